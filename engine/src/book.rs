@@ -1,0 +1,583 @@
+//! The order book of one instrument: resting orders by price and time.
+//!
+//! Prices live inside today's band, so each side is a dense ladder of price
+//! levels indexed by tick offset from the band floor. Orders live in a slab
+//! preallocated to the configured maximum; each level keeps an intrusive FIFO
+//! (a doubly linked list through the slab), so a cancel unlinks in O(1). An
+//! id → slot index finds an order by id, and a bitset of occupied levels with
+//! a cached best level per side finds the next price in a few word scans.
+//!
+//! The book has one writer, the engine thread, and needs no lock. After
+//! construction it never allocates: the slab, the ladders and the index are
+//! all sized from config up front.
+//!
+//! Matching lives in [`crate::matching`]; this file keeps the structure and
+//! its invariants.
+
+use rustc_hash::FxHashMap;
+
+use crate::instrument::{InstrumentId, PriceRules};
+use crate::order::{AccountId, OrderId, Side};
+
+/// Marks "no slot" in the intrusive lists and "empty" for a best level.
+pub(crate) const NIL: u32 = u32::MAX;
+
+/// A resting order as stored in the slab.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    pub(crate) order_id: OrderId,
+    pub(crate) quantity_t: u64,
+    /// Time priority: lower is earlier. Assigned on every (re)entry to a level.
+    pub(crate) priority: u64,
+    pub(crate) account: AccountId,
+    pub(crate) level: u32,
+    pub(crate) prev: u32,
+    /// Next slot in the level's FIFO, or in the free list for a free slot.
+    pub(crate) next: u32,
+    pub(crate) side: Side,
+}
+
+const _: () = assert!(size_of::<Slot>() <= 64);
+
+/// One price on one side: the FIFO of its orders and their total.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Level {
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+    pub(crate) count: u32,
+    pub(crate) total_t: u64,
+}
+
+impl Level {
+    const EMPTY: Self = Self {
+        head: NIL,
+        tail: NIL,
+        count: 0,
+        total_t: 0,
+    };
+}
+
+/// One side of the book: a level per price in the band, a bitset of the
+/// occupied ones, and the best.
+#[derive(Clone, Debug)]
+pub(crate) struct Ladder {
+    pub(crate) levels: Vec<Level>,
+    occupied: Vec<u64>,
+    /// Index of the best occupied level, or [`NIL`].
+    pub(crate) best: u32,
+    side: Side,
+}
+
+impl Ladder {
+    fn new(side: Side, level_count: usize) -> Self {
+        Self {
+            levels: vec![Level::EMPTY; level_count],
+            occupied: vec![0; level_count.div_ceil(64)],
+            best: NIL,
+            side,
+        }
+    }
+
+    /// Whether level `a` is a better price than level `b` for this side.
+    fn better(&self, a: u32, b: u32) -> bool {
+        match self.side {
+            Side::Buy => a > b,
+            Side::Sell => a < b,
+        }
+    }
+
+    /// Records that `level` now has orders.
+    fn occupy(&mut self, level: u32) {
+        self.occupied[level as usize / 64] |= 1 << (level % 64);
+        if self.best == NIL || self.better(level, self.best) {
+            self.best = level;
+        }
+    }
+
+    /// Records that `level` is now empty, and moves the best on if it was.
+    pub(crate) fn vacate(&mut self, level: u32) {
+        self.occupied[level as usize / 64] &= !(1 << (level % 64));
+        if level == self.best {
+            self.best = self.next_worse(level);
+        }
+    }
+
+    /// The best occupied level strictly worse than `level`, or [`NIL`].
+    pub(crate) fn next_worse(&self, level: u32) -> u32 {
+        match self.side {
+            Side::Buy => self.occupied_below(level),
+            Side::Sell => self.occupied_above(level),
+        }
+    }
+
+    fn occupied_below(&self, level: u32) -> u32 {
+        if level == 0 {
+            return NIL;
+        }
+        let from = level - 1;
+        let mut word = from as usize / 64;
+        let mut bits = self.occupied[word] & (u64::MAX >> (63 - from % 64));
+        loop {
+            if bits != 0 {
+                return word as u32 * 64 + 63 - bits.leading_zeros();
+            }
+            if word == 0 {
+                return NIL;
+            }
+            word -= 1;
+            bits = self.occupied[word];
+        }
+    }
+
+    fn occupied_above(&self, level: u32) -> u32 {
+        let from = level + 1;
+        let mut word = from as usize / 64;
+        if word >= self.occupied.len() {
+            return NIL;
+        }
+        let mut bits = self.occupied[word] & (u64::MAX << (from % 64));
+        loop {
+            if bits != 0 {
+                let found = word as u32 * 64 + bits.trailing_zeros();
+                return if (found as usize) < self.levels.len() {
+                    found
+                } else {
+                    NIL
+                };
+            }
+            word += 1;
+            if word == self.occupied.len() {
+                return NIL;
+            }
+            bits = self.occupied[word];
+        }
+    }
+
+    fn is_occupied(&self, level: u32) -> bool {
+        self.occupied[level as usize / 64] & (1 << (level % 64)) != 0
+    }
+}
+
+/// A resting order, as seen from outside the book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestingOrder {
+    /// The order.
+    pub order_id: OrderId,
+    /// Its account.
+    pub account: AccountId,
+    /// Its side.
+    pub side: Side,
+    /// Its price in ticks.
+    pub price_ticks: i64,
+    /// Its open quantity in tonnes.
+    pub quantity_t: u64,
+}
+
+/// One price level, as seen from outside the book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LevelView {
+    /// Price in ticks.
+    pub price_ticks: i64,
+    /// Total open quantity at this price, in tonnes.
+    pub quantity_t: u64,
+    /// Number of orders at this price.
+    pub orders: u32,
+}
+
+/// The order book of one instrument.
+#[derive(Clone, Debug)]
+pub struct Book {
+    instrument: InstrumentId,
+    pub(crate) rules: PriceRules,
+    pub(crate) bids: Ladder,
+    pub(crate) asks: Ladder,
+    pub(crate) slots: Vec<Slot>,
+    free_head: u32,
+    live: u32,
+    pub(crate) index: FxHashMap<OrderId, u32>,
+    next_priority: u64,
+}
+
+impl Book {
+    /// An empty book for `instrument` under `rules`, with room for
+    /// `max_orders` resting orders.
+    ///
+    /// # Panics
+    /// If `max_orders` is zero or `u32::MAX` (the spec check rules both out).
+    #[must_use]
+    pub fn new(instrument: InstrumentId, rules: PriceRules, max_orders: u32) -> Self {
+        assert!(max_orders > 0 && max_orders < NIL);
+        let slots = (0..max_orders)
+            .map(|i| Slot {
+                order_id: OrderId(0),
+                quantity_t: 0,
+                priority: 0,
+                account: AccountId(0),
+                level: NIL,
+                prev: NIL,
+                next: if i + 1 < max_orders { i + 1 } else { NIL },
+                side: Side::Buy,
+            })
+            .collect();
+        let mut index = FxHashMap::default();
+        index.reserve(max_orders as usize);
+        Self {
+            instrument,
+            rules,
+            bids: Ladder::new(Side::Buy, rules.level_count()),
+            asks: Ladder::new(Side::Sell, rules.level_count()),
+            slots,
+            free_head: 0,
+            live: 0,
+            index,
+            next_priority: 0,
+        }
+    }
+
+    /// The instrument this book trades.
+    #[must_use]
+    pub const fn instrument(&self) -> InstrumentId {
+        self.instrument
+    }
+
+    /// The tick, lot, size and band rules orders are checked against.
+    #[must_use]
+    pub const fn rules(&self) -> &PriceRules {
+        &self.rules
+    }
+
+    /// Number of resting orders.
+    #[must_use]
+    pub const fn len(&self) -> usize {
+        self.live as usize
+    }
+
+    /// Whether no order rests.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Whether the book holds as many orders as it may.
+    #[must_use]
+    pub const fn is_full(&self) -> bool {
+        self.free_head == NIL
+    }
+
+    /// The best bid: price in ticks and total quantity there.
+    #[must_use]
+    pub fn best_bid(&self) -> Option<LevelView> {
+        self.level_view(&self.bids, self.bids.best)
+    }
+
+    /// The best ask: price in ticks and total quantity there.
+    #[must_use]
+    pub fn best_ask(&self) -> Option<LevelView> {
+        self.level_view(&self.asks, self.asks.best)
+    }
+
+    /// The resting order with this id.
+    #[must_use]
+    pub fn order(&self, order_id: OrderId) -> Option<RestingOrder> {
+        self.index
+            .get(&order_id)
+            .map(|&slot| self.resting(&self.slots[slot as usize]))
+    }
+
+    /// Levels of one side, best first.
+    pub fn depth(&self, side: Side) -> impl Iterator<Item = LevelView> + '_ {
+        let ladder = self.ladder(side);
+        std::iter::successors(Some(ladder.best).filter(|&l| l != NIL), move |&l| {
+            Some(ladder.next_worse(l)).filter(|&n| n != NIL)
+        })
+        .filter_map(move |level| self.level_view(ladder, level))
+    }
+
+    /// Orders of one side in priority order: best price first, then time.
+    pub fn orders(&self, side: Side) -> impl Iterator<Item = RestingOrder> + '_ {
+        let ladder = self.ladder(side);
+        std::iter::successors(Some(ladder.best).filter(|&l| l != NIL), move |&l| {
+            Some(ladder.next_worse(l)).filter(|&n| n != NIL)
+        })
+        .flat_map(move |level| {
+            let head = ladder.levels[level as usize].head;
+            std::iter::successors(Some(head).filter(|&s| s != NIL), move |&s| {
+                Some(self.slots[s as usize].next).filter(|&n| n != NIL)
+            })
+            .map(move |slot| self.resting(&self.slots[slot as usize]))
+        })
+    }
+
+    /// Price in ticks of a level index.
+    pub(crate) fn price_of(&self, level: u32) -> i64 {
+        self.rules.floor_ticks + i64::from(level) * self.rules.step_ticks
+    }
+
+    /// Level index of a price that passed the tick and band checks.
+    pub(crate) fn level_of(&self, price_ticks: i64) -> u32 {
+        debug_assert!(price_ticks >= self.rules.floor_ticks);
+        debug_assert!(price_ticks <= self.rules.ceiling_ticks);
+        ((price_ticks - self.rules.floor_ticks) / self.rules.step_ticks) as u32
+    }
+
+    pub(crate) fn ladder(&self, side: Side) -> &Ladder {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    fn ladder_mut(&mut self, side: Side) -> &mut Ladder {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    fn level_view(&self, ladder: &Ladder, level: u32) -> Option<LevelView> {
+        (level != NIL).then(|| {
+            let l = &ladder.levels[level as usize];
+            LevelView {
+                price_ticks: self.price_of(level),
+                quantity_t: l.total_t,
+                orders: l.count,
+            }
+        })
+    }
+
+    fn resting(&self, slot: &Slot) -> RestingOrder {
+        RestingOrder {
+            order_id: slot.order_id,
+            account: slot.account,
+            side: slot.side,
+            price_ticks: self.price_of(slot.level),
+            quantity_t: slot.quantity_t,
+        }
+    }
+
+    /// Puts an order at the back of its price level. Returns `false`, and
+    /// changes nothing, when the book is full.
+    pub(crate) fn insert(
+        &mut self,
+        order_id: OrderId,
+        account: AccountId,
+        side: Side,
+        price_ticks: i64,
+        quantity_t: u64,
+    ) -> bool {
+        let slot = self.free_head;
+        if slot == NIL {
+            return false;
+        }
+        self.free_head = self.slots[slot as usize].next;
+        self.live += 1;
+        self.index.insert(order_id, slot);
+        let level = self.level_of(price_ticks);
+        let priority = self.next_priority;
+        self.next_priority += 1;
+        self.slots[slot as usize] = Slot {
+            order_id,
+            quantity_t,
+            priority,
+            account,
+            level,
+            prev: NIL,
+            next: NIL,
+            side,
+        };
+        self.link_tail(slot);
+        true
+    }
+
+    /// Appends a slot that already holds its order to the back of its level.
+    fn link_tail(&mut self, slot: u32) {
+        let Slot {
+            side,
+            level,
+            quantity_t,
+            ..
+        } = self.slots[slot as usize];
+        let ladder = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let l = &mut ladder.levels[level as usize];
+        let old_tail = l.tail;
+        l.tail = slot;
+        l.count += 1;
+        l.total_t += quantity_t;
+        if old_tail == NIL {
+            l.head = slot;
+            ladder.occupy(level);
+        } else {
+            self.slots[old_tail as usize].next = slot;
+            self.slots[slot as usize].prev = old_tail;
+        }
+    }
+
+    /// Takes a slot out of its level's FIFO, leaving it allocated.
+    fn unlink(&mut self, slot: u32) {
+        let Slot {
+            side,
+            level,
+            quantity_t,
+            prev,
+            next,
+            ..
+        } = self.slots[slot as usize];
+        if prev != NIL {
+            self.slots[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.slots[next as usize].prev = prev;
+        }
+        let ladder = self.ladder_mut(side);
+        let l = &mut ladder.levels[level as usize];
+        if l.head == slot {
+            l.head = next;
+        }
+        if l.tail == slot {
+            l.tail = prev;
+        }
+        l.count -= 1;
+        l.total_t -= quantity_t;
+        if l.count == 0 {
+            ladder.vacate(level);
+        }
+        let s = &mut self.slots[slot as usize];
+        s.prev = NIL;
+        s.next = NIL;
+    }
+
+    /// Returns an unlinked slot to the free list and forgets its id.
+    pub(crate) fn release(&mut self, slot: u32) {
+        let order_id = self.slots[slot as usize].order_id;
+        self.index.remove(&order_id);
+        let s = &mut self.slots[slot as usize];
+        s.level = NIL;
+        s.quantity_t = 0;
+        s.next = self.free_head;
+        self.free_head = slot;
+        self.live -= 1;
+    }
+
+    /// Removes an order from the book entirely.
+    pub(crate) fn remove(&mut self, slot: u32) {
+        self.unlink(slot);
+        self.release(slot);
+    }
+
+    /// Removes the order with this id and returns what it was, or `None`
+    /// when no such order rests.
+    pub(crate) fn take(&mut self, order_id: OrderId) -> Option<RestingOrder> {
+        let slot = *self.index.get(&order_id)?;
+        let order = self.resting(&self.slots[slot as usize]);
+        self.remove(slot);
+        Some(order)
+    }
+
+    /// Lowers a resting order's quantity in place, keeping its priority.
+    pub(crate) fn reduce(&mut self, slot: u32, quantity_t: u64) {
+        let s = &mut self.slots[slot as usize];
+        debug_assert!(quantity_t > 0 && quantity_t <= s.quantity_t);
+        let cut = s.quantity_t - quantity_t;
+        s.quantity_t = quantity_t;
+        let (side, level) = (s.side, s.level);
+        self.ladder_mut(side).levels[level as usize].total_t -= cut;
+    }
+
+    /// Unlinks an order and gives it a new price and quantity, keeping its
+    /// slot: the caller matches it and then rests it with
+    /// [`Book::relink`] or releases it.
+    pub(crate) fn detach(&mut self, slot: u32, price_ticks: i64, quantity_t: u64) {
+        self.unlink(slot);
+        let level = self.level_of(price_ticks);
+        let s = &mut self.slots[slot as usize];
+        s.level = level;
+        s.quantity_t = quantity_t;
+    }
+
+    /// Rests a detached order at the back of its level, with new time
+    /// priority.
+    pub(crate) fn relink(&mut self, slot: u32, quantity_t: u64) {
+        let priority = self.next_priority;
+        self.next_priority += 1;
+        let s = &mut self.slots[slot as usize];
+        s.quantity_t = quantity_t;
+        s.priority = priority;
+        self.link_tail(slot);
+    }
+
+    /// Checks every structural invariant and panics, naming the first broken
+    /// one. Tests call it after every step.
+    ///
+    /// # Panics
+    /// When the book is inconsistent: crossed, a level total or count that
+    /// does not add up, a FIFO out of time order, a stale index entry or
+    /// occupied bit, a wrong cached best, or a lost slot.
+    pub fn check_invariants(&self) {
+        let mut reachable = 0usize;
+        for ladder in [&self.bids, &self.asks] {
+            let mut best = NIL;
+            for (level, l) in ladder.levels.iter().enumerate() {
+                let level = level as u32;
+                assert_eq!(
+                    ladder.is_occupied(level),
+                    l.count > 0,
+                    "occupied bit of {:?} level {level} disagrees with its count",
+                    ladder.side
+                );
+                let (mut count, mut total, mut prev, mut slot) = (0u32, 0u64, NIL, l.head);
+                let mut last_priority = None;
+                while slot != NIL {
+                    let s = &self.slots[slot as usize];
+                    assert_eq!(s.level, level, "slot {slot} is linked into the wrong level");
+                    assert_eq!(s.side, ladder.side, "slot {slot} is on the wrong side");
+                    assert_eq!(s.prev, prev, "slot {slot} has a broken back link");
+                    assert!(s.quantity_t > 0, "slot {slot} rests with zero quantity");
+                    assert!(
+                        last_priority < Some(s.priority),
+                        "FIFO out of time order at {:?} level {level}",
+                        ladder.side
+                    );
+                    assert_eq!(
+                        self.index.get(&s.order_id),
+                        Some(&slot),
+                        "index does not point at slot {slot}"
+                    );
+                    last_priority = Some(s.priority);
+                    count += 1;
+                    total += s.quantity_t;
+                    prev = slot;
+                    slot = s.next;
+                }
+                assert_eq!(l.tail, prev, "tail of {:?} level {level} is stale", ladder.side);
+                assert_eq!(l.count, count, "count of {:?} level {level}", ladder.side);
+                assert_eq!(l.total_t, total, "total of {:?} level {level}", ladder.side);
+                if count > 0 && (best == NIL || ladder.better(level, best)) {
+                    best = level;
+                }
+                reachable += count as usize;
+            }
+            assert_eq!(ladder.best, best, "cached best of {:?} is stale", ladder.side);
+        }
+        assert_eq!(reachable, self.live as usize, "live count disagrees with levels");
+        assert_eq!(self.index.len(), self.live as usize, "index holds stale ids");
+        let mut free = 0usize;
+        let mut slot = self.free_head;
+        while slot != NIL {
+            assert_eq!(self.slots[slot as usize].level, NIL, "free slot {slot} is linked");
+            free += 1;
+            slot = self.slots[slot as usize].next;
+        }
+        assert_eq!(free + reachable, self.slots.len(), "slots leaked");
+        if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask()) {
+            assert!(
+                bid.price_ticks < ask.price_ticks,
+                "book crossed: bid {} >= ask {}",
+                bid.price_ticks,
+                ask.price_ticks
+            );
+        }
+    }
+}

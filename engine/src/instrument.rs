@@ -1,0 +1,410 @@
+//! Instruments: what is traded, and the numeric rules each order must meet.
+//!
+//! An [`InstrumentSpec`] is the serde type that config files and tests build:
+//! symbol, kind, tick, lot, order-size limits, price band and reference
+//! price. [`InstrumentSpec::rules`] checks it once and compiles it into
+//! [`PriceRules`], the integer form the book works with.
+//!
+//! Units: prices inside the engine are integer ticks of 0.01 CNY (one fen),
+//! so `price_ticks × quantity_t` is an amount in fen. `Decimal` appears only
+//! here, at the edge, in [`price_to_ticks`] and [`ticks_to_price`].
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::reject::RejectReason;
+
+/// Price unit of the engine: 1 tick = 0.01 CNY (one fen).
+pub const TICKS_PER_CNY: i64 = 100;
+
+/// Basis points in one whole (100%).
+const BPS_PER_ONE: i64 = 10_000;
+
+/// Dense index of an instrument in the engine's table (its position in the
+/// configured list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InstrumentId(pub u16);
+
+/// What an instrument is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InstrumentKind {
+    /// A national emission allowance (CEA) of one vintage year.
+    Cea {
+        /// Compliance year of the allowances, e.g. 2025 for `CEA2025`.
+        vintage: u16,
+    },
+    /// Certified voluntary emission reductions (CCER).
+    Ccer,
+}
+
+/// One instrument's trading rules, as written in config.
+///
+/// Defaults for CEA continuous (listing) trading: tick 0.01 CNY, lot 1 t,
+/// orders of 1 to 99,999 t ("under 100,000 t"), band ±10% of the previous
+/// close (`shared/CEA_RULES.md` §2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentSpec {
+    /// Trading symbol, e.g. `CEA2025` or `CCER`.
+    pub symbol: String,
+    /// CEA with its vintage, or CCER.
+    pub kind: InstrumentKind,
+    /// Minimum price increment in CNY; a positive multiple of 0.01.
+    pub tick: Decimal,
+    /// Lot size in tonnes: every quantity is a whole number of lots.
+    pub lot_t: u64,
+    /// Smallest order quantity accepted, in tonnes.
+    pub min_order_t: u64,
+    /// Largest order quantity accepted, in tonnes.
+    pub max_order_t: u64,
+    /// Half-width of the daily price band in basis points of the reference
+    /// price: 1000 means ±10%.
+    pub band_bps: u32,
+    /// Reference price in CNY (the previous close); the band is built
+    /// around it.
+    pub reference_price: Decimal,
+    /// Most orders that may rest in this instrument's book at once.
+    pub max_orders: u32,
+}
+
+impl InstrumentSpec {
+    /// A CEA instrument of `vintage` with the exchange's continuous-trading
+    /// defaults around `reference_price`.
+    #[must_use]
+    pub fn cea(vintage: u16, reference_price: Decimal) -> Self {
+        Self {
+            symbol: format!("CEA{vintage}"),
+            kind: InstrumentKind::Cea { vintage },
+            tick: Decimal::new(1, 2),
+            lot_t: 1,
+            min_order_t: 1,
+            max_order_t: 99_999,
+            band_bps: 1_000,
+            reference_price,
+            max_orders: 1 << 20,
+        }
+    }
+
+    /// The CCER instrument with the exchange's listing defaults around
+    /// `reference_price`.
+    #[must_use]
+    pub fn ccer(reference_price: Decimal) -> Self {
+        Self {
+            symbol: "CCER".to_owned(),
+            kind: InstrumentKind::Ccer,
+            ..Self::cea(0, reference_price)
+        }
+    }
+
+    /// Checks the spec and compiles it into integer [`PriceRules`].
+    ///
+    /// # Errors
+    /// A [`SpecError`] naming the first field that is not usable.
+    pub fn rules(&self) -> Result<PriceRules, SpecError> {
+        let step_ticks = price_to_ticks(self.tick).map_err(|_| SpecError::Tick(self.tick))?;
+        if step_ticks <= 0 {
+            return Err(SpecError::Tick(self.tick));
+        }
+        if self.lot_t == 0 {
+            return Err(SpecError::Lot);
+        }
+        let sizes_ok = self.min_order_t >= self.lot_t
+            && self.min_order_t <= self.max_order_t
+            && self.min_order_t % self.lot_t == 0;
+        if !sizes_ok {
+            return Err(SpecError::OrderSize {
+                min_order_t: self.min_order_t,
+                max_order_t: self.max_order_t,
+            });
+        }
+        if i64::from(self.band_bps) >= BPS_PER_ONE {
+            return Err(SpecError::Band(self.band_bps));
+        }
+        if self.max_orders == 0 || self.max_orders == u32::MAX {
+            return Err(SpecError::MaxOrders(self.max_orders));
+        }
+        let reference_ticks = price_to_ticks(self.reference_price)
+            .ok()
+            .filter(|t| *t > 0 && t % step_ticks == 0)
+            .ok_or(SpecError::ReferencePrice(self.reference_price))?;
+        Ok(PriceRules::new(
+            step_ticks,
+            self.lot_t,
+            self.min_order_t,
+            self.max_order_t,
+            self.band_bps,
+            reference_ticks,
+        ))
+    }
+}
+
+/// Why an [`InstrumentSpec`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The tick is not a positive multiple of 0.01 CNY.
+    #[error("tick {0} is not a positive multiple of 0.01 CNY")]
+    Tick(Decimal),
+    /// The lot is zero.
+    #[error("lot_t must be at least 1 t")]
+    Lot,
+    /// The order-size limits are inconsistent.
+    #[error(
+        "order size limits {min_order_t}..={max_order_t} t must be whole lots with min <= max"
+    )]
+    OrderSize {
+        /// Configured minimum.
+        min_order_t: u64,
+        /// Configured maximum.
+        max_order_t: u64,
+    },
+    /// The band is 100% or wider.
+    #[error("band_bps {0} must be below 10000 (100%)")]
+    Band(u32),
+    /// The book limit is zero or too large to index.
+    #[error("max_orders {0} must be between 1 and 2^32 - 2")]
+    MaxOrders(u32),
+    /// The reference price is not positive or not on the tick.
+    #[error("reference price {0} must be positive and on the tick")]
+    ReferencePrice(Decimal),
+    /// Two instruments share one symbol.
+    #[error("symbol {0} is configured twice")]
+    DuplicateSymbol(String),
+    /// More instruments than an [`InstrumentId`] can index.
+    #[error("too many instruments ({0})")]
+    TooManyInstruments(usize),
+}
+
+/// The integer rules an order is checked against: tick, lot, size limits and
+/// today's band. Built by [`InstrumentSpec::rules`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PriceRules {
+    /// Price increment in ticks of 0.01 CNY.
+    pub step_ticks: i64,
+    /// Lot size in tonnes.
+    pub lot_t: u64,
+    /// Smallest order in tonnes.
+    pub min_order_t: u64,
+    /// Largest order in tonnes.
+    pub max_order_t: u64,
+    /// Band half-width in basis points.
+    pub band_bps: u32,
+    /// Today's reference price in ticks.
+    pub reference_ticks: i64,
+    /// Lowest price accepted today, on the tick.
+    pub floor_ticks: i64,
+    /// Highest price accepted today, on the tick.
+    pub ceiling_ticks: i64,
+}
+
+impl PriceRules {
+    /// Builds the rules and today's band around `reference_ticks`.
+    ///
+    /// The band edges are rounded inward to the tick, so no accepted price is
+    /// ever more than `band_bps` away from the reference.
+    ///
+    /// # Panics
+    /// If `step_ticks` is not positive or `reference_ticks` is not a positive
+    /// multiple of it (the spec check rules both out).
+    #[must_use]
+    pub fn new(
+        step_ticks: i64,
+        lot_t: u64,
+        min_order_t: u64,
+        max_order_t: u64,
+        band_bps: u32,
+        reference_ticks: i64,
+    ) -> Self {
+        assert!(step_ticks > 0 && reference_ticks > 0 && reference_ticks % step_ticks == 0);
+        let reference = i128::from(reference_ticks);
+        let bps = i128::from(band_bps);
+        let one = i128::from(BPS_PER_ONE);
+        let step = i128::from(step_ticks);
+        // Lowest price p with p >= reference × (1 - band), rounded up to the tick.
+        let low = (reference * (one - bps)).div_euclid(one)
+            + i128::from((reference * (one - bps)).rem_euclid(one) != 0);
+        let floor = (low + step - 1).div_euclid(step) * step;
+        // Highest price p with p <= reference × (1 + band), rounded down to the tick.
+        let ceiling = (reference * (one + bps)).div_euclid(one).div_euclid(step) * step;
+        let to_i64 = |v: i128| i64::try_from(v).expect("band edge fits in i64");
+        Self {
+            step_ticks,
+            lot_t,
+            min_order_t,
+            max_order_t,
+            band_bps,
+            reference_ticks,
+            floor_ticks: to_i64(floor.max(step)),
+            ceiling_ticks: to_i64(ceiling),
+        }
+    }
+
+    /// Checks an order quantity: not zero, whole lots, within the size
+    /// limits, in that order.
+    ///
+    /// # Errors
+    /// The first rule the quantity breaks.
+    pub const fn check_quantity(&self, quantity_t: u64) -> Result<(), RejectReason> {
+        if quantity_t == 0 {
+            Err(RejectReason::QuantityZero)
+        } else if quantity_t % self.lot_t != 0 {
+            Err(RejectReason::QuantityNotWholeLots)
+        } else if quantity_t < self.min_order_t {
+            Err(RejectReason::QuantityBelowMinimum)
+        } else if quantity_t > self.max_order_t {
+            Err(RejectReason::QuantityAboveMaximum)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks a limit price: on the tick, then inside today's band.
+    ///
+    /// # Errors
+    /// The first rule the price breaks.
+    pub const fn check_price(&self, price_ticks: i64) -> Result<(), RejectReason> {
+        if price_ticks % self.step_ticks != 0 {
+            Err(RejectReason::PriceNotOnTick)
+        } else if price_ticks < self.floor_ticks || price_ticks > self.ceiling_ticks {
+            Err(RejectReason::PriceOutsideBand)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Number of price levels in today's band.
+    #[must_use]
+    pub fn level_count(&self) -> usize {
+        usize::try_from((self.ceiling_ticks - self.floor_ticks) / self.step_ticks + 1)
+            .expect("band is not empty")
+    }
+}
+
+/// Why a decimal price cannot be expressed in ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PriceError {
+    /// The price has a fraction smaller than 0.01 CNY.
+    #[error("price {0} is not a whole number of fen (0.01 CNY)")]
+    NotOnTick(Decimal),
+    /// The price does not fit the engine's integer range.
+    #[error("price {0} is out of range")]
+    OutOfRange(Decimal),
+}
+
+/// Converts a price in CNY into ticks of 0.01 CNY, exactly.
+///
+/// # Errors
+/// [`PriceError::NotOnTick`] for a fraction of a fen, and
+/// [`PriceError::OutOfRange`] for a price beyond `i64` ticks.
+pub fn price_to_ticks(price: Decimal) -> Result<i64, PriceError> {
+    let scaled = price
+        .checked_mul(Decimal::from(TICKS_PER_CNY))
+        .ok_or(PriceError::OutOfRange(price))?;
+    if !scaled.fract().is_zero() {
+        return Err(PriceError::NotOnTick(price));
+    }
+    i64::try_from(scaled).map_err(|_| PriceError::OutOfRange(price))
+}
+
+/// Converts ticks of 0.01 CNY into a price in CNY with two decimal places.
+#[must_use]
+pub fn ticks_to_price(ticks: i64) -> Decimal {
+    Decimal::new(ticks, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::prelude::FromStr;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn first_cea_day_band_matches_the_published_high() {
+        // 16 July 2021: reference 48.00, high 52.80 = 48 × 1.10 (CEA_RULES.md §2).
+        let rules = InstrumentSpec::cea(2021, dec("48.00")).rules().unwrap();
+        assert_eq!(rules.floor_ticks, 43_20);
+        assert_eq!(rules.ceiling_ticks, 52_80);
+        assert_eq!(rules.level_count(), 961);
+    }
+
+    #[test]
+    fn band_edges_round_inward_to_the_tick() {
+        // 97.49 × 0.9 = 87.741 → 87.75; 97.49 × 1.1 = 107.239 → 107.23.
+        let rules = InstrumentSpec::cea(2024, dec("97.49")).rules().unwrap();
+        assert_eq!((rules.floor_ticks, rules.ceiling_ticks), (87_75, 107_23));
+        // A 0.05 tick rounds the edges inward to multiples of 5.
+        let mut spec = InstrumentSpec::ccer(dec("97.50"));
+        spec.tick = dec("0.05");
+        let rules = spec.rules().unwrap();
+        assert_eq!(rules.step_ticks, 5);
+        assert_eq!((rules.floor_ticks, rules.ceiling_ticks), (87_75, 107_25));
+    }
+
+    #[test]
+    fn decimal_prices_convert_exactly_or_not_at_all() {
+        assert_eq!(price_to_ticks(dec("101.21")), Ok(101_21));
+        assert_eq!(price_to_ticks(dec("101.2100")), Ok(101_21));
+        assert_eq!(price_to_ticks(dec("-0.01")), Ok(-1));
+        assert_eq!(
+            price_to_ticks(dec("101.215")),
+            Err(PriceError::NotOnTick(dec("101.215")))
+        );
+        assert_eq!(ticks_to_price(101_21).to_string(), "101.21");
+        assert_eq!(ticks_to_price(5).to_string(), "0.05");
+    }
+
+    #[test]
+    fn bad_specs_name_the_field() {
+        let good = InstrumentSpec::cea(2025, dec("90.00"));
+        type Breaker = fn(&mut InstrumentSpec);
+        let cases: Vec<(Breaker, SpecError)> = vec![
+            (|s| s.tick = dec("0.005"), SpecError::Tick(dec("0.005"))),
+            (|s| s.tick = dec("0"), SpecError::Tick(dec("0"))),
+            (|s| s.lot_t = 0, SpecError::Lot),
+            (
+                |s| s.min_order_t = 200_000,
+                SpecError::OrderSize {
+                    min_order_t: 200_000,
+                    max_order_t: 99_999,
+                },
+            ),
+            (|s| s.band_bps = 10_000, SpecError::Band(10_000)),
+            (|s| s.max_orders = 0, SpecError::MaxOrders(0)),
+            (
+                |s| s.reference_price = dec("0"),
+                SpecError::ReferencePrice(dec("0")),
+            ),
+            (
+                |s| s.reference_price = dec("90.001"),
+                SpecError::ReferencePrice(dec("90.001")),
+            ),
+        ];
+        for (break_it, expected) in cases {
+            let mut spec = good.clone();
+            break_it(&mut spec);
+            assert_eq!(spec.rules(), Err(expected));
+        }
+    }
+
+    #[test]
+    fn spec_reads_from_toml() {
+        let spec: InstrumentSpec = toml::from_str(
+            r#"
+            symbol = "CEA2025"
+            kind = { type = "cea", vintage = 2025 }
+            tick = "0.01"
+            lot_t = 1
+            min_order_t = 1
+            max_order_t = 99999
+            band_bps = 1000
+            reference_price = "90.00"
+            max_orders = 1048576
+            "#,
+        )
+        .unwrap();
+        assert_eq!(spec, InstrumentSpec::cea(2025, dec("90.00")));
+    }
+}

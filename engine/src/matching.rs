@@ -1,0 +1,102 @@
+//! Continuous double auction with price-time priority.
+//!
+//! An incoming order (the taker) trades against the best opposite level
+//! first and, within a level, the earliest order first. Every trade prices
+//! at the resting (maker) order's price. What the taker does with its
+//! remainder (rest, cancel, or kill before trading) is decided by the engine
+//! from its order type and time in force.
+
+use crate::book::{Book, NIL};
+use crate::command::Stamp;
+use crate::event::{Event, Trade};
+use crate::order::{AccountId, OrderId, Side};
+
+/// An incoming order while it matches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Taker {
+    pub(crate) order_id: OrderId,
+    pub(crate) account: AccountId,
+    pub(crate) side: Side,
+    /// Worst price the taker accepts, in ticks.
+    pub(crate) limit_ticks: i64,
+    /// Tonnes still to fill.
+    pub(crate) remaining_t: u64,
+}
+
+impl Taker {
+    /// Whether a resting price is good enough for this taker.
+    fn accepts(&self, price_ticks: i64) -> bool {
+        match self.side {
+            Side::Buy => price_ticks <= self.limit_ticks,
+            Side::Sell => price_ticks >= self.limit_ticks,
+        }
+    }
+}
+
+impl Book {
+    /// Whether the taker's whole quantity could trade right now. Changes
+    /// nothing; decides fill-or-kill.
+    pub(crate) fn can_fill(&self, taker: &Taker) -> bool {
+        let ladder = self.ladder(taker.side.opposite());
+        let mut level = ladder.best;
+        let mut available_t = 0;
+        while level != NIL && taker.accepts(self.price_of(level)) {
+            available_t += ladder.levels[level as usize].total_t;
+            if available_t >= taker.remaining_t {
+                return true;
+            }
+            level = ladder.next_worse(level);
+        }
+        false
+    }
+
+    /// Trades the taker against the opposite side until it is filled or the
+    /// best opposite price is beyond its limit. Appends one [`Event::Trade`]
+    /// per fill; `next_trade_id` numbers them.
+    pub(crate) fn match_incoming(
+        &mut self,
+        taker: &mut Taker,
+        stamp: Stamp,
+        next_trade_id: &mut u64,
+        events: &mut Vec<Event>,
+    ) {
+        let makers = taker.side.opposite();
+        while taker.remaining_t > 0 {
+            let ladder = self.ladder(makers);
+            let level = ladder.best;
+            if level == NIL {
+                break;
+            }
+            let price_ticks = self.price_of(level);
+            if !taker.accepts(price_ticks) {
+                break;
+            }
+            let slot = ladder.levels[level as usize].head;
+            let maker = self.slots[slot as usize];
+            let quantity_t = taker.remaining_t.min(maker.quantity_t);
+            taker.remaining_t -= quantity_t;
+            let maker_remaining_t = maker.quantity_t - quantity_t;
+            if maker_remaining_t == 0 {
+                self.remove(slot);
+            } else {
+                self.reduce(slot, maker_remaining_t);
+            }
+            events.push(Event::Trade(Trade {
+                trade_id: *next_trade_id,
+                seq: stamp.seq,
+                time_ns: stamp.time_ns,
+                instrument: self.instrument(),
+                price_ticks,
+                quantity_t,
+                aggressor: taker.side,
+                maker_order_id: maker.order_id,
+                maker_account: maker.account,
+                maker_remaining_t,
+                taker_order_id: taker.order_id,
+                taker_account: taker.account,
+                taker_remaining_t: taker.remaining_t,
+            }));
+            *next_trade_id += 1;
+        }
+    }
+}
