@@ -191,7 +191,10 @@ pub struct Book {
     pub(crate) rules: PriceRules,
     pub(crate) bids: Ladder,
     pub(crate) asks: Ladder,
+    /// Every slot ever used; never longer than `max_orders`.
     pub(crate) slots: Vec<Slot>,
+    max_orders: u32,
+    /// Head of the list of released slots, reused before new ones.
     free_head: u32,
     live: u32,
     pub(crate) index: FxHashMap<OrderId, u32>,
@@ -207,18 +210,6 @@ impl Book {
     #[must_use]
     pub fn new(instrument: InstrumentId, rules: PriceRules, max_orders: u32) -> Self {
         assert!(max_orders > 0 && max_orders < NIL);
-        let slots = (0..max_orders)
-            .map(|i| Slot {
-                order_id: OrderId(0),
-                quantity_t: 0,
-                priority: 0,
-                account: AccountId(0),
-                level: NIL,
-                prev: NIL,
-                next: if i + 1 < max_orders { i + 1 } else { NIL },
-                side: Side::Buy,
-            })
-            .collect();
         let mut index = FxHashMap::default();
         index.reserve(max_orders as usize);
         Self {
@@ -226,8 +217,11 @@ impl Book {
             rules,
             bids: Ladder::new(Side::Buy, rules.level_count()),
             asks: Ladder::new(Side::Sell, rules.level_count()),
-            slots,
-            free_head: 0,
+            // Reserved, not filled: the memory is claimed now, so the book
+            // never reallocates, but pages are touched only as orders arrive.
+            slots: Vec::with_capacity(max_orders as usize),
+            max_orders,
+            free_head: NIL,
             live: 0,
             index,
             next_priority: 0,
@@ -261,7 +255,7 @@ impl Book {
     /// Whether the book holds as many orders as it may.
     #[must_use]
     pub const fn is_full(&self) -> bool {
-        self.free_head == NIL
+        self.live == self.max_orders
     }
 
     /// The best bid: price in ticks and total quantity there.
@@ -365,11 +359,26 @@ impl Book {
         price_ticks: i64,
         quantity_t: u64,
     ) -> bool {
-        let slot = self.free_head;
-        if slot == NIL {
+        if self.is_full() {
             return false;
         }
-        self.free_head = self.slots[slot as usize].next;
+        let slot = if self.free_head == NIL {
+            self.slots.push(Slot {
+                order_id,
+                quantity_t,
+                priority: 0,
+                account,
+                level: NIL,
+                prev: NIL,
+                next: NIL,
+                side,
+            });
+            self.slots.len() as u32 - 1
+        } else {
+            let slot = self.free_head;
+            self.free_head = self.slots[slot as usize].next;
+            slot
+        };
         self.live += 1;
         self.index.insert(order_id, slot);
         let level = self.level_of(price_ticks);
@@ -551,7 +560,11 @@ impl Book {
                     prev = slot;
                     slot = s.next;
                 }
-                assert_eq!(l.tail, prev, "tail of {:?} level {level} is stale", ladder.side);
+                assert_eq!(
+                    l.tail, prev,
+                    "tail of {:?} level {level} is stale",
+                    ladder.side
+                );
                 assert_eq!(l.count, count, "count of {:?} level {level}", ladder.side);
                 assert_eq!(l.total_t, total, "total of {:?} level {level}", ladder.side);
                 if count > 0 && (best == NIL || ladder.better(level, best)) {
@@ -559,18 +572,36 @@ impl Book {
                 }
                 reachable += count as usize;
             }
-            assert_eq!(ladder.best, best, "cached best of {:?} is stale", ladder.side);
+            assert_eq!(
+                ladder.best, best,
+                "cached best of {:?} is stale",
+                ladder.side
+            );
         }
-        assert_eq!(reachable, self.live as usize, "live count disagrees with levels");
-        assert_eq!(self.index.len(), self.live as usize, "index holds stale ids");
+        assert_eq!(
+            reachable, self.live as usize,
+            "live count disagrees with levels"
+        );
+        assert_eq!(
+            self.index.len(),
+            self.live as usize,
+            "index holds stale ids"
+        );
         let mut free = 0usize;
         let mut slot = self.free_head;
         while slot != NIL {
-            assert_eq!(self.slots[slot as usize].level, NIL, "free slot {slot} is linked");
+            assert_eq!(
+                self.slots[slot as usize].level, NIL,
+                "free slot {slot} is linked"
+            );
             free += 1;
             slot = self.slots[slot as usize].next;
         }
         assert_eq!(free + reachable, self.slots.len(), "slots leaked");
+        assert!(
+            self.slots.len() <= self.max_orders as usize,
+            "slab outgrew its limit"
+        );
         if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask()) {
             assert!(
                 bid.price_ticks < ask.price_ticks,

@@ -75,7 +75,9 @@ impl Engine {
     /// The symbol of an instrument.
     #[must_use]
     pub fn symbol(&self, instrument: InstrumentId) -> Option<&str> {
-        self.symbols.get(usize::from(instrument.0)).map(String::as_str)
+        self.symbols
+            .get(usize::from(instrument.0))
+            .map(String::as_str)
     }
 
     /// The book of an instrument.
@@ -190,7 +192,11 @@ impl Engine {
         }
         let rests = order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
         if !rests {
-            debug_assert_ne!(order.time_in_force, TimeInForce::Fok, "FOK was checked to fill");
+            debug_assert_ne!(
+                order.time_in_force,
+                TimeInForce::Fok,
+                "FOK was checked to fill"
+            );
             events.push(cancelled(taker.remaining_t, CancelCause::Unfilled));
         } else if !book.insert(
             order.order_id,

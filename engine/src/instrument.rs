@@ -82,7 +82,7 @@ impl InstrumentSpec {
             max_order_t: 99_999,
             band_bps: 1_000,
             reference_price,
-            max_orders: 1 << 20,
+            max_orders: 1 << 18,
         }
     }
 
@@ -401,7 +401,7 @@ mod tests {
             max_order_t = 99999
             band_bps = 1000
             reference_price = "90.00"
-            max_orders = 1048576
+            max_orders = 262144
             "#,
         )
         .unwrap();
