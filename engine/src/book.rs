@@ -228,6 +228,21 @@ impl Book {
         }
     }
 
+    /// Moves an empty book to new rules (a new reference price and band),
+    /// keeping its memory.
+    ///
+    /// # Panics
+    /// If an order still rests.
+    pub(crate) fn rebase(&mut self, rules: PriceRules) {
+        assert!(self.is_empty(), "only an empty book moves its band");
+        self.rules = rules;
+        self.bids = Ladder::new(Side::Buy, rules.level_count());
+        self.asks = Ladder::new(Side::Sell, rules.level_count());
+        self.slots.clear();
+        self.free_head = NIL;
+        self.index.clear();
+    }
+
     /// The instrument this book trades.
     #[must_use]
     pub const fn instrument(&self) -> InstrumentId {

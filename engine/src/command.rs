@@ -6,8 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{BrokerId, ParticipantType};
 use crate::instrument::InstrumentId;
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
+use crate::phase::Phase;
 
 /// Sequence number and time given to a command by the sequencer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,9 +68,81 @@ pub enum Command {
         /// New open (unfilled) quantity in tonnes.
         quantity_t: u64,
     },
+    /// Move an instrument into a trading phase (from the calendar, or an
+    /// operator's halt and resume).
+    SetPhase {
+        /// The instrument.
+        instrument: InstrumentId,
+        /// Its new phase.
+        phase: Phase,
+    },
+    /// End the trading day: expire every resting order, close every
+    /// instrument at its VWAP, make that the next reference price, release
+    /// T+1 locks and start the next trading day. Every instrument ends
+    /// closed.
+    EndOfDay,
+    /// Open an empty account.
+    OpenAccount {
+        /// The new account's id.
+        account: AccountId,
+        /// Who owns it.
+        participant: ParticipantType,
+        /// The broker that acts for it.
+        broker: BrokerId,
+    },
+    /// Add cash to an account.
+    Deposit {
+        /// The account.
+        account: AccountId,
+        /// Amount in fen; positive.
+        amount_fen: i64,
+    },
+    /// Take unreserved cash out of an account.
+    Withdraw {
+        /// The account.
+        account: AccountId,
+        /// Amount in fen; positive.
+        amount_fen: i64,
+    },
+    /// Add allowances to an account (a registry transfer in).
+    CreditHoldings {
+        /// The account.
+        account: AccountId,
+        /// The instrument.
+        instrument: InstrumentId,
+        /// Tonnes; positive.
+        quantity_t: u64,
+    },
+    /// Take free allowances out of an account (a registry transfer out).
+    DebitHoldings {
+        /// The account.
+        account: AccountId,
+        /// The instrument.
+        instrument: InstrumentId,
+        /// Tonnes; positive.
+        quantity_t: u64,
+    },
+    /// Set an instrument's reference price, and with it today's band. Only
+    /// while the instrument is not trading and its book is empty.
+    SetReferencePrice {
+        /// The instrument.
+        instrument: InstrumentId,
+        /// New reference price in ticks.
+        price_ticks: i64,
+    },
 }
 
 impl Command {
+    /// The order a command names, for order commands.
+    #[must_use]
+    pub const fn order_id(&self) -> Option<OrderId> {
+        match self {
+            Self::Submit(order) => Some(order.order_id),
+            Self::Cancel { order_id, .. } | Self::Amend { order_id, .. } => Some(*order_id),
+            _ => None,
+        }
+    }
+
     /// Which kind of command this is.
     #[must_use]
     pub const fn kind(&self) -> CommandKind {
@@ -76,6 +150,14 @@ impl Command {
             Self::Submit(_) => CommandKind::Submit,
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Amend { .. } => CommandKind::Amend,
+            Self::SetPhase { .. } => CommandKind::SetPhase,
+            Self::EndOfDay => CommandKind::EndOfDay,
+            Self::OpenAccount { .. } => CommandKind::OpenAccount,
+            Self::Deposit { .. } => CommandKind::Deposit,
+            Self::Withdraw { .. } => CommandKind::Withdraw,
+            Self::CreditHoldings { .. } => CommandKind::CreditHoldings,
+            Self::DebitHoldings { .. } => CommandKind::DebitHoldings,
+            Self::SetReferencePrice { .. } => CommandKind::SetReferencePrice,
         }
     }
 }
@@ -90,4 +172,20 @@ pub enum CommandKind {
     Cancel = 1,
     /// [`Command::Amend`].
     Amend = 2,
+    /// [`Command::SetPhase`].
+    SetPhase = 3,
+    /// [`Command::EndOfDay`].
+    EndOfDay = 4,
+    /// [`Command::OpenAccount`].
+    OpenAccount = 5,
+    /// [`Command::Deposit`].
+    Deposit = 6,
+    /// [`Command::Withdraw`].
+    Withdraw = 7,
+    /// [`Command::CreditHoldings`].
+    CreditHoldings = 8,
+    /// [`Command::DebitHoldings`].
+    DebitHoldings = 9,
+    /// [`Command::SetReferencePrice`].
+    SetReferencePrice = 10,
 }

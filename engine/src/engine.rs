@@ -1,18 +1,25 @@
-//! The engine: a deterministic state machine over all books.
+//! The engine: a deterministic state machine over all books and accounts.
 //!
-//! [`Engine::apply`] takes one stamped command, validates it, changes the
-//! books and appends the resulting events. The same stamped commands give
-//! the same events on any machine: the engine reads no clock, draws no
+//! [`Engine::apply`] takes one stamped command, checks it, changes the books
+//! and accounts, and appends the resulting events. The same stamped commands
+//! give the same events on any machine: the engine reads no clock, draws no
 //! random number, and no hash-map iteration decides an output order.
+//!
+//! The commands are carried out in three files: order commands in
+//! [`crate::trading`], account and instrument administration in
+//! [`crate::admin`], and the end of the trading day in
+//! [`crate::end_of_day`].
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{Account, Accounts};
 use crate::book::Book;
-use crate::command::{Command, NewOrder, Stamp};
-use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Rejected};
-use crate::instrument::{InstrumentId, InstrumentSpec, SpecError};
-use crate::matching::Taker;
-use crate::order::{OrderId, OrderType, Side, TimeInForce};
+use crate::command::{Command, Stamp};
+use crate::end_of_day::DayStats;
+use crate::event::{Event, Rejected};
+use crate::instrument::{InstrumentId, InstrumentSpec, Policy, SpecError};
+use crate::order::{OrderId, Side};
+use crate::phase::Phase;
 use crate::reject::RejectReason;
 
 /// What the engine trades, as written in config.
@@ -23,19 +30,31 @@ pub struct EngineConfig {
     pub instruments: Vec<InstrumentSpec>,
 }
 
-/// The matching engine: one book per instrument and the engine-wide
-/// counters.
+/// Everything the engine keeps about one instrument besides its book.
+#[derive(Clone, Debug)]
+pub(crate) struct Market {
+    pub(crate) symbol: String,
+    pub(crate) policy: Policy,
+    pub(crate) phase: Phase,
+    pub(crate) today: DayStats,
+}
+
+/// The matching engine: one book per instrument, the accounts, and the
+/// engine-wide counters.
 #[derive(Clone, Debug)]
 pub struct Engine {
-    books: Vec<Book>,
-    symbols: Vec<String>,
+    pub(crate) books: Vec<Book>,
+    pub(crate) markets: Vec<Market>,
+    pub(crate) accounts: Accounts,
     /// Highest order id accepted so far.
-    last_order_id: Option<OrderId>,
-    next_trade_id: u64,
+    pub(crate) last_order_id: Option<OrderId>,
+    pub(crate) next_trade_id: u64,
+    pub(crate) trading_day: u32,
 }
 
 impl Engine {
-    /// An engine with empty books for the configured instruments.
+    /// An engine with empty books for the configured instruments, every one
+    /// closed, no accounts, on trading day 0.
     ///
     /// # Errors
     /// A [`SpecError`] for the first instrument that cannot be used, or a
@@ -46,38 +65,55 @@ impl Engine {
             return Err(SpecError::TooManyInstruments(count));
         }
         let mut books = Vec::with_capacity(count);
-        let mut symbols: Vec<String> = Vec::with_capacity(count);
+        let mut markets: Vec<Market> = Vec::with_capacity(count);
         for (i, spec) in config.instruments.iter().enumerate() {
-            if symbols.contains(&spec.symbol) {
+            if markets.iter().any(|m| m.symbol == spec.symbol) {
                 return Err(SpecError::DuplicateSymbol(spec.symbol.clone()));
             }
             let id = InstrumentId(u16::try_from(i).expect("checked above"));
             books.push(Book::new(id, spec.rules()?, spec.max_orders));
-            symbols.push(spec.symbol.clone());
+            markets.push(Market {
+                symbol: spec.symbol.clone(),
+                policy: spec.policy()?,
+                phase: Phase::Closed,
+                today: DayStats::default(),
+            });
         }
         Ok(Self {
             books,
-            symbols,
+            markets,
+            accounts: Accounts::default(),
             last_order_id: None,
             next_trade_id: 1,
+            trading_day: 0,
         })
     }
 
     /// The id of the instrument with this symbol.
     #[must_use]
     pub fn instrument_id(&self, symbol: &str) -> Option<InstrumentId> {
-        self.symbols
+        self.markets
             .iter()
-            .position(|s| s == symbol)
+            .position(|m| m.symbol == symbol)
             .map(|i| InstrumentId(i as u16))
     }
 
     /// The symbol of an instrument.
     #[must_use]
     pub fn symbol(&self, instrument: InstrumentId) -> Option<&str> {
-        self.symbols
-            .get(usize::from(instrument.0))
-            .map(String::as_str)
+        self.market(instrument).map(|m| m.symbol.as_str())
+    }
+
+    /// The trading phase of an instrument.
+    #[must_use]
+    pub fn phase(&self, instrument: InstrumentId) -> Option<Phase> {
+        self.market(instrument).map(|m| m.phase)
+    }
+
+    /// The account rules of an instrument.
+    #[must_use]
+    pub fn policy(&self, instrument: InstrumentId) -> Option<&Policy> {
+        self.market(instrument).map(|m| &m.policy)
     }
 
     /// The book of an instrument.
@@ -90,6 +126,28 @@ impl Engine {
     #[must_use]
     pub fn books(&self) -> &[Book] {
         &self.books
+    }
+
+    /// The account with this id.
+    #[must_use]
+    pub fn account(&self, id: crate::order::AccountId) -> Option<&Account> {
+        self.accounts.get(id)
+    }
+
+    /// All accounts, in the order they were opened.
+    #[must_use]
+    pub const fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// The current trading day, counted from 0.
+    #[must_use]
+    pub const fn trading_day(&self) -> u32 {
+        self.trading_day
+    }
+
+    fn market(&self, instrument: InstrumentId) -> Option<&Market> {
+        self.markets.get(usize::from(instrument.0))
     }
 
     /// Applies one stamped command and appends what happened to `events`.
@@ -111,188 +169,74 @@ impl Engine {
                 price_ticks,
                 quantity_t,
             } => self.amend(instrument, order_id, price_ticks, quantity_t, stamp, events),
+            Command::SetPhase { instrument, phase } => self.set_phase(instrument, phase, events),
+            Command::EndOfDay => {
+                self.end_of_day(events);
+                Ok(())
+            }
+            Command::OpenAccount {
+                account,
+                participant,
+                broker,
+            } => self.open_account(account, participant, broker, events),
+            Command::Deposit {
+                account,
+                amount_fen,
+            } => self.deposit(account, amount_fen, events),
+            Command::Withdraw {
+                account,
+                amount_fen,
+            } => self.withdraw(account, amount_fen, events),
+            Command::CreditHoldings {
+                account,
+                instrument,
+                quantity_t,
+            } => self.credit(account, instrument, quantity_t, events),
+            Command::DebitHoldings {
+                account,
+                instrument,
+                quantity_t,
+            } => self.debit(account, instrument, quantity_t, events),
+            Command::SetReferencePrice {
+                instrument,
+                price_ticks,
+            } => self.set_reference_price(instrument, price_ticks, events),
         };
-        if let Err((order_id, reason)) = outcome {
+        if let Err(reason) = outcome {
             events.push(Event::Rejected(Rejected {
                 command: command.kind(),
-                order_id,
+                order_id: command.order_id(),
                 reason,
             }));
         }
     }
 
-    fn book_mut(&mut self, instrument: InstrumentId) -> Result<&mut Book, RejectReason> {
-        self.books
-            .get_mut(usize::from(instrument.0))
-            .ok_or(RejectReason::UnknownInstrument)
-    }
-
-    fn submit(
-        &mut self,
-        order: &NewOrder,
-        stamp: Stamp,
-        events: &mut Vec<Event>,
-    ) -> Result<(), (OrderId, RejectReason)> {
-        let reject = |reason| (order.order_id, reason);
-        if self.last_order_id >= Some(order.order_id) {
-            // Checked first so that a reused id is named as such whatever
-            // else is wrong with the order.
-            return Err(reject(RejectReason::DuplicateOrderId));
-        }
-        let next_trade_id = &mut self.next_trade_id;
-        let book = self
-            .books
-            .get_mut(usize::from(order.instrument.0))
-            .ok_or(reject(RejectReason::UnknownInstrument))?;
-        let rules = *book.rules();
-        rules.check_quantity(order.quantity_t).map_err(reject)?;
-        let limit_ticks = match (order.order_type, order.side) {
-            (OrderType::Limit, _) => {
-                rules.check_price(order.price_ticks).map_err(reject)?;
-                order.price_ticks
-            }
-            (OrderType::Market, Side::Buy) => rules.ceiling_ticks,
-            (OrderType::Market, Side::Sell) => rules.floor_ticks,
-        };
-        self.last_order_id = Some(order.order_id);
-        events.push(Event::Accepted(Accepted {
-            order_id: order.order_id,
-            account: order.account,
-            instrument: order.instrument,
-            side: order.side,
-            order_type: order.order_type,
-            time_in_force: order.time_in_force,
-            price_ticks: limit_ticks,
-            quantity_t: order.quantity_t,
-        }));
-        let mut taker = Taker {
-            order_id: order.order_id,
-            account: order.account,
-            side: order.side,
-            limit_ticks,
-            remaining_t: order.quantity_t,
-        };
-        let cancelled = |cancelled_t, cause| {
-            Event::Cancelled(Cancelled {
-                order_id: order.order_id,
-                account: order.account,
-                instrument: order.instrument,
-                side: order.side,
-                cancelled_t,
-                cause,
-            })
-        };
-        if order.time_in_force == TimeInForce::Fok && !book.can_fill(&taker) {
-            events.push(cancelled(order.quantity_t, CancelCause::FokKilled));
-            return Ok(());
-        }
-        book.match_incoming(&mut taker, stamp, next_trade_id, events);
-        if taker.remaining_t == 0 {
-            return Ok(());
-        }
-        let rests = order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
-        if !rests {
-            debug_assert_ne!(
-                order.time_in_force,
-                TimeInForce::Fok,
-                "FOK was checked to fill"
-            );
-            events.push(cancelled(taker.remaining_t, CancelCause::Unfilled));
-        } else if !book.insert(
-            order.order_id,
-            order.account,
-            order.side,
-            limit_ticks,
-            taker.remaining_t,
-        ) {
-            events.push(cancelled(taker.remaining_t, CancelCause::BookFull));
-        }
-        Ok(())
-    }
-
-    fn cancel(
-        &mut self,
-        instrument: InstrumentId,
-        order_id: OrderId,
-        events: &mut Vec<Event>,
-    ) -> Result<(), (OrderId, RejectReason)> {
-        let book = self.book_mut(instrument).map_err(|r| (order_id, r))?;
-        let order = book
-            .take(order_id)
-            .ok_or((order_id, RejectReason::UnknownOrder))?;
-        events.push(Event::Cancelled(Cancelled {
-            order_id,
-            account: order.account,
-            instrument,
-            side: order.side,
-            cancelled_t: order.quantity_t,
-            cause: CancelCause::Requested,
-        }));
-        Ok(())
-    }
-
-    fn amend(
-        &mut self,
-        instrument: InstrumentId,
-        order_id: OrderId,
-        price_ticks: i64,
-        quantity_t: u64,
-        stamp: Stamp,
-        events: &mut Vec<Event>,
-    ) -> Result<(), (OrderId, RejectReason)> {
-        let reject = |reason| (order_id, reason);
-        let next_trade_id = &mut self.next_trade_id;
-        let book = self
-            .books
-            .get_mut(usize::from(instrument.0))
-            .ok_or(reject(RejectReason::UnknownInstrument))?;
-        let &slot = book
-            .index
-            .get(&order_id)
-            .ok_or(reject(RejectReason::UnknownOrder))?;
-        let rules = *book.rules();
-        rules.check_quantity(quantity_t).map_err(reject)?;
-        rules.check_price(price_ticks).map_err(reject)?;
-        let old = book.order(order_id).expect("indexed order rests");
-        let priority_kept = price_ticks == old.price_ticks && quantity_t <= old.quantity_t;
-        events.push(Event::Amended(Amended {
-            order_id,
-            account: old.account,
-            instrument,
-            side: old.side,
-            price_ticks,
-            quantity_t,
-            priority_kept,
-        }));
-        if priority_kept {
-            book.reduce(slot, quantity_t);
-            return Ok(());
-        }
-        // Losing priority: take the order out, let it trade as a taker at its
-        // new price, and rest what is left at the back of its new level.
-        book.detach(slot, price_ticks, quantity_t);
-        let mut taker = Taker {
-            order_id,
-            account: old.account,
-            side: old.side,
-            limit_ticks: price_ticks,
-            remaining_t: quantity_t,
-        };
-        book.match_incoming(&mut taker, stamp, next_trade_id, events);
-        if taker.remaining_t == 0 {
-            book.release(slot);
+    /// The book and market of an instrument, or `UnknownInstrument`.
+    pub(crate) fn instrument_index(&self, instrument: InstrumentId) -> Result<usize, RejectReason> {
+        let i = usize::from(instrument.0);
+        if i < self.books.len() {
+            Ok(i)
         } else {
-            book.relink(slot, taker.remaining_t);
+            Err(RejectReason::UnknownInstrument)
         }
-        Ok(())
     }
 
-    /// Checks every book's invariants and the engine-wide ones.
+    /// Checks every book's invariants, every account's balances, and that
+    /// each account's reservations equal what its open orders claim.
     ///
     /// # Panics
     /// When any invariant is broken; the message names it.
     pub fn check_invariants(&self) {
-        for book in &self.books {
+        let instruments = self.books.len();
+        let mut claimed_fen = vec![0i64; self.accounts.len()];
+        let mut claimed_t = vec![[0u64; 2]; self.accounts.len() * instruments];
+        let position = |id| {
+            self.accounts
+                .iter()
+                .position(|a| a.id == id)
+                .expect("every resting order has an account")
+        };
+        for (i, book) in self.books.iter().enumerate() {
             book.check_invariants();
             for side in [Side::Buy, Side::Sell] {
                 for order in book.orders(side) {
@@ -301,7 +245,30 @@ impl Engine {
                         "resting order {:?} was never accepted",
                         order.order_id
                     );
+                    let a = position(order.account);
+                    if side == Side::Buy {
+                        claimed_fen[a] +=
+                            crate::risk::value_fen(order.price_ticks, order.quantity_t);
+                    }
+                    claimed_t[a * instruments + i][side as usize] += order.quantity_t;
                 }
+            }
+        }
+        for (a, account) in self.accounts.iter().enumerate() {
+            account.check_invariants();
+            assert_eq!(
+                account.reserved_fen, claimed_fen[a],
+                "{:?}: reserved cash differs from its open buys",
+                account.id
+            );
+            for (i, h) in account.holdings.iter().enumerate() {
+                let [buying_t, selling_t] = claimed_t[a * instruments + i];
+                assert_eq!(h.buying_t, buying_t, "{:?}: open buys in {i}", account.id);
+                assert_eq!(
+                    h.reserved_t, selling_t,
+                    "{:?}: open sells in {i}",
+                    account.id
+                );
             }
         }
     }

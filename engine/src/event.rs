@@ -5,9 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::{BrokerId, ParticipantType};
 use crate::command::CommandKind;
 use crate::instrument::InstrumentId;
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
+use crate::phase::Phase;
 use crate::reject::RejectReason;
 
 /// One decision of the engine.
@@ -25,6 +27,27 @@ pub enum Event {
     /// A resting order's price or quantity was changed. Trades may follow
     /// when the new price is marketable.
     Amended(Amended),
+    /// An account was opened.
+    AccountOpened(AccountOpened),
+    /// Cash was paid into an account.
+    CashDeposited(CashMoved),
+    /// Cash was paid out of an account.
+    CashWithdrawn(CashMoved),
+    /// Allowances were transferred into an account by the registry.
+    HoldingsCredited(HoldingsMoved),
+    /// Allowances were transferred out of an account to the registry.
+    HoldingsDebited(HoldingsMoved),
+    /// An instrument entered a trading phase.
+    PhaseChanged(PhaseChanged),
+    /// An instrument's reference price, and so its band, changed.
+    ReferencePriceSet(ReferencePriceSet),
+    /// An account's holding reached the large-holder share of its position
+    /// limit, for surveillance.
+    LargeHolder(LargeHolder),
+    /// An instrument's trading day ended; its close is the next reference.
+    DayClosed(DayClosed),
+    /// A new trading day began, after every instrument closed.
+    DayStarted(DayStarted),
 }
 
 /// A new order passed validation.
@@ -53,8 +76,8 @@ pub struct Accepted {
 pub struct Rejected {
     /// Which command.
     pub command: CommandKind,
-    /// The order it named.
-    pub order_id: OrderId,
+    /// The order it named, for order commands.
+    pub order_id: Option<OrderId>,
     /// Why.
     pub reason: RejectReason,
 }
@@ -141,6 +164,11 @@ pub enum CancelCause {
     /// The remainder of a day order could not rest: the book holds its
     /// maximum number of orders.
     BookFull = 3,
+    /// The order would have traded with a resting order of its own account;
+    /// what was left of it is cancelled and the resting order stays.
+    SelfTrade = 4,
+    /// A day order was still open at the end of the trading day.
+    Expired = 5,
 }
 
 /// A resting order was changed.
@@ -160,4 +188,106 @@ pub struct Amended {
     pub quantity_t: u64,
     /// Whether the order kept its place in the queue.
     pub priority_kept: bool,
+}
+
+/// An account was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountOpened {
+    /// The account.
+    pub account: AccountId,
+    /// Who owns it.
+    pub participant: ParticipantType,
+    /// The broker that acts for it.
+    pub broker: BrokerId,
+}
+
+/// Cash moved into or out of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashMoved {
+    /// The account.
+    pub account: AccountId,
+    /// Amount moved, in fen; positive.
+    pub amount_fen: i64,
+    /// The account's cash afterwards, in fen.
+    pub cash_fen: i64,
+}
+
+/// Allowances moved into or out of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldingsMoved {
+    /// The account.
+    pub account: AccountId,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// Tonnes moved; positive.
+    pub quantity_t: u64,
+    /// The account's holding afterwards, in tonnes.
+    pub balance_t: u64,
+}
+
+/// An instrument entered a trading phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseChanged {
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// Its new phase.
+    pub phase: Phase,
+}
+
+/// An instrument's reference price and band.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferencePriceSet {
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// The reference price in ticks.
+    pub price_ticks: i64,
+    /// Lowest price accepted, in ticks.
+    pub floor_ticks: i64,
+    /// Highest price accepted, in ticks.
+    pub ceiling_ticks: i64,
+}
+
+/// An account's holding crossed the large-holder threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LargeHolder {
+    /// The account.
+    pub account: AccountId,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// Its holding now, in tonnes.
+    pub balance_t: u64,
+    /// The threshold it reached, in tonnes.
+    pub threshold_t: u64,
+}
+
+/// The day's figures for one instrument. On a day without trades, open,
+/// high, low and close are all the unchanged reference price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayClosed {
+    /// The trading day that ended (the engine counts them from 0).
+    pub trading_day: u32,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// Price of the first trade, in ticks.
+    pub open_ticks: i64,
+    /// Highest trade price, in ticks.
+    pub high_ticks: i64,
+    /// Lowest trade price, in ticks.
+    pub low_ticks: i64,
+    /// Close: the day's volume-weighted average price, rounded half up to
+    /// the tick. It becomes the next day's reference price.
+    pub close_ticks: i64,
+    /// Tonnes traded.
+    pub volume_t: u64,
+    /// Value traded, in fen.
+    pub turnover_fen: i64,
+    /// Number of trades.
+    pub trade_count: u64,
+}
+
+/// A new trading day began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayStarted {
+    /// The new trading day's number.
+    pub trading_day: u32,
 }

@@ -12,6 +12,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::account::ParticipantType;
 use crate::reject::RejectReason;
 
 /// Price unit of the engine: 1 tick = 0.01 CNY (one fen).
@@ -66,6 +67,29 @@ pub struct InstrumentSpec {
     pub reference_price: Decimal,
     /// Most orders that may rest in this instrument's book at once.
     pub max_orders: u32,
+    /// Participant types that may trade this instrument. Default by kind,
+    /// following today's rules: CEA, compliance entities only; CCER,
+    /// compliance entities and institutions. Individuals trade nothing until
+    /// config opens an instrument to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible: Option<Vec<ParticipantType>>,
+    /// Most tonnes one account may hold plus have open to buy. No limit by
+    /// default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position_limit_t: Option<u64>,
+    /// Share of the position limit, in basis points, at which an account's
+    /// holding is reported as a large holder. Needs a position limit; off by
+    /// default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub large_holder_bps: Option<u32>,
+    /// Whether allowances bought today become sellable only on the next
+    /// trading day. Default by kind: CEA yes, CCER no.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_plus_one: Option<bool>,
+    /// Trading days that must pass between one account's trades on opposite
+    /// sides. Default by kind: CEA 0, CCER 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opposite_side_gap_days: Option<u32>,
 }
 
 impl InstrumentSpec {
@@ -83,6 +107,11 @@ impl InstrumentSpec {
             band_bps: 1_000,
             reference_price,
             max_orders: 1 << 18,
+            eligible: None,
+            position_limit_t: None,
+            large_holder_bps: None,
+            t_plus_one: None,
+            opposite_side_gap_days: None,
         }
     }
 
@@ -95,6 +124,41 @@ impl InstrumentSpec {
             kind: InstrumentKind::Ccer,
             ..Self::cea(0, reference_price)
         }
+    }
+
+    /// Checks and resolves the account rules: eligibility, position limit,
+    /// holding rules, with each default filled in from the kind.
+    ///
+    /// # Errors
+    /// [`SpecError::LargeHolder`] for a large-holder share without a
+    /// position limit, or outside (0, 100%].
+    pub fn policy(&self) -> Result<Policy, SpecError> {
+        let cea = matches!(self.kind, InstrumentKind::Cea { .. });
+        let eligible = match &self.eligible {
+            Some(list) => list.clone(),
+            None if cea => vec![ParticipantType::ComplianceEntity],
+            None => vec![
+                ParticipantType::ComplianceEntity,
+                ParticipantType::Institution,
+            ],
+        };
+        let large_holder_t = match (self.large_holder_bps, self.position_limit_t) {
+            (None, _) => None,
+            (Some(bps), Some(limit)) if bps > 0 && i64::from(bps) <= BPS_PER_ONE => {
+                let t = u128::from(limit) * u128::from(bps) / BPS_PER_ONE as u128;
+                Some(u64::try_from(t).expect("a share of a u64 fits in u64"))
+            }
+            (Some(bps), _) => return Err(SpecError::LargeHolder(bps)),
+        };
+        Ok(Policy {
+            eligible: eligible.iter().fold(0, |mask, p| mask | 1 << *p as u8),
+            position_limit_t: self.position_limit_t.unwrap_or(u64::MAX),
+            large_holder_t,
+            t_plus_one: self.t_plus_one.unwrap_or(cea),
+            opposite_side_gap_days: self
+                .opposite_side_gap_days
+                .unwrap_or(if cea { 0 } else { 5 }),
+        })
     }
 
     /// Checks the spec and compiles it into integer [`PriceRules`].
@@ -167,6 +231,9 @@ pub enum SpecError {
     /// The reference price is not positive or not on the tick.
     #[error("reference price {0} must be positive and on the tick")]
     ReferencePrice(Decimal),
+    /// A large-holder share without a position limit, or outside (0, 100%].
+    #[error("large_holder_bps {0} needs a position_limit_t and must be in 1..=10000")]
+    LargeHolder(u32),
     /// Two instruments share one symbol.
     #[error("symbol {0} is configured twice")]
     DuplicateSymbol(String),
@@ -239,6 +306,19 @@ impl PriceRules {
         }
     }
 
+    /// The same rules around another reference price.
+    #[must_use]
+    pub fn with_reference(&self, reference_ticks: i64) -> Self {
+        Self::new(
+            self.step_ticks,
+            self.lot_t,
+            self.min_order_t,
+            self.max_order_t,
+            self.band_bps,
+            reference_ticks,
+        )
+    }
+
     /// Checks an order quantity: not zero, whole lots, within the size
     /// limits, in that order.
     ///
@@ -277,6 +357,29 @@ impl PriceRules {
     pub fn level_count(&self) -> usize {
         usize::try_from((self.ceiling_ticks - self.floor_ticks) / self.step_ticks + 1)
             .expect("band is not empty")
+    }
+}
+
+/// The account rules of one instrument, resolved from its spec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Bit `p` is set when [`ParticipantType`] `p` may trade.
+    eligible: u8,
+    /// Most tonnes held plus open to buy per account; `u64::MAX` for none.
+    pub position_limit_t: u64,
+    /// Holding at which a large-holder event fires.
+    pub large_holder_t: Option<u64>,
+    /// Whether today's purchases are sellable only tomorrow.
+    pub t_plus_one: bool,
+    /// Trading days between one account's opposite-side trades.
+    pub opposite_side_gap_days: u32,
+}
+
+impl Policy {
+    /// Whether participants of this type may trade the instrument.
+    #[must_use]
+    pub const fn admits(&self, participant: ParticipantType) -> bool {
+        self.eligible & (1 << participant as u8) != 0
     }
 }
 
@@ -387,6 +490,31 @@ mod tests {
             break_it(&mut spec);
             assert_eq!(spec.rules(), Err(expected));
         }
+    }
+
+    #[test]
+    fn policy_defaults_follow_todays_rules() {
+        use ParticipantType::{ComplianceEntity, Individual, Institution};
+        let cea = InstrumentSpec::cea(2025, dec("90.00")).policy().unwrap();
+        assert!(cea.admits(ComplianceEntity));
+        assert!(!cea.admits(Institution));
+        assert!(!cea.admits(Individual));
+        assert!(cea.t_plus_one);
+        assert_eq!(cea.opposite_side_gap_days, 0);
+        let ccer = InstrumentSpec::ccer(dec("90.00")).policy().unwrap();
+        assert!(ccer.admits(ComplianceEntity) && ccer.admits(Institution));
+        assert!(!ccer.admits(Individual));
+        assert!(!ccer.t_plus_one);
+        assert_eq!(ccer.opposite_side_gap_days, 5);
+        let mut open = InstrumentSpec::ccer(dec("90.00"));
+        open.eligible = Some(vec![Individual]);
+        open.position_limit_t = Some(1_000);
+        open.large_holder_bps = Some(2_500);
+        let policy = open.policy().unwrap();
+        assert!(policy.admits(Individual) && !policy.admits(Institution));
+        assert_eq!(policy.large_holder_t, Some(250));
+        open.position_limit_t = None;
+        assert_eq!(open.policy(), Err(SpecError::LargeHolder(2_500)));
     }
 
     #[test]

@@ -19,33 +19,55 @@
 //! - [`book`]: one instrument's [`Book`]: dense price ladder, order slab,
 //!   intrusive FIFOs, id index, cached best prices.
 //! - [`matching`]: price-time matching of an incoming order against a book.
-//! - [`engine`]: [`Engine`], which routes commands to books, validates them
-//!   and decides what happens to each order's remainder.
+//! - [`account`]: accounts, participant types, cash and holdings.
+//! - [`phase`]: trading phases; [`calendar`]: the pure schedule that turns a
+//!   time into the phase and end-of-day commands due.
+//! - [`engine`]: [`Engine`], which routes each command to:
+//!   - `trading`: submit, cancel, amend, with the pre-trade checks of
+//!     `risk` (eligibility, holding rules, position limit, full
+//!     pre-funding) and settlement of each trade between two accounts;
+//!   - `admin`: accounts, cash and allowance transfers, phases, reference
+//!     prices;
+//!   - [`end_of_day`]: expiry, the VWAP close, the next day's band, T+1
+//!     release.
 //!
-//! Data flows `Command → Engine::apply → (validation) → Book/matching →
-//! Vec<Event>`.
+//! Data flows `Command → Engine::apply → (checks) → Book/matching →
+//! settlement → Vec<Event>`.
 //!
 //! # Units
 //!
 //! Prices are `i64` ticks of 0.01 CNY (one fen); quantities are `u64` whole
 //! tonnes; an amount `price_ticks × quantity_t` is in fen.
 
+pub mod account;
+mod admin;
 pub mod book;
+pub mod calendar;
 pub mod command;
+pub mod end_of_day;
 pub mod engine;
 pub mod event;
 pub mod instrument;
-pub(crate) mod matching;
+mod matching;
 pub mod order;
+pub mod phase;
 pub mod reject;
+mod risk;
+mod trading;
 
+pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
+pub use calendar::{Calendar, Session, Transition};
 pub use command::{Command, CommandKind, NewOrder, Stamp};
 pub use engine::{Engine, EngineConfig};
-pub use event::{Accepted, Amended, CancelCause, Cancelled, Event, Rejected, Trade};
+pub use event::{
+    Accepted, AccountOpened, Amended, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,
+    Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet, Rejected, Trade,
+};
 pub use instrument::{
-    price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, PriceError,
-    PriceRules, SpecError,
+    price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
+    PriceError, PriceRules, SpecError,
 };
 pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
+pub use phase::Phase;
 pub use reject::RejectReason;

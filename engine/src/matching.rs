@@ -5,6 +5,14 @@
 //! at the resting (maker) order's price. What the taker does with its
 //! remainder (rest, cancel, or kill before trading) is decided by the engine
 //! from its order type and time in force.
+//!
+//! Self-trade prevention: an order never trades with a resting order of its
+//! own account. Matching stops at the first such resting order; the engine
+//! then cancels the incoming order's remainder (cause
+//! [`crate::CancelCause::SelfTrade`]) and the resting order keeps its place.
+//! Cancelling the newest order is the usual exchange policy: the resting
+//! order earned its priority, and the incoming one is the order that would
+//! have crossed.
 
 use crate::book::{Book, NIL};
 use crate::command::Stamp;
@@ -34,32 +42,43 @@ impl Taker {
 }
 
 impl Book {
-    /// Whether the taker's whole quantity could trade right now. Changes
+    /// Whether the taker's whole quantity could trade right now, before
+    /// matching would reach a resting order of its own account. Changes
     /// nothing; decides fill-or-kill.
     pub(crate) fn can_fill(&self, taker: &Taker) -> bool {
         let ladder = self.ladder(taker.side.opposite());
         let mut level = ladder.best;
         let mut available_t = 0;
         while level != NIL && taker.accepts(self.price_of(level)) {
-            available_t += ladder.levels[level as usize].total_t;
-            if available_t >= taker.remaining_t {
-                return true;
+            let mut slot = ladder.levels[level as usize].head;
+            while slot != NIL {
+                let maker = &self.slots[slot as usize];
+                if maker.account == taker.account {
+                    return false;
+                }
+                available_t += maker.quantity_t;
+                if available_t >= taker.remaining_t {
+                    return true;
+                }
+                slot = maker.next;
             }
             level = ladder.next_worse(level);
         }
         false
     }
 
-    /// Trades the taker against the opposite side until it is filled or the
-    /// best opposite price is beyond its limit. Appends one [`Event::Trade`]
-    /// per fill; `next_trade_id` numbers them.
+    /// Trades the taker against the opposite side until it is filled, the
+    /// best opposite price is beyond its limit, or the next resting order is
+    /// its own. Appends one [`Event::Trade`] per fill; `next_trade_id`
+    /// numbers them. Returns [`Stop::SelfTrade`] when an own order stopped
+    /// it with quantity left.
     pub(crate) fn match_incoming(
         &mut self,
         taker: &mut Taker,
         stamp: Stamp,
         next_trade_id: &mut u64,
         events: &mut Vec<Event>,
-    ) {
+    ) -> Stop {
         let makers = taker.side.opposite();
         while taker.remaining_t > 0 {
             let ladder = self.ladder(makers);
@@ -73,6 +92,9 @@ impl Book {
             }
             let slot = ladder.levels[level as usize].head;
             let maker = self.slots[slot as usize];
+            if maker.account == taker.account {
+                return Stop::SelfTrade;
+            }
             let quantity_t = taker.remaining_t.min(maker.quantity_t);
             taker.remaining_t -= quantity_t;
             let maker_remaining_t = maker.quantity_t - quantity_t;
@@ -98,5 +120,16 @@ impl Book {
             }));
             *next_trade_id += 1;
         }
+        Stop::Done
     }
+}
+
+/// Why matching stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Stop {
+    /// Filled, or nothing more at an acceptable price.
+    Done,
+    /// The next resting order belongs to the taker's own account.
+    SelfTrade,
 }

@@ -25,12 +25,41 @@ pub enum RejectReason {
     QuantityBelowMinimum = 106,
     /// The quantity is above the instrument's maximum order size.
     QuantityAboveMaximum = 107,
+    /// A cash amount or allowance quantity in an admin command is zero,
+    /// negative, or would overflow a balance.
+    InvalidAmount = 108,
+    /// The account does not exist.
+    UnknownAccount = 201,
+    /// Not enough unreserved cash for the order's full value (or the
+    /// withdrawal).
+    InsufficientCash = 202,
+    /// Not enough free allowances to sell (or debit).
+    InsufficientHoldings = 203,
+    /// Enough allowances are held, but some were bought today and may not
+    /// be sold until the next trading day (CEA T+1).
+    HoldingsLockedUntilNextDay = 204,
+    /// The account's participant type may not trade this instrument.
+    ParticipantNotEligible = 205,
+    /// The order would take the account's holding plus open buys past the
+    /// instrument's position limit.
+    PositionLimitExceeded = 206,
+    /// The account traded, or has an open order, on the opposite side too
+    /// recently (CCER: 5 trading days between opposite-side trades).
+    OppositeSideTooSoon = 207,
+    /// An account with this id is already open.
+    AccountExists = 208,
     /// The order id is not above every id accepted before, so it may have
     /// been used already.
     DuplicateOrderId = 301,
     /// The order to cancel or amend is unknown, or already filled, cancelled
     /// or expired.
     UnknownOrder = 302,
+    /// The instrument is not in continuous trading (closed, at its break, or
+    /// halted).
+    MarketClosed = 303,
+    /// The reference price may only change while the instrument is not
+    /// trading and its book is empty.
+    ReferencePriceLocked = 304,
 }
 
 impl RejectReason {
@@ -41,7 +70,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 20] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -49,8 +78,19 @@ impl RejectReason {
         Self::QuantityNotWholeLots,
         Self::QuantityBelowMinimum,
         Self::QuantityAboveMaximum,
+        Self::InvalidAmount,
+        Self::UnknownAccount,
+        Self::InsufficientCash,
+        Self::InsufficientHoldings,
+        Self::HoldingsLockedUntilNextDay,
+        Self::ParticipantNotEligible,
+        Self::PositionLimitExceeded,
+        Self::OppositeSideTooSoon,
+        Self::AccountExists,
         Self::DuplicateOrderId,
         Self::UnknownOrder,
+        Self::MarketClosed,
+        Self::ReferencePriceLocked,
     ];
 
     /// The reason with this code, if there is one.
@@ -69,7 +109,13 @@ mod tests {
         // These numbers are on the wire and in journals: this table may grow,
         // but a line may never change.
         let pinned: Vec<u16> = RejectReason::ALL.iter().map(|r| r.code()).collect();
-        assert_eq!(pinned, [101, 102, 103, 104, 105, 106, 107, 301, 302]);
+        assert_eq!(
+            pinned,
+            [
+                101, 102, 103, 104, 105, 106, 107, 108, 201, 202, 203, 204, 205, 206, 207, 208,
+                301, 302, 303, 304
+            ]
+        );
         for reason in RejectReason::ALL {
             assert_eq!(RejectReason::from_code(reason.code()), Some(reason));
         }

@@ -12,8 +12,10 @@
 //!
 //! The instrument is `CEA2025` with reference 1.00 CNY and band ±10%, so
 //! prices run 90..=110 ticks, lots of 1 t, orders of 1..=1000 t, and room for
-//! four resting orders (to reach the book limit). `engine.check_invariants()`
-//! runs after every command.
+//! four resting orders (to reach the book limit). The resting orders belong
+//! to one account and the incoming ones to another, both funded far beyond
+//! need: the rules about money are specified in `rules.rs`.
+//! `engine.check_invariants()` runs after every command.
 
 use cetx_engine::{AccountId, RestingOrder};
 use cetx_engine::{
@@ -22,20 +24,25 @@ use cetx_engine::{
 };
 use rust_decimal::Decimal;
 
+mod support;
+
 const CEA: InstrumentId = InstrumentId(0);
 /// Account of every resting order set up by a row.
 const MAKER: AccountId = AccountId(1);
 /// Account of the row's incoming orders.
 const TAKER: AccountId = AccountId(2);
 
-fn engine() -> Engine {
+/// The open market of this file and the next free sequence number.
+fn engine() -> (Engine, u64) {
     let mut spec = InstrumentSpec::cea(2025, Decimal::new(1_00, 2));
     spec.max_order_t = 1_000;
     spec.max_orders = 4;
-    Engine::new(&EngineConfig {
+    let mut engine = Engine::new(&EngineConfig {
         instruments: vec![spec],
     })
-    .unwrap()
+    .unwrap();
+    let seq = support::open_market(&mut engine, &[MAKER, TAKER]);
+    (engine, seq)
 }
 
 fn order(id: u64, side: Side, kind: OrderType, tif: TimeInForce, price: i64, qty: u64) -> Command {
@@ -100,7 +107,11 @@ fn describe(event: &Event) -> String {
         Event::Accepted(a) => format!("accepted #{}", a.order_id.0),
         Event::Rejected(r) => {
             let command = format!("{:?}", r.command).to_lowercase();
-            format!("rejected {command} #{} {:?}", r.order_id.0, r.reason)
+            format!(
+                "rejected {command} #{} {:?}",
+                r.order_id.map_or(0, |id| id.0),
+                r.reason
+            )
         }
         Event::Trade(t) => format!(
             "trade #{} maker #{} taker #{} {}t @{}",
@@ -117,6 +128,7 @@ fn describe(event: &Event) -> String {
             a.price_ticks,
             if a.priority_kept { "kept" } else { "requeued" }
         ),
+        other => format!("{other:?}"),
     }
 }
 
@@ -151,9 +163,8 @@ struct Row {
 /// Runs one row and returns the events as written, checking invariants after
 /// every command.
 fn run(row: &Row) -> (Vec<String>, Vec<String>) {
-    let mut engine = engine();
+    let (mut engine, mut seq) = engine();
     let mut events = Vec::new();
-    let mut seq = 0;
     for command in &row.before {
         let mut command = *command;
         if let Command::Submit(o) = &mut command {
@@ -512,21 +523,23 @@ fn amend_keeps_priority_only_when_reducing() {
         },
         Row {
             rule: "an amend that becomes marketable trades as the aggressor, then rests",
-            before: vec![buy(1, 99, 10), sell(2, 101, 4), sell(3, 102, 4)],
-            commands: vec![amend(1, 101, 10)],
+            before: vec![sell(2, 101, 4), sell(3, 102, 4)],
+            commands: vec![buy(10, 99, 10), amend(10, 101, 10)],
             events: &[
-                "amended #1 10t @101 requeued",
-                "trade #1 maker #2 taker #1 4t @101",
+                "accepted #10",
+                "amended #10 10t @101 requeued",
+                "trade #1 maker #2 taker #10 4t @101",
             ],
-            after: &["B #1 6t @101", "S #3 4t @102"],
+            after: &["B #10 6t @101", "S #3 4t @102"],
         },
         Row {
             rule: "an amend that fills completely leaves the book",
-            before: vec![sell(1, 103, 3), buy(2, 99, 2)],
-            commands: vec![amend(1, 99, 2)],
+            before: vec![buy(2, 99, 2)],
+            commands: vec![sell(10, 103, 3), amend(10, 99, 2)],
             events: &[
-                "amended #1 2t @99 requeued",
-                "trade #1 maker #2 taker #1 2t @99",
+                "accepted #10",
+                "amended #10 2t @99 requeued",
+                "trade #1 maker #2 taker #10 2t @99",
             ],
             after: &[],
         },

@@ -15,26 +15,39 @@ use cetx_engine::{
 };
 use rust_decimal::Decimal;
 
+mod support;
+
 const CEA: InstrumentId = InstrumentId(0);
 const CCER: InstrumentId = InstrumentId(1);
 
-fn engine() -> Engine {
+/// Submits buys from account 1 and sells from account 2, so the two trade.
+fn account_for(side: Side) -> AccountId {
+    match side {
+        Side::Buy => AccountId(1),
+        Side::Sell => AccountId(2),
+    }
+}
+
+/// The open market of this file and the next free sequence number.
+fn engine() -> (Engine, u64) {
     let cea = InstrumentSpec::cea(2025, Decimal::new(1_00, 2));
     let mut ccer = InstrumentSpec::ccer(Decimal::new(1_00, 2));
     ccer.tick = Decimal::new(5, 2);
     ccer.lot_t = 5;
     ccer.min_order_t = 10;
     ccer.max_order_t = 100;
-    Engine::new(&EngineConfig {
+    let mut engine = Engine::new(&EngineConfig {
         instruments: vec![cea, ccer],
     })
-    .unwrap()
+    .unwrap();
+    let seq = support::open_market(&mut engine, &[AccountId(1), AccountId(2)]);
+    (engine, seq)
 }
 
 fn limit(id: u64, instrument: InstrumentId, side: Side, price: i64, qty: u64) -> Command {
     Command::Submit(NewOrder {
         order_id: OrderId(id),
-        account: AccountId(1),
+        account: account_for(side),
         instrument,
         side,
         order_type: OrderType::Limit,
@@ -47,12 +60,16 @@ fn limit(id: u64, instrument: InstrumentId, side: Side, price: i64, qty: u64) ->
 /// The engine with one resting order in each book (ids 1 and 2), so that
 /// "nothing changed" has something to compare.
 fn seeded() -> (Engine, u64) {
-    let mut engine = engine();
+    let (mut engine, seq) = engine();
     let mut events = Vec::new();
-    engine.apply(&limit(1, CEA, Side::Sell, 105, 10), stamp(1), &mut events);
-    engine.apply(&limit(2, CCER, Side::Buy, 95, 10), stamp(2), &mut events);
+    engine.apply(&limit(1, CEA, Side::Sell, 105, 10), stamp(seq), &mut events);
+    engine.apply(
+        &limit(2, CCER, Side::Buy, 95, 10),
+        stamp(seq + 1),
+        &mut events,
+    );
     assert_eq!(events.len(), 2, "{events:?}");
-    (engine, 2)
+    (engine, seq + 1)
 }
 
 fn stamp(seq: u64) -> Stamp {
@@ -304,7 +321,7 @@ fn the_same_stamped_commands_give_the_same_events() {
         })
         .collect();
     let run = || {
-        let mut engine = engine();
+        let (mut engine, _) = engine();
         let mut events = Vec::new();
         for (seq, command) in (1..).zip(&commands) {
             engine.apply(

@@ -1,0 +1,197 @@
+//! Administration commands: accounts, cash and allowance transfers, trading
+//! phases and reference prices.
+//!
+//! They are commands like orders, stamped and journaled, so a replay of the
+//! journal rebuilds accounts and schedules exactly as they were.
+
+use crate::account::{BrokerId, ParticipantType};
+use crate::engine::Engine;
+use crate::event::{
+    AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
+};
+use crate::instrument::InstrumentId;
+use crate::order::AccountId;
+use crate::phase::Phase;
+use crate::reject::RejectReason;
+use crate::risk;
+
+impl Engine {
+    pub(crate) fn set_phase(
+        &mut self,
+        instrument: InstrumentId,
+        phase: Phase,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        self.markets[i].phase = phase;
+        events.push(Event::PhaseChanged(PhaseChanged { instrument, phase }));
+        Ok(())
+    }
+
+    pub(crate) fn open_account(
+        &mut self,
+        account: AccountId,
+        participant: ParticipantType,
+        broker: BrokerId,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        if !self
+            .accounts
+            .open(account, participant, broker, self.books.len())
+        {
+            return Err(RejectReason::AccountExists);
+        }
+        events.push(Event::AccountOpened(AccountOpened {
+            account,
+            participant,
+            broker,
+        }));
+        Ok(())
+    }
+
+    pub(crate) fn deposit(
+        &mut self,
+        account: AccountId,
+        amount_fen: i64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let a = self
+            .accounts
+            .get_mut(account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        let cash_fen = (amount_fen > 0)
+            .then(|| a.cash_fen.checked_add(amount_fen))
+            .flatten()
+            .ok_or(RejectReason::InvalidAmount)?;
+        a.cash_fen = cash_fen;
+        events.push(Event::CashDeposited(CashMoved {
+            account,
+            amount_fen,
+            cash_fen,
+        }));
+        Ok(())
+    }
+
+    pub(crate) fn withdraw(
+        &mut self,
+        account: AccountId,
+        amount_fen: i64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let a = self
+            .accounts
+            .get_mut(account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        if amount_fen <= 0 {
+            return Err(RejectReason::InvalidAmount);
+        }
+        if amount_fen > a.available_fen() {
+            return Err(RejectReason::InsufficientCash);
+        }
+        a.cash_fen -= amount_fen;
+        events.push(Event::CashWithdrawn(CashMoved {
+            account,
+            amount_fen,
+            cash_fen: a.cash_fen,
+        }));
+        Ok(())
+    }
+
+    pub(crate) fn credit(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+        quantity_t: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        let a = self
+            .accounts
+            .get_mut(account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        let h = &mut a.holdings[i];
+        let before_t = h.balance_t;
+        let balance_t = (quantity_t > 0)
+            .then(|| before_t.checked_add(quantity_t))
+            .flatten()
+            .ok_or(RejectReason::InvalidAmount)?;
+        h.balance_t = balance_t;
+        events.push(Event::HoldingsCredited(HoldingsMoved {
+            account,
+            instrument,
+            quantity_t,
+            balance_t,
+        }));
+        if let Some(threshold_t) = risk::crossed(&self.markets[i].policy, before_t, balance_t) {
+            events.push(Event::LargeHolder(LargeHolder {
+                account,
+                instrument,
+                balance_t,
+                threshold_t,
+            }));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn debit(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+        quantity_t: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        let a = self
+            .accounts
+            .get_mut(account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        if quantity_t == 0 {
+            return Err(RejectReason::InvalidAmount);
+        }
+        let h = &mut a.holdings[i];
+        if quantity_t > h.sellable_t() {
+            return Err(if quantity_t <= h.sellable_t() + h.locked_t {
+                RejectReason::HoldingsLockedUntilNextDay
+            } else {
+                RejectReason::InsufficientHoldings
+            });
+        }
+        h.balance_t -= quantity_t;
+        events.push(Event::HoldingsDebited(HoldingsMoved {
+            account,
+            instrument,
+            quantity_t,
+            balance_t: h.balance_t,
+        }));
+        Ok(())
+    }
+
+    pub(crate) fn set_reference_price(
+        &mut self,
+        instrument: InstrumentId,
+        price_ticks: i64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        let book = &mut self.books[i];
+        let rules = *book.rules();
+        if price_ticks <= 0 {
+            return Err(RejectReason::InvalidAmount);
+        }
+        if price_ticks % rules.step_ticks != 0 {
+            return Err(RejectReason::PriceNotOnTick);
+        }
+        if self.markets[i].phase.accepts_orders() || !book.is_empty() {
+            return Err(RejectReason::ReferencePriceLocked);
+        }
+        let rules = rules.with_reference(price_ticks);
+        book.rebase(rules);
+        events.push(Event::ReferencePriceSet(ReferencePriceSet {
+            instrument,
+            price_ticks,
+            floor_ticks: rules.floor_ticks,
+            ceiling_ticks: rules.ceiling_ticks,
+        }));
+        Ok(())
+    }
+}

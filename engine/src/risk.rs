@@ -1,0 +1,157 @@
+//! Pre-trade checks and the money side of each order: full pre-funding,
+//! holding rules, eligibility and position limits.
+//!
+//! Every open order holds a reservation on its account: a buy reserves its
+//! limit price × open quantity in cash, a sell reserves its open quantity in
+//! allowances. The reservation is taken when the order is accepted, released
+//! as it trades, is cancelled or expires, and resized when it is amended, so
+//! no account can ever promise the same fen or tonne twice.
+
+use crate::account::{Account, Holding};
+use crate::event::{LargeHolder, Trade};
+use crate::instrument::{InstrumentId, Policy};
+use crate::order::Side;
+use crate::reject::RejectReason;
+
+/// Cash in fen for `quantity_t` tonnes at `price_ticks` (1 tick = 1 fen).
+///
+/// Prices are bounded by the band and quantities by the maximum order
+/// size, so the product of two configured values fits an `i64`; the
+/// conversion saturates rather than wraps if a config ever says otherwise.
+pub(crate) fn value_fen(price_ticks: i64, quantity_t: u64) -> i64 {
+    i64::try_from(i128::from(price_ticks) * i128::from(quantity_t)).unwrap_or(i64::MAX)
+}
+
+/// An order's claim on its account: what it may trade and at what price.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Claim {
+    pub(crate) instrument: InstrumentId,
+    pub(crate) side: Side,
+    /// Price the cash of a buy is reserved at: its limit.
+    pub(crate) price_ticks: i64,
+    pub(crate) quantity_t: u64,
+}
+
+/// Checks whether `account` may place `claim` today, in this order:
+/// eligibility, the opposite-side gap, then the position limit and cash for
+/// a buy, or free allowances for a sell.
+///
+/// # Errors
+/// The first rule the order breaks.
+pub(crate) fn check(
+    account: &Account,
+    policy: &Policy,
+    claim: &Claim,
+    trading_day: u32,
+) -> Result<(), RejectReason> {
+    if !policy.admits(account.participant) {
+        return Err(RejectReason::ParticipantNotEligible);
+    }
+    let holding = &account.holdings[usize::from(claim.instrument.0)];
+    if policy.opposite_side_gap_days > 0 {
+        let (open_opposite_t, last_opposite_day) = match claim.side {
+            Side::Buy => (holding.reserved_t, holding.last_sell_day),
+            Side::Sell => (holding.buying_t, holding.last_buy_day),
+        };
+        let too_soon =
+            last_opposite_day.is_some_and(|day| trading_day - day < policy.opposite_side_gap_days);
+        if open_opposite_t > 0 || too_soon {
+            return Err(RejectReason::OppositeSideTooSoon);
+        }
+    }
+    match claim.side {
+        Side::Buy => {
+            let position_t = u128::from(holding.balance_t)
+                + u128::from(holding.buying_t)
+                + u128::from(claim.quantity_t);
+            if position_t > u128::from(policy.position_limit_t) {
+                return Err(RejectReason::PositionLimitExceeded);
+            }
+            if value_fen(claim.price_ticks, claim.quantity_t) > account.available_fen() {
+                return Err(RejectReason::InsufficientCash);
+            }
+        }
+        Side::Sell if claim.quantity_t > holding.sellable_t() => {
+            return Err(
+                if claim.quantity_t <= holding.sellable_t() + holding.locked_t {
+                    RejectReason::HoldingsLockedUntilNextDay
+                } else {
+                    RejectReason::InsufficientHoldings
+                },
+            );
+        }
+        Side::Sell => {}
+    }
+    Ok(())
+}
+
+/// Takes the reservation of an accepted order.
+pub(crate) fn reserve(account: &mut Account, claim: &Claim) {
+    let holding = &mut account.holdings[usize::from(claim.instrument.0)];
+    match claim.side {
+        Side::Buy => {
+            account.reserved_fen += value_fen(claim.price_ticks, claim.quantity_t);
+            holding.buying_t += claim.quantity_t;
+        }
+        Side::Sell => holding.reserved_t += claim.quantity_t,
+    }
+}
+
+/// Gives back the reservation of an order's open quantity that will not
+/// trade (cancelled, expired, killed, or about to be resized).
+pub(crate) fn release(account: &mut Account, claim: &Claim) {
+    let holding = &mut account.holdings[usize::from(claim.instrument.0)];
+    match claim.side {
+        Side::Buy => {
+            account.reserved_fen -= value_fen(claim.price_ticks, claim.quantity_t);
+            holding.buying_t -= claim.quantity_t;
+        }
+        Side::Sell => holding.reserved_t -= claim.quantity_t,
+    }
+}
+
+/// Moves cash and allowances for one trade. The buyer's reservation was at
+/// `buyer_limit_ticks`; the difference to the trade price (the price
+/// improvement) returns to its free cash. Returns a large-holder event when
+/// the buyer's holding reaches the threshold.
+pub(crate) fn settle(
+    buyer: &mut Account,
+    seller: &mut Account,
+    policy: &Policy,
+    trade: &Trade,
+    buyer_limit_ticks: i64,
+    trading_day: u32,
+) -> Option<LargeHolder> {
+    let i = usize::from(trade.instrument.0);
+    let paid_fen = value_fen(trade.price_ticks, trade.quantity_t);
+    buyer.reserved_fen -= value_fen(buyer_limit_ticks, trade.quantity_t);
+    buyer.cash_fen -= paid_fen;
+    let h = &mut buyer.holdings[i];
+    let before_t = h.balance_t;
+    h.balance_t += trade.quantity_t;
+    h.buying_t -= trade.quantity_t;
+    if policy.t_plus_one {
+        h.locked_t += trade.quantity_t;
+    }
+    h.last_buy_day = Some(trading_day);
+    let large = crossed(policy, before_t, h.balance_t).map(|threshold_t| LargeHolder {
+        account: buyer.id,
+        instrument: trade.instrument,
+        balance_t: h.balance_t,
+        threshold_t,
+    });
+    seller.cash_fen += paid_fen;
+    let h: &mut Holding = &mut seller.holdings[i];
+    h.balance_t -= trade.quantity_t;
+    h.reserved_t -= trade.quantity_t;
+    h.last_sell_day = Some(trading_day);
+    large
+}
+
+/// The large-holder threshold, if a holding that went from `before_t` to
+/// `after_t` reached it.
+pub(crate) fn crossed(policy: &Policy, before_t: u64, after_t: u64) -> Option<u64> {
+    policy
+        .large_holder_t
+        .filter(|&threshold_t| before_t < threshold_t && threshold_t <= after_t)
+}

@@ -1,0 +1,308 @@
+//! Order commands: submit, cancel, amend.
+//!
+//! Each is checked in a fixed order, so the reason a broker sees does not
+//! depend on anything but the command and the state: order id, instrument,
+//! quantity, price, trading phase, account, then the account rules of
+//! [`crate::risk`]. Only then does the book change.
+
+use crate::command::{NewOrder, Stamp};
+use crate::engine::Engine;
+use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event};
+use crate::instrument::InstrumentId;
+use crate::matching::{Stop, Taker};
+use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
+use crate::reject::RejectReason;
+use crate::risk::{self, Claim};
+
+impl Engine {
+    pub(crate) fn submit(
+        &mut self,
+        order: &NewOrder,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        if self.last_order_id >= Some(order.order_id) {
+            // Checked first so that a reused id is named as such whatever
+            // else is wrong with the order.
+            return Err(RejectReason::DuplicateOrderId);
+        }
+        let i = self.instrument_index(order.instrument)?;
+        let rules = *self.books[i].rules();
+        rules.check_quantity(order.quantity_t)?;
+        let limit_ticks = match (order.order_type, order.side) {
+            (OrderType::Limit, _) => {
+                rules.check_price(order.price_ticks)?;
+                order.price_ticks
+            }
+            // A market order may trade anywhere in the band, so a market buy
+            // reserves cash at the ceiling.
+            (OrderType::Market, Side::Buy) => rules.ceiling_ticks,
+            (OrderType::Market, Side::Sell) => rules.floor_ticks,
+        };
+        if !self.markets[i].phase.accepts_orders() {
+            return Err(RejectReason::MarketClosed);
+        }
+        let claim = Claim {
+            instrument: order.instrument,
+            side: order.side,
+            price_ticks: limit_ticks,
+            quantity_t: order.quantity_t,
+        };
+        let trading_day = self.trading_day;
+        let account = self
+            .accounts
+            .get_mut(order.account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
+
+        risk::reserve(account, &claim);
+        self.last_order_id = Some(order.order_id);
+        events.push(Event::Accepted(Accepted {
+            order_id: order.order_id,
+            account: order.account,
+            instrument: order.instrument,
+            side: order.side,
+            order_type: order.order_type,
+            time_in_force: order.time_in_force,
+            price_ticks: limit_ticks,
+            quantity_t: order.quantity_t,
+        }));
+        let mut taker = Taker {
+            order_id: order.order_id,
+            account: order.account,
+            side: order.side,
+            limit_ticks,
+            remaining_t: order.quantity_t,
+        };
+        let cause = if order.time_in_force == TimeInForce::Fok && !self.books[i].can_fill(&taker) {
+            CancelCause::FokKilled
+        } else {
+            let stop = self.match_and_settle(i, &mut taker, stamp, events);
+            let rests =
+                order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
+            if taker.remaining_t == 0 {
+                return Ok(());
+            } else if stop == Stop::SelfTrade {
+                CancelCause::SelfTrade
+            } else if !rests {
+                CancelCause::Unfilled
+            } else if self.books[i].insert(
+                order.order_id,
+                order.account,
+                order.side,
+                limit_ticks,
+                taker.remaining_t,
+            ) {
+                return Ok(());
+            } else {
+                CancelCause::BookFull
+            }
+        };
+        self.drop_remainder(&taker, order.instrument, cause, events);
+        Ok(())
+    }
+
+    pub(crate) fn cancel(
+        &mut self,
+        instrument: InstrumentId,
+        order_id: OrderId,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        let order = self.books[i]
+            .take(order_id)
+            .ok_or(RejectReason::UnknownOrder)?;
+        self.release_open(
+            order.account,
+            instrument,
+            order.side,
+            order.price_ticks,
+            order.quantity_t,
+        );
+        events.push(Event::Cancelled(Cancelled {
+            order_id,
+            account: order.account,
+            instrument,
+            side: order.side,
+            cancelled_t: order.quantity_t,
+            cause: CancelCause::Requested,
+        }));
+        Ok(())
+    }
+
+    pub(crate) fn amend(
+        &mut self,
+        instrument: InstrumentId,
+        order_id: OrderId,
+        price_ticks: i64,
+        quantity_t: u64,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        let book = &self.books[i];
+        let old = book.order(order_id).ok_or(RejectReason::UnknownOrder)?;
+        let rules = *book.rules();
+        rules.check_quantity(quantity_t)?;
+        rules.check_price(price_ticks)?;
+        if !self.markets[i].phase.accepts_orders() {
+            return Err(RejectReason::MarketClosed);
+        }
+        // Resize the reservation: give back the old one, check the new one
+        // against what is then free, and restore the old one if it fails.
+        let old_claim = Claim {
+            instrument,
+            side: old.side,
+            price_ticks: old.price_ticks,
+            quantity_t: old.quantity_t,
+        };
+        let new_claim = Claim {
+            price_ticks,
+            quantity_t,
+            ..old_claim
+        };
+        let trading_day = self.trading_day;
+        let account = self
+            .accounts
+            .get_mut(old.account)
+            .expect("a resting order's account exists");
+        risk::release(account, &old_claim);
+        if let Err(reason) = risk::check(account, &self.markets[i].policy, &new_claim, trading_day)
+        {
+            risk::reserve(account, &old_claim);
+            return Err(reason);
+        }
+        risk::reserve(account, &new_claim);
+
+        let priority_kept = price_ticks == old.price_ticks && quantity_t <= old.quantity_t;
+        events.push(Event::Amended(Amended {
+            order_id,
+            account: old.account,
+            instrument,
+            side: old.side,
+            price_ticks,
+            quantity_t,
+            priority_kept,
+        }));
+        let slot = self.books[i].index[&order_id];
+        if priority_kept {
+            self.books[i].reduce(slot, quantity_t);
+            return Ok(());
+        }
+        // Losing priority: take the order out, let it trade as a taker at its
+        // new price, and rest what is left at the back of its new level.
+        self.books[i].detach(slot, price_ticks, quantity_t);
+        let mut taker = Taker {
+            order_id,
+            account: old.account,
+            side: old.side,
+            limit_ticks: price_ticks,
+            remaining_t: quantity_t,
+        };
+        let stop = self.match_and_settle(i, &mut taker, stamp, events);
+        let book = &mut self.books[i];
+        if taker.remaining_t == 0 {
+            book.release(slot);
+        } else if stop == Stop::SelfTrade {
+            book.release(slot);
+            self.drop_remainder(&taker, instrument, CancelCause::SelfTrade, events);
+        } else {
+            book.relink(slot, taker.remaining_t);
+        }
+        Ok(())
+    }
+
+    /// Matches a taker in its instrument's book, then settles each trade
+    /// between the two accounts and records it in the day's figures.
+    fn match_and_settle(
+        &mut self,
+        i: usize,
+        taker: &mut Taker,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Stop {
+        let first = events.len();
+        let stop = self.books[i].match_incoming(taker, stamp, &mut self.next_trade_id, events);
+        let last = events.len();
+        // Indexing, not iterating, because large-holder events are appended
+        // behind the trades while they settle.
+        for k in first..last {
+            let Event::Trade(trade) = events[k] else {
+                continue;
+            };
+            let market = &mut self.markets[i];
+            market.today.record(&trade);
+            let buyer_limit_ticks = match trade.aggressor {
+                Side::Buy => taker.limit_ticks,
+                Side::Sell => trade.price_ticks,
+            };
+            let (_, buyer) = trade.buyer();
+            let (_, seller) = trade.seller();
+            let [buyer, seller] = self
+                .accounts
+                .get_disjoint_mut([buyer, seller])
+                .expect("the two accounts of a trade exist and differ");
+            if let Some(large) = risk::settle(
+                buyer,
+                seller,
+                &market.policy,
+                &trade,
+                buyer_limit_ticks,
+                self.trading_day,
+            ) {
+                events.push(Event::LargeHolder(large));
+            }
+        }
+        stop
+    }
+
+    /// Gives back the reservation of a taker's unfilled remainder and
+    /// reports it cancelled.
+    fn drop_remainder(
+        &mut self,
+        taker: &Taker,
+        instrument: InstrumentId,
+        cause: CancelCause,
+        events: &mut Vec<Event>,
+    ) {
+        self.release_open(
+            taker.account,
+            instrument,
+            taker.side,
+            taker.limit_ticks,
+            taker.remaining_t,
+        );
+        events.push(Event::Cancelled(Cancelled {
+            order_id: taker.order_id,
+            account: taker.account,
+            instrument,
+            side: taker.side,
+            cancelled_t: taker.remaining_t,
+            cause,
+        }));
+    }
+
+    /// Gives back the reservation of an order's open quantity.
+    pub(crate) fn release_open(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+        side: Side,
+        price_ticks: i64,
+        quantity_t: u64,
+    ) {
+        let account = self
+            .accounts
+            .get_mut(account)
+            .expect("an open order's account exists");
+        risk::release(
+            account,
+            &Claim {
+                instrument,
+                side,
+                price_ticks,
+                quantity_t,
+            },
+        );
+    }
+}
