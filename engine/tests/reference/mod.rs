@@ -34,7 +34,15 @@
 //!   submit. Reducing the quantity at the same price keeps the order's place;
 //!   anything else takes it out of the book, lets it trade as a taker at its
 //!   new price, and rests what is left at the back of its new price.
+//! - An order never trades with a resting order of its own account: matching
+//!   stops there and the incoming remainder is cancelled (self-trade), and a
+//!   fill-or-kill counts only what it could trade before reaching its own
+//!   order.
 //! - A rejected command changes nothing.
+//!
+//! Accounts, money and trading phases are not modelled: the differential
+//! test gives the real engine rich accounts and keeps it in continuous
+//! trading, so that those rules never decide anything there.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -148,13 +156,20 @@ impl RefBook {
             .push_back(order);
     }
 
-    /// Total quantity resting on the opposite side at prices a taker with
-    /// this side and limit would trade at.
-    fn available_to(&self, taker_side: Side, limit_ticks: i64) -> u64 {
-        self.side(taker_side.opposite())
-            .iter()
+    /// Total quantity a taker with this side, limit and account could trade
+    /// now: the opposite orders at acceptable prices, in priority order, up
+    /// to the first one of its own account.
+    fn available_to(&self, taker_side: Side, limit_ticks: i64, account: AccountId) -> u64 {
+        let levels = self.side(taker_side.opposite());
+        let best_first: Vec<_> = match taker_side {
+            Side::Buy => levels.iter().collect(),
+            Side::Sell => levels.iter().rev().collect(),
+        };
+        best_first
+            .into_iter()
             .filter(|(&price, _)| acceptable(taker_side, limit_ticks, price))
             .flat_map(|(_, queue)| queue.iter())
+            .take_while(|o| o.account != account)
             .map(|o| o.quantity_t)
             .sum()
     }
@@ -271,12 +286,13 @@ impl RefEngine {
                     &mut events,
                 ),
             ),
+            ref other => unreachable!("the reference knows only order commands: {other:?}"),
         };
         if let Err(reason) = outcome {
             assert!(events.is_empty(), "a rejected command emitted {events:?}");
             events.push(Event::Rejected(Rejected {
                 command: command.kind(),
-                order_id,
+                order_id: Some(order_id),
                 reason,
             }));
         }
@@ -334,7 +350,7 @@ impl RefEngine {
         };
 
         if order.time_in_force == TimeInForce::Fok
-            && book.available_to(order.side, limit_ticks) < order.quantity_t
+            && book.available_to(order.side, limit_ticks, order.account) < order.quantity_t
         {
             events.push(cancelled(order.quantity_t, CancelCause::FokKilled));
             return Ok(());
@@ -347,14 +363,16 @@ impl RefEngine {
             limit_ticks,
             remaining_t: order.quantity_t,
         };
-        self.trade(index, &mut taker, stamp, events);
+        let met_own = self.trade(index, &mut taker, stamp, events);
         if taker.remaining_t == 0 {
             return Ok(());
         }
 
         let book = &mut self.books[index];
         let rests = order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
-        if !rests {
+        if met_own {
+            events.push(cancelled(taker.remaining_t, CancelCause::SelfTrade));
+        } else if !rests {
             events.push(cancelled(taker.remaining_t, CancelCause::Unfilled));
         } else if book.len() >= book.max_orders {
             events.push(cancelled(taker.remaining_t, CancelCause::BookFull));
@@ -373,8 +391,15 @@ impl RefEngine {
     }
 
     /// Trades the taker against the book of instrument `index` until it is
-    /// filled or nothing acceptable is left.
-    fn trade(&mut self, index: usize, taker: &mut Taker, stamp: Stamp, events: &mut Vec<Event>) {
+    /// filled, nothing acceptable is left, or the next order is its own
+    /// account's. Returns whether an own order stopped it.
+    fn trade(
+        &mut self,
+        index: usize,
+        taker: &mut Taker,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> bool {
         let book = &mut self.books[index];
         let makers = taker.side.opposite();
         while taker.remaining_t > 0 {
@@ -387,6 +412,9 @@ impl RefEngine {
             let levels = book.side_mut(makers);
             let queue = levels.get_mut(&price_ticks).expect("best price has orders");
             let maker = queue.front_mut().expect("a level is never empty");
+            if maker.account == taker.account {
+                return true;
+            }
             let quantity_t = taker.remaining_t.min(maker.quantity_t);
             maker.quantity_t -= quantity_t;
             taker.remaining_t -= quantity_t;
@@ -414,6 +442,7 @@ impl RefEngine {
             }));
             self.next_trade_id += 1;
         }
+        false
     }
 
     fn cancel(
@@ -489,8 +518,17 @@ impl RefEngine {
             limit_ticks: price_ticks,
             remaining_t: quantity_t,
         };
-        self.trade(index, &mut taker, stamp, events);
-        if taker.remaining_t > 0 {
+        let met_own = self.trade(index, &mut taker, stamp, events);
+        if taker.remaining_t > 0 && met_own {
+            events.push(Event::Cancelled(Cancelled {
+                order_id,
+                account: old.account,
+                instrument,
+                side: old.side,
+                cancelled_t: taker.remaining_t,
+                cause: CancelCause::SelfTrade,
+            }));
+        } else if taker.remaining_t > 0 {
             self.books[index].push_back(
                 old.side,
                 price_ticks,
