@@ -1,0 +1,261 @@
+//! Criterion benches of `Engine::apply` on a warm `CEA2025` book.
+//!
+//! Every bench starts from [`Harness::warmed_up`]: one book holding about
+//! 5,000 resting orders in the shape of the mixed stream (see
+//! `cetx_bench::flow`). Commands go through `Engine::apply` with one reused
+//! `Vec<Event>`, cleared (never reallocated) after each command. Work that
+//! only restores the book (re-adding what a bench took out, taking out what
+//! it put in) runs outside the timed part, with `iter_custom`, so the book
+//! stays near 5,000 orders however long criterion runs.
+//!
+//! | group | one element | what is timed per iteration |
+//! |---|---|---|
+//! | `add_passive` | one passive limit order | a batch of 100 that rest without trading |
+//! | `cancel` | one cancel | a batch of 100 cancels of random resting orders |
+//! | `sweep/levels/N` | one fill | one IOC buy that takes the N best ask levels whole |
+//! | `mixed/max_orders/N` | one command | 10,000 commands of the mixed stream (45/45/10) |
+//!
+//! All groups but `mixed/max_orders/16384` use the default book limit of
+//! `InstrumentSpec::cea` (`max_orders`, 2^18 as of this writing), for which
+//! the book reserves its slab and sizes its id index up front; `mixed` runs
+//! at 2^14 too, to show what the index's size costs in cache misses.
+//! `sweep` re-adds its makers just before each sweep, so their index
+//! entries are warm in cache: read it as the cost of matching itself.
+//!
+//! Run with `cargo bench -p cetx-bench --bench engine`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+
+use cetx_bench::flow::{engine_config_with_max_orders, instrument_spec, Harness, INSTRUMENT};
+use cetx_engine::{
+    AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
+};
+
+/// Seed of every bench's flow.
+const SEED: u64 = 2025;
+
+/// Resting orders in the warm book.
+const RESTING: usize = 5_000;
+
+/// Commands per timed batch in `add_passive` and `cancel`: small against
+/// the 5,000 resting orders, large against the cost of reading the clock.
+const BATCH: usize = 100;
+
+/// Commands per timed batch in `mixed`.
+const MIXED_BATCH: usize = 10_000;
+
+/// Length of the recorded mixed stream; the engine is reset to the warm
+/// state (untimed) each time the replay reaches the end.
+const MIXED_STREAM: usize = 1_000_000;
+
+/// Applies one command with the reused buffer, then clears the buffer.
+fn apply(engine: &mut Engine, command: &Command, stamp: Stamp, events: &mut Vec<Event>) {
+    engine.apply(black_box(command), stamp, events);
+    black_box(events.as_slice());
+    events.clear();
+}
+
+/// Passive limit orders added to the warm book; taken out again, untimed,
+/// after each batch.
+fn add_passive(c: &mut Criterion) {
+    let mut harness = Harness::warmed_up(SEED, RESTING);
+    let mut batch: Vec<(Command, Stamp)> = Vec::with_capacity(BATCH);
+    let mut group = c.benchmark_group("add_passive");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("resting_5000", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                batch.clear();
+                batch.extend((0..BATCH).map(|_| harness.flow.next_passive()));
+                let Harness { engine, events, .. } = &mut harness;
+                let start = Instant::now();
+                for (command, stamp) in &batch {
+                    apply(engine, command, *stamp, events);
+                }
+                elapsed += start.elapsed();
+                // The flow never saw these orders rest; cancel them by id.
+                for (command, _) in &batch {
+                    let Command::Submit(order) = command else {
+                        unreachable!("next_passive submits");
+                    };
+                    let cancel = Command::Cancel {
+                        instrument: INSTRUMENT,
+                        order_id: order.order_id,
+                    };
+                    let stamp = harness.flow.next_stamp();
+                    harness.apply(&cancel, stamp);
+                }
+            }
+            elapsed
+        });
+    });
+    group.finish();
+    assert_eq!(harness.flow.rejected(), 0, "add_passive had rejections");
+}
+
+/// Cancels of random resting orders; the book is topped up again, untimed,
+/// with as many new passive orders after each batch.
+fn cancel(c: &mut Criterion) {
+    let mut harness = Harness::warmed_up(SEED, RESTING);
+    let mut batch: Vec<(Command, Stamp)> = Vec::with_capacity(BATCH);
+    let mut group = c.benchmark_group("cancel");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.bench_function("resting_5000", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                batch.clear();
+                batch.extend((0..BATCH).map(|_| harness.flow.next_cancel().expect("orders rest")));
+                let Harness { engine, events, .. } = &mut harness;
+                let start = Instant::now();
+                for (command, stamp) in &batch {
+                    apply(engine, command, *stamp, events);
+                }
+                elapsed += start.elapsed();
+                for _ in 0..BATCH {
+                    let (command, stamp) = harness.flow.next_passive();
+                    harness.apply(&command, stamp);
+                }
+            }
+            elapsed
+        });
+    });
+    group.finish();
+    assert_eq!(harness.flow.rejected(), 0, "cancel had rejections");
+}
+
+/// The resting asks on the `levels` best ask levels, best first.
+fn best_asks(engine: &Engine, levels: usize, out: &mut Vec<RestingOrder>) {
+    let book = engine.book(INSTRUMENT).expect("one book");
+    let last = book
+        .depth(Side::Sell)
+        .nth(levels - 1)
+        .expect("the warm book is deep enough");
+    out.clear();
+    out.extend(
+        book.orders(Side::Sell)
+            .take_while(|order| order.price_ticks <= last.price_ticks),
+    );
+}
+
+/// One aggressive IOC buy that takes the best `levels` ask levels whole.
+/// The makers it filled are put back, untimed, with the same prices,
+/// quantities and queue order, so every iteration sweeps the same book.
+fn sweep(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sweep");
+    for levels in [5, 10] {
+        let mut harness = Harness::warmed_up(SEED, RESTING);
+        let mut makers = Vec::new();
+        best_asks(&harness.engine, levels, &mut makers);
+        let fills = makers.len();
+        eprintln!("sweep/levels/{levels}: {fills} fills per sweep");
+        harness.events.reserve(fills + 2);
+        group.throughput(Throughput::Elements(fills as u64));
+        group.bench_function(BenchmarkId::new("levels", levels), |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    best_asks(&harness.engine, levels, &mut makers);
+                    assert_eq!(makers.len(), fills, "the restored book changed shape");
+                    let sweep = Command::Submit(NewOrder {
+                        order_id: harness.flow.next_order_id(),
+                        account: AccountId(1),
+                        instrument: INSTRUMENT,
+                        side: Side::Buy,
+                        order_type: OrderType::Limit,
+                        time_in_force: TimeInForce::Ioc,
+                        price_ticks: makers[fills - 1].price_ticks,
+                        quantity_t: makers.iter().map(|m| m.quantity_t).sum(),
+                    });
+                    let stamp = harness.flow.next_stamp();
+                    let start = Instant::now();
+                    harness
+                        .engine
+                        .apply(black_box(&sweep), stamp, &mut harness.events);
+                    elapsed += start.elapsed();
+                    debug_assert_eq!(harness.events.len(), fills + 1);
+                    harness.flow.observe(&harness.events);
+                    harness.events.clear();
+                    for maker in &makers {
+                        let restore = Command::Submit(NewOrder {
+                            order_id: harness.flow.next_order_id(),
+                            account: maker.account,
+                            instrument: INSTRUMENT,
+                            side: Side::Sell,
+                            order_type: OrderType::Limit,
+                            time_in_force: TimeInForce::Day,
+                            price_ticks: maker.price_ticks,
+                            quantity_t: maker.quantity_t,
+                        });
+                        let stamp = harness.flow.next_stamp();
+                        harness.apply(&restore, stamp);
+                    }
+                }
+                elapsed
+            });
+        });
+        assert_eq!(harness.flow.rejected(), 0, "sweep had rejections");
+    }
+    group.finish();
+}
+
+/// The mixed stream, recorded once from the warm harness and replayed in
+/// batches against a clone of the warm engine; once with the default book
+/// limit of `InstrumentSpec::cea` and once with a limit of 2^14, to show
+/// what the size of the id index (reserved for the limit) costs in cache.
+fn mixed(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mixed");
+    group.throughput(Throughput::Elements(MIXED_BATCH as u64));
+    for max_orders in [instrument_spec().max_orders, 1 << 14] {
+        let config = engine_config_with_max_orders(max_orders);
+        let warm = Harness::warmed_up_in(&config, SEED, RESTING);
+        let stream = warm.clone().record(MIXED_STREAM);
+        let mut engine = warm.engine.clone();
+        let mut events = Vec::with_capacity(warm.events.capacity());
+        let mut position = 0;
+        group.bench_function(BenchmarkId::new("max_orders", max_orders), |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                for _ in 0..iters {
+                    if position + MIXED_BATCH > stream.len() {
+                        engine.clone_from(&warm.engine);
+                        position = 0;
+                    }
+                    let batch = &stream[position..position + MIXED_BATCH];
+                    let start = Instant::now();
+                    for (command, stamp) in batch {
+                        apply(&mut engine, command, *stamp, &mut events);
+                    }
+                    elapsed += start.elapsed();
+                    position += MIXED_BATCH;
+                }
+                elapsed
+            });
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(50)
+}
+
+/// The macro's `pub fn benches` lives in a private module: it is no API.
+mod groups {
+    use super::{add_passive, cancel, config, mixed, sweep};
+
+    criterion::criterion_group! {
+        name = benches;
+        config = config();
+        targets = add_passive, cancel, sweep, mixed
+    }
+}
+
+criterion_main!(groups::benches);
