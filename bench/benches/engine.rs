@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 
-use cetx_bench::flow::{engine_config_with_max_orders, instrument_spec, Harness, INSTRUMENT};
+use cetx_bench::flow::{
+    engine_config_with_max_orders, instrument_spec, Harness, ACCOUNTS, INSTRUMENT,
+};
 use cetx_engine::{
     AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
 };
@@ -152,6 +154,7 @@ fn sweep(c: &mut Criterion) {
         let mut makers = Vec::new();
         best_asks(&harness.engine, levels, &mut makers);
         let fills = makers.len();
+        let mut taker = AccountId(1);
         eprintln!("sweep/levels/{levels}: {fills} fills per sweep");
         harness.events.reserve(fills + 2);
         group.throughput(Throughput::Elements(fills as u64));
@@ -161,9 +164,17 @@ fn sweep(c: &mut Criterion) {
                 for _ in 0..iters {
                     best_asks(&harness.engine, levels, &mut makers);
                     assert_eq!(makers.len(), fills, "the restored book changed shape");
+                    // The buyer takes turns among the accounts that own none
+                    // of the makers: an own order would stop the sweep
+                    // (self-trade prevention), and one account would run out
+                    // of cash.
+                    taker = (1..=ACCOUNTS)
+                        .map(|i| AccountId((taker.0 + i) % ACCOUNTS + 1))
+                        .find(|a| makers.iter().all(|m| m.account != *a))
+                        .expect("some account owns no maker");
                     let sweep = Command::Submit(NewOrder {
                         order_id: harness.flow.next_order_id(),
-                        account: AccountId(1),
+                        account: taker,
                         instrument: INSTRUMENT,
                         side: Side::Buy,
                         order_type: OrderType::Limit,

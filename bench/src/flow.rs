@@ -68,8 +68,8 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 
 use cetx_engine::{
-    AccountId, Command, Engine, EngineConfig, Event, InstrumentId, InstrumentSpec, NewOrder,
-    OrderId, OrderType, Side, Stamp, TimeInForce,
+    AccountId, BrokerId, Command, Engine, EngineConfig, Event, InstrumentId, InstrumentSpec,
+    NewOrder, OrderId, OrderType, ParticipantType, Phase, Side, Stamp, TimeInForce,
 };
 
 /// The only instrument of [`engine_config`].
@@ -142,6 +142,51 @@ pub fn engine_config_with_max_orders(max_orders: u32) -> EngineConfig {
             ..instrument_spec()
         }],
     }
+}
+
+/// Cash each account starts with, in fen: ten billion CNY, so that no order
+/// of the flow is ever short of money.
+pub const ACCOUNT_CASH_FEN: i64 = 1_000_000_000_000;
+
+/// Allowances each account starts with in every instrument, in tonnes.
+pub const ACCOUNT_HOLDINGS_T: u64 = 1_000_000_000;
+
+/// The commands that open a market for the flow: accounts `1..=ACCOUNTS`,
+/// compliance entities (eligible for CEA) with [`ACCOUNT_CASH_FEN`] and
+/// [`ACCOUNT_HOLDINGS_T`] of each instrument, then continuous trading in
+/// every instrument. Every pre-trade check is on: the accounts are simply
+/// rich enough to pass them.
+#[must_use]
+pub fn genesis(config: &EngineConfig) -> Vec<Command> {
+    let instruments: Vec<InstrumentId> = (0..config.instruments.len())
+        .map(|i| InstrumentId(i as u16))
+        .collect();
+    let mut commands = Vec::new();
+    for account in (1..=ACCOUNTS).map(AccountId) {
+        commands.push(Command::OpenAccount {
+            account,
+            participant: ParticipantType::ComplianceEntity,
+            broker: BrokerId(1),
+        });
+        commands.push(Command::Deposit {
+            account,
+            amount_fen: ACCOUNT_CASH_FEN,
+        });
+        for &instrument in &instruments {
+            commands.push(Command::CreditHoldings {
+                account,
+                instrument,
+                quantity_t: ACCOUNT_HOLDINGS_T,
+            });
+        }
+    }
+    for &instrument in &instruments {
+        commands.push(Command::SetPhase {
+            instrument,
+            phase: Phase::Continuous,
+        });
+    }
+    commands
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and plenty random for
@@ -412,7 +457,7 @@ impl MixedFlow {
                 }
                 Event::Cancelled(cancelled) => self.forget(cancelled.order_id),
                 Event::Rejected(_) => self.rejected += 1,
-                Event::Accepted(_) | Event::Amended(_) => {}
+                _ => {}
             }
         }
     }
@@ -502,7 +547,19 @@ impl Harness {
     /// the book cannot hold `resting_target` orders.
     #[must_use]
     pub fn warmed_up_in(config: &EngineConfig, seed: u64, resting_target: usize) -> Self {
-        let engine = Engine::new(config).expect("a valid engine config");
+        let mut engine = Engine::new(config).expect("a valid engine config");
+        let mut events = Vec::new();
+        for command in genesis(config) {
+            let before_trading = Stamp {
+                seq: 0,
+                time_ns: START_TIME_NS,
+            };
+            engine.apply(&command, before_trading, &mut events);
+        }
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+            "genesis rejected: {events:?}"
+        );
         let mut harness = Self {
             engine,
             flow: MixedFlow::new(seed, resting_target),

@@ -134,11 +134,26 @@ impl Accounts {
         self.index.get(&id).map(|&i| &mut self.list[i as usize])
     }
 
+    /// Where the account with this id is kept. Resting orders remember it,
+    /// so that a cancel or a fill reaches its account without a lookup.
+    pub(crate) fn locate(&self, id: AccountId) -> Option<u32> {
+        self.index.get(&id).copied()
+    }
+
+    /// The account kept at a place [`Accounts::locate`] returned.
+    pub(crate) fn at_mut(&mut self, at: u32) -> &mut Account {
+        &mut self.list[at as usize]
+    }
+
     /// Two different accounts at once, for the two sides of a trade.
-    pub(crate) fn get_disjoint_mut(&mut self, ids: [AccountId; 2]) -> Option<[&mut Account; 2]> {
-        let a = *self.index.get(&ids[0])? as usize;
-        let b = *self.index.get(&ids[1])? as usize;
-        self.list.get_disjoint_mut([a, b]).ok()
+    ///
+    /// # Panics
+    /// If `a` and `b` are the same place: self-trade prevention rules that
+    /// out for a trade.
+    pub(crate) fn pair_at_mut(&mut self, a: u32, b: u32) -> [&mut Account; 2] {
+        self.list
+            .get_disjoint_mut([a as usize, b as usize])
+            .expect("the two accounts of a trade differ")
     }
 
     /// Every account, in the order opened.

@@ -7,9 +7,10 @@
 //! id → slot index finds an order by id, and a bitset of occupied levels with
 //! a cached best level per side finds the next price in a few word scans.
 //!
-//! The book has one writer, the engine thread, and needs no lock. After
-//! construction it never allocates: the slab, the ladders and the index are
-//! all sized from config up front.
+//! The book has one writer, the engine thread, and needs no lock. The slab
+//! and the ladders are sized from config up front; the id index grows with
+//! the largest number of orders that have rested at once. So in steady state
+//! the book never allocates.
 //!
 //! Matching lives in [`crate::matching`]; this file keeps the structure and
 //! its invariants.
@@ -22,6 +23,9 @@ use crate::order::{AccountId, OrderId, Side};
 /// Marks "no slot" in the intrusive lists and "empty" for a best level.
 pub(crate) const NIL: u32 = u32::MAX;
 
+/// Ids the index has room for at first; it grows as [`Book::insert`] says.
+const INDEX_START: usize = 4_096;
+
 /// A resting order as stored in the slab.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
@@ -30,6 +34,8 @@ pub(crate) struct Slot {
     /// Time priority: lower is earlier. Assigned on every (re)entry to a level.
     pub(crate) priority: u64,
     pub(crate) account: AccountId,
+    /// Where the account is kept in [`crate::account::Accounts`].
+    pub(crate) account_at: u32,
     pub(crate) level: u32,
     pub(crate) prev: u32,
     /// Next slot in the level's FIFO, or in the free list for a free slot.
@@ -185,7 +191,7 @@ pub struct LevelView {
 }
 
 /// The order book of one instrument.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Book {
     instrument: InstrumentId,
     pub(crate) rules: PriceRules,
@@ -197,8 +203,29 @@ pub struct Book {
     /// Head of the list of released slots, reused before new ones.
     free_head: u32,
     live: u32,
-    pub(crate) index: FxHashMap<OrderId, u32>,
+    index: FxHashMap<OrderId, u32>,
     next_priority: u64,
+}
+
+impl Clone for Book {
+    /// A copy with the same room: the slab keeps its reservation of
+    /// `max_orders`, so the copy does not allocate in steady state either.
+    fn clone(&self) -> Self {
+        let mut slots = Vec::with_capacity(self.max_orders as usize);
+        slots.extend_from_slice(&self.slots);
+        Self {
+            instrument: self.instrument,
+            rules: self.rules,
+            bids: self.bids.clone(),
+            asks: self.asks.clone(),
+            slots,
+            max_orders: self.max_orders,
+            free_head: self.free_head,
+            live: self.live,
+            index: self.index.clone(),
+            next_priority: self.next_priority,
+        }
+    }
 }
 
 impl Book {
@@ -210,8 +237,12 @@ impl Book {
     #[must_use]
     pub fn new(instrument: InstrumentId, rules: PriceRules, max_orders: u32) -> Self {
         assert!(max_orders > 0 && max_orders < NIL);
-        let mut index = FxHashMap::default();
-        index.reserve(max_orders as usize);
+        // The index starts small and grows with the most orders that have
+        // rested at once, never shrinking: a table sized for the limit
+        // (hundreds of thousands) would spread a few thousand live ids over
+        // megabytes and miss the cache on every lookup. Once the book has
+        // seen its busiest moment, the index no longer allocates.
+        let index = FxHashMap::with_capacity_and_hasher(INDEX_START, Default::default());
         Self {
             instrument,
             rules,
@@ -288,9 +319,13 @@ impl Book {
     /// The resting order with this id.
     #[must_use]
     pub fn order(&self, order_id: OrderId) -> Option<RestingOrder> {
-        self.index
-            .get(&order_id)
-            .map(|&slot| self.resting(&self.slots[slot as usize]))
+        self.find(order_id).map(|(_, order)| order)
+    }
+
+    /// The slot and contents of the resting order with this id.
+    pub(crate) fn find(&self, order_id: OrderId) -> Option<(u32, RestingOrder)> {
+        let &slot = self.index.get(&order_id)?;
+        Some((slot, self.resting(&self.slots[slot as usize])))
     }
 
     /// Levels of one side, best first.
@@ -369,7 +404,7 @@ impl Book {
     pub(crate) fn insert(
         &mut self,
         order_id: OrderId,
-        account: AccountId,
+        (account, account_at): (AccountId, u32),
         side: Side,
         price_ticks: i64,
         quantity_t: u64,
@@ -383,6 +418,7 @@ impl Book {
                 quantity_t,
                 priority: 0,
                 account,
+                account_at,
                 level: NIL,
                 prev: NIL,
                 next: NIL,
@@ -395,6 +431,12 @@ impl Book {
             slot
         };
         self.live += 1;
+        // Keep the index at most half full. Then, when deleted entries use
+        // up its free space, hashbrown clears them in place rather than
+        // growing, and only a new record number of resting orders allocates.
+        if self.index.len() * 2 >= self.index.capacity() {
+            self.index.reserve(self.index.len().max(INDEX_START));
+        }
         self.index.insert(order_id, slot);
         let level = self.level_of(price_ticks);
         let priority = self.next_priority;
@@ -404,6 +446,7 @@ impl Book {
             quantity_t,
             priority,
             account,
+            account_at,
             level,
             prev: NIL,
             next: NIL,
@@ -477,6 +520,12 @@ impl Book {
     pub(crate) fn release(&mut self, slot: u32) {
         let order_id = self.slots[slot as usize].order_id;
         self.index.remove(&order_id);
+        self.free(slot);
+    }
+
+    /// Returns an unlinked slot whose id is already forgotten to the free
+    /// list.
+    fn free(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         s.level = NIL;
         s.quantity_t = 0;
@@ -491,13 +540,20 @@ impl Book {
         self.release(slot);
     }
 
-    /// Removes the order with this id and returns what it was, or `None`
-    /// when no such order rests.
-    pub(crate) fn take(&mut self, order_id: OrderId) -> Option<RestingOrder> {
-        let slot = *self.index.get(&order_id)?;
-        let order = self.resting(&self.slots[slot as usize]);
-        self.remove(slot);
-        Some(order)
+    /// Removes the order with this id and returns what it was and where its
+    /// account is kept, or `None` when no such order rests.
+    pub(crate) fn take(&mut self, order_id: OrderId) -> Option<(RestingOrder, u32)> {
+        let slot = self.index.remove(&order_id)?;
+        let s = &self.slots[slot as usize];
+        let taken = (self.resting(s), s.account_at);
+        self.unlink(slot);
+        self.free(slot);
+        Some(taken)
+    }
+
+    /// Where the account of the order in `slot` is kept.
+    pub(crate) fn account_at(&self, slot: u32) -> u32 {
+        self.slots[slot as usize].account_at
     }
 
     /// Lowers a resting order's quantity in place, keeping its priority.

@@ -107,9 +107,11 @@ impl Engine {
                 .chain(book.orders(Side::Sell))
                 .collect();
             for order in open {
-                self.books[i].take(order.order_id);
+                let (_, account_at) = self.books[i]
+                    .take(order.order_id)
+                    .expect("listed as resting");
                 self.release_open(
-                    order.account,
+                    account_at,
                     instrument,
                     order.side,
                     order.price_ticks,

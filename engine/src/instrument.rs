@@ -327,7 +327,7 @@ impl PriceRules {
     pub const fn check_quantity(&self, quantity_t: u64) -> Result<(), RejectReason> {
         if quantity_t == 0 {
             Err(RejectReason::QuantityZero)
-        } else if quantity_t % self.lot_t != 0 {
+        } else if self.lot_t != 1 && quantity_t % self.lot_t != 0 {
             Err(RejectReason::QuantityNotWholeLots)
         } else if quantity_t < self.min_order_t {
             Err(RejectReason::QuantityBelowMinimum)
@@ -343,7 +343,8 @@ impl PriceRules {
     /// # Errors
     /// The first rule the price breaks.
     pub const fn check_price(&self, price_ticks: i64) -> Result<(), RejectReason> {
-        if price_ticks % self.step_ticks != 0 {
+        // Most instruments trade in whole ticks: skip the division then.
+        if self.step_ticks != 1 && price_ticks % self.step_ticks != 0 {
             Err(RejectReason::PriceNotOnTick)
         } else if price_ticks < self.floor_ticks || price_ticks > self.ceiling_ticks {
             Err(RejectReason::PriceOutsideBand)

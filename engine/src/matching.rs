@@ -24,6 +24,8 @@ use crate::order::{AccountId, OrderId, Side};
 pub(crate) struct Taker {
     pub(crate) order_id: OrderId,
     pub(crate) account: AccountId,
+    /// Where the account is kept in [`crate::account::Accounts`].
+    pub(crate) account_at: u32,
     pub(crate) side: Side,
     /// Worst price the taker accepts, in ticks.
     pub(crate) limit_ticks: i64,
@@ -70,14 +72,16 @@ impl Book {
     /// Trades the taker against the opposite side until it is filled, the
     /// best opposite price is beyond its limit, or the next resting order is
     /// its own. Appends one [`Event::Trade`] per fill; `next_trade_id`
-    /// numbers them. Returns [`Stop::SelfTrade`] when an own order stopped
-    /// it with quantity left.
+    /// numbers them. After each trade, `on_fill` gets it with where the
+    /// maker's account is kept, to settle it. Returns [`Stop::SelfTrade`]
+    /// when an own order stopped the taker with quantity left.
     pub(crate) fn match_incoming(
         &mut self,
         taker: &mut Taker,
         stamp: Stamp,
         next_trade_id: &mut u64,
         events: &mut Vec<Event>,
+        mut on_fill: impl FnMut(&Trade, u32, &mut Vec<Event>),
     ) -> Stop {
         let makers = taker.side.opposite();
         while taker.remaining_t > 0 {
@@ -103,7 +107,7 @@ impl Book {
             } else {
                 self.reduce(slot, maker_remaining_t);
             }
-            events.push(Event::Trade(Trade {
+            let trade = Trade {
                 trade_id: *next_trade_id,
                 seq: stamp.seq,
                 time_ns: stamp.time_ns,
@@ -117,7 +121,9 @@ impl Book {
                 taker_order_id: taker.order_id,
                 taker_account: taker.account,
                 taker_remaining_t: taker.remaining_t,
-            }));
+            };
+            events.push(Event::Trade(trade));
+            on_fill(&trade, maker.account_at, events);
             *next_trade_id += 1;
         }
         Stop::Done

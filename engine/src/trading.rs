@@ -7,10 +7,10 @@
 
 use crate::command::{NewOrder, Stamp};
 use crate::engine::Engine;
-use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event};
+use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::matching::{Stop, Taker};
-use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
+use crate::order::{OrderId, OrderType, Side, TimeInForce};
 use crate::reject::RejectReason;
 use crate::risk::{self, Claim};
 
@@ -49,10 +49,11 @@ impl Engine {
             quantity_t: order.quantity_t,
         };
         let trading_day = self.trading_day;
-        let account = self
+        let account_at = self
             .accounts
-            .get_mut(order.account)
+            .locate(order.account)
             .ok_or(RejectReason::UnknownAccount)?;
+        let account = self.accounts.at_mut(account_at);
         risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
 
         risk::reserve(account, &claim);
@@ -70,6 +71,7 @@ impl Engine {
         let mut taker = Taker {
             order_id: order.order_id,
             account: order.account,
+            account_at,
             side: order.side,
             limit_ticks,
             remaining_t: order.quantity_t,
@@ -88,7 +90,7 @@ impl Engine {
                 CancelCause::Unfilled
             } else if self.books[i].insert(
                 order.order_id,
-                order.account,
+                (order.account, account_at),
                 order.side,
                 limit_ticks,
                 taker.remaining_t,
@@ -109,11 +111,11 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
-        let order = self.books[i]
+        let (order, account_at) = self.books[i]
             .take(order_id)
             .ok_or(RejectReason::UnknownOrder)?;
         self.release_open(
-            order.account,
+            account_at,
             instrument,
             order.side,
             order.price_ticks,
@@ -141,7 +143,7 @@ impl Engine {
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
         let book = &self.books[i];
-        let old = book.order(order_id).ok_or(RejectReason::UnknownOrder)?;
+        let (slot, old) = book.find(order_id).ok_or(RejectReason::UnknownOrder)?;
         let rules = *book.rules();
         rules.check_quantity(quantity_t)?;
         rules.check_price(price_ticks)?;
@@ -162,10 +164,8 @@ impl Engine {
             ..old_claim
         };
         let trading_day = self.trading_day;
-        let account = self
-            .accounts
-            .get_mut(old.account)
-            .expect("a resting order's account exists");
+        let account_at = book.account_at(slot);
+        let account = self.accounts.at_mut(account_at);
         risk::release(account, &old_claim);
         if let Err(reason) = risk::check(account, &self.markets[i].policy, &new_claim, trading_day)
         {
@@ -184,7 +184,6 @@ impl Engine {
             quantity_t,
             priority_kept,
         }));
-        let slot = self.books[i].index[&order_id];
         if priority_kept {
             self.books[i].reduce(slot, quantity_t);
             return Ok(());
@@ -195,6 +194,7 @@ impl Engine {
         let mut taker = Taker {
             order_id,
             account: old.account,
+            account_at,
             side: old.side,
             limit_ticks: price_ticks,
             remaining_t: quantity_t,
@@ -221,39 +221,32 @@ impl Engine {
         stamp: Stamp,
         events: &mut Vec<Event>,
     ) -> Stop {
-        let first = events.len();
-        let stop = self.books[i].match_incoming(taker, stamp, &mut self.next_trade_id, events);
-        let last = events.len();
-        // Indexing, not iterating, because large-holder events are appended
-        // behind the trades while they settle.
-        for k in first..last {
-            let Event::Trade(trade) = events[k] else {
-                continue;
+        let (taker_at, taker_limit_ticks) = (taker.account_at, taker.limit_ticks);
+        let market = &mut self.markets[i];
+        let accounts = &mut self.accounts;
+        let trading_day = self.trading_day;
+        let settle = |trade: &Trade, maker_at: u32, events: &mut Vec<Event>| {
+            market.today.record(trade);
+            // A buying taker reserved at its limit; a buying maker at its
+            // own price, which is the trade price.
+            let (buyer_at, seller_at, buyer_limit_ticks) = match trade.aggressor {
+                Side::Buy => (taker_at, maker_at, taker_limit_ticks),
+                Side::Sell => (maker_at, taker_at, trade.price_ticks),
             };
-            let market = &mut self.markets[i];
-            market.today.record(&trade);
-            let buyer_limit_ticks = match trade.aggressor {
-                Side::Buy => taker.limit_ticks,
-                Side::Sell => trade.price_ticks,
-            };
-            let (_, buyer) = trade.buyer();
-            let (_, seller) = trade.seller();
-            let [buyer, seller] = self
-                .accounts
-                .get_disjoint_mut([buyer, seller])
-                .expect("the two accounts of a trade exist and differ");
-            if let Some(large) = risk::settle(
+            let [buyer, seller] = accounts.pair_at_mut(buyer_at, seller_at);
+            let large = risk::settle(
                 buyer,
                 seller,
                 &market.policy,
-                &trade,
+                trade,
                 buyer_limit_ticks,
-                self.trading_day,
-            ) {
+                trading_day,
+            );
+            if let Some(large) = large {
                 events.push(Event::LargeHolder(large));
             }
-        }
-        stop
+        };
+        self.books[i].match_incoming(taker, stamp, &mut self.next_trade_id, events, settle)
     }
 
     /// Gives back the reservation of a taker's unfilled remainder and
@@ -266,7 +259,7 @@ impl Engine {
         events: &mut Vec<Event>,
     ) {
         self.release_open(
-            taker.account,
+            taker.account_at,
             instrument,
             taker.side,
             taker.limit_ticks,
@@ -285,18 +278,14 @@ impl Engine {
     /// Gives back the reservation of an order's open quantity.
     pub(crate) fn release_open(
         &mut self,
-        account: AccountId,
+        account_at: u32,
         instrument: InstrumentId,
         side: Side,
         price_ticks: i64,
         quantity_t: u64,
     ) {
-        let account = self
-            .accounts
-            .get_mut(account)
-            .expect("an open order's account exists");
         risk::release(
-            account,
+            self.accounts.at_mut(account_at),
             &Claim {
                 instrument,
                 side,
