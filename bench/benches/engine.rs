@@ -13,13 +13,13 @@
 //! | `add_passive` | one passive limit order | a batch of 100 that rest without trading |
 //! | `cancel` | one cancel | a batch of 100 cancels of random resting orders |
 //! | `sweep/levels/N` | one fill | one IOC buy that takes the N best ask levels whole |
-//! | `mixed/max_orders/N` | one command | 10,000 commands of the mixed stream (45/45/10) |
+//! | `mixed/resting_5000` | one command | 10,000 commands of the mixed stream (45/45/10) |
 //!
-//! All groups but `mixed/max_orders/16384` use the default book limit of
-//! `InstrumentSpec::cea` (`max_orders`, 2^18 as of this writing), for which
-//! the book reserves its slab and sizes its id index up front; `mixed` runs
-//! at 2^14 too, to show what the index's size costs in cache misses.
-//! `sweep` re-adds its makers just before each sweep, so their index
+//! Every pre-trade check is on: each order comes from one of 1,000 funded
+//! compliance-entity accounts, and each trade settles cash and allowances
+//! between two of them (see `cetx_bench::flow::genesis`). The book uses the
+//! default limit of `InstrumentSpec::cea` (`max_orders` = 2^18). `sweep`
+//! re-adds its makers just before each sweep, so their index
 //! entries are warm in cache: read it as the cost of matching itself.
 //!
 //! Run with `cargo bench -p cetx-bench --bench engine`.
@@ -29,9 +29,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 
-use cetx_bench::flow::{
-    engine_config_with_max_orders, instrument_spec, Harness, ACCOUNTS, INSTRUMENT,
-};
+use cetx_bench::flow::{Harness, ACCOUNTS, INSTRUMENT};
 use cetx_engine::{
     AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
 };
@@ -215,20 +213,17 @@ fn sweep(c: &mut Criterion) {
 }
 
 /// The mixed stream, recorded once from the warm harness and replayed in
-/// batches against a clone of the warm engine; once with the default book
-/// limit of `InstrumentSpec::cea` and once with a limit of 2^14, to show
-/// what the size of the id index (reserved for the limit) costs in cache.
+/// batches against a clone of the warm engine.
 fn mixed(c: &mut Criterion) {
     let mut group = c.benchmark_group("mixed");
     group.throughput(Throughput::Elements(MIXED_BATCH as u64));
-    for max_orders in [instrument_spec().max_orders, 1 << 14] {
-        let config = engine_config_with_max_orders(max_orders);
-        let warm = Harness::warmed_up_in(&config, SEED, RESTING);
+    {
+        let warm = Harness::warmed_up(SEED, RESTING);
         let stream = warm.clone().record(MIXED_STREAM);
         let mut engine = warm.engine.clone();
         let mut events = Vec::with_capacity(warm.events.capacity());
         let mut position = 0;
-        group.bench_function(BenchmarkId::new("max_orders", max_orders), |b| {
+        group.bench_function("resting_5000", |b| {
             b.iter_custom(|iters| {
                 let mut elapsed = Duration::ZERO;
                 for _ in 0..iters {

@@ -61,8 +61,15 @@
 //! 2025-07-16 09:30:00 Beijing time and advances by 1 ns to 20 µs per
 //! command. Accounts are drawn from 1 to [`ACCOUNTS`].
 //!
-//! [`Harness`] puts a flow, an engine and a reused event buffer together and
-//! warms the book up to its target.
+//! # The market
+//!
+//! [`genesis`] opens accounts `1..=ACCOUNTS` as compliance entities, rich
+//! enough in cash and allowances that no order of the flow is ever short,
+//! and starts continuous trading. Every pre-trade check still runs on every
+//! order, and every trade settles between two accounts.
+//!
+//! [`Harness`] puts a flow, an engine and a reused event buffer together,
+//! applies the genesis, and warms the book up to its target.
 
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
@@ -128,19 +135,6 @@ pub fn instrument_spec() -> InstrumentSpec {
 pub fn engine_config() -> EngineConfig {
     EngineConfig {
         instruments: vec![instrument_spec()],
-    }
-}
-
-/// [`engine_config`] with a different book limit (`max_orders`): the book
-/// preallocates its slab and id index for that many orders, so the limit
-/// decides how much memory the hot path touches.
-#[must_use]
-pub fn engine_config_with_max_orders(max_orders: u32) -> EngineConfig {
-    EngineConfig {
-        instruments: vec![InstrumentSpec {
-            max_orders,
-            ..instrument_spec()
-        }],
     }
 }
 
@@ -538,9 +532,8 @@ impl Harness {
         Self::warmed_up_in(&engine_config(), seed, resting_target)
     }
 
-    /// [`Harness::warmed_up`] with another config, such as one from
-    /// [`engine_config_with_max_orders`]. The flow trades instrument 0 and
-    /// assumes the band of [`instrument_spec`].
+    /// [`Harness::warmed_up`] with another config. The flow trades
+    /// instrument 0 and assumes the band of [`instrument_spec`].
     ///
     /// # Panics
     /// If `resting_target` is zero, if the engine rejects `config`, or if
