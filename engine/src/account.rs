@@ -173,18 +173,23 @@ impl Accounts {
         broker: BrokerId,
         instruments: usize,
     ) -> bool {
-        if self.index.contains_key(&id) {
-            return false;
-        }
-        self.index.insert(id, self.list.len() as u32);
-        self.list.push(Account {
+        self.restore(Account {
             id,
             participant,
             broker,
             cash_fen: 0,
             reserved_fen: 0,
             holdings: vec![Holding::default(); instruments],
-        });
+        })
+    }
+
+    /// Puts back an account as it was. Returns `false` if the id is taken.
+    pub(crate) fn restore(&mut self, account: Account) -> bool {
+        if self.index.contains_key(&account.id) {
+            return false;
+        }
+        self.index.insert(account.id, self.list.len() as u32);
+        self.list.push(account);
         true
     }
 

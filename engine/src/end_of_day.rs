@@ -18,13 +18,19 @@ use crate::risk::value_fen;
 
 /// One instrument's trading so far today.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct DayStats {
-    open_ticks: i64,
-    high_ticks: i64,
-    low_ticks: i64,
-    volume_t: u64,
-    turnover_fen: i128,
-    trade_count: u64,
+pub struct DayStats {
+    /// Price of the first trade, in ticks (0 before any trade).
+    pub open_ticks: i64,
+    /// Highest trade price, in ticks.
+    pub high_ticks: i64,
+    /// Lowest trade price, in ticks.
+    pub low_ticks: i64,
+    /// Tonnes traded.
+    pub volume_t: u64,
+    /// Value traded, in fen.
+    pub turnover_fen: i128,
+    /// Number of trades.
+    pub trade_count: u64,
 }
 
 impl DayStats {

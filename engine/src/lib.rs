@@ -53,12 +53,14 @@ pub mod order;
 pub mod phase;
 pub mod reject;
 mod risk;
+pub mod state;
 mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Session, Transition};
 pub use command::{Command, CommandKind, NewOrder, Stamp};
+pub use end_of_day::DayStats;
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, Amended, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,
@@ -71,3 +73,4 @@ pub use instrument::{
 pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;
+pub use state::{EngineState, InstrumentState, StateError};
