@@ -52,6 +52,7 @@ mod matching;
 pub mod order;
 pub mod phase;
 pub mod reject;
+mod replay;
 mod risk;
 pub mod state;
 mod trading;
@@ -73,4 +74,5 @@ pub use instrument::{
 pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;
+pub use replay::ReplayError;
 pub use state::{EngineState, InstrumentState, StateError};

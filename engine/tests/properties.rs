@@ -1,13 +1,18 @@
-//! Properties of the exchange rules over random command streams.
+//! Properties of the engine over random command streams.
 //!
 //! Whatever brokers and operators send, in any order:
 //! - total cash changes only by deposits and withdrawals;
 //! - total holdings of each instrument change only by credits and debits;
 //! - no balance goes negative and nothing is reserved beyond what is held;
 //! - each account's reservations equal what its open orders claim;
-//! - the book never crosses.
+//! - the book never crosses;
+//! - replaying each command's events onto a second engine (as recovery
+//!   does, without matching) gives the same state after every command;
+//! - an engine rebuilt from a copy of the state as plain data (as a
+//!   snapshot does) is the same engine.
 //!
-//! The last three are `Engine::check_invariants()`, run after every command.
+//! The third to fifth are `Engine::check_invariants()`, run after every
+//! command.
 //! Streams mix orders of every type, cancels, amends, phase changes, the end
 //! of the day, and every administration command, over accounts of every
 //! participant type with little money, so that the rejections fire too.
@@ -22,7 +27,7 @@ use rust_decimal::Decimal;
 const INSTRUMENTS: u16 = 2;
 const ACCOUNTS: u32 = 6;
 
-fn engine() -> Engine {
+fn config() -> EngineConfig {
     // Reference 1.00 CNY, band 0.90..=1.10, so prices collide often.
     let mut cea = InstrumentSpec::cea(2025, Decimal::new(1_00, 2));
     let mut ccer = InstrumentSpec::ccer(Decimal::new(1_00, 2));
@@ -33,10 +38,9 @@ fn engine() -> Engine {
         spec.large_holder_bps = Some(5_000);
     }
     ccer.opposite_side_gap_days = Some(1);
-    Engine::new(&EngineConfig {
+    EngineConfig {
         instruments: vec![cea, ccer],
-    })
-    .unwrap()
+    }
 }
 
 fn account() -> impl Strategy<Value = AccountId> {
@@ -221,8 +225,11 @@ proptest! {
     })]
 
     #[test]
-    fn cash_and_allowances_are_conserved(steps in prop::collection::vec(step(), 200..400)) {
-        let mut engine = engine();
+    fn cash_and_allowances_are_conserved_and_replay_rebuilds_the_state(
+        steps in prop::collection::vec(step(), 200..400)
+    ) {
+        let mut engine = Engine::new(&config()).unwrap();
+        let mut replica = Engine::new(&config()).unwrap();
         let mut events = Vec::new();
         let mut seq = 0;
         let mut next_id = 1u64;
@@ -256,17 +263,29 @@ proptest! {
                 },
                 Step::Admin(command) => command,
             };
-            seq += 1;
-            events.clear();
-            engine.apply(&command, Stamp { seq, time_ns: seq as i64 }, &mut events);
-            engine.check_invariants();
+            let mut commands = vec![command];
             if command == Command::EndOfDay {
                 // As the calendar would at the next open.
-                for instrument in 0..INSTRUMENTS {
-                    let open = Command::SetPhase { instrument: InstrumentId(instrument), phase: Phase::Continuous };
-                    seq += 1;
-                    engine.apply(&open, Stamp { seq, time_ns: seq as i64 }, &mut events);
-                }
+                commands.extend((0..INSTRUMENTS).map(|instrument| Command::SetPhase {
+                    instrument: InstrumentId(instrument),
+                    phase: Phase::Continuous,
+                }));
+            }
+            events.clear();
+            for command in &commands {
+                seq += 1;
+                let stamp = Stamp { seq, time_ns: seq as i64 };
+                let first = events.len();
+                engine.apply(command, stamp, &mut events);
+                engine.check_invariants();
+                replica.replay(stamp, &events[first..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                replica.check_invariants();
+                prop_assert_eq!(replica.state(), engine.state(), "replay diverged after {:?}", command);
+            }
+            if seq % 64 == 0 {
+                let rebuilt = Engine::from_state(&config(), &engine.state()).unwrap();
+                rebuilt.check_invariants();
+                prop_assert_eq!(rebuilt.state(), engine.state());
             }
             for event in &events {
                 match event {

@@ -1,0 +1,356 @@
+//! Rebuilding the engine's state from journaled events, without matching.
+//!
+//! Recovery and standbys apply what the engine *decided*, not what it was
+//! asked: [`Engine::replay`] takes one command's events and makes exactly
+//! the changes that produced them. Nothing is matched or checked again, so
+//! replay is fast and a later change to the rules cannot rewrite history.
+//! Each event is still checked against the state it lands on (the order it
+//! names rests, quantities add up, trade ids follow on); a journal that does
+//! not fit is reported as [`ReplayError`], never applied halfway silently.
+
+use crate::command::Stamp;
+use crate::engine::Engine;
+use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
+use crate::instrument::InstrumentId;
+use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
+use crate::risk::{self, Claim};
+
+/// Why a journal's events do not fit the state they are replayed onto.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("replaying seq {seq}: {what}")]
+pub struct ReplayError {
+    /// Sequence number of the command whose events did not fit.
+    pub seq: u64,
+    /// What did not fit.
+    pub what: String,
+}
+
+/// The order a command is trading for while its events are replayed: a new
+/// order, or an amended one that lost its place.
+#[derive(Clone, Copy, Debug)]
+struct Incoming {
+    order_id: OrderId,
+    account: AccountId,
+    account_at: u32,
+    instrument: InstrumentId,
+    side: Side,
+    limit_ticks: i64,
+    remaining_t: u64,
+    /// Whether what is left rests at the end of the command.
+    rests: bool,
+}
+
+impl Engine {
+    /// Applies the events one command produced, as the live engine did when
+    /// it produced them.
+    ///
+    /// # Errors
+    /// A [`ReplayError`] when an event does not fit the current state (an
+    /// unknown order or account, quantities that do not add up, a trade id
+    /// out of turn). The engine may then be part-way through the command:
+    /// recovery must stop and report, not continue.
+    pub fn replay(&mut self, stamp: Stamp, events: &[Event]) -> Result<(), ReplayError> {
+        let fail = |what: String| ReplayError {
+            seq: stamp.seq,
+            what,
+        };
+        let mut incoming: Option<Incoming> = None;
+        for event in events {
+            match event {
+                Event::Accepted(a) => incoming = Some(self.replay_accepted(a).map_err(fail)?),
+                Event::Trade(t) => self.replay_trade(t, incoming.as_mut()).map_err(fail)?,
+                Event::Cancelled(c) => {
+                    if let Some(order) = incoming.filter(|o| o.order_id == c.order_id) {
+                        if order.remaining_t != c.cancelled_t {
+                            return Err(fail(format!(
+                                "order {} cancels {} t but has {} t left",
+                                c.order_id.0, c.cancelled_t, order.remaining_t
+                            )));
+                        }
+                        self.release_open(
+                            order.account_at,
+                            order.instrument,
+                            order.side,
+                            order.limit_ticks,
+                            order.remaining_t,
+                        );
+                        incoming = None;
+                    } else {
+                        self.replay_cancelled(c).map_err(fail)?;
+                    }
+                }
+                Event::Amended(a) => {
+                    if let Some(order) = self.replay_amended(a).map_err(fail)? {
+                        incoming = Some(order);
+                    }
+                }
+                other => self.replay_admin(other).map_err(fail)?,
+            }
+        }
+        if let Some(order) = incoming.filter(|o| o.remaining_t > 0) {
+            if !order.rests {
+                return Err(fail(format!(
+                    "order {} has {} t left but may not rest and was not cancelled",
+                    order.order_id.0, order.remaining_t
+                )));
+            }
+            let book = &mut self.books[usize::from(order.instrument.0)];
+            if !book.insert(
+                order.order_id,
+                (order.account, order.account_at),
+                order.side,
+                order.limit_ticks,
+                order.remaining_t,
+            ) {
+                return Err(fail(format!(
+                    "order {} finds its book full",
+                    order.order_id.0
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn replay_accepted(&mut self, a: &Accepted) -> Result<Incoming, String> {
+        if self.last_order_id >= Some(a.order_id) {
+            return Err(format!(
+                "order {} is not above the last accepted id",
+                a.order_id.0
+            ));
+        }
+        let i = self.instrument_index(a.instrument).map_err(|_| {
+            format!(
+                "order {} names unknown instrument {}",
+                a.order_id.0, a.instrument.0
+            )
+        })?;
+        let account_at = self.accounts.locate(a.account).ok_or_else(|| {
+            format!(
+                "order {} names unknown account {}",
+                a.order_id.0, a.account.0
+            )
+        })?;
+        if self.books[i].rules().check_price(a.price_ticks).is_err() {
+            return Err(format!("order {} is priced outside the band", a.order_id.0));
+        }
+        self.last_order_id = Some(a.order_id);
+        let claim = Claim {
+            instrument: a.instrument,
+            side: a.side,
+            price_ticks: a.price_ticks,
+            quantity_t: a.quantity_t,
+        };
+        risk::reserve(self.accounts.at_mut(account_at), &claim);
+        Ok(Incoming {
+            order_id: a.order_id,
+            account: a.account,
+            account_at,
+            instrument: a.instrument,
+            side: a.side,
+            limit_ticks: a.price_ticks,
+            remaining_t: a.quantity_t,
+            rests: a.order_type == OrderType::Limit && a.time_in_force == TimeInForce::Day,
+        })
+    }
+
+    fn replay_trade(&mut self, t: &Trade, incoming: Option<&mut Incoming>) -> Result<(), String> {
+        let taker = incoming
+            .filter(|o| o.order_id == t.taker_order_id && o.instrument == t.instrument)
+            .ok_or_else(|| {
+                format!(
+                    "trade {} has no incoming order {}",
+                    t.trade_id, t.taker_order_id.0
+                )
+            })?;
+        if t.trade_id != self.next_trade_id {
+            return Err(format!(
+                "trade {} out of turn, expected {}",
+                t.trade_id, self.next_trade_id
+            ));
+        }
+        let i = usize::from(t.instrument.0);
+        let book = &mut self.books[i];
+        let (slot, maker) = book.find(t.maker_order_id).ok_or_else(|| {
+            format!(
+                "trade {} names maker {} that does not rest",
+                t.trade_id, t.maker_order_id.0
+            )
+        })?;
+        let fits = maker.price_ticks == t.price_ticks
+            && maker.quantity_t.checked_sub(t.quantity_t) == Some(t.maker_remaining_t)
+            && taker.remaining_t.checked_sub(t.quantity_t) == Some(t.taker_remaining_t)
+            && maker.side != taker.side
+            && maker.account != taker.account;
+        if !fits {
+            return Err(format!("trade {} does not fit its orders", t.trade_id));
+        }
+        let maker_at = book.account_at(slot);
+        if t.maker_remaining_t == 0 {
+            book.remove(slot);
+        } else {
+            book.reduce(slot, t.maker_remaining_t);
+        }
+        taker.remaining_t = t.taker_remaining_t;
+        self.next_trade_id += 1;
+        let market = &mut self.markets[i];
+        market.today.record(t);
+        let (buyer_at, seller_at, buyer_limit_ticks) = match t.aggressor {
+            Side::Buy => (taker.account_at, maker_at, taker.limit_ticks),
+            Side::Sell => (maker_at, taker.account_at, t.price_ticks),
+        };
+        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at);
+        // The large-holder event, if any, is in the journal already.
+        let _ = risk::settle(
+            buyer,
+            seller,
+            &market.policy,
+            t,
+            buyer_limit_ticks,
+            self.trading_day,
+        );
+        Ok(())
+    }
+
+    fn replay_cancelled(&mut self, c: &Cancelled) -> Result<(), String> {
+        let i = self
+            .instrument_index(c.instrument)
+            .map_err(|_| format!("cancel names unknown instrument {}", c.instrument.0))?;
+        let (order, account_at) = self.books[i]
+            .take(c.order_id)
+            .ok_or_else(|| format!("cancel of order {} that does not rest", c.order_id.0))?;
+        if order.quantity_t != c.cancelled_t {
+            return Err(format!(
+                "order {} cancels {} t but rests with {} t",
+                c.order_id.0, c.cancelled_t, order.quantity_t
+            ));
+        }
+        self.release_open(
+            account_at,
+            c.instrument,
+            order.side,
+            order.price_ticks,
+            order.quantity_t,
+        );
+        Ok(())
+    }
+
+    /// Applies an amend; returns the order when it lost its place and now
+    /// trades as an incoming order.
+    fn replay_amended(&mut self, a: &Amended) -> Result<Option<Incoming>, String> {
+        let i = self
+            .instrument_index(a.instrument)
+            .map_err(|_| format!("amend names unknown instrument {}", a.instrument.0))?;
+        let book = &mut self.books[i];
+        let (slot, old) = book
+            .find(a.order_id)
+            .ok_or_else(|| format!("amend of order {} that does not rest", a.order_id.0))?;
+        if book.rules().check_price(a.price_ticks).is_err() {
+            return Err(format!(
+                "order {} is amended outside the band",
+                a.order_id.0
+            ));
+        }
+        let account_at = book.account_at(slot);
+        let old_claim = Claim {
+            instrument: a.instrument,
+            side: old.side,
+            price_ticks: old.price_ticks,
+            quantity_t: old.quantity_t,
+        };
+        let account = self.accounts.at_mut(account_at);
+        risk::release(account, &old_claim);
+        risk::reserve(
+            account,
+            &Claim {
+                price_ticks: a.price_ticks,
+                quantity_t: a.quantity_t,
+                ..old_claim
+            },
+        );
+        let book = &mut self.books[i];
+        if a.priority_kept {
+            book.reduce(slot, a.quantity_t);
+            return Ok(None);
+        }
+        book.remove(slot);
+        Ok(Some(Incoming {
+            order_id: a.order_id,
+            account: old.account,
+            account_at,
+            instrument: a.instrument,
+            side: old.side,
+            limit_ticks: a.price_ticks,
+            remaining_t: a.quantity_t,
+            rests: true,
+        }))
+    }
+
+    fn replay_admin(&mut self, event: &Event) -> Result<(), String> {
+        match event {
+            Event::Rejected(_) | Event::LargeHolder(_) => {}
+            Event::AccountOpened(o) => {
+                if !self
+                    .accounts
+                    .open(o.account, o.participant, o.broker, self.books.len())
+                {
+                    return Err(format!("account {} opened twice", o.account.0));
+                }
+            }
+            Event::CashDeposited(c) | Event::CashWithdrawn(c) => {
+                let account = self
+                    .accounts
+                    .get_mut(c.account)
+                    .ok_or_else(|| format!("cash moved for unknown account {}", c.account.0))?;
+                account.cash_fen = c.cash_fen;
+            }
+            Event::HoldingsCredited(h) | Event::HoldingsDebited(h) => {
+                let i = self
+                    .instrument_index(h.instrument)
+                    .map_err(|_| format!("holdings of unknown instrument {}", h.instrument.0))?;
+                let account = self
+                    .accounts
+                    .get_mut(h.account)
+                    .ok_or_else(|| format!("holdings moved for unknown account {}", h.account.0))?;
+                account.holdings[i].balance_t = h.balance_t;
+            }
+            Event::PhaseChanged(p) => {
+                let i = self
+                    .instrument_index(p.instrument)
+                    .map_err(|_| format!("phase of unknown instrument {}", p.instrument.0))?;
+                self.markets[i].phase = p.phase;
+            }
+            Event::ReferencePriceSet(r) => {
+                let i = self
+                    .instrument_index(r.instrument)
+                    .map_err(|_| format!("reference of unknown instrument {}", r.instrument.0))?;
+                let book = &mut self.books[i];
+                if !book.is_empty() {
+                    return Err(format!(
+                        "reference of instrument {} moves under resting orders",
+                        r.instrument.0
+                    ));
+                }
+                let rules = book.rules().with_reference(r.price_ticks);
+                book.rebase(rules);
+            }
+            Event::DayClosed(d) => {
+                let i = self
+                    .instrument_index(d.instrument)
+                    .map_err(|_| format!("close of unknown instrument {}", d.instrument.0))?;
+                self.markets[i].today = crate::end_of_day::DayStats::default();
+            }
+            Event::DayStarted(d) => {
+                for account in self.accounts.iter_mut() {
+                    for holding in &mut account.holdings {
+                        holding.locked_t = 0;
+                    }
+                }
+                self.trading_day = d.trading_day;
+            }
+            Event::Accepted(_) | Event::Trade(_) | Event::Cancelled(_) | Event::Amended(_) => {
+                unreachable!("order events are replayed by Engine::replay")
+            }
+        }
+        Ok(())
+    }
+}
