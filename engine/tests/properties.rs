@@ -22,6 +22,7 @@ use cetx_engine::{
     NewOrder, OrderId, OrderType, ParticipantType, Phase, Side, Stamp, TimeInForce,
 };
 use proptest::prelude::*;
+use proptest::test_runner::{FailurePersistence, FileFailurePersistence};
 use rust_decimal::Decimal;
 
 const INSTRUMENTS: u16 = 2;
@@ -218,11 +219,29 @@ fn totals(engine: &Engine) -> (i64, Vec<u64>) {
     (cash, held)
 }
 
+/// Where proptest keeps failing cases; committed, and replayed first.
+const REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/proptest-regressions/properties.txt"
+);
+
+/// Proptest's defaults, at most 256 cases (each is a few hundred commands
+/// with a full state comparison after every one), with failures saved under
+/// `engine/proptest-regressions/`.
+fn proptest_config() -> ProptestConfig {
+    let defaults = ProptestConfig::default();
+    let failure_persistence = defaults.failure_persistence.is_some().then(|| {
+        Box::new(FileFailurePersistence::Direct(REGRESSIONS)) as Box<dyn FailurePersistence>
+    });
+    ProptestConfig {
+        cases: defaults.cases.min(256),
+        failure_persistence,
+        ..defaults
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: ProptestConfig::default().cases.min(256),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(proptest_config())]
 
     #[test]
     fn cash_and_allowances_are_conserved_and_replay_rebuilds_the_state(
