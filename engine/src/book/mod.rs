@@ -12,8 +12,14 @@
 //! the largest number of orders that have rested at once. So in steady state
 //! the book never allocates.
 //!
-//! Matching lives in [`crate::matching`]; this file keeps the structure and
-//! its invariants.
+//! Matching lives in [`crate::matching`]. Here: the book and its slab
+//! (`mod.rs`), one side's ladder of levels (`ladder.rs`), and the check of
+//! every structural invariant (`invariants.rs`).
+
+mod invariants;
+mod ladder;
+
+pub(crate) use ladder::Ladder;
 
 use rustc_hash::FxHashMap;
 
@@ -44,125 +50,6 @@ pub(crate) struct Slot {
 }
 
 const _: () = assert!(size_of::<Slot>() <= 64);
-
-/// One price on one side: the FIFO of its orders and their total.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Level {
-    pub(crate) head: u32,
-    pub(crate) tail: u32,
-    pub(crate) count: u32,
-    pub(crate) total_t: u64,
-}
-
-impl Level {
-    const EMPTY: Self = Self {
-        head: NIL,
-        tail: NIL,
-        count: 0,
-        total_t: 0,
-    };
-}
-
-/// One side of the book: a level per price in the band, a bitset of the
-/// occupied ones, and the best.
-#[derive(Clone, Debug)]
-pub(crate) struct Ladder {
-    pub(crate) levels: Vec<Level>,
-    occupied: Vec<u64>,
-    /// Index of the best occupied level, or [`NIL`].
-    pub(crate) best: u32,
-    side: Side,
-}
-
-impl Ladder {
-    fn new(side: Side, level_count: usize) -> Self {
-        Self {
-            levels: vec![Level::EMPTY; level_count],
-            occupied: vec![0; level_count.div_ceil(64)],
-            best: NIL,
-            side,
-        }
-    }
-
-    /// Whether level `a` is a better price than level `b` for this side.
-    fn better(&self, a: u32, b: u32) -> bool {
-        match self.side {
-            Side::Buy => a > b,
-            Side::Sell => a < b,
-        }
-    }
-
-    /// Records that `level` now has orders.
-    fn occupy(&mut self, level: u32) {
-        self.occupied[level as usize / 64] |= 1 << (level % 64);
-        if self.best == NIL || self.better(level, self.best) {
-            self.best = level;
-        }
-    }
-
-    /// Records that `level` is now empty, and moves the best on if it was.
-    pub(crate) fn vacate(&mut self, level: u32) {
-        self.occupied[level as usize / 64] &= !(1 << (level % 64));
-        if level == self.best {
-            self.best = self.next_worse(level);
-        }
-    }
-
-    /// The best occupied level strictly worse than `level`, or [`NIL`].
-    pub(crate) fn next_worse(&self, level: u32) -> u32 {
-        match self.side {
-            Side::Buy => self.occupied_below(level),
-            Side::Sell => self.occupied_above(level),
-        }
-    }
-
-    fn occupied_below(&self, level: u32) -> u32 {
-        if level == 0 {
-            return NIL;
-        }
-        let from = level - 1;
-        let mut word = from as usize / 64;
-        let mut bits = self.occupied[word] & (u64::MAX >> (63 - from % 64));
-        loop {
-            if bits != 0 {
-                return word as u32 * 64 + 63 - bits.leading_zeros();
-            }
-            if word == 0 {
-                return NIL;
-            }
-            word -= 1;
-            bits = self.occupied[word];
-        }
-    }
-
-    fn occupied_above(&self, level: u32) -> u32 {
-        let from = level + 1;
-        let mut word = from as usize / 64;
-        if word >= self.occupied.len() {
-            return NIL;
-        }
-        let mut bits = self.occupied[word] & (u64::MAX << (from % 64));
-        loop {
-            if bits != 0 {
-                let found = word as u32 * 64 + bits.trailing_zeros();
-                return if (found as usize) < self.levels.len() {
-                    found
-                } else {
-                    NIL
-                };
-            }
-            word += 1;
-            if word == self.occupied.len() {
-                return NIL;
-            }
-            bits = self.occupied[word];
-        }
-    }
-
-    fn is_occupied(&self, level: u32) -> bool {
-        self.occupied[level as usize / 64] & (1 << (level % 64)) != 0
-    }
-}
 
 /// A resting order, as seen from outside the book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -586,100 +473,5 @@ impl Book {
         s.quantity_t = quantity_t;
         s.priority = priority;
         self.link_tail(slot);
-    }
-
-    /// Checks every structural invariant and panics, naming the first broken
-    /// one. Tests call it after every step.
-    ///
-    /// # Panics
-    /// When the book is inconsistent: crossed, a level total or count that
-    /// does not add up, a FIFO out of time order, a stale index entry or
-    /// occupied bit, a wrong cached best, or a lost slot.
-    pub fn check_invariants(&self) {
-        let mut reachable = 0usize;
-        for ladder in [&self.bids, &self.asks] {
-            let mut best = NIL;
-            for (level, l) in ladder.levels.iter().enumerate() {
-                let level = level as u32;
-                assert_eq!(
-                    ladder.is_occupied(level),
-                    l.count > 0,
-                    "occupied bit of {:?} level {level} disagrees with its count",
-                    ladder.side
-                );
-                let (mut count, mut total, mut prev, mut slot) = (0u32, 0u64, NIL, l.head);
-                let mut last_priority = None;
-                while slot != NIL {
-                    let s = &self.slots[slot as usize];
-                    assert_eq!(s.level, level, "slot {slot} is linked into the wrong level");
-                    assert_eq!(s.side, ladder.side, "slot {slot} is on the wrong side");
-                    assert_eq!(s.prev, prev, "slot {slot} has a broken back link");
-                    assert!(s.quantity_t > 0, "slot {slot} rests with zero quantity");
-                    assert!(
-                        last_priority < Some(s.priority),
-                        "FIFO out of time order at {:?} level {level}",
-                        ladder.side
-                    );
-                    assert_eq!(
-                        self.index.get(&s.order_id),
-                        Some(&slot),
-                        "index does not point at slot {slot}"
-                    );
-                    last_priority = Some(s.priority);
-                    count += 1;
-                    total += s.quantity_t;
-                    prev = slot;
-                    slot = s.next;
-                }
-                assert_eq!(
-                    l.tail, prev,
-                    "tail of {:?} level {level} is stale",
-                    ladder.side
-                );
-                assert_eq!(l.count, count, "count of {:?} level {level}", ladder.side);
-                assert_eq!(l.total_t, total, "total of {:?} level {level}", ladder.side);
-                if count > 0 && (best == NIL || ladder.better(level, best)) {
-                    best = level;
-                }
-                reachable += count as usize;
-            }
-            assert_eq!(
-                ladder.best, best,
-                "cached best of {:?} is stale",
-                ladder.side
-            );
-        }
-        assert_eq!(
-            reachable, self.live as usize,
-            "live count disagrees with levels"
-        );
-        assert_eq!(
-            self.index.len(),
-            self.live as usize,
-            "index holds stale ids"
-        );
-        let mut free = 0usize;
-        let mut slot = self.free_head;
-        while slot != NIL {
-            assert_eq!(
-                self.slots[slot as usize].level, NIL,
-                "free slot {slot} is linked"
-            );
-            free += 1;
-            slot = self.slots[slot as usize].next;
-        }
-        assert_eq!(free + reachable, self.slots.len(), "slots leaked");
-        assert!(
-            self.slots.len() <= self.max_orders as usize,
-            "slab outgrew its limit"
-        );
-        if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask()) {
-            assert!(
-                bid.price_ticks < ask.price_ticks,
-                "book crossed: bid {} >= ask {}",
-                bid.price_ticks,
-                ask.price_ticks
-            );
-        }
     }
 }
