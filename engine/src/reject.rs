@@ -4,6 +4,10 @@
 //! session, 400s protocol and authentication. They are part of the wire
 //! protocol and the journal: never renumber one; retire a code by leaving a
 //! gap.
+//!
+//! The 400s are produced by the gateway, never by the engine: they answer a
+//! broker's session (login, ownership, throttling, malformed frames) before
+//! anything reaches the engine, and are never written to the journal.
 
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +64,40 @@ pub enum RejectReason {
     /// The reference price may only change while the instrument is not
     /// trading and its book is empty.
     ReferencePriceLocked = 304,
+    /// A message other than `Login` arrived before the session logged in.
+    NotLoggedIn = 401,
+    /// The broker id and secret do not match a configured broker.
+    BadCredentials = 402,
+    /// The login's protocol version is not one the server speaks.
+    UnsupportedProtocolVersion = 403,
+    /// The order names an account that the broker does not act for.
+    AccountNotOwned = 404,
+    /// The order belongs to another broker.
+    OrderNotOwned = 405,
+    /// The client order id was already used by this broker today.
+    DuplicateClientOrderId = 406,
+    /// The broker sent more messages than its rate limit allows.
+    Throttled = 407,
+    /// The server's queue to the engine is full; the message was not taken.
+    ServerBusy = 408,
+    /// No order of this broker carries that client order id today.
+    UnknownClientOrderId = 409,
+    /// The symbol in a new order names no instrument.
+    UnknownSymbol = 410,
+    /// A second `Login` arrived on a session that is already logged in.
+    AlreadyLoggedIn = 411,
+    /// The server, or this broker, already has as many connections as it
+    /// allows.
+    TooManyConnections = 412,
+    /// The login asked to resume after a sequence number beyond the last one
+    /// the server has for this broker.
+    ResumeSeqAhead = 413,
+    /// A frame could not be decoded: unknown message tag, a field running
+    /// past the end of the frame, trailing bytes, invalid UTF-8, an invalid
+    /// value or a string longer than its maximum.
+    MalformedFrame = 414,
+    /// A frame's length prefix is above the session's maximum frame size.
+    FrameTooLarge = 415,
 }
 
 impl RejectReason {
@@ -70,7 +108,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 35] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -91,6 +129,21 @@ impl RejectReason {
         Self::UnknownOrder,
         Self::MarketClosed,
         Self::ReferencePriceLocked,
+        Self::NotLoggedIn,
+        Self::BadCredentials,
+        Self::UnsupportedProtocolVersion,
+        Self::AccountNotOwned,
+        Self::OrderNotOwned,
+        Self::DuplicateClientOrderId,
+        Self::Throttled,
+        Self::ServerBusy,
+        Self::UnknownClientOrderId,
+        Self::UnknownSymbol,
+        Self::AlreadyLoggedIn,
+        Self::TooManyConnections,
+        Self::ResumeSeqAhead,
+        Self::MalformedFrame,
+        Self::FrameTooLarge,
     ];
 
     /// The reason with this code, if there is one.
@@ -113,12 +166,17 @@ mod tests {
             pinned,
             [
                 101, 102, 103, 104, 105, 106, 107, 108, 201, 202, 203, 204, 205, 206, 207, 208,
-                301, 302, 303, 304
+                301, 302, 303, 304, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412,
+                413, 414, 415
             ]
         );
         for reason in RejectReason::ALL {
             assert_eq!(RejectReason::from_code(reason.code()), Some(reason));
         }
         assert_eq!(RejectReason::from_code(100), None);
+        assert_eq!(RejectReason::from_code(400), None);
+        assert!(RejectReason::ALL
+            .windows(2)
+            .all(|w| w[0].code() < w[1].code()));
     }
 }

@@ -1,0 +1,410 @@
+//! The wire protocol's messages and numbers: what a broker and the server say
+//! to each other, independent of how it is encoded.
+//!
+//! A broker sends [`ClientMessage`]s; the server sends [`ServerFrame`]s, each a
+//! [`ServerMessage`] with the broker's sequence number. `codec` turns both into
+//! bytes; `docs/PROTOCOL.md` is the byte-by-byte contract, written so that a
+//! broker in any language can implement it from that page alone.
+//!
+//! Everything here is plain data with serde derives. The variant order of each
+//! enum is its tag on the wire: append new variants, never reorder. The small
+//! enums ([`Side`], [`OrderType`], [`TimeInForce`], [`RequestKind`]) carry
+//! explicit tags and refuse an unknown tag with an [`UnknownTag`] error.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+mod fields;
+
+use fields::string_from_str;
+pub use fields::{OrderType, RequestKind, Secret, Side, TimeInForce, UnknownTag};
+
+/// The protocol version this build speaks; `Login` carries the broker's.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Largest frame payload, in bytes, accepted before a session has logged in:
+/// enough for a `Login` with the longest secret, small enough that an
+/// unauthenticated peer cannot make the server buffer much.
+pub const MAX_FRAME_BEFORE_LOGIN: usize = 256;
+
+/// Largest frame payload, in bytes, accepted after login. The largest message
+/// (`Fill` with the longest symbol) is 97 bytes.
+pub const MAX_FRAME_AFTER_LOGIN: usize = 4096;
+
+/// Longest `Login` secret, in bytes of UTF-8.
+pub const MAX_SECRET_LEN: usize = 64;
+
+/// Longest instrument symbol, in bytes of UTF-8 (`CEA2025` is 7).
+pub const MAX_SYMBOL_LEN: usize = 16;
+
+/// Longest human-readable `text` in a rejection or protocol error, in bytes of
+/// UTF-8.
+pub const MAX_TEXT_LEN: usize = 128;
+
+/// A side that has sent nothing for this long sends a `Heartbeat`.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A side that has received nothing for this long (three heartbeats) closes
+/// the connection.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A connection that has not sent a `Login` this long after it opened is
+/// closed.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `seq` of a server message that is about this connection only
+/// (`LoginAccepted`, `LoginRejected`, `Heartbeat`, `ProtocolError`): it is
+/// neither counted nor stored nor replayed. Order reports are numbered from 1.
+pub const UNSEQUENCED: u64 = 0;
+
+/// What a broker sends. The variant order is the tag on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// Opens the session: the first frame on every connection.
+    Login {
+        /// The protocol version the broker speaks ([`PROTOCOL_VERSION`]).
+        protocol_version: u16,
+        /// The broker's id, as configured on the server.
+        broker_id: u32,
+        /// The broker's secret, at most [`MAX_SECRET_LEN`] bytes.
+        secret: Secret,
+        /// Replay every order report with a sequence number above this one;
+        /// 0 replays nothing.
+        resume_from_seq: u64,
+    },
+    /// Enters a new order.
+    NewOrder {
+        /// The broker's id for the order, unique per broker per trading day.
+        client_order_id: u64,
+        /// The account the order trades for; the broker must act for it.
+        account: u32,
+        /// The instrument, e.g. `CEA2025`; at most [`MAX_SYMBOL_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: String,
+        /// Buy or sell.
+        side: Side,
+        /// Limit or market.
+        order_type: OrderType,
+        /// Day, IOC or FOK.
+        time_in_force: TimeInForce,
+        /// Limit price in ticks of 0.01 CNY; ignored for market orders.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+    },
+    /// Cancels what is open of an order.
+    Cancel {
+        /// The broker's id of the order to cancel.
+        client_order_id: u64,
+    },
+    /// Changes a resting order's price and open quantity.
+    Amend {
+        /// The broker's id of the order to amend.
+        client_order_id: u64,
+        /// New limit price in ticks.
+        price_ticks: i64,
+        /// New open (unfilled) quantity in tonnes.
+        quantity_t: u64,
+    },
+    /// Keeps a quiet connection alive.
+    Heartbeat,
+    /// Ends the session; the server closes the connection.
+    Logout,
+}
+
+/// A server message and its sequence number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerFrame {
+    /// For an order report, the broker's sequence number: from 1, without
+    /// gaps, kept across reconnects and server restarts, and the same when
+    /// replayed. For a message about this connection only, [`UNSEQUENCED`].
+    pub seq: u64,
+    /// The message.
+    pub message: ServerMessage,
+}
+
+/// What the server sends. The variant order is the tag on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// The login succeeded; replayed reports, if asked for, follow.
+    LoginAccepted {
+        /// The current trading day as a date, `YYYYMMDD` (e.g. 20250314).
+        trading_day: u32,
+        /// The highest sequence number the server has for this broker.
+        last_seq: u64,
+    },
+    /// The login failed; the server closes the connection.
+    LoginRejected {
+        /// A reject reason code (a 400).
+        reason: u16,
+        /// What went wrong, for people; at most [`MAX_TEXT_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        text: String,
+    },
+    /// A new order was accepted by the engine.
+    OrderAccepted {
+        /// The broker's id for the order.
+        client_order_id: u64,
+        /// The exchange's id for the order.
+        order_id: u64,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: String,
+        /// Buy or sell.
+        side: Side,
+        /// Limit or market.
+        order_type: OrderType,
+        /// Day, IOC or FOK.
+        time_in_force: TimeInForce,
+        /// Limit price in ticks; for a market order, the band edge it may
+        /// trade to.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+    },
+    /// A new order, cancel or amend was refused; nothing changed.
+    OrderRejected {
+        /// The broker's id of the order the request named.
+        client_order_id: u64,
+        /// Which request was refused: a refused cancel or amend leaves its
+        /// order as it was.
+        request: RequestKind,
+        /// A reject reason code (see `docs/ENGINE.md`).
+        reason: u16,
+        /// What went wrong, for people; at most [`MAX_TEXT_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        text: String,
+    },
+    /// One of the broker's orders traded.
+    Fill {
+        /// The broker's id for the order.
+        client_order_id: u64,
+        /// The exchange's id for the order.
+        order_id: u64,
+        /// The exchange's trade number.
+        trade_id: u64,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: String,
+        /// The order's side.
+        side: Side,
+        /// Trade price in ticks (the resting order's price).
+        price_ticks: i64,
+        /// Tonnes traded.
+        quantity_t: u64,
+        /// Tonnes still open on the order after this trade.
+        leaves_t: u64,
+        /// Whether this order was the incoming (taker) one.
+        aggressor: bool,
+        /// Time of the trade, nanoseconds since the Unix epoch, UTC.
+        time_ns: i64,
+    },
+    /// An order, or what was left of it, was cancelled.
+    Cancelled {
+        /// The broker's id for the order.
+        client_order_id: u64,
+        /// The exchange's id for the order.
+        order_id: u64,
+        /// Tonnes that were open and are now cancelled.
+        cancelled_t: u64,
+        /// Why: 0 requested, 1 unfilled (IOC or market), 2 fill-or-kill
+        /// killed, 3 book full, 4 self-trade prevented. An end-of-day expiry
+        /// is [`ServerMessage::Expired`] instead.
+        cause: u8,
+    },
+    /// A resting order's price or open quantity was changed.
+    Amended {
+        /// The broker's id for the order.
+        client_order_id: u64,
+        /// The exchange's id for the order.
+        order_id: u64,
+        /// New price in ticks.
+        price_ticks: i64,
+        /// New open quantity in tonnes.
+        quantity_t: u64,
+        /// Whether the order kept its place in the queue.
+        priority_kept: bool,
+    },
+    /// A day order was still open at the end of the trading day.
+    Expired {
+        /// The broker's id for the order.
+        client_order_id: u64,
+        /// The exchange's id for the order.
+        order_id: u64,
+        /// Tonnes that were open and are now expired.
+        expired_t: u64,
+    },
+    /// Keeps a quiet connection alive.
+    Heartbeat,
+    /// The last message before the server closes a connection for a frame
+    /// it could not accept.
+    ProtocolError {
+        /// A reject reason code (a 400).
+        reason: u16,
+        /// What went wrong, for people; at most [`MAX_TEXT_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        text: String,
+    },
+}
+
+/// A string field is longer than the protocol allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldTooLong {
+    /// The field, e.g. `"symbol"`.
+    pub field: &'static str,
+    /// Its length in bytes.
+    pub len: usize,
+    /// The most bytes it may have.
+    pub max: usize,
+}
+
+/// Checks one string field's length.
+const fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), FieldTooLong> {
+    if value.len() > max {
+        Err(FieldTooLong {
+            field,
+            len: value.len(),
+            max,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+impl ClientMessage {
+    /// How many variants there are: every tag is below this.
+    pub const TAG_COUNT: u32 = 6;
+
+    /// The variant's name, as in `docs/PROTOCOL.md`.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Login { .. } => "Login",
+            Self::NewOrder { .. } => "NewOrder",
+            Self::Cancel { .. } => "Cancel",
+            Self::Amend { .. } => "Amend",
+            Self::Heartbeat => "Heartbeat",
+            Self::Logout => "Logout",
+        }
+    }
+
+    /// Checks every string against its maximum length.
+    ///
+    /// # Errors
+    ///
+    /// The first field that is too long.
+    pub fn validate(&self) -> Result<(), FieldTooLong> {
+        match self {
+            Self::Login { secret, .. } => check_len("secret", secret.expose(), MAX_SECRET_LEN),
+            Self::NewOrder { symbol, .. } => check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN),
+            Self::Cancel { .. } | Self::Amend { .. } | Self::Heartbeat | Self::Logout => Ok(()),
+        }
+    }
+}
+
+impl ServerMessage {
+    /// How many variants there are: every tag is below this.
+    pub const TAG_COUNT: u32 = 10;
+
+    /// The variant's name, as in `docs/PROTOCOL.md`.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::LoginAccepted { .. } => "LoginAccepted",
+            Self::LoginRejected { .. } => "LoginRejected",
+            Self::OrderAccepted { .. } => "OrderAccepted",
+            Self::OrderRejected { .. } => "OrderRejected",
+            Self::Fill { .. } => "Fill",
+            Self::Cancelled { .. } => "Cancelled",
+            Self::Amended { .. } => "Amended",
+            Self::Expired { .. } => "Expired",
+            Self::Heartbeat => "Heartbeat",
+            Self::ProtocolError { .. } => "ProtocolError",
+        }
+    }
+
+    /// Whether this message is an order report, which takes the broker's
+    /// next sequence number and is stored for replay. The others are about
+    /// one connection and go out with [`UNSEQUENCED`].
+    #[must_use]
+    pub const fn is_sequenced(&self) -> bool {
+        match self {
+            Self::OrderAccepted { .. }
+            | Self::OrderRejected { .. }
+            | Self::Fill { .. }
+            | Self::Cancelled { .. }
+            | Self::Amended { .. }
+            | Self::Expired { .. } => true,
+            Self::LoginAccepted { .. }
+            | Self::LoginRejected { .. }
+            | Self::Heartbeat
+            | Self::ProtocolError { .. } => false,
+        }
+    }
+
+    /// Checks every string against its maximum length.
+    ///
+    /// # Errors
+    ///
+    /// The first field that is too long.
+    pub fn validate(&self) -> Result<(), FieldTooLong> {
+        match self {
+            Self::LoginRejected { text, .. }
+            | Self::OrderRejected { text, .. }
+            | Self::ProtocolError { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
+            Self::OrderAccepted { symbol, .. } | Self::Fill { symbol, .. } => {
+                check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN)
+            }
+            Self::LoginAccepted { .. }
+            | Self::Cancelled { .. }
+            | Self::Amended { .. }
+            | Self::Expired { .. }
+            | Self::Heartbeat => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_hidden_from_debug() {
+        let login = ClientMessage::Login {
+            protocol_version: PROTOCOL_VERSION,
+            broker_id: 7,
+            secret: Secret::new("hunter2"),
+            resume_from_seq: 0,
+        };
+        assert!(!format!("{login:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn validation_names_the_long_field() {
+        let order = ClientMessage::NewOrder {
+            client_order_id: 1,
+            account: 1,
+            symbol: "X".repeat(MAX_SYMBOL_LEN + 1),
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks: 1,
+            quantity_t: 1,
+        };
+        assert_eq!(
+            order.validate(),
+            Err(FieldTooLong {
+                field: "symbol",
+                len: MAX_SYMBOL_LEN + 1,
+                max: MAX_SYMBOL_LEN
+            })
+        );
+        let reject = ServerMessage::ProtocolError {
+            reason: 414,
+            text: "é".repeat(MAX_TEXT_LEN / 2),
+        };
+        assert_eq!(reject.validate(), Ok(()));
+        assert!(!reject.is_sequenced());
+    }
+}
