@@ -31,8 +31,13 @@
 //!   - [`end_of_day`]: expiry, the VWAP close, the next day's band, T+1
 //!     release.
 //!
+//! - [`journal`]: the durable record of every stamped command and its
+//!   events: the on-disk format and codec, the group-commit writer thread,
+//!   the verifying reader and a follower for live journals.
+//!
 //! Data flows `Command → Engine::apply → (checks) → Book/matching →
-//! settlement → Vec<Event>`.
+//! settlement → Vec<Event>`, then `(Stamp, Command, [Event]) →
+//! JournalWriter → segment files → JournalReader → (seq, Event)`.
 //!
 //! # Units
 //!
@@ -48,6 +53,7 @@ pub mod end_of_day;
 pub mod engine;
 pub mod event;
 pub mod instrument;
+pub mod journal;
 mod matching;
 pub mod order;
 pub mod phase;
@@ -71,6 +77,7 @@ pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
     PriceError, PriceRules, SpecError,
 };
+pub use journal::{JournalEntry, JournalError, JournalReader, JournalWriter};
 pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;

@@ -1,0 +1,160 @@
+//! The journal's binary encoding of commands.
+//!
+//! A command is its [`CommandKind`] tag (the enum's `#[repr(u8)]`
+//! discriminant) followed by its fields in declaration order, with the
+//! primitives of [`super::codec`]; `docs/JOURNAL.md` has the table.
+
+use crate::command::{Command, CommandKind, NewOrder};
+
+use super::codec::{Cursor, DecodeError, Put};
+
+/// Appends the encoding of a command: its [`CommandKind`] tag, then its
+/// fields in declaration order.
+pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
+    out.put_u8(command.kind() as u8);
+    match *command {
+        Command::Submit(order) => {
+            out.put_u64(order.order_id.0);
+            out.put_u32(order.account.0);
+            out.put_u16(order.instrument.0);
+            out.put_u8(order.side as u8);
+            out.put_u8(order.order_type as u8);
+            out.put_u8(order.time_in_force as u8);
+            out.put_i64(order.price_ticks);
+            out.put_u64(order.quantity_t);
+        }
+        Command::Cancel {
+            instrument,
+            order_id,
+        } => {
+            out.put_u16(instrument.0);
+            out.put_u64(order_id.0);
+        }
+        Command::Amend {
+            instrument,
+            order_id,
+            price_ticks,
+            quantity_t,
+        } => {
+            out.put_u16(instrument.0);
+            out.put_u64(order_id.0);
+            out.put_i64(price_ticks);
+            out.put_u64(quantity_t);
+        }
+        Command::SetPhase { instrument, phase } => {
+            out.put_u16(instrument.0);
+            out.put_u8(phase as u8);
+        }
+        Command::EndOfDay => {}
+        Command::OpenAccount {
+            account,
+            participant,
+            broker,
+        } => {
+            out.put_u32(account.0);
+            out.put_u8(participant as u8);
+            out.put_u32(broker.0);
+        }
+        Command::Deposit {
+            account,
+            amount_fen,
+        }
+        | Command::Withdraw {
+            account,
+            amount_fen,
+        } => {
+            out.put_u32(account.0);
+            out.put_i64(amount_fen);
+        }
+        Command::CreditHoldings {
+            account,
+            instrument,
+            quantity_t,
+        }
+        | Command::DebitHoldings {
+            account,
+            instrument,
+            quantity_t,
+        } => {
+            out.put_u32(account.0);
+            out.put_u16(instrument.0);
+            out.put_u64(quantity_t);
+        }
+        Command::SetReferencePrice {
+            instrument,
+            price_ticks,
+        } => {
+            out.put_u16(instrument.0);
+            out.put_i64(price_ticks);
+        }
+    }
+}
+
+/// Decodes one command that fills `bytes` exactly.
+///
+/// # Errors
+/// A [`DecodeError`] naming the first field that is missing or invalid, or
+/// [`DecodeError::TrailingBytes`] when bytes are left over.
+pub fn decode_command(bytes: &[u8]) -> Result<Command, DecodeError> {
+    let mut cursor = Cursor::new(bytes);
+    let command = read_command(&mut cursor)?;
+    cursor.finish("Command")?;
+    Ok(command)
+}
+
+pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
+    Ok(match c.command_kind()? {
+        CommandKind::Submit => Command::Submit(NewOrder {
+            order_id: c.order_id("Submit.order_id")?,
+            account: c.account("Submit.account")?,
+            instrument: c.instrument("Submit.instrument")?,
+            side: c.side()?,
+            order_type: c.order_type()?,
+            time_in_force: c.time_in_force()?,
+            price_ticks: c.i64("Submit.price_ticks")?,
+            quantity_t: c.u64("Submit.quantity_t")?,
+        }),
+        CommandKind::Cancel => Command::Cancel {
+            instrument: c.instrument("Cancel.instrument")?,
+            order_id: c.order_id("Cancel.order_id")?,
+        },
+        CommandKind::Amend => Command::Amend {
+            instrument: c.instrument("Amend.instrument")?,
+            order_id: c.order_id("Amend.order_id")?,
+            price_ticks: c.i64("Amend.price_ticks")?,
+            quantity_t: c.u64("Amend.quantity_t")?,
+        },
+        CommandKind::SetPhase => Command::SetPhase {
+            instrument: c.instrument("SetPhase.instrument")?,
+            phase: c.phase()?,
+        },
+        CommandKind::EndOfDay => Command::EndOfDay,
+        CommandKind::OpenAccount => Command::OpenAccount {
+            account: c.account("OpenAccount.account")?,
+            participant: c.participant()?,
+            broker: c.broker("OpenAccount.broker")?,
+        },
+        CommandKind::Deposit => Command::Deposit {
+            account: c.account("Deposit.account")?,
+            amount_fen: c.i64("Deposit.amount_fen")?,
+        },
+        CommandKind::Withdraw => Command::Withdraw {
+            account: c.account("Withdraw.account")?,
+            amount_fen: c.i64("Withdraw.amount_fen")?,
+        },
+        CommandKind::CreditHoldings => Command::CreditHoldings {
+            account: c.account("CreditHoldings.account")?,
+            instrument: c.instrument("CreditHoldings.instrument")?,
+            quantity_t: c.u64("CreditHoldings.quantity_t")?,
+        },
+        CommandKind::DebitHoldings => Command::DebitHoldings {
+            account: c.account("DebitHoldings.account")?,
+            instrument: c.instrument("DebitHoldings.instrument")?,
+            quantity_t: c.u64("DebitHoldings.quantity_t")?,
+        },
+        CommandKind::SetReferencePrice => Command::SetReferencePrice {
+            instrument: c.instrument("SetReferencePrice.instrument")?,
+            price_ticks: c.i64("SetReferencePrice.price_ticks")?,
+        },
+    })
+}

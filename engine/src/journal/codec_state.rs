@@ -1,0 +1,202 @@
+//! The binary encoding of [`EngineState`], for snapshots.
+//!
+//! Same primitives as the rest of the journal ([`super::codec`]); fields in
+//! declaration order, lists as a `u32` count and their items. The encoding
+//! belongs to journal format version [`super::format::FORMAT_VERSION`]: a
+//! snapshot file should record that version next to it.
+
+use crate::account::{Account, Holding};
+use crate::book::RestingOrder;
+use crate::end_of_day::DayStats;
+use crate::state::{EngineState, InstrumentState};
+
+use super::codec::{Cursor, DecodeError, Put};
+
+/// Encoded size of a [`RestingOrder`].
+const RESTING_ORDER_BYTES: usize = 8 + 4 + 1 + 8 + 8;
+/// Smallest encoded [`Holding`] (both options absent).
+const MIN_HOLDING_BYTES: usize = 4 * 8 + 2;
+/// Smallest encoded [`Account`] (no holdings).
+const MIN_ACCOUNT_BYTES: usize = 4 + 1 + 4 + 8 + 8 + 4;
+/// Smallest encoded [`InstrumentState`] (no resting orders).
+const MIN_INSTRUMENT_BYTES: usize = 1 + 8 + DAY_STATS_BYTES + 4 + 4;
+/// Encoded size of [`DayStats`].
+const DAY_STATS_BYTES: usize = 8 + 8 + 8 + 8 + 16 + 8;
+
+/// Appends the encoding of an engine state.
+pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
+    out.put_u32(state.trading_day);
+    put_option_u64(out, state.last_order_id.map(|id| id.0));
+    out.put_u64(state.next_trade_id);
+    out.put_count(state.instruments.len());
+    for instrument in &state.instruments {
+        out.put_u8(instrument.phase as u8);
+        out.put_i64(instrument.reference_ticks);
+        put_day_stats(out, &instrument.today);
+        for side in [&instrument.bids, &instrument.asks] {
+            out.put_count(side.len());
+            for order in side {
+                out.put_u64(order.order_id.0);
+                out.put_u32(order.account.0);
+                out.put_u8(order.side as u8);
+                out.put_i64(order.price_ticks);
+                out.put_u64(order.quantity_t);
+            }
+        }
+    }
+    out.put_count(state.accounts.len());
+    for account in &state.accounts {
+        out.put_u32(account.id.0);
+        out.put_u8(account.participant as u8);
+        out.put_u32(account.broker.0);
+        out.put_i64(account.cash_fen);
+        out.put_i64(account.reserved_fen);
+        out.put_count(account.holdings.len());
+        for holding in &account.holdings {
+            out.put_u64(holding.balance_t);
+            out.put_u64(holding.reserved_t);
+            out.put_u64(holding.locked_t);
+            out.put_u64(holding.buying_t);
+            put_option_u32(out, holding.last_buy_day);
+            put_option_u32(out, holding.last_sell_day);
+        }
+    }
+}
+
+/// Decodes an engine state that fills `bytes` exactly.
+///
+/// # Errors
+/// A [`DecodeError`] naming the first field that is missing or invalid, or
+/// [`DecodeError::TrailingBytes`] when bytes are left over. It checks the
+/// encoding only: whether the state fits a config is
+/// [`crate::Engine::from_state`]'s question.
+pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
+    let mut c = Cursor::new(bytes);
+    let trading_day = c.u32("EngineState.trading_day")?;
+    let last_order_id = if c.present("EngineState.last_order_id")? {
+        Some(c.order_id("EngineState.last_order_id")?)
+    } else {
+        None
+    };
+    let next_trade_id = c.u64("EngineState.next_trade_id")?;
+    let count = c.count("EngineState.instruments", MIN_INSTRUMENT_BYTES)?;
+    let mut instruments = Vec::with_capacity(count);
+    for _ in 0..count {
+        instruments.push(read_instrument(&mut c)?);
+    }
+    let count = c.count("EngineState.accounts", MIN_ACCOUNT_BYTES)?;
+    let mut accounts = Vec::with_capacity(count);
+    for _ in 0..count {
+        accounts.push(read_account(&mut c)?);
+    }
+    c.finish("EngineState")?;
+    Ok(EngineState {
+        trading_day,
+        last_order_id,
+        next_trade_id,
+        instruments,
+        accounts,
+    })
+}
+
+fn put_option_u64(out: &mut Vec<u8>, value: Option<u64>) {
+    match value {
+        None => out.put_u8(0),
+        Some(v) => {
+            out.put_u8(1);
+            out.put_u64(v);
+        }
+    }
+}
+
+fn put_option_u32(out: &mut Vec<u8>, value: Option<u32>) {
+    match value {
+        None => out.put_u8(0),
+        Some(v) => {
+            out.put_u8(1);
+            out.put_u32(v);
+        }
+    }
+}
+
+fn put_day_stats(out: &mut Vec<u8>, today: &DayStats) {
+    out.put_i64(today.open_ticks);
+    out.put_i64(today.high_ticks);
+    out.put_i64(today.low_ticks);
+    out.put_u64(today.volume_t);
+    out.put_i128(today.turnover_fen);
+    out.put_u64(today.trade_count);
+}
+
+fn read_instrument(c: &mut Cursor<'_>) -> Result<InstrumentState, DecodeError> {
+    let phase = c.phase()?;
+    let reference_ticks = c.i64("InstrumentState.reference_ticks")?;
+    let today = DayStats {
+        open_ticks: c.i64("DayStats.open_ticks")?,
+        high_ticks: c.i64("DayStats.high_ticks")?,
+        low_ticks: c.i64("DayStats.low_ticks")?,
+        volume_t: c.u64("DayStats.volume_t")?,
+        turnover_fen: c.i128("DayStats.turnover_fen")?,
+        trade_count: c.u64("DayStats.trade_count")?,
+    };
+    let bids = read_orders(c, "InstrumentState.bids")?;
+    let asks = read_orders(c, "InstrumentState.asks")?;
+    Ok(InstrumentState {
+        phase,
+        reference_ticks,
+        today,
+        bids,
+        asks,
+    })
+}
+
+fn read_orders(c: &mut Cursor<'_>, what: &'static str) -> Result<Vec<RestingOrder>, DecodeError> {
+    let count = c.count(what, RESTING_ORDER_BYTES)?;
+    let mut orders = Vec::with_capacity(count);
+    for _ in 0..count {
+        orders.push(RestingOrder {
+            order_id: c.order_id("RestingOrder.order_id")?,
+            account: c.account("RestingOrder.account")?,
+            side: c.side()?,
+            price_ticks: c.i64("RestingOrder.price_ticks")?,
+            quantity_t: c.u64("RestingOrder.quantity_t")?,
+        });
+    }
+    Ok(orders)
+}
+
+fn read_account(c: &mut Cursor<'_>) -> Result<Account, DecodeError> {
+    let id = c.account("Account.id")?;
+    let participant = c.participant()?;
+    let broker = c.broker("Account.broker")?;
+    let cash_fen = c.i64("Account.cash_fen")?;
+    let reserved_fen = c.i64("Account.reserved_fen")?;
+    let count = c.count("Account.holdings", MIN_HOLDING_BYTES)?;
+    let mut holdings = Vec::with_capacity(count);
+    for _ in 0..count {
+        holdings.push(Holding {
+            balance_t: c.u64("Holding.balance_t")?,
+            reserved_t: c.u64("Holding.reserved_t")?,
+            locked_t: c.u64("Holding.locked_t")?,
+            buying_t: c.u64("Holding.buying_t")?,
+            last_buy_day: read_option_u32(c, "Holding.last_buy_day")?,
+            last_sell_day: read_option_u32(c, "Holding.last_sell_day")?,
+        });
+    }
+    Ok(Account {
+        id,
+        participant,
+        broker,
+        cash_fen,
+        reserved_fen,
+        holdings,
+    })
+}
+
+fn read_option_u32(c: &mut Cursor<'_>, what: &'static str) -> Result<Option<u32>, DecodeError> {
+    Ok(if c.present(what)? {
+        Some(c.u32(what)?)
+    } else {
+        None
+    })
+}

@@ -1,0 +1,335 @@
+//! The journal writer thread: group commit.
+//!
+//! It owns the segment files. It blocks on the queue until an entry comes,
+//! takes everything else already queued (up to `max_batch`), seals each
+//! record (fills in its CRC32C), writes the batch with one `write` per
+//! segment, `fdatasync`s once (in [`Durability::Fsync`]), and only then
+//! publishes the batch's last sequence number as durable and wakes the
+//! waiters. It rolls to a new segment when the next record would not fit,
+//! syncing the old one first. The first I/O error ends the thread: the
+//! error is published as the writer's failure and nothing is retried.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+
+use super::format::{list_segments, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
+use super::reader::JournalReader;
+use super::writer::{Durability, JournalConfig};
+use super::JournalError;
+
+/// Buffers larger than this are freed rather than pooled, so one huge end
+/// of day does not pin its memory.
+const POOLED_BUFFER_MAX: usize = 64 << 10;
+
+/// What the engine thread, the writer thread and waiters share.
+pub(super) struct Shared {
+    /// Every entry up to and including this sequence number is durable.
+    pub(super) durable_seq: AtomicU64,
+    /// Why the writer thread stopped, once it has; read without a lock.
+    pub(super) failure: OnceLock<String>,
+    /// Waiters for durability sleep on `changed` under this lock; only
+    /// they and the writer thread ever take it, never the engine thread.
+    pub(super) lock: Mutex<()>,
+    pub(super) changed: Condvar,
+    /// Counters behind [`super::JournalStats`].
+    pub(super) batches: AtomicU64,
+    pub(super) entries: AtomicU64,
+    pub(super) bytes: AtomicU64,
+    pub(super) largest_batch: AtomicU64,
+    pub(super) syncs: AtomicU64,
+}
+
+impl Shared {
+    pub(super) fn new(durable_seq: u64) -> Self {
+        Self {
+            durable_seq: AtomicU64::new(durable_seq),
+            failure: OnceLock::new(),
+            lock: Mutex::new(()),
+            changed: Condvar::new(),
+            batches: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            largest_batch: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+        }
+    }
+
+    /// Wakes everyone in [`super::JournalWriter::wait_durable`].
+    pub(super) fn notify(&self) {
+        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.changed.notify_all();
+    }
+}
+
+/// One encoded entry on its way to the writer thread.
+pub(super) struct Pending {
+    pub(super) seq: u64,
+    pub(super) record: Vec<u8>,
+}
+
+/// Fails unless `next_seq` is one past the last record in `dir` (any
+/// number will do for a directory without segments). A last segment named
+/// `next_seq` whose header was never completely written (a crash right
+/// after creating it) is fine: the writer replaces it. Any other torn tail
+/// must be truncated first, as recovery does.
+pub(super) fn check_follows(dir: &Path, next_seq: u64) -> Result<(), JournalError> {
+    let segments = list_segments(dir)?;
+    let Some((first_seq, file)) = segments.last().cloned() else {
+        return Ok(());
+    };
+    if first_seq > next_seq {
+        return Err(JournalError::Occupied { file, next_seq });
+    }
+    let mut reader = JournalReader::open_from(dir, first_seq)?;
+    let mut events = Vec::new();
+    let mut last = first_seq.saturating_sub(1);
+    loop {
+        match reader.next_into(&mut events) {
+            Ok(Some((stamp, _))) => {
+                last = stamp.seq;
+                events.clear();
+            }
+            Ok(None) => break,
+            Err(JournalError::TornTail { offset: 0, .. }) if first_seq == next_seq => break,
+            Err(e) => return Err(e),
+        }
+    }
+    if next_seq <= last {
+        return Err(JournalError::Occupied { file, next_seq });
+    }
+    if next_seq > last + 1 {
+        let offset = std::fs::metadata(&file)
+            .map_err(|e| JournalError::io(&file, "reading the size of", e))?
+            .len();
+        return Err(JournalError::Gap {
+            file,
+            offset,
+            expected: last + 1,
+            found: next_seq,
+        });
+    }
+    Ok(())
+}
+
+/// Fails when the segment file at `path` already holds records.
+fn check_empty(path: &Path, next_seq: u64) -> Result<(), JournalError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.len() > HEADER_LEN as u64 => Err(JournalError::Occupied {
+            file: path.to_path_buf(),
+            next_seq,
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(JournalError::io(path, "reading the size of", e)),
+    }
+}
+
+/// The segment being appended to.
+struct OpenSegment {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    records: u64,
+}
+
+/// The writer thread's state.
+pub(super) struct WriterThread {
+    dir: PathBuf,
+    config: JournalConfig,
+    queue: Receiver<Pending>,
+    recycle: Sender<Vec<u8>>,
+    shared: Arc<Shared>,
+    segment: Option<OpenSegment>,
+    batch: Vec<Pending>,
+    /// The batch's bytes for the current segment, written with one call.
+    out: Vec<u8>,
+}
+
+/// Publishes the writer thread's end, however it ends, so that no waiter
+/// sleeps through it.
+struct ExitGuard(Arc<Shared>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self
+                .0
+                .failure
+                .set("the journal writer thread panicked".into());
+        }
+        self.0.notify();
+    }
+}
+
+impl WriterThread {
+    /// Starts the writer thread on `queue`; it gives used buffers back
+    /// through `recycle`.
+    pub(super) fn spawn(
+        dir: PathBuf,
+        config: JournalConfig,
+        queue: Receiver<Pending>,
+        recycle: Sender<Vec<u8>>,
+        shared: Arc<Shared>,
+    ) -> Result<JoinHandle<Result<(), JournalError>>, JournalError> {
+        let thread = Self {
+            dir: dir.clone(),
+            config,
+            queue,
+            recycle,
+            shared,
+            segment: None,
+            batch: Vec::with_capacity(config.max_batch),
+            out: Vec::new(),
+        };
+        std::thread::Builder::new()
+            .name("cetx-journal".into())
+            .spawn(move || thread.run())
+            .map_err(|e| JournalError::io(&dir, "starting the journal writer thread for", e))
+    }
+
+    fn run(mut self) -> Result<(), JournalError> {
+        let _exit = ExitGuard(Arc::clone(&self.shared));
+        let result = self.commit_until_closed();
+        if let Err(error) = &result {
+            let _ = self.shared.failure.set(error.to_string());
+        }
+        result
+    }
+
+    fn commit_until_closed(&mut self) -> Result<(), JournalError> {
+        // `recv` returns everything queued before it reports the senders gone.
+        while let Ok(first) = self.queue.recv() {
+            self.batch.push(first);
+            while self.batch.len() < self.config.max_batch {
+                match self.queue.try_recv() {
+                    Ok(next) => self.batch.push(next),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.write_batch()?;
+            self.publish();
+        }
+        // Closing: in Os mode, hand the page cache to the disk once.
+        if self.config.durability == Durability::Os {
+            if let Some(segment) = &self.segment {
+                sync(segment)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the batch, rolling segments where needed, and syncs it.
+    fn write_batch(&mut self) -> Result<(), JournalError> {
+        if self.config.durability == Durability::None {
+            return Ok(());
+        }
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        for i in 0..self.batch.len() {
+            let pending = &mut self.batch[i];
+            seal_record(&mut pending.record);
+            let (seq, len) = (pending.seq, pending.record.len() as u64);
+            let roll = self.segment.as_ref().is_none_or(|segment| {
+                segment.records > 0 && segment.len + len > self.config.segment_bytes
+            });
+            if roll {
+                if let Some(segment) = &self.segment {
+                    flush(self.config.durability, &self.shared, segment, &out)?;
+                    out.clear();
+                }
+                self.segment = Some(self.create_segment(seq)?);
+            }
+            out.extend_from_slice(&self.batch[i].record);
+            if let Some(segment) = &mut self.segment {
+                segment.len += len;
+                segment.records += 1;
+            }
+        }
+        if let Some(segment) = &self.segment {
+            flush(self.config.durability, &self.shared, segment, &out)?;
+        }
+        self.shared
+            .bytes
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
+        self.out = out;
+        Ok(())
+    }
+
+    /// Starts the segment whose first record is `first_seq`.
+    fn create_segment(&self, first_seq: u64) -> Result<OpenSegment, JournalError> {
+        let path = self.dir.join(segment_file_name(first_seq));
+        check_empty(&path, first_seq)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| JournalError::io(&path, "creating journal segment", e))?;
+        file.write_all(&SegmentHeader { first_seq }.encode())
+            .map_err(|e| JournalError::io(&path, "writing the header of journal segment", e))?;
+        if self.config.durability == Durability::Fsync {
+            // The file's name must survive a crash as well as its bytes.
+            File::open(&self.dir)
+                .and_then(|dir| dir.sync_all())
+                .map_err(|e| JournalError::io(&self.dir, "syncing journal directory", e))?;
+        }
+        Ok(OpenSegment {
+            file,
+            path,
+            len: HEADER_LEN as u64,
+            records: 0,
+        })
+    }
+
+    /// Publishes the batch as durable and recycles its buffers.
+    fn publish(&mut self) {
+        let Some(last) = self.batch.last() else {
+            return;
+        };
+        let s = &self.shared;
+        let count = self.batch.len() as u64;
+        s.batches.fetch_add(1, Ordering::Relaxed);
+        s.entries.fetch_add(count, Ordering::Relaxed);
+        s.largest_batch.fetch_max(count, Ordering::Relaxed);
+        s.durable_seq.store(last.seq, Ordering::Release);
+        s.notify();
+        for pending in self.batch.drain(..) {
+            let mut record = pending.record;
+            if record.capacity() != 0 && record.capacity() <= POOLED_BUFFER_MAX {
+                record.clear();
+                // A full pool just frees the buffer.
+                let _ = self.recycle.try_send(record);
+            }
+        }
+    }
+}
+
+/// Writes `bytes` at the end of a segment and, in Fsync mode, syncs it.
+fn flush(
+    durability: Durability,
+    shared: &Shared,
+    segment: &OpenSegment,
+    bytes: &[u8],
+) -> Result<(), JournalError> {
+    (&segment.file)
+        .write_all(bytes)
+        .map_err(|e| JournalError::io(&segment.path, "writing journal segment", e))?;
+    if durability == Durability::Fsync {
+        sync(segment)?;
+        shared.syncs.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+fn sync(segment: &OpenSegment) -> Result<(), JournalError> {
+    segment
+        .file
+        .sync_data()
+        .map_err(|e| JournalError::io(&segment.path, "syncing journal segment", e))
+}

@@ -1,0 +1,257 @@
+//! The journal's layout on disk: segment files, their header, and records.
+//!
+//! ```text
+//! <dir>/journal-00000000000000000001.seg     first_seq = 1
+//! <dir>/journal-00000000000000041873.seg     first_seq = 41873
+//!
+//! segment = header record*
+//! header  = magic "CETXJRNL" | version u32 | first_seq u64 | crc32c u32   (24 bytes)
+//! record  = len u32 | crc32c u32 | seq u64 | type u8 | payload            (8 + len bytes)
+//!           len   = bytes after the crc field = 9 + payload length
+//!           crc32c over those len bytes (seq, type, payload)
+//! entry payload (type 1) = time_ns i64 | command | event_count u32 | event*
+//! ```
+//!
+//! All integers are little-endian. A record never spans two segments. The
+//! byte-level tables are in `docs/JOURNAL.md`.
+
+use std::path::{Path, PathBuf};
+
+use crate::command::{Command, Stamp};
+use crate::event::Event;
+
+use super::codec::{Cursor, DecodeError, Put};
+use super::codec_commands::{encode_command, read_command};
+use super::codec_events::{encode_event, read_event, MIN_EVENT_BYTES};
+use super::{JournalEntry, JournalError};
+
+/// First bytes of every segment file.
+pub const MAGIC: [u8; 8] = *b"CETXJRNL";
+
+/// The format version this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Size of a segment header in bytes.
+pub const HEADER_LEN: usize = 24;
+
+/// Size of a record's `len` and `crc32c` fields, which precede what `len`
+/// counts.
+pub const RECORD_PREFIX_LEN: usize = 8;
+
+/// Smallest valid `len`: a record's `seq` and `type` with an empty payload.
+pub const MIN_RECORD_LEN: u32 = 9;
+
+/// Largest valid `len`, 256 MiB. An end of day that expires a full book of
+/// 262,144 orders in each of 20 instruments is about 130 MiB; a larger
+/// `len` is corruption, and no reader allocates for one.
+pub const MAX_RECORD_LEN: u32 = 256 << 20;
+
+/// Default size at which the writer starts a new segment, 64 MiB.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+
+/// What a record holds. Other values are reserved; a reader that meets one
+/// reports corruption.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum RecordType {
+    /// One stamped command and the events the engine made of it.
+    Entry = 1,
+}
+
+/// The header that starts every segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentHeader {
+    /// Sequence number of the segment's first record.
+    pub first_seq: u64,
+}
+
+/// Why a segment header is not valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The file does not start with [`MAGIC`].
+    #[error("not a cetx journal segment (bad magic)")]
+    BadMagic,
+    /// A format version this code does not read.
+    #[error("format version {0} is not supported (this build reads {FORMAT_VERSION})")]
+    UnsupportedVersion(u32),
+    /// The header's checksum does not match its bytes.
+    #[error("header checksum {stored:#010x} does not match {computed:#010x}")]
+    BadCrc {
+        /// The checksum in the file.
+        stored: u32,
+        /// The checksum of the header's bytes.
+        computed: u32,
+    },
+}
+
+impl SegmentHeader {
+    /// The header's 24 bytes.
+    #[must_use]
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut out = Vec::with_capacity(HEADER_LEN);
+        out.extend_from_slice(&MAGIC);
+        out.put_u32(FORMAT_VERSION);
+        out.put_u64(self.first_seq);
+        out.put_u32(crc32c::crc32c(&out));
+        let mut header = [0; HEADER_LEN];
+        header.copy_from_slice(&out);
+        header
+    }
+
+    /// Reads a header.
+    ///
+    /// # Errors
+    /// A [`HeaderError`] for a bad magic, an unknown version or a bad
+    /// checksum, checked in that order.
+    pub fn decode(bytes: &[u8; HEADER_LEN]) -> Result<Self, HeaderError> {
+        let b = bytes;
+        if b[..8] != MAGIC {
+            return Err(HeaderError::BadMagic);
+        }
+        let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        if version != FORMAT_VERSION {
+            return Err(HeaderError::UnsupportedVersion(version));
+        }
+        let seq = [b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]];
+        let stored = u32::from_le_bytes([b[20], b[21], b[22], b[23]]);
+        let computed = crc32c::crc32c(&b[..HEADER_LEN - 4]);
+        if stored != computed {
+            return Err(HeaderError::BadCrc { stored, computed });
+        }
+        Ok(Self {
+            first_seq: u64::from_le_bytes(seq),
+        })
+    }
+}
+
+/// The file name of the segment whose first record is `first_seq`:
+/// `journal-{first_seq:020}.seg`, so that names sort like numbers.
+#[must_use]
+pub fn segment_file_name(first_seq: u64) -> String {
+    format!("journal-{first_seq:020}.seg")
+}
+
+/// The first sequence number a segment file name states, if it is one.
+#[must_use]
+pub fn parse_segment_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("journal-")?.strip_suffix(".seg")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The segment files in `dir`, ordered by first sequence number. Files
+/// with other names (a copy of a truncated tail, say) are ignored.
+///
+/// # Errors
+/// [`JournalError::Io`] when the directory cannot be listed.
+pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    let io = |source| JournalError::io(dir, "listing the journal directory", source);
+    let mut segments = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        if let Some(first_seq) = name.to_str().and_then(parse_segment_file_name) {
+            segments.push((first_seq, entry.path()));
+        }
+    }
+    segments.sort_unstable();
+    Ok(segments)
+}
+
+/// Appends one complete entry record: prefix, sequence number, type and
+/// payload, with its length and checksum filled in.
+///
+/// # Errors
+/// The encoded length, when the record would exceed [`MAX_RECORD_LEN`];
+/// nothing is appended then.
+pub fn encode_entry_record(
+    stamp: Stamp,
+    command: &Command,
+    events: &[Event],
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
+    let start = out.len();
+    begin_entry_record(stamp, command, events, out)?;
+    seal_record(&mut out[start..]);
+    Ok(())
+}
+
+/// Appends an entry record with its length filled in and its checksum left
+/// zero, for [`seal_record`] to finish (on the writer thread).
+///
+/// # Errors
+/// The encoded length, when the record would exceed [`MAX_RECORD_LEN`];
+/// nothing is appended then.
+pub(crate) fn begin_entry_record(
+    stamp: Stamp,
+    command: &Command,
+    events: &[Event],
+    out: &mut Vec<u8>,
+) -> Result<(), usize> {
+    let start = out.len();
+    out.put_u32(0);
+    out.put_u32(0);
+    out.put_u64(stamp.seq);
+    out.put_u8(RecordType::Entry as u8);
+    out.put_i64(stamp.time_ns);
+    encode_command(command, out);
+    out.put_u32(u32::try_from(events.len()).unwrap_or(u32::MAX));
+    for event in events {
+        encode_event(event, out);
+    }
+    let len = out.len() - start - RECORD_PREFIX_LEN;
+    match u32::try_from(len) {
+        Ok(len32) if len32 <= MAX_RECORD_LEN => {
+            out[start..start + 4].copy_from_slice(&len32.to_le_bytes());
+            Ok(())
+        }
+        _ => {
+            out.truncate(start);
+            Err(len)
+        }
+    }
+}
+
+/// Fills in the checksum of one record whose length is already set.
+pub(crate) fn seal_record(record: &mut [u8]) {
+    let crc = crc32c::crc32c(&record[RECORD_PREFIX_LEN..]);
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Decodes the payload of an entry record into a stamp and a command,
+/// appending its events to `events`.
+///
+/// # Errors
+/// A [`DecodeError`] for a payload that is not one complete entry.
+pub fn decode_entry_payload_into(
+    seq: u64,
+    payload: &[u8],
+    events: &mut Vec<Event>,
+) -> Result<(Stamp, Command), DecodeError> {
+    let mut c = Cursor::new(payload);
+    let time_ns = c.i64("Entry.time_ns")?;
+    let command = read_command(&mut c)?;
+    let count = c.count("Entry.events", MIN_EVENT_BYTES)?;
+    events.reserve(count);
+    for _ in 0..count {
+        events.push(read_event(&mut c)?);
+    }
+    c.finish("Entry")?;
+    Ok((Stamp { seq, time_ns }, command))
+}
+
+/// Decodes the payload of an entry record.
+///
+/// # Errors
+/// A [`DecodeError`] for a payload that is not one complete entry.
+pub fn decode_entry_payload(seq: u64, payload: &[u8]) -> Result<JournalEntry, DecodeError> {
+    let mut events = Vec::new();
+    let (stamp, command) = decode_entry_payload_into(seq, payload, &mut events)?;
+    Ok(JournalEntry {
+        stamp,
+        command,
+        events,
+    })
+}

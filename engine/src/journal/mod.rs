@@ -1,0 +1,172 @@
+//! The journal: the durable, verifiable record of every command the engine
+//! applied and every event it decided, and the source of truth for
+//! recovery, settlement and audit.
+//!
+//! One record per command: the sequencer stamps a command, the engine turns
+//! it into events, and the pair goes into the journal as a
+//! [`JournalEntry`]. Nobody is told about a decision before its entry is
+//! durable (see [`Durability`] for what that means in each mode).
+//!
+//! # Layout
+//!
+//! - [`codec`]: the hand-written, fixed-width little-endian primitives and
+//!   [`DecodeError`]; `codec_commands.rs`, `codec_events.rs` and
+//!   `codec_state.rs` encode [`Command`]s, [`Event`]s and
+//!   [`EngineState`](crate::EngineState) (for snapshots) with them.
+//!   Decoding returns a [`DecodeError`], never panics.
+//! - [`format`](mod@format): segment files (`journal-{first_seq:020}.seg`),
+//!   their 24-byte header, and the record frame (length, CRC32C, sequence
+//!   number, type, payload).
+//! - [`writer`]: [`JournalWriter`], the engine thread's side: sequence
+//!   check, encoding into pooled buffers, a bounded queue, the durable
+//!   sequence number and waiting for it. `commit.rs` is the writer thread:
+//!   group commit (one `fdatasync` per batch), segment rolls, failure.
+//! - `segment.rs`: reading one segment file record by record, telling a
+//!   good record from the end of the data and from a bad one.
+//! - [`reader`]: [`JournalReader`] over a directory, [`verify`], and
+//!   [`Events`], the `(seq, Event)` view registries want.
+//! - [`follow`]: [`JournalFollower`], which tails a live journal.
+//!
+//! Data flows `engine thread → JournalWriter::append (encode, try_send) →
+//! writer thread (write, fdatasync, publish durable_seq) → segment files →
+//! JournalReader / JournalFollower → JournalEntry → (seq, Event)`.
+//!
+//! The byte-level specification is `docs/JOURNAL.md`.
+
+pub mod codec;
+mod codec_commands;
+mod codec_events;
+mod codec_state;
+mod commit;
+pub mod follow;
+pub mod format;
+pub mod reader;
+mod segment;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use crate::command::{Command, Stamp};
+use crate::event::Event;
+
+pub use codec::DecodeError;
+pub use codec_commands::{decode_command, encode_command};
+pub use codec_events::{decode_event, encode_event};
+pub use codec_state::{decode_state, encode_state};
+pub use follow::JournalFollower;
+pub use reader::{verify, Events, JournalReader, VerifyReport};
+pub use writer::{Durability, JournalConfig, JournalStats, JournalWriter};
+
+/// One journal record: a stamped command and the events the engine made of
+/// it, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// The command's sequence number and time.
+    pub stamp: Stamp,
+    /// The command.
+    pub command: Command,
+    /// What the engine decided, in order.
+    pub events: Vec<Event>,
+}
+
+/// What can go wrong writing or reading a journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// A file operation failed.
+    #[error("{context} {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer's queue is full; the entry was not taken. The gateway
+    /// answers the command with a busy reject.
+    #[error("the journal queue is full")]
+    QueueFull,
+    /// The writer stopped for good after an I/O error and takes nothing
+    /// more. Entries after the last durable sequence number may be lost.
+    #[error("the journal writer has stopped: {0}")]
+    Failed(String),
+    /// An append whose sequence number is not the next one.
+    #[error("journal append out of order: expected seq {expected}, got {found}")]
+    OutOfOrder {
+        /// The sequence number the writer needs next.
+        expected: u64,
+        /// The one it was given.
+        found: u64,
+    },
+    /// An entry too large for one record.
+    #[error("journal entry seq {seq} encodes to {len} bytes, over the record limit")]
+    RecordTooLarge {
+        /// Its sequence number.
+        seq: u64,
+        /// Its encoded length.
+        len: usize,
+    },
+    /// A configuration value the writer cannot use.
+    #[error("invalid journal config: {0}")]
+    InvalidConfig(&'static str),
+    /// The directory already holds records at or after the sequence number
+    /// the writer was told to start at.
+    #[error("journal segment {} already holds records at or after seq {next_seq}", file.display())]
+    Occupied {
+        /// The segment in the way.
+        file: PathBuf,
+        /// Where the writer was told to start.
+        next_seq: u64,
+    },
+    /// The last segment ends in an incomplete record, or in a bad record
+    /// with nothing after it: a crash in the middle of a write. Everything
+    /// before `offset` is good; `seq` is the sequence number the torn
+    /// record would have had. Recovery truncates the file at `offset`.
+    #[error("torn tail in {} at offset {offset} (seq {seq})", file.display())]
+    TornTail {
+        /// The last segment.
+        file: PathBuf,
+        /// Where the torn record starts (0: the header itself is torn).
+        offset: u64,
+        /// The sequence number it would have had.
+        seq: u64,
+    },
+    /// A bad header, or a bad record that more data follows: not a crash
+    /// but damage. Nothing after `offset` can be trusted.
+    #[error("journal corrupt in {} at offset {offset} (seq {seq}): {reason}", file.display())]
+    Corrupt {
+        /// The segment.
+        file: PathBuf,
+        /// Where the bad header or record starts.
+        offset: u64,
+        /// The sequence number expected there.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Sequence numbers do not follow each other: a record or a segment
+    /// is missing, or a segment starts somewhere else than its name says
+    /// its records do.
+    #[error("journal gap in {} at offset {offset}: expected seq {expected}, found {found}", file.display())]
+    Gap {
+        /// The segment.
+        file: PathBuf,
+        /// Where the unexpected header or record starts.
+        offset: u64,
+        /// The sequence number that should be there.
+        expected: u64,
+        /// The one that is.
+        found: u64,
+    },
+}
+
+impl JournalError {
+    pub(crate) fn io(path: &Path, context: &'static str, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            context,
+            source,
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! Reading a journal directory: every entry in order, every check on the
+//! way, and a verdict on what is wrong when something is.
+//!
+//! [`JournalReader`] walks the segments in sequence order and yields one
+//! [`JournalEntry`] per record. It checks each header (magic, version,
+//! checksum, and that its first sequence number is the one its name gives
+//! and the one that follows the previous segment), each record's length,
+//! checksum and type, that its payload decodes, and that sequence numbers
+//! go up by one. The first problem ends the iteration with an error that
+//! names the file, the byte offset and the sequence number:
+//!
+//! - [`JournalError::TornTail`]: the last segment ends in a record that was
+//!   not completely written (an incomplete record; or a bad record with
+//!   nothing after it but zeros or the end of the file). A crash during a
+//!   write leaves exactly this; recovery truncates it.
+//! - [`JournalError::Corrupt`]: a bad header, or a bad record that more
+//!   data follows, or a record that checks out but does not decode. Damage,
+//!   not a crash: refuse to go on.
+//! - [`JournalError::Gap`]: sequence numbers that skip or repeat, such as
+//!   a missing segment.
+//!
+//! [`verify`] runs the same checks and counts. [`Events`] flattens entries
+//! into the `(seq, Event)` pairs downstream registries consume.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+use crate::command::{Command, Stamp};
+use crate::event::Event;
+
+use super::format::{decode_entry_payload_into, list_segments};
+use super::segment::{entry_payload, Header, Raw, SegmentFile};
+use super::{JournalEntry, JournalError};
+
+/// Every entry of a journal directory, in sequence order; see the module
+/// docs for the checks. Stops after the first error.
+pub struct JournalReader {
+    segments: VecDeque<(u64, PathBuf)>,
+    current: Option<SegmentFile>,
+    current_is_last: bool,
+    /// The sequence number the next record must have.
+    expected: Option<u64>,
+    /// Entries before this one are checked but not returned.
+    from_seq: u64,
+    buf: Vec<u8>,
+    done: bool,
+    segments_opened: usize,
+    bytes: u64,
+}
+
+impl JournalReader {
+    /// Reads every entry in `dir`, from its first segment on.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] when the directory cannot be listed.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, JournalError> {
+        let segments = list_segments(dir.as_ref())?;
+        Ok(Self::with_segments(segments.into(), 1))
+    }
+
+    /// Reads the entries of `dir` from sequence number `from_seq` on (after
+    /// a snapshot, say). Segments before the one that holds `from_seq` are
+    /// not opened; the records before it in that segment are checked but
+    /// not returned.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] when the directory cannot be listed;
+    /// [`JournalError::Gap`] when the journal starts after `from_seq`.
+    pub fn open_from(dir: impl AsRef<Path>, from_seq: u64) -> Result<Self, JournalError> {
+        let mut segments: VecDeque<_> = list_segments(dir.as_ref())?.into();
+        if let Some((first_seq, file)) = segments.front() {
+            if *first_seq > from_seq {
+                return Err(JournalError::Gap {
+                    file: file.clone(),
+                    offset: 0,
+                    expected: from_seq,
+                    found: *first_seq,
+                });
+            }
+        }
+        while segments.get(1).is_some_and(|(first, _)| *first <= from_seq) {
+            segments.pop_front();
+        }
+        Ok(Self::with_segments(segments, from_seq))
+    }
+
+    fn with_segments(segments: VecDeque<(u64, PathBuf)>, from_seq: u64) -> Self {
+        Self {
+            segments,
+            current: None,
+            current_is_last: false,
+            expected: None,
+            from_seq,
+            buf: Vec::new(),
+            done: false,
+            segments_opened: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The sequence number the next record must have (one past the last
+    /// good record), once a segment has been opened.
+    #[must_use]
+    pub const fn next_seq(&self) -> Option<u64> {
+        self.expected
+    }
+
+    /// Reads the next entry, appending its events to `events` (a buffer the
+    /// caller reuses) and returning its stamp and command; `None` at the
+    /// end of the journal.
+    ///
+    /// # Errors
+    /// [`JournalError::TornTail`], [`JournalError::Corrupt`],
+    /// [`JournalError::Gap`] or [`JournalError::Io`], as the module docs
+    /// describe. After an error, every later call returns `Ok(None)`.
+    pub fn next_into(
+        &mut self,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<(Stamp, Command)>, JournalError> {
+        if self.done {
+            return Ok(None);
+        }
+        let result = self.read_next(events);
+        if !matches!(result, Ok(Some(_))) {
+            self.done = true;
+        }
+        result
+    }
+
+    fn read_next(
+        &mut self,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<(Stamp, Command)>, JournalError> {
+        loop {
+            let Some(segment) = self.current.as_mut() else {
+                if !self.open_next_segment()? {
+                    return Ok(None);
+                }
+                continue;
+            };
+            let expected = self.expected.unwrap_or(segment.first_seq);
+            match segment.read_record(&mut self.buf)? {
+                Raw::End => self.current = None,
+                Raw::Bad {
+                    offset,
+                    reason,
+                    torn_like,
+                } => {
+                    return Err(problem(
+                        segment,
+                        offset,
+                        expected,
+                        reason,
+                        torn_like && self.current_is_last,
+                    ))
+                }
+                Raw::Record { seq, offset } => {
+                    if seq != expected {
+                        return Err(JournalError::Gap {
+                            file: segment.path.clone(),
+                            offset,
+                            expected,
+                            found: seq,
+                        });
+                    }
+                    self.expected = Some(seq + 1);
+                    let corrupt = |reason: String| JournalError::Corrupt {
+                        file: segment.path.clone(),
+                        offset,
+                        seq,
+                        reason,
+                    };
+                    let payload = entry_payload(&self.buf).map_err(corrupt)?;
+                    if seq < self.from_seq {
+                        continue;
+                    }
+                    return decode_entry_payload_into(seq, payload, events)
+                        .map(Some)
+                        .map_err(|e| corrupt(format!("the entry does not decode: {e}")));
+                }
+            }
+        }
+    }
+
+    /// Opens the next segment and checks its header; `false` when there is
+    /// none.
+    fn open_next_segment(&mut self) -> Result<bool, JournalError> {
+        let Some((first_seq, path)) = self.segments.pop_front() else {
+            return Ok(false);
+        };
+        let is_last = self.segments.is_empty();
+        let mut segment = SegmentFile::open(&path, first_seq)?;
+        self.segments_opened += 1;
+        self.bytes += segment.len;
+        let expected = self.expected.unwrap_or(first_seq);
+        match segment.read_header()? {
+            Header::Good => {}
+            Header::Short => {
+                let reason = "the file is shorter than a segment header".to_string();
+                return Err(problem(&segment, 0, expected, reason, is_last));
+            }
+            Header::Bad { reason, torn_like } => {
+                return Err(problem(&segment, 0, expected, reason, torn_like && is_last));
+            }
+        }
+        if first_seq != expected {
+            return Err(JournalError::Gap {
+                file: path,
+                offset: 0,
+                expected,
+                found: first_seq,
+            });
+        }
+        self.expected = Some(first_seq);
+        self.current = Some(segment);
+        self.current_is_last = is_last;
+        Ok(true)
+    }
+
+    /// Reads every remaining entry as `(seq, Event)` pairs.
+    #[must_use]
+    pub fn events(self) -> Events<Self> {
+        Events::new(self)
+    }
+}
+
+/// A torn tail or corruption at `offset` of `segment`.
+fn problem(
+    segment: &SegmentFile,
+    offset: u64,
+    seq: u64,
+    reason: String,
+    torn: bool,
+) -> JournalError {
+    if torn {
+        JournalError::TornTail {
+            file: segment.path.clone(),
+            offset,
+            seq,
+        }
+    } else {
+        JournalError::Corrupt {
+            file: segment.path.clone(),
+            offset,
+            seq,
+            reason,
+        }
+    }
+}
+
+impl Iterator for JournalReader {
+    type Item = Result<JournalEntry, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut events = Vec::new();
+        match self.next_into(&mut events) {
+            Ok(Some((stamp, command))) => Some(Ok(JournalEntry {
+                stamp,
+                command,
+                events,
+            })),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// Flattens entries into `(seq, Event)` pairs, in order: each event with
+/// the sequence number of the command that caused it. Works over a
+/// [`JournalReader`] or a following iterator alike.
+pub struct Events<I> {
+    entries: I,
+    seq: u64,
+    pending: std::vec::IntoIter<Event>,
+}
+
+impl<I> Events<I> {
+    /// Flattens `entries`.
+    pub fn new(entries: I) -> Self {
+        Self {
+            entries,
+            seq: 0,
+            pending: Vec::new().into_iter(),
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<JournalEntry, JournalError>>> Iterator for Events<I> {
+    type Item = Result<(u64, Event), JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(event) = self.pending.next() {
+                return Some(Ok((self.seq, event)));
+            }
+            match self.entries.next()? {
+                Ok(entry) => {
+                    self.seq = entry.stamp.seq;
+                    self.pending = entry.events.into_iter();
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+/// What [`verify`] found in a journal that checks out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Segment files read.
+    pub segments: usize,
+    /// Entries (records).
+    pub entries: u64,
+    /// Events in those entries.
+    pub events: u64,
+    /// Sequence number of the first entry.
+    pub first_seq: Option<u64>,
+    /// Sequence number of the last entry.
+    pub last_seq: Option<u64>,
+    /// Bytes in the segment files.
+    pub bytes: u64,
+}
+
+/// Reads a whole journal directory and checks everything: headers, record
+/// checksums and types, that every entry decodes, and sequence continuity
+/// within and across segments.
+///
+/// # Errors
+/// The first problem, by file, offset and sequence number:
+/// [`JournalError::TornTail`], [`JournalError::Corrupt`],
+/// [`JournalError::Gap`] or [`JournalError::Io`].
+pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport, JournalError> {
+    let mut reader = JournalReader::open(dir)?;
+    let mut report = VerifyReport::default();
+    let mut events = Vec::new();
+    while let Some((stamp, _)) = reader.next_into(&mut events)? {
+        report.first_seq.get_or_insert(stamp.seq);
+        report.last_seq = Some(stamp.seq);
+        report.entries += 1;
+        report.events += events.len() as u64;
+        events.clear();
+    }
+    report.segments = reader.segments_opened;
+    report.bytes = reader.bytes;
+    Ok(report)
+}

@@ -1,0 +1,360 @@
+//! The journal writer: a thread that owns the segment files, fed by a
+//! bounded queue, committing entries in groups.
+//!
+//! The engine thread calls [`JournalWriter::append`]: it checks that the
+//! sequence number is the next one, encodes the entry into a buffer taken
+//! from a pool, and hands it over with a non-blocking `try_send` on a
+//! bounded crossbeam channel. It never touches a file, never waits, and
+//! takes no `Mutex` (waking an idle writer thread is the channel's futex
+//! wake); a full queue is an error ([`JournalError::QueueFull`]) for the
+//! caller to turn into a busy reject.
+//!
+//! The writer thread takes everything the queue holds (up to
+//! [`JournalConfig::max_batch`] entries), writes it with one `write` per
+//! segment, calls `fdatasync` once, and only then publishes "durable
+//! through seq N" ([`JournalWriter::durable_seq`], and a wake-up for
+//! [`JournalWriter::wait_durable`]). That is group commit: under load, one
+//! sync covers many entries.
+//!
+//! An I/O error stops the writer for good. It is never retried, because
+//! after a failed `fsync` the kernel may already have dropped the dirty
+//! pages, and a retry that succeeds would claim durability for data that
+//! is gone. The durable sequence number stays where it was, and every later
+//! append fails with [`JournalError::Failed`].
+//!
+//! The writer always starts a new segment: it never appends to a file that
+//! an earlier process wrote, so it never has to trust that file's tail.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::command::{Command, Stamp};
+use crate::event::Event;
+
+use super::commit::{check_follows, Pending, Shared, WriterThread};
+use super::format::{begin_entry_record, DEFAULT_SEGMENT_BYTES};
+use super::JournalError;
+
+/// What "durable" means: when the writer may publish a sequence number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Written and `fdatasync`ed (and, for a new segment, its directory
+    /// synced): survives a crash of the process, the OS or the power. One
+    /// sync per batch. The default, and the only mode for production.
+    #[default]
+    Fsync,
+    /// Written to the OS page cache, synced only at a clean close: survives
+    /// a crash of the process, not of the machine.
+    Os,
+    /// For benchmarks only: nothing is encoded or written, no file is
+    /// created, and every sequence number becomes "durable" as soon as the
+    /// writer thread sees it. Nothing survives anything.
+    None,
+}
+
+/// How the writer lays out and commits the journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournalConfig {
+    /// A segment takes no more records once the next would take it past
+    /// this size (a single larger record gets a segment of its own).
+    /// Default 64 MiB.
+    pub segment_bytes: u64,
+    /// When an entry counts as durable. Default [`Durability::Fsync`].
+    pub durability: Durability,
+    /// Entries the queue between the engine thread and the writer holds.
+    /// Default 65,536.
+    pub queue_capacity: usize,
+    /// Most entries one group commit writes and syncs. Default 8,192.
+    pub max_batch: usize,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            durability: Durability::Fsync,
+            queue_capacity: 65_536,
+            max_batch: 8_192,
+        }
+    }
+}
+
+/// Counters of the writer's work so far, for benches and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    /// Group commits done.
+    pub batches: u64,
+    /// Entries made durable.
+    pub entries: u64,
+    /// Record bytes written.
+    pub bytes: u64,
+    /// Entries in the largest group commit.
+    pub largest_batch: u64,
+    /// `fdatasync` calls on segment files.
+    pub syncs: u64,
+}
+
+/// Appends journal entries through a writer thread; see the module docs.
+pub struct JournalWriter {
+    sender: Option<Sender<Pending>>,
+    pool: Receiver<Vec<u8>>,
+    shared: Arc<Shared>,
+    next_seq: AtomicU64,
+    durability: Durability,
+    queue_capacity: usize,
+    thread: Option<JoinHandle<Result<(), JournalError>>>,
+}
+
+impl JournalWriter {
+    /// Opens `dir` (creating it if need be) for entries from `next_seq` on,
+    /// and starts the writer thread. The first entry starts a new segment,
+    /// `journal-{next_seq:020}.seg`.
+    ///
+    /// `next_seq` is one past the last entry in the journal (1 for a new
+    /// one); recovery knows it from reading the journal. In
+    /// [`Durability::None`] the directory is not touched.
+    ///
+    /// # Errors
+    /// [`JournalError::InvalidConfig`] for a zero size, capacity, batch or
+    /// `next_seq`; [`JournalError::Occupied`] when the journal already
+    /// holds `next_seq`, and [`JournalError::Gap`] when it ends before
+    /// `next_seq - 1`; the reader's errors for a last segment that does not
+    /// read cleanly (a torn tail must be truncated first);
+    /// [`JournalError::Io`] when the directory cannot be created or read or
+    /// the thread not started.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        next_seq: u64,
+        config: JournalConfig,
+    ) -> Result<Self, JournalError> {
+        let dir = dir.as_ref().to_path_buf();
+        if next_seq == 0 {
+            return Err(JournalError::InvalidConfig("sequence numbers start at 1"));
+        }
+        if config.segment_bytes == 0 || config.queue_capacity == 0 || config.max_batch == 0 {
+            return Err(JournalError::InvalidConfig(
+                "segment_bytes, queue_capacity and max_batch must be positive",
+            ));
+        }
+        if config.durability != Durability::None {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| JournalError::io(&dir, "creating the journal directory", e))?;
+            check_follows(&dir, next_seq)?;
+        }
+        let shared = Arc::new(Shared::new(next_seq - 1));
+        let (sender, queue) = crossbeam_channel::bounded(config.queue_capacity);
+        let (recycle, pool) = crossbeam_channel::bounded(config.queue_capacity);
+        let thread = WriterThread::spawn(dir, config, queue, recycle, Arc::clone(&shared))?;
+        Ok(Self {
+            sender: Some(sender),
+            pool,
+            shared,
+            next_seq: AtomicU64::new(next_seq),
+            durability: config.durability,
+            queue_capacity: config.queue_capacity,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands one entry to the writer without waiting: the engine thread's
+    /// call. Entries must come from one thread, in sequence order.
+    ///
+    /// # Errors
+    /// [`JournalError::QueueFull`] when the queue is full (nothing was
+    /// taken; the same sequence number may be appended again);
+    /// [`JournalError::OutOfOrder`] when `stamp.seq` is not the next
+    /// sequence number; [`JournalError::RecordTooLarge`];
+    /// [`JournalError::Failed`] once the writer has stopped.
+    pub fn append(
+        &self,
+        stamp: Stamp,
+        command: &Command,
+        events: &[Event],
+    ) -> Result<(), JournalError> {
+        self.append_with(stamp, command, events, false)
+    }
+
+    /// Like [`JournalWriter::append`], but waits for room in the queue
+    /// instead of failing; for tests and tools, never the engine thread.
+    ///
+    /// # Errors
+    /// As [`JournalWriter::append`], without [`JournalError::QueueFull`].
+    pub fn append_blocking(
+        &self,
+        stamp: Stamp,
+        command: &Command,
+        events: &[Event],
+    ) -> Result<(), JournalError> {
+        self.append_with(stamp, command, events, true)
+    }
+
+    fn append_with(
+        &self,
+        stamp: Stamp,
+        command: &Command,
+        events: &[Event],
+        block: bool,
+    ) -> Result<(), JournalError> {
+        if let Some(failure) = self.shared.failure.get() {
+            return Err(JournalError::Failed(failure.clone()));
+        }
+        let Some(sender) = &self.sender else {
+            return Err(self.stopped());
+        };
+        let seq = stamp.seq;
+        // Claim the sequence number first, so that two threads appending at
+        // once (a programmer error) get an error rather than a gap.
+        if let Err(expected) =
+            self.next_seq
+                .compare_exchange(seq, seq + 1, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            return Err(JournalError::OutOfOrder {
+                expected,
+                found: seq,
+            });
+        }
+        let record = if self.durability == Durability::None {
+            Vec::new()
+        } else {
+            let mut buf = self.pool.try_recv().unwrap_or_default();
+            if let Err(len) = begin_entry_record(stamp, command, events, &mut buf) {
+                self.next_seq.store(seq, Ordering::Relaxed);
+                return Err(JournalError::RecordTooLarge { seq, len });
+            }
+            buf
+        };
+        let pending = Pending { seq, record };
+        let sent = if block {
+            sender.send(pending).map_err(|_| self.stopped())
+        } else {
+            sender.try_send(pending).map_err(|e| match e {
+                TrySendError::Full(_) => JournalError::QueueFull,
+                TrySendError::Disconnected(_) => self.stopped(),
+            })
+        };
+        if sent.is_err() {
+            self.next_seq.store(seq, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    fn stopped(&self) -> JournalError {
+        JournalError::Failed(
+            self.shared
+                .failure
+                .get()
+                .cloned()
+                .unwrap_or_else(|| "the journal writer thread has stopped".into()),
+        )
+    }
+
+    /// The sequence number the next append must carry.
+    #[must_use]
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.load(Ordering::Relaxed)
+    }
+
+    /// Entries the queue can take now. When the engine thread sees room
+    /// before it applies a command, the append that follows cannot fail
+    /// with [`JournalError::QueueFull`] (only the writer takes from the
+    /// queue).
+    #[must_use]
+    pub fn queue_room(&self) -> usize {
+        let queued = self.sender.as_ref().map_or(0, Sender::len);
+        self.queue_capacity.saturating_sub(queued)
+    }
+
+    /// Every entry up to and including this sequence number is durable.
+    #[must_use]
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Waits until `seq` is durable, for at most `timeout`. Returns whether
+    /// it is.
+    ///
+    /// # Errors
+    /// [`JournalError::Failed`] when the writer has stopped short of `seq`.
+    pub fn wait_durable(&self, seq: u64, timeout: Duration) -> Result<bool, JournalError> {
+        if self.durable_seq() >= seq {
+            return Ok(true);
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let mut guard = self
+            .shared
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if self.durable_seq() >= seq {
+                return Ok(true);
+            }
+            if let Some(failure) = self.shared.failure.get() {
+                return Err(JournalError::Failed(failure.clone()));
+            }
+            let left = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Ok(false),
+                },
+                None => Duration::from_secs(3600),
+            };
+            guard = self
+                .shared
+                .changed
+                .wait_timeout(guard, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Why the writer stopped, if it has.
+    #[must_use]
+    pub fn failure(&self) -> Option<&str> {
+        self.shared.failure.get().map(String::as_str)
+    }
+
+    /// The writer's counters so far.
+    #[must_use]
+    pub fn stats(&self) -> JournalStats {
+        let s = &self.shared;
+        JournalStats {
+            batches: s.batches.load(Ordering::Relaxed),
+            entries: s.entries.load(Ordering::Relaxed),
+            bytes: s.bytes.load(Ordering::Relaxed),
+            largest_batch: s.largest_batch.load(Ordering::Relaxed),
+            syncs: s.syncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Writes and syncs everything appended, then stops the writer thread.
+    ///
+    /// # Errors
+    /// The [`JournalError::Io`] that stopped the writer, if one did.
+    pub fn close(mut self) -> Result<(), JournalError> {
+        self.shut_down()
+    }
+
+    fn shut_down(&mut self) -> Result<(), JournalError> {
+        // Dropping the sender lets the thread drain the queue and return.
+        self.sender = None;
+        match self.thread.take() {
+            None => Ok(()),
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(JournalError::Failed("the writer thread panicked".into()))),
+        }
+    }
+}
+
+impl Drop for JournalWriter {
+    fn drop(&mut self) {
+        // The error, if any, was published as the failure message already.
+        let _ = self.shut_down();
+    }
+}

@@ -1,0 +1,373 @@
+//! The journal on real files: what is written reads back the same in every
+//! durability mode and across segment rolls, and every kind of damage is
+//! found and named by file, offset and sequence number.
+
+mod journal_support;
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use cetx_engine::journal::format::{encode_entry_record, segment_file_name, HEADER_LEN};
+use cetx_engine::journal::{
+    verify, Durability, Events, JournalConfig, JournalEntry, JournalError, JournalReader,
+    JournalWriter, VerifyReport,
+};
+use journal_support::{entries, entry, records, segments, small_segments, write, PATIENCE};
+
+fn read_all(dir: &std::path::Path) -> Vec<JournalEntry> {
+    JournalReader::open(dir)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn every_durability_mode_reads_back_what_was_written() {
+    for durability in [Durability::Fsync, Durability::Os] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("journal");
+        let config = JournalConfig {
+            durability,
+            ..JournalConfig::default()
+        };
+        let writer = JournalWriter::open(&dir, 1, config).unwrap();
+        for e in entries(1..=500) {
+            writer
+                .append_blocking(e.stamp, &e.command, &e.events)
+                .unwrap();
+        }
+        assert!(writer.wait_durable(500, PATIENCE).unwrap());
+        assert_eq!(writer.durable_seq(), 500);
+        let stats = writer.stats();
+        assert_eq!(stats.entries, 500);
+        assert!(stats.batches >= 1 && stats.largest_batch >= 1);
+        if durability == Durability::Fsync {
+            assert!(stats.syncs >= stats.batches, "{stats:?}");
+        } else {
+            assert_eq!(stats.syncs, 0);
+        }
+        writer.close().unwrap();
+        assert_eq!(read_all(&dir), entries(1..=500), "{durability:?}");
+        let report = verify(&dir).unwrap();
+        let events = entries(1..=500).iter().map(|e| e.events.len() as u64).sum();
+        assert_eq!(
+            report,
+            VerifyReport {
+                segments: 1,
+                entries: 500,
+                events,
+                first_seq: Some(1),
+                last_seq: Some(500),
+                bytes: stats.bytes + HEADER_LEN as u64,
+            }
+        );
+    }
+}
+
+#[test]
+fn durability_none_writes_nothing_and_acknowledges_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let config = JournalConfig {
+        durability: Durability::None,
+        ..JournalConfig::default()
+    };
+    let writer = JournalWriter::open(&dir, 1, config).unwrap();
+    for e in entries(1..=100) {
+        writer
+            .append_blocking(e.stamp, &e.command, &e.events)
+            .unwrap();
+    }
+    assert!(writer.wait_durable(100, PATIENCE).unwrap());
+    assert_eq!(writer.stats().bytes, 0);
+    writer.close().unwrap();
+    assert!(!dir.exists());
+}
+
+#[test]
+fn segments_roll_at_record_boundaries_and_read_as_one_journal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=300, small_segments(4096));
+    let files = segments(dir);
+    assert!(files.len() > 5, "{} segments", files.len());
+    let mut next = 1;
+    for file in &files {
+        let size = std::fs::metadata(file).unwrap().len();
+        let recs = records(file);
+        assert!(
+            size <= 4096 || recs.len() == 1,
+            "{} is {size} bytes",
+            file.display()
+        );
+        // Each file is named after, and starts with, the record after the
+        // previous file's last.
+        assert_eq!(
+            file.file_name().unwrap().to_str().unwrap(),
+            segment_file_name(next)
+        );
+        assert_eq!(recs[0], (HEADER_LEN as u64, next));
+        next += recs.len() as u64;
+    }
+    assert_eq!(next, 301);
+    assert_eq!(read_all(dir), entries(1..=300));
+    assert_eq!(verify(dir).unwrap().segments, files.len());
+
+    // From the middle: earlier segments are skipped, earlier records in the
+    // segment are checked but not returned.
+    let from: Vec<_> = JournalReader::open_from(dir, 123)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(from, entries(123..=300));
+
+    // The (seq, Event) view.
+    let flat: Vec<_> = JournalReader::open(dir)
+        .unwrap()
+        .events()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<_> = entries(1..=300)
+        .into_iter()
+        .flat_map(|e| e.events.into_iter().map(move |ev| (e.stamp.seq, ev)))
+        .collect();
+    assert_eq!(flat, expected);
+    let from_iter: Vec<_> = Events::new(entries(1..=3).into_iter().map(Ok))
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(from_iter, expected[..from_iter.len()]);
+}
+
+#[test]
+fn a_writer_reopens_a_journal_in_a_new_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=10, JournalConfig::default());
+    write(dir, 11..=20, JournalConfig::default());
+    assert_eq!(segments(dir).len(), 2);
+    assert_eq!(read_all(dir), entries(1..=20));
+    // The writer starts exactly one past the journal's last record.
+    for next_seq in [5, 11, 20] {
+        let err = JournalWriter::open(dir, next_seq, JournalConfig::default()).err();
+        assert!(
+            matches!(err, Some(JournalError::Occupied { .. })),
+            "{next_seq}: {err:?}"
+        );
+    }
+    let err = JournalWriter::open(dir, 22, JournalConfig::default()).err();
+    assert!(
+        matches!(
+            err,
+            Some(JournalError::Gap {
+                expected: 21,
+                found: 22,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    // A segment with only a header (a crash before the first write) is
+    // replaced.
+    let empty = dir.join(segment_file_name(21));
+    std::fs::write(&empty, [0u8; 10]).unwrap();
+    write(dir, 21..=22, JournalConfig::default());
+    assert_eq!(read_all(dir), entries(1..=22));
+}
+
+#[test]
+fn appends_must_follow_the_sequence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let writer = JournalWriter::open(tmp.path(), 1, JournalConfig::default()).unwrap();
+    let (one, three) = (entry(1), entry(3));
+    writer.append(one.stamp, &one.command, &one.events).unwrap();
+    for wrong in [&one, &three] {
+        let err = writer.append(wrong.stamp, &wrong.command, &wrong.events);
+        assert!(matches!(
+            err,
+            Err(JournalError::OutOfOrder { expected: 2, .. })
+        ));
+    }
+    let two = entry(2);
+    writer.append(two.stamp, &two.command, &two.events).unwrap();
+    assert_eq!(writer.next_seq(), 3);
+    writer.close().unwrap();
+    assert_eq!(read_all(tmp.path()), entries(1..=2));
+}
+
+/// Flips one bit at `offset` of `path`.
+fn flip(path: &std::path::Path, offset: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset as usize] ^= 0x10;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_flipped_byte_is_corruption_at_its_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=100, small_segments(2048));
+    let files = segments(dir);
+    // In a middle segment, and in a record of the last segment that other
+    // records follow: both are damage, not a torn write.
+    for file in [&files[files.len() / 2], files.last().unwrap()] {
+        let (offset, seq) = records(file)[0];
+        flip(file, offset + 20);
+        let err = verify(dir).unwrap_err();
+        match &err {
+            JournalError::Corrupt {
+                file: f,
+                offset: o,
+                seq: s,
+                ..
+            } => assert_eq!((f, *o, *s), (file, offset, seq), "{err}"),
+            other => panic!("expected Corrupt, got {other}"),
+        }
+        // The reader returns everything before the damage, then the error.
+        let read: Vec<_> = JournalReader::open(dir).unwrap().collect();
+        assert_eq!(read.len() as u64, seq);
+        assert!(read[..seq as usize - 1].iter().all(Result::is_ok));
+        flip(file, offset + 20);
+        verify(dir).unwrap();
+    }
+    // A damaged header.
+    flip(&files[1], 3);
+    assert!(matches!(
+        verify(dir),
+        Err(JournalError::Corrupt { offset: 0, .. })
+    ));
+}
+
+#[test]
+fn an_incomplete_last_record_is_a_torn_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=100, small_segments(2048));
+    let last = segments(dir).pop().unwrap();
+    let (offset, seq) = *records(&last).last().unwrap();
+    let size = std::fs::metadata(&last).unwrap().len();
+    let torn = |err: JournalError| match err {
+        JournalError::TornTail {
+            file,
+            offset: o,
+            seq: s,
+        } => assert_eq!((file, o, s), (last.clone(), offset, seq)),
+        other => panic!("expected TornTail, got {other}"),
+    };
+    // Cut inside the payload, inside the prefix, and a bad checksum on the
+    // final record.
+    for cut in [size - 5, offset + 3] {
+        OpenOptions::new()
+            .write(true)
+            .open(&last)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        torn(verify(dir).unwrap_err());
+        let read: Vec<_> = JournalReader::open(dir).unwrap().collect();
+        assert_eq!(read.len() as u64, seq);
+    }
+    write_raw(&last, offset, 100);
+    flip(&last, size - 1);
+    torn(verify(dir).unwrap_err());
+    // Zeros after the last good record (a file extended but never written).
+    write_raw(&last, offset, 100);
+    let mut file = OpenOptions::new().append(true).open(&last).unwrap();
+    file.write_all(&[0; 4096]).unwrap();
+    let (offset, seq) = (size, 101);
+    let err = verify(dir).unwrap_err();
+    assert!(
+        matches!(err, JournalError::TornTail { offset: o, seq: s, .. } if o == offset && s == seq),
+        "{err}"
+    );
+}
+
+/// Rewrites `path` from `offset` on with the record of `seq`, dropping the
+/// rest.
+fn write_raw(path: &std::path::Path, offset: u64, seq: u64) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes.truncate(offset as usize);
+    let e = entry(seq);
+    encode_entry_record(e.stamp, &e.command, &e.events, &mut bytes).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_missing_segment_or_a_skipped_number_is_a_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=100, small_segments(2048));
+    let files = segments(dir);
+    let missing = &files[2];
+    let expected = records(missing)[0].1;
+    let found = records(&files[3])[0].1;
+    std::fs::remove_file(missing).unwrap();
+    let err = verify(dir).unwrap_err();
+    match err {
+        JournalError::Gap {
+            file,
+            offset,
+            expected: e,
+            found: f,
+        } => assert_eq!((file, offset, e, f), (files[3].clone(), 0, expected, found)),
+        other => panic!("expected Gap, got {other}"),
+    }
+
+    // Inside one segment: records 1, 2, 4.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(segment_file_name(1));
+    let mut bytes = cetx_engine::journal::format::SegmentHeader { first_seq: 1 }
+        .encode()
+        .to_vec();
+    for seq in [1, 2, 4] {
+        let e = entry(seq);
+        encode_entry_record(e.stamp, &e.command, &e.events, &mut bytes).unwrap();
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let third = records(&path)[2].0;
+    let err = verify(tmp.path()).unwrap_err();
+    assert!(
+        matches!(err, JournalError::Gap { offset, expected: 3, found: 4, .. } if offset == third),
+        "{err}"
+    );
+
+    // A journal whose start was removed has nothing from seq 1.
+    let second = records(&files[1])[0].1;
+    std::fs::remove_file(&files[0]).unwrap();
+    let err = JournalReader::open_from(dir, 1).err();
+    assert!(
+        matches!(err, Some(JournalError::Gap { expected: 1, found, .. }) if found == second),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unknown_record_types_and_undecodable_records_are_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join(segment_file_name(7));
+    let mut bytes = cetx_engine::journal::format::SegmentHeader { first_seq: 7 }
+        .encode()
+        .to_vec();
+    // seq 7, type 2 (reserved), empty payload, with a good checksum.
+    let body = [7u8, 0, 0, 0, 0, 0, 0, 0, 2];
+    bytes.extend_from_slice(&9u32.to_le_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = verify(tmp.path()).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { offset: 24, seq: 7, reason, .. } if reason.contains("type 2")),
+        "{err}"
+    );
+    // Type 1 with a payload that is not an entry.
+    let body = [7u8, 0, 0, 0, 0, 0, 0, 0, 1, 0xff];
+    bytes.truncate(HEADER_LEN);
+    bytes.extend_from_slice(&10u32.to_le_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = verify(tmp.path()).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { offset: 24, seq: 7, reason, .. } if reason.contains("truncated")),
+        "{err}"
+    );
+}

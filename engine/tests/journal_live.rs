@@ -1,0 +1,205 @@
+//! The journal while it runs: a writer that hits an I/O error stops for
+//! good, a full queue says so instead of blocking the engine thread, and a
+//! follower sees entries as another thread writes them.
+//!
+//! Failures are real, not mocked: a segment path that is a symlink to
+//! `/dev/full` fails its first write with `ENOSPC`, and one that is a FIFO
+//! blocks the writer thread in `open` until the test opens the other end.
+//! Waits are bounded (`PATIENCE`) and end as soon as their condition holds.
+
+#![cfg(target_os = "linux")]
+
+mod journal_support;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cetx_engine::journal::format::segment_file_name;
+use cetx_engine::journal::{
+    Durability, JournalConfig, JournalEntry, JournalError, JournalFollower, JournalWriter,
+};
+use journal_support::{entries, entry, segments, small_segments, PATIENCE};
+
+fn append(writer: &JournalWriter, seq: u64) -> Result<(), JournalError> {
+    let e = entry(seq);
+    writer.append(e.stamp, &e.command, &e.events)
+}
+
+#[test]
+fn a_write_error_stops_the_writer_for_good() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // One record per segment; the fourth segment cannot be written.
+    let writer = JournalWriter::open(dir, 1, small_segments(1)).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join(segment_file_name(4))).unwrap();
+    for seq in 1..=3 {
+        append(&writer, seq).unwrap();
+    }
+    assert!(writer.wait_durable(3, PATIENCE).unwrap());
+    append(&writer, 4).unwrap();
+    let err = writer.wait_durable(4, PATIENCE).unwrap_err();
+    assert!(
+        matches!(err, JournalError::Failed(ref m) if m.contains("No space")),
+        "{err}"
+    );
+    assert_eq!(writer.durable_seq(), 3);
+    assert!(writer.failure().is_some());
+    assert!(matches!(append(&writer, 5), Err(JournalError::Failed(_))));
+    let e = entry(5);
+    assert!(matches!(
+        writer.append_blocking(e.stamp, &e.command, &e.events),
+        Err(JournalError::Failed(_))
+    ));
+    assert_eq!(writer.durable_seq(), 3);
+    match writer.close() {
+        Err(JournalError::Io { path, .. }) => assert_eq!(path, dir.join(segment_file_name(4))),
+        other => panic!("expected the Io error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_full_queue_is_an_error_not_a_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let config = JournalConfig {
+        durability: Durability::Os,
+        queue_capacity: 2,
+        ..JournalConfig::default()
+    };
+    let writer = JournalWriter::open(&dir, 1, config).unwrap();
+    // The writer creates its first segment at the first append: make that
+    // path a FIFO, which blocks its `open` until someone reads.
+    let fifo = dir.join(segment_file_name(1));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    append(&writer, 1).unwrap();
+    // The writer thread takes entry 1 and blocks opening the FIFO.
+    let start = Instant::now();
+    while writer.queue_room() < 2 {
+        assert!(start.elapsed() < PATIENCE, "the writer never took entry 1");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    append(&writer, 2).unwrap();
+    append(&writer, 3).unwrap();
+    assert_eq!(writer.queue_room(), 0);
+    assert!(matches!(append(&writer, 4), Err(JournalError::QueueFull)));
+    // The refused entry did not use up its number.
+    assert_eq!(writer.next_seq(), 4);
+    assert_eq!(writer.durable_seq(), 0);
+    // Let the writer through: it writes into the FIFO, and we read it.
+    let mut reader = File::open(&fifo).unwrap();
+    assert!(writer.wait_durable(3, PATIENCE).unwrap());
+    append(&writer, 4).unwrap();
+    assert!(writer.wait_durable(4, PATIENCE).unwrap());
+    drop(writer);
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).unwrap();
+    assert_eq!(&bytes[..8], b"CETXJRNL");
+}
+
+#[test]
+fn a_follower_sees_entries_as_they_are_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let stop = Arc::new(AtomicBool::new(false));
+    let follower = {
+        let (dir, stop) = (dir.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut follower =
+                JournalFollower::new(&dir, 1).with_poll_interval(Duration::from_micros(200));
+            follower
+                .until(&stop)
+                .collect::<Result<Vec<JournalEntry>, _>>()
+        })
+    };
+    // Small segments, so that the follower crosses many rolls.
+    let config = JournalConfig {
+        durability: Durability::Os,
+        ..small_segments(4096)
+    };
+    let writer = JournalWriter::open(&dir, 1, config).unwrap();
+    for e in entries(1..=400) {
+        writer
+            .append_blocking(e.stamp, &e.command, &e.events)
+            .unwrap();
+        if e.stamp.seq % 50 == 0 {
+            assert!(writer.wait_durable(e.stamp.seq, PATIENCE).unwrap());
+        }
+    }
+    writer.close().unwrap();
+    assert!(segments(&dir).len() > 10);
+    stop.store(true, Ordering::Release);
+    assert_eq!(follower.join().unwrap().unwrap(), entries(1..=400));
+
+    // From the middle of a finished journal, entry by entry.
+    let mut follower = JournalFollower::new(&dir, 321);
+    for seq in 321..=400 {
+        assert_eq!(follower.next_timeout(PATIENCE).unwrap(), Some(entry(seq)));
+    }
+    assert_eq!(follower.try_next().unwrap(), None);
+    assert_eq!(follower.next_seq(), 401);
+}
+
+#[test]
+fn a_follower_waits_for_a_half_written_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    journal_support::write(dir, 1..=5, JournalConfig::default());
+    let mut follower = JournalFollower::new(dir, 1);
+    for seq in 1..=5 {
+        assert_eq!(follower.try_next().unwrap(), Some(entry(seq)));
+    }
+    assert_eq!(
+        follower.next_timeout(Duration::from_millis(5)).unwrap(),
+        None
+    );
+    // Record 6 arrives in two writes; between them it is not torn, just
+    // not there yet.
+    let mut record = Vec::new();
+    let e = entry(6);
+    cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
+        .unwrap();
+    let path = segments(dir).pop().unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(&record[..11]).unwrap();
+    assert_eq!(follower.try_next().unwrap(), None);
+    file.write_all(&record[11..]).unwrap();
+    assert_eq!(follower.try_next().unwrap(), Some(entry(6)));
+
+    // A follower of a directory that does not exist yet just waits.
+    let mut early = JournalFollower::new(dir.join("later"), 1);
+    assert_eq!(early.try_next().unwrap(), None);
+}
+
+#[test]
+fn a_follower_reports_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    journal_support::write(dir, 1..=60, small_segments(2048));
+    let files = segments(dir);
+    let mut bytes = std::fs::read(&files[0]).unwrap();
+    bytes[40] ^= 1;
+    std::fs::write(&files[0], bytes).unwrap();
+    let mut follower = JournalFollower::new(dir, 1);
+    let err = follower.try_next().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JournalError::Corrupt {
+                offset: 24,
+                seq: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

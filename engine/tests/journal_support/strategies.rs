@@ -1,0 +1,427 @@
+//! proptest strategies for every command, event and engine state, with
+//! arbitrary field values (the codec does not judge values; the engine
+//! does).
+
+use cetx_engine::{
+    Accepted, Account, AccountId, AccountOpened, Amended, BrokerId, CancelCause, Cancelled,
+    CashMoved, Command, CommandKind, DayClosed, DayStarted, DayStats, EngineState, Event, Holding,
+    HoldingsMoved, InstrumentId, InstrumentState, LargeHolder, NewOrder, OrderId, OrderType,
+    ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected, RestingOrder,
+    Side, TimeInForce, Trade,
+};
+use proptest::prelude::*;
+
+pub fn side() -> impl Strategy<Value = Side> {
+    prop_oneof![Just(Side::Buy), Just(Side::Sell)]
+}
+pub fn order_type() -> impl Strategy<Value = OrderType> {
+    prop_oneof![Just(OrderType::Limit), Just(OrderType::Market)]
+}
+pub fn tif() -> impl Strategy<Value = TimeInForce> {
+    prop_oneof![
+        Just(TimeInForce::Day),
+        Just(TimeInForce::Ioc),
+        Just(TimeInForce::Fok)
+    ]
+}
+pub fn phase() -> impl Strategy<Value = Phase> {
+    prop_oneof![
+        Just(Phase::Closed),
+        Just(Phase::Continuous),
+        Just(Phase::Break),
+        Just(Phase::Halted)
+    ]
+}
+pub fn participant() -> impl Strategy<Value = ParticipantType> {
+    prop_oneof![
+        Just(ParticipantType::ComplianceEntity),
+        Just(ParticipantType::Institution),
+        Just(ParticipantType::Individual)
+    ]
+}
+pub fn cause() -> impl Strategy<Value = CancelCause> {
+    (0..6u8).prop_map(|c| match c {
+        0 => CancelCause::Requested,
+        1 => CancelCause::Unfilled,
+        2 => CancelCause::FokKilled,
+        3 => CancelCause::BookFull,
+        4 => CancelCause::SelfTrade,
+        _ => CancelCause::Expired,
+    })
+}
+pub fn kind() -> impl Strategy<Value = CommandKind> {
+    (0..11u8).prop_map(|k| {
+        [
+            CommandKind::Submit,
+            CommandKind::Cancel,
+            CommandKind::Amend,
+            CommandKind::SetPhase,
+            CommandKind::EndOfDay,
+            CommandKind::OpenAccount,
+            CommandKind::Deposit,
+            CommandKind::Withdraw,
+            CommandKind::CreditHoldings,
+            CommandKind::DebitHoldings,
+            CommandKind::SetReferencePrice,
+        ][usize::from(k)]
+    })
+}
+pub fn reason() -> impl Strategy<Value = RejectReason> {
+    proptest::sample::select(RejectReason::ALL.to_vec())
+}
+pub fn oid() -> impl Strategy<Value = OrderId> {
+    any::<u64>().prop_map(OrderId)
+}
+pub fn acct() -> impl Strategy<Value = AccountId> {
+    any::<u32>().prop_map(AccountId)
+}
+pub fn inst() -> impl Strategy<Value = InstrumentId> {
+    any::<u16>().prop_map(InstrumentId)
+}
+
+pub fn command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        (
+            oid(),
+            acct(),
+            inst(),
+            side(),
+            order_type(),
+            tif(),
+            any::<i64>(),
+            any::<u64>()
+        )
+            .prop_map(|(order_id, account, instrument, side, t, tif, p, q)| {
+                Command::Submit(NewOrder {
+                    order_id,
+                    account,
+                    instrument,
+                    side,
+                    order_type: t,
+                    time_in_force: tif,
+                    price_ticks: p,
+                    quantity_t: q,
+                })
+            }),
+        (inst(), oid()).prop_map(|(instrument, order_id)| Command::Cancel {
+            instrument,
+            order_id
+        }),
+        (inst(), oid(), any::<i64>(), any::<u64>()).prop_map(|(instrument, order_id, p, q)| {
+            Command::Amend {
+                instrument,
+                order_id,
+                price_ticks: p,
+                quantity_t: q,
+            }
+        }),
+        (inst(), phase()).prop_map(|(instrument, phase)| Command::SetPhase { instrument, phase }),
+        Just(Command::EndOfDay),
+        (acct(), participant(), any::<u32>()).prop_map(|(account, participant, b)| {
+            Command::OpenAccount {
+                account,
+                participant,
+                broker: BrokerId(b),
+            }
+        }),
+        (acct(), any::<i64>()).prop_map(|(account, amount_fen)| Command::Deposit {
+            account,
+            amount_fen
+        }),
+        (acct(), any::<i64>()).prop_map(|(account, amount_fen)| Command::Withdraw {
+            account,
+            amount_fen
+        }),
+        (acct(), inst(), any::<u64>()).prop_map(|(account, instrument, quantity_t)| {
+            Command::CreditHoldings {
+                account,
+                instrument,
+                quantity_t,
+            }
+        }),
+        (acct(), inst(), any::<u64>()).prop_map(|(account, instrument, quantity_t)| {
+            Command::DebitHoldings {
+                account,
+                instrument,
+                quantity_t,
+            }
+        }),
+        (inst(), any::<i64>()).prop_map(|(instrument, price_ticks)| {
+            Command::SetReferencePrice {
+                instrument,
+                price_ticks,
+            }
+        }),
+    ]
+}
+
+pub fn trade() -> impl Strategy<Value = Trade> {
+    (
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<i64>(),
+            inst(),
+            any::<i64>(),
+        ),
+        (any::<u64>(), side(), oid(), acct(), any::<u64>()),
+        (oid(), acct(), any::<u64>()),
+    )
+        .prop_map(
+            |((id, seq, t, instrument, p), (q, a, mo, ma, mr), (to, ta, tr))| Trade {
+                trade_id: id,
+                seq,
+                time_ns: t,
+                instrument,
+                price_ticks: p,
+                quantity_t: q,
+                aggressor: a,
+                maker_order_id: mo,
+                maker_account: ma,
+                maker_remaining_t: mr,
+                taker_order_id: to,
+                taker_account: ta,
+                taker_remaining_t: tr,
+            },
+        )
+}
+
+pub fn cash() -> impl Strategy<Value = CashMoved> {
+    (acct(), any::<i64>(), any::<i64>()).prop_map(|(account, amount_fen, cash_fen)| CashMoved {
+        account,
+        amount_fen,
+        cash_fen,
+    })
+}
+
+pub fn holdings() -> impl Strategy<Value = HoldingsMoved> {
+    (acct(), inst(), any::<u64>(), any::<u64>()).prop_map(|(account, instrument, q, b)| {
+        HoldingsMoved {
+            account,
+            instrument,
+            quantity_t: q,
+            balance_t: b,
+        }
+    })
+}
+
+pub fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        (
+            oid(),
+            acct(),
+            inst(),
+            side(),
+            order_type(),
+            tif(),
+            any::<i64>(),
+            any::<u64>()
+        )
+            .prop_map(|(order_id, account, instrument, side, t, tif, p, q)| {
+                Event::Accepted(Accepted {
+                    order_id,
+                    account,
+                    instrument,
+                    side,
+                    order_type: t,
+                    time_in_force: tif,
+                    price_ticks: p,
+                    quantity_t: q,
+                })
+            }),
+        (kind(), proptest::option::of(oid()), reason()).prop_map(|(command, order_id, reason)| {
+            Event::Rejected(Rejected {
+                command,
+                order_id,
+                reason,
+            })
+        }),
+        trade().prop_map(Event::Trade),
+        (oid(), acct(), inst(), side(), any::<u64>(), cause()).prop_map(
+            |(order_id, account, instrument, side, cancelled_t, cause)| {
+                Event::Cancelled(Cancelled {
+                    order_id,
+                    account,
+                    instrument,
+                    side,
+                    cancelled_t,
+                    cause,
+                })
+            }
+        ),
+        (
+            oid(),
+            acct(),
+            inst(),
+            side(),
+            any::<i64>(),
+            any::<u64>(),
+            any::<bool>()
+        )
+            .prop_map(|(order_id, account, instrument, side, p, q, kept)| {
+                Event::Amended(Amended {
+                    order_id,
+                    account,
+                    instrument,
+                    side,
+                    price_ticks: p,
+                    quantity_t: q,
+                    priority_kept: kept,
+                })
+            }),
+        (acct(), participant(), any::<u32>()).prop_map(|(account, participant, b)| {
+            Event::AccountOpened(AccountOpened {
+                account,
+                participant,
+                broker: BrokerId(b),
+            })
+        }),
+        cash().prop_map(Event::CashDeposited),
+        cash().prop_map(Event::CashWithdrawn),
+        holdings().prop_map(Event::HoldingsCredited),
+        holdings().prop_map(Event::HoldingsDebited),
+        (inst(), phase()).prop_map(|(instrument, phase)| Event::PhaseChanged(PhaseChanged {
+            instrument,
+            phase
+        })),
+        (inst(), any::<i64>(), any::<i64>(), any::<i64>()).prop_map(|(instrument, p, f, c)| {
+            Event::ReferencePriceSet(ReferencePriceSet {
+                instrument,
+                price_ticks: p,
+                floor_ticks: f,
+                ceiling_ticks: c,
+            })
+        }),
+        (acct(), inst(), any::<u64>(), any::<u64>()).prop_map(|(account, instrument, b, t)| {
+            Event::LargeHolder(LargeHolder {
+                account,
+                instrument,
+                balance_t: b,
+                threshold_t: t,
+            })
+        }),
+        (
+            (
+                any::<u32>(),
+                inst(),
+                any::<i64>(),
+                any::<i64>(),
+                any::<i64>()
+            ),
+            (any::<i64>(), any::<u64>(), any::<i64>(), any::<u64>())
+        )
+            .prop_map(|((day, instrument, o, h, l), (c, v, turnover, n))| {
+                Event::DayClosed(DayClosed {
+                    trading_day: day,
+                    instrument,
+                    open_ticks: o,
+                    high_ticks: h,
+                    low_ticks: l,
+                    close_ticks: c,
+                    volume_t: v,
+                    turnover_fen: turnover,
+                    trade_count: n,
+                })
+            }),
+        any::<u32>().prop_map(|trading_day| Event::DayStarted(DayStarted { trading_day })),
+    ]
+}
+
+pub fn resting() -> impl Strategy<Value = RestingOrder> {
+    (oid(), acct(), side(), any::<i64>(), any::<u64>()).prop_map(
+        |(order_id, account, side, price_ticks, quantity_t)| RestingOrder {
+            order_id,
+            account,
+            side,
+            price_ticks,
+            quantity_t,
+        },
+    )
+}
+
+pub fn instrument_state() -> impl Strategy<Value = InstrumentState> {
+    (
+        phase(),
+        any::<i64>(),
+        (
+            any::<i64>(),
+            any::<i64>(),
+            any::<i64>(),
+            any::<u64>(),
+            any::<i128>(),
+            any::<u64>(),
+        ),
+        proptest::collection::vec(resting(), 0..5),
+        proptest::collection::vec(resting(), 0..5),
+    )
+        .prop_map(
+            |(phase, reference_ticks, (o, h, l, v, t, n), bids, asks)| InstrumentState {
+                phase,
+                reference_ticks,
+                today: DayStats {
+                    open_ticks: o,
+                    high_ticks: h,
+                    low_ticks: l,
+                    volume_t: v,
+                    turnover_fen: t,
+                    trade_count: n,
+                },
+                bids,
+                asks,
+            },
+        )
+}
+
+pub fn holding() -> impl Strategy<Value = Holding> {
+    (
+        any::<[u64; 4]>(),
+        proptest::option::of(any::<u32>()),
+        proptest::option::of(any::<u32>()),
+    )
+        .prop_map(|([b, r, l, y], buy, sell)| Holding {
+            balance_t: b,
+            reserved_t: r,
+            locked_t: l,
+            buying_t: y,
+            last_buy_day: buy,
+            last_sell_day: sell,
+        })
+}
+
+pub fn account() -> impl Strategy<Value = Account> {
+    (
+        acct(),
+        participant(),
+        any::<u32>(),
+        any::<i64>(),
+        any::<i64>(),
+        proptest::collection::vec(holding(), 0..4),
+    )
+        .prop_map(|(id, participant, b, cash, reserved, holdings)| Account {
+            id,
+            participant,
+            broker: BrokerId(b),
+            cash_fen: cash,
+            reserved_fen: reserved,
+            holdings,
+        })
+}
+
+pub fn state() -> impl Strategy<Value = EngineState> {
+    (
+        any::<u32>(),
+        proptest::option::of(oid()),
+        any::<u64>(),
+        proptest::collection::vec(instrument_state(), 0..4),
+        proptest::collection::vec(account(), 0..6),
+    )
+        .prop_map(
+            |(trading_day, last_order_id, next_trade_id, instruments, accounts)| EngineState {
+                trading_day,
+                last_order_id,
+                next_trade_id,
+                instruments,
+                accounts,
+            },
+        )
+}
