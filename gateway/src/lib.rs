@@ -16,4 +16,5 @@
 //! → socket`.
 
 pub mod codec;
+pub mod config;
 pub mod protocol;

@@ -1,0 +1,447 @@
+//! The server's configuration: one TOML file that says where to listen, how
+//! durable the journal is, when the market trades, what it trades, which
+//! brokers may log in and which accounts a fresh market starts with.
+//!
+//! [`ServerConfig::load`] and [`ServerConfig::from_toml_str`] read the file
+//! and run [`ServerConfig::validate`], so a config that loads is one the
+//! server can use: every check here names the entry that is wrong, before a
+//! socket is bound or a journal opened. [`ServerConfig::embedded_default`]
+//! is `gateway/default.toml`, a demo market that doubles as the reference
+//! for writing a config; `docs/CONFIG.md` lists every key.
+//!
+//! Units follow the engine: cash is written in CNY as a decimal string and
+//! converted exactly to fen (`i64`); holdings are whole tonnes (`u64`);
+//! durations are milliseconds; sizes are bytes.
+//!
+//! # Layout
+//!
+//! - this file: the sections as serde types, the loaders, and what the
+//!   server asks of a config ([`ServerConfig::engine_config`],
+//!   [`ServerConfig::genesis`], the broker and account look-ups);
+//! - `validate`: [`ServerConfig::validate`], the checks;
+//! - `error`: [`ConfigError`];
+//! - `position`: the line, column and key of a TOML error;
+//! - `values`: how amounts, dates and times may be written.
+
+mod error;
+mod position;
+mod validate;
+mod values;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cetx_engine::journal;
+use cetx_engine::{
+    AccountId, BrokerId, Calendar, Command, EngineConfig, InstrumentId, InstrumentSpec,
+    ParticipantType,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{
+    Secret, HEARTBEAT_INTERVAL, IDLE_TIMEOUT, MAX_FRAME_AFTER_LOGIN, MAX_FRAME_BEFORE_LOGIN,
+};
+
+pub use error::ConfigError;
+
+/// The embedded default config, `gateway/default.toml`: a demo market with
+/// three instruments, two brokers and funded accounts.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
+/// Fen in one CNY: cash is counted in fen (0.01 CNY).
+const FEN_PER_CNY: i64 = 100;
+/// Largest engine input queue: its slots are allocated up front.
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
+/// Smallest journal segment: room for its header and some records.
+pub const MIN_SEGMENT_BYTES: u64 = 4_096;
+/// Furthest exchange time may be from UTC, in seconds (±14 h covers every
+/// time zone in use).
+const MAX_UTC_OFFSET_S: i32 = 14 * 3_600;
+
+/// The whole server configuration, one TOML file.
+///
+/// Every section may be left out and takes its defaults, except that at
+/// least one `[[instruments]]` is required.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `[server]`: network, limits and where data lives.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// `[journal]`: durability and segment sizes.
+    #[serde(default)]
+    pub journal: JournalSettings,
+    /// `[calendar]`: trading days and hours. Any key left out takes its
+    /// default (Asia/Shanghai, 09:30–11:30 and 13:00–15:00, no holidays).
+    #[serde(default, deserialize_with = "values::calendar")]
+    pub calendar: Calendar,
+    /// `[[instruments]]`: what is traded; an instrument's id is its position
+    /// here.
+    #[serde(default)]
+    pub instruments: Vec<InstrumentSpec>,
+    /// `[[brokers]]`: who may log in.
+    #[serde(default)]
+    pub brokers: Vec<BrokerConfig>,
+    /// `[[accounts]]`: the accounts a fresh market opens with.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// `[server]`: where to listen and the limits of the network side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to accept broker connections on.
+    pub listen: SocketAddr,
+    /// Directory of the journal and snapshots; relative paths are relative
+    /// to the working directory.
+    pub data_dir: PathBuf,
+    /// Most broker connections open at once.
+    pub max_connections: u32,
+    /// Slots in the bounded queue from the sessions to the engine thread.
+    pub queue_capacity: usize,
+    /// Milliseconds of sending nothing after which the server sends a
+    /// heartbeat. Default and most: the protocol's `HEARTBEAT_INTERVAL`.
+    pub heartbeat_interval_ms: u64,
+    /// Milliseconds without any frame from a broker after which its
+    /// session is closed. Default: the protocol's `IDLE_TIMEOUT`.
+    pub idle_timeout_ms: u64,
+    /// Largest frame payload, in bytes, accepted before a successful login.
+    /// Default and least: the protocol's `MAX_FRAME_BEFORE_LOGIN`.
+    pub max_frame_before_login: usize,
+    /// Largest frame payload, in bytes, accepted after login. Default and
+    /// least: the protocol's `MAX_FRAME_AFTER_LOGIN`.
+    pub max_frame_after_login: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: PathBuf::from("./cetx-data"),
+            max_connections: 256,
+            queue_capacity: 65_536,
+            heartbeat_interval_ms: millis(HEARTBEAT_INTERVAL),
+            idle_timeout_ms: millis(IDLE_TIMEOUT),
+            max_frame_before_login: MAX_FRAME_BEFORE_LOGIN,
+            max_frame_after_login: MAX_FRAME_AFTER_LOGIN,
+        }
+    }
+}
+
+/// A protocol duration in whole milliseconds.
+const fn millis(duration: Duration) -> u64 {
+    // The protocol's durations are seconds: far inside u64 milliseconds.
+    duration.as_millis() as u64
+}
+
+impl ServerSettings {
+    /// [`Self::heartbeat_interval_ms`] as a duration.
+    #[must_use]
+    pub const fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    /// [`Self::idle_timeout_ms`] as a duration.
+    #[must_use]
+    pub const fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+}
+
+/// When the journal counts a write as done; the config's spelling of
+/// [`journal::Durability`], into which it converts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// `fdatasync` once per batch before acknowledging it: an acknowledged
+    /// command survives a power cut.
+    #[default]
+    Fsync,
+    /// Written to the operating system's page cache: survives the process
+    /// crashing, not the machine.
+    Os,
+    /// Not written before acknowledging: for benchmarks only.
+    None,
+}
+
+impl From<Durability> for journal::Durability {
+    fn from(durability: Durability) -> Self {
+        match durability {
+            Durability::Fsync => Self::Fsync,
+            Durability::Os => Self::Os,
+            Durability::None => Self::None,
+        }
+    }
+}
+
+/// `[journal]`: how durable the journal is and how it is cut into files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalSettings {
+    /// When a write counts as done.
+    pub durability: Durability,
+    /// Bytes after which the journal starts a new segment file.
+    pub segment_bytes: u64,
+    /// Commands between two snapshots of the engine state.
+    pub snapshot_every: u64,
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Fsync,
+            segment_bytes: journal::format::DEFAULT_SEGMENT_BYTES,
+            snapshot_every: 1_000_000,
+        }
+    }
+}
+
+impl JournalSettings {
+    /// The journal writer's settings: these, and the writer's own defaults
+    /// for the rest (its queue and batch sizes).
+    #[must_use]
+    pub fn journal_config(&self) -> journal::JournalConfig {
+        journal::JournalConfig {
+            segment_bytes: self.segment_bytes,
+            durability: self.durability.into(),
+            ..journal::JournalConfig::default()
+        }
+    }
+}
+
+/// `[[brokers]]`: an exchange member that logs in and acts for its accounts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// The broker's id, sent at login.
+    pub id: BrokerId,
+    /// A name for logs and reports.
+    pub name: String,
+    /// The shared secret sent at login; its `Debug` output is redacted.
+    pub secret: Secret,
+    /// Whether the broker's resting orders are cancelled when its last
+    /// session disconnects.
+    #[serde(default = "yes")]
+    pub cancel_on_disconnect: bool,
+    /// The token bucket that limits the broker's message rate.
+    #[serde(default)]
+    pub throttle: Throttle,
+}
+
+const fn yes() -> bool {
+    true
+}
+
+impl BrokerConfig {
+    /// Whether a login's secret is this broker's. Every byte is compared
+    /// whatever the first difference, so the time taken does not tell how
+    /// much of a guess was right.
+    #[must_use]
+    pub fn accepts(&self, candidate: &Secret) -> bool {
+        let secret = self.secret.expose().as_bytes();
+        let candidate = candidate.expose().as_bytes();
+        let mut diff = u8::from(secret.len() != candidate.len());
+        for (i, &c) in candidate.iter().enumerate() {
+            diff |= c ^ secret.get(i).copied().unwrap_or(!c);
+        }
+        diff == 0
+    }
+}
+
+/// A token bucket: `burst` messages at once, refilled at `rate_per_s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Throttle {
+    /// Tokens added per second.
+    pub rate_per_s: u32,
+    /// Most tokens the bucket holds.
+    pub burst: u32,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self {
+            rate_per_s: 1_000,
+            burst: 2_000,
+        }
+    }
+}
+
+/// `[[accounts]]`: an account the market opens with, funded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The account's id.
+    pub id: AccountId,
+    /// The broker that acts for it.
+    pub broker: BrokerId,
+    /// Who owns it.
+    pub participant: ParticipantType,
+    /// Opening cash in CNY, exact to the fen. Written as a string
+    /// (`"1000000.00"`) or a whole number; a float is refused so that no
+    /// rounding happens on the way in.
+    #[serde(default, deserialize_with = "values::cny")]
+    pub cash: Decimal,
+    /// Opening allowances per instrument symbol, in tonnes.
+    #[serde(default)]
+    pub holdings: BTreeMap<String, u64>,
+}
+
+impl AccountConfig {
+    /// The opening cash in fen.
+    ///
+    /// # Errors
+    /// [`ConfigError::NegativeCash`], [`ConfigError::CashNotWholeFen`] or
+    /// [`ConfigError::CashOutOfRange`], naming the account.
+    pub fn cash_fen(&self) -> Result<i64, ConfigError> {
+        let account = self.id.0;
+        let cash = self.cash;
+        if cash.is_sign_negative() && !cash.is_zero() {
+            return Err(ConfigError::NegativeCash { account, cash });
+        }
+        let fen = cash
+            .checked_mul(Decimal::from(FEN_PER_CNY))
+            .ok_or(ConfigError::CashOutOfRange { account, cash })?;
+        if !fen.fract().is_zero() {
+            return Err(ConfigError::CashNotWholeFen { account, cash });
+        }
+        i64::try_from(fen).map_err(|_| ConfigError::CashOutOfRange { account, cash })
+    }
+}
+
+impl ServerConfig {
+    /// Reads, parses and validates a config file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] when the file cannot be read; otherwise any
+    /// error of [`Self::from_toml_str`], inside [`ConfigError::InFile`] so
+    /// that the message names the file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Self::from_toml_str(&text).map_err(|error| ConfigError::InFile {
+            path: path.to_owned(),
+            error: Box::new(error),
+        })
+    }
+
+    /// Parses and validates a config from TOML text.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`] for text that is not TOML or has an unknown
+    /// key or a value of the wrong type, with the line, column and key where
+    /// TOML tells them; otherwise the first failed check of
+    /// [`Self::validate`].
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| position::parse_error(text, &e))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded default config, `gateway/default.toml`: a demo market
+    /// ready to trade.
+    ///
+    /// # Panics
+    /// If the embedded file does not load; a test makes sure it does.
+    #[must_use]
+    pub fn embedded_default() -> Self {
+        Self::from_toml_str(DEFAULT_TOML)
+            .unwrap_or_else(|e| panic!("the embedded default.toml is broken: {e}"))
+    }
+
+    /// What the engine trades: the configured instruments, in order.
+    #[must_use]
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            instruments: self.instruments.clone(),
+        }
+    }
+
+    /// The ids of every instrument, in order, as the calendar's
+    /// [`Calendar::due`] wants them.
+    #[must_use]
+    pub fn instrument_ids(&self) -> Vec<InstrumentId> {
+        (0..self.instruments.len())
+            .map(|i| InstrumentId(u16::try_from(i).expect("validated: at most u16::MAX")))
+            .collect()
+    }
+
+    /// The id of the instrument with this symbol.
+    #[must_use]
+    pub fn instrument_id(&self, symbol: &str) -> Option<InstrumentId> {
+        self.instruments
+            .iter()
+            .position(|spec| spec.symbol == symbol)
+            .and_then(|i| u16::try_from(i).ok())
+            .map(InstrumentId)
+    }
+
+    /// The broker with this id.
+    #[must_use]
+    pub fn broker(&self, id: BrokerId) -> Option<&BrokerConfig> {
+        self.brokers.iter().find(|b| b.id == id)
+    }
+
+    /// The accounts a broker acts for, in config order.
+    pub fn accounts_of(&self, broker: BrokerId) -> impl Iterator<Item = AccountId> + '_ {
+        self.accounts
+            .iter()
+            .filter(move |a| a.broker == broker)
+            .map(|a| a.id)
+    }
+
+    /// The admin commands that set up a fresh market from this config, in a
+    /// fixed order: for each account in config order, `OpenAccount`, then a
+    /// `Deposit` of its cash (none for zero), then a `CreditHoldings` for
+    /// each holding in instrument order (none for zero). Trading phases are
+    /// the scheduler's, not set here.
+    ///
+    /// # Panics
+    /// On a config that does not pass [`Self::validate`] (cash not exact to
+    /// the fen, holdings of an unknown symbol); every loader validates.
+    #[must_use]
+    pub fn genesis(&self) -> Vec<Command> {
+        let mut commands = Vec::new();
+        for account in &self.accounts {
+            commands.push(Command::OpenAccount {
+                account: account.id,
+                participant: account.participant,
+                broker: account.broker,
+            });
+            let amount_fen = account
+                .cash_fen()
+                .unwrap_or_else(|e| panic!("genesis of an unvalidated config: {e}"));
+            if amount_fen > 0 {
+                commands.push(Command::Deposit {
+                    account: account.id,
+                    amount_fen,
+                });
+            }
+            if let Some(symbol) = account
+                .holdings
+                .keys()
+                .find(|s| self.instrument_id(s).is_none())
+            {
+                panic!("genesis of an unvalidated config: unknown holding {symbol}");
+            }
+            for (instrument, spec) in self.instrument_ids().into_iter().zip(&self.instruments) {
+                let quantity_t = account.holdings.get(&spec.symbol).copied().unwrap_or(0);
+                if quantity_t > 0 {
+                    commands.push(Command::CreditHoldings {
+                        account: account.id,
+                        instrument,
+                        quantity_t,
+                    });
+                }
+            }
+        }
+        commands
+    }
+}

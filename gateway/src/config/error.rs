@@ -1,0 +1,254 @@
+//! [`ConfigError`]: every reason a config cannot be used, each naming the
+//! file, line, key or entry it is about, so an operator can fix it without
+//! reading code.
+
+use std::path::PathBuf;
+
+use cetx_engine::SpecError;
+use chrono::NaiveTime;
+use rust_decimal::Decimal;
+
+use super::MIN_SEGMENT_BYTES;
+use crate::protocol::MAX_SYMBOL_LEN;
+
+/// Why a config cannot be used. Each message is complete on its own and
+/// names the file, line or entry it is about: inner errors are part of the
+/// message, not a `source()`, so one `{}` prints everything once.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {reason}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// The text is not TOML, or not the shape of a config.
+    #[error("{}{message}", position(*line, *column, key.as_deref()))]
+    Parse {
+        /// Line of the error, from 1, where TOML gives a position.
+        line: Option<usize>,
+        /// Column of the error, in characters from 1.
+        column: Option<usize>,
+        /// Dotted path of the key at the error, e.g. `accounts[2].cash`,
+        /// where it can be told.
+        key: Option<String>,
+        /// What is wrong, from the TOML reader.
+        message: String,
+    },
+    /// An error in a config file, with the file's name.
+    #[error("config file {}: {error}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: Box<ConfigError>,
+    },
+    /// A count or size that must be positive is zero.
+    #[error("{key} must be at least 1")]
+    Zero {
+        /// The key, e.g. `server.max_connections`.
+        key: &'static str,
+    },
+    /// A limit is above the most the server allows.
+    #[error("{key} = {value} is above the most allowed, {max}")]
+    TooLarge {
+        /// The key.
+        key: &'static str,
+        /// The configured value.
+        value: u64,
+        /// The most allowed.
+        max: u64,
+    },
+    /// `server.data_dir` is empty.
+    #[error("server.data_dir must not be empty")]
+    EmptyDataDir,
+    /// A limit is below the least the protocol promises brokers.
+    #[error("{key} = {value} is below the protocol's {min}")]
+    TooSmall {
+        /// The key.
+        key: &'static str,
+        /// The configured value.
+        value: u64,
+        /// The least allowed.
+        min: u64,
+    },
+    /// The idle timeout would cut off brokers that only send heartbeats.
+    #[error(
+        "server.idle_timeout_ms ({idle_timeout_ms}) must be longer than the \
+         protocol's heartbeat interval ({broker_heartbeat_ms} ms), or an idle \
+         broker is cut off between heartbeats"
+    )]
+    IdleTimeout {
+        /// Configured idle timeout.
+        idle_timeout_ms: u64,
+        /// How often a quiet broker heartbeats, by the protocol.
+        broker_heartbeat_ms: u64,
+    },
+    /// The frame limit before login is above the one after it.
+    #[error(
+        "server.max_frame_before_login ({before}) must not exceed \
+         server.max_frame_after_login ({after})"
+    )]
+    FrameLimits {
+        /// Configured limit before login.
+        before: usize,
+        /// Configured limit after login.
+        after: usize,
+    },
+    /// Journal segments too small to hold a header and records.
+    #[error("journal.segment_bytes ({0}) must be at least {MIN_SEGMENT_BYTES}")]
+    SegmentTooSmall(u64),
+    /// The calendar's UTC offset is not a real time zone's.
+    #[error("calendar.utc_offset_s ({0}) must be within ±14 hours")]
+    UtcOffset(i32),
+    /// The calendar has no session, so the market would never open or
+    /// end a day.
+    #[error("calendar.sessions must list at least one session")]
+    NoSessions,
+    /// A session does not open before it closes, or a time has a fraction of
+    /// a second.
+    #[error(
+        "calendar.sessions[{index}]: open {open} must be before close {close}, \
+         in whole seconds"
+    )]
+    Session {
+        /// Position of the session, from 0.
+        index: usize,
+        /// Its open.
+        open: NaiveTime,
+        /// Its close.
+        close: NaiveTime,
+    },
+    /// A session opens before the previous one has closed.
+    #[error(
+        "calendar.sessions[{index}] opens at {open}, not after the previous \
+         session closes at {previous_close}"
+    )]
+    SessionsOverlap {
+        /// Position of the later session, from 0.
+        index: usize,
+        /// Its open.
+        open: NaiveTime,
+        /// The previous session's close.
+        previous_close: NaiveTime,
+    },
+    /// No instrument is configured.
+    #[error("at least one [[instruments]] entry is required")]
+    NoInstruments,
+    /// More instruments than the engine can index.
+    #[error("{0} instruments configured; at most {max}", max = u16::MAX)]
+    TooManyInstruments(usize),
+    /// A symbol is empty, too long for the protocol, or has characters
+    /// other than printable ASCII.
+    #[error(
+        "instrument symbol {0:?} must be 1 to {MAX_SYMBOL_LEN} characters of \
+         printable ASCII, without spaces"
+    )]
+    BadSymbol(String),
+    /// Two instruments share one symbol.
+    #[error("instrument symbol {0} is configured twice")]
+    DuplicateSymbol(String),
+    /// An instrument spec that the engine refuses.
+    #[error("instrument {symbol}: {error}")]
+    Instrument {
+        /// The instrument's symbol.
+        symbol: String,
+        /// What the engine found wrong.
+        error: SpecError,
+    },
+    /// Two brokers share one id.
+    #[error("broker id {0} is configured twice")]
+    DuplicateBroker(u32),
+    /// A broker without a name.
+    #[error("broker {0}: name must not be empty")]
+    EmptyBrokerName(u32),
+    /// A broker without a secret.
+    #[error("broker {0}: secret must not be empty")]
+    EmptySecret(u32),
+    /// A secret longer than a login can carry.
+    #[error("broker {broker}: secret is {len} bytes; a login carries at most {max}")]
+    SecretTooLong {
+        /// The broker.
+        broker: u32,
+        /// The secret's length in bytes.
+        len: usize,
+        /// The protocol's most.
+        max: usize,
+    },
+    /// A throttle that would never let a message through.
+    #[error("broker {broker}: throttle rate_per_s ({rate_per_s}) and burst ({burst}) must be at least 1")]
+    Throttle {
+        /// The broker.
+        broker: u32,
+        /// Configured rate.
+        rate_per_s: u32,
+        /// Configured burst.
+        burst: u32,
+    },
+    /// Two accounts share one id.
+    #[error("account id {0} is configured twice")]
+    DuplicateAccount(u32),
+    /// An account names a broker that is not configured.
+    #[error("account {account}: broker {broker} is not configured")]
+    UnknownBroker {
+        /// The account.
+        account: u32,
+        /// The broker it names.
+        broker: u32,
+    },
+    /// An account holds an instrument that is not configured.
+    #[error("account {account}: holdings name {symbol}, which is not an instrument")]
+    UnknownHoldingSymbol {
+        /// The account.
+        account: u32,
+        /// The symbol it names.
+        symbol: String,
+    },
+    /// An account opens with negative cash.
+    #[error("account {account}: cash {cash} CNY must not be negative")]
+    NegativeCash {
+        /// The account.
+        account: u32,
+        /// Configured cash.
+        cash: Decimal,
+    },
+    /// An account's cash has a fraction of a fen.
+    #[error("account {account}: cash {cash} CNY is not a whole number of fen (0.01 CNY)")]
+    CashNotWholeFen {
+        /// The account.
+        account: u32,
+        /// Configured cash.
+        cash: Decimal,
+    },
+    /// An account's cash does not fit the engine's `i64` fen.
+    #[error("account {account}: cash {cash} CNY is too large")]
+    CashOutOfRange {
+        /// The account.
+        account: u32,
+        /// Configured cash.
+        cash: Decimal,
+    },
+}
+
+/// The "line L, column C, at `key`: " prefix of a parse error's message.
+fn position(line: Option<usize>, column: Option<usize>, key: Option<&str>) -> String {
+    let mut out = String::new();
+    if let Some(line) = line {
+        out += &format!("line {line}");
+        if let Some(column) = column {
+            out += &format!(", column {column}");
+        }
+    }
+    if let Some(key) = key {
+        if !out.is_empty() {
+            out += ", ";
+        }
+        out += &format!("at `{key}`");
+    }
+    if !out.is_empty() {
+        out += ": ";
+    }
+    out
+}

@@ -1,0 +1,240 @@
+//! The checks every loader runs: [`ServerConfig::validate`], section by
+//! section, each failure a [`ConfigError`] variant that names the key or
+//! entry.
+
+use std::collections::BTreeSet;
+
+use cetx_engine::{Calendar, Session};
+use chrono::{NaiveTime, Timelike};
+
+use super::{
+    millis, ConfigError, ServerConfig, Throttle, MAX_QUEUE_CAPACITY, MAX_UTC_OFFSET_S,
+    MIN_SEGMENT_BYTES,
+};
+use crate::codec::MAX_FRAME_CEILING;
+use crate::protocol::{
+    HEARTBEAT_INTERVAL, MAX_FRAME_AFTER_LOGIN, MAX_FRAME_BEFORE_LOGIN, MAX_SECRET_LEN,
+    MAX_SYMBOL_LEN,
+};
+
+impl ServerConfig {
+    /// Checks everything the server relies on, section by section, and
+    /// reports the first problem.
+    ///
+    /// # Errors
+    /// The [`ConfigError`] variant of the first failed check, naming the
+    /// key or entry.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_server()?;
+        self.validate_journal()?;
+        validate_calendar(&self.calendar)?;
+        self.validate_instruments()?;
+        self.validate_brokers()?;
+        self.validate_accounts()
+    }
+
+    fn validate_server(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        let positive: [(&'static str, u64); 3] = [
+            ("server.max_connections", u64::from(s.max_connections)),
+            ("server.queue_capacity", s.queue_capacity as u64),
+            ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Zero { key });
+        }
+        if s.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::EmptyDataDir);
+        }
+        at_most(
+            "server.queue_capacity",
+            s.queue_capacity as u64,
+            MAX_QUEUE_CAPACITY as u64,
+        )?;
+        // Brokers close a connection that has been silent for the
+        // protocol's IDLE_TIMEOUT, counting on a heartbeat at least every
+        // HEARTBEAT_INTERVAL.
+        at_most(
+            "server.heartbeat_interval_ms",
+            s.heartbeat_interval_ms,
+            millis(HEARTBEAT_INTERVAL),
+        )?;
+        // A broker that has nothing to say heartbeats every
+        // HEARTBEAT_INTERVAL: a shorter idle timeout would cut it off.
+        if s.idle_timeout_ms <= millis(HEARTBEAT_INTERVAL) {
+            return Err(ConfigError::IdleTimeout {
+                idle_timeout_ms: s.idle_timeout_ms,
+                broker_heartbeat_ms: millis(HEARTBEAT_INTERVAL),
+            });
+        }
+        // Brokers may send frames up to the protocol's maxima; the codec
+        // takes nothing above its ceiling.
+        let ceiling = MAX_FRAME_CEILING as u64;
+        for (key, value, least) in [
+            (
+                "server.max_frame_before_login",
+                s.max_frame_before_login,
+                MAX_FRAME_BEFORE_LOGIN,
+            ),
+            (
+                "server.max_frame_after_login",
+                s.max_frame_after_login,
+                MAX_FRAME_AFTER_LOGIN,
+            ),
+        ] {
+            if value < least {
+                return Err(ConfigError::TooSmall {
+                    key,
+                    value: value as u64,
+                    min: least as u64,
+                });
+            }
+            at_most(key, value as u64, ceiling)?;
+        }
+        if s.max_frame_before_login > s.max_frame_after_login {
+            return Err(ConfigError::FrameLimits {
+                before: s.max_frame_before_login,
+                after: s.max_frame_after_login,
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_journal(&self) -> Result<(), ConfigError> {
+        let j = &self.journal;
+        if j.segment_bytes < MIN_SEGMENT_BYTES {
+            return Err(ConfigError::SegmentTooSmall(j.segment_bytes));
+        }
+        if j.snapshot_every == 0 {
+            return Err(ConfigError::Zero {
+                key: "journal.snapshot_every",
+            });
+        }
+        Ok(())
+    }
+
+    fn validate_instruments(&self) -> Result<(), ConfigError> {
+        if self.instruments.is_empty() {
+            return Err(ConfigError::NoInstruments);
+        }
+        if self.instruments.len() > usize::from(u16::MAX) {
+            return Err(ConfigError::TooManyInstruments(self.instruments.len()));
+        }
+        let mut seen = BTreeSet::new();
+        for spec in &self.instruments {
+            let symbol = &spec.symbol;
+            let printable = symbol.bytes().all(|b| b.is_ascii_graphic());
+            if symbol.is_empty() || symbol.len() > MAX_SYMBOL_LEN || !printable {
+                return Err(ConfigError::BadSymbol(symbol.clone()));
+            }
+            if !seen.insert(symbol.as_str()) {
+                return Err(ConfigError::DuplicateSymbol(symbol.clone()));
+            }
+            let wrap = |error| ConfigError::Instrument {
+                symbol: symbol.clone(),
+                error,
+            };
+            spec.rules().map_err(wrap)?;
+            spec.policy().map_err(wrap)?;
+        }
+        Ok(())
+    }
+
+    fn validate_brokers(&self) -> Result<(), ConfigError> {
+        let mut seen = BTreeSet::new();
+        for broker in &self.brokers {
+            let id = broker.id.0;
+            if !seen.insert(id) {
+                return Err(ConfigError::DuplicateBroker(id));
+            }
+            if broker.name.trim().is_empty() {
+                return Err(ConfigError::EmptyBrokerName(id));
+            }
+            let len = broker.secret.expose().len();
+            if len == 0 {
+                return Err(ConfigError::EmptySecret(id));
+            }
+            if len > MAX_SECRET_LEN {
+                return Err(ConfigError::SecretTooLong {
+                    broker: id,
+                    len,
+                    max: MAX_SECRET_LEN,
+                });
+            }
+            let Throttle { rate_per_s, burst } = broker.throttle;
+            if rate_per_s == 0 || burst == 0 {
+                return Err(ConfigError::Throttle {
+                    broker: id,
+                    rate_per_s,
+                    burst,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_accounts(&self) -> Result<(), ConfigError> {
+        let mut seen = BTreeSet::new();
+        for account in &self.accounts {
+            let id = account.id.0;
+            if !seen.insert(id) {
+                return Err(ConfigError::DuplicateAccount(id));
+            }
+            if self.broker(account.broker).is_none() {
+                return Err(ConfigError::UnknownBroker {
+                    account: id,
+                    broker: account.broker.0,
+                });
+            }
+            account.cash_fen()?;
+            if let Some(symbol) = account
+                .holdings
+                .keys()
+                .find(|s| self.instrument_id(s).is_none())
+            {
+                return Err(ConfigError::UnknownHoldingSymbol {
+                    account: id,
+                    symbol: symbol.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`ConfigError::TooLarge`] when `value` is above `max`.
+fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), ConfigError> {
+    if value > max {
+        return Err(ConfigError::TooLarge { key, value, max });
+    }
+    Ok(())
+}
+
+/// Checks the calendar: a real UTC offset, at least one session, each
+/// opening before it closes, in order, without overlap.
+fn validate_calendar(calendar: &Calendar) -> Result<(), ConfigError> {
+    if calendar.utc_offset_s.abs() > MAX_UTC_OFFSET_S {
+        return Err(ConfigError::UtcOffset(calendar.utc_offset_s));
+    }
+    if calendar.sessions.is_empty() {
+        return Err(ConfigError::NoSessions);
+    }
+    let mut previous_close: Option<NaiveTime> = None;
+    for (index, &Session { open, close }) in calendar.sessions.iter().enumerate() {
+        // The calendar schedules in whole seconds; a fraction would be
+        // dropped silently.
+        let whole = open.nanosecond() == 0 && close.nanosecond() == 0;
+        if open >= close || !whole {
+            return Err(ConfigError::Session { index, open, close });
+        }
+        if let Some(previous_close) = previous_close.filter(|&c| open <= c) {
+            return Err(ConfigError::SessionsOverlap {
+                index,
+                open,
+                previous_close,
+            });
+        }
+        previous_close = Some(close);
+    }
+    Ok(())
+}

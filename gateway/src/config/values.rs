@@ -1,0 +1,130 @@
+//! How values may be written in a config, where serde's defaults would be
+//! wrong or unkind: amounts of CNY (never a float), calendar dates and times
+//! (a string or TOML's own date and time), and a `[calendar]` table whose
+//! keys may each be left out.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use cetx_engine::{Calendar, Session};
+use chrono::{NaiveDate, NaiveTime};
+use rust_decimal::Decimal;
+use serde::de::{Error as _, MapAccess, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// The `[calendar]` table with every key optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarKeys {
+    utc_offset_s: Option<i32>,
+    sessions: Option<Vec<SessionKeys>>,
+    holidays: Option<Vec<LocalDate>>,
+}
+
+/// One `[[calendar.sessions]]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionKeys {
+    open: LocalTime,
+    close: LocalTime,
+}
+
+/// Reads `[calendar]`, filling each key left out from [`Calendar::default`],
+/// so that a config may list only its holidays.
+pub(super) fn calendar<'de, D: Deserializer<'de>>(d: D) -> Result<Calendar, D::Error> {
+    let keys = CalendarKeys::deserialize(d)?;
+    let default = Calendar::default();
+    let sessions = keys.sessions.map(|list| {
+        list.into_iter()
+            .map(|s| Session {
+                open: s.open.0,
+                close: s.close.0,
+            })
+            .collect()
+    });
+    let holidays = keys
+        .holidays
+        .map(|list| list.into_iter().map(|d| d.0).collect::<BTreeSet<_>>());
+    Ok(Calendar {
+        utc_offset_s: keys.utc_offset_s.unwrap_or(default.utc_offset_s),
+        sessions: sessions.unwrap_or(default.sessions),
+        holidays: holidays.unwrap_or(default.holidays),
+    })
+}
+
+/// A date, written `"2026-10-01"` or as a TOML local date `2026-10-01`.
+struct LocalDate(NaiveDate);
+
+impl<'de> Deserialize<'de> for LocalDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DateOrTime {
+            expected: "a date, \"YYYY-MM-DD\"",
+            parse: |s| s.parse().ok().map(Self),
+        })
+    }
+}
+
+/// A time of day in whole seconds, written `"09:30:00"` or as a TOML local
+/// time `09:30:00`.
+struct LocalTime(NaiveTime);
+
+impl<'de> Deserialize<'de> for LocalTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DateOrTime {
+            expected: "a time of day, \"HH:MM:SS\"",
+            parse: |s| NaiveTime::parse_from_str(s, "%H:%M:%S").ok().map(Self),
+        })
+    }
+}
+
+/// Reads a date or a time from a string or from TOML's own date-time value,
+/// which reaches serde as a one-entry map holding its text. Reading it here,
+/// inside the value, keeps the value's position for an error.
+struct DateOrTime<T> {
+    expected: &'static str,
+    parse: fn(&str) -> Option<T>,
+}
+
+impl<'de, T> Visitor<'de> for DateOrTime<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expected)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        (self.parse)(v).ok_or_else(|| E::invalid_value(Unexpected::Str(v), &self))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let text = match map.next_entry::<String, String>()? {
+            Some((_, text)) if map.next_key::<String>()?.is_none() => text,
+            _ => return Err(A::Error::invalid_type(Unexpected::Map, &self)),
+        };
+        self.visit_str(&text)
+    }
+}
+
+/// Reads an amount of CNY from a decimal string or a whole number, and
+/// refuses a float: `0.1` as a float is not 0.1.
+pub(super) fn cny<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    struct Cny;
+    impl Visitor<'_> for Cny {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an amount of CNY as a string, e.g. \"1000000.00\", or a whole number")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+            v.trim()
+                .parse::<Decimal>()
+                .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+    }
+    d.deserialize_any(Cny)
+}

@@ -1,0 +1,778 @@
+//! The server config as a specification: what loads, what each section
+//! defaults to, which check names which mistake, and that the embedded
+//! default sets up a market the engine accepts without a single reject.
+
+use std::path::PathBuf;
+
+use cetx_engine::{
+    AccountId, BrokerId, Command, Engine, Event, InstrumentId, ParticipantType, Session, SpecError,
+    Stamp,
+};
+use cetx_gateway::config::{ConfigError, Durability, ServerConfig, Throttle, DEFAULT_TOML};
+use cetx_gateway::protocol::{self, Secret};
+use chrono::{NaiveDate, NaiveTime};
+use rust_decimal::Decimal;
+
+/// The smallest config that loads: one instrument, nothing else.
+const MINIMAL: &str = r#"
+[[instruments]]
+symbol = "CEA2025"
+kind = { type = "cea", vintage = 2025 }
+tick = "0.01"
+lot_t = 1
+min_order_t = 1
+max_order_t = 99999
+band_bps = 1000
+reference_price = "90.00"
+max_orders = 1024
+"#;
+
+/// `MINIMAL` plus a broker and an account, the base of most checks.
+fn with_account(account: &str) -> String {
+    format!(
+        "{MINIMAL}
+[[brokers]]
+id = 7
+name = \"b\"
+secret = \"s\"
+
+[[accounts]]
+id = 1
+broker = 7
+participant = \"compliance_entity\"
+{account}
+"
+    )
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn time(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap()
+}
+
+#[test]
+fn the_embedded_default_loads_and_describes_the_demo_market() {
+    let config = ServerConfig::embedded_default();
+    assert_eq!(config, ServerConfig::from_toml_str(DEFAULT_TOML).unwrap());
+    let symbols: Vec<&str> = config
+        .instruments
+        .iter()
+        .map(|s| s.symbol.as_str())
+        .collect();
+    assert_eq!(symbols, ["CEA2024", "CEA2025", "CCER"]);
+    // The 2024 year-end close (CEA_RULES.md §7).
+    assert_eq!(config.instruments[0].reference_price, dec("97.49"));
+    assert_eq!(config.brokers.len(), 2);
+    // Each demo broker has one account of each participant type.
+    for broker in [BrokerId(1), BrokerId(2)] {
+        let mut types: Vec<ParticipantType> = config
+            .accounts_of(broker)
+            .map(|id| config.accounts.iter().find(|a| a.id == id).unwrap())
+            .map(|a| a.participant)
+            .collect();
+        types.sort();
+        assert_eq!(
+            types,
+            [
+                ParticipantType::ComplianceEntity,
+                ParticipantType::Institution,
+                ParticipantType::Individual
+            ]
+        );
+    }
+}
+
+#[test]
+fn the_default_genesis_sets_up_the_configured_balances_without_a_reject() {
+    let config = ServerConfig::embedded_default();
+    let mut engine = Engine::new(&config.engine_config()).unwrap();
+    let mut events = Vec::new();
+    for (seq, command) in config.genesis().iter().enumerate() {
+        let stamp = Stamp {
+            seq: seq as u64 + 1,
+            time_ns: 0,
+        };
+        engine.apply(command, stamp, &mut events);
+    }
+    let rejects: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Rejected(_)))
+        .collect();
+    assert!(rejects.is_empty(), "{rejects:?}");
+    engine.check_invariants();
+    assert_eq!(engine.accounts().len(), config.accounts.len());
+    for account in &config.accounts {
+        let opened = engine.account(account.id).unwrap();
+        assert_eq!(opened.participant, account.participant);
+        assert_eq!(opened.broker, account.broker);
+        assert_eq!(opened.cash_fen, account.cash_fen().unwrap());
+        for (i, spec) in config.instruments.iter().enumerate() {
+            let configured = account.holdings.get(&spec.symbol).copied().unwrap_or(0);
+            assert_eq!(opened.holdings[i].balance_t, configured, "{}", spec.symbol);
+        }
+    }
+    // Spot check one number against the file: 10,000,000.00 CNY in fen.
+    assert_eq!(
+        engine.account(AccountId(1001)).unwrap().cash_fen,
+        1_000_000_000
+    );
+}
+
+#[test]
+fn genesis_opens_deposits_and_credits_in_order_and_skips_zeros() {
+    let text = format!(
+        "{MINIMAL}
+[[instruments]]
+symbol = \"CCER\"
+kind = {{ type = \"ccer\" }}
+tick = \"0.01\"
+lot_t = 1
+min_order_t = 1
+max_order_t = 99999
+band_bps = 1000
+reference_price = \"85.00\"
+max_orders = 1024
+
+[[brokers]]
+id = 7
+name = \"b\"
+secret = \"s\"
+
+[[accounts]]
+id = 2
+broker = 7
+participant = \"institution\"
+cash = \"1234.56\"
+holdings = {{ CCER = 5, CEA2025 = 3 }}
+
+[[accounts]]
+id = 1
+broker = 7
+participant = \"individual\"
+holdings = {{ CEA2025 = 0 }}
+"
+    );
+    let config = ServerConfig::from_toml_str(&text).unwrap();
+    let (cea, ccer) = (InstrumentId(0), InstrumentId(1));
+    assert_eq!(
+        config.genesis(),
+        vec![
+            Command::OpenAccount {
+                account: AccountId(2),
+                participant: ParticipantType::Institution,
+                broker: BrokerId(7),
+            },
+            Command::Deposit {
+                account: AccountId(2),
+                amount_fen: 123_456,
+            },
+            // Instrument order, not the order written in the table.
+            Command::CreditHoldings {
+                account: AccountId(2),
+                instrument: cea,
+                quantity_t: 3,
+            },
+            Command::CreditHoldings {
+                account: AccountId(2),
+                instrument: ccer,
+                quantity_t: 5,
+            },
+            // No cash and a zero holding: only the account.
+            Command::OpenAccount {
+                account: AccountId(1),
+                participant: ParticipantType::Individual,
+                broker: BrokerId(7),
+            },
+        ]
+    );
+}
+
+#[test]
+fn every_section_but_instruments_has_defaults() {
+    let config = ServerConfig::from_toml_str(MINIMAL).unwrap();
+    let s = &config.server;
+    assert_eq!(s.listen.to_string(), "127.0.0.1:7878");
+    assert_eq!(s.data_dir, PathBuf::from("./cetx-data"));
+    assert_eq!(
+        (s.max_connections, s.queue_capacity),
+        (256, 65_536),
+        "connections, queue"
+    );
+    // The protocol's numbers, which brokers follow (docs/PROTOCOL.md).
+    assert_eq!(s.heartbeat_interval(), protocol::HEARTBEAT_INTERVAL);
+    assert_eq!(s.idle_timeout(), protocol::IDLE_TIMEOUT);
+    assert_eq!(
+        (s.heartbeat_interval_ms, s.idle_timeout_ms),
+        (5_000, 15_000)
+    );
+    assert_eq!(
+        (s.max_frame_before_login, s.max_frame_after_login),
+        (256, 4_096)
+    );
+    let j = &config.journal;
+    assert_eq!(j.durability, Durability::Fsync);
+    assert_eq!((j.segment_bytes, j.snapshot_every), (64 << 20, 1_000_000));
+    assert_eq!(config.calendar, cetx_engine::Calendar::default());
+    assert!(config.brokers.is_empty() && config.accounts.is_empty());
+}
+
+#[test]
+fn journal_settings_become_the_writers() {
+    use cetx_engine::journal;
+    for (text, durability) in [
+        ("fsync", journal::Durability::Fsync),
+        ("os", journal::Durability::Os),
+        ("none", journal::Durability::None),
+    ] {
+        let config = ServerConfig::from_toml_str(&format!(
+            "[journal]\ndurability = \"{text}\"\nsegment_bytes = 8192\n{MINIMAL}"
+        ))
+        .unwrap();
+        let writer = config.journal.journal_config();
+        assert_eq!(writer.durability, durability);
+        assert_eq!(writer.segment_bytes, 8_192);
+        assert_eq!(
+            writer.queue_capacity,
+            journal::JournalConfig::default().queue_capacity
+        );
+    }
+}
+
+#[test]
+fn keys_left_out_of_a_section_take_their_defaults() {
+    let text = format!(
+        "[server]
+listen = \"0.0.0.0:9000\"
+
+[journal]
+durability = \"os\"
+
+[calendar]
+holidays = [\"2026-10-01\"]
+{MINIMAL}
+[[brokers]]
+id = 1
+name = \"b\"
+secret = \"s\"
+throttle = {{ rate_per_s = 10 }}
+"
+    );
+    let config = ServerConfig::from_toml_str(&text).unwrap();
+    assert_eq!(config.server.listen.port(), 9000);
+    assert_eq!(config.server.max_connections, 256);
+    assert_eq!(config.journal.durability, Durability::Os);
+    assert_eq!(config.journal.segment_bytes, 64 << 20);
+    // Only the holidays are given: the sessions are the exchange's.
+    assert_eq!(
+        config.calendar.sessions,
+        cetx_engine::Calendar::default().sessions
+    );
+    assert_eq!(config.calendar.holidays.len(), 1);
+    let broker = config.broker(BrokerId(1)).unwrap();
+    assert!(broker.cancel_on_disconnect);
+    assert_eq!(
+        broker.throttle,
+        Throttle {
+            rate_per_s: 10,
+            burst: 2_000
+        }
+    );
+    assert!(config.broker(BrokerId(2)).is_none());
+}
+
+#[test]
+fn calendar_dates_and_times_are_strings_or_toml_values() {
+    let text = format!(
+        "[calendar]
+holidays = [2026-10-01, \"2026-10-02\"]
+[[calendar.sessions]]
+open = 09:00:00
+close = \"10:00:00\"
+{MINIMAL}"
+    );
+    let config = ServerConfig::from_toml_str(&text).unwrap();
+    assert_eq!(config.calendar.utc_offset_s, 8 * 3_600);
+    assert_eq!(
+        config.calendar.sessions,
+        [Session {
+            open: time(9, 0),
+            close: time(10, 0)
+        }]
+    );
+    let day = |d| NaiveDate::from_ymd_opt(2026, 10, d).unwrap();
+    assert_eq!(
+        config.calendar.holidays.iter().copied().collect::<Vec<_>>(),
+        [day(1), day(2)]
+    );
+    // A moment with a zone is not a date, nor a time with a fraction a time.
+    for bad in [
+        "holidays = [2026-10-01T00:00:00Z]",
+        "sessions = [{ open = 09:00:00.5, close = 10:00:00 }]",
+    ] {
+        let err = ServerConfig::from_toml_str(&format!("[calendar]\n{bad}\n{MINIMAL}"));
+        assert!(
+            matches!(err, Err(ConfigError::Parse { line: Some(2), .. })),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn cash_converts_exactly_to_fen() {
+    let cases: [(&str, Result<i64, ConfigError>); 6] = [
+        ("cash = \"1234.56\"", Ok(123_456)),
+        ("cash = \"0.10\"", Ok(10)),
+        ("cash = 5000", Ok(500_000)),
+        ("", Ok(0)),
+        (
+            "cash = \"0.001\"",
+            Err(ConfigError::CashNotWholeFen {
+                account: 1,
+                cash: dec("0.001"),
+            }),
+        ),
+        (
+            "cash = \"-1.00\"",
+            Err(ConfigError::NegativeCash {
+                account: 1,
+                cash: dec("-1.00"),
+            }),
+        ),
+    ];
+    for (line, expected) in cases {
+        let got = ServerConfig::from_toml_str(&with_account(line))
+            .map(|c| c.accounts[0].cash_fen().unwrap());
+        assert_eq!(got, expected, "{line}");
+    }
+    let huge = ServerConfig::from_toml_str(&with_account("cash = \"100000000000000000\""));
+    assert!(matches!(
+        huge,
+        Err(ConfigError::CashOutOfRange { account: 1, .. })
+    ));
+}
+
+#[test]
+fn cash_as_a_float_is_refused_where_it_is_written() {
+    let err = ServerConfig::from_toml_str(&with_account("cash = 0.1")).unwrap_err();
+    let ConfigError::Parse {
+        line, key, message, ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*line, Some(22));
+    assert_eq!(key.as_deref(), Some("accounts[0].cash"));
+    assert!(message.contains("as a string"), "{message}");
+}
+
+/// The line, from 1, of the first `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).unwrap()].matches('\n').count() + 1
+}
+
+/// Replaces the first `from` in `text` with `to`, which must be there.
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} not in the text");
+    text.replacen(from, to, 1)
+}
+
+#[test]
+fn each_check_names_the_entry_that_is_wrong() {
+    let base = with_account("cash = \"100.00\"\nholdings = { CEA2025 = 10 }");
+    let cases: Vec<(String, ConfigError)> = vec![
+        (
+            format!("[server]\nmax_connections = 0\n{base}"),
+            ConfigError::Zero {
+                key: "server.max_connections",
+            },
+        ),
+        (
+            format!("[server]\nqueue_capacity = 100000000\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.queue_capacity",
+                value: 100_000_000,
+                max: 1 << 24,
+            },
+        ),
+        (
+            format!("[server]\ndata_dir = \"\"\n{base}"),
+            ConfigError::EmptyDataDir,
+        ),
+        (
+            format!("[server]\nheartbeat_interval_ms = 6000\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.heartbeat_interval_ms",
+                value: 6_000,
+                max: 5_000,
+            },
+        ),
+        (
+            // A quiet broker heartbeats every 5 s: 5 s of silence is normal.
+            format!("[server]\nheartbeat_interval_ms = 1000\nidle_timeout_ms = 5000\n{base}"),
+            ConfigError::IdleTimeout {
+                idle_timeout_ms: 5_000,
+                broker_heartbeat_ms: 5_000,
+            },
+        ),
+        (
+            format!("[server]\nmax_frame_before_login = 100\n{base}"),
+            ConfigError::TooSmall {
+                key: "server.max_frame_before_login",
+                value: 100,
+                min: 256,
+            },
+        ),
+        (
+            format!("[server]\nmax_frame_after_login = 1000000\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.max_frame_after_login",
+                value: 1_000_000,
+                max: 65_536,
+            },
+        ),
+        (
+            format!("[server]\nmax_frame_before_login = 8192\n{base}"),
+            ConfigError::FrameLimits {
+                before: 8_192,
+                after: 4_096,
+            },
+        ),
+        (
+            format!("[journal]\nsegment_bytes = 100\n{base}"),
+            ConfigError::SegmentTooSmall(100),
+        ),
+        (
+            format!("[journal]\nsnapshot_every = 0\n{base}"),
+            ConfigError::Zero {
+                key: "journal.snapshot_every",
+            },
+        ),
+        (
+            format!("[calendar]\nutc_offset_s = 86400\n{base}"),
+            ConfigError::UtcOffset(86_400),
+        ),
+        (
+            format!("[calendar]\nsessions = []\n{base}"),
+            ConfigError::NoSessions,
+        ),
+        (
+            format!(
+                "[calendar]\nsessions = [{{ open = \"11:30:00\", close = \"09:30:00\" }}]\n{base}"
+            ),
+            ConfigError::Session {
+                index: 0,
+                open: time(11, 30),
+                close: time(9, 30),
+            },
+        ),
+        (
+            format!(
+                "[calendar]\nsessions = [{{ open = \"09:30:00\", close = \"11:30:00\" }}, \
+                 {{ open = \"11:00:00\", close = \"15:00:00\" }}]\n{base}"
+            ),
+            ConfigError::SessionsOverlap {
+                index: 1,
+                open: time(11, 0),
+                previous_close: time(11, 30),
+            },
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\n".to_owned(),
+            ConfigError::NoInstruments,
+        ),
+        (
+            edit(&base, "symbol = \"CEA2025\"", "symbol = \"CEA 2025\""),
+            ConfigError::BadSymbol("CEA 2025".to_owned()),
+        ),
+        (
+            edit(
+                &base,
+                "symbol = \"CEA2025\"",
+                "symbol = \"CEA2025-VERY-LONG\"",
+            ),
+            ConfigError::BadSymbol("CEA2025-VERY-LONG".to_owned()),
+        ),
+        (
+            format!("{MINIMAL}{base}"),
+            ConfigError::DuplicateSymbol("CEA2025".to_owned()),
+        ),
+        (
+            edit(&base, "tick = \"0.01\"", "tick = \"0.005\""),
+            ConfigError::Instrument {
+                symbol: "CEA2025".to_owned(),
+                error: SpecError::Tick(dec("0.005")),
+            },
+        ),
+        (
+            edit(
+                &base,
+                "max_orders = 1024",
+                "max_orders = 1024\nlarge_holder_bps = 500",
+            ),
+            ConfigError::Instrument {
+                symbol: "CEA2025".to_owned(),
+                error: SpecError::LargeHolder(500),
+            },
+        ),
+        (
+            format!("{base}\n[[brokers]]\nid = 7\nname = \"again\"\nsecret = \"x\"\n"),
+            ConfigError::DuplicateBroker(7),
+        ),
+        (
+            edit(&base, "name = \"b\"", "name = \" \""),
+            ConfigError::EmptyBrokerName(7),
+        ),
+        (
+            edit(&base, "secret = \"s\"", "secret = \"\""),
+            ConfigError::EmptySecret(7),
+        ),
+        (
+            edit(
+                &base,
+                "secret = \"s\"",
+                &format!("secret = \"{}\"", "x".repeat(65)),
+            ),
+            ConfigError::SecretTooLong {
+                broker: 7,
+                len: 65,
+                max: 64,
+            },
+        ),
+        (
+            edit(
+                &base,
+                "secret = \"s\"",
+                "secret = \"s\"\nthrottle = { rate_per_s = 0 }",
+            ),
+            ConfigError::Throttle {
+                broker: 7,
+                rate_per_s: 0,
+                burst: 2_000,
+            },
+        ),
+        (
+            format!("{base}\n[[accounts]]\nid = 1\nbroker = 7\nparticipant = \"individual\"\n"),
+            ConfigError::DuplicateAccount(1),
+        ),
+        (
+            edit(&base, "broker = 7", "broker = 8"),
+            ConfigError::UnknownBroker {
+                account: 1,
+                broker: 8,
+            },
+        ),
+        (
+            edit(&base, "CEA2025 = 10", "CEA2099 = 10"),
+            ConfigError::UnknownHoldingSymbol {
+                account: 1,
+                symbol: "CEA2099".to_owned(),
+            },
+        ),
+    ];
+    assert!(ServerConfig::from_toml_str(&base).is_ok());
+    for (text, expected) in cases {
+        assert_eq!(
+            ServerConfig::from_toml_str(&text),
+            Err(expected.clone()),
+            "{expected}"
+        );
+    }
+}
+
+#[test]
+fn parse_errors_give_line_column_and_key() {
+    struct Case {
+        text: String,
+        line: usize,
+        column: usize,
+        key: &'static str,
+        message: &'static str,
+    }
+    let cases = [
+        Case {
+            text: format!("[server]\nlisten = \"nowhere\"\n{MINIMAL}"),
+            line: 2,
+            column: 10,
+            key: "server.listen",
+            message: "invalid socket address",
+        },
+        Case {
+            text: format!("[server]\nlisten_on = \"127.0.0.1:1\"\n{MINIMAL}"),
+            line: 2,
+            column: 1,
+            key: "server.listen_on",
+            message: "unknown field `listen_on`",
+        },
+        Case {
+            text: format!("[journal]\ndurability = \"always\"\n{MINIMAL}"),
+            line: 2,
+            column: 14,
+            key: "journal.durability",
+            message: "unknown variant `always`",
+        },
+        Case {
+            text: with_account("participant2 = \"institution\""),
+            line: 22,
+            column: 1,
+            key: "accounts[0].participant2",
+            message: "unknown field `participant2`",
+        },
+        Case {
+            text: edit(
+                &with_account(""),
+                "secret = \"s\"",
+                "secret = \"s\"\nthrottle = { rate_per_s = 5, burst = -1 }",
+            ),
+            line: 17,
+            column: 38,
+            key: "brokers[0].throttle.burst",
+            message: "invalid value: integer `-1`",
+        },
+        Case {
+            text: with_account("holdings = { CEA2025 = \"many\" }"),
+            line: 22,
+            column: 24,
+            key: "accounts[0].holdings.CEA2025",
+            message: "invalid type: string",
+        },
+        Case {
+            text: format!("{MINIMAL}\n[[brokers]]\nid = 1\nname = \"b\"\n"),
+            line: 13,
+            column: 1,
+            key: "brokers[0]",
+            message: "missing field `secret`",
+        },
+        Case {
+            text: format!(
+                "[calendar]\nholidays = [\n  \"2026-10-01\",\n  \"10/02\",\n]\n{MINIMAL}"
+            ),
+            line: 4,
+            column: 3,
+            key: "calendar.holidays",
+            message: "expected a date, \"YYYY-MM-DD\"",
+        },
+        Case {
+            text: edit(DEFAULT_TOML, "open = \"13:00:00\"", "open = \"1pm\""),
+            line: line_of(DEFAULT_TOML, "open = \"13:00:00\""),
+            column: 8,
+            key: "calendar.sessions[1].open",
+            message: "expected a time of day",
+        },
+        Case {
+            text: edit(
+                DEFAULT_TOML,
+                "reference_price = \"90.00\"",
+                "reference_price = []",
+            ),
+            line: line_of(DEFAULT_TOML, "reference_price = \"90.00\""),
+            column: 19,
+            key: "instruments[1].reference_price",
+            message: "invalid type: sequence",
+        },
+        Case {
+            text: "[server\n".to_owned(),
+            line: 1,
+            column: 8,
+            key: "server",
+            message: "invalid table header",
+        },
+    ];
+    for case in cases {
+        let err = ServerConfig::from_toml_str(&case.text).unwrap_err();
+        let ConfigError::Parse {
+            line,
+            column,
+            key,
+            message,
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            (*line, *column, key.as_deref()),
+            (Some(case.line), Some(case.column), Some(case.key)),
+            "{err}"
+        );
+        assert!(message.contains(case.message), "{message}");
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
+    }
+}
+
+#[test]
+fn load_names_the_file() {
+    let dir = std::env::temp_dir().join(format!("cetx-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(&good, DEFAULT_TOML).unwrap();
+    assert_eq!(
+        ServerConfig::load(&good).unwrap(),
+        ServerConfig::embedded_default()
+    );
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("[server]\nmax_connections = \"many\"\n{MINIMAL}"),
+    )
+    .unwrap();
+    let err = ServerConfig::load(&bad).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("config file {}: line 2, column 19", bad.display())),
+        "{text}"
+    );
+    assert!(text.contains("server.max_connections"), "{text}");
+
+    let invalid = dir.join("invalid.toml");
+    std::fs::write(&invalid, "[server]\n").unwrap();
+    assert_eq!(
+        ServerConfig::load(&invalid),
+        Err(ConfigError::InFile {
+            path: invalid.clone(),
+            error: Box::new(ConfigError::NoInstruments),
+        })
+    );
+
+    let missing = dir.join("missing.toml");
+    let err = ServerConfig::load(&missing).unwrap_err();
+    assert!(matches!(&err, ConfigError::Read { path, .. } if *path == missing));
+    assert!(err.to_string().contains("missing.toml"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn broker_secrets_are_compared_whole_and_never_printed() {
+    let config = ServerConfig::embedded_default();
+    let broker = config.broker(BrokerId(1)).unwrap();
+    assert!(broker.accepts(&Secret::new("demo-secret-1")));
+    for wrong in ["demo-secret-2", "demo-secret-", "demo-secret-11", ""] {
+        assert!(!broker.accepts(&Secret::new(wrong)), "{wrong:?}");
+    }
+    assert!(!format!("{config:?}").contains("demo-secret"));
+}
+
+#[test]
+fn accounts_of_lists_a_brokers_accounts_in_config_order() {
+    let config = ServerConfig::embedded_default();
+    let ids = |b| {
+        config
+            .accounts_of(BrokerId(b))
+            .map(|a| a.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(1), [1001, 1002, 1003]);
+    assert_eq!(ids(2), [2001, 2002, 2003]);
+    assert!(ids(3).is_empty());
+    assert_eq!(config.instrument_id("CCER"), Some(InstrumentId(2)));
+    assert_eq!(config.instrument_ids().len(), 3);
+}
+
+#[test]
+fn a_config_written_out_reads_back_the_same() {
+    let config = ServerConfig::embedded_default();
+    let text = toml::to_string(&config).unwrap();
+    assert_eq!(ServerConfig::from_toml_str(&text).unwrap(), config);
+}
