@@ -26,6 +26,10 @@
 //! - [`reader`]: [`JournalReader`] over a directory, [`verify`], and
 //!   [`Events`], the `(seq, Event)` view registries want.
 //! - [`follow`]: [`JournalFollower`], which tails a live journal.
+//! - [`snapshot`]: the engine's state at a sequence number, written
+//!   atomically, so that recovery need not replay everything.
+//! - [`recover`]: [`recover()`](recover::recover) on start: verify, cut a torn
+//!   tail, load the newest good snapshot, replay the rest.
 //!
 //! Data flows `engine thread → JournalWriter::append (encode, try_send) →
 //! writer thread (write, fdatasync, publish durable_seq) → segment files →
@@ -41,7 +45,9 @@ mod commit;
 pub mod follow;
 pub mod format;
 pub mod reader;
+pub mod recover;
 mod segment;
+pub mod snapshot;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +61,8 @@ pub use codec_events::{decode_event, encode_event};
 pub use codec_state::{decode_state, encode_state};
 pub use follow::JournalFollower;
 pub use reader::{verify, Events, JournalReader, VerifyReport};
+pub use recover::{recover, RecoverError, Recovered, TornTail};
+pub use snapshot::{list_snapshots, read_snapshot, write_snapshot};
 pub use writer::{Durability, JournalConfig, JournalStats, JournalWriter};
 
 /// One journal record: a stamped command and the events the engine made of

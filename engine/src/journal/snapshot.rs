@@ -1,0 +1,141 @@
+//! Snapshots: the engine's state at a sequence number, so that recovery
+//! replays only the journal after it.
+//!
+//! A snapshot file is `snapshot-{seq:020}.snap` in the journal directory:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `CETXSNAP` |
+//! | 8 | 4 | format version, `u32` LE (1) |
+//! | 12 | 8 | sequence number the state is *after*, `u64` LE |
+//! | 20 | 8 | payload length, `u64` LE |
+//! | 28 | 4 | CRC32C of the payload, `u32` LE |
+//! | 32 | n | payload: the state, encoded by [`encode_state`] |
+//!
+//! It is written to a temporary name, synced, renamed into place and the
+//! directory synced, so a crash leaves either the whole snapshot or none.
+//! A snapshot is only a shortcut: the journal alone is always enough, and a
+//! snapshot that fails its checks is skipped, never trusted.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::codec_state::{decode_state, encode_state};
+use super::JournalError;
+use crate::state::EngineState;
+
+/// First bytes of every snapshot file.
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
+/// The snapshot format this code writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+const SNAPSHOT_HEADER_LEN: usize = 32;
+
+/// The file name of the snapshot after sequence number `seq`.
+#[must_use]
+pub fn snapshot_file_name(seq: u64) -> String {
+    format!("snapshot-{seq:020}.snap")
+}
+
+fn parse_snapshot_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("snapshot-")?.strip_suffix(".snap")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// The snapshot files in `dir`, newest (highest sequence number) first.
+///
+/// # Errors
+/// [`JournalError::Io`] when the directory cannot be listed.
+pub fn list_snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(JournalError::io(dir, "listing snapshots in", e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| JournalError::io(dir, "listing snapshots in", e))?;
+        if let Some(seq) = entry
+            .file_name()
+            .to_str()
+            .and_then(parse_snapshot_file_name)
+        {
+            found.push((seq, entry.path()));
+        }
+    }
+    found.sort_by_key(|&(seq, _)| std::cmp::Reverse(seq));
+    Ok(found)
+}
+
+/// Writes the state after sequence number `seq` as a snapshot, durably.
+/// Call it only once `seq` itself is durable in the journal.
+///
+/// # Errors
+/// [`JournalError::Io`] when any step of writing, syncing or renaming
+/// fails; no partial snapshot is left under the final name.
+pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathBuf, JournalError> {
+    let mut payload = Vec::new();
+    encode_state(state, &mut payload);
+    let mut bytes = Vec::with_capacity(SNAPSHOT_HEADER_LEN + payload.len());
+    bytes.extend_from_slice(&SNAPSHOT_MAGIC);
+    bytes.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+
+    let path = dir.join(snapshot_file_name(seq));
+    let temporary = dir.join(format!("{}.tmp", snapshot_file_name(seq)));
+    let mut file = File::create(&temporary)
+        .map_err(|e| JournalError::io(&temporary, "creating snapshot", e))?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| JournalError::io(&temporary, "writing snapshot", e))?;
+    fs::rename(&temporary, &path)
+        .map_err(|e| JournalError::io(&path, "renaming snapshot to", e))?;
+    sync_dir(dir)?;
+    Ok(path)
+}
+
+/// Reads and checks one snapshot file: magic, version, length, CRC, and
+/// that the payload decodes.
+///
+/// # Errors
+/// A sentence saying what is wrong with the file.
+pub fn read_snapshot(path: &Path) -> Result<(u64, EngineState), String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() < SNAPSHOT_HEADER_LEN || bytes[..8] != SNAPSHOT_MAGIC {
+        return Err("not a snapshot (bad magic or short header)".into());
+    }
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let version = u32_at(8);
+    if version != SNAPSHOT_VERSION {
+        return Err(format!(
+            "snapshot version {version}, this build reads {SNAPSHOT_VERSION}"
+        ));
+    }
+    let seq = u64_at(12);
+    let payload = &bytes[SNAPSHOT_HEADER_LEN..];
+    if u64_at(20) != payload.len() as u64 {
+        return Err(format!(
+            "payload is {} bytes, header says {}",
+            payload.len(),
+            u64_at(20)
+        ));
+    }
+    if crc32c::crc32c(payload) != u32_at(28) {
+        return Err("payload CRC mismatch".into());
+    }
+    let state = decode_state(payload).map_err(|e| format!("payload does not decode: {e}"))?;
+    Ok((seq, state))
+}
+
+/// Syncs a directory, so that a rename or a new file in it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| JournalError::io(dir, "syncing directory", e))
+}

@@ -1,0 +1,255 @@
+//! Recovery from real journal files.
+//!
+//! - Recovering from the journal gives the live engine's state exactly, and
+//!   running the journal's commands again gives exactly its events.
+//! - Recovering from a snapshot plus the journal after it equals recovering
+//!   from the whole journal.
+//! - The same commands give a byte-identical journal.
+//! - Cutting the last record at every byte offset recovers to the record
+//!   before it, and keeps the cut bytes.
+//! - A flipped byte inside a middle record refuses to start, naming the
+//!   file, the offset and the sequence number.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use cetx_engine::journal::format::{encode_entry_record, list_segments, HEADER_LEN};
+use cetx_engine::journal::{
+    recover, verify, Durability, JournalConfig, JournalError, JournalReader, JournalWriter,
+    RecoverError,
+};
+use cetx_engine::Engine;
+use cetx_tests::{config, journal_run, reexecute, workload};
+
+fn journal(durability: Durability) -> JournalConfig {
+    JournalConfig {
+        segment_bytes: 128 << 10,
+        durability,
+        ..JournalConfig::default()
+    }
+}
+
+/// Every file in a journal directory with its bytes, by name.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn recovery_rebuilds_the_live_state_and_the_journal_is_deterministic() {
+    let commands = workload(7, 6_000, 2_500);
+    let first = tempfile::tempdir().unwrap();
+    let live = journal_run(first.path(), &commands, journal(Durability::Fsync), None);
+    let report = verify(first.path()).unwrap();
+    assert_eq!(report.last_seq, Some(commands.len() as u64));
+    assert!(report.segments > 1, "the test should cross segment rolls");
+
+    let recovered = recover(first.path(), &config()).unwrap();
+    assert_eq!(recovered.next_seq, commands.len() as u64 + 1);
+    assert_eq!(recovered.replayed, commands.len() as u64);
+    recovered.engine.check_invariants();
+    assert_eq!(
+        recovered.engine.state(),
+        live.state(),
+        "recovery differs from the live engine"
+    );
+    assert_eq!(reexecute(first.path()).state(), live.state());
+    assert!(live.state().instruments[0].bids.len() + live.state().instruments[0].asks.len() > 100);
+
+    // The same commands again, in `os` mode this time: the same bytes.
+    let second = tempfile::tempdir().unwrap();
+    journal_run(second.path(), &commands, journal(Durability::Os), None);
+    assert_eq!(files(first.path()), files(second.path()));
+}
+
+#[test]
+fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
+    let commands = workload(11, 5_000, 1_800);
+    let dir = tempfile::tempdir().unwrap();
+    let live = journal_run(dir.path(), &commands, journal(Durability::Os), Some(1_500));
+    let snapshots: Vec<_> = cetx_engine::journal::list_snapshots(dir.path()).unwrap();
+    assert!(snapshots.len() >= 3);
+
+    let from_snapshot = recover(dir.path(), &config()).unwrap();
+    assert_eq!(from_snapshot.snapshot_seq, Some(snapshots[0].0));
+    assert!(from_snapshot.replayed < commands.len() as u64 - snapshots[0].0 + 1);
+
+    let whole = tempfile::tempdir().unwrap();
+    for (name, bytes) in files(dir.path()) {
+        if name.starts_with("journal-") {
+            fs::write(whole.path().join(name), bytes).unwrap();
+        }
+    }
+    let from_journal = recover(whole.path(), &config()).unwrap();
+    assert_eq!(from_journal.snapshot_seq, None);
+    assert_eq!(from_snapshot.engine.state(), from_journal.engine.state());
+    assert_eq!(from_snapshot.engine.state(), live.state());
+
+    // A damaged newest snapshot is skipped, not trusted.
+    let newest = &snapshots[0].1;
+    let mut bytes = fs::read(newest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    fs::write(newest, bytes).unwrap();
+    let skipping = recover(dir.path(), &config()).unwrap();
+    assert_eq!(skipping.snapshot_seq, Some(snapshots[1].0));
+    assert_eq!(skipping.skipped_snapshots.len(), 1);
+    assert_eq!(skipping.engine.state(), live.state());
+}
+
+/// A small journal in one segment, and the state after each prefix of it.
+fn small_journal(dir: &Path) -> (Vec<u8>, usize, Engine, PathBuf) {
+    let all = workload(3, 40, 1_000);
+    journal_run(dir, &all, journal(Durability::Os), None);
+    let before_last = {
+        let mut engine = Engine::new(&config()).unwrap();
+        let mut events = Vec::new();
+        for (command, stamp) in &all[..all.len() - 1] {
+            engine.apply(command, *stamp, &mut events);
+        }
+        engine
+    };
+    let (last_command, last_stamp) = all[all.len() - 1];
+    let mut last_events = Vec::new();
+    before_last
+        .clone()
+        .apply(&last_command, last_stamp, &mut last_events);
+    let mut record = Vec::new();
+    encode_entry_record(last_stamp, &last_command, &last_events, &mut record).unwrap();
+    let segments = list_segments(dir).unwrap();
+    let last_segment = segments.last().unwrap().1.clone();
+    (record, all.len(), before_last, last_segment)
+}
+
+#[test]
+fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
+    let source = tempfile::tempdir().unwrap();
+    let (record, count, before_last, last_segment) = small_journal(source.path());
+    let segment_len = fs::metadata(&last_segment).unwrap().len() as usize;
+    let record_start = segment_len - record.len();
+    let name = last_segment.file_name().unwrap().to_owned();
+    let expected = before_last.state();
+    // Cut at every byte of the last record: from "only its first byte is
+    // on disk" to "all but its last byte". Cut exactly at its start, the
+    // journal simply ends one record earlier, with no torn tail.
+    for cut in record_start..segment_len {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, bytes) in files(source.path()) {
+            fs::write(dir.path().join(file), bytes).unwrap();
+        }
+        let segment = dir.path().join(&name);
+        let bytes = fs::read(&segment).unwrap();
+        fs::write(&segment, &bytes[..cut]).unwrap();
+
+        let recovered = recover(dir.path(), &config()).unwrap();
+        assert_eq!(recovered.next_seq, count as u64, "cut at {cut}");
+        assert_eq!(recovered.engine.state(), expected, "cut at {cut}");
+        if cut == record_start {
+            assert_eq!(recovered.torn_tail, None);
+            continue;
+        }
+        let torn = recovered.torn_tail.expect("a torn tail was found");
+        assert_eq!(torn.offset as usize, record_start);
+        assert_eq!(torn.removed_bytes as usize, cut - record_start);
+        assert_eq!(fs::read(&torn.saved_to).unwrap(), bytes[record_start..cut]);
+        // The journal now verifies, and a writer can go on from it.
+        assert_eq!(verify(dir.path()).unwrap().last_seq, Some(count as u64 - 1));
+    }
+}
+
+#[test]
+fn a_flipped_byte_in_a_middle_record_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = workload(5, 3_000, 10_000);
+    journal_run(dir.path(), &commands, journal(Durability::Os), None);
+    let segments = list_segments(dir.path()).unwrap();
+    assert!(segments.len() >= 3);
+    let (first_seq, middle) = segments[1].clone();
+    let mut bytes = fs::read(&middle).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    fs::write(&middle, bytes).unwrap();
+
+    match recover(dir.path(), &config()) {
+        Err(RecoverError::Journal(JournalError::Corrupt {
+            file, offset, seq, ..
+        })) => {
+            assert_eq!(file, middle);
+            assert!(
+                offset <= at as u64,
+                "the bad record starts at or before the flip"
+            );
+            assert!(
+                seq >= first_seq && seq < segments[2].0,
+                "seq {seq} is in the middle segment"
+            );
+            let message = RecoverError::Journal(JournalError::Corrupt {
+                file: file.clone(),
+                offset,
+                seq,
+                reason: String::new(),
+            })
+            .to_string();
+            assert!(
+                message.contains(&*file.to_string_lossy())
+                    && message.contains(&format!("offset {offset}"))
+            );
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+    // Nothing was cut or moved: damage is left for a person to look at.
+    assert!(!dir.path().join("torn").exists());
+    assert!(JournalReader::open(dir.path()).is_ok());
+}
+
+#[test]
+fn a_segment_torn_inside_its_header_is_set_aside_whole() {
+    // A journal, then one more entry after a reopen: the writer puts it in
+    // a segment of its own, so that segment is a header and one record.
+    let source = tempfile::tempdir().unwrap();
+    let all = workload(9, 30, 1_000);
+    let (head, last) = all.split_at(all.len() - 1);
+    let live = journal_run(source.path(), head, journal(Durability::Os), None);
+    let writer =
+        JournalWriter::open(source.path(), last[0].1.seq, journal(Durability::Os)).unwrap();
+    let mut events = Vec::new();
+    live.clone().apply(&last[0].0, last[0].1, &mut events);
+    writer
+        .append_blocking(last[0].1, &last[0].0, &events)
+        .unwrap();
+    writer.close().unwrap();
+    let (first_seq, lone) = list_segments(source.path()).unwrap().pop().unwrap();
+    assert_eq!(first_seq, last[0].1.seq);
+
+    for cut in 1..HEADER_LEN {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, bytes) in files(source.path()) {
+            fs::write(dir.path().join(file), bytes).unwrap();
+        }
+        let segment = dir.path().join(lone.file_name().unwrap());
+        let bytes = fs::read(&segment).unwrap();
+        fs::write(&segment, &bytes[..cut]).unwrap();
+        let recovered = recover(dir.path(), &config()).unwrap();
+        assert_eq!(recovered.engine.state(), live.state(), "cut at {cut}");
+        assert_eq!(recovered.next_seq, first_seq);
+        let torn = recovered.torn_tail.expect("torn");
+        assert_eq!((torn.offset, torn.removed_bytes as usize), (0, cut));
+        assert!(!segment.exists(), "the torn segment is moved aside");
+        // A writer goes on from there, in a fresh segment.
+        JournalWriter::open(dir.path(), first_seq, journal(Durability::Os))
+            .unwrap()
+            .close()
+            .unwrap();
+    }
+}
