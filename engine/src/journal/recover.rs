@@ -1,15 +1,19 @@
 //! Recovery on start: the engine's state from its journal directory.
 //!
-//! 1. Check the whole journal ([`verify`]). A torn last record in the last
-//!    segment (a crash in the middle of a write) is cut off, and the bytes
-//!    removed are kept in `torn/` beside the segments; it was never durable,
-//!    so nobody was told about it. A bad record with anything after it, a
-//!    bad header or a gap in the sequence numbers is damage, not a crash:
-//!    recovery refuses, naming the file, offset and sequence number.
-//! 2. Load the newest snapshot that checks out and is not ahead of the
-//!    journal; skip (and report) any that do not.
-//! 3. Replay every journal entry after it with [`Engine::replay`], which
-//!    applies the journaled events without matching anything again.
+//! 1. Load the newest snapshot that checks out; skip (and report) any
+//!    that do not.
+//! 2. Read the whole journal once, checking every header, CRC, record and
+//!    sequence number as [`super::verify`] does, and replay every entry
+//!    after the snapshot with [`Engine::replay`], which applies the
+//!    journaled events without matching anything again.
+//! 3. A torn last record in the last segment (a crash in the middle of a
+//!    write) is cut off, and the bytes removed are kept in `torn/` beside
+//!    the segments; it was never durable, so nobody was told about it. A
+//!    bad record with anything after it, a bad header or a gap in the
+//!    sequence numbers is damage, not a crash: recovery refuses, naming the
+//!    file, offset and sequence number.
+//! 4. A snapshot ahead of the journal's end cannot be used: recovery runs
+//!    again from the next older one.
 //!
 //! Recovery from a snapshot plus the journal after it gives exactly the
 //! state that replaying the whole journal gives; the tests check both.
@@ -18,7 +22,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::reader::{verify, JournalReader};
+use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
 use crate::engine::{Engine, EngineConfig};
@@ -92,60 +96,101 @@ pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverEr
             skipped_snapshots: Vec::new(),
         });
     }
-    let mut torn_tail = None;
-    let report = match verify(dir) {
-        Err(JournalError::TornTail { file, offset, .. }) => {
-            torn_tail = Some(cut_torn_tail(dir, &file, offset)?);
-            // A second torn tail would be damage, not a crash.
-            verify(dir)?
-        }
-        other => other?,
-    };
-    let last_seq = report.last_seq.unwrap_or(0);
-    let journal_first = report.first_seq.unwrap_or(1);
-
+    let snapshots = list_snapshots(dir)?;
     let mut skipped_snapshots = Vec::new();
-    let mut start = None;
-    for (seq, path) in list_snapshots(dir)? {
-        if seq > last_seq || seq + 1 < journal_first {
-            skipped_snapshots.push((path, format!("snapshot after seq {seq} does not meet the journal (seqs {journal_first}..={last_seq})")));
-            continue;
-        }
-        match read_snapshot(&path) {
-            Ok((seq, state)) => match Engine::from_state(config, &state) {
-                Ok(engine) => {
-                    start = Some((seq, engine));
+    let mut torn_tail = None;
+    let mut candidates = snapshots.iter();
+    loop {
+        // The newest snapshot that reads and fits the config; the journal
+        // then decides whether it can be used.
+        let mut start = None;
+        for (_, path) in candidates.by_ref() {
+            let loaded = read_snapshot(path).and_then(|(seq, state)| {
+                Engine::from_state(config, &state)
+                    .map(|engine| (seq, path, engine))
+                    .map_err(|e| e.to_string())
+            });
+            match loaded {
+                Ok(found) => {
+                    start = Some(found);
                     break;
                 }
-                Err(e) => skipped_snapshots.push((path, e.to_string())),
-            },
-            Err(why) => skipped_snapshots.push((path, why)),
+                Err(why) => skipped_snapshots.push((path.clone(), why)),
+            }
         }
+        let (snapshot, mut engine) = match start {
+            Some((seq, path, engine)) => (Some((seq, path)), engine),
+            None => (None, Engine::new(config).map_err(StateError::from)?),
+        };
+        let snapshot_seq = snapshot.map(|(seq, _)| seq);
+        let pass = replay_journal(dir, snapshot_seq.unwrap_or(0), &mut engine)?;
+        if let Some((file, offset)) = pass.torn {
+            torn_tail = Some(cut_torn_tail(dir, &file, offset)?);
+        }
+        if let Some((seq, path)) = snapshot.filter(|&(seq, _)| seq > pass.last_seq) {
+            skipped_snapshots.push((
+                path.clone(),
+                format!(
+                    "snapshot after seq {seq} is ahead of the journal, which ends at {}",
+                    pass.last_seq
+                ),
+            ));
+            continue;
+        }
+        return Ok(Recovered {
+            engine,
+            next_seq: pass.last_seq + 1,
+            snapshot_seq,
+            replayed: pass.replayed,
+            torn_tail,
+            skipped_snapshots,
+        });
     }
-    let (snapshot_seq, mut engine) = match start {
-        Some((seq, engine)) => (Some(seq), engine),
-        None => (None, Engine::new(config).map_err(StateError::from)?),
-    };
+}
 
-    let from_seq = snapshot_seq.map_or(1, |seq| seq + 1);
-    let mut replayed = 0;
-    if from_seq <= last_seq {
-        let mut reader = JournalReader::open_from(dir, from_seq)?;
-        let mut events = Vec::new();
-        while let Some((stamp, _command)) = reader.next_into(&mut events)? {
-            engine.replay(stamp, &events)?;
-            events.clear();
-            replayed += 1;
+/// What one pass over the journal found.
+struct Pass {
+    /// Sequence number of the last good entry (0: none).
+    last_seq: u64,
+    /// Entries replayed.
+    replayed: u64,
+    /// A torn tail at the end: the segment and where its good part ends.
+    torn: Option<(PathBuf, u64)>,
+}
+
+/// Reads the whole journal once, checking every record, and replays the
+/// entries after `snapshot_seq` into `engine`. A torn tail ends the pass;
+/// damage anywhere fails it.
+fn replay_journal(
+    dir: &Path,
+    snapshot_seq: u64,
+    engine: &mut Engine,
+) -> Result<Pass, RecoverError> {
+    let mut reader = JournalReader::open(dir)?;
+    let mut pass = Pass {
+        last_seq: 0,
+        replayed: 0,
+        torn: None,
+    };
+    let mut events = Vec::new();
+    loop {
+        match reader.next_into(&mut events) {
+            Ok(Some((stamp, _command))) => {
+                if stamp.seq > snapshot_seq {
+                    engine.replay(stamp, &events)?;
+                    pass.replayed += 1;
+                }
+                pass.last_seq = stamp.seq;
+                events.clear();
+            }
+            Ok(None) => return Ok(pass),
+            Err(JournalError::TornTail { file, offset, .. }) => {
+                pass.torn = Some((file, offset));
+                return Ok(pass);
+            }
+            Err(damage) => return Err(damage.into()),
         }
     }
-    Ok(Recovered {
-        engine,
-        next_seq: last_seq.max(snapshot_seq.unwrap_or(0)) + 1,
-        snapshot_seq,
-        replayed,
-        torn_tail,
-        skipped_snapshots,
-    })
 }
 
 /// Cuts a segment at `offset`, keeping the bytes removed in `torn/`. A
