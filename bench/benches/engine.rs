@@ -179,6 +179,7 @@ fn sweep(c: &mut Criterion) {
                         time_in_force: TimeInForce::Ioc,
                         price_ticks: makers[fills - 1].price_ticks,
                         quantity_t: makers.iter().map(|m| m.quantity_t).sum(),
+                        client_order_id: 0,
                     });
                     let stamp = harness.flow.next_stamp();
                     let start = Instant::now();
@@ -199,6 +200,7 @@ fn sweep(c: &mut Criterion) {
                             time_in_force: TimeInForce::Day,
                             price_ticks: maker.price_ticks,
                             quantity_t: maker.quantity_t,
+                            client_order_id: 0,
                         });
                         let stamp = harness.flow.next_stamp();
                         harness.apply(&restore, stamp);

@@ -56,6 +56,7 @@ fn entry(seq: u64) -> (Stamp, Command, Vec<Event>) {
         time_in_force: TimeInForce::Day,
         price_ticks: 98_00,
         quantity_t: 200,
+        client_order_id: 0,
     };
     let mut events = vec![Event::Accepted(Accepted {
         order_id: order.order_id,

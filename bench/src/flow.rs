@@ -471,8 +471,9 @@ impl MixedFlow {
         price_ticks: i64,
         quantity_t: u64,
     ) -> (Command, Stamp) {
+        let order_id = self.next_order_id();
         let order = NewOrder {
-            order_id: self.next_order_id(),
+            order_id,
             account: AccountId(1 + self.rng.below(u64::from(ACCOUNTS)) as u32),
             instrument: INSTRUMENT,
             side,
@@ -480,6 +481,8 @@ impl MixedFlow {
             time_in_force,
             price_ticks,
             quantity_t,
+            // A broker would number its own orders; the flow's ids will do.
+            client_order_id: order_id.0,
         };
         (Command::Submit(order), self.next_stamp())
     }

@@ -39,6 +39,11 @@ pub struct NewOrder {
     pub price_ticks: i64,
     /// Quantity in tonnes.
     pub quantity_t: u64,
+    /// The broker's own id for this order, unique per broker and trading
+    /// day. The engine does not look at it; it is journaled with the order
+    /// so that the gateway can rebuild its reports to the broker from the
+    /// journal alone.
+    pub client_order_id: u64,
 }
 
 /// A command to the engine.

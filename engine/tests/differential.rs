@@ -511,6 +511,7 @@ impl Driver {
                     time_in_force,
                     price_ticks: Self::price(&rules, side, price),
                     quantity_t: Self::quantity(&rules, quantity),
+                    client_order_id: 0,
                 })
             }
             Op::Cancel(target) => {
@@ -811,6 +812,7 @@ fn submit(
         time_in_force,
         price_ticks,
         quantity_t,
+        client_order_id: 0,
     })
 }
 

@@ -179,7 +179,7 @@ fn encoded_sizes_match_the_specification() {
     for _ in 0..500 {
         let c = command().new_tree(&mut runner).unwrap().current();
         let expected = match c {
-            Command::Submit(_) => 34,
+            Command::Submit(_) => 42,
             Command::Cancel { .. } | Command::SetReferencePrice { .. } => 11,
             Command::Amend { .. } => 27,
             Command::SetPhase { .. } => 4,

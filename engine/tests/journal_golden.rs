@@ -33,8 +33,8 @@ const GOLDEN: &str = r#"0000  43 45 54 58 4a 52 4e 4c  # magic "CETXJRNL"
 0040  01 00 00 00              # account 1
 0044  00                       # participant 0 = ComplianceEntity
 0045  07 00 00 00              # broker 7
-0049  ad 00 00 00              # record 2: len 173
-004d  5b a9 e3 da              # crc32c of the next 173 bytes
+0049  b5 00 00 00              # record 2: len 181
+004d  dc 82 c9 d8              # crc32c of the next 181 bytes
 0051  02 00 00 00 00 00 00 00  # seq 2
 0059  01                       # type 1 = Entry
 005a  40 32 f7 49 27 97 52 18  # time_ns 1752629400001000000 (1 ms later)
@@ -47,30 +47,31 @@ const GOLDEN: &str = r#"0000  43 45 54 58 4a 52 4e 4c  # magic "CETXJRNL"
 0073  00                       # time_in_force 0 = Day
 0074  48 26 00 00 00 00 00 00  # price_ticks 9800 (98.00 CNY)
 007c  64 00 00 00 00 00 00 00  # quantity_t 100
-0084  02 00 00 00              # event_count 2
-0088  00                       # Event tag 0 = Accepted
-0089  65 00 00 00 00 00 00 00  # order_id 101
-0091  01 00 00 00              # account 1
-0095  00 00                    # instrument 0
-0097  00                       # side 0 = Buy
-0098  00                       # order_type 0 = Limit
-0099  00                       # time_in_force 0 = Day
-009a  48 26 00 00 00 00 00 00  # price_ticks 9800
-00a2  64 00 00 00 00 00 00 00  # quantity_t 100
-00aa  02                       # Event tag 2 = Trade
-00ab  01 00 00 00 00 00 00 00  # trade_id 1
-00b3  02 00 00 00 00 00 00 00  # seq 2
-00bb  40 32 f7 49 27 97 52 18  # time_ns 1752629400001000000
-00c3  00 00                    # instrument 0
-00c5  48 26 00 00 00 00 00 00  # price_ticks 9800
-00cd  64 00 00 00 00 00 00 00  # quantity_t 100
-00d5  00                       # aggressor 0 = Buy
-00d6  64 00 00 00 00 00 00 00  # maker_order_id 100
-00de  02 00 00 00              # maker_account 2
-00e2  00 00 00 00 00 00 00 00  # maker_remaining_t 0
-00ea  65 00 00 00 00 00 00 00  # taker_order_id 101
-00f2  01 00 00 00              # taker_account 1
-00f6  00 00 00 00 00 00 00 00  # taker_remaining_t 0"#;
+0084  89 13 00 00 00 00 00 00  # client_order_id 5001 (the broker's id)
+008c  02 00 00 00              # event_count 2
+0090  00                       # Event tag 0 = Accepted
+0091  65 00 00 00 00 00 00 00  # order_id 101
+0099  01 00 00 00              # account 1
+009d  00 00                    # instrument 0
+009f  00                       # side 0 = Buy
+00a0  00                       # order_type 0 = Limit
+00a1  00                       # time_in_force 0 = Day
+00a2  48 26 00 00 00 00 00 00  # price_ticks 9800
+00aa  64 00 00 00 00 00 00 00  # quantity_t 100
+00b2  02                       # Event tag 2 = Trade
+00b3  01 00 00 00 00 00 00 00  # trade_id 1
+00bb  02 00 00 00 00 00 00 00  # seq 2
+00c3  40 32 f7 49 27 97 52 18  # time_ns 1752629400001000000
+00cb  00 00                    # instrument 0
+00cd  48 26 00 00 00 00 00 00  # price_ticks 9800
+00d5  64 00 00 00 00 00 00 00  # quantity_t 100
+00dd  00                       # aggressor 0 = Buy
+00de  64 00 00 00 00 00 00 00  # maker_order_id 100
+00e6  02 00 00 00              # maker_account 2
+00ea  00 00 00 00 00 00 00 00  # maker_remaining_t 0
+00f2  65 00 00 00 00 00 00 00  # taker_order_id 101
+00fa  01 00 00 00              # taker_account 1
+00fe  00 00 00 00 00 00 00 00  # taker_remaining_t 0"#;
 
 /// The bytes of [`GOLDEN`], checking that each line starts at the offset
 /// it states.
@@ -100,6 +101,7 @@ fn journal() -> Vec<JournalEntry> {
         time_in_force: TimeInForce::Day,
         price_ticks: 98_00,
         quantity_t: 100,
+        client_order_id: 5001,
     };
     let time_ns = OPEN_NS + 1_000_000;
     vec![

@@ -55,6 +55,7 @@ fn order(id: u64, side: Side, kind: OrderType, tif: TimeInForce, price: i64, qty
         time_in_force: tif,
         price_ticks: price,
         quantity_t: qty,
+        client_order_id: 0,
     })
 }
 

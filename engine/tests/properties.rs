@@ -268,6 +268,7 @@ proptest! {
                         time_in_force: tif,
                         price_ticks,
                         quantity_t,
+                        client_order_id: 0,
                     })
                 }
                 Step::Cancel { instrument, back } => Command::Cancel {

@@ -141,6 +141,7 @@ impl Market {
             time_in_force: tif,
             price_ticks,
             quantity_t,
+            client_order_id: 0,
         })
     }
 

@@ -54,6 +54,7 @@ fn limit(id: u64, instrument: InstrumentId, side: Side, price: i64, qty: u64) ->
         time_in_force: TimeInForce::Day,
         price_ticks: price,
         quantity_t: qty,
+        client_order_id: 0,
     })
 }
 

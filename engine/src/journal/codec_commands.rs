@@ -22,6 +22,7 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u8(order.time_in_force as u8);
             out.put_i64(order.price_ticks);
             out.put_u64(order.quantity_t);
+            out.put_u64(order.client_order_id);
         }
         Command::Cancel {
             instrument,
@@ -113,6 +114,7 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             time_in_force: c.time_in_force()?,
             price_ticks: c.i64("Submit.price_ticks")?,
             quantity_t: c.u64("Submit.quantity_t")?,
+            client_order_id: c.u64("Submit.client_order_id")?,
         }),
         CommandKind::Cancel => Command::Cancel {
             instrument: c.instrument("Cancel.instrument")?,

@@ -33,6 +33,7 @@ pub fn entry(seq: u64) -> JournalEntry {
         time_in_force: TimeInForce::Day,
         price_ticks: 98_00 + (seq % 50) as i64,
         quantity_t: 100,
+        client_order_id: 0,
     };
     let mut events = vec![Event::Accepted(Accepted {
         order_id: order.order_id,

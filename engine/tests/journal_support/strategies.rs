@@ -89,20 +89,23 @@ pub fn command() -> impl Strategy<Value = Command> {
             order_type(),
             tif(),
             any::<i64>(),
-            any::<u64>()
+            (any::<u64>(), any::<u64>())
         )
-            .prop_map(|(order_id, account, instrument, side, t, tif, p, q)| {
-                Command::Submit(NewOrder {
-                    order_id,
-                    account,
-                    instrument,
-                    side,
-                    order_type: t,
-                    time_in_force: tif,
-                    price_ticks: p,
-                    quantity_t: q,
-                })
-            }),
+            .prop_map(
+                |(order_id, account, instrument, side, t, tif, p, (q, client))| {
+                    Command::Submit(NewOrder {
+                        order_id,
+                        account,
+                        instrument,
+                        side,
+                        order_type: t,
+                        time_in_force: tif,
+                        price_ticks: p,
+                        quantity_t: q,
+                        client_order_id: client,
+                    })
+                }
+            ),
         (inst(), oid()).prop_map(|(instrument, order_id)| Command::Cancel {
             instrument,
             order_id
