@@ -149,13 +149,7 @@ impl Engine {
             return Err(RejectReason::InvalidAmount);
         }
         let h = &mut a.holdings[i];
-        if quantity_t > h.sellable_t() {
-            return Err(if quantity_t <= h.sellable_t() + h.locked_t {
-                RejectReason::HoldingsLockedUntilNextDay
-            } else {
-                RejectReason::InsufficientHoldings
-            });
-        }
+        risk::check_sellable(h, quantity_t)?;
         h.balance_t -= quantity_t;
         events.push(Event::HoldingsDebited(HoldingsMoved {
             account,

@@ -9,7 +9,7 @@
 
 use crate::engine::Engine;
 use crate::event::{
-    CancelCause, Cancelled, DayClosed, DayStarted, Event, PhaseChanged, ReferencePriceSet, Trade,
+    CancelCause, DayClosed, DayStarted, Event, PhaseChanged, ReferencePriceSet, Trade,
 };
 use crate::instrument::InstrumentId;
 use crate::order::Side;
@@ -113,24 +113,8 @@ impl Engine {
                 .chain(book.orders(Side::Sell))
                 .collect();
             for order in open {
-                let (_, account_at) = self.books[i]
-                    .take(order.order_id)
-                    .expect("listed as resting");
-                self.release_open(
-                    account_at,
-                    instrument,
-                    order.side,
-                    order.price_ticks,
-                    order.quantity_t,
-                );
-                events.push(Event::Cancelled(Cancelled {
-                    order_id: order.order_id,
-                    account: order.account,
-                    instrument,
-                    side: order.side,
-                    cancelled_t: order.quantity_t,
-                    cause: CancelCause::Expired,
-                }));
+                let expired = self.cancel_resting(i, order.order_id, CancelCause::Expired, events);
+                debug_assert!(expired, "listed as resting");
             }
             let rules = *self.books[i].rules();
             let closed = self.markets[i].today.close(

@@ -28,7 +28,7 @@ pub struct InstrumentId(pub u16);
 
 /// What an instrument is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum InstrumentKind {
     /// A national emission allowance (CEA) of one vintage year.
     Cea {
@@ -535,5 +535,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(spec, InstrumentSpec::cea(2025, dec("90.00")));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_kind_are_refused() {
+        let kind: Result<InstrumentKind, _> = toml::from_str(
+            r#"type = "cea"
+vintage = 2025
+colour = 1"#,
+        );
+        let error = kind.unwrap_err().to_string();
+        assert!(error.contains("colour"), "{error}");
+        let kind: InstrumentKind = toml::from_str(r#"type = "ccer""#).unwrap();
+        assert_eq!(kind, InstrumentKind::Ccer);
     }
 }

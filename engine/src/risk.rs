@@ -71,18 +71,25 @@ pub(crate) fn check(
                 return Err(RejectReason::InsufficientCash);
             }
         }
-        Side::Sell if claim.quantity_t > holding.sellable_t() => {
-            return Err(
-                if claim.quantity_t <= holding.sellable_t() + holding.locked_t {
-                    RejectReason::HoldingsLockedUntilNextDay
-                } else {
-                    RejectReason::InsufficientHoldings
-                },
-            );
-        }
-        Side::Sell => {}
+        Side::Sell => check_sellable(holding, claim.quantity_t)?,
     }
     Ok(())
+}
+
+/// Whether `quantity_t` of a holding is free to sell or transfer out now:
+/// not reserved by open sells, and not bought today under T+1.
+///
+/// # Errors
+/// [`RejectReason::HoldingsLockedUntilNextDay`] when today's purchases
+/// would cover it, otherwise [`RejectReason::InsufficientHoldings`].
+pub(crate) const fn check_sellable(holding: &Holding, quantity_t: u64) -> Result<(), RejectReason> {
+    if quantity_t <= holding.sellable_t() {
+        Ok(())
+    } else if quantity_t <= holding.sellable_t() + holding.locked_t {
+        Err(RejectReason::HoldingsLockedUntilNextDay)
+    } else {
+        Err(RejectReason::InsufficientHoldings)
+    }
 }
 
 /// Takes the reservation of an accepted order.

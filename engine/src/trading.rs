@@ -111,9 +111,27 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
-        let (order, account_at) = self.books[i]
-            .take(order_id)
-            .ok_or(RejectReason::UnknownOrder)?;
+        if self.cancel_resting(i, order_id, CancelCause::Requested, events) {
+            Ok(())
+        } else {
+            Err(RejectReason::UnknownOrder)
+        }
+    }
+
+    /// Takes a resting order out of book `i`, gives back its reservation and
+    /// reports it cancelled with `cause`. Returns `false`, changing nothing,
+    /// when no such order rests.
+    pub(crate) fn cancel_resting(
+        &mut self,
+        i: usize,
+        order_id: OrderId,
+        cause: CancelCause,
+        events: &mut Vec<Event>,
+    ) -> bool {
+        let Some((order, account_at)) = self.books[i].take(order_id) else {
+            return false;
+        };
+        let instrument = self.books[i].instrument();
         self.release_open(
             account_at,
             instrument,
@@ -127,9 +145,9 @@ impl Engine {
             instrument,
             side: order.side,
             cancelled_t: order.quantity_t,
-            cause: CancelCause::Requested,
+            cause,
         }));
-        Ok(())
+        true
     }
 
     pub(crate) fn amend(
