@@ -35,6 +35,10 @@
 //!   events: the on-disk format and codec, the group-commit writer thread,
 //!   the verifying reader and a follower for live journals.
 //!
+//! - [`settlement`]: a [`settlement::Ledger`] that reads journal entries and
+//!   keeps balances, day figures and one delivery-versus-payment clearing
+//!   row per trade, and reconciles them with the engine's state.
+//!
 //! Data flows `Command → Engine::apply → (checks) → Book/matching →
 //! settlement → Vec<Event>`, then `(Stamp, Command, [Event]) →
 //! JournalWriter → segment files → JournalReader → (seq, Event)`.
@@ -60,6 +64,7 @@ pub mod phase;
 pub mod reject;
 mod replay;
 mod risk;
+pub mod settlement;
 pub mod state;
 mod trading;
 

@@ -1,0 +1,406 @@
+//! Settlement from the journal: what registries need to deliver and pay.
+//!
+//! A [`Ledger`] reads journal entries in order and keeps, from the events
+//! alone (it never runs the engine):
+//!
+//! - each account's cash and holdings, moved by deposits, withdrawals,
+//!   registry transfers and trades, and what it bought and sold;
+//! - each trading day's figures per instrument (open, high, low, the VWAP
+//!   close, volume, turnover, trade count);
+//! - one [`ClearingRow`] per trade, as delivery versus payment: buyer and
+//!   seller with their brokers, quantity, price and amount.
+//!
+//! [`Ledger::reconcile`] compares the end balances with the engine's state
+//! at the same sequence number, and [`Ledger::check_conservation`] checks
+//! that cash and allowances only entered or left through deposits,
+//! withdrawals and registry transfers. Both fail loudly, naming the first
+//! difference.
+
+use std::collections::BTreeMap;
+
+use crate::account::{BrokerId, ParticipantType};
+use crate::end_of_day::vwap_ticks;
+use crate::event::{Event, Trade};
+use crate::instrument::InstrumentId;
+use crate::journal::JournalEntry;
+use crate::order::AccountId;
+use crate::risk::value_fen;
+use crate::state::EngineState;
+
+/// One trade as a delivery-versus-payment instruction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClearingRow {
+    /// Sequence number of the command that traded.
+    pub seq: u64,
+    /// Time of that command, in ns since the Unix epoch.
+    pub time_ns: i64,
+    /// The trading day it belongs to.
+    pub trading_day: u32,
+    /// The engine's trade id.
+    pub trade_id: u64,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// Receives the allowances and pays.
+    pub buyer: AccountId,
+    /// The buyer's broker.
+    pub buyer_broker: BrokerId,
+    /// Delivers the allowances and is paid.
+    pub seller: AccountId,
+    /// The seller's broker.
+    pub seller_broker: BrokerId,
+    /// Tonnes delivered.
+    pub quantity_t: u64,
+    /// Price in ticks of 0.01 CNY.
+    pub price_ticks: i64,
+    /// Amount paid, in fen: price × quantity.
+    pub amount_fen: i64,
+}
+
+/// One instrument's trading on one day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayReport {
+    /// The trading day.
+    pub trading_day: u32,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// First trade price, in ticks (the close, on a day without trades).
+    pub open_ticks: i64,
+    /// Highest trade price.
+    pub high_ticks: i64,
+    /// Lowest trade price.
+    pub low_ticks: i64,
+    /// The VWAP close, rounded half up to the tick; set from the engine's
+    /// `DayClosed` once the day has ended.
+    pub close_ticks: Option<i64>,
+    /// Tonnes traded.
+    pub volume_t: u64,
+    /// Value traded, in fen.
+    pub turnover_fen: i64,
+    /// Number of trades.
+    pub trade_count: u64,
+}
+
+/// One account's balances and trading, as the journal tells them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountLedger {
+    /// The account.
+    pub account: AccountId,
+    /// Its broker.
+    pub broker: BrokerId,
+    /// Who owns it.
+    pub participant: ParticipantType,
+    /// Cash held, in fen.
+    pub cash_fen: i64,
+    /// Holdings per instrument, in tonnes.
+    pub holdings_t: Vec<u64>,
+    /// Tonnes bought per instrument.
+    pub bought_t: Vec<u64>,
+    /// Tonnes sold per instrument.
+    pub sold_t: Vec<u64>,
+    /// Cash from selling minus cash paid for buying, in fen.
+    pub net_trade_fen: i64,
+}
+
+/// Why a ledger does not reconcile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReconcileError {
+    /// An account is in one and not the other.
+    #[error("account {0} is in the {1} but not in the {2}")]
+    Missing(u32, &'static str, &'static str),
+    /// Cash differs.
+    #[error("account {account}: the ledger has {ledger} fen, the engine {engine} fen")]
+    Cash {
+        /// The account.
+        account: u32,
+        /// The ledger's balance.
+        ledger: i64,
+        /// The engine's balance.
+        engine: i64,
+    },
+    /// A holding differs.
+    #[error("account {account}, instrument {instrument}: the ledger has {ledger} t, the engine {engine} t")]
+    Holding {
+        /// The account.
+        account: u32,
+        /// The instrument.
+        instrument: u16,
+        /// The ledger's holding.
+        ledger: u64,
+        /// The engine's holding.
+        engine: u64,
+    },
+    /// Cash or allowances appeared or vanished.
+    #[error("{what}: accounts hold {held}, but transfers in and out add up to {moved}")]
+    NotConserved {
+        /// Cash, or which instrument.
+        what: String,
+        /// What the accounts hold in total.
+        held: i128,
+        /// Deposits minus withdrawals, or credits minus debits.
+        moved: i128,
+    },
+    /// An event names an account the journal never opened.
+    #[error("seq {seq}: event for unknown account {account}")]
+    UnknownAccount {
+        /// Where.
+        seq: u64,
+        /// The account.
+        account: u32,
+    },
+}
+
+/// Balances, day figures and clearing rows from a journal.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    instruments: usize,
+    accounts: BTreeMap<AccountId, AccountLedger>,
+    days: BTreeMap<(u32, InstrumentId), DayReport>,
+    trading_day: u32,
+    last_seq: u64,
+    cash_moved_fen: i128,
+    holdings_moved_t: Vec<i128>,
+}
+
+impl Ledger {
+    /// An empty ledger for a market of `instruments` instruments.
+    #[must_use]
+    pub fn new(instruments: usize) -> Self {
+        Self {
+            instruments,
+            accounts: BTreeMap::new(),
+            days: BTreeMap::new(),
+            trading_day: 0,
+            last_seq: 0,
+            cash_moved_fen: 0,
+            holdings_moved_t: vec![0; instruments],
+        }
+    }
+
+    /// Sequence number of the last entry applied.
+    #[must_use]
+    pub const fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Every account, by id.
+    pub fn accounts(&self) -> impl Iterator<Item = &AccountLedger> {
+        self.accounts.values()
+    }
+
+    /// Every day's figures, by day and then instrument.
+    pub fn days(&self) -> impl Iterator<Item = &DayReport> {
+        self.days.values()
+    }
+
+    /// Applies one journal entry, appending a clearing row for each trade.
+    ///
+    /// # Errors
+    /// [`ReconcileError::UnknownAccount`] for an event about an account the
+    /// journal never opened.
+    pub fn apply(
+        &mut self,
+        entry: &JournalEntry,
+        rows: &mut Vec<ClearingRow>,
+    ) -> Result<(), ReconcileError> {
+        let seq = entry.stamp.seq;
+        self.last_seq = seq;
+        for event in &entry.events {
+            match event {
+                Event::AccountOpened(o) => {
+                    self.accounts.insert(
+                        o.account,
+                        AccountLedger {
+                            account: o.account,
+                            broker: o.broker,
+                            participant: o.participant,
+                            cash_fen: 0,
+                            holdings_t: vec![0; self.instruments],
+                            bought_t: vec![0; self.instruments],
+                            sold_t: vec![0; self.instruments],
+                            net_trade_fen: 0,
+                        },
+                    );
+                }
+                Event::CashDeposited(c) => {
+                    self.account(seq, c.account)?.cash_fen = c.cash_fen;
+                    self.cash_moved_fen += i128::from(c.amount_fen);
+                }
+                Event::CashWithdrawn(c) => {
+                    self.account(seq, c.account)?.cash_fen = c.cash_fen;
+                    self.cash_moved_fen -= i128::from(c.amount_fen);
+                }
+                Event::HoldingsCredited(h) => {
+                    let i = usize::from(h.instrument.0);
+                    self.account(seq, h.account)?.holdings_t[i] = h.balance_t;
+                    self.holdings_moved_t[i] += i128::from(h.quantity_t);
+                }
+                Event::HoldingsDebited(h) => {
+                    let i = usize::from(h.instrument.0);
+                    self.account(seq, h.account)?.holdings_t[i] = h.balance_t;
+                    self.holdings_moved_t[i] -= i128::from(h.quantity_t);
+                }
+                Event::Trade(t) => rows.push(self.trade(seq, t)?),
+                Event::DayClosed(d) => {
+                    let day = self.day(d.trading_day, d.instrument, d.close_ticks);
+                    day.close_ticks = Some(d.close_ticks);
+                }
+                Event::DayStarted(d) => self.trading_day = d.trading_day,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn account(
+        &mut self,
+        seq: u64,
+        account: AccountId,
+    ) -> Result<&mut AccountLedger, ReconcileError> {
+        self.accounts
+            .get_mut(&account)
+            .ok_or(ReconcileError::UnknownAccount {
+                seq,
+                account: account.0,
+            })
+    }
+
+    /// Today's report of an instrument, opened at `price` if it is new.
+    fn day(&mut self, trading_day: u32, instrument: InstrumentId, price: i64) -> &mut DayReport {
+        self.days
+            .entry((trading_day, instrument))
+            .or_insert(DayReport {
+                trading_day,
+                instrument,
+                open_ticks: price,
+                high_ticks: price,
+                low_ticks: price,
+                close_ticks: None,
+                volume_t: 0,
+                turnover_fen: 0,
+                trade_count: 0,
+            })
+    }
+
+    fn trade(&mut self, seq: u64, t: &Trade) -> Result<ClearingRow, ReconcileError> {
+        let i = usize::from(t.instrument.0);
+        let amount_fen = value_fen(t.price_ticks, t.quantity_t);
+        let (_, buyer) = t.buyer();
+        let (_, seller) = t.seller();
+        let buyer_broker = {
+            let b = self.account(seq, buyer)?;
+            b.cash_fen -= amount_fen;
+            b.holdings_t[i] += t.quantity_t;
+            b.bought_t[i] += t.quantity_t;
+            b.net_trade_fen -= amount_fen;
+            b.broker
+        };
+        let seller_broker = {
+            let s = self.account(seq, seller)?;
+            s.cash_fen += amount_fen;
+            s.holdings_t[i] -= t.quantity_t;
+            s.sold_t[i] += t.quantity_t;
+            s.net_trade_fen += amount_fen;
+            s.broker
+        };
+        let trading_day = self.trading_day;
+        let day = self.day(trading_day, t.instrument, t.price_ticks);
+        day.high_ticks = day.high_ticks.max(t.price_ticks);
+        day.low_ticks = day.low_ticks.min(t.price_ticks);
+        day.volume_t += t.quantity_t;
+        day.turnover_fen += amount_fen;
+        day.trade_count += 1;
+        Ok(ClearingRow {
+            seq,
+            time_ns: t.time_ns,
+            trading_day,
+            trade_id: t.trade_id,
+            instrument: t.instrument,
+            buyer,
+            buyer_broker,
+            seller,
+            seller_broker,
+            quantity_t: t.quantity_t,
+            price_ticks: t.price_ticks,
+            amount_fen,
+        })
+    }
+
+    /// The VWAP of a day's trades so far, rounded half up to `step_ticks`;
+    /// `None` before its first trade.
+    #[must_use]
+    pub fn vwap(report: &DayReport, step_ticks: i64) -> Option<i64> {
+        (report.volume_t > 0)
+            .then(|| vwap_ticks(i128::from(report.turnover_fen), report.volume_t, step_ticks))
+    }
+
+    /// Checks that every account's cash and holdings equal the engine's
+    /// state at the same sequence number.
+    ///
+    /// # Errors
+    /// The first difference.
+    pub fn reconcile(&self, state: &EngineState) -> Result<(), ReconcileError> {
+        for account in &state.accounts {
+            let ledger = self
+                .accounts
+                .get(&account.id)
+                .ok_or(ReconcileError::Missing(account.id.0, "engine", "ledger"))?;
+            if ledger.cash_fen != account.cash_fen {
+                return Err(ReconcileError::Cash {
+                    account: account.id.0,
+                    ledger: ledger.cash_fen,
+                    engine: account.cash_fen,
+                });
+            }
+            for (i, holding) in account.holdings.iter().enumerate() {
+                if ledger.holdings_t[i] != holding.balance_t {
+                    return Err(ReconcileError::Holding {
+                        account: account.id.0,
+                        instrument: i as u16,
+                        ledger: ledger.holdings_t[i],
+                        engine: holding.balance_t,
+                    });
+                }
+            }
+        }
+        if let Some(extra) = self
+            .accounts
+            .keys()
+            .find(|id| !state.accounts.iter().any(|a| a.id == **id))
+        {
+            return Err(ReconcileError::Missing(extra.0, "ledger", "engine"));
+        }
+        Ok(())
+    }
+
+    /// Checks that total cash equals deposits minus withdrawals, and each
+    /// instrument's total holdings equal credits minus debits: trades only
+    /// move value between accounts.
+    ///
+    /// # Errors
+    /// [`ReconcileError::NotConserved`] naming what does not add up.
+    pub fn check_conservation(&self) -> Result<(), ReconcileError> {
+        let held: i128 = self.accounts.values().map(|a| i128::from(a.cash_fen)).sum();
+        if held != self.cash_moved_fen {
+            return Err(ReconcileError::NotConserved {
+                what: "cash (fen)".into(),
+                held,
+                moved: self.cash_moved_fen,
+            });
+        }
+        for (i, &moved) in self.holdings_moved_t.iter().enumerate() {
+            let held: i128 = self
+                .accounts
+                .values()
+                .map(|a| i128::from(a.holdings_t[i]))
+                .sum();
+            if held != moved {
+                return Err(ReconcileError::NotConserved {
+                    what: format!("instrument {i} (t)"),
+                    held,
+                    moved,
+                });
+            }
+        }
+        Ok(())
+    }
+}
