@@ -97,8 +97,8 @@ pub struct AccountLedger {
     pub bought_t: Vec<u64>,
     /// Tonnes sold per instrument.
     pub sold_t: Vec<u64>,
-    /// Cash from selling minus cash paid for buying, in fen.
-    pub net_trade_fen: i64,
+    /// Per instrument, cash from selling minus cash paid for buying, in fen.
+    pub net_trade_fen: Vec<i64>,
 }
 
 /// Why a ledger does not reconcile.
@@ -217,7 +217,7 @@ impl Ledger {
                             holdings_t: vec![0; self.instruments],
                             bought_t: vec![0; self.instruments],
                             sold_t: vec![0; self.instruments],
-                            net_trade_fen: 0,
+                            net_trade_fen: vec![0; self.instruments],
                         },
                     );
                 }
@@ -291,7 +291,7 @@ impl Ledger {
             b.cash_fen -= amount_fen;
             b.holdings_t[i] += t.quantity_t;
             b.bought_t[i] += t.quantity_t;
-            b.net_trade_fen -= amount_fen;
+            b.net_trade_fen[i] -= amount_fen;
             b.broker
         };
         let seller_broker = {
@@ -299,7 +299,7 @@ impl Ledger {
             s.cash_fen += amount_fen;
             s.holdings_t[i] -= t.quantity_t;
             s.sold_t[i] += t.quantity_t;
-            s.net_trade_fen += amount_fen;
+            s.net_trade_fen[i] += amount_fen;
             s.broker
         };
         let trading_day = self.trading_day;

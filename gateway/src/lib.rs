@@ -10,6 +10,8 @@
 //!   protocol's numbers (version, frame and string limits, heartbeat).
 //! - [`codec`]: messages ↔ bytes. bincode payloads in `u32`-length frames,
 //!   bounded before allocation; the only module that names bincode.
+//! - [`replay`]: `cetx replay`, settlement reports and the clearing file
+//!   from a journal, reconciled with the replayed engine.
 //!
 //! Data flows `socket → codec (decode) → protocol::ClientMessage → session →
 //! engine`, and back `engine events → protocol::ServerFrame → codec (encode)
@@ -18,3 +20,4 @@
 pub mod codec;
 pub mod config;
 pub mod protocol;
+pub mod replay;

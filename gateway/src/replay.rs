@@ -1,0 +1,481 @@
+//! `cetx replay`: settlement reports and the clearing file from a journal.
+//!
+//! Reads a journal directory once, checking every record (CRC, sequence
+//! continuity), and feeds each entry to a [`Ledger`] and to an engine that
+//! replays the events. At the end the ledger's balances must equal the
+//! replayed engine's state at the same sequence number, and cash and
+//! allowances must be conserved; either failing stops with its own exit
+//! code. Outputs, in CSV or JSON:
+//!
+//! - `clearing`: one row per trade, delivery versus payment;
+//! - `days`: per trading day and instrument, open, high, low, close (VWAP),
+//!   volume, turnover and trade count;
+//! - `accounts`: per account and instrument, bought, sold, net cash from
+//!   trading that instrument, and the end holding; `end_cash_cny` is the
+//!   account's cash, the same on each of its rows.
+//!
+//! With `--out DIR` the three go to `DIR/{clearing,days,accounts}.{csv,json}`;
+//! without it the clearing file goes to standard output and the reports to
+//! standard error. `--follow` tails a live journal and prints clearing rows
+//! as they appear, until interrupted.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use cetx_engine::journal::{JournalError, JournalFollower, JournalReader};
+use cetx_engine::settlement::{ClearingRow, Ledger, ReconcileError};
+use cetx_engine::{ticks_to_price, Engine, EngineConfig, ReplayError};
+use rust_decimal::Decimal;
+
+/// Exit codes of `cetx replay`, part of its interface.
+pub mod exit {
+    /// Everything read, reconciled and conserved.
+    pub const OK: u8 = 0;
+    /// An I/O error or bad arguments.
+    pub const FAILURE: u8 = 1;
+    /// A record is damaged (bad CRC, bad header, undecodable).
+    pub const CORRUPT: u8 = 3;
+    /// Sequence numbers are not continuous.
+    pub const GAP: u8 = 4;
+    /// The ledger does not reconcile with the engine, or value is not
+    /// conserved, or the events do not replay.
+    pub const RECONCILE: u8 = 5;
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON array per file.
+    Json,
+}
+
+/// What `cetx replay` was asked.
+#[derive(Clone, Debug)]
+pub struct ReplayArgs {
+    /// The journal directory.
+    pub journal: PathBuf,
+    /// Only this trading day's clearing rows and day report.
+    pub day: Option<u32>,
+    /// Only clearing rows from this sequence number on.
+    pub from_seq: u64,
+    /// Directory to write the three files into.
+    pub out: Option<PathBuf>,
+    /// CSV or JSON.
+    pub format: Format,
+    /// Tail a live journal.
+    pub follow: bool,
+}
+
+/// Why `cetx replay` stopped early; each has its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayFailure {
+    /// The journal could not be read as it stands.
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+    /// The events do not replay onto the engine.
+    #[error("{0}")]
+    Replay(#[from] ReplayError),
+    /// The ledger disagrees with the engine, or value is not conserved.
+    #[error("reconciliation failed: {0}")]
+    Reconcile(#[from] ReconcileError),
+    /// Writing an output failed.
+    #[error("writing {path}: {source}")]
+    Output {
+        /// The file or stream.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ReplayFailure {
+    /// The process exit code for this failure.
+    #[must_use]
+    pub const fn exit_code(&self) -> u8 {
+        match self {
+            Self::Journal(JournalError::Corrupt { .. }) => exit::CORRUPT,
+            Self::Journal(JournalError::Gap { .. }) => exit::GAP,
+            Self::Replay(_) | Self::Reconcile(_) => exit::RECONCILE,
+            Self::Journal(_) | Self::Output { .. } => exit::FAILURE,
+        }
+    }
+}
+
+/// What a replay read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Entries read.
+    pub entries: u64,
+    /// Last sequence number read.
+    pub last_seq: u64,
+    /// Clearing rows written.
+    pub rows: u64,
+    /// A torn tail where reading stopped (never acknowledged, so not
+    /// settled): file and offset.
+    pub torn_tail: Option<(PathBuf, u64)>,
+}
+
+/// Replays a journal and writes the reports; see the module docs.
+///
+/// `symbols` names the instruments in id order (from the server config);
+/// `progress` is called with each entry's sequence number.
+///
+/// # Errors
+/// A [`ReplayFailure`]; [`ReplayFailure::exit_code`] gives its exit code.
+pub fn run(
+    args: &ReplayArgs,
+    config: &EngineConfig,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+    stop: &AtomicBool,
+) -> Result<ReplaySummary, ReplayFailure> {
+    let symbols: Vec<String> = config
+        .instruments
+        .iter()
+        .map(|s| s.symbol.clone())
+        .collect();
+    let mut engine = Engine::new(config).map_err(|e| ReplayFailure::Output {
+        path: "config".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let mut ledger = Ledger::new(symbols.len());
+    let mut rows = Vec::new();
+    let mut summary = ReplaySummary::default();
+    let mut clearing = Table::new(args.format, CLEARING_HEADER);
+    let mut reader = JournalReader::open(&args.journal)?;
+    let mut events = Vec::new();
+    loop {
+        let next = reader.next_into(&mut events);
+        let (stamp, command) = match next {
+            Ok(Some(entry)) => entry,
+            Ok(None) => break,
+            Err(JournalError::TornTail { file, offset, .. }) => {
+                summary.torn_tail = Some((file, offset));
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let entry = cetx_engine::journal::JournalEntry {
+            stamp,
+            command,
+            events: std::mem::take(&mut events),
+        };
+        engine.replay(stamp, &entry.events)?;
+        ledger.apply(&entry, &mut rows)?;
+        for row in rows.drain(..) {
+            if keep(args, &row) {
+                clearing.push(&clearing_cells(&row, &symbols));
+                summary.rows += 1;
+            }
+        }
+        events = entry.events;
+        events.clear();
+        summary.entries += 1;
+        summary.last_seq = stamp.seq;
+        progress(stamp.seq);
+    }
+    ledger.reconcile(&engine.state())?;
+    ledger.check_conservation()?;
+
+    let days = day_table(args, &ledger, &symbols);
+    let accounts = account_table(args.format, &ledger, &symbols);
+    match &args.out {
+        Some(dir) => {
+            for (name, table) in [
+                ("clearing", &clearing),
+                ("days", &days),
+                ("accounts", &accounts),
+            ] {
+                let path = dir.join(format!("{name}.{}", table.extension()));
+                write_file(&path, &table.render())?;
+            }
+        }
+        None => {
+            write_stream(stdout, "stdout", &clearing.render())?;
+            write_stream(stderr, "stderr", &days.render())?;
+            write_stream(stderr, "stderr", &accounts.render())?;
+        }
+    }
+    if let Some((file, offset)) = &summary.torn_tail {
+        let note = format!(
+            "note: the journal ends in a torn record at {} offset {offset}; it was never acknowledged and is not settled\n",
+            file.display()
+        );
+        write_stream(stderr, "stderr", &note)?;
+    }
+    if args.follow {
+        summary.rows += follow(
+            args,
+            &symbols,
+            summary.last_seq + 1,
+            &mut ledger,
+            stdout,
+            stop,
+        )?;
+    }
+    Ok(summary)
+}
+
+/// Tails the journal from `from_seq`, printing clearing rows (CSV or JSON
+/// lines) as entries appear, until `stop` is set. Returns the rows printed.
+fn follow(
+    args: &ReplayArgs,
+    symbols: &[String],
+    from_seq: u64,
+    ledger: &mut Ledger,
+    stdout: &mut dyn Write,
+    stop: &AtomicBool,
+) -> Result<u64, ReplayFailure> {
+    let mut follower =
+        JournalFollower::new(&args.journal, from_seq).with_poll_interval(Duration::from_millis(20));
+    let mut rows = Vec::new();
+    let mut printed = 0;
+    for entry in follower.until(stop) {
+        let entry = entry?;
+        ledger.apply(&entry, &mut rows)?;
+        for row in rows.drain(..) {
+            if keep(args, &row) {
+                let mut line = Table::new(args.format, CLEARING_HEADER);
+                line.push(&clearing_cells(&row, symbols));
+                write_stream(stdout, "stdout", &line.render_rows())?;
+                printed += 1;
+            }
+        }
+    }
+    Ok(printed)
+}
+
+fn keep(args: &ReplayArgs, row: &ClearingRow) -> bool {
+    row.seq >= args.from_seq && args.day.is_none_or(|day| row.trading_day == day)
+}
+
+const CLEARING_HEADER: &[&str] = &[
+    "seq",
+    "time_ns",
+    "trading_day",
+    "trade_id",
+    "instrument",
+    "buyer_account",
+    "buyer_broker",
+    "seller_account",
+    "seller_broker",
+    "quantity_t",
+    "price_cny",
+    "amount_cny",
+];
+
+fn cny_fen(fen: i64) -> Decimal {
+    ticks_to_price(fen)
+}
+
+fn symbol(symbols: &[String], instrument: cetx_engine::InstrumentId) -> String {
+    symbols
+        .get(usize::from(instrument.0))
+        .cloned()
+        .unwrap_or_else(|| format!("#{}", instrument.0))
+}
+
+fn clearing_cells(row: &ClearingRow, symbols: &[String]) -> Vec<Cell> {
+    vec![
+        Cell::Int(i128::from(row.seq)),
+        Cell::Int(i128::from(row.time_ns)),
+        Cell::Int(i128::from(row.trading_day)),
+        Cell::Int(i128::from(row.trade_id)),
+        Cell::Text(symbol(symbols, row.instrument)),
+        Cell::Int(i128::from(row.buyer.0)),
+        Cell::Int(i128::from(row.buyer_broker.0)),
+        Cell::Int(i128::from(row.seller.0)),
+        Cell::Int(i128::from(row.seller_broker.0)),
+        Cell::Int(i128::from(row.quantity_t)),
+        Cell::Money(ticks_to_price(row.price_ticks)),
+        Cell::Money(cny_fen(row.amount_fen)),
+    ]
+}
+
+fn day_table(args: &ReplayArgs, ledger: &Ledger, symbols: &[String]) -> Table {
+    let mut table = Table::new(
+        args.format,
+        &[
+            "trading_day",
+            "instrument",
+            "open_cny",
+            "high_cny",
+            "low_cny",
+            "close_cny",
+            "volume_t",
+            "turnover_cny",
+            "trade_count",
+        ],
+    );
+    for day in ledger.days() {
+        if args.day.is_some_and(|d| d != day.trading_day) {
+            continue;
+        }
+        // The engine's close once the day has ended; until then the VWAP
+        // so far (a tick of 0.01 CNY, the default, for the rounding).
+        let close = day.close_ticks.or_else(|| Ledger::vwap(day, 1));
+        table.push(&[
+            Cell::Int(i128::from(day.trading_day)),
+            Cell::Text(symbol(symbols, day.instrument)),
+            Cell::Money(ticks_to_price(day.open_ticks)),
+            Cell::Money(ticks_to_price(day.high_ticks)),
+            Cell::Money(ticks_to_price(day.low_ticks)),
+            close.map_or(Cell::Text(String::new()), |c| {
+                Cell::Money(ticks_to_price(c))
+            }),
+            Cell::Int(i128::from(day.volume_t)),
+            Cell::Money(cny_fen(day.turnover_fen)),
+            Cell::Int(i128::from(day.trade_count)),
+        ]);
+    }
+    table
+}
+
+fn account_table(format: Format, ledger: &Ledger, symbols: &[String]) -> Table {
+    let mut table = Table::new(
+        format,
+        &[
+            "account",
+            "broker",
+            "instrument",
+            "bought_t",
+            "sold_t",
+            "net_trade_cny",
+            "end_holding_t",
+            "end_cash_cny",
+        ],
+    );
+    for account in ledger.accounts() {
+        for (i, name) in symbols.iter().enumerate() {
+            table.push(&[
+                Cell::Int(i128::from(account.account.0)),
+                Cell::Int(i128::from(account.broker.0)),
+                Cell::Text(name.clone()),
+                Cell::Int(i128::from(account.bought_t[i])),
+                Cell::Int(i128::from(account.sold_t[i])),
+                Cell::Money(cny_fen(account.net_trade_fen[i])),
+                Cell::Int(i128::from(account.holdings_t[i])),
+                Cell::Money(cny_fen(account.cash_fen)),
+            ]);
+        }
+    }
+    table
+}
+
+/// One value of a report.
+#[derive(Clone, Debug)]
+enum Cell {
+    Int(i128),
+    Money(Decimal),
+    Text(String),
+}
+
+/// A report being built: a header and rows, rendered as CSV or JSON.
+struct Table {
+    format: Format,
+    header: Vec<String>,
+    rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    fn new(format: Format, header: &[&str]) -> Self {
+        Self {
+            format,
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: &[Cell]) {
+        self.rows.push(row.to_vec());
+    }
+
+    const fn extension(&self) -> &'static str {
+        match self.format {
+            Format::Csv => "csv",
+            Format::Json => "json",
+        }
+    }
+
+    fn render(&self) -> String {
+        match self.format {
+            Format::Csv => format!("{}\n{}", self.header.join(","), self.render_rows()),
+            Format::Json => {
+                let rows: Vec<String> = self.rows.iter().map(|r| self.json_object(r)).collect();
+                if rows.is_empty() {
+                    "[]\n".into()
+                } else {
+                    format!("[\n  {}\n]\n", rows.join(",\n  "))
+                }
+            }
+        }
+    }
+
+    /// The rows alone: CSV lines, or one JSON object a line.
+    fn render_rows(&self) -> String {
+        let mut out = String::new();
+        for row in &self.rows {
+            match self.format {
+                Format::Csv => {
+                    let cells: Vec<String> = row.iter().map(csv_cell).collect();
+                    out.push_str(&cells.join(","));
+                }
+                Format::Json => out.push_str(&self.json_object(row)),
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn json_object(&self, row: &[Cell]) -> String {
+        let fields: Vec<String> = self
+            .header
+            .iter()
+            .zip(row)
+            .map(|(name, cell)| format!("\"{name}\": {}", json_cell(cell)))
+            .collect();
+        format!("{{{}}}", fields.join(", "))
+    }
+}
+
+fn csv_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Int(v) => v.to_string(),
+        Cell::Money(d) => format!("{d:.2}"),
+        Cell::Text(t) if t.contains([',', '"', '\n']) => format!("\"{}\"", t.replace('"', "\"\"")),
+        Cell::Text(t) => t.clone(),
+    }
+}
+
+fn json_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Int(v) => v.to_string(),
+        // Money as a string with exactly two decimals: JSON numbers are
+        // floats to most readers, and amounts must not be.
+        Cell::Money(d) => format!("\"{d:.2}\""),
+        Cell::Text(t) => format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")),
+    }
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), ReplayFailure> {
+    std::fs::write(path, contents).map_err(|source| ReplayFailure::Output {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn write_stream(stream: &mut dyn Write, name: &str, contents: &str) -> Result<(), ReplayFailure> {
+    stream
+        .write_all(contents.as_bytes())
+        .and_then(|()| stream.flush())
+        .map_err(|source| ReplayFailure::Output {
+            path: name.into(),
+            source,
+        })
+}

@@ -1,0 +1,294 @@
+//! `cetx replay` as a library: a scripted trading day gives exactly the
+//! committed golden reports and clearing file; a corrupt and a gapped
+//! journal give their exit codes; `--follow` sees trades appended while it
+//! runs.
+//!
+//! To accept a deliberate change of the outputs, run with
+//! `CETX_UPDATE_GOLDEN=1` and review the diff of `tests/golden/replay/`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_engine::journal::format::list_segments;
+use cetx_engine::journal::{Durability, JournalConfig, JournalWriter};
+use cetx_engine::{
+    AccountId, Command, Engine, InstrumentId, NewOrder, OrderId, OrderType, Phase, Side, Stamp,
+    TimeInForce,
+};
+use cetx_gateway::config::ServerConfig;
+use cetx_gateway::replay::{exit, run, Format, ReplayArgs};
+
+/// 2026-11-27 09:30:00 +08:00 in ns.
+const OPEN_NS: i64 = 1_795_743_000 * 1_000_000_000;
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("golden/replay")
+}
+
+/// A trading day on the embedded default config: genesis, open, four
+/// crossing orders between the two demo brokers in CEA2025 and CCER, a
+/// resting order that expires, and the end of the day.
+fn scripted_day() -> (Vec<(Command, Stamp)>, cetx_engine::EngineConfig) {
+    let config = ServerConfig::embedded_default();
+    let engine_config = config.engine_config();
+    let cea2025 = config.instrument_id("CEA2025").unwrap();
+    let ccer = config.instrument_id("CCER").unwrap();
+    let mut commands = config.genesis();
+    for instrument in config.instrument_ids() {
+        commands.push(Command::SetPhase {
+            instrument,
+            phase: Phase::Continuous,
+        });
+    }
+    let order = |id: u64, account: u32, instrument: InstrumentId, side, price, qty| {
+        Command::Submit(NewOrder {
+            order_id: OrderId(id),
+            account: AccountId(account),
+            instrument,
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks: price,
+            quantity_t: qty,
+            client_order_id: id,
+        })
+    };
+    let first = commands.len() as u64 + 1;
+    commands.extend([
+        order(first, 2001, cea2025, Side::Sell, 90_50, 1_000),
+        order(first + 1, 1001, cea2025, Side::Buy, 90_60, 600),
+        order(first + 2, 1001, cea2025, Side::Buy, 90_50, 500),
+        order(first + 3, 2002, ccer, Side::Sell, 85_10, 300),
+        order(first + 4, 1002, ccer, Side::Buy, 85_20, 300),
+        order(first + 5, 1001, cea2025, Side::Buy, 89_00, 50),
+        Command::EndOfDay,
+    ]);
+    let stamped = commands
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let seq = i as u64 + 1;
+            (
+                c,
+                Stamp {
+                    seq,
+                    time_ns: OPEN_NS + seq as i64 * 1_000_000,
+                },
+            )
+        })
+        .collect();
+    (stamped, engine_config)
+}
+
+fn write_journal(dir: &Path, commands: &[(Command, Stamp)], config: &cetx_engine::EngineConfig) {
+    let mut engine = Engine::new(config).unwrap();
+    let journal = JournalConfig {
+        durability: Durability::Os,
+        segment_bytes: 512,
+        ..JournalConfig::default()
+    };
+    let writer = JournalWriter::open(dir, commands[0].1.seq, journal).unwrap();
+    let mut events = Vec::new();
+    for (command, stamp) in commands {
+        events.clear();
+        engine.apply(command, *stamp, &mut events);
+        writer.append_blocking(*stamp, command, &events).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+fn args(journal: &Path, out: Option<&Path>, format: Format) -> ReplayArgs {
+    ReplayArgs {
+        journal: journal.to_path_buf(),
+        day: None,
+        from_seq: 0,
+        out: out.map(Path::to_path_buf),
+        format,
+        follow: false,
+    }
+}
+
+#[test]
+fn a_scripted_day_gives_the_golden_reports() {
+    let (commands, config) = scripted_day();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands, &config);
+    for format in [Format::Csv, Format::Json] {
+        let out = tempfile::tempdir().unwrap();
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let stop = AtomicBool::new(false);
+        let summary = run(
+            &args(journal.path(), Some(out.path()), format),
+            &config,
+            &mut stdout,
+            &mut stderr,
+            &mut |_| {},
+            &stop,
+        )
+        .unwrap();
+        assert_eq!(summary.entries, commands.len() as u64);
+        assert_eq!(summary.rows, 3, "three trades");
+        let ext = if format == Format::Csv { "csv" } else { "json" };
+        for name in ["clearing", "days", "accounts"] {
+            let file = format!("{name}.{ext}");
+            let got = std::fs::read_to_string(out.path().join(&file)).unwrap();
+            let golden = golden_dir().join(&file);
+            if std::env::var_os("CETX_UPDATE_GOLDEN").is_some() {
+                std::fs::create_dir_all(golden_dir()).unwrap();
+                std::fs::write(&golden, &got).unwrap();
+            }
+            let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+                panic!("{}: {e} (run with CETX_UPDATE_GOLDEN=1)", golden.display())
+            });
+            assert_eq!(got, want, "{file} differs from the golden file");
+        }
+    }
+    // Without --out the clearing file goes to stdout and the reports to stderr.
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let stop = AtomicBool::new(false);
+    run(
+        &args(journal.path(), None, Format::Csv),
+        &config,
+        &mut stdout,
+        &mut stderr,
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap();
+    let golden = std::fs::read_to_string(golden_dir().join("clearing.csv")).unwrap();
+    assert_eq!(String::from_utf8(stdout).unwrap(), golden);
+    assert!(String::from_utf8(stderr)
+        .unwrap()
+        .starts_with("trading_day,instrument,open_cny"));
+    // --day and --from-seq select rows.
+    let mut only = args(journal.path(), None, Format::Csv);
+    only.from_seq = commands.len() as u64 - 3;
+    let mut stdout = Vec::new();
+    run(
+        &only,
+        &config,
+        &mut stdout,
+        &mut Vec::new(),
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(stdout).unwrap().lines().count(),
+        2,
+        "header and the CCER trade"
+    );
+}
+
+fn damaged(flip: bool) -> (tempfile::TempDir, cetx_engine::EngineConfig) {
+    let (commands, config) = scripted_day();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands, &config);
+    let segments = list_segments(journal.path()).unwrap();
+    assert!(segments.len() >= 3, "small segments: {segments:?}");
+    if flip {
+        let middle = &segments[1].1;
+        let mut bytes = std::fs::read(middle).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x10;
+        std::fs::write(middle, bytes).unwrap();
+    } else {
+        std::fs::remove_file(&segments[1].1).unwrap();
+    }
+    (journal, config)
+}
+
+#[test]
+fn corruption_and_gaps_have_their_own_exit_codes() {
+    for (flip, code, word) in [(true, exit::CORRUPT, "corrupt"), (false, exit::GAP, "gap")] {
+        let (journal, config) = damaged(flip);
+        let stop = AtomicBool::new(false);
+        let failure = run(
+            &args(journal.path(), None, Format::Csv),
+            &config,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut |_| {},
+            &stop,
+        )
+        .unwrap_err();
+        assert_eq!(failure.exit_code(), code, "{failure}");
+        let message = failure.to_string();
+        assert!(
+            message.contains(word) && message.contains("offset"),
+            "{message}"
+        );
+        assert!(message.contains("journal-"), "names the file: {message}");
+    }
+}
+
+#[test]
+fn follow_sees_trades_appended_while_it_runs() {
+    let (commands, config) = scripted_day();
+    let journal = tempfile::tempdir().unwrap();
+    // Everything up to the first trade now; the rest while following.
+    let split = commands.len() - 6;
+    write_journal(journal.path(), &commands[..split], &config);
+    let stop = Arc::new(AtomicBool::new(false));
+    let follower = {
+        let (path, config, stop) = (
+            journal.path().to_path_buf(),
+            config.clone(),
+            Arc::clone(&stop),
+        );
+        std::thread::spawn(move || {
+            let mut a = args(&path, None, Format::Csv);
+            a.follow = true;
+            let mut stdout = Vec::new();
+            let summary = run(
+                &a,
+                &config,
+                &mut stdout,
+                &mut Vec::new(),
+                &mut |_| {},
+                &stop,
+            )
+            .unwrap();
+            (summary, String::from_utf8(stdout).unwrap())
+        })
+    };
+    // Append the trading commands to the live journal.
+    let mut engine = Engine::new(&config).unwrap();
+    let mut events = Vec::new();
+    for (command, stamp) in &commands[..split] {
+        engine.apply(command, *stamp, &mut events);
+    }
+    let writer = JournalWriter::open(
+        journal.path(),
+        commands[split].1.seq,
+        JournalConfig {
+            durability: Durability::Os,
+            ..JournalConfig::default()
+        },
+    )
+    .unwrap();
+    for (command, stamp) in &commands[split..] {
+        events.clear();
+        engine.apply(command, *stamp, &mut events);
+        writer.append_blocking(*stamp, command, &events).unwrap();
+    }
+    assert!(writer
+        .wait_durable(commands.last().unwrap().1.seq, Duration::from_secs(10))
+        .unwrap());
+    writer.close().unwrap();
+    // Stop the follower once it has seen all three trades, bounded in time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !follower.is_finished() && std::time::Instant::now() < deadline {
+        stop.store(true, Ordering::SeqCst);
+        std::thread::yield_now();
+    }
+    let (summary, stdout) = follower.join().unwrap();
+    assert_eq!(summary.rows, 3, "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| !l.starts_with("seq,")).count(),
+        3,
+        "{stdout}"
+    );
+}
