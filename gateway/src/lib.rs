@@ -10,14 +10,24 @@
 //!   protocol's numbers (version, frame and string limits, heartbeat).
 //! - [`codec`]: messages ↔ bytes. bincode payloads in `u32`-length frames,
 //!   bounded before allocation; the only module that names bincode.
+//! - [`config`]: the server's TOML config, its checks and the genesis of a
+//!   fresh market.
+//! - [`reports`]: journal entries → each broker's numbered order reports,
+//!   a pure function of the journal, so a restart rebuilds them exactly.
+//! - [`runtime`]: the threads behind the sessions: the bounded queue, the
+//!   engine thread (sequencer and calendar scheduler), the journal writer,
+//!   and the router that sends reports once they are durable.
 //! - [`replay`]: `cetx replay`, settlement reports and the clearing file
 //!   from a journal, reconciled with the replayed engine.
 //!
 //! Data flows `socket → codec (decode) → protocol::ClientMessage → session →
-//! engine`, and back `engine events → protocol::ServerFrame → codec (encode)
-//! → socket`.
+//! runtime (queue → engine thread → journal)`, and back `durable journal
+//! entry → reports → protocol::ServerFrame → subscription → session → codec
+//! (encode) → socket`.
 
 pub mod codec;
 pub mod config;
 pub mod protocol;
 pub mod replay;
+pub mod reports;
+pub mod runtime;

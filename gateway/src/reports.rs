@@ -1,0 +1,646 @@
+//! Order reports: what each broker is told, as a pure function of the
+//! journal.
+//!
+//! [`Reports::on_entry`] turns one journal entry into the order reports it
+//! causes ([`ServerMessage::OrderAccepted`], `OrderRejected`, `Fill`,
+//! `Cancelled`, `Amended`, `Expired`), each addressed to one broker and
+//! numbered with that broker's next sequence number (from 1, gapless), and
+//! keeps every report in the broker's history. It reads nothing but the
+//! entries it is given, in order: replaying the journal at start rebuilds
+//! exactly the histories and numbers the brokers were sent before, which is
+//! how a broker resumes with no gap and no duplicate, also across a server
+//! restart ([`Reports::since`]).
+//!
+//! What it needs to address a report it learns from the journal too:
+//! account → broker from `AccountOpened`, and order id → (broker, client
+//! order id, instrument, side) from each `Submit` command. Every order is
+//! a day order at the longest, so the order table is emptied when a new
+//! trading day starts (`DayStarted`) and stays the size of one day.
+//!
+//! Admin, phase and end-of-day events produce no report. The other side of
+//! a trade is never named.
+
+use std::collections::BTreeMap;
+
+use cetx_engine::{
+    AccountId, BrokerId, CancelCause, Command, CommandKind, Event, InstrumentId, JournalEntry,
+    OrderId, RejectReason, Side as EngineSide, Trade,
+};
+use rustc_hash::FxHashMap;
+
+use crate::protocol::{ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, UNSEQUENCED};
+
+/// What a report about an order needs to know about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct OrderInfo {
+    broker: BrokerId,
+    client_order_id: u64,
+    instrument: InstrumentId,
+    side: EngineSide,
+}
+
+/// Every broker's order reports, rebuilt from the journal; see the module
+/// docs.
+#[derive(Clone, Debug, Default)]
+pub struct Reports {
+    /// Instrument symbols, by instrument id.
+    symbols: Vec<String>,
+    /// Which broker acts for each account (looked up, never iterated).
+    account_brokers: FxHashMap<AccountId, BrokerId>,
+    /// Today's orders (looked up, never iterated).
+    orders: FxHashMap<OrderId, OrderInfo>,
+    /// Each broker's reports; the report numbered `n` is at index `n - 1`.
+    histories: BTreeMap<BrokerId, Vec<ServerFrame>>,
+}
+
+impl Reports {
+    /// No reports yet, for a market trading these instruments (their
+    /// symbols in instrument-id order, as in the config).
+    #[must_use]
+    pub fn new(symbols: Vec<String>) -> Self {
+        Self {
+            symbols,
+            ..Self::default()
+        }
+    }
+
+    /// Takes the next journal entry (entries must come in sequence order,
+    /// from the first) and returns the reports it causes, in order, each
+    /// with the broker it is for. The reports are also kept for
+    /// [`Self::since`].
+    pub fn on_entry(&mut self, entry: &JournalEntry) -> Vec<(BrokerId, ServerFrame)> {
+        if let Command::Submit(order) = &entry.command {
+            if let Some(&broker) = self.account_brokers.get(&order.account) {
+                self.orders.insert(
+                    order.order_id,
+                    OrderInfo {
+                        broker,
+                        client_order_id: order.client_order_id,
+                        instrument: order.instrument,
+                        side: order.side,
+                    },
+                );
+            }
+        }
+        let mut out = Vec::new();
+        for event in &entry.events {
+            match *event {
+                Event::AccountOpened(opened) => {
+                    self.account_brokers.insert(opened.account, opened.broker);
+                }
+                Event::Accepted(accepted) => {
+                    if let Some(info) = self.order(accepted.order_id) {
+                        let message = ServerMessage::OrderAccepted {
+                            client_order_id: info.client_order_id,
+                            order_id: accepted.order_id.0,
+                            symbol: self.symbol(accepted.instrument),
+                            side: accepted.side.into(),
+                            order_type: accepted.order_type.into(),
+                            time_in_force: accepted.time_in_force.into(),
+                            price_ticks: accepted.price_ticks,
+                            quantity_t: accepted.quantity_t,
+                        };
+                        self.push(&mut out, info.broker, message);
+                    }
+                }
+                Event::Rejected(rejected) => {
+                    if let Some((broker, client_order_id, request)) =
+                        self.rejected_request(&entry.command, rejected.command)
+                    {
+                        let message = order_rejected(client_order_id, request, rejected.reason);
+                        self.push(&mut out, broker, message);
+                    }
+                }
+                Event::Trade(trade) => self.fills(&mut out, &trade),
+                Event::Cancelled(cancelled) => {
+                    if let Some(info) = self.order(cancelled.order_id) {
+                        let message = if cancelled.cause == CancelCause::Expired {
+                            ServerMessage::Expired {
+                                client_order_id: info.client_order_id,
+                                order_id: cancelled.order_id.0,
+                                expired_t: cancelled.cancelled_t,
+                            }
+                        } else {
+                            ServerMessage::Cancelled {
+                                client_order_id: info.client_order_id,
+                                order_id: cancelled.order_id.0,
+                                cancelled_t: cancelled.cancelled_t,
+                                cause: cancelled.cause as u8,
+                            }
+                        };
+                        self.push(&mut out, info.broker, message);
+                    }
+                }
+                Event::Amended(amended) => {
+                    if let Some(info) = self.order(amended.order_id) {
+                        let message = ServerMessage::Amended {
+                            client_order_id: info.client_order_id,
+                            order_id: amended.order_id.0,
+                            price_ticks: amended.price_ticks,
+                            quantity_t: amended.quantity_t,
+                            priority_kept: amended.priority_kept,
+                        };
+                        self.push(&mut out, info.broker, message);
+                    }
+                }
+                Event::DayStarted(_) => {
+                    // End of day expired every order still open, and every
+                    // order is a day order at the longest: none of today's
+                    // orders can be named again.
+                    self.orders.clear();
+                }
+                Event::CashDeposited(_)
+                | Event::CashWithdrawn(_)
+                | Event::HoldingsCredited(_)
+                | Event::HoldingsDebited(_)
+                | Event::PhaseChanged(_)
+                | Event::ReferencePriceSet(_)
+                | Event::LargeHolder(_)
+                | Event::DayClosed(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The broker's reports numbered after `after_seq`, in order: what a
+    /// broker that has seen everything up to `after_seq` has missed (0:
+    /// it has seen nothing, so everything).
+    ///
+    /// # Errors
+    /// [`RejectReason::ResumeSeqAhead`] when `after_seq` is above the
+    /// broker's last sequence number.
+    pub fn since(&self, broker: BrokerId, after_seq: u64) -> Result<&[ServerFrame], RejectReason> {
+        let history = self.history(broker);
+        usize::try_from(after_seq)
+            .ok()
+            .and_then(|after| history.get(after..))
+            .ok_or(RejectReason::ResumeSeqAhead)
+    }
+
+    /// The highest sequence number the broker has been given (0: none).
+    #[must_use]
+    pub fn last_seq(&self, broker: BrokerId) -> u64 {
+        self.history(broker).len() as u64
+    }
+
+    /// Every report of the broker, in order.
+    #[must_use]
+    pub fn history(&self, broker: BrokerId) -> &[ServerFrame] {
+        self.histories.get(&broker).map_or(&[], Vec::as_slice)
+    }
+
+    fn order(&self, order_id: OrderId) -> Option<OrderInfo> {
+        self.orders.get(&order_id).copied()
+    }
+
+    fn symbol(&self, instrument: InstrumentId) -> String {
+        self.symbols
+            .get(usize::from(instrument.0))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Who asked for a rejected order command, their id for the order,
+    /// and what kind of request it was; `None` for other commands.
+    fn rejected_request(
+        &self,
+        command: &Command,
+        kind: CommandKind,
+    ) -> Option<(BrokerId, u64, RequestKind)> {
+        let request = match kind {
+            CommandKind::Submit => RequestKind::NewOrder,
+            CommandKind::Cancel => RequestKind::Cancel,
+            CommandKind::Amend => RequestKind::Amend,
+            _ => return None,
+        };
+        let info = self.order(command.order_id()?)?;
+        Some((info.broker, info.client_order_id, request))
+    }
+
+    /// A fill for each side of a trade, to its own broker: the taker's
+    /// first, then the maker's. Neither names the other side.
+    fn fills(&mut self, out: &mut Vec<(BrokerId, ServerFrame)>, trade: &Trade) {
+        let sides = [
+            (trade.taker_order_id, trade.taker_remaining_t, true),
+            (trade.maker_order_id, trade.maker_remaining_t, false),
+        ];
+        for (order_id, leaves_t, aggressor) in sides {
+            if let Some(info) = self.order(order_id) {
+                let message = ServerMessage::Fill {
+                    client_order_id: info.client_order_id,
+                    order_id: order_id.0,
+                    trade_id: trade.trade_id,
+                    symbol: self.symbol(trade.instrument),
+                    side: Side::from(info.side),
+                    price_ticks: trade.price_ticks,
+                    quantity_t: trade.quantity_t,
+                    leaves_t,
+                    aggressor,
+                    time_ns: trade.time_ns,
+                };
+                self.push(out, info.broker, message);
+            }
+        }
+    }
+
+    /// Numbers a report with the broker's next sequence number, keeps it
+    /// and adds it to `out`.
+    fn push(
+        &mut self,
+        out: &mut Vec<(BrokerId, ServerFrame)>,
+        broker: BrokerId,
+        message: ServerMessage,
+    ) {
+        let history = self.histories.entry(broker).or_default();
+        let frame = ServerFrame {
+            seq: history.len() as u64 + 1,
+            message,
+        };
+        history.push(frame.clone());
+        out.push((broker, frame));
+    }
+}
+
+/// An `OrderRejected` for a request, with the reason's code and its
+/// [`reject_text`].
+#[must_use]
+pub fn order_rejected(
+    client_order_id: u64,
+    request: RequestKind,
+    reason: RejectReason,
+) -> ServerMessage {
+    ServerMessage::OrderRejected {
+        client_order_id,
+        request,
+        reason: reason.code(),
+        text: reject_text(reason),
+    }
+}
+
+/// An unsequenced `OrderRejected`: the gateway's own answer to a request
+/// that never reached the engine (seq 0, not stored, not replayed).
+#[must_use]
+pub fn gateway_reject(
+    client_order_id: u64,
+    request: RequestKind,
+    reason: RejectReason,
+) -> ServerFrame {
+    ServerFrame {
+        seq: UNSEQUENCED,
+        message: order_rejected(client_order_id, request, reason),
+    }
+}
+
+/// The client order id and kind of an order request (`NewOrder`,
+/// `Cancel`, `Amend`); `None` for session messages.
+#[must_use]
+pub const fn request_of(message: &ClientMessage) -> Option<(u64, RequestKind)> {
+    match *message {
+        ClientMessage::NewOrder {
+            client_order_id, ..
+        } => Some((client_order_id, RequestKind::NewOrder)),
+        ClientMessage::Cancel { client_order_id } => Some((client_order_id, RequestKind::Cancel)),
+        ClientMessage::Amend {
+            client_order_id, ..
+        } => Some((client_order_id, RequestKind::Amend)),
+        ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => None,
+    }
+}
+
+/// A reason's name in words, for people: `InsufficientCash` is
+/// "insufficient cash". Always shorter than the protocol's `MAX_TEXT_LEN`.
+#[must_use]
+pub fn reject_text(reason: RejectReason) -> String {
+    let name = format!("{reason:?}");
+    let mut text = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push(c.to_ascii_lowercase());
+        } else {
+            text.push(c);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use cetx_engine::{
+        Engine, EngineConfig, InstrumentSpec, NewOrder, OrderType, ParticipantType, Phase, Stamp,
+        TimeInForce,
+    };
+
+    use super::*;
+    use crate::protocol::MAX_TEXT_LEN;
+
+    const B1: BrokerId = BrokerId(1);
+    const B2: BrokerId = BrokerId(2);
+    const CEA: InstrumentId = InstrumentId(0);
+
+    /// An engine and the journal it writes, one entry per command.
+    struct Market {
+        engine: Engine,
+        journal: Vec<JournalEntry>,
+    }
+
+    impl Market {
+        fn new() -> Self {
+            let spec: InstrumentSpec = toml::from_str(
+                r#"
+                symbol = "CEA2025"
+                kind = { type = "cea", vintage = 2025 }
+                tick = "0.01"
+                lot_t = 1
+                min_order_t = 1
+                max_order_t = 99999
+                band_bps = 1000
+                reference_price = "90.00"
+                max_orders = 64
+                "#,
+            )
+            .unwrap();
+            let engine = Engine::new(&EngineConfig {
+                instruments: vec![spec],
+            })
+            .unwrap();
+            let mut market = Self {
+                engine,
+                journal: Vec::new(),
+            };
+            for (account, broker) in [(11, B1), (21, B2)] {
+                market.apply(Command::OpenAccount {
+                    account: AccountId(account),
+                    participant: ParticipantType::ComplianceEntity,
+                    broker,
+                });
+                market.apply(Command::Deposit {
+                    account: AccountId(account),
+                    amount_fen: 1_000_000_00,
+                });
+                market.apply(Command::CreditHoldings {
+                    account: AccountId(account),
+                    instrument: CEA,
+                    quantity_t: 1_000,
+                });
+            }
+            market.apply(Command::SetPhase {
+                instrument: CEA,
+                phase: Phase::Continuous,
+            });
+            market
+        }
+
+        fn apply(&mut self, mut command: Command) {
+            let seq = self.journal.len() as u64 + 1;
+            if let Command::Submit(order) = &mut command {
+                order.order_id = OrderId(seq);
+            }
+            let stamp = Stamp {
+                seq,
+                time_ns: 1_000 * seq as i64,
+            };
+            let mut events = Vec::new();
+            self.engine.apply(&command, stamp, &mut events);
+            self.journal.push(JournalEntry {
+                stamp,
+                command,
+                events,
+            });
+        }
+
+        fn submit(&mut self, account: u32, coid: u64, side: EngineSide, price: i64, qty: u64) {
+            self.apply(Command::Submit(NewOrder {
+                order_id: OrderId(0),
+                account: AccountId(account),
+                instrument: CEA,
+                side,
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Day,
+                price_ticks: price,
+                quantity_t: qty,
+                client_order_id: coid,
+            }));
+        }
+
+        /// Every report, in journal order.
+        fn reports(&self) -> (Reports, Vec<(BrokerId, ServerFrame)>) {
+            let mut reports = Reports::new(vec!["CEA2025".into()]);
+            let mut all = Vec::new();
+            for entry in &self.journal {
+                all.extend(reports.on_entry(entry));
+            }
+            (reports, all)
+        }
+    }
+
+    fn messages(all: &[(BrokerId, ServerFrame)], broker: BrokerId) -> Vec<(u64, ServerMessage)> {
+        all.iter()
+            .filter(|(b, _)| *b == broker)
+            .map(|(_, f)| (f.seq, f.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn a_trade_fills_both_brokers_without_naming_the_other_side() {
+        let mut market = Market::new();
+        market.submit(11, 500, EngineSide::Sell, 90_00, 100);
+        let sell_id = market.journal.len() as u64;
+        market.submit(21, 900, EngineSide::Buy, 90_50, 60);
+        let buy_id = market.journal.len() as u64;
+        let (_, all) = market.reports();
+        let fill = |coid, order_id, side, leaves_t, aggressor| ServerMessage::Fill {
+            client_order_id: coid,
+            order_id,
+            trade_id: 1,
+            symbol: "CEA2025".into(),
+            side,
+            price_ticks: 90_00,
+            quantity_t: 60,
+            leaves_t,
+            aggressor,
+            time_ns: 1_000 * buy_id as i64,
+        };
+        let accepted =
+            |coid, order_id, side, price_ticks, quantity_t| ServerMessage::OrderAccepted {
+                client_order_id: coid,
+                order_id,
+                symbol: "CEA2025".into(),
+                side,
+                order_type: crate::protocol::OrderType::Limit,
+                time_in_force: crate::protocol::TimeInForce::Day,
+                price_ticks,
+                quantity_t,
+            };
+        assert_eq!(
+            messages(&all, B1),
+            vec![
+                (1, accepted(500, sell_id, Side::Sell, 90_00, 100)),
+                (2, fill(500, sell_id, Side::Sell, 40, false)),
+            ]
+        );
+        assert_eq!(
+            messages(&all, B2),
+            vec![
+                (1, accepted(900, buy_id, Side::Buy, 90_50, 60)),
+                (2, fill(900, buy_id, Side::Buy, 0, true)),
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_cancels_amends_and_expiry_reach_the_owner() {
+        let mut market = Market::new();
+        // Too expensive for the account's cash: rejected by the engine.
+        market.submit(11, 1, EngineSide::Buy, 90_00, 99_999);
+        market.submit(11, 2, EngineSide::Buy, 89_00, 10);
+        let resting = market.journal.len() as u64;
+        market.apply(Command::Amend {
+            instrument: CEA,
+            order_id: OrderId(resting),
+            price_ticks: 89_00,
+            quantity_t: 8,
+        });
+        market.submit(11, 3, EngineSide::Buy, 88_00, 5);
+        let cancelled = market.journal.len() as u64;
+        market.apply(Command::Cancel {
+            instrument: CEA,
+            order_id: OrderId(cancelled),
+        });
+        // Cancelling it again: the engine no longer knows it.
+        market.apply(Command::Cancel {
+            instrument: CEA,
+            order_id: OrderId(cancelled),
+        });
+        market.apply(Command::EndOfDay);
+        let (reports, all) = market.reports();
+        let got: Vec<ServerMessage> = messages(&all, B1).into_iter().map(|(_, m)| m).collect();
+        assert_eq!(
+            got[0],
+            ServerMessage::OrderRejected {
+                client_order_id: 1,
+                request: RequestKind::NewOrder,
+                reason: 202,
+                text: "insufficient cash".into(),
+            }
+        );
+        assert!(matches!(
+            got[1],
+            ServerMessage::OrderAccepted {
+                client_order_id: 2,
+                ..
+            }
+        ));
+        assert_eq!(
+            got[2],
+            ServerMessage::Amended {
+                client_order_id: 2,
+                order_id: resting,
+                price_ticks: 89_00,
+                quantity_t: 8,
+                priority_kept: true,
+            }
+        );
+        assert!(matches!(
+            got[3],
+            ServerMessage::OrderAccepted {
+                client_order_id: 3,
+                ..
+            }
+        ));
+        assert_eq!(
+            got[4],
+            ServerMessage::Cancelled {
+                client_order_id: 3,
+                order_id: cancelled,
+                cancelled_t: 5,
+                cause: 0,
+            }
+        );
+        assert_eq!(
+            got[5],
+            ServerMessage::OrderRejected {
+                client_order_id: 3,
+                request: RequestKind::Cancel,
+                reason: 302,
+                text: "unknown order".into(),
+            }
+        );
+        assert_eq!(
+            got[6],
+            ServerMessage::Expired {
+                client_order_id: 2,
+                order_id: resting,
+                expired_t: 8,
+            }
+        );
+        assert_eq!(got.len(), 7);
+        assert!(messages(&all, B2).is_empty(), "admin events report nothing");
+        assert_eq!(reports.last_seq(B1), 7);
+        assert_eq!(reports.last_seq(B2), 0);
+    }
+
+    #[test]
+    fn since_is_what_a_broker_has_not_seen() {
+        let mut market = Market::new();
+        for coid in 1..=3 {
+            market.submit(11, coid, EngineSide::Buy, 89_00, 1);
+        }
+        let (reports, _) = market.reports();
+        let history = reports.history(B1);
+        assert_eq!(history.len(), 3);
+        assert_eq!(reports.since(B1, 0), Ok(history));
+        assert_eq!(reports.since(B1, 1), Ok(&history[1..]));
+        assert_eq!(reports.since(B1, 3), Ok(&[][..]));
+        assert_eq!(reports.since(B1, 4), Err(RejectReason::ResumeSeqAhead));
+        assert_eq!(reports.since(B2, 0), Ok(&[][..]));
+        assert_eq!(reports.since(B2, 1), Err(RejectReason::ResumeSeqAhead));
+        let seqs: Vec<u64> = history.iter().map(|f| f.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+    }
+
+    #[test]
+    fn replaying_the_journal_gives_the_same_reports() {
+        let mut market = Market::new();
+        market.submit(11, 7, EngineSide::Sell, 90_00, 30);
+        market.submit(21, 7, EngineSide::Buy, 90_00, 10);
+        market.apply(Command::EndOfDay);
+        // The next day, client order id 7 names a new order.
+        market.apply(Command::SetPhase {
+            instrument: CEA,
+            phase: Phase::Continuous,
+        });
+        market.submit(21, 7, EngineSide::Buy, 89_00, 1);
+        let (first, all) = market.reports();
+        let (second, again) = market.reports();
+        assert_eq!(all, again);
+        assert_eq!(first.history(B1), second.history(B1));
+        assert_eq!(first.history(B2), second.history(B2));
+        assert!(matches!(
+            first.history(B2).last().map(|f| &f.message),
+            Some(ServerMessage::OrderAccepted {
+                client_order_id: 7,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn reject_texts_are_words_and_fit_the_protocol() {
+        assert_eq!(
+            reject_text(RejectReason::InsufficientCash),
+            "insufficient cash"
+        );
+        assert_eq!(
+            reject_text(RejectReason::HoldingsLockedUntilNextDay),
+            "holdings locked until next day"
+        );
+        for reason in RejectReason::ALL {
+            assert!(reject_text(reason).len() <= MAX_TEXT_LEN);
+        }
+        let frame = gateway_reject(9, RequestKind::Cancel, RejectReason::OrderNotOwned);
+        assert_eq!(frame.seq, UNSEQUENCED);
+    }
+}

@@ -1,0 +1,397 @@
+//! The sessions' side of the runtime: [`RuntimeHandle`] to submit requests,
+//! subscribe to reports and set the clock, and [`Subscription`], a broker's
+//! reports (the backlog it asked for, then live ones).
+//!
+//! Everything here is lock-free on the request path: a [`Gate`] of two
+//! atomics lets requests into the bounded queue until the runtime stops,
+//! and the queue itself is crossbeam's. The one lock, the router's, is
+//! taken to subscribe and to end a subscription, never to submit.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cetx_engine::{BrokerId, Calendar, RejectReason};
+use crossbeam_channel::{Sender, TrySendError};
+use tokio::sync::{mpsc, watch};
+
+use super::clock::{Clock, ClockError};
+use super::router::{self, Outbound};
+use super::scheduler::trading_date;
+use super::sequencer::Input;
+use super::{RuntimeStatus, SubmitError, TryRecvError};
+use crate::protocol::{ClientMessage, ServerFrame};
+use crate::reports::request_of;
+
+/// Lets requests in until the runtime stops, and lets the shutdown wait
+/// for every request already on its way into the queue, so that each one
+/// is either refused or applied: none is queued after the engine's last
+/// look. Two atomics, no lock.
+#[derive(Debug, Default)]
+pub(super) struct Gate {
+    in_flight: AtomicUsize,
+    closed: AtomicBool,
+}
+
+/// A request on its way through the [`Gate`].
+struct Pass<'a>(&'a Gate);
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Gate {
+    fn enter(&self) -> Option<Pass<'_>> {
+        // Counted before the check, so that `close` either sees this
+        // request in flight or this request sees the gate closed.
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let pass = Pass(self);
+        (!self.closed.load(Ordering::SeqCst)).then_some(pass)
+    }
+
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        while self.in_flight.load(Ordering::SeqCst) != 0 {
+            std::thread::yield_now();
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// Brokers whose cancel-on-disconnect found the queue full: the engine
+/// thread cancels their orders once the queue has drained. Atomics only.
+#[derive(Debug)]
+pub(super) struct PendingCancels {
+    any: AtomicBool,
+    brokers: BTreeMap<BrokerId, AtomicBool>,
+}
+
+impl PendingCancels {
+    pub(super) fn new(brokers: impl IntoIterator<Item = BrokerId>) -> Self {
+        Self {
+            any: AtomicBool::new(false),
+            brokers: brokers
+                .into_iter()
+                .map(|b| (b, AtomicBool::new(false)))
+                .collect(),
+        }
+    }
+
+    fn mark(&self, broker: BrokerId) {
+        if let Some(flag) = self.brokers.get(&broker) {
+            // The broker's flag first: whoever sees `any` sees the flag.
+            flag.store(true, Ordering::Release);
+            self.any.store(true, Ordering::Release);
+        }
+    }
+
+    pub(super) fn take_any(&self) -> bool {
+        // A plain load first: this runs on every quiet turn of the engine
+        // loop, and is almost always false.
+        self.any.load(Ordering::Acquire) && self.any.swap(false, Ordering::AcqRel)
+    }
+
+    pub(super) fn take_brokers(&self) -> Vec<BrokerId> {
+        self.brokers
+            .iter()
+            .filter(|(_, flag)| flag.swap(false, Ordering::AcqRel))
+            .map(|(&broker, _)| broker)
+            .collect()
+    }
+}
+
+/// What the handles and the threads share.
+pub(super) struct Shared {
+    pub(super) outbound: Mutex<Outbound>,
+    pub(super) gate: Gate,
+    pub(super) pending: Arc<PendingCancels>,
+    pub(super) brokers: BTreeSet<BrokerId>,
+    pub(super) cancel_on_disconnect: BTreeSet<BrokerId>,
+    pub(super) calendar: Calendar,
+    pub(super) clock: Clock,
+    pub(super) status: watch::Sender<RuntimeStatus>,
+    pub(super) next_subscription: AtomicU64,
+    pub(super) subscriber_capacity: usize,
+}
+
+impl Shared {
+    /// Stops taking requests and records a failure; the first one stays.
+    /// Once the failure shows, every submit is refused.
+    pub(super) fn fail(&self, what: String) {
+        self.gate.close();
+        self.status.send_if_modified(|status| {
+            let first = !matches!(status, RuntimeStatus::Failed(_));
+            if first {
+                *status = RuntimeStatus::Failed(what);
+            }
+            first
+        });
+    }
+}
+
+/// The sessions' way into a running runtime; cheap to clone.
+#[derive(Clone)]
+pub struct RuntimeHandle {
+    pub(super) shared: Arc<Shared>,
+    pub(super) inputs: Sender<Input>,
+}
+
+impl std::fmt::Debug for RuntimeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeHandle")
+            .field("status", &*self.shared.status.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeHandle {
+    /// Queues a logged-in broker's `NewOrder`, `Cancel` or `Amend` for the
+    /// engine thread, without waiting. Its outcome comes back on the
+    /// broker's [`Subscription`]: sequenced reports once durable, or an
+    /// unsequenced `OrderRejected` for a check the gateway makes itself
+    /// (unknown symbol 410, account not owned 404, duplicate client order
+    /// id 406, unknown client order id 409, order not owned 405, and 408
+    /// when the journal's queue is full), which is not journaled.
+    ///
+    /// # Errors
+    /// [`SubmitError::Busy`] when the queue is full and
+    /// [`SubmitError::Stopped`] when the runtime is stopping: the request
+    /// was not taken, answer `ServerBusy`. [`SubmitError::NotARequest`]
+    /// for a session message.
+    pub fn submit(&self, broker: BrokerId, message: ClientMessage) -> Result<(), SubmitError> {
+        if request_of(&message).is_none() {
+            return Err(SubmitError::NotARequest(message.name()));
+        }
+        let Some(_pass) = self.shared.gate.enter() else {
+            return Err(SubmitError::Stopped);
+        };
+        self.inputs
+            .try_send(Input::Request { broker, message })
+            .map_err(|e| match e {
+                TrySendError::Full(_) => SubmitError::Busy,
+                TrySendError::Disconnected(_) => SubmitError::Stopped,
+            })
+    }
+
+    /// Subscribes a logged-in broker to its reports: those numbered after
+    /// `resume_from_seq` first (0: every one, since the broker has seen
+    /// none), then each new one once durable, with no gap and no duplicate
+    /// between the two. One subscription per broker at a time.
+    ///
+    /// # Errors
+    /// [`RejectReason::BadCredentials`] for a broker that is not
+    /// configured; [`RejectReason::TooManyConnections`] while the broker
+    /// has a subscription; [`RejectReason::ResumeSeqAhead`] when
+    /// `resume_from_seq` is above the broker's last sequence number;
+    /// [`RejectReason::ServerBusy`] once the runtime is stopping.
+    pub fn connect(
+        &self,
+        broker: BrokerId,
+        resume_from_seq: u64,
+    ) -> Result<Subscription, RejectReason> {
+        if !self.shared.brokers.contains(&broker) {
+            return Err(RejectReason::BadCredentials);
+        }
+        if self.shared.gate.is_closed() {
+            return Err(RejectReason::ServerBusy);
+        }
+        let id = self
+            .shared
+            .next_subscription
+            .fetch_add(1, Ordering::Relaxed);
+        let (last_seq, backlog, live) = router::subscribe(
+            &self.shared.outbound,
+            broker,
+            resume_from_seq,
+            id,
+            self.shared.subscriber_capacity,
+        )?;
+        Ok(Subscription {
+            broker,
+            id,
+            last_seq,
+            trading_date: self.trading_date(),
+            backlog: backlog.into(),
+            live,
+            handle: self.clone(),
+        })
+    }
+
+    /// The end of a subscription: forgets it, and when it was the broker's
+    /// last, cancels the broker's resting orders if its config says so. A
+    /// full queue does not lose the cancel: the engine thread does it once
+    /// the queue has drained.
+    fn release(&self, broker: BrokerId, id: u64) {
+        let mut out = router::lock(&self.shared.outbound);
+        let last = match out.subscribers.get(&broker) {
+            Some(subscriber) if subscriber.id == id => {
+                out.subscribers.remove(&broker);
+                true
+            }
+            // A newer session of the broker is live.
+            Some(_) => false,
+            // The router dropped this one (too slow); it was the last.
+            None => true,
+        };
+        if !last || !self.shared.cancel_on_disconnect.contains(&broker) {
+            return;
+        }
+        // Queued under the lock, so that a new session of the broker, which
+        // must take the lock to connect, queues its requests after it. At
+        // shutdown the gate is closed: resting orders stay for the restart.
+        if let Some(_pass) = self.shared.gate.enter() {
+            if let Err(TrySendError::Full(_)) = self.inputs.try_send(Input::Disconnect(broker)) {
+                self.shared.pending.mark(broker);
+            }
+        }
+        drop(out);
+    }
+
+    /// Sets the runtime's manual clock and wakes the engine thread, which
+    /// applies what the calendar says is due by then before the next
+    /// request. For tests and demos.
+    ///
+    /// # Errors
+    /// [`ClockError`] when the runtime runs on the system clock.
+    pub fn set_time(&self, time_ns: i64) -> Result<(), ClockError> {
+        self.shared.clock.set(time_ns)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Moves the runtime's manual clock forward; see [`Self::set_time`].
+    ///
+    /// # Errors
+    /// [`ClockError`] when the runtime runs on the system clock.
+    pub fn advance_time(&self, by: Duration) -> Result<(), ClockError> {
+        self.shared.clock.advance(by)?;
+        self.wake();
+        Ok(())
+    }
+
+    fn wake(&self) {
+        // A full queue will be taken anyway, and each turn reads the clock.
+        let _ = self.inputs.try_send(Input::Wake);
+    }
+
+    /// The runtime's time now, nanoseconds since the Unix epoch.
+    #[must_use]
+    pub fn now_ns(&self) -> i64 {
+        self.shared.clock.now_ns()
+    }
+
+    /// The trading day now, as `YYYYMMDD` (for `LoginAccepted`).
+    #[must_use]
+    pub fn trading_date(&self) -> u32 {
+        trading_date(&self.shared.calendar, self.shared.clock.now_ns())
+    }
+
+    /// Follows the runtime's status: a server waits on it to exit (with
+    /// an error on [`RuntimeStatus::Failed`]).
+    #[must_use]
+    pub fn status(&self) -> watch::Receiver<RuntimeStatus> {
+        self.shared.status.subscribe()
+    }
+
+    /// Why the runtime failed, if it has.
+    #[must_use]
+    pub fn failure(&self) -> Option<String> {
+        match &*self.shared.status.borrow() {
+            RuntimeStatus::Failed(why) => Some(why.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A broker's reports: first the backlog it asked for, then live ones.
+///
+/// Dropping it ends it, as [`Subscription::close`] does. When the router
+/// drops it first (the broker did not keep up, or the runtime stopped),
+/// [`Subscription::recv`] returns `None`: close the connection; the broker
+/// logs in again and resumes.
+#[derive(Debug)]
+pub struct Subscription {
+    broker: BrokerId,
+    id: u64,
+    last_seq: u64,
+    trading_date: u32,
+    backlog: VecDeque<ServerFrame>,
+    live: mpsc::Receiver<ServerFrame>,
+    handle: RuntimeHandle,
+}
+
+impl Subscription {
+    /// The broker.
+    #[must_use]
+    pub const fn broker(&self) -> BrokerId {
+        self.broker
+    }
+
+    /// The broker's highest sequence number when it connected
+    /// (`LoginAccepted.last_seq`).
+    #[must_use]
+    pub const fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The trading day when it connected, `YYYYMMDD`
+    /// (`LoginAccepted.trading_day`).
+    #[must_use]
+    pub const fn trading_date(&self) -> u32 {
+        self.trading_date
+    }
+
+    /// Takes the backlog not yet received: the reports after
+    /// `resume_from_seq`, in order.
+    pub fn take_backlog(&mut self) -> Vec<ServerFrame> {
+        self.backlog.drain(..).collect()
+    }
+
+    /// The next frame: the backlog first, then live frames as they come;
+    /// `None` once the router has dropped the subscription. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<ServerFrame> {
+        if let Some(frame) = self.backlog.pop_front() {
+            return Some(frame);
+        }
+        self.live.recv().await
+    }
+
+    /// The next frame if one is there now; see [`Self::recv`].
+    ///
+    /// # Errors
+    /// [`TryRecvError::Empty`] when nothing is there yet,
+    /// [`TryRecvError::Disconnected`] once the router has dropped the
+    /// subscription.
+    pub fn try_recv(&mut self) -> Result<ServerFrame, TryRecvError> {
+        match self.backlog.pop_front() {
+            Some(frame) => Ok(frame),
+            None => self.live.try_recv(),
+        }
+    }
+
+    /// Ends the subscription: the broker's session is over. When it was
+    /// the broker's last and its config says `cancel_on_disconnect`, its
+    /// resting orders are cancelled (journaled, reported in its history).
+    pub fn close(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.handle.release(self.broker, self.id);
+    }
+}
+
+// Sessions hold handles and subscriptions in tokio tasks, on any thread.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<RuntimeHandle>();
+    send_sync::<Subscription>();
+};

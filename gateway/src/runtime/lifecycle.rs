@@ -1,0 +1,364 @@
+//! Starting and stopping the runtime: recovery, the replay that rebuilds
+//! the reports, the first commands, the threads, and an orderly shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use cetx_engine::journal::{self, JournalReader};
+use cetx_engine::{Calendar, JournalEntry, JournalError, JournalWriter};
+use tokio::sync::watch;
+
+use super::handle::{Gate, PendingCancels, RuntimeHandle, Shared};
+use super::router::{self, Outbound};
+use super::scheduler::{self, Scheduler};
+use super::sequencer::{ClientOrders, Input, Sequencer};
+use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
+use crate::config::ServerConfig;
+use crate::reports::Reports;
+
+/// A running runtime: its threads and the journal. Dropping it shuts it
+/// down as [`Runtime::shutdown`] does, without telling how that went.
+pub struct Runtime {
+    handle: RuntimeHandle,
+    engine_thread: Option<JoinHandle<Result<(), RuntimeError>>>,
+    router_thread: Option<JoinHandle<Result<(), JournalError>>>,
+    snapshot_thread: Option<JoinHandle<()>>,
+    journal: Option<Arc<JournalWriter>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Recovers the market from `options.data_dir` and starts it; see the
+    /// module docs for the steps.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Recover`] for a journal that cannot be recovered;
+    /// [`RuntimeError::Journal`] when it cannot be read or the writer not
+    /// opened, or the first commands not journaled;
+    /// [`RuntimeError::Spawn`] when a thread cannot be started;
+    /// [`RuntimeError::InvalidOption`] for a zero subscriber capacity.
+    pub fn start(config: &ServerConfig, options: RuntimeOptions) -> Result<Self, RuntimeError> {
+        if options.subscriber_capacity == 0 {
+            return Err(RuntimeError::InvalidOption(
+                "subscriber_capacity must be positive",
+            ));
+        }
+        let journal_dir = options.data_dir.join(JOURNAL_DIR);
+        let recovered = journal::recover(&journal_dir, &config.engine_config())?;
+        if let Some(torn) = &recovered.torn_tail {
+            tracing::warn!(file = %torn.file.display(), offset = torn.offset,
+                saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
+        }
+        for (path, why) in &recovered.skipped_snapshots {
+            tracing::warn!(path = %path.display(), why, "skipped a snapshot");
+        }
+        let engine = recovered.engine;
+        let symbols = config.instruments.iter().map(|i| i.symbol.clone());
+        let mut reports = Reports::new(symbols.collect());
+        let mut client_orders = ClientOrders::default();
+        let (read, last_time_ns) = replay(&journal_dir, |entry| {
+            reports.on_entry(entry);
+            client_orders.observe(&engine, &entry.command, &entry.events);
+        })?;
+        if read + 1 != recovered.next_seq {
+            return Err(RuntimeError::JournalMoved {
+                recovered: recovered.next_seq - 1,
+                read,
+            });
+        }
+        tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
+            replayed = recovered.replayed, "recovered the journal");
+
+        let journal_config = config.journal.journal_config();
+        let journal = JournalWriter::open(&journal_dir, recovered.next_seq, journal_config)
+            .map_err(|source| RuntimeError::Journal {
+                context: "opening the journal writer",
+                source,
+            })?;
+        let journal = Arc::new(journal);
+        let (status, _) = watch::channel(RuntimeStatus::Running);
+        let brokers = config.brokers.iter().map(|b| b.id);
+        let shared = Arc::new(Shared {
+            outbound: Mutex::new(Outbound {
+                reports,
+                subscribers: BTreeMap::new(),
+            }),
+            gate: Gate::default(),
+            pending: Arc::new(PendingCancels::new(brokers.clone())),
+            brokers: brokers.collect(),
+            cancel_on_disconnect: config
+                .brokers
+                .iter()
+                .filter(|b| b.cancel_on_disconnect)
+                .map(|b| b.id)
+                .collect(),
+            calendar: config.calendar.clone(),
+            clock: options.clock.clone(),
+            status,
+            next_subscription: AtomicU64::new(1),
+            subscriber_capacity: options.subscriber_capacity,
+        });
+        let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
+        let (routed, routed_queue) = crossbeam_channel::bounded(journal_config.queue_capacity);
+        let mut runtime = Self {
+            handle: RuntimeHandle {
+                shared: Arc::clone(&shared),
+                inputs,
+            },
+            engine_thread: None,
+            router_thread: None,
+            snapshot_thread: None,
+            journal: Some(Arc::clone(&journal)),
+        };
+        let (snapshots, snapshot_queue) = crossbeam_channel::bounded(1);
+        runtime.snapshot_thread = Some(spawn("cetx-snapshot", move || {
+            router::write_snapshots(&journal_dir, &snapshot_queue);
+        })?);
+        let router_journal = Arc::clone(&journal);
+        let router_shared = Arc::clone(&shared);
+        runtime.router_thread = Some(spawn("cetx-router", move || {
+            let result = router::run(
+                &routed_queue,
+                &router_shared.outbound,
+                &router_journal,
+                &snapshots,
+            );
+            if let Err(error) = &result {
+                tracing::error!(%error, "the outbound router stopped: no report after the last durable entry was sent");
+                router_shared.fail(format!("the outbound router stopped: {error}"));
+            }
+            // Sessions see their subscriptions end.
+            router::lock(&router_shared.outbound).subscribers.clear();
+            result
+        })?);
+
+        let now_ns = options.clock.now_ns();
+        let instruments = config.instrument_ids();
+        let mut sequencer = Sequencer {
+            engine,
+            journal,
+            routed,
+            clock: options.clock,
+            // After a restart, the transitions missed while the server was
+            // down are due (a missed close still ends its day).
+            scheduler: Scheduler::new(
+                config.calendar.clone(),
+                instruments.clone(),
+                last_time_ns.unwrap_or(now_ns),
+            ),
+            client_orders,
+            next_seq: recovered.next_seq,
+            last_time_ns: last_time_ns.unwrap_or(i64::MIN),
+            snapshot_every: config.journal.snapshot_every.max(1),
+            cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
+            pending: Arc::clone(&shared.pending),
+            events: Vec::new(),
+        };
+        let genesis = if recovered.next_seq == 1 {
+            config.genesis()
+        } else {
+            Vec::new()
+        };
+        let started = start_up(
+            &mut sequencer,
+            genesis,
+            &config.calendar,
+            &instruments,
+            now_ns,
+            options.open_market_now,
+        );
+        if let Err(error) = started {
+            drop(sequencer);
+            // The threads stop; the error that matters is the first.
+            let _ = runtime.stop();
+            return Err(error);
+        }
+        let engine_shared = Arc::clone(&shared);
+        runtime.engine_thread = Some(spawn("cetx-engine", move || {
+            let result = sequencer.run(&input_queue);
+            if let Err(error) = &result {
+                tracing::error!(%error, "the engine thread stopped: no request is taken any more");
+                engine_shared.fail(format!("the engine thread stopped: {error}"));
+            }
+            result
+        })?);
+        Ok(runtime)
+    }
+
+    /// A handle for sessions to submit, connect and control the clock.
+    #[must_use]
+    pub fn handle(&self) -> RuntimeHandle {
+        self.handle.clone()
+    }
+
+    /// Stops taking requests (and connections), applies every request
+    /// already taken, delivers the reports due, closes the journal (a last
+    /// sync) and joins the threads. Subscriptions end. Resting orders stay
+    /// for the restart: cancel-on-disconnect does not apply to a shutdown.
+    ///
+    /// # Errors
+    /// The first failure of the run or of the shutdown: the journal's
+    /// ([`RuntimeError::Journal`]), a stopped router, a panicked thread.
+    pub fn shutdown(mut self) -> Result<(), RuntimeError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), RuntimeError> {
+        let shared = Arc::clone(&self.handle.shared);
+        shared.gate.close();
+        shared.status.send_if_modified(|status| {
+            let running = *status == RuntimeStatus::Running;
+            if running {
+                *status = RuntimeStatus::Stopping;
+            }
+            running
+        });
+        // The queue may be full; the engine thread is taking from it. When
+        // the thread is gone, there is no one to tell.
+        let _ = self.handle.inputs.send(Input::Shutdown);
+        let mut first: Option<RuntimeError> = None;
+        let mut keep = |error: RuntimeError| {
+            if first.is_none() {
+                first = Some(error);
+            }
+        };
+        if let Some(thread) = self.engine_thread.take() {
+            match thread.join() {
+                Ok(result) => result.unwrap_or_else(&mut keep),
+                Err(_) => keep(RuntimeError::Panicked("engine")),
+            }
+        }
+        if let Some(thread) = self.router_thread.take() {
+            match thread.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(source)) => keep(RuntimeError::Journal {
+                    context: "waiting for the journal to make reports durable",
+                    source,
+                }),
+                Err(_) => keep(RuntimeError::Panicked("router")),
+            }
+        }
+        if let Some(thread) = self.snapshot_thread.take() {
+            if thread.join().is_err() {
+                keep(RuntimeError::Panicked("snapshot"));
+            }
+        }
+        if let Some(journal) = self.journal.take() {
+            match Arc::try_unwrap(journal) {
+                Ok(journal) => journal.close().unwrap_or_else(|source| {
+                    keep(RuntimeError::Journal {
+                        context: "closing the journal",
+                        source,
+                    });
+                }),
+                // Every thread that held it has been joined.
+                Err(_) => unreachable!("the journal is shared only with joined threads"),
+            }
+        }
+        router::lock(&shared.outbound).subscribers.clear();
+        match first {
+            None => {
+                shared.status.send_if_modified(|status| {
+                    let failed = matches!(status, RuntimeStatus::Failed(_));
+                    if !failed {
+                        *status = RuntimeStatus::Stopped;
+                    }
+                    !failed
+                });
+                Ok(())
+            }
+            Some(error) => {
+                shared.fail(error.to_string());
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.journal.is_some() {
+            if let Err(error) = self.stop() {
+                tracing::error!(%error, "the runtime stopped with an error");
+            }
+        }
+    }
+}
+
+/// Applies the first commands on the calling thread, before the engine
+/// thread starts: the genesis of a fresh market, the calendar's commands
+/// missed while the server was down, and the phases for now.
+fn start_up(
+    sequencer: &mut Sequencer,
+    genesis: Vec<cetx_engine::Command>,
+    calendar: &Calendar,
+    instruments: &[cetx_engine::InstrumentId],
+    now_ns: i64,
+    open_market_now: bool,
+) -> Result<(), RuntimeError> {
+    for command in genesis {
+        sequencer.execute_own(command)?;
+    }
+    sequencer.run_schedule()?;
+    let phases = scheduler::startup_phases(
+        &sequencer.engine,
+        calendar,
+        instruments,
+        now_ns,
+        open_market_now,
+    );
+    for command in phases {
+        sequencer.execute_own(command)?;
+    }
+    Ok(())
+}
+
+/// Reads the whole journal once, giving each entry to `each`; returns the
+/// last sequence number (0 for none) and the last entry's time.
+fn replay(
+    dir: &std::path::Path,
+    mut each: impl FnMut(&JournalEntry),
+) -> Result<(u64, Option<i64>), RuntimeError> {
+    if !dir.exists() {
+        return Ok((0, None));
+    }
+    let reading = |source| RuntimeError::Journal {
+        context: "reading the journal to rebuild the reports",
+        source,
+    };
+    let mut reader = JournalReader::open(dir).map_err(reading)?;
+    let mut last = (0, None);
+    let mut events = Vec::new();
+    while let Some((stamp, command)) = reader.next_into(&mut events).map_err(reading)? {
+        let entry = JournalEntry {
+            stamp,
+            command,
+            events,
+        };
+        each(&entry);
+        last = (stamp.seq, Some(stamp.time_ns));
+        events = entry.events;
+        events.clear();
+    }
+    Ok(last)
+}
+
+/// Starts a named thread.
+fn spawn<T: Send + 'static>(
+    name: &'static str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, RuntimeError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(body)
+        .map_err(|source| RuntimeError::Spawn { name, source })
+}

@@ -1,0 +1,184 @@
+//! The runtime: the threads that turn brokers' requests into durable
+//! decisions and reports, without sockets. The tokio server's sessions
+//! call it through a [`RuntimeHandle`].
+//!
+//! ```text
+//! session ─submit─► bounded queue ─► engine thread ─append─► journal writer
+//!                   (crossbeam,       (sequencer: checks,     (group commit)
+//!                    try_send: a       seq + time, apply,          │ durable_seq
+//!                    full queue is     scheduler)                  ▼
+//!                    ServerBusy)           └──── entries ────► router thread ─► Subscription
+//!                                                              (Reports, after   (backlog, then
+//!                                                               durable)          live frames)
+//! ```
+//!
+//! - [`Runtime::start`] recovers the engine from `data_dir/journal`, applies
+//!   the config's genesis to an empty journal, replays the whole journal
+//!   through [`Reports`](crate::reports::Reports) (every broker's reports and sequence numbers, as
+//!   sent before) and through the sequencer's index of today's client
+//!   order ids, opens the journal writer after the last entry, brings the
+//!   market to the calendar's phase (or opens it, with
+//!   [`RuntimeOptions::open_market_now`]), and starts the engine, router
+//!   and snapshot threads.
+//! - [`RuntimeHandle::submit`] queues a broker's `NewOrder`, `Cancel` or
+//!   `Amend` without waiting; a full queue is [`SubmitError::Busy`], for
+//!   the session to answer `ServerBusy` (408).
+//! - [`RuntimeHandle::connect`] gives a logged-in broker a [`Subscription`]:
+//!   the reports after its `resume_from_seq`, then the live ones, with no
+//!   gap and no duplicate between them. Dropping it is the disconnect,
+//!   which cancels the broker's resting orders when its config says
+//!   `cancel_on_disconnect`.
+//! - [`Runtime::shutdown`] stops taking requests, applies what was queued,
+//!   delivers what is due, closes (syncs) the journal and joins the
+//!   threads.
+//!
+//! Files: `lifecycle.rs` starts and stops a [`Runtime`]; `handle.rs` is
+//! the sessions' side ([`RuntimeHandle`], [`Subscription`]);
+//! `sequencer.rs` the engine thread; `router.rs` the outbound router and
+//! the snapshot writer; `scheduler.rs` the calendar's commands; `clock.rs`
+//! the [`Clock`].
+
+mod clock;
+mod handle;
+mod lifecycle;
+mod router;
+mod scheduler;
+mod sequencer;
+
+use std::path::PathBuf;
+
+use cetx_engine::journal::RecoverError;
+use cetx_engine::{JournalError, RejectReason};
+
+pub use clock::{Clock, ClockError};
+pub use handle::{RuntimeHandle, Subscription};
+pub use lifecycle::Runtime;
+pub use scheduler::trading_date;
+/// What [`Subscription::try_recv`] says when no frame is there.
+pub use tokio::sync::mpsc::error::TryRecvError;
+
+/// The journal's directory inside the data directory.
+pub const JOURNAL_DIR: &str = "journal";
+
+/// Frames a subscription's live channel holds by default before the
+/// router gives up on a broker that does not read them.
+pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 65_536;
+
+/// How a runtime is started, besides its config.
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    /// Where the journal (`data_dir/journal`) and its snapshots live;
+    /// usually the config's `server.data_dir` or the `--data-dir` flag.
+    pub data_dir: PathBuf,
+    /// The time the sequencer stamps and the scheduler follows.
+    pub clock: Clock,
+    /// For demos and tests: put every instrument into continuous trading
+    /// at start, whatever the calendar says (journaled `SetPhase`
+    /// commands). The calendar takes over again at its next transition
+    /// (a break, a close, an open).
+    pub open_market_now: bool,
+    /// Frames a subscription's live channel holds; a broker further behind
+    /// than this loses its subscription and resumes by logging in again.
+    pub subscriber_capacity: usize,
+}
+
+impl RuntimeOptions {
+    /// Options for `data_dir` on the system clock, following the calendar.
+    #[must_use]
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            clock: Clock::system(),
+            open_market_now: false,
+            subscriber_capacity: DEFAULT_SUBSCRIBER_CAPACITY,
+        }
+    }
+}
+
+/// How the runtime is doing, as [`RuntimeHandle::status`] tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuntimeStatus {
+    /// Taking requests.
+    Running,
+    /// [`Runtime::shutdown`] has begun: no more requests are taken.
+    Stopping,
+    /// Shut down cleanly.
+    Stopped,
+    /// Stopped by a failure (the journal's, say): the process should exit
+    /// with an error. The text says what failed.
+    Failed(String),
+}
+
+/// Why the runtime could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The journal could not be recovered (damage, an unusable config).
+    #[error(transparent)]
+    Recover(#[from] RecoverError),
+    /// The journal failed: reading it at start, opening the writer, an
+    /// append, or closing it. Nothing after the last durable entry was
+    /// reported to anyone.
+    #[error("{context}: {source}")]
+    Journal {
+        /// What was being done.
+        context: &'static str,
+        /// The journal's error.
+        #[source]
+        source: JournalError,
+    },
+    /// The journal read at start does not end where recovery said it does.
+    #[error("the journal changed while starting: recovery ends at seq {recovered}, the reader at {read}")]
+    JournalMoved {
+        /// The last sequence number recovery found.
+        recovered: u64,
+        /// The last one the reader found.
+        read: u64,
+    },
+    /// The router thread stopped before the engine thread.
+    #[error("the outbound router stopped; no more reports can be sent")]
+    RouterGone,
+    /// A thread could not be started.
+    #[error("starting the {name} thread: {source}")]
+    Spawn {
+        /// Which thread.
+        name: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A thread panicked.
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+    /// An option that cannot be used.
+    #[error("invalid runtime option: {0}")]
+    InvalidOption(&'static str),
+}
+
+/// Why a request was not taken. Nothing was queued; the session answers
+/// the broker itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The queue to the engine is full: answer `ServerBusy` (408).
+    #[error("the queue to the engine is full; the request was not taken")]
+    Busy,
+    /// The runtime is shutting down or has stopped: answer `ServerBusy`.
+    #[error("the runtime is not taking requests; the request was not taken")]
+    Stopped,
+    /// Only `NewOrder`, `Cancel` and `Amend` go to the engine; the session
+    /// handles the others.
+    #[error("{0} is not an order request")]
+    NotARequest(&'static str),
+}
+
+impl SubmitError {
+    /// The reason to put in the unsequenced `OrderRejected` answering the
+    /// request (see [`crate::reports::gateway_reject`]); `None` for
+    /// [`SubmitError::NotARequest`], which answers nothing.
+    #[must_use]
+    pub const fn reject_reason(&self) -> Option<RejectReason> {
+        match self {
+            Self::Busy | Self::Stopped => Some(RejectReason::ServerBusy),
+            Self::NotARequest(_) => None,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The outbound router: reports go out only once what they report is
+//! durable.
+//!
+//! The engine thread hands the router every journal entry it appended, in
+//! sequence order, and the gateway's own (unsequenced) rejects in between.
+//! The router takes them in that order: for an entry it waits until the
+//! journal says the entry is durable, turns it into reports with
+//! [`Reports::on_entry`] and pushes each to its broker's subscription, if
+//! the broker is connected (if not, the report waits in the history for
+//! the broker's next login). An unsequenced reject goes to the broker's
+//! subscription at once, never overtaking a report of a request the engine
+//! took before it.
+//!
+//! [`Outbound`] (the reports and the subscriptions) is behind one lock,
+//! taken by the router per entry and by a connecting session while it
+//! copies its backlog and registers: so a report is either in the backlog
+//! or sent live, never both and never neither. The engine thread never
+//! takes this lock.
+//!
+//! Snapshots of the engine state ride along: the engine thread sends one
+//! after an entry, the router passes it on once that entry is durable, and
+//! a snapshot thread writes the file, so neither the engine thread nor the
+//! reports wait for it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use cetx_engine::journal::{write_snapshot, JournalWriter};
+use cetx_engine::{BrokerId, EngineState, JournalEntry, JournalError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use tokio::sync::mpsc;
+
+use crate::protocol::ServerFrame;
+use crate::reports::Reports;
+
+/// What the engine thread sends the router, in order.
+pub(super) enum Routed {
+    /// A journal entry appended; its reports go out once it is durable.
+    Entry(JournalEntry),
+    /// A gateway reject for one broker's session: not journaled, seq 0.
+    Unsequenced {
+        /// Whom it is for.
+        broker: BrokerId,
+        /// The `OrderRejected` frame.
+        frame: ServerFrame,
+    },
+    /// The engine state after entry `seq`, to be written as a snapshot
+    /// once that entry is durable.
+    Snapshot {
+        /// The entry the state follows.
+        seq: u64,
+        /// The state.
+        state: Box<EngineState>,
+    },
+}
+
+/// One connected broker's live channel.
+#[derive(Debug)]
+pub(super) struct Subscriber {
+    /// Tells this subscription from a later one of the same broker.
+    pub(super) id: u64,
+    pub(super) live: mpsc::Sender<ServerFrame>,
+}
+
+/// Every broker's reports and the connected brokers' live channels.
+#[derive(Debug)]
+pub(super) struct Outbound {
+    pub(super) reports: Reports,
+    pub(super) subscribers: BTreeMap<BrokerId, Subscriber>,
+}
+
+impl Outbound {
+    /// Sends a frame to the broker's subscription, if it has one. A
+    /// subscription whose channel is full (a broker too slow to read) or
+    /// closed is dropped: the broker reconnects and resumes from the
+    /// history.
+    fn send(&mut self, broker: BrokerId, frame: ServerFrame) {
+        let Some(subscriber) = self.subscribers.get(&broker) else {
+            return;
+        };
+        match subscriber.live.try_send(frame) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    broker = broker.0,
+                    "dropping the session of a broker that does not keep up with its reports; \
+                     it can log in again and resume"
+                );
+                self.subscribers.remove(&broker);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.subscribers.remove(&broker);
+            }
+        }
+    }
+}
+
+/// Takes the lock on the reports and subscriptions. A panic while it was
+/// held cannot leave them half-updated in a way that matters more than
+/// stopping would, so a poisoned lock is taken as it is.
+pub(super) fn lock(outbound: &Mutex<Outbound>) -> MutexGuard<'_, Outbound> {
+    outbound.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The router thread: runs until the engine thread is gone and everything
+/// it sent is delivered, or until the journal fails.
+///
+/// # Errors
+/// The journal's failure, when an entry can never become durable.
+pub(super) fn run(
+    routed: &Receiver<Routed>,
+    outbound: &Mutex<Outbound>,
+    journal: &JournalWriter,
+    snapshots: &Sender<(u64, Box<EngineState>)>,
+) -> Result<(), JournalError> {
+    // `recv` returns everything queued before it reports the sender gone.
+    while let Ok(message) = routed.recv() {
+        match message {
+            Routed::Entry(entry) => {
+                wait_durable(journal, entry.stamp.seq)?;
+                let mut out = lock(outbound);
+                for (broker, frame) in out.reports.on_entry(&entry) {
+                    out.send(broker, frame);
+                }
+            }
+            Routed::Unsequenced { broker, frame } => lock(outbound).send(broker, frame),
+            Routed::Snapshot { seq, state } => match snapshots.try_send((seq, state)) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                Err(TrySendError::Full(_)) => tracing::info!(
+                    seq,
+                    "skipping a snapshot: the previous one is still being written"
+                ),
+            },
+        }
+    }
+    Ok(())
+}
+
+/// Waits until entry `seq` is durable.
+fn wait_durable(journal: &JournalWriter, seq: u64) -> Result<(), JournalError> {
+    // The timeout only bounds each wait; the writer wakes us when a batch
+    // is durable, and reports a failure instead if it stops.
+    while !journal.wait_durable(seq, Duration::from_secs(1))? {}
+    Ok(())
+}
+
+/// The snapshot thread: writes each state it is given into the journal
+/// directory. A snapshot is a shortcut for recovery, never the truth, so a
+/// failure is logged and the server goes on.
+pub(super) fn write_snapshots(dir: &Path, states: &Receiver<(u64, Box<EngineState>)>) {
+    while let Ok((seq, state)) = states.recv() {
+        match write_snapshot(dir, seq, &state) {
+            Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
+            Err(error) => tracing::error!(seq, %error, "writing a snapshot failed"),
+        }
+    }
+}
+
+/// A new subscriber's registration, under the lock: the backlog after
+/// `resume_from_seq` and a live channel, with nothing between them.
+pub(super) fn subscribe(
+    outbound: &Mutex<Outbound>,
+    broker: BrokerId,
+    resume_from_seq: u64,
+    id: u64,
+    capacity: usize,
+) -> Result<(u64, Vec<ServerFrame>, mpsc::Receiver<ServerFrame>), cetx_engine::RejectReason> {
+    let mut out = lock(outbound);
+    if out
+        .subscribers
+        .get(&broker)
+        .is_some_and(|s| !s.live.is_closed())
+    {
+        return Err(cetx_engine::RejectReason::TooManyConnections);
+    }
+    let backlog = out.reports.since(broker, resume_from_seq)?.to_vec();
+    let last_seq = out.reports.last_seq(broker);
+    let (live, receiver) = mpsc::channel(capacity);
+    out.subscribers.insert(broker, Subscriber { id, live });
+    Ok((last_seq, backlog, receiver))
+}

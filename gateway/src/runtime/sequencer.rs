@@ -1,0 +1,422 @@
+//! The engine thread: the sequencer, the single writer of the market.
+//!
+//! It takes brokers' requests from the bounded queue in the order they
+//! came, checks what only the gateway can (the symbol, that the broker acts
+//! for the account, that a client order id is new today, that a cancel or
+//! amend names one of the broker's orders today), and answers a failed
+//! check itself with an unsequenced `OrderRejected` that is never
+//! journaled. Everything else becomes a command: it gets the next sequence
+//! number (a new order's id is that number, so ids rise strictly as the
+//! engine requires) and a time from the [`Clock`], is applied to the
+//! engine, appended to the journal and handed to the router, which reports
+//! it once it is durable.
+//!
+//! The journal never falls behind the engine by a refused append: before a
+//! broker's request is applied the sequencer makes sure the journal's queue
+//! has room (the engine thread is its only writer), and answers
+//! `ServerBusy` when it has not. The runtime's own commands (the calendar's,
+//! cancel-on-disconnect's) are never refused; they wait for room. A journal
+//! that fails stops this thread: nothing more may be decided that cannot be
+//! recorded.
+//!
+//! Each turn of the loop, and at least every [`SCHEDULER_TICK`] when no
+//! request comes, the [`Scheduler`] says which calendar commands are due,
+//! and they are applied before the request that turn brought.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_engine::{
+    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalEntry,
+    JournalWriter, NewOrder, OrderId, RejectReason, Side, Stamp,
+};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use rustc_hash::FxHashMap;
+
+use super::clock::Clock;
+use super::handle::PendingCancels;
+use super::router::Routed;
+use super::scheduler::Scheduler;
+use super::RuntimeError;
+use crate::protocol::{ClientMessage, RequestKind};
+use crate::reports::{gateway_reject, request_of};
+
+/// The longest the engine thread waits for a request before it asks the
+/// scheduler again.
+pub(super) const SCHEDULER_TICK: Duration = Duration::from_millis(50);
+
+/// What the engine thread takes from its queue.
+#[derive(Debug)]
+pub(super) enum Input {
+    /// A broker's `NewOrder`, `Cancel` or `Amend`.
+    Request {
+        /// The logged-in broker that sent it.
+        broker: BrokerId,
+        /// The request.
+        message: ClientMessage,
+    },
+    /// The broker's last session ended: cancel its resting orders if its
+    /// config says so.
+    Disconnect(BrokerId),
+    /// Nothing to do but look at the clock (it was set).
+    Wake,
+    /// Apply what is queued, then stop.
+    Shutdown,
+}
+
+/// Today's orders by the broker's client order id: what makes a new id
+/// unique per broker and trading day, and what a cancel or amend names.
+#[derive(Debug, Default)]
+pub(super) struct ClientOrders {
+    /// Looked up, never iterated.
+    orders: FxHashMap<(BrokerId, u64), ClientOrder>,
+}
+
+/// An order a broker named by its client order id today.
+#[derive(Clone, Copy, Debug)]
+struct ClientOrder {
+    order_id: OrderId,
+    instrument: InstrumentId,
+    account: AccountId,
+}
+
+impl ClientOrders {
+    /// Takes note of one journal entry, live or replayed at start: a
+    /// `Submit` (accepted or not) uses up its client order id for the
+    /// day, and a new trading day frees them all. The same function on the
+    /// same journal rebuilds the same index.
+    pub(super) fn observe(&mut self, engine: &Engine, command: &Command, events: &[Event]) {
+        if let Command::Submit(order) = command {
+            // Accounts never change broker, so the engine's current
+            // accounts answer for any entry, replayed or live.
+            if let Some(account) = engine.account(order.account) {
+                self.orders.insert(
+                    (account.broker, order.client_order_id),
+                    ClientOrder {
+                        order_id: order.order_id,
+                        instrument: order.instrument,
+                        account: order.account,
+                    },
+                );
+            }
+        }
+        if events.iter().any(|e| matches!(e, Event::DayStarted(_))) {
+            self.orders.clear();
+        }
+    }
+}
+
+/// Who asked for a command, for a busy answer.
+#[derive(Clone, Copy, Debug)]
+struct Requester {
+    broker: BrokerId,
+    client_order_id: u64,
+    request: RequestKind,
+}
+
+/// The engine thread's state; see the module docs.
+pub(super) struct Sequencer {
+    pub(super) engine: Engine,
+    pub(super) journal: Arc<JournalWriter>,
+    pub(super) routed: Sender<Routed>,
+    pub(super) clock: Clock,
+    pub(super) scheduler: Scheduler,
+    pub(super) client_orders: ClientOrders,
+    /// The sequence number the next command gets.
+    pub(super) next_seq: u64,
+    /// The time of the last command: no command is stamped earlier.
+    pub(super) last_time_ns: i64,
+    /// Commands between two snapshots.
+    pub(super) snapshot_every: u64,
+    /// Brokers whose resting orders are cancelled when they disconnect.
+    pub(super) cancel_on_disconnect: BTreeSet<BrokerId>,
+    pub(super) pending: Arc<PendingCancels>,
+    pub(super) events: Vec<Event>,
+}
+
+impl Sequencer {
+    /// The engine loop: runs until [`Input::Shutdown`], then applies what
+    /// was queued before it.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Journal`] when the journal fails, and
+    /// [`RuntimeError::RouterGone`] when the router thread is gone: the
+    /// thread stops at once, since nothing more can be recorded or
+    /// reported.
+    pub(super) fn run(mut self, inputs: &Receiver<Input>) -> Result<(), RuntimeError> {
+        loop {
+            let input = inputs.recv_timeout(SCHEDULER_TICK);
+            self.run_schedule()?;
+            match input {
+                Ok(Input::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(input) => self.handle(input)?,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if inputs.is_empty() {
+                self.cancel_pending()?;
+            }
+        }
+        // Shutting down: every request taken before the shutdown is applied.
+        while let Ok(input) = inputs.try_recv() {
+            self.handle(input)?;
+        }
+        self.cancel_pending()
+    }
+
+    fn handle(&mut self, input: Input) -> Result<(), RuntimeError> {
+        match input {
+            Input::Request { broker, message } => self.request(broker, message),
+            Input::Disconnect(broker) => self.cancel_all(broker),
+            Input::Wake | Input::Shutdown => Ok(()),
+        }
+    }
+
+    /// Applies the calendar's commands due by now.
+    pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
+        let now_ns = self.clock.now_ns();
+        for command in self.scheduler.due(now_ns) {
+            self.execute(command, None)?;
+        }
+        Ok(())
+    }
+
+    fn request(&mut self, broker: BrokerId, message: ClientMessage) -> Result<(), RuntimeError> {
+        // `RuntimeHandle::submit` lets nothing but order requests in.
+        let Some((client_order_id, request)) = request_of(&message) else {
+            return Ok(());
+        };
+        let requester = Requester {
+            broker,
+            client_order_id,
+            request,
+        };
+        match self.command_for(broker, &message) {
+            Ok(command) => self.execute(command, Some(requester)),
+            Err(reason) => self.refuse(requester, reason),
+        }
+    }
+
+    /// The command a request asks for, or the gateway's reason to refuse
+    /// it, checked in the order `docs/PROTOCOL.md` gives.
+    fn command_for(
+        &self,
+        broker: BrokerId,
+        message: &ClientMessage,
+    ) -> Result<Command, RejectReason> {
+        match *message {
+            ClientMessage::NewOrder {
+                client_order_id,
+                account,
+                ref symbol,
+                side,
+                order_type,
+                time_in_force,
+                price_ticks,
+                quantity_t,
+            } => {
+                let instrument = self
+                    .engine
+                    .instrument_id(symbol)
+                    .ok_or(RejectReason::UnknownSymbol)?;
+                let account = AccountId(account);
+                // An account of another broker and one that does not exist
+                // get the same answer, so neither is revealed.
+                if self
+                    .engine
+                    .account(account)
+                    .is_none_or(|a| a.broker != broker)
+                {
+                    return Err(RejectReason::AccountNotOwned);
+                }
+                if self
+                    .client_orders
+                    .orders
+                    .contains_key(&(broker, client_order_id))
+                {
+                    return Err(RejectReason::DuplicateClientOrderId);
+                }
+                Ok(Command::Submit(NewOrder {
+                    // `execute` gives the order its sequence number as id.
+                    order_id: OrderId(0),
+                    account,
+                    instrument,
+                    side: side.into(),
+                    order_type: order_type.into(),
+                    time_in_force: time_in_force.into(),
+                    price_ticks,
+                    quantity_t,
+                    client_order_id,
+                }))
+            }
+            ClientMessage::Cancel { client_order_id } => {
+                let order = self.owned_order(broker, client_order_id)?;
+                Ok(Command::Cancel {
+                    instrument: order.instrument,
+                    order_id: order.order_id,
+                })
+            }
+            ClientMessage::Amend {
+                client_order_id,
+                price_ticks,
+                quantity_t,
+            } => {
+                let order = self.owned_order(broker, client_order_id)?;
+                Ok(Command::Amend {
+                    instrument: order.instrument,
+                    order_id: order.order_id,
+                    price_ticks,
+                    quantity_t,
+                })
+            }
+            ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => {
+                Err(RejectReason::MalformedFrame)
+            }
+        }
+    }
+
+    /// The broker's order of today with this client order id.
+    fn owned_order(
+        &self,
+        broker: BrokerId,
+        client_order_id: u64,
+    ) -> Result<ClientOrder, RejectReason> {
+        let order = *self
+            .client_orders
+            .orders
+            .get(&(broker, client_order_id))
+            .ok_or(RejectReason::UnknownClientOrderId)?;
+        // Client order ids are the broker's own, so the index only finds
+        // the broker's orders; this holds unless an account changed hands.
+        if self
+            .engine
+            .account(order.account)
+            .is_none_or(|a| a.broker != broker)
+        {
+            return Err(RejectReason::OrderNotOwned);
+        }
+        Ok(order)
+    }
+
+    /// Sends the broker an unsequenced reject, in order with its reports.
+    fn refuse(&self, requester: Requester, reason: RejectReason) -> Result<(), RuntimeError> {
+        let frame = gateway_reject(requester.client_order_id, requester.request, reason);
+        self.routed
+            .send(Routed::Unsequenced {
+                broker: requester.broker,
+                frame,
+            })
+            .map_err(|_| RuntimeError::RouterGone)
+    }
+
+    /// Applies one of the runtime's own commands (genesis, the calendar's,
+    /// the start-up phases): stamped, journaled and routed like any other,
+    /// never refused.
+    ///
+    /// # Errors
+    /// As [`Self::run`].
+    pub(super) fn execute_own(&mut self, command: Command) -> Result<(), RuntimeError> {
+        self.execute(command, None)
+    }
+
+    /// Stamps, applies, journals and routes one command. A broker's
+    /// command is refused with `ServerBusy` when the journal's queue is
+    /// full; the runtime's own wait for room.
+    fn execute(
+        &mut self,
+        mut command: Command,
+        requester: Option<Requester>,
+    ) -> Result<(), RuntimeError> {
+        if let Some(requester) = requester {
+            if self.journal.queue_room() == 0 {
+                return self.refuse(requester, RejectReason::ServerBusy);
+            }
+        }
+        let seq = self.next_seq;
+        if let Command::Submit(order) = &mut command {
+            order.order_id = OrderId(seq);
+        }
+        let stamp = Stamp {
+            seq,
+            time_ns: self.clock.now_ns().max(self.last_time_ns),
+        };
+        self.events.clear();
+        self.engine.apply(&command, stamp, &mut self.events);
+        // With room checked above and this the only thread that appends, a
+        // broker's append cannot find the queue full; any error here means
+        // the journal has failed.
+        let appended = if requester.is_some() {
+            self.journal.append(stamp, &command, &self.events)
+        } else {
+            self.journal.append_blocking(stamp, &command, &self.events)
+        };
+        appended.map_err(|source| RuntimeError::Journal {
+            context: "appending to the journal",
+            source,
+        })?;
+        self.next_seq += 1;
+        self.last_time_ns = stamp.time_ns;
+        self.client_orders
+            .observe(&self.engine, &command, &self.events);
+        let events = std::mem::take(&mut self.events);
+        self.route(Routed::Entry(JournalEntry {
+            stamp,
+            command,
+            events,
+        }))?;
+        if seq % self.snapshot_every == 0 {
+            let state: Box<EngineState> = Box::new(self.engine.state());
+            self.route(Routed::Snapshot { seq, state })?;
+        }
+        Ok(())
+    }
+
+    fn route(&self, routed: Routed) -> Result<(), RuntimeError> {
+        self.routed
+            .send(routed)
+            .map_err(|_| RuntimeError::RouterGone)
+    }
+
+    /// Cancels every resting order of the broker, if its config asks for
+    /// cancel-on-disconnect: one journaled `Cancel` per order, book by
+    /// book, bids then asks, in priority order.
+    fn cancel_all(&mut self, broker: BrokerId) -> Result<(), RuntimeError> {
+        if !self.cancel_on_disconnect.contains(&broker) {
+            return Ok(());
+        }
+        let mut resting = Vec::new();
+        for (i, book) in self.engine.books().iter().enumerate() {
+            let instrument = InstrumentId(u16::try_from(i).expect("the engine has u16 ids"));
+            for side in [Side::Buy, Side::Sell] {
+                for order in book.orders(side) {
+                    if self
+                        .engine
+                        .account(order.account)
+                        .is_some_and(|a| a.broker == broker)
+                    {
+                        resting.push(Command::Cancel {
+                            instrument,
+                            order_id: order.order_id,
+                        });
+                    }
+                }
+            }
+        }
+        for command in resting {
+            self.execute(command, None)?;
+        }
+        Ok(())
+    }
+
+    /// Cancels the orders of brokers whose disconnect found the queue full
+    /// (see `RuntimeHandle`'s disconnect), once the queue has drained.
+    fn cancel_pending(&mut self) -> Result<(), RuntimeError> {
+        if !self.pending.take_any() {
+            return Ok(());
+        }
+        for broker in self.pending.take_brokers() {
+            self.cancel_all(broker)?;
+        }
+        Ok(())
+    }
+}

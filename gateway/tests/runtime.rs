@@ -1,0 +1,607 @@
+//! The runtime as a specification, without sockets: the demo market of the
+//! embedded config on real journal files in a temporary directory, a
+//! manual clock, and the two demo brokers as sessions would use it
+//! (`submit`, `connect`, dropping the subscription to disconnect).
+//!
+//! Nothing sleeps: each test waits on a subscription for the next frame,
+//! with a generous timeout that only a broken runtime reaches.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cetx_engine::journal::{list_snapshots, JournalReader};
+use cetx_engine::{BrokerId, Command, RejectReason};
+use cetx_gateway::config::ServerConfig;
+use cetx_gateway::protocol::{
+    ClientMessage, OrderType, RequestKind, ServerFrame, ServerMessage, Side, TimeInForce,
+};
+use cetx_gateway::reports::gateway_reject;
+use cetx_gateway::runtime::{
+    Clock, Runtime, RuntimeHandle, RuntimeOptions, RuntimeStatus, SubmitError, Subscription,
+    TryRecvError, JOURNAL_DIR,
+};
+use chrono::NaiveDate;
+
+const B1: BrokerId = BrokerId(1);
+const B2: BrokerId = BrokerId(2);
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Nanoseconds of a Shanghai local time.
+fn cst(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+    let local = NaiveDate::from_ymd_opt(y, mo, d)
+        .unwrap()
+        .and_hms_opt(h, mi, 0)
+        .unwrap();
+    (local.and_utc().timestamp() - 8 * 3_600) * 1_000_000_000
+}
+
+/// Saturday 28 November 2026, noon: the calendar has nothing to do all
+/// weekend, so only `open_market_now` opens the market.
+fn saturday_noon() -> i64 {
+    cst(2026, 11, 28, 12, 0)
+}
+
+/// The embedded demo config, its data in `dir`.
+fn demo_config(dir: &Path) -> ServerConfig {
+    let mut config = ServerConfig::embedded_default();
+    config.server.data_dir = dir.to_path_buf();
+    config
+}
+
+fn start(config: &ServerConfig, clock: &Clock, open_market_now: bool) -> Runtime {
+    let mut options = RuntimeOptions::new(&config.server.data_dir);
+    options.clock = clock.clone();
+    options.open_market_now = open_market_now;
+    Runtime::start(config, options).expect("the runtime starts")
+}
+
+/// Waits for subscriptions' frames without sleeping.
+struct Waiter(tokio::runtime::Runtime);
+
+impl Waiter {
+    fn new() -> Self {
+        Self(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// The subscription's next frame (backlog first, then live).
+    fn next(&self, sub: &mut Subscription) -> ServerFrame {
+        self.0
+            .block_on(async { tokio::time::timeout(WAIT, sub.recv()).await })
+            .expect("a frame in time")
+            .expect("the subscription is open")
+    }
+
+    /// The next `n` frames.
+    fn take(&self, sub: &mut Subscription, n: usize) -> Vec<ServerFrame> {
+        (0..n).map(|_| self.next(sub)).collect()
+    }
+}
+
+/// A day limit order.
+fn limit(coid: u64, account: u32, symbol: &str, side: Side, price: i64, qty: u64) -> ClientMessage {
+    ClientMessage::NewOrder {
+        client_order_id: coid,
+        account,
+        symbol: symbol.into(),
+        side,
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Day,
+        price_ticks: price,
+        quantity_t: qty,
+    }
+}
+
+fn submit(handle: &RuntimeHandle, broker: BrokerId, message: ClientMessage) {
+    handle.submit(broker, message).expect("the queue takes it");
+}
+
+/// The exchange order id of an `OrderAccepted`.
+fn accepted_id(frame: &ServerFrame) -> u64 {
+    match frame.message {
+        ServerMessage::OrderAccepted { order_id, .. } => order_id,
+        ref other => panic!("expected OrderAccepted, got {other:?}"),
+    }
+}
+
+#[test]
+fn two_brokers_trade_and_each_gets_its_own_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    assert_eq!(
+        (s1.last_seq(), s2.last_seq()),
+        (0, 0),
+        "genesis reports nothing"
+    );
+    assert_eq!(
+        s1.trading_date(),
+        2026_11_30,
+        "the weekend trades for Monday"
+    );
+
+    submit(
+        &handle,
+        B1,
+        limit(1, 1001, "CEA2025", Side::Sell, 90_00, 100),
+    );
+    let sell = wait.next(&mut s1);
+    assert_eq!(sell.seq, 1);
+    let sell_id = accepted_id(&sell);
+    // Both brokers may use client order id 1: ids are per broker.
+    submit(&handle, B2, limit(1, 2001, "CEA2025", Side::Buy, 90_50, 60));
+    let buy = wait.next(&mut s2);
+    assert_eq!(buy.seq, 1);
+    let buy_id = accepted_id(&buy);
+    assert!(buy_id > sell_id, "order ids rise with the sequence");
+
+    let fill = |coid, order_id, side, leaves_t, aggressor| ServerMessage::Fill {
+        client_order_id: coid,
+        order_id,
+        trade_id: 1,
+        symbol: "CEA2025".into(),
+        side,
+        price_ticks: 90_00,
+        quantity_t: 60,
+        leaves_t,
+        aggressor,
+        time_ns: saturday_noon(),
+    };
+    assert_eq!(
+        wait.next(&mut s2),
+        ServerFrame {
+            seq: 2,
+            message: fill(1, buy_id, Side::Buy, 0, true),
+        }
+    );
+    assert_eq!(
+        wait.next(&mut s1),
+        ServerFrame {
+            seq: 2,
+            message: fill(1, sell_id, Side::Sell, 40, false),
+        }
+    );
+    drop((s1, s2));
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn the_gateway_refuses_what_a_broker_may_not_do_without_journaling_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    let refused = |coid, request, reason| gateway_reject(coid, request, reason);
+
+    // Broker 1 trading for broker 2's account.
+    submit(&handle, B1, limit(50, 2001, "CEA2025", Side::Buy, 90_00, 1));
+    assert_eq!(
+        wait.next(&mut s1),
+        refused(50, RequestKind::NewOrder, RejectReason::AccountNotOwned)
+    );
+    // An account that does not exist gets the same answer.
+    submit(&handle, B1, limit(51, 9999, "CEA2025", Side::Buy, 90_00, 1));
+    assert_eq!(
+        wait.next(&mut s1),
+        refused(51, RequestKind::NewOrder, RejectReason::AccountNotOwned)
+    );
+    submit(&handle, B1, limit(60, 1001, "CEA2099", Side::Buy, 90_00, 1));
+    assert_eq!(
+        wait.next(&mut s1),
+        refused(60, RequestKind::NewOrder, RejectReason::UnknownSymbol)
+    );
+
+    // The refusals took no sequence number.
+    submit(&handle, B1, limit(7, 1001, "CEA2025", Side::Buy, 85_00, 10));
+    let first = wait.next(&mut s1);
+    assert_eq!(first.seq, 1);
+    accepted_id(&first);
+    submit(&handle, B1, limit(7, 1001, "CEA2025", Side::Buy, 85_00, 10));
+    assert_eq!(
+        wait.next(&mut s1),
+        refused(
+            7,
+            RequestKind::NewOrder,
+            RejectReason::DuplicateClientOrderId
+        )
+    );
+
+    // Broker 2 names broker 1's order by its client order id: it names
+    // none of its own.
+    submit(&handle, B2, ClientMessage::Cancel { client_order_id: 7 });
+    assert_eq!(
+        wait.next(&mut s2),
+        refused(7, RequestKind::Cancel, RejectReason::UnknownClientOrderId)
+    );
+    let amend = ClientMessage::Amend {
+        client_order_id: 7,
+        price_ticks: 86_00,
+        quantity_t: 5,
+    };
+    submit(&handle, B2, amend);
+    assert_eq!(
+        wait.next(&mut s2),
+        refused(7, RequestKind::Amend, RejectReason::UnknownClientOrderId)
+    );
+
+    // The engine's own rejects are journaled and numbered.
+    submit(&handle, B1, limit(8, 1003, "CEA2025", Side::Buy, 85_00, 1));
+    assert_eq!(
+        wait.next(&mut s1),
+        ServerFrame {
+            seq: 2,
+            message: ServerMessage::OrderRejected {
+                client_order_id: 8,
+                request: RequestKind::NewOrder,
+                reason: RejectReason::ParticipantNotEligible.code(),
+                text: "participant not eligible".into(),
+            },
+        }
+    );
+    // The order is untouched by broker 2's attempts.
+    submit(&handle, B1, ClientMessage::Cancel { client_order_id: 7 });
+    assert!(matches!(
+        wait.next(&mut s1),
+        ServerFrame {
+            seq: 3,
+            message: ServerMessage::Cancelled {
+                client_order_id: 7,
+                cancelled_t: 10,
+                cause: 0,
+                ..
+            }
+        }
+    ));
+    assert_eq!(
+        handle.submit(B1, ClientMessage::Heartbeat),
+        Err(SubmitError::NotARequest("Heartbeat"))
+    );
+    drop((s1, s2));
+    runtime.shutdown().unwrap();
+
+    // Nothing the gateway refused reached the journal.
+    let journal = JournalReader::open(dir.path().join(JOURNAL_DIR)).unwrap();
+    let submitted: Vec<u64> = journal
+        .map(|entry| entry.unwrap().command)
+        .filter_map(|command| match command {
+            Command::Submit(order) => Some(order.client_order_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(submitted, [7, 8]);
+}
+
+#[test]
+fn a_full_queue_is_answered_busy_and_nothing_taken_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.server.queue_capacity = 1;
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+
+    // A burst far faster than the engine thread takes requests: each
+    // request is sent again until the queue takes it.
+    let mut taken = Vec::new();
+    let mut busy = 0;
+    for coid in 1..=300 {
+        loop {
+            match handle.submit(B1, limit(coid, 1001, "CEA2025", Side::Buy, 85_00, 1)) {
+                Ok(()) => break,
+                Err(SubmitError::Busy) => busy += 1,
+                Err(other) => panic!("unexpected {other}"),
+            }
+        }
+        taken.push(coid);
+    }
+    assert!(busy > 0, "a queue of one must overflow in a burst");
+    assert_eq!(
+        SubmitError::Busy.reject_reason(),
+        Some(RejectReason::ServerBusy)
+    );
+    // Every request taken is reported once, in order; the refused tries
+    // not at all.
+    for (i, &coid) in taken.iter().enumerate() {
+        let frame = wait.next(&mut s1);
+        assert_eq!(frame.seq, i as u64 + 1);
+        assert!(matches!(
+            frame.message,
+            ServerMessage::OrderAccepted { client_order_id, .. } if client_order_id == coid
+        ));
+    }
+    // And nothing else: the next report is the next request's.
+    let sentinel = 5_000;
+    while handle
+        .submit(B1, limit(sentinel, 1001, "CEA2025", Side::Buy, 85_00, 1))
+        .is_err()
+    {
+        std::thread::yield_now();
+    }
+    let frame = wait.next(&mut s1);
+    assert_eq!(frame.seq, taken.len() as u64 + 1);
+    assert!(matches!(
+        frame.message,
+        ServerMessage::OrderAccepted {
+            client_order_id: 5_000,
+            ..
+        }
+    ));
+    drop(s1);
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn after_a_restart_brokers_resume_with_no_gap_and_no_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.journal.snapshot_every = 7;
+    let clock = Clock::manual(saturday_noon());
+    let wait = Waiter::new();
+
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    assert_eq!(
+        handle.connect(B1, 0).unwrap_err(),
+        RejectReason::TooManyConnections
+    );
+    for coid in 1..=3 {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2024", Side::Sell, 97_00 + coid as i64, 50),
+        );
+    }
+    submit(&handle, B2, limit(1, 2001, "CEA2024", Side::Buy, 97_01, 80));
+    // Broker 1: three accepts and a fill; broker 2: an accept and a fill,
+    // its remaining 30 t resting.
+    let before_1 = wait.take(&mut s1, 4);
+    let before_2 = wait.take(&mut s2, 2);
+    assert_eq!(
+        before_1.iter().map(|f| f.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    // Shut down with the sessions still connected: their orders stay.
+    runtime.shutdown().unwrap();
+    assert_eq!(
+        handle.submit(B1, ClientMessage::Cancel { client_order_id: 1 }),
+        Err(SubmitError::Stopped)
+    );
+    assert_eq!(*handle.status().borrow(), RuntimeStatus::Stopped);
+    assert!(!list_snapshots(&dir.path().join(JOURNAL_DIR))
+        .unwrap()
+        .is_empty());
+    drop((s1, s2));
+
+    // Again on the same directory: the same reports, the same numbers.
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    assert_eq!(
+        handle.connect(B1, 5).unwrap_err(),
+        RejectReason::ResumeSeqAhead
+    );
+    let mut s1 = handle.connect(B1, 1).unwrap();
+    assert_eq!(s1.last_seq(), 4);
+    assert_eq!(s1.take_backlog(), before_1[1..]);
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    assert_eq!(s2.take_backlog(), before_2);
+
+    // New reports continue the numbering; today's client order ids are
+    // remembered across the restart.
+    submit(&handle, B1, limit(3, 1001, "CEA2024", Side::Sell, 97_50, 1));
+    assert_eq!(
+        wait.next(&mut s1),
+        gateway_reject(
+            3,
+            RequestKind::NewOrder,
+            RejectReason::DuplicateClientOrderId
+        )
+    );
+    submit(&handle, B1, ClientMessage::Cancel { client_order_id: 3 });
+    assert!(matches!(
+        wait.next(&mut s1),
+        ServerFrame {
+            seq: 5,
+            message: ServerMessage::Cancelled {
+                client_order_id: 3,
+                cancelled_t: 50,
+                cause: 0,
+                ..
+            }
+        }
+    ));
+    submit(&handle, B2, ClientMessage::Cancel { client_order_id: 1 });
+    assert!(matches!(
+        wait.next(&mut s2),
+        ServerFrame {
+            seq: 3,
+            message: ServerMessage::Cancelled {
+                client_order_id: 1,
+                cancelled_t: 30,
+                cause: 0,
+                ..
+            }
+        }
+    ));
+    drop((s1, s2));
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn the_calendar_opens_the_market_and_ends_the_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    // Friday 27 November 2026, before the open.
+    let clock = Clock::manual(cst(2026, 11, 27, 9, 0));
+    let runtime = start(&config, &clock, false);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert_eq!(s1.trading_date(), 2026_11_27);
+
+    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 85_00, 10));
+    assert_eq!(
+        wait.next(&mut s1),
+        ServerFrame {
+            seq: 1,
+            message: ServerMessage::OrderRejected {
+                client_order_id: 1,
+                request: RequestKind::NewOrder,
+                reason: RejectReason::MarketClosed.code(),
+                text: "market closed".into(),
+            },
+        }
+    );
+
+    handle.set_time(cst(2026, 11, 27, 9, 30)).unwrap();
+    submit(&handle, B1, limit(2, 1001, "CEA2025", Side::Buy, 85_00, 10));
+    let accepted = wait.next(&mut s1);
+    assert_eq!(accepted.seq, 2);
+    let order_id = accepted_id(&accepted);
+
+    // 15:00: the close, and the day order expires.
+    handle.set_time(cst(2026, 11, 27, 15, 0)).unwrap();
+    assert_eq!(
+        wait.next(&mut s1),
+        ServerFrame {
+            seq: 3,
+            message: ServerMessage::Expired {
+                client_order_id: 2,
+                order_id,
+                expired_t: 10,
+            },
+        }
+    );
+    assert_eq!(handle.trading_date(), 2026_11_30);
+
+    // Monday's open: a new day, so client order id 2 is free again.
+    handle.set_time(cst(2026, 11, 30, 9, 30)).unwrap();
+    submit(&handle, B1, limit(2, 1001, "CEA2025", Side::Buy, 85_00, 10));
+    let monday = wait.next(&mut s1);
+    assert_eq!(monday.seq, 4);
+    assert!(accepted_id(&monday) > order_id);
+    drop(s1);
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn a_disconnect_cancels_resting_orders_when_the_broker_asks_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.brokers[1].cancel_on_disconnect = false;
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+
+    // Broker 1 (cancel on disconnect) rests a bid and an offer.
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 85_00, 10));
+    submit(
+        &handle,
+        B1,
+        limit(2, 1001, "CEA2025", Side::Sell, 95_00, 20),
+    );
+    let ids: Vec<u64> = wait.take(&mut s1, 2).iter().map(accepted_id).collect();
+    drop(s1);
+    let mut s1 = handle.connect(B1, 2).unwrap();
+    let cancelled = |seq, coid, order_id, cancelled_t| ServerFrame {
+        seq,
+        message: ServerMessage::Cancelled {
+            client_order_id: coid,
+            order_id,
+            cancelled_t,
+            cause: 0,
+        },
+    };
+    assert_eq!(
+        wait.take(&mut s1, 2),
+        [cancelled(3, 1, ids[0], 10), cancelled(4, 2, ids[1], 20)]
+    );
+
+    // Broker 2 (no cancel on disconnect) finds its order still resting.
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    submit(&handle, B2, limit(1, 2001, "CEA2025", Side::Buy, 84_00, 5));
+    let id = accepted_id(&wait.next(&mut s2));
+    drop(s2);
+    let mut s2 = handle.connect(B2, 1).unwrap();
+    submit(&handle, B2, ClientMessage::Cancel { client_order_id: 1 });
+    submit(&handle, B2, limit(2, 2001, "CEA2025", Side::Buy, 84_00, 5));
+    let frames = wait.take(&mut s2, 2);
+    assert_eq!(frames[0], cancelled(2, 1, id, 5));
+    assert_eq!(frames[1].seq, 3);
+    accepted_id(&frames[1]);
+    assert_eq!(s2.try_recv().unwrap_err(), TryRecvError::Empty);
+    drop((s1, s2));
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn a_failed_journal_stops_the_engine_and_the_runtime_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    // Small segments, so that the writer soon needs a new file.
+    config.journal.segment_bytes = 4_096;
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    // The directory goes: the next segment cannot be created.
+    std::fs::remove_dir_all(dir.path().join(JOURNAL_DIR)).unwrap();
+    let mut status = handle.status();
+    for coid in 1..=10_000 {
+        let order = limit(coid, 1001, "CEA2025", Side::Buy, 85_00, 1);
+        if handle.submit(B1, order) == Err(SubmitError::Stopped) || handle.failure().is_some() {
+            break;
+        }
+    }
+    let failed = wait.0.block_on(async {
+        tokio::time::timeout(
+            WAIT,
+            status.wait_for(|s| matches!(s, RuntimeStatus::Failed(_))),
+        )
+        .await
+        .expect("the failure is reported in time")
+        .map(|s| s.clone())
+    });
+    let Ok(RuntimeStatus::Failed(why)) = failed else {
+        panic!("expected a failure, got {failed:?}");
+    };
+    assert!(why.contains("journal"), "{why}");
+    // Requests are refused from now on, and the subscription ends after
+    // the reports of what was durable.
+    assert_eq!(
+        handle.submit(B1, limit(1, 1001, "CEA2025", Side::Buy, 85_00, 1)),
+        Err(SubmitError::Stopped)
+    );
+    let ended = wait.0.block_on(async {
+        tokio::time::timeout(WAIT, async {
+            while let Some(frame) = s1.recv().await {
+                assert!(frame.seq > 0);
+            }
+        })
+        .await
+    });
+    assert!(ended.is_ok(), "the subscription ends");
+    assert!(matches!(
+        runtime.shutdown(),
+        Err(cetx_gateway::runtime::RuntimeError::Journal { .. })
+    ));
+}
