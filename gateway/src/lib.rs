@@ -17,14 +17,25 @@
 //! - [`runtime`]: the threads behind the sessions: the bounded queue, the
 //!   engine thread (sequencer and calendar scheduler), the journal writer,
 //!   and the router that sends reports once they are durable.
+//! - [`server`]: the TCP listener: the connection limit, one session task
+//!   per connection, graceful shutdown.
+//! - `session`: one connection: login, throttle, heartbeats and timeouts,
+//!   requests in to the runtime, reports out to the socket.
+//! - [`client`]: the broker's side, for Rust brokers, tests and
+//!   `cetx order`: log in, send requests, read reports, resume after a
+//!   reconnect.
+//! - `bin/cetx.rs`: the `cetx` binary (`cetx serve`, `cetx order`).
 //!
 //! Data flows `socket → codec (decode) → protocol::ClientMessage → session →
 //! runtime (queue → engine thread → journal)`, and back `durable journal
 //! entry → reports → protocol::ServerFrame → subscription → session → codec
 //! (encode) → socket`.
 
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod protocol;
 pub mod reports;
 pub mod runtime;
+pub mod server;
+mod session;
