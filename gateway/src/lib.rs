@@ -17,6 +17,14 @@
 //! - [`runtime`]: the threads behind the sessions: the bounded queue, the
 //!   engine thread (sequencer and calendar scheduler), the journal writer,
 //!   and the router that sends reports once they are durable.
+//! - [`server`]: the TCP listener: the connection limit, one session task
+//!   per connection, graceful shutdown.
+//! - `session`: one connection: login, throttle, heartbeats and timeouts,
+//!   requests in to the runtime, reports out to the socket.
+//! - [`client`]: the broker's side, for Rust brokers, tests and
+//!   `cetx order`: log in, send requests, read reports, resume after a
+//!   reconnect.
+//! - `bin/cetx.rs`: the `cetx` binary (`cetx serve`, `cetx order`).
 //! - [`replay`]: `cetx replay`, settlement reports and the clearing file
 //!   from a journal, reconciled with the replayed engine.
 //!
@@ -25,9 +33,12 @@
 //! entry → reports → protocol::ServerFrame → subscription → session → codec
 //! (encode) → socket`.
 
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod protocol;
 pub mod replay;
 pub mod reports;
 pub mod runtime;
+pub mod server;
+mod session;

@@ -69,8 +69,8 @@ pub enum ClientMessage {
         broker_id: u32,
         /// The broker's secret, at most [`MAX_SECRET_LEN`] bytes.
         secret: Secret,
-        /// Replay every order report with a sequence number above this one;
-        /// 0 replays nothing.
+        /// The last report sequence number the broker has seen: every report
+        /// numbered above it is replayed; 0 replays every report.
         resume_from_seq: u64,
     },
     /// Enters a new order.

@@ -10,6 +10,10 @@ server disagree, one of them, or the spec, is wrong.
         the hex shown there, decodes them back, and tries malformed frames.
     python3 tests/python/broker_client.py --examples
         prints the examples as annotated hex blocks, for the doc.
+    python3 tests/python/broker_client.py --demo 127.0.0.1:7878
+        against a running server with the embedded demo config: demo
+        broker 1 sells 50 t of CEA2025 at 90.00, demo broker 2 buys them,
+        and both read their fills; exits 0 when both were filled.
 
 As a module:
 
@@ -605,12 +609,75 @@ _ENUM_NAMES = {
 _CAUSE_NAMES = ["Requested", "Unfilled", "FokKilled", "BookFull", "SelfTrade"]
 
 
+def _wait_for(client, after_seq, client_order_id, kinds, limit=1000):
+    """Reads frames until one about `client_order_id` whose kind is in
+    `kinds`, skipping heartbeats and reports numbered up to `after_seq`
+    (a login with resume 0 replays the broker's earlier reports)."""
+    for _ in range(limit):
+        f = client.read()
+        print(f"  broker read {f!r}")
+        if f.message.kind == "Heartbeat" or (f.seq != UNSEQUENCED and f.seq <= after_seq):
+            continue
+        if getattr(f.message, "client_order_id", None) != client_order_id:
+            continue
+        if f.message.kind in ("OrderRejected", "LoginRejected", "ProtocolError"):
+            raise RuntimeError(f"refused: {f!r}")
+        if f.message.kind in kinds:
+            return f
+    raise RuntimeError(f"no {kinds} for order {client_order_id} in {limit} frames")
+
+
+def demo(address, quantity_t=50, price_ticks=90_00):
+    """Two demo brokers trade with each other; returns 0 when both got
+    their fill."""
+    import time
+    host, port = address.rsplit(":", 1)
+    # Client order ids are unique per broker per day: take them from the
+    # clock, so that the demo can be run again on the same market.
+    order_id = int(time.time() * 1000)
+    seller = Client.connect(host, int(port), timeout=10.0)
+    buyer = Client.connect(host, int(port), timeout=10.0)
+    with seller, buyer:
+        accepted = []
+        for client, broker, secret in ((seller, 1, "demo-secret-1"), (buyer, 2, "demo-secret-2")):
+            answer = client.login(broker_id=broker, secret=secret)
+            print(f"broker {broker} login: {answer!r}")
+            if answer.message.kind != "LoginAccepted":
+                return 1
+            accepted.append(answer.message.last_seq)
+        seller_seen, buyer_seen = accepted
+        seller.new_order(order_id, account=1001, symbol=SYMBOL, side=Side.SELL,
+                         order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY,
+                         price_ticks=price_ticks, quantity_t=quantity_t)
+        _wait_for(seller, seller_seen, order_id, ("OrderAccepted",))
+        buyer.new_order(order_id, account=2001, symbol=SYMBOL, side=Side.BUY,
+                        order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY,
+                        price_ticks=price_ticks, quantity_t=quantity_t)
+        _wait_for(buyer, buyer_seen, order_id, ("OrderAccepted",))
+        buy_fill = _wait_for(buyer, buyer_seen, order_id, ("Fill",))
+        sell_fill = _wait_for(seller, seller_seen, order_id, ("Fill",))
+        ok = (buy_fill.message.trade_id == sell_fill.message.trade_id
+              and buy_fill.message.quantity_t == sell_fill.message.quantity_t == quantity_t
+              and buy_fill.message.leaves_t == sell_fill.message.leaves_t == 0
+              and buy_fill.message.aggressor and not sell_fill.message.aggressor)
+        print(f"trade {buy_fill.message.trade_id}: {quantity_t} t {SYMBOL} at "
+              f"{price_ticks / 100:.2f}; buyer seq {buy_fill.seq}, seller seq {sell_fill.seq}")
+        for client in (seller, buyer):
+            client.logout()
+        print("demo ok" if ok else "demo FAILED")
+        return 0 if ok else 1
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--selftest", action="store_true", help="check against docs/PROTOCOL.md")
     parser.add_argument("--examples", action="store_true", help="print the doc's hex examples")
     parser.add_argument("--doc", default=DOC, help="path of PROTOCOL.md")
+    parser.add_argument("--demo", metavar="HOST:PORT",
+                        help="trade between the two demo brokers on a running server")
     args = parser.parse_args(argv)
+    if args.demo:
+        return demo(args.demo)
     if args.examples:
         print_examples()
     elif args.selftest:

@@ -1,0 +1,584 @@
+//! `cetx`: run the exchange, or send it one order by hand.
+//!
+//! - `cetx serve [--config FILE] [--listen ADDR] [--data-dir DIR]
+//!   [--open-market-now]` recovers the market from its journal and serves
+//!   brokers until SIGTERM or Ctrl-C, then drains and syncs the journal and
+//!   exits 0. Without `--config` it runs the embedded demo market.
+//! - `cetx order --broker N --secret S --account A --symbol SYM --side buy
+//!   --qty N [--price 90.00] …` logs in, sends one order and prints its
+//!   reports.
+//! - `cetx replay --journal DIR [--config FILE] [--day N] [--from-seq N]
+//!   [--out DIR] [--format csv|json] [--follow]` verifies and replays a
+//!   journal into settlement reports and the clearing file (see
+//!   `cetx_gateway::replay` for the outputs and the exit codes).
+//!
+//! Logs go to stderr through `tracing`, filtered by `RUST_LOG` (default
+//! `info`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::config::ServerConfig;
+use cetx_gateway::protocol::{OrderType, ServerFrame, ServerMessage, Side, TimeInForce};
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::server::Server;
+use clap::{Parser, Subcommand, ValueEnum};
+use rust_decimal::Decimal;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// cetx: a matching engine for China's carbon market (CEA and CCER).
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the exchange: recover the journal and serve brokers.
+    Serve(ServeArgs),
+    /// Send one order and print its reports.
+    Order(OrderArgs),
+    /// Settlement from a journal: day and account reports and the clearing
+    /// file. Exit codes: 0 ok, 3 corrupt journal, 4 sequence gap, 5 not
+    /// reconciled, 1 other errors.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The journal directory (a server's `DATA_DIR/journal`).
+    #[arg(long, value_name = "DIR")]
+    journal: PathBuf,
+    /// The server config the journal was written under, for the instrument
+    /// symbols; default: the embedded demo market.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Only this trading day (counted from 0, as in the journal).
+    #[arg(long)]
+    day: Option<u32>,
+    /// Only clearing rows from this sequence number on.
+    #[arg(long, default_value_t = 0)]
+    from_seq: u64,
+    /// Write clearing, days and accounts files into this directory
+    /// (default: the clearing file to stdout, the reports to stderr).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
+    format: ReplayFormat,
+    /// Keep reading a live journal and print clearing rows as they appear,
+    /// until Ctrl-C.
+    #[arg(long)]
+    follow: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReplayFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Server config (TOML, see docs/CONFIG.md); default: the embedded demo
+    /// market.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to accept brokers on (overrides `server.listen`).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Directory of the journal and snapshots (overrides
+    /// `server.data_dir`).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Open every instrument for continuous trading now, whatever the
+    /// calendar says (for demos and tests); the calendar takes over at its
+    /// next transition.
+    #[arg(long)]
+    open_market_now: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct OrderArgs {
+    /// The server.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    addr: String,
+    /// The broker's id.
+    #[arg(long)]
+    broker: u32,
+    /// The broker's secret.
+    #[arg(long)]
+    secret: String,
+    /// The account to trade for.
+    #[arg(long)]
+    account: u32,
+    /// The instrument, e.g. CEA2025.
+    #[arg(long)]
+    symbol: String,
+    /// Buy or sell.
+    #[arg(long)]
+    side: SideArg,
+    /// Limit or market.
+    #[arg(long = "type", default_value = "limit")]
+    order_type: TypeArg,
+    /// Time in force.
+    #[arg(long, default_value = "day")]
+    tif: TifArg,
+    /// Limit price in CNY, e.g. 90.00 (ignored for market orders).
+    #[arg(long)]
+    price: Option<Decimal>,
+    /// Quantity in tonnes.
+    #[arg(long)]
+    qty: u64,
+    /// The broker's id for the order; default: from the clock.
+    #[arg(long)]
+    client_order_id: Option<u64>,
+    /// Seconds to wait for the first answer.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// Seconds to stay connected while the order rests, printing its
+    /// fills. The demo brokers cancel their resting orders when they
+    /// disconnect, so an order rests only while this command waits.
+    #[arg(long, default_value_t = 0)]
+    wait: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SideArg {
+    Buy,
+    Sell,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TypeArg {
+    Limit,
+    Market,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TifArg {
+    Day,
+    Ioc,
+    Fok,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting tokio: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Order(args) => runtime.block_on(order(args)),
+        Command::Replay(args) => return runtime.block_on(replay(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cetx replay`: runs the settlement replay on a blocking thread, with a
+/// progress line on a terminal and Ctrl-C ending `--follow`.
+async fn replay(args: ReplayArgs) -> ExitCode {
+    use cetx_gateway::replay::{self, exit, Format};
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let config = match &args.config {
+        Some(path) => match ServerConfig::load(path) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        },
+        None => ServerConfig::embedded_default(),
+    };
+    let replay_args = replay::ReplayArgs {
+        journal: args.journal,
+        day: args.day,
+        from_seq: args.from_seq,
+        out: args.out,
+        format: match args.format {
+            ReplayFormat::Csv => Format::Csv,
+            ReplayFormat::Json => Format::Json,
+        },
+        follow: args.follow,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopper = Arc::clone(&stop);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stopper.store(true, Ordering::SeqCst);
+        }
+    });
+    let work = tokio::task::spawn_blocking(move || {
+        let progress = if std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::new_spinner()
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        progress.set_message("replaying");
+        let mut tick = |seq: u64| {
+            if seq % 4096 == 0 {
+                progress.set_message(format!("replayed through seq {seq}"));
+                progress.tick();
+            }
+        };
+        let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr());
+        let engine_config = config.engine_config();
+        let result = replay::run(
+            &replay_args,
+            &engine_config,
+            &mut stdout,
+            &mut stderr,
+            &mut tick,
+            &stop,
+        );
+        progress.finish_and_clear();
+        result
+    });
+    match work.await {
+        Ok(Ok(summary)) => {
+            eprintln!(
+                "replayed {} entries through seq {}: {} clearing rows; reconciled",
+                summary.entries, summary.last_seq, summary.rows
+            );
+            ExitCode::from(exit::OK)
+        }
+        Ok(Err(failure)) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(failure.exit_code())
+        }
+        Err(panic) => {
+            eprintln!("error: the replay thread failed: {panic}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let embedded = args.config.is_none();
+    let config = match &args.config {
+        Some(path) => ServerConfig::load(path)?,
+        None => ServerConfig::embedded_default(),
+    };
+    let listen = args.listen.unwrap_or(config.server.listen);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| config.server.data_dir.clone());
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let mut options = RuntimeOptions::new(&data_dir);
+    options.open_market_now = args.open_market_now;
+    let runtime = Runtime::start(&config, options)
+        .with_context(|| format!("starting the market from {}", data_dir.display()))?;
+    let config = Arc::new(config);
+    let server = match Server::bind(Arc::clone(&config), runtime.handle(), listen).await {
+        Ok(server) => server,
+        Err(error) => {
+            let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+            return Err(error).with_context(|| format!("listening on {listen}"));
+        }
+    };
+    print_banner(&config, server.local_addr(), &data_dir, embedded);
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let served = server.run(shutdown).await;
+    tracing::info!("draining the queue and syncing the journal");
+    let stopped = tokio::task::spawn_blocking(move || runtime.shutdown())
+        .await
+        .context("waiting for the runtime to stop")?;
+    stopped.context("the market stopped with an error")?;
+    served.context("the server stopped")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stop requested");
+    shutdown.cancel();
+}
+
+fn print_banner(
+    config: &ServerConfig,
+    addr: SocketAddr,
+    data_dir: &std::path::Path,
+    embedded: bool,
+) {
+    println!(
+        "cetx listening on {addr} (journal in {})",
+        data_dir.display()
+    );
+    let symbols: Vec<&str> = config
+        .instruments
+        .iter()
+        .map(|i| i.symbol.as_str())
+        .collect();
+    println!("instruments: {}", symbols.join(", "));
+    for broker in &config.brokers {
+        let accounts: Vec<String> = config
+            .accounts
+            .iter()
+            .filter(|a| a.broker == broker.id)
+            .map(|a| format!("{} ({:?})", a.id.0, a.participant))
+            .collect();
+        // The embedded config's secrets are published demo secrets; a
+        // real config's are not printed.
+        let secret = if embedded {
+            format!(" secret {}", broker.secret.expose())
+        } else {
+            String::new()
+        };
+        println!(
+            "broker {} \"{}\"{secret}: accounts {}",
+            broker.id.0,
+            broker.name,
+            accounts.join(", ")
+        );
+    }
+    if embedded {
+        println!("demo credentials: never expose this server to a network others can reach");
+    }
+}
+
+async fn order(args: OrderArgs) -> Result<()> {
+    let price_ticks = match (args.order_type, args.price) {
+        (TypeArg::Limit, None) => bail!("a limit order needs --price"),
+        (_, Some(price)) => price_to_ticks(price)?,
+        (TypeArg::Market, None) => 0,
+    };
+    let client_order_id = args.client_order_id.unwrap_or_else(|| {
+        // Unique enough for a person typing commands: microseconds.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    });
+    let timeout = Duration::from_secs(args.timeout);
+    let mut client = tokio::time::timeout(
+        timeout,
+        Client::connect(args.addr.as_str(), args.broker, &args.secret, 0),
+    )
+    .await
+    .with_context(|| format!("no connection to {} within {timeout:?}", args.addr))?
+    .with_context(|| format!("logging in to {}", args.addr))?;
+    // The login replays the broker's earlier reports; only the ones after
+    // it can be about this order.
+    let earlier = client.server_last_seq();
+    println!(
+        "logged in as broker {} (trading day {}); sending order {client_order_id}",
+        args.broker,
+        client.trading_day()
+    );
+    client
+        .submit(NewOrder {
+            client_order_id,
+            account: args.account,
+            symbol: args.symbol.clone(),
+            side: match args.side {
+                SideArg::Buy => Side::Buy,
+                SideArg::Sell => Side::Sell,
+            },
+            order_type: match args.order_type {
+                TypeArg::Limit => OrderType::Limit,
+                TypeArg::Market => OrderType::Market,
+            },
+            time_in_force: match args.tif {
+                TifArg::Day => TimeInForce::Day,
+                TifArg::Ioc => TimeInForce::Ioc,
+                TifArg::Fok => TimeInForce::Fok,
+            },
+            price_ticks,
+            quantity_t: args.qty,
+        })
+        .await?;
+
+    let mut deadline = Instant::now() + timeout;
+    let mut accepted = false;
+    // Each report is bounded by the deadline, and a finished order ends
+    // the loop; the count bound is a backstop against a chatty server.
+    for _ in 0..1_000_000 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(frame) = client.next_report(left).await? else {
+            if accepted {
+                println!(
+                    "resting in the book; disconnecting (its broker may cancel it on disconnect)"
+                );
+                return Ok(());
+            }
+            bail!("no answer for order {client_order_id} within {timeout:?}");
+        };
+        if frame.seq != 0 && frame.seq <= earlier {
+            continue;
+        }
+        if report_client_order_id(&frame) != Some(client_order_id) {
+            continue;
+        }
+        println!("{}", describe(&frame));
+        match frame.message {
+            ServerMessage::OrderAccepted { .. } => {
+                accepted = true;
+                // Fills of the first match come with the acceptance; after
+                // that, wait as long as asked for.
+                deadline =
+                    Instant::now() + Duration::from_millis(500).max(Duration::from_secs(args.wait));
+            }
+            ServerMessage::Fill { leaves_t: 0, .. }
+            | ServerMessage::Cancelled { .. }
+            | ServerMessage::Expired { .. } => return Ok(()),
+            ServerMessage::OrderRejected { .. } => bail!("order {client_order_id} was rejected"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// CNY to ticks of 0.01 CNY, exactly.
+fn price_to_ticks(price: Decimal) -> Result<i64> {
+    let ticks = price * Decimal::from(100);
+    if !ticks.fract().is_zero() {
+        bail!("price {price} is not a whole number of fen (0.01 CNY)");
+    }
+    i64::try_from(ticks).with_context(|| format!("price {price} is out of range"))
+}
+
+/// Ticks as CNY, e.g. 9000 as 90.00.
+fn ticks_to_cny(ticks: i64) -> Decimal {
+    Decimal::new(ticks, 2)
+}
+
+fn report_client_order_id(frame: &ServerFrame) -> Option<u64> {
+    match frame.message {
+        ServerMessage::OrderAccepted {
+            client_order_id, ..
+        }
+        | ServerMessage::OrderRejected {
+            client_order_id, ..
+        }
+        | ServerMessage::Fill {
+            client_order_id, ..
+        }
+        | ServerMessage::Cancelled {
+            client_order_id, ..
+        }
+        | ServerMessage::Amended {
+            client_order_id, ..
+        }
+        | ServerMessage::Expired {
+            client_order_id, ..
+        } => Some(client_order_id),
+        _ => None,
+    }
+}
+
+/// One report in words.
+fn describe(frame: &ServerFrame) -> String {
+    let seq = frame.seq;
+    match &frame.message {
+        ServerMessage::OrderAccepted {
+            order_id,
+            symbol,
+            side,
+            order_type,
+            time_in_force,
+            price_ticks,
+            quantity_t,
+            ..
+        } => format!(
+            "#{seq} accepted: exchange order {order_id}, {side:?} {quantity_t} t {symbol} at {} ({order_type:?}, {time_in_force:?})",
+            ticks_to_cny(*price_ticks)
+        ),
+        ServerMessage::OrderRejected { reason, text, .. } => {
+            format!("#{seq} rejected: {reason} {text}")
+        }
+        ServerMessage::Fill {
+            trade_id,
+            symbol,
+            side,
+            price_ticks,
+            quantity_t,
+            leaves_t,
+            aggressor,
+            ..
+        } => format!(
+            "#{seq} filled: {side:?} {quantity_t} t {symbol} at {} (trade {trade_id}, {}), {leaves_t} t still open",
+            ticks_to_cny(*price_ticks),
+            if *aggressor { "taker" } else { "maker" }
+        ),
+        ServerMessage::Cancelled {
+            cancelled_t, cause, ..
+        } => {
+            let why = match cause {
+                0 => "on request",
+                1 => "unfilled remainder",
+                2 => "fill or kill: not filled whole",
+                3 => "book full",
+                4 => "self-trade prevented",
+                _ => "other cause",
+            };
+            format!("#{seq} cancelled: {cancelled_t} t ({why})")
+        }
+        ServerMessage::Amended {
+            price_ticks,
+            quantity_t,
+            ..
+        } => format!(
+            "#{seq} amended: {quantity_t} t at {}",
+            ticks_to_cny(*price_ticks)
+        ),
+        ServerMessage::Expired { expired_t, .. } => {
+            format!("#{seq} expired at the close: {expired_t} t")
+        }
+        other => format!("#{seq} {}", other.name()),
+    }
+}

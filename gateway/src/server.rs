@@ -1,0 +1,195 @@
+//! The TCP server: accepts broker connections and runs one session task per
+//! connection (see [`crate::session`]).
+//!
+//! ```text
+//! TcpListener ─accept─► connection limit ─► session task ─► RuntimeHandle
+//!                       (over it: LoginRejected 412, close)
+//! ```
+//!
+//! [`Server::bind`] opens the listener; [`Server::run`] accepts until its
+//! [`CancellationToken`] is cancelled or the runtime stops (a failed
+//! journal, say), then closes every session and waits for them. The
+//! caller then calls [`crate::runtime::Runtime::shutdown`], which drains
+//! the queue and syncs the journal: the server owns sockets, the runtime
+//! owns the market.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_engine::RejectReason;
+use futures_util::SinkExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::ServerCodec;
+use crate::config::ServerConfig;
+use crate::protocol::{ServerFrame, ServerMessage, LOGIN_TIMEOUT, UNSEQUENCED};
+use crate::reports::reject_text;
+use crate::runtime::{RuntimeHandle, RuntimeStatus};
+use crate::session::{self, SessionContext};
+
+/// How long a shutdown waits for sessions to close before aborting them.
+const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a connection over the limit is given to take its
+/// `LoginRejected`.
+const REFUSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Pause after a failed `accept` (out of file descriptors, say), so that
+/// the loop does not spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Why [`Server::run`] stopped other than by its token.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The runtime failed (its journal, a thread): no more requests can be
+    /// taken. The text is the runtime's.
+    #[error("the runtime failed: {0}")]
+    RuntimeFailed(String),
+}
+
+/// A bound server, ready to [`Server::run`].
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    ctx: Arc<SessionContext>,
+    max_connections: usize,
+}
+
+impl Server {
+    /// Binds `listen` (port 0 picks a free port; see
+    /// [`Server::local_addr`]). The config gives the brokers, the
+    /// connection limit, the frame limits and the timeouts; `runtime` is
+    /// the market the sessions trade on.
+    ///
+    /// # Errors
+    /// The operating system's, when the address cannot be bound.
+    pub async fn bind(
+        config: Arc<ServerConfig>,
+        runtime: RuntimeHandle,
+        listen: SocketAddr,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+        let max_connections = usize::try_from(config.server.max_connections).unwrap_or(usize::MAX);
+        Ok(Self {
+            listener,
+            local_addr,
+            max_connections,
+            ctx: Arc::new(SessionContext {
+                config,
+                runtime,
+                login_timeout: LOGIN_TIMEOUT,
+            }),
+        })
+    }
+
+    /// Sets how long a new connection may take to send its `Login`
+    /// (default: the protocol's `LOGIN_TIMEOUT`).
+    #[must_use]
+    pub fn with_login_timeout(mut self, login_timeout: Duration) -> Self {
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            ctx.login_timeout = login_timeout;
+        }
+        self
+    }
+
+    /// The address the server listens on.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Accepts connections until `shutdown` is cancelled or the runtime
+    /// stops; then stops accepting, closes every session and waits for
+    /// them (at most a few seconds, then aborts the rest).
+    ///
+    /// # Errors
+    /// [`ServerError::RuntimeFailed`] when it stopped because the runtime
+    /// failed.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
+        let sessions_shutdown = shutdown.child_token();
+        let limit = Arc::new(Semaphore::new(self.max_connections));
+        let mut sessions = JoinSet::new();
+        let mut status = self.ctx.runtime.status();
+        let mut result = Ok(());
+        tracing::info!(addr = %self.local_addr, max_connections = self.max_connections, "accepting broker connections");
+        loop {
+            // Finished sessions are collected as we go, so the set stays
+            // the size of the open connections.
+            while sessions.try_join_next().is_some() {}
+            let stopped = |status: &RuntimeStatus| *status != RuntimeStatus::Running;
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                failure = async {
+                    let changed = status.wait_for(stopped).await;
+                    changed.ok().and_then(|s| match &*s {
+                        RuntimeStatus::Failed(why) => Some(why.clone()),
+                        _ => None,
+                    })
+                } => {
+                    if let Some(why) = failure {
+                        result = Err(ServerError::RuntimeFailed(why));
+                    }
+                    break;
+                }
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        if let Ok(permit) = Arc::clone(&limit).try_acquire_owned() {
+                            tracing::debug!(%peer, "connection accepted");
+                            let ctx = Arc::clone(&self.ctx);
+                            let token = sessions_shutdown.clone();
+                            sessions.spawn(async move {
+                                session::run(stream, ctx, token).await;
+                                drop(permit);
+                            });
+                        } else {
+                            tracing::warn!(%peer, limit = self.max_connections, "refused a connection: at the connection limit");
+                            sessions.spawn(refuse(stream));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accepting a connection failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                },
+            }
+        }
+        drop(self.listener);
+        sessions_shutdown.cancel();
+        let closing = async { while sessions.join_next().await.is_some() {} };
+        if tokio::time::timeout(SESSION_CLOSE_TIMEOUT, closing)
+            .await
+            .is_err()
+        {
+            tracing::warn!("sessions did not close in time; aborting them");
+            sessions.shutdown().await;
+        }
+        tracing::info!("stopped accepting; every session is closed");
+        result
+    }
+}
+
+/// Tells a connection over the server's limit why it is closed:
+/// `LoginRejected` 412, unsequenced, before anything is read from it.
+async fn refuse(stream: TcpStream) {
+    let mut conn = Framed::new(stream, ServerCodec::default());
+    let frame = ServerFrame {
+        seq: UNSEQUENCED,
+        message: ServerMessage::LoginRejected {
+            reason: RejectReason::TooManyConnections.code(),
+            text: reject_text(RejectReason::TooManyConnections),
+        },
+    };
+    let _ = tokio::time::timeout(REFUSE_WRITE_TIMEOUT, async {
+        let _ = conn.send(&frame).await;
+        let _ = SinkExt::<ServerFrame>::close(&mut conn).await;
+    })
+    .await;
+}

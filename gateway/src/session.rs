@@ -1,0 +1,454 @@
+//! One broker connection, from its first byte to its close.
+//!
+//! A session task owns its socket, framed by [`ServerCodec`]:
+//!
+//! 1. **Login.** The first frame must arrive within the login timeout and
+//!    be a `Login`: a malformed one is answered `ProtocolError`, any other
+//!    message `LoginRejected` 401. Then, in the order of
+//!    `docs/PROTOCOL.md`: the protocol version (403), the broker's
+//!    credentials, compared in constant time (402), and the runtime's
+//!    [`RuntimeHandle::connect`] (412 while the broker is logged in
+//!    elsewhere, 413 for a resume point ahead of the server).
+//! 2. **Logged in.** `LoginAccepted` (seq 0), then the frame limit after
+//!    login, then the subscription's frames: the backlog the broker asked
+//!    for, then live reports. Order requests pass a per-session token
+//!    bucket (excess: `OrderRejected` 407) into [`RuntimeHandle::submit`]
+//!    (a full queue: `OrderRejected` 408); both rejects are unsequenced.
+//!    The session heartbeats after `heartbeat_interval` of sending nothing
+//!    and closes after `idle_timeout` of hearing nothing.
+//! 3. **Close.** On `Logout` (after sending what is due), a malformed frame
+//!    (after a `ProtocolError`), end of file, a timeout, the server's
+//!    shutdown, or the router dropping the subscription. Dropping the
+//!    [`Subscription`] tells the runtime the broker is gone, which cancels
+//!    its resting orders when its config says so.
+//!
+//! A session never touches the book: everything it decides is about the
+//! connection (who is speaking, how fast, in what shape).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_engine::{BrokerId, RejectReason};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::{DecodeError, EncodeError, ServerCodec};
+use crate::config::{ServerConfig, Throttle};
+use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
+use crate::reports::{gateway_reject, reject_text, request_of};
+use crate::runtime::{RuntimeHandle, SubmitError, Subscription};
+
+/// Frames written before one flush when more are ready: bounds the time a
+/// busy subscription keeps the session from reading its socket.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
+
+/// What every session of a server shares.
+#[derive(Debug)]
+pub(crate) struct SessionContext {
+    /// The server's config: brokers, limits, timeouts.
+    pub config: Arc<ServerConfig>,
+    /// The way into the engine.
+    pub runtime: RuntimeHandle,
+    /// How long a new connection may take to send its `Login`.
+    pub login_timeout: Duration,
+}
+
+/// A connection framed by the server's codec.
+type Connection = Framed<TcpStream, ServerCodec>;
+
+/// Why a session ended, for the log.
+#[derive(Debug)]
+enum Ended {
+    Logout,
+    Eof,
+    IdleTimeout,
+    LoginTimeout,
+    Shutdown,
+    SubscriptionDropped,
+    Malformed(DecodeError),
+    LoginRefused(RejectReason),
+    Write(EncodeError),
+    WriteTimeout,
+}
+
+/// Runs one connection to its end. Never panics on anything the peer
+/// sends; every way out is logged.
+pub(crate) async fn run(stream: TcpStream, ctx: Arc<SessionContext>, shutdown: CancellationToken) {
+    let peer = stream.peer_addr().ok();
+    // Small frames, each one a decision a broker waits for.
+    let _ = stream.set_nodelay(true);
+    let settings = &ctx.config.server;
+    let codec = ServerCodec::new(
+        settings.max_frame_before_login,
+        settings.max_frame_after_login,
+    );
+    let mut conn = Framed::new(stream, codec);
+    let (broker, ended) = match login(&mut conn, &ctx, &shutdown).await {
+        Ok((broker, subscription)) => {
+            let ended = serve(&mut conn, &ctx, &shutdown, broker, subscription).await;
+            (Some(broker), ended)
+        }
+        Err(ended) => (None, ended),
+    };
+    // A peer that is gone cannot be told anything more.
+    let _ = timeout(ctx.login_timeout, SinkExt::<ServerFrame>::close(&mut conn)).await;
+    match &ended {
+        Ended::Malformed(error) => {
+            tracing::warn!(?peer, broker = broker.map(|b| b.0), %error, "closed a session on a malformed frame");
+        }
+        Ended::Write(error) => {
+            tracing::warn!(?peer, broker = broker.map(|b| b.0), %error, "closed a session that could not be written");
+        }
+        Ended::LoginRefused(reason) => {
+            tracing::info!(
+                ?peer,
+                broker = broker.map(|b| b.0),
+                reason = reason.code(),
+                "refused a login"
+            );
+        }
+        other => {
+            tracing::info!(?peer, broker = broker.map(|b| b.0), why = ?other, "session closed");
+        }
+    }
+}
+
+/// Sends one frame and flushes it.
+async fn send(conn: &mut Connection, frame: &ServerFrame) -> Result<(), EncodeError> {
+    conn.send(frame).await
+}
+
+/// Sends a session message (seq 0).
+async fn send_unsequenced(
+    conn: &mut Connection,
+    message: ServerMessage,
+) -> Result<(), EncodeError> {
+    send(
+        conn,
+        &ServerFrame {
+            seq: UNSEQUENCED,
+            message,
+        },
+    )
+    .await
+}
+
+/// `ProtocolError` for a frame that could not be accepted, when the
+/// connection can still carry one.
+async fn protocol_error(conn: &mut Connection, error: DecodeError) -> Ended {
+    if let Some(reason) = error.reject_reason() {
+        let mut text = error.to_string();
+        truncate_text(&mut text);
+        let _ = send_unsequenced(
+            conn,
+            ServerMessage::ProtocolError {
+                reason: reason.code(),
+                text,
+            },
+        )
+        .await;
+    }
+    Ended::Malformed(error)
+}
+
+/// Cuts a text to the protocol's maximum on a character boundary.
+fn truncate_text(text: &mut String) {
+    let max = crate::protocol::MAX_TEXT_LEN;
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+/// `LoginRejected` with the reason's words, then the session ends.
+async fn refuse_login(conn: &mut Connection, reason: RejectReason) -> Ended {
+    let _ = send_unsequenced(
+        conn,
+        ServerMessage::LoginRejected {
+            reason: reason.code(),
+            text: reject_text(reason),
+        },
+    )
+    .await;
+    Ended::LoginRefused(reason)
+}
+
+/// Reads and checks the first frame; on success the broker is subscribed
+/// and `LoginAccepted` sent.
+async fn login(
+    conn: &mut Connection,
+    ctx: &SessionContext,
+    shutdown: &CancellationToken,
+) -> Result<(BrokerId, Subscription), Ended> {
+    let first = tokio::select! {
+        () = shutdown.cancelled() => return Err(Ended::Shutdown),
+        first = timeout(ctx.login_timeout, conn.next()) => first,
+    };
+    let message = match first {
+        Err(_) => return Err(Ended::LoginTimeout),
+        Ok(None) => return Err(Ended::Eof),
+        Ok(Some(Err(error))) => return Err(protocol_error(conn, error).await),
+        Ok(Some(Ok(message))) => message,
+    };
+    let ClientMessage::Login {
+        protocol_version,
+        broker_id,
+        secret,
+        resume_from_seq,
+    } = message
+    else {
+        return Err(refuse_login(conn, RejectReason::NotLoggedIn).await);
+    };
+    if protocol_version != PROTOCOL_VERSION {
+        return Err(refuse_login(conn, RejectReason::UnsupportedProtocolVersion).await);
+    }
+    let broker = BrokerId(broker_id);
+    let accepted = ctx
+        .config
+        .broker(broker)
+        .is_some_and(|config| config.accepts(&secret));
+    if !accepted {
+        return Err(refuse_login(conn, RejectReason::BadCredentials).await);
+    }
+    let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
+        Ok(subscription) => subscription,
+        Err(reason) => return Err(refuse_login(conn, reason).await),
+    };
+    let accepted = ServerMessage::LoginAccepted {
+        trading_day: subscription.trading_date(),
+        last_seq: subscription.last_seq(),
+    };
+    if let Err(error) = send_unsequenced(conn, accepted).await {
+        return Err(Ended::Write(error));
+    }
+    conn.codec_mut().set_logged_in(true);
+    tracing::info!(
+        broker = broker_id,
+        resume_from_seq,
+        last_seq = subscription.last_seq(),
+        "logged in"
+    );
+    Ok((broker, subscription))
+}
+
+/// The logged-in session: frames out from the subscription, requests in
+/// to the runtime, heartbeats and the idle timeout.
+async fn serve(
+    conn: &mut Connection,
+    ctx: &SessionContext,
+    shutdown: &CancellationToken,
+    broker: BrokerId,
+    mut subscription: Subscription,
+) -> Ended {
+    let settings = &ctx.config.server;
+    let heartbeat_interval = settings.heartbeat_interval();
+    let idle_timeout = settings.idle_timeout();
+    let throttle = ctx
+        .config
+        .broker(broker)
+        .map(|b| b.throttle)
+        .unwrap_or_default();
+    let mut bucket = TokenBucket::new(throttle, Instant::now());
+    let mut last_sent = Instant::now();
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ended::Shutdown,
+            frame = subscription.recv() => {
+                let Some(frame) = frame else {
+                    return Ended::SubscriptionDropped;
+                };
+                // A broker that stops reading must not hold its session
+                // (and its subscription) forever.
+                match timeout(idle_timeout, send_ready(conn, &mut subscription, frame)).await {
+                    Err(_) => return Ended::WriteTimeout,
+                    Ok(Err(error)) => return Ended::Write(error),
+                    Ok(Ok(())) => {}
+                }
+                last_sent = Instant::now();
+            }
+            () = sleep_until(last_sent + heartbeat_interval) => {
+                match timeout(idle_timeout, send_unsequenced(conn, ServerMessage::Heartbeat)).await {
+                    Err(_) => return Ended::WriteTimeout,
+                    Ok(Err(error)) => return Ended::Write(error),
+                    Ok(Ok(())) => {}
+                }
+                last_sent = Instant::now();
+            }
+            () = sleep_until(last_heard + idle_timeout) => return Ended::IdleTimeout,
+            incoming = conn.next() => {
+                last_heard = Instant::now();
+                let message = match incoming {
+                    None => return Ended::Eof,
+                    Some(Err(error)) => return protocol_error(conn, error).await,
+                    Some(Ok(message)) => message,
+                };
+                match message {
+                    ClientMessage::Heartbeat => {}
+                    ClientMessage::Logout => {
+                        return logout(conn, &mut subscription).await;
+                    }
+                    ClientMessage::Login { .. } => {
+                        let _ = send_unsequenced(conn, ServerMessage::ProtocolError {
+                            reason: RejectReason::AlreadyLoggedIn.code(),
+                            text: reject_text(RejectReason::AlreadyLoggedIn),
+                        }).await;
+                        return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
+                    }
+                    request => {
+                        if let Some(reject) = submit(ctx, broker, &mut bucket, request) {
+                            if let Err(error) = send(conn, &reject).await {
+                                return Ended::Write(error);
+                            }
+                            last_sent = Instant::now();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Throttles and submits one order request; the unsequenced reject to send
+/// when it was not taken.
+fn submit(
+    ctx: &SessionContext,
+    broker: BrokerId,
+    bucket: &mut TokenBucket,
+    request: ClientMessage,
+) -> Option<ServerFrame> {
+    let (client_order_id, kind) = request_of(&request)?;
+    if !bucket.take(Instant::now()) {
+        return Some(gateway_reject(
+            client_order_id,
+            kind,
+            RejectReason::Throttled,
+        ));
+    }
+    match ctx.runtime.submit(broker, request) {
+        Ok(()) => None,
+        Err(error @ (SubmitError::Busy | SubmitError::Stopped)) => {
+            let reason = error.reject_reason().unwrap_or(RejectReason::ServerBusy);
+            Some(gateway_reject(client_order_id, kind, reason))
+        }
+        Err(SubmitError::NotARequest(_)) => None,
+    }
+}
+
+/// Writes `first` and whatever else the subscription has ready (up to
+/// [`MAX_FRAMES_PER_FLUSH`]), then flushes once.
+async fn send_ready(
+    conn: &mut Connection,
+    subscription: &mut Subscription,
+    first: ServerFrame,
+) -> Result<(), EncodeError> {
+    conn.feed(&first).await?;
+    for _ in 1..MAX_FRAMES_PER_FLUSH {
+        match subscription.try_recv() {
+            Ok(frame) => conn.feed(&frame).await?,
+            Err(_) => break,
+        }
+    }
+    SinkExt::<ServerFrame>::flush(conn).await
+}
+
+/// `Logout`: sends the reports already due, then ends the session.
+async fn logout(conn: &mut Connection, subscription: &mut Subscription) -> Ended {
+    while let Ok(frame) = subscription.try_recv() {
+        if let Err(error) = conn.feed(&frame).await {
+            return Ended::Write(error);
+        }
+    }
+    match SinkExt::<ServerFrame>::flush(conn).await {
+        Ok(()) => Ended::Logout,
+        Err(error) => Ended::Write(error),
+    }
+}
+
+/// A token bucket counted in millionths of a token, so that refilling at
+/// any rate needs no floating point.
+#[derive(Debug)]
+struct TokenBucket {
+    /// Millionths of a token held now.
+    micro_tokens: u128,
+    /// Most millionths of a token held.
+    capacity: u128,
+    /// Tokens added per second.
+    rate_per_s: u128,
+    /// When `micro_tokens` was last brought up to date.
+    refilled_at: Instant,
+}
+
+const MICRO: u128 = 1_000_000;
+
+impl TokenBucket {
+    /// A full bucket.
+    fn new(throttle: Throttle, now: Instant) -> Self {
+        let capacity = u128::from(throttle.burst) * MICRO;
+        Self {
+            micro_tokens: capacity,
+            capacity,
+            rate_per_s: u128::from(throttle.rate_per_s),
+            refilled_at: now,
+        }
+    }
+
+    /// Takes one token if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed_ns = now.saturating_duration_since(self.refilled_at).as_nanos();
+        // rate tokens per second = rate millionths per microsecond
+        // = rate / 1000 millionths per nanosecond.
+        let added = elapsed_ns * self.rate_per_s / 1_000;
+        if added > 0 {
+            self.micro_tokens = (self.micro_tokens + added).min(self.capacity);
+            self.refilled_at = now;
+        }
+        if self.micro_tokens >= MICRO {
+            self.micro_tokens -= MICRO;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_the_burst_then_the_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(
+            Throttle {
+                rate_per_s: 10,
+                burst: 3,
+            },
+            start,
+        );
+        assert!((0..3).all(|_| bucket.take(start)));
+        assert!(!bucket.take(start));
+        // 10 per second: one token every 100 ms.
+        assert!(!bucket.take(start + Duration::from_millis(99)));
+        assert!(bucket.take(start + Duration::from_millis(100)));
+        assert!(!bucket.take(start + Duration::from_millis(100)));
+        // Never more than the burst, however long it rested.
+        let later = start + Duration::from_secs(3600);
+        assert!((0..3).all(|_| bucket.take(later)));
+        assert!(!bucket.take(later));
+    }
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary() {
+        let mut text = "é".repeat(100);
+        truncate_text(&mut text);
+        assert!(text.len() <= crate::protocol::MAX_TEXT_LEN);
+        assert_eq!(text.chars().count(), 64);
+    }
+}

@@ -1,0 +1,110 @@
+//! A `cetx serve` child process on a free loopback port, for the tests
+//! that need the real binary (restart after SIGKILL, the Python client).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Longest wait for the server to say where it listens.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `cetx serve`; killed (SIGKILL) when dropped.
+pub struct ServeProcess {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl ServeProcess {
+    /// Starts `cetx serve` with the embedded demo config on `port`, its
+    /// journal in `data_dir`, the market open, and waits for its
+    /// "listening" line.
+    pub fn start(data_dir: &Path, port: u16) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+            .arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--open-market-now")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn cetx serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            match received.recv_timeout(START_TIMEOUT) {
+                Ok(line) if line.starts_with("cetx listening on") => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("cetx serve did not start listening: {e}");
+                }
+            }
+        }
+        // The rest of stdout is drained by the thread, so the child never
+        // blocks on a full pipe.
+        std::thread::spawn(move || while received.recv().is_ok() {});
+        Self {
+            child: Some(child),
+            addr,
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+    }
+
+    /// SIGTERM, and the exit status once it stopped (within 15 s).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let (done, exited) = mpsc::channel();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let _ = done.send((status, child));
+        });
+        match exited.recv_timeout(Duration::from_secs(15)) {
+            Ok((status, _)) => status.expect("wait"),
+            Err(_) => panic!("cetx serve did not stop within 15 s of SIGTERM"),
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The Python broker client (`tests/python/broker_client.py`, standard
+//! library only, written from `docs/PROTOCOL.md`) logs in to a real
+//! `cetx serve`, trades between the two demo brokers and reads both
+//! fills. Skipped, with a note, where `python3` is not installed.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{free_port, ServeProcess};
+
+#[test]
+fn the_python_client_trades_with_the_server() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("note: python3 not found; skipping the Python client test");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/broker_client.py");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServeProcess::start(dir.path(), free_port());
+    let output = Command::new("python3")
+        .arg(&script)
+        .arg("--demo")
+        .arg(server.addr.to_string())
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "python demo failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(stdout.contains("demo ok"), "{stdout}");
+    assert!(
+        stdout.contains("trade 1: 50 t CEA2025 at 90.00"),
+        "{stdout}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,113 @@
+//! `cetx replay` as a process: exit code 0 and a reconciled clearing file
+//! on a good journal, 3 on a corrupt one, 4 on one with a gap. (The report
+//! contents against golden files are tested in `tests/tests/replay.rs`.)
+
+use std::path::Path;
+use std::process::Command as Process;
+
+use cetx_engine::journal::format::list_segments;
+use cetx_engine::journal::{Durability, JournalConfig, JournalWriter};
+use cetx_engine::{
+    AccountId, Command, Engine, NewOrder, OrderId, OrderType, Phase, Side, Stamp, TimeInForce,
+};
+use cetx_gateway::config::ServerConfig;
+
+/// The demo market's genesis, a trade between the two demo brokers, and
+/// the end of the day, journaled in small segments.
+fn journal(dir: &Path) {
+    let config = ServerConfig::embedded_default();
+    let cea = config.instrument_id("CEA2025").unwrap();
+    let mut commands = config.genesis();
+    commands.push(Command::SetPhase {
+        instrument: cea,
+        phase: Phase::Continuous,
+    });
+    for (id, account, side) in [(900, 2001, Side::Sell), (901, 1001, Side::Buy)] {
+        commands.push(Command::Submit(NewOrder {
+            order_id: OrderId(id),
+            account: AccountId(account),
+            instrument: cea,
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks: 90_00,
+            quantity_t: 10,
+            client_order_id: id,
+        }));
+    }
+    commands.push(Command::EndOfDay);
+    let mut engine = Engine::new(&config.engine_config()).unwrap();
+    let writer = JournalWriter::open(
+        dir,
+        1,
+        JournalConfig {
+            durability: Durability::Os,
+            segment_bytes: 512,
+            ..JournalConfig::default()
+        },
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    for (seq, command) in (1..).zip(&commands) {
+        let stamp = Stamp {
+            seq,
+            time_ns: 1_795_743_000_000_000_000 + seq as i64,
+        };
+        events.clear();
+        engine.apply(command, stamp, &mut events);
+        writer.append_blocking(stamp, command, &events).unwrap();
+    }
+    writer.close().unwrap();
+}
+
+fn replay(dir: &Path) -> (i32, String, String) {
+    let output = Process::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["replay", "--journal"])
+        .arg(dir)
+        .output()
+        .expect("cetx runs");
+    (
+        output.status.code().expect("exited"),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn replay_exits_0_on_a_good_journal_3_when_corrupt_and_4_on_a_gap() {
+    let good = tempfile::tempdir().unwrap();
+    journal(good.path());
+    let (code, stdout, stderr) = replay(good.path());
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows.len(), 2, "a header and one trade: {stdout}");
+    assert!(
+        rows[1].ends_with(",CEA2025,1001,1,2001,2,10,90.00,900.00"),
+        "{}",
+        rows[1]
+    );
+    assert!(stderr.contains("reconciled"), "{stderr}");
+
+    let corrupt = tempfile::tempdir().unwrap();
+    journal(corrupt.path());
+    let segments = list_segments(corrupt.path()).unwrap();
+    let middle = &segments[segments.len() / 2].1;
+    let mut bytes = std::fs::read(middle).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x04;
+    std::fs::write(middle, bytes).unwrap();
+    let (code, _, stderr) = replay(corrupt.path());
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("corrupt") && stderr.contains("offset"),
+        "{stderr}"
+    );
+
+    let gapped = tempfile::tempdir().unwrap();
+    journal(gapped.path());
+    let segments = list_segments(gapped.path()).unwrap();
+    std::fs::remove_file(&segments[segments.len() / 2].1).unwrap();
+    let (code, _, stderr) = replay(gapped.path());
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("gap"), "{stderr}");
+}

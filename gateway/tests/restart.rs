@@ -1,0 +1,125 @@
+//! A server killed with SIGKILL and started again on the same data
+//! directory: brokers resume from the last report they read and get every
+//! report after it exactly once, in order, and go on trading.
+
+mod common;
+
+use std::time::Duration;
+
+use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
+use common::{free_port, ServeProcess};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn report(client: &mut Client) -> ServerFrame {
+    client
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait")
+}
+
+fn order(id: u64, account: u32, side: Side, quantity_t: u64) -> NewOrder {
+    NewOrder::limit(id, account, "CEA2025", side, 90_00, quantity_t)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brokers_resume_after_a_sigkill_with_no_gap_and_no_duplicate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let server = ServeProcess::start(dir.path(), port);
+
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .expect("login");
+    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .expect("login");
+    seller
+        .submit(order(1, 1001, Side::Sell, 100))
+        .await
+        .expect("send");
+    assert_eq!(report(&mut seller).await.seq, 1);
+    buyer
+        .submit(order(1, 2001, Side::Buy, 60))
+        .await
+        .expect("send");
+    buyer
+        .submit(order(2, 2001, Side::Buy, 10))
+        .await
+        .expect("send");
+    // The buyer reads all four of its reports; the seller has read only
+    // its first when the server dies.
+    let mut buyer_frames = Vec::new();
+    for _ in 0..4 {
+        buyer_frames.push(report(&mut buyer).await);
+    }
+    let seqs: Vec<u64> = buyer_frames.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!((seller.last_seq(), buyer.last_seq()), (1, 4));
+
+    server.kill();
+    let server = ServeProcess::start(dir.path(), port);
+
+    // The seller missed its two fills: they come again, exactly once.
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", seller.last_seq())
+        .await
+        .expect("login after the restart");
+    assert_eq!(seller.server_last_seq(), 3);
+    let mut filled = 0;
+    for seq in [2, 3] {
+        let frame = report(&mut seller).await;
+        assert_eq!(frame.seq, seq, "{frame:?}");
+        match frame.message {
+            ServerMessage::Fill {
+                client_order_id: 1,
+                quantity_t,
+                aggressor: false,
+                ..
+            } => filled += quantity_t,
+            other => panic!("expected the seller's fill, got {other:?}"),
+        }
+    }
+    assert_eq!(filled, 70);
+    // The buyer had everything: nothing is replayed.
+    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", buyer.last_seq())
+        .await
+        .expect("login after the restart");
+    assert_eq!(buyer.server_last_seq(), 4);
+
+    // The seller's remaining 30 t survived the crash and still trade.
+    buyer
+        .submit(order(3, 2001, Side::Buy, 30))
+        .await
+        .expect("send");
+    let accepted = report(&mut buyer).await;
+    assert_eq!(accepted.seq, 5, "{accepted:?}");
+    let fill = report(&mut buyer).await;
+    assert_eq!(fill.seq, 6);
+    assert!(matches!(
+        fill.message,
+        ServerMessage::Fill {
+            client_order_id: 3,
+            quantity_t: 30,
+            leaves_t: 0,
+            ..
+        }
+    ));
+    let fill = report(&mut seller).await;
+    assert_eq!(fill.seq, 4, "no duplicate, no gap: {fill:?}");
+    assert!(matches!(
+        fill.message,
+        ServerMessage::Fill {
+            client_order_id: 1,
+            quantity_t: 30,
+            leaves_t: 0,
+            ..
+        }
+    ));
+    drop((seller, buyer));
+
+    // A SIGTERM stops it cleanly.
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}

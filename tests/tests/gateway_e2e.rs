@@ -1,0 +1,636 @@
+//! The gateway end to end: a real server in this process on
+//! `127.0.0.1:0`, a real journal in a temporary directory, the embedded
+//! demo config (brokers 1 and 2; accounts 1001 and 2001 are their
+//! compliance entities, funded and holding every instrument), the market
+//! opened at start. Brokers talk real bytes over loopback.
+//!
+//! Every wait is a read with a timeout, never a sleep; every loop is
+//! bounded.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_gateway::client::{Client, ClientError, NewOrder};
+use cetx_gateway::codec::ClientCodec;
+use cetx_gateway::config::{ServerConfig, Throttle};
+use cetx_gateway::protocol::{
+    ClientMessage, RequestKind, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION,
+};
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::server::{Server, ServerError};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for any one answer.
+const WAIT: Duration = Duration::from_secs(10);
+
+const SECRET_1: &str = "demo-secret-1";
+const SECRET_2: &str = "demo-secret-2";
+
+/// A server and its market, stopped by [`TestServer::stop`].
+struct TestServer {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), ServerError>>,
+    runtime: Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    async fn start(config: ServerConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = RuntimeOptions::new(dir.path());
+        options.open_market_now = true;
+        let runtime = Runtime::start(&config, options).expect("runtime starts");
+        let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let server = Server::bind(Arc::new(config), runtime.handle(), addr)
+            .await
+            .expect("bind");
+        let addr = server.local_addr();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.run(shutdown.clone()));
+        Self {
+            addr,
+            shutdown,
+            task,
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let served = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task does not panic");
+        assert!(served.is_ok(), "{served:?}");
+        let runtime = self.runtime;
+        tokio::task::spawn_blocking(move || runtime.shutdown())
+            .await
+            .expect("shutdown does not panic")
+            .expect("the runtime stops cleanly");
+    }
+}
+
+async fn login(server: &TestServer, broker: u32, secret: &str) -> Client {
+    Client::connect(server.addr, broker, secret, 0)
+        .await
+        .expect("login accepted")
+}
+
+/// The next report, which must come within [`WAIT`].
+async fn report(client: &mut Client) -> ServerFrame {
+    client
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait")
+}
+
+fn sell(client_order_id: u64, account: u32, price_ticks: i64, quantity_t: u64) -> NewOrder {
+    NewOrder::limit(
+        client_order_id,
+        account,
+        "CEA2025",
+        Side::Sell,
+        price_ticks,
+        quantity_t,
+    )
+}
+
+fn buy(client_order_id: u64, account: u32, price_ticks: i64, quantity_t: u64) -> NewOrder {
+    NewOrder::limit(
+        client_order_id,
+        account,
+        "CEA2025",
+        Side::Buy,
+        price_ticks,
+        quantity_t,
+    )
+}
+
+/// Asserts an `OrderAccepted` for `client_order_id` numbered `seq`.
+fn assert_accepted(frame: &ServerFrame, seq: u64, client_order_id: u64) {
+    assert_eq!(frame.seq, seq, "{frame:?}");
+    assert!(
+        matches!(frame.message, ServerMessage::OrderAccepted { client_order_id: c, .. } if c == client_order_id),
+        "{frame:?}"
+    );
+}
+
+/// Asserts an `OrderRejected` with this reason; returns its seq.
+fn assert_rejected(frame: &ServerFrame, client_order_id: u64, reason: u16) -> u64 {
+    match &frame.message {
+        ServerMessage::OrderRejected {
+            client_order_id: c,
+            reason: r,
+            ..
+        } => {
+            assert_eq!((*c, *r), (client_order_id, reason), "{frame:?}");
+        }
+        other => panic!("expected OrderRejected {reason}, got {other:?}"),
+    }
+    frame.seq
+}
+
+// ---------------------------------------------------------------------
+// Raw connections, for what a well-behaved client never sends.
+
+type Raw = Framed<TcpStream, ClientCodec>;
+
+async fn raw(server: &TestServer) -> Raw {
+    let stream = TcpStream::connect(server.addr).await.expect("connect");
+    Framed::new(stream, ClientCodec::default())
+}
+
+fn login_message(broker_id: u32, secret: &str, protocol_version: u16) -> ClientMessage {
+    ClientMessage::Login {
+        protocol_version,
+        broker_id,
+        secret: Secret::new(secret),
+        resume_from_seq: 0,
+    }
+}
+
+/// A raw connection, logged in.
+async fn raw_logged_in(server: &TestServer, broker: u32, secret: &str) -> Raw {
+    let mut conn = raw(server).await;
+    conn.send(login_message(broker, secret, PROTOCOL_VERSION))
+        .await
+        .expect("send login");
+    let answer = next_frame(&mut conn).await.expect("an answer");
+    assert!(
+        matches!(answer.message, ServerMessage::LoginAccepted { .. }),
+        "{answer:?}"
+    );
+    conn.codec_mut().set_logged_in(true);
+    conn
+}
+
+/// The next frame within [`WAIT`]; `None` once the server has closed.
+async fn next_frame(conn: &mut Raw) -> Option<ServerFrame> {
+    match tokio::time::timeout(WAIT, conn.next())
+        .await
+        .expect("the server answers or closes within the wait")
+    {
+        Some(Ok(frame)) => Some(frame),
+        Some(Err(_)) | None => None,
+    }
+}
+
+/// The server's last word is a `ProtocolError` with `reason`, then it
+/// closes. Heartbeats before it are skipped.
+async fn expect_protocol_error_then_close(conn: &mut Raw, reason: u16) {
+    let mut seen = None;
+    for _ in 0..10 {
+        match next_frame(conn).await {
+            Some(ServerFrame {
+                message: ServerMessage::Heartbeat,
+                ..
+            }) => {}
+            other => {
+                seen = other;
+                break;
+            }
+        }
+    }
+    match seen {
+        Some(ServerFrame {
+            seq: 0,
+            message: ServerMessage::ProtocolError { reason: r, .. },
+        }) => assert_eq!(r, reason),
+        other => panic!("expected ProtocolError {reason}, got {other:?}"),
+    }
+    assert_eq!(next_frame(conn).await, None, "closed after the error");
+}
+
+/// Writes bytes as they are, outside the codec.
+async fn write_raw(conn: &mut Raw, bytes: &[u8]) {
+    let stream = conn.get_mut();
+    stream.write_all(bytes).await.expect("write");
+    stream.flush().await.expect("flush");
+}
+
+/// Broker 2 rests a 1 t bid at 82.00 as order `id`; it must be accepted
+/// with the next number after `seq`.
+async fn keep_trading(two: &mut Client, id: u64, seq: &mut u64) {
+    two.submit(buy(id, 2001, 82_00, 1)).await.expect("send");
+    let frame = report(two).await;
+    *seq += 1;
+    assert_accepted(&frame, *seq, id);
+}
+
+// ---------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_logins_are_rejected_and_closed() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+
+    let cases: [(u32, &str, u16, u16); 3] = [
+        (1, "wrong-secret", PROTOCOL_VERSION, 402),
+        (99, SECRET_1, PROTOCOL_VERSION, 402),
+        (1, SECRET_1, PROTOCOL_VERSION + 1, 403),
+    ];
+    for (broker, secret, version, reason) in cases {
+        let mut conn = raw(&server).await;
+        conn.send(login_message(broker, secret, version))
+            .await
+            .expect("send");
+        let answer = next_frame(&mut conn).await.expect("an answer");
+        assert_eq!(answer.seq, 0);
+        assert!(
+            matches!(answer.message, ServerMessage::LoginRejected { reason: r, .. } if r == reason),
+            "broker {broker}: {answer:?}"
+        );
+        assert_eq!(next_frame(&mut conn).await, None, "closed after the reject");
+    }
+
+    // A well-formed first frame that is not a login.
+    let mut conn = raw(&server).await;
+    conn.send(ClientMessage::Heartbeat).await.expect("send");
+    let answer = next_frame(&mut conn).await.expect("an answer");
+    assert!(
+        matches!(
+            answer.message,
+            ServerMessage::LoginRejected { reason: 401, .. }
+        ),
+        "{answer:?}"
+    );
+    assert_eq!(next_frame(&mut conn).await, None);
+
+    // The client library reports the reason.
+    let refused = Client::connect(server.addr, 2, "nope", 0).await;
+    assert!(
+        matches!(refused, Err(ClientError::LoginRejected { reason: 402, .. })),
+        "{refused:?}"
+    );
+
+    // One connection per broker: a second login of a logged-in broker.
+    let _first = login(&server, 2, SECRET_2).await;
+    let second = Client::connect(server.addr, 2, SECRET_2, 0).await;
+    assert!(
+        matches!(second, Err(ClientError::LoginRejected { reason: 412, .. })),
+        "{second:?}"
+    );
+    // Resuming from beyond what the server has.
+    let ahead = Client::connect(server.addr, 1, SECRET_1, 5).await;
+    assert!(
+        matches!(ahead, Err(ClientError::LoginRejected { reason: 413, .. })),
+        "{ahead:?}"
+    );
+    drop(_first);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_brokers_trade_and_both_hear_of_it_in_sequence() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut seller = login(&server, 1, SECRET_1).await;
+    let mut buyer = login(&server, 2, SECRET_2).await;
+    assert_eq!(seller.server_last_seq(), 0);
+
+    seller
+        .submit(sell(11, 1001, 90_00, 100))
+        .await
+        .expect("send");
+    assert_accepted(&report(&mut seller).await, 1, 11);
+
+    buyer.submit(buy(21, 2001, 90_10, 60)).await.expect("send");
+    assert_accepted(&report(&mut buyer).await, 1, 21);
+    let taker = report(&mut buyer).await;
+    let maker = report(&mut seller).await;
+    let (taker_trade, maker_trade) = match (&taker.message, &maker.message) {
+        (
+            ServerMessage::Fill {
+                client_order_id: 21,
+                trade_id: t1,
+                price_ticks: 90_00,
+                quantity_t: 60,
+                leaves_t: 0,
+                aggressor: true,
+                side: Side::Buy,
+                ..
+            },
+            ServerMessage::Fill {
+                client_order_id: 11,
+                trade_id: t2,
+                price_ticks: 90_00,
+                quantity_t: 60,
+                leaves_t: 40,
+                aggressor: false,
+                side: Side::Sell,
+                ..
+            },
+        ) => (*t1, *t2),
+        _ => panic!("unexpected fills: {taker:?} / {maker:?}"),
+    };
+    assert_eq!(taker_trade, maker_trade, "both fills name one trade");
+    assert_eq!((taker.seq, maker.seq), (2, 2));
+
+    // The seller cancels the rest.
+    seller.cancel(11).await.expect("send");
+    let cancelled = report(&mut seller).await;
+    assert_eq!(cancelled.seq, 3);
+    assert!(
+        matches!(
+            cancelled.message,
+            ServerMessage::Cancelled {
+                client_order_id: 11,
+                cancelled_t: 40,
+                cause: 0,
+                ..
+            }
+        ),
+        "{cancelled:?}"
+    );
+    drop((seller, buyer));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_acts_only_for_its_own_accounts_and_orders() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut one = login(&server, 1, SECRET_1).await;
+    let mut two = login(&server, 2, SECRET_2).await;
+
+    // Broker 1 trades for broker 2's account.
+    one.submit(buy(1, 2001, 90_00, 10)).await.expect("send");
+    assert_eq!(assert_rejected(&report(&mut one).await, 1, 404), 0);
+
+    // Broker 2's order, which broker 1 names by broker 2's id.
+    two.submit(buy(7, 2001, 89_00, 10)).await.expect("send");
+    assert_accepted(&report(&mut two).await, 1, 7);
+    one.cancel(7).await.expect("send");
+    let refused = report(&mut one).await;
+    assert!(
+        matches!(
+            refused.message,
+            ServerMessage::OrderRejected {
+                request: RequestKind::Cancel,
+                reason: 405 | 409,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    // Broker 2's order is untouched: it still trades.
+    one.submit(sell(2, 1001, 89_00, 10)).await.expect("send");
+    assert!(matches!(
+        report(&mut one).await.message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+    assert!(matches!(
+        report(&mut one).await.message,
+        ServerMessage::Fill { leaves_t: 0, .. }
+    ));
+    assert!(matches!(
+        report(&mut two).await.message,
+        ServerMessage::Fill {
+            client_order_id: 7,
+            leaves_t: 0,
+            ..
+        }
+    ));
+    drop((one, two));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_order_id_is_used_once() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut one = login(&server, 1, SECRET_1).await;
+    one.submit(buy(5, 1001, 85_00, 10)).await.expect("send");
+    assert_accepted(&report(&mut one).await, 1, 5);
+    one.submit(buy(5, 1001, 85_01, 20)).await.expect("send");
+    // The gateway's own check: unsequenced, takes no number.
+    assert_eq!(assert_rejected(&report(&mut one).await, 5, 406), 0);
+    // A new id is fine, and numbering has no gap.
+    one.submit(buy(6, 1001, 85_02, 20)).await.expect("send");
+    let next = report(&mut one).await;
+    assert_eq!(next.seq, 2, "{next:?}");
+    assert!(matches!(
+        next.message,
+        ServerMessage::OrderAccepted {
+            client_order_id: 6,
+            ..
+        }
+    ));
+    drop(one);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_throttle_rejects_the_excess() {
+    let mut config = ServerConfig::embedded_default();
+    config.brokers[0].throttle = Throttle {
+        rate_per_s: 1,
+        burst: 3,
+    };
+    let server = TestServer::start(config).await;
+    let mut one = login(&server, 1, SECRET_1).await;
+    const SENT: u64 = 10;
+    for id in 1..=SENT {
+        one.submit(buy(id, 1001, 85_00, 1)).await.expect("send");
+    }
+    let (mut accepted, mut throttled) = (Vec::new(), Vec::new());
+    for _ in 0..SENT {
+        let frame = report(&mut one).await;
+        match frame.message {
+            ServerMessage::OrderAccepted {
+                client_order_id, ..
+            } => accepted.push(client_order_id),
+            ServerMessage::OrderRejected {
+                client_order_id,
+                reason: 407,
+                ..
+            } => {
+                assert_eq!(frame.seq, 0, "a throttle reject is unsequenced");
+                throttled.push(client_order_id);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The burst passes; at most one token more can have been refilled
+    // while the ten were sent (one per second).
+    assert!(accepted.starts_with(&[1, 2, 3]), "{accepted:?}");
+    assert!(accepted.len() <= 4, "{accepted:?}");
+    assert_eq!(accepted.len() + throttled.len(), 10);
+    drop(one);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_close_only_their_own_connection() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    // Broker 2 trades throughout, on one connection.
+    let mut two = login(&server, 2, SECRET_2).await;
+    let mut seq_two = 0;
+
+    // Garbage before login: an unknown message tag.
+    let mut conn = raw(&server).await;
+    write_raw(&mut conn, &[4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]).await;
+    expect_protocol_error_then_close(&mut conn, 414).await;
+
+    // A length above the maximum before login (256).
+    let mut conn = raw(&server).await;
+    write_raw(&mut conn, &4096_u32.to_le_bytes()).await;
+    expect_protocol_error_then_close(&mut conn, 415).await;
+
+    // A frame whose message ends early (a Login cut short).
+    let mut conn = raw(&server).await;
+    write_raw(&mut conn, &[6, 0, 0, 0, 0, 0, 0, 0, 1, 0]).await;
+    expect_protocol_error_then_close(&mut conn, 414).await;
+
+    // A frame cut off by the end of the connection: no one to tell.
+    let mut conn = raw(&server).await;
+    write_raw(&mut conn, &[32, 0, 0, 0, 0, 0, 0, 0, 1]).await;
+    conn.get_mut().shutdown().await.expect("half-close");
+    assert_eq!(next_frame(&mut conn).await, None);
+
+    keep_trading(&mut two, 1, &mut seq_two).await;
+
+    // After login: an unknown enum tag (Side 7) in a NewOrder.
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    let mut order = vec![1, 0, 0, 0];
+    order.extend_from_slice(&1_u64.to_le_bytes());
+    order.extend_from_slice(&1001_u32.to_le_bytes());
+    order.extend_from_slice(&7_u64.to_le_bytes());
+    order.extend_from_slice(b"CEA2025");
+    order.extend_from_slice(&7_u32.to_le_bytes()); // side: no such tag
+    order.extend_from_slice(&0_u32.to_le_bytes());
+    order.extend_from_slice(&0_u32.to_le_bytes());
+    order.extend_from_slice(&90_00_i64.to_le_bytes());
+    order.extend_from_slice(&10_u64.to_le_bytes());
+    let mut frame = u32::try_from(order.len())
+        .expect("small")
+        .to_le_bytes()
+        .to_vec();
+    frame.extend_from_slice(&order);
+    write_raw(&mut conn, &frame).await;
+    expect_protocol_error_then_close(&mut conn, 414).await;
+    keep_trading(&mut two, 2, &mut seq_two).await;
+
+    // After login: trailing bytes after a Heartbeat.
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    write_raw(&mut conn, &[5, 0, 0, 0, 4, 0, 0, 0, 0]).await;
+    expect_protocol_error_then_close(&mut conn, 414).await;
+    keep_trading(&mut two, 3, &mut seq_two).await;
+
+    // After login: a length above the maximum after login (4096).
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    write_raw(&mut conn, &4097_u32.to_le_bytes()).await;
+    expect_protocol_error_then_close(&mut conn, 415).await;
+
+    // After login: garbage.
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    write_raw(&mut conn, &[3, 0, 0, 0, 0xde, 0xad, 0xbe]).await;
+    expect_protocol_error_then_close(&mut conn, 414).await;
+    keep_trading(&mut two, 4, &mut seq_two).await;
+
+    // Nothing was lost: broker 1 logs in again and trades with broker 2's
+    // four resting bids; broker 2 hears of every fill, in sequence.
+    let mut one = login(&server, 1, SECRET_1).await;
+    one.submit(sell(1, 1001, 82_00, 4)).await.expect("send");
+    let mut one_frames = Vec::new();
+    for _ in 0..5 {
+        one_frames.push(report(&mut one).await);
+    }
+    assert!(matches!(
+        one_frames[0].message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+    let filled: u64 = one_frames[1..]
+        .iter()
+        .map(|f| match f.message {
+            ServerMessage::Fill { quantity_t, .. } => quantity_t,
+            _ => panic!("expected fills: {f:?}"),
+        })
+        .sum();
+    assert_eq!(filled, 4);
+    for id in 1..=4 {
+        let fill = report(&mut two).await;
+        seq_two += 1;
+        assert_eq!(fill.seq, seq_two);
+        assert!(
+            matches!(fill.message, ServerMessage::Fill { client_order_id, leaves_t: 0, .. } if client_order_id == id),
+            "{fill:?}"
+        );
+    }
+    drop((one, two));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_flow_and_an_idle_session_is_closed() {
+    let mut config = ServerConfig::embedded_default();
+    // Below what validation allows, to keep the test short: the server
+    // takes the numbers it is given.
+    config.server.heartbeat_interval_ms = 50;
+    config.server.idle_timeout_ms = 400;
+    let server = TestServer::start(config).await;
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    let first = next_frame(&mut conn).await.expect("a heartbeat");
+    assert_eq!(first.message, ServerMessage::Heartbeat);
+    assert_eq!(first.seq, 0);
+    // Saying nothing: heartbeats, then the close.
+    let mut heartbeats = 1;
+    for _ in 0..1_000 {
+        match next_frame(&mut conn).await {
+            Some(frame) => {
+                assert_eq!(frame.message, ServerMessage::Heartbeat);
+                heartbeats += 1;
+            }
+            None => break,
+        }
+    }
+    assert!(heartbeats >= 2, "{heartbeats}");
+    assert_eq!(next_frame(&mut conn).await, None, "closed for idleness");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_resumes_with_no_gap_and_no_duplicate() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut one = login(&server, 1, SECRET_1).await;
+    let mut two = login(&server, 2, SECRET_2).await;
+    one.submit(sell(1, 1001, 90_00, 30)).await.expect("send");
+    assert_accepted(&report(&mut one).await, 1, 1);
+    // Broker 1 hears of its fill only later.
+    two.submit(buy(1, 2001, 90_00, 10)).await.expect("send");
+    assert_accepted(&report(&mut two).await, 1, 1);
+    assert_eq!(report(&mut two).await.seq, 2);
+    // Reconnecting closes broker 1's session first, which cancels its
+    // resting order (cancel on disconnect): reports 2 (the fill) and 3
+    // (the cancel) come in the replay or live, in order, once each.
+    one.reconnect().await.expect("reconnect");
+    let fill = report(&mut one).await;
+    assert_eq!(fill.seq, 2);
+    assert!(matches!(
+        fill.message,
+        ServerMessage::Fill { quantity_t: 10, .. }
+    ));
+    let cancelled = report(&mut one).await;
+    assert_eq!(cancelled.seq, 3);
+    assert!(matches!(
+        cancelled.message,
+        ServerMessage::Cancelled {
+            cancelled_t: 20,
+            ..
+        }
+    ));
+    assert_eq!(
+        one.next_report(Duration::from_millis(200))
+            .await
+            .ok()
+            .flatten(),
+        None
+    );
+    drop((one, two));
+    server.stop().await;
+}
