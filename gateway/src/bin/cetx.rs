@@ -1,7 +1,7 @@
 //! `cetx`: run the exchange, or send it one order by hand.
 //!
 //! - `cetx serve [--config FILE] [--listen ADDR] [--data-dir DIR]
-//!   [--open-market-now]` recovers the market from its journal and serves
+//!   [--open-market-now] [--start-at TIME]` recovers the market from its journal and serves
 //!   brokers until SIGTERM or Ctrl-C, then drains and syncs the journal and
 //!   exits 0. Without `--config` it runs the embedded demo market.
 //! - `cetx order --broker N --secret S --account A --symbol SYM --side buy
@@ -105,6 +105,12 @@ struct ServeArgs {
     /// next transition.
     #[arg(long)]
     open_market_now: bool,
+    /// Run the market's clock from this moment instead of now (RFC 3339,
+    /// e.g. `2026-11-27T09:29:50+08:00`), at the normal pace: for demos of
+    /// the calendar's open, break and close. Commands are never stamped
+    /// earlier than the journal's last one.
+    #[arg(long, value_name = "TIME")]
+    start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -299,6 +305,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut options = RuntimeOptions::new(&data_dir);
     options.open_market_now = args.open_market_now;
+    if let Some(start) = args.start_at {
+        let start_ns = start
+            .timestamp_nanos_opt()
+            .context("--start-at is outside the years 1677–2262")?;
+        options.clock = cetx_gateway::runtime::Clock::starting_at(start_ns);
+    }
     let runtime = Runtime::start(&config, options)
         .with_context(|| format!("starting the market from {}", data_dir.display()))?;
     let config = Arc::new(config);

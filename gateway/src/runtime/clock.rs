@@ -4,7 +4,9 @@
 //! the time this clock gives, and the scheduler asks the calendar what is
 //! due up to it. A server runs on [`Clock::system`]; tests and demos run on
 //! [`Clock::manual`], a time that moves only when they say, so that the
-//! market's day can be played through without waiting for it.
+//! market's day can be played through without waiting for it; a demo can
+//! run on [`Clock::starting_at`], the wall clock moved to another moment
+//! (`cetx serve --start-at`), which then runs at the normal pace.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -17,6 +19,8 @@ pub struct Clock(Source);
 #[derive(Clone, Debug)]
 enum Source {
     System,
+    /// The system clock plus a fixed offset, in ns.
+    Shifted(i64),
     Manual(Arc<AtomicI64>),
 }
 
@@ -30,6 +34,14 @@ impl Clock {
     #[must_use]
     pub const fn system() -> Self {
         Self(Source::System)
+    }
+
+    /// The wall clock, moved so that it shows `start_ns` now and runs on
+    /// from there at the normal pace: for demos that start just before a
+    /// session opens.
+    #[must_use]
+    pub fn starting_at(start_ns: i64) -> Self {
+        Self(Source::Shifted(start_ns.saturating_sub(system_now_ns())))
     }
 
     /// A clock that shows `start_ns` (nanoseconds since the Unix epoch,
@@ -50,9 +62,8 @@ impl Clock {
     #[must_use]
     pub fn now_ns(&self) -> i64 {
         match &self.0 {
-            Source::System => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+            Source::System => system_now_ns(),
+            Source::Shifted(offset_ns) => system_now_ns().saturating_add(*offset_ns),
             Source::Manual(ns) => ns.load(Ordering::Acquire),
         }
     }
@@ -65,7 +76,7 @@ impl Clock {
     /// [`ClockError`] for the system clock.
     pub fn set(&self, time_ns: i64) -> Result<(), ClockError> {
         match &self.0 {
-            Source::System => Err(ClockError),
+            Source::System | Source::Shifted(_) => Err(ClockError),
             Source::Manual(ns) => {
                 ns.store(time_ns, Ordering::Release);
                 Ok(())
@@ -79,7 +90,7 @@ impl Clock {
     /// [`ClockError`] for the system clock.
     pub fn advance(&self, by: Duration) -> Result<(), ClockError> {
         match &self.0 {
-            Source::System => Err(ClockError),
+            Source::System | Source::Shifted(_) => Err(ClockError),
             Source::Manual(ns) => {
                 let by_ns = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
                 let _ = ns.fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
@@ -91,9 +102,32 @@ impl Clock {
     }
 }
 
+/// The operating system's wall clock, in ns since the Unix epoch (0
+/// before it; saturating far after it).
+fn system_now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shifted_clock_starts_where_told_and_runs_on() {
+        // 2026-11-27 09:29:50 +08:00.
+        let start_ns = 1_795_743_000_000_000_000 - 10_000_000_000;
+        let clock = Clock::starting_at(start_ns);
+        let first = clock.now_ns();
+        assert!(
+            (start_ns..start_ns + 5_000_000_000).contains(&first),
+            "{first}"
+        );
+        assert!(clock.now_ns() >= first, "it runs forward");
+        assert!(!clock.is_manual());
+        assert_eq!(clock.set(0), Err(ClockError));
+    }
 
     #[test]
     fn a_manual_clock_moves_only_when_told_and_clones_share_it() {
