@@ -12,10 +12,12 @@
 //! |---|---|---|
 //! | `recover/full` | one event | `journal::recover` of the whole journal, no snapshot |
 //! | `recover/replay_only` | one event | decoding and `Engine::replay` of every entry, without the verify pass |
+//! | `settle/full` | one event | `cetx replay` as a library: read and check the journal, replay it, keep the settlement ledger, reconcile, and write the clearing file, day and account reports as CSV |
 //!
 //! Run with `cargo bench -p cetx-bench --bench recovery`.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use criterion::{criterion_main, Criterion, SamplingMode, Throughput};
@@ -23,6 +25,7 @@ use criterion::{criterion_main, Criterion, SamplingMode, Throughput};
 use cetx_bench::flow::{engine_config, genesis, MixedFlow};
 use cetx_engine::journal::{recover, Durability, JournalConfig, JournalReader, JournalWriter};
 use cetx_engine::{Engine, Stamp};
+use cetx_gateway::replay::{run, Format, ReplayArgs};
 
 /// Order commands after the genesis.
 const ORDERS: u64 = 700_000;
@@ -91,6 +94,37 @@ fn recovery(c: &mut Criterion) {
                 buffer.clear();
             }
             engine.trading_day()
+        });
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("settle");
+    group.throughput(Throughput::Elements(events));
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    let out = tempfile::tempdir_in("target/tmp").expect("temporary directory");
+    let args = ReplayArgs {
+        journal: dir.path().to_path_buf(),
+        day: None,
+        from_seq: 0,
+        out: Some(out.path().to_path_buf()),
+        format: Format::Csv,
+        follow: false,
+    };
+    let stop = AtomicBool::new(false);
+    group.bench_function("full", |b| {
+        b.iter(|| {
+            let summary = run(
+                &args,
+                &config,
+                &mut std::io::sink(),
+                &mut std::io::sink(),
+                &mut |_| {},
+                &stop,
+            )
+            .expect("settles");
+            summary.rows
         });
     });
     group.finish();

@@ -18,6 +18,8 @@
 
 use std::collections::BTreeMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::account::{BrokerId, ParticipantType};
 use crate::end_of_day::vwap_ticks;
 use crate::event::{Event, Trade};
@@ -153,7 +155,9 @@ pub enum ReconcileError {
 #[derive(Clone, Debug)]
 pub struct Ledger {
     instruments: usize,
-    accounts: BTreeMap<AccountId, AccountLedger>,
+    /// In the order opened; `index` finds one by id.
+    accounts: Vec<AccountLedger>,
+    index: FxHashMap<AccountId, u32>,
     days: BTreeMap<(u32, InstrumentId), DayReport>,
     trading_day: u32,
     last_seq: u64,
@@ -167,7 +171,8 @@ impl Ledger {
     pub fn new(instruments: usize) -> Self {
         Self {
             instruments,
-            accounts: BTreeMap::new(),
+            accounts: Vec::new(),
+            index: FxHashMap::default(),
             days: BTreeMap::new(),
             trading_day: 0,
             last_seq: 0,
@@ -184,7 +189,15 @@ impl Ledger {
 
     /// Every account, by id.
     pub fn accounts(&self) -> impl Iterator<Item = &AccountLedger> {
-        self.accounts.values()
+        let mut by_id: Vec<&AccountLedger> = self.accounts.iter().collect();
+        by_id.sort_by_key(|a| a.account);
+        by_id.into_iter()
+    }
+
+    fn find(&self, account: AccountId) -> Option<&AccountLedger> {
+        self.index
+            .get(&account)
+            .map(|&at| &self.accounts[at as usize])
     }
 
     /// Every day's figures, by day and then instrument.
@@ -207,19 +220,17 @@ impl Ledger {
         for event in &entry.events {
             match event {
                 Event::AccountOpened(o) => {
-                    self.accounts.insert(
-                        o.account,
-                        AccountLedger {
-                            account: o.account,
-                            broker: o.broker,
-                            participant: o.participant,
-                            cash_fen: 0,
-                            holdings_t: vec![0; self.instruments],
-                            bought_t: vec![0; self.instruments],
-                            sold_t: vec![0; self.instruments],
-                            net_trade_fen: vec![0; self.instruments],
-                        },
-                    );
+                    self.index.insert(o.account, self.accounts.len() as u32);
+                    self.accounts.push(AccountLedger {
+                        account: o.account,
+                        broker: o.broker,
+                        participant: o.participant,
+                        cash_fen: 0,
+                        holdings_t: vec![0; self.instruments],
+                        bought_t: vec![0; self.instruments],
+                        sold_t: vec![0; self.instruments],
+                        net_trade_fen: vec![0; self.instruments],
+                    });
                 }
                 Event::CashDeposited(c) => {
                     self.account(seq, c.account)?.cash_fen = c.cash_fen;
@@ -256,12 +267,14 @@ impl Ledger {
         seq: u64,
         account: AccountId,
     ) -> Result<&mut AccountLedger, ReconcileError> {
-        self.accounts
-            .get_mut(&account)
+        let at = *self
+            .index
+            .get(&account)
             .ok_or(ReconcileError::UnknownAccount {
                 seq,
                 account: account.0,
-            })
+            })?;
+        Ok(&mut self.accounts[at as usize])
     }
 
     /// Today's report of an instrument, opened at `price` if it is new.
@@ -340,10 +353,11 @@ impl Ledger {
     /// The first difference.
     pub fn reconcile(&self, state: &EngineState) -> Result<(), ReconcileError> {
         for account in &state.accounts {
-            let ledger = self
-                .accounts
-                .get(&account.id)
-                .ok_or(ReconcileError::Missing(account.id.0, "engine", "ledger"))?;
+            let ledger = self.find(account.id).ok_or(ReconcileError::Missing(
+                account.id.0,
+                "engine",
+                "ledger",
+            ))?;
             if ledger.cash_fen != account.cash_fen {
                 return Err(ReconcileError::Cash {
                     account: account.id.0,
@@ -362,12 +376,15 @@ impl Ledger {
                 }
             }
         }
-        if let Some(extra) = self
-            .accounts
-            .keys()
-            .find(|id| !state.accounts.iter().any(|a| a.id == **id))
-        {
-            return Err(ReconcileError::Missing(extra.0, "ledger", "engine"));
+        if self.accounts.len() != state.accounts.len() {
+            // Every engine account is in the ledger (checked above), so the
+            // ledger has one the engine does not.
+            let extra = self
+                .accounts
+                .iter()
+                .find(|l| !state.accounts.iter().any(|a| a.id == l.account))
+                .map_or(0, |l| l.account.0);
+            return Err(ReconcileError::Missing(extra, "ledger", "engine"));
         }
         Ok(())
     }
@@ -379,7 +396,7 @@ impl Ledger {
     /// # Errors
     /// [`ReconcileError::NotConserved`] naming what does not add up.
     pub fn check_conservation(&self) -> Result<(), ReconcileError> {
-        let held: i128 = self.accounts.values().map(|a| i128::from(a.cash_fen)).sum();
+        let held: i128 = self.accounts.iter().map(|a| i128::from(a.cash_fen)).sum();
         if held != self.cash_moved_fen {
             return Err(ReconcileError::NotConserved {
                 what: "cash (fen)".into(),
@@ -390,7 +407,7 @@ impl Ledger {
         for (i, &moved) in self.holdings_moved_t.iter().enumerate() {
             let held: i128 = self
                 .accounts
-                .values()
+                .iter()
                 .map(|a| i128::from(a.holdings_t[i]))
                 .sum();
             if held != moved {

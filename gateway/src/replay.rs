@@ -19,6 +19,7 @@
 //! standard error. `--follow` tails a live journal and prints clearing rows
 //! as they appear, until interrupted.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -26,8 +27,7 @@ use std::time::Duration;
 
 use cetx_engine::journal::{JournalError, JournalFollower, JournalReader};
 use cetx_engine::settlement::{ClearingRow, Ledger, ReconcileError};
-use cetx_engine::{ticks_to_price, Engine, EngineConfig, ReplayError};
-use rust_decimal::Decimal;
+use cetx_engine::{Engine, EngineConfig, ReplayError};
 
 /// Exit codes of `cetx replay`, part of its interface.
 pub mod exit {
@@ -241,9 +241,8 @@ fn follow(
         ledger.apply(&entry, &mut rows)?;
         for row in rows.drain(..) {
             if keep(args, &row) {
-                let mut line = Table::new(args.format, CLEARING_HEADER);
-                line.push(&clearing_cells(&row, symbols));
-                write_stream(stdout, "stdout", &line.render_rows())?;
+                let row = line(args.format, CLEARING_HEADER, &clearing_cells(&row, symbols));
+                write_stream(stdout, "stdout", &row)?;
                 printed += 1;
             }
         }
@@ -270,19 +269,22 @@ const CLEARING_HEADER: &[&str] = &[
     "amount_cny",
 ];
 
-fn cny_fen(fen: i64) -> Decimal {
-    ticks_to_price(fen)
+/// Writes an amount in fen (or a price in ticks, which are fen) as CNY
+/// with exactly two decimals, without going through a decimal type.
+fn write_cny(out: &mut String, fen: i64) {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:02}", abs / 100, abs % 100);
 }
 
-fn symbol(symbols: &[String], instrument: cetx_engine::InstrumentId) -> String {
+fn symbol(symbols: &[String], instrument: cetx_engine::InstrumentId) -> &str {
     symbols
         .get(usize::from(instrument.0))
-        .cloned()
-        .unwrap_or_else(|| format!("#{}", instrument.0))
+        .map_or("?", String::as_str)
 }
 
-fn clearing_cells(row: &ClearingRow, symbols: &[String]) -> Vec<Cell> {
-    vec![
+fn clearing_cells<'a>(row: &ClearingRow, symbols: &'a [String]) -> [Cell<'a>; 12] {
+    [
         Cell::Int(i128::from(row.seq)),
         Cell::Int(i128::from(row.time_ns)),
         Cell::Int(i128::from(row.trading_day)),
@@ -293,8 +295,8 @@ fn clearing_cells(row: &ClearingRow, symbols: &[String]) -> Vec<Cell> {
         Cell::Int(i128::from(row.seller.0)),
         Cell::Int(i128::from(row.seller_broker.0)),
         Cell::Int(i128::from(row.quantity_t)),
-        Cell::Money(ticks_to_price(row.price_ticks)),
-        Cell::Money(cny_fen(row.amount_fen)),
+        Cell::Money(row.price_ticks),
+        Cell::Money(row.amount_fen),
     ]
 }
 
@@ -323,14 +325,12 @@ fn day_table(args: &ReplayArgs, ledger: &Ledger, symbols: &[String]) -> Table {
         table.push(&[
             Cell::Int(i128::from(day.trading_day)),
             Cell::Text(symbol(symbols, day.instrument)),
-            Cell::Money(ticks_to_price(day.open_ticks)),
-            Cell::Money(ticks_to_price(day.high_ticks)),
-            Cell::Money(ticks_to_price(day.low_ticks)),
-            close.map_or(Cell::Text(String::new()), |c| {
-                Cell::Money(ticks_to_price(c))
-            }),
+            Cell::Money(day.open_ticks),
+            Cell::Money(day.high_ticks),
+            Cell::Money(day.low_ticks),
+            close.map_or(Cell::Text(""), Cell::Money),
             Cell::Int(i128::from(day.volume_t)),
-            Cell::Money(cny_fen(day.turnover_fen)),
+            Cell::Money(day.turnover_fen),
             Cell::Int(i128::from(day.trade_count)),
         ]);
     }
@@ -356,12 +356,12 @@ fn account_table(format: Format, ledger: &Ledger, symbols: &[String]) -> Table {
             table.push(&[
                 Cell::Int(i128::from(account.account.0)),
                 Cell::Int(i128::from(account.broker.0)),
-                Cell::Text(name.clone()),
+                Cell::Text(name),
                 Cell::Int(i128::from(account.bought_t[i])),
                 Cell::Int(i128::from(account.sold_t[i])),
-                Cell::Money(cny_fen(account.net_trade_fen[i])),
+                Cell::Money(account.net_trade_fen[i]),
                 Cell::Int(i128::from(account.holdings_t[i])),
-                Cell::Money(cny_fen(account.cash_fen)),
+                Cell::Money(account.cash_fen),
             ]);
         }
     }
@@ -369,31 +369,47 @@ fn account_table(format: Format, ledger: &Ledger, symbols: &[String]) -> Table {
 }
 
 /// One value of a report.
-#[derive(Clone, Debug)]
-enum Cell {
+#[derive(Clone, Copy, Debug)]
+enum Cell<'a> {
     Int(i128),
-    Money(Decimal),
-    Text(String),
+    /// An amount in fen, or a price in ticks of 0.01 CNY.
+    Money(i64),
+    Text(&'a str),
 }
 
-/// A report being built: a header and rows, rendered as CSV or JSON.
+/// A report being built: its rows are rendered as they come, into one
+/// buffer, as CSV lines or JSON objects.
 struct Table {
     format: Format,
-    header: Vec<String>,
-    rows: Vec<Vec<Cell>>,
+    header: &'static [&'static str],
+    body: String,
+    rows: usize,
 }
 
 impl Table {
-    fn new(format: Format, header: &[&str]) -> Self {
+    const fn new(format: Format, header: &'static [&'static str]) -> Self {
         Self {
             format,
-            header: header.iter().map(|h| (*h).to_owned()).collect(),
-            rows: Vec::new(),
+            header,
+            body: String::new(),
+            rows: 0,
         }
     }
 
-    fn push(&mut self, row: &[Cell]) {
-        self.rows.push(row.to_vec());
+    fn push(&mut self, row: &[Cell<'_>]) {
+        match self.format {
+            Format::Csv => {
+                write_csv(&mut self.body, row);
+                self.body.push('\n');
+            }
+            Format::Json => {
+                if self.rows > 0 {
+                    self.body.push_str(",\n  ");
+                }
+                write_json(&mut self.body, self.header, row);
+            }
+        }
+        self.rows += 1;
     }
 
     const fn extension(&self) -> &'static str {
@@ -405,62 +421,67 @@ impl Table {
 
     fn render(&self) -> String {
         match self.format {
-            Format::Csv => format!("{}\n{}", self.header.join(","), self.render_rows()),
-            Format::Json => {
-                let rows: Vec<String> = self.rows.iter().map(|r| self.json_object(r)).collect();
-                if rows.is_empty() {
-                    "[]\n".into()
-                } else {
-                    format!("[\n  {}\n]\n", rows.join(",\n  "))
-                }
-            }
+            Format::Csv => format!("{}\n{}", self.header.join(","), self.body),
+            Format::Json if self.rows == 0 => "[]\n".into(),
+            Format::Json => format!("[\n  {}\n]\n", self.body),
         }
-    }
-
-    /// The rows alone: CSV lines, or one JSON object a line.
-    fn render_rows(&self) -> String {
-        let mut out = String::new();
-        for row in &self.rows {
-            match self.format {
-                Format::Csv => {
-                    let cells: Vec<String> = row.iter().map(csv_cell).collect();
-                    out.push_str(&cells.join(","));
-                }
-                Format::Json => out.push_str(&self.json_object(row)),
-            }
-            out.push('\n');
-        }
-        out
-    }
-
-    fn json_object(&self, row: &[Cell]) -> String {
-        let fields: Vec<String> = self
-            .header
-            .iter()
-            .zip(row)
-            .map(|(name, cell)| format!("\"{name}\": {}", json_cell(cell)))
-            .collect();
-        format!("{{{}}}", fields.join(", "))
     }
 }
 
-fn csv_cell(cell: &Cell) -> String {
-    match cell {
-        Cell::Int(v) => v.to_string(),
-        Cell::Money(d) => format!("{d:.2}"),
-        Cell::Text(t) if t.contains([',', '"', '\n']) => format!("\"{}\"", t.replace('"', "\"\"")),
-        Cell::Text(t) => t.clone(),
+/// One row on a line of its own: a CSV line, or a JSON object (for
+/// `--follow`, which prints rows as they come).
+fn line(format: Format, header: &[&str], row: &[Cell<'_>]) -> String {
+    let mut out = String::new();
+    match format {
+        Format::Csv => write_csv(&mut out, row),
+        Format::Json => write_json(&mut out, header, row),
+    }
+    out.push('\n');
+    out
+}
+
+fn write_csv(out: &mut String, row: &[Cell<'_>]) {
+    for (i, cell) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match cell {
+            Cell::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Cell::Money(fen) => write_cny(out, *fen),
+            Cell::Text(t) if t.contains([',', '"', '\n']) => {
+                let _ = write!(out, "\"{}\"", t.replace('"', "\"\""));
+            }
+            Cell::Text(t) => out.push_str(t),
+        }
     }
 }
 
-fn json_cell(cell: &Cell) -> String {
-    match cell {
-        Cell::Int(v) => v.to_string(),
-        // Money as a string with exactly two decimals: JSON numbers are
-        // floats to most readers, and amounts must not be.
-        Cell::Money(d) => format!("\"{d:.2}\""),
-        Cell::Text(t) => format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")),
+fn write_json(out: &mut String, header: &[&str], row: &[Cell<'_>]) {
+    out.push('{');
+    for (i, (name, cell)) in header.iter().zip(row).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "\"{name}\": ");
+        match cell {
+            Cell::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            // Money as a string with exactly two decimals: JSON numbers
+            // are floats to most readers, and amounts must not be.
+            Cell::Money(fen) => {
+                out.push('"');
+                write_cny(out, *fen);
+                out.push('"');
+            }
+            Cell::Text(t) => {
+                let _ = write!(out, "\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\""));
+            }
+        }
     }
+    out.push('}');
 }
 
 fn write_file(path: &Path, contents: &str) -> Result<(), ReplayFailure> {
