@@ -634,3 +634,52 @@ async fn a_reconnect_resumes_with_no_gap_and_no_duplicate() {
     drop((one, two));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_are_refused_and_the_limit_frees_up() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.max_connections = 2;
+    let server = TestServer::start(config).await;
+    let first = raw_logged_in(&server, 1, SECRET_1).await;
+    let _second = raw(&server).await;
+    // The third is told why, and closed, before it says anything.
+    let mut third = raw(&server).await;
+    match next_frame(&mut third).await {
+        Some(ServerFrame {
+            seq: 0,
+            message: ServerMessage::LoginRejected { reason: 412, .. },
+        }) => {}
+        other => panic!("expected LoginRejected 412, got {other:?}"),
+    }
+    assert!(next_frame(&mut third).await.is_none(), "then closed");
+    // Closing one makes room for another.
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        let mut conn = raw(&server).await;
+        conn.send(login_message(1, SECRET_1, PROTOCOL_VERSION))
+            .await
+            .expect("send login");
+        match next_frame(&mut conn).await {
+            Some(ServerFrame {
+                message: ServerMessage::LoginAccepted { .. },
+                ..
+            }) => {
+                again = Some(conn);
+                break;
+            }
+            // The server may not have seen the first close yet.
+            Some(ServerFrame {
+                message: ServerMessage::LoginRejected { reason: 412, .. },
+                ..
+            }) => tokio::task::yield_now().await,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        again.is_some(),
+        "a freed place is given to a new connection"
+    );
+    drop(again);
+    server.stop().await;
+}
