@@ -1,5 +1,5 @@
-//! cetx-bench: criterion benches of the engine's hot path (`benches/`) and,
-//! later, the `cetx-load` load tester.
+//! cetx-bench: criterion benches of the engine's hot path (`benches/`) and
+//! the `cetx-load` load tester.
 //!
 //! # Layout
 //!
@@ -7,6 +7,10 @@
 //!   cancels of resting orders, 10% marketable orders) for one `CEA2025`
 //!   book, and [`flow::Harness`], an engine warmed up to a steady ~5,000
 //!   resting orders with its flow and a reused event buffer.
+//! - [`load`]: the `cetx-load` load tester (`src/bin/cetx_load.rs`): broker
+//!   sessions sending realistic `CEA2025` flow to a server, open or closed
+//!   loop, order→ack and order→fill latencies in hdrhistogram, reported as a
+//!   table, JSON, `.hgrm` files and an SVG plot.
 //! - `benches/engine.rs`: criterion groups `add_passive`, `cancel`, `sweep`
 //!   and `mixed`, all through `Engine::apply` on a harness's engine.
 //! - `tests/no_alloc.rs`: a counting global allocator shows that 100,000
@@ -17,3 +21,4 @@
 //! rest, so its cancels always hit.
 
 pub mod flow;
+pub mod load;

@@ -1,0 +1,138 @@
+//! `cetx-load`: the load tester's command line. See `cetx_bench::load`.
+//!
+//! `cargo run --release -p cetx-bench --bin cetx-load -- --spawn-server
+//! --durability fsync --rate 50000 --duration 10`
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cetx_bench::load::report::{self, Summary};
+use cetx_bench::load::{self, LoadOptions, Target};
+use cetx_gateway::config::Durability;
+use clap::{ArgGroup, Parser, ValueEnum};
+
+/// Load tester for a cetx server: realistic CEA2025 order flow from the demo
+/// brokers, open loop at a fixed rate or closed loop, with order→ack and
+/// order→fill latencies.
+#[derive(Debug, Parser)]
+#[command(name = "cetx-load", version)]
+#[command(group(ArgGroup::new("server").required(true).args(["addr", "spawn_server"])))]
+struct Cli {
+    /// A running server, HOST:PORT (its brokers must be the demo config's).
+    #[arg(long)]
+    addr: Option<String>,
+    /// Start the runtime and server in process on 127.0.0.1:0 with the
+    /// embedded demo config (temporary directory under the current one,
+    /// market open, throttles lifted).
+    #[arg(long)]
+    spawn_server: bool,
+    /// The spawned server's journal durability.
+    #[arg(long, value_enum, default_value = "fsync", requires = "spawn_server")]
+    durability: DurabilityArg,
+    /// Broker sessions: at most the configured brokers (the demo config has
+    /// 2), since the server takes one session per broker.
+    #[arg(long, default_value_t = 2)]
+    sessions: usize,
+    /// New orders per second over all sessions; 0 is closed loop.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Closed loop: new orders awaiting an answer, per session.
+    #[arg(long, default_value_t = 64)]
+    in_flight: usize,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// The most new orders over all sessions.
+    #[arg(long, default_value_t = 100_000_000)]
+    max_orders: u64,
+    /// The order flow's seed.
+    #[arg(long, default_value_t = 2025)]
+    seed: u64,
+    /// Write the JSON summary here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write PREFIX-ack.hgrm and PREFIX-fill.hgrm percentile distributions.
+    #[arg(long)]
+    hgrm: Option<String>,
+    /// Write an SVG latency-percentile plot here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DurabilityArg {
+    Fsync,
+    Os,
+    None,
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(value: DurabilityArg) -> Self {
+        match value {
+            DurabilityArg::Fsync => Self::Fsync,
+            DurabilityArg::Os => Self::Os,
+            DurabilityArg::None => Self::None,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let target = match &cli.addr {
+        Some(addr) => {
+            let addr: SocketAddr = tokio::net::lookup_host(addr)
+                .await
+                .with_context(|| format!("resolving {addr}"))?
+                .next()
+                .with_context(|| format!("{addr} resolves to nothing"))?;
+            Target::Addr(addr)
+        }
+        None => Target::Spawn(cli.durability.into()),
+    };
+    anyhow::ensure!(
+        cli.duration.is_finite() && cli.duration > 0.0 && cli.duration <= 86_400.0,
+        "--duration must be in (0, 86400] seconds"
+    );
+    let options = LoadOptions {
+        target,
+        sessions: cli.sessions,
+        rate_per_s: cli.rate,
+        in_flight: cli.in_flight,
+        duration: Duration::from_secs_f64(cli.duration),
+        max_orders: cli.max_orders,
+        seed: cli.seed,
+        progress: true,
+    };
+    let report = load::run(&options).await.context("load run")?;
+    let summary = Summary::of(&report);
+    print!("{}", report::table(&summary));
+    if let Some(path) = &cli.json {
+        let text = serde_json::to_string_pretty(&summary)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(prefix) = &cli.hgrm {
+        for (name, histogram) in [("ack", &report.ack_ns), ("fill", &report.fill_ns)] {
+            let path = format!("{prefix}-{name}.hgrm");
+            std::fs::write(&path, report::hgrm(histogram))
+                .with_context(|| format!("writing {path}"))?;
+        }
+    }
+    if let Some(path) = &cli.svg {
+        let title = format!(
+            "cetx-load: {} loop, {} orders/s, {}, {} sessions",
+            summary.mode, summary.rate_per_s, summary.durability, summary.sessions
+        );
+        let text = report::svg(
+            &title,
+            &[
+                ("order→ack", &report.ack_ns),
+                ("order→fill", &report.fill_ns),
+            ],
+        );
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! `--spawn-server`: the runtime and the TCP server in process on
+//! `127.0.0.1:0`, with the embedded demo config in a temporary directory
+//! under the current one, the market open now and the brokers' throttles
+//! lifted (a load test measures the server, not the token bucket).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cetx_gateway::config::{Durability, ServerConfig};
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::server::Server;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::LoadError;
+
+/// A server started in process; [`SpawnedServer::stop`] ends it.
+#[derive(Debug)]
+pub struct SpawnedServer {
+    addr: SocketAddr,
+    stop: CancellationToken,
+    serving: JoinHandle<Result<(), cetx_gateway::server::ServerError>>,
+    runtime: Runtime,
+    // Removed on drop, after the runtime has stopped.
+    _data: tempfile::TempDir,
+}
+
+impl SpawnedServer {
+    /// Starts one with `durability`.
+    ///
+    /// # Errors
+    /// Creating the directory, starting the runtime, binding the socket.
+    pub async fn start(durability: Durability) -> Result<Self, LoadError> {
+        let data = tempfile::Builder::new()
+            .prefix("cetx-load-")
+            .tempdir_in(std::env::current_dir()?)?;
+        let mut config = ServerConfig::embedded_default();
+        config.journal.durability = durability;
+        for broker in &mut config.brokers {
+            broker.throttle.rate_per_s = 100_000_000;
+            broker.throttle.burst = 100_000_000;
+        }
+        let config = Arc::new(config);
+        let mut options = RuntimeOptions::new(data.path());
+        options.open_market_now = true;
+        let runtime = Runtime::start(&config, options)?;
+        let server = Server::bind(
+            Arc::clone(&config),
+            runtime.handle(),
+            "127.0.0.1:0".parse().expect("a valid address"),
+        )
+        .await?;
+        let addr = server.local_addr();
+        let stop = CancellationToken::new();
+        let serving = tokio::spawn(server.run(stop.clone()));
+        Ok(Self {
+            addr,
+            stop,
+            serving,
+            runtime,
+            _data: data,
+        })
+    }
+
+    /// Where it listens.
+    #[must_use]
+    pub const fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server and the runtime.
+    ///
+    /// # Errors
+    /// The server's or the runtime's failure.
+    pub async fn stop(self) -> Result<(), LoadError> {
+        self.stop.cancel();
+        self.serving
+            .await
+            .map_err(|e| LoadError::Task(e.to_string()))??;
+        self.runtime.shutdown()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,106 @@
+//! The load tester against a spawned server: a short open-loop run at a
+//! low rate and a short closed-loop run, each answered, measured, bounded
+//! and summarized in JSON that reads back. Speed is not asserted.
+
+use std::time::{Duration, Instant};
+
+use cetx_bench::load::report::{self, Summary};
+use cetx_bench::load::{run, LoadOptions, Target};
+use cetx_gateway::config::Durability;
+
+fn options(rate_per_s: u64, max_orders: u64) -> LoadOptions {
+    LoadOptions {
+        target: Target::Spawn(Durability::Os),
+        sessions: 2,
+        rate_per_s,
+        in_flight: 16,
+        duration: Duration::from_secs(1),
+        max_orders,
+        seed: 7,
+        progress: false,
+    }
+}
+
+fn check(options: &LoadOptions, summary: &Summary, wall: Duration) {
+    assert!(summary.accepted > 0, "{summary:?}");
+    assert!(summary.sent <= options.max_orders);
+    assert_eq!(
+        summary.accepted + summary.rejected + summary.unanswered,
+        summary.sent
+    );
+    assert_eq!(summary.unanswered, 0);
+    assert!(summary.order_to_ack.count > 0);
+    assert!(summary.order_to_ack.p50_us > 0.0);
+    assert!(summary.order_to_ack.max_us >= summary.order_to_ack.p99_us);
+    // Sending stops at the deadline (1 s after a 0.2 s login pause); the
+    // drain and the server's start and stop take the rest.
+    assert!(summary.sending_s < 2.0, "{summary:?}");
+    assert!(wall < Duration::from_secs(20), "{wall:?}");
+    let json = serde_json::to_string(summary).unwrap();
+    let back: Summary = serde_json::from_str(&json).unwrap();
+    // Counts read back exactly (floats only to within their printing).
+    assert_eq!(
+        (
+            back.sent,
+            back.accepted,
+            back.fills,
+            back.order_to_ack.count
+        ),
+        (
+            summary.sent,
+            summary.accepted,
+            summary.fills,
+            summary.order_to_ack.count
+        )
+    );
+    assert!((back.order_to_ack.p99_us - summary.order_to_ack.p99_us).abs() < 1e-6);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for key in [
+        "mode",
+        "durability",
+        "accepted_per_s",
+        "order_to_ack",
+        "order_to_fill",
+    ] {
+        assert!(value.get(key).is_some(), "{key} missing from {json}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_at_a_low_rate_is_answered_and_bounded() {
+    let options = options(400, 1_000_000);
+    let wall = Instant::now();
+    let report = run(&options).await.unwrap();
+    let summary = Summary::of(&report);
+    check(&options, &summary, wall.elapsed());
+    assert_eq!(summary.mode, "open");
+    // 400 orders/s for 1 s, on a schedule: about 400 orders were due.
+    assert!((350..=402).contains(&summary.sent), "{summary:?}");
+    let hgrm = report::hgrm(&report.ack_ns);
+    assert!(hgrm.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)"));
+    assert!(hgrm.contains("#[Max     ="));
+    let svg = report::svg("smoke", &[("order→ack", &report.ack_ns)]);
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_stops_at_its_order_count() {
+    let options = options(0, 2_000);
+    let wall = Instant::now();
+    let report = run(&options).await.unwrap();
+    let summary = Summary::of(&report);
+    check(&options, &summary, wall.elapsed());
+    assert_eq!(summary.mode, "closed");
+    assert!(report.sessions.iter().all(|(_, s)| s.sent <= 1_000));
+}
+
+#[tokio::test]
+async fn more_sessions_than_brokers_is_a_clear_error() {
+    let mut options = options(100, 100);
+    options.sessions = 3;
+    let error = run(&options).await.unwrap_err();
+    assert!(
+        error.to_string().contains("one session per broker"),
+        "{error}"
+    );
+}
