@@ -89,6 +89,8 @@ pub struct Summary {
     pub fills: u64,
     /// New orders unanswered after the drain.
     pub unanswered: u64,
+    /// New orders' reject reasons: (reason code, count), by code.
+    pub reject_reasons: Vec<(u16, u64)>,
     /// Seconds spent sending.
     pub sending_s: f64,
     /// Accepted orders per second of sending.
@@ -122,6 +124,15 @@ impl Summary {
             cancel_rejected: report.total(|s| s.cancel_rejected),
             fills: report.total(|s| s.fills),
             unanswered: report.total(|s| s.unanswered),
+            reject_reasons: {
+                let mut reasons = std::collections::BTreeMap::new();
+                for (_, session) in &report.sessions {
+                    for &(reason, count) in &session.reject_reasons {
+                        *reasons.entry(reason).or_insert(0) += count;
+                    }
+                }
+                reasons.into_iter().collect()
+            },
             sending_s: report.sending_s,
             accepted_per_s: report.accepted_per_s(),
             order_to_ack: LatencySummary::of(&report.ack_ns),
@@ -160,6 +171,13 @@ pub fn table(summary: &Summary) -> String {
         summary.fills,
         summary.unanswered
     );
+    if !summary.reject_reasons.is_empty() {
+        let _ = writeln!(
+            out,
+            "reject reasons (code, count): {:?}",
+            summary.reject_reasons
+        );
+    }
     let _ = writeln!(
         out,
         "throughput {:.0} orders/s accepted",

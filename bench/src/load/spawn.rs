@@ -2,6 +2,13 @@
 //! `127.0.0.1:0`, with the embedded demo config in a temporary directory
 //! under the current one, the market open now and the brokers' throttles
 //! lifted (a load test measures the server, not the token bucket).
+//!
+//! The accounts are funded for a load test too: [`LOAD_CASH_CNY`] and
+//! [`LOAD_HOLDINGS_T`] of `CEA2025` each. The demo's 10 M CNY and 50,000 t
+//! last seconds at these rates: CEA is T+1 (allowances bought today may
+//! not be sold until tomorrow, reject 204), so an account can sell no more
+//! than its opening holdings in a day, and the flow trades thousands of
+//! tonnes a second.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +20,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::LoadError;
+
+/// Each account's cash in a spawned server, CNY (10^13 fen, far inside `i64`).
+pub const LOAD_CASH_CNY: i64 = 100_000_000_000;
+/// Each account's opening `CEA2025` holdings in a spawned server, tonnes.
+pub const LOAD_HOLDINGS_T: u64 = 100_000_000;
 
 /// A server started in process; [`SpawnedServer::stop`] ends it.
 #[derive(Debug)]
@@ -39,6 +51,12 @@ impl SpawnedServer {
         for broker in &mut config.brokers {
             broker.throttle.rate_per_s = 100_000_000;
             broker.throttle.burst = 100_000_000;
+        }
+        for account in &mut config.accounts {
+            account.cash = LOAD_CASH_CNY.into();
+            account
+                .holdings
+                .insert(super::flow::SYMBOL.to_owned(), LOAD_HOLDINGS_T);
         }
         let config = Arc::new(config);
         let mut options = RuntimeOptions::new(data.path());
