@@ -51,7 +51,7 @@ pub enum LoadError {
     #[error("broker {0} has no account")]
     NoAccount(u32),
     /// A session's client failed.
-    #[error("broker {broker}: {source}")]
+    #[error("broker {broker}")]
     Client {
         /// The broker.
         broker: u32,
