@@ -4,7 +4,7 @@
 //! They are commands like orders, stamped and journaled, so a replay of the
 //! journal rebuilds accounts and schedules exactly as they were.
 
-use crate::account::{BrokerId, ParticipantType};
+use crate::account::{Account, BrokerId, Holding, ParticipantType};
 use crate::engine::Engine;
 use crate::event::{
     AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
@@ -16,6 +16,24 @@ use crate::reject::RejectReason;
 use crate::risk;
 
 impl Engine {
+    /// The account with this id, or `UnknownAccount`.
+    fn account_mut(&mut self, account: AccountId) -> Result<&mut Account, RejectReason> {
+        self.accounts
+            .get_mut(account)
+            .ok_or(RejectReason::UnknownAccount)
+    }
+
+    /// An account's holding of an instrument, and the instrument's index:
+    /// `UnknownInstrument` is checked first, then `UnknownAccount`.
+    fn holding_mut(
+        &mut self,
+        account: AccountId,
+        instrument: InstrumentId,
+    ) -> Result<(usize, &mut Holding), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        Ok((i, &mut self.account_mut(account)?.holdings[i]))
+    }
+
     pub(crate) fn set_phase(
         &mut self,
         instrument: InstrumentId,
@@ -55,10 +73,7 @@ impl Engine {
         amount_fen: i64,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        let a = self
-            .accounts
-            .get_mut(account)
-            .ok_or(RejectReason::UnknownAccount)?;
+        let a = self.account_mut(account)?;
         let cash_fen = (amount_fen > 0)
             .then(|| a.cash_fen.checked_add(amount_fen))
             .flatten()
@@ -78,10 +93,7 @@ impl Engine {
         amount_fen: i64,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        let a = self
-            .accounts
-            .get_mut(account)
-            .ok_or(RejectReason::UnknownAccount)?;
+        let a = self.account_mut(account)?;
         if amount_fen <= 0 {
             return Err(RejectReason::InvalidAmount);
         }
@@ -104,12 +116,7 @@ impl Engine {
         quantity_t: u64,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        let i = self.instrument_index(instrument)?;
-        let a = self
-            .accounts
-            .get_mut(account)
-            .ok_or(RejectReason::UnknownAccount)?;
-        let h = &mut a.holdings[i];
+        let (i, h) = self.holding_mut(account, instrument)?;
         let before_t = h.balance_t;
         let balance_t = (quantity_t > 0)
             .then(|| before_t.checked_add(quantity_t))
@@ -140,15 +147,10 @@ impl Engine {
         quantity_t: u64,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        let i = self.instrument_index(instrument)?;
-        let a = self
-            .accounts
-            .get_mut(account)
-            .ok_or(RejectReason::UnknownAccount)?;
+        let (_, h) = self.holding_mut(account, instrument)?;
         if quantity_t == 0 {
             return Err(RejectReason::InvalidAmount);
         }
-        let h = &mut a.holdings[i];
         risk::check_sellable(h, quantity_t)?;
         h.balance_t -= quantity_t;
         events.push(Event::HoldingsDebited(HoldingsMoved {
