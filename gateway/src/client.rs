@@ -19,7 +19,7 @@ use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::Framed;
 
-use crate::codec::{ClientCodec, DecodeError, EncodeError};
+use crate::codec::{decode_buffered, ClientCodec, DecodeError, EncodeError};
 use crate::protocol::{
     ClientMessage, OrderType, Secret, ServerFrame, ServerMessage, Side, TimeInForce,
     HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, UNSEQUENCED,
@@ -302,6 +302,28 @@ impl Client {
         Ok(())
     }
 
+    /// Queues a message without writing it to the socket: it goes out
+    /// with the next [`Client::flush`] or [`Client::send`], or when the
+    /// write buffer fills. A broker that has many requests ready sends
+    /// them in one write this way, instead of one write each.
+    ///
+    /// # Errors
+    /// As [`Client::send`] (a full buffer is written out here).
+    pub async fn feed(&mut self, message: ClientMessage) -> Result<(), ClientError> {
+        self.conn.feed(message).await?;
+        Ok(())
+    }
+
+    /// Writes out every message queued by [`Client::feed`].
+    ///
+    /// # Errors
+    /// The connection's failures.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        SinkExt::<ClientMessage>::flush(&mut self.conn).await?;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
     /// Sends a new order.
     ///
     /// # Errors
@@ -379,6 +401,10 @@ impl Client {
         &mut self,
         wait: Duration,
     ) -> Result<Option<ServerFrame>, ClientError> {
+        // Frames already read come first, without a timer.
+        if let Some(frame) = self.try_next_report()? {
+            return Ok(Some(frame));
+        }
         let deadline = Instant::now() + wait;
         loop {
             let heartbeat_due = self.last_sent + HEARTBEAT_INTERVAL;
@@ -394,26 +420,51 @@ impl Client {
                 None => return Err(ClientError::Closed),
                 Some(frame) => frame?,
             };
-            match &frame.message {
-                ServerMessage::Heartbeat => continue,
-                ServerMessage::ProtocolError { reason, text } => {
-                    return Err(ClientError::ProtocolError {
-                        reason: *reason,
-                        text: text.clone(),
-                    });
-                }
-                _ => {}
+            if let Some(frame) = self.take(frame)? {
+                return Ok(Some(frame));
             }
-            if frame.seq != UNSEQUENCED {
-                if frame.seq != self.last_seq + 1 {
-                    return Err(ClientError::SequenceGap {
-                        expected: self.last_seq + 1,
-                        got: frame.seq,
-                    });
-                }
-                self.last_seq = frame.seq;
+            // A heartbeat: whatever came with it is in the buffer.
+            if let Some(frame) = self.try_next_report()? {
+                return Ok(Some(frame));
             }
-            return Ok(Some(frame));
         }
+    }
+
+    /// The next report if a whole one has already been read from the
+    /// socket, without waiting and without reading the socket; checked
+    /// as in [`Client::next_report`]. A broker that has just received a
+    /// report takes the rest of the batch it came in this way.
+    ///
+    /// # Errors
+    /// As [`Client::next_report`].
+    pub fn try_next_report(&mut self) -> Result<Option<ServerFrame>, ClientError> {
+        while let Some(frame) = decode_buffered(&mut self.conn)? {
+            if let Some(frame) = self.take(frame)? {
+                return Ok(Some(frame));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Checks a frame from the server: `None` for a heartbeat (skipped),
+    /// the report otherwise, its sequence number taken.
+    fn take(&mut self, frame: ServerFrame) -> Result<Option<ServerFrame>, ClientError> {
+        match frame.message {
+            ServerMessage::Heartbeat => return Ok(None),
+            ServerMessage::ProtocolError { reason, text } => {
+                return Err(ClientError::ProtocolError { reason, text });
+            }
+            _ => {}
+        }
+        if frame.seq != UNSEQUENCED {
+            if frame.seq != self.last_seq + 1 {
+                return Err(ClientError::SequenceGap {
+                    expected: self.last_seq + 1,
+                    got: frame.seq,
+                });
+            }
+            self.last_seq = frame.seq;
+        }
+        Ok(Some(frame))
     }
 }

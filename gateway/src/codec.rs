@@ -25,7 +25,7 @@ use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use bytes::{Buf, BufMut, BytesMut};
 use cetx_engine::RejectReason;
 use serde::{Deserialize, Serialize};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use crate::protocol::{
     ClientMessage, FieldTooLong, ServerFrame, UnknownTag, MAX_FRAME_AFTER_LOGIN,
@@ -284,6 +284,15 @@ pub type ServerCodec = FrameCodec<ClientMessage, ServerFrame>;
 /// A broker's end of a connection.
 pub type ClientCodec = FrameCodec<ServerFrame, ClientMessage>;
 
+// Not derived: the message types need not be `Clone` for the codec to be.
+impl<In, Out> Clone for FrameCodec<In, Out> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<In, Out> Copy for FrameCodec<In, Out> {}
+
 impl<In, Out> FrameCodec<In, Out> {
     /// A codec with these maximum payload sizes, in bytes.
     ///
@@ -329,6 +338,20 @@ impl<In, Out> FrameCodec<In, Out> {
             self.max_frame_before_login
         }
     }
+}
+
+/// The next whole frame already in a connection's read buffer, decoded,
+/// without reading the socket: `Ok(None)` when the buffer holds no whole
+/// frame. A session that has just read a chunk takes every frame in it this
+/// way, without a trip through the scheduler and its timers per frame.
+///
+/// # Errors
+/// As the codec's [`Decoder::decode`].
+pub fn decode_buffered<T, In: WireMessage, Out>(
+    conn: &mut Framed<T, FrameCodec<In, Out>>,
+) -> Result<Option<In>, DecodeError> {
+    let mut codec = *conn.codec();
+    codec.decode(conn.read_buffer_mut())
 }
 
 impl<In, Out> Default for FrameCodec<In, Out> {

@@ -35,7 +35,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use crate::codec::{DecodeError, EncodeError, ServerCodec};
+use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::{ServerConfig, Throttle};
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
 use crate::reports::{gateway_reject, reject_text, request_of};
@@ -257,9 +257,16 @@ async fn serve(
     let mut bucket = TokenBucket::new(throttle, Instant::now());
     let mut last_sent = Instant::now();
     let mut last_heard = Instant::now();
+    // One timer serves the heartbeat and the idle timeout. It is moved only
+    // when it fires (to whichever is due next by then), not on every frame:
+    // a frame costs no timer.
+    let timer = sleep_until((last_sent + heartbeat_interval).min(last_heard + idle_timeout));
+    tokio::pin!(timer);
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return Ended::Shutdown,
+            () = &mut cancelled => return Ended::Shutdown,
             frame = subscription.recv() => {
                 let Some(frame) = frame else {
                     return Ended::SubscriptionDropped;
@@ -273,42 +280,64 @@ async fn serve(
                 }
                 last_sent = Instant::now();
             }
-            () = sleep_until(last_sent + heartbeat_interval) => {
-                match timeout(idle_timeout, send_unsequenced(conn, ServerMessage::Heartbeat)).await {
-                    Err(_) => return Ended::WriteTimeout,
-                    Ok(Err(error)) => return Ended::Write(error),
-                    Ok(Ok(())) => {}
+            () = &mut timer => {
+                let now = Instant::now();
+                if now >= last_heard + idle_timeout {
+                    return Ended::IdleTimeout;
                 }
-                last_sent = Instant::now();
+                if now >= last_sent + heartbeat_interval {
+                    match timeout(idle_timeout, send_unsequenced(conn, ServerMessage::Heartbeat)).await {
+                        Err(_) => return Ended::WriteTimeout,
+                        Ok(Err(error)) => return Ended::Write(error),
+                        Ok(Ok(())) => {}
+                    }
+                    last_sent = Instant::now();
+                }
+                timer.as_mut().reset((last_sent + heartbeat_interval).min(last_heard + idle_timeout));
             }
-            () = sleep_until(last_heard + idle_timeout) => return Ended::IdleTimeout,
             incoming = conn.next() => {
                 last_heard = Instant::now();
-                let message = match incoming {
+                let mut message = match incoming {
                     None => return Ended::Eof,
                     Some(Err(error)) => return protocol_error(conn, error).await,
                     Some(Ok(message)) => message,
                 };
-                match message {
-                    ClientMessage::Heartbeat => {}
-                    ClientMessage::Logout => {
-                        return logout(conn, &mut subscription).await;
-                    }
-                    ClientMessage::Login { .. } => {
-                        let _ = send_unsequenced(conn, ServerMessage::ProtocolError {
-                            reason: RejectReason::AlreadyLoggedIn.code(),
-                            text: reject_text(RejectReason::AlreadyLoggedIn),
-                        }).await;
-                        return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
-                    }
-                    request => {
-                        if let Some(reject) = submit(ctx, broker, &mut bucket, request) {
-                            if let Err(error) = send(conn, &reject).await {
-                                return Ended::Write(error);
+                // Every whole frame the read brought is handled now; the
+                // rejects among the answers go out in one write.
+                let mut rejected = false;
+                loop {
+                    match message {
+                        ClientMessage::Heartbeat => {}
+                        ClientMessage::Logout => {
+                            return logout(conn, &mut subscription).await;
+                        }
+                        ClientMessage::Login { .. } => {
+                            let _ = send_unsequenced(conn, ServerMessage::ProtocolError {
+                                reason: RejectReason::AlreadyLoggedIn.code(),
+                                text: reject_text(RejectReason::AlreadyLoggedIn),
+                            }).await;
+                            return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
+                        }
+                        request => {
+                            if let Some(reject) = submit(ctx, broker, &mut bucket, last_heard, request) {
+                                if let Err(error) = conn.feed(&reject).await {
+                                    return Ended::Write(error);
+                                }
+                                rejected = true;
                             }
-                            last_sent = Instant::now();
                         }
                     }
+                    message = match decode_buffered(conn) {
+                        Ok(Some(message)) => message,
+                        Ok(None) => break,
+                        Err(error) => return protocol_error(conn, error).await,
+                    };
+                }
+                if rejected {
+                    if let Err(error) = SinkExt::<ServerFrame>::flush(conn).await {
+                        return Ended::Write(error);
+                    }
+                    last_sent = Instant::now();
                 }
             }
         }
@@ -321,10 +350,11 @@ fn submit(
     ctx: &SessionContext,
     broker: BrokerId,
     bucket: &mut TokenBucket,
+    now: Instant,
     request: ClientMessage,
 ) -> Option<ServerFrame> {
     let (client_order_id, kind) = request_of(&request)?;
-    if !bucket.take(Instant::now()) {
+    if !bucket.take(now) {
         return Some(gateway_reject(
             client_order_id,
             kind,

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cetx_gateway::client::{Client, ClientError};
-use cetx_gateway::protocol::{RequestKind, ServerMessage, Side};
+use cetx_gateway::protocol::{ClientMessage, RequestKind, ServerMessage, Side};
 use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
 use tokio::time::{sleep_until, Instant};
@@ -201,23 +201,28 @@ pub async fn run_session(
                             next_due += interval;
                             batch += 1;
                         }
+                        client.flush().await?;
                     }
                     report = client.next_report(Duration::from_secs(1)) => {
                         if let Some(frame) = report? {
                             handle(&mut state, &progress, frame.message);
                         }
+                        drain_buffered(&mut client, &mut state, &progress)?;
                     }
                 }
             }
             Pace::Closed { in_flight } => {
+                let now = Instant::now();
                 while state.outstanding < in_flight && state.stats.sent < plan.max_orders {
-                    send_one(&mut client, &mut state, &plan, Instant::now()).await?;
+                    send_one(&mut client, &mut state, &plan, now).await?;
                     progress.sent.fetch_add(1, Ordering::Relaxed);
                 }
+                client.flush().await?;
                 let wait = plan.deadline.saturating_duration_since(Instant::now());
                 if let Some(frame) = client.next_report(wait).await? {
                     handle(&mut state, &progress, frame.message);
                 }
+                drain_buffered(&mut client, &mut state, &progress)?;
             }
         }
     }
@@ -241,6 +246,18 @@ pub async fn run_session(
     Ok(state.stats)
 }
 
+/// Takes every report already read from the socket, without waiting.
+fn drain_buffered(
+    client: &mut Client,
+    state: &mut State,
+    progress: &Progress,
+) -> Result<(), ClientError> {
+    while let Some(frame) = client.try_next_report()? {
+        handle(state, progress, frame.message);
+    }
+    Ok(())
+}
+
 /// Logs in and skips the reports of earlier runs (a reused server has
 /// them): the session starts from the server's last sequence number.
 async fn connect(plan: &SessionPlan) -> Result<Client, ClientError> {
@@ -254,8 +271,9 @@ async fn connect(plan: &SessionPlan) -> Result<Client, ClientError> {
     Ok(client)
 }
 
-/// Sends the flow's next order, due at `due`, and a cancel of one of the
-/// session's resting orders first when it holds more than its target.
+/// Queues the flow's next order, due at `due`, and a cancel of one of the
+/// session's resting orders first when it holds more than its target; the
+/// caller flushes the batch.
 async fn send_one(
     client: &mut Client,
     state: &mut State,
@@ -266,7 +284,7 @@ async fn send_one(
         let index = state.flow.pick(state.resting.len());
         let id = state.resting.swap_remove(index);
         if state.live.contains_key(&id) {
-            client.cancel(id).await?;
+            client.feed(ClientMessage::Cancel { client_order_id: id }).await?;
             state.stats.cancels_sent += 1;
             break;
         }
@@ -277,7 +295,7 @@ async fn send_one(
     let (order, passive) = state.flow.next_order(mid_ticks);
     let id = order.client_order_id;
     let side = order.side;
-    client.submit(order).await?;
+    client.feed(order.into()).await?;
     state.live.insert(
         id,
         Live {
