@@ -284,7 +284,11 @@ async fn send_one(
         let index = state.flow.pick(state.resting.len());
         let id = state.resting.swap_remove(index);
         if state.live.contains_key(&id) {
-            client.feed(ClientMessage::Cancel { client_order_id: id }).await?;
+            client
+                .feed(ClientMessage::Cancel {
+                    client_order_id: id,
+                })
+                .await?;
             state.stats.cancels_sent += 1;
             break;
         }
