@@ -69,6 +69,13 @@ impl Reports {
     /// with the broker it is for. The reports are also kept for
     /// [`Self::since`].
     pub fn on_entry(&mut self, entry: &JournalEntry) -> Vec<(BrokerId, ServerFrame)> {
+        let mut out = Vec::new();
+        self.on_entry_into(entry, &mut out);
+        out
+    }
+
+    /// [`Self::on_entry`], adding the reports to `out`.
+    pub fn on_entry_into(&mut self, entry: &JournalEntry, out: &mut Vec<(BrokerId, ServerFrame)>) {
         if let Command::Submit(order) = &entry.command {
             if let Some(&broker) = self.account_brokers.get(&order.account) {
                 self.orders.insert(
@@ -82,7 +89,6 @@ impl Reports {
                 );
             }
         }
-        let mut out = Vec::new();
         for event in &entry.events {
             match *event {
                 Event::AccountOpened(opened) => {
@@ -100,7 +106,7 @@ impl Reports {
                             price_ticks: accepted.price_ticks,
                             quantity_t: accepted.quantity_t,
                         };
-                        self.push(&mut out, info.broker, message);
+                        self.push(out, info.broker, message);
                     }
                 }
                 Event::Rejected(rejected) => {
@@ -108,10 +114,10 @@ impl Reports {
                         self.rejected_request(&entry.command, rejected.command)
                     {
                         let message = order_rejected(client_order_id, request, rejected.reason);
-                        self.push(&mut out, broker, message);
+                        self.push(out, broker, message);
                     }
                 }
-                Event::Trade(trade) => self.fills(&mut out, &trade),
+                Event::Trade(trade) => self.fills(out, &trade),
                 Event::Cancelled(cancelled) => {
                     if let Some(info) = self.order(cancelled.order_id) {
                         let message = if cancelled.cause == CancelCause::Expired {
@@ -128,7 +134,7 @@ impl Reports {
                                 cause: cancelled.cause as u8,
                             }
                         };
-                        self.push(&mut out, info.broker, message);
+                        self.push(out, info.broker, message);
                     }
                 }
                 Event::Amended(amended) => {
@@ -140,7 +146,7 @@ impl Reports {
                             quantity_t: amended.quantity_t,
                             priority_kept: amended.priority_kept,
                         };
-                        self.push(&mut out, info.broker, message);
+                        self.push(out, info.broker, message);
                     }
                 }
                 Event::DayStarted(_) => {
@@ -159,7 +165,6 @@ impl Reports {
                 | Event::DayClosed(_) => {}
             }
         }
-        out
     }
 
     /// The broker's reports numbered after `after_seq`, in order: what a

@@ -117,7 +117,6 @@ pub(super) struct Shared {
     pub(super) clock: Clock,
     pub(super) status: watch::Sender<RuntimeStatus>,
     pub(super) next_subscription: AtomicU64,
-    pub(super) subscriber_capacity: usize,
 }
 
 impl Shared {
@@ -205,20 +204,15 @@ impl RuntimeHandle {
             .shared
             .next_subscription
             .fetch_add(1, Ordering::Relaxed);
-        let (last_seq, backlog, live) = router::subscribe(
-            &self.shared.outbound,
-            broker,
-            resume_from_seq,
-            id,
-            self.shared.subscriber_capacity,
-        )?;
+        let subscribed = router::subscribe(&self.shared.outbound, broker, resume_from_seq, id)?;
         Ok(Subscription {
             broker,
             id,
-            last_seq,
+            last_seq: subscribed.last_seq,
             trading_date: self.trading_date(),
-            backlog: backlog.into(),
-            live,
+            backlog: subscribed.backlog.into(),
+            live: subscribed.live,
+            queued: subscribed.queued,
             handle: self.clone(),
         })
     }
@@ -321,8 +315,11 @@ pub struct Subscription {
     id: u64,
     last_seq: u64,
     trading_date: u32,
+    /// The backlog, then each live batch as it is taken from `live`.
     backlog: VecDeque<ServerFrame>,
-    live: mpsc::Receiver<ServerFrame>,
+    live: mpsc::UnboundedReceiver<Vec<ServerFrame>>,
+    /// Frames in `live` not yet taken (the router bounds it).
+    queued: Arc<AtomicUsize>,
     handle: RuntimeHandle,
 }
 
@@ -356,10 +353,11 @@ impl Subscription {
     /// The next frame: the backlog first, then live frames as they come;
     /// `None` once the router has dropped the subscription. Cancel-safe.
     pub async fn recv(&mut self) -> Option<ServerFrame> {
-        if let Some(frame) = self.backlog.pop_front() {
-            return Some(frame);
+        if self.backlog.is_empty() {
+            let batch = self.live.recv().await?;
+            self.take(batch);
         }
-        self.live.recv().await
+        self.backlog.pop_front()
     }
 
     /// The next frame if one is there now; see [`Self::recv`].
@@ -369,10 +367,17 @@ impl Subscription {
     /// [`TryRecvError::Disconnected`] once the router has dropped the
     /// subscription.
     pub fn try_recv(&mut self) -> Result<ServerFrame, TryRecvError> {
-        match self.backlog.pop_front() {
-            Some(frame) => Ok(frame),
-            None => self.live.try_recv(),
+        if self.backlog.is_empty() {
+            let batch = self.live.try_recv()?;
+            self.take(batch);
         }
+        self.backlog.pop_front().ok_or(TryRecvError::Empty)
+    }
+
+    /// Moves a live batch behind what is left to receive.
+    fn take(&mut self, batch: Vec<ServerFrame>) {
+        self.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        self.backlog.extend(batch);
     }
 
     /// Ends the subscription: the broker's session is over. When it was

@@ -91,6 +91,7 @@ impl Runtime {
             outbound: Mutex::new(Outbound {
                 reports,
                 subscribers: BTreeMap::new(),
+                capacity: options.subscriber_capacity,
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),
@@ -105,7 +106,6 @@ impl Runtime {
             clock: options.clock.clone(),
             status,
             next_subscription: AtomicU64::new(1),
-            subscriber_capacity: options.subscriber_capacity,
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
         let (routed, routed_queue) = crossbeam_channel::bounded(journal_config.queue_capacity);
@@ -147,6 +147,7 @@ impl Runtime {
             engine,
             journal,
             routed,
+            outbox: Vec::new(),
             clock: options.clock,
             // After a restart, the transitions missed while the server was
             // down are due (a missed close still ends its day).
@@ -158,6 +159,7 @@ impl Runtime {
             client_orders,
             next_seq: recovered.next_seq,
             last_time_ns: last_time_ns.unwrap_or(i64::MIN),
+            now_ns,
             snapshot_every: config.journal.snapshot_every.max(1),
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
@@ -319,7 +321,7 @@ fn start_up(
     for command in phases {
         sequencer.execute_own(command)?;
     }
-    Ok(())
+    sequencer.flush_routes()
 }
 
 /// Reads the whole journal once, giving each entry to `each`; returns the

@@ -2,17 +2,18 @@
 //! durable.
 //!
 //! The engine thread hands the router every journal entry it appended, in
-//! sequence order, and the gateway's own (unsequenced) rejects in between.
-//! The router takes them in that order: for an entry it waits until the
-//! journal says the entry is durable, turns it into reports with
-//! [`Reports::on_entry`] and pushes each to its broker's subscription, if
-//! the broker is connected (if not, the report waits in the history for
-//! the broker's next login). An unsequenced reject goes to the broker's
-//! subscription at once, never overtaking a report of a request the engine
-//! took before it.
+//! sequence order, and the gateway's own (unsequenced) rejects in between,
+//! a turn of its loop at a time. The router takes a turn's worth in that
+//! order: it waits until the journal says the turn's last entry is
+//! durable, turns each entry into reports with [`Reports::on_entry_into`],
+//! and gives each connected broker its reports of the turn in one batch
+//! on its subscription (a broker that is not connected finds them in its
+//! history at its next login). An unsequenced reject goes out in the same
+//! batch, never overtaking a report of a request the engine took before
+//! it.
 //!
 //! [`Outbound`] (the reports and the subscriptions) is behind one lock,
-//! taken by the router per entry and by a connecting session while it
+//! taken by the router per turn and by a connecting session while it
 //! copies its backlog and registers: so a report is either in the backlog
 //! or sent live, never both and never neither. The engine thread never
 //! takes this lock.
@@ -24,7 +25,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cetx_engine::journal::{write_snapshot, JournalWriter};
@@ -56,12 +58,18 @@ pub(super) enum Routed {
     },
 }
 
-/// One connected broker's live channel.
+/// One connected broker's live channel: batches of frames, and how many
+/// frames it holds that the session has not taken yet.
 #[derive(Debug)]
 pub(super) struct Subscriber {
     /// Tells this subscription from a later one of the same broker.
     pub(super) id: u64,
-    pub(super) live: mpsc::Sender<ServerFrame>,
+    pub(super) live: mpsc::UnboundedSender<Vec<ServerFrame>>,
+    /// Frames sent and not yet taken by the session; bounded by the
+    /// runtime's subscriber capacity.
+    pub(super) queued: Arc<AtomicUsize>,
+    /// Frames for it gathered in this turn, sent by [`Outbound::deliver`].
+    pub(super) batch: Vec<ServerFrame>,
 }
 
 /// Every broker's reports and the connected brokers' live channels.
@@ -69,31 +77,41 @@ pub(super) struct Subscriber {
 pub(super) struct Outbound {
     pub(super) reports: Reports,
     pub(super) subscribers: BTreeMap<BrokerId, Subscriber>,
+    /// The most frames a subscription's channel holds.
+    pub(super) capacity: usize,
 }
 
 impl Outbound {
-    /// Sends a frame to the broker's subscription, if it has one. A
-    /// subscription whose channel is full (a broker too slow to read) or
-    /// closed is dropped: the broker reconnects and resumes from the
-    /// history.
+    /// Adds a frame to the broker's batch, if it has a subscription.
     fn send(&mut self, broker: BrokerId, frame: ServerFrame) {
-        let Some(subscriber) = self.subscribers.get(&broker) else {
-            return;
-        };
-        match subscriber.live.try_send(frame) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        if let Some(subscriber) = self.subscribers.get_mut(&broker) {
+            subscriber.batch.push(frame);
+        }
+    }
+
+    /// Sends each subscription its batch. A subscription whose channel
+    /// would hold more than the capacity (a broker too slow to read), or
+    /// whose session is gone, is dropped: the broker reconnects and
+    /// resumes from the history.
+    fn deliver(&mut self) {
+        let capacity = self.capacity;
+        self.subscribers.retain(|broker, subscriber| {
+            if subscriber.batch.is_empty() {
+                return true;
+            }
+            let frames = subscriber.batch.len();
+            if subscriber.queued.load(Ordering::Acquire) + frames > capacity {
                 tracing::warn!(
                     broker = broker.0,
                     "dropping the session of a broker that does not keep up with its reports; \
                      it can log in again and resume"
                 );
-                self.subscribers.remove(&broker);
+                return false;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.subscribers.remove(&broker);
-            }
-        }
+            subscriber.queued.fetch_add(frames, Ordering::AcqRel);
+            let batch = std::mem::take(&mut subscriber.batch);
+            subscriber.live.send(batch).is_ok()
+        });
     }
 }
 
@@ -110,30 +128,42 @@ pub(super) fn lock(outbound: &Mutex<Outbound>) -> MutexGuard<'_, Outbound> {
 /// # Errors
 /// The journal's failure, when an entry can never become durable.
 pub(super) fn run(
-    routed: &Receiver<Routed>,
+    routed: &Receiver<Vec<Routed>>,
     outbound: &Mutex<Outbound>,
     journal: &JournalWriter,
     snapshots: &Sender<(u64, Box<EngineState>)>,
 ) -> Result<(), JournalError> {
     // `recv` returns everything queued before it reports the sender gone.
-    while let Ok(message) = routed.recv() {
-        match message {
-            Routed::Entry(entry) => {
-                wait_durable(journal, entry.stamp.seq)?;
-                let mut out = lock(outbound);
-                for (broker, frame) in out.reports.on_entry(&entry) {
-                    out.send(broker, frame);
-                }
-            }
-            Routed::Unsequenced { broker, frame } => lock(outbound).send(broker, frame),
-            Routed::Snapshot { seq, state } => match snapshots.try_send((seq, state)) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                Err(TrySendError::Full(_)) => tracing::info!(
-                    seq,
-                    "skipping a snapshot: the previous one is still being written"
-                ),
-            },
+    let mut reports = Vec::new();
+    while let Ok(turn) = routed.recv() {
+        // Entries come in sequence order: the last one durable, all are.
+        let last = turn.iter().rev().find_map(|routed| match routed {
+            Routed::Entry(entry) => Some(entry.stamp.seq),
+            Routed::Unsequenced { .. } | Routed::Snapshot { .. } => None,
+        });
+        if let Some(seq) = last {
+            wait_durable(journal, seq)?;
         }
+        let mut out = lock(outbound);
+        for routed in turn {
+            match routed {
+                Routed::Entry(entry) => {
+                    out.reports.on_entry_into(&entry, &mut reports);
+                    for (broker, frame) in reports.drain(..) {
+                        out.send(broker, frame);
+                    }
+                }
+                Routed::Unsequenced { broker, frame } => out.send(broker, frame),
+                Routed::Snapshot { seq, state } => match snapshots.try_send((seq, state)) {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                    Err(TrySendError::Full(_)) => tracing::info!(
+                        seq,
+                        "skipping a snapshot: the previous one is still being written"
+                    ),
+                },
+            }
+        }
+        out.deliver();
     }
     Ok(())
 }
@@ -165,8 +195,7 @@ pub(super) fn subscribe(
     broker: BrokerId,
     resume_from_seq: u64,
     id: u64,
-    capacity: usize,
-) -> Result<(u64, Vec<ServerFrame>, mpsc::Receiver<ServerFrame>), cetx_engine::RejectReason> {
+) -> Result<Subscribed, cetx_engine::RejectReason> {
     let mut out = lock(outbound);
     if out
         .subscribers
@@ -177,7 +206,34 @@ pub(super) fn subscribe(
     }
     let backlog = out.reports.since(broker, resume_from_seq)?.to_vec();
     let last_seq = out.reports.last_seq(broker);
-    let (live, receiver) = mpsc::channel(capacity);
-    out.subscribers.insert(broker, Subscriber { id, live });
-    Ok((last_seq, backlog, receiver))
+    let (live, receiver) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    out.subscribers.insert(
+        broker,
+        Subscriber {
+            id,
+            live,
+            queued: Arc::clone(&queued),
+            batch: Vec::new(),
+        },
+    );
+    Ok(Subscribed {
+        last_seq,
+        backlog,
+        live: receiver,
+        queued,
+    })
+}
+
+/// What [`subscribe`] gives a new subscription.
+pub(super) struct Subscribed {
+    /// The broker's last sequence number now.
+    pub(super) last_seq: u64,
+    /// Its reports after the resume point.
+    pub(super) backlog: Vec<ServerFrame>,
+    /// The live batches.
+    pub(super) live: mpsc::UnboundedReceiver<Vec<ServerFrame>>,
+    /// Frames in `live` not yet taken: the subscription subtracts what it
+    /// takes.
+    pub(super) queued: Arc<AtomicUsize>,
 }

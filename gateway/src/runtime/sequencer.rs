@@ -20,8 +20,14 @@
 //! recorded.
 //!
 //! Each turn of the loop, and at least every [`SCHEDULER_TICK`] when no
-//! request comes, the [`Scheduler`] says which calendar commands are due,
-//! and they are applied before the request that turn brought.
+//! request comes, the thread reads the clock once, the [`Scheduler`] says
+//! which calendar commands are due, and they are applied before the
+//! requests that turn brought: the first one it waited for and whatever
+//! else is queued by then, up to [`MAX_TURN`]. Every command of a turn is
+//! stamped with that turn's reading of the clock (never earlier than the
+//! last command's time), and the turn's journal entries and rejects go to
+//! the router together, in order: one hand-off and one wake-up per turn
+//! rather than per request.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -45,6 +51,9 @@ use crate::reports::{gateway_reject, request_of};
 /// The longest the engine thread waits for a request before it asks the
 /// scheduler again.
 pub(super) const SCHEDULER_TICK: Duration = Duration::from_millis(50);
+
+/// The most requests one turn of the engine loop takes from the queue.
+pub(super) const MAX_TURN: usize = 256;
 
 /// What the engine thread takes from its queue.
 #[derive(Debug)]
@@ -119,7 +128,9 @@ struct Requester {
 pub(super) struct Sequencer {
     pub(super) engine: Engine,
     pub(super) journal: Arc<JournalWriter>,
-    pub(super) routed: Sender<Routed>,
+    pub(super) routed: Sender<Vec<Routed>>,
+    /// What this turn has for the router, in order; sent at its end.
+    pub(super) outbox: Vec<Routed>,
     pub(super) clock: Clock,
     pub(super) scheduler: Scheduler,
     pub(super) client_orders: ClientOrders,
@@ -127,6 +138,8 @@ pub(super) struct Sequencer {
     pub(super) next_seq: u64,
     /// The time of the last command: no command is stamped earlier.
     pub(super) last_time_ns: i64,
+    /// The clock as this turn read it: the time its commands get.
+    pub(super) now_ns: i64,
     /// Commands between two snapshots.
     pub(super) snapshot_every: u64,
     /// Brokers whose resting orders are cancelled when they disconnect.
@@ -145,7 +158,7 @@ impl Sequencer {
     /// thread stops at once, since nothing more can be recorded or
     /// reported.
     pub(super) fn run(mut self, inputs: &Receiver<Input>) -> Result<(), RuntimeError> {
-        loop {
+        'turns: loop {
             let input = inputs.recv_timeout(SCHEDULER_TICK);
             self.run_schedule()?;
             match input {
@@ -153,15 +166,24 @@ impl Sequencer {
                 Ok(input) => self.handle(input)?,
                 Err(RecvTimeoutError::Timeout) => {}
             }
+            for _ in 1..MAX_TURN {
+                match inputs.try_recv() {
+                    Ok(Input::Shutdown) => break 'turns,
+                    Ok(input) => self.handle(input)?,
+                    Err(_) => break,
+                }
+            }
             if inputs.is_empty() {
                 self.cancel_pending()?;
             }
+            self.flush_routes()?;
         }
         // Shutting down: every request taken before the shutdown is applied.
         while let Ok(input) = inputs.try_recv() {
             self.handle(input)?;
         }
-        self.cancel_pending()
+        self.cancel_pending()?;
+        self.flush_routes()
     }
 
     fn handle(&mut self, input: Input) -> Result<(), RuntimeError> {
@@ -174,8 +196,8 @@ impl Sequencer {
 
     /// Applies the calendar's commands due by now.
     pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
-        let now_ns = self.clock.now_ns();
-        for command in self.scheduler.due(now_ns) {
+        self.now_ns = self.clock.now_ns();
+        for command in self.scheduler.due(self.now_ns) {
             self.execute(command, None)?;
         }
         Ok(())
@@ -299,14 +321,13 @@ impl Sequencer {
     }
 
     /// Sends the broker an unsequenced reject, in order with its reports.
-    fn refuse(&self, requester: Requester, reason: RejectReason) -> Result<(), RuntimeError> {
+    fn refuse(&mut self, requester: Requester, reason: RejectReason) -> Result<(), RuntimeError> {
         let frame = gateway_reject(requester.client_order_id, requester.request, reason);
-        self.routed
-            .send(Routed::Unsequenced {
-                broker: requester.broker,
-                frame,
-            })
-            .map_err(|_| RuntimeError::RouterGone)
+        self.outbox.push(Routed::Unsequenced {
+            broker: requester.broker,
+            frame,
+        });
+        Ok(())
     }
 
     /// Applies one of the runtime's own commands (genesis, the calendar's,
@@ -316,6 +337,7 @@ impl Sequencer {
     /// # Errors
     /// As [`Self::run`].
     pub(super) fn execute_own(&mut self, command: Command) -> Result<(), RuntimeError> {
+        self.now_ns = self.clock.now_ns();
         self.execute(command, None)
     }
 
@@ -338,7 +360,7 @@ impl Sequencer {
         }
         let stamp = Stamp {
             seq,
-            time_ns: self.clock.now_ns().max(self.last_time_ns),
+            time_ns: self.now_ns.max(self.last_time_ns),
         };
         self.events.clear();
         self.engine.apply(&command, stamp, &mut self.events);
@@ -359,21 +381,28 @@ impl Sequencer {
         self.client_orders
             .observe(&self.engine, &command, &self.events);
         let events = std::mem::take(&mut self.events);
-        self.route(Routed::Entry(JournalEntry {
+        self.outbox.push(Routed::Entry(JournalEntry {
             stamp,
             command,
             events,
-        }))?;
+        }));
         if seq % self.snapshot_every == 0 {
             let state: Box<EngineState> = Box::new(self.engine.state());
-            self.route(Routed::Snapshot { seq, state })?;
+            self.outbox.push(Routed::Snapshot { seq, state });
         }
         Ok(())
     }
 
-    fn route(&self, routed: Routed) -> Result<(), RuntimeError> {
+    /// Hands the router what this turn produced, in one piece.
+    ///
+    /// # Errors
+    /// [`RuntimeError::RouterGone`] when the router thread is gone.
+    pub(super) fn flush_routes(&mut self) -> Result<(), RuntimeError> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
         self.routed
-            .send(routed)
+            .send(std::mem::take(&mut self.outbox))
             .map_err(|_| RuntimeError::RouterGone)
     }
 
