@@ -142,19 +142,11 @@ impl SessionFlow {
         }
     }
 
-    /// Learns of a fill of one of the session's orders.
-    pub fn observe_fill(&mut self, side: Side, quantity_t: u64) {
-        let quantity_t = i64::try_from(quantity_t).unwrap_or(i64::MAX);
-        match side {
-            Side::Buy => self.net_bought_t = self.net_bought_t.saturating_add(quantity_t),
-            Side::Sell => self.net_bought_t = self.net_bought_t.saturating_sub(quantity_t),
-        }
-    }
-
-    /// Tonnes bought minus sold so far.
-    #[must_use]
-    pub const fn net_bought_t(&self) -> i64 {
-        self.net_bought_t
+    /// Learns the account's position from the fills so far: tonnes bought
+    /// minus sold during the run. The flow leans to the other side as it
+    /// grows, so that neither cash nor allowances run out.
+    pub fn set_net_bought_t(&mut self, net_bought_t: i64) {
+        self.net_bought_t = net_bought_t;
     }
 
     /// A uniform index in `0..n`, for picking an order to cancel.

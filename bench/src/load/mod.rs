@@ -22,12 +22,11 @@ pub mod spawn;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cetx_gateway::client::ClientError;
 use cetx_gateway::config::{Durability, ServerConfig};
 use hdrhistogram::Histogram;
-use tokio::time::Instant;
 
 use flow::{MidPath, Rng};
 use session::{latency_histogram, Pace, Progress, SessionPlan, SessionStats};
@@ -247,7 +246,8 @@ async fn drive(
         let broker_id = broker.id.0;
         tasks.push((
             broker_id,
-            tokio::spawn(async move { session::run_session(plan, progress).await }),
+            // Each session runs on threads of its own (see `session`).
+            tokio::task::spawn_blocking(move || session::run_session(&plan, &progress)),
         ));
     }
     let ticker = options
@@ -301,8 +301,8 @@ fn spawn_progress(
         let bar =
             indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
         bar.set_style(indicatif::ProgressStyle::with_template("{msg}").expect("a valid template"));
-        let mut tick =
-            tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+        let first = tokio::time::Instant::from_std(start) + Duration::from_secs(1);
+        let mut tick = tokio::time::interval_at(first, Duration::from_secs(1));
         let mut last_accepted = 0;
         loop {
             tick.tick().await;

@@ -1,18 +1,28 @@
 //! One broker session of the load tester: logs in, sends its flow open or
 //! closed loop, reads its reports, and records latencies.
 //!
+//! A session is two OS threads on one blocking TCP connection, not tokio
+//! tasks: a **sender** that paces and writes the orders, and a
+//! **receiver** that reads the reports and measures. The generator thus
+//! keeps its own time, apart from the server's tokio runtime (whose timer
+//! wheel has a resolution of 1 ms, too coarse to pace orders tens of
+//! microseconds apart), and writes many orders in one `write` when they
+//! are due together.
+//!
 //! **Open loop** ([`Pace::Open`]): order `i` is due at `start + i ×
-//! interval`. Whenever the session is free it sends every order already
-//! due, and each order's latency is measured from its *due* time, not from
-//! when it was written, so a server that falls behind is charged for the
-//! wait (no coordinated omission).
+//! interval`. The sender sleeps until the next due time, then writes every
+//! order already due (up to [`BATCH_MAX`]) in one write. Each order's
+//! latency is measured from its *due* time, not from when it was written,
+//! so a server that falls behind is charged for the wait (no coordinated
+//! omission).
 //!
 //! **Closed loop** ([`Pace::Closed`]): at most `in_flight` new orders
-//! await their `OrderAccepted` or `OrderRejected`; the session sends
-//! whenever one comes back. Latency is measured from the write.
+//! await their `OrderAccepted` or `OrderRejected`; the sender writes as
+//! many as that allows in one write, and waits for the receiver when none
+//! may go. Latency is measured from the write.
 //!
 //! Either way, sending stops at the deadline or after `max_orders`, then
-//! the session waits up to [`DRAIN`] for the outstanding answers, and logs
+//! the receiver waits up to [`DRAIN`] for the outstanding answers, and logs
 //! out (the demo brokers cancel on disconnect, which clears their resting
 //! orders).
 //!
@@ -20,25 +30,49 @@
 //! time to the first `Fill` of an order that traded on arrival (the Fill's
 //! `aggressor` flag). A resting order's fill, which waits on the market
 //! rather than on the server, is counted but not timed.
+//!
+//! The two threads share little: the sender tells the receiver of each
+//! order (id, due time, side) on a channel *before* writing it, so the
+//! receiver always knows an order before its reports arrive; the receiver
+//! counts answers and fills in atomics the sender reads (the closed loop's
+//! bound, the flow's position), and marks finished orders in a bitmap, so
+//! that the sender cancels only orders that may still rest.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::thread::{self, Thread};
+use std::time::{Duration, Instant};
 
-use cetx_gateway::client::{Client, ClientError};
-use cetx_gateway::protocol::{ClientMessage, RequestKind, ServerMessage, Side};
+use bytes::BytesMut;
+use cetx_gateway::client::ClientError;
+use cetx_gateway::codec::ClientCodec;
+use cetx_gateway::protocol::{
+    ClientMessage, RequestKind, Secret, ServerFrame, ServerMessage, Side, LOGIN_TIMEOUT,
+    PROTOCOL_VERSION, UNSEQUENCED,
+};
+use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
 use rustc_hash::FxHashMap;
-use tokio::time::{sleep_until, Instant};
+use tokio_util::codec::{Decoder, Encoder};
 
 use super::flow::{MidPath, SessionFlow, RESTING_TARGET};
 
 /// How long a session waits for outstanding answers after it stops sending.
 pub const DRAIN: Duration = Duration::from_secs(5);
-/// The most orders an open-loop session writes in one go before it reads
-/// its reports again, so a late session does not starve its reader.
-const BATCH_MAX: u32 = 256;
+/// The most orders an open-loop session writes in one go.
+pub const BATCH_MAX: u32 = 256;
+/// How long the receiver blocks in one read, so it notices the end of the
+/// drain and a failed sender.
+const READ_POLL: Duration = Duration::from_millis(50);
+/// How long the logout waits for the server to close.
+const LOGOUT_WAIT: Duration = Duration::from_secs(2);
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+/// Bits in the bitmap of finished orders, indexed by client order id
+/// modulo this: far more than the orders a session holds at once.
+const GONE_BITS: u64 = 1 << 22;
 
 /// How a session paces its orders.
 #[derive(Clone, Copy, Debug)]
@@ -128,7 +162,355 @@ pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant bounds are valid")
 }
 
-/// An order the session still hears about.
+/// An order the sender wrote, as the receiver learns of it.
+#[derive(Clone, Copy, Debug)]
+struct Written {
+    client_order_id: u64,
+    due: Instant,
+    side: Side,
+}
+
+/// What the two threads of a session share.
+#[derive(Debug)]
+struct Shared {
+    /// New orders answered (accepted or rejected).
+    answered: AtomicU64,
+    /// Tonnes bought minus sold, from the fills.
+    net_bought_t: AtomicI64,
+    /// One bit per client order id (modulo [`GONE_BITS`]): set once the
+    /// order is done (filled, cancelled, expired or rejected).
+    gone: Vec<AtomicU64>,
+    /// New orders written, once the sender has stopped; `u64::MAX` before.
+    final_sent: AtomicU64,
+    /// Set by the receiver when it fails, so the sender stops.
+    failed: AtomicBool,
+    /// Whether the sender is parked waiting for answers.
+    sender_waiting: AtomicBool,
+    sender: Thread,
+}
+
+impl Shared {
+    fn gone_bit(&self, client_order_id: u64) -> (&AtomicU64, u64) {
+        let bit = client_order_id % GONE_BITS;
+        // Below GONE_BITS / 64 words, so it fits in usize.
+        let word = usize::try_from(bit / 64).unwrap_or(0);
+        (&self.gone[word], 1 << (bit % 64))
+    }
+
+    fn is_gone(&self, client_order_id: u64) -> bool {
+        let (word, mask) = self.gone_bit(client_order_id);
+        word.load(Ordering::Relaxed) & mask != 0
+    }
+
+    fn set_gone(&self, client_order_id: u64, gone: bool) {
+        let (word, mask) = self.gone_bit(client_order_id);
+        if gone {
+            word.fetch_or(mask, Ordering::Relaxed);
+        } else {
+            word.fetch_and(!mask, Ordering::Relaxed);
+        }
+    }
+
+    fn wake_sender(&self) {
+        if self.sender_waiting.load(Ordering::Acquire) {
+            self.sender.unpark();
+        }
+    }
+}
+
+/// A connection's framing: the codec and the bytes read but not decoded.
+struct Wire {
+    stream: TcpStream,
+    codec: ClientCodec,
+    read_buf: BytesMut,
+    chunk: Box<[u8]>,
+    /// The highest sequence number seen.
+    last_seq: u64,
+}
+
+impl Wire {
+    fn new(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            codec: ClientCodec::default(),
+            read_buf: BytesMut::with_capacity(READ_CHUNK),
+            chunk: vec![0; READ_CHUNK].into_boxed_slice(),
+            last_seq: 0,
+        }
+    }
+
+    /// The next frame already read, if a whole one is there.
+    fn buffered(&mut self) -> Result<Option<ServerFrame>, ClientError> {
+        Ok(self.codec.decode(&mut self.read_buf)?)
+    }
+
+    /// Reads what the socket has (blocking up to its read timeout):
+    /// `Ok(false)` when the timeout passed with nothing.
+    fn fill(&mut self) -> Result<bool, ClientError> {
+        match self.stream.read(&mut self.chunk) {
+            Ok(0) => Err(ClientError::Closed),
+            Ok(n) => {
+                self.read_buf.extend_from_slice(&self.chunk[..n]);
+                Ok(true)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks a frame's sequence number: each sequenced report must be
+    /// the next one.
+    fn check_seq(&mut self, frame: &ServerFrame) -> Result<(), ClientError> {
+        if frame.seq != UNSEQUENCED {
+            if frame.seq != self.last_seq + 1 {
+                return Err(ClientError::SequenceGap {
+                    expected: self.last_seq + 1,
+                    got: frame.seq,
+                });
+            }
+            self.last_seq = frame.seq;
+        }
+        Ok(())
+    }
+}
+
+/// Encodes one message at the end of `out`.
+fn encode(
+    codec: &mut ClientCodec,
+    message: &ClientMessage,
+    out: &mut BytesMut,
+) -> Result<(), ClientError> {
+    codec.encode(message, out)?;
+    Ok(())
+}
+
+/// Runs one session to the end of its plan, on the calling thread (the
+/// sender) and a receiver thread it starts.
+///
+/// # Errors
+/// The connection's failures: login, reading or writing, a sequence gap.
+pub fn run_session(
+    plan: &SessionPlan,
+    progress: &Arc<Progress>,
+) -> Result<SessionStats, ClientError> {
+    let (mut wire, backlog_end) = login(plan)?;
+    let writer = wire.stream.try_clone()?;
+    let shared = Arc::new(Shared {
+        answered: AtomicU64::new(0),
+        net_bought_t: AtomicI64::new(0),
+        gone: (0..GONE_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
+        final_sent: AtomicU64::new(u64::MAX),
+        failed: AtomicBool::new(false),
+        sender_waiting: AtomicBool::new(false),
+        sender: thread::current(),
+    });
+    let (written_tx, written_rx) = crossbeam_channel::unbounded();
+    wire.stream.set_read_timeout(Some(READ_POLL))?;
+    let receiver = {
+        let shared = Arc::clone(&shared);
+        let progress = Arc::clone(progress);
+        thread::Builder::new()
+            .name(format!("load-recv-{}", plan.broker_id))
+            .spawn(move || {
+                let result = receive(&mut wire, backlog_end, &shared, &progress, &written_rx);
+                if result.is_err() {
+                    shared.failed.store(true, Ordering::Release);
+                    shared.sender.unpark();
+                }
+                result
+            })?
+    };
+    let sent = send(plan, writer, &shared, progress, &written_tx);
+    // However sending ended, the receiver learns it is over.
+    let sent_count = sent.as_ref().map_or(0, |s| s.sent);
+    shared.final_sent.store(sent_count, Ordering::Release);
+    drop(written_tx);
+    let received = receiver
+        .join()
+        .map_err(|_| ClientError::Io(io::Error::other("the receiver thread panicked")))?;
+    let sent = sent?;
+    let mut stats = received?;
+    stats.sent = sent.sent;
+    stats.cancels_sent = sent.cancels_sent;
+    stats.sending_s = sent.sending_s;
+    stats.unanswered = sent.sent.saturating_sub(stats.accepted + stats.rejected);
+    Ok(stats)
+}
+
+/// Connects, logs in, and says up to which sequence number the reports
+/// are from earlier runs (a reused server has them): the receiver skips
+/// those.
+fn login(plan: &SessionPlan) -> Result<(Wire, u64), ClientError> {
+    let stream = TcpStream::connect(plan.addr)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(LOGIN_TIMEOUT * 2))?;
+    let mut wire = Wire::new(stream);
+    let mut out = BytesMut::new();
+    encode(
+        &mut wire.codec,
+        &ClientMessage::Login {
+            protocol_version: PROTOCOL_VERSION,
+            broker_id: plan.broker_id,
+            secret: Secret::new(&plan.secret),
+            resume_from_seq: 0,
+        },
+        &mut out,
+    )?;
+    wire.stream.write_all(&out)?;
+    let frame = loop {
+        if let Some(frame) = wire.buffered()? {
+            break frame;
+        }
+        if !wire.fill()? {
+            return Err(ClientError::LoginTimeout(LOGIN_TIMEOUT * 2));
+        }
+    };
+    match frame.message {
+        ServerMessage::LoginAccepted { last_seq, .. } => {
+            wire.codec.set_logged_in(true);
+            Ok((wire, last_seq))
+        }
+        ServerMessage::LoginRejected { reason, text } => {
+            Err(ClientError::LoginRejected { reason, text })
+        }
+        ServerMessage::ProtocolError { reason, text } => {
+            Err(ClientError::ProtocolError { reason, text })
+        }
+        other => Err(ClientError::UnexpectedMessage(other.name())),
+    }
+}
+
+/// What the sender counted.
+struct SentStats {
+    sent: u64,
+    cancels_sent: u64,
+    sending_s: f64,
+}
+
+/// The sender: paces the flow and writes it, batch by batch.
+fn send(
+    plan: &SessionPlan,
+    mut stream: TcpStream,
+    shared: &Shared,
+    progress: &Progress,
+    written: &Sender<Written>,
+) -> Result<SentStats, ClientError> {
+    let mut codec = ClientCodec::default();
+    codec.set_logged_in(true);
+    let mut flow = SessionFlow::new(plan.seed, plan.account, plan.first_client_order_id);
+    let mut resting: Vec<u64> = Vec::with_capacity(RESTING_TARGET * 2);
+    let mut out = BytesMut::with_capacity(READ_CHUNK);
+    let mut sent = 0;
+    let mut cancels_sent = 0;
+    let mut next_due = plan.start;
+    sleep_until(plan.start);
+    loop {
+        if shared.failed.load(Ordering::Acquire) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= plan.deadline || sent >= plan.max_orders {
+            break;
+        }
+        // How many orders go in this batch, and when each was due.
+        let batch = match plan.pace {
+            Pace::Open { interval } => {
+                if next_due > now {
+                    sleep_until(next_due.min(plan.deadline));
+                    continue;
+                }
+                let late = now.saturating_duration_since(next_due);
+                let due_now = late.as_nanos() / interval.as_nanos().max(1) + 1;
+                u64::try_from(due_now)
+                    .unwrap_or(u64::MAX)
+                    .min(u64::from(BATCH_MAX))
+            }
+            Pace::Closed { in_flight } => {
+                let outstanding = sent - shared.answered.load(Ordering::Acquire);
+                let room = (in_flight as u64).saturating_sub(outstanding);
+                if room == 0 {
+                    wait_for_answers(shared, plan.deadline);
+                    continue;
+                }
+                next_due = now;
+                room
+            }
+        };
+        let batch = batch.min(plan.max_orders - sent);
+        flow.set_net_bought_t(shared.net_bought_t.load(Ordering::Relaxed));
+        out.clear();
+        for _ in 0..batch {
+            while resting.len() > RESTING_TARGET {
+                let id = resting.swap_remove(flow.pick(resting.len()));
+                if !shared.is_gone(id) {
+                    encode(
+                        &mut codec,
+                        &ClientMessage::Cancel {
+                            client_order_id: id,
+                        },
+                        &mut out,
+                    )?;
+                    cancels_sent += 1;
+                    break;
+                }
+            }
+            let mid_ticks = plan
+                .mid
+                .mid_ticks(next_due.saturating_duration_since(plan.start));
+            let (order, passive) = flow.next_order(mid_ticks);
+            let id = order.client_order_id;
+            shared.set_gone(id, false);
+            // The receiver hears of the order before the server does.
+            let _ = written.send(Written {
+                client_order_id: id,
+                due: next_due,
+                side: order.side,
+            });
+            encode(&mut codec, &order.into(), &mut out)?;
+            if passive {
+                resting.push(id);
+            }
+            sent += 1;
+            if let Pace::Open { interval } = plan.pace {
+                next_due += interval;
+            }
+        }
+        stream.write_all(&out)?;
+        progress.sent.fetch_add(batch, Ordering::Relaxed);
+    }
+    Ok(SentStats {
+        sent,
+        cancels_sent,
+        sending_s: plan.start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Parks the sender until the receiver has taken answers (or a short
+/// while has passed, or the deadline).
+fn wait_for_answers(shared: &Shared, deadline: Instant) {
+    shared.sender_waiting.store(true, Ordering::Release);
+    let left = deadline.saturating_duration_since(Instant::now());
+    thread::park_timeout(left.min(Duration::from_millis(1)));
+    shared.sender_waiting.store(false, Ordering::Release);
+}
+
+/// Sleeps until `when` (at once if it has passed).
+fn sleep_until(when: Instant) {
+    let left = when.saturating_duration_since(Instant::now());
+    if !left.is_zero() {
+        thread::sleep(left);
+    }
+}
+
+/// An order the receiver still hears about.
 #[derive(Clone, Copy, Debug)]
 struct Live {
     due: Instant,
@@ -137,31 +519,29 @@ struct Live {
     timed_fill: bool,
 }
 
-struct State {
-    flow: SessionFlow,
+/// The receiver's state and figures.
+struct Receiving<'a> {
+    shared: &'a Shared,
+    progress: &'a Progress,
     live: FxHashMap<u64, Live>,
-    /// Accepted passive orders, some of which may since have gone: a
-    /// cancel candidate is checked against `live` when picked.
-    resting: Vec<u64>,
-    outstanding: usize,
     stats: SessionStats,
     reject_reasons: FxHashMap<u16, u64>,
+    net_bought_t: i64,
 }
 
-/// Runs one session to the end of its plan.
-///
-/// # Errors
-/// The client's failures: login, the connection, a sequence gap.
-pub async fn run_session(
-    plan: SessionPlan,
-    progress: Arc<Progress>,
+/// The receiver: reads reports until every order written is answered
+/// after the sender stopped (or the drain ends), then logs out.
+fn receive(
+    wire: &mut Wire,
+    backlog_end: u64,
+    shared: &Shared,
+    progress: &Progress,
+    written: &Receiver<Written>,
 ) -> Result<SessionStats, ClientError> {
-    let mut client = connect(&plan).await?;
-    let mut state = State {
-        flow: SessionFlow::new(plan.seed, plan.account, plan.first_client_order_id),
+    let mut state = Receiving {
+        shared,
+        progress,
         live: FxHashMap::default(),
-        resting: Vec::with_capacity(RESTING_TARGET * 2),
-        outstanding: 0,
         stats: SessionStats {
             ack_ns: latency_histogram(),
             fill_ns: latency_histogram(),
@@ -177,211 +557,148 @@ pub async fn run_session(
             reject_reasons: Vec::new(),
         },
         reject_reasons: FxHashMap::default(),
+        net_bought_t: 0,
     };
-    let mut next_due = plan.start;
-    sleep_until(plan.start).await;
+    let mut drain_until = None;
     loop {
-        let now = Instant::now();
-        if now >= plan.deadline || state.stats.sent >= plan.max_orders {
-            break;
-        }
-        match plan.pace {
-            Pace::Open { interval } => {
-                tokio::select! {
-                    biased;
-                    () = sleep_until(next_due) => {
-                        let mut batch = 0;
-                        while next_due <= Instant::now()
-                            && next_due < plan.deadline
-                            && state.stats.sent < plan.max_orders
-                            && batch < BATCH_MAX
-                        {
-                            send_one(&mut client, &mut state, &plan, next_due).await?;
-                            progress.sent.fetch_add(1, Ordering::Relaxed);
-                            next_due += interval;
-                            batch += 1;
-                        }
-                        client.flush().await?;
-                    }
-                    report = client.next_report(Duration::from_secs(1)) => {
-                        if let Some(frame) = report? {
-                            handle(&mut state, &progress, frame.message);
-                        }
-                        drain_buffered(&mut client, &mut state, &progress)?;
-                    }
-                }
+        while let Some(frame) = wire.buffered()? {
+            wire.check_seq(&frame)?;
+            if frame.seq != UNSEQUENCED && frame.seq <= backlog_end {
+                continue;
             }
-            Pace::Closed { in_flight } => {
-                let now = Instant::now();
-                while state.outstanding < in_flight && state.stats.sent < plan.max_orders {
-                    send_one(&mut client, &mut state, &plan, now).await?;
-                    progress.sent.fetch_add(1, Ordering::Relaxed);
-                }
-                client.flush().await?;
-                let wait = plan.deadline.saturating_duration_since(Instant::now());
-                if let Some(frame) = client.next_report(wait).await? {
-                    handle(&mut state, &progress, frame.message);
-                }
-                drain_buffered(&mut client, &mut state, &progress)?;
+            // Orders written before their reports were read.
+            for order in written.try_iter() {
+                state.live.insert(
+                    order.client_order_id,
+                    Live {
+                        due: order.due,
+                        side: order.side,
+                        acked: false,
+                        timed_fill: false,
+                    },
+                );
+            }
+            state.handle(frame.message);
+        }
+        shared.wake_sender();
+        let final_sent = shared.final_sent.load(Ordering::Acquire);
+        if final_sent != u64::MAX {
+            let answered = shared.answered.load(Ordering::Acquire);
+            let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN);
+            if answered >= final_sent || Instant::now() >= until {
+                break;
             }
         }
+        wire.fill()?;
     }
-    state.stats.sending_s = plan.start.elapsed().as_secs_f64();
-    let drain_until = Instant::now() + DRAIN;
-    while state.outstanding > 0 {
-        let wait = drain_until.saturating_duration_since(Instant::now());
-        match client.next_report(wait).await? {
-            Some(frame) => handle(&mut state, &progress, frame.message),
-            None => break,
-        }
-    }
-    state.stats.unanswered = state.outstanding as u64;
-    state.stats.net_bought_t = state.flow.net_bought_t();
+    state.stats.net_bought_t = state.net_bought_t;
     let mut reasons: Vec<(u16, u64)> = state.reject_reasons.into_iter().collect();
     reasons.sort_unstable();
     state.stats.reject_reasons = reasons;
-    // The reports the logout brings (cancels of the resting orders) are
-    // not measured.
-    client.logout(Duration::from_secs(2)).await.ok();
+    logout(wire);
     Ok(state.stats)
 }
 
-/// Takes every report already read from the socket, without waiting.
-fn drain_buffered(
-    client: &mut Client,
-    state: &mut State,
-    progress: &Progress,
-) -> Result<(), ClientError> {
-    while let Some(frame) = client.try_next_report()? {
-        handle(state, progress, frame.message);
+/// Logs out and reads until the server closes (the reports the logout
+/// brings, cancels of the resting orders, are not measured).
+fn logout(wire: &mut Wire) {
+    let mut out = BytesMut::new();
+    if encode(&mut wire.codec, &ClientMessage::Logout, &mut out).is_err()
+        || wire.stream.write_all(&out).is_err()
+    {
+        return;
     }
-    Ok(())
-}
-
-/// Logs in and skips the reports of earlier runs (a reused server has
-/// them): the session starts from the server's last sequence number.
-async fn connect(plan: &SessionPlan) -> Result<Client, ClientError> {
-    let mut client = Client::connect(plan.addr, plan.broker_id, &plan.secret, 0).await?;
-    let backlog_end = client.server_last_seq();
-    while client.last_seq() < backlog_end {
-        if client.next_report(Duration::from_secs(10)).await?.is_none() {
-            return Err(ClientError::Closed);
+    let until = Instant::now() + LOGOUT_WAIT;
+    while Instant::now() < until {
+        wire.read_buf.clear();
+        if wire.fill().is_err() {
+            return;
         }
     }
-    Ok(client)
 }
 
-/// Queues the flow's next order, due at `due`, and a cancel of one of the
-/// session's resting orders first when it holds more than its target; the
-/// caller flushes the batch.
-async fn send_one(
-    client: &mut Client,
-    state: &mut State,
-    plan: &SessionPlan,
-    due: Instant,
-) -> Result<(), ClientError> {
-    while state.resting.len() > RESTING_TARGET {
-        let index = state.flow.pick(state.resting.len());
-        let id = state.resting.swap_remove(index);
-        if state.live.contains_key(&id) {
-            client
-                .feed(ClientMessage::Cancel {
-                    client_order_id: id,
-                })
-                .await?;
-            state.stats.cancels_sent += 1;
-            break;
-        }
+impl Receiving<'_> {
+    fn answered(&self) {
+        self.shared.answered.fetch_add(1, Ordering::Release);
     }
-    let mid_ticks = plan
-        .mid
-        .mid_ticks(due.saturating_duration_since(plan.start));
-    let (order, passive) = state.flow.next_order(mid_ticks);
-    let id = order.client_order_id;
-    let side = order.side;
-    client.feed(order.into()).await?;
-    state.live.insert(
-        id,
-        Live {
-            due,
-            side,
-            acked: false,
-            timed_fill: false,
-        },
-    );
-    if passive {
-        state.resting.push(id);
-    }
-    state.outstanding += 1;
-    state.stats.sent += 1;
-    Ok(())
-}
 
-/// Takes one report into the session's state and statistics.
-fn handle(state: &mut State, progress: &Progress, message: ServerMessage) {
-    let now = Instant::now();
-    match message {
-        ServerMessage::OrderAccepted {
-            client_order_id, ..
-        } => {
-            if let Some(live) = state.live.get_mut(&client_order_id) {
-                if !live.acked {
-                    live.acked = true;
-                    state.outstanding -= 1;
-                    state.stats.accepted += 1;
-                    progress.accepted.fetch_add(1, Ordering::Relaxed);
-                    let ns = nanos(now.saturating_duration_since(live.due));
-                    state.stats.ack_ns.saturating_record(ns);
-                }
-            }
-        }
-        ServerMessage::OrderRejected {
-            client_order_id,
-            request,
-            reason,
-            ..
-        } => match request {
-            RequestKind::NewOrder => {
-                if let Some(live) = state.live.remove(&client_order_id) {
+    fn gone(&mut self, client_order_id: u64) {
+        self.live.remove(&client_order_id);
+        self.shared.set_gone(client_order_id, true);
+    }
+
+    /// Takes one report into the session's state and statistics.
+    fn handle(&mut self, message: ServerMessage) {
+        let now = Instant::now();
+        match message {
+            ServerMessage::OrderAccepted {
+                client_order_id, ..
+            } => {
+                if let Some(live) = self.live.get_mut(&client_order_id) {
                     if !live.acked {
-                        state.outstanding -= 1;
+                        live.acked = true;
+                        let ns = nanos(now.saturating_duration_since(live.due));
+                        self.stats.ack_ns.saturating_record(ns);
+                        self.stats.accepted += 1;
+                        self.progress.accepted.fetch_add(1, Ordering::Relaxed);
+                        self.answered();
                     }
                 }
-                state.stats.rejected += 1;
-                *state.reject_reasons.entry(reason).or_insert(0) += 1;
             }
-            RequestKind::Cancel | RequestKind::Amend => state.stats.cancel_rejected += 1,
-        },
-        ServerMessage::Fill {
-            client_order_id,
-            quantity_t,
-            leaves_t,
-            aggressor,
-            ..
-        } => {
-            state.stats.fills += 1;
-            progress.fills.fetch_add(1, Ordering::Relaxed);
-            if let Some(live) = state.live.get_mut(&client_order_id) {
-                state.flow.observe_fill(live.side, quantity_t);
-                if aggressor && !live.timed_fill {
-                    live.timed_fill = true;
-                    let ns = nanos(now.saturating_duration_since(live.due));
-                    state.stats.fill_ns.saturating_record(ns);
+            ServerMessage::OrderRejected {
+                client_order_id,
+                request,
+                reason,
+                ..
+            } => match request {
+                RequestKind::NewOrder => {
+                    if let Some(live) = self.live.get(&client_order_id) {
+                        if !live.acked {
+                            self.answered();
+                        }
+                    }
+                    self.gone(client_order_id);
+                    self.stats.rejected += 1;
+                    *self.reject_reasons.entry(reason).or_insert(0) += 1;
                 }
-                if leaves_t == 0 {
-                    state.live.remove(&client_order_id);
+                RequestKind::Cancel | RequestKind::Amend => self.stats.cancel_rejected += 1,
+            },
+            ServerMessage::Fill {
+                client_order_id,
+                quantity_t,
+                leaves_t,
+                aggressor,
+                ..
+            } => {
+                self.stats.fills += 1;
+                self.progress.fills.fetch_add(1, Ordering::Relaxed);
+                if let Some(live) = self.live.get_mut(&client_order_id) {
+                    let quantity_t = i64::try_from(quantity_t).unwrap_or(i64::MAX);
+                    self.net_bought_t = match live.side {
+                        Side::Buy => self.net_bought_t.saturating_add(quantity_t),
+                        Side::Sell => self.net_bought_t.saturating_sub(quantity_t),
+                    };
+                    self.shared
+                        .net_bought_t
+                        .store(self.net_bought_t, Ordering::Relaxed);
+                    if aggressor && !live.timed_fill {
+                        live.timed_fill = true;
+                        let ns = nanos(now.saturating_duration_since(live.due));
+                        self.stats.fill_ns.saturating_record(ns);
+                    }
+                    if leaves_t == 0 {
+                        self.gone(client_order_id);
+                    }
                 }
             }
+            ServerMessage::Cancelled {
+                client_order_id, ..
+            }
+            | ServerMessage::Expired {
+                client_order_id, ..
+            } => self.gone(client_order_id),
+            _ => {}
         }
-        ServerMessage::Cancelled {
-            client_order_id, ..
-        }
-        | ServerMessage::Expired {
-            client_order_id, ..
-        } => {
-            state.live.remove(&client_order_id);
-        }
-        _ => {}
     }
 }
 
