@@ -21,7 +21,7 @@ use tokio_util::codec::Framed;
 
 use crate::codec::{decode_buffered, ClientCodec, DecodeError, EncodeError};
 use crate::protocol::{
-    ClientMessage, OrderType, Secret, ServerFrame, ServerMessage, Side, TimeInForce,
+    ClientMessage, OrderType, Secret, ServerFrame, ServerMessage, Side, Symbol, TimeInForce,
     HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, UNSEQUENCED,
 };
 
@@ -89,7 +89,7 @@ pub struct NewOrder {
     /// The account it trades for.
     pub account: u32,
     /// The instrument, e.g. `CEA2025`.
-    pub symbol: String,
+    pub symbol: Symbol,
     /// Buy or sell.
     pub side: Side,
     /// Limit or market.
@@ -116,7 +116,7 @@ impl NewOrder {
         Self {
             client_order_id,
             account,
-            symbol: symbol.to_owned(),
+            symbol: symbol.into(),
             side,
             order_type: OrderType::Limit,
             time_in_force: TimeInForce::Day,

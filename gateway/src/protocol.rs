@@ -38,6 +38,12 @@ pub const MAX_SECRET_LEN: usize = 64;
 /// Longest instrument symbol, in bytes of UTF-8 (`CEA2025` is 7).
 pub const MAX_SYMBOL_LEN: usize = 16;
 
+/// An instrument symbol in a message. On the wire it is a string like any
+/// other; in memory one of up to 24 bytes (every symbol: see
+/// [`MAX_SYMBOL_LEN`]) is kept inline, so decoding an order or copying a
+/// report's symbol allocates nothing.
+pub type Symbol = compact_str::CompactString;
+
 /// Longest human-readable `text` in a rejection or protocol error, in bytes of
 /// UTF-8.
 pub const MAX_TEXT_LEN: usize = 128;
@@ -81,7 +87,7 @@ pub enum ClientMessage {
         account: u32,
         /// The instrument, e.g. `CEA2025`; at most [`MAX_SYMBOL_LEN`] bytes.
         #[serde(deserialize_with = "string_from_str")]
-        symbol: String,
+        symbol: Symbol,
         /// Buy or sell.
         side: Side,
         /// Limit or market.
@@ -150,7 +156,7 @@ pub enum ServerMessage {
         order_id: u64,
         /// The instrument.
         #[serde(deserialize_with = "string_from_str")]
-        symbol: String,
+        symbol: Symbol,
         /// Buy or sell.
         side: Side,
         /// Limit or market.
@@ -186,7 +192,7 @@ pub enum ServerMessage {
         trade_id: u64,
         /// The instrument.
         #[serde(deserialize_with = "string_from_str")]
-        symbol: String,
+        symbol: Symbol,
         /// The order's side.
         side: Side,
         /// Trade price in ticks (the resting order's price).
@@ -385,7 +391,7 @@ mod tests {
         let order = ClientMessage::NewOrder {
             client_order_id: 1,
             account: 1,
-            symbol: "X".repeat(MAX_SYMBOL_LEN + 1),
+            symbol: "X".repeat(MAX_SYMBOL_LEN + 1).into(),
             side: Side::Buy,
             order_type: OrderType::Limit,
             time_in_force: TimeInForce::Day,

@@ -28,7 +28,9 @@ use cetx_engine::{
 };
 use rustc_hash::FxHashMap;
 
-use crate::protocol::{ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, UNSEQUENCED};
+use crate::protocol::{
+    ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol, UNSEQUENCED,
+};
 
 /// What a report about an order needs to know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +46,7 @@ struct OrderInfo {
 #[derive(Clone, Debug, Default)]
 pub struct Reports {
     /// Instrument symbols, by instrument id.
-    symbols: Vec<String>,
+    symbols: Vec<Symbol>,
     /// Which broker acts for each account (looked up, never iterated).
     account_brokers: FxHashMap<AccountId, BrokerId>,
     /// Today's orders (looked up, never iterated).
@@ -59,7 +61,7 @@ impl Reports {
     #[must_use]
     pub fn new(symbols: Vec<String>) -> Self {
         Self {
-            symbols,
+            symbols: symbols.into_iter().map(Symbol::from).collect(),
             ..Self::default()
         }
     }
@@ -70,13 +72,19 @@ impl Reports {
     /// [`Self::since`].
     pub fn on_entry(&mut self, entry: &JournalEntry) -> Vec<(BrokerId, ServerFrame)> {
         let mut out = Vec::new();
-        self.on_entry_into(entry, &mut out);
+        self.on_entry_into(&entry.command, &entry.events, &mut out);
         out
     }
 
-    /// [`Self::on_entry`], adding the reports to `out`.
-    pub fn on_entry_into(&mut self, entry: &JournalEntry, out: &mut Vec<(BrokerId, ServerFrame)>) {
-        if let Command::Submit(order) = &entry.command {
+    /// [`Self::on_entry`] for an entry's command and events, adding the
+    /// reports to `out`.
+    pub fn on_entry_into(
+        &mut self,
+        command: &Command,
+        events: &[Event],
+        out: &mut Vec<(BrokerId, ServerFrame)>,
+    ) {
+        if let Command::Submit(order) = command {
             if let Some(&broker) = self.account_brokers.get(&order.account) {
                 self.orders.insert(
                     order.order_id,
@@ -89,7 +97,7 @@ impl Reports {
                 );
             }
         }
-        for event in &entry.events {
+        for event in events {
             match *event {
                 Event::AccountOpened(opened) => {
                     self.account_brokers.insert(opened.account, opened.broker);
@@ -111,7 +119,7 @@ impl Reports {
                 }
                 Event::Rejected(rejected) => {
                     if let Some((broker, client_order_id, request)) =
-                        self.rejected_request(&entry.command, rejected.command)
+                        self.rejected_request(command, rejected.command)
                     {
                         let message = order_rejected(client_order_id, request, rejected.reason);
                         self.push(out, broker, message);
@@ -198,7 +206,7 @@ impl Reports {
         self.orders.get(&order_id).copied()
     }
 
-    fn symbol(&self, instrument: InstrumentId) -> String {
+    fn symbol(&self, instrument: InstrumentId) -> Symbol {
         self.symbols
             .get(usize::from(instrument.0))
             .cloned()

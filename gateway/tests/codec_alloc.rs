@@ -42,7 +42,7 @@ fn a_string_longer_than_the_frame_allocates_nothing_for_it() {
     let order = ClientMessage::NewOrder {
         client_order_id: 1,
         account: 1,
-        symbol: "CEA2025".to_owned(),
+        symbol: "CEA2025".into(),
         side: Side::Buy,
         order_type: OrderType::Limit,
         time_in_force: TimeInForce::Day,

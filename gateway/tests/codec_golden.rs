@@ -38,7 +38,7 @@ const fn server(seq: u64, message: ServerMessage) -> Example {
 /// The doc's examples by block name, the same values as `EXAMPLES` in
 /// `tests/python/broker_client.py`.
 fn examples() -> Vec<(&'static str, Example)> {
-    let symbol = || "CEA2025".to_owned();
+    let symbol = || cetx_gateway::protocol::Symbol::from("CEA2025");
     vec![
         (
             "client.Login",

@@ -30,7 +30,7 @@ fn new_order() -> ClientMessage {
     ClientMessage::NewOrder {
         client_order_id: 1001,
         account: 42,
-        symbol: "CEA2025".to_owned(),
+        symbol: "CEA2025".into(),
         side: Side::Sell,
         order_type: OrderType::Limit,
         time_in_force: TimeInForce::Ioc,
@@ -46,7 +46,7 @@ fn fill() -> ServerFrame {
             client_order_id: 1001,
             order_id: 5,
             trade_id: 3,
-            symbol: "CEA2025".to_owned(),
+            symbol: "CEA2025".into(),
             side: Side::Buy,
             price_ticks: 97_50,
             quantity_t: 10,
@@ -330,7 +330,7 @@ fn a_string_over_its_maximum_is_refused_on_both_ends() {
 
     let mut order = new_order();
     if let ClientMessage::NewOrder { symbol, .. } = &mut order {
-        *symbol = "S".repeat(MAX_SYMBOL_LEN + 1);
+        *symbol = "S".repeat(MAX_SYMBOL_LEN + 1).into();
     }
     assert!(matches!(
         encode_payload(&order),
@@ -415,7 +415,7 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
                     ClientMessage::NewOrder {
                         client_order_id,
                         account,
-                        symbol,
+                        symbol: symbol.into(),
                         side,
                         order_type,
                         time_in_force,
@@ -465,7 +465,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                     ServerMessage::OrderAccepted {
                         client_order_id,
                         order_id,
-                        symbol,
+                        symbol: symbol.into(),
                         side,
                         order_type: OrderType::Market,
                         time_in_force: TimeInForce::Fok,
@@ -512,7 +512,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
                     client_order_id,
                     order_id,
                     trade_id,
-                    symbol,
+                    symbol: symbol.into(),
                     side,
                     price_ticks,
                     quantity_t,

@@ -502,7 +502,7 @@ fn each_check_names_the_entry_that_is_wrong() {
         (
             edit(&base, "tick = \"0.01\"", "tick = \"0.005\""),
             ConfigError::Instrument {
-                symbol: "CEA2025".to_owned(),
+                symbol: "CEA2025".into(),
                 error: SpecError::Tick(dec("0.005")),
             },
         ),
@@ -513,7 +513,7 @@ fn each_check_names_the_entry_that_is_wrong() {
                 "max_orders = 1024\nlarge_holder_bps = 500",
             ),
             ConfigError::Instrument {
-                symbol: "CEA2025".to_owned(),
+                symbol: "CEA2025".into(),
                 error: SpecError::LargeHolder(500),
             },
         ),
@@ -568,7 +568,7 @@ fn each_check_names_the_entry_that_is_wrong() {
             edit(&base, "CEA2025 = 10", "CEA2099 = 10"),
             ConfigError::UnknownHoldingSymbol {
                 account: 1,
-                symbol: "CEA2099".to_owned(),
+                symbol: "CEA2099".into(),
             },
         ),
     ];

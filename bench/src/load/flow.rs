@@ -199,7 +199,7 @@ impl SessionFlow {
         let order = NewOrder {
             client_order_id,
             account: self.account,
-            symbol: SYMBOL.to_owned(),
+            symbol: SYMBOL.into(),
             side,
             order_type,
             time_in_force,

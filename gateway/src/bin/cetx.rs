@@ -436,7 +436,7 @@ async fn order(args: OrderArgs) -> Result<()> {
         .submit(NewOrder {
             client_order_id,
             account: args.account,
-            symbol: args.symbol.clone(),
+            symbol: args.symbol.as_str().into(),
             side: match args.side {
                 SideArg::Buy => Side::Buy,
                 SideArg::Sell => Side::Sell,

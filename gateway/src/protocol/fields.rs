@@ -193,32 +193,31 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Deserializes a `String` through `deserialize_str`, so that a decoder that
-/// can lend the bytes (the codec decodes from the frame's slice) checks the
-/// string's length against the bytes actually present before anything is
-/// allocated. `deserialize_string` would allocate the claimed length first.
-pub(super) fn string_from_str<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<String, D::Error> {
-    struct StrVisitor;
+/// Deserializes a string (a `String` or a [`super::Symbol`]) through
+/// `deserialize_str`, so that a decoder that can lend the bytes (the codec
+/// decodes from the frame's slice) checks the string's length against the
+/// bytes actually present before anything is allocated.
+/// `deserialize_string` would allocate the claimed length first.
+pub(super) fn string_from_str<'de, D, S>(deserializer: D) -> Result<S, D::Error>
+where
+    D: Deserializer<'de>,
+    S: for<'a> From<&'a str>,
+{
+    struct StrVisitor<S>(std::marker::PhantomData<S>);
 
-    impl Visitor<'_> for StrVisitor {
-        type Value = String;
+    impl<S: for<'a> From<&'a str>> Visitor<'_> for StrVisitor<S> {
+        type Value = S;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a UTF-8 string")
         }
 
-        fn visit_str<E: de::Error>(self, value: &str) -> Result<String, E> {
-            Ok(value.to_owned())
-        }
-
-        fn visit_string<E: de::Error>(self, value: String) -> Result<String, E> {
-            Ok(value)
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<S, E> {
+            Ok(S::from(value))
         }
     }
 
-    deserializer.deserialize_str(StrVisitor)
+    deserializer.deserialize_str(StrVisitor(std::marker::PhantomData))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use cetx_engine::{Calendar, JournalEntry, JournalError, JournalWriter};
 use tokio::sync::watch;
 
 use super::handle::{Gate, PendingCancels, RuntimeHandle, Shared};
-use super::router::{self, Outbound};
+use super::router::{self, Outbound, Turn};
 use super::scheduler::{self, Scheduler};
 use super::sequencer::{ClientOrders, Input, Sequencer};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
@@ -109,6 +109,9 @@ impl Runtime {
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
         let (routed, routed_queue) = crossbeam_channel::bounded(journal_config.queue_capacity);
+        // A few spare turns are enough: the router finishes one while the
+        // engine fills the next.
+        let (recycle, recycled) = crossbeam_channel::bounded(4);
         let mut runtime = Self {
             handle: RuntimeHandle {
                 shared: Arc::clone(&shared),
@@ -128,6 +131,7 @@ impl Runtime {
         runtime.router_thread = Some(spawn("cetx-router", move || {
             let result = router::run(
                 &routed_queue,
+                &recycle,
                 &router_shared.outbound,
                 &router_journal,
                 &snapshots,
@@ -147,7 +151,8 @@ impl Runtime {
             engine,
             journal,
             routed,
-            outbox: Vec::new(),
+            recycled,
+            turn: Turn::default(),
             clock: options.clock,
             // After a restart, the transitions missed while the server was
             // down are due (a missed close still ends its day).
@@ -163,7 +168,6 @@ impl Runtime {
             snapshot_every: config.journal.snapshot_every.max(1),
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
-            events: Vec::new(),
         };
         let genesis = if recovered.next_seq == 1 {
             config.genesis()

@@ -24,23 +24,40 @@
 //! reports wait for it.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cetx_engine::journal::{write_snapshot, JournalWriter};
-use cetx_engine::{BrokerId, EngineState, JournalEntry, JournalError};
+use cetx_engine::{BrokerId, Command, EngineState, Event, JournalError, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
 
 use crate::protocol::ServerFrame;
 use crate::reports::Reports;
 
+/// What one turn of the engine loop hands the router.
+#[derive(Default)]
+pub(super) struct Turn {
+    /// What the turn produced, in order.
+    pub(super) items: Vec<Routed>,
+    /// The events of every entry of the turn, one entry's after another's.
+    pub(super) events: Vec<Event>,
+}
+
 /// What the engine thread sends the router, in order.
 pub(super) enum Routed {
     /// A journal entry appended; its reports go out once it is durable.
-    Entry(JournalEntry),
+    Entry {
+        /// The entry's sequence number and time.
+        stamp: Stamp,
+        /// The command.
+        command: Command,
+        /// Where its events are in [`Turn::events`].
+        events: Range<usize>,
+    },
     /// A gateway reject for one broker's session: not journaled, seq 0.
     Unsequenced {
         /// Whom it is for.
@@ -128,27 +145,31 @@ pub(super) fn lock(outbound: &Mutex<Outbound>) -> MutexGuard<'_, Outbound> {
 /// # Errors
 /// The journal's failure, when an entry can never become durable.
 pub(super) fn run(
-    routed: &Receiver<Vec<Routed>>,
+    routed: &Receiver<Turn>,
+    recycle: &Sender<Turn>,
     outbound: &Mutex<Outbound>,
     journal: &JournalWriter,
     snapshots: &Sender<(u64, Box<EngineState>)>,
 ) -> Result<(), JournalError> {
     // `recv` returns everything queued before it reports the sender gone.
     let mut reports = Vec::new();
-    while let Ok(turn) = routed.recv() {
+    while let Ok(mut turn) = routed.recv() {
         // Entries come in sequence order: the last one durable, all are.
-        let last = turn.iter().rev().find_map(|routed| match routed {
-            Routed::Entry(entry) => Some(entry.stamp.seq),
+        let last = turn.items.iter().rev().find_map(|routed| match routed {
+            Routed::Entry { stamp, .. } => Some(stamp.seq),
             Routed::Unsequenced { .. } | Routed::Snapshot { .. } => None,
         });
         if let Some(seq) = last {
             wait_durable(journal, seq)?;
         }
         let mut out = lock(outbound);
-        for routed in turn {
+        for routed in turn.items.drain(..) {
             match routed {
-                Routed::Entry(entry) => {
-                    out.reports.on_entry_into(&entry, &mut reports);
+                Routed::Entry {
+                    command, events, ..
+                } => {
+                    let events = &turn.events[events];
+                    out.reports.on_entry_into(&command, events, &mut reports);
                     for (broker, frame) in reports.drain(..) {
                         out.send(broker, frame);
                     }
@@ -164,6 +185,11 @@ pub(super) fn run(
             }
         }
         out.deliver();
+        drop(out);
+        // Back to the engine thread with its vectors' capacity; when it
+        // has enough spares, this one is freed.
+        turn.events.clear();
+        let _ = recycle.try_send(turn);
     }
     Ok(())
 }

@@ -34,15 +34,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cetx_engine::{
-    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalEntry,
-    JournalWriter, NewOrder, OrderId, RejectReason, Side, Stamp,
+    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalWriter,
+    NewOrder, OrderId, RejectReason, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustc_hash::FxHashMap;
 
 use super::clock::Clock;
 use super::handle::PendingCancels;
-use super::router::Routed;
+use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
 use super::RuntimeError;
 use crate::protocol::{ClientMessage, RequestKind};
@@ -128,9 +128,12 @@ struct Requester {
 pub(super) struct Sequencer {
     pub(super) engine: Engine,
     pub(super) journal: Arc<JournalWriter>,
-    pub(super) routed: Sender<Vec<Routed>>,
+    pub(super) routed: Sender<Turn>,
+    /// Turns the router is done with, to be filled again: their vectors
+    /// keep their capacity, so a turn allocates nothing.
+    pub(super) recycled: Receiver<Turn>,
     /// What this turn has for the router, in order; sent at its end.
-    pub(super) outbox: Vec<Routed>,
+    pub(super) turn: Turn,
     pub(super) clock: Clock,
     pub(super) scheduler: Scheduler,
     pub(super) client_orders: ClientOrders,
@@ -145,7 +148,6 @@ pub(super) struct Sequencer {
     /// Brokers whose resting orders are cancelled when they disconnect.
     pub(super) cancel_on_disconnect: BTreeSet<BrokerId>,
     pub(super) pending: Arc<PendingCancels>,
-    pub(super) events: Vec<Event>,
 }
 
 impl Sequencer {
@@ -323,7 +325,7 @@ impl Sequencer {
     /// Sends the broker an unsequenced reject, in order with its reports.
     fn refuse(&mut self, requester: Requester, reason: RejectReason) -> Result<(), RuntimeError> {
         let frame = gateway_reject(requester.client_order_id, requester.request, reason);
-        self.outbox.push(Routed::Unsequenced {
+        self.turn.items.push(Routed::Unsequenced {
             broker: requester.broker,
             frame,
         });
@@ -362,15 +364,16 @@ impl Sequencer {
             seq,
             time_ns: self.now_ns.max(self.last_time_ns),
         };
-        self.events.clear();
-        self.engine.apply(&command, stamp, &mut self.events);
+        let first_event = self.turn.events.len();
+        self.engine.apply(&command, stamp, &mut self.turn.events);
+        let events = &self.turn.events[first_event..];
         // With room checked above and this the only thread that appends, a
         // broker's append cannot find the queue full; any error here means
         // the journal has failed.
         let appended = if requester.is_some() {
-            self.journal.append(stamp, &command, &self.events)
+            self.journal.append(stamp, &command, events)
         } else {
-            self.journal.append_blocking(stamp, &command, &self.events)
+            self.journal.append_blocking(stamp, &command, events)
         };
         appended.map_err(|source| RuntimeError::Journal {
             context: "appending to the journal",
@@ -378,17 +381,16 @@ impl Sequencer {
         })?;
         self.next_seq += 1;
         self.last_time_ns = stamp.time_ns;
-        self.client_orders
-            .observe(&self.engine, &command, &self.events);
-        let events = std::mem::take(&mut self.events);
-        self.outbox.push(Routed::Entry(JournalEntry {
+        self.client_orders.observe(&self.engine, &command, events);
+        let events = first_event..self.turn.events.len();
+        self.turn.items.push(Routed::Entry {
             stamp,
             command,
             events,
-        }));
+        });
         if seq % self.snapshot_every == 0 {
             let state: Box<EngineState> = Box::new(self.engine.state());
-            self.outbox.push(Routed::Snapshot { seq, state });
+            self.turn.items.push(Routed::Snapshot { seq, state });
         }
         Ok(())
     }
@@ -398,11 +400,12 @@ impl Sequencer {
     /// # Errors
     /// [`RuntimeError::RouterGone`] when the router thread is gone.
     pub(super) fn flush_routes(&mut self) -> Result<(), RuntimeError> {
-        if self.outbox.is_empty() {
+        if self.turn.items.is_empty() {
             return Ok(());
         }
+        let next = self.recycled.try_recv().unwrap_or_default();
         self.routed
-            .send(std::mem::take(&mut self.outbox))
+            .send(std::mem::replace(&mut self.turn, next))
             .map_err(|_| RuntimeError::RouterGone)
     }
 
