@@ -82,7 +82,7 @@ pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
     PriceError, PriceRules, SpecError,
 };
-pub use journal::{JournalEntry, JournalError, JournalReader, JournalWriter};
+pub use journal::{JournalBatch, JournalEntry, JournalError, JournalReader, JournalWriter};
 pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;

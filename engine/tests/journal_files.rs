@@ -9,8 +9,8 @@ use std::io::Write;
 
 use cetx_engine::journal::format::{encode_entry_record, segment_file_name, HEADER_LEN};
 use cetx_engine::journal::{
-    verify, Durability, Events, JournalConfig, JournalEntry, JournalError, JournalReader,
-    JournalWriter, VerifyReport,
+    verify, Durability, Events, JournalBatch, JournalConfig, JournalEntry, JournalError,
+    JournalReader, JournalWriter, VerifyReport,
 };
 use journal_support::{entries, entry, records, segments, small_segments, write, PATIENCE};
 
@@ -82,6 +82,48 @@ fn durability_none_writes_nothing_and_acknowledges_everything() {
     assert_eq!(writer.stats().bytes, 0);
     writer.close().unwrap();
     assert!(!dir.exists());
+}
+
+#[test]
+fn batches_roll_segments_between_their_records_and_count_as_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = JournalConfig {
+        queue_capacity: 1_000,
+        ..small_segments(4096)
+    };
+    let writer = JournalWriter::open(dir, 1, config).unwrap();
+    // Three batches of 100 entries: each spans several 4 KiB segments.
+    for first in [1, 101, 201] {
+        let mut batch = JournalBatch::default();
+        for e in entries(first..=first + 99) {
+            writer
+                .append_to(&mut batch, e.stamp, &e.command, &e.events)
+                .unwrap();
+        }
+        assert_eq!(batch.len(), 100);
+        writer.commit_batch(&mut batch).unwrap();
+        assert!(batch.is_empty());
+    }
+    // The queue counts entries, not batches.
+    assert!(writer.queue_room() >= 700);
+    assert!(writer.wait_durable(300, PATIENCE).unwrap());
+    assert_eq!(writer.queue_room(), 1_000);
+    let stats = writer.stats();
+    assert_eq!(stats.entries, 300);
+    writer.close().unwrap();
+    let files = segments(dir);
+    assert!(files.len() > 10, "{} segments", files.len());
+    for file in &files {
+        let size = std::fs::metadata(file).unwrap().len();
+        assert!(
+            size <= 4096 || records(file).len() == 1,
+            "{}",
+            file.display()
+        );
+    }
+    assert_eq!(read_all(dir), entries(1..=300));
+    assert_eq!(verify(dir).unwrap().entries, 300);
 }
 
 #[test]

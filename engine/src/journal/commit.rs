@@ -1,8 +1,9 @@
 //! The journal writer thread: group commit.
 //!
-//! It owns the segment files. It blocks on the queue until an entry comes,
-//! takes everything else already queued (up to `max_batch`), seals each
-//! record (fills in its CRC32C), writes the batch with one `write` per
+//! It owns the segment files. It blocks on the queue until entries come,
+//! takes everything else already queued (up to `max_batch` entries; the
+//! engine thread hands over a turn's entries at a time), seals each record
+//! (fills in its CRC32C), writes the batch with one `write` per
 //! segment, `fdatasync`s once (in [`Durability::Fsync`]), and only then
 //! publishes the batch's last sequence number as durable and wakes the
 //! waiters. It rolls to a new segment when the next record would not fit,
@@ -18,14 +19,16 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use super::format::{list_segments, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
+use super::format::{
+    list_segments, seal_record, segment_file_name, SegmentHeader, HEADER_LEN, RECORD_PREFIX_LEN,
+};
 use super::reader::JournalReader;
 use super::writer::{Durability, JournalConfig};
 use super::JournalError;
 
 /// Buffers larger than this are freed rather than pooled, so one huge end
 /// of day does not pin its memory.
-const POOLED_BUFFER_MAX: usize = 64 << 10;
+const POOLED_BUFFER_MAX: usize = 1 << 20;
 
 /// What the engine thread, the writer thread and waiters share.
 pub(super) struct Shared {
@@ -43,6 +46,9 @@ pub(super) struct Shared {
     pub(super) bytes: AtomicU64,
     pub(super) largest_batch: AtomicU64,
     pub(super) syncs: AtomicU64,
+    /// Entries handed to the writer and not yet taken by it: what the
+    /// queue's capacity bounds.
+    pub(super) queued: AtomicU64,
 }
 
 impl Shared {
@@ -57,6 +63,7 @@ impl Shared {
             bytes: AtomicU64::new(0),
             largest_batch: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
         }
     }
 
@@ -67,10 +74,12 @@ impl Shared {
     }
 }
 
-/// One encoded entry on its way to the writer thread.
+/// Encoded entries on their way to the writer thread: `entries` records
+/// one after another in `records`, numbered from `seq`.
 pub(super) struct Pending {
     pub(super) seq: u64,
-    pub(super) record: Vec<u8>,
+    pub(super) entries: u64,
+    pub(super) records: Vec<u8>,
 }
 
 /// Fails unless `next_seq` is one past the last record in `dir` (any
@@ -205,13 +214,18 @@ impl WriterThread {
     fn commit_until_closed(&mut self) -> Result<(), JournalError> {
         // `recv` returns everything queued before it reports the senders gone.
         while let Ok(first) = self.queue.recv() {
+            let mut entries = first.entries;
             self.batch.push(first);
-            while self.batch.len() < self.config.max_batch {
+            while entries < self.config.max_batch as u64 {
                 match self.queue.try_recv() {
-                    Ok(next) => self.batch.push(next),
+                    Ok(next) => {
+                        entries += next.entries;
+                        self.batch.push(next);
+                    }
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
+            self.shared.queued.fetch_sub(entries, Ordering::AcqRel);
             self.write_batch()?;
             self.publish();
         }
@@ -232,23 +246,31 @@ impl WriterThread {
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         for i in 0..self.batch.len() {
-            let pending = &mut self.batch[i];
-            seal_record(&mut pending.record);
-            let (seq, len) = (pending.seq, pending.record.len() as u64);
-            let roll = self.segment.as_ref().is_none_or(|segment| {
-                segment.records > 0 && segment.len + len > self.config.segment_bytes
-            });
-            if roll {
-                if let Some(segment) = &self.segment {
-                    flush(self.config.durability, &self.shared, segment, &out)?;
-                    out.clear();
+            let mut seq = self.batch[i].seq;
+            let mut at = 0;
+            while at < self.batch[i].records.len() {
+                let record = &mut self.batch[i].records[at..];
+                let len = RECORD_PREFIX_LEN
+                    + u32::from_le_bytes([record[0], record[1], record[2], record[3]]) as usize;
+                let record = &mut record[..len];
+                seal_record(record);
+                let roll = self.segment.as_ref().is_none_or(|segment| {
+                    segment.records > 0 && segment.len + len as u64 > self.config.segment_bytes
+                });
+                if roll {
+                    if let Some(segment) = &self.segment {
+                        flush(self.config.durability, &self.shared, segment, &out)?;
+                        out.clear();
+                    }
+                    self.segment = Some(self.create_segment(seq)?);
                 }
-                self.segment = Some(self.create_segment(seq)?);
-            }
-            out.extend_from_slice(&self.batch[i].record);
-            if let Some(segment) = &mut self.segment {
-                segment.len += len;
-                segment.records += 1;
+                out.extend_from_slice(&self.batch[i].records[at..at + len]);
+                if let Some(segment) = &mut self.segment {
+                    segment.len += len as u64;
+                    segment.records += 1;
+                }
+                at += len;
+                seq += 1;
             }
         }
         if let Some(segment) = &self.segment {
@@ -293,18 +315,19 @@ impl WriterThread {
             return;
         };
         let s = &self.shared;
-        let count = self.batch.len() as u64;
+        let last_seq = last.seq + last.entries - 1;
+        let count: u64 = self.batch.iter().map(|p| p.entries).sum();
         s.batches.fetch_add(1, Ordering::Relaxed);
         s.entries.fetch_add(count, Ordering::Relaxed);
         s.largest_batch.fetch_max(count, Ordering::Relaxed);
-        s.durable_seq.store(last.seq, Ordering::Release);
+        s.durable_seq.store(last_seq, Ordering::Release);
         s.notify();
         for pending in self.batch.drain(..) {
-            let mut record = pending.record;
-            if record.capacity() != 0 && record.capacity() <= POOLED_BUFFER_MAX {
-                record.clear();
+            let mut records = pending.records;
+            if records.capacity() != 0 && records.capacity() <= POOLED_BUFFER_MAX {
+                records.clear();
                 // A full pool just frees the buffer.
-                let _ = self.recycle.try_send(record);
+                let _ = self.recycle.try_send(records);
             }
         }
     }

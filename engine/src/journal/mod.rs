@@ -63,7 +63,7 @@ pub use follow::JournalFollower;
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, RecoverError, Recovered, TornTail};
 pub use snapshot::{list_snapshots, read_snapshot, write_snapshot};
-pub use writer::{Durability, JournalConfig, JournalStats, JournalWriter};
+pub use writer::{Durability, JournalBatch, JournalConfig, JournalStats, JournalWriter};
 
 /// One journal record: a stamped command and the events the engine made of
 /// it, in order.

@@ -1,13 +1,16 @@
 //! The journal writer: a thread that owns the segment files, fed by a
-//! bounded queue, committing entries in groups.
+//! queue bounded in entries, committing entries in groups.
 //!
-//! The engine thread calls [`JournalWriter::append`]: it checks that the
-//! sequence number is the next one, encodes the entry into a buffer taken
-//! from a pool, and hands it over with a non-blocking `try_send` on a
-//! bounded crossbeam channel. It never touches a file, never waits, and
-//! takes no `Mutex` (waking an idle writer thread is the channel's futex
-//! wake); a full queue is an error ([`JournalError::QueueFull`]) for the
-//! caller to turn into a busy reject.
+//! The engine thread encodes each entry of a turn with
+//! [`JournalWriter::append_to`] into a [`JournalBatch`] (a buffer taken
+//! from a pool; the sequence number must be the next one) and hands the
+//! turn's batch over with [`JournalWriter::commit_batch`]: one channel send
+//! per turn. It never touches a file, never waits, and takes no `Mutex`
+//! (waking an idle writer thread is the channel's futex wake). The queue's
+//! capacity counts entries: the engine checks [`JournalWriter::queue_room`]
+//! before it takes a broker's request and answers busy when there is none.
+//! [`JournalWriter::append`] does all of it for a single entry, failing
+//! with [`JournalError::QueueFull`] when the queue is full.
 //!
 //! The writer thread takes everything the queue holds (up to
 //! [`JournalConfig::max_batch`] entries), writes it with one `write` per
@@ -31,7 +34,7 @@ use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::command::{Command, Stamp};
 use crate::event::Event;
@@ -39,6 +42,10 @@ use crate::event::Event;
 use super::commit::{check_follows, Pending, Shared, WriterThread};
 use super::format::{begin_entry_record, DEFAULT_SEGMENT_BYTES};
 use super::JournalError;
+
+/// Used record buffers the writer keeps for the appending thread to fill
+/// again.
+const POOL_BUFFERS: usize = 64;
 
 /// What "durable" means: when the writer may publish a sequence number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -99,6 +106,31 @@ pub struct JournalStats {
     pub syncs: u64,
 }
 
+/// Entries encoded on the appending thread, to be handed to the writer
+/// together: [`JournalWriter::append_to`] fills it,
+/// [`JournalWriter::commit_batch`] hands it over. One hand-off (and at most
+/// one wake-up of the writer) per batch rather than per entry.
+#[derive(Debug, Default)]
+pub struct JournalBatch {
+    first_seq: u64,
+    entries: u64,
+    records: Vec<u8>,
+}
+
+impl JournalBatch {
+    /// Entries in the batch.
+    #[must_use]
+    pub const fn len(&self) -> u64 {
+        self.entries
+    }
+
+    /// Whether the batch holds no entry.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+}
+
 /// Appends journal entries through a writer thread; see the module docs.
 pub struct JournalWriter {
     sender: Option<Sender<Pending>>,
@@ -147,8 +179,9 @@ impl JournalWriter {
             check_follows(&dir, next_seq)?;
         }
         let shared = Arc::new(Shared::new(next_seq - 1));
-        let (sender, queue) = crossbeam_channel::bounded(config.queue_capacity);
-        let (recycle, pool) = crossbeam_channel::bounded(config.queue_capacity);
+        // Bounded by entries (`queue_room`), not by batches.
+        let (sender, queue) = crossbeam_channel::unbounded();
+        let (recycle, pool) = crossbeam_channel::bounded(POOL_BUFFERS);
         let thread = WriterThread::spawn(dir, config, queue, recycle, Arc::clone(&shared))?;
         Ok(Self {
             sender: Some(sender),
@@ -161,8 +194,9 @@ impl JournalWriter {
         })
     }
 
-    /// Hands one entry to the writer without waiting: the engine thread's
-    /// call. Entries must come from one thread, in sequence order.
+    /// Hands one entry to the writer without waiting. Entries must come
+    /// from one thread, in sequence order. (The engine thread gathers a
+    /// turn's entries with [`JournalWriter::append_to`] instead.)
     ///
     /// # Errors
     /// [`JournalError::QueueFull`] when the queue is full (nothing was
@@ -176,7 +210,13 @@ impl JournalWriter {
         command: &Command,
         events: &[Event],
     ) -> Result<(), JournalError> {
-        self.append_with(stamp, command, events, false)
+        if self.queue_room() == 0 {
+            self.check_running()?;
+            return Err(JournalError::QueueFull);
+        }
+        let mut batch = JournalBatch::default();
+        self.append_to(&mut batch, stamp, command, events)?;
+        self.commit_batch(&mut batch)
     }
 
     /// Like [`JournalWriter::append`], but waits for room in the queue
@@ -190,22 +230,31 @@ impl JournalWriter {
         command: &Command,
         events: &[Event],
     ) -> Result<(), JournalError> {
-        self.append_with(stamp, command, events, true)
+        self.wait_for_room()?;
+        let mut batch = JournalBatch::default();
+        self.append_to(&mut batch, stamp, command, events)?;
+        self.commit_batch(&mut batch)
     }
 
-    fn append_with(
+    /// Encodes one entry at the end of `batch`, for
+    /// [`JournalWriter::commit_batch`] to hand over with the others: the
+    /// engine thread's call, once per command of a turn. It takes the
+    /// entry's sequence number, and never waits or checks the queue's room
+    /// (the caller does, with [`JournalWriter::queue_room`], counting the
+    /// entries its batch holds).
+    ///
+    /// # Errors
+    /// [`JournalError::OutOfOrder`] when `stamp.seq` is not the next
+    /// sequence number; [`JournalError::RecordTooLarge`] (nothing was
+    /// added); [`JournalError::Failed`] once the writer has stopped.
+    pub fn append_to(
         &self,
+        batch: &mut JournalBatch,
         stamp: Stamp,
         command: &Command,
         events: &[Event],
-        block: bool,
     ) -> Result<(), JournalError> {
-        if let Some(failure) = self.shared.failure.get() {
-            return Err(JournalError::Failed(failure.clone()));
-        }
-        let Some(sender) = &self.sender else {
-            return Err(self.stopped());
-        };
+        self.check_running()?;
         let seq = stamp.seq;
         // Claim the sequence number first, so that two threads appending at
         // once (a programmer error) get an error rather than a gap.
@@ -218,29 +267,76 @@ impl JournalWriter {
                 found: seq,
             });
         }
-        let record = if self.durability == Durability::None {
-            Vec::new()
-        } else {
-            let mut buf = self.pool.try_recv().unwrap_or_default();
-            if let Err(len) = begin_entry_record(stamp, command, events, &mut buf) {
+        if batch.entries == 0 {
+            batch.first_seq = seq;
+            if batch.records.capacity() == 0 && self.durability != Durability::None {
+                batch.records = self.pool.try_recv().unwrap_or_default();
+            }
+        }
+        if self.durability != Durability::None {
+            if let Err(len) = begin_entry_record(stamp, command, events, &mut batch.records) {
                 self.next_seq.store(seq, Ordering::Relaxed);
                 return Err(JournalError::RecordTooLarge { seq, len });
             }
-            buf
-        };
-        let pending = Pending { seq, record };
-        let sent = if block {
-            sender.send(pending).map_err(|_| self.stopped())
-        } else {
-            sender.try_send(pending).map_err(|e| match e {
-                TrySendError::Full(_) => JournalError::QueueFull,
-                TrySendError::Disconnected(_) => self.stopped(),
-            })
-        };
-        if sent.is_err() {
-            self.next_seq.store(seq, Ordering::Relaxed);
         }
-        sent
+        batch.entries += 1;
+        Ok(())
+    }
+
+    /// Hands the batch's entries to the writer thread in one piece and
+    /// leaves the batch empty. Never waits.
+    ///
+    /// # Errors
+    /// [`JournalError::Failed`] once the writer has stopped.
+    pub fn commit_batch(&self, batch: &mut JournalBatch) -> Result<(), JournalError> {
+        if batch.entries == 0 {
+            return Ok(());
+        }
+        let Some(sender) = &self.sender else {
+            return Err(self.stopped());
+        };
+        let pending = Pending {
+            seq: batch.first_seq,
+            entries: batch.entries,
+            records: std::mem::take(&mut batch.records),
+        };
+        self.shared
+            .queued
+            .fetch_add(pending.entries, Ordering::AcqRel);
+        batch.entries = 0;
+        sender.send(pending).map_err(|_| self.stopped())
+    }
+
+    /// Waits until the queue has room for one entry.
+    fn wait_for_room(&self) -> Result<(), JournalError> {
+        let mut guard = self
+            .shared
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The writer takes entries from the queue before it publishes and
+        // notifies under this lock, so a wait begun after this check is
+        // woken by the next publication.
+        while self.queue_room() == 0 {
+            self.check_running()?;
+            guard = self
+                .shared
+                .changed
+                .wait_timeout(guard, Duration::from_millis(100))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        Ok(())
+    }
+
+    fn check_running(&self) -> Result<(), JournalError> {
+        if let Some(failure) = self.shared.failure.get() {
+            return Err(JournalError::Failed(failure.clone()));
+        }
+        if self.sender.is_none() {
+            return Err(self.stopped());
+        }
+        Ok(())
     }
 
     fn stopped(&self) -> JournalError {
@@ -259,13 +355,15 @@ impl JournalWriter {
         self.next_seq.load(Ordering::Relaxed)
     }
 
-    /// Entries the queue can take now. When the engine thread sees room
-    /// before it applies a command, the append that follows cannot fail
-    /// with [`JournalError::QueueFull`] (only the writer takes from the
-    /// queue).
+    /// Entries the queue can take now: its capacity less the entries
+    /// handed over and not yet taken by the writer. When the engine thread
+    /// sees room before it applies a command, the append that follows
+    /// cannot fail with [`JournalError::QueueFull`] (only the writer takes
+    /// from the queue, which only makes room).
     #[must_use]
     pub fn queue_room(&self) -> usize {
-        let queued = self.sender.as_ref().map_or(0, Sender::len);
+        let queued =
+            usize::try_from(self.shared.queued.load(Ordering::Acquire)).unwrap_or(usize::MAX);
         self.queue_capacity.saturating_sub(queued)
     }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use cetx_engine::journal::{self, JournalReader};
-use cetx_engine::{Calendar, JournalEntry, JournalError, JournalWriter};
+use cetx_engine::{Calendar, JournalBatch, JournalEntry, JournalError, JournalWriter};
 use tokio::sync::watch;
 
 use super::handle::{Gate, PendingCancels, RuntimeHandle, Shared};
@@ -153,6 +153,7 @@ impl Runtime {
             routed,
             recycled,
             turn: Turn::default(),
+            journal_batch: JournalBatch::default(),
             clock: options.clock,
             // After a restart, the transitions missed while the server was
             // down are due (a missed close still ends its day).

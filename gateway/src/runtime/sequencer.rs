@@ -13,11 +13,11 @@
 //!
 //! The journal never falls behind the engine by a refused append: before a
 //! broker's request is applied the sequencer makes sure the journal's queue
-//! has room (the engine thread is its only writer), and answers
-//! `ServerBusy` when it has not. The runtime's own commands (the calendar's,
-//! cancel-on-disconnect's) are never refused; they wait for room. A journal
-//! that fails stops this thread: nothing more may be decided that cannot be
-//! recorded.
+//! has room for it besides the entries of the turn so far (the engine
+//! thread is its only writer), and answers `ServerBusy` when it has not.
+//! The runtime's own commands (the calendar's, cancel-on-disconnect's) are
+//! never refused, even past the queue's capacity. A journal that fails
+//! stops this thread: nothing more may be decided that cannot be recorded.
 //!
 //! Each turn of the loop, and at least every [`SCHEDULER_TICK`] when no
 //! request comes, the thread reads the clock once, the [`Scheduler`] says
@@ -34,8 +34,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cetx_engine::{
-    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalWriter,
-    NewOrder, OrderId, RejectReason, Side, Stamp,
+    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
+    JournalWriter, NewOrder, OrderId, RejectReason, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustc_hash::FxHashMap;
@@ -134,6 +134,8 @@ pub(super) struct Sequencer {
     pub(super) recycled: Receiver<Turn>,
     /// What this turn has for the router, in order; sent at its end.
     pub(super) turn: Turn,
+    /// This turn's journal entries, handed to the writer at its end.
+    pub(super) journal_batch: JournalBatch,
     pub(super) clock: Clock,
     pub(super) scheduler: Scheduler,
     pub(super) client_orders: ClientOrders,
@@ -352,7 +354,8 @@ impl Sequencer {
         requester: Option<Requester>,
     ) -> Result<(), RuntimeError> {
         if let Some(requester) = requester {
-            if self.journal.queue_room() == 0 {
+            let staged = usize::try_from(self.journal_batch.len()).unwrap_or(usize::MAX);
+            if self.journal.queue_room() <= staged {
                 return self.refuse(requester, RejectReason::ServerBusy);
             }
         }
@@ -367,18 +370,14 @@ impl Sequencer {
         let first_event = self.turn.events.len();
         self.engine.apply(&command, stamp, &mut self.turn.events);
         let events = &self.turn.events[first_event..];
-        // With room checked above and this the only thread that appends, a
-        // broker's append cannot find the queue full; any error here means
-        // the journal has failed.
-        let appended = if requester.is_some() {
-            self.journal.append(stamp, &command, events)
-        } else {
-            self.journal.append_blocking(stamp, &command, events)
-        };
-        appended.map_err(|source| RuntimeError::Journal {
-            context: "appending to the journal",
-            source,
-        })?;
+        // Any error here means the journal has failed (or a record is
+        // beyond the format's size, which no command comes near).
+        self.journal
+            .append_to(&mut self.journal_batch, stamp, &command, events)
+            .map_err(|source| RuntimeError::Journal {
+                context: "appending to the journal",
+                source,
+            })?;
         self.next_seq += 1;
         self.last_time_ns = stamp.time_ns;
         self.client_orders.observe(&self.engine, &command, events);
@@ -395,11 +394,19 @@ impl Sequencer {
         Ok(())
     }
 
-    /// Hands the router what this turn produced, in one piece.
+    /// Hands the journal writer this turn's entries and the router what
+    /// the turn produced, each in one piece.
     ///
     /// # Errors
+    /// [`RuntimeError::Journal`] when the journal has failed;
     /// [`RuntimeError::RouterGone`] when the router thread is gone.
     pub(super) fn flush_routes(&mut self) -> Result<(), RuntimeError> {
+        self.journal
+            .commit_batch(&mut self.journal_batch)
+            .map_err(|source| RuntimeError::Journal {
+                context: "appending to the journal",
+                source,
+            })?;
         if self.turn.items.is_empty() {
             return Ok(());
         }
