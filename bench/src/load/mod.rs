@@ -130,6 +130,9 @@ pub struct LoadReport {
     pub sending_s: f64,
     /// Seconds from the start to the end of the drain.
     pub elapsed_s: f64,
+    /// What the spawned server's journal did over the whole run (start-up
+    /// and the logouts' cancels included); `None` against `--addr`.
+    pub journal: Option<cetx_engine::journal::JournalStats>,
 }
 
 impl LoadReport {
@@ -143,6 +146,15 @@ impl LoadReport {
     #[must_use]
     pub fn accepted_per_s(&self) -> f64 {
         per_second(self.total(|s| s.accepted), self.sending_s)
+    }
+
+    /// Requests (new orders and cancels) written per second of sending.
+    #[must_use]
+    pub fn requests_per_s(&self) -> f64 {
+        per_second(
+            self.total(|s| s.sent) + self.total(|s| s.cancels_sent),
+            self.sending_s,
+        )
     }
 }
 
@@ -181,9 +193,12 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, LoadError> {
         (None, Target::Addr(addr)) => addr,
         (None, Target::Spawn(_)) => unreachable!("a spawn target has a server"),
     };
-    let result = drive(options, &config, addr).await;
+    let mut result = drive(options, &config, addr).await;
     if let Some(server) = spawned {
-        server.stop().await?;
+        let journal = server.stop().await?;
+        if let Ok(report) = &mut result {
+            report.journal = journal;
+        }
     }
     result
 }
@@ -287,6 +302,7 @@ async fn drive(
         sessions: stats,
         sending_s,
         elapsed_s,
+        journal: None,
     })
 }
 

@@ -95,6 +95,10 @@ pub struct Summary {
     pub sending_s: f64,
     /// Accepted orders per second of sending.
     pub accepted_per_s: f64,
+    /// Requests (new orders and cancels) written per second of sending.
+    pub requests_per_s: f64,
+    /// The spawned server's group commits; absent against `--addr`.
+    pub journal: Option<JournalSummary>,
     /// Order→ack.
     pub order_to_ack: LatencySummary,
     /// Order→fill (orders that traded on arrival).
@@ -135,10 +139,40 @@ impl Summary {
             },
             sending_s: report.sending_s,
             accepted_per_s: report.accepted_per_s(),
+            requests_per_s: report.requests_per_s(),
+            journal: report.journal.map(|j| JournalSummary {
+                group_commits: j.batches,
+                entries: j.entries,
+                mean_group_commit: if j.batches == 0 {
+                    0.0
+                } else {
+                    j.entries as f64 / j.batches as f64
+                },
+                largest_group_commit: j.largest_batch,
+                bytes: j.bytes,
+                syncs: j.syncs,
+            }),
             order_to_ack: LatencySummary::of(&report.ack_ns),
             order_to_fill: LatencySummary::of(&report.fill_ns),
         }
     }
+}
+
+/// What the spawned server's journal writer did over the run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct JournalSummary {
+    /// Group commits (one write, and one sync in `fsync` mode, each).
+    pub group_commits: u64,
+    /// Entries (commands) journaled.
+    pub entries: u64,
+    /// Entries per group commit, on average.
+    pub mean_group_commit: f64,
+    /// Entries in the largest group commit.
+    pub largest_group_commit: u64,
+    /// Record bytes written.
+    pub bytes: u64,
+    /// `fdatasync` calls.
+    pub syncs: u64,
 }
 
 /// The name of a durability mode as the config spells it.
@@ -180,9 +214,21 @@ pub fn table(summary: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "throughput {:.0} orders/s accepted",
-        summary.accepted_per_s
+        "throughput {:.0} orders/s accepted ({:.0} requests/s with the cancels)",
+        summary.accepted_per_s, summary.requests_per_s
     );
+    if let Some(j) = &summary.journal {
+        let _ = writeln!(
+            out,
+            "journal: {} entries in {} group commits (mean {:.0}, largest {}), {:.1} MB, {} syncs",
+            j.entries,
+            j.group_commits,
+            j.mean_group_commit,
+            j.largest_group_commit,
+            j.bytes as f64 / 1e6,
+            j.syncs
+        );
+    }
     let _ = writeln!(
         out,
         "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",

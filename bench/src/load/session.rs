@@ -561,6 +561,8 @@ fn receive(
     };
     let mut drain_until = None;
     loop {
+        // One reading of the clock for all the frames one read brought.
+        let now = Instant::now();
         while let Some(frame) = wire.buffered()? {
             wire.check_seq(&frame)?;
             if frame.seq != UNSEQUENCED && frame.seq <= backlog_end {
@@ -578,7 +580,7 @@ fn receive(
                     },
                 );
             }
-            state.handle(frame.message);
+            state.handle(frame.message, now);
         }
         shared.wake_sender();
         let final_sent = shared.final_sent.load(Ordering::Acquire);
@@ -627,9 +629,9 @@ impl Receiving<'_> {
         self.shared.set_gone(client_order_id, true);
     }
 
-    /// Takes one report into the session's state and statistics.
-    fn handle(&mut self, message: ServerMessage) {
-        let now = Instant::now();
+    /// Takes one report, read at `now`, into the session's state and
+    /// statistics.
+    fn handle(&mut self, message: ServerMessage, now: Instant) {
         match message {
             ServerMessage::OrderAccepted {
                 client_order_id, ..

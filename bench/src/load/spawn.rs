@@ -13,6 +13,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use cetx_engine::journal::JournalStats;
 use cetx_gateway::config::{Durability, ServerConfig};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
@@ -86,16 +87,17 @@ impl SpawnedServer {
         self.addr
     }
 
-    /// Stops the server and the runtime.
+    /// Stops the server and the runtime, and says what the journal did.
     ///
     /// # Errors
     /// The server's or the runtime's failure.
-    pub async fn stop(self) -> Result<(), LoadError> {
+    pub async fn stop(self) -> Result<Option<JournalStats>, LoadError> {
         self.stop.cancel();
         self.serving
             .await
             .map_err(|e| LoadError::Task(e.to_string()))??;
+        let stats = self.runtime.journal_stats();
         self.runtime.shutdown()?;
-        Ok(())
+        Ok(stats)
     }
 }

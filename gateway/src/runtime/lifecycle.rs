@@ -201,6 +201,13 @@ impl Runtime {
         Ok(runtime)
     }
 
+    /// The journal writer's counters so far (group commits, entries,
+    /// bytes, syncs); `None` once the runtime has stopped.
+    #[must_use]
+    pub fn journal_stats(&self) -> Option<cetx_engine::journal::JournalStats> {
+        self.journal.as_ref().map(|journal| journal.stats())
+    }
+
     /// A handle for sessions to submit, connect and control the clock.
     #[must_use]
     pub fn handle(&self) -> RuntimeHandle {
