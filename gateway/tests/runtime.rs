@@ -6,107 +6,16 @@
 //! Nothing sleeps: each test waits on a subscription for the next frame,
 //! with a generous timeout that only a broken runtime reaches.
 
-use std::path::Path;
-use std::time::Duration;
-
 use cetx_engine::journal::{list_snapshots, JournalReader};
-use cetx_engine::{BrokerId, Command, RejectReason};
-use cetx_gateway::config::ServerConfig;
-use cetx_gateway::protocol::{
-    ClientMessage, OrderType, RequestKind, ServerFrame, ServerMessage, Side, TimeInForce,
-};
+use cetx_engine::{Command, RejectReason};
+use cetx_gateway::protocol::{ClientMessage, RequestKind, ServerFrame, ServerMessage, Side};
 use cetx_gateway::reports::gateway_reject;
-use cetx_gateway::runtime::{
-    Clock, Runtime, RuntimeHandle, RuntimeOptions, RuntimeStatus, SubmitError, Subscription,
-    TryRecvError, JOURNAL_DIR,
+use cetx_gateway::runtime::{Clock, RuntimeStatus, SubmitError, TryRecvError, JOURNAL_DIR};
+mod runtime_support;
+
+use runtime_support::{
+    accepted_id, cst, demo_config, limit, saturday_noon, start, submit, Waiter, B1, B2, WAIT,
 };
-use chrono::NaiveDate;
-
-const B1: BrokerId = BrokerId(1);
-const B2: BrokerId = BrokerId(2);
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Nanoseconds of a Shanghai local time.
-fn cst(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-    let local = NaiveDate::from_ymd_opt(y, mo, d)
-        .unwrap()
-        .and_hms_opt(h, mi, 0)
-        .unwrap();
-    (local.and_utc().timestamp() - 8 * 3_600) * 1_000_000_000
-}
-
-/// Saturday 28 November 2026, noon: the calendar has nothing to do all
-/// weekend, so only `open_market_now` opens the market.
-fn saturday_noon() -> i64 {
-    cst(2026, 11, 28, 12, 0)
-}
-
-/// The embedded demo config, its data in `dir`.
-fn demo_config(dir: &Path) -> ServerConfig {
-    let mut config = ServerConfig::embedded_default();
-    config.server.data_dir = dir.to_path_buf();
-    config
-}
-
-fn start(config: &ServerConfig, clock: &Clock, open_market_now: bool) -> Runtime {
-    let mut options = RuntimeOptions::new(&config.server.data_dir);
-    options.clock = clock.clone();
-    options.open_market_now = open_market_now;
-    Runtime::start(config, options).expect("the runtime starts")
-}
-
-/// Waits for subscriptions' frames without sleeping.
-struct Waiter(tokio::runtime::Runtime);
-
-impl Waiter {
-    fn new() -> Self {
-        Self(
-            tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .unwrap(),
-        )
-    }
-
-    /// The subscription's next frame (backlog first, then live).
-    fn next(&self, sub: &mut Subscription) -> ServerFrame {
-        self.0
-            .block_on(async { tokio::time::timeout(WAIT, sub.recv()).await })
-            .expect("a frame in time")
-            .expect("the subscription is open")
-    }
-
-    /// The next `n` frames.
-    fn take(&self, sub: &mut Subscription, n: usize) -> Vec<ServerFrame> {
-        (0..n).map(|_| self.next(sub)).collect()
-    }
-}
-
-/// A day limit order.
-fn limit(coid: u64, account: u32, symbol: &str, side: Side, price: i64, qty: u64) -> ClientMessage {
-    ClientMessage::NewOrder {
-        client_order_id: coid,
-        account,
-        symbol: symbol.into(),
-        side,
-        order_type: OrderType::Limit,
-        time_in_force: TimeInForce::Day,
-        price_ticks: price,
-        quantity_t: qty,
-    }
-}
-
-fn submit(handle: &RuntimeHandle, broker: BrokerId, message: ClientMessage) {
-    handle.submit(broker, message).expect("the queue takes it");
-}
-
-/// The exchange order id of an `OrderAccepted`.
-fn accepted_id(frame: &ServerFrame) -> u64 {
-    match frame.message {
-        ServerMessage::OrderAccepted { order_id, .. } => order_id,
-        ref other => panic!("expected OrderAccepted, got {other:?}"),
-    }
-}
 
 #[test]
 fn two_brokers_trade_and_each_gets_its_own_fill() {

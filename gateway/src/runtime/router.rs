@@ -109,7 +109,9 @@ impl Outbound {
     /// Sends each subscription its batch. A subscription whose channel
     /// would hold more than the capacity (a broker too slow to read), or
     /// whose session is gone, is dropped: the broker reconnects and
-    /// resumes from the history.
+    /// resumes from the history. A batch into an empty channel always
+    /// goes, however large: a session that has taken everything is keeping
+    /// up.
     fn deliver(&mut self) {
         let capacity = self.capacity;
         self.subscribers.retain(|broker, subscriber| {
@@ -117,7 +119,8 @@ impl Outbound {
                 return true;
             }
             let frames = subscriber.batch.len();
-            if subscriber.queued.load(Ordering::Acquire) + frames > capacity {
+            let queued = subscriber.queued.load(Ordering::Acquire);
+            if queued > 0 && queued + frames > capacity {
                 tracing::warn!(
                     broker = broker.0,
                     "dropping the session of a broker that does not keep up with its reports; \

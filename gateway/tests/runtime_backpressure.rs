@@ -1,0 +1,96 @@
+//! What the runtime does with a broker that does not read its reports: the
+//! router drops its subscription once more frames wait for it than the
+//! subscriber capacity, and the broker loses nothing, because it resumes
+//! from its history when it connects again.
+
+mod runtime_support;
+
+use cetx_gateway::protocol::{ServerMessage, Side};
+use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions, TryRecvError};
+use runtime_support::{demo_config, limit, saturday_noon, submit, Waiter, B1, B2};
+
+/// Frames a subscription may hold in this test.
+const CAPACITY: usize = 8;
+/// Orders broker 1 sends without reading: more than the engine thread
+/// takes in one turn (256), so its reports come in more than one batch,
+/// and the batches after the first find the channel not empty.
+const ORDERS: u64 = 600;
+
+#[test]
+fn a_broker_that_does_not_read_loses_its_subscription_not_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let mut options = RuntimeOptions::new(&config.server.data_dir);
+    options.clock = Clock::manual(saturday_noon());
+    options.open_market_now = true;
+    options.subscriber_capacity = CAPACITY;
+    let runtime = Runtime::start(&config, options).expect("the runtime starts");
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut slow = handle.connect(B1, 0).unwrap();
+    let mut other = handle.connect(B2, 0).unwrap();
+
+    for coid in 1..=ORDERS {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 85_00, 1),
+        );
+    }
+    // Broker 2's order comes after all of broker 1's, and the router takes
+    // them in order: once broker 2 hears of it, broker 1's reports have
+    // all been delivered or found no room.
+    submit(&handle, B2, limit(1, 2001, "CEA2025", Side::Buy, 84_00, 1));
+    let frame = wait.next(&mut other);
+    assert!(matches!(
+        frame.message,
+        ServerMessage::OrderAccepted {
+            client_order_id: 1,
+            ..
+        }
+    ));
+
+    // The slow broker finds at most the capacity's worth of its reports
+    // (plus one turn's batch into an empty channel), then the end.
+    let mut seen = Vec::new();
+    loop {
+        match slow.try_recv() {
+            Ok(frame) => seen.push(frame),
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => panic!(
+                "the subscription of a broker {ORDERS} frames behind must be dropped, \
+                 not left open; it got {} frames",
+                seen.len()
+            ),
+        }
+    }
+    assert!(
+        !seen.is_empty() && seen.len() < ORDERS as usize,
+        "{} frames",
+        seen.len()
+    );
+    let last_seen = seen.last().unwrap().seq;
+    drop(slow);
+
+    // Connecting again from the last report it read, it gets every other
+    // one, once, in order.
+    let mut again = handle.connect(B1, last_seen).unwrap();
+    assert_eq!(again.last_seq(), ORDERS);
+    let backlog = again.take_backlog();
+    let all: Vec<_> = seen.iter().chain(&backlog).collect();
+    assert_eq!(all.len(), ORDERS as usize);
+    for (i, frame) in all.iter().enumerate() {
+        let n = i as u64 + 1;
+        assert_eq!(frame.seq, n);
+        assert!(
+            matches!(
+                frame.message,
+                ServerMessage::OrderAccepted { client_order_id, .. } if client_order_id == n
+            ),
+            "{frame:?}"
+        );
+    }
+    drop(again);
+    drop(other);
+    runtime.shutdown().unwrap();
+}
