@@ -11,7 +11,11 @@
 //!    elsewhere, 413 for a resume point ahead of the server).
 //! 2. **Logged in.** `LoginAccepted` (seq 0), then the frame limit after
 //!    login, then the subscription's frames: the backlog the broker asked
-//!    for, then live reports. Order requests pass a per-session token
+//!    for, then live reports. Every whole frame a read brings is taken
+//!    before the session waits again (rejects among the answers go out in
+//!    one write), and reports go out as many as are ready per write; one
+//!    timer serves the heartbeat and the idle timeout, so a frame costs no
+//!    timer. Order requests pass a per-session token
 //!    bucket (excess: `OrderRejected` 407) into [`RuntimeHandle::submit`]
 //!    (a full queue: `OrderRejected` 408); both rejects are unsequenced.
 //!    The session heartbeats after `heartbeat_interval` of sending nothing

@@ -18,8 +18,9 @@
 //!   their 24-byte header, and the record frame (length, CRC32C, sequence
 //!   number, type, payload).
 //! - [`writer`]: [`JournalWriter`], the engine thread's side: sequence
-//!   check, encoding into pooled buffers, a bounded queue, the durable
-//!   sequence number and waiting for it. `commit.rs` is the writer thread:
+//!   check, encoding a turn's entries into a pooled [`JournalBatch`], a
+//!   queue bounded in entries, the durable sequence number and waiting for
+//!   it. `commit.rs` is the writer thread:
 //!   group commit (one `fdatasync` per batch), segment rolls, failure.
 //! - `segment.rs`: reading one segment file record by record, telling a
 //!   good record from the end of the data and from a bad one.
@@ -27,11 +28,13 @@
 //!   [`Events`], the `(seq, Event)` view registries want.
 //! - [`follow`]: [`JournalFollower`], which tails a live journal.
 //! - [`snapshot`]: the engine's state at a sequence number, written
-//!   atomically, so that recovery need not replay everything.
+//!   atomically (not synced: a shortcut, never the truth), so that
+//!   recovery need not replay everything.
 //! - [`recover`]: [`recover()`](recover::recover) on start: verify, cut a torn
 //!   tail, load the newest good snapshot, replay the rest.
 //!
-//! Data flows `engine thread → JournalWriter::append (encode, try_send) →
+//! Data flows `engine thread → JournalWriter::append_to (encode) and
+//! commit_batch (one send per turn) →
 //! writer thread (write, fdatasync, publish durable_seq) → segment files →
 //! JournalReader / JournalFollower → JournalEntry → (seq, Event)`.
 //!
