@@ -9,8 +9,8 @@
 //!
 //! | group | one element | what is timed per iteration |
 //! |---|---|---|
-//! | `append/{fsync,os,none}` | one entry | 10,000 `append_blocking` calls and the wait until the last is durable: sustained throughput, group commit included |
-//! | `append_call/fsync` | one entry | 1,000 `append` calls only (room in the queue is ensured, untimed): the engine thread's cost |
+//! | `append/{fsync,os,none}` | one entry | 10,000 entries handed over as the engine thread does, in turns of 256 (`append_to` each, `commit_batch` per turn, waiting for room when the queue is full), and the wait until the last is durable: sustained throughput, group commit included |
+//! | `append_to/fsync` | one entry | 1,024 `append_to` calls and a `commit_batch` per 256 (room in the queue is ensured, untimed): the engine thread's cost |
 //! | `commit_latency/fsync` | one entry | one `append` and the wait until it is durable, on an idle writer |
 //! | `read/events` | one event | reading and decoding a ~1M-event journal (400,000 entries, page cache warm) as `(seq, Event)` |
 //!
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, Criterion, SamplingMode, Throughput};
 
-use cetx_engine::journal::{Durability, JournalConfig, JournalReader, JournalWriter};
+use cetx_engine::journal::{Durability, JournalBatch, JournalConfig, JournalReader, JournalWriter};
 use cetx_engine::{
     Accepted, AccountId, Command, Event, InstrumentId, NewOrder, OrderId, OrderType, Side, Stamp,
     TimeInForce, Trade,
@@ -35,8 +35,11 @@ use cetx_engine::{
 /// Entries per timed batch in `append`.
 const BATCH: u64 = 10_000;
 
-/// Entries per timed batch in `append_call`.
-const CALLS: u64 = 1_000;
+/// Entries per timed batch in `append_to`.
+const CALLS: u64 = 1_024;
+
+/// Entries the engine thread hands over at most at once (a turn).
+const TURN: usize = 256;
 
 /// Entries in the journal `read` decodes (2.5 events each).
 const READ_ENTRIES: u64 = 400_000;
@@ -135,19 +138,26 @@ fn append(c: &mut Criterion) {
         let dir = temp_dir();
         let writer = JournalWriter::open(dir.path(), 1, config(durability)).expect("open");
         let mut next = 1;
+        let mut batch = JournalBatch::default();
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    for (stamp, command, events) in &entries {
-                        let stamp = Stamp {
-                            seq: next,
-                            ..*stamp
-                        };
-                        writer
-                            .append_blocking(stamp, command, events)
-                            .expect("append");
-                        next += 1;
+                    for turn in entries.chunks(TURN) {
+                        while writer.queue_room() < turn.len() {
+                            std::thread::yield_now();
+                        }
+                        for (stamp, command, events) in turn {
+                            let stamp = Stamp {
+                                seq: next,
+                                ..*stamp
+                            };
+                            writer
+                                .append_to(&mut batch, stamp, command, events)
+                                .expect("append");
+                            next += 1;
+                        }
+                        writer.commit_batch(&mut batch).expect("commit");
                     }
                     assert!(writer.wait_durable(next - 1, PATIENCE).expect("durable"));
                 }
@@ -160,10 +170,11 @@ fn append(c: &mut Criterion) {
     group.finish();
 }
 
-/// The engine thread's cost of one `append`.
-fn append_call(c: &mut Criterion) {
+/// The engine thread's cost of one entry: `append_to`, and a share of
+/// the turn's `commit_batch`.
+fn append_to(c: &mut Criterion) {
     let entries: Vec<_> = (1..=CALLS).map(entry).collect();
-    let mut group = c.benchmark_group("append_call");
+    let mut group = c.benchmark_group("append_to");
     group.throughput(Throughput::Elements(CALLS));
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(30);
@@ -171,29 +182,36 @@ fn append_call(c: &mut Criterion) {
     let dir = temp_dir();
     let writer = JournalWriter::open(dir.path(), 1, config(Durability::Fsync)).expect("open");
     let mut next = 1;
+    let mut batch = JournalBatch::default();
     group.bench_function("fsync", |b| {
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
             for _ in 0..iters {
-                // Make room first, untimed, so no call sees a full queue.
+                // Make room first, untimed, as the engine thread checks
+                // before it takes a request.
                 while writer.queue_room() < CALLS as usize {
                     std::thread::sleep(Duration::from_micros(100));
                 }
                 let start = Instant::now();
-                for (stamp, command, events) in &entries {
-                    let stamp = Stamp {
-                        seq: next,
-                        ..*stamp
-                    };
-                    writer.append(stamp, command, events).expect("room");
-                    next += 1;
+                for turn in entries.chunks(TURN) {
+                    for (stamp, command, events) in turn {
+                        let stamp = Stamp {
+                            seq: next,
+                            ..*stamp
+                        };
+                        writer
+                            .append_to(&mut batch, stamp, command, events)
+                            .expect("append");
+                        next += 1;
+                    }
+                    writer.commit_batch(&mut batch).expect("commit");
                 }
                 elapsed += start.elapsed();
             }
             elapsed
         });
     });
-    report_batches("append_call/fsync", &writer);
+    report_batches("append_to/fsync", &writer);
     writer.close().expect("close");
     group.finish();
 }
@@ -251,9 +269,9 @@ fn read(c: &mut Criterion) {
 
 /// The macro's `pub fn benches` lives in a private module: it is no API.
 mod groups {
-    use super::{append, append_call, commit_latency, read};
+    use super::{append, append_to, commit_latency, read};
 
-    criterion::criterion_group!(benches, append, append_call, commit_latency, read);
+    criterion::criterion_group!(benches, append, append_to, commit_latency, read);
 }
 
 criterion_main!(groups::benches);

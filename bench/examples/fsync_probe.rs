@@ -32,7 +32,10 @@ fn main() -> std::io::Result<()> {
     let dir = Path::new("target/tmp");
     std::fs::create_dir_all(dir)?;
     let path = dir.join("fsync-probe.dat");
-    println!("fdatasync latency, µs, {seconds} s per row, {}", path.display());
+    println!(
+        "fdatasync latency, µs, {seconds} s per row, {}",
+        path.display()
+    );
     println!(
         "{:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "file, record", "syncs", "p50", "p90", "p99", "p99.9", "max"

@@ -28,7 +28,7 @@ use super::JournalError;
 
 /// Buffers larger than this are freed rather than pooled, so one huge end
 /// of day does not pin its memory.
-const POOLED_BUFFER_MAX: usize = 1 << 20;
+const POOLED_BUFFER_MAX: usize = 128 << 10;
 
 /// What the engine thread, the writer thread and waiters share.
 pub(super) struct Shared {

@@ -45,7 +45,7 @@ use super::JournalError;
 
 /// Used record buffers the writer keeps for the appending thread to fill
 /// again.
-const POOL_BUFFERS: usize = 64;
+const POOL_BUFFERS: usize = 512;
 
 /// What "durable" means: when the writer may publish a sequence number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
