@@ -401,6 +401,11 @@ impl Client {
         &mut self,
         wait: Duration,
     ) -> Result<Option<ServerFrame>, ClientError> {
+        // A broker that only reads still heartbeats, even while every
+        // report it wants is already buffered.
+        if Instant::now() >= self.last_sent + HEARTBEAT_INTERVAL {
+            self.heartbeat().await?;
+        }
         // Frames already read come first, without a timer.
         if let Some(frame) = self.try_next_report()? {
             return Ok(Some(frame));

@@ -219,7 +219,10 @@ impl Sequencer {
         };
         match self.command_for(broker, &message) {
             Ok(command) => self.execute(command, Some(requester)),
-            Err(reason) => self.refuse(requester, reason),
+            Err(reason) => {
+                self.refuse(requester, reason);
+                Ok(())
+            }
         }
     }
 
@@ -325,13 +328,12 @@ impl Sequencer {
     }
 
     /// Sends the broker an unsequenced reject, in order with its reports.
-    fn refuse(&mut self, requester: Requester, reason: RejectReason) -> Result<(), RuntimeError> {
+    fn refuse(&mut self, requester: Requester, reason: RejectReason) {
         let frame = gateway_reject(requester.client_order_id, requester.request, reason);
         self.turn.items.push(Routed::Unsequenced {
             broker: requester.broker,
             frame,
         });
-        Ok(())
     }
 
     /// Applies one of the runtime's own commands (genesis, the calendar's,
@@ -356,7 +358,8 @@ impl Sequencer {
         if let Some(requester) = requester {
             let staged = usize::try_from(self.journal_batch.len()).unwrap_or(usize::MAX);
             if self.journal.queue_room() <= staged {
-                return self.refuse(requester, RejectReason::ServerBusy);
+                self.refuse(requester, RejectReason::ServerBusy);
+                return Ok(());
             }
         }
         let seq = self.next_seq;
