@@ -1,7 +1,10 @@
 //! `cetx-journal-child DIR SEED ORDERS`: journals a workload (see
-//! `cetx_tests::workload`) into DIR with `fdatasync` group commit, writing a
-//! snapshot every 2,000 commands, and prints `durable N` on standard output
-//! each time the durable sequence number moves on. Crash tests kill it with
+//! `cetx_tests::workload`) into DIR with `fdatasync` group commit, handing
+//! the entries over as the engine thread does, in turns of 1 to 256 (drawn
+//! from SEED; one write then carries many records, so kills also tear
+//! them), writing a snapshot about every 2,000 commands, and prints
+//! `durable N` on standard output each time the durable sequence number
+//! moves on. Crash tests kill it with
 //! SIGKILL at random points and then check that everything it reported
 //! durable survived.
 
@@ -10,11 +13,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cetx_engine::journal::{write_snapshot, JournalConfig, JournalWriter};
+use cetx_engine::journal::{write_snapshot, JournalBatch, JournalConfig, JournalWriter};
 use cetx_engine::Engine;
 
-/// Commands between snapshots.
+/// Commands between snapshots (at the end of the turn that reaches it).
 const SNAPSHOT_EVERY: u64 = 2_000;
+
+/// The most entries in one turn, as in the engine thread.
+const MAX_TURN: u64 = 256;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -43,23 +49,38 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let mut reported = 0;
     let mut events = Vec::new();
-    for (command, stamp) in &workload {
-        events.clear();
-        engine.apply(command, *stamp, &mut events);
-        if let Err(e) = writer.append_blocking(*stamp, command, &events) {
-            eprintln!("journal append failed: {e}");
+    let mut batch = JournalBatch::default();
+    let mut draws = seed | 1;
+    let mut next_snapshot = SNAPSHOT_EVERY;
+    for turn in chunks(&workload, &mut draws) {
+        // Room for the whole turn, as the engine thread makes sure.
+        while writer.queue_room() < turn.len() {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        for (command, stamp) in turn {
+            events.clear();
+            engine.apply(command, *stamp, &mut events);
+            if let Err(e) = writer.append_to(&mut batch, *stamp, command, &events) {
+                eprintln!("journal append failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if let Err(e) = writer.commit_batch(&mut batch) {
+            eprintln!("journal commit failed: {e}");
             return ExitCode::FAILURE;
         }
-        if stamp.seq % SNAPSHOT_EVERY == 0 {
+        let last = turn.last().map_or(0, |(_, stamp)| stamp.seq);
+        if last >= next_snapshot {
+            next_snapshot = last + SNAPSHOT_EVERY;
             let state = engine.state();
-            match writer.wait_durable(stamp.seq, Duration::from_secs(30)) {
+            match writer.wait_durable(last, Duration::from_secs(30)) {
                 Ok(true) => {}
                 other => {
-                    eprintln!("seq {} did not become durable: {other:?}", stamp.seq);
+                    eprintln!("seq {last} did not become durable: {other:?}");
                     return ExitCode::FAILURE;
                 }
             }
-            if let Err(e) = write_snapshot(&dir, stamp.seq, &state) {
+            if let Err(e) = write_snapshot(&dir, last, &state) {
                 eprintln!("snapshot failed: {e}");
                 return ExitCode::FAILURE;
             }
@@ -82,4 +103,23 @@ fn main() -> ExitCode {
     }
     let _ = writeln!(out, "done {}", workload.len());
     ExitCode::SUCCESS
+}
+
+/// The workload cut into turns of 1 to [`MAX_TURN`] entries (xorshift
+/// draws from `state`).
+fn chunks<'a, T>(workload: &'a [T], state: &mut u64) -> Vec<&'a [T]> {
+    let mut turns = Vec::new();
+    let mut rest = workload;
+    while !rest.is_empty() {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        let len = usize::try_from(1 + *state % MAX_TURN)
+            .unwrap_or(1)
+            .min(rest.len());
+        let (turn, tail) = rest.split_at(len);
+        turns.push(turn);
+        rest = tail;
+    }
+    turns
 }
