@@ -527,6 +527,18 @@ struct Receiving<'a> {
     stats: SessionStats,
     reject_reasons: FxHashMap<u16, u64>,
     net_bought_t: i64,
+    /// Counts of the frames of one read, published to the shared
+    /// counters once per read.
+    chunk: Chunk,
+}
+
+/// What one read's frames add to the counters the sender and the
+/// progress line watch.
+#[derive(Debug, Default)]
+struct Chunk {
+    answered: u64,
+    accepted: u64,
+    fills: u64,
 }
 
 /// The receiver: reads reports until every order written is answered
@@ -558,30 +570,33 @@ fn receive(
         },
         reject_reasons: FxHashMap::default(),
         net_bought_t: 0,
+        chunk: Chunk::default(),
     };
     let mut drain_until = None;
     loop {
         // One reading of the clock for all the frames one read brought.
         let now = Instant::now();
+        // Every order whose reports that read brought was written, and so
+        // announced, before it.
+        for order in written.try_iter() {
+            state.live.insert(
+                order.client_order_id,
+                Live {
+                    due: order.due,
+                    side: order.side,
+                    acked: false,
+                    timed_fill: false,
+                },
+            );
+        }
         while let Some(frame) = wire.buffered()? {
             wire.check_seq(&frame)?;
             if frame.seq != UNSEQUENCED && frame.seq <= backlog_end {
                 continue;
             }
-            // Orders written before their reports were read.
-            for order in written.try_iter() {
-                state.live.insert(
-                    order.client_order_id,
-                    Live {
-                        due: order.due,
-                        side: order.side,
-                        acked: false,
-                        timed_fill: false,
-                    },
-                );
-            }
             state.handle(frame.message, now);
         }
+        state.publish();
         shared.wake_sender();
         let final_sent = shared.final_sent.load(Ordering::Acquire);
         if final_sent != u64::MAX {
@@ -620,8 +635,31 @@ fn logout(wire: &mut Wire) {
 }
 
 impl Receiving<'_> {
-    fn answered(&self) {
-        self.shared.answered.fetch_add(1, Ordering::Release);
+    fn answered(&mut self) {
+        self.chunk.answered += 1;
+    }
+
+    /// Publishes one read's counts and the position.
+    fn publish(&mut self) {
+        let chunk = std::mem::take(&mut self.chunk);
+        if chunk.answered > 0 {
+            self.shared
+                .answered
+                .fetch_add(chunk.answered, Ordering::Release);
+        }
+        if chunk.accepted > 0 {
+            self.progress
+                .accepted
+                .fetch_add(chunk.accepted, Ordering::Relaxed);
+        }
+        if chunk.fills > 0 {
+            self.progress
+                .fills
+                .fetch_add(chunk.fills, Ordering::Relaxed);
+            self.shared
+                .net_bought_t
+                .store(self.net_bought_t, Ordering::Relaxed);
+        }
     }
 
     fn gone(&mut self, client_order_id: u64) {
@@ -642,7 +680,7 @@ impl Receiving<'_> {
                         let ns = nanos(now.saturating_duration_since(live.due));
                         self.stats.ack_ns.saturating_record(ns);
                         self.stats.accepted += 1;
-                        self.progress.accepted.fetch_add(1, Ordering::Relaxed);
+                        self.chunk.accepted += 1;
                         self.answered();
                     }
                 }
@@ -673,16 +711,13 @@ impl Receiving<'_> {
                 ..
             } => {
                 self.stats.fills += 1;
-                self.progress.fills.fetch_add(1, Ordering::Relaxed);
+                self.chunk.fills += 1;
                 if let Some(live) = self.live.get_mut(&client_order_id) {
                     let quantity_t = i64::try_from(quantity_t).unwrap_or(i64::MAX);
                     self.net_bought_t = match live.side {
                         Side::Buy => self.net_bought_t.saturating_add(quantity_t),
                         Side::Sell => self.net_bought_t.saturating_sub(quantity_t),
                     };
-                    self.shared
-                        .net_bought_t
-                        .store(self.net_bought_t, Ordering::Relaxed);
                     if aggressor && !live.timed_fill {
                         live.timed_fill = true;
                         let ns = nanos(now.saturating_duration_since(live.due));
