@@ -106,6 +106,7 @@ fn recovery(c: &mut Criterion) {
     let out = tempfile::tempdir_in("target/tmp").expect("temporary directory");
     let args = ReplayArgs {
         journal: dir.path().to_path_buf(),
+        calendar: cetx_engine::Calendar::default(),
         day: None,
         from_seq: 0,
         out: Some(out.path().to_path_buf()),

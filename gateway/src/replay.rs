@@ -14,6 +14,10 @@
 //!   trading that instrument, and the end holding; `end_cash_cny` is the
 //!   account's cash, the same on each of its rows.
 //!
+//! `trading_day` is a date, `YYYYMMDD`: the engine numbers its trading days
+//! from 0, and the replay dates each by the calendar (the config's) at the
+//! time of the entry that began it.
+//!
 //! With `--out DIR` the three go to `DIR/{clearing,days,accounts}.{csv,json}`;
 //! without it the clearing file goes to standard output and the reports to
 //! standard error. `--follow` tails a live journal and prints clearing rows
@@ -27,7 +31,9 @@ use std::time::Duration;
 
 use cetx_engine::journal::{JournalError, JournalFollower, JournalReader};
 use cetx_engine::settlement::{ClearingRow, Ledger, ReconcileError};
-use cetx_engine::{Engine, EngineConfig, ReplayError};
+use cetx_engine::{Calendar, Engine, EngineConfig, Event, ReplayError, Stamp};
+
+use crate::runtime::trading_date;
 
 /// Exit codes of `cetx replay`, part of its interface.
 pub mod exit {
@@ -58,7 +64,10 @@ pub enum Format {
 pub struct ReplayArgs {
     /// The journal directory.
     pub journal: PathBuf,
-    /// Only this trading day's clearing rows and day report.
+    /// The exchange calendar the journal was written under (the server
+    /// config's), which turns the engine's trading days into dates.
+    pub calendar: Calendar,
+    /// Only this trading day's clearing rows and day report, `YYYYMMDD`.
     pub day: Option<u32>,
     /// Only clearing rows from this sequence number on.
     pub from_seq: u64,
@@ -150,6 +159,7 @@ pub fn run(
     let mut clearing = Table::new(args.format, CLEARING_HEADER);
     let mut reader = JournalReader::open(&args.journal)?;
     let mut events = Vec::new();
+    let mut dates = Dates::new(&args.calendar);
     loop {
         let next = reader.next_into(&mut events);
         let (stamp, command) = match next {
@@ -167,10 +177,11 @@ pub fn run(
             events: std::mem::take(&mut events),
         };
         engine.replay(stamp, &entry.events)?;
+        dates.observe(stamp, &entry.events);
         ledger.apply(&entry, &mut rows)?;
         for row in rows.drain(..) {
-            if keep(args, &row) {
-                clearing.push(&clearing_cells(&row, &symbols));
+            if keep(args, &dates, &row) {
+                clearing.push(&clearing_cells(&row, &dates, &symbols));
                 summary.rows += 1;
             }
         }
@@ -183,7 +194,7 @@ pub fn run(
     ledger.reconcile(&engine.state())?;
     ledger.check_conservation()?;
 
-    let days = day_table(args, &ledger, &symbols);
+    let days = day_table(args, &dates, &ledger, &symbols);
     let accounts = account_table(args.format, &ledger, &symbols);
     match &args.out {
         Some(dir) => {
@@ -215,6 +226,7 @@ pub fn run(
             &symbols,
             summary.last_seq + 1,
             &mut ledger,
+            &mut dates,
             stdout,
             stop,
         )?;
@@ -229,6 +241,7 @@ fn follow(
     symbols: &[String],
     from_seq: u64,
     ledger: &mut Ledger,
+    dates: &mut Dates,
     stdout: &mut dyn Write,
     stop: &AtomicBool,
 ) -> Result<u64, ReplayFailure> {
@@ -238,10 +251,12 @@ fn follow(
     let mut printed = 0;
     for entry in follower.until(stop) {
         let entry = entry?;
+        dates.observe(entry.stamp, &entry.events);
         ledger.apply(&entry, &mut rows)?;
         for row in rows.drain(..) {
-            if keep(args, &row) {
-                let row = line(args.format, CLEARING_HEADER, &clearing_cells(&row, symbols));
+            if keep(args, dates, &row) {
+                let cells = clearing_cells(&row, dates, symbols);
+                let row = line(args.format, CLEARING_HEADER, &cells);
                 write_stream(stdout, "stdout", &row)?;
                 printed += 1;
             }
@@ -250,8 +265,57 @@ fn follow(
     Ok(printed)
 }
 
-fn keep(args: &ReplayArgs, row: &ClearingRow) -> bool {
-    row.seq >= args.from_seq && args.day.is_none_or(|day| row.trading_day == day)
+fn keep(args: &ReplayArgs, dates: &Dates, row: &ClearingRow) -> bool {
+    row.seq >= args.from_seq
+        && args
+            .day
+            .is_none_or(|day| dates.date(row.trading_day) == day)
+}
+
+/// The calendar date of each of the engine's trading days (which the
+/// journal counts from 0), learnt from the journal itself: day 0 is the
+/// trading day at the first entry's time, and each later day the trading
+/// day at the time of the entry that started it (an end of day, after the
+/// close: the next trading day).
+struct Dates<'a> {
+    calendar: &'a Calendar,
+    /// `YYYYMMDD` by the engine's day number.
+    dates: Vec<u32>,
+}
+
+impl<'a> Dates<'a> {
+    const fn new(calendar: &'a Calendar) -> Self {
+        Self {
+            calendar,
+            dates: Vec::new(),
+        }
+    }
+
+    /// Takes note of one entry, in journal order.
+    fn observe(&mut self, stamp: Stamp, events: &[Event]) {
+        if self.dates.is_empty() {
+            self.dates.push(trading_date(self.calendar, stamp.time_ns));
+        }
+        for event in events {
+            if let Event::DayStarted(started) = event {
+                let day = usize::try_from(started.trading_day).unwrap_or(usize::MAX);
+                if day >= self.dates.len() {
+                    self.dates.resize(day + 1, 0);
+                }
+                self.dates[day] = trading_date(self.calendar, stamp.time_ns);
+            }
+        }
+    }
+
+    /// The date of the engine's day `day`, `YYYYMMDD` (0 if the journal
+    /// never named it).
+    fn date(&self, day: u32) -> u32 {
+        usize::try_from(day)
+            .ok()
+            .and_then(|day| self.dates.get(day))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 const CLEARING_HEADER: &[&str] = &[
@@ -283,11 +347,11 @@ fn symbol(symbols: &[String], instrument: cetx_engine::InstrumentId) -> &str {
         .map_or("?", String::as_str)
 }
 
-fn clearing_cells<'a>(row: &ClearingRow, symbols: &'a [String]) -> [Cell<'a>; 12] {
+fn clearing_cells<'a>(row: &ClearingRow, dates: &Dates, symbols: &'a [String]) -> [Cell<'a>; 12] {
     [
         Cell::Int(i128::from(row.seq)),
         Cell::Int(i128::from(row.time_ns)),
-        Cell::Int(i128::from(row.trading_day)),
+        Cell::Int(i128::from(dates.date(row.trading_day))),
         Cell::Int(i128::from(row.trade_id)),
         Cell::Text(symbol(symbols, row.instrument)),
         Cell::Int(i128::from(row.buyer.0)),
@@ -300,7 +364,7 @@ fn clearing_cells<'a>(row: &ClearingRow, symbols: &'a [String]) -> [Cell<'a>; 12
     ]
 }
 
-fn day_table(args: &ReplayArgs, ledger: &Ledger, symbols: &[String]) -> Table {
+fn day_table(args: &ReplayArgs, dates: &Dates, ledger: &Ledger, symbols: &[String]) -> Table {
     let mut table = Table::new(
         args.format,
         &[
@@ -316,14 +380,15 @@ fn day_table(args: &ReplayArgs, ledger: &Ledger, symbols: &[String]) -> Table {
         ],
     );
     for day in ledger.days() {
-        if args.day.is_some_and(|d| d != day.trading_day) {
+        let date = dates.date(day.trading_day);
+        if args.day.is_some_and(|d| d != date) {
             continue;
         }
         // The engine's close once the day has ended; until then the VWAP
         // so far (a tick of 0.01 CNY, the default, for the rounding).
         let close = day.close_ticks.or_else(|| Ledger::vwap(day, 1));
         table.push(&[
-            Cell::Int(i128::from(day.trading_day)),
+            Cell::Int(i128::from(date)),
             Cell::Text(symbol(symbols, day.instrument)),
             Cell::Money(day.open_ticks),
             Cell::Money(day.high_ticks),
@@ -499,4 +564,38 @@ fn write_stream(stream: &mut dyn Write, name: &str, contents: &str) -> Result<()
             path: name.into(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cetx_engine::DayStarted;
+
+    /// Nanoseconds since the epoch of a Beijing time on a day of
+    /// November 2026.
+    fn beijing(day: u32, hour: u32, minute: u32) -> i64 {
+        let local = chrono::NaiveDate::from_ymd_opt(2026, 11, day)
+            .and_then(|d| d.and_hms_opt(hour, minute, 0))
+            .expect("a valid time");
+        (local.and_utc().timestamp() - 8 * 3_600) * 1_000_000_000
+    }
+
+    #[test]
+    fn each_engine_day_gets_the_date_it_traded() {
+        let calendar = Calendar::default();
+        let mut dates = Dates::new(&calendar);
+        let stamp = |seq, time_ns| Stamp { seq, time_ns };
+        // Friday 27 November, in the morning session: day 0.
+        dates.observe(stamp(1, beijing(27, 9, 30)), &[]);
+        // Friday's end of day, after the close: the next day is Monday.
+        let started = [Event::DayStarted(DayStarted { trading_day: 1 })];
+        dates.observe(stamp(2, beijing(27, 15, 5)), &started);
+        // Monday's end of day: Tuesday.
+        let started = [Event::DayStarted(DayStarted { trading_day: 2 })];
+        dates.observe(stamp(3, beijing(30, 15, 5)), &started);
+        assert_eq!(dates.date(0), 2026_11_27);
+        assert_eq!(dates.date(1), 2026_11_30);
+        assert_eq!(dates.date(2), 2026_12_01);
+        assert_eq!(dates.date(3), 0, "a day the journal never started");
+    }
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 use cetx_engine::journal::format::list_segments;
 use cetx_engine::journal::{Durability, JournalConfig, JournalWriter};
 use cetx_engine::{
-    AccountId, Command, Engine, InstrumentId, NewOrder, OrderId, OrderType, Phase, Side, Stamp,
-    TimeInForce,
+    AccountId, Calendar, Command, Engine, InstrumentId, NewOrder, OrderId, OrderType, Phase, Side,
+    Stamp, TimeInForce,
 };
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::replay::{exit, run, Format, ReplayArgs};
@@ -102,6 +102,7 @@ fn write_journal(dir: &Path, commands: &[(Command, Stamp)], config: &cetx_engine
 fn args(journal: &Path, out: Option<&Path>, format: Format) -> ReplayArgs {
     ReplayArgs {
         journal: journal.to_path_buf(),
+        calendar: Calendar::default(),
         day: None,
         from_seq: 0,
         out: out.map(Path::to_path_buf),
@@ -180,6 +181,22 @@ fn a_scripted_day_gives_the_golden_reports() {
         2,
         "header and the CCER trade"
     );
+    // --day takes the date the reports print: the journal's first day is
+    // Friday 27 November 2026 (its entries are stamped 09:30 that day).
+    for (day, lines) in [(20_261_127, 4), (20_261_130, 1), (0, 1)] {
+        let mut only = args(journal.path(), None, Format::Csv);
+        only.day = Some(day);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        run(&only, &config, &mut stdout, &mut stderr, &mut |_| {}, &stop).unwrap();
+        let clearing = String::from_utf8(stdout).unwrap();
+        assert_eq!(clearing.lines().count(), lines, "--day {day}: {clearing}");
+        let reports = String::from_utf8(stderr).unwrap();
+        let day_rows = reports
+            .lines()
+            .filter(|l| l.starts_with(&format!("{day},")))
+            .count();
+        assert_eq!(day_rows, if lines > 1 { 3 } else { 0 }, "{reports}");
+    }
 }
 
 fn damaged(flip: bool) -> (tempfile::TempDir, cetx_engine::EngineConfig) {

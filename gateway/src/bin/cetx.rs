@@ -7,7 +7,7 @@
 //! - `cetx order --broker N --secret S --account A --symbol SYM --side buy
 //!   --qty N [--price 90.00] …` logs in, sends one order and prints its
 //!   reports.
-//! - `cetx replay --journal DIR [--config FILE] [--day N] [--from-seq N]
+//! - `cetx replay --journal DIR [--config FILE] [--day YYYYMMDD] [--from-seq N]
 //!   [--out DIR] [--format csv|json] [--follow]` verifies and replays a
 //!   journal into settlement reports and the clearing file (see
 //!   `cetx_gateway::replay` for the outputs and the exit codes).
@@ -59,11 +59,11 @@ struct ReplayArgs {
     #[arg(long, value_name = "DIR")]
     journal: PathBuf,
     /// The server config the journal was written under, for the instrument
-    /// symbols; default: the embedded demo market.
+    /// symbols and the calendar; default: the embedded demo market.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Only this trading day (counted from 0, as in the journal).
-    #[arg(long)]
+    /// Only this trading day, `YYYYMMDD` (as the reports print it).
+    #[arg(long, value_name = "YYYYMMDD")]
     day: Option<u32>,
     /// Only clearing rows from this sequence number on.
     #[arg(long, default_value_t = 0)]
@@ -229,6 +229,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
     };
     let replay_args = replay::ReplayArgs {
         journal: args.journal,
+        calendar: config.calendar.clone(),
         day: args.day,
         from_seq: args.from_seq,
         out: args.out,
