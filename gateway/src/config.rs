@@ -188,6 +188,9 @@ pub struct JournalSettings {
     pub segment_bytes: u64,
     /// Commands between two snapshots of the engine state.
     pub snapshot_every: u64,
+    /// Entries the queue from the engine thread to the journal writer
+    /// holds; past it the engine answers brokers `ServerBusy`.
+    pub queue_capacity: usize,
 }
 
 impl Default for JournalSettings {
@@ -196,18 +199,20 @@ impl Default for JournalSettings {
             durability: Durability::Fsync,
             segment_bytes: journal::format::DEFAULT_SEGMENT_BYTES,
             snapshot_every: 1_000_000,
+            queue_capacity: journal::JournalConfig::default().queue_capacity,
         }
     }
 }
 
 impl JournalSettings {
-    /// The journal writer's settings: these, and the writer's own defaults
-    /// for the rest (its queue and batch sizes).
+    /// The journal writer's settings: these, and the writer's own default
+    /// for the rest (its largest group commit).
     #[must_use]
     pub fn journal_config(&self) -> journal::JournalConfig {
         journal::JournalConfig {
             segment_bytes: self.segment_bytes,
             durability: self.durability.into(),
+            queue_capacity: self.queue_capacity,
             ..journal::JournalConfig::default()
         }
     }

@@ -239,6 +239,10 @@ fn journal_settings_become_the_writers() {
             journal::JournalConfig::default().queue_capacity
         );
     }
+    let config =
+        ServerConfig::from_toml_str(&format!("[journal]\nqueue_capacity = 128\n{MINIMAL}"))
+            .unwrap();
+    assert_eq!(config.journal.journal_config().queue_capacity, 128);
 }
 
 #[test]
@@ -448,6 +452,20 @@ fn each_check_names_the_entry_that_is_wrong() {
             format!("[journal]\nsnapshot_every = 0\n{base}"),
             ConfigError::Zero {
                 key: "journal.snapshot_every",
+            },
+        ),
+        (
+            format!("[journal]\nqueue_capacity = 0\n{base}"),
+            ConfigError::Zero {
+                key: "journal.queue_capacity",
+            },
+        ),
+        (
+            format!("[journal]\nqueue_capacity = 16777217\n{base}"),
+            ConfigError::TooLarge {
+                key: "journal.queue_capacity",
+                value: 16_777_217,
+                max: 16_777_216,
             },
         ),
         (

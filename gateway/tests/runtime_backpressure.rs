@@ -1,11 +1,14 @@
-//! What the runtime does with a broker that does not read its reports: the
-//! router drops its subscription once more frames wait for it than the
-//! subscriber capacity, and the broker loses nothing, because it resumes
-//! from its history when it connects again.
+//! The runtime under back-pressure: a broker that does not read its
+//! reports loses its subscription once more frames wait for it than the
+//! subscriber capacity, and nothing else, because it resumes from its
+//! history when it connects again; and a journal that cannot keep up makes
+//! the engine answer `ServerBusy` to what it cannot record, never take it
+//! and lose it.
 
 mod runtime_support;
 
-use cetx_gateway::protocol::{ServerMessage, Side};
+use cetx_engine::RejectReason;
+use cetx_gateway::protocol::{RequestKind, ServerMessage, Side};
 use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions, TryRecvError};
 use runtime_support::{demo_config, limit, saturday_noon, submit, Waiter, B1, B2};
 
@@ -92,5 +95,75 @@ fn a_broker_that_does_not_read_loses_its_subscription_not_its_reports() {
     }
     drop(again);
     drop(other);
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn a_full_journal_queue_is_answered_busy_and_nothing_taken_is_lost() {
+    const BURST: u64 = 2_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    // Room for one entry: every request after the first in a turn of the
+    // engine loop finds the journal's queue full.
+    config.journal.queue_capacity = 1;
+    // The orders rest across the restart below: only requests are reported.
+    for broker in &mut config.brokers {
+        broker.cancel_on_disconnect = false;
+    }
+    let mut options = RuntimeOptions::new(&config.server.data_dir);
+    options.clock = Clock::manual(saturday_noon());
+    options.open_market_now = true;
+    let runtime = Runtime::start(&config, options).expect("the runtime starts");
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+
+    // Far faster than one entry per turn.
+    for coid in 1..=BURST {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 85_00, 1),
+        );
+    }
+    let (mut accepted, mut busy) = (0, 0);
+    let mut last_accepted = 0;
+    for _ in 0..BURST {
+        let frame = wait.next(&mut s1);
+        match frame.message {
+            ServerMessage::OrderAccepted {
+                client_order_id, ..
+            } => {
+                accepted += 1;
+                // Numbered in order, one report per request taken.
+                assert_eq!(frame.seq, accepted);
+                assert!(client_order_id > last_accepted);
+                last_accepted = client_order_id;
+            }
+            ServerMessage::OrderRejected {
+                request: RequestKind::NewOrder,
+                reason,
+                ..
+            } => {
+                assert_eq!(reason, RejectReason::ServerBusy.code());
+                assert_eq!(frame.seq, 0, "a busy answer is not journaled");
+                busy += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(accepted + busy, BURST);
+    assert!(busy > 0, "a queue of one entry must refuse some of a burst");
+    assert!(accepted > 0);
+    // The journal holds exactly the requests taken: after a restart the
+    // broker's history is the accepted reports, nothing more.
+    drop(s1);
+    runtime.shutdown().unwrap();
+    let mut options = RuntimeOptions::new(&config.server.data_dir);
+    options.clock = Clock::manual(saturday_noon());
+    let runtime = Runtime::start(&config, options).expect("the runtime restarts");
+    let again = runtime.handle().connect(B1, 0).unwrap();
+    assert_eq!(again.last_seq(), accepted);
+    drop(again);
     runtime.shutdown().unwrap();
 }

@@ -110,7 +110,16 @@ impl ServerConfig {
                 key: "journal.snapshot_every",
             });
         }
-        Ok(())
+        if j.queue_capacity == 0 {
+            return Err(ConfigError::Zero {
+                key: "journal.queue_capacity",
+            });
+        }
+        at_most(
+            "journal.queue_capacity",
+            j.queue_capacity as u64,
+            MAX_QUEUE_CAPACITY as u64,
+        )
     }
 
     fn validate_instruments(&self) -> Result<(), ConfigError> {
