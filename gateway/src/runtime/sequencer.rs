@@ -347,9 +347,10 @@ impl Sequencer {
         self.execute(command, None)
     }
 
-    /// Stamps, applies, journals and routes one command. A broker's
-    /// command is refused with `ServerBusy` when the journal's queue is
-    /// full; the runtime's own wait for room.
+    /// Stamps, applies, stages for the journal and routes one command. A
+    /// broker's command is refused with `ServerBusy` when the journal's
+    /// queue has no room for it besides the turn's entries; the runtime's
+    /// own always go.
     fn execute(
         &mut self,
         mut command: Command,
