@@ -308,7 +308,7 @@ async fn serve(
                 };
                 // Every whole frame the read brought is handled now; the
                 // rejects among the answers go out in one write.
-                let mut rejected = false;
+                let mut rejects = Vec::new();
                 loop {
                     match message {
                         ClientMessage::Heartbeat => {}
@@ -324,10 +324,7 @@ async fn serve(
                         }
                         request => {
                             if let Some(reject) = submit(ctx, broker, &mut bucket, last_heard, request) {
-                                if let Err(error) = conn.feed(&reject).await {
-                                    return Ended::Write(error);
-                                }
-                                rejected = true;
+                                rejects.push(reject);
                             }
                         }
                     }
@@ -337,9 +334,13 @@ async fn serve(
                         Err(error) => return protocol_error(conn, error).await,
                     };
                 }
-                if rejected {
-                    if let Err(error) = SinkExt::<ServerFrame>::flush(conn).await {
-                        return Ended::Write(error);
+                if !rejects.is_empty() {
+                    // A broker that floods and does not read must not hold
+                    // its session either.
+                    match timeout(idle_timeout, send_all(conn, &rejects)).await {
+                        Err(_) => return Ended::WriteTimeout,
+                        Ok(Err(error)) => return Ended::Write(error),
+                        Ok(Ok(())) => {}
                     }
                     last_sent = Instant::now();
                 }
@@ -388,6 +389,14 @@ async fn send_ready(
             Ok(frame) => conn.feed(&frame).await?,
             Err(_) => break,
         }
+    }
+    SinkExt::<ServerFrame>::flush(conn).await
+}
+
+/// Writes `frames` and flushes once.
+async fn send_all(conn: &mut Connection, frames: &[ServerFrame]) -> Result<(), EncodeError> {
+    for frame in frames {
+        conn.feed(frame).await?;
     }
     SinkExt::<ServerFrame>::flush(conn).await
 }
