@@ -198,6 +198,10 @@ pub fn run(
     let accounts = account_table(args.format, &ledger, &symbols);
     match &args.out {
         Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| ReplayFailure::Output {
+                path: dir.display().to_string(),
+                source,
+            })?;
             for (name, table) in [
                 ("clearing", &clearing),
                 ("days", &days),

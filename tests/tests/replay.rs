@@ -117,11 +117,13 @@ fn a_scripted_day_gives_the_golden_reports() {
     let journal = tempfile::tempdir().unwrap();
     write_journal(journal.path(), &commands, &config);
     for format in [Format::Csv, Format::Json] {
-        let out = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        // `--out` creates the directory it is given.
+        let out = tmp.path().join("reports").join("today");
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let stop = AtomicBool::new(false);
         let summary = run(
-            &args(journal.path(), Some(out.path()), format),
+            &args(journal.path(), Some(&out), format),
             &config,
             &mut stdout,
             &mut stderr,
@@ -134,7 +136,7 @@ fn a_scripted_day_gives_the_golden_reports() {
         let ext = if format == Format::Csv { "csv" } else { "json" };
         for name in ["clearing", "days", "accounts"] {
             let file = format!("{name}.{ext}");
-            let got = std::fs::read_to_string(out.path().join(&file)).unwrap();
+            let got = std::fs::read_to_string(out.join(&file)).unwrap();
             let golden = golden_dir().join(&file);
             if std::env::var_os("CETX_UPDATE_GOLDEN").is_some() {
                 std::fs::create_dir_all(golden_dir()).unwrap();
