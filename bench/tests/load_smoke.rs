@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use cetx_bench::load::report::{self, Summary};
+use cetx_bench::load::spawn::SpawnedServer;
 use cetx_bench::load::{run, LoadOptions, Target};
 use cetx_gateway::config::Durability;
 
@@ -29,6 +30,7 @@ fn check(options: &LoadOptions, summary: &Summary, wall: Duration) {
         summary.sent
     );
     assert_eq!(summary.unanswered, 0);
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
     assert!(summary.order_to_ack.count > 0);
     assert!(summary.order_to_ack.p50_us > 0.0);
     assert!(summary.order_to_ack.max_us >= summary.order_to_ack.p99_us);
@@ -92,6 +94,38 @@ async fn closed_loop_stops_at_its_order_count() {
     check(&options, &summary, wall.elapsed());
     assert_eq!(summary.mode, "closed");
     assert!(report.sessions.iter().all(|(_, s)| s.sent <= 1_000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_mid_run_ends_it_early_with_what_was_measured() {
+    let server = SpawnedServer::start(Durability::Os).await.unwrap();
+    let mut options = options(0, 100_000_000);
+    options.target = Target::Addr(server.addr());
+    options.duration = Duration::from_secs(60);
+    let load = tokio::spawn(async move { run(&options).await });
+    // Wait, bounded, until orders are flowing, then stop the server.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let genesis = server.journal_stats().unwrap().entries;
+    while server.journal_stats().unwrap().entries < genesis + 2_000 {
+        assert!(Instant::now() < deadline, "no orders reached the server");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.stop().await.unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(30), load)
+        .await
+        .expect("the run ends when its server does")
+        .unwrap()
+        .expect("a run that started reports what it measured");
+    let summary = Summary::of(&report);
+    assert!(!summary.errors.is_empty(), "{summary:?}");
+    assert!(
+        summary.errors.iter().all(|e| e.starts_with("broker ")),
+        "{:?}",
+        summary.errors
+    );
+    assert!(summary.accepted > 0 && summary.order_to_ack.count > 0);
+    assert!(summary.sending_s < 30.0, "{summary:?}");
+    assert!(report::table(&summary).contains("ENDED EARLY: broker"));
 }
 
 #[tokio::test]

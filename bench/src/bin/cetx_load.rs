@@ -136,5 +136,10 @@ async fn main() -> anyhow::Result<()> {
         );
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    anyhow::ensure!(
+        summary.errors.is_empty(),
+        "the run ended early: {}",
+        summary.errors.join("; ")
+    );
     Ok(())
 }

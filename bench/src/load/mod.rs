@@ -133,6 +133,9 @@ pub struct LoadReport {
     /// What the spawned server's journal did over the whole run (start-up
     /// and the logouts' cancels included); `None` against `--addr`.
     pub journal: Option<cetx_engine::journal::JournalStats>,
+    /// The sessions that ended early, and why (`broker N: …`): their
+    /// figures up to then are in the rest of the report.
+    pub errors: Vec<String>,
 }
 
 impl LoadReport {
@@ -271,12 +274,16 @@ async fn drive(
     let mut ack_ns = latency_histogram();
     let mut fill_ns = latency_histogram();
     let mut stats = Vec::with_capacity(tasks.len());
+    let mut errors = Vec::new();
     let mut first_error = None;
     for (broker, task) in tasks {
         match task.await {
             Ok(Ok(s)) => {
                 ack_ns.add(&s.ack_ns).expect("same bounds");
                 fill_ns.add(&s.fill_ns).expect("same bounds");
+                if let Some(error) = &s.error {
+                    errors.push(format!("broker {broker}: {error}"));
+                }
                 stats.push((broker, s));
             }
             Ok(Err(source)) => {
@@ -303,6 +310,7 @@ async fn drive(
         sending_s,
         elapsed_s,
         journal: None,
+        errors,
     })
 }
 

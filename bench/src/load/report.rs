@@ -99,6 +99,10 @@ pub struct Summary {
     pub requests_per_s: f64,
     /// The spawned server's group commits; absent against `--addr`.
     pub journal: Option<JournalSummary>,
+    /// Sessions that ended early, and why; their figures up to then are
+    /// counted above.
+    #[serde(default)]
+    pub errors: Vec<String>,
     /// Order→ack.
     pub order_to_ack: LatencySummary,
     /// Order→fill (orders that traded on arrival).
@@ -154,6 +158,7 @@ impl Summary {
             }),
             order_to_ack: LatencySummary::of(&report.ack_ns),
             order_to_fill: LatencySummary::of(&report.fill_ns),
+            errors: report.errors.clone(),
         }
     }
 }
@@ -205,6 +210,9 @@ pub fn table(summary: &Summary) -> String {
         summary.fills,
         summary.unanswered
     );
+    for error in &summary.errors {
+        let _ = writeln!(out, "ENDED EARLY: {error} (figures up to then)");
+    }
     if !summary.reject_reasons.is_empty() {
         let _ = writeln!(
             out,

@@ -154,6 +154,8 @@ pub struct SessionStats {
     pub net_bought_t: i64,
     /// The reject reasons of new orders: (reason, count), by reason.
     pub reject_reasons: Vec<(u16, u64)>,
+    /// Why the session ended early, if it did.
+    pub error: Option<String>,
 }
 
 /// A new histogram for latencies from 1 ns to 60 s, 3 significant digits.
@@ -293,10 +295,12 @@ fn encode(
 }
 
 /// Runs one session to the end of its plan, on the calling thread (the
-/// sender) and a receiver thread it starts.
+/// sender) and a receiver thread it starts. A failure after login (the
+/// server closed the connection, a sequence gap) ends the session early:
+/// its figures so far come back with [`SessionStats::error`] set.
 ///
 /// # Errors
-/// The connection's failures: login, reading or writing, a sequence gap.
+/// Connecting and logging in.
 pub fn run_session(
     plan: &SessionPlan,
     progress: &Arc<Progress>,
@@ -320,28 +324,31 @@ pub fn run_session(
         thread::Builder::new()
             .name(format!("load-recv-{}", plan.broker_id))
             .spawn(move || {
-                let result = receive(&mut wire, backlog_end, &shared, &progress, &written_rx);
+                let (stats, result) =
+                    receive(&mut wire, backlog_end, &shared, &progress, &written_rx);
                 if result.is_err() {
                     shared.failed.store(true, Ordering::Release);
                     shared.sender.unpark();
                 }
-                result
+                (stats, result)
             })?
     };
-    let sent = send(plan, writer, &shared, progress, &written_tx);
+    let mut counts = SentStats::default();
+    let sent = send(plan, writer, &shared, progress, &written_tx, &mut counts);
+    let sending_s = plan.start.elapsed().as_secs_f64();
     // However sending ended, the receiver learns it is over.
-    let sent_count = sent.as_ref().map_or(0, |s| s.sent);
-    shared.final_sent.store(sent_count, Ordering::Release);
+    shared.final_sent.store(counts.sent, Ordering::Release);
     drop(written_tx);
-    let received = receiver
+    let (mut stats, received) = receiver
         .join()
         .map_err(|_| ClientError::Io(io::Error::other("the receiver thread panicked")))?;
-    let sent = sent?;
-    let mut stats = received?;
-    stats.sent = sent.sent;
-    stats.cancels_sent = sent.cancels_sent;
-    stats.sending_s = sent.sending_s;
-    stats.unanswered = sent.sent.saturating_sub(stats.accepted + stats.rejected);
+    stats.sent = counts.sent;
+    stats.cancels_sent = counts.cancels_sent;
+    stats.sending_s = sending_s;
+    stats.unanswered = counts.sent.saturating_sub(stats.accepted + stats.rejected);
+    // The receiver's error is the first cause when both failed (a closed
+    // connection breaks the writes too).
+    stats.error = received.err().or(sent.err()).map(|e| e.to_string());
     Ok(stats)
 }
 
@@ -389,27 +396,27 @@ fn login(plan: &SessionPlan) -> Result<(Wire, u64), ClientError> {
 }
 
 /// What the sender counted.
+#[derive(Debug, Default)]
 struct SentStats {
     sent: u64,
     cancels_sent: u64,
-    sending_s: f64,
 }
 
-/// The sender: paces the flow and writes it, batch by batch.
+/// The sender: paces the flow and writes it, batch by batch, counting in
+/// `counts` what it has written (also when a write fails).
 fn send(
     plan: &SessionPlan,
     mut stream: TcpStream,
     shared: &Shared,
     progress: &Progress,
     written: &Sender<Written>,
-) -> Result<SentStats, ClientError> {
+    counts: &mut SentStats,
+) -> Result<(), ClientError> {
     let mut codec = ClientCodec::default();
     codec.set_logged_in(true);
     let mut flow = SessionFlow::new(plan.seed, plan.account, plan.first_client_order_id);
     let mut resting: Vec<u64> = Vec::with_capacity(RESTING_TARGET * 2);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
-    let mut sent = 0;
-    let mut cancels_sent = 0;
     let mut next_due = plan.start;
     sleep_until(plan.start);
     loop {
@@ -417,7 +424,7 @@ fn send(
             break;
         }
         let now = Instant::now();
-        if now >= plan.deadline || sent >= plan.max_orders {
+        if now >= plan.deadline || counts.sent >= plan.max_orders {
             break;
         }
         // How many orders go in this batch, and when each was due.
@@ -434,7 +441,7 @@ fn send(
                     .min(u64::from(BATCH_MAX))
             }
             Pace::Closed { in_flight } => {
-                let outstanding = sent - shared.answered.load(Ordering::Acquire);
+                let outstanding = counts.sent - shared.answered.load(Ordering::Acquire);
                 let room = (in_flight as u64).saturating_sub(outstanding);
                 if room == 0 {
                     wait_for_answers(shared, plan.deadline);
@@ -444,9 +451,10 @@ fn send(
                 room
             }
         };
-        let batch = batch.min(plan.max_orders - sent);
+        let batch = batch.min(plan.max_orders - counts.sent);
         flow.set_net_bought_t(shared.net_bought_t.load(Ordering::Relaxed));
         out.clear();
+        let mut cancels = 0;
         for _ in 0..batch {
             while resting.len() > RESTING_TARGET {
                 let id = resting.swap_remove(flow.pick(resting.len()));
@@ -458,7 +466,7 @@ fn send(
                         },
                         &mut out,
                     )?;
-                    cancels_sent += 1;
+                    cancels += 1;
                     break;
                 }
             }
@@ -478,19 +486,16 @@ fn send(
             if passive {
                 resting.push(id);
             }
-            sent += 1;
             if let Pace::Open { interval } = plan.pace {
                 next_due += interval;
             }
         }
         stream.write_all(&out)?;
+        counts.sent += batch;
+        counts.cancels_sent += cancels;
         progress.sent.fetch_add(batch, Ordering::Relaxed);
     }
-    Ok(SentStats {
-        sent,
-        cancels_sent,
-        sending_s: plan.start.elapsed().as_secs_f64(),
-    })
+    Ok(())
 }
 
 /// Parks the sender until the receiver has taken answers (or a short
@@ -549,7 +554,7 @@ fn receive(
     shared: &Shared,
     progress: &Progress,
     written: &Receiver<Written>,
-) -> Result<SessionStats, ClientError> {
+) -> (SessionStats, Result<(), ClientError>) {
     let mut state = Receiving {
         shared,
         progress,
@@ -567,53 +572,21 @@ fn receive(
             sending_s: 0.0,
             net_bought_t: 0,
             reject_reasons: Vec::new(),
+            error: None,
         },
         reject_reasons: FxHashMap::default(),
         net_bought_t: 0,
         chunk: Chunk::default(),
     };
-    let mut drain_until = None;
-    loop {
-        // One reading of the clock for all the frames one read brought.
-        let now = Instant::now();
-        // Every order whose reports that read brought was written, and so
-        // announced, before it.
-        for order in written.try_iter() {
-            state.live.insert(
-                order.client_order_id,
-                Live {
-                    due: order.due,
-                    side: order.side,
-                    acked: false,
-                    timed_fill: false,
-                },
-            );
-        }
-        while let Some(frame) = wire.buffered()? {
-            wire.check_seq(&frame)?;
-            if frame.seq != UNSEQUENCED && frame.seq <= backlog_end {
-                continue;
-            }
-            state.handle(frame.message, now);
-        }
-        state.publish();
-        shared.wake_sender();
-        let final_sent = shared.final_sent.load(Ordering::Acquire);
-        if final_sent != u64::MAX {
-            let answered = shared.answered.load(Ordering::Acquire);
-            let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN);
-            if answered >= final_sent || Instant::now() >= until {
-                break;
-            }
-        }
-        wire.fill()?;
-    }
+    let result = state.run(wire, backlog_end, written);
     state.stats.net_bought_t = state.net_bought_t;
     let mut reasons: Vec<(u16, u64)> = state.reject_reasons.into_iter().collect();
     reasons.sort_unstable();
     state.stats.reject_reasons = reasons;
-    logout(wire);
-    Ok(state.stats)
+    if result.is_ok() {
+        logout(wire);
+    }
+    (state.stats, result)
 }
 
 /// Logs out and reads until the server closes (the reports the logout
@@ -635,6 +608,52 @@ fn logout(wire: &mut Wire) {
 }
 
 impl Receiving<'_> {
+    /// Reads and takes reports until every order written is answered
+    /// after the sender stopped, or the drain ends.
+    fn run(
+        &mut self,
+        wire: &mut Wire,
+        backlog_end: u64,
+        written: &Receiver<Written>,
+    ) -> Result<(), ClientError> {
+        let mut drain_until = None;
+        loop {
+            // One reading of the clock for all the frames one read brought.
+            let now = Instant::now();
+            // Every order whose reports that read brought was written, and
+            // so announced, before it.
+            for order in written.try_iter() {
+                self.live.insert(
+                    order.client_order_id,
+                    Live {
+                        due: order.due,
+                        side: order.side,
+                        acked: false,
+                        timed_fill: false,
+                    },
+                );
+            }
+            while let Some(frame) = wire.buffered()? {
+                wire.check_seq(&frame)?;
+                if frame.seq != UNSEQUENCED && frame.seq <= backlog_end {
+                    continue;
+                }
+                self.handle(frame.message, now);
+            }
+            self.publish();
+            self.shared.wake_sender();
+            let final_sent = self.shared.final_sent.load(Ordering::Acquire);
+            if final_sent != u64::MAX {
+                let answered = self.shared.answered.load(Ordering::Acquire);
+                let until = *drain_until.get_or_insert_with(|| Instant::now() + DRAIN);
+                if answered >= final_sent || Instant::now() >= until {
+                    return Ok(());
+                }
+            }
+            wire.fill()?;
+        }
+    }
+
     fn answered(&mut self) {
         self.chunk.answered += 1;
     }

@@ -87,6 +87,12 @@ impl SpawnedServer {
         self.addr
     }
 
+    /// What its journal has done so far.
+    #[must_use]
+    pub fn journal_stats(&self) -> Option<JournalStats> {
+        self.runtime.journal_stats()
+    }
+
     /// Stops the server and the runtime, and says what the journal did.
     ///
     /// # Errors
