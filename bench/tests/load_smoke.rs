@@ -7,11 +7,14 @@ use std::time::{Duration, Instant};
 use cetx_bench::load::report::{self, Summary};
 use cetx_bench::load::spawn::SpawnedServer;
 use cetx_bench::load::{run, LoadOptions, Target};
-use cetx_gateway::config::Durability;
+use cetx_engine::{AccountId, BrokerId, ParticipantType};
+use cetx_gateway::config::{AccountConfig, BrokerConfig, Durability, ServerConfig};
+use cetx_gateway::protocol::Secret;
 
 fn options(rate_per_s: u64, max_orders: u64) -> LoadOptions {
     LoadOptions {
         target: Target::Spawn(Durability::Os),
+        config: ServerConfig::embedded_default(),
         sessions: 2,
         rate_per_s,
         in_flight: 16,
@@ -98,7 +101,9 @@ async fn closed_loop_stops_at_its_order_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_mid_run_ends_it_early_with_what_was_measured() {
-    let server = SpawnedServer::start(Durability::Os).await.unwrap();
+    let server = SpawnedServer::start(&ServerConfig::embedded_default(), Durability::Os)
+        .await
+        .unwrap();
     let mut options = options(0, 100_000_000);
     options.target = Target::Addr(server.addr());
     options.duration = Duration::from_secs(60);
@@ -126,6 +131,37 @@ async fn a_server_that_stops_mid_run_ends_it_early_with_what_was_measured() {
     assert!(summary.accepted > 0 && summary.order_to_ack.count > 0);
     assert!(summary.sending_s < 30.0, "{summary:?}");
     assert!(report::table(&summary).contains("ENDED EARLY: broker"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_with_more_brokers_runs_more_sessions() {
+    let mut config = ServerConfig::embedded_default();
+    for id in [3_u32, 4] {
+        config.brokers.push(BrokerConfig {
+            id: BrokerId(id),
+            name: format!("load-broker-{id}"),
+            secret: Secret::new(format!("load-secret-{id}")),
+            cancel_on_disconnect: true,
+            throttle: config.brokers[0].throttle,
+        });
+        config.accounts.push(AccountConfig {
+            id: AccountId(id * 1_000 + 1),
+            broker: BrokerId(id),
+            participant: ParticipantType::ComplianceEntity,
+            cash: config.accounts[0].cash,
+            holdings: config.accounts[0].holdings.clone(),
+        });
+    }
+    let mut options = options(0, 4_000);
+    options.config = config;
+    options.sessions = 4;
+    let wall = Instant::now();
+    let report = run(&options).await.unwrap();
+    let summary = Summary::of(&report);
+    check(&options, &summary, wall.elapsed());
+    let brokers: Vec<u32> = report.sessions.iter().map(|(b, _)| *b).collect();
+    assert_eq!(brokers, [1, 2, 3, 4]);
+    assert!(report.sessions.iter().all(|(_, s)| s.accepted > 0));
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cetx_bench::load::report::{self, Summary};
 use cetx_bench::load::{self, LoadOptions, Target};
-use cetx_gateway::config::Durability;
+use cetx_gateway::config::{Durability, ServerConfig};
 use clap::{ArgGroup, Parser, ValueEnum};
 
 /// Load tester for a cetx server: realistic CEA2025 order flow from the demo
@@ -28,6 +28,11 @@ struct Cli {
     /// market open, throttles lifted).
     #[arg(long)]
     spawn_server: bool,
+    /// The server config whose brokers, secrets and accounts the sessions
+    /// use (a spawned server runs it, throttles lifted and accounts
+    /// funded); default: the embedded demo config.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The spawned server's journal durability.
     #[arg(long, value_enum, default_value = "fsync", requires = "spawn_server")]
     durability: DurabilityArg,
@@ -98,8 +103,15 @@ async fn main() -> anyhow::Result<()> {
         cli.duration.is_finite() && cli.duration > 0.0 && cli.duration <= 86_400.0,
         "--duration must be in (0, 86400] seconds"
     );
+    let config = match &cli.config {
+        Some(path) => {
+            ServerConfig::load(path).with_context(|| format!("loading {}", path.display()))?
+        }
+        None => ServerConfig::embedded_default(),
+    };
     let options = LoadOptions {
         target,
+        config,
         sessions: cli.sessions,
         rate_per_s: cli.rate,
         in_flight: cli.in_flight,

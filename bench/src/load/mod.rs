@@ -9,10 +9,12 @@
 //! [`LoadReport`], which [`report`] renders as a table, a JSON summary,
 //! `.hgrm` percentile distributions and an SVG plot.
 //!
-//! The sessions are the embedded config's demo brokers in config order
-//! (1 and 2), each trading for its first account (the compliance entities
-//! 1001 and 2001). The server takes one connection per broker, so
-//! `--sessions` is at most the number of configured brokers.
+//! The sessions are the config's brokers in config order (by default the
+//! embedded demo config's brokers 1 and 2), each trading for its first
+//! account (in the demo, the compliance entities 1001 and 2001). The server
+//! takes one connection per broker, so `--sessions` is at most the number
+//! of configured brokers; a config with more brokers (`--config`) allows
+//! more sessions.
 
 pub mod flow;
 pub mod report;
@@ -49,6 +51,9 @@ pub enum LoadError {
     /// A broker has no account in the config.
     #[error("broker {0} has no account")]
     NoAccount(u32),
+    /// The config does not list the instrument the flow trades.
+    #[error("the config has no {0} instrument, which the load flow trades")]
+    NoInstrument(&'static str),
     /// A session's client failed.
     #[error("broker {broker}")]
     Client {
@@ -86,6 +91,10 @@ pub enum Target {
 pub struct LoadOptions {
     /// The server.
     pub target: Target,
+    /// The brokers, secrets and accounts the sessions use, and the config
+    /// a spawned server runs (throttles lifted, accounts funded): the
+    /// server's own config against `--addr`.
+    pub config: ServerConfig,
     /// Broker sessions, at most the configured brokers.
     pub sessions: usize,
     /// New orders per second over all sessions; 0 is closed loop.
@@ -180,7 +189,10 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, LoadError> {
     if options.duration.is_zero() || options.max_orders == 0 {
         return Err(LoadError::Empty("a zero duration or --max-orders"));
     }
-    let config = ServerConfig::embedded_default();
+    let config = &options.config;
+    if !config.instruments.iter().any(|i| i.symbol == flow::SYMBOL) {
+        return Err(LoadError::NoInstrument(flow::SYMBOL));
+    }
     if options.sessions > config.brokers.len() {
         return Err(LoadError::TooManySessions {
             asked: options.sessions,
@@ -188,7 +200,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, LoadError> {
         });
     }
     let spawned = match options.target {
-        Target::Spawn(durability) => Some(SpawnedServer::start(durability).await?),
+        Target::Spawn(durability) => Some(SpawnedServer::start(config, durability).await?),
         Target::Addr(_) => None,
     };
     let addr = match (&spawned, options.target) {
@@ -196,7 +208,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, LoadError> {
         (None, Target::Addr(addr)) => addr,
         (None, Target::Spawn(_)) => unreachable!("a spawn target has a server"),
     };
-    let mut result = drive(options, &config, addr).await;
+    let mut result = drive(options, config, addr).await;
     if let Some(server) = spawned {
         let journal = server.stop().await?;
         if let Ok(report) = &mut result {

@@ -1,6 +1,7 @@
 //! `--spawn-server`: the runtime and the TCP server in process on
-//! `127.0.0.1:0`, with the embedded demo config in a temporary directory
-//! under the current one, the market open now and the brokers' throttles
+//! `127.0.0.1:0`, with the load's config (the embedded demo config unless
+//! `--config` names another) in a temporary directory under the current
+//! one, the market open now and the brokers' throttles
 //! lifted (a load test measures the server, not the token bucket).
 //!
 //! The accounts are funded for a load test too: [`LOAD_CASH_CNY`] and
@@ -39,15 +40,16 @@ pub struct SpawnedServer {
 }
 
 impl SpawnedServer {
-    /// Starts one with `durability`.
+    /// Starts one on `config` (throttles lifted, accounts funded) with
+    /// `durability`.
     ///
     /// # Errors
     /// Creating the directory, starting the runtime, binding the socket.
-    pub async fn start(durability: Durability) -> Result<Self, LoadError> {
+    pub async fn start(config: &ServerConfig, durability: Durability) -> Result<Self, LoadError> {
         let data = tempfile::Builder::new()
             .prefix("cetx-load-")
             .tempdir_in(std::env::current_dir()?)?;
-        let mut config = ServerConfig::embedded_default();
+        let mut config = config.clone();
         config.journal.durability = durability;
         for broker in &mut config.brokers {
             broker.throttle.rate_per_s = 100_000_000;
