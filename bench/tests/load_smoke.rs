@@ -113,7 +113,7 @@ async fn a_server_that_stops_mid_run_ends_it_early_with_what_was_measured() {
     let genesis = server.journal_stats().unwrap().entries;
     while server.journal_stats().unwrap().entries < genesis + 2_000 {
         assert!(Instant::now() < deadline, "no orders reached the server");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::task::yield_now().await;
     }
     server.stop().await.unwrap();
     let report = tokio::time::timeout(Duration::from_secs(30), load)
