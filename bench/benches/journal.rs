@@ -144,9 +144,7 @@ fn append(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     for turn in entries.chunks(TURN) {
-                        while writer.queue_room() < turn.len() {
-                            std::thread::yield_now();
-                        }
+                        writer.wait_for_room(turn.len()).expect("room");
                         for (stamp, command, events) in turn {
                             let stamp = Stamp {
                                 seq: next,
@@ -189,9 +187,7 @@ fn append_to(c: &mut Criterion) {
             for _ in 0..iters {
                 // Make room first, untimed, as the engine thread checks
                 // before it takes a request.
-                while writer.queue_room() < CALLS as usize {
-                    std::thread::sleep(Duration::from_micros(100));
-                }
+                writer.wait_for_room(CALLS as usize).expect("room");
                 let start = Instant::now();
                 for turn in entries.chunks(TURN) {
                     for (stamp, command, events) in turn {

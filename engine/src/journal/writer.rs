@@ -230,7 +230,7 @@ impl JournalWriter {
         command: &Command,
         events: &[Event],
     ) -> Result<(), JournalError> {
-        self.wait_for_room()?;
+        self.wait_for_room(1)?;
         let mut batch = JournalBatch::default();
         self.append_to(&mut batch, stamp, command, events)?;
         self.commit_batch(&mut batch)
@@ -307,8 +307,15 @@ impl JournalWriter {
         sender.send(pending).map_err(|_| self.stopped())
     }
 
-    /// Waits until the queue has room for one entry.
-    fn wait_for_room(&self) -> Result<(), JournalError> {
+    /// Waits until the queue has room for `entries` entries (for more
+    /// than its capacity: until it is empty), woken by the writer's
+    /// publications: for tests, tools and benches that hand over batches,
+    /// never the engine thread.
+    ///
+    /// # Errors
+    /// [`JournalError::Failed`] once the writer has stopped.
+    pub fn wait_for_room(&self, entries: usize) -> Result<(), JournalError> {
+        let wanted = entries.clamp(1, self.queue_capacity);
         let mut guard = self
             .shared
             .lock
@@ -317,7 +324,7 @@ impl JournalWriter {
         // The writer takes entries from the queue before it publishes and
         // notifies under this lock, so a wait begun after this check is
         // woken by the next publication.
-        while self.queue_room() == 0 {
+        while self.queue_room() < wanted {
             self.check_running()?;
             guard = self
                 .shared

@@ -54,8 +54,9 @@ fn main() -> ExitCode {
     let mut next_snapshot = SNAPSHOT_EVERY;
     for turn in chunks(&workload, &mut draws) {
         // Room for the whole turn, as the engine thread makes sure.
-        while writer.queue_room() < turn.len() {
-            std::thread::sleep(Duration::from_micros(50));
+        if let Err(e) = writer.wait_for_room(turn.len()) {
+            eprintln!("journal failed: {e}");
+            return ExitCode::FAILURE;
         }
         for (command, stamp) in turn {
             events.clear();
