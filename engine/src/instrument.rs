@@ -175,7 +175,7 @@ impl InstrumentSpec {
         }
         let sizes_ok = self.min_order_t >= self.lot_t
             && self.min_order_t <= self.max_order_t
-            && self.min_order_t % self.lot_t == 0;
+            && self.min_order_t.is_multiple_of(self.lot_t);
         if !sizes_ok {
             return Err(SpecError::OrderSize {
                 min_order_t: self.min_order_t,
@@ -327,7 +327,7 @@ impl PriceRules {
     pub const fn check_quantity(&self, quantity_t: u64) -> Result<(), RejectReason> {
         if quantity_t == 0 {
             Err(RejectReason::QuantityZero)
-        } else if self.lot_t != 1 && quantity_t % self.lot_t != 0 {
+        } else if self.lot_t != 1 && !quantity_t.is_multiple_of(self.lot_t) {
             Err(RejectReason::QuantityNotWholeLots)
         } else if quantity_t < self.min_order_t {
             Err(RejectReason::QuantityBelowMinimum)

@@ -6,7 +6,9 @@
 //! does not judge values; the engine does). The number of cases comes from
 //! `PROPTEST_CASES` (CI sets 1000).
 
-use cetx_engine::journal::format::{decode_entry_payload, encode_entry_record};
+use cetx_engine::journal::format::{
+    decode_entry_payload, encode_entry_record, RecordPrefix, RECORD_PREFIX_LEN,
+};
 use cetx_engine::journal::{
     decode_command, decode_event, decode_state, encode_command, encode_event, encode_state,
     DecodeError,
@@ -70,17 +72,17 @@ proptest! {
         let mut record = Vec::new();
         let stamp = Stamp { seq, time_ns };
         prop_assert!(encode_entry_record(stamp, &command, &events, &mut record).is_ok());
-        let len = u32::from_le_bytes(record[0..4].try_into().unwrap()) as usize;
-        prop_assert_eq!(len, record.len() - 8);
-        let crc = u32::from_le_bytes(record[4..8].try_into().unwrap());
-        prop_assert_eq!(crc, crc32c::crc32c(&record[8..]));
-        prop_assert_eq!(u64::from_le_bytes(record[8..16].try_into().unwrap()), seq);
-        prop_assert_eq!(record[16], 1);
-        let entry = decode_entry_payload(seq, &record[17..]).unwrap();
+        let prefix = RecordPrefix::decode(record[..RECORD_PREFIX_LEN].try_into().unwrap()).unwrap();
+        prop_assert_eq!(prefix.len as usize, record.len() - RECORD_PREFIX_LEN);
+        prop_assert_eq!(prefix.payload_crc, crc32c::crc32c(&record[RECORD_PREFIX_LEN..]));
+        prop_assert_eq!(prefix.seq, seq);
+        prop_assert_eq!(prefix.record_type, 1);
+        prop_assert_eq!(prefix.commit_index, 0);
+        let entry = decode_entry_payload(seq, &record[RECORD_PREFIX_LEN..]).unwrap();
         prop_assert_eq!(entry.stamp, stamp);
         prop_assert_eq!(entry.command, command);
         prop_assert_eq!(entry.events, events);
-        assert_exact(&record[17..], |b| decode_entry_payload(seq, b));
+        assert_exact(&record[RECORD_PREFIX_LEN..], |b| decode_entry_payload(seq, b));
     }
 
     #[test]

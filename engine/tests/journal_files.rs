@@ -10,9 +10,12 @@ use std::io::Write;
 use cetx_engine::journal::format::{encode_entry_record, segment_file_name, HEADER_LEN};
 use cetx_engine::journal::{
     verify, Durability, Events, JournalBatch, JournalConfig, JournalEntry, JournalError,
-    JournalReader, JournalWriter, VerifyReport,
+    JournalReader, JournalWriter, VerifyReport, MANIFEST_FILE,
 };
-use journal_support::{entries, entry, records, segments, small_segments, write, PATIENCE};
+use journal_support::{
+    data_end, entries, entry, list_in_manifest, raw_record, records, segments, small_segments,
+    write, PATIENCE, PREFIX,
+};
 
 fn read_all(dir: &std::path::Path) -> Vec<JournalEntry> {
     JournalReader::open(dir)
@@ -250,8 +253,9 @@ fn flip(path: &std::path::Path, offset: u64) {
 fn a_flipped_byte_is_corruption_at_its_record() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    write(dir, 1..=100, small_segments(2048));
+    write(dir, 1..=102, small_segments(2048));
     let files = segments(dir);
+    assert!(records(files.last().unwrap()).len() > 1);
     // In a middle segment, and in a record of the last segment that other
     // records follow: both are damage, not a torn write.
     for file in [&files[files.len() / 2], files.last().unwrap()] {
@@ -289,7 +293,7 @@ fn an_incomplete_last_record_is_a_torn_tail() {
     write(dir, 1..=100, small_segments(2048));
     let last = segments(dir).pop().unwrap();
     let (offset, seq) = *records(&last).last().unwrap();
-    let size = std::fs::metadata(&last).unwrap().len();
+    let end = data_end(&last);
     let torn = |err: JournalError| match err {
         JournalError::TornTail {
             file,
@@ -300,7 +304,7 @@ fn an_incomplete_last_record_is_a_torn_tail() {
     };
     // Cut inside the payload, inside the prefix, and a bad checksum on the
     // final record.
-    for cut in [size - 5, offset + 3] {
+    for cut in [end - 5, offset + 3] {
         OpenOptions::new()
             .write(true)
             .open(&last)
@@ -312,18 +316,22 @@ fn an_incomplete_last_record_is_a_torn_tail() {
         assert_eq!(read.len() as u64, seq);
     }
     write_raw(&last, offset, 100);
-    flip(&last, size - 1);
+    flip(&last, end - 1);
     torn(verify(dir).unwrap_err());
-    // Zeros after the last good record (a file extended but never written).
+    // The same record cut short in a segment written ahead: its tail is
+    // zeros up to the end of the file.
+    write_raw(&last, offset, 100);
+    let mut bytes = std::fs::read(&last).unwrap();
+    bytes.truncate(offset as usize + PREFIX + 3);
+    bytes.resize(4096, 0);
+    std::fs::write(&last, &bytes).unwrap();
+    torn(verify(dir).unwrap_err());
+    // Zeros after the last good record are space written ahead: the end.
     write_raw(&last, offset, 100);
     let mut file = OpenOptions::new().append(true).open(&last).unwrap();
     file.write_all(&[0; 4096]).unwrap();
-    let (offset, seq) = (size, 101);
-    let err = verify(dir).unwrap_err();
-    assert!(
-        matches!(err, JournalError::TornTail { offset: o, seq: s, .. } if o == offset && s == seq),
-        "{err}"
-    );
+    assert_eq!(verify(dir).unwrap().last_seq, Some(100));
+    assert_eq!(read_all(dir), entries(1..=100));
 }
 
 /// Rewrites `path` from `offset` on with the record of `seq`, dropping the
@@ -337,25 +345,44 @@ fn write_raw(path: &std::path::Path, offset: u64, seq: u64) {
 }
 
 #[test]
-fn a_missing_segment_or_a_skipped_number_is_a_gap() {
+fn a_missing_segment_or_a_skipped_number_is_found() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write(dir, 1..=100, small_segments(2048));
     let files = segments(dir);
-    let missing = &files[2];
-    let expected = records(missing)[0].1;
-    let found = records(&files[3])[0].1;
-    std::fs::remove_file(missing).unwrap();
-    let err = verify(dir).unwrap_err();
-    match err {
-        JournalError::Gap {
-            file,
-            offset,
-            expected: e,
-            found: f,
-        } => assert_eq!((file, offset, e, f), (files[3].clone(), 0, expected, found)),
-        other => panic!("expected Gap, got {other}"),
+    // The first, a middle and the last segment: each is named.
+    for missing in [0, 2, files.len() - 1] {
+        let path = &files[missing];
+        let first_seq = records(path)[0].1;
+        let saved = std::fs::read(path).unwrap();
+        std::fs::remove_file(path).unwrap();
+        let err = verify(dir).unwrap_err();
+        match &err {
+            JournalError::MissingSegment { file, first_seq: s } => {
+                assert_eq!((file, *s), (path, first_seq), "{err}");
+            }
+            other => panic!("expected MissingSegment, got {other}"),
+        }
+        assert!(err.to_string().contains(&segment_file_name(first_seq)));
+        std::fs::write(path, saved).unwrap();
+        verify(dir).unwrap();
     }
+    // A segment the manifest does not list, between listed ones.
+    let stray = dir.join(segment_file_name(records(&files[2])[0].1 + 1));
+    std::fs::copy(&files[2], &stray).unwrap();
+    let err = verify(dir).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { file, reason, .. } if *file == stray && reason.contains("not listed")),
+        "{err}"
+    );
+    std::fs::remove_file(&stray).unwrap();
+    // Segments with records and no manifest (format 1, or a lost one).
+    std::fs::remove_file(dir.join(MANIFEST_FILE)).unwrap();
+    let err = verify(dir).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { reason, .. } if reason.contains("no MANIFEST")),
+        "{err}"
+    );
 
     // Inside one segment: records 1, 2, 4.
     let tmp = tempfile::tempdir().unwrap();
@@ -368,20 +395,12 @@ fn a_missing_segment_or_a_skipped_number_is_a_gap() {
         encode_entry_record(e.stamp, &e.command, &e.events, &mut bytes).unwrap();
     }
     std::fs::write(&path, bytes).unwrap();
+    list_in_manifest(tmp.path(), &[1]);
     let third = records(&path)[2].0;
     let err = verify(tmp.path()).unwrap_err();
     assert!(
         matches!(err, JournalError::Gap { offset, expected: 3, found: 4, .. } if offset == third),
         "{err}"
-    );
-
-    // A journal whose start was removed has nothing from seq 1.
-    let second = records(&files[1])[0].1;
-    std::fs::remove_file(&files[0]).unwrap();
-    let err = JournalReader::open_from(dir, 1).err();
-    assert!(
-        matches!(err, Some(JournalError::Gap { expected: 1, found, .. }) if found == second),
-        "{err:?}"
     );
 }
 
@@ -389,14 +408,11 @@ fn a_missing_segment_or_a_skipped_number_is_a_gap() {
 fn unknown_record_types_and_undecodable_records_are_corruption() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join(segment_file_name(7));
-    let mut bytes = cetx_engine::journal::format::SegmentHeader { first_seq: 7 }
-        .encode()
-        .to_vec();
-    // seq 7, type 2 (reserved), empty payload, with a good checksum.
-    let body = [7u8, 0, 0, 0, 0, 0, 0, 0, 2];
-    bytes.extend_from_slice(&9u32.to_le_bytes());
-    bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-    bytes.extend_from_slice(&body);
+    list_in_manifest(tmp.path(), &[7]);
+    let header = cetx_engine::journal::format::SegmentHeader { first_seq: 7 }.encode();
+    // seq 7, type 2 (reserved), empty payload, with good checksums.
+    let mut bytes = header.to_vec();
+    bytes.extend_from_slice(&raw_record(7, 2, &[]));
     std::fs::write(&path, &bytes).unwrap();
     let err = verify(tmp.path()).unwrap_err();
     assert!(
@@ -404,11 +420,8 @@ fn unknown_record_types_and_undecodable_records_are_corruption() {
         "{err}"
     );
     // Type 1 with a payload that is not an entry.
-    let body = [7u8, 0, 0, 0, 0, 0, 0, 0, 1, 0xff];
-    bytes.truncate(HEADER_LEN);
-    bytes.extend_from_slice(&10u32.to_le_bytes());
-    bytes.extend_from_slice(&crc32c::crc32c(&body).to_le_bytes());
-    bytes.extend_from_slice(&body);
+    let mut bytes = header.to_vec();
+    bytes.extend_from_slice(&raw_record(7, 1, &[0xff]));
     std::fs::write(&path, &bytes).unwrap();
     let err = verify(tmp.path()).unwrap_err();
     assert!(

@@ -7,8 +7,10 @@
 //! 7); command 2 is a day limit buy of 100 t at 98.00 CNY that trades in
 //! full against resting sell order 100 of account 2.
 
-use cetx_engine::journal::format::segment_file_name;
-use cetx_engine::journal::{verify, JournalConfig, JournalEntry, JournalReader, JournalWriter};
+use cetx_engine::journal::format::{segment_file_name, DEFAULT_SEGMENT_BYTES};
+use cetx_engine::journal::{
+    verify, JournalBatch, JournalConfig, JournalEntry, JournalReader, JournalWriter, MANIFEST_FILE,
+};
 use cetx_engine::{
     Accepted, AccountId, AccountOpened, BrokerId, Command, Event, InstrumentId, NewOrder, OrderId,
     OrderType, ParticipantType, Side, Stamp, TimeInForce, Trade,
@@ -16,62 +18,72 @@ use cetx_engine::{
 
 /// The segment file, one field a line: offset, bytes, meaning.
 const GOLDEN: &str = r#"0000  43 45 54 58 4a 52 4e 4c  # magic "CETXJRNL"
-0008  01 00 00 00              # format version 1
+0008  02 00 00 00              # format version 2
 000c  01 00 00 00 00 00 00 00  # first_seq 1
-0014  4b ec d3 04              # crc32c of the 20 bytes above
-0018  29 00 00 00              # record 1: len 41 (bytes after the crc field)
-001c  f9 8a b3 14              # crc32c of the next 41 bytes
-0020  01 00 00 00 00 00 00 00  # seq 1
-0028  01                       # type 1 = Entry
-0029  00 f0 e7 49 27 97 52 18  # time_ns 1752629400000000000 (2025-07-16 09:30:00 +08:00)
-0031  05                       # Command tag 5 = OpenAccount
-0032  01 00 00 00              # account 1
-0036  00                       # participant 0 = ComplianceEntity
-0037  07 00 00 00              # broker 7
-003b  01 00 00 00              # event_count 1
-003f  05                       # Event tag 5 = AccountOpened
-0040  01 00 00 00              # account 1
-0044  00                       # participant 0 = ComplianceEntity
-0045  07 00 00 00              # broker 7
-0049  b5 00 00 00              # record 2: len 181
-004d  dc 82 c9 d8              # crc32c of the next 181 bytes
-0051  02 00 00 00 00 00 00 00  # seq 2
-0059  01                       # type 1 = Entry
-005a  40 32 f7 49 27 97 52 18  # time_ns 1752629400001000000 (1 ms later)
-0062  00                       # Command tag 0 = Submit
-0063  65 00 00 00 00 00 00 00  # order_id 101
-006b  01 00 00 00              # account 1
-006f  00 00                    # instrument 0
-0071  00                       # side 0 = Buy
-0072  00                       # order_type 0 = Limit
-0073  00                       # time_in_force 0 = Day
-0074  48 26 00 00 00 00 00 00  # price_ticks 9800 (98.00 CNY)
-007c  64 00 00 00 00 00 00 00  # quantity_t 100
-0084  89 13 00 00 00 00 00 00  # client_order_id 5001 (the broker's id)
-008c  02 00 00 00              # event_count 2
-0090  00                       # Event tag 0 = Accepted
-0091  65 00 00 00 00 00 00 00  # order_id 101
-0099  01 00 00 00              # account 1
-009d  00 00                    # instrument 0
-009f  00                       # side 0 = Buy
-00a0  00                       # order_type 0 = Limit
-00a1  00                       # time_in_force 0 = Day
-00a2  48 26 00 00 00 00 00 00  # price_ticks 9800
-00aa  64 00 00 00 00 00 00 00  # quantity_t 100
-00b2  02                       # Event tag 2 = Trade
-00b3  01 00 00 00 00 00 00 00  # trade_id 1
-00bb  02 00 00 00 00 00 00 00  # seq 2
-00c3  40 32 f7 49 27 97 52 18  # time_ns 1752629400001000000
-00cb  00 00                    # instrument 0
-00cd  48 26 00 00 00 00 00 00  # price_ticks 9800
-00d5  64 00 00 00 00 00 00 00  # quantity_t 100
-00dd  00                       # aggressor 0 = Buy
-00de  64 00 00 00 00 00 00 00  # maker_order_id 100
-00e6  02 00 00 00              # maker_account 2
-00ea  00 00 00 00 00 00 00 00  # maker_remaining_t 0
-00f2  65 00 00 00 00 00 00 00  # taker_order_id 101
-00fa  01 00 00 00              # taker_account 1
-00fe  00 00 00 00 00 00 00 00  # taker_remaining_t 0"#;
+0014  1b 90 41 57              # crc32c of the 20 bytes above
+0018  20 00 00 00              # record 1: len 32 (payload bytes)
+001c  01 00 00 00 00 00 00 00  # seq 1
+0024  01                       # type 1 = Entry
+0025  00 00 00 00              # commit_index 0 (first record of its group commit)
+0029  12 d3 2d 43              # payload_crc: crc32c of the 32 payload bytes
+002d  51 4e 72 ac              # header_crc: crc32c of the 21 bytes above
+0031  00 f0 e7 49 27 97 52 18  # time_ns 1752629400000000000 (2025-07-16 09:30:00 +08:00)
+0039  05                       # Command tag 5 = OpenAccount
+003a  01 00 00 00              # account 1
+003e  00                       # participant 0 = ComplianceEntity
+003f  07 00 00 00              # broker 7
+0043  01 00 00 00              # event_count 1
+0047  05                       # Event tag 5 = AccountOpened
+0048  01 00 00 00              # account 1
+004c  00                       # participant 0 = ComplianceEntity
+004d  07 00 00 00              # broker 7
+0051  ac 00 00 00              # record 2: len 172 (payload bytes)
+0055  02 00 00 00 00 00 00 00  # seq 2
+005d  01                       # type 1 = Entry
+005e  01 00 00 00              # commit_index 1 (second record of its group commit)
+0062  ab 7a 8d 91              # payload_crc: crc32c of the 172 payload bytes
+0066  71 82 7d c6              # header_crc: crc32c of the 21 bytes above
+006a  40 32 f7 49 27 97 52 18  # time_ns 1752629400001000000 (1 ms later)
+0072  00                       # Command tag 0 = Submit
+0073  65 00 00 00 00 00 00 00  # order_id 101
+007b  01 00 00 00              # account 1
+007f  00 00                    # instrument 0
+0081  00                       # side 0 = Buy
+0082  00                       # order_type 0 = Limit
+0083  00                       # time_in_force 0 = Day
+0084  48 26 00 00 00 00 00 00  # price_ticks 9800 (98.00 CNY)
+008c  64 00 00 00 00 00 00 00  # quantity_t 100
+0094  89 13 00 00 00 00 00 00  # client_order_id 5001 (the broker's id)
+009c  02 00 00 00              # event_count 2
+00a0  00                       # Event tag 0 = Accepted
+00a1  65 00 00 00 00 00 00 00  # order_id 101
+00a9  01 00 00 00              # account 1
+00ad  00 00                    # instrument 0
+00af  00                       # side 0 = Buy
+00b0  00                       # order_type 0 = Limit
+00b1  00                       # time_in_force 0 = Day
+00b2  48 26 00 00 00 00 00 00  # price_ticks 9800
+00ba  64 00 00 00 00 00 00 00  # quantity_t 100
+00c2  02                       # Event tag 2 = Trade
+00c3  01 00 00 00 00 00 00 00  # trade_id 1
+00cb  02 00 00 00 00 00 00 00  # seq 2
+00d3  40 32 f7 49 27 97 52 18  # time_ns 1752629400001000000
+00db  00 00                    # instrument 0
+00dd  48 26 00 00 00 00 00 00  # price_ticks 9800
+00e5  64 00 00 00 00 00 00 00  # quantity_t 100
+00ed  00                       # aggressor 0 = Buy
+00ee  64 00 00 00 00 00 00 00  # maker_order_id 100
+00f6  02 00 00 00              # maker_account 2
+00fa  00 00 00 00 00 00 00 00  # maker_remaining_t 0
+0102  65 00 00 00 00 00 00 00  # taker_order_id 101
+010a  01 00 00 00              # taker_account 1
+010e  00 00 00 00 00 00 00 00  # taker_remaining_t 0"#;
+
+/// The journal's `MANIFEST`: its one segment.
+const MANIFEST: &str = "cetx-journal-manifest 1
+segment 00000000000000000001
+crc32c 5e2e13b3
+";
 
 /// The bytes of [`GOLDEN`], checking that each line starts at the offset
 /// it states.
@@ -159,22 +171,36 @@ fn journal() -> Vec<JournalEntry> {
 fn the_writer_writes_the_golden_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let writer = JournalWriter::open(tmp.path(), 1, JournalConfig::default()).unwrap();
+    // One group commit of both entries.
+    let mut batch = JournalBatch::default();
     for e in journal() {
-        writer.append(e.stamp, &e.command, &e.events).unwrap();
+        writer
+            .append_to(&mut batch, e.stamp, &e.command, &e.events)
+            .unwrap();
     }
+    writer.commit_batch(&mut batch).unwrap();
     writer.close().unwrap();
     let file = tmp.path().join(segment_file_name(1));
     assert_eq!(
         file.file_name().unwrap().to_str().unwrap(),
         "journal-00000000000000000001.seg"
     );
-    assert_eq!(std::fs::read(&file).unwrap(), golden_bytes());
+    // The segment was written ahead: the golden bytes, then zeros to its
+    // full size.
+    let bytes = std::fs::read(&file).unwrap();
+    let golden = golden_bytes();
+    assert_eq!(bytes.len() as u64, DEFAULT_SEGMENT_BYTES);
+    assert_eq!(bytes[..golden.len()], golden[..]);
+    assert!(bytes[golden.len()..].iter().all(|&b| b == 0));
+    let manifest = std::fs::read_to_string(tmp.path().join(MANIFEST_FILE)).unwrap();
+    assert_eq!(manifest, MANIFEST);
 }
 
 #[test]
 fn the_golden_bytes_read_back_as_the_journal() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join(segment_file_name(1)), golden_bytes()).unwrap();
+    std::fs::write(tmp.path().join(MANIFEST_FILE), MANIFEST).unwrap();
     let read: Vec<_> = JournalReader::open(tmp.path())
         .unwrap()
         .collect::<Result<_, _>>()
@@ -190,5 +216,9 @@ fn the_specification_shows_the_golden_bytes() {
     assert!(
         spec.contains(GOLDEN),
         "docs/JOURNAL.md must show the golden dump exactly as this test does"
+    );
+    assert!(
+        spec.contains(MANIFEST),
+        "docs/JOURNAL.md must show the golden manifest exactly as this test does"
     );
 }

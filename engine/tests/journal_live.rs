@@ -13,6 +13,7 @@ mod journal_support;
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,8 +33,13 @@ fn append(writer: &JournalWriter, seq: u64) -> Result<(), JournalError> {
 fn a_write_error_stops_the_writer_for_good() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    // One record per segment; the fourth segment cannot be written.
-    let writer = JournalWriter::open(dir, 1, small_segments(1)).unwrap();
+    // One record per segment, growing ones; the fourth segment cannot be
+    // written.
+    let config = JournalConfig {
+        preallocate: false,
+        ..small_segments(1)
+    };
+    let writer = JournalWriter::open(dir, 1, config).unwrap();
     std::os::unix::fs::symlink("/dev/full", dir.join(segment_file_name(4))).unwrap();
     for seq in 1..=3 {
         append(&writer, seq).unwrap();
@@ -67,6 +73,7 @@ fn a_full_queue_is_an_error_not_a_wait() {
     let config = JournalConfig {
         durability: Durability::Os,
         queue_capacity: 2,
+        preallocate: false,
         ..JournalConfig::default()
     };
     let writer = JournalWriter::open(&dir, 1, config).unwrap();
@@ -166,7 +173,20 @@ fn a_follower_waits_for_a_half_written_record() {
     let e = entry(6);
     cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
         .unwrap();
+    // The segment was written ahead: record 6 goes over its zeros.
     let path = segments(dir).pop().unwrap();
+    let end = journal_support::data_end(&path);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_all_at(&record[..11], end).unwrap();
+    assert_eq!(follower.try_next().unwrap(), None);
+    file.write_all_at(&record[11..], end + 11).unwrap();
+    assert_eq!(follower.try_next().unwrap(), Some(entry(6)));
+    // And at the end of a growing file, in two appends.
+    file.set_len(end + record.len() as u64).unwrap();
+    let e = entry(7);
+    let mut record = Vec::new();
+    cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
+        .unwrap();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(&path)
@@ -174,7 +194,7 @@ fn a_follower_waits_for_a_half_written_record() {
     file.write_all(&record[..11]).unwrap();
     assert_eq!(follower.try_next().unwrap(), None);
     file.write_all(&record[11..]).unwrap();
-    assert_eq!(follower.try_next().unwrap(), Some(entry(6)));
+    assert_eq!(follower.try_next().unwrap(), Some(entry(7)));
 
     // A follower of a directory that does not exist yet just waits.
     let mut early = JournalFollower::new(dir.join("later"), 1);

@@ -191,6 +191,12 @@ pub struct JournalSettings {
     /// Entries the queue from the engine thread to the journal writer
     /// holds; past it the engine answers brokers `ServerBusy`.
     pub queue_capacity: usize,
+    /// Fill the next segment file with zeros ahead of time, off the
+    /// engine's path, so that a group commit's sync only overwrites
+    /// blocks already written.
+    pub preallocate: bool,
+    /// Snapshots kept; older ones are removed after each new one.
+    pub keep_snapshots: usize,
 }
 
 impl Default for JournalSettings {
@@ -200,6 +206,8 @@ impl Default for JournalSettings {
             segment_bytes: journal::format::DEFAULT_SEGMENT_BYTES,
             snapshot_every: 1_000_000,
             queue_capacity: journal::JournalConfig::default().queue_capacity,
+            preallocate: true,
+            keep_snapshots: 2,
         }
     }
 }
@@ -213,6 +221,7 @@ impl JournalSettings {
             segment_bytes: self.segment_bytes,
             durability: self.durability.into(),
             queue_capacity: self.queue_capacity,
+            preallocate: self.preallocate,
             ..journal::JournalConfig::default()
         }
     }

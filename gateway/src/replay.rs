@@ -43,7 +43,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// A record is damaged (bad CRC, bad header, undecodable).
     pub const CORRUPT: u8 = 3;
-    /// Sequence numbers are not continuous.
+    /// Sequence numbers are not continuous, or a segment the manifest
+    /// lists is missing.
     pub const GAP: u8 = 4;
     /// The ledger does not reconcile with the engine, or value is not
     /// conserved, or the events do not replay.
@@ -108,7 +109,9 @@ impl ReplayFailure {
     pub const fn exit_code(&self) -> u8 {
         match self {
             Self::Journal(JournalError::Corrupt { .. }) => exit::CORRUPT,
-            Self::Journal(JournalError::Gap { .. }) => exit::GAP,
+            Self::Journal(JournalError::Gap { .. } | JournalError::MissingSegment { .. }) => {
+                exit::GAP
+            }
             Self::Replay(_) | Self::Reconcile(_) => exit::RECONCILE,
             Self::Journal(_) | Self::Output { .. } => exit::FAILURE,
         }
@@ -124,8 +127,8 @@ pub struct ReplaySummary {
     pub last_seq: u64,
     /// Clearing rows written.
     pub rows: u64,
-    /// A torn tail where reading stopped (never acknowledged, so not
-    /// settled): file and offset.
+    /// A last record that fails its checks with nothing whole after it,
+    /// where reading stopped (not settled): file and offset.
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
@@ -219,7 +222,7 @@ pub fn run(
     }
     if let Some((file, offset)) = &summary.torn_tail {
         let note = format!(
-            "note: the journal ends in a torn record at {} offset {offset}; it was never acknowledged and is not settled\n",
+            "note: the journal ends in a record that fails its checks at {} offset {offset}, with no whole record after it; it is not settled. A write cut short by a crash (never acknowledged) and damage to the last record (which may have been acknowledged) look alike; if the server is running, it may simply be a write in progress\n",
             file.display()
         );
         write_stream(stderr, "stderr", &note)?;

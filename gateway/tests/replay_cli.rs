@@ -1,11 +1,12 @@
 //! `cetx replay` as a process: exit code 0 and a reconciled clearing file
-//! on a good journal, 3 on a corrupt one, 4 on one with a gap. (The report
+//! on a good journal, 3 on a corrupt one, 4 on one with a missing
+//! segment. (The report
 //! contents against golden files are tested in `tests/tests/replay.rs`.)
 
 use std::path::Path;
 use std::process::Command as Process;
 
-use cetx_engine::journal::format::list_segments;
+use cetx_engine::journal::format::{list_segments, HEADER_LEN};
 use cetx_engine::journal::{Durability, JournalConfig, JournalWriter};
 use cetx_engine::{
     AccountId, Command, Engine, NewOrder, OrderId, OrderType, Phase, Side, Stamp, TimeInForce,
@@ -74,7 +75,7 @@ fn replay(dir: &Path) -> (i32, String, String) {
 }
 
 #[test]
-fn replay_exits_0_on_a_good_journal_3_when_corrupt_and_4_on_a_gap() {
+fn replay_exits_0_on_a_good_journal_3_when_corrupt_and_4_on_a_missing_segment() {
     let good = tempfile::tempdir().unwrap();
     journal(good.path());
     let (code, stdout, stderr) = replay(good.path());
@@ -93,7 +94,9 @@ fn replay_exits_0_on_a_good_journal_3_when_corrupt_and_4_on_a_gap() {
     let segments = list_segments(corrupt.path()).unwrap();
     let middle = &segments[segments.len() / 2].1;
     let mut bytes = std::fs::read(middle).unwrap();
-    let at = bytes.len() / 2;
+    // Inside its first record (the segment was written ahead: zeros may
+    // follow its data).
+    let at = HEADER_LEN + 30;
     bytes[at] ^= 0x04;
     std::fs::write(middle, bytes).unwrap();
     let (code, _, stderr) = replay(corrupt.path());
@@ -103,11 +106,31 @@ fn replay_exits_0_on_a_good_journal_3_when_corrupt_and_4_on_a_gap() {
         "{stderr}"
     );
 
-    let gapped = tempfile::tempdir().unwrap();
-    journal(gapped.path());
-    let segments = list_segments(gapped.path()).unwrap();
-    std::fs::remove_file(&segments[segments.len() / 2].1).unwrap();
-    let (code, _, stderr) = replay(gapped.path());
-    assert_eq!(code, 4, "{stderr}");
-    assert!(stderr.contains("gap"), "{stderr}");
+    // A missing segment, first, middle or last, is named: exit 4.
+    for which in [Which::First, Which::Middle, Which::Last] {
+        let missing = tempfile::tempdir().unwrap();
+        journal(missing.path());
+        let segments = list_segments(missing.path()).unwrap();
+        let gone = match which {
+            Which::First => &segments[0].1,
+            Which::Middle => &segments[segments.len() / 2].1,
+            Which::Last => &segments[segments.len() - 1].1,
+        };
+        std::fs::remove_file(gone).unwrap();
+        let (code, _, stderr) = replay(missing.path());
+        assert_eq!(code, 4, "{which:?}: {stderr}");
+        let name = gone.file_name().unwrap().to_str().unwrap();
+        assert!(
+            stderr.contains("missing") && stderr.contains(name),
+            "{which:?}: {stderr}"
+        );
+    }
+}
+
+/// Which segment a test removes.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    First,
+    Middle,
+    Last,
 }

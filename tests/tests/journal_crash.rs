@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use cetx_engine::journal::{recover, verify};
+use cetx_engine::journal::{recover, verify, MANIFEST_FILE};
 use cetx_tests::{config, reexecute};
 
 /// Kill rounds.
@@ -129,7 +129,8 @@ fn a_killed_writer_loses_nothing_it_reported_durable() {
         let journal_only = tempfile::tempdir().unwrap();
         for entry in std::fs::read_dir(dir.path()).unwrap() {
             let entry = entry.unwrap();
-            if entry.file_name().to_string_lossy().starts_with("journal-") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("journal-") || name == MANIFEST_FILE {
                 std::fs::copy(entry.path(), journal_only.path().join(entry.file_name())).unwrap();
             }
         }

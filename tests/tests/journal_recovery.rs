@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use cetx_engine::journal::format::{encode_entry_record, list_segments, HEADER_LEN};
 use cetx_engine::journal::{
     recover, verify, Durability, JournalConfig, JournalError, JournalReader, JournalWriter,
-    RecoverError,
+    RecoverError, MANIFEST_FILE,
 };
 use cetx_engine::Engine;
 use cetx_tests::{config, journal_run, reexecute, workload};
@@ -67,10 +67,17 @@ fn recovery_rebuilds_the_live_state_and_the_journal_is_deterministic() {
     assert_eq!(reexecute(first.path()).state(), live.state());
     assert!(live.state().instruments[0].bids.len() + live.state().instruments[0].asks.len() > 100);
 
-    // The same commands again, in `os` mode this time: the same bytes.
+    // The same commands again, in `os` mode this time: the same entries
+    // (the bytes differ only where group commits fell: `commit_index`).
     let second = tempfile::tempdir().unwrap();
     journal_run(second.path(), &commands, journal(Durability::Os), None);
-    assert_eq!(files(first.path()), files(second.path()));
+    let entries = |dir: &Path| -> Vec<_> {
+        JournalReader::open(dir)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(entries(first.path()), entries(second.path()));
 }
 
 #[test]
@@ -87,7 +94,7 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
 
     let whole = tempfile::tempdir().unwrap();
     for (name, bytes) in files(dir.path()) {
-        if name.starts_with("journal-") {
+        if name.starts_with("journal-") || name == MANIFEST_FILE {
             fs::write(whole.path().join(name), bytes).unwrap();
         }
     }
@@ -108,10 +115,15 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
     assert_eq!(skipping.engine.state(), live.state());
 }
 
-/// A small journal in one segment, and the state after each prefix of it.
-fn small_journal(dir: &Path) -> (Vec<u8>, usize, Engine, PathBuf) {
+/// A small journal in one segment (growing, or written ahead), and the
+/// state after each prefix of it.
+fn small_journal(dir: &Path, preallocate: bool) -> (Vec<u8>, usize, Engine, PathBuf) {
     let all = workload(3, 40, 1_000);
-    journal_run(dir, &all, journal(Durability::Os), None);
+    let journal_config = JournalConfig {
+        preallocate,
+        ..journal(Durability::Os)
+    };
+    journal_run(dir, &all, journal_config, None);
     let before_last = {
         let mut engine = Engine::new(&config()).unwrap();
         let mut events = Vec::new();
@@ -135,7 +147,7 @@ fn small_journal(dir: &Path) -> (Vec<u8>, usize, Engine, PathBuf) {
 #[test]
 fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
     let source = tempfile::tempdir().unwrap();
-    let (record, count, before_last, last_segment) = small_journal(source.path());
+    let (record, count, before_last, last_segment) = small_journal(source.path(), false);
     let segment_len = fs::metadata(&last_segment).unwrap().len() as usize;
     let record_start = segment_len - record.len();
     let name = last_segment.file_name().unwrap().to_owned();
@@ -164,6 +176,64 @@ fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
         assert_eq!(torn.removed_bytes as usize, cut - record_start);
         assert_eq!(fs::read(&torn.saved_to).unwrap(), bytes[record_start..cut]);
         // The journal now verifies, and a writer can go on from it.
+        assert_eq!(verify(dir.path()).unwrap().last_seq, Some(count as u64 - 1));
+    }
+}
+
+#[test]
+fn a_torn_last_record_in_a_segment_written_ahead_is_cut_at_every_offset() {
+    let source = tempfile::tempdir().unwrap();
+    let (record, count, before_last, last_segment) = small_journal(source.path(), true);
+    let bytes = fs::read(&last_segment).unwrap();
+    // The record as the writer sealed it differs from `record` only in its
+    // commit index and header checksum (bytes 13..17 and 21..25).
+    let same = |at: usize| {
+        bytes[at..at + 13] == record[..13]
+            && bytes[at + 17..at + 21] == record[17..21]
+            && bytes[at + 25..at + record.len()] == record[25..]
+    };
+    let record_start = (0..bytes.len() - record.len())
+        .find(|&at| same(at))
+        .expect("the last record is in the segment");
+    let record_end = record_start + record.len();
+    let name = last_segment.file_name().unwrap().to_owned();
+    let expected = before_last.state();
+    // Only a prefix of the last record reached the disk; zeros (written
+    // ahead) follow it to the end of the file.
+    for cut in record_start..record_end {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, contents) in files(source.path()) {
+            fs::write(dir.path().join(file), contents).unwrap();
+        }
+        let segment = dir.path().join(&name);
+        let mut torn_bytes = bytes.clone();
+        torn_bytes[cut..record_end].fill(0);
+        if torn_bytes == bytes {
+            // The record ends in zeros, and all that was cut is zeros.
+            continue;
+        }
+        fs::write(&segment, &torn_bytes).unwrap();
+
+        let recovered = recover(dir.path(), &config()).unwrap();
+        assert_eq!(recovered.next_seq, count as u64, "cut at {cut}");
+        assert_eq!(recovered.engine.state(), expected, "cut at {cut}");
+        if torn_bytes[record_start..record_start + 25]
+            .iter()
+            .all(|&b| b == 0)
+        {
+            // Nothing of the record's header reached the disk: the journal
+            // simply ends one record earlier.
+            assert_eq!(recovered.torn_tail, None, "cut at {cut}");
+        } else {
+            let torn = recovered.torn_tail.expect("a torn tail was found");
+            assert_eq!(torn.offset as usize, record_start);
+            assert_eq!(
+                fs::read(&torn.saved_to).unwrap(),
+                torn_bytes[record_start..]
+            );
+        }
+        // The zeros are trimmed, and the journal verifies.
+        assert_eq!(fs::metadata(&segment).unwrap().len() as usize, record_start);
         assert_eq!(verify(dir.path()).unwrap().last_seq, Some(count as u64 - 1));
     }
 }

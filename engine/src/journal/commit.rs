@@ -7,11 +7,15 @@
 //! segment, `fdatasync`s once (in [`Durability::Fsync`]), and only then
 //! publishes the batch's last sequence number as durable and wakes the
 //! waiters. It rolls to a new segment when the next record would not fit,
-//! syncing the old one first. The first I/O error ends the thread: the
-//! error is published as the writer's failure and nothing is retried.
+//! syncing the old one first; the new segment is a file the preallocation
+//! thread filled with zeros ahead of time when one is ready, and it is
+//! listed in the `MANIFEST` before any record goes into it. The first I/O
+//! error ends the thread: the error is published as the writer's failure
+//! and nothing is retried.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
@@ -19,10 +23,11 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use super::format::{
-    list_segments, seal_record, segment_file_name, SegmentHeader, HEADER_LEN, RECORD_PREFIX_LEN,
-};
+use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
+use super::manifest::{has_records, journal_segments, list_new_segment};
+use super::prealloc::{Preallocator, Ready};
 use super::reader::JournalReader;
+use super::snapshot::sync_dir;
 use super::writer::{Durability, JournalConfig};
 use super::JournalError;
 
@@ -46,6 +51,8 @@ pub(super) struct Shared {
     pub(super) bytes: AtomicU64,
     pub(super) largest_batch: AtomicU64,
     pub(super) syncs: AtomicU64,
+    pub(super) segments_preallocated: AtomicU64,
+    pub(super) segments_grown: AtomicU64,
     /// Entries handed to the writer and not yet taken by it: what the
     /// queue's capacity bounds.
     pub(super) queued: AtomicU64,
@@ -63,6 +70,8 @@ impl Shared {
             bytes: AtomicU64::new(0),
             largest_batch: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            segments_preallocated: AtomicU64::new(0),
+            segments_grown: AtomicU64::new(0),
             queued: AtomicU64::new(0),
         }
     }
@@ -88,7 +97,7 @@ pub(super) struct Pending {
 /// after creating it) is fine: the writer replaces it. Any other torn tail
 /// must be truncated first, as recovery does.
 pub(super) fn check_follows(dir: &Path, next_seq: u64) -> Result<(), JournalError> {
-    let segments = list_segments(dir)?;
+    let segments = journal_segments(dir)?;
     let Some((first_seq, file)) = segments.last().cloned() else {
         return Ok(());
     };
@@ -128,15 +137,13 @@ pub(super) fn check_follows(dir: &Path, next_seq: u64) -> Result<(), JournalErro
 
 /// Fails when the segment file at `path` already holds records.
 fn check_empty(path: &Path, next_seq: u64) -> Result<(), JournalError> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.len() > HEADER_LEN as u64 => Err(JournalError::Occupied {
+    if path.exists() && has_records(path, next_seq)? {
+        return Err(JournalError::Occupied {
             file: path.to_path_buf(),
             next_seq,
-        }),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(JournalError::io(path, "reading the size of", e)),
+        });
     }
+    Ok(())
 }
 
 /// The segment being appended to.
@@ -155,6 +162,9 @@ pub(super) struct WriterThread {
     recycle: Sender<Vec<u8>>,
     shared: Arc<Shared>,
     segment: Option<OpenSegment>,
+    /// Keeps the next segment written ahead; none in `None` durability or
+    /// when preallocation is off.
+    prealloc: Option<Preallocator>,
     batch: Vec<Pending>,
     /// The batch's bytes for the current segment, written with one call.
     out: Vec<u8>,
@@ -186,6 +196,11 @@ impl WriterThread {
         recycle: Sender<Vec<u8>>,
         shared: Arc<Shared>,
     ) -> Result<JoinHandle<Result<(), JournalError>>, JournalError> {
+        let prealloc = if config.preallocate && config.durability != Durability::None {
+            Some(Preallocator::start(&dir, config.segment_bytes)?)
+        } else {
+            None
+        };
         let thread = Self {
             dir: dir.clone(),
             config,
@@ -193,6 +208,7 @@ impl WriterThread {
             recycle,
             shared,
             segment: None,
+            prealloc,
             batch: Vec::with_capacity(config.max_batch),
             out: Vec::new(),
         };
@@ -245,15 +261,14 @@ impl WriterThread {
         }
         let mut out = std::mem::take(&mut self.out);
         out.clear();
+        let mut commit_index = 0_u32;
         for i in 0..self.batch.len() {
             let mut seq = self.batch[i].seq;
             let mut at = 0;
             while at < self.batch[i].records.len() {
-                let record = &mut self.batch[i].records[at..];
-                let len = RECORD_PREFIX_LEN
-                    + u32::from_le_bytes([record[0], record[1], record[2], record[3]]) as usize;
-                let record = &mut record[..len];
-                seal_record(record);
+                let len = record_len(&self.batch[i].records[at..]);
+                seal_record(&mut self.batch[i].records[at..at + len], commit_index);
+                commit_index = commit_index.saturating_add(1);
                 let roll = self.segment.as_ref().is_none_or(|segment| {
                     segment.records > 0 && segment.len + len as u64 > self.config.segment_bytes
                 });
@@ -283,30 +298,62 @@ impl WriterThread {
         Ok(())
     }
 
-    /// Starts the segment whose first record is `first_seq`.
-    fn create_segment(&self, first_seq: u64) -> Result<OpenSegment, JournalError> {
+    /// Starts the segment whose first record is `first_seq`: a file
+    /// written ahead when one is ready (the process's first segment waits
+    /// for it), else a growing one; either way listed in the manifest
+    /// before it takes a record.
+    fn create_segment(&mut self, first_seq: u64) -> Result<OpenSegment, JournalError> {
         let path = self.dir.join(segment_file_name(first_seq));
         check_empty(&path, first_seq)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|e| JournalError::io(&path, "creating journal segment", e))?;
-        file.write_all(&SegmentHeader { first_seq }.encode())
-            .map_err(|e| JournalError::io(&path, "writing the header of journal segment", e))?;
-        if self.config.durability == Durability::Fsync {
-            // The file's name must survive a crash as well as its bytes.
-            File::open(&self.dir)
-                .and_then(|dir| dir.sync_all())
-                .map_err(|e| JournalError::io(&self.dir, "syncing journal directory", e))?;
-        }
+        let header = SegmentHeader { first_seq }.encode();
+        let first = self.segment.is_none();
+        let file = match self.prealloc.as_ref().and_then(|p| p.take(first)) {
+            Some(ready) => {
+                let file = self.adopt(ready, &path, &header)?;
+                self.shared
+                    .segments_preallocated
+                    .fetch_add(1, Ordering::Relaxed);
+                file
+            }
+            None => {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&path)
+                    .map_err(|e| JournalError::io(&path, "creating journal segment", e))?;
+                file.write_all(&header).map_err(|e| {
+                    JournalError::io(&path, "writing the header of journal segment", e)
+                })?;
+                self.shared.segments_grown.fetch_add(1, Ordering::Relaxed);
+                file
+            }
+        };
+        // The file's name must survive a crash as well as its bytes, and
+        // the manifest must list it before it holds a record.
+        sync_dir(&self.dir)?;
+        list_new_segment(&self.dir, first_seq)?;
         Ok(OpenSegment {
             file,
             path,
             len: HEADER_LEN as u64,
             records: 0,
         })
+    }
+
+    /// Makes a file written ahead the segment at `path`: its header, synced,
+    /// then its name. Records follow the header.
+    fn adopt(&self, ready: Ready, path: &Path, header: &[u8]) -> Result<File, JournalError> {
+        let Ready {
+            path: from,
+            mut file,
+        } = ready;
+        let io = |e| JournalError::io(path, "starting preallocated journal segment", e);
+        file.write_all_at(header, 0).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(io)?;
+        std::fs::rename(&from, path).map_err(io)?;
+        Ok(file)
     }
 
     /// Publishes the batch as durable and recycles its buffers.

@@ -3,9 +3,9 @@
 //!
 //! A follower reads like [`super::JournalReader`] and checks the same
 //! things, with one difference: the end of what is written is not an error
-//! but "not yet". An incomplete record at the end of the newest segment is
-//! a write in progress, so the follower waits for it rather than calling it
-//! torn. It moves to the next segment once that segment exists (the writer
+//! but "not yet". An incomplete record, or zeros, at the end of the newest
+//! segment is a write in progress (or space written ahead), so the
+//! follower waits for it rather than calling it torn. It moves to the next segment once that segment exists (the writer
 //! finishes a segment before it creates the next), after reading whatever
 //! is left of the current one.
 //!
@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::format::{decode_entry_payload, list_segments, segment_file_name};
+use super::format::{decode_entry_payload, segment_file_name};
+use super::manifest::journal_segments;
 use super::segment::{entry_payload, Header, Raw, SegmentFile};
 use super::{JournalEntry, JournalError};
 
@@ -73,6 +74,7 @@ impl JournalFollower {
     /// does not follow), [`JournalError::Io`] when a file cannot be read.
     /// An incomplete tail is not an error.
     pub fn try_next(&mut self) -> Result<Option<JournalEntry>, JournalError> {
+        let mut next_seen = false;
         loop {
             if self.segment.is_none() && !self.open_segment()? {
                 return Ok(None);
@@ -82,7 +84,11 @@ impl JournalFollower {
             };
             let expected = self.cursor.unwrap_or(segment.first_seq);
             match segment.read_record(&mut self.buf)? {
-                Raw::Record { seq, offset } => {
+                Raw::Record {
+                    seq,
+                    offset,
+                    record_type,
+                } => {
                     if seq != expected {
                         return Err(JournalError::Gap {
                             file: segment.path.clone(),
@@ -101,25 +107,13 @@ impl JournalFollower {
                         seq,
                         reason,
                     };
-                    let payload = entry_payload(&self.buf).map_err(corrupt)?;
+                    let payload = entry_payload(record_type, &self.buf).map_err(corrupt)?;
                     let entry = decode_entry_payload(seq, payload)
                         .map_err(|e| corrupt(format!("the entry does not decode: {e}")))?;
                     self.next_seq = seq + 1;
                     return Ok(Some(entry));
                 }
-                Raw::Bad {
-                    offset,
-                    reason,
-                    torn_like: false,
-                } => {
-                    return Err(JournalError::Corrupt {
-                        file: segment.path.clone(),
-                        offset,
-                        seq: expected,
-                        reason,
-                    })
-                }
-                end @ (Raw::End | Raw::Bad { .. }) => {
+                end @ (Raw::End | Raw::Zero { .. } | Raw::Bad { .. }) => {
                     if segment.refresh_len()? {
                         continue;
                     }
@@ -128,8 +122,10 @@ impl JournalFollower {
                         return Ok(None);
                     }
                     // The writer wrote all of this segment before it created
-                    // the next, so look at its length once more.
-                    if segment.refresh_len()? {
+                    // the next, so read its end once more before judging.
+                    if !next_seen {
+                        next_seen = true;
+                        segment.refresh_len()?;
                         continue;
                     }
                     if let Raw::Bad { offset, reason, .. } = end {
@@ -141,6 +137,7 @@ impl JournalFollower {
                         });
                     }
                     self.segment = None;
+                    next_seen = false;
                 }
             }
         }
@@ -155,7 +152,7 @@ impl JournalFollower {
                 if !self.dir.exists() {
                     return Ok(false);
                 }
-                let segments = list_segments(&self.dir)?;
+                let segments = journal_segments(&self.dir)?;
                 let Some(at) = segments.iter().rposition(|(s, _)| *s <= self.next_seq) else {
                     return match segments.into_iter().next() {
                         None => Ok(false),
@@ -167,7 +164,14 @@ impl JournalFollower {
                         }),
                     };
                 };
-                segments[at].clone()
+                let (first_seq, path) = segments[at].clone();
+                if !path.exists() {
+                    return Err(JournalError::MissingSegment {
+                        file: path,
+                        first_seq,
+                    });
+                }
+                (first_seq, path)
             }
         };
         if !path.exists() {

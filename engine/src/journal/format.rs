@@ -4,16 +4,26 @@
 //! <dir>/journal-00000000000000000001.seg     first_seq = 1
 //! <dir>/journal-00000000000000041873.seg     first_seq = 41873
 //!
-//! segment = header record*
+//! <dir>/MANIFEST                             every segment, in order (see `manifest`)
+//!
+//! segment = header record* zero*
 //! header  = magic "CETXJRNL" | version u32 | first_seq u64 | crc32c u32   (24 bytes)
-//! record  = len u32 | crc32c u32 | seq u64 | type u8 | payload            (8 + len bytes)
-//!           len   = bytes after the crc field = 9 + payload length
-//!           crc32c over those len bytes (seq, type, payload)
+//! record  = prefix payload                                                 (25 + len bytes)
+//! prefix  = len u32 | seq u64 | type u8 | commit_index u32
+//!           | payload_crc u32 | header_crc u32                              (25 bytes)
+//!           len          = payload length
+//!           commit_index = records before this one in its group commit
+//!           payload_crc  = CRC32C of the payload
+//!           header_crc   = CRC32C of the prefix's first 21 bytes
 //! entry payload (type 1) = time_ns i64 | command | event_count u32 | event*
 //! ```
 //!
-//! All integers are little-endian. A record never spans two segments. The
-//! byte-level tables are in `docs/JOURNAL.md`.
+//! All integers are little-endian. A record never spans two segments. A
+//! segment may end in zeros: the writer fills the next segment with zeros
+//! ahead of time, so that a group commit only overwrites blocks already
+//! written. The prefix has a checksum of its own, so a damaged `len` is
+//! seen as damage and never taken for the end of the data. The byte-level
+//! tables are in `docs/JOURNAL.md`.
 
 use std::path::{Path, PathBuf};
 
@@ -28,22 +38,25 @@ use super::{JournalEntry, JournalError};
 /// First bytes of every segment file.
 pub const MAGIC: [u8; 8] = *b"CETXJRNL";
 
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes and reads. Version 1 (one checksum
+/// over the whole record, no manifest) is refused with a message that
+/// names it.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Size of a segment header in bytes.
 pub const HEADER_LEN: usize = 24;
 
-/// Size of a record's `len` and `crc32c` fields, which precede what `len`
-/// counts.
-pub const RECORD_PREFIX_LEN: usize = 8;
+/// Size of a record's prefix: `len`, `seq`, `type`, `commit_index`,
+/// `payload_crc` and `header_crc`.
+pub const RECORD_PREFIX_LEN: usize = 25;
 
-/// Smallest valid `len`: a record's `seq` and `type` with an empty payload.
-pub const MIN_RECORD_LEN: u32 = 9;
+/// Bytes of the prefix that `header_crc` covers.
+const HEADER_CRC_COVERS: usize = 21;
 
-/// Largest valid `len`, 256 MiB. An end of day that expires a full book of
-/// 262,144 orders in each of 20 instruments is about 130 MiB; a larger
-/// `len` is corruption, and no reader allocates for one.
+/// Largest valid `len` (payload bytes), 256 MiB. An end of day that
+/// expires a full book of 262,144 orders in each of 20 instruments is
+/// about 130 MiB; a larger `len` is corruption, and no reader allocates
+/// for one.
 pub const MAX_RECORD_LEN: u32 = 256 << 20;
 
 /// Default size at which the writer starts a new segment, 64 MiB.
@@ -72,7 +85,7 @@ pub enum HeaderError {
     #[error("not a cetx journal segment (bad magic)")]
     BadMagic,
     /// A format version this code does not read.
-    #[error("format version {0} is not supported (this build reads {FORMAT_VERSION})")]
+    #[error("format version {0} is not supported (this build reads {FORMAT_VERSION}; a version 1 journal is read by cetx releases before format 2)")]
     UnsupportedVersion(u32),
     /// The header's checksum does not match its bytes.
     #[error("header checksum {stored:#010x} does not match {computed:#010x}")]
@@ -141,8 +154,11 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The segment files in `dir`, ordered by first sequence number. Files
-/// with other names (a copy of a truncated tail, say) are ignored.
+/// The segment files in `dir` as they are on disk, ordered by first
+/// sequence number, whatever the manifest says (readers go by
+/// [`super::manifest::journal_segments`], which checks one against the
+/// other). Files with other names (a copy of a truncated tail, say) are
+/// ignored.
 ///
 /// # Errors
 /// [`JournalError::Io`] when the directory cannot be listed.
@@ -160,11 +176,60 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
     Ok(segments)
 }
 
-/// Appends one complete entry record: prefix, sequence number, type and
-/// payload, with its length and checksum filled in.
+/// A record prefix whose own checksum is good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordPrefix {
+    /// Payload bytes.
+    pub len: u32,
+    /// Sequence number.
+    pub seq: u64,
+    /// What the payload is ([`RecordType`] as a byte; checked by the
+    /// reader, not here).
+    pub record_type: u8,
+    /// Records before this one in its group commit: `seq - commit_index`
+    /// is the first sequence number of that commit.
+    pub commit_index: u32,
+    /// CRC32C of the payload.
+    pub payload_crc: u32,
+}
+
+impl RecordPrefix {
+    /// Reads a prefix and checks its checksum and its length's range.
+    ///
+    /// # Errors
+    /// A sentence saying what is wrong.
+    pub fn decode(bytes: &[u8; RECORD_PREFIX_LEN]) -> Result<Self, String> {
+        let u32_at = |at: usize| {
+            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        let stored = u32_at(HEADER_CRC_COVERS);
+        let computed = crc32c::crc32c(&bytes[..HEADER_CRC_COVERS]);
+        if stored != computed {
+            return Err(format!(
+                "record header checksum {stored:#010x} does not match {computed:#010x}"
+            ));
+        }
+        let mut seq = [0; 8];
+        seq.copy_from_slice(&bytes[4..12]);
+        let prefix = Self {
+            len: u32_at(0),
+            seq: u64::from_le_bytes(seq),
+            record_type: bytes[12],
+            commit_index: u32_at(13),
+            payload_crc: u32_at(17),
+        };
+        if prefix.len > MAX_RECORD_LEN {
+            return Err(format!("record length {} is impossible", prefix.len));
+        }
+        Ok(prefix)
+    }
+}
+
+/// Appends one complete entry record: prefix and payload, with its length
+/// and checksums filled in, as the only record of its group commit.
 ///
 /// # Errors
-/// The encoded length, when the record would exceed [`MAX_RECORD_LEN`];
+/// The encoded length, when the payload would exceed [`MAX_RECORD_LEN`];
 /// nothing is appended then.
 pub fn encode_entry_record(
     stamp: Stamp,
@@ -174,15 +239,16 @@ pub fn encode_entry_record(
 ) -> Result<(), usize> {
     let start = out.len();
     begin_entry_record(stamp, command, events, out)?;
-    seal_record(&mut out[start..]);
+    seal_record(&mut out[start..], 0);
     Ok(())
 }
 
-/// Appends an entry record with its length filled in and its checksum left
-/// zero, for [`seal_record`] to finish (on the writer thread).
+/// Appends an entry record with its length filled in and its commit index
+/// and checksums left zero, for [`seal_record`] to finish (on the writer
+/// thread, which knows the group commit).
 ///
 /// # Errors
-/// The encoded length, when the record would exceed [`MAX_RECORD_LEN`];
+/// The encoded length, when the payload would exceed [`MAX_RECORD_LEN`];
 /// nothing is appended then.
 pub(crate) fn begin_entry_record(
     stamp: Stamp,
@@ -192,9 +258,11 @@ pub(crate) fn begin_entry_record(
 ) -> Result<(), usize> {
     let start = out.len();
     out.put_u32(0);
-    out.put_u32(0);
     out.put_u64(stamp.seq);
     out.put_u8(RecordType::Entry as u8);
+    out.put_u32(0);
+    out.put_u32(0);
+    out.put_u32(0);
     out.put_i64(stamp.time_ns);
     encode_command(command, out);
     out.put_u32(u32::try_from(events.len()).unwrap_or(u32::MAX));
@@ -214,10 +282,20 @@ pub(crate) fn begin_entry_record(
     }
 }
 
-/// Fills in the checksum of one record whose length is already set.
-pub(crate) fn seal_record(record: &mut [u8]) {
-    let crc = crc32c::crc32c(&record[RECORD_PREFIX_LEN..]);
-    record[4..8].copy_from_slice(&crc.to_le_bytes());
+/// The whole length (prefix and payload) of the record that `record`
+/// starts with, from its `len` field.
+pub(crate) fn record_len(record: &[u8]) -> usize {
+    RECORD_PREFIX_LEN + u32::from_le_bytes([record[0], record[1], record[2], record[3]]) as usize
+}
+
+/// Fills in the commit index and both checksums of one record whose
+/// length is already set.
+pub(crate) fn seal_record(record: &mut [u8], commit_index: u32) {
+    record[13..17].copy_from_slice(&commit_index.to_le_bytes());
+    let payload_crc = crc32c::crc32c(&record[RECORD_PREFIX_LEN..]);
+    record[17..21].copy_from_slice(&payload_crc.to_le_bytes());
+    let header_crc = crc32c::crc32c(&record[..HEADER_CRC_COVERS]);
+    record[21..25].copy_from_slice(&header_crc.to_le_bytes());
 }
 
 /// Decodes the payload of an entry record into a stamp and a command,

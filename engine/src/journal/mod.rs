@@ -40,6 +40,7 @@
 //!
 //! The byte-level specification is `docs/JOURNAL.md`.
 
+pub mod archive;
 pub mod codec;
 mod codec_commands;
 mod codec_events;
@@ -47,6 +48,9 @@ mod codec_state;
 mod commit;
 pub mod follow;
 pub mod format;
+pub mod lock;
+pub mod manifest;
+mod prealloc;
 pub mod reader;
 pub mod recover;
 mod segment;
@@ -58,11 +62,14 @@ use std::path::{Path, PathBuf};
 use crate::command::{Command, Stamp};
 use crate::event::Event;
 
+pub use archive::{archive_segments, prune_snapshots, Archived};
 pub use codec::DecodeError;
 pub use codec_commands::{decode_command, encode_command};
 pub use codec_events::{decode_event, encode_event};
 pub use codec_state::{decode_state, encode_state};
 pub use follow::JournalFollower;
+pub use lock::JournalLock;
+pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, RecoverError, Recovered, TornTail};
 pub use snapshot::{list_snapshots, read_snapshot, write_snapshot};
@@ -155,6 +162,24 @@ pub enum JournalError {
         seq: u64,
         /// What is wrong.
         reason: String,
+    },
+    /// A segment the manifest lists is not where it should be (the live
+    /// directory, or the archive directory for an archived one).
+    #[error("journal segment {} is missing (the MANIFEST lists a segment from seq {first_seq})", file.display())]
+    MissingSegment {
+        /// Where the segment should be.
+        file: PathBuf,
+        /// Its first sequence number.
+        first_seq: u64,
+    },
+    /// Another process holds the journal directory's lock: one server per
+    /// data directory.
+    #[error("the journal directory {} is in use by another cetx process{}; one server per data directory", dir.display(), holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Locked {
+        /// The journal directory.
+        dir: PathBuf,
+        /// What the lock file says of its holder (`pid 1234`), if anything.
+        holder: Option<String>,
     },
     /// Sequence numbers do not follow each other: a record or a segment
     /// is missing, or a segment starts somewhere else than its name says

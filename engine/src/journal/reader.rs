@@ -9,15 +9,17 @@
 //! go up by one. The first problem ends the iteration with an error that
 //! names the file, the byte offset and the sequence number:
 //!
-//! - [`JournalError::TornTail`]: the last segment ends in a record that was
-//!   not completely written (an incomplete record; or a bad record with
-//!   nothing after it but zeros or the end of the file). A crash during a
-//!   write leaves exactly this; recovery truncates it.
-//! - [`JournalError::Corrupt`]: a bad header, or a bad record that more
-//!   data follows, or a record that checks out but does not decode. Damage,
-//!   not a crash: refuse to go on.
-//! - [`JournalError::Gap`]: sequence numbers that skip or repeat, such as
-//!   a missing segment.
+//! - [`JournalError::TornTail`]: the last segment ends in a record that
+//!   fails its checks with no whole record after it (or, after zeros, only
+//!   records of its own unsynced group commit). A crash during a write
+//!   leaves exactly this; so does damage to the very last record, which no
+//!   reader can tell apart. Recovery truncates it, keeping a copy.
+//! - [`JournalError::Corrupt`]: a bad header, a bad record that a whole
+//!   later record follows, or a record that checks out but does not
+//!   decode. Damage, not a crash: refuse to go on.
+//! - [`JournalError::Gap`]: sequence numbers that skip or repeat.
+//! - [`JournalError::MissingSegment`]: a segment the `MANIFEST` lists is
+//!   not there (see [`super::manifest`]).
 //!
 //! [`verify`] runs the same checks and counts. [`Events`] flattens entries
 //! into the `(seq, Event)` pairs downstream registries consume.
@@ -28,8 +30,9 @@ use std::path::{Path, PathBuf};
 use crate::command::{Command, Stamp};
 use crate::event::Event;
 
-use super::format::{decode_entry_payload_into, list_segments};
-use super::segment::{entry_payload, Header, Raw, SegmentFile};
+use super::format::decode_entry_payload_into;
+use super::manifest::journal_segments;
+use super::segment::{entry_payload, Header, Raw, SegmentFile, Verdict};
 use super::{JournalEntry, JournalError};
 
 /// Every entry of a journal directory, in sequence order; see the module
@@ -46,6 +49,8 @@ pub struct JournalReader {
     done: bool,
     segments_opened: usize,
     bytes: u64,
+    /// Where the data of the segment read last ended in zeros, if it did.
+    zero_tail: Option<(PathBuf, u64)>,
 }
 
 impl JournalReader {
@@ -54,7 +59,7 @@ impl JournalReader {
     /// # Errors
     /// [`JournalError::Io`] when the directory cannot be listed.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, JournalError> {
-        let segments = list_segments(dir.as_ref())?;
+        let segments = journal_segments(dir.as_ref())?;
         Ok(Self::with_segments(segments.into(), 1))
     }
 
@@ -67,7 +72,7 @@ impl JournalReader {
     /// [`JournalError::Io`] when the directory cannot be listed;
     /// [`JournalError::Gap`] when the journal starts after `from_seq`.
     pub fn open_from(dir: impl AsRef<Path>, from_seq: u64) -> Result<Self, JournalError> {
-        let mut segments: VecDeque<_> = list_segments(dir.as_ref())?.into();
+        let mut segments: VecDeque<_> = journal_segments(dir.as_ref())?.into();
         if let Some((first_seq, file)) = segments.front() {
             if *first_seq > from_seq {
                 return Err(JournalError::Gap {
@@ -95,7 +100,19 @@ impl JournalReader {
             done: false,
             segments_opened: 0,
             bytes: 0,
+            zero_tail: None,
         }
+    }
+
+    /// Where the last segment's data ends in zeros written ahead (a
+    /// preallocated segment's unused rest), once the reader has reached
+    /// the end of the journal there.
+    #[must_use]
+    pub fn zero_tail(&self) -> Option<(&std::path::Path, u64)> {
+        self.zero_tail
+            .as_ref()
+            .filter(|_| self.segments.is_empty() && self.current.is_none())
+            .map(|(path, offset)| (path.as_path(), *offset))
     }
 
     /// The sequence number the next record must have (one past the last
@@ -139,22 +156,27 @@ impl JournalReader {
                 continue;
             };
             let expected = self.expected.unwrap_or(segment.first_seq);
-            match segment.read_record(&mut self.buf)? {
-                Raw::End => self.current = None,
-                Raw::Bad {
-                    offset,
-                    reason,
-                    torn_like,
-                } => {
-                    return Err(problem(
-                        segment,
-                        offset,
-                        expected,
-                        reason,
-                        torn_like && self.current_is_last,
-                    ))
+            let (offset, reason) = match segment.read_record(&mut self.buf)? {
+                Raw::End => {
+                    self.bytes += segment.len;
+                    self.current = None;
+                    continue;
                 }
-                Raw::Record { seq, offset } => {
+                Raw::Zero { offset } => {
+                    if segment.rest_is_zero(offset)? {
+                        self.bytes += offset;
+                        self.zero_tail = Some((segment.path.clone(), offset));
+                        self.current = None;
+                        continue;
+                    }
+                    (offset, "zeros where a record should be".to_string())
+                }
+                Raw::Bad { offset, reason } => (offset, reason),
+                Raw::Record {
+                    seq,
+                    offset,
+                    record_type,
+                } => {
                     if seq != expected {
                         return Err(JournalError::Gap {
                             file: segment.path.clone(),
@@ -170,7 +192,7 @@ impl JournalReader {
                         seq,
                         reason,
                     };
-                    let payload = entry_payload(&self.buf).map_err(corrupt)?;
+                    let payload = entry_payload(record_type, &self.buf).map_err(corrupt)?;
                     if seq < self.from_seq {
                         continue;
                     }
@@ -178,7 +200,26 @@ impl JournalReader {
                         .map(Some)
                         .map_err(|e| corrupt(format!("the entry does not decode: {e}")));
                 }
-            }
+            };
+            return Err(match segment.judge(offset, expected)? {
+                Verdict::TornLike if self.current_is_last => JournalError::TornTail {
+                    file: segment.path.clone(),
+                    offset,
+                    seq: expected,
+                },
+                Verdict::TornLike => JournalError::Corrupt {
+                    file: segment.path.clone(),
+                    offset,
+                    seq: expected,
+                    reason: format!("{reason}, in a segment that a later one follows"),
+                },
+                Verdict::Corrupt(why) => JournalError::Corrupt {
+                    file: segment.path.clone(),
+                    offset,
+                    seq: expected,
+                    reason: format!("{reason}, and {why}"),
+                },
+            });
         }
     }
 
@@ -189,9 +230,15 @@ impl JournalReader {
             return Ok(false);
         };
         let is_last = self.segments.is_empty();
+        if !path.exists() {
+            return Err(JournalError::MissingSegment {
+                file: path,
+                first_seq,
+            });
+        }
         let mut segment = SegmentFile::open(&path, first_seq)?;
+        self.zero_tail = None;
         self.segments_opened += 1;
-        self.bytes += segment.len;
         let expected = self.expected.unwrap_or(first_seq);
         match segment.read_header()? {
             Header::Good => {}
@@ -317,7 +364,8 @@ pub struct VerifyReport {
     pub first_seq: Option<u64>,
     /// Sequence number of the last entry.
     pub last_seq: Option<u64>,
-    /// Bytes in the segment files.
+    /// Bytes of data in the segment files: headers and records, without
+    /// the zeros written ahead.
     pub bytes: u64,
 }
 

@@ -2,16 +2,22 @@
 //!
 //! 1. Load the newest snapshot that checks out; skip (and report) any
 //!    that do not.
-//! 2. Read the whole journal once, checking every header, CRC, record and
-//!    sequence number as [`super::verify`] does, and replay every entry
-//!    after the snapshot with [`Engine::replay`], which applies the
-//!    journaled events without matching anything again.
-//! 3. A torn last record in the last segment (a crash in the middle of a
-//!    write) is cut off, and the bytes removed are kept in `torn/` beside
-//!    the segments; it was never durable, so nobody was told about it. A
-//!    bad record with anything after it, a bad header or a gap in the
-//!    sequence numbers is damage, not a crash: recovery refuses, naming the
-//!    file, offset and sequence number.
+//! 2. Read the journal from the segment that holds the snapshot's next
+//!    entry (the whole journal without a snapshot), checking every header,
+//!    checksum, record and sequence number as [`super::verify`] does, and
+//!    replay every entry after the snapshot with [`Engine::replay`], which
+//!    applies the journaled events without matching anything again.
+//!    Segments wholly before the snapshot are not opened (they may be
+//!    archived); `cetx replay` and [`super::verify`] check them.
+//! 3. A last record that fails its checks with no whole record after it
+//!    (a crash in the middle of a write, or damage to that very record,
+//!    which no reader can tell apart) is cut off, and the bytes removed are
+//!    kept in `torn/` beside the segments. A bad record that a whole later
+//!    record follows, a bad header, a missing segment or a gap in the
+//!    sequence numbers is damage, not a crash: recovery refuses, naming
+//!    the file, offset and sequence number. The unused zeros at the end of
+//!    a preallocated last segment are trimmed (the writer starts a new
+//!    segment anyway).
 //! 4. A snapshot ahead of the journal's end cannot be used: recovery runs
 //!    again from the next older one.
 //!
@@ -22,6 +28,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::format::parse_segment_file_name;
+use super::manifest::unlist_last_segment;
 use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
@@ -158,15 +166,19 @@ struct Pass {
     torn: Option<(PathBuf, u64)>,
 }
 
-/// Reads the whole journal once, checking every record, and replays the
-/// entries after `snapshot_seq` into `engine`. A torn tail ends the pass;
-/// damage anywhere fails it.
+/// Reads the journal once from the segment that holds `snapshot_seq + 1`,
+/// checking every record, and replays the entries after `snapshot_seq`
+/// into `engine`. A torn tail ends the pass; damage anywhere fails it.
 fn replay_journal(
     dir: &Path,
     snapshot_seq: u64,
     engine: &mut Engine,
 ) -> Result<Pass, RecoverError> {
-    let mut reader = JournalReader::open(dir)?;
+    let mut reader = if snapshot_seq == 0 {
+        JournalReader::open(dir)?
+    } else {
+        JournalReader::open_from(dir, snapshot_seq + 1)?
+    };
     let mut pass = Pass {
         last_seq: 0,
         replayed: 0,
@@ -176,21 +188,35 @@ fn replay_journal(
     loop {
         match reader.next_into(&mut events) {
             Ok(Some((stamp, _command))) => {
-                if stamp.seq > snapshot_seq {
-                    engine.replay(stamp, &events)?;
-                    pass.replayed += 1;
-                }
-                pass.last_seq = stamp.seq;
+                engine.replay(stamp, &events)?;
+                pass.replayed += 1;
                 events.clear();
             }
-            Ok(None) => return Ok(pass),
+            Ok(None) => {
+                if let Some((file, offset)) = reader.zero_tail() {
+                    trim_zero_tail(file, offset)?;
+                }
+                break;
+            }
             Err(JournalError::TornTail { file, offset, .. }) => {
                 pass.torn = Some((file, offset));
-                return Ok(pass);
+                break;
             }
             Err(damage) => return Err(damage.into()),
         }
     }
+    pass.last_seq = reader.next_seq().map_or(0, |next| next - 1);
+    Ok(pass)
+}
+
+/// Cuts the zeros written ahead off the end of the last segment; only
+/// zeros go.
+fn trim_zero_tail(file: &Path, offset: u64) -> Result<(), JournalError> {
+    OpenOptions::new()
+        .write(true)
+        .open(file)
+        .and_then(|f| f.set_len(offset).and_then(|()| f.sync_all()))
+        .map_err(|e| JournalError::io(file, "trimming the unused end of", e))
 }
 
 /// Cuts a segment at `offset`, keeping the bytes removed in `torn/`. A
@@ -222,6 +248,13 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
         drop(segment);
         fs::remove_file(file)
             .map_err(|e| JournalError::io(file, "removing header-torn segment", e))?;
+        if let Some(first_seq) = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(parse_segment_file_name)
+        {
+            unlist_last_segment(dir, first_seq)?;
+        }
     } else {
         segment
             .set_len(offset)

@@ -2,20 +2,24 @@
 //! [`super::JournalReader`] and [`super::JournalFollower`].
 //!
 //! [`SegmentFile::read_record`] reads the next record and says what it
-//! found: a record with a good checksum, the end of what is written, or a
-//! bad record, with a hint whether the bad record looks like an interrupted
-//! write (incomplete, or followed by nothing but zeros or the end of the
-//! file). Whether that hint makes it a torn tail, corruption or "not
-//! written yet" is the caller's call: it depends on whether this is the
-//! last segment, and on whether the journal is still being written.
+//! found: a record whose prefix and payload check out, the end of the
+//! file, zeros where the next prefix should be (space the writer filled
+//! ahead of time and has not reached), or a bad record.
+//! [`SegmentFile::judge`] then tells a bad record that could be an
+//! interrupted write from damage: torn means that no whole record follows
+//! it, or that only zeros lie between it and the whole records that do,
+//! and those belong to its own group commit (which was never synced, so
+//! never acknowledged). Whether "could be torn" makes it a torn tail,
+//! corruption or "not written yet" is the caller's call: it depends on
+//! whether this is the last segment, and on whether the journal is still
+//! being written.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::format::{
-    RecordType, SegmentHeader, HEADER_LEN, MAX_RECORD_LEN, MIN_RECORD_LEN, RECORD_PREFIX_LEN,
-};
+use super::format::{RecordPrefix, RecordType, SegmentHeader, HEADER_LEN, RECORD_PREFIX_LEN};
 use super::JournalError;
 
 /// Read buffer per open segment.
@@ -23,25 +27,30 @@ const READ_BUFFER_BYTES: usize = 256 << 10;
 
 /// What reading the next record of a segment found.
 pub(crate) enum Raw {
-    /// A record with a good checksum, whose bytes after the prefix (seq,
-    /// type, payload) are now in the caller's buffer.
+    /// A record whose prefix and payload check out; its payload is now in
+    /// the caller's buffer.
     Record {
         /// Its sequence number.
         seq: u64,
         /// Where it starts in the file.
         offset: u64,
+        /// Its type byte.
+        record_type: u8,
     },
-    /// The known end of the file, at a record boundary.
+    /// The end of the file, at a record boundary.
     End,
+    /// The next prefix is all zeros: space written ahead, not yet used
+    /// (or never used, if nothing valid follows).
+    Zero {
+        /// Where the zeros start.
+        offset: u64,
+    },
     /// The next record is not good.
     Bad {
         /// Where it starts.
         offset: u64,
         /// What is wrong.
         reason: String,
-        /// Whether it looks like an interrupted write: incomplete, or
-        /// followed by nothing but zeros or the end of the file.
-        torn_like: bool,
     },
 }
 
@@ -58,6 +67,16 @@ pub(crate) enum Header {
         /// Whether the header and all after it are zeros.
         torn_like: bool,
     },
+}
+
+/// What [`SegmentFile::judge`] made of a bad record (or of zeros with
+/// something after them).
+pub(crate) enum Verdict {
+    /// It could be a write cut short: no whole record follows, or only
+    /// records of its own unsynced group commit follow after zeros.
+    TornLike,
+    /// Damage: a whole record follows it that was written after it was.
+    Corrupt(String),
 }
 
 /// One segment file, read front to back.
@@ -134,7 +153,9 @@ impl SegmentFile {
         }
     }
 
-    /// Reads the next record into `buf` (its bytes after the prefix).
+    /// Reads the next record, its payload into `buf`. After anything but
+    /// a good record the read position stays where the record starts, and
+    /// the next call reads the file again (a follower waits that way).
     pub(crate) fn read_record(&mut self, buf: &mut Vec<u8>) -> Result<Raw, JournalError> {
         let offset = self.offset;
         let left = self.len.saturating_sub(offset);
@@ -142,54 +163,59 @@ impl SegmentFile {
             return Ok(Raw::End);
         }
         if left < RECORD_PREFIX_LEN as u64 {
-            return Ok(self.bad(offset, "the file ends inside a record's prefix", true));
-        }
-        let mut prefix = [0; RECORD_PREFIX_LEN];
-        self.reader
-            .read_exact(&mut prefix)
-            .map_err(self.io("reading journal segment"))?;
-        let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-        let crc = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
-        if !(MIN_RECORD_LEN..=MAX_RECORD_LEN).contains(&len) {
-            self.seek(offset)?;
-            let torn_like = self.rest_is_zero(offset)?;
-            return Ok(self.bad(
+            if self.rest_is_zero(offset)? {
+                return Ok(Raw::Zero { offset });
+            }
+            let reason = "the file ends inside a record's header";
+            return Ok(Raw::Bad {
                 offset,
-                format!("record length {len} is impossible"),
-                torn_like,
-            ));
+                reason: reason.into(),
+            });
         }
-        let end = offset + RECORD_PREFIX_LEN as u64 + u64::from(len);
+        let mut bytes = [0; RECORD_PREFIX_LEN];
+        self.reader
+            .read_exact(&mut bytes)
+            .map_err(self.io("reading journal segment"))?;
+        if bytes.iter().all(|&b| b == 0) {
+            self.seek(offset)?;
+            return Ok(Raw::Zero { offset });
+        }
+        let prefix = match RecordPrefix::decode(&bytes) {
+            Ok(prefix) => prefix,
+            Err(reason) => {
+                self.seek(offset)?;
+                return Ok(Raw::Bad { offset, reason });
+            }
+        };
+        let end = offset + RECORD_PREFIX_LEN as u64 + u64::from(prefix.len);
         if end > self.len {
             self.seek(offset)?;
-            let reason = format!("a record of {len} bytes runs past the end of the file");
-            return Ok(self.bad(offset, reason, true));
+            let reason = format!(
+                "a record of {} bytes runs past the end of the file",
+                prefix.len
+            );
+            return Ok(Raw::Bad { offset, reason });
         }
         buf.clear();
-        buf.resize(len as usize, 0);
+        buf.resize(prefix.len as usize, 0);
         self.reader
             .read_exact(buf)
             .map_err(self.io("reading journal segment"))?;
         let computed = crc32c::crc32c(buf);
-        if computed != crc {
+        if computed != prefix.payload_crc {
             self.seek(offset)?;
-            let torn_like = end == self.len || self.rest_is_zero(offset)?;
-            let reason = format!("record checksum {crc:#010x} does not match {computed:#010x}");
-            return Ok(self.bad(offset, reason, torn_like));
+            let reason = format!(
+                "record payload checksum {:#010x} does not match {computed:#010x}",
+                prefix.payload_crc
+            );
+            return Ok(Raw::Bad { offset, reason });
         }
         self.offset = end;
-        let seq = u64::from_le_bytes([
-            buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7],
-        ]);
-        Ok(Raw::Record { seq, offset })
-    }
-
-    fn bad(&self, offset: u64, reason: impl Into<String>, torn_like: bool) -> Raw {
-        Raw::Bad {
+        Ok(Raw::Record {
+            seq: prefix.seq,
             offset,
-            reason: reason.into(),
-            torn_like,
-        }
+            record_type: prefix.record_type,
+        })
     }
 
     fn seek(&mut self, offset: u64) -> Result<(), JournalError> {
@@ -201,7 +227,7 @@ impl SegmentFile {
 
     /// Whether every byte from `from` to the known end is zero; leaves the
     /// read position at `from`.
-    fn rest_is_zero(&mut self, from: u64) -> Result<bool, JournalError> {
+    pub(crate) fn rest_is_zero(&mut self, from: u64) -> Result<bool, JournalError> {
         self.seek(from)?;
         let mut left = self.len.saturating_sub(from);
         let mut chunk = vec![0; 64 << 10];
@@ -217,13 +243,87 @@ impl SegmentFile {
         self.seek(from)?;
         Ok(zero)
     }
+
+    /// Judges the bad record (or zeros) at `offset`, where the record with
+    /// sequence number `expected` should be, by looking for whole records
+    /// after it: see the module docs. Leaves the read position at
+    /// `offset`.
+    pub(crate) fn judge(&mut self, offset: u64, expected: u64) -> Result<Verdict, JournalError> {
+        let mut rest = vec![0; usize::try_from(self.len - offset).unwrap_or(usize::MAX)];
+        self.reader
+            .get_ref()
+            .read_exact_at(&mut rest, offset)
+            .map_err(self.io("reading journal segment"))?;
+        self.seek(offset)?;
+        let later = whole_records_after(&rest, expected);
+        let Some(first) = later.first() else {
+            return Ok(Verdict::TornLike);
+        };
+        let hole = rest[..first.at].iter().all(|&b| b == 0);
+        let unsynced = later.iter().all(|r| r.commit_first_seq <= expected);
+        if hole && unsynced {
+            return Ok(Verdict::TornLike);
+        }
+        Ok(Verdict::Corrupt(format!(
+            "a whole record (seq {}) follows at offset {}",
+            first.seq,
+            offset + first.at as u64
+        )))
+    }
 }
 
-/// Splits a good record's bytes (after the prefix) into type and payload.
-pub(crate) fn entry_payload(record: &[u8]) -> Result<&[u8], String> {
-    match record.get(8) {
-        Some(&t) if t == RecordType::Entry as u8 => Ok(&record[9..]),
-        Some(&t) => Err(format!("unknown record type {t}")),
-        None => Err("record too short for its type".into()),
+/// A whole record found by scanning past a bad one.
+struct Found {
+    /// Where it starts, from the bad record's offset.
+    at: usize,
+    seq: u64,
+    /// The first sequence number of its group commit.
+    commit_first_seq: u64,
+}
+
+/// Every whole record (good prefix, good payload, sequence number after
+/// `expected`) in `bytes` after its first byte, found by trying every
+/// offset and jumping over each record found.
+fn whole_records_after(bytes: &[u8], expected: u64) -> Vec<Found> {
+    let mut found = Vec::new();
+    let mut at = 1;
+    while at + RECORD_PREFIX_LEN <= bytes.len() {
+        let mut prefix = [0; RECORD_PREFIX_LEN];
+        prefix.copy_from_slice(&bytes[at..at + RECORD_PREFIX_LEN]);
+        // A cheap test first: the sequence number must be a later one.
+        let mut seq = [0; 8];
+        seq.copy_from_slice(&prefix[4..12]);
+        if u64::from_le_bytes(seq) <= expected {
+            at += 1;
+            continue;
+        }
+        let whole = RecordPrefix::decode(&prefix).ok().filter(|p| {
+            let start = at + RECORD_PREFIX_LEN;
+            bytes
+                .get(start..start + p.len as usize)
+                .is_some_and(|payload| crc32c::crc32c(payload) == p.payload_crc)
+        });
+        match whole {
+            Some(p) => {
+                found.push(Found {
+                    at,
+                    seq: p.seq,
+                    commit_first_seq: p.seq.saturating_sub(u64::from(p.commit_index)),
+                });
+                at += RECORD_PREFIX_LEN + p.len as usize;
+            }
+            None => at += 1,
+        }
+    }
+    found
+}
+
+/// The payload of a good record of type `record_type`, if the type is an
+/// entry.
+pub(crate) fn entry_payload(record_type: u8, payload: &[u8]) -> Result<&[u8], String> {
+    if record_type == RecordType::Entry as u8 {
+        Ok(payload)
+    } else {
+        Err(format!("unknown record type {record_type}"))
     }
 }

@@ -78,6 +78,10 @@ pub struct JournalConfig {
     pub queue_capacity: usize,
     /// Most entries one group commit writes and syncs. Default 8,192.
     pub max_batch: usize,
+    /// Fill the next segment with zeros ahead of time, on a thread of its
+    /// own, so that a group commit's sync only overwrites blocks already
+    /// written. Default on; off, segments grow with every commit.
+    pub preallocate: bool,
 }
 
 impl Default for JournalConfig {
@@ -87,6 +91,7 @@ impl Default for JournalConfig {
             durability: Durability::Fsync,
             queue_capacity: 65_536,
             max_batch: 8_192,
+            preallocate: true,
         }
     }
 }
@@ -104,6 +109,11 @@ pub struct JournalStats {
     pub largest_batch: u64,
     /// `fdatasync` calls on segment files.
     pub syncs: u64,
+    /// Segments started from a file written ahead.
+    pub segments_preallocated: u64,
+    /// Segments started as growing files (preallocation off, or none was
+    /// ready in time).
+    pub segments_grown: u64,
 }
 
 /// Entries encoded on the appending thread, to be handed to the writer
@@ -434,6 +444,8 @@ impl JournalWriter {
             bytes: s.bytes.load(Ordering::Relaxed),
             largest_batch: s.largest_batch.load(Ordering::Relaxed),
             syncs: s.syncs.load(Ordering::Relaxed),
+            segments_preallocated: s.segments_preallocated.load(Ordering::Relaxed),
+            segments_grown: s.segments_grown.load(Ordering::Relaxed),
         }
     }
 

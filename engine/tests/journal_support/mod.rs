@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cetx_engine::journal::format::{list_segments, HEADER_LEN};
+use cetx_engine::journal::manifest::{ListedSegment, Manifest};
 use cetx_engine::journal::{JournalConfig, JournalEntry, JournalWriter};
 use cetx_engine::{
     Accepted, AccountId, CancelCause, Cancelled, Command, Event, InstrumentId, NewOrder, OrderId,
@@ -62,7 +63,7 @@ pub fn entry(seq: u64) -> JournalEntry {
             taker_remaining_t: 100 - 30 * (i + 1),
         }));
     }
-    if seq % 3 == 0 {
+    if seq.is_multiple_of(3) {
         events.push(Event::Cancelled(Cancelled {
             order_id: order.order_id,
             account: order.account,
@@ -113,17 +114,67 @@ pub fn segments(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Bytes of a record's prefix (JOURNAL.md): len, seq, type, commit
+/// index, payload checksum, header checksum.
+pub const PREFIX: usize = 25;
+
 /// Where each record of a segment starts, with its sequence number, found
-/// by walking the length fields (not with the reader under test).
+/// by walking the length fields up to the zeros written ahead (not with
+/// the reader under test).
 pub fn records(path: &Path) -> Vec<(u64, u64)> {
+    record_spans(path)
+        .into_iter()
+        .map(|(at, seq, _)| (at, seq))
+        .collect()
+}
+
+/// Like [`records`], with each record's whole length.
+pub fn record_spans(path: &Path) -> Vec<(u64, u64, u64)> {
     let bytes = std::fs::read(path).unwrap();
     let mut at = HEADER_LEN;
     let mut out = Vec::new();
-    while at + 8 <= bytes.len() {
+    while at + PREFIX <= bytes.len() && bytes[at..at + PREFIX].iter().any(|&b| b != 0) {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-        let seq = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
-        out.push((at as u64, seq));
-        at += 8 + len;
+        let seq = u64::from_le_bytes(bytes[at + 4..at + 12].try_into().unwrap());
+        out.push((at as u64, seq, (PREFIX + len) as u64));
+        at += PREFIX + len;
     }
     out
+}
+
+/// Where the data of a segment ends: after its last record.
+pub fn data_end(path: &Path) -> u64 {
+    record_spans(path)
+        .last()
+        .map_or(HEADER_LEN as u64, |(at, _, len)| at + len)
+}
+
+/// A record built by hand from JOURNAL.md, independently of the writer:
+/// `commit_index` 0, both checksums filled in.
+pub fn raw_record(seq: u64, record_type: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.push(record_type);
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    let header_crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&header_crc.to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Lists segments made by hand in the journal's manifest.
+pub fn list_in_manifest(dir: &Path, first_seqs: &[u64]) {
+    let manifest = Manifest {
+        archive_dir: None,
+        segments: first_seqs
+            .iter()
+            .map(|&first_seq| ListedSegment {
+                first_seq,
+                archived: false,
+            })
+            .collect(),
+    };
+    manifest.write(dir).unwrap();
 }

@@ -197,7 +197,7 @@ fn check_quantity(rules: &PriceRules, quantity_t: u64) -> Result<(), RejectReaso
     if quantity_t == 0 {
         return Err(RejectReason::QuantityZero);
     }
-    if quantity_t % rules.lot_t != 0 {
+    if !quantity_t.is_multiple_of(rules.lot_t) {
         return Err(RejectReason::QuantityNotWholeLots);
     }
     if quantity_t < rules.min_order_t {

@@ -11,6 +11,10 @@
 //!   [--out DIR] [--format csv|json] [--follow]` verifies and replays a
 //!   journal into settlement reports and the clearing file (see
 //!   `cetx_gateway::replay` for the outputs and the exit codes).
+//! - `cetx journal archive --before-seq N [--config FILE] [--data-dir DIR]
+//!   [--to DIR]` moves settled segments, wholly before both N and the
+//!   oldest kept snapshot, to an archive directory (never deletes; the
+//!   server must be stopped).
 //!
 //! Logs go to stderr through `tracing`, filtered by `RUST_LOG` (default
 //! `info`).
@@ -51,6 +55,38 @@ enum Command {
     /// file. Exit codes: 0 ok, 3 corrupt journal, 4 sequence gap, 5 not
     /// reconciled, 1 other errors.
     Replay(ReplayArgs),
+    /// Journal maintenance.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalCommand {
+    /// Move segments wholly before `--before-seq` and before the oldest
+    /// kept snapshot to an archive directory, and record that in the
+    /// journal's MANIFEST, so readers still find them. Nothing is deleted.
+    /// Refuses while a server runs on the data directory.
+    Archive(ArchiveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ArchiveArgs {
+    /// Archive only segments whose every entry is before this sequence
+    /// number (what the registries have settled).
+    #[arg(long, value_name = "SEQ")]
+    before_seq: u64,
+    /// The server config, for `server.data_dir`; default: the embedded
+    /// demo market's.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The data directory (overrides the config's).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where archived segments go, relative to the journal directory
+    /// unless absolute; default `../archive` (`DATA_DIR/archive`). Once
+    /// set, the journal's MANIFEST keeps it.
+    #[arg(long, value_name = "DIR", default_value = "../archive")]
+    to: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -200,6 +236,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Order(args) => runtime.block_on(order(args)),
         Command::Replay(args) => return runtime.block_on(replay(args)),
+        Command::Journal(JournalCommand::Archive(args)) => archive(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -254,7 +291,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
         };
         progress.set_message("replaying");
         let mut tick = |seq: u64| {
-            if seq % 4096 == 0 {
+            if seq.is_multiple_of(4096) {
                 progress.set_message(format!("replayed through seq {seq}"));
                 progress.tick();
             }
@@ -291,6 +328,36 @@ async fn replay(args: ReplayArgs) -> ExitCode {
     }
 }
 
+fn archive(args: &ArchiveArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(path) => ServerConfig::load(path)?,
+        None => ServerConfig::embedded_default(),
+    };
+    let data_dir = args.data_dir.as_ref().unwrap_or(&config.server.data_dir);
+    let journal_dir = data_dir.join(cetx_gateway::runtime::JOURNAL_DIR);
+    if !journal_dir.is_dir() {
+        bail!("{} is not a journal directory", journal_dir.display());
+    }
+    let archived = cetx_engine::journal::archive_segments(&journal_dir, &args.to, args.before_seq)
+        .with_context(|| format!("archiving segments of {}", journal_dir.display()))?;
+    for (first_seq, path) in &archived.moved {
+        println!(
+            "archived segment from seq {first_seq} to {}",
+            path.display()
+        );
+    }
+    match archived.snapshot_limit {
+        None => println!("no snapshot reads: recovery needs every segment, so none was archived"),
+        Some(limit) => println!(
+            "entries before seq {} are archived (asked: before {}; the oldest kept snapshot covers up to {})",
+            archived.archived_before,
+            args.before_seq,
+            limit - 1
+        ),
+    }
+    Ok(())
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
     let embedded = args.config.is_none();
     let config = match &args.config {
@@ -322,10 +389,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             return Err(error).with_context(|| format!("listening on {listen}"));
         }
     };
-    print_banner(&config, server.local_addr(), &data_dir, embedded);
-
     let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
+    stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
+    print_banner(&config, server.local_addr(), &data_dir, embedded);
     let served = server.run(shutdown).await;
     tracing::info!("draining the queue and syncing the journal");
     let stopped = tokio::task::spawn_blocking(move || runtime.shutdown())
@@ -338,29 +404,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.
-async fn stop_on_signal(shutdown: CancellationToken) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; Ctrl-C still stops the server");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Listens for SIGTERM and Ctrl-C (SIGINT) from now on, so that a signal
+/// sent as soon as the banner is printed is not lost, and cancels
+/// `shutdown` at the first.
+fn stop_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("stop requested");
-    shutdown.cancel();
+        tracing::info!("stop requested");
+        shutdown.cancel();
+    });
+    Ok(())
 }
 
 fn print_banner(

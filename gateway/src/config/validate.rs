@@ -115,6 +115,11 @@ impl ServerConfig {
                 key: "journal.queue_capacity",
             });
         }
+        if j.keep_snapshots == 0 {
+            return Err(ConfigError::Zero {
+                key: "journal.keep_snapshots",
+            });
+        }
         at_most(
             "journal.queue_capacity",
             j.queue_capacity as u64,

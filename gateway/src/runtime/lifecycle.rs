@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use cetx_engine::journal::{self, JournalReader};
+use cetx_engine::journal::{self, JournalLock, JournalReader};
 use cetx_engine::{Calendar, JournalBatch, JournalEntry, JournalError, JournalWriter};
 use tokio::sync::watch;
 
@@ -26,6 +26,9 @@ pub struct Runtime {
     router_thread: Option<JoinHandle<Result<(), JournalError>>>,
     snapshot_thread: Option<JoinHandle<()>>,
     journal: Option<Arc<JournalWriter>>,
+    /// Held from before recovery until the runtime is dropped: one
+    /// process per data directory.
+    _lock: JournalLock,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -53,6 +56,10 @@ impl Runtime {
             ));
         }
         let journal_dir = options.data_dir.join(JOURNAL_DIR);
+        let lock = JournalLock::acquire(&journal_dir).map_err(|source| RuntimeError::Journal {
+            context: "locking the journal directory",
+            source,
+        })?;
         let recovered = journal::recover(&journal_dir, &config.engine_config())?;
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
@@ -121,10 +128,12 @@ impl Runtime {
             router_thread: None,
             snapshot_thread: None,
             journal: Some(Arc::clone(&journal)),
+            _lock: lock,
         };
         let (snapshots, snapshot_queue) = crossbeam_channel::bounded(1);
+        let keep_snapshots = config.journal.keep_snapshots;
         runtime.snapshot_thread = Some(spawn("cetx-snapshot", move || {
-            router::write_snapshots(&journal_dir, &snapshot_queue);
+            router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots);
         })?);
         let router_journal = Arc::clone(&journal);
         let router_shared = Arc::clone(&shared);

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cetx_engine::journal::{write_snapshot, JournalWriter};
+use cetx_engine::journal::{prune_snapshots, write_snapshot, JournalWriter};
 use cetx_engine::{BrokerId, Command, EngineState, Event, JournalError, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
@@ -206,13 +206,25 @@ fn wait_durable(journal: &JournalWriter, seq: u64) -> Result<(), JournalError> {
 }
 
 /// The snapshot thread: writes each state it is given into the journal
-/// directory. A snapshot is a shortcut for recovery, never the truth, so a
-/// failure is logged and the server goes on.
-pub(super) fn write_snapshots(dir: &Path, states: &Receiver<(u64, Box<EngineState>)>) {
+/// directory, then removes all but the newest `keep`. A snapshot is a
+/// shortcut for recovery, never the truth, so a failure is logged and the
+/// server goes on.
+pub(super) fn write_snapshots(dir: &Path, states: &Receiver<(u64, Box<EngineState>)>, keep: usize) {
     while let Ok((seq, state)) = states.recv() {
         match write_snapshot(dir, seq, &state) {
             Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
-            Err(error) => tracing::error!(seq, %error, "writing a snapshot failed"),
+            Err(error) => {
+                tracing::error!(seq, %error, "writing a snapshot failed");
+                continue;
+            }
+        }
+        match prune_snapshots(dir, keep) {
+            Ok(removed) => {
+                for path in removed {
+                    tracing::info!(path = %path.display(), keep, "removed an old snapshot");
+                }
+            }
+            Err(error) => tracing::error!(%error, "removing old snapshots failed"),
         }
     }
 }

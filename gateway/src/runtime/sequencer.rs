@@ -391,7 +391,7 @@ impl Sequencer {
             command,
             events,
         });
-        if seq % self.snapshot_every == 0 {
+        if seq.is_multiple_of(self.snapshot_every) {
             let state: Box<EngineState> = Box::new(self.engine.state());
             self.turn.items.push(Routed::Snapshot { seq, state });
         }

@@ -1,0 +1,134 @@
+//! Retention: what a journal running for a year keeps where.
+//!
+//! - [`prune_snapshots`] keeps the newest N snapshots and removes the
+//!   rest (the runtime calls it after each snapshot it writes).
+//! - [`archive_segments`] moves segments that are wholly before both a
+//!   sequence number the operator names (what the registries have
+//!   settled) and the oldest kept snapshot to an archive directory, and
+//!   marks them `archived` in the `MANIFEST`. Nothing is ever deleted:
+//!   each segment is copied and synced, the manifest names its new place,
+//!   and only then is the live copy removed, so a crash at any step leaves
+//!   every segment readable. Readers find archived segments through the
+//!   manifest; recovery from a snapshot never opens them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::lock::JournalLock;
+use super::manifest::Manifest;
+use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
+use super::JournalError;
+
+/// Removes every snapshot in `dir` but the newest `keep` (at least one is
+/// always kept); returns the files removed.
+///
+/// # Errors
+/// [`JournalError::Io`] when the directory cannot be listed or a file not
+/// removed.
+pub fn prune_snapshots(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, JournalError> {
+    let mut removed = Vec::new();
+    for (_, path) in list_snapshots(dir)?.into_iter().skip(keep.max(1)) {
+        fs::remove_file(&path).map_err(|e| JournalError::io(&path, "removing snapshot", e))?;
+        removed.push(path);
+    }
+    Ok(removed)
+}
+
+/// What [`archive_segments`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Archived {
+    /// The segments moved, by first sequence number, with their new path.
+    pub moved: Vec<(u64, PathBuf)>,
+    /// Every entry before this sequence number is now archived (1: none).
+    pub archived_before: u64,
+    /// The limit the oldest kept snapshot set (the first entry it does not
+    /// cover), if there is a snapshot.
+    pub snapshot_limit: Option<u64>,
+}
+
+/// Moves the segments of the journal in `dir` whose every entry is before
+/// `before_seq` and covered by the oldest snapshot that reads to
+/// `archive_dir` (created if need be), and records it in the manifest;
+/// see the module docs. The newest segment is never moved. Takes the
+/// journal's lock, so it refuses while a server runs on `dir`.
+///
+/// `archive_dir` is written into the manifest relative to `dir` when it is
+/// given relative (`../archive`), absolute otherwise.
+///
+/// # Errors
+/// [`JournalError::Locked`] while a server holds the journal;
+/// [`JournalError::Corrupt`] for a journal without a manifest or with one
+/// that names another archive directory; [`JournalError::Io`].
+pub fn archive_segments(
+    dir: &Path,
+    archive_dir: &Path,
+    before_seq: u64,
+) -> Result<Archived, JournalError> {
+    let _lock = JournalLock::acquire(dir)?;
+    let corrupt = |reason: String| JournalError::Corrupt {
+        file: dir.join(super::MANIFEST_FILE),
+        offset: 0,
+        seq: 0,
+        reason,
+    };
+    let mut manifest =
+        Manifest::read(dir)?.ok_or_else(|| corrupt("the journal has no MANIFEST".into()))?;
+    if manifest
+        .archive_dir
+        .as_ref()
+        .is_some_and(|a| a != archive_dir)
+    {
+        return Err(corrupt(format!(
+            "segments are archived in {} already; archive to the same directory",
+            manifest
+                .archive_dir
+                .as_ref()
+                .map_or(String::new(), |a| a.display().to_string())
+        )));
+    }
+    let snapshot_limit = list_snapshots(dir)?
+        .iter()
+        .rev()
+        .find(|(_, path)| read_snapshot(path).is_ok())
+        .map(|(seq, _)| seq + 1);
+    let limit = before_seq.min(snapshot_limit.unwrap_or(1));
+    let target = dir.join(archive_dir);
+    let mut archived = Archived {
+        snapshot_limit,
+        archived_before: 1,
+        ..Archived::default()
+    };
+    for i in 0..manifest.segments.len().saturating_sub(1) {
+        let segment = manifest.segments[i];
+        let next_first = manifest.segments[i + 1].first_seq;
+        if next_first > limit {
+            break;
+        }
+        archived.archived_before = next_first;
+        if segment.archived {
+            continue;
+        }
+        fs::create_dir_all(&target)
+            .map_err(|e| JournalError::io(&target, "creating the archive directory", e))?;
+        let from = manifest.path_of(dir, segment);
+        manifest.archive_dir = Some(archive_dir.to_path_buf());
+        manifest.segments[i].archived = true;
+        let to = manifest.path_of(dir, manifest.segments[i]);
+        copy_synced(&from, &to)?;
+        sync_dir(&target)?;
+        manifest.write(dir)?;
+        fs::remove_file(&from)
+            .map_err(|e| JournalError::io(&from, "removing the archived live copy of", e))?;
+        archived.moved.push((segment.first_seq, to));
+    }
+    sync_dir(dir)?;
+    Ok(archived)
+}
+
+/// Copies a file and syncs the copy.
+fn copy_synced(from: &Path, to: &Path) -> Result<(), JournalError> {
+    fs::copy(from, to)
+        .and_then(|_| fs::File::open(to)?.sync_all())
+        .map(drop)
+        .map_err(|e| JournalError::io(to, "copying a segment to the archive as", e))
+}

@@ -1,0 +1,282 @@
+//! The manifest: the list of every segment of a journal, so that a missing
+//! segment (the first, the last, or any between) is found, and an
+//! archived one is found where it was moved.
+//!
+//! `MANIFEST` in the journal directory is a short text file, rewritten
+//! atomically (written to `MANIFEST.tmp`, synced, renamed, the directory
+//! synced) whenever the writer starts a segment and whenever segments are
+//! archived:
+//!
+//! ```text
+//! cetx-journal-manifest 1
+//! archive ../archive
+//! segment 00000000000000000001 archived
+//! segment 00000000000000041873
+//! crc32c 8f2a61c3
+//! ```
+//!
+//! The `archive` line (optional) names the directory archived segments
+//! were moved to, relative to the journal directory unless absolute. Each
+//! `segment` line is a segment's first sequence number, in order, with
+//! `archived` when the file lives in the archive directory. The last line
+//! is the CRC32C (hex) of every byte before it.
+//!
+//! The writer lists a segment before it writes a record into it, so a
+//! segment file that the manifest does not list may only be the newest,
+//! holding no record (a crash between creating it and listing it); any
+//! other is refused.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::format::{list_segments, segment_file_name, HEADER_LEN};
+use super::segment::{Header, Raw, SegmentFile};
+use super::snapshot::sync_dir;
+use super::JournalError;
+
+/// The manifest's file name in the journal directory.
+pub const MANIFEST_FILE: &str = "MANIFEST";
+
+const FIRST_LINE: &str = "cetx-journal-manifest 1";
+
+/// One segment the manifest lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListedSegment {
+    /// Its first sequence number (and so its file name).
+    pub first_seq: u64,
+    /// Whether it was moved to the archive directory.
+    pub archived: bool,
+}
+
+/// Every segment of a journal, in order; see the module docs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// Where archived segments are, as written (relative to the journal
+    /// directory unless absolute).
+    pub archive_dir: Option<PathBuf>,
+    /// The segments, oldest first.
+    pub segments: Vec<ListedSegment>,
+}
+
+impl Manifest {
+    /// Reads `dir/MANIFEST`; `None` when there is none.
+    ///
+    /// # Errors
+    /// [`JournalError::Corrupt`] for a manifest that does not parse or
+    /// check out; [`JournalError::Io`] when it cannot be read.
+    pub fn read(dir: &Path) -> Result<Option<Self>, JournalError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(JournalError::io(&path, "reading the journal manifest", e)),
+        };
+        Self::parse(&text)
+            .map(Some)
+            .map_err(|reason| JournalError::Corrupt {
+                file: path,
+                offset: 0,
+                seq: 0,
+                reason,
+            })
+    }
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let body_end = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
+        let (body, last) = text.split_at(body_end);
+        let stored = last
+            .trim_end()
+            .strip_prefix("crc32c ")
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .ok_or("the manifest does not end in its checksum line")?;
+        let computed = crc32c::crc32c(body.as_bytes());
+        if stored != computed {
+            return Err(format!(
+                "manifest checksum {stored:08x} does not match {computed:08x}"
+            ));
+        }
+        let mut lines = body.lines();
+        if lines.next() != Some(FIRST_LINE) {
+            return Err(format!("the manifest does not start with `{FIRST_LINE}`"));
+        }
+        let mut manifest = Self::default();
+        for line in lines {
+            let words: Vec<&str> = line.split(' ').collect();
+            match words.as_slice() {
+                ["archive", _, ..] => {
+                    manifest.archive_dir = Some(PathBuf::from(&line["archive ".len()..]));
+                }
+                ["segment", seq] | ["segment", seq, "archived"] => {
+                    let first_seq = seq
+                        .parse()
+                        .map_err(|_| format!("bad segment line `{line}`"))?;
+                    if manifest
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.first_seq >= first_seq)
+                    {
+                        return Err(format!("segment {first_seq} is out of order"));
+                    }
+                    manifest.segments.push(ListedSegment {
+                        first_seq,
+                        archived: words.len() == 3,
+                    });
+                }
+                _ => return Err(format!("unknown manifest line `{line}`")),
+            }
+        }
+        Ok(manifest)
+    }
+
+    fn render(&self) -> String {
+        let mut text = format!("{FIRST_LINE}\n");
+        if let Some(archive) = &self.archive_dir {
+            text.push_str(&format!("archive {}\n", archive.display()));
+        }
+        for segment in &self.segments {
+            let archived = if segment.archived { " archived" } else { "" };
+            text.push_str(&format!("segment {:020}{archived}\n", segment.first_seq));
+        }
+        let crc = crc32c::crc32c(text.as_bytes());
+        text.push_str(&format!("crc32c {crc:08x}\n"));
+        text
+    }
+
+    /// Writes `dir/MANIFEST` atomically and durably: a temporary file,
+    /// synced, renamed over the old one, and the directory synced.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] when any step fails.
+    pub fn write(&self, dir: &Path) -> Result<(), JournalError> {
+        let path = dir.join(MANIFEST_FILE);
+        let temporary = dir.join(format!("{MANIFEST_FILE}.tmp"));
+        let mut file = File::create(&temporary)
+            .map_err(|e| JournalError::io(&temporary, "creating the journal manifest", e))?;
+        file.write_all(self.render().as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| JournalError::io(&temporary, "writing the journal manifest", e))?;
+        fs::rename(&temporary, &path)
+            .map_err(|e| JournalError::io(&path, "renaming the journal manifest to", e))?;
+        sync_dir(dir)
+    }
+
+    /// The archive directory as a path to open from here.
+    #[must_use]
+    pub fn archive_path(&self, dir: &Path) -> Option<PathBuf> {
+        self.archive_dir.as_ref().map(|a| dir.join(a))
+    }
+
+    /// Where the file of a listed segment is.
+    #[must_use]
+    pub fn path_of(&self, dir: &Path, segment: ListedSegment) -> PathBuf {
+        let name = segment_file_name(segment.first_seq);
+        match (segment.archived, self.archive_path(dir)) {
+            (true, Some(archive)) => archive.join(name),
+            _ => dir.join(name),
+        }
+    }
+}
+
+/// The segments of the journal in `dir`, oldest first, each where its
+/// file should be (archived ones in the archive directory), as the
+/// manifest lists them. A segment file the manifest does not list may only
+/// be a newest one that holds no record (it is left out). A directory
+/// without a manifest may hold only such empty segments. Whether each
+/// listed file is there is checked when it is opened
+/// ([`JournalError::MissingSegment`]), so that recovery from a snapshot
+/// needs only the segments after it.
+///
+/// # Errors
+/// [`JournalError::Corrupt`] for a segment with records that the
+/// manifest does not list, a manifest that does not check out, or
+/// segments with records and no manifest; [`JournalError::Io`].
+pub fn journal_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    let on_disk = list_segments(dir)?;
+    let manifest = Manifest::read(dir)?.unwrap_or_default();
+    let mut segments = Vec::with_capacity(manifest.segments.len());
+    for &listed in &manifest.segments {
+        segments.push((listed.first_seq, manifest.path_of(dir, listed)));
+    }
+    let newest = manifest.segments.last().map(|s| s.first_seq);
+    for (first_seq, path) in on_disk {
+        if manifest.segments.iter().any(|s| s.first_seq == first_seq) {
+            continue;
+        }
+        let reason = if newest.is_some_and(|n| first_seq < n) {
+            "the segment is not listed in the MANIFEST"
+        } else if !has_records(&path, first_seq)? {
+            continue;
+        } else if newest.is_none() {
+            "the journal has segments with records but no MANIFEST (a journal of format 1, or its MANIFEST was lost)"
+        } else {
+            "the segment holds records but is not listed in the MANIFEST"
+        };
+        return Err(JournalError::Corrupt {
+            file: path,
+            offset: 0,
+            seq: first_seq,
+            reason: reason.into(),
+        });
+    }
+    Ok(segments)
+}
+
+/// Whether the segment file at `path` holds a record (or anything but a
+/// header and zeros).
+pub(crate) fn has_records(path: &Path, first_seq: u64) -> Result<bool, JournalError> {
+    let meta = fs::metadata(path).map_err(|e| JournalError::io(path, "reading the size of", e))?;
+    if !meta.is_file() || meta.len() <= HEADER_LEN as u64 {
+        return Ok(false);
+    }
+    let mut segment = SegmentFile::open(path, first_seq)?;
+    match segment.read_header()? {
+        Header::Good => {}
+        Header::Short => return Ok(false),
+        Header::Bad { torn_like, .. } => return Ok(!torn_like),
+    }
+    Ok(match segment.read_record(&mut Vec::new())? {
+        Raw::End => false,
+        Raw::Zero { offset } => !segment.rest_is_zero(offset)?,
+        Raw::Record { .. } | Raw::Bad { .. } => true,
+    })
+}
+
+/// Adds a segment to the manifest of `dir` (creating it if need be).
+///
+/// # Errors
+/// As [`Manifest::read`] and [`Manifest::write`].
+pub(crate) fn list_new_segment(dir: &Path, first_seq: u64) -> Result<(), JournalError> {
+    let mut manifest = Manifest::read(dir)?.unwrap_or_default();
+    match manifest.segments.last() {
+        Some(last) if last.first_seq == first_seq => return Ok(()),
+        Some(last) if last.first_seq > first_seq => {
+            return Err(JournalError::Occupied {
+                file: manifest.path_of(dir, *last),
+                next_seq: first_seq,
+            })
+        }
+        _ => {}
+    }
+    manifest.segments.push(ListedSegment {
+        first_seq,
+        archived: false,
+    });
+    manifest.write(dir)
+}
+
+/// Removes the newest segment from the manifest of `dir`, if it is the one
+/// from `first_seq` (recovery moved it aside: its header was torn).
+///
+/// # Errors
+/// As [`Manifest::read`] and [`Manifest::write`].
+pub(crate) fn unlist_last_segment(dir: &Path, first_seq: u64) -> Result<(), JournalError> {
+    let Some(mut manifest) = Manifest::read(dir)? else {
+        return Ok(());
+    };
+    if manifest.segments.last().map(|s| s.first_seq) != Some(first_seq) {
+        return Ok(());
+    }
+    manifest.segments.pop();
+    manifest.write(dir)
+}

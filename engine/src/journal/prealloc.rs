@@ -1,0 +1,134 @@
+//! Segments written ahead: a thread that fills the next segment file with
+//! zeros and syncs it before the writer needs it, so that a group commit's
+//! `fdatasync` only overwrites blocks already written and never has to
+//! record a larger file (on ext4, growing a file makes each sync commit
+//! the filesystem's journal too: `BENCHMARKS.md`, *the disk*).
+//!
+//! One file is kept ready, `segment-{n}.prealloc` in the journal
+//! directory; the writer takes it when it rolls, writes the header and
+//! renames it to the segment's name. When none is ready (the writer
+//! outran the thread, or the disk refused), the writer starts a growing
+//! segment instead and counts it. Files left by an earlier process are
+//! removed at start: they never held a record.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::JournalError;
+
+const SUFFIX: &str = ".prealloc";
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+
+/// A zero-filled, synced file of the segment size, under a temporary name.
+pub(super) struct Ready {
+    pub(super) path: PathBuf,
+    pub(super) file: File,
+}
+
+/// The thread that keeps one [`Ready`] file waiting.
+pub(super) struct Preallocator {
+    ready: Option<Receiver<Ready>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Preallocator {
+    /// Removes files an earlier process left and starts the thread.
+    pub(super) fn start(dir: &Path, segment_bytes: u64) -> Result<Self, JournalError> {
+        let io = |e| JournalError::io(dir, "clearing preallocated segments in", e);
+        for entry in fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.to_str().is_some_and(|p| p.ends_with(SUFFIX)) {
+                fs::remove_file(&path).map_err(io)?;
+            }
+        }
+        let (sender, ready) = crossbeam_channel::bounded(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = Arc::clone(&stop);
+        let thread_dir = dir.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("cetx-prealloc".into())
+            .spawn(move || fill_ahead(&thread_dir, segment_bytes, &sender, &thread_stop))
+            .map_err(|e| JournalError::io(dir, "starting the preallocation thread for", e))?;
+        Ok(Self {
+            ready: Some(ready),
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The ready file, if there is one; with `wait`, waits for the one in
+    /// progress (for a process's first segment, before any order).
+    pub(super) fn take(&self, wait: bool) -> Option<Ready> {
+        let ready = self.ready.as_ref()?;
+        if wait {
+            ready.recv().ok()
+        } else {
+            ready.try_recv().ok()
+        }
+    }
+}
+
+impl Drop for Preallocator {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(ready) = self.ready.take() {
+            for unused in ready.try_iter() {
+                let _ = fs::remove_file(&unused.path);
+            }
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread: fill a file, hand it over, repeat, until stopped or the
+/// writer is gone. A file it could not finish is removed.
+fn fill_ahead(dir: &Path, segment_bytes: u64, sender: &Sender<Ready>, stop: &AtomicBool) {
+    for n in 0_u64.. {
+        let path = dir.join(format!("segment-{n}{SUFFIX}"));
+        let filled = fill(&path, segment_bytes, stop);
+        match filled {
+            Ok(Some(file)) => {
+                if let Err(unsent) = sender.send(Ready { path, file }) {
+                    let _ = fs::remove_file(&unsent.0.path);
+                    return;
+                }
+            }
+            Ok(None) | Err(_) => {
+                // Stopped, or the disk refused: the writer grows its
+                // segments from now on.
+                let _ = fs::remove_file(&path);
+                return;
+            }
+        }
+    }
+}
+
+/// Writes `bytes` zeros to a new file at `path` and syncs it; `None` when
+/// stopped first.
+fn fill(path: &Path, bytes: u64, stop: &AtomicBool) -> std::io::Result<Option<File>> {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let mut left = bytes;
+    while left > 0 {
+        if stop.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let n = usize::try_from(left).map_or(ZEROS.len(), |l| l.min(ZEROS.len()));
+        file.write_all(&ZEROS[..n])?;
+        left -= n as u64;
+    }
+    file.sync_all()?;
+    Ok(Some(file))
+}
