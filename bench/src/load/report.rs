@@ -155,6 +155,8 @@ impl Summary {
                 largest_group_commit: j.largest_batch,
                 bytes: j.bytes,
                 syncs: j.syncs,
+                segments_preallocated: j.segments_preallocated,
+                segments_grown: j.segments_grown,
             }),
             order_to_ack: LatencySummary::of(&report.ack_ns),
             order_to_fill: LatencySummary::of(&report.fill_ns),
@@ -178,6 +180,12 @@ pub struct JournalSummary {
     pub bytes: u64,
     /// `fdatasync` calls.
     pub syncs: u64,
+    /// Segments started from a file written ahead.
+    #[serde(default)]
+    pub segments_preallocated: u64,
+    /// Segments started as growing files.
+    #[serde(default)]
+    pub segments_grown: u64,
 }
 
 /// The name of a durability mode as the config spells it.
@@ -228,13 +236,15 @@ pub fn table(summary: &Summary) -> String {
     if let Some(j) = &summary.journal {
         let _ = writeln!(
             out,
-            "journal: {} entries in {} group commits (mean {:.0}, largest {}), {:.1} MB, {} syncs",
+            "journal: {} entries in {} group commits (mean {:.0}, largest {}), {:.1} MB, {} syncs, segments {} preallocated + {} grown",
             j.entries,
             j.group_commits,
             j.mean_group_commit,
             j.largest_group_commit,
             j.bytes as f64 / 1e6,
-            j.syncs
+            j.syncs,
+            j.segments_preallocated,
+            j.segments_grown
         );
     }
     let _ = writeln!(

@@ -52,7 +52,8 @@ enum Command {
     /// Send one order and print its reports.
     Order(OrderArgs),
     /// Settlement from a journal: day and account reports and the clearing
-    /// file. Exit codes: 0 ok, 3 corrupt journal, 4 sequence gap, 5 not
+    /// file. Exit codes: 0 ok, 3 corrupt journal, 4 sequence gap or missing
+    /// segment, 5 not
     /// reconciled, 1 other errors.
     Replay(ReplayArgs),
     /// Journal maintenance.
