@@ -9,8 +9,8 @@ use std::io::Write;
 
 use cetx_engine::journal::format::{encode_entry_record, segment_file_name, HEADER_LEN};
 use cetx_engine::journal::{
-    verify, Durability, Events, JournalBatch, JournalConfig, JournalEntry, JournalError,
-    JournalReader, JournalWriter, VerifyReport, MANIFEST_FILE,
+    list_snapshots, prune_snapshots, verify, Durability, Events, JournalBatch, JournalConfig,
+    JournalEntry, JournalError, JournalReader, JournalWriter, VerifyReport, MANIFEST_FILE,
 };
 use journal_support::{
     data_end, entries, entry, list_in_manifest, raw_record, records, segments, small_segments,
@@ -428,4 +428,28 @@ fn unknown_record_types_and_undecodable_records_are_corruption() {
         matches!(&err, JournalError::Corrupt { offset: 24, seq: 7, reason, .. } if reason.contains("truncated")),
         "{err}"
     );
+}
+
+#[test]
+fn only_the_newest_snapshots_are_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let state = cetx_engine::EngineState {
+        trading_day: 0,
+        last_order_id: None,
+        next_trade_id: 1,
+        instruments: Vec::new(),
+        accounts: Vec::new(),
+    };
+    for seq in [10, 20, 30, 40] {
+        cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();
+    }
+    let removed = prune_snapshots(dir, 2).unwrap();
+    assert_eq!(removed.len(), 2);
+    let kept: Vec<u64> = list_snapshots(dir).unwrap().iter().map(|s| s.0).collect();
+    assert_eq!(kept, [40, 30]);
+    // At least one is always kept.
+    prune_snapshots(dir, 0).unwrap();
+    let kept: Vec<u64> = list_snapshots(dir).unwrap().iter().map(|s| s.0).collect();
+    assert_eq!(kept, [40]);
 }
