@@ -115,6 +115,9 @@ pub struct ServerSettings {
     /// Largest frame payload, in bytes, accepted after login. Default and
     /// least: the protocol's `MAX_FRAME_AFTER_LOGIN`.
     pub max_frame_after_login: usize,
+    /// Each broker's newest reports kept in memory for resumes; an older
+    /// resume is read back from the journal.
+    pub recent_reports: usize,
 }
 
 impl Default for ServerSettings {
@@ -128,6 +131,7 @@ impl Default for ServerSettings {
             idle_timeout_ms: millis(IDLE_TIMEOUT),
             max_frame_before_login: MAX_FRAME_BEFORE_LOGIN,
             max_frame_after_login: MAX_FRAME_AFTER_LOGIN,
+            recent_reports: 16_384,
         }
     }
 }

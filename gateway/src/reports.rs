@@ -4,12 +4,20 @@
 //! [`Reports::on_entry`] turns one journal entry into the order reports it
 //! causes ([`ServerMessage::OrderAccepted`], `OrderRejected`, `Fill`,
 //! `Cancelled`, `Amended`, `Expired`), each addressed to one broker and
-//! numbered with that broker's next sequence number (from 1, gapless), and
-//! keeps every report in the broker's history. It reads nothing but the
-//! entries it is given, in order: replaying the journal at start rebuilds
-//! exactly the histories and numbers the brokers were sent before, which is
-//! how a broker resumes with no gap and no duplicate, also across a server
-//! restart ([`Reports::since`]).
+//! numbered with that broker's next sequence number (from 1, gapless). It
+//! reads nothing but the entries it is given, in order, so the journal is
+//! the history: replaying it gives exactly the numbers and the reports the
+//! brokers were sent before, which is how a broker resumes with no gap and
+//! no duplicate, also across a server restart.
+//!
+//! Memory is bounded by configuration, never by the market's age: each
+//! broker's newest reports (`recent`, a ring of configured size) for quick
+//! resumes, its counter, today's orders, and a mark at the start of each
+//! of the last trading days (a [`DayMark`]: the journal position and every
+//! broker's counter there). An older resume is read back from the journal
+//! from the mark before it ([`Reports::resume`], [`Reports::from_mark`]):
+//! a trading day starts with no open order, so nothing before the mark is
+//! needed to report what follows it.
 //!
 //! What it needs to address a report it learns from the journal too:
 //! account → broker from `AccountOpened`, and order id → (broker, client
@@ -20,7 +28,7 @@
 //! Admin, phase and end-of-day events produce no report. The other side of
 //! a trade is never named.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use cetx_engine::{
     AccountId, BrokerId, CancelCause, Command, CommandKind, Event, InstrumentId, JournalEntry,
@@ -41,38 +49,116 @@ struct OrderInfo {
     side: EngineSide,
 }
 
+/// Trading-day marks kept for resumes read back from the journal; an older
+/// resume reads from the journal's first entry.
+const DAY_MARKS: usize = 64;
+
+/// Where a trading day starts in the journal: the first entry after the
+/// one that started it, and every broker's last report number there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DayMark {
+    /// The sequence number of the first entry of the day's reports.
+    pub from_seq: u64,
+    /// Each broker's last report number before it.
+    pub last_seqs: BTreeMap<BrokerId, u64>,
+}
+
+/// One broker's report numbering and its newest reports.
+#[derive(Clone, Debug, Default)]
+struct BrokerReports {
+    last_seq: u64,
+    /// The newest reports, oldest first, at most the configured number.
+    recent: VecDeque<ServerFrame>,
+}
+
+/// How a resume gets the reports a broker missed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// They are all in memory, in order.
+    Recent(Vec<ServerFrame>),
+    /// Read them back from the journal: replay from `mark` with
+    /// [`Reports::from_mark`] and keep the broker's reports numbered after
+    /// `after` up to and including `upto`.
+    Journal {
+        /// Where to start reading.
+        mark: DayMark,
+        /// The last report the broker has.
+        after: u64,
+        /// The last report to read back (the broker's last when it
+        /// connected; live reports follow it).
+        upto: u64,
+    },
+}
+
 /// Every broker's order reports, rebuilt from the journal; see the module
 /// docs.
 #[derive(Clone, Debug, Default)]
 pub struct Reports {
     /// Instrument symbols, by instrument id.
     symbols: Vec<Symbol>,
-    /// Which broker acts for each account (looked up, never iterated).
-    account_brokers: FxHashMap<AccountId, BrokerId>,
+    /// Which broker acts for each account, and the entry that opened it
+    /// (looked up, never iterated).
+    account_brokers: FxHashMap<AccountId, (BrokerId, u64)>,
     /// Today's orders (looked up, never iterated).
     orders: FxHashMap<OrderId, OrderInfo>,
-    /// Each broker's reports; the report numbered `n` is at index `n - 1`.
-    histories: BTreeMap<BrokerId, Vec<ServerFrame>>,
+    /// Each broker's numbering and newest reports.
+    brokers: BTreeMap<BrokerId, BrokerReports>,
+    /// Reports kept in memory per broker.
+    recent_capacity: usize,
+    /// The starts of the last trading days, oldest first.
+    day_marks: VecDeque<DayMark>,
 }
 
 impl Reports {
     /// No reports yet, for a market trading these instruments (their
-    /// symbols in instrument-id order, as in the config).
+    /// symbols in instrument-id order, as in the config), keeping each
+    /// broker's newest `recent_capacity` reports in memory (at least 1).
     #[must_use]
-    pub fn new(symbols: Vec<String>) -> Self {
+    pub fn new(symbols: Vec<String>, recent_capacity: usize) -> Self {
         Self {
             symbols: symbols.into_iter().map(Symbol::from).collect(),
+            recent_capacity: recent_capacity.max(1),
             ..Self::default()
+        }
+    }
+
+    /// The reports of the journal from `mark` on, as they were numbered:
+    /// the same symbols and accounts (those opened before the mark), the
+    /// counters of the mark, no order open, and nothing kept in memory.
+    #[must_use]
+    pub fn from_mark(&self, mark: &DayMark) -> Self {
+        Self {
+            symbols: self.symbols.clone(),
+            account_brokers: self
+                .account_brokers
+                .iter()
+                .filter(|(_, &(_, opened))| opened < mark.from_seq)
+                .map(|(&account, &opened)| (account, opened))
+                .collect(),
+            orders: FxHashMap::default(),
+            brokers: mark
+                .last_seqs
+                .iter()
+                .map(|(&broker, &last_seq)| {
+                    let reports = BrokerReports {
+                        last_seq,
+                        recent: VecDeque::new(),
+                    };
+                    (broker, reports)
+                })
+                .collect(),
+            recent_capacity: 0,
+            day_marks: VecDeque::new(),
         }
     }
 
     /// Takes the next journal entry (entries must come in sequence order,
     /// from the first) and returns the reports it causes, in order, each
-    /// with the broker it is for. The reports are also kept for
-    /// [`Self::since`].
+    /// with the broker it is for. The newest are also kept for
+    /// [`Self::resume`].
     pub fn on_entry(&mut self, entry: &JournalEntry) -> Vec<(BrokerId, ServerFrame)> {
         let mut out = Vec::new();
-        self.on_entry_into(&entry.command, &entry.events, &mut out);
+        self.on_entry_into(entry.stamp.seq, &entry.command, &entry.events, &mut out);
         out
     }
 
@@ -80,12 +166,13 @@ impl Reports {
     /// reports to `out`.
     pub fn on_entry_into(
         &mut self,
+        seq: u64,
         command: &Command,
         events: &[Event],
         out: &mut Vec<(BrokerId, ServerFrame)>,
     ) {
         if let Command::Submit(order) = command {
-            if let Some(&broker) = self.account_brokers.get(&order.account) {
+            if let Some(&(broker, _)) = self.account_brokers.get(&order.account) {
                 self.orders.insert(
                     order.order_id,
                     OrderInfo {
@@ -100,7 +187,8 @@ impl Reports {
         for event in events {
             match *event {
                 Event::AccountOpened(opened) => {
-                    self.account_brokers.insert(opened.account, opened.broker);
+                    self.account_brokers
+                        .insert(opened.account, (opened.broker, seq));
                 }
                 Event::Accepted(accepted) => {
                     if let Some(info) = self.order(accepted.order_id) {
@@ -162,6 +250,7 @@ impl Reports {
                     // order is a day order at the longest: none of today's
                     // orders can be named again.
                     self.orders.clear();
+                    self.mark_day(seq + 1);
                 }
                 Event::CashDeposited(_)
                 | Event::CashWithdrawn(_)
@@ -175,31 +264,66 @@ impl Reports {
         }
     }
 
-    /// The broker's reports numbered after `after_seq`, in order: what a
-    /// broker that has seen everything up to `after_seq` has missed (0:
-    /// it has seen nothing, so everything).
+    /// Remembers that a trading day's reports start at entry `from_seq`.
+    fn mark_day(&mut self, from_seq: u64) {
+        if self.recent_capacity == 0 {
+            return;
+        }
+        if self.day_marks.len() == DAY_MARKS {
+            self.day_marks.pop_front();
+        }
+        let last_seqs = self
+            .brokers
+            .iter()
+            .map(|(&broker, reports)| (broker, reports.last_seq))
+            .collect();
+        self.day_marks.push_back(DayMark {
+            from_seq,
+            last_seqs,
+        });
+    }
+
+    /// How to give a broker that has seen its reports up to `after_seq`
+    /// (0: none) the ones it missed, up to its last now: from memory when
+    /// they are all there, else from the journal, from the last day mark
+    /// before them (the journal's first entry when no mark is that old).
     ///
     /// # Errors
     /// [`RejectReason::ResumeSeqAhead`] when `after_seq` is above the
     /// broker's last sequence number.
-    pub fn since(&self, broker: BrokerId, after_seq: u64) -> Result<&[ServerFrame], RejectReason> {
-        let history = self.history(broker);
-        usize::try_from(after_seq)
-            .ok()
-            .and_then(|after| history.get(after..))
-            .ok_or(RejectReason::ResumeSeqAhead)
+    pub fn resume(&self, broker: BrokerId, after_seq: u64) -> Result<Resume, RejectReason> {
+        let last_seq = self.last_seq(broker);
+        if after_seq > last_seq {
+            return Err(RejectReason::ResumeSeqAhead);
+        }
+        let recent = self.brokers.get(&broker).map(|b| &b.recent);
+        let in_memory = recent.map_or(0, VecDeque::len) as u64;
+        if after_seq >= last_seq - in_memory {
+            let skip = usize::try_from(in_memory - (last_seq - after_seq)).unwrap_or(usize::MAX);
+            let frames = recent.map_or_else(Vec::new, |r| r.iter().skip(skip).cloned().collect());
+            return Ok(Resume::Recent(frames));
+        }
+        let mark = self
+            .day_marks
+            .iter()
+            .rev()
+            .find(|m| m.last_seqs.get(&broker).copied().unwrap_or(0) <= after_seq)
+            .cloned()
+            .unwrap_or_else(|| DayMark {
+                from_seq: 1,
+                last_seqs: BTreeMap::new(),
+            });
+        Ok(Resume::Journal {
+            mark,
+            after: after_seq,
+            upto: last_seq,
+        })
     }
 
     /// The highest sequence number the broker has been given (0: none).
     #[must_use]
     pub fn last_seq(&self, broker: BrokerId) -> u64 {
-        self.history(broker).len() as u64
-    }
-
-    /// Every report of the broker, in order.
-    #[must_use]
-    pub fn history(&self, broker: BrokerId) -> &[ServerFrame] {
-        self.histories.get(&broker).map_or(&[], Vec::as_slice)
+        self.brokers.get(&broker).map_or(0, |b| b.last_seq)
     }
 
     fn order(&self, order_id: OrderId) -> Option<OrderInfo> {
@@ -257,20 +381,79 @@ impl Reports {
     }
 
     /// Numbers a report with the broker's next sequence number, keeps it
-    /// and adds it to `out`.
+    /// among the broker's newest and adds it to `out`.
     fn push(
         &mut self,
         out: &mut Vec<(BrokerId, ServerFrame)>,
         broker: BrokerId,
         message: ServerMessage,
     ) {
-        let history = self.histories.entry(broker).or_default();
+        let reports = self.brokers.entry(broker).or_default();
+        reports.last_seq += 1;
         let frame = ServerFrame {
-            seq: history.len() as u64 + 1,
+            seq: reports.last_seq,
             message,
         };
-        history.push(frame.clone());
+        if self.recent_capacity > 0 {
+            if reports.recent.len() == self.recent_capacity {
+                reports.recent.pop_front();
+            }
+            reports.recent.push_back(frame.clone());
+        }
         out.push((broker, frame));
+    }
+}
+
+/// One broker's reports read back from the journal for a resume
+/// ([`Resume::Journal`]): feed it the journal's entries from the mark on,
+/// in order, until [`ReadBack::done`].
+#[derive(Debug)]
+pub struct ReadBack {
+    reports: Reports,
+    broker: BrokerId,
+    after: u64,
+    upto: u64,
+    scratch: Vec<(BrokerId, ServerFrame)>,
+}
+
+impl ReadBack {
+    /// Reads back `broker`'s reports numbered after `after` up to `upto`,
+    /// from `mark` on, with what `reports` knows of the accounts.
+    #[must_use]
+    pub fn new(reports: &Reports, mark: &DayMark, broker: BrokerId, after: u64, upto: u64) -> Self {
+        Self {
+            reports: reports.from_mark(mark),
+            broker,
+            after,
+            upto,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Whether every report up to `upto` has been read back.
+    #[must_use]
+    pub fn done(&self) -> bool {
+        self.reports.last_seq(self.broker) >= self.upto
+    }
+
+    /// Takes the next entry and adds the broker's reports it causes that
+    /// are wanted to `out`.
+    pub fn on_entry(
+        &mut self,
+        seq: u64,
+        command: &Command,
+        events: &[Event],
+        out: &mut Vec<ServerFrame>,
+    ) {
+        self.reports
+            .on_entry_into(seq, command, events, &mut self.scratch);
+        let (broker, after, upto) = (self.broker, self.after, self.upto);
+        out.extend(
+            self.scratch
+                .drain(..)
+                .filter(|(b, f)| *b == broker && f.seq > after && f.seq <= upto)
+                .map(|(_, f)| f),
+        );
     }
 }
 
@@ -440,7 +623,12 @@ mod tests {
 
         /// Every report, in journal order.
         fn reports(&self) -> (Reports, Vec<(BrokerId, ServerFrame)>) {
-            let mut reports = Reports::new(vec!["CEA2025".into()]);
+            self.reports_keeping(1_024)
+        }
+
+        /// Every report, in journal order, keeping `recent` per broker.
+        fn reports_keeping(&self, recent: usize) -> (Reports, Vec<(BrokerId, ServerFrame)>) {
+            let mut reports = Reports::new(vec!["CEA2025".into()], recent);
             let mut all = Vec::new();
             for entry in &self.journal {
                 all.extend(reports.on_entry(entry));
@@ -596,22 +784,96 @@ mod tests {
     }
 
     #[test]
-    fn since_is_what_a_broker_has_not_seen() {
+    fn a_resume_is_served_from_memory_when_it_can_be() {
         let mut market = Market::new();
         for coid in 1..=3 {
             market.submit(11, coid, EngineSide::Buy, 89_00, 1);
         }
-        let (reports, _) = market.reports();
-        let history = reports.history(B1);
-        assert_eq!(history.len(), 3);
-        assert_eq!(reports.since(B1, 0), Ok(history));
-        assert_eq!(reports.since(B1, 1), Ok(&history[1..]));
-        assert_eq!(reports.since(B1, 3), Ok(&[][..]));
-        assert_eq!(reports.since(B1, 4), Err(RejectReason::ResumeSeqAhead));
-        assert_eq!(reports.since(B2, 0), Ok(&[][..]));
-        assert_eq!(reports.since(B2, 1), Err(RejectReason::ResumeSeqAhead));
-        let seqs: Vec<u64> = history.iter().map(|f| f.seq).collect();
-        assert_eq!(seqs, [1, 2, 3]);
+        let (reports, all) = market.reports_keeping(2);
+        let b1: Vec<ServerFrame> = all
+            .iter()
+            .filter(|(b, _)| *b == B1)
+            .map(|(_, f)| f.clone())
+            .collect();
+        assert_eq!(b1.iter().map(|f| f.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(reports.resume(B1, 1), Ok(Resume::Recent(b1[1..].to_vec())));
+        assert_eq!(reports.resume(B1, 2), Ok(Resume::Recent(b1[2..].to_vec())));
+        assert_eq!(reports.resume(B1, 3), Ok(Resume::Recent(Vec::new())));
+        assert_eq!(reports.resume(B1, 4), Err(RejectReason::ResumeSeqAhead));
+        assert_eq!(reports.resume(B2, 0), Ok(Resume::Recent(Vec::new())));
+        assert_eq!(reports.resume(B2, 1), Err(RejectReason::ResumeSeqAhead));
+        // Older than memory: from the journal's start (no day has begun).
+        assert_eq!(
+            reports.resume(B1, 0),
+            Ok(Resume::Journal {
+                mark: DayMark {
+                    from_seq: 1,
+                    last_seqs: BTreeMap::new()
+                },
+                after: 0,
+                upto: 3
+            })
+        );
+    }
+
+    #[test]
+    fn reports_read_back_from_the_journal_are_the_ones_sent() {
+        // Three trading days of orders, fills and expiries for both brokers.
+        let mut market = Market::new();
+        for day in 0..3 {
+            for i in 0..6 {
+                let coid = day * 100 + i;
+                market.submit(11, coid, EngineSide::Sell, 90_00 + i as i64, 5);
+                market.submit(21, coid, EngineSide::Buy, 90_00 + i as i64 / 2, 3);
+            }
+            market.apply(Command::EndOfDay);
+            market.apply(Command::SetPhase {
+                instrument: CEA,
+                phase: Phase::Continuous,
+            });
+        }
+        let (reports, all) = market.reports_keeping(4);
+        assert_eq!(reports.day_marks.len(), 3);
+        for broker in [B1, B2] {
+            let sent: Vec<ServerFrame> = all
+                .iter()
+                .filter(|(b, _)| *b == broker)
+                .map(|(_, f)| f.clone())
+                .collect();
+            let last = reports.last_seq(broker);
+            assert!(last > 20, "{last}");
+            for after in 0..=last {
+                let wanted = &sent[usize::try_from(after).unwrap()..];
+                let got = match reports.resume(broker, after).unwrap() {
+                    Resume::Recent(frames) => {
+                        assert!(after + 4 >= last, "{after} of {last} is not in memory");
+                        frames
+                    }
+                    Resume::Journal { mark, after, upto } => {
+                        let mut back = ReadBack::new(&reports, &mark, broker, after, upto);
+                        let mut frames = Vec::new();
+                        for entry in market
+                            .journal
+                            .iter()
+                            .filter(|e| e.stamp.seq >= mark.from_seq)
+                        {
+                            if back.done() {
+                                break;
+                            }
+                            back.on_entry(
+                                entry.stamp.seq,
+                                &entry.command,
+                                &entry.events,
+                                &mut frames,
+                            );
+                        }
+                        assert!(back.done());
+                        frames
+                    }
+                };
+                assert_eq!(got, wanted, "{broker:?} after {after}");
+            }
+        }
     }
 
     #[test]
@@ -629,10 +891,13 @@ mod tests {
         let (first, all) = market.reports();
         let (second, again) = market.reports();
         assert_eq!(all, again);
-        assert_eq!(first.history(B1), second.history(B1));
-        assert_eq!(first.history(B2), second.history(B2));
+        assert_eq!(first.last_seq(B1), second.last_seq(B1));
+        assert_eq!(first.last_seq(B2), second.last_seq(B2));
         assert!(matches!(
-            first.history(B2).last().map(|f| &f.message),
+            all.iter()
+                .rev()
+                .find(|(b, _)| *b == B2)
+                .map(|(_, f)| &f.message),
             Some(ServerMessage::OrderAccepted {
                 client_order_id: 7,
                 ..

@@ -514,3 +514,58 @@ fn a_failed_journal_stops_the_engine_and_the_runtime_reports_it() {
         Err(cetx_gateway::runtime::RuntimeError::Journal { .. })
     ));
 }
+
+#[test]
+fn a_resume_older_than_memory_is_read_back_from_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    // Memory holds each broker's newest three reports; broker 1's orders
+    // rest when it disconnects.
+    config.server.recent_reports = 3;
+    config.brokers[0].cancel_on_disconnect = false;
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    for coid in 1..=10 {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+    }
+    let sent = wait.take(&mut s1, 10);
+    drop(s1);
+
+    // Every resume point: the three newest from memory, older ones read
+    // back from the journal; the same frames as were sent live.
+    for after in 0..=10 {
+        let mut again = handle.connect(B1, after).unwrap();
+        assert_eq!(again.last_seq(), 10);
+        let got = wait.take(&mut again, 10 - after as usize);
+        assert_eq!(got, sent[after as usize..], "after {after}");
+        assert_eq!(again.try_recv(), Err(TryRecvError::Empty));
+    }
+
+    // A live report follows the read-back history with no gap and no
+    // duplicate.
+    let mut s1 = handle.connect(B1, 2).unwrap();
+    submit(&handle, B1, limit(11, 1001, "CEA2025", Side::Buy, 89_00, 1));
+    let got = wait.take(&mut s1, 9);
+    assert_eq!(got[..8], sent[2..]);
+    assert_eq!(got[8].seq, 11);
+    drop(s1);
+
+    // Across a restart: the same numbers and frames.
+    runtime.shutdown().unwrap();
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert_eq!(s1.last_seq(), 11);
+    let all = wait.take(&mut s1, 11);
+    assert_eq!(all[..10], sent[..]);
+    assert_eq!(all[10], got[8]);
+    drop(s1);
+    runtime.shutdown().unwrap();
+}

@@ -35,10 +35,11 @@ impl ServerConfig {
 
     fn validate_server(&self) -> Result<(), ConfigError> {
         let s = &self.server;
-        let positive: [(&'static str, u64); 3] = [
+        let positive: [(&'static str, u64); 4] = [
             ("server.max_connections", u64::from(s.max_connections)),
             ("server.queue_capacity", s.queue_capacity as u64),
             ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
+            ("server.recent_reports", s.recent_reports as u64),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { key });

@@ -8,6 +8,7 @@
 //! taken to subscribe and to end a subscription, never to submit.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::{mpsc, watch};
 
 use super::clock::{Clock, ClockError};
+use super::history::{self, HistoryBatch};
 use super::router::{self, Outbound};
 use super::scheduler::trading_date;
 use super::sequencer::Input;
@@ -117,6 +119,8 @@ pub(super) struct Shared {
     pub(super) clock: Clock,
     pub(super) status: watch::Sender<RuntimeStatus>,
     pub(super) next_subscription: AtomicU64,
+    /// Where resumes older than memory are read back from.
+    pub(super) journal_dir: PathBuf,
 }
 
 impl Shared {
@@ -205,11 +209,16 @@ impl RuntimeHandle {
             .next_subscription
             .fetch_add(1, Ordering::Relaxed);
         let subscribed = router::subscribe(&self.shared.outbound, broker, resume_from_seq, id)?;
+        // Read outside the lock, on a thread of its own.
+        let history = subscribed.read_back.map(|(from_seq, back)| {
+            history::read_back(self.shared.journal_dir.clone(), from_seq, back)
+        });
         Ok(Subscription {
             broker,
             id,
             last_seq: subscribed.last_seq,
             trading_date: self.trading_date(),
+            history,
             backlog: subscribed.backlog.into(),
             live: subscribed.live,
             queued: subscribed.queued,
@@ -315,6 +324,9 @@ pub struct Subscription {
     id: u64,
     last_seq: u64,
     trading_date: u32,
+    /// Reports read back from the journal, delivered before anything else
+    /// while the reading thread is at work.
+    history: Option<mpsc::Receiver<HistoryBatch>>,
     /// The backlog, then each live batch as it is taken from `live`.
     backlog: VecDeque<ServerFrame>,
     live: mpsc::UnboundedReceiver<Vec<ServerFrame>>,
@@ -344,20 +356,32 @@ impl Subscription {
         self.trading_date
     }
 
-    /// Takes the backlog not yet received: the reports after
-    /// `resume_from_seq`, in order.
+    /// Takes the backlog not yet received when memory held it: the reports
+    /// after `resume_from_seq`, in order (a resume read back from the
+    /// journal comes through [`Self::recv`] instead).
     pub fn take_backlog(&mut self) -> Vec<ServerFrame> {
         self.backlog.drain(..).collect()
     }
 
-    /// The next frame: the backlog first, then live frames as they come;
-    /// `None` once the router has dropped the subscription. Cancel-safe.
+    /// The next frame: what was read back from the journal, then the
+    /// backlog, then live frames as they come; `None` once the router has
+    /// dropped the subscription, or when the history could not be read
+    /// (logged). Cancel-safe.
     pub async fn recv(&mut self) -> Option<ServerFrame> {
-        if self.backlog.is_empty() {
+        loop {
+            if let Some(frame) = self.backlog.pop_front() {
+                return Some(frame);
+            }
+            if let Some(history) = &mut self.history {
+                let read = history.recv().await;
+                if !self.read(read) {
+                    return None;
+                }
+                continue;
+            }
             let batch = self.live.recv().await?;
             self.take(batch);
         }
-        self.backlog.pop_front()
     }
 
     /// The next frame if one is there now; see [`Self::recv`].
@@ -365,13 +389,44 @@ impl Subscription {
     /// # Errors
     /// [`TryRecvError::Empty`] when nothing is there yet,
     /// [`TryRecvError::Disconnected`] once the router has dropped the
-    /// subscription.
+    /// subscription or the history could not be read.
     pub fn try_recv(&mut self) -> Result<ServerFrame, TryRecvError> {
-        if self.backlog.is_empty() {
+        loop {
+            if let Some(frame) = self.backlog.pop_front() {
+                return Ok(frame);
+            }
+            if let Some(history) = &mut self.history {
+                let read = match history.try_recv() {
+                    Ok(batch) => Some(batch),
+                    Err(TryRecvError::Empty) => return Err(TryRecvError::Empty),
+                    Err(TryRecvError::Disconnected) => None,
+                };
+                if !self.read(read) {
+                    return Err(TryRecvError::Disconnected);
+                }
+                continue;
+            }
             let batch = self.live.try_recv()?;
             self.take(batch);
         }
-        self.backlog.pop_front().ok_or(TryRecvError::Empty)
+    }
+
+    /// Takes what the history thread sent (`None`: it is done); `false`
+    /// when it could not read the history.
+    fn read(&mut self, read: Option<HistoryBatch>) -> bool {
+        match read {
+            Some(Ok(batch)) => self.backlog.extend(batch),
+            Some(Err(why)) => {
+                tracing::warn!(
+                    broker = self.broker.0,
+                    why,
+                    "a resume could not be read back from the journal; the session ends"
+                );
+                return false;
+            }
+            None => self.history = None,
+        }
+        true
     }
 
     /// Moves a live batch behind what is left to receive.

@@ -70,7 +70,7 @@ impl Runtime {
         }
         let engine = recovered.engine;
         let symbols = config.instruments.iter().map(|i| i.symbol.clone());
-        let mut reports = Reports::new(symbols.collect());
+        let mut reports = Reports::new(symbols.collect(), config.server.recent_reports);
         let mut client_orders = ClientOrders::default();
         let (read, last_time_ns) = replay(&journal_dir, |entry| {
             reports.on_entry(entry);
@@ -113,6 +113,7 @@ impl Runtime {
             clock: options.clock.clone(),
             status,
             next_subscription: AtomicU64::new(1),
+            journal_dir: journal_dir.clone(),
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
         let (routed, routed_queue) = crossbeam_channel::bounded(journal_config.queue_capacity);

@@ -14,8 +14,9 @@
 //!
 //! - [`Runtime::start`] recovers the engine from `data_dir/journal`, applies
 //!   the config's genesis to an empty journal, replays the whole journal
-//!   through [`Reports`](crate::reports::Reports) (every broker's reports and sequence numbers, as
-//!   sent before) and through the sequencer's index of today's client
+//!   through [`Reports`](crate::reports::Reports) (every broker's report
+//!   numbers, its newest reports and the trading days' marks, as sent
+//!   before) and through the sequencer's index of today's client
 //!   order ids, opens the journal writer after the last entry, brings the
 //!   market to the calendar's phase (or opens it, with
 //!   [`RuntimeOptions::open_market_now`]), and starts the engine, router
@@ -24,8 +25,9 @@
 //!   `Amend` without waiting; a full queue is [`SubmitError::Busy`], for
 //!   the session to answer `ServerBusy` (408).
 //! - [`RuntimeHandle::connect`] gives a logged-in broker a [`Subscription`]:
-//!   the reports after its `resume_from_seq`, then the live ones, with no
-//!   gap and no duplicate between them. Dropping it is the disconnect,
+//!   the reports after its `resume_from_seq` (from memory, or read back
+//!   from the journal by a thread of its own when they are older), then
+//!   the live ones, with no gap and no duplicate between them. Dropping it is the disconnect,
 //!   which cancels the broker's resting orders when its config says
 //!   `cancel_on_disconnect`.
 //! - [`Runtime::shutdown`] stops taking requests, applies what was queued,
@@ -35,11 +37,13 @@
 //! Files: `lifecycle.rs` starts and stops a [`Runtime`]; `handle.rs` is
 //! the sessions' side ([`RuntimeHandle`], [`Subscription`]);
 //! `sequencer.rs` the engine thread; `router.rs` the outbound router and
-//! the snapshot writer; `scheduler.rs` the calendar's commands; `clock.rs`
+//! the snapshot writer; `history.rs` the resumes read back from the
+//! journal; `scheduler.rs` the calendar's commands; `clock.rs`
 //! the [`Clock`].
 
 mod clock;
 mod handle;
+mod history;
 mod lifecycle;
 mod router;
 mod scheduler;

@@ -14,8 +14,10 @@
 //!
 //! [`Outbound`] (the reports and the subscriptions) is behind one lock,
 //! taken by the router per turn and by a connecting session while it
-//! copies its backlog and registers: so a report is either in the backlog
-//! or sent live, never both and never neither. The engine thread never
+//! copies its backlog from memory (at most the configured recent reports)
+//! or notes where to read it back from the journal, and registers: so a
+//! report is either in the backlog or sent live, never both and never
+//! neither. The engine thread never
 //! takes this lock.
 //!
 //! Snapshots of the engine state ride along: the engine thread sends one
@@ -36,7 +38,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
 
 use crate::protocol::ServerFrame;
-use crate::reports::Reports;
+use crate::reports::{ReadBack, Reports, Resume};
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -169,10 +171,13 @@ pub(super) fn run(
         for routed in turn.items.drain(..) {
             match routed {
                 Routed::Entry {
-                    command, events, ..
+                    stamp,
+                    command,
+                    events,
                 } => {
                     let events = &turn.events[events];
-                    out.reports.on_entry_into(&command, events, &mut reports);
+                    out.reports
+                        .on_entry_into(stamp.seq, &command, events, &mut reports);
                     for (broker, frame) in reports.drain(..) {
                         out.send(broker, frame);
                     }
@@ -230,7 +235,8 @@ pub(super) fn write_snapshots(dir: &Path, states: &Receiver<(u64, Box<EngineStat
 }
 
 /// A new subscriber's registration, under the lock: the backlog after
-/// `resume_from_seq` and a live channel, with nothing between them.
+/// `resume_from_seq` (or where to read it back from the journal, after the
+/// lock is released) and a live channel, with nothing between them.
 pub(super) fn subscribe(
     outbound: &Mutex<Outbound>,
     broker: BrokerId,
@@ -245,7 +251,13 @@ pub(super) fn subscribe(
     {
         return Err(cetx_engine::RejectReason::TooManyConnections);
     }
-    let backlog = out.reports.since(broker, resume_from_seq)?.to_vec();
+    let (backlog, read_back) = match out.reports.resume(broker, resume_from_seq)? {
+        Resume::Recent(frames) => (frames, None),
+        Resume::Journal { mark, after, upto } => {
+            let back = ReadBack::new(&out.reports, &mark, broker, after, upto);
+            (Vec::new(), Some((mark.from_seq, back)))
+        }
+    };
     let last_seq = out.reports.last_seq(broker);
     let (live, receiver) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
@@ -261,6 +273,7 @@ pub(super) fn subscribe(
     Ok(Subscribed {
         last_seq,
         backlog,
+        read_back,
         live: receiver,
         queued,
     })
@@ -270,8 +283,10 @@ pub(super) fn subscribe(
 pub(super) struct Subscribed {
     /// The broker's last sequence number now.
     pub(super) last_seq: u64,
-    /// Its reports after the resume point.
+    /// Its reports after the resume point, when memory holds them all.
     pub(super) backlog: Vec<ServerFrame>,
+    /// Else where to read them back from the journal, and how.
+    pub(super) read_back: Option<(u64, ReadBack)>,
     /// The live batches.
     pub(super) live: mpsc::UnboundedReceiver<Vec<ServerFrame>>,
     /// Frames in `live` not yet taken: the subscription subtracts what it
