@@ -306,9 +306,9 @@ async fn serve(
                     Some(Err(error)) => return protocol_error(conn, error).await,
                     Some(Ok(message)) => message,
                 };
-                // Every whole frame the read brought is handled now; the
-                // rejects among the answers go out in one write.
-                let mut rejects = Vec::new();
+                // Every whole frame the read brought is handled now; a
+                // request refused here waits for the answers to the
+                // requests taken before it, and goes out with them.
                 loop {
                     match message {
                         ClientMessage::Heartbeat => {}
@@ -324,7 +324,9 @@ async fn serve(
                         }
                         request => {
                             if let Some(reject) = submit(ctx, broker, &mut bucket, last_heard, request) {
-                                rejects.push(reject);
+                                if !subscription.reject(reject) {
+                                    return Ended::SubscriptionDropped;
+                                }
                             }
                         }
                     }
@@ -333,16 +335,6 @@ async fn serve(
                         Ok(None) => break,
                         Err(error) => return protocol_error(conn, error).await,
                     };
-                }
-                if !rejects.is_empty() {
-                    // A broker that floods and does not read must not hold
-                    // its session either.
-                    match timeout(idle_timeout, send_all(conn, &rejects)).await {
-                        Err(_) => return Ended::WriteTimeout,
-                        Ok(Err(error)) => return Ended::Write(error),
-                        Ok(Ok(())) => {}
-                    }
-                    last_sent = Instant::now();
                 }
             }
         }
@@ -389,14 +381,6 @@ async fn send_ready(
             Ok(frame) => conn.feed(&frame).await?,
             Err(_) => break,
         }
-    }
-    SinkExt::<ServerFrame>::flush(conn).await
-}
-
-/// Writes `frames` and flushes once.
-async fn send_all(conn: &mut Connection, frames: &[ServerFrame]) -> Result<(), EncodeError> {
-    for frame in frames {
-        conn.feed(frame).await?;
     }
     SinkExt::<ServerFrame>::flush(conn).await
 }

@@ -23,7 +23,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Encoder, Framed};
 use tokio_util::sync::CancellationToken;
 
 /// Longest wait for any one answer.
@@ -462,6 +462,52 @@ async fn the_throttle_rejects_the_excess() {
     assert!(accepted.len() <= 4, "{accepted:?}");
     assert_eq!(accepted.len() + throttled.len(), 10);
     drop(one);
+    server.stop().await;
+}
+
+/// PROTOCOL.md: every answer to a request, a reject the gateway makes
+/// itself included, comes after the reports of the requests taken before
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_keep_their_place_among_the_reports() {
+    let mut config = ServerConfig::embedded_default();
+    config.brokers[0].throttle = Throttle {
+        rate_per_s: 1,
+        burst: 3,
+    };
+    let server = TestServer::start(config).await;
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    // Twenty new orders in one write: the burst passes, the rest is
+    // throttled (at most one token is refilled meanwhile), and the answers
+    // come in the order of the requests.
+    const SENT: u64 = 20;
+    let mut bytes = bytes::BytesMut::new();
+    for id in 1..=SENT {
+        ClientCodec::default()
+            .encode(ClientMessage::from(buy(id, 1001, 85_00, 1)), &mut bytes)
+            .expect("encode");
+    }
+    write_raw(&mut conn, &bytes).await;
+    let mut answers = Vec::new();
+    for _ in 0..SENT {
+        let frame = next_frame(&mut conn).await.expect("an answer");
+        answers.push(match frame.message {
+            ServerMessage::OrderAccepted {
+                client_order_id, ..
+            } => (client_order_id, 0),
+            ServerMessage::OrderRejected {
+                client_order_id,
+                reason,
+                ..
+            } => (client_order_id, reason),
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    let ids: Vec<u64> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(ids, (1..=SENT).collect::<Vec<_>>(), "{answers:?}");
+    assert!(answers[..3].iter().all(|a| a.1 == 0), "{answers:?}");
+    assert!(answers[4..].iter().all(|a| a.1 == 407), "{answers:?}");
+    drop(conn);
     server.stop().await;
 }
 

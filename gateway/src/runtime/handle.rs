@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::clock::{Clock, ClockError};
 use super::history::{self, HistoryBatch};
-use super::router::{self, Outbound};
+use super::router::{self, Delivery, Outbound};
 use super::scheduler::trading_date;
 use super::sequencer::Input;
 use super::{RuntimeStatus, SubmitError, TryRecvError};
@@ -121,6 +121,8 @@ pub(super) struct Shared {
     pub(super) next_subscription: AtomicU64,
     /// Where resumes older than memory are read back from.
     pub(super) journal_dir: PathBuf,
+    /// Each broker's requests taken into the engine's queue so far.
+    pub(super) taken: BTreeMap<BrokerId, AtomicU64>,
 }
 
 impl Shared {
@@ -179,7 +181,19 @@ impl RuntimeHandle {
             .map_err(|e| match e {
                 TrySendError::Full(_) => SubmitError::Busy,
                 TrySendError::Disconnected(_) => SubmitError::Stopped,
-            })
+            })?;
+        if let Some(taken) = self.shared.taken.get(&broker) {
+            taken.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+
+    /// The broker's requests taken so far.
+    fn taken(&self, broker: BrokerId) -> u64 {
+        self.shared
+            .taken
+            .get(&broker)
+            .map_or(0, |taken| taken.load(Ordering::Acquire))
     }
 
     /// Subscribes a logged-in broker to its reports: those numbered after
@@ -219,6 +233,9 @@ impl RuntimeHandle {
             last_seq: subscribed.last_seq,
             trading_date: self.trading_date(),
             history,
+            answered: subscribed.answered,
+            deferred: VecDeque::new(),
+            capacity: subscribed.capacity,
             backlog: subscribed.backlog.into(),
             live: subscribed.live,
             queued: subscribed.queued,
@@ -327,9 +344,16 @@ pub struct Subscription {
     /// Reports read back from the journal, delivered before anything else
     /// while the reading thread is at work.
     history: Option<mpsc::Receiver<HistoryBatch>>,
+    /// The broker's requests answered in what `live` has delivered.
+    answered: u64,
+    /// Rejects the session made itself, each behind the answers to the
+    /// requests taken before it: released once `answered` reaches it.
+    deferred: VecDeque<(u64, ServerFrame)>,
+    /// The most frames it may hold unread.
+    capacity: usize,
     /// The backlog, then each live batch as it is taken from `live`.
     backlog: VecDeque<ServerFrame>,
-    live: mpsc::UnboundedReceiver<Vec<ServerFrame>>,
+    live: mpsc::UnboundedReceiver<Delivery>,
     /// Frames in `live` not yet taken (the router bounds it).
     queued: Arc<AtomicUsize>,
     handle: RuntimeHandle,
@@ -424,15 +448,57 @@ impl Subscription {
                 );
                 return false;
             }
-            None => self.history = None,
+            None => {
+                self.history = None;
+                self.release();
+            }
         }
         true
     }
 
-    /// Moves a live batch behind what is left to receive.
-    fn take(&mut self, batch: Vec<ServerFrame>) {
-        self.queued.fetch_sub(batch.len(), Ordering::AcqRel);
-        self.backlog.extend(batch);
+    /// Moves a live batch behind what is left to receive, and the rejects
+    /// it lets go behind it.
+    fn take(&mut self, delivery: Delivery) {
+        self.queued
+            .fetch_sub(delivery.frames.len(), Ordering::AcqRel);
+        self.backlog.extend(delivery.frames);
+        self.answered = delivery.answered;
+        self.release();
+    }
+
+    /// Queues a reject the session made itself (a throttled or refused
+    /// request, seq 0), to be received after the answers to every request
+    /// of the broker taken before it: rejects keep their place among the
+    /// broker's reports.
+    ///
+    /// Returns `false`, keeping nothing, when the broker already has more
+    /// frames waiting than a live channel may hold (it sends and does not
+    /// read): end the session, as the router does.
+    #[must_use]
+    pub fn reject(&mut self, frame: ServerFrame) -> bool {
+        if self.deferred.len() + self.backlog.len() >= self.capacity {
+            return false;
+        }
+        let taken = self.handle.taken(self.broker);
+        self.deferred.push_back((taken, frame));
+        self.release();
+        true
+    }
+
+    /// Moves the rejects whose turn has come behind what is to receive
+    /// (never while a history is still being read back).
+    fn release(&mut self) {
+        if self.history.is_some() {
+            return;
+        }
+        while let Some((after, _)) = self.deferred.front() {
+            if *after > self.answered {
+                break;
+            }
+            if let Some((_, frame)) = self.deferred.pop_front() {
+                self.backlog.push_back(frame);
+            }
+        }
     }
 
     /// Ends the subscription: the broker's session is over. When it was

@@ -99,6 +99,7 @@ impl Runtime {
                 reports,
                 subscribers: BTreeMap::new(),
                 capacity: options.subscriber_capacity,
+                answered: BTreeMap::new(),
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),
@@ -114,6 +115,11 @@ impl Runtime {
             status,
             next_subscription: AtomicU64::new(1),
             journal_dir: journal_dir.clone(),
+            taken: config
+                .brokers
+                .iter()
+                .map(|b| (b.id, AtomicU64::new(0)))
+                .collect(),
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
         let (routed, routed_queue) = crossbeam_channel::bounded(journal_config.queue_capacity);

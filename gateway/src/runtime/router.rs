@@ -59,8 +59,11 @@ pub(super) enum Routed {
         command: Command,
         /// Where its events are in [`Turn::events`].
         events: Range<usize>,
+        /// The broker whose request it answers; `None` for the runtime's
+        /// own commands.
+        requester: Option<BrokerId>,
     },
-    /// A gateway reject for one broker's session: not journaled, seq 0.
+    /// A gateway reject for one broker's request: not journaled, seq 0.
     Unsequenced {
         /// Whom it is for.
         broker: BrokerId,
@@ -77,18 +80,30 @@ pub(super) enum Routed {
     },
 }
 
+/// What a subscription's live channel carries: a turn's frames for the
+/// broker, and how many of the broker's requests have been answered once
+/// they are delivered (so that a reject the session makes itself can wait
+/// for the answers to the requests taken before it).
+#[derive(Debug, Default)]
+pub(super) struct Delivery {
+    pub(super) frames: Vec<ServerFrame>,
+    pub(super) answered: u64,
+}
+
 /// One connected broker's live channel: batches of frames, and how many
 /// frames it holds that the session has not taken yet.
 #[derive(Debug)]
 pub(super) struct Subscriber {
     /// Tells this subscription from a later one of the same broker.
     pub(super) id: u64,
-    pub(super) live: mpsc::UnboundedSender<Vec<ServerFrame>>,
+    pub(super) live: mpsc::UnboundedSender<Delivery>,
     /// Frames sent and not yet taken by the session; bounded by the
     /// runtime's subscriber capacity.
     pub(super) queued: Arc<AtomicUsize>,
     /// Frames for it gathered in this turn, sent by [`Outbound::deliver`].
     pub(super) batch: Vec<ServerFrame>,
+    /// The broker's answered requests as last delivered.
+    pub(super) answered: u64,
 }
 
 /// Every broker's reports and the connected brokers' live channels.
@@ -98,6 +113,9 @@ pub(super) struct Outbound {
     pub(super) subscribers: BTreeMap<BrokerId, Subscriber>,
     /// The most frames a subscription's channel holds.
     pub(super) capacity: usize,
+    /// Each broker's requests answered so far (a report or a gateway
+    /// reject routed for it), since the runtime started.
+    pub(super) answered: BTreeMap<BrokerId, u64>,
 }
 
 impl Outbound {
@@ -116,8 +134,10 @@ impl Outbound {
     /// up.
     fn deliver(&mut self) {
         let capacity = self.capacity;
+        let answered = &self.answered;
         self.subscribers.retain(|broker, subscriber| {
-            if subscriber.batch.is_empty() {
+            let now_answered = answered.get(broker).copied().unwrap_or(0);
+            if subscriber.batch.is_empty() && subscriber.answered == now_answered {
                 return true;
             }
             let frames = subscriber.batch.len();
@@ -131,8 +151,12 @@ impl Outbound {
                 return false;
             }
             subscriber.queued.fetch_add(frames, Ordering::AcqRel);
-            let batch = std::mem::take(&mut subscriber.batch);
-            subscriber.live.send(batch).is_ok()
+            subscriber.answered = now_answered;
+            let delivery = Delivery {
+                frames: std::mem::take(&mut subscriber.batch),
+                answered: now_answered,
+            };
+            subscriber.live.send(delivery).is_ok()
         });
     }
 }
@@ -174,6 +198,7 @@ pub(super) fn run(
                     stamp,
                     command,
                     events,
+                    requester,
                 } => {
                     let events = &turn.events[events];
                     out.reports
@@ -181,8 +206,14 @@ pub(super) fn run(
                     for (broker, frame) in reports.drain(..) {
                         out.send(broker, frame);
                     }
+                    if let Some(broker) = requester {
+                        *out.answered.entry(broker).or_default() += 1;
+                    }
                 }
-                Routed::Unsequenced { broker, frame } => out.send(broker, frame),
+                Routed::Unsequenced { broker, frame } => {
+                    out.send(broker, frame);
+                    *out.answered.entry(broker).or_default() += 1;
+                }
                 Routed::Snapshot { seq, state } => match snapshots.try_send((seq, state)) {
                     Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                     Err(TrySendError::Full(_)) => tracing::info!(
@@ -259,6 +290,7 @@ pub(super) fn subscribe(
         }
     };
     let last_seq = out.reports.last_seq(broker);
+    let answered = out.answered.get(&broker).copied().unwrap_or(0);
     let (live, receiver) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     out.subscribers.insert(
@@ -268,12 +300,15 @@ pub(super) fn subscribe(
             live,
             queued: Arc::clone(&queued),
             batch: Vec::new(),
+            answered,
         },
     );
     Ok(Subscribed {
         last_seq,
         backlog,
         read_back,
+        capacity: out.capacity,
+        answered,
         live: receiver,
         queued,
     })
@@ -287,8 +322,12 @@ pub(super) struct Subscribed {
     pub(super) backlog: Vec<ServerFrame>,
     /// Else where to read them back from the journal, and how.
     pub(super) read_back: Option<(u64, ReadBack)>,
+    /// The most frames the subscription may hold unread.
+    pub(super) capacity: usize,
+    /// The broker's requests answered so far.
+    pub(super) answered: u64,
     /// The live batches.
-    pub(super) live: mpsc::UnboundedReceiver<Vec<ServerFrame>>,
+    pub(super) live: mpsc::UnboundedReceiver<Delivery>,
     /// Frames in `live` not yet taken: the subscription subtracts what it
     /// takes.
     pub(super) queued: Arc<AtomicUsize>,

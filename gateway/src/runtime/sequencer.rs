@@ -390,6 +390,7 @@ impl Sequencer {
             stamp,
             command,
             events,
+            requester: requester.map(|r| r.broker),
         });
         if seq.is_multiple_of(self.snapshot_every) {
             let state: Box<EngineState> = Box::new(self.engine.state());
