@@ -17,6 +17,10 @@
 //!
 //! [`FrameCodec`] is the `tokio_util` framing codec; [`ServerCodec`] is the
 //! server's end of a connection and [`ClientCodec`] a broker's.
+//!
+//! [`encode_snapshot`] and [`decode_snapshot`] use the same encoding, without
+//! the frame limit, for the gateway's state in a snapshot file (the runtime
+//! frames and checksums it).
 
 use std::io;
 use std::marker::PhantomData;
@@ -217,6 +221,40 @@ impl WireMessage for ServerFrame {
     fn validate(&self) -> Result<(), FieldTooLong> {
         self.message.validate()
     }
+}
+
+/// The bincode configuration of snapshot files: the wire's, without a
+/// limit (the input is one checked file, read whole).
+const fn snapshot_config() -> Configuration<LittleEndian, Fixint> {
+    bincode::config::standard()
+        .with_fixed_int_encoding()
+        .with_little_endian()
+}
+
+/// Encodes a value for a snapshot file.
+///
+/// # Errors
+/// [`EncodeError::Bincode`] if bincode fails.
+pub fn encode_snapshot<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
+    bincode::serde::encode_to_vec(value, snapshot_config()).map_err(|e| EncodeError::Bincode {
+        detail: format!("{e:?}"),
+    })
+}
+
+/// Decodes a value from a snapshot file's payload, which must hold exactly
+/// it.
+///
+/// # Errors
+/// A [`DecodeError`] saying what is wrong.
+pub fn decode_snapshot<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, snapshot_config())
+        .map_err(DecodeError::from_bincode)?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes {
+            extra: bytes.len() - used,
+        });
+    }
+    Ok(value)
 }
 
 /// Encodes one message as a payload, without the length prefix.

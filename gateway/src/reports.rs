@@ -35,13 +35,14 @@ use cetx_engine::{
     OrderId, RejectReason, Side as EngineSide, Trade,
 };
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
     ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol, UNSEQUENCED,
 };
 
 /// What a report about an order needs to know about it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct OrderInfo {
     broker: BrokerId,
     client_order_id: u64,
@@ -55,7 +56,7 @@ const DAY_MARKS: usize = 64;
 
 /// Where a trading day starts in the journal: the first entry after the
 /// one that started it, and every broker's last report number there.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayMark {
     /// The sequence number of the first entry of the day's reports.
     pub from_seq: u64,
@@ -64,10 +65,13 @@ pub struct DayMark {
 }
 
 /// One broker's report numbering and its newest reports.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct BrokerReports {
     last_seq: u64,
-    /// The newest reports, oldest first, at most the configured number.
+    /// The newest reports, oldest first, at most the configured number: a
+    /// cache, not kept in snapshots (after a restart, resumes are read back
+    /// from the journal until it fills again).
+    #[serde(skip)]
     recent: VecDeque<ServerFrame>,
 }
 
@@ -91,8 +95,9 @@ pub enum Resume {
 }
 
 /// Every broker's order reports, rebuilt from the journal; see the module
-/// docs.
-#[derive(Clone, Debug, Default)]
+/// docs. Serialized for the gateway's snapshots without the recent
+/// reports.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Reports {
     /// Instrument symbols, by instrument id.
     symbols: Vec<Symbol>,
@@ -103,7 +108,9 @@ pub struct Reports {
     orders: FxHashMap<OrderId, OrderInfo>,
     /// Each broker's numbering and newest reports.
     brokers: BTreeMap<BrokerId, BrokerReports>,
-    /// Reports kept in memory per broker.
+    /// Reports kept in memory per broker (from the config, not the
+    /// snapshot).
+    #[serde(skip)]
     recent_capacity: usize,
     /// The starts of the last trading days, oldest first.
     day_marks: VecDeque<DayMark>,
@@ -120,6 +127,36 @@ impl Reports {
             recent_capacity: recent_capacity.max(1),
             ..Self::default()
         }
+    }
+
+    /// A copy for a snapshot: everything but the recent reports, which are
+    /// a cache (cheap to take under the router's lock).
+    #[must_use]
+    pub fn for_snapshot(&self) -> Self {
+        Self {
+            symbols: self.symbols.clone(),
+            account_brokers: self.account_brokers.clone(),
+            orders: self.orders.clone(),
+            brokers: self
+                .brokers
+                .iter()
+                .map(|(&broker, reports)| {
+                    let copy = BrokerReports {
+                        last_seq: reports.last_seq,
+                        recent: VecDeque::new(),
+                    };
+                    (broker, copy)
+                })
+                .collect(),
+            recent_capacity: self.recent_capacity,
+            day_marks: self.day_marks.clone(),
+        }
+    }
+
+    /// Keeps each broker's newest `recent_capacity` reports from now on
+    /// (after loading a snapshot, say).
+    pub fn keep_recent(&mut self, recent_capacity: usize) {
+        self.recent_capacity = recent_capacity.max(1);
     }
 
     /// The reports of the journal from `mark` on, as they were numbered:

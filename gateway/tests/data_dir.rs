@@ -227,9 +227,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     });
     assert_eq!(after.status.code(), Some(0));
     assert_eq!(after.stdout, before.stdout);
-    // The server restarts; it finds the archived segments through the
-    // manifest too (it still rebuilds the broker reports from the whole
-    // journal: issue 12).
+    // The server restarts.
     let server = ServeProcess::start(data.path(), free_port());
     assert_eq!(server.terminate().code(), Some(0));
 }

@@ -569,3 +569,104 @@ fn a_resume_older_than_memory_is_read_back_from_the_journal() {
     drop(s1);
     runtime.shutdown().unwrap();
 }
+
+#[test]
+fn a_restart_reads_only_the_journal_after_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.journal.snapshot_every = 60;
+    config.journal.segment_bytes = 4096;
+    config.brokers[0].cancel_on_disconnect = false;
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    for coid in 1..=200 {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+    }
+    let sent = wait.take(&mut s1, 200);
+    drop(s1);
+    runtime.shutdown().unwrap();
+
+    // Each kept engine snapshot has the gateway's state beside it. (The
+    // first, at seq 60, is always written; a later one may be skipped while
+    // the one before is being written.)
+    let journal_dir = dir.path().join(JOURNAL_DIR);
+    let snapshots = list_snapshots(&journal_dir).unwrap();
+    assert!(
+        snapshots.len() <= 2,
+        "journal.keep_snapshots: {snapshots:?}"
+    );
+    for (seq, _) in &snapshots {
+        assert!(journal_dir.join(format!("gateway-{seq:020}.snap")).exists());
+    }
+    let gateway_states = std::fs::read_dir(&journal_dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("gateway-")
+        })
+        .count();
+    assert_eq!(
+        gateway_states,
+        snapshots.len(),
+        "old gateway states go with their snapshots"
+    );
+
+    // Move every segment the oldest snapshot covers out of reach: a
+    // restart must not need them.
+    let oldest = snapshots.last().unwrap().0;
+    let archived = cetx_engine::journal::archive_segments(
+        &journal_dir,
+        std::path::Path::new("../archive"),
+        u64::MAX,
+    )
+    .unwrap();
+    assert!(!archived.moved.is_empty(), "{archived:?}");
+    assert_eq!(archived.snapshot_limit, Some(oldest + 1));
+    std::fs::rename(dir.path().join("archive"), dir.path().join("cold")).unwrap();
+
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    // The numbering goes on, and today's client order ids are known.
+    let mut s1 = handle.connect(B1, 200).unwrap();
+    assert_eq!(s1.last_seq(), 200);
+    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 89_00, 1));
+    assert_eq!(
+        wait.next(&mut s1),
+        gateway_reject(
+            1,
+            RequestKind::NewOrder,
+            RejectReason::DuplicateClientOrderId
+        )
+    );
+    submit(
+        &handle,
+        B1,
+        limit(201, 1001, "CEA2025", Side::Buy, 89_00, 1),
+    );
+    let next = wait.next(&mut s1);
+    assert_eq!(next.seq, 201);
+    drop(s1);
+    // A resume from the newest reports is served; one that needs the
+    // segments put away ends the session (nothing is made up).
+    let mut recent = handle.connect(B1, 199).unwrap();
+    assert_eq!(wait.take(&mut recent, 2), [sent[199].clone(), next]);
+    drop(recent);
+    let mut old = handle.connect(B1, 0).unwrap();
+    let ended = wait
+        .0
+        .block_on(async { tokio::time::timeout(WAIT, old.recv()).await })
+        .expect("an answer in time");
+    assert_eq!(ended, None);
+    drop(old);
+    runtime.shutdown().unwrap();
+}

@@ -71,7 +71,7 @@ pub use follow::JournalFollower;
 pub use lock::JournalLock;
 pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
 pub use reader::{verify, Events, JournalReader, VerifyReport};
-pub use recover::{recover, RecoverError, Recovered, TornTail};
+pub use recover::{recover, recover_with, RecoverError, Recovered, RecoveryObserver, TornTail};
 pub use snapshot::{list_snapshots, read_snapshot, write_snapshot};
 pub use writer::{Durability, JournalBatch, JournalConfig, JournalStats, JournalWriter};
 

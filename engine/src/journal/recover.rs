@@ -33,7 +33,9 @@ use super::manifest::unlist_last_segment;
 use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
+use crate::command::{Command, Stamp};
 use crate::engine::{Engine, EngineConfig};
+use crate::event::Event;
 use crate::replay::ReplayError;
 use crate::state::StateError;
 
@@ -86,6 +88,31 @@ pub enum RecoverError {
     State(#[from] StateError),
 }
 
+/// What else is rebuilt from the journal beside the engine, in the same
+/// pass (the gateway's reports and indexes): it may start from a snapshot
+/// of its own, and then sees every entry after it.
+pub trait RecoveryObserver {
+    /// Gets ready to take the entries after `snapshot_seq` (`None`: from
+    /// the journal's first). Returns whether it can start there; recovery
+    /// uses only an engine snapshot whose sequence number the observer can
+    /// start from too (and it must be able to start from the beginning).
+    fn start_after(&mut self, snapshot_seq: Option<u64>) -> bool;
+
+    /// Takes the next entry, after the engine has replayed it.
+    fn entry(&mut self, engine: &Engine, stamp: Stamp, command: &Command, events: &[Event]);
+}
+
+/// Observes nothing: recovery of the engine alone.
+struct Nothing;
+
+impl RecoveryObserver for Nothing {
+    fn start_after(&mut self, _: Option<u64>) -> bool {
+        true
+    }
+
+    fn entry(&mut self, _: &Engine, _: Stamp, _: &Command, _: &[Event]) {}
+}
+
 /// Rebuilds the engine of `config` from the journal in `dir` (which need
 /// not exist yet: then the engine is new and the next sequence number 1).
 ///
@@ -94,7 +121,21 @@ pub enum RecoverError {
 /// file, offset and sequence number; [`RecoverError::Replay`] when its
 /// events do not fit; [`RecoverError::State`] for an unusable config.
 pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverError> {
+    recover_with(dir, config, &mut Nothing)
+}
+
+/// [`recover`], feeding `observer` every entry after the snapshot it
+/// starts from, in the same single pass over the journal.
+///
+/// # Errors
+/// As [`recover`].
+pub fn recover_with(
+    dir: &Path,
+    config: &EngineConfig,
+    observer: &mut impl RecoveryObserver,
+) -> Result<Recovered, RecoverError> {
     if !dir.exists() {
+        observer.start_after(None);
         return Ok(Recovered {
             engine: Engine::new(config).map_err(StateError::from)?,
             next_seq: 1,
@@ -114,9 +155,12 @@ pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverEr
         let mut start = None;
         for (_, path) in candidates.by_ref() {
             let loaded = read_snapshot(path).and_then(|(seq, state)| {
-                Engine::from_state(config, &state)
-                    .map(|engine| (seq, path, engine))
-                    .map_err(|e| e.to_string())
+                let engine = Engine::from_state(config, &state).map_err(|e| e.to_string())?;
+                if observer.start_after(Some(seq)) {
+                    Ok((seq, path, engine))
+                } else {
+                    Err("the gateway has no state of its own at this snapshot".into())
+                }
             });
             match loaded {
                 Ok(found) => {
@@ -128,10 +172,13 @@ pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverEr
         }
         let (snapshot, mut engine) = match start {
             Some((seq, path, engine)) => (Some((seq, path)), engine),
-            None => (None, Engine::new(config).map_err(StateError::from)?),
+            None => {
+                observer.start_after(None);
+                (None, Engine::new(config).map_err(StateError::from)?)
+            }
         };
         let snapshot_seq = snapshot.map(|(seq, _)| seq);
-        let pass = replay_journal(dir, snapshot_seq.unwrap_or(0), &mut engine)?;
+        let pass = replay_journal(dir, snapshot_seq.unwrap_or(0), &mut engine, observer)?;
         if let Some((file, offset)) = pass.torn {
             torn_tail = Some(cut_torn_tail(dir, &file, offset)?);
         }
@@ -173,6 +220,7 @@ fn replay_journal(
     dir: &Path,
     snapshot_seq: u64,
     engine: &mut Engine,
+    observer: &mut impl RecoveryObserver,
 ) -> Result<Pass, RecoverError> {
     let mut reader = if snapshot_seq == 0 {
         JournalReader::open(dir)?
@@ -187,8 +235,9 @@ fn replay_journal(
     let mut events = Vec::new();
     loop {
         match reader.next_into(&mut events) {
-            Ok(Some((stamp, _command))) => {
+            Ok(Some((stamp, command))) => {
                 engine.replay(stamp, &events)?;
+                observer.entry(engine, stamp, &command, &events);
                 pass.replayed += 1;
                 events.clear();
             }

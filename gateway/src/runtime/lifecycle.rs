@@ -1,22 +1,23 @@
-//! Starting and stopping the runtime: recovery, the replay that rebuilds
-//! the reports, the first commands, the threads, and an orderly shutdown.
+//! Starting and stopping the runtime: the lock, recovery (the engine and the
+//! gateway's state in one pass over the journal after the newest snapshot),
+//! the first commands, the threads, and an orderly shutdown.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use cetx_engine::journal::{self, JournalLock, JournalReader};
-use cetx_engine::{Calendar, JournalBatch, JournalEntry, JournalError, JournalWriter};
+use cetx_engine::journal::{self, JournalLock};
+use cetx_engine::{Calendar, JournalBatch, JournalError, JournalWriter};
 use tokio::sync::watch;
 
 use super::handle::{Gate, PendingCancels, RuntimeHandle, Shared};
 use super::router::{self, Outbound, Turn};
 use super::scheduler::{self, Scheduler};
-use super::sequencer::{ClientOrders, Input, Sequencer};
+use super::sequencer::{Input, Sequencer};
+use super::state::{GatewayState, Rebuild};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
-use crate::reports::Reports;
 
 /// A running runtime: its threads and the journal. Dropping it shuts it
 /// down as [`Runtime::shutdown`] does, without telling how that went.
@@ -60,7 +61,13 @@ impl Runtime {
             context: "locking the journal directory",
             source,
         })?;
-        let recovered = journal::recover(&journal_dir, &config.engine_config())?;
+        let symbols = config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.clone())
+            .collect();
+        let mut rebuild = Rebuild::new(&journal_dir, symbols, config.server.recent_reports);
+        let recovered = journal::recover_with(&journal_dir, &config.engine_config(), &mut rebuild)?;
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
                 saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
@@ -69,19 +76,11 @@ impl Runtime {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
         let engine = recovered.engine;
-        let symbols = config.instruments.iter().map(|i| i.symbol.clone());
-        let mut reports = Reports::new(symbols.collect(), config.server.recent_reports);
-        let mut client_orders = ClientOrders::default();
-        let (read, last_time_ns) = replay(&journal_dir, |entry| {
-            reports.on_entry(entry);
-            client_orders.observe(&engine, &entry.command, &entry.events);
-        })?;
-        if read + 1 != recovered.next_seq {
-            return Err(RuntimeError::JournalMoved {
-                recovered: recovered.next_seq - 1,
-                read,
-            });
-        }
+        let GatewayState {
+            reports,
+            client_orders,
+            last_time_ns,
+        } = rebuild.state;
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
             replayed = recovered.replayed, "recovered the journal");
 
@@ -350,36 +349,6 @@ fn start_up(
         sequencer.execute_own(command)?;
     }
     sequencer.flush_routes()
-}
-
-/// Reads the whole journal once, giving each entry to `each`; returns the
-/// last sequence number (0 for none) and the last entry's time.
-fn replay(
-    dir: &std::path::Path,
-    mut each: impl FnMut(&JournalEntry),
-) -> Result<(u64, Option<i64>), RuntimeError> {
-    if !dir.exists() {
-        return Ok((0, None));
-    }
-    let reading = |source| RuntimeError::Journal {
-        context: "reading the journal to rebuild the reports",
-        source,
-    };
-    let mut reader = JournalReader::open(dir).map_err(reading)?;
-    let mut last = (0, None);
-    let mut events = Vec::new();
-    while let Some((stamp, command)) = reader.next_into(&mut events).map_err(reading)? {
-        let entry = JournalEntry {
-            stamp,
-            command,
-            events,
-        };
-        each(&entry);
-        last = (stamp.seq, Some(stamp.time_ns));
-        events = entry.events;
-        events.clear();
-    }
-    Ok(last)
 }
 
 /// Starts a named thread.

@@ -12,12 +12,13 @@
 //!                                                               durable)          live frames)
 //! ```
 //!
-//! - [`Runtime::start`] recovers the engine from `data_dir/journal`, applies
-//!   the config's genesis to an empty journal, replays the whole journal
-//!   through [`Reports`](crate::reports::Reports) (every broker's report
-//!   numbers, its newest reports and the trading days' marks, as sent
-//!   before) and through the sequencer's index of today's client
-//!   order ids, opens the journal writer after the last entry, brings the
+//! - [`Runtime::start`] recovers the engine from `data_dir/journal` and,
+//!   in the same single pass over the journal after the newest snapshot,
+//!   the gateway's state from its own file beside that snapshot:
+//!   [`Reports`](crate::reports::Reports) (every broker's report numbers,
+//!   the trading days' marks, as sent before) and the sequencer's index of
+//!   today's client order ids; then it opens the journal writer after the
+//!   last entry, brings the
 //!   market to the calendar's phase (or opens it, with
 //!   [`RuntimeOptions::open_market_now`]), and starts the engine, router
 //!   and snapshot threads.
@@ -48,6 +49,7 @@ mod lifecycle;
 mod router;
 mod scheduler;
 mod sequencer;
+mod state;
 
 use std::path::PathBuf;
 
@@ -129,14 +131,6 @@ pub enum RuntimeError {
         /// The journal's error.
         #[source]
         source: JournalError,
-    },
-    /// The journal read at start does not end where recovery said it does.
-    #[error("the journal changed while starting: recovery ends at seq {recovered}, the reader at {read}")]
-    JournalMoved {
-        /// The last sequence number recovery found.
-        recovered: u64,
-        /// The last one the reader found.
-        read: u64,
     },
     /// The router thread stopped before the engine thread.
     #[error("the outbound router stopped; no more reports can be sent")]

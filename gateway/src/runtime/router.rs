@@ -32,11 +32,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cetx_engine::journal::{prune_snapshots, write_snapshot, JournalWriter};
+use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot, JournalWriter};
 use cetx_engine::{BrokerId, Command, EngineState, Event, JournalError, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
 
+use super::sequencer::ClientOrders;
+use super::state::{self, GatewayState};
 use crate::protocol::ServerFrame;
 use crate::reports::{ReadBack, Reports, Resume};
 
@@ -71,12 +73,16 @@ pub(super) enum Routed {
         frame: ServerFrame,
     },
     /// The engine state after entry `seq`, to be written as a snapshot
-    /// once that entry is durable.
+    /// once that entry is durable, with the gateway's own state then.
     Snapshot {
         /// The entry the state follows.
         seq: u64,
         /// The state.
         state: Box<EngineState>,
+        /// Today's client order ids then.
+        client_orders: Box<ClientOrders>,
+        /// The time of entry `seq`.
+        last_time_ns: i64,
     },
 }
 
@@ -178,7 +184,7 @@ pub(super) fn run(
     recycle: &Sender<Turn>,
     outbound: &Mutex<Outbound>,
     journal: &JournalWriter,
-    snapshots: &Sender<(u64, Box<EngineState>)>,
+    snapshots: &Sender<Snapshot>,
 ) -> Result<(), JournalError> {
     // `recv` returns everything queued before it reports the sender gone.
     let mut reports = Vec::new();
@@ -214,13 +220,31 @@ pub(super) fn run(
                     out.send(broker, frame);
                     *out.answered.entry(broker).or_default() += 1;
                 }
-                Routed::Snapshot { seq, state } => match snapshots.try_send((seq, state)) {
-                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                    Err(TrySendError::Full(_)) => tracing::info!(
+                Routed::Snapshot {
+                    seq,
+                    state,
+                    client_orders,
+                    last_time_ns,
+                } => {
+                    // The reports have taken every entry up to `seq` and
+                    // none after: the gateway's state of the same moment.
+                    let gateway = Box::new(GatewayState {
+                        reports: out.reports.for_snapshot(),
+                        client_orders: *client_orders,
+                        last_time_ns: Some(last_time_ns),
+                    });
+                    match snapshots.try_send(Snapshot {
                         seq,
-                        "skipping a snapshot: the previous one is still being written"
-                    ),
-                },
+                        engine: state,
+                        gateway,
+                    }) {
+                        Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                        Err(TrySendError::Full(_)) => tracing::info!(
+                            seq,
+                            "skipping a snapshot: the previous one is still being written"
+                        ),
+                    }
+                }
             }
         }
         out.deliver();
@@ -241,28 +265,51 @@ fn wait_durable(journal: &JournalWriter, seq: u64) -> Result<(), JournalError> {
     Ok(())
 }
 
-/// The snapshot thread: writes each state it is given into the journal
-/// directory, then removes all but the newest `keep`. A snapshot is a
+/// A snapshot on its way to the snapshot thread: the engine's state and
+/// the gateway's, after the same entry.
+pub(super) struct Snapshot {
+    pub(super) seq: u64,
+    pub(super) engine: Box<EngineState>,
+    pub(super) gateway: Box<GatewayState>,
+}
+
+/// The snapshot thread: writes each snapshot it is given into the journal
+/// directory (the gateway's state first, so that an engine snapshot comes
+/// with it), then removes all but the newest `keep`. A snapshot is a
 /// shortcut for recovery, never the truth, so a failure is logged and the
 /// server goes on.
-pub(super) fn write_snapshots(dir: &Path, states: &Receiver<(u64, Box<EngineState>)>, keep: usize) {
-    while let Ok((seq, state)) = states.recv() {
-        match write_snapshot(dir, seq, &state) {
+pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: usize) {
+    while let Ok(snapshot) = snapshots.recv() {
+        let seq = snapshot.seq;
+        let written = state::write(dir, seq, &snapshot.gateway)
+            .and_then(|_| write_snapshot(dir, seq, &snapshot.engine).map_err(|e| e.to_string()));
+        match written {
             Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
             Err(error) => {
                 tracing::error!(seq, %error, "writing a snapshot failed");
                 continue;
             }
         }
-        match prune_snapshots(dir, keep) {
-            Ok(removed) => {
-                for path in removed {
-                    tracing::info!(path = %path.display(), keep, "removed an old snapshot");
-                }
-            }
-            Err(error) => tracing::error!(%error, "removing old snapshots failed"),
+        if let Err(error) = prune(dir, keep) {
+            tracing::error!(%error, "removing old snapshots failed");
         }
     }
+}
+
+/// Keeps the newest `keep` snapshots, and the gateway states beside them.
+fn prune(dir: &Path, keep: usize) -> Result<(), String> {
+    for path in prune_snapshots(dir, keep).map_err(|e| e.to_string())? {
+        tracing::info!(path = %path.display(), keep, "removed an old snapshot");
+    }
+    let kept: Vec<u64> = list_snapshots(dir)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    for path in state::prune(dir, &kept)? {
+        tracing::info!(path = %path.display(), "removed an old gateway state");
+    }
+    Ok(())
 }
 
 /// A new subscriber's registration, under the lock: the backlog after

@@ -39,6 +39,7 @@ use cetx_engine::{
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
 use super::handle::PendingCancels;
@@ -76,14 +77,14 @@ pub(super) enum Input {
 
 /// Today's orders by the broker's client order id: what makes a new id
 /// unique per broker and trading day, and what a cancel or amend names.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct ClientOrders {
     /// Looked up, never iterated.
     orders: FxHashMap<(BrokerId, u64), ClientOrder>,
 }
 
 /// An order a broker named by its client order id today.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 struct ClientOrder {
     order_id: OrderId,
     instrument: InstrumentId,
@@ -394,7 +395,12 @@ impl Sequencer {
         });
         if seq.is_multiple_of(self.snapshot_every) {
             let state: Box<EngineState> = Box::new(self.engine.state());
-            self.turn.items.push(Routed::Snapshot { seq, state });
+            self.turn.items.push(Routed::Snapshot {
+                seq,
+                state,
+                client_orders: Box::new(self.client_orders.clone()),
+                last_time_ns: stamp.time_ns,
+            });
         }
         Ok(())
     }

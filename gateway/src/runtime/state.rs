@@ -1,0 +1,189 @@
+//! The gateway's own state beside each engine snapshot, so that a restart
+//! reads only the journal after the snapshot, once: each broker's report
+//! counter, the trading days' marks, today's orders (for the reports and
+//! for the client-order-id index) and the time of the last entry.
+//!
+//! A file `gateway-{seq:020}.snap` in the journal directory, written (to a
+//! temporary name, then renamed) just before the engine's snapshot of the
+//! same sequence number, and, like it, not synced: a shortcut, never the
+//! truth. One that is missing or fails its checks only means that recovery
+//! starts from an older snapshot, or from the journal's first entry.
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `CETXGWSN` |
+//! | 8 | 4 | version, `u32` LE (1) |
+//! | 12 | 8 | the sequence number the state is *after*, `u64` LE |
+//! | 20 | 8 | payload length, `u64` LE |
+//! | 28 | 4 | CRC32C of the payload, `u32` LE |
+//! | 32 | n | [`GatewayState`], encoded by [`crate::codec::encode_snapshot`] |
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use cetx_engine::journal::RecoveryObserver;
+use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
+use serde::{Deserialize, Serialize};
+
+use super::sequencer::ClientOrders;
+use crate::codec::{decode_snapshot, encode_snapshot};
+use crate::protocol::ServerFrame;
+use crate::reports::Reports;
+
+const MAGIC: [u8; 8] = *b"CETXGWSN";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 32;
+
+/// What the gateway rebuilds from the journal, as of one entry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(super) struct GatewayState {
+    /// The reports' numbering, marks and today's orders (not the recent
+    /// reports: a cache).
+    pub(super) reports: Reports,
+    /// Today's client order ids.
+    pub(super) client_orders: ClientOrders,
+    /// The time of the last entry, if any.
+    pub(super) last_time_ns: Option<i64>,
+}
+
+/// The file name of the gateway's state after entry `seq`.
+fn file_name(seq: u64) -> String {
+    format!("gateway-{seq:020}.snap")
+}
+
+/// Writes the state after entry `seq` into `dir`.
+///
+/// # Errors
+/// A sentence saying what failed; no partial file is left under the final
+/// name.
+pub(super) fn write(dir: &Path, seq: u64, state: &GatewayState) -> Result<PathBuf, String> {
+    let payload = encode_snapshot(state).map_err(|e| format!("encoding the gateway state: {e}"))?;
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(&MAGIC);
+    bytes.extend_from_slice(&VERSION.to_le_bytes());
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    let path = dir.join(file_name(seq));
+    let temporary = dir.join(format!("{}.tmp", file_name(seq)));
+    File::create(&temporary)
+        .and_then(|mut file| file.write_all(&bytes))
+        .and_then(|()| fs::rename(&temporary, &path))
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Reads and checks the state after entry `seq` from `dir`.
+///
+/// # Errors
+/// A sentence saying what is wrong (missing, damaged, another version).
+pub(super) fn read(dir: &Path, seq: u64) -> Result<GatewayState, String> {
+    let path = dir.join(file_name(seq));
+    let bytes = fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
+        return Err(format!("{} is not a gateway state", path.display()));
+    }
+    let u32_at =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let u64_at = |at: usize| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    let payload = &bytes[HEADER_LEN..];
+    if u32_at(8) != VERSION || u64_at(12) != seq || u64_at(20) != payload.len() as u64 {
+        return Err(format!(
+            "{} has another version, seq or length",
+            path.display()
+        ));
+    }
+    if crc32c::crc32c(payload) != u32_at(28) {
+        return Err(format!("{}: payload checksum mismatch", path.display()));
+    }
+    decode_snapshot(payload).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Removes every gateway state in `dir` whose sequence number is not in
+/// `keep` (those of the engine snapshots kept).
+///
+/// # Errors
+/// A sentence saying what failed.
+pub(super) fn prune(dir: &Path, keep: &[u64]) -> Result<Vec<PathBuf>, String> {
+    let listing = fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))?;
+    let mut removed = Vec::new();
+    for entry in listing.flatten() {
+        let name = entry.file_name();
+        let seq = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("gateway-"))
+            .and_then(|n| n.strip_suffix(".snap"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if seq.is_some_and(|seq| !keep.contains(&seq)) {
+            fs::remove_file(entry.path())
+                .map_err(|e| format!("removing {}: {e}", entry.path().display()))?;
+            removed.push(entry.path());
+        }
+    }
+    Ok(removed)
+}
+
+/// Rebuilds the gateway's state in recovery's one pass over the journal:
+/// from its own state at the engine snapshot recovery starts from, or from
+/// nothing.
+pub(super) struct Rebuild<'a> {
+    dir: &'a Path,
+    symbols: Vec<String>,
+    recent_reports: usize,
+    pub(super) state: GatewayState,
+    scratch: Vec<(BrokerId, ServerFrame)>,
+}
+
+impl<'a> Rebuild<'a> {
+    pub(super) fn new(dir: &'a Path, symbols: Vec<String>, recent_reports: usize) -> Self {
+        Self {
+            dir,
+            state: GatewayState {
+                reports: Reports::new(symbols.clone(), recent_reports),
+                ..GatewayState::default()
+            },
+            symbols,
+            recent_reports,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+impl RecoveryObserver for Rebuild<'_> {
+    fn start_after(&mut self, snapshot_seq: Option<u64>) -> bool {
+        let Some(seq) = snapshot_seq else {
+            self.state = GatewayState {
+                reports: Reports::new(self.symbols.clone(), self.recent_reports),
+                ..GatewayState::default()
+            };
+            return true;
+        };
+        match read(self.dir, seq) {
+            Ok(mut state) => {
+                state.reports.keep_recent(self.recent_reports);
+                self.state = state;
+                true
+            }
+            Err(why) => {
+                tracing::warn!(seq, why, "no usable gateway state at this snapshot");
+                false
+            }
+        }
+    }
+
+    fn entry(&mut self, engine: &Engine, stamp: Stamp, command: &Command, events: &[Event]) {
+        let state = &mut self.state;
+        state
+            .reports
+            .on_entry_into(stamp.seq, command, events, &mut self.scratch);
+        self.scratch.clear();
+        state.client_orders.observe(engine, command, events);
+        state.last_time_ns = Some(stamp.time_ns);
+    }
+}
