@@ -45,6 +45,7 @@ use crate::protocol::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct OrderInfo {
     broker: BrokerId,
+    account: AccountId,
     client_order_id: u64,
     instrument: InstrumentId,
     side: EngineSide,
@@ -153,6 +154,23 @@ impl Reports {
         }
     }
 
+    /// Today's orders, as `(broker, client order id, order id, instrument,
+    /// account)`: the same index the sequencer keeps of today's client
+    /// order ids, which a restart rebuilds from here. In no set order.
+    pub fn todays_orders(
+        &self,
+    ) -> impl Iterator<Item = (BrokerId, u64, OrderId, InstrumentId, AccountId)> + '_ {
+        self.orders.iter().map(|(&order_id, info)| {
+            (
+                info.broker,
+                info.client_order_id,
+                order_id,
+                info.instrument,
+                info.account,
+            )
+        })
+    }
+
     /// Keeps each broker's newest `recent_capacity` reports from now on
     /// (after loading a snapshot, say).
     pub fn keep_recent(&mut self, recent_capacity: usize) {
@@ -214,6 +232,7 @@ impl Reports {
                     order.order_id,
                     OrderInfo {
                         broker,
+                        account: order.account,
                         client_order_id: order.client_order_id,
                         instrument: order.instrument,
                         side: order.side,

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use super::handle::{Gate, PendingCancels, RuntimeHandle, Shared};
 use super::router::{self, Outbound, Turn};
 use super::scheduler::{self, Scheduler};
-use super::sequencer::{Input, Sequencer};
+use super::sequencer::{ClientOrders, Input, Sequencer};
 use super::state::{GatewayState, Rebuild};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
@@ -78,9 +78,9 @@ impl Runtime {
         let engine = recovered.engine;
         let GatewayState {
             reports,
-            client_orders,
             last_time_ns,
         } = rebuild.state;
+        let client_orders = ClientOrders::of(&reports);
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
             replayed = recovered.replayed, "recovered the journal");
 

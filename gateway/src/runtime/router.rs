@@ -37,7 +37,6 @@ use cetx_engine::{BrokerId, Command, EngineState, Event, JournalError, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
 
-use super::sequencer::ClientOrders;
 use super::state::{self, GatewayState};
 use crate::protocol::ServerFrame;
 use crate::reports::{ReadBack, Reports, Resume};
@@ -79,8 +78,6 @@ pub(super) enum Routed {
         seq: u64,
         /// The state.
         state: Box<EngineState>,
-        /// Today's client order ids then.
-        client_orders: Box<ClientOrders>,
         /// The time of entry `seq`.
         last_time_ns: i64,
     },
@@ -223,14 +220,12 @@ pub(super) fn run(
                 Routed::Snapshot {
                     seq,
                     state,
-                    client_orders,
                     last_time_ns,
                 } => {
                     // The reports have taken every entry up to `seq` and
                     // none after: the gateway's state of the same moment.
                     let gateway = Box::new(GatewayState {
                         reports: out.reports.for_snapshot(),
-                        client_orders: *client_orders,
                         last_time_ns: Some(last_time_ns),
                     });
                     match snapshots.try_send(Snapshot {

@@ -39,7 +39,6 @@ use cetx_engine::{
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustc_hash::FxHashMap;
-use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
 use super::handle::PendingCancels;
@@ -47,7 +46,7 @@ use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
 use super::RuntimeError;
 use crate::protocol::{ClientMessage, RequestKind};
-use crate::reports::{gateway_reject, request_of};
+use crate::reports::{gateway_reject, request_of, Reports};
 
 /// The longest the engine thread waits for a request before it asks the
 /// scheduler again.
@@ -77,14 +76,14 @@ pub(super) enum Input {
 
 /// Today's orders by the broker's client order id: what makes a new id
 /// unique per broker and trading day, and what a cancel or amend names.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub(super) struct ClientOrders {
     /// Looked up, never iterated.
     orders: FxHashMap<(BrokerId, u64), ClientOrder>,
 }
 
 /// An order a broker named by its client order id today.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct ClientOrder {
     order_id: OrderId,
     instrument: InstrumentId,
@@ -92,6 +91,23 @@ struct ClientOrder {
 }
 
 impl ClientOrders {
+    /// The index of today's orders that the reports know (the same
+    /// entries give both), for a restart from a snapshot.
+    pub(super) fn of(reports: &Reports) -> Self {
+        let orders = reports
+            .todays_orders()
+            .map(|(broker, client_order_id, order_id, instrument, account)| {
+                let order = ClientOrder {
+                    order_id,
+                    instrument,
+                    account,
+                };
+                ((broker, client_order_id), order)
+            })
+            .collect();
+        Self { orders }
+    }
+
     /// Takes note of one journal entry, live or replayed at start: a
     /// `Submit` (accepted or not) uses up its client order id for the
     /// day, and a new trading day frees them all. The same function on the
@@ -398,7 +414,6 @@ impl Sequencer {
             self.turn.items.push(Routed::Snapshot {
                 seq,
                 state,
-                client_orders: Box::new(self.client_orders.clone()),
                 last_time_ns: stamp.time_ns,
             });
         }

@@ -1,7 +1,8 @@
 //! The gateway's own state beside each engine snapshot, so that a restart
 //! reads only the journal after the snapshot, once: each broker's report
-//! counter, the trading days' marks, today's orders (for the reports and
-//! for the client-order-id index) and the time of the last entry.
+//! counter, the trading days' marks, today's orders (for the reports, and
+//! from which the client-order-id index is rebuilt) and the time of the
+//! last entry.
 //!
 //! A file `gateway-{seq:020}.snap` in the journal directory, written (to a
 //! temporary name, then renamed) just before the engine's snapshot of the
@@ -26,7 +27,6 @@ use cetx_engine::journal::RecoveryObserver;
 use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
-use super::sequencer::ClientOrders;
 use crate::codec::{decode_snapshot, encode_snapshot};
 use crate::protocol::ServerFrame;
 use crate::reports::Reports;
@@ -39,10 +39,9 @@ const HEADER_LEN: usize = 32;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct GatewayState {
     /// The reports' numbering, marks and today's orders (not the recent
-    /// reports: a cache).
+    /// reports: a cache). The sequencer's index of today's client order
+    /// ids is rebuilt from its orders (`ClientOrders::of`).
     pub(super) reports: Reports,
-    /// Today's client order ids.
-    pub(super) client_orders: ClientOrders,
     /// The time of the last entry, if any.
     pub(super) last_time_ns: Option<i64>,
 }
@@ -177,13 +176,12 @@ impl RecoveryObserver for Rebuild<'_> {
         }
     }
 
-    fn entry(&mut self, engine: &Engine, stamp: Stamp, command: &Command, events: &[Event]) {
+    fn entry(&mut self, _: &Engine, stamp: Stamp, command: &Command, events: &[Event]) {
         let state = &mut self.state;
         state
             .reports
             .on_entry_into(stamp.seq, command, events, &mut self.scratch);
         self.scratch.clear();
-        state.client_orders.observe(engine, command, events);
         state.last_time_ns = Some(stamp.time_ns);
     }
 }
