@@ -72,7 +72,7 @@ pub use lock::JournalLock;
 pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, recover_with, RecoverError, Recovered, RecoveryObserver, TornTail};
-pub use snapshot::{list_snapshots, read_snapshot, write_snapshot};
+pub use snapshot::{list_snapshots, read_framed, read_snapshot, write_framed, write_snapshot};
 pub use writer::{Durability, JournalBatch, JournalConfig, JournalStats, JournalWriter};
 
 /// One journal record: a stamped command and the events the engine made of

@@ -83,22 +83,8 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
 pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathBuf, JournalError> {
     let mut payload = Vec::new();
     encode_state(state, &mut payload);
-    let mut bytes = Vec::with_capacity(SNAPSHOT_HEADER_LEN + payload.len());
-    bytes.extend_from_slice(&SNAPSHOT_MAGIC);
-    bytes.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
-
     let path = dir.join(snapshot_file_name(seq));
-    let temporary = dir.join(format!("{}.tmp", snapshot_file_name(seq)));
-    let mut file = File::create(&temporary)
-        .map_err(|e| JournalError::io(&temporary, "creating snapshot", e))?;
-    file.write_all(&bytes)
-        .map_err(|e| JournalError::io(&temporary, "writing snapshot", e))?;
-    fs::rename(&temporary, &path)
-        .map_err(|e| JournalError::io(&path, "renaming snapshot to", e))?;
+    write_framed(&path, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, seq, &payload)?;
     Ok(path)
 }
 
@@ -108,32 +94,74 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathB
 /// # Errors
 /// A sentence saying what is wrong with the file.
 pub fn read_snapshot(path: &Path) -> Result<(u64, EngineState), String> {
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() < SNAPSHOT_HEADER_LEN || bytes[..8] != SNAPSHOT_MAGIC {
+    let (seq, payload) = read_framed(path, SNAPSHOT_MAGIC, SNAPSHOT_VERSION)?;
+    let state = decode_state(&payload).map_err(|e| format!("payload does not decode: {e}"))?;
+    Ok((seq, state))
+}
+
+/// Writes a snapshot-like file at `path`: the 32-byte header of the table
+/// in the module docs with these `magic` and `version`, then `payload`;
+/// to a temporary name, renamed into place, not synced. The gateway keeps
+/// its own state beside each snapshot in such a file.
+///
+/// # Errors
+/// [`JournalError::Io`] when writing or renaming fails; no partial file is
+/// left under the final name.
+pub fn write_framed(
+    path: &Path,
+    magic: [u8; 8],
+    version: u32,
+    seq: u64,
+    payload: &[u8],
+) -> Result<(), JournalError> {
+    let mut bytes = Vec::with_capacity(SNAPSHOT_HEADER_LEN + payload.len());
+    bytes.extend_from_slice(&magic);
+    bytes.extend_from_slice(&version.to_le_bytes());
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    bytes.extend_from_slice(payload);
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = File::create(&temporary)
+        .map_err(|e| JournalError::io(&temporary, "creating snapshot", e))?;
+    file.write_all(&bytes)
+        .map_err(|e| JournalError::io(&temporary, "writing snapshot", e))?;
+    fs::rename(&temporary, path).map_err(|e| JournalError::io(path, "renaming snapshot to", e))
+}
+
+/// Reads a file [`write_framed`] wrote with these `magic` and `version`,
+/// checking its header and checksum; returns its sequence number and
+/// payload.
+///
+/// # Errors
+/// A sentence saying what is wrong with the file.
+pub fn read_framed(path: &Path, magic: [u8; 8], version: u32) -> Result<(u64, Vec<u8>), String> {
+    let mut bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() < SNAPSHOT_HEADER_LEN || bytes[..8] != magic {
         return Err("not a snapshot (bad magic or short header)".into());
     }
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
     let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-    let version = u32_at(8);
-    if version != SNAPSHOT_VERSION {
+    let found = u32_at(8);
+    if found != version {
         return Err(format!(
-            "snapshot version {version}, this build reads {SNAPSHOT_VERSION}"
+            "snapshot version {found}, this build reads {version}"
         ));
     }
-    let seq = u64_at(12);
-    let payload = &bytes[SNAPSHOT_HEADER_LEN..];
-    if u64_at(20) != payload.len() as u64 {
+    let (seq, len, crc) = (u64_at(12), u64_at(20), u32_at(28));
+    let payload = bytes.split_off(SNAPSHOT_HEADER_LEN);
+    if len != payload.len() as u64 {
         return Err(format!(
-            "payload is {} bytes, header says {}",
-            payload.len(),
-            u64_at(20)
+            "payload is {} bytes, header says {len}",
+            payload.len()
         ));
     }
-    if crc32c::crc32c(payload) != u32_at(28) {
+    if crc32c::crc32c(&payload) != crc {
         return Err("payload CRC mismatch".into());
     }
-    let state = decode_state(payload).map_err(|e| format!("payload does not decode: {e}"))?;
-    Ok((seq, state))
+    Ok((seq, payload))
 }
 
 /// Syncs a directory, so that a rename or a new file in it is durable.

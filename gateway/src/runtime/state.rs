@@ -4,11 +4,12 @@
 //! from which the client-order-id index is rebuilt) and the time of the
 //! last entry.
 //!
-//! A file `gateway-{seq:020}.snap` in the journal directory, written (to a
-//! temporary name, then renamed) just before the engine's snapshot of the
-//! same sequence number, and, like it, not synced: a shortcut, never the
-//! truth. One that is missing or fails its checks only means that recovery
-//! starts from an older snapshot, or from the journal's first entry.
+//! A file `gateway-{seq:020}.snap` in the journal directory, framed as the
+//! engine's snapshots are ([`write_framed`]) and written just before the
+//! engine's snapshot of the same sequence number, and, like it, not
+//! synced: a shortcut, never the truth. One that is missing or fails its
+//! checks only means that recovery starts from an older snapshot, or from
+//! the journal's first entry.
 //!
 //! | offset | size | field |
 //! |---|---|---|
@@ -19,11 +20,10 @@
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
 //! | 32 | n | [`GatewayState`], encoded by [`crate::codec::encode_snapshot`] |
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use cetx_engine::journal::RecoveryObserver;
+use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
 use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +33,6 @@ use crate::reports::Reports;
 
 const MAGIC: [u8; 8] = *b"CETXGWSN";
 const VERSION: u32 = 1;
-const HEADER_LEN: usize = 32;
 
 /// What the gateway rebuilds from the journal, as of one entry.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -58,19 +57,8 @@ fn file_name(seq: u64) -> String {
 /// name.
 pub(super) fn write(dir: &Path, seq: u64, state: &GatewayState) -> Result<PathBuf, String> {
     let payload = encode_snapshot(state).map_err(|e| format!("encoding the gateway state: {e}"))?;
-    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&VERSION.to_le_bytes());
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    bytes.extend_from_slice(&payload);
     let path = dir.join(file_name(seq));
-    let temporary = dir.join(format!("{}.tmp", file_name(seq)));
-    File::create(&temporary)
-        .and_then(|mut file| file.write_all(&bytes))
-        .and_then(|()| fs::rename(&temporary, &path))
-        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    write_framed(&path, MAGIC, VERSION, seq, &payload).map_err(|e| e.to_string())?;
     Ok(path)
 }
 
@@ -80,28 +68,12 @@ pub(super) fn write(dir: &Path, seq: u64, state: &GatewayState) -> Result<PathBu
 /// A sentence saying what is wrong (missing, damaged, another version).
 pub(super) fn read(dir: &Path, seq: u64) -> Result<GatewayState, String> {
     let path = dir.join(file_name(seq));
-    let bytes = fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
-        return Err(format!("{} is not a gateway state", path.display()));
+    let describe = |why: String| format!("{}: {why}", path.display());
+    let (found, payload) = read_framed(&path, MAGIC, VERSION).map_err(describe)?;
+    if found != seq {
+        return Err(describe(format!("holds the state after seq {found}")));
     }
-    let u32_at =
-        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-    let u64_at = |at: usize| {
-        let mut word = [0; 8];
-        word.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(word)
-    };
-    let payload = &bytes[HEADER_LEN..];
-    if u32_at(8) != VERSION || u64_at(12) != seq || u64_at(20) != payload.len() as u64 {
-        return Err(format!(
-            "{} has another version, seq or length",
-            path.display()
-        ));
-    }
-    if crc32c::crc32c(payload) != u32_at(28) {
-        return Err(format!("{}: payload checksum mismatch", path.display()));
-    }
-    decode_snapshot(payload).map_err(|e| format!("{}: {e}", path.display()))
+    decode_snapshot(&payload).map_err(|e| describe(e.to_string()))
 }
 
 /// Removes every gateway state in `dir` whose sequence number is not in
