@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::{Account, Accounts};
 use crate::book::Book;
 use crate::command::{Command, Stamp};
-use crate::end_of_day::DayStats;
+use crate::day_stats::DayStats;
 use crate::event::{Event, Rejected};
 use crate::instrument::{InstrumentId, InstrumentSpec, Policy, SpecError};
 use crate::order::{OrderId, Side};

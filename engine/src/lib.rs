@@ -29,7 +29,7 @@
 //!   - `admin`: accounts, cash and allowance transfers, phases, reference
 //!     prices;
 //!   - [`end_of_day`]: expiry, the VWAP close, the next day's band, T+1
-//!     release.
+//!     release, from each instrument's `day_stats` ([`DayStats`]).
 //!
 //! - [`journal`]: the durable record of every stamped command and its
 //!   events: the on-disk format and codec, the group-commit writer thread,
@@ -53,6 +53,7 @@ mod admin;
 pub mod book;
 pub mod calendar;
 pub mod command;
+mod day_stats;
 pub mod end_of_day;
 pub mod engine;
 pub mod event;
@@ -72,7 +73,7 @@ pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Session, Transition};
 pub use command::{Command, CommandKind, NewOrder, Stamp};
-pub use end_of_day::DayStats;
+pub use day_stats::DayStats;
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, Amended, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,

@@ -337,7 +337,7 @@ impl Engine {
                 let i = self
                     .instrument_index(d.instrument)
                     .map_err(|_| format!("close of unknown instrument {}", d.instrument.0))?;
-                self.markets[i].today = crate::end_of_day::DayStats::default();
+                self.markets[i].today = crate::day_stats::DayStats::default();
             }
             Event::DayStarted(d) => {
                 for account in self.accounts.iter_mut() {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 use crate::account::{BrokerId, ParticipantType};
-use crate::end_of_day::vwap_ticks;
+use crate::day_stats::vwap_ticks;
 use crate::event::{Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::journal::JournalEntry;

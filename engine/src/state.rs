@@ -9,7 +9,7 @@
 
 use crate::account::Account;
 use crate::book::RestingOrder;
-use crate::end_of_day::DayStats;
+use crate::day_stats::DayStats;
 use crate::engine::{Engine, EngineConfig};
 use crate::instrument::{InstrumentId, SpecError};
 use crate::order::{OrderId, Side};

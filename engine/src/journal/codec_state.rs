@@ -7,7 +7,7 @@
 
 use crate::account::{Account, Holding};
 use crate::book::RestingOrder;
-use crate::end_of_day::DayStats;
+use crate::day_stats::DayStats;
 use crate::state::{EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};

@@ -23,12 +23,12 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use super::config::{Durability, JournalConfig};
 use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
 use super::manifest::{has_records, journal_segments, list_new_segment};
 use super::prealloc::{Preallocator, Ready};
 use super::reader::JournalReader;
 use super::snapshot::sync_dir;
-use super::writer::{Durability, JournalConfig};
 use super::JournalError;
 
 /// Buffers larger than this are freed rather than pooled, so one huge end

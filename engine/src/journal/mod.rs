@@ -15,23 +15,34 @@
 //!   [`EngineState`](crate::EngineState) (for snapshots) with them.
 //!   Decoding returns a [`DecodeError`], never panics.
 //! - [`format`](mod@format): segment files (`journal-{first_seq:020}.seg`),
-//!   their 24-byte header, and the record frame (length, CRC32C, sequence
-//!   number, type, payload).
+//!   their 24-byte header, and the record frame (a header with its own
+//!   checksum: length, sequence number, type, commit index, payload
+//!   checksum; then the payload).
+//! - [`manifest`]: `MANIFEST`, every segment in order (archived ones
+//!   too), so that a missing one is found; [`journal_segments`] checks the
+//!   files against it.
+//! - [`lock`]: [`JournalLock`], one process per journal directory.
 //! - [`writer`]: [`JournalWriter`], the engine thread's side: sequence
 //!   check, encoding a turn's entries into a pooled [`JournalBatch`], a
 //!   queue bounded in entries, the durable sequence number and waiting for
-//!   it. `commit.rs` is the writer thread:
-//!   group commit (one `fdatasync` per batch), segment rolls, failure.
+//!   it. `config.rs` holds [`Durability`] and [`JournalConfig`]. `commit.rs`
+//!   is the writer thread: group commit (one `fdatasync` per batch),
+//!   segment rolls, failure; `prealloc.rs` fills the next segment with
+//!   zeros ahead of it.
 //! - `segment.rs`: reading one segment file record by record, telling a
-//!   good record from the end of the data and from a bad one.
+//!   good record from the end of the data (zeros written ahead) and from a
+//!   bad one, and a bad one that could be torn from damage.
 //! - [`reader`]: [`JournalReader`] over a directory, [`verify`], and
 //!   [`Events`], the `(seq, Event)` view registries want.
 //! - [`follow`]: [`JournalFollower`], which tails a live journal.
 //! - [`snapshot`]: the engine's state at a sequence number, written
 //!   atomically (not synced: a shortcut, never the truth), so that
 //!   recovery need not replay everything.
-//! - [`recover`]: [`recover()`](recover::recover) on start: verify, cut a torn
-//!   tail, load the newest good snapshot, replay the rest.
+//! - [`recover`]: [`recover()`](recover::recover) on start: load the newest
+//!   good snapshot, replay the rest once (with a
+//!   [`RecoveryObserver`] for whatever else is rebuilt), cut a torn tail.
+//! - [`archive`]: retention: keep the newest snapshots, move settled
+//!   segments to an archive directory.
 //!
 //! Data flows `engine thread → JournalWriter::append_to (encode) and
 //! commit_batch (one send per turn) →
@@ -46,6 +57,7 @@ mod codec_commands;
 mod codec_events;
 mod codec_state;
 mod commit;
+mod config;
 pub mod follow;
 pub mod format;
 pub mod lock;
@@ -67,13 +79,14 @@ pub use codec::DecodeError;
 pub use codec_commands::{decode_command, encode_command};
 pub use codec_events::{decode_event, encode_event};
 pub use codec_state::{decode_state, encode_state};
+pub use config::{Durability, JournalConfig};
 pub use follow::JournalFollower;
 pub use lock::JournalLock;
 pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, recover_with, RecoverError, Recovered, RecoveryObserver, TornTail};
 pub use snapshot::{list_snapshots, read_framed, read_snapshot, write_framed, write_snapshot};
-pub use writer::{Durability, JournalBatch, JournalConfig, JournalStats, JournalWriter};
+pub use writer::{JournalBatch, JournalStats, JournalWriter};
 
 /// One journal record: a stamped command and the events the engine made of
 /// it, in order.

@@ -11,7 +11,8 @@ use cetx_engine::journal::{self, JournalLock};
 use cetx_engine::{Calendar, JournalBatch, JournalError, JournalWriter};
 use tokio::sync::watch;
 
-use super::handle::{Gate, PendingCancels, RuntimeHandle, Shared};
+use super::handle::{Gate, RuntimeHandle, Shared};
+use super::pending::PendingCancels;
 use super::router::{self, Outbound, Turn};
 use super::scheduler::{self, Scheduler};
 use super::sequencer::{ClientOrders, Input, Sequencer};

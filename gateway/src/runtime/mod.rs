@@ -38,14 +38,16 @@
 //! Files: `lifecycle.rs` starts and stops a [`Runtime`]; `handle.rs` is
 //! the sessions' side ([`RuntimeHandle`], [`Subscription`]);
 //! `sequencer.rs` the engine thread; `router.rs` the outbound router and
-//! the snapshot writer; `history.rs` the resumes read back from the
-//! journal; `scheduler.rs` the calendar's commands; `clock.rs`
+//! the snapshot writer; `state.rs` the gateway's state beside each
+//! snapshot; `history.rs` the resumes read back from the journal;
+//! `pending.rs` the cancels owed at a disconnect; `scheduler.rs` the calendar's commands; `clock.rs`
 //! the [`Clock`].
 
 mod clock;
 mod handle;
 mod history;
 mod lifecycle;
+mod pending;
 mod router;
 mod scheduler;
 mod sequencer;

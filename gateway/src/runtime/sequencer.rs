@@ -41,7 +41,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustc_hash::FxHashMap;
 
 use super::clock::Clock;
-use super::handle::PendingCancels;
+use super::pending::PendingCancels;
 use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
 use super::RuntimeError;

@@ -1,0 +1,88 @@
+//! One instrument's trading day in figures: open, high, low, volume,
+//! turnover and trade count as trades happen, and the close (the VWAP)
+//! when the day ends. The engine keeps one per instrument; the end of the
+//! day (`end_of_day.rs`) turns it into a `DayClosed` event.
+
+use crate::event::{DayClosed, Trade};
+use crate::instrument::InstrumentId;
+use crate::risk::value_fen;
+
+/// One instrument's trading so far today.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayStats {
+    /// Price of the first trade, in ticks (0 before any trade).
+    pub open_ticks: i64,
+    /// Highest trade price, in ticks.
+    pub high_ticks: i64,
+    /// Lowest trade price, in ticks.
+    pub low_ticks: i64,
+    /// Tonnes traded.
+    pub volume_t: u64,
+    /// Value traded, in fen.
+    pub turnover_fen: i128,
+    /// Number of trades.
+    pub trade_count: u64,
+}
+
+impl DayStats {
+    /// Counts one trade.
+    pub(crate) fn record(&mut self, trade: &Trade) {
+        let price = trade.price_ticks;
+        if self.trade_count == 0 {
+            (self.open_ticks, self.high_ticks, self.low_ticks) = (price, price, price);
+        }
+        self.high_ticks = self.high_ticks.max(price);
+        self.low_ticks = self.low_ticks.min(price);
+        self.volume_t += trade.quantity_t;
+        self.turnover_fen += i128::from(value_fen(price, trade.quantity_t));
+        self.trade_count += 1;
+    }
+
+    /// The day's figures; the close is the VWAP, or the reference price
+    /// when nothing traded.
+    pub(crate) fn close(
+        &self,
+        trading_day: u32,
+        instrument: InstrumentId,
+        reference_ticks: i64,
+        step_ticks: i64,
+    ) -> DayClosed {
+        if self.trade_count == 0 {
+            return DayClosed {
+                trading_day,
+                instrument,
+                open_ticks: reference_ticks,
+                high_ticks: reference_ticks,
+                low_ticks: reference_ticks,
+                close_ticks: reference_ticks,
+                volume_t: 0,
+                turnover_fen: 0,
+                trade_count: 0,
+            };
+        }
+        DayClosed {
+            trading_day,
+            instrument,
+            open_ticks: self.open_ticks,
+            high_ticks: self.high_ticks,
+            low_ticks: self.low_ticks,
+            close_ticks: vwap_ticks(self.turnover_fen, self.volume_t, step_ticks),
+            volume_t: self.volume_t,
+            turnover_fen: i64::try_from(self.turnover_fen).unwrap_or(i64::MAX),
+            trade_count: self.trade_count,
+        }
+    }
+}
+
+/// Volume-weighted average price in ticks, rounded half up to a multiple
+/// of `step_ticks`: `round(turnover / (volume × step)) × step`.
+///
+/// # Panics
+/// If `volume_t` or `step_ticks` is zero, or the turnover is negative.
+#[must_use]
+pub fn vwap_ticks(turnover_fen: i128, volume_t: u64, step_ticks: i64) -> i64 {
+    assert!(volume_t > 0 && step_ticks > 0 && turnover_fen >= 0);
+    let divisor = i128::from(volume_t) * i128::from(step_ticks);
+    let steps = (2 * turnover_fen + divisor) / (2 * divisor);
+    i64::try_from(steps).expect("a VWAP lies between traded prices") * step_ticks
+}
