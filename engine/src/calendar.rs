@@ -144,6 +144,39 @@ impl Calendar {
         commands
     }
 
+    /// The trading day at `time_ns` as a date, `YYYYMMDD`: today (exchange
+    /// time) when it is a trading day and its last session has not
+    /// closed, else the next trading day. Orders entered then belong to
+    /// that day, and the end of day that follows it is the one that
+    /// expires them. 0 for a time outside the dates chrono knows.
+    #[must_use]
+    pub fn trading_date(&self, time_ns: i64) -> u32 {
+        let local_ns = time_ns.saturating_add(i64::from(self.utc_offset_s) * NS_PER_S);
+        let day = local_ns.div_euclid(NS_PER_S * S_PER_DAY);
+        let second = local_ns.rem_euclid(NS_PER_S * S_PER_DAY) / NS_PER_S;
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+        let Some(today) = epoch.checked_add_signed(chrono::TimeDelta::days(day)) else {
+            return 0;
+        };
+        let closed_for_today = self
+            .sessions
+            .last()
+            .is_none_or(|s| second >= i64::from(s.close.num_seconds_from_midnight()));
+        let mut date = today;
+        if closed_for_today || !self.is_trading_day(date) {
+            // Two years of closures in a row is not a calendar but a
+            // mistake: stop looking and name today.
+            date = today
+                .iter_days()
+                .skip(1)
+                .take(732)
+                .find(|d| self.is_trading_day(*d))
+                .unwrap_or(today);
+        }
+        let (y, m, d) = (date.year(), date.month(), date.day());
+        u32::try_from(y).map_or(0, |y| y * 10_000 + m * 100 + d)
+    }
+
     /// The phase the calendar prescribes at a moment.
     #[must_use]
     pub fn phase_at(&self, time_ns: i64) -> Phase {
@@ -292,5 +325,17 @@ mod tests {
         .unwrap();
         assert_eq!(cal.sessions, Calendar::default().sessions);
         assert_eq!(cal.holidays.len(), 2);
+    }
+
+    #[test]
+    fn the_trading_date_rolls_at_the_close_and_skips_weekends() {
+        let cal = Calendar::default();
+        assert_eq!(cal.trading_date(cst(2026, 11, 26, 8, 0)), 2026_11_26);
+        assert_eq!(cal.trading_date(cst(2026, 11, 26, 14, 59)), 2026_11_26);
+        assert_eq!(cal.trading_date(cst(2026, 11, 26, 15, 0)), 2026_11_27);
+        // Friday after the close, Saturday and Sunday: Monday.
+        assert_eq!(cal.trading_date(cst(2026, 11, 27, 16, 0)), 2026_11_30);
+        assert_eq!(cal.trading_date(cst(2026, 11, 28, 10, 0)), 2026_11_30);
+        assert_eq!(cal.trading_date(cst(2026, 11, 29, 23, 59)), 2026_11_30);
     }
 }

@@ -33,8 +33,6 @@ use cetx_engine::journal::{JournalError, JournalFollower, JournalReader};
 use cetx_engine::settlement::{ClearingRow, Ledger, ReconcileError};
 use cetx_engine::{Calendar, Engine, EngineConfig, Event, ReplayError, Stamp};
 
-use crate::runtime::trading_date;
-
 /// Exit codes of `cetx replay`, part of its interface.
 pub mod exit {
     /// Everything read, reconciled and conserved.
@@ -301,7 +299,7 @@ impl<'a> Dates<'a> {
     /// Takes note of one entry, in journal order.
     fn observe(&mut self, stamp: Stamp, events: &[Event]) {
         if self.dates.is_empty() {
-            self.dates.push(trading_date(self.calendar, stamp.time_ns));
+            self.dates.push(self.calendar.trading_date(stamp.time_ns));
         }
         for event in events {
             if let Event::DayStarted(started) = event {
@@ -309,7 +307,7 @@ impl<'a> Dates<'a> {
                 if day >= self.dates.len() {
                     self.dates.resize(day + 1, 0);
                 }
-                self.dates[day] = trading_date(self.calendar, stamp.time_ns);
+                self.dates[day] = self.calendar.trading_date(stamp.time_ns);
             }
         }
     }

@@ -21,7 +21,6 @@ use super::clock::{Clock, ClockError};
 use super::history::{self, HistoryBatch};
 use super::pending::PendingCancels;
 use super::router::{self, Delivery, Outbound};
-use super::scheduler::trading_date;
 use super::sequencer::Input;
 use super::{RuntimeStatus, SubmitError, TryRecvError};
 use crate::protocol::{ClientMessage, ServerFrame};
@@ -268,7 +267,9 @@ impl RuntimeHandle {
     /// The trading day now, as `YYYYMMDD` (for `LoginAccepted`).
     #[must_use]
     pub fn trading_date(&self) -> u32 {
-        trading_date(&self.shared.calendar, self.shared.clock.now_ns())
+        self.shared
+            .calendar
+            .trading_date(self.shared.clock.now_ns())
     }
 
     /// Follows the runtime's status: a server waits on it to exit (with

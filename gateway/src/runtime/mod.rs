@@ -61,7 +61,6 @@ use cetx_engine::{JournalError, RejectReason};
 pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Subscription};
 pub use lifecycle::Runtime;
-pub use scheduler::trading_date;
 /// What [`Subscription::try_recv`] says when no frame is there.
 pub use tokio::sync::mpsc::error::TryRecvError;
 

@@ -16,7 +16,6 @@
 //! says when the runtime is started with `open_market_now`.
 
 use cetx_engine::{Calendar, Command, Engine, InstrumentId, Phase};
-use chrono::{Datelike, NaiveDate};
 
 const NS_PER_S: i64 = 1_000_000_000;
 const NS_PER_DAY: i64 = 86_400 * NS_PER_S;
@@ -99,45 +98,13 @@ pub(super) fn startup_phases(
         .collect()
 }
 
-/// The trading day at `now_ns` as a date, `YYYYMMDD`: today (exchange
-/// time) when it is a trading day and its last session has not closed,
-/// else the next trading day. Orders entered now belong to that day, and
-/// the end of day that follows it is the one that expires them.
-#[must_use]
-pub fn trading_date(calendar: &Calendar, now_ns: i64) -> u32 {
-    let local_ns = now_ns.saturating_add(i64::from(calendar.utc_offset_s) * NS_PER_S);
-    let day = local_ns.div_euclid(NS_PER_DAY);
-    let second = local_ns.rem_euclid(NS_PER_DAY) / NS_PER_S;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
-    let Some(today) = epoch.checked_add_signed(chrono::TimeDelta::days(day)) else {
-        return 0;
-    };
-    let closed_for_today = calendar
-        .sessions
-        .last()
-        .is_none_or(|s| second >= i64::from(chrono::Timelike::num_seconds_from_midnight(&s.close)));
-    let mut date = today;
-    if closed_for_today || !calendar.is_trading_day(date) {
-        // Two years of closures in a row is not a calendar but a mistake:
-        // stop looking and name today.
-        date = today
-            .iter_days()
-            .skip(1)
-            .take(732)
-            .find(|d| calendar.is_trading_day(*d))
-            .unwrap_or(today);
-    }
-    let (y, m, d) = (date.year(), date.month(), date.day());
-    u32::try_from(y).map_or(0, |y| y * 10_000 + m * 100 + d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Nanoseconds of a Shanghai local time.
     fn cst(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        let local = NaiveDate::from_ymd_opt(y, mo, d)
+        let local = chrono::NaiveDate::from_ymd_opt(y, mo, d)
             .unwrap()
             .and_hms_opt(h, mi, 0)
             .unwrap();
@@ -169,17 +136,5 @@ mod tests {
         // The weekend has nothing; Monday opens.
         assert!(scheduler.due(cst(2026, 11, 30, 9, 0)).is_empty());
         assert_eq!(scheduler.due(cst(2026, 11, 30, 9, 30)).len(), 1);
-    }
-
-    #[test]
-    fn the_trading_date_rolls_at_the_close_and_skips_weekends() {
-        let cal = Calendar::default();
-        assert_eq!(trading_date(&cal, cst(2026, 11, 26, 8, 0)), 2026_11_26);
-        assert_eq!(trading_date(&cal, cst(2026, 11, 26, 14, 59)), 2026_11_26);
-        assert_eq!(trading_date(&cal, cst(2026, 11, 26, 15, 0)), 2026_11_27);
-        // Friday after the close, Saturday and Sunday: Monday.
-        assert_eq!(trading_date(&cal, cst(2026, 11, 27, 16, 0)), 2026_11_30);
-        assert_eq!(trading_date(&cal, cst(2026, 11, 28, 10, 0)), 2026_11_30);
-        assert_eq!(trading_date(&cal, cst(2026, 11, 29, 23, 59)), 2026_11_30);
     }
 }
