@@ -12,6 +12,8 @@
 //!   bounded before allocation; the only module that names bincode.
 //! - [`config`]: the server's TOML config, its checks and the genesis of a
 //!   fresh market.
+//! - [`request`]: a broker's order message → the runtime's
+//!   [`runtime::Request`], parsed once at the session.
 //! - [`reports`]: journal entries → each broker's numbered order reports,
 //!   a pure function of the journal, so a restart rebuilds them exactly.
 //! - [`runtime`]: the threads behind the sessions: the bounded queue, the
@@ -29,7 +31,8 @@
 //!   from a journal, reconciled with the replayed engine.
 //!
 //! Data flows `socket → codec (decode) → protocol::ClientMessage → session →
-//! runtime (queue → engine thread → journal)`, and back `durable journal
+//! request::parse → runtime::Request → runtime (queue → engine thread →
+//! journal)`, and back `durable journal
 //! entry → reports → protocol::ServerFrame → subscription → session → codec
 //! (encode) → socket`.
 
@@ -39,6 +42,7 @@ pub mod config;
 pub mod protocol;
 pub mod replay;
 pub mod reports;
+pub mod request;
 pub mod runtime;
 pub mod server;
 mod session;

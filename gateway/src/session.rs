@@ -43,7 +43,8 @@ use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::{ServerConfig, Throttle};
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
 use crate::reports::{gateway_reject, reject_text, request_of};
-use crate::runtime::{RuntimeHandle, SubmitError, Subscription};
+use crate::request;
+use crate::runtime::{RuntimeHandle, Subscription};
 
 /// Frames written before one flush when more are ready: bounds the time a
 /// busy subscription keeps the session from reading its socket.
@@ -323,7 +324,7 @@ async fn serve(
                             return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
                         }
                         request => {
-                            if let Some(reject) = submit(ctx, broker, &mut bucket, last_heard, request) {
+                            if let Some(reject) = submit(ctx, broker, &mut bucket, last_heard, &request) {
                                 if !subscription.reject(reject) {
                                     return Ended::SubscriptionDropped;
                                 }
@@ -341,16 +342,16 @@ async fn serve(
     }
 }
 
-/// Throttles and submits one order request; the unsequenced reject to send
-/// when it was not taken.
+/// Throttles, parses and submits one order request; the unsequenced
+/// reject to send when it was not taken.
 fn submit(
     ctx: &SessionContext,
     broker: BrokerId,
     bucket: &mut TokenBucket,
     now: Instant,
-    request: ClientMessage,
+    message: &ClientMessage,
 ) -> Option<ServerFrame> {
-    let (client_order_id, kind) = request_of(&request)?;
+    let (client_order_id, kind) = request_of(message)?;
     if !bucket.take(now) {
         return Some(gateway_reject(
             client_order_id,
@@ -358,14 +359,14 @@ fn submit(
             RejectReason::Throttled,
         ));
     }
-    match ctx.runtime.submit(broker, request) {
-        Ok(()) => None,
-        Err(error @ (SubmitError::Busy | SubmitError::Stopped)) => {
-            let reason = error.reject_reason().unwrap_or(RejectReason::ServerBusy);
-            Some(gateway_reject(client_order_id, kind, reason))
-        }
-        Err(SubmitError::NotARequest(_)) => None,
-    }
+    let request = match request::parse(message, &ctx.config)? {
+        Ok(request) => request,
+        Err(refusal) => return Some(gateway_reject(client_order_id, kind, refusal.reason)),
+    };
+    ctx.runtime
+        .submit(broker, request)
+        .err()
+        .map(|error| gateway_reject(client_order_id, kind, error.reject_reason()))
 }
 
 /// Writes `first` and whatever else the subscription has ready (up to

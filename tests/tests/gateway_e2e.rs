@@ -465,6 +465,23 @@ async fn the_throttle_rejects_the_excess() {
     server.stop().await;
 }
 
+/// An unknown symbol is refused with an unsequenced 410, in its place
+/// among the broker's answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_symbol_is_refused_in_its_place() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut one = login(&server, 1, SECRET_1).await;
+    one.submit(buy(1, 1001, 85_00, 1)).await.expect("send");
+    let unknown = NewOrder::limit(2, 1001, "CEA2099", Side::Buy, 85_00, 1);
+    one.submit(unknown).await.expect("send");
+    one.submit(buy(3, 1001, 85_00, 1)).await.expect("send");
+    assert_accepted(&report(&mut one).await, 1, 1);
+    assert_eq!(assert_rejected(&report(&mut one).await, 2, 410), 0);
+    assert_accepted(&report(&mut one).await, 2, 3);
+    drop(one);
+    server.stop().await;
+}
+
 /// PROTOCOL.md: every answer to a request, a reject the gateway makes
 /// itself included, comes after the reports of the requests taken before
 /// it.

@@ -20,11 +20,11 @@ use tokio::sync::{mpsc, watch};
 use super::clock::{Clock, ClockError};
 use super::history::{self, HistoryBatch};
 use super::pending::PendingCancels;
+use super::request::Request;
 use super::router::{self, Delivery, Outbound};
 use super::sequencer::Input;
 use super::{RuntimeStatus, SubmitError, TryRecvError};
-use crate::protocol::{ClientMessage, ServerFrame};
-use crate::reports::request_of;
+use crate::protocol::ServerFrame;
 
 /// Lets requests in until the runtime stops, and lets the shutdown wait
 /// for every request already on its way into the queue, so that each one
@@ -114,28 +114,24 @@ impl std::fmt::Debug for RuntimeHandle {
 }
 
 impl RuntimeHandle {
-    /// Queues a logged-in broker's `NewOrder`, `Cancel` or `Amend` for the
-    /// engine thread, without waiting. Its outcome comes back on the
-    /// broker's [`Subscription`]: sequenced reports once durable, or an
-    /// unsequenced `OrderRejected` for a check the gateway makes itself
-    /// (unknown symbol 410, account not owned 404, duplicate client order
-    /// id 406, unknown client order id 409, order not owned 405, and 408
-    /// when the journal's queue is full), which is not journaled.
+    /// Queues a logged-in broker's request for the engine thread, without
+    /// waiting. Its outcome comes back on the broker's [`Subscription`]:
+    /// sequenced reports once durable, or an unsequenced `OrderRejected`
+    /// for a check the gateway makes itself (account not owned 404,
+    /// duplicate client order id 406, unknown client order id 409, order
+    /// not owned 405, and 408 when the journal's queue is full), which is
+    /// not journaled.
     ///
     /// # Errors
     /// [`SubmitError::Busy`] when the queue is full and
     /// [`SubmitError::Stopped`] when the runtime is stopping: the request
-    /// was not taken, answer `ServerBusy`. [`SubmitError::NotARequest`]
-    /// for a session message.
-    pub fn submit(&self, broker: BrokerId, message: ClientMessage) -> Result<(), SubmitError> {
-        if request_of(&message).is_none() {
-            return Err(SubmitError::NotARequest(message.name()));
-        }
+    /// was not taken, answer `ServerBusy`.
+    pub fn submit(&self, broker: BrokerId, request: Request) -> Result<(), SubmitError> {
         let Some(_pass) = self.shared.gate.enter() else {
             return Err(SubmitError::Stopped);
         };
         self.inputs
-            .try_send(Input::Request { broker, message })
+            .try_send(Input::Request { broker, request })
             .map_err(|e| match e {
                 TrySendError::Full(_) => SubmitError::Busy,
                 TrySendError::Disconnected(_) => SubmitError::Stopped,
@@ -421,9 +417,19 @@ impl Subscription {
     fn take(&mut self, delivery: Delivery) {
         self.queued
             .fetch_sub(delivery.frames.len(), Ordering::AcqRel);
-        self.backlog.extend(delivery.frames);
-        self.answered = delivery.answered;
-        self.release();
+        let mut marks = delivery.marks.into_iter().peekable();
+        for (at, frame) in delivery.frames.into_iter().enumerate() {
+            // The requests answered by the frames before this one.
+            while let Some((_, answered)) = marks.next_if(|&(after, _)| after <= at) {
+                self.answered = answered;
+                self.release();
+            }
+            self.backlog.push_back(frame);
+        }
+        for (_, answered) in marks {
+            self.answered = answered;
+            self.release();
+        }
     }
 
     /// Queues a reject the session made itself (a throttled or refused

@@ -48,6 +48,7 @@ mod handle;
 mod history;
 mod lifecycle;
 mod pending;
+mod request;
 mod router;
 mod scheduler;
 mod sequencer;
@@ -61,6 +62,7 @@ use cetx_engine::{JournalError, RejectReason};
 pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Subscription};
 pub use lifecycle::Runtime;
+pub use request::{Refusal, Request};
 /// What [`Subscription::try_recv`] says when no frame is there.
 pub use tokio::sync::mpsc::error::TryRecvError;
 
@@ -163,21 +165,15 @@ pub enum SubmitError {
     /// The runtime is shutting down or has stopped: answer `ServerBusy`.
     #[error("the runtime is not taking requests; the request was not taken")]
     Stopped,
-    /// Only `NewOrder`, `Cancel` and `Amend` go to the engine; the session
-    /// handles the others.
-    #[error("{0} is not an order request")]
-    NotARequest(&'static str),
 }
 
 impl SubmitError {
     /// The reason to put in the unsequenced `OrderRejected` answering the
-    /// request (see [`crate::reports::gateway_reject`]); `None` for
-    /// [`SubmitError::NotARequest`], which answers nothing.
+    /// request (see [`crate::reports::gateway_reject`]).
     #[must_use]
-    pub const fn reject_reason(&self) -> Option<RejectReason> {
+    pub const fn reject_reason(&self) -> RejectReason {
         match self {
-            Self::Busy | Self::Stopped => Some(RejectReason::ServerBusy),
-            Self::NotARequest(_) => None,
+            Self::Busy | Self::Stopped => RejectReason::ServerBusy,
         }
     }
 }

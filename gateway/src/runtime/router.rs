@@ -37,9 +37,11 @@ use cetx_engine::{BrokerId, Command, EngineState, Event, JournalError, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
 
+use super::request::Refusal;
 use super::state::{self, GatewayState};
 use crate::protocol::ServerFrame;
-use crate::reports::{ReadBack, Reports, Resume};
+use crate::reports::{gateway_reject, ReadBack, Reports, Resume};
+use crate::request::request_kind;
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -64,12 +66,13 @@ pub(super) enum Routed {
         /// own commands.
         requester: Option<BrokerId>,
     },
-    /// A gateway reject for one broker's request: not journaled, seq 0.
-    Unsequenced {
-        /// Whom it is for.
+    /// A request the gateway refused: answered with an unsequenced
+    /// `OrderRejected`, not journaled.
+    Refused {
+        /// Whose request it was.
         broker: BrokerId,
-        /// The `OrderRejected` frame.
-        frame: ServerFrame,
+        /// What and why.
+        refusal: Refusal,
     },
     /// The engine state after entry `seq`, to be written as a snapshot
     /// once that entry is durable, with the gateway's own state then.
@@ -84,13 +87,14 @@ pub(super) enum Routed {
 }
 
 /// What a subscription's live channel carries: a turn's frames for the
-/// broker, and how many of the broker's requests have been answered once
-/// they are delivered (so that a reject the session makes itself can wait
-/// for the answers to the requests taken before it).
+/// broker, and where in them each of the broker's requests was answered
+/// (after how many frames, and the broker's count of answered requests
+/// then), so that a reject the session makes itself goes right behind the
+/// answers to the requests taken before it.
 #[derive(Debug, Default)]
 pub(super) struct Delivery {
     pub(super) frames: Vec<ServerFrame>,
-    pub(super) answered: u64,
+    pub(super) marks: Vec<(usize, u64)>,
 }
 
 /// One connected broker's live channel: batches of frames, and how many
@@ -105,8 +109,8 @@ pub(super) struct Subscriber {
     pub(super) queued: Arc<AtomicUsize>,
     /// Frames for it gathered in this turn, sent by [`Outbound::deliver`].
     pub(super) batch: Vec<ServerFrame>,
-    /// The broker's answered requests as last delivered.
-    pub(super) answered: u64,
+    /// Where in `batch` the broker's requests were answered.
+    pub(super) marks: Vec<(usize, u64)>,
 }
 
 /// Every broker's reports and the connected brokers' live channels.
@@ -129,6 +133,16 @@ impl Outbound {
         }
     }
 
+    /// Counts one of the broker's requests as answered, by the frames
+    /// sent so far.
+    fn answered(&mut self, broker: BrokerId) {
+        let answered = self.answered.entry(broker).or_default();
+        *answered += 1;
+        if let Some(subscriber) = self.subscribers.get_mut(&broker) {
+            subscriber.marks.push((subscriber.batch.len(), *answered));
+        }
+    }
+
     /// Sends each subscription its batch. A subscription whose channel
     /// would hold more than the capacity (a broker too slow to read), or
     /// whose session is gone, is dropped: the broker reconnects and
@@ -137,10 +151,8 @@ impl Outbound {
     /// up.
     fn deliver(&mut self) {
         let capacity = self.capacity;
-        let answered = &self.answered;
         self.subscribers.retain(|broker, subscriber| {
-            let now_answered = answered.get(broker).copied().unwrap_or(0);
-            if subscriber.batch.is_empty() && subscriber.answered == now_answered {
+            if subscriber.batch.is_empty() && subscriber.marks.is_empty() {
                 return true;
             }
             let frames = subscriber.batch.len();
@@ -154,10 +166,9 @@ impl Outbound {
                 return false;
             }
             subscriber.queued.fetch_add(frames, Ordering::AcqRel);
-            subscriber.answered = now_answered;
             let delivery = Delivery {
                 frames: std::mem::take(&mut subscriber.batch),
-                answered: now_answered,
+                marks: std::mem::take(&mut subscriber.marks),
             };
             subscriber.live.send(delivery).is_ok()
         });
@@ -189,7 +200,7 @@ pub(super) fn run(
         // Entries come in sequence order: the last one durable, all are.
         let last = turn.items.iter().rev().find_map(|routed| match routed {
             Routed::Entry { stamp, .. } => Some(stamp.seq),
-            Routed::Unsequenced { .. } | Routed::Snapshot { .. } => None,
+            Routed::Refused { .. } | Routed::Snapshot { .. } => None,
         });
         if let Some(seq) = last {
             wait_durable(journal, seq)?;
@@ -210,12 +221,12 @@ pub(super) fn run(
                         out.send(broker, frame);
                     }
                     if let Some(broker) = requester {
-                        *out.answered.entry(broker).or_default() += 1;
+                        out.answered(broker);
                     }
                 }
-                Routed::Unsequenced { broker, frame } => {
-                    out.send(broker, frame);
-                    *out.answered.entry(broker).or_default() += 1;
+                Routed::Refused { broker, refusal } => {
+                    out.send(broker, refusal_frame(refusal));
+                    out.answered(broker);
                 }
                 Routed::Snapshot {
                     seq,
@@ -250,6 +261,15 @@ pub(super) fn run(
         let _ = recycle.try_send(turn);
     }
     Ok(())
+}
+
+/// The unsequenced `OrderRejected` that answers a refused request.
+fn refusal_frame(refusal: Refusal) -> ServerFrame {
+    gateway_reject(
+        refusal.client_order_id,
+        request_kind(refusal.kind),
+        refusal.reason,
+    )
 }
 
 /// Waits until entry `seq` is durable.
@@ -342,7 +362,7 @@ pub(super) fn subscribe(
             live,
             queued: Arc::clone(&queued),
             batch: Vec::new(),
-            answered,
+            marks: Vec::new(),
         },
     );
     Ok(Subscribed {

@@ -35,18 +35,18 @@ use std::time::Duration;
 
 use cetx_engine::{
     AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
-    JournalWriter, NewOrder, OrderId, RejectReason, Side, Stamp,
+    JournalWriter, OrderId, RejectReason, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rustc_hash::FxHashMap;
 
 use super::clock::Clock;
 use super::pending::PendingCancels;
+use super::request::{Refusal, Request};
 use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
 use super::RuntimeError;
-use crate::protocol::{ClientMessage, RequestKind};
-use crate::reports::{gateway_reject, request_of, Reports};
+use crate::reports::Reports;
 
 /// The longest the engine thread waits for a request before it asks the
 /// scheduler again.
@@ -58,12 +58,12 @@ pub(super) const MAX_TURN: usize = 256;
 /// What the engine thread takes from its queue.
 #[derive(Debug)]
 pub(super) enum Input {
-    /// A broker's `NewOrder`, `Cancel` or `Amend`.
+    /// A broker's new order, cancel or amend.
     Request {
         /// The logged-in broker that sent it.
         broker: BrokerId,
         /// The request.
-        message: ClientMessage,
+        request: Request,
     },
     /// The broker's last session ended: cancel its resting orders if its
     /// config says so.
@@ -137,8 +137,7 @@ impl ClientOrders {
 #[derive(Clone, Copy, Debug)]
 struct Requester {
     broker: BrokerId,
-    client_order_id: u64,
-    request: RequestKind,
+    request: Request,
 }
 
 /// The engine thread's state; see the module docs.
@@ -209,7 +208,7 @@ impl Sequencer {
 
     fn handle(&mut self, input: Input) -> Result<(), RuntimeError> {
         match input {
-            Input::Request { broker, message } => self.request(broker, message),
+            Input::Request { broker, request } => self.request(broker, request),
             Input::Disconnect(broker) => self.cancel_all(broker),
             Input::Wake | Input::Shutdown => Ok(()),
         }
@@ -224,17 +223,9 @@ impl Sequencer {
         Ok(())
     }
 
-    fn request(&mut self, broker: BrokerId, message: ClientMessage) -> Result<(), RuntimeError> {
-        // `RuntimeHandle::submit` lets nothing but order requests in.
-        let Some((client_order_id, request)) = request_of(&message) else {
-            return Ok(());
-        };
-        let requester = Requester {
-            broker,
-            client_order_id,
-            request,
-        };
-        match self.command_for(broker, &message) {
+    fn request(&mut self, broker: BrokerId, request: Request) -> Result<(), RuntimeError> {
+        let requester = Requester { broker, request };
+        match self.command_for(broker, &request) {
             Ok(command) => self.execute(command, Some(requester)),
             Err(reason) => {
                 self.refuse(requester, reason);
@@ -244,33 +235,16 @@ impl Sequencer {
     }
 
     /// The command a request asks for, or the gateway's reason to refuse
-    /// it, checked in the order `docs/PROTOCOL.md` gives.
-    fn command_for(
-        &self,
-        broker: BrokerId,
-        message: &ClientMessage,
-    ) -> Result<Command, RejectReason> {
-        match *message {
-            ClientMessage::NewOrder {
-                client_order_id,
-                account,
-                ref symbol,
-                side,
-                order_type,
-                time_in_force,
-                price_ticks,
-                quantity_t,
-            } => {
-                let instrument = self
-                    .engine
-                    .instrument_id(symbol)
-                    .ok_or(RejectReason::UnknownSymbol)?;
-                let account = AccountId(account);
+    /// it, checked in the order `docs/PROTOCOL.md` gives (the symbol was
+    /// checked when the request was parsed).
+    fn command_for(&self, broker: BrokerId, request: &Request) -> Result<Command, RejectReason> {
+        match *request {
+            Request::New(order) => {
                 // An account of another broker and one that does not exist
                 // get the same answer, so neither is revealed.
                 if self
                     .engine
-                    .account(account)
+                    .account(order.account)
                     .is_none_or(|a| a.broker != broker)
                 {
                     return Err(RejectReason::AccountNotOwned);
@@ -278,31 +252,20 @@ impl Sequencer {
                 if self
                     .client_orders
                     .orders
-                    .contains_key(&(broker, client_order_id))
+                    .contains_key(&(broker, order.client_order_id))
                 {
                     return Err(RejectReason::DuplicateClientOrderId);
                 }
-                Ok(Command::Submit(NewOrder {
-                    // `execute` gives the order its sequence number as id.
-                    order_id: OrderId(0),
-                    account,
-                    instrument,
-                    side: side.into(),
-                    order_type: order_type.into(),
-                    time_in_force: time_in_force.into(),
-                    price_ticks,
-                    quantity_t,
-                    client_order_id,
-                }))
+                Ok(Command::Submit(order))
             }
-            ClientMessage::Cancel { client_order_id } => {
+            Request::Cancel { client_order_id } => {
                 let order = self.owned_order(broker, client_order_id)?;
                 Ok(Command::Cancel {
                     instrument: order.instrument,
                     order_id: order.order_id,
                 })
             }
-            ClientMessage::Amend {
+            Request::Amend {
                 client_order_id,
                 price_ticks,
                 quantity_t,
@@ -314,9 +277,6 @@ impl Sequencer {
                     price_ticks,
                     quantity_t,
                 })
-            }
-            ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => {
-                Err(RejectReason::MalformedFrame)
             }
         }
     }
@@ -344,12 +304,12 @@ impl Sequencer {
         Ok(order)
     }
 
-    /// Sends the broker an unsequenced reject, in order with its reports.
+    /// Refuses a request; the router answers it in order with the
+    /// broker's reports.
     fn refuse(&mut self, requester: Requester, reason: RejectReason) {
-        let frame = gateway_reject(requester.client_order_id, requester.request, reason);
-        self.turn.items.push(Routed::Unsequenced {
+        self.turn.items.push(Routed::Refused {
             broker: requester.broker,
-            frame,
+            refusal: Refusal::of(&requester.request, reason),
         });
     }
 

@@ -11,7 +11,7 @@ use cetx_gateway::config::ServerConfig;
 use cetx_gateway::protocol::{
     ClientMessage, OrderType, ServerFrame, ServerMessage, Side, TimeInForce,
 };
-use cetx_gateway::runtime::{Clock, Runtime, RuntimeHandle, RuntimeOptions, Subscription};
+use cetx_gateway::runtime::{Clock, Request, Runtime, RuntimeHandle, RuntimeOptions, Subscription};
 use chrono::NaiveDate;
 
 pub const B1: BrokerId = BrokerId(1);
@@ -96,7 +96,17 @@ pub fn limit(
 }
 
 pub fn submit(handle: &RuntimeHandle, broker: BrokerId, message: ClientMessage) {
-    handle.submit(broker, message).expect("the queue takes it");
+    handle
+        .submit(broker, request(&message))
+        .expect("the queue takes it");
+}
+
+/// The runtime's request for a broker's message, parsed as a session does
+/// (for the demo market's instruments).
+pub fn request(message: &ClientMessage) -> Request {
+    cetx_gateway::request::parse(message, &ServerConfig::embedded_default())
+        .expect("an order request")
+        .expect("a known symbol")
 }
 
 /// The exchange order id of an `OrderAccepted`.

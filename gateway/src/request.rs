@@ -1,0 +1,71 @@
+//! A broker's wire message becomes a runtime [`Request`], once, at the
+//! session: the edge where protocol types end.
+
+use cetx_engine::{AccountId, CommandKind, NewOrder, OrderId, RejectReason};
+
+use crate::config::ServerConfig;
+use crate::protocol::{ClientMessage, RequestKind};
+use crate::runtime::{Refusal, Request};
+
+/// The request a message asks for, or the refusal of one naming an
+/// instrument the market does not trade (**410**); `None` for a session
+/// message (login, heartbeat, logout), which is no request.
+#[must_use]
+pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Request, Refusal>> {
+    let request = match *message {
+        ClientMessage::NewOrder {
+            client_order_id,
+            account,
+            ref symbol,
+            side,
+            order_type,
+            time_in_force,
+            price_ticks,
+            quantity_t,
+        } => {
+            let Some(instrument) = config.instrument_id(symbol) else {
+                return Some(Err(Refusal {
+                    client_order_id,
+                    kind: CommandKind::Submit,
+                    reason: RejectReason::UnknownSymbol,
+                }));
+            };
+            Request::New(NewOrder {
+                // The sequencer gives the order its sequence number as id.
+                order_id: OrderId(0),
+                account: AccountId(account),
+                instrument,
+                side: side.into(),
+                order_type: order_type.into(),
+                time_in_force: time_in_force.into(),
+                price_ticks,
+                quantity_t,
+                client_order_id,
+            })
+        }
+        ClientMessage::Cancel { client_order_id } => Request::Cancel { client_order_id },
+        ClientMessage::Amend {
+            client_order_id,
+            price_ticks,
+            quantity_t,
+        } => Request::Amend {
+            client_order_id,
+            price_ticks,
+            quantity_t,
+        },
+        ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => {
+            return None
+        }
+    };
+    Some(Ok(request))
+}
+
+/// The wire's name for what a request asked for.
+#[must_use]
+pub const fn request_kind(kind: CommandKind) -> RequestKind {
+    match kind {
+        CommandKind::Cancel => RequestKind::Cancel,
+        CommandKind::Amend => RequestKind::Amend,
+        _ => RequestKind::NewOrder,
+    }
+}

@@ -1,0 +1,78 @@
+//! What the runtime takes from a broker and what it gives back when it
+//! refuses, in the engine's terms: a [`Request`] is parsed once from the
+//! wire, at the session ([`crate::request::parse`]); a [`Refusal`] is turned
+//! into a frame by the router. The sequencer never sees a protocol message
+//! and never makes one.
+
+use cetx_engine::{CommandKind, NewOrder, RejectReason};
+
+/// A broker's order request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A new order; its `order_id` is given by the sequencer (the sequence
+    /// number), whatever it holds here.
+    New(NewOrder),
+    /// Cancel the broker's order of today with this client order id.
+    Cancel {
+        /// The order's client order id.
+        client_order_id: u64,
+    },
+    /// Change the price and quantity of the broker's order of today with
+    /// this client order id.
+    Amend {
+        /// The order's client order id.
+        client_order_id: u64,
+        /// The new limit price, in ticks.
+        price_ticks: i64,
+        /// The new quantity, in tonnes.
+        quantity_t: u64,
+    },
+}
+
+impl Request {
+    /// The broker's client order id the request names.
+    #[must_use]
+    pub const fn client_order_id(&self) -> u64 {
+        match *self {
+            Self::New(order) => order.client_order_id,
+            Self::Cancel { client_order_id }
+            | Self::Amend {
+                client_order_id, ..
+            } => client_order_id,
+        }
+    }
+
+    /// The command the request asks for.
+    #[must_use]
+    pub const fn kind(&self) -> CommandKind {
+        match self {
+            Self::New(_) => CommandKind::Submit,
+            Self::Cancel { .. } => CommandKind::Cancel,
+            Self::Amend { .. } => CommandKind::Amend,
+        }
+    }
+}
+
+/// A request the gateway refused before it reached the engine: not
+/// journaled, answered with an unsequenced `OrderRejected`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The request's client order id.
+    pub client_order_id: u64,
+    /// What it asked for.
+    pub kind: CommandKind,
+    /// Why not.
+    pub reason: RejectReason,
+}
+
+impl Refusal {
+    /// Refuses `request` for `reason`.
+    #[must_use]
+    pub const fn of(request: &Request, reason: RejectReason) -> Self {
+        Self {
+            client_order_id: request.client_order_id(),
+            kind: request.kind(),
+            reason,
+        }
+    }
+}
