@@ -105,7 +105,9 @@ pub struct Reports {
     /// Which broker acts for each account, and the entry that opened it
     /// (looked up, never iterated).
     account_brokers: FxHashMap<AccountId, (BrokerId, u64)>,
-    /// Today's orders (looked up, never iterated).
+    /// Today's orders (looked up, never iterated; a snapshot lists them
+    /// and a restart sizes the map for them at once).
+    #[serde(with = "sized_map")]
     orders: FxHashMap<OrderId, OrderInfo>,
     /// Each broker's numbering and newest reports.
     brokers: BTreeMap<BrokerId, BrokerReports>,
@@ -457,6 +459,32 @@ impl Reports {
             reports.recent.push_back(frame.clone());
         }
         out.push((broker, frame));
+    }
+}
+
+/// Today's orders in a snapshot: a list, read back into a map sized for
+/// all of them at once (serde's map reading grows it step by step, which
+/// for millions of orders was most of a restart).
+mod sized_map {
+    use rustc_hash::FxHashMap;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{OrderId, OrderInfo};
+
+    pub(super) fn serialize<S: Serializer>(
+        map: &FxHashMap<OrderId, OrderInfo>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<FxHashMap<OrderId, OrderInfo>, D::Error> {
+        let list = Vec::<(OrderId, OrderInfo)>::deserialize(deserializer)?;
+        let mut map = FxHashMap::with_capacity_and_hasher(list.len(), Default::default());
+        map.extend(list);
+        Ok(map)
     }
 }
 
