@@ -283,6 +283,9 @@ async fn serve(
                     Ok(Err(error)) => return Ended::Write(error),
                     Ok(Ok(())) => {}
                 }
+                // A long backlog (a resume) is sent a flush at a time, and
+                // other sessions run between: it never holds a worker.
+                tokio::task::yield_now().await;
                 last_sent = Instant::now();
             }
             () = &mut timer => {
