@@ -117,6 +117,10 @@ pub struct Reports {
     recent_capacity: usize,
     /// The starts of the last trading days, oldest first.
     day_marks: VecDeque<DayMark>,
+    /// When reading one broker's reports back: that broker; the others'
+    /// accounts and orders are not even looked at.
+    #[serde(skip)]
+    only: Option<BrokerId>,
 }
 
 impl Reports {
@@ -153,6 +157,7 @@ impl Reports {
                 .collect(),
             recent_capacity: self.recent_capacity,
             day_marks: self.day_marks.clone(),
+            only: None,
         }
     }
 
@@ -179,17 +184,19 @@ impl Reports {
         self.recent_capacity = recent_capacity.max(1);
     }
 
-    /// The reports of the journal from `mark` on, as they were numbered:
-    /// the same symbols and accounts (those opened before the mark), the
-    /// counters of the mark, no order open, and nothing kept in memory.
+    /// `broker`'s reports of the journal from `mark` on, as they were
+    /// numbered: the same symbols, the broker's accounts opened before the
+    /// mark, the counters of the mark, no order open, and nothing kept in
+    /// memory. Other brokers' orders are ignored, which changes none of
+    /// this broker's reports.
     #[must_use]
-    pub fn from_mark(&self, mark: &DayMark) -> Self {
+    pub fn from_mark(&self, mark: &DayMark, broker: BrokerId) -> Self {
         Self {
             symbols: self.symbols.clone(),
             account_brokers: self
                 .account_brokers
                 .iter()
-                .filter(|(_, &(_, opened))| opened < mark.from_seq)
+                .filter(|(_, &(owner, opened))| owner == broker && opened < mark.from_seq)
                 .map(|(&account, &opened)| (account, opened))
                 .collect(),
             orders: FxHashMap::default(),
@@ -206,6 +213,7 @@ impl Reports {
                 .collect(),
             recent_capacity: 0,
             day_marks: VecDeque::new(),
+            only: Some(broker),
         }
     }
 
@@ -245,8 +253,10 @@ impl Reports {
         for event in events {
             match *event {
                 Event::AccountOpened(opened) => {
-                    self.account_brokers
-                        .insert(opened.account, (opened.broker, seq));
+                    if self.only.is_none_or(|only| only == opened.broker) {
+                        self.account_brokers
+                            .insert(opened.account, (opened.broker, seq));
+                    }
                 }
                 Event::Accepted(accepted) => {
                     if let Some(info) = self.order(accepted.order_id) {
@@ -506,7 +516,7 @@ impl ReadBack {
     #[must_use]
     pub fn new(reports: &Reports, mark: &DayMark, broker: BrokerId, after: u64, upto: u64) -> Self {
         Self {
-            reports: reports.from_mark(mark),
+            reports: reports.from_mark(mark, broker),
             broker,
             after,
             upto,
