@@ -453,3 +453,29 @@ fn only_the_newest_snapshots_are_kept() {
     let kept: Vec<u64> = list_snapshots(dir).unwrap().iter().map(|s| s.0).collect();
     assert_eq!(kept, [40]);
 }
+
+#[test]
+fn a_writer_removes_files_an_earlier_one_wrote_ahead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=3, JournalConfig::default());
+    // A process killed while it filled its next segment leaves it behind.
+    let left = dir.join("segment-7.prealloc");
+    std::fs::write(&left, [0u8; 4096]).unwrap();
+    let writer = JournalWriter::open(dir, 4, JournalConfig::default()).unwrap();
+    assert!(!left.exists());
+    writer.close().unwrap();
+    // The writer's own file written ahead goes with it at close.
+    let ahead = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".prealloc")
+        })
+        .count();
+    assert_eq!(ahead, 0);
+    assert_eq!(read_all(dir), entries(1..=3));
+}

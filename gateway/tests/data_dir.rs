@@ -20,22 +20,27 @@ fn cetx(args: &[&str], data_dir: &Path) -> Command {
     command
 }
 
-/// Runs `command` to its end, at most 30 s.
+/// Runs `command` to its end, at most 30 s (then it is killed and the
+/// test fails). Its output is read as it comes, so a full pipe never
+/// blocks it.
 fn finish(mut command: Command) -> Output {
-    let mut child = command
+    let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("cetx runs");
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "cetx did not exit within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    let pid = child.id().to_string();
+    let (done, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match output.recv_timeout(Duration::from_secs(30)) {
+        Ok(output) => output.expect("cetx's output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("cetx did not exit within 30 s");
+        }
     }
-    child.wait_with_output().unwrap()
 }
 
 /// Runs the server once with one order sent (an IOC buy that finds no

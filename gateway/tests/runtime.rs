@@ -682,3 +682,39 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     drop(old);
     runtime.shutdown().unwrap();
 }
+
+#[test]
+fn without_a_journal_a_resume_older_than_memory_ends_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.journal.durability = cetx_gateway::config::Durability::None;
+    config.server.recent_reports = 1;
+    config.brokers[0].cancel_on_disconnect = false;
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    for coid in 1..=3 {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+    }
+    let sent = wait.take(&mut s1, 3);
+    drop(s1);
+    // The newest report is in memory.
+    let mut newest = handle.connect(B1, 2).unwrap();
+    assert_eq!(wait.next(&mut newest), sent[2]);
+    drop(newest);
+    // Older ones would be read from a journal there is none of.
+    let mut old = handle.connect(B1, 0).unwrap();
+    let ended = wait
+        .0
+        .block_on(async { tokio::time::timeout(WAIT, old.recv()).await })
+        .expect("an answer in time");
+    assert_eq!(ended, None);
+    drop(old);
+    runtime.shutdown().unwrap();
+}

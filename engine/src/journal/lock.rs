@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::JournalError;
 
@@ -18,7 +18,6 @@ pub const LOCK_FILE: &str = "LOCK";
 #[derive(Debug)]
 pub struct JournalLock {
     _file: File,
-    dir: PathBuf,
 }
 
 impl JournalLock {
@@ -59,15 +58,6 @@ impl JournalLock {
         file.set_len(0)
             .and_then(|()| writeln!(file, "pid {}", std::process::id()))
             .map_err(|e| JournalError::io(&path, "writing the journal lock", e))?;
-        Ok(Self {
-            _file: file,
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// The journal directory this lock holds.
-    #[must_use]
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        Ok(Self { _file: file })
     }
 }
