@@ -1,6 +1,7 @@
 //! The journal while it runs: a writer that hits an I/O error stops for
 //! good, a full queue says so instead of blocking the engine thread, and a
-//! follower sees entries as another thread writes them.
+//! follower sees entries as another thread writes them, and what a batch
+//! carries is handed over in order once it is durable.
 //!
 //! Failures are real, not mocked: a segment path that is a symlink to
 //! `/dev/full` fails its first write with `ENOSPC`, and one that is a FIFO
@@ -22,7 +23,7 @@ use cetx_engine::journal::format::segment_file_name;
 use cetx_engine::journal::{
     Durability, JournalConfig, JournalEntry, JournalError, JournalFollower, JournalWriter,
 };
-use journal_support::{entries, entry, segments, small_segments, PATIENCE};
+use journal_support::{entries, entry, records, segments, small_segments, PATIENCE};
 
 fn append(writer: &JournalWriter, seq: u64) -> Result<(), JournalError> {
     let e = entry(seq);
@@ -222,5 +223,103 @@ fn a_follower_reports_damage() {
             }
         ),
         "{err}"
+    );
+}
+
+/// Records what the writer thread hands over: each rider with the last
+/// entry the journal's files hold as it comes, and the failure.
+#[derive(Clone)]
+struct Riders {
+    dir: std::path::PathBuf,
+    seen: Arc<std::sync::Mutex<Seen>>,
+}
+
+#[derive(Clone, Default)]
+struct Seen {
+    riders: Vec<(&'static str, u64)>,
+    failure: Option<String>,
+}
+
+impl cetx_engine::journal::OnDurable<&'static str> for Riders {
+    fn durable(&mut self, rider: &'static str) {
+        let on_disk = segments(&self.dir)
+            .iter()
+            .filter(|p| !std::fs::symlink_metadata(p).unwrap().is_symlink())
+            .flat_map(|p| records(p))
+            .map(|(_, seq)| seq)
+            .max()
+            .unwrap_or(0);
+        self.seen.lock().unwrap().riders.push((rider, on_disk));
+    }
+
+    fn failed(&mut self, error: &JournalError) {
+        self.seen.lock().unwrap().failure = Some(error.to_string());
+    }
+}
+
+#[test]
+fn riders_come_in_order_once_their_entries_are_durable_and_a_failure_is_told() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // One record per segment, growing ones.
+    let config = JournalConfig {
+        preallocate: false,
+        ..small_segments(1)
+    };
+    let riders = Riders {
+        dir: dir.to_path_buf(),
+        seen: Arc::default(),
+    };
+    let writer = JournalWriter::open_with(dir, 1, config, riders.clone()).unwrap();
+    // Segment 5 cannot be written: entries 5 and 6 never become durable.
+    std::os::unix::fs::symlink("/dev/full", dir.join(segment_file_name(5))).unwrap();
+    let mut batch = cetx_engine::JournalBatch::default();
+    let mut hand_over = |seqs: &[u64], rider| {
+        for &seq in seqs {
+            let e = entry(seq);
+            writer
+                .append_to(&mut batch, e.stamp, &e.command, &e.events)
+                .unwrap();
+        }
+        writer.commit_with(&mut batch, rider).unwrap();
+    };
+    hand_over(&[1, 2], "a");
+    hand_over(&[], "nothing to write");
+    hand_over(&[3, 4], "b");
+    assert!(writer.wait_durable(4, PATIENCE).unwrap());
+    let delivered = |n: usize| {
+        let started = Instant::now();
+        while riders.seen.lock().unwrap().riders.len() < n && started.elapsed() < PATIENCE {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        riders.seen.lock().unwrap().riders.clone()
+    };
+    // Each rider came with its entries (and those before) on disk, however
+    // the writer grouped the batches.
+    let seen = delivered(3);
+    let names: Vec<_> = seen.iter().map(|r| r.0).collect();
+    assert_eq!(names, ["a", "nothing to write", "b"]);
+    assert!(
+        seen[0].1 >= 2 && seen[1].1 >= 2 && seen[2].1 >= 4,
+        "{seen:?}"
+    );
+    // A rider alone is handed over without a sync of its own.
+    let syncs = writer.stats().syncs;
+    hand_over(&[], "alone");
+    assert_eq!(delivered(4)[3], ("alone", 4));
+    assert_eq!(writer.stats().syncs, syncs);
+    // Entries that fail to be written never hand their rider over.
+    hand_over(&[5, 6], "lost");
+    let failed = writer.wait_durable(6, PATIENCE).unwrap_err();
+    assert!(matches!(failed, JournalError::Failed(_)), "{failed}");
+    drop(writer);
+    let Seen {
+        riders: seen,
+        failure,
+    } = riders.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(
+        failure.as_ref().is_some_and(|f| f.contains("No space")),
+        "{failure:?}"
     );
 }

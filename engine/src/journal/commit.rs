@@ -83,12 +83,34 @@ impl Shared {
     }
 }
 
+/// What the writer thread does with the riders of durable batches; see
+/// [`super::writer`]. It runs on the writer thread, between group commits:
+/// the time it takes delays the next sync, so it should only hand work on.
+pub trait OnDurable<R>: Send + 'static {
+    /// Called with each rider, in the order the batches were handed over,
+    /// once every entry handed over with or before it is durable.
+    fn durable(&mut self, rider: R);
+
+    /// Called once if the writer stops on an error: no rider is handed
+    /// over after it, and riders of batches not yet durable never are.
+    fn failed(&mut self, error: &JournalError);
+}
+
+/// A writer without riders.
+impl OnDurable<()> for () {
+    fn durable(&mut self, (): ()) {}
+
+    fn failed(&mut self, _: &JournalError) {}
+}
+
 /// Encoded entries on their way to the writer thread: `entries` records
-/// one after another in `records`, numbered from `seq`.
-pub(super) struct Pending {
+/// one after another in `records`, numbered from `seq` (meaningless when
+/// there are none), and what to hand over once they are durable.
+pub(super) struct Pending<R> {
     pub(super) seq: u64,
     pub(super) entries: u64,
     pub(super) records: Vec<u8>,
+    pub(super) rider: Option<R>,
 }
 
 /// Fails unless `next_seq` is one past the last record in `dir` (any
@@ -155,19 +177,20 @@ struct OpenSegment {
 }
 
 /// The writer thread's state.
-pub(super) struct WriterThread {
+pub(super) struct WriterThread<R> {
     dir: PathBuf,
     config: JournalConfig,
-    queue: Receiver<Pending>,
+    queue: Receiver<Pending<R>>,
     recycle: Sender<Vec<u8>>,
     shared: Arc<Shared>,
     segment: Option<OpenSegment>,
     /// Keeps the next segment written ahead; none in `None` durability or
     /// when preallocation is off.
     prealloc: Option<Preallocator>,
-    batch: Vec<Pending>,
+    batch: Vec<Pending<R>>,
     /// The batch's bytes for the current segment, written with one call.
     out: Vec<u8>,
+    on_durable: Box<dyn OnDurable<R>>,
 }
 
 /// Publishes the writer thread's end, however it ends, so that no waiter
@@ -186,15 +209,16 @@ impl Drop for ExitGuard {
     }
 }
 
-impl WriterThread {
+impl<R: Send + 'static> WriterThread<R> {
     /// Starts the writer thread on `queue`; it gives used buffers back
-    /// through `recycle`.
+    /// through `recycle`, and riders to `on_durable`.
     pub(super) fn spawn(
         dir: PathBuf,
         config: JournalConfig,
-        queue: Receiver<Pending>,
+        queue: Receiver<Pending<R>>,
         recycle: Sender<Vec<u8>>,
         shared: Arc<Shared>,
+        on_durable: Box<dyn OnDurable<R>>,
     ) -> Result<JoinHandle<Result<(), JournalError>>, JournalError> {
         let prealloc = if config.preallocate && config.durability != Durability::None {
             Some(Preallocator::start(&dir, config.segment_bytes)?)
@@ -211,6 +235,7 @@ impl WriterThread {
             prealloc,
             batch: Vec::with_capacity(config.max_batch),
             out: Vec::new(),
+            on_durable,
         };
         std::thread::Builder::new()
             .name("cetx-journal".into())
@@ -223,6 +248,7 @@ impl WriterThread {
         let result = self.commit_until_closed();
         if let Err(error) = &result {
             let _ = self.shared.failure.set(error.to_string());
+            self.on_durable.failed(error);
         }
         result
     }
@@ -288,7 +314,8 @@ impl WriterThread {
                 seq += 1;
             }
         }
-        if let Some(segment) = &self.segment {
+        // A batch of riders alone writes and syncs nothing.
+        if let (Some(segment), false) = (&self.segment, out.is_empty()) {
             flush(self.config.durability, &self.shared, segment, &out)?;
         }
         self.shared
@@ -356,25 +383,28 @@ impl WriterThread {
         Ok(file)
     }
 
-    /// Publishes the batch as durable and recycles its buffers.
+    /// Publishes the batch as durable, recycles its buffers and hands its
+    /// riders over.
     fn publish(&mut self) {
-        let Some(last) = self.batch.last() else {
-            return;
-        };
         let s = &self.shared;
-        let last_seq = last.seq + last.entries - 1;
-        let count: u64 = self.batch.iter().map(|p| p.entries).sum();
-        s.batches.fetch_add(1, Ordering::Relaxed);
-        s.entries.fetch_add(count, Ordering::Relaxed);
-        s.largest_batch.fetch_max(count, Ordering::Relaxed);
-        s.durable_seq.store(last_seq, Ordering::Release);
-        s.notify();
+        if let Some(last) = self.batch.iter().rev().find(|p| p.entries > 0) {
+            let last_seq = last.seq + last.entries - 1;
+            let count: u64 = self.batch.iter().map(|p| p.entries).sum();
+            s.batches.fetch_add(1, Ordering::Relaxed);
+            s.entries.fetch_add(count, Ordering::Relaxed);
+            s.largest_batch.fetch_max(count, Ordering::Relaxed);
+            s.durable_seq.store(last_seq, Ordering::Release);
+            s.notify();
+        }
         for pending in self.batch.drain(..) {
             let mut records = pending.records;
             if records.capacity() != 0 && records.capacity() <= POOLED_BUFFER_MAX {
                 records.clear();
                 // A full pool just frees the buffer.
                 let _ = self.recycle.try_send(records);
+            }
+            if let Some(rider) = pending.rider {
+                self.on_durable.durable(rider);
             }
         }
     }

@@ -27,6 +27,15 @@
 //!
 //! The writer always starts a new segment: it never appends to a file that
 //! an earlier process wrote, so it never has to trust that file's tail.
+//!
+//! A batch may carry a rider ([`JournalWriter::commit_with`]): whatever
+//! the appending thread wants done once the batch is durable, such as
+//! sending the reports of its entries. The writer thread hands each rider
+//! to the [`OnDurable`] the writer was opened with
+//! ([`JournalWriter::open_with`]), in order, right after the sync that
+//! made its batch durable, so that no other thread has to be woken for it.
+//! A rider on a batch without entries is handed over after everything
+//! before it is durable, without a sync of its own.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,7 +48,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::command::{Command, Stamp};
 use crate::event::Event;
 
-use super::commit::{check_follows, Pending, Shared, WriterThread};
+use super::commit::{check_follows, OnDurable, Pending, Shared, WriterThread};
 use super::config::{Durability, JournalConfig};
 use super::format::begin_entry_record;
 use super::JournalError;
@@ -94,8 +103,10 @@ impl JournalBatch {
 }
 
 /// Appends journal entries through a writer thread; see the module docs.
-pub struct JournalWriter {
-    sender: Option<Sender<Pending>>,
+/// `R` is what a batch may carry for the writer thread to hand to its
+/// [`OnDurable`] once the batch is durable.
+pub struct JournalWriter<R: Send + 'static = ()> {
+    sender: Option<Sender<Pending<R>>>,
     pool: Receiver<Vec<u8>>,
     shared: Arc<Shared>,
     next_seq: AtomicU64,
@@ -105,8 +116,24 @@ pub struct JournalWriter {
 }
 
 impl JournalWriter {
+    /// Opens `dir` for a writer without riders; see
+    /// [`JournalWriter::open_with`].
+    ///
+    /// # Errors
+    /// As [`JournalWriter::open_with`].
+    pub fn open(
+        dir: impl AsRef<Path>,
+        next_seq: u64,
+        config: JournalConfig,
+    ) -> Result<Self, JournalError> {
+        Self::open_with(dir, next_seq, config, ())
+    }
+}
+
+impl<R: Send + 'static> JournalWriter<R> {
     /// Opens `dir` (creating it if need be) for entries from `next_seq` on,
-    /// and starts the writer thread. The first entry starts a new segment,
+    /// and starts the writer thread, which hands the riders of durable
+    /// batches to `on_durable`. The first entry starts a new segment,
     /// `journal-{next_seq:020}.seg`.
     ///
     /// `next_seq` is one past the last entry in the journal (1 for a new
@@ -121,10 +148,11 @@ impl JournalWriter {
     /// read cleanly (a torn tail must be truncated first);
     /// [`JournalError::Io`] when the directory cannot be created or read or
     /// the thread not started.
-    pub fn open(
+    pub fn open_with(
         dir: impl AsRef<Path>,
         next_seq: u64,
         config: JournalConfig,
+        on_durable: impl OnDurable<R>,
     ) -> Result<Self, JournalError> {
         let dir = dir.as_ref().to_path_buf();
         if next_seq == 0 {
@@ -144,7 +172,14 @@ impl JournalWriter {
         // Bounded by entries (`queue_room`), not by batches.
         let (sender, queue) = crossbeam_channel::unbounded();
         let (recycle, pool) = crossbeam_channel::bounded(POOL_BUFFERS);
-        let thread = WriterThread::spawn(dir, config, queue, recycle, Arc::clone(&shared))?;
+        let thread = WriterThread::spawn(
+            dir,
+            config,
+            queue,
+            recycle,
+            Arc::clone(&shared),
+            Box::new(on_durable),
+        )?;
         Ok(Self {
             sender: Some(sender),
             pool,
@@ -254,6 +289,21 @@ impl JournalWriter {
         if batch.entries == 0 {
             return Ok(());
         }
+        self.hand_over(batch, None)
+    }
+
+    /// Hands the batch's entries (there may be none) to the writer thread
+    /// with `rider`, for its [`OnDurable`] once they and everything before
+    /// them are durable, and leaves the batch empty. Never waits.
+    ///
+    /// # Errors
+    /// [`JournalError::Failed`] once the writer has stopped (the rider is
+    /// dropped).
+    pub fn commit_with(&self, batch: &mut JournalBatch, rider: R) -> Result<(), JournalError> {
+        self.hand_over(batch, Some(rider))
+    }
+
+    fn hand_over(&self, batch: &mut JournalBatch, rider: Option<R>) -> Result<(), JournalError> {
         let Some(sender) = &self.sender else {
             return Err(self.stopped());
         };
@@ -261,6 +311,7 @@ impl JournalWriter {
             seq: batch.first_seq,
             entries: batch.entries,
             records: std::mem::take(&mut batch.records),
+            rider,
         };
         self.shared
             .queued
@@ -421,7 +472,7 @@ impl JournalWriter {
     }
 }
 
-impl Drop for JournalWriter {
+impl<R: Send + 'static> Drop for JournalWriter<R> {
     fn drop(&mut self) {
         // The error, if any, was published as the failure message already.
         let _ = self.shut_down();

@@ -7,13 +7,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use cetx_engine::journal::{self, JournalLock};
+use cetx_engine::journal::{self, JournalLock, OnDurable};
 use cetx_engine::{Calendar, JournalBatch, JournalError, JournalWriter};
 use tokio::sync::watch;
 
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
-use super::router::{self, Outbound, Turn};
+use super::router::{self, Outbound, Router, Turn};
 use super::scheduler::{self, Scheduler};
 use super::sequencer::{ClientOrders, Input, Sequencer};
 use super::state::{GatewayState, Rebuild};
@@ -25,9 +25,8 @@ use crate::config::ServerConfig;
 pub struct Runtime {
     handle: RuntimeHandle,
     engine_thread: Option<JoinHandle<Result<(), RuntimeError>>>,
-    router_thread: Option<JoinHandle<Result<(), JournalError>>>,
     snapshot_thread: Option<JoinHandle<()>>,
-    journal: Option<Arc<JournalWriter>>,
+    journal: Option<Arc<JournalWriter<Turn>>>,
     /// Held from before recovery until the runtime is dropped: one
     /// process per data directory.
     _lock: JournalLock,
@@ -85,13 +84,6 @@ impl Runtime {
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
             replayed = recovered.replayed, "recovered the journal");
 
-        let journal_config = config.journal.journal_config();
-        let journal = JournalWriter::open(&journal_dir, recovered.next_seq, journal_config)
-            .map_err(|source| RuntimeError::Journal {
-                context: "opening the journal writer",
-                source,
-            })?;
-        let journal = Arc::new(journal);
         let (status, _) = watch::channel(RuntimeStatus::Running);
         let brokers = config.brokers.iter().map(|b| b.id);
         let shared = Arc::new(Shared {
@@ -122,43 +114,38 @@ impl Runtime {
                 .collect(),
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
-        let (routed, routed_queue) = crossbeam_channel::bounded(journal_config.queue_capacity);
         // A few spare turns are enough: the router finishes one while the
         // engine fills the next.
         let (recycle, recycled) = crossbeam_channel::bounded(4);
+        let (snapshots, snapshot_queue) = crossbeam_channel::bounded(1);
+        let delivery = Delivering {
+            router: Router::new(recycle, snapshots),
+            shared: Arc::clone(&shared),
+        };
+        let journal = JournalWriter::open_with(
+            &journal_dir,
+            recovered.next_seq,
+            config.journal.journal_config(),
+            delivery,
+        )
+        .map_err(|source| RuntimeError::Journal {
+            context: "opening the journal writer",
+            source,
+        })?;
+        let journal = Arc::new(journal);
         let mut runtime = Self {
             handle: RuntimeHandle {
                 shared: Arc::clone(&shared),
                 inputs,
             },
             engine_thread: None,
-            router_thread: None,
             snapshot_thread: None,
             journal: Some(Arc::clone(&journal)),
             _lock: lock,
         };
-        let (snapshots, snapshot_queue) = crossbeam_channel::bounded(1);
         let keep_snapshots = config.journal.keep_snapshots;
         runtime.snapshot_thread = Some(spawn("cetx-snapshot", move || {
             router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots);
-        })?);
-        let router_journal = Arc::clone(&journal);
-        let router_shared = Arc::clone(&shared);
-        runtime.router_thread = Some(spawn("cetx-router", move || {
-            let result = router::run(
-                &routed_queue,
-                &recycle,
-                &router_shared.outbound,
-                &router_journal,
-                &snapshots,
-            );
-            if let Err(error) = &result {
-                tracing::error!(%error, "the outbound router stopped: no report after the last durable entry was sent");
-                router_shared.fail(format!("the outbound router stopped: {error}"));
-            }
-            // Sessions see their subscriptions end.
-            router::lock(&router_shared.outbound).subscribers.clear();
-            result
         })?);
 
         let now_ns = options.clock.now_ns();
@@ -166,7 +153,6 @@ impl Runtime {
         let mut sequencer = Sequencer {
             engine,
             journal,
-            routed,
             recycled,
             turn: Turn::default(),
             journal_batch: JournalBatch::default(),
@@ -267,21 +253,9 @@ impl Runtime {
                 Err(_) => keep(RuntimeError::Panicked("engine")),
             }
         }
-        if let Some(thread) = self.router_thread.take() {
-            match thread.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(source)) => keep(RuntimeError::Journal {
-                    context: "waiting for the journal to make reports durable",
-                    source,
-                }),
-                Err(_) => keep(RuntimeError::Panicked("router")),
-            }
-        }
-        if let Some(thread) = self.snapshot_thread.take() {
-            if thread.join().is_err() {
-                keep(RuntimeError::Panicked("snapshot"));
-            }
-        }
+        // Closing the journal syncs what was queued and delivers its
+        // reports; the router goes with the writer thread, and with it the
+        // snapshot thread's queue.
         if let Some(journal) = self.journal.take() {
             match Arc::try_unwrap(journal) {
                 Ok(journal) => journal.close().unwrap_or_else(|source| {
@@ -292,6 +266,11 @@ impl Runtime {
                 }),
                 // Every thread that held it has been joined.
                 Err(_) => unreachable!("the journal is shared only with joined threads"),
+            }
+        }
+        if let Some(thread) = self.snapshot_thread.take() {
+            if thread.join().is_err() {
+                keep(RuntimeError::Panicked("snapshot"));
             }
         }
         router::lock(&shared.outbound).subscribers.clear();
@@ -321,6 +300,27 @@ impl Drop for Runtime {
                 tracing::error!(%error, "the runtime stopped with an error");
             }
         }
+    }
+}
+
+/// The router on the journal writer thread, with the runtime's state: it
+/// sends each turn's reports once the turn is durable, and when the
+/// journal fails, fails the runtime and ends every subscription (after the
+/// reports of what was durable).
+struct Delivering {
+    router: Router,
+    shared: Arc<Shared>,
+}
+
+impl OnDurable<Turn> for Delivering {
+    fn durable(&mut self, turn: Turn) {
+        self.router.route(turn, &self.shared.outbound);
+    }
+
+    fn failed(&mut self, error: &JournalError) {
+        tracing::error!(%error, "the journal failed: no report after the last durable entry is sent");
+        self.shared.fail(format!("the journal failed: {error}"));
+        router::lock(&self.shared.outbound).subscribers.clear();
     }
 }
 

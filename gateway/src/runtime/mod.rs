@@ -3,14 +3,19 @@
 //! call it through a [`RuntimeHandle`].
 //!
 //! ```text
-//! session ─submit─► bounded queue ─► engine thread ─append─► journal writer
-//!                   (crossbeam,       (sequencer: checks,     (group commit)
-//!                    try_send: a       seq + time, apply,          │ durable_seq
-//!                    full queue is     scheduler)                  ▼
-//!                    ServerBusy)           └──── entries ────► router thread ─► Subscription
-//!                                                              (Reports, after   (backlog, then
-//!                                                               durable)          live frames)
+//! session ─submit─► bounded queue ─► engine thread ─commit─► journal writer thread
+//!                   (crossbeam,       (sequencer: checks,     (group commit, fdatasync;
+//!                    try_send: a       seq + time, apply,      then, on the same thread,
+//!                    full queue is     scheduler; a turn's     the router: Reports, each
+//!                    ServerBusy)       entries + routes)       broker's batch) ─► Subscription
+//!                                                                              (backlog, then
+//!                                                                               live frames)
 //! ```
+//!
+//! An order crosses three threads: the session's tokio worker, the engine
+//! thread and the journal writer thread, which sends the reports right
+//! after the sync that made them durable (the turn's routes ride on its
+//! journal batch, [`cetx_engine::journal::OnDurable`]).
 //!
 //! - [`Runtime::start`] recovers the engine from `data_dir/journal` and,
 //!   in the same single pass over the journal after the newest snapshot,
@@ -20,8 +25,8 @@
 //!   today's client order ids; then it opens the journal writer after the
 //!   last entry, brings the
 //!   market to the calendar's phase (or opens it, with
-//!   [`RuntimeOptions::open_market_now`]), and starts the engine, router
-//!   and snapshot threads.
+//!   [`RuntimeOptions::open_market_now`]), and starts the engine and
+//!   snapshot threads.
 //! - [`RuntimeHandle::submit`] queues a broker's `NewOrder`, `Cancel` or
 //!   `Amend` without waiting; a full queue is [`SubmitError::Busy`], for
 //!   the session to answer `ServerBusy` (408).
@@ -37,8 +42,8 @@
 //!
 //! Files: `lifecycle.rs` starts and stops a [`Runtime`]; `handle.rs` is
 //! the sessions' side ([`RuntimeHandle`], [`Subscription`]);
-//! `sequencer.rs` the engine thread; `router.rs` the outbound router and
-//! the snapshot writer; `state.rs` the gateway's state beside each
+//! `sequencer.rs` the engine thread; `router.rs` the outbound router (run
+//! by the journal writer thread) and the snapshot writer; `state.rs` the gateway's state beside each
 //! snapshot; `history.rs` the resumes read back from the journal;
 //! `pending.rs` the cancels owed at a disconnect; `scheduler.rs` the calendar's commands; `clock.rs`
 //! the [`Clock`].
@@ -135,9 +140,6 @@ pub enum RuntimeError {
         #[source]
         source: JournalError,
     },
-    /// The router thread stopped before the engine thread.
-    #[error("the outbound router stopped; no more reports can be sent")]
-    RouterGone,
     /// A thread could not be started.
     #[error("starting the {name} thread: {source}")]
     Spawn {

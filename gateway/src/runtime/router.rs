@@ -1,26 +1,28 @@
 //! The outbound router: reports go out only once what they report is
 //! durable.
 //!
-//! The engine thread hands the router every journal entry it appended, in
-//! sequence order, and the gateway's own (unsequenced) rejects in between,
-//! a turn of its loop at a time. The router takes a turn's worth in that
-//! order: it waits until the journal says the turn's last entry is
-//! durable, turns each entry into reports with [`Reports::on_entry_into`],
-//! and gives each connected broker its reports of the turn in one batch
-//! on its subscription (a broker that is not connected finds them in its
-//! history at its next login). An unsequenced reject goes out in the same
-//! batch, never overtaking a report of a request the engine took before
-//! it.
+//! The engine thread hands every turn of its loop to the journal writer:
+//! the journal entries it appended, in sequence order, with the gateway's
+//! own (unsequenced) rejects in between, riding on the turn's batch of
+//! records ([`commit_with`](cetx_engine::JournalWriter::commit_with)). The journal writer thread,
+//! right after the sync that made the turn's entries durable, hands the
+//! turn to the [`Router`] on that same thread: no other thread is woken
+//! between the sync and the reports. The router turns each entry into
+//! reports with [`Reports::on_entry_into`] and gives each connected broker
+//! its reports of the turn in one batch on its subscription (a broker that
+//! is not connected finds them in its history at its next login). An
+//! unsequenced reject goes out in the same batch, never overtaking a
+//! report of a request the engine took before it.
 //!
 //! [`Outbound`] (the reports and the subscriptions) is behind one lock,
-//! taken by the router per turn and by a connecting session while it
+//! taken by the router per turn (on the journal writer thread) and by a connecting session while it
 //! copies its backlog from memory (at most the configured recent reports)
 //! or notes where to read it back from the journal, and registers: so a
 //! report is either in the backlog or sent live, never both and never
 //! neither. The engine thread never
 //! takes this lock.
 //!
-//! Snapshots of the engine state ride along: the engine thread sends one
+//! Snapshots of the engine state ride along: the engine thread adds one
 //! after an entry, the router passes it on once that entry is durable, and
 //! a snapshot thread writes the file, so neither the engine thread nor the
 //! reports wait for it.
@@ -30,10 +32,9 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
-use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot, JournalWriter};
-use cetx_engine::{BrokerId, Command, EngineState, Event, JournalError, Stamp};
+use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot};
+use cetx_engine::{BrokerId, Command, EngineState, Event, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
 
@@ -182,29 +183,30 @@ pub(super) fn lock(outbound: &Mutex<Outbound>) -> MutexGuard<'_, Outbound> {
     outbound.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The router thread: runs until the engine thread is gone and everything
-/// it sent is delivered, or until the journal fails.
-///
-/// # Errors
-/// The journal's failure, when an entry can never become durable.
-pub(super) fn run(
-    routed: &Receiver<Turn>,
-    recycle: &Sender<Turn>,
-    outbound: &Mutex<Outbound>,
-    journal: &JournalWriter,
-    snapshots: &Sender<Snapshot>,
-) -> Result<(), JournalError> {
-    // `recv` returns everything queued before it reports the sender gone.
-    let mut reports = Vec::new();
-    while let Ok(mut turn) = routed.recv() {
-        // Entries come in sequence order: the last one durable, all are.
-        let last = turn.items.iter().rev().find_map(|routed| match routed {
-            Routed::Entry { stamp, .. } => Some(stamp.seq),
-            Routed::Refused { .. } | Routed::Snapshot { .. } => None,
-        });
-        if let Some(seq) = last {
-            wait_durable(journal, seq)?;
+/// The outbound router: the journal writer thread hands it each turn once
+/// the turn's entries are durable ([`cetx_engine::journal::OnDurable`]),
+/// and it sends the reports.
+pub(super) struct Router {
+    /// Turns it is done with, back to the engine thread.
+    recycle: Sender<Turn>,
+    /// Snapshots to write, to the snapshot thread.
+    snapshots: Sender<Snapshot>,
+    /// One entry's reports, reused.
+    reports: Vec<(BrokerId, ServerFrame)>,
+}
+
+impl Router {
+    pub(super) fn new(recycle: Sender<Turn>, snapshots: Sender<Snapshot>) -> Self {
+        Self {
+            recycle,
+            snapshots,
+            reports: Vec::new(),
         }
+    }
+
+    /// Sends the reports of a turn whose entries are durable, in order,
+    /// with its refusals among them, and passes its snapshot on.
+    pub(super) fn route(&mut self, mut turn: Turn, outbound: &Mutex<Outbound>) {
         let mut out = lock(outbound);
         for routed in turn.items.drain(..) {
             match routed {
@@ -216,8 +218,8 @@ pub(super) fn run(
                 } => {
                     let events = &turn.events[events];
                     out.reports
-                        .on_entry_into(stamp.seq, &command, events, &mut reports);
-                    for (broker, frame) in reports.drain(..) {
+                        .on_entry_into(stamp.seq, &command, events, &mut self.reports);
+                    for (broker, frame) in self.reports.drain(..) {
                         out.send(broker, frame);
                     }
                     if let Some(broker) = requester {
@@ -239,7 +241,7 @@ pub(super) fn run(
                         reports: out.reports.for_snapshot(),
                         last_time_ns: Some(last_time_ns),
                     });
-                    match snapshots.try_send(Snapshot {
+                    match self.snapshots.try_send(Snapshot {
                         seq,
                         engine: state,
                         gateway,
@@ -258,9 +260,8 @@ pub(super) fn run(
         // Back to the engine thread with its vectors' capacity; when it
         // has enough spares, this one is freed.
         turn.events.clear();
-        let _ = recycle.try_send(turn);
+        let _ = self.recycle.try_send(turn);
     }
-    Ok(())
 }
 
 /// The unsequenced `OrderRejected` that answers a refused request.
@@ -270,14 +271,6 @@ fn refusal_frame(refusal: Refusal) -> ServerFrame {
         request_kind(refusal.kind),
         refusal.reason,
     )
-}
-
-/// Waits until entry `seq` is durable.
-fn wait_durable(journal: &JournalWriter, seq: u64) -> Result<(), JournalError> {
-    // The timeout only bounds each wait; the writer wakes us when a batch
-    // is durable, and reports a failure instead if it stops.
-    while !journal.wait_durable(seq, Duration::from_secs(1))? {}
-    Ok(())
 }
 
 /// A snapshot on its way to the snapshot thread: the engine's state and

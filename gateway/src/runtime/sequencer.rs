@@ -8,8 +8,8 @@
 //! journaled. Everything else becomes a command: it gets the next sequence
 //! number (a new order's id is that number, so ids rise strictly as the
 //! engine requires) and a time from the [`Clock`], is applied to the
-//! engine, appended to the journal and handed to the router, which reports
-//! it once it is durable.
+//! engine, appended to the journal and handed, with the turn, to the journal
+//! writer, whose thread runs the router once it is durable.
 //!
 //! The journal never falls behind the engine by a refused append: before a
 //! broker's request is applied the sequencer makes sure the journal's queue
@@ -25,9 +25,9 @@
 //! requests that turn brought: the first one it waited for and whatever
 //! else is queued by then, up to [`MAX_TURN`]. Every command of a turn is
 //! stamped with that turn's reading of the clock (never earlier than the
-//! last command's time), and the turn's journal entries and rejects go to
-//! the router together, in order: one hand-off and one wake-up per turn
-//! rather than per request.
+//! last command's time), and the turn's journal entries go to the journal
+//! writer with its routes (reports and rejects, in order) riding on them:
+//! one hand-off and at most one wake-up per turn rather than per request.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -37,7 +37,7 @@ use cetx_engine::{
     AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
     JournalWriter, OrderId, RejectReason, Side, Stamp,
 };
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rustc_hash::FxHashMap;
 
 use super::clock::Clock;
@@ -143,8 +143,8 @@ struct Requester {
 /// The engine thread's state; see the module docs.
 pub(super) struct Sequencer {
     pub(super) engine: Engine,
-    pub(super) journal: Arc<JournalWriter>,
-    pub(super) routed: Sender<Turn>,
+    /// Takes each turn's entries, and the turn for the router with them.
+    pub(super) journal: Arc<JournalWriter<Turn>>,
     /// Turns the router is done with, to be filled again: their vectors
     /// keep their capacity, so a turn allocates nothing.
     pub(super) recycled: Receiver<Turn>,
@@ -173,10 +173,8 @@ impl Sequencer {
     /// was queued before it.
     ///
     /// # Errors
-    /// [`RuntimeError::Journal`] when the journal fails, and
-    /// [`RuntimeError::RouterGone`] when the router thread is gone: the
-    /// thread stops at once, since nothing more can be recorded or
-    /// reported.
+    /// [`RuntimeError::Journal`] when the journal fails: the thread stops
+    /// at once, since nothing more can be recorded or reported.
     pub(super) fn run(mut self, inputs: &Receiver<Input>) -> Result<(), RuntimeError> {
         'turns: loop {
             let input = inputs.recv_timeout(SCHEDULER_TICK);
@@ -380,26 +378,23 @@ impl Sequencer {
         Ok(())
     }
 
-    /// Hands the journal writer this turn's entries and the router what
-    /// the turn produced, each in one piece.
+    /// Hands the journal writer this turn's entries in one piece, with
+    /// what the turn produced riding on them for the router.
     ///
     /// # Errors
-    /// [`RuntimeError::Journal`] when the journal has failed;
-    /// [`RuntimeError::RouterGone`] when the router thread is gone.
+    /// [`RuntimeError::Journal`] when the journal has failed.
     pub(super) fn flush_routes(&mut self) -> Result<(), RuntimeError> {
-        self.journal
-            .commit_batch(&mut self.journal_batch)
-            .map_err(|source| RuntimeError::Journal {
-                context: "appending to the journal",
-                source,
-            })?;
-        if self.turn.items.is_empty() {
-            return Ok(());
-        }
-        let next = self.recycled.try_recv().unwrap_or_default();
-        self.routed
-            .send(std::mem::replace(&mut self.turn, next))
-            .map_err(|_| RuntimeError::RouterGone)
+        let committed = if self.turn.items.is_empty() {
+            self.journal.commit_batch(&mut self.journal_batch)
+        } else {
+            let next = self.recycled.try_recv().unwrap_or_default();
+            let turn = std::mem::replace(&mut self.turn, next);
+            self.journal.commit_with(&mut self.journal_batch, turn)
+        };
+        committed.map_err(|source| RuntimeError::Journal {
+            context: "appending to the journal",
+            source,
+        })
     }
 
     /// Cancels every resting order of the broker, if its config asks for
