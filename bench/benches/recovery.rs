@@ -24,8 +24,8 @@ use criterion::{criterion_main, Criterion, SamplingMode, Throughput};
 
 use cetx_bench::flow::{engine_config, genesis, MixedFlow};
 use cetx_engine::journal::{recover, Durability, JournalConfig, JournalReader, JournalWriter};
+use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_engine::{Engine, Stamp};
-use cetx_gateway::replay::{run, Format, ReplayArgs};
 
 /// Order commands after the genesis.
 const ORDERS: u64 = 700_000;

@@ -37,7 +37,10 @@
 //!
 //! - [`settlement`]: a [`settlement::Ledger`] that reads journal entries and
 //!   keeps balances, day figures and one delivery-versus-payment clearing
-//!   row per trade, and reconciles them with the engine's state.
+//!   row per trade, and reconciles them with the engine's state; the
+//!   report files written from it as CSV or JSON; and
+//!   [`settlement::run()`], `cetx replay` as a library (the binary passes
+//!   in the config, calendar and progress callback).
 //!
 //! Data flows `Command → Engine::apply → (checks) → Book/matching →
 //! settlement → Vec<Event>`, then `(Stamp, Command, [Event]) →

@@ -26,9 +26,9 @@
 //! - [`client`]: the broker's side, for Rust brokers, tests and
 //!   `cetx order`: log in, send requests, read reports, resume after a
 //!   reconnect.
-//! - `bin/cetx.rs`: the `cetx` binary (`cetx serve`, `cetx order`).
-//! - [`replay`]: `cetx replay`, settlement reports and the clearing file
-//!   from a journal, reconciled with the replayed engine.
+//! - `bin/cetx.rs`: the `cetx` binary (`cetx serve`, `cetx order`, and
+//!   `cetx replay`, which runs `cetx_engine::settlement::run` with the
+//!   server config's engine config and calendar and a progress line).
 //!
 //! Data flows `socket → codec (decode) → protocol::ClientMessage → session →
 //! request::parse → runtime::Request → runtime (queue → engine thread →
@@ -40,7 +40,6 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod protocol;
-pub mod replay;
 pub mod reports;
 pub mod request;
 pub mod runtime;

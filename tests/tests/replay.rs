@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use cetx_engine::journal::format::list_segments;
 use cetx_engine::journal::{Durability, JournalConfig, JournalWriter};
+use cetx_engine::settlement::{exit, run, Format, ReplayArgs};
 use cetx_engine::{
     AccountId, Calendar, Command, Engine, InstrumentId, NewOrder, OrderId, OrderType, Phase, Side,
     Stamp, TimeInForce,
 };
 use cetx_gateway::config::ServerConfig;
-use cetx_gateway::replay::{exit, run, Format, ReplayArgs};
 
 /// 2026-11-27 09:30:00 +08:00 in ns.
 const OPEN_NS: i64 = 1_795_743_000 * 1_000_000_000;
@@ -247,10 +247,53 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
 
 #[test]
 fn follow_sees_trades_appended_while_it_runs() {
+    // Everything up to the first trade first; the three trades while
+    // following.
+    let (summary, stdout) = follow(Format::Csv, 6);
+    assert_eq!(summary.rows, 3, "{stdout}");
+    let mut lines = stdout.lines();
+    assert!(
+        lines.next().unwrap().starts_with("seq,time_ns,"),
+        "{stdout}"
+    );
+    assert_eq!(lines.count(), 3, "{stdout}");
+}
+
+#[test]
+fn follow_in_json_prints_json_lines_from_the_first_row() {
+    // Two trades before following, the third while following: standard
+    // output is one object per line throughout, never an array.
+    let (summary, stdout) = follow(Format::Json, 4);
+    assert_eq!(summary.rows, 3, "{stdout}");
+    let trade_ids: Vec<u64> = stdout
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON value: {line}: {e}"));
+            row["trade_id"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(trade_ids, [1, 2, 3], "{stdout}");
+    let golden = std::fs::read_to_string(golden_dir().join("clearing.json")).unwrap();
+    let golden_rows: Vec<&str> = golden
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('{'))
+        .map(|l| l.trim_end_matches(','))
+        .collect();
+    let got_rows: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix('{')).collect();
+    assert_eq!(
+        got_rows, golden_rows,
+        "the same objects as the clearing file"
+    );
+}
+
+/// Runs `cetx replay --follow` on a journal that has all but the last
+/// `followed` commands of the scripted day, appends those while it runs,
+/// and stops it once it is done. Returns its summary and standard output.
+fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySummary, String) {
     let (commands, config) = scripted_day();
     let journal = tempfile::tempdir().unwrap();
-    // Everything up to the first trade now; the rest while following.
-    let split = commands.len() - 6;
+    let split = commands.len() - followed;
     write_journal(journal.path(), &commands[..split], &config);
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
@@ -260,7 +303,7 @@ fn follow_sees_trades_appended_while_it_runs() {
             Arc::clone(&stop),
         );
         std::thread::spawn(move || {
-            let mut a = args(&path, None, Format::Csv);
+            let mut a = args(&path, None, format);
             a.follow = true;
             let mut stdout = Vec::new();
             let summary = run(
@@ -275,7 +318,7 @@ fn follow_sees_trades_appended_while_it_runs() {
             (summary, String::from_utf8(stdout).unwrap())
         })
     };
-    // Append the trading commands to the live journal.
+    // Append the rest to the live journal.
     let mut engine = Engine::new(&config).unwrap();
     let mut events = Vec::new();
     for (command, stamp) in &commands[..split] {
@@ -299,17 +342,12 @@ fn follow_sees_trades_appended_while_it_runs() {
         .wait_durable(commands.last().unwrap().1.seq, Duration::from_secs(10))
         .unwrap());
     writer.close().unwrap();
-    // Stop the follower once it has seen all three trades, bounded in time.
+    // Stop the follower once it has read the journal's end, bounded in
+    // time.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !follower.is_finished() && std::time::Instant::now() < deadline {
         stop.store(true, Ordering::SeqCst);
         std::thread::yield_now();
     }
-    let (summary, stdout) = follower.join().unwrap();
-    assert_eq!(summary.rows, 3, "{stdout}");
-    assert_eq!(
-        stdout.lines().filter(|l| !l.starts_with("seq,")).count(),
-        3,
-        "{stdout}"
-    );
+    follower.join().unwrap()
 }

@@ -10,7 +10,7 @@
 //! - `cetx replay --journal DIR [--config FILE] [--day YYYYMMDD] [--from-seq N]
 //!   [--out DIR] [--format csv|json] [--follow]` verifies and replays a
 //!   journal into settlement reports and the clearing file (see
-//!   `cetx_gateway::replay` for the outputs and the exit codes).
+//!   `cetx_engine::settlement::run` for the outputs and the exit codes).
 //! - `cetx journal archive --before-seq N [--config FILE] [--data-dir DIR]
 //!   [--to DIR]` moves settled segments, wholly before both N and the
 //!   oldest kept snapshot, to an archive directory (never deletes; the
@@ -113,7 +113,8 @@ struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
     format: ReplayFormat,
     /// Keep reading a live journal and print clearing rows as they appear,
-    /// until Ctrl-C.
+    /// until Ctrl-C. With `--format json` standard output is then JSON
+    /// Lines (one object per line), not an array.
     #[arg(long)]
     follow: bool,
 }
@@ -251,7 +252,7 @@ fn main() -> ExitCode {
 /// `cetx replay`: runs the settlement replay on a blocking thread, with a
 /// progress line on a terminal and Ctrl-C ending `--follow`.
 async fn replay(args: ReplayArgs) -> ExitCode {
-    use cetx_gateway::replay::{self, exit, Format};
+    use cetx_engine::settlement::{self, exit, Format};
     use std::io::IsTerminal;
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -265,7 +266,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
         },
         None => ServerConfig::embedded_default(),
     };
-    let replay_args = replay::ReplayArgs {
+    let replay_args = settlement::ReplayArgs {
         journal: args.journal,
         calendar: config.calendar.clone(),
         day: args.day,
@@ -299,7 +300,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
         };
         let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr());
         let engine_config = config.engine_config();
-        let result = replay::run(
+        let result = settlement::run(
             &replay_args,
             &engine_config,
             &mut stdout,

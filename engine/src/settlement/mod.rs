@@ -15,6 +15,34 @@
 //! that cash and allowances only entered or left through deposits,
 //! withdrawals and registry transfers. Both fail loudly, naming the first
 //! difference.
+//!
+//! # Layout
+//!
+//! - this file: the [`Ledger`] and what it keeps ([`ClearingRow`],
+//!   [`DayReport`], [`AccountLedger`]), and [`ReconcileError`].
+//! - [`dates`]: [`TradingDates`], the calendar date of each of the
+//!   engine's numbered trading days, learnt from the journal.
+//! - [`reports`]: the report files' lines as `serde` structs, whose fields
+//!   are the columns ([`ClearingLine`], [`DayLine`], [`AccountLine`]), and
+//!   [`Cny`], money as written.
+//! - [`writer`]: [`ReportWriter`], which lays lines out as CSV (the `csv`
+//!   crate) or JSON (`serde_json`): a whole report, or rows as they come.
+//! - [`run`](mod@run): `cetx replay` as a library: [`run()`] reads and
+//!   checks a journal, replays it onto an engine and into a ledger,
+//!   reconciles the two and writes the reports; its [`ReplayArgs`],
+//!   [`ReplaySummary`], [`ReplayFailure`] and [`exit`] codes. The binary
+//!   passes in what comes from the server config and the terminal (the
+//!   engine config, the calendar, a progress callback, a stop flag).
+//!
+//! Data flows `JournalReader → JournalEntry → Engine::replay and
+//! Ledger::apply → ClearingRow → ClearingLine → ReportWriter → clearing
+//! file`, then `Ledger::reconcile`, and `DayReport`/`AccountLedger →
+//! DayLine`/`AccountLine → the days and accounts files`.
+
+pub mod dates;
+pub mod reports;
+pub mod run;
+pub mod writer;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +56,11 @@ use crate::journal::JournalEntry;
 use crate::order::AccountId;
 use crate::risk::value_fen;
 use crate::state::EngineState;
+
+pub use dates::TradingDates;
+pub use reports::{AccountLine, ClearingLine, Cny, DayLine, ReportLine};
+pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};
+pub use writer::{Format, Layout, ReportWriter};
 
 /// One trade as a delivery-versus-payment instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]

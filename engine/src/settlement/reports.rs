@@ -1,0 +1,263 @@
+//! The lines of `cetx replay`'s report files, as `serde` structs.
+//!
+//! Three reports, one line type each, whose fields are the columns in
+//! order:
+//!
+//! - [`ClearingLine`]: one trade, delivery versus payment (`clearing`);
+//! - [`DayLine`]: one instrument's trading day (`days`);
+//! - [`AccountLine`]: one account's trading in one instrument (`accounts`).
+//!
+//! Amounts and prices are CNY with exactly two decimals ([`Cny`]), written
+//! from fen without going through a decimal or a float; in JSON they are
+//! strings, since JSON numbers are floats to most readers and amounts must
+//! not be. Dates are `YYYYMMDD` numbers; instruments are their symbols.
+//! How the lines are laid out in a file or a stream is
+//! [`super::writer`]'s business.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use super::{AccountLedger, ClearingRow, DayReport};
+
+/// An amount in fen, or a price in ticks of 0.01 CNY, written as CNY with
+/// exactly two decimals (`-90500.00`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cny(pub i64);
+
+impl fmt::Display for Cny {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let fen = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:02}", fen / 100, fen % 100)
+    }
+}
+
+impl Serialize for Cny {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A price that may not exist yet: CNY, or an empty string (an empty CSV
+/// field, `""` in JSON).
+fn cny_or_empty<S: Serializer>(value: &Option<Cny>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(cny) => cny.serialize(serializer),
+        None => serializer.serialize_str(""),
+    }
+}
+
+/// A line of a report: its columns are its fields, in order.
+pub trait ReportLine: Serialize {
+    /// The report's name: its file is `{NAME}.csv` or `{NAME}.json`.
+    const NAME: &'static str;
+    /// The column names, the CSV header: the fields' names, in order.
+    const HEADER: &'static [&'static str];
+}
+
+/// One trade as delivery versus payment: a line of `clearing`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClearingLine<'a> {
+    /// Sequence number of the command that traded.
+    pub seq: u64,
+    /// Time of that command, in ns since the Unix epoch.
+    pub time_ns: i64,
+    /// The trading day, `YYYYMMDD`.
+    pub trading_day: u32,
+    /// The engine's trade id.
+    pub trade_id: u64,
+    /// The instrument's symbol.
+    pub instrument: &'a str,
+    /// Receives the allowances and pays.
+    pub buyer_account: u32,
+    /// The buyer's broker.
+    pub buyer_broker: u32,
+    /// Delivers the allowances and is paid.
+    pub seller_account: u32,
+    /// The seller's broker.
+    pub seller_broker: u32,
+    /// Tonnes delivered.
+    pub quantity_t: u64,
+    /// The price.
+    pub price_cny: Cny,
+    /// The amount paid: price × quantity.
+    pub amount_cny: Cny,
+}
+
+impl ReportLine for ClearingLine<'_> {
+    const NAME: &'static str = "clearing";
+    const HEADER: &'static [&'static str] = &[
+        "seq",
+        "time_ns",
+        "trading_day",
+        "trade_id",
+        "instrument",
+        "buyer_account",
+        "buyer_broker",
+        "seller_account",
+        "seller_broker",
+        "quantity_t",
+        "price_cny",
+        "amount_cny",
+    ];
+}
+
+impl<'a> ClearingLine<'a> {
+    /// The line of a ledger's clearing row, on the date `trading_day`
+    /// (`YYYYMMDD`), for the instrument named `instrument`.
+    #[must_use]
+    pub const fn new(row: &ClearingRow, trading_day: u32, instrument: &'a str) -> Self {
+        Self {
+            seq: row.seq,
+            time_ns: row.time_ns,
+            trading_day,
+            trade_id: row.trade_id,
+            instrument,
+            buyer_account: row.buyer.0,
+            buyer_broker: row.buyer_broker.0,
+            seller_account: row.seller.0,
+            seller_broker: row.seller_broker.0,
+            quantity_t: row.quantity_t,
+            price_cny: Cny(row.price_ticks),
+            amount_cny: Cny(row.amount_fen),
+        }
+    }
+}
+
+/// One instrument's trading on one day: a line of `days`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DayLine<'a> {
+    /// The trading day, `YYYYMMDD`.
+    pub trading_day: u32,
+    /// The instrument's symbol.
+    pub instrument: &'a str,
+    /// First trade price (the close, on a day without trades).
+    pub open_cny: Cny,
+    /// Highest trade price.
+    pub high_cny: Cny,
+    /// Lowest trade price.
+    pub low_cny: Cny,
+    /// The engine's close once the day has ended, until then the VWAP so
+    /// far; empty before the first trade.
+    #[serde(serialize_with = "cny_or_empty")]
+    pub close_cny: Option<Cny>,
+    /// Tonnes traded.
+    pub volume_t: u64,
+    /// Value traded.
+    pub turnover_cny: Cny,
+    /// Number of trades.
+    pub trade_count: u64,
+}
+
+impl ReportLine for DayLine<'_> {
+    const NAME: &'static str = "days";
+    const HEADER: &'static [&'static str] = &[
+        "trading_day",
+        "instrument",
+        "open_cny",
+        "high_cny",
+        "low_cny",
+        "close_cny",
+        "volume_t",
+        "turnover_cny",
+        "trade_count",
+    ];
+}
+
+impl<'a> DayLine<'a> {
+    /// The line of a ledger's day report, on the date `trading_day`
+    /// (`YYYYMMDD`), for the instrument named `instrument`.
+    #[must_use]
+    pub fn new(day: &DayReport, trading_day: u32, instrument: &'a str) -> Self {
+        // A tick of 0.01 CNY, the default, for rounding a VWAP so far.
+        let close_ticks = day.close_ticks.or_else(|| super::Ledger::vwap(day, 1));
+        Self {
+            trading_day,
+            instrument,
+            open_cny: Cny(day.open_ticks),
+            high_cny: Cny(day.high_ticks),
+            low_cny: Cny(day.low_ticks),
+            close_cny: close_ticks.map(Cny),
+            volume_t: day.volume_t,
+            turnover_cny: Cny(day.turnover_fen),
+            trade_count: day.trade_count,
+        }
+    }
+}
+
+/// One account's trading in one instrument: a line of `accounts`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AccountLine<'a> {
+    /// The account.
+    pub account: u32,
+    /// Its broker.
+    pub broker: u32,
+    /// The instrument's symbol.
+    pub instrument: &'a str,
+    /// Tonnes bought.
+    pub bought_t: u64,
+    /// Tonnes sold.
+    pub sold_t: u64,
+    /// Cash from selling minus cash paid for buying.
+    pub net_trade_cny: Cny,
+    /// The holding at the end.
+    pub end_holding_t: u64,
+    /// The account's cash at the end (the same on each of its lines).
+    pub end_cash_cny: Cny,
+}
+
+impl ReportLine for AccountLine<'_> {
+    const NAME: &'static str = "accounts";
+    const HEADER: &'static [&'static str] = &[
+        "account",
+        "broker",
+        "instrument",
+        "bought_t",
+        "sold_t",
+        "net_trade_cny",
+        "end_holding_t",
+        "end_cash_cny",
+    ];
+}
+
+impl<'a> AccountLine<'a> {
+    /// The line of an account's trading in the instrument at index
+    /// `instrument` (its id), named `symbol`.
+    ///
+    /// # Panics
+    /// If the ledger keeps fewer instruments than `instrument + 1`.
+    #[must_use]
+    pub fn new(account: &AccountLedger, instrument: usize, symbol: &'a str) -> Self {
+        Self {
+            account: account.account.0,
+            broker: account.broker.0,
+            instrument: symbol,
+            bought_t: account.bought_t[instrument],
+            sold_t: account.sold_t[instrument],
+            net_trade_cny: Cny(account.net_trade_fen[instrument]),
+            end_holding_t: account.holdings_t[instrument],
+            end_cash_cny: Cny(account.cash_fen),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cny_has_exactly_two_decimals_and_its_sign() {
+        for (fen, text) in [
+            (0, "0.00"),
+            (5, "0.05"),
+            (-5, "-0.05"),
+            (90_50, "90.50"),
+            (-90_500_00, "-90500.00"),
+            (i64::MIN, "-92233720368547758.08"),
+            (i64::MAX, "92233720368547758.07"),
+        ] {
+            assert_eq!(Cny(fen).to_string(), text);
+        }
+    }
+}

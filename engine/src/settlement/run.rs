@@ -1,0 +1,398 @@
+//! `cetx replay`: settlement reports and the clearing file from a journal.
+//!
+//! Reads a journal directory once, checking every record (CRC, sequence
+//! continuity), and feeds each entry to a [`Ledger`] and to an engine that
+//! replays the events. At the end the ledger's balances must equal the
+//! replayed engine's state at the same sequence number, and cash and
+//! allowances must be conserved; either failing stops with its own exit
+//! code ([`exit`]). Outputs, in CSV or JSON (see [`super::reports`] for
+//! their columns and [`super::writer`] for their layout):
+//!
+//! - `clearing`: one row per trade, delivery versus payment;
+//! - `days`: per trading day and instrument, open, high, low, close (VWAP),
+//!   volume, turnover and trade count;
+//! - `accounts`: per account and instrument, bought, sold, net cash from
+//!   trading that instrument, and the end holding; `end_cash_cny` is the
+//!   account's cash, the same on each of its rows.
+//!
+//! `trading_day` is a date, `YYYYMMDD`: the engine numbers its trading days
+//! from 0, and the replay dates each by the calendar (the config's) at the
+//! time of the entry that began it ([`TradingDates`]).
+//!
+//! With `--out DIR` the three go to `DIR/{clearing,days,accounts}.{csv,json}`;
+//! without it the clearing file goes to standard output and the reports to
+//! standard error. Nothing is written unless the journal reconciles.
+//! `--follow` then tails a live journal and prints clearing rows to
+//! standard output as they appear, until stopped: CSV rows, or JSON Lines
+//! (one object per line). Without `--out`, the clearing rows before the
+//! follow are JSON Lines too, so that standard output is one stream of
+//! them.
+//!
+//! The run is a library function with no clock, terminal or signal of its
+//! own: the caller (the `cetx` binary) passes in the engine config and the
+//! calendar it read from the server config, a progress callback, and the
+//! flag that stops `--follow`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::dates::TradingDates;
+use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
+use super::writer::{Format, ReportWriter};
+use super::{ClearingRow, Ledger, ReconcileError};
+use crate::calendar::Calendar;
+use crate::engine::{Engine, EngineConfig};
+use crate::instrument::InstrumentId;
+use crate::journal::{JournalEntry, JournalError, JournalFollower, JournalReader};
+use crate::replay::ReplayError;
+
+/// Exit codes of `cetx replay`, part of its interface.
+pub mod exit {
+    /// Everything read, reconciled and conserved.
+    pub const OK: u8 = 0;
+    /// An I/O error or bad arguments.
+    pub const FAILURE: u8 = 1;
+    /// A record is damaged (bad CRC, bad header, undecodable).
+    pub const CORRUPT: u8 = 3;
+    /// Sequence numbers are not continuous, or a segment the manifest
+    /// lists is missing.
+    pub const GAP: u8 = 4;
+    /// The ledger does not reconcile with the engine, or value is not
+    /// conserved, or the events do not replay.
+    pub const RECONCILE: u8 = 5;
+}
+
+/// What `cetx replay` was asked.
+#[derive(Clone, Debug)]
+pub struct ReplayArgs {
+    /// The journal directory.
+    pub journal: PathBuf,
+    /// The exchange calendar the journal was written under (the server
+    /// config's), which turns the engine's trading days into dates.
+    pub calendar: Calendar,
+    /// Only this trading day's clearing rows and day report, `YYYYMMDD`.
+    pub day: Option<u32>,
+    /// Only clearing rows from this sequence number on.
+    pub from_seq: u64,
+    /// Directory to write the three files into.
+    pub out: Option<PathBuf>,
+    /// CSV or JSON.
+    pub format: Format,
+    /// Tail a live journal.
+    pub follow: bool,
+}
+
+/// Why `cetx replay` stopped early; each has its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayFailure {
+    /// The journal could not be read as it stands.
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+    /// The events do not replay onto the engine.
+    #[error("{0}")]
+    Replay(#[from] ReplayError),
+    /// The ledger disagrees with the engine, or value is not conserved.
+    #[error("reconciliation failed: {0}")]
+    Reconcile(#[from] ReconcileError),
+    /// Writing an output failed.
+    #[error("writing {path}: {source}")]
+    Output {
+        /// The file or stream.
+        path: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ReplayFailure {
+    /// The process exit code for this failure.
+    #[must_use]
+    pub const fn exit_code(&self) -> u8 {
+        match self {
+            Self::Journal(JournalError::Corrupt { .. }) => exit::CORRUPT,
+            Self::Journal(JournalError::Gap { .. } | JournalError::MissingSegment { .. }) => {
+                exit::GAP
+            }
+            Self::Replay(_) | Self::Reconcile(_) => exit::RECONCILE,
+            Self::Journal(_) | Self::Output { .. } => exit::FAILURE,
+        }
+    }
+}
+
+/// What a replay read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Entries read.
+    pub entries: u64,
+    /// Last sequence number read.
+    pub last_seq: u64,
+    /// Clearing rows written.
+    pub rows: u64,
+    /// A last record that fails its checks with nothing whole after it,
+    /// where reading stopped (not settled): file and offset.
+    pub torn_tail: Option<(PathBuf, u64)>,
+}
+
+/// The three reports, rendered and waiting for the journal to reconcile.
+struct Rendered {
+    clearing: Vec<u8>,
+    days: Vec<u8>,
+    accounts: Vec<u8>,
+}
+
+/// Replays a journal and writes the reports; see the module docs.
+///
+/// `config` is the engine config of the server that wrote the journal (its
+/// instruments, in id order, name the reports' symbols); `progress` is
+/// called with each entry's sequence number; `stop` ends `--follow`.
+///
+/// # Errors
+/// A [`ReplayFailure`]; [`ReplayFailure::exit_code`] gives its exit code.
+pub fn run(
+    args: &ReplayArgs,
+    config: &EngineConfig,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+    stop: &AtomicBool,
+) -> Result<ReplaySummary, ReplayFailure> {
+    let symbols: Vec<String> = config
+        .instruments
+        .iter()
+        .map(|s| s.symbol.clone())
+        .collect();
+    let mut engine = Engine::new(config).map_err(|e| ReplayFailure::Output {
+        path: "config".into(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    let mut ledger = Ledger::new(symbols.len());
+    let mut dates = TradingDates::new(&args.calendar);
+    // Without `--out`, `--follow` makes standard output one stream of
+    // clearing rows as they come, from the first.
+    let layout = if args.follow && args.out.is_none() {
+        args.format.lines(true)
+    } else {
+        args.format.table()
+    };
+    let mut clearing = ReportWriter::new(Vec::new(), layout).map_err(output(ClearingLine::NAME))?;
+    let mut replayed = Replayed {
+        engine: &mut engine,
+        ledger: &mut ledger,
+        dates: &mut dates,
+        symbols: &symbols,
+    };
+    let mut summary = replayed.read(args, &mut clearing, progress)?;
+    ledger.reconcile(&engine.state())?;
+    ledger.check_conservation()?;
+
+    let rendered = Rendered {
+        clearing: clearing.finish().map_err(output(ClearingLine::NAME))?,
+        days: day_report(args, &dates, &ledger, &symbols).map_err(output(DayLine::NAME))?,
+        accounts: account_report(args.format, &ledger, &symbols)
+            .map_err(output(AccountLine::NAME))?,
+    };
+    write_reports(args, &rendered, stdout, stderr)?;
+    if let Some((file, offset)) = &summary.torn_tail {
+        let note = format!(
+            "note: the journal ends in a record that fails its checks at {} offset {offset}, with no whole record after it; it is not settled. A write cut short by a crash (never acknowledged) and damage to the last record (which may have been acknowledged) look alike; if the server is running, it may simply be a write in progress\n",
+            file.display()
+        );
+        write_stream(stderr, "stderr", note.as_bytes())?;
+    }
+    if args.follow {
+        let mut replayed = Replayed {
+            engine: &mut engine,
+            ledger: &mut ledger,
+            dates: &mut dates,
+            symbols: &symbols,
+        };
+        summary.rows += replayed.follow(args, summary.last_seq + 1, stdout, stop)?;
+    }
+    Ok(summary)
+}
+
+/// What a replay keeps as it reads: the replaying engine, the ledger and
+/// the dates, and the symbols that name the instruments.
+struct Replayed<'r, 'c, 's> {
+    engine: &'r mut Engine,
+    ledger: &'r mut Ledger,
+    dates: &'r mut TradingDates<'c>,
+    symbols: &'s [String],
+}
+
+impl<'s> Replayed<'_, '_, 's> {
+    /// Reads the journal as it stands, to its end (or a torn last record),
+    /// writing the clearing rows `args` selects into `clearing`.
+    fn read<W: Write>(
+        &mut self,
+        args: &ReplayArgs,
+        clearing: &mut ReportWriter<W, ClearingLine<'s>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ReplaySummary, ReplayFailure> {
+        let mut summary = ReplaySummary::default();
+        let mut reader = JournalReader::open(&args.journal)?;
+        let mut rows = Vec::new();
+        let mut events = Vec::new();
+        loop {
+            let (stamp, command) = match reader.next_into(&mut events) {
+                Ok(Some(entry)) => entry,
+                Ok(None) => break,
+                Err(JournalError::TornTail { file, offset, .. }) => {
+                    summary.torn_tail = Some((file, offset));
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let entry = JournalEntry {
+                stamp,
+                command,
+                events: std::mem::take(&mut events),
+            };
+            self.engine.replay(stamp, &entry.events)?;
+            summary.rows += self.settle(args, &entry, &mut rows, clearing, ClearingLine::NAME)?;
+            events = entry.events;
+            events.clear();
+            summary.entries += 1;
+            summary.last_seq = stamp.seq;
+            progress(stamp.seq);
+        }
+        Ok(summary)
+    }
+
+    /// Tails the journal from `from_seq`, printing clearing rows (CSV rows
+    /// or JSON Lines) as entries appear, until `stop` is set. Returns the
+    /// rows printed.
+    fn follow(
+        &mut self,
+        args: &ReplayArgs,
+        from_seq: u64,
+        stdout: &mut dyn Write,
+        stop: &AtomicBool,
+    ) -> Result<u64, ReplayFailure> {
+        let mut follower = JournalFollower::new(&args.journal, from_seq)
+            .with_poll_interval(Duration::from_millis(20));
+        // The header, if any, is already written.
+        let mut clearing =
+            ReportWriter::new(stdout, args.format.lines(false)).map_err(output("stdout"))?;
+        let mut rows = Vec::new();
+        let mut printed = 0;
+        for entry in follower.until(stop) {
+            let entry = entry?;
+            let settled = self.settle(args, &entry, &mut rows, &mut clearing, "stdout")?;
+            if settled > 0 {
+                clearing.flush().map_err(output("stdout"))?;
+                printed += settled;
+            }
+        }
+        clearing.finish().map_err(output("stdout"))?;
+        Ok(printed)
+    }
+
+    /// Dates and settles one entry, writing the clearing rows `args`
+    /// selects to `clearing` (named `to` in errors). Returns how many it
+    /// wrote. (The engine replays in `read` only: a followed journal is
+    /// settled, not reconciled.)
+    fn settle<W: Write>(
+        &mut self,
+        args: &ReplayArgs,
+        entry: &JournalEntry,
+        rows: &mut Vec<ClearingRow>,
+        clearing: &mut ReportWriter<W, ClearingLine<'s>>,
+        to: &str,
+    ) -> Result<u64, ReplayFailure> {
+        self.dates.observe(entry.stamp, &entry.events);
+        self.ledger.apply(entry, rows)?;
+        let mut written = 0;
+        for row in rows.drain(..) {
+            let date = self.dates.date(row.trading_day);
+            if row.seq >= args.from_seq && args.day.is_none_or(|day| date == day) {
+                let line = ClearingLine::new(&row, date, symbol(self.symbols, row.instrument));
+                clearing.write(&line).map_err(output(to))?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// The day report: the days `args` selects, each instrument's figures.
+fn day_report(
+    args: &ReplayArgs,
+    dates: &TradingDates,
+    ledger: &Ledger,
+    symbols: &[String],
+) -> io::Result<Vec<u8>> {
+    let mut days = ReportWriter::new(Vec::new(), args.format.table())?;
+    for day in ledger.days() {
+        let date = dates.date(day.trading_day);
+        if args.day.is_none_or(|d| d == date) {
+            days.write(&DayLine::new(day, date, symbol(symbols, day.instrument)))?;
+        }
+    }
+    days.finish()
+}
+
+/// The account report: every account, by id, a line per instrument.
+fn account_report(format: Format, ledger: &Ledger, symbols: &[String]) -> io::Result<Vec<u8>> {
+    let mut accounts = ReportWriter::new(Vec::new(), format.table())?;
+    for account in ledger.accounts() {
+        for (i, name) in symbols.iter().enumerate() {
+            accounts.write(&AccountLine::new(account, i, name))?;
+        }
+    }
+    accounts.finish()
+}
+
+/// Writes the reports to `--out`'s files, or the clearing file to `stdout`
+/// and the reports to `stderr`.
+fn write_reports(
+    args: &ReplayArgs,
+    rendered: &Rendered,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<(), ReplayFailure> {
+    let Some(dir) = &args.out else {
+        write_stream(stdout, "stdout", &rendered.clearing)?;
+        write_stream(stderr, "stderr", &rendered.days)?;
+        return write_stream(stderr, "stderr", &rendered.accounts);
+    };
+    std::fs::create_dir_all(dir).map_err(output(dir.display()))?;
+    for (name, bytes) in [
+        (ClearingLine::NAME, &rendered.clearing),
+        (DayLine::NAME, &rendered.days),
+        (AccountLine::NAME, &rendered.accounts),
+    ] {
+        let path = dir.join(format!("{name}.{}", args.format.extension()));
+        write_file(&path, bytes)?;
+    }
+    Ok(())
+}
+
+fn symbol(symbols: &[String], instrument: InstrumentId) -> &str {
+    symbols
+        .get(usize::from(instrument.0))
+        .map_or("?", String::as_str)
+}
+
+/// Turns an I/O error writing `path` (a file, stream or report) into a
+/// [`ReplayFailure::Output`].
+fn output(path: impl std::fmt::Display) -> impl FnOnce(io::Error) -> ReplayFailure {
+    move |source| ReplayFailure::Output {
+        path: path.to_string(),
+        source,
+    }
+}
+
+fn write_file(path: &Path, contents: &[u8]) -> Result<(), ReplayFailure> {
+    std::fs::write(path, contents).map_err(output(path.display()))
+}
+
+fn write_stream(stream: &mut dyn Write, name: &str, contents: &[u8]) -> Result<(), ReplayFailure> {
+    stream
+        .write_all(contents)
+        .and_then(|()| stream.flush())
+        .map_err(output(name))
+}
