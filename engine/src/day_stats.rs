@@ -26,7 +26,7 @@ pub struct DayStats {
 
 impl DayStats {
     /// Counts one trade.
-    pub(crate) fn record(&mut self, trade: &Trade) {
+    pub fn record(&mut self, trade: &Trade) {
         let price = trade.price_ticks;
         if self.trade_count == 0 {
             (self.open_ticks, self.high_ticks, self.low_ticks) = (price, price, price);

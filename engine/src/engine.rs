@@ -110,6 +110,12 @@ impl Engine {
         self.market(instrument).map(|m| m.phase)
     }
 
+    /// An instrument's trading day so far.
+    #[must_use]
+    pub fn today(&self, instrument: InstrumentId) -> Option<DayStats> {
+        self.market(instrument).map(|m| m.today)
+    }
+
     /// The account rules of an instrument.
     #[must_use]
     pub fn policy(&self, instrument: InstrumentId) -> Option<&Policy> {

@@ -76,7 +76,7 @@ pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Session, Transition};
 pub use command::{Command, CommandKind, NewOrder, Stamp};
-pub use day_stats::DayStats;
+pub use day_stats::{vwap_ticks, DayStats};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, Amended, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,

@@ -31,6 +31,7 @@ use cetx_engine::RejectReason;
 use serde::{Deserialize, Serialize};
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
+use crate::protocol::feed::{FeedMessage, FeedRequest};
 use crate::protocol::{
     ClientMessage, FieldTooLong, ServerFrame, UnknownTag, MAX_FRAME_AFTER_LOGIN,
     MAX_FRAME_BEFORE_LOGIN,
@@ -202,6 +203,26 @@ pub trait WireMessage: Serialize + for<'de> Deserialize<'de> {
     fn validate(&self) -> Result<(), FieldTooLong>;
 }
 
+impl WireMessage for FeedRequest {
+    const TAG_NAME: &'static str = "FeedRequest";
+    const TAG_OFFSET: usize = 0;
+    const TAG_COUNT: u32 = Self::TAG_COUNT;
+
+    fn validate(&self) -> Result<(), FieldTooLong> {
+        Self::validate(self)
+    }
+}
+
+impl WireMessage for FeedMessage {
+    const TAG_NAME: &'static str = "FeedMessage";
+    const TAG_OFFSET: usize = 0;
+    const TAG_COUNT: u32 = Self::TAG_COUNT;
+
+    fn validate(&self) -> Result<(), FieldTooLong> {
+        Self::validate(self)
+    }
+}
+
 impl WireMessage for ClientMessage {
     const TAG_NAME: &'static str = "ClientMessage";
     const TAG_OFFSET: usize = 0;
@@ -321,6 +342,12 @@ pub type ServerCodec = FrameCodec<ClientMessage, ServerFrame>;
 
 /// A broker's end of a connection.
 pub type ClientCodec = FrameCodec<ServerFrame, ClientMessage>;
+
+/// The feed server's end of a market-data connection.
+pub type FeedServerCodec = FrameCodec<FeedRequest, FeedMessage>;
+
+/// A feed subscriber's end.
+pub type FeedClientCodec = FrameCodec<FeedMessage, FeedRequest>;
 
 // Not derived: the message types need not be `Clone` for the codec to be.
 impl<In, Out> Clone for FrameCodec<In, Out> {

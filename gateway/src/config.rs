@@ -88,6 +88,52 @@ pub struct ServerConfig {
     /// `[[accounts]]`: the accounts a fresh market opens with.
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+    /// `[market_data]`: the public feed; none without the section.
+    #[serde(default)]
+    pub market_data: Option<MarketDataSettings>,
+}
+
+/// `[market_data]`: the market-data feed (`docs/MARKET_DATA.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketDataSettings {
+    /// Address and port subscribers connect to.
+    pub listen: SocketAddr,
+    /// Update batches (one per turn of the engine) the ring holds for
+    /// subscribers; one further behind gets a fresh snapshot.
+    pub buffer: usize,
+    /// Subscribers at once; more are refused with 412.
+    pub max_subscribers: usize,
+    /// Batches a subscriber may have waiting before its updates are
+    /// conflated.
+    pub conflate_after: usize,
+    /// How long a write to a subscriber may take before it is closed, in
+    /// milliseconds.
+    pub write_timeout_ms: u64,
+    /// Bytes the kernel may hold unsent for one subscriber (its socket's
+    /// send buffer; Linux doubles it for its own bookkeeping).
+    pub send_buffer: usize,
+}
+
+impl Default for MarketDataSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7879)),
+            buffer: 4_096,
+            max_subscribers: 256,
+            conflate_after: 256,
+            write_timeout_ms: 5_000,
+            send_buffer: 262_144,
+        }
+    }
+}
+
+impl MarketDataSettings {
+    /// [`Self::write_timeout_ms`] as a duration.
+    #[must_use]
+    pub const fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
+    }
 }
 
 /// `[server]`: where to listen and the limits of the network side.

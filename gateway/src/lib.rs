@@ -17,8 +17,11 @@
 //! - [`reports`]: journal entries → each broker's numbered order reports,
 //!   a pure function of the journal, so a restart rebuilds them exactly.
 //! - [`runtime`]: the threads behind the sessions: the bounded queue, the
-//!   engine thread (sequencer and calendar scheduler), the journal writer,
-//!   and the router that sends reports once they are durable.
+//!   engine thread (sequencer and calendar scheduler), and the journal
+//!   writer, whose thread runs the router that sends reports (and
+//!   publishes market data) once they are durable.
+//! - [`market_data`]: the public market rebuilt from durable entries, and
+//!   the feed server (`docs/MARKET_DATA.md`).
 //! - [`server`]: the TCP listener: the connection limit, one session task
 //!   per connection, graceful shutdown.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
@@ -39,6 +42,7 @@
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod market_data;
 pub mod protocol;
 pub mod reports;
 pub mod request;

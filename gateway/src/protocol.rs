@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod feed;
 mod fields;
 
 use fields::string_from_str;
-pub use fields::{OrderType, RequestKind, Secret, Side, TimeInForce, UnknownTag};
+pub use fields::{OrderType, RequestKind, Secret, Side, TimeInForce, TradingPhase, UnknownTag};
 
 /// The protocol version this build speaks; `Login` carries the broker's.
 pub const PROTOCOL_VERSION: u16 = 1;

@@ -79,6 +79,8 @@ fn a_second_server_on_the_same_data_directory_exits_at_once() {
     let second = finish(cetx(
         &[
             "serve",
+            "--market-data-listen",
+            "127.0.0.1:0",
             "--open-market-now",
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -130,7 +132,16 @@ fn a_missing_segment_stops_a_restart_and_names_the_file() {
     for gone in [&segments[0].1, &segments[segments.len() - 1].1] {
         let saved = std::fs::read(gone).unwrap();
         std::fs::remove_file(gone).unwrap();
-        let serve = finish(cetx(&["serve", "--listen", "127.0.0.1:0"], data.path()));
+        let serve = finish(cetx(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--market-data-listen",
+                "127.0.0.1:0",
+            ],
+            data.path(),
+        ));
         let stderr = String::from_utf8_lossy(&serve.stderr);
         assert_eq!(serve.status.code(), Some(1), "{stderr}");
         let name = gone.file_name().unwrap().to_string_lossy();

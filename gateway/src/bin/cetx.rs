@@ -28,6 +28,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
+use cetx_gateway::market_data::FeedServer;
 use cetx_gateway::protocol::{OrderType, ServerFrame, ServerMessage, Side, TimeInForce};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
@@ -134,6 +135,10 @@ struct ServeArgs {
     /// Address to accept brokers on (overrides `server.listen`).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Address of the market-data feed (overrides `market_data.listen`;
+    /// needs a `[market_data]` section, as the embedded config has).
+    #[arg(long, value_name = "ADDR")]
+    market_data_listen: Option<SocketAddr>,
     /// Directory of the journal and snapshots (overrides
     /// `server.data_dir`).
     #[arg(long, value_name = "DIR")]
@@ -362,10 +367,17 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let embedded = args.config.is_none();
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => ServerConfig::load(path)?,
         None => ServerConfig::embedded_default(),
     };
+    if let Some(addr) = args.market_data_listen {
+        let settings = config
+            .market_data
+            .as_mut()
+            .context("--market-data-listen needs a [market_data] section in the config")?;
+        settings.listen = addr;
+    }
     let listen = args.listen.unwrap_or(config.server.listen);
     let data_dir = args
         .data_dir
@@ -392,9 +404,28 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     };
     let shutdown = CancellationToken::new();
+    let feed = match (runtime.handle().market_data(), &config.market_data) {
+        (Some(market), Some(settings)) => match FeedServer::bind(market, settings.clone()).await {
+            Ok(feed) => Some(feed),
+            Err(error) => {
+                let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+                return Err(error)
+                    .with_context(|| format!("listening for market data on {}", settings.listen));
+            }
+        },
+        _ => None,
+    };
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
     print_banner(&config, server.local_addr(), &data_dir, embedded);
-    let served = server.run(shutdown).await;
+    let feed = feed.map(|feed| {
+        println!("market data on {}", feed.local_addr());
+        tokio::spawn(feed.run(shutdown.clone()))
+    });
+    let served = server.run(shutdown.clone()).await;
+    shutdown.cancel();
+    if let Some(feed) = feed {
+        let _ = feed.await;
+    }
     tracing::info!("draining the queue and syncing the journal");
     let stopped = tokio::task::spawn_blocking(move || runtime.shutdown())
         .await

@@ -27,6 +27,7 @@ impl ServerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_server()?;
         self.validate_journal()?;
+        self.validate_market_data()?;
         validate_calendar(&self.calendar)?;
         self.validate_instruments()?;
         self.validate_brokers()?;
@@ -97,6 +98,23 @@ impl ServerConfig {
                 before: s.max_frame_before_login,
                 after: s.max_frame_after_login,
             });
+        }
+        Ok(())
+    }
+
+    fn validate_market_data(&self) -> Result<(), ConfigError> {
+        let Some(m) = &self.market_data else {
+            return Ok(());
+        };
+        let positive: [(&'static str, u64); 5] = [
+            ("market_data.buffer", m.buffer as u64),
+            ("market_data.send_buffer", m.send_buffer as u64),
+            ("market_data.max_subscribers", m.max_subscribers as u64),
+            ("market_data.conflate_after", m.conflate_after as u64),
+            ("market_data.write_timeout_ms", m.write_timeout_ms),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Zero { key });
         }
         Ok(())
     }

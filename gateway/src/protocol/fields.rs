@@ -142,6 +142,31 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// An instrument's trading phase, on the market-data feed.
+    TradingPhase {
+        /// Outside trading hours.
+        Closed = 0,
+        /// Continuous trading.
+        Continuous = 1,
+        /// The midday break.
+        Break = 2,
+        /// Halted by the exchange.
+        Halted = 3,
+    }
+}
+
+impl From<cetx_engine::Phase> for TradingPhase {
+    fn from(phase: cetx_engine::Phase) -> Self {
+        match phase {
+            cetx_engine::Phase::Closed => Self::Closed,
+            cetx_engine::Phase::Continuous => Self::Continuous,
+            cetx_engine::Phase::Break => Self::Break,
+            cetx_engine::Phase::Halted => Self::Halted,
+        }
+    }
+}
+
 /// Converts between a protocol enum and the engine's enum of the same name,
 /// variant by variant.
 macro_rules! engine_conversions {

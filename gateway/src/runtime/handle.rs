@@ -24,6 +24,7 @@ use super::request::Request;
 use super::router::{self, Delivery, Outbound};
 use super::sequencer::Input;
 use super::{RuntimeStatus, SubmitError, TryRecvError};
+use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
 
 /// Lets requests in until the runtime stops, and lets the shutdown wait
@@ -79,6 +80,8 @@ pub(super) struct Shared {
     pub(super) next_subscription: AtomicU64,
     /// Where resumes older than memory are read back from.
     pub(super) journal_dir: PathBuf,
+    /// The public market, when `[market_data]` is configured.
+    pub(super) market: Option<MarketData>,
     /// Each broker's requests taken into the engine's queue so far.
     pub(super) taken: BTreeMap<BrokerId, AtomicU64>,
 }
@@ -266,6 +269,13 @@ impl RuntimeHandle {
         self.shared
             .calendar
             .trading_date(self.shared.clock.now_ns())
+    }
+
+    /// The public market, published from durable entries; `None` unless
+    /// the config has `[market_data]`.
+    #[must_use]
+    pub fn market_data(&self) -> Option<MarketData> {
+        self.shared.market.clone()
     }
 
     /// Follows the runtime's status: a server waits on it to exit (with

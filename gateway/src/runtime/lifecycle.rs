@@ -19,6 +19,7 @@ use super::sequencer::{ClientOrders, Input, Sequencer};
 use super::state::{GatewayState, Rebuild};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
+use crate::market_data::MarketData;
 
 /// A running runtime: its threads and the journal. Dropping it shuts it
 /// down as [`Runtime::shutdown`] does, without telling how that went.
@@ -76,6 +77,10 @@ impl Runtime {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
         let engine = recovered.engine;
+        let market = config
+            .market_data
+            .as_ref()
+            .map(|settings| MarketData::new(&engine, settings.buffer));
         let GatewayState {
             reports,
             last_time_ns,
@@ -107,6 +112,7 @@ impl Runtime {
             status,
             next_subscription: AtomicU64::new(1),
             journal_dir: journal_dir.clone(),
+            market: market.clone(),
             taken: config
                 .brokers
                 .iter()
@@ -119,7 +125,7 @@ impl Runtime {
         let (recycle, recycled) = crossbeam_channel::bounded(4);
         let (snapshots, snapshot_queue) = crossbeam_channel::bounded(1);
         let delivery = Delivering {
-            router: Router::new(recycle, snapshots),
+            router: Router::new(recycle, snapshots, market),
             shared: Arc::clone(&shared),
         };
         let journal = JournalWriter::open_with(

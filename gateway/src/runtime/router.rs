@@ -40,6 +40,7 @@ use tokio::sync::mpsc;
 
 use super::request::Refusal;
 use super::state::{self, GatewayState};
+use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
 use crate::reports::{gateway_reject, ReadBack, Reports, Resume};
 use crate::request::request_kind;
@@ -193,20 +194,33 @@ pub(super) struct Router {
     snapshots: Sender<Snapshot>,
     /// One entry's reports, reused.
     reports: Vec<(BrokerId, ServerFrame)>,
+    /// The public market, when it is published.
+    market: Option<MarketData>,
 }
 
 impl Router {
-    pub(super) fn new(recycle: Sender<Turn>, snapshots: Sender<Snapshot>) -> Self {
+    pub(super) fn new(
+        recycle: Sender<Turn>,
+        snapshots: Sender<Snapshot>,
+        market: Option<MarketData>,
+    ) -> Self {
         Self {
             recycle,
             snapshots,
             reports: Vec::new(),
+            market,
         }
     }
 
     /// Sends the reports of a turn whose entries are durable, in order,
     /// with its refusals among them, and passes its snapshot on.
     pub(super) fn route(&mut self, mut turn: Turn, outbound: &Mutex<Outbound>) {
+        if let Some(market) = &self.market {
+            market.publish(turn.items.iter().filter_map(|routed| match routed {
+                Routed::Entry { events, .. } => Some(&turn.events[events.clone()]),
+                Routed::Refused { .. } | Routed::Snapshot { .. } => None,
+            }));
+        }
         let mut out = lock(outbound);
         for routed in turn.items.drain(..) {
             match routed {

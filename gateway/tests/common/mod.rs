@@ -35,6 +35,7 @@ impl ServeProcess {
             .arg("serve")
             .arg("--listen")
             .arg(addr.to_string())
+            .args(["--market-data-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--open-market-now")

@@ -1,0 +1,227 @@
+//! A feed subscriber for Rust programs and tests: connects, subscribes,
+//! and keeps a local copy of each instrument (levels within the depth,
+//! the day, phase and band) from its snapshot and updates, checking every
+//! message's sequence number.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use super::state::{LevelTotals, View};
+use crate::codec::{DecodeError, EncodeError, FeedClientCodec};
+use crate::protocol::feed::{FeedMessage, FeedRequest, MAX_FEED_FRAME};
+use crate::protocol::{Side, Symbol, HEARTBEAT_INTERVAL};
+
+/// Why the feed could not be followed.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// Connecting or reading failed.
+    #[error("feed connection: {0}")]
+    Io(#[from] io::Error),
+    /// A request could not be written.
+    #[error("feed request: {0}")]
+    Encode(#[from] EncodeError),
+    /// A frame could not be decoded.
+    #[error("feed frame: {0}")]
+    Decode(#[from] DecodeError),
+    /// The server closed the connection.
+    #[error("the feed server closed the connection")]
+    Closed,
+    /// The server refused a subscription or said why it closes.
+    #[error("the feed server refused: {reason} {text}")]
+    Rejected {
+        /// The reason code.
+        reason: u16,
+        /// Its text.
+        text: String,
+    },
+    /// A message about an instrument not subscribed, or before its
+    /// snapshot.
+    #[error("a message about instrument {0}, which has no snapshot")]
+    Unknown(u16),
+}
+
+/// One instrument as the feed has shown it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Followed {
+    /// The state shown.
+    pub view: View,
+    /// The last sequence number.
+    pub seq: u64,
+    /// Messages the server left out so far (gaps in `seq`).
+    pub gaps: u64,
+}
+
+/// A connected feed subscriber.
+#[derive(Debug)]
+pub struct FeedClient {
+    conn: Framed<TcpStream, FeedClientCodec>,
+    instruments: BTreeMap<u16, Followed>,
+}
+
+impl FeedClient {
+    /// Connects to a feed server.
+    ///
+    /// # Errors
+    /// [`FeedError::Io`] when it cannot connect.
+    pub async fn connect(addr: SocketAddr) -> Result<Self, FeedError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut codec = FeedClientCodec::new(MAX_FEED_FRAME, MAX_FEED_FRAME);
+        codec.set_logged_in(true);
+        Ok(Self {
+            conn: Framed::new(stream, codec),
+            instruments: BTreeMap::new(),
+        })
+    }
+
+    /// Subscribes to `symbols` with `depth` levels per side (0: all).
+    ///
+    /// # Errors
+    /// [`FeedError::Io`] when the request cannot be sent.
+    pub async fn subscribe(&mut self, depth: u16, symbols: &[&str]) -> Result<(), FeedError> {
+        let symbols = symbols.iter().map(|s| Symbol::from(*s)).collect();
+        self.conn
+            .send(FeedRequest::Subscribe { depth, symbols })
+            .await?;
+        Ok(())
+    }
+
+    /// The instruments as shown so far, by id.
+    #[must_use]
+    pub const fn instruments(&self) -> &BTreeMap<u16, Followed> {
+        &self.instruments
+    }
+
+    /// The instrument with this symbol, as shown so far.
+    #[must_use]
+    pub fn instrument(&self, symbol: &str) -> Option<&Followed> {
+        self.instruments.values().find(|f| f.view.symbol == symbol)
+    }
+
+    /// Reads the next message and applies it to the local copy; sends a
+    /// heartbeat when nothing was received for a heartbeat interval.
+    ///
+    /// # Errors
+    /// A [`FeedError`]: the connection, a refusal, a message the copy
+    /// cannot take.
+    pub async fn next(&mut self) -> Result<FeedMessage, FeedError> {
+        loop {
+            match tokio::time::timeout(HEARTBEAT_INTERVAL, self.conn.next()).await {
+                Err(_) => {
+                    self.conn.send(FeedRequest::Heartbeat).await?;
+                }
+                Ok(None) => return Err(FeedError::Closed),
+                Ok(Some(message)) => {
+                    let message = message?;
+                    self.apply(&message)?;
+                    return Ok(message);
+                }
+            }
+        }
+    }
+
+    /// Reads messages until none comes for `quiet`.
+    ///
+    /// # Errors
+    /// As [`Self::next`].
+    pub async fn settle(&mut self, quiet: Duration) -> Result<(), FeedError> {
+        while let Ok(message) = tokio::time::timeout(quiet, self.next()).await {
+            message?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, message: &FeedMessage) -> Result<(), FeedError> {
+        if let FeedMessage::Rejected { reason, text } = message {
+            return Err(FeedError::Rejected {
+                reason: *reason,
+                text: text.clone(),
+            });
+        }
+        let Some((id, seq)) = message.instrument_seq() else {
+            return Ok(());
+        };
+        if let FeedMessage::Snapshot {
+            symbol,
+            phase,
+            reference_ticks,
+            floor_ticks,
+            ceiling_ticks,
+            step_ticks,
+            day,
+            ..
+        } = message
+        {
+            let view = View {
+                symbol: symbol.to_string(),
+                step_ticks: *step_ticks,
+                phase: phase_of(*phase),
+                reference_ticks: *reference_ticks,
+                floor_ticks: *floor_ticks,
+                ceiling_ticks: *ceiling_ticks,
+                day: *day,
+                ..View::default()
+            };
+            let gaps = self.instruments.get(&id).map_or(0, |f| f.gaps);
+            self.instruments.insert(id, Followed { view, seq, gaps });
+            return Ok(());
+        }
+        let followed = self
+            .instruments
+            .get_mut(&id)
+            .ok_or(FeedError::Unknown(id))?;
+        followed.gaps += seq.saturating_sub(followed.seq + 1);
+        followed.seq = seq;
+        let view = &mut followed.view;
+        match *message {
+            FeedMessage::Level {
+                side,
+                price_ticks,
+                quantity_t,
+                orders,
+                ..
+            } => {
+                let levels = match side {
+                    Side::Buy => &mut view.bids,
+                    Side::Sell => &mut view.asks,
+                };
+                if quantity_t == 0 {
+                    levels.remove(&price_ticks);
+                } else {
+                    levels.insert(price_ticks, LevelTotals { quantity_t, orders });
+                }
+            }
+            FeedMessage::Statistics { day, .. } => view.day = day,
+            FeedMessage::Phase { phase, .. } => view.phase = phase_of(phase),
+            FeedMessage::Band {
+                reference_ticks,
+                floor_ticks,
+                ceiling_ticks,
+                ..
+            } => {
+                view.reference_ticks = reference_ticks;
+                view.floor_ticks = floor_ticks;
+                view.ceiling_ticks = ceiling_ticks;
+            }
+            FeedMessage::EndOfDay { .. } => view.day = Default::default(),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn phase_of(phase: crate::protocol::TradingPhase) -> cetx_engine::Phase {
+    use crate::protocol::TradingPhase;
+    match phase {
+        TradingPhase::Closed => cetx_engine::Phase::Closed,
+        TradingPhase::Continuous => cetx_engine::Phase::Continuous,
+        TradingPhase::Break => cetx_engine::Phase::Break,
+        TradingPhase::Halted => cetx_engine::Phase::Halted,
+    }
+}

@@ -1,0 +1,578 @@
+//! The feed server: one task per subscriber, on the feed's own listener.
+//!
+//! A subscriber sends `Subscribe` (symbols and a depth) and gets, for each
+//! instrument, a `Snapshot` followed by its levels, then updates: trades,
+//! levels that changed within its depth, the day's figures, phase, band
+//! and the end of the day. Its task keeps a copy of its instruments
+//! ([`View`]), applies each batch from the ring, and sends the difference
+//! between what the subscriber was shown and the top `depth` levels now,
+//! so a level that comes into view is sent, and one that leaves it is sent
+//! as removed.
+//!
+//! A subscriber that falls behind, in three steps (each in
+//! `docs/MARKET_DATA.md`):
+//! 1. more than `conflate_after` batches waiting: it takes them all at
+//!    once, and is sent only the newest state of each level and the
+//!    newest figures; the trades in between are left out, and each
+//!    instrument's `seq` jumps by the messages left out, so the gap shows;
+//! 2. the ring overwrote batches it had not read: a fresh snapshot of each
+//!    of its instruments;
+//! 3. a third such snapshot within a minute, or a write that takes longer
+//!    than `write_timeout`: `Rejected` 408 and the connection is closed.
+//!
+//! Nothing it does makes the publisher wait: the ring is bounded, and the
+//! memory a subscriber holds is its copy of its instruments and one
+//! socket buffer.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cetx_engine::RejectReason;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use super::state::{LevelTotals, Update, View};
+use super::{Batch, MarketData};
+use crate::codec::{DecodeError, FeedServerCodec};
+use crate::config::MarketDataSettings;
+use crate::protocol::feed::{FeedMessage, FeedRequest, MAX_FEED_FRAME};
+use crate::protocol::{HEARTBEAT_INTERVAL, IDLE_TIMEOUT};
+use crate::reports::reject_text;
+
+/// Fresh snapshots a subscriber may need within [`LAG_WINDOW`] before it
+/// is disconnected.
+const MAX_RESNAPSHOTS: usize = 2;
+
+/// The window [`MAX_RESNAPSHOTS`] counts in.
+const LAG_WINDOW: Duration = Duration::from_secs(60);
+
+/// A bound feed server, ready to [`FeedServer::run`].
+#[derive(Debug)]
+pub struct FeedServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    market: MarketData,
+    settings: MarketDataSettings,
+}
+
+impl FeedServer {
+    /// Binds `settings.listen` (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// The operating system's, when the address cannot be bound.
+    pub async fn bind(market: MarketData, settings: MarketDataSettings) -> io::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local_addr,
+            market,
+            settings,
+        })
+    }
+
+    /// The address the feed listens on.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Accepts subscribers until `shutdown` is cancelled, then closes
+    /// them.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let limit = Arc::new(Semaphore::new(self.settings.max_subscribers));
+        let mut tasks = JoinSet::new();
+        tracing::info!(addr = %self.local_addr, "publishing market data");
+        loop {
+            while tasks.try_join_next().is_some() {}
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let _ = socket2::SockRef::from(&stream)
+                            .set_send_buffer_size(self.settings.send_buffer);
+                        let conn = Framed::new(stream, codec());
+                        if let Ok(permit) = Arc::clone(&limit).try_acquire_owned() {
+                            tracing::debug!(%peer, "feed subscriber connected");
+                            let subscriber = Subscriber::new(conn, self.market.clone(), self.settings.clone());
+                            let token = shutdown.clone();
+                            tasks.spawn(async move {
+                                subscriber.run(token).await;
+                                drop(permit);
+                            });
+                        } else {
+                            tasks.spawn(refuse(conn, RejectReason::TooManyConnections));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "accepting a feed connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        tasks.shutdown().await;
+    }
+}
+
+fn codec() -> FeedServerCodec {
+    let mut codec = FeedServerCodec::new(MAX_FEED_FRAME, MAX_FEED_FRAME);
+    codec.set_logged_in(true);
+    codec
+}
+
+fn rejected(reason: RejectReason) -> FeedMessage {
+    FeedMessage::Rejected {
+        reason: reason.code(),
+        text: reject_text(reason),
+    }
+}
+
+/// Says why and closes, within a second.
+async fn refuse(mut conn: Framed<TcpStream, FeedServerCodec>, reason: RejectReason) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = conn.send(rejected(reason)).await;
+        let _ = SinkExt::<FeedMessage>::close(&mut conn).await;
+    })
+    .await;
+}
+
+/// One instrument a subscriber follows.
+#[derive(Debug)]
+struct Followed {
+    id: u16,
+    /// Its state as the batches so far made it.
+    view: View,
+    /// The messages about it sent so far (and left out, when conflated).
+    seq: u64,
+    /// What the subscriber was shown: the top levels of each side.
+    shown: [BTreeMap<i64, LevelTotals>; 2],
+    /// Whether levels changed since they were last shown.
+    levels_moved: bool,
+    /// Whether the figures changed since they were last sent.
+    figures_moved: bool,
+}
+
+/// Why a subscriber's task ends.
+enum End {
+    /// The subscriber left, or the server is stopping.
+    Quiet,
+    /// Told the subscriber, then closed.
+    Told(RejectReason),
+}
+
+struct Subscriber {
+    conn: Framed<TcpStream, FeedServerCodec>,
+    market: MarketData,
+    settings: MarketDataSettings,
+    followed: Vec<Followed>,
+    depth: usize,
+    updates: Option<broadcast::Receiver<Batch>>,
+    /// When the last fresh snapshots for lagging were sent.
+    resnapshots: Vec<Instant>,
+    last_sent: Instant,
+    last_heard: Instant,
+}
+
+impl Subscriber {
+    fn new(
+        conn: Framed<TcpStream, FeedServerCodec>,
+        market: MarketData,
+        settings: MarketDataSettings,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            conn,
+            market,
+            settings,
+            followed: Vec::new(),
+            depth: usize::MAX,
+            updates: None,
+            resnapshots: Vec::new(),
+            last_sent: now,
+            last_heard: now,
+        }
+    }
+
+    async fn run(mut self, shutdown: CancellationToken) {
+        let end = tokio::select! {
+            () = shutdown.cancelled() => End::Quiet,
+            end = self.serve() => end,
+        };
+        if let End::Told(reason) = end {
+            let _ = tokio::time::timeout(self.settings.write_timeout(), async {
+                let _ = self.conn.send(rejected(reason)).await;
+            })
+            .await;
+        }
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            SinkExt::<FeedMessage>::close(&mut self.conn),
+        )
+        .await;
+    }
+
+    async fn serve(&mut self) -> End {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let updates = self.updates.as_mut();
+            tokio::select! {
+                request = self.conn.next() => match request {
+                    None => return End::Quiet,
+                    Some(Err(error)) => {
+                        return End::Told(error.reject_reason().unwrap_or(RejectReason::MalformedFrame));
+                    }
+                    Some(Ok(request)) => {
+                        self.last_heard = Instant::now();
+                        if let Err(end) = self.request(request).await {
+                            return end;
+                        }
+                    }
+                },
+                batch = recv(updates) => {
+                    if let Err(end) = self.batch(batch).await {
+                        return end;
+                    }
+                }
+                _ = tick.tick() => {
+                    if self.last_heard.elapsed() >= IDLE_TIMEOUT {
+                        return End::Quiet;
+                    }
+                    if self.last_sent.elapsed() >= HEARTBEAT_INTERVAL
+                        && self.send(&[FeedMessage::Heartbeat]).await.is_err()
+                    {
+                        return End::Quiet;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn request(&mut self, request: FeedRequest) -> Result<(), End> {
+        let FeedRequest::Subscribe { depth, symbols } = request else {
+            return Ok(());
+        };
+        let mut ids = Vec::new();
+        for symbol in &symbols {
+            match self.market.find(symbol) {
+                Some(id) => ids.push(id),
+                None => {
+                    return self
+                        .send(&[rejected(RejectReason::UnknownSymbol)])
+                        .await
+                        .map_err(|()| End::Quiet);
+                }
+            }
+        }
+        self.depth = if depth == 0 {
+            usize::MAX
+        } else {
+            usize::from(depth)
+        };
+        // Old and new instruments are taken from one moment, with a fresh
+        // receiver; the new ones get a snapshot, the others what changed.
+        for id in ids.iter().copied() {
+            self.followed.retain(|f| f.id != id);
+            self.followed.push(Followed {
+                id,
+                view: View::default(),
+                seq: 0,
+                shown: [BTreeMap::new(), BTreeMap::new()],
+                levels_moved: false,
+                figures_moved: false,
+            });
+        }
+        self.refresh(&ids).await
+    }
+
+    /// Takes every followed instrument anew from the market: a snapshot
+    /// for those in `snapshot`, the differences for the others.
+    async fn refresh(&mut self, snapshot: &[u16]) -> Result<(), End> {
+        let ids: Vec<u16> = self.followed.iter().map(|f| f.id).collect();
+        let (views, updates) = self.market.subscribe(&ids);
+        self.updates = Some(updates);
+        let mut out = Vec::new();
+        let depth = self.depth;
+        for (followed, view) in self.followed.iter_mut().zip(views) {
+            if snapshot.contains(&followed.id) {
+                followed.view = view;
+                followed.snapshot(depth, &mut out);
+            } else {
+                if followed.view.day != view.day {
+                    followed.figures_moved = true;
+                }
+                followed.view = view;
+                followed.levels_moved = true;
+                followed.changes(depth, &mut out);
+            }
+        }
+        self.send(&out).await.map_err(|()| End::Quiet)
+    }
+
+    async fn batch(&mut self, batch: Result<Batch, RecvError>) -> Result<(), End> {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(RecvError::Closed) => return Err(End::Quiet),
+            Err(RecvError::Lagged(_)) => {
+                let now = Instant::now();
+                self.resnapshots
+                    .retain(|t| now.duration_since(*t) < LAG_WINDOW);
+                if self.resnapshots.len() >= MAX_RESNAPSHOTS {
+                    return Err(End::Told(RejectReason::ServerBusy));
+                }
+                self.resnapshots.push(now);
+                let all: Vec<u16> = self.followed.iter().map(|f| f.id).collect();
+                return self.refresh(&all).await;
+            }
+        };
+        let mut out = Vec::new();
+        let waiting = self.updates.as_ref().map_or(0, broadcast::Receiver::len);
+        let conflate = waiting > self.settings.conflate_after;
+        self.take(&batch, conflate, &mut out);
+        if conflate {
+            // Everything waiting, at once: only the newest state is sent.
+            while let Some(Ok(batch)) = self.updates.as_mut().map(broadcast::Receiver::try_recv) {
+                self.take(&batch, true, &mut out);
+            }
+        }
+        let depth = self.depth;
+        for followed in &mut self.followed {
+            followed.changes(depth, &mut out);
+        }
+        self.send(&out).await.map_err(|()| End::Quiet)
+    }
+
+    /// Applies a batch to the followed instruments; trades, phases, bands
+    /// and ends of day go into `out` (trades only when not conflating, or
+    /// `seq` counts them as left out).
+    fn take(&mut self, batch: &Batch, conflate: bool, out: &mut Vec<FeedMessage>) {
+        for (id, update) in batch.iter() {
+            let Some(followed) = self.followed.iter_mut().find(|f| f.id == *id) else {
+                continue;
+            };
+            followed.view.update(update);
+            match *update {
+                Update::Level { .. } => followed.levels_moved = true,
+                Update::Statistics(_) => followed.figures_moved = true,
+                Update::Trade { .. } if conflate => followed.seq += 1,
+                _ => out.push(followed.message(update)),
+            }
+        }
+    }
+
+    /// Sends messages and flushes, within the write timeout.
+    async fn send(&mut self, messages: &[FeedMessage]) -> Result<(), ()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let conn = &mut self.conn;
+        let written = tokio::time::timeout(self.settings.write_timeout(), async {
+            for message in messages {
+                conn.feed(message).await?;
+            }
+            SinkExt::<&FeedMessage>::flush(conn).await
+        })
+        .await;
+        self.last_sent = Instant::now();
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                tracing::info!("closing a feed subscriber that does not read");
+                Err(())
+            }
+        }
+    }
+}
+
+/// The next batch, or never when not subscribed yet.
+async fn recv(updates: Option<&mut broadcast::Receiver<Batch>>) -> Result<Batch, RecvError> {
+    match updates {
+        Some(updates) => updates.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Followed {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// The message for a trade, phase, band or end of day.
+    fn message(&mut self, update: &Update) -> FeedMessage {
+        let instrument = self.id;
+        let seq = self.next_seq();
+        match *update {
+            Update::Trade {
+                trade_id,
+                price_ticks,
+                quantity_t,
+                aggressor,
+                time_ns,
+            } => FeedMessage::Trade {
+                instrument,
+                seq,
+                trade_id,
+                price_ticks,
+                quantity_t,
+                aggressor: aggressor.into(),
+                time_ns,
+            },
+            Update::Phase(phase) => FeedMessage::Phase {
+                instrument,
+                seq,
+                phase: phase.into(),
+            },
+            Update::Band {
+                reference_ticks,
+                floor_ticks,
+                ceiling_ticks,
+            } => FeedMessage::Band {
+                instrument,
+                seq,
+                reference_ticks,
+                floor_ticks,
+                ceiling_ticks,
+            },
+            Update::EndOfDay {
+                trading_day,
+                close_ticks,
+                day,
+                next_floor_ticks,
+                next_ceiling_ticks,
+            } => FeedMessage::EndOfDay {
+                instrument,
+                seq,
+                trading_day,
+                close_ticks,
+                day,
+                next_floor_ticks,
+                next_ceiling_ticks,
+            },
+            Update::Level { .. } | Update::Statistics(_) => FeedMessage::Heartbeat,
+        }
+    }
+
+    /// The snapshot and its levels.
+    fn snapshot(&mut self, depth: usize, out: &mut Vec<FeedMessage>) {
+        let top = |view: &View, side| view.levels(side).take(depth).collect::<BTreeMap<_, _>>();
+        let shown = [
+            top(&self.view, cetx_engine::Side::Buy),
+            top(&self.view, cetx_engine::Side::Sell),
+        ];
+        let v = &self.view;
+        let message = FeedMessage::Snapshot {
+            instrument: self.id,
+            symbol: v.symbol.as_str().into(),
+            seq: self.seq + 1,
+            phase: v.phase.into(),
+            reference_ticks: v.reference_ticks,
+            floor_ticks: v.floor_ticks,
+            ceiling_ticks: v.ceiling_ticks,
+            step_ticks: v.step_ticks,
+            day: v.day,
+            bid_levels: u32::try_from(shown[0].len()).unwrap_or(u32::MAX),
+            ask_levels: u32::try_from(shown[1].len()).unwrap_or(u32::MAX),
+        };
+        self.seq += 1;
+        out.push(message);
+        for (i, side) in [cetx_engine::Side::Buy, cetx_engine::Side::Sell]
+            .into_iter()
+            .enumerate()
+        {
+            // Best first: bids from the highest price, asks from the lowest.
+            let levels: Vec<_> = if i == 0 {
+                shown[i].iter().rev().collect()
+            } else {
+                shown[i].iter().collect()
+            };
+            for (&price_ticks, level) in levels {
+                let seq = self.next_seq();
+                out.push(level_message(self.id, seq, side, price_ticks, *level));
+            }
+        }
+        self.shown = shown;
+        self.levels_moved = false;
+        self.figures_moved = false;
+    }
+
+    /// The levels that changed within the depth, and the figures if they
+    /// moved.
+    fn changes(&mut self, depth: usize, out: &mut Vec<FeedMessage>) {
+        if self.levels_moved {
+            for (i, side) in [cetx_engine::Side::Buy, cetx_engine::Side::Sell]
+                .into_iter()
+                .enumerate()
+            {
+                let now: BTreeMap<i64, LevelTotals> = self.view.levels(side).take(depth).collect();
+                let before = std::mem::take(&mut self.shown[i]);
+                for &price_ticks in before.keys() {
+                    if !now.contains_key(&price_ticks) {
+                        let seq = self.next_seq();
+                        out.push(level_message(
+                            self.id,
+                            seq,
+                            side,
+                            price_ticks,
+                            LevelTotals::default(),
+                        ));
+                    }
+                }
+                for (&price_ticks, level) in &now {
+                    if before.get(&price_ticks) != Some(level) {
+                        let seq = self.next_seq();
+                        out.push(level_message(self.id, seq, side, price_ticks, *level));
+                    }
+                }
+                self.shown[i] = now;
+            }
+            self.levels_moved = false;
+        }
+        if self.figures_moved {
+            let seq = self.next_seq();
+            out.push(FeedMessage::Statistics {
+                instrument: self.id,
+                seq,
+                day: self.view.day,
+            });
+            self.figures_moved = false;
+        }
+    }
+}
+
+fn level_message(
+    instrument: u16,
+    seq: u64,
+    side: cetx_engine::Side,
+    price_ticks: i64,
+    level: LevelTotals,
+) -> FeedMessage {
+    FeedMessage::Level {
+        instrument,
+        seq,
+        side: side.into(),
+        price_ticks,
+        quantity_t: level.quantity_t,
+        orders: level.orders,
+    }
+}
+
+impl From<DecodeError> for End {
+    fn from(error: DecodeError) -> Self {
+        Self::Told(
+            error
+                .reject_reason()
+                .unwrap_or(RejectReason::MalformedFrame),
+        )
+    }
+}

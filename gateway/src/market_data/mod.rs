@@ -1,0 +1,107 @@
+//! Market data: the public view of the market, published from durable
+//! journal entries, on a feed of its own.
+//!
+//! ```text
+//! journal writer thread ─(a turn, durable)─► router ─► MarketData::publish
+//!     MarketState (levels, day, phase, band) ─► broadcast ring of batches
+//!                                                   │
+//!                      FeedServer: one task per subscriber ◄┘
+//!                      (its own copy of its instruments, top-N diffs,
+//!                       conflation, a fresh snapshot when it lags)
+//! ```
+//!
+//! [`MarketData`] keeps the [`MarketState`] and a bounded ring (tokio's
+//! `broadcast`) of update batches, one per turn. The router publishes
+//! each turn right after the reports, under the state's lock, so a
+//! subscriber that takes a snapshot and a receiver under the same lock
+//! sees every update after its snapshot and none before. A subscriber
+//! never slows the market: the ring never waits for a reader, and a
+//! reader that falls behind gets its updates conflated, then a fresh
+//! snapshot, then a disconnect (see [`feed`] and `docs/MARKET_DATA.md`).
+
+pub mod client;
+pub mod feed;
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use cetx_engine::{Engine, Event};
+use tokio::sync::broadcast;
+
+pub use client::{FeedClient, FeedError};
+pub use feed::FeedServer;
+pub use state::{LevelTotals, MarketState, Update, View};
+
+/// One turn's updates, as `(instrument id, update)`, in order.
+pub type Batch = Arc<Vec<(u16, Update)>>;
+
+/// The public market and its updates; cheap to clone (shared).
+#[derive(Clone, Debug)]
+pub struct MarketData(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    state: Mutex<MarketState>,
+    updates: broadcast::Sender<Batch>,
+}
+
+impl MarketData {
+    /// The market as `engine` has it now, with a ring of `buffer` batches
+    /// (at least 1) for subscribers.
+    #[must_use]
+    pub fn new(engine: &Engine, buffer: usize) -> Self {
+        let (updates, _) = broadcast::channel(buffer.max(1));
+        Self(Arc::new(Inner {
+            state: Mutex::new(MarketState::of(engine)),
+            updates,
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MarketState> {
+        self.0.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the events of one turn's durable entries (each entry's
+    /// events a slice) and publishes what changed as one batch.
+    pub fn publish<'a>(&self, entries: impl IntoIterator<Item = &'a [Event]>) {
+        let mut out = Vec::new();
+        let mut state = self.lock();
+        for events in entries {
+            state.apply(events, &mut out);
+        }
+        if !out.is_empty() {
+            // No receiver is no error: nobody is watching.
+            let _ = self.0.updates.send(Arc::new(out));
+        }
+    }
+
+    /// The instrument with this symbol.
+    #[must_use]
+    pub fn find(&self, symbol: &str) -> Option<u16> {
+        self.lock().find(symbol)
+    }
+
+    /// The instruments `ids` now, and a receiver of every batch after that
+    /// moment.
+    #[must_use]
+    pub fn subscribe(&self, ids: &[u16]) -> (Vec<View>, broadcast::Receiver<Batch>) {
+        let state = self.lock();
+        let views = ids
+            .iter()
+            .map(|&id| {
+                state
+                    .instruments()
+                    .get(usize::from(id))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        (views, self.0.updates.subscribe())
+    }
+
+    /// The whole public market now.
+    #[must_use]
+    pub fn views(&self) -> Vec<View> {
+        self.lock().instruments().to_vec()
+    }
+}

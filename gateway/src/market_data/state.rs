@@ -1,0 +1,544 @@
+//! The public market, rebuilt from durable journal entries: each
+//! instrument's price levels (total quantity and order count per price),
+//! its day's figures, phase and band. Nothing private is kept beyond what
+//! the levels need: the price and open quantity of each resting order, by
+//! order id (bounded by the books' capacity, not by the day).
+//!
+//! [`MarketState::apply`] takes one entry's events, in order, and says what
+//! changed as [`Update`]s: trades as they happen, then each price level the
+//! entry touched with its final totals, then the day's figures if they
+//! moved. It follows the engine's own replay of events (`Engine::replay`):
+//! an accepted order or an amend that lost its place trades as the
+//! incoming order, and what is left of it rests at the end of the entry
+//! unless it was cancelled or may not rest.
+
+use std::collections::BTreeMap;
+
+use cetx_engine::{
+    DayStats, Engine, Event, InstrumentId, OrderId, OrderType, Phase, Side, TimeInForce,
+};
+use rustc_hash::FxHashMap;
+
+use crate::protocol::feed::DayFigures;
+
+/// What changed on one instrument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// A price level's totals now (quantity 0: gone).
+    Level {
+        /// Bids (buy) or asks (sell).
+        side: Side,
+        /// The price.
+        price_ticks: i64,
+        /// Tonnes resting there.
+        quantity_t: u64,
+        /// Orders resting there.
+        orders: u32,
+    },
+    /// A trade.
+    Trade {
+        /// The engine's trade id.
+        trade_id: u64,
+        /// Price in ticks.
+        price_ticks: i64,
+        /// Tonnes.
+        quantity_t: u64,
+        /// The incoming order's side.
+        aggressor: Side,
+        /// When.
+        time_ns: i64,
+    },
+    /// The day's figures.
+    Statistics(DayFigures),
+    /// The phase.
+    Phase(Phase),
+    /// The reference price and band.
+    Band {
+        /// Reference price.
+        reference_ticks: i64,
+        /// Lowest accepted price.
+        floor_ticks: i64,
+        /// Highest accepted price.
+        ceiling_ticks: i64,
+    },
+    /// The day ended.
+    EndOfDay {
+        /// The engine's trading day number.
+        trading_day: u32,
+        /// The close.
+        close_ticks: i64,
+        /// The day's figures.
+        day: DayFigures,
+        /// The next day's lowest accepted price.
+        next_floor_ticks: i64,
+        /// The next day's highest accepted price.
+        next_ceiling_ticks: i64,
+    },
+}
+
+/// One price level's totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LevelTotals {
+    /// Tonnes resting.
+    pub quantity_t: u64,
+    /// Orders resting.
+    pub orders: u32,
+}
+
+/// A resting order, as far as the levels need it.
+#[derive(Clone, Copy, Debug)]
+struct Resting {
+    side: Side,
+    price_ticks: i64,
+    remaining_t: u64,
+}
+
+/// The order trading while an entry's events are taken.
+#[derive(Clone, Copy, Debug)]
+struct Incoming {
+    order_id: OrderId,
+    instrument: usize,
+    side: Side,
+    price_ticks: i64,
+    remaining_t: u64,
+    rests: bool,
+}
+
+/// One instrument's public state: what a subscriber sees.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    /// Its symbol.
+    pub symbol: String,
+    /// The price step in ticks.
+    pub step_ticks: i64,
+    /// The phase.
+    pub phase: Phase,
+    /// Reference price.
+    pub reference_ticks: i64,
+    /// Lowest accepted price.
+    pub floor_ticks: i64,
+    /// Highest accepted price.
+    pub ceiling_ticks: i64,
+    /// Buy levels by price.
+    pub bids: BTreeMap<i64, LevelTotals>,
+    /// Sell levels by price.
+    pub asks: BTreeMap<i64, LevelTotals>,
+    /// The day so far.
+    pub day: DayFigures,
+}
+
+/// What the public state is kept from, besides the view.
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    today: DayStats,
+    resting: FxHashMap<OrderId, Resting>,
+}
+
+impl View {
+    /// Takes one update, as a subscriber's copy does.
+    pub fn update(&mut self, update: &Update) {
+        match *update {
+            Update::Level {
+                side,
+                price_ticks,
+                quantity_t,
+                orders,
+            } => {
+                let levels = self.side_mut(side);
+                if quantity_t == 0 {
+                    levels.remove(&price_ticks);
+                } else {
+                    levels.insert(price_ticks, LevelTotals { quantity_t, orders });
+                }
+            }
+            Update::Trade { .. } => {}
+            Update::Statistics(day) => self.day = day,
+            Update::Phase(phase) => self.phase = phase,
+            Update::Band {
+                reference_ticks,
+                floor_ticks,
+                ceiling_ticks,
+            } => {
+                self.reference_ticks = reference_ticks;
+                self.floor_ticks = floor_ticks;
+                self.ceiling_ticks = ceiling_ticks;
+            }
+            Update::EndOfDay { .. } => self.day = DayFigures::default(),
+        }
+    }
+
+    /// The levels of one side, best first.
+    pub fn levels(&self, side: Side) -> Box<dyn Iterator<Item = (i64, LevelTotals)> + '_> {
+        match side {
+            Side::Buy => Box::new(self.bids.iter().rev().map(|(&p, &l)| (p, l))),
+            Side::Sell => Box::new(self.asks.iter().map(|(&p, &l)| (p, l))),
+        }
+    }
+
+    fn side_mut(&mut self, side: Side) -> &mut BTreeMap<i64, LevelTotals> {
+        match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        }
+    }
+
+    /// Adds (or, negative, takes) quantity and orders at a level.
+    fn change(&mut self, side: Side, price_ticks: i64, quantity_t: i128, orders: i64) {
+        let levels = self.side_mut(side);
+        let level = levels.entry(price_ticks).or_default();
+        let quantity = i128::from(level.quantity_t) + quantity_t;
+        let count = i64::from(level.orders) + orders;
+        level.quantity_t = u64::try_from(quantity).unwrap_or(0);
+        level.orders = u32::try_from(count).unwrap_or(0);
+        if level.orders == 0 || level.quantity_t == 0 {
+            levels.remove(&price_ticks);
+        }
+    }
+
+    fn level(&self, side: Side, price_ticks: i64) -> LevelTotals {
+        let levels = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        levels.get(&price_ticks).copied().unwrap_or_default()
+    }
+}
+
+/// The day's figures of the feed, from the engine's.
+fn figures(today: &DayStats, last_ticks: i64, step_ticks: i64) -> DayFigures {
+    let vwap_ticks = if today.volume_t == 0 {
+        0
+    } else {
+        cetx_engine::vwap_ticks(today.turnover_fen, today.volume_t, step_ticks)
+    };
+    DayFigures {
+        open_ticks: today.open_ticks,
+        high_ticks: today.high_ticks,
+        low_ticks: today.low_ticks,
+        last_ticks,
+        vwap_ticks,
+        volume_t: today.volume_t,
+        turnover_fen: i64::try_from(today.turnover_fen).unwrap_or(i64::MAX),
+        trade_count: today.trade_count,
+    }
+}
+
+/// Every instrument's public state; see the module docs.
+#[derive(Clone, Debug)]
+pub struct MarketState {
+    instruments: Vec<View>,
+    tallies: Vec<Tally>,
+    /// Levels an entry touched, in the order first touched.
+    touched: Vec<(usize, Side, i64)>,
+    /// Instruments whose figures an entry moved.
+    traded: Vec<usize>,
+}
+
+impl MarketState {
+    /// The public state of the engine's market as it is now: the levels of
+    /// its books, the day so far, phases and bands. The last trade price
+    /// is not kept by the engine: after a restart it is the VWAP until the
+    /// next trade.
+    #[must_use]
+    pub fn of(engine: &Engine) -> Self {
+        let mut instruments = Vec::new();
+        let mut tallies = Vec::new();
+        for (i, book) in engine.books().iter().enumerate() {
+            let id = InstrumentId(u16::try_from(i).unwrap_or(u16::MAX));
+            let rules = *book.rules();
+            let today = engine.today(id).unwrap_or_default();
+            let mut day = figures(&today, 0, rules.step_ticks);
+            day.last_ticks = day.vwap_ticks;
+            let mut view = View {
+                symbol: engine.symbol(id).unwrap_or_default().to_owned(),
+                step_ticks: rules.step_ticks,
+                phase: engine.phase(id).unwrap_or_default(),
+                reference_ticks: rules.reference_ticks,
+                floor_ticks: rules.floor_ticks,
+                ceiling_ticks: rules.ceiling_ticks,
+                bids: BTreeMap::new(),
+                asks: BTreeMap::new(),
+                day,
+            };
+            let mut tally = Tally {
+                today,
+                resting: FxHashMap::default(),
+            };
+            for side in [Side::Buy, Side::Sell] {
+                for order in book.orders(side) {
+                    tally.resting.insert(
+                        order.order_id,
+                        Resting {
+                            side,
+                            price_ticks: order.price_ticks,
+                            remaining_t: order.quantity_t,
+                        },
+                    );
+                    view.change(side, order.price_ticks, order.quantity_t.into(), 1);
+                }
+            }
+            instruments.push(view);
+            tallies.push(tally);
+        }
+        Self {
+            instruments,
+            tallies,
+            touched: Vec::new(),
+            traded: Vec::new(),
+        }
+    }
+
+    /// The instruments, by id.
+    #[must_use]
+    pub fn instruments(&self) -> &[View] {
+        &self.instruments
+    }
+
+    /// The id of the instrument with this symbol.
+    #[must_use]
+    pub fn find(&self, symbol: &str) -> Option<u16> {
+        let i = self.instruments.iter().position(|i| i.symbol == symbol)?;
+        u16::try_from(i).ok()
+    }
+
+    /// Takes one durable entry's events and adds what changed to `out`, as
+    /// `(instrument id, update)`.
+    pub fn apply(&mut self, events: &[Event], out: &mut Vec<(u16, Update)>) {
+        let mut incoming: Option<Incoming> = None;
+        for event in events {
+            match *event {
+                Event::Accepted(a) => {
+                    incoming = Some(Incoming {
+                        order_id: a.order_id,
+                        instrument: usize::from(a.instrument.0),
+                        side: a.side,
+                        price_ticks: a.price_ticks,
+                        remaining_t: a.quantity_t,
+                        rests: a.order_type == OrderType::Limit
+                            && a.time_in_force == TimeInForce::Day,
+                    });
+                }
+                Event::Trade(t) => {
+                    let i = usize::from(t.instrument.0);
+                    let maker_side = t.aggressor.opposite();
+                    self.take(i, t.maker_order_id, t.quantity_t, t.maker_remaining_t);
+                    self.touch(i, maker_side, t.price_ticks);
+                    if let Some(order) =
+                        incoming.as_mut().filter(|o| o.order_id == t.taker_order_id)
+                    {
+                        order.remaining_t = t.taker_remaining_t;
+                    }
+                    if let (Some(view), Some(tally)) =
+                        (self.instruments.get_mut(i), self.tallies.get_mut(i))
+                    {
+                        tally.today.record(&t);
+                        view.day = figures(&tally.today, t.price_ticks, view.step_ticks);
+                    }
+                    if !self.traded.contains(&i) {
+                        self.traded.push(i);
+                    }
+                    out.push((
+                        t.instrument.0,
+                        Update::Trade {
+                            trade_id: t.trade_id,
+                            price_ticks: t.price_ticks,
+                            quantity_t: t.quantity_t,
+                            aggressor: t.aggressor,
+                            time_ns: t.time_ns,
+                        },
+                    ));
+                }
+                Event::Cancelled(c) => {
+                    if incoming.is_some_and(|o| o.order_id == c.order_id) {
+                        incoming = None;
+                    } else {
+                        let i = usize::from(c.instrument.0);
+                        if let Some(order) = self.remove(i, c.order_id) {
+                            self.touch(i, order.side, order.price_ticks);
+                        }
+                    }
+                }
+                Event::Amended(a) => {
+                    let i = usize::from(a.instrument.0);
+                    let Some(order) = self.remove(i, a.order_id) else {
+                        continue;
+                    };
+                    self.touch(i, order.side, order.price_ticks);
+                    // Kept or not, the order rests again at the end of the
+                    // entry with what is left of it.
+                    incoming = Some(Incoming {
+                        order_id: a.order_id,
+                        instrument: i,
+                        side: order.side,
+                        price_ticks: a.price_ticks,
+                        remaining_t: a.quantity_t,
+                        rests: true,
+                    });
+                }
+                Event::PhaseChanged(p) => {
+                    if let Some(instrument) = self.instruments.get_mut(usize::from(p.instrument.0))
+                    {
+                        instrument.phase = p.phase;
+                        out.push((p.instrument.0, Update::Phase(p.phase)));
+                    }
+                }
+                Event::ReferencePriceSet(r) => {
+                    let i = usize::from(r.instrument.0);
+                    if let Some(instrument) = self.instruments.get_mut(i) {
+                        instrument.reference_ticks = r.price_ticks;
+                        instrument.floor_ticks = r.floor_ticks;
+                        instrument.ceiling_ticks = r.ceiling_ticks;
+                        // The end of a day is told with the band it leads to.
+                        if let Some((
+                            _,
+                            Update::EndOfDay {
+                                next_floor_ticks,
+                                next_ceiling_ticks,
+                                ..
+                            },
+                        )) = out.last_mut().filter(|(id, _)| *id == r.instrument.0)
+                        {
+                            *next_floor_ticks = r.floor_ticks;
+                            *next_ceiling_ticks = r.ceiling_ticks;
+                        }
+                        out.push((
+                            r.instrument.0,
+                            Update::Band {
+                                reference_ticks: r.price_ticks,
+                                floor_ticks: r.floor_ticks,
+                                ceiling_ticks: r.ceiling_ticks,
+                            },
+                        ));
+                    }
+                }
+                Event::DayClosed(d) => {
+                    let i = usize::from(d.instrument.0);
+                    self.flush(out);
+                    if let (Some(instrument), Some(tally)) =
+                        (self.instruments.get_mut(i), self.tallies.get_mut(i))
+                    {
+                        let day = DayFigures {
+                            open_ticks: d.open_ticks,
+                            high_ticks: d.high_ticks,
+                            low_ticks: d.low_ticks,
+                            last_ticks: instrument.day.last_ticks,
+                            vwap_ticks: d.close_ticks,
+                            volume_t: d.volume_t,
+                            turnover_fen: d.turnover_fen,
+                            trade_count: d.trade_count,
+                        };
+                        out.push((
+                            d.instrument.0,
+                            Update::EndOfDay {
+                                trading_day: d.trading_day,
+                                close_ticks: d.close_ticks,
+                                day,
+                                next_floor_ticks: instrument.floor_ticks,
+                                next_ceiling_ticks: instrument.ceiling_ticks,
+                            },
+                        ));
+                        tally.today = DayStats::default();
+                        instrument.day = DayFigures::default();
+                    }
+                }
+                Event::Rejected(_)
+                | Event::AccountOpened(_)
+                | Event::CashDeposited(_)
+                | Event::CashWithdrawn(_)
+                | Event::HoldingsCredited(_)
+                | Event::HoldingsDebited(_)
+                | Event::LargeHolder(_)
+                | Event::DayStarted(_) => {}
+            }
+        }
+        if let Some(order) = incoming.filter(|o| o.rests && o.remaining_t > 0) {
+            if let (Some(instrument), Some(tally)) = (
+                self.instruments.get_mut(order.instrument),
+                self.tallies.get_mut(order.instrument),
+            ) {
+                tally.resting.insert(
+                    order.order_id,
+                    Resting {
+                        side: order.side,
+                        price_ticks: order.price_ticks,
+                        remaining_t: order.remaining_t,
+                    },
+                );
+                instrument.change(order.side, order.price_ticks, order.remaining_t.into(), 1);
+                self.touch(order.instrument, order.side, order.price_ticks);
+            }
+        }
+        self.flush(out);
+    }
+
+    /// A resting order traded `quantity_t` and has `remaining_t` left.
+    fn take(&mut self, i: usize, order_id: OrderId, quantity_t: u64, remaining_t: u64) {
+        let (Some(instrument), Some(tally)) =
+            (self.instruments.get_mut(i), self.tallies.get_mut(i))
+        else {
+            return;
+        };
+        let Some(order) = tally.resting.get_mut(&order_id) else {
+            return;
+        };
+        order.remaining_t = remaining_t;
+        let order = *order;
+        let gone = i64::from(remaining_t == 0);
+        if remaining_t == 0 {
+            tally.resting.remove(&order_id);
+        }
+        instrument.change(
+            order.side,
+            order.price_ticks,
+            -i128::from(quantity_t),
+            -gone,
+        );
+    }
+
+    /// Takes a resting order out of its level.
+    fn remove(&mut self, i: usize, order_id: OrderId) -> Option<Resting> {
+        let order = self.tallies.get_mut(i)?.resting.remove(&order_id)?;
+        let instrument = self.instruments.get_mut(i)?;
+        instrument.change(
+            order.side,
+            order.price_ticks,
+            -i128::from(order.remaining_t),
+            -1,
+        );
+        Some(order)
+    }
+
+    fn touch(&mut self, i: usize, side: Side, price_ticks: i64) {
+        if !self.touched.contains(&(i, side, price_ticks)) {
+            self.touched.push((i, side, price_ticks));
+        }
+    }
+
+    /// Says the final totals of the levels touched so far, then the
+    /// figures of the instruments that traded.
+    fn flush(&mut self, out: &mut Vec<(u16, Update)>) {
+        for (i, side, price_ticks) in self.touched.drain(..) {
+            let Some(instrument) = self.instruments.get(i) else {
+                continue;
+            };
+            let level = instrument.level(side, price_ticks);
+            out.push((
+                u16::try_from(i).unwrap_or(u16::MAX),
+                Update::Level {
+                    side,
+                    price_ticks,
+                    quantity_t: level.quantity_t,
+                    orders: level.orders,
+                },
+            ));
+        }
+        for i in self.traded.drain(..) {
+            if let Some(instrument) = self.instruments.get(i) {
+                out.push((
+                    u16::try_from(i).unwrap_or(u16::MAX),
+                    Update::Statistics(instrument.day),
+                ));
+            }
+        }
+    }
+}

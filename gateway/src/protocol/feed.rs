@@ -1,0 +1,260 @@
+//! The market-data feed's messages: what a subscriber and the server say
+//! to each other on the feed's own listener. `docs/MARKET_DATA.md` is the
+//! byte-by-byte contract; the framing and encoding rules are the broker
+//! protocol's.
+//!
+//! Nothing here names an account, a broker or a client order id: the feed
+//! is public.
+
+use serde::{Deserialize, Serialize};
+
+use super::fields::{Side, TradingPhase};
+use super::{check_len, FieldTooLong, Symbol, MAX_SYMBOL_LEN, MAX_TEXT_LEN};
+
+/// The most instruments one `Subscribe` may name.
+pub const MAX_SUBSCRIBE_SYMBOLS: usize = 64;
+
+/// Largest feed frame payload, in either direction: a `Subscribe` with
+/// [`MAX_SUBSCRIBE_SYMBOLS`] of the longest symbols is 1,614 bytes, the
+/// largest server message (`Rejected` with the longest text) 146.
+pub const MAX_FEED_FRAME: usize = 4096;
+
+/// Levels a subscription shows per side when it asks for depth 0: the
+/// whole book.
+pub const FULL_DEPTH: u16 = 0;
+
+/// What a feed subscriber sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeedRequest {
+    /// Tag 0. Subscribe to these instruments (again: a fresh snapshot),
+    /// showing `depth` levels per side (0: all of them).
+    Subscribe {
+        /// Levels per side; 0 is the whole book.
+        depth: u16,
+        /// The instruments' symbols.
+        symbols: Vec<Symbol>,
+    },
+    /// Tag 1. Nothing to say; keeps the connection open.
+    Heartbeat,
+}
+
+/// An instrument's trading day so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    /// Price of the day's first trade, in ticks (0 before any).
+    pub open_ticks: i64,
+    /// Highest trade price (0 before any).
+    pub high_ticks: i64,
+    /// Lowest trade price (0 before any).
+    pub low_ticks: i64,
+    /// Price of the last trade (0 before any).
+    pub last_ticks: i64,
+    /// Volume-weighted average price so far, rounded half up to the
+    /// instrument's tick (0 before any trade).
+    pub vwap_ticks: i64,
+    /// Tonnes traded today.
+    pub volume_t: u64,
+    /// Value traded today, in fen.
+    pub turnover_fen: i64,
+    /// Trades today.
+    pub trade_count: u64,
+}
+
+/// What the feed server sends. Every message but `Rejected` and
+/// `Heartbeat` is about one instrument and carries its `seq`: the
+/// subscription's count of messages about that instrument, which goes up
+/// by exactly one from message to message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeedMessage {
+    /// Tag 0. The state of an instrument now: forget what you had, then
+    /// take the `levels` `Level` messages that follow (bids best first,
+    /// then asks best first).
+    Snapshot {
+        /// The instrument's id on the feed.
+        instrument: u16,
+        /// Its symbol.
+        symbol: Symbol,
+        /// Sequence number.
+        seq: u64,
+        /// The trading phase.
+        phase: TradingPhase,
+        /// Today's reference price, in ticks.
+        reference_ticks: i64,
+        /// Lowest price accepted today.
+        floor_ticks: i64,
+        /// Highest price accepted today.
+        ceiling_ticks: i64,
+        /// The price step, in ticks.
+        step_ticks: i64,
+        /// The day so far.
+        day: DayFigures,
+        /// Bid levels that follow.
+        bid_levels: u32,
+        /// Ask levels that follow.
+        ask_levels: u32,
+    },
+    /// Tag 1. A price level as it is now; `quantity_t` 0 means it is gone.
+    Level {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// Bids (buy) or asks (sell).
+        side: Side,
+        /// The level's price.
+        price_ticks: i64,
+        /// Tonnes resting at this price.
+        quantity_t: u64,
+        /// Orders resting at this price.
+        orders: u32,
+    },
+    /// Tag 2. A trade.
+    Trade {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The engine's trade id.
+        trade_id: u64,
+        /// Price, in ticks.
+        price_ticks: i64,
+        /// Tonnes.
+        quantity_t: u64,
+        /// The side of the incoming order.
+        aggressor: Side,
+        /// When, in ns since the Unix epoch.
+        time_ns: i64,
+    },
+    /// Tag 3. The day's figures after the trades before it.
+    Statistics {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The figures.
+        day: DayFigures,
+    },
+    /// Tag 4. The trading phase changed.
+    Phase {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The new phase.
+        phase: TradingPhase,
+    },
+    /// Tag 5. The reference price and the band changed.
+    Band {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The reference price, in ticks.
+        reference_ticks: i64,
+        /// Lowest price accepted.
+        floor_ticks: i64,
+        /// Highest price accepted.
+        ceiling_ticks: i64,
+    },
+    /// Tag 6. The trading day ended: its figures, the close (the VWAP, or
+    /// the reference when nothing traded), and the next day's band.
+    EndOfDay {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The engine's trading day number.
+        trading_day: u32,
+        /// The close, in ticks: the next day's reference price.
+        close_ticks: i64,
+        /// The day's figures.
+        day: DayFigures,
+        /// The next day's lowest accepted price.
+        next_floor_ticks: i64,
+        /// The next day's highest accepted price.
+        next_ceiling_ticks: i64,
+    },
+    /// Tag 7. A subscription refused, or the connection about to close.
+    Rejected {
+        /// A reason code (docs/PROTOCOL.md's table).
+        reason: u16,
+        /// What went wrong, for a person.
+        text: String,
+    },
+    /// Tag 8. Nothing to say; the connection is alive.
+    Heartbeat,
+}
+
+impl FeedRequest {
+    /// How many variants there are: every tag is below this.
+    pub const TAG_COUNT: u32 = 2;
+
+    /// Checks every string against its maximum length, and the number of
+    /// symbols.
+    ///
+    /// # Errors
+    /// The first field that is too long.
+    pub fn validate(&self) -> Result<(), FieldTooLong> {
+        match self {
+            Self::Subscribe { symbols, .. } => {
+                if symbols.len() > MAX_SUBSCRIBE_SYMBOLS {
+                    return Err(FieldTooLong {
+                        field: "symbols",
+                        len: symbols.len(),
+                        max: MAX_SUBSCRIBE_SYMBOLS,
+                    });
+                }
+                symbols
+                    .iter()
+                    .try_for_each(|s| check_len("symbol", s.as_str(), MAX_SYMBOL_LEN))
+            }
+            Self::Heartbeat => Ok(()),
+        }
+    }
+}
+
+impl FeedMessage {
+    /// How many variants there are: every tag is below this.
+    pub const TAG_COUNT: u32 = 9;
+
+    /// The instrument and sequence number, for the messages that have them.
+    #[must_use]
+    pub const fn instrument_seq(&self) -> Option<(u16, u64)> {
+        match *self {
+            Self::Snapshot {
+                instrument, seq, ..
+            }
+            | Self::Level {
+                instrument, seq, ..
+            }
+            | Self::Trade {
+                instrument, seq, ..
+            }
+            | Self::Statistics {
+                instrument, seq, ..
+            }
+            | Self::Phase {
+                instrument, seq, ..
+            }
+            | Self::Band {
+                instrument, seq, ..
+            }
+            | Self::EndOfDay {
+                instrument, seq, ..
+            } => Some((instrument, seq)),
+            Self::Rejected { .. } | Self::Heartbeat => None,
+        }
+    }
+
+    /// Checks every string against its maximum length.
+    ///
+    /// # Errors
+    /// The first field that is too long.
+    pub fn validate(&self) -> Result<(), FieldTooLong> {
+        match self {
+            Self::Snapshot { symbol, .. } => check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN),
+            Self::Rejected { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Market data: the public state rebuilt from events equals the engine's
+//! own books over a long flow, and over loopback a feed subscriber keeps
+//! a copy equal to the server's, while one that stops reading is cut off
+//! without slowing a broker.
+//!
+//! Every wait is bounded in time, every loop in count.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_engine::{Engine, InstrumentId, Side};
+use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::config::{MarketDataSettings, ServerConfig};
+use cetx_gateway::market_data::{FeedClient, FeedServer, MarketData, MarketState, View};
+use cetx_gateway::protocol::feed::FeedRequest;
+use cetx_gateway::protocol::Side as WireSide;
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::server::Server;
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The top `depth` levels of each side, best first.
+fn top(view: &View, depth: usize) -> [Vec<(i64, u64, u32)>; 2] {
+    [Side::Buy, Side::Sell].map(|side| {
+        view.levels(side)
+            .take(depth)
+            .map(|(p, l)| (p, l.quantity_t, l.orders))
+            .collect()
+    })
+}
+
+#[test]
+fn the_public_levels_and_figures_follow_the_engine_over_a_long_flow() {
+    // 20,000 orders over four trading days: passive, cancels, marketable.
+    let workload = cetx_tests::workload(7, 20_000, 5_000);
+    let mut engine = Engine::new(&cetx_tests::config()).unwrap();
+    let mut state = MarketState::of(&engine);
+    let mut events = Vec::new();
+    let mut updates = Vec::new();
+    let mut trades = 0;
+    for (i, (command, stamp)) in workload.iter().enumerate() {
+        events.clear();
+        engine.apply(command, *stamp, &mut events);
+        state.apply(&events, &mut updates);
+        if i % 97 != 0 && i + 1 != workload.len() {
+            continue;
+        }
+        for (id, book) in engine.books().iter().enumerate() {
+            let view = &state.instruments()[id];
+            for side in [Side::Buy, Side::Sell] {
+                let engine_levels: Vec<_> = book
+                    .depth(side)
+                    .map(|l| (l.price_ticks, l.quantity_t, l.orders))
+                    .collect();
+                let public: Vec<_> = view
+                    .levels(side)
+                    .map(|(p, l)| (p, l.quantity_t, l.orders))
+                    .collect();
+                assert_eq!(public, engine_levels, "after command {i}, {side:?}");
+            }
+            let today = engine
+                .today(InstrumentId(u16::try_from(id).unwrap()))
+                .unwrap();
+            assert_eq!(view.day.volume_t, today.volume_t, "after command {i}");
+            assert_eq!(view.day.trade_count, today.trade_count);
+            assert_eq!(view.phase, engine.phase(InstrumentId(0)).unwrap());
+        }
+    }
+    for (_, update) in &updates {
+        if matches!(update, cetx_gateway::market_data::Update::Trade { .. }) {
+            trades += 1;
+        }
+    }
+    assert!(trades > 1_000, "the flow trades ({trades})");
+    // Replaying the updates onto an empty copy gives the same levels.
+    let mut copy = MarketState::of(&Engine::new(&cetx_tests::config()).unwrap())
+        .instruments()
+        .to_vec();
+    for (id, update) in &updates {
+        copy[usize::from(*id)].update(update);
+    }
+    assert_eq!(
+        top(&copy[0], usize::MAX),
+        top(&state.instruments()[0], usize::MAX)
+    );
+}
+
+/// A server with its market data feed on loopback.
+struct Market {
+    addr: SocketAddr,
+    feed: SocketAddr,
+    market: MarketData,
+    shutdown: CancellationToken,
+    runtime: Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl Market {
+    async fn start(settings: MarketDataSettings) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::embedded_default();
+        for broker in &mut config.brokers {
+            broker.throttle.rate_per_s = 100_000_000;
+            broker.throttle.burst = 100_000_000;
+        }
+        config.market_data = Some(settings.clone());
+        let mut options = RuntimeOptions::new(dir.path());
+        options.open_market_now = true;
+        let runtime = Runtime::start(&config, options).unwrap();
+        let market = runtime.handle().market_data().expect("market data is on");
+        let shutdown = CancellationToken::new();
+        let server = Server::bind(
+            Arc::new(config),
+            runtime.handle(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+        let addr = server.local_addr();
+        tokio::spawn(server.run(shutdown.clone()));
+        let feed = FeedServer::bind(market.clone(), settings).await.unwrap();
+        let feed_addr = feed.local_addr();
+        tokio::spawn(feed.run(shutdown.clone()));
+        Self {
+            addr,
+            feed: feed_addr,
+            market,
+            shutdown,
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let runtime = self.runtime;
+        tokio::task::spawn_blocking(move || runtime.shutdown())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn loopback() -> MarketDataSettings {
+    MarketDataSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..MarketDataSettings::default()
+    }
+}
+
+/// Sends `orders` orders from both demo brokers around 85.00, crossing
+/// often, and waits for each broker's answers.
+async fn trade(market: &Market, orders: u64, seed: u64) {
+    let mut one = Client::connect(market.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    let mut two = Client::connect(market.addr, 2, "demo-secret-2", 0)
+        .await
+        .unwrap();
+    let mut x = seed;
+    for coid in 1..=orders {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let price = 84_50 + i64::try_from((x >> 33) % 100).unwrap();
+        let quantity = 1 + (x >> 50) % 20;
+        let (client, account, side) = if x >> 63 == 0 {
+            (&mut one, 1001, WireSide::Buy)
+        } else {
+            (&mut two, 2001, WireSide::Sell)
+        };
+        let order = NewOrder::limit(coid, account, "CEA2025", side, price, quantity);
+        client.submit(order).await.unwrap();
+        // Keep reading, so that neither side's socket fills.
+        if coid % 64 == 0 {
+            for client in [&mut one, &mut two] {
+                while client.try_next_report().unwrap().is_some() {}
+            }
+        }
+    }
+    // Every order is answered (accepted at least) before we look.
+    for client in [&mut one, &mut two] {
+        while client
+            .next_report(Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_some()
+        {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_keeps_the_same_book_as_the_server_at_each_depth() {
+    let market = Market::start(loopback()).await;
+    let mut full = FeedClient::connect(market.feed).await.unwrap();
+    full.subscribe(0, &["CEA2025", "CCER"]).await.unwrap();
+    let mut five = FeedClient::connect(market.feed).await.unwrap();
+    five.subscribe(5, &["CEA2025"]).await.unwrap();
+    trade(&market, 2_000, 11).await;
+    full.settle(Duration::from_millis(300)).await.unwrap();
+    five.settle(Duration::from_millis(300)).await.unwrap();
+    let server = market.market.views();
+    let cea = &server[usize::from(market.market.find("CEA2025").unwrap())];
+    assert!(cea.day.trade_count > 100, "the flow traded: {:?}", cea.day);
+    let shown = full.instrument("CEA2025").unwrap();
+    assert_eq!(top(&shown.view, usize::MAX), top(cea, usize::MAX));
+    assert_eq!(shown.view.day, cea.day);
+    assert_eq!(shown.gaps, 0);
+    let shown = five.instrument("CEA2025").unwrap();
+    assert_eq!(top(&shown.view, usize::MAX), top(cea, 5));
+    assert!(shown.view.bids.len() <= 5 && shown.view.asks.len() <= 5);
+    assert_eq!(shown.gaps, 0);
+    assert!(full.instrument("CCER").is_some());
+    // An unknown symbol is refused by name.
+    let mut bad = FeedClient::connect(market.feed).await.unwrap();
+    bad.subscribe(5, &["NOPE"]).await.unwrap();
+    let refused = tokio::time::timeout(WAIT, bad.next()).await.unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(cetx_gateway::market_data::FeedError::Rejected { reason: 410, .. })
+        ),
+        "{refused:?}"
+    );
+    market.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
+    let market = Market::start(MarketDataSettings {
+        buffer: 16,
+        conflate_after: 4,
+        write_timeout_ms: 300,
+        send_buffer: 16_384,
+        ..loopback()
+    })
+    .await;
+    // Subscribes, then never reads: its socket buffers (small ones) fill.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4_096).unwrap();
+    let mut stalled = socket.connect(market.feed).await.unwrap();
+    let payload = cetx_gateway::codec::encode_payload(&FeedRequest::Subscribe {
+        depth: 0,
+        symbols: vec!["CEA2025".into()],
+    })
+    .unwrap();
+    let len = u32::try_from(payload.len()).unwrap().to_le_bytes();
+    stalled
+        .write_all(&[&len[..], &payload].concat())
+        .await
+        .unwrap();
+    // A reader that keeps up, beside it.
+    let mut live = FeedClient::connect(market.feed).await.unwrap();
+    live.subscribe(0, &["CEA2025"]).await.unwrap();
+    let reading = tokio::spawn(async move {
+        let _ = live.settle(Duration::from_secs(2)).await;
+        live
+    });
+    let started = std::time::Instant::now();
+    trade(&market, 20_000, 5).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "brokers were answered in time"
+    );
+    let live = reading.await.unwrap();
+    let cea = &market.market.views()[0];
+    assert_eq!(
+        top(&live.instrument("CEA2025").unwrap().view, usize::MAX),
+        top(cea, usize::MAX),
+        "the reader that kept up has the server's book"
+    );
+    // The stalled one was closed: reading what is left ends in EOF or a
+    // reset, within the wait.
+    let closed = tokio::time::timeout(WAIT, async {
+        let mut buf = vec![0_u8; 1 << 16];
+        loop {
+            match tokio::io::AsyncReadExt::read(&mut stalled, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the stalled subscriber is closed");
+    market.stop().await;
+}
