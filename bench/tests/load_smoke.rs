@@ -22,6 +22,7 @@ fn options(rate_per_s: u64, max_orders: u64) -> LoadOptions {
         max_orders,
         seed: 7,
         progress: false,
+        feed_subscribers: 0,
     }
 }
 

@@ -57,6 +57,10 @@ struct Cli {
     /// The order flow's seed.
     #[arg(long, default_value_t = 2025)]
     seed: u64,
+    /// Market-data subscribers reading the feed meanwhile (half at depth
+    /// 5, half at full depth): what they cost the brokers.
+    #[arg(long, default_value_t = 0)]
+    feed_subscribers: usize,
     /// Write the JSON summary here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -119,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         max_orders: cli.max_orders,
         seed: cli.seed,
         progress: true,
+        feed_subscribers: cli.feed_subscribers,
     };
     let report = load::run(&options).await.context("load run")?;
     let summary = Summary::of(&report);

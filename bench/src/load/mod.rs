@@ -28,7 +28,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cetx_gateway::client::ClientError;
 use cetx_gateway::config::{Durability, ServerConfig};
+use cetx_gateway::market_data::{FeedClient, FeedError};
 use hdrhistogram::Histogram;
+use tokio_util::sync::CancellationToken;
 
 use flow::{MidPath, Rng};
 use session::{latency_histogram, Pace, Progress, SessionPlan, SessionStats};
@@ -110,6 +112,10 @@ pub struct LoadOptions {
     /// Whether to draw a progress line on stderr (it is hidden anyway
     /// when stderr is not a terminal).
     pub progress: bool,
+    /// Market-data subscribers reading the feed during the run (half at
+    /// depth 5, half at full depth), to measure what they cost the
+    /// brokers.
+    pub feed_subscribers: usize,
 }
 
 impl LoadOptions {
@@ -145,6 +151,8 @@ pub struct LoadReport {
     /// The sessions that ended early, and why (`broker N: …`): their
     /// figures up to then are in the rest of the report.
     pub errors: Vec<String>,
+    /// Feed messages the market-data subscribers read, over all of them.
+    pub feed_messages: u64,
 }
 
 impl LoadReport {
@@ -208,7 +216,37 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, LoadError> {
         (None, Target::Addr(addr)) => addr,
         (None, Target::Spawn(_)) => unreachable!("a spawn target has a server"),
     };
+    let feed_addr = match &spawned {
+        Some(server) => server.feed_addr(),
+        None => config.market_data.as_ref().map(|m| m.listen),
+    };
+    let watching = CancellationToken::new();
+    let subscribers = match (options.feed_subscribers, feed_addr) {
+        (0, _) => Vec::new(),
+        (_, None) => return Err(LoadError::Empty("--feed-subscribers without [market_data]")),
+        (n, Some(feed)) => (0..n)
+            .map(|i| tokio::spawn(watch_feed(feed, i, watching.clone())))
+            .collect(),
+    };
     let mut result = drive(options, config, addr).await;
+    watching.cancel();
+    let mut feed_messages = 0;
+    for subscriber in subscribers {
+        let read = subscriber
+            .await
+            .map_err(|e| LoadError::Task(e.to_string()))?;
+        match read {
+            Ok(messages) => feed_messages += messages,
+            Err(error) => {
+                if let Ok(report) = &mut result {
+                    report.errors.push(format!("feed subscriber: {error}"));
+                }
+            }
+        }
+    }
+    if let Ok(report) = &mut result {
+        report.feed_messages = feed_messages;
+    }
     if let Some(server) = spawned {
         let journal = server.stop().await?;
         if let Ok(report) = &mut result {
@@ -323,7 +361,30 @@ async fn drive(
         elapsed_s,
         journal: None,
         errors,
+        feed_messages: 0,
     })
+}
+
+/// One market-data subscriber: reads the feed until `stop`; says how many
+/// messages it read.
+async fn watch_feed(
+    addr: SocketAddr,
+    index: usize,
+    stop: CancellationToken,
+) -> Result<u64, FeedError> {
+    let mut feed = FeedClient::connect(addr).await?;
+    let depth = if index.is_multiple_of(2) { 5 } else { 0 };
+    feed.subscribe(depth, &[flow::SYMBOL]).await?;
+    let mut messages = 0;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(messages),
+            message = feed.next() => {
+                message?;
+                messages += 1;
+            }
+        }
+    }
 }
 
 /// Once a second, a line on stderr: elapsed, sent, accepted, fills and the

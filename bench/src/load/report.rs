@@ -103,6 +103,12 @@ pub struct Summary {
     /// counted above.
     #[serde(default)]
     pub errors: Vec<String>,
+    /// Market-data subscribers during the run.
+    #[serde(default)]
+    pub feed_subscribers: usize,
+    /// Feed messages they read, over all of them.
+    #[serde(default)]
+    pub feed_messages: u64,
     /// Order→ack.
     pub order_to_ack: LatencySummary,
     /// Order→fill (orders that traded on arrival).
@@ -161,6 +167,8 @@ impl Summary {
             order_to_ack: LatencySummary::of(&report.ack_ns),
             order_to_fill: LatencySummary::of(&report.fill_ns),
             errors: report.errors.clone(),
+            feed_subscribers: report.options.feed_subscribers,
+            feed_messages: report.feed_messages,
         }
     }
 }
@@ -218,6 +226,13 @@ pub fn table(summary: &Summary) -> String {
         summary.fills,
         summary.unanswered
     );
+    if summary.feed_subscribers > 0 {
+        let _ = writeln!(
+            out,
+            "market data: {} subscribers read {} messages",
+            summary.feed_subscribers, summary.feed_messages
+        );
+    }
     for error in &summary.errors {
         let _ = writeln!(out, "ENDED EARLY: {error} (figures up to then)");
     }

@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cetx_engine::journal::JournalStats;
-use cetx_gateway::config::{Durability, ServerConfig};
+use cetx_gateway::config::{Durability, MarketDataSettings, ServerConfig};
+use cetx_gateway::market_data::FeedServer;
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
 use tokio::task::JoinHandle;
@@ -32,6 +33,8 @@ pub const LOAD_HOLDINGS_T: u64 = 100_000_000;
 #[derive(Debug)]
 pub struct SpawnedServer {
     addr: SocketAddr,
+    /// The market-data feed, when the config has `[market_data]`.
+    feed: Option<SocketAddr>,
     stop: CancellationToken,
     serving: JoinHandle<Result<(), cetx_gateway::server::ServerError>>,
     runtime: Runtime,
@@ -73,9 +76,23 @@ impl SpawnedServer {
         .await?;
         let addr = server.local_addr();
         let stop = CancellationToken::new();
+        let feed = match (runtime.handle().market_data(), &config.market_data) {
+            (Some(market), Some(settings)) => {
+                let settings = MarketDataSettings {
+                    listen: "127.0.0.1:0".parse().expect("a valid address"),
+                    ..settings.clone()
+                };
+                let feed = FeedServer::bind(market, settings).await?;
+                let feed_addr = feed.local_addr();
+                tokio::spawn(feed.run(stop.clone()));
+                Some(feed_addr)
+            }
+            _ => None,
+        };
         let serving = tokio::spawn(server.run(stop.clone()));
         Ok(Self {
             addr,
+            feed,
             stop,
             serving,
             runtime,
@@ -87,6 +104,12 @@ impl SpawnedServer {
     #[must_use]
     pub const fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where its market-data feed listens, if it publishes one.
+    #[must_use]
+    pub const fn feed_addr(&self) -> Option<SocketAddr> {
+        self.feed
     }
 
     /// What its journal has done so far.
