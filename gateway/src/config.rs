@@ -91,6 +91,26 @@ pub struct ServerConfig {
     /// `[market_data]`: the public feed; none without the section.
     #[serde(default)]
     pub market_data: Option<MarketDataSettings>,
+    /// `[http]`: the read-only web view (needs `[market_data]`); none
+    /// without the section.
+    #[serde(default)]
+    pub http: Option<HttpSettings>,
+}
+
+/// `[http]`: the read-only web view of the market.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address and port the page is served on.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
 }
 
 /// `[market_data]`: the market-data feed (`docs/MARKET_DATA.md`).

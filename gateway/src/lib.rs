@@ -22,6 +22,7 @@
 //!   publishes market data) once they are durable.
 //! - [`market_data`]: the public market rebuilt from durable entries, and
 //!   the feed server (`docs/MARKET_DATA.md`).
+//! - [`web`]: the read-only web view of the market (`[http]`).
 //! - [`server`]: the TCP listener: the connection limit, one session task
 //!   per connection, graceful shutdown.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
@@ -49,3 +50,4 @@ pub mod request;
 pub mod runtime;
 pub mod server;
 mod session;
+pub mod web;

@@ -32,6 +32,7 @@ use cetx_gateway::market_data::FeedServer;
 use cetx_gateway::protocol::{OrderType, ServerFrame, ServerMessage, Side, TimeInForce};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
+use cetx_gateway::web::WebServer;
 use clap::{Parser, Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 use tokio::time::Instant;
@@ -139,6 +140,10 @@ struct ServeArgs {
     /// needs a `[market_data]` section, as the embedded config has).
     #[arg(long, value_name = "ADDR")]
     market_data_listen: Option<SocketAddr>,
+    /// Address of the web view (overrides `http.listen`; needs an
+    /// `[http]` section, as the embedded config has).
+    #[arg(long, value_name = "ADDR")]
+    http_listen: Option<SocketAddr>,
     /// Directory of the journal and snapshots (overrides
     /// `server.data_dir`).
     #[arg(long, value_name = "DIR")]
@@ -378,6 +383,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .context("--market-data-listen needs a [market_data] section in the config")?;
         settings.listen = addr;
     }
+    if let Some(addr) = args.http_listen {
+        let settings = config
+            .http
+            .as_mut()
+            .context("--http-listen needs an [http] section in the config")?;
+        settings.listen = addr;
+    }
     let listen = args.listen.unwrap_or(config.server.listen);
     let data_dir = args
         .data_dir
@@ -415,16 +427,38 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         _ => None,
     };
+    let web = match (runtime.handle().market_data(), &config.http) {
+        (Some(market), Some(http)) => {
+            match WebServer::bind(market, http.listen, config.calendar.utc_offset_s).await {
+                Ok(web) => Some(web),
+                Err(error) => {
+                    let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+                    return Err(error)
+                        .with_context(|| format!("serving the web view on {}", http.listen));
+                }
+            }
+        }
+        _ => None,
+    };
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
     print_banner(&config, server.local_addr(), &data_dir, embedded);
     let feed = feed.map(|feed| {
         println!("market data on {}", feed.local_addr());
         tokio::spawn(feed.run(shutdown.clone()))
     });
+    let web = web.map(|web| {
+        println!("web view on http://{}/", web.local_addr());
+        tokio::spawn(web.run(shutdown.clone()))
+    });
     let served = server.run(shutdown.clone()).await;
     shutdown.cancel();
     if let Some(feed) = feed {
         let _ = feed.await;
+    }
+    if let Some(web) = web {
+        if let Ok(Err(error)) = web.await {
+            tracing::warn!(%error, "the web view stopped with an error");
+        }
     }
     tracing::info!("draining the queue and syncing the journal");
     let stopped = tokio::task::spawn_blocking(move || runtime.shutdown())

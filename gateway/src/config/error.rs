@@ -45,6 +45,10 @@ pub enum ConfigError {
         /// What is wrong with it.
         error: Box<ConfigError>,
     },
+    /// `[http]` is set but `[market_data]` is not: the page shows the
+    /// market data.
+    #[error("[http] needs a [market_data] section: the web view shows the market data")]
+    HttpWithoutMarketData,
     /// A count or size that must be positive is zero.
     #[error("{key} must be at least 1")]
     Zero {

@@ -103,6 +103,9 @@ impl ServerConfig {
     }
 
     fn validate_market_data(&self) -> Result<(), ConfigError> {
+        if self.http.is_some() && self.market_data.is_none() {
+            return Err(ConfigError::HttpWithoutMarketData);
+        }
         let Some(m) = &self.market_data else {
             return Ok(());
         };

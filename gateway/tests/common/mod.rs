@@ -36,6 +36,7 @@ impl ServeProcess {
             .arg("--listen")
             .arg(addr.to_string())
             .args(["--market-data-listen", "127.0.0.1:0"])
+            .args(["--http-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--open-market-now")

@@ -1,0 +1,162 @@
+//! The read-only web view: `cetx serve` with `[http] listen` serves a page
+//! that shows each instrument's depth ladder, the trade tape, an intraday
+//! chart of one-minute candles with volume, the day's figures and the
+//! phase, updating live over server-sent events.
+//!
+//! ```text
+//! MarketData ─batches─► tape task (trades, candles) ─version─┐
+//!      │                                                     ▼
+//!      └──── views (levels, day, phase, band) ──► GET /api/market (JSON)
+//!                                                 GET /events (SSE: the same
+//!                                                 JSON, at most 4 times a second)
+//! GET / , /app.js, /style.css: the page, compiled into the binary
+//! ```
+//!
+//! The page's figures come from the same durable entries as the feed's.
+//! The tape and the candles start when the server does (nothing before
+//! is read back); levels, figures, phase and band are the market's own.
+//! A browser that reads slowly only ever gets the newest state: each
+//! event is the whole view, never a change.
+
+mod assets;
+mod tape;
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::Stream;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::market_data::MarketData;
+use tape::Tape;
+
+/// Shortest time between two events to one browser.
+const EVENT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Levels per side the page shows.
+const DEPTH: usize = 10;
+
+#[derive(Clone)]
+struct Shared {
+    market: MarketData,
+    tape: Arc<Tape>,
+    version: watch::Receiver<u64>,
+}
+
+/// A bound web view, ready to [`WebServer::run`].
+#[derive(Debug)]
+pub struct WebServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    market: MarketData,
+    utc_offset_s: i32,
+}
+
+impl WebServer {
+    /// Binds `listen` (port 0 picks a free port); times are shown at
+    /// `utc_offset_s` (the exchange's, from the calendar).
+    ///
+    /// # Errors
+    /// The operating system's, when the address cannot be bound.
+    pub async fn bind(
+        market: MarketData,
+        listen: SocketAddr,
+        utc_offset_s: i32,
+    ) -> io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local_addr,
+            market,
+            utc_offset_s,
+        })
+    }
+
+    /// The address the page is served on.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// The server's I/O error, if it stops on one.
+    pub async fn run(self, shutdown: CancellationToken) -> io::Result<()> {
+        let (tape, version) = Tape::follow(&self.market, self.utc_offset_s, shutdown.clone());
+        let shared = Shared {
+            market: self.market,
+            tape,
+            version,
+        };
+        let app = Router::new()
+            .route("/", get(page))
+            .route("/app.js", get(script))
+            .route("/style.css", get(style))
+            .route("/api/market", get(market))
+            .route("/events", get(events))
+            .with_state(shared);
+        tracing::info!(addr = %self.local_addr, "serving the web view");
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+    }
+}
+
+async fn page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        assets::INDEX_HTML,
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        assets::APP_JS,
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        assets::STYLE_CSS,
+    )
+}
+
+async fn market(State(shared): State<Shared>) -> Json<tape::MarketJson> {
+    Json(shared.tape.market_json(&shared.market.views(), DEPTH))
+}
+
+/// The whole view as an event each time the market moved, at most every
+/// [`EVENT_INTERVAL`].
+async fn events(
+    State(shared): State<Shared>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures_util::stream::unfold((shared, true), |(mut shared, first)| async move {
+        if !first {
+            tokio::time::sleep(EVENT_INTERVAL).await;
+            shared.version.changed().await.ok()?;
+        }
+        shared.version.borrow_and_update();
+        let view = shared.tape.market_json(&shared.market.views(), DEPTH);
+        let event = Event::default()
+            .event("market")
+            .json_data(&view)
+            .unwrap_or_else(|_| Event::default().comment("unencodable"));
+        Some((Ok(event), (shared, false)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

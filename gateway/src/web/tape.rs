@@ -1,0 +1,354 @@
+//! What the page shows besides the market's own state: the last trades and
+//! the day's one-minute candles, kept from the trades the server has
+//! published since it started, bounded; and the JSON the page reads.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use cetx_engine::{Phase, Side};
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::market_data::{MarketData, Update, View};
+
+/// Trades the tape keeps per instrument.
+const TAPE_LEN: usize = 40;
+
+/// One-minute candles kept per instrument (a trading day has 240).
+const CANDLES: usize = 600;
+
+const NS_PER_MINUTE: i64 = 60_000_000_000;
+
+/// A trade on the tape.
+#[derive(Clone, Copy, Debug)]
+struct TradeRow {
+    time_ns: i64,
+    price_ticks: i64,
+    quantity_t: u64,
+    aggressor: Side,
+}
+
+/// One minute of trading.
+#[derive(Clone, Copy, Debug)]
+struct Candle {
+    minute: i64,
+    open: i64,
+    high: i64,
+    low: i64,
+    close: i64,
+    volume_t: u64,
+}
+
+#[derive(Debug, Default)]
+struct Trades {
+    tape: VecDeque<TradeRow>,
+    candles: VecDeque<Candle>,
+}
+
+impl Trades {
+    fn record(&mut self, trade: TradeRow) {
+        if self.tape.len() == TAPE_LEN {
+            self.tape.pop_back();
+        }
+        self.tape.push_front(trade);
+        let minute = trade.time_ns.div_euclid(NS_PER_MINUTE);
+        match self.candles.back_mut() {
+            Some(candle) if candle.minute == minute => {
+                candle.high = candle.high.max(trade.price_ticks);
+                candle.low = candle.low.min(trade.price_ticks);
+                candle.close = trade.price_ticks;
+                candle.volume_t += trade.quantity_t;
+            }
+            _ => {
+                if self.candles.len() == CANDLES {
+                    self.candles.pop_front();
+                }
+                self.candles.push_back(Candle {
+                    minute,
+                    open: trade.price_ticks,
+                    high: trade.price_ticks,
+                    low: trade.price_ticks,
+                    close: trade.price_ticks,
+                    volume_t: trade.quantity_t,
+                });
+            }
+        }
+    }
+}
+
+/// Every instrument's tape and candles.
+#[derive(Debug)]
+pub(super) struct Tape {
+    instruments: Mutex<Vec<Trades>>,
+    utc_offset_s: i64,
+}
+
+impl Tape {
+    /// Starts keeping the tape of `market` until `stop`; the receiver's
+    /// version moves each time the market does.
+    pub(super) fn follow(
+        market: &MarketData,
+        utc_offset_s: i32,
+        stop: CancellationToken,
+    ) -> (Arc<Self>, watch::Receiver<u64>) {
+        let count = market.views().len();
+        let ids: Vec<u16> = (0..count).filter_map(|i| u16::try_from(i).ok()).collect();
+        let (_, mut updates) = market.subscribe(&ids);
+        let tape = Arc::new(Self {
+            instruments: Mutex::new((0..count).map(|_| Trades::default()).collect()),
+            utc_offset_s: i64::from(utc_offset_s),
+        });
+        let (version, receiver) = watch::channel(0_u64);
+        let keeper = Arc::clone(&tape);
+        tokio::spawn(async move {
+            loop {
+                let batch = tokio::select! {
+                    () = stop.cancelled() => return,
+                    batch = updates.recv() => batch,
+                };
+                match batch {
+                    Ok(batch) => {
+                        let mut instruments = keeper.lock();
+                        for (id, update) in batch.iter() {
+                            let Some(trades) = instruments.get_mut(usize::from(*id)) else {
+                                continue;
+                            };
+                            match *update {
+                                Update::Trade {
+                                    price_ticks,
+                                    quantity_t,
+                                    aggressor,
+                                    time_ns,
+                                    ..
+                                } => trades.record(TradeRow {
+                                    time_ns,
+                                    price_ticks,
+                                    quantity_t,
+                                    aggressor,
+                                }),
+                                Update::EndOfDay { .. } => trades.candles.clear(),
+                                _ => {}
+                            }
+                        }
+                    }
+                    // Trades were missed; the rest of the view is the
+                    // market's own and stays exact.
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                version.send_modify(|v| *v += 1);
+            }
+        });
+        (tape, receiver)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Trades>> {
+        self.instruments
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The page's view of the market: `views` with the tape and candles.
+    pub(super) fn market_json(&self, views: &[View], depth: usize) -> MarketJson {
+        let instruments = self.lock();
+        let instruments = views
+            .iter()
+            .enumerate()
+            .map(|(i, view)| {
+                let trades = instruments.get(i);
+                let levels = |side| {
+                    view.levels(side)
+                        .take(depth)
+                        .map(|(price_ticks, level)| LevelJson {
+                            price: cny(price_ticks),
+                            quantity: level.quantity_t,
+                            orders: level.orders,
+                        })
+                        .collect()
+                };
+                let day = &view.day;
+                let traded = day.trade_count > 0;
+                let price = |ticks: i64| traded.then(|| cny(ticks));
+                InstrumentJson {
+                    symbol: view.symbol.clone(),
+                    phase: phase_name(view.phase),
+                    reference: cny(view.reference_ticks),
+                    floor: cny(view.floor_ticks),
+                    ceiling: cny(view.ceiling_ticks),
+                    bids: levels(Side::Buy),
+                    asks: levels(Side::Sell),
+                    open: price(day.open_ticks),
+                    high: price(day.high_ticks),
+                    low: price(day.low_ticks),
+                    last: price(day.last_ticks),
+                    vwap: price(day.vwap_ticks),
+                    volume: day.volume_t,
+                    turnover: cny(day.turnover_fen),
+                    trades: day.trade_count,
+                    tape: trades.map_or_else(Vec::new, |t| {
+                        t.tape.iter().map(|r| self.trade_json(r)).collect()
+                    }),
+                    candles: trades.map_or_else(Vec::new, |t| {
+                        t.candles.iter().map(|c| self.candle_json(c)).collect()
+                    }),
+                }
+            })
+            .collect();
+        MarketJson { instruments }
+    }
+
+    fn clock(&self, time_ns: i64) -> String {
+        let seconds = time_ns.div_euclid(1_000_000_000) + self.utc_offset_s;
+        let of_day = seconds.rem_euclid(86_400);
+        format!(
+            "{:02}:{:02}:{:02}",
+            of_day / 3_600,
+            of_day / 60 % 60,
+            of_day % 60
+        )
+    }
+
+    fn trade_json(&self, row: &TradeRow) -> TradeJson {
+        TradeJson {
+            time: self.clock(row.time_ns),
+            price: cny(row.price_ticks),
+            quantity: row.quantity_t,
+            side: match row.aggressor {
+                Side::Buy => "buy",
+                Side::Sell => "sell",
+            },
+        }
+    }
+
+    fn candle_json(&self, candle: &Candle) -> CandleJson {
+        CandleJson {
+            time: self.clock(candle.minute * NS_PER_MINUTE)[..5].to_owned(),
+            open: cny(candle.open),
+            high: cny(candle.high),
+            low: cny(candle.low),
+            close: cny(candle.close),
+            volume: candle.volume_t,
+        }
+    }
+}
+
+/// Ticks of 0.01 CNY (or fen) as CNY with two decimals.
+fn cny(ticks: i64) -> String {
+    let sign = if ticks < 0 { "-" } else { "" };
+    let abs = ticks.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+const fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Closed => "closed",
+        Phase::Continuous => "continuous",
+        Phase::Break => "break",
+        Phase::Halted => "halted",
+    }
+}
+
+/// What `/api/market` and each `/events` event carry.
+#[derive(Debug, Serialize)]
+pub(super) struct MarketJson {
+    instruments: Vec<InstrumentJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct InstrumentJson {
+    symbol: String,
+    phase: &'static str,
+    reference: String,
+    floor: String,
+    ceiling: String,
+    bids: Vec<LevelJson>,
+    asks: Vec<LevelJson>,
+    open: Option<String>,
+    high: Option<String>,
+    low: Option<String>,
+    last: Option<String>,
+    vwap: Option<String>,
+    volume: u64,
+    turnover: String,
+    trades: u64,
+    tape: Vec<TradeJson>,
+    candles: Vec<CandleJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct LevelJson {
+    price: String,
+    quantity: u64,
+    orders: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct TradeJson {
+    time: String,
+    price: String,
+    quantity: u64,
+    side: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct CandleJson {
+    time: String,
+    open: String,
+    high: String,
+    low: String,
+    close: String,
+    volume: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trades_make_minute_candles_and_a_bounded_tape() {
+        let mut trades = Trades::default();
+        let at = |minute: i64, second: i64| minute * NS_PER_MINUTE + second * 1_000_000_000;
+        for (i, (time_ns, price_ticks)) in [
+            (at(1, 0), 85_00),
+            (at(1, 30), 85_40),
+            (at(1, 59), 84_90),
+            (at(2, 1), 85_10),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            trades.record(TradeRow {
+                time_ns,
+                price_ticks,
+                quantity_t: 10 + i as u64,
+                aggressor: Side::Buy,
+            });
+        }
+        let candles: Vec<_> = trades
+            .candles
+            .iter()
+            .map(|c| (c.minute, c.open, c.high, c.low, c.close, c.volume_t))
+            .collect();
+        assert_eq!(
+            candles,
+            [
+                (1, 85_00, 85_40, 84_90, 84_90, 33),
+                (2, 85_10, 85_10, 85_10, 85_10, 13)
+            ]
+        );
+        assert_eq!(trades.tape.front().map(|t| t.price_ticks), Some(85_10));
+        for i in 0..100 {
+            trades.record(TradeRow {
+                time_ns: at(3, 0),
+                price_ticks: 85_00 + i,
+                quantity_t: 1,
+                aggressor: Side::Sell,
+            });
+        }
+        assert_eq!(trades.tape.len(), TAPE_LEN);
+        assert_eq!(cny(-12_345), "-123.45");
+        assert_eq!(cny(7), "0.07");
+    }
+}

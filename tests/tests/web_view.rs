@@ -1,0 +1,140 @@
+//! The web view in a real browser: a server in this process with its
+//! market data and page on loopback, a few orders that rest and trade,
+//! then headless Chromium loads the page and the test reads the rendered
+//! DOM: the best bid and ask and the last trade price are the market's.
+//!
+//! Skipped, with a note, where no Chromium is installed, unless
+//! `CETX_REQUIRE_BROWSER=1` (CI sets it, after installing Chromium).
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::config::ServerConfig;
+use cetx_gateway::protocol::Side;
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::server::Server;
+use cetx_gateway::web::WebServer;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The browser to drive: `$CETX_CHROMIUM`, else the first of the usual
+/// names that runs.
+fn chromium() -> Option<String> {
+    let names = std::env::var("CETX_CHROMIUM")
+        .ok()
+        .into_iter()
+        .chain(["chromium", "chromium-browser", "google-chrome"].map(String::from));
+    names.into_iter().find(|name| {
+        Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Loads `url` headless, lets its scripts run a few seconds, and returns
+/// the DOM.
+fn dump_dom(browser: &str, url: &str) -> String {
+    let output = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--timeout=4000",
+            "--dump-dom",
+            url,
+        ])
+        .output()
+        .expect("run the browser");
+    assert!(
+        output.status.success(),
+        "{browser} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn answered(client: &mut Client, reports: usize) {
+    for _ in 0..reports {
+        client
+            .next_report(WAIT)
+            .await
+            .expect("the connection works")
+            .expect("a report in time");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_the_best_prices_and_the_last_trade() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var("CETX_REQUIRE_BROWSER").is_err(),
+            "CETX_REQUIRE_BROWSER is set but no Chromium runs"
+        );
+        eprintln!("note: no Chromium found; skipping the browser test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig::embedded_default();
+    let mut options = RuntimeOptions::new(dir.path());
+    options.open_market_now = true;
+    let runtime = Runtime::start(&config, options).unwrap();
+    let market = runtime
+        .handle()
+        .market_data()
+        .expect("the demo config publishes");
+    let shutdown = CancellationToken::new();
+    let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let server = Server::bind(Arc::new(config.clone()), runtime.handle(), local)
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run(shutdown.clone()));
+    let web = WebServer::bind(market, local, config.calendar.utc_offset_s)
+        .await
+        .unwrap();
+    let url = format!("http://{}/?symbol=CEA2025", web.local_addr());
+    tokio::spawn(web.run(shutdown.clone()));
+
+    let mut one = Client::connect(addr, 1, "demo-secret-1", 0).await.unwrap();
+    let mut two = Client::connect(addr, 2, "demo-secret-2", 0).await.unwrap();
+    one.submit(NewOrder::limit(1, 1001, "CEA2025", Side::Buy, 85_10, 10))
+        .await
+        .unwrap();
+    answered(&mut one, 1).await;
+    two.submit(NewOrder::limit(1, 2001, "CEA2025", Side::Sell, 85_30, 10))
+        .await
+        .unwrap();
+    answered(&mut two, 1).await;
+    // Trades 4 t at 85.10: 6 t of the bid stay.
+    two.submit(NewOrder::limit(2, 2001, "CEA2025", Side::Sell, 85_10, 4))
+        .await
+        .unwrap();
+    answered(&mut two, 2).await;
+
+    let dom = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || dump_dom(&browser, &url)
+    })
+    .await
+    .unwrap();
+    for expected in [
+        r#"<b id="best-bid">85.10</b>"#,
+        r#"<b id="best-ask">85.30</b>"#,
+        r#"<dd id="last">85.10</dd>"#,
+        r#"<dd id="trades">1</dd>"#,
+        r#"<span id="symbol">CEA2025</span>"#,
+    ] {
+        assert!(dom.contains(expected), "{expected} not in the page:\n{dom}");
+    }
+    shutdown.cancel();
+    tokio::task::spawn_blocking(move || runtime.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}
