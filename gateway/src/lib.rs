@@ -30,9 +30,12 @@
 //! - [`client`]: the broker's side, for Rust brokers, tests and
 //!   `cetx order`: log in, send requests, read reports, resume after a
 //!   reconnect.
-//! - `bin/cetx.rs`: the `cetx` binary (`cetx serve`, `cetx order`, and
+//! - `bin/cetx/main.rs`: the `cetx` binary (`cetx serve`, `cetx order`, and
 //!   `cetx replay`, which runs `cetx_engine::settlement::run` with the
-//!   server config's engine config and calendar and a progress line).
+//!   server config's engine config and calendar and a progress line);
+//!   `bin/cetx/watch.rs` is `cetx watch`, a live terminal view that follows
+//!   the feed with [`market_data::FeedClient`], and `bin/cetx/screen.rs`
+//!   draws it.
 //!
 //! Data flows `socket → codec (decode) → protocol::ClientMessage → session →
 //! request::parse → runtime::Request → runtime (queue → engine thread →

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
 use super::state::{LevelTotals, View};
@@ -62,6 +63,9 @@ pub struct Followed {
 pub struct FeedClient {
     conn: Framed<TcpStream, FeedClientCodec>,
     instruments: BTreeMap<u16, Followed>,
+    /// When a request last went out: the server closes a connection it
+    /// has not heard from for `IDLE_TIMEOUT`, however busy the feed is.
+    last_sent: Instant,
 }
 
 impl FeedClient {
@@ -77,6 +81,7 @@ impl FeedClient {
         Ok(Self {
             conn: Framed::new(stream, codec),
             instruments: BTreeMap::new(),
+            last_sent: Instant::now(),
         })
     }
 
@@ -86,9 +91,12 @@ impl FeedClient {
     /// [`FeedError::Io`] when the request cannot be sent.
     pub async fn subscribe(&mut self, depth: u16, symbols: &[&str]) -> Result<(), FeedError> {
         let symbols = symbols.iter().map(|s| Symbol::from(*s)).collect();
-        self.conn
-            .send(FeedRequest::Subscribe { depth, symbols })
-            .await?;
+        self.send(FeedRequest::Subscribe { depth, symbols }).await
+    }
+
+    async fn send(&mut self, request: FeedRequest) -> Result<(), FeedError> {
+        self.conn.send(request).await?;
+        self.last_sent = Instant::now();
         Ok(())
     }
 
@@ -105,17 +113,24 @@ impl FeedClient {
     }
 
     /// Reads the next message and applies it to the local copy; sends a
-    /// heartbeat when nothing was received for a heartbeat interval.
+    /// heartbeat whenever nothing was sent for a heartbeat interval, since
+    /// the server must hear from a subscriber however busy the feed is.
+    ///
+    /// Cancel-safe: dropped before it returns (in a `select!` or a
+    /// timeout), it loses no message, and at worst a heartbeat goes twice.
     ///
     /// # Errors
     /// A [`FeedError`]: the connection, a refusal, a message the copy
     /// cannot take.
     pub async fn next(&mut self) -> Result<FeedMessage, FeedError> {
         loop {
-            match tokio::time::timeout(HEARTBEAT_INTERVAL, self.conn.next()).await {
-                Err(_) => {
-                    self.conn.send(FeedRequest::Heartbeat).await?;
-                }
+            let heartbeat_at = self.last_sent + HEARTBEAT_INTERVAL;
+            if Instant::now() >= heartbeat_at {
+                self.send(FeedRequest::Heartbeat).await?;
+                continue;
+            }
+            match tokio::time::timeout_at(heartbeat_at, self.conn.next()).await {
+                Err(_) => {}
                 Ok(None) => return Err(FeedError::Closed),
                 Ok(Some(message)) => {
                     let message = message?;
@@ -223,5 +238,58 @@ fn phase_of(phase: crate::protocol::TradingPhase) -> cetx_engine::Phase {
         TradingPhase::Continuous => cetx_engine::Phase::Continuous,
         TradingPhase::Break => cetx_engine::Phase::Break,
         TradingPhase::Halted => cetx_engine::Phase::Halted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::FeedServerCodec;
+    use crate::protocol::IDLE_TIMEOUT;
+    use tokio::net::TcpListener;
+
+    /// The server closes a subscriber it has not heard from for
+    /// `IDLE_TIMEOUT`, so the client must speak even while the feed talks
+    /// to it all the time (here a message every second, of paused time).
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_feed_still_hears_heartbeats() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut codec = FeedServerCodec::new(MAX_FEED_FRAME, MAX_FEED_FRAME);
+            codec.set_logged_in(true);
+            let mut conn = Framed::new(stream, codec);
+            let subscribed = conn.next().await.unwrap().unwrap();
+            assert!(matches!(subscribed, FeedRequest::Subscribe { .. }));
+            let start = Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            while start.elapsed() < IDLE_TIMEOUT {
+                tokio::select! {
+                    request = conn.next() => {
+                        assert_eq!(request.unwrap().unwrap(), FeedRequest::Heartbeat);
+                        return Some(start.elapsed());
+                    }
+                    _ = tick.tick() => conn.send(FeedMessage::Heartbeat).await.unwrap(),
+                }
+            }
+            None
+        });
+        let mut client = FeedClient::connect(addr).await.unwrap();
+        client.subscribe(5, &["CEA2025"]).await.unwrap();
+        let reader = tokio::spawn(async move {
+            loop {
+                if client.next().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let heard = server.await.unwrap();
+        reader.abort();
+        let heard = heard.expect("no heartbeat from the client within IDLE_TIMEOUT");
+        assert!(
+            heard <= HEARTBEAT_INTERVAL + Duration::from_secs(1),
+            "{heard:?}"
+        );
     }
 }

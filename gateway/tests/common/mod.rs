@@ -17,6 +17,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ServeProcess {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// Where it publishes market data (its "market data on" line).
+    pub market_data: SocketAddr,
 }
 
 /// A port that was free a moment ago.
@@ -27,8 +29,8 @@ pub fn free_port() -> u16 {
 
 impl ServeProcess {
     /// Starts `cetx serve` with the embedded demo config on `port`, its
-    /// journal in `data_dir`, the market open, and waits for its
-    /// "listening" line.
+    /// journal in `data_dir`, the market open, and waits for its "market
+    /// data on" line (printed once it listens for brokers too).
     pub fn start(data_dir: &Path, port: u16) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
@@ -55,22 +57,26 @@ impl ServeProcess {
                 }
             }
         });
-        loop {
+        let market_data = loop {
             match received.recv_timeout(START_TIMEOUT) {
-                Ok(line) if line.starts_with("cetx listening on") => break,
-                Ok(_) => {}
+                Ok(line) => {
+                    if let Some(feed) = line.strip_prefix("market data on ") {
+                        break feed.parse().expect("the market-data address");
+                    }
+                }
                 Err(e) => {
                     let _ = child.kill();
                     panic!("cetx serve did not start listening: {e}");
                 }
             }
-        }
+        };
         // The rest of stdout is drained by the thread, so the child never
         // blocks on a full pipe.
         std::thread::spawn(move || while received.recv().is_ok() {});
         Self {
             child: Some(child),
             addr,
+            market_data,
         }
     }
 

@@ -15,9 +15,15 @@
 //!   [--to DIR]` moves settled segments, wholly before both N and the
 //!   oldest kept snapshot, to an archive directory (never deletes; the
 //!   server must be stopped).
+//! - `cetx watch [--feed ADDR] [--depth N] [--once] SYMBOL…` shows the
+//!   market live in the terminal from the market-data feed (`watch`,
+//!   drawn by `screen`).
 //!
 //! Logs go to stderr through `tracing`, filtered by `RUST_LOG` (default
 //! `info`).
+
+mod screen;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,6 +67,9 @@ enum Command {
     /// Journal maintenance.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Watch the market live in the terminal: depth, trades and the day's
+    /// figures from the market-data feed. `q` quits.
+    Watch(watch::WatchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +258,7 @@ fn main() -> ExitCode {
         Command::Order(args) => runtime.block_on(order(args)),
         Command::Replay(args) => return runtime.block_on(replay(args)),
         Command::Journal(JournalCommand::Archive(args)) => archive(&args),
+        Command::Watch(args) => runtime.block_on(watch::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,643 @@
+//! What `cetx watch` shows, drawn from a plain [`Screen`]: per instrument
+//! its phase and band, the day's figures, a depth ladder (asks above
+//! bids) and the trades seen since watching began, with the feed's
+//! sequence number and gap count. [`render`] draws into a ratatui
+//! [`Buffer`], so the live view, `--once` and the tests share one drawing.
+//!
+//! Prices are ticks of 0.01 CNY, shown as CNY with 2 decimals; times are
+//! exchange time (UTC+8). Colours follow the Chinese convention: red above
+//! the reference price and for trades a buyer started, green below it and
+//! for trades a seller started. Plain text (`--once`) has the same
+//! characters without the colours.
+
+use cetx_engine::Phase;
+use cetx_gateway::market_data::client::Followed;
+use cetx_gateway::market_data::{LevelTotals, View};
+use cetx_gateway::protocol::Side;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Padding, Paragraph, Widget};
+
+/// Offset of exchange time from UTC, in seconds: the market keeps Beijing
+/// time (the feed does not say; the calendar's default is the same).
+pub const EXCHANGE_UTC_OFFSET_S: i64 = 8 * 3_600;
+
+/// Lines of a panel above its columns: the band, two lines of the day's
+/// figures and a blank one.
+const HEAD_LINES: u16 = 4;
+
+/// Width of the ladder's column: tag 3, price 9, quantity 9, orders 6,
+/// and a space between each.
+const LADDER_WIDTH: u16 = 30;
+
+/// Blank columns between the ladder and the trades.
+const GUTTER: u16 = 3;
+
+/// The most trades a panel shows (`cetx watch` keeps as many).
+pub const TRADES_SHOWN: usize = 15;
+
+/// Everything one frame shows.
+#[derive(Clone, Debug)]
+pub struct Screen<'a> {
+    /// The feed's address, as given.
+    pub feed: &'a str,
+    /// Levels per side asked for (0: the whole book).
+    pub depth: u16,
+    /// What the keys do, when a person is at them.
+    pub hint: Option<&'a str>,
+    /// Each panel as tall as what it shows now (a `--once` frame), rather
+    /// than the room its depth and [`TRADES_SHOWN`] take, which keeps a
+    /// live view still as the book and the trades come and go.
+    pub fit_content: bool,
+    /// The instruments, in the order asked for.
+    pub instruments: Vec<Instrument<'a>>,
+}
+
+/// One instrument's panel.
+#[derive(Clone, Debug)]
+pub struct Instrument<'a> {
+    /// Its symbol, as asked for.
+    pub symbol: &'a str,
+    /// What the feed has shown of it; `None` until its snapshot came.
+    pub followed: Option<&'a Followed>,
+    /// Trades seen since watching began, newest first.
+    pub trades: Vec<TradeRow>,
+}
+
+/// One trade, as the feed told it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TradeRow {
+    /// When, in ns since the Unix epoch.
+    pub time_ns: i64,
+    /// Price in ticks.
+    pub price_ticks: i64,
+    /// Tonnes.
+    pub quantity_t: u64,
+    /// The side of the incoming order.
+    pub aggressor: Side,
+}
+
+impl Screen<'_> {
+    /// Lines a frame needs to show all its panels in full: the height of
+    /// a `--once` frame, which no terminal bounds.
+    pub fn height(&self) -> u16 {
+        let panels: u16 = self.instruments.iter().map(|i| self.panel_height(i)).sum();
+        1 + panels
+    }
+
+    /// Lines a panel needs to show, at most, its levels within the depth
+    /// and its trades; with `fit_content`, those it has (at least one
+    /// line each).
+    fn panel_height(&self, instrument: &Instrument) -> u16 {
+        let Some(followed) = instrument.followed else {
+            return 3;
+        };
+        let view = &followed.view;
+        let mut levels = levels_wanted(view, self.depth);
+        let mut trades = TRADES_SHOWN;
+        if self.fit_content {
+            levels = levels.min(view.asks.len().max(view.bids.len()).max(1));
+            trades = trades.min(instrument.trades.len().max(1));
+        }
+        let body = (2 * levels + 1).max(trades);
+        // Borders, the head, the column headings, the body.
+        u16::try_from(2 + usize::from(HEAD_LINES) + 1 + body).unwrap_or(u16::MAX)
+    }
+}
+
+/// Draws `screen` into `area` of `buf`: a title line, then one panel per
+/// instrument, each as tall as it needs when they all fit and an equal
+/// share of the height when they do not.
+pub fn render(screen: &Screen, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    title_line(screen).render(Rect { height: 1, ..area }, buf);
+    let needs: Vec<u16> = screen
+        .instruments
+        .iter()
+        .map(|i| screen.panel_height(i))
+        .collect();
+    let mut y = area.y + 1;
+    for (instrument, height) in screen.instruments.iter().zip(fit(&needs, area.height - 1)) {
+        let panel = Rect { y, height, ..area };
+        render_panel(instrument, screen.depth, panel, buf);
+        y += height;
+    }
+}
+
+/// The rows of `buf` as plain text, trailing blanks trimmed, each ending
+/// in a newline.
+pub fn text(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in area.top()..area.bottom() {
+        let mut line = String::new();
+        for x in area.left()..area.right() {
+            if let Some(cell) = buf.cell((x, y)) {
+                line.push_str(cell.symbol());
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn title_line<'a>(screen: &Screen<'a>) -> Line<'a> {
+    let depth = match screen.depth {
+        0 => "all".to_owned(),
+        n => n.to_string(),
+    };
+    let mut spans = vec![
+        Span::styled(" cetx watch", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(format!(
+            " · feed {} · depth {depth} · times UTC+8",
+            screen.feed
+        )),
+    ];
+    if let Some(hint) = screen.hint {
+        spans.push(Span::raw(" · "));
+        spans.push(Span::styled(hint, Style::new().fg(Color::DarkGray)));
+    }
+    Line::from(spans)
+}
+
+/// Heights for panels that need `needs` in `available` lines.
+fn fit(needs: &[u16], available: u16) -> Vec<u16> {
+    let total: u32 = needs.iter().map(|&n| u32::from(n)).sum();
+    if total <= u32::from(available) || needs.is_empty() {
+        return needs.to_vec();
+    }
+    let share = available / u16::try_from(needs.len()).unwrap_or(u16::MAX);
+    needs.iter().map(|&n| n.min(share)).collect()
+}
+
+/// Levels a panel shows per side when it has the room.
+fn levels_wanted(view: &View, depth: u16) -> usize {
+    match depth {
+        0 => view.asks.len().max(view.bids.len()).max(1),
+        n => usize::from(n),
+    }
+}
+
+fn render_panel(instrument: &Instrument, depth: u16, area: Rect, buf: &mut Buffer) {
+    let symbol = Span::styled(instrument.symbol, Style::new().add_modifier(Modifier::BOLD));
+    let Some(followed) = instrument.followed else {
+        let block = Block::bordered()
+            .padding(Padding::horizontal(1))
+            .title(Line::from(vec![Span::raw(" "), symbol, Span::raw(" ")]));
+        let inner = block.inner(area);
+        block.render(area, buf);
+        Line::styled("waiting for the snapshot", Style::new().fg(Color::DarkGray))
+            .render(inner, buf);
+        return;
+    };
+    let view = &followed.view;
+    let (phase, color) = phase_name(view.phase);
+    let block = Block::bordered()
+        .padding(Padding::horizontal(1))
+        .title(Line::from(vec![
+            Span::raw(" "),
+            symbol,
+            Span::raw(" · "),
+            Span::styled(phase, Style::new().fg(color)),
+            Span::raw(" "),
+        ]))
+        .title(
+            Line::from(format!(" seq {}, gaps {} ", followed.seq, followed.gaps)).right_aligned(),
+        );
+    let inner = block.inner(area);
+    block.render(area, buf);
+    Paragraph::new(head_lines(view)).render(
+        Rect {
+            height: HEAD_LINES.min(inner.height),
+            ..inner
+        },
+        buf,
+    );
+    let body = Rect {
+        y: inner.y + HEAD_LINES.min(inner.height),
+        height: inner.height.saturating_sub(HEAD_LINES),
+        ..inner
+    };
+    let ladder = Rect {
+        width: LADDER_WIDTH.min(body.width),
+        ..body
+    };
+    let trades = Rect {
+        x: body.x + (LADDER_WIDTH + GUTTER).min(body.width),
+        width: body.width.saturating_sub(LADDER_WIDTH + GUTTER),
+        ..body
+    };
+    Paragraph::new(ladder_lines(view, depth, body.height)).render(ladder, buf);
+    Paragraph::new(trade_lines(&instrument.trades, body.height)).render(trades, buf);
+}
+
+fn phase_name(phase: Phase) -> (&'static str, Color) {
+    match phase {
+        Phase::Closed => ("closed", Color::Yellow),
+        Phase::Continuous => ("continuous trading", Color::Green),
+        Phase::Break => ("midday break", Color::Yellow),
+        Phase::Halted => ("halted", Color::Red),
+    }
+}
+
+/// The band, the day's figures and a blank line.
+fn head_lines(view: &View) -> Vec<Line<'static>> {
+    let day = &view.day;
+    let traded = day.trade_count > 0;
+    let price = |ticks: i64| if traded { cny(ticks) } else { "-".to_owned() };
+    vec![
+        Line::from(vec![
+            label("band "),
+            Span::raw(format!(
+                "{} – {}",
+                cny(view.floor_ticks),
+                cny(view.ceiling_ticks)
+            )),
+            label("  reference "),
+            Span::raw(cny(view.reference_ticks)),
+        ]),
+        Line::from(vec![
+            label("open "),
+            Span::raw(price(day.open_ticks)),
+            label("  high "),
+            Span::raw(price(day.high_ticks)),
+            label("  low "),
+            Span::raw(price(day.low_ticks)),
+            label("  last "),
+            Span::styled(
+                price(day.last_ticks),
+                price_style(day.last_ticks, view.reference_ticks).add_modifier(Modifier::BOLD),
+            ),
+            label("  vwap "),
+            Span::raw(price(day.vwap_ticks)),
+        ]),
+        Line::from(vec![
+            label("volume "),
+            Span::raw(format!("{} t", grouped(day.volume_t))),
+            label("  turnover "),
+            Span::raw(format!("{} CNY", cny(day.turnover_fen))),
+            label("  trades "),
+            Span::raw(grouped(day.trade_count)),
+        ]),
+        Line::default(),
+    ]
+}
+
+/// The column headings, then the asks (best lowest, padded above so the
+/// best sits on the spread), the spread, and the bids best first, as
+/// many per side as `height` holds.
+fn ladder_lines(view: &View, depth: u16, height: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(
+        format!("{:<3} {:>9} {:>9} {:>6}", "", "price", "qty (t)", "orders"),
+        heading(),
+    )];
+    let rows = usize::from(height.saturating_sub(1));
+    if rows == 0 {
+        return lines;
+    }
+    let per_side = levels_wanted(view, depth).min((rows - 1) / 2);
+    let asks: Vec<(&i64, &LevelTotals)> = view.asks.iter().take(per_side).collect();
+    lines.extend((asks.len()..per_side).map(|_| Line::default()));
+    for (&price_ticks, level) in asks.into_iter().rev() {
+        lines.push(level_line("ask", price_ticks, level, view.reference_ticks));
+    }
+    lines.push(spread_line(view));
+    for (&price_ticks, level) in view.bids.iter().rev().take(per_side) {
+        lines.push(level_line("bid", price_ticks, level, view.reference_ticks));
+    }
+    lines
+}
+
+fn level_line(tag: &str, price_ticks: i64, level: &LevelTotals, reference: i64) -> Line<'static> {
+    Line::from(vec![
+        Span::raw(format!("{tag:<3} ")),
+        Span::styled(
+            format!("{:>9}", cny(price_ticks)),
+            price_style(price_ticks, reference),
+        ),
+        Span::raw(format!(
+            " {:>9} {:>6}",
+            grouped(level.quantity_t),
+            level.orders
+        )),
+    ])
+}
+
+fn spread_line(view: &View) -> Line<'static> {
+    let spread = match (view.asks.keys().next(), view.bids.keys().next_back()) {
+        (Some(ask), Some(bid)) => cny(ask - bid),
+        _ => "-".to_owned(),
+    };
+    Line::styled(
+        format!("{:<3} {spread:>9} spread", ""),
+        Style::new().fg(Color::DarkGray),
+    )
+}
+
+/// The column headings, then the newest trades that `height` holds.
+fn trade_lines(trades: &[TradeRow], height: u16) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::styled(
+        format!(
+            "{:<8} {:>9} {:>9}  {}",
+            "time", "price", "qty (t)", "aggressor"
+        ),
+        heading(),
+    )];
+    if trades.is_empty() {
+        lines.push(Line::styled(
+            "none since watching began",
+            Style::new().fg(Color::DarkGray),
+        ));
+    }
+    let rows = usize::from(height.saturating_sub(1)).min(TRADES_SHOWN);
+    for trade in trades.iter().take(rows) {
+        let (side, color) = match trade.aggressor {
+            Side::Buy => ("buy", Color::Red),
+            Side::Sell => ("sell", Color::Green),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!(
+                "{:<8} {:>9} {:>9}  ",
+                clock(trade.time_ns),
+                cny(trade.price_ticks),
+                grouped(trade.quantity_t)
+            )),
+            Span::styled(side, Style::new().fg(color)),
+        ]));
+    }
+    lines
+}
+
+fn label(text: &'static str) -> Span<'static> {
+    Span::styled(text, Style::new().fg(Color::DarkGray))
+}
+
+fn heading() -> Style {
+    Style::new()
+        .fg(Color::DarkGray)
+        .add_modifier(Modifier::UNDERLINED)
+}
+
+/// Red above the reference price, green below it.
+fn price_style(price_ticks: i64, reference_ticks: i64) -> Style {
+    match price_ticks.cmp(&reference_ticks) {
+        std::cmp::Ordering::Greater => Style::new().fg(Color::Red),
+        std::cmp::Ordering::Less => Style::new().fg(Color::Green),
+        std::cmp::Ordering::Equal => Style::new(),
+    }
+}
+
+/// Fen (or ticks of 0.01 CNY) as CNY: 1234567 as `12,345.67`.
+pub fn cny(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", grouped(abs / 100), abs % 100)
+}
+
+/// A count with thousands separators: 1234567 as `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// The time of day in exchange time, `HH:MM:SS`.
+pub fn clock(time_ns: i64) -> String {
+    let seconds = (time_ns.div_euclid(1_000_000_000) + EXCHANGE_UTC_OFFSET_S).rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3_600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cetx_gateway::market_data::LevelTotals;
+    use cetx_gateway::protocol::feed::DayFigures;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    fn at(rfc3339: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_nanos_opt()
+            .unwrap()
+    }
+
+    fn level(quantity_t: u64, orders: u32) -> LevelTotals {
+        LevelTotals { quantity_t, orders }
+    }
+
+    /// CEA2025 after two trades, with two levels a side.
+    fn cea2025() -> Followed {
+        Followed {
+            view: View {
+                symbol: "CEA2025".to_owned(),
+                step_ticks: 1,
+                phase: Phase::Continuous,
+                reference_ticks: 85_00,
+                floor_ticks: 76_50,
+                ceiling_ticks: 93_50,
+                bids: [(84_90, level(40, 1)), (84_80, level(1_200, 3))].into(),
+                asks: [(85_10, level(40, 1)), (85_30, level(250, 2))].into(),
+                day: DayFigures {
+                    open_ticks: 85_00,
+                    high_ticks: 85_10,
+                    low_ticks: 85_00,
+                    last_ticks: 85_10,
+                    vwap_ticks: 85_06,
+                    volume_t: 100,
+                    turnover_fen: 8_506_00,
+                    trade_count: 2,
+                },
+            },
+            seq: 42,
+            gaps: 3,
+        }
+    }
+
+    fn trades() -> Vec<TradeRow> {
+        vec![
+            TradeRow {
+                time_ns: at("2026-06-15T10:31:05+08:00"),
+                price_ticks: 85_10,
+                quantity_t: 60,
+                aggressor: Side::Buy,
+            },
+            TradeRow {
+                time_ns: at("2026-06-15T10:30:00.5+08:00"),
+                price_ticks: 85_00,
+                quantity_t: 40,
+                aggressor: Side::Sell,
+            },
+        ]
+    }
+
+    fn draw(screen: &Screen, width: u16, height: u16) -> Vec<String> {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| render(screen, frame.area(), frame.buffer_mut()))
+            .unwrap();
+        text(terminal.backend().buffer())
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_frame_shows_the_ladder_the_trades_and_the_day() {
+        let followed = cea2025();
+        let screen = Screen {
+            feed: "127.0.0.1:7879",
+            depth: 2,
+            hint: Some("q quits"),
+            fit_content: true,
+            instruments: vec![Instrument {
+                symbol: "CEA2025",
+                followed: Some(&followed),
+                trades: trades(),
+            }],
+        };
+        assert_eq!(screen.height(), 13);
+        let expected = [
+            " cetx watch · feed 127.0.0.1:7879 · depth 2 · times UTC+8 · q quits",
+            "┌ CEA2025 · continuous trading ──────────────────────────────── seq 42, gaps 3 ┐",
+            "│ band 76.50 – 93.50  reference 85.00                                          │",
+            "│ open 85.00  high 85.10  low 85.00  last 85.10  vwap 85.06                    │",
+            "│ volume 100 t  turnover 8,506.00 CNY  trades 2                                │",
+            "│                                                                              │",
+            "│         price   qty (t) orders   time         price   qty (t)  aggressor     │",
+            "│ ask     85.30       250      2   10:31:05     85.10        60  buy           │",
+            "│ ask     85.10        40      1   10:30:00     85.00        40  sell          │",
+            "│          0.20 spread                                                         │",
+            "│ bid     84.90        40      1                                               │",
+            "│ bid     84.80     1,200      3                                               │",
+            "└──────────────────────────────────────────────────────────────────────────────┘",
+        ];
+        assert_eq!(draw(&screen, 80, screen.height()), expected);
+    }
+
+    #[test]
+    fn prices_are_red_above_the_reference_and_green_below() {
+        let followed = cea2025();
+        let screen = Screen {
+            feed: "127.0.0.1:7879",
+            depth: 2,
+            hint: None,
+            fit_content: true,
+            instruments: vec![Instrument {
+                symbol: "CEA2025",
+                followed: Some(&followed),
+                trades: trades(),
+            }],
+        };
+        let area = Rect::new(0, 0, 80, screen.height());
+        let mut buf = Buffer::empty(area);
+        render(&screen, area, &mut buf);
+        let lines: Vec<String> = text(&buf).lines().map(str::to_owned).collect();
+        let colour = |row: usize, word: &str| {
+            let byte = lines[row].find(word).unwrap();
+            let x = lines[row][..byte].chars().count();
+            buf[(u16::try_from(x).unwrap(), u16::try_from(row).unwrap())].fg
+        };
+        // Rows 7 and 8: the asks beside the trades; row 10: the best bid.
+        assert_eq!(colour(8, "85.10"), Color::Red);
+        assert_eq!(colour(10, "84.90"), Color::Green);
+        assert_eq!(colour(7, "buy"), Color::Red);
+        assert_eq!(colour(8, "sell"), Color::Green);
+        assert_eq!(colour(3, "85.10  vwap"), Color::Red, "the last price");
+    }
+
+    /// Words of each line, single-spaced: column widths aside.
+    fn words(frame: &[String]) -> Vec<String> {
+        frame
+            .iter()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    #[test]
+    fn a_small_terminal_shows_the_best_levels_and_newest_trades_it_holds() {
+        let followed = cea2025();
+        let screen = Screen {
+            feed: "127.0.0.1:7879",
+            depth: 10,
+            hint: Some("q quits"),
+            fit_content: false,
+            instruments: vec![Instrument {
+                symbol: "CEA2025",
+                followed: Some(&followed),
+                trades: trades(),
+            }],
+        };
+        let frame = words(&draw(&screen, 80, 11));
+        assert_eq!(
+            frame[7..10],
+            [
+                "│ ask 85.10 40 1 10:31:05 85.10 60 buy │",
+                "│ 0.20 spread 10:30:00 85.00 40 sell │",
+                "│ bid 84.90 40 1 │",
+            ]
+        );
+        assert_eq!(frame[10], format!("└{}┘", "─".repeat(78)));
+    }
+
+    #[test]
+    fn an_instrument_without_its_snapshot_waits_and_nothing_is_too_small() {
+        let followed = cea2025();
+        let screen = Screen {
+            feed: "127.0.0.1:7879",
+            depth: 10,
+            hint: None,
+            fit_content: false,
+            instruments: vec![
+                Instrument {
+                    symbol: "CCER",
+                    followed: None,
+                    trades: Vec::new(),
+                },
+                Instrument {
+                    symbol: "CEA2025",
+                    followed: Some(&followed),
+                    trades: trades(),
+                },
+            ],
+        };
+        let frame = words(&draw(&screen, 80, 40));
+        assert_eq!(frame[1], format!("┌ CCER {}┐", "─".repeat(72)));
+        assert_eq!(frame[2], "│ waiting for the snapshot │");
+        for (width, height) in [(1, 1), (10, 3), (30, 8), (80, 2)] {
+            draw(&screen, width, height);
+        }
+    }
+
+    #[test]
+    fn money_counts_and_times_read_as_a_person_writes_them() {
+        assert_eq!(cny(0), "0.00");
+        assert_eq!(cny(85_10), "85.10");
+        assert_eq!(cny(1_234_567_89), "1,234,567.89");
+        assert_eq!(cny(-5), "-0.05");
+        assert_eq!(cny(i64::MIN), "-92,233,720,368,547,758.08");
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
+        assert_eq!(clock(at("2026-06-15T23:59:59.999+08:00")), "23:59:59");
+        assert_eq!(clock(at("2026-06-15T00:00:00+08:00")), "00:00:00");
+        assert_eq!(clock(-1), "07:59:59");
+    }
+}

@@ -1,0 +1,482 @@
+//! `cetx watch SYMBOL…`: the market as a person watches it, live in the
+//! terminal, from the market-data feed (`docs/MARKET_DATA.md`).
+//!
+//! It connects with [`FeedClient`], subscribes, waits until each
+//! instrument's snapshot and its levels arrived, then either prints one
+//! plain-text frame and exits (`--once`, for scripts and tests) or takes
+//! over the terminal: it reads the feed as fast as it comes and redraws
+//! at most [`FRAME_INTERVAL`] apart ([`crate::screen`] draws). `q`, Esc
+//! or Ctrl-C quits; the terminal is restored on every way out, a panic
+//! included (ratatui's panic hook).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, IsTerminal};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use cetx_gateway::market_data::client::Followed;
+use cetx_gateway::market_data::{FeedClient, FeedError};
+use cetx_gateway::protocol::feed::{FeedMessage, MAX_SUBSCRIBE_SYMBOLS};
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::DefaultTerminal;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::screen::{self, Instrument, Screen, TradeRow, TRADES_SHOWN};
+
+/// Shortest time between two frames: at most 20 a second, however fast
+/// the feed comes; messages in between are taken without drawing.
+const FRAME_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Width of a `--once` frame: a common terminal's.
+const ONCE_WIDTH: u16 = 80;
+
+/// How long the keyboard thread waits for a key before it looks whether
+/// it should stop.
+const KEY_POLL: Duration = Duration::from_millis(100);
+
+/// What the live view says about its keys.
+const HINT: &str = "q quits";
+
+/// `cetx watch`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// The instruments, e.g. CEA2025.
+    #[arg(required = true, value_name = "SYMBOL")]
+    symbols: Vec<String>,
+    /// The market-data feed (`cetx serve` prints `market data on ADDR`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7879")]
+    feed: SocketAddr,
+    /// Price levels shown per side (0: the whole book).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    depth: u16,
+    /// Print one frame as plain text once the snapshots arrived, and exit;
+    /// needs no terminal.
+    #[arg(long)]
+    once: bool,
+    /// Seconds to wait for the connection and the snapshots.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    timeout: u64,
+}
+
+/// Runs `cetx watch`.
+///
+/// # Errors
+/// The feed cannot be reached, refuses the subscription (an unknown
+/// symbol), sends no snapshot in time or closes; the terminal fails.
+pub async fn run(args: WatchArgs) -> Result<()> {
+    let mut symbols: Vec<String> = Vec::new();
+    for symbol in args.symbols {
+        if !symbols.contains(&symbol) {
+            symbols.push(symbol);
+        }
+    }
+    if symbols.len() > MAX_SUBSCRIBE_SYMBOLS {
+        bail!("at most {MAX_SUBSCRIBE_SYMBOLS} symbols can be watched at once");
+    }
+    if !args.once && !io::stdout().is_terminal() {
+        bail!("standard output is not a terminal: run `cetx watch` in one, or pass --once for one plain-text frame");
+    }
+    let wait = Duration::from_secs(args.timeout);
+    let watch = Watch::start(args.feed, args.depth, symbols, wait).await?;
+    if args.once {
+        print!("{}", watch.once());
+        return Ok(());
+    }
+    let mut signals = Signals::new().context("listening for SIGTERM, SIGHUP and SIGINT")?;
+    // Declared before the terminal, so it restores the terminal after
+    // everything else is dropped, on an error too.
+    let _restore = RestoreTerminal;
+    let mut terminal = ratatui::try_init().context("setting up the terminal")?;
+    watch.live(&mut terminal, &mut signals).await
+}
+
+/// The feed, followed, and what the screen needs beyond the client's copy.
+struct Watch {
+    client: FeedClient,
+    feed: String,
+    depth: u16,
+    symbols: Vec<String>,
+    seen: Seen,
+}
+
+impl Watch {
+    /// Connects, subscribes and reads until every instrument is shown.
+    async fn start(
+        addr: SocketAddr,
+        depth: u16,
+        symbols: Vec<String>,
+        wait: Duration,
+    ) -> Result<Self> {
+        let client = tokio::time::timeout(wait, FeedClient::connect(addr))
+            .await
+            .with_context(|| format!("no connection to the feed at {addr} within {wait:?}"))?
+            .map_err(plain)
+            .with_context(|| format!("connecting to the feed at {addr}"))?;
+        let mut watch = Self {
+            client,
+            feed: addr.to_string(),
+            depth,
+            symbols,
+            seen: Seen::default(),
+        };
+        let names = watch.symbols.join(", ");
+        let refs: Vec<&str> = watch.symbols.iter().map(String::as_str).collect();
+        watch
+            .client
+            .subscribe(depth, &refs)
+            .await
+            .map_err(plain)
+            .with_context(|| format!("subscribing to {names} on the feed at {addr}"))?;
+        tokio::time::timeout(wait, watch.until_shown())
+            .await
+            .with_context(|| {
+                format!("no snapshot of {names} from the feed at {addr} within {wait:?}")
+            })?
+            .map_err(plain)
+            .with_context(|| format!("subscribing to {names} on the feed at {addr}"))?;
+        Ok(watch)
+    }
+
+    async fn until_shown(&mut self) -> Result<(), FeedError> {
+        while !self.shown() {
+            let message = self.client.next().await?;
+            self.seen.take(&message);
+        }
+        Ok(())
+    }
+
+    /// Whether every instrument's snapshot and the levels it announced
+    /// arrived.
+    fn shown(&self) -> bool {
+        self.symbols.iter().all(|symbol| {
+            self.followed(symbol)
+                .is_some_and(|(id, _)| self.seen.levels_due.get(&id) == Some(&0))
+        })
+    }
+
+    fn followed(&self, symbol: &str) -> Option<(u16, &Followed)> {
+        self.client
+            .instruments()
+            .iter()
+            .find(|(_, f)| f.view.symbol == symbol)
+            .map(|(&id, f)| (id, f))
+    }
+
+    /// What to draw: for a person at the keys (`live`), or for `--once`.
+    fn screen(&self, live: bool) -> Screen<'_> {
+        let instruments = self
+            .symbols
+            .iter()
+            .map(|symbol| {
+                let followed = self.followed(symbol);
+                Instrument {
+                    symbol,
+                    followed: followed.map(|(_, f)| f),
+                    trades: followed
+                        .and_then(|(id, _)| self.seen.tapes.get(&id))
+                        .map(|tape| tape.iter().copied().collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        Screen {
+            feed: &self.feed,
+            depth: self.depth,
+            hint: live.then_some(HINT),
+            fit_content: !live,
+            instruments,
+        }
+    }
+
+    /// One frame as plain text.
+    fn once(&self) -> String {
+        let screen = self.screen(false);
+        let area = Rect::new(0, 0, ONCE_WIDTH, screen.height());
+        let mut buf = Buffer::empty(area);
+        screen::render(&screen, area, &mut buf);
+        screen::text(&buf)
+    }
+
+    /// Follows the feed and redraws until a key or a signal says stop.
+    async fn live(mut self, terminal: &mut DefaultTerminal, signals: &mut Signals) -> Result<()> {
+        let mut keys = Keys::spawn();
+        let mut dirty = true;
+        let mut frame_due = Instant::now();
+        loop {
+            // Keys first, then a due frame, then the feed: a busy feed
+            // neither delays `q` nor starves the screen. `FeedClient::next`
+            // is cancel-safe, so losing the race loses no message.
+            tokio::select! {
+                biased;
+                input = keys.inputs.recv() => match input {
+                    Some(Input::Redraw) => dirty = true,
+                    Some(Input::Quit) | None => return Ok(()),
+                    Some(Input::Failed(error)) => return Err(error).context("reading the keyboard"),
+                },
+                () = signals.recv() => return Ok(()),
+                () = tokio::time::sleep_until(frame_due), if dirty => {
+                    let screen = self.screen(true);
+                    terminal
+                        .draw(|frame| screen::render(&screen, frame.area(), frame.buffer_mut()))
+                        .context("drawing to the terminal")?;
+                    dirty = false;
+                    frame_due = Instant::now() + FRAME_INTERVAL;
+                }
+                message = self.client.next() => {
+                    let message = message
+                        .map_err(plain)
+                        .with_context(|| format!("following the feed at {}", self.feed))?;
+                    self.seen.take(&message);
+                    dirty |= !matches!(message, FeedMessage::Heartbeat);
+                }
+            }
+        }
+    }
+}
+
+/// A feed error as its message alone: the message already names its
+/// cause, which anyhow's chain would print a second time.
+fn plain(error: FeedError) -> anyhow::Error {
+    anyhow!("{error}")
+}
+
+/// What the feed showed beyond the client's copy of each instrument: its
+/// trades, and the levels its last snapshot announced but did not send
+/// yet.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Up to [`TRADES_SHOWN`] trades per instrument id, newest first.
+    tapes: BTreeMap<u16, VecDeque<TradeRow>>,
+    /// `Level` messages still to come after each instrument's snapshot.
+    levels_due: BTreeMap<u16, u32>,
+}
+
+impl Seen {
+    fn take(&mut self, message: &FeedMessage) {
+        match *message {
+            FeedMessage::Snapshot {
+                instrument,
+                bid_levels,
+                ask_levels,
+                ..
+            } => {
+                self.levels_due
+                    .insert(instrument, bid_levels.saturating_add(ask_levels));
+            }
+            FeedMessage::Level { instrument, .. } => {
+                if let Some(due) = self.levels_due.get_mut(&instrument) {
+                    *due = due.saturating_sub(1);
+                }
+            }
+            FeedMessage::Trade {
+                instrument,
+                price_ticks,
+                quantity_t,
+                aggressor,
+                time_ns,
+                ..
+            } => {
+                let tape = self.tapes.entry(instrument).or_default();
+                tape.push_front(TradeRow {
+                    time_ns,
+                    price_ticks,
+                    quantity_t,
+                    aggressor,
+                });
+                tape.truncate(TRADES_SHOWN);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Restores the terminal (raw mode off, the main screen back) when
+/// dropped.
+struct RestoreTerminal;
+
+impl Drop for RestoreTerminal {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// What the keyboard thread says.
+#[derive(Debug)]
+enum Input {
+    Quit,
+    Redraw,
+    Failed(io::Error),
+}
+
+/// The keyboard, read on a thread of its own (crossterm's reads block),
+/// which stops within [`KEY_POLL`] of this being dropped.
+struct Keys {
+    inputs: mpsc::Receiver<Input>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Keys {
+    fn spawn() -> Self {
+        let (sender, inputs) = mpsc::channel(16);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let Some(input) = read_input() else {
+                    continue;
+                };
+                let last = !matches!(input, Input::Redraw);
+                if sender.blocking_send(input).is_err() || last {
+                    break;
+                }
+            }
+        });
+        Self { inputs, stop }
+    }
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The next input that matters, or `None` after [`KEY_POLL`] without one.
+fn read_input() -> Option<Input> {
+    match event::poll(KEY_POLL) {
+        Ok(false) => None,
+        Ok(true) => match event::read() {
+            Ok(Event::Key(key)) if quits(&key) => Some(Input::Quit),
+            Ok(Event::Resize(..)) => Some(Input::Redraw),
+            Ok(_) => None,
+            Err(error) => Some(Input::Failed(error)),
+        },
+        Err(error) => Some(Input::Failed(error)),
+    }
+}
+
+/// `q`, Esc or Ctrl-C (in raw mode Ctrl-C is a key, not SIGINT).
+fn quits(key: &KeyEvent) -> bool {
+    key.kind == KeyEventKind::Press
+        && match key.code {
+            KeyCode::Char('q' | 'Q') | KeyCode::Esc => true,
+            KeyCode::Char('c') => key.modifiers.contains(KeyModifiers::CONTROL),
+            _ => false,
+        }
+}
+
+/// SIGTERM, SIGHUP (the ssh session went away) and SIGINT: each ends the
+/// view as `q` does, so the terminal is restored.
+struct Signals {
+    terminate: Signal,
+    hangup: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn new() -> io::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cetx_gateway::protocol::{Side, TradingPhase};
+
+    fn snapshot(instrument: u16, bid_levels: u32, ask_levels: u32) -> FeedMessage {
+        FeedMessage::Snapshot {
+            instrument,
+            symbol: "CEA2025".into(),
+            seq: 1,
+            phase: TradingPhase::Continuous,
+            reference_ticks: 85_00,
+            floor_ticks: 76_50,
+            ceiling_ticks: 93_50,
+            step_ticks: 1,
+            day: Default::default(),
+            bid_levels,
+            ask_levels,
+        }
+    }
+
+    fn level(instrument: u16) -> FeedMessage {
+        FeedMessage::Level {
+            instrument,
+            seq: 2,
+            side: Side::Buy,
+            price_ticks: 84_90,
+            quantity_t: 40,
+            orders: 1,
+        }
+    }
+
+    fn trade(instrument: u16, trade_id: u64) -> FeedMessage {
+        FeedMessage::Trade {
+            instrument,
+            seq: 3,
+            trade_id,
+            price_ticks: 85_00,
+            quantity_t: trade_id,
+            aggressor: Side::Sell,
+            time_ns: 0,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_is_shown_once_the_levels_it_announced_came() {
+        let mut seen = Seen::default();
+        seen.take(&snapshot(1, 1, 1));
+        assert_eq!(seen.levels_due[&1], 2);
+        seen.take(&level(1));
+        seen.take(&level(0));
+        assert_eq!(seen.levels_due[&1], 1);
+        seen.take(&level(1));
+        assert_eq!(seen.levels_due[&1], 0);
+        seen.take(&level(1));
+        assert_eq!(seen.levels_due[&1], 0, "updates after the snapshot");
+        seen.take(&snapshot(1, 0, 3));
+        assert_eq!(seen.levels_due[&1], 3, "a fresh snapshot starts over");
+    }
+
+    #[test]
+    fn the_tape_keeps_the_newest_trades_first_and_no_more() {
+        let mut seen = Seen::default();
+        for trade_id in 1..=40 {
+            seen.take(&trade(2, trade_id));
+        }
+        seen.take(&trade(3, 99));
+        let kept: Vec<u64> = seen.tapes[&2].iter().map(|t| t.quantity_t).collect();
+        assert_eq!(kept, (26..=40).rev().collect::<Vec<u64>>());
+        assert_eq!(seen.tapes[&3].len(), 1);
+    }
+
+    #[test]
+    fn q_esc_and_ctrl_c_quit_and_other_keys_do_not() {
+        let key = |code, modifiers| KeyEvent::new(code, modifiers);
+        assert!(quits(&key(KeyCode::Char('q'), KeyModifiers::NONE)));
+        assert!(quits(&key(KeyCode::Esc, KeyModifiers::NONE)));
+        assert!(quits(&key(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+        assert!(!quits(&key(KeyCode::Char('c'), KeyModifiers::NONE)));
+        assert!(!quits(&key(KeyCode::Char('x'), KeyModifiers::NONE)));
+    }
+}
