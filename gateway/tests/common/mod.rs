@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest wait for the server to say where it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -17,6 +17,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct ServeProcess {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// Where the market-data feed listens, from the server's
+    /// `market data on ADDR` line (printed after the banner); `None` if
+    /// the server did not print one.
+    pub feed: Option<SocketAddr>,
 }
 
 /// A port that was free a moment ago.
@@ -27,9 +31,16 @@ pub fn free_port() -> u16 {
 
 impl ServeProcess {
     /// Starts `cetx serve` with the embedded demo config on `port`, its
-    /// journal in `data_dir`, the market open, and waits for its
-    /// "listening" line.
+    /// journal in `data_dir`, the market open and the feed on a free
+    /// port, and waits for its "listening" line, then for its
+    /// "market data on" line.
     pub fn start(data_dir: &Path, port: u16) -> Self {
+        Self::start_with(data_dir, port, &[])
+    }
+
+    /// [`ServeProcess::start`] with more arguments for `cetx serve`, e.g.
+    /// `["--start-at", "2026-11-27T14:59:50+08:00"]`.
+    pub fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
             .arg("serve")
@@ -39,6 +50,7 @@ impl ServeProcess {
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--open-market-now")
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -54,8 +66,9 @@ impl ServeProcess {
                 }
             }
         });
+        let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            match received.recv_timeout(START_TIMEOUT) {
+            match received.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
                 Ok(line) if line.starts_with("cetx listening on") => break,
                 Ok(_) => {}
                 Err(e) => {
@@ -64,12 +77,29 @@ impl ServeProcess {
                 }
             }
         }
+        // The banner goes on (instruments, brokers), then the feed's line.
+        let mut feed = None;
+        while let Ok(line) =
+            received.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if let Some(rest) = line.strip_prefix("market data on ") {
+                match rest.trim().parse() {
+                    Ok(parsed) => feed = Some(parsed),
+                    Err(e) => {
+                        let _ = child.kill();
+                        panic!("market data address {rest:?}: {e}");
+                    }
+                }
+                break;
+            }
+        }
         // The rest of stdout is drained by the thread, so the child never
         // blocks on a full pipe.
         std::thread::spawn(move || while received.recv().is_ok() {});
         Self {
             child: Some(child),
             addr,
+            feed,
         }
     }
 
