@@ -29,9 +29,16 @@ pub fn free_port() -> u16 {
 
 impl ServeProcess {
     /// Starts `cetx serve` with the embedded demo config on `port`, its
-    /// journal in `data_dir`, the market open, and waits for its "market
-    /// data on" line (printed once it listens for brokers too).
+    /// journal in `data_dir`, the market open, the feed and the web view
+    /// on free ports, and waits for its "market data on" line (printed
+    /// once it listens for brokers too).
     pub fn start(data_dir: &Path, port: u16) -> Self {
+        Self::start_with(data_dir, port, &[])
+    }
+
+    /// [`ServeProcess::start`] with more arguments for `cetx serve`, e.g.
+    /// `["--start-at", "2026-11-27T14:59:50+08:00"]`.
+    pub fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
             .arg("serve")
@@ -42,6 +49,7 @@ impl ServeProcess {
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--open-market-now")
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,0 +1,166 @@
+//! The Python feed client (`tests/python/feed_client.py`, standard library
+//! only, written from `docs/MARKET_DATA.md`) checks the doc's hex examples,
+//! then follows a real `cetx serve`'s feed while the two demo brokers trade
+//! a random flow of orders, and compares its books with a fresh snapshot
+//! and with the brokers' own reports. Skipped, with a note, where `python3`
+//! is not installed. Every wait is bounded.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, ServeProcess};
+
+fn python3_missing() -> bool {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("note: python3 not found; skipping the Python feed client test");
+        return true;
+    }
+    false
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/feed_client.py")
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new("python3")
+        .arg(script())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run python3")
+}
+
+/// Waits for `child` at most `limit`; kills it and panics past that.
+fn wait_bounded(mut child: Child, what: &str, limit: Duration) -> Output {
+    // Drain both pipes on threads, so a chatty child never blocks.
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for python3") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stdout = out.join().unwrap_or_default();
+            let stderr = err.join().unwrap_or_default();
+            panic!(
+                "{what} did not finish within {limit:?}:\n{}\n{}",
+                String::from_utf8_lossy(&stdout),
+                String::from_utf8_lossy(&stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
+
+/// The child's stdout, after asserting it succeeded and printed `needle`.
+fn expect_success(output: &Output, what: &str, needle: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains(needle),
+        "{what}: no {needle:?} in\n{stdout}"
+    );
+    stdout
+}
+
+#[test]
+fn the_python_feed_client_matches_the_doc_examples() {
+    if python3_missing() {
+        return;
+    }
+    let output = wait_bounded(spawn(&["--selftest"]), "selftest", Duration::from_secs(60));
+    let stdout = expect_success(&output, "feed_client.py --selftest", " 0 failed");
+    eprintln!("{stdout}");
+}
+
+#[test]
+fn the_python_feed_client_follows_the_server() {
+    if python3_missing() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServeProcess::start(dir.path(), free_port());
+    let broker = server.addr.to_string();
+    let feed = server.market_data.to_string();
+
+    // Heartbeats and the 15 s rule, on an instrument nobody trades, while
+    // the rest runs.
+    let idle = spawn(&["--idle", &feed, "--seconds", "17"]);
+
+    let probe = wait_bounded(spawn(&["--probe", &feed]), "probe", Duration::from_secs(60));
+    let stdout = expect_success(&probe, "feed_client.py --probe", " 0 failed");
+    eprintln!("{stdout}");
+
+    let check = wait_bounded(
+        spawn(&[
+            "--check", &broker, &feed, "--orders", "3000", "--seed", "20250314",
+        ]),
+        "check",
+        Duration::from_secs(240),
+    );
+    let stdout = expect_success(&check, "feed_client.py --check", "feed check ok");
+    eprintln!("{stdout}");
+
+    let idle = wait_bounded(idle, "idle", Duration::from_secs(60));
+    let stdout = expect_success(&idle, "feed_client.py --idle", "feed idle ok");
+    eprintln!("{stdout}");
+
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_python_feed_client_follows_the_close_of_the_day() {
+    if python3_missing() {
+        return;
+    }
+    // The market's clock starts ten seconds before the day's last close
+    // (15:00 exchange time, on a Friday): time to trade, then the close.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServeProcess::start_with(
+        dir.path(),
+        free_port(),
+        &["--start-at", "2026-11-27T14:59:50+08:00"],
+    );
+    let broker = server.addr.to_string();
+    let feed = server.market_data.to_string();
+    let close = wait_bounded(
+        spawn(&["--close", &broker, &feed]),
+        "close",
+        Duration::from_secs(90),
+    );
+    let stdout = expect_success(&close, "feed_client.py --close", "feed close ok");
+    eprintln!("{stdout}");
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
