@@ -133,6 +133,10 @@ pub struct MarketDataSettings {
     /// Bytes the kernel may hold unsent for one subscriber (its socket's
     /// send buffer; Linux doubles it for its own bookkeeping).
     pub send_buffer: usize,
+    /// A subscriber's updates go out at most this often, in
+    /// milliseconds: what came meanwhile is sent in one write (0: as
+    /// they come).
+    pub flush_interval_ms: u64,
 }
 
 impl Default for MarketDataSettings {
@@ -144,11 +148,18 @@ impl Default for MarketDataSettings {
             conflate_after: 256,
             write_timeout_ms: 5_000,
             send_buffer: 262_144,
+            flush_interval_ms: 10,
         }
     }
 }
 
 impl MarketDataSettings {
+    /// [`Self::flush_interval_ms`] as a duration.
+    #[must_use]
+    pub const fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_interval_ms)
+    }
+
     /// [`Self::write_timeout_ms`] as a duration.
     #[must_use]
     pub const fn write_timeout(&self) -> Duration {

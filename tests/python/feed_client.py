@@ -1227,7 +1227,10 @@ def _close_check(broker_addr, feed_addr, timeout_s):
                 r.receive()
         for b in brokers:
             b.keep_alive()
-        if resting_before is None and not any(b.owed for b in brokers):
+        # The feed may trail the brokers' reports by its flush interval
+        # (MARKET_DATA.md, "Pace"): look once both are answered and quiet.
+        if (resting_before is None and not any(b.owed for b in brokers)
+                and time.monotonic() - last_feed > 0.2):
             resting_before = sum(len(b.resting()) for b in brokers)
             levels_before = (book.bids, book.asks)
         if book.end_of_day is not None and time.monotonic() - last_feed > 0.5:

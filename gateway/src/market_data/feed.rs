@@ -9,6 +9,11 @@
 //! so a level that comes into view is sent, and one that leaves it is sent
 //! as removed.
 //!
+//! Each subscriber's updates go out at most every
+//! `market_data.flush_interval_ms`: what the ring took meanwhile is sent in
+//! one write (trades and all), which keeps the writes, and the wake-ups
+//! of a busy market, to a few hundred a second per subscriber.
+//!
 //! A subscriber that falls behind, in three steps (each in
 //! `docs/MARKET_DATA.md`):
 //! 1. more than `conflate_after` batches waiting: it takes them all at
@@ -33,7 +38,7 @@ use std::time::{Duration, Instant};
 use cetx_engine::RejectReason;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
@@ -158,6 +163,9 @@ struct Followed {
     shown: [BTreeMap<i64, LevelTotals>; 2],
     /// Whether levels changed since they were last shown.
     levels_moved: bool,
+    /// Levels that changed since they were last shown, when the whole
+    /// book is shown (then only these are compared).
+    touched: Vec<(cetx_engine::Side, i64)>,
     /// Whether the figures changed since they were last sent.
     figures_moved: bool,
 }
@@ -181,6 +189,9 @@ struct Subscriber {
     resnapshots: Vec<Instant>,
     last_sent: Instant,
     last_heard: Instant,
+    /// Batches are not read before this: what comes meanwhile goes out in
+    /// one write.
+    next_flush: Instant,
 }
 
 impl Subscriber {
@@ -200,6 +211,7 @@ impl Subscriber {
             resnapshots: Vec::new(),
             last_sent: now,
             last_heard: now,
+            next_flush: now,
         }
     }
 
@@ -238,10 +250,16 @@ impl Subscriber {
                         }
                     }
                 },
-                batch = recv(updates) => {
+                batch = async {
+                    // What comes meanwhile waits in the ring, to go out in
+                    // the same write.
+                    tokio::time::sleep_until(self.next_flush.into()).await;
+                    recv(updates).await
+                } => {
                     if let Err(end) = self.batch(batch).await {
                         return end;
                     }
+                    self.next_flush = Instant::now() + self.settings.flush_interval();
                 }
                 _ = tick.tick() => {
                     if self.last_heard.elapsed() >= IDLE_TIMEOUT {
@@ -288,6 +306,7 @@ impl Subscriber {
                 seq: 0,
                 shown: [BTreeMap::new(), BTreeMap::new()],
                 levels_moved: false,
+                touched: Vec::new(),
                 figures_moved: false,
             });
         }
@@ -322,26 +341,20 @@ impl Subscriber {
         let batch = match batch {
             Ok(batch) => batch,
             Err(RecvError::Closed) => return Err(End::Quiet),
-            Err(RecvError::Lagged(_)) => {
-                let now = Instant::now();
-                self.resnapshots
-                    .retain(|t| now.duration_since(*t) < LAG_WINDOW);
-                if self.resnapshots.len() >= MAX_RESNAPSHOTS {
-                    return Err(End::Told(RejectReason::ServerBusy));
-                }
-                self.resnapshots.push(now);
-                let all: Vec<u16> = self.followed.iter().map(|f| f.id).collect();
-                return self.refresh(&all).await;
-            }
+            Err(RecvError::Lagged(_)) => return self.lagged().await,
         };
         let mut out = Vec::new();
         let waiting = self.updates.as_ref().map_or(0, broadcast::Receiver::len);
+        // Past the bound, only the newest state of what is waiting is sent.
         let conflate = waiting > self.settings.conflate_after;
         self.take(&batch, conflate, &mut out);
-        if conflate {
-            // Everything waiting, at once: only the newest state is sent.
-            while let Some(Ok(batch)) = self.updates.as_mut().map(broadcast::Receiver::try_recv) {
-                self.take(&batch, true, &mut out);
+        // Everything already waiting goes in the same write.
+        while let Some(next) = self.updates.as_mut().map(broadcast::Receiver::try_recv) {
+            match next {
+                Ok(batch) => self.take(&batch, conflate, &mut out),
+                Err(TryRecvError::Lagged(_)) => return self.lagged().await,
+                Err(TryRecvError::Closed) => return Err(End::Quiet),
+                Err(TryRecvError::Empty) => break,
             }
         }
         let depth = self.depth;
@@ -349,6 +362,20 @@ impl Subscriber {
             followed.changes(depth, &mut out);
         }
         self.send(&out).await.map_err(|()| End::Quiet)
+    }
+
+    /// The ring moved past what this subscriber had read: a fresh snapshot
+    /// of each of its instruments, unless it needed too many lately.
+    async fn lagged(&mut self) -> Result<(), End> {
+        let now = Instant::now();
+        self.resnapshots
+            .retain(|t| now.duration_since(*t) < LAG_WINDOW);
+        if self.resnapshots.len() >= MAX_RESNAPSHOTS {
+            return Err(End::Told(RejectReason::ServerBusy));
+        }
+        self.resnapshots.push(now);
+        let all: Vec<u16> = self.followed.iter().map(|f| f.id).collect();
+        self.refresh(&all).await
     }
 
     /// Applies a batch to the followed instruments; trades, phases, bands
@@ -361,7 +388,16 @@ impl Subscriber {
             };
             followed.view.update(update);
             match *update {
-                Update::Level { .. } => followed.levels_moved = true,
+                Update::Level {
+                    side, price_ticks, ..
+                } if self.depth == usize::MAX => followed.touched.push((side, price_ticks)),
+                Update::Level {
+                    side, price_ticks, ..
+                } => {
+                    if followed.may_show(self.depth, side, price_ticks) {
+                        followed.levels_moved = true;
+                    }
+                }
                 Update::Statistics(_) => followed.figures_moved = true,
                 Update::Trade { .. } if conflate => followed.seq += 1,
                 _ => out.push(followed.message(update)),
@@ -406,6 +442,24 @@ impl Followed {
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+
+    /// Whether a change at this level can change the top `depth` levels
+    /// shown: it is among them or better, or fewer are shown.
+    fn may_show(&self, depth: usize, side: cetx_engine::Side, price_ticks: i64) -> bool {
+        let i = usize::from(side == cetx_engine::Side::Sell);
+        let shown = &self.shown[i];
+        if shown.len() < depth {
+            return true;
+        }
+        match side {
+            cetx_engine::Side::Buy => shown
+                .first_key_value()
+                .is_none_or(|(&worst, _)| price_ticks >= worst),
+            cetx_engine::Side::Sell => shown
+                .last_key_value()
+                .is_none_or(|(&worst, _)| price_ticks <= worst),
+        }
     }
 
     /// The message for a trade, phase, band or end of day.
@@ -509,7 +563,31 @@ impl Followed {
     /// The levels that changed within the depth, and the figures if they
     /// moved.
     fn changes(&mut self, depth: usize, out: &mut Vec<FeedMessage>) {
+        if !self.levels_moved && !self.touched.is_empty() {
+            // The whole book is shown: compare only the levels that moved.
+            let mut touched = std::mem::take(&mut self.touched);
+            touched.sort_unstable_by_key(|&(side, price)| (side == cetx_engine::Side::Sell, price));
+            touched.dedup();
+            for &(side, price_ticks) in &touched {
+                let i = usize::from(side == cetx_engine::Side::Sell);
+                let level = self.view.level(side, price_ticks);
+                let before = self.shown[i].get(&price_ticks).copied().unwrap_or_default();
+                if level == before {
+                    continue;
+                }
+                if level.quantity_t == 0 {
+                    self.shown[i].remove(&price_ticks);
+                } else {
+                    self.shown[i].insert(price_ticks, level);
+                }
+                let seq = self.next_seq();
+                out.push(level_message(self.id, seq, side, price_ticks, level));
+            }
+            touched.clear();
+            self.touched = touched;
+        }
         if self.levels_moved {
+            self.touched.clear();
             for (i, side) in [cetx_engine::Side::Buy, cetx_engine::Side::Sell]
                 .into_iter()
                 .enumerate()

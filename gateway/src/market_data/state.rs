@@ -195,7 +195,9 @@ impl View {
         }
     }
 
-    fn level(&self, side: Side, price_ticks: i64) -> LevelTotals {
+    /// One level's totals (zero when there is none at that price).
+    #[must_use]
+    pub fn level(&self, side: Side, price_ticks: i64) -> LevelTotals {
         let levels = match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
