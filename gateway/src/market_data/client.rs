@@ -13,10 +13,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use super::state::{LevelTotals, View};
+use super::state::{Update, View};
 use crate::codec::{DecodeError, EncodeError, FeedClientCodec};
 use crate::protocol::feed::{FeedMessage, FeedRequest, MAX_FEED_FRAME};
-use crate::protocol::{Side, Symbol, HEARTBEAT_INTERVAL};
+use crate::protocol::{Symbol, HEARTBEAT_INTERVAL};
 
 /// Why the feed could not be followed.
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +176,7 @@ impl FeedClient {
             let view = View {
                 symbol: symbol.to_string(),
                 step_ticks: *step_ticks,
-                phase: phase_of(*phase),
+                phase: (*phase).into(),
                 reference_ticks: *reference_ticks,
                 floor_ticks: *floor_ticks,
                 ceiling_ticks: *ceiling_ticks,
@@ -193,52 +193,60 @@ impl FeedClient {
             .ok_or(FeedError::Unknown(id))?;
         followed.gaps += seq.saturating_sub(followed.seq + 1);
         followed.seq = seq;
-        let view = &mut followed.view;
-        match *message {
-            FeedMessage::Level {
-                side,
-                price_ticks,
-                quantity_t,
-                orders,
-                ..
-            } => {
-                let levels = match side {
-                    Side::Buy => &mut view.bids,
-                    Side::Sell => &mut view.asks,
-                };
-                if quantity_t == 0 {
-                    levels.remove(&price_ticks);
-                } else {
-                    levels.insert(price_ticks, LevelTotals { quantity_t, orders });
-                }
-            }
-            FeedMessage::Statistics { day, .. } => view.day = day,
-            FeedMessage::Phase { phase, .. } => view.phase = phase_of(phase),
-            FeedMessage::Band {
-                reference_ticks,
-                floor_ticks,
-                ceiling_ticks,
-                ..
-            } => {
-                view.reference_ticks = reference_ticks;
-                view.floor_ticks = floor_ticks;
-                view.ceiling_ticks = ceiling_ticks;
-            }
-            FeedMessage::EndOfDay { .. } => view.day = Default::default(),
-            _ => {}
+        if let Some(update) = update_of(message) {
+            followed.view.update(&update);
         }
         Ok(())
     }
 }
 
-fn phase_of(phase: crate::protocol::TradingPhase) -> cetx_engine::Phase {
-    use crate::protocol::TradingPhase;
-    match phase {
-        TradingPhase::Closed => cetx_engine::Phase::Closed,
-        TradingPhase::Continuous => cetx_engine::Phase::Continuous,
-        TradingPhase::Break => cetx_engine::Phase::Break,
-        TradingPhase::Halted => cetx_engine::Phase::Halted,
-    }
+/// The change a message makes to a copy of the instrument, in the
+/// publisher's terms (so that both apply it the same way).
+fn update_of(message: &FeedMessage) -> Option<Update> {
+    Some(match *message {
+        FeedMessage::Level {
+            side,
+            price_ticks,
+            quantity_t,
+            orders,
+            ..
+        } => Update::Level {
+            side: side.into(),
+            price_ticks,
+            quantity_t,
+            orders,
+        },
+        FeedMessage::Statistics { day, .. } => Update::Statistics(day),
+        FeedMessage::Phase { phase, .. } => Update::Phase(phase.into()),
+        FeedMessage::Band {
+            reference_ticks,
+            floor_ticks,
+            ceiling_ticks,
+            ..
+        } => Update::Band {
+            reference_ticks,
+            floor_ticks,
+            ceiling_ticks,
+        },
+        FeedMessage::EndOfDay {
+            trading_day,
+            close_ticks,
+            day,
+            next_floor_ticks,
+            next_ceiling_ticks,
+            ..
+        } => Update::EndOfDay {
+            trading_day,
+            close_ticks,
+            day,
+            next_floor_ticks,
+            next_ceiling_ticks,
+        },
+        FeedMessage::Snapshot { .. }
+        | FeedMessage::Trade { .. }
+        | FeedMessage::Rejected { .. }
+        | FeedMessage::Heartbeat => return None,
+    })
 }
 
 #[cfg(test)]

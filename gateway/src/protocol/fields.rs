@@ -167,6 +167,17 @@ impl From<cetx_engine::Phase> for TradingPhase {
     }
 }
 
+impl From<TradingPhase> for cetx_engine::Phase {
+    fn from(phase: TradingPhase) -> Self {
+        match phase {
+            TradingPhase::Closed => Self::Closed,
+            TradingPhase::Continuous => Self::Continuous,
+            TradingPhase::Break => Self::Break,
+            TradingPhase::Halted => Self::Halted,
+        }
+    }
+}
+
 /// Converts between a protocol enum and the engine's enum of the same name,
 /// variant by variant.
 macro_rules! engine_conversions {
