@@ -9,7 +9,8 @@
 //!      └──── views (levels, day, phase, band) ──► GET /api/market (JSON)
 //!                                                 GET /events (SSE: the same
 //!                                                 JSON, at most 4 times a second)
-//! GET / , /app.js, /style.css: the page, compiled into the binary
+//! GET / (the page, with the market now inside it), /app.js, /style.css:
+//! compiled into the binary
 //! ```
 //!
 //! The page's figures come from the same durable entries as the feed's.
@@ -115,10 +116,18 @@ impl WebServer {
     }
 }
 
-async fn page() -> impl IntoResponse {
+/// The page, with the market as it is now inside it, so that it shows the
+/// market as soon as it is loaded (the events then keep it current).
+async fn page(State(shared): State<Shared>) -> impl IntoResponse {
+    let view = shared.tape.market_json(&shared.market.views(), DEPTH);
+    // `</` cannot end the script element from inside a JSON string.
+    let json = serde_json::to_string(&view)
+        .unwrap_or_else(|_| "null".into())
+        .replace("</", "<\\/");
+    let initial = format!(r#"<script id="initial" type="application/json">{json}</script>"#);
     (
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        assets::INDEX_HTML,
+        assets::INDEX_HTML.replace("<!--initial-->", &initial),
     )
 }
 

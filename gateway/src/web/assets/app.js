@@ -1,5 +1,6 @@
-// The cetx web view: renders /api/market, then each `market` event of
-// /events (the whole view each time, at most four times a second).
+// The cetx web view: renders the market the page was served with, then
+// each `market` event of /events (the whole view each time, at most four
+// times a second).
 "use strict";
 
 let market = { instruments: [] };
@@ -107,7 +108,9 @@ function update(view) {
   render();
 }
 
-fetch("/api/market").then((r) => r.json()).then(update).catch(() => {});
+// The market as it was when the page was served, then the live events.
+const initial = document.getElementById("initial");
+if (initial) update(JSON.parse(initial.textContent));
 const events = new EventSource("/events");
 events.addEventListener("market", (e) => {
   text("status", "live");
