@@ -14,7 +14,7 @@ use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::{MarketDataSettings, ServerConfig};
 use cetx_gateway::market_data::{FeedClient, FeedServer, MarketData, MarketState, View};
 use cetx_gateway::protocol::feed::FeedRequest;
-use cetx_gateway::protocol::Side as WireSide;
+use cetx_gateway::protocol::{ServerMessage, Side as WireSide};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
 use tokio::io::AsyncWriteExt;
@@ -154,12 +154,17 @@ fn loopback() -> MarketDataSettings {
 /// Sends `orders` orders from both demo brokers around 85.00, crossing
 /// often, and waits for each broker's answers.
 async fn trade(market: &Market, orders: u64, seed: u64) {
-    let mut one = Client::connect(market.addr, 1, "demo-secret-1", 0)
-        .await
-        .unwrap();
-    let mut two = Client::connect(market.addr, 2, "demo-secret-2", 0)
-        .await
-        .unwrap();
+    let mut clients = [
+        Client::connect(market.addr, 1, "demo-secret-1", 0)
+            .await
+            .unwrap(),
+        Client::connect(market.addr, 2, "demo-secret-2", 0)
+            .await
+            .unwrap(),
+    ];
+    // Orders sent and answered (accepted or rejected), per broker.
+    let mut sent = [0_u64; 2];
+    let mut answered = [0_u64; 2];
     let mut x = seed;
     for coid in 1..=orders {
         x = x
@@ -167,29 +172,42 @@ async fn trade(market: &Market, orders: u64, seed: u64) {
             .wrapping_add(1_442_695_040_888_963_407);
         let price = 84_50 + i64::try_from((x >> 33) % 100).unwrap();
         let quantity = 1 + (x >> 50) % 20;
-        let (client, account, side) = if x >> 63 == 0 {
-            (&mut one, 1001, WireSide::Buy)
+        let (i, account, side) = if x >> 63 == 0 {
+            (0, 1001, WireSide::Buy)
         } else {
-            (&mut two, 2001, WireSide::Sell)
+            (1, 2001, WireSide::Sell)
         };
         let order = NewOrder::limit(coid, account, "CEA2025", side, price, quantity);
-        client.submit(order).await.unwrap();
+        clients[i].submit(order).await.unwrap();
+        sent[i] += 1;
         // Keep reading, so that neither side's socket fills.
         if coid % 64 == 0 {
-            for client in [&mut one, &mut two] {
-                while client.try_next_report().unwrap().is_some() {}
+            for (i, client) in clients.iter_mut().enumerate() {
+                while let Some(frame) = client.try_next_report().unwrap() {
+                    answered[i] += u64::from(is_answer(&frame.message));
+                }
             }
         }
     }
-    // Every order is answered (accepted at least) before we look.
-    for client in [&mut one, &mut two] {
-        while client
-            .next_report(Duration::from_millis(300))
-            .await
-            .unwrap()
-            .is_some()
-        {}
+    // Every order is answered before anyone looks at the market.
+    for (i, client) in clients.iter_mut().enumerate() {
+        while answered[i] < sent[i] {
+            let frame = client
+                .next_report(WAIT)
+                .await
+                .unwrap()
+                .expect("every order is answered in time");
+            answered[i] += u64::from(is_answer(&frame.message));
+        }
     }
+}
+
+/// Whether a report answers a new order (rather than a fill or cancel).
+const fn is_answer(message: &ServerMessage) -> bool {
+    matches!(
+        message,
+        ServerMessage::OrderAccepted { .. } | ServerMessage::OrderRejected { .. }
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,8 +218,8 @@ async fn a_subscriber_keeps_the_same_book_as_the_server_at_each_depth() {
     let mut five = FeedClient::connect(market.feed).await.unwrap();
     five.subscribe(5, &["CEA2025"]).await.unwrap();
     trade(&market, 2_000, 11).await;
-    full.settle(Duration::from_millis(300)).await.unwrap();
-    five.settle(Duration::from_millis(300)).await.unwrap();
+    full.settle(Duration::from_secs(1)).await.unwrap();
+    five.settle(Duration::from_secs(1)).await.unwrap();
     let server = market.market.views();
     let cea = &server[usize::from(market.market.find("CEA2025").unwrap())];
     assert!(cea.day.trade_count > 100, "the flow traded: {:?}", cea.day);
