@@ -7,8 +7,10 @@
 //!    message `LoginRejected` 401. Then, in the order of
 //!    `docs/PROTOCOL.md`: the protocol version (403), the broker's
 //!    credentials, compared in constant time (402), and the runtime's
-//!    [`RuntimeHandle::connect`] (412 while the broker is logged in
-//!    elsewhere, 413 for a resume point ahead of the server).
+//!    [`RuntimeHandle::connect`] (413 for a resume point ahead of the
+//!    server). The connection holds a pending-login slot until then, and
+//!    trades it for a session slot when the login succeeds (412 when the
+//!    session limit is full): see [`crate::admission`].
 //! 2. **Logged in.** `LoginAccepted` (seq 0), then the frame limit after
 //!    login, then the subscription's frames: the backlog the broker asked
 //!    for, then live reports. Every whole frame a read brings is taken
@@ -39,6 +41,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::{Admission, PendingSlot, SessionSlot};
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::{ServerConfig, Throttle};
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
@@ -53,6 +56,8 @@ const MAX_FRAMES_PER_FLUSH: usize = 256;
 /// What every session of a server shares.
 #[derive(Debug)]
 pub(crate) struct SessionContext {
+    /// The server's pending-login and session slots.
+    pub admission: Arc<Admission>,
     /// The server's config: brokers, limits, timeouts.
     pub config: Arc<ServerConfig>,
     /// The way into the engine.
@@ -81,7 +86,12 @@ enum Ended {
 
 /// Runs one connection to its end. Never panics on anything the peer
 /// sends; every way out is logged.
-pub(crate) async fn run(stream: TcpStream, ctx: Arc<SessionContext>, shutdown: CancellationToken) {
+pub(crate) async fn run(
+    stream: TcpStream,
+    pending: PendingSlot,
+    ctx: Arc<SessionContext>,
+    shutdown: CancellationToken,
+) {
     let peer = stream.peer_addr().ok();
     // Small frames, each one a decision a broker waits for.
     let _ = stream.set_nodelay(true);
@@ -91,9 +101,10 @@ pub(crate) async fn run(stream: TcpStream, ctx: Arc<SessionContext>, shutdown: C
         settings.max_frame_after_login,
     );
     let mut conn = Framed::new(stream, codec);
-    let (broker, ended) = match login(&mut conn, &ctx, &shutdown).await {
-        Ok((broker, subscription)) => {
+    let (broker, ended) = match login(&mut conn, &ctx, &shutdown, pending).await {
+        Ok((broker, subscription, slot)) => {
             let ended = serve(&mut conn, &ctx, &shutdown, broker, subscription).await;
+            drop(slot);
             (Some(broker), ended)
         }
         Err(ended) => (None, ended),
@@ -184,13 +195,14 @@ async fn refuse_login(conn: &mut Connection, reason: RejectReason) -> Ended {
     Ended::LoginRefused(reason)
 }
 
-/// Reads and checks the first frame; on success the broker is subscribed
-/// and `LoginAccepted` sent.
+/// Reads and checks the first frame; on success the broker is subscribed,
+/// the pending slot traded for a session slot, and `LoginAccepted` sent.
 async fn login(
     conn: &mut Connection,
     ctx: &SessionContext,
     shutdown: &CancellationToken,
-) -> Result<(BrokerId, Subscription), Ended> {
+    pending: PendingSlot,
+) -> Result<(BrokerId, Subscription, SessionSlot), Ended> {
     let first = tokio::select! {
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
         first = timeout(ctx.login_timeout, conn.next()) => first,
@@ -221,10 +233,14 @@ async fn login(
     if !accepted {
         return Err(refuse_login(conn, RejectReason::BadCredentials).await);
     }
+    let Some(slot) = ctx.admission.try_session() else {
+        return Err(refuse_login(conn, RejectReason::TooManyConnections).await);
+    };
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
         Err(reason) => return Err(refuse_login(conn, reason).await),
     };
+    drop(pending);
     let accepted = ServerMessage::LoginAccepted {
         trading_day: subscription.trading_date(),
         last_seq: subscription.last_seq(),
@@ -239,7 +255,7 @@ async fn login(
         last_seq = subscription.last_seq(),
         "logged in"
     );
-    Ok((broker, subscription))
+    Ok((broker, subscription, slot))
 }
 
 /// The logged-in session: frames out from the subscription, requests in
