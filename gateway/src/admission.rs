@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -101,6 +102,16 @@ impl Admission {
             .try_acquire_owned()
             .ok()
             .map(|permit| SessionSlot { _permit: permit })
+    }
+
+    /// A session slot, waiting at most `wait` for one to be freed (by the
+    /// session a takeover is closing).
+    pub(crate) async fn session_within(&self, wait: Duration) -> Option<SessionSlot> {
+        let acquire = Arc::clone(&self.sessions).acquire_owned();
+        match tokio::time::timeout(wait, acquire).await {
+            Ok(Ok(permit)) => Some(SessionSlot { _permit: permit }),
+            _ => None,
+        }
     }
 }
 

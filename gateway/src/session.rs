@@ -22,7 +22,8 @@
 //!    (a full queue: `OrderRejected` 408); both rejects are unsequenced.
 //!    The session heartbeats after `heartbeat_interval` of sending nothing
 //!    and closes after `idle_timeout` of hearing nothing.
-//! 3. **Close.** On `Logout` (after sending what is due), a malformed frame
+//! 3. **Close.** On `Logout` (after sending what is due), a takeover (a
+//!    new login of the same broker; after a `ProtocolError` 416), a malformed frame
 //!    (after a `ProtocolError`), end of file, a timeout, the server's
 //!    shutdown, or the router dropping the subscription. Dropping the
 //!    [`Subscription`] tells the runtime the broker is gone, which cancels
@@ -53,6 +54,14 @@ use crate::runtime::{RuntimeHandle, Subscription};
 /// busy subscription keeps the session from reading its socket.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 
+/// How long the old session of a taken-over broker is given to send its
+/// last frame.
+const TAKEOVER_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a takeover at the session limit waits for the old session's
+/// slot.
+const TAKEOVER_SLOT_WAIT: Duration = Duration::from_secs(3);
+
 /// What every session of a server shares.
 #[derive(Debug)]
 pub(crate) struct SessionContext {
@@ -78,6 +87,7 @@ enum Ended {
     LoginTimeout,
     Shutdown,
     SubscriptionDropped,
+    TakenOver,
     Malformed(DecodeError),
     LoginRefused(RejectReason),
     Write(EncodeError),
@@ -233,12 +243,22 @@ async fn login(
     if !accepted {
         return Err(refuse_login(conn, RejectReason::BadCredentials).await);
     }
-    let Some(slot) = ctx.admission.try_session() else {
+    // A takeover frees the old session's slot as the old session closes:
+    // at the session limit, only a takeover may wait for it.
+    let slot = ctx.admission.try_session();
+    if slot.is_none() && !ctx.runtime.is_connected(broker) {
         return Err(refuse_login(conn, RejectReason::TooManyConnections).await);
-    };
+    }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
         Err(reason) => return Err(refuse_login(conn, reason).await),
+    };
+    let slot = match slot {
+        Some(slot) => slot,
+        None => match ctx.admission.session_within(TAKEOVER_SLOT_WAIT).await {
+            Some(slot) => slot,
+            None => return Err(refuse_login(conn, RejectReason::TooManyConnections).await),
+        },
     };
     drop(pending);
     let accepted = ServerMessage::LoginAccepted {
@@ -285,9 +305,13 @@ async fn serve(
     tokio::pin!(timer);
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
+    let taken_over = subscription.taken_over();
+    let taken_over = taken_over.cancelled();
+    tokio::pin!(taken_over);
     loop {
         tokio::select! {
             () = &mut cancelled => return Ended::Shutdown,
+            () = &mut taken_over => return taken_over_end(conn).await,
             frame = subscription.recv() => {
                 let Some(frame) = frame else {
                     return Ended::SubscriptionDropped;
@@ -403,6 +427,18 @@ async fn send_ready(
         }
     }
     SinkExt::<ServerFrame>::flush(conn).await
+}
+
+/// The last frame of a session a new login took over: `ProtocolError`
+/// 416, given a short time (the old connection is often dead).
+async fn taken_over_end(conn: &mut Connection) -> Ended {
+    let reason = RejectReason::SessionTakenOver;
+    let last = ServerMessage::ProtocolError {
+        reason: reason.code(),
+        text: reject_text(reason),
+    };
+    let _ = timeout(TAKEOVER_WRITE_TIMEOUT, send_unsequenced(conn, last)).await;
+    Ended::TakenOver
 }
 
 /// `Logout`: sends the reports already due, then ends the session.

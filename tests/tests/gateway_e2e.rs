@@ -271,12 +271,15 @@ async fn bad_logins_are_rejected_and_closed() {
         "{refused:?}"
     );
 
-    // One connection per broker: a second login of a logged-in broker.
-    let _first = login(&server, 2, SECRET_2).await;
+    // One session per broker: a second login of a logged-in broker takes
+    // the session over, and the first is told so and closed.
+    let mut first = login(&server, 2, SECRET_2).await;
     let second = Client::connect(server.addr, 2, SECRET_2, 0).await;
+    assert!(second.is_ok(), "{second:?}");
+    let taken = first.next_report(WAIT).await;
     assert!(
-        matches!(second, Err(ClientError::LoginRejected { reason: 412, .. })),
-        "{second:?}"
+        matches!(taken, Err(ClientError::ProtocolError { reason: 416, .. })),
+        "{taken:?}"
     );
     // Resuming from beyond what the server has.
     let ahead = Client::connect(server.addr, 1, SECRET_1, 5).await;
@@ -284,7 +287,7 @@ async fn bad_logins_are_rejected_and_closed() {
         matches!(ahead, Err(ClientError::LoginRejected { reason: 413, .. })),
         "{ahead:?}"
     );
-    drop(_first);
+    drop((first, second));
     server.stop().await;
 }
 

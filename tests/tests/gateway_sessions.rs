@@ -11,9 +11,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cetx_gateway::client::{Client, ClientError, NewOrder};
 use cetx_gateway::codec::ClientCodec;
 use cetx_gateway::config::ServerConfig;
-use cetx_gateway::protocol::{ClientMessage, Secret, ServerFrame, ServerMessage, PROTOCOL_VERSION};
+use cetx_gateway::protocol::{
+    ClientMessage, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION,
+};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::{Server, ServerError};
 use futures_util::{SinkExt, StreamExt};
@@ -26,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 const WAIT: Duration = Duration::from_secs(10);
 
 const SECRET_1: &str = "demo-secret-1";
+const SECRET_2: &str = "demo-secret-2";
 
 type Raw = Framed<TcpStream, ClientCodec>;
 
@@ -187,5 +191,136 @@ async fn a_flood_of_idle_connections_never_refuses_a_broker() {
     // Generous for a busy machine; the point is that it is not refused.
     assert!(took < Duration::from_secs(5), "{took:?}");
     drop(idle);
+    server.stop().await;
+}
+
+fn order(client_order_id: u64, account: u32, side: Side, quantity_t: u64) -> NewOrder {
+    NewOrder::limit(client_order_id, account, "CEA2025", side, 90_00, quantity_t)
+}
+
+async fn connect(server: &TestServer, broker: u32, secret: &str, resume_from_seq: u64) -> Client {
+    Client::connect(server.addr, broker, secret, resume_from_seq)
+        .await
+        .expect("login accepted")
+}
+
+/// The next report, which must come within [`WAIT`].
+async fn report(client: &mut Client) -> ServerFrame {
+    client
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait")
+}
+
+/// The old connection's last word is `ProtocolError` 416, then the server
+/// closes it.
+async fn expect_taken_over(old: &mut Client) {
+    // Reports it had not read may come first.
+    for _ in 0..100 {
+        match old.next_report(WAIT).await {
+            Ok(Some(_)) => {}
+            Err(ClientError::ProtocolError { reason: 416, .. }) => return,
+            other => panic!("expected ProtocolError 416, got {other:?}"),
+        }
+    }
+    panic!("no ProtocolError 416");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_login_takes_over_a_silent_session_and_its_resting_order_survives() {
+    // Broker 1 has cancel_on_disconnect in the demo config.
+    let config = ServerConfig::embedded_default();
+    assert!(config
+        .brokers
+        .iter()
+        .any(|b| b.id.0 == 1 && b.cancel_on_disconnect));
+    let server = TestServer::start(config).await;
+    let mut old = connect(&server, 1, SECRET_1, 0).await;
+    old.submit(order(1, 1001, Side::Sell, 10))
+        .await
+        .expect("send");
+    let accepted = report(&mut old).await;
+    assert_eq!(accepted.seq, 1);
+    // The old connection goes silent (a dead link). A new login with the
+    // right secret takes the session over at once, long before the idle
+    // timeout, resuming after what the broker has seen.
+    let mut new = connect(&server, 1, SECRET_1, 1).await;
+    assert_eq!(new.server_last_seq(), 1);
+    expect_taken_over(&mut old).await;
+    // The resting order was not cancelled: broker 2 trades with it, and
+    // the new session hears of it as report 2 (no Cancelled before it).
+    let mut two = connect(&server, 2, SECRET_2, 0).await;
+    two.submit(order(1, 2001, Side::Buy, 10))
+        .await
+        .expect("send");
+    let fill = report(&mut new).await;
+    assert_eq!(fill.seq, 2, "{fill:?}");
+    assert!(
+        matches!(
+            fill.message,
+            ServerMessage::Fill {
+                client_order_id: 1,
+                quantity_t: 10,
+                leaves_t: 0,
+                ..
+            }
+        ),
+        "{fill:?}"
+    );
+    drop((old, new, two));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_resumes_with_no_gap_and_no_duplicate() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut old = connect(&server, 1, SECRET_1, 0).await;
+    for id in 1..=3 {
+        old.submit(order(id, 1001, Side::Sell, 10))
+            .await
+            .expect("send");
+    }
+    // The broker saw only the first report before its link died.
+    assert_eq!(report(&mut old).await.seq, 1);
+    let mut new = connect(&server, 1, SECRET_1, 1).await;
+    expect_taken_over(&mut old).await;
+    new.submit(order(4, 1001, Side::Sell, 10))
+        .await
+        .expect("send");
+    let mut seqs = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let frame = report(&mut new).await;
+        seqs.push(frame.seq);
+        if let ServerMessage::OrderAccepted {
+            client_order_id, ..
+        } = frame.message
+        {
+            ids.push(client_order_id);
+        }
+    }
+    assert_eq!(seqs, [2, 3, 4]);
+    assert_eq!(ids, [2, 3, 4]);
+    assert_eq!(
+        new.next_report(Duration::from_millis(200))
+            .await
+            .ok()
+            .flatten(),
+        None,
+        "nothing more"
+    );
+    drop((old, new));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_right_after_a_logout_is_accepted() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    for _ in 0..50 {
+        let mut client = connect(&server, 1, SECRET_1, 0).await;
+        client.send(ClientMessage::Logout).await.expect("send");
+        drop(client);
+    }
     server.stop().await;
 }
