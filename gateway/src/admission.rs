@@ -115,6 +115,13 @@ impl Admission {
     }
 }
 
+impl PendingSlot {
+    /// The connection's source address.
+    pub(crate) const fn addr(&self) -> IpAddr {
+        self.addr
+    }
+}
+
 impl Drop for PendingSlot {
     fn drop(&mut self) {
         let mut per_address = self

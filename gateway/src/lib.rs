@@ -27,6 +27,8 @@
 //!   graceful shutdown.
 //! - `admission`: the slots a connection holds: a few pending-login slots
 //!   (a share per source address), traded for a session slot at login.
+//! - `backoff`: failed logins per address and broker: growing delays,
+//!   then a refusal for a while (417).
 //! - `log_tally`: a flood of like events logged as one line per interval.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
 //!   requests in to the runtime, reports out to the socket.
@@ -47,6 +49,7 @@
 //! (encode) → socket`.
 
 mod admission;
+mod backoff;
 pub mod client;
 pub mod codec;
 pub mod config;

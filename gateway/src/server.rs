@@ -27,6 +27,7 @@ use tokio_util::codec::Encoder;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::Admission;
+use crate::backoff::LoginBackoff;
 use crate::codec::ServerCodec;
 use crate::config::ServerConfig;
 use crate::log_tally::LogTally;
@@ -82,6 +83,7 @@ impl Server {
             local_addr,
             ctx: Arc::new(SessionContext {
                 admission: Admission::new(&config.server),
+                logins: LoginBackoff::new(),
                 config,
                 runtime,
                 login_timeout: LOGIN_TIMEOUT,

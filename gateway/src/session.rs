@@ -5,8 +5,10 @@
 //! 1. **Login.** The first frame must arrive within the login timeout and
 //!    be a `Login`: a malformed one is answered `ProtocolError`, any other
 //!    message `LoginRejected` 401. Then, in the order of
-//!    `docs/PROTOCOL.md`: the protocol version (403), the broker's
-//!    credentials, compared in constant time (402), and the runtime's
+//!    `docs/PROTOCOL.md`: the protocol version (403), the back-off of the
+//!    address's failed logins (417), the broker's
+//!    credentials, compared in constant time (402, slowed and then 417 as
+//!    failures add up: see [`crate::backoff`]), and the runtime's
 //!    [`RuntimeHandle::connect`] (413 for a resume point ahead of the
 //!    server). The connection holds a pending-login slot until then, and
 //!    trades it for a session slot when the login succeeds (412 when the
@@ -43,6 +45,7 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::{Admission, PendingSlot, SessionSlot};
+use crate::backoff::LoginBackoff;
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::{ServerConfig, Throttle};
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
@@ -67,6 +70,8 @@ const TAKEOVER_SLOT_WAIT: Duration = Duration::from_secs(3);
 pub(crate) struct SessionContext {
     /// The server's pending-login and session slots.
     pub admission: Arc<Admission>,
+    /// Failed logins, for their back-off.
+    pub logins: LoginBackoff,
     /// The server's config: brokers, limits, timeouts.
     pub config: Arc<ServerConfig>,
     /// The way into the engine.
@@ -127,6 +132,12 @@ pub(crate) async fn run(
         }
         Ended::Write(error) => {
             tracing::warn!(?peer, broker = broker.map(|b| b.0), %error, "closed a session that could not be written");
+        }
+        // Counted and logged a line per interval by the back-off.
+        Ended::LoginRefused(
+            reason @ (RejectReason::BadCredentials | RejectReason::TooManyFailedLogins),
+        ) => {
+            tracing::debug!(?peer, reason = reason.code(), "refused a login");
         }
         Ended::LoginRefused(reason) => {
             tracing::info!(
@@ -235,13 +246,26 @@ async fn login(
     if protocol_version != PROTOCOL_VERSION {
         return Err(refuse_login(conn, RejectReason::UnsupportedProtocolVersion).await);
     }
+    let addr = pending.addr();
+    if ctx.logins.is_refused(addr, std::time::Instant::now()) {
+        return Err(refuse_login(conn, RejectReason::TooManyFailedLogins).await);
+    }
     let broker = BrokerId(broker_id);
-    let accepted = ctx
-        .config
-        .broker(broker)
-        .is_some_and(|config| config.accepts(&secret));
-    if !accepted {
-        return Err(refuse_login(conn, RejectReason::BadCredentials).await);
+    let configured = ctx.config.broker(broker);
+    if !configured.is_some_and(|config| config.accepts(&secret)) {
+        let answer = ctx
+            .logins
+            .failed(addr, configured.map(|_| broker), std::time::Instant::now());
+        tokio::select! {
+            () = shutdown.cancelled() => return Err(Ended::Shutdown),
+            () = tokio::time::sleep(answer.delay) => {}
+        }
+        let reason = if answer.refuse {
+            RejectReason::TooManyFailedLogins
+        } else {
+            RejectReason::BadCredentials
+        };
+        return Err(refuse_login(conn, reason).await);
     }
     // A takeover frees the old session's slot as the old session closes:
     // at the session limit, only a takeover may wait for it.
@@ -269,6 +293,7 @@ async fn login(
         return Err(Ended::Write(error));
     }
     conn.codec_mut().set_logged_in(true);
+    ctx.logins.succeeded(addr);
     tracing::info!(
         broker = broker_id,
         resume_from_seq,

@@ -324,3 +324,33 @@ async fn a_login_right_after_a_logout_is_accepted() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secrets_are_slowed_then_refused_and_others_still_log_in() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let guesser = loopback(3);
+    let mut answers = Vec::new();
+    let mut slowest = Duration::ZERO;
+    // The back-off refuses at the 8th failure (docs/PROTOCOL.md).
+    for attempt in 1..=8 {
+        let started = Instant::now();
+        let (_conn, answer) = try_login(&server, guesser, 1, "guess", 0).await;
+        let took = started.elapsed();
+        if attempt == 8 {
+            slowest = took;
+        }
+        answers.push(login_rejected(answer.as_ref()));
+    }
+    let mut expected = vec![Some(402); 7];
+    expected.push(Some(417));
+    assert_eq!(answers, expected);
+    // The 8th answer waited 800 ms: a lower bound, safe on a busy machine.
+    assert!(slowest >= Duration::from_millis(800), "{slowest:?}");
+    // Now the address is refused at once, even with the right secret.
+    let (_conn, answer) = try_login(&server, guesser, 1, SECRET_1, 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(417));
+    // The broker logs in from its own address.
+    let (_broker, answer) = try_login(&server, loopback(4), 1, SECRET_1, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    server.stop().await;
+}
