@@ -330,8 +330,8 @@ async fn serve(
     tokio::pin!(timer);
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
-    let taken_over = subscription.taken_over();
-    let taken_over = taken_over.cancelled();
+    let taken_over_token = subscription.taken_over();
+    let taken_over = taken_over_token.cancelled();
     tokio::pin!(taken_over);
     loop {
         tokio::select! {
@@ -339,6 +339,11 @@ async fn serve(
             () = &mut taken_over => return taken_over_end(conn).await,
             frame = subscription.recv() => {
                 let Some(frame) = frame else {
+                    // A takeover closes the old live channel too (after
+                    // cancelling the token): whichever is seen first.
+                    if taken_over_token.is_cancelled() {
+                        return taken_over_end(conn).await;
+                    }
                     return Ended::SubscriptionDropped;
                 };
                 // A broker that stops reading must not hold its session
