@@ -98,6 +98,12 @@ pub enum RejectReason {
     MalformedFrame = 414,
     /// A frame's length prefix is above the session's maximum frame size.
     FrameTooLarge = 415,
+    /// A new login of the same broker took this session over; the old
+    /// connection is closed.
+    SessionTakenOver = 416,
+    /// Too many failed logins from this address or for this broker: the
+    /// login was not checked; try again later.
+    TooManyFailedLogins = 417,
 }
 
 impl RejectReason {
@@ -108,7 +114,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 37] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -144,6 +150,8 @@ impl RejectReason {
         Self::ResumeSeqAhead,
         Self::MalformedFrame,
         Self::FrameTooLarge,
+        Self::SessionTakenOver,
+        Self::TooManyFailedLogins,
     ];
 
     /// The reason with this code, if there is one.
@@ -167,7 +175,7 @@ mod tests {
             [
                 101, 102, 103, 104, 105, 106, 107, 108, 201, 202, 203, 204, 205, 206, 207, 208,
                 301, 302, 303, 304, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412,
-                413, 414, 415
+                413, 414, 415, 416, 417
             ]
         );
         for reason in RejectReason::ALL {

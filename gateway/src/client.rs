@@ -25,12 +25,15 @@ use crate::protocol::{
     HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, UNSEQUENCED,
 };
 
-/// `TooManyConnections`: the broker's previous connection is still open.
+/// `TooManyConnections`: the server is at a connection limit for now.
 const TOO_MANY_CONNECTIONS: u16 = 412;
 /// How often [`Client::reconnect`] tries again while the server still
 /// holds the previous connection, and how long it waits between tries.
 const RECONNECT_ATTEMPTS: u32 = 40;
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(50);
+/// How long [`Client::reconnect`] waits for the server to close the old
+/// connection.
+const RECONNECT_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Why the client could not go on. After any of these but
 /// [`ClientError::LoginRejected`], [`Client::reconnect`] is the way back.
@@ -237,8 +240,16 @@ impl Client {
     /// As [`Client::connect`].
     pub async fn reconnect(&mut self) -> Result<(), ClientError> {
         let _ = SinkExt::<ClientMessage>::close(&mut self.conn).await;
-        // The server may not have seen the old connection close yet, and
-        // takes one connection per broker: 412 is retried for a while.
+        // Waits (a little) for the server to close its side: it ends the
+        // session before, so the new login is a new session, not a
+        // takeover of this one (which would, for one, not cancel on
+        // disconnect). What comes meanwhile is resumed after the login.
+        let _ = tokio::time::timeout(RECONNECT_CLOSE_WAIT, async {
+            while let Some(Ok(_)) = self.conn.next().await {}
+        })
+        .await;
+        // The server may be at a connection limit for a moment: 412 is
+        // retried for a while.
         let mut attempts = 0;
         loop {
             let stream = TcpStream::connect(self.addr).await?;

@@ -176,8 +176,14 @@ pub struct ServerSettings {
     /// Directory of the journal and snapshots; relative paths are relative
     /// to the working directory.
     pub data_dir: PathBuf,
-    /// Most broker connections open at once.
+    /// Most logged-in broker sessions open at once. Connections that have
+    /// not logged in do not count: see [`Self::max_pending_logins`].
     pub max_connections: u32,
+    /// Most connections open at once that have not logged in yet; one over
+    /// it is answered `LoginRejected` 412 and closed at once.
+    pub max_pending_logins: u32,
+    /// Most of those pending connections from one source IP address.
+    pub max_pending_per_address: u32,
     /// Slots in the bounded queue from the sessions to the engine thread.
     pub queue_capacity: usize,
     /// Milliseconds of sending nothing after which the server sends a
@@ -203,6 +209,8 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
             data_dir: PathBuf::from("./cetx-data"),
             max_connections: 256,
+            max_pending_logins: 64,
+            max_pending_per_address: 8,
             queue_capacity: 65_536,
             heartbeat_interval_ms: millis(HEARTBEAT_INTERVAL),
             idle_timeout_ms: millis(IDLE_TIMEOUT),

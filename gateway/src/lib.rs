@@ -23,8 +23,13 @@
 //! - [`market_data`]: the public market rebuilt from durable entries, and
 //!   the feed server (`docs/MARKET_DATA.md`).
 //! - [`web`]: the read-only web view of the market (`[http]`).
-//! - [`server`]: the TCP listener: the connection limit, one session task
-//!   per connection, graceful shutdown.
+//! - [`server`]: the TCP listener: one session task per connection,
+//!   graceful shutdown.
+//! - `admission`: the slots a connection holds: a few pending-login slots
+//!   (a share per source address), traded for a session slot at login.
+//! - `backoff`: failed logins per address and broker: growing delays,
+//!   then a refusal for a while (417).
+//! - `log_tally`: a flood of like events logged as one line per interval.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
 //!   requests in to the runtime, reports out to the socket.
 //! - [`client`]: the broker's side, for Rust brokers, tests and
@@ -43,9 +48,12 @@
 //! entry → reports → protocol::ServerFrame → subscription → session → codec
 //! (encode) → socket`.
 
+mod admission;
+mod backoff;
 pub mod client;
 pub mod codec;
 pub mod config;
+mod log_tally;
 pub mod market_data;
 pub mod protocol;
 pub mod reports;

@@ -30,7 +30,9 @@ pub const PROTOCOL_VERSION: u16 = 1;
 pub const MAX_FRAME_BEFORE_LOGIN: usize = 256;
 
 /// Largest frame payload, in bytes, accepted after login. The largest message
-/// (`Fill` with the longest symbol) is 97 bytes.
+/// (`OrderRejected` with the longest text) is 162 bytes; `LoginRejected` and
+/// `ProtocolError` with the longest text are 150, within
+/// [`MAX_FRAME_BEFORE_LOGIN`], and `Fill` with the longest symbol is 97.
 pub const MAX_FRAME_AFTER_LOGIN: usize = 4096;
 
 /// Longest `Login` secret, in bytes of UTF-8.

@@ -2,8 +2,9 @@
 //! connection (see [`crate::session`]).
 //!
 //! ```text
-//! TcpListener ─accept─► connection limit ─► session task ─► RuntimeHandle
-//!                       (over it: LoginRejected 412, close)
+//! TcpListener ─accept─► pending slot ─► session task ─login─► session slot
+//!                       (see crate::admission; over a limit:
+//!                        LoginRejected 412, close at once)
 //! ```
 //!
 //! [`Server::bind`] opens the listener; [`Server::run`] accepts until its
@@ -16,18 +17,20 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use cetx_engine::RejectReason;
-use futures_util::SinkExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_util::codec::Framed;
+use tokio_util::codec::Encoder;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::Admission;
+use crate::backoff::LoginBackoff;
 use crate::codec::ServerCodec;
 use crate::config::ServerConfig;
+use crate::log_tally::LogTally;
 use crate::protocol::{ServerFrame, ServerMessage, LOGIN_TIMEOUT, UNSEQUENCED};
 use crate::reports::reject_text;
 use crate::runtime::{RuntimeHandle, RuntimeStatus};
@@ -36,9 +39,8 @@ use crate::session::{self, SessionContext};
 /// How long a shutdown waits for sessions to close before aborting them.
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long a connection over the limit is given to take its
-/// `LoginRejected`.
-const REFUSE_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// At most one log line per this long about refused connections.
+const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Pause after a failed `accept` (out of file descriptors, say), so that
 /// the loop does not spin while the condition lasts.
@@ -59,7 +61,6 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     ctx: Arc<SessionContext>,
-    max_connections: usize,
 }
 
 impl Server {
@@ -77,12 +78,12 @@ impl Server {
     ) -> io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
-        let max_connections = usize::try_from(config.server.max_connections).unwrap_or(usize::MAX);
         Ok(Self {
             listener,
             local_addr,
-            max_connections,
             ctx: Arc::new(SessionContext {
+                admission: Admission::new(&config.server),
+                logins: LoginBackoff::new(),
                 config,
                 runtime,
                 login_timeout: LOGIN_TIMEOUT,
@@ -115,11 +116,19 @@ impl Server {
     /// failed.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
         let sessions_shutdown = shutdown.child_token();
-        let limit = Arc::new(Semaphore::new(self.max_connections));
         let mut sessions = JoinSet::new();
         let mut status = self.ctx.runtime.status();
         let mut result = Ok(());
-        tracing::info!(addr = %self.local_addr, max_connections = self.max_connections, "accepting broker connections");
+        let mut refused = LogTally::new(REFUSED_LOG_INTERVAL);
+        let refusal = refusal_bytes();
+        let settings = &self.ctx.config.server;
+        tracing::info!(
+            addr = %self.local_addr,
+            max_connections = settings.max_connections,
+            max_pending_logins = settings.max_pending_logins,
+            max_pending_per_address = settings.max_pending_per_address,
+            "accepting broker connections"
+        );
         loop {
             // Finished sessions are collected as we go, so the set stays
             // the size of the open connections.
@@ -140,20 +149,20 @@ impl Server {
                     break;
                 }
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        if let Ok(permit) = Arc::clone(&limit).try_acquire_owned() {
+                    Ok((stream, peer)) => match self.ctx.admission.admit(peer.ip()) {
+                        Ok(slot) => {
                             tracing::debug!(%peer, "connection accepted");
                             let ctx = Arc::clone(&self.ctx);
                             let token = sessions_shutdown.clone();
-                            sessions.spawn(async move {
-                                session::run(stream, ctx, token).await;
-                                drop(permit);
-                            });
-                        } else {
-                            tracing::warn!(%peer, limit = self.max_connections, "refused a connection: at the connection limit");
-                            sessions.spawn(refuse(stream));
+                            sessions.spawn(session::run(stream, slot, ctx, token));
                         }
-                    }
+                        Err(full) => {
+                            refuse(&stream, &refusal);
+                            if let Some(count) = refused.count(Instant::now()) {
+                                tracing::warn!(%peer, ?full, count, "refused connections that had no pending-login slot (count: since the last such line)");
+                            }
+                        }
+                    },
                     Err(error) => {
                         tracing::warn!(%error, "accepting a connection failed");
                         tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -176,10 +185,9 @@ impl Server {
     }
 }
 
-/// Tells a connection over the server's limit why it is closed:
-/// `LoginRejected` 412, unsequenced, before anything is read from it.
-async fn refuse(stream: TcpStream) {
-    let mut conn = Framed::new(stream, ServerCodec::default());
+/// The bytes of `LoginRejected` 412, unsequenced: the answer to a
+/// connection with no pending-login slot.
+fn refusal_bytes() -> BytesMut {
     let frame = ServerFrame {
         seq: UNSEQUENCED,
         message: ServerMessage::LoginRejected {
@@ -187,9 +195,18 @@ async fn refuse(stream: TcpStream) {
             text: reject_text(RejectReason::TooManyConnections),
         },
     };
-    let _ = tokio::time::timeout(REFUSE_WRITE_TIMEOUT, async {
-        let _ = conn.send(&frame).await;
-        let _ = SinkExt::<ServerFrame>::close(&mut conn).await;
-    })
-    .await;
+    let mut bytes = BytesMut::new();
+    ServerCodec::default()
+        .encode(&frame, &mut bytes)
+        .expect("a LoginRejected fits any frame limit");
+    bytes
+}
+
+/// Tells a connection with no slot why it is closed, before anything is
+/// read from it, then closes it (by dropping it). One write into the
+/// fresh socket's empty buffer, without waiting: a flood of connections
+/// costs no task and no timer each. A peer that already sent bytes may
+/// see a reset instead, as the unread bytes are discarded.
+fn refuse(stream: &TcpStream, refusal: &[u8]) {
+    let _ = stream.try_write(refusal);
 }

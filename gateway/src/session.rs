@@ -5,10 +5,14 @@
 //! 1. **Login.** The first frame must arrive within the login timeout and
 //!    be a `Login`: a malformed one is answered `ProtocolError`, any other
 //!    message `LoginRejected` 401. Then, in the order of
-//!    `docs/PROTOCOL.md`: the protocol version (403), the broker's
-//!    credentials, compared in constant time (402), and the runtime's
-//!    [`RuntimeHandle::connect`] (412 while the broker is logged in
-//!    elsewhere, 413 for a resume point ahead of the server).
+//!    `docs/PROTOCOL.md`: the protocol version (403), the back-off of the
+//!    address's failed logins (417), the broker's
+//!    credentials, compared in constant time (402, slowed and then 417 as
+//!    failures add up: see [`crate::backoff`]), and the runtime's
+//!    [`RuntimeHandle::connect`] (413 for a resume point ahead of the
+//!    server). The connection holds a pending-login slot until then, and
+//!    trades it for a session slot when the login succeeds (412 when the
+//!    session limit is full): see [`crate::admission`].
 //! 2. **Logged in.** `LoginAccepted` (seq 0), then the frame limit after
 //!    login, then the subscription's frames: the backlog the broker asked
 //!    for, then live reports. Every whole frame a read brings is taken
@@ -20,7 +24,8 @@
 //!    (a full queue: `OrderRejected` 408); both rejects are unsequenced.
 //!    The session heartbeats after `heartbeat_interval` of sending nothing
 //!    and closes after `idle_timeout` of hearing nothing.
-//! 3. **Close.** On `Logout` (after sending what is due), a malformed frame
+//! 3. **Close.** On `Logout` (after sending what is due), a takeover (a
+//!    new login of the same broker; after a `ProtocolError` 416), a malformed frame
 //!    (after a `ProtocolError`), end of file, a timeout, the server's
 //!    shutdown, or the router dropping the subscription. Dropping the
 //!    [`Subscription`] tells the runtime the broker is gone, which cancels
@@ -39,6 +44,8 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::{Admission, PendingSlot, SessionSlot};
+use crate::backoff::LoginBackoff;
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::{ServerConfig, Throttle};
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
@@ -50,9 +57,21 @@ use crate::runtime::{RuntimeHandle, Subscription};
 /// busy subscription keeps the session from reading its socket.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 
+/// How long the old session of a taken-over broker is given to send its
+/// last frame.
+const TAKEOVER_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a takeover at the session limit waits for the old session's
+/// slot.
+const TAKEOVER_SLOT_WAIT: Duration = Duration::from_secs(3);
+
 /// What every session of a server shares.
 #[derive(Debug)]
 pub(crate) struct SessionContext {
+    /// The server's pending-login and session slots.
+    pub admission: Arc<Admission>,
+    /// Failed logins, for their back-off.
+    pub logins: LoginBackoff,
     /// The server's config: brokers, limits, timeouts.
     pub config: Arc<ServerConfig>,
     /// The way into the engine.
@@ -73,6 +92,7 @@ enum Ended {
     LoginTimeout,
     Shutdown,
     SubscriptionDropped,
+    TakenOver,
     Malformed(DecodeError),
     LoginRefused(RejectReason),
     Write(EncodeError),
@@ -81,7 +101,12 @@ enum Ended {
 
 /// Runs one connection to its end. Never panics on anything the peer
 /// sends; every way out is logged.
-pub(crate) async fn run(stream: TcpStream, ctx: Arc<SessionContext>, shutdown: CancellationToken) {
+pub(crate) async fn run(
+    stream: TcpStream,
+    pending: PendingSlot,
+    ctx: Arc<SessionContext>,
+    shutdown: CancellationToken,
+) {
     let peer = stream.peer_addr().ok();
     // Small frames, each one a decision a broker waits for.
     let _ = stream.set_nodelay(true);
@@ -91,9 +116,10 @@ pub(crate) async fn run(stream: TcpStream, ctx: Arc<SessionContext>, shutdown: C
         settings.max_frame_after_login,
     );
     let mut conn = Framed::new(stream, codec);
-    let (broker, ended) = match login(&mut conn, &ctx, &shutdown).await {
-        Ok((broker, subscription)) => {
+    let (broker, ended) = match login(&mut conn, &ctx, &shutdown, pending).await {
+        Ok((broker, subscription, slot)) => {
             let ended = serve(&mut conn, &ctx, &shutdown, broker, subscription).await;
+            drop(slot);
             (Some(broker), ended)
         }
         Err(ended) => (None, ended),
@@ -106,6 +132,12 @@ pub(crate) async fn run(stream: TcpStream, ctx: Arc<SessionContext>, shutdown: C
         }
         Ended::Write(error) => {
             tracing::warn!(?peer, broker = broker.map(|b| b.0), %error, "closed a session that could not be written");
+        }
+        // Counted and logged a line per interval by the back-off.
+        Ended::LoginRefused(
+            reason @ (RejectReason::BadCredentials | RejectReason::TooManyFailedLogins),
+        ) => {
+            tracing::debug!(?peer, reason = reason.code(), "refused a login");
         }
         Ended::LoginRefused(reason) => {
             tracing::info!(
@@ -184,13 +216,14 @@ async fn refuse_login(conn: &mut Connection, reason: RejectReason) -> Ended {
     Ended::LoginRefused(reason)
 }
 
-/// Reads and checks the first frame; on success the broker is subscribed
-/// and `LoginAccepted` sent.
+/// Reads and checks the first frame; on success the broker is subscribed,
+/// the pending slot traded for a session slot, and `LoginAccepted` sent.
 async fn login(
     conn: &mut Connection,
     ctx: &SessionContext,
     shutdown: &CancellationToken,
-) -> Result<(BrokerId, Subscription), Ended> {
+    pending: PendingSlot,
+) -> Result<(BrokerId, Subscription, SessionSlot), Ended> {
     let first = tokio::select! {
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
         first = timeout(ctx.login_timeout, conn.next()) => first,
@@ -213,18 +246,45 @@ async fn login(
     if protocol_version != PROTOCOL_VERSION {
         return Err(refuse_login(conn, RejectReason::UnsupportedProtocolVersion).await);
     }
+    let addr = pending.addr();
+    if ctx.logins.is_refused(addr, std::time::Instant::now()) {
+        return Err(refuse_login(conn, RejectReason::TooManyFailedLogins).await);
+    }
     let broker = BrokerId(broker_id);
-    let accepted = ctx
-        .config
-        .broker(broker)
-        .is_some_and(|config| config.accepts(&secret));
-    if !accepted {
-        return Err(refuse_login(conn, RejectReason::BadCredentials).await);
+    let configured = ctx.config.broker(broker);
+    if !configured.is_some_and(|config| config.accepts(&secret)) {
+        let answer = ctx
+            .logins
+            .failed(addr, configured.map(|_| broker), std::time::Instant::now());
+        tokio::select! {
+            () = shutdown.cancelled() => return Err(Ended::Shutdown),
+            () = tokio::time::sleep(answer.delay) => {}
+        }
+        let reason = if answer.refuse {
+            RejectReason::TooManyFailedLogins
+        } else {
+            RejectReason::BadCredentials
+        };
+        return Err(refuse_login(conn, reason).await);
+    }
+    // A takeover frees the old session's slot as the old session closes:
+    // at the session limit, only a takeover may wait for it.
+    let slot = ctx.admission.try_session();
+    if slot.is_none() && !ctx.runtime.is_connected(broker) {
+        return Err(refuse_login(conn, RejectReason::TooManyConnections).await);
     }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
         Err(reason) => return Err(refuse_login(conn, reason).await),
     };
+    let slot = match slot {
+        Some(slot) => slot,
+        None => match ctx.admission.session_within(TAKEOVER_SLOT_WAIT).await {
+            Some(slot) => slot,
+            None => return Err(refuse_login(conn, RejectReason::TooManyConnections).await),
+        },
+    };
+    drop(pending);
     let accepted = ServerMessage::LoginAccepted {
         trading_day: subscription.trading_date(),
         last_seq: subscription.last_seq(),
@@ -233,13 +293,14 @@ async fn login(
         return Err(Ended::Write(error));
     }
     conn.codec_mut().set_logged_in(true);
+    ctx.logins.succeeded(addr);
     tracing::info!(
         broker = broker_id,
         resume_from_seq,
         last_seq = subscription.last_seq(),
         "logged in"
     );
-    Ok((broker, subscription))
+    Ok((broker, subscription, slot))
 }
 
 /// The logged-in session: frames out from the subscription, requests in
@@ -269,11 +330,20 @@ async fn serve(
     tokio::pin!(timer);
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
+    let taken_over_token = subscription.taken_over();
+    let taken_over = taken_over_token.cancelled();
+    tokio::pin!(taken_over);
     loop {
         tokio::select! {
             () = &mut cancelled => return Ended::Shutdown,
+            () = &mut taken_over => return taken_over_end(conn).await,
             frame = subscription.recv() => {
                 let Some(frame) = frame else {
+                    // A takeover closes the old live channel too (after
+                    // cancelling the token): whichever is seen first.
+                    if taken_over_token.is_cancelled() {
+                        return taken_over_end(conn).await;
+                    }
                     return Ended::SubscriptionDropped;
                 };
                 // A broker that stops reading must not hold its session
@@ -387,6 +457,18 @@ async fn send_ready(
         }
     }
     SinkExt::<ServerFrame>::flush(conn).await
+}
+
+/// The last frame of a session a new login took over: `ProtocolError`
+/// 416, given a short time (the old connection is often dead).
+async fn taken_over_end(conn: &mut Connection) -> Ended {
+    let reason = RejectReason::SessionTakenOver;
+    let last = ServerMessage::ProtocolError {
+        reason: reason.code(),
+        text: reject_text(reason),
+    };
+    let _ = timeout(TAKEOVER_WRITE_TIMEOUT, send_unsequenced(conn, last)).await;
+    Ended::TakenOver
 }
 
 /// `Logout`: sends the reports already due, then ends the session.

@@ -371,3 +371,48 @@ fn hex(bytes: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The payload of a server frame, in bytes.
+fn payload_len(message: ServerMessage) -> usize {
+    let mut bytes = BytesMut::new();
+    ServerCodec::default()
+        .encode(
+            &ServerFrame {
+                seq: UNSEQUENCED,
+                message,
+            },
+            &mut bytes,
+        )
+        .expect("encodes");
+    bytes.len() - 4
+}
+
+#[test]
+fn the_largest_messages_are_the_sizes_the_numbers_table_gives() {
+    let text = "x".repeat(cetx_gateway::protocol::MAX_TEXT_LEN);
+    let order_rejected = payload_len(ServerMessage::OrderRejected {
+        client_order_id: u64::MAX,
+        request: RequestKind::Amend,
+        reason: 202,
+        text: text.clone(),
+    });
+    let login_rejected = payload_len(ServerMessage::LoginRejected {
+        reason: 402,
+        text: text.clone(),
+    });
+    let protocol_error = payload_len(ServerMessage::ProtocolError { reason: 414, text });
+    assert_eq!(
+        (order_rejected, login_rejected, protocol_error),
+        (162, 150, 150)
+    );
+    // Sent before login, so within its limit.
+    assert!(login_rejected <= cetx_gateway::protocol::MAX_FRAME_BEFORE_LOGIN);
+    let numbers = PROTOCOL_MD
+        .lines()
+        .find(|line| line.starts_with("| `MAX_FRAME_AFTER_LOGIN`"))
+        .expect("the Numbers table has MAX_FRAME_AFTER_LOGIN");
+    assert!(
+        numbers.contains("162 bytes") && numbers.contains("150"),
+        "{numbers}"
+    );
+}

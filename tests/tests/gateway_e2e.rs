@@ -271,12 +271,15 @@ async fn bad_logins_are_rejected_and_closed() {
         "{refused:?}"
     );
 
-    // One connection per broker: a second login of a logged-in broker.
-    let _first = login(&server, 2, SECRET_2).await;
+    // One session per broker: a second login of a logged-in broker takes
+    // the session over, and the first is told so and closed.
+    let mut first = login(&server, 2, SECRET_2).await;
     let second = Client::connect(server.addr, 2, SECRET_2, 0).await;
+    assert!(second.is_ok(), "{second:?}");
+    let taken = first.next_report(WAIT).await;
     assert!(
-        matches!(second, Err(ClientError::LoginRejected { reason: 412, .. })),
-        "{second:?}"
+        matches!(taken, Err(ClientError::ProtocolError { reason: 416, .. })),
+        "{taken:?}"
     );
     // Resuming from beyond what the server has.
     let ahead = Client::connect(server.addr, 1, SECRET_1, 5).await;
@@ -284,7 +287,7 @@ async fn bad_logins_are_rejected_and_closed() {
         matches!(ahead, Err(ClientError::LoginRejected { reason: 413, .. })),
         "{ahead:?}"
     );
-    drop(_first);
+    drop((first, second));
     server.stop().await;
 }
 
@@ -699,50 +702,63 @@ async fn a_reconnect_resumes_with_no_gap_and_no_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_beyond_the_limit_are_refused_and_the_limit_frees_up() {
+async fn connections_beyond_the_limits_are_refused_and_the_limits_free_up() {
     let mut config = ServerConfig::embedded_default();
-    config.server.max_connections = 2;
+    config.server.max_connections = 1;
+    config.server.max_pending_logins = 1;
     let server = TestServer::start(config).await;
+    // A login moves its connection from the pending slot to the session.
     let first = raw_logged_in(&server, 1, SECRET_1).await;
-    let _second = raw(&server).await;
-    // The third is told why, and closed, before it says anything.
+    let second = raw(&server).await;
+    // Over the pending limit: told why, and closed, before it says anything.
     let mut third = raw(&server).await;
-    match next_frame(&mut third).await {
-        Some(ServerFrame {
-            seq: 0,
-            message: ServerMessage::LoginRejected { reason: 412, .. },
-        }) => {}
-        other => panic!("expected LoginRejected 412, got {other:?}"),
-    }
+    expect_refused_412(&mut third).await;
     assert!(next_frame(&mut third).await.is_none(), "then closed");
-    // Closing one makes room for another.
+    // With the pending slot free again, a good login is refused only
+    // because the session limit is full.
+    drop(second);
+    let refused = retry_login(&server, 2, SECRET_2).await;
+    assert!(refused.is_none(), "the session limit is full");
+    // Closing the session makes room for another.
     drop(first);
-    let mut again = None;
-    for _ in 0..50 {
-        let mut conn = raw(&server).await;
-        conn.send(login_message(1, SECRET_1, PROTOCOL_VERSION))
-            .await
-            .expect("send login");
-        match next_frame(&mut conn).await {
-            Some(ServerFrame {
-                message: ServerMessage::LoginAccepted { .. },
-                ..
-            }) => {
-                again = Some(conn);
-                break;
-            }
-            // The server may not have seen the first close yet.
-            Some(ServerFrame {
-                message: ServerMessage::LoginRejected { reason: 412, .. },
-                ..
-            }) => tokio::task::yield_now().await,
-            other => panic!("unexpected {other:?}"),
-        }
-    }
+    let again = retry_login(&server, 2, SECRET_2).await;
     assert!(
         again.is_some(),
         "a freed place is given to a new connection"
     );
     drop(again);
     server.stop().await;
+}
+
+async fn expect_refused_412(conn: &mut Raw) {
+    match next_frame(conn).await {
+        Some(ServerFrame {
+            seq: 0,
+            message: ServerMessage::LoginRejected { reason: 412, .. },
+        }) => {}
+        other => panic!("expected LoginRejected 412, got {other:?}"),
+    }
+}
+
+/// Logs in, trying again (a bounded number of times) while the answer is
+/// 412: the server may not have seen an earlier close yet.
+async fn retry_login(server: &TestServer, broker: u32, secret: &str) -> Option<Raw> {
+    for _ in 0..50 {
+        let mut conn = raw(server).await;
+        conn.send(login_message(broker, secret, PROTOCOL_VERSION))
+            .await
+            .expect("send login");
+        match next_frame(&mut conn).await {
+            Some(ServerFrame {
+                message: ServerMessage::LoginAccepted { .. },
+                ..
+            }) => return Some(conn),
+            Some(ServerFrame {
+                message: ServerMessage::LoginRejected { reason: 412, .. },
+                ..
+            }) => tokio::time::sleep(Duration::from_millis(10)).await,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    None
 }

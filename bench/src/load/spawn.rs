@@ -1,8 +1,10 @@
 //! `--spawn-server`: the runtime and the TCP server in process on
 //! `127.0.0.1:0`, with the load's config (the embedded demo config unless
 //! `--config` names another) in a temporary directory under the current
-//! one, the market open now and the brokers' throttles
-//! lifted (a load test measures the server, not the token bucket).
+//! one, the market open now, the brokers' throttles
+//! lifted (a load test measures the server, not the token bucket) and the
+//! pending-login limits wide enough for every session to log in at once
+//! from one address.
 //!
 //! The accounts are funded for a load test too: [`LOAD_CASH_CNY`] and
 //! [`LOAD_HOLDINGS_T`] of `CEA2025` each. The demo's 10 M CNY and 50,000 t
@@ -54,6 +56,10 @@ impl SpawnedServer {
             .tempdir_in(std::env::current_dir()?)?;
         let mut config = config.clone();
         config.journal.durability = durability;
+        // Every session logs in from this machine's one address at once.
+        let brokers = u32::try_from(config.brokers.len()).unwrap_or(u32::MAX);
+        config.server.max_pending_logins = config.server.max_pending_logins.max(brokers);
+        config.server.max_pending_per_address = config.server.max_pending_logins;
         for broker in &mut config.brokers {
             broker.throttle.rate_per_s = 100_000_000;
             broker.throttle.burst = 100_000_000;

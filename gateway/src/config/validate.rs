@@ -36,8 +36,13 @@ impl ServerConfig {
 
     fn validate_server(&self) -> Result<(), ConfigError> {
         let s = &self.server;
-        let positive: [(&'static str, u64); 4] = [
+        let positive: [(&'static str, u64); 6] = [
             ("server.max_connections", u64::from(s.max_connections)),
+            ("server.max_pending_logins", u64::from(s.max_pending_logins)),
+            (
+                "server.max_pending_per_address",
+                u64::from(s.max_pending_per_address),
+            ),
             ("server.queue_capacity", s.queue_capacity as u64),
             ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
             ("server.recent_reports", s.recent_reports as u64),

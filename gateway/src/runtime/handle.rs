@@ -16,6 +16,7 @@ use std::time::Duration;
 use cetx_engine::{BrokerId, Calendar, RejectReason};
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use super::clock::{Clock, ClockError};
 use super::history::{self, HistoryBatch};
@@ -156,12 +157,14 @@ impl RuntimeHandle {
     /// Subscribes a logged-in broker to its reports: those numbered after
     /// `resume_from_seq` first (0: every one, since the broker has seen
     /// none), then each new one once durable, with no gap and no duplicate
-    /// between the two. One subscription per broker at a time.
+    /// between the two. One subscription per broker at a time: a
+    /// subscription the broker already has is taken over (see
+    /// [`Subscription::taken_over`]); its end then cancels nothing, so
+    /// `cancel_on_disconnect` does not fire on a takeover.
     ///
     /// # Errors
     /// [`RejectReason::BadCredentials`] for a broker that is not
-    /// configured; [`RejectReason::TooManyConnections`] while the broker
-    /// has a subscription; [`RejectReason::ResumeSeqAhead`] when
+    /// configured; [`RejectReason::ResumeSeqAhead`] when
     /// `resume_from_seq` is above the broker's last sequence number;
     /// [`RejectReason::ServerBusy`] once the runtime is stopping.
     pub fn connect(
@@ -196,8 +199,19 @@ impl RuntimeHandle {
             backlog: subscribed.backlog.into(),
             live: subscribed.live,
             queued: subscribed.queued,
+            taken_over: subscribed.taken_over,
             handle: self.clone(),
         })
+    }
+
+    /// Whether the broker has a subscription now (a new login would take
+    /// it over).
+    #[must_use]
+    pub fn is_connected(&self, broker: BrokerId) -> bool {
+        router::lock(&self.shared.outbound)
+            .subscribers
+            .get(&broker)
+            .is_some_and(|s| !s.live.is_closed())
     }
 
     /// The end of a subscription: forgets it, and when it was the broker's
@@ -322,6 +336,8 @@ pub struct Subscription {
     live: mpsc::UnboundedReceiver<Delivery>,
     /// Frames in `live` not yet taken (the router bounds it).
     queued: Arc<AtomicUsize>,
+    /// Cancelled when a later login of the broker takes it over.
+    taken_over: CancellationToken,
     handle: RuntimeHandle,
 }
 
@@ -330,6 +346,13 @@ impl Subscription {
     #[must_use]
     pub const fn broker(&self) -> BrokerId {
         self.broker
+    }
+
+    /// Cancelled when a later login of the broker takes this subscription
+    /// over: nothing more comes, and the session should say why and close.
+    #[must_use]
+    pub fn taken_over(&self) -> CancellationToken {
+        self.taken_over.clone()
     }
 
     /// The broker's highest sequence number when it connected

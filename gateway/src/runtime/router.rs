@@ -37,6 +37,7 @@ use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot};
 use cetx_engine::{BrokerId, Command, EngineState, Event, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::request::Refusal;
 use super::state::{self, GatewayState};
@@ -113,6 +114,8 @@ pub(super) struct Subscriber {
     pub(super) batch: Vec<ServerFrame>,
     /// Where in `batch` the broker's requests were answered.
     pub(super) marks: Vec<(usize, u64)>,
+    /// Cancelled when a new login of the broker takes this session over.
+    pub(super) taken_over: CancellationToken,
 }
 
 /// Every broker's reports and the connected brokers' live channels.
@@ -337,6 +340,11 @@ fn prune(dir: &Path, keep: usize) -> Result<(), String> {
 /// A new subscriber's registration, under the lock: the backlog after
 /// `resume_from_seq` (or where to read it back from the journal, after the
 /// lock is released) and a live channel, with nothing between them.
+///
+/// A subscription the broker already has is taken over: it is told so
+/// (its token is cancelled) and its live channel is closed, and every
+/// report from now on goes to the new one. Since the old one is no longer
+/// the broker's subscription, its end cancels nothing.
 pub(super) fn subscribe(
     outbound: &Mutex<Outbound>,
     broker: BrokerId,
@@ -344,13 +352,6 @@ pub(super) fn subscribe(
     id: u64,
 ) -> Result<Subscribed, cetx_engine::RejectReason> {
     let mut out = lock(outbound);
-    if out
-        .subscribers
-        .get(&broker)
-        .is_some_and(|s| !s.live.is_closed())
-    {
-        return Err(cetx_engine::RejectReason::TooManyConnections);
-    }
     let (backlog, read_back) = match out.reports.resume(broker, resume_from_seq)? {
         Resume::Recent(frames) => (frames, None),
         Resume::Journal { mark, after, upto } => {
@@ -362,7 +363,8 @@ pub(super) fn subscribe(
     let answered = out.answered.get(&broker).copied().unwrap_or(0);
     let (live, receiver) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
-    out.subscribers.insert(
+    let taken_over = CancellationToken::new();
+    let previous = out.subscribers.insert(
         broker,
         Subscriber {
             id,
@@ -370,8 +372,12 @@ pub(super) fn subscribe(
             queued: Arc::clone(&queued),
             batch: Vec::new(),
             marks: Vec::new(),
+            taken_over: taken_over.clone(),
         },
     );
+    if let Some(previous) = previous {
+        previous.taken_over.cancel();
+    }
     Ok(Subscribed {
         last_seq,
         backlog,
@@ -380,6 +386,7 @@ pub(super) fn subscribe(
         answered,
         live: receiver,
         queued,
+        taken_over,
     })
 }
 
@@ -400,4 +407,6 @@ pub(super) struct Subscribed {
     /// Frames in `live` not yet taken: the subscription subtracts what it
     /// takes.
     pub(super) queued: Arc<AtomicUsize>,
+    /// Cancelled when a later login of the broker takes it over.
+    pub(super) taken_over: CancellationToken,
 }

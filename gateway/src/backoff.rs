@@ -1,0 +1,225 @@
+//! The back-off of failed logins: wrong secrets cost time, then are refused
+//! for a while, so that guessing a broker's secret is slow and a flood of
+//! them is cheap for the server and quiet in its log.
+//!
+//! Failures are counted per source address and per broker, and forgotten
+//! [`FORGET_AFTER`] after the last one. After [`FREE_FAILURES`] failures, the
+//! answer to each further one waits, twice as long each time from
+//! [`FIRST_DELAY`] up to [`MAX_DELAY`]. At [`REFUSE_AFTER`] failures the
+//! answer is `LoginRejected` 417 `TooManyFailedLogins` instead of 402;
+//! from then on an address is refused 417 at once, before its credentials
+//! are looked at, until its failures are forgotten. A broker is never
+//! refused a login with the right secret from an address that is not
+//! refused: else anybody could lock a broker out by failing its logins.
+//! A login that succeeds forgets its address's failures.
+//!
+//! The log gets one line per [`LOG_INTERVAL`] about failed logins, with
+//! their count, not one line each.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use cetx_engine::BrokerId;
+
+use crate::log_tally::LogTally;
+
+/// Failures answered without delay.
+pub(crate) const FREE_FAILURES: u32 = 3;
+/// The delay of the first failure after the free ones; each next one
+/// doubles it.
+pub(crate) const FIRST_DELAY: Duration = Duration::from_millis(50);
+/// The longest delay.
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(1);
+/// Failures at which the answer becomes 417 and an address is refused.
+pub(crate) const REFUSE_AFTER: u32 = 8;
+/// Failures are forgotten this long after the last one.
+pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(60);
+/// At most one log line about failed logins per this long.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Most source addresses remembered; past it the stalest is forgotten.
+const MAX_ADDRESSES: usize = 4_096;
+
+/// Failed logins of one address or broker.
+#[derive(Clone, Copy, Debug)]
+struct Failures {
+    count: u32,
+    last_at: Instant,
+}
+
+impl Failures {
+    /// The count now, 0 once forgotten.
+    fn count(&self, now: Instant) -> u32 {
+        if now.saturating_duration_since(self.last_at) >= FORGET_AFTER {
+            0
+        } else {
+            self.count
+        }
+    }
+}
+
+/// What to answer a failed login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Answer {
+    /// How long to wait before answering.
+    pub(crate) delay: Duration,
+    /// Answer 417 `TooManyFailedLogins` rather than 402.
+    pub(crate) refuse: bool,
+}
+
+/// The failed logins of a server's sessions.
+#[derive(Debug)]
+pub(crate) struct LoginBackoff {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    by_address: BTreeMap<IpAddr, Failures>,
+    by_broker: BTreeMap<BrokerId, Failures>,
+    log: LogTally,
+}
+
+impl LoginBackoff {
+    /// Nothing failed yet.
+    pub(crate) fn new() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                by_address: BTreeMap::new(),
+                by_broker: BTreeMap::new(),
+                log: LogTally::new(LOG_INTERVAL),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether logins from `addr` are refused now, before their
+    /// credentials are looked at.
+    pub(crate) fn is_refused(&self, addr: IpAddr, now: Instant) -> bool {
+        self.lock()
+            .by_address
+            .get(&addr)
+            .is_some_and(|f| f.count(now) >= REFUSE_AFTER)
+    }
+
+    /// Counts a failed login from `addr` (for `broker`, when it names a
+    /// configured one) and says how to answer it.
+    pub(crate) fn failed(&self, addr: IpAddr, broker: Option<BrokerId>, now: Instant) -> Answer {
+        let mut inner = self.lock();
+        let by_address = count_failure(&mut inner.by_address, addr, now);
+        let by_broker = broker.map_or(0, |broker| count_failure(&mut inner.by_broker, broker, now));
+        if inner.by_address.len() > MAX_ADDRESSES {
+            forget_stalest(&mut inner.by_address, now);
+        }
+        let failures = by_address.max(by_broker);
+        if let Some(count) = inner.log.count(now) {
+            tracing::warn!(
+                count,
+                last_addr = %addr,
+                last_broker = broker.map(|b| b.0),
+                failures,
+                "failed logins (count: since the last such line)"
+            );
+        }
+        Answer {
+            delay: delay(failures),
+            refuse: failures >= REFUSE_AFTER,
+        }
+    }
+
+    /// A login from `addr` succeeded: its address's failures are
+    /// forgotten.
+    pub(crate) fn succeeded(&self, addr: IpAddr) {
+        self.lock().by_address.remove(&addr);
+    }
+}
+
+/// Adds a failure to `key`'s count; the count now.
+fn count_failure<K: Ord>(map: &mut BTreeMap<K, Failures>, key: K, now: Instant) -> u32 {
+    let failures = map.entry(key).or_insert(Failures {
+        count: 0,
+        last_at: now,
+    });
+    failures.count = failures.count(now).saturating_add(1);
+    failures.last_at = now;
+    failures.count
+}
+
+/// Forgets the failures that have lapsed, and if none have, the stalest.
+fn forget_stalest(map: &mut BTreeMap<IpAddr, Failures>, now: Instant) {
+    map.retain(|_, f| f.count(now) > 0);
+    if map.len() > MAX_ADDRESSES {
+        if let Some(stalest) = map.iter().min_by_key(|(_, f)| f.last_at).map(|(a, _)| *a) {
+            map.remove(&stalest);
+        }
+    }
+}
+
+/// The wait before answering the `failures`-th failure.
+fn delay(failures: u32) -> Duration {
+    if failures <= FREE_FAILURES {
+        return Duration::ZERO;
+    }
+    let doublings = (failures - FREE_FAILURES - 1).min(16);
+    FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_then_the_answer_is_a_refusal() {
+        let backoff = LoginBackoff::new();
+        let addr: IpAddr = [10, 0, 0, 1].into();
+        let now = Instant::now();
+        let answers: Vec<Answer> = (0..REFUSE_AFTER)
+            .map(|_| backoff.failed(addr, Some(BrokerId(1)), now))
+            .collect();
+        let ms: Vec<u128> = answers.iter().map(|a| a.delay.as_millis()).collect();
+        assert_eq!(ms, [0, 0, 0, 50, 100, 200, 400, 800]);
+        assert_eq!(answers.iter().filter(|a| a.refuse).count(), 1);
+        assert!(answers[7].refuse);
+        assert!(backoff.is_refused(addr, now));
+        // Another address is not refused, but the broker's failures slow
+        // its wrong secrets too.
+        let other: IpAddr = [10, 0, 0, 2].into();
+        assert!(!backoff.is_refused(other, now));
+        assert_eq!(
+            backoff.failed(other, Some(BrokerId(1)), now).delay,
+            MAX_DELAY
+        );
+        // Forgotten after a while.
+        assert!(!backoff.is_refused(addr, now + FORGET_AFTER));
+        assert_eq!(
+            backoff.failed(addr, None, now + FORGET_AFTER).delay,
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn a_success_forgets_the_address() {
+        let backoff = LoginBackoff::new();
+        let addr: IpAddr = [10, 0, 0, 1].into();
+        let now = Instant::now();
+        for _ in 0..REFUSE_AFTER {
+            backoff.failed(addr, None, now);
+        }
+        backoff.succeeded(addr);
+        assert!(!backoff.is_refused(addr, now));
+    }
+
+    #[test]
+    fn the_addresses_remembered_are_bounded() {
+        let backoff = LoginBackoff::new();
+        let now = Instant::now();
+        for i in 0..=MAX_ADDRESSES as u32 + 10 {
+            backoff.failed(IpAddr::from(i.to_be_bytes()), None, now);
+        }
+        assert!(backoff.lock().by_address.len() <= MAX_ADDRESSES);
+    }
+}

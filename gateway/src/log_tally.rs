@@ -1,0 +1,57 @@
+//! A count of like events logged at most once per interval, so that a flood
+//! (of refused connections, of failed logins) writes a summary line, not a
+//! line per event.
+
+use std::time::{Duration, Instant};
+
+/// Events counted since the last line.
+#[derive(Debug)]
+pub(crate) struct LogTally {
+    interval: Duration,
+    /// When the last line was written; `None` before the first.
+    logged_at: Option<Instant>,
+    /// Events since then.
+    count: u64,
+}
+
+impl LogTally {
+    /// At most one line per `interval`.
+    pub(crate) const fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            logged_at: None,
+            count: 0,
+        }
+    }
+
+    /// Counts an event at `now`; the number of events to write a line
+    /// about now (this one and those held back since the last line), or
+    /// `None` while the interval since the last line runs. The first event
+    /// is always written at once.
+    pub(crate) fn count(&mut self, now: Instant) -> Option<u64> {
+        self.count += 1;
+        let due = self
+            .logged_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= self.interval);
+        due.then(|| {
+            self.logged_at = Some(now);
+            std::mem::take(&mut self.count)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_per_interval_with_the_count() {
+        let start = Instant::now();
+        let mut tally = LogTally::new(Duration::from_secs(1));
+        assert_eq!(tally.count(start), Some(1));
+        for ms in 1..=999 {
+            assert_eq!(tally.count(start + Duration::from_millis(ms)), None);
+        }
+        assert_eq!(tally.count(start + Duration::from_secs(1)), Some(1000));
+    }
+}

@@ -1,0 +1,356 @@
+//! The gateway's sessions under pressure, end to end over loopback: slots
+//! that credentials earn (a flood of idle connections never refuses a
+//! broker), session takeover, and the back-off of failed logins. A real
+//! server in this process on `127.0.0.1:0`, the embedded demo config
+//! (brokers 1 and 2); clients bind other loopback addresses
+//! (`127.0.0.x`) to come from different sources.
+//!
+//! Every wait is a read with a timeout; every loop is bounded.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cetx_gateway::client::{Client, ClientError, NewOrder};
+use cetx_gateway::codec::ClientCodec;
+use cetx_gateway::config::ServerConfig;
+use cetx_gateway::protocol::{
+    ClientMessage, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION,
+};
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::server::{Server, ServerError};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for any one answer.
+const WAIT: Duration = Duration::from_secs(10);
+
+const SECRET_1: &str = "demo-secret-1";
+const SECRET_2: &str = "demo-secret-2";
+
+type Raw = Framed<TcpStream, ClientCodec>;
+
+/// A server and its market, stopped by [`TestServer::stop`].
+struct TestServer {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), ServerError>>,
+    runtime: Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    async fn start(config: ServerConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = RuntimeOptions::new(dir.path());
+        options.open_market_now = true;
+        let runtime = Runtime::start(&config, options).expect("runtime starts");
+        let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let server = Server::bind(Arc::new(config), runtime.handle(), addr)
+            .await
+            .expect("bind");
+        let addr = server.local_addr();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(server.run(shutdown.clone()));
+        Self {
+            addr,
+            shutdown,
+            task,
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let served = tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task does not panic");
+        assert!(served.is_ok(), "{served:?}");
+        let runtime = self.runtime;
+        tokio::task::spawn_blocking(move || runtime.shutdown())
+            .await
+            .expect("shutdown does not panic")
+            .expect("the runtime stops cleanly");
+    }
+}
+
+/// The loopback address `127.0.0.<last>`.
+fn loopback(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+/// A raw connection from `from`.
+async fn raw_from(server: &TestServer, from: IpAddr) -> Raw {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::new(from, 0)).expect("bind");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    Framed::new(stream, ClientCodec::default())
+}
+
+fn login_message(broker_id: u32, secret: &str, resume_from_seq: u64) -> ClientMessage {
+    ClientMessage::Login {
+        protocol_version: PROTOCOL_VERSION,
+        broker_id,
+        secret: Secret::new(secret),
+        resume_from_seq,
+    }
+}
+
+/// The next frame within [`WAIT`]; `None` once the server has closed.
+async fn next_frame(conn: &mut Raw) -> Option<ServerFrame> {
+    match tokio::time::timeout(WAIT, conn.next())
+        .await
+        .expect("the server answers or closes within the wait")
+    {
+        Some(Ok(frame)) => Some(frame),
+        Some(Err(_)) | None => None,
+    }
+}
+
+/// Sends a login from `from` and returns the connection and the answer.
+async fn try_login(
+    server: &TestServer,
+    from: IpAddr,
+    broker: u32,
+    secret: &str,
+    resume_from_seq: u64,
+) -> (Raw, Option<ServerFrame>) {
+    let mut conn = raw_from(server, from).await;
+    conn.send(login_message(broker, secret, resume_from_seq))
+        .await
+        .expect("send login");
+    let answer = next_frame(&mut conn).await;
+    if matches!(
+        answer,
+        Some(ServerFrame {
+            message: ServerMessage::LoginAccepted { .. },
+            ..
+        })
+    ) {
+        conn.codec_mut().set_logged_in(true);
+    }
+    (conn, answer)
+}
+
+fn is_accepted(answer: Option<&ServerFrame>) -> bool {
+    matches!(
+        answer,
+        Some(ServerFrame {
+            message: ServerMessage::LoginAccepted { .. },
+            ..
+        })
+    )
+}
+
+fn login_rejected(answer: Option<&ServerFrame>) -> Option<u16> {
+    match answer {
+        Some(ServerFrame {
+            seq: 0,
+            message: ServerMessage::LoginRejected { reason, .. },
+        }) => Some(*reason),
+        _ => None,
+    }
+}
+
+/// Connections that never log in.
+const FLOOD: usize = 1_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_idle_connections_never_refuses_a_broker() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let per_address = ServerConfig::embedded_default()
+        .server
+        .max_pending_per_address as usize;
+    // 1,000 idle sockets from one address: its share is kept open, the rest
+    // are told 412 and closed at once. The test holds the 1,000 client
+    // sockets, so it needs an open-file limit a little above 1,000 (the
+    // usual soft limit is 1,024; CI machines often have more).
+    let mut idle = Vec::with_capacity(FLOOD);
+    for _ in 0..FLOOD {
+        idle.push(raw_from(&server, loopback(1)).await);
+    }
+    let mut refused = 0;
+    for conn in &mut idle[per_address..] {
+        assert_eq!(login_rejected(next_frame(conn).await.as_ref()), Some(412));
+        assert!(next_frame(conn).await.is_none(), "then closed");
+        refused += 1;
+    }
+    assert_eq!(refused, FLOOD - per_address);
+    // A broker from elsewhere logs in at once, while the flood's share is
+    // still open.
+    let started = Instant::now();
+    let (_broker, answer) = try_login(&server, loopback(2), 1, SECRET_1, 0).await;
+    let took = started.elapsed();
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    eprintln!("a broker logged in {took:?} after a flood of {FLOOD} idle connections");
+    // Generous for a busy machine; the point is that it is not refused.
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    drop(idle);
+    server.stop().await;
+}
+
+fn order(client_order_id: u64, account: u32, side: Side, quantity_t: u64) -> NewOrder {
+    NewOrder::limit(client_order_id, account, "CEA2025", side, 90_00, quantity_t)
+}
+
+async fn connect(server: &TestServer, broker: u32, secret: &str, resume_from_seq: u64) -> Client {
+    Client::connect(server.addr, broker, secret, resume_from_seq)
+        .await
+        .expect("login accepted")
+}
+
+/// The next report, which must come within [`WAIT`].
+async fn report(client: &mut Client) -> ServerFrame {
+    client
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait")
+}
+
+/// The old connection's last word is `ProtocolError` 416, then the server
+/// closes it.
+async fn expect_taken_over(old: &mut Client) {
+    // Reports it had not read may come first.
+    for _ in 0..100 {
+        match old.next_report(WAIT).await {
+            Ok(Some(_)) => {}
+            Err(ClientError::ProtocolError { reason: 416, .. }) => return,
+            other => panic!("expected ProtocolError 416, got {other:?}"),
+        }
+    }
+    panic!("no ProtocolError 416");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_login_takes_over_a_silent_session_and_its_resting_order_survives() {
+    // Broker 1 has cancel_on_disconnect in the demo config.
+    let config = ServerConfig::embedded_default();
+    assert!(config
+        .brokers
+        .iter()
+        .any(|b| b.id.0 == 1 && b.cancel_on_disconnect));
+    let server = TestServer::start(config).await;
+    let mut old = connect(&server, 1, SECRET_1, 0).await;
+    old.submit(order(1, 1001, Side::Sell, 10))
+        .await
+        .expect("send");
+    let accepted = report(&mut old).await;
+    assert_eq!(accepted.seq, 1);
+    // The old connection goes silent (a dead link). A new login with the
+    // right secret takes the session over at once, long before the idle
+    // timeout, resuming after what the broker has seen.
+    let mut new = connect(&server, 1, SECRET_1, 1).await;
+    assert_eq!(new.server_last_seq(), 1);
+    expect_taken_over(&mut old).await;
+    // The resting order was not cancelled: broker 2 trades with it, and
+    // the new session hears of it as report 2 (no Cancelled before it).
+    let mut two = connect(&server, 2, SECRET_2, 0).await;
+    two.submit(order(1, 2001, Side::Buy, 10))
+        .await
+        .expect("send");
+    let fill = report(&mut new).await;
+    assert_eq!(fill.seq, 2, "{fill:?}");
+    assert!(
+        matches!(
+            fill.message,
+            ServerMessage::Fill {
+                client_order_id: 1,
+                quantity_t: 10,
+                leaves_t: 0,
+                ..
+            }
+        ),
+        "{fill:?}"
+    );
+    drop((old, new, two));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_resumes_with_no_gap_and_no_duplicate() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut old = connect(&server, 1, SECRET_1, 0).await;
+    for id in 1..=3 {
+        old.submit(order(id, 1001, Side::Sell, 10))
+            .await
+            .expect("send");
+    }
+    // The broker saw only the first report before its link died.
+    assert_eq!(report(&mut old).await.seq, 1);
+    let mut new = connect(&server, 1, SECRET_1, 1).await;
+    expect_taken_over(&mut old).await;
+    new.submit(order(4, 1001, Side::Sell, 10))
+        .await
+        .expect("send");
+    let mut seqs = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let frame = report(&mut new).await;
+        seqs.push(frame.seq);
+        if let ServerMessage::OrderAccepted {
+            client_order_id, ..
+        } = frame.message
+        {
+            ids.push(client_order_id);
+        }
+    }
+    assert_eq!(seqs, [2, 3, 4]);
+    assert_eq!(ids, [2, 3, 4]);
+    assert_eq!(
+        new.next_report(Duration::from_millis(200))
+            .await
+            .ok()
+            .flatten(),
+        None,
+        "nothing more"
+    );
+    drop((old, new));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_right_after_a_logout_is_accepted() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    for _ in 0..50 {
+        let mut client = connect(&server, 1, SECRET_1, 0).await;
+        client.send(ClientMessage::Logout).await.expect("send");
+        drop(client);
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secrets_are_slowed_then_refused_and_others_still_log_in() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let guesser = loopback(3);
+    let mut answers = Vec::new();
+    let mut slowest = Duration::ZERO;
+    // The back-off refuses at the 8th failure (docs/PROTOCOL.md).
+    for attempt in 1..=8 {
+        let started = Instant::now();
+        let (_conn, answer) = try_login(&server, guesser, 1, "guess", 0).await;
+        let took = started.elapsed();
+        if attempt == 8 {
+            slowest = took;
+        }
+        answers.push(login_rejected(answer.as_ref()));
+    }
+    let mut expected = vec![Some(402); 7];
+    expected.push(Some(417));
+    assert_eq!(answers, expected);
+    // The 8th answer waited 800 ms: a lower bound, safe on a busy machine.
+    assert!(slowest >= Duration::from_millis(800), "{slowest:?}");
+    // Now the address is refused at once, even with the right secret.
+    let (_conn, answer) = try_login(&server, guesser, 1, SECRET_1, 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(417));
+    // The broker logs in from its own address.
+    let (_broker, answer) = try_login(&server, loopback(4), 1, SECRET_1, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    server.stop().await;
+}
