@@ -249,8 +249,10 @@ async fn a_subscriber_keeps_the_same_book_as_the_server_at_each_depth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
     let market = Market::start(MarketDataSettings {
-        buffer: 16,
-        conflate_after: 4,
+        // Room enough that the reader beside it keeps up on a busy machine;
+        // the stalled one is found out by its full socket.
+        buffer: 1_024,
+        conflate_after: 64,
         write_timeout_ms: 300,
         send_buffer: 16_384,
         ..loopback()
@@ -273,12 +275,25 @@ async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
     // A reader that keeps up, beside it.
     let mut live = FeedClient::connect(market.feed).await.unwrap();
     live.subscribe(0, &["CEA2025"]).await.unwrap();
-    let reading = tokio::spawn(async move {
-        let _ = live.settle(Duration::from_secs(2)).await;
-        live
+    let traded = CancellationToken::new();
+    let reading = tokio::spawn({
+        let traded = traded.clone();
+        async move {
+            // Reads all along, then until the feed is quiet once the
+            // brokers are answered.
+            loop {
+                tokio::select! {
+                    () = traded.cancelled() => break,
+                    message = live.next() => { message.unwrap(); }
+                }
+            }
+            live.settle(Duration::from_secs(1)).await.unwrap();
+            live
+        }
     });
     let started = std::time::Instant::now();
     trade(&market, 20_000, 5).await;
+    traded.cancel();
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "brokers were answered in time"
