@@ -351,3 +351,69 @@ fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySu
     }
     follower.join().unwrap()
 }
+
+/// A CCER on a tick of 0.05 CNY trades 100 t at 84.90 and 200 t at 84.95,
+/// and the day has not ended: its close so far is the VWAP (84.9333…)
+/// rounded to the tick, 84.95, never 84.93, a price no CCER order could
+/// have; and the line says it is provisional.
+#[test]
+fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
+    let config = ServerConfig::embedded_default();
+    let ccer = config.instrument_id("CCER").unwrap();
+    let mut engine_config = config.engine_config();
+    engine_config.instruments[usize::from(ccer.0)].tick = "0.05".parse().unwrap();
+    let mut commands = config.genesis();
+    commands.push(Command::SetPhase {
+        instrument: ccer,
+        phase: Phase::Continuous,
+    });
+    let order = |id: u64, account: u32, side, price, qty| {
+        Command::Submit(NewOrder {
+            order_id: OrderId(id),
+            account: AccountId(account),
+            instrument: ccer,
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks: price,
+            quantity_t: qty,
+            client_order_id: id,
+        })
+    };
+    commands.extend([
+        order(900, 2002, Side::Sell, 84_90, 100),
+        order(901, 1002, Side::Buy, 84_90, 100),
+        order(902, 2002, Side::Sell, 84_95, 200),
+        order(903, 1002, Side::Buy, 84_95, 200),
+    ]);
+    let stamped: Vec<(Command, Stamp)> = (1..)
+        .zip(commands)
+        .map(|(seq, c)| {
+            let time_ns = OPEN_NS + seq as i64 * 1_000_000;
+            (c, Stamp { seq, time_ns })
+        })
+        .collect();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &stamped, &engine_config);
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let stop = AtomicBool::new(false);
+    let summary = run(
+        &args(journal.path(), None, Format::Csv),
+        &engine_config,
+        &mut stdout,
+        &mut stderr,
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(summary.rows, 2);
+    let reports = String::from_utf8(stderr).unwrap();
+    let day = reports
+        .lines()
+        .find(|l| l.starts_with("20261127,CCER,"))
+        .unwrap_or_else(|| panic!("a CCER day: {reports}"));
+    assert_eq!(
+        day, "20261127,CCER,84.90,84.95,84.90,84.95,300,25480.00,2,provisional",
+        "{reports}"
+    );
+}

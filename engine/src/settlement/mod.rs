@@ -58,7 +58,7 @@ use crate::risk::value_fen;
 use crate::state::EngineState;
 
 pub use dates::TradingDates;
-pub use reports::{AccountLine, ClearingLine, Cny, DayLine, ReportLine};
+pub use reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus, ReportLine};
 pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};
 pub use writer::{Format, Layout, ReportWriter};
 

@@ -138,8 +138,8 @@ pub struct DayLine<'a> {
     pub high_cny: Cny,
     /// Lowest trade price.
     pub low_cny: Cny,
-    /// The engine's close once the day has ended, until then the VWAP so
-    /// far; empty before the first trade.
+    /// The engine's close once the day has ended; until then the VWAP so
+    /// far, rounded to the instrument's tick; empty before the first trade.
     #[serde(serialize_with = "cny_or_empty")]
     pub close_cny: Option<Cny>,
     /// Tonnes traded.
@@ -148,6 +148,20 @@ pub struct DayLine<'a> {
     pub turnover_cny: Cny,
     /// Number of trades.
     pub trade_count: u64,
+    /// Whether the figures are the day's last word.
+    pub status: DayStatus,
+}
+
+/// Whether a line of `days` can still change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DayStatus {
+    /// The day's end of day is in the journal: the close is the engine's
+    /// and no figure changes again.
+    Final,
+    /// The day has not ended in the journal: the close is the VWAP so far,
+    /// and every figure may still change.
+    Provisional,
 }
 
 impl ReportLine for DayLine<'_> {
@@ -162,16 +176,27 @@ impl ReportLine for DayLine<'_> {
         "volume_t",
         "turnover_cny",
         "trade_count",
+        "status",
     ];
 }
 
 impl<'a> DayLine<'a> {
     /// The line of a ledger's day report, on the date `trading_day`
-    /// (`YYYYMMDD`), for the instrument named `instrument`.
+    /// (`YYYYMMDD`), for the instrument named `instrument`, whose price
+    /// step is `step_ticks` (its tick, in ticks of 0.01 CNY).
+    ///
+    /// Before the day has ended the close is the VWAP so far, rounded half
+    /// up to the instrument's step as the engine rounds its own close, so
+    /// it is always a price the instrument could trade at.
+    ///
+    /// # Panics
+    /// If `step_ticks` is not positive.
     #[must_use]
-    pub fn new(day: &DayReport, trading_day: u32, instrument: &'a str) -> Self {
-        // A tick of 0.01 CNY, the default, for rounding a VWAP so far.
-        let close_ticks = day.close_ticks.or_else(|| super::Ledger::vwap(day, 1));
+    pub fn new(day: &DayReport, trading_day: u32, instrument: &'a str, step_ticks: i64) -> Self {
+        let (close_ticks, status) = match day.close_ticks {
+            Some(close) => (Some(close), DayStatus::Final),
+            None => (super::Ledger::vwap(day, step_ticks), DayStatus::Provisional),
+        };
         Self {
             trading_day,
             instrument,
@@ -182,6 +207,7 @@ impl<'a> DayLine<'a> {
             volume_t: day.volume_t,
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
+            status,
         }
     }
 }

@@ -45,15 +45,22 @@ use super::{ClearingRow, Ledger, ReconcileError};
 use crate::calendar::Calendar;
 use crate::engine::{Engine, EngineConfig};
 use crate::instrument::InstrumentId;
-use crate::journal::{JournalEntry, JournalError, JournalFollower, JournalReader};
+use crate::journal::{
+    journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader,
+};
 use crate::replay::ReplayError;
 
 /// Exit codes of `cetx replay`, part of its interface.
 pub mod exit {
     /// Everything read, reconciled and conserved.
     pub const OK: u8 = 0;
-    /// An I/O error or bad arguments.
+    /// An I/O error, a path that holds no journal, or a config that does
+    /// not load.
     pub const FAILURE: u8 = 1;
+    /// Bad arguments (a usage error, reported by the argument parser
+    /// before anything is read): an unknown flag, a missing `--journal`,
+    /// a `--day` that is not a date.
+    pub const USAGE: u8 = 2;
     /// A record is damaged (bad CRC, bad header, undecodable).
     pub const CORRUPT: u8 = 3;
     /// Sequence numbers are not continuous, or a segment the manifest
@@ -90,6 +97,12 @@ pub enum ReplayFailure {
     /// The journal could not be read as it stands.
     #[error("{0}")]
     Journal(#[from] JournalError),
+    /// The path given as the journal holds no journal segment.
+    #[error("{} holds no journal (no journal-*.seg segment and no MANIFEST listing one): pass a server's journal directory, DATA_DIR/journal, or its data directory", path.display())]
+    NoJournal {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The events do not replay onto the engine.
     #[error("{0}")]
     Replay(#[from] ReplayError),
@@ -117,7 +130,7 @@ impl ReplayFailure {
                 exit::GAP
             }
             Self::Replay(_) | Self::Reconcile(_) => exit::RECONCILE,
-            Self::Journal(_) | Self::Output { .. } => exit::FAILURE,
+            Self::Journal(_) | Self::NoJournal { .. } | Self::Output { .. } => exit::FAILURE,
         }
     }
 }
@@ -159,15 +172,29 @@ pub fn run(
     progress: &mut dyn FnMut(u64),
     stop: &AtomicBool,
 ) -> Result<ReplaySummary, ReplayFailure> {
+    if journal_segments(&args.journal)?.is_empty() {
+        return Err(ReplayFailure::NoJournal {
+            path: args.journal.clone(),
+        });
+    }
     let symbols: Vec<String> = config
         .instruments
         .iter()
         .map(|s| s.symbol.clone())
         .collect();
-    let mut engine = Engine::new(config).map_err(|e| ReplayFailure::Output {
+    let bad_config = |e: String| ReplayFailure::Output {
         path: "config".into(),
-        source: io::Error::other(e.to_string()),
-    })?;
+        source: io::Error::other(e),
+    };
+    let mut engine = Engine::new(config).map_err(|e| bad_config(e.to_string()))?;
+    // Each instrument's price step, to round a day's close so far as the
+    // engine rounds its own.
+    let steps = config
+        .instruments
+        .iter()
+        .map(|spec| spec.rules().map(|rules| rules.step_ticks))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(|e| bad_config(e.to_string()))?;
     let mut ledger = Ledger::new(symbols.len());
     let mut dates = TradingDates::new(&args.calendar);
     // Without `--out`, `--follow` makes standard output one stream of
@@ -190,7 +217,7 @@ pub fn run(
 
     let rendered = Rendered {
         clearing: clearing.finish().map_err(output(ClearingLine::NAME))?,
-        days: day_report(args, &dates, &ledger, &symbols).map_err(output(DayLine::NAME))?,
+        days: day_report(args, &dates, &ledger, &symbols, &steps).map_err(output(DayLine::NAME))?,
         accounts: account_report(args.format, &ledger, &symbols)
             .map_err(output(AccountLine::NAME))?,
     };
@@ -324,12 +351,15 @@ fn day_report(
     dates: &TradingDates,
     ledger: &Ledger,
     symbols: &[String],
+    steps: &[i64],
 ) -> io::Result<Vec<u8>> {
     let mut days = ReportWriter::new(Vec::new(), args.format.table())?;
     for day in ledger.days() {
         let date = dates.date(day.trading_day);
         if args.day.is_none_or(|d| d == date) {
-            days.write(&DayLine::new(day, date, symbol(symbols, day.instrument)))?;
+            let step_ticks = steps[usize::from(day.instrument.0)];
+            let line = DayLine::new(day, date, symbol(symbols, day.instrument), step_ticks);
+            days.write(&line)?;
         }
     }
     days.finish()

@@ -194,7 +194,7 @@ impl serde_json::ser::Formatter for Spaced {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settlement::reports::{AccountLine, ClearingLine, Cny, DayLine};
+    use crate::settlement::reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus};
 
     fn clearing_line() -> ClearingLine<'static> {
         ClearingLine {
@@ -224,6 +224,11 @@ mod tests {
             volume_t: 300,
             turnover_cny: Cny(25_530_00),
             trade_count: 1,
+            status: if close_cny.is_some() {
+                DayStatus::Final
+            } else {
+                DayStatus::Provisional
+            },
         }
     }
 
@@ -281,8 +286,8 @@ mod tests {
         );
         assert_eq!(
             render(Format::Csv.table(), &[day_line(None)]),
-            "trading_day,instrument,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count\n\
-             20261127,CCER,85.10,85.10,85.10,,300,25530.00,1\n"
+            "trading_day,instrument,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count,status\n\
+             20261127,CCER,85.10,85.10,85.10,,300,25530.00,1,provisional\n"
         );
         assert_eq!(
             render(Format::Csv.lines(false), &[account_line(), account_line()]),
@@ -319,7 +324,7 @@ mod tests {
 
     #[test]
     fn json_is_an_array_of_one_object_per_line_or_json_lines() {
-        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1}"#;
+        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1, "status": "final"}"#;
         let two = [day_line(Some(Cny(85_10))), day_line(Some(Cny(85_10)))];
         assert_eq!(
             render(Format::Json.table(), &two),
