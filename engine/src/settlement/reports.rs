@@ -5,7 +5,8 @@
 //!
 //! - [`ClearingLine`]: one trade, delivery versus payment (`clearing`);
 //! - [`DayLine`]: one instrument's trading day (`days`);
-//! - [`AccountLine`]: one account's trading in one instrument (`accounts`).
+//! - [`AccountLine`]: one account's balances and trading in one instrument
+//!   over the entries selected (`accounts`).
 //!
 //! Amounts and prices are CNY with exactly two decimals ([`Cny`]), written
 //! from fen without going through a decimal or a float; in JSON they are
@@ -18,7 +19,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::{AccountLedger, ClearingRow, DayReport};
+use super::{AccountWindow, ClearingRow, DayReport};
 
 /// An amount in fen, or a price in ticks of 0.01 CNY, written as CNY with
 /// exactly two decimals (`-90500.00`).
@@ -212,7 +213,9 @@ impl<'a> DayLine<'a> {
     }
 }
 
-/// One account's trading in one instrument: a line of `accounts`.
+/// One account's trading in one instrument over the entries selected
+/// (`--day`, `--from-seq`; the whole journal without them): a line of
+/// `accounts`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AccountLine<'a> {
     /// The account.
@@ -227,10 +230,16 @@ pub struct AccountLine<'a> {
     pub sold_t: u64,
     /// Cash from selling minus cash paid for buying.
     pub net_trade_cny: Cny,
-    /// The holding at the end.
-    pub end_holding_t: u64,
-    /// The account's cash at the end (the same on each of its lines).
-    pub end_cash_cny: Cny,
+    /// The holding before the first entry selected.
+    pub open_holding_t: u64,
+    /// The holding after the last entry selected.
+    pub close_holding_t: u64,
+    /// The account's cash before the first entry selected (the same on
+    /// each of its lines).
+    pub open_cash_cny: Cny,
+    /// The account's cash after the last entry selected (the same on each
+    /// of its lines).
+    pub close_cash_cny: Cny,
 }
 
 impl ReportLine for AccountLine<'_> {
@@ -242,19 +251,21 @@ impl ReportLine for AccountLine<'_> {
         "bought_t",
         "sold_t",
         "net_trade_cny",
-        "end_holding_t",
-        "end_cash_cny",
+        "open_holding_t",
+        "close_holding_t",
+        "open_cash_cny",
+        "close_cash_cny",
     ];
 }
 
 impl<'a> AccountLine<'a> {
-    /// The line of an account's trading in the instrument at index
-    /// `instrument` (its id), named `symbol`.
+    /// The line of an account's trading over a window in the instrument at
+    /// index `instrument` (its id), named `symbol`.
     ///
     /// # Panics
-    /// If the ledger keeps fewer instruments than `instrument + 1`.
+    /// If the window keeps fewer instruments than `instrument + 1`.
     #[must_use]
-    pub fn new(account: &AccountLedger, instrument: usize, symbol: &'a str) -> Self {
+    pub fn new(account: &AccountWindow, instrument: usize, symbol: &'a str) -> Self {
         Self {
             account: account.account.0,
             broker: account.broker.0,
@@ -262,8 +273,10 @@ impl<'a> AccountLine<'a> {
             bought_t: account.bought_t[instrument],
             sold_t: account.sold_t[instrument],
             net_trade_cny: Cny(account.net_trade_fen[instrument]),
-            end_holding_t: account.holdings_t[instrument],
-            end_cash_cny: Cny(account.cash_fen),
+            open_holding_t: account.open_holdings_t[instrument],
+            close_holding_t: account.close_holdings_t[instrument],
+            open_cash_cny: Cny(account.open_cash_fen),
+            close_cash_cny: Cny(account.close_cash_fen),
         }
     }
 }

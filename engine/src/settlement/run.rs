@@ -10,10 +10,15 @@
 //!
 //! - `clearing`: one row per trade, delivery versus payment;
 //! - `days`: per trading day and instrument, open, high, low, close (VWAP),
-//!   volume, turnover and trade count;
+//!   volume, turnover, trade count, and whether the day has ended (final)
+//!   or not (provisional);
 //! - `accounts`: per account and instrument, bought, sold, net cash from
-//!   trading that instrument, and the end holding; `end_cash_cny` is the
-//!   account's cash, the same on each of its rows.
+//!   trading that instrument, and the holding and the cash (the same on
+//!   each of the account's rows) at the open and at the close.
+//!
+//! `--day` and `--from-seq` select the same entries for every output (a
+//! [`Window`]): the clearing rows they traded, the days they belong to, and
+//! the accounts' balances before the first and after the last of them.
 //!
 //! `trading_day` is a date, `YYYYMMDD`: the engine numbers its trading days
 //! from 0, and the replay dates each by the calendar (the config's) at the
@@ -40,6 +45,7 @@ use std::time::Duration;
 
 use super::dates::TradingDates;
 use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
+use super::window::Window;
 use super::writer::{Format, ReportWriter};
 use super::{ClearingRow, Ledger, ReconcileError};
 use crate::calendar::Calendar;
@@ -79,9 +85,9 @@ pub struct ReplayArgs {
     /// The exchange calendar the journal was written under (the server
     /// config's), which turns the engine's trading days into dates.
     pub calendar: Calendar,
-    /// Only this trading day's clearing rows and day report, `YYYYMMDD`.
+    /// Only this trading day, `YYYYMMDD`, in every output.
     pub day: Option<u32>,
-    /// Only clearing rows from this sequence number on.
+    /// Only entries from this sequence number on, in every output.
     pub from_seq: u64,
     /// Directory to write the three files into.
     pub out: Option<PathBuf>,
@@ -197,6 +203,7 @@ pub fn run(
         .map_err(|e| bad_config(e.to_string()))?;
     let mut ledger = Ledger::new(symbols.len());
     let mut dates = TradingDates::new(&args.calendar);
+    let mut window = Window::new(args.from_seq, args.day, symbols.len());
     // Without `--out`, `--follow` makes standard output one stream of
     // clearing rows as they come, from the first.
     let layout = if args.follow && args.out.is_none() {
@@ -209,16 +216,19 @@ pub fn run(
         engine: &mut engine,
         ledger: &mut ledger,
         dates: &mut dates,
+        window: &mut window,
         symbols: &symbols,
     };
     let mut summary = replayed.read(args, &mut clearing, progress)?;
     ledger.reconcile(&engine.state())?;
     ledger.check_conservation()?;
+    window.finish(&ledger);
 
     let rendered = Rendered {
         clearing: clearing.finish().map_err(output(ClearingLine::NAME))?,
-        days: day_report(args, &dates, &ledger, &symbols, &steps).map_err(output(DayLine::NAME))?,
-        accounts: account_report(args.format, &ledger, &symbols)
+        days: day_report(args.format, &window, &dates, &ledger, &symbols, &steps)
+            .map_err(output(DayLine::NAME))?,
+        accounts: account_report(args.format, &window, &symbols)
             .map_err(output(AccountLine::NAME))?,
     };
     write_reports(args, &rendered, stdout, stderr)?;
@@ -234,6 +244,7 @@ pub fn run(
             engine: &mut engine,
             ledger: &mut ledger,
             dates: &mut dates,
+            window: &mut window,
             symbols: &symbols,
         };
         summary.rows += replayed.follow(args, summary.last_seq + 1, stdout, stop)?;
@@ -241,12 +252,13 @@ pub fn run(
     Ok(summary)
 }
 
-/// What a replay keeps as it reads: the replaying engine, the ledger and
-/// the dates, and the symbols that name the instruments.
+/// What a replay keeps as it reads: the replaying engine, the ledger, the
+/// dates and the window, and the symbols that name the instruments.
 struct Replayed<'r, 'c, 's> {
     engine: &'r mut Engine,
     ledger: &'r mut Ledger,
     dates: &'r mut TradingDates<'c>,
+    window: &'r mut Window,
     symbols: &'s [String],
 }
 
@@ -279,7 +291,7 @@ impl<'s> Replayed<'_, '_, 's> {
                 events: std::mem::take(&mut events),
             };
             self.engine.replay(stamp, &entry.events)?;
-            summary.rows += self.settle(args, &entry, &mut rows, clearing, ClearingLine::NAME)?;
+            summary.rows += self.settle(&entry, &mut rows, clearing, ClearingLine::NAME)?;
             events = entry.events;
             events.clear();
             summary.entries += 1;
@@ -308,7 +320,7 @@ impl<'s> Replayed<'_, '_, 's> {
         let mut printed = 0;
         for entry in follower.until(stop) {
             let entry = entry?;
-            let settled = self.settle(args, &entry, &mut rows, &mut clearing, "stdout")?;
+            let settled = self.settle(&entry, &mut rows, &mut clearing, "stdout")?;
             if settled > 0 {
                 clearing.flush().map_err(output("stdout"))?;
                 printed += settled;
@@ -318,45 +330,50 @@ impl<'s> Replayed<'_, '_, 's> {
         Ok(printed)
     }
 
-    /// Dates and settles one entry, writing the clearing rows `args`
-    /// selects to `clearing` (named `to` in errors). Returns how many it
-    /// wrote. (The engine replays in `read` only: a followed journal is
-    /// settled, not reconciled.)
+    /// Dates and settles one entry, writing its clearing rows to
+    /// `clearing` (named `to` in errors) if the window selects it. Returns
+    /// how many it wrote. (The engine replays in `read` only: a followed
+    /// journal is settled, not reconciled.)
     fn settle<W: Write>(
         &mut self,
-        args: &ReplayArgs,
         entry: &JournalEntry,
         rows: &mut Vec<ClearingRow>,
         clearing: &mut ReportWriter<W, ClearingLine<'s>>,
         to: &str,
     ) -> Result<u64, ReplayFailure> {
         self.dates.observe(entry.stamp, &entry.events);
+        let today = self.dates.date(self.ledger.trading_day());
+        let selected = self.window.enter(entry.stamp.seq, today, self.ledger);
         self.ledger.apply(entry, rows)?;
+        if !selected {
+            rows.clear();
+            return Ok(0);
+        }
         let mut written = 0;
         for row in rows.drain(..) {
+            self.window.trade(&row);
             let date = self.dates.date(row.trading_day);
-            if row.seq >= args.from_seq && args.day.is_none_or(|day| date == day) {
-                let line = ClearingLine::new(&row, date, symbol(self.symbols, row.instrument));
-                clearing.write(&line).map_err(output(to))?;
-                written += 1;
-            }
+            let line = ClearingLine::new(&row, date, symbol(self.symbols, row.instrument));
+            clearing.write(&line).map_err(output(to))?;
+            written += 1;
         }
         Ok(written)
     }
 }
 
-/// The day report: the days `args` selects, each instrument's figures.
+/// The day report: the days the window covers, each instrument's figures.
 fn day_report(
-    args: &ReplayArgs,
+    format: Format,
+    window: &Window,
     dates: &TradingDates,
     ledger: &Ledger,
     symbols: &[String],
     steps: &[i64],
 ) -> io::Result<Vec<u8>> {
-    let mut days = ReportWriter::new(Vec::new(), args.format.table())?;
+    let mut days = ReportWriter::new(Vec::new(), format.table())?;
     for day in ledger.days() {
         let date = dates.date(day.trading_day);
-        if args.day.is_none_or(|d| d == date) {
+        if window.covers(day.trading_day) {
             let step_ticks = steps[usize::from(day.instrument.0)];
             let line = DayLine::new(day, date, symbol(symbols, day.instrument), step_ticks);
             days.write(&line)?;
@@ -365,12 +382,13 @@ fn day_report(
     days.finish()
 }
 
-/// The account report: every account, by id, a line per instrument.
-fn account_report(format: Format, ledger: &Ledger, symbols: &[String]) -> io::Result<Vec<u8>> {
+/// The account report: every account at the window's close, by id, a
+/// line per instrument.
+fn account_report(format: Format, window: &Window, symbols: &[String]) -> io::Result<Vec<u8>> {
     let mut accounts = ReportWriter::new(Vec::new(), format.table())?;
-    for account in ledger.accounts() {
+    for account in window.accounts() {
         for (i, name) in symbols.iter().enumerate() {
-            accounts.write(&AccountLine::new(account, i, name))?;
+            accounts.write(&AccountLine::new(&account, i, name))?;
         }
     }
     accounts.finish()
