@@ -292,9 +292,23 @@ fn follow_in_json_prints_json_lines_from_the_first_row() {
 /// and stops it once it is done. Returns its summary and standard output.
 fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySummary, String) {
     let (commands, config) = scripted_day();
+    follow_journal(&commands, &config, followed, format, None)
+}
+
+/// Runs `cetx replay --follow` (with `--out out`, if given) on a journal
+/// that has all but the last `followed` of `commands`, appends those while
+/// it runs, and stops it once it is done. Returns its summary and
+/// standard output.
+fn follow_journal(
+    commands: &[(Command, Stamp)],
+    config: &cetx_engine::EngineConfig,
+    followed: usize,
+    format: Format,
+    out: Option<&Path>,
+) -> (cetx_engine::settlement::ReplaySummary, String) {
     let journal = tempfile::tempdir().unwrap();
     let split = commands.len() - followed;
-    write_journal(journal.path(), &commands[..split], &config);
+    write_journal(journal.path(), &commands[..split], config);
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
         let (path, config, stop) = (
@@ -302,8 +316,9 @@ fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySu
             config.clone(),
             Arc::clone(&stop),
         );
+        let out = out.map(Path::to_path_buf);
         std::thread::spawn(move || {
-            let mut a = args(&path, None, format);
+            let mut a = args(&path, out.as_deref(), format);
             a.follow = true;
             let mut stdout = Vec::new();
             let summary = run(
@@ -319,7 +334,7 @@ fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySu
         })
     };
     // Append the rest to the live journal.
-    let mut engine = Engine::new(&config).unwrap();
+    let mut engine = Engine::new(config).unwrap();
     let mut events = Vec::new();
     for (command, stamp) in &commands[..split] {
         engine.apply(command, *stamp, &mut events);
@@ -668,4 +683,40 @@ fn from_seq_filters_every_report_from_that_entry() {
     let [clearing, days, accounts] =
         replay_selected(journal.path(), &config, |a| a.from_seq = last + 1);
     assert!(clearing.is_empty() && days.is_empty() && accounts.is_empty());
+}
+
+/// `--follow --out` on Friday before its end of day: the days and accounts
+/// files first say Friday is provisional; the end of day and Monday's trade
+/// are followed; at the end of day the ledger is reconciled again and the
+/// files rewritten (Friday final); Monday's trade after it is settled and
+/// printed, not yet reconciled, and the summary says so.
+#[test]
+fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
+    let (commands, config) = two_days();
+    let out = tempfile::tempdir().unwrap();
+    // Friday's end of day and Monday's three commands are followed.
+    let (summary, stdout) = follow_journal(&commands, &config, 4, Format::Csv, Some(out.path()));
+    let end_of_day = commands.len() as u64 - 3;
+    assert_eq!(summary.entries, commands.len() as u64);
+    assert_eq!(summary.followed, 4);
+    assert_eq!(summary.last_seq, commands.len() as u64);
+    assert_eq!(summary.reconciled_seq, end_of_day);
+    assert_eq!(summary.rows, 4);
+    assert_eq!(stdout.lines().count(), 1, "Monday's trade: {stdout}");
+    let days = table(&std::fs::read_to_string(out.path().join("days.csv")).unwrap());
+    assert_eq!(days.len(), 3, "{days:?}");
+    assert!(
+        days.iter().all(|d| d["status"] == "final"),
+        "rewritten at the end of day: {days:?}"
+    );
+    let accounts = table(&std::fs::read_to_string(out.path().join("accounts.csv")).unwrap());
+    let golden = table(&std::fs::read_to_string(golden_dir().join("accounts.csv")).unwrap());
+    assert_eq!(accounts, golden, "as of Friday's end of day");
+    // Only the reports: no temporary file is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["accounts.csv", "clearing.csv", "days.csv"]);
 }

@@ -27,9 +27,12 @@
 //! With `--out DIR` the three go to `DIR/{clearing,days,accounts}.{csv,json}`;
 //! without it the clearing file goes to standard output and the reports to
 //! standard error. Nothing is written unless the journal reconciles.
-//! `--follow` then tails a live journal and prints clearing rows to
-//! standard output as they appear, until stopped: CSV rows, or JSON Lines
-//! (one object per line). Without `--out`, the clearing rows before the
+//! `--follow` then tails a live journal, replaying and settling each entry
+//! as it appears and printing its clearing rows to standard output, until
+//! stopped: CSV rows, or JSON Lines (one object per line). At each end of
+//! day it reconciles again and, with `--out`, rewrites the days and
+//! accounts files (atomically: a temporary file renamed over the old).
+//! [`ReplaySummary::reconciled_seq`] says how far it reconciled. Without `--out`, the clearing rows before the
 //! follow are JSON Lines too, so that standard output is one stream of
 //! them.
 //!
@@ -50,6 +53,7 @@ use super::writer::{Format, ReportWriter};
 use super::{ClearingRow, Ledger, ReconcileError};
 use crate::calendar::Calendar;
 use crate::engine::{Engine, EngineConfig};
+use crate::event::Event;
 use crate::instrument::InstrumentId;
 use crate::journal::{
     journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader,
@@ -144,10 +148,17 @@ impl ReplayFailure {
 /// What a replay read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplaySummary {
-    /// Entries read.
+    /// Entries read, followed ones included.
     pub entries: u64,
     /// Last sequence number read.
     pub last_seq: u64,
+    /// Of the entries, how many `--follow` read after the journal's end.
+    pub followed: u64,
+    /// The last sequence number at which the ledger was reconciled with
+    /// the replayed engine: the journal's end as first read, then each end
+    /// of day while following. Entries after it are settled (their
+    /// clearing rows printed) but not yet reconciled.
+    pub reconciled_seq: u64,
     /// Clearing rows written.
     pub rows: u64,
     /// A last record that fails its checks with nothing whole after it,
@@ -218,18 +229,17 @@ pub fn run(
         dates: &mut dates,
         window: &mut window,
         symbols: &symbols,
+        steps: &steps,
     };
     let mut summary = replayed.read(args, &mut clearing, progress)?;
-    ledger.reconcile(&engine.state())?;
-    ledger.check_conservation()?;
-    window.finish(&ledger);
+    replayed.check()?;
+    summary.reconciled_seq = summary.last_seq;
 
+    let (days, accounts) = replayed.reports(args.format)?;
     let rendered = Rendered {
         clearing: clearing.finish().map_err(output(ClearingLine::NAME))?,
-        days: day_report(args.format, &window, &dates, &ledger, &symbols, &steps)
-            .map_err(output(DayLine::NAME))?,
-        accounts: account_report(args.format, &window, &symbols)
-            .map_err(output(AccountLine::NAME))?,
+        days,
+        accounts,
     };
     write_reports(args, &rendered, stdout, stderr)?;
     if let Some((file, offset)) = &summary.torn_tail {
@@ -240,14 +250,7 @@ pub fn run(
         write_stream(stderr, "stderr", note.as_bytes())?;
     }
     if args.follow {
-        let mut replayed = Replayed {
-            engine: &mut engine,
-            ledger: &mut ledger,
-            dates: &mut dates,
-            window: &mut window,
-            symbols: &symbols,
-        };
-        summary.rows += replayed.follow(args, summary.last_seq + 1, stdout, stop)?;
+        replayed.follow(args, stdout, stop, &mut summary)?;
     }
     Ok(summary)
 }
@@ -260,6 +263,7 @@ struct Replayed<'r, 'c, 's> {
     dates: &'r mut TradingDates<'c>,
     window: &'r mut Window,
     symbols: &'s [String],
+    steps: &'s [i64],
 }
 
 impl<'s> Replayed<'_, '_, 's> {
@@ -301,39 +305,83 @@ impl<'s> Replayed<'_, '_, 's> {
         Ok(summary)
     }
 
-    /// Tails the journal from `from_seq`, printing clearing rows (CSV rows
-    /// or JSON Lines) as entries appear, until `stop` is set. Returns the
-    /// rows printed.
+    /// Tails the journal after `summary.last_seq`, replaying and settling
+    /// each entry as it appears and printing its clearing rows (CSV rows or
+    /// JSON Lines), until `stop` is set. At each end of day the ledger is
+    /// reconciled with the engine and, with `--out`, the days and accounts
+    /// files are rewritten (each atomically, by a rename). Counts what it
+    /// did in `summary`.
     fn follow(
         &mut self,
         args: &ReplayArgs,
-        from_seq: u64,
         stdout: &mut dyn Write,
         stop: &AtomicBool,
-    ) -> Result<u64, ReplayFailure> {
-        let mut follower = JournalFollower::new(&args.journal, from_seq)
+        summary: &mut ReplaySummary,
+    ) -> Result<(), ReplayFailure> {
+        let mut follower = JournalFollower::new(&args.journal, summary.last_seq + 1)
             .with_poll_interval(Duration::from_millis(20));
         // The header, if any, is already written.
         let mut clearing =
             ReportWriter::new(stdout, args.format.lines(false)).map_err(output("stdout"))?;
         let mut rows = Vec::new();
-        let mut printed = 0;
         for entry in follower.until(stop) {
             let entry = entry?;
+            self.engine.replay(entry.stamp, &entry.events)?;
             let settled = self.settle(&entry, &mut rows, &mut clearing, "stdout")?;
             if settled > 0 {
                 clearing.flush().map_err(output("stdout"))?;
-                printed += settled;
+                summary.rows += settled;
+            }
+            summary.entries += 1;
+            summary.followed += 1;
+            summary.last_seq = entry.stamp.seq;
+            if entry
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::DayClosed(_)))
+            {
+                self.check()?;
+                summary.reconciled_seq = entry.stamp.seq;
+                if let Some(dir) = &args.out {
+                    let (days, accounts) = self.reports(args.format)?;
+                    write_report(dir, DayLine::NAME, args.format, &days)?;
+                    write_report(dir, AccountLine::NAME, args.format, &accounts)?;
+                }
             }
         }
         clearing.finish().map_err(output("stdout"))?;
-        Ok(printed)
+        Ok(())
+    }
+
+    /// Checks that the ledger agrees with the replayed engine and that
+    /// value is conserved.
+    fn check(&self) -> Result<(), ReplayFailure> {
+        self.ledger.reconcile(&self.engine.state())?;
+        self.ledger.check_conservation()?;
+        Ok(())
+    }
+
+    /// The days and accounts reports as they stand (the window closed at
+    /// the ledger's balances, if it is still open).
+    fn reports(&mut self, format: Format) -> Result<(Vec<u8>, Vec<u8>), ReplayFailure> {
+        self.window.finish(self.ledger);
+        let days = day_report(
+            format,
+            self.window,
+            self.dates,
+            self.ledger,
+            self.symbols,
+            self.steps,
+        )
+        .map_err(output(DayLine::NAME))?;
+        let accounts =
+            account_report(format, self.window, self.symbols).map_err(output(AccountLine::NAME))?;
+        Ok((days, accounts))
     }
 
     /// Dates and settles one entry, writing its clearing rows to
     /// `clearing` (named `to` in errors) if the window selects it. Returns
-    /// how many it wrote. (The engine replays in `read` only: a followed
-    /// journal is settled, not reconciled.)
+    /// how many it wrote.
     fn settle<W: Write>(
         &mut self,
         entry: &JournalEntry,
@@ -413,10 +461,19 @@ fn write_reports(
         (DayLine::NAME, &rendered.days),
         (AccountLine::NAME, &rendered.accounts),
     ] {
-        let path = dir.join(format!("{name}.{}", args.format.extension()));
-        write_file(&path, bytes)?;
+        write_report(dir, name, args.format, bytes)?;
     }
     Ok(())
+}
+
+/// Writes the report `name` into `dir` atomically: to a temporary file in
+/// the same directory, then renamed over the old one, so that a registry
+/// reading it never sees half a file.
+fn write_report(dir: &Path, name: &str, format: Format, bytes: &[u8]) -> Result<(), ReplayFailure> {
+    let path = dir.join(format!("{name}.{}", format.extension()));
+    let temporary = dir.join(format!(".{name}.{}.tmp", format.extension()));
+    write_file(&temporary, bytes)?;
+    std::fs::rename(&temporary, &path).map_err(output(path.display()))
 }
 
 fn symbol(symbols: &[String], instrument: InstrumentId) -> &str {

@@ -31,8 +31,12 @@ pub struct Window {
     days: Option<(u32, u32)>,
     /// Every account's balances before the first entry selected.
     opening: Option<Vec<AccountLedger>>,
-    /// Every account's balances after the last entry selected.
+    /// Every account's balances after the last entry selected (so far,
+    /// while `open`).
     closing: Option<Vec<AccountLedger>>,
+    /// Whether the last entry seen was selected: later entries may still
+    /// be (a followed journal goes on).
+    open: bool,
     /// What each account traded in the window.
     traded: BTreeMap<AccountId, Traded>,
     instruments: usize,
@@ -95,6 +99,7 @@ impl Window {
             days: None,
             opening: None,
             closing: None,
+            open: false,
             traded: BTreeMap::new(),
             instruments,
         }
@@ -112,31 +117,19 @@ impl Window {
             let day = ledger.trading_day();
             self.days = Some(self.days.map_or((day, day), |(first, _)| (first, day)));
         } else {
+            // The first entry past the window: it closes before it.
             self.finish(ledger);
         }
+        self.open = selected;
         selected
     }
 
-    /// Closes the window, if it is open, at `ledger`'s balances: after the
-    /// last entry it selects, or at the end of what was read.
+    /// Takes the closing balances, if the window is still open, at
+    /// `ledger`'s: at the end of what was read, or at an end of day while
+    /// following. A window already passed keeps the balances it closed at.
     pub fn finish(&mut self, ledger: &Ledger) {
-        if self.opening.is_some() && self.closing.is_none() {
+        if self.open {
             self.closing = Some(ledger.accounts().cloned().collect());
-        }
-    }
-
-    /// Whether the window is open: it has selected an entry and not yet
-    /// passed its last.
-    #[must_use]
-    pub const fn is_open(&self) -> bool {
-        self.opening.is_some() && self.closing.is_none()
-    }
-
-    /// Reopens a finished window so that it takes its closing balances
-    /// again (a followed journal goes on after the first read).
-    pub fn reopen(&mut self) {
-        if self.opening.is_some() {
-            self.closing = None;
         }
     }
 

@@ -130,8 +130,10 @@ struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
     format: ReplayFormat,
     /// Keep reading a live journal and print clearing rows as they appear,
-    /// until Ctrl-C. With `--format json` standard output is then JSON
-    /// Lines (one object per line), not an array.
+    /// until Ctrl-C; reconcile at each end of day and, with `--out`,
+    /// rewrite the days and accounts files then. With `--format json`
+    /// standard output is then JSON Lines (one object per line), not an
+    /// array.
     #[arg(long)]
     follow: bool,
 }
@@ -364,10 +366,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
     });
     match work.await {
         Ok(Ok(summary)) => {
-            eprintln!(
-                "replayed {} entries through seq {}: {} clearing rows; reconciled",
-                summary.entries, summary.last_seq, summary.rows
-            );
+            eprintln!("{}", replay_summary(&summary));
             ExitCode::from(exit::OK)
         }
         Ok(Err(failure)) => {
@@ -379,6 +378,27 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             ExitCode::from(exit::FAILURE)
         }
     }
+}
+
+/// The last line of `cetx replay`: what it read and how far it reconciled.
+fn replay_summary(summary: &cetx_engine::settlement::ReplaySummary) -> String {
+    let mut line = format!(
+        "replayed {} entries through seq {}: {} clearing rows",
+        summary.entries, summary.last_seq, summary.rows
+    );
+    if summary.followed > 0 {
+        line += &format!(" ({} of the entries followed live)", summary.followed);
+    }
+    if summary.reconciled_seq == summary.last_seq {
+        line += "; reconciled";
+    } else {
+        line += &format!(
+            "; reconciled through seq {}; the {} entries after it (since the last end of day) are settled but not reconciled",
+            summary.reconciled_seq,
+            summary.last_seq - summary.reconciled_seq
+        );
+    }
+    line
 }
 
 fn archive(args: &ArchiveArgs) -> Result<()> {
