@@ -720,3 +720,38 @@ fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
     names.sort();
     assert_eq!(names, ["accounts.csv", "clearing.csv", "days.csv"]);
 }
+
+/// docs/SETTLEMENT.md shows each file's header exactly as written, names
+/// every column, and lists each exit code.
+#[test]
+fn the_settlement_doc_names_every_column_and_exit_code() {
+    use cetx_engine::settlement::{AccountLine, ClearingLine, DayLine, ReportLine};
+    let doc = include_str!("../../docs/SETTLEMENT.md");
+    for header in [ClearingLine::HEADER, DayLine::HEADER, AccountLine::HEADER] {
+        let sample = header.join(",");
+        assert!(
+            doc.lines().any(|l| l == sample),
+            "no sample with the header {sample}"
+        );
+        for column in header {
+            assert!(
+                doc.lines()
+                    .any(|l| l.starts_with("| `") && l.contains(&format!("`{column}`"))),
+                "column {column} has no row in a table"
+            );
+        }
+    }
+    for code in [
+        exit::OK,
+        exit::FAILURE,
+        exit::USAGE,
+        exit::CORRUPT,
+        exit::GAP,
+        exit::RECONCILE,
+    ] {
+        assert!(
+            doc.lines().any(|l| l.starts_with(&format!("| {code} |"))),
+            "exit code {code} is not in the table"
+        );
+    }
+}
