@@ -62,9 +62,13 @@ fn journal(dir: &Path) {
 }
 
 fn replay(dir: &Path) -> (i32, String, String) {
+    cetx(&["replay".as_ref(), "--journal".as_ref(), dir.as_os_str()])
+}
+
+/// Runs `cetx` with `args`: its exit code, stdout and stderr.
+fn cetx(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
     let output = Process::new(env!("CARGO_BIN_EXE_cetx"))
-        .args(["replay", "--journal"])
-        .arg(dir)
+        .args(args)
         .output()
         .expect("cetx runs");
     (
@@ -124,6 +128,89 @@ fn replay_exits_0_on_a_good_journal_3_when_corrupt_and_4_on_a_missing_segment() 
             stderr.contains("missing") && stderr.contains(name),
             "{which:?}: {stderr}"
         );
+    }
+}
+
+#[test]
+fn replay_reads_a_data_directory_and_refuses_a_path_without_a_journal() {
+    // A server's data directory: its journal is in `journal/`.
+    let data = tempfile::tempdir().unwrap();
+    journal(&data.path().join("journal"));
+    let (code, stdout, stderr) = replay(data.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "a header and one trade: {stdout}"
+    );
+    assert!(stderr.contains("reconciled"), "{stderr}");
+
+    // An empty directory, or a data directory with an empty `journal/`,
+    // holds no journal: exit 1, saying so, and nothing on stdout.
+    let empty = tempfile::tempdir().unwrap();
+    let bare = tempfile::tempdir().unwrap();
+    std::fs::create_dir(bare.path().join("journal")).unwrap();
+    for dir in [empty.path(), bare.path()] {
+        let (code, stdout, stderr) = replay(dir);
+        assert_eq!(code, 1, "{}: {stderr}", dir.display());
+        assert!(stderr.contains("holds no journal"), "{stderr}");
+        assert!(!stderr.contains("reconciled"), "{stderr}");
+        assert_eq!(stdout, "");
+    }
+    // A path that does not exist: exit 1.
+    let (code, _, stderr) = replay(&empty.path().join("nowhere"));
+    assert_eq!(code, 1, "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2_as_help_says() {
+    let good = tempfile::tempdir().unwrap();
+    journal(good.path());
+    let dir = good.path().as_os_str();
+    for day in ["20261326", "20260230", "2026113", "202611270", "+2026112"] {
+        let (code, stdout, stderr) = cetx(&[
+            "replay".as_ref(),
+            "--journal".as_ref(),
+            dir,
+            "--day".as_ref(),
+            day.as_ref(),
+        ]);
+        assert_eq!(code, 2, "--day {day}: {stderr}");
+        assert!(stderr.contains("not a date"), "{stderr}");
+        assert_eq!(stdout, "");
+    }
+    // A real date is accepted, even one with no trading.
+    let (code, _, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        dir,
+        "--day".as_ref(),
+        "20261127".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // No --journal, an unknown flag: usage, exit 2.
+    let (code, _, stderr) = cetx(&["replay".as_ref()]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        dir,
+        "--nonsense".as_ref(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    // --help documents the codes as they are.
+    let (code, help, _) = cetx(&["replay".as_ref(), "--help".as_ref()]);
+    assert_eq!(code, 0);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for promise in [
+        "0 read, reconciled and conserved",
+        "1 an I/O error, no journal at the path",
+        "2 bad arguments (usage)",
+        "3 a corrupt record",
+        "4 a sequence gap or a missing segment",
+        "5 not reconciled",
+    ] {
+        assert!(help.contains(promise), "--help lacks {promise:?}: {help}");
     }
 }
 

@@ -292,9 +292,23 @@ fn follow_in_json_prints_json_lines_from_the_first_row() {
 /// and stops it once it is done. Returns its summary and standard output.
 fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySummary, String) {
     let (commands, config) = scripted_day();
+    follow_journal(&commands, &config, followed, format, None)
+}
+
+/// Runs `cetx replay --follow` (with `--out out`, if given) on a journal
+/// that has all but the last `followed` of `commands`, appends those while
+/// it runs, and stops it once it is done. Returns its summary and
+/// standard output.
+fn follow_journal(
+    commands: &[(Command, Stamp)],
+    config: &cetx_engine::EngineConfig,
+    followed: usize,
+    format: Format,
+    out: Option<&Path>,
+) -> (cetx_engine::settlement::ReplaySummary, String) {
     let journal = tempfile::tempdir().unwrap();
     let split = commands.len() - followed;
-    write_journal(journal.path(), &commands[..split], &config);
+    write_journal(journal.path(), &commands[..split], config);
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
         let (path, config, stop) = (
@@ -302,8 +316,9 @@ fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySu
             config.clone(),
             Arc::clone(&stop),
         );
+        let out = out.map(Path::to_path_buf);
         std::thread::spawn(move || {
-            let mut a = args(&path, None, format);
+            let mut a = args(&path, out.as_deref(), format);
             a.follow = true;
             let mut stdout = Vec::new();
             let summary = run(
@@ -319,7 +334,7 @@ fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySu
         })
     };
     // Append the rest to the live journal.
-    let mut engine = Engine::new(&config).unwrap();
+    let mut engine = Engine::new(config).unwrap();
     let mut events = Vec::new();
     for (command, stamp) in &commands[..split] {
         engine.apply(command, *stamp, &mut events);
@@ -350,4 +365,393 @@ fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySu
         std::thread::yield_now();
     }
     follower.join().unwrap()
+}
+
+/// A CCER on a tick of 0.05 CNY trades 100 t at 84.90 and 200 t at 84.95,
+/// and the day has not ended: its close so far is the VWAP (84.9333…)
+/// rounded to the tick, 84.95, never 84.93, a price no CCER order could
+/// have; and the line says it is provisional.
+#[test]
+fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
+    let config = ServerConfig::embedded_default();
+    let ccer = config.instrument_id("CCER").unwrap();
+    let mut engine_config = config.engine_config();
+    engine_config.instruments[usize::from(ccer.0)].tick = "0.05".parse().unwrap();
+    let mut commands = config.genesis();
+    commands.push(Command::SetPhase {
+        instrument: ccer,
+        phase: Phase::Continuous,
+    });
+    let order = |id: u64, account: u32, side, price, qty| {
+        Command::Submit(NewOrder {
+            order_id: OrderId(id),
+            account: AccountId(account),
+            instrument: ccer,
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks: price,
+            quantity_t: qty,
+            client_order_id: id,
+        })
+    };
+    commands.extend([
+        order(900, 2002, Side::Sell, 84_90, 100),
+        order(901, 1002, Side::Buy, 84_90, 100),
+        order(902, 2002, Side::Sell, 84_95, 200),
+        order(903, 1002, Side::Buy, 84_95, 200),
+    ]);
+    let stamped: Vec<(Command, Stamp)> = (1..)
+        .zip(commands)
+        .map(|(seq, c)| {
+            let time_ns = OPEN_NS + seq as i64 * 1_000_000;
+            (c, Stamp { seq, time_ns })
+        })
+        .collect();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &stamped, &engine_config);
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let stop = AtomicBool::new(false);
+    let summary = run(
+        &args(journal.path(), None, Format::Csv),
+        &engine_config,
+        &mut stdout,
+        &mut stderr,
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(summary.rows, 2);
+    let reports = String::from_utf8(stderr).unwrap();
+    let day = reports
+        .lines()
+        .find(|l| l.starts_with("20261127,CCER,"))
+        .unwrap_or_else(|| panic!("a CCER day: {reports}"));
+    assert_eq!(
+        day, "20261127,CCER,84.90,84.95,84.90,84.95,300,25480.00,2,provisional",
+        "{reports}"
+    );
+}
+
+/// Two trading days: the scripted Friday, its end of day after the close,
+/// and on Monday 2001 sells 1001 100 t of CEA2025 at 91.00 (the day not
+/// yet ended).
+fn two_days() -> (Vec<(Command, Stamp)>, cetx_engine::EngineConfig) {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let (mut commands, config) = scripted_day();
+    let (end_of_day, _) = commands.pop().unwrap();
+    let mut seq = commands.len() as u64;
+    let mut stamp = |time_ns| {
+        seq += 1;
+        Stamp { seq, time_ns }
+    };
+    // Friday 15:05.
+    commands.push((
+        end_of_day,
+        stamp(OPEN_NS + 5 * 3_600 * 1_000_000_000 + 35 * 60 * 1_000_000_000),
+    ));
+    let server = ServerConfig::embedded_default();
+    let cea2025 = server.instrument_id("CEA2025").unwrap();
+    let monday = OPEN_NS + 3 * DAY_NS;
+    let order = |id: u64, account: u32, side| {
+        Command::Submit(NewOrder {
+            order_id: OrderId(id),
+            account: AccountId(account),
+            instrument: cea2025,
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks: 91_00,
+            quantity_t: 100,
+            client_order_id: id,
+        })
+    };
+    let set_phase = Command::SetPhase {
+        instrument: cea2025,
+        phase: Phase::Continuous,
+    };
+    for (i, command) in [
+        set_phase,
+        order(900, 2001, Side::Sell),
+        order(901, 1001, Side::Buy),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        commands.push((command, stamp(monday + i as i64 * 1_000_000)));
+    }
+    (commands, config)
+}
+
+/// A CSV report as rows of named fields.
+type Table = Vec<std::collections::BTreeMap<String, String>>;
+
+/// Reads a CSV report into a [`Table`].
+fn table(csv: &str) -> Table {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    lines
+        .map(|line| {
+            header
+                .iter()
+                .zip(line.split(','))
+                .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+/// CNY with two decimals, in fen.
+fn fen(cny: &str) -> i64 {
+    let (sign, digits) = cny.strip_prefix('-').map_or((1, cny), |d| (-1, d));
+    sign * digits.replace('.', "").parse::<i64>().unwrap()
+}
+
+/// Runs the replay with `--out` and `select` applied; returns the three
+/// CSV files as tables.
+fn replay_selected(
+    journal: &Path,
+    config: &cetx_engine::EngineConfig,
+    select: impl FnOnce(&mut ReplayArgs),
+) -> [Table; 3] {
+    let out = tempfile::tempdir().unwrap();
+    let mut a = args(journal, Some(out.path()), Format::Csv);
+    select(&mut a);
+    let stop = AtomicBool::new(false);
+    run(
+        &a,
+        config,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap();
+    ["clearing", "days", "accounts"].map(|name| {
+        table(&std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap())
+    })
+}
+
+/// Every account line agrees with the clearing rows selected: bought, sold
+/// and net cash per instrument are those rows' sums; with no transfers in
+/// the window, open + bought − sold = close, and the cash moves by the net.
+fn assert_accounts_agree_with_clearing(clearing: &Table, accounts: &Table, transfers: bool) {
+    assert!(!accounts.is_empty());
+    let mut net_cash = std::collections::BTreeMap::<String, i64>::new();
+    for line in accounts {
+        let (account, instrument) = (&line["account"], &line["instrument"]);
+        let rows = clearing.iter().filter(|r| &r["instrument"] == instrument);
+        let (mut bought, mut sold, mut net) = (0, 0, 0);
+        for row in rows {
+            let (quantity, amount) = (
+                row["quantity_t"].parse::<u64>().unwrap(),
+                fen(&row["amount_cny"]),
+            );
+            if &row["buyer_account"] == account {
+                bought += quantity;
+                net -= amount;
+            }
+            if &row["seller_account"] == account {
+                sold += quantity;
+                net += amount;
+            }
+        }
+        let got = |k: &str| line[k].parse::<u64>().unwrap();
+        assert_eq!((got("bought_t"), got("sold_t")), (bought, sold), "{line:?}");
+        assert_eq!(fen(&line["net_trade_cny"]), net, "{line:?}");
+        *net_cash.entry(account.clone()).or_default() += net;
+        if !transfers {
+            assert_eq!(
+                got("open_holding_t") + bought - sold,
+                got("close_holding_t"),
+                "{line:?}"
+            );
+        }
+    }
+    if !transfers {
+        for line in accounts {
+            let moved = net_cash[&line["account"]];
+            assert_eq!(
+                fen(&line["open_cash_cny"]) + moved,
+                fen(&line["close_cash_cny"]),
+                "{line:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn day_filters_every_report_to_that_day() {
+    let (commands, config) = two_days();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands, &config);
+
+    // Monday: one trade, the day's line only (provisional), and the
+    // accounts from Friday's close to now.
+    let [clearing, days, accounts] =
+        replay_selected(journal.path(), &config, |a| a.day = Some(2026_11_30));
+    assert_eq!(clearing.len(), 1, "{clearing:?}");
+    assert_eq!(clearing[0]["trading_day"], "20261130");
+    assert_eq!(clearing[0]["price_cny"], "91.00");
+    assert!(!days.is_empty());
+    for day in &days {
+        assert_eq!(day["trading_day"], "20261130", "{days:?}");
+        assert_eq!(day["status"], "provisional", "{days:?}");
+    }
+    let buyer = accounts
+        .iter()
+        .find(|l| l["account"] == "1001" && l["instrument"] == "CEA2025")
+        .unwrap();
+    let expect = [
+        ("bought_t", "100"),
+        ("sold_t", "0"),
+        ("net_trade_cny", "-9100.00"),
+        ("open_holding_t", "51000"),
+        ("close_holding_t", "51100"),
+        ("open_cash_cny", "9909500.00"),
+        ("close_cash_cny", "9900400.00"),
+    ];
+    for (column, value) in expect {
+        assert_eq!(buyer[column], value, "{column}: {buyer:?}");
+    }
+    assert_accounts_agree_with_clearing(&clearing, &accounts, false);
+
+    // Friday: its three trades, its lines only (final), accounts from
+    // nothing (the genesis deposits and credits are that day's) to its
+    // close, before Monday's trade.
+    let [clearing, days, accounts] =
+        replay_selected(journal.path(), &config, |a| a.day = Some(2026_11_27));
+    assert_eq!(clearing.len(), 3, "{clearing:?}");
+    assert_eq!(days.len(), 3, "{days:?}");
+    assert!(days
+        .iter()
+        .all(|d| d["trading_day"] == "20261127" && d["status"] == "final"));
+    assert_accounts_agree_with_clearing(&clearing, &accounts, true);
+    let golden = table(&std::fs::read_to_string(golden_dir().join("accounts.csv")).unwrap());
+    assert_eq!(
+        accounts, golden,
+        "Friday's accounts are the one-day golden file's"
+    );
+
+    // A day with no entries: empty reports, headers only.
+    let [clearing, days, accounts] =
+        replay_selected(journal.path(), &config, |a| a.day = Some(2026_12_01));
+    assert!(clearing.is_empty() && days.is_empty() && accounts.is_empty());
+}
+
+#[test]
+fn from_seq_filters_every_report_from_that_entry() {
+    let (commands, config) = two_days();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands, &config);
+    let last = commands.len() as u64;
+
+    // From Monday's buy order (the trade): that trade, Monday's lines, and
+    // the accounts from just before it.
+    let [clearing, days, accounts] =
+        replay_selected(journal.path(), &config, |a| a.from_seq = last);
+    assert_eq!(clearing.len(), 1, "{clearing:?}");
+    assert!(
+        days.iter().all(|d| d["trading_day"] == "20261130"),
+        "{days:?}"
+    );
+    assert!(!days.is_empty());
+    assert_accounts_agree_with_clearing(&clearing, &accounts, false);
+    let seller = accounts
+        .iter()
+        .find(|l| l["account"] == "2001" && l["instrument"] == "CEA2025")
+        .unwrap();
+    assert_eq!(
+        (
+            seller["open_holding_t"].as_str(),
+            seller["close_holding_t"].as_str()
+        ),
+        ("49000", "48900")
+    );
+
+    // From Friday's CCER trade: it and Monday's, both days.
+    let [clearing, days, accounts] = replay_selected(journal.path(), &config, |a| a.from_seq = 28);
+    assert_eq!(clearing.len(), 2, "{clearing:?}");
+    assert_eq!(
+        days.len(),
+        4,
+        "Friday's three and Monday's CEA2025: {days:?}"
+    );
+    assert_accounts_agree_with_clearing(&clearing, &accounts, false);
+
+    // Past the end: nothing.
+    let [clearing, days, accounts] =
+        replay_selected(journal.path(), &config, |a| a.from_seq = last + 1);
+    assert!(clearing.is_empty() && days.is_empty() && accounts.is_empty());
+}
+
+/// `--follow --out` on Friday before its end of day: the days and accounts
+/// files first say Friday is provisional; the end of day and Monday's trade
+/// are followed; at the end of day the ledger is reconciled again and the
+/// files rewritten (Friday final); Monday's trade after it is settled and
+/// printed, not yet reconciled, and the summary says so.
+#[test]
+fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
+    let (commands, config) = two_days();
+    let out = tempfile::tempdir().unwrap();
+    // Friday's end of day and Monday's three commands are followed.
+    let (summary, stdout) = follow_journal(&commands, &config, 4, Format::Csv, Some(out.path()));
+    let end_of_day = commands.len() as u64 - 3;
+    assert_eq!(summary.entries, commands.len() as u64);
+    assert_eq!(summary.followed, 4);
+    assert_eq!(summary.last_seq, commands.len() as u64);
+    assert_eq!(summary.reconciled_seq, end_of_day);
+    assert_eq!(summary.rows, 4);
+    assert_eq!(stdout.lines().count(), 1, "Monday's trade: {stdout}");
+    let days = table(&std::fs::read_to_string(out.path().join("days.csv")).unwrap());
+    assert_eq!(days.len(), 3, "{days:?}");
+    assert!(
+        days.iter().all(|d| d["status"] == "final"),
+        "rewritten at the end of day: {days:?}"
+    );
+    let accounts = table(&std::fs::read_to_string(out.path().join("accounts.csv")).unwrap());
+    let golden = table(&std::fs::read_to_string(golden_dir().join("accounts.csv")).unwrap());
+    assert_eq!(accounts, golden, "as of Friday's end of day");
+    // Only the reports: no temporary file is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["accounts.csv", "clearing.csv", "days.csv"]);
+}
+
+/// docs/SETTLEMENT.md shows each file's header exactly as written, names
+/// every column, and lists each exit code.
+#[test]
+fn the_settlement_doc_names_every_column_and_exit_code() {
+    use cetx_engine::settlement::{AccountLine, ClearingLine, DayLine, ReportLine};
+    let doc = include_str!("../../docs/SETTLEMENT.md");
+    for header in [ClearingLine::HEADER, DayLine::HEADER, AccountLine::HEADER] {
+        let sample = header.join(",");
+        assert!(
+            doc.lines().any(|l| l == sample),
+            "no sample with the header {sample}"
+        );
+        for column in header {
+            assert!(
+                doc.lines()
+                    .any(|l| l.starts_with("| `") && l.contains(&format!("`{column}`"))),
+                "column {column} has no row in a table"
+            );
+        }
+    }
+    for code in [
+        exit::OK,
+        exit::FAILURE,
+        exit::USAGE,
+        exit::CORRUPT,
+        exit::GAP,
+        exit::RECONCILE,
+    ] {
+        assert!(
+            doc.lines().any(|l| l.starts_with(&format!("| {code} |"))),
+            "exit code {code} is not in the table"
+        );
+    }
 }

@@ -25,6 +25,9 @@
 //! - [`reports`]: the report files' lines as `serde` structs, whose fields
 //!   are the columns ([`ClearingLine`], [`DayLine`], [`AccountLine`]), and
 //!   [`Cny`], money as written.
+//! - [`window`]: [`Window`], the entries `--day` and `--from-seq` select,
+//!   and each account's balances at its edges and trades within it
+//!   ([`AccountWindow`]).
 //! - [`writer`]: [`ReportWriter`], which lays lines out as CSV (the `csv`
 //!   crate) or JSON (`serde_json`): a whole report, or rows as they come.
 //! - [`run`](mod@run): `cetx replay` as a library: [`run()`] reads and
@@ -42,6 +45,7 @@
 pub mod dates;
 pub mod reports;
 pub mod run;
+pub mod window;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -58,8 +62,9 @@ use crate::risk::value_fen;
 use crate::state::EngineState;
 
 pub use dates::TradingDates;
-pub use reports::{AccountLine, ClearingLine, Cny, DayLine, ReportLine};
+pub use reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus, ReportLine};
 pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};
+pub use window::{AccountWindow, Window};
 pub use writer::{Format, Layout, ReportWriter};
 
 /// One trade as a delivery-versus-payment instruction.
@@ -218,6 +223,12 @@ impl Ledger {
     #[must_use]
     pub const fn last_seq(&self) -> u64 {
         self.last_seq
+    }
+
+    /// The engine's current trading day, as the events so far tell it.
+    #[must_use]
+    pub const fn trading_day(&self) -> u32 {
+        self.trading_day
     }
 
     /// Every account, by id.

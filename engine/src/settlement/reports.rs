@@ -5,7 +5,8 @@
 //!
 //! - [`ClearingLine`]: one trade, delivery versus payment (`clearing`);
 //! - [`DayLine`]: one instrument's trading day (`days`);
-//! - [`AccountLine`]: one account's trading in one instrument (`accounts`).
+//! - [`AccountLine`]: one account's balances and trading in one instrument
+//!   over the entries selected (`accounts`).
 //!
 //! Amounts and prices are CNY with exactly two decimals ([`Cny`]), written
 //! from fen without going through a decimal or a float; in JSON they are
@@ -18,7 +19,7 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use super::{AccountLedger, ClearingRow, DayReport};
+use super::{AccountWindow, ClearingRow, DayReport};
 
 /// An amount in fen, or a price in ticks of 0.01 CNY, written as CNY with
 /// exactly two decimals (`-90500.00`).
@@ -138,8 +139,8 @@ pub struct DayLine<'a> {
     pub high_cny: Cny,
     /// Lowest trade price.
     pub low_cny: Cny,
-    /// The engine's close once the day has ended, until then the VWAP so
-    /// far; empty before the first trade.
+    /// The engine's close once the day has ended; until then the VWAP so
+    /// far, rounded to the instrument's tick; empty before the first trade.
     #[serde(serialize_with = "cny_or_empty")]
     pub close_cny: Option<Cny>,
     /// Tonnes traded.
@@ -148,6 +149,20 @@ pub struct DayLine<'a> {
     pub turnover_cny: Cny,
     /// Number of trades.
     pub trade_count: u64,
+    /// Whether the figures are the day's last word.
+    pub status: DayStatus,
+}
+
+/// Whether a line of `days` can still change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DayStatus {
+    /// The day's end of day is in the journal: the close is the engine's
+    /// and no figure changes again.
+    Final,
+    /// The day has not ended in the journal: the close is the VWAP so far,
+    /// and every figure may still change.
+    Provisional,
 }
 
 impl ReportLine for DayLine<'_> {
@@ -162,16 +177,27 @@ impl ReportLine for DayLine<'_> {
         "volume_t",
         "turnover_cny",
         "trade_count",
+        "status",
     ];
 }
 
 impl<'a> DayLine<'a> {
     /// The line of a ledger's day report, on the date `trading_day`
-    /// (`YYYYMMDD`), for the instrument named `instrument`.
+    /// (`YYYYMMDD`), for the instrument named `instrument`, whose price
+    /// step is `step_ticks` (its tick, in ticks of 0.01 CNY).
+    ///
+    /// Before the day has ended the close is the VWAP so far, rounded half
+    /// up to the instrument's step as the engine rounds its own close, so
+    /// it is always a price the instrument could trade at.
+    ///
+    /// # Panics
+    /// If `step_ticks` is not positive.
     #[must_use]
-    pub fn new(day: &DayReport, trading_day: u32, instrument: &'a str) -> Self {
-        // A tick of 0.01 CNY, the default, for rounding a VWAP so far.
-        let close_ticks = day.close_ticks.or_else(|| super::Ledger::vwap(day, 1));
+    pub fn new(day: &DayReport, trading_day: u32, instrument: &'a str, step_ticks: i64) -> Self {
+        let (close_ticks, status) = match day.close_ticks {
+            Some(close) => (Some(close), DayStatus::Final),
+            None => (super::Ledger::vwap(day, step_ticks), DayStatus::Provisional),
+        };
         Self {
             trading_day,
             instrument,
@@ -182,11 +208,14 @@ impl<'a> DayLine<'a> {
             volume_t: day.volume_t,
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
+            status,
         }
     }
 }
 
-/// One account's trading in one instrument: a line of `accounts`.
+/// One account's trading in one instrument over the entries selected
+/// (`--day`, `--from-seq`; the whole journal without them): a line of
+/// `accounts`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AccountLine<'a> {
     /// The account.
@@ -201,10 +230,16 @@ pub struct AccountLine<'a> {
     pub sold_t: u64,
     /// Cash from selling minus cash paid for buying.
     pub net_trade_cny: Cny,
-    /// The holding at the end.
-    pub end_holding_t: u64,
-    /// The account's cash at the end (the same on each of its lines).
-    pub end_cash_cny: Cny,
+    /// The holding before the first entry selected.
+    pub open_holding_t: u64,
+    /// The holding after the last entry selected.
+    pub close_holding_t: u64,
+    /// The account's cash before the first entry selected (the same on
+    /// each of its lines).
+    pub open_cash_cny: Cny,
+    /// The account's cash after the last entry selected (the same on each
+    /// of its lines).
+    pub close_cash_cny: Cny,
 }
 
 impl ReportLine for AccountLine<'_> {
@@ -216,19 +251,21 @@ impl ReportLine for AccountLine<'_> {
         "bought_t",
         "sold_t",
         "net_trade_cny",
-        "end_holding_t",
-        "end_cash_cny",
+        "open_holding_t",
+        "close_holding_t",
+        "open_cash_cny",
+        "close_cash_cny",
     ];
 }
 
 impl<'a> AccountLine<'a> {
-    /// The line of an account's trading in the instrument at index
-    /// `instrument` (its id), named `symbol`.
+    /// The line of an account's trading over a window in the instrument at
+    /// index `instrument` (its id), named `symbol`.
     ///
     /// # Panics
-    /// If the ledger keeps fewer instruments than `instrument + 1`.
+    /// If the window keeps fewer instruments than `instrument + 1`.
     #[must_use]
-    pub fn new(account: &AccountLedger, instrument: usize, symbol: &'a str) -> Self {
+    pub fn new(account: &AccountWindow, instrument: usize, symbol: &'a str) -> Self {
         Self {
             account: account.account.0,
             broker: account.broker.0,
@@ -236,8 +273,10 @@ impl<'a> AccountLine<'a> {
             bought_t: account.bought_t[instrument],
             sold_t: account.sold_t[instrument],
             net_trade_cny: Cny(account.net_trade_fen[instrument]),
-            end_holding_t: account.holdings_t[instrument],
-            end_cash_cny: Cny(account.cash_fen),
+            open_holding_t: account.open_holdings_t[instrument],
+            close_holding_t: account.close_holdings_t[instrument],
+            open_cash_cny: Cny(account.open_cash_fen),
+            close_cash_cny: Cny(account.close_cash_fen),
         }
     }
 }

@@ -10,10 +10,15 @@
 //!
 //! - `clearing`: one row per trade, delivery versus payment;
 //! - `days`: per trading day and instrument, open, high, low, close (VWAP),
-//!   volume, turnover and trade count;
+//!   volume, turnover, trade count, and whether the day has ended (final)
+//!   or not (provisional);
 //! - `accounts`: per account and instrument, bought, sold, net cash from
-//!   trading that instrument, and the end holding; `end_cash_cny` is the
-//!   account's cash, the same on each of its rows.
+//!   trading that instrument, and the holding and the cash (the same on
+//!   each of the account's rows) at the open and at the close.
+//!
+//! `--day` and `--from-seq` select the same entries for every output (a
+//! [`Window`]): the clearing rows they traded, the days they belong to, and
+//! the accounts' balances before the first and after the last of them.
 //!
 //! `trading_day` is a date, `YYYYMMDD`: the engine numbers its trading days
 //! from 0, and the replay dates each by the calendar (the config's) at the
@@ -22,9 +27,12 @@
 //! With `--out DIR` the three go to `DIR/{clearing,days,accounts}.{csv,json}`;
 //! without it the clearing file goes to standard output and the reports to
 //! standard error. Nothing is written unless the journal reconciles.
-//! `--follow` then tails a live journal and prints clearing rows to
-//! standard output as they appear, until stopped: CSV rows, or JSON Lines
-//! (one object per line). Without `--out`, the clearing rows before the
+//! `--follow` then tails a live journal, replaying and settling each entry
+//! as it appears and printing its clearing rows to standard output, until
+//! stopped: CSV rows, or JSON Lines (one object per line). At each end of
+//! day it reconciles again and, with `--out`, rewrites the days and
+//! accounts files (atomically: a temporary file renamed over the old).
+//! [`ReplaySummary::reconciled_seq`] says how far it reconciled. Without `--out`, the clearing rows before the
 //! follow are JSON Lines too, so that standard output is one stream of
 //! them.
 //!
@@ -40,20 +48,29 @@ use std::time::Duration;
 
 use super::dates::TradingDates;
 use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
+use super::window::Window;
 use super::writer::{Format, ReportWriter};
 use super::{ClearingRow, Ledger, ReconcileError};
 use crate::calendar::Calendar;
 use crate::engine::{Engine, EngineConfig};
+use crate::event::Event;
 use crate::instrument::InstrumentId;
-use crate::journal::{JournalEntry, JournalError, JournalFollower, JournalReader};
+use crate::journal::{
+    journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader,
+};
 use crate::replay::ReplayError;
 
 /// Exit codes of `cetx replay`, part of its interface.
 pub mod exit {
     /// Everything read, reconciled and conserved.
     pub const OK: u8 = 0;
-    /// An I/O error or bad arguments.
+    /// An I/O error, a path that holds no journal, or a config that does
+    /// not load.
     pub const FAILURE: u8 = 1;
+    /// Bad arguments (a usage error, reported by the argument parser
+    /// before anything is read): an unknown flag, a missing `--journal`,
+    /// a `--day` that is not a date.
+    pub const USAGE: u8 = 2;
     /// A record is damaged (bad CRC, bad header, undecodable).
     pub const CORRUPT: u8 = 3;
     /// Sequence numbers are not continuous, or a segment the manifest
@@ -72,9 +89,9 @@ pub struct ReplayArgs {
     /// The exchange calendar the journal was written under (the server
     /// config's), which turns the engine's trading days into dates.
     pub calendar: Calendar,
-    /// Only this trading day's clearing rows and day report, `YYYYMMDD`.
+    /// Only this trading day, `YYYYMMDD`, in every output.
     pub day: Option<u32>,
-    /// Only clearing rows from this sequence number on.
+    /// Only entries from this sequence number on, in every output.
     pub from_seq: u64,
     /// Directory to write the three files into.
     pub out: Option<PathBuf>,
@@ -90,6 +107,12 @@ pub enum ReplayFailure {
     /// The journal could not be read as it stands.
     #[error("{0}")]
     Journal(#[from] JournalError),
+    /// The path given as the journal holds no journal segment.
+    #[error("{} holds no journal (no journal-*.seg segment and no MANIFEST listing one): pass a server's journal directory, DATA_DIR/journal, or its data directory", path.display())]
+    NoJournal {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The events do not replay onto the engine.
     #[error("{0}")]
     Replay(#[from] ReplayError),
@@ -117,7 +140,7 @@ impl ReplayFailure {
                 exit::GAP
             }
             Self::Replay(_) | Self::Reconcile(_) => exit::RECONCILE,
-            Self::Journal(_) | Self::Output { .. } => exit::FAILURE,
+            Self::Journal(_) | Self::NoJournal { .. } | Self::Output { .. } => exit::FAILURE,
         }
     }
 }
@@ -125,10 +148,17 @@ impl ReplayFailure {
 /// What a replay read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplaySummary {
-    /// Entries read.
+    /// Entries read, followed ones included.
     pub entries: u64,
     /// Last sequence number read.
     pub last_seq: u64,
+    /// Of the entries, how many `--follow` read after the journal's end.
+    pub followed: u64,
+    /// The last sequence number at which the ledger was reconciled with
+    /// the replayed engine: the journal's end as first read, then each end
+    /// of day while following. Entries after it are settled (their
+    /// clearing rows printed) but not yet reconciled.
+    pub reconciled_seq: u64,
     /// Clearing rows written.
     pub rows: u64,
     /// A last record that fails its checks with nothing whole after it,
@@ -159,17 +189,32 @@ pub fn run(
     progress: &mut dyn FnMut(u64),
     stop: &AtomicBool,
 ) -> Result<ReplaySummary, ReplayFailure> {
+    if journal_segments(&args.journal)?.is_empty() {
+        return Err(ReplayFailure::NoJournal {
+            path: args.journal.clone(),
+        });
+    }
     let symbols: Vec<String> = config
         .instruments
         .iter()
         .map(|s| s.symbol.clone())
         .collect();
-    let mut engine = Engine::new(config).map_err(|e| ReplayFailure::Output {
+    let bad_config = |e: String| ReplayFailure::Output {
         path: "config".into(),
-        source: io::Error::other(e.to_string()),
-    })?;
+        source: io::Error::other(e),
+    };
+    let mut engine = Engine::new(config).map_err(|e| bad_config(e.to_string()))?;
+    // Each instrument's price step, to round a day's close so far as the
+    // engine rounds its own.
+    let steps = config
+        .instruments
+        .iter()
+        .map(|spec| spec.rules().map(|rules| rules.step_ticks))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(|e| bad_config(e.to_string()))?;
     let mut ledger = Ledger::new(symbols.len());
     let mut dates = TradingDates::new(&args.calendar);
+    let mut window = Window::new(args.from_seq, args.day, symbols.len());
     // Without `--out`, `--follow` makes standard output one stream of
     // clearing rows as they come, from the first.
     let layout = if args.follow && args.out.is_none() {
@@ -182,17 +227,19 @@ pub fn run(
         engine: &mut engine,
         ledger: &mut ledger,
         dates: &mut dates,
+        window: &mut window,
         symbols: &symbols,
+        steps: &steps,
     };
     let mut summary = replayed.read(args, &mut clearing, progress)?;
-    ledger.reconcile(&engine.state())?;
-    ledger.check_conservation()?;
+    replayed.check()?;
+    summary.reconciled_seq = summary.last_seq;
 
+    let (days, accounts) = replayed.reports(args.format)?;
     let rendered = Rendered {
         clearing: clearing.finish().map_err(output(ClearingLine::NAME))?,
-        days: day_report(args, &dates, &ledger, &symbols).map_err(output(DayLine::NAME))?,
-        accounts: account_report(args.format, &ledger, &symbols)
-            .map_err(output(AccountLine::NAME))?,
+        days,
+        accounts,
     };
     write_reports(args, &rendered, stdout, stderr)?;
     if let Some((file, offset)) = &summary.torn_tail {
@@ -203,24 +250,20 @@ pub fn run(
         write_stream(stderr, "stderr", note.as_bytes())?;
     }
     if args.follow {
-        let mut replayed = Replayed {
-            engine: &mut engine,
-            ledger: &mut ledger,
-            dates: &mut dates,
-            symbols: &symbols,
-        };
-        summary.rows += replayed.follow(args, summary.last_seq + 1, stdout, stop)?;
+        replayed.follow(args, stdout, stop, &mut summary)?;
     }
     Ok(summary)
 }
 
-/// What a replay keeps as it reads: the replaying engine, the ledger and
-/// the dates, and the symbols that name the instruments.
+/// What a replay keeps as it reads: the replaying engine, the ledger, the
+/// dates and the window, and the symbols that name the instruments.
 struct Replayed<'r, 'c, 's> {
     engine: &'r mut Engine,
     ledger: &'r mut Ledger,
     dates: &'r mut TradingDates<'c>,
+    window: &'r mut Window,
     symbols: &'s [String],
+    steps: &'s [i64],
 }
 
 impl<'s> Replayed<'_, '_, 's> {
@@ -252,7 +295,7 @@ impl<'s> Replayed<'_, '_, 's> {
                 events: std::mem::take(&mut events),
             };
             self.engine.replay(stamp, &entry.events)?;
-            summary.rows += self.settle(args, &entry, &mut rows, clearing, ClearingLine::NAME)?;
+            summary.rows += self.settle(&entry, &mut rows, clearing, ClearingLine::NAME)?;
             events = entry.events;
             events.clear();
             summary.entries += 1;
@@ -262,85 +305,138 @@ impl<'s> Replayed<'_, '_, 's> {
         Ok(summary)
     }
 
-    /// Tails the journal from `from_seq`, printing clearing rows (CSV rows
-    /// or JSON Lines) as entries appear, until `stop` is set. Returns the
-    /// rows printed.
+    /// Tails the journal after `summary.last_seq`, replaying and settling
+    /// each entry as it appears and printing its clearing rows (CSV rows or
+    /// JSON Lines), until `stop` is set. At each end of day the ledger is
+    /// reconciled with the engine and, with `--out`, the days and accounts
+    /// files are rewritten (each atomically, by a rename). Counts what it
+    /// did in `summary`.
     fn follow(
         &mut self,
         args: &ReplayArgs,
-        from_seq: u64,
         stdout: &mut dyn Write,
         stop: &AtomicBool,
-    ) -> Result<u64, ReplayFailure> {
-        let mut follower = JournalFollower::new(&args.journal, from_seq)
+        summary: &mut ReplaySummary,
+    ) -> Result<(), ReplayFailure> {
+        let mut follower = JournalFollower::new(&args.journal, summary.last_seq + 1)
             .with_poll_interval(Duration::from_millis(20));
         // The header, if any, is already written.
         let mut clearing =
             ReportWriter::new(stdout, args.format.lines(false)).map_err(output("stdout"))?;
         let mut rows = Vec::new();
-        let mut printed = 0;
         for entry in follower.until(stop) {
             let entry = entry?;
-            let settled = self.settle(args, &entry, &mut rows, &mut clearing, "stdout")?;
+            self.engine.replay(entry.stamp, &entry.events)?;
+            let settled = self.settle(&entry, &mut rows, &mut clearing, "stdout")?;
             if settled > 0 {
                 clearing.flush().map_err(output("stdout"))?;
-                printed += settled;
+                summary.rows += settled;
+            }
+            summary.entries += 1;
+            summary.followed += 1;
+            summary.last_seq = entry.stamp.seq;
+            if entry
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::DayClosed(_)))
+            {
+                self.check()?;
+                summary.reconciled_seq = entry.stamp.seq;
+                if let Some(dir) = &args.out {
+                    let (days, accounts) = self.reports(args.format)?;
+                    write_report(dir, DayLine::NAME, args.format, &days)?;
+                    write_report(dir, AccountLine::NAME, args.format, &accounts)?;
+                }
             }
         }
         clearing.finish().map_err(output("stdout"))?;
-        Ok(printed)
+        Ok(())
     }
 
-    /// Dates and settles one entry, writing the clearing rows `args`
-    /// selects to `clearing` (named `to` in errors). Returns how many it
-    /// wrote. (The engine replays in `read` only: a followed journal is
-    /// settled, not reconciled.)
+    /// Checks that the ledger agrees with the replayed engine and that
+    /// value is conserved.
+    fn check(&self) -> Result<(), ReplayFailure> {
+        self.ledger.reconcile(&self.engine.state())?;
+        self.ledger.check_conservation()?;
+        Ok(())
+    }
+
+    /// The days and accounts reports as they stand (the window closed at
+    /// the ledger's balances, if it is still open).
+    fn reports(&mut self, format: Format) -> Result<(Vec<u8>, Vec<u8>), ReplayFailure> {
+        self.window.finish(self.ledger);
+        let days = day_report(
+            format,
+            self.window,
+            self.dates,
+            self.ledger,
+            self.symbols,
+            self.steps,
+        )
+        .map_err(output(DayLine::NAME))?;
+        let accounts =
+            account_report(format, self.window, self.symbols).map_err(output(AccountLine::NAME))?;
+        Ok((days, accounts))
+    }
+
+    /// Dates and settles one entry, writing its clearing rows to
+    /// `clearing` (named `to` in errors) if the window selects it. Returns
+    /// how many it wrote.
     fn settle<W: Write>(
         &mut self,
-        args: &ReplayArgs,
         entry: &JournalEntry,
         rows: &mut Vec<ClearingRow>,
         clearing: &mut ReportWriter<W, ClearingLine<'s>>,
         to: &str,
     ) -> Result<u64, ReplayFailure> {
         self.dates.observe(entry.stamp, &entry.events);
+        let today = self.dates.date(self.ledger.trading_day());
+        let selected = self.window.enter(entry.stamp.seq, today, self.ledger);
         self.ledger.apply(entry, rows)?;
+        if !selected {
+            rows.clear();
+            return Ok(0);
+        }
         let mut written = 0;
         for row in rows.drain(..) {
+            self.window.trade(&row);
             let date = self.dates.date(row.trading_day);
-            if row.seq >= args.from_seq && args.day.is_none_or(|day| date == day) {
-                let line = ClearingLine::new(&row, date, symbol(self.symbols, row.instrument));
-                clearing.write(&line).map_err(output(to))?;
-                written += 1;
-            }
+            let line = ClearingLine::new(&row, date, symbol(self.symbols, row.instrument));
+            clearing.write(&line).map_err(output(to))?;
+            written += 1;
         }
         Ok(written)
     }
 }
 
-/// The day report: the days `args` selects, each instrument's figures.
+/// The day report: the days the window covers, each instrument's figures.
 fn day_report(
-    args: &ReplayArgs,
+    format: Format,
+    window: &Window,
     dates: &TradingDates,
     ledger: &Ledger,
     symbols: &[String],
+    steps: &[i64],
 ) -> io::Result<Vec<u8>> {
-    let mut days = ReportWriter::new(Vec::new(), args.format.table())?;
+    let mut days = ReportWriter::new(Vec::new(), format.table())?;
     for day in ledger.days() {
         let date = dates.date(day.trading_day);
-        if args.day.is_none_or(|d| d == date) {
-            days.write(&DayLine::new(day, date, symbol(symbols, day.instrument)))?;
+        if window.covers(day.trading_day) {
+            let step_ticks = steps[usize::from(day.instrument.0)];
+            let line = DayLine::new(day, date, symbol(symbols, day.instrument), step_ticks);
+            days.write(&line)?;
         }
     }
     days.finish()
 }
 
-/// The account report: every account, by id, a line per instrument.
-fn account_report(format: Format, ledger: &Ledger, symbols: &[String]) -> io::Result<Vec<u8>> {
+/// The account report: every account at the window's close, by id, a
+/// line per instrument.
+fn account_report(format: Format, window: &Window, symbols: &[String]) -> io::Result<Vec<u8>> {
     let mut accounts = ReportWriter::new(Vec::new(), format.table())?;
-    for account in ledger.accounts() {
+    for account in window.accounts() {
         for (i, name) in symbols.iter().enumerate() {
-            accounts.write(&AccountLine::new(account, i, name))?;
+            accounts.write(&AccountLine::new(&account, i, name))?;
         }
     }
     accounts.finish()
@@ -365,10 +461,19 @@ fn write_reports(
         (DayLine::NAME, &rendered.days),
         (AccountLine::NAME, &rendered.accounts),
     ] {
-        let path = dir.join(format!("{name}.{}", args.format.extension()));
-        write_file(&path, bytes)?;
+        write_report(dir, name, args.format, bytes)?;
     }
     Ok(())
+}
+
+/// Writes the report `name` into `dir` atomically: to a temporary file in
+/// the same directory, then renamed over the old one, so that a registry
+/// reading it never sees half a file.
+fn write_report(dir: &Path, name: &str, format: Format, bytes: &[u8]) -> Result<(), ReplayFailure> {
+    let path = dir.join(format!("{name}.{}", format.extension()));
+    let temporary = dir.join(format!(".{name}.{}.tmp", format.extension()));
+    write_file(&temporary, bytes)?;
+    std::fs::rename(&temporary, &path).map_err(output(path.display()))
 }
 
 fn symbol(symbols: &[String], instrument: InstrumentId) -> &str {

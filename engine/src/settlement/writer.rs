@@ -194,7 +194,7 @@ impl serde_json::ser::Formatter for Spaced {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settlement::reports::{AccountLine, ClearingLine, Cny, DayLine};
+    use crate::settlement::reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus};
 
     fn clearing_line() -> ClearingLine<'static> {
         ClearingLine {
@@ -224,6 +224,11 @@ mod tests {
             volume_t: 300,
             turnover_cny: Cny(25_530_00),
             trade_count: 1,
+            status: if close_cny.is_some() {
+                DayStatus::Final
+            } else {
+                DayStatus::Provisional
+            },
         }
     }
 
@@ -235,8 +240,10 @@ mod tests {
             bought_t: 1000,
             sold_t: 0,
             net_trade_cny: Cny(-90_500_00),
-            end_holding_t: 51_000,
-            end_cash_cny: Cny(9_909_500_00),
+            open_holding_t: 50_000,
+            close_holding_t: 51_000,
+            open_cash_cny: Cny(10_000_000_00),
+            close_cash_cny: Cny(9_909_500_00),
         }
     }
 
@@ -281,12 +288,12 @@ mod tests {
         );
         assert_eq!(
             render(Format::Csv.table(), &[day_line(None)]),
-            "trading_day,instrument,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count\n\
-             20261127,CCER,85.10,85.10,85.10,,300,25530.00,1\n"
+            "trading_day,instrument,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count,status\n\
+             20261127,CCER,85.10,85.10,85.10,,300,25530.00,1,provisional\n"
         );
         assert_eq!(
             render(Format::Csv.lines(false), &[account_line(), account_line()]),
-            "1001,1,CEA2025,1000,0,-90500.00,51000,9909500.00\n".repeat(2)
+            "1001,1,CEA2025,1000,0,-90500.00,50000,51000,10000000.00,9909500.00\n".repeat(2)
         );
     }
 
@@ -295,7 +302,7 @@ mod tests {
         let none: [AccountLine; 0] = [];
         assert_eq!(
             render(Format::Csv.table(), &none),
-            "account,broker,instrument,bought_t,sold_t,net_trade_cny,end_holding_t,end_cash_cny\n"
+            "account,broker,instrument,bought_t,sold_t,net_trade_cny,open_holding_t,close_holding_t,open_cash_cny,close_cash_cny\n"
         );
         assert_eq!(render(Format::Json.table(), &none), "[]\n");
         assert_eq!(render(Format::Json.lines(true), &none), "");
@@ -319,7 +326,7 @@ mod tests {
 
     #[test]
     fn json_is_an_array_of_one_object_per_line_or_json_lines() {
-        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1}"#;
+        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1, "status": "final"}"#;
         let two = [day_line(Some(Cny(85_10))), day_line(Some(Cny(85_10)))];
         assert_eq!(
             render(Format::Json.table(), &two),

@@ -60,9 +60,12 @@ enum Command {
     /// Send one order and print its reports.
     Order(OrderArgs),
     /// Settlement from a journal: day and account reports and the clearing
-    /// file. Exit codes: 0 ok, 3 corrupt journal, 4 sequence gap or missing
-    /// segment, 5 not
-    /// reconciled, 1 other errors.
+    /// file (docs/SETTLEMENT.md).
+    ///
+    /// Exit codes: 0 read, reconciled and conserved; 1 an I/O error, no
+    /// journal at the path, or a config that does not load; 2 bad arguments
+    /// (usage); 3 a corrupt record; 4 a sequence gap or a missing segment;
+    /// 5 not reconciled or not conserved.
     Replay(ReplayArgs),
     /// Journal maintenance.
     #[command(subcommand)]
@@ -103,17 +106,20 @@ struct ArchiveArgs {
 
 #[derive(Debug, clap::Args)]
 struct ReplayArgs {
-    /// The journal directory (a server's `DATA_DIR/journal`).
+    /// The journal directory (a server's `DATA_DIR/journal`), or the data
+    /// directory itself, whose `journal/` is then read. A path with no
+    /// journal in it is an error (exit 1).
     #[arg(long, value_name = "DIR")]
     journal: PathBuf,
     /// The server config the journal was written under, for the instrument
     /// symbols and the calendar; default: the embedded demo market.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Only this trading day, `YYYYMMDD` (as the reports print it).
-    #[arg(long, value_name = "YYYYMMDD")]
+    /// Only this trading day, `YYYYMMDD` (as the reports print it), in
+    /// every output; a date that does not exist is a usage error (exit 2).
+    #[arg(long, value_name = "YYYYMMDD", value_parser = parse_date)]
     day: Option<u32>,
-    /// Only clearing rows from this sequence number on.
+    /// Only entries from this sequence number on, in every output.
     #[arg(long, default_value_t = 0)]
     from_seq: u64,
     /// Write clearing, days and accounts files into this directory
@@ -124,10 +130,37 @@ struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = ReplayFormat::Csv)]
     format: ReplayFormat,
     /// Keep reading a live journal and print clearing rows as they appear,
-    /// until Ctrl-C. With `--format json` standard output is then JSON
-    /// Lines (one object per line), not an array.
+    /// until Ctrl-C; reconcile at each end of day and, with `--out`,
+    /// rewrite the days and accounts files then. With `--format json`
+    /// standard output is then JSON Lines (one object per line), not an
+    /// array.
     #[arg(long)]
     follow: bool,
+}
+
+/// A `--day`: a calendar date written `YYYYMMDD`, as the reports print it.
+fn parse_date(text: &str) -> Result<u32, String> {
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y%m%d")
+        .ok()
+        .filter(|_| text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| format!("{text:?} is not a date written YYYYMMDD"))?;
+    text.parse()
+        .map_err(|_| format!("{date} does not fit a YYYYMMDD number"))
+}
+
+/// The journal directory `cetx replay` reads: `path` itself, or, when
+/// `path` is a data directory (it has a `journal/` and no segment of its
+/// own), its `journal/`.
+fn journal_dir(path: PathBuf) -> PathBuf {
+    let inner = path.join(cetx_gateway::runtime::JOURNAL_DIR);
+    let has_segments = |dir: &std::path::Path| {
+        cetx_engine::journal::journal_segments(dir).is_ok_and(|s| !s.is_empty())
+    };
+    if inner.is_dir() && !has_segments(&path) {
+        inner
+    } else {
+        path
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -287,7 +320,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
         None => ServerConfig::embedded_default(),
     };
     let replay_args = settlement::ReplayArgs {
-        journal: args.journal,
+        journal: journal_dir(args.journal),
         calendar: config.calendar.clone(),
         day: args.day,
         from_seq: args.from_seq,
@@ -333,10 +366,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
     });
     match work.await {
         Ok(Ok(summary)) => {
-            eprintln!(
-                "replayed {} entries through seq {}: {} clearing rows; reconciled",
-                summary.entries, summary.last_seq, summary.rows
-            );
+            eprintln!("{}", replay_summary(&summary));
             ExitCode::from(exit::OK)
         }
         Ok(Err(failure)) => {
@@ -348,6 +378,27 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             ExitCode::from(exit::FAILURE)
         }
     }
+}
+
+/// The last line of `cetx replay`: what it read and how far it reconciled.
+fn replay_summary(summary: &cetx_engine::settlement::ReplaySummary) -> String {
+    let mut line = format!(
+        "replayed {} entries through seq {}: {} clearing rows",
+        summary.entries, summary.last_seq, summary.rows
+    );
+    if summary.followed > 0 {
+        line += &format!(" ({} of the entries followed live)", summary.followed);
+    }
+    if summary.reconciled_seq == summary.last_seq {
+        line += "; reconciled";
+    } else {
+        line += &format!(
+            "; reconciled through seq {}; the {} entries after it (since the last end of day) are settled but not reconciled",
+            summary.reconciled_seq,
+            summary.last_seq - summary.reconciled_seq
+        );
+    }
+    line
 }
 
 fn archive(args: &ArchiveArgs) -> Result<()> {
