@@ -126,7 +126,8 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
     for expected in [
         r#"<b id="best-bid">85.10</b>"#,
         r#"<b id="best-ask">85.30</b>"#,
-        r#"<dd id="last">85.10</dd>"#,
+        // Below the 90.00 reference: green, the Chinese convention.
+        r#"<dd id="last" class="down">85.10</dd>"#,
         r#"<dd id="trades">1</dd>"#,
         r#"<span id="symbol">CEA2025</span>"#,
     ] {

@@ -46,6 +46,8 @@ function render() {
   renderTabs();
   const i = market.instruments.find((x) => x.symbol === selected);
   if (!i) return;
+  // Red above the reference, green below (the Chinese convention).
+  const move = (price) => (+price > +i.reference ? "up" : +price < +i.reference ? "down" : "");
   text("symbol", i.symbol);
   text("phase", i.phase);
   $("phase").className = "phase " + i.phase;
@@ -53,12 +55,13 @@ function render() {
     text(key, i[key]);
   }
   text("band", i.floor + " – " + i.ceiling);
+  $("last").className = i.last ? move(i.last) : "";
   // Asks above the spread, the best at the bottom; bids below, the best on top.
-  rows($("asks"), [...i.asks].reverse(), (l) => [[l.orders], [l.quantity], [l.price]]);
-  rows($("bids"), i.bids, (l) => [[l.orders], [l.quantity], [l.price]]);
+  rows($("asks"), [...i.asks].reverse(), (l) => [[l.orders], [l.quantity], [l.price, move(l.price)]]);
+  rows($("bids"), i.bids, (l) => [[l.orders], [l.quantity], [l.price, move(l.price)]]);
   text("best-bid", i.bids.length ? i.bids[0].price : null);
   text("best-ask", i.asks.length ? i.asks[0].price : null);
-  rows($("tape"), i.tape, (t) => [[t.time], [t.price, t.side], [t.quantity], [t.side, t.side]]);
+  rows($("tape"), i.tape, (t) => [[t.time], [t.price, move(t.price)], [t.quantity], [t.side, t.side]]);
   drawChart(i.candles);
 }
 
@@ -85,7 +88,7 @@ function drawChart(candles) {
   shown.forEach((c, k) => {
     const x = pad + k * step + step / 2;
     const up = +c.close >= +c.open;
-    ctx.strokeStyle = ctx.fillStyle = up ? "#3fb950" : "#f0625d";
+    ctx.strokeStyle = ctx.fillStyle = up ? "#f0625d" : "#3fb950";
     ctx.beginPath();
     ctx.moveTo(x, y(+c.high));
     ctx.lineTo(x, y(+c.low));
