@@ -190,7 +190,21 @@ impl Runtime {
             &instruments,
             now_ns,
             options.open_market_now,
-        );
+        )
+        .and_then(|()| {
+            // A runtime that has started has its first commands on disk:
+            // a replay beside it finds them.
+            let last = sequencer.next_seq - 1;
+            while !sequencer
+                .journal
+                .wait_durable(last, std::time::Duration::from_secs(1))
+                .map_err(|source| RuntimeError::Journal {
+                    context: "making the first commands durable",
+                    source,
+                })?
+            {}
+            Ok(())
+        });
         if let Err(error) = started {
             drop(sequencer);
             // The threads stop; the error that matters is the first.
