@@ -226,18 +226,18 @@ fn a_follower_reports_damage() {
     );
 }
 
-/// Records what the writer thread hands over: each rider with the last
-/// entry the journal's files hold as it comes, and the failure.
-#[derive(Clone)]
-struct Riders {
-    dir: std::path::PathBuf,
-    seen: Arc<std::sync::Mutex<Seen>>,
+/// What the writer thread hands over, told on a channel as it comes.
+#[derive(Debug, PartialEq)]
+enum Told {
+    /// A rider, with the last entry the journal's files held then.
+    Rider(&'static str, u64),
+    /// The writer's failure.
+    Failed(String),
 }
 
-#[derive(Clone, Default)]
-struct Seen {
-    riders: Vec<(&'static str, u64)>,
-    failure: Option<String>,
+struct Riders {
+    dir: std::path::PathBuf,
+    tell: std::sync::mpsc::Sender<Told>,
 }
 
 impl cetx_engine::journal::OnDurable<&'static str> for Riders {
@@ -249,11 +249,11 @@ impl cetx_engine::journal::OnDurable<&'static str> for Riders {
             .map(|(_, seq)| seq)
             .max()
             .unwrap_or(0);
-        self.seen.lock().unwrap().riders.push((rider, on_disk));
+        let _ = self.tell.send(Told::Rider(rider, on_disk));
     }
 
     fn failed(&mut self, error: &JournalError) {
-        self.seen.lock().unwrap().failure = Some(error.to_string());
+        let _ = self.tell.send(Told::Failed(error.to_string()));
     }
 }
 
@@ -266,11 +266,12 @@ fn riders_come_in_order_once_their_entries_are_durable_and_a_failure_is_told() {
         preallocate: false,
         ..small_segments(1)
     };
+    let (tell, told) = std::sync::mpsc::channel();
     let riders = Riders {
         dir: dir.to_path_buf(),
-        seen: Arc::default(),
+        tell,
     };
-    let writer = JournalWriter::open_with(dir, 1, config, riders.clone()).unwrap();
+    let writer = JournalWriter::open_with(dir, 1, config, riders).unwrap();
     // Segment 5 cannot be written: entries 5 and 6 never become durable.
     std::os::unix::fs::symlink("/dev/full", dir.join(segment_file_name(5))).unwrap();
     let mut batch = cetx_engine::JournalBatch::default();
@@ -283,20 +284,16 @@ fn riders_come_in_order_once_their_entries_are_durable_and_a_failure_is_told() {
         }
         writer.commit_with(&mut batch, rider).unwrap();
     };
+    let next = || match told.recv_timeout(PATIENCE).expect("told in time") {
+        Told::Rider(name, on_disk) => (name, on_disk),
+        failed @ Told::Failed(_) => panic!("{failed:?}"),
+    };
     hand_over(&[1, 2], "a");
     hand_over(&[], "nothing to write");
     hand_over(&[3, 4], "b");
-    assert!(writer.wait_durable(4, PATIENCE).unwrap());
-    let delivered = |n: usize| {
-        let started = Instant::now();
-        while riders.seen.lock().unwrap().riders.len() < n && started.elapsed() < PATIENCE {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        riders.seen.lock().unwrap().riders.clone()
-    };
     // Each rider came with its entries (and those before) on disk, however
     // the writer grouped the batches.
-    let seen = delivered(3);
+    let seen = [next(), next(), next()];
     let names: Vec<_> = seen.iter().map(|r| r.0).collect();
     assert_eq!(names, ["a", "nothing to write", "b"]);
     assert!(
@@ -306,20 +303,16 @@ fn riders_come_in_order_once_their_entries_are_durable_and_a_failure_is_told() {
     // A rider alone is handed over without a sync of its own.
     let syncs = writer.stats().syncs;
     hand_over(&[], "alone");
-    assert_eq!(delivered(4)[3], ("alone", 4));
+    assert_eq!(next(), ("alone", 4));
     assert_eq!(writer.stats().syncs, syncs);
     // Entries that fail to be written never hand their rider over.
     hand_over(&[5, 6], "lost");
     let failed = writer.wait_durable(6, PATIENCE).unwrap_err();
     assert!(matches!(failed, JournalError::Failed(_)), "{failed}");
     drop(writer);
-    let Seen {
-        riders: seen,
-        failure,
-    } = riders.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 4, "{seen:?}");
+    let rest: Vec<Told> = told.try_iter().collect();
     assert!(
-        failure.as_ref().is_some_and(|f| f.contains("No space")),
-        "{failure:?}"
+        matches!(&rest[..], [Told::Failed(f)] if f.contains("No space")),
+        "{rest:?}"
     );
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cetx_engine::journal::format::list_segments;
 use cetx_engine::journal::{Manifest, MANIFEST_FILE};
-use common::{free_port, ServeProcess};
+use common::{free_port, output_within, ServeProcess};
 
 fn cetx(args: &[&str], data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cetx"));
@@ -29,18 +29,7 @@ fn finish(mut command: Command) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("cetx runs");
-    let pid = child.id().to_string();
-    let (done, output) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    match output.recv_timeout(Duration::from_secs(30)) {
-        Ok(output) => output.expect("cetx's output"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("cetx did not exit within 30 s");
-        }
-    }
+    output_within(child, "cetx", Duration::from_secs(30))
 }
 
 /// Runs the server once with one order sent (an IOC buy that finds no

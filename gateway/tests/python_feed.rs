@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{free_port, ServeProcess};
+use common::{free_port, output_within, ServeProcess};
 
 fn python3_missing() -> bool {
     if Command::new("python3").arg("--version").output().is_err() {
@@ -37,46 +36,6 @@ fn spawn(args: &[&str]) -> Child {
         .expect("run python3")
 }
 
-/// Waits for `child` at most `limit`; kills it and panics past that.
-fn wait_bounded(mut child: Child, what: &str, limit: Duration) -> Output {
-    // Drain both pipes on threads, so a chatty child never blocks.
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for python3") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stdout = out.join().unwrap_or_default();
-            let stderr = err.join().unwrap_or_default();
-            panic!(
-                "{what} did not finish within {limit:?}:\n{}\n{}",
-                String::from_utf8_lossy(&stdout),
-                String::from_utf8_lossy(&stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
-}
-
 /// The child's stdout, after asserting it succeeded and printed `needle`.
 fn expect_success(output: &Output, what: &str, needle: &str) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -98,7 +57,7 @@ fn the_python_feed_client_matches_the_doc_examples() {
     if python3_missing() {
         return;
     }
-    let output = wait_bounded(spawn(&["--selftest"]), "selftest", Duration::from_secs(60));
+    let output = output_within(spawn(&["--selftest"]), "selftest", Duration::from_secs(60));
     let stdout = expect_success(&output, "feed_client.py --selftest", " 0 failed");
     eprintln!("{stdout}");
 }
@@ -117,11 +76,11 @@ fn the_python_feed_client_follows_the_server() {
     // the rest runs.
     let idle = spawn(&["--idle", &feed, "--seconds", "17"]);
 
-    let probe = wait_bounded(spawn(&["--probe", &feed]), "probe", Duration::from_secs(60));
+    let probe = output_within(spawn(&["--probe", &feed]), "probe", Duration::from_secs(60));
     let stdout = expect_success(&probe, "feed_client.py --probe", " 0 failed");
     eprintln!("{stdout}");
 
-    let check = wait_bounded(
+    let check = output_within(
         spawn(&[
             "--check", &broker, &feed, "--orders", "3000", "--seed", "20250314",
         ]),
@@ -131,7 +90,7 @@ fn the_python_feed_client_follows_the_server() {
     let stdout = expect_success(&check, "feed_client.py --check", "feed check ok");
     eprintln!("{stdout}");
 
-    let idle = wait_bounded(idle, "idle", Duration::from_secs(60));
+    let idle = output_within(idle, "idle", Duration::from_secs(60));
     let stdout = expect_success(&idle, "feed_client.py --idle", "feed idle ok");
     eprintln!("{stdout}");
 
@@ -154,7 +113,7 @@ fn the_python_feed_client_follows_the_close_of_the_day() {
     );
     let broker = server.addr.to_string();
     let feed = server.market_data.to_string();
-    let close = wait_bounded(
+    let close = output_within(
         spawn(&["--close", &broker, &feed]),
         "close",
         Duration::from_secs(90),

@@ -6,12 +6,12 @@
 mod common;
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::market_data::FeedClient;
 use cetx_gateway::protocol::{ServerMessage, Side};
-use common::{free_port, ServeProcess};
+use common::{free_port, output_within, ServeProcess};
 
 /// Longest wait for a report, the feed, or `cetx watch` to exit.
 const WAIT: Duration = Duration::from_secs(10);
@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// Runs `cetx watch ARGS` without a terminal; killed, and the test failed,
 /// if it has not exited within [`WAIT`].
 fn watch(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+    let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
         .arg("watch")
         .args(args)
         .stdin(Stdio::null())
@@ -27,15 +27,7 @@ fn watch(args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn cetx watch");
-    let deadline = Instant::now() + WAIT;
-    while child.try_wait().expect("cetx watch's status").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("cetx watch {args:?} did not exit within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("cetx watch's output")
+    output_within(child, &format!("cetx watch {args:?}"), WAIT)
 }
 
 /// The printed frame, each line's words single-spaced (column widths

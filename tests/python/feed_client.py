@@ -1241,9 +1241,10 @@ def _close_check(broker_addr, feed_addr, timeout_s):
     snap = fresh.book(SYMBOL)
     for b in brokers:
         b.keep_alive()
-    time.sleep(0.2)
+    # What the brokers are still owed (the expiries) arrives: read each
+    # until it has been quiet for 0.2 s.
     for b in brokers:
-        while select.select([b], [], [], 0)[0]:
+        while select.select([b], [], [], 0.2)[0]:
             b.receive()
 
     eod = book.end_of_day

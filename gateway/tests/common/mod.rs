@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -19,6 +19,36 @@ pub struct ServeProcess {
     pub addr: SocketAddr,
     /// Where it publishes market data (its "market data on" line).
     pub market_data: SocketAddr,
+}
+
+/// Waits for `child` (stdout and stderr piped) at most `limit`, on a
+/// thread that collects its output: its output, or, past the limit, a
+/// kill and a panic naming `what` with what it had printed.
+pub fn output_within(child: Child, what: &str, limit: Duration) -> Output {
+    let pid = child.id().to_string();
+    let (done, output) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match output.recv_timeout(limit) {
+        Ok(output) => output.expect("the child's output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            let printed = output
+                .recv_timeout(Duration::from_secs(5))
+                .ok()
+                .and_then(Result::ok)
+                .map(|o| {
+                    format!(
+                        "{}\n{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    )
+                })
+                .unwrap_or_default();
+            panic!("{what} did not finish within {limit:?}:\n{printed}");
+        }
+    }
 }
 
 /// A port that was free a moment ago.
