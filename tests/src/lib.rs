@@ -7,6 +7,8 @@
 //!   (the market's genesis, then the bench's mixed order flow, with an end
 //!   of day every so often), and [`journal_run`] / [`reexecute`], which
 //!   journal a workload and check a journal by running its commands again.
+//! - `server.rs`: [`server::TestServer`], a server (and its feed and web
+//!   view) in the test's process on loopback.
 //! - `src/bin/journal_child.rs`: `cetx-journal-child`, a process that
 //!   journals a workload and reports what is durable, for crash tests to
 //!   kill.
@@ -15,6 +17,8 @@
 //!   the same bytes; every torn tail recovers; a flipped byte refuses.
 //! - `tests/journal_crash.rs`: SIGKILL the child at random points, then
 //!   recover and check that nothing durable was lost.
+
+pub mod server;
 
 use std::path::Path;
 use std::time::Duration;

@@ -7,8 +7,6 @@
 //! Every wait is a read with a timeout, never a sleep; every loop is
 //! bounded.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cetx_gateway::client::{Client, ClientError, NewOrder};
@@ -17,66 +15,17 @@ use cetx_gateway::config::{ServerConfig, Throttle};
 use cetx_gateway::protocol::{
     ClientMessage, RequestKind, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION,
 };
-use cetx_gateway::runtime::{Runtime, RuntimeOptions};
-use cetx_gateway::server::{Server, ServerError};
+use cetx_tests::server::TestServer;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio_util::codec::{Encoder, Framed};
-use tokio_util::sync::CancellationToken;
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
 
 const SECRET_1: &str = "demo-secret-1";
 const SECRET_2: &str = "demo-secret-2";
-
-/// A server and its market, stopped by [`TestServer::stop`].
-struct TestServer {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), ServerError>>,
-    runtime: Runtime,
-    _dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    async fn start(config: ServerConfig) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut options = RuntimeOptions::new(dir.path());
-        options.open_market_now = true;
-        let runtime = Runtime::start(&config, options).expect("runtime starts");
-        let addr: SocketAddr = "127.0.0.1:0".parse().expect("address");
-        let server = Server::bind(Arc::new(config), runtime.handle(), addr)
-            .await
-            .expect("bind");
-        let addr = server.local_addr();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(server.run(shutdown.clone()));
-        Self {
-            addr,
-            shutdown,
-            task,
-            runtime,
-            _dir: dir,
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        let served = tokio::time::timeout(WAIT, self.task)
-            .await
-            .expect("the server stops in time")
-            .expect("the server task does not panic");
-        assert!(served.is_ok(), "{served:?}");
-        let runtime = self.runtime;
-        tokio::task::spawn_blocking(move || runtime.shutdown())
-            .await
-            .expect("shutdown does not panic")
-            .expect("the runtime stops cleanly");
-    }
-}
 
 async fn login(server: &TestServer, broker: u32, secret: &str) -> Client {
     Client::connect(server.addr, broker, secret, 0)

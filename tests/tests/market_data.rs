@@ -6,17 +6,15 @@
 //! Every wait is bounded in time, every loop in count.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cetx_engine::{Engine, InstrumentId, Side};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::{MarketDataSettings, ServerConfig};
-use cetx_gateway::market_data::{FeedClient, FeedServer, MarketData, MarketState, View};
+use cetx_gateway::market_data::{FeedClient, MarketData, MarketState, View};
 use cetx_gateway::protocol::feed::{FeedMessage, FeedRequest};
 use cetx_gateway::protocol::{ServerMessage, Side as WireSide};
-use cetx_gateway::runtime::{Runtime, RuntimeOptions};
-use cetx_gateway::server::Server;
+use cetx_tests::server::TestServer;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
@@ -88,59 +86,34 @@ fn the_public_levels_and_figures_follow_the_engine_over_a_long_flow() {
     );
 }
 
-/// A server with its market data feed on loopback.
+/// A server with its market data feed on loopback (these settings, the
+/// brokers' throttles lifted).
 struct Market {
+    server: TestServer,
     addr: SocketAddr,
     feed: SocketAddr,
     market: MarketData,
-    shutdown: CancellationToken,
-    runtime: Runtime,
-    _dir: tempfile::TempDir,
 }
 
 impl Market {
     async fn start(settings: MarketDataSettings) -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::embedded_default();
         for broker in &mut config.brokers {
             broker.throttle.rate_per_s = 100_000_000;
             broker.throttle.burst = 100_000_000;
         }
-        config.market_data = Some(settings.clone());
-        let mut options = RuntimeOptions::new(dir.path());
-        options.open_market_now = true;
-        let runtime = Runtime::start(&config, options).unwrap();
-        let market = runtime.handle().market_data().expect("market data is on");
-        let shutdown = CancellationToken::new();
-        let server = Server::bind(
-            Arc::new(config),
-            runtime.handle(),
-            "127.0.0.1:0".parse().unwrap(),
-        )
-        .await
-        .unwrap();
-        let addr = server.local_addr();
-        tokio::spawn(server.run(shutdown.clone()));
-        let feed = FeedServer::bind(market.clone(), settings).await.unwrap();
-        let feed_addr = feed.local_addr();
-        tokio::spawn(feed.run(shutdown.clone()));
+        config.market_data = Some(settings);
+        let server = TestServer::start(config).await;
         Self {
-            addr,
-            feed: feed_addr,
-            market,
-            shutdown,
-            runtime,
-            _dir: dir,
+            addr: server.addr,
+            feed: server.feed.expect("market data is on"),
+            market: server.market().expect("market data is on"),
+            server,
         }
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        let runtime = self.runtime;
-        tokio::task::spawn_blocking(move || runtime.shutdown())
-            .await
-            .unwrap()
-            .unwrap();
+        self.server.stop().await;
     }
 }
 

@@ -6,18 +6,13 @@
 //! Skipped, with a note, where no Chromium is installed, unless
 //! `CETX_REQUIRE_BROWSER=1` (CI sets it, after installing Chromium).
 
-use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::protocol::Side;
-use cetx_gateway::runtime::{Runtime, RuntimeOptions};
-use cetx_gateway::server::Server;
-use cetx_gateway::web::WebServer;
-use tokio_util::sync::CancellationToken;
+use cetx_tests::server::TestServer;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -79,27 +74,12 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
         eprintln!("note: no Chromium found; skipping the browser test");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig::embedded_default();
-    let mut options = RuntimeOptions::new(dir.path());
-    options.open_market_now = true;
-    let runtime = Runtime::start(&config, options).unwrap();
-    let market = runtime
-        .handle()
-        .market_data()
-        .expect("the demo config publishes");
-    let shutdown = CancellationToken::new();
-    let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let server = Server::bind(Arc::new(config.clone()), runtime.handle(), local)
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run(shutdown.clone()));
-    let web = WebServer::bind(market, local, config.calendar.utc_offset_s)
-        .await
-        .unwrap();
-    let url = format!("http://{}/?symbol=CEA2025", web.local_addr());
-    tokio::spawn(web.run(shutdown.clone()));
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let url = format!(
+        "http://{}/?symbol=CEA2025",
+        server.web.expect("the demo config serves the page")
+    );
+    let addr = server.addr;
 
     let mut one = Client::connect(addr, 1, "demo-secret-1", 0).await.unwrap();
     let mut two = Client::connect(addr, 2, "demo-secret-2", 0).await.unwrap();
@@ -133,9 +113,6 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
     ] {
         assert!(dom.contains(expected), "{expected} not in the page:\n{dom}");
     }
-    shutdown.cancel();
-    tokio::task::spawn_blocking(move || runtime.shutdown())
-        .await
-        .unwrap()
-        .unwrap();
+    drop((one, two));
+    server.stop().await;
 }

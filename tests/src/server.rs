@@ -1,0 +1,115 @@
+//! [`TestServer`]: a real server in the test's process on `127.0.0.1:0`,
+//! with a real journal in a temporary directory and the market opened at
+//! start; its market-data feed and web view too when the config has them
+//! (also on free ports).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cetx_gateway::config::ServerConfig;
+use cetx_gateway::market_data::{FeedServer, MarketData};
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::server::{Server, ServerError};
+use cetx_gateway::web::WebServer;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for the server to stop.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// A server and its market, stopped by [`TestServer::stop`].
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where brokers connect.
+    pub addr: SocketAddr,
+    /// Where the feed listens, when the config has `[market_data]`.
+    pub feed: Option<SocketAddr>,
+    /// Where the page is served, when the config has `[http]`.
+    pub web: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), ServerError>>,
+    runtime: Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts one on `config`.
+    ///
+    /// # Panics
+    /// If the runtime does not start or a socket cannot be bound.
+    pub async fn start(config: ServerConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = RuntimeOptions::new(dir.path());
+        options.open_market_now = true;
+        let runtime = Runtime::start(&config, options).expect("runtime starts");
+        let local: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let shutdown = CancellationToken::new();
+        let market = runtime.handle().market_data();
+        let feed = match (&market, &config.market_data) {
+            (Some(market), Some(settings)) => {
+                let settings = cetx_gateway::config::MarketDataSettings {
+                    listen: local,
+                    ..settings.clone()
+                };
+                let feed = FeedServer::bind(market.clone(), settings)
+                    .await
+                    .expect("bind the feed");
+                let addr = feed.local_addr();
+                tokio::spawn(feed.run(shutdown.clone()));
+                Some(addr)
+            }
+            _ => None,
+        };
+        let web = match (market, config.http.is_some()) {
+            (Some(market), true) => {
+                let web = WebServer::bind(market, local, config.calendar.utc_offset_s)
+                    .await
+                    .expect("bind the web view");
+                let addr = web.local_addr();
+                tokio::spawn(web.run(shutdown.clone()));
+                Some(addr)
+            }
+            _ => None,
+        };
+        let server = Server::bind(Arc::new(config), runtime.handle(), local)
+            .await
+            .expect("bind");
+        let addr = server.local_addr();
+        let task = tokio::spawn(server.run(shutdown.clone()));
+        Self {
+            addr,
+            feed,
+            web,
+            shutdown,
+            task,
+            runtime,
+            _dir: dir,
+        }
+    }
+
+    /// The public market, when the config has `[market_data]`.
+    #[must_use]
+    pub fn market(&self) -> Option<MarketData> {
+        self.runtime.handle().market_data()
+    }
+
+    /// Stops the server (within a few seconds) and the runtime, which must
+    /// stop cleanly.
+    ///
+    /// # Panics
+    /// If either fails or does not stop in time.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let served = tokio::time::timeout(STOP_WAIT, self.task)
+            .await
+            .expect("the server stops in time")
+            .expect("the server task does not panic");
+        assert!(served.is_ok(), "{served:?}");
+        let runtime = self.runtime;
+        tokio::task::spawn_blocking(move || runtime.shutdown())
+            .await
+            .expect("shutdown does not panic")
+            .expect("the runtime stops cleanly");
+    }
+}
