@@ -11,6 +11,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use cetx_engine::settlement::Cny;
+
 use crate::market_data::{MarketData, Update, View};
 
 /// Trades the tape keeps per instrument.
@@ -162,7 +164,7 @@ impl Tape {
                     view.levels(side)
                         .take(depth)
                         .map(|(price_ticks, level)| LevelJson {
-                            price: cny(price_ticks),
+                            price: Cny(price_ticks),
                             quantity: level.quantity_t,
                             orders: level.orders,
                         })
@@ -170,13 +172,13 @@ impl Tape {
                 };
                 let day = &view.day;
                 let traded = day.trade_count > 0;
-                let price = |ticks: i64| traded.then(|| cny(ticks));
+                let price = |ticks: i64| traded.then_some(Cny(ticks));
                 InstrumentJson {
                     symbol: view.symbol.clone(),
-                    phase: phase_name(view.phase),
-                    reference: cny(view.reference_ticks),
-                    floor: cny(view.floor_ticks),
-                    ceiling: cny(view.ceiling_ticks),
+                    phase: view.phase,
+                    reference: Cny(view.reference_ticks),
+                    floor: Cny(view.floor_ticks),
+                    ceiling: Cny(view.ceiling_ticks),
                     bids: levels(Side::Buy),
                     asks: levels(Side::Sell),
                     open: price(day.open_ticks),
@@ -185,7 +187,7 @@ impl Tape {
                     last: price(day.last_ticks),
                     vwap: price(day.vwap_ticks),
                     volume: day.volume_t,
-                    turnover: cny(day.turnover_fen),
+                    turnover: Cny(day.turnover_fen),
                     trades: day.trade_count,
                     tape: trades.map_or_else(Vec::new, |t| {
                         t.tape.iter().map(|r| self.trade_json(r)).collect()
@@ -213,7 +215,7 @@ impl Tape {
     fn trade_json(&self, row: &TradeRow) -> TradeJson {
         TradeJson {
             time: self.clock(row.time_ns),
-            price: cny(row.price_ticks),
+            price: Cny(row.price_ticks),
             quantity: row.quantity_t,
             side: match row.aggressor {
                 Side::Buy => "buy",
@@ -225,28 +227,12 @@ impl Tape {
     fn candle_json(&self, candle: &Candle) -> CandleJson {
         CandleJson {
             time: self.clock(candle.minute * NS_PER_MINUTE)[..5].to_owned(),
-            open: cny(candle.open),
-            high: cny(candle.high),
-            low: cny(candle.low),
-            close: cny(candle.close),
+            open: Cny(candle.open),
+            high: Cny(candle.high),
+            low: Cny(candle.low),
+            close: Cny(candle.close),
             volume: candle.volume_t,
         }
-    }
-}
-
-/// Ticks of 0.01 CNY (or fen) as CNY with two decimals.
-fn cny(ticks: i64) -> String {
-    let sign = if ticks < 0 { "-" } else { "" };
-    let abs = ticks.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
-}
-
-const fn phase_name(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Closed => "closed",
-        Phase::Continuous => "continuous",
-        Phase::Break => "break",
-        Phase::Halted => "halted",
     }
 }
 
@@ -259,19 +245,19 @@ pub(super) struct MarketJson {
 #[derive(Debug, Serialize)]
 struct InstrumentJson {
     symbol: String,
-    phase: &'static str,
-    reference: String,
-    floor: String,
-    ceiling: String,
+    phase: Phase,
+    reference: Cny,
+    floor: Cny,
+    ceiling: Cny,
     bids: Vec<LevelJson>,
     asks: Vec<LevelJson>,
-    open: Option<String>,
-    high: Option<String>,
-    low: Option<String>,
-    last: Option<String>,
-    vwap: Option<String>,
+    open: Option<Cny>,
+    high: Option<Cny>,
+    low: Option<Cny>,
+    last: Option<Cny>,
+    vwap: Option<Cny>,
     volume: u64,
-    turnover: String,
+    turnover: Cny,
     trades: u64,
     tape: Vec<TradeJson>,
     candles: Vec<CandleJson>,
@@ -279,7 +265,7 @@ struct InstrumentJson {
 
 #[derive(Debug, Serialize)]
 struct LevelJson {
-    price: String,
+    price: Cny,
     quantity: u64,
     orders: u32,
 }
@@ -287,7 +273,7 @@ struct LevelJson {
 #[derive(Debug, Serialize)]
 struct TradeJson {
     time: String,
-    price: String,
+    price: Cny,
     quantity: u64,
     side: &'static str,
 }
@@ -295,10 +281,10 @@ struct TradeJson {
 #[derive(Debug, Serialize)]
 struct CandleJson {
     time: String,
-    open: String,
-    high: String,
-    low: String,
-    close: String,
+    open: Cny,
+    high: Cny,
+    low: Cny,
+    close: Cny,
     volume: u64,
 }
 
@@ -348,7 +334,5 @@ mod tests {
             });
         }
         assert_eq!(trades.tape.len(), TAPE_LEN);
-        assert_eq!(cny(-12_345), "-123.45");
-        assert_eq!(cny(7), "0.07");
     }
 }
