@@ -116,3 +116,50 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
     drop((one, two));
     server.stop().await;
 }
+
+/// Sends `GET path` on a new connection and returns the status line.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: cetx\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reader = tokio::io::BufReader::new(&mut stream);
+    let mut status = String::new();
+    tokio::time::timeout(WAIT, reader.read_line(&mut status))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    (stream, status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_are_bounded_and_a_freed_one_is_given_again() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let web = server.web.expect("the demo config serves the page");
+    let mut open = Vec::new();
+    for _ in 0..256 {
+        let (stream, status) = get(web, "/events").await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        open.push(stream);
+    }
+    let (_, status) = get(web, "/events").await;
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+    // The page itself is still served.
+    let (_, status) = get(web, "/").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // A closed stream frees its place (once the server has seen the close).
+    drop(open.pop());
+    let mut given = false;
+    for _ in 0..200 {
+        let (stream, status) = get(web, "/events").await;
+        if status.starts_with("HTTP/1.1 200") {
+            given = true;
+            open.push(stream);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(given, "a freed place is given to a new viewer");
+    drop(open);
+    server.stop().await;
+}

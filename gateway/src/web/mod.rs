@@ -17,7 +17,8 @@
 //! The tape and the candles start when the server does (nothing before
 //! is read back); levels, figures, phase and band are the market's own.
 //! A browser that reads slowly only ever gets the newest state: each
-//! event is the whole view, never a change.
+//! event is the whole view, never a change. At most 256 event streams are
+//! open at once; one more is answered 503.
 
 mod assets;
 mod tape;
@@ -29,14 +30,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use futures_util::Stream;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::market_data::MarketData;
@@ -48,11 +49,16 @@ const EVENT_INTERVAL: Duration = Duration::from_millis(250);
 /// Levels per side the page shows.
 const DEPTH: usize = 10;
 
+/// Event streams open at once; one more is answered 503.
+const MAX_VIEWERS: usize = 256;
+
 #[derive(Clone)]
 struct Shared {
     market: MarketData,
     tape: Arc<Tape>,
     version: watch::Receiver<u64>,
+    /// One permit per open event stream.
+    viewers: Arc<Semaphore>,
 }
 
 /// A bound web view, ready to [`WebServer::run`].
@@ -101,6 +107,7 @@ impl WebServer {
             market: self.market,
             tape,
             version,
+            viewers: Arc::new(Semaphore::new(MAX_VIEWERS)),
         };
         let app = Router::new()
             .route("/", get(page))
@@ -150,11 +157,20 @@ async fn market(State(shared): State<Shared>) -> Json<tape::MarketJson> {
 }
 
 /// The whole view as an event each time the market moved, at most every
-/// [`EVENT_INTERVAL`].
+/// [`EVENT_INTERVAL`]; 503 past [`MAX_VIEWERS`] open streams.
 async fn events(
     State(shared): State<Shared>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures_util::stream::unfold((shared, true), |(mut shared, first)| async move {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, (StatusCode, &'static str)> {
+    let viewer = Arc::clone(&shared.viewers)
+        .try_acquire_owned()
+        .map_err(|_| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many viewers; try again later",
+            )
+        })?;
+    let start = (shared, true, viewer);
+    let stream = futures_util::stream::unfold(start, |(mut shared, first, viewer)| async move {
         if !first {
             tokio::time::sleep(EVENT_INTERVAL).await;
             shared.version.changed().await.ok()?;
@@ -165,7 +181,7 @@ async fn events(
             .event("market")
             .json_data(&view)
             .unwrap_or_else(|_| Event::default().comment("unencodable"));
-        Some((Ok(event), (shared, false)))
+        Some((Ok(event), (shared, false, viewer)))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
