@@ -180,7 +180,10 @@ impl Engine {
         if self.markets[i].phase.accepts_orders() || !book.is_empty() {
             return Err(RejectReason::ReferencePriceLocked);
         }
-        let rules = rules.with_reference(price_ticks);
+        // A band wider than the book's bound on price levels is refused.
+        let rules = rules
+            .with_reference(price_ticks)
+            .map_err(|_| RejectReason::InvalidAmount)?;
         book.rebase(rules);
         events.push(Event::ReferencePriceSet(ReferencePriceSet {
             instrument,

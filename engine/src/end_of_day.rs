@@ -4,8 +4,10 @@
 //! resting order (each with an event, its reservation returned), computes
 //! the close as the volume-weighted average price of the day's continuous
 //! trades rounded half up to the tick (unchanged on a day without trades),
-//! makes that close the next day's reference price and band, releases the
-//! T+1 locks, and starts the next trading day.
+//! makes that close the next day's reference price and band (unless that
+//! band would span more than the instrument's `max_price_levels`: then the
+//! reference stays), releases the T+1 locks, and starts the next trading
+//! day.
 
 use crate::day_stats::DayStats;
 use crate::engine::Engine;
@@ -44,7 +46,10 @@ impl Engine {
                 rules.step_ticks,
             );
             events.push(Event::DayClosed(closed));
-            let next = rules.with_reference(closed.close_ticks);
+            // A close whose band would span more levels than the book may
+            // have keeps today's reference and band (the day's close is
+            // still the VWAP); see `max_price_levels`.
+            let next = rules.with_reference(closed.close_ticks).unwrap_or(rules);
             self.books[i].rebase(next);
             events.push(Event::ReferencePriceSet(ReferencePriceSet {
                 instrument,

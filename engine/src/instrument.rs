@@ -21,6 +21,15 @@ pub const TICKS_PER_CNY: i64 = 100;
 /// Basis points in one whole (100%).
 const BPS_PER_ONE: i64 = 10_000;
 
+/// Price levels per side of a book when config sets no
+/// `max_price_levels`: a ±10% band around a reference of up to 5,000 CNY at
+/// a 0.01 CNY tick. Each level costs 48 bytes (24 per side).
+pub const DEFAULT_MAX_PRICE_LEVELS: u32 = 100_000;
+
+/// The most `max_price_levels` config may set: 2^24 levels, 768 MiB of
+/// ladder for one instrument.
+pub const MAX_PRICE_LEVELS: u32 = 1 << 24;
+
 /// Dense index of an instrument in the engine's table (its position in the
 /// configured list).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -67,6 +76,12 @@ pub struct InstrumentSpec {
     pub reference_price: Decimal,
     /// Most orders that may rest in this instrument's book at once.
     pub max_orders: u32,
+    /// Most price levels one side of the book may have: a reference price
+    /// whose band would need more is refused, so no journal or command can
+    /// make the book allocate beyond it. [`DEFAULT_MAX_PRICE_LEVELS`] when
+    /// unset; at most [`MAX_PRICE_LEVELS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_price_levels: Option<u32>,
     /// Participant types that may trade this instrument. Default by kind,
     /// following today's rules: CEA, compliance entities only; CCER,
     /// compliance entities and institutions. Individuals trade nothing until
@@ -107,6 +122,7 @@ impl InstrumentSpec {
             band_bps: 1_000,
             reference_price,
             max_orders: 1 << 18,
+            max_price_levels: None,
             eligible: None,
             position_limit_t: None,
             large_holder_bps: None,
@@ -188,18 +204,25 @@ impl InstrumentSpec {
         if self.max_orders == 0 || self.max_orders == u32::MAX {
             return Err(SpecError::MaxOrders(self.max_orders));
         }
+        let max_levels = self.max_price_levels.unwrap_or(DEFAULT_MAX_PRICE_LEVELS);
+        if max_levels == 0 || max_levels > MAX_PRICE_LEVELS {
+            return Err(SpecError::MaxPriceLevels(max_levels));
+        }
         let reference_ticks = price_to_ticks(self.reference_price)
-            .ok()
-            .filter(|t| *t > 0 && t % step_ticks == 0)
-            .ok_or(SpecError::ReferencePrice(self.reference_price))?;
-        Ok(PriceRules::new(
+            .map_err(|_| SpecError::ReferencePrice(self.reference_price))?;
+        PriceRules::new(
             step_ticks,
             self.lot_t,
             self.min_order_t,
             self.max_order_t,
             self.band_bps,
+            max_levels,
             reference_ticks,
-        ))
+        )
+        .map_err(|e| match e {
+            SpecError::ReferencePrice(_) => SpecError::ReferencePrice(self.reference_price),
+            other => other,
+        })
     }
 }
 
@@ -228,6 +251,20 @@ pub enum SpecError {
     /// The book limit is zero or too large to index.
     #[error("max_orders {0} must be between 1 and 2^32 - 2")]
     MaxOrders(u32),
+    /// The bound on price levels is zero or above [`MAX_PRICE_LEVELS`].
+    #[error("max_price_levels {0} must be between 1 and {MAX_PRICE_LEVELS}")]
+    MaxPriceLevels(u32),
+    /// The band around a reference price has more levels than the book may
+    /// have.
+    #[error("the band around reference price {} CNY has {levels} price levels, more than max_price_levels {max_levels}", ticks_to_price(*.reference_ticks))]
+    TooManyLevels {
+        /// The reference price, in ticks.
+        reference_ticks: i64,
+        /// Levels its band would need per side.
+        levels: i128,
+        /// The configured bound.
+        max_levels: u32,
+    },
     /// The reference price is not positive or not on the tick.
     #[error("reference price {0} must be positive and on the tick")]
     ReferencePrice(Decimal),
@@ -256,6 +293,8 @@ pub struct PriceRules {
     pub max_order_t: u64,
     /// Band half-width in basis points.
     pub band_bps: u32,
+    /// Most price levels the band may span (per side of the book).
+    pub max_levels: u32,
     /// Today's reference price in ticks.
     pub reference_ticks: i64,
     /// Lowest price accepted today, on the tick.
@@ -270,51 +309,72 @@ impl PriceRules {
     /// The band edges are rounded inward to the tick, so no accepted price is
     /// ever more than `band_bps` away from the reference.
     ///
-    /// # Panics
-    /// If `step_ticks` is not positive or `reference_ticks` is not a positive
-    /// multiple of it (the spec check rules both out).
-    #[must_use]
+    /// # Errors
+    /// [`SpecError::Tick`] for a step that is not positive,
+    /// [`SpecError::ReferencePrice`] for a reference price that is not a
+    /// positive multiple of the step, and [`SpecError::TooManyLevels`] when
+    /// the band would span more than `max_levels` levels (so that a hostile
+    /// journal or command cannot make a book allocate without bound).
     pub fn new(
         step_ticks: i64,
         lot_t: u64,
         min_order_t: u64,
         max_order_t: u64,
         band_bps: u32,
+        max_levels: u32,
         reference_ticks: i64,
-    ) -> Self {
-        assert!(step_ticks > 0 && reference_ticks > 0 && reference_ticks % step_ticks == 0);
+    ) -> Result<Self, SpecError> {
+        if step_ticks <= 0 {
+            return Err(SpecError::Tick(ticks_to_price(step_ticks)));
+        }
+        if reference_ticks <= 0 || reference_ticks % step_ticks != 0 {
+            return Err(SpecError::ReferencePrice(ticks_to_price(reference_ticks)));
+        }
         let reference = i128::from(reference_ticks);
-        let bps = i128::from(band_bps);
+        let bps = i128::from(band_bps.min(BPS_PER_ONE as u32));
         let one = i128::from(BPS_PER_ONE);
         let step = i128::from(step_ticks);
         // Lowest price p with p >= reference × (1 - band), rounded up to the tick.
         let low = (reference * (one - bps)).div_euclid(one)
             + i128::from((reference * (one - bps)).rem_euclid(one) != 0);
-        let floor = (low + step - 1).div_euclid(step) * step;
+        let floor = ((low + step - 1).div_euclid(step) * step).max(step);
         // Highest price p with p <= reference × (1 + band), rounded down to the tick.
         let ceiling = (reference * (one + bps)).div_euclid(one).div_euclid(step) * step;
-        let to_i64 = |v: i128| i64::try_from(v).expect("band edge fits in i64");
-        Self {
+        let levels = (ceiling - floor) / step + 1;
+        let too_many = SpecError::TooManyLevels {
+            reference_ticks,
+            levels,
+            max_levels,
+        };
+        if levels > i128::from(max_levels) {
+            return Err(too_many);
+        }
+        Ok(Self {
             step_ticks,
             lot_t,
             min_order_t,
             max_order_t,
             band_bps,
+            max_levels,
             reference_ticks,
-            floor_ticks: to_i64(floor.max(step)),
-            ceiling_ticks: to_i64(ceiling),
-        }
+            floor_ticks: i64::try_from(floor).map_err(|_| too_many.clone())?,
+            ceiling_ticks: i64::try_from(ceiling).map_err(|_| too_many)?,
+        })
     }
 
     /// The same rules around another reference price.
-    #[must_use]
-    pub fn with_reference(&self, reference_ticks: i64) -> Self {
+    ///
+    /// # Errors
+    /// As [`PriceRules::new`]: a reference price that is not positive or
+    /// off the tick, or whose band spans more than `max_levels` levels.
+    pub fn with_reference(&self, reference_ticks: i64) -> Result<Self, SpecError> {
         Self::new(
             self.step_ticks,
             self.lot_t,
             self.min_order_t,
             self.max_order_t,
             self.band_bps,
+            self.max_levels,
             reference_ticks,
         )
     }
@@ -353,11 +413,10 @@ impl PriceRules {
         }
     }
 
-    /// Number of price levels in today's band.
+    /// Number of price levels in today's band: at most `max_levels`.
     #[must_use]
-    pub fn level_count(&self) -> usize {
-        usize::try_from((self.ceiling_ticks - self.floor_ticks) / self.step_ticks + 1)
-            .expect("band is not empty")
+    pub const fn level_count(&self) -> usize {
+        ((self.ceiling_ticks - self.floor_ticks) / self.step_ticks + 1) as usize
     }
 }
 
@@ -485,12 +544,55 @@ mod tests {
                 |s| s.reference_price = dec("90.001"),
                 SpecError::ReferencePrice(dec("90.001")),
             ),
+            (
+                |s| s.reference_price = dec("-90.00"),
+                SpecError::ReferencePrice(dec("-90.00")),
+            ),
+            (
+                |s| s.max_price_levels = Some(0),
+                SpecError::MaxPriceLevels(0),
+            ),
+            (
+                |s| s.max_price_levels = Some(MAX_PRICE_LEVELS + 1),
+                SpecError::MaxPriceLevels(MAX_PRICE_LEVELS + 1),
+            ),
+            (
+                // ±10% of 10,000 CNY is 200,001 ticks: twice the default.
+                |s| s.reference_price = dec("10000.00"),
+                SpecError::TooManyLevels {
+                    reference_ticks: 1_000_000,
+                    levels: 200_001,
+                    max_levels: DEFAULT_MAX_PRICE_LEVELS,
+                },
+            ),
         ];
         for (break_it, expected) in cases {
             let mut spec = good.clone();
             break_it(&mut spec);
             assert_eq!(spec.rules(), Err(expected));
         }
+    }
+
+    #[test]
+    fn a_new_reference_is_refused_rather_than_a_panic_or_a_huge_ladder() {
+        let rules = InstrumentSpec::cea(2025, dec("90.00")).rules().unwrap();
+        assert_eq!(rules.with_reference(95_00).unwrap().ceiling_ticks, 104_50);
+        for bad in [0, -1, i64::MIN] {
+            assert!(matches!(
+                rules.with_reference(bad),
+                Err(SpecError::ReferencePrice(_))
+            ));
+        }
+        for huge in [1_000_000_000_000_000, i64::MAX] {
+            assert!(matches!(
+                rules.with_reference(huge),
+                Err(SpecError::TooManyLevels { .. })
+            ));
+        }
+        // The bound is the config's: the same price fits a larger one.
+        let mut spec = InstrumentSpec::cea(2025, dec("10000.00"));
+        spec.max_price_levels = Some(200_001);
+        assert_eq!(spec.rules().unwrap().level_count(), 200_001);
     }
 
     #[test]

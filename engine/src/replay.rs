@@ -7,7 +7,22 @@
 //! Each event is still checked against the state it lands on (the order it
 //! names rests, quantities add up, trade ids follow on); a journal that does
 //! not fit is reported as [`ReplayError`], never applied halfway silently.
+//!
+//! A journal is input like any other: registries replay journals they are
+//! handed, whose checksums prove only that the bytes were not damaged on
+//! the way. So nothing an event says is taken on trust where it could
+//! break the state or the process: prices are positive, on the tick and
+//! inside the band; every band is recomputed and must equal the journaled
+//! one, and no band spans more price levels than configured; quantities
+//! are within the instrument's order sizes; every account, order and
+//! instrument is known; reservations are funded; balances add up with
+//! checked arithmetic; a day closes with the figures its trades make and
+//! the next day follows it. An event that breaks any of these is a
+//! [`ReplayError`], which readers report as corruption of the entry.
 
+mod admin;
+
+use crate::account::Account;
 use crate::command::Stamp;
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
@@ -130,17 +145,26 @@ impl Engine {
                 a.order_id.0, a.account.0
             )
         })?;
-        if self.books[i].rules().check_price(a.price_ticks).is_err() {
+        let rules = self.books[i].rules();
+        if rules.check_price(a.price_ticks).is_err() {
             return Err(format!("order {} is priced outside the band", a.order_id.0));
         }
-        self.last_order_id = Some(a.order_id);
+        if let Err(reason) = rules.check_quantity(a.quantity_t) {
+            return Err(format!(
+                "order {} of {} t breaks the order sizes ({reason:?})",
+                a.order_id.0, a.quantity_t
+            ));
+        }
         let claim = Claim {
             instrument: a.instrument,
             side: a.side,
             price_ticks: a.price_ticks,
             quantity_t: a.quantity_t,
         };
-        risk::reserve(self.accounts.at_mut(account_at), &claim);
+        let account = self.accounts.at_mut(account_at);
+        check_funded(account, &claim).map_err(|why| format!("order {}: {why}", a.order_id.0))?;
+        self.last_order_id = Some(a.order_id);
+        risk::reserve(account, &claim);
         Ok(Incoming {
             order_id: a.order_id,
             account: a.account,
@@ -177,9 +201,13 @@ impl Engine {
             )
         })?;
         let fits = maker.price_ticks == t.price_ticks
+            && t.quantity_t > 0
             && maker.quantity_t.checked_sub(t.quantity_t) == Some(t.maker_remaining_t)
             && taker.remaining_t.checked_sub(t.quantity_t) == Some(t.taker_remaining_t)
             && maker.side != taker.side
+            && t.aggressor == taker.side
+            && maker.account == t.maker_account
+            && taker.account == t.taker_account
             && maker.account != taker.account;
         if !fits {
             return Err(format!("trade {} does not fit its orders", t.trade_id));
@@ -250,6 +278,19 @@ impl Engine {
                 a.order_id.0
             ));
         }
+        if book.rules().check_quantity(a.quantity_t).is_err() {
+            return Err(format!(
+                "order {} is amended to {} t, outside the order sizes",
+                a.order_id.0, a.quantity_t
+            ));
+        }
+        let keeps = a.price_ticks == old.price_ticks && a.quantity_t <= old.quantity_t;
+        if a.priority_kept != keeps || a.side != old.side || a.account != old.account {
+            return Err(format!(
+                "the amend of order {} does not fit the order",
+                a.order_id.0
+            ));
+        }
         let account_at = book.account_at(slot);
         let old_claim = Claim {
             instrument: a.instrument,
@@ -257,16 +298,18 @@ impl Engine {
             price_ticks: old.price_ticks,
             quantity_t: old.quantity_t,
         };
+        let new_claim = Claim {
+            price_ticks: a.price_ticks,
+            quantity_t: a.quantity_t,
+            ..old_claim
+        };
         let account = self.accounts.at_mut(account_at);
         risk::release(account, &old_claim);
-        risk::reserve(
-            account,
-            &Claim {
-                price_ticks: a.price_ticks,
-                quantity_t: a.quantity_t,
-                ..old_claim
-            },
-        );
+        if let Err(why) = check_funded(account, &new_claim) {
+            risk::reserve(account, &old_claim);
+            return Err(format!("amend of order {}: {why}", a.order_id.0));
+        }
+        risk::reserve(account, &new_claim);
         let book = &mut self.books[i];
         if a.priority_kept {
             book.reduce(slot, a.quantity_t);
@@ -284,73 +327,27 @@ impl Engine {
             rests: true,
         }))
     }
+}
 
-    fn replay_admin(&mut self, event: &Event) -> Result<(), String> {
-        match event {
-            Event::Rejected(_) | Event::LargeHolder(_) => {}
-            Event::AccountOpened(o) => {
-                if !self
-                    .accounts
-                    .open(o.account, o.participant, o.broker, self.books.len())
-                {
-                    return Err(format!("account {} opened twice", o.account.0));
-                }
-            }
-            Event::CashDeposited(c) | Event::CashWithdrawn(c) => {
-                let account = self
-                    .accounts
-                    .get_mut(c.account)
-                    .ok_or_else(|| format!("cash moved for unknown account {}", c.account.0))?;
-                account.cash_fen = c.cash_fen;
-            }
-            Event::HoldingsCredited(h) | Event::HoldingsDebited(h) => {
-                let i = self
-                    .instrument_index(h.instrument)
-                    .map_err(|_| format!("holdings of unknown instrument {}", h.instrument.0))?;
-                let account = self
-                    .accounts
-                    .get_mut(h.account)
-                    .ok_or_else(|| format!("holdings moved for unknown account {}", h.account.0))?;
-                account.holdings[i].balance_t = h.balance_t;
-            }
-            Event::PhaseChanged(p) => {
-                let i = self
-                    .instrument_index(p.instrument)
-                    .map_err(|_| format!("phase of unknown instrument {}", p.instrument.0))?;
-                self.markets[i].phase = p.phase;
-            }
-            Event::ReferencePriceSet(r) => {
-                let i = self
-                    .instrument_index(r.instrument)
-                    .map_err(|_| format!("reference of unknown instrument {}", r.instrument.0))?;
-                let book = &mut self.books[i];
-                if !book.is_empty() {
-                    return Err(format!(
-                        "reference of instrument {} moves under resting orders",
-                        r.instrument.0
-                    ));
-                }
-                let rules = book.rules().with_reference(r.price_ticks);
-                book.rebase(rules);
-            }
-            Event::DayClosed(d) => {
-                let i = self
-                    .instrument_index(d.instrument)
-                    .map_err(|_| format!("close of unknown instrument {}", d.instrument.0))?;
-                self.markets[i].today = crate::day_stats::DayStats::default();
-            }
-            Event::DayStarted(d) => {
-                for account in self.accounts.iter_mut() {
-                    for holding in &mut account.holdings {
-                        holding.locked_t = 0;
-                    }
-                }
-                self.trading_day = d.trading_day;
-            }
-            Event::Accepted(_) | Event::Trade(_) | Event::Cancelled(_) | Event::Amended(_) => {
-                unreachable!("order events are replayed by Engine::replay")
-            }
+/// Whether `account` has the free cash (a buy) or the free allowances (a
+/// sell) that `claim` reserves, as the live engine checked before it
+/// accepted the order.
+fn check_funded(account: &Account, claim: &Claim) -> Result<(), String> {
+    let funded = match claim.side {
+        Side::Buy => {
+            risk::value_fen(claim.price_ticks, claim.quantity_t) <= account.available_fen()
         }
+        Side::Sell => {
+            let holding = &account.holdings[usize::from(claim.instrument.0)];
+            risk::check_sellable(holding, claim.quantity_t).is_ok()
+        }
+    };
+    if funded {
         Ok(())
+    } else {
+        Err(format!(
+            "account {} cannot fund {} t at {} ticks",
+            account.id.0, claim.quantity_t, claim.price_ticks
+        ))
     }
 }

@@ -66,7 +66,7 @@ pub enum StateError {
     #[error("account {0} appears twice")]
     DuplicateAccount(u32),
     /// A reference price is not positive or not on the instrument's tick.
-    #[error("instrument {0}: reference price {1} ticks is not on the tick")]
+    #[error("instrument {0}: reference price {1} ticks is not positive and on the tick, or its band spans more than max_price_levels")]
     ReferencePrice(u16, i64),
     /// A resting order cannot rest as given.
     #[error("instrument {instrument}: order {order} cannot rest: {why}")]
@@ -130,11 +130,10 @@ impl Engine {
             let id = InstrumentId(i as u16);
             let book = &mut engine.books[i];
             let rules = *book.rules();
-            if instrument.reference_ticks <= 0 || instrument.reference_ticks % rules.step_ticks != 0
-            {
-                return Err(StateError::ReferencePrice(id.0, instrument.reference_ticks));
-            }
-            book.rebase(rules.with_reference(instrument.reference_ticks));
+            let rules = rules
+                .with_reference(instrument.reference_ticks)
+                .map_err(|_| StateError::ReferencePrice(id.0, instrument.reference_ticks))?;
+            book.rebase(rules);
             let market = &mut engine.markets[i];
             market.phase = instrument.phase;
             market.today = instrument.today;

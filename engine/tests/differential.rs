@@ -116,6 +116,7 @@ fn instrument_spec(
         band_bps,
         reference_price: Decimal::new(reference_fen, 2),
         max_orders,
+        max_price_levels: None,
         // No holding rules: the accounts are rich and always free to trade,
         // so that only the book decides. The rules have their own tests.
         eligible: None,

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use crate::command::{Command, Stamp};
 use crate::event::Event;
+use crate::replay::ReplayError;
 
 use super::format::decode_entry_payload_into;
 use super::manifest::journal_segments;
@@ -51,6 +52,8 @@ pub struct JournalReader {
     bytes: u64,
     /// Where the data of the segment read last ended in zeros, if it did.
     zero_tail: Option<(PathBuf, u64)>,
+    /// Where the record of the entry returned last starts.
+    last_offset: u64,
 }
 
 impl JournalReader {
@@ -101,6 +104,7 @@ impl JournalReader {
             segments_opened: 0,
             bytes: 0,
             zero_tail: None,
+            last_offset: 0,
         }
     }
 
@@ -120,6 +124,24 @@ impl JournalReader {
     #[must_use]
     pub const fn next_seq(&self) -> Option<u64> {
         self.expected
+    }
+
+    /// The entry returned last was checked and decoded, but its events do
+    /// not replay (see [`crate::Engine::replay`]): the record is corrupt
+    /// although its checksum holds. The error names its segment, offset
+    /// and sequence number, as any other damage does.
+    #[must_use]
+    pub fn corrupt_entry(&self, error: &ReplayError) -> JournalError {
+        JournalError::Corrupt {
+            file: self
+                .current
+                .as_ref()
+                .map(|segment| segment.path.clone())
+                .unwrap_or_default(),
+            offset: self.last_offset,
+            seq: error.seq,
+            reason: format!("the entry does not replay: {}", error.what),
+        }
     }
 
     /// Reads the next entry, appending its events to `events` (a buffer the
@@ -196,6 +218,7 @@ impl JournalReader {
                     if seq < self.from_seq {
                         continue;
                     }
+                    self.last_offset = offset;
                     return decode_entry_payload_into(seq, payload, events)
                         .map(Some)
                         .map_err(|e| corrupt(format!("the entry does not decode: {e}")));

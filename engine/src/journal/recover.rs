@@ -15,7 +15,9 @@
 //!    kept in `torn/` beside the segments. A bad record that a whole later
 //!    record follows, a bad header, a missing segment or a gap in the
 //!    sequence numbers is damage, not a crash: recovery refuses, naming
-//!    the file, offset and sequence number. The unused zeros at the end of
+//!    the file, offset and sequence number; so is an entry whose checksum
+//!    holds but whose events do not fit the state ([`Engine::replay`]
+//!    checks each). The unused zeros at the end of
 //!    a preallocated last segment are trimmed (the writer starts a new
 //!    segment anyway).
 //! 4. A snapshot ahead of the journal's end cannot be used: recovery runs
@@ -36,7 +38,6 @@ use super::JournalError;
 use crate::command::{Command, Stamp};
 use crate::engine::{Engine, EngineConfig};
 use crate::event::Event;
-use crate::replay::ReplayError;
 use crate::state::StateError;
 
 /// Where the bytes cut off a torn tail are kept, inside the journal
@@ -80,9 +81,6 @@ pub enum RecoverError {
     /// the offset and the sequence number.
     #[error("cannot recover: {0}")]
     Journal(#[from] JournalError),
-    /// The journal's events do not fit the state they replay onto.
-    #[error("cannot recover: {0}")]
-    Replay(#[from] ReplayError),
     /// The config cannot be used, or a snapshot does not fit it.
     #[error("cannot recover: {0}")]
     State(#[from] StateError),
@@ -118,8 +116,9 @@ impl RecoveryObserver for Nothing {
 ///
 /// # Errors
 /// [`RecoverError::Journal`] for a damaged or unreadable journal, naming
-/// file, offset and sequence number; [`RecoverError::Replay`] when its
-/// events do not fit; [`RecoverError::State`] for an unusable config.
+/// file, offset and sequence number (an entry whose checksum holds but
+/// whose events do not fit the state is damage too); [`RecoverError::State`]
+/// for an unusable config.
 pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverError> {
     recover_with(dir, config, &mut Nothing)
 }
@@ -236,7 +235,9 @@ fn replay_journal(
     loop {
         match reader.next_into(&mut events) {
             Ok(Some((stamp, command))) => {
-                engine.replay(stamp, &events)?;
+                engine
+                    .replay(stamp, &events)
+                    .map_err(|e| reader.corrupt_entry(&e))?;
                 observer.entry(engine, stamp, &command, &events);
                 pass.replayed += 1;
                 events.clear();

@@ -71,13 +71,17 @@ pub mod exit {
     /// before anything is read): an unknown flag, a missing `--journal`,
     /// a `--day` that is not a date.
     pub const USAGE: u8 = 2;
-    /// A record is damaged (bad CRC, bad header, undecodable).
+    /// A record is damaged (bad CRC, bad header, undecodable), or its
+    /// checksum holds but its events cannot be true of the state they
+    /// replay onto (a price off the band, a band that is not the one its
+    /// reference makes, a quantity beyond the order sizes, an unknown
+    /// account or order, a balance that does not add up).
     pub const CORRUPT: u8 = 3;
     /// Sequence numbers are not continuous, or a segment the manifest
     /// lists is missing.
     pub const GAP: u8 = 4;
     /// The ledger does not reconcile with the engine, or value is not
-    /// conserved, or the events do not replay.
+    /// conserved.
     pub const RECONCILE: u8 = 5;
 }
 
@@ -113,7 +117,9 @@ pub enum ReplayFailure {
         /// The path given.
         path: PathBuf,
     },
-    /// The events do not replay onto the engine.
+    /// The events of a followed entry do not replay onto the engine (when
+    /// reading the journal as it stands, this is [`JournalError::Corrupt`],
+    /// naming the file and offset).
     #[error("{0}")]
     Replay(#[from] ReplayError),
     /// The ledger disagrees with the engine, or value is not conserved.
@@ -139,7 +145,8 @@ impl ReplayFailure {
             Self::Journal(JournalError::Gap { .. } | JournalError::MissingSegment { .. }) => {
                 exit::GAP
             }
-            Self::Replay(_) | Self::Reconcile(_) => exit::RECONCILE,
+            Self::Replay(_) => exit::CORRUPT,
+            Self::Reconcile(_) => exit::RECONCILE,
             Self::Journal(_) | Self::NoJournal { .. } | Self::Output { .. } => exit::FAILURE,
         }
     }
@@ -294,7 +301,9 @@ impl<'s> Replayed<'_, '_, 's> {
                 command,
                 events: std::mem::take(&mut events),
             };
-            self.engine.replay(stamp, &entry.events)?;
+            self.engine
+                .replay(stamp, &entry.events)
+                .map_err(|e| reader.corrupt_entry(&e))?;
             summary.rows += self.settle(&entry, &mut rows, clearing, ClearingLine::NAME)?;
             events = entry.events;
             events.clear();
