@@ -21,9 +21,11 @@
 //! - `validate`: [`ServerConfig::validate`], the checks;
 //! - `error`: [`ConfigError`];
 //! - `position`: the line, column and key of a TOML error;
-//! - `values`: how amounts, dates and times may be written.
+//! - `values`: how amounts, dates and times may be written;
+//! - `exposure`: whether a file with secrets is open to other users.
 
 mod error;
+mod exposure;
 mod position;
 mod validate;
 mod values;
@@ -46,6 +48,7 @@ use crate::protocol::{
 };
 
 pub use error::ConfigError;
+pub use exposure::open_to_others;
 
 /// The embedded default config, `gateway/default.toml`: a demo market with
 /// three instruments, two brokers and funded accounts.

@@ -108,7 +108,7 @@ pub fn archive_segments(
         if segment.archived {
             continue;
         }
-        fs::create_dir_all(&target)
+        super::private::create_dir(&target)
             .map_err(|e| JournalError::io(&target, "creating the archive directory", e))?;
         let from = manifest.path_of(dir, segment);
         manifest.archive_dir = Some(archive_dir.to_path_buf());

@@ -13,7 +13,7 @@
 //! error ends the thread: the error is published as the writer's failure
 //! and nothing is retried.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -343,11 +343,7 @@ impl<R: Send + 'static> WriterThread<R> {
                 file
             }
             None => {
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&path)
+                let mut file = super::private::create(&path)
                     .map_err(|e| JournalError::io(&path, "creating journal segment", e))?;
                 file.write_all(&header).map_err(|e| {
                     JournalError::io(&path, "writing the header of journal segment", e)

@@ -5,7 +5,7 @@
 //! process id, so that a second server can say who is in the way. Readers
 //! (`cetx replay`, followers) take no lock.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -30,15 +30,10 @@ impl JournalLock {
     /// when the lock file gives one; [`JournalError::Io`] when the
     /// directory or the lock file cannot be made.
     pub fn acquire(dir: &Path) -> Result<Self, JournalError> {
-        std::fs::create_dir_all(dir)
+        super::private::create_dir(dir)
             .map_err(|e| JournalError::io(dir, "creating the journal directory", e))?;
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        let mut file = super::private::open_or_create(&path)
             .map_err(|e| JournalError::io(&path, "opening the journal lock", e))?;
         match file.try_lock() {
             Ok(()) => {}

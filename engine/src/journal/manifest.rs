@@ -26,7 +26,7 @@
 //! holding no record (a crash between creating it and listing it); any
 //! other is refused.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -151,7 +151,7 @@ impl Manifest {
     pub fn write(&self, dir: &Path) -> Result<(), JournalError> {
         let path = dir.join(MANIFEST_FILE);
         let temporary = dir.join(format!("{MANIFEST_FILE}.tmp"));
-        let mut file = File::create(&temporary)
+        let mut file = super::private::create_temporary(&temporary)
             .map_err(|e| JournalError::io(&temporary, "creating the journal manifest", e))?;
         file.write_all(self.render().as_bytes())
             .and_then(|()| file.sync_all())

@@ -41,6 +41,8 @@
 //! - [`recover`]: [`recover()`](recover::recover) on start: load the newest
 //!   good snapshot, replay the rest once (with a
 //!   [`RecoveryObserver`] for whatever else is rebuilt), cut a torn tail.
+//! - [`private`]: every directory `0700` and file `0600` the journal
+//!   creates, never through a symlink.
 //! - [`archive`]: retention: keep the newest snapshots, move settled
 //!   segments to an archive directory.
 //!
@@ -63,6 +65,7 @@ pub mod format;
 pub mod lock;
 pub mod manifest;
 mod prealloc;
+pub mod private;
 pub mod reader;
 pub mod recover;
 mod segment;

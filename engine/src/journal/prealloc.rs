@@ -115,11 +115,7 @@ fn fill_ahead(dir: &Path, segment_bytes: u64, sender: &Sender<Ready>, stop: &Ato
 /// Writes `bytes` zeros to a new file at `path` and syncs it; `None` when
 /// stopped first.
 fn fill(path: &Path, bytes: u64, stop: &AtomicBool) -> std::io::Result<Option<File>> {
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)?;
+    let mut file = super::private::create_new(path)?;
     let mut left = bytes;
     while left > 0 {
         if stop.load(Ordering::Acquire) {

@@ -26,7 +26,7 @@
 //! Recovery from a snapshot plus the journal after it gives exactly the
 //! state that replaying the whole journal gives; the tests check both.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -273,7 +273,8 @@ fn trim_zero_tail(file: &Path, offset: u64) -> Result<(), JournalError> {
 /// segment torn inside its header is moved to `torn/` whole.
 fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, JournalError> {
     let torn_dir = dir.join(TORN_DIR);
-    fs::create_dir_all(&torn_dir).map_err(|e| JournalError::io(&torn_dir, "creating", e))?;
+    super::private::create_dir(&torn_dir)
+        .map_err(|e| JournalError::io(&torn_dir, "creating", e))?;
     let name = file
         .file_name()
         .map_or_else(|| "segment".into(), |n| n.to_string_lossy().into_owned());
@@ -288,8 +289,9 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
         .seek(SeekFrom::Start(offset))
         .and_then(|_| segment.read_to_end(&mut removed))
         .map_err(|e| JournalError::io(file, "reading torn tail of", e))?;
-    let mut copy =
-        File::create(&saved_to).map_err(|e| JournalError::io(&saved_to, "creating", e))?;
+    // A new file: a symlink (or an older copy) of that name is refused.
+    let mut copy = super::private::create_new(&saved_to)
+        .map_err(|e| JournalError::io(&saved_to, "creating", e))?;
     copy.write_all(&removed)
         .and_then(|()| copy.sync_all())
         .map_err(|e| JournalError::io(&saved_to, "writing", e))?;

@@ -124,7 +124,7 @@ pub fn write_framed(
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = PathBuf::from(temporary);
-    let mut file = File::create(&temporary)
+    let mut file = super::private::create_temporary(&temporary)
         .map_err(|e| JournalError::io(&temporary, "creating snapshot", e))?;
     file.write_all(&bytes)
         .map_err(|e| JournalError::io(&temporary, "writing snapshot", e))?;

@@ -164,7 +164,7 @@ impl<R: Send + 'static> JournalWriter<R> {
             ));
         }
         if config.durability != Durability::None {
-            std::fs::create_dir_all(&dir)
+            super::private::create_dir(&dir)
                 .map_err(|e| JournalError::io(&dir, "creating the journal directory", e))?;
             check_follows(&dir, next_seq)?;
         }

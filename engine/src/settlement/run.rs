@@ -500,8 +500,12 @@ fn output(path: impl std::fmt::Display) -> impl FnOnce(io::Error) -> ReplayFailu
     }
 }
 
+/// Writes a temporary report file: created new and private (`0600`, no
+/// symlink followed; see [`crate::journal::private`]).
 fn write_file(path: &Path, contents: &[u8]) -> Result<(), ReplayFailure> {
-    std::fs::write(path, contents).map_err(output(path.display()))
+    crate::journal::private::create_temporary(path)
+        .and_then(|mut file| file.write_all(contents))
+        .map_err(output(path.display()))
 }
 
 fn write_stream(stream: &mut dyn Write, name: &str, contents: &[u8]) -> Result<(), ReplayFailure> {

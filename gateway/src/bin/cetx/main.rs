@@ -4,9 +4,11 @@
 //!   [--open-market-now] [--start-at TIME]` recovers the market from its journal and serves
 //!   brokers until SIGTERM or Ctrl-C, then drains and syncs the journal and
 //!   exits 0. Without `--config` it runs the embedded demo market.
-//! - `cetx order --broker N --secret S --account A --symbol SYM --side buy
-//!   --qty N [--price 90.00] …` logs in, sends one order and prints its
-//!   reports.
+//! - `cetx order --broker N [--secret-file FILE] --account A --symbol SYM
+//!   --side buy --qty N [--price 90.00] …` logs in, sends one order and
+//!   prints its reports. The secret comes from `--secret-file`, else
+//!   `CETX_SECRET`, else a prompt (`secret`); `--secret S` still works,
+//!   with a warning, since `ps` shows it.
 //! - `cetx replay --journal DIR [--config FILE] [--day YYYYMMDD] [--from-seq N]
 //!   [--out DIR] [--format csv|json] [--follow]` verifies and replays a
 //!   journal into settlement reports and the clearing file (see
@@ -23,6 +25,7 @@
 //! `info`).
 
 mod screen;
+mod secret;
 mod watch;
 
 use std::net::SocketAddr;
@@ -211,9 +214,15 @@ struct OrderArgs {
     /// The broker's id.
     #[arg(long)]
     broker: u32,
-    /// The broker's secret.
-    #[arg(long)]
-    secret: String,
+    /// The broker's secret on the command line: every local user sees it
+    /// (`ps`, shell history), so prefer `--secret-file`, `CETX_SECRET` or
+    /// the prompt (asked when neither is given).
+    #[arg(long, conflicts_with = "secret_file")]
+    secret: Option<String>,
+    /// A file whose first line is the broker's secret (keep it `chmod
+    /// 600`).
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
     /// The account to trade for.
     #[arg(long)]
     account: u32,
@@ -437,6 +446,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Some(path) => ServerConfig::load(path)?,
         None => ServerConfig::embedded_default(),
     };
+    if let Some(path) = args.config.as_ref().filter(|_| !config.brokers.is_empty()) {
+        warn_if_open_to_others(path);
+    }
     if let Some(addr) = args.market_data_listen {
         let settings = config
             .market_data
@@ -456,7 +468,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| config.server.data_dir.clone());
-    std::fs::create_dir_all(&data_dir)
+    cetx_engine::journal::private::create_dir(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut options = RuntimeOptions::new(&data_dir);
     options.open_market_now = args.open_market_now;
@@ -605,9 +617,16 @@ async fn order(args: OrderArgs) -> Result<()> {
             .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
     });
     let timeout = Duration::from_secs(args.timeout);
+    let secret = secret::resolve(
+        secret::SecretArgs {
+            inline: args.secret.clone(),
+            file: args.secret_file.clone(),
+        },
+        args.broker,
+    )?;
     let mut client = tokio::time::timeout(
         timeout,
-        Client::connect(args.addr.as_str(), args.broker, &args.secret, 0),
+        Client::connect(args.addr.as_str(), args.broker, &secret, 0),
     )
     .await
     .with_context(|| format!("no connection to {} within {timeout:?}", args.addr))?
@@ -684,12 +703,21 @@ async fn order(args: OrderArgs) -> Result<()> {
 }
 
 /// CNY to ticks of 0.01 CNY, exactly.
-fn price_to_ticks(price: Decimal) -> Result<i64> {
-    let ticks = price * Decimal::from(100);
-    if !ticks.fract().is_zero() {
-        bail!("price {price} is not a whole number of fen (0.01 CNY)");
+/// Warns when the config file, which holds the brokers' secrets, is open
+/// to the file's group or other users.
+fn warn_if_open_to_others(path: &std::path::Path) {
+    if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(path) {
+        tracing::warn!(
+            "the config file {} holds broker secrets and is open to other users (mode {mode:o}); chmod 600 it",
+            path.display()
+        );
     }
-    i64::try_from(ticks).with_context(|| format!("price {price} is out of range"))
+}
+
+/// A `--price` in ticks: a named error, never an overflow, for a price
+/// that is not whole fen or does not fit.
+fn price_to_ticks(price: Decimal) -> Result<i64> {
+    Ok(cetx_engine::price_to_ticks(price)?)
 }
 
 /// Ticks as CNY, e.g. 9000 as 90.00.

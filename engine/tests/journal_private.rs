@@ -1,0 +1,123 @@
+//! Private by default: the journal directory is `0700` and every file in it
+//! `0600`, whatever the umask; and a symlink planted where the journal
+//! writes a temporary file (a snapshot's `.tmp`, the manifest's `.tmp`, the
+//! torn-tail copy) is never followed.
+
+mod journal_support;
+
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::Path;
+
+use cetx_engine::journal::private::{DIR_MODE, FILE_MODE};
+use cetx_engine::journal::snapshot::snapshot_file_name;
+use cetx_engine::journal::{recover, write_snapshot, JournalConfig, Manifest, MANIFEST_FILE};
+use cetx_engine::{Command, JournalWriter, Stamp};
+use cetx_engine::{Engine, EngineConfig, InstrumentSpec};
+use journal_support::{data_end, records, segments, write};
+use rust_decimal::Decimal;
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        instruments: vec![InstrumentSpec::cea(2025, Decimal::new(90_00, 2))],
+    }
+}
+
+/// Entries 1..=`last` that replay onto any engine: commands whose events
+/// were all refusals (none).
+fn write_empty(dir: &Path, last: u64) {
+    let writer = JournalWriter::open(dir, 1, JournalConfig::default()).unwrap();
+    for seq in 1..=last {
+        let stamp = Stamp {
+            seq,
+            time_ns: seq as i64,
+        };
+        writer
+            .append_blocking(stamp, &Command::EndOfDay, &[])
+            .unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// A planted file that must keep its content.
+fn bait(dir: &Path) -> std::path::PathBuf {
+    let bait = dir.join("bait");
+    std::fs::write(&bait, "precious").unwrap();
+    bait
+}
+
+#[test]
+fn the_journal_directory_and_its_files_are_owner_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data/journal");
+    let small = JournalConfig {
+        segment_bytes: 4096,
+        ..JournalConfig::default()
+    };
+    write(&dir, 1..=40, small);
+    let engine = Engine::new(&config()).unwrap();
+    write_snapshot(&dir, 40, &engine.state()).unwrap();
+    assert_eq!(mode(&dir), DIR_MODE);
+    assert_eq!(mode(&tmp.path().join("data")), DIR_MODE);
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), FILE_MODE, "{}", path.display());
+            files += 1;
+        }
+    }
+    // Segments, the manifest and the snapshot at least.
+    assert!(files >= 4, "{files} files");
+}
+
+#[test]
+fn a_symlink_at_a_snapshot_or_manifest_temporary_is_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    write_empty(&dir, 3);
+    let bait = bait(tmp.path());
+    let snapshot_tmp = dir.join(format!("{}.tmp", snapshot_file_name(3)));
+    symlink(&bait, &snapshot_tmp).unwrap();
+    let manifest_tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
+    symlink(&bait, &manifest_tmp).unwrap();
+
+    let engine = Engine::new(&config()).unwrap();
+    let snapshot = write_snapshot(&dir, 3, &engine.state()).unwrap();
+    Manifest::read(&dir).unwrap().unwrap().write(&dir).unwrap();
+
+    assert_eq!(std::fs::read_to_string(&bait).unwrap(), "precious");
+    assert_eq!(mode(&snapshot), FILE_MODE);
+    assert!(!snapshot_tmp.exists() && !manifest_tmp.exists());
+    assert!(recover(&dir, &config()).is_ok());
+}
+
+#[test]
+fn a_symlink_where_the_torn_tail_is_copied_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    write_empty(&dir, 3);
+    // Cut the last record in half: a torn tail, which recovery copies to
+    // torn/ before truncating.
+    let last = segments(&dir).pop().unwrap();
+    let end = data_end(&last);
+    let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+    file.set_len(end - 10).unwrap();
+    let torn_dir = dir.join("torn");
+    std::fs::create_dir(&torn_dir).unwrap();
+    let (torn_at, _) = *records(&last).last().unwrap();
+    let name = last.file_name().unwrap().to_string_lossy().into_owned();
+    let bait = bait(tmp.path());
+    symlink(&bait, torn_dir.join(format!("{name}.from-{torn_at}"))).unwrap();
+
+    let error = recover(&dir, &config()).unwrap_err().to_string();
+    assert!(error.contains("creating"), "{error}");
+    assert_eq!(std::fs::read_to_string(&bait).unwrap(), "precious");
+}

@@ -1,0 +1,137 @@
+//! Secrets and private files with the real `cetx` binary: the data
+//! directory is created `0700`; `cetx order` takes the broker's secret from
+//! `--secret-file`, `CETX_SECRET`, or (with a warning) `--secret`, and
+//! without any of them and no terminal to ask on says so; `cetx serve`
+//! warns when its config file, which holds the secrets, is open to other
+//! users.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{free_port, output_within, ServeProcess};
+
+fn finish(mut command: Command) -> Output {
+    let child = command
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx runs");
+    output_within(child, "cetx", Duration::from_secs(30))
+}
+
+/// `cetx order` for broker 1 (an IOC buy that finds no seller), with the
+/// secret given by `secret` and `CETX_SECRET` removed unless `env` sets it.
+fn order(addr: &str, secret: &[&str], env: Option<&str>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
+    c.args([
+        "order",
+        "--addr",
+        addr,
+        "--broker",
+        "1",
+        "--account",
+        "1001",
+    ])
+    .args(secret)
+    .args(["--symbol", "CEA2025", "--side", "buy", "--price", "85.00"])
+    .args(["--qty", "10", "--tif", "ioc"])
+    .env_remove("CETX_SECRET");
+    if let Some(value) = env {
+        c.env("CETX_SECRET", value);
+    }
+    finish(c)
+}
+
+fn write_private(path: &Path, text: &str, mode: u32) {
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_secret_comes_from_a_file_the_environment_or_with_a_warning_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = ServeProcess::start(&data, free_port());
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the data directory is {mode:o}");
+    let addr = server.addr.to_string();
+
+    let good = tmp.path().join("secret");
+    write_private(&good, "demo-secret-1\n", 0o600);
+    let wrong = tmp.path().join("wrong");
+    write_private(&wrong, "not-the-secret\n", 0o600);
+    let file = |path: &Path| ["--secret-file".to_owned(), path.display().to_string()];
+
+    let from_file = order(&addr, &file(&good).each_ref().map(String::as_str), None);
+    assert_eq!(from_file.status.code(), Some(0), "{}", stderr(&from_file));
+    assert!(
+        !stderr(&from_file).contains("WARN"),
+        "{}",
+        stderr(&from_file)
+    );
+
+    let wrong_file = order(&addr, &file(&wrong).each_ref().map(String::as_str), None);
+    assert_eq!(wrong_file.status.code(), Some(1), "{}", stderr(&wrong_file));
+
+    let from_env = order(&addr, &[], Some("demo-secret-1"));
+    assert_eq!(from_env.status.code(), Some(0), "{}", stderr(&from_env));
+
+    let inline = order(&addr, &["--secret", "demo-secret-1"], None);
+    assert_eq!(inline.status.code(), Some(0), "{}", stderr(&inline));
+    assert!(
+        stderr(&inline).contains("--secret shows the secret to every local user"),
+        "{}",
+        stderr(&inline)
+    );
+
+    let none = order(&addr, &[], None);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stderr(&none).contains("no secret for broker 1"),
+        "{}",
+        stderr(&none)
+    );
+
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn a_config_file_with_secrets_open_to_others_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("cetx.toml");
+    // The broker port is taken, so that the server stops right after
+    // reading its config and recovering.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
+        write_private(&config, cetx_gateway::config::DEFAULT_TOML, mode);
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_cetx"));
+        serve
+            .args(["serve", "--listen", &listen])
+            .args(["--market-data-listen", "127.0.0.1:0"])
+            .args(["--http-listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(tmp.path().join("data"));
+        let output = finish(serve);
+        let said = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{said}");
+        assert!(said.contains("listening on"), "{said}");
+        assert_eq!(
+            said.contains("holds broker secrets and is open to other users"),
+            warned,
+            "mode {mode:o}: {said}"
+        );
+    }
+}
