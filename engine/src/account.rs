@@ -141,6 +141,11 @@ impl Accounts {
     }
 
     /// The account kept at a place [`Accounts::locate`] returned.
+    pub(crate) fn at(&self, at: u32) -> &Account {
+        &self.list[at as usize]
+    }
+
+    /// The account kept at a place [`Accounts::locate`] returned.
     pub(crate) fn at_mut(&mut self, at: u32) -> &mut Account {
         &mut self.list[at as usize]
     }

@@ -76,6 +76,15 @@ pub struct InstrumentSpec {
     pub reference_price: Decimal,
     /// Most orders that may rest in this instrument's book at once.
     pub max_orders: u32,
+    /// Most orders one account may have resting in this book: a day limit
+    /// order beyond it is rejected (`AccountOrderLimit`). Default
+    /// `max_orders / 64`, at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_orders_per_account: Option<u32>,
+    /// Most orders one broker's accounts may have resting in this book
+    /// together (`BrokerOrderLimit`). Default `max_orders / 8`, at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_orders_per_broker: Option<u32>,
     /// Most price levels one side of the book may have: a reference price
     /// whose band would need more is refused, so no journal or command can
     /// make the book allocate beyond it. [`DEFAULT_MAX_PRICE_LEVELS`] when
@@ -122,6 +131,8 @@ impl InstrumentSpec {
             band_bps: 1_000,
             reference_price,
             max_orders: 1 << 18,
+            max_orders_per_account: None,
+            max_orders_per_broker: None,
             max_price_levels: None,
             eligible: None,
             position_limit_t: None,
@@ -166,6 +177,11 @@ impl InstrumentSpec {
             }
             (Some(bps), _) => return Err(SpecError::LargeHolder(bps)),
         };
+        let share = |set: Option<u32>, divisor: u32| match set {
+            Some(0) => Err(SpecError::MemberLimit),
+            Some(limit) => Ok(limit),
+            None => Ok((self.max_orders / divisor).max(1)),
+        };
         Ok(Policy {
             eligible: eligible.iter().fold(0, |mask, p| mask | 1 << *p as u8),
             position_limit_t: self.position_limit_t.unwrap_or(u64::MAX),
@@ -174,6 +190,8 @@ impl InstrumentSpec {
             opposite_side_gap_days: self
                 .opposite_side_gap_days
                 .unwrap_or(if cea { 0 } else { 5 }),
+            max_orders_per_account: share(self.max_orders_per_account, 64)?,
+            max_orders_per_broker: share(self.max_orders_per_broker, 8)?,
         })
     }
 
@@ -271,6 +289,9 @@ pub enum SpecError {
     /// A large-holder share without a position limit, or outside (0, 100%].
     #[error("large_holder_bps {0} needs a position_limit_t and must be in 1..=10000")]
     LargeHolder(u32),
+    /// A per-account or per-broker limit on resting orders is zero.
+    #[error("max_orders_per_account and max_orders_per_broker must be at least 1")]
+    MemberLimit,
     /// Two instruments share one symbol.
     #[error("symbol {0} is configured twice")]
     DuplicateSymbol(String),
@@ -433,6 +454,10 @@ pub struct Policy {
     pub t_plus_one: bool,
     /// Trading days between one account's opposite-side trades.
     pub opposite_side_gap_days: u32,
+    /// Most orders one account may have resting in the book.
+    pub max_orders_per_account: u32,
+    /// Most orders one broker's accounts may have resting in the book.
+    pub max_orders_per_broker: u32,
 }
 
 impl Policy {

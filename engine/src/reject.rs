@@ -52,6 +52,13 @@ pub enum RejectReason {
     OppositeSideTooSoon = 207,
     /// An account with this id is already open.
     AccountExists = 208,
+    /// The account already has as many orders resting in this instrument's
+    /// book as it may (`max_orders_per_account`); a day limit order, which
+    /// may rest, is refused.
+    AccountOrderLimit = 209,
+    /// The broker's accounts already have as many orders resting in this
+    /// instrument's book as the broker may (`max_orders_per_broker`).
+    BrokerOrderLimit = 210,
     /// The order id is not above every id accepted before, so it may have
     /// been used already.
     DuplicateOrderId = 301,
@@ -114,7 +121,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 39] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -131,6 +138,8 @@ impl RejectReason {
         Self::PositionLimitExceeded,
         Self::OppositeSideTooSoon,
         Self::AccountExists,
+        Self::AccountOrderLimit,
+        Self::BrokerOrderLimit,
         Self::DuplicateOrderId,
         Self::UnknownOrder,
         Self::MarketClosed,
@@ -174,8 +183,8 @@ mod tests {
             pinned,
             [
                 101, 102, 103, 104, 105, 106, 107, 108, 201, 202, 203, 204, 205, 206, 207, 208,
-                301, 302, 303, 304, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412,
-                413, 414, 415, 416, 417
+                209, 210, 301, 302, 303, 304, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410,
+                411, 412, 413, 414, 415, 416, 417
             ]
         );
         for reason in RejectReason::ALL {

@@ -109,10 +109,11 @@ impl Engine {
                     order.order_id.0, order.remaining_t
                 )));
             }
+            let broker = self.accounts.at(order.account_at).broker;
             let book = &mut self.books[usize::from(order.instrument.0)];
             if !book.insert(
                 order.order_id,
-                (order.account, order.account_at),
+                (order.account, order.account_at, broker),
                 order.side,
                 order.limit_ticks,
                 order.remaining_t,

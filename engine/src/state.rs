@@ -154,10 +154,11 @@ impl Engine {
                     .accounts
                     .locate(order.account)
                     .ok_or(bad("unknown account"))?;
+                let broker = engine.accounts.at(at).broker;
                 let book = &mut engine.books[i];
                 if !book.insert(
                     order.order_id,
-                    (order.account, at),
+                    (order.account, at, broker),
                     order.side,
                     order.price_ticks,
                     order.quantity_t,

@@ -5,6 +5,7 @@
 //! quantity, price, trading phase, account, then the account rules of
 //! [`crate::risk`]. Only then does the book change.
 
+use crate::account::BrokerId;
 use crate::command::{NewOrder, Stamp};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Trade};
@@ -55,6 +56,11 @@ impl Engine {
             .ok_or(RejectReason::UnknownAccount)?;
         let account = self.accounts.at_mut(account_at);
         risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
+        let broker = account.broker;
+        if order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day {
+            self.check_member_limits(i, account_at, broker)?;
+        }
+        let account = self.accounts.at_mut(account_at);
 
         risk::reserve(account, &claim);
         self.last_order_id = Some(order.order_id);
@@ -90,7 +96,7 @@ impl Engine {
                 CancelCause::Unfilled
             } else if self.books[i].insert(
                 order.order_id,
-                (order.account, account_at),
+                (order.account, account_at, broker),
                 order.side,
                 limit_ticks,
                 taker.remaining_t,
@@ -102,6 +108,25 @@ impl Engine {
         };
         self.drop_remainder(&taker, order.instrument, cause, events);
         Ok(())
+    }
+
+    /// A day limit order may rest, so its account and its broker must have
+    /// fewer orders resting in the book than their limits: no one member
+    /// may fill the book for everyone.
+    fn check_member_limits(
+        &self,
+        i: usize,
+        account_at: u32,
+        broker: BrokerId,
+    ) -> Result<(), RejectReason> {
+        let (book, policy) = (&self.books[i], &self.markets[i].policy);
+        if book.resting_of_account(account_at) >= policy.max_orders_per_account {
+            Err(RejectReason::AccountOrderLimit)
+        } else if book.resting_of_broker(broker) >= policy.max_orders_per_broker {
+            Err(RejectReason::BrokerOrderLimit)
+        } else {
+            Ok(())
+        }
     }
 
     pub(crate) fn cancel(

@@ -116,6 +116,10 @@ fn instrument_spec(
         band_bps,
         reference_price: Decimal::new(reference_fen, 2),
         max_orders,
+        // The reference book has no per-member limits: only the book's own
+        // limit decides. The limits have their own tests.
+        max_orders_per_account: Some(u32::MAX),
+        max_orders_per_broker: Some(u32::MAX),
         max_price_levels: None,
         // No holding rules: the accounts are rich and always free to trade,
         // so that only the book decides. The rules have their own tests.

@@ -37,6 +37,9 @@ fn engine() -> (Engine, u64) {
     let mut spec = InstrumentSpec::cea(2025, Decimal::new(1_00, 2));
     spec.max_order_t = 1_000;
     spec.max_orders = 4;
+    // No per-member limits: the rows test the book's own limit.
+    spec.max_orders_per_account = Some(u32::MAX);
+    spec.max_orders_per_broker = Some(u32::MAX);
     let mut engine = Engine::new(&EngineConfig {
         instruments: vec![spec],
     })

@@ -39,8 +39,12 @@ impl Market {
             InstrumentSpec::cea(2025, Decimal::new(100_00, 2)),
             InstrumentSpec::ccer(Decimal::new(100_00, 2)),
         ];
-        instruments[0].max_orders = 64;
-        instruments[1].max_orders = 64;
+        for spec in &mut instruments {
+            spec.max_orders = 64;
+            // Per-member limits only where a test sets them.
+            spec.max_orders_per_account = Some(u32::MAX);
+            spec.max_orders_per_broker = Some(u32::MAX);
+        }
         adjust(&mut instruments);
         let engine = Engine::new(&EngineConfig { instruments }).unwrap();
         let mut market = Self {

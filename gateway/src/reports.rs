@@ -649,6 +649,8 @@ mod tests {
                 band_bps = 1000
                 reference_price = "90.00"
                 max_orders = 64
+                max_orders_per_account = 64
+                max_orders_per_broker = 64
                 "#,
             )
             .unwrap();

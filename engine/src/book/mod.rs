@@ -18,11 +18,13 @@
 
 mod invariants;
 mod ladder;
+mod members;
 
 pub(crate) use ladder::Ladder;
 
 use rustc_hash::FxHashMap;
 
+use crate::account::BrokerId;
 use crate::instrument::{InstrumentId, PriceRules};
 use crate::order::{AccountId, OrderId, Side};
 
@@ -46,6 +48,8 @@ pub(crate) struct Slot {
     pub(crate) prev: u32,
     /// Next slot in the level's FIFO, or in the free list for a free slot.
     pub(crate) next: u32,
+    /// The broker of the account.
+    pub(crate) broker: BrokerId,
     pub(crate) side: Side,
 }
 
@@ -92,6 +96,8 @@ pub struct Book {
     live: u32,
     index: FxHashMap<OrderId, u32>,
     next_priority: u64,
+    /// Resting orders per account and per broker.
+    members: members::Members,
 }
 
 impl Clone for Book {
@@ -111,6 +117,7 @@ impl Clone for Book {
             live: self.live,
             index: self.index.clone(),
             next_priority: self.next_priority,
+            members: self.members.clone(),
         }
     }
 }
@@ -143,6 +150,7 @@ impl Book {
             live: 0,
             index,
             next_priority: 0,
+            members: members::Members::default(),
         }
     }
 
@@ -159,6 +167,7 @@ impl Book {
         self.slots.clear();
         self.free_head = NIL;
         self.index.clear();
+        self.members.clear();
     }
 
     /// The instrument this book trades.
@@ -183,6 +192,22 @@ impl Book {
     #[must_use]
     pub const fn is_empty(&self) -> bool {
         self.live == 0
+    }
+
+    /// Most orders that may rest in the book.
+    #[must_use]
+    pub const fn max_orders(&self) -> u32 {
+        self.max_orders
+    }
+
+    /// Orders resting for the account kept at `account_at`.
+    pub(crate) fn resting_of_account(&self, account_at: u32) -> u32 {
+        self.members.of_account(account_at)
+    }
+
+    /// Orders resting for the broker's accounts.
+    pub(crate) fn resting_of_broker(&self, broker: BrokerId) -> u32 {
+        self.members.of_broker(broker)
     }
 
     /// Whether the book holds as many orders as it may.
@@ -291,7 +316,7 @@ impl Book {
     pub(crate) fn insert(
         &mut self,
         order_id: OrderId,
-        (account, account_at): (AccountId, u32),
+        (account, account_at, broker): (AccountId, u32, BrokerId),
         side: Side,
         price_ticks: i64,
         quantity_t: u64,
@@ -309,6 +334,7 @@ impl Book {
                 level: NIL,
                 prev: NIL,
                 next: NIL,
+                broker,
                 side,
             });
             self.slots.len() as u32 - 1
@@ -318,6 +344,7 @@ impl Book {
             slot
         };
         self.live += 1;
+        self.members.add(account_at, broker);
         // Keep the index at most half full. Then, when deleted entries use
         // up its free space, hashbrown clears them in place rather than
         // growing, and only a new record number of resting orders allocates.
@@ -337,6 +364,7 @@ impl Book {
             level,
             prev: NIL,
             next: NIL,
+            broker,
             side,
         };
         self.link_tail(slot);
@@ -414,11 +442,13 @@ impl Book {
     /// list.
     fn free(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
+        let (account_at, broker) = (s.account_at, s.broker);
         s.level = NIL;
         s.quantity_t = 0;
         s.next = self.free_head;
         self.free_head = slot;
         self.live -= 1;
+        self.members.remove(account_at, broker);
     }
 
     /// Removes an order from the book entirely.

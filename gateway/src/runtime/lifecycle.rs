@@ -177,6 +177,7 @@ impl Runtime {
             snapshot_every: config.journal.snapshot_every.max(1),
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
+            book_fill: super::book_fill::BookFill::default(),
         };
         let genesis = if recovered.next_seq == 1 {
             config.genesis()

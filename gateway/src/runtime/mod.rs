@@ -46,8 +46,9 @@
 //! by the journal writer thread) and the snapshot writer; `state.rs` the gateway's state beside each
 //! snapshot; `history.rs` the resumes read back from the journal;
 //! `pending.rs` the cancels owed at a disconnect; `scheduler.rs` the calendar's commands; `clock.rs`
-//! the [`Clock`].
+//! the [`Clock`]; `book_fill.rs` the warning when a book fills up.
 
+mod book_fill;
 mod clock;
 mod handle;
 mod history;

@@ -166,6 +166,8 @@ pub(super) struct Sequencer {
     /// Brokers whose resting orders are cancelled when they disconnect.
     pub(super) cancel_on_disconnect: BTreeSet<BrokerId>,
     pub(super) pending: Arc<PendingCancels>,
+    /// Which books have been reported filling up.
+    pub(super) book_fill: super::book_fill::BookFill,
 }
 
 impl Sequencer {
@@ -360,6 +362,7 @@ impl Sequencer {
         self.next_seq += 1;
         self.last_time_ns = stamp.time_ns;
         self.client_orders.observe(&self.engine, &command, events);
+        self.book_fill.observe(&self.engine, &command);
         let events = first_event..self.turn.events.len();
         self.turn.items.push(Routed::Entry {
             stamp,

@@ -1,0 +1,138 @@
+//! A warning in the log when a book fills up: past [`WARN_BPS`] of its
+//! `max_orders`, once, and again only after it has drained below
+//! [`REARM_BPS`], so a book that hovers at the mark does not flood the log.
+//! An operator then looks at who is resting what, before orders start to
+//! be cancelled `BookFull`.
+
+use cetx_engine::{Command, Engine, InstrumentId};
+
+/// Share of `max_orders`, in basis points, past which a book is reported.
+pub(super) const WARN_BPS: u64 = 8_000;
+/// Share below which a reported book may be reported again.
+pub(super) const REARM_BPS: u64 = 6_000;
+
+/// Which books have been reported and not yet drained.
+#[derive(Debug, Default)]
+pub(super) struct BookFill {
+    reported: Vec<bool>,
+}
+
+impl BookFill {
+    /// Looks at the book `command` changed; logs a warning when it passed
+    /// the mark. Returns whether it did.
+    pub(super) fn observe(&mut self, engine: &Engine, command: &Command) -> bool {
+        let instrument = match command {
+            Command::Submit(order) => order.instrument,
+            Command::Amend { instrument, .. } | Command::Cancel { instrument, .. } => *instrument,
+            _ => return false,
+        };
+        let Some(book) = engine.book(instrument) else {
+            return false;
+        };
+        let i = usize::from(instrument.0);
+        if i >= self.reported.len() {
+            self.reported.resize(i + 1, false);
+        }
+        let filled_bps = book.len() as u64 * 10_000 / u64::from(book.max_orders());
+        if !self.reported[i] && filled_bps >= WARN_BPS {
+            self.reported[i] = true;
+            warn(engine, instrument, book.len(), book.max_orders());
+            return true;
+        }
+        if self.reported[i] && filled_bps < REARM_BPS {
+            self.reported[i] = false;
+        }
+        false
+    }
+}
+
+fn warn(engine: &Engine, instrument: InstrumentId, resting: usize, max_orders: u32) {
+    tracing::warn!(
+        symbol = engine.symbol(instrument).unwrap_or("?"),
+        resting,
+        max_orders,
+        "a book is more than {}% full: past max_orders, new remainders are cancelled BookFull; see max_orders_per_account and max_orders_per_broker",
+        WARN_BPS / 100
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cetx_engine::{
+        AccountId, BrokerId, EngineConfig, InstrumentSpec, NewOrder, OrderId, OrderType,
+        ParticipantType, Phase, Side, Stamp, TimeInForce,
+    };
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn a_book_is_reported_once_past_the_mark_and_again_after_draining() {
+        let mut spec = InstrumentSpec::cea(2025, Decimal::new(90_00, 2));
+        spec.max_orders = 10;
+        spec.max_orders_per_account = Some(10);
+        spec.max_orders_per_broker = Some(10);
+        let mut engine = Engine::new(&EngineConfig {
+            instruments: vec![spec],
+        })
+        .unwrap();
+        let instrument = InstrumentId(0);
+        let mut seq = 0;
+        let mut apply = |engine: &mut Engine, command: &Command| {
+            seq += 1;
+            engine.apply(command, Stamp { seq, time_ns: 0 }, &mut Vec::new());
+        };
+        for command in [
+            Command::OpenAccount {
+                account: AccountId(1),
+                participant: ParticipantType::ComplianceEntity,
+                broker: BrokerId(1),
+            },
+            Command::Deposit {
+                account: AccountId(1),
+                amount_fen: 1_000_000_000,
+            },
+            Command::SetPhase {
+                instrument,
+                phase: Phase::Continuous,
+            },
+        ] {
+            apply(&mut engine, &command);
+        }
+        let buy = |id: u64| {
+            Command::Submit(NewOrder {
+                order_id: OrderId(id),
+                account: AccountId(1),
+                instrument,
+                side: Side::Buy,
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Day,
+                price_ticks: 81_00,
+                quantity_t: 1,
+                client_order_id: id,
+            })
+        };
+        let mut fill = BookFill::default();
+        // Eight of ten is the mark.
+        let reported: Vec<bool> = (1..=10)
+            .map(|id| {
+                apply(&mut engine, &buy(id));
+                fill.observe(&engine, &buy(id))
+            })
+            .collect();
+        assert_eq!(reported.iter().filter(|r| **r).count(), 1);
+        assert!(reported[7]);
+        // Down to seven (70%) does not re-arm; down to five (50%) does.
+        for id in 1..=5 {
+            let cancel = Command::Cancel {
+                instrument,
+                order_id: OrderId(id),
+            };
+            apply(&mut engine, &cancel);
+            assert!(!fill.observe(&engine, &cancel));
+        }
+        for id in 11..=13 {
+            apply(&mut engine, &buy(id));
+            assert_eq!(fill.observe(&engine, &buy(id)), id == 13, "order {id}");
+        }
+    }
+}
