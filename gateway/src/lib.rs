@@ -30,6 +30,7 @@
 //! - `backoff`: failed logins per address and broker: growing delays,
 //!   then a refusal for a while (417).
 //! - `log_tally`: a flood of like events logged as one line per interval.
+//! - `throttle`: each broker's message budget, shared by its sessions.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
 //!   requests in to the runtime, reports out to the socket.
 //! - [`client`]: the broker's side, for Rust brokers, tests and
@@ -61,4 +62,5 @@ pub mod request;
 pub mod runtime;
 pub mod server;
 mod session;
+mod throttle;
 pub mod web;

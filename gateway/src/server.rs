@@ -35,6 +35,7 @@ use crate::protocol::{ServerFrame, ServerMessage, LOGIN_TIMEOUT, UNSEQUENCED};
 use crate::reports::reject_text;
 use crate::runtime::{RuntimeHandle, RuntimeStatus};
 use crate::session::{self, SessionContext};
+use crate::throttle::Throttles;
 
 /// How long a shutdown waits for sessions to close before aborting them.
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,6 +85,7 @@ impl Server {
             ctx: Arc::new(SessionContext {
                 admission: Admission::new(&config.server),
                 logins: LoginBackoff::new(),
+                throttles: Throttles::new(&config, std::time::Instant::now()),
                 config,
                 runtime,
                 login_timeout: LOGIN_TIMEOUT,

@@ -19,8 +19,9 @@
 //!    before the session waits again (rejects among the answers go out in
 //!    one write), and reports go out as many as are ready per write; one
 //!    timer serves the heartbeat and the idle timeout, so a frame costs no
-//!    timer. Order requests pass a per-session token
-//!    bucket (excess: `OrderRejected` 407) into [`RuntimeHandle::submit`]
+//!    timer. Order requests pass the broker's token
+//!    bucket, shared by all its sessions and kept across reconnects
+//!    ([`crate::throttle`]; excess: `OrderRejected` 407) into [`RuntimeHandle::submit`]
 //!    (a full queue: `OrderRejected` 408); both rejects are unsequenced.
 //!    The session heartbeats after `heartbeat_interval` of sending nothing
 //!    and closes after `idle_timeout` of hearing nothing.
@@ -47,11 +48,12 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::{Admission, PendingSlot, SessionSlot};
 use crate::backoff::LoginBackoff;
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
-use crate::config::{ServerConfig, Throttle};
+use crate::config::ServerConfig;
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
 use crate::reports::{gateway_reject, reject_text, request_of};
 use crate::request;
 use crate::runtime::{RuntimeHandle, Subscription};
+use crate::throttle::Throttles;
 
 /// Frames written before one flush when more are ready: bounds the time a
 /// busy subscription keeps the session from reading its socket.
@@ -72,6 +74,8 @@ pub(crate) struct SessionContext {
     pub admission: Arc<Admission>,
     /// Failed logins, for their back-off.
     pub logins: LoginBackoff,
+    /// Each broker's message budget, shared by its sessions.
+    pub throttles: Throttles,
     /// The server's config: brokers, limits, timeouts.
     pub config: Arc<ServerConfig>,
     /// The way into the engine.
@@ -315,12 +319,6 @@ async fn serve(
     let settings = &ctx.config.server;
     let heartbeat_interval = settings.heartbeat_interval();
     let idle_timeout = settings.idle_timeout();
-    let throttle = ctx
-        .config
-        .broker(broker)
-        .map(|b| b.throttle)
-        .unwrap_or_default();
-    let mut bucket = TokenBucket::new(throttle, Instant::now());
     let mut last_sent = Instant::now();
     let mut last_heard = Instant::now();
     // One timer serves the heartbeat and the idle timeout. It is moved only
@@ -397,7 +395,7 @@ async fn serve(
                             return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
                         }
                         request => {
-                            if let Some(reject) = submit(ctx, broker, &mut bucket, last_heard, &request) {
+                            if let Some(reject) = submit(ctx, broker, last_heard, &request) {
                                 if !subscription.reject(reject) {
                                     return Ended::SubscriptionDropped;
                                 }
@@ -420,12 +418,11 @@ async fn serve(
 fn submit(
     ctx: &SessionContext,
     broker: BrokerId,
-    bucket: &mut TokenBucket,
     now: Instant,
     message: &ClientMessage,
 ) -> Option<ServerFrame> {
     let (client_order_id, kind) = request_of(message)?;
-    if !bucket.take(now) {
+    if !ctx.throttles.take(broker, now.into_std()) {
         return Some(gateway_reject(
             client_order_id,
             kind,
@@ -484,78 +481,9 @@ async fn logout(conn: &mut Connection, subscription: &mut Subscription) -> Ended
     }
 }
 
-/// A token bucket counted in millionths of a token, so that refilling at
-/// any rate needs no floating point.
-#[derive(Debug)]
-struct TokenBucket {
-    /// Millionths of a token held now.
-    micro_tokens: u128,
-    /// Most millionths of a token held.
-    capacity: u128,
-    /// Tokens added per second.
-    rate_per_s: u128,
-    /// When `micro_tokens` was last brought up to date.
-    refilled_at: Instant,
-}
-
-const MICRO: u128 = 1_000_000;
-
-impl TokenBucket {
-    /// A full bucket.
-    fn new(throttle: Throttle, now: Instant) -> Self {
-        let capacity = u128::from(throttle.burst) * MICRO;
-        Self {
-            micro_tokens: capacity,
-            capacity,
-            rate_per_s: u128::from(throttle.rate_per_s),
-            refilled_at: now,
-        }
-    }
-
-    /// Takes one token if there is one.
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed_ns = now.saturating_duration_since(self.refilled_at).as_nanos();
-        // rate tokens per second = rate millionths per microsecond
-        // = rate / 1000 millionths per nanosecond.
-        let added = elapsed_ns * self.rate_per_s / 1_000;
-        if added > 0 {
-            self.micro_tokens = (self.micro_tokens + added).min(self.capacity);
-            self.refilled_at = now;
-        }
-        if self.micro_tokens >= MICRO {
-            self.micro_tokens -= MICRO;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bucket_allows_the_burst_then_the_rate() {
-        let start = Instant::now();
-        let mut bucket = TokenBucket::new(
-            Throttle {
-                rate_per_s: 10,
-                burst: 3,
-            },
-            start,
-        );
-        assert!((0..3).all(|_| bucket.take(start)));
-        assert!(!bucket.take(start));
-        // 10 per second: one token every 100 ms.
-        assert!(!bucket.take(start + Duration::from_millis(99)));
-        assert!(bucket.take(start + Duration::from_millis(100)));
-        assert!(!bucket.take(start + Duration::from_millis(100)));
-        // Never more than the burst, however long it rested.
-        let later = start + Duration::from_secs(3600);
-        assert!((0..3).all(|_| bucket.take(later)));
-        assert!(!bucket.take(later));
-    }
 
     #[test]
     fn long_texts_are_cut_on_a_character_boundary() {

@@ -304,3 +304,55 @@ async fn wrong_secrets_are_slowed_then_refused_and_others_still_log_in() {
     assert!(is_accepted(answer.as_ref()), "{answer:?}");
     server.stop().await;
 }
+
+/// The throttle is the broker's, not the session's: logging out and in
+/// again, over and over, never refills it. With `rate_per_s = 1` and
+/// `burst = 5`, no more orders are accepted than the burst plus one per
+/// second that the loop took (the repro passed 100 in 3.1 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_and_in_again_does_not_refill_the_throttle() {
+    let mut config = ServerConfig::embedded_default();
+    config.brokers[0].throttle = cetx_gateway::config::Throttle {
+        rate_per_s: 1,
+        burst: 5,
+    };
+    let server = TestServer::start(config).await;
+    let started = Instant::now();
+    let (mut accepted, mut throttled) = (0u64, 0u64);
+    let mut client_order_id = 0;
+    for _ in 0..10 {
+        let mut client = Client::connect(server.addr, 1, SECRET_1, 0)
+            .await
+            .expect("login accepted");
+        let earlier = client.server_last_seq();
+        // Two orders per session: each session alone would pass both.
+        for _ in 0..2 {
+            client_order_id += 1;
+            let order = NewOrder::limit(client_order_id, 1001, "CEA2025", Side::Buy, 85_00, 1);
+            client.submit(order).await.expect("send");
+        }
+        let mut answered = 0;
+        while answered < 2 {
+            let frame = client
+                .next_report(WAIT)
+                .await
+                .expect("the connection works")
+                .expect("an answer within the wait");
+            match frame.message {
+                // Reports of earlier sessions' orders, resumed from 0.
+                _ if frame.seq != 0 && frame.seq <= earlier => continue,
+                ServerMessage::OrderAccepted { .. } => accepted += 1,
+                ServerMessage::OrderRejected { reason: 407, .. } => throttled += 1,
+                // The cancels of the last session's orders at its logout.
+                _ => continue,
+            }
+            answered += 1;
+        }
+        client.logout(WAIT).await.expect("logout");
+    }
+    let budget = 5 + started.elapsed().as_secs() + 1;
+    assert_eq!(accepted + throttled, 20);
+    assert!(accepted <= budget, "{accepted} accepted, budget {budget}");
+    assert!(throttled > 0, "{accepted} accepted, {throttled} throttled");
+    server.stop().await;
+}
