@@ -26,6 +26,11 @@ const BPS_PER_ONE: i64 = 10_000;
 /// a 0.01 CNY tick. Each level costs 48 bytes (24 per side).
 pub const DEFAULT_MAX_PRICE_LEVELS: u32 = 100_000;
 
+/// The most `max_orders` config may set: 2^24 orders. The book reserves
+/// 56 bytes of slab per order up front (896 MiB at the bound, of address
+/// space: pages are touched only as orders rest).
+pub const MAX_ORDERS: u32 = 1 << 24;
+
 /// The most `max_price_levels` config may set: 2^24 levels, 768 MiB of
 /// ladder for one instrument.
 pub const MAX_PRICE_LEVELS: u32 = 1 << 24;
@@ -219,7 +224,7 @@ impl InstrumentSpec {
         if i64::from(self.band_bps) >= BPS_PER_ONE {
             return Err(SpecError::Band(self.band_bps));
         }
-        if self.max_orders == 0 || self.max_orders == u32::MAX {
+        if self.max_orders == 0 || self.max_orders > MAX_ORDERS {
             return Err(SpecError::MaxOrders(self.max_orders));
         }
         let max_levels = self.max_price_levels.unwrap_or(DEFAULT_MAX_PRICE_LEVELS);
@@ -267,7 +272,7 @@ pub enum SpecError {
     #[error("band_bps {0} must be below 10000 (100%)")]
     Band(u32),
     /// The book limit is zero or too large to index.
-    #[error("max_orders {0} must be between 1 and 2^32 - 2")]
+    #[error("max_orders {0} must be between 1 and {MAX_ORDERS} (2^24)")]
     MaxOrders(u32),
     /// The bound on price levels is zero or above [`MAX_PRICE_LEVELS`].
     #[error("max_price_levels {0} must be between 1 and {MAX_PRICE_LEVELS}")]

@@ -84,7 +84,7 @@ pub use event::{
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
-    PriceError, PriceRules, SpecError, DEFAULT_MAX_PRICE_LEVELS, MAX_PRICE_LEVELS,
+    PriceError, PriceRules, SpecError, DEFAULT_MAX_PRICE_LEVELS, MAX_ORDERS, MAX_PRICE_LEVELS,
 };
 pub use journal::{JournalBatch, JournalEntry, JournalError, JournalReader, JournalWriter};
 pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};

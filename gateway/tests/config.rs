@@ -524,6 +524,62 @@ fn each_check_names_the_entry_that_is_wrong() {
                 error: SpecError::Tick(dec("0.005")),
             },
         ),
+        // Bounds that once wrapped or aborted (issue 19): each is named.
+        (
+            format!("[calendar]\nutc_offset_s = -2147483648\n{base}"),
+            ConfigError::UtcOffset(i32::MIN),
+        ),
+        (
+            edit(&base, "max_orders = 1024", "max_orders = 4294967294"),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::MaxOrders(4_294_967_294),
+            },
+        ),
+        (
+            edit(&base, "max_orders = 1024", "max_orders = 16777217"),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::MaxOrders(16_777_217),
+            },
+        ),
+        (
+            edit(
+                &base,
+                "max_orders = 1024",
+                "max_orders = 1024\nmax_price_levels = 16777217",
+            ),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::MaxPriceLevels(16_777_217),
+            },
+        ),
+        (
+            edit(
+                &base,
+                "max_orders = 1024",
+                "max_orders = 1024\nmax_price_levels = 10",
+            ),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::TooManyLevels {
+                    reference_ticks: 90_00,
+                    levels: 1_801,
+                    max_levels: 10,
+                },
+            },
+        ),
+        (
+            edit(
+                &base,
+                "max_orders = 1024",
+                "max_orders = 1024\nmax_orders_per_account = 0",
+            ),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::MemberLimit,
+            },
+        ),
         (
             edit(
                 &base,

@@ -254,7 +254,8 @@ fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), ConfigError> {
 /// Checks the calendar: a real UTC offset, at least one session, each
 /// opening before it closes, in order, without overlap.
 fn validate_calendar(calendar: &Calendar) -> Result<(), ConfigError> {
-    if calendar.utc_offset_s.abs() > MAX_UTC_OFFSET_S {
+    // `unsigned_abs`: the absolute value of i32::MIN does not fit an i32.
+    if calendar.utc_offset_s.unsigned_abs() > MAX_UTC_OFFSET_S.unsigned_abs() {
         return Err(ConfigError::UtcOffset(calendar.utc_offset_s));
     }
     if calendar.sessions.is_empty() {

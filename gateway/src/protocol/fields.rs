@@ -205,8 +205,10 @@ engine_conversions!(OrderType { Limit, Market });
 engine_conversions!(TimeInForce { Day, Ioc, Fok });
 
 /// A broker's shared secret. On the wire it is a plain string; in memory its
-/// `Debug` hides it, so a logged `Login` never shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` hides it, so a logged `Login` never shows it, and `==` compares
+/// every byte whatever the first difference, so the time it takes does not
+/// tell how much of a guess was right.
+#[derive(Clone, Eq, Serialize, Deserialize)]
 pub struct Secret(#[serde(deserialize_with = "string_from_str")] String);
 
 impl Secret {
@@ -220,6 +222,17 @@ impl Secret {
     #[must_use]
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        let (secret, candidate) = (self.0.as_bytes(), other.0.as_bytes());
+        let mut diff = u8::from(secret.len() != candidate.len());
+        for (i, &c) in candidate.iter().enumerate() {
+            diff |= c ^ secret.get(i).copied().unwrap_or(!c);
+        }
+        diff == 0
     }
 }
 
