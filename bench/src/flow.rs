@@ -123,10 +123,14 @@ const START_TIME_NS: i64 = 1_752_629_400 * 1_000_000_000;
 const MAX_GAP_NS: u64 = 20_000;
 
 /// The instrument every flow trades: `CEA2025` around 90.00 CNY, so the
-/// band is 81.00..=99.00 CNY.
+/// band is 81.00..=99.00 CNY. Every account of the flow belongs to broker
+/// 1, so the broker's limit on resting orders is the book's own: the
+/// benches measure matching, not that one broker is held back.
 #[must_use]
 pub fn instrument_spec() -> InstrumentSpec {
-    InstrumentSpec::cea(2025, Decimal::new(90_00, 2))
+    let mut spec = InstrumentSpec::cea(2025, Decimal::new(90_00, 2));
+    spec.max_orders_per_broker = Some(spec.max_orders);
+    spec
 }
 
 /// An engine config with [`instrument_spec`] as its only instrument
