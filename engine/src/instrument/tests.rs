@@ -1,0 +1,176 @@
+//! The spec checks, the band arithmetic and the decimal conversions.
+
+use super::*;
+use rust_decimal::prelude::FromStr;
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+#[test]
+fn first_cea_day_band_matches_the_published_high() {
+    // 16 July 2021: reference 48.00, high 52.80 = 48 × 1.10 (CEA_RULES.md §2).
+    let rules = InstrumentSpec::cea(2021, dec("48.00")).rules().unwrap();
+    assert_eq!(rules.floor_ticks, 43_20);
+    assert_eq!(rules.ceiling_ticks, 52_80);
+    assert_eq!(rules.level_count(), 961);
+}
+
+#[test]
+fn band_edges_round_inward_to_the_tick() {
+    // 97.49 × 0.9 = 87.741 → 87.75; 97.49 × 1.1 = 107.239 → 107.23.
+    let rules = InstrumentSpec::cea(2024, dec("97.49")).rules().unwrap();
+    assert_eq!((rules.floor_ticks, rules.ceiling_ticks), (87_75, 107_23));
+    // A 0.05 tick rounds the edges inward to multiples of 5.
+    let mut spec = InstrumentSpec::ccer(dec("97.50"));
+    spec.tick = dec("0.05");
+    let rules = spec.rules().unwrap();
+    assert_eq!(rules.step_ticks, 5);
+    assert_eq!((rules.floor_ticks, rules.ceiling_ticks), (87_75, 107_25));
+}
+
+#[test]
+fn decimal_prices_convert_exactly_or_not_at_all() {
+    assert_eq!(price_to_ticks(dec("101.21")), Ok(101_21));
+    assert_eq!(price_to_ticks(dec("101.2100")), Ok(101_21));
+    assert_eq!(price_to_ticks(dec("-0.01")), Ok(-1));
+    assert_eq!(
+        price_to_ticks(dec("101.215")),
+        Err(PriceError::NotOnTick(dec("101.215")))
+    );
+    assert_eq!(ticks_to_price(101_21).to_string(), "101.21");
+    assert_eq!(ticks_to_price(5).to_string(), "0.05");
+}
+
+#[test]
+fn bad_specs_name_the_field() {
+    let good = InstrumentSpec::cea(2025, dec("90.00"));
+    type Breaker = fn(&mut InstrumentSpec);
+    let cases: Vec<(Breaker, SpecError)> = vec![
+        (|s| s.tick = dec("0.005"), SpecError::Tick(dec("0.005"))),
+        (|s| s.tick = dec("0"), SpecError::Tick(dec("0"))),
+        (|s| s.lot_t = 0, SpecError::Lot),
+        (
+            |s| s.min_order_t = 200_000,
+            SpecError::OrderSize {
+                min_order_t: 200_000,
+                max_order_t: 99_999,
+            },
+        ),
+        (|s| s.band_bps = 10_000, SpecError::Band(10_000)),
+        (|s| s.max_orders = 0, SpecError::MaxOrders(0)),
+        (
+            |s| s.reference_price = dec("0"),
+            SpecError::ReferencePrice(dec("0")),
+        ),
+        (
+            |s| s.reference_price = dec("90.001"),
+            SpecError::ReferencePrice(dec("90.001")),
+        ),
+        (
+            |s| s.reference_price = dec("-90.00"),
+            SpecError::ReferencePrice(dec("-90.00")),
+        ),
+        (
+            |s| s.max_price_levels = Some(0),
+            SpecError::MaxPriceLevels(0),
+        ),
+        (
+            |s| s.max_price_levels = Some(MAX_PRICE_LEVELS + 1),
+            SpecError::MaxPriceLevels(MAX_PRICE_LEVELS + 1),
+        ),
+        (
+            // ±10% of 10,000 CNY is 200,001 ticks: twice the default.
+            |s| s.reference_price = dec("10000.00"),
+            SpecError::TooManyLevels {
+                reference_ticks: 1_000_000,
+                levels: 200_001,
+                max_levels: DEFAULT_MAX_PRICE_LEVELS,
+            },
+        ),
+    ];
+    for (break_it, expected) in cases {
+        let mut spec = good.clone();
+        break_it(&mut spec);
+        assert_eq!(spec.rules(), Err(expected));
+    }
+}
+
+#[test]
+fn a_new_reference_is_refused_rather_than_a_panic_or_a_huge_ladder() {
+    let rules = InstrumentSpec::cea(2025, dec("90.00")).rules().unwrap();
+    assert_eq!(rules.with_reference(95_00).unwrap().ceiling_ticks, 104_50);
+    for bad in [0, -1, i64::MIN] {
+        assert!(matches!(
+            rules.with_reference(bad),
+            Err(SpecError::ReferencePrice(_))
+        ));
+    }
+    for huge in [1_000_000_000_000_000, i64::MAX] {
+        assert!(matches!(
+            rules.with_reference(huge),
+            Err(SpecError::TooManyLevels { .. })
+        ));
+    }
+    // The bound is the config's: the same price fits a larger one.
+    let mut spec = InstrumentSpec::cea(2025, dec("10000.00"));
+    spec.max_price_levels = Some(200_001);
+    assert_eq!(spec.rules().unwrap().level_count(), 200_001);
+}
+
+#[test]
+fn policy_defaults_follow_todays_rules() {
+    use ParticipantType::{ComplianceEntity, Individual, Institution};
+    let cea = InstrumentSpec::cea(2025, dec("90.00")).policy().unwrap();
+    assert!(cea.admits(ComplianceEntity));
+    assert!(!cea.admits(Institution));
+    assert!(!cea.admits(Individual));
+    assert!(cea.t_plus_one);
+    assert_eq!(cea.opposite_side_gap_days, 0);
+    let ccer = InstrumentSpec::ccer(dec("90.00")).policy().unwrap();
+    assert!(ccer.admits(ComplianceEntity) && ccer.admits(Institution));
+    assert!(!ccer.admits(Individual));
+    assert!(!ccer.t_plus_one);
+    assert_eq!(ccer.opposite_side_gap_days, 5);
+    let mut open = InstrumentSpec::ccer(dec("90.00"));
+    open.eligible = Some(vec![Individual]);
+    open.position_limit_t = Some(1_000);
+    open.large_holder_bps = Some(2_500);
+    let policy = open.policy().unwrap();
+    assert!(policy.admits(Individual) && !policy.admits(Institution));
+    assert_eq!(policy.large_holder_t, Some(250));
+    open.position_limit_t = None;
+    assert_eq!(open.policy(), Err(SpecError::LargeHolder(2_500)));
+}
+
+#[test]
+fn spec_reads_from_toml() {
+    let spec: InstrumentSpec = toml::from_str(
+        r#"
+        symbol = "CEA2025"
+        kind = { type = "cea", vintage = 2025 }
+        tick = "0.01"
+        lot_t = 1
+        min_order_t = 1
+        max_order_t = 99999
+        band_bps = 1000
+        reference_price = "90.00"
+        max_orders = 262144
+        "#,
+    )
+    .unwrap();
+    assert_eq!(spec, InstrumentSpec::cea(2025, dec("90.00")));
+}
+
+#[test]
+fn unknown_keys_in_the_kind_are_refused() {
+    let kind: Result<InstrumentKind, _> = toml::from_str(
+        r#"type = "cea"
+vintage = 2025
+colour = 1"#,
+    );
+    let error = kind.unwrap_err().to_string();
+    assert!(error.contains("colour"), "{error}");
+    let kind: InstrumentKind = toml::from_str(r#"type = "ccer""#).unwrap();
+    assert_eq!(kind, InstrumentKind::Ccer);
+}
