@@ -68,6 +68,10 @@ pub enum StateError {
     /// A reference price is not positive or not on the instrument's tick.
     #[error("instrument {0}: reference price {1} ticks is not positive and on the tick, or its band spans more than max_price_levels")]
     ReferencePrice(u16, i64),
+    /// An account's reservations do not match its resting orders, or
+    /// exceed what it holds.
+    #[error("account {0}: {1}")]
+    Claims(u32, &'static str),
     /// A resting order cannot rest as given.
     #[error("instrument {instrument}: order {order} cannot rest: {why}")]
     Order {
@@ -170,6 +174,59 @@ impl Engine {
         engine.trading_day = state.trading_day;
         engine.last_order_id = state.last_order_id;
         engine.next_trade_id = state.next_trade_id;
+        engine.check_claims()?;
         Ok(engine)
+    }
+
+    /// Checks, without panicking, what [`Engine::check_invariants`]
+    /// asserts of the accounts: a snapshot is input like a journal (its
+    /// checksum proves only that it arrived intact), and one whose
+    /// reservations do not match its resting orders, or that reserves more
+    /// than is held, would break the arithmetic of later fills and cancels.
+    fn check_claims(&self) -> Result<(), StateError> {
+        let instruments = self.books.len();
+        let mut claimed_fen = vec![0i128; self.accounts.len()];
+        let mut claimed_t = vec![[0u128; 2]; self.accounts.len() * instruments];
+        for (i, book) in self.books.iter().enumerate() {
+            for order in book.orders(Side::Buy).chain(book.orders(Side::Sell)) {
+                if Some(order.order_id) > self.last_order_id {
+                    return Err(StateError::Claims(
+                        order.account.0,
+                        "an order id never accepted",
+                    ));
+                }
+                let a = self
+                    .accounts
+                    .locate(order.account)
+                    .map_or(0, |at| at as usize);
+                if order.side == Side::Buy {
+                    claimed_fen[a] += i128::from(order.price_ticks) * i128::from(order.quantity_t);
+                }
+                claimed_t[a * instruments + i][order.side as usize] += u128::from(order.quantity_t);
+            }
+        }
+        for (a, account) in self.accounts.iter().enumerate() {
+            let bad = |why| Err(StateError::Claims(account.id.0, why));
+            if i128::from(account.reserved_fen) != claimed_fen[a]
+                || account.reserved_fen < 0
+                || account.reserved_fen > account.cash_fen
+            {
+                return bad("reserved cash is not what its open buys claim, or above its cash");
+            }
+            for (i, h) in account.holdings.iter().enumerate() {
+                let [buying_t, selling_t] = claimed_t[a * instruments + i];
+                let held = h
+                    .reserved_t
+                    .checked_add(h.locked_t)
+                    .is_some_and(|t| t <= h.balance_t);
+                if u128::from(h.buying_t) != buying_t
+                    || u128::from(h.reserved_t) != selling_t
+                    || !held
+                {
+                    return bad("a holding's reservations are not what its open orders claim, or above the holding");
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -609,3 +609,41 @@ fn random_hostile_bytes_in_events_replay_or_are_refused() {
         "{refused} refused, {replayed} replayed"
     );
 }
+
+/// A snapshot is input too: one whose checksum holds but whose state
+/// cannot be true (reservations that are not its orders', a band too wide
+/// for the book) is skipped, and recovery replays the journal instead.
+#[test]
+fn hostile_snapshots_are_skipped_not_trusted() {
+    type Breaker = fn(&mut cetx_engine::EngineState);
+    let breakers: [(&str, Breaker); 4] = [
+        ("reserved cash that no order claims", |s| {
+            s.accounts[0].reserved_fen = 5;
+        }),
+        ("reserved allowances above the holding", |s| {
+            s.accounts[1].holdings[0].reserved_t = u64::MAX;
+        }),
+        ("a reference price of 10^15 ticks", |s| {
+            s.instruments[0].reference_ticks = 1_000_000_000_000_000;
+        }),
+        ("an order id never accepted", |s| {
+            s.last_order_id = None;
+        }),
+    ];
+    let entries = market(&[]);
+    for (what, break_it) in breakers {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &entries);
+        let mut engine = Engine::new(&config()).unwrap();
+        for e in &entries {
+            engine.replay(e.stamp, &e.events).unwrap();
+        }
+        let mut state = engine.state();
+        break_it(&mut state);
+        cetx_engine::journal::write_snapshot(dir.path(), 6, &state).unwrap();
+        let recovered = recover(dir.path(), &config()).unwrap();
+        assert_eq!(recovered.snapshot_seq, None, "{what}");
+        assert_eq!(recovered.skipped_snapshots.len(), 1, "{what}");
+        assert_eq!(recovered.engine.state(), engine.state(), "{what}");
+    }
+}
