@@ -526,6 +526,30 @@ fn each_check_names_the_entry_that_is_wrong() {
         ),
         // Bounds that once wrapped or aborted (issue 19): each is named.
         (
+            format!("[server]\nmax_connections = 65537\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.max_connections",
+                value: 65_537,
+                max: 65_536,
+            },
+        ),
+        (
+            format!("[market_data]\nbuffer = 1048577\n{base}"),
+            ConfigError::TooLarge {
+                key: "market_data.buffer",
+                value: 1_048_577,
+                max: 1_048_576,
+            },
+        ),
+        (
+            format!("[server]\nrecent_reports = 4294967296\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.recent_reports",
+                value: 4_294_967_296,
+                max: 1_048_576,
+            },
+        ),
+        (
             format!("[calendar]\nutc_offset_s = -2147483648\n{base}"),
             ConfigError::UtcOffset(i32::MIN),
         ),

@@ -58,6 +58,24 @@ impl ServerConfig {
             s.queue_capacity as u64,
             MAX_QUEUE_CAPACITY as u64,
         )?;
+        // Upper bounds, so that no value can make the server allocate
+        // beyond reason at start or as it runs (CONFIG.md states what each
+        // costs).
+        for (key, value, max) in [
+            (
+                "server.max_connections",
+                u64::from(s.max_connections),
+                MAX_SESSIONS,
+            ),
+            (
+                "server.max_pending_logins",
+                u64::from(s.max_pending_logins),
+                MAX_SESSIONS,
+            ),
+            ("server.recent_reports", s.recent_reports as u64, MAX_RING),
+        ] {
+            at_most(key, value, max)?;
+        }
         // Brokers close a connection that has been silent for the
         // protocol's IDLE_TIMEOUT, counting on a heartbeat at least every
         // HEARTBEAT_INTERVAL.
@@ -123,6 +141,26 @@ impl ServerConfig {
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { key });
+        }
+        for (key, value, max) in [
+            ("market_data.buffer", m.buffer as u64, MAX_RING),
+            (
+                "market_data.max_subscribers",
+                m.max_subscribers as u64,
+                MAX_SESSIONS,
+            ),
+            (
+                "market_data.conflate_after",
+                m.conflate_after as u64,
+                MAX_RING,
+            ),
+            (
+                "market_data.send_buffer",
+                m.send_buffer as u64,
+                MAX_SEND_BUFFER,
+            ),
+        ] {
+            at_most(key, value, max)?;
         }
         Ok(())
     }
@@ -242,6 +280,15 @@ impl ServerConfig {
         Ok(())
     }
 }
+
+/// Most sessions, pending logins or feed subscribers: each costs a task
+/// and its buffers (tens of KiB), so 65,536 of them is already gigabytes.
+const MAX_SESSIONS: u64 = 1 << 16;
+/// Most entries of a ring kept in memory (reports per broker, feed
+/// batches): about 100 bytes each, 100 MiB at the bound.
+const MAX_RING: u64 = 1 << 20;
+/// Largest kernel send buffer asked for one feed subscriber: 64 MiB.
+const MAX_SEND_BUFFER: u64 = 64 << 20;
 
 /// [`ConfigError::TooLarge`] when `value` is above `max`.
 fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), ConfigError> {
