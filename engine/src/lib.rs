@@ -31,6 +31,8 @@
 //!   - [`end_of_day`]: expiry, the VWAP close, the next day's band, T+1
 //!     release, from each instrument's `day_stats` ([`DayStats`]).
 //!
+//! - [`histogram`]: power-of-two buckets in atomics, for the operator's
+//!   metrics (journal sync latency, group-commit size, engine turn time).
 //! - [`journal`]: the durable record of every stamped command and its
 //!   events: the on-disk format and codec, the group-commit writer thread,
 //!   the verifying reader and a follower for live journals.
@@ -60,6 +62,7 @@ mod day_stats;
 pub mod end_of_day;
 pub mod engine;
 pub mod event;
+pub mod histogram;
 pub mod instrument;
 pub mod journal;
 mod matching;

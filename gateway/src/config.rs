@@ -21,9 +21,11 @@
 //! - `validate`: [`ServerConfig::validate`], the checks;
 //! - `error`: [`ConfigError`];
 //! - `position`: the line, column and key of a TOML error;
-//! - `values`: how amounts, dates and times may be written.
+//! - `values`: how amounts, dates and times may be written;
+//! - `metrics`: [`MetricsSettings`], the `[metrics]` section.
 
 mod error;
+mod metrics;
 mod position;
 mod validate;
 mod values;
@@ -46,6 +48,7 @@ use crate::protocol::{
 };
 
 pub use error::ConfigError;
+pub use metrics::MetricsSettings;
 
 /// The embedded default config, `gateway/default.toml`: a demo market with
 /// three instruments, two brokers and funded accounts.
@@ -95,6 +98,9 @@ pub struct ServerConfig {
     /// without the section.
     #[serde(default)]
     pub http: Option<HttpSettings>,
+    /// `[metrics]`: the Prometheus endpoint; none without the section.
+    #[serde(default)]
+    pub metrics: Option<MetricsSettings>,
 }
 
 /// `[http]`: the read-only web view of the market.

@@ -23,6 +23,9 @@
 //! - [`market_data`]: the public market rebuilt from durable entries, and
 //!   the feed server (`docs/MARKET_DATA.md`).
 //! - [`web`]: the read-only web view of the market (`[http]`).
+//! - [`metrics`]: the Prometheus endpoint (`[metrics]`), read at each
+//!   scrape from the counters the runtime, the journal and the server
+//!   keep.
 //! - [`server`]: the TCP listener: one session task per connection,
 //!   graceful shutdown.
 //! - `admission`: the slots a connection holds: a few pending-login slots
@@ -55,6 +58,7 @@ pub mod codec;
 pub mod config;
 mod log_tally;
 pub mod market_data;
+pub mod metrics;
 pub mod protocol;
 pub mod reports;
 pub mod request;

@@ -55,6 +55,32 @@ pub enum ServerError {
     RuntimeFailed(String),
 }
 
+/// The server's connections, counted at the moment of asking; cheap to
+/// clone.
+#[derive(Clone, Debug)]
+pub struct Connections(Arc<Admission>);
+
+impl Connections {
+    /// Connections that have not logged in yet.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.0.held().0
+    }
+
+    /// Logged-in sessions.
+    #[must_use]
+    pub fn sessions(&self) -> usize {
+        self.0.held().1
+    }
+
+    /// Connections refused so far because no pending-login slot was free
+    /// (for them, or for their address).
+    #[must_use]
+    pub fn refused(&self) -> u64 {
+        self.0.refused()
+    }
+}
+
 /// A bound server, ready to [`Server::run`].
 #[derive(Debug)]
 pub struct Server {
@@ -99,6 +125,12 @@ impl Server {
             ctx.login_timeout = login_timeout;
         }
         self
+    }
+
+    /// A look at the server's connections from elsewhere, for metrics.
+    #[must_use]
+    pub fn connections(&self) -> Connections {
+        Connections(Arc::clone(&self.ctx.admission))
     }
 
     /// The address the server listens on.

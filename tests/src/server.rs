@@ -1,7 +1,7 @@
 //! [`TestServer`]: a real server in the test's process on `127.0.0.1:0`,
 //! with a real journal in a temporary directory and the market opened at
-//! start; its market-data feed and web view too when the config has them
-//! (also on free ports).
+//! start; its market-data feed, web view and metrics endpoint too when the
+//! config has them (also on free ports).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::{FeedServer, MarketData};
+use cetx_gateway::metrics::{MetricsServer, Sources};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::{Server, ServerError};
 use cetx_gateway::web::WebServer;
@@ -27,6 +28,8 @@ pub struct TestServer {
     pub feed: Option<SocketAddr>,
     /// Where the page is served, when the config has `[http]`.
     pub web: Option<SocketAddr>,
+    /// Where `/metrics` is served, when the config has `[metrics]`.
+    pub metrics: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), ServerError>>,
     runtime: Runtime,
@@ -72,15 +75,37 @@ impl TestServer {
             }
             _ => None,
         };
-        let server = Server::bind(Arc::new(config), runtime.handle(), local)
+        let config = Arc::new(config);
+        let server = Server::bind(Arc::clone(&config), runtime.handle(), local)
             .await
             .expect("bind");
         let addr = server.local_addr();
+        let metrics = match &config.metrics {
+            Some(_) => {
+                let sources = Sources {
+                    runtime: runtime.handle(),
+                    connections: Some(server.connections()),
+                    symbols: config
+                        .instruments
+                        .iter()
+                        .map(|i| i.symbol.to_string())
+                        .collect(),
+                };
+                let metrics = MetricsServer::bind(sources, local)
+                    .await
+                    .expect("bind the metrics endpoint");
+                let addr = metrics.local_addr();
+                tokio::spawn(metrics.run(shutdown.clone()));
+                Some(addr)
+            }
+            None => None,
+        };
         let task = tokio::spawn(server.run(shutdown.clone()));
         Self {
             addr,
             feed,
             web,
+            metrics,
             shutdown,
             task,
             runtime,

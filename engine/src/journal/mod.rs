@@ -28,7 +28,8 @@
 //!   it. `config.rs` holds [`Durability`] and [`JournalConfig`]. `commit.rs`
 //!   is the writer thread: group commit (one `fdatasync` per batch),
 //!   segment rolls, failure; `prealloc.rs` fills the next segment with
-//!   zeros ahead of it.
+//!   zeros ahead of it; `probe.rs` is [`JournalProbe`], the writer's
+//!   counters and histograms read from another thread for metrics.
 //! - `segment.rs`: reading one segment file record by record, telling a
 //!   good record from the end of the data (zeros written ahead) and from a
 //!   bad one, and a bad one that could be torn from damage.
@@ -63,6 +64,7 @@ pub mod format;
 pub mod lock;
 pub mod manifest;
 mod prealloc;
+mod probe;
 pub mod reader;
 pub mod recover;
 mod segment;
@@ -84,6 +86,7 @@ pub use config::{Durability, JournalConfig};
 pub use follow::JournalFollower;
 pub use lock::JournalLock;
 pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
+pub use probe::JournalProbe;
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, recover_with, RecoverError, Recovered, RecoveryObserver, TornTail};
 pub use snapshot::{list_snapshots, read_framed, read_snapshot, write_framed, write_snapshot};

@@ -10,9 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use cetx_engine::histogram::Histogram;
+use cetx_engine::journal::JournalProbe;
 use cetx_engine::{BrokerId, Calendar, RejectReason};
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::{mpsc, watch};
@@ -85,6 +87,12 @@ pub(super) struct Shared {
     pub(super) market: Option<MarketData>,
     /// Each broker's requests taken into the engine's queue so far.
     pub(super) taken: BTreeMap<BrokerId, AtomicU64>,
+    /// The journal writer's counters, once it is open.
+    pub(super) journal: OnceLock<JournalProbe>,
+    /// The engine thread's turn times.
+    pub(super) turn_ns: Arc<Histogram>,
+    /// `server.queue_capacity`.
+    pub(super) queue_capacity: usize,
 }
 
 impl Shared {

@@ -4,18 +4,20 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
+use cetx_engine::histogram::Histogram;
 use cetx_engine::journal::{self, JournalLock, OnDurable};
 use cetx_engine::{Calendar, JournalBatch, JournalError, JournalWriter};
 use tokio::sync::watch;
 
+use super::activity::Activity;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
 use super::router::{self, Outbound, Router, Turn};
 use super::scheduler::{self, Scheduler};
-use super::sequencer::{ClientOrders, Input, Sequencer};
+use super::sequencer::{ClientOrders, Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
 use super::state::{GatewayState, Rebuild};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
@@ -97,6 +99,7 @@ impl Runtime {
                 subscribers: BTreeMap::new(),
                 capacity: options.subscriber_capacity,
                 answered: BTreeMap::new(),
+                activity: Activity::default(),
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),
@@ -118,6 +121,9 @@ impl Runtime {
                 .iter()
                 .map(|b| (b.id, AtomicU64::new(0)))
                 .collect(),
+            journal: OnceLock::new(),
+            turn_ns: Arc::new(Histogram::new(TURN_NS_SHIFT, TURN_NS_BUCKETS)),
+            queue_capacity: config.server.queue_capacity,
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
         // A few spare turns are enough: the router finishes one while the
@@ -139,6 +145,7 @@ impl Runtime {
             source,
         })?;
         let journal = Arc::new(journal);
+        let _ = shared.journal.set(journal.probe());
         let mut runtime = Self {
             handle: RuntimeHandle {
                 shared: Arc::clone(&shared),
@@ -177,6 +184,7 @@ impl Runtime {
             snapshot_every: config.journal.snapshot_every.max(1),
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
+            turn_ns: Arc::clone(&shared.turn_ns),
         };
         let genesis = if recovered.next_seq == 1 {
             config.genesis()

@@ -46,8 +46,10 @@
 //! by the journal writer thread) and the snapshot writer; `state.rs` the gateway's state beside each
 //! snapshot; `history.rs` the resumes read back from the journal;
 //! `pending.rs` the cancels owed at a disconnect; `scheduler.rs` the calendar's commands; `clock.rs`
-//! the [`Clock`].
+//! the [`Clock`]; `activity.rs` the counts and figures behind the metrics
+//! ([`RuntimeHandle::stats`]).
 
+mod activity;
 mod clock;
 mod handle;
 mod history;
@@ -64,6 +66,7 @@ use std::path::PathBuf;
 use cetx_engine::journal::RecoverError;
 use cetx_engine::{JournalError, RejectReason};
 
+pub use activity::{Activity, RuntimeStats, Traded};
 pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Subscription};
 pub use lifecycle::Runtime;

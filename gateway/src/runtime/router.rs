@@ -39,6 +39,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::activity::Activity;
 use super::request::Refusal;
 use super::state::{self, GatewayState};
 use crate::market_data::MarketData;
@@ -128,6 +129,8 @@ pub(super) struct Outbound {
     /// Each broker's requests answered so far (a report or a gateway
     /// reject routed for it), since the runtime started.
     pub(super) answered: BTreeMap<BrokerId, u64>,
+    /// What the market has done since the start, for metrics.
+    pub(super) activity: Activity,
 }
 
 impl Outbound {
@@ -234,6 +237,7 @@ impl Router {
                     requester,
                 } => {
                     let events = &turn.events[events];
+                    out.activity.on_entry(&command, events, requester.is_some());
                     out.reports
                         .on_entry_into(stamp.seq, &command, events, &mut self.reports);
                     for (broker, frame) in self.reports.drain(..) {
@@ -244,6 +248,7 @@ impl Router {
                     }
                 }
                 Routed::Refused { broker, refusal } => {
+                    out.activity.on_refusal(refusal.kind, refusal.reason);
                     out.send(broker, refusal_frame(refusal));
                     out.answered(broker);
                 }

@@ -19,6 +19,9 @@ pub struct ServeProcess {
     pub addr: SocketAddr,
     /// Where it publishes market data (its "market data on" line).
     pub market_data: SocketAddr,
+    /// Where it serves `/metrics`, when started with `--metrics-listen`
+    /// (its "metrics on" line).
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Waits for `child` (stdout and stderr piped) at most `limit`, on a
@@ -95,11 +98,18 @@ impl ServeProcess {
                 }
             }
         });
-        let market_data = loop {
+        let wants_metrics = extra.contains(&"--metrics-listen");
+        let mut market_data = None;
+        let mut metrics = None;
+        while market_data.is_none() || (wants_metrics && metrics.is_none()) {
             match received.recv_timeout(START_TIMEOUT) {
                 Ok(line) => {
                     if let Some(feed) = line.strip_prefix("market data on ") {
-                        break feed.parse().expect("the market-data address");
+                        market_data = Some(feed.parse().expect("the market-data address"));
+                    }
+                    if let Some(url) = line.strip_prefix("metrics on http://") {
+                        let addr = url.strip_suffix("/metrics").expect("a /metrics URL");
+                        metrics = Some(addr.parse().expect("the metrics address"));
                     }
                 }
                 Err(e) => {
@@ -107,7 +117,8 @@ impl ServeProcess {
                     panic!("cetx serve did not start listening: {e}");
                 }
             }
-        };
+        }
+        let market_data = market_data.expect("read above");
         // The rest of stdout is drained by the thread, so the child never
         // blocks on a full pipe.
         std::thread::spawn(move || while received.recv().is_ok() {});
@@ -115,6 +126,7 @@ impl ServeProcess {
             child: Some(child),
             addr,
             market_data,
+            metrics,
         }
     }
 

@@ -35,6 +35,7 @@ use anyhow::{bail, Context, Result};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::FeedServer;
+use cetx_gateway::metrics::{MetricsServer, Sources as MetricsSources};
 use cetx_gateway::protocol::{OrderType, ServerFrame, ServerMessage, Side, TimeInForce};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
@@ -186,6 +187,10 @@ struct ServeArgs {
     /// `[http]` section, as the embedded config has).
     #[arg(long, value_name = "ADDR")]
     http_listen: Option<SocketAddr>,
+    /// Address of the Prometheus endpoint, `GET /metrics` (overrides
+    /// `metrics.listen`; turns metrics on without a `[metrics]` section).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// Directory of the journal and snapshots (overrides
     /// `server.data_dir`).
     #[arg(long, value_name = "DIR")]
@@ -451,6 +456,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .context("--http-listen needs an [http] section in the config")?;
         settings.listen = addr;
     }
+    if let Some(addr) = args.metrics_listen {
+        config.metrics.get_or_insert_with(Default::default).listen = addr;
+    }
     let listen = args.listen.unwrap_or(config.server.listen);
     let data_dir = args
         .data_dir
@@ -501,6 +509,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         _ => None,
     };
+    let metrics = match &config.metrics {
+        Some(settings) => {
+            match MetricsServer::bind(metrics_sources(&config, &runtime, &server), settings.listen)
+                .await
+            {
+                Ok(metrics) => Some(metrics),
+                Err(error) => {
+                    let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+                    return Err(error)
+                        .with_context(|| format!("serving metrics on {}", settings.listen));
+                }
+            }
+        }
+        None => None,
+    };
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
     print_banner(&config, server.local_addr(), &data_dir, embedded);
     let feed = feed.map(|feed| {
@@ -511,8 +534,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
         println!("web view on http://{}/", web.local_addr());
         tokio::spawn(web.run(shutdown.clone()))
     });
+    let metrics = metrics.map(|metrics| {
+        println!("metrics on http://{}/metrics", metrics.local_addr());
+        tokio::spawn(metrics.run(shutdown.clone()))
+    });
     let served = server.run(shutdown.clone()).await;
     shutdown.cancel();
+    if let Some(metrics) = metrics {
+        if let Ok(Err(error)) = metrics.await {
+            tracing::warn!(%error, "the metrics endpoint stopped with an error");
+        }
+    }
     if let Some(feed) = feed {
         let _ = feed.await;
     }
@@ -531,7 +563,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+/// What the metrics endpoint reads: the market and the broker server.
+fn metrics_sources(config: &ServerConfig, runtime: &Runtime, server: &Server) -> MetricsSources {
+    MetricsSources {
+        runtime: runtime.handle(),
+        connections: Some(server.connections()),
+        symbols: config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.to_string())
+            .collect(),
+    }
+}
+
 /// Listens for SIGTERM and Ctrl-C (SIGINT) from now on, so that a signal
 /// sent as soon as the banner is printed is not lost, and cancels
 /// `shutdown` at the first.
