@@ -22,11 +22,15 @@
 //! - `error`: [`ConfigError`];
 //! - `position`: the line, column and key of a TOML error;
 //! - `values`: how amounts, dates and times may be written;
-//! - `metrics`: [`MetricsSettings`], the `[metrics]` section.
+//! - `metrics`: [`MetricsSettings`], the `[metrics]` section;
+//! - `tls`: [`TlsSettings`], the `[server.tls]` section;
+//! - `login_backoff`: [`LoginBackoffSettings`], `[server.login_backoff]`.
 
 mod error;
+mod login_backoff;
 mod metrics;
 mod position;
+mod tls;
 mod validate;
 mod values;
 
@@ -48,7 +52,9 @@ use crate::protocol::{
 };
 
 pub use error::ConfigError;
+pub use login_backoff::LoginBackoffSettings;
 pub use metrics::MetricsSettings;
+pub use tls::TlsSettings;
 
 /// The embedded default config, `gateway/default.toml`: a demo market with
 /// three instruments, two brokers and funded accounts.
@@ -207,6 +213,10 @@ pub struct ServerSettings {
     /// Each broker's newest reports kept in memory for resumes; an older
     /// resume is read back from the journal.
     pub recent_reports: usize,
+    /// `[server.tls]`: TLS on the broker port; plain TCP without it.
+    pub tls: Option<TlsSettings>,
+    /// `[server.login_backoff]`: how failed logins are slowed and refused.
+    pub login_backoff: LoginBackoffSettings,
 }
 
 impl Default for ServerSettings {
@@ -223,6 +233,8 @@ impl Default for ServerSettings {
             max_frame_before_login: MAX_FRAME_BEFORE_LOGIN,
             max_frame_after_login: MAX_FRAME_AFTER_LOGIN,
             recent_reports: 16_384,
+            tls: None,
+            login_backoff: LoginBackoffSettings::default(),
         }
     }
 }
@@ -339,6 +351,12 @@ pub struct BrokerConfig {
     /// The token bucket that limits the broker's message rate.
     #[serde(default)]
     pub throttle: Throttle,
+    /// The name (a DNS name among its subject alternative names) the
+    /// broker's TLS client certificate must be valid for; when set, the
+    /// broker logs in only over TLS with such a certificate, signed by
+    /// `server.tls.client_ca`, and its secret.
+    #[serde(default)]
+    pub tls_name: Option<String>,
 }
 
 const fn yes() -> bool {

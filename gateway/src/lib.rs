@@ -32,6 +32,8 @@
 //!   (a share per source address), traded for a session slot at login.
 //! - `backoff`: failed logins per address and broker: growing delays,
 //!   then a refusal for a while (417).
+//! - [`tls`]: TLS on the broker port (`[server.tls]`) and in the client,
+//!   with rustls; [`tls::Stream`] is a connection either way.
 //! - `log_tally`: a flood of like events logged as one line per interval.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
 //!   requests in to the runtime, reports out to the socket.
@@ -65,4 +67,5 @@ pub mod request;
 pub mod runtime;
 pub mod server;
 mod session;
+pub mod tls;
 pub mod web;

@@ -92,24 +92,35 @@ pub struct Server {
 impl Server {
     /// Binds `listen` (port 0 picks a free port; see
     /// [`Server::local_addr`]). The config gives the brokers, the
-    /// connection limit, the frame limits and the timeouts; `runtime` is
-    /// the market the sessions trade on.
+    /// connection limit, the frame limits, the timeouts and TLS
+    /// (`[server.tls]`: its certificate and key are loaded here);
+    /// `runtime` is the market the sessions trade on.
     ///
     /// # Errors
-    /// The operating system's, when the address cannot be bound.
+    /// The operating system's, when the address cannot be bound;
+    /// `InvalidInput` with the reason when the TLS certificate or key
+    /// cannot be loaded.
     pub async fn bind(
         config: Arc<ServerConfig>,
         runtime: RuntimeHandle,
         listen: SocketAddr,
     ) -> io::Result<Self> {
+        let tls = match &config.server.tls {
+            Some(settings) => Some(
+                crate::tls::server(&settings.cert, &settings.key, settings.client_ca.as_deref())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
             listener,
             local_addr,
             ctx: Arc::new(SessionContext {
+                tls,
                 admission: Admission::new(&config.server),
-                logins: LoginBackoff::new(),
+                logins: LoginBackoff::new(config.server.login_backoff),
                 config,
                 runtime,
                 login_timeout: LOGIN_TIMEOUT,
@@ -189,7 +200,11 @@ impl Server {
                             sessions.spawn(session::run(stream, slot, ctx, token));
                         }
                         Err(full) => {
-                            refuse(&stream, &refusal);
+                            // A TLS peer could not read a plain frame: it
+                            // is only closed.
+                            if self.ctx.tls.is_none() {
+                                refuse(&stream, &refusal);
+                            }
                             if let Some(count) = refused.count(Instant::now()) {
                                 tracing::warn!(%peer, ?full, count, "refused connections that had no pending-login slot (count: since the last such line)");
                             }

@@ -406,6 +406,19 @@ fn each_check_names_the_entry_that_is_wrong() {
             ConfigError::EmptyDataDir,
         ),
         (
+            format!("[server.login_backoff]\nrefuse_after = 0\n{base}"),
+            ConfigError::Zero {
+                key: "server.login_backoff.refuse_after",
+            },
+        ),
+        (
+            format!("[server.login_backoff]\nfirst_delay_ms = 2000\n{base}"),
+            ConfigError::LoginBackoffDelays {
+                first_delay_ms: 2_000,
+                max_delay_ms: 1_000,
+            },
+        ),
+        (
             format!("[server]\nheartbeat_interval_ms = 6000\n{base}"),
             ConfigError::TooLarge {
                 key: "server.heartbeat_interval_ms",
@@ -570,6 +583,14 @@ fn each_check_names_the_entry_that_is_wrong() {
                 rate_per_s: 0,
                 burst: 2_000,
             },
+        ),
+        (
+            edit(
+                &base,
+                "secret = \"s\"",
+                "secret = \"s\"\ntls_name = \"broker-7.cetx\"",
+            ),
+            ConfigError::TlsNameWithoutClientCa(7),
         ),
         (
             format!("{base}\n[[accounts]]\nid = 1\nbroker = 7\nparticipant = \"individual\"\n"),

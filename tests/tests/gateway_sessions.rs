@@ -304,3 +304,21 @@ async fn wrong_secrets_are_slowed_then_refused_and_others_still_log_in() {
     assert!(is_accepted(answer.as_ref()), "{answer:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_back_off_follows_its_config() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.login_backoff.free_failures = 0;
+    config.server.login_backoff.first_delay_ms = 1;
+    config.server.login_backoff.refuse_after = 2;
+    let server = TestServer::start(config).await;
+    let guesser = loopback(5);
+    let (_first, answer) = try_login(&server, guesser, 1, "guess", 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(402));
+    // The second failure is already the refusal, and the address is refused.
+    let (_second, answer) = try_login(&server, guesser, 1, "guess", 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(417));
+    let (_third, answer) = try_login(&server, guesser, 1, SECRET_1, 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(417));
+    server.stop().await;
+}

@@ -36,7 +36,8 @@ impl ServerConfig {
 
     fn validate_server(&self) -> Result<(), ConfigError> {
         let s = &self.server;
-        let positive: [(&'static str, u64); 6] = [
+        let backoff = &s.login_backoff;
+        let positive: [(&'static str, u64); 8] = [
             ("server.max_connections", u64::from(s.max_connections)),
             ("server.max_pending_logins", u64::from(s.max_pending_logins)),
             (
@@ -46,12 +47,26 @@ impl ServerConfig {
             ("server.queue_capacity", s.queue_capacity as u64),
             ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
             ("server.recent_reports", s.recent_reports as u64),
+            (
+                "server.login_backoff.refuse_after",
+                u64::from(backoff.refuse_after),
+            ),
+            (
+                "server.login_backoff.forget_after_ms",
+                backoff.forget_after_ms,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { key });
         }
         if s.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::EmptyDataDir);
+        }
+        if backoff.first_delay_ms > backoff.max_delay_ms {
+            return Err(ConfigError::LoginBackoffDelays {
+                first_delay_ms: backoff.first_delay_ms,
+                max_delay_ms: backoff.max_delay_ms,
+            });
         }
         at_most(
             "server.queue_capacity",
@@ -201,6 +216,10 @@ impl ServerConfig {
                     len,
                     max: MAX_SECRET_LEN,
                 });
+            }
+            let client_ca = self.server.tls.as_ref().and_then(|t| t.client_ca.as_ref());
+            if broker.tls_name.is_some() && client_ca.is_none() {
+                return Err(ConfigError::TlsNameWithoutClientCa(id));
             }
             let Throttle { rate_per_s, burst } = broker.throttle;
             if rate_per_s == 0 || burst == 0 {
