@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{BrokerId, ParticipantType};
-use crate::instrument::InstrumentId;
+use crate::calendar::Calendar;
+use crate::instrument::{InstrumentId, InstrumentSpec};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 
@@ -47,7 +48,13 @@ pub struct NewOrder {
 }
 
 /// A command to the engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The market's definition (its instruments and calendar) is made of
+/// commands too, so that a journal describes its own market: the first
+/// entries of every journal are a [`Command::SetCalendar`] and one
+/// [`Command::ListInstrument`] per instrument. Those carry their data
+/// boxed, which keeps a command as small as an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Enter a new order.
     Submit(NewOrder),
@@ -135,6 +142,24 @@ pub enum Command {
         /// New reference price in ticks.
         price_ticks: i64,
     },
+    /// List a new instrument. Its id is the number of instruments listed
+    /// before it; its reference price is the spec's.
+    ListInstrument(Box<InstrumentSpec>),
+    /// Replace a listed instrument's rules (tick, lot, sizes, band, book
+    /// limit, eligibility and holding rules) with those of `spec`. Only
+    /// while the instrument is not trading and its book is empty; the
+    /// symbol and kind stay, and so does today's reference price (set one
+    /// with [`Command::SetReferencePrice`]).
+    ReviseInstrument {
+        /// The instrument.
+        instrument: InstrumentId,
+        /// Its new rules.
+        spec: Box<InstrumentSpec>,
+    },
+    /// Set the exchange calendar that dates trading days and schedules the
+    /// phases. The engine only keeps it, for replays and restarts: it never
+    /// reads a clock.
+    SetCalendar(Box<Calendar>),
 }
 
 impl Command {
@@ -163,6 +188,9 @@ impl Command {
             Self::CreditHoldings { .. } => CommandKind::CreditHoldings,
             Self::DebitHoldings { .. } => CommandKind::DebitHoldings,
             Self::SetReferencePrice { .. } => CommandKind::SetReferencePrice,
+            Self::ListInstrument(_) => CommandKind::ListInstrument,
+            Self::ReviseInstrument { .. } => CommandKind::ReviseInstrument,
+            Self::SetCalendar(_) => CommandKind::SetCalendar,
         }
     }
 }
@@ -193,4 +221,10 @@ pub enum CommandKind {
     DebitHoldings = 9,
     /// [`Command::SetReferencePrice`].
     SetReferencePrice = 10,
+    /// [`Command::ListInstrument`].
+    ListInstrument = 11,
+    /// [`Command::ReviseInstrument`].
+    ReviseInstrument = 12,
+    /// [`Command::SetCalendar`].
+    SetCalendar = 13,
 }

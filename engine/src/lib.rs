@@ -57,6 +57,7 @@ pub mod book;
 pub mod calendar;
 pub mod command;
 mod day_stats;
+pub mod definition;
 pub mod end_of_day;
 pub mod engine;
 pub mod event;
@@ -77,6 +78,7 @@ pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Session, Transition};
 pub use command::{Command, CommandKind, NewOrder, Stamp};
 pub use day_stats::{vwap_ticks, DayStats};
+pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, Amended, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,

@@ -438,6 +438,7 @@ fn only_the_newest_snapshots_are_kept() {
         trading_day: 0,
         last_order_id: None,
         next_trade_id: 1,
+        calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
     };

@@ -467,6 +467,16 @@ impl ServerConfig {
         }
     }
 
+    /// The market this config describes: its instruments and calendar,
+    /// which a fresh journal starts with and a journal's must match.
+    #[must_use]
+    pub fn market(&self) -> cetx_engine::MarketDefinition {
+        cetx_engine::MarketDefinition {
+            instruments: self.instruments.clone(),
+            calendar: self.calendar.clone(),
+        }
+    }
+
     /// The ids of every instrument, in order, as the calendar's
     /// [`Calendar::due`] wants them.
     #[must_use]
@@ -500,8 +510,23 @@ impl ServerConfig {
             .map(|a| a.id)
     }
 
-    /// The admin commands that set up a fresh market from this config, in a
-    /// fixed order: for each account in config order, `OpenAccount`, then a
+    /// The commands a fresh journal of this config starts with: the
+    /// market's definition ([`cetx_engine::MarketDefinition::genesis`]:
+    /// the calendar, then each instrument), then
+    /// [`Self::account_genesis`]. Applied to an empty
+    /// [`cetx_engine::Engine::default`].
+    ///
+    /// # Panics
+    /// As [`Self::account_genesis`].
+    #[must_use]
+    pub fn genesis(&self) -> Vec<Command> {
+        let mut commands = self.market().genesis();
+        commands.extend(self.account_genesis());
+        commands
+    }
+
+    /// The admin commands that open the config's accounts, in a fixed
+    /// order: for each account in config order, `OpenAccount`, then a
     /// `Deposit` of its cash (none for zero), then a `CreditHoldings` for
     /// each holding in instrument order (none for zero). Trading phases are
     /// the scheduler's, not set here.
@@ -510,7 +535,7 @@ impl ServerConfig {
     /// On a config that does not pass [`Self::validate`] (cash not exact to
     /// the fen, holdings of an unknown symbol); every loader validates.
     #[must_use]
-    pub fn genesis(&self) -> Vec<Command> {
+    pub fn account_genesis(&self) -> Vec<Command> {
         let mut commands = Vec::new();
         for account in &self.accounts {
             commands.push(Command::OpenAccount {

@@ -179,9 +179,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     // A snapshot after the second run's entries: the first two segments
     // may go.
     let (state, seq) = {
-        let config = cetx_gateway::config::ServerConfig::embedded_default();
-        let recovered =
-            cetx_engine::journal::recover(&journal_dir, &config.engine_config()).unwrap();
+        let recovered = cetx_engine::journal::recover(&journal_dir).unwrap();
         (recovered.engine.state(), recovered.next_seq - 1)
     };
     cetx_engine::journal::write_snapshot(&journal_dir, seq, &state).unwrap();

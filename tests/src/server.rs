@@ -30,7 +30,7 @@ pub struct TestServer {
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), ServerError>>,
     runtime: Runtime,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -84,7 +84,7 @@ impl TestServer {
             shutdown,
             task,
             runtime,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -95,11 +95,12 @@ impl TestServer {
     }
 
     /// Stops the server (within a few seconds) and the runtime, which must
-    /// stop cleanly.
+    /// stop cleanly. Returns its data directory, for a test that reads the
+    /// journal after.
     ///
     /// # Panics
     /// If either fails or does not stop in time.
-    pub async fn stop(self) {
+    pub async fn stop(self) -> tempfile::TempDir {
         self.shutdown.cancel();
         let served = tokio::time::timeout(STOP_WAIT, self.task)
             .await
@@ -111,5 +112,6 @@ impl TestServer {
             .await
             .expect("shutdown does not panic")
             .expect("the runtime stops cleanly");
+        self.dir
     }
 }

@@ -7,12 +7,22 @@
 use crate::command::{Command, CommandKind, NewOrder};
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_market::{encode_calendar, encode_spec, read_calendar, read_spec};
 
 /// Appends the encoding of a command: its [`CommandKind`] tag, then its
 /// fields in declaration order.
 pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     out.put_u8(command.kind() as u8);
     match *command {
+        Command::ListInstrument(ref spec) => encode_spec(spec, out),
+        Command::ReviseInstrument {
+            instrument,
+            ref spec,
+        } => {
+            out.put_u16(instrument.0);
+            encode_spec(spec, out);
+        }
+        Command::SetCalendar(ref calendar) => encode_calendar(calendar, out),
         Command::Submit(order) => {
             out.put_u64(order.order_id.0);
             out.put_u32(order.account.0);
@@ -158,5 +168,11 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             instrument: c.instrument("SetReferencePrice.instrument")?,
             price_ticks: c.i64("SetReferencePrice.price_ticks")?,
         },
+        CommandKind::ListInstrument => Command::ListInstrument(Box::new(read_spec(c)?)),
+        CommandKind::ReviseInstrument => Command::ReviseInstrument {
+            instrument: c.instrument("ReviseInstrument.instrument")?,
+            spec: Box::new(read_spec(c)?),
+        },
+        CommandKind::SetCalendar => Command::SetCalendar(Box::new(read_calendar(c)?)),
     })
 }

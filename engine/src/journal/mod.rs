@@ -55,6 +55,7 @@ pub mod archive;
 pub mod codec;
 mod codec_commands;
 mod codec_events;
+mod codec_market;
 mod codec_state;
 mod commit;
 mod config;

@@ -63,9 +63,11 @@ enum Command {
     /// file (docs/SETTLEMENT.md).
     ///
     /// Exit codes: 0 read, reconciled and conserved; 1 an I/O error, no
-    /// journal at the path, or a config that does not load; 2 bad arguments
-    /// (usage); 3 a corrupt record; 4 a sequence gap or a missing segment;
-    /// 5 not reconciled or not conserved.
+    /// journal at the path, or a config that does not load or differs from
+    /// the journal's market; 2 bad arguments (usage); 3 a corrupt record;
+    /// 4 a sequence gap or a missing segment; 5 not reconciled or not
+    /// conserved; 6 a damaged last record inside a trading day that has
+    /// ended, whose end of day is missing.
     Replay(ReplayArgs),
     /// Journal maintenance.
     #[command(subcommand)]
@@ -111,8 +113,9 @@ struct ReplayArgs {
     /// journal in it is an error (exit 1).
     #[arg(long, value_name = "DIR")]
     journal: PathBuf,
-    /// The server config the journal was written under, for the instrument
-    /// symbols and the calendar; default: the embedded demo market.
+    /// Not needed: the journal describes its own market. Given, the
+    /// config's instruments and calendar are checked against the
+    /// journal's, and the first difference is an error (exit 1).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Only this trading day, `YYYYMMDD` (as the reports print it), in
@@ -195,6 +198,12 @@ struct ServeArgs {
     /// next transition.
     #[arg(long)]
     open_market_now: bool,
+    /// Start although the config's instruments or calendar differ from
+    /// the market the journal describes, and journal the config's (a new
+    /// calendar, an instrument listed or revised) from here on. Without
+    /// it, such a start is refused and the first difference named.
+    #[arg(long)]
+    accept_config_change: bool,
     /// Run the market's clock from this moment instead of now (RFC 3339,
     /// e.g. `2026-11-27T09:29:50+08:00`), at the normal pace: for demos of
     /// the calendar's open, break and close. Commands are never stamped
@@ -309,19 +318,19 @@ async fn replay(args: ReplayArgs) -> ExitCode {
     use std::io::IsTerminal;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let config = match &args.config {
+    let expected = match &args.config {
         Some(path) => match ServerConfig::load(path) {
-            Ok(config) => config,
+            Ok(config) => Some(config.market()),
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::from(exit::FAILURE);
             }
         },
-        None => ServerConfig::embedded_default(),
+        None => None,
     };
     let replay_args = settlement::ReplayArgs {
         journal: journal_dir(args.journal),
-        calendar: config.calendar.clone(),
+        expected,
         day: args.day,
         from_seq: args.from_seq,
         out: args.out,
@@ -330,6 +339,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             ReplayFormat::Json => Format::Json,
         },
         follow: args.follow,
+        now_ns: Some(cetx_gateway::runtime::Clock::system().now_ns()),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stopper = Arc::clone(&stop);
@@ -352,15 +362,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             }
         };
         let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr());
-        let engine_config = config.engine_config();
-        let result = settlement::run(
-            &replay_args,
-            &engine_config,
-            &mut stdout,
-            &mut stderr,
-            &mut tick,
-            &stop,
-        );
+        let result = settlement::run(&replay_args, &mut stdout, &mut stderr, &mut tick, &stop);
         progress.finish_and_clear();
         result
     });
@@ -460,6 +462,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut options = RuntimeOptions::new(&data_dir);
     options.open_market_now = args.open_market_now;
+    options.accept_config_change = args.accept_config_change;
     if let Some(start) = args.start_at {
         let start_ns = start
             .timestamp_nanos_opt()
