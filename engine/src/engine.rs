@@ -6,8 +6,8 @@
 //! random number, and no hash-map iteration decides an output order.
 //!
 //! The commands are carried out in three files: order commands in
-//! [`crate::trading`], account and instrument administration in
-//! [`crate::admin`], and the end of the trading day in
+//! `crate::trading`, account and instrument administration in
+//! `crate::admin` (both private), and the end of the trading day in
 //! [`crate::end_of_day`].
 
 use serde::{Deserialize, Serialize};

@@ -18,7 +18,8 @@
 //! - [`reject`]: stable numeric [`RejectReason`]s.
 //! - [`book`]: one instrument's [`Book`]: dense price ladder, order slab,
 //!   intrusive FIFOs, id index, cached best prices.
-//! - [`matching`]: price-time matching of an incoming order against a book.
+//! - `matching` (private): price-time matching of an incoming order against
+//!   a book.
 //! - [`account`]: accounts, participant types, cash and holdings.
 //! - [`phase`]: trading phases; [`calendar`]: the pure schedule that turns a
 //!   time into the phase and end-of-day commands due.

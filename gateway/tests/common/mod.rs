@@ -19,6 +19,8 @@ pub struct ServeProcess {
     pub addr: SocketAddr,
     /// Where it publishes market data (its "market data on" line).
     pub market_data: SocketAddr,
+    /// What it printed before that line: the banner.
+    pub banner: Vec<String>,
 }
 
 /// Waits for `child` (stdout and stderr piped) at most `limit`, on a
@@ -95,12 +97,14 @@ impl ServeProcess {
                 }
             }
         });
+        let mut banner = Vec::new();
         let market_data = loop {
             match received.recv_timeout(START_TIMEOUT) {
                 Ok(line) => {
                     if let Some(feed) = line.strip_prefix("market data on ") {
                         break feed.parse().expect("the market-data address");
                     }
+                    banner.push(line);
                 }
                 Err(e) => {
                     let _ = child.kill();
@@ -115,6 +119,7 @@ impl ServeProcess {
             child: Some(child),
             addr,
             market_data,
+            banner,
         }
     }
 

@@ -576,22 +576,20 @@ fn print_banner(
             .filter(|a| a.broker == broker.id)
             .map(|a| format!("{} ({:?})", a.id.0, a.participant))
             .collect();
-        // The embedded config's secrets are published demo secrets; a
-        // real config's are not printed.
-        let secret = if embedded {
-            format!(" secret {}", broker.secret.expose())
-        } else {
-            String::new()
-        };
+        // Secrets are never printed, not even the demo's (docs/CONFIG.md):
+        // output is copied into logs and tickets.
         println!(
-            "broker {} \"{}\"{secret}: accounts {}",
+            "broker {} \"{}\": accounts {}",
             broker.id.0,
             broker.name,
             accounts.join(", ")
         );
     }
     if embedded {
-        println!("demo credentials: never expose this server to a network others can reach");
+        println!(
+            "demo brokers: their published secrets are in gateway/default.toml and the README; \
+             never expose this server to a network others can reach"
+        );
     }
 }
 
