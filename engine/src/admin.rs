@@ -6,6 +6,7 @@
 
 use crate::account::{Account, BrokerId, Holding, ParticipantType};
 use crate::book::Book;
+use crate::command::{Asset, Direction, Transfer};
 use crate::engine::Engine;
 use crate::event::{
     AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
@@ -189,6 +190,38 @@ impl Engine {
             floor_ticks: rules.floor_ticks,
             ceiling_ticks: rules.ceiling_ticks,
         }));
+        Ok(())
+    }
+
+    pub(crate) fn transfer(
+        &mut self,
+        transfer: &Transfer,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let reference = &transfer.reference;
+        if reference.is_empty() || reference.len() > Transfer::MAX_REFERENCE_LEN {
+            return Err(RejectReason::InvalidReference);
+        }
+        if self.references.contains(reference) {
+            return Err(RejectReason::DuplicateReference);
+        }
+        let (account, amount) = (transfer.account, transfer.amount);
+        match (transfer.asset, transfer.direction) {
+            (Asset::Cash, direction) => {
+                let amount_fen = i64::try_from(amount).map_err(|_| RejectReason::InvalidAmount)?;
+                match direction {
+                    Direction::In => self.deposit(account, amount_fen, events),
+                    Direction::Out => self.withdraw(account, amount_fen, events),
+                }
+            }
+            (Asset::Allowances(instrument), Direction::In) => {
+                self.credit(account, instrument, amount, events)
+            }
+            (Asset::Allowances(instrument), Direction::Out) => {
+                self.debit(account, instrument, amount, events)
+            }
+        }?;
+        self.references.insert(reference.clone());
         Ok(())
     }
 

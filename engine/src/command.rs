@@ -160,6 +160,51 @@ pub enum Command {
     /// phases. The engine only keeps it, for replays and restarts: it never
     /// reads a clock.
     SetCalendar(Box<Calendar>),
+    /// Move cash or allowances into or out of an account under an outside
+    /// reference id (the settlement bank's or the registry's), once: a
+    /// transfer whose reference was applied before is rejected and changes
+    /// nothing, so a re-sent file is harmless.
+    Transfer(Box<Transfer>),
+}
+
+/// A transfer into or out of an account, under a reference id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The outside reference id: 1 to [`Transfer::MAX_REFERENCE_LEN`]
+    /// bytes, unique for ever.
+    pub reference: String,
+    /// The account.
+    pub account: AccountId,
+    /// What moves.
+    pub asset: Asset,
+    /// Into the account or out of it.
+    pub direction: Direction,
+    /// Fen of cash or tonnes of allowances; positive.
+    pub amount: u64,
+}
+
+impl Transfer {
+    /// The longest reference id, in bytes.
+    pub const MAX_REFERENCE_LEN: usize = 64;
+}
+
+/// What a transfer moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Asset {
+    /// Cash, in fen: a deposit or a withdrawal.
+    Cash,
+    /// Allowances of an instrument, in tonnes: a registry transfer.
+    Allowances(InstrumentId),
+}
+
+/// Which way a transfer goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Direction {
+    /// Into the account.
+    In = 0,
+    /// Out of the account (only what no open order reserves).
+    Out = 1,
 }
 
 impl Command {
@@ -191,6 +236,7 @@ impl Command {
             Self::ListInstrument(_) => CommandKind::ListInstrument,
             Self::ReviseInstrument { .. } => CommandKind::ReviseInstrument,
             Self::SetCalendar(_) => CommandKind::SetCalendar,
+            Self::Transfer(_) => CommandKind::Transfer,
         }
     }
 }
@@ -227,4 +273,6 @@ pub enum CommandKind {
     ReviseInstrument = 12,
     /// [`Command::SetCalendar`].
     SetCalendar = 13,
+    /// [`Command::Transfer`].
+    Transfer = 14,
 }

@@ -55,6 +55,9 @@ pub struct Engine {
     pub(crate) trading_day: u32,
     /// The exchange calendar, once a [`Command::SetCalendar`] set it.
     pub(crate) calendar: Option<Calendar>,
+    /// Every reference id a [`Command::Transfer`] was applied under. It
+    /// grows with the transfers (a few thousand a year), not with trading.
+    pub(crate) references: std::collections::BTreeSet<String>,
 }
 
 impl Default for Engine {
@@ -69,6 +72,7 @@ impl Default for Engine {
             next_trade_id: 1,
             trading_day: 0,
             calendar: None,
+            references: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -216,6 +220,7 @@ impl Engine {
                 instrument,
                 ref spec,
             } => self.revise_instrument(instrument, spec, events),
+            Command::Transfer(ref transfer) => self.transfer(transfer, events),
             Command::SetCalendar(ref calendar) => {
                 self.calendar = Some((**calendar).clone());
                 events.push(Event::CalendarSet);

@@ -100,6 +100,11 @@ impl Engine {
                 other => self.replay_admin(other).map_err(fail)?,
             }
         }
+        if let Command::Transfer(transfer) = command {
+            if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
+                self.references.insert(transfer.reference.clone());
+            }
+        }
         if let Some(order) = incoming.filter(|o| o.remaining_t > 0) {
             if !order.rests {
                 return Err(fail(format!(

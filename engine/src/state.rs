@@ -31,6 +31,8 @@ pub struct EngineState {
     pub instruments: Vec<InstrumentState>,
     /// Every account, in the order opened.
     pub accounts: Vec<Account>,
+    /// Every transfer reference id applied, in order.
+    pub references: Vec<String>,
 }
 
 /// One instrument's state.
@@ -101,6 +103,7 @@ impl Engine {
                 })
                 .collect(),
             accounts: self.accounts.iter().cloned().collect(),
+            references: self.references.iter().cloned().collect(),
         }
     }
 
@@ -115,6 +118,7 @@ impl Engine {
             instruments: state.instruments.iter().map(|i| i.spec.clone()).collect(),
         })?;
         engine.calendar.clone_from(&state.calendar);
+        engine.references = state.references.iter().cloned().collect();
         for account in &state.accounts {
             if account.holdings.len() != engine.books.len() {
                 return Err(StateError::Holdings(account.id.0));

@@ -214,6 +214,13 @@ fn encoded_sizes_match_the_specification() {
             Command::ListInstrument(ref spec) => 1 + spec_size(spec),
             Command::ReviseInstrument { ref spec, .. } => 3 + spec_size(spec),
             Command::SetCalendar(ref c) => 1 + 12 + 8 * c.sessions.len() + 4 * c.holidays.len(),
+            Command::Transfer(ref t) => {
+                let asset = match t.asset {
+                    cetx_engine::Asset::Cash => 1,
+                    cetx_engine::Asset::Allowances(_) => 3,
+                };
+                1 + 4 + t.reference.len() + 4 + asset + 1 + 8
+            }
         };
         assert_eq!(size_of_command(&c), expected, "{c:?}");
         let e = event().new_tree(&mut runner).unwrap().current();

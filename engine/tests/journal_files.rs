@@ -441,6 +441,7 @@ fn only_the_newest_snapshots_are_kept() {
         calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
+        references: Vec::new(),
     };
     for seq in [10, 20, 30, 40] {
         cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();

@@ -95,6 +95,42 @@ pub struct ServerConfig {
     /// without the section.
     #[serde(default)]
     pub http: Option<HttpSettings>,
+    /// `[admin]`: the operators' channel (`docs/ADMIN.md`); none without
+    /// the section.
+    #[serde(default)]
+    pub admin: Option<AdminSettings>,
+    /// `[[operators]]`: who may use the operators' channel; never a broker.
+    #[serde(default)]
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// `[admin]`: where the operators' channel listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Address and port operators connect to.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+        }
+    }
+}
+
+/// `[[operators]]`: one exchange operator who may open accounts, move
+/// cash and allowances and halt instruments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The operator's id, sent at login.
+    pub id: u32,
+    /// A name for logs.
+    pub name: String,
+    /// The shared secret sent at login; its `Debug` output is redacted.
+    pub secret: Secret,
 }
 
 /// `[http]`: the read-only web view of the market.
@@ -345,13 +381,7 @@ impl BrokerConfig {
     /// much of a guess was right.
     #[must_use]
     pub fn accepts(&self, candidate: &Secret) -> bool {
-        let secret = self.secret.expose().as_bytes();
-        let candidate = candidate.expose().as_bytes();
-        let mut diff = u8::from(secret.len() != candidate.len());
-        for (i, &c) in candidate.iter().enumerate() {
-            diff |= c ^ secret.get(i).copied().unwrap_or(!c);
-        }
-        diff == 0
+        self.secret.matches(candidate)
     }
 }
 

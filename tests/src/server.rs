@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cetx_gateway::admin::AdminServer;
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::{FeedServer, MarketData};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
@@ -27,6 +28,8 @@ pub struct TestServer {
     pub feed: Option<SocketAddr>,
     /// Where the page is served, when the config has `[http]`.
     pub web: Option<SocketAddr>,
+    /// Where operators connect, when the config has `[admin]`.
+    pub admin: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), ServerError>>,
     runtime: Runtime,
@@ -39,7 +42,15 @@ impl TestServer {
     /// # Panics
     /// If the runtime does not start or a socket cannot be bound.
     pub async fn start(config: ServerConfig) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(config, tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// Starts one on `config` with its data in `dir` (a restart, when it
+    /// holds a journal).
+    ///
+    /// # Panics
+    /// As [`TestServer::start`].
+    pub async fn start_in(config: ServerConfig, dir: tempfile::TempDir) -> Self {
         let mut options = RuntimeOptions::new(dir.path());
         options.open_market_now = true;
         let runtime = Runtime::start(&config, options).expect("runtime starts");
@@ -72,7 +83,19 @@ impl TestServer {
             }
             _ => None,
         };
-        let server = Server::bind(Arc::new(config), runtime.handle(), local)
+        let config = Arc::new(config);
+        let admin = match &config.admin {
+            Some(_) => {
+                let admin = AdminServer::bind(runtime.handle(), Arc::clone(&config), local)
+                    .await
+                    .expect("bind the operators' channel");
+                let addr = admin.local_addr();
+                tokio::spawn(admin.run(shutdown.clone()));
+                Some(addr)
+            }
+            None => None,
+        };
+        let server = Server::bind(config, runtime.handle(), local)
             .await
             .expect("bind");
         let addr = server.local_addr();
@@ -81,6 +104,7 @@ impl TestServer {
             addr,
             feed,
             web,
+            admin,
             shutdown,
             task,
             runtime,

@@ -381,6 +381,7 @@ const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         11 => CommandKind::ListInstrument,
         12 => CommandKind::ReviseInstrument,
         13 => CommandKind::SetCalendar,
+        14 => CommandKind::Transfer,
         _ => return None,
     })
 }

@@ -193,12 +193,12 @@ fn read_decimal(c: &mut Cursor<'_>, what: &'static str) -> Result<Decimal, Decod
     })
 }
 
-fn put_str(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, value: &str) {
     out.put_count(value.len());
     out.extend_from_slice(value.as_bytes());
 }
 
-fn read_str(c: &mut Cursor<'_>, what: &'static str) -> Result<String, DecodeError> {
+pub(crate) fn read_str(c: &mut Cursor<'_>, what: &'static str) -> Result<String, DecodeError> {
     let offset = c.pos();
     let len = c.count(what, 1)?;
     let bytes = c.bytes(len);

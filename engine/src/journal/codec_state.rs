@@ -11,7 +11,9 @@ use crate::day_stats::DayStats;
 use crate::state::{EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
-use super::codec_market::{encode_calendar, encode_spec, read_calendar, read_spec, MIN_SPEC_BYTES};
+use super::codec_market::{
+    encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str, MIN_SPEC_BYTES,
+};
 
 /// Encoded size of a [`RestingOrder`].
 const RESTING_ORDER_BYTES: usize = 8 + 4 + 1 + 8 + 8;
@@ -70,6 +72,10 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
             put_option_u32(out, holding.last_sell_day);
         }
     }
+    out.put_count(state.references.len());
+    for reference in &state.references {
+        put_str(out, reference);
+    }
 }
 
 /// Decodes an engine state that fills `bytes` exactly.
@@ -103,6 +109,11 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
     for _ in 0..count {
         accounts.push(read_account(&mut c)?);
     }
+    let count = c.count("EngineState.references", 4)?;
+    let mut references = Vec::with_capacity(count);
+    for _ in 0..count {
+        references.push(read_str(&mut c, "EngineState.references")?);
+    }
     c.finish("EngineState")?;
     Ok(EngineState {
         trading_day,
@@ -111,6 +122,7 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
         calendar,
         instruments,
         accounts,
+        references,
     })
 }
 

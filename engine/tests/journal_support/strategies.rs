@@ -122,7 +122,7 @@ pub fn cause() -> impl Strategy<Value = CancelCause> {
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..14u8).prop_map(|k| {
+    (0..15u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -138,6 +138,7 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::ListInstrument,
             CommandKind::ReviseInstrument,
             CommandKind::SetCalendar,
+            CommandKind::Transfer,
         ][usize::from(k)]
     })
 }
@@ -236,6 +237,27 @@ pub fn command() -> impl Strategy<Value = Command> {
             spec: Box::new(spec),
         }),
         calendar().prop_map(|calendar| Command::SetCalendar(Box::new(calendar))),
+        (
+            "[ -~]{0,70}",
+            acct(),
+            proptest::option::of(inst()),
+            any::<bool>(),
+            any::<u64>()
+        )
+            .prop_map(|(reference, account, instrument, out, amount)| {
+                Command::Transfer(Box::new(cetx_engine::Transfer {
+                    reference,
+                    account,
+                    asset: instrument
+                        .map_or(cetx_engine::Asset::Cash, cetx_engine::Asset::Allowances),
+                    direction: if out {
+                        cetx_engine::Direction::Out
+                    } else {
+                        cetx_engine::Direction::In
+                    },
+                    amount,
+                }))
+            }),
     ]
 }
 
@@ -524,9 +546,18 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(instrument_state(), 0..4),
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
+        proptest::collection::vec("[ -~]{1,64}", 0..4),
     )
         .prop_map(
-            |(trading_day, last_order_id, next_trade_id, instruments, accounts, calendar)| {
+            |(
+                trading_day,
+                last_order_id,
+                next_trade_id,
+                instruments,
+                accounts,
+                calendar,
+                references,
+            )| {
                 EngineState {
                     trading_day,
                     last_order_id,
@@ -534,6 +565,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                     calendar,
                     instruments,
                     accounts,
+                    references,
                 }
             },
         )

@@ -79,6 +79,17 @@ pub const JOURNAL_DIR: &str = "journal";
 /// router gives up on a broker that does not read them.
 pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 65_536;
 
+/// What an operator's command did ([`RuntimeHandle::admin`]): the
+/// journal entry it became, durable, and the engine's events (one
+/// `Rejected` if the engine refused it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminOutcome {
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// What the engine decided.
+    pub events: Vec<cetx_engine::Event>,
+}
+
 /// How a runtime is started, besides its config.
 #[derive(Clone, Debug)]
 pub struct RuntimeOptions {

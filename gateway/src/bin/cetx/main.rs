@@ -22,6 +22,7 @@
 //! Logs go to stderr through `tracing`, filtered by `RUST_LOG` (default
 //! `info`).
 
+mod admin;
 mod screen;
 mod watch;
 
@@ -32,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use cetx_gateway::admin::AdminServer;
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::FeedServer;
@@ -75,6 +77,13 @@ enum Command {
     /// Watch the market live in the terminal: depth, trades and the day's
     /// figures from the market-data feed. `q` quits.
     Watch(watch::WatchArgs),
+    /// The operators' channel: open accounts, move cash and allowances,
+    /// halt and resume instruments (docs/ADMIN.md).
+    ///
+    /// Exit codes: 0 every action applied (a transfer applied before
+    /// counts: a re-sent file changes nothing); 1 an action refused or the
+    /// channel failed; 2 bad arguments.
+    Admin(admin::AdminArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +198,10 @@ struct ServeArgs {
     /// `[http]` section, as the embedded config has).
     #[arg(long, value_name = "ADDR")]
     http_listen: Option<SocketAddr>,
+    /// Address of the operators' channel (overrides `admin.listen`; needs
+    /// an `[admin]` section and `[[operators]]` in the config).
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
     /// Directory of the journal and snapshots (overrides
     /// `server.data_dir`).
     #[arg(long, value_name = "DIR")]
@@ -301,6 +314,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => return runtime.block_on(replay(args)),
         Command::Journal(JournalCommand::Archive(args)) => archive(&args),
         Command::Watch(args) => runtime.block_on(watch::run(args)),
+        Command::Admin(args) => return runtime.block_on(admin::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -453,6 +467,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .context("--http-listen needs an [http] section in the config")?;
         settings.listen = addr;
     }
+    if let Some(addr) = args.admin_listen {
+        let settings = config
+            .admin
+            .as_mut()
+            .context("--admin-listen needs an [admin] section in the config")?;
+        settings.listen = addr;
+    }
     let listen = args.listen.unwrap_or(config.server.listen);
     let data_dir = args
         .data_dir
@@ -504,8 +525,25 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         _ => None,
     };
+    let admin = match &config.admin {
+        Some(settings) => {
+            match AdminServer::bind(runtime.handle(), Arc::clone(&config), settings.listen).await {
+                Ok(admin) => Some(admin),
+                Err(error) => {
+                    let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+                    return Err(error)
+                        .with_context(|| format!("serving operators on {}", settings.listen));
+                }
+            }
+        }
+        None => None,
+    };
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
     print_banner(&config, server.local_addr(), &data_dir, embedded);
+    let admin = admin.map(|admin| {
+        println!("operators on {}", admin.local_addr());
+        tokio::spawn(admin.run(shutdown.clone()))
+    });
     let feed = feed.map(|feed| {
         println!("market data on {}", feed.local_addr());
         tokio::spawn(feed.run(shutdown.clone()))
@@ -518,6 +556,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     shutdown.cancel();
     if let Some(feed) = feed {
         let _ = feed.await;
+    }
+    if let Some(admin) = admin {
+        let _ = admin.await;
     }
     if let Some(web) = web {
         if let Ok(Err(error)) = web.await {
