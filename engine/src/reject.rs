@@ -32,6 +32,15 @@ pub enum RejectReason {
     /// A cash amount or allowance quantity in an admin command is zero,
     /// negative, or would overflow a balance.
     InvalidAmount = 108,
+    /// An instrument's spec is not usable (a tick off 0.01 CNY, a zero lot,
+    /// inconsistent sizes, a band of 100% or more, a reference off the
+    /// tick), or a revision changes its symbol or kind, or the instrument
+    /// limit is reached.
+    InvalidInstrumentSpec = 109,
+    /// An instrument with this symbol is listed already.
+    SymbolExists = 110,
+    /// A transfer's reference id is empty or longer than 64 bytes.
+    InvalidReference = 111,
     /// The account does not exist.
     UnknownAccount = 201,
     /// Not enough unreserved cash for the order's full value (or the
@@ -52,6 +61,9 @@ pub enum RejectReason {
     OppositeSideTooSoon = 207,
     /// An account with this id is already open.
     AccountExists = 208,
+    /// A transfer with this reference id was applied before; nothing
+    /// changed (a re-sent transfer).
+    DuplicateReference = 209,
     /// The order id is not above every id accepted before, so it may have
     /// been used already.
     DuplicateOrderId = 301,
@@ -64,6 +76,9 @@ pub enum RejectReason {
     /// The reference price may only change while the instrument is not
     /// trading and its book is empty.
     ReferencePriceLocked = 304,
+    /// An instrument's rules may only be revised while it is not trading
+    /// and its book is empty.
+    InstrumentBusy = 305,
     /// A message other than `Login` arrived before the session logged in.
     NotLoggedIn = 401,
     /// The broker id and secret do not match a configured broker.
@@ -104,6 +119,9 @@ pub enum RejectReason {
     /// Too many failed logins from this address or for this broker: the
     /// login was not checked; try again later.
     TooManyFailedLogins = 417,
+    /// (Operators' channel) the broker an account is opened for is not
+    /// configured.
+    UnknownBroker = 418,
 }
 
 impl RejectReason {
@@ -114,7 +132,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 43] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -123,6 +141,9 @@ impl RejectReason {
         Self::QuantityBelowMinimum,
         Self::QuantityAboveMaximum,
         Self::InvalidAmount,
+        Self::InvalidInstrumentSpec,
+        Self::SymbolExists,
+        Self::InvalidReference,
         Self::UnknownAccount,
         Self::InsufficientCash,
         Self::InsufficientHoldings,
@@ -131,10 +152,12 @@ impl RejectReason {
         Self::PositionLimitExceeded,
         Self::OppositeSideTooSoon,
         Self::AccountExists,
+        Self::DuplicateReference,
         Self::DuplicateOrderId,
         Self::UnknownOrder,
         Self::MarketClosed,
         Self::ReferencePriceLocked,
+        Self::InstrumentBusy,
         Self::NotLoggedIn,
         Self::BadCredentials,
         Self::UnsupportedProtocolVersion,
@@ -152,6 +175,7 @@ impl RejectReason {
         Self::FrameTooLarge,
         Self::SessionTakenOver,
         Self::TooManyFailedLogins,
+        Self::UnknownBroker,
     ];
 
     /// The reason with this code, if there is one.
@@ -173,9 +197,9 @@ mod tests {
         assert_eq!(
             pinned,
             [
-                101, 102, 103, 104, 105, 106, 107, 108, 201, 202, 203, 204, 205, 206, 207, 208,
-                301, 302, 303, 304, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412,
-                413, 414, 415, 416, 417
+                101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 201, 202, 203, 204, 205,
+                206, 207, 208, 209, 301, 302, 303, 304, 305, 401, 402, 403, 404, 405, 406, 407,
+                408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418
             ]
         );
         for reason in RejectReason::ALL {

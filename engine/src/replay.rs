@@ -8,7 +8,7 @@
 //! names rests, quantities add up, trade ids follow on); a journal that does
 //! not fit is reported as [`ReplayError`], never applied halfway silently.
 
-use crate::command::Stamp;
+use crate::command::{Command, Stamp};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
@@ -44,12 +44,21 @@ impl Engine {
     /// Applies the events one command produced, as the live engine did when
     /// it produced them.
     ///
+    /// Only the market's definition is taken from the command itself: an
+    /// `InstrumentListed`, `InstrumentRevised` or `CalendarSet` event
+    /// applies the spec or calendar its [`Command`] carries.
+    ///
     /// # Errors
     /// A [`ReplayError`] when an event does not fit the current state (an
     /// unknown order or account, quantities that do not add up, a trade id
     /// out of turn). The engine may then be part-way through the command:
     /// recovery must stop and report, not continue.
-    pub fn replay(&mut self, stamp: Stamp, events: &[Event]) -> Result<(), ReplayError> {
+    pub fn replay(
+        &mut self,
+        stamp: Stamp,
+        command: &Command,
+        events: &[Event],
+    ) -> Result<(), ReplayError> {
         let fail = |what: String| ReplayError {
             seq: stamp.seq,
             what,
@@ -84,7 +93,16 @@ impl Engine {
                         incoming = Some(order);
                     }
                 }
+                Event::InstrumentListed(_) | Event::InstrumentRevised(_) | Event::CalendarSet => {
+                    self.replay_definition(stamp, command, event)
+                        .map_err(fail)?;
+                }
                 other => self.replay_admin(other).map_err(fail)?,
+            }
+        }
+        if let Command::Transfer(transfer) = command {
+            if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
+                self.references.insert(transfer.reference.clone());
             }
         }
         if let Some(order) = incoming.filter(|o| o.remaining_t > 0) {
@@ -285,6 +303,34 @@ impl Engine {
         }))
     }
 
+    /// Applies the definition command an event says was applied, and
+    /// checks that it gives that very event.
+    fn replay_definition(
+        &mut self,
+        stamp: Stamp,
+        command: &Command,
+        event: &Event,
+    ) -> Result<(), String> {
+        let fits = matches!(
+            (command, event),
+            (Command::ListInstrument(_), Event::InstrumentListed(_))
+                | (
+                    Command::ReviseInstrument { .. },
+                    Event::InstrumentRevised(_)
+                )
+                | (Command::SetCalendar(_), Event::CalendarSet)
+        );
+        if !fits {
+            return Err(format!("{event:?} for a {:?} command", command.kind()));
+        }
+        let mut made = Vec::with_capacity(1);
+        self.apply(command, stamp, &mut made);
+        if made != [*event] {
+            return Err(format!("{event:?} where the command gives {made:?}"));
+        }
+        Ok(())
+    }
+
     fn replay_admin(&mut self, event: &Event) -> Result<(), String> {
         match event {
             Event::Rejected(_) | Event::LargeHolder(_) => {}
@@ -347,8 +393,14 @@ impl Engine {
                 }
                 self.trading_day = d.trading_day;
             }
-            Event::Accepted(_) | Event::Trade(_) | Event::Cancelled(_) | Event::Amended(_) => {
-                unreachable!("order events are replayed by Engine::replay")
+            Event::Accepted(_)
+            | Event::Trade(_)
+            | Event::Cancelled(_)
+            | Event::Amended(_)
+            | Event::InstrumentListed(_)
+            | Event::InstrumentRevised(_)
+            | Event::CalendarSet => {
+                unreachable!("order and definition events are replayed by Engine::replay")
             }
         }
         Ok(())

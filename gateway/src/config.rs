@@ -107,6 +107,42 @@ pub struct ServerConfig {
     /// `[metrics]`: the Prometheus endpoint; none without the section.
     #[serde(default)]
     pub metrics: Option<MetricsSettings>,
+    /// `[admin]`: the operators' channel (`docs/ADMIN.md`); none without
+    /// the section.
+    #[serde(default)]
+    pub admin: Option<AdminSettings>,
+    /// `[[operators]]`: who may use the operators' channel; never a broker.
+    #[serde(default)]
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// `[admin]`: where the operators' channel listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Address and port operators connect to.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+        }
+    }
+}
+
+/// `[[operators]]`: one exchange operator who may open accounts, move
+/// cash and allowances and halt instruments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The operator's id, sent at login.
+    pub id: u32,
+    /// A name for logs.
+    pub name: String,
+    /// The shared secret sent at login; its `Debug` output is redacted.
+    pub secret: Secret,
 }
 
 /// `[http]`: the read-only web view of the market.
@@ -369,13 +405,7 @@ impl BrokerConfig {
     /// much of a guess was right.
     #[must_use]
     pub fn accepts(&self, candidate: &Secret) -> bool {
-        let secret = self.secret.expose().as_bytes();
-        let candidate = candidate.expose().as_bytes();
-        let mut diff = u8::from(secret.len() != candidate.len());
-        for (i, &c) in candidate.iter().enumerate() {
-            diff |= c ^ secret.get(i).copied().unwrap_or(!c);
-        }
-        diff == 0
+        self.secret.matches(candidate)
     }
 }
 
@@ -491,6 +521,16 @@ impl ServerConfig {
         }
     }
 
+    /// The market this config describes: its instruments and calendar,
+    /// which a fresh journal starts with and a journal's must match.
+    #[must_use]
+    pub fn market(&self) -> cetx_engine::MarketDefinition {
+        cetx_engine::MarketDefinition {
+            instruments: self.instruments.clone(),
+            calendar: self.calendar.clone(),
+        }
+    }
+
     /// The ids of every instrument, in order, as the calendar's
     /// [`Calendar::due`] wants them.
     #[must_use]
@@ -524,8 +564,23 @@ impl ServerConfig {
             .map(|a| a.id)
     }
 
-    /// The admin commands that set up a fresh market from this config, in a
-    /// fixed order: for each account in config order, `OpenAccount`, then a
+    /// The commands a fresh journal of this config starts with: the
+    /// market's definition ([`cetx_engine::MarketDefinition::genesis`]:
+    /// the calendar, then each instrument), then
+    /// [`Self::account_genesis`]. Applied to an empty
+    /// [`cetx_engine::Engine::default`].
+    ///
+    /// # Panics
+    /// As [`Self::account_genesis`].
+    #[must_use]
+    pub fn genesis(&self) -> Vec<Command> {
+        let mut commands = self.market().genesis();
+        commands.extend(self.account_genesis());
+        commands
+    }
+
+    /// The admin commands that open the config's accounts, in a fixed
+    /// order: for each account in config order, `OpenAccount`, then a
     /// `Deposit` of its cash (none for zero), then a `CreditHoldings` for
     /// each holding in instrument order (none for zero). Trading phases are
     /// the scheduler's, not set here.
@@ -534,7 +589,7 @@ impl ServerConfig {
     /// On a config that does not pass [`Self::validate`] (cash not exact to
     /// the fen, holdings of an unknown symbol); every loader validates.
     #[must_use]
-    pub fn genesis(&self) -> Vec<Command> {
+    pub fn account_genesis(&self) -> Vec<Command> {
         let mut commands = Vec::new();
         for account in &self.accounts {
             commands.push(Command::OpenAccount {

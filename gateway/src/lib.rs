@@ -53,6 +53,7 @@
 //! entry → reports → protocol::ServerFrame → subscription → session → codec
 //! (encode) → socket`.
 
+pub mod admin;
 mod admission;
 mod backoff;
 pub mod client;

@@ -1,5 +1,5 @@
 //! The TCP server: accepts broker connections and runs one session task per
-//! connection (see [`crate::session`]).
+//! connection (see the private `crate::session`).
 //!
 //! ```text
 //! TcpListener ─accept─► pending slot ─► session task ─login─► session slot

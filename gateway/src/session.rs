@@ -218,7 +218,7 @@ async fn protocol_error(conn: &mut Connection, error: DecodeError) -> Ended {
 }
 
 /// Cuts a text to the protocol's maximum on a character boundary.
-fn truncate_text(text: &mut String) {
+pub(crate) fn truncate_text(text: &mut String) {
     let max = crate::protocol::MAX_TEXT_LEN;
     if text.len() > max {
         let mut end = max;

@@ -88,7 +88,7 @@ fn the_embedded_default_loads_and_describes_the_demo_market() {
 #[test]
 fn the_default_genesis_sets_up_the_configured_balances_without_a_reject() {
     let config = ServerConfig::embedded_default();
-    let mut engine = Engine::new(&config.engine_config()).unwrap();
+    let mut engine = Engine::default();
     let mut events = Vec::new();
     for (seq, command) in config.genesis().iter().enumerate() {
         let stamp = Stamp {
@@ -158,7 +158,7 @@ holdings = {{ CEA2025 = 0 }}
     let config = ServerConfig::from_toml_str(&text).unwrap();
     let (cea, ccer) = (InstrumentId(0), InstrumentId(1));
     assert_eq!(
-        config.genesis(),
+        config.account_genesis(),
         vec![
             Command::OpenAccount {
                 account: AccountId(2),

@@ -39,7 +39,7 @@
 //! - [`snapshot`]: the engine's state at a sequence number, written
 //!   atomically (not synced: a shortcut, never the truth), so that
 //!   recovery need not replay everything.
-//! - [`recover`]: [`recover()`](recover::recover) on start: load the newest
+//! - [`recover`](mod@recover): [`recover()`](recover::recover) on start: load the newest
 //!   good snapshot, replay the rest once (with a
 //!   [`RecoveryObserver`] for whatever else is rebuilt), cut a torn tail.
 //! - [`archive`]: retention: keep the newest snapshots, move settled
@@ -56,6 +56,7 @@ pub mod archive;
 pub mod codec;
 mod codec_commands;
 mod codec_events;
+mod codec_market;
 mod codec_state;
 mod commit;
 mod config;

@@ -34,10 +34,9 @@ use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
 use crate::command::{Command, Stamp};
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::Engine;
 use crate::event::Event;
 use crate::replay::ReplayError;
-use crate::state::StateError;
 
 /// Where the bytes cut off a torn tail are kept, inside the journal
 /// directory.
@@ -83,9 +82,6 @@ pub enum RecoverError {
     /// The journal's events do not fit the state they replay onto.
     #[error("cannot recover: {0}")]
     Replay(#[from] ReplayError),
-    /// The config cannot be used, or a snapshot does not fit it.
-    #[error("cannot recover: {0}")]
-    State(#[from] StateError),
 }
 
 /// What else is rebuilt from the journal beside the engine, in the same
@@ -113,15 +109,16 @@ impl RecoveryObserver for Nothing {
     fn entry(&mut self, _: &Engine, _: Stamp, _: &Command, _: &[Event]) {}
 }
 
-/// Rebuilds the engine of `config` from the journal in `dir` (which need
-/// not exist yet: then the engine is new and the next sequence number 1).
+/// Rebuilds the engine from the journal in `dir` (which need not exist
+/// yet: then the engine is empty and the next sequence number 1). The
+/// journal defines its own market, so no config is needed.
 ///
 /// # Errors
 /// [`RecoverError::Journal`] for a damaged or unreadable journal, naming
 /// file, offset and sequence number; [`RecoverError::Replay`] when its
-/// events do not fit; [`RecoverError::State`] for an unusable config.
-pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverError> {
-    recover_with(dir, config, &mut Nothing)
+/// events do not fit.
+pub fn recover(dir: &Path) -> Result<Recovered, RecoverError> {
+    recover_with(dir, &mut Nothing)
 }
 
 /// [`recover`], feeding `observer` every entry after the snapshot it
@@ -131,13 +128,12 @@ pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverEr
 /// As [`recover`].
 pub fn recover_with(
     dir: &Path,
-    config: &EngineConfig,
     observer: &mut impl RecoveryObserver,
 ) -> Result<Recovered, RecoverError> {
     if !dir.exists() {
         observer.start_after(None);
         return Ok(Recovered {
-            engine: Engine::new(config).map_err(StateError::from)?,
+            engine: Engine::default(),
             next_seq: 1,
             snapshot_seq: None,
             replayed: 0,
@@ -155,7 +151,7 @@ pub fn recover_with(
         let mut start = None;
         for (_, path) in candidates.by_ref() {
             let loaded = read_snapshot(path).and_then(|(seq, state)| {
-                let engine = Engine::from_state(config, &state).map_err(|e| e.to_string())?;
+                let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
                 if observer.start_after(Some(seq)) {
                     Ok((seq, path, engine))
                 } else {
@@ -174,7 +170,7 @@ pub fn recover_with(
             Some((seq, path, engine)) => (Some((seq, path)), engine),
             None => {
                 observer.start_after(None);
-                (None, Engine::new(config).map_err(StateError::from)?)
+                (None, Engine::default())
             }
         };
         let snapshot_seq = snapshot.map(|(seq, _)| seq);
@@ -236,7 +232,7 @@ fn replay_journal(
     loop {
         match reader.next_into(&mut events) {
             Ok(Some((stamp, command))) => {
-                engine.replay(stamp, &events)?;
+                engine.replay(stamp, &command, &events)?;
                 observer.entry(engine, stamp, &command, &events);
                 pass.replayed += 1;
                 events.clear();

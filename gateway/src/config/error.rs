@@ -178,6 +178,18 @@ pub enum ConfigError {
     /// Two brokers share one id.
     #[error("broker id {0} is configured twice")]
     DuplicateBroker(u32),
+    /// An operator entry that cannot be used: a duplicate id, no name, or
+    /// a secret empty or longer than a login carries.
+    #[error("operator {id}: {why}")]
+    Operator {
+        /// The operator's id.
+        id: u32,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// `[admin]` without an operator, or operators without `[admin]`.
+    #[error("[admin] and [[operators]] go together: the channel needs an operator, and an operator needs the channel")]
+    AdminWithoutOperators,
     /// A broker without a name.
     #[error("broker {0}: name must not be empty")]
     EmptyBrokerName(u32),

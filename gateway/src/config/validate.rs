@@ -31,7 +31,33 @@ impl ServerConfig {
         validate_calendar(&self.calendar)?;
         self.validate_instruments()?;
         self.validate_brokers()?;
+        self.validate_operators()?;
         self.validate_accounts()
+    }
+
+    fn validate_operators(&self) -> Result<(), ConfigError> {
+        if self.admin.is_some() == self.operators.is_empty() {
+            return Err(ConfigError::AdminWithoutOperators);
+        }
+        let mut seen = BTreeSet::new();
+        for operator in &self.operators {
+            let why = if !seen.insert(operator.id) {
+                "the id is configured twice"
+            } else if operator.name.trim().is_empty() {
+                "name must not be empty"
+            } else if operator.secret.expose().is_empty() {
+                "secret must not be empty"
+            } else if operator.secret.expose().len() > MAX_SECRET_LEN {
+                "secret is longer than a login carries (64 bytes)"
+            } else {
+                continue;
+            };
+            return Err(ConfigError::Operator {
+                id: operator.id,
+                why,
+            });
+        }
+        Ok(())
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {

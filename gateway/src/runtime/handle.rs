@@ -154,6 +154,37 @@ impl RuntimeHandle {
         Ok(())
     }
 
+    /// Queues an operator's command. The receiver gets its outcome once
+    /// its entry is durable, or is dropped if the journal fails first.
+    /// Operators are few and their commands rare: a full queue is waited
+    /// on rather than refused, for at most a second.
+    ///
+    /// # Errors
+    /// [`SubmitError::Busy`] when the queue stays full;
+    /// [`SubmitError::Stopped`] once the runtime is stopping.
+    pub fn admin(
+        &self,
+        command: cetx_engine::Command,
+    ) -> Result<tokio::sync::oneshot::Receiver<super::AdminOutcome>, SubmitError> {
+        let Some(_pass) = self.shared.gate.enter() else {
+            return Err(SubmitError::Stopped);
+        };
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.inputs
+            .send_timeout(Input::Admin { command, reply }, Duration::from_secs(1))
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(_) => SubmitError::Busy,
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => SubmitError::Stopped,
+            })?;
+        Ok(outcome)
+    }
+
+    /// The exchange calendar the market runs by.
+    #[must_use]
+    pub fn calendar(&self) -> &cetx_engine::Calendar {
+        &self.shared.calendar
+    }
+
     /// The broker's requests taken so far.
     fn taken(&self, broker: BrokerId) -> u64 {
         self.shared

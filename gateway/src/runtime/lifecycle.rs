@@ -13,6 +13,7 @@ use cetx_engine::{Calendar, JournalBatch, JournalError, JournalWriter};
 use tokio::sync::watch;
 
 use super::activity::Activity;
+use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
 use super::router::{self, Outbound, Router, Turn};
@@ -70,7 +71,7 @@ impl Runtime {
             .map(|i| i.symbol.clone())
             .collect();
         let mut rebuild = Rebuild::new(&journal_dir, symbols, config.server.recent_reports);
-        let recovered = journal::recover_with(&journal_dir, &config.engine_config(), &mut rebuild)?;
+        let recovered = journal::recover_with(&journal_dir, &mut rebuild)?;
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
                 saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
@@ -78,15 +79,33 @@ impl Runtime {
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
-        let engine = recovered.engine;
-        let market = config
-            .market_data
-            .as_ref()
-            .map(|settings| MarketData::new(&engine, settings.buffer));
         let GatewayState {
             reports,
             last_time_ns,
         } = rebuild.state;
+        let now_ns = options.clock.now_ns();
+        let definition = definition::plan(
+            recovered.engine,
+            &config.market(),
+            options.accept_config_change,
+            recovered.next_seq,
+            last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
+        )?;
+        let engine = definition.engine;
+        let next_seq = recovered.next_seq + definition.entries.len() as u64;
+        let last_time_ns = definition
+            .entries
+            .last()
+            .map_or(last_time_ns, |e| Some(e.0.time_ns));
+        let calendar = engine
+            .calendar()
+            .cloned()
+            .expect("the market's definition sets a calendar");
+        let instruments: Vec<_> = engine.instrument_ids().collect();
+        let market = config
+            .market_data
+            .as_ref()
+            .map(|settings| MarketData::new(&engine, settings.buffer));
         let client_orders = ClientOrders::of(&reports);
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
             replayed = recovered.replayed, "recovered the journal");
@@ -110,7 +129,7 @@ impl Runtime {
                 .filter(|b| b.cancel_on_disconnect)
                 .map(|b| b.id)
                 .collect(),
-            calendar: config.calendar.clone(),
+            calendar: calendar.clone(),
             clock: options.clock.clone(),
             status,
             next_subscription: AtomicU64::new(1),
@@ -144,6 +163,7 @@ impl Runtime {
             context: "opening the journal writer",
             source,
         })?;
+        definition::journal(&journal, &definition.entries)?;
         let journal = Arc::new(journal);
         let _ = shared.journal.set(journal.probe());
         let mut runtime = Self {
@@ -161,8 +181,6 @@ impl Runtime {
             router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots);
         })?);
 
-        let now_ns = options.clock.now_ns();
-        let instruments = config.instrument_ids();
         let mut sequencer = Sequencer {
             engine,
             journal,
@@ -173,12 +191,12 @@ impl Runtime {
             // After a restart, the transitions missed while the server was
             // down are due (a missed close still ends its day).
             scheduler: Scheduler::new(
-                config.calendar.clone(),
+                calendar.clone(),
                 instruments.clone(),
                 last_time_ns.unwrap_or(now_ns),
             ),
             client_orders,
-            next_seq: recovered.next_seq,
+            next_seq,
             last_time_ns: last_time_ns.unwrap_or(i64::MIN),
             now_ns,
             snapshot_every: config.journal.snapshot_every.max(1),
@@ -187,14 +205,14 @@ impl Runtime {
             turn_ns: Arc::clone(&shared.turn_ns),
         };
         let genesis = if recovered.next_seq == 1 {
-            config.genesis()
+            config.account_genesis()
         } else {
             Vec::new()
         };
         let started = start_up(
             &mut sequencer,
             genesis,
-            &config.calendar,
+            &calendar,
             &instruments,
             now_ns,
             options.open_market_now,

@@ -74,6 +74,13 @@ pub(super) enum Input {
     /// The broker's last session ended: cancel its resting orders if its
     /// config says so.
     Disconnect(BrokerId),
+    /// An operator's command, answered once durable.
+    Admin {
+        /// The command.
+        command: Command,
+        /// Where the outcome goes.
+        reply: tokio::sync::oneshot::Sender<super::AdminOutcome>,
+    },
     /// Nothing to do but look at the clock (it was set).
     Wake,
     /// Apply what is queued, then stop.
@@ -223,6 +230,7 @@ impl Sequencer {
         match input {
             Input::Request { broker, request } => self.request(broker, request),
             Input::Disconnect(broker) => self.cancel_all(broker),
+            Input::Admin { command, reply } => self.admin(command, reply),
             Input::Wake | Input::Shutdown => Ok(()),
         }
     }
@@ -231,8 +239,34 @@ impl Sequencer {
     pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
         self.now_ns = self.clock.now_ns();
         for command in self.scheduler.due(self.now_ns) {
+            // A halted instrument stays halted through the calendar's
+            // phases until an operator resumes it.
+            let halted =
+                |instrument| self.engine.phase(instrument) == Some(cetx_engine::Phase::Halted);
+            if matches!(command, Command::SetPhase { instrument, .. } if halted(instrument)) {
+                continue;
+            }
             self.execute(command, None)?;
         }
+        Ok(())
+    }
+
+    /// Applies an operator's command like one of the runtime's own, and
+    /// routes its outcome back behind its entry.
+    fn admin(
+        &mut self,
+        command: Command,
+        reply: tokio::sync::oneshot::Sender<super::AdminOutcome>,
+    ) -> Result<(), RuntimeError> {
+        self.now_ns = self.clock.now_ns();
+        let seq = self.next_seq;
+        let first_event = self.turn.events.len();
+        self.execute(command, None)?;
+        let outcome = super::AdminOutcome {
+            seq,
+            events: self.turn.events[first_event..].to_vec(),
+        };
+        self.turn.items.push(Routed::Answer { outcome, reply });
         Ok(())
     }
 

@@ -22,6 +22,8 @@ pub struct ServeProcess {
     /// Where it serves `/metrics`, when started with `--metrics-listen`
     /// (its "metrics on" line).
     pub metrics: Option<SocketAddr>,
+    /// What it printed before that line: the banner.
+    pub banner: Vec<String>,
 }
 
 /// Waits for `child` (stdout and stderr piped) at most `limit`, on a
@@ -169,6 +171,7 @@ impl ServeProcess {
         let wants_metrics = extra.contains(&"--metrics-listen");
         let mut market_data = None;
         let mut metrics = None;
+        let mut banner = Vec::new();
         while market_data.is_none() || (wants_metrics && metrics.is_none()) {
             match received.recv_timeout(START_TIMEOUT) {
                 Ok(line) => {
@@ -178,6 +181,9 @@ impl ServeProcess {
                     if let Some(url) = line.strip_prefix("metrics on http://") {
                         let addr = url.strip_suffix("/metrics").expect("a /metrics URL");
                         metrics = Some(addr.parse().expect("the metrics address"));
+                    }
+                    if market_data.is_none() {
+                        banner.push(line);
                     }
                 }
                 Err(e) => {
@@ -195,6 +201,7 @@ impl ServeProcess {
             addr,
             market_data,
             metrics,
+            banner,
         }
     }
 
