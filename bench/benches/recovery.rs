@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use criterion::{criterion_main, Criterion, SamplingMode, Throughput};
 
-use cetx_bench::flow::{engine_config, genesis, MixedFlow};
+use cetx_bench::flow::{engine_config, journal_genesis, MixedFlow};
 use cetx_engine::journal::{recover, Durability, JournalConfig, JournalReader, JournalWriter};
 use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_engine::{Engine, Stamp};
@@ -34,7 +34,7 @@ const ORDERS: u64 = 700_000;
 /// number of events.
 fn write_journal(dir: &Path) -> u64 {
     let config = engine_config();
-    let mut engine = Engine::new(&config).expect("valid config");
+    let mut engine = Engine::default();
     let journal = JournalConfig {
         durability: Durability::Os,
         ..JournalConfig::default()
@@ -43,7 +43,7 @@ fn write_journal(dir: &Path) -> u64 {
     let mut flow = MixedFlow::new(2025, 5_000);
     let mut events = Vec::new();
     let mut total = 0;
-    let genesis = genesis(&config);
+    let genesis = journal_genesis(&config);
     let genesis_len = genesis.len() as u64;
     let mut genesis = genesis.into_iter();
     for seq in 1..=genesis_len + ORDERS {
@@ -70,7 +70,6 @@ fn recovery(c: &mut Criterion) {
     std::fs::create_dir_all("target/tmp").expect("target/tmp");
     let dir = tempfile::tempdir_in("target/tmp").expect("temporary directory");
     let events = write_journal(dir.path());
-    let config = engine_config();
     eprintln!("recovery: journal of {events} events");
     let mut group = c.benchmark_group("recover");
     group.throughput(Throughput::Elements(events));
@@ -79,18 +78,18 @@ fn recovery(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(20));
     group.bench_function("full", |b| {
         b.iter(|| {
-            let recovered = recover(dir.path(), &config).expect("recovers");
+            let recovered = recover(dir.path()).expect("recovers");
             assert_eq!(recovered.snapshot_seq, None);
             recovered.next_seq
         });
     });
     group.bench_function("replay_only", |b| {
         b.iter(|| {
-            let mut engine = Engine::new(&config).expect("valid config");
+            let mut engine = Engine::default();
             let mut reader = JournalReader::open(dir.path()).expect("opens");
             let mut buffer = Vec::new();
-            while let Some((stamp, _)) = reader.next_into(&mut buffer).expect("reads") {
-                engine.replay(stamp, &buffer).expect("replays");
+            while let Some((stamp, command)) = reader.next_into(&mut buffer).expect("reads") {
+                engine.replay(stamp, &command, &buffer).expect("replays");
                 buffer.clear();
             }
             engine.trading_day()
@@ -106,19 +105,19 @@ fn recovery(c: &mut Criterion) {
     let out = tempfile::tempdir_in("target/tmp").expect("temporary directory");
     let args = ReplayArgs {
         journal: dir.path().to_path_buf(),
-        calendar: cetx_engine::Calendar::default(),
+        expected: None,
         day: None,
         from_seq: 0,
         out: Some(out.path().to_path_buf()),
         format: Format::Csv,
         follow: false,
+        now_ns: None,
     };
     let stop = AtomicBool::new(false);
     group.bench_function("full", |b| {
         b.iter(|| {
             let summary = run(
                 &args,
-                &config,
                 &mut std::io::sink(),
                 &mut std::io::sink(),
                 &mut |_| {},

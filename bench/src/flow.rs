@@ -149,6 +149,20 @@ pub const ACCOUNT_CASH_FEN: i64 = 1_000_000_000_000;
 /// Allowances each account starts with in every instrument, in tonnes.
 pub const ACCOUNT_HOLDINGS_T: u64 = 1_000_000_000;
 
+/// What a journal of the flow starts with, from an empty
+/// [`Engine::default`]: the market's definition (the default calendar, and
+/// each of `config`'s instruments listed), then [`genesis`].
+#[must_use]
+pub fn journal_genesis(config: &EngineConfig) -> Vec<Command> {
+    let definition = cetx_engine::MarketDefinition {
+        instruments: config.instruments.clone(),
+        calendar: cetx_engine::Calendar::default(),
+    };
+    let mut commands = definition.genesis();
+    commands.extend(genesis(config));
+    commands
+}
+
 /// The commands that open a market for the flow: accounts `1..=ACCOUNTS`,
 /// compliance entities (eligible for CEA) with [`ACCOUNT_CASH_FEN`] and
 /// [`ACCOUNT_HOLDINGS_T`] of each instrument, then continuous trading in

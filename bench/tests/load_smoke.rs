@@ -145,6 +145,7 @@ async fn a_config_with_more_brokers_runs_more_sessions() {
             secret: Secret::new(format!("load-secret-{id}")),
             cancel_on_disconnect: true,
             throttle: config.brokers[0].throttle,
+            tls_name: None,
         });
         config.accounts.push(AccountConfig {
             id: AccountId(id * 1_000 + 1),

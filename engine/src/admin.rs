@@ -1,15 +1,17 @@
-//! Administration commands: accounts, cash and allowance transfers, trading
-//! phases and reference prices.
+//! Administration commands: the market's instruments, accounts, cash and
+//! allowance transfers, trading phases and reference prices.
 //!
 //! They are commands like orders, stamped and journaled, so a replay of the
 //! journal rebuilds accounts and schedules exactly as they were.
 
 use crate::account::{Account, BrokerId, Holding, ParticipantType};
+use crate::book::Book;
+use crate::command::{Asset, Direction, Transfer};
 use crate::engine::Engine;
 use crate::event::{
     AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
 };
-use crate::instrument::InstrumentId;
+use crate::instrument::{InstrumentId, InstrumentSpec, SpecError};
 use crate::order::AccountId;
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -192,5 +194,96 @@ impl Engine {
             ceiling_ticks: rules.ceiling_ticks,
         }));
         Ok(())
+    }
+
+    pub(crate) fn transfer(
+        &mut self,
+        transfer: &Transfer,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let reference = &transfer.reference;
+        if reference.is_empty() || reference.len() > Transfer::MAX_REFERENCE_LEN {
+            return Err(RejectReason::InvalidReference);
+        }
+        if self.references.contains(reference) {
+            return Err(RejectReason::DuplicateReference);
+        }
+        let (account, amount) = (transfer.account, transfer.amount);
+        match (transfer.asset, transfer.direction) {
+            (Asset::Cash, direction) => {
+                let amount_fen = i64::try_from(amount).map_err(|_| RejectReason::InvalidAmount)?;
+                match direction {
+                    Direction::In => self.deposit(account, amount_fen, events),
+                    Direction::Out => self.withdraw(account, amount_fen, events),
+                }
+            }
+            (Asset::Allowances(instrument), Direction::In) => {
+                self.credit(account, instrument, amount, events)
+            }
+            (Asset::Allowances(instrument), Direction::Out) => {
+                self.debit(account, instrument, amount, events)
+            }
+        }?;
+        self.references.insert(reference.clone());
+        Ok(())
+    }
+
+    pub(crate) fn list_instrument(
+        &mut self,
+        spec: &InstrumentSpec,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let instrument = self.list(spec).map_err(|e| match e {
+            SpecError::DuplicateSymbol(_) => RejectReason::SymbolExists,
+            _ => RejectReason::InvalidInstrumentSpec,
+        })?;
+        events.push(Event::InstrumentListed(self.band(instrument)));
+        Ok(())
+    }
+
+    pub(crate) fn revise_instrument(
+        &mut self,
+        instrument: InstrumentId,
+        spec: &InstrumentSpec,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        let market = &self.markets[i];
+        if market.spec.symbol != spec.symbol || market.spec.kind != spec.kind {
+            return Err(RejectReason::InvalidInstrumentSpec);
+        }
+        if market.phase.accepts_orders() || !self.books[i].is_empty() {
+            return Err(RejectReason::InstrumentBusy);
+        }
+        let (rules, policy) = spec
+            .rules()
+            .and_then(|rules| Ok((rules, spec.policy()?)))
+            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
+        let reference_ticks = self.books[i].rules().reference_ticks;
+        if reference_ticks % rules.step_ticks != 0 {
+            return Err(RejectReason::PriceNotOnTick);
+        }
+        // Today's reference under the new rules: its band must fit the new
+        // ladder bound.
+        let rules = rules
+            .with_reference(reference_ticks)
+            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
+        self.books[i] = Book::new(instrument, rules, spec.max_orders);
+        let market = &mut self.markets[i];
+        market.spec = spec.clone();
+        market.policy = policy;
+        events.push(Event::InstrumentRevised(self.band(instrument)));
+        Ok(())
+    }
+
+    /// An instrument's reference price and band as they stand.
+    fn band(&self, instrument: InstrumentId) -> ReferencePriceSet {
+        let rules = self.books[usize::from(instrument.0)].rules();
+        ReferencePriceSet {
+            instrument,
+            price_ticks: rules.reference_ticks,
+            floor_ticks: rules.floor_ticks,
+            ceiling_ticks: rules.ceiling_ticks,
+        }
     }
 }

@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{BrokerId, ParticipantType};
-use crate::instrument::InstrumentId;
+use crate::calendar::Calendar;
+use crate::instrument::{InstrumentId, InstrumentSpec};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 
@@ -47,7 +48,13 @@ pub struct NewOrder {
 }
 
 /// A command to the engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// The market's definition (its instruments and calendar) is made of
+/// commands too, so that a journal describes its own market: the first
+/// entries of every journal are a [`Command::SetCalendar`] and one
+/// [`Command::ListInstrument`] per instrument. Those carry their data
+/// boxed, which keeps a command as small as an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Enter a new order.
     Submit(NewOrder),
@@ -135,6 +142,69 @@ pub enum Command {
         /// New reference price in ticks.
         price_ticks: i64,
     },
+    /// List a new instrument. Its id is the number of instruments listed
+    /// before it; its reference price is the spec's.
+    ListInstrument(Box<InstrumentSpec>),
+    /// Replace a listed instrument's rules (tick, lot, sizes, band, book
+    /// limit, eligibility and holding rules) with those of `spec`. Only
+    /// while the instrument is not trading and its book is empty; the
+    /// symbol and kind stay, and so does today's reference price (set one
+    /// with [`Command::SetReferencePrice`]).
+    ReviseInstrument {
+        /// The instrument.
+        instrument: InstrumentId,
+        /// Its new rules.
+        spec: Box<InstrumentSpec>,
+    },
+    /// Set the exchange calendar that dates trading days and schedules the
+    /// phases. The engine only keeps it, for replays and restarts: it never
+    /// reads a clock.
+    SetCalendar(Box<Calendar>),
+    /// Move cash or allowances into or out of an account under an outside
+    /// reference id (the settlement bank's or the registry's), once: a
+    /// transfer whose reference was applied before is rejected and changes
+    /// nothing, so a re-sent file is harmless.
+    Transfer(Box<Transfer>),
+}
+
+/// A transfer into or out of an account, under a reference id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    /// The outside reference id: 1 to [`Transfer::MAX_REFERENCE_LEN`]
+    /// bytes, unique for ever.
+    pub reference: String,
+    /// The account.
+    pub account: AccountId,
+    /// What moves.
+    pub asset: Asset,
+    /// Into the account or out of it.
+    pub direction: Direction,
+    /// Fen of cash or tonnes of allowances; positive.
+    pub amount: u64,
+}
+
+impl Transfer {
+    /// The longest reference id, in bytes.
+    pub const MAX_REFERENCE_LEN: usize = 64;
+}
+
+/// What a transfer moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Asset {
+    /// Cash, in fen: a deposit or a withdrawal.
+    Cash,
+    /// Allowances of an instrument, in tonnes: a registry transfer.
+    Allowances(InstrumentId),
+}
+
+/// Which way a transfer goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Direction {
+    /// Into the account.
+    In = 0,
+    /// Out of the account (only what no open order reserves).
+    Out = 1,
 }
 
 impl Command {
@@ -163,6 +233,10 @@ impl Command {
             Self::CreditHoldings { .. } => CommandKind::CreditHoldings,
             Self::DebitHoldings { .. } => CommandKind::DebitHoldings,
             Self::SetReferencePrice { .. } => CommandKind::SetReferencePrice,
+            Self::ListInstrument(_) => CommandKind::ListInstrument,
+            Self::ReviseInstrument { .. } => CommandKind::ReviseInstrument,
+            Self::SetCalendar(_) => CommandKind::SetCalendar,
+            Self::Transfer(_) => CommandKind::Transfer,
         }
     }
 }
@@ -193,4 +267,12 @@ pub enum CommandKind {
     DebitHoldings = 9,
     /// [`Command::SetReferencePrice`].
     SetReferencePrice = 10,
+    /// [`Command::ListInstrument`].
+    ListInstrument = 11,
+    /// [`Command::ReviseInstrument`].
+    ReviseInstrument = 12,
+    /// [`Command::SetCalendar`].
+    SetCalendar = 13,
+    /// [`Command::Transfer`].
+    Transfer = 14,
 }

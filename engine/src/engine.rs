@@ -6,14 +6,15 @@
 //! random number, and no hash-map iteration decides an output order.
 //!
 //! The commands are carried out in three files: order commands in
-//! [`crate::trading`], account and instrument administration in
-//! [`crate::admin`], and the end of the trading day in
+//! `crate::trading`, account and instrument administration in
+//! `crate::admin` (both private), and the end of the trading day in
 //! [`crate::end_of_day`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, Accounts};
 use crate::book::Book;
+use crate::calendar::Calendar;
 use crate::command::{Command, Stamp};
 use crate::day_stats::DayStats;
 use crate::event::{Event, Rejected};
@@ -23,7 +24,7 @@ use crate::phase::Phase;
 use crate::reject::RejectReason;
 
 /// What the engine trades, as written in config.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineConfig {
     /// The instruments; an instrument's [`InstrumentId`] is its position here.
@@ -33,7 +34,9 @@ pub struct EngineConfig {
 /// Everything the engine keeps about one instrument besides its book.
 #[derive(Clone, Debug)]
 pub(crate) struct Market {
-    pub(crate) symbol: String,
+    /// The spec it was listed or last revised with; its reference price is
+    /// the listing's, today's is the book's.
+    pub(crate) spec: InstrumentSpec,
     pub(crate) policy: Policy,
     pub(crate) phase: Phase,
     pub(crate) today: DayStats,
@@ -50,6 +53,28 @@ pub struct Engine {
     pub(crate) last_order_id: Option<OrderId>,
     pub(crate) next_trade_id: u64,
     pub(crate) trading_day: u32,
+    /// The exchange calendar, once a [`Command::SetCalendar`] set it.
+    pub(crate) calendar: Option<Calendar>,
+    /// Every reference id a [`Command::Transfer`] was applied under. It
+    /// grows with the transfers (a few thousand a year), not with trading.
+    pub(crate) references: std::collections::BTreeSet<String>,
+}
+
+impl Default for Engine {
+    /// An engine with no instrument, no account and no calendar, on trading
+    /// day 0: where every journal starts.
+    fn default() -> Self {
+        Self {
+            books: Vec::new(),
+            markets: Vec::new(),
+            accounts: Accounts::default(),
+            last_order_id: None,
+            next_trade_id: 1,
+            trading_day: 0,
+            calendar: None,
+            references: std::collections::BTreeSet::new(),
+        }
+    }
 }
 
 impl Engine {
@@ -60,33 +85,59 @@ impl Engine {
     /// A [`SpecError`] for the first instrument that cannot be used, or a
     /// symbol configured twice.
     pub fn new(config: &EngineConfig) -> Result<Self, SpecError> {
-        let count = config.instruments.len();
-        if count > usize::from(u16::MAX) {
-            return Err(SpecError::TooManyInstruments(count));
+        let mut engine = Self::default();
+        for spec in &config.instruments {
+            engine.list(spec)?;
         }
-        let mut books = Vec::with_capacity(count);
-        let mut markets: Vec<Market> = Vec::with_capacity(count);
-        for (i, spec) in config.instruments.iter().enumerate() {
-            if markets.iter().any(|m| m.symbol == spec.symbol) {
-                return Err(SpecError::DuplicateSymbol(spec.symbol.clone()));
-            }
-            let id = InstrumentId(u16::try_from(i).expect("checked above"));
-            books.push(Book::new(id, spec.rules()?, spec.max_orders));
-            markets.push(Market {
-                symbol: spec.symbol.clone(),
-                policy: spec.policy()?,
-                phase: Phase::Closed,
-                today: DayStats::default(),
-            });
+        Ok(engine)
+    }
+
+    /// Adds an instrument with the next id, and a holding of it to every
+    /// account.
+    pub(crate) fn list(&mut self, spec: &InstrumentSpec) -> Result<InstrumentId, SpecError> {
+        if self.markets.iter().any(|m| m.spec.symbol == spec.symbol) {
+            return Err(SpecError::DuplicateSymbol(spec.symbol.clone()));
         }
-        Ok(Self {
-            books,
-            markets,
-            accounts: Accounts::default(),
-            last_order_id: None,
-            next_trade_id: 1,
-            trading_day: 0,
-        })
+        let id = u16::try_from(self.books.len())
+            .ok()
+            .filter(|id| *id < u16::MAX)
+            .map(InstrumentId)
+            .ok_or(SpecError::TooManyInstruments(self.books.len() + 1))?;
+        let (rules, policy) = (spec.rules()?, spec.policy()?);
+        self.books.push(Book::new(id, rules, spec.max_orders));
+        self.markets.push(Market {
+            spec: spec.clone(),
+            policy,
+            phase: Phase::Closed,
+            today: DayStats::default(),
+        });
+        for account in self.accounts.iter_mut() {
+            account.holdings.push(crate::account::Holding::default());
+        }
+        Ok(id)
+    }
+
+    /// The spec an instrument was listed, or last revised, with. Its
+    /// reference price is the listing's; today's is in its book's rules.
+    #[must_use]
+    pub fn spec(&self, instrument: InstrumentId) -> Option<&InstrumentSpec> {
+        self.market(instrument).map(|m| &m.spec)
+    }
+
+    /// Every instrument's spec, in instrument order.
+    pub fn specs(&self) -> impl ExactSizeIterator<Item = &InstrumentSpec> {
+        self.markets.iter().map(|m| &m.spec)
+    }
+
+    /// Every instrument's id, in order.
+    pub fn instrument_ids(&self) -> impl ExactSizeIterator<Item = InstrumentId> {
+        (0..self.books.len()).map(|i| InstrumentId(i as u16))
+    }
+
+    /// The exchange calendar the journal set, if it set one.
+    #[must_use]
+    pub const fn calendar(&self) -> Option<&Calendar> {
+        self.calendar.as_ref()
     }
 
     /// The id of the instrument with this symbol.
@@ -94,14 +145,14 @@ impl Engine {
     pub fn instrument_id(&self, symbol: &str) -> Option<InstrumentId> {
         self.markets
             .iter()
-            .position(|m| m.symbol == symbol)
+            .position(|m| m.spec.symbol == symbol)
             .map(|i| InstrumentId(i as u16))
     }
 
     /// The symbol of an instrument.
     #[must_use]
     pub fn symbol(&self, instrument: InstrumentId) -> Option<&str> {
-        self.market(instrument).map(|m| m.symbol.as_str())
+        self.market(instrument).map(|m| m.spec.symbol.as_str())
     }
 
     /// The trading phase of an instrument.
@@ -164,6 +215,17 @@ impl Engine {
     /// allocation.
     pub fn apply(&mut self, command: &Command, stamp: Stamp, events: &mut Vec<Event>) {
         let outcome = match *command {
+            Command::ListInstrument(ref spec) => self.list_instrument(spec, events),
+            Command::ReviseInstrument {
+                instrument,
+                ref spec,
+            } => self.revise_instrument(instrument, spec, events),
+            Command::Transfer(ref transfer) => self.transfer(transfer, events),
+            Command::SetCalendar(ref calendar) => {
+                self.calendar = Some((**calendar).clone());
+                events.push(Event::CalendarSet);
+                Ok(())
+            }
             Command::Submit(order) => self.submit(&order, stamp, events),
             Command::Cancel {
                 instrument,

@@ -48,6 +48,15 @@ pub enum Event {
     DayClosed(DayClosed),
     /// A new trading day began, after every instrument closed.
     DayStarted(DayStarted),
+    /// An instrument was listed (its spec is the command's); the band is
+    /// its reference price's.
+    InstrumentListed(ReferencePriceSet),
+    /// A listed instrument's rules were replaced (by the command's spec);
+    /// its reference price stays, and the band follows from it and the new
+    /// rules.
+    InstrumentRevised(ReferencePriceSet),
+    /// The exchange calendar was set (to the command's).
+    CalendarSet,
 }
 
 /// A new order passed validation.
@@ -234,7 +243,8 @@ pub struct PhaseChanged {
     pub phase: Phase,
 }
 
-/// An instrument's reference price and band.
+/// An instrument's reference price and band: set, or given by a listing
+/// or a revision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferencePriceSet {
     /// The instrument.

@@ -18,7 +18,8 @@
 //! - [`reject`]: stable numeric [`RejectReason`]s.
 //! - [`book`]: one instrument's [`Book`]: dense price ladder, order slab,
 //!   intrusive FIFOs, id index, cached best prices.
-//! - [`matching`]: price-time matching of an incoming order against a book.
+//! - `matching` (private): price-time matching of an incoming order against
+//!   a book.
 //! - [`account`]: accounts, participant types, cash and holdings.
 //! - [`phase`]: trading phases; [`calendar`]: the pure schedule that turns a
 //!   time into the phase and end-of-day commands due.
@@ -31,6 +32,8 @@
 //!   - [`end_of_day`]: expiry, the VWAP close, the next day's band, T+1
 //!     release, from each instrument's `day_stats` ([`DayStats`]).
 //!
+//! - [`histogram`]: power-of-two buckets in atomics, for the operator's
+//!   metrics (journal sync latency, group-commit size, engine turn time).
 //! - [`journal`]: the durable record of every stamped command and its
 //!   events: the on-disk format and codec, the group-commit writer thread,
 //!   the verifying reader and a follower for live journals.
@@ -57,9 +60,11 @@ pub mod book;
 pub mod calendar;
 pub mod command;
 mod day_stats;
+pub mod definition;
 pub mod end_of_day;
 pub mod engine;
 pub mod event;
+pub mod histogram;
 pub mod instrument;
 pub mod journal;
 mod matching;
@@ -75,8 +80,9 @@ mod trading;
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Session, Transition};
-pub use command::{Command, CommandKind, NewOrder, Stamp};
+pub use command::{Asset, Command, CommandKind, Direction, NewOrder, Stamp, Transfer};
 pub use day_stats::{vwap_ticks, DayStats};
+pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, Amended, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,

@@ -32,6 +32,15 @@ pub enum RejectReason {
     /// A cash amount or allowance quantity in an admin command is zero,
     /// negative, or would overflow a balance.
     InvalidAmount = 108,
+    /// An instrument's spec is not usable (a tick off 0.01 CNY, a zero lot,
+    /// inconsistent sizes, a band of 100% or more, a reference off the
+    /// tick), or a revision changes its symbol or kind, or the instrument
+    /// limit is reached.
+    InvalidInstrumentSpec = 109,
+    /// An instrument with this symbol is listed already.
+    SymbolExists = 110,
+    /// A transfer's reference id is empty or longer than 64 bytes.
+    InvalidReference = 111,
     /// The account does not exist.
     UnknownAccount = 201,
     /// Not enough unreserved cash for the order's full value (or the
@@ -59,6 +68,9 @@ pub enum RejectReason {
     /// The broker's accounts already have as many orders resting in this
     /// instrument's book as the broker may (`max_orders_per_broker`).
     BrokerOrderLimit = 210,
+    /// A transfer with this reference id was applied before; nothing
+    /// changed (a re-sent transfer).
+    DuplicateReference = 211,
     /// The order id is not above every id accepted before, so it may have
     /// been used already.
     DuplicateOrderId = 301,
@@ -71,6 +83,9 @@ pub enum RejectReason {
     /// The reference price may only change while the instrument is not
     /// trading and its book is empty.
     ReferencePriceLocked = 304,
+    /// An instrument's rules may only be revised while it is not trading
+    /// and its book is empty.
+    InstrumentBusy = 305,
     /// A message other than `Login` arrived before the session logged in.
     NotLoggedIn = 401,
     /// The broker id and secret do not match a configured broker.
@@ -111,6 +126,9 @@ pub enum RejectReason {
     /// Too many failed logins from this address or for this broker: the
     /// login was not checked; try again later.
     TooManyFailedLogins = 417,
+    /// (Operators' channel) the broker an account is opened for is not
+    /// configured.
+    UnknownBroker = 418,
 }
 
 impl RejectReason {
@@ -121,7 +139,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 39] = [
+    pub const ALL: [Self; 45] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -130,6 +148,9 @@ impl RejectReason {
         Self::QuantityBelowMinimum,
         Self::QuantityAboveMaximum,
         Self::InvalidAmount,
+        Self::InvalidInstrumentSpec,
+        Self::SymbolExists,
+        Self::InvalidReference,
         Self::UnknownAccount,
         Self::InsufficientCash,
         Self::InsufficientHoldings,
@@ -140,10 +161,12 @@ impl RejectReason {
         Self::AccountExists,
         Self::AccountOrderLimit,
         Self::BrokerOrderLimit,
+        Self::DuplicateReference,
         Self::DuplicateOrderId,
         Self::UnknownOrder,
         Self::MarketClosed,
         Self::ReferencePriceLocked,
+        Self::InstrumentBusy,
         Self::NotLoggedIn,
         Self::BadCredentials,
         Self::UnsupportedProtocolVersion,
@@ -161,6 +184,7 @@ impl RejectReason {
         Self::FrameTooLarge,
         Self::SessionTakenOver,
         Self::TooManyFailedLogins,
+        Self::UnknownBroker,
     ];
 
     /// The reason with this code, if there is one.
@@ -182,9 +206,9 @@ mod tests {
         assert_eq!(
             pinned,
             [
-                101, 102, 103, 104, 105, 106, 107, 108, 201, 202, 203, 204, 205, 206, 207, 208,
-                209, 210, 301, 302, 303, 304, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410,
-                411, 412, 413, 414, 415, 416, 417
+                101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 201, 202, 203, 204, 205,
+                206, 207, 208, 209, 210, 211, 301, 302, 303, 304, 305, 401, 402, 403, 404, 405,
+                406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418
             ]
         );
         for reason in RejectReason::ALL {

@@ -21,9 +21,8 @@
 //! [`ReplayError`], which readers report as corruption of the entry.
 
 mod admin;
-
 use crate::account::Account;
-use crate::command::Stamp;
+use crate::command::{Command, Stamp};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
@@ -59,12 +58,21 @@ impl Engine {
     /// Applies the events one command produced, as the live engine did when
     /// it produced them.
     ///
+    /// Only the market's definition is taken from the command itself: an
+    /// `InstrumentListed`, `InstrumentRevised` or `CalendarSet` event
+    /// applies the spec or calendar its [`Command`] carries.
+    ///
     /// # Errors
     /// A [`ReplayError`] when an event does not fit the current state (an
     /// unknown order or account, quantities that do not add up, a trade id
     /// out of turn). The engine may then be part-way through the command:
     /// recovery must stop and report, not continue.
-    pub fn replay(&mut self, stamp: Stamp, events: &[Event]) -> Result<(), ReplayError> {
+    pub fn replay(
+        &mut self,
+        stamp: Stamp,
+        command: &Command,
+        events: &[Event],
+    ) -> Result<(), ReplayError> {
         let fail = |what: String| ReplayError {
             seq: stamp.seq,
             what,
@@ -99,7 +107,16 @@ impl Engine {
                         incoming = Some(order);
                     }
                 }
+                Event::InstrumentListed(_) | Event::InstrumentRevised(_) | Event::CalendarSet => {
+                    self.replay_definition(stamp, command, event)
+                        .map_err(fail)?;
+                }
                 other => self.replay_admin(other).map_err(fail)?,
+            }
+        }
+        if let Command::Transfer(transfer) = command {
+            if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
+                self.references.insert(transfer.reference.clone());
             }
         }
         if let Some(order) = incoming.filter(|o| o.remaining_t > 0) {
@@ -327,6 +344,34 @@ impl Engine {
             remaining_t: a.quantity_t,
             rests: true,
         }))
+    }
+
+    /// Applies the definition command an event says was applied, and
+    /// checks that it gives that very event.
+    fn replay_definition(
+        &mut self,
+        stamp: Stamp,
+        command: &Command,
+        event: &Event,
+    ) -> Result<(), String> {
+        let fits = matches!(
+            (command, event),
+            (Command::ListInstrument(_), Event::InstrumentListed(_))
+                | (
+                    Command::ReviseInstrument { .. },
+                    Event::InstrumentRevised(_)
+                )
+                | (Command::SetCalendar(_), Event::CalendarSet)
+        );
+        if !fits {
+            return Err(format!("{event:?} for a {:?} command", command.kind()));
+        }
+        let mut made = Vec::with_capacity(1);
+        self.apply(command, stamp, &mut made);
+        if made != [*event] {
+            return Err(format!("{event:?} where the command gives {made:?}"));
+        }
+        Ok(())
     }
 }
 

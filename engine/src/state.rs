@@ -9,9 +9,10 @@
 
 use crate::account::Account;
 use crate::book::RestingOrder;
+use crate::calendar::Calendar;
 use crate::day_stats::DayStats;
 use crate::engine::{Engine, EngineConfig};
-use crate::instrument::{InstrumentId, SpecError};
+use crate::instrument::{InstrumentId, InstrumentSpec, SpecError};
 use crate::order::{OrderId, Side};
 use crate::phase::Phase;
 
@@ -24,15 +25,22 @@ pub struct EngineState {
     pub last_order_id: Option<OrderId>,
     /// Id the next trade will get.
     pub next_trade_id: u64,
-    /// One entry per configured instrument, in instrument order.
+    /// The exchange calendar, once the journal set one.
+    pub calendar: Option<Calendar>,
+    /// One entry per listed instrument, in instrument order.
     pub instruments: Vec<InstrumentState>,
     /// Every account, in the order opened.
     pub accounts: Vec<Account>,
+    /// Every transfer reference id applied, in order.
+    pub references: Vec<String>,
 }
 
 /// One instrument's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InstrumentState {
+    /// Its spec as listed or last revised (the reference price in it is
+    /// the listing's).
+    pub spec: InstrumentSpec,
     /// Its trading phase.
     pub phase: Phase,
     /// Today's reference price in ticks; the band follows from it.
@@ -45,20 +53,12 @@ pub struct InstrumentState {
     pub asks: Vec<RestingOrder>,
 }
 
-/// Why a state cannot be loaded into an engine of a given config.
+/// Why a state cannot be loaded into an engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
-    /// The config itself is not usable.
+    /// An instrument's spec is not usable.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// The state has a different number of instruments than the config.
-    #[error("the state has {state} instruments but the config has {config}")]
-    InstrumentCount {
-        /// Instruments in the state.
-        state: usize,
-        /// Instruments in the config.
-        config: usize,
-    },
     /// An account does not have one holding per instrument.
     #[error("account {0} has holdings for the wrong number of instruments")]
     Holdings(u32),
@@ -92,11 +92,13 @@ impl Engine {
             trading_day: self.trading_day,
             last_order_id: self.last_order_id,
             next_trade_id: self.next_trade_id,
+            calendar: self.calendar.clone(),
             instruments: self
                 .books
                 .iter()
                 .zip(&self.markets)
                 .map(|(book, market)| InstrumentState {
+                    spec: market.spec.clone(),
                     phase: market.phase,
                     reference_ticks: book.rules().reference_ticks,
                     today: market.today,
@@ -105,23 +107,22 @@ impl Engine {
                 })
                 .collect(),
             accounts: self.accounts.iter().cloned().collect(),
+            references: self.references.iter().cloned().collect(),
         }
     }
 
-    /// An engine of this config in exactly this state.
+    /// An engine in exactly this state.
     ///
     /// # Errors
-    /// A [`StateError`] when the state does not fit the config: another
-    /// number of instruments, a reference price off the tick, an order
-    /// outside the band or of an unknown account, a duplicate order id.
-    pub fn from_state(config: &EngineConfig, state: &EngineState) -> Result<Self, StateError> {
-        let mut engine = Self::new(config)?;
-        if state.instruments.len() != engine.books.len() {
-            return Err(StateError::InstrumentCount {
-                state: state.instruments.len(),
-                config: engine.books.len(),
-            });
-        }
+    /// A [`StateError`] when the state cannot be true: an unusable spec, a
+    /// reference price off the tick, an order outside the band or of an
+    /// unknown account, a duplicate order id.
+    pub fn from_state(state: &EngineState) -> Result<Self, StateError> {
+        let mut engine = Self::new(&EngineConfig {
+            instruments: state.instruments.iter().map(|i| i.spec.clone()).collect(),
+        })?;
+        engine.calendar.clone_from(&state.calendar);
+        engine.references = state.references.iter().cloned().collect();
         for account in &state.accounts {
             if account.holdings.len() != engine.books.len() {
                 return Err(StateError::Holdings(account.id.0));

@@ -644,7 +644,7 @@ fn run_both(
     let mut per_command = Vec::new();
     while let Some(command) = next_command(&reference) {
         let step = commands.len();
-        commands.push(command);
+        commands.push(command.clone());
         events.clear();
         engine.apply(&command, stamp(step), &mut events);
         let expected = reference.apply(&command, stamp(step));
@@ -923,7 +923,7 @@ fn resting(reference: &RefEngine, side: Side) -> Vec<(u64, i64, u64)> {
 /// Runs the commands through the reference (and, checked against it, the
 /// engine) and returns the reference and the events of each command.
 fn scripted(specs: &[InstrumentSpec], commands: &[Command]) -> (RefEngine, Vec<Vec<Event>>) {
-    let mut script = commands.iter().copied();
+    let mut script = commands.iter().cloned();
     run_both(specs, |_| script.next()).unwrap()
 }
 
@@ -934,7 +934,7 @@ fn reference_fills_best_price_first_then_earliest_first() {
         submit(1, T0, Side::Sell, DAY, 100, 10),
         submit(2, T0, Side::Sell, DAY, 100, 10),
         submit(3, T0, Side::Sell, DAY, 99, 5),
-        buy,
+        buy.clone(),
     ];
     let (reference, events) = scripted(&[narrow(0, 8)], &commands);
     assert_eq!(
@@ -959,8 +959,8 @@ fn reference_kills_fok_untouched_or_fills_it_across_levels() {
     let commands = [
         submit(1, T0, Side::Sell, DAY, 100, 10),
         submit(2, T0, Side::Sell, DAY, 101, 10),
-        short,
-        enough,
+        short.clone(),
+        enough.clone(),
     ];
     let specs = [narrow(0, 8)];
     let (reference, events) = scripted(&specs, &commands[..3]);
@@ -1027,14 +1027,14 @@ fn reference_validates_in_order_and_a_rejected_id_stays_free() {
         submit(5, T0, Side::Buy, DAY, 200, 0),
         submit(5, T0, Side::Buy, DAY, 200, 51),
         submit(5, T0, Side::Buy, DAY, 111, 10),
-        rests,
+        rests.clone(),
         submit(5, nowhere, Side::Buy, DAY, 100, 10),
         submit(4, T0, Side::Buy, DAY, 100, 10),
         Command::Cancel {
             instrument: t1,
             order_id: OrderId(5),
         },
-        market,
+        market.clone(),
         Command::Cancel {
             instrument: T0,
             order_id: OrderId(5),

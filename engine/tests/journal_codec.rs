@@ -145,8 +145,9 @@ fn errors_name_what_is_wrong() {
             ..
         })
     ));
-    // A state that claims 2^32 - 1 instruments in 4 bytes.
-    let mut huge = vec![0; 4 + 1 + 8];
+    // A state that claims 2^32 - 1 instruments in 4 bytes (after its
+    // trading day, no last order id, next trade id and no calendar).
+    let mut huge = vec![0; 4 + 1 + 8 + 1];
     huge.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(
         decode_state(&huge),
@@ -162,6 +163,30 @@ fn errors_name_what_is_wrong() {
 fn crc32c_is_castagnoli() {
     // The standard check value of CRC-32C (iSCSI, RFC 3720).
     assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
+}
+
+/// The size docs/JOURNAL.md gives for an encoded instrument spec.
+fn spec_size(spec: &cetx_engine::InstrumentSpec) -> usize {
+    let kind = match spec.kind {
+        cetx_engine::InstrumentKind::Cea { .. } => 3,
+        cetx_engine::InstrumentKind::Ccer => 1,
+    };
+    let option = |present: bool, size: usize| if present { 1 + size } else { 1 };
+    4 + spec.symbol.len()
+        + kind
+        + 17
+        + 8 * 3
+        + 4
+        + 17
+        + 4
+        + spec.eligible.as_ref().map_or(1, |list| 1 + 4 + list.len())
+        + option(spec.position_limit_t.is_some(), 8)
+        + option(spec.large_holder_bps.is_some(), 4)
+        + option(spec.t_plus_one.is_some(), 1)
+        + option(spec.opposite_side_gap_days.is_some(), 4)
+        + option(spec.max_orders_per_account.is_some(), 4)
+        + option(spec.max_orders_per_broker.is_some(), 4)
+        + option(spec.max_price_levels.is_some(), 4)
 }
 
 #[test]
@@ -189,6 +214,16 @@ fn encoded_sizes_match_the_specification() {
             Command::OpenAccount { .. } => 10,
             Command::Deposit { .. } | Command::Withdraw { .. } => 13,
             Command::CreditHoldings { .. } | Command::DebitHoldings { .. } => 15,
+            Command::ListInstrument(ref spec) => 1 + spec_size(spec),
+            Command::ReviseInstrument { ref spec, .. } => 3 + spec_size(spec),
+            Command::SetCalendar(ref c) => 1 + 12 + 8 * c.sessions.len() + 4 * c.holidays.len(),
+            Command::Transfer(ref t) => {
+                let asset = match t.asset {
+                    cetx_engine::Asset::Cash => 1,
+                    cetx_engine::Asset::Allowances(_) => 3,
+                };
+                1 + 4 + t.reference.len() + 4 + asset + 1 + 8
+            }
         };
         assert_eq!(size_of_command(&c), expected, "{c:?}");
         let e = event().new_tree(&mut runner).unwrap().current();
@@ -207,6 +242,8 @@ fn encoded_sizes_match_the_specification() {
             Event::ReferencePriceSet(_) => 27,
             Event::DayClosed(_) => 63,
             Event::DayStarted(_) => 5,
+            Event::InstrumentListed(_) | Event::InstrumentRevised(_) => 27,
+            Event::CalendarSet => 1,
         };
         assert_eq!(size_of_event(&e), expected, "{e:?}");
     }

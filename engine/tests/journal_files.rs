@@ -438,8 +438,10 @@ fn only_the_newest_snapshots_are_kept() {
         trading_day: 0,
         last_order_id: None,
         next_trade_id: 1,
+        calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
+        references: Vec::new(),
     };
     for seq in [10, 20, 30, 40] {
         cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();

@@ -18,9 +18,9 @@ use cetx_engine::{
 
 /// The segment file, one field a line: offset, bytes, meaning.
 const GOLDEN: &str = r#"0000  43 45 54 58 4a 52 4e 4c  # magic "CETXJRNL"
-0008  02 00 00 00              # format version 2
+0008  03 00 00 00              # format version 3
 000c  01 00 00 00 00 00 00 00  # first_seq 1
-0014  1b 90 41 57              # crc32c of the 20 bytes above
+0014  2b 44 30 66              # crc32c of the 20 bytes above
 0018  20 00 00 00              # record 1: len 32 (payload bytes)
 001c  01 00 00 00 00 00 00 00  # seq 1
 0024  01                       # type 1 = Entry

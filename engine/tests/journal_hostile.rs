@@ -20,11 +20,10 @@ use cetx_engine::journal::{
 };
 use cetx_engine::settlement::{exit, run, Format, ReplayArgs};
 use cetx_engine::{
-    Accepted, AccountId, AccountOpened, Amended, BrokerId, Calendar, CancelCause, Cancelled,
-    CashMoved, Command, DayClosed, DayStarted, Engine, EngineConfig, Event, HoldingsMoved,
-    InstrumentId, InstrumentSpec, JournalEntry, JournalError, JournalWriter, NewOrder, OrderId,
-    OrderType, ParticipantType, Phase, PhaseChanged, ReferencePriceSet, Side, Stamp, TimeInForce,
-    Trade,
+    Accepted, AccountId, AccountOpened, Amended, BrokerId, CancelCause, Cancelled, CashMoved,
+    Command, DayClosed, DayStarted, Engine, EngineConfig, Event, HoldingsMoved, InstrumentId,
+    InstrumentSpec, JournalEntry, JournalError, JournalWriter, NewOrder, OrderId, OrderType,
+    ParticipantType, Phase, PhaseChanged, ReferencePriceSet, Side, Stamp, TimeInForce, Trade,
 };
 use rust_decimal::Decimal;
 
@@ -65,6 +64,7 @@ fn order(
 /// at 90.00). Then `more`, applied the same way.
 fn market(more: &[Command]) -> Vec<JournalEntry> {
     let mut commands = vec![
+        Command::ListInstrument(Box::new(config().instruments[0].clone())),
         Command::OpenAccount {
             account: BUYER,
             participant: ParticipantType::ComplianceEntity,
@@ -91,7 +91,7 @@ fn market(more: &[Command]) -> Vec<JournalEntry> {
         order(1, SELLER, Side::Sell, 90_00, 100),
     ];
     commands.extend_from_slice(more);
-    let mut engine = Engine::new(&config()).unwrap();
+    let mut engine = Engine::default();
     let mut entries = Vec::new();
     for (i, command) in commands.into_iter().enumerate() {
         let stamp = Stamp {
@@ -132,12 +132,13 @@ fn write(dir: &Path, entries: &[JournalEntry]) {
 fn replay_args(journal: &Path) -> ReplayArgs {
     ReplayArgs {
         journal: journal.to_path_buf(),
-        calendar: Calendar::default(),
+        expected: None,
         day: None,
         from_seq: 0,
         out: None,
         format: Format::Csv,
         follow: false,
+        now_ns: None,
     }
 }
 
@@ -188,7 +189,7 @@ fn trade(
 ) -> Event {
     Event::Trade(Trade {
         trade_id: 1,
-        seq: 7,
+        seq: 8,
         time_ns: 0,
         instrument: CEA,
         price_ticks: 90_00,
@@ -446,18 +447,17 @@ fn hostile_entries() -> Vec<(&'static str, Vec<Event>)> {
 fn the_market_itself_recovers_and_replays() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &market(&[]));
-    let recovered = recover(dir.path(), &config()).unwrap();
-    assert_eq!(recovered.next_seq, 7);
+    let recovered = recover(dir.path()).unwrap();
+    assert_eq!(recovered.next_seq, 8);
     let summary = run(
         &replay_args(dir.path()),
-        &config(),
         &mut Vec::new(),
         &mut Vec::new(),
         &mut |_| {},
         &AtomicBool::new(false),
     )
     .unwrap();
-    assert_eq!(summary.last_seq, 6);
+    assert_eq!(summary.last_seq, 7);
 }
 
 #[test]
@@ -466,7 +466,7 @@ fn hostile_entries_with_good_checksums_are_corruption() {
         let mut entries = market(&[]);
         entries.push(JournalEntry {
             stamp: Stamp {
-                seq: 7,
+                seq: 8,
                 time_ns: 1_795_743_001_000_000_000,
             },
             command: Command::EndOfDay,
@@ -475,14 +475,14 @@ fn hostile_entries_with_good_checksums_are_corruption() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &entries);
 
-        match recover(dir.path(), &config()) {
+        match recover(dir.path()) {
             Err(RecoverError::Journal(JournalError::Corrupt {
                 file,
                 offset,
                 seq,
                 reason,
             })) => {
-                assert_eq!(seq, 7, "{what}: {reason}");
+                assert_eq!(seq, 8, "{what}: {reason}");
                 assert!(offset > 0, "{what}: {reason}");
                 assert!(file.to_string_lossy().contains("journal-"), "{what}");
                 assert!(reason.contains("does not replay"), "{what}: {reason}");
@@ -492,7 +492,6 @@ fn hostile_entries_with_good_checksums_are_corruption() {
 
         let failure = run(
             &replay_args(dir.path()),
-            &config(),
             &mut Vec::new(),
             &mut Vec::new(),
             &mut |_| {},
@@ -501,7 +500,7 @@ fn hostile_entries_with_good_checksums_are_corruption() {
         .unwrap_err();
         assert_eq!(failure.exit_code(), exit::CORRUPT, "{what}: {failure}");
         let message = failure.to_string();
-        for word in ["journal-", "offset", "(seq 7)"] {
+        for word in ["journal-", "offset", "(seq 8)"] {
             assert!(message.contains(word), "{what}: {message}");
         }
     }
@@ -590,10 +589,10 @@ fn random_hostile_bytes_in_events_replay_or_are_refused() {
             continue;
         };
         entry.events[at] = event;
-        let mut engine = Engine::new(&config()).unwrap();
+        let mut engine = Engine::default();
         let outcome = mutated
             .iter()
-            .try_for_each(|e| engine.replay(e.stamp, &e.events));
+            .try_for_each(|e| engine.replay(e.stamp, &e.command, &e.events));
         match outcome {
             Ok(()) => {
                 engine.check_invariants();
@@ -634,14 +633,14 @@ fn hostile_snapshots_are_skipped_not_trusted() {
     for (what, break_it) in breakers {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &entries);
-        let mut engine = Engine::new(&config()).unwrap();
+        let mut engine = Engine::default();
         for e in &entries {
-            engine.replay(e.stamp, &e.events).unwrap();
+            engine.replay(e.stamp, &e.command, &e.events).unwrap();
         }
         let mut state = engine.state();
         break_it(&mut state);
-        cetx_engine::journal::write_snapshot(dir.path(), 6, &state).unwrap();
-        let recovered = recover(dir.path(), &config()).unwrap();
+        cetx_engine::journal::write_snapshot(dir.path(), 7, &state).unwrap();
+        let recovered = recover(dir.path()).unwrap();
         assert_eq!(recovered.snapshot_seq, None, "{what}");
         assert_eq!(recovered.skipped_snapshots.len(), 1, "{what}");
         assert_eq!(recovered.engine.state(), engine.state(), "{what}");

@@ -96,7 +96,7 @@ fn a_symlink_at_a_snapshot_or_manifest_temporary_is_not_followed() {
     assert_eq!(std::fs::read_to_string(&bait).unwrap(), "precious");
     assert_eq!(mode(&snapshot), FILE_MODE);
     assert!(!snapshot_tmp.exists() && !manifest_tmp.exists());
-    assert!(recover(&dir, &config()).is_ok());
+    assert!(recover(&dir).is_ok());
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn a_symlink_where_the_torn_tail_is_copied_is_refused() {
     let bait = bait(tmp.path());
     symlink(&bait, torn_dir.join(format!("{name}.from-{torn_at}"))).unwrap();
 
-    let error = recover(&dir, &config()).unwrap_err().to_string();
+    let error = recover(&dir).unwrap_err().to_string();
     assert!(error.contains("creating"), "{error}");
     assert_eq!(std::fs::read_to_string(&bait).unwrap(), "precious");
 }

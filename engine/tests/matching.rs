@@ -170,7 +170,7 @@ fn run(row: &Row) -> (Vec<String>, Vec<String>) {
     let (mut engine, mut seq) = engine();
     let mut events = Vec::new();
     for command in &row.before {
-        let mut command = *command;
+        let mut command = command.clone();
         if let Command::Submit(o) = &mut command {
             o.account = MAKER;
         }

@@ -283,7 +283,7 @@ proptest! {
                 },
                 Step::Admin(command) => command,
             };
-            let mut commands = vec![command];
+            let mut commands = vec![command.clone()];
             if command == Command::EndOfDay {
                 // As the calendar would at the next open.
                 commands.extend((0..INSTRUMENTS).map(|instrument| Command::SetPhase {
@@ -298,12 +298,12 @@ proptest! {
                 let first = events.len();
                 engine.apply(command, stamp, &mut events);
                 engine.check_invariants();
-                replica.replay(stamp, &events[first..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                replica.replay(stamp, command, &events[first..]).map_err(|e| TestCaseError::fail(e.to_string()))?;
                 replica.check_invariants();
                 prop_assert_eq!(replica.state(), engine.state(), "replay diverged after {:?}", command);
             }
             if seq % 64 == 0 {
-                let rebuilt = Engine::from_state(&config(), &engine.state()).unwrap();
+                let rebuilt = Engine::from_state(&engine.state()).unwrap();
                 rebuilt.check_invariants();
                 prop_assert_eq!(rebuilt.state(), engine.state());
             }

@@ -80,7 +80,7 @@ impl Market {
 
     /// Applies a command that must not be rejected.
     fn ok(&mut self, command: Command) -> Vec<Event> {
-        let events = self.apply(command);
+        let events = self.apply(command.clone());
         assert!(
             !events.iter().any(|e| matches!(e, Event::Rejected(_))),
             "{command:?} was rejected: {events:?}"
@@ -91,7 +91,7 @@ impl Market {
     /// Applies a command that must be rejected, and returns the reason.
     fn reject(&mut self, command: Command) -> RejectReason {
         let before = format!("{:?}", self.engine.accounts().iter().collect::<Vec<_>>());
-        match self.apply(command)[..] {
+        match self.apply(command.clone())[..] {
             [Event::Rejected(r)] => {
                 let after = format!("{:?}", self.engine.accounts().iter().collect::<Vec<_>>());
                 assert_eq!(before, after, "a rejection changed an account");
@@ -222,7 +222,7 @@ fn a_buy_reserves_its_full_value_and_a_cancel_gives_it_back() {
     let mut m = Market::new();
     m.account(ALICE, ComplianceEntity, 10_000, 0);
     let buy = m.limit(ALICE, CEA, Buy, 99_00, 50);
-    m.ok(buy);
+    m.ok(buy.clone());
     assert_eq!(
         m.cash(ALICE),
         (1_000_000, 495_000),
@@ -450,13 +450,13 @@ fn an_order_never_trades_with_its_own_account() {
     let bob_ask = m.limit(BOB, CEA, Sell, 100_00, 5);
     m.ok(bob_ask);
     let own_ask = m.limit(ALICE, CEA, Sell, 101_00, 5);
-    m.ok(own_ask);
+    m.ok(own_ask.clone());
     let other_ask = m.limit(BOB, CEA, Sell, 102_00, 5);
     m.ok(other_ask);
     // Alice's buy trades with Bob's better ask, then meets her own ask: its
     // remainder is cancelled, and her ask keeps its place.
     let buy = m.limit(ALICE, CEA, Buy, 102_00, 12);
-    let events = m.ok(buy);
+    let events = m.ok(buy.clone());
     assert_eq!(trades(&events), [(100_00, 5)]);
     assert_eq!(
         cancels(&events),
@@ -474,7 +474,7 @@ fn an_order_never_trades_with_its_own_account() {
         102_00,
         6,
     );
-    let events = m.ok(fok);
+    let events = m.ok(fok.clone());
     assert_eq!(
         cancels(&events),
         [(order_id(&fok), 6, CancelCause::FokKilled)]
@@ -487,7 +487,7 @@ fn outside_continuous_trading_orders_are_refused_but_cancels_are_taken() {
     let mut m = Market::new();
     m.account(ALICE, ComplianceEntity, 100_000, 100);
     let resting = m.limit(ALICE, CEA, Buy, 99_00, 5);
-    m.ok(resting);
+    m.ok(resting.clone());
     for phase in [Phase::Break, Phase::Halted, Phase::Closed] {
         m.ok(Command::SetPhase {
             instrument: CEA,
@@ -534,7 +534,7 @@ fn the_end_of_day_expires_orders_closes_at_the_vwap_and_moves_the_band() {
         m.ok(bid);
     }
     let left = m.limit(ALICE, CEA, Buy, 95_00, 7);
-    m.ok(left);
+    m.ok(left.clone());
     let events = m.ok(Command::EndOfDay);
     assert_eq!(
         cancels(&events),

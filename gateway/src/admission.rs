@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -35,6 +36,10 @@ pub(crate) struct Admission {
     /// not in the map, so it is bounded by `max_pending_logins`.
     per_address: Mutex<BTreeMap<IpAddr, u32>>,
     max_pending_per_address: u32,
+    max_pending: usize,
+    max_sessions: usize,
+    /// Connections refused for want of a pending slot, for metrics.
+    refused: AtomicU64,
 }
 
 /// Why a new connection got no pending slot.
@@ -69,6 +74,9 @@ impl Admission {
             sessions: Arc::new(Semaphore::new(slots(settings.max_connections))),
             per_address: Mutex::new(BTreeMap::new()),
             max_pending_per_address: settings.max_pending_per_address,
+            max_pending: slots(settings.max_pending_logins),
+            max_sessions: slots(settings.max_connections),
+            refused: AtomicU64::new(0),
         })
     }
 
@@ -82,18 +90,36 @@ impl Admission {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let held = per_address.get(&addr).copied().unwrap_or(0);
-        if held >= self.max_pending_per_address {
-            return Err(Full::Address);
-        }
-        let permit = Arc::clone(&self.pending)
-            .try_acquire_owned()
-            .map_err(|_| Full::Pending)?;
+        let permit = if held >= self.max_pending_per_address {
+            Err(Full::Address)
+        } else {
+            Arc::clone(&self.pending)
+                .try_acquire_owned()
+                .map_err(|_| Full::Pending)
+        };
+        let permit = permit.inspect_err(|_| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        })?;
         per_address.insert(addr, held + 1);
         Ok(PendingSlot {
             admission: Arc::clone(self),
             addr,
             _permit: permit,
         })
+    }
+
+    /// Connections now holding a pending slot, and sessions now holding a
+    /// session slot.
+    pub(crate) fn held(&self) -> (usize, usize) {
+        (
+            self.max_pending - self.pending.available_permits(),
+            self.max_sessions - self.sessions.available_permits(),
+        )
+    }
+
+    /// Connections refused so far for want of a pending slot.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// A session slot if one is free now.

@@ -3,9 +3,9 @@
 //! them is cheap for the server and quiet in its log.
 //!
 //! Failures are counted per source address and per broker, and forgotten
-//! [`FORGET_AFTER`] after the last one. After [`FREE_FAILURES`] failures, the
-//! answer to each further one waits, twice as long each time from
-//! [`FIRST_DELAY`] up to [`MAX_DELAY`]. At [`REFUSE_AFTER`] failures the
+//! `forget_after_ms` after the last one. After `free_failures` failures,
+//! the answer to each further one waits, twice as long each time from
+//! `first_delay_ms` up to `max_delay_ms`. At `refuse_after` failures the
 //! answer is `LoginRejected` 417 `TooManyFailedLogins` instead of 402;
 //! from then on an address is refused 417 at once, before its credentials
 //! are looked at, until its failures are forgotten. A broker is never
@@ -14,7 +14,9 @@
 //! A login that succeeds forgets its address's failures.
 //!
 //! The log gets one line per [`LOG_INTERVAL`] about failed logins, with
-//! their count, not one line each.
+//! their count, not one line each. The numbers are
+//! `[server.login_backoff]` ([`LoginBackoffSettings`]; defaults 3 free,
+//! 50 ms to 1 s, refused at the 8th, forgotten after 60 s).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -23,19 +25,8 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::BrokerId;
 
+use crate::config::LoginBackoffSettings;
 use crate::log_tally::LogTally;
-
-/// Failures answered without delay.
-pub(crate) const FREE_FAILURES: u32 = 3;
-/// The delay of the first failure after the free ones; each next one
-/// doubles it.
-pub(crate) const FIRST_DELAY: Duration = Duration::from_millis(50);
-/// The longest delay.
-pub(crate) const MAX_DELAY: Duration = Duration::from_secs(1);
-/// Failures at which the answer becomes 417 and an address is refused.
-pub(crate) const REFUSE_AFTER: u32 = 8;
-/// Failures are forgotten this long after the last one.
-pub(crate) const FORGET_AFTER: Duration = Duration::from_secs(60);
 /// At most one log line about failed logins per this long.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Most source addresses remembered; past it the stalest is forgotten.
@@ -49,9 +40,9 @@ struct Failures {
 }
 
 impl Failures {
-    /// The count now, 0 once forgotten.
-    fn count(&self, now: Instant) -> u32 {
-        if now.saturating_duration_since(self.last_at) >= FORGET_AFTER {
+    /// The count now, 0 once forgotten (`forget_after` since the last).
+    fn count(&self, now: Instant, forget_after: Duration) -> u32 {
+        if now.saturating_duration_since(self.last_at) >= forget_after {
             0
         } else {
             self.count
@@ -72,6 +63,7 @@ pub(crate) struct Answer {
 #[derive(Debug)]
 pub(crate) struct LoginBackoff {
     inner: Mutex<Inner>,
+    settings: LoginBackoffSettings,
 }
 
 #[derive(Debug)]
@@ -82,14 +74,15 @@ struct Inner {
 }
 
 impl LoginBackoff {
-    /// Nothing failed yet.
-    pub(crate) fn new() -> Self {
+    /// Nothing failed yet; `settings` are the numbers.
+    pub(crate) fn new(settings: LoginBackoffSettings) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 by_address: BTreeMap::new(),
                 by_broker: BTreeMap::new(),
                 log: LogTally::new(LOG_INTERVAL),
             }),
+            settings,
         }
     }
 
@@ -100,20 +93,22 @@ impl LoginBackoff {
     /// Whether logins from `addr` are refused now, before their
     /// credentials are looked at.
     pub(crate) fn is_refused(&self, addr: IpAddr, now: Instant) -> bool {
-        self.lock()
-            .by_address
-            .get(&addr)
-            .is_some_and(|f| f.count(now) >= REFUSE_AFTER)
+        self.lock().by_address.get(&addr).is_some_and(|f| {
+            f.count(now, self.settings.forget_after()) >= self.settings.refuse_after
+        })
     }
 
     /// Counts a failed login from `addr` (for `broker`, when it names a
     /// configured one) and says how to answer it.
     pub(crate) fn failed(&self, addr: IpAddr, broker: Option<BrokerId>, now: Instant) -> Answer {
+        let forget = self.settings.forget_after();
         let mut inner = self.lock();
-        let by_address = count_failure(&mut inner.by_address, addr, now);
-        let by_broker = broker.map_or(0, |broker| count_failure(&mut inner.by_broker, broker, now));
+        let by_address = count_failure(&mut inner.by_address, addr, now, forget);
+        let by_broker = broker.map_or(0, |broker| {
+            count_failure(&mut inner.by_broker, broker, now, forget)
+        });
         if inner.by_address.len() > MAX_ADDRESSES {
-            forget_stalest(&mut inner.by_address, now);
+            forget_stalest(&mut inner.by_address, now, forget);
         }
         let failures = by_address.max(by_broker);
         if let Some(count) = inner.log.count(now) {
@@ -126,8 +121,8 @@ impl LoginBackoff {
             );
         }
         Answer {
-            delay: delay(failures),
-            refuse: failures >= REFUSE_AFTER,
+            delay: delay(&self.settings, failures),
+            refuse: failures >= self.settings.refuse_after,
         }
     }
 
@@ -139,19 +134,24 @@ impl LoginBackoff {
 }
 
 /// Adds a failure to `key`'s count; the count now.
-fn count_failure<K: Ord>(map: &mut BTreeMap<K, Failures>, key: K, now: Instant) -> u32 {
+fn count_failure<K: Ord>(
+    map: &mut BTreeMap<K, Failures>,
+    key: K,
+    now: Instant,
+    forget_after: Duration,
+) -> u32 {
     let failures = map.entry(key).or_insert(Failures {
         count: 0,
         last_at: now,
     });
-    failures.count = failures.count(now).saturating_add(1);
+    failures.count = failures.count(now, forget_after).saturating_add(1);
     failures.last_at = now;
     failures.count
 }
 
 /// Forgets the failures that have lapsed, and if none have, the stalest.
-fn forget_stalest(map: &mut BTreeMap<IpAddr, Failures>, now: Instant) {
-    map.retain(|_, f| f.count(now) > 0);
+fn forget_stalest(map: &mut BTreeMap<IpAddr, Failures>, now: Instant, forget_after: Duration) {
+    map.retain(|_, f| f.count(now, forget_after) > 0);
     if map.len() > MAX_ADDRESSES {
         if let Some(stalest) = map.iter().min_by_key(|(_, f)| f.last_at).map(|(a, _)| *a) {
             map.remove(&stalest);
@@ -160,21 +160,30 @@ fn forget_stalest(map: &mut BTreeMap<IpAddr, Failures>, now: Instant) {
 }
 
 /// The wait before answering the `failures`-th failure.
-fn delay(failures: u32) -> Duration {
-    if failures <= FREE_FAILURES {
+fn delay(settings: &LoginBackoffSettings, failures: u32) -> Duration {
+    if failures <= settings.free_failures {
         return Duration::ZERO;
     }
-    let doublings = (failures - FREE_FAILURES - 1).min(16);
-    FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY)
+    let doublings = (failures - settings.free_failures - 1).min(16);
+    settings
+        .first_delay()
+        .saturating_mul(1 << doublings)
+        .min(settings.max_delay())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const REFUSE_AFTER: u32 = 8;
+
+    fn backoff() -> LoginBackoff {
+        LoginBackoff::new(LoginBackoffSettings::default())
+    }
+
     #[test]
     fn delays_grow_then_the_answer_is_a_refusal() {
-        let backoff = LoginBackoff::new();
+        let backoff = backoff();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let now = Instant::now();
         let answers: Vec<Answer> = (0..REFUSE_AFTER)
@@ -191,19 +200,21 @@ mod tests {
         assert!(!backoff.is_refused(other, now));
         assert_eq!(
             backoff.failed(other, Some(BrokerId(1)), now).delay,
-            MAX_DELAY
+            Duration::from_secs(1)
         );
         // Forgotten after a while.
-        assert!(!backoff.is_refused(addr, now + FORGET_AFTER));
+        assert!(!backoff.is_refused(addr, now + Duration::from_secs(60)));
         assert_eq!(
-            backoff.failed(addr, None, now + FORGET_AFTER).delay,
+            backoff
+                .failed(addr, None, now + Duration::from_secs(60))
+                .delay,
             Duration::ZERO
         );
     }
 
     #[test]
     fn a_success_forgets_the_address() {
-        let backoff = LoginBackoff::new();
+        let backoff = backoff();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let now = Instant::now();
         for _ in 0..REFUSE_AFTER {
@@ -215,7 +226,7 @@ mod tests {
 
     #[test]
     fn the_addresses_remembered_are_bounded() {
-        let backoff = LoginBackoff::new();
+        let backoff = backoff();
         let now = Instant::now();
         for i in 0..=MAX_ADDRESSES as u32 + 10 {
             backoff.failed(IpAddr::from(i.to_be_bytes()), None, now);

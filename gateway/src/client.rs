@@ -8,7 +8,8 @@
 //! handed out, checks that each sequenced report is the next one (a gap or
 //! a duplicate is a [`ClientError::SequenceGap`]), and
 //! [`Client::reconnect`] logs in again resuming from it, so that a broker
-//! misses nothing and sees nothing twice.
+//! misses nothing and sees nothing twice. [`Client::connect_tls`] does
+//! the same over TLS ([`crate::tls::client`]), and so does its reconnect.
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,6 +25,7 @@ use crate::protocol::{
     ClientMessage, OrderType, Secret, ServerFrame, ServerMessage, Side, Symbol, TimeInForce,
     HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, UNSEQUENCED,
 };
+use crate::tls::{ClientTls, Stream};
 
 /// `TooManyConnections`: the server is at a connection limit for now.
 const TOO_MANY_CONNECTIONS: u16 = 412;
@@ -147,8 +149,9 @@ impl From<NewOrder> for ClientMessage {
 /// A logged-in broker connection.
 #[derive(Debug)]
 pub struct Client {
-    conn: Framed<TcpStream, ClientCodec>,
+    conn: Framed<Stream, ClientCodec>,
     addr: SocketAddr,
+    tls: Option<ClientTls>,
     broker_id: u32,
     secret: Secret,
     last_seq: u64,
@@ -170,26 +173,53 @@ impl Client {
         secret: &str,
         resume_from_seq: u64,
     ) -> Result<Self, ClientError> {
+        Self::open(addr, None, broker_id, secret, resume_from_seq).await
+    }
+
+    /// [`Client::connect`] over TLS: `tls` says which CA to trust and which
+    /// name the server's certificate must carry.
+    ///
+    /// # Errors
+    /// As [`Client::connect`]; a failed handshake is [`ClientError::Io`].
+    pub async fn connect_tls(
+        addr: impl ToSocketAddrs,
+        tls: ClientTls,
+        broker_id: u32,
+        secret: &str,
+        resume_from_seq: u64,
+    ) -> Result<Self, ClientError> {
+        Self::open(addr, Some(tls), broker_id, secret, resume_from_seq).await
+    }
+
+    async fn open(
+        addr: impl ToSocketAddrs,
+        tls: Option<ClientTls>,
+        broker_id: u32,
+        secret: &str,
+        resume_from_seq: u64,
+    ) -> Result<Self, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         let addr = stream.peer_addr()?;
-        Self::login(
-            stream,
-            addr,
-            broker_id,
-            Secret::new(secret),
-            resume_from_seq,
-        )
-        .await
+        let secret = Secret::new(secret);
+        Self::login(stream, addr, tls, broker_id, secret, resume_from_seq).await
     }
 
     async fn login(
         stream: TcpStream,
         addr: SocketAddr,
+        tls: Option<ClientTls>,
         broker_id: u32,
         secret: Secret,
         resume_from_seq: u64,
     ) -> Result<Self, ClientError> {
         stream.set_nodelay(true)?;
+        let wait = LOGIN_TIMEOUT * 2;
+        let stream = match &tls {
+            None => Stream::Plain(stream),
+            Some(tls) => tokio::time::timeout(wait, tls.connect(stream))
+                .await
+                .map_err(|_| ClientError::LoginTimeout(wait))??,
+        };
         let mut conn = Framed::new(stream, ClientCodec::default());
         conn.send(ClientMessage::Login {
             protocol_version: PROTOCOL_VERSION,
@@ -198,7 +228,6 @@ impl Client {
             resume_from_seq,
         })
         .await?;
-        let wait = LOGIN_TIMEOUT * 2;
         let answer = tokio::time::timeout(wait, conn.next())
             .await
             .map_err(|_| ClientError::LoginTimeout(wait))?;
@@ -215,6 +244,7 @@ impl Client {
                 Ok(Self {
                     conn,
                     addr,
+                    tls,
                     broker_id,
                     secret,
                     last_seq: resume_from_seq,
@@ -256,6 +286,7 @@ impl Client {
             let login = Self::login(
                 stream,
                 self.addr,
+                self.tls.clone(),
                 self.broker_id,
                 self.secret.clone(),
                 self.last_seq,

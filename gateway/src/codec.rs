@@ -31,6 +31,7 @@ use cetx_engine::RejectReason;
 use serde::{Deserialize, Serialize};
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
+use crate::protocol::admin::{AdminReply, AdminRequest};
 use crate::protocol::feed::{FeedMessage, FeedRequest};
 use crate::protocol::{
     ClientMessage, FieldTooLong, ServerFrame, UnknownTag, MAX_FRAME_AFTER_LOGIN,
@@ -215,6 +216,26 @@ impl WireMessage for FeedRequest {
 
 impl WireMessage for FeedMessage {
     const TAG_NAME: &'static str = "FeedMessage";
+    const TAG_OFFSET: usize = 0;
+    const TAG_COUNT: u32 = Self::TAG_COUNT;
+
+    fn validate(&self) -> Result<(), FieldTooLong> {
+        Self::validate(self)
+    }
+}
+
+impl WireMessage for AdminRequest {
+    const TAG_NAME: &'static str = "AdminRequest";
+    const TAG_OFFSET: usize = 0;
+    const TAG_COUNT: u32 = Self::TAG_COUNT;
+
+    fn validate(&self) -> Result<(), FieldTooLong> {
+        Self::validate(self)
+    }
+}
+
+impl WireMessage for AdminReply {
+    const TAG_NAME: &'static str = "AdminReply";
     const TAG_OFFSET: usize = 0;
     const TAG_COUNT: u32 = Self::TAG_COUNT;
 

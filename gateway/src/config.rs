@@ -22,11 +22,17 @@
 //! - `error`: [`ConfigError`];
 //! - `position`: the line, column and key of a TOML error;
 //! - `values`: how amounts, dates and times may be written;
-//! - `exposure`: whether a file with secrets is open to other users.
+//! - `exposure`: whether a file with secrets is open to other users;
+//! - `metrics`: [`MetricsSettings`], the `[metrics]` section;
+//! - `tls`: [`TlsSettings`], the `[server.tls]` section;
+//! - `login_backoff`: [`LoginBackoffSettings`], `[server.login_backoff]`.
 
 mod error;
 mod exposure;
+mod login_backoff;
+mod metrics;
 mod position;
+mod tls;
 mod validate;
 mod values;
 
@@ -49,6 +55,9 @@ use crate::protocol::{
 
 pub use error::ConfigError;
 pub use exposure::open_to_others;
+pub use login_backoff::LoginBackoffSettings;
+pub use metrics::MetricsSettings;
+pub use tls::TlsSettings;
 
 /// The embedded default config, `gateway/default.toml`: a demo market with
 /// three instruments, two brokers and funded accounts.
@@ -98,6 +107,45 @@ pub struct ServerConfig {
     /// without the section.
     #[serde(default)]
     pub http: Option<HttpSettings>,
+    /// `[metrics]`: the Prometheus endpoint; none without the section.
+    #[serde(default)]
+    pub metrics: Option<MetricsSettings>,
+    /// `[admin]`: the operators' channel (`docs/ADMIN.md`); none without
+    /// the section.
+    #[serde(default)]
+    pub admin: Option<AdminSettings>,
+    /// `[[operators]]`: who may use the operators' channel; never a broker.
+    #[serde(default)]
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// `[admin]`: where the operators' channel listens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Address and port operators connect to.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+        }
+    }
+}
+
+/// `[[operators]]`: one exchange operator who may open accounts, move
+/// cash and allowances and halt instruments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The operator's id, sent at login.
+    pub id: u32,
+    /// A name for logs.
+    pub name: String,
+    /// The shared secret sent at login; its `Debug` output is redacted.
+    pub secret: Secret,
 }
 
 /// `[http]`: the read-only web view of the market.
@@ -204,6 +252,10 @@ pub struct ServerSettings {
     /// Each broker's newest reports kept in memory for resumes; an older
     /// resume is read back from the journal.
     pub recent_reports: usize,
+    /// `[server.tls]`: TLS on the broker port; plain TCP without it.
+    pub tls: Option<TlsSettings>,
+    /// `[server.login_backoff]`: how failed logins are slowed and refused.
+    pub login_backoff: LoginBackoffSettings,
 }
 
 impl Default for ServerSettings {
@@ -220,6 +272,8 @@ impl Default for ServerSettings {
             max_frame_before_login: MAX_FRAME_BEFORE_LOGIN,
             max_frame_after_login: MAX_FRAME_AFTER_LOGIN,
             recent_reports: 16_384,
+            tls: None,
+            login_backoff: LoginBackoffSettings::default(),
         }
     }
 }
@@ -336,6 +390,12 @@ pub struct BrokerConfig {
     /// The token bucket that limits the broker's message rate.
     #[serde(default)]
     pub throttle: Throttle,
+    /// The name (a DNS name among its subject alternative names) the
+    /// broker's TLS client certificate must be valid for; when set, the
+    /// broker logs in only over TLS with such a certificate, signed by
+    /// `server.tls.client_ca`, and its secret.
+    #[serde(default)]
+    pub tls_name: Option<String>,
 }
 
 const fn yes() -> bool {
@@ -348,8 +408,7 @@ impl BrokerConfig {
     /// much of a guess was right.
     #[must_use]
     pub fn accepts(&self, candidate: &Secret) -> bool {
-        // Secret's `==` is constant-time.
-        self.secret == *candidate
+        self.secret.matches(candidate)
     }
 }
 
@@ -465,6 +524,16 @@ impl ServerConfig {
         }
     }
 
+    /// The market this config describes: its instruments and calendar,
+    /// which a fresh journal starts with and a journal's must match.
+    #[must_use]
+    pub fn market(&self) -> cetx_engine::MarketDefinition {
+        cetx_engine::MarketDefinition {
+            instruments: self.instruments.clone(),
+            calendar: self.calendar.clone(),
+        }
+    }
+
     /// The ids of every instrument, in order, as the calendar's
     /// [`Calendar::due`] wants them.
     #[must_use]
@@ -498,8 +567,23 @@ impl ServerConfig {
             .map(|a| a.id)
     }
 
-    /// The admin commands that set up a fresh market from this config, in a
-    /// fixed order: for each account in config order, `OpenAccount`, then a
+    /// The commands a fresh journal of this config starts with: the
+    /// market's definition ([`cetx_engine::MarketDefinition::genesis`]:
+    /// the calendar, then each instrument), then
+    /// [`Self::account_genesis`]. Applied to an empty
+    /// [`cetx_engine::Engine::default`].
+    ///
+    /// # Panics
+    /// As [`Self::account_genesis`].
+    #[must_use]
+    pub fn genesis(&self) -> Vec<Command> {
+        let mut commands = self.market().genesis();
+        commands.extend(self.account_genesis());
+        commands
+    }
+
+    /// The admin commands that open the config's accounts, in a fixed
+    /// order: for each account in config order, `OpenAccount`, then a
     /// `Deposit` of its cash (none for zero), then a `CreditHoldings` for
     /// each holding in instrument order (none for zero). Trading phases are
     /// the scheduler's, not set here.
@@ -508,7 +592,7 @@ impl ServerConfig {
     /// On a config that does not pass [`Self::validate`] (cash not exact to
     /// the fen, holdings of an unknown symbol); every loader validates.
     #[must_use]
-    pub fn genesis(&self) -> Vec<Command> {
+    pub fn account_genesis(&self) -> Vec<Command> {
         let mut commands = Vec::new();
         for account in &self.accounts {
             commands.push(Command::OpenAccount {

@@ -23,12 +23,17 @@
 //! - [`market_data`]: the public market rebuilt from durable entries, and
 //!   the feed server (`docs/MARKET_DATA.md`).
 //! - [`web`]: the read-only web view of the market (`[http]`).
+//! - [`metrics`]: the Prometheus endpoint (`[metrics]`), read at each
+//!   scrape from the counters the runtime, the journal and the server
+//!   keep.
 //! - [`server`]: the TCP listener: one session task per connection,
 //!   graceful shutdown.
 //! - `admission`: the slots a connection holds: a few pending-login slots
 //!   (a share per source address), traded for a session slot at login.
 //! - `backoff`: failed logins per address and broker: growing delays,
 //!   then a refusal for a while (417).
+//! - [`tls`]: TLS on the broker port (`[server.tls]`) and in the client,
+//!   with rustls; [`tls::Stream`] is a connection either way.
 //! - `log_tally`: a flood of like events logged as one line per interval.
 //! - `throttle`: each broker's message budget, shared by its sessions.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
@@ -49,6 +54,7 @@
 //! entry → reports → protocol::ServerFrame → subscription → session → codec
 //! (encode) → socket`.
 
+pub mod admin;
 mod admission;
 mod backoff;
 pub mod client;
@@ -56,6 +62,7 @@ pub mod codec;
 pub mod config;
 mod log_tally;
 pub mod market_data;
+pub mod metrics;
 pub mod protocol;
 pub mod reports;
 pub mod request;
@@ -63,4 +70,5 @@ pub mod runtime;
 pub mod server;
 mod session;
 mod throttle;
+pub mod tls;
 pub mod web;

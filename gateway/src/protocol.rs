@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub mod admin;
 pub mod feed;
 mod fields;
 

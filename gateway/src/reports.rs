@@ -327,7 +327,10 @@ impl Reports {
                 | Event::PhaseChanged(_)
                 | Event::ReferencePriceSet(_)
                 | Event::LargeHolder(_)
-                | Event::DayClosed(_) => {}
+                | Event::DayClosed(_)
+                | Event::InstrumentListed(_)
+                | Event::InstrumentRevised(_)
+                | Event::CalendarSet => {}
             }
         }
     }

@@ -1,5 +1,5 @@
 //! The TCP server: accepts broker connections and runs one session task per
-//! connection (see [`crate::session`]).
+//! connection (see the private `crate::session`).
 //!
 //! ```text
 //! TcpListener ─accept─► pending slot ─► session task ─login─► session slot
@@ -56,6 +56,32 @@ pub enum ServerError {
     RuntimeFailed(String),
 }
 
+/// The server's connections, counted at the moment of asking; cheap to
+/// clone.
+#[derive(Clone, Debug)]
+pub struct Connections(Arc<Admission>);
+
+impl Connections {
+    /// Connections that have not logged in yet.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.0.held().0
+    }
+
+    /// Logged-in sessions.
+    #[must_use]
+    pub fn sessions(&self) -> usize {
+        self.0.held().1
+    }
+
+    /// Connections refused so far because no pending-login slot was free
+    /// (for them, or for their address).
+    #[must_use]
+    pub fn refused(&self) -> u64 {
+        self.0.refused()
+    }
+}
+
 /// A bound server, ready to [`Server::run`].
 #[derive(Debug)]
 pub struct Server {
@@ -67,24 +93,35 @@ pub struct Server {
 impl Server {
     /// Binds `listen` (port 0 picks a free port; see
     /// [`Server::local_addr`]). The config gives the brokers, the
-    /// connection limit, the frame limits and the timeouts; `runtime` is
-    /// the market the sessions trade on.
+    /// connection limit, the frame limits, the timeouts and TLS
+    /// (`[server.tls]`: its certificate and key are loaded here);
+    /// `runtime` is the market the sessions trade on.
     ///
     /// # Errors
-    /// The operating system's, when the address cannot be bound.
+    /// The operating system's, when the address cannot be bound;
+    /// `InvalidInput` with the reason when the TLS certificate or key
+    /// cannot be loaded.
     pub async fn bind(
         config: Arc<ServerConfig>,
         runtime: RuntimeHandle,
         listen: SocketAddr,
     ) -> io::Result<Self> {
+        let tls = match &config.server.tls {
+            Some(settings) => Some(
+                crate::tls::server(&settings.cert, &settings.key, settings.client_ca.as_deref())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
             listener,
             local_addr,
             ctx: Arc::new(SessionContext {
+                tls,
                 admission: Admission::new(&config.server),
-                logins: LoginBackoff::new(),
+                logins: LoginBackoff::new(config.server.login_backoff),
                 throttles: Throttles::new(&config, std::time::Instant::now()),
                 config,
                 runtime,
@@ -101,6 +138,12 @@ impl Server {
             ctx.login_timeout = login_timeout;
         }
         self
+    }
+
+    /// A look at the server's connections from elsewhere, for metrics.
+    #[must_use]
+    pub fn connections(&self) -> Connections {
+        Connections(Arc::clone(&self.ctx.admission))
     }
 
     /// The address the server listens on.
@@ -159,7 +202,11 @@ impl Server {
                             sessions.spawn(session::run(stream, slot, ctx, token));
                         }
                         Err(full) => {
-                            refuse(&stream, &refusal);
+                            // A TLS peer could not read a plain frame: it
+                            // is only closed.
+                            if self.ctx.tls.is_none() {
+                                refuse(&stream, &refusal);
+                            }
                             if let Some(count) = refused.count(Instant::now()) {
                                 tracing::warn!(%peer, ?full, count, "refused connections that had no pending-login slot (count: since the last such line)");
                             }

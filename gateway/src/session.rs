@@ -54,6 +54,7 @@ use crate::reports::{gateway_reject, reject_text, request_of};
 use crate::request;
 use crate::runtime::{RuntimeHandle, Subscription};
 use crate::throttle::Throttles;
+use crate::tls::{ServerTls, Stream};
 
 /// Frames written before one flush when more are ready: bounds the time a
 /// busy subscription keeps the session from reading its socket.
@@ -80,12 +81,15 @@ pub(crate) struct SessionContext {
     pub config: Arc<ServerConfig>,
     /// The way into the engine.
     pub runtime: RuntimeHandle,
-    /// How long a new connection may take to send its `Login`.
+    /// How long a new connection may take to send its `Login` (and, with
+    /// TLS, as long again for its handshake before that).
     pub login_timeout: Duration,
+    /// TLS on the broker port, when `[server.tls]` is set.
+    pub tls: Option<ServerTls>,
 }
 
 /// A connection framed by the server's codec.
-type Connection = Framed<TcpStream, ServerCodec>;
+type Connection = Framed<Stream, ServerCodec>;
 
 /// Why a session ended, for the log.
 #[derive(Debug)]
@@ -114,6 +118,21 @@ pub(crate) async fn run(
     let peer = stream.peer_addr().ok();
     // Small frames, each one a decision a broker waits for.
     let _ = stream.set_nodelay(true);
+    let stream = match &ctx.tls {
+        None => Stream::Plain(stream),
+        // The handshake runs under the pending slot, bounded like a login.
+        Some(tls) => match timeout(ctx.login_timeout, tls.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::debug!(?peer, %error, "a TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(?peer, "a TLS handshake timed out");
+                return;
+            }
+        },
+    };
     let settings = &ctx.config.server;
     let codec = ServerCodec::new(
         settings.max_frame_before_login,
@@ -180,6 +199,13 @@ async fn send_unsequenced(
 /// `ProtocolError` for a frame that could not be accepted, when the
 /// connection can still carry one.
 async fn protocol_error(conn: &mut Connection, error: DecodeError) -> Ended {
+    // A TLS peer that closes without `close_notify` has only gone away, as
+    // a plain one does with its end of file.
+    if let DecodeError::Io(io) = &error {
+        if io.kind() == std::io::ErrorKind::UnexpectedEof {
+            return Ended::Eof;
+        }
+    }
     if let Some(reason) = error.reject_reason() {
         let mut text = error.to_string();
         truncate_text(&mut text);
@@ -196,7 +222,7 @@ async fn protocol_error(conn: &mut Connection, error: DecodeError) -> Ended {
 }
 
 /// Cuts a text to the protocol's maximum on a character boundary.
-fn truncate_text(text: &mut String) {
+pub(crate) fn truncate_text(text: &mut String) {
     let max = crate::protocol::MAX_TEXT_LEN;
     if text.len() > max {
         let mut end = max;
@@ -256,7 +282,14 @@ async fn login(
     }
     let broker = BrokerId(broker_id);
     let configured = ctx.config.broker(broker);
-    if !configured.is_some_and(|config| config.accepts(&secret)) {
+    // A broker with a `tls_name` needs a client certificate for it too.
+    let certified = |config: &crate::config::BrokerConfig| {
+        config
+            .tls_name
+            .as_ref()
+            .is_none_or(|name| conn.get_ref().peer_certificate_is_for(name))
+    };
+    if !configured.is_some_and(|config| config.accepts(&secret) && certified(config)) {
         let answer = ctx
             .logins
             .failed(addr, configured.map(|_| broker), std::time::Instant::now());

@@ -88,7 +88,7 @@ fn the_embedded_default_loads_and_describes_the_demo_market() {
 #[test]
 fn the_default_genesis_sets_up_the_configured_balances_without_a_reject() {
     let config = ServerConfig::embedded_default();
-    let mut engine = Engine::new(&config.engine_config()).unwrap();
+    let mut engine = Engine::default();
     let mut events = Vec::new();
     for (seq, command) in config.genesis().iter().enumerate() {
         let stamp = Stamp {
@@ -158,7 +158,7 @@ holdings = {{ CEA2025 = 0 }}
     let config = ServerConfig::from_toml_str(&text).unwrap();
     let (cea, ccer) = (InstrumentId(0), InstrumentId(1));
     assert_eq!(
-        config.genesis(),
+        config.account_genesis(),
         vec![
             Command::OpenAccount {
                 account: AccountId(2),
@@ -406,6 +406,19 @@ fn each_check_names_the_entry_that_is_wrong() {
             ConfigError::EmptyDataDir,
         ),
         (
+            format!("[server.login_backoff]\nrefuse_after = 0\n{base}"),
+            ConfigError::Zero {
+                key: "server.login_backoff.refuse_after",
+            },
+        ),
+        (
+            format!("[server.login_backoff]\nfirst_delay_ms = 2000\n{base}"),
+            ConfigError::LoginBackoffDelays {
+                first_delay_ms: 2_000,
+                max_delay_ms: 1_000,
+            },
+        ),
+        (
             format!("[server]\nheartbeat_interval_ms = 6000\n{base}"),
             ConfigError::TooLarge {
                 key: "server.heartbeat_interval_ms",
@@ -650,6 +663,14 @@ fn each_check_names_the_entry_that_is_wrong() {
                 rate_per_s: 0,
                 burst: 2_000,
             },
+        ),
+        (
+            edit(
+                &base,
+                "secret = \"s\"",
+                "secret = \"s\"\ntls_name = \"broker-7.cetx\"",
+            ),
+            ConfigError::TlsNameWithoutClientCa(7),
         ),
         (
             format!("{base}\n[[accounts]]\nid = 1\nbroker = 7\nparticipant = \"individual\"\n"),

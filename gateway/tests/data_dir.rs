@@ -1,7 +1,8 @@
 //! The data directory as an operator meets it, with the real `cetx`
 //! binary: one server per directory (a second exits at once, naming the
 //! directory and the holder), replay beside a live server, a missing
-//! segment that stops a restart, and archiving settled segments.
+//! segment that stops a restart, archiving settled segments, and a banner
+//! that prints no secret.
 
 mod common;
 
@@ -57,6 +58,23 @@ fn run_once(data_dir: &Path) {
         "{}",
         String::from_utf8_lossy(&order.stderr)
     );
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// docs/CONFIG.md: a secret is never printed, not even a demo one; the
+/// banner says where a newcomer reads them instead.
+#[test]
+fn the_demo_banner_names_the_brokers_but_never_a_secret() {
+    let data = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(data.path(), free_port());
+    let banner = server.banner.join("\n");
+    assert!(
+        banner.contains("broker 1 \"demo-broker-1\"")
+            && banner.contains("broker 2 \"demo-broker-2\"")
+            && banner.contains("gateway/default.toml"),
+        "{banner}"
+    );
+    assert!(!banner.contains("demo-secret"), "{banner}");
     assert_eq!(server.terminate().code(), Some(0));
 }
 
@@ -179,9 +197,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     // A snapshot after the second run's entries: the first two segments
     // may go.
     let (state, seq) = {
-        let config = cetx_gateway::config::ServerConfig::embedded_default();
-        let recovered =
-            cetx_engine::journal::recover(&journal_dir, &config.engine_config()).unwrap();
+        let recovered = cetx_engine::journal::recover(&journal_dir).unwrap();
         (recovered.engine.state(), recovered.next_seq - 1)
     };
     cetx_engine::journal::write_snapshot(&journal_dir, seq, &state).unwrap();

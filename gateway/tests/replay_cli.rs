@@ -37,7 +37,7 @@ fn journal(dir: &Path) {
         }));
     }
     commands.push(Command::EndOfDay);
-    let mut engine = Engine::new(&config.engine_config()).unwrap();
+    let mut engine = Engine::default();
     let writer = JournalWriter::open(
         dir,
         1,

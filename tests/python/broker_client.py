@@ -14,11 +14,16 @@ server disagree, one of them, or the spec, is wrong.
         against a running server with the embedded demo config: demo
         broker 1 sells 50 t of CEA2025 at 90.00, demo broker 2 buys them,
         and both read their fills; exits 0 when both were filled.
+    python3 tests/python/broker_client.py --demo 127.0.0.1:7878 \
+            --tls-ca ca.pem [--tls-server-name localhost]
+        the same over TLS (a server with [server.tls]), trusting only the
+        CA in ca.pem and checking the server's certificate against the
+        name given (default: the host of --demo).
 
 As a module:
 
     from broker_client import Client, Side, OrderType, TimeInForce
-    with Client.connect("127.0.0.1", 9400) as c:
+    with Client.connect("127.0.0.1", 9400) as c:   # tls_ca="ca.pem" for TLS
         accepted = c.login(broker_id=7, secret="s3cret")
         c.new_order(1001, account=42, symbol="CEA2025", side=Side.BUY,
                     order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY,
@@ -30,6 +35,7 @@ import argparse
 import os
 import re
 import socket
+import ssl
 import struct
 import sys
 
@@ -368,8 +374,19 @@ class Client:
         self.last_seq = 0
 
     @classmethod
-    def connect(cls, host, port, timeout=5.0):
-        return cls(socket.create_connection((host, port), timeout=timeout))
+    def connect(cls, host, port, timeout=5.0, tls_ca=None, tls_server_name=None):
+        """Connects, over TLS when `tls_ca` names a PEM file of the CA
+        certificates to trust; the server's certificate must then carry
+        `tls_server_name` (default: `host`)."""
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls_ca is not None:
+            context = ssl.create_default_context(cafile=tls_ca)
+            try:
+                sock = context.wrap_socket(sock, server_hostname=tls_server_name or host)
+            except BaseException:
+                sock.close()
+                raise
+        return cls(sock)
 
     def __enter__(self):
         return self
@@ -627,16 +644,17 @@ def _wait_for(client, after_seq, client_order_id, kinds, limit=1000):
     raise RuntimeError(f"no {kinds} for order {client_order_id} in {limit} frames")
 
 
-def demo(address, quantity_t=50, price_ticks=90_00):
+def demo(address, quantity_t=50, price_ticks=90_00, tls_ca=None, tls_server_name=None):
     """Two demo brokers trade with each other; returns 0 when both got
-    their fill."""
+    their fill. Over TLS when `tls_ca` is given (see Client.connect)."""
     import time
     host, port = address.rsplit(":", 1)
     # Client order ids are unique per broker per day: take them from the
     # clock, so that the demo can be run again on the same market.
     order_id = int(time.time() * 1000)
-    seller = Client.connect(host, int(port), timeout=10.0)
-    buyer = Client.connect(host, int(port), timeout=10.0)
+    tls = {"tls_ca": tls_ca, "tls_server_name": tls_server_name}
+    seller = Client.connect(host, int(port), timeout=10.0, **tls)
+    buyer = Client.connect(host, int(port), timeout=10.0, **tls)
     with seller, buyer:
         accepted = []
         for client, broker, secret in ((seller, 1, "demo-secret-1"), (buyer, 2, "demo-secret-2")):
@@ -675,9 +693,14 @@ def main(argv):
     parser.add_argument("--doc", default=DOC, help="path of PROTOCOL.md")
     parser.add_argument("--demo", metavar="HOST:PORT",
                         help="trade between the two demo brokers on a running server")
+    parser.add_argument("--tls-ca", metavar="FILE",
+                        help="with --demo: connect over TLS, trusting the CA certificates in FILE")
+    parser.add_argument("--tls-server-name", metavar="NAME",
+                        help="with --tls-ca: the name the server's certificate must carry "
+                             "(default: the host of --demo)")
     args = parser.parse_args(argv)
     if args.demo:
-        return demo(args.demo)
+        return demo(args.demo, tls_ca=args.tls_ca, tls_server_name=args.tls_server_name)
     if args.examples:
         print_examples()
     elif args.selftest:

@@ -23,7 +23,7 @@ pub mod server;
 use std::path::Path;
 use std::time::Duration;
 
-use cetx_bench::flow::{engine_config, genesis, MixedFlow, INSTRUMENT};
+use cetx_bench::flow::{engine_config, journal_genesis, MixedFlow, INSTRUMENT};
 use cetx_engine::journal::{write_snapshot, JournalConfig, JournalReader, JournalWriter};
 use cetx_engine::{Command, Engine, EngineConfig, Phase, Stamp};
 
@@ -48,7 +48,7 @@ pub fn config() -> EngineConfig {
 pub fn workload(seed: u64, orders: usize, day_every: usize) -> Vec<(Command, Stamp)> {
     assert!(day_every > 0);
     let config = config();
-    let mut engine = Engine::new(&config).expect("the flow's config is valid");
+    let mut engine = Engine::default();
     let mut flow = MixedFlow::new(seed, 2_000);
     let mut out = Vec::new();
     let mut events = Vec::new();
@@ -63,7 +63,7 @@ pub fn workload(seed: u64, orders: usize, day_every: usize) -> Vec<(Command, Sta
         flow.observe(&events);
         out.push((command, stamp));
     };
-    for command in genesis(&config) {
+    for command in journal_genesis(&config) {
         push(command, &mut engine, &mut flow);
     }
     for n in 1..=orders {
@@ -93,7 +93,7 @@ pub fn journal_run(
     journal: JournalConfig,
     snapshot_every: Option<u64>,
 ) -> Engine {
-    let mut engine = Engine::new(&config()).expect("valid config");
+    let mut engine = Engine::default();
     let writer = JournalWriter::open(dir, 1, journal).expect("journal opens");
     let mut events = Vec::new();
     for (command, stamp) in workload {
@@ -127,7 +127,7 @@ pub fn journal_run(
 /// When the journal does not read, or a command's events differ.
 #[must_use]
 pub fn reexecute(dir: &Path) -> Engine {
-    let mut engine = Engine::new(&config()).expect("valid config");
+    let mut engine = Engine::default();
     let mut reader = JournalReader::open(dir).expect("journal opens");
     let (mut journaled, mut events) = (Vec::new(), Vec::new());
     while let Some((stamp, command)) = reader.next_into(&mut journaled).expect("journal reads") {

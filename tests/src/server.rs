@@ -1,14 +1,16 @@
 //! [`TestServer`]: a real server in the test's process on `127.0.0.1:0`,
 //! with a real journal in a temporary directory and the market opened at
-//! start; its market-data feed and web view too when the config has them
-//! (also on free ports).
+//! start; its market-data feed, web view and metrics endpoint too when the
+//! config has them (also on free ports).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cetx_gateway::admin::AdminServer;
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::{FeedServer, MarketData};
+use cetx_gateway::metrics::{MetricsServer, Sources};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::{Server, ServerError};
 use cetx_gateway::web::WebServer;
@@ -27,10 +29,14 @@ pub struct TestServer {
     pub feed: Option<SocketAddr>,
     /// Where the page is served, when the config has `[http]`.
     pub web: Option<SocketAddr>,
+    /// Where `/metrics` is served, when the config has `[metrics]`.
+    pub metrics: Option<SocketAddr>,
+    /// Where operators connect, when the config has `[admin]`.
+    pub admin: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), ServerError>>,
     runtime: Runtime,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -39,7 +45,15 @@ impl TestServer {
     /// # Panics
     /// If the runtime does not start or a socket cannot be bound.
     pub async fn start(config: ServerConfig) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(config, tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// Starts one on `config` with its data in `dir` (a restart, when it
+    /// holds a journal).
+    ///
+    /// # Panics
+    /// As [`TestServer::start`].
+    pub async fn start_in(config: ServerConfig, dir: tempfile::TempDir) -> Self {
         let mut options = RuntimeOptions::new(dir.path());
         options.open_market_now = true;
         let runtime = Runtime::start(&config, options).expect("runtime starts");
@@ -72,19 +86,53 @@ impl TestServer {
             }
             _ => None,
         };
-        let server = Server::bind(Arc::new(config), runtime.handle(), local)
+        let config = Arc::new(config);
+        let admin = match &config.admin {
+            Some(_) => {
+                let admin = AdminServer::bind(runtime.handle(), Arc::clone(&config), local)
+                    .await
+                    .expect("bind the operators' channel");
+                let addr = admin.local_addr();
+                tokio::spawn(admin.run(shutdown.clone()));
+                Some(addr)
+            }
+            None => None,
+        };
+        let server = Server::bind(Arc::clone(&config), runtime.handle(), local)
             .await
             .expect("bind");
         let addr = server.local_addr();
+        let metrics = match &config.metrics {
+            Some(_) => {
+                let sources = Sources {
+                    runtime: runtime.handle(),
+                    connections: Some(server.connections()),
+                    symbols: config
+                        .instruments
+                        .iter()
+                        .map(|i| i.symbol.to_string())
+                        .collect(),
+                };
+                let metrics = MetricsServer::bind(sources, local)
+                    .await
+                    .expect("bind the metrics endpoint");
+                let addr = metrics.local_addr();
+                tokio::spawn(metrics.run(shutdown.clone()));
+                Some(addr)
+            }
+            None => None,
+        };
         let task = tokio::spawn(server.run(shutdown.clone()));
         Self {
             addr,
             feed,
             web,
+            metrics,
+            admin,
             shutdown,
             task,
             runtime,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -95,11 +143,12 @@ impl TestServer {
     }
 
     /// Stops the server (within a few seconds) and the runtime, which must
-    /// stop cleanly.
+    /// stop cleanly. Returns its data directory, for a test that reads the
+    /// journal after.
     ///
     /// # Panics
     /// If either fails or does not stop in time.
-    pub async fn stop(self) {
+    pub async fn stop(self) -> tempfile::TempDir {
         self.shutdown.cancel();
         let served = tokio::time::timeout(STOP_WAIT, self.task)
             .await
@@ -111,5 +160,6 @@ impl TestServer {
             .await
             .expect("shutdown does not panic")
             .expect("the runtime stops cleanly");
+        self.dir
     }
 }

@@ -354,5 +354,22 @@ async fn logging_out_and_in_again_does_not_refill_the_throttle() {
     assert_eq!(accepted + throttled, 20);
     assert!(accepted <= budget, "{accepted} accepted, budget {budget}");
     assert!(throttled > 0, "{accepted} accepted, {throttled} throttled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_back_off_follows_its_config() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.login_backoff.free_failures = 0;
+    config.server.login_backoff.first_delay_ms = 1;
+    config.server.login_backoff.refuse_after = 2;
+    let server = TestServer::start(config).await;
+    let guesser = loopback(5);
+    let (_first, answer) = try_login(&server, guesser, 1, "guess", 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(402));
+    // The second failure is already the refusal, and the address is refused.
+    let (_second, answer) = try_login(&server, guesser, 1, "guess", 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(417));
+    let (_third, answer) = try_login(&server, guesser, 1, SECRET_1, 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(417));
     server.stop().await;
 }

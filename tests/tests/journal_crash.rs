@@ -18,7 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use cetx_engine::journal::{recover, verify, MANIFEST_FILE};
-use cetx_tests::{config, reexecute};
+use cetx_tests::reexecute;
 
 /// Kill rounds.
 const ROUNDS: u64 = 24;
@@ -106,7 +106,7 @@ fn a_killed_writer_loses_nothing_it_reported_durable() {
         let durable = run_and_kill(dir.path(), round, target);
         assert!(durable > 0, "round {round}: nothing became durable");
 
-        let recovered = recover(dir.path(), &config())
+        let recovered = recover(dir.path())
             .unwrap_or_else(|e| panic!("round {round} (killed after {target}): {e}"));
         let last = recovered.next_seq - 1;
         assert!(
@@ -134,7 +134,7 @@ fn a_killed_writer_loses_nothing_it_reported_durable() {
                 std::fs::copy(entry.path(), journal_only.path().join(entry.file_name())).unwrap();
             }
         }
-        let full = recover(journal_only.path(), &config()).unwrap();
+        let full = recover(journal_only.path()).unwrap();
         assert_eq!(full.snapshot_seq, None);
         assert_eq!(
             full.engine.state(),

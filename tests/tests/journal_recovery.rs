@@ -55,7 +55,7 @@ fn recovery_rebuilds_the_live_state_and_the_journal_is_deterministic() {
     assert_eq!(report.last_seq, Some(commands.len() as u64));
     assert!(report.segments > 1, "the test should cross segment rolls");
 
-    let recovered = recover(first.path(), &config()).unwrap();
+    let recovered = recover(first.path()).unwrap();
     assert_eq!(recovered.next_seq, commands.len() as u64 + 1);
     assert_eq!(recovered.replayed, commands.len() as u64);
     recovered.engine.check_invariants();
@@ -88,7 +88,7 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
     let snapshots: Vec<_> = cetx_engine::journal::list_snapshots(dir.path()).unwrap();
     assert!(snapshots.len() >= 3);
 
-    let from_snapshot = recover(dir.path(), &config()).unwrap();
+    let from_snapshot = recover(dir.path()).unwrap();
     assert_eq!(from_snapshot.snapshot_seq, Some(snapshots[0].0));
     assert!(from_snapshot.replayed < commands.len() as u64 - snapshots[0].0 + 1);
 
@@ -98,7 +98,7 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
             fs::write(whole.path().join(name), bytes).unwrap();
         }
     }
-    let from_journal = recover(whole.path(), &config()).unwrap();
+    let from_journal = recover(whole.path()).unwrap();
     assert_eq!(from_journal.snapshot_seq, None);
     assert_eq!(from_snapshot.engine.state(), from_journal.engine.state());
     assert_eq!(from_snapshot.engine.state(), live.state());
@@ -109,7 +109,7 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
     fs::write(newest, bytes).unwrap();
-    let skipping = recover(dir.path(), &config()).unwrap();
+    let skipping = recover(dir.path()).unwrap();
     assert_eq!(skipping.snapshot_seq, Some(snapshots[1].0));
     assert_eq!(skipping.skipped_snapshots.len(), 1);
     assert_eq!(skipping.engine.state(), live.state());
@@ -132,7 +132,7 @@ fn small_journal(dir: &Path, preallocate: bool) -> (Vec<u8>, usize, Engine, Path
         }
         engine
     };
-    let (last_command, last_stamp) = all[all.len() - 1];
+    let (last_command, last_stamp) = all[all.len() - 1].clone();
     let mut last_events = Vec::new();
     before_last
         .clone()
@@ -164,7 +164,7 @@ fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
         let bytes = fs::read(&segment).unwrap();
         fs::write(&segment, &bytes[..cut]).unwrap();
 
-        let recovered = recover(dir.path(), &config()).unwrap();
+        let recovered = recover(dir.path()).unwrap();
         assert_eq!(recovered.next_seq, count as u64, "cut at {cut}");
         assert_eq!(recovered.engine.state(), expected, "cut at {cut}");
         if cut == record_start {
@@ -214,7 +214,7 @@ fn a_torn_last_record_in_a_segment_written_ahead_is_cut_at_every_offset() {
         }
         fs::write(&segment, &torn_bytes).unwrap();
 
-        let recovered = recover(dir.path(), &config()).unwrap();
+        let recovered = recover(dir.path()).unwrap();
         assert_eq!(recovered.next_seq, count as u64, "cut at {cut}");
         assert_eq!(recovered.engine.state(), expected, "cut at {cut}");
         if torn_bytes[record_start..record_start + 25]
@@ -251,7 +251,7 @@ fn a_flipped_byte_in_a_middle_record_refuses_to_start() {
     bytes[at] ^= 0x01;
     fs::write(&middle, bytes).unwrap();
 
-    match recover(dir.path(), &config()) {
+    match recover(dir.path()) {
         Err(RecoverError::Journal(JournalError::Corrupt {
             file, offset, seq, ..
         })) => {
@@ -310,7 +310,7 @@ fn a_segment_torn_inside_its_header_is_set_aside_whole() {
         let segment = dir.path().join(lone.file_name().unwrap());
         let bytes = fs::read(&segment).unwrap();
         fs::write(&segment, &bytes[..cut]).unwrap();
-        let recovered = recover(dir.path(), &config()).unwrap();
+        let recovered = recover(dir.path()).unwrap();
         assert_eq!(recovered.engine.state(), live.state(), "cut at {cut}");
         assert_eq!(recovered.next_seq, first_seq);
         let torn = recovered.torn_tail.expect("torn");

@@ -15,8 +15,8 @@ use cetx_engine::journal::format::list_segments;
 use cetx_engine::journal::{Durability, JournalConfig, JournalWriter};
 use cetx_engine::settlement::{exit, run, Format, ReplayArgs};
 use cetx_engine::{
-    AccountId, Calendar, Command, Engine, InstrumentId, NewOrder, OrderId, OrderType, Phase, Side,
-    Stamp, TimeInForce,
+    AccountId, Command, Engine, InstrumentId, NewOrder, OrderId, OrderType, Phase, Side, Stamp,
+    TimeInForce,
 };
 use cetx_gateway::config::ServerConfig;
 
@@ -30,9 +30,8 @@ fn golden_dir() -> PathBuf {
 /// A trading day on the embedded default config: genesis, open, four
 /// crossing orders between the two demo brokers in CEA2025 and CCER, a
 /// resting order that expires, and the end of the day.
-fn scripted_day() -> (Vec<(Command, Stamp)>, cetx_engine::EngineConfig) {
+fn scripted_day() -> Vec<(Command, Stamp)> {
     let config = ServerConfig::embedded_default();
-    let engine_config = config.engine_config();
     let cea2025 = config.instrument_id("CEA2025").unwrap();
     let ccer = config.instrument_id("CCER").unwrap();
     let mut commands = config.genesis();
@@ -65,7 +64,7 @@ fn scripted_day() -> (Vec<(Command, Stamp)>, cetx_engine::EngineConfig) {
         order(first + 5, 1001, cea2025, Side::Buy, 89_00, 50),
         Command::EndOfDay,
     ]);
-    let stamped = commands
+    commands
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
@@ -78,12 +77,11 @@ fn scripted_day() -> (Vec<(Command, Stamp)>, cetx_engine::EngineConfig) {
                 },
             )
         })
-        .collect();
-    (stamped, engine_config)
+        .collect()
 }
 
-fn write_journal(dir: &Path, commands: &[(Command, Stamp)], config: &cetx_engine::EngineConfig) {
-    let mut engine = Engine::new(config).unwrap();
+fn write_journal(dir: &Path, commands: &[(Command, Stamp)]) {
+    let mut engine = Engine::default();
     let journal = JournalConfig {
         durability: Durability::Os,
         segment_bytes: 512,
@@ -102,20 +100,21 @@ fn write_journal(dir: &Path, commands: &[(Command, Stamp)], config: &cetx_engine
 fn args(journal: &Path, out: Option<&Path>, format: Format) -> ReplayArgs {
     ReplayArgs {
         journal: journal.to_path_buf(),
-        calendar: Calendar::default(),
+        expected: None,
         day: None,
         from_seq: 0,
         out: out.map(Path::to_path_buf),
         format,
         follow: false,
+        now_ns: None,
     }
 }
 
 #[test]
 fn a_scripted_day_gives_the_golden_reports() {
-    let (commands, config) = scripted_day();
+    let commands = scripted_day();
     let journal = tempfile::tempdir().unwrap();
-    write_journal(journal.path(), &commands, &config);
+    write_journal(journal.path(), &commands);
     for format in [Format::Csv, Format::Json] {
         let tmp = tempfile::tempdir().unwrap();
         // `--out` creates the directory it is given.
@@ -124,7 +123,6 @@ fn a_scripted_day_gives_the_golden_reports() {
         let stop = AtomicBool::new(false);
         let summary = run(
             &args(journal.path(), Some(&out), format),
-            &config,
             &mut stdout,
             &mut stderr,
             &mut |_| {},
@@ -153,7 +151,6 @@ fn a_scripted_day_gives_the_golden_reports() {
     let stop = AtomicBool::new(false);
     run(
         &args(journal.path(), None, Format::Csv),
-        &config,
         &mut stdout,
         &mut stderr,
         &mut |_| {},
@@ -169,15 +166,7 @@ fn a_scripted_day_gives_the_golden_reports() {
     let mut only = args(journal.path(), None, Format::Csv);
     only.from_seq = commands.len() as u64 - 3;
     let mut stdout = Vec::new();
-    run(
-        &only,
-        &config,
-        &mut stdout,
-        &mut Vec::new(),
-        &mut |_| {},
-        &stop,
-    )
-    .unwrap();
+    run(&only, &mut stdout, &mut Vec::new(), &mut |_| {}, &stop).unwrap();
     assert_eq!(
         String::from_utf8(stdout).unwrap().lines().count(),
         2,
@@ -189,7 +178,7 @@ fn a_scripted_day_gives_the_golden_reports() {
         let mut only = args(journal.path(), None, Format::Csv);
         only.day = Some(day);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        run(&only, &config, &mut stdout, &mut stderr, &mut |_| {}, &stop).unwrap();
+        run(&only, &mut stdout, &mut stderr, &mut |_| {}, &stop).unwrap();
         let clearing = String::from_utf8(stdout).unwrap();
         assert_eq!(clearing.lines().count(), lines, "--day {day}: {clearing}");
         let reports = String::from_utf8(stderr).unwrap();
@@ -201,10 +190,10 @@ fn a_scripted_day_gives_the_golden_reports() {
     }
 }
 
-fn damaged(flip: bool) -> (tempfile::TempDir, cetx_engine::EngineConfig) {
-    let (commands, config) = scripted_day();
+fn damaged(flip: bool) -> tempfile::TempDir {
+    let commands = scripted_day();
     let journal = tempfile::tempdir().unwrap();
-    write_journal(journal.path(), &commands, &config);
+    write_journal(journal.path(), &commands);
     let segments = list_segments(journal.path()).unwrap();
     assert!(segments.len() >= 3, "small segments: {segments:?}");
     if flip {
@@ -218,7 +207,7 @@ fn damaged(flip: bool) -> (tempfile::TempDir, cetx_engine::EngineConfig) {
     } else {
         std::fs::remove_file(&segments[1].1).unwrap();
     }
-    (journal, config)
+    journal
 }
 
 #[test]
@@ -227,11 +216,10 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
         (true, exit::CORRUPT, "offset"),
         (false, exit::GAP, "is missing"),
     ] {
-        let (journal, config) = damaged(flip);
+        let journal = damaged(flip);
         let stop = AtomicBool::new(false);
         let failure = run(
             &args(journal.path(), None, Format::Csv),
-            &config,
             &mut Vec::new(),
             &mut Vec::new(),
             &mut |_| {},
@@ -243,6 +231,62 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
         assert!(message.contains(word), "{message}");
         assert!(message.contains("journal-"), "names the file: {message}");
     }
+}
+
+/// The scripted day with its last record, the end of day, cut in half.
+fn cut_end_of_day() -> tempfile::TempDir {
+    let commands = scripted_day();
+    assert!(matches!(commands.last(), Some((Command::EndOfDay, _))));
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let segments = list_segments(journal.path()).unwrap();
+    let last = &segments.last().unwrap().1;
+    let bytes = std::fs::read(last).unwrap();
+    // The data ends before the zeros written ahead.
+    let data = bytes.len() - bytes.iter().rev().take_while(|&&b| b == 0).count();
+    std::fs::write(last, &bytes[..data - 20]).unwrap();
+    journal
+}
+
+#[test]
+fn a_cut_end_of_day_is_told_and_fails_once_the_day_has_ended() {
+    let journal = cut_end_of_day();
+    let settle = |now_ns| {
+        let mut a = args(journal.path(), None, Format::Csv);
+        a.now_ns = now_ns;
+        let mut stderr = Vec::new();
+        let stop = AtomicBool::new(false);
+        let result = run(&a, &mut Vec::new(), &mut stderr, &mut |_| {}, &stop);
+        (result, String::from_utf8(stderr).unwrap())
+    };
+    let last_whole = scripted_day().len() as u64 - 1;
+    // During the day (Friday 14:00 in Beijing), or with no clock: a write
+    // in progress, perhaps. Settled up to the cut, with what is known.
+    for now_ns in [None, Some(OPEN_NS + 16_200 * 1_000_000_000)] {
+        let (result, stderr) = settle(now_ns);
+        let summary = result.unwrap();
+        assert_eq!(summary.last_seq, last_whole);
+        assert_eq!(summary.last_end_of_day, None);
+        assert!(
+            stderr.contains(&format!(
+                "last whole record is seq {last_whole}, in trading day 20261127, whose end of day is not in the journal yet"
+            )),
+            "{stderr}"
+        );
+    }
+    // On Monday, Friday has ended without its end of day: exit 6, naming
+    // the day, the last whole record and the damaged one.
+    let monday = OPEN_NS + 3 * 86_400 * 1_000_000_000;
+    let (result, _) = settle(Some(monday));
+    let failure = result.unwrap_err();
+    assert_eq!(failure.exit_code(), exit::CLOSED_DAY_CUT, "{failure}");
+    let message = failure.to_string();
+    assert!(
+        message.contains("trading day 20261127 has ended")
+            && message.contains(&format!("last whole record is seq {last_whole}"))
+            && message.contains("journal-"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -291,8 +335,8 @@ fn follow_in_json_prints_json_lines_from_the_first_row() {
 /// `followed` commands of the scripted day, appends those while it runs,
 /// and stops it once it is done. Returns its summary and standard output.
 fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySummary, String) {
-    let (commands, config) = scripted_day();
-    follow_journal(&commands, &config, followed, format, None)
+    let commands = scripted_day();
+    follow_journal(&commands, followed, format, None)
 }
 
 /// Runs `cetx replay --follow` (with `--out out`, if given) on a journal
@@ -301,40 +345,27 @@ fn follow(format: Format, followed: usize) -> (cetx_engine::settlement::ReplaySu
 /// standard output.
 fn follow_journal(
     commands: &[(Command, Stamp)],
-    config: &cetx_engine::EngineConfig,
     followed: usize,
     format: Format,
     out: Option<&Path>,
 ) -> (cetx_engine::settlement::ReplaySummary, String) {
     let journal = tempfile::tempdir().unwrap();
     let split = commands.len() - followed;
-    write_journal(journal.path(), &commands[..split], config);
+    write_journal(journal.path(), &commands[..split]);
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
-        let (path, config, stop) = (
-            journal.path().to_path_buf(),
-            config.clone(),
-            Arc::clone(&stop),
-        );
+        let (path, stop) = (journal.path().to_path_buf(), Arc::clone(&stop));
         let out = out.map(Path::to_path_buf);
         std::thread::spawn(move || {
             let mut a = args(&path, out.as_deref(), format);
             a.follow = true;
             let mut stdout = Vec::new();
-            let summary = run(
-                &a,
-                &config,
-                &mut stdout,
-                &mut Vec::new(),
-                &mut |_| {},
-                &stop,
-            )
-            .unwrap();
+            let summary = run(&a, &mut stdout, &mut Vec::new(), &mut |_| {}, &stop).unwrap();
             (summary, String::from_utf8(stdout).unwrap())
         })
     };
     // Append the rest to the live journal.
-    let mut engine = Engine::new(config).unwrap();
+    let mut engine = Engine::default();
     let mut events = Vec::new();
     for (command, stamp) in &commands[..split] {
         engine.apply(command, *stamp, &mut events);
@@ -373,10 +404,9 @@ fn follow_journal(
 /// have; and the line says it is provisional.
 #[test]
 fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
-    let config = ServerConfig::embedded_default();
+    let mut config = ServerConfig::embedded_default();
     let ccer = config.instrument_id("CCER").unwrap();
-    let mut engine_config = config.engine_config();
-    engine_config.instruments[usize::from(ccer.0)].tick = "0.05".parse().unwrap();
+    config.instruments[usize::from(ccer.0)].tick = "0.05".parse().unwrap();
     let mut commands = config.genesis();
     commands.push(Command::SetPhase {
         instrument: ccer,
@@ -409,12 +439,11 @@ fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
         })
         .collect();
     let journal = tempfile::tempdir().unwrap();
-    write_journal(journal.path(), &stamped, &engine_config);
+    write_journal(journal.path(), &stamped);
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let stop = AtomicBool::new(false);
     let summary = run(
         &args(journal.path(), None, Format::Csv),
-        &engine_config,
         &mut stdout,
         &mut stderr,
         &mut |_| {},
@@ -436,9 +465,9 @@ fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
 /// Two trading days: the scripted Friday, its end of day after the close,
 /// and on Monday 2001 sells 1001 100 t of CEA2025 at 91.00 (the day not
 /// yet ended).
-fn two_days() -> (Vec<(Command, Stamp)>, cetx_engine::EngineConfig) {
+fn two_days() -> Vec<(Command, Stamp)> {
     const DAY_NS: i64 = 86_400 * 1_000_000_000;
-    let (mut commands, config) = scripted_day();
+    let mut commands = scripted_day();
     let (end_of_day, _) = commands.pop().unwrap();
     let mut seq = commands.len() as u64;
     let mut stamp = |time_ns| {
@@ -480,7 +509,7 @@ fn two_days() -> (Vec<(Command, Stamp)>, cetx_engine::EngineConfig) {
     {
         commands.push((command, stamp(monday + i as i64 * 1_000_000)));
     }
-    (commands, config)
+    commands
 }
 
 /// A CSV report as rows of named fields.
@@ -509,24 +538,12 @@ fn fen(cny: &str) -> i64 {
 
 /// Runs the replay with `--out` and `select` applied; returns the three
 /// CSV files as tables.
-fn replay_selected(
-    journal: &Path,
-    config: &cetx_engine::EngineConfig,
-    select: impl FnOnce(&mut ReplayArgs),
-) -> [Table; 3] {
+fn replay_selected(journal: &Path, select: impl FnOnce(&mut ReplayArgs)) -> [Table; 3] {
     let out = tempfile::tempdir().unwrap();
     let mut a = args(journal, Some(out.path()), Format::Csv);
     select(&mut a);
     let stop = AtomicBool::new(false);
-    run(
-        &a,
-        config,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut |_| {},
-        &stop,
-    )
-    .unwrap();
+    run(&a, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
     ["clearing", "days", "accounts"].map(|name| {
         table(&std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap())
     })
@@ -582,14 +599,13 @@ fn assert_accounts_agree_with_clearing(clearing: &Table, accounts: &Table, trans
 
 #[test]
 fn day_filters_every_report_to_that_day() {
-    let (commands, config) = two_days();
+    let commands = two_days();
     let journal = tempfile::tempdir().unwrap();
-    write_journal(journal.path(), &commands, &config);
+    write_journal(journal.path(), &commands);
 
     // Monday: one trade, the day's line only (provisional), and the
     // accounts from Friday's close to now.
-    let [clearing, days, accounts] =
-        replay_selected(journal.path(), &config, |a| a.day = Some(2026_11_30));
+    let [clearing, days, accounts] = replay_selected(journal.path(), |a| a.day = Some(2026_11_30));
     assert_eq!(clearing.len(), 1, "{clearing:?}");
     assert_eq!(clearing[0]["trading_day"], "20261130");
     assert_eq!(clearing[0]["price_cny"], "91.00");
@@ -619,8 +635,7 @@ fn day_filters_every_report_to_that_day() {
     // Friday: its three trades, its lines only (final), accounts from
     // nothing (the genesis deposits and credits are that day's) to its
     // close, before Monday's trade.
-    let [clearing, days, accounts] =
-        replay_selected(journal.path(), &config, |a| a.day = Some(2026_11_27));
+    let [clearing, days, accounts] = replay_selected(journal.path(), |a| a.day = Some(2026_11_27));
     assert_eq!(clearing.len(), 3, "{clearing:?}");
     assert_eq!(days.len(), 3, "{days:?}");
     assert!(days
@@ -634,22 +649,20 @@ fn day_filters_every_report_to_that_day() {
     );
 
     // A day with no entries: empty reports, headers only.
-    let [clearing, days, accounts] =
-        replay_selected(journal.path(), &config, |a| a.day = Some(2026_12_01));
+    let [clearing, days, accounts] = replay_selected(journal.path(), |a| a.day = Some(2026_12_01));
     assert!(clearing.is_empty() && days.is_empty() && accounts.is_empty());
 }
 
 #[test]
 fn from_seq_filters_every_report_from_that_entry() {
-    let (commands, config) = two_days();
+    let commands = two_days();
     let journal = tempfile::tempdir().unwrap();
-    write_journal(journal.path(), &commands, &config);
+    write_journal(journal.path(), &commands);
     let last = commands.len() as u64;
 
     // From Monday's buy order (the trade): that trade, Monday's lines, and
     // the accounts from just before it.
-    let [clearing, days, accounts] =
-        replay_selected(journal.path(), &config, |a| a.from_seq = last);
+    let [clearing, days, accounts] = replay_selected(journal.path(), |a| a.from_seq = last);
     assert_eq!(clearing.len(), 1, "{clearing:?}");
     assert!(
         days.iter().all(|d| d["trading_day"] == "20261130"),
@@ -670,7 +683,7 @@ fn from_seq_filters_every_report_from_that_entry() {
     );
 
     // From Friday's CCER trade: it and Monday's, both days.
-    let [clearing, days, accounts] = replay_selected(journal.path(), &config, |a| a.from_seq = 28);
+    let [clearing, days, accounts] = replay_selected(journal.path(), |a| a.from_seq = 32);
     assert_eq!(clearing.len(), 2, "{clearing:?}");
     assert_eq!(
         days.len(),
@@ -680,8 +693,7 @@ fn from_seq_filters_every_report_from_that_entry() {
     assert_accounts_agree_with_clearing(&clearing, &accounts, false);
 
     // Past the end: nothing.
-    let [clearing, days, accounts] =
-        replay_selected(journal.path(), &config, |a| a.from_seq = last + 1);
+    let [clearing, days, accounts] = replay_selected(journal.path(), |a| a.from_seq = last + 1);
     assert!(clearing.is_empty() && days.is_empty() && accounts.is_empty());
 }
 
@@ -692,10 +704,10 @@ fn from_seq_filters_every_report_from_that_entry() {
 /// printed, not yet reconciled, and the summary says so.
 #[test]
 fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
-    let (commands, config) = two_days();
+    let commands = two_days();
     let out = tempfile::tempdir().unwrap();
     // Friday's end of day and Monday's three commands are followed.
-    let (summary, stdout) = follow_journal(&commands, &config, 4, Format::Csv, Some(out.path()));
+    let (summary, stdout) = follow_journal(&commands, 4, Format::Csv, Some(out.path()));
     let end_of_day = commands.len() as u64 - 3;
     assert_eq!(summary.entries, commands.len() as u64);
     assert_eq!(summary.followed, 4);

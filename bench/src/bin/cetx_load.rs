@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cetx_bench::load::report::{self, Summary};
 use cetx_bench::load::{self, LoadOptions, Target};
-use cetx_gateway::config::{Durability, ServerConfig};
+use cetx_gateway::config::{Durability, MetricsSettings, ServerConfig};
 use clap::{ArgGroup, Parser, ValueEnum};
 
 /// Load tester for a cetx server: realistic CEA2025 order flow from the demo
@@ -36,6 +36,10 @@ struct Cli {
     /// The spawned server's journal durability.
     #[arg(long, value_enum, default_value = "fsync", requires = "spawn_server")]
     durability: DurabilityArg,
+    /// Serve the spawned server's Prometheus endpoint here (`GET
+    /// /metrics`, docs/OPERATIONS.md), to watch a run with curl.
+    #[arg(long, value_name = "ADDR", requires = "spawn_server")]
+    metrics_listen: Option<SocketAddr>,
     /// Broker sessions: at most the configured brokers (the demo config has
     /// 2), since the server takes one session per broker.
     #[arg(long, default_value_t = 2)]
@@ -107,12 +111,15 @@ async fn main() -> anyhow::Result<()> {
         cli.duration.is_finite() && cli.duration > 0.0 && cli.duration <= 86_400.0,
         "--duration must be in (0, 86400] seconds"
     );
-    let config = match &cli.config {
+    let mut config = match &cli.config {
         Some(path) => {
             ServerConfig::load(path).with_context(|| format!("loading {}", path.display()))?
         }
         None => ServerConfig::embedded_default(),
     };
+    if let Some(listen) = cli.metrics_listen {
+        config.metrics = Some(MetricsSettings { listen });
+    }
     let options = LoadOptions {
         target,
         config,

@@ -4,7 +4,8 @@
 //! one, the market open now, the brokers' throttles
 //! lifted (a load test measures the server, not the token bucket) and the
 //! pending-login limits wide enough for every session to log in at once
-//! from one address.
+//! from one address. With `[metrics]` in the config (`cetx-load
+//! --metrics-listen`), its Prometheus endpoint too, to watch a run.
 //!
 //! The accounts are funded for a load test too: [`LOAD_CASH_CNY`] and
 //! [`LOAD_HOLDINGS_T`] of `CEA2025` each. The demo's 10 M CNY and 50,000 t
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use cetx_engine::journal::JournalStats;
 use cetx_gateway::config::{Durability, MarketDataSettings, ServerConfig};
 use cetx_gateway::market_data::FeedServer;
+use cetx_gateway::metrics::{MetricsServer, Sources};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
 use tokio::task::JoinHandle;
@@ -95,6 +97,20 @@ impl SpawnedServer {
             }
             _ => None,
         };
+        if let Some(settings) = &config.metrics {
+            let sources = Sources {
+                runtime: runtime.handle(),
+                connections: Some(server.connections()),
+                symbols: config
+                    .instruments
+                    .iter()
+                    .map(|i| i.symbol.to_string())
+                    .collect(),
+            };
+            let metrics = MetricsServer::bind(sources, settings.listen).await?;
+            eprintln!("metrics on http://{}/metrics", metrics.local_addr());
+            tokio::spawn(metrics.run(stop.clone()));
+        }
         let serving = tokio::spawn(server.run(stop.clone()));
         Ok(Self {
             addr,

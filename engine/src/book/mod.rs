@@ -12,7 +12,7 @@
 //! the largest number of orders that have rested at once. So in steady state
 //! the book never allocates.
 //!
-//! Matching lives in [`crate::matching`]. Here: the book and its slab
+//! Matching lives in `crate::matching`. Here: the book and its slab
 //! (`mod.rs`), one side's ladder of levels (`ladder.rs`), and the check of
 //! every structural invariant (`invariants.rs`).
 

@@ -8,7 +8,8 @@
 //! `u32` count followed by its items, and every enum is a stable `u8` tag
 //! (the enum's own `#[repr]` discriminant where it has one; a
 //! [`RejectReason`] is its `u16` code). This file holds those primitives;
-//! commands are encoded in `codec_commands.rs`, events in
+//! commands are encoded in `codec_commands.rs`, the market's definition in
+//! `codec_market.rs`, events in
 //! `codec_events.rs`, the engine state in `codec_state.rs`.
 //!
 //! Decoding never panics and never trusts a length: every read is checked
@@ -153,6 +154,13 @@ impl<'a> Cursor<'a> {
             0 => Ok(()),
             count => Err(DecodeError::TrailingBytes { what, count }),
         }
+    }
+
+    /// The next `len` bytes, which [`Self::count`] has checked are there.
+    pub(crate) fn bytes(&mut self, len: usize) -> &'a [u8] {
+        let bytes = &self.bytes[self.pos..self.pos + len];
+        self.pos += len;
+        bytes
     }
 
     #[inline]
@@ -370,6 +378,10 @@ const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         8 => CommandKind::CreditHoldings,
         9 => CommandKind::DebitHoldings,
         10 => CommandKind::SetReferencePrice,
+        11 => CommandKind::ListInstrument,
+        12 => CommandKind::ReviseInstrument,
+        13 => CommandKind::SetCalendar,
+        14 => CommandKind::Transfer,
         _ => return None,
     })
 }

@@ -4,15 +4,40 @@
 //! discriminant) followed by its fields in declaration order, with the
 //! primitives of [`super::codec`]; `docs/JOURNAL.md` has the table.
 
-use crate::command::{Command, CommandKind, NewOrder};
+use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Transfer};
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_market::{
+    encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str,
+};
 
 /// Appends the encoding of a command: its [`CommandKind`] tag, then its
 /// fields in declaration order.
 pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     out.put_u8(command.kind() as u8);
     match *command {
+        Command::ListInstrument(ref spec) => encode_spec(spec, out),
+        Command::ReviseInstrument {
+            instrument,
+            ref spec,
+        } => {
+            out.put_u16(instrument.0);
+            encode_spec(spec, out);
+        }
+        Command::SetCalendar(ref calendar) => encode_calendar(calendar, out),
+        Command::Transfer(ref transfer) => {
+            put_str(out, &transfer.reference);
+            out.put_u32(transfer.account.0);
+            match transfer.asset {
+                Asset::Cash => out.put_u8(0),
+                Asset::Allowances(instrument) => {
+                    out.put_u8(1);
+                    out.put_u16(instrument.0);
+                }
+            }
+            out.put_u8(transfer.direction as u8);
+            out.put_u64(transfer.amount);
+        }
         Command::Submit(order) => {
             out.put_u64(order.order_id.0);
             out.put_u32(order.account.0);
@@ -158,5 +183,25 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             instrument: c.instrument("SetReferencePrice.instrument")?,
             price_ticks: c.i64("SetReferencePrice.price_ticks")?,
         },
+        CommandKind::ListInstrument => Command::ListInstrument(Box::new(read_spec(c)?)),
+        CommandKind::ReviseInstrument => Command::ReviseInstrument {
+            instrument: c.instrument("ReviseInstrument.instrument")?,
+            spec: Box::new(read_spec(c)?),
+        },
+        CommandKind::SetCalendar => Command::SetCalendar(Box::new(read_calendar(c)?)),
+        CommandKind::Transfer => Command::Transfer(Box::new(Transfer {
+            reference: read_str(c, "Transfer.reference")?,
+            account: c.account("Transfer.account")?,
+            asset: match c.tag("Asset", |t| (t <= 1).then_some(t))? {
+                0 => Asset::Cash,
+                _ => Asset::Allowances(c.instrument("Asset.instrument")?),
+            },
+            direction: c.tag("Direction", |t| match t {
+                0 => Some(Direction::In),
+                1 => Some(Direction::Out),
+                _ => None,
+            })?,
+            amount: c.u64("Transfer.amount")?,
+        })),
     })
 }

@@ -29,11 +29,13 @@ mod tag {
     pub const LARGE_HOLDER: u8 = 12;
     pub const DAY_CLOSED: u8 = 13;
     pub const DAY_STARTED: u8 = 14;
+    pub const INSTRUMENT_LISTED: u8 = 15;
+    pub const INSTRUMENT_REVISED: u8 = 16;
+    pub const CALENDAR_SET: u8 = 17;
 }
 
-/// The fewest bytes any encoded event takes (`PhaseChanged`: tag, `u16`
-/// instrument, `u8` phase).
-pub(crate) const MIN_EVENT_BYTES: usize = 4;
+/// The fewest bytes any encoded event takes (`CalendarSet`: its tag).
+pub(crate) const MIN_EVENT_BYTES: usize = 1;
 
 /// Appends the encoding of an event: its tag, then its fields.
 pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
@@ -126,8 +128,12 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u16(e.instrument.0);
             out.put_u8(e.phase as u8);
         }
-        Event::ReferencePriceSet(e) => {
-            out.put_u8(tag::REFERENCE_PRICE_SET);
+        Event::ReferencePriceSet(e) | Event::InstrumentListed(e) | Event::InstrumentRevised(e) => {
+            out.put_u8(match event {
+                Event::InstrumentListed(_) => tag::INSTRUMENT_LISTED,
+                Event::InstrumentRevised(_) => tag::INSTRUMENT_REVISED,
+                _ => tag::REFERENCE_PRICE_SET,
+            });
             out.put_u16(e.instrument.0);
             out.put_i64(e.price_ticks);
             out.put_i64(e.floor_ticks);
@@ -156,6 +162,7 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u8(tag::DAY_STARTED);
             out.put_u32(e.trading_day);
         }
+        Event::CalendarSet => out.put_u8(tag::CALENDAR_SET),
     }
 }
 
@@ -238,12 +245,10 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             instrument: c.instrument("PhaseChanged.instrument")?,
             phase: c.phase()?,
         }),
-        tag::REFERENCE_PRICE_SET => Event::ReferencePriceSet(ReferencePriceSet {
-            instrument: c.instrument("ReferencePriceSet.instrument")?,
-            price_ticks: c.i64("ReferencePriceSet.price_ticks")?,
-            floor_ticks: c.i64("ReferencePriceSet.floor_ticks")?,
-            ceiling_ticks: c.i64("ReferencePriceSet.ceiling_ticks")?,
-        }),
+        tag::REFERENCE_PRICE_SET => Event::ReferencePriceSet(read_band(c)?),
+        tag::INSTRUMENT_LISTED => Event::InstrumentListed(read_band(c)?),
+        tag::INSTRUMENT_REVISED => Event::InstrumentRevised(read_band(c)?),
+        tag::CALENDAR_SET => Event::CalendarSet,
         tag::LARGE_HOLDER => Event::LargeHolder(LargeHolder {
             account: c.account("LargeHolder.account")?,
             instrument: c.instrument("LargeHolder.instrument")?,
@@ -271,6 +276,15 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
                 offset,
             })
         }
+    })
+}
+
+fn read_band(c: &mut Cursor<'_>) -> Result<ReferencePriceSet, DecodeError> {
+    Ok(ReferencePriceSet {
+        instrument: c.instrument("ReferencePriceSet.instrument")?,
+        price_ticks: c.i64("ReferencePriceSet.price_ticks")?,
+        floor_ticks: c.i64("ReferencePriceSet.floor_ticks")?,
+        ceiling_ticks: c.i64("ReferencePriceSet.ceiling_ticks")?,
     })
 }
 

@@ -11,6 +11,9 @@ use crate::day_stats::DayStats;
 use crate::state::{EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_market::{
+    encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str, MIN_SPEC_BYTES,
+};
 
 /// Encoded size of a [`RestingOrder`].
 const RESTING_ORDER_BYTES: usize = 8 + 4 + 1 + 8 + 8;
@@ -19,7 +22,7 @@ const MIN_HOLDING_BYTES: usize = 4 * 8 + 2;
 /// Smallest encoded [`Account`] (no holdings).
 const MIN_ACCOUNT_BYTES: usize = 4 + 1 + 4 + 8 + 8 + 4;
 /// Smallest encoded [`InstrumentState`] (no resting orders).
-const MIN_INSTRUMENT_BYTES: usize = 1 + 8 + DAY_STATS_BYTES + 4 + 4;
+const MIN_INSTRUMENT_BYTES: usize = MIN_SPEC_BYTES + 1 + 8 + DAY_STATS_BYTES + 4 + 4;
 /// Encoded size of [`DayStats`].
 const DAY_STATS_BYTES: usize = 8 + 8 + 8 + 8 + 16 + 8;
 
@@ -28,8 +31,16 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
     out.put_u32(state.trading_day);
     put_option_u64(out, state.last_order_id.map(|id| id.0));
     out.put_u64(state.next_trade_id);
+    match &state.calendar {
+        None => out.put_u8(0),
+        Some(calendar) => {
+            out.put_u8(1);
+            encode_calendar(calendar, out);
+        }
+    }
     out.put_count(state.instruments.len());
     for instrument in &state.instruments {
+        encode_spec(&instrument.spec, out);
         out.put_u8(instrument.phase as u8);
         out.put_i64(instrument.reference_ticks);
         put_day_stats(out, &instrument.today);
@@ -61,6 +72,10 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
             put_option_u32(out, holding.last_sell_day);
         }
     }
+    out.put_count(state.references.len());
+    for reference in &state.references {
+        put_str(out, reference);
+    }
 }
 
 /// Decodes an engine state that fills `bytes` exactly.
@@ -79,6 +94,11 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
         None
     };
     let next_trade_id = c.u64("EngineState.next_trade_id")?;
+    let calendar = if c.present("EngineState.calendar")? {
+        Some(read_calendar(&mut c)?)
+    } else {
+        None
+    };
     let count = c.count("EngineState.instruments", MIN_INSTRUMENT_BYTES)?;
     let mut instruments = Vec::with_capacity(count);
     for _ in 0..count {
@@ -89,13 +109,20 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
     for _ in 0..count {
         accounts.push(read_account(&mut c)?);
     }
+    let count = c.count("EngineState.references", 4)?;
+    let mut references = Vec::with_capacity(count);
+    for _ in 0..count {
+        references.push(read_str(&mut c, "EngineState.references")?);
+    }
     c.finish("EngineState")?;
     Ok(EngineState {
         trading_day,
         last_order_id,
         next_trade_id,
+        calendar,
         instruments,
         accounts,
+        references,
     })
 }
 
@@ -129,6 +156,7 @@ fn put_day_stats(out: &mut Vec<u8>, today: &DayStats) {
 }
 
 fn read_instrument(c: &mut Cursor<'_>) -> Result<InstrumentState, DecodeError> {
+    let spec = read_spec(c)?;
     let phase = c.phase()?;
     let reference_ticks = c.i64("InstrumentState.reference_ticks")?;
     let today = DayStats {
@@ -142,6 +170,7 @@ fn read_instrument(c: &mut Cursor<'_>) -> Result<InstrumentState, DecodeError> {
     let bids = read_orders(c, "InstrumentState.bids")?;
     let asks = read_orders(c, "InstrumentState.asks")?;
     Ok(InstrumentState {
+        spec,
         phase,
         reference_ticks,
         today,

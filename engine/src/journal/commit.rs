@@ -23,10 +23,13 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
+use crate::histogram::Histogram;
+
 use super::config::{Durability, JournalConfig};
 use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
 use super::manifest::{has_records, journal_segments, list_new_segment};
 use super::prealloc::{Preallocator, Ready};
+use super::probe;
 use super::reader::JournalReader;
 use super::snapshot::sync_dir;
 use super::JournalError;
@@ -56,6 +59,10 @@ pub(super) struct Shared {
     /// Entries handed to the writer and not yet taken by it: what the
     /// queue's capacity bounds.
     pub(super) queued: AtomicU64,
+    /// Entries per group commit, for metrics.
+    pub(super) batch_entries: Histogram,
+    /// Nanoseconds per `fdatasync`, for metrics.
+    pub(super) sync_ns: Histogram,
 }
 
 impl Shared {
@@ -73,6 +80,21 @@ impl Shared {
             segments_preallocated: AtomicU64::new(0),
             segments_grown: AtomicU64::new(0),
             queued: AtomicU64::new(0),
+            batch_entries: Histogram::new(probe::BATCH_SHIFT, probe::BATCH_BUCKETS),
+            sync_ns: Histogram::new(probe::SYNC_NS_SHIFT, probe::SYNC_NS_BUCKETS),
+        }
+    }
+
+    /// The counters behind [`super::JournalStats`] now.
+    pub(super) fn stats(&self) -> super::JournalStats {
+        super::JournalStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            largest_batch: self.largest_batch.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
+            segments_preallocated: self.segments_preallocated.load(Ordering::Relaxed),
+            segments_grown: self.segments_grown.load(Ordering::Relaxed),
         }
     }
 
@@ -389,6 +411,7 @@ impl<R: Send + 'static> WriterThread<R> {
             s.batches.fetch_add(1, Ordering::Relaxed);
             s.entries.fetch_add(count, Ordering::Relaxed);
             s.largest_batch.fetch_max(count, Ordering::Relaxed);
+            s.batch_entries.record(count);
             s.durable_seq.store(last_seq, Ordering::Release);
             s.notify();
         }
@@ -417,7 +440,11 @@ fn flush(
         .write_all(bytes)
         .map_err(|e| JournalError::io(&segment.path, "writing journal segment", e))?;
     if durability == Durability::Fsync {
+        // Measured for the operator's metrics only; no outcome depends on it.
+        let started = std::time::Instant::now();
         sync(segment)?;
+        let took_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        shared.sync_ns.record(took_ns);
         shared.syncs.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())

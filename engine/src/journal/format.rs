@@ -38,10 +38,12 @@ use super::{JournalEntry, JournalError};
 /// First bytes of every segment file.
 pub const MAGIC: [u8; 8] = *b"CETXJRNL";
 
-/// The format version this code writes and reads. Version 1 (one checksum
-/// over the whole record, no manifest) is refused with a message that
-/// names it.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this code writes and reads. Version 3 journals
+/// describe their own market (instruments and calendar are entries).
+/// Versions 1 (one checksum over the whole record, no manifest) and 2 (the
+/// market defined by the server's config alone) are refused with a message
+/// that names them.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Size of a segment header in bytes.
 pub const HEADER_LEN: usize = 24;
@@ -85,7 +87,7 @@ pub enum HeaderError {
     #[error("not a cetx journal segment (bad magic)")]
     BadMagic,
     /// A format version this code does not read.
-    #[error("format version {0} is not supported (this build reads {FORMAT_VERSION}; a version 1 journal is read by cetx releases before format 2)")]
+    #[error("format version {0} is not supported (this build reads {FORMAT_VERSION}; a journal of format 1 or 2 is read by the cetx releases that wrote it, and has no converter)")]
     UnsupportedVersion(u32),
     /// The header's checksum does not match its bytes.
     #[error("header checksum {stored:#010x} does not match {computed:#010x}")]

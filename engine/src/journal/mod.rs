@@ -28,7 +28,8 @@
 //!   it. `config.rs` holds [`Durability`] and [`JournalConfig`]. `commit.rs`
 //!   is the writer thread: group commit (one `fdatasync` per batch),
 //!   segment rolls, failure; `prealloc.rs` fills the next segment with
-//!   zeros ahead of it.
+//!   zeros ahead of it; `probe.rs` is [`JournalProbe`], the writer's
+//!   counters and histograms read from another thread for metrics.
 //! - `segment.rs`: reading one segment file record by record, telling a
 //!   good record from the end of the data (zeros written ahead) and from a
 //!   bad one, and a bad one that could be torn from damage.
@@ -38,7 +39,7 @@
 //! - [`snapshot`]: the engine's state at a sequence number, written
 //!   atomically (not synced: a shortcut, never the truth), so that
 //!   recovery need not replay everything.
-//! - [`recover`]: [`recover()`](recover::recover) on start: load the newest
+//! - [`recover`](mod@recover): [`recover()`](recover::recover) on start: load the newest
 //!   good snapshot, replay the rest once (with a
 //!   [`RecoveryObserver`] for whatever else is rebuilt), cut a torn tail.
 //! - [`private`]: every directory `0700` and file `0600` the journal
@@ -57,6 +58,7 @@ pub mod archive;
 pub mod codec;
 mod codec_commands;
 mod codec_events;
+mod codec_market;
 mod codec_state;
 mod commit;
 mod config;
@@ -66,6 +68,7 @@ pub mod lock;
 pub mod manifest;
 mod prealloc;
 pub mod private;
+mod probe;
 pub mod reader;
 pub mod recover;
 mod segment;
@@ -87,6 +90,7 @@ pub use config::{Durability, JournalConfig};
 pub use follow::JournalFollower;
 pub use lock::JournalLock;
 pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
+pub use probe::JournalProbe;
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, recover_with, RecoverError, Recovered, RecoveryObserver, TornTail};
 pub use snapshot::{list_snapshots, read_framed, read_snapshot, write_framed, write_snapshot};

@@ -36,9 +36,8 @@ use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
 use crate::command::{Command, Stamp};
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::Engine;
 use crate::event::Event;
-use crate::state::StateError;
 
 /// Where the bytes cut off a torn tail are kept, inside the journal
 /// directory.
@@ -81,9 +80,6 @@ pub enum RecoverError {
     /// the offset and the sequence number.
     #[error("cannot recover: {0}")]
     Journal(#[from] JournalError),
-    /// The config cannot be used, or a snapshot does not fit it.
-    #[error("cannot recover: {0}")]
-    State(#[from] StateError),
 }
 
 /// What else is rebuilt from the journal beside the engine, in the same
@@ -111,16 +107,16 @@ impl RecoveryObserver for Nothing {
     fn entry(&mut self, _: &Engine, _: Stamp, _: &Command, _: &[Event]) {}
 }
 
-/// Rebuilds the engine of `config` from the journal in `dir` (which need
-/// not exist yet: then the engine is new and the next sequence number 1).
+/// Rebuilds the engine from the journal in `dir` (which need not exist
+/// yet: then the engine is empty and the next sequence number 1). The
+/// journal defines its own market, so no config is needed.
 ///
 /// # Errors
 /// [`RecoverError::Journal`] for a damaged or unreadable journal, naming
 /// file, offset and sequence number (an entry whose checksum holds but
-/// whose events do not fit the state is damage too); [`RecoverError::State`]
-/// for an unusable config.
-pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverError> {
-    recover_with(dir, config, &mut Nothing)
+/// whose events do not fit the state is damage too).
+pub fn recover(dir: &Path) -> Result<Recovered, RecoverError> {
+    recover_with(dir, &mut Nothing)
 }
 
 /// [`recover`], feeding `observer` every entry after the snapshot it
@@ -130,13 +126,12 @@ pub fn recover(dir: &Path, config: &EngineConfig) -> Result<Recovered, RecoverEr
 /// As [`recover`].
 pub fn recover_with(
     dir: &Path,
-    config: &EngineConfig,
     observer: &mut impl RecoveryObserver,
 ) -> Result<Recovered, RecoverError> {
     if !dir.exists() {
         observer.start_after(None);
         return Ok(Recovered {
-            engine: Engine::new(config).map_err(StateError::from)?,
+            engine: Engine::default(),
             next_seq: 1,
             snapshot_seq: None,
             replayed: 0,
@@ -154,7 +149,7 @@ pub fn recover_with(
         let mut start = None;
         for (_, path) in candidates.by_ref() {
             let loaded = read_snapshot(path).and_then(|(seq, state)| {
-                let engine = Engine::from_state(config, &state).map_err(|e| e.to_string())?;
+                let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
                 if observer.start_after(Some(seq)) {
                     Ok((seq, path, engine))
                 } else {
@@ -173,7 +168,7 @@ pub fn recover_with(
             Some((seq, path, engine)) => (Some((seq, path)), engine),
             None => {
                 observer.start_after(None);
-                (None, Engine::new(config).map_err(StateError::from)?)
+                (None, Engine::default())
             }
         };
         let snapshot_seq = snapshot.map(|(seq, _)| seq);
@@ -236,7 +231,7 @@ fn replay_journal(
         match reader.next_into(&mut events) {
             Ok(Some((stamp, command))) => {
                 engine
-                    .replay(stamp, &events)
+                    .replay(stamp, &command, &events)
                     .map_err(|e| reader.corrupt_entry(&e))?;
                 observer.entry(engine, stamp, &command, &events);
                 pass.replayed += 1;

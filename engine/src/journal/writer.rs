@@ -51,6 +51,7 @@ use crate::event::Event;
 use super::commit::{check_follows, OnDurable, Pending, Shared, WriterThread};
 use super::config::{Durability, JournalConfig};
 use super::format::begin_entry_record;
+use super::probe::JournalProbe;
 use super::JournalError;
 
 /// Used record buffers the writer keeps for the appending thread to fill
@@ -440,15 +441,14 @@ impl<R: Send + 'static> JournalWriter<R> {
     /// The writer's counters so far.
     #[must_use]
     pub fn stats(&self) -> JournalStats {
-        let s = &self.shared;
-        JournalStats {
-            batches: s.batches.load(Ordering::Relaxed),
-            entries: s.entries.load(Ordering::Relaxed),
-            bytes: s.bytes.load(Ordering::Relaxed),
-            largest_batch: s.largest_batch.load(Ordering::Relaxed),
-            syncs: s.syncs.load(Ordering::Relaxed),
-            segments_preallocated: s.segments_preallocated.load(Ordering::Relaxed),
-            segments_grown: s.segments_grown.load(Ordering::Relaxed),
+        self.shared.stats()
+    }
+
+    /// A look at the writer's counters from another thread, for metrics.
+    #[must_use]
+    pub fn probe(&self) -> JournalProbe {
+        JournalProbe {
+            shared: Arc::clone(&self.shared),
         }
     }
 

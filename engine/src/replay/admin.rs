@@ -69,8 +69,14 @@ impl Engine {
                 }
                 self.trading_day = d.trading_day;
             }
-            Event::Accepted(_) | Event::Trade(_) | Event::Cancelled(_) | Event::Amended(_) => {
-                unreachable!("order events are replayed by Engine::replay")
+            Event::Accepted(_)
+            | Event::Trade(_)
+            | Event::Cancelled(_)
+            | Event::Amended(_)
+            | Event::InstrumentListed(_)
+            | Event::InstrumentRevised(_)
+            | Event::CalendarSet => {
+                unreachable!("order and definition events are replayed by Engine::replay")
             }
         }
         Ok(())

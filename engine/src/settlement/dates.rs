@@ -4,35 +4,32 @@
 //! The dates are learnt from the journal itself: day 0 is the trading day
 //! at the first entry's time, and each later day is the trading day at the
 //! time of the entry that started it (an end of day, after the close: the
-//! next trading day), by the exchange's [`Calendar`].
+//! next trading day), by the exchange's [`Calendar`] as the journal set it
+//! by then (the default calendar, UTC+8, for a journal that sets none).
 
 use crate::calendar::Calendar;
 use crate::command::Stamp;
 use crate::event::Event;
 
 /// `YYYYMMDD` by the engine's trading day number, learnt entry by entry.
-#[derive(Clone, Debug)]
-pub struct TradingDates<'a> {
-    calendar: &'a Calendar,
+#[derive(Clone, Debug, Default)]
+pub struct TradingDates {
     /// `YYYYMMDD` by the engine's day number.
     dates: Vec<u32>,
 }
 
-impl<'a> TradingDates<'a> {
-    /// No dates yet, to be learnt under `calendar` (the one the journal was
-    /// written under).
+impl TradingDates {
+    /// No dates yet.
     #[must_use]
-    pub const fn new(calendar: &'a Calendar) -> Self {
-        Self {
-            calendar,
-            dates: Vec::new(),
-        }
+    pub const fn new() -> Self {
+        Self { dates: Vec::new() }
     }
 
-    /// Takes note of one entry, in journal order.
-    pub fn observe(&mut self, stamp: Stamp, events: &[Event]) {
+    /// Takes note of one entry, in journal order, under `calendar` (the
+    /// journal's, after this entry).
+    pub fn observe(&mut self, calendar: &Calendar, stamp: Stamp, events: &[Event]) {
         if self.dates.is_empty() {
-            self.dates.push(self.calendar.trading_date(stamp.time_ns));
+            self.dates.push(calendar.trading_date(stamp.time_ns));
         }
         for event in events {
             if let Event::DayStarted(started) = event {
@@ -40,7 +37,7 @@ impl<'a> TradingDates<'a> {
                 if day >= self.dates.len() {
                     self.dates.resize(day + 1, 0);
                 }
-                self.dates[day] = self.calendar.trading_date(stamp.time_ns);
+                self.dates[day] = calendar.trading_date(stamp.time_ns);
             }
         }
     }
@@ -74,16 +71,16 @@ mod tests {
     #[test]
     fn each_engine_day_gets_the_date_it_traded() {
         let calendar = Calendar::default();
-        let mut dates = TradingDates::new(&calendar);
+        let mut dates = TradingDates::new();
         let stamp = |seq, time_ns| Stamp { seq, time_ns };
         // Friday 27 November, in the morning session: day 0.
-        dates.observe(stamp(1, beijing(27, 9, 30)), &[]);
+        dates.observe(&calendar, stamp(1, beijing(27, 9, 30)), &[]);
         // Friday's end of day, after the close: the next day is Monday.
         let started = [Event::DayStarted(DayStarted { trading_day: 1 })];
-        dates.observe(stamp(2, beijing(27, 15, 5)), &started);
+        dates.observe(&calendar, stamp(2, beijing(27, 15, 5)), &started);
         // Monday's end of day: Tuesday.
         let started = [Event::DayStarted(DayStarted { trading_day: 2 })];
-        dates.observe(stamp(3, beijing(30, 15, 5)), &started);
+        dates.observe(&calendar, stamp(3, beijing(30, 15, 5)), &started);
         assert_eq!(dates.date(0), 2026_11_27);
         assert_eq!(dates.date(1), 2026_11_30);
         assert_eq!(dates.date(2), 2026_12_01);

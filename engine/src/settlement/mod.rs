@@ -204,7 +204,8 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// An empty ledger for a market of `instruments` instruments.
+    /// An empty ledger for a market of `instruments` instruments (more
+    /// come with each `InstrumentListed` event).
     #[must_use]
     pub fn new(instruments: usize) -> Self {
         Self {
@@ -293,6 +294,16 @@ impl Ledger {
                     let i = usize::from(h.instrument.0);
                     self.account(seq, h.account)?.holdings_t[i] = h.balance_t;
                     self.holdings_moved_t[i] -= i128::from(h.quantity_t);
+                }
+                Event::InstrumentListed(_) => {
+                    self.instruments += 1;
+                    self.holdings_moved_t.push(0);
+                    for account in &mut self.accounts {
+                        account.holdings_t.push(0);
+                        account.bought_t.push(0);
+                        account.sold_t.push(0);
+                        account.net_trade_fen.push(0);
+                    }
                 }
                 Event::Trade(t) => rows.push(self.trade(seq, t)?),
                 Event::DayClosed(d) => {

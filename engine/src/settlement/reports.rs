@@ -59,7 +59,7 @@ pub trait ReportLine: Serialize {
 
 /// One trade as delivery versus payment: a line of `clearing`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ClearingLine<'a> {
+pub struct ClearingLine {
     /// Sequence number of the command that traded.
     pub seq: u64,
     /// Time of that command, in ns since the Unix epoch.
@@ -68,8 +68,9 @@ pub struct ClearingLine<'a> {
     pub trading_day: u32,
     /// The engine's trade id.
     pub trade_id: u64,
-    /// The instrument's symbol.
-    pub instrument: &'a str,
+    /// The instrument's symbol (owned: a journal may list instruments as
+    /// it goes, so the symbols grow while rows are written).
+    pub instrument: String,
     /// Receives the allowances and pays.
     pub buyer_account: u32,
     /// The buyer's broker.
@@ -86,7 +87,7 @@ pub struct ClearingLine<'a> {
     pub amount_cny: Cny,
 }
 
-impl ReportLine for ClearingLine<'_> {
+impl ReportLine for ClearingLine {
     const NAME: &'static str = "clearing";
     const HEADER: &'static [&'static str] = &[
         "seq",
@@ -104,17 +105,17 @@ impl ReportLine for ClearingLine<'_> {
     ];
 }
 
-impl<'a> ClearingLine<'a> {
+impl ClearingLine {
     /// The line of a ledger's clearing row, on the date `trading_day`
     /// (`YYYYMMDD`), for the instrument named `instrument`.
     #[must_use]
-    pub const fn new(row: &ClearingRow, trading_day: u32, instrument: &'a str) -> Self {
+    pub fn new(row: &ClearingRow, trading_day: u32, instrument: &str) -> Self {
         Self {
             seq: row.seq,
             time_ns: row.time_ns,
             trading_day,
             trade_id: row.trade_id,
-            instrument,
+            instrument: instrument.to_owned(),
             buyer_account: row.buyer.0,
             buyer_broker: row.buyer_broker.0,
             seller_account: row.seller.0,

@@ -20,9 +20,15 @@
 //! [`Window`]): the clearing rows they traded, the days they belong to, and
 //! the accounts' balances before the first and after the last of them.
 //!
+//! The journal describes its own market: its entries list the instruments
+//! (which name the reports' symbols and give each its tick) and set the
+//! calendar. No config is needed; one given ([`ReplayArgs::expected`]) is
+//! checked against the journal's definition at its end, and the first
+//! difference stops the replay before anything is written.
+//!
 //! `trading_day` is a date, `YYYYMMDD`: the engine numbers its trading days
-//! from 0, and the replay dates each by the calendar (the config's) at the
-//! time of the entry that began it ([`TradingDates`]).
+//! from 0, and the replay dates each by the journal's calendar at the time
+//! of the entry that began it ([`TradingDates`]).
 //!
 //! With `--out DIR` the three go to `DIR/{clearing,days,accounts}.{csv,json}`;
 //! without it the clearing file goes to standard output and the reports to
@@ -37,9 +43,8 @@
 //! them.
 //!
 //! The run is a library function with no clock, terminal or signal of its
-//! own: the caller (the `cetx` binary) passes in the engine config and the
-//! calendar it read from the server config, a progress callback, and the
-//! flag that stops `--follow`.
+//! own: the caller (the `cetx` binary) passes in a progress callback and
+//! the flag that stops `--follow`.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -52,7 +57,8 @@ use super::window::Window;
 use super::writer::{Format, ReportWriter};
 use super::{ClearingRow, Ledger, ReconcileError};
 use crate::calendar::Calendar;
-use crate::engine::{Engine, EngineConfig};
+use crate::definition::{Difference, MarketDefinition};
+use crate::engine::Engine;
 use crate::event::Event;
 use crate::instrument::InstrumentId;
 use crate::journal::{
@@ -64,8 +70,8 @@ use crate::replay::ReplayError;
 pub mod exit {
     /// Everything read, reconciled and conserved.
     pub const OK: u8 = 0;
-    /// An I/O error, a path that holds no journal, or a config that does
-    /// not load.
+    /// An I/O error, a path that holds no journal, a config that does not
+    /// load, or one that differs from the journal's market.
     pub const FAILURE: u8 = 1;
     /// Bad arguments (a usage error, reported by the argument parser
     /// before anything is read): an unknown flag, a missing `--journal`,
@@ -83,6 +89,10 @@ pub mod exit {
     /// The ledger does not reconcile with the engine, or value is not
     /// conserved.
     pub const RECONCILE: u8 = 5;
+    /// The journal ends in a damaged record inside a trading day that has
+    /// ended by the calendar, with that day's end of day missing: records
+    /// of a closed day may be lost.
+    pub const CLOSED_DAY_CUT: u8 = 6;
 }
 
 /// What `cetx replay` was asked.
@@ -90,9 +100,9 @@ pub mod exit {
 pub struct ReplayArgs {
     /// The journal directory.
     pub journal: PathBuf,
-    /// The exchange calendar the journal was written under (the server
-    /// config's), which turns the engine's trading days into dates.
-    pub calendar: Calendar,
+    /// The market a config describes, to be checked against the journal's
+    /// own (`--config`); `None` trusts the journal alone.
+    pub expected: Option<MarketDefinition>,
     /// Only this trading day, `YYYYMMDD`, in every output.
     pub day: Option<u32>,
     /// Only entries from this sequence number on, in every output.
@@ -103,6 +113,10 @@ pub struct ReplayArgs {
     pub format: Format,
     /// Tail a live journal.
     pub follow: bool,
+    /// The time now (ns since the epoch), to tell whether the journal's
+    /// last trading day has ended; `None` if not known (a torn last record
+    /// is then only noted).
+    pub now_ns: Option<i64>,
 }
 
 /// Why `cetx replay` stopped early; each has its exit code.
@@ -122,6 +136,24 @@ pub enum ReplayFailure {
     /// naming the file and offset).
     #[error("{0}")]
     Replay(#[from] ReplayError),
+    /// The config given describes another market than the journal's.
+    #[error("the config does not describe this journal's market: {0}")]
+    ConfigDiffers(Difference),
+    /// The journal ends in a damaged record inside a trading day that has
+    /// ended, whose end of day is not in the journal.
+    #[error("trading day {date} has ended by the calendar, but its end of day is not in the journal: the last whole record is seq {last_seq}{}, and the record after it, in {} at offset {offset}, fails its checks with nothing whole after it. Records of a closed day may be missing: do not settle {date}; ask the exchange for the journal's tail (the server keeps what recovery cut off in journal/torn/)", last_end_of_day.map_or(String::new(), |seq| format!(" (the last end of day is seq {seq})")), file.display())]
+    ClosedDayCut {
+        /// The trading day, `YYYYMMDD`.
+        date: u32,
+        /// The last whole record's sequence number.
+        last_seq: u64,
+        /// The last end of day's sequence number, if there is one.
+        last_end_of_day: Option<u64>,
+        /// The segment with the damaged record.
+        file: PathBuf,
+        /// Where the damaged record starts.
+        offset: u64,
+    },
     /// The ledger disagrees with the engine, or value is not conserved.
     #[error("reconciliation failed: {0}")]
     Reconcile(#[from] ReconcileError),
@@ -147,7 +179,11 @@ impl ReplayFailure {
             }
             Self::Replay(_) => exit::CORRUPT,
             Self::Reconcile(_) => exit::RECONCILE,
-            Self::Journal(_) | Self::NoJournal { .. } | Self::Output { .. } => exit::FAILURE,
+            Self::ClosedDayCut { .. } => exit::CLOSED_DAY_CUT,
+            Self::Journal(_)
+            | Self::NoJournal { .. }
+            | Self::ConfigDiffers(_)
+            | Self::Output { .. } => exit::FAILURE,
         }
     }
 }
@@ -159,6 +195,8 @@ pub struct ReplaySummary {
     pub entries: u64,
     /// Last sequence number read.
     pub last_seq: u64,
+    /// Sequence number of the last end of day read.
+    pub last_end_of_day: Option<u64>,
     /// Of the entries, how many `--follow` read after the journal's end.
     pub followed: u64,
     /// The last sequence number at which the ledger was reconciled with
@@ -182,15 +220,13 @@ struct Rendered {
 
 /// Replays a journal and writes the reports; see the module docs.
 ///
-/// `config` is the engine config of the server that wrote the journal (its
-/// instruments, in id order, name the reports' symbols); `progress` is
-/// called with each entry's sequence number; `stop` ends `--follow`.
+/// `progress` is called with each entry's sequence number; `stop` ends
+/// `--follow`.
 ///
 /// # Errors
 /// A [`ReplayFailure`]; [`ReplayFailure::exit_code`] gives its exit code.
 pub fn run(
     args: &ReplayArgs,
-    config: &EngineConfig,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
     progress: &mut dyn FnMut(u64),
@@ -201,27 +237,6 @@ pub fn run(
             path: args.journal.clone(),
         });
     }
-    let symbols: Vec<String> = config
-        .instruments
-        .iter()
-        .map(|s| s.symbol.clone())
-        .collect();
-    let bad_config = |e: String| ReplayFailure::Output {
-        path: "config".into(),
-        source: io::Error::other(e),
-    };
-    let mut engine = Engine::new(config).map_err(|e| bad_config(e.to_string()))?;
-    // Each instrument's price step, to round a day's close so far as the
-    // engine rounds its own.
-    let steps = config
-        .instruments
-        .iter()
-        .map(|spec| spec.rules().map(|rules| rules.step_ticks))
-        .collect::<Result<Vec<i64>, _>>()
-        .map_err(|e| bad_config(e.to_string()))?;
-    let mut ledger = Ledger::new(symbols.len());
-    let mut dates = TradingDates::new(&args.calendar);
-    let mut window = Window::new(args.from_seq, args.day, symbols.len());
     // Without `--out`, `--follow` makes standard output one stream of
     // clearing rows as they come, from the first.
     let layout = if args.follow && args.out.is_none() {
@@ -231,16 +246,45 @@ pub fn run(
     };
     let mut clearing = ReportWriter::new(Vec::new(), layout).map_err(output(ClearingLine::NAME))?;
     let mut replayed = Replayed {
-        engine: &mut engine,
-        ledger: &mut ledger,
-        dates: &mut dates,
-        window: &mut window,
-        symbols: &symbols,
-        steps: &steps,
+        engine: Engine::default(),
+        ledger: Ledger::new(0),
+        dates: TradingDates::new(),
+        window: Window::new(args.from_seq, args.day),
+        symbols: Vec::new(),
+        steps: Vec::new(),
+        default_calendar: Calendar::default(),
     };
     let mut summary = replayed.read(args, &mut clearing, progress)?;
+    if let Some(difference) = args
+        .expected
+        .as_ref()
+        .and_then(|expected| replayed.engine.first_difference(expected))
+    {
+        return Err(ReplayFailure::ConfigDiffers(difference));
+    }
     replayed.check()?;
     summary.reconciled_seq = summary.last_seq;
+    // What a damaged last record leaves known.
+    let tail = summary.torn_tail.clone().map(|(file, offset)| {
+        let date = replayed.dates.date(replayed.ledger.trading_day());
+        let calendar = replayed
+            .engine
+            .calendar()
+            .unwrap_or(&replayed.default_calendar);
+        let ended = args
+            .now_ns
+            .is_some_and(|now| calendar.trading_date(now) > date);
+        (file, offset, date, ended)
+    });
+    if let Some((file, offset, date, true)) = &tail {
+        return Err(ReplayFailure::ClosedDayCut {
+            date: *date,
+            last_seq: summary.last_seq,
+            last_end_of_day: summary.last_end_of_day,
+            file: file.clone(),
+            offset: *offset,
+        });
+    }
 
     let (days, accounts) = replayed.reports(args.format)?;
     let rendered = Rendered {
@@ -249,10 +293,15 @@ pub fn run(
         accounts,
     };
     write_reports(args, &rendered, stdout, stderr)?;
-    if let Some((file, offset)) = &summary.torn_tail {
+    if let Some((file, offset, date, _)) = &tail {
         let note = format!(
-            "note: the journal ends in a record that fails its checks at {} offset {offset}, with no whole record after it; it is not settled. A write cut short by a crash (never acknowledged) and damage to the last record (which may have been acknowledged) look alike; if the server is running, it may simply be a write in progress\n",
-            file.display()
+            "note: the journal's last whole record is seq {}, in trading day {date}, whose end of day is not in the journal yet{}. The record after it, in {} at offset {offset}, fails its checks with nothing whole after it, and is not settled: a write in progress (the server is running) or a write cut short by a crash, if trading day {date} has not ended; if it has, replay again (records of a closed day cut off exit {})\n",
+            summary.last_seq,
+            summary
+                .last_end_of_day
+                .map_or(String::new(), |seq| format!(" (the last end of day is seq {seq})")),
+            file.display(),
+            exit::CLOSED_DAY_CUT,
         );
         write_stream(stderr, "stderr", note.as_bytes())?;
     }
@@ -263,23 +312,28 @@ pub fn run(
 }
 
 /// What a replay keeps as it reads: the replaying engine, the ledger, the
-/// dates and the window, and the symbols that name the instruments.
-struct Replayed<'r, 'c, 's> {
-    engine: &'r mut Engine,
-    ledger: &'r mut Ledger,
-    dates: &'r mut TradingDates<'c>,
-    window: &'r mut Window,
-    symbols: &'s [String],
-    steps: &'s [i64],
+/// dates and the window, and the instruments' symbols and price steps as
+/// the journal lists them.
+struct Replayed {
+    engine: Engine,
+    ledger: Ledger,
+    dates: TradingDates,
+    window: Window,
+    symbols: Vec<String>,
+    /// Each instrument's price step, to round a day's close so far as the
+    /// engine rounds its own.
+    steps: Vec<i64>,
+    /// Dates a journal that sets no calendar.
+    default_calendar: Calendar,
 }
 
-impl<'s> Replayed<'_, '_, 's> {
+impl Replayed {
     /// Reads the journal as it stands, to its end (or a torn last record),
     /// writing the clearing rows `args` selects into `clearing`.
     fn read<W: Write>(
         &mut self,
         args: &ReplayArgs,
-        clearing: &mut ReportWriter<W, ClearingLine<'s>>,
+        clearing: &mut ReportWriter<W, ClearingLine>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ReplaySummary, ReplayFailure> {
         let mut summary = ReplaySummary::default();
@@ -301,10 +355,11 @@ impl<'s> Replayed<'_, '_, 's> {
                 command,
                 events: std::mem::take(&mut events),
             };
-            self.engine
-                .replay(stamp, &entry.events)
-                .map_err(|e| reader.corrupt_entry(&e))?;
+            self.replay(&entry).map_err(|e| reader.corrupt_entry(&e))?;
             summary.rows += self.settle(&entry, &mut rows, clearing, ClearingLine::NAME)?;
+            if ends_a_day(&entry.events) {
+                summary.last_end_of_day = Some(stamp.seq);
+            }
             events = entry.events;
             events.clear();
             summary.entries += 1;
@@ -335,7 +390,7 @@ impl<'s> Replayed<'_, '_, 's> {
         let mut rows = Vec::new();
         for entry in follower.until(stop) {
             let entry = entry?;
-            self.engine.replay(entry.stamp, &entry.events)?;
+            self.replay(&entry)?;
             let settled = self.settle(&entry, &mut rows, &mut clearing, "stdout")?;
             if settled > 0 {
                 clearing.flush().map_err(output("stdout"))?;
@@ -344,11 +399,8 @@ impl<'s> Replayed<'_, '_, 's> {
             summary.entries += 1;
             summary.followed += 1;
             summary.last_seq = entry.stamp.seq;
-            if entry
-                .events
-                .iter()
-                .any(|e| matches!(e, Event::DayClosed(_)))
-            {
+            if ends_a_day(&entry.events) {
+                summary.last_end_of_day = Some(entry.stamp.seq);
                 self.check()?;
                 summary.reconciled_seq = entry.stamp.seq;
                 if let Some(dir) = &args.out {
@@ -359,6 +411,35 @@ impl<'s> Replayed<'_, '_, 's> {
             }
         }
         clearing.finish().map_err(output("stdout"))?;
+        Ok(())
+    }
+
+    /// Replays one entry onto the engine, and learns the instruments it
+    /// lists or revises.
+    fn replay(&mut self, entry: &JournalEntry) -> Result<(), ReplayError> {
+        self.engine
+            .replay(entry.stamp, &entry.command, &entry.events)?;
+        for event in &entry.events {
+            if let Event::InstrumentListed(band) | Event::InstrumentRevised(band) = event {
+                let spec = self
+                    .engine
+                    .spec(band.instrument)
+                    .expect("the engine has just listed or revised it");
+                let step_ticks = self
+                    .engine
+                    .book(band.instrument)
+                    .expect("a listed instrument has a book")
+                    .rules()
+                    .step_ticks;
+                let i = usize::from(band.instrument.0);
+                if i == self.symbols.len() {
+                    self.symbols.push(spec.symbol.clone());
+                    self.steps.push(step_ticks);
+                } else {
+                    self.steps[i] = step_ticks;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -373,18 +454,18 @@ impl<'s> Replayed<'_, '_, 's> {
     /// The days and accounts reports as they stand (the window closed at
     /// the ledger's balances, if it is still open).
     fn reports(&mut self, format: Format) -> Result<(Vec<u8>, Vec<u8>), ReplayFailure> {
-        self.window.finish(self.ledger);
+        self.window.finish(&self.ledger);
         let days = day_report(
             format,
-            self.window,
-            self.dates,
-            self.ledger,
-            self.symbols,
-            self.steps,
+            &self.window,
+            &self.dates,
+            &self.ledger,
+            &self.symbols,
+            &self.steps,
         )
         .map_err(output(DayLine::NAME))?;
-        let accounts =
-            account_report(format, self.window, self.symbols).map_err(output(AccountLine::NAME))?;
+        let accounts = account_report(format, &self.window, &self.symbols)
+            .map_err(output(AccountLine::NAME))?;
         Ok((days, accounts))
     }
 
@@ -395,12 +476,13 @@ impl<'s> Replayed<'_, '_, 's> {
         &mut self,
         entry: &JournalEntry,
         rows: &mut Vec<ClearingRow>,
-        clearing: &mut ReportWriter<W, ClearingLine<'s>>,
+        clearing: &mut ReportWriter<W, ClearingLine>,
         to: &str,
     ) -> Result<u64, ReplayFailure> {
-        self.dates.observe(entry.stamp, &entry.events);
+        let calendar = self.engine.calendar().unwrap_or(&self.default_calendar);
+        self.dates.observe(calendar, entry.stamp, &entry.events);
         let today = self.dates.date(self.ledger.trading_day());
-        let selected = self.window.enter(entry.stamp.seq, today, self.ledger);
+        let selected = self.window.enter(entry.stamp.seq, today, &self.ledger);
         self.ledger.apply(entry, rows)?;
         if !selected {
             rows.clear();
@@ -410,7 +492,7 @@ impl<'s> Replayed<'_, '_, 's> {
         for row in rows.drain(..) {
             self.window.trade(&row);
             let date = self.dates.date(row.trading_day);
-            let line = ClearingLine::new(&row, date, symbol(self.symbols, row.instrument));
+            let line = ClearingLine::new(&row, date, symbol(&self.symbols, row.instrument));
             clearing.write(&line).map_err(output(to))?;
             written += 1;
         }
@@ -483,6 +565,11 @@ fn write_report(dir: &Path, name: &str, format: Format, bytes: &[u8]) -> Result<
     let temporary = dir.join(format!(".{name}.{}.tmp", format.extension()));
     write_file(&temporary, bytes)?;
     std::fs::rename(&temporary, &path).map_err(output(path.display()))
+}
+
+/// Whether an entry's events end a trading day.
+fn ends_a_day(events: &[Event]) -> bool {
+    events.iter().any(|e| matches!(e, Event::DayClosed(_)))
 }
 
 fn symbol(symbols: &[String], instrument: InstrumentId) -> &str {

@@ -39,7 +39,6 @@ pub struct Window {
     open: bool,
     /// What each account traded in the window.
     traded: BTreeMap<AccountId, Traded>,
-    instruments: usize,
 }
 
 /// One account's trades in a window, per instrument.
@@ -85,14 +84,23 @@ impl Traded {
             net_trade_fen: vec![0; instruments],
         }
     }
+
+    /// Makes room for `instruments` instruments: a journal lists them as
+    /// it goes.
+    fn widen(&mut self, instruments: usize) {
+        if self.bought_t.len() < instruments {
+            self.bought_t.resize(instruments, 0);
+            self.sold_t.resize(instruments, 0);
+            self.net_trade_fen.resize(instruments, 0);
+        }
+    }
 }
 
 impl Window {
     /// The window of entries from `from_seq` on, during the trading day
-    /// dated `day` (`YYYYMMDD`) if given, in a market of `instruments`
-    /// instruments.
+    /// dated `day` (`YYYYMMDD`) if given.
     #[must_use]
-    pub fn new(from_seq: u64, day: Option<u32>, instruments: usize) -> Self {
+    pub fn new(from_seq: u64, day: Option<u32>) -> Self {
         Self {
             from_seq,
             day,
@@ -101,7 +109,6 @@ impl Window {
             closing: None,
             open: false,
             traded: BTreeMap::new(),
-            instruments,
         }
     }
 
@@ -136,20 +143,23 @@ impl Window {
     /// Takes note of a clearing row the window selects.
     pub fn trade(&mut self, row: &ClearingRow) {
         let i = usize::from(row.instrument.0);
-        let buyer = self.traded(row.buyer);
+        let buyer = self.traded(row.buyer, i + 1);
         buyer.bought_t[i] += row.quantity_t;
         buyer.net_trade_fen[i] -= row.amount_fen;
-        let seller = self.traded(row.seller);
+        let seller = self.traded(row.seller, i + 1);
         seller.sold_t[i] += row.quantity_t;
         seller.net_trade_fen[i] += row.amount_fen;
     }
 
-    /// What `account` has traded in the window so far.
-    fn traded(&mut self, account: AccountId) -> &mut Traded {
-        let instruments = self.instruments;
-        self.traded
+    /// What `account` has traded in the window so far, with room for
+    /// `instruments` instruments.
+    fn traded(&mut self, account: AccountId, instruments: usize) -> &mut Traded {
+        let traded = self
+            .traded
             .entry(account)
-            .or_insert_with(|| Traded::none(instruments))
+            .or_insert_with(|| Traded::none(instruments));
+        traded.widen(instruments);
+        traded
     }
 
     /// Whether the window covers the engine's trading day `trading_day`.
@@ -166,25 +176,28 @@ impl Window {
         let (Some(opening), Some(closing)) = (&self.opening, &self.closing) else {
             return Vec::new();
         };
-        let zeros_t = vec![0; self.instruments];
         closing
             .iter()
             .map(|close| {
+                let instruments = close.holdings_t.len();
                 let open = opening
                     .binary_search_by_key(&close.account, |a| a.account)
                     .ok()
                     .map(|at| &opening[at]);
-                let traded = self
+                let mut traded = self
                     .traded
                     .get(&close.account)
                     .cloned()
-                    .unwrap_or_else(|| Traded::none(self.instruments));
+                    .unwrap_or_else(|| Traded::none(instruments));
+                traded.widen(instruments);
+                let mut open_holdings_t = open.map_or_else(Vec::new, |a| a.holdings_t.clone());
+                open_holdings_t.resize(instruments, 0);
                 AccountWindow {
                     account: close.account,
                     broker: close.broker,
                     open_cash_fen: open.map_or(0, |a| a.cash_fen),
                     close_cash_fen: close.cash_fen,
-                    open_holdings_t: open.map_or_else(|| zeros_t.clone(), |a| a.holdings_t.clone()),
+                    open_holdings_t,
                     close_holdings_t: close.holdings_t.clone(),
                     bought_t: traded.bought_t,
                     sold_t: traded.sold_t,

@@ -196,13 +196,13 @@ mod tests {
     use super::*;
     use crate::settlement::reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus};
 
-    fn clearing_line() -> ClearingLine<'static> {
+    fn clearing_line() -> ClearingLine {
         ClearingLine {
             seq: 25,
             time_ns: 1_795_743_000_025_000_000,
             trading_day: 2026_11_27,
             trade_id: 1,
-            instrument: "CEA2025",
+            instrument: "CEA2025".to_owned(),
             buyer_account: 1001,
             buyer_broker: 1,
             seller_account: 2001,

@@ -11,6 +11,83 @@ use cetx_engine::{
 };
 use proptest::prelude::*;
 
+/// An instrument spec with arbitrary values (any decimal, any symbol).
+pub fn spec() -> impl Strategy<Value = cetx_engine::InstrumentSpec> {
+    (
+        ("[A-Z0-9]{0,8}", any::<bool>(), any::<u16>()),
+        (any::<i64>(), 0u32..=28, any::<i64>(), 0u32..=28),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<u32>(),
+            any::<u32>(),
+        ),
+        (
+            proptest::option::of(proptest::collection::vec(participant(), 0..4)),
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<u32>()),
+        ),
+        proptest::array::uniform3(proptest::option::of(any::<u32>())),
+    )
+        .prop_map(
+            |(
+                (symbol, cea, vintage),
+                (tick, tick_scale, reference, reference_scale),
+                sizes,
+                rules,
+                [per_account, per_broker, levels],
+            )| {
+                cetx_engine::InstrumentSpec {
+                    symbol,
+                    kind: if cea {
+                        cetx_engine::InstrumentKind::Cea { vintage }
+                    } else {
+                        cetx_engine::InstrumentKind::Ccer
+                    },
+                    tick: rust_decimal::Decimal::new(tick, tick_scale),
+                    lot_t: sizes.0,
+                    min_order_t: sizes.1,
+                    max_order_t: sizes.2,
+                    band_bps: sizes.3,
+                    reference_price: rust_decimal::Decimal::new(reference, reference_scale),
+                    max_orders: sizes.4,
+                    eligible: rules.0,
+                    position_limit_t: rules.1,
+                    large_holder_bps: rules.2,
+                    t_plus_one: rules.3,
+                    opposite_side_gap_days: rules.4,
+                    max_orders_per_account: per_account,
+                    max_orders_per_broker: per_broker,
+                    max_price_levels: levels,
+                }
+            },
+        )
+}
+
+/// A calendar with arbitrary whole-second sessions and holidays.
+pub fn calendar() -> impl Strategy<Value = cetx_engine::Calendar> {
+    let time = (0u32..86_400)
+        .prop_map(|s| chrono::NaiveTime::from_num_seconds_from_midnight_opt(s, 0).unwrap());
+    let date =
+        (0i32..3_000_000).prop_map(|d| chrono::NaiveDate::from_num_days_from_ce_opt(d).unwrap());
+    (
+        any::<i32>(),
+        proptest::collection::vec((time.clone(), time), 0..4),
+        proptest::collection::btree_set(date, 0..4),
+    )
+        .prop_map(|(utc_offset_s, sessions, holidays)| cetx_engine::Calendar {
+            utc_offset_s,
+            sessions: sessions
+                .into_iter()
+                .map(|(open, close)| cetx_engine::Session { open, close })
+                .collect(),
+            holidays,
+        })
+}
+
 pub fn side() -> impl Strategy<Value = Side> {
     prop_oneof![Just(Side::Buy), Just(Side::Sell)]
 }
@@ -50,7 +127,7 @@ pub fn cause() -> impl Strategy<Value = CancelCause> {
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..11u8).prop_map(|k| {
+    (0..15u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -63,6 +140,10 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::CreditHoldings,
             CommandKind::DebitHoldings,
             CommandKind::SetReferencePrice,
+            CommandKind::ListInstrument,
+            CommandKind::ReviseInstrument,
+            CommandKind::SetCalendar,
+            CommandKind::Transfer,
         ][usize::from(k)]
     })
 }
@@ -155,6 +236,33 @@ pub fn command() -> impl Strategy<Value = Command> {
                 price_ticks,
             }
         }),
+        spec().prop_map(|spec| Command::ListInstrument(Box::new(spec))),
+        (inst(), spec()).prop_map(|(instrument, spec)| Command::ReviseInstrument {
+            instrument,
+            spec: Box::new(spec),
+        }),
+        calendar().prop_map(|calendar| Command::SetCalendar(Box::new(calendar))),
+        (
+            "[ -~]{0,70}",
+            acct(),
+            proptest::option::of(inst()),
+            any::<bool>(),
+            any::<u64>()
+        )
+            .prop_map(|(reference, account, instrument, out, amount)| {
+                Command::Transfer(Box::new(cetx_engine::Transfer {
+                    reference,
+                    account,
+                    asset: instrument
+                        .map_or(cetx_engine::Asset::Cash, cetx_engine::Asset::Allowances),
+                    direction: if out {
+                        cetx_engine::Direction::Out
+                    } else {
+                        cetx_engine::Direction::In
+                    },
+                    amount,
+                }))
+            }),
     ]
 }
 
@@ -327,6 +435,29 @@ pub fn event() -> impl Strategy<Value = Event> {
                 })
             }),
         any::<u32>().prop_map(|trading_day| Event::DayStarted(DayStarted { trading_day })),
+        (
+            inst(),
+            any::<i64>(),
+            any::<i64>(),
+            any::<i64>(),
+            any::<bool>()
+        )
+            .prop_map(
+                |(instrument, price_ticks, floor_ticks, ceiling_ticks, listed)| {
+                    let band = ReferencePriceSet {
+                        instrument,
+                        price_ticks,
+                        floor_ticks,
+                        ceiling_ticks,
+                    };
+                    if listed {
+                        Event::InstrumentListed(band)
+                    } else {
+                        Event::InstrumentRevised(band)
+                    }
+                }
+            ),
+        Just(Event::CalendarSet),
     ]
 }
 
@@ -356,9 +487,11 @@ pub fn instrument_state() -> impl Strategy<Value = InstrumentState> {
         ),
         proptest::collection::vec(resting(), 0..5),
         proptest::collection::vec(resting(), 0..5),
+        spec(),
     )
         .prop_map(
-            |(phase, reference_ticks, (o, h, l, v, t, n), bids, asks)| InstrumentState {
+            |(phase, reference_ticks, (o, h, l, v, t, n), bids, asks, spec)| InstrumentState {
+                spec,
                 phase,
                 reference_ticks,
                 today: DayStats {
@@ -417,14 +550,28 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         any::<u64>(),
         proptest::collection::vec(instrument_state(), 0..4),
         proptest::collection::vec(account(), 0..6),
+        proptest::option::of(calendar()),
+        proptest::collection::vec("[ -~]{1,64}", 0..4),
     )
         .prop_map(
-            |(trading_day, last_order_id, next_trade_id, instruments, accounts)| EngineState {
+            |(
                 trading_day,
                 last_order_id,
                 next_trade_id,
                 instruments,
                 accounts,
+                calendar,
+                references,
+            )| {
+                EngineState {
+                    trading_day,
+                    last_order_id,
+                    next_trade_id,
+                    calendar,
+                    instruments,
+                    accounts,
+                    references,
+                }
             },
         )
 }

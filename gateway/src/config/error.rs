@@ -162,9 +162,34 @@ pub enum ConfigError {
         /// What the engine found wrong.
         error: SpecError,
     },
+    /// The back-off's first delay is longer than its longest.
+    #[error("server.login_backoff.first_delay_ms ({first_delay_ms}) must not exceed max_delay_ms ({max_delay_ms})")]
+    LoginBackoffDelays {
+        /// `first_delay_ms`.
+        first_delay_ms: u64,
+        /// `max_delay_ms`.
+        max_delay_ms: u64,
+    },
+    /// A broker has a `tls_name` but no CA checks client certificates.
+    #[error(
+        "broker {0}: tls_name needs [server.tls] with client_ca, which checks client certificates"
+    )]
+    TlsNameWithoutClientCa(u32),
     /// Two brokers share one id.
     #[error("broker id {0} is configured twice")]
     DuplicateBroker(u32),
+    /// An operator entry that cannot be used: a duplicate id, no name, or
+    /// a secret empty or longer than a login carries.
+    #[error("operator {id}: {why}")]
+    Operator {
+        /// The operator's id.
+        id: u32,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// `[admin]` without an operator, or operators without `[admin]`.
+    #[error("[admin] and [[operators]] go together: the channel needs an operator, and an operator needs the channel")]
+    AdminWithoutOperators,
     /// A broker without a name.
     #[error("broker {0}: name must not be empty")]
     EmptyBrokerName(u32),

@@ -31,12 +31,39 @@ impl ServerConfig {
         validate_calendar(&self.calendar)?;
         self.validate_instruments()?;
         self.validate_brokers()?;
+        self.validate_operators()?;
         self.validate_accounts()
+    }
+
+    fn validate_operators(&self) -> Result<(), ConfigError> {
+        if self.admin.is_some() == self.operators.is_empty() {
+            return Err(ConfigError::AdminWithoutOperators);
+        }
+        let mut seen = BTreeSet::new();
+        for operator in &self.operators {
+            let why = if !seen.insert(operator.id) {
+                "the id is configured twice"
+            } else if operator.name.trim().is_empty() {
+                "name must not be empty"
+            } else if operator.secret.expose().is_empty() {
+                "secret must not be empty"
+            } else if operator.secret.expose().len() > MAX_SECRET_LEN {
+                "secret is longer than a login carries (64 bytes)"
+            } else {
+                continue;
+            };
+            return Err(ConfigError::Operator {
+                id: operator.id,
+                why,
+            });
+        }
+        Ok(())
     }
 
     fn validate_server(&self) -> Result<(), ConfigError> {
         let s = &self.server;
-        let positive: [(&'static str, u64); 6] = [
+        let backoff = &s.login_backoff;
+        let positive: [(&'static str, u64); 8] = [
             ("server.max_connections", u64::from(s.max_connections)),
             ("server.max_pending_logins", u64::from(s.max_pending_logins)),
             (
@@ -46,12 +73,26 @@ impl ServerConfig {
             ("server.queue_capacity", s.queue_capacity as u64),
             ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
             ("server.recent_reports", s.recent_reports as u64),
+            (
+                "server.login_backoff.refuse_after",
+                u64::from(backoff.refuse_after),
+            ),
+            (
+                "server.login_backoff.forget_after_ms",
+                backoff.forget_after_ms,
+            ),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { key });
         }
         if s.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::EmptyDataDir);
+        }
+        if backoff.first_delay_ms > backoff.max_delay_ms {
+            return Err(ConfigError::LoginBackoffDelays {
+                first_delay_ms: backoff.first_delay_ms,
+                max_delay_ms: backoff.max_delay_ms,
+            });
         }
         at_most(
             "server.queue_capacity",
@@ -239,6 +280,10 @@ impl ServerConfig {
                     len,
                     max: MAX_SECRET_LEN,
                 });
+            }
+            let client_ca = self.server.tls.as_ref().and_then(|t| t.client_ca.as_ref());
+            if broker.tls_name.is_some() && client_ca.is_none() {
+                return Err(ConfigError::TlsNameWithoutClientCa(id));
             }
             let Throttle { rate_per_s, burst } = broker.throttle;
             if rate_per_s == 0 || burst == 0 {

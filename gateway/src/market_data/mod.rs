@@ -99,6 +99,14 @@ impl MarketData {
         (views, self.0.updates.subscribe())
     }
 
+    /// Readers of the updates (feed subscribers, and the web view's tape
+    /// when it runs), and the batches the slowest of them has not read
+    /// yet (at most the ring's size).
+    #[must_use]
+    pub fn backlog(&self) -> (usize, usize) {
+        (self.0.updates.receiver_count(), self.0.updates.len())
+    }
+
     /// The whole public market now.
     #[must_use]
     pub fn views(&self) -> Vec<View> {

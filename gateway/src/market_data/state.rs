@@ -384,7 +384,7 @@ impl MarketState {
                         out.push((p.instrument.0, Update::Phase(p.phase)));
                     }
                 }
-                Event::ReferencePriceSet(r) => {
+                Event::ReferencePriceSet(r) | Event::InstrumentRevised(r) => {
                     let i = usize::from(r.instrument.0);
                     if let Some(instrument) = self.instruments.get_mut(i) {
                         instrument.reference_ticks = r.price_ticks;
@@ -450,7 +450,11 @@ impl MarketState {
                 | Event::HoldingsCredited(_)
                 | Event::HoldingsDebited(_)
                 | Event::LargeHolder(_)
-                | Event::DayStarted(_) => {}
+                | Event::DayStarted(_)
+                // The market's definition is journaled at start-up, before
+                // the feed starts from the engine as it then is.
+                | Event::InstrumentListed(_)
+                | Event::CalendarSet => {}
             }
         }
         if let Some(order) = incoming.filter(|o| o.rests && o.remaining_t > 0) {

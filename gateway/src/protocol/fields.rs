@@ -223,6 +223,20 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `candidate` is this secret. Every byte is compared whatever
+    /// the first difference, so the time taken does not tell how much of a
+    /// guess was right.
+    #[must_use]
+    pub fn matches(&self, candidate: &Self) -> bool {
+        let secret = self.0.as_bytes();
+        let candidate = candidate.0.as_bytes();
+        let mut diff = u8::from(secret.len() != candidate.len());
+        for (i, &c) in candidate.iter().enumerate() {
+            diff |= c ^ secret.get(i).copied().unwrap_or(!c);
+        }
+        diff == 0
+    }
 }
 
 impl PartialEq for Secret {

@@ -10,9 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use cetx_engine::histogram::Histogram;
+use cetx_engine::journal::JournalProbe;
 use cetx_engine::{BrokerId, Calendar, RejectReason};
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::{mpsc, watch};
@@ -85,6 +87,12 @@ pub(super) struct Shared {
     pub(super) market: Option<MarketData>,
     /// Each broker's requests taken into the engine's queue so far.
     pub(super) taken: BTreeMap<BrokerId, AtomicU64>,
+    /// The journal writer's counters, once it is open.
+    pub(super) journal: OnceLock<JournalProbe>,
+    /// The engine thread's turn times.
+    pub(super) turn_ns: Arc<Histogram>,
+    /// `server.queue_capacity`.
+    pub(super) queue_capacity: usize,
 }
 
 impl Shared {
@@ -144,6 +152,37 @@ impl RuntimeHandle {
             taken.fetch_add(1, Ordering::AcqRel);
         }
         Ok(())
+    }
+
+    /// Queues an operator's command. The receiver gets its outcome once
+    /// its entry is durable, or is dropped if the journal fails first.
+    /// Operators are few and their commands rare: a full queue is waited
+    /// on rather than refused, for at most a second.
+    ///
+    /// # Errors
+    /// [`SubmitError::Busy`] when the queue stays full;
+    /// [`SubmitError::Stopped`] once the runtime is stopping.
+    pub fn admin(
+        &self,
+        command: cetx_engine::Command,
+    ) -> Result<tokio::sync::oneshot::Receiver<super::AdminOutcome>, SubmitError> {
+        let Some(_pass) = self.shared.gate.enter() else {
+            return Err(SubmitError::Stopped);
+        };
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.inputs
+            .send_timeout(Input::Admin { command, reply }, Duration::from_secs(1))
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(_) => SubmitError::Busy,
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => SubmitError::Stopped,
+            })?;
+        Ok(outcome)
+    }
+
+    /// The exchange calendar the market runs by.
+    #[must_use]
+    pub fn calendar(&self) -> &cetx_engine::Calendar {
+        &self.shared.calendar
     }
 
     /// The broker's requests taken so far.

@@ -4,18 +4,21 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
+use cetx_engine::histogram::Histogram;
 use cetx_engine::journal::{self, JournalLock, OnDurable};
 use cetx_engine::{Calendar, JournalBatch, JournalError, JournalWriter};
 use tokio::sync::watch;
 
+use super::activity::Activity;
+use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
 use super::router::{self, Outbound, Router, Turn};
 use super::scheduler::{self, Scheduler};
-use super::sequencer::{ClientOrders, Input, Sequencer};
+use super::sequencer::{ClientOrders, Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
 use super::state::{GatewayState, Rebuild};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
@@ -68,7 +71,7 @@ impl Runtime {
             .map(|i| i.symbol.clone())
             .collect();
         let mut rebuild = Rebuild::new(&journal_dir, symbols, config.server.recent_reports);
-        let recovered = journal::recover_with(&journal_dir, &config.engine_config(), &mut rebuild)?;
+        let recovered = journal::recover_with(&journal_dir, &mut rebuild)?;
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
                 saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
@@ -76,15 +79,33 @@ impl Runtime {
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
-        let engine = recovered.engine;
-        let market = config
-            .market_data
-            .as_ref()
-            .map(|settings| MarketData::new(&engine, settings.buffer));
         let GatewayState {
             reports,
             last_time_ns,
         } = rebuild.state;
+        let now_ns = options.clock.now_ns();
+        let definition = definition::plan(
+            recovered.engine,
+            &config.market(),
+            options.accept_config_change,
+            recovered.next_seq,
+            last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
+        )?;
+        let engine = definition.engine;
+        let next_seq = recovered.next_seq + definition.entries.len() as u64;
+        let last_time_ns = definition
+            .entries
+            .last()
+            .map_or(last_time_ns, |e| Some(e.0.time_ns));
+        let calendar = engine
+            .calendar()
+            .cloned()
+            .expect("the market's definition sets a calendar");
+        let instruments: Vec<_> = engine.instrument_ids().collect();
+        let market = config
+            .market_data
+            .as_ref()
+            .map(|settings| MarketData::new(&engine, settings.buffer));
         let client_orders = ClientOrders::of(&reports);
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
             replayed = recovered.replayed, "recovered the journal");
@@ -97,6 +118,7 @@ impl Runtime {
                 subscribers: BTreeMap::new(),
                 capacity: options.subscriber_capacity,
                 answered: BTreeMap::new(),
+                activity: Activity::default(),
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),
@@ -107,7 +129,7 @@ impl Runtime {
                 .filter(|b| b.cancel_on_disconnect)
                 .map(|b| b.id)
                 .collect(),
-            calendar: config.calendar.clone(),
+            calendar: calendar.clone(),
             clock: options.clock.clone(),
             status,
             next_subscription: AtomicU64::new(1),
@@ -118,6 +140,9 @@ impl Runtime {
                 .iter()
                 .map(|b| (b.id, AtomicU64::new(0)))
                 .collect(),
+            journal: OnceLock::new(),
+            turn_ns: Arc::new(Histogram::new(TURN_NS_SHIFT, TURN_NS_BUCKETS)),
+            queue_capacity: config.server.queue_capacity,
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
         // A few spare turns are enough: the router finishes one while the
@@ -138,7 +163,9 @@ impl Runtime {
             context: "opening the journal writer",
             source,
         })?;
+        definition::journal(&journal, &definition.entries)?;
         let journal = Arc::new(journal);
+        let _ = shared.journal.set(journal.probe());
         let mut runtime = Self {
             handle: RuntimeHandle {
                 shared: Arc::clone(&shared),
@@ -154,8 +181,6 @@ impl Runtime {
             router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots);
         })?);
 
-        let now_ns = options.clock.now_ns();
-        let instruments = config.instrument_ids();
         let mut sequencer = Sequencer {
             engine,
             journal,
@@ -166,28 +191,29 @@ impl Runtime {
             // After a restart, the transitions missed while the server was
             // down are due (a missed close still ends its day).
             scheduler: Scheduler::new(
-                config.calendar.clone(),
+                calendar.clone(),
                 instruments.clone(),
                 last_time_ns.unwrap_or(now_ns),
             ),
             client_orders,
-            next_seq: recovered.next_seq,
+            next_seq,
             last_time_ns: last_time_ns.unwrap_or(i64::MIN),
             now_ns,
             snapshot_every: config.journal.snapshot_every.max(1),
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
             book_fill: super::book_fill::BookFill::default(),
+            turn_ns: Arc::clone(&shared.turn_ns),
         };
         let genesis = if recovered.next_seq == 1 {
-            config.genesis()
+            config.account_genesis()
         } else {
             Vec::new()
         };
         let started = start_up(
             &mut sequencer,
             genesis,
-            &config.calendar,
+            &calendar,
             &instruments,
             now_ns,
             options.open_market_now,

@@ -46,10 +46,15 @@
 //! by the journal writer thread) and the snapshot writer; `state.rs` the gateway's state beside each
 //! snapshot; `history.rs` the resumes read back from the journal;
 //! `pending.rs` the cancels owed at a disconnect; `scheduler.rs` the calendar's commands; `clock.rs`
-//! the [`Clock`]; `book_fill.rs` the warning when a book fills up.
+//! the [`Clock`]; `book_fill.rs` the warning when a book fills up;
+//! `activity.rs` the counts and figures behind the metrics
+//! ([`RuntimeHandle::stats`]); `definition.rs` the market's definition at
+//! start-up.
 
+mod activity;
 mod book_fill;
 mod clock;
+mod definition;
 mod handle;
 mod history;
 mod lifecycle;
@@ -65,6 +70,7 @@ use std::path::PathBuf;
 use cetx_engine::journal::RecoverError;
 use cetx_engine::{JournalError, RejectReason};
 
+pub use activity::{Activity, RuntimeStats, Traded};
 pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Subscription};
 pub use lifecycle::Runtime;
@@ -79,6 +85,17 @@ pub const JOURNAL_DIR: &str = "journal";
 /// router gives up on a broker that does not read them.
 pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 65_536;
 
+/// What an operator's command did ([`RuntimeHandle::admin`]): the
+/// journal entry it became, durable, and the engine's events (one
+/// `Rejected` if the engine refused it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminOutcome {
+    /// The entry's sequence number.
+    pub seq: u64,
+    /// What the engine decided.
+    pub events: Vec<cetx_engine::Event>,
+}
+
 /// How a runtime is started, besides its config.
 #[derive(Clone, Debug)]
 pub struct RuntimeOptions {
@@ -92,6 +109,9 @@ pub struct RuntimeOptions {
     /// commands). The calendar takes over again at its next transition
     /// (a break, a close, an open).
     pub open_market_now: bool,
+    /// Journal the config's market definition where it differs from the
+    /// journal's, instead of refusing to start.
+    pub accept_config_change: bool,
     /// Frames a subscription's live channel holds; a broker further behind
     /// than this loses its subscription and resumes by logging in again.
     pub subscriber_capacity: usize,
@@ -105,6 +125,7 @@ impl RuntimeOptions {
             data_dir: data_dir.into(),
             clock: Clock::system(),
             open_market_now: false,
+            accept_config_change: false,
             subscriber_capacity: DEFAULT_SUBSCRIBER_CAPACITY,
         }
     }
@@ -156,6 +177,20 @@ pub enum RuntimeError {
     /// An option that cannot be used.
     #[error("invalid runtime option: {0}")]
     InvalidOption(&'static str),
+    /// The config describes another market than the journal's, and the
+    /// change was not accepted (or cannot be journaled).
+    #[error("the config differs from the market in the journal: {0}; start with --accept-config-change to journal the config's definition from here on")]
+    ConfigDiffers(cetx_engine::Difference),
+    /// The engine refuses a change of the market's definition.
+    #[error("the engine refuses {command}: {reason:?} (code {}); nothing was journaled{hint}", reason.code())]
+    DefinitionRefused {
+        /// The command, as debug text.
+        command: String,
+        /// Why.
+        reason: cetx_engine::RejectReason,
+        /// What the operator can do, if there is something to say.
+        hint: &'static str,
+    },
 }
 
 /// Why a request was not taken. Nothing was queued; the session answers

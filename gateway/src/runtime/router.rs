@@ -36,11 +36,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot};
 use cetx_engine::{BrokerId, Command, EngineState, Event, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::activity::Activity;
 use super::request::Refusal;
 use super::state::{self, GatewayState};
+use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
 use crate::reports::{gateway_reject, ReadBack, Reports, Resume};
@@ -76,6 +78,14 @@ pub(super) enum Routed {
         broker: BrokerId,
         /// What and why.
         refusal: Refusal,
+    },
+    /// An operator's command ([`super::RuntimeHandle::admin`]): its
+    /// outcome goes back once its entry is durable.
+    Answer {
+        /// The entry's sequence number and the events it gave.
+        outcome: AdminOutcome,
+        /// Where the operator waits.
+        reply: oneshot::Sender<AdminOutcome>,
     },
     /// The engine state after entry `seq`, to be written as a snapshot
     /// once that entry is durable, with the gateway's own state then.
@@ -128,6 +138,8 @@ pub(super) struct Outbound {
     /// Each broker's requests answered so far (a report or a gateway
     /// reject routed for it), since the runtime started.
     pub(super) answered: BTreeMap<BrokerId, u64>,
+    /// What the market has done since the start, for metrics.
+    pub(super) activity: Activity,
 }
 
 impl Outbound {
@@ -221,7 +233,7 @@ impl Router {
         if let Some(market) = &self.market {
             market.publish(turn.items.iter().filter_map(|routed| match routed {
                 Routed::Entry { events, .. } => Some(&turn.events[events.clone()]),
-                Routed::Refused { .. } | Routed::Snapshot { .. } => None,
+                Routed::Refused { .. } | Routed::Snapshot { .. } | Routed::Answer { .. } => None,
             }));
         }
         let mut out = lock(outbound);
@@ -234,6 +246,7 @@ impl Router {
                     requester,
                 } => {
                     let events = &turn.events[events];
+                    out.activity.on_entry(&command, events, requester.is_some());
                     out.reports
                         .on_entry_into(stamp.seq, &command, events, &mut self.reports);
                     for (broker, frame) in self.reports.drain(..) {
@@ -244,8 +257,14 @@ impl Router {
                     }
                 }
                 Routed::Refused { broker, refusal } => {
+                    out.activity.on_refusal(refusal.kind, refusal.reason);
                     out.send(broker, refusal_frame(refusal));
                     out.answered(broker);
+                }
+                Routed::Answer { outcome, reply } => {
+                    // An operator who stopped waiting loses nothing: the
+                    // entry is in the journal.
+                    let _ = reply.send(outcome);
                 }
                 Routed::Snapshot {
                     seq,

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -19,6 +19,11 @@ pub struct ServeProcess {
     pub addr: SocketAddr,
     /// Where it publishes market data (its "market data on" line).
     pub market_data: SocketAddr,
+    /// Where it serves `/metrics`, when started with `--metrics-listen`
+    /// (its "metrics on" line).
+    pub metrics: Option<SocketAddr>,
+    /// What it printed before that line: the banner.
+    pub banner: Vec<String>,
 }
 
 /// Waits for `child` (stdout and stderr piped) at most `limit`, on a
@@ -48,6 +53,74 @@ pub fn output_within(child: Child, what: &str, limit: Duration) -> Output {
                 .unwrap_or_default();
             panic!("{what} did not finish within {limit:?}:\n{printed}");
         }
+    }
+}
+
+/// TLS files made now, for a test: a CA, and a certificate for
+/// `localhost` and 127.0.0.1 that it signed, with its key. Nothing
+/// private is committed.
+pub struct TestCertificates {
+    /// The CA's certificate (PEM): what clients trust.
+    pub ca: PathBuf,
+    /// The server's certificate (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM, PKCS#8).
+    pub key: PathBuf,
+    /// Client certificates (PEM) signed by the same CA, for the names
+    /// `broker-1.cetx` and `broker-2.cetx`, with their keys.
+    pub clients: [(PathBuf, PathBuf); 2],
+}
+
+impl TestCertificates {
+    /// Makes them and writes them into `dir`.
+    pub fn generate(dir: &Path) -> Self {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "cetx test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+            .expect("the CA certificate");
+        let key = KeyPair::generate().expect("server key");
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &ca).expect("the server certificate");
+        let clients = [1, 2].map(|n| {
+            let key = KeyPair::generate().expect("client key");
+            let name = format!("broker-{n}.cetx");
+            let params = CertificateParams::new(vec![name.clone()]).expect("client params");
+            let cert = params.signed_by(&key, &ca).expect("a client certificate");
+            let (cert_path, key_path) = (
+                dir.join(format!("{name}.pem")),
+                dir.join(format!("{name}-key.pem")),
+            );
+            std::fs::write(&cert_path, cert.pem()).expect("write a client certificate");
+            std::fs::write(&key_path, key.serialize_pem()).expect("write a client key");
+            (cert_path, key_path)
+        });
+        let files = Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server-key.pem"),
+            clients,
+        };
+        std::fs::write(&files.ca, ca.pem()).expect("write ca.pem");
+        std::fs::write(&files.cert, cert.pem()).expect("write server.pem");
+        std::fs::write(&files.key, key.serialize_pem()).expect("write server-key.pem");
+        files
     }
 }
 
@@ -95,11 +168,22 @@ impl ServeProcess {
                 }
             }
         });
-        let market_data = loop {
+        let wants_metrics = extra.contains(&"--metrics-listen");
+        let mut market_data = None;
+        let mut metrics = None;
+        let mut banner = Vec::new();
+        while market_data.is_none() || (wants_metrics && metrics.is_none()) {
             match received.recv_timeout(START_TIMEOUT) {
                 Ok(line) => {
                     if let Some(feed) = line.strip_prefix("market data on ") {
-                        break feed.parse().expect("the market-data address");
+                        market_data = Some(feed.parse().expect("the market-data address"));
+                    }
+                    if let Some(url) = line.strip_prefix("metrics on http://") {
+                        let addr = url.strip_suffix("/metrics").expect("a /metrics URL");
+                        metrics = Some(addr.parse().expect("the metrics address"));
+                    }
+                    if market_data.is_none() {
+                        banner.push(line);
                     }
                 }
                 Err(e) => {
@@ -107,7 +191,8 @@ impl ServeProcess {
                     panic!("cetx serve did not start listening: {e}");
                 }
             }
-        };
+        }
+        let market_data = market_data.expect("read above");
         // The rest of stdout is drained by the thread, so the child never
         // blocks on a full pipe.
         std::thread::spawn(move || while received.recv().is_ok() {});
@@ -115,6 +200,8 @@ impl ServeProcess {
             child: Some(child),
             addr,
             market_data,
+            metrics,
+            banner,
         }
     }
 

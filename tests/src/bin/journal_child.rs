@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let workload = cetx_tests::workload(seed, orders, 5_000);
-    let mut engine = Engine::new(&cetx_tests::config()).expect("valid config");
+    let mut engine = Engine::default();
     let journal = JournalConfig {
         // Small segments, so that kills also land around segment rolls.
         segment_bytes: 256 << 10,

@@ -24,6 +24,7 @@
 //! Logs go to stderr through `tracing`, filtered by `RUST_LOG` (default
 //! `info`).
 
+mod admin;
 mod screen;
 mod secret;
 mod watch;
@@ -35,9 +36,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use cetx_gateway::admin::AdminServer;
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::FeedServer;
+use cetx_gateway::metrics::{MetricsServer, Sources as MetricsSources};
 use cetx_gateway::protocol::{OrderType, ServerFrame, ServerMessage, Side, TimeInForce};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
@@ -66,9 +69,11 @@ enum Command {
     /// file (docs/SETTLEMENT.md).
     ///
     /// Exit codes: 0 read, reconciled and conserved; 1 an I/O error, no
-    /// journal at the path, or a config that does not load; 2 bad arguments
-    /// (usage); 3 a corrupt record; 4 a sequence gap or a missing segment;
-    /// 5 not reconciled or not conserved.
+    /// journal at the path, or a config that does not load or differs from
+    /// the journal's market; 2 bad arguments (usage); 3 a corrupt record;
+    /// 4 a sequence gap or a missing segment; 5 not reconciled or not
+    /// conserved; 6 a damaged last record inside a trading day that has
+    /// ended, whose end of day is missing.
     Replay(ReplayArgs),
     /// Journal maintenance.
     #[command(subcommand)]
@@ -76,6 +81,13 @@ enum Command {
     /// Watch the market live in the terminal: depth, trades and the day's
     /// figures from the market-data feed. `q` quits.
     Watch(watch::WatchArgs),
+    /// The operators' channel: open accounts, move cash and allowances,
+    /// halt and resume instruments (docs/ADMIN.md).
+    ///
+    /// Exit codes: 0 every action applied (a transfer applied before
+    /// counts: a re-sent file changes nothing); 1 an action refused or the
+    /// channel failed; 2 bad arguments.
+    Admin(admin::AdminArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,8 +126,9 @@ struct ReplayArgs {
     /// journal in it is an error (exit 1).
     #[arg(long, value_name = "DIR")]
     journal: PathBuf,
-    /// The server config the journal was written under, for the instrument
-    /// symbols and the calendar; default: the embedded demo market.
+    /// Not needed: the journal describes its own market. Given, the
+    /// config's instruments and calendar are checked against the
+    /// journal's, and the first difference is an error (exit 1).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Only this trading day, `YYYYMMDD` (as the reports print it), in
@@ -189,6 +202,14 @@ struct ServeArgs {
     /// `[http]` section, as the embedded config has).
     #[arg(long, value_name = "ADDR")]
     http_listen: Option<SocketAddr>,
+    /// Address of the Prometheus endpoint, `GET /metrics` (overrides
+    /// `metrics.listen`; turns metrics on without a `[metrics]` section).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// Address of the operators' channel (overrides `admin.listen`; needs
+    /// an `[admin]` section and `[[operators]]` in the config).
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
     /// Directory of the journal and snapshots (overrides
     /// `server.data_dir`).
     #[arg(long, value_name = "DIR")]
@@ -198,6 +219,12 @@ struct ServeArgs {
     /// next transition.
     #[arg(long)]
     open_market_now: bool,
+    /// Start although the config's instruments or calendar differ from
+    /// the market the journal describes, and journal the config's (a new
+    /// calendar, an instrument listed or revised) from here on. Without
+    /// it, such a start is refused and the first difference named.
+    #[arg(long)]
+    accept_config_change: bool,
     /// Run the market's clock from this moment instead of now (RFC 3339,
     /// e.g. `2026-11-27T09:29:50+08:00`), at the normal pace: for demos of
     /// the calendar's open, break and close. Commands are never stamped
@@ -301,6 +328,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => return runtime.block_on(replay(args)),
         Command::Journal(JournalCommand::Archive(args)) => archive(&args),
         Command::Watch(args) => runtime.block_on(watch::run(args)),
+        Command::Admin(args) => return runtime.block_on(admin::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -318,19 +346,19 @@ async fn replay(args: ReplayArgs) -> ExitCode {
     use std::io::IsTerminal;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let config = match &args.config {
+    let expected = match &args.config {
         Some(path) => match ServerConfig::load(path) {
-            Ok(config) => config,
+            Ok(config) => Some(config.market()),
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::from(exit::FAILURE);
             }
         },
-        None => ServerConfig::embedded_default(),
+        None => None,
     };
     let replay_args = settlement::ReplayArgs {
         journal: journal_dir(args.journal),
-        calendar: config.calendar.clone(),
+        expected,
         day: args.day,
         from_seq: args.from_seq,
         out: args.out,
@@ -339,6 +367,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             ReplayFormat::Json => Format::Json,
         },
         follow: args.follow,
+        now_ns: Some(cetx_gateway::runtime::Clock::system().now_ns()),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stopper = Arc::clone(&stop);
@@ -361,15 +390,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             }
         };
         let (mut stdout, mut stderr) = (std::io::stdout().lock(), std::io::stderr());
-        let engine_config = config.engine_config();
-        let result = settlement::run(
-            &replay_args,
-            &engine_config,
-            &mut stdout,
-            &mut stderr,
-            &mut tick,
-            &stop,
-        );
+        let result = settlement::run(&replay_args, &mut stdout, &mut stderr, &mut tick, &stop);
         progress.finish_and_clear();
         result
     });
@@ -463,6 +484,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .context("--http-listen needs an [http] section in the config")?;
         settings.listen = addr;
     }
+    if let Some(addr) = args.metrics_listen {
+        config.metrics.get_or_insert_with(Default::default).listen = addr;
+    }
+    if let Some(addr) = args.admin_listen {
+        let settings = config
+            .admin
+            .as_mut()
+            .context("--admin-listen needs an [admin] section in the config")?;
+        settings.listen = addr;
+    }
     let listen = args.listen.unwrap_or(config.server.listen);
     let data_dir = args
         .data_dir
@@ -472,6 +503,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut options = RuntimeOptions::new(&data_dir);
     options.open_market_now = args.open_market_now;
+    options.accept_config_change = args.accept_config_change;
     if let Some(start) = args.start_at {
         let start_ns = start
             .timestamp_nanos_opt()
@@ -513,8 +545,40 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         _ => None,
     };
+    let metrics = match &config.metrics {
+        Some(settings) => {
+            match MetricsServer::bind(metrics_sources(&config, &runtime, &server), settings.listen)
+                .await
+            {
+                Ok(metrics) => Some(metrics),
+                Err(error) => {
+                    let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+                    return Err(error)
+                        .with_context(|| format!("serving metrics on {}", settings.listen));
+                }
+            }
+        }
+        None => None,
+    };
+    let admin = match &config.admin {
+        Some(settings) => {
+            match AdminServer::bind(runtime.handle(), Arc::clone(&config), settings.listen).await {
+                Ok(admin) => Some(admin),
+                Err(error) => {
+                    let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
+                    return Err(error)
+                        .with_context(|| format!("serving operators on {}", settings.listen));
+                }
+            }
+        }
+        None => None,
+    };
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
     print_banner(&config, server.local_addr(), &data_dir, embedded);
+    let admin = admin.map(|admin| {
+        println!("operators on {}", admin.local_addr());
+        tokio::spawn(admin.run(shutdown.clone()))
+    });
     let feed = feed.map(|feed| {
         println!("market data on {}", feed.local_addr());
         tokio::spawn(feed.run(shutdown.clone()))
@@ -523,10 +587,22 @@ async fn serve(args: ServeArgs) -> Result<()> {
         println!("web view on http://{}/", web.local_addr());
         tokio::spawn(web.run(shutdown.clone()))
     });
+    let metrics = metrics.map(|metrics| {
+        println!("metrics on http://{}/metrics", metrics.local_addr());
+        tokio::spawn(metrics.run(shutdown.clone()))
+    });
     let served = server.run(shutdown.clone()).await;
     shutdown.cancel();
+    if let Some(metrics) = metrics {
+        if let Ok(Err(error)) = metrics.await {
+            tracing::warn!(%error, "the metrics endpoint stopped with an error");
+        }
+    }
     if let Some(feed) = feed {
         let _ = feed.await;
+    }
+    if let Some(admin) = admin {
+        let _ = admin.await;
     }
     if let Some(web) = web {
         if let Ok(Err(error)) = web.await {
@@ -543,7 +619,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// Cancels `shutdown` on Ctrl-C or SIGTERM.
+/// What the metrics endpoint reads: the market and the broker server.
+fn metrics_sources(config: &ServerConfig, runtime: &Runtime, server: &Server) -> MetricsSources {
+    MetricsSources {
+        runtime: runtime.handle(),
+        connections: Some(server.connections()),
+        symbols: config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.to_string())
+            .collect(),
+    }
+}
+
 /// Listens for SIGTERM and Ctrl-C (SIGINT) from now on, so that a signal
 /// sent as soon as the banner is printed is not lost, and cancels
 /// `shutdown` at the first.
@@ -585,22 +673,20 @@ fn print_banner(
             .filter(|a| a.broker == broker.id)
             .map(|a| format!("{} ({:?})", a.id.0, a.participant))
             .collect();
-        // The embedded config's secrets are published demo secrets; a
-        // real config's are not printed.
-        let secret = if embedded {
-            format!(" secret {}", broker.secret.expose())
-        } else {
-            String::new()
-        };
+        // Secrets are never printed, not even the demo's (docs/CONFIG.md):
+        // output is copied into logs and tickets.
         println!(
-            "broker {} \"{}\"{secret}: accounts {}",
+            "broker {} \"{}\": accounts {}",
             broker.id.0,
             broker.name,
             accounts.join(", ")
         );
     }
     if embedded {
-        println!("demo credentials: never expose this server to a network others can reach");
+        println!(
+            "demo brokers: their published secrets are in gateway/default.toml and the README; \
+             never expose this server to a network others can reach"
+        );
     }
 }
 

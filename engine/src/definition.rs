@@ -1,0 +1,297 @@
+//! The market's definition (its instruments and its calendar) as a config
+//! gives it, held against the definition a journal carries.
+//!
+//! A journal describes its own market: its first entries set the calendar
+//! and list each instrument, and any later change is an entry too (see
+//! [`Command::ListInstrument`], [`Command::ReviseInstrument`] and
+//! [`Command::SetCalendar`]). A config is then only trusted where it
+//! agrees with the journal: [`Engine::first_difference`] names where it
+//! does not, and [`Engine::changes_to`] gives the commands that would
+//! journal the config's definition, for an operator who means the change.
+
+use crate::calendar::Calendar;
+use crate::command::Command;
+use crate::engine::Engine;
+use crate::instrument::{InstrumentId, InstrumentSpec};
+
+/// A market's instruments, in id order, and its calendar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketDefinition {
+    /// The instruments; an instrument's id is its position here.
+    pub instruments: Vec<InstrumentSpec>,
+    /// The exchange calendar.
+    pub calendar: Calendar,
+}
+
+impl MarketDefinition {
+    /// The commands that start a journal of this market: the calendar,
+    /// then each instrument in order.
+    #[must_use]
+    pub fn genesis(&self) -> Vec<Command> {
+        std::iter::once(Command::SetCalendar(Box::new(self.calendar.clone())))
+            .chain(
+                self.instruments
+                    .iter()
+                    .map(|spec| Command::ListInstrument(Box::new(spec.clone()))),
+            )
+            .collect()
+    }
+}
+
+/// Where a config's market differs from the journal's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Difference {
+    /// The journal has no calendar (it sets none).
+    #[error("the journal sets no calendar")]
+    NoCalendar,
+    /// A calendar field differs.
+    #[error("calendar.{field}: the journal has {journal}, the config {config}")]
+    Calendar {
+        /// The field.
+        field: &'static str,
+        /// The journal's value.
+        journal: String,
+        /// The config's value.
+        config: String,
+    },
+    /// The config has an instrument the journal never listed.
+    #[error("instrument {0} is in the config but not listed in the journal")]
+    NotListed(String),
+    /// The journal lists an instrument the config lacks. cetx never
+    /// delists: a config must keep every instrument.
+    #[error("instrument {0} is listed in the journal but missing from the config (an instrument is never delisted)")]
+    Missing(String),
+    /// An instrument is at another position (id) in the config.
+    #[error("instrument {symbol} has id {journal} in the journal but position {config} in the config (instruments keep their order)")]
+    Moved {
+        /// The symbol.
+        symbol: String,
+        /// Its id in the journal.
+        journal: u16,
+        /// Its position in the config.
+        config: usize,
+    },
+    /// A field of an instrument differs.
+    #[error("instrument {symbol}.{field}: the journal has {journal}, the config {config}")]
+    Instrument {
+        /// The symbol.
+        symbol: String,
+        /// The field.
+        field: &'static str,
+        /// The journal's value.
+        journal: String,
+        /// The config's value.
+        config: String,
+    },
+}
+
+impl Difference {
+    /// Whether journaling the config's definition can resolve it: not for
+    /// a delisting or a reordering.
+    #[must_use]
+    pub const fn can_be_journaled(&self) -> bool {
+        !matches!(self, Self::Missing(_) | Self::Moved { .. })
+    }
+}
+
+impl Engine {
+    /// Every difference between `config` and the definition this engine
+    /// holds (as its journal left it), the calendar's first, then by
+    /// instrument in order.
+    #[must_use]
+    pub fn differences(&self, config: &MarketDefinition) -> Vec<Difference> {
+        let mut found = Vec::new();
+        match self.calendar() {
+            None => found.push(Difference::NoCalendar),
+            Some(journal) => calendar_differences(journal, &config.calendar, &mut found),
+        }
+        for (position, spec) in config.instruments.iter().enumerate() {
+            match self.instrument_id(&spec.symbol) {
+                None => found.push(Difference::NotListed(spec.symbol.clone())),
+                Some(id) if usize::from(id.0) != position => found.push(Difference::Moved {
+                    symbol: spec.symbol.clone(),
+                    journal: id.0,
+                    config: position,
+                }),
+                Some(id) => {
+                    let listed = self.spec(id).expect("a listed instrument has a spec");
+                    spec_differences(listed, spec, &mut found);
+                }
+            }
+        }
+        for listed in self.specs() {
+            if !config.instruments.iter().any(|s| s.symbol == listed.symbol) {
+                found.push(Difference::Missing(listed.symbol.clone()));
+            }
+        }
+        found
+    }
+
+    /// The first difference between `config` and this engine's definition.
+    #[must_use]
+    pub fn first_difference(&self, config: &MarketDefinition) -> Option<Difference> {
+        self.differences(config).into_iter().next()
+    }
+
+    /// The commands that journal `config`'s definition over this engine's:
+    /// a new calendar, each instrument listed or revised, and a new
+    /// reference price where the config's listing price changed (the
+    /// engine may still refuse a revision, of an instrument that trades or
+    /// has resting orders).
+    ///
+    /// # Errors
+    /// The first difference that no command resolves (a delisting or a
+    /// reordering).
+    pub fn changes_to(&self, config: &MarketDefinition) -> Result<Vec<Command>, Difference> {
+        let differences = self.differences(config);
+        if let Some(fixed) = differences.iter().find(|d| !d.can_be_journaled()) {
+            return Err(fixed.clone());
+        }
+        let mut commands = Vec::new();
+        if self.calendar() != Some(&config.calendar) {
+            commands.push(Command::SetCalendar(Box::new(config.calendar.clone())));
+        }
+        for (position, spec) in config.instruments.iter().enumerate() {
+            let instrument = InstrumentId(u16::try_from(position).unwrap_or(u16::MAX));
+            match self.spec(instrument) {
+                None => commands.push(Command::ListInstrument(Box::new(spec.clone()))),
+                Some(listed) if listed != spec => {
+                    commands.push(Command::ReviseInstrument {
+                        instrument,
+                        spec: Box::new(spec.clone()),
+                    });
+                    if listed.reference_price != spec.reference_price {
+                        commands.push(Command::SetReferencePrice {
+                            instrument,
+                            price_ticks: crate::instrument::price_to_ticks(spec.reference_price)
+                                .unwrap_or(0),
+                        });
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(commands)
+    }
+}
+
+fn calendar_differences(journal: &Calendar, config: &Calendar, found: &mut Vec<Difference>) {
+    let mut differ = |field, journal: String, config: String| {
+        if journal != config {
+            found.push(Difference::Calendar {
+                field,
+                journal,
+                config,
+            });
+        }
+    };
+    differ(
+        "utc_offset_s",
+        journal.utc_offset_s.to_string(),
+        config.utc_offset_s.to_string(),
+    );
+    let sessions = |c: &Calendar| {
+        c.sessions
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}-{}",
+                    s.open.format("%H:%M:%S"),
+                    s.close.format("%H:%M:%S")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    differ("sessions", sessions(journal), sessions(config));
+    let holidays = |c: &Calendar| {
+        c.holidays
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    differ("holidays", holidays(journal), holidays(config));
+}
+
+fn spec_differences(
+    journal: &InstrumentSpec,
+    config: &InstrumentSpec,
+    found: &mut Vec<Difference>,
+) {
+    let mut differ = |field, in_journal: String, in_config: String| {
+        if in_journal != in_config {
+            found.push(Difference::Instrument {
+                symbol: config.symbol.clone(),
+                field,
+                journal: in_journal,
+                config: in_config,
+            });
+        }
+    };
+    let text = |value: &dyn std::fmt::Debug| format!("{value:?}");
+    differ("kind", text(&journal.kind), text(&config.kind));
+    differ(
+        "tick",
+        journal.tick.normalize().to_string(),
+        config.tick.normalize().to_string(),
+    );
+    differ("lot_t", text(&journal.lot_t), text(&config.lot_t));
+    differ(
+        "min_order_t",
+        text(&journal.min_order_t),
+        text(&config.min_order_t),
+    );
+    differ(
+        "max_order_t",
+        text(&journal.max_order_t),
+        text(&config.max_order_t),
+    );
+    differ("band_bps", text(&journal.band_bps), text(&config.band_bps));
+    differ(
+        "reference_price",
+        journal.reference_price.normalize().to_string(),
+        config.reference_price.normalize().to_string(),
+    );
+    differ(
+        "max_orders",
+        text(&journal.max_orders),
+        text(&config.max_orders),
+    );
+    differ("eligible", text(&journal.eligible), text(&config.eligible));
+    differ(
+        "position_limit_t",
+        text(&journal.position_limit_t),
+        text(&config.position_limit_t),
+    );
+    differ(
+        "large_holder_bps",
+        text(&journal.large_holder_bps),
+        text(&config.large_holder_bps),
+    );
+    differ(
+        "t_plus_one",
+        text(&journal.t_plus_one),
+        text(&config.t_plus_one),
+    );
+    differ(
+        "opposite_side_gap_days",
+        text(&journal.opposite_side_gap_days),
+        text(&config.opposite_side_gap_days),
+    );
+    differ(
+        "max_orders_per_account",
+        text(&journal.max_orders_per_account),
+        text(&config.max_orders_per_account),
+    );
+    differ(
+        "max_orders_per_broker",
+        text(&journal.max_orders_per_broker),
+        text(&config.max_orders_per_broker),
+    );
+    differ(
+        "max_price_levels",
+        text(&journal.max_price_levels),
+        text(&config.max_price_levels),
+    );
+}

@@ -1,0 +1,258 @@
+//! The market's definition as commands: listing and revising instruments,
+//! setting the calendar, their rejects, their replay, and the differences
+//! between a config and a journal's market.
+
+use cetx_engine::{
+    AccountId, BrokerId, Calendar, Command, Difference, Engine, Event, InstrumentId,
+    InstrumentSpec, MarketDefinition, ParticipantType, Phase, RejectReason, Stamp,
+};
+use rust_decimal::Decimal;
+
+fn cny(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+/// The definition of a small market: CEA2025 around 90.00 and a CCER on a
+/// tick of 0.05 around 85.00, on the default calendar.
+fn market() -> MarketDefinition {
+    let mut ccer = InstrumentSpec::ccer(cny("85.00"));
+    ccer.tick = cny("0.05");
+    MarketDefinition {
+        instruments: vec![InstrumentSpec::cea(2025, cny("90.00")), ccer],
+        calendar: Calendar::default(),
+    }
+}
+
+/// Applies each command with the next sequence number; returns the events
+/// of each.
+fn apply_all(engine: &mut Engine, seq: &mut u64, commands: &[Command]) -> Vec<Vec<Event>> {
+    commands
+        .iter()
+        .map(|command| {
+            *seq += 1;
+            let mut events = Vec::new();
+            engine.apply(
+                command,
+                Stamp {
+                    seq: *seq,
+                    time_ns: 0,
+                },
+                &mut events,
+            );
+            events
+        })
+        .collect()
+}
+
+fn rejected(events: &[Event]) -> Option<RejectReason> {
+    match events {
+        [Event::Rejected(r)] => Some(r.reason),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_journal_defines_its_market_from_an_empty_engine() {
+    let mut engine = Engine::default();
+    let mut seq = 0;
+    let open = Command::OpenAccount {
+        account: AccountId(1),
+        participant: ParticipantType::ComplianceEntity,
+        broker: BrokerId(1),
+    };
+    let mut commands = market().genesis();
+    // An account opened before the CCER is listed gets a holding of it.
+    commands.insert(2, open);
+    let events = apply_all(&mut engine, &mut seq, &commands);
+    assert_eq!(events[0], [Event::CalendarSet]);
+    assert!(matches!(events[1][..], [Event::InstrumentListed(b)]
+        if b.instrument == InstrumentId(0) && b.price_ticks == 90_00 && b.floor_ticks == 81_00));
+    assert!(matches!(events[3][..], [Event::InstrumentListed(b)]
+        if b.instrument == InstrumentId(1) && b.price_ticks == 85_00));
+    assert_eq!(engine.calendar(), Some(&Calendar::default()));
+    assert_eq!(engine.instrument_id("CCER"), Some(InstrumentId(1)));
+    assert_eq!(engine.book(InstrumentId(1)).unwrap().rules().step_ticks, 5);
+    assert_eq!(engine.account(AccountId(1)).unwrap().holdings.len(), 2);
+    engine.check_invariants();
+    assert_eq!(engine.first_difference(&market()), None);
+}
+
+#[test]
+fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
+    let mut engine = Engine::default();
+    let mut seq = 0;
+    apply_all(&mut engine, &mut seq, &market().genesis());
+    let before = engine.state();
+    let mut off_tick = InstrumentSpec::cea(2026, cny("90.00"));
+    off_tick.tick = cny("0.005");
+    let mut ccer = market().instruments[1].clone();
+    ccer.band_bps = 3_000;
+    let mut renamed = ccer.clone();
+    renamed.symbol = "CCER2".into();
+    let mut bad_band = ccer.clone();
+    bad_band.band_bps = 10_000;
+    let cases = [
+        (
+            Command::ListInstrument(Box::new(InstrumentSpec::cea(2025, cny("80.00")))),
+            RejectReason::SymbolExists,
+        ),
+        (
+            Command::ListInstrument(Box::new(off_tick)),
+            RejectReason::InvalidInstrumentSpec,
+        ),
+        (
+            Command::ReviseInstrument {
+                instrument: InstrumentId(1),
+                spec: Box::new(renamed),
+            },
+            RejectReason::InvalidInstrumentSpec,
+        ),
+        (
+            Command::ReviseInstrument {
+                instrument: InstrumentId(1),
+                spec: Box::new(bad_band),
+            },
+            RejectReason::InvalidInstrumentSpec,
+        ),
+        (
+            Command::ReviseInstrument {
+                instrument: InstrumentId(9),
+                spec: Box::new(ccer.clone()),
+            },
+            RejectReason::UnknownInstrument,
+        ),
+    ];
+    for (command, reason) in cases {
+        let events = apply_all(&mut engine, &mut seq, std::slice::from_ref(&command));
+        assert_eq!(rejected(&events[0]), Some(reason), "{command:?}");
+        assert_eq!(engine.state(), before, "{command:?} changed the state");
+    }
+    // A trading instrument is busy; once closed, the revision takes.
+    let revise = Command::ReviseInstrument {
+        instrument: InstrumentId(1),
+        spec: Box::new(ccer.clone()),
+    };
+    let open = Command::SetPhase {
+        instrument: InstrumentId(1),
+        phase: Phase::Continuous,
+    };
+    let events = apply_all(&mut engine, &mut seq, &[open, revise.clone()]);
+    assert_eq!(rejected(&events[1]), Some(RejectReason::InstrumentBusy));
+    let close = Command::SetPhase {
+        instrument: InstrumentId(1),
+        phase: Phase::Closed,
+    };
+    let events = apply_all(&mut engine, &mut seq, &[close, revise]);
+    assert!(matches!(events[1][..], [Event::InstrumentRevised(b)]
+        if b.price_ticks == 85_00 && b.floor_ticks == 59_50 && b.ceiling_ticks == 110_50));
+    assert_eq!(engine.spec(InstrumentId(1)), Some(&ccer));
+}
+
+#[test]
+fn replaying_the_definition_gives_the_same_engine() {
+    let mut live = Engine::default();
+    let mut seq = 0;
+    let mut commands = market().genesis();
+    let mut revised = market().instruments[0].clone();
+    revised.max_order_t = 50_000;
+    commands.push(Command::ReviseInstrument {
+        instrument: InstrumentId(0),
+        spec: Box::new(revised),
+    });
+    let events = apply_all(&mut live, &mut seq, &commands);
+    let mut replica = Engine::default();
+    for (i, (command, events)) in commands.iter().zip(&events).enumerate() {
+        let stamp = Stamp {
+            seq: i as u64 + 1,
+            time_ns: 0,
+        };
+        replica.replay(stamp, command, events).unwrap();
+    }
+    assert_eq!(replica.state(), live.state());
+    // An event its command does not give is not replayed.
+    let wrong = [Event::CalendarSet];
+    let stamp = Stamp { seq: 9, time_ns: 0 };
+    let listing = Command::ListInstrument(Box::new(InstrumentSpec::cea(2026, cny("90.00"))));
+    assert!(replica.replay(stamp, &listing, &wrong).is_err());
+    // And a snapshot of it carries the definition.
+    let rebuilt = Engine::from_state(&live.state()).unwrap();
+    assert_eq!(rebuilt.state(), live.state());
+    assert_eq!(rebuilt.calendar(), Some(&Calendar::default()));
+}
+
+#[test]
+fn differences_are_named_and_changes_are_commands() {
+    let mut engine = Engine::default();
+    let mut seq = 0;
+    apply_all(&mut engine, &mut seq, &market().genesis());
+
+    let mut config = market();
+    config.calendar.utc_offset_s = 0;
+    assert!(matches!(
+        engine.first_difference(&config),
+        Some(Difference::Calendar { field: "utc_offset_s", ref journal, ref config })
+            if journal == "28800" && config == "0"
+    ));
+
+    let mut config = market();
+    config.instruments[1].tick = cny("0.01");
+    let difference = engine.first_difference(&config).unwrap();
+    assert_eq!(
+        difference.to_string(),
+        "instrument CCER.tick: the journal has 0.05, the config 0.01"
+    );
+    assert_eq!(
+        engine.changes_to(&config).unwrap(),
+        [Command::ReviseInstrument {
+            instrument: InstrumentId(1),
+            spec: Box::new(config.instruments[1].clone()),
+        }]
+    );
+
+    let mut config = market();
+    config
+        .instruments
+        .push(InstrumentSpec::cea(2026, cny("95.00")));
+    assert_eq!(
+        engine.first_difference(&config),
+        Some(Difference::NotListed("CEA2026".into()))
+    );
+    assert_eq!(
+        engine.changes_to(&config).unwrap(),
+        [Command::ListInstrument(Box::new(
+            config.instruments[2].clone()
+        ))]
+    );
+
+    let mut config = market();
+    config.instruments.reverse();
+    assert!(matches!(
+        engine.first_difference(&config),
+        Some(Difference::Moved { .. })
+    ));
+    assert!(engine.changes_to(&config).is_err(), "instruments keep ids");
+
+    let mut config = market();
+    config.instruments.pop();
+    assert_eq!(
+        engine.first_difference(&config),
+        Some(Difference::Missing("CCER".into()))
+    );
+    assert!(engine.changes_to(&config).is_err(), "nothing is delisted");
+
+    let mut config = market();
+    config.instruments[0].reference_price = cny("95.00");
+    assert_eq!(
+        engine.changes_to(&config).unwrap(),
+        [
+            Command::ReviseInstrument {
+                instrument: InstrumentId(0),
+                spec: Box::new(config.instruments[0].clone()),
+            },
+            Command::SetReferencePrice {
+                instrument: InstrumentId(0),
+                price_ticks: 95_00,
+            },
+        ]
+    );
+}

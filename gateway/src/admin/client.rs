@@ -1,0 +1,133 @@
+//! An operator's end of the operators' channel: log in, send an action,
+//! wait for its answer. `cetx admin` is built on it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use crate::codec::{DecodeError, EncodeError, FrameCodec};
+use crate::protocol::admin::{
+    AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
+};
+use crate::protocol::Secret;
+
+/// Longest wait for an answer: an action is answered once durable, which
+/// takes milliseconds unless the server is stuck.
+const ANSWER_WAIT: Duration = Duration::from_secs(30);
+
+/// Why the channel failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminClientError {
+    /// The connection could not be made or broke.
+    #[error("connecting to {addr}: {source}")]
+    Connect {
+        /// Where.
+        addr: SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server refused the login or closed the session with a reason.
+    #[error("the server refused: {text} (code {reason})")]
+    Refused {
+        /// The reject code.
+        reason: u16,
+        /// The reason in words.
+        text: String,
+    },
+    /// The server closed the connection without a word.
+    #[error("the server closed the connection")]
+    Closed,
+    /// No answer in time.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The server's bytes could not be read.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A request could not be sent.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// An answer that does not belong (another request id, or a login
+    /// answer mid-session).
+    #[error("unexpected answer: {0:?}")]
+    Unexpected(AdminReply),
+}
+
+/// A logged-in operator session.
+#[derive(Debug)]
+pub struct AdminClient {
+    conn: Framed<TcpStream, FrameCodec<AdminReply, AdminRequest>>,
+    next_request: u64,
+}
+
+impl AdminClient {
+    /// Connects to `addr` and logs in as `operator`.
+    ///
+    /// # Errors
+    /// [`AdminClientError::Refused`] for a refused login; the others for
+    /// a connection that fails.
+    pub async fn connect(
+        addr: SocketAddr,
+        operator: u32,
+        secret: &str,
+    ) -> Result<Self, AdminClientError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| AdminClientError::Connect { addr, source })?;
+        let _ = stream.set_nodelay(true);
+        let mut client = Self {
+            conn: Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME)),
+            next_request: 1,
+        };
+        client
+            .conn
+            .send(AdminRequest::Login {
+                operator,
+                secret: Secret::new(secret),
+                protocol_version: ADMIN_PROTOCOL_VERSION,
+            })
+            .await?;
+        match client.answer().await? {
+            AdminReply::LoggedIn { .. } => Ok(client),
+            other => Err(AdminClientError::Unexpected(other)),
+        }
+    }
+
+    /// Sends one action and waits for its answer: `Applied` or `Rejected`.
+    ///
+    /// # Errors
+    /// When the session fails or the server closes it.
+    pub async fn act(&mut self, action: AdminAction) -> Result<AdminReply, AdminClientError> {
+        let request_id = self.next_request;
+        self.next_request += 1;
+        self.conn
+            .send(AdminRequest::Action { request_id, action })
+            .await?;
+        match self.answer().await? {
+            reply @ (AdminReply::Applied { request_id: id, .. }
+            | AdminReply::Rejected { request_id: id, .. })
+                if id == request_id =>
+            {
+                Ok(reply)
+            }
+            other => Err(AdminClientError::Unexpected(other)),
+        }
+    }
+
+    /// The next message from the server; an `Error` is turned into
+    /// [`AdminClientError::Refused`].
+    async fn answer(&mut self) -> Result<AdminReply, AdminClientError> {
+        match tokio::time::timeout(ANSWER_WAIT, self.conn.next()).await {
+            Err(_) => Err(AdminClientError::Timeout(ANSWER_WAIT)),
+            Ok(None) => Err(AdminClientError::Closed),
+            Ok(Some(Err(e))) => Err(e.into()),
+            Ok(Some(Ok(AdminReply::Error { reason, text }))) => {
+                Err(AdminClientError::Refused { reason, text })
+            }
+            Ok(Some(Ok(reply))) => Ok(reply),
+        }
+    }
+}

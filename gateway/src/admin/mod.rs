@@ -1,0 +1,304 @@
+//! The operators' channel: an authenticated session on the `[admin]`
+//! listener through which the exchange opens accounts, moves cash and
+//! allowances, halts and resumes instruments and sets reference prices,
+//! without a restart (`docs/ADMIN.md`).
+//!
+//! Every action becomes an engine command, journaled and replayed like a
+//! trade ([`RuntimeHandle::admin`]); the operator is answered once it is
+//! durable, with its sequence number, or with the reject code that refused
+//! it. Only `[[operators]]` credentials log in here: a broker's are
+//! refused, as is a second login, a malformed frame or a silent peer.
+
+mod client;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cetx_engine::{Asset, BrokerId, Command, Event, Phase, RejectReason, Transfer};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::FrameCodec;
+use crate::config::{OperatorConfig, ServerConfig};
+use crate::protocol::admin::{
+    AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
+};
+use crate::protocol::{Secret, LOGIN_TIMEOUT};
+use crate::runtime::{RuntimeHandle, SubmitError};
+
+pub use client::{AdminClient, AdminClientError};
+
+type Conn = Framed<TcpStream, FrameCodec<AdminRequest, AdminReply>>;
+
+/// The operators' listener.
+pub struct AdminServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    runtime: RuntimeHandle,
+    config: Arc<ServerConfig>,
+}
+
+impl AdminServer {
+    /// Binds `listen` for the operators of `config`.
+    ///
+    /// # Errors
+    /// When the address cannot be bound.
+    pub async fn bind(
+        runtime: RuntimeHandle,
+        config: Arc<ServerConfig>,
+        listen: SocketAddr,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local_addr,
+            runtime,
+            config,
+        })
+    }
+
+    /// The address it listens on.
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves operators until `shutdown` is cancelled. Operators are few:
+    /// each connection is served on a task of its own, with no limit
+    /// beyond the login timeout.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut sessions = JoinSet::new();
+        tracing::info!(addr = %self.local_addr, "serving operators");
+        loop {
+            while sessions.try_join_next().is_some() {}
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
+                        let session = Session {
+                            runtime: self.runtime.clone(),
+                            config: Arc::clone(&self.config),
+                            peer,
+                        };
+                        sessions.spawn(session.run(conn, shutdown.clone()));
+                    }
+                    Err(error) => tracing::warn!(%error, "accepting an operator connection"),
+                },
+            }
+        }
+        sessions.shutdown().await;
+    }
+}
+
+/// One operator's connection.
+struct Session {
+    runtime: RuntimeHandle,
+    config: Arc<ServerConfig>,
+    peer: SocketAddr,
+}
+
+impl Session {
+    async fn run(self, mut conn: Conn, shutdown: CancellationToken) {
+        let Some(operator) = self.log_in(&mut conn).await else {
+            return;
+        };
+        tracing::info!(operator, peer = %self.peer, "operator logged in");
+        loop {
+            let request = tokio::select! {
+                () = shutdown.cancelled() => return,
+                request = conn.next() => request,
+            };
+            let reply = match request {
+                None => return,
+                Some(Ok(AdminRequest::Action { request_id, action })) => {
+                    let reply = self.act(request_id, &action).await;
+                    tracing::info!(operator, ?action, ?reply, "operator action");
+                    reply
+                }
+                Some(Ok(AdminRequest::Login { .. })) => {
+                    let _ = conn
+                        .send(error(RejectReason::AlreadyLoggedIn, "already logged in"))
+                        .await;
+                    return;
+                }
+                Some(Err(e)) => {
+                    if let Some(reason) = e.reject_reason() {
+                        let _ = conn.send(error(reason, &e.to_string())).await;
+                    }
+                    return;
+                }
+            };
+            if conn.send(reply).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the login and checks it; answers it either way. Returns
+    /// the operator's id if it is accepted.
+    async fn log_in(&self, conn: &mut Conn) -> Option<u32> {
+        let first = tokio::time::timeout(LOGIN_TIMEOUT, conn.next()).await;
+        let refusal = match first {
+            Err(_) => error(RejectReason::NotLoggedIn, "no login in time"),
+            Ok(None) => return None,
+            Ok(Some(Err(e))) => match e.reject_reason() {
+                Some(reason) => error(reason, &e.to_string()),
+                None => return None,
+            },
+            Ok(Some(Ok(AdminRequest::Login {
+                operator,
+                secret,
+                protocol_version,
+            }))) => {
+                if protocol_version != ADMIN_PROTOCOL_VERSION {
+                    error(
+                        RejectReason::UnsupportedProtocolVersion,
+                        &format!("this server speaks version {ADMIN_PROTOCOL_VERSION}"),
+                    )
+                } else if find(&self.config.operators, operator, &secret) {
+                    conn.send(AdminReply::LoggedIn { operator }).await.ok()?;
+                    return Some(operator);
+                } else {
+                    tracing::warn!(operator, peer = %self.peer, "operator login refused");
+                    error(
+                        RejectReason::BadCredentials,
+                        "unknown operator or wrong secret",
+                    )
+                }
+            }
+            Ok(Some(Ok(AdminRequest::Action { .. }))) => {
+                error(RejectReason::NotLoggedIn, "log in first")
+            }
+        };
+        let _ = conn.send(refusal).await;
+        None
+    }
+
+    /// Carries out one action and says how it went.
+    async fn act(&self, request_id: u64, action: &AdminAction) -> AdminReply {
+        let refused = |reason: RejectReason, text: &str| AdminReply::Rejected {
+            request_id,
+            seq: 0,
+            reason: reason.code(),
+            text: text.to_owned(),
+        };
+        let command = match self.command(action) {
+            Ok(command) => command,
+            Err((reason, text)) => return refused(reason, &text),
+        };
+        let outcome = match self.runtime.admin(command) {
+            Ok(outcome) => outcome,
+            Err(SubmitError::Busy) => {
+                return refused(RejectReason::ServerBusy, "the engine's queue is full")
+            }
+            Err(SubmitError::Stopped) => {
+                return refused(RejectReason::ServerBusy, "the server is stopping")
+            }
+        };
+        match outcome.await {
+            Err(_) => refused(
+                RejectReason::ServerBusy,
+                "the journal failed before the action was durable",
+            ),
+            Ok(outcome) => match outcome.events.first() {
+                Some(Event::Rejected(rejected)) => AdminReply::Rejected {
+                    request_id,
+                    seq: outcome.seq,
+                    reason: rejected.reason.code(),
+                    text: format!("{:?}", rejected.reason),
+                },
+                _ => AdminReply::Applied {
+                    request_id,
+                    seq: outcome.seq,
+                },
+            },
+        }
+    }
+
+    /// The engine command an action asks for, or why the gateway refuses
+    /// it first.
+    fn command(&self, action: &AdminAction) -> Result<Command, (RejectReason, String)> {
+        let instrument = |symbol: &str| {
+            self.config.instrument_id(symbol).ok_or_else(|| {
+                (
+                    RejectReason::UnknownSymbol,
+                    format!("no instrument {symbol}"),
+                )
+            })
+        };
+        Ok(match action {
+            AdminAction::OpenAccount {
+                account,
+                broker,
+                participant,
+            } => {
+                if self.config.broker(BrokerId(*broker)).is_none() {
+                    return Err((
+                        RejectReason::UnknownBroker,
+                        format!("broker {broker} is not configured"),
+                    ));
+                }
+                Command::OpenAccount {
+                    account: cetx_engine::AccountId(*account),
+                    participant: *participant,
+                    broker: BrokerId(*broker),
+                }
+            }
+            AdminAction::Transfer {
+                reference,
+                account,
+                symbol,
+                direction,
+                amount,
+            } => Command::Transfer(Box::new(Transfer {
+                reference: reference.clone(),
+                account: cetx_engine::AccountId(*account),
+                asset: match symbol {
+                    None => Asset::Cash,
+                    Some(symbol) => Asset::Allowances(instrument(symbol)?),
+                },
+                direction: *direction,
+                amount: *amount,
+            })),
+            AdminAction::Halt { symbol } => Command::SetPhase {
+                instrument: instrument(symbol)?,
+                phase: Phase::Halted,
+            },
+            AdminAction::Resume { symbol } => Command::SetPhase {
+                instrument: instrument(symbol)?,
+                phase: self.runtime.calendar().phase_at(self.runtime.now_ns()),
+            },
+            AdminAction::SetReferencePrice {
+                symbol,
+                price_ticks,
+            } => Command::SetReferencePrice {
+                instrument: instrument(symbol)?,
+                price_ticks: *price_ticks,
+            },
+        })
+    }
+}
+
+/// Whether `operators` has `id` with this secret (every secret compared in
+/// full, so the time taken tells nothing).
+fn find(operators: &[OperatorConfig], id: u32, secret: &Secret) -> bool {
+    operators
+        .iter()
+        .filter(|o| o.id == id)
+        .any(|o| o.secret.matches(secret))
+}
+
+fn error(reason: RejectReason, text: &str) -> AdminReply {
+    let mut text = text.to_owned();
+    crate::session::truncate_text(&mut text);
+    AdminReply::Error {
+        reason: reason.code(),
+        text,
+    }
+}

@@ -1,0 +1,344 @@
+//! `cetx admin`: the operators' channel from the command line
+//! (`docs/ADMIN.md`). One action per run, or `batch FILE` for a file of
+//! them (a registry's or bank's daily file); each is answered with what
+//! the engine decided.
+//!
+//! Exit codes: 0 every action applied (or, for a transfer, applied
+//! before: a re-sent file changes nothing and is not an error); 1 any
+//! action refused, or the channel failed; 2 bad arguments.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use cetx_engine::{Direction, ParticipantType, RejectReason};
+use cetx_gateway::admin::AdminClient;
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use clap::{Subcommand, ValueEnum};
+use rust_decimal::Decimal;
+
+/// Where the operator connects and who it is.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// The server's operators' channel (`admin.listen`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7880")]
+    connect: SocketAddr,
+    /// The operator's id (`[[operators]]`).
+    #[arg(long)]
+    operator: u32,
+    /// A file holding the operator's secret (its first line). Without it,
+    /// the secret is read from the environment variable
+    /// `CETX_ADMIN_SECRET`; it is never taken on the command line.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Open an empty account for a configured broker.
+    OpenAccount {
+        #[arg(long)]
+        account: u32,
+        #[arg(long)]
+        broker: u32,
+        #[arg(long, value_enum)]
+        participant: Participant,
+    },
+    /// Pay cash into an account (from the settlement bank), once per
+    /// reference id.
+    Deposit {
+        #[arg(long)]
+        account: u32,
+        /// CNY, e.g. `5000000.00`.
+        #[arg(long)]
+        amount: Decimal,
+        /// The bank's reference id.
+        #[arg(long = "ref")]
+        reference: String,
+    },
+    /// Pay unreserved cash out of an account, once per reference id.
+    Withdraw {
+        #[arg(long)]
+        account: u32,
+        #[arg(long)]
+        amount: Decimal,
+        #[arg(long = "ref")]
+        reference: String,
+    },
+    /// Credit allowances from the registry, once per reference id.
+    TransferIn {
+        #[arg(long)]
+        account: u32,
+        #[arg(long)]
+        symbol: String,
+        /// Tonnes.
+        #[arg(long)]
+        qty: u64,
+        /// The registry's reference id.
+        #[arg(long = "ref")]
+        reference: String,
+    },
+    /// Debit free allowances to the registry (e.g. for compliance
+    /// surrender), once per reference id; refused if open sell orders
+    /// reserve them.
+    TransferOut {
+        #[arg(long)]
+        account: u32,
+        #[arg(long)]
+        symbol: String,
+        #[arg(long)]
+        qty: u64,
+        #[arg(long = "ref")]
+        reference: String,
+    },
+    /// Halt an instrument until `resume`.
+    Halt {
+        #[arg(long)]
+        symbol: String,
+    },
+    /// Resume a halted instrument in the calendar's phase of the moment.
+    Resume {
+        #[arg(long)]
+        symbol: String,
+    },
+    /// Set an instrument's reference price (while it is closed with an
+    /// empty book).
+    SetReference {
+        #[arg(long)]
+        symbol: String,
+        /// CNY, e.g. `90.00`.
+        #[arg(long)]
+        price: Decimal,
+    },
+    /// Run every action of a CSV file, one per row, with the header
+    /// `action,account,symbol,quantity,amount,reference` (see
+    /// docs/ADMIN.md), answering each row.
+    Batch {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Participant {
+    ComplianceEntity,
+    Institution,
+    Individual,
+}
+
+/// Runs `cetx admin`.
+pub async fn run(args: AdminArgs) -> ExitCode {
+    match run_actions(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the actions; returns whether every one was applied (or applied
+/// before).
+async fn run_actions(args: AdminArgs) -> Result<bool> {
+    let actions = match &args.action {
+        Action::Batch { file } => read_batch(file)?,
+        single => vec![(String::new(), to_wire(single)?)],
+    };
+    let secret = secret(args.secret_file.as_deref())?;
+    let mut client = AdminClient::connect(args.connect, args.operator, &secret)
+        .await
+        .with_context(|| format!("logging in to {}", args.connect))?;
+    let mut all_applied = true;
+    for (label, action) in actions {
+        let reply = client.act(action).await?;
+        let (line, applied) = describe(&reply);
+        println!("{label}{line}");
+        all_applied &= applied;
+    }
+    Ok(all_applied)
+}
+
+/// One line for an answer, and whether it counts as applied.
+fn describe(reply: &AdminReply) -> (String, bool) {
+    match reply {
+        AdminReply::Applied { seq, .. } => (format!("applied at seq {seq}"), true),
+        AdminReply::Rejected {
+            seq, reason, text, ..
+        } if *reason == RejectReason::DuplicateReference.code() => (
+            format!("already applied: {text} (code {reason}, seq {seq})"),
+            true,
+        ),
+        AdminReply::Rejected {
+            seq, reason, text, ..
+        } => (
+            format!("rejected: {text} (code {reason}, seq {seq})"),
+            false,
+        ),
+        other => (format!("unexpected answer {other:?}"), false),
+    }
+}
+
+/// The operator's secret: the first line of `file`, or `CETX_ADMIN_SECRET`.
+fn secret(file: Option<&Path>) -> Result<String> {
+    let secret = match file {
+        Some(file) => std::fs::read_to_string(file)
+            .with_context(|| format!("reading the secret from {}", file.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        None => std::env::var("CETX_ADMIN_SECRET")
+            .context("no --secret-file and no CETX_ADMIN_SECRET in the environment")?,
+    };
+    if secret.is_empty() {
+        bail!("the operator's secret is empty");
+    }
+    Ok(secret)
+}
+
+/// The wire action of a single command-line action.
+fn to_wire(action: &Action) -> Result<AdminAction> {
+    let transfer =
+        |reference: &str, account, symbol: Option<&str>, direction, amount| AdminAction::Transfer {
+            reference: reference.to_owned(),
+            account,
+            symbol: symbol.map(Into::into),
+            direction,
+            amount,
+        };
+    Ok(match action {
+        Action::OpenAccount {
+            account,
+            broker,
+            participant,
+        } => AdminAction::OpenAccount {
+            account: *account,
+            broker: *broker,
+            participant: match participant {
+                Participant::ComplianceEntity => ParticipantType::ComplianceEntity,
+                Participant::Institution => ParticipantType::Institution,
+                Participant::Individual => ParticipantType::Individual,
+            },
+        },
+        Action::Deposit {
+            account,
+            amount,
+            reference,
+        } => transfer(reference, *account, None, Direction::In, fen(*amount)?),
+        Action::Withdraw {
+            account,
+            amount,
+            reference,
+        } => transfer(reference, *account, None, Direction::Out, fen(*amount)?),
+        Action::TransferIn {
+            account,
+            symbol,
+            qty,
+            reference,
+        } => transfer(reference, *account, Some(symbol), Direction::In, *qty),
+        Action::TransferOut {
+            account,
+            symbol,
+            qty,
+            reference,
+        } => transfer(reference, *account, Some(symbol), Direction::Out, *qty),
+        Action::Halt { symbol } => AdminAction::Halt {
+            symbol: symbol.as_str().into(),
+        },
+        Action::Resume { symbol } => AdminAction::Resume {
+            symbol: symbol.as_str().into(),
+        },
+        Action::SetReference { symbol, price } => AdminAction::SetReferencePrice {
+            symbol: symbol.as_str().into(),
+            price_ticks: i64::try_from(fen(*price)?).context("the price is too large")?,
+        },
+        Action::Batch { .. } => bail!("a batch holds single actions"),
+    })
+}
+
+/// CNY as fen (hundredths), exactly.
+fn fen(cny: Decimal) -> Result<u64> {
+    let fen = cny * Decimal::ONE_HUNDRED;
+    if fen.fract() != Decimal::ZERO || fen <= Decimal::ZERO {
+        bail!("{cny} CNY is not a positive amount exact to the fen (0.01)");
+    }
+    u64::try_from(fen).with_context(|| format!("{cny} CNY is too large"))
+}
+
+/// The rows of a batch file, each with a `line N: ` label.
+fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
+    let mut reader = csv::Reader::from_path(file)
+        .with_context(|| format!("reading the batch {}", file.display()))?;
+    let mut actions = Vec::new();
+    for (i, row) in reader.deserialize::<BatchRow>().enumerate() {
+        let line = i + 2;
+        let row = row.with_context(|| format!("{}: line {line}", file.display()))?;
+        let action = row
+            .action()
+            .with_context(|| format!("{}: line {line}", file.display()))?;
+        actions.push((format!("line {line}: "), action));
+    }
+    Ok(actions)
+}
+
+/// One row of a batch file.
+#[derive(Debug, serde::Deserialize)]
+struct BatchRow {
+    action: String,
+    account: u32,
+    #[serde(default)]
+    symbol: String,
+    #[serde(default)]
+    quantity: Option<u64>,
+    #[serde(default)]
+    amount: Option<Decimal>,
+    reference: String,
+}
+
+impl BatchRow {
+    fn action(&self) -> Result<AdminAction> {
+        let needs_symbol = || {
+            if self.symbol.is_empty() {
+                bail!("{} needs a symbol", self.action)
+            }
+            self.quantity
+                .with_context(|| format!("{} needs a quantity", self.action))
+        };
+        let needs_amount = || {
+            self.amount
+                .with_context(|| format!("{} needs an amount", self.action))
+        };
+        let (account, reference) = (self.account, self.reference.clone());
+        to_wire(&match self.action.as_str() {
+            "deposit" => Action::Deposit {
+                account,
+                amount: needs_amount()?,
+                reference,
+            },
+            "withdraw" => Action::Withdraw {
+                account,
+                amount: needs_amount()?,
+                reference,
+            },
+            "transfer-in" => Action::TransferIn {
+                account,
+                qty: needs_symbol()?,
+                symbol: self.symbol.clone(),
+                reference,
+            },
+            "transfer-out" => Action::TransferOut {
+                account,
+                qty: needs_symbol()?,
+                symbol: self.symbol.clone(),
+                reference,
+            },
+            other => bail!(
+                "unknown action {other:?}: a batch row is deposit, withdraw, transfer-in or transfer-out"
+            ),
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! What the market has done since the runtime started, for metrics:
+//! requests by kind, rejects by reason, trades and tonnes by instrument.
+//!
+//! The router keeps these counts on the journal writer thread, from each
+//! turn once it is durable and under the lock it takes for the turn
+//! anyway, so the engine thread does no extra work for them. They count
+//! what was decided: a request the session answered `ServerBusy` before it
+//! reached the queue is not here (it is in no journal either).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use cetx_engine::histogram::HistogramSnapshot;
+use cetx_engine::journal::JournalStats;
+use cetx_engine::{Command, CommandKind, Event, InstrumentId, RejectReason};
+
+/// Counts since the runtime started; bounded by the configured
+/// instruments and the reject reasons.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// New orders decided (accepted or rejected, by the engine or the
+    /// gateway).
+    pub orders: u64,
+    /// Cancels decided.
+    pub cancels: u64,
+    /// Amends decided.
+    pub amends: u64,
+    /// Rejects of brokers' requests by reason code, the engine's and the
+    /// gateway's together.
+    pub rejects: BTreeMap<u16, u64>,
+    /// Trades and tonnes by instrument.
+    pub trades: BTreeMap<InstrumentId, Traded>,
+}
+
+/// One instrument's trades.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traded {
+    /// Trades.
+    pub trades: u64,
+    /// Tonnes traded.
+    pub volume_t: u64,
+}
+
+impl Activity {
+    /// Counts a durable journal entry: a broker's request (`requested`)
+    /// and its events.
+    pub(super) fn on_entry(&mut self, command: &Command, events: &[Event], requested: bool) {
+        if requested {
+            self.on_request(kind(command));
+        }
+        for event in events {
+            match event {
+                Event::Rejected(rejected) if requested => {
+                    *self.rejects.entry(rejected.reason.code()).or_default() += 1;
+                }
+                Event::Trade(trade) => {
+                    let traded = self.trades.entry(trade.instrument).or_default();
+                    traded.trades += 1;
+                    traded.volume_t += trade.quantity_t;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Counts a request the gateway refused itself.
+    pub(super) fn on_refusal(&mut self, kind: CommandKind, reason: RejectReason) {
+        self.on_request(kind);
+        *self.rejects.entry(reason.code()).or_default() += 1;
+    }
+
+    fn on_request(&mut self, kind: CommandKind) {
+        match kind {
+            CommandKind::Submit => self.orders += 1,
+            CommandKind::Cancel => self.cancels += 1,
+            CommandKind::Amend => self.amends += 1,
+            _ => {}
+        }
+    }
+}
+
+fn kind(command: &Command) -> CommandKind {
+    match command {
+        Command::Submit(_) => CommandKind::Submit,
+        Command::Cancel { .. } => CommandKind::Cancel,
+        Command::Amend { .. } => CommandKind::Amend,
+        // Only brokers' requests are counted, and they are the three above.
+        _ => CommandKind::SetPhase,
+    }
+}
+
+/// The runtime's figures at one moment; see [`super::RuntimeHandle::stats`].
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeStats {
+    /// What the market has done since the start.
+    pub activity: Activity,
+    /// Requests in the queue to the engine thread.
+    pub queue_depth: u64,
+    /// The most that queue holds (`server.queue_capacity`).
+    pub queue_capacity: u64,
+    /// Journal entries handed to the writer and not yet taken by it.
+    pub journal_queue_depth: u64,
+    /// The journal writer's counters.
+    pub journal: JournalStats,
+    /// Entries per group commit.
+    pub journal_batch_entries: HistogramSnapshot,
+    /// Nanoseconds per `fdatasync`.
+    pub journal_sync_ns: HistogramSnapshot,
+    /// The last durable sequence number.
+    pub durable_seq: u64,
+    /// Nanoseconds per turn of the engine loop that took a request.
+    pub engine_turn_ns: HistogramSnapshot,
+    /// Brokers with a live report subscription.
+    pub subscribers: u64,
+    /// Report frames sent to sessions and not yet taken by them, all
+    /// subscriptions together.
+    pub report_backlog_frames: u64,
+    /// The largest such backlog of one subscription.
+    pub report_backlog_frames_max: u64,
+}
+
+impl super::RuntimeHandle {
+    /// The runtime's figures now, for a metrics scrape: the counts under
+    /// the router's lock (held for a copy of a few small maps), the rest
+    /// from atomics.
+    #[must_use]
+    pub fn stats(&self) -> RuntimeStats {
+        let shared = &self.shared;
+        let mut stats = {
+            let out = super::router::lock(&shared.outbound);
+            let backlogs = out
+                .subscribers
+                .values()
+                .map(|s| s.queued.load(Ordering::Relaxed) as u64);
+            RuntimeStats {
+                activity: out.activity.clone(),
+                subscribers: out.subscribers.len() as u64,
+                report_backlog_frames: backlogs.clone().sum(),
+                report_backlog_frames_max: backlogs.max().unwrap_or(0),
+                ..RuntimeStats::default()
+            }
+        };
+        stats.queue_depth = self.inputs.len() as u64;
+        stats.queue_capacity = shared.queue_capacity as u64;
+        stats.engine_turn_ns = shared.turn_ns.snapshot();
+        if let Some(journal) = shared.journal.get() {
+            stats.journal = journal.stats();
+            stats.journal_queue_depth = journal.queued();
+            stats.journal_batch_entries = journal.batch_entries();
+            stats.journal_sync_ns = journal.sync_ns();
+            stats.durable_seq = journal.durable_seq();
+        }
+        stats
+    }
+}

@@ -1,0 +1,110 @@
+//! The market's definition at start-up: the config held against the
+//! journal's own.
+//!
+//! A journal describes its market (`docs/JOURNAL.md`, "The market's
+//! definition"). A fresh data directory gets the config's definition as
+//! its first entries. A directory with a journal must agree with the
+//! config; where it does not, the server refuses to start and names the
+//! first difference, unless the operator passes `--accept-config-change`:
+//! then the change is journaled (a new calendar, an instrument listed or
+//! revised, a new reference price) at the next sequence numbers, and the
+//! market runs by it from there.
+//!
+//! The entries are planned on the recovered engine first, so that a
+//! refused change journals nothing and the feed starts from the engine as
+//! they leave it; they are then written before anything else (no broker is
+//! connected, no report comes of them) and are durable before the runtime
+//! goes on.
+
+use cetx_engine::{Command, Engine, Event, JournalWriter, MarketDefinition, RejectReason, Stamp};
+
+use super::RuntimeError;
+
+/// The entries that bring a journal's definition to the config's, and the
+/// engine as it stands after them.
+pub(super) struct Planned {
+    /// The engine after the entries.
+    pub engine: Engine,
+    /// Each entry, stamped, with the events it gives.
+    pub entries: Vec<(Stamp, Command, Vec<Event>)>,
+}
+
+/// Plans the entries that journal the config's definition: all of it for
+/// a fresh journal (`next_seq` 1); else nothing if the journal agrees, the
+/// changes with `accept_change`, or a refusal naming the first
+/// difference. Stamps follow `next_seq`, at `time_ns`.
+///
+/// # Errors
+/// [`RuntimeError::ConfigDiffers`] naming the first difference (without
+/// `accept_change`, or one no command can journal);
+/// [`RuntimeError::DefinitionRefused`] when the engine refuses a change.
+pub(super) fn plan(
+    engine: Engine,
+    config: &MarketDefinition,
+    accept_change: bool,
+    next_seq: u64,
+    time_ns: i64,
+) -> Result<Planned, RuntimeError> {
+    let commands = if next_seq == 1 {
+        config.genesis()
+    } else {
+        match engine.first_difference(config) {
+            None => Vec::new(),
+            Some(difference) if !accept_change => {
+                return Err(RuntimeError::ConfigDiffers(difference))
+            }
+            Some(_) => engine
+                .changes_to(config)
+                .map_err(RuntimeError::ConfigDiffers)?,
+        }
+    };
+    let mut planned = Planned {
+        engine,
+        entries: Vec::with_capacity(commands.len()),
+    };
+    for (seq, command) in (next_seq..).zip(commands) {
+        let stamp = Stamp { seq, time_ns };
+        let mut events = Vec::with_capacity(1);
+        planned.engine.apply(&command, stamp, &mut events);
+        if let Some(Event::Rejected(rejected)) = events.first() {
+            let hint = match rejected.reason {
+                RejectReason::InstrumentBusy | RejectReason::ReferencePriceLocked => {
+                    ". An instrument's rules change only while it is closed with an empty book: start with the journal's config until the calendar's close, then with this one"
+                }
+                _ => "",
+            };
+            return Err(RuntimeError::DefinitionRefused {
+                command: format!("{command:?}"),
+                reason: rejected.reason,
+                hint,
+            });
+        }
+        planned.entries.push((stamp, command, events));
+    }
+    Ok(planned)
+}
+
+/// Journals the planned entries and waits until they are durable.
+///
+/// # Errors
+/// [`RuntimeError::Journal`] when they cannot be appended or made durable.
+pub(super) fn journal<R: Send + 'static>(
+    writer: &JournalWriter<R>,
+    entries: &[(Stamp, Command, Vec<Event>)],
+) -> Result<(), RuntimeError> {
+    let Some((last, _, _)) = entries.last() else {
+        return Ok(());
+    };
+    let failed = |context| move |source| RuntimeError::Journal { context, source };
+    for (stamp, command, events) in entries {
+        writer
+            .append_blocking(*stamp, command, events)
+            .map_err(failed("journaling the market's definition"))?;
+        tracing::info!(seq = stamp.seq, command = ?command.kind(), "journaled the market's definition");
+    }
+    while !writer
+        .wait_durable(last.seq, std::time::Duration::from_secs(1))
+        .map_err(failed("making the market's definition durable"))?
+    {}
+    Ok(())
+}

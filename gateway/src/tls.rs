@@ -1,0 +1,347 @@
+//! TLS on the broker port (`[server.tls]`) and in the Rust client, with
+//! rustls through tokio-rustls and ring as the crypto provider.
+//!
+//! The server loads a PEM certificate chain and its private key once, at
+//! start, into a [`TlsAcceptor`]; each connection's handshake then runs in
+//! its session task, within the login timeout and while it holds its
+//! pending-login slot, so a peer that never finishes one costs what an
+//! idle plain connection costs. Both sides speak TLS 1.2 and 1.3.
+//!
+//! With `client_ca`, the server also asks for client certificates signed
+//! by that CA (mutual TLS); a broker whose config names a `tls_name` then
+//! logs in only with a certificate valid for that name, besides its
+//! secret.
+//!
+//! [`Stream`] is a connection either way, plain or TLS, so that the
+//! session and the client frame one type.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{self, crypto, RootCertStore};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("reading {what} {path}: {source}")]
+    Read {
+        /// Which file it was meant to be.
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A file held no PEM item of the kind wanted, or a bad one.
+    #[error("{path}: {why}")]
+    Pem {
+        /// Its path.
+        path: PathBuf,
+        /// What was wrong.
+        why: String,
+    },
+    /// rustls refused the certificates or key.
+    #[error("setting up TLS: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The name to check the server's certificate against is not a DNS
+    /// name or an IP address.
+    #[error("invalid TLS server name {0:?}")]
+    ServerName(String),
+}
+
+fn provider() -> Arc<crypto::CryptoProvider> {
+    Arc::new(crypto::ring::default_provider())
+}
+
+fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The CA certificates in the PEM file at `ca`, as trust anchors.
+fn roots(ca: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in load_certificates(ca)? {
+        roots.add(cert)?;
+    }
+    Ok(roots)
+}
+
+/// The private key in the PEM file at `path`.
+fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = read("the private key file", path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsError::Pem {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })
+}
+
+/// Every certificate in the PEM file at `path`, in order.
+///
+/// # Errors
+/// [`TlsError`] when it cannot be read or holds no certificate.
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read("the certificate file", path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TlsError::Pem {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Pem {
+            path: path.to_path_buf(),
+            why: "no CERTIFICATE in the file".into(),
+        });
+    }
+    Ok(certs)
+}
+
+/// The server side: the certificate chain at `cert` (PEM, the server's
+/// first) and its private key at `key` (PEM: PKCS#8, PKCS#1 or SEC1).
+/// With `client_ca`, a client may present a certificate, which must then
+/// be signed by a CA in that PEM file; one without a certificate is let
+/// in too, and the login decides (a broker with `tls_name` needs one).
+///
+/// # Errors
+/// [`TlsError`] when a file cannot be read or parsed, or the key does not
+/// fit the certificate.
+pub fn server(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<ServerTls, TlsError> {
+    let certs = load_certificates(cert)?;
+    let key_der = load_key(key)?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| TlsError::Pem {
+                        path: ca.to_path_buf(),
+                        why: e.to_string(),
+                    })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(certs, key_der)?;
+    Ok(ServerTls(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// What the server needs to accept TLS connections; cheap to clone.
+#[derive(Clone)]
+pub struct ServerTls(TlsAcceptor);
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls").finish_non_exhaustive()
+    }
+}
+
+impl ServerTls {
+    /// Runs the server's handshake on `stream`.
+    ///
+    /// # Errors
+    /// The handshake's failure (a peer that does not speak TLS, say) as
+    /// an I/O error.
+    pub async fn accept(&self, stream: TcpStream) -> io::Result<Stream> {
+        let tls = self.0.accept(stream).await?;
+        Ok(Stream::Tls(Box::new(tls.into())))
+    }
+}
+
+/// The client side: trusts the CA certificates in the PEM file at `ca`
+/// (only those: a private exchange's CA, not the system's), and checks
+/// the server's certificate against `server_name` (a DNS name or an IP
+/// address).
+///
+/// # Errors
+/// [`TlsError`] when the file cannot be read or parsed, or the name is
+/// neither.
+pub fn client(ca: &Path, server_name: &str) -> Result<ClientTls, TlsError> {
+    client_with(ca, server_name, None)
+}
+
+/// [`client`] that also presents the client certificate chain at `cert`
+/// with its key at `key` (PEM), for a server with `client_ca` and a broker
+/// with `tls_name`.
+///
+/// # Errors
+/// As [`client`], and for the certificate and key as [`server`].
+pub fn client_with_certificate(
+    ca: &Path,
+    server_name: &str,
+    cert: &Path,
+    key: &Path,
+) -> Result<ClientTls, TlsError> {
+    client_with(ca, server_name, Some((cert, key)))
+}
+
+fn client_with(
+    ca: &Path,
+    server_name: &str,
+    identity: Option<(&Path, &Path)>,
+) -> Result<ClientTls, TlsError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots(ca)?);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            builder.with_client_auth_cert(load_certificates(cert)?, load_key(key)?)?
+        }
+    };
+    let server_name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
+    Ok(ClientTls {
+        connector: TlsConnector::from(Arc::new(config)),
+        server_name,
+    })
+}
+
+/// What a client needs to open TLS connections to one server; cheap to
+/// clone.
+#[derive(Clone)]
+pub struct ClientTls {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientTls {
+    /// Runs the client's handshake on `stream`.
+    ///
+    /// # Errors
+    /// The handshake's failure (a certificate that does not check out,
+    /// say) as an I/O error.
+    pub async fn connect(&self, stream: TcpStream) -> io::Result<Stream> {
+        let tls = self
+            .connector
+            .connect(self.server_name.clone(), stream)
+            .await?;
+        Ok(Stream::Tls(Box::new(tls.into())))
+    }
+}
+
+/// A broker connection, plain TCP or TLS over it.
+#[derive(Debug)]
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP (either side's).
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket underneath.
+    #[must_use]
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(stream) => stream,
+            Self::Tls(stream) => stream.get_ref().0,
+        }
+    }
+
+    /// Whether the peer presented a certificate (checked against the
+    /// server's `client_ca` in the handshake) that is valid for `name`, a
+    /// DNS name or an IP address among its subject alternative names.
+    #[must_use]
+    pub fn peer_certificate_is_for(&self, name: &str) -> bool {
+        let Self::Tls(stream) = self else {
+            return false;
+        };
+        let Some(cert) = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+        else {
+            return false;
+        };
+        let Ok(name) = ServerName::try_from(name) else {
+            return false;
+        };
+        webpki::EndEntityCert::try_from(cert)
+            .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&name).is_ok())
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(stream) => stream.is_write_vectored(),
+            Self::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

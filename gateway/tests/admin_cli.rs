@@ -1,0 +1,129 @@
+//! `cetx admin` as a process against a real `cetx serve`: a batch file
+//! applied, then re-sent with no effect (exit 0 both times, each row
+//! answered), a row the engine refuses (exit 1), a wrong secret (exit 1),
+//! and the journal settling the deposit once.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{free_port, output_within, ServeProcess};
+
+const SECRET: &str = "desk-secret";
+
+/// Runs `cetx admin --connect ADDR --operator 9 ARGS` with `secret` in
+/// the environment: exit code and standard output (and error).
+fn admin(addr: &str, secret: &str, args: &[&str]) -> (i32, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["admin", "--connect", addr, "--operator", "9"])
+        .args(args)
+        .env("CETX_ADMIN_SECRET", secret)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx admin runs");
+    let output = output_within(child, "cetx admin", Duration::from_secs(30));
+    (
+        output.status.code().expect("exited"),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("cetx.toml");
+    write(
+        &config,
+        &format!(
+            "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{SECRET}\"\n",
+            cetx_gateway::config::DEFAULT_TOML
+        ),
+    );
+    let data = tmp.path().join("data");
+    let server =
+        ServeProcess::start_with(&data, free_port(), &["--config", config.to_str().unwrap()]);
+    let addr = server
+        .banner
+        .iter()
+        .find_map(|line| line.strip_prefix("operators on "))
+        .expect("the banner names the operators' channel")
+        .to_owned();
+
+    let batch = tmp.path().join("daily.csv");
+    write(
+        &batch,
+        "action,account,symbol,quantity,amount,reference\n\
+         deposit,1001,,,2500.50,BANK-1\n\
+         transfer-in,2001,CEA2025,700,,REG-1\n\
+         transfer-out,2001,CEA2025,200,,REG-2\n",
+    );
+    let (code, first) = admin(&addr, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(first.matches("applied at seq").count(), 3, "{first}");
+    let (code, again) = admin(&addr, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 0, "a re-sent file is not an error: {again}");
+    assert_eq!(again.matches("already applied").count(), 3, "{again}");
+    assert!(again.contains("line 2: already applied"), "{again}");
+
+    // More than the account holds: refused, exit 1.
+    let (code, refused) = admin(
+        &addr,
+        SECRET,
+        &[
+            "transfer-out",
+            "--account",
+            "2001",
+            "--symbol",
+            "CEA2025",
+            "--qty",
+            "99999999",
+            "--ref",
+            "REG-3",
+        ],
+    );
+    assert_eq!(code, 1, "{refused}");
+    assert!(
+        refused.contains("InsufficientHoldings (code 203"),
+        "{refused}"
+    );
+    let (code, wrong) = admin(&addr, "demo-secret-1", &["halt", "--symbol", "CCER"]);
+    assert_eq!(code, 1, "{wrong}");
+    assert!(wrong.contains("code 402"), "{wrong}");
+    assert!(server.terminate().success());
+
+    // The journal settles the deposit once: 10,000,000.00 + 2,500.50.
+    let out = tmp.path().join("reports");
+    let replay = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["replay", "--journal"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let replayed = output_within(replay, "cetx replay", Duration::from_secs(30));
+    assert!(replayed.status.success(), "{replayed:?}");
+    let accounts = std::fs::read_to_string(out.join("accounts.csv")).unwrap();
+    let line = accounts
+        .lines()
+        .find(|l| l.starts_with("1001,") && l.contains(",CEA2025,"))
+        .expect("account 1001's CEA2025 line");
+    assert!(line.ends_with(",10002500.50"), "{line}");
+    let line = accounts
+        .lines()
+        .find(|l| l.starts_with("2001,") && l.contains(",CEA2025,"))
+        .expect("account 2001's CEA2025 line");
+    assert!(line.contains(",50500,"), "50,000 + 700 - 200: {line}");
+}

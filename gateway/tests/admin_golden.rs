@@ -1,0 +1,92 @@
+//! docs/ADMIN.md's hex examples are what the codec writes and reads.
+
+use bytes::BytesMut;
+use cetx_engine::Direction;
+use cetx_gateway::codec::FrameCodec;
+use cetx_gateway::protocol::admin::{
+    AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
+};
+use cetx_gateway::protocol::Secret;
+use tokio_util::codec::{Decoder, Encoder};
+
+const ADMIN_MD: &str = include_str!("../../docs/ADMIN.md");
+
+/// The bytes of the doc's ```` ```hex NAME ```` block (hex before each `#`).
+fn block(name: &str) -> Vec<u8> {
+    let start = ADMIN_MD
+        .find(&format!("```hex {name}\n"))
+        .unwrap_or_else(|| panic!("docs/ADMIN.md has no block {name}"));
+    ADMIN_MD[start..]
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.starts_with("```"))
+        .flat_map(|line| {
+            line.split('#')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|byte| u8::from_str_radix(byte, 16).expect("a hex byte"))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// An operator's end: writes requests, reads replies.
+type OperatorCodec = FrameCodec<AdminReply, AdminRequest>;
+/// The server's end.
+type ServerCodec = FrameCodec<AdminRequest, AdminReply>;
+
+fn codec<In, Out>() -> FrameCodec<In, Out> {
+    FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME)
+}
+
+#[test]
+fn the_requests_in_the_doc_are_the_codecs() {
+    let examples = [
+        (
+            "admin.Login",
+            AdminRequest::Login {
+                protocol_version: ADMIN_PROTOCOL_VERSION,
+                operator: 9,
+                secret: Secret::new("s3cret"),
+            },
+        ),
+        (
+            "admin.Action",
+            AdminRequest::Action {
+                request_id: 7,
+                action: AdminAction::Transfer {
+                    reference: "REG-42".into(),
+                    account: 1001,
+                    symbol: Some("CEA2025".into()),
+                    direction: Direction::In,
+                    amount: 1000,
+                },
+            },
+        ),
+    ];
+    for (name, message) in examples {
+        let mut bytes = BytesMut::new();
+        let mut operator: OperatorCodec = codec();
+        operator.encode(message.clone(), &mut bytes).unwrap();
+        assert_eq!(bytes.to_vec(), block(name), "{name}");
+        let mut server: ServerCodec = codec();
+        let mut src = BytesMut::from(&block(name)[..]);
+        assert_eq!(server.decode(&mut src).unwrap(), Some(message), "{name}");
+    }
+}
+
+#[test]
+fn the_replies_in_the_doc_are_the_codecs() {
+    let reply = AdminReply::Applied {
+        request_id: 7,
+        seq: 1234,
+    };
+    let mut bytes = BytesMut::new();
+    let mut server: ServerCodec = codec();
+    server.encode(reply.clone(), &mut bytes).unwrap();
+    assert_eq!(bytes.to_vec(), block("admin.Applied"));
+    let mut operator: OperatorCodec = codec();
+    let mut src = BytesMut::from(&block("admin.Applied")[..]);
+    assert_eq!(operator.decode(&mut src).unwrap(), Some(reply));
+}

@@ -1,0 +1,307 @@
+//! The operators' channel over loopback: an operator opens and funds an
+//! account on a running market, its broker trades with it at once, a
+//! re-sent transfer changes nothing, a transfer out that would break a
+//! reservation is refused, a halt stops orders until resumed, a broker's
+//! credentials are refused, and all of it survives a restart.
+//!
+//! Every wait is a read with a timeout; every loop is bounded.
+
+use std::time::Duration;
+
+use cetx_engine::{Direction, ParticipantType, RejectReason};
+use cetx_gateway::admin::{AdminClient, AdminClientError};
+use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
+use cetx_tests::server::TestServer;
+
+/// Longest wait for any one answer.
+const WAIT: Duration = Duration::from_secs(10);
+
+const OPERATOR_SECRET: &str = "operator-secret-9";
+
+/// The demo market with an operators' channel and operator 9.
+fn config() -> ServerConfig {
+    let text = format!(
+        "{DEFAULT_TOML}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{OPERATOR_SECRET}\"\n"
+    );
+    ServerConfig::from_toml_str(&text).unwrap()
+}
+
+async fn operator(server: &TestServer) -> AdminClient {
+    AdminClient::connect(server.admin.unwrap(), 9, OPERATOR_SECRET)
+        .await
+        .expect("the operator logs in")
+}
+
+fn transfer(
+    reference: &str,
+    account: u32,
+    symbol: Option<&str>,
+    direction: Direction,
+    amount: u64,
+) -> AdminAction {
+    AdminAction::Transfer {
+        reference: reference.to_owned(),
+        account,
+        symbol: symbol.map(Into::into),
+        direction,
+        amount,
+    }
+}
+
+/// The seq of an applied action; panics on anything else.
+fn applied(reply: &AdminReply) -> u64 {
+    match reply {
+        AdminReply::Applied { seq, .. } => *seq,
+        other => panic!("not applied: {other:?}"),
+    }
+}
+
+fn rejected(reply: &AdminReply) -> u16 {
+    match reply {
+        AdminReply::Rejected { reason, .. } => *reason,
+        other => panic!("not rejected: {other:?}"),
+    }
+}
+
+/// The next report that is not a heartbeat.
+async fn report(client: &mut Client) -> ServerFrame {
+    client
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait")
+}
+
+fn sell(client_order_id: u64, account: u32, quantity_t: u64) -> NewOrder {
+    NewOrder::limit(
+        client_order_id,
+        account,
+        "CEA2025",
+        Side::Sell,
+        90_00,
+        quantity_t,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_onboards_funds_and_halts_on_a_running_market() {
+    let server = TestServer::start(config()).await;
+
+    // A broker's credentials do not open the operators' channel.
+    let refused = AdminClient::connect(server.admin.unwrap(), 1, "demo-secret-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, AdminClientError::Refused { reason, .. } if reason == RejectReason::BadCredentials.code()),
+        "{refused}"
+    );
+
+    let mut desk = operator(&server).await;
+    // Account 3001 for broker 2, funded by the bank and the registry.
+    let open = AdminAction::OpenAccount {
+        account: 3001,
+        broker: 2,
+        participant: ParticipantType::ComplianceEntity,
+    };
+    applied(&desk.act(open.clone()).await.unwrap());
+    assert_eq!(
+        rejected(&desk.act(open).await.unwrap()),
+        RejectReason::AccountExists.code()
+    );
+    let unknown_broker = AdminAction::OpenAccount {
+        account: 3002,
+        broker: 77,
+        participant: ParticipantType::Institution,
+    };
+    assert_eq!(
+        rejected(&desk.act(unknown_broker).await.unwrap()),
+        RejectReason::UnknownBroker.code()
+    );
+    applied(
+        &desk
+            .act(transfer("BANK-1", 3001, None, Direction::In, 1_000_000_00))
+            .await
+            .unwrap(),
+    );
+    let credit = transfer(
+        "REG-2026-00042",
+        3001,
+        Some("CEA2025"),
+        Direction::In,
+        1_000,
+    );
+    applied(&desk.act(credit.clone()).await.unwrap());
+    // Sent again: nothing changes twice.
+    assert_eq!(
+        rejected(&desk.act(credit).await.unwrap()),
+        RejectReason::DuplicateReference.code()
+    );
+
+    // Broker 2 sells from the new account at once; broker 1 buys.
+    let mut seller = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .unwrap();
+    let mut buyer = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    seller.submit(sell(1, 3001, 900)).await.unwrap();
+    assert!(matches!(
+        report(&mut seller).await.message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+    buyer
+        .submit(NewOrder::limit(1, 1001, "CEA2025", Side::Buy, 90_00, 100))
+        .await
+        .unwrap();
+    assert!(matches!(
+        report(&mut buyer).await.message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+    assert!(matches!(
+        report(&mut seller).await.message,
+        ServerMessage::Fill {
+            quantity_t: 100,
+            leaves_t: 800,
+            ..
+        }
+    ));
+    assert!(matches!(
+        report(&mut buyer).await.message,
+        ServerMessage::Fill {
+            quantity_t: 100,
+            ..
+        }
+    ));
+
+    // 100 t are left free, 800 t rest in the sell: a transfer out of 200 t
+    // would break the reservation.
+    assert_eq!(
+        rejected(
+            &desk
+                .act(transfer(
+                    "REG-OUT-1",
+                    3001,
+                    Some("CEA2025"),
+                    Direction::Out,
+                    200
+                ))
+                .await
+                .unwrap()
+        ),
+        RejectReason::InsufficientHoldings.code()
+    );
+    applied(
+        &desk
+            .act(transfer(
+                "REG-OUT-2",
+                3001,
+                Some("CEA2025"),
+                Direction::Out,
+                100,
+            ))
+            .await
+            .unwrap(),
+    );
+
+    // A halt stops new orders until resumed.
+    applied(
+        &desk
+            .act(AdminAction::Halt {
+                symbol: "CEA2025".into(),
+            })
+            .await
+            .unwrap(),
+    );
+    buyer
+        .submit(NewOrder::limit(2, 1001, "CEA2025", Side::Buy, 90_00, 10))
+        .await
+        .unwrap();
+    assert!(matches!(
+        report(&mut buyer).await.message,
+        ServerMessage::OrderRejected { reason, .. } if reason == RejectReason::MarketClosed.code()
+    ));
+    // Resumed, it takes the calendar's phase of the moment (the wall
+    // clock's: open or closed, whenever the test runs).
+    let resume_cea = AdminAction::Resume {
+        symbol: "CEA2025".into(),
+    };
+    applied(&desk.act(resume_cea).await.unwrap());
+    let unknown = desk
+        .act(AdminAction::Halt {
+            symbol: "CEA1999".into(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(unknown, AdminReply::Rejected { seq: 0, reason, .. } if reason == RejectReason::UnknownSymbol.code())
+    );
+    let resume = (seller.last_seq(), buyer.last_seq());
+    drop((seller, buyer, desk));
+    let data = server.stop().await;
+
+    // After a restart: the account, its holdings and the references are
+    // all there.
+    let server = TestServer::start_in(config(), data).await;
+    let mut desk = operator(&server).await;
+    let again = transfer(
+        "REG-2026-00042",
+        3001,
+        Some("CEA2025"),
+        Direction::In,
+        1_000,
+    );
+    assert_eq!(
+        rejected(&desk.act(again).await.unwrap()),
+        RejectReason::DuplicateReference.code(),
+        "a reference is remembered across a restart"
+    );
+    // 1,000 t in, 100 t sold, 100 t out: 800 t left to sell (the resting
+    // sell was cancelled when broker 2 disconnected).
+    let too_much = transfer("REG-OUT-3", 3001, Some("CEA2025"), Direction::Out, 801);
+    assert_eq!(
+        rejected(&desk.act(too_much).await.unwrap()),
+        RejectReason::InsufficientHoldings.code()
+    );
+    // (The test server opens the market by hand at start, halted
+    // instruments too.)
+    let mut seller = Client::connect(server.addr, 2, "demo-secret-2", resume.0)
+        .await
+        .unwrap();
+    let mut buyer = Client::connect(server.addr, 1, "demo-secret-1", resume.1)
+        .await
+        .unwrap();
+    // The sell broker 2's disconnect cancelled comes first.
+    assert!(matches!(
+        report(&mut seller).await.message,
+        ServerMessage::Cancelled {
+            cancelled_t: 800,
+            ..
+        }
+    ));
+    seller.submit(sell(2, 3001, 800)).await.unwrap();
+    let answer = report(&mut seller).await;
+    assert!(
+        matches!(answer.message, ServerMessage::OrderAccepted { .. }),
+        "{answer:?}"
+    );
+    buyer
+        .submit(NewOrder::limit(3, 1001, "CEA2025", Side::Buy, 90_00, 50))
+        .await
+        .unwrap();
+    assert!(matches!(
+        report(&mut buyer).await.message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+    assert!(matches!(
+        report(&mut seller).await.message,
+        ServerMessage::Fill {
+            quantity_t: 50,
+            leaves_t: 750,
+            ..
+        }
+    ));
+    server.stop().await;
+}

@@ -1,0 +1,167 @@
+//! The Prometheus endpoint over TCP: a server with `[metrics]` on a free
+//! port, two brokers that order, amend, cancel, trade and get rejected,
+//! and `GET /metrics` before and after: each counter moved by exactly
+//! what was done; and the page has exactly the metrics docs/OPERATIONS.md
+//! lists.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::config::{MetricsSettings, ServerConfig};
+use cetx_gateway::protocol::Side;
+use cetx_tests::server::TestServer;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// `GET /metrics` on a new connection: the status line and the body.
+async fn scrape(addr: SocketAddr) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = "GET /metrics HTTP/1.1\r\nHost: cetx\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let answer = String::from_utf8(answer).expect("the page is text");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    (head.to_owned(), body.to_owned())
+}
+
+/// The value of the sample `series` (name and labels, as on the page).
+fn value(page: &str, series: &str) -> u64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{series} is not on the page:\n{page}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{series}: {e}"))
+}
+
+/// The metric families on a page, from its `# TYPE` lines.
+fn families(page: &str) -> BTreeSet<String> {
+    page.lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The metrics docs/OPERATIONS.md lists: the first cell of its table rows.
+fn documented() -> BTreeSet<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/OPERATIONS.md");
+    let doc = std::fs::read_to_string(path).expect("docs/OPERATIONS.md");
+    doc.lines()
+        .filter_map(|line| line.strip_prefix("| `")?.split('`').next())
+        .filter(|name| name.starts_with("cetx_") || name.starts_with("process_"))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn answered(client: &mut Client, reports: usize) {
+    for _ in 0..reports {
+        client
+            .next_report(WAIT)
+            .await
+            .expect("the connection works")
+            .expect("a report in time");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_move_with_what_the_brokers_do() {
+    let mut config = ServerConfig::embedded_default();
+    config.metrics = Some(MetricsSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+    });
+    let server = TestServer::start(config).await;
+    let metrics = server.metrics.expect("the config has [metrics]");
+
+    let (head, before) = scrape(metrics).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert_eq!(
+        value(&before, r#"cetx_trades_total{instrument="CEA2025"}"#),
+        0
+    );
+    assert_eq!(value(&before, r#"cetx_requests_total{kind="order"}"#), 0);
+    assert_eq!(value(&before, "cetx_sessions"), 0);
+
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    let mut two = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .unwrap();
+    one.submit(NewOrder::limit(1, 1001, "CEA2025", Side::Buy, 85_10, 10))
+        .await
+        .unwrap();
+    answered(&mut one, 1).await;
+    one.amend(1, 85_20, 10).await.unwrap();
+    answered(&mut one, 1).await;
+    // Trades 4 t at 85.20; 6 t of the bid stay, then are cancelled.
+    two.submit(NewOrder::limit(1, 2001, "CEA2025", Side::Sell, 85_20, 4))
+        .await
+        .unwrap();
+    answered(&mut two, 2).await;
+    answered(&mut one, 1).await;
+    one.cancel(1).await.unwrap();
+    answered(&mut one, 1).await;
+    // Outside the band (90.00 ± 10%): the engine rejects it, 103.
+    two.submit(NewOrder::limit(2, 2001, "CEA2025", Side::Sell, 1_00, 1))
+        .await
+        .unwrap();
+    answered(&mut two, 1).await;
+    // No such client order id: the gateway refuses it, 409.
+    two.cancel(99).await.unwrap();
+    answered(&mut two, 1).await;
+
+    let (_, after) = scrape(metrics).await;
+    for (series, expected) in [
+        (r#"cetx_requests_total{kind="order"}"#, 2 + 1),
+        (r#"cetx_requests_total{kind="amend"}"#, 1),
+        (r#"cetx_requests_total{kind="cancel"}"#, 2),
+        (
+            r#"cetx_rejects_total{code="103",reason="PriceOutsideBand"}"#,
+            1,
+        ),
+        (
+            r#"cetx_rejects_total{code="409",reason="UnknownClientOrderId"}"#,
+            1,
+        ),
+        (r#"cetx_trades_total{instrument="CEA2025"}"#, 1),
+        (r#"cetx_traded_tonnes_total{instrument="CEA2025"}"#, 4),
+        (r#"cetx_trades_total{instrument="CEA2024"}"#, 0),
+        ("cetx_sessions", 2),
+        ("cetx_pending_connections", 0),
+        ("cetx_report_subscriptions", 2),
+        ("cetx_running", 1),
+    ] {
+        assert_eq!(value(&after, series), expected, "{series}");
+    }
+    let moved = |series: &str| value(&after, series) > value(&before, series);
+    for series in [
+        "cetx_journal_commits_total",
+        "cetx_journal_entries_total",
+        "cetx_journal_syncs_total",
+        "cetx_journal_sync_seconds_count",
+        "cetx_journal_commit_entries_count",
+        "cetx_engine_turn_seconds_count",
+        "cetx_journal_durable_seq",
+    ] {
+        assert!(moved(series), "{series} did not move:\n{after}");
+    }
+    assert!(
+        value(&after, r#"cetx_journal_sync_seconds_bucket{le="+Inf"}"#)
+            == value(&after, "cetx_journal_sync_seconds_count")
+    );
+    assert!(value(&after, "process_resident_memory_bytes") > 1 << 20);
+    assert_eq!(families(&after), documented(), "the page and OPERATIONS.md");
+    drop((one, two));
+    server.stop().await;
+}
