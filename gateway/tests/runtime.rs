@@ -211,16 +211,22 @@ fn a_full_queue_is_answered_busy_and_nothing_taken_is_lost() {
     let wait = Waiter::new();
     let mut s1 = handle.connect(B1, 0).unwrap();
 
-    // A burst far faster than the engine thread takes requests: each
-    // request is sent again until the queue takes it.
+    // A burst far faster than the engine thread takes requests (built
+    // beforehand, so that the loop only sends): each request is sent again
+    // until the queue takes it.
+    let requests: Vec<_> = (1..=300)
+        .map(|coid| {
+            (
+                coid,
+                request(&limit(coid, 1001, "CEA2025", Side::Buy, 85_00, 1)),
+            )
+        })
+        .collect();
     let mut taken = Vec::new();
     let mut busy = 0;
-    for coid in 1..=300 {
+    for (coid, request) in requests {
         loop {
-            match handle.submit(
-                B1,
-                request(&limit(coid, 1001, "CEA2025", Side::Buy, 85_00, 1)),
-            ) {
+            match handle.submit(B1, request) {
                 Ok(()) => break,
                 Err(SubmitError::Busy) => busy += 1,
                 Err(other) => panic!("unexpected {other}"),
