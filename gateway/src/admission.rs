@@ -12,18 +12,27 @@
 //! flood of connections that never log in can take pending slots, never
 //! the sessions of brokers with valid credentials.
 //!
+//! When the pool is full (a flood from many addresses), a new connection
+//! whose address has room takes the place of the **oldest** pending one,
+//! which is told `LoginRejected` 412 and closed
+//! ([`Admission::admit_evicting`]). A broker's login takes milliseconds, so
+//! the oldest is an idle one: a flood cannot keep a broker out by holding
+//! the pool, only by filling it faster than brokers log in.
+//!
 //! ```text
 //! accept ─► PendingSlot (pool, per address) ─login ok─► SessionSlot
-//!             over a limit: LoginRejected 412, close
+//!             address over its share: LoginRejected 412, close
+//!             pool full: the oldest pending one is closed (412) instead
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerSettings;
 
@@ -40,6 +49,10 @@ pub(crate) struct Admission {
     max_sessions: usize,
     /// Connections refused for want of a pending slot, for metrics.
     refused: AtomicU64,
+    /// The pending slots in the order they were given, each with the token
+    /// that closes its connection: the front is the oldest.
+    queue: Mutex<VecDeque<(u64, CancellationToken)>>,
+    next_id: AtomicU64,
 }
 
 /// Why a new connection got no pending slot.
@@ -56,6 +69,8 @@ pub(crate) enum Full {
 pub(crate) struct PendingSlot {
     admission: Arc<Admission>,
     addr: IpAddr,
+    id: u64,
+    evicted: CancellationToken,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -77,6 +92,8 @@ impl Admission {
             max_pending: slots(settings.max_pending_logins),
             max_sessions: slots(settings.max_connections),
             refused: AtomicU64::new(0),
+            queue: Mutex::new(VecDeque::new()),
+            next_id: AtomicU64::new(0),
         })
     }
 
@@ -85,10 +102,7 @@ impl Admission {
     /// # Errors
     /// [`Full`] when the pool or the address's share is taken.
     pub(crate) fn admit(self: &Arc<Self>, addr: IpAddr) -> Result<PendingSlot, Full> {
-        let mut per_address = self
-            .per_address
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut per_address = self.lock_addresses();
         let held = per_address.get(&addr).copied().unwrap_or(0);
         let permit = if held >= self.max_pending_per_address {
             Err(Full::Address)
@@ -101,11 +115,84 @@ impl Admission {
             self.refused.fetch_add(1, Ordering::Relaxed);
         })?;
         per_address.insert(addr, held + 1);
-        Ok(PendingSlot {
+        drop(per_address);
+        Ok(self.register(addr, permit))
+    }
+
+    /// A pending slot for a connection from `addr` when the pool is full:
+    /// the oldest pending connection is closed to make room, and this one
+    /// waits at most `wait` for its slot.
+    ///
+    /// # Errors
+    /// [`Full::Address`] when the address holds its share;
+    /// [`Full::Pending`] when no slot was freed in time.
+    pub(crate) async fn admit_evicting(
+        self: &Arc<Self>,
+        addr: IpAddr,
+        wait: Duration,
+    ) -> Result<PendingSlot, Full> {
+        {
+            let mut per_address = self.lock_addresses();
+            let held = per_address.get(&addr).copied().unwrap_or(0);
+            if held >= self.max_pending_per_address {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(Full::Address);
+            }
+            // The address's share is held while the slot is waited for.
+            per_address.insert(addr, held + 1);
+        }
+        let oldest = self
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        if let Some((_, token)) = oldest {
+            token.cancel();
+        }
+        let acquire = Arc::clone(&self.pending).acquire_owned();
+        match tokio::time::timeout(wait, acquire).await {
+            Ok(Ok(permit)) => Ok(self.register(addr, permit)),
+            _ => {
+                self.release_address(addr);
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                Err(Full::Pending)
+            }
+        }
+    }
+
+    /// The slot of a permit taken for `addr` (whose share is counted),
+    /// queued as the newest.
+    fn register(self: &Arc<Self>, addr: IpAddr, permit: OwnedSemaphorePermit) -> PendingSlot {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let evicted = CancellationToken::new();
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back((id, evicted.clone()));
+        PendingSlot {
             admission: Arc::clone(self),
             addr,
+            id,
+            evicted,
             _permit: permit,
-        })
+        }
+    }
+
+    fn lock_addresses(&self) -> std::sync::MutexGuard<'_, BTreeMap<IpAddr, u32>> {
+        self.per_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Gives back one of `addr`'s share.
+    fn release_address(&self, addr: IpAddr) {
+        let mut per_address = self.lock_addresses();
+        if let Some(held) = per_address.get_mut(&addr) {
+            *held -= 1;
+            if *held == 0 {
+                per_address.remove(&addr);
+            }
+        }
     }
 
     /// Connections now holding a pending slot, and sessions now holding a
@@ -146,20 +233,23 @@ impl PendingSlot {
     pub(crate) const fn addr(&self) -> IpAddr {
         self.addr
     }
+
+    /// Cancelled when a newer connection takes this one's place.
+    pub(crate) fn evicted(&self) -> CancellationToken {
+        self.evicted.clone()
+    }
 }
 
 impl Drop for PendingSlot {
     fn drop(&mut self) {
-        let mut per_address = self
+        self.admission.release_address(self.addr);
+        let mut queue = self
             .admission
-            .per_address
+            .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(held) = per_address.get_mut(&self.addr) {
-            *held -= 1;
-            if *held == 0 {
-                per_address.remove(&self.addr);
-            }
+        if let Some(at) = queue.iter().position(|(id, _)| *id == self.id) {
+            queue.remove(at);
         }
     }
 }
@@ -188,6 +278,54 @@ mod tests {
         let _other = admission.admit(b).unwrap();
         drop(first);
         assert!(admission.admit(a).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_closes_its_oldest_for_a_newcomer() {
+        let admission = admission(2, 2);
+        let oldest = admission.admit([10, 0, 0, 1].into()).unwrap();
+        let newer = admission.admit([10, 0, 0, 2].into()).unwrap();
+        let (oldest_gone, newer_gone) = (oldest.evicted(), newer.evicted());
+        let waiting = {
+            let admission = Arc::clone(&admission);
+            tokio::spawn(async move {
+                admission
+                    .admit_evicting([10, 0, 0, 3].into(), Duration::from_secs(10))
+                    .await
+            })
+        };
+        // The oldest is told to go; its connection's end frees the slot.
+        oldest_gone.cancelled().await;
+        assert!(!newer_gone.is_cancelled());
+        drop(oldest);
+        let newcomer = waiting.await.unwrap().expect("the freed slot");
+        assert_eq!(newcomer.addr(), IpAddr::from([10, 0, 0, 3]));
+        // An address over its share is still refused, whatever the pool.
+        drop(newer);
+        let _third = admission.admit([10, 0, 0, 3].into()).unwrap();
+        assert_eq!(
+            admission
+                .admit_evicting([10, 0, 0, 3].into(), Duration::from_secs(10))
+                .await
+                .unwrap_err(),
+            Full::Address
+        );
+    }
+
+    #[tokio::test]
+    async fn a_newcomer_is_refused_when_no_slot_is_freed_in_time() {
+        let admission = admission(1, 1);
+        let _held = admission.admit([10, 0, 0, 1].into()).unwrap();
+        let refused = admission
+            .admit_evicting([10, 0, 0, 2].into(), Duration::from_millis(20))
+            .await
+            .unwrap_err();
+        assert_eq!(refused, Full::Pending);
+        // Its address's share was given back.
+        assert_eq!(
+            admission.lock_addresses().get(&IpAddr::from([10, 0, 0, 2])),
+            None
+        );
     }
 
     #[test]

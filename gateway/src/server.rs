@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::Encoder;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Full};
 use crate::backoff::LoginBackoff;
 use crate::codec::ServerCodec;
 use crate::config::ServerConfig;
@@ -46,6 +46,10 @@ const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept` (out of file descriptors, say), so that
 /// the loop does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Longest a new connection waits for the pending slot of the oldest
+/// pending connection it closed (that one's task frees it at once).
+const EVICTION_WAIT: Duration = Duration::from_secs(1);
 
 /// Why [`Server::run`] stopped other than by its token.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +204,24 @@ impl Server {
                             let ctx = Arc::clone(&self.ctx);
                             let token = sessions_shutdown.clone();
                             sessions.spawn(session::run(stream, slot, ctx, token));
+                        }
+                        Err(Full::Pending) => {
+                            // The pool is full: this connection takes the
+                            // oldest pending one's place.
+                            let ctx = Arc::clone(&self.ctx);
+                            let token = sessions_shutdown.clone();
+                            let refusal = refusal.clone();
+                            sessions.spawn(async move {
+                                match ctx.admission.admit_evicting(peer.ip(), EVICTION_WAIT).await {
+                                    Ok(slot) => session::run(stream, slot, ctx, token).await,
+                                    Err(full) => {
+                                        if ctx.tls.is_none() {
+                                            refuse(&stream, &refusal);
+                                        }
+                                        tracing::debug!(%peer, ?full, "refused a connection: no pending slot was freed in time");
+                                    }
+                                }
+                            });
                         }
                         Err(full) => {
                             // A TLS peer could not read a plain frame: it

@@ -254,8 +254,13 @@ async fn login(
     shutdown: &CancellationToken,
     pending: PendingSlot,
 ) -> Result<(BrokerId, Subscription, SessionSlot), Ended> {
+    let evicted = pending.evicted();
     let first = tokio::select! {
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
+        // A newer connection took this one's pending slot.
+        () = evicted.cancelled() => {
+            return Err(refuse_login(conn, RejectReason::TooManyConnections).await)
+        }
         first = timeout(ctx.login_timeout, conn.next()) => first,
     };
     let message = match first {

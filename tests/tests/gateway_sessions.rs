@@ -144,6 +144,41 @@ async fn a_flood_of_idle_connections_never_refuses_a_broker() {
     server.stop().await;
 }
 
+/// When every pending slot is held, by idle sockets from as many
+/// addresses as there are slots, a broker still logs in: its connection
+/// takes the oldest idle one's place, which is told 412 and closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pending_pool_gives_way_to_a_new_connection() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.max_pending_logins = 4;
+    config.server.max_pending_per_address = 1;
+    let server = TestServer::start(config).await;
+    let mut idle = Vec::new();
+    for last in 1..=4 {
+        idle.push(raw_from(&server, loopback(last)).await);
+    }
+    let started = Instant::now();
+    let (_broker, answer) = try_login(&server, loopback(9), 1, SECRET_1, 0).await;
+    let took = started.elapsed();
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    eprintln!("a broker logged in {took:?} into a full pending pool");
+    // The oldest idle connection made room, and only it.
+    assert_eq!(
+        login_rejected(next_frame(&mut idle[0]).await.as_ref()),
+        Some(412)
+    );
+    assert!(next_frame(&mut idle[0]).await.is_none(), "then closed");
+    for conn in &mut idle[1..] {
+        let nothing = tokio::time::timeout(Duration::from_millis(100), conn.next()).await;
+        assert!(
+            nothing.is_err(),
+            "a newer idle connection stays: {nothing:?}"
+        );
+    }
+    drop(idle);
+    server.stop().await;
+}
+
 fn order(client_order_id: u64, account: u32, side: Side, quantity_t: u64) -> NewOrder {
     NewOrder::limit(client_order_id, account, "CEA2025", side, 90_00, quantity_t)
 }
