@@ -219,79 +219,47 @@ fn spec_differences(
     config: &InstrumentSpec,
     found: &mut Vec<Difference>,
 ) {
-    let mut differ = |field, in_journal: String, in_config: String| {
-        if in_journal != in_config {
-            found.push(Difference::Instrument {
-                symbol: config.symbol.clone(),
-                field,
-                journal: in_journal,
-                config: in_config,
-            });
-        }
+    // Decimals compare by value: a tick of 0.05 is one of 0.050.
+    let normal = |spec: &InstrumentSpec| InstrumentSpec {
+        tick: spec.tick.normalize(),
+        reference_price: spec.reference_price.normalize(),
+        ..spec.clone()
     };
-    let text = |value: &dyn std::fmt::Debug| format!("{value:?}");
-    differ("kind", text(&journal.kind), text(&config.kind));
-    differ(
-        "tick",
-        journal.tick.normalize().to_string(),
-        config.tick.normalize().to_string(),
-    );
-    differ("lot_t", text(&journal.lot_t), text(&config.lot_t));
-    differ(
-        "min_order_t",
-        text(&journal.min_order_t),
-        text(&config.min_order_t),
-    );
-    differ(
-        "max_order_t",
-        text(&journal.max_order_t),
-        text(&config.max_order_t),
-    );
-    differ("band_bps", text(&journal.band_bps), text(&config.band_bps));
-    differ(
-        "reference_price",
-        journal.reference_price.normalize().to_string(),
-        config.reference_price.normalize().to_string(),
-    );
-    differ(
-        "max_orders",
-        text(&journal.max_orders),
-        text(&config.max_orders),
-    );
-    differ("eligible", text(&journal.eligible), text(&config.eligible));
-    differ(
-        "position_limit_t",
-        text(&journal.position_limit_t),
-        text(&config.position_limit_t),
-    );
-    differ(
-        "large_holder_bps",
-        text(&journal.large_holder_bps),
-        text(&config.large_holder_bps),
-    );
-    differ(
-        "t_plus_one",
-        text(&journal.t_plus_one),
-        text(&config.t_plus_one),
-    );
-    differ(
-        "opposite_side_gap_days",
-        text(&journal.opposite_side_gap_days),
-        text(&config.opposite_side_gap_days),
-    );
-    differ(
-        "max_orders_per_account",
-        text(&journal.max_orders_per_account),
-        text(&config.max_orders_per_account),
-    );
-    differ(
-        "max_orders_per_broker",
-        text(&journal.max_orders_per_broker),
-        text(&config.max_orders_per_broker),
-    );
-    differ(
-        "max_price_levels",
-        text(&journal.max_price_levels),
-        text(&config.max_price_levels),
+    let (ours, theirs) = (normal(journal), normal(config));
+    macro_rules! compare {
+        ($($field:ident),* $(,)?) => {
+            // Every field is named here, so a new one cannot be forgotten.
+            let InstrumentSpec { symbol: _, $($field: _),* } = journal;
+            $(
+                let (in_journal, in_config) =
+                    (format!("{:?}", ours.$field), format!("{:?}", theirs.$field));
+                if in_journal != in_config {
+                    found.push(Difference::Instrument {
+                        symbol: config.symbol.clone(),
+                        field: stringify!($field),
+                        journal: in_journal,
+                        config: in_config,
+                    });
+                }
+            )*
+        };
+    }
+    compare!(
+        kind,
+        tick,
+        lot_t,
+        min_order_t,
+        max_order_t,
+        band_bps,
+        reference_price,
+        max_orders,
+        eligible,
+        position_limit_t,
+        large_holder_bps,
+        t_plus_one,
+        opposite_side_gap_days,
+        max_orders_per_account,
+        max_orders_per_broker,
+        max_price_levels,
     );
 }

@@ -49,51 +49,15 @@ enum Action {
     },
     /// Pay cash into an account (from the settlement bank), once per
     /// reference id.
-    Deposit {
-        #[arg(long)]
-        account: u32,
-        /// CNY, e.g. `5000000.00`.
-        #[arg(long)]
-        amount: Decimal,
-        /// The bank's reference id.
-        #[arg(long = "ref")]
-        reference: String,
-    },
+    Deposit(Cash),
     /// Pay unreserved cash out of an account, once per reference id.
-    Withdraw {
-        #[arg(long)]
-        account: u32,
-        #[arg(long)]
-        amount: Decimal,
-        #[arg(long = "ref")]
-        reference: String,
-    },
+    Withdraw(Cash),
     /// Credit allowances from the registry, once per reference id.
-    TransferIn {
-        #[arg(long)]
-        account: u32,
-        #[arg(long)]
-        symbol: String,
-        /// Tonnes.
-        #[arg(long)]
-        qty: u64,
-        /// The registry's reference id.
-        #[arg(long = "ref")]
-        reference: String,
-    },
+    TransferIn(Allowances),
     /// Debit free allowances to the registry (e.g. for compliance
     /// surrender), once per reference id; refused if open sell orders
     /// reserve them.
-    TransferOut {
-        #[arg(long)]
-        account: u32,
-        #[arg(long)]
-        symbol: String,
-        #[arg(long)]
-        qty: u64,
-        #[arg(long = "ref")]
-        reference: String,
-    },
+    TransferOut(Allowances),
     /// Halt an instrument until `resume`.
     Halt {
         #[arg(long)]
@@ -120,6 +84,34 @@ enum Action {
         /// The file.
         file: PathBuf,
     },
+}
+
+/// A cash transfer's arguments.
+#[derive(Debug, clap::Args)]
+struct Cash {
+    #[arg(long)]
+    account: u32,
+    /// CNY, e.g. `5000000.00`.
+    #[arg(long)]
+    amount: Decimal,
+    /// The bank's reference id.
+    #[arg(long = "ref")]
+    reference: String,
+}
+
+/// An allowance transfer's arguments.
+#[derive(Debug, clap::Args)]
+struct Allowances {
+    #[arg(long)]
+    account: u32,
+    #[arg(long)]
+    symbol: String,
+    /// Tonnes.
+    #[arg(long)]
+    qty: u64,
+    /// The registry's reference id.
+    #[arg(long = "ref")]
+    reference: String,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -202,14 +194,22 @@ fn secret(file: Option<&Path>) -> Result<String> {
 
 /// The wire action of a single command-line action.
 fn to_wire(action: &Action) -> Result<AdminAction> {
-    let transfer =
-        |reference: &str, account, symbol: Option<&str>, direction, amount| AdminAction::Transfer {
-            reference: reference.to_owned(),
-            account,
-            symbol: symbol.map(Into::into),
+    let cash = |c: &Cash, direction| -> Result<AdminAction> {
+        Ok(AdminAction::Transfer {
+            reference: c.reference.clone(),
+            account: c.account,
+            symbol: None,
             direction,
-            amount,
-        };
+            amount: fen(c.amount)?,
+        })
+    };
+    let allowances = |a: &Allowances, direction| AdminAction::Transfer {
+        reference: a.reference.clone(),
+        account: a.account,
+        symbol: Some(a.symbol.as_str().into()),
+        direction,
+        amount: a.qty,
+    };
     Ok(match action {
         Action::OpenAccount {
             account,
@@ -224,28 +224,10 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
                 Participant::Individual => ParticipantType::Individual,
             },
         },
-        Action::Deposit {
-            account,
-            amount,
-            reference,
-        } => transfer(reference, *account, None, Direction::In, fen(*amount)?),
-        Action::Withdraw {
-            account,
-            amount,
-            reference,
-        } => transfer(reference, *account, None, Direction::Out, fen(*amount)?),
-        Action::TransferIn {
-            account,
-            symbol,
-            qty,
-            reference,
-        } => transfer(reference, *account, Some(symbol), Direction::In, *qty),
-        Action::TransferOut {
-            account,
-            symbol,
-            qty,
-            reference,
-        } => transfer(reference, *account, Some(symbol), Direction::Out, *qty),
+        Action::Deposit(c) => cash(c, Direction::In)?,
+        Action::Withdraw(c) => cash(c, Direction::Out)?,
+        Action::TransferIn(a) => allowances(a, Direction::In),
+        Action::TransferOut(a) => allowances(a, Direction::Out),
         Action::Halt { symbol } => AdminAction::Halt {
             symbol: symbol.as_str().into(),
         },
@@ -313,29 +295,26 @@ impl BatchRow {
                 .with_context(|| format!("{} needs an amount", self.action))
         };
         let (account, reference) = (self.account, self.reference.clone());
+        let cash = || -> Result<Cash> {
+            Ok(Cash {
+                account,
+                amount: needs_amount()?,
+                reference: reference.clone(),
+            })
+        };
+        let allowances = || -> Result<Allowances> {
+            Ok(Allowances {
+                account,
+                qty: needs_symbol()?,
+                symbol: self.symbol.clone(),
+                reference: reference.clone(),
+            })
+        };
         to_wire(&match self.action.as_str() {
-            "deposit" => Action::Deposit {
-                account,
-                amount: needs_amount()?,
-                reference,
-            },
-            "withdraw" => Action::Withdraw {
-                account,
-                amount: needs_amount()?,
-                reference,
-            },
-            "transfer-in" => Action::TransferIn {
-                account,
-                qty: needs_symbol()?,
-                symbol: self.symbol.clone(),
-                reference,
-            },
-            "transfer-out" => Action::TransferOut {
-                account,
-                qty: needs_symbol()?,
-                symbol: self.symbol.clone(),
-                reference,
-            },
+            "deposit" => Action::Deposit(cash()?),
+            "withdraw" => Action::Withdraw(cash()?),
+            "transfer-in" => Action::TransferIn(allowances()?),
+            "transfer-out" => Action::TransferOut(allowances()?),
             other => bail!(
                 "unknown action {other:?}: a batch row is deposit, withdraw, transfer-in or transfer-out"
             ),
