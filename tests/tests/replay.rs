@@ -132,7 +132,7 @@ fn a_scripted_day_gives_the_golden_reports() {
         assert_eq!(summary.entries, commands.len() as u64);
         assert_eq!(summary.rows, 3, "three trades");
         let ext = if format == Format::Csv { "csv" } else { "json" };
-        for name in ["clearing", "days", "accounts"] {
+        for name in ["clearing", "days", "accounts", "transfers"] {
             let file = format!("{name}.{ext}");
             let got = std::fs::read_to_string(out.join(&file)).unwrap();
             let golden = golden_dir().join(&file);
@@ -730,16 +730,24 @@ fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["accounts.csv", "clearing.csv", "days.csv"]);
+    assert_eq!(
+        names,
+        ["accounts.csv", "clearing.csv", "days.csv", "transfers.csv"]
+    );
 }
 
 /// docs/SETTLEMENT.md shows each file's header exactly as written, names
 /// every column, and lists each exit code.
 #[test]
 fn the_settlement_doc_names_every_column_and_exit_code() {
-    use cetx_engine::settlement::{AccountLine, ClearingLine, DayLine, ReportLine};
+    use cetx_engine::settlement::{AccountLine, ClearingLine, DayLine, ReportLine, TransferLine};
     let doc = include_str!("../../docs/SETTLEMENT.md");
-    for header in [ClearingLine::HEADER, DayLine::HEADER, AccountLine::HEADER] {
+    for header in [
+        ClearingLine::HEADER,
+        DayLine::HEADER,
+        AccountLine::HEADER,
+        TransferLine::HEADER,
+    ] {
         let sample = header.join(",");
         assert!(
             doc.lines().any(|l| l == sample),
@@ -760,6 +768,7 @@ fn the_settlement_doc_names_every_column_and_exit_code() {
         exit::CORRUPT,
         exit::GAP,
         exit::RECONCILE,
+        exit::CLOSED_DAY_CUT,
     ] {
         assert!(
             doc.lines().any(|l| l.starts_with(&format!("| {code} |"))),

@@ -45,6 +45,7 @@
 pub mod dates;
 pub mod reports;
 pub mod run;
+pub mod transfers;
 pub mod window;
 pub mod writer;
 
@@ -64,6 +65,7 @@ use crate::state::EngineState;
 pub use dates::TradingDates;
 pub use reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus, ReportLine};
 pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};
+pub use transfers::TransferLine;
 pub use window::{AccountWindow, Window};
 pub use writer::{Format, Layout, ReportWriter};
 

@@ -15,6 +15,9 @@
 //! - `accounts`: per account and instrument, bought, sold, net cash from
 //!   trading that instrument, and the holding and the cash (the same on
 //!   each of the account's rows) at the open and at the close.
+//! - `transfers`: every movement of cash or allowances that is not a
+//!   trade, with the outside reference id it was made under
+//!   ([`super::transfers`]).
 //!
 //! `--day` and `--from-seq` select the same entries for every output (a
 //! [`Window`]): the clearing rows they traded, the days they belong to, and
@@ -30,14 +33,15 @@
 //! from 0, and the replay dates each by the journal's calendar at the time
 //! of the entry that began it ([`TradingDates`]).
 //!
-//! With `--out DIR` the three go to `DIR/{clearing,days,accounts}.{csv,json}`;
+//! With `--out DIR` the four go to
+//! `DIR/{clearing,days,accounts,transfers}.{csv,json}`;
 //! without it the clearing file goes to standard output and the reports to
 //! standard error. Nothing is written unless the journal reconciles.
 //! `--follow` then tails a live journal, replaying and settling each entry
 //! as it appears and printing its clearing rows to standard output, until
 //! stopped: CSV rows, or JSON Lines (one object per line). At each end of
-//! day it reconciles again and, with `--out`, rewrites the days and
-//! accounts files (atomically: a temporary file renamed over the old).
+//! day it reconciles again and, with `--out`, rewrites the days,
+//! accounts and transfers files (atomically: a temporary file renamed over the old).
 //! [`ReplaySummary::reconciled_seq`] says how far it reconciled. Without `--out`, the clearing rows before the
 //! follow are JSON Lines too, so that standard output is one stream of
 //! them.
@@ -53,6 +57,7 @@ use std::time::Duration;
 
 use super::dates::TradingDates;
 use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
+use super::transfers::{transfer_lines, TransferLine};
 use super::window::Window;
 use super::writer::{Format, ReportWriter};
 use super::{ClearingRow, Ledger, ReconcileError};
@@ -107,7 +112,7 @@ pub struct ReplayArgs {
     pub day: Option<u32>,
     /// Only entries from this sequence number on, in every output.
     pub from_seq: u64,
-    /// Directory to write the three files into.
+    /// Directory to write the four files into.
     pub out: Option<PathBuf>,
     /// CSV or JSON.
     pub format: Format,
@@ -211,11 +216,18 @@ pub struct ReplaySummary {
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
-/// The three reports, rendered and waiting for the journal to reconcile.
+/// The four reports, rendered and waiting for the journal to reconcile.
 struct Rendered {
     clearing: Vec<u8>,
+    tables: Tables,
+}
+
+/// The reports rendered from what was read: `days`, `accounts` and
+/// `transfers`.
+struct Tables {
     days: Vec<u8>,
     accounts: Vec<u8>,
+    transfers: Vec<u8>,
 }
 
 /// Replays a journal and writes the reports; see the module docs.
@@ -253,6 +265,7 @@ pub fn run(
         symbols: Vec::new(),
         steps: Vec::new(),
         default_calendar: Calendar::default(),
+        transfers: Vec::new(),
     };
     let mut summary = replayed.read(args, &mut clearing, progress)?;
     if let Some(difference) = args
@@ -286,11 +299,10 @@ pub fn run(
         });
     }
 
-    let (days, accounts) = replayed.reports(args.format)?;
+    let tables = replayed.reports(args.format)?;
     let rendered = Rendered {
         clearing: clearing.finish().map_err(output(ClearingLine::NAME))?,
-        days,
-        accounts,
+        tables,
     };
     write_reports(args, &rendered, stdout, stderr)?;
     if let Some((file, offset, date, _)) = &tail {
@@ -325,6 +337,8 @@ struct Replayed {
     steps: Vec<i64>,
     /// Dates a journal that sets no calendar.
     default_calendar: Calendar,
+    /// The window's movements of cash and allowances that are not trades.
+    transfers: Vec<TransferLine>,
 }
 
 impl Replayed {
@@ -372,7 +386,7 @@ impl Replayed {
     /// Tails the journal after `summary.last_seq`, replaying and settling
     /// each entry as it appears and printing its clearing rows (CSV rows or
     /// JSON Lines), until `stop` is set. At each end of day the ledger is
-    /// reconciled with the engine and, with `--out`, the days and accounts
+    /// reconciled with the engine and, with `--out`, the days, accounts and transfers
     /// files are rewritten (each atomically, by a rename). Counts what it
     /// did in `summary`.
     fn follow(
@@ -404,9 +418,8 @@ impl Replayed {
                 self.check()?;
                 summary.reconciled_seq = entry.stamp.seq;
                 if let Some(dir) = &args.out {
-                    let (days, accounts) = self.reports(args.format)?;
-                    write_report(dir, DayLine::NAME, args.format, &days)?;
-                    write_report(dir, AccountLine::NAME, args.format, &accounts)?;
+                    let tables = self.reports(args.format)?;
+                    write_tables(dir, args.format, &tables)?;
                 }
             }
         }
@@ -451,9 +464,9 @@ impl Replayed {
         Ok(())
     }
 
-    /// The days and accounts reports as they stand (the window closed at
+    /// The days, accounts and transfers reports as they stand (the window closed at
     /// the ledger's balances, if it is still open).
-    fn reports(&mut self, format: Format) -> Result<(Vec<u8>, Vec<u8>), ReplayFailure> {
+    fn reports(&mut self, format: Format) -> Result<Tables, ReplayFailure> {
         self.window.finish(&self.ledger);
         let days = day_report(
             format,
@@ -466,7 +479,12 @@ impl Replayed {
         .map_err(output(DayLine::NAME))?;
         let accounts = account_report(format, &self.window, &self.symbols)
             .map_err(output(AccountLine::NAME))?;
-        Ok((days, accounts))
+        let transfers = table(format, &self.transfers).map_err(output(TransferLine::NAME))?;
+        Ok(Tables {
+            days,
+            accounts,
+            transfers,
+        })
     }
 
     /// Dates and settles one entry, writing its clearing rows to
@@ -488,6 +506,8 @@ impl Replayed {
             rows.clear();
             return Ok(0);
         }
+        self.transfers
+            .extend(transfer_lines(entry, today, &self.engine, &self.symbols));
         let mut written = 0;
         for row in rows.drain(..) {
             self.window.trade(&row);
@@ -541,20 +561,37 @@ fn write_reports(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<(), ReplayFailure> {
+    let tables = &rendered.tables;
     let Some(dir) = &args.out else {
         write_stream(stdout, "stdout", &rendered.clearing)?;
-        write_stream(stderr, "stderr", &rendered.days)?;
-        return write_stream(stderr, "stderr", &rendered.accounts);
+        write_stream(stderr, "stderr", &tables.days)?;
+        write_stream(stderr, "stderr", &tables.accounts)?;
+        return write_stream(stderr, "stderr", &tables.transfers);
     };
     std::fs::create_dir_all(dir).map_err(output(dir.display()))?;
+    write_report(dir, ClearingLine::NAME, args.format, &rendered.clearing)?;
+    write_tables(dir, args.format, tables)
+}
+
+/// Writes the days, accounts and transfers files into `dir`.
+fn write_tables(dir: &Path, format: Format, tables: &Tables) -> Result<(), ReplayFailure> {
     for (name, bytes) in [
-        (ClearingLine::NAME, &rendered.clearing),
-        (DayLine::NAME, &rendered.days),
-        (AccountLine::NAME, &rendered.accounts),
+        (DayLine::NAME, &tables.days),
+        (AccountLine::NAME, &tables.accounts),
+        (TransferLine::NAME, &tables.transfers),
     ] {
-        write_report(dir, name, args.format, bytes)?;
+        write_report(dir, name, format, bytes)?;
     }
     Ok(())
+}
+
+/// A report of `lines`, in `format`'s table layout.
+fn table<L: ReportLine>(format: Format, lines: &[L]) -> io::Result<Vec<u8>> {
+    let mut out = ReportWriter::new(Vec::new(), format.table())?;
+    for line in lines {
+        out.write(line)?;
+    }
+    out.finish()
 }
 
 /// Writes the report `name` into `dir` atomically: to a temporary file in
