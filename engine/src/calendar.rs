@@ -1,19 +1,19 @@
-//! The trading calendar: which phase commands are due at a given time.
+//! The trading calendar: which transitions (phase changes and the end of
+//! day) are due at a given time.
 //!
 //! The exchange trades Monday to Friday, 09:30–11:30 and 13:00–15:00
 //! Asia/Shanghai (UTC+8, no daylight saving), except on announced holidays
-//! (`shared/CEA_RULES.md` §2). [`Calendar::due`] is a pure function from a
-//! time window to the commands whose moment falls inside it: the server's
-//! scheduler calls it with the wall clock, tests and replays with any time
-//! they like. The engine itself never reads a clock.
+//! (`shared/CEA_RULES.md` §2). [`Calendar::transitions`] is a pure function
+//! from a time window to the transitions whose moment falls inside it: the
+//! server's scheduler calls it with the wall clock and turns them into
+//! commands, tests and replays call it with any time they like. The engine
+//! itself never reads a clock.
 
 use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDate, NaiveTime, Timelike, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::command::Command;
-use crate::instrument::InstrumentId;
 use crate::phase::Phase;
 
 const NS_PER_S: i64 = 1_000_000_000;
@@ -123,25 +123,6 @@ impl Calendar {
             }
         }
         due
-    }
-
-    /// The commands due in `(after_ns, until_ns]` for these instruments, in
-    /// order: a phase change for each instrument at each transition, and one
-    /// end of day.
-    #[must_use]
-    pub fn due(&self, after_ns: i64, until_ns: i64, instruments: &[InstrumentId]) -> Vec<Command> {
-        let mut commands = Vec::new();
-        for (_, transition) in self.transitions(after_ns, until_ns) {
-            match transition {
-                Transition::Phase(phase) => commands.extend(
-                    instruments
-                        .iter()
-                        .map(|&instrument| Command::SetPhase { instrument, phase }),
-                ),
-                Transition::EndOfDay => commands.push(Command::EndOfDay),
-            }
-        }
-        commands
     }
 
     /// The trading day at `time_ns` as a date, `YYYYMMDD`: today (exchange
@@ -271,27 +252,6 @@ mod tests {
         );
         assert!(cal.transitions(open, open + 1).is_empty(), "and only once");
         assert!(cal.transitions(open, open).is_empty());
-    }
-
-    #[test]
-    fn due_names_every_instrument_then_one_end_of_day() {
-        let cal = Calendar::default();
-        let ids = [InstrumentId(0), InstrumentId(1)];
-        let close = cst(2026, 11, 27, 15, 0);
-        assert_eq!(
-            cal.due(close - 1, close, &ids),
-            vec![
-                Command::SetPhase {
-                    instrument: ids[0],
-                    phase: Phase::Closed
-                },
-                Command::SetPhase {
-                    instrument: ids[1],
-                    phase: Phase::Closed
-                },
-                Command::EndOfDay,
-            ]
-        );
     }
 
     #[test]

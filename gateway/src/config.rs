@@ -534,8 +534,7 @@ impl ServerConfig {
         }
     }
 
-    /// The ids of every instrument, in order, as the calendar's
-    /// [`Calendar::due`] wants them.
+    /// The ids of every instrument, in order.
     #[must_use]
     pub fn instrument_ids(&self) -> Vec<InstrumentId> {
         (0..self.instruments.len())

@@ -4,8 +4,9 @@
 //! It lives inside the engine thread. On every turn of the engine loop (and
 //! at least every [`super::sequencer::SCHEDULER_TICK`] when idle) the
 //! sequencer asks it what is due up to the clock's time; it answers with
-//! [`Calendar::due`] for the window since it last answered, and the
-//! sequencer applies those commands like any other, journaled. Between two
+//! the commands of the calendar's transitions ([`Calendar::transitions`])
+//! in the window since it last answered, and the sequencer applies them
+//! like any other, journaled. Between two
 //! transitions it answers from one comparison, without calling the
 //! calendar.
 //!
@@ -15,7 +16,7 @@
 //! calendar's phase for now, or continuous trading whatever the calendar
 //! says when the runtime is started with `open_market_now`.
 
-use cetx_engine::{Calendar, Command, Engine, InstrumentId, Phase};
+use cetx_engine::{Calendar, Command, Engine, InstrumentId, Phase, Transition};
 
 const NS_PER_S: i64 = 1_000_000_000;
 const NS_PER_DAY: i64 = 86_400 * NS_PER_S;
@@ -53,7 +54,7 @@ impl Scheduler {
         if now_ns < self.next_ns {
             return Vec::new();
         }
-        let commands = self.calendar.due(self.last_ns, now_ns, &self.instruments);
+        let commands = due(&self.calendar, self.last_ns, now_ns, &self.instruments);
         self.last_ns = now_ns;
         self.next_ns = self.next_after(now_ns);
         commands
@@ -66,6 +67,29 @@ impl Scheduler {
             .first()
             .map_or(until, |&(at_ns, _)| at_ns)
     }
+}
+
+/// The commands due in `(after_ns, until_ns]` for these instruments, in
+/// order: a phase change for each instrument at each transition, and one
+/// end of day.
+fn due(
+    calendar: &Calendar,
+    after_ns: i64,
+    until_ns: i64,
+    instruments: &[InstrumentId],
+) -> Vec<Command> {
+    let mut commands = Vec::new();
+    for (_, transition) in calendar.transitions(after_ns, until_ns) {
+        match transition {
+            Transition::Phase(phase) => commands.extend(
+                instruments
+                    .iter()
+                    .map(|&instrument| Command::SetPhase { instrument, phase }),
+            ),
+            Transition::EndOfDay => commands.push(Command::EndOfDay),
+        }
+    }
+    commands
 }
 
 /// The phase changes that bring every instrument to the phase it should
@@ -109,6 +133,26 @@ mod tests {
             .and_hms_opt(h, mi, 0)
             .unwrap();
         (local.and_utc().timestamp() - 8 * 3_600) * NS_PER_S
+    }
+
+    #[test]
+    fn due_names_every_instrument_then_one_end_of_day() {
+        let ids = [InstrumentId(0), InstrumentId(1)];
+        let close = cst(2026, 11, 27, 15, 0);
+        assert_eq!(
+            due(&Calendar::default(), close - 1, close, &ids),
+            vec![
+                Command::SetPhase {
+                    instrument: ids[0],
+                    phase: Phase::Closed
+                },
+                Command::SetPhase {
+                    instrument: ids[1],
+                    phase: Phase::Closed
+                },
+                Command::EndOfDay,
+            ]
+        );
     }
 
     #[test]
