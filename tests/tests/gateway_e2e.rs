@@ -658,14 +658,15 @@ async fn connections_beyond_the_limits_are_refused_and_the_limits_free_up() {
     let server = TestServer::start(config).await;
     // A login moves its connection from the pending slot to the session.
     let first = raw_logged_in(&server, 1, SECRET_1).await;
-    let second = raw(&server).await;
-    // Over the pending limit: told why, and closed, before it says anything.
-    let mut third = raw(&server).await;
-    expect_refused_412(&mut third).await;
-    assert!(next_frame(&mut third).await.is_none(), "then closed");
+    let mut second = raw(&server).await;
+    // Over the pending limit: the newest connection takes the place of the
+    // oldest one waiting to log in, which is told why and closed.
+    let third = raw(&server).await;
+    expect_refused_412(&mut second).await;
+    assert!(next_frame(&mut second).await.is_none(), "then closed");
     // With the pending slot free again, a good login is refused only
     // because the session limit is full.
-    drop(second);
+    drop(third);
     let refused = retry_login(&server, 2, SECRET_2).await;
     assert!(refused.is_none(), "the session limit is full");
     // Closing the session makes room for another.
