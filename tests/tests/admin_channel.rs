@@ -9,12 +9,18 @@
 use std::time::Duration;
 
 use cetx_engine::{Direction, ParticipantType, RejectReason};
-use cetx_gateway::admin::{AdminClient, AdminClientError};
+use cetx_gateway::admin::{AdminClient, AdminClientError, MAX_CONNECTIONS};
 use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::codec::FrameCodec;
 use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::protocol::admin::{AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME};
+use cetx_gateway::protocol::Secret;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_tests::server::TestServer;
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
@@ -303,5 +309,100 @@ async fn an_operator_onboards_funds_and_halts_on_a_running_market() {
             ..
         }
     ));
+    server.stop().await;
+}
+
+/// An operator's raw connection.
+type Raw = Framed<TcpStream, FrameCodec<AdminReply, AdminRequest>>;
+
+async fn raw(server: &TestServer) -> Raw {
+    let stream = TcpStream::connect(server.admin.unwrap()).await.unwrap();
+    Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME))
+}
+
+/// The next message, or `None` once closed, within [`WAIT`].
+async fn next(conn: &mut Raw) -> Option<AdminReply> {
+    match tokio::time::timeout(WAIT, conn.next())
+        .await
+        .expect("an answer or a close in time")
+    {
+        Some(Ok(reply)) => Some(reply),
+        Some(Err(_)) | None => None,
+    }
+}
+
+fn login() -> AdminRequest {
+    AdminRequest::Login {
+        protocol_version: ADMIN_PROTOCOL_VERSION,
+        operator: 9,
+        secret: Secret::new(OPERATOR_SECRET),
+    }
+}
+
+/// What ADMIN.md promises of a session out of order: an action before the
+/// login is 401, a second login 411, a malformed frame 414, each answered
+/// `Error` and closed; and at most [`MAX_CONNECTIONS`] are open at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_out_of_order_are_answered_and_closed() {
+    let server = TestServer::start(config()).await;
+    let halt = AdminRequest::Action {
+        request_id: 1,
+        action: AdminAction::Halt {
+            symbol: "CCER".into(),
+        },
+    };
+    let mut early = raw(&server).await;
+    early.send(halt).await.unwrap();
+    assert!(matches!(
+        next(&mut early).await,
+        Some(AdminReply::Error { reason: 401, .. })
+    ));
+    assert_eq!(next(&mut early).await, None, "then closed");
+
+    let mut twice = raw(&server).await;
+    twice.send(login()).await.unwrap();
+    assert!(matches!(
+        next(&mut twice).await,
+        Some(AdminReply::LoggedIn { operator: 9 })
+    ));
+    twice.send(login()).await.unwrap();
+    assert!(matches!(
+        next(&mut twice).await,
+        Some(AdminReply::Error { reason: 411, .. })
+    ));
+    assert_eq!(next(&mut twice).await, None, "then closed");
+
+    let mut malformed = raw(&server).await;
+    malformed.send(login()).await.unwrap();
+    assert!(matches!(
+        next(&mut malformed).await,
+        Some(AdminReply::LoggedIn { .. })
+    ));
+    // A frame of four bytes whose tag names no request.
+    tokio::io::AsyncWriteExt::write_all(malformed.get_mut(), &[4, 0, 0, 0, 9, 0, 0, 0])
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut malformed).await,
+        Some(AdminReply::Error { reason: 414, .. })
+    ));
+    assert_eq!(next(&mut malformed).await, None, "then closed");
+
+    // Past the limit, a connection is closed without a word; the ones
+    // open still work.
+    let mut open = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let mut conn = raw(&server).await;
+        conn.send(login()).await.unwrap();
+        assert!(matches!(
+            next(&mut conn).await,
+            Some(AdminReply::LoggedIn { .. })
+        ));
+        open.push(conn);
+    }
+    let mut over = raw(&server).await;
+    let _ = over.send(login()).await;
+    assert_eq!(next(&mut over).await, None, "closed");
+    drop(open);
     server.stop().await;
 }

@@ -31,6 +31,9 @@ use crate::runtime::{RuntimeHandle, SubmitError};
 
 pub use client::{AdminClient, AdminClientError};
 
+/// Most operator connections open at once.
+pub const MAX_CONNECTIONS: usize = 16;
+
 type Conn = Framed<TcpStream, FrameCodec<AdminRequest, AdminReply>>;
 
 /// The operators' listener.
@@ -67,9 +70,9 @@ impl AdminServer {
         self.local_addr
     }
 
-    /// Serves operators until `shutdown` is cancelled. Operators are few:
-    /// each connection is served on a task of its own, with no limit
-    /// beyond the login timeout.
+    /// Serves operators until `shutdown` is cancelled, each connection on
+    /// a task of its own. Operators are few: past [`MAX_CONNECTIONS`] open
+    /// at once (logged in or not), a new connection is closed at once.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut sessions = JoinSet::new();
         tracing::info!(addr = %self.local_addr, "serving operators");
@@ -78,6 +81,9 @@ impl AdminServer {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
+                    Ok((_, peer)) if sessions.len() >= MAX_CONNECTIONS => {
+                        tracing::warn!(%peer, "closed an operator connection: {MAX_CONNECTIONS} are open");
+                    }
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
