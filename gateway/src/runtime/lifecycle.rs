@@ -18,7 +18,7 @@ use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
 use super::router::{self, Outbound, Router, Turn};
 use super::scheduler::{self, Scheduler};
-use super::sequencer::{ClientOrders, Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
+use super::sequencer::{Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
 use super::state::{GatewayState, Rebuild};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
@@ -81,6 +81,7 @@ impl Runtime {
         }
         let GatewayState {
             reports,
+            client_orders,
             last_time_ns,
         } = rebuild.state;
         let now_ns = options.clock.now_ns();
@@ -106,7 +107,6 @@ impl Runtime {
             .market_data
             .as_ref()
             .map(|settings| MarketData::new(&engine, settings.buffer));
-        let client_orders = ClientOrders::of(&reports);
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
             replayed = recovered.replayed, "recovered the journal");
 

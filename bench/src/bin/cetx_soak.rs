@@ -1,0 +1,80 @@
+//! `cetx-soak`: several trading days through the runtime in one process,
+//! with its memory after each close, a resume from 0 and a restart timed
+//! (see `cetx_bench::soak`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cetx_bench::load::DurabilityArg;
+use cetx_bench::soak::{self, SoakOptions};
+use clap::Parser;
+
+/// Plays trading days through the runtime of the load tester's config on
+/// a manual clock and prints the resident memory after each day's close,
+/// a resume of broker 1's history from 0, and a restart on the journal.
+#[derive(Debug, Parser)]
+#[command(name = "cetx-soak", version)]
+struct Cli {
+    /// Trading days to play.
+    #[arg(long, default_value_t = 5)]
+    days: u32,
+    /// New orders per day over both brokers.
+    #[arg(long, default_value_t = 2_000_000)]
+    orders_per_day: u64,
+    /// The journal's durability.
+    #[arg(long, value_enum, default_value = "os")]
+    durability: DurabilityArg,
+    /// Entries between two snapshots (default: the config's).
+    #[arg(long)]
+    snapshot_every: Option<u64>,
+    /// The flows' seed.
+    #[arg(long, default_value_t = 2025)]
+    seed: u64,
+    /// Where the run's temporary data directory goes.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 1_800)]
+    time_limit_s: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let data = soak::temp_dir(&cli.dir).context("creating the data directory")?;
+    let options = SoakOptions {
+        days: cli.days,
+        orders_per_day: cli.orders_per_day,
+        durability: cli.durability.into(),
+        snapshot_every: cli.snapshot_every,
+        seed: cli.seed,
+        data_dir: data.path().to_path_buf(),
+        time_limit: Duration::from_secs(cli.time_limit_s),
+    };
+    let report = soak::run(&options)?;
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    println!("| day | orders | seconds | RSS after the close (MB) |");
+    println!("|---|---|---|---|");
+    for day in &report.days {
+        println!(
+            "| {} | {} | {:.1} | {:.0} |",
+            day.trading_date,
+            day.orders,
+            day.seconds,
+            mb(day.rss_bytes)
+        );
+    }
+    println!();
+    println!("journal entries: {}", report.entries);
+    println!("peak RSS: {:.0} MB", mb(report.peak_rss_bytes));
+    println!(
+        "resume from 0: {} reports in {:.2} s",
+        report.resumed_reports, report.resume_seconds
+    );
+    println!(
+        "restart: {:.2} s, RSS after it {:.0} MB",
+        report.restart_seconds,
+        mb(report.restart_rss_bytes)
+    );
+    Ok(())
+}
