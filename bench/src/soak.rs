@@ -60,6 +60,8 @@ pub struct SoakOptions {
     pub data_dir: PathBuf,
     /// Give up after this long.
     pub time_limit: Duration,
+    /// Restarts to time on the journal written (at least 1).
+    pub restarts: u32,
 }
 
 /// What one trading day measured, after its close.
@@ -86,8 +88,8 @@ pub struct SoakReport {
     pub resumed_reports: u64,
     /// Seconds that read-back took.
     pub resume_seconds: f64,
-    /// Seconds `Runtime::start` took on the journal the run wrote.
-    pub restart_seconds: f64,
+    /// Seconds each `Runtime::start` took on the journal the run wrote.
+    pub restart_seconds: Vec<f64>,
     /// Resident memory right after that restart, bytes.
     pub restart_rss_bytes: u64,
     /// Entries the journal took during the run (the genesis not counted).
@@ -203,11 +205,15 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
     drop(resumed);
     drop(traders);
     runtime.shutdown()?;
-    let started = Instant::now();
-    let restarted = start(&config, &clock)?;
-    let restart_seconds = started.elapsed().as_secs_f64();
-    let restart_rss_bytes = resident_bytes().0;
-    restarted.shutdown()?;
+    let mut restart_seconds = Vec::new();
+    let mut restart_rss_bytes = 0;
+    for _ in 0..options.restarts.max(1) {
+        let started = Instant::now();
+        let restarted = start(&config, &clock)?;
+        restart_seconds.push(started.elapsed().as_secs_f64());
+        restart_rss_bytes = resident_bytes().0;
+        restarted.shutdown()?;
+    }
     Ok(SoakReport {
         days,
         peak_rss_bytes: resident_bytes().1,

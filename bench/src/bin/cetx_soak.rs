@@ -34,6 +34,9 @@ struct Cli {
     /// Where the run's temporary data directory goes.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
+    /// Restarts to time on the journal written.
+    #[arg(long, default_value_t = 3)]
+    restarts: u32,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1_800)]
     time_limit_s: u64,
@@ -50,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         seed: cli.seed,
         data_dir: data.path().to_path_buf(),
         time_limit: Duration::from_secs(cli.time_limit_s),
+        restarts: cli.restarts,
     };
     let report = soak::run(&options)?;
     let mb = |bytes: u64| bytes as f64 / 1e6;
@@ -71,9 +75,14 @@ fn main() -> anyhow::Result<()> {
         "resume from 0: {} reports in {:.2} s",
         report.resumed_reports, report.resume_seconds
     );
+    let restarts: Vec<String> = report
+        .restart_seconds
+        .iter()
+        .map(|s| format!("{s:.2}"))
+        .collect();
     println!(
-        "restart: {:.2} s, RSS after it {:.0} MB",
-        report.restart_seconds,
+        "restarts: {} s, RSS after the last {:.0} MB",
+        restarts.join(" / "),
         mb(report.restart_rss_bytes)
     );
     Ok(())
