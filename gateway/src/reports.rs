@@ -482,23 +482,23 @@ impl Reports {
     }
 }
 
-/// A map of the day's orders in a snapshot: a list, read back into a map
+/// The live orders in a snapshot: a list, read back into a map
 /// sized for all of them at once (serde's map reading grows it step by
 /// step, which for millions of orders was most of a restart).
-pub(crate) mod sized_map {
+mod sized_map {
     use std::hash::Hash;
 
     use rustc_hash::FxHashMap;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(crate) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
         map: &FxHashMap<K, V>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(map.iter())
     }
 
-    pub(crate) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<FxHashMap<K, V>, D::Error>
+    pub(super) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<FxHashMap<K, V>, D::Error>
     where
         D: Deserializer<'de>,
         K: Deserialize<'de> + Hash + Eq,

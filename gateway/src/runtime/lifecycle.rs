@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::journal::{self, JournalLock, OnDurable};
@@ -60,6 +61,7 @@ impl Runtime {
                 "subscriber_capacity must be positive",
             ));
         }
+        let began = Instant::now();
         let journal_dir = options.data_dir.join(JOURNAL_DIR);
         let lock = JournalLock::acquire(&journal_dir).map_err(|source| RuntimeError::Journal {
             context: "locking the journal directory",
@@ -79,10 +81,11 @@ impl Runtime {
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
+        let client_orders = rebuild.client_orders;
         let GatewayState {
             reports,
-            client_orders,
             last_time_ns,
+            ..
         } = rebuild.state;
         let now_ns = options.clock.now_ns();
         let definition = definition::plan(
@@ -108,7 +111,8 @@ impl Runtime {
             .as_ref()
             .map(|settings| MarketData::new(&engine, settings.buffer));
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
-            replayed = recovered.replayed, "recovered the journal");
+            replayed = recovered.replayed, ms = began.elapsed().as_millis(),
+            "recovered the journal");
 
         let (status, _) = watch::channel(RuntimeStatus::Running);
         let brokers = config.brokers.iter().map(|b| b.id);
@@ -247,6 +251,7 @@ impl Runtime {
             }
             result
         })?);
+        tracing::info!(ms = began.elapsed().as_millis(), "the runtime is running");
         Ok(runtime)
     }
 

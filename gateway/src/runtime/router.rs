@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
-use super::client_orders::ClientOrders;
+use super::client_orders::ClientOrderLog;
 use super::request::Refusal;
 use super::state::{self, GatewayState};
 use super::AdminOutcome;
@@ -96,7 +96,7 @@ pub(super) enum Routed {
         /// The state.
         state: Box<EngineState>,
         /// Today's client order ids after entry `seq`.
-        client_orders: Box<ClientOrders>,
+        client_orders: Box<ClientOrderLog>,
         /// The time of entry `seq`.
         last_time_ns: i64,
     },

@@ -371,7 +371,7 @@ impl Sequencer {
             self.turn.items.push(Routed::Snapshot {
                 seq,
                 state,
-                client_orders: Box::new(self.client_orders.clone()),
+                client_orders: Box::new(self.client_orders.log()),
                 last_time_ns: stamp.time_ns,
             });
         }

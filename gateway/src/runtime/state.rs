@@ -26,7 +26,7 @@ use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
 use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
-use super::client_orders::ClientOrders;
+use super::client_orders::{ClientOrderLog, ClientOrders};
 use crate::codec::{decode_snapshot, encode_snapshot};
 use crate::protocol::ServerFrame;
 use crate::reports::Reports;
@@ -42,8 +42,9 @@ pub(super) struct GatewayState {
     /// The reports' numbering, marks and live orders (not the recent
     /// reports: a cache).
     pub(super) reports: Reports,
-    /// The sequencer's index of today's client order ids.
-    pub(super) client_orders: ClientOrders,
+    /// Today's client order ids, the sequencer's index of them rebuilt
+    /// on reading.
+    pub(super) client_orders: ClientOrderLog,
     /// The time of the last entry, if any.
     pub(super) last_time_ns: Option<i64>,
 }
@@ -110,7 +111,10 @@ pub(super) struct Rebuild<'a> {
     dir: &'a Path,
     symbols: Vec<String>,
     recent_reports: usize,
+    /// The reports and the last entry's time (its `client_orders` stay
+    /// empty: they are indexed in `client_orders` here).
     pub(super) state: GatewayState,
+    pub(super) client_orders: ClientOrders,
     scratch: Vec<(BrokerId, ServerFrame)>,
 }
 
@@ -124,6 +128,7 @@ impl<'a> Rebuild<'a> {
             },
             symbols,
             recent_reports,
+            client_orders: ClientOrders::default(),
             scratch: Vec::new(),
         }
     }
@@ -136,11 +141,14 @@ impl RecoveryObserver for Rebuild<'_> {
                 reports: Reports::new(self.symbols.clone(), self.recent_reports),
                 ..GatewayState::default()
             };
+            self.client_orders = ClientOrders::default();
             return true;
         };
         match read(self.dir, seq) {
             Ok(mut state) => {
                 state.reports.keep_recent(self.recent_reports);
+                let log = std::mem::take(&mut state.client_orders);
+                self.client_orders = ClientOrders::from_log(log);
                 self.state = state;
                 true
             }
@@ -156,7 +164,7 @@ impl RecoveryObserver for Rebuild<'_> {
         state
             .reports
             .on_entry_into(stamp.seq, command, events, &mut self.scratch);
-        state.client_orders.observe(engine, command, events);
+        self.client_orders.observe(engine, command, events);
         self.scratch.clear();
         state.last_time_ns = Some(stamp.time_ns);
     }
