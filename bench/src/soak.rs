@@ -132,12 +132,7 @@ struct Trader {
 /// See [`SoakError`].
 pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
     let deadline = Instant::now() + options.time_limit;
-    let mut config = load_config(&ServerConfig::embedded_default());
-    config.journal.durability = options.durability;
-    config.server.data_dir.clone_from(&options.data_dir);
-    if let Some(every) = options.snapshot_every {
-        config.journal.snapshot_every = every;
-    }
+    let config = soak_config(options);
     let clock = Clock::manual(FIRST_DAY_NS);
     let runtime = start(&config, &clock)?;
     let handle = runtime.handle();
@@ -205,15 +200,12 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
     drop(resumed);
     drop(traders);
     runtime.shutdown()?;
-    let mut restart_seconds = Vec::new();
-    let mut restart_rss_bytes = 0;
-    for _ in 0..options.restarts.max(1) {
-        let started = Instant::now();
-        let restarted = start(&config, &clock)?;
-        restart_seconds.push(started.elapsed().as_secs_f64());
-        restart_rss_bytes = resident_bytes().0;
-        restarted.shutdown()?;
-    }
+    std::fs::write(
+        options.data_dir.join(CLOCK_FILE),
+        clock.now_ns().to_string(),
+    )
+    .map_err(|e| SoakError::Broken(format!("writing {CLOCK_FILE}: {e}")))?;
+    let (restart_seconds, restart_rss_bytes) = time_restarts(&config, &clock, options.restarts)?;
     Ok(SoakReport {
         days,
         peak_rss_bytes: resident_bytes().1,
@@ -223,6 +215,59 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
         restart_rss_bytes,
         entries,
     })
+}
+
+/// The file in a run's data directory that holds its clock at the end,
+/// nanoseconds since the epoch, for [`restart_only`].
+pub const CLOCK_FILE: &str = "soak-clock";
+
+/// The load tester's config as a soak run uses it.
+fn soak_config(options: &SoakOptions) -> ServerConfig {
+    let mut config = load_config(&ServerConfig::embedded_default());
+    config.journal.durability = options.durability;
+    config.server.data_dir.clone_from(&options.data_dir);
+    if let Some(every) = options.snapshot_every {
+        config.journal.snapshot_every = every;
+    }
+    config
+}
+
+/// Starts and stops the runtime `restarts` times (at least once); the
+/// seconds each start took, and the resident memory after the last.
+fn time_restarts(
+    config: &ServerConfig,
+    clock: &Clock,
+    restarts: u32,
+) -> Result<(Vec<f64>, u64), SoakError> {
+    let mut seconds = Vec::new();
+    let mut rss_bytes = 0;
+    for _ in 0..restarts.max(1) {
+        let started = Instant::now();
+        let restarted = start(config, clock)?;
+        seconds.push(started.elapsed().as_secs_f64());
+        rss_bytes = resident_bytes().0;
+        restarted.shutdown()?;
+    }
+    Ok((seconds, rss_bytes))
+}
+
+/// Only the restarts, on the data directory of an earlier run
+/// (`options.data_dir`, kept), at the clock it ended on: the seconds each
+/// start took, and the resident memory after the last.
+///
+/// # Errors
+/// See [`SoakError`]; a directory with no [`CLOCK_FILE`] is not a run's.
+pub fn restart_only(options: &SoakOptions) -> Result<(Vec<f64>, u64), SoakError> {
+    let path = options.data_dir.join(CLOCK_FILE);
+    let clock_ns = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| text.trim().parse::<i64>().ok())
+        .ok_or_else(|| SoakError::Broken(format!("{} holds no clock", path.display())))?;
+    time_restarts(
+        &soak_config(options),
+        &Clock::manual(clock_ns),
+        options.restarts,
+    )
 }
 
 fn start(config: &ServerConfig, clock: &Clock) -> Result<Runtime, SoakError> {

@@ -37,6 +37,13 @@ struct Cli {
     /// Restarts to time on the journal written.
     #[arg(long, default_value_t = 3)]
     restarts: u32,
+    /// Keep the data directory (its path is printed).
+    #[arg(long)]
+    keep: bool,
+    /// Only time restarts on a kept data directory of an earlier run (with
+    /// the same --durability and --snapshot-every).
+    #[arg(long, value_name = "DIR")]
+    restart_only: Option<PathBuf>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1_800)]
     time_limit_s: u64,
@@ -51,17 +58,23 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let data = soak::temp_dir(&cli.dir).context("creating the data directory")?;
-    let options = SoakOptions {
+    let options = |data_dir: PathBuf| SoakOptions {
         days: cli.days,
         orders_per_day: cli.orders_per_day,
         durability: cli.durability.into(),
         snapshot_every: cli.snapshot_every,
         seed: cli.seed,
-        data_dir: data.path().to_path_buf(),
+        data_dir,
         time_limit: Duration::from_secs(cli.time_limit_s),
         restarts: cli.restarts,
     };
+    if let Some(dir) = &cli.restart_only {
+        let (seconds, rss_bytes) = soak::restart_only(&options(dir.clone()))?;
+        print_restarts(&seconds, rss_bytes);
+        return Ok(());
+    }
+    let data = soak::temp_dir(&cli.dir).context("creating the data directory")?;
+    let options = options(data.path().to_path_buf());
     let report = soak::run(&options)?;
     let mb = |bytes: u64| bytes as f64 / 1e6;
     println!("| day | orders | seconds | RSS after the close (MB) |");
@@ -82,15 +95,18 @@ fn main() -> anyhow::Result<()> {
         "resume from 0: {} reports in {:.2} s",
         report.resumed_reports, report.resume_seconds
     );
-    let restarts: Vec<String> = report
-        .restart_seconds
-        .iter()
-        .map(|s| format!("{s:.2}"))
-        .collect();
+    print_restarts(&report.restart_seconds, report.restart_rss_bytes);
+    if cli.keep {
+        println!("data kept in {}", data.keep().display());
+    }
+    Ok(())
+}
+
+fn print_restarts(seconds: &[f64], rss_bytes: u64) {
+    let restarts: Vec<String> = seconds.iter().map(|s| format!("{s:.2}")).collect();
     println!(
         "restarts: {} s, RSS after the last {:.0} MB",
         restarts.join(" / "),
-        mb(report.restart_rss_bytes)
+        rss_bytes as f64 / 1e6
     );
-    Ok(())
 }
