@@ -14,6 +14,17 @@
 //! | `cancel` | one cancel | a batch of 100 cancels of random resting orders |
 //! | `sweep/levels/N` | one fill | one IOC buy that takes the N best ask levels whole |
 //! | `mixed/resting_5000` | one command | 10,000 commands of the mixed stream (45/45/10) |
+//! | `quantcup/{cetx,lobster}` | one message | the QuantCup 2011 feed (35,759 messages) from an empty book |
+//! | `rest_1m/{cetx,lobster}` | one order | 1,000,000 passive orders into an empty book, all resting |
+//!
+//! The last two groups run the `lobster` crate's book on the very stream
+//! cetx runs (`common/lobster.rs` translates the commands), so the ratio
+//! of the two is measured in one run. Each replay starts from a fresh
+//! market (for cetx a clone of the engine after `flow::genesis`, for lobster
+//! a new `OrderBook`), made and dropped outside the timed part, and is
+//! checked after the clock stops: the QuantCup feed trades the contest's
+//! 8,445,790 t in both books (see `cetx_bench::quantcup` for how the feed
+//! meets cetx's rules), and every order of `rest_1m` rests.
 //!
 //! Every pre-trade check is on: each order comes from one of 1,000 funded
 //! compliance-entity accounts, and each trade settles cash and allowances
@@ -29,10 +40,16 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 
-use cetx_bench::flow::{Harness, ACCOUNTS, INSTRUMENT};
+use cetx_bench::flow::{self, open_market, Harness, MixedFlow, ACCOUNTS, INSTRUMENT};
+use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
 use cetx_engine::{
-    AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
+    AccountId, Command, Engine, EngineConfig, Event, NewOrder, OrderType, RestingOrder, Side,
+    Stamp, TimeInForce,
 };
+use criterion::SamplingMode;
+
+#[path = "common/lobster.rs"]
+mod lobster_orders;
 
 /// Seed of every bench's flow.
 const SEED: u64 = 2025;
@@ -50,6 +67,9 @@ const MIXED_BATCH: usize = 10_000;
 /// Length of the recorded mixed stream; the engine is reset to the warm
 /// state (untimed) each time the replay reaches the end.
 const MIXED_STREAM: usize = 1_000_000;
+
+/// Orders resting at the end of each replay of `rest_1m`.
+const REST_MANY: usize = 1_000_000;
 
 /// Applies one command with the reused buffer, then clears the buffer.
 fn apply(engine: &mut Engine, command: &Command, stamp: Stamp, events: &mut Vec<Event>) {
@@ -249,6 +269,119 @@ fn mixed(c: &mut Criterion) {
     group.finish();
 }
 
+/// The QuantCup 2011 feed through cetx and through lobster, each replay
+/// from an empty book.
+fn quantcup(c: &mut Criterion) {
+    let feed = quantcup::load().expect("the QuantCup feed in the lobster crate");
+    let commands = quantcup::commands(&feed);
+    let market = open_market(&quantcup::engine_config());
+    let mut group = c.benchmark_group("quantcup");
+    group.throughput(Throughput::Elements(commands.len() as u64));
+    let mut events = Vec::new();
+    group.bench_function("cetx", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                let mut engine = market.clone();
+                let start = Instant::now();
+                for (command, stamp) in &commands {
+                    apply(&mut engine, command, *stamp, &mut events);
+                }
+                elapsed += start.elapsed();
+                let today = engine.today(INSTRUMENT).expect("one instrument");
+                assert_eq!(today.volume_t, REFERENCE_TRADED_T, "cetx traded otherwise");
+            }
+            elapsed
+        });
+    });
+    let orders: Vec<_> = commands
+        .iter()
+        .map(|(command, _)| lobster_orders::to_lobster(command))
+        .collect();
+    group.bench_function("lobster", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                let mut book = lobster::OrderBook::default();
+                let mut traded_t = 0;
+                let start = Instant::now();
+                for order in &orders {
+                    traded_t += lobster_orders::traded_t(&book.execute(black_box(*order)));
+                }
+                elapsed += start.elapsed();
+                assert_eq!(traded_t, REFERENCE_TRADED_T, "lobster traded otherwise");
+            }
+            elapsed
+        });
+    });
+    group.finish();
+}
+
+/// The flow's instrument with room for [`REST_MANY`] resting orders.
+fn rest_many_config() -> EngineConfig {
+    let mut spec = flow::instrument_spec();
+    spec.max_orders = (REST_MANY as u32).next_power_of_two();
+    spec.max_orders_per_broker = Some(spec.max_orders);
+    EngineConfig {
+        instruments: vec![spec],
+    }
+}
+
+/// [`REST_MANY`] passive orders of the mixed stream's shape (within 2.00
+/// CNY of the mid, from 1,000 accounts) into an empty book: inserts only,
+/// and the book ends a million orders deep.
+fn rest_1m(c: &mut Criterion) {
+    let mut flow = MixedFlow::new(SEED, REST_MANY);
+    let commands: Vec<_> = (0..REST_MANY).map(|_| flow.next_passive()).collect();
+    let market = open_market(&rest_many_config());
+    let mut group = c.benchmark_group("rest_1m");
+    group.throughput(Throughput::Elements(REST_MANY as u64));
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.measurement_time(Duration::from_secs(10));
+    let mut events = Vec::new();
+    group.bench_function("cetx", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                let mut engine = market.clone();
+                let start = Instant::now();
+                for (command, stamp) in &commands {
+                    apply(&mut engine, command, *stamp, &mut events);
+                }
+                elapsed += start.elapsed();
+                let book = engine.book(INSTRUMENT).expect("one book");
+                assert_eq!(book.len(), REST_MANY, "an order did not rest");
+            }
+            elapsed
+        });
+    });
+    let orders: Vec<_> = commands
+        .iter()
+        .map(|(command, _)| lobster_orders::to_lobster(command))
+        .collect();
+    drop(commands);
+    group.bench_function("lobster", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                // Its arena sized for every order, as cetx's slab is.
+                let mut book = lobster::OrderBook::new(REST_MANY, 10, false);
+                let mut placed = 0;
+                let start = Instant::now();
+                for order in &orders {
+                    let event = book.execute(black_box(*order));
+                    placed += usize::from(matches!(event, lobster::OrderEvent::Placed { .. }));
+                }
+                elapsed += start.elapsed();
+                assert_eq!(placed, REST_MANY, "an order did not rest");
+            }
+            elapsed
+        });
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -258,12 +391,12 @@ fn config() -> Criterion {
 
 /// The macro's `pub fn benches` lives in a private module: it is no API.
 mod groups {
-    use super::{add_passive, cancel, config, mixed, sweep};
+    use super::{add_passive, cancel, config, mixed, quantcup, rest_1m, sweep};
 
     criterion::criterion_group! {
         name = benches;
         config = config();
-        targets = add_passive, cancel, sweep, mixed
+        targets = add_passive, cancel, sweep, mixed, quantcup, rest_1m
     }
 }
 

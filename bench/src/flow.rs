@@ -116,8 +116,9 @@ pub const MAX_FEEDBACK_POINTS: i64 = 10;
 
 const _: () = assert!(PASSIVE_PERCENT + CANCEL_PERCENT + MARKETABLE_PERCENT == 100);
 
-/// 2025-07-16 09:30:00 +08:00 (a CEA trading morning), in ns since the epoch.
-const START_TIME_NS: i64 = 1_752_629_400 * 1_000_000_000;
+/// 2025-07-16 09:30:00 +08:00 (a CEA trading morning), in ns since the epoch:
+/// the time of the genesis and the first command of every flow.
+pub const START_TIME_NS: i64 = 1_752_629_400 * 1_000_000_000;
 
 /// Longest gap between two commands' times, in ns.
 const MAX_GAP_NS: u64 = 20_000;
@@ -199,6 +200,29 @@ pub fn genesis(config: &EngineConfig) -> Vec<Command> {
         });
     }
     commands
+}
+
+/// An engine for `config` after [`genesis`]: accounts open and funded,
+/// continuous trading, no order yet.
+///
+/// # Panics
+/// If the engine rejects `config` or a command of the genesis.
+#[must_use]
+pub fn open_market(config: &EngineConfig) -> Engine {
+    let mut engine = Engine::new(config).expect("a valid engine config");
+    let mut events = Vec::new();
+    let before_trading = Stamp {
+        seq: 0,
+        time_ns: START_TIME_NS,
+    };
+    for command in genesis(config) {
+        engine.apply(&command, before_trading, &mut events);
+    }
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+        "genesis rejected: {events:?}"
+    );
+    engine
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and plenty random for
@@ -562,21 +586,8 @@ impl Harness {
     /// the book cannot hold `resting_target` orders.
     #[must_use]
     pub fn warmed_up_in(config: &EngineConfig, seed: u64, resting_target: usize) -> Self {
-        let mut engine = Engine::new(config).expect("a valid engine config");
-        let mut events = Vec::new();
-        for command in genesis(config) {
-            let before_trading = Stamp {
-                seq: 0,
-                time_ns: START_TIME_NS,
-            };
-            engine.apply(&command, before_trading, &mut events);
-        }
-        assert!(
-            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
-            "genesis rejected: {events:?}"
-        );
         let mut harness = Self {
-            engine,
+            engine: open_market(config),
             flow: MixedFlow::new(seed, resting_target),
             events: Vec::with_capacity(MAX_EVENTS_PER_COMMAND),
         };

@@ -7,14 +7,19 @@
 //!   cancels of resting orders, 10% marketable orders) for one `CEA2025`
 //!   book, and [`flow::Harness`], an engine warmed up to a steady ~5,000
 //!   resting orders with its flow and a reused event buffer.
+//! - [`quantcup`]: the QuantCup 2011 score feed (read from the `lobster`
+//!   crate's copy) as stamped commands, with the market it runs in and the
+//!   contest's reference quantity.
 //! - [`load`]: the `cetx-load` load tester (`src/bin/cetx_load.rs`): broker
 //!   sessions sending realistic `CEA2025` flow to a server, open or closed
 //!   loop, order→ack and order→fill latencies in hdrhistogram, reported as a
 //!   table, JSON, `.hgrm` files and an SVG plot.
 //! - `benches/engine.rs`: criterion groups `add_passive`, `cancel`, `sweep`
-//!   and `mixed`, all through `Engine::apply` on a harness's engine.
+//!   and `mixed`, all through `Engine::apply` on a harness's engine;
+//!   `quantcup` and `rest_1m` run cetx and lobster on the same stream.
 //! - `tests/no_alloc.rs`: a counting global allocator shows that 100,000
-//!   mixed commands allocate nothing once the harness is warm.
+//!   mixed commands allocate nothing once the harness is warm;
+//!   `tests/quantcup.rs`: cetx and lobster trade the contest's quantity.
 //!
 //! Data flows `MixedFlow → (Command, Stamp) → Engine::apply → Vec<Event> →
 //! MixedFlow::observe`: the flow learns from the events which orders still
@@ -22,4 +27,5 @@
 
 pub mod flow;
 pub mod load;
+pub mod quantcup;
 pub mod soak;

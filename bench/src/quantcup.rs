@@ -1,0 +1,271 @@
+//! The QuantCup 2011 score feed, as `Engine::apply` commands.
+//!
+//! The feed is the public stream the QuantCup 2011 order-book contest was
+//! scored on: 35,759 messages for one symbol, 17,894 limit orders and 17,865
+//! cancels. It ships as `data/orders.csv` inside the `lobster` crate (a
+//! dev-dependency of this package), with one message a line:
+//! `trader_id,side,price,qty`. A line with price 0 is a cancel, and its
+//! `qty` names the order: the n-th limit order of the feed, from 1. A cancel
+//! may name an order that no longer rests, or has not arrived yet; the
+//! contest's engines ignore those, cetx rejects them (`UnknownOrder`).
+//!
+//! # The market it runs in
+//!
+//! Every rule stays on; the market is set up so that the feed's orders pass
+//! them, as a real participant's would:
+//!
+//! - Prices are in cents (47.99 to 48.46), which are cetx's ticks of
+//!   0.01 CNY. The reference price is [`REFERENCE_TICKS`] (48.00 CNY), so the
+//!   exchange's default band of ±10% (43.20 to 52.80 CNY) holds every price.
+//! - Sizes run from 100 to 100,000 t. One order of the feed is 100,000 t, a
+//!   block-trade size for CEA listings (at most 99,999 t), so this instrument
+//!   allows 100,000 t per order: the size check runs, with the feed's limit.
+//! - The feed's ten traders each trade from two accounts, one for buying and
+//!   one for selling ([`account`]). QuantCup has no self-trade rule and its
+//!   reference quantity counts trades of a trader with itself; with one
+//!   account per trader, self-trade prevention would cancel 1,527 of the
+//!   feed's orders and trade 6,838,166 t. Two accounts a trader keep the rule
+//!   on and the stream the contest's.
+//! - Accounts are those of [`crate::flow::genesis`]: compliance entities,
+//!   funded and holding enough allowances for every order (pre-funding, T+1
+//!   and the position checks all run).
+//!
+//! Replayed from an empty book, the feed trades [`REFERENCE_TRADED_T`] t,
+//! the contest's reference; `tests/quantcup.rs` checks it for cetx and for
+//! lobster.
+
+use std::path::PathBuf;
+
+use rust_decimal::Decimal;
+
+use cetx_engine::{
+    AccountId, Command, EngineConfig, Event, InstrumentSpec, NewOrder, OrderId, OrderType, Side,
+    Stamp, TimeInForce,
+};
+
+use crate::flow::{INSTRUMENT, START_TIME_NS};
+
+/// Tonnes the feed trades when replayed from an empty book: the QuantCup
+/// 2011 reference.
+pub const REFERENCE_TRADED_T: u64 = 8_445_790;
+
+/// Messages in the feed.
+pub const FEED_MESSAGES: usize = 35_759;
+
+/// The reference price: 48.00 CNY, near the feed's prices.
+pub const REFERENCE_TICKS: i64 = 48_00;
+
+/// Largest order of the feed, in tonnes.
+pub const MAX_ORDER_T: u64 = 100_000;
+
+/// Nanoseconds between two messages' stamps.
+const GAP_NS: i64 = 1_000;
+
+/// One message of the feed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A limit order that trades what it can and rests the rest.
+    Limit {
+        /// The feed's trader, `0..=9`.
+        trader: u8,
+        /// Buy (`Bid`) or sell (`Ask`).
+        side: Side,
+        /// Limit price in cents, which are cetx ticks.
+        price_ticks: i64,
+        /// Size in tonnes.
+        quantity_t: u64,
+    },
+    /// A cancel of the `nth` limit order of the feed (from 1).
+    Cancel {
+        /// Which limit order, counted from 1 in feed order.
+        nth: u64,
+    },
+}
+
+/// The feed's file inside the lobster package.
+const FEED_IN_LOBSTER: &str = "data/orders.csv";
+
+/// Overrides where the feed is read from, for a build whose crates do not
+/// live in Cargo's registry (vendored sources, say).
+pub const FEED_PATH_VAR: &str = "CETX_QUANTCUP_FEED";
+
+/// Why the feed could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// No lobster 0.7 package in Cargo's registry sources.
+    #[error("no lobster-0.7.* package under {0} (set {FEED_PATH_VAR} to the feed's path)")]
+    NoLobster(PathBuf),
+    /// The file could not be read or a line is not a message.
+    #[error("reading the QuantCup feed {path}: {reason}")]
+    Read {
+        /// The feed file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Where the feed lies: [`FEED_PATH_VAR`] when set, else
+/// `data/orders.csv` in a lobster 0.7 package Cargo has unpacked (the last
+/// by name if there are several)
+/// (`$CARGO_HOME/registry/src/*/lobster-0.7.*`, `CARGO_HOME` by default
+/// `~/.cargo`). Building this package's tests or benches unpacks it.
+///
+/// # Errors
+/// [`FeedError::NoLobster`] when no such package is there.
+pub fn feed_path() -> Result<PathBuf, FeedError> {
+    if let Some(path) = std::env::var_os(FEED_PATH_VAR) {
+        return Ok(path.into());
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"),
+        PathBuf::from,
+    );
+    let sources = cargo_home.join("registry").join("src");
+    let mut packages: Vec<PathBuf> = std::fs::read_dir(&sources)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|registry| std::fs::read_dir(registry.path()).into_iter().flatten())
+        .flatten()
+        .filter(|package| {
+            package
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with("lobster-0.7."))
+        })
+        .map(|package| package.path().join(FEED_IN_LOBSTER))
+        .filter(|feed| feed.is_file())
+        .collect();
+    packages.sort();
+    packages.pop().ok_or(FeedError::NoLobster(sources))
+}
+
+/// One line of the feed file, as written.
+#[derive(serde::Deserialize)]
+struct Line {
+    trader_id: u8,
+    side: String,
+    price: i64,
+    qty: u64,
+}
+
+/// Reads the whole feed from [`feed_path`].
+///
+/// # Errors
+/// Those of [`feed_path`], and [`FeedError::Read`] when the file cannot be
+/// read or a line is not a message.
+pub fn load() -> Result<Vec<Message>, FeedError> {
+    let path = feed_path()?;
+    let failed = |reason: String| FeedError::Read {
+        path: path.clone(),
+        reason,
+    };
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| failed(e.to_string()))?;
+    let mut feed = Vec::with_capacity(FEED_MESSAGES);
+    for line in reader.deserialize() {
+        let line: Line = line.map_err(|e| failed(e.to_string()))?;
+        let message = if line.price == 0 {
+            Message::Cancel { nth: line.qty }
+        } else {
+            let side = match line.side.as_str() {
+                "Bid" => Side::Buy,
+                "Ask" => Side::Sell,
+                other => return Err(failed(format!("side {other:?}"))),
+            };
+            Message::Limit {
+                trader: line.trader_id,
+                side,
+                price_ticks: line.price,
+                quantity_t: line.qty,
+            }
+        };
+        feed.push(message);
+    }
+    Ok(feed)
+}
+
+/// The account a trader buys or sells from: `2 × trader + 1` for buying,
+/// `2 × trader + 2` for selling, all within [`crate::flow::ACCOUNTS`].
+#[must_use]
+pub fn account(trader: u8, side: Side) -> AccountId {
+    let base = 2 * u32::from(trader);
+    match side {
+        Side::Buy => AccountId(base + 1),
+        Side::Sell => AccountId(base + 2),
+    }
+}
+
+/// The instrument the feed trades in: `CEA2025` around
+/// [`REFERENCE_TICKS`], with orders up to [`MAX_ORDER_T`] and the book's
+/// limit for the one broker of [`crate::flow::genesis`].
+#[must_use]
+pub fn instrument_spec() -> InstrumentSpec {
+    let mut spec = InstrumentSpec::cea(2025, Decimal::new(REFERENCE_TICKS, 2));
+    spec.max_order_t = MAX_ORDER_T;
+    spec.max_orders_per_broker = Some(spec.max_orders);
+    spec
+}
+
+/// An engine config with [`instrument_spec`] as its only instrument
+/// ([`INSTRUMENT`]).
+#[must_use]
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        instruments: vec![instrument_spec()],
+    }
+}
+
+/// The feed as stamped commands: the n-th limit order is a limit Day order
+/// with `OrderId(n)` from its trader's account for its side, a cancel
+/// cancels `OrderId(nth)`. Stamps count up from `seq` 1, 1 µs apart, from
+/// the flow's start of trading.
+#[must_use]
+pub fn commands(feed: &[Message]) -> Vec<(Command, Stamp)> {
+    let mut limits = 0;
+    let mut time_ns = START_TIME_NS;
+    let mut commands = Vec::with_capacity(feed.len());
+    for (seq, message) in (1..).zip(feed) {
+        time_ns += GAP_NS;
+        let command = match *message {
+            Message::Limit {
+                trader,
+                side,
+                price_ticks,
+                quantity_t,
+            } => {
+                limits += 1;
+                Command::Submit(NewOrder {
+                    order_id: OrderId(limits),
+                    account: account(trader, side),
+                    instrument: INSTRUMENT,
+                    side,
+                    order_type: OrderType::Limit,
+                    time_in_force: TimeInForce::Day,
+                    price_ticks,
+                    quantity_t,
+                    client_order_id: limits,
+                })
+            }
+            Message::Cancel { nth } => Command::Cancel {
+                instrument: INSTRUMENT,
+                order_id: OrderId(nth),
+                requester: None,
+            },
+        };
+        commands.push((command, Stamp { seq, time_ns }));
+    }
+    commands
+}
+
+/// Tonnes traded in `events`.
+#[must_use]
+pub fn traded_t(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .map(|event| match event {
+            Event::Trade(trade) => trade.quantity_t,
+            _ => 0,
+        })
+        .sum()
+}

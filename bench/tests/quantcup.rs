@@ -1,0 +1,101 @@
+//! The QuantCup 2011 feed trades the contest's reference quantity in cetx,
+//! with every rule on, and in lobster, so the benches compare the two on
+//! the same work.
+
+#[path = "../benches/common/lobster.rs"]
+mod lobster_orders;
+
+use cetx_bench::flow::{open_market, INSTRUMENT};
+use cetx_bench::quantcup::{
+    self, account, engine_config, traded_t, FEED_MESSAGES, REFERENCE_TRADED_T,
+};
+use cetx_engine::{CancelCause, Command, CommandKind, Event, RejectReason, Side};
+
+/// What one replay of a stream did in cetx.
+#[derive(Debug, Default)]
+struct Outcome {
+    traded_t: u64,
+    /// Cancels of orders that did not rest.
+    unknown_cancels: u64,
+    self_trade_cancels: u64,
+}
+
+fn replay_cetx(commands: &[(Command, cetx_engine::Stamp)]) -> (cetx_engine::Engine, Outcome) {
+    let mut engine = open_market(&engine_config());
+    let mut events = Vec::new();
+    let mut outcome = Outcome::default();
+    for (command, stamp) in commands {
+        engine.apply(command, *stamp, &mut events);
+        outcome.traded_t += traded_t(&events);
+        for event in &events {
+            match event {
+                Event::Rejected(rejected) => {
+                    // The only refusals: cancels of orders that no longer
+                    // rest or have not arrived (the contest ignores them).
+                    assert_eq!(rejected.command, CommandKind::Cancel, "{rejected:?}");
+                    assert_eq!(rejected.reason, RejectReason::UnknownOrder);
+                    outcome.unknown_cancels += 1;
+                }
+                Event::Cancelled(cancelled) if cancelled.cause == CancelCause::SelfTrade => {
+                    outcome.self_trade_cancels += 1;
+                }
+                _ => {}
+            }
+        }
+        events.clear();
+    }
+    engine.check_invariants();
+    (engine, outcome)
+}
+
+#[test]
+fn the_feed_is_the_contests() {
+    let feed = quantcup::load().expect("the feed in the lobster crate");
+    assert_eq!(feed.len(), FEED_MESSAGES);
+    let limits = feed
+        .iter()
+        .filter(|m| matches!(m, quantcup::Message::Limit { .. }))
+        .count();
+    assert_eq!(limits, 17_894);
+}
+
+#[test]
+fn cetx_trades_the_reference_quantity_with_every_rule_on() {
+    let feed = quantcup::load().expect("the feed in the lobster crate");
+    let commands = quantcup::commands(&feed);
+    let (engine, outcome) = replay_cetx(&commands);
+    assert_eq!(outcome.traded_t, REFERENCE_TRADED_T, "{outcome:?}");
+    assert_eq!(outcome.self_trade_cancels, 0);
+    let today = engine.today(INSTRUMENT).expect("one instrument");
+    assert_eq!(today.volume_t, REFERENCE_TRADED_T);
+    // Some cancels hit, some miss: both paths ran.
+    let cancels = (feed.len() - 17_894) as u64;
+    assert!(outcome.unknown_cancels > 0 && outcome.unknown_cancels < cancels);
+}
+
+#[test]
+fn one_account_per_trader_would_stop_self_trades() {
+    let feed = quantcup::load().expect("the feed in the lobster crate");
+    let mut commands = quantcup::commands(&feed);
+    for (command, _) in &mut commands {
+        if let Command::Submit(order) = command {
+            order.account = account((order.account.0 - 1) as u8 / 2, Side::Buy);
+        }
+    }
+    let (_, outcome) = replay_cetx(&commands);
+    assert_eq!(outcome.self_trade_cancels, 1_527, "{outcome:?}");
+    assert_eq!(outcome.traded_t, 6_838_166);
+}
+
+#[test]
+fn lobster_trades_the_reference_quantity() {
+    let feed = quantcup::load().expect("the feed in the lobster crate");
+    let mut book = lobster::OrderBook::default();
+    let traded: u64 = quantcup::commands(&feed)
+        .iter()
+        .map(|(command, _)| {
+            lobster_orders::traded_t(&book.execute(lobster_orders::to_lobster(command)))
+        })
+        .sum();
+    assert_eq!(traded, REFERENCE_TRADED_T);
+}
