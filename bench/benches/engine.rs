@@ -43,8 +43,7 @@ use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use cetx_bench::flow::{self, open_market, Harness, MixedFlow, ACCOUNTS, INSTRUMENT};
 use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
 use cetx_engine::{
-    AccountId, Command, Engine, EngineConfig, Event, NewOrder, OrderType, RestingOrder, Side,
-    Stamp, TimeInForce,
+    AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
 };
 use criterion::SamplingMode;
 
@@ -317,23 +316,13 @@ fn quantcup(c: &mut Criterion) {
     group.finish();
 }
 
-/// The flow's instrument with room for [`REST_MANY`] resting orders.
-fn rest_many_config() -> EngineConfig {
-    let mut spec = flow::instrument_spec();
-    spec.max_orders = (REST_MANY as u32).next_power_of_two();
-    spec.max_orders_per_broker = Some(spec.max_orders);
-    EngineConfig {
-        instruments: vec![spec],
-    }
-}
-
 /// [`REST_MANY`] passive orders of the mixed stream's shape (within 2.00
 /// CNY of the mid, from 1,000 accounts) into an empty book: inserts only,
 /// and the book ends a million orders deep.
 fn rest_1m(c: &mut Criterion) {
     let mut flow = MixedFlow::new(SEED, REST_MANY);
     let commands: Vec<_> = (0..REST_MANY).map(|_| flow.next_passive()).collect();
-    let market = open_market(&rest_many_config());
+    let market = open_market(&flow::engine_config_with_room(REST_MANY));
     let mut group = c.benchmark_group("rest_1m");
     group.throughput(Throughput::Elements(REST_MANY as u64));
     group.sample_size(10);

@@ -143,6 +143,23 @@ pub fn engine_config() -> EngineConfig {
     }
 }
 
+/// [`engine_config`] with room for `resting` orders in the book (the next
+/// power of two), all of which the flow's one broker may own.
+///
+/// # Panics
+/// If `resting` does not fit in a `u32`.
+#[must_use]
+pub fn engine_config_with_room(resting: usize) -> EngineConfig {
+    let mut spec = instrument_spec();
+    spec.max_orders = u32::try_from(resting)
+        .expect("room for fewer than 2^32 orders")
+        .next_power_of_two();
+    spec.max_orders_per_broker = Some(spec.max_orders);
+    EngineConfig {
+        instruments: vec![spec],
+    }
+}
+
 /// Cash each account starts with, in fen: ten billion CNY, so that no order
 /// of the flow is ever short of money.
 pub const ACCOUNT_CASH_FEN: i64 = 1_000_000_000_000;

@@ -1,14 +1,14 @@
 //! The engine's steady state allocates nothing.
 //!
 //! A counting global allocator wraps the system one. After the harness is
-//! warm (book at ~5,000 resting orders, event buffer sized), 100,000 commands
-//! of the mixed stream run and the test asserts that not one allocation or
-//! reallocation happened, neither inside `Engine::apply` nor anywhere in the
-//! loop (the flow's generation and bookkeeping included).
+//! warm (book at ~5,000 resting orders, or ~1,000,000 in the resting-heavy
+//! case; event buffer sized), 100,000 commands of the mixed stream run and
+//! each test asserts that not one allocation or reallocation happened,
+//! neither inside `Engine::apply` nor anywhere in the loop (the flow's
+//! generation and bookkeeping included).
 //!
 //! Counts are per thread, so allocations by the test harness's other threads
-//! cannot leak in; this is still the only test in this file, to keep it that
-//! way obvious.
+//! (the other test among them) cannot leak in.
 
 // A `GlobalAlloc` impl must be `unsafe impl`; this counting allocator is the
 // one place in the workspace that needs unsafe code.
@@ -17,7 +17,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use cetx_bench::flow::Harness;
+use cetx_bench::flow::{engine_config_with_room, Harness};
 
 thread_local! {
     /// Allocations and reallocations made by this thread.
@@ -69,10 +69,10 @@ fn allocations() -> u64 {
     ALLOCATIONS.with(Cell::get)
 }
 
-#[test]
-fn mixed_stream_allocates_nothing_in_steady_state() {
+/// Runs 100,000 mixed commands on a warm harness and asserts that they
+/// allocated nothing.
+fn assert_steady_state_allocates_nothing(mut harness: Harness) {
     const COMMANDS: usize = 100_000;
-    let mut harness = Harness::warmed_up(42, 5_000);
     let before_loop = allocations();
     let mut in_apply = 0;
     for _ in 0..COMMANDS {
@@ -90,4 +90,24 @@ fn mixed_stream_allocates_nothing_in_steady_state() {
     assert!(counts.cancel > 0 && counts.marketable > 0);
     assert_eq!(in_apply, 0, "Engine::apply allocated {in_apply} times");
     assert_eq!(in_loop, 0, "the loop allocated {in_loop} times");
+}
+
+#[test]
+fn mixed_stream_allocates_nothing_in_steady_state() {
+    assert_steady_state_allocates_nothing(Harness::warmed_up(42, 5_000));
+}
+
+#[test]
+fn a_million_resting_orders_allocate_nothing_in_steady_state() {
+    const RESTING: usize = 1_000_000;
+    let harness = Harness::warmed_up_in(&engine_config_with_room(RESTING), 42, RESTING);
+    assert!(
+        harness
+            .engine
+            .book(cetx_bench::flow::INSTRUMENT)
+            .expect("one book")
+            .len()
+            > RESTING * 9 / 10
+    );
+    assert_steady_state_allocates_nothing(harness);
 }

@@ -36,8 +36,8 @@ impl Book {
                         ladder.side
                     );
                     assert_eq!(
-                        self.index.get(&s.order_id),
-                        Some(&slot),
+                        self.index.get(s.order_id, &self.slots),
+                        Some(slot),
                         "index does not point at slot {slot}"
                     );
                     last_priority = Some(s.priority);

@@ -4,25 +4,27 @@
 //! levels indexed by tick offset from the band floor. Orders live in a slab
 //! preallocated to the configured maximum; each level keeps an intrusive FIFO
 //! (a doubly linked list through the slab), so a cancel unlinks in O(1). An
-//! id → slot index finds an order by id, and a bitset of occupied levels with
-//! a cached best level per side finds the next price in a few word scans.
+//! id → slot index, a ring direct-mapped by the id's low bits (ids only
+//! grow), finds an order by id without hashing, and a bitset of occupied
+//! levels with a cached best level per side finds the next price in a few
+//! word scans.
 //!
-//! The book has one writer, the engine thread, and needs no lock. The slab
-//! and the ladders are sized from config up front; the id index grows with
-//! the largest number of orders that have rested at once. So in steady state
-//! the book never allocates.
+//! The book has one writer, the engine thread, and needs no lock. The slab,
+//! the ladders and the id index are sized from config up front (the index's
+//! overflow map when it is first needed), so in steady state the book never
+//! allocates.
 //!
 //! Matching lives in `crate::matching`. Here: the book and its slab
-//! (`mod.rs`), one side's ladder of levels (`ladder.rs`), and the check of
-//! every structural invariant (`invariants.rs`).
+//! (`mod.rs`), one side's ladder of levels (`ladder.rs`), the id index
+//! (`index.rs`), and the check of every structural invariant
+//! (`invariants.rs`).
 
+mod index;
 mod invariants;
 mod ladder;
 mod members;
 
 pub(crate) use ladder::Ladder;
-
-use rustc_hash::FxHashMap;
 
 use crate::account::BrokerId;
 use crate::instrument::{InstrumentId, PriceRules};
@@ -30,9 +32,6 @@ use crate::order::{AccountId, OrderId, Side};
 
 /// Marks "no slot" in the intrusive lists and "empty" for a best level.
 pub(crate) const NIL: u32 = u32::MAX;
-
-/// Ids the index has room for at first; it grows as [`Book::insert`] says.
-const INDEX_START: usize = 4_096;
 
 /// A resting order as stored in the slab.
 #[derive(Clone, Copy, Debug)]
@@ -94,7 +93,7 @@ pub struct Book {
     /// Head of the list of released slots, reused before new ones.
     free_head: u32,
     live: u32,
-    index: FxHashMap<OrderId, u32>,
+    index: index::OrderIndex,
     next_priority: u64,
     /// Resting orders per account and per broker.
     members: members::Members,
@@ -131,12 +130,6 @@ impl Book {
     #[must_use]
     pub fn new(instrument: InstrumentId, rules: PriceRules, max_orders: u32) -> Self {
         assert!(max_orders > 0 && max_orders < NIL);
-        // The index starts small and grows with the most orders that have
-        // rested at once, never shrinking: a table sized for the limit
-        // (hundreds of thousands) would spread a few thousand live ids over
-        // megabytes and miss the cache on every lookup. Once the book has
-        // seen its busiest moment, the index no longer allocates.
-        let index = FxHashMap::with_capacity_and_hasher(INDEX_START, Default::default());
         Self {
             instrument,
             rules,
@@ -148,7 +141,7 @@ impl Book {
             max_orders,
             free_head: NIL,
             live: 0,
-            index,
+            index: index::OrderIndex::new(max_orders),
             next_priority: 0,
             members: members::Members::default(),
         }
@@ -236,7 +229,7 @@ impl Book {
 
     /// The slot and contents of the resting order with this id.
     pub(crate) fn find(&self, order_id: OrderId) -> Option<(u32, RestingOrder)> {
-        let &slot = self.index.get(&order_id)?;
+        let slot = self.index.get(order_id, &self.slots)?;
         Some((slot, self.resting(&self.slots[slot as usize])))
     }
 
@@ -345,13 +338,6 @@ impl Book {
         };
         self.live += 1;
         self.members.add(account_at, broker);
-        // Keep the index at most half full. Then, when deleted entries use
-        // up its free space, hashbrown clears them in place rather than
-        // growing, and only a new record number of resting orders allocates.
-        if self.index.len() * 2 >= self.index.capacity() {
-            self.index.reserve(self.index.len().max(INDEX_START));
-        }
-        self.index.insert(order_id, slot);
         let level = self.level_of(price_ticks);
         let priority = self.next_priority;
         self.next_priority += 1;
@@ -367,6 +353,7 @@ impl Book {
             broker,
             side,
         };
+        self.index.insert(slot, &self.slots);
         self.link_tail(slot);
         true
     }
@@ -434,7 +421,7 @@ impl Book {
     /// Returns an unlinked slot to the free list and forgets its id.
     pub(crate) fn release(&mut self, slot: u32) {
         let order_id = self.slots[slot as usize].order_id;
-        self.index.remove(&order_id);
+        self.index.remove(order_id, &self.slots);
         self.free(slot);
     }
 
@@ -460,7 +447,7 @@ impl Book {
     /// Removes the order with this id and returns what it was and where its
     /// account is kept, or `None` when no such order rests.
     pub(crate) fn take(&mut self, order_id: OrderId) -> Option<(RestingOrder, u32)> {
-        let slot = self.index.remove(&order_id)?;
+        let slot = self.index.remove(order_id, &self.slots)?;
         let s = &self.slots[slot as usize];
         let taken = (self.resting(s), s.account_at);
         self.unlink(slot);
