@@ -38,14 +38,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 
 use cetx_bench::flow::{self, open_market, Harness, MixedFlow, ACCOUNTS, INSTRUMENT};
 use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
 use cetx_engine::{
     AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
 };
-use criterion::SamplingMode;
 
 #[path = "common/lobster.rs"]
 mod lobster_orders;
@@ -354,7 +353,8 @@ fn rest_1m(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut elapsed = Duration::ZERO;
             for _ in 0..iters {
-                // Its arena sized for every order, as cetx's slab is.
+                // Its arena sized for every order, as cetx's slab is; 10 is
+                // lobster's default room per price level, and no stats.
                 let mut book = lobster::OrderBook::new(REST_MANY, 10, false);
                 let mut placed = 0;
                 let start = Instant::now();

@@ -9,7 +9,7 @@ use cetx_bench::flow::{open_market, INSTRUMENT};
 use cetx_bench::quantcup::{
     self, account, engine_config, traded_t, FEED_MESSAGES, REFERENCE_TRADED_T,
 };
-use cetx_engine::{CancelCause, Command, CommandKind, Event, RejectReason, Side};
+use cetx_engine::{CancelCause, Command, CommandKind, Engine, Event, RejectReason, Side, Stamp};
 
 /// What one replay of a stream did in cetx.
 #[derive(Debug, Default)]
@@ -20,7 +20,7 @@ struct Outcome {
     self_trade_cancels: u64,
 }
 
-fn replay_cetx(commands: &[(Command, cetx_engine::Stamp)]) -> (cetx_engine::Engine, Outcome) {
+fn replay_cetx(commands: &[(Command, Stamp)]) -> (Engine, Outcome) {
     let mut engine = open_market(&engine_config());
     let mut events = Vec::new();
     let mut outcome = Outcome::default();
