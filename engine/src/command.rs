@@ -92,7 +92,13 @@ pub enum Command {
     /// instrument at its VWAP, make that the next reference price, release
     /// T+1 locks and start the next trading day. Every instrument ends
     /// closed.
-    EndOfDay,
+    EndOfDay {
+        /// The trading date it closes, `YYYYMMDD`, as the calendar dates
+        /// it (journaled with tag 17). `None` only in journals written
+        /// before end of days were dated (tag 4): a replay then dates the
+        /// day by the entry's time.
+        trading_date: Option<u32>,
+    },
     /// Open an empty account.
     OpenAccount {
         /// The new account's id.
@@ -226,7 +232,10 @@ impl Command {
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Amend { .. } => CommandKind::Amend,
             Self::SetPhase { .. } => CommandKind::SetPhase,
-            Self::EndOfDay => CommandKind::EndOfDay,
+            Self::EndOfDay { trading_date: None } => CommandKind::EndOfDay,
+            Self::EndOfDay {
+                trading_date: Some(_),
+            } => CommandKind::DatedEndOfDay,
             Self::OpenAccount { .. } => CommandKind::OpenAccount,
             Self::Deposit { .. } => CommandKind::Deposit,
             Self::Withdraw { .. } => CommandKind::Withdraw,
@@ -253,7 +262,8 @@ pub enum CommandKind {
     Amend = 2,
     /// [`Command::SetPhase`].
     SetPhase = 3,
-    /// [`Command::EndOfDay`].
+    /// [`Command::EndOfDay`] without a date (journals written before
+    /// dates were journaled).
     EndOfDay = 4,
     /// [`Command::OpenAccount`].
     OpenAccount = 5,
@@ -275,4 +285,6 @@ pub enum CommandKind {
     SetCalendar = 13,
     /// [`Command::Transfer`].
     Transfer = 14,
+    /// [`Command::EndOfDay`] with the trading date it closes.
+    DatedEndOfDay = 17,
 }

@@ -53,6 +53,8 @@ pub struct Engine {
     pub(crate) last_order_id: Option<OrderId>,
     pub(crate) next_trade_id: u64,
     pub(crate) trading_day: u32,
+    /// The trading date the last dated end of day closed, `YYYYMMDD`.
+    pub(crate) closed_date: Option<u32>,
     /// The exchange calendar, once a [`Command::SetCalendar`] set it.
     pub(crate) calendar: Option<Calendar>,
     /// Every reference id a [`Command::Transfer`] was applied under. It
@@ -71,6 +73,7 @@ impl Default for Engine {
             last_order_id: None,
             next_trade_id: 1,
             trading_day: 0,
+            closed_date: None,
             calendar: None,
             references: std::collections::BTreeSet::new(),
         }
@@ -203,6 +206,14 @@ impl Engine {
         self.trading_day
     }
 
+    /// The trading date the journal's last dated end of day closed,
+    /// `YYYYMMDD` (`None` before the first): the day the market is in is
+    /// the calendar's next trading date.
+    #[must_use]
+    pub const fn closed_date(&self) -> Option<u32> {
+        self.closed_date
+    }
+
     fn market(&self, instrument: InstrumentId) -> Option<&Market> {
         self.markets.get(usize::from(instrument.0))
     }
@@ -238,8 +249,9 @@ impl Engine {
                 quantity_t,
             } => self.amend(instrument, order_id, price_ticks, quantity_t, stamp, events),
             Command::SetPhase { instrument, phase } => self.set_phase(instrument, phase, events),
-            Command::EndOfDay => {
+            Command::EndOfDay { trading_date } => {
                 self.end_of_day(events);
+                self.closed_date = trading_date.or(self.closed_date);
                 Ok(())
             }
             Command::OpenAccount {

@@ -16,9 +16,10 @@
 //! one, and no band spans more price levels than configured; quantities
 //! are within the instrument's order sizes; every account, order and
 //! instrument is known; reservations are funded; balances add up with
-//! checked arithmetic; a day closes with the figures its trades make and
-//! the next day follows it. An event that breaks any of these is a
-//! [`ReplayError`], which readers report as corruption of the entry.
+//! checked arithmetic; a day closes with the figures its trades make, the
+//! next day follows it, and the dates that end of days close rise. An
+//! event that breaks any of these is a [`ReplayError`], which readers
+//! report as corruption of the entry.
 
 mod admin;
 use crate::account::Account;
@@ -113,6 +114,18 @@ impl Engine {
                 }
                 other => self.replay_admin(other).map_err(fail)?,
             }
+        }
+        if let Command::EndOfDay {
+            trading_date: Some(date),
+        } = *command
+        {
+            if self.closed_date.is_some_and(|closed| date <= closed) {
+                return Err(fail(format!(
+                    "end of day closes {date}, not after {}",
+                    self.closed_date.unwrap_or_default()
+                )));
+            }
+            self.closed_date = Some(date);
         }
         if let Command::Transfer(transfer) = command {
             if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {

@@ -21,6 +21,8 @@ use crate::phase::Phase;
 pub struct EngineState {
     /// The current trading day, counted from 0.
     pub trading_day: u32,
+    /// The trading date the last dated end of day closed, `YYYYMMDD`.
+    pub closed_date: Option<u32>,
     /// Highest order id accepted so far.
     pub last_order_id: Option<OrderId>,
     /// Id the next trade will get.
@@ -90,6 +92,7 @@ impl Engine {
     pub fn state(&self) -> EngineState {
         EngineState {
             trading_day: self.trading_day,
+            closed_date: self.closed_date,
             last_order_id: self.last_order_id,
             next_trade_id: self.next_trade_id,
             calendar: self.calendar.clone(),
@@ -173,6 +176,7 @@ impl Engine {
             }
         }
         engine.trading_day = state.trading_day;
+        engine.closed_date = state.closed_date;
         engine.last_order_id = state.last_order_id;
         engine.next_trade_id = state.next_trade_id;
         engine.check_claims()?;

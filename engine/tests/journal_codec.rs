@@ -106,6 +106,36 @@ proptest! {
 }
 
 #[test]
+fn an_end_of_day_carries_the_date_it_closes_under_tag_17() {
+    let dated = Command::EndOfDay {
+        trading_date: Some(2026_11_25),
+    };
+    let mut bytes = Vec::new();
+    encode_command(&dated, &mut bytes);
+    // Tag 17, then 20261125 as a u32, little-endian.
+    assert_eq!(bytes, [17, 0x05, 0x29, 0x35, 0x01]);
+    assert_eq!(decode_command(&bytes), Ok(dated));
+    assert_exact(&bytes, decode_command);
+    // A journal of before the dates: tag 4, no fields, still reads.
+    let undated = Command::EndOfDay { trading_date: None };
+    assert_eq!(decode_command(&[4]), Ok(undated.clone()));
+    bytes.clear();
+    encode_command(&undated, &mut bytes);
+    assert_eq!(bytes, [4]);
+    // 30 February is no date.
+    let mut bad = vec![17];
+    bad.extend_from_slice(&2026_02_30u32.to_le_bytes());
+    assert_eq!(
+        decode_command(&bad),
+        Err(DecodeError::InvalidValue {
+            what: "EndOfDay.trading_date",
+            value: 2026_02_30,
+            offset: 1
+        })
+    );
+}
+
+#[test]
 fn errors_name_what_is_wrong() {
     assert_eq!(
         decode_command(&[42]),
@@ -146,8 +176,9 @@ fn errors_name_what_is_wrong() {
         })
     ));
     // A state that claims 2^32 - 1 instruments in 4 bytes (after its
-    // trading day, no last order id, next trade id and no calendar).
-    let mut huge = vec![0; 4 + 1 + 8 + 1];
+    // trading day, no closed date, no last order id, next trade id and
+    // no calendar).
+    let mut huge = vec![0; 4 + 1 + 1 + 8 + 1];
     huge.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(
         decode_state(&huge),
@@ -210,7 +241,10 @@ fn encoded_sizes_match_the_specification() {
             Command::Cancel { .. } | Command::SetReferencePrice { .. } => 11,
             Command::Amend { .. } => 27,
             Command::SetPhase { .. } => 4,
-            Command::EndOfDay => 1,
+            Command::EndOfDay { trading_date: None } => 1,
+            Command::EndOfDay {
+                trading_date: Some(_),
+            } => 5,
             Command::OpenAccount { .. } => 10,
             Command::Deposit { .. } | Command::Withdraw { .. } => 13,
             Command::CreditHoldings { .. } | Command::DebitHoldings { .. } => 15,

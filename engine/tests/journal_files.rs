@@ -436,6 +436,7 @@ fn only_the_newest_snapshots_are_kept() {
     let dir = tmp.path();
     let state = cetx_engine::EngineState {
         trading_day: 0,
+        closed_date: None,
         last_order_id: None,
         next_trade_id: 1,
         calendar: None,

@@ -469,7 +469,7 @@ fn hostile_entries_with_good_checksums_are_corruption() {
                 seq: 8,
                 time_ns: 1_795_743_001_000_000_000,
             },
-            command: Command::EndOfDay,
+            command: Command::EndOfDay { trading_date: None },
             events,
         });
         let dir = tempfile::tempdir().unwrap();
@@ -557,7 +557,7 @@ fn random_hostile_bytes_in_events_replay_or_are_refused() {
             instrument: CEA,
             quantity_t: 5,
         },
-        Command::EndOfDay,
+        Command::EndOfDay { trading_date: None },
         Command::SetPhase {
             instrument: CEA,
             phase: Phase::Continuous,

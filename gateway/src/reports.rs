@@ -814,7 +814,7 @@ mod tests {
             instrument: CEA,
             order_id: OrderId(cancelled),
         });
-        market.apply(Command::EndOfDay);
+        market.apply(Command::EndOfDay { trading_date: None });
         let (reports, all) = market.reports();
         let got: Vec<ServerMessage> = messages(&all, B1).into_iter().map(|(_, m)| m).collect();
         assert_eq!(
@@ -925,7 +925,7 @@ mod tests {
                 market.submit(11, coid, EngineSide::Sell, 90_00 + i as i64, 5);
                 market.submit(21, coid, EngineSide::Buy, 90_00 + i as i64 / 2, 3);
             }
-            market.apply(Command::EndOfDay);
+            market.apply(Command::EndOfDay { trading_date: None });
             market.apply(Command::SetPhase {
                 instrument: CEA,
                 phase: Phase::Continuous,
@@ -980,7 +980,7 @@ mod tests {
         let mut market = Market::new();
         market.submit(11, 7, EngineSide::Sell, 90_00, 30);
         market.submit(21, 7, EngineSide::Buy, 90_00, 10);
-        market.apply(Command::EndOfDay);
+        market.apply(Command::EndOfDay { trading_date: None });
         // The next day, client order id 7 names a new order.
         market.apply(Command::SetPhase {
             instrument: CEA,

@@ -70,7 +70,11 @@ pub fn workload(seed: u64, orders: usize, day_every: usize) -> Vec<(Command, Sta
         let (command, _) = flow.next_command();
         push(command, &mut engine, &mut flow);
         if n % day_every == 0 {
-            push(Command::EndOfDay, &mut engine, &mut flow);
+            push(
+                Command::EndOfDay { trading_date: None },
+                &mut engine,
+                &mut flow,
+            );
             let reopen = Command::SetPhase {
                 instrument: INSTRUMENT,
                 phase: Phase::Continuous,

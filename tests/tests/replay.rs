@@ -62,7 +62,7 @@ fn scripted_day() -> Vec<(Command, Stamp)> {
         order(first + 3, 2002, ccer, Side::Sell, 85_10, 300),
         order(first + 4, 1002, ccer, Side::Buy, 85_20, 300),
         order(first + 5, 1001, cea2025, Side::Buy, 89_00, 50),
-        Command::EndOfDay,
+        Command::EndOfDay { trading_date: None },
     ]);
     commands
         .into_iter()
@@ -236,7 +236,10 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
 /// The scripted day with its last record, the end of day, cut in half.
 fn cut_end_of_day() -> tempfile::TempDir {
     let commands = scripted_day();
-    assert!(matches!(commands.last(), Some((Command::EndOfDay, _))));
+    assert!(matches!(
+        commands.last(),
+        Some((Command::EndOfDay { .. }, _))
+    ));
     let journal = tempfile::tempdir().unwrap();
     write_journal(journal.path(), &commands);
     let segments = list_segments(journal.path()).unwrap();

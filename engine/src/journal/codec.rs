@@ -218,6 +218,21 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A date as a `u32` `YYYYMMDD` that names a real date.
+    #[inline]
+    pub(crate) fn date(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        let offset = self.pos;
+        let number = self.u32(what)?;
+        match crate::calendar::date_of(number) {
+            Some(_) => Ok(number),
+            None => Err(DecodeError::InvalidValue {
+                what,
+                value: number.into(),
+                offset,
+            }),
+        }
+    }
+
     /// An option's presence byte: 0 none, 1 some.
     #[inline]
     pub(crate) fn present(&mut self, what: &'static str) -> Result<bool, DecodeError> {
@@ -382,6 +397,7 @@ const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         12 => CommandKind::ReviseInstrument,
         13 => CommandKind::SetCalendar,
         14 => CommandKind::Transfer,
+        17 => CommandKind::DatedEndOfDay,
         _ => return None,
     })
 }

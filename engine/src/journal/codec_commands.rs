@@ -71,7 +71,11 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u16(instrument.0);
             out.put_u8(phase as u8);
         }
-        Command::EndOfDay => {}
+        Command::EndOfDay { trading_date } => {
+            if let Some(date) = trading_date {
+                out.put_u32(date);
+            }
+        }
         Command::OpenAccount {
             account,
             participant,
@@ -155,7 +159,10 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             instrument: c.instrument("SetPhase.instrument")?,
             phase: c.phase()?,
         },
-        CommandKind::EndOfDay => Command::EndOfDay,
+        CommandKind::EndOfDay => Command::EndOfDay { trading_date: None },
+        CommandKind::DatedEndOfDay => Command::EndOfDay {
+            trading_date: Some(c.date("EndOfDay.trading_date")?),
+        },
         CommandKind::OpenAccount => Command::OpenAccount {
             account: c.account("OpenAccount.account")?,
             participant: c.participant()?,

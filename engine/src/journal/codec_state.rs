@@ -29,6 +29,7 @@ const DAY_STATS_BYTES: usize = 8 + 8 + 8 + 8 + 16 + 8;
 /// Appends the encoding of an engine state.
 pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
     out.put_u32(state.trading_day);
+    put_option_u32(out, state.closed_date);
     put_option_u64(out, state.last_order_id.map(|id| id.0));
     out.put_u64(state.next_trade_id);
     match &state.calendar {
@@ -88,6 +89,11 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
 pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
     let mut c = Cursor::new(bytes);
     let trading_day = c.u32("EngineState.trading_day")?;
+    let closed_date = if c.present("EngineState.closed_date")? {
+        Some(c.date("EngineState.closed_date")?)
+    } else {
+        None
+    };
     let last_order_id = if c.present("EngineState.last_order_id")? {
         Some(c.order_id("EngineState.last_order_id")?)
     } else {
@@ -117,6 +123,7 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
     c.finish("EngineState")?;
     Ok(EngineState {
         trading_day,
+        closed_date,
         last_order_id,
         next_trade_id,
         calendar,

@@ -6,7 +6,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXSNAP` |
-//! | 8 | 4 | format version, `u32` LE (2) |
+//! | 8 | 4 | format version, `u32` LE (3) |
 //! | 12 | 8 | sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
@@ -32,9 +32,10 @@ use crate::state::EngineState;
 /// First bytes of every snapshot file.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
 /// The snapshot format this code writes and reads: 2 holds the market's
-/// definition (each instrument's spec and the calendar); a snapshot of
-/// version 1 is skipped, and recovery replays the journal instead.
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// definition (each instrument's spec and the calendar), 3 also the date
+/// the last end of day closed; a snapshot of an older version is skipped,
+/// and recovery replays the journal instead.
+pub const SNAPSHOT_VERSION: u32 = 3;
 const SNAPSHOT_HEADER_LEN: usize = 32;
 
 /// The file name of the snapshot after sequence number `seq`.

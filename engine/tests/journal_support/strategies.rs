@@ -127,7 +127,7 @@ pub fn cause() -> impl Strategy<Value = CancelCause> {
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..15u8).prop_map(|k| {
+    (0..16u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -144,6 +144,7 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::ReviseInstrument,
             CommandKind::SetCalendar,
             CommandKind::Transfer,
+            CommandKind::DatedEndOfDay,
         ][usize::from(k)]
     })
 }
@@ -200,7 +201,10 @@ pub fn command() -> impl Strategy<Value = Command> {
             }
         }),
         (inst(), phase()).prop_map(|(instrument, phase)| Command::SetPhase { instrument, phase }),
-        Just(Command::EndOfDay),
+        Just(Command::EndOfDay { trading_date: None }),
+        date().prop_map(|date| Command::EndOfDay {
+            trading_date: Some(date),
+        }),
         (acct(), participant(), any::<u32>()).prop_map(|(account, participant, b)| {
             Command::OpenAccount {
                 account,
@@ -543,9 +547,14 @@ pub fn account() -> impl Strategy<Value = Account> {
         })
 }
 
+/// A real date, `YYYYMMDD`.
+pub fn date() -> impl Strategy<Value = u32> {
+    (2000u32..2100, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| y * 10_000 + m * 100 + d)
+}
+
 pub fn state() -> impl Strategy<Value = EngineState> {
     (
-        any::<u32>(),
+        (any::<u32>(), proptest::option::of(date())),
         proptest::option::of(oid()),
         any::<u64>(),
         proptest::collection::vec(instrument_state(), 0..4),
@@ -555,7 +564,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
     )
         .prop_map(
             |(
-                trading_day,
+                (trading_day, closed_date),
                 last_order_id,
                 next_trade_id,
                 instruments,
@@ -565,6 +574,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
             )| {
                 EngineState {
                     trading_day,
+                    closed_date,
                     last_order_id,
                     next_trade_id,
                     calendar,

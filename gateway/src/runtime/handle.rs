@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -78,6 +78,9 @@ pub(super) struct Shared {
     pub(super) brokers: BTreeSet<BrokerId>,
     pub(super) cancel_on_disconnect: BTreeSet<BrokerId>,
     pub(super) calendar: Calendar,
+    /// The trading date the market is in by the journal, `YYYYMMDD` (0
+    /// before its first dated end of day); the engine thread sets it.
+    pub(super) open_date: Arc<AtomicU32>,
     pub(super) clock: Clock,
     pub(super) status: watch::Sender<RuntimeStatus>,
     pub(super) next_subscription: AtomicU64,
@@ -316,12 +319,17 @@ impl RuntimeHandle {
         self.shared.clock.now_ns()
     }
 
-    /// The trading day now, as `YYYYMMDD` (for `LoginAccepted`).
+    /// The trading day now, as `YYYYMMDD` (for `LoginAccepted`): the
+    /// calendar's at the clock's time, or the journal's when the clock is
+    /// behind it (a day the journal has closed is over, whatever the clock
+    /// says).
     #[must_use]
     pub fn trading_date(&self) -> u32 {
-        self.shared
+        let by_clock = self
+            .shared
             .calendar
-            .trading_date(self.shared.clock.now_ns())
+            .trading_date(self.shared.clock.now_ns());
+        by_clock.max(self.shared.open_date.load(Ordering::Acquire))
     }
 
     /// The public market, published from durable entries; `None` unless

@@ -30,6 +30,7 @@
 //! one hand-off and at most one wake-up per turn rather than per request.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,8 @@ pub(super) struct Sequencer {
     pub(super) journal_batch: JournalBatch,
     pub(super) clock: Clock,
     pub(super) scheduler: Scheduler,
+    /// Where the trading date the journal is in is published (for logins).
+    pub(super) open_date: Arc<AtomicU32>,
     pub(super) client_orders: ClientOrders,
     /// The sequence number the next command gets.
     pub(super) next_seq: u64,
@@ -240,7 +243,9 @@ impl Sequencer {
     /// Applies the calendar's commands due by now.
     pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
         self.now_ns = self.clock.now_ns();
-        for command in self.scheduler.due(self.now_ns) {
+        let due = self.scheduler.due(self.now_ns);
+        let ends_a_day = due.iter().any(|c| matches!(c, Command::EndOfDay { .. }));
+        for command in due {
             // A halted instrument stays halted through the calendar's
             // phases until an operator resumes it.
             let halted =
@@ -250,7 +255,16 @@ impl Sequencer {
             }
             self.execute(command, None)?;
         }
+        if ends_a_day {
+            self.publish_open_date();
+        }
         Ok(())
+    }
+
+    /// Publishes the trading date the journal is in, for logins.
+    pub(super) fn publish_open_date(&self) {
+        self.open_date
+            .store(self.scheduler.open_date(), Ordering::Release);
     }
 
     /// Applies an operator's command like one of the runtime's own, and
