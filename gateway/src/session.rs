@@ -8,7 +8,8 @@
 //!    `docs/PROTOCOL.md`: the protocol version (403), the back-off of the
 //!    address's failed logins (417), the broker's
 //!    credentials, compared in constant time (402, slowed and then 417 as
-//!    failures add up: see [`crate::backoff`]), and the runtime's
+//!    failures add up: see [`crate::backoff`]), the broker's token bucket
+//!    (407: a login takes a token, see [`crate::throttle`]), and the runtime's
 //!    [`RuntimeHandle::connect`] (413 for a resume point ahead of the
 //!    server). The connection holds a pending-login slot until then, and
 //!    trades it for a session slot when the login succeeds (412 when the
@@ -308,6 +309,12 @@ async fn login(
             RejectReason::BadCredentials
         };
         return Err(refuse_login(conn, reason).await);
+    }
+    // A login takes from the broker's budget like any request, so that
+    // logging out and in cannot go faster than its rate; only once the
+    // credentials are right, so that no one else can spend it.
+    if !ctx.throttles.take(broker, std::time::Instant::now()) {
+        return Err(refuse_login(conn, RejectReason::Throttled).await);
     }
     // A takeover frees the old session's slot as the old session closes:
     // at the session limit, only a takeover may wait for it.

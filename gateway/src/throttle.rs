@@ -1,6 +1,9 @@
 //! Each broker's message budget, kept for the life of the server and
 //! shared by all of the broker's sessions, so that logging out and in
-//! again (or opening a second session) never refills it.
+//! again (or opening a second session) never refills it. A login with the
+//! right credentials takes a token too, so that a loop of logins is held
+//! to the same rate (wrong credentials are the back-off's:
+//! [`crate::backoff`]); only the broker itself can spend its budget.
 //!
 //! The budget is a token bucket (`rate_per_s` tokens a second, at most
 //! `burst` held), kept as the generic cell rate algorithm: one atomic
