@@ -14,6 +14,8 @@ use cetx_engine::histogram::HistogramSnapshot;
 use cetx_engine::journal::JournalStats;
 use cetx_engine::{Command, CommandKind, Event, InstrumentId, RejectReason};
 
+use super::book_fill::BookLoad;
+
 /// Counts since the runtime started; bounded by the configured
 /// instruments and the reject reasons.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -117,6 +119,8 @@ pub struct RuntimeStats {
     pub report_backlog_frames: u64,
     /// The largest such backlog of one subscription.
     pub report_backlog_frames_max: u64,
+    /// Each book's resting orders and `max_orders`, by instrument id.
+    pub books: Vec<BookLoad>,
 }
 
 impl super::RuntimeHandle {
@@ -143,6 +147,7 @@ impl super::RuntimeHandle {
         stats.queue_depth = self.inputs.len() as u64;
         stats.queue_capacity = shared.queue_capacity as u64;
         stats.engine_turn_ns = shared.turn_ns.snapshot();
+        stats.books = shared.book_loads.read();
         if let Some(journal) = shared.journal.get() {
             stats.journal = journal.stats();
             stats.journal_queue_depth = journal.queued();

@@ -81,6 +81,8 @@ pub(super) struct Shared {
     /// The trading date the market is in by the journal, `YYYYMMDD` (0
     /// before its first dated end of day); the engine thread sets it.
     pub(super) open_date: Arc<AtomicU32>,
+    /// Each book's load, which the engine thread publishes.
+    pub(super) book_loads: Arc<super::book_fill::BookLoads>,
     pub(super) clock: Clock,
     pub(super) status: watch::Sender<RuntimeStatus>,
     pub(super) next_subscription: AtomicU64,

@@ -13,6 +13,7 @@ use cetx_engine::{JournalBatch, JournalError, JournalWriter, Progress};
 use tokio::sync::watch;
 
 use super::activity::Activity;
+use super::book_fill::{BookFill, BookLoads};
 use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
@@ -131,6 +132,7 @@ impl Runtime {
                 .collect(),
             calendar: calendar.clone(),
             open_date: Arc::default(),
+            book_loads: Arc::new(BookLoads::new(instruments.len())),
             clock: options.clock.clone(),
             status,
             next_subscription: AtomicU64::new(1),
@@ -186,6 +188,7 @@ impl Runtime {
             closed_date: engine.closed_date(),
             done_ns: last_time_ns.unwrap_or(now_ns),
         };
+        let book_fill = BookFill::new(&engine, Arc::clone(&shared.book_loads));
         let mut sequencer = Sequencer {
             engine,
             journal,
@@ -204,7 +207,7 @@ impl Runtime {
             snapshot_every: config.journal.snapshot_every.max(1),
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
-            book_fill: super::book_fill::BookFill::default(),
+            book_fill,
             turn_ns: Arc::clone(&shared.turn_ns),
         };
         sequencer.publish_open_date();

@@ -46,7 +46,7 @@
 //! by the journal writer thread) and the snapshot writer; `state.rs` the gateway's state beside each
 //! snapshot; `history.rs` the resumes read back from the journal;
 //! `pending.rs` the cancels owed at a disconnect; `scheduler.rs` the calendar's commands; `clock.rs`
-//! the [`Clock`]; `book_fill.rs` the warning when a book fills up;
+//! the [`Clock`]; `book_fill.rs` the warning and the load of a book filling up;
 //! `activity.rs` the counts and figures behind the metrics
 //! ([`RuntimeHandle::stats`]); `definition.rs` the market's definition at
 //! start-up.
@@ -71,6 +71,7 @@ use cetx_engine::journal::RecoverError;
 use cetx_engine::{JournalError, RejectReason};
 
 pub use activity::{Activity, RuntimeStats, Traded};
+pub use book_fill::BookLoad;
 pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Subscription};
 pub use lifecycle::Runtime;
