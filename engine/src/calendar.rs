@@ -186,14 +186,9 @@ impl Calendar {
             .is_none_or(|s| second >= i64::from(s.close.num_seconds_from_midnight()));
         let mut date = today;
         if closed_for_today || !self.is_trading_day(date) {
-            // Two years of closures in a row is not a calendar but a
-            // mistake: stop looking and name today.
-            date = today
-                .iter_days()
-                .skip(1)
-                .take(732)
-                .find(|d| self.is_trading_day(*d))
-                .unwrap_or(today);
+            // No trading day within two years is not a calendar but a
+            // mistake: name today.
+            date = self.next_trading_day(today).unwrap_or(today);
         }
         date_number(date)
     }
@@ -202,12 +197,15 @@ impl Calendar {
     /// number that is no date, or no trading date within two years.
     #[must_use]
     pub fn next_trading_date(&self, date: u32) -> Option<u32> {
-        date_of(date)?
-            .iter_days()
+        self.next_trading_day(date_of(date)?).map(date_number)
+    }
+
+    /// The first trading day after `date`, looking two years ahead.
+    fn next_trading_day(&self, date: NaiveDate) -> Option<NaiveDate> {
+        date.iter_days()
             .skip(1)
             .take(732)
             .find(|d| self.is_trading_day(*d))
-            .map(date_number)
     }
 
     /// What the calendar asks at `now_ns` of a market whose journal got as
