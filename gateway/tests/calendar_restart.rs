@@ -104,17 +104,17 @@ fn trade(handle: &RuntimeHandle, wait: &Waiter) -> (Subscription, Subscription) 
     (s1, s2)
 }
 
-fn restart(config: &cetx_gateway::config::ServerConfig, at_ns: i64) -> (Runtime, Clock) {
-    let clock = Clock::manual(at_ns);
-    (start(config, &clock, false), clock)
+/// The runtime on `config`'s data directory, its manual clock at `at_ns`
+/// (the handle sets it), the calendar deciding the phases.
+fn start_at(config: &cetx_gateway::config::ServerConfig, at_ns: i64) -> Runtime {
+    start(config, &Clock::manual(at_ns), false)
 }
 
 #[test]
 fn a_clock_behind_the_journal_in_the_session_keeps_the_market_open() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let clock = Clock::manual(wednesday(9, 29) + 58 * S);
-    let runtime = start(&config, &clock, false);
+    let runtime = start_at(&config, wednesday(9, 29) + 58 * S);
     let handle = runtime.handle();
     let wait = Waiter::new();
     handle.set_time(wednesday(9, 30) + 800 * MS).unwrap();
@@ -129,7 +129,7 @@ fn a_clock_behind_the_journal_in_the_session_keeps_the_market_open() {
     );
 
     // Again, with the clock 5.8 s behind the journal's last entry.
-    let (runtime, _clock) = restart(&config, wednesday(9, 29) + 55 * S);
+    let runtime = start_at(&config, wednesday(9, 29) + 55 * S);
     let handle = runtime.handle();
     s1 = handle.connect(B1, 2).unwrap();
     assert_eq!(s1.trading_date(), 2026_11_25);
@@ -149,8 +149,7 @@ fn a_clock_behind_the_journal_in_the_session_keeps_the_market_open() {
 fn a_clock_behind_the_journal_after_the_close_accepts_nothing_for_the_ended_day() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let clock = Clock::manual(wednesday(14, 59) + 56 * S);
-    let runtime = start(&config, &clock, false);
+    let runtime = start_at(&config, wednesday(14, 59) + 56 * S);
     let handle = runtime.handle();
     let wait = Waiter::new();
     let mut s1 = handle.connect(B1, 0).unwrap();
@@ -166,7 +165,7 @@ fn a_clock_behind_the_journal_after_the_close_accepts_nothing_for_the_ended_day(
     assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
 
     // Again, at 14:59:50 on the day that has ended.
-    let (runtime, _clock) = restart(&config, wednesday(14, 59) + 50 * S);
+    let runtime = start_at(&config, wednesday(14, 59) + 50 * S);
     let handle = runtime.handle();
     let mut s1 = handle.connect(B1, 2).unwrap();
     assert_eq!(s1.trading_date(), 2026_11_26, "Wednesday is over");
@@ -186,8 +185,7 @@ fn a_clock_behind_the_journal_after_the_close_accepts_nothing_for_the_ended_day(
 fn a_restart_across_one_close_ends_the_day_it_missed() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let clock = Clock::manual(wednesday(14, 58));
-    let runtime = start(&config, &clock, false);
+    let runtime = start_at(&config, wednesday(14, 58));
     let handle = runtime.handle();
     let wait = Waiter::new();
     let mut s1 = handle.connect(B1, 0).unwrap();
@@ -198,7 +196,7 @@ fn a_restart_across_one_close_ends_the_day_it_missed() {
 
     // Thursday 09:29: Wednesday's close is caught up, and its day order
     // expires.
-    let (runtime, _clock) = restart(&config, cst(2026, 11, 26, 9, 29));
+    let runtime = start_at(&config, cst(2026, 11, 26, 9, 29));
     let handle = runtime.handle();
     let mut s1 = handle.connect(B1, 1).unwrap();
     assert_eq!(s1.trading_date(), 2026_11_26);
@@ -220,8 +218,7 @@ fn a_restart_across_one_close_ends_the_day_it_missed() {
 fn a_restart_across_several_closes_ends_each_day_and_replay_dates_each() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let clock = Clock::manual(wednesday(14, 0));
-    let runtime = start(&config, &clock, false);
+    let runtime = start_at(&config, wednesday(14, 0));
     let handle = runtime.handle();
     let wait = Waiter::new();
     let (s1, s2) = trade(&handle, &wait);
@@ -230,7 +227,7 @@ fn a_restart_across_several_closes_ends_each_day_and_replay_dates_each() {
     runtime.shutdown().unwrap();
 
     // Friday 09:29: Wednesday's and Thursday's ends of day, each dated.
-    let (runtime, _clock) = restart(&config, cst(2026, 11, 27, 9, 29));
+    let runtime = start_at(&config, cst(2026, 11, 27, 9, 29));
     let handle = runtime.handle();
     let mut s1 = handle.connect(B1, 2).unwrap();
     assert_eq!(s1.trading_date(), 2026_11_27);
