@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::{BrokerId, ParticipantType};
 use crate::calendar::Calendar;
 use crate::instrument::{InstrumentId, InstrumentSpec};
+use crate::membership::{NewBroker, Status};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 
@@ -165,6 +166,22 @@ pub enum Command {
     /// transfer whose reference was applied before is rejected and changes
     /// nothing, so a re-sent file is harmless.
     Transfer(Box<Transfer>),
+    /// Onboard a broker: its id, name and a salted hash of its secret.
+    AddBroker(Box<NewBroker>),
+    /// Suspend, reinstate or close a broker (see [`crate::membership`]).
+    SetBrokerStatus {
+        /// The broker.
+        broker: BrokerId,
+        /// Its new standing.
+        status: Status,
+    },
+    /// Suspend, reinstate or close an account (see [`crate::membership`]).
+    SetAccountStatus {
+        /// The account.
+        account: AccountId,
+        /// Its new standing.
+        status: Status,
+    },
 }
 
 /// A transfer into or out of an account, under a reference id.
@@ -237,6 +254,9 @@ impl Command {
             Self::ReviseInstrument { .. } => CommandKind::ReviseInstrument,
             Self::SetCalendar(_) => CommandKind::SetCalendar,
             Self::Transfer(_) => CommandKind::Transfer,
+            Self::AddBroker(_) => CommandKind::AddBroker,
+            Self::SetBrokerStatus { .. } => CommandKind::SetBrokerStatus,
+            Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
         }
     }
 }
@@ -275,4 +295,10 @@ pub enum CommandKind {
     SetCalendar = 13,
     /// [`Command::Transfer`].
     Transfer = 14,
+    /// [`Command::AddBroker`]. (Tags 20 to 29 are membership's.)
+    AddBroker = 20,
+    /// [`Command::SetBrokerStatus`].
+    SetBrokerStatus = 21,
+    /// [`Command::SetAccountStatus`].
+    SetAccountStatus = 22,
 }

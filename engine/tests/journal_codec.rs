@@ -224,6 +224,8 @@ fn encoded_sizes_match_the_specification() {
                 };
                 1 + 4 + t.reference.len() + 4 + asset + 1 + 8
             }
+            Command::AddBroker(ref b) => 1 + 4 + 4 + b.name.len() + 4 + 16 + 32,
+            Command::SetBrokerStatus { .. } | Command::SetAccountStatus { .. } => 6,
         };
         assert_eq!(size_of_command(&c), expected, "{c:?}");
         let e = event().new_tree(&mut runner).unwrap().current();
@@ -244,6 +246,8 @@ fn encoded_sizes_match_the_specification() {
             Event::DayStarted(_) => 5,
             Event::InstrumentListed(_) | Event::InstrumentRevised(_) => 27,
             Event::CalendarSet => 1,
+            Event::BrokerAdded(_) => 5,
+            Event::BrokerStatusChanged(_) | Event::AccountStatusChanged(_) => 6,
         };
         assert_eq!(size_of_event(&e), expected, "{e:?}");
     }

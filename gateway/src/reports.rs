@@ -330,7 +330,10 @@ impl Reports {
                 | Event::DayClosed(_)
                 | Event::InstrumentListed(_)
                 | Event::InstrumentRevised(_)
-                | Event::CalendarSet => {}
+                | Event::CalendarSet
+                | Event::BrokerAdded(_)
+                | Event::BrokerStatusChanged(_)
+                | Event::AccountStatusChanged(_) => {}
             }
         }
     }

@@ -5,6 +5,7 @@
 //! primitives of [`super::codec`]; `docs/JOURNAL.md` has the table.
 
 use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Transfer};
+use crate::membership::{Credential, NewBroker};
 
 use super::codec::{Cursor, DecodeError, Put};
 use super::codec_market::{
@@ -37,6 +38,21 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             }
             out.put_u8(transfer.direction as u8);
             out.put_u64(transfer.amount);
+        }
+        Command::AddBroker(ref broker) => {
+            out.put_u32(broker.broker.0);
+            put_str(out, &broker.name);
+            out.put_u32(broker.credential.iterations);
+            out.extend_from_slice(&broker.credential.salt);
+            out.extend_from_slice(&broker.credential.hash);
+        }
+        Command::SetBrokerStatus { broker, status } => {
+            out.put_u32(broker.0);
+            out.put_u8(status as u8);
+        }
+        Command::SetAccountStatus { account, status } => {
+            out.put_u32(account.0);
+            out.put_u8(status as u8);
         }
         Command::Submit(order) => {
             out.put_u64(order.order_id.0);
@@ -203,5 +219,22 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             })?,
             amount: c.u64("Transfer.amount")?,
         })),
+        CommandKind::AddBroker => Command::AddBroker(Box::new(NewBroker {
+            broker: c.broker("AddBroker.broker")?,
+            name: read_str(c, "AddBroker.name")?,
+            credential: Credential {
+                iterations: c.u32("AddBroker.iterations")?,
+                salt: c.array("AddBroker.salt")?,
+                hash: c.array("AddBroker.hash")?,
+            },
+        })),
+        CommandKind::SetBrokerStatus => Command::SetBrokerStatus {
+            broker: c.broker("SetBrokerStatus.broker")?,
+            status: c.status()?,
+        },
+        CommandKind::SetAccountStatus => Command::SetAccountStatus {
+            account: c.account("SetAccountStatus.account")?,
+            status: c.status()?,
+        },
     })
 }
