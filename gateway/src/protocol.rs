@@ -220,8 +220,7 @@ pub enum ServerMessage {
         cancelled_t: u64,
         /// Why: 0 requested, 1 unfilled (IOC or market), 2 fill-or-kill
         /// killed, 3 book full, 4 self-trade prevented, 20 suspended. An
-        /// end-of-day expiry
-        /// is [`ServerMessage::Expired`] instead.
+        /// end-of-day expiry is [`ServerMessage::Expired`] instead.
         cause: u8,
     },
     /// A resting order's price or open quantity was changed.
