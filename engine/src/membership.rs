@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::account::BrokerId;
+use crate::command::Command;
 use crate::engine::Engine;
 use crate::event::{AccountStatusChanged, BrokerAdded, BrokerStatusChanged, CancelCause, Event};
 use crate::order::{AccountId, OrderId, Side};
@@ -111,6 +112,22 @@ impl Membership {
 
     pub(crate) fn set_account(&mut self, account: AccountId, status: Status) {
         set(&mut self.account_status, account, status);
+    }
+
+    /// Follows one journal entry the engine applied: what a reader of the
+    /// journal (the gateway's login check) keeps of the membership without
+    /// an engine.
+    pub fn observe(&mut self, command: &Command, events: &[Event]) {
+        for event in events {
+            match (event, command) {
+                (Event::BrokerAdded(_), Command::AddBroker(broker)) => {
+                    self.brokers.insert(broker.broker, (**broker).clone());
+                }
+                (Event::BrokerStatusChanged(e), _) => self.set_broker(e.broker, e.status),
+                (Event::AccountStatusChanged(e), _) => self.set_account(e.account, e.status),
+                _ => {}
+            }
+        }
     }
 
     /// Why a new order of `account`, acting through `broker`, is refused,

@@ -14,7 +14,7 @@ mod client;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use cetx_engine::{Asset, BrokerId, Command, Event, Phase, RejectReason, Transfer};
+use cetx_engine::{Asset, BrokerId, Command, Event, NewBroker, Phase, RejectReason, Transfer};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -194,7 +194,7 @@ impl Session {
             reason: reason.code(),
             text: text.to_owned(),
         };
-        let command = match self.command(action) {
+        let command = match self.command(action).await {
             Ok(command) => command,
             Err((reason, text)) => return refused(reason, &text),
         };
@@ -229,7 +229,7 @@ impl Session {
 
     /// The engine command an action asks for, or why the gateway refuses
     /// it first.
-    fn command(&self, action: &AdminAction) -> Result<Command, (RejectReason, String)> {
+    async fn command(&self, action: &AdminAction) -> Result<Command, (RejectReason, String)> {
         let instrument = |symbol: &str| {
             self.config.instrument_id(symbol).ok_or_else(|| {
                 (
@@ -244,12 +244,7 @@ impl Session {
                 broker,
                 participant,
             } => {
-                if self.config.broker(BrokerId(*broker)).is_none() {
-                    return Err((
-                        RejectReason::UnknownBroker,
-                        format!("broker {broker} is not configured"),
-                    ));
-                }
+                self.known_broker(*broker)?;
                 Command::OpenAccount {
                     account: cetx_engine::AccountId(*account),
                     participant: *participant,
@@ -287,7 +282,71 @@ impl Session {
                 instrument: instrument(symbol)?,
                 price_ticks: *price_ticks,
             },
+            AdminAction::AddBroker {
+                broker,
+                name,
+                secret,
+            } => self.add_broker(BrokerId(*broker), name, secret).await?,
+            AdminAction::SetBrokerStatus { broker, status } => {
+                self.known_broker(*broker)?;
+                Command::SetBrokerStatus {
+                    broker: BrokerId(*broker),
+                    status: *status,
+                }
+            }
+            AdminAction::SetAccountStatus { account, status } => Command::SetAccountStatus {
+                account: cetx_engine::AccountId(*account),
+                status: *status,
+            },
         })
+    }
+
+    /// `UnknownBroker` unless the broker is the config's or was added.
+    fn known_broker(&self, broker: u32) -> Result<(), (RejectReason, String)> {
+        if self.runtime.is_broker(BrokerId(broker)) {
+            Ok(())
+        } else {
+            Err((
+                RejectReason::UnknownBroker,
+                format!("no broker {broker} in the config or the journal"),
+            ))
+        }
+    }
+
+    /// The command that onboards a broker: its secret hashed under a new
+    /// salt (off the async workers: the hash takes its rounds), so the
+    /// journal never holds it. The config's ids are refused here (the
+    /// engine knows only the brokers with accounts).
+    async fn add_broker(
+        &self,
+        broker: BrokerId,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<Command, (RejectReason, String)> {
+        if self.config.broker(broker).is_some() {
+            let text = format!("broker {} is in the config", broker.0);
+            return Err((RejectReason::BrokerExists, text));
+        }
+        if secret.expose().is_empty() {
+            let text = "the secret is empty".to_owned();
+            return Err((RejectReason::InvalidBroker, text));
+        }
+        let secret = secret.clone();
+        let credential = tokio::task::spawn_blocking(move || crate::credential::hash(&secret))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                (
+                    RejectReason::ServerBusy,
+                    "no salt could be drawn".to_owned(),
+                )
+            })?;
+        Ok(Command::AddBroker(Box::new(NewBroker {
+            broker,
+            name: name.to_owned(),
+            credential,
+        })))
     }
 }
 

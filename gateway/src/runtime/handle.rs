@@ -110,6 +110,15 @@ impl Shared {
     }
 }
 
+/// A broker's standing, for its login.
+#[derive(Clone, Copy, Debug)]
+pub struct Standing {
+    /// The salted hash of its secret, if an operator added it.
+    pub credential: Option<cetx_engine::Credential>,
+    /// Active, suspended or closed.
+    pub status: cetx_engine::Status,
+}
+
 /// The sessions' way into a running runtime; cheap to clone.
 #[derive(Clone)]
 pub struct RuntimeHandle {
@@ -211,7 +220,7 @@ impl RuntimeHandle {
         broker: BrokerId,
         resume_from_seq: u64,
     ) -> Result<Subscription, RejectReason> {
-        if !self.shared.brokers.contains(&broker) {
+        if !self.is_broker(broker) {
             return Err(RejectReason::BadCredentials);
         }
         if self.shared.gate.is_closed() {
@@ -243,6 +252,29 @@ impl RuntimeHandle {
         })
     }
 
+    /// A broker's standing as of the last durable entry, and its
+    /// credential if an operator added it (the config's brokers' secrets
+    /// are in the config).
+    #[must_use]
+    pub fn standing(&self, broker: BrokerId) -> Standing {
+        let out = router::lock(&self.shared.outbound);
+        Standing {
+            credential: out.members.brokers.get(&broker).map(|b| b.credential),
+            status: out.members.broker(broker),
+        }
+    }
+
+    /// Whether a broker of this id is configured or was added by an
+    /// operator (as of the last durable entry).
+    #[must_use]
+    pub fn is_broker(&self, broker: BrokerId) -> bool {
+        self.shared.brokers.contains(&broker)
+            || router::lock(&self.shared.outbound)
+                .members
+                .brokers
+                .contains_key(&broker)
+    }
+
     /// Whether the broker has a subscription now (a new login would take
     /// it over).
     #[must_use]
@@ -269,7 +301,11 @@ impl RuntimeHandle {
             // The router dropped this one (too slow); it was the last.
             None => true,
         };
-        if !last || !self.shared.cancel_on_disconnect.contains(&broker) {
+        // The config says per broker; a broker an operator added has the
+        // config's default, cancel.
+        let cancels = self.shared.cancel_on_disconnect.contains(&broker)
+            || out.members.brokers.contains_key(&broker);
+        if !last || !cancels {
             return;
         }
         // Queued under the lock, so that a new session of the broker, which

@@ -119,6 +119,7 @@ impl Runtime {
                 capacity: options.subscriber_capacity,
                 answered: BTreeMap::new(),
                 activity: Activity::default(),
+                members: engine.membership().clone(),
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),

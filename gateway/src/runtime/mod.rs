@@ -72,7 +72,7 @@ use cetx_engine::{JournalError, RejectReason};
 
 pub use activity::{Activity, RuntimeStats, Traded};
 pub use clock::{Clock, ClockError};
-pub use handle::{RuntimeHandle, Subscription};
+pub use handle::{RuntimeHandle, Standing, Subscription};
 pub use lifecycle::Runtime;
 pub use request::{Refusal, Request};
 /// What [`Subscription::try_recv`] says when no frame is there.

@@ -453,7 +453,9 @@ impl Sequencer {
     /// cancel-on-disconnect: one journaled `Cancel` per order, book by
     /// book, bids then asks, in priority order.
     fn cancel_all(&mut self, broker: BrokerId) -> Result<(), RuntimeError> {
-        if !self.cancel_on_disconnect.contains(&broker) {
+        // A broker an operator added has the config's default: cancel.
+        let added = self.engine.membership().brokers.contains_key(&broker);
+        if !self.cancel_on_disconnect.contains(&broker) && !added {
             return Ok(());
         }
         let mut resting = Vec::new();
