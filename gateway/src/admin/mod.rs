@@ -28,13 +28,14 @@ use crate::protocol::admin::{
 };
 use crate::protocol::{Secret, LOGIN_TIMEOUT};
 use crate::runtime::{RuntimeHandle, SubmitError};
+use crate::tls::{ServerTls, Stream};
 
 pub use client::{AdminClient, AdminClientError};
 
 /// Most operator connections open at once.
 pub const MAX_CONNECTIONS: usize = 16;
 
-type Conn = Framed<TcpStream, FrameCodec<AdminRequest, AdminReply>>;
+type Conn = Framed<Stream, FrameCodec<AdminRequest, AdminReply>>;
 
 /// The operators' listener.
 pub struct AdminServer {
@@ -42,18 +43,26 @@ pub struct AdminServer {
     local_addr: SocketAddr,
     runtime: RuntimeHandle,
     config: Arc<ServerConfig>,
+    /// `[admin.tls]`, loaded.
+    tls: Option<ServerTls>,
 }
 
 impl AdminServer {
-    /// Binds `listen` for the operators of `config`.
+    /// Binds `listen` for the operators of `config`, with TLS when
+    /// `[admin.tls]` is set (its files are loaded here).
     ///
     /// # Errors
-    /// When the address cannot be bound.
+    /// When the address cannot be bound, or a TLS file cannot be used.
     pub async fn bind(
         runtime: RuntimeHandle,
         config: Arc<ServerConfig>,
         listen: SocketAddr,
     ) -> std::io::Result<Self> {
+        let settings = config.admin.as_ref().and_then(|a| a.tls.as_ref());
+        let tls = settings
+            .map(|t| crate::tls::server(&t.cert, &t.key, t.client_ca.as_deref()))
+            .transpose()
+            .map_err(|e| std::io::Error::other(format!("[admin.tls]: {e}")))?;
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
@@ -61,6 +70,7 @@ impl AdminServer {
             local_addr,
             runtime,
             config,
+            tls,
         })
     }
 
@@ -86,13 +96,12 @@ impl AdminServer {
                     }
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        let conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
                         let session = Session {
                             runtime: self.runtime.clone(),
                             config: Arc::clone(&self.config),
                             peer,
                         };
-                        sessions.spawn(session.run(conn, shutdown.clone()));
+                        sessions.spawn(session.start(stream, self.tls.clone(), shutdown.clone()));
                     }
                     Err(error) => tracing::warn!(%error, "accepting an operator connection"),
                 },
@@ -110,6 +119,27 @@ struct Session {
 }
 
 impl Session {
+    /// Runs the TLS handshake, if the channel has TLS (bounded like the
+    /// login), then the session.
+    async fn start(self, stream: TcpStream, tls: Option<ServerTls>, shutdown: CancellationToken) {
+        let stream = match tls {
+            None => Stream::Plain(stream),
+            Some(tls) => match tokio::time::timeout(LOGIN_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(peer = %self.peer, %error, "an operator's TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(peer = %self.peer, "an operator's TLS handshake timed out");
+                    return;
+                }
+            },
+        };
+        let conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
+        self.run(conn, shutdown).await;
+    }
+
     async fn run(self, mut conn: Conn, shutdown: CancellationToken) {
         let Some(operator) = self.log_in(&mut conn).await else {
             return;
@@ -167,7 +197,7 @@ impl Session {
                         RejectReason::UnsupportedProtocolVersion,
                         &format!("this server speaks version {ADMIN_PROTOCOL_VERSION}"),
                     )
-                } else if find(&self.config.operators, operator, &secret) {
+                } else if find(&self.config.operators, operator, &secret, conn.get_ref()) {
                     conn.send(AdminReply::LoggedIn { operator }).await.ok()?;
                     return Some(operator);
                 } else {
@@ -351,12 +381,13 @@ impl Session {
 }
 
 /// Whether `operators` has `id` with this secret (every secret compared in
-/// full, so the time taken tells nothing).
-fn find(operators: &[OperatorConfig], id: u32, secret: &Secret) -> bool {
-    operators
-        .iter()
-        .filter(|o| o.id == id)
-        .any(|o| o.secret.matches(secret))
+/// full, so the time taken tells nothing) and, for an operator with a
+/// `tls_name`, a client certificate valid for it on `stream`.
+fn find(operators: &[OperatorConfig], id: u32, secret: &Secret, stream: &Stream) -> bool {
+    operators.iter().filter(|o| o.id == id).any(|o| {
+        let certified = |name: &String| stream.peer_certificate_is_for(name);
+        o.secret.matches(secret) && o.tls_name.as_ref().is_none_or(certified)
+    })
 }
 
 fn error(reason: RejectReason, text: &str) -> AdminReply {

@@ -16,6 +16,7 @@ use cetx_engine::{Direction, ParticipantType, RejectReason, Status};
 use cetx_gateway::admin::AdminClient;
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::Secret;
+use cetx_gateway::tls::{self, ClientTls};
 use clap::{Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 
@@ -33,6 +34,21 @@ pub struct AdminArgs {
     /// `CETX_ADMIN_SECRET`; it is never taken on the command line.
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
+    /// Connect with TLS (`[admin.tls]`), trusting the CA certificates in
+    /// this PEM file only.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// The name the server's certificate must be valid for (default: the
+    /// `--connect` address's IP).
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    tls_server_name: Option<String>,
+    /// The operator's client certificate (PEM), for an operator with a
+    /// `tls_name` (mutual TLS); with `--tls-key`.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(subcommand)]
     action: Action,
 }
@@ -183,9 +199,11 @@ async fn run_actions(args: AdminArgs) -> Result<bool> {
         single => vec![(String::new(), to_wire(single)?)],
     };
     let secret = secret(args.secret_file.as_deref())?;
-    let mut client = AdminClient::connect(args.connect, args.operator, &secret)
-        .await
-        .with_context(|| format!("logging in to {}", args.connect))?;
+    let connected = match client_tls(&args)? {
+        None => AdminClient::connect(args.connect, args.operator, &secret).await,
+        Some(tls) => AdminClient::connect_tls(args.connect, &tls, args.operator, &secret).await,
+    };
+    let mut client = connected.with_context(|| format!("logging in to {}", args.connect))?;
     let mut all_applied = true;
     for (label, action) in actions {
         let reply = client.act(action).await?;
@@ -194,6 +212,20 @@ async fn run_actions(args: AdminArgs) -> Result<bool> {
         all_applied &= applied;
     }
     Ok(all_applied)
+}
+
+/// The TLS settings of `--tls-ca` and the rest, if TLS is asked for.
+fn client_tls(args: &AdminArgs) -> Result<Option<ClientTls>> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let ip = args.connect.ip().to_string();
+    let name = args.tls_server_name.as_deref().unwrap_or(&ip);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => tls::client_with_certificate(ca, name, cert, key),
+        _ => tls::client(ca, name),
+    };
+    tls.map(Some).context("setting up TLS")
 }
 
 /// One line for an answer, and whether it counts as applied.
