@@ -15,6 +15,7 @@ use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::Secret;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
+use cetx_gateway::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use cetx_tests::server::TestServer;
 
 /// Longest wait for any one answer.
@@ -27,8 +28,13 @@ const NEW_ACCOUNT: u32 = 5001;
 
 /// The demo market with an operators' channel and operator 9.
 fn config() -> ServerConfig {
+    config_with("")
+}
+
+/// [`config`] with `more` TOML at its end.
+fn config_with(more: &str) -> ServerConfig {
     let text = format!(
-        "{DEFAULT_TOML}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{OPERATOR_SECRET}\"\n"
+        "{DEFAULT_TOML}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{OPERATOR_SECRET}\"\n{more}"
     );
     ServerConfig::from_toml_str(&text).unwrap()
 }
@@ -233,7 +239,21 @@ async fn an_onboarded_broker_trades_at_once_and_its_suspension_survives_a_restar
         RejectReason::AccountNotEmpty.code()
     );
     drop(twelfth);
-    server.stop().await;
+    let data = server.stop().await;
+
+    // A config that names the added broker's id too is refused at start.
+    let clash = config_with(&format!(
+        "\n[[brokers]]\nid = {NEW_BROKER}\nname = \"clash\"\nsecret = \"other\"\n"
+    ));
+    let started = Runtime::start(&clash, RuntimeOptions::new(data.path()));
+    assert!(
+        matches!(
+            started,
+            Err(RuntimeError::BrokerInConfigAndJournal(NEW_BROKER))
+        ),
+        "{:?}",
+        started.err()
+    );
 }
 
 /// Every file under `dir`, recursively (bounded by the directory's size).

@@ -92,6 +92,10 @@ impl Runtime {
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
         )?;
         let engine = definition.engine;
+        let added = &engine.membership().brokers;
+        if let Some(broker) = config.brokers.iter().find(|b| added.contains_key(&b.id)) {
+            return Err(RuntimeError::BrokerInConfigAndJournal(broker.id.0));
+        }
         let next_seq = recovered.next_seq + definition.entries.len() as u64;
         let last_time_ns = definition
             .entries

@@ -177,6 +177,10 @@ pub enum RuntimeError {
     /// An option that cannot be used.
     #[error("invalid runtime option: {0}")]
     InvalidOption(&'static str),
+    /// A broker of the config has the id of one an operator added: whose
+    /// credentials would log in is not clear.
+    #[error("broker {0} is in the config and was added by an operator (in the journal): remove it from the config, or give it another id")]
+    BrokerInConfigAndJournal(u32),
     /// The config describes another market than the journal's, and the
     /// change was not accepted (or cannot be journaled).
     #[error("the config differs from the market in the journal: {0}; start with --accept-config-change to journal the config's definition from here on")]
