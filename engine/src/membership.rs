@@ -138,13 +138,9 @@ impl Membership {
         broker: BrokerId,
     ) -> Result<(), RejectReason> {
         match self.account(account) {
-            Status::Closed => return Err(RejectReason::AccountClosed),
-            Status::Suspended => return Err(RejectReason::AccountSuspended),
-            Status::Active => {}
-        }
-        match self.broker(broker) {
-            Status::Active => Ok(()),
-            Status::Suspended | Status::Closed => Err(RejectReason::BrokerSuspended),
+            Status::Closed => Err(RejectReason::AccountClosed),
+            Status::Suspended => Err(RejectReason::AccountSuspended),
+            Status::Active => self.check_broker_active(broker),
         }
     }
 
@@ -157,7 +153,8 @@ impl Membership {
         }
     }
 
-    /// Whether a broker has any standing that lets it onboard accounts.
+    /// `BrokerSuspended` unless the broker is active: its accounts may not
+    /// trade, and it may get no new account.
     pub(crate) fn check_broker_active(&self, broker: BrokerId) -> Result<(), RejectReason> {
         match self.broker(broker) {
             Status::Active => Ok(()),

@@ -39,13 +39,7 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u8(transfer.direction as u8);
             out.put_u64(transfer.amount);
         }
-        Command::AddBroker(ref broker) => {
-            out.put_u32(broker.broker.0);
-            put_str(out, &broker.name);
-            out.put_u32(broker.credential.iterations);
-            out.extend_from_slice(&broker.credential.salt);
-            out.extend_from_slice(&broker.credential.hash);
-        }
+        Command::AddBroker(ref broker) => put_new_broker(out, broker),
         Command::SetBrokerStatus { broker, status } => {
             out.put_u32(broker.0);
             out.put_u8(status as u8);
@@ -219,15 +213,7 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             })?,
             amount: c.u64("Transfer.amount")?,
         })),
-        CommandKind::AddBroker => Command::AddBroker(Box::new(NewBroker {
-            broker: c.broker("AddBroker.broker")?,
-            name: read_str(c, "AddBroker.name")?,
-            credential: Credential {
-                iterations: c.u32("AddBroker.iterations")?,
-                salt: c.array("AddBroker.salt")?,
-                hash: c.array("AddBroker.hash")?,
-            },
-        })),
+        CommandKind::AddBroker => Command::AddBroker(Box::new(read_new_broker(c)?)),
         CommandKind::SetBrokerStatus => Command::SetBrokerStatus {
             broker: c.broker("SetBrokerStatus.broker")?,
             status: c.status()?,
@@ -235,6 +221,28 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
         CommandKind::SetAccountStatus => Command::SetAccountStatus {
             account: c.account("SetAccountStatus.account")?,
             status: c.status()?,
+        },
+    })
+}
+
+/// A [`NewBroker`]: `broker`, `name`, then its credential's `iterations`,
+/// `salt` and `hash` (in `AddBroker` and in snapshots).
+pub(crate) fn put_new_broker(out: &mut Vec<u8>, broker: &NewBroker) {
+    out.put_u32(broker.broker.0);
+    put_str(out, &broker.name);
+    out.put_u32(broker.credential.iterations);
+    out.extend_from_slice(&broker.credential.salt);
+    out.extend_from_slice(&broker.credential.hash);
+}
+
+pub(crate) fn read_new_broker(c: &mut Cursor<'_>) -> Result<NewBroker, DecodeError> {
+    Ok(NewBroker {
+        broker: c.broker("NewBroker.broker")?,
+        name: read_str(c, "NewBroker.name")?,
+        credential: Credential {
+            iterations: c.u32("Credential.iterations")?,
+            salt: c.array("Credential.salt")?,
+            hash: c.array("Credential.hash")?,
         },
     })
 }

@@ -8,10 +8,11 @@
 use crate::account::{Account, Holding};
 use crate::book::RestingOrder;
 use crate::day_stats::DayStats;
-use crate::membership::{Credential, Membership, NewBroker};
+use crate::membership::Membership;
 use crate::state::{EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_commands::{put_new_broker, read_new_broker};
 use super::codec_market::{
     encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str, MIN_SPEC_BYTES,
 };
@@ -24,7 +25,7 @@ const MIN_HOLDING_BYTES: usize = 4 * 8 + 2;
 const MIN_ACCOUNT_BYTES: usize = 4 + 1 + 4 + 8 + 8 + 4;
 /// Smallest encoded [`InstrumentState`] (no resting orders).
 const MIN_INSTRUMENT_BYTES: usize = MIN_SPEC_BYTES + 1 + 8 + DAY_STATS_BYTES + 4 + 4;
-/// Smallest encoded [`NewBroker`] (an empty name).
+/// Smallest encoded [`crate::NewBroker`] (an empty name).
 const MIN_BROKER_BYTES: usize = 4 + 4 + 4 + 16 + 32;
 /// Encoded size of [`DayStats`].
 const DAY_STATS_BYTES: usize = 8 + 8 + 8 + 8 + 16 + 8;
@@ -87,11 +88,7 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
 fn encode_membership(m: &Membership, out: &mut Vec<u8>) {
     out.put_count(m.brokers.len());
     for broker in m.brokers.values() {
-        out.put_u32(broker.broker.0);
-        put_str(out, &broker.name);
-        out.put_u32(broker.credential.iterations);
-        out.extend_from_slice(&broker.credential.salt);
-        out.extend_from_slice(&broker.credential.hash);
+        put_new_broker(out, broker);
     }
     out.put_count(m.broker_status.len());
     for (broker, status) in &m.broker_status {
@@ -109,15 +106,7 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
     let mut m = Membership::default();
     let count = c.count("Membership.brokers", MIN_BROKER_BYTES)?;
     for _ in 0..count {
-        let broker = NewBroker {
-            broker: c.broker("NewBroker.broker")?,
-            name: read_str(c, "NewBroker.name")?,
-            credential: Credential {
-                iterations: c.u32("Credential.iterations")?,
-                salt: c.array("Credential.salt")?,
-                hash: c.array("Credential.hash")?,
-            },
-        };
+        let broker = read_new_broker(c)?;
         m.brokers.insert(broker.broker, broker);
     }
     let count = c.count("Membership.broker_status", 5)?;

@@ -1,7 +1,8 @@
 //! The operators' channel: an authenticated session on the `[admin]`
-//! listener through which the exchange opens accounts, moves cash and
-//! allowances, halts and resumes instruments and sets reference prices,
-//! without a restart (`docs/ADMIN.md`).
+//! listener (TLS with `[admin.tls]`) through which the exchange onboards,
+//! suspends and closes brokers and accounts, moves cash and allowances,
+//! halts and resumes instruments and sets reference prices, without a
+//! restart (`docs/ADMIN.md`).
 //!
 //! Every action becomes an engine command, journaled and replayed like a
 //! trade ([`RuntimeHandle::admin`]); the operator is answered once it is

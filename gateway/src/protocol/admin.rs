@@ -50,7 +50,8 @@ pub enum AdminRequest {
 /// What an operator can do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdminAction {
-    /// Tag 0. Open an empty account for a configured broker.
+    /// Tag 0. Open an empty account for a broker of the config or one
+    /// added.
     OpenAccount {
         /// The new account's id.
         account: u32,
