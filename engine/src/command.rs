@@ -65,6 +65,8 @@ pub enum Command {
         instrument: InstrumentId,
         /// The order to cancel.
         order_id: OrderId,
+        /// Who asked, when a broker did (the gateway always says).
+        requester: Option<Requester>,
     },
     /// Change a resting order's price or open quantity.
     ///
@@ -80,6 +82,8 @@ pub enum Command {
         price_ticks: i64,
         /// New open (unfilled) quantity in tonnes.
         quantity_t: u64,
+        /// Who asked, when a broker did (the gateway always says).
+        requester: Option<Requester>,
     },
     /// Move an instrument into a trading phase (from the calendar, or an
     /// operator's halt and resume).
@@ -259,6 +263,18 @@ impl Command {
             Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
         }
     }
+}
+
+/// The broker that asked for a cancel or an amend, and its id for the
+/// order. The engine does not look at it: it is journaled so that the
+/// answer can be addressed from the journal alone, also when the order is
+/// done by then and nothing else names its broker (docs/JOURNAL.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    /// The broker.
+    pub broker: BrokerId,
+    /// Its client order id for the order.
+    pub client_order_id: u64,
 }
 
 /// The kind of a command, named in rejections.

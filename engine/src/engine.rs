@@ -241,12 +241,14 @@ impl Engine {
             Command::Cancel {
                 instrument,
                 order_id,
+                ..
             } => self.cancel(instrument, order_id, events),
             Command::Amend {
                 instrument,
                 order_id,
                 price_ticks,
                 quantity_t,
+                ..
             } => self.amend(instrument, order_id, price_ticks, quantity_t, stamp, events),
             Command::SetPhase { instrument, phase } => self.set_phase(instrument, phase, events),
             Command::EndOfDay => {

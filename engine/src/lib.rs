@@ -83,7 +83,7 @@ mod trading;
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Session, Transition};
-pub use command::{Asset, Command, CommandKind, Direction, NewOrder, Stamp, Transfer};
+pub use command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Stamp, Transfer};
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};

@@ -207,8 +207,19 @@ fn encoded_sizes_match_the_specification() {
         let c = command().new_tree(&mut runner).unwrap().current();
         let expected = match c {
             Command::Submit(_) => 42,
-            Command::Cancel { .. } | Command::SetReferencePrice { .. } => 11,
-            Command::Amend { .. } => 27,
+            Command::Cancel {
+                requester: None, ..
+            }
+            | Command::SetReferencePrice { .. } => 11,
+            Command::Cancel {
+                requester: Some(_), ..
+            } => 23,
+            Command::Amend {
+                requester: None, ..
+            } => 27,
+            Command::Amend {
+                requester: Some(_), ..
+            } => 39,
             Command::SetPhase { .. } => 4,
             Command::EndOfDay => 1,
             Command::OpenAccount { .. } => 10,

@@ -385,7 +385,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
+pub(super) const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
     Some(match tag {
         0 => CommandKind::Submit,
         1 => CommandKind::Cancel,

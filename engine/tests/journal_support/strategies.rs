@@ -6,8 +6,8 @@ use cetx_engine::{
     Accepted, Account, AccountId, AccountOpened, Amended, BrokerId, CancelCause, Cancelled,
     CashMoved, Command, CommandKind, DayClosed, DayStarted, DayStats, EngineState, Event, Holding,
     HoldingsMoved, InstrumentId, InstrumentState, LargeHolder, NewOrder, OrderId, OrderType,
-    ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected, RestingOrder,
-    Side, TimeInForce, Trade,
+    ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected, Requester,
+    RestingOrder, Side, TimeInForce, Trade,
 };
 use cetx_engine::{
     AccountStatusChanged, BrokerAdded, BrokerStatusChanged, Credential, Membership, NewBroker,
@@ -206,6 +206,15 @@ pub fn membership() -> impl Strategy<Value = Membership> {
             account_status,
         })
 }
+/// A cancel's or an amend's requester, or none (both encodings).
+pub fn requester() -> impl Strategy<Value = Option<Requester>> {
+    proptest::option::of(
+        (any::<u32>(), any::<u64>()).prop_map(|(broker, client_order_id)| Requester {
+            broker: BrokerId(broker),
+            client_order_id,
+        }),
+    )
+}
 
 pub fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
@@ -234,18 +243,22 @@ pub fn command() -> impl Strategy<Value = Command> {
                     })
                 }
             ),
-        (inst(), oid()).prop_map(|(instrument, order_id)| Command::Cancel {
-            instrument,
-            order_id
+        (inst(), oid(), requester()).prop_map(|(instrument, order_id, requester)| {
+            Command::Cancel {
+                instrument,
+                order_id,
+                requester,
+            }
         }),
-        (inst(), oid(), any::<i64>(), any::<u64>()).prop_map(|(instrument, order_id, p, q)| {
-            Command::Amend {
+        (inst(), oid(), any::<i64>(), any::<u64>(), requester()).prop_map(
+            |(instrument, order_id, p, q, requester)| Command::Amend {
                 instrument,
                 order_id,
                 price_ticks: p,
                 quantity_t: q,
+                requester,
             }
-        }),
+        ),
         (inst(), phase()).prop_map(|(instrument, phase)| Command::SetPhase { instrument, phase }),
         Just(Command::EndOfDay),
         (acct(), participant(), any::<u32>()).prop_map(|(account, participant, b)| {

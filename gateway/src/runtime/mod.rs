@@ -53,6 +53,7 @@
 
 mod activity;
 mod book_fill;
+mod client_orders;
 mod clock;
 mod definition;
 mod handle;

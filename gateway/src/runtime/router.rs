@@ -40,6 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
+use super::client_orders::ClientOrderLog;
 use super::request::Refusal;
 use super::state::{self, GatewayState};
 use super::AdminOutcome;
@@ -94,6 +95,8 @@ pub(super) enum Routed {
         seq: u64,
         /// The state.
         state: Box<EngineState>,
+        /// Today's client order ids after entry `seq`.
+        client_orders: Box<ClientOrderLog>,
         /// The time of entry `seq`.
         last_time_ns: i64,
     },
@@ -273,12 +276,14 @@ impl Router {
                 Routed::Snapshot {
                     seq,
                     state,
+                    client_orders,
                     last_time_ns,
                 } => {
                     // The reports have taken every entry up to `seq` and
                     // none after: the gateway's state of the same moment.
                     let gateway = Box::new(GatewayState {
                         reports: out.reports.for_snapshot(),
+                        client_orders: *client_orders,
                         last_time_ns: Some(last_time_ns),
                     });
                     match self.snapshots.try_send(Snapshot {
