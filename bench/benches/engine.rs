@@ -85,6 +85,7 @@ fn add_passive(c: &mut Criterion) {
                     let cancel = Command::Cancel {
                         instrument: INSTRUMENT,
                         order_id: order.order_id,
+                        requester: None,
                     };
                     let stamp = harness.flow.next_stamp();
                     harness.apply(&cancel, stamp);

@@ -384,6 +384,7 @@ impl MixedFlow {
         let command = Command::Cancel {
             instrument: INSTRUMENT,
             order_id,
+            requester: None,
         };
         Some((command, self.next_stamp()))
     }

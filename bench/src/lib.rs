@@ -22,3 +22,4 @@
 
 pub mod flow;
 pub mod load;
+pub mod soak;

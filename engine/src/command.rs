@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::{BrokerId, ParticipantType};
 use crate::calendar::Calendar;
 use crate::instrument::{InstrumentId, InstrumentSpec};
+use crate::membership::{NewBroker, Status};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 
@@ -64,6 +65,8 @@ pub enum Command {
         instrument: InstrumentId,
         /// The order to cancel.
         order_id: OrderId,
+        /// Who asked, when a broker did (the gateway always says).
+        requester: Option<Requester>,
     },
     /// Change a resting order's price or open quantity.
     ///
@@ -79,6 +82,8 @@ pub enum Command {
         price_ticks: i64,
         /// New open (unfilled) quantity in tonnes.
         quantity_t: u64,
+        /// Who asked, when a broker did (the gateway always says).
+        requester: Option<Requester>,
     },
     /// Move an instrument into a trading phase (from the calendar, or an
     /// operator's halt and resume).
@@ -171,6 +176,22 @@ pub enum Command {
     /// transfer whose reference was applied before is rejected and changes
     /// nothing, so a re-sent file is harmless.
     Transfer(Box<Transfer>),
+    /// Onboard a broker: its id, name and a salted hash of its secret.
+    AddBroker(Box<NewBroker>),
+    /// Suspend, reinstate or close a broker (see [`crate::membership`]).
+    SetBrokerStatus {
+        /// The broker.
+        broker: BrokerId,
+        /// Its new standing.
+        status: Status,
+    },
+    /// Suspend, reinstate or close an account (see [`crate::membership`]).
+    SetAccountStatus {
+        /// The account.
+        account: AccountId,
+        /// Its new standing.
+        status: Status,
+    },
 }
 
 /// A transfer into or out of an account, under a reference id.
@@ -246,8 +267,23 @@ impl Command {
             Self::ReviseInstrument { .. } => CommandKind::ReviseInstrument,
             Self::SetCalendar(_) => CommandKind::SetCalendar,
             Self::Transfer(_) => CommandKind::Transfer,
+            Self::AddBroker(_) => CommandKind::AddBroker,
+            Self::SetBrokerStatus { .. } => CommandKind::SetBrokerStatus,
+            Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
         }
     }
+}
+
+/// The broker that asked for a cancel or an amend, and its id for the
+/// order. The engine does not look at it: it is journaled so that the
+/// answer can be addressed from the journal alone, also when the order is
+/// done by then and nothing else names its broker (docs/JOURNAL.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    /// The broker.
+    pub broker: BrokerId,
+    /// Its client order id for the order.
+    pub client_order_id: u64,
 }
 
 /// The kind of a command, named in rejections.
@@ -287,4 +323,10 @@ pub enum CommandKind {
     Transfer = 14,
     /// [`Command::EndOfDay`] with the trading date it closes.
     DatedEndOfDay = 17,
+    /// [`Command::AddBroker`]. (Tags 20 to 29 are membership's.)
+    AddBroker = 20,
+    /// [`Command::SetBrokerStatus`].
+    SetBrokerStatus = 21,
+    /// [`Command::SetAccountStatus`].
+    SetAccountStatus = 22,
 }

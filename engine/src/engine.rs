@@ -19,6 +19,7 @@ use crate::command::{Command, Stamp};
 use crate::day_stats::DayStats;
 use crate::event::{Event, Rejected};
 use crate::instrument::{InstrumentId, InstrumentSpec, Policy, SpecError};
+use crate::membership::Membership;
 use crate::order::{OrderId, Side};
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -60,6 +61,8 @@ pub struct Engine {
     /// Every reference id a [`Command::Transfer`] was applied under. It
     /// grows with the transfers (a few thousand a year), not with trading.
     pub(crate) references: std::collections::BTreeSet<String>,
+    /// Brokers added by command; brokers and accounts not active.
+    pub(crate) membership: Membership,
 }
 
 impl Default for Engine {
@@ -76,6 +79,7 @@ impl Default for Engine {
             closed_date: None,
             calendar: None,
             references: std::collections::BTreeSet::new(),
+            membership: Membership::default(),
         }
     }
 }
@@ -232,6 +236,13 @@ impl Engine {
                 ref spec,
             } => self.revise_instrument(instrument, spec, events),
             Command::Transfer(ref transfer) => self.transfer(transfer, events),
+            Command::AddBroker(ref broker) => self.add_broker(broker, events),
+            Command::SetBrokerStatus { broker, status } => {
+                self.set_broker_status(broker, status, events)
+            }
+            Command::SetAccountStatus { account, status } => {
+                self.set_account_status(account, status, events)
+            }
             Command::SetCalendar(ref calendar) => {
                 self.calendar = Some((**calendar).clone());
                 events.push(Event::CalendarSet);
@@ -241,12 +252,14 @@ impl Engine {
             Command::Cancel {
                 instrument,
                 order_id,
+                ..
             } => self.cancel(instrument, order_id, events),
             Command::Amend {
                 instrument,
                 order_id,
                 price_ticks,
                 quantity_t,
+                ..
             } => self.amend(instrument, order_id, price_ticks, quantity_t, stamp, events),
             Command::SetPhase { instrument, phase } => self.set_phase(instrument, phase, events),
             Command::EndOfDay { trading_date } => {

@@ -22,6 +22,7 @@
 //! report as corruption of the entry.
 
 mod admin;
+mod membership;
 use crate::account::Account;
 use crate::command::{Command, Stamp};
 use crate::engine::Engine;
@@ -112,9 +113,15 @@ impl Engine {
                     self.replay_definition(stamp, command, event)
                         .map_err(fail)?;
                 }
+                Event::BrokerAdded(_)
+                | Event::BrokerStatusChanged(_)
+                | Event::AccountStatusChanged(_) => {
+                    self.replay_membership(command, event).map_err(fail)?;
+                }
                 other => self.replay_admin(other).map_err(fail)?,
             }
         }
+        self.check_suspension_done(command).map_err(fail)?;
         if let Command::EndOfDay {
             trading_date: Some(date),
         } = *command
@@ -176,6 +183,10 @@ impl Engine {
                 a.order_id.0, a.account.0
             )
         })?;
+        let broker = self.accounts.at(account_at).broker;
+        if let Err(reason) = self.membership.check_order(a.account, broker) {
+            return Err(format!("order {} of a {reason:?} account", a.order_id.0));
+        }
         let rules = self.books[i].rules();
         if rules.check_price(a.price_ticks).is_err() {
             return Err(format!("order {} is priced outside the band", a.order_id.0));

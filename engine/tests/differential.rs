@@ -524,6 +524,7 @@ impl Driver {
                 Command::Cancel {
                     instrument,
                     order_id,
+                    requester: None,
                 }
             }
             Op::Amend {
@@ -554,6 +555,7 @@ impl Driver {
                     order_id,
                     price_ticks,
                     quantity_t,
+                    requester: None,
                 }
             }
         }
@@ -885,6 +887,7 @@ fn amend(id: u64, price_ticks: i64, quantity_t: u64) -> Command {
         order_id: OrderId(id),
         price_ticks,
         quantity_t,
+        requester: None,
     }
 }
 
@@ -1033,17 +1036,20 @@ fn reference_validates_in_order_and_a_rejected_id_stays_free() {
         Command::Cancel {
             instrument: t1,
             order_id: OrderId(5),
+            requester: None,
         },
         market.clone(),
         Command::Cancel {
             instrument: T0,
             order_id: OrderId(5),
+            requester: None,
         },
         Command::Amend {
             instrument: nowhere,
             order_id: OrderId(5),
             price_ticks: 100,
             quantity_t: 10,
+            requester: None,
         },
     ];
     let (reference, events) = scripted(&[narrow(0, 8), narrow(1, 8)], &commands);
@@ -1125,6 +1131,7 @@ fn reference_cancel_returns_the_open_quantity() {
         Command::Cancel {
             instrument: T0,
             order_id: OrderId(1),
+            requester: None,
         },
     ];
     let (reference, events) = scripted(&[narrow(0, 8)], &commands);

@@ -238,8 +238,19 @@ fn encoded_sizes_match_the_specification() {
         let c = command().new_tree(&mut runner).unwrap().current();
         let expected = match c {
             Command::Submit(_) => 42,
-            Command::Cancel { .. } | Command::SetReferencePrice { .. } => 11,
-            Command::Amend { .. } => 27,
+            Command::Cancel {
+                requester: None, ..
+            }
+            | Command::SetReferencePrice { .. } => 11,
+            Command::Cancel {
+                requester: Some(_), ..
+            } => 23,
+            Command::Amend {
+                requester: None, ..
+            } => 27,
+            Command::Amend {
+                requester: Some(_), ..
+            } => 39,
             Command::SetPhase { .. } => 4,
             Command::EndOfDay { trading_date: None } => 1,
             Command::EndOfDay {
@@ -258,6 +269,8 @@ fn encoded_sizes_match_the_specification() {
                 };
                 1 + 4 + t.reference.len() + 4 + asset + 1 + 8
             }
+            Command::AddBroker(ref b) => 1 + 4 + 4 + b.name.len() + 4 + 16 + 32,
+            Command::SetBrokerStatus { .. } | Command::SetAccountStatus { .. } => 6,
         };
         assert_eq!(size_of_command(&c), expected, "{c:?}");
         let e = event().new_tree(&mut runner).unwrap().current();
@@ -278,6 +291,8 @@ fn encoded_sizes_match_the_specification() {
             Event::DayStarted(_) => 5,
             Event::InstrumentListed(_) | Event::InstrumentRevised(_) => 27,
             Event::CalendarSet => 1,
+            Event::BrokerAdded(_) => 5,
+            Event::BrokerStatusChanged(_) | Event::AccountStatusChanged(_) => 6,
         };
         assert_eq!(size_of_event(&e), expected, "{e:?}");
     }

@@ -578,6 +578,7 @@ fn random_hostile_bytes_in_events_replay_or_are_refused() {
             order_id: OrderId(2),
             price_ticks: 90_10,
             quantity_t: 20,
+            requester: None,
         },
         order(3, SELLER, Side::Sell, 89_00, 30),
         Command::Withdraw {

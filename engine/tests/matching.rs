@@ -95,6 +95,7 @@ fn cancel(id: u64) -> Command {
     Command::Cancel {
         instrument: CEA,
         order_id: OrderId(id),
+        requester: None,
     }
 }
 fn amend(id: u64, price: i64, qty: u64) -> Command {
@@ -103,6 +104,7 @@ fn amend(id: u64, price: i64, qty: u64) -> Command {
         order_id: OrderId(id),
         price_ticks: price,
         quantity_t: qty,
+        requester: None,
     }
 }
 
@@ -482,6 +484,7 @@ fn cancel_removes_exactly_the_named_order() {
             commands: vec![Command::Cancel {
                 instrument: InstrumentId(9),
                 order_id: OrderId(1),
+                requester: None,
             }],
             events: &["rejected cancel #1 UnknownInstrument"],
             after: &["S #1 5t @101"],

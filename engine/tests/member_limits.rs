@@ -181,6 +181,7 @@ fn orders_that_never_rest_are_not_counted_and_leaving_the_book_frees_a_place() {
     m.ok(Command::Cancel {
         instrument: CEA,
         order_id: resting.order_id,
+        requester: None,
     });
     assert_eq!(m.rest_buy(B2_A), None);
     // The end of day frees every place.

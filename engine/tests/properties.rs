@@ -274,12 +274,14 @@ proptest! {
                 Step::Cancel { instrument, back } => Command::Cancel {
                     instrument,
                     order_id: OrderId(next_id.saturating_sub(back)),
+                    requester: None,
                 },
                 Step::Amend { instrument, back, price_ticks, quantity_t } => Command::Amend {
                     instrument,
                     order_id: OrderId(next_id.saturating_sub(back)),
                     price_ticks,
                     quantity_t,
+                    requester: None,
                 },
                 Step::Admin(command) => command,
             };

@@ -236,6 +236,7 @@ fn a_buy_reserves_its_full_value_and_a_cancel_gives_it_back() {
     m.ok(Command::Cancel {
         instrument: CEA,
         order_id: order_id(&buy),
+        requester: None,
     });
     assert_eq!(m.cash(ALICE), (1_000_000, 505_000));
 }
@@ -500,6 +501,7 @@ fn outside_continuous_trading_orders_are_refused_but_cancels_are_taken() {
             order_id: order_id(&resting),
             price_ticks: 99_00,
             quantity_t: 4,
+            requester: None,
         };
         assert_eq!(m.reject(amend), RejectReason::MarketClosed, "{phase:?}");
         // CCER is a separate instrument and still trades.
@@ -513,6 +515,7 @@ fn outside_continuous_trading_orders_are_refused_but_cancels_are_taken() {
     let events = m.ok(Command::Cancel {
         instrument: CEA,
         order_id: order_id(&resting),
+        requester: None,
     });
     assert_eq!(
         cancels(&events),

@@ -179,6 +179,7 @@ fn each_broken_rule_has_its_own_reason() {
                 order_id: OrderId(2),
                 price_ticks: 96,
                 quantity_t: 10,
+                requester: None,
             },
             PriceNotOnTick,
         ),
@@ -189,6 +190,7 @@ fn each_broken_rule_has_its_own_reason() {
                 order_id: OrderId(2),
                 price_ticks: 95,
                 quantity_t: 11,
+                requester: None,
             },
             QuantityNotWholeLots,
         ),
@@ -199,6 +201,7 @@ fn each_broken_rule_has_its_own_reason() {
                 order_id: OrderId(2),
                 price_ticks: 95,
                 quantity_t: 10,
+                requester: None,
             },
             UnknownOrder,
         ),
@@ -207,6 +210,7 @@ fn each_broken_rule_has_its_own_reason() {
             Command::Cancel {
                 instrument: CCER,
                 order_id: OrderId(1),
+                requester: None,
             },
             UnknownOrder,
         ),
@@ -264,6 +268,7 @@ fn an_id_of_a_finished_order_is_still_a_duplicate() {
         &Command::Cancel {
             instrument: CEA,
             order_id: OrderId(1),
+            requester: None,
         },
         stamp(3),
         &mut events,
@@ -310,12 +315,14 @@ fn the_same_stamped_commands_give_the_same_events() {
                 0 => Command::Cancel {
                     instrument: CEA,
                     order_id: OrderId(i - 3),
+                    requester: None,
                 },
                 1 => Command::Amend {
                     instrument: CEA,
                     order_id: OrderId(i - 1),
                     price_ticks: 95 + (i % 11) as i64,
                     quantity_t: 1 + i % 9,
+                    requester: None,
                 },
                 _ => limit(i, CEA, side, 95 + ((i * 7) % 11) as i64, 1 + (i * 13) % 20),
             }

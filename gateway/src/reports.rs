@@ -21,9 +21,13 @@
 //!
 //! What it needs to address a report it learns from the journal too:
 //! account → broker from `AccountOpened`, and order id → (broker, client
-//! order id, instrument, side) from each `Submit` command. Every order is
-//! a day order at the longest, so the order table is emptied when a new
-//! trading day starts (`DayStarted`) and stays the size of one day.
+//! order id, instrument, side) from each `Submit` command, kept while the
+//! order is live: it is dropped when the order is rejected, cancelled,
+//! expired or wholly filled, so the table is the size of the book, not of
+//! the day. A rejected cancel or amend of an order that is done by then is
+//! addressed by the requester the command carries
+//! ([`cetx_engine::Requester`]). A new trading day (`DayStarted`) empties
+//! the table anyway: every order is a day order at the longest.
 //!
 //! Admin, phase and end-of-day events produce no report. The other side of
 //! a trade is never named.
@@ -105,8 +109,8 @@ pub struct Reports {
     /// Which broker acts for each account, and the entry that opened it
     /// (looked up, never iterated).
     account_brokers: FxHashMap<AccountId, (BrokerId, u64)>,
-    /// Today's orders (looked up, never iterated; a snapshot lists them
-    /// and a restart sizes the map for them at once).
+    /// Today's live orders (looked up, never iterated; a snapshot lists
+    /// them and a restart sizes the map for them at once).
     #[serde(with = "sized_map")]
     orders: FxHashMap<OrderId, OrderInfo>,
     /// Each broker's numbering and newest reports.
@@ -159,23 +163,6 @@ impl Reports {
             day_marks: self.day_marks.clone(),
             only: None,
         }
-    }
-
-    /// Today's orders, as `(broker, client order id, order id, instrument,
-    /// account)`: the same index the sequencer keeps of today's client
-    /// order ids, which a restart rebuilds from here. In no set order.
-    pub fn todays_orders(
-        &self,
-    ) -> impl Iterator<Item = (BrokerId, u64, OrderId, InstrumentId, AccountId)> + '_ {
-        self.orders.iter().map(|(&order_id, info)| {
-            (
-                info.broker,
-                info.client_order_id,
-                order_id,
-                info.instrument,
-                info.account,
-            )
-        })
     }
 
     /// Keeps each broker's newest `recent_capacity` reports from now on
@@ -280,10 +267,13 @@ impl Reports {
                         let message = order_rejected(client_order_id, request, rejected.reason);
                         self.push(out, broker, message);
                     }
+                    if let Command::Submit(order) = command {
+                        self.orders.remove(&order.order_id);
+                    }
                 }
                 Event::Trade(trade) => self.fills(out, &trade),
                 Event::Cancelled(cancelled) => {
-                    if let Some(info) = self.order(cancelled.order_id) {
+                    if let Some(info) = self.orders.remove(&cancelled.order_id) {
                         let message = if cancelled.cause == CancelCause::Expired {
                             ServerMessage::Expired {
                                 client_order_id: info.client_order_id,
@@ -330,7 +320,10 @@ impl Reports {
                 | Event::DayClosed(_)
                 | Event::InstrumentListed(_)
                 | Event::InstrumentRevised(_)
-                | Event::CalendarSet => {}
+                | Event::CalendarSet
+                | Event::BrokerAdded(_)
+                | Event::BrokerStatusChanged(_)
+                | Event::AccountStatusChanged(_) => {}
             }
         }
     }
@@ -409,7 +402,9 @@ impl Reports {
     }
 
     /// Who asked for a rejected order command, their id for the order,
-    /// and what kind of request it was; `None` for other commands.
+    /// and what kind of request it was; `None` for other commands. A
+    /// cancel or an amend names its requester; one from an older journal
+    /// does not, and is found among the live orders.
     fn rejected_request(
         &self,
         command: &Command,
@@ -421,12 +416,24 @@ impl Reports {
             CommandKind::Amend => RequestKind::Amend,
             _ => return None,
         };
+        if let Command::Cancel {
+            requester: Some(by),
+            ..
+        }
+        | Command::Amend {
+            requester: Some(by),
+            ..
+        } = *command
+        {
+            return Some((by.broker, by.client_order_id, request));
+        }
         let info = self.order(command.order_id()?)?;
         Some((info.broker, info.client_order_id, request))
     }
 
     /// A fill for each side of a trade, to its own broker: the taker's
-    /// first, then the maker's. Neither names the other side.
+    /// first, then the maker's. Neither names the other side. A side
+    /// with nothing left is done.
     fn fills(&mut self, out: &mut Vec<(BrokerId, ServerFrame)>, trade: &Trade) {
         let sides = [
             (trade.taker_order_id, trade.taker_remaining_t, true),
@@ -447,6 +454,9 @@ impl Reports {
                     time_ns: trade.time_ns,
                 };
                 self.push(out, info.broker, message);
+            }
+            if leaves_t == 0 {
+                self.orders.remove(&order_id);
             }
         }
     }
@@ -475,26 +485,29 @@ impl Reports {
     }
 }
 
-/// Today's orders in a snapshot: a list, read back into a map sized for
-/// all of them at once (serde's map reading grows it step by step, which
-/// for millions of orders was most of a restart).
+/// The live orders in a snapshot: a list, read back into a map
+/// sized for all of them at once (serde's map reading grows it step by
+/// step, which for millions of orders was most of a restart).
 mod sized_map {
+    use std::hash::Hash;
+
     use rustc_hash::FxHashMap;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use super::{OrderId, OrderInfo};
-
-    pub(super) fn serialize<S: Serializer>(
-        map: &FxHashMap<OrderId, OrderInfo>,
+    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &FxHashMap<K, V>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(map.iter())
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<FxHashMap<OrderId, OrderInfo>, D::Error> {
-        let list = Vec::<(OrderId, OrderInfo)>::deserialize(deserializer)?;
+    pub(super) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<FxHashMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Hash + Eq,
+        V: Deserialize<'de>,
+    {
+        let list = Vec::<(K, V)>::deserialize(deserializer)?;
         let mut map = FxHashMap::with_capacity_and_hasher(list.len(), Default::default());
         map.extend(list);
         Ok(map)
@@ -622,8 +635,8 @@ pub fn reject_text(reason: RejectReason) -> String {
 #[cfg(test)]
 mod tests {
     use cetx_engine::{
-        Engine, EngineConfig, InstrumentSpec, NewOrder, OrderType, ParticipantType, Phase, Stamp,
-        TimeInForce,
+        Engine, EngineConfig, InstrumentSpec, NewOrder, OrderType, ParticipantType, Phase,
+        Requester, Stamp, TimeInForce,
     };
 
     use super::*;
@@ -802,18 +815,25 @@ mod tests {
             order_id: OrderId(resting),
             price_ticks: 89_00,
             quantity_t: 8,
+            requester: Some(Requester {
+                broker: B1,
+                client_order_id: 2,
+            }),
         });
         market.submit(11, 3, EngineSide::Buy, 88_00, 5);
         let cancelled = market.journal.len() as u64;
-        market.apply(Command::Cancel {
+        let cancel = Command::Cancel {
             instrument: CEA,
             order_id: OrderId(cancelled),
-        });
-        // Cancelling it again: the engine no longer knows it.
-        market.apply(Command::Cancel {
-            instrument: CEA,
-            order_id: OrderId(cancelled),
-        });
+            requester: Some(Requester {
+                broker: B1,
+                client_order_id: 3,
+            }),
+        };
+        market.apply(cancel.clone());
+        // Cancelling it again: the engine no longer knows it, nor do the
+        // reports, which address the answer by the requester.
+        market.apply(cancel);
         market.apply(Command::EndOfDay { trading_date: None });
         let (reports, all) = market.reports();
         let got: Vec<ServerMessage> = messages(&all, B1).into_iter().map(|(_, m)| m).collect();

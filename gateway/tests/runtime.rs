@@ -9,7 +9,7 @@
 use cetx_engine::journal::{list_snapshots, JournalReader};
 use cetx_engine::{Command, RejectReason};
 use cetx_gateway::protocol::{ClientMessage, RequestKind, ServerFrame, ServerMessage, Side};
-use cetx_gateway::reports::gateway_reject;
+use cetx_gateway::reports::{gateway_reject, order_rejected};
 use cetx_gateway::runtime::{Clock, RuntimeStatus, SubmitError, TryRecvError, JOURNAL_DIR};
 mod runtime_support;
 
@@ -723,5 +723,78 @@ fn without_a_journal_a_resume_older_than_memory_ends_the_session() {
         .expect("an answer in time");
     assert_eq!(ended, None);
     drop(old);
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn a_cancel_or_amend_of_a_filled_order_is_answered_live_after_a_restart_and_read_back() {
+    // The reports keep only live orders; an answer to a cancel or an amend
+    // of an order that is done by then is addressed by the requester the
+    // journal carries, the same live, after a restart (from a snapshot
+    // taken after the fill) and read back from the journal.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.journal.snapshot_every = 3;
+    config.server.recent_reports = 1;
+    let clock = Clock::manual(saturday_noon());
+    let wait = Waiter::new();
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    submit(
+        &handle,
+        B1,
+        limit(7, 1001, "CEA2024", Side::Sell, 97_01, 50),
+    );
+    submit(&handle, B2, limit(9, 2001, "CEA2024", Side::Buy, 97_01, 50));
+    // Accepted and filled, both sides wholly.
+    let mut live_1 = wait.take(&mut s1, 2);
+    let mut live_2 = wait.take(&mut s2, 2);
+    assert!(matches!(
+        live_2[1].message,
+        ServerMessage::Fill { leaves_t: 0, .. }
+    ));
+    submit(&handle, B1, ClientMessage::Cancel { client_order_id: 7 });
+    submit(
+        &handle,
+        B2,
+        ClientMessage::Amend {
+            client_order_id: 9,
+            price_ticks: 97_00,
+            quantity_t: 10,
+        },
+    );
+    let cancel = wait.next(&mut s1);
+    let amend = wait.next(&mut s2);
+    assert_eq!(
+        cancel,
+        ServerFrame {
+            seq: 3,
+            message: order_rejected(7, RequestKind::Cancel, RejectReason::UnknownOrder),
+        }
+    );
+    assert_eq!(
+        amend,
+        ServerFrame {
+            seq: 3,
+            message: order_rejected(9, RequestKind::Amend, RejectReason::UnknownOrder),
+        }
+    );
+    live_1.push(cancel);
+    live_2.push(amend);
+    // Read back from the journal (memory holds one report each).
+    let mut back = handle.connect(B1, 0).unwrap();
+    assert_eq!(wait.take(&mut back, 3), live_1);
+    drop((back, s2));
+    runtime.shutdown().unwrap();
+
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    for (broker, live) in [(B1, &live_1), (B2, &live_2)] {
+        let mut again = handle.connect(broker, 0).unwrap();
+        assert_eq!(again.last_seq(), 3);
+        assert_eq!(&wait.take(&mut again, 3), live);
+    }
     runtime.shutdown().unwrap();
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cetx_bench::load::report::{self, Summary};
-use cetx_bench::load::{self, LoadOptions, Target};
-use cetx_gateway::config::{Durability, MetricsSettings, ServerConfig};
-use clap::{ArgGroup, Parser, ValueEnum};
+use cetx_bench::load::{self, DurabilityArg, LoadOptions, Target};
+use cetx_gateway::config::{MetricsSettings, ServerConfig};
+use clap::{ArgGroup, Parser};
 
 /// Load tester for a cetx server: realistic CEA2025 order flow from the demo
 /// brokers, open loop at a fixed rate or closed loop, with order→ack and
@@ -74,23 +74,6 @@ struct Cli {
     /// Write an SVG latency-percentile plot here.
     #[arg(long)]
     svg: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum DurabilityArg {
-    Fsync,
-    Os,
-    None,
-}
-
-impl From<DurabilityArg> for Durability {
-    fn from(value: DurabilityArg) -> Self {
-        match value {
-            DurabilityArg::Fsync => Self::Fsync,
-            DurabilityArg::Os => Self::Os,
-            DurabilityArg::None => Self::None,
-        }
-    }
 }
 
 #[tokio::main]

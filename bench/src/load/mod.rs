@@ -416,3 +416,24 @@ fn spawn_progress(
         }
     })
 }
+
+/// A journal durability on the command line.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum DurabilityArg {
+    /// `fsync`: answered once on disk.
+    Fsync,
+    /// `os`: answered once written to the OS.
+    Os,
+    /// `none`: answered at once.
+    None,
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(value: DurabilityArg) -> Self {
+        match value {
+            DurabilityArg::Fsync => Self::Fsync,
+            DurabilityArg::Os => Self::Os,
+            DurabilityArg::None => Self::None,
+        }
+    }
+}

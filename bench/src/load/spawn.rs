@@ -33,6 +33,28 @@ pub const LOAD_CASH_CNY: i64 = 100_000_000_000;
 /// Each account's opening `CEA2025` holdings in a spawned server, tonnes.
 pub const LOAD_HOLDINGS_T: u64 = 100_000_000;
 
+/// `config` as a load test runs it: throttles lifted, every session let
+/// in at once from one address, and the accounts funded.
+#[must_use]
+pub fn load_config(config: &ServerConfig) -> ServerConfig {
+    let mut config = config.clone();
+    // Every session logs in from this machine's one address at once.
+    let brokers = u32::try_from(config.brokers.len()).unwrap_or(u32::MAX);
+    config.server.max_pending_logins = config.server.max_pending_logins.max(brokers);
+    config.server.max_pending_per_address = config.server.max_pending_logins;
+    for broker in &mut config.brokers {
+        broker.throttle.rate_per_s = 100_000_000;
+        broker.throttle.burst = 100_000_000;
+    }
+    for account in &mut config.accounts {
+        account.cash = LOAD_CASH_CNY.into();
+        account
+            .holdings
+            .insert(super::flow::SYMBOL.to_owned(), LOAD_HOLDINGS_T);
+    }
+    config
+}
+
 /// A server started in process; [`SpawnedServer::stop`] ends it.
 #[derive(Debug)]
 pub struct SpawnedServer {
@@ -56,22 +78,8 @@ impl SpawnedServer {
         let data = tempfile::Builder::new()
             .prefix("cetx-load-")
             .tempdir_in(std::env::current_dir()?)?;
-        let mut config = config.clone();
+        let mut config = load_config(config);
         config.journal.durability = durability;
-        // Every session logs in from this machine's one address at once.
-        let brokers = u32::try_from(config.brokers.len()).unwrap_or(u32::MAX);
-        config.server.max_pending_logins = config.server.max_pending_logins.max(brokers);
-        config.server.max_pending_per_address = config.server.max_pending_logins;
-        for broker in &mut config.brokers {
-            broker.throttle.rate_per_s = 100_000_000;
-            broker.throttle.burst = 100_000_000;
-        }
-        for account in &mut config.accounts {
-            account.cash = LOAD_CASH_CNY.into();
-            account
-                .holdings
-                .insert(super::flow::SYMBOL.to_owned(), LOAD_HOLDINGS_T);
-        }
         let config = Arc::new(config);
         let mut options = RuntimeOptions::new(data.path());
         options.open_market_now = true;

@@ -21,6 +21,7 @@ use crate::account::{BrokerId, ParticipantType};
 use crate::command::CommandKind;
 use crate::event::CancelCause;
 use crate::instrument::InstrumentId;
+use crate::membership::Status;
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -177,6 +178,15 @@ impl<'a> Cursor<'a> {
                 available: self.remaining(),
             }),
         }
+    }
+
+    /// `N` raw bytes (a salt, a hash).
+    #[inline]
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
+        self.take(what)
     }
 
     #[inline]
@@ -353,6 +363,15 @@ impl<'a> Cursor<'a> {
         })
     }
     #[inline]
+    pub(crate) fn status(&mut self) -> Result<Status, DecodeError> {
+        self.tag("Status", |t| match t {
+            0 => Some(Status::Active),
+            1 => Some(Status::Suspended),
+            2 => Some(Status::Closed),
+            _ => None,
+        })
+    }
+    #[inline]
     pub(crate) fn command_kind(&mut self) -> Result<CommandKind, DecodeError> {
         self.tag("CommandKind", command_kind_from_tag)
     }
@@ -365,6 +384,7 @@ impl<'a> Cursor<'a> {
             3 => Some(CancelCause::BookFull),
             4 => Some(CancelCause::SelfTrade),
             5 => Some(CancelCause::Expired),
+            20 => Some(CancelCause::Suspended),
             _ => None,
         })
     }
@@ -380,7 +400,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
+pub(super) const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
     Some(match tag {
         0 => CommandKind::Submit,
         1 => CommandKind::Cancel,
@@ -398,6 +418,9 @@ const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         13 => CommandKind::SetCalendar,
         14 => CommandKind::Transfer,
         17 => CommandKind::DatedEndOfDay,
+        20 => CommandKind::AddBroker,
+        21 => CommandKind::SetBrokerStatus,
+        22 => CommandKind::SetAccountStatus,
         _ => return None,
     })
 }

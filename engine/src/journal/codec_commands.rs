@@ -2,19 +2,37 @@
 //!
 //! A command is its [`CommandKind`] tag (the enum's `#[repr(u8)]`
 //! discriminant) followed by its fields in declaration order, with the
-//! primitives of [`super::codec`]; `docs/JOURNAL.md` has the table.
+//! primitives of [`super::codec`]; `docs/JOURNAL.md` has the table. A
+//! cancel or an amend that names its [`Requester`] has a tag of its own
+//! ([`CANCEL_BY`], [`AMEND_BY`]), its requester after its fields, so that
+//! one without (tags 1 and 2) keeps its bytes.
 
-use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Transfer};
+use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Transfer};
+use crate::membership::{Credential, NewBroker};
 
-use super::codec::{Cursor, DecodeError, Put};
+use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};
 use super::codec_market::{
     encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str,
 };
 
-/// Appends the encoding of a command: its [`CommandKind`] tag, then its
-/// fields in declaration order.
+/// The tag of a [`Command::Cancel`] that names its requester.
+pub const CANCEL_BY: u8 = 15;
+/// The tag of a [`Command::Amend`] that names its requester.
+pub const AMEND_BY: u8 = 16;
+
+/// Appends the encoding of a command: its tag, then its fields in
+/// declaration order.
 pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
-    out.put_u8(command.kind() as u8);
+    let tag = match *command {
+        Command::Cancel {
+            requester: Some(_), ..
+        } => CANCEL_BY,
+        Command::Amend {
+            requester: Some(_), ..
+        } => AMEND_BY,
+        _ => command.kind() as u8,
+    };
+    out.put_u8(tag);
     match *command {
         Command::ListInstrument(ref spec) => encode_spec(spec, out),
         Command::ReviseInstrument {
@@ -38,6 +56,15 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u8(transfer.direction as u8);
             out.put_u64(transfer.amount);
         }
+        Command::AddBroker(ref broker) => put_new_broker(out, broker),
+        Command::SetBrokerStatus { broker, status } => {
+            out.put_u32(broker.0);
+            out.put_u8(status as u8);
+        }
+        Command::SetAccountStatus { account, status } => {
+            out.put_u32(account.0);
+            out.put_u8(status as u8);
+        }
         Command::Submit(order) => {
             out.put_u64(order.order_id.0);
             out.put_u32(order.account.0);
@@ -52,20 +79,24 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
         Command::Cancel {
             instrument,
             order_id,
+            requester,
         } => {
             out.put_u16(instrument.0);
             out.put_u64(order_id.0);
+            put_requester(out, requester);
         }
         Command::Amend {
             instrument,
             order_id,
             price_ticks,
             quantity_t,
+            requester,
         } => {
             out.put_u16(instrument.0);
             out.put_u64(order_id.0);
             out.put_i64(price_ticks);
             out.put_u64(quantity_t);
+            put_requester(out, requester);
         }
         Command::SetPhase { instrument, phase } => {
             out.put_u16(instrument.0);
@@ -120,6 +151,13 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     }
 }
 
+fn put_requester(out: &mut Vec<u8>, requester: Option<Requester>) {
+    if let Some(requester) = requester {
+        out.put_u32(requester.broker.0);
+        out.put_u64(requester.client_order_id);
+    }
+}
+
 /// Decodes one command that fills `bytes` exactly.
 ///
 /// # Errors
@@ -132,8 +170,29 @@ pub fn decode_command(bytes: &[u8]) -> Result<Command, DecodeError> {
     Ok(command)
 }
 
+/// A command's tag: its kind, and for a cancel or an amend whether its
+/// requester follows its fields.
+fn read_tag(c: &mut Cursor<'_>) -> Result<(CommandKind, bool), DecodeError> {
+    c.tag("CommandKind", |tag| match tag {
+        CANCEL_BY => Some((CommandKind::Cancel, true)),
+        AMEND_BY => Some((CommandKind::Amend, true)),
+        _ => command_kind_from_tag(tag).map(|kind| (kind, false)),
+    })
+}
+
+fn read_requester(c: &mut Cursor<'_>, named: bool) -> Result<Option<Requester>, DecodeError> {
+    if !named {
+        return Ok(None);
+    }
+    Ok(Some(Requester {
+        broker: c.broker("Requester.broker")?,
+        client_order_id: c.u64("Requester.client_order_id")?,
+    }))
+}
+
 pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
-    Ok(match c.command_kind()? {
+    let (kind, named) = read_tag(c)?;
+    Ok(match kind {
         CommandKind::Submit => Command::Submit(NewOrder {
             order_id: c.order_id("Submit.order_id")?,
             account: c.account("Submit.account")?,
@@ -148,12 +207,14 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
         CommandKind::Cancel => Command::Cancel {
             instrument: c.instrument("Cancel.instrument")?,
             order_id: c.order_id("Cancel.order_id")?,
+            requester: read_requester(c, named)?,
         },
         CommandKind::Amend => Command::Amend {
             instrument: c.instrument("Amend.instrument")?,
             order_id: c.order_id("Amend.order_id")?,
             price_ticks: c.i64("Amend.price_ticks")?,
             quantity_t: c.u64("Amend.quantity_t")?,
+            requester: read_requester(c, named)?,
         },
         CommandKind::SetPhase => Command::SetPhase {
             instrument: c.instrument("SetPhase.instrument")?,
@@ -210,5 +271,36 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             })?,
             amount: c.u64("Transfer.amount")?,
         })),
+        CommandKind::AddBroker => Command::AddBroker(Box::new(read_new_broker(c)?)),
+        CommandKind::SetBrokerStatus => Command::SetBrokerStatus {
+            broker: c.broker("SetBrokerStatus.broker")?,
+            status: c.status()?,
+        },
+        CommandKind::SetAccountStatus => Command::SetAccountStatus {
+            account: c.account("SetAccountStatus.account")?,
+            status: c.status()?,
+        },
+    })
+}
+
+/// A [`NewBroker`]: `broker`, `name`, then its credential's `iterations`,
+/// `salt` and `hash` (in `AddBroker` and in snapshots).
+pub(crate) fn put_new_broker(out: &mut Vec<u8>, broker: &NewBroker) {
+    out.put_u32(broker.broker.0);
+    put_str(out, &broker.name);
+    out.put_u32(broker.credential.iterations);
+    out.extend_from_slice(&broker.credential.salt);
+    out.extend_from_slice(&broker.credential.hash);
+}
+
+pub(crate) fn read_new_broker(c: &mut Cursor<'_>) -> Result<NewBroker, DecodeError> {
+    Ok(NewBroker {
+        broker: c.broker("NewBroker.broker")?,
+        name: read_str(c, "NewBroker.name")?,
+        credential: Credential {
+            iterations: c.u32("Credential.iterations")?,
+            salt: c.array("Credential.salt")?,
+            hash: c.array("Credential.hash")?,
+        },
     })
 }

@@ -29,7 +29,6 @@ use super::config::{Durability, JournalConfig};
 use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
 use super::manifest::{has_records, journal_segments, list_new_segment};
 use super::prealloc::{Preallocator, Ready};
-use super::probe;
 use super::reader::JournalReader;
 use super::snapshot::sync_dir;
 use super::JournalError;
@@ -65,6 +64,16 @@ pub(super) struct Shared {
     pub(super) sync_ns: Histogram,
 }
 
+/// Buckets of the sync-latency histogram, in nanoseconds: 1.024 µs
+/// (`2^10`) up to 4.3 s (`2^32`), then larger.
+const SYNC_NS_SHIFT: u32 = 10;
+const SYNC_NS_BUCKETS: usize = 24;
+
+/// Buckets of the group-commit histogram, in entries: 1 up to 4,096
+/// (`2^12`), then larger.
+const BATCH_SHIFT: u32 = 0;
+const BATCH_BUCKETS: usize = 14;
+
 impl Shared {
     pub(super) fn new(durable_seq: u64) -> Self {
         Self {
@@ -80,8 +89,8 @@ impl Shared {
             segments_preallocated: AtomicU64::new(0),
             segments_grown: AtomicU64::new(0),
             queued: AtomicU64::new(0),
-            batch_entries: Histogram::new(probe::BATCH_SHIFT, probe::BATCH_BUCKETS),
-            sync_ns: Histogram::new(probe::SYNC_NS_SHIFT, probe::SYNC_NS_BUCKETS),
+            batch_entries: Histogram::new(BATCH_SHIFT, BATCH_BUCKETS),
+            sync_ns: Histogram::new(SYNC_NS_SHIFT, SYNC_NS_BUCKETS),
         }
     }
 

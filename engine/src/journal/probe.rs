@@ -9,16 +9,6 @@ use super::commit::Shared;
 use super::JournalStats;
 use crate::histogram::HistogramSnapshot;
 
-/// Buckets of the sync-latency histogram, in nanoseconds: 1.024 µs
-/// (`2^10`) up to 4.3 s (`2^32`), then larger.
-pub(super) const SYNC_NS_SHIFT: u32 = 10;
-pub(super) const SYNC_NS_BUCKETS: usize = 24;
-
-/// Buckets of the group-commit histogram, in entries: 1 up to 4,096
-/// (`2^12`), then larger.
-pub(super) const BATCH_SHIFT: u32 = 0;
-pub(super) const BATCH_BUCKETS: usize = 14;
-
 /// Reads a writer's counters without holding the writer; cheap to clone.
 /// It keeps reading the last values after the writer stops.
 #[derive(Clone)]

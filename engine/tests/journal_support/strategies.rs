@@ -6,8 +6,12 @@ use cetx_engine::{
     Accepted, Account, AccountId, AccountOpened, Amended, BrokerId, CancelCause, Cancelled,
     CashMoved, Command, CommandKind, DayClosed, DayStarted, DayStats, EngineState, Event, Holding,
     HoldingsMoved, InstrumentId, InstrumentState, LargeHolder, NewOrder, OrderId, OrderType,
-    ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected, RestingOrder,
-    Side, TimeInForce, Trade,
+    ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected, Requester,
+    RestingOrder, Side, TimeInForce, Trade,
+};
+use cetx_engine::{
+    AccountStatusChanged, BrokerAdded, BrokerStatusChanged, Credential, Membership, NewBroker,
+    Status,
 };
 use proptest::prelude::*;
 
@@ -117,17 +121,18 @@ pub fn participant() -> impl Strategy<Value = ParticipantType> {
     ]
 }
 pub fn cause() -> impl Strategy<Value = CancelCause> {
-    (0..6u8).prop_map(|c| match c {
+    (0..7u8).prop_map(|c| match c {
         0 => CancelCause::Requested,
         1 => CancelCause::Unfilled,
         2 => CancelCause::FokKilled,
         3 => CancelCause::BookFull,
         4 => CancelCause::SelfTrade,
-        _ => CancelCause::Expired,
+        5 => CancelCause::Expired,
+        _ => CancelCause::Suspended,
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..16u8).prop_map(|k| {
+    (0..19u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -145,6 +150,9 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::SetCalendar,
             CommandKind::Transfer,
             CommandKind::DatedEndOfDay,
+            CommandKind::AddBroker,
+            CommandKind::SetBrokerStatus,
+            CommandKind::SetAccountStatus,
         ][usize::from(k)]
     })
 }
@@ -159,6 +167,54 @@ pub fn acct() -> impl Strategy<Value = AccountId> {
 }
 pub fn inst() -> impl Strategy<Value = InstrumentId> {
     any::<u16>().prop_map(InstrumentId)
+}
+pub fn status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Active),
+        Just(Status::Suspended),
+        Just(Status::Closed)
+    ]
+}
+pub fn new_broker() -> impl Strategy<Value = NewBroker> {
+    (
+        any::<u32>(),
+        "[ -~]{0,70}",
+        any::<u32>(),
+        any::<[u8; 16]>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(broker, name, iterations, salt, hash)| NewBroker {
+            broker: BrokerId(broker),
+            name,
+            credential: Credential {
+                iterations,
+                salt,
+                hash,
+            },
+        })
+}
+/// Membership as a snapshot holds it: no active standing listed.
+pub fn membership() -> impl Strategy<Value = Membership> {
+    let standing = prop_oneof![Just(Status::Suspended), Just(Status::Closed)];
+    (
+        proptest::collection::vec(new_broker(), 0..3),
+        proptest::collection::btree_map(any::<u32>().prop_map(BrokerId), standing.clone(), 0..3),
+        proptest::collection::btree_map(acct(), standing, 0..3),
+    )
+        .prop_map(|(brokers, broker_status, account_status)| Membership {
+            brokers: brokers.into_iter().map(|b| (b.broker, b)).collect(),
+            broker_status,
+            account_status,
+        })
+}
+/// A cancel's or an amend's requester, or none (both encodings).
+pub fn requester() -> impl Strategy<Value = Option<Requester>> {
+    proptest::option::of(
+        (any::<u32>(), any::<u64>()).prop_map(|(broker, client_order_id)| Requester {
+            broker: BrokerId(broker),
+            client_order_id,
+        }),
+    )
 }
 
 pub fn command() -> impl Strategy<Value = Command> {
@@ -188,18 +244,22 @@ pub fn command() -> impl Strategy<Value = Command> {
                     })
                 }
             ),
-        (inst(), oid()).prop_map(|(instrument, order_id)| Command::Cancel {
-            instrument,
-            order_id
+        (inst(), oid(), requester()).prop_map(|(instrument, order_id, requester)| {
+            Command::Cancel {
+                instrument,
+                order_id,
+                requester,
+            }
         }),
-        (inst(), oid(), any::<i64>(), any::<u64>()).prop_map(|(instrument, order_id, p, q)| {
-            Command::Amend {
+        (inst(), oid(), any::<i64>(), any::<u64>(), requester()).prop_map(
+            |(instrument, order_id, p, q, requester)| Command::Amend {
                 instrument,
                 order_id,
                 price_ticks: p,
                 quantity_t: q,
+                requester,
             }
-        }),
+        ),
         (inst(), phase()).prop_map(|(instrument, phase)| Command::SetPhase { instrument, phase }),
         Just(Command::EndOfDay { trading_date: None }),
         date().prop_map(|date| Command::EndOfDay {
@@ -267,6 +327,13 @@ pub fn command() -> impl Strategy<Value = Command> {
                     amount,
                 }))
             }),
+        new_broker().prop_map(|b| Command::AddBroker(Box::new(b))),
+        (any::<u32>(), status()).prop_map(|(broker, status)| Command::SetBrokerStatus {
+            broker: BrokerId(broker),
+            status
+        }),
+        (acct(), status())
+            .prop_map(|(account, status)| Command::SetAccountStatus { account, status }),
     ]
 }
 
@@ -462,6 +529,18 @@ pub fn event() -> impl Strategy<Value = Event> {
                 }
             ),
         Just(Event::CalendarSet),
+        any::<u32>().prop_map(|b| Event::BrokerAdded(BrokerAdded {
+            broker: BrokerId(b)
+        })),
+        (any::<u32>(), status()).prop_map(|(b, status)| {
+            Event::BrokerStatusChanged(BrokerStatusChanged {
+                broker: BrokerId(b),
+                status,
+            })
+        }),
+        (acct(), status()).prop_map(|(account, status)| {
+            Event::AccountStatusChanged(AccountStatusChanged { account, status })
+        }),
     ]
 }
 
@@ -561,6 +640,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
         proptest::collection::vec("[ -~]{1,64}", 0..4),
+        membership(),
     )
         .prop_map(
             |(
@@ -571,6 +651,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                 accounts,
                 calendar,
                 references,
+                membership,
             )| {
                 EngineState {
                     trading_day,
@@ -581,6 +662,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                     instruments,
                     accounts,
                     references,
+                    membership,
                 }
             },
         )

@@ -269,12 +269,14 @@ impl RefEngine {
             Command::Cancel {
                 instrument,
                 order_id,
+                ..
             } => (order_id, self.cancel(instrument, order_id, &mut events)),
             Command::Amend {
                 instrument,
                 order_id,
                 price_ticks,
                 quantity_t,
+                ..
             } => (
                 order_id,
                 self.amend(

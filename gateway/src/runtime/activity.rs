@@ -8,7 +8,6 @@
 //! reached the queue is not here (it is in no journal either).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
 use cetx_engine::histogram::HistogramSnapshot;
 use cetx_engine::journal::JournalStats;
@@ -121,40 +120,4 @@ pub struct RuntimeStats {
     pub report_backlog_frames_max: u64,
     /// Each book's resting orders and `max_orders`, by instrument id.
     pub books: Vec<BookLoad>,
-}
-
-impl super::RuntimeHandle {
-    /// The runtime's figures now, for a metrics scrape: the counts under
-    /// the router's lock (held for a copy of a few small maps), the rest
-    /// from atomics.
-    #[must_use]
-    pub fn stats(&self) -> RuntimeStats {
-        let shared = &self.shared;
-        let mut stats = {
-            let out = super::router::lock(&shared.outbound);
-            let backlogs = out
-                .subscribers
-                .values()
-                .map(|s| s.queued.load(Ordering::Relaxed) as u64);
-            RuntimeStats {
-                activity: out.activity.clone(),
-                subscribers: out.subscribers.len() as u64,
-                report_backlog_frames: backlogs.clone().sum(),
-                report_backlog_frames_max: backlogs.max().unwrap_or(0),
-                ..RuntimeStats::default()
-            }
-        };
-        stats.queue_depth = self.inputs.len() as u64;
-        stats.queue_capacity = shared.queue_capacity as u64;
-        stats.engine_turn_ns = shared.turn_ns.snapshot();
-        stats.books = shared.book_loads.read();
-        if let Some(journal) = shared.journal.get() {
-            stats.journal = journal.stats();
-            stats.journal_queue_depth = journal.queued();
-            stats.journal_batch_entries = journal.batch_entries();
-            stats.journal_sync_ns = journal.sync_ns();
-            stats.durable_seq = journal.durable_seq();
-        }
-        stats
-    }
 }

@@ -212,6 +212,7 @@ mod tests {
             let cancel = Command::Cancel {
                 instrument,
                 order_id: OrderId(id),
+                requester: None,
             };
             apply(&mut engine, &cancel);
             assert!(!fill.observe(&engine, &cancel));

@@ -20,6 +20,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::activity::RuntimeStats;
 use super::clock::{Clock, ClockError};
 use super::history::{self, HistoryBatch};
 use super::pending::PendingCancels;
@@ -113,6 +114,15 @@ impl Shared {
             first
         });
     }
+}
+
+/// A broker's standing, for its login.
+#[derive(Clone, Copy, Debug)]
+pub struct Standing {
+    /// The salted hash of its secret, if an operator added it.
+    pub credential: Option<cetx_engine::Credential>,
+    /// Active, suspended or closed.
+    pub status: cetx_engine::Status,
 }
 
 /// The sessions' way into a running runtime; cheap to clone.
@@ -216,7 +226,7 @@ impl RuntimeHandle {
         broker: BrokerId,
         resume_from_seq: u64,
     ) -> Result<Subscription, RejectReason> {
-        if !self.shared.brokers.contains(&broker) {
+        if !self.is_broker(broker) {
             return Err(RejectReason::BadCredentials);
         }
         if self.shared.gate.is_closed() {
@@ -248,6 +258,29 @@ impl RuntimeHandle {
         })
     }
 
+    /// A broker's standing as of the last durable entry, and its
+    /// credential if an operator added it (the config's brokers' secrets
+    /// are in the config).
+    #[must_use]
+    pub fn standing(&self, broker: BrokerId) -> Standing {
+        let out = router::lock(&self.shared.outbound);
+        Standing {
+            credential: out.members.brokers.get(&broker).map(|b| b.credential),
+            status: out.members.broker(broker),
+        }
+    }
+
+    /// Whether a broker of this id is configured or was added by an
+    /// operator (as of the last durable entry).
+    #[must_use]
+    pub fn is_broker(&self, broker: BrokerId) -> bool {
+        self.shared.brokers.contains(&broker)
+            || router::lock(&self.shared.outbound)
+                .members
+                .brokers
+                .contains_key(&broker)
+    }
+
     /// Whether the broker has a subscription now (a new login would take
     /// it over).
     #[must_use]
@@ -274,7 +307,11 @@ impl RuntimeHandle {
             // The router dropped this one (too slow); it was the last.
             None => true,
         };
-        if !last || !self.shared.cancel_on_disconnect.contains(&broker) {
+        // The config says per broker; a broker an operator added has the
+        // config's default, cancel.
+        let cancels = self.shared.cancel_on_disconnect.contains(&broker)
+            || out.members.brokers.contains_key(&broker);
+        if !last || !cancels {
             return;
         }
         // Queued under the lock, so that a new session of the broker, which
@@ -308,6 +345,40 @@ impl RuntimeHandle {
         self.shared.clock.advance(by)?;
         self.wake();
         Ok(())
+    }
+
+    /// The runtime's figures now, for a metrics scrape: the counts under
+    /// the router's lock (held for a copy of a few small maps), the rest
+    /// from atomics.
+    #[must_use]
+    pub fn stats(&self) -> RuntimeStats {
+        let shared = &self.shared;
+        let mut stats = {
+            let out = router::lock(&shared.outbound);
+            let backlogs = out
+                .subscribers
+                .values()
+                .map(|s| s.queued.load(Ordering::Relaxed) as u64);
+            RuntimeStats {
+                activity: out.activity.clone(),
+                subscribers: out.subscribers.len() as u64,
+                report_backlog_frames: backlogs.clone().sum(),
+                report_backlog_frames_max: backlogs.max().unwrap_or(0),
+                ..RuntimeStats::default()
+            }
+        };
+        stats.queue_depth = self.inputs.len() as u64;
+        stats.queue_capacity = shared.queue_capacity as u64;
+        stats.engine_turn_ns = shared.turn_ns.snapshot();
+        stats.books = shared.book_loads.read();
+        if let Some(journal) = shared.journal.get() {
+            stats.journal = journal.stats();
+            stats.journal_queue_depth = journal.queued();
+            stats.journal_batch_entries = journal.batch_entries();
+            stats.journal_sync_ns = journal.sync_ns();
+            stats.durable_seq = journal.durable_seq();
+        }
+        stats
     }
 
     fn wake(&self) {

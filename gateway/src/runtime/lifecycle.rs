@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::journal::{self, JournalLock, OnDurable};
@@ -19,7 +20,7 @@ use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
 use super::router::{self, Outbound, Router, Turn};
 use super::scheduler::{self, Scheduler};
-use super::sequencer::{ClientOrders, Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
+use super::sequencer::{Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
 use super::state::{GatewayState, Rebuild};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
@@ -61,6 +62,7 @@ impl Runtime {
                 "subscriber_capacity must be positive",
             ));
         }
+        let began = Instant::now();
         let journal_dir = options.data_dir.join(JOURNAL_DIR);
         let lock = JournalLock::acquire(&journal_dir).map_err(|source| RuntimeError::Journal {
             context: "locking the journal directory",
@@ -80,9 +82,11 @@ impl Runtime {
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
+        let client_orders = rebuild.client_orders;
         let GatewayState {
             reports,
             last_time_ns,
+            ..
         } = rebuild.state;
         let now_ns = options.clock.now_ns();
         let definition = definition::plan(
@@ -93,6 +97,10 @@ impl Runtime {
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
         )?;
         let engine = definition.engine;
+        let added = &engine.membership().brokers;
+        if let Some(broker) = config.brokers.iter().find(|b| added.contains_key(&b.id)) {
+            return Err(RuntimeError::BrokerInConfigAndJournal(broker.id.0));
+        }
         let next_seq = recovered.next_seq + definition.entries.len() as u64;
         let last_time_ns = definition
             .entries
@@ -107,9 +115,9 @@ impl Runtime {
             .market_data
             .as_ref()
             .map(|settings| MarketData::new(&engine, settings.buffer));
-        let client_orders = ClientOrders::of(&reports);
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
-            replayed = recovered.replayed, "recovered the journal");
+            replayed = recovered.replayed, ms = began.elapsed().as_millis(),
+            "recovered the journal");
 
         let (status, _) = watch::channel(RuntimeStatus::Running);
         let brokers = config.brokers.iter().map(|b| b.id);
@@ -120,6 +128,7 @@ impl Runtime {
                 capacity: options.subscriber_capacity,
                 answered: BTreeMap::new(),
                 activity: Activity::default(),
+                members: engine.membership().clone(),
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),
@@ -246,6 +255,7 @@ impl Runtime {
             }
             result
         })?);
+        tracing::info!(ms = began.elapsed().as_millis(), "the runtime is running");
         Ok(runtime)
     }
 

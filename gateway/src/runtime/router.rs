@@ -34,12 +34,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot};
-use cetx_engine::{BrokerId, Command, EngineState, Event, Stamp};
+use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
+use super::client_orders::ClientOrderLog;
 use super::request::Refusal;
 use super::state::{self, GatewayState};
 use super::AdminOutcome;
@@ -94,6 +95,8 @@ pub(super) enum Routed {
         seq: u64,
         /// The state.
         state: Box<EngineState>,
+        /// Today's client order ids after entry `seq`.
+        client_orders: Box<ClientOrderLog>,
         /// The time of entry `seq`.
         last_time_ns: i64,
     },
@@ -140,6 +143,9 @@ pub(super) struct Outbound {
     pub(super) answered: BTreeMap<BrokerId, u64>,
     /// What the market has done since the start, for metrics.
     pub(super) activity: Activity,
+    /// The brokers added by operators and the standings, as of the last
+    /// durable entry: what a login is checked against.
+    pub(super) members: Membership,
 }
 
 impl Outbound {
@@ -247,6 +253,7 @@ impl Router {
                 } => {
                     let events = &turn.events[events];
                     out.activity.on_entry(&command, events, requester.is_some());
+                    out.members.observe(&command, events);
                     out.reports
                         .on_entry_into(stamp.seq, &command, events, &mut self.reports);
                     for (broker, frame) in self.reports.drain(..) {
@@ -269,12 +276,14 @@ impl Router {
                 Routed::Snapshot {
                     seq,
                     state,
+                    client_orders,
                     last_time_ns,
                 } => {
                     // The reports have taken every entry up to `seq` and
                     // none after: the gateway's state of the same moment.
                     let gateway = Box::new(GatewayState {
                         reports: out.reports.for_snapshot(),
+                        client_orders: *client_orders,
                         last_time_ns: Some(last_time_ns),
                     });
                     match self.snapshots.try_send(Snapshot {

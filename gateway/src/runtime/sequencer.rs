@@ -36,19 +36,18 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::{
-    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
-    JournalWriter, OrderId, RejectReason, Side, Stamp,
+    BrokerId, Command, Engine, EngineState, InstrumentId, JournalBatch, JournalWriter, OrderId,
+    RejectReason, Requester, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use rustc_hash::FxHashMap;
 
+use super::client_orders::{ClientOrder, ClientOrders};
 use super::clock::Clock;
 use super::pending::PendingCancels;
 use super::request::{Refusal, Request};
 use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
 use super::RuntimeError;
-use crate::reports::Reports;
 
 /// The longest the engine thread waits for a request before it asks the
 /// scheduler again.
@@ -88,68 +87,9 @@ pub(super) enum Input {
     Shutdown,
 }
 
-/// Today's orders by the broker's client order id: what makes a new id
-/// unique per broker and trading day, and what a cancel or amend names.
-#[derive(Debug, Default)]
-pub(super) struct ClientOrders {
-    /// Looked up, never iterated.
-    orders: FxHashMap<(BrokerId, u64), ClientOrder>,
-}
-
-/// An order a broker named by its client order id today.
-#[derive(Clone, Copy, Debug)]
-struct ClientOrder {
-    order_id: OrderId,
-    instrument: InstrumentId,
-    account: AccountId,
-}
-
-impl ClientOrders {
-    /// The index of today's orders that the reports know (the same
-    /// entries give both), for a restart from a snapshot.
-    pub(super) fn of(reports: &Reports) -> Self {
-        let orders = reports
-            .todays_orders()
-            .map(|(broker, client_order_id, order_id, instrument, account)| {
-                let order = ClientOrder {
-                    order_id,
-                    instrument,
-                    account,
-                };
-                ((broker, client_order_id), order)
-            })
-            .collect();
-        Self { orders }
-    }
-
-    /// Takes note of one journal entry, live or replayed at start: a
-    /// `Submit` (accepted or not) uses up its client order id for the
-    /// day, and a new trading day frees them all. The same function on the
-    /// same journal rebuilds the same index.
-    pub(super) fn observe(&mut self, engine: &Engine, command: &Command, events: &[Event]) {
-        if let Command::Submit(order) = command {
-            // Accounts never change broker, so the engine's current
-            // accounts answer for any entry, replayed or live.
-            if let Some(account) = engine.account(order.account) {
-                self.orders.insert(
-                    (account.broker, order.client_order_id),
-                    ClientOrder {
-                        order_id: order.order_id,
-                        instrument: order.instrument,
-                        account: order.account,
-                    },
-                );
-            }
-        }
-        if events.iter().any(|e| matches!(e, Event::DayStarted(_))) {
-            self.orders.clear();
-        }
-    }
-}
-
 /// Who asked for a command, for a busy answer.
 #[derive(Clone, Copy, Debug)]
-struct Requester {
+struct Caller {
     broker: BrokerId,
     request: Request,
 }
@@ -287,7 +227,7 @@ impl Sequencer {
     }
 
     fn request(&mut self, broker: BrokerId, request: Request) -> Result<(), RuntimeError> {
-        let requester = Requester { broker, request };
+        let requester = Caller { broker, request };
         match self.command_for(broker, &request) {
             Ok(command) => self.execute(command, Some(requester)),
             Err(reason) => {
@@ -314,8 +254,8 @@ impl Sequencer {
                 }
                 if self
                     .client_orders
-                    .orders
-                    .contains_key(&(broker, order.client_order_id))
+                    .get(broker, order.client_order_id)
+                    .is_some()
                 {
                     return Err(RejectReason::DuplicateClientOrderId);
                 }
@@ -326,6 +266,10 @@ impl Sequencer {
                 Ok(Command::Cancel {
                     instrument: order.instrument,
                     order_id: order.order_id,
+                    requester: Some(Requester {
+                        broker,
+                        client_order_id,
+                    }),
                 })
             }
             Request::Amend {
@@ -339,6 +283,10 @@ impl Sequencer {
                     order_id: order.order_id,
                     price_ticks,
                     quantity_t,
+                    requester: Some(Requester {
+                        broker,
+                        client_order_id,
+                    }),
                 })
             }
         }
@@ -350,10 +298,9 @@ impl Sequencer {
         broker: BrokerId,
         client_order_id: u64,
     ) -> Result<ClientOrder, RejectReason> {
-        let order = *self
+        let order = self
             .client_orders
-            .orders
-            .get(&(broker, client_order_id))
+            .get(broker, client_order_id)
             .ok_or(RejectReason::UnknownClientOrderId)?;
         // Client order ids are the broker's own, so the index only finds
         // the broker's orders; this holds unless an account changed hands.
@@ -369,7 +316,7 @@ impl Sequencer {
 
     /// Refuses a request; the router answers it in order with the
     /// broker's reports.
-    fn refuse(&mut self, requester: Requester, reason: RejectReason) {
+    fn refuse(&mut self, requester: Caller, reason: RejectReason) {
         self.turn.items.push(Routed::Refused {
             broker: requester.broker,
             refusal: Refusal::of(&requester.request, reason),
@@ -394,7 +341,7 @@ impl Sequencer {
     fn execute(
         &mut self,
         mut command: Command,
-        requester: Option<Requester>,
+        requester: Option<Caller>,
     ) -> Result<(), RuntimeError> {
         if let Some(requester) = requester {
             let staged = usize::try_from(self.journal_batch.len()).unwrap_or(usize::MAX);
@@ -438,6 +385,7 @@ impl Sequencer {
             self.turn.items.push(Routed::Snapshot {
                 seq,
                 state,
+                client_orders: Box::new(self.client_orders.log()),
                 last_time_ns: stamp.time_ns,
             });
         }
@@ -467,7 +415,9 @@ impl Sequencer {
     /// cancel-on-disconnect: one journaled `Cancel` per order, book by
     /// book, bids then asks, in priority order.
     fn cancel_all(&mut self, broker: BrokerId) -> Result<(), RuntimeError> {
-        if !self.cancel_on_disconnect.contains(&broker) {
+        // A broker an operator added has the config's default: cancel.
+        let added = self.engine.membership().brokers.contains_key(&broker);
+        if !self.cancel_on_disconnect.contains(&broker) && !added {
             return Ok(());
         }
         let mut resting = Vec::new();
@@ -480,9 +430,12 @@ impl Sequencer {
                         .account(order.account)
                         .is_some_and(|a| a.broker == broker)
                     {
+                        // Resting, so its report finds it without a
+                        // requester.
                         resting.push(Command::Cancel {
                             instrument,
                             order_id: order.order_id,
+                            requester: None,
                         });
                     }
                 }

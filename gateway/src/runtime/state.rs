@@ -1,8 +1,7 @@
 //! The gateway's own state beside each engine snapshot, so that a restart
 //! reads only the journal after the snapshot, once: each broker's report
-//! counter, the trading days' marks, today's orders (for the reports, and
-//! from which the client-order-id index is rebuilt) and the time of the
-//! last entry.
+//! counter, the trading days' marks, the live orders the reports address,
+//! today's client order ids and the time of the last entry.
 //!
 //! A file `gateway-{seq:020}.snap` in the journal directory, framed as the
 //! engine's snapshots are ([`write_framed`]) and written just before the
@@ -27,20 +26,25 @@ use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
 use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
+use super::client_orders::{ClientOrderLog, ClientOrders};
 use crate::codec::{decode_snapshot, encode_snapshot};
 use crate::protocol::ServerFrame;
 use crate::reports::Reports;
 
 const MAGIC: [u8; 8] = *b"CETXGWSN";
-const VERSION: u32 = 1;
+/// 2: today's client order ids are their own index; the reports keep
+/// only live orders. A version 1 file is passed over like a damaged one.
+const VERSION: u32 = 2;
 
 /// What the gateway rebuilds from the journal, as of one entry.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct GatewayState {
-    /// The reports' numbering, marks and today's orders (not the recent
-    /// reports: a cache). The sequencer's index of today's client order
-    /// ids is rebuilt from its orders (`ClientOrders::of`).
+    /// The reports' numbering, marks and live orders (not the recent
+    /// reports: a cache).
     pub(super) reports: Reports,
+    /// Today's client order ids, the sequencer's index of them rebuilt
+    /// on reading.
+    pub(super) client_orders: ClientOrderLog,
     /// The time of the last entry, if any.
     pub(super) last_time_ns: Option<i64>,
 }
@@ -107,7 +111,10 @@ pub(super) struct Rebuild<'a> {
     dir: &'a Path,
     symbols: Vec<String>,
     recent_reports: usize,
+    /// The reports and the last entry's time (its `client_orders` stay
+    /// empty: they are indexed in `client_orders` here).
     pub(super) state: GatewayState,
+    pub(super) client_orders: ClientOrders,
     scratch: Vec<(BrokerId, ServerFrame)>,
 }
 
@@ -121,6 +128,7 @@ impl<'a> Rebuild<'a> {
             },
             symbols,
             recent_reports,
+            client_orders: ClientOrders::default(),
             scratch: Vec::new(),
         }
     }
@@ -133,11 +141,14 @@ impl RecoveryObserver for Rebuild<'_> {
                 reports: Reports::new(self.symbols.clone(), self.recent_reports),
                 ..GatewayState::default()
             };
+            self.client_orders = ClientOrders::default();
             return true;
         };
         match read(self.dir, seq) {
             Ok(mut state) => {
                 state.reports.keep_recent(self.recent_reports);
+                let log = std::mem::take(&mut state.client_orders);
+                self.client_orders = ClientOrders::from_log(log);
                 self.state = state;
                 true
             }
@@ -148,11 +159,12 @@ impl RecoveryObserver for Rebuild<'_> {
         }
     }
 
-    fn entry(&mut self, _: &Engine, stamp: Stamp, command: &Command, events: &[Event]) {
+    fn entry(&mut self, engine: &Engine, stamp: Stamp, command: &Command, events: &[Event]) {
         let state = &mut self.state;
         state
             .reports
             .on_entry_into(stamp.seq, command, events, &mut self.scratch);
+        self.client_orders.observe(engine, command, events);
         self.scratch.clear();
         state.last_time_ns = Some(stamp.time_ns);
     }
