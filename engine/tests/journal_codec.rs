@@ -176,9 +176,8 @@ fn errors_name_what_is_wrong() {
         })
     ));
     // A state that claims 2^32 - 1 instruments in 4 bytes (after its
-    // trading day, no closed date, no last order id, next trade id and
-    // no calendar).
-    let mut huge = vec![0; 4 + 1 + 1 + 8 + 1];
+    // trading day, no last order id, next trade id and no calendar).
+    let mut huge = vec![0; 4 + 1 + 8 + 1];
     huge.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(
         decode_state(&huge),
