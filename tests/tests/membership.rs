@@ -9,41 +9,20 @@
 use std::time::Duration;
 
 use cetx_engine::{ParticipantType, RejectReason, Status};
-use cetx_gateway::admin::AdminClient;
 use cetx_gateway::client::{Client, ClientError, NewOrder};
-use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::Secret;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_gateway::runtime::{Runtime, RuntimeError, RuntimeOptions};
+use cetx_tests::operators::{config, config_with, operator};
 use cetx_tests::server::TestServer;
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
 
-const OPERATOR_SECRET: &str = "operator-secret-9";
 const NEW_BROKER: u32 = 12;
 const NEW_SECRET: &str = "twelfth-broker-secret";
 const NEW_ACCOUNT: u32 = 5001;
-
-/// The demo market with an operators' channel and operator 9.
-fn config() -> ServerConfig {
-    config_with("")
-}
-
-/// [`config`] with `more` TOML at its end.
-fn config_with(more: &str) -> ServerConfig {
-    let text = format!(
-        "{DEFAULT_TOML}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{OPERATOR_SECRET}\"\n{more}"
-    );
-    ServerConfig::from_toml_str(&text).unwrap()
-}
-
-async fn operator(server: &TestServer) -> AdminClient {
-    AdminClient::connect(server.admin.unwrap(), 9, OPERATOR_SECRET)
-        .await
-        .expect("the operator logs in")
-}
 
 fn applied(reply: &AdminReply) {
     assert!(matches!(reply, AdminReply::Applied { .. }), "{reply:?}");
