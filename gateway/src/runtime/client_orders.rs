@@ -105,7 +105,7 @@ impl<'de> Deserialize<'de> for ClientOrderLog {
 }
 
 /// See the module docs.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(super) struct ClientOrders {
     log: ClientOrderLog,
     /// Positions in the log, by the hash of `(broker, client order id)`.
