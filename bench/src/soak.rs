@@ -168,7 +168,7 @@ pub fn run(options: &SoakOptions) -> Result<SoakReport, SoakError> {
             &handle,
             &config,
             &mut traders,
-            |t| t == Transition::EndOfDay,
+            |t| matches!(t, Transition::EndOfDay { .. }),
             deadline,
         )?;
         for trader in &mut traders {

@@ -18,11 +18,15 @@ use crate::reject::RejectReason;
 use crate::risk;
 
 impl Engine {
-    /// The account with this id, or `UnknownAccount`.
+    /// The account with this id, or `UnknownAccount`; `AccountClosed`
+    /// when it is closed.
     fn account_mut(&mut self, account: AccountId) -> Result<&mut Account, RejectReason> {
-        self.accounts
+        let a = self
+            .accounts
             .get_mut(account)
-            .ok_or(RejectReason::UnknownAccount)
+            .ok_or(RejectReason::UnknownAccount)?;
+        self.membership.check_open(account)?;
+        Ok(a)
     }
 
     /// An account's holding of an instrument, and the instrument's index:
@@ -55,6 +59,7 @@ impl Engine {
         broker: BrokerId,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
+        self.membership.check_broker_active(broker)?;
         if !self
             .accounts
             .open(account, participant, broker, self.books.len())

@@ -8,6 +8,12 @@
 //! server's scheduler calls it with the wall clock and turns them into
 //! commands, tests and replays call it with any time they like. The engine
 //! itself never reads a clock.
+//!
+//! [`Calendar::resume`] adds what the journal knows (the date its last end
+//! of day closed, the time of its last entry) to that: it is the one rule
+//! by which the server's start-up and its scheduler decide what is due
+//! and which phase the market should be in, so that a clock behind the
+//! journal re-runs nothing and reopens no day that has ended.
 
 use std::collections::BTreeSet;
 
@@ -68,8 +74,39 @@ pub enum Transition {
     /// Every instrument enters this phase.
     Phase(Phase),
     /// The trading day ends: expire orders, close, roll the day.
-    EndOfDay,
+    EndOfDay {
+        /// The trading date it closes, `YYYYMMDD`.
+        trading_date: u32,
+    },
 }
+
+/// How far a market's journal has taken the calendar: what
+/// [`Calendar::resume`] needs to know of the market besides the time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// The last trading date whose end of day the journal holds,
+    /// `YYYYMMDD`; `None` before the first dated end of day.
+    pub closed_date: Option<u32>,
+    /// Every transition up to this time has been handed out (after a
+    /// restart: the time of the journal's last entry).
+    pub done_ns: i64,
+}
+
+/// What the calendar asks of a market at a moment; see
+/// [`Calendar::resume`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resumed {
+    /// The transitions due, in order, each with its moment.
+    pub due: Vec<(i64, Transition)>,
+    /// The phase the market should be in once they are applied.
+    pub phase: Phase,
+    /// The progress once they are applied.
+    pub progress: Progress,
+}
+
+/// How far back [`Calendar::resume`] looks for an end of day missed
+/// before the journal's last entry: a month, far more than any closure.
+const LOOKBACK_NS: i64 = 31 * S_PER_DAY * NS_PER_S;
 
 impl Calendar {
     /// Whether the exchange trades on this local date.
@@ -89,7 +126,8 @@ impl Calendar {
             let after = if last { Phase::Closed } else { Phase::Break };
             plan.push((session.close, Transition::Phase(after)));
             if last {
-                plan.push((session.close, Transition::EndOfDay));
+                // Dated when the plan is laid on a day.
+                plan.push((session.close, Transition::EndOfDay { trading_date: 0 }));
             }
         }
         plan
@@ -114,9 +152,12 @@ impl Calendar {
             if !self.is_trading_day(date) {
                 continue;
             }
-            for &(time, transition) in &plan {
+            for &(time, mut transition) in &plan {
                 let local_s = day * S_PER_DAY + i64::from(time.num_seconds_from_midnight());
                 let at_ns = local_s * NS_PER_S - offset_ns;
+                if let Transition::EndOfDay { trading_date } = &mut transition {
+                    *trading_date = date_number(date);
+                }
                 if after_ns < at_ns && at_ns <= until_ns {
                     due.push((at_ns, transition));
                 }
@@ -145,17 +186,88 @@ impl Calendar {
             .is_none_or(|s| second >= i64::from(s.close.num_seconds_from_midnight()));
         let mut date = today;
         if closed_for_today || !self.is_trading_day(date) {
-            // Two years of closures in a row is not a calendar but a
-            // mistake: stop looking and name today.
-            date = today
-                .iter_days()
-                .skip(1)
-                .take(732)
-                .find(|d| self.is_trading_day(*d))
-                .unwrap_or(today);
+            // No trading day within two years is not a calendar but a
+            // mistake: name today.
+            date = self.next_trading_day(today).unwrap_or(today);
         }
-        let (y, m, d) = (date.year(), date.month(), date.day());
-        u32::try_from(y).map_or(0, |y| y * 10_000 + m * 100 + d)
+        date_number(date)
+    }
+
+    /// The first trading date after `date` (`YYYYMMDD`), or `None` for a
+    /// number that is no date, or no trading date within two years.
+    #[must_use]
+    pub fn next_trading_date(&self, date: u32) -> Option<u32> {
+        self.next_trading_day(date_of(date)?).map(date_number)
+    }
+
+    /// The first trading day after `date`, looking two years ahead.
+    fn next_trading_day(&self, date: NaiveDate) -> Option<NaiveDate> {
+        date.iter_days()
+            .skip(1)
+            .take(732)
+            .find(|d| self.is_trading_day(*d))
+    }
+
+    /// What the calendar asks at `now_ns` of a market whose journal got as
+    /// far as `progress`: the one rule by which both the start-up and the
+    /// scheduler bring the market to where it should be.
+    ///
+    /// The journal's state wins for the days it covers, and the clock
+    /// never re-runs what it journaled:
+    /// - due are the transitions after `progress.done_ns` up to `now_ns`
+    ///   (none when the clock is behind), except those of a trading date
+    ///   the journal has closed;
+    /// - and every end of day of a date after `progress.closed_date`
+    ///   whose moment has passed (even before `done_ns`, looking back at
+    ///   most a month), each dated by the calendar: a day missed while the
+    ///   server was down, or while it caught up, still gets its own;
+    /// - the phase is the calendar's at `now_ns`, or at `done_ns` when the
+    ///   clock is behind the journal, and closed during the sessions of a
+    ///   date the journal has closed.
+    #[must_use]
+    pub fn resume(&self, progress: Progress, now_ns: i64) -> Resumed {
+        let Progress {
+            closed_date,
+            done_ns,
+        } = progress;
+        let open = |date: u32| closed_date.is_none_or(|closed| date > closed);
+        // Ends of day missed before `done_ns`, if the journal says so.
+        let from_ns = match closed_date {
+            Some(_) => done_ns.saturating_sub(LOOKBACK_NS),
+            None => done_ns,
+        };
+        let due: Vec<_> = self
+            .transitions(from_ns, now_ns)
+            .into_iter()
+            .filter(|&(at_ns, transition)| match transition {
+                Transition::Phase(_) => {
+                    at_ns > done_ns && open(self.trading_date(at_ns.saturating_sub(1)))
+                }
+                Transition::EndOfDay { trading_date } => open(trading_date),
+            })
+            .collect();
+        let closed_date = due
+            .iter()
+            .rev()
+            .find_map(|&(_, t)| match t {
+                Transition::EndOfDay { trading_date } => Some(trading_date),
+                Transition::Phase(_) => None,
+            })
+            .or(closed_date);
+        let at_ns = now_ns.max(done_ns);
+        let phase = if open(self.trading_date(at_ns)) {
+            self.phase_at(at_ns)
+        } else {
+            Phase::Closed
+        };
+        Resumed {
+            due,
+            phase,
+            progress: Progress {
+                closed_date,
+                done_ns: at_ns,
+            },
+        }
     }
 
     /// The phase the calendar prescribes at a moment.
@@ -190,112 +302,18 @@ impl Calendar {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Nanoseconds of a Shanghai local time.
-    fn cst(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
-        let local = NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_opt(h, mi, 0)
-            .unwrap();
-        (local.and_utc().timestamp() - 8 * 3_600) * NS_PER_S
-    }
-
-    #[test]
-    fn a_weekday_has_open_break_reopen_close_and_end_of_day() {
-        let cal = Calendar::default();
-        // Friday 27 November 2026, the whole day.
-        let got = cal.transitions(cst(2026, 11, 27, 0, 0), cst(2026, 11, 27, 23, 59));
-        let expected = vec![
-            (
-                cst(2026, 11, 27, 9, 30),
-                Transition::Phase(Phase::Continuous),
-            ),
-            (cst(2026, 11, 27, 11, 30), Transition::Phase(Phase::Break)),
-            (
-                cst(2026, 11, 27, 13, 0),
-                Transition::Phase(Phase::Continuous),
-            ),
-            (cst(2026, 11, 27, 15, 0), Transition::Phase(Phase::Closed)),
-            (cst(2026, 11, 27, 15, 0), Transition::EndOfDay),
-        ];
-        assert_eq!(got, expected);
-    }
-
-    #[test]
-    fn weekends_and_holidays_have_nothing() {
-        let mut cal = Calendar::default();
-        // Saturday and Sunday.
-        assert!(cal
-            .transitions(cst(2026, 11, 28, 0, 0), cst(2026, 11, 29, 23, 59))
-            .is_empty());
-        // National Day, a Thursday, once configured.
-        cal.holidays
-            .insert(NaiveDate::from_ymd_opt(2026, 10, 1).unwrap());
-        assert!(cal
-            .transitions(cst(2026, 10, 1, 0, 0), cst(2026, 10, 1, 23, 59))
-            .is_empty());
-        assert_eq!(cal.phase_at(cst(2026, 10, 1, 10, 0)), Phase::Closed);
-        assert_eq!(cal.phase_at(cst(2026, 10, 2, 10, 0)), Phase::Continuous);
-    }
-
-    #[test]
-    fn the_window_is_open_before_and_closed_after() {
-        let cal = Calendar::default();
-        let open = cst(2026, 11, 27, 9, 30);
-        assert_eq!(
-            cal.transitions(open - 1, open).len(),
-            1,
-            "the moment itself is due"
-        );
-        assert!(cal.transitions(open, open + 1).is_empty(), "and only once");
-        assert!(cal.transitions(open, open).is_empty());
-    }
-
-    #[test]
-    fn phase_at_follows_the_sessions() {
-        let cal = Calendar::default();
-        let day = |h, m| cal.phase_at(cst(2026, 11, 27, h, m));
-        assert_eq!(day(9, 29), Phase::Closed);
-        assert_eq!(day(9, 30), Phase::Continuous);
-        assert_eq!(day(11, 29), Phase::Continuous);
-        assert_eq!(day(11, 30), Phase::Break);
-        assert_eq!(day(12, 59), Phase::Break);
-        assert_eq!(day(13, 0), Phase::Continuous);
-        assert_eq!(day(15, 0), Phase::Closed);
-        assert_eq!(cal.phase_at(cst(2026, 11, 28, 10, 0)), Phase::Closed);
-    }
-
-    #[test]
-    fn calendar_reads_from_toml() {
-        let cal: Calendar = toml::from_str(
-            r#"
-            utc_offset_s = 28800
-            holidays = ["2026-10-01", "2026-10-02"]
-            [[sessions]]
-            open = "09:30:00"
-            close = "11:30:00"
-            [[sessions]]
-            open = "13:00:00"
-            close = "15:00:00"
-            "#,
-        )
-        .unwrap();
-        assert_eq!(cal.sessions, Calendar::default().sessions);
-        assert_eq!(cal.holidays.len(), 2);
-    }
-
-    #[test]
-    fn the_trading_date_rolls_at_the_close_and_skips_weekends() {
-        let cal = Calendar::default();
-        assert_eq!(cal.trading_date(cst(2026, 11, 26, 8, 0)), 2026_11_26);
-        assert_eq!(cal.trading_date(cst(2026, 11, 26, 14, 59)), 2026_11_26);
-        assert_eq!(cal.trading_date(cst(2026, 11, 26, 15, 0)), 2026_11_27);
-        // Friday after the close, Saturday and Sunday: Monday.
-        assert_eq!(cal.trading_date(cst(2026, 11, 27, 16, 0)), 2026_11_30);
-        assert_eq!(cal.trading_date(cst(2026, 11, 28, 10, 0)), 2026_11_30);
-        assert_eq!(cal.trading_date(cst(2026, 11, 29, 23, 59)), 2026_11_30);
-    }
+/// A date as `YYYYMMDD` (0 for a year before 0).
+fn date_number(date: NaiveDate) -> u32 {
+    let (y, m, d) = (date.year(), date.month(), date.day());
+    u32::try_from(y).map_or(0, |y| y * 10_000 + m * 100 + d)
 }
+
+/// The date a `YYYYMMDD` number names, if it names one.
+#[must_use]
+pub fn date_of(number: u32) -> Option<NaiveDate> {
+    let year = i32::try_from(number / 10_000).ok()?;
+    NaiveDate::from_ymd_opt(year, number / 100 % 100, number % 100)
+}
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::{BrokerId, ParticipantType};
 use crate::calendar::Calendar;
 use crate::instrument::{InstrumentId, InstrumentSpec};
+use crate::membership::{NewBroker, Status};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 
@@ -96,7 +97,13 @@ pub enum Command {
     /// instrument at its VWAP, make that the next reference price, release
     /// T+1 locks and start the next trading day. Every instrument ends
     /// closed.
-    EndOfDay,
+    EndOfDay {
+        /// The trading date it closes, `YYYYMMDD`, as the calendar dates
+        /// it (journaled with tag 17). `None` only in journals written
+        /// before end of days were dated (tag 4): a replay then dates the
+        /// day by the entry's time.
+        trading_date: Option<u32>,
+    },
     /// Open an empty account.
     OpenAccount {
         /// The new account's id.
@@ -169,6 +176,22 @@ pub enum Command {
     /// transfer whose reference was applied before is rejected and changes
     /// nothing, so a re-sent file is harmless.
     Transfer(Box<Transfer>),
+    /// Onboard a broker: its id, name and a salted hash of its secret.
+    AddBroker(Box<NewBroker>),
+    /// Suspend, reinstate or close a broker (see [`crate::membership`]).
+    SetBrokerStatus {
+        /// The broker.
+        broker: BrokerId,
+        /// Its new standing.
+        status: Status,
+    },
+    /// Suspend, reinstate or close an account (see [`crate::membership`]).
+    SetAccountStatus {
+        /// The account.
+        account: AccountId,
+        /// Its new standing.
+        status: Status,
+    },
 }
 
 /// A transfer into or out of an account, under a reference id.
@@ -230,7 +253,10 @@ impl Command {
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Amend { .. } => CommandKind::Amend,
             Self::SetPhase { .. } => CommandKind::SetPhase,
-            Self::EndOfDay => CommandKind::EndOfDay,
+            Self::EndOfDay { trading_date: None } => CommandKind::EndOfDay,
+            Self::EndOfDay {
+                trading_date: Some(_),
+            } => CommandKind::DatedEndOfDay,
             Self::OpenAccount { .. } => CommandKind::OpenAccount,
             Self::Deposit { .. } => CommandKind::Deposit,
             Self::Withdraw { .. } => CommandKind::Withdraw,
@@ -241,6 +267,9 @@ impl Command {
             Self::ReviseInstrument { .. } => CommandKind::ReviseInstrument,
             Self::SetCalendar(_) => CommandKind::SetCalendar,
             Self::Transfer(_) => CommandKind::Transfer,
+            Self::AddBroker(_) => CommandKind::AddBroker,
+            Self::SetBrokerStatus { .. } => CommandKind::SetBrokerStatus,
+            Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
         }
     }
 }
@@ -269,7 +298,8 @@ pub enum CommandKind {
     Amend = 2,
     /// [`Command::SetPhase`].
     SetPhase = 3,
-    /// [`Command::EndOfDay`].
+    /// [`Command::EndOfDay`] without a date (journals written before
+    /// dates were journaled).
     EndOfDay = 4,
     /// [`Command::OpenAccount`].
     OpenAccount = 5,
@@ -291,4 +321,12 @@ pub enum CommandKind {
     SetCalendar = 13,
     /// [`Command::Transfer`].
     Transfer = 14,
+    /// [`Command::EndOfDay`] with the trading date it closes.
+    DatedEndOfDay = 17,
+    /// [`Command::AddBroker`]. (Tags 20 to 29 are membership's.)
+    AddBroker = 20,
+    /// [`Command::SetBrokerStatus`].
+    SetBrokerStatus = 21,
+    /// [`Command::SetAccountStatus`].
+    SetAccountStatus = 22,
 }

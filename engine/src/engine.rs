@@ -19,6 +19,7 @@ use crate::command::{Command, Stamp};
 use crate::day_stats::DayStats;
 use crate::event::{Event, Rejected};
 use crate::instrument::{InstrumentId, InstrumentSpec, Policy, SpecError};
+use crate::membership::Membership;
 use crate::order::{OrderId, Side};
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -53,11 +54,15 @@ pub struct Engine {
     pub(crate) last_order_id: Option<OrderId>,
     pub(crate) next_trade_id: u64,
     pub(crate) trading_day: u32,
+    /// The trading date the last dated end of day closed, `YYYYMMDD`.
+    pub(crate) closed_date: Option<u32>,
     /// The exchange calendar, once a [`Command::SetCalendar`] set it.
     pub(crate) calendar: Option<Calendar>,
     /// Every reference id a [`Command::Transfer`] was applied under. It
     /// grows with the transfers (a few thousand a year), not with trading.
     pub(crate) references: std::collections::BTreeSet<String>,
+    /// Brokers added by command; brokers and accounts not active.
+    pub(crate) membership: Membership,
 }
 
 impl Default for Engine {
@@ -71,8 +76,10 @@ impl Default for Engine {
             last_order_id: None,
             next_trade_id: 1,
             trading_day: 0,
+            closed_date: None,
             calendar: None,
             references: std::collections::BTreeSet::new(),
+            membership: Membership::default(),
         }
     }
 }
@@ -203,6 +210,14 @@ impl Engine {
         self.trading_day
     }
 
+    /// The trading date the journal's last dated end of day closed,
+    /// `YYYYMMDD` (`None` before the first): the day the market is in is
+    /// the calendar's next trading date.
+    #[must_use]
+    pub const fn closed_date(&self) -> Option<u32> {
+        self.closed_date
+    }
+
     fn market(&self, instrument: InstrumentId) -> Option<&Market> {
         self.markets.get(usize::from(instrument.0))
     }
@@ -221,6 +236,13 @@ impl Engine {
                 ref spec,
             } => self.revise_instrument(instrument, spec, events),
             Command::Transfer(ref transfer) => self.transfer(transfer, events),
+            Command::AddBroker(ref broker) => self.add_broker(broker, events),
+            Command::SetBrokerStatus { broker, status } => {
+                self.set_broker_status(broker, status, events)
+            }
+            Command::SetAccountStatus { account, status } => {
+                self.set_account_status(account, status, events)
+            }
             Command::SetCalendar(ref calendar) => {
                 self.calendar = Some((**calendar).clone());
                 events.push(Event::CalendarSet);
@@ -240,8 +262,9 @@ impl Engine {
                 ..
             } => self.amend(instrument, order_id, price_ticks, quantity_t, stamp, events),
             Command::SetPhase { instrument, phase } => self.set_phase(instrument, phase, events),
-            Command::EndOfDay => {
+            Command::EndOfDay { trading_date } => {
                 self.end_of_day(events);
+                self.closed_date = trading_date.or(self.closed_date);
                 Ok(())
             }
             Command::OpenAccount {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::account::{BrokerId, ParticipantType};
 use crate::command::CommandKind;
 use crate::instrument::InstrumentId;
+use crate::membership::Status;
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -57,6 +58,14 @@ pub enum Event {
     InstrumentRevised(ReferencePriceSet),
     /// The exchange calendar was set (to the command's).
     CalendarSet,
+    /// A broker was onboarded (its name and credential are the command's).
+    BrokerAdded(BrokerAdded),
+    /// A broker was suspended, reinstated or closed. A suspension's
+    /// cancellations follow it.
+    BrokerStatusChanged(BrokerStatusChanged),
+    /// An account was suspended, reinstated or closed. A suspension's
+    /// cancellations follow it.
+    AccountStatusChanged(AccountStatusChanged),
 }
 
 /// A new order passed validation.
@@ -178,6 +187,9 @@ pub enum CancelCause {
     SelfTrade = 4,
     /// A day order was still open at the end of the trading day.
     Expired = 5,
+    /// Its account, or the account's broker, was suspended. (Numbered
+    /// apart from the causes above, with the membership commands.)
+    Suspended = 20,
 }
 
 /// A resting order was changed.
@@ -300,4 +312,29 @@ pub struct DayClosed {
 pub struct DayStarted {
     /// The new trading day's number.
     pub trading_day: u32,
+}
+
+/// A broker was onboarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerAdded {
+    /// The broker.
+    pub broker: BrokerId,
+}
+
+/// A broker's standing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerStatusChanged {
+    /// The broker.
+    pub broker: BrokerId,
+    /// Its standing now.
+    pub status: Status,
+}
+
+/// An account's standing changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStatusChanged {
+    /// The account.
+    pub account: AccountId,
+    /// Its standing now.
+    pub status: Status,
 }

@@ -21,6 +21,8 @@
 //! - `matching` (private): price-time matching of an incoming order against
 //!   a book.
 //! - [`account`]: accounts, participant types, cash and holdings.
+//! - [`membership`]: brokers onboarded by command, and the standing
+//!   (active, suspended, closed) of brokers and accounts.
 //! - [`phase`]: trading phases; [`calendar`]: the pure schedule that turns a
 //!   time into the phase and end-of-day commands due.
 //! - [`engine`]: [`Engine`], which routes each command to:
@@ -68,6 +70,7 @@ pub mod histogram;
 pub mod instrument;
 pub mod journal;
 mod matching;
+pub mod membership;
 pub mod order;
 pub mod phase;
 pub mod reject;
@@ -79,20 +82,22 @@ mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
-pub use calendar::{Calendar, Session, Transition};
+pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
 pub use command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Stamp, Transfer};
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
-    Accepted, AccountOpened, Amended, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,
-    Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet, Rejected, Trade,
+    Accepted, AccountOpened, AccountStatusChanged, Amended, BrokerAdded, BrokerStatusChanged,
+    CancelCause, Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder,
+    PhaseChanged, ReferencePriceSet, Rejected, Trade,
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
     PriceError, PriceRules, SpecError, DEFAULT_MAX_PRICE_LEVELS, MAX_ORDERS, MAX_PRICE_LEVELS,
 };
 pub use journal::{JournalBatch, JournalEntry, JournalError, JournalReader, JournalWriter};
+pub use membership::{Credential, Membership, NewBroker, Status};
 pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;

@@ -41,6 +41,27 @@ pub enum RejectReason {
     SymbolExists = 110,
     /// A transfer's reference id is empty or longer than 64 bytes.
     InvalidReference = 111,
+    /// A broker with this id exists already (in the config or the journal),
+    /// or did once: ids are not reused.
+    BrokerExists = 112,
+    /// The account's broker is suspended or closed: no new order for its
+    /// accounts, no new account for it.
+    BrokerSuspended = 113,
+    /// The account is suspended: no new order.
+    AccountSuspended = 114,
+    /// The account is closed: no order, no transfer, no change.
+    AccountClosed = 115,
+    /// An account may close only with no cash, no allowances and no open
+    /// order.
+    AccountNotEmpty = 116,
+    /// A broker may close only once each of its accounts is closed.
+    BrokerHasOpenAccounts = 117,
+    /// A broker or account already has the standing asked for, or is
+    /// closed (closure is final).
+    InvalidStatusChange = 118,
+    /// A new broker's name is empty or longer than 64 bytes, or its
+    /// credential has no hashing rounds.
+    InvalidBroker = 119,
     /// The account does not exist.
     UnknownAccount = 201,
     /// Not enough unreserved cash for the order's full value (or the
@@ -129,6 +150,8 @@ pub enum RejectReason {
     /// (Operators' channel) the broker an account is opened for is not
     /// configured.
     UnknownBroker = 418,
+    /// The broker is suspended or closed: its logins are refused.
+    BrokerNotActive = 420,
 }
 
 impl RejectReason {
@@ -139,7 +162,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 45] = [
+    pub const ALL: [Self; 54] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -151,6 +174,14 @@ impl RejectReason {
         Self::InvalidInstrumentSpec,
         Self::SymbolExists,
         Self::InvalidReference,
+        Self::BrokerExists,
+        Self::BrokerSuspended,
+        Self::AccountSuspended,
+        Self::AccountClosed,
+        Self::AccountNotEmpty,
+        Self::BrokerHasOpenAccounts,
+        Self::InvalidStatusChange,
+        Self::InvalidBroker,
         Self::UnknownAccount,
         Self::InsufficientCash,
         Self::InsufficientHoldings,
@@ -185,6 +216,7 @@ impl RejectReason {
         Self::SessionTakenOver,
         Self::TooManyFailedLogins,
         Self::UnknownBroker,
+        Self::BrokerNotActive,
     ];
 
     /// The reason with this code, if there is one.
@@ -206,9 +238,10 @@ mod tests {
         assert_eq!(
             pinned,
             [
-                101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 201, 202, 203, 204, 205,
-                206, 207, 208, 209, 210, 211, 301, 302, 303, 304, 305, 401, 402, 403, 404, 405,
-                406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418
+                101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116,
+                117, 118, 119, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 301, 302,
+                303, 304, 305, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413,
+                414, 415, 416, 417, 418, 420
             ]
         );
         for reason in RejectReason::ALL {

@@ -16,11 +16,13 @@
 //! one, and no band spans more price levels than configured; quantities
 //! are within the instrument's order sizes; every account, order and
 //! instrument is known; reservations are funded; balances add up with
-//! checked arithmetic; a day closes with the figures its trades make and
-//! the next day follows it. An event that breaks any of these is a
-//! [`ReplayError`], which readers report as corruption of the entry.
+//! checked arithmetic; a day closes with the figures its trades make, the
+//! next day follows it, and the dates that end of days close rise. An
+//! event that breaks any of these is a [`ReplayError`], which readers
+//! report as corruption of the entry.
 
 mod admin;
+mod membership;
 use crate::account::Account;
 use crate::command::{Command, Stamp};
 use crate::engine::Engine;
@@ -111,8 +113,26 @@ impl Engine {
                     self.replay_definition(stamp, command, event)
                         .map_err(fail)?;
                 }
+                Event::BrokerAdded(_)
+                | Event::BrokerStatusChanged(_)
+                | Event::AccountStatusChanged(_) => {
+                    self.replay_membership(command, event).map_err(fail)?;
+                }
                 other => self.replay_admin(other).map_err(fail)?,
             }
+        }
+        self.check_suspension_done(command).map_err(fail)?;
+        if let Command::EndOfDay {
+            trading_date: Some(date),
+        } = *command
+        {
+            if self.closed_date.is_some_and(|closed| date <= closed) {
+                return Err(fail(format!(
+                    "end of day closes {date}, not after {}",
+                    self.closed_date.unwrap_or_default()
+                )));
+            }
+            self.closed_date = Some(date);
         }
         if let Command::Transfer(transfer) = command {
             if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
@@ -163,6 +183,10 @@ impl Engine {
                 a.order_id.0, a.account.0
             )
         })?;
+        let broker = self.accounts.at(account_at).broker;
+        if let Err(reason) = self.membership.check_order(a.account, broker) {
+            return Err(format!("order {} of a {reason:?} account", a.order_id.0));
+        }
         let rules = self.books[i].rules();
         if rules.check_price(a.price_ticks).is_err() {
             return Err(format!("order {} is priced outside the band", a.order_id.0));

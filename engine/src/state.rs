@@ -13,6 +13,7 @@ use crate::calendar::Calendar;
 use crate::day_stats::DayStats;
 use crate::engine::{Engine, EngineConfig};
 use crate::instrument::{InstrumentId, InstrumentSpec, SpecError};
+use crate::membership::{Membership, Status};
 use crate::order::{OrderId, Side};
 use crate::phase::Phase;
 
@@ -21,6 +22,8 @@ use crate::phase::Phase;
 pub struct EngineState {
     /// The current trading day, counted from 0.
     pub trading_day: u32,
+    /// The trading date the last dated end of day closed, `YYYYMMDD`.
+    pub closed_date: Option<u32>,
     /// Highest order id accepted so far.
     pub last_order_id: Option<OrderId>,
     /// Id the next trade will get.
@@ -33,6 +36,8 @@ pub struct EngineState {
     pub accounts: Vec<Account>,
     /// Every transfer reference id applied, in order.
     pub references: Vec<String>,
+    /// Brokers added by command; brokers and accounts not active.
+    pub membership: Membership,
 }
 
 /// One instrument's state.
@@ -72,6 +77,10 @@ pub enum StateError {
     /// exceed what it holds.
     #[error("account {0}: {1}")]
     Claims(u32, &'static str),
+    /// A standing of an unknown account, an active one listed as an
+    /// exception, or an added broker listed under another id.
+    #[error("membership: {0}")]
+    Membership(&'static str),
     /// A resting order cannot rest as given.
     #[error("instrument {instrument}: order {order} cannot rest: {why}")]
     Order {
@@ -84,12 +93,33 @@ pub enum StateError {
     },
 }
 
+/// The membership of a state, if it fits the accounts loaded: a
+/// snapshot is input like a journal.
+fn check_membership(membership: &Membership, engine: &Engine) -> Result<Membership, StateError> {
+    let m = membership;
+    if m.brokers.iter().any(|(id, b)| *id != b.broker) {
+        return Err(StateError::Membership("an added broker under another id"));
+    }
+    let statuses = m.broker_status.values().chain(m.account_status.values());
+    if statuses.into_iter().any(|s| *s == Status::Active) {
+        return Err(StateError::Membership("an active standing listed"));
+    }
+    if m.account_status
+        .keys()
+        .any(|a| engine.accounts.get(*a).is_none())
+    {
+        return Err(StateError::Membership("the standing of an unknown account"));
+    }
+    Ok(m.clone())
+}
+
 impl Engine {
     /// The engine's state as plain data.
     #[must_use]
     pub fn state(&self) -> EngineState {
         EngineState {
             trading_day: self.trading_day,
+            closed_date: self.closed_date,
             last_order_id: self.last_order_id,
             next_trade_id: self.next_trade_id,
             calendar: self.calendar.clone(),
@@ -108,6 +138,7 @@ impl Engine {
                 .collect(),
             accounts: self.accounts.iter().cloned().collect(),
             references: self.references.iter().cloned().collect(),
+            membership: self.membership.clone(),
         }
     }
 
@@ -172,7 +203,9 @@ impl Engine {
                 }
             }
         }
+        engine.membership = check_membership(&state.membership, &engine)?;
         engine.trading_day = state.trading_day;
+        engine.closed_date = state.closed_date;
         engine.last_order_id = state.last_order_id;
         engine.next_trade_id = state.next_trade_id;
         engine.check_claims()?;

@@ -55,8 +55,9 @@ impl Engine {
             .locate(order.account)
             .ok_or(RejectReason::UnknownAccount)?;
         let account = self.accounts.at_mut(account_at);
-        risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
         let broker = account.broker;
+        self.membership.check_order(order.account, broker)?;
+        risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
         if order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day {
             self.check_member_limits(i, account_at, broker)?;
         }

@@ -106,6 +106,36 @@ proptest! {
 }
 
 #[test]
+fn an_end_of_day_carries_the_date_it_closes_under_tag_17() {
+    let dated = Command::EndOfDay {
+        trading_date: Some(2026_11_25),
+    };
+    let mut bytes = Vec::new();
+    encode_command(&dated, &mut bytes);
+    // Tag 17, then 20261125 as a u32, little-endian.
+    assert_eq!(bytes, [17, 0x05, 0x29, 0x35, 0x01]);
+    assert_eq!(decode_command(&bytes), Ok(dated));
+    assert_exact(&bytes, decode_command);
+    // A journal of before the dates: tag 4, no fields, still reads.
+    let undated = Command::EndOfDay { trading_date: None };
+    assert_eq!(decode_command(&[4]), Ok(undated.clone()));
+    bytes.clear();
+    encode_command(&undated, &mut bytes);
+    assert_eq!(bytes, [4]);
+    // 30 February is no date.
+    let mut bad = vec![17];
+    bad.extend_from_slice(&2026_02_30u32.to_le_bytes());
+    assert_eq!(
+        decode_command(&bad),
+        Err(DecodeError::InvalidValue {
+            what: "EndOfDay.trading_date",
+            value: 2026_02_30,
+            offset: 1
+        })
+    );
+}
+
+#[test]
 fn errors_name_what_is_wrong() {
     assert_eq!(
         decode_command(&[42]),
@@ -221,7 +251,10 @@ fn encoded_sizes_match_the_specification() {
                 requester: Some(_), ..
             } => 39,
             Command::SetPhase { .. } => 4,
-            Command::EndOfDay => 1,
+            Command::EndOfDay { trading_date: None } => 1,
+            Command::EndOfDay {
+                trading_date: Some(_),
+            } => 5,
             Command::OpenAccount { .. } => 10,
             Command::Deposit { .. } | Command::Withdraw { .. } => 13,
             Command::CreditHoldings { .. } | Command::DebitHoldings { .. } => 15,
@@ -235,6 +268,8 @@ fn encoded_sizes_match_the_specification() {
                 };
                 1 + 4 + t.reference.len() + 4 + asset + 1 + 8
             }
+            Command::AddBroker(ref b) => 1 + 4 + 4 + b.name.len() + 4 + 16 + 32,
+            Command::SetBrokerStatus { .. } | Command::SetAccountStatus { .. } => 6,
         };
         assert_eq!(size_of_command(&c), expected, "{c:?}");
         let e = event().new_tree(&mut runner).unwrap().current();
@@ -255,6 +290,8 @@ fn encoded_sizes_match_the_specification() {
             Event::DayStarted(_) => 5,
             Event::InstrumentListed(_) | Event::InstrumentRevised(_) => 27,
             Event::CalendarSet => 1,
+            Event::BrokerAdded(_) => 5,
+            Event::BrokerStatusChanged(_) | Event::AccountStatusChanged(_) => 6,
         };
         assert_eq!(size_of_event(&e), expected, "{e:?}");
     }

@@ -436,12 +436,14 @@ fn only_the_newest_snapshots_are_kept() {
     let dir = tmp.path();
     let state = cetx_engine::EngineState {
         trading_day: 0,
+        closed_date: None,
         last_order_id: None,
         next_trade_id: 1,
         calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
         references: Vec::new(),
+        membership: cetx_engine::Membership::default(),
     };
     for seq in [10, 20, 30, 40] {
         cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();
@@ -454,6 +456,50 @@ fn only_the_newest_snapshots_are_kept() {
     prune_snapshots(dir, 0).unwrap();
     let kept: Vec<u64> = list_snapshots(dir).unwrap().iter().map(|s| s.0).collect();
     assert_eq!(kept, [40]);
+}
+
+#[test]
+fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = cetx_engine::EngineState {
+        trading_day: 3,
+        closed_date: None,
+        last_order_id: Some(cetx_engine::OrderId(9)),
+        next_trade_id: 4,
+        calendar: None,
+        instruments: Vec::new(),
+        accounts: Vec::new(),
+        references: vec!["REG-1".into()],
+        membership: cetx_engine::Membership::default(),
+    };
+    let mut payload = Vec::new();
+    cetx_engine::journal::encode_state(&state, &mut payload);
+    // Version 2 ends at the references: without the three empty counts of
+    // version 3's membership and its absent closed date.
+    payload.truncate(payload.len() - 13);
+    let path = tmp
+        .path()
+        .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
+    let magic = cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
+    cetx_engine::journal::write_framed(&path, magic, 2, 5, &payload).unwrap();
+    assert_eq!(
+        cetx_engine::journal::read_snapshot(&path),
+        Ok((5, state.clone()))
+    );
+    // The same payload as version 3 is short of the membership.
+    cetx_engine::journal::write_framed(&path, magic, 3, 5, &payload).unwrap();
+    assert!(cetx_engine::journal::read_snapshot(&path).is_err());
+    // Version 3 carries the membership and the closed date through.
+    state
+        .membership
+        .account_status
+        .insert(cetx_engine::AccountId(7), cetx_engine::Status::Suspended);
+    state.closed_date = Some(2026_12_01);
+    cetx_engine::journal::write_snapshot(tmp.path(), 6, &state).unwrap();
+    let path = tmp
+        .path()
+        .join(cetx_engine::journal::snapshot::snapshot_file_name(6));
+    assert_eq!(cetx_engine::journal::read_snapshot(&path), Ok((6, state)));
 }
 
 #[test]

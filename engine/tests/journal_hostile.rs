@@ -469,7 +469,7 @@ fn hostile_entries_with_good_checksums_are_corruption() {
                 seq: 8,
                 time_ns: 1_795_743_001_000_000_000,
             },
-            command: Command::EndOfDay,
+            command: Command::EndOfDay { trading_date: None },
             events,
         });
         let dir = tempfile::tempdir().unwrap();
@@ -504,6 +504,38 @@ fn hostile_entries_with_good_checksums_are_corruption() {
             assert!(message.contains(word), "{what}: {message}");
         }
     }
+}
+
+/// Ends of day name the dates they close, and those rise: an end of day
+/// that closes a date already closed (or an earlier one) cannot be true,
+/// and is corruption like any other.
+#[test]
+fn an_end_of_day_that_closes_a_closed_date_again_is_corruption() {
+    let dated = |date| Command::EndOfDay {
+        trading_date: Some(date),
+    };
+    // The live engine journals what it is given; replay checks the dates.
+    for second in [2026_11_27, 2026_11_26] {
+        let entries = market(&[dated(2026_11_27), dated(second)]);
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &entries);
+        match recover(dir.path()) {
+            Err(RecoverError::Journal(JournalError::Corrupt { seq, reason, .. })) => {
+                assert_eq!(seq, 9, "{reason}");
+                assert!(
+                    reason.contains(&format!("end of day closes {second}, not after 20261127")),
+                    "{reason}"
+                );
+            }
+            other => panic!("recovery gave {other:?}"),
+        }
+    }
+    // Rising dates replay, and the engine knows the last one.
+    let entries = market(&[dated(2026_11_26), dated(2026_11_27)]);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &entries);
+    let recovered = recover(dir.path()).unwrap();
+    assert_eq!(recovered.engine.closed_date(), Some(2026_11_27));
 }
 
 /// A small, fixed pseudo-random generator (xorshift64*), so a failure
@@ -558,7 +590,7 @@ fn random_hostile_bytes_in_events_replay_or_are_refused() {
             instrument: CEA,
             quantity_t: 5,
         },
-        Command::EndOfDay,
+        Command::EndOfDay { trading_date: None },
         Command::SetPhase {
             instrument: CEA,
             phase: Phase::Continuous,

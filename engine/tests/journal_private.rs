@@ -40,7 +40,7 @@ fn write_empty(dir: &Path, last: u64) {
             time_ns: seq as i64,
         };
         writer
-            .append_blocking(stamp, &Command::EndOfDay, &[])
+            .append_blocking(stamp, &Command::EndOfDay { trading_date: None }, &[])
             .unwrap();
     }
     writer.close().unwrap();

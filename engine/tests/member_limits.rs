@@ -185,7 +185,7 @@ fn orders_that_never_rest_are_not_counted_and_leaving_the_book_frees_a_place() {
     });
     assert_eq!(m.rest_buy(B2_A), None);
     // The end of day frees every place.
-    m.ok(Command::EndOfDay);
+    m.ok(Command::EndOfDay { trading_date: None });
     m.ok(Command::SetPhase {
         instrument: CEA,
         phase: Phase::Continuous,

@@ -127,7 +127,7 @@ fn step() -> impl Strategy<Value = Step> {
     ];
     let admin = prop_oneof![
         4 => (instrument(), phase).prop_map(|(instrument, phase)| Command::SetPhase { instrument, phase }),
-        1 => Just(Command::EndOfDay),
+        1 => Just(Command::EndOfDay { trading_date: None }),
         1 => (account(), -100i64..50_000).prop_map(|(account, amount_fen)| Command::Deposit {
             account,
             amount_fen
@@ -286,7 +286,7 @@ proptest! {
                 Step::Admin(command) => command,
             };
             let mut commands = vec![command.clone()];
-            if command == Command::EndOfDay {
+            if matches!(command, Command::EndOfDay { .. }) {
                 // As the calendar would at the next open.
                 commands.extend((0..INSTRUMENTS).map(|instrument| Command::SetPhase {
                     instrument: InstrumentId(instrument),

@@ -179,7 +179,7 @@ impl Market {
 
     /// Ends the day and reopens both instruments for the next one.
     fn next_day(&mut self) -> Vec<Event> {
-        let events = self.ok(Command::EndOfDay);
+        let events = self.ok(Command::EndOfDay { trading_date: None });
         for instrument in [CEA, CCER] {
             self.ok(Command::SetPhase {
                 instrument,
@@ -538,7 +538,7 @@ fn the_end_of_day_expires_orders_closes_at_the_vwap_and_moves_the_band() {
     }
     let left = m.limit(ALICE, CEA, Buy, 95_00, 7);
     m.ok(left.clone());
-    let events = m.ok(Command::EndOfDay);
+    let events = m.ok(Command::EndOfDay { trading_date: None });
     assert_eq!(
         cancels(&events),
         [(order_id(&left), 7, CancelCause::Expired)]

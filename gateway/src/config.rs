@@ -125,12 +125,17 @@ pub struct ServerConfig {
 pub struct AdminSettings {
     /// Address and port operators connect to.
     pub listen: SocketAddr,
+    /// `[admin.tls]`: TLS on the channel, as `[server.tls]` is on the
+    /// broker port; with `client_ca`, an operator with a `tls_name` logs
+    /// in only with a client certificate valid for it.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for AdminSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 7880)),
+            tls: None,
         }
     }
 }
@@ -146,6 +151,12 @@ pub struct OperatorConfig {
     pub name: String,
     /// The shared secret sent at login; its `Debug` output is redacted.
     pub secret: Secret,
+    /// The name (a DNS name among its subject alternative names) the
+    /// operator's TLS client certificate must be valid for; when set, the
+    /// operator logs in only over TLS with such a certificate, signed by
+    /// `admin.tls.client_ca`, and its secret.
+    #[serde(default)]
+    pub tls_name: Option<String>,
 }
 
 /// `[http]`: the read-only web view of the market.

@@ -34,6 +34,8 @@
 //!   then a refusal for a while (417).
 //! - [`tls`]: TLS on the broker port (`[server.tls]`) and in the client,
 //!   with rustls; [`tls::Stream`] is a connection either way.
+//! - [`credential`]: the salted hash (PBKDF2) an onboarded broker's
+//!   secret is journaled as, and the login check against it.
 //! - `log_tally`: a flood of like events logged as one line per interval.
 //! - `throttle`: each broker's message budget, shared by its sessions.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
@@ -60,6 +62,7 @@ mod backoff;
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod credential;
 mod log_tally;
 pub mod market_data;
 pub mod metrics;

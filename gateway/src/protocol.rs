@@ -219,8 +219,8 @@ pub enum ServerMessage {
         /// Tonnes that were open and are now cancelled.
         cancelled_t: u64,
         /// Why: 0 requested, 1 unfilled (IOC or market), 2 fill-or-kill
-        /// killed, 3 book full, 4 self-trade prevented. An end-of-day expiry
-        /// is [`ServerMessage::Expired`] instead.
+        /// killed, 3 book full, 4 self-trade prevented, 20 suspended. An
+        /// end-of-day expiry is [`ServerMessage::Expired`] instead.
         cause: u8,
     },
     /// A resting order's price or open quantity was changed.

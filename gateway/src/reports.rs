@@ -320,7 +320,10 @@ impl Reports {
                 | Event::DayClosed(_)
                 | Event::InstrumentListed(_)
                 | Event::InstrumentRevised(_)
-                | Event::CalendarSet => {}
+                | Event::CalendarSet
+                | Event::BrokerAdded(_)
+                | Event::BrokerStatusChanged(_)
+                | Event::AccountStatusChanged(_) => {}
             }
         }
     }
@@ -831,7 +834,7 @@ mod tests {
         // Cancelling it again: the engine no longer knows it, nor do the
         // reports, which address the answer by the requester.
         market.apply(cancel);
-        market.apply(Command::EndOfDay);
+        market.apply(Command::EndOfDay { trading_date: None });
         let (reports, all) = market.reports();
         let got: Vec<ServerMessage> = messages(&all, B1).into_iter().map(|(_, m)| m).collect();
         assert_eq!(
@@ -942,7 +945,7 @@ mod tests {
                 market.submit(11, coid, EngineSide::Sell, 90_00 + i as i64, 5);
                 market.submit(21, coid, EngineSide::Buy, 90_00 + i as i64 / 2, 3);
             }
-            market.apply(Command::EndOfDay);
+            market.apply(Command::EndOfDay { trading_date: None });
             market.apply(Command::SetPhase {
                 instrument: CEA,
                 phase: Phase::Continuous,
@@ -997,7 +1000,7 @@ mod tests {
         let mut market = Market::new();
         market.submit(11, 7, EngineSide::Sell, 90_00, 30);
         market.submit(21, 7, EngineSide::Buy, 90_00, 10);
-        market.apply(Command::EndOfDay);
+        market.apply(Command::EndOfDay { trading_date: None });
         // The next day, client order id 7 names a new order.
         market.apply(Command::SetPhase {
             instrument: CEA,

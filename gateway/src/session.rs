@@ -8,7 +8,8 @@
 //!    `docs/PROTOCOL.md`: the protocol version (403), the back-off of the
 //!    address's failed logins (417), the broker's
 //!    credentials, compared in constant time (402, slowed and then 417 as
-//!    failures add up: see [`crate::backoff`]), and the runtime's
+//!    failures add up: see [`crate::backoff`]), the broker's token bucket
+//!    (407: a login takes a token, see [`crate::throttle`]), and the runtime's
 //!    [`RuntimeHandle::connect`] (413 for a resume point ahead of the
 //!    server). The connection holds a pending-login slot until then, and
 //!    trades it for a session slot when the login succeeds (412 when the
@@ -53,7 +54,7 @@ use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSIO
 use crate::reports::{gateway_reject, reject_text, request_of};
 use crate::request;
 use crate::runtime::{RuntimeHandle, Subscription};
-use crate::throttle::Throttles;
+use crate::throttle::{Bucket, Throttles};
 use crate::tls::{ServerTls, Stream};
 
 /// Frames written before one flush when more are ready: bounds the time a
@@ -286,18 +287,14 @@ async fn login(
         return Err(refuse_login(conn, RejectReason::TooManyFailedLogins).await);
     }
     let broker = BrokerId(broker_id);
-    let configured = ctx.config.broker(broker);
-    // A broker with a `tls_name` needs a client certificate for it too.
-    let certified = |config: &crate::config::BrokerConfig| {
-        config
-            .tls_name
-            .as_ref()
-            .is_none_or(|name| conn.get_ref().peer_certificate_is_for(name))
-    };
-    if !configured.is_some_and(|config| config.accepts(&secret) && certified(config)) {
-        let answer = ctx
-            .logins
-            .failed(addr, configured.map(|_| broker), std::time::Instant::now());
+    let check = check_login(conn, ctx, broker, &secret).await;
+    if check == LoginCheck::NotActive {
+        // Right credentials: the refusal says why, and is no failure.
+        return Err(refuse_login(conn, RejectReason::BrokerNotActive).await);
+    }
+    if check != LoginCheck::Accepted {
+        let known = (check == LoginCheck::Refused).then_some(broker);
+        let answer = ctx.logins.failed(addr, known, std::time::Instant::now());
         tokio::select! {
             () = shutdown.cancelled() => return Err(Ended::Shutdown),
             () = tokio::time::sleep(answer.delay) => {}
@@ -308,6 +305,12 @@ async fn login(
             RejectReason::BadCredentials
         };
         return Err(refuse_login(conn, reason).await);
+    }
+    // A login takes from the broker's budget like any request, so that
+    // logging out and in cannot go faster than its rate; only once the
+    // credentials are right, so that no one else can spend it.
+    if !ctx.throttles.bucket(broker).take(std::time::Instant::now()) {
+        return Err(refuse_login(conn, RejectReason::Throttled).await);
     }
     // A takeover frees the old session's slot as the old session closes:
     // at the session limit, only a takeover may wait for it.
@@ -345,6 +348,50 @@ async fn login(
     Ok((broker, subscription, slot))
 }
 
+/// What a login's credentials come to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoginCheck {
+    /// No broker of the config or the journal has this id.
+    Unknown,
+    /// A known broker, but the wrong secret (or no client certificate for
+    /// its `tls_name`).
+    Refused,
+    /// The right credentials of a broker that is suspended or closed.
+    NotActive,
+    /// Log in.
+    Accepted,
+}
+
+/// Checks a login against the config's brokers and those an operator
+/// added (whose salted hash is checked off the async workers: it takes
+/// [`crate::credential::ITERATIONS`] rounds), then the broker's standing.
+async fn check_login(
+    conn: &Connection,
+    ctx: &SessionContext,
+    broker: BrokerId,
+    secret: &crate::protocol::Secret,
+) -> LoginCheck {
+    let standing = ctx.runtime.standing(broker);
+    let accepted = if let Some(config) = ctx.config.broker(broker) {
+        // A broker with a `tls_name` needs a client certificate for it too.
+        let certified = |name: &String| conn.get_ref().peer_certificate_is_for(name);
+        config.accepts(secret) && config.tls_name.as_ref().is_none_or(certified)
+    } else if let Some(credential) = standing.credential {
+        let secret = secret.clone();
+        let verify = move || crate::credential::verify(&credential, &secret);
+        tokio::task::spawn_blocking(verify).await.unwrap_or(false)
+    } else {
+        return LoginCheck::Unknown;
+    };
+    if !accepted {
+        LoginCheck::Refused
+    } else if standing.status == cetx_engine::Status::Active {
+        LoginCheck::Accepted
+    } else {
+        LoginCheck::NotActive
+    }
+}
+
 /// The logged-in session: frames out from the subscription, requests in
 /// to the runtime, heartbeats and the idle timeout.
 async fn serve(
@@ -355,6 +402,7 @@ async fn serve(
     mut subscription: Subscription,
 ) -> Ended {
     let settings = &ctx.config.server;
+    let bucket = ctx.throttles.bucket(broker);
     let heartbeat_interval = settings.heartbeat_interval();
     let idle_timeout = settings.idle_timeout();
     let mut last_sent = Instant::now();
@@ -433,7 +481,7 @@ async fn serve(
                             return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
                         }
                         request => {
-                            if let Some(reject) = submit(ctx, broker, last_heard, &request) {
+                            if let Some(reject) = submit(ctx, &bucket, broker, last_heard, &request) {
                                 if !subscription.reject(reject) {
                                     return Ended::SubscriptionDropped;
                                 }
@@ -455,12 +503,13 @@ async fn serve(
 /// reject to send when it was not taken.
 fn submit(
     ctx: &SessionContext,
+    bucket: &Bucket,
     broker: BrokerId,
     now: Instant,
     message: &ClientMessage,
 ) -> Option<ServerFrame> {
     let (client_order_id, kind) = request_of(message)?;
-    if !ctx.throttles.take(broker, now.into_std()) {
+    if !bucket.take(now.into_std()) {
         return Some(gateway_reject(
             client_order_id,
             kind,

@@ -1,16 +1,22 @@
 //! Each broker's message budget, kept for the life of the server and
 //! shared by all of the broker's sessions, so that logging out and in
-//! again (or opening a second session) never refills it.
+//! again (or opening a second session) never refills it. A login with the
+//! right credentials takes a token too, so that a loop of logins is held
+//! to the same rate (wrong credentials are the back-off's:
+//! [`crate::backoff`]); only the broker itself can spend its budget.
 //!
 //! The budget is a token bucket (`rate_per_s` tokens a second, at most
 //! `burst` held), kept as the generic cell rate algorithm: one atomic
 //! "theoretical arrival time" per broker, moved on by one emission
 //! interval per message taken. Sessions on any thread take from it with a
-//! compare-and-swap: no lock on the order path. Brokers come from the
-//! config, so the table is built once and only read afterwards.
+//! compare-and-swap: no lock on the order path. The config's brokers'
+//! buckets are made at start; a broker an operator added gets one (with
+//! the default budget) the first time it logs in, under a lock taken at
+//! login only: each session holds its broker's [`Bucket`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use cetx_engine::BrokerId;
@@ -63,11 +69,29 @@ impl Cell {
     }
 }
 
-/// Every configured broker's bucket, shared by all sessions of a server.
+/// Every broker's bucket, shared by all sessions of a server.
 #[derive(Debug)]
 pub(crate) struct Throttles {
     epoch: Instant,
-    cells: BTreeMap<BrokerId, Cell>,
+    cells: BTreeMap<BrokerId, Arc<Cell>>,
+    /// Brokers added by operators, as they first log in.
+    added: Mutex<BTreeMap<BrokerId, Arc<Cell>>>,
+}
+
+/// One broker's bucket, held by each of its sessions.
+#[derive(Clone, Debug)]
+pub(crate) struct Bucket {
+    epoch: Instant,
+    cell: Arc<Cell>,
+}
+
+impl Bucket {
+    /// Takes one token at `now`; `false` when the budget is spent.
+    pub(crate) fn take(&self, now: Instant) -> bool {
+        let now_ns =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        self.cell.take(now_ns)
+    }
 }
 
 impl Throttles {
@@ -78,19 +102,26 @@ impl Throttles {
             cells: config
                 .brokers
                 .iter()
-                .map(|b| (b.id, Cell::new(b.throttle)))
+                .map(|b| (b.id, Arc::new(Cell::new(b.throttle))))
                 .collect(),
+            added: Mutex::default(),
         }
     }
 
-    /// Takes one of the broker's tokens at `now`; `false` when its budget
-    /// is spent (or the broker is not configured).
-    pub(crate) fn take(&self, broker: BrokerId, now: Instant) -> bool {
-        let now_ns =
-            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
-        self.cells
-            .get(&broker)
-            .is_some_and(|cell| cell.take(now_ns))
+    /// The broker's bucket: the config's, or for a broker an operator
+    /// added, one with the default budget, made the first time.
+    pub(crate) fn bucket(&self, broker: BrokerId) -> Bucket {
+        let cell = self.cells.get(&broker).cloned().unwrap_or_else(|| {
+            let mut added = self.added.lock().unwrap_or_else(PoisonError::into_inner);
+            let cell = added
+                .entry(broker)
+                .or_insert_with(|| Arc::new(Cell::new(Throttle::default())));
+            Arc::clone(cell)
+        });
+        Bucket {
+            epoch: self.epoch,
+            cell,
+        }
     }
 }
 
@@ -138,17 +169,25 @@ mod tests {
         };
         let (one, two) = (config.brokers[0].id, config.brokers[1].id);
         let start = Instant::now();
-        let throttles = std::sync::Arc::new(Throttles::new(&config, start));
+        let throttles = Throttles::new(&config, start);
         let taken: usize = (0..4)
             .map(|_| {
-                let t = std::sync::Arc::clone(&throttles);
-                std::thread::spawn(move || (0..10).filter(|_| t.take(one, start)).count())
+                let bucket = throttles.bucket(one);
+                std::thread::spawn(move || (0..10).filter(|_| bucket.take(start)).count())
             })
             .map(|h| h.join().unwrap())
             .sum();
         assert_eq!(taken, 5);
-        assert!(throttles.take(two, start));
-        assert!(throttles.take(one, start + Duration::from_secs(1)));
-        assert!(!throttles.take(BrokerId(999), start));
+        assert!(throttles.bucket(two).take(start));
+        assert!(throttles.bucket(one).take(start + Duration::from_secs(1)));
+        // An added broker's sessions share one default bucket too.
+        let burst = Throttle::default().burst as usize;
+        let added: usize = (0..2)
+            .map(|_| {
+                let bucket = throttles.bucket(BrokerId(999));
+                (0..burst).filter(|_| bucket.take(start)).count()
+            })
+            .sum();
+        assert_eq!(added, burst);
     }
 }

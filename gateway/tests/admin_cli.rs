@@ -1,7 +1,8 @@
 //! `cetx admin` as a process against a real `cetx serve`: a batch file
 //! applied, then re-sent with no effect (exit 0 both times, each row
 //! answered), a row the engine refuses (exit 1), a wrong secret (exit 1),
-//! and the journal settling the deposit once.
+//! a broker onboarded and an account suspended, and the journal settling
+//! the deposit once and showing the suspension.
 
 mod common;
 
@@ -100,6 +101,27 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
     let (code, wrong) = admin(&addr, "demo-secret-1", &["halt", "--symbol", "CCER"]);
     assert_eq!(code, 1, "{wrong}");
     assert!(wrong.contains("code 402"), "{wrong}");
+
+    // Onboarding and standing: the new broker's secret from a file.
+    let secret_file = tmp.path().join("broker-12.secret");
+    write(&secret_file, "twelfth-secret\n");
+    let secret_arg = secret_file.to_str().unwrap();
+    let add = ["add-broker", "--broker", "12", "--name", "Twelfth"];
+    let (code, added) = admin(
+        &addr,
+        SECRET,
+        &[&add[..], &["--broker-secret-file", secret_arg]].concat(),
+    );
+    assert_eq!(code, 0, "{added}");
+    assert!(added.contains("applied at seq"), "{added}");
+    let (code, suspended) = admin(&addr, SECRET, &["suspend-account", "--account", "1003"]);
+    assert_eq!(code, 0, "{suspended}");
+    let (code, closed) = admin(&addr, SECRET, &["close-broker", "--broker", "1"]);
+    assert_eq!(code, 1, "{closed}");
+    assert!(
+        closed.contains("BrokerHasOpenAccounts (code 117"),
+        "{closed}"
+    );
     assert!(server.terminate().success());
 
     // The journal settles the deposit once: 10,000,000.00 + 2,500.50.
@@ -120,7 +142,16 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         .lines()
         .find(|l| l.starts_with("1001,") && l.contains(",CEA2025,"))
         .expect("account 1001's CEA2025 line");
-    assert!(line.ends_with(",10002500.50"), "{line}");
+    assert!(line.ends_with(",10002500.50,active"), "{line}");
+    let suspended = accounts
+        .lines()
+        .filter(|l| l.starts_with("1003,"))
+        .collect::<Vec<_>>();
+    assert!(!suspended.is_empty(), "{accounts}");
+    assert!(
+        suspended.iter().all(|l| l.ends_with(",suspended")),
+        "{accounts}"
+    );
     let line = accounts
         .lines()
         .find(|l| l.starts_with("2001,") && l.contains(",CEA2025,"))

@@ -1,7 +1,7 @@
 //! docs/ADMIN.md's hex examples are what the codec writes and reads.
 
 use bytes::BytesMut;
-use cetx_engine::Direction;
+use cetx_engine::{Direction, Status};
 use cetx_gateway::codec::FrameCodec;
 use cetx_gateway::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
@@ -61,6 +61,37 @@ fn the_requests_in_the_doc_are_the_codecs() {
                     symbol: Some("CEA2025".into()),
                     direction: Direction::In,
                     amount: 1000,
+                },
+            },
+        ),
+        (
+            "admin.SetAccountStatus",
+            AdminRequest::Action {
+                request_id: 8,
+                action: AdminAction::SetAccountStatus {
+                    account: 1001,
+                    status: Status::Suspended,
+                },
+            },
+        ),
+        (
+            "admin.AddBroker",
+            AdminRequest::Action {
+                request_id: 9,
+                action: AdminAction::AddBroker {
+                    broker: 12,
+                    name: "Twelfth".into(),
+                    secret: Secret::new("s3cret12"),
+                },
+            },
+        ),
+        (
+            "admin.SetBrokerStatus",
+            AdminRequest::Action {
+                request_id: 10,
+                action: AdminAction::SetBrokerStatus {
+                    broker: 12,
+                    status: Status::Closed,
                 },
             },
         ),

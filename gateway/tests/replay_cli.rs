@@ -36,7 +36,7 @@ fn journal(dir: &Path) {
             client_order_id: id,
         }));
     }
-    commands.push(Command::EndOfDay);
+    commands.push(Command::EndOfDay { trading_date: None });
     let mut engine = Engine::default();
     let writer = JournalWriter::open(
         dir,

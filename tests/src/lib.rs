@@ -9,6 +9,7 @@
 //!   journal a workload and check a journal by running its commands again.
 //! - `server.rs`: [`server::TestServer`], a server (and its feed and web
 //!   view) in the test's process on loopback.
+//! - `operators.rs`: a market with an operators' channel, and its operator.
 //! - `src/bin/journal_child.rs`: `cetx-journal-child`, a process that
 //!   journals a workload and reports what is durable, for crash tests to
 //!   kill.
@@ -18,6 +19,7 @@
 //! - `tests/journal_crash.rs`: SIGKILL the child at random points, then
 //!   recover and check that nothing durable was lost.
 
+pub mod operators;
 pub mod server;
 
 use std::path::Path;
@@ -70,7 +72,11 @@ pub fn workload(seed: u64, orders: usize, day_every: usize) -> Vec<(Command, Sta
         let (command, _) = flow.next_command();
         push(command, &mut engine, &mut flow);
         if n % day_every == 0 {
-            push(Command::EndOfDay, &mut engine, &mut flow);
+            push(
+                Command::EndOfDay { trading_date: None },
+                &mut engine,
+                &mut flow,
+            );
             let reopen = Command::SetPhase {
                 instrument: INSTRUMENT,
                 phase: Phase::Continuous,

@@ -12,11 +12,11 @@ use cetx_engine::{Direction, ParticipantType, RejectReason};
 use cetx_gateway::admin::{AdminClient, AdminClientError, MAX_CONNECTIONS};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::codec::FrameCodec;
-use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::admin::{AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME};
 use cetx_gateway::protocol::Secret;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
+use cetx_tests::operators::{config, operator, OPERATOR_SECRET};
 use cetx_tests::server::TestServer;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -24,22 +24,6 @@ use tokio_util::codec::Framed;
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
-
-const OPERATOR_SECRET: &str = "operator-secret-9";
-
-/// The demo market with an operators' channel and operator 9.
-fn config() -> ServerConfig {
-    let text = format!(
-        "{DEFAULT_TOML}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{OPERATOR_SECRET}\"\n"
-    );
-    ServerConfig::from_toml_str(&text).unwrap()
-}
-
-async fn operator(server: &TestServer) -> AdminClient {
-    AdminClient::connect(server.admin.unwrap(), 9, OPERATOR_SECRET)
-        .await
-        .expect("the operator logs in")
-}
 
 fn transfer(
     reference: &str,

@@ -380,9 +380,10 @@ async fn a_client_order_id_is_used_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_throttle_rejects_the_excess() {
     let mut config = ServerConfig::embedded_default();
+    // The login takes one token of the four: three are left for orders.
     config.brokers[0].throttle = Throttle {
         rate_per_s: 1,
-        burst: 3,
+        burst: 4,
     };
     let server = TestServer::start(config).await;
     let mut one = login(&server, 1, SECRET_1).await;
@@ -440,9 +441,10 @@ async fn an_unknown_symbol_is_refused_in_its_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejects_keep_their_place_among_the_reports() {
     let mut config = ServerConfig::embedded_default();
+    // The login takes one token of the four: three are left for orders.
     config.brokers[0].throttle = Throttle {
         rate_per_s: 1,
-        burst: 3,
+        burst: 4,
     };
     let server = TestServer::start(config).await;
     let mut conn = raw_logged_in(&server, 1, SECRET_1).await;

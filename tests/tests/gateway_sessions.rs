@@ -341,9 +341,11 @@ async fn wrong_secrets_are_slowed_then_refused_and_others_still_log_in() {
 }
 
 /// The throttle is the broker's, not the session's: logging out and in
-/// again, over and over, never refills it. With `rate_per_s = 1` and
-/// `burst = 5`, no more orders are accepted than the burst plus one per
-/// second that the loop took (the repro passed 100 in 3.1 s).
+/// again, over and over, never refills it, and each login takes from it
+/// too. With `rate_per_s = 1` and `burst = 5`, no more logins and orders
+/// are accepted than the burst plus one per second that the loop took
+/// (the repro passed 100 in 3.1 s); a login over the budget is
+/// refused 407, and never counted as a failed one (417).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logging_out_and_in_again_does_not_refill_the_throttle() {
     let mut config = ServerConfig::embedded_default();
@@ -355,10 +357,17 @@ async fn logging_out_and_in_again_does_not_refill_the_throttle() {
     let started = Instant::now();
     let (mut accepted, mut throttled) = (0u64, 0u64);
     let mut client_order_id = 0;
+    let (mut logins, mut refused) = (0u64, 0u64);
     for _ in 0..10 {
-        let mut client = Client::connect(server.addr, 1, SECRET_1, 0)
-            .await
-            .expect("login accepted");
+        let mut client = match Client::connect(server.addr, 1, SECRET_1, 0).await {
+            Ok(client) => client,
+            Err(ClientError::LoginRejected { reason: 407, .. }) => {
+                refused += 1;
+                continue;
+            }
+            Err(other) => panic!("login: {other}"),
+        };
+        logins += 1;
         let earlier = client.server_last_seq();
         // Two orders per session: each session alone would pass both.
         for _ in 0..2 {
@@ -386,9 +395,57 @@ async fn logging_out_and_in_again_does_not_refill_the_throttle() {
         client.logout(WAIT).await.expect("logout");
     }
     let budget = 5 + started.elapsed().as_secs() + 1;
-    assert_eq!(accepted + throttled, 20);
-    assert!(accepted <= budget, "{accepted} accepted, budget {budget}");
-    assert!(throttled > 0, "{accepted} accepted, {throttled} throttled");
+    assert_eq!(logins + refused, 10);
+    assert_eq!(accepted + throttled, 2 * logins);
+    assert!(
+        logins + accepted <= budget,
+        "{logins} logins and {accepted} orders accepted, budget {budget}"
+    );
+    assert!(
+        throttled + refused > 0,
+        "{throttled} orders throttled, {refused} logins refused"
+    );
+}
+
+/// A login takes a token of the broker's budget only once its credentials
+/// are right: wrong secrets, however many, leave it whole (they are the
+/// back-off's), and a login over the budget is refused 407, which the
+/// back-off does not count as a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_right_login_takes_from_the_brokers_budget() {
+    let mut config = ServerConfig::embedded_default();
+    config.brokers[0].throttle = cetx_gateway::config::Throttle {
+        rate_per_s: 1,
+        burst: 2,
+    };
+    // The back-off keeps its defaults: refused at the 8th failure.
+    let server = TestServer::start(config).await;
+    let started = Instant::now();
+    for _ in 0..5 {
+        let (_conn, answer) = try_login(&server, loopback(7), 1, "guess", 0).await;
+        assert_eq!(login_rejected(answer.as_ref()), Some(402));
+    }
+    // The two tokens are still there: two logins pass.
+    for _ in 0..2 {
+        let (_conn, answer) = try_login(&server, loopback(8), 1, SECRET_1, 0).await;
+        assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    }
+    // Then the budget is spent: 407 (one token a second comes back, so a
+    // slow loop may pass one more), more than the back-off would allow
+    // failures before refusing, and never 417.
+    let mut answers = Vec::new();
+    for _ in 0..10 {
+        let (_conn, answer) = try_login(&server, loopback(8), 1, SECRET_1, 0).await;
+        answers.push(login_rejected(answer.as_ref()));
+    }
+    let refused = answers.iter().filter(|a| **a == Some(407)).count() as u64;
+    let passed = answers.iter().filter(|a| a.is_none()).count() as u64;
+    assert_eq!(refused + passed, 10, "{answers:?}");
+    assert!(
+        passed <= started.elapsed().as_secs() + 1,
+        "{passed} passed: {answers:?}"
+    );
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

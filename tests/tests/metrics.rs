@@ -165,3 +165,46 @@ async fn counters_move_with_what_the_brokers_do() {
     drop((one, two));
     server.stop().await;
 }
+
+/// The book gauges: each instrument's resting orders against its
+/// `max_orders`, moved by what rests and what leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_book_gauges_follow_the_book() {
+    let mut config = ServerConfig::embedded_default();
+    config.metrics = Some(MetricsSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+    });
+    let max_orders = config
+        .instruments
+        .iter()
+        .find(|i| i.symbol == "CEA2025")
+        .expect("the demo lists CEA2025")
+        .max_orders;
+    let server = TestServer::start(config).await;
+    let metrics = server.metrics.expect("the config has [metrics]");
+    let orders = r#"cetx_book_orders{instrument="CEA2025"}"#;
+    let max = r#"cetx_book_max_orders{instrument="CEA2025"}"#;
+    let (_, page) = scrape(metrics).await;
+    assert_eq!(value(&page, orders), 0);
+    assert_eq!(value(&page, max), u64::from(max_orders));
+
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    for (id, price) in [(1, 85_00), (2, 85_10), (3, 85_20)] {
+        one.submit(NewOrder::limit(id, 1001, "CEA2025", Side::Buy, price, 1))
+            .await
+            .unwrap();
+    }
+    answered(&mut one, 3).await;
+    let (_, page) = scrape(metrics).await;
+    assert_eq!(value(&page, orders), 3);
+    assert_eq!(value(&page, r#"cetx_book_orders{instrument="CEA2024"}"#), 0);
+    one.cancel(2).await.unwrap();
+    answered(&mut one, 1).await;
+    let (_, page) = scrape(metrics).await;
+    assert_eq!(value(&page, orders), 2);
+    assert_eq!(value(&page, max), u64::from(max_orders));
+    drop(one);
+    server.stop().await;
+}

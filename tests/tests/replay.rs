@@ -62,7 +62,7 @@ fn scripted_day() -> Vec<(Command, Stamp)> {
         order(first + 3, 2002, ccer, Side::Sell, 85_10, 300),
         order(first + 4, 1002, ccer, Side::Buy, 85_20, 300),
         order(first + 5, 1001, cea2025, Side::Buy, 89_00, 50),
-        Command::EndOfDay,
+        Command::EndOfDay { trading_date: None },
     ]);
     commands
         .into_iter()
@@ -236,7 +236,10 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
 /// The scripted day with its last record, the end of day, cut in half.
 fn cut_end_of_day() -> tempfile::TempDir {
     let commands = scripted_day();
-    assert!(matches!(commands.last(), Some((Command::EndOfDay, _))));
+    assert!(matches!(
+        commands.last(),
+        Some((Command::EndOfDay { .. }, _))
+    ));
     let journal = tempfile::tempdir().unwrap();
     write_journal(journal.path(), &commands);
     let segments = list_segments(journal.path()).unwrap();
@@ -775,4 +778,62 @@ fn the_settlement_doc_names_every_column_and_exit_code() {
             "exit code {code} is not in the table"
         );
     }
+}
+
+/// The scripted day with an onboarded broker and a standing change of
+/// each kind appended: the replay reconciles (it replays the membership
+/// events with their checks) and the accounts file shows each account's
+/// standing at the close.
+#[test]
+fn accounts_show_their_standing_and_membership_replays() {
+    let mut commands = scripted_day();
+    let (_, last) = *commands.last().unwrap();
+    let more = [
+        Command::AddBroker(Box::new(cetx_engine::NewBroker {
+            broker: cetx_engine::BrokerId(12),
+            name: "Twelfth".into(),
+            credential: cetx_engine::Credential {
+                iterations: 1,
+                salt: [1; 16],
+                hash: [2; 32],
+            },
+        })),
+        Command::OpenAccount {
+            account: AccountId(5001),
+            participant: cetx_engine::ParticipantType::Institution,
+            broker: cetx_engine::BrokerId(12),
+        },
+        Command::SetAccountStatus {
+            account: AccountId(5001),
+            status: cetx_engine::Status::Closed,
+        },
+        Command::SetAccountStatus {
+            account: AccountId(1003),
+            status: cetx_engine::Status::Suspended,
+        },
+        Command::SetBrokerStatus {
+            broker: cetx_engine::BrokerId(12),
+            status: cetx_engine::Status::Closed,
+        },
+    ];
+    for (i, command) in more.into_iter().enumerate() {
+        let seq = last.seq + 1 + i as u64;
+        let time_ns = last.time_ns + 1 + i as i64;
+        commands.push((command, Stamp { seq, time_ns }));
+    }
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let [_, _, accounts] = replay_selected(journal.path(), |_| {});
+    let status = |account: &str| {
+        let lines: Vec<_> = accounts
+            .iter()
+            .filter(|l| l["account"] == account)
+            .collect();
+        assert!(!lines.is_empty(), "no line of {account}");
+        assert!(lines.iter().all(|l| l["status"] == lines[0]["status"]));
+        lines[0]["status"].clone()
+    };
+    assert_eq!(status("5001"), "closed");
+    assert_eq!(status("1003"), "suspended");
+    assert_eq!(status("1001"), "active");
 }

@@ -21,6 +21,7 @@ use crate::account::{BrokerId, ParticipantType};
 use crate::command::CommandKind;
 use crate::event::CancelCause;
 use crate::instrument::InstrumentId;
+use crate::membership::Status;
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -179,6 +180,15 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// `N` raw bytes (a salt, a hash).
+    #[inline]
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        what: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
+        self.take(what)
+    }
+
     #[inline]
     pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.take::<1>(what)?[0])
@@ -213,6 +223,21 @@ impl<'a> Cursor<'a> {
             value => Err(DecodeError::InvalidValue {
                 what,
                 value: value.into(),
+                offset,
+            }),
+        }
+    }
+
+    /// A date as a `u32` `YYYYMMDD` that names a real date.
+    #[inline]
+    pub(crate) fn date(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        let offset = self.pos;
+        let number = self.u32(what)?;
+        match crate::calendar::date_of(number) {
+            Some(_) => Ok(number),
+            None => Err(DecodeError::InvalidValue {
+                what,
+                value: number.into(),
                 offset,
             }),
         }
@@ -338,6 +363,15 @@ impl<'a> Cursor<'a> {
         })
     }
     #[inline]
+    pub(crate) fn status(&mut self) -> Result<Status, DecodeError> {
+        self.tag("Status", |t| match t {
+            0 => Some(Status::Active),
+            1 => Some(Status::Suspended),
+            2 => Some(Status::Closed),
+            _ => None,
+        })
+    }
+    #[inline]
     pub(crate) fn command_kind(&mut self) -> Result<CommandKind, DecodeError> {
         self.tag("CommandKind", command_kind_from_tag)
     }
@@ -350,6 +384,7 @@ impl<'a> Cursor<'a> {
             3 => Some(CancelCause::BookFull),
             4 => Some(CancelCause::SelfTrade),
             5 => Some(CancelCause::Expired),
+            20 => Some(CancelCause::Suspended),
             _ => None,
         })
     }
@@ -382,6 +417,10 @@ pub(super) const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         12 => CommandKind::ReviseInstrument,
         13 => CommandKind::SetCalendar,
         14 => CommandKind::Transfer,
+        17 => CommandKind::DatedEndOfDay,
+        20 => CommandKind::AddBroker,
+        21 => CommandKind::SetBrokerStatus,
+        22 => CommandKind::SetAccountStatus,
         _ => return None,
     })
 }

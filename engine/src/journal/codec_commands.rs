@@ -8,6 +8,7 @@
 //! one without (tags 1 and 2) keeps its bytes.
 
 use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Transfer};
+use crate::membership::{Credential, NewBroker};
 
 use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};
 use super::codec_market::{
@@ -55,6 +56,15 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u8(transfer.direction as u8);
             out.put_u64(transfer.amount);
         }
+        Command::AddBroker(ref broker) => put_new_broker(out, broker),
+        Command::SetBrokerStatus { broker, status } => {
+            out.put_u32(broker.0);
+            out.put_u8(status as u8);
+        }
+        Command::SetAccountStatus { account, status } => {
+            out.put_u32(account.0);
+            out.put_u8(status as u8);
+        }
         Command::Submit(order) => {
             out.put_u64(order.order_id.0);
             out.put_u32(order.account.0);
@@ -92,7 +102,11 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u16(instrument.0);
             out.put_u8(phase as u8);
         }
-        Command::EndOfDay => {}
+        Command::EndOfDay { trading_date } => {
+            if let Some(date) = trading_date {
+                out.put_u32(date);
+            }
+        }
         Command::OpenAccount {
             account,
             participant,
@@ -206,7 +220,10 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             instrument: c.instrument("SetPhase.instrument")?,
             phase: c.phase()?,
         },
-        CommandKind::EndOfDay => Command::EndOfDay,
+        CommandKind::EndOfDay => Command::EndOfDay { trading_date: None },
+        CommandKind::DatedEndOfDay => Command::EndOfDay {
+            trading_date: Some(c.date("EndOfDay.trading_date")?),
+        },
         CommandKind::OpenAccount => Command::OpenAccount {
             account: c.account("OpenAccount.account")?,
             participant: c.participant()?,
@@ -254,5 +271,36 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             })?,
             amount: c.u64("Transfer.amount")?,
         })),
+        CommandKind::AddBroker => Command::AddBroker(Box::new(read_new_broker(c)?)),
+        CommandKind::SetBrokerStatus => Command::SetBrokerStatus {
+            broker: c.broker("SetBrokerStatus.broker")?,
+            status: c.status()?,
+        },
+        CommandKind::SetAccountStatus => Command::SetAccountStatus {
+            account: c.account("SetAccountStatus.account")?,
+            status: c.status()?,
+        },
+    })
+}
+
+/// A [`NewBroker`]: `broker`, `name`, then its credential's `iterations`,
+/// `salt` and `hash` (in `AddBroker` and in snapshots).
+pub(crate) fn put_new_broker(out: &mut Vec<u8>, broker: &NewBroker) {
+    out.put_u32(broker.broker.0);
+    put_str(out, &broker.name);
+    out.put_u32(broker.credential.iterations);
+    out.extend_from_slice(&broker.credential.salt);
+    out.extend_from_slice(&broker.credential.hash);
+}
+
+pub(crate) fn read_new_broker(c: &mut Cursor<'_>) -> Result<NewBroker, DecodeError> {
+    Ok(NewBroker {
+        broker: c.broker("NewBroker.broker")?,
+        name: read_str(c, "NewBroker.name")?,
+        credential: Credential {
+            iterations: c.u32("Credential.iterations")?,
+            salt: c.array("Credential.salt")?,
+            hash: c.array("Credential.hash")?,
+        },
     })
 }

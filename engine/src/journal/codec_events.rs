@@ -6,8 +6,9 @@
 //! one leaves a gap.
 
 use crate::event::{
-    Accepted, AccountOpened, Amended, Cancelled, CashMoved, DayClosed, DayStarted, Event,
-    HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet, Rejected, Trade,
+    Accepted, AccountOpened, AccountStatusChanged, Amended, BrokerAdded, BrokerStatusChanged,
+    Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged,
+    ReferencePriceSet, Rejected, Trade,
 };
 
 use super::codec::{Cursor, DecodeError, Put};
@@ -32,6 +33,10 @@ mod tag {
     pub const INSTRUMENT_LISTED: u8 = 15;
     pub const INSTRUMENT_REVISED: u8 = 16;
     pub const CALENDAR_SET: u8 = 17;
+    // 20 to 29: membership.
+    pub const BROKER_ADDED: u8 = 20;
+    pub const BROKER_STATUS_CHANGED: u8 = 21;
+    pub const ACCOUNT_STATUS_CHANGED: u8 = 22;
 }
 
 /// The fewest bytes any encoded event takes (`CalendarSet`: its tag).
@@ -163,6 +168,20 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u32(e.trading_day);
         }
         Event::CalendarSet => out.put_u8(tag::CALENDAR_SET),
+        Event::BrokerAdded(e) => {
+            out.put_u8(tag::BROKER_ADDED);
+            out.put_u32(e.broker.0);
+        }
+        Event::BrokerStatusChanged(e) => {
+            out.put_u8(tag::BROKER_STATUS_CHANGED);
+            out.put_u32(e.broker.0);
+            out.put_u8(e.status as u8);
+        }
+        Event::AccountStatusChanged(e) => {
+            out.put_u8(tag::ACCOUNT_STATUS_CHANGED);
+            out.put_u32(e.account.0);
+            out.put_u8(e.status as u8);
+        }
     }
 }
 
@@ -268,6 +287,17 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
         }),
         tag::DAY_STARTED => Event::DayStarted(DayStarted {
             trading_day: c.u32("DayStarted.trading_day")?,
+        }),
+        tag::BROKER_ADDED => Event::BrokerAdded(BrokerAdded {
+            broker: c.broker("BrokerAdded.broker")?,
+        }),
+        tag::BROKER_STATUS_CHANGED => Event::BrokerStatusChanged(BrokerStatusChanged {
+            broker: c.broker("BrokerStatusChanged.broker")?,
+            status: c.status()?,
+        }),
+        tag::ACCOUNT_STATUS_CHANGED => Event::AccountStatusChanged(AccountStatusChanged {
+            account: c.account("AccountStatusChanged.account")?,
+            status: c.status()?,
         }),
         other => {
             return Err(DecodeError::UnknownTag {

@@ -8,9 +8,11 @@
 use crate::account::{Account, Holding};
 use crate::book::RestingOrder;
 use crate::day_stats::DayStats;
+use crate::membership::Membership;
 use crate::state::{EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_commands::{put_new_broker, read_new_broker};
 use super::codec_market::{
     encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str, MIN_SPEC_BYTES,
 };
@@ -23,6 +25,8 @@ const MIN_HOLDING_BYTES: usize = 4 * 8 + 2;
 const MIN_ACCOUNT_BYTES: usize = 4 + 1 + 4 + 8 + 8 + 4;
 /// Smallest encoded [`InstrumentState`] (no resting orders).
 const MIN_INSTRUMENT_BYTES: usize = MIN_SPEC_BYTES + 1 + 8 + DAY_STATS_BYTES + 4 + 4;
+/// Smallest encoded [`crate::NewBroker`] (an empty name).
+const MIN_BROKER_BYTES: usize = 4 + 4 + 4 + 16 + 32;
 /// Encoded size of [`DayStats`].
 const DAY_STATS_BYTES: usize = 8 + 8 + 8 + 8 + 16 + 8;
 
@@ -76,6 +80,47 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
     for reference in &state.references {
         put_str(out, reference);
     }
+    encode_membership(&state.membership, out);
+    put_option_u32(out, state.closed_date);
+}
+
+/// Snapshot version 3's last part: the brokers added by command, then
+/// the brokers and the accounts that are not active.
+fn encode_membership(m: &Membership, out: &mut Vec<u8>) {
+    out.put_count(m.brokers.len());
+    for broker in m.brokers.values() {
+        put_new_broker(out, broker);
+    }
+    out.put_count(m.broker_status.len());
+    for (broker, status) in &m.broker_status {
+        out.put_u32(broker.0);
+        out.put_u8(*status as u8);
+    }
+    out.put_count(m.account_status.len());
+    for (account, status) in &m.account_status {
+        out.put_u32(account.0);
+        out.put_u8(*status as u8);
+    }
+}
+
+fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
+    let mut m = Membership::default();
+    let count = c.count("Membership.brokers", MIN_BROKER_BYTES)?;
+    for _ in 0..count {
+        let broker = read_new_broker(c)?;
+        m.brokers.insert(broker.broker, broker);
+    }
+    let count = c.count("Membership.broker_status", 5)?;
+    for _ in 0..count {
+        let broker = c.broker("Membership.broker_status")?;
+        m.broker_status.insert(broker, c.status()?);
+    }
+    let count = c.count("Membership.account_status", 5)?;
+    for _ in 0..count {
+        let account = c.account("Membership.account_status")?;
+        m.account_status.insert(account, c.status()?);
+    }
+    Ok(m)
 }
 
 /// Decodes an engine state that fills `bytes` exactly.
@@ -86,6 +131,16 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
 /// encoding only: whether the state fits a config is
 /// [`crate::Engine::from_state`]'s question.
 pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
+    decode_state_of(bytes, 3)
+}
+
+/// Decodes an engine state written by snapshot version `version`: 2 ends
+/// at the references (its membership is empty, its closed date none), 3
+/// adds the membership and the closed date.
+///
+/// # Errors
+/// As [`decode_state`].
+pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, DecodeError> {
     let mut c = Cursor::new(bytes);
     let trading_day = c.u32("EngineState.trading_day")?;
     let last_order_id = if c.present("EngineState.last_order_id")? {
@@ -114,15 +169,28 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
     for _ in 0..count {
         references.push(read_str(&mut c, "EngineState.references")?);
     }
+    let (membership, closed_date) = if version >= 3 {
+        let membership = read_membership(&mut c)?;
+        let closed_date = if c.present("EngineState.closed_date")? {
+            Some(c.date("EngineState.closed_date")?)
+        } else {
+            None
+        };
+        (membership, closed_date)
+    } else {
+        (Membership::default(), None)
+    };
     c.finish("EngineState")?;
     Ok(EngineState {
         trading_day,
+        closed_date,
         last_order_id,
         next_trade_id,
         calendar,
         instruments,
         accounts,
         references,
+        membership,
     })
 }
 

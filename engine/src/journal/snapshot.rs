@@ -6,7 +6,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXSNAP` |
-//! | 8 | 4 | format version, `u32` LE (2) |
+//! | 8 | 4 | format version, `u32` LE (3; 2 is still read) |
 //! | 12 | 8 | sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
@@ -25,16 +25,22 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::codec_state::{decode_state, encode_state};
+use super::codec_state::{decode_state_of, encode_state};
 use super::JournalError;
 use crate::state::EngineState;
 
 /// First bytes of every snapshot file.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
-/// The snapshot format this code writes and reads: 2 holds the market's
-/// definition (each instrument's spec and the calendar); a snapshot of
-/// version 1 is skipped, and recovery replays the journal instead.
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// The snapshot format this code writes: 2 holds the market's definition
+/// (each instrument's spec and the calendar), 3 adds the membership
+/// (brokers added by command, suspended and closed brokers and accounts)
+/// and the date the last end of day closed. Versions 2 and 3 are read (a
+/// version 2 snapshot comes from a journal of undated ends of day, so it
+/// has no closed date); a snapshot of version 1 is skipped, and recovery
+/// replays the journal instead.
+pub const SNAPSHOT_VERSION: u32 = 3;
+/// The oldest snapshot version still read.
+const OLDEST_SNAPSHOT_VERSION: u32 = 2;
 const SNAPSHOT_HEADER_LEN: usize = 32;
 
 /// The file name of the snapshot after sequence number `seq`.
@@ -96,8 +102,10 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathB
 /// # Errors
 /// A sentence saying what is wrong with the file.
 pub fn read_snapshot(path: &Path) -> Result<(u64, EngineState), String> {
-    let (seq, payload) = read_framed(path, SNAPSHOT_MAGIC, SNAPSHOT_VERSION)?;
-    let state = decode_state(&payload).map_err(|e| format!("payload does not decode: {e}"))?;
+    let versions = OLDEST_SNAPSHOT_VERSION..=SNAPSHOT_VERSION;
+    let (version, seq, payload) = read_framed_of(path, SNAPSHOT_MAGIC, versions)?;
+    let state =
+        decode_state_of(&payload, version).map_err(|e| format!("payload does not decode: {e}"))?;
     Ok((seq, state))
 }
 
@@ -140,6 +148,16 @@ pub fn write_framed(
 /// # Errors
 /// A sentence saying what is wrong with the file.
 pub fn read_framed(path: &Path, magic: [u8; 8], version: u32) -> Result<(u64, Vec<u8>), String> {
+    read_framed_of(path, magic, version..=version).map(|(_, seq, payload)| (seq, payload))
+}
+
+/// [`read_framed`] for a file of any version in `versions`; returns the
+/// version too.
+fn read_framed_of(
+    path: &Path,
+    magic: [u8; 8],
+    versions: std::ops::RangeInclusive<u32>,
+) -> Result<(u32, u64, Vec<u8>), String> {
     let mut bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     if bytes.len() < SNAPSHOT_HEADER_LEN || bytes[..8] != magic {
         return Err("not a snapshot (bad magic or short header)".into());
@@ -147,9 +165,11 @@ pub fn read_framed(path: &Path, magic: [u8; 8], version: u32) -> Result<(u64, Ve
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
     let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
     let found = u32_at(8);
-    if found != version {
+    if !versions.contains(&found) {
         return Err(format!(
-            "snapshot version {found}, this build reads {version}"
+            "snapshot version {found}, this build reads {} to {}",
+            versions.start(),
+            versions.end()
         ));
     }
     let (seq, len, crc) = (u64_at(12), u64_at(20), u32_at(28));
@@ -163,7 +183,7 @@ pub fn read_framed(path: &Path, magic: [u8; 8], version: u32) -> Result<(u64, Ve
     if crc32c::crc32c(&payload) != crc {
         return Err("payload CRC mismatch".into());
     }
-    Ok((seq, payload))
+    Ok((found, seq, payload))
 }
 
 /// Syncs a directory, so that a rename or a new file in it is durable.

@@ -18,6 +18,9 @@ impl Engine {
         match event {
             Event::Rejected(_) | Event::LargeHolder(_) => {}
             Event::AccountOpened(o) => {
+                if let Err(reason) = self.membership.check_broker_active(o.broker) {
+                    return Err(format!("account {} opened ({reason:?})", o.account.0));
+                }
                 if !self
                     .accounts
                     .open(o.account, o.participant, o.broker, self.books.len())
@@ -75,8 +78,13 @@ impl Engine {
             | Event::Amended(_)
             | Event::InstrumentListed(_)
             | Event::InstrumentRevised(_)
-            | Event::CalendarSet => {
-                unreachable!("order and definition events are replayed by Engine::replay")
+            | Event::CalendarSet
+            | Event::BrokerAdded(_)
+            | Event::BrokerStatusChanged(_)
+            | Event::AccountStatusChanged(_) => {
+                unreachable!(
+                    "order, definition and membership events are replayed by Engine::replay"
+                )
             }
         }
         Ok(())
@@ -86,6 +94,9 @@ impl Engine {
     /// free cash for a withdrawal, and the new balance the old one plus or
     /// minus it.
     fn replay_cash(&mut self, c: &CashMoved, deposit: bool) -> Result<(), String> {
+        if self.membership.check_open(c.account).is_err() {
+            return Err(format!("cash moved for closed account {}", c.account.0));
+        }
         let account = self
             .accounts
             .get_mut(c.account)
@@ -114,6 +125,9 @@ impl Engine {
         let i = self
             .instrument_index(h.instrument)
             .map_err(|_| format!("holdings of unknown instrument {}", h.instrument.0))?;
+        if self.membership.check_open(h.account).is_err() {
+            return Err(format!("holdings moved for closed account {}", h.account.0));
+        }
         let account = self
             .accounts
             .get_mut(h.account)

@@ -2,13 +2,16 @@
 //! journal only numbers (from 0).
 //!
 //! The dates are learnt from the journal itself: day 0 is the trading day
-//! at the first entry's time, and each later day is the trading day at the
-//! time of the entry that started it (an end of day, after the close: the
-//! next trading day), by the exchange's [`Calendar`] as the journal set it
-//! by then (the default calendar, UTC+8, for a journal that sets none).
+//! at the first entry's time; an end of day names the date it closes (tag
+//! 17, see `docs/JOURNAL.md`), which dates the day it ends, and the day it
+//! starts is the next trading date after it. An undated end of day (tag 4,
+//! journals written before dates were journaled) dates the day it starts
+//! by its own time instead: the trading day at that time. Both by the
+//! exchange's [`Calendar`] as the journal set it by then (the default
+//! calendar, UTC+8, for a journal that sets none).
 
 use crate::calendar::Calendar;
-use crate::command::Stamp;
+use crate::command::{Command, Stamp};
 use crate::event::Event;
 
 /// `YYYYMMDD` by the engine's trading day number, learnt entry by entry.
@@ -27,19 +30,44 @@ impl TradingDates {
 
     /// Takes note of one entry, in journal order, under `calendar` (the
     /// journal's, after this entry).
-    pub fn observe(&mut self, calendar: &Calendar, stamp: Stamp, events: &[Event]) {
+    pub fn observe(
+        &mut self,
+        calendar: &Calendar,
+        stamp: Stamp,
+        command: &Command,
+        events: &[Event],
+    ) {
         if self.dates.is_empty() {
             self.dates.push(calendar.trading_date(stamp.time_ns));
         }
+        let closed = match *command {
+            Command::EndOfDay { trading_date } => trading_date,
+            _ => None,
+        };
         for event in events {
             if let Event::DayStarted(started) = event {
-                let day = usize::try_from(started.trading_day).unwrap_or(usize::MAX);
-                if day >= self.dates.len() {
-                    self.dates.resize(day + 1, 0);
-                }
-                self.dates[day] = calendar.trading_date(stamp.time_ns);
+                let Ok(day) = usize::try_from(started.trading_day) else {
+                    continue;
+                };
+                let date = match closed {
+                    Some(closed) => {
+                        self.set(day.saturating_sub(1), closed);
+                        calendar.next_trading_date(closed).unwrap_or(0)
+                    }
+                    None => calendar.trading_date(stamp.time_ns),
+                };
+                self.set(day, date);
             }
         }
+    }
+
+    /// Dates the engine's day `day`. Days are started one after the other
+    /// (replay checks it), so this grows the list by one at a time.
+    fn set(&mut self, day: usize, date: u32) {
+        if day >= self.dates.len() {
+            self.dates.resize(day + 1, 0);
+        }
+        self.dates[day] = date;
     }
 
     /// The date of the engine's day `day`, `YYYYMMDD` (0 if the journal
@@ -68,22 +96,64 @@ mod tests {
         (local.and_utc().timestamp() - 8 * 3_600) * 1_000_000_000
     }
 
+    const UNDATED: Command = Command::EndOfDay { trading_date: None };
+
+    fn dated(trading_date: u32) -> Command {
+        Command::EndOfDay {
+            trading_date: Some(trading_date),
+        }
+    }
+
+    fn started(trading_day: u32) -> [Event; 1] {
+        [Event::DayStarted(DayStarted { trading_day })]
+    }
+
     #[test]
-    fn each_engine_day_gets_the_date_it_traded() {
+    fn an_undated_end_of_day_dates_the_next_day_by_its_time() {
         let calendar = Calendar::default();
         let mut dates = TradingDates::new();
         let stamp = |seq, time_ns| Stamp { seq, time_ns };
         // Friday 27 November, in the morning session: day 0.
-        dates.observe(&calendar, stamp(1, beijing(27, 9, 30)), &[]);
+        dates.observe(&calendar, stamp(1, beijing(27, 9, 30)), &UNDATED, &[]);
         // Friday's end of day, after the close: the next day is Monday.
-        let started = [Event::DayStarted(DayStarted { trading_day: 1 })];
-        dates.observe(&calendar, stamp(2, beijing(27, 15, 5)), &started);
+        dates.observe(
+            &calendar,
+            stamp(2, beijing(27, 15, 5)),
+            &UNDATED,
+            &started(1),
+        );
         // Monday's end of day: Tuesday.
-        let started = [Event::DayStarted(DayStarted { trading_day: 2 })];
-        dates.observe(&calendar, stamp(3, beijing(30, 15, 5)), &started);
+        dates.observe(
+            &calendar,
+            stamp(3, beijing(30, 15, 5)),
+            &UNDATED,
+            &started(2),
+        );
         assert_eq!(dates.date(0), 2026_11_27);
         assert_eq!(dates.date(1), 2026_11_30);
         assert_eq!(dates.date(2), 2026_12_01);
         assert_eq!(dates.date(3), 0, "a day the journal never started");
+    }
+
+    #[test]
+    fn dated_end_of_days_caught_up_at_once_date_each_day() {
+        let calendar = Calendar::default();
+        let mut dates = TradingDates::new();
+        let stamp = |seq| Stamp {
+            seq,
+            time_ns: beijing(if seq == 1 { 25 } else { 27 }, 9, 29),
+        };
+        // Wednesday 25 November; then, all on Friday at 09:29, the ends
+        // of Wednesday and Thursday.
+        dates.observe(&calendar, stamp(1), &UNDATED, &[]);
+        dates.observe(&calendar, stamp(2), &dated(2026_11_25), &started(1));
+        dates.observe(&calendar, stamp(3), &dated(2026_11_26), &started(2));
+        assert_eq!(dates.date(0), 2026_11_25);
+        assert_eq!(dates.date(1), 2026_11_26);
+        assert_eq!(dates.date(2), 2026_11_27);
+        // Friday's own end of day names Friday, and Monday follows.
+        dates.observe(&calendar, stamp(4), &dated(2026_11_27), &started(3));
+        assert_eq!(dates.date(2), 2026_11_27);
+        assert_eq!(dates.date(3), 2026_11_30);
     }
 }

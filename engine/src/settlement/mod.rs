@@ -58,6 +58,7 @@ use crate::day_stats::vwap_ticks;
 use crate::event::{Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::journal::JournalEntry;
+use crate::membership::Status;
 use crate::order::AccountId;
 use crate::risk::value_fen;
 use crate::state::EngineState;
@@ -141,6 +142,8 @@ pub struct AccountLedger {
     pub sold_t: Vec<u64>,
     /// Per instrument, cash from selling minus cash paid for buying, in fen.
     pub net_trade_fen: Vec<i64>,
+    /// Active, suspended or closed.
+    pub status: Status,
 }
 
 /// Why a ledger does not reconcile.
@@ -277,7 +280,11 @@ impl Ledger {
                         bought_t: vec![0; self.instruments],
                         sold_t: vec![0; self.instruments],
                         net_trade_fen: vec![0; self.instruments],
+                        status: Status::Active,
                     });
+                }
+                Event::AccountStatusChanged(c) => {
+                    self.account(seq, c.account)?.status = c.status;
                 }
                 Event::CashDeposited(c) => {
                     self.account(seq, c.account)?.cash_fen = c.cash_fen;

@@ -17,6 +17,7 @@
 
 use std::fmt;
 
+use crate::membership::Status;
 use serde::{Serialize, Serializer};
 
 use super::{AccountWindow, ClearingRow, DayReport};
@@ -241,6 +242,9 @@ pub struct AccountLine<'a> {
     /// The account's cash after the last entry selected (the same on each
     /// of its lines).
     pub close_cash_cny: Cny,
+    /// Its standing after the last entry selected: `active`, `suspended`
+    /// or `closed`.
+    pub status: &'static str,
 }
 
 impl ReportLine for AccountLine<'_> {
@@ -256,6 +260,7 @@ impl ReportLine for AccountLine<'_> {
         "close_holding_t",
         "open_cash_cny",
         "close_cash_cny",
+        "status",
     ];
 }
 
@@ -278,6 +283,11 @@ impl<'a> AccountLine<'a> {
             close_holding_t: account.close_holdings_t[instrument],
             open_cash_cny: Cny(account.open_cash_fen),
             close_cash_cny: Cny(account.close_cash_fen),
+            status: match account.close_status {
+                Status::Active => "active",
+                Status::Suspended => "suspended",
+                Status::Closed => "closed",
+            },
         }
     }
 }

@@ -30,8 +30,9 @@
 //! difference stops the replay before anything is written.
 //!
 //! `trading_day` is a date, `YYYYMMDD`: the engine numbers its trading days
-//! from 0, and the replay dates each by the journal's calendar at the time
-//! of the entry that began it ([`TradingDates`]).
+//! from 0, and the replay dates each by the date its end of day names, or
+//! by the journal's calendar from the end of day before it
+//! ([`TradingDates`]).
 //!
 //! With `--out DIR` the four go to
 //! `DIR/{clearing,days,accounts,transfers}.{csv,json}`;
@@ -498,7 +499,8 @@ impl Replayed {
         to: &str,
     ) -> Result<u64, ReplayFailure> {
         let calendar = self.engine.calendar().unwrap_or(&self.default_calendar);
-        self.dates.observe(calendar, entry.stamp, &entry.events);
+        self.dates
+            .observe(calendar, entry.stamp, &entry.command, &entry.events);
         let today = self.dates.date(self.ledger.trading_day());
         let selected = self.window.enter(entry.stamp.seq, today, &self.ledger);
         self.ledger.apply(entry, rows)?;

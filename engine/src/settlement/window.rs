@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use super::{AccountLedger, ClearingRow, Ledger};
 use crate::account::BrokerId;
+use crate::membership::Status;
 use crate::order::AccountId;
 
 /// The entries `--day` and `--from-seq` select, and the accounts over them.
@@ -73,6 +74,8 @@ pub struct AccountWindow {
     /// Per instrument, cash from selling minus cash paid for buying in the
     /// window, in fen.
     pub net_trade_fen: Vec<i64>,
+    /// Its standing after the window's last entry.
+    pub close_status: Status,
 }
 
 impl Traded {
@@ -202,6 +205,7 @@ impl Window {
                     bought_t: traded.bought_t,
                     sold_t: traded.sold_t,
                     net_trade_fen: traded.net_trade_fen,
+                    close_status: close.status,
                 }
             })
             .collect()

@@ -244,6 +244,7 @@ mod tests {
             close_holding_t: 51_000,
             open_cash_cny: Cny(10_000_000_00),
             close_cash_cny: Cny(9_909_500_00),
+            status: "active",
         }
     }
 
@@ -293,7 +294,7 @@ mod tests {
         );
         assert_eq!(
             render(Format::Csv.lines(false), &[account_line(), account_line()]),
-            "1001,1,CEA2025,1000,0,-90500.00,50000,51000,10000000.00,9909500.00\n".repeat(2)
+            "1001,1,CEA2025,1000,0,-90500.00,50000,51000,10000000.00,9909500.00,active\n".repeat(2)
         );
     }
 
@@ -302,7 +303,7 @@ mod tests {
         let none: [AccountLine; 0] = [];
         assert_eq!(
             render(Format::Csv.table(), &none),
-            "account,broker,instrument,bought_t,sold_t,net_trade_cny,open_holding_t,close_holding_t,open_cash_cny,close_cash_cny\n"
+            "account,broker,instrument,bought_t,sold_t,net_trade_cny,open_holding_t,close_holding_t,open_cash_cny,close_cash_cny,status\n"
         );
         assert_eq!(render(Format::Json.table(), &none), "[]\n");
         assert_eq!(render(Format::Json.lines(true), &none), "");

@@ -9,6 +9,10 @@ use cetx_engine::{
     ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected, Requester,
     RestingOrder, Side, TimeInForce, Trade,
 };
+use cetx_engine::{
+    AccountStatusChanged, BrokerAdded, BrokerStatusChanged, Credential, Membership, NewBroker,
+    Status,
+};
 use proptest::prelude::*;
 
 /// An instrument spec with arbitrary values (any decimal, any symbol).
@@ -117,17 +121,18 @@ pub fn participant() -> impl Strategy<Value = ParticipantType> {
     ]
 }
 pub fn cause() -> impl Strategy<Value = CancelCause> {
-    (0..6u8).prop_map(|c| match c {
+    (0..7u8).prop_map(|c| match c {
         0 => CancelCause::Requested,
         1 => CancelCause::Unfilled,
         2 => CancelCause::FokKilled,
         3 => CancelCause::BookFull,
         4 => CancelCause::SelfTrade,
-        _ => CancelCause::Expired,
+        5 => CancelCause::Expired,
+        _ => CancelCause::Suspended,
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..15u8).prop_map(|k| {
+    (0..19u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -144,6 +149,10 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::ReviseInstrument,
             CommandKind::SetCalendar,
             CommandKind::Transfer,
+            CommandKind::DatedEndOfDay,
+            CommandKind::AddBroker,
+            CommandKind::SetBrokerStatus,
+            CommandKind::SetAccountStatus,
         ][usize::from(k)]
     })
 }
@@ -158,6 +167,45 @@ pub fn acct() -> impl Strategy<Value = AccountId> {
 }
 pub fn inst() -> impl Strategy<Value = InstrumentId> {
     any::<u16>().prop_map(InstrumentId)
+}
+pub fn status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Active),
+        Just(Status::Suspended),
+        Just(Status::Closed)
+    ]
+}
+pub fn new_broker() -> impl Strategy<Value = NewBroker> {
+    (
+        any::<u32>(),
+        "[ -~]{0,70}",
+        any::<u32>(),
+        any::<[u8; 16]>(),
+        any::<[u8; 32]>(),
+    )
+        .prop_map(|(broker, name, iterations, salt, hash)| NewBroker {
+            broker: BrokerId(broker),
+            name,
+            credential: Credential {
+                iterations,
+                salt,
+                hash,
+            },
+        })
+}
+/// Membership as a snapshot holds it: no active standing listed.
+pub fn membership() -> impl Strategy<Value = Membership> {
+    let standing = prop_oneof![Just(Status::Suspended), Just(Status::Closed)];
+    (
+        proptest::collection::vec(new_broker(), 0..3),
+        proptest::collection::btree_map(any::<u32>().prop_map(BrokerId), standing.clone(), 0..3),
+        proptest::collection::btree_map(acct(), standing, 0..3),
+    )
+        .prop_map(|(brokers, broker_status, account_status)| Membership {
+            brokers: brokers.into_iter().map(|b| (b.broker, b)).collect(),
+            broker_status,
+            account_status,
+        })
 }
 /// A cancel's or an amend's requester, or none (both encodings).
 pub fn requester() -> impl Strategy<Value = Option<Requester>> {
@@ -213,7 +261,10 @@ pub fn command() -> impl Strategy<Value = Command> {
             }
         ),
         (inst(), phase()).prop_map(|(instrument, phase)| Command::SetPhase { instrument, phase }),
-        Just(Command::EndOfDay),
+        Just(Command::EndOfDay { trading_date: None }),
+        date().prop_map(|date| Command::EndOfDay {
+            trading_date: Some(date),
+        }),
         (acct(), participant(), any::<u32>()).prop_map(|(account, participant, b)| {
             Command::OpenAccount {
                 account,
@@ -276,6 +327,13 @@ pub fn command() -> impl Strategy<Value = Command> {
                     amount,
                 }))
             }),
+        new_broker().prop_map(|b| Command::AddBroker(Box::new(b))),
+        (any::<u32>(), status()).prop_map(|(broker, status)| Command::SetBrokerStatus {
+            broker: BrokerId(broker),
+            status
+        }),
+        (acct(), status())
+            .prop_map(|(account, status)| Command::SetAccountStatus { account, status }),
     ]
 }
 
@@ -471,6 +529,18 @@ pub fn event() -> impl Strategy<Value = Event> {
                 }
             ),
         Just(Event::CalendarSet),
+        any::<u32>().prop_map(|b| Event::BrokerAdded(BrokerAdded {
+            broker: BrokerId(b)
+        })),
+        (any::<u32>(), status()).prop_map(|(b, status)| {
+            Event::BrokerStatusChanged(BrokerStatusChanged {
+                broker: BrokerId(b),
+                status,
+            })
+        }),
+        (acct(), status()).prop_map(|(account, status)| {
+            Event::AccountStatusChanged(AccountStatusChanged { account, status })
+        }),
     ]
 }
 
@@ -556,34 +626,43 @@ pub fn account() -> impl Strategy<Value = Account> {
         })
 }
 
+/// A real date, `YYYYMMDD`.
+pub fn date() -> impl Strategy<Value = u32> {
+    (2000u32..2100, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| y * 10_000 + m * 100 + d)
+}
+
 pub fn state() -> impl Strategy<Value = EngineState> {
     (
-        any::<u32>(),
+        (any::<u32>(), proptest::option::of(date())),
         proptest::option::of(oid()),
         any::<u64>(),
         proptest::collection::vec(instrument_state(), 0..4),
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
         proptest::collection::vec("[ -~]{1,64}", 0..4),
+        membership(),
     )
         .prop_map(
             |(
-                trading_day,
+                (trading_day, closed_date),
                 last_order_id,
                 next_trade_id,
                 instruments,
                 accounts,
                 calendar,
                 references,
+                membership,
             )| {
                 EngineState {
                     trading_day,
+                    closed_date,
                     last_order_id,
                     next_trade_id,
                     calendar,
                     instruments,
                     accounts,
                     references,
+                    membership,
                 }
             },
         )

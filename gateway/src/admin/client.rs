@@ -13,6 +13,7 @@ use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
 use crate::protocol::Secret;
+use crate::tls::{ClientTls, Stream};
 
 /// Longest wait for an answer: an action is answered once durable, which
 /// takes milliseconds unless the server is stuck.
@@ -59,7 +60,7 @@ pub enum AdminClientError {
 /// A logged-in operator session.
 #[derive(Debug)]
 pub struct AdminClient {
-    conn: Framed<TcpStream, FrameCodec<AdminReply, AdminRequest>>,
+    conn: Framed<Stream, FrameCodec<AdminReply, AdminRequest>>,
     next_request: u64,
 }
 
@@ -74,10 +75,37 @@ impl AdminClient {
         operator: u32,
         secret: &str,
     ) -> Result<Self, AdminClientError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|source| AdminClientError::Connect { addr, source })?;
+        Self::connect_with(addr, None, operator, secret).await
+    }
+
+    /// [`Self::connect`] over TLS (`[admin.tls]`), with `tls` from
+    /// [`crate::tls::client`] or [`crate::tls::client_with_certificate`].
+    ///
+    /// # Errors
+    /// As [`Self::connect`]; a failed handshake is
+    /// [`AdminClientError::Connect`].
+    pub async fn connect_tls(
+        addr: SocketAddr,
+        tls: &ClientTls,
+        operator: u32,
+        secret: &str,
+    ) -> Result<Self, AdminClientError> {
+        Self::connect_with(addr, Some(tls), operator, secret).await
+    }
+
+    async fn connect_with(
+        addr: SocketAddr,
+        tls: Option<&ClientTls>,
+        operator: u32,
+        secret: &str,
+    ) -> Result<Self, AdminClientError> {
+        let failed = |source| AdminClientError::Connect { addr, source };
+        let stream = TcpStream::connect(addr).await.map_err(failed)?;
         let _ = stream.set_nodelay(true);
+        let stream = match tls {
+            None => Stream::Plain(stream),
+            Some(tls) => tls.connect(stream).await.map_err(failed)?,
+        };
         let mut client = Self {
             conn: Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME)),
             next_request: 1,

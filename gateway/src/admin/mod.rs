@@ -1,7 +1,8 @@
 //! The operators' channel: an authenticated session on the `[admin]`
-//! listener through which the exchange opens accounts, moves cash and
-//! allowances, halts and resumes instruments and sets reference prices,
-//! without a restart (`docs/ADMIN.md`).
+//! listener (TLS with `[admin.tls]`) through which the exchange onboards,
+//! suspends and closes brokers and accounts, moves cash and allowances,
+//! halts and resumes instruments and sets reference prices, without a
+//! restart (`docs/ADMIN.md`).
 //!
 //! Every action becomes an engine command, journaled and replayed like a
 //! trade ([`RuntimeHandle::admin`]); the operator is answered once it is
@@ -14,7 +15,7 @@ mod client;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use cetx_engine::{Asset, BrokerId, Command, Event, Phase, RejectReason, Transfer};
+use cetx_engine::{Asset, BrokerId, Command, Event, NewBroker, Phase, RejectReason, Transfer};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -28,13 +29,14 @@ use crate::protocol::admin::{
 };
 use crate::protocol::{Secret, LOGIN_TIMEOUT};
 use crate::runtime::{RuntimeHandle, SubmitError};
+use crate::tls::{ServerTls, Stream};
 
 pub use client::{AdminClient, AdminClientError};
 
 /// Most operator connections open at once.
 pub const MAX_CONNECTIONS: usize = 16;
 
-type Conn = Framed<TcpStream, FrameCodec<AdminRequest, AdminReply>>;
+type Conn = Framed<Stream, FrameCodec<AdminRequest, AdminReply>>;
 
 /// The operators' listener.
 pub struct AdminServer {
@@ -42,18 +44,26 @@ pub struct AdminServer {
     local_addr: SocketAddr,
     runtime: RuntimeHandle,
     config: Arc<ServerConfig>,
+    /// `[admin.tls]`, loaded.
+    tls: Option<ServerTls>,
 }
 
 impl AdminServer {
-    /// Binds `listen` for the operators of `config`.
+    /// Binds `listen` for the operators of `config`, with TLS when
+    /// `[admin.tls]` is set (its files are loaded here).
     ///
     /// # Errors
-    /// When the address cannot be bound.
+    /// When the address cannot be bound, or a TLS file cannot be used.
     pub async fn bind(
         runtime: RuntimeHandle,
         config: Arc<ServerConfig>,
         listen: SocketAddr,
     ) -> std::io::Result<Self> {
+        let settings = config.admin.as_ref().and_then(|a| a.tls.as_ref());
+        let tls = settings
+            .map(|t| crate::tls::server(&t.cert, &t.key, t.client_ca.as_deref()))
+            .transpose()
+            .map_err(|e| std::io::Error::other(format!("[admin.tls]: {e}")))?;
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         Ok(Self {
@@ -61,6 +71,7 @@ impl AdminServer {
             local_addr,
             runtime,
             config,
+            tls,
         })
     }
 
@@ -86,13 +97,12 @@ impl AdminServer {
                     }
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        let conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
                         let session = Session {
                             runtime: self.runtime.clone(),
                             config: Arc::clone(&self.config),
                             peer,
                         };
-                        sessions.spawn(session.run(conn, shutdown.clone()));
+                        sessions.spawn(session.start(stream, self.tls.clone(), shutdown.clone()));
                     }
                     Err(error) => tracing::warn!(%error, "accepting an operator connection"),
                 },
@@ -110,6 +120,27 @@ struct Session {
 }
 
 impl Session {
+    /// Runs the TLS handshake, if the channel has TLS (bounded like the
+    /// login), then the session.
+    async fn start(self, stream: TcpStream, tls: Option<ServerTls>, shutdown: CancellationToken) {
+        let stream = match tls {
+            None => Stream::Plain(stream),
+            Some(tls) => match tokio::time::timeout(LOGIN_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(peer = %self.peer, %error, "an operator's TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(peer = %self.peer, "an operator's TLS handshake timed out");
+                    return;
+                }
+            },
+        };
+        let conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
+        self.run(conn, shutdown).await;
+    }
+
     async fn run(self, mut conn: Conn, shutdown: CancellationToken) {
         let Some(operator) = self.log_in(&mut conn).await else {
             return;
@@ -167,7 +198,7 @@ impl Session {
                         RejectReason::UnsupportedProtocolVersion,
                         &format!("this server speaks version {ADMIN_PROTOCOL_VERSION}"),
                     )
-                } else if find(&self.config.operators, operator, &secret) {
+                } else if find(&self.config.operators, operator, &secret, conn.get_ref()) {
                     conn.send(AdminReply::LoggedIn { operator }).await.ok()?;
                     return Some(operator);
                 } else {
@@ -194,7 +225,7 @@ impl Session {
             reason: reason.code(),
             text: text.to_owned(),
         };
-        let command = match self.command(action) {
+        let command = match self.command(action).await {
             Ok(command) => command,
             Err((reason, text)) => return refused(reason, &text),
         };
@@ -229,7 +260,7 @@ impl Session {
 
     /// The engine command an action asks for, or why the gateway refuses
     /// it first.
-    fn command(&self, action: &AdminAction) -> Result<Command, (RejectReason, String)> {
+    async fn command(&self, action: &AdminAction) -> Result<Command, (RejectReason, String)> {
         let instrument = |symbol: &str| {
             self.config.instrument_id(symbol).ok_or_else(|| {
                 (
@@ -244,12 +275,7 @@ impl Session {
                 broker,
                 participant,
             } => {
-                if self.config.broker(BrokerId(*broker)).is_none() {
-                    return Err((
-                        RejectReason::UnknownBroker,
-                        format!("broker {broker} is not configured"),
-                    ));
-                }
+                self.known_broker(*broker)?;
                 Command::OpenAccount {
                     account: cetx_engine::AccountId(*account),
                     participant: *participant,
@@ -287,17 +313,82 @@ impl Session {
                 instrument: instrument(symbol)?,
                 price_ticks: *price_ticks,
             },
+            AdminAction::AddBroker {
+                broker,
+                name,
+                secret,
+            } => self.add_broker(BrokerId(*broker), name, secret).await?,
+            AdminAction::SetBrokerStatus { broker, status } => {
+                self.known_broker(*broker)?;
+                Command::SetBrokerStatus {
+                    broker: BrokerId(*broker),
+                    status: *status,
+                }
+            }
+            AdminAction::SetAccountStatus { account, status } => Command::SetAccountStatus {
+                account: cetx_engine::AccountId(*account),
+                status: *status,
+            },
         })
+    }
+
+    /// `UnknownBroker` unless the broker is the config's or was added.
+    fn known_broker(&self, broker: u32) -> Result<(), (RejectReason, String)> {
+        if self.runtime.is_broker(BrokerId(broker)) {
+            Ok(())
+        } else {
+            Err((
+                RejectReason::UnknownBroker,
+                format!("no broker {broker} in the config or the journal"),
+            ))
+        }
+    }
+
+    /// The command that onboards a broker: its secret hashed under a new
+    /// salt (off the async workers: the hash takes its rounds), so the
+    /// journal never holds it. The config's ids are refused here (the
+    /// engine knows only the brokers with accounts).
+    async fn add_broker(
+        &self,
+        broker: BrokerId,
+        name: &str,
+        secret: &Secret,
+    ) -> Result<Command, (RejectReason, String)> {
+        if self.config.broker(broker).is_some() {
+            let text = format!("broker {} is in the config", broker.0);
+            return Err((RejectReason::BrokerExists, text));
+        }
+        if secret.expose().is_empty() {
+            let text = "the secret is empty".to_owned();
+            return Err((RejectReason::InvalidBroker, text));
+        }
+        let secret = secret.clone();
+        let credential = tokio::task::spawn_blocking(move || crate::credential::hash(&secret))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                (
+                    RejectReason::ServerBusy,
+                    "no salt could be drawn".to_owned(),
+                )
+            })?;
+        Ok(Command::AddBroker(Box::new(NewBroker {
+            broker,
+            name: name.to_owned(),
+            credential,
+        })))
     }
 }
 
 /// Whether `operators` has `id` with this secret (every secret compared in
-/// full, so the time taken tells nothing).
-fn find(operators: &[OperatorConfig], id: u32, secret: &Secret) -> bool {
-    operators
-        .iter()
-        .filter(|o| o.id == id)
-        .any(|o| o.secret.matches(secret))
+/// full, so the time taken tells nothing) and, for an operator with a
+/// `tls_name`, a client certificate valid for it on `stream`.
+fn find(operators: &[OperatorConfig], id: u32, secret: &Secret, stream: &Stream) -> bool {
+    operators.iter().filter(|o| o.id == id).any(|o| {
+        let certified = |name: &String| stream.peer_certificate_is_for(name);
+        o.secret.matches(secret) && o.tls_name.as_ref().is_none_or(certified)
+    })
 }
 
 fn error(reason: RejectReason, text: &str) -> AdminReply {

@@ -40,6 +40,11 @@ impl ServerConfig {
             return Err(ConfigError::AdminWithoutOperators);
         }
         let mut seen = BTreeSet::new();
+        let client_ca = self
+            .admin
+            .as_ref()
+            .and_then(|a| a.tls.as_ref())
+            .and_then(|t| t.client_ca.as_ref());
         for operator in &self.operators {
             let why = if !seen.insert(operator.id) {
                 "the id is configured twice"
@@ -49,6 +54,8 @@ impl ServerConfig {
                 "secret must not be empty"
             } else if operator.secret.expose().len() > MAX_SECRET_LEN {
                 "secret is longer than a login carries (64 bytes)"
+            } else if operator.tls_name.is_some() && client_ca.is_none() {
+                "tls_name needs [admin.tls] with client_ca, which checks client certificates"
             } else {
                 continue;
             };

@@ -454,7 +454,10 @@ impl MarketState {
                 // The market's definition is journaled at start-up, before
                 // the feed starts from the engine as it then is.
                 | Event::InstrumentListed(_)
-                | Event::CalendarSet => {}
+                | Event::CalendarSet
+                | Event::BrokerAdded(_)
+                | Event::BrokerStatusChanged(_)
+                | Event::AccountStatusChanged(_) => {}
             }
         }
         if let Some(order) = incoming.filter(|o| o.rests && o.remaining_t > 0) {

@@ -35,7 +35,7 @@ use cetx_engine::RejectReason;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::{RuntimeHandle, RuntimeStatus};
+use crate::runtime::{BookLoad, RuntimeHandle, RuntimeStatus};
 use crate::server::Connections;
 use exposition::{Exposition, Kind, Unit};
 
@@ -164,6 +164,7 @@ fn market(page: &mut Exposition, sources: &Sources) {
         let labels = [("instrument", symbol.as_str())];
         page.sample("cetx_traded_tonnes_total", &labels, traded(id).volume_t);
     }
+    books(page, sources, &stats.books);
     let running = *sources.runtime.status().borrow() == RuntimeStatus::Running;
     page.single(
         "cetx_running",
@@ -223,6 +224,27 @@ fn market(page: &mut Exposition, sources: &Sources) {
         );
     }
     journal_stats(page, &stats);
+}
+
+/// Each book's resting orders and its `max_orders`: their ratio is how
+/// full it is (the log warns past 80%).
+fn books(page: &mut Exposition, sources: &Sources, books: &[BookLoad]) {
+    let mut gauge = |name, help, value: fn(&BookLoad) -> u64| {
+        page.family(name, Kind::Gauge, help);
+        for (symbol, book) in sources.symbols.iter().zip(books) {
+            page.sample(name, &[("instrument", symbol.as_str())], value(book));
+        }
+    };
+    gauge(
+        "cetx_book_orders",
+        "Orders resting in the book, by instrument.",
+        |b| b.resting_orders,
+    );
+    gauge(
+        "cetx_book_max_orders",
+        "The most orders the book may hold (max_orders), by instrument.",
+        |b| b.max_orders,
+    );
 }
 
 fn journal_stats(page: &mut Exposition, stats: &crate::runtime::RuntimeStats) {

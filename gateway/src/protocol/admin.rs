@@ -7,7 +7,7 @@
 //! request id. Every action the server takes becomes a journaled engine
 //! command, answered once durable with the entry's sequence number.
 
-use cetx_engine::{Direction, ParticipantType};
+use cetx_engine::{Direction, ParticipantType, Status};
 use serde::{Deserialize, Serialize};
 
 use super::fields::{string_from_str, Secret};
@@ -18,6 +18,9 @@ pub const ADMIN_PROTOCOL_VERSION: u16 = 1;
 
 /// Largest frame payload in either direction.
 pub const MAX_ADMIN_FRAME: usize = 1024;
+
+/// Longest broker name, in bytes.
+pub const MAX_BROKER_NAME_LEN: usize = cetx_engine::NewBroker::MAX_NAME_LEN;
 
 /// Longest transfer reference id, in bytes.
 pub const MAX_REFERENCE_LEN: usize = cetx_engine::Transfer::MAX_REFERENCE_LEN;
@@ -47,7 +50,8 @@ pub enum AdminRequest {
 /// What an operator can do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdminAction {
-    /// Tag 0. Open an empty account for a configured broker.
+    /// Tag 0. Open an empty account for a broker of the config or one
+    /// added.
     OpenAccount {
         /// The new account's id.
         account: u32,
@@ -93,6 +97,31 @@ pub enum AdminAction {
         symbol: Symbol,
         /// The price in ticks of 0.01 CNY.
         price_ticks: i64,
+    },
+    /// Tag 5. Onboard a broker: it may log in at once. The server keeps
+    /// a salted hash of the secret, never the secret.
+    AddBroker {
+        /// Its id, not the config's or another broker's.
+        broker: u32,
+        /// A name for logs and reports, 1 to [`MAX_BROKER_NAME_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        name: String,
+        /// Its login secret, 1 to 64 bytes.
+        secret: Secret,
+    },
+    /// Tag 6. Suspend, reinstate or close a broker.
+    SetBrokerStatus {
+        /// The broker.
+        broker: u32,
+        /// Its new standing.
+        status: Status,
+    },
+    /// Tag 7. Suspend, reinstate or close an account.
+    SetAccountStatus {
+        /// The account.
+        account: u32,
+        /// Its new standing.
+        status: Status,
     },
 }
 
@@ -147,7 +176,13 @@ impl AdminRequest {
         match self {
             Self::Login { secret, .. } => check_len("secret", secret.expose(), MAX_SECRET_LEN),
             Self::Action { action, .. } => match action {
-                AdminAction::OpenAccount { .. } => Ok(()),
+                AdminAction::OpenAccount { .. }
+                | AdminAction::SetBrokerStatus { .. }
+                | AdminAction::SetAccountStatus { .. } => Ok(()),
+                AdminAction::AddBroker { name, secret, .. } => {
+                    check_len("name", name, MAX_BROKER_NAME_LEN)?;
+                    check_len("secret", secret.expose(), MAX_SECRET_LEN)
+                }
                 AdminAction::Transfer {
                     reference, symbol, ..
                 } => {

@@ -13,6 +13,8 @@ use cetx_engine::histogram::HistogramSnapshot;
 use cetx_engine::journal::JournalStats;
 use cetx_engine::{Command, CommandKind, Event, InstrumentId, RejectReason};
 
+use super::book_fill::BookLoad;
+
 /// Counts since the runtime started; bounded by the configured
 /// instruments and the reject reasons.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -116,4 +118,6 @@ pub struct RuntimeStats {
     pub report_backlog_frames: u64,
     /// The largest such backlog of one subscription.
     pub report_backlog_frames_max: u64,
+    /// Each book's resting orders and `max_orders`, by instrument id.
+    pub books: Vec<BookLoad>,
 }

@@ -1,8 +1,13 @@
-//! A warning in the log when a book fills up: past [`WARN_BPS`] of its
-//! `max_orders`, once, and again only after it has drained below
-//! [`REARM_BPS`], so a book that hovers at the mark does not flood the log.
-//! An operator then looks at who is resting what, before orders start to
-//! be cancelled `BookFull`.
+//! How full each book is: a warning in the log when a book fills up, past
+//! [`WARN_BPS`] of its `max_orders`, once, and again only after it has
+//! drained below [`REARM_BPS`], so a book that hovers at the mark does not
+//! flood the log; and each book's resting orders and `max_orders`
+//! published for the metrics ([`BookLoads`]), so that an alert can fire
+//! before the log line. An operator then looks at who is resting what,
+//! before orders start to be cancelled `BookFull`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use cetx_engine::{Command, Engine, InstrumentId};
 
@@ -11,21 +16,93 @@ pub(super) const WARN_BPS: u64 = 8_000;
 /// Share below which a reported book may be reported again.
 pub(super) const REARM_BPS: u64 = 6_000;
 
-/// Which books have been reported and not yet drained.
+/// One book's load, as the metrics read it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BookLoad {
+    /// Orders resting in the book.
+    pub resting_orders: u64,
+    /// The most it may hold (the instrument's `max_orders`).
+    pub max_orders: u64,
+}
+
+/// Each book's load by instrument id: written by the engine thread after
+/// each command that changes a book (two relaxed stores), read at a
+/// metrics scrape. The instruments of the start; one listed later is not
+/// shown.
 #[derive(Debug, Default)]
+pub(super) struct BookLoads {
+    books: Vec<[AtomicU64; 2]>,
+}
+
+impl BookLoads {
+    /// Room for `instruments` books, each empty.
+    pub(super) fn new(instruments: usize) -> Self {
+        Self {
+            books: (0..instruments).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// Every book's load now, by instrument id.
+    pub(super) fn read(&self) -> Vec<BookLoad> {
+        self.books
+            .iter()
+            .map(|[resting, max]| BookLoad {
+                resting_orders: resting.load(Ordering::Relaxed),
+                max_orders: max.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    fn publish(&self, engine: &Engine, instrument: InstrumentId) {
+        let (Some([resting, max]), Some(book)) = (
+            self.books.get(usize::from(instrument.0)),
+            engine.book(instrument),
+        ) else {
+            return;
+        };
+        resting.store(book.len() as u64, Ordering::Relaxed);
+        max.store(u64::from(book.max_orders()), Ordering::Relaxed);
+    }
+}
+
+/// Which books have been reported and not yet drained, and where their
+/// loads are published.
+#[derive(Debug)]
 pub(super) struct BookFill {
     reported: Vec<bool>,
+    loads: Arc<BookLoads>,
 }
 
 impl BookFill {
-    /// Looks at the book `command` changed; logs a warning when it passed
-    /// the mark. Returns whether it did.
+    /// Publishes every book's load in `engine` to `loads`, and watches
+    /// from there.
+    pub(super) fn new(engine: &Engine, loads: Arc<BookLoads>) -> Self {
+        for instrument in engine.instrument_ids() {
+            loads.publish(engine, instrument);
+        }
+        Self {
+            reported: Vec::new(),
+            loads,
+        }
+    }
+
+    /// Looks at the book `command` changed: publishes its load, and logs a
+    /// warning when it passed the mark. Returns whether it did. An end of
+    /// day (which empties every book) and a revised instrument (a new
+    /// `max_orders`) publish every book's load.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command) -> bool {
         let instrument = match command {
             Command::Submit(order) => order.instrument,
             Command::Amend { instrument, .. } | Command::Cancel { instrument, .. } => *instrument,
+            Command::EndOfDay { .. } | Command::ReviseInstrument { .. } => {
+                for instrument in engine.instrument_ids() {
+                    self.loads.publish(engine, instrument);
+                }
+                return false;
+            }
             _ => return false,
         };
+        self.loads.publish(engine, instrument);
         let Some(book) = engine.book(instrument) else {
             return false;
         };
@@ -111,7 +188,15 @@ mod tests {
                 client_order_id: id,
             })
         };
-        let mut fill = BookFill::default();
+        let loads = Arc::new(BookLoads::new(1));
+        let mut fill = BookFill::new(&engine, Arc::clone(&loads));
+        let load = |resting_orders| {
+            vec![BookLoad {
+                resting_orders,
+                max_orders: 10,
+            }]
+        };
+        assert_eq!(loads.read(), load(0));
         // Eight of ten is the mark.
         let reported: Vec<bool> = (1..=10)
             .map(|id| {
@@ -121,6 +206,7 @@ mod tests {
             .collect();
         assert_eq!(reported.iter().filter(|r| **r).count(), 1);
         assert!(reported[7]);
+        assert_eq!(loads.read(), load(10));
         // Down to seven (70%) does not re-arm; down to five (50%) does.
         for id in 1..=5 {
             let cancel = Command::Cancel {
@@ -131,9 +217,15 @@ mod tests {
             apply(&mut engine, &cancel);
             assert!(!fill.observe(&engine, &cancel));
         }
+        assert_eq!(loads.read(), load(5));
         for id in 11..=13 {
             apply(&mut engine, &buy(id));
             assert_eq!(fill.observe(&engine, &buy(id)), id == 13, "order {id}");
         }
+        // The end of day expires every order.
+        let end_of_day = Command::EndOfDay { trading_date: None };
+        apply(&mut engine, &end_of_day);
+        assert!(!fill.observe(&engine, &end_of_day));
+        assert_eq!(loads.read(), load(0));
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -79,6 +79,11 @@ pub(super) struct Shared {
     pub(super) brokers: BTreeSet<BrokerId>,
     pub(super) cancel_on_disconnect: BTreeSet<BrokerId>,
     pub(super) calendar: Calendar,
+    /// The trading date the market is in by the journal, `YYYYMMDD` (0
+    /// before its first dated end of day); the engine thread sets it.
+    pub(super) open_date: Arc<AtomicU32>,
+    /// Each book's load, which the engine thread publishes.
+    pub(super) book_loads: Arc<super::book_fill::BookLoads>,
     pub(super) clock: Clock,
     pub(super) status: watch::Sender<RuntimeStatus>,
     pub(super) next_subscription: AtomicU64,
@@ -109,6 +114,15 @@ impl Shared {
             first
         });
     }
+}
+
+/// A broker's standing, for its login.
+#[derive(Clone, Copy, Debug)]
+pub struct Standing {
+    /// The salted hash of its secret, if an operator added it.
+    pub credential: Option<cetx_engine::Credential>,
+    /// Active, suspended or closed.
+    pub status: cetx_engine::Status,
 }
 
 /// The sessions' way into a running runtime; cheap to clone.
@@ -212,7 +226,7 @@ impl RuntimeHandle {
         broker: BrokerId,
         resume_from_seq: u64,
     ) -> Result<Subscription, RejectReason> {
-        if !self.shared.brokers.contains(&broker) {
+        if !self.is_broker(broker) {
             return Err(RejectReason::BadCredentials);
         }
         if self.shared.gate.is_closed() {
@@ -244,6 +258,29 @@ impl RuntimeHandle {
         })
     }
 
+    /// A broker's standing as of the last durable entry, and its
+    /// credential if an operator added it (the config's brokers' secrets
+    /// are in the config).
+    #[must_use]
+    pub fn standing(&self, broker: BrokerId) -> Standing {
+        let out = router::lock(&self.shared.outbound);
+        Standing {
+            credential: out.members.brokers.get(&broker).map(|b| b.credential),
+            status: out.members.broker(broker),
+        }
+    }
+
+    /// Whether a broker of this id is configured or was added by an
+    /// operator (as of the last durable entry).
+    #[must_use]
+    pub fn is_broker(&self, broker: BrokerId) -> bool {
+        self.shared.brokers.contains(&broker)
+            || router::lock(&self.shared.outbound)
+                .members
+                .brokers
+                .contains_key(&broker)
+    }
+
     /// Whether the broker has a subscription now (a new login would take
     /// it over).
     #[must_use]
@@ -270,7 +307,11 @@ impl RuntimeHandle {
             // The router dropped this one (too slow); it was the last.
             None => true,
         };
-        if !last || !self.shared.cancel_on_disconnect.contains(&broker) {
+        // The config says per broker; a broker an operator added has the
+        // config's default, cancel.
+        let cancels = self.shared.cancel_on_disconnect.contains(&broker)
+            || out.members.brokers.contains_key(&broker);
+        if !last || !cancels {
             return;
         }
         // Queued under the lock, so that a new session of the broker, which
@@ -329,6 +370,7 @@ impl RuntimeHandle {
         stats.queue_depth = self.inputs.len() as u64;
         stats.queue_capacity = shared.queue_capacity as u64;
         stats.engine_turn_ns = shared.turn_ns.snapshot();
+        stats.books = shared.book_loads.read();
         if let Some(journal) = shared.journal.get() {
             stats.journal = journal.stats();
             stats.journal_queue_depth = journal.queued();
@@ -350,12 +392,17 @@ impl RuntimeHandle {
         self.shared.clock.now_ns()
     }
 
-    /// The trading day now, as `YYYYMMDD` (for `LoginAccepted`).
+    /// The trading day now, as `YYYYMMDD` (for `LoginAccepted`): the
+    /// calendar's at the clock's time, or the journal's when the clock is
+    /// behind it (a day the journal has closed is over, whatever the clock
+    /// says).
     #[must_use]
     pub fn trading_date(&self) -> u32 {
-        self.shared
+        let by_clock = self
+            .shared
             .calendar
-            .trading_date(self.shared.clock.now_ns())
+            .trading_date(self.shared.clock.now_ns());
+        by_clock.max(self.shared.open_date.load(Ordering::Acquire))
     }
 
     /// The public market, published from durable entries; `None` unless

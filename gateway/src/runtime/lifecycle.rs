@@ -10,10 +10,11 @@ use std::time::Instant;
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::journal::{self, JournalLock, OnDurable};
-use cetx_engine::{Calendar, JournalBatch, JournalError, JournalWriter};
+use cetx_engine::{JournalBatch, JournalError, JournalWriter, Progress};
 use tokio::sync::watch;
 
 use super::activity::Activity;
+use super::book_fill::{BookFill, BookLoads};
 use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::pending::PendingCancels;
@@ -96,6 +97,10 @@ impl Runtime {
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
         )?;
         let engine = definition.engine;
+        let added = &engine.membership().brokers;
+        if let Some(broker) = config.brokers.iter().find(|b| added.contains_key(&b.id)) {
+            return Err(RuntimeError::BrokerInConfigAndJournal(broker.id.0));
+        }
         let next_seq = recovered.next_seq + definition.entries.len() as u64;
         let last_time_ns = definition
             .entries
@@ -123,6 +128,7 @@ impl Runtime {
                 capacity: options.subscriber_capacity,
                 answered: BTreeMap::new(),
                 activity: Activity::default(),
+                members: engine.membership().clone(),
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),
@@ -134,6 +140,8 @@ impl Runtime {
                 .map(|b| b.id)
                 .collect(),
             calendar: calendar.clone(),
+            open_date: Arc::default(),
+            book_loads: Arc::new(BookLoads::new(instruments.len())),
             clock: options.clock.clone(),
             status,
             next_subscription: AtomicU64::new(1),
@@ -185,6 +193,11 @@ impl Runtime {
             router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots);
         })?);
 
+        let progress = Progress {
+            closed_date: engine.closed_date(),
+            done_ns: last_time_ns.unwrap_or(now_ns),
+        };
+        let book_fill = BookFill::new(&engine, Arc::clone(&shared.book_loads));
         let mut sequencer = Sequencer {
             engine,
             journal,
@@ -194,11 +207,8 @@ impl Runtime {
             clock: options.clock,
             // After a restart, the transitions missed while the server was
             // down are due (a missed close still ends its day).
-            scheduler: Scheduler::new(
-                calendar.clone(),
-                instruments.clone(),
-                last_time_ns.unwrap_or(now_ns),
-            ),
+            scheduler: Scheduler::new(calendar, instruments, progress),
+            open_date: Arc::clone(&shared.open_date),
             client_orders,
             next_seq,
             last_time_ns: last_time_ns.unwrap_or(i64::MIN),
@@ -206,36 +216,30 @@ impl Runtime {
             snapshot_every: config.journal.snapshot_every.max(1),
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
-            book_fill: super::book_fill::BookFill::default(),
+            book_fill,
             turn_ns: Arc::clone(&shared.turn_ns),
         };
+        sequencer.publish_open_date();
         let genesis = if recovered.next_seq == 1 {
             config.account_genesis()
         } else {
             Vec::new()
         };
-        let started = start_up(
-            &mut sequencer,
-            genesis,
-            &calendar,
-            &instruments,
-            now_ns,
-            options.open_market_now,
-        )
-        .and_then(|()| {
-            // A runtime that has started has its first commands on disk:
-            // a replay beside it finds them.
-            let last = sequencer.next_seq - 1;
-            while !sequencer
-                .journal
-                .wait_durable(last, std::time::Duration::from_secs(1))
-                .map_err(|source| RuntimeError::Journal {
-                    context: "making the first commands durable",
-                    source,
-                })?
-            {}
-            Ok(())
-        });
+        let started =
+            start_up(&mut sequencer, genesis, now_ns, options.open_market_now).and_then(|()| {
+                // A runtime that has started has its first commands on disk:
+                // a replay beside it finds them.
+                let last = sequencer.next_seq - 1;
+                while !sequencer
+                    .journal
+                    .wait_durable(last, std::time::Duration::from_secs(1))
+                    .map_err(|source| RuntimeError::Journal {
+                        context: "making the first commands durable",
+                        source,
+                    })?
+                {}
+                Ok(())
+            });
         if let Err(error) = started {
             drop(sequencer);
             // The threads stop; the error that matters is the first.
@@ -382,8 +386,6 @@ impl OnDurable<Turn> for Delivering {
 fn start_up(
     sequencer: &mut Sequencer,
     genesis: Vec<cetx_engine::Command>,
-    calendar: &Calendar,
-    instruments: &[cetx_engine::InstrumentId],
     now_ns: i64,
     open_market_now: bool,
 ) -> Result<(), RuntimeError> {
@@ -393,8 +395,7 @@ fn start_up(
     sequencer.run_schedule()?;
     let phases = scheduler::startup_phases(
         &sequencer.engine,
-        calendar,
-        instruments,
+        &sequencer.scheduler,
         now_ns,
         open_market_now,
     );

@@ -46,7 +46,7 @@
 //! by the journal writer thread) and the snapshot writer; `state.rs` the gateway's state beside each
 //! snapshot; `history.rs` the resumes read back from the journal;
 //! `pending.rs` the cancels owed at a disconnect; `scheduler.rs` the calendar's commands; `clock.rs`
-//! the [`Clock`]; `book_fill.rs` the warning when a book fills up;
+//! the [`Clock`]; `book_fill.rs` the warning and the load of a book filling up;
 //! `activity.rs` the counts and figures behind the metrics
 //! ([`RuntimeHandle::stats`]); `definition.rs` the market's definition at
 //! start-up.
@@ -72,8 +72,9 @@ use cetx_engine::journal::RecoverError;
 use cetx_engine::{JournalError, RejectReason};
 
 pub use activity::{Activity, RuntimeStats, Traded};
+pub use book_fill::BookLoad;
 pub use clock::{Clock, ClockError};
-pub use handle::{RuntimeHandle, Subscription};
+pub use handle::{RuntimeHandle, Standing, Subscription};
 pub use lifecycle::Runtime;
 pub use request::{Refusal, Request};
 /// What [`Subscription::try_recv`] says when no frame is there.
@@ -178,6 +179,10 @@ pub enum RuntimeError {
     /// An option that cannot be used.
     #[error("invalid runtime option: {0}")]
     InvalidOption(&'static str),
+    /// A broker of the config has the id of one an operator added: whose
+    /// credentials would log in is not clear.
+    #[error("broker {0} is in the config and was added by an operator (in the journal): remove it from the config, or give it another id")]
+    BrokerInConfigAndJournal(u32),
     /// The config describes another market than the journal's, and the
     /// change was not accepted (or cannot be journaled).
     #[error("the config differs from the market in the journal: {0}; start with --accept-config-change to journal the config's definition from here on")]

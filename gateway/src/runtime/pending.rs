@@ -1,9 +1,10 @@
 //! Cancels owed at a disconnect that found the engine's queue full: the
-//! session marks the broker (atomics only, never waiting), and the engine
+//! session marks the broker (atomics only for the config's brokers), and the engine
 //! thread cancels its resting orders once the queue has drained.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use cetx_engine::BrokerId;
 
@@ -13,6 +14,10 @@ use cetx_engine::BrokerId;
 pub(super) struct PendingCancels {
     any: AtomicBool,
     brokers: BTreeMap<BrokerId, AtomicBool>,
+    /// Brokers added by operators while the server runs: not in the
+    /// table above, so kept under a lock (taken at such a disconnect and
+    /// by the engine thread only after `any`).
+    added: Mutex<BTreeSet<BrokerId>>,
 }
 
 impl PendingCancels {
@@ -23,6 +28,7 @@ impl PendingCancels {
                 .into_iter()
                 .map(|b| (b, AtomicBool::new(false)))
                 .collect(),
+            added: Mutex::default(),
         }
     }
 
@@ -30,8 +36,13 @@ impl PendingCancels {
         if let Some(flag) = self.brokers.get(&broker) {
             // The broker's flag first: whoever sees `any` sees the flag.
             flag.store(true, Ordering::Release);
-            self.any.store(true, Ordering::Release);
+        } else {
+            self.added
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(broker);
         }
+        self.any.store(true, Ordering::Release);
     }
 
     pub(super) fn take_any(&self) -> bool {
@@ -41,10 +52,14 @@ impl PendingCancels {
     }
 
     pub(super) fn take_brokers(&self) -> Vec<BrokerId> {
-        self.brokers
+        let mut brokers: Vec<BrokerId> = self
+            .brokers
             .iter()
             .filter(|(_, flag)| flag.swap(false, Ordering::AcqRel))
             .map(|(&broker, _)| broker)
-            .collect()
+            .collect();
+        let added = std::mem::take(&mut *self.added.lock().unwrap_or_else(PoisonError::into_inner));
+        brokers.extend(added);
+        brokers
     }
 }

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot};
-use cetx_engine::{BrokerId, Command, EngineState, Event, Stamp};
+use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -143,6 +143,9 @@ pub(super) struct Outbound {
     pub(super) answered: BTreeMap<BrokerId, u64>,
     /// What the market has done since the start, for metrics.
     pub(super) activity: Activity,
+    /// The brokers added by operators and the standings, as of the last
+    /// durable entry: what a login is checked against.
+    pub(super) members: Membership,
 }
 
 impl Outbound {
@@ -250,6 +253,7 @@ impl Router {
                 } => {
                     let events = &turn.events[events];
                     out.activity.on_entry(&command, events, requester.is_some());
+                    out.members.observe(&command, events);
                     out.reports
                         .on_entry_into(stamp.seq, &command, events, &mut self.reports);
                     for (broker, frame) in self.reports.drain(..) {

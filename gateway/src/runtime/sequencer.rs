@@ -30,6 +30,7 @@
 //! one hand-off and at most one wake-up per turn rather than per request.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,6 +108,8 @@ pub(super) struct Sequencer {
     pub(super) journal_batch: JournalBatch,
     pub(super) clock: Clock,
     pub(super) scheduler: Scheduler,
+    /// Where the trading date the journal is in is published (for logins).
+    pub(super) open_date: Arc<AtomicU32>,
     pub(super) client_orders: ClientOrders,
     /// The sequence number the next command gets.
     pub(super) next_seq: u64,
@@ -180,7 +183,9 @@ impl Sequencer {
     /// Applies the calendar's commands due by now.
     pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
         self.now_ns = self.clock.now_ns();
-        for command in self.scheduler.due(self.now_ns) {
+        let due = self.scheduler.due(self.now_ns);
+        let ends_a_day = due.iter().any(|c| matches!(c, Command::EndOfDay { .. }));
+        for command in due {
             // A halted instrument stays halted through the calendar's
             // phases until an operator resumes it.
             let halted =
@@ -190,7 +195,16 @@ impl Sequencer {
             }
             self.execute(command, None)?;
         }
+        if ends_a_day {
+            self.publish_open_date();
+        }
         Ok(())
+    }
+
+    /// Publishes the trading date the journal is in, for logins.
+    pub(super) fn publish_open_date(&self) {
+        self.open_date
+            .store(self.scheduler.open_date(), Ordering::Release);
     }
 
     /// Applies an operator's command like one of the runtime's own, and
@@ -401,7 +415,9 @@ impl Sequencer {
     /// cancel-on-disconnect: one journaled `Cancel` per order, book by
     /// book, bids then asks, in priority order.
     fn cancel_all(&mut self, broker: BrokerId) -> Result<(), RuntimeError> {
-        if !self.cancel_on_disconnect.contains(&broker) {
+        // A broker an operator added has the config's default: cancel.
+        let added = self.engine.membership().brokers.contains_key(&broker);
+        if !self.cancel_on_disconnect.contains(&broker) && !added {
             return Ok(());
         }
         let mut resting = Vec::new();

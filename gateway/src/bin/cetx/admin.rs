@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use cetx_engine::{Direction, ParticipantType, RejectReason};
+use cetx_engine::{Direction, ParticipantType, RejectReason, Status};
 use cetx_gateway::admin::AdminClient;
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::protocol::Secret;
+use cetx_gateway::tls::{self, ClientTls};
 use clap::{Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 
@@ -32,13 +34,28 @@ pub struct AdminArgs {
     /// `CETX_ADMIN_SECRET`; it is never taken on the command line.
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
+    /// Connect with TLS (`[admin.tls]`), trusting the CA certificates in
+    /// this PEM file only.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// The name the server's certificate must be valid for (default: the
+    /// `--connect` address's IP).
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    tls_server_name: Option<String>,
+    /// The operator's client certificate (PEM), for an operator with a
+    /// `tls_name` (mutual TLS); with `--tls-key`.
+    #[arg(long, value_name = "FILE", requires_all = ["tls_ca", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(subcommand)]
     action: Action,
 }
 
 #[derive(Debug, Subcommand)]
 enum Action {
-    /// Open an empty account for a configured broker.
+    /// Open an empty account for a broker of the config or one added.
     OpenAccount {
         #[arg(long)]
         account: u32,
@@ -77,6 +94,33 @@ enum Action {
         #[arg(long)]
         price: Decimal,
     },
+    /// Onboard a broker: it may log in at once. Its secret is read from
+    /// `--broker-secret-file` (first line) or `CETX_BROKER_SECRET`, never
+    /// from the command line; the server journals only a salted hash.
+    AddBroker {
+        #[arg(long)]
+        broker: u32,
+        /// A name for logs and reports (1 to 64 bytes).
+        #[arg(long)]
+        name: String,
+        /// A file holding the new broker's secret (its first line).
+        #[arg(long, value_name = "FILE")]
+        broker_secret_file: Option<PathBuf>,
+    },
+    /// Suspend a broker: its logins are refused (420), its accounts' new
+    /// orders refused (113) and their resting orders cancelled.
+    SuspendBroker(BrokerArg),
+    /// Lift a broker's suspension.
+    ReinstateBroker(BrokerArg),
+    /// Close a broker for good (each of its accounts must be closed).
+    CloseBroker(BrokerArg),
+    /// Suspend an account: new orders refused (114), resting ones
+    /// cancelled; transfers still go through.
+    SuspendAccount(AccountArg),
+    /// Lift an account's suspension.
+    ReinstateAccount(AccountArg),
+    /// Close an account for good (no cash, no allowances, no open order).
+    CloseAccount(AccountArg),
     /// Run every action of a CSV file, one per row, with the header
     /// `action,account,symbol,quantity,amount,reference` (see
     /// docs/ADMIN.md), answering each row.
@@ -84,6 +128,20 @@ enum Action {
         /// The file.
         file: PathBuf,
     },
+}
+
+/// The broker a standing change names.
+#[derive(Debug, clap::Args)]
+struct BrokerArg {
+    #[arg(long)]
+    broker: u32,
+}
+
+/// The account a standing change names.
+#[derive(Debug, clap::Args)]
+struct AccountArg {
+    #[arg(long)]
+    account: u32,
 }
 
 /// A cash transfer's arguments.
@@ -141,9 +199,11 @@ async fn run_actions(args: AdminArgs) -> Result<bool> {
         single => vec![(String::new(), to_wire(single)?)],
     };
     let secret = secret(args.secret_file.as_deref())?;
-    let mut client = AdminClient::connect(args.connect, args.operator, &secret)
-        .await
-        .with_context(|| format!("logging in to {}", args.connect))?;
+    let connected = match client_tls(&args)? {
+        None => AdminClient::connect(args.connect, args.operator, &secret).await,
+        Some(tls) => AdminClient::connect_tls(args.connect, &tls, args.operator, &secret).await,
+    };
+    let mut client = connected.with_context(|| format!("logging in to {}", args.connect))?;
     let mut all_applied = true;
     for (label, action) in actions {
         let reply = client.act(action).await?;
@@ -152,6 +212,20 @@ async fn run_actions(args: AdminArgs) -> Result<bool> {
         all_applied &= applied;
     }
     Ok(all_applied)
+}
+
+/// The TLS settings of `--tls-ca` and the rest, if TLS is asked for.
+fn client_tls(args: &AdminArgs) -> Result<Option<ClientTls>> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let ip = args.connect.ip().to_string();
+    let name = args.tls_server_name.as_deref().unwrap_or(&ip);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => tls::client_with_certificate(ca, name, cert, key),
+        _ => tls::client(ca, name),
+    };
+    tls.map(Some).context("setting up TLS")
 }
 
 /// One line for an answer, and whether it counts as applied.
@@ -176,18 +250,23 @@ fn describe(reply: &AdminReply) -> (String, bool) {
 
 /// The operator's secret: the first line of `file`, or `CETX_ADMIN_SECRET`.
 fn secret(file: Option<&Path>) -> Result<String> {
+    read_secret(file, "CETX_ADMIN_SECRET", "the operator's secret")
+}
+
+/// A secret: the first line of `file`, or the environment variable `var`.
+fn read_secret(file: Option<&Path>, var: &str, what: &str) -> Result<String> {
     let secret = match file {
         Some(file) => std::fs::read_to_string(file)
-            .with_context(|| format!("reading the secret from {}", file.display()))?
+            .with_context(|| format!("reading {what} from {}", file.display()))?
             .lines()
             .next()
             .unwrap_or_default()
             .to_owned(),
-        None => std::env::var("CETX_ADMIN_SECRET")
-            .context("no --secret-file and no CETX_ADMIN_SECRET in the environment")?,
+        None => std::env::var(var)
+            .with_context(|| format!("{what}: no file given and no {var} in the environment"))?,
     };
     if secret.is_empty() {
-        bail!("the operator's secret is empty");
+        bail!("{what} is empty");
     }
     Ok(secret)
 }
@@ -238,8 +317,41 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             symbol: symbol.as_str().into(),
             price_ticks: i64::try_from(fen(*price)?).context("the price is too large")?,
         },
+        Action::AddBroker {
+            broker,
+            name,
+            broker_secret_file,
+        } => AdminAction::AddBroker {
+            broker: *broker,
+            name: name.clone(),
+            secret: Secret::new(read_secret(
+                broker_secret_file.as_deref(),
+                "CETX_BROKER_SECRET",
+                "the new broker's secret",
+            )?),
+        },
+        Action::SuspendBroker(b) => broker_status(b, Status::Suspended),
+        Action::ReinstateBroker(b) => broker_status(b, Status::Active),
+        Action::CloseBroker(b) => broker_status(b, Status::Closed),
+        Action::SuspendAccount(a) => account_status(a, Status::Suspended),
+        Action::ReinstateAccount(a) => account_status(a, Status::Active),
+        Action::CloseAccount(a) => account_status(a, Status::Closed),
         Action::Batch { .. } => bail!("a batch holds single actions"),
     })
+}
+
+const fn broker_status(b: &BrokerArg, status: Status) -> AdminAction {
+    AdminAction::SetBrokerStatus {
+        broker: b.broker,
+        status,
+    }
+}
+
+const fn account_status(a: &AccountArg, status: Status) -> AdminAction {
+    AdminAction::SetAccountStatus {
+        account: a.account,
+        status,
+    }
 }
 
 /// CNY as fen (hundredths), exactly.

@@ -228,7 +228,9 @@ struct ServeArgs {
     /// Run the market's clock from this moment instead of now (RFC 3339,
     /// e.g. `2026-11-27T09:29:50+08:00`), at the normal pace: for demos of
     /// the calendar's open, break and close. Commands are never stamped
-    /// earlier than the journal's last one.
+    /// earlier than the journal's last one, and a moment behind the
+    /// journal re-runs none of its transitions nor reopens a day it has
+    /// closed.
     #[arg(long, value_name = "TIME")]
     start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }

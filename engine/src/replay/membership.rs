@@ -1,0 +1,80 @@
+//! Replaying the membership events: brokers added, and brokers and
+//! accounts suspended, reinstated or closed.
+//!
+//! Each is checked as the live engine checked its command: an added
+//! broker is the command's, valid and new; a change of standing is a real
+//! change and not out of closed; a closed account holds nothing and a
+//! closed broker's accounts are all closed; and after a suspension none
+//! of the suspended accounts' orders still rests.
+
+use crate::command::Command;
+use crate::engine::Engine;
+use crate::event::Event;
+use crate::membership::Status;
+
+impl Engine {
+    pub(super) fn replay_membership(
+        &mut self,
+        command: &Command,
+        event: &Event,
+    ) -> Result<(), String> {
+        match (event, command) {
+            (Event::BrokerAdded(e), Command::AddBroker(broker)) if e.broker == broker.broker => {
+                self.add_broker(broker, &mut Vec::new())
+                    .map_err(|reason| format!("broker {} cannot be added ({reason:?})", e.broker.0))
+            }
+            (Event::BrokerStatusChanged(e), Command::SetBrokerStatus { broker, status })
+                if (e.broker, e.status) == (*broker, *status) =>
+            {
+                self.change_broker(e.broker, e.status).map_err(|reason| {
+                    format!(
+                        "broker {} cannot become {:?} ({reason:?})",
+                        e.broker.0, e.status
+                    )
+                })
+            }
+            (Event::AccountStatusChanged(e), Command::SetAccountStatus { account, status })
+                if (e.account, e.status) == (*account, *status) =>
+            {
+                self.change_account(e.account, e.status).map_err(|reason| {
+                    format!(
+                        "account {} cannot become {:?} ({reason:?})",
+                        e.account.0, e.status
+                    )
+                })
+            }
+            _ => Err(format!(
+                "{event:?} is not what its command {:?} does",
+                command.kind()
+            )),
+        }
+    }
+
+    /// After a suspension's events (its cancellations are the journal's
+    /// own, replayed after the change): none of the suspended accounts'
+    /// orders rests any more.
+    pub(super) fn check_suspension_done(&self, command: &Command) -> Result<(), String> {
+        let left = match *command {
+            Command::SetAccountStatus {
+                account,
+                status: Status::Suspended,
+            } => self.resting_of(|a| a == account),
+            Command::SetBrokerStatus {
+                broker,
+                status: Status::Suspended,
+            } => self.resting_of(|account| {
+                self.accounts
+                    .get(account)
+                    .is_some_and(|a| a.broker == broker)
+            }),
+            _ => Vec::new(),
+        };
+        match left.first() {
+            None => Ok(()),
+            Some((_, order)) => Err(format!(
+                "order {} still rests after its account was suspended",
+                order.0
+            )),
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Membership, as a specification: brokers onboarded by command, and
+//! brokers and accounts suspended, reinstated and closed
+//! (`engine/src/membership.rs` has the rules). Every command's events are
+//! replayed onto a second engine, which must end in the same state, and
+//! `check_invariants()` runs after each.
+
+mod support;
+
+use cetx_engine::{
+    AccountId, BrokerId, CancelCause, Command, Credential, Engine, EngineConfig, Event,
+    InstrumentId, InstrumentSpec, NewBroker, NewOrder, OrderId, OrderType, ParticipantType,
+    RejectReason, Side, Stamp, Status, TimeInForce,
+};
+use rust_decimal::Decimal;
+
+const CEA: InstrumentId = InstrumentId(0);
+const ALICE: AccountId = AccountId(1);
+const BOB: AccountId = AccountId(2);
+const NEW_BROKER: BrokerId = BrokerId(7);
+const CAROL: AccountId = AccountId(3);
+
+/// A live engine and its replica, fed the live engine's events.
+struct Market {
+    live: Engine,
+    replica: Engine,
+    seq: u64,
+}
+
+impl Market {
+    /// One CEA instrument in continuous trading; ALICE and BOB of broker 1,
+    /// funded.
+    fn new() -> Self {
+        let mut spec = InstrumentSpec::cea(2025, Decimal::new(100_00, 2));
+        spec.max_orders = 64;
+        let config = EngineConfig {
+            instruments: vec![spec],
+        };
+        let mut live = Engine::new(&config).unwrap();
+        let seq = support::open_market(&mut live, &[ALICE, BOB]);
+        let replica = Engine::from_state(&live.state()).unwrap();
+        Self { live, replica, seq }
+    }
+
+    fn apply(&mut self, command: Command) -> Vec<Event> {
+        let stamp = Stamp {
+            seq: self.seq,
+            time_ns: 0,
+        };
+        self.seq += 1;
+        let mut events = Vec::new();
+        self.live.apply(&command, stamp, &mut events);
+        self.live.check_invariants();
+        self.replica.replay(stamp, &command, &events).unwrap();
+        assert_eq!(self.replica.state(), self.live.state());
+        events
+    }
+
+    fn rejected(&mut self, command: Command) -> RejectReason {
+        match self.apply(command).as_slice() {
+            [Event::Rejected(r)] => r.reason,
+            other => panic!("expected one rejection, got {other:?}"),
+        }
+    }
+
+    fn buy(&mut self, account: AccountId, price_ticks: i64, quantity_t: u64) -> Vec<Event> {
+        let seq = self.seq;
+        self.apply(Command::Submit(NewOrder {
+            order_id: OrderId(seq),
+            account,
+            instrument: CEA,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks,
+            quantity_t,
+            client_order_id: seq,
+        }))
+    }
+}
+
+fn new_broker(broker: BrokerId, name: &str) -> Command {
+    Command::AddBroker(Box::new(NewBroker {
+        broker,
+        name: name.into(),
+        credential: Credential {
+            iterations: 1,
+            salt: [1; 16],
+            hash: [2; 32],
+        },
+    }))
+}
+
+fn account_status(account: AccountId, status: Status) -> Command {
+    Command::SetAccountStatus { account, status }
+}
+
+fn broker_status(broker: BrokerId, status: Status) -> Command {
+    Command::SetBrokerStatus { broker, status }
+}
+
+#[test]
+fn an_added_broker_is_kept_with_its_credential_and_opens_accounts() {
+    let mut m = Market::new();
+    let events = m.apply(new_broker(NEW_BROKER, "Seventh Securities"));
+    assert_eq!(
+        events,
+        [Event::BrokerAdded(cetx_engine::BrokerAdded {
+            broker: NEW_BROKER
+        })]
+    );
+    let added = &m.live.membership().brokers[&NEW_BROKER];
+    assert_eq!(added.name, "Seventh Securities");
+    assert_eq!(added.credential.hash, [2; 32]);
+    let opened = m.apply(Command::OpenAccount {
+        account: CAROL,
+        participant: ParticipantType::Institution,
+        broker: NEW_BROKER,
+    });
+    assert!(matches!(opened[..], [Event::AccountOpened(_)]));
+}
+
+#[test]
+fn a_broker_is_added_once_with_a_usable_name_and_credential() {
+    let mut m = Market::new();
+    // Broker 1 has accounts (it is the config's): its id is taken.
+    assert_eq!(
+        m.rejected(new_broker(BrokerId(1), "x")),
+        RejectReason::BrokerExists
+    );
+    assert_eq!(
+        m.rejected(new_broker(NEW_BROKER, "")),
+        RejectReason::InvalidBroker
+    );
+    let long = "n".repeat(NewBroker::MAX_NAME_LEN + 1);
+    assert_eq!(
+        m.rejected(new_broker(NEW_BROKER, &long)),
+        RejectReason::InvalidBroker
+    );
+    let Command::AddBroker(mut no_rounds) = new_broker(NEW_BROKER, "x") else {
+        unreachable!()
+    };
+    no_rounds.credential.iterations = 0;
+    assert_eq!(
+        m.rejected(Command::AddBroker(no_rounds)),
+        RejectReason::InvalidBroker
+    );
+    m.apply(new_broker(NEW_BROKER, "x"));
+    assert_eq!(
+        m.rejected(new_broker(NEW_BROKER, "y")),
+        RejectReason::BrokerExists
+    );
+}
+
+#[test]
+fn suspending_an_account_cancels_its_resting_orders_and_refuses_new_ones() {
+    let mut m = Market::new();
+    m.buy(ALICE, 100_00, 10);
+    m.buy(BOB, 100_00, 20);
+    let reserved_before = m.live.account(ALICE).unwrap().reserved_fen;
+    assert!(reserved_before > 0);
+    let events = m.apply(account_status(ALICE, Status::Suspended));
+    assert!(matches!(
+        events[..],
+        [
+            Event::AccountStatusChanged(_),
+            Event::Cancelled(cetx_engine::Cancelled {
+                account: ALICE,
+                cancelled_t: 10,
+                cause: CancelCause::Suspended,
+                ..
+            })
+        ]
+    ));
+    assert_eq!(m.live.account(ALICE).unwrap().reserved_fen, 0);
+    // BOB's order rests on.
+    assert_eq!(m.live.book(CEA).unwrap().orders(Side::Buy).count(), 1);
+    let refused = m.buy(ALICE, 100_00, 10);
+    assert!(matches!(
+        refused[..],
+        [Event::Rejected(r)] if r.reason == RejectReason::AccountSuspended
+    ));
+    // Cash still moves for a suspended account.
+    assert!(matches!(
+        m.apply(Command::Withdraw {
+            account: ALICE,
+            amount_fen: 1
+        })[..],
+        [Event::CashWithdrawn(_)]
+    ));
+    // Reinstated, it trades again.
+    m.apply(account_status(ALICE, Status::Active));
+    assert!(matches!(m.buy(ALICE, 100_00, 10)[..], [Event::Accepted(_)]));
+}
+
+#[test]
+fn suspending_a_broker_cancels_every_order_of_its_accounts_and_refuses_new_ones() {
+    let mut m = Market::new();
+    m.buy(ALICE, 100_00, 10);
+    m.buy(BOB, 99_00, 20);
+    let events = m.apply(broker_status(BrokerId(1), Status::Suspended));
+    let cancelled = events
+        .iter()
+        .filter(|e| matches!(e, Event::Cancelled(c) if c.cause == CancelCause::Suspended))
+        .count();
+    assert_eq!(cancelled, 2, "{events:?}");
+    assert!(m.live.book(CEA).unwrap().is_empty());
+    let refused = m.buy(BOB, 100_00, 10);
+    assert!(matches!(
+        refused[..],
+        [Event::Rejected(r)] if r.reason == RejectReason::BrokerSuspended
+    ));
+    assert_eq!(
+        m.rejected(Command::OpenAccount {
+            account: CAROL,
+            participant: ParticipantType::Institution,
+            broker: BrokerId(1),
+        }),
+        RejectReason::BrokerSuspended
+    );
+    assert_eq!(
+        m.rejected(broker_status(BrokerId(1), Status::Suspended)),
+        RejectReason::InvalidStatusChange
+    );
+}
+
+#[test]
+fn an_account_closes_only_when_empty_and_then_for_good() {
+    let mut m = Market::new();
+    assert_eq!(
+        m.rejected(account_status(ALICE, Status::Closed)),
+        RejectReason::AccountNotEmpty
+    );
+    assert_eq!(
+        m.rejected(account_status(AccountId(99), Status::Closed)),
+        RejectReason::UnknownAccount
+    );
+    // Empty it: all cash and allowances out.
+    let cash_fen = m.live.account(ALICE).unwrap().cash_fen;
+    let held_t = m.live.account(ALICE).unwrap().holdings[0].balance_t;
+    m.apply(Command::Withdraw {
+        account: ALICE,
+        amount_fen: cash_fen,
+    });
+    assert_eq!(
+        m.rejected(account_status(ALICE, Status::Closed)),
+        RejectReason::AccountNotEmpty
+    );
+    m.apply(Command::DebitHoldings {
+        account: ALICE,
+        instrument: CEA,
+        quantity_t: held_t,
+    });
+    assert!(matches!(
+        m.apply(account_status(ALICE, Status::Closed))[..],
+        [Event::AccountStatusChanged(_)]
+    ));
+    assert_eq!(
+        m.rejected(Command::Deposit {
+            account: ALICE,
+            amount_fen: 1
+        }),
+        RejectReason::AccountClosed
+    );
+    let refused = m.buy(ALICE, 100_00, 1);
+    assert!(matches!(
+        refused[..],
+        [Event::Rejected(r)] if r.reason == RejectReason::AccountClosed
+    ));
+    assert_eq!(
+        m.rejected(account_status(ALICE, Status::Active)),
+        RejectReason::InvalidStatusChange
+    );
+}
+
+#[test]
+fn a_broker_closes_only_once_its_accounts_are_closed() {
+    let mut m = Market::new();
+    m.apply(new_broker(NEW_BROKER, "Seventh"));
+    m.apply(Command::OpenAccount {
+        account: CAROL,
+        participant: ParticipantType::Institution,
+        broker: NEW_BROKER,
+    });
+    assert_eq!(
+        m.rejected(broker_status(NEW_BROKER, Status::Closed)),
+        RejectReason::BrokerHasOpenAccounts
+    );
+    m.apply(account_status(CAROL, Status::Closed));
+    assert!(matches!(
+        m.apply(broker_status(NEW_BROKER, Status::Closed))[..],
+        [Event::BrokerStatusChanged(_)]
+    ));
+    assert_eq!(
+        m.rejected(broker_status(NEW_BROKER, Status::Active)),
+        RejectReason::InvalidStatusChange
+    );
+    // Its id is not given out again.
+    assert_eq!(
+        m.rejected(new_broker(NEW_BROKER, "again")),
+        RejectReason::BrokerExists
+    );
+}
+
+#[test]
+fn a_journal_that_suspends_but_leaves_orders_resting_does_not_replay() {
+    let mut m = Market::new();
+    m.buy(ALICE, 100_00, 10);
+    let command = account_status(ALICE, Status::Suspended);
+    let stamp = Stamp {
+        seq: m.seq,
+        time_ns: 0,
+    };
+    let mut events = Vec::new();
+    m.live.apply(&command, stamp, &mut events);
+    // The journal keeps the change but drops its cancellation.
+    events.retain(|e| !matches!(e, Event::Cancelled(_)));
+    let error = m.replica.replay(stamp, &command, &events).unwrap_err();
+    assert!(error.what.contains("still rests"), "{error}");
+}
+
+#[test]
+fn a_journal_cannot_accept_an_order_of_a_suspended_account() {
+    let mut m = Market::new();
+    m.apply(account_status(ALICE, Status::Suspended));
+    // A hostile entry: the account is suspended, but the journal says the
+    // order was accepted.
+    let order = NewOrder {
+        order_id: OrderId(m.seq),
+        account: ALICE,
+        instrument: CEA,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Day,
+        price_ticks: 100_00,
+        quantity_t: 1,
+        client_order_id: 1,
+    };
+    let accepted = Event::Accepted(cetx_engine::Accepted {
+        order_id: order.order_id,
+        account: ALICE,
+        instrument: CEA,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Day,
+        price_ticks: 100_00,
+        quantity_t: 1,
+    });
+    let stamp = Stamp {
+        seq: m.seq,
+        time_ns: 0,
+    };
+    let error = m
+        .replica
+        .replay(stamp, &Command::Submit(order), &[accepted])
+        .unwrap_err();
+    assert!(error.what.contains("AccountSuspended"), "{error}");
+}

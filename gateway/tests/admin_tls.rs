@@ -1,0 +1,129 @@
+//! TLS on the operators' channel (`[admin.tls]`), over loopback with
+//! certificates made at test time: a plain connection gets no session, an
+//! operator logs in over TLS, and with `client_ca` an operator with a
+//! `tls_name` logs in only with a client certificate valid for that name.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cetx_engine::{ParticipantType, RejectReason};
+use cetx_gateway::admin::{AdminClient, AdminClientError, AdminServer};
+use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::tls;
+use common::TestCertificates;
+use tokio_util::sync::CancellationToken;
+
+/// The demo market with a TLS channel that checks client certificates:
+/// operator 8 with a secret only, operator 9 with `tls_name` too.
+fn config(certs: &TestCertificates) -> ServerConfig {
+    let text = format!(
+        "{DEFAULT_TOML}
+[admin]
+listen = \"127.0.0.1:0\"
+
+[admin.tls]
+cert = {:?}
+key = {:?}
+client_ca = {:?}
+
+[[operators]]
+id = 8
+name = \"desk\"
+secret = \"secret-8\"
+
+[[operators]]
+id = 9
+name = \"certified desk\"
+secret = \"secret-9\"
+tls_name = \"broker-1.cetx\"
+",
+        certs.cert.display().to_string(),
+        certs.key.display().to_string(),
+        certs.ca.display().to_string(),
+    );
+    ServerConfig::from_toml_str(&text).unwrap()
+}
+
+fn refused_with(result: Result<AdminClient, AdminClientError>, code: RejectReason) {
+    match result {
+        Err(AdminClientError::Refused { reason, .. }) => assert_eq!(reason, code.code()),
+        Err(other) => panic!("refused otherwise: {other}"),
+        Ok(_) => panic!("logged in"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_log_in_over_tls_and_a_tls_name_needs_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    let config = Arc::new(config(&certs));
+    let runtime = Runtime::start(&config, RuntimeOptions::new(dir.path().join("data"))).unwrap();
+    let local: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let admin = AdminServer::bind(runtime.handle(), Arc::clone(&config), local)
+        .await
+        .unwrap();
+    let addr = admin.local_addr();
+    let shutdown = CancellationToken::new();
+    let served = tokio::spawn(admin.run(shutdown.clone()));
+
+    // Plain TCP gets no session.
+    assert!(AdminClient::connect(addr, 8, "secret-8").await.is_err());
+    // A client that trusts another CA gets none either.
+    let other_dir = tempfile::tempdir().unwrap();
+    let elsewhere = TestCertificates::generate(other_dir.path());
+    let untrusting = tls::client(&elsewhere.ca, "127.0.0.1").unwrap();
+    assert!(matches!(
+        AdminClient::connect_tls(addr, &untrusting, 8, "secret-8").await,
+        Err(AdminClientError::Connect { .. } | AdminClientError::Closed)
+    ));
+
+    let tls = tls::client(&certs.ca, "127.0.0.1").unwrap();
+    let mut desk = AdminClient::connect_tls(addr, &tls, 8, "secret-8")
+        .await
+        .expect("operator 8 logs in over TLS");
+    let open = AdminAction::OpenAccount {
+        account: 3001,
+        broker: 2,
+        participant: ParticipantType::Institution,
+    };
+    assert!(matches!(
+        desk.act(open).await.unwrap(),
+        AdminReply::Applied { .. }
+    ));
+
+    // Operator 9's secret alone is not enough, nor another name's
+    // certificate; its own is.
+    refused_with(
+        AdminClient::connect_tls(addr, &tls, 9, "secret-9").await,
+        RejectReason::BadCredentials,
+    );
+    let [(own_cert, own_key), (other_cert, other_key)] = &certs.clients;
+    let other =
+        tls::client_with_certificate(&certs.ca, "127.0.0.1", other_cert, other_key).unwrap();
+    refused_with(
+        AdminClient::connect_tls(addr, &other, 9, "secret-9").await,
+        RejectReason::BadCredentials,
+    );
+    let own = tls::client_with_certificate(&certs.ca, "127.0.0.1", own_cert, own_key).unwrap();
+    AdminClient::connect_tls(addr, &own, 9, "secret-9")
+        .await
+        .expect("operator 9 logs in with its certificate");
+
+    drop(desk);
+    shutdown.cancel();
+    served.await.unwrap();
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn an_operator_tls_name_needs_a_ca_that_checks_client_certificates() {
+    let text = format!(
+        "{DEFAULT_TOML}\n[admin]\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"s\"\ntls_name = \"desk-9.cetx\"\n"
+    );
+    let error = ServerConfig::from_toml_str(&text).unwrap_err().to_string();
+    assert!(error.contains("tls_name needs [admin.tls]"), "{error}");
+}

@@ -1,0 +1,304 @@
+//! A calendar that survives restarts: the phase after a restart comes from
+//! the journal and the clock together (`Calendar::resume`), so a clock
+//! behind the journal re-runs nothing the journal holds and reopens no day
+//! that has ended, and each trading day missed while the server was down
+//! gets its own end of day, dated by the calendar, which `cetx replay`
+//! labels its day by.
+//!
+//! The demo market on a manual clock, Wednesday 25 to Friday 27 November
+//! 2026. Nothing sleeps: each test waits on a subscription's next frame.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use cetx_engine::journal::JournalReader;
+use cetx_engine::settlement::{run, Format, ReplayArgs};
+use cetx_engine::{Command, Phase, RejectReason};
+use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
+use cetx_gateway::runtime::{Clock, Runtime, RuntimeHandle, Subscription, JOURNAL_DIR};
+
+mod runtime_support;
+
+use runtime_support::{cst, demo_config, limit, start, submit, Waiter, B1, B2};
+
+const MS: i64 = 1_000_000;
+const S: i64 = 1_000 * MS;
+
+fn wednesday(h: u32, mi: u32) -> i64 {
+    cst(2026, 11, 25, h, mi)
+}
+
+/// Every command of the journal in `dir`, in order.
+fn commands(dir: &Path) -> Vec<Command> {
+    JournalReader::open(dir.join(JOURNAL_DIR))
+        .unwrap()
+        .map(|entry| entry.unwrap().command)
+        .collect()
+}
+
+/// The dates of the journal's ends of day, in order.
+fn ends_of_day(dir: &Path) -> Vec<Option<u32>> {
+    commands(dir)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::EndOfDay { trading_date } => Some(trading_date),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How many times the calendar opened the market in the journal.
+fn opens(dir: &Path) -> usize {
+    commands(dir)
+        .iter()
+        .filter(|c| {
+            matches!(
+                c,
+                Command::SetPhase {
+                    phase: Phase::Continuous,
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+/// Broker 1 asks to buy 10 t of CEA2024 (client order id `coid`); the
+/// answer it gets.
+fn try_buy(
+    handle: &RuntimeHandle,
+    sub: &mut Subscription,
+    wait: &Waiter,
+    coid: u64,
+) -> ServerFrame {
+    submit(
+        handle,
+        B1,
+        limit(coid, 1001, "CEA2024", Side::Buy, 97_01, 10),
+    );
+    wait.next(sub)
+}
+
+fn is_closed(frame: &ServerFrame) -> bool {
+    matches!(frame.message, ServerMessage::OrderRejected { reason, .. }
+        if reason == RejectReason::MarketClosed.code())
+}
+
+fn is_accepted(frame: &ServerFrame) -> bool {
+    matches!(frame.message, ServerMessage::OrderAccepted { .. })
+}
+
+/// Both demo brokers trade 10 t of CEA2024 at 97.01; waits for both fills.
+fn trade(handle: &RuntimeHandle, wait: &Waiter) -> (Subscription, Subscription) {
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    submit(handle, B2, limit(1, 2001, "CEA2024", Side::Sell, 97_01, 10));
+    submit(handle, B1, limit(1, 1001, "CEA2024", Side::Buy, 97_01, 10));
+    for sub in [&mut s1, &mut s2] {
+        let frames = wait.take(sub, 2);
+        assert!(
+            matches!(frames[1].message, ServerMessage::Fill { .. }),
+            "{frames:?}"
+        );
+    }
+    (s1, s2)
+}
+
+/// The runtime on `config`'s data directory, its manual clock at `at_ns`
+/// (the handle sets it), the calendar deciding the phases.
+fn start_at(config: &cetx_gateway::config::ServerConfig, at_ns: i64) -> Runtime {
+    start(config, &Clock::manual(at_ns), false)
+}
+
+#[test]
+fn a_clock_behind_the_journal_in_the_session_keeps_the_market_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let runtime = start_at(&config, wednesday(9, 29) + 58 * S);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    handle.set_time(wednesday(9, 30) + 800 * MS).unwrap();
+    let (mut s1, _s2) = trade(&handle, &wait);
+    drop(s1);
+    runtime.shutdown().unwrap();
+    let instruments = config.instruments.len();
+    assert_eq!(
+        opens(dir.path()),
+        instruments,
+        "the open, once per instrument"
+    );
+
+    // Again, with the clock 5.8 s behind the journal's last entry.
+    let runtime = start_at(&config, wednesday(9, 29) + 55 * S);
+    let handle = runtime.handle();
+    s1 = handle.connect(B1, 2).unwrap();
+    assert_eq!(s1.trading_date(), 2026_11_25);
+    let answer = try_buy(&handle, &mut s1, &wait, 2);
+    assert!(is_accepted(&answer), "{answer:?}");
+    // The clock passes 09:30 again: the open is not run a second time.
+    handle.set_time(wednesday(9, 30) + S).unwrap();
+    let answer = try_buy(&handle, &mut s1, &wait, 3);
+    assert!(is_accepted(&answer), "{answer:?}");
+    drop(s1);
+    runtime.shutdown().unwrap();
+    assert_eq!(opens(dir.path()), instruments, "no phase journaled again");
+    assert!(ends_of_day(dir.path()).is_empty());
+}
+
+#[test]
+fn a_clock_behind_the_journal_after_the_close_accepts_nothing_for_the_ended_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let runtime = start_at(&config, wednesday(14, 59) + 56 * S);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
+    handle.set_time(wednesday(15, 0)).unwrap();
+    let expired = wait.next(&mut s1);
+    assert!(
+        matches!(expired.message, ServerMessage::Expired { .. }),
+        "{expired:?}"
+    );
+    drop(s1);
+    runtime.shutdown().unwrap();
+    assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
+
+    // Again, at 14:59:50 on the day that has ended.
+    let runtime = start_at(&config, wednesday(14, 59) + 50 * S);
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 2).unwrap();
+    assert_eq!(s1.trading_date(), 2026_11_26, "Wednesday is over");
+    assert!(is_closed(&try_buy(&handle, &mut s1, &wait, 2)));
+    // The clock passes Wednesday's close again: no second end of day.
+    handle.set_time(wednesday(15, 0) + S).unwrap();
+    assert!(is_closed(&try_buy(&handle, &mut s1, &wait, 3)));
+    // Thursday opens as usual.
+    handle.set_time(cst(2026, 11, 26, 9, 30)).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 4)));
+    drop(s1);
+    runtime.shutdown().unwrap();
+    assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
+}
+
+#[test]
+fn a_restart_across_one_close_ends_the_day_it_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let runtime = start_at(&config, wednesday(14, 58));
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
+    // Shut down with the session connected: its order stays.
+    runtime.shutdown().unwrap();
+    drop(s1);
+
+    // Thursday 09:29: Wednesday's close is caught up, and its day order
+    // expires.
+    let runtime = start_at(&config, cst(2026, 11, 26, 9, 29));
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 1).unwrap();
+    assert_eq!(s1.trading_date(), 2026_11_26);
+    let expired = wait.next(&mut s1);
+    assert!(
+        matches!(expired.message, ServerMessage::Expired { .. }),
+        "{expired:?}"
+    );
+    assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
+    // Client order id 1 is free again on the new day, once it opens.
+    assert!(is_closed(&try_buy(&handle, &mut s1, &wait, 1)));
+    handle.set_time(cst(2026, 11, 26, 9, 30)).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 2)));
+    drop(s1);
+    runtime.shutdown().unwrap();
+}
+
+#[test]
+fn a_restart_across_several_closes_ends_each_day_and_replay_dates_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let runtime = start_at(&config, wednesday(14, 0));
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let (s1, s2) = trade(&handle, &wait);
+    handle.set_time(wednesday(14, 58)).unwrap();
+    drop((s1, s2));
+    runtime.shutdown().unwrap();
+
+    // Friday 09:29: Wednesday's and Thursday's ends of day, each dated.
+    let runtime = start_at(&config, cst(2026, 11, 27, 9, 29));
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 2).unwrap();
+    assert_eq!(s1.trading_date(), 2026_11_27);
+    assert_eq!(
+        ends_of_day(dir.path()),
+        [Some(2026_11_25), Some(2026_11_26)]
+    );
+    // Friday trades, and closes.
+    handle.set_time(cst(2026, 11, 27, 9, 30)).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 2)));
+    handle.set_time(cst(2026, 11, 27, 15, 0)).unwrap();
+    let expired = wait.next(&mut s1);
+    assert!(
+        matches!(expired.message, ServerMessage::Expired { .. }),
+        "{expired:?}"
+    );
+    drop(s1);
+    runtime.shutdown().unwrap();
+    assert_eq!(
+        ends_of_day(dir.path()),
+        [Some(2026_11_25), Some(2026_11_26), Some(2026_11_27)]
+    );
+
+    // `cetx replay`: one row per instrument and day, each day its own.
+    let out = tempfile::tempdir().unwrap();
+    let args = ReplayArgs {
+        journal: dir.path().join(JOURNAL_DIR),
+        expected: None,
+        day: None,
+        from_seq: 0,
+        out: Some(out.path().to_path_buf()),
+        format: Format::Csv,
+        follow: false,
+        now_ns: None,
+    };
+    let stop = AtomicBool::new(false);
+    run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
+    let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(days.as_bytes());
+    let headers = rows.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (day, symbol, volume) = (
+        column("trading_day"),
+        column("instrument"),
+        column("volume_t"),
+    );
+    let mut cea2024: Vec<(String, String)> = Vec::new();
+    let mut per_day = std::collections::BTreeMap::<String, usize>::new();
+    for row in rows.records() {
+        let row = row.unwrap();
+        *per_day.entry(row[day].to_string()).or_default() += 1;
+        if &row[symbol] == "CEA2024" {
+            cea2024.push((row[day].to_string(), row[volume].to_string()));
+        }
+    }
+    let traded = |date: &str, t: &str| (date.to_string(), t.to_string());
+    assert_eq!(
+        cea2024,
+        [
+            traded("20261125", "10"),
+            traded("20261126", "0"),
+            traded("20261127", "0"),
+        ]
+    );
+    let instruments = config.instruments.len();
+    assert_eq!(
+        per_day.into_iter().collect::<Vec<_>>(),
+        [
+            ("20261125".to_string(), instruments),
+            ("20261126".to_string(), instruments),
+            ("20261127".to_string(), instruments),
+        ]
+    );
+}

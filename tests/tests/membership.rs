@@ -1,0 +1,253 @@
+//! Membership over loopback: an operator onboards a broker on a running
+//! market, the broker logs in and trades at once, and a suspension cancels
+//! its resting order, refuses its orders and its next login (420); an
+//! account's suspension and closure; all of it survives a restart, and the
+//! broker's secret is nowhere in the data directory.
+//!
+//! Every wait is a read with a timeout; every loop is bounded.
+
+use std::time::Duration;
+
+use cetx_engine::{ParticipantType, RejectReason, Status};
+use cetx_gateway::client::{Client, ClientError, NewOrder};
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::protocol::Secret;
+use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
+use cetx_gateway::runtime::{Runtime, RuntimeError, RuntimeOptions};
+use cetx_tests::operators::{config, config_with, operator};
+use cetx_tests::server::TestServer;
+
+/// Longest wait for any one answer.
+const WAIT: Duration = Duration::from_secs(10);
+
+const NEW_BROKER: u32 = 12;
+const NEW_SECRET: &str = "twelfth-broker-secret";
+const NEW_ACCOUNT: u32 = 5001;
+
+fn applied(reply: &AdminReply) {
+    assert!(matches!(reply, AdminReply::Applied { .. }), "{reply:?}");
+}
+
+fn rejected(reply: &AdminReply) -> (u64, u16) {
+    match reply {
+        AdminReply::Rejected { seq, reason, .. } => (*seq, *reason),
+        other => panic!("not rejected: {other:?}"),
+    }
+}
+
+async fn report(client: &mut Client) -> ServerFrame {
+    client
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait")
+}
+
+/// The login's refusal code, or `None` when it is accepted.
+async fn login_refusal(server: &TestServer, broker: u32, secret: &str) -> Option<u16> {
+    match Client::connect(server.addr, broker, secret, 0).await {
+        Ok(_) => None,
+        Err(ClientError::LoginRejected { reason, .. }) => Some(reason),
+        Err(other) => panic!("login failed otherwise: {other}"),
+    }
+}
+
+fn buy(client_order_id: u64, quantity_t: u64) -> NewOrder {
+    NewOrder::limit(
+        client_order_id,
+        NEW_ACCOUNT,
+        "CEA2025",
+        Side::Buy,
+        90_00,
+        quantity_t,
+    )
+}
+
+/// The reason of the next report, which must be an `OrderRejected`.
+async fn order_rejected(client: &mut Client) -> u16 {
+    match report(client).await.message {
+        ServerMessage::OrderRejected { reason, .. } => reason,
+        other => panic!("not rejected: {other:?}"),
+    }
+}
+
+fn broker_status(status: Status) -> AdminAction {
+    AdminAction::SetBrokerStatus {
+        broker: NEW_BROKER,
+        status,
+    }
+}
+
+fn account_status(status: Status) -> AdminAction {
+    AdminAction::SetAccountStatus {
+        account: NEW_ACCOUNT,
+        status,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_onboarded_broker_trades_at_once_and_its_suspension_survives_a_restart() {
+    let server = TestServer::start(config()).await;
+    let mut desk = operator(&server).await;
+    let add = |broker| AdminAction::AddBroker {
+        broker,
+        name: "Twelfth Securities".into(),
+        secret: Secret::new(NEW_SECRET),
+    };
+    // The config's brokers' ids are taken.
+    assert_eq!(
+        rejected(&desk.act(add(1)).await.unwrap()),
+        (0, RejectReason::BrokerExists.code())
+    );
+    assert_eq!(
+        login_refusal(&server, NEW_BROKER, NEW_SECRET).await,
+        Some(RejectReason::BadCredentials.code())
+    );
+    applied(&desk.act(add(NEW_BROKER)).await.unwrap());
+    let (seq, reason) = rejected(&desk.act(add(NEW_BROKER)).await.unwrap());
+    assert!(seq > 0, "the engine refused it");
+    assert_eq!(reason, RejectReason::BrokerExists.code());
+    applied(
+        &desk
+            .act(AdminAction::OpenAccount {
+                account: NEW_ACCOUNT,
+                broker: NEW_BROKER,
+                participant: ParticipantType::ComplianceEntity,
+            })
+            .await
+            .unwrap(),
+    );
+    applied(
+        &desk
+            .act(AdminAction::Transfer {
+                reference: "BANK-12-1".into(),
+                account: NEW_ACCOUNT,
+                symbol: None,
+                direction: cetx_engine::Direction::In,
+                amount: 1_000_000_00,
+            })
+            .await
+            .unwrap(),
+    );
+
+    // The new broker logs in with its secret only, and trades at once.
+    assert_eq!(
+        login_refusal(&server, NEW_BROKER, "not-its-secret").await,
+        Some(RejectReason::BadCredentials.code())
+    );
+    let mut twelfth = Client::connect(server.addr, NEW_BROKER, NEW_SECRET, 0)
+        .await
+        .unwrap();
+    twelfth.submit(buy(1, 100)).await.unwrap();
+    let answer = report(&mut twelfth).await.message;
+    assert!(
+        matches!(answer, ServerMessage::OrderAccepted { .. }),
+        "{answer:?}"
+    );
+
+    // Suspended: its resting order is cancelled (cause 20), its orders
+    // are refused (113), and so is its next login (420).
+    applied(&desk.act(broker_status(Status::Suspended)).await.unwrap());
+    assert!(matches!(
+        report(&mut twelfth).await.message,
+        ServerMessage::Cancelled {
+            cancelled_t: 100,
+            cause: 20,
+            ..
+        }
+    ));
+    twelfth.submit(buy(2, 100)).await.unwrap();
+    assert_eq!(
+        order_rejected(&mut twelfth).await,
+        RejectReason::BrokerSuspended.code()
+    );
+    let resume = twelfth.last_seq();
+    drop(twelfth);
+    assert_eq!(
+        login_refusal(&server, NEW_BROKER, NEW_SECRET).await,
+        Some(RejectReason::BrokerNotActive.code())
+    );
+    // A broker with an account open cannot close.
+    assert_eq!(
+        rejected(&desk.act(broker_status(Status::Closed)).await.unwrap()).1,
+        RejectReason::BrokerHasOpenAccounts.code()
+    );
+    drop(desk);
+    let data = server.stop().await;
+    let secret_in_files = walk(data.path())
+        .into_iter()
+        .filter(|path| {
+            let bytes = std::fs::read(path).unwrap();
+            bytes
+                .windows(NEW_SECRET.len())
+                .any(|w| w == NEW_SECRET.as_bytes())
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        secret_in_files.is_empty(),
+        "the secret is in {secret_in_files:?}"
+    );
+
+    // After a restart the broker is still known and still suspended.
+    let server = TestServer::start_in(config(), data).await;
+    assert_eq!(
+        login_refusal(&server, NEW_BROKER, NEW_SECRET).await,
+        Some(RejectReason::BrokerNotActive.code())
+    );
+    let mut desk = operator(&server).await;
+    applied(&desk.act(broker_status(Status::Active)).await.unwrap());
+    let mut twelfth = Client::connect(server.addr, NEW_BROKER, NEW_SECRET, resume)
+        .await
+        .unwrap();
+    // The account is suspended: no new order (114); reinstated, it trades.
+    applied(&desk.act(account_status(Status::Suspended)).await.unwrap());
+    twelfth.submit(buy(3, 100)).await.unwrap();
+    assert_eq!(
+        order_rejected(&mut twelfth).await,
+        RejectReason::AccountSuspended.code()
+    );
+    applied(&desk.act(account_status(Status::Active)).await.unwrap());
+    twelfth.submit(buy(4, 100)).await.unwrap();
+    assert!(matches!(
+        report(&mut twelfth).await.message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+    // It holds cash and an open order: it cannot close.
+    assert_eq!(
+        rejected(&desk.act(account_status(Status::Closed)).await.unwrap()).1,
+        RejectReason::AccountNotEmpty.code()
+    );
+    drop(twelfth);
+    let data = server.stop().await;
+
+    // A config that names the added broker's id too is refused at start.
+    let clash = config_with(&format!(
+        "\n[[brokers]]\nid = {NEW_BROKER}\nname = \"clash\"\nsecret = \"other\"\n"
+    ));
+    let started = Runtime::start(&clash, RuntimeOptions::new(data.path()));
+    assert!(
+        matches!(
+            started,
+            Err(RuntimeError::BrokerInConfigAndJournal(NEW_BROKER))
+        ),
+        "{:?}",
+        started.err()
+    );
+}
+
+/// Every file under `dir`, recursively (bounded by the directory's size).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
