@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::format::{decode_entry_payload, segment_file_name};
+use super::format::{decode_entry_payload, list_segments, segment_file_name};
 use super::manifest::journal_segments;
 use super::segment::{entry_payload, Header, Raw, SegmentFile};
 use super::{JournalEntry, JournalError};
@@ -117,8 +117,19 @@ impl JournalFollower {
                     if segment.refresh_len()? {
                         continue;
                     }
-                    let next = self.dir.join(segment_file_name(expected));
-                    if !next.exists() {
+                    // The next segment starts at the entry expected. Before
+                    // this segment's first record is whole that name is
+                    // this segment's own (the writer may still be writing
+                    // the record), so look for any later one instead.
+                    let later = if expected == segment.first_seq {
+                        let first = segment.first_seq;
+                        list_segments(&self.dir)?
+                            .iter()
+                            .any(|&(seq, _)| seq > first)
+                    } else {
+                        self.dir.join(segment_file_name(expected)).exists()
+                    };
+                    if !later {
                         return Ok(None);
                     }
                     // The writer wrote all of this segment before it created
