@@ -267,6 +267,30 @@ fn mixed(c: &mut Criterion) {
     group.finish();
 }
 
+/// Times `commands` applied to a copy of `market`, a fresh copy each
+/// iteration (the copy is not timed), and checks each result.
+fn replay_from(
+    b: &mut criterion::Bencher<'_>,
+    market: &Engine,
+    commands: &[(Command, Stamp)],
+    check: impl Fn(&Engine),
+) {
+    let mut events = Vec::new();
+    b.iter_custom(|iters| {
+        let mut elapsed = Duration::ZERO;
+        for _ in 0..iters {
+            let mut engine = market.clone();
+            let start = Instant::now();
+            for (command, stamp) in commands {
+                apply(&mut engine, command, *stamp, &mut events);
+            }
+            elapsed += start.elapsed();
+            check(&engine);
+        }
+        elapsed
+    });
+}
+
 /// The QuantCup 2011 feed through cetx and through lobster, each replay
 /// from an empty book.
 fn quantcup(c: &mut Criterion) {
@@ -275,21 +299,10 @@ fn quantcup(c: &mut Criterion) {
     let market = open_market(&quantcup::engine_config());
     let mut group = c.benchmark_group("quantcup");
     group.throughput(Throughput::Elements(commands.len() as u64));
-    let mut events = Vec::new();
     group.bench_function("cetx", |b| {
-        b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            for _ in 0..iters {
-                let mut engine = market.clone();
-                let start = Instant::now();
-                for (command, stamp) in &commands {
-                    apply(&mut engine, command, *stamp, &mut events);
-                }
-                elapsed += start.elapsed();
-                let today = engine.today(INSTRUMENT).expect("one instrument");
-                assert_eq!(today.volume_t, REFERENCE_TRADED_T, "cetx traded otherwise");
-            }
-            elapsed
+        replay_from(b, &market, &commands, |engine| {
+            let today = engine.today(INSTRUMENT).expect("one instrument");
+            assert_eq!(today.volume_t, REFERENCE_TRADED_T, "cetx traded otherwise");
         });
     });
     let orders: Vec<_> = commands
@@ -327,21 +340,10 @@ fn rest_1m(c: &mut Criterion) {
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     group.measurement_time(Duration::from_secs(10));
-    let mut events = Vec::new();
     group.bench_function("cetx", |b| {
-        b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            for _ in 0..iters {
-                let mut engine = market.clone();
-                let start = Instant::now();
-                for (command, stamp) in &commands {
-                    apply(&mut engine, command, *stamp, &mut events);
-                }
-                elapsed += start.elapsed();
-                let book = engine.book(INSTRUMENT).expect("one book");
-                assert_eq!(book.len(), REST_MANY, "an order did not rest");
-            }
-            elapsed
+        replay_from(b, &market, &commands, |engine| {
+            let book = engine.book(INSTRUMENT).expect("one book");
+            assert_eq!(book.len(), REST_MANY, "an order did not rest");
         });
     });
     let orders: Vec<_> = commands
