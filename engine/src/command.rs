@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{BrokerId, ParticipantType};
+use crate::auction::AuctionNotice;
 use crate::calendar::Calendar;
 use crate::instrument::{InstrumentId, InstrumentSpec};
 use crate::membership::{NewBroker, Status};
@@ -45,6 +46,26 @@ pub struct NewOrder {
     /// day. The engine does not look at it; it is journaled with the order
     /// so that the gateway can rebuild its reports to the broker from the
     /// journal alone.
+    pub client_order_id: u64,
+}
+
+/// A sealed bid in a one-way auction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBid {
+    /// Id of the bid, from the order ids: it must exceed every order or
+    /// bid id accepted before.
+    pub bid_id: OrderId,
+    /// The auction.
+    pub auction_id: u64,
+    /// The bidding account.
+    pub account: AccountId,
+    /// Price in ticks; cash is reserved at it.
+    pub price_ticks: i64,
+    /// Tonnes.
+    pub quantity_t: u64,
+    /// The broker's own id for the bid, unique per broker and trading day
+    /// with its orders; journaled for the broker's reports, like an
+    /// order's.
     pub client_order_id: u64,
 }
 
@@ -192,6 +213,40 @@ pub enum Command {
         /// Its new standing.
         status: Status,
     },
+    /// Announce a one-way auction (see [`crate::auction`]); the seller's
+    /// quantity is locked until the close.
+    AnnounceAuction(Box<AuctionNotice>),
+    /// Place a sealed bid in an open auction.
+    Bid(NewBid),
+    /// Withdraw a bid while the window is open.
+    CancelBid {
+        /// The auction.
+        auction_id: u64,
+        /// The bid.
+        bid_id: OrderId,
+        /// Who asked, when a broker did.
+        requester: Option<Requester>,
+    },
+    /// Change a bid's price or quantity while the window is open. Lowering
+    /// the quantity at the same price keeps its time priority; any other
+    /// change loses it.
+    AmendBid {
+        /// The auction.
+        auction_id: u64,
+        /// The bid.
+        bid_id: OrderId,
+        /// New price in ticks.
+        price_ticks: i64,
+        /// New quantity in tonnes.
+        quantity_t: u64,
+        /// Who asked, when a broker did.
+        requester: Option<Requester>,
+    },
+    /// Close an auction whose window has ended: allocate, settle, release.
+    CloseAuction {
+        /// The auction.
+        auction_id: u64,
+    },
 }
 
 /// A transfer into or out of an account, under a reference id.
@@ -241,6 +296,8 @@ impl Command {
         match self {
             Self::Submit(order) => Some(order.order_id),
             Self::Cancel { order_id, .. } | Self::Amend { order_id, .. } => Some(*order_id),
+            Self::Bid(bid) => Some(bid.bid_id),
+            Self::CancelBid { bid_id, .. } | Self::AmendBid { bid_id, .. } => Some(*bid_id),
             _ => None,
         }
     }
@@ -270,6 +327,11 @@ impl Command {
             Self::AddBroker(_) => CommandKind::AddBroker,
             Self::SetBrokerStatus { .. } => CommandKind::SetBrokerStatus,
             Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
+            Self::AnnounceAuction(_) => CommandKind::AnnounceAuction,
+            Self::Bid(_) => CommandKind::Bid,
+            Self::CancelBid { .. } => CommandKind::CancelBid,
+            Self::AmendBid { .. } => CommandKind::AmendBid,
+            Self::CloseAuction { .. } => CommandKind::CloseAuction,
         }
     }
 }
@@ -329,4 +391,15 @@ pub enum CommandKind {
     SetBrokerStatus = 21,
     /// [`Command::SetAccountStatus`].
     SetAccountStatus = 22,
+    /// [`Command::AnnounceAuction`]. (Tags 50 to 59 are one-way
+    /// auctions'.)
+    AnnounceAuction = 50,
+    /// [`Command::Bid`].
+    Bid = 51,
+    /// [`Command::CancelBid`].
+    CancelBid = 52,
+    /// [`Command::AmendBid`].
+    AmendBid = 53,
+    /// [`Command::CloseAuction`].
+    CloseAuction = 54,
 }

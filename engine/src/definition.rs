@@ -261,5 +261,7 @@ fn spec_differences(
         max_orders_per_account,
         max_orders_per_broker,
         max_price_levels,
+        auctions,
+        min_auction_t,
     );
 }

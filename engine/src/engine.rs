@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{Account, Accounts};
+use crate::auction::Auctions;
 use crate::book::Book;
 use crate::calendar::Calendar;
 use crate::command::{Command, Stamp};
@@ -63,6 +64,8 @@ pub struct Engine {
     pub(crate) references: std::collections::BTreeSet<String>,
     /// Brokers added by command; brokers and accounts not active.
     pub(crate) membership: Membership,
+    /// Open one-way auctions and the highest auction id announced.
+    pub(crate) auctions: Auctions,
 }
 
 impl Default for Engine {
@@ -80,6 +83,7 @@ impl Default for Engine {
             calendar: None,
             references: std::collections::BTreeSet::new(),
             membership: Membership::default(),
+            auctions: Auctions::default(),
         }
     }
 }
@@ -248,6 +252,19 @@ impl Engine {
                 events.push(Event::CalendarSet);
                 Ok(())
             }
+            Command::AnnounceAuction(ref notice) => self.announce_auction(notice, events),
+            Command::Bid(bid) => self.place_bid(&bid, stamp, events),
+            Command::CancelBid {
+                auction_id, bid_id, ..
+            } => self.cancel_bid(auction_id, bid_id, stamp, events),
+            Command::AmendBid {
+                auction_id,
+                bid_id,
+                price_ticks,
+                quantity_t,
+                ..
+            } => self.amend_bid(auction_id, bid_id, price_ticks, quantity_t, stamp, events),
+            Command::CloseAuction { auction_id } => self.close_auction(auction_id, stamp, events),
             Command::Submit(order) => self.submit(&order, stamp, events),
             Command::Cancel {
                 instrument,
@@ -345,6 +362,16 @@ impl Engine {
                     }
                     claimed_t[a * instruments + i][side as usize] += order.quantity_t;
                 }
+            }
+        }
+        for auction in self.auctions.open.values() {
+            let i = usize::from(auction.notice.instrument.0);
+            claimed_t[position(auction.notice.seller) * instruments + i][Side::Sell as usize] +=
+                auction.notice.quantity_t;
+            for bid in &auction.bids {
+                let a = position(bid.account);
+                claimed_fen[a] += crate::risk::value_fen(bid.price_ticks, bid.quantity_t);
+                claimed_t[a * instruments + i][Side::Buy as usize] += bid.quantity_t;
             }
         }
         for (a, account) in self.accounts.iter().enumerate() {

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{BrokerId, ParticipantType};
+use crate::auction::{AuctionNotice, Pricing};
 use crate::command::CommandKind;
 use crate::instrument::InstrumentId;
 use crate::membership::Status;
@@ -66,6 +67,115 @@ pub enum Event {
     /// An account was suspended, reinstated or closed. A suspension's
     /// cancellations follow it.
     AccountStatusChanged(AccountStatusChanged),
+    /// A one-way auction was announced; the seller's quantity is locked.
+    AuctionAnnounced(AuctionNotice),
+    /// A bid was placed in an auction; its cash is reserved.
+    BidAccepted(BidAccepted),
+    /// A bid, or what its auction did not fill, was withdrawn and its cash
+    /// released.
+    BidCancelled(BidCancelled),
+    /// A bid's price or quantity changed.
+    BidAmended(BidAmended),
+    /// A winning bid bought at an auction's close: a trade.
+    AuctionAllocation(AuctionAllocation),
+    /// An auction closed: its outcome, after its allocations and the
+    /// cancellations of what it did not fill.
+    AuctionClosed(AuctionClosed),
+}
+
+/// A bid was placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidAccepted {
+    /// The auction.
+    pub auction_id: u64,
+    /// The bid.
+    pub bid_id: OrderId,
+    /// The bidding account.
+    pub account: AccountId,
+    /// Price in ticks.
+    pub price_ticks: i64,
+    /// Tonnes.
+    pub quantity_t: u64,
+}
+
+/// A bid, or its unfilled part, left its auction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidCancelled {
+    /// The auction.
+    pub auction_id: u64,
+    /// The bid.
+    pub bid_id: OrderId,
+    /// The bidding account.
+    pub account: AccountId,
+    /// Tonnes withdrawn, whose cash is released.
+    pub cancelled_t: u64,
+    /// `Requested` (the bidder withdrew it) or `AuctionUnfilled` (the
+    /// close did not fill it).
+    pub cause: CancelCause,
+}
+
+/// A bid was changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidAmended {
+    /// The auction.
+    pub auction_id: u64,
+    /// The bid.
+    pub bid_id: OrderId,
+    /// The bidding account.
+    pub account: AccountId,
+    /// New price in ticks.
+    pub price_ticks: i64,
+    /// New quantity in tonnes.
+    pub quantity_t: u64,
+    /// Whether the bid kept its time priority.
+    pub priority_kept: bool,
+}
+
+/// A winning bid's fill: a trade between the bidder and the seller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuctionAllocation {
+    /// Engine-wide trade number, from the same counter as listing trades.
+    pub trade_id: u64,
+    /// Sequence number of the `CloseAuction` command.
+    pub seq: u64,
+    /// Its time, in nanoseconds since the Unix epoch.
+    pub time_ns: i64,
+    /// The auction.
+    pub auction_id: u64,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// The winning bid.
+    pub bid_id: OrderId,
+    /// The bidding account: the buyer.
+    pub buyer: AccountId,
+    /// The auction's seller.
+    pub seller: AccountId,
+    /// Price paid, in ticks: the clearing price (uniform) or the bid's own.
+    pub price_ticks: i64,
+    /// Tonnes bought.
+    pub quantity_t: u64,
+}
+
+/// An auction's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuctionClosed {
+    /// The auction.
+    pub auction_id: u64,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// The seller.
+    pub seller: AccountId,
+    /// Uniform price or pay-as-bid.
+    pub pricing: Pricing,
+    /// The lowest accepted bid's price, in ticks: under a uniform price,
+    /// what every winner paid. 0 when nothing sold.
+    pub clearing_ticks: i64,
+    /// Tonnes sold.
+    pub sold_t: u64,
+    /// Tonnes unsold, returned to the seller.
+    pub unsold_t: u64,
+    /// Value sold, in fen.
+    pub turnover_fen: i64,
 }
 
 /// A new order passed validation.
@@ -190,6 +300,8 @@ pub enum CancelCause {
     /// Its account, or the account's broker, was suspended. (Numbered
     /// apart from the causes above, with the membership commands.)
     Suspended = 20,
+    /// An auction bid, or its part, that the auction's close did not fill.
+    AuctionUnfilled = 23,
 }
 
 /// A resting order was changed.

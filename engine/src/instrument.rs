@@ -35,6 +35,10 @@ pub const MAX_ORDERS: u32 = 1 << 24;
 /// ladder for one instrument.
 pub const MAX_PRICE_LEVELS: u32 = 1 << 24;
 
+/// Smallest quantity a one-way auction offers when config sets no
+/// `min_auction_t`: 100,000 t (`shared/CEA_RULES.md` §2).
+pub const DEFAULT_MIN_AUCTION_T: u64 = 100_000;
+
 /// Dense index of an instrument in the engine's table (its position in the
 /// configured list).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,6 +123,16 @@ pub struct InstrumentSpec {
     /// sides. Default by kind: CEA 0, CCER 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opposite_side_gap_days: Option<u32>,
+    /// Whether the exchange may announce one-way auctions (单向竞价) of
+    /// this instrument. Default by kind: CEA yes; CCER no, as its auctions
+    /// are not open yet (`shared/CEA_RULES.md` §1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auctions: Option<bool>,
+    /// Smallest quantity a one-way auction may offer, in tonnes. Default
+    /// [`DEFAULT_MIN_AUCTION_T`] (the seller's order is at least 100,000 t,
+    /// §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_auction_t: Option<u64>,
 }
 
 impl InstrumentSpec {
@@ -144,6 +158,8 @@ impl InstrumentSpec {
             large_holder_bps: None,
             t_plus_one: None,
             opposite_side_gap_days: None,
+            auctions: None,
+            min_auction_t: None,
         }
     }
 
@@ -197,6 +213,12 @@ impl InstrumentSpec {
                 .unwrap_or(if cea { 0 } else { 5 }),
             max_orders_per_account: share(self.max_orders_per_account, 64)?,
             max_orders_per_broker: share(self.max_orders_per_broker, 8)?,
+            auctions: self.auctions.unwrap_or(cea),
+            min_auction_t: match self.min_auction_t {
+                Some(0) => return Err(SpecError::AuctionSize),
+                Some(t) => t,
+                None => DEFAULT_MIN_AUCTION_T,
+            },
         })
     }
 
@@ -297,6 +319,9 @@ pub enum SpecError {
     /// A per-account or per-broker limit on resting orders is zero.
     #[error("max_orders_per_account and max_orders_per_broker must be at least 1")]
     MemberLimit,
+    /// The smallest auction quantity is zero.
+    #[error("min_auction_t must be at least 1 t")]
+    AuctionSize,
     /// Two instruments share one symbol.
     #[error("symbol {0} is configured twice")]
     DuplicateSymbol(String),
@@ -463,6 +488,10 @@ pub struct Policy {
     pub max_orders_per_account: u32,
     /// Most orders one broker's accounts may have resting in the book.
     pub max_orders_per_broker: u32,
+    /// Whether one-way auctions of the instrument may be announced.
+    pub auctions: bool,
+    /// Smallest quantity an auction may offer, in tonnes.
+    pub min_auction_t: u64,
 }
 
 impl Policy {

@@ -21,6 +21,8 @@
 //! - `matching` (private): price-time matching of an incoming order against
 //!   a book.
 //! - [`account`]: accounts, participant types, cash and holdings.
+//! - [`auction`]: one-way auctions (单向竞价): announcement, sealed bids,
+//!   the close's allocation and settlement.
 //! - [`membership`]: brokers onboarded by command, and the standing
 //!   (active, suspended, closed) of brokers and accounts.
 //! - [`phase`]: trading phases; [`calendar`]: the pure schedule that turns a
@@ -58,6 +60,7 @@
 
 pub mod account;
 mod admin;
+pub mod auction;
 pub mod book;
 pub mod calendar;
 pub mod command;
@@ -81,20 +84,25 @@ pub mod state;
 mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
+pub use auction::{AuctionBid, AuctionNotice, Auctions, OpenAuction, Pricing};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
-pub use command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Stamp, Transfer};
+pub use command::{
+    Asset, Command, CommandKind, Direction, NewBid, NewOrder, Requester, Stamp, Transfer,
+};
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
-    Accepted, AccountOpened, AccountStatusChanged, Amended, BrokerAdded, BrokerStatusChanged,
+    Accepted, AccountOpened, AccountStatusChanged, Amended, AuctionAllocation, AuctionClosed,
+    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged,
     CancelCause, Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder,
     PhaseChanged, ReferencePriceSet, Rejected, Trade,
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
-    PriceError, PriceRules, SpecError, DEFAULT_MAX_PRICE_LEVELS, MAX_ORDERS, MAX_PRICE_LEVELS,
+    PriceError, PriceRules, SpecError, DEFAULT_MAX_PRICE_LEVELS, DEFAULT_MIN_AUCTION_T, MAX_ORDERS,
+    MAX_PRICE_LEVELS,
 };
 pub use journal::{JournalBatch, JournalEntry, JournalError, JournalReader, JournalWriter};
 pub use membership::{Credential, Membership, NewBroker, Status};

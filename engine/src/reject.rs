@@ -62,6 +62,32 @@ pub enum RejectReason {
     /// A new broker's name is empty or longer than 64 bytes, or its
     /// credential has no hashing rounds.
     InvalidBroker = 119,
+    /// One-way auctions of this instrument are not open (CCER by default:
+    /// `auctions` in its config).
+    AuctionsNotOpen = 140,
+    /// An auction's quantity is below the instrument's `min_auction_t`
+    /// (100,000 t by default).
+    AuctionTooSmall = 141,
+    /// An auction's floor is below today's band (the previous close less
+    /// 10%), its ceiling above it (the previous close plus 10%), its floor
+    /// above its ceiling, or its window does not end after it starts.
+    InvalidAuctionTerms = 142,
+    /// A bid's price is outside its auction's floor and ceiling.
+    BidOutsideAuctionRange = 143,
+    /// No open auction has this id (never announced, or closed).
+    UnknownAuction = 144,
+    /// The auction id is not above every auction id announced before.
+    DuplicateAuctionId = 145,
+    /// As many auctions are open as the engine holds (64), or the auction
+    /// holds as many bids as it may (4,096).
+    AuctionFull = 146,
+    /// A bid, a bid's cancel or amend outside its auction's window: before
+    /// it starts, or at or after its end.
+    AuctionNotBidding = 147,
+    /// An auction may close only once its window has ended.
+    AuctionStillOpen = 148,
+    /// The seller may not bid in its own auction.
+    SellerCannotBid = 149,
     /// The account does not exist.
     UnknownAccount = 201,
     /// Not enough unreserved cash for the order's full value (or the
@@ -162,7 +188,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 54] = [
+    pub const ALL: [Self; 64] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -182,6 +208,16 @@ impl RejectReason {
         Self::BrokerHasOpenAccounts,
         Self::InvalidStatusChange,
         Self::InvalidBroker,
+        Self::AuctionsNotOpen,
+        Self::AuctionTooSmall,
+        Self::InvalidAuctionTerms,
+        Self::BidOutsideAuctionRange,
+        Self::UnknownAuction,
+        Self::DuplicateAuctionId,
+        Self::AuctionFull,
+        Self::AuctionNotBidding,
+        Self::AuctionStillOpen,
+        Self::SellerCannotBid,
         Self::UnknownAccount,
         Self::InsufficientCash,
         Self::InsufficientHoldings,
@@ -239,7 +275,7 @@ mod tests {
             pinned,
             [
                 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116,
-                117, 118, 119, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 301, 302,
+                117, 118, 119, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 301, 302,
                 303, 304, 305, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413,
                 414, 415, 416, 417, 418, 420
             ]

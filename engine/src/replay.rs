@@ -22,6 +22,7 @@
 //! report as corruption of the entry.
 
 mod admin;
+mod auction;
 mod membership;
 use crate::account::Account;
 use crate::command::{Command, Stamp};
@@ -118,6 +119,12 @@ impl Engine {
                 | Event::AccountStatusChanged(_) => {
                     self.replay_membership(command, event).map_err(fail)?;
                 }
+                Event::AuctionAnnounced(_)
+                | Event::BidAccepted(_)
+                | Event::BidAmended(_)
+                | Event::BidCancelled(_)
+                | Event::AuctionAllocation(_)
+                | Event::AuctionClosed(_) => self.replay_auction(stamp, event).map_err(fail)?,
                 other => self.replay_admin(other).map_err(fail)?,
             }
         }
@@ -402,7 +409,7 @@ impl Engine {
 /// Whether `account` has the free cash (a buy) or the free allowances (a
 /// sell) that `claim` reserves, as the live engine checked before it
 /// accepted the order.
-fn check_funded(account: &Account, claim: &Claim) -> Result<(), String> {
+pub(super) fn check_funded(account: &Account, claim: &Claim) -> Result<(), String> {
     let funded = match claim.side {
         Side::Buy => {
             risk::value_fen(claim.price_ticks, claim.quantity_t) <= account.available_fen()

@@ -385,6 +385,15 @@ impl<'a> Cursor<'a> {
             4 => Some(CancelCause::SelfTrade),
             5 => Some(CancelCause::Expired),
             20 => Some(CancelCause::Suspended),
+            23 => Some(CancelCause::AuctionUnfilled),
+            _ => None,
+        })
+    }
+    #[inline]
+    pub(crate) fn pricing(&mut self) -> Result<crate::auction::Pricing, DecodeError> {
+        self.tag("Pricing", |t| match t {
+            0 => Some(crate::auction::Pricing::Uniform),
+            1 => Some(crate::auction::Pricing::PayAsBid),
             _ => None,
         })
     }
@@ -421,6 +430,11 @@ pub(super) const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         20 => CommandKind::AddBroker,
         21 => CommandKind::SetBrokerStatus,
         22 => CommandKind::SetAccountStatus,
+        50 => CommandKind::AnnounceAuction,
+        51 => CommandKind::Bid,
+        52 => CommandKind::CancelBid,
+        53 => CommandKind::AmendBid,
+        54 => CommandKind::CloseAuction,
         _ => return None,
     })
 }

@@ -7,12 +7,16 @@
 //! ([`CANCEL_BY`], [`AMEND_BY`]), its requester after its fields, so that
 //! one without (tags 1 and 2) keeps its bytes.
 
-use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Transfer};
+use crate::auction::AuctionNotice;
+use crate::command::{
+    Asset, Command, CommandKind, Direction, NewBid, NewOrder, Requester, Transfer,
+};
 use crate::membership::{Credential, NewBroker};
 
 use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};
 use super::codec_market::{
-    encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str,
+    encode_calendar, encode_spec, encode_spec_auctions, has_auction_fields, put_str,
+    read_calendar, read_command_spec, read_str,
 };
 
 /// The tag of a [`Command::Cancel`] that names its requester.
@@ -34,13 +38,13 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     };
     out.put_u8(tag);
     match *command {
-        Command::ListInstrument(ref spec) => encode_spec(spec, out),
+        Command::ListInstrument(ref spec) => put_command_spec(out, spec),
         Command::ReviseInstrument {
             instrument,
             ref spec,
         } => {
             out.put_u16(instrument.0);
-            encode_spec(spec, out);
+            put_command_spec(out, spec);
         }
         Command::SetCalendar(ref calendar) => encode_calendar(calendar, out),
         Command::Transfer(ref transfer) => {
@@ -65,6 +69,38 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u32(account.0);
             out.put_u8(status as u8);
         }
+        Command::AnnounceAuction(ref notice) => put_notice(out, notice),
+        Command::Bid(bid) => {
+            out.put_u64(bid.bid_id.0);
+            out.put_u64(bid.auction_id);
+            out.put_u32(bid.account.0);
+            out.put_i64(bid.price_ticks);
+            out.put_u64(bid.quantity_t);
+            out.put_u64(bid.client_order_id);
+        }
+        Command::CancelBid {
+            auction_id,
+            bid_id,
+            requester,
+        } => {
+            out.put_u64(auction_id);
+            out.put_u64(bid_id.0);
+            put_optional_requester(out, requester);
+        }
+        Command::AmendBid {
+            auction_id,
+            bid_id,
+            price_ticks,
+            quantity_t,
+            requester,
+        } => {
+            out.put_u64(auction_id);
+            out.put_u64(bid_id.0);
+            out.put_i64(price_ticks);
+            out.put_u64(quantity_t);
+            put_optional_requester(out, requester);
+        }
+        Command::CloseAuction { auction_id } => out.put_u64(auction_id),
         Command::Submit(order) => {
             out.put_u64(order.order_id.0);
             out.put_u32(order.account.0);
@@ -149,6 +185,62 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_i64(price_ticks);
         }
     }
+}
+
+/// A spec that ends its command, with its auction fields when it sets
+/// one.
+fn put_command_spec(out: &mut Vec<u8>, spec: &crate::instrument::InstrumentSpec) {
+    encode_spec(spec, out);
+    if has_auction_fields(spec) {
+        encode_spec_auctions(spec, out);
+    }
+}
+
+/// An auction's announcement (in `AnnounceAuction`, the event
+/// `AuctionAnnounced` and snapshots).
+pub(crate) fn put_notice(out: &mut Vec<u8>, notice: &AuctionNotice) {
+    out.put_u64(notice.auction_id);
+    out.put_u16(notice.instrument.0);
+    out.put_u32(notice.seller.0);
+    out.put_u64(notice.quantity_t);
+    out.put_i64(notice.floor_ticks);
+    out.put_i64(notice.ceiling_ticks);
+    out.put_i64(notice.start_ns);
+    out.put_i64(notice.end_ns);
+    out.put_u8(notice.pricing as u8);
+}
+
+pub(crate) fn read_notice(c: &mut Cursor<'_>) -> Result<AuctionNotice, DecodeError> {
+    Ok(AuctionNotice {
+        auction_id: c.u64("AuctionNotice.auction_id")?,
+        instrument: c.instrument("AuctionNotice.instrument")?,
+        seller: c.account("AuctionNotice.seller")?,
+        quantity_t: c.u64("AuctionNotice.quantity_t")?,
+        floor_ticks: c.i64("AuctionNotice.floor_ticks")?,
+        ceiling_ticks: c.i64("AuctionNotice.ceiling_ticks")?,
+        start_ns: c.i64("AuctionNotice.start_ns")?,
+        end_ns: c.i64("AuctionNotice.end_ns")?,
+        pricing: c.pricing()?,
+    })
+}
+
+/// A requester that may be absent: a `u8` 0, or 1 and the requester.
+fn put_optional_requester(out: &mut Vec<u8>, requester: Option<Requester>) {
+    match requester {
+        None => out.put_u8(0),
+        Some(_) => {
+            out.put_u8(1);
+            put_requester(out, requester);
+        }
+    }
+}
+
+fn read_optional_requester(
+    c: &mut Cursor<'_>,
+    what: &'static str,
+) -> Result<Option<Requester>, DecodeError> {
+    let named = c.present(what)?;
+    read_requester(c, named)
 }
 
 fn put_requester(out: &mut Vec<u8>, requester: Option<Requester>) {
@@ -251,10 +343,10 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             instrument: c.instrument("SetReferencePrice.instrument")?,
             price_ticks: c.i64("SetReferencePrice.price_ticks")?,
         },
-        CommandKind::ListInstrument => Command::ListInstrument(Box::new(read_spec(c)?)),
+        CommandKind::ListInstrument => Command::ListInstrument(Box::new(read_command_spec(c)?)),
         CommandKind::ReviseInstrument => Command::ReviseInstrument {
             instrument: c.instrument("ReviseInstrument.instrument")?,
-            spec: Box::new(read_spec(c)?),
+            spec: Box::new(read_command_spec(c)?),
         },
         CommandKind::SetCalendar => Command::SetCalendar(Box::new(read_calendar(c)?)),
         CommandKind::Transfer => Command::Transfer(Box::new(Transfer {
@@ -279,6 +371,30 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
         CommandKind::SetAccountStatus => Command::SetAccountStatus {
             account: c.account("SetAccountStatus.account")?,
             status: c.status()?,
+        },
+        CommandKind::AnnounceAuction => Command::AnnounceAuction(Box::new(read_notice(c)?)),
+        CommandKind::Bid => Command::Bid(NewBid {
+            bid_id: c.order_id("Bid.bid_id")?,
+            auction_id: c.u64("Bid.auction_id")?,
+            account: c.account("Bid.account")?,
+            price_ticks: c.i64("Bid.price_ticks")?,
+            quantity_t: c.u64("Bid.quantity_t")?,
+            client_order_id: c.u64("Bid.client_order_id")?,
+        }),
+        CommandKind::CancelBid => Command::CancelBid {
+            auction_id: c.u64("CancelBid.auction_id")?,
+            bid_id: c.order_id("CancelBid.bid_id")?,
+            requester: read_optional_requester(c, "CancelBid.requester")?,
+        },
+        CommandKind::AmendBid => Command::AmendBid {
+            auction_id: c.u64("AmendBid.auction_id")?,
+            bid_id: c.order_id("AmendBid.bid_id")?,
+            price_ticks: c.i64("AmendBid.price_ticks")?,
+            quantity_t: c.u64("AmendBid.quantity_t")?,
+            requester: read_optional_requester(c, "AmendBid.requester")?,
+        },
+        CommandKind::CloseAuction => Command::CloseAuction {
+            auction_id: c.u64("CloseAuction.auction_id")?,
         },
     })
 }

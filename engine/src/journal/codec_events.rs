@@ -6,12 +6,14 @@
 //! one leaves a gap.
 
 use crate::event::{
-    Accepted, AccountOpened, AccountStatusChanged, Amended, BrokerAdded, BrokerStatusChanged,
+    Accepted, AccountOpened, AccountStatusChanged, Amended, AuctionAllocation, AuctionClosed,
+    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged,
     Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged,
     ReferencePriceSet, Rejected, Trade,
 };
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_commands::{put_notice, read_notice};
 
 /// Stable tags of the event variants.
 mod tag {
@@ -37,6 +39,13 @@ mod tag {
     pub const BROKER_ADDED: u8 = 20;
     pub const BROKER_STATUS_CHANGED: u8 = 21;
     pub const ACCOUNT_STATUS_CHANGED: u8 = 22;
+    // 50 to 59: one-way auctions.
+    pub const AUCTION_ANNOUNCED: u8 = 50;
+    pub const BID_ACCEPTED: u8 = 51;
+    pub const BID_CANCELLED: u8 = 52;
+    pub const BID_AMENDED: u8 = 53;
+    pub const AUCTION_ALLOCATION: u8 = 54;
+    pub const AUCTION_CLOSED: u8 = 55;
 }
 
 /// The fewest bytes any encoded event takes (`CalendarSet`: its tag).
@@ -182,6 +191,67 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u32(e.account.0);
             out.put_u8(e.status as u8);
         }
+        _ => encode_auction_event(event, out),
+    }
+}
+
+/// The events of one-way auctions (tags 50 to 59).
+fn encode_auction_event(event: &Event, out: &mut Vec<u8>) {
+    match event {
+        Event::AuctionAnnounced(notice) => {
+            out.put_u8(tag::AUCTION_ANNOUNCED);
+            put_notice(out, notice);
+        }
+        Event::BidAccepted(e) => {
+            out.put_u8(tag::BID_ACCEPTED);
+            out.put_u64(e.auction_id);
+            out.put_u64(e.bid_id.0);
+            out.put_u32(e.account.0);
+            out.put_i64(e.price_ticks);
+            out.put_u64(e.quantity_t);
+        }
+        Event::BidCancelled(e) => {
+            out.put_u8(tag::BID_CANCELLED);
+            out.put_u64(e.auction_id);
+            out.put_u64(e.bid_id.0);
+            out.put_u32(e.account.0);
+            out.put_u64(e.cancelled_t);
+            out.put_u8(e.cause as u8);
+        }
+        Event::BidAmended(e) => {
+            out.put_u8(tag::BID_AMENDED);
+            out.put_u64(e.auction_id);
+            out.put_u64(e.bid_id.0);
+            out.put_u32(e.account.0);
+            out.put_i64(e.price_ticks);
+            out.put_u64(e.quantity_t);
+            out.put_bool(e.priority_kept);
+        }
+        Event::AuctionAllocation(e) => {
+            out.put_u8(tag::AUCTION_ALLOCATION);
+            out.put_u64(e.trade_id);
+            out.put_u64(e.seq);
+            out.put_i64(e.time_ns);
+            out.put_u64(e.auction_id);
+            out.put_u16(e.instrument.0);
+            out.put_u64(e.bid_id.0);
+            out.put_u32(e.buyer.0);
+            out.put_u32(e.seller.0);
+            out.put_i64(e.price_ticks);
+            out.put_u64(e.quantity_t);
+        }
+        Event::AuctionClosed(e) => {
+            out.put_u8(tag::AUCTION_CLOSED);
+            out.put_u64(e.auction_id);
+            out.put_u16(e.instrument.0);
+            out.put_u32(e.seller.0);
+            out.put_u8(e.pricing as u8);
+            out.put_i64(e.clearing_ticks);
+            out.put_u64(e.sold_t);
+            out.put_u64(e.unsold_t);
+            out.put_i64(e.turnover_fen);
+        }
+        _ => unreachable!("encode_event encodes every other event"),
     }
 }
 
@@ -298,6 +368,51 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
         tag::ACCOUNT_STATUS_CHANGED => Event::AccountStatusChanged(AccountStatusChanged {
             account: c.account("AccountStatusChanged.account")?,
             status: c.status()?,
+        }),
+        tag::AUCTION_ANNOUNCED => Event::AuctionAnnounced(read_notice(c)?),
+        tag::BID_ACCEPTED => Event::BidAccepted(BidAccepted {
+            auction_id: c.u64("BidAccepted.auction_id")?,
+            bid_id: c.order_id("BidAccepted.bid_id")?,
+            account: c.account("BidAccepted.account")?,
+            price_ticks: c.i64("BidAccepted.price_ticks")?,
+            quantity_t: c.u64("BidAccepted.quantity_t")?,
+        }),
+        tag::BID_CANCELLED => Event::BidCancelled(BidCancelled {
+            auction_id: c.u64("BidCancelled.auction_id")?,
+            bid_id: c.order_id("BidCancelled.bid_id")?,
+            account: c.account("BidCancelled.account")?,
+            cancelled_t: c.u64("BidCancelled.cancelled_t")?,
+            cause: c.cancel_cause()?,
+        }),
+        tag::BID_AMENDED => Event::BidAmended(BidAmended {
+            auction_id: c.u64("BidAmended.auction_id")?,
+            bid_id: c.order_id("BidAmended.bid_id")?,
+            account: c.account("BidAmended.account")?,
+            price_ticks: c.i64("BidAmended.price_ticks")?,
+            quantity_t: c.u64("BidAmended.quantity_t")?,
+            priority_kept: c.bool("BidAmended.priority_kept")?,
+        }),
+        tag::AUCTION_ALLOCATION => Event::AuctionAllocation(AuctionAllocation {
+            trade_id: c.u64("AuctionAllocation.trade_id")?,
+            seq: c.u64("AuctionAllocation.seq")?,
+            time_ns: c.i64("AuctionAllocation.time_ns")?,
+            auction_id: c.u64("AuctionAllocation.auction_id")?,
+            instrument: c.instrument("AuctionAllocation.instrument")?,
+            bid_id: c.order_id("AuctionAllocation.bid_id")?,
+            buyer: c.account("AuctionAllocation.buyer")?,
+            seller: c.account("AuctionAllocation.seller")?,
+            price_ticks: c.i64("AuctionAllocation.price_ticks")?,
+            quantity_t: c.u64("AuctionAllocation.quantity_t")?,
+        }),
+        tag::AUCTION_CLOSED => Event::AuctionClosed(AuctionClosed {
+            auction_id: c.u64("AuctionClosed.auction_id")?,
+            instrument: c.instrument("AuctionClosed.instrument")?,
+            seller: c.account("AuctionClosed.seller")?,
+            pricing: c.pricing()?,
+            clearing_ticks: c.i64("AuctionClosed.clearing_ticks")?,
+            sold_t: c.u64("AuctionClosed.sold_t")?,
+            unsold_t: c.u64("AuctionClosed.unsold_t")?,
+            turnover_fen: c.i64("AuctionClosed.turnover_fen")?,
         }),
         other => {
             return Err(DecodeError::UnknownTag {

@@ -62,6 +62,39 @@ pub(crate) fn encode_spec(spec: &InstrumentSpec, out: &mut Vec<u8>) {
     put_option(out, spec.max_price_levels, Put::put_u32);
 }
 
+/// Whether a spec sets one of the auction fields, which follow its other
+/// fields only then (so that a spec without them keeps its bytes).
+pub(crate) const fn has_auction_fields(spec: &InstrumentSpec) -> bool {
+    spec.auctions.is_some() || spec.min_auction_t.is_some()
+}
+
+/// Appends a spec's auction fields: `auctions` and `min_auction_t`, each
+/// an option.
+pub(crate) fn encode_spec_auctions(spec: &InstrumentSpec, out: &mut Vec<u8>) {
+    put_option(out, spec.auctions, Put::put_bool);
+    put_option(out, spec.min_auction_t, Put::put_u64);
+}
+
+/// Reads a spec's auction fields into it.
+pub(crate) fn read_spec_auctions(
+    c: &mut Cursor<'_>,
+    spec: &mut InstrumentSpec,
+) -> Result<(), DecodeError> {
+    spec.auctions = read_option(c, "InstrumentSpec.auctions", Cursor::bool)?;
+    spec.min_auction_t = read_option(c, "InstrumentSpec.min_auction_t", Cursor::u64)?;
+    Ok(())
+}
+
+/// Reads a spec that ends its command: its auction fields follow when
+/// bytes are left.
+pub(crate) fn read_command_spec(c: &mut Cursor<'_>) -> Result<InstrumentSpec, DecodeError> {
+    let mut spec = read_spec(c)?;
+    if c.remaining() > 0 {
+        read_spec_auctions(c, &mut spec)?;
+    }
+    Ok(spec)
+}
+
 pub(crate) fn read_spec(c: &mut Cursor<'_>) -> Result<InstrumentSpec, DecodeError> {
     let symbol = read_str(c, "InstrumentSpec.symbol")?;
     let kind = match c.tag("InstrumentKind", |t| (t <= 1).then_some(t))? {
@@ -115,6 +148,8 @@ pub(crate) fn read_spec(c: &mut Cursor<'_>) -> Result<InstrumentSpec, DecodeErro
         max_orders_per_account,
         max_orders_per_broker,
         max_price_levels,
+        auctions: None,
+        min_auction_t: None,
     })
 }
 

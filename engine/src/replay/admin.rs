@@ -81,7 +81,13 @@ impl Engine {
             | Event::CalendarSet
             | Event::BrokerAdded(_)
             | Event::BrokerStatusChanged(_)
-            | Event::AccountStatusChanged(_) => {
+            | Event::AccountStatusChanged(_)
+            | Event::AuctionAnnounced(_)
+            | Event::BidAccepted(_)
+            | Event::BidAmended(_)
+            | Event::BidCancelled(_)
+            | Event::AuctionAllocation(_)
+            | Event::AuctionClosed(_) => {
                 unreachable!(
                     "order, definition and membership events are replayed by Engine::replay"
                 )
