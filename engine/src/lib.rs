@@ -95,9 +95,9 @@ pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, AccountStatusChanged, Amended, AuctionAllocation, AuctionClosed,
-    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged,
-    CancelCause, Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder,
-    PhaseChanged, ReferencePriceSet, Rejected, Trade,
+    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged, CancelCause,
+    Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged,
+    ReferencePriceSet, Rejected, Trade,
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,

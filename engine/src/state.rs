@@ -8,6 +8,7 @@
 //! capacity), so two engines that behave the same compare equal.
 
 use crate::account::Account;
+use crate::auction::{Auctions, MAX_BIDS_PER_AUCTION, MAX_OPEN_AUCTIONS};
 use crate::book::RestingOrder;
 use crate::calendar::Calendar;
 use crate::day_stats::DayStats;
@@ -38,6 +39,9 @@ pub struct EngineState {
     pub references: Vec<String>,
     /// Brokers added by command; brokers and accounts not active.
     pub membership: Membership,
+    /// Open one-way auctions with their bids, and the highest auction id
+    /// announced.
+    pub auctions: Auctions,
 }
 
 /// One instrument's state.
@@ -81,6 +85,9 @@ pub enum StateError {
     /// exception, or an added broker listed under another id.
     #[error("membership: {0}")]
     Membership(&'static str),
+    /// An open auction or one of its bids cannot be as given.
+    #[error("auctions: {0}")]
+    Auctions(&'static str),
     /// A resting order cannot rest as given.
     #[error("instrument {instrument}: order {order} cannot rest: {why}")]
     Order {
@@ -113,6 +120,42 @@ fn check_membership(membership: &Membership, engine: &Engine) -> Result<Membersh
     Ok(m.clone())
 }
 
+/// The auctions of a state, if each names a listed instrument, open
+/// accounts and bid ids already accepted, within the engine's limits.
+fn check_auctions(auctions: &Auctions, engine: &Engine) -> Result<Auctions, StateError> {
+    let bad = |why| Err(StateError::Auctions(why));
+    if auctions.open.len() > MAX_OPEN_AUCTIONS {
+        return bad("more open auctions than the engine holds");
+    }
+    for (id, auction) in &auctions.open {
+        let n = &auction.notice;
+        if *id != n.auction_id || Some(*id) > auctions.last_auction_id {
+            return bad("an auction under another id, or above the last announced");
+        }
+        if usize::from(n.instrument.0) >= engine.books.len()
+            || engine.accounts.get(n.seller).is_none()
+            || n.quantity_t == 0
+            || n.floor_ticks > n.ceiling_ticks
+        {
+            return bad("an auction of an unknown instrument or account, or with impossible terms");
+        }
+        if auction.bids.len() > MAX_BIDS_PER_AUCTION {
+            return bad("an auction holds more bids than it may");
+        }
+        for bid in &auction.bids {
+            let sound = engine.accounts.get(bid.account).is_some()
+                && bid.account != n.seller
+                && bid.quantity_t > 0
+                && (n.floor_ticks..=n.ceiling_ticks).contains(&bid.price_ticks)
+                && Some(bid.bid_id) <= engine.last_order_id;
+            if !sound {
+                return bad("a bid of an unknown account or the seller, outside its range, or never accepted");
+            }
+        }
+    }
+    Ok(auctions.clone())
+}
+
 impl Engine {
     /// The engine's state as plain data.
     #[must_use]
@@ -139,6 +182,7 @@ impl Engine {
             accounts: self.accounts.iter().cloned().collect(),
             references: self.references.iter().cloned().collect(),
             membership: self.membership.clone(),
+            auctions: self.auctions.clone(),
         }
     }
 
@@ -208,6 +252,7 @@ impl Engine {
         engine.closed_date = state.closed_date;
         engine.last_order_id = state.last_order_id;
         engine.next_trade_id = state.next_trade_id;
+        engine.auctions = check_auctions(&state.auctions, &engine)?;
         engine.check_claims()?;
         Ok(engine)
     }
@@ -237,6 +282,17 @@ impl Engine {
                     claimed_fen[a] += i128::from(order.price_ticks) * i128::from(order.quantity_t);
                 }
                 claimed_t[a * instruments + i][order.side as usize] += u128::from(order.quantity_t);
+            }
+        }
+        for auction in self.auctions.open.values() {
+            let i = usize::from(auction.notice.instrument.0);
+            let at = |id| self.accounts.locate(id).map_or(0, |at| at as usize);
+            claimed_t[at(auction.notice.seller) * instruments + i][Side::Sell as usize] +=
+                u128::from(auction.notice.quantity_t);
+            for bid in &auction.bids {
+                let a = at(bid.account);
+                claimed_fen[a] += i128::from(bid.price_ticks) * i128::from(bid.quantity_t);
+                claimed_t[a * instruments + i][Side::Buy as usize] += u128::from(bid.quantity_t);
             }
         }
         for (a, account) in self.accounts.iter().enumerate() {

@@ -15,8 +15,8 @@ use crate::membership::{Credential, NewBroker};
 
 use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};
 use super::codec_market::{
-    encode_calendar, encode_spec, encode_spec_auctions, has_auction_fields, put_str,
-    read_calendar, read_command_spec, read_str,
+    encode_calendar, encode_spec, encode_spec_auctions, has_auction_fields, put_str, read_calendar,
+    read_command_spec, read_str,
 };
 
 /// The tag of a [`Command::Cancel`] that names its requester.

@@ -7,9 +7,9 @@
 
 use crate::event::{
     Accepted, AccountOpened, AccountStatusChanged, Amended, AuctionAllocation, AuctionClosed,
-    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged,
-    Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged,
-    ReferencePriceSet, Rejected, Trade,
+    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged, Cancelled, CashMoved,
+    DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
+    Rejected, Trade,
 };
 
 use super::codec::{Cursor, DecodeError, Put};

@@ -6,15 +6,17 @@
 //! snapshot file should record that version next to it.
 
 use crate::account::{Account, Holding};
+use crate::auction::{AuctionBid, Auctions, OpenAuction};
 use crate::book::RestingOrder;
 use crate::day_stats::DayStats;
 use crate::membership::Membership;
 use crate::state::{EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
-use super::codec_commands::{put_new_broker, read_new_broker};
+use super::codec_commands::{put_new_broker, put_notice, read_new_broker, read_notice};
 use super::codec_market::{
-    encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str, MIN_SPEC_BYTES,
+    encode_calendar, encode_spec, encode_spec_auctions, put_str, read_calendar, read_spec,
+    read_spec_auctions, read_str, MIN_SPEC_BYTES,
 };
 
 /// Encoded size of a [`RestingOrder`].
@@ -82,6 +84,79 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
     }
     encode_membership(&state.membership, out);
     put_option_u32(out, state.closed_date);
+    encode_auctions(state, out);
+}
+
+/// Encoded size of an [`AuctionBid`].
+const AUCTION_BID_BYTES: usize = 8 + 4 + 8 + 8 + 8;
+/// Encoded size of an [`crate::AuctionNotice`].
+const NOTICE_BYTES: usize = 8 + 2 + 4 + 8 + 8 + 8 + 8 + 8 + 1;
+
+/// Snapshot version 4's auctions section: each instrument's auction
+/// fields (the spec above leaves them out), the highest auction id
+/// announced, then each open auction's notice and bids.
+fn encode_auctions(state: &EngineState, out: &mut Vec<u8>) {
+    out.put_count(state.instruments.len());
+    for instrument in &state.instruments {
+        encode_spec_auctions(&instrument.spec, out);
+    }
+    put_option_u64(out, state.auctions.last_auction_id);
+    out.put_count(state.auctions.open.len());
+    for auction in state.auctions.open.values() {
+        put_notice(out, &auction.notice);
+        out.put_count(auction.bids.len());
+        for bid in &auction.bids {
+            out.put_u64(bid.bid_id.0);
+            out.put_u32(bid.account.0);
+            out.put_i64(bid.price_ticks);
+            out.put_u64(bid.quantity_t);
+            out.put_u64(bid.priority_seq);
+        }
+    }
+}
+
+fn read_auctions(
+    c: &mut Cursor<'_>,
+    instruments: &mut [InstrumentState],
+) -> Result<Auctions, DecodeError> {
+    let count = c.count("Auctions.instruments", 2)?;
+    if count != instruments.len() {
+        return Err(DecodeError::InvalidValue {
+            what: "Auctions.instruments",
+            value: count as u64,
+            offset: c.pos(),
+        });
+    }
+    for instrument in instruments.iter_mut() {
+        read_spec_auctions(c, &mut instrument.spec)?;
+    }
+    let mut auctions = Auctions {
+        last_auction_id: if c.present("Auctions.last_auction_id")? {
+            Some(c.u64("Auctions.last_auction_id")?)
+        } else {
+            None
+        },
+        ..Auctions::default()
+    };
+    let count = c.count("Auctions.open", NOTICE_BYTES + 4)?;
+    for _ in 0..count {
+        let notice = read_notice(c)?;
+        let bids_count = c.count("OpenAuction.bids", AUCTION_BID_BYTES)?;
+        let mut bids = Vec::with_capacity(bids_count);
+        for _ in 0..bids_count {
+            bids.push(AuctionBid {
+                bid_id: c.order_id("AuctionBid.bid_id")?,
+                account: c.account("AuctionBid.account")?,
+                price_ticks: c.i64("AuctionBid.price_ticks")?,
+                quantity_t: c.u64("AuctionBid.quantity_t")?,
+                priority_seq: c.u64("AuctionBid.priority_seq")?,
+            });
+        }
+        auctions
+            .open
+            .insert(notice.auction_id, OpenAuction { notice, bids });
+    }
+    Ok(auctions)
 }
 
 /// Snapshot version 3's last part: the brokers added by command, then
@@ -131,12 +206,12 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
 /// encoding only: whether the state fits a config is
 /// [`crate::Engine::from_state`]'s question.
 pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
-    decode_state_of(bytes, 3)
+    decode_state_of(bytes, 4)
 }
 
 /// Decodes an engine state written by snapshot version `version`: 2 ends
 /// at the references (its membership is empty, its closed date none), 3
-/// adds the membership and the closed date.
+/// adds the membership and the closed date, 4 the auctions.
 ///
 /// # Errors
 /// As [`decode_state`].
@@ -180,6 +255,11 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
     } else {
         (Membership::default(), None)
     };
+    let auctions = if version >= 4 {
+        read_auctions(&mut c, &mut instruments)?
+    } else {
+        Auctions::default()
+    };
     c.finish("EngineState")?;
     Ok(EngineState {
         trading_day,
@@ -191,6 +271,7 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
         accounts,
         references,
         membership,
+        auctions,
     })
 }
 

@@ -55,7 +55,7 @@ use rustc_hash::FxHashMap;
 
 use crate::account::{BrokerId, ParticipantType};
 use crate::day_stats::vwap_ticks;
-use crate::event::{Event, Trade};
+use crate::event::{AuctionAllocation, Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::journal::JournalEntry;
 use crate::membership::Status;
@@ -69,6 +69,16 @@ pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};
 pub use transfers::TransferLine;
 pub use window::{AccountWindow, Window};
 pub use writer::{Format, Layout, ReportWriter};
+
+/// How a trade was made: the `mode` column of the clearing file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TradeMode {
+    /// On the listing board (continuous trading): part of the close.
+    Listing,
+    /// A one-way auction's allocation: not part of the close.
+    Auction,
+}
 
 /// One trade as a delivery-versus-payment instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +107,8 @@ pub struct ClearingRow {
     pub price_ticks: i64,
     /// Amount paid, in fen: price × quantity.
     pub amount_fen: i64,
+    /// Listing or auction.
+    pub mode: TradeMode,
 }
 
 /// One instrument's trading on one day.
@@ -121,6 +133,10 @@ pub struct DayReport {
     pub turnover_fen: i64,
     /// Number of trades.
     pub trade_count: u64,
+    /// Tonnes sold in one-way auctions (not in the figures above).
+    pub auction_volume_t: u64,
+    /// Value sold in one-way auctions, in fen.
+    pub auction_turnover_fen: i64,
 }
 
 /// One account's balances and trading, as the journal tells them.
@@ -315,9 +331,15 @@ impl Ledger {
                     }
                 }
                 Event::Trade(t) => rows.push(self.trade(seq, t)?),
+                Event::AuctionAllocation(a) => rows.push(self.allocation(seq, a)?),
                 Event::DayClosed(d) => {
                     let day = self.day(d.trading_day, d.instrument, d.close_ticks);
                     day.close_ticks = Some(d.close_ticks);
+                    // The listing board's figures are the engine's; a day
+                    // an auction opened has its figures from here.
+                    day.open_ticks = d.open_ticks;
+                    day.high_ticks = d.high_ticks;
+                    day.low_ticks = d.low_ticks;
                 }
                 Event::DayStarted(d) => self.trading_day = d.trading_day,
                 _ => {}
@@ -355,32 +377,91 @@ impl Ledger {
                 volume_t: 0,
                 turnover_fen: 0,
                 trade_count: 0,
+                auction_volume_t: 0,
+                auction_turnover_fen: 0,
             })
     }
 
-    fn trade(&mut self, seq: u64, t: &Trade) -> Result<ClearingRow, ReconcileError> {
-        let i = usize::from(t.instrument.0);
-        let amount_fen = value_fen(t.price_ticks, t.quantity_t);
-        let (_, buyer) = t.buyer();
-        let (_, seller) = t.seller();
+    /// Moves cash and allowances between a buyer and a seller, and counts
+    /// the trade in their figures. Returns their brokers.
+    fn deliver(
+        &mut self,
+        seq: u64,
+        (buyer, seller): (AccountId, AccountId),
+        instrument: InstrumentId,
+        quantity_t: u64,
+        amount_fen: i64,
+    ) -> Result<(BrokerId, BrokerId), ReconcileError> {
+        let i = usize::from(instrument.0);
         let buyer_broker = {
             let b = self.account(seq, buyer)?;
             b.cash_fen -= amount_fen;
-            b.holdings_t[i] += t.quantity_t;
-            b.bought_t[i] += t.quantity_t;
+            b.holdings_t[i] += quantity_t;
+            b.bought_t[i] += quantity_t;
             b.net_trade_fen[i] -= amount_fen;
             b.broker
         };
         let seller_broker = {
             let s = self.account(seq, seller)?;
             s.cash_fen += amount_fen;
-            s.holdings_t[i] -= t.quantity_t;
-            s.sold_t[i] += t.quantity_t;
+            s.holdings_t[i] -= quantity_t;
+            s.sold_t[i] += quantity_t;
             s.net_trade_fen[i] += amount_fen;
             s.broker
         };
+        Ok((buyer_broker, seller_broker))
+    }
+
+    /// An auction's allocation: delivered like a trade, counted apart from
+    /// the listing board's figures.
+    fn allocation(
+        &mut self,
+        seq: u64,
+        a: &AuctionAllocation,
+    ) -> Result<ClearingRow, ReconcileError> {
+        let amount_fen = value_fen(a.price_ticks, a.quantity_t);
+        let (buyer_broker, seller_broker) = self.deliver(
+            seq,
+            (a.buyer, a.seller),
+            a.instrument,
+            a.quantity_t,
+            amount_fen,
+        )?;
+        let trading_day = self.trading_day;
+        let day = self.day(trading_day, a.instrument, a.price_ticks);
+        day.auction_volume_t += a.quantity_t;
+        day.auction_turnover_fen += amount_fen;
+        Ok(ClearingRow {
+            seq,
+            time_ns: a.time_ns,
+            trading_day,
+            trade_id: a.trade_id,
+            instrument: a.instrument,
+            buyer: a.buyer,
+            buyer_broker,
+            seller: a.seller,
+            seller_broker,
+            quantity_t: a.quantity_t,
+            price_ticks: a.price_ticks,
+            amount_fen,
+            mode: TradeMode::Auction,
+        })
+    }
+
+    fn trade(&mut self, seq: u64, t: &Trade) -> Result<ClearingRow, ReconcileError> {
+        let amount_fen = value_fen(t.price_ticks, t.quantity_t);
+        let (_, buyer) = t.buyer();
+        let (_, seller) = t.seller();
+        let (buyer_broker, seller_broker) =
+            self.deliver(seq, (buyer, seller), t.instrument, t.quantity_t, amount_fen)?;
         let trading_day = self.trading_day;
         let day = self.day(trading_day, t.instrument, t.price_ticks);
+        if day.trade_count == 0 {
+            // An auction may have opened the day's report first.
+            day.open_ticks = t.price_ticks;
+            day.high_ticks = t.price_ticks;
+            day.low_ticks = t.price_ticks;
+        }
         day.high_ticks = day.high_ticks.max(t.price_ticks);
         day.low_ticks = day.low_ticks.min(t.price_ticks);
         day.volume_t += t.quantity_t;
@@ -399,6 +480,7 @@ impl Ledger {
             quantity_t: t.quantity_t,
             price_ticks: t.price_ticks,
             amount_fen,
+            mode: TradeMode::Listing,
         })
     }
 

@@ -20,7 +20,7 @@ use std::fmt;
 use crate::membership::Status;
 use serde::{Serialize, Serializer};
 
-use super::{AccountWindow, ClearingRow, DayReport};
+use super::{AccountWindow, ClearingRow, DayReport, TradeMode};
 
 /// An amount in fen, or a price in ticks of 0.01 CNY, written as CNY with
 /// exactly two decimals (`-90500.00`).
@@ -86,6 +86,8 @@ pub struct ClearingLine {
     pub price_cny: Cny,
     /// The amount paid: price × quantity.
     pub amount_cny: Cny,
+    /// How the trade was made: `listing` or `auction`.
+    pub mode: TradeMode,
 }
 
 impl ReportLine for ClearingLine {
@@ -103,6 +105,7 @@ impl ReportLine for ClearingLine {
         "quantity_t",
         "price_cny",
         "amount_cny",
+        "mode",
     ];
 }
 
@@ -124,6 +127,7 @@ impl ClearingLine {
             quantity_t: row.quantity_t,
             price_cny: Cny(row.price_ticks),
             amount_cny: Cny(row.amount_fen),
+            mode: row.mode,
         }
     }
 }
@@ -153,6 +157,11 @@ pub struct DayLine<'a> {
     pub trade_count: u64,
     /// Whether the figures are the day's last word.
     pub status: DayStatus,
+    /// Tonnes sold in one-way auctions: not in the volume, the trade count
+    /// or the close above.
+    pub auction_volume_t: u64,
+    /// Value sold in one-way auctions.
+    pub auction_turnover_cny: Cny,
 }
 
 /// Whether a line of `days` can still change.
@@ -180,6 +189,8 @@ impl ReportLine for DayLine<'_> {
         "turnover_cny",
         "trade_count",
         "status",
+        "auction_volume_t",
+        "auction_turnover_cny",
     ];
 }
 
@@ -211,6 +222,8 @@ impl<'a> DayLine<'a> {
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
             status,
+            auction_volume_t: day.auction_volume_t,
+            auction_turnover_cny: Cny(day.auction_turnover_fen),
         }
     }
 }
