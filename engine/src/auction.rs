@@ -90,6 +90,8 @@ pub struct AuctionBid {
     pub price_ticks: i64,
     /// Tonnes bid.
     pub quantity_t: u64,
+    /// The broker's id for the bid, kept for its reports.
+    pub client_order_id: u64,
     /// The sequence number that gave the bid its time priority: the bid's,
     /// or that of the last amend that lost priority.
     pub priority_seq: u64,
@@ -269,6 +271,7 @@ impl Engine {
             account: bid.account,
             price_ticks: bid.price_ticks,
             quantity_t: bid.quantity_t,
+            client_order_id: bid.client_order_id,
             priority_seq: stamp.seq,
         };
         self.open_auction_mut(bid.auction_id).bids.push(placed);
@@ -276,6 +279,7 @@ impl Engine {
             auction_id: bid.auction_id,
             bid_id: bid.bid_id,
             account: bid.account,
+            client_order_id: bid.client_order_id,
             price_ticks: bid.price_ticks,
             quantity_t: bid.quantity_t,
         }));
@@ -314,6 +318,7 @@ impl Engine {
             auction_id,
             bid_id,
             account: bid.account,
+            client_order_id: bid.client_order_id,
             cancelled_t: bid.quantity_t,
             cause: CancelCause::Requested,
         }));
@@ -359,6 +364,7 @@ impl Engine {
             auction_id,
             bid_id,
             account: old.account,
+            client_order_id: old.client_order_id,
             price_ticks,
             quantity_t,
             priority_kept,
@@ -408,6 +414,7 @@ impl Engine {
                 instrument: notice.instrument,
                 bid_id: fill.bid.bid_id,
                 buyer: fill.bid.account,
+                client_order_id: fill.bid.client_order_id,
                 seller: notice.seller,
                 price_ticks: fill.price_ticks,
                 quantity_t: fill.quantity_t,
@@ -423,6 +430,7 @@ impl Engine {
                 auction_id,
                 bid_id: bid.bid_id,
                 account: bid.account,
+                client_order_id: bid.client_order_id,
                 cancelled_t: open_t,
                 cause: CancelCause::AuctionUnfilled,
             }));

@@ -92,6 +92,9 @@ pub struct BidAccepted {
     pub bid_id: OrderId,
     /// The bidding account.
     pub account: AccountId,
+    /// The broker's id for the bid (from the `Bid` command), so that every
+    /// report about the bid can be addressed from its own entry.
+    pub client_order_id: u64,
     /// Price in ticks.
     pub price_ticks: i64,
     /// Tonnes.
@@ -107,6 +110,8 @@ pub struct BidCancelled {
     pub bid_id: OrderId,
     /// The bidding account.
     pub account: AccountId,
+    /// The broker's id for the bid.
+    pub client_order_id: u64,
     /// Tonnes withdrawn, whose cash is released.
     pub cancelled_t: u64,
     /// `Requested` (the bidder withdrew it) or `AuctionUnfilled` (the
@@ -123,6 +128,8 @@ pub struct BidAmended {
     pub bid_id: OrderId,
     /// The bidding account.
     pub account: AccountId,
+    /// The broker's id for the bid.
+    pub client_order_id: u64,
     /// New price in ticks.
     pub price_ticks: i64,
     /// New quantity in tonnes.
@@ -148,6 +155,8 @@ pub struct AuctionAllocation {
     pub bid_id: OrderId,
     /// The bidding account: the buyer.
     pub buyer: AccountId,
+    /// The buyer's broker's id for the bid.
+    pub client_order_id: u64,
     /// The auction's seller.
     pub seller: AccountId,
     /// Price paid, in ticks: the clearing price (uniform) or the bid's own.

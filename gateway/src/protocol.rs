@@ -121,6 +121,59 @@ pub enum ClientMessage {
     Heartbeat,
     /// Ends the session; the server closes the connection.
     Logout,
+    /// Tag 6: reserved for another trading mode's message; refused as an
+    /// unknown tag (**414**) until it is defined.
+    #[doc(hidden)]
+    Reserved6,
+    /// Tag 7: reserved for another trading mode's message; refused as an
+    /// unknown tag (**414**) until it is defined.
+    #[doc(hidden)]
+    Reserved7,
+    /// Tag 8: reserved for another trading mode's message; refused as an
+    /// unknown tag (**414**) until it is defined.
+    #[doc(hidden)]
+    Reserved8,
+    /// Tag 9: reserved for another trading mode's message; refused as an
+    /// unknown tag (**414**) until it is defined.
+    #[doc(hidden)]
+    Reserved9,
+    /// Tag 10: reserved for another trading mode's message; refused as an
+    /// unknown tag (**414**) until it is defined.
+    #[doc(hidden)]
+    Reserved10,
+    /// Tag 11: reserved for another trading mode's message; refused as an
+    /// unknown tag (**414**) until it is defined.
+    #[doc(hidden)]
+    Reserved11,
+    /// Tag 12. Places a sealed bid in a one-way auction.
+    Bid {
+        /// The broker's id for the bid, unique per broker per trading day
+        /// among its orders and open bids.
+        client_order_id: u64,
+        /// The auction, as announced.
+        auction_id: u64,
+        /// The bidding account; the broker must act for it.
+        account: u32,
+        /// Price in ticks; the bid's cash is reserved at it.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+    },
+    /// Tag 13. Withdraws an open bid while its auction's window is open.
+    CancelBid {
+        /// The broker's id of the bid.
+        client_order_id: u64,
+    },
+    /// Tag 14. Changes an open bid's price and quantity while its
+    /// auction's window is open.
+    AmendBid {
+        /// The broker's id of the bid.
+        client_order_id: u64,
+        /// New price in ticks.
+        price_ticks: i64,
+        /// New quantity in tonnes.
+        quantity_t: u64,
+    },
 }
 
 /// A server message and its sequence number.
@@ -256,6 +309,99 @@ pub enum ServerMessage {
         #[serde(deserialize_with = "string_from_str")]
         text: String,
     },
+    /// Tag 10: reserved for another trading mode's report; never sent.
+    #[doc(hidden)]
+    Reserved10,
+    /// Tag 11: reserved for another trading mode's report; never sent.
+    #[doc(hidden)]
+    Reserved11,
+    /// Tag 12: reserved for another trading mode's report; never sent.
+    #[doc(hidden)]
+    Reserved12,
+    /// Tag 13: reserved for another trading mode's report; never sent.
+    #[doc(hidden)]
+    Reserved13,
+    /// Tag 14: reserved for another trading mode's report; never sent.
+    #[doc(hidden)]
+    Reserved14,
+    /// Tag 15: reserved for another trading mode's report; never sent.
+    #[doc(hidden)]
+    Reserved15,
+    /// Tag 16. A bid was placed, or amended, in a one-way auction; its cash
+    /// is reserved at its price.
+    BidAccepted {
+        /// The broker's id for the bid.
+        client_order_id: u64,
+        /// The auction.
+        auction_id: u64,
+        /// The exchange's id for the bid.
+        bid_id: u64,
+        /// Price in ticks.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+        /// 0 a new bid; 1 an amend that kept the bid's time priority; 2 an
+        /// amend that lost it.
+        amend: u8,
+    },
+    /// Tag 17. A bid, or its cancel or amend, was refused; nothing changed.
+    BidRejected {
+        /// The broker's id of the bid the request named.
+        client_order_id: u64,
+        /// 0 `Bid`, 1 `CancelBid`, 2 `AmendBid`.
+        request: u8,
+        /// A reject reason code.
+        reason: u16,
+        /// What went wrong, for people; at most [`MAX_TEXT_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        text: String,
+    },
+    /// Tag 18. A bid, or its part the close did not fill, left its auction;
+    /// its cash is free again.
+    BidCancelled {
+        /// The broker's id for the bid.
+        client_order_id: u64,
+        /// The auction.
+        auction_id: u64,
+        /// The exchange's id for the bid.
+        bid_id: u64,
+        /// Tonnes withdrawn.
+        cancelled_t: u64,
+        /// 0 requested, 23 not filled at the auction's close.
+        cause: u8,
+    },
+    /// Tag 19. An auction closed: its outcome, and what it means for one of
+    /// the broker's bids (side buy) or for the broker's sale (side sell).
+    AuctionResult {
+        /// The auction.
+        auction_id: u64,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// 0 uniform price, 1 pay-as-bid.
+        pricing: u8,
+        /// The lowest accepted bid's price, in ticks: under a uniform
+        /// price what every winner pays; 0 when nothing sold.
+        clearing_ticks: i64,
+        /// Tonnes the auction sold.
+        sold_t: u64,
+        /// Tonnes it did not sell, returned to the seller.
+        unsold_t: u64,
+        /// Buy: a bid of this broker; sell: this broker's account sold.
+        side: Side,
+        /// The broker's id for the bid (0 for the seller).
+        client_order_id: u64,
+        /// The exchange's id for the bid (0 for the seller).
+        bid_id: u64,
+        /// The trade's id, or 0 when this line bought or sold nothing.
+        trade_id: u64,
+        /// Price of this trade in ticks (0 when none).
+        price_ticks: i64,
+        /// Tonnes of this trade (0 when none).
+        quantity_t: u64,
+        /// Time of the close, ns since the Unix epoch.
+        time_ns: i64,
+    },
 }
 
 /// A string field is longer than the protocol allows.
@@ -284,7 +430,11 @@ const fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), F
 
 impl ClientMessage {
     /// How many variants there are: every tag is below this.
-    pub const TAG_COUNT: u32 = 6;
+    pub const TAG_COUNT: u32 = 15;
+
+    /// Tags that name no message yet (reserved for other trading modes):
+    /// refused like an unknown tag.
+    pub const RESERVED_TAGS: std::ops::Range<u32> = 6..12;
 
     /// The variant's name, as in `docs/PROTOCOL.md`.
     #[must_use]
@@ -296,6 +446,15 @@ impl ClientMessage {
             Self::Amend { .. } => "Amend",
             Self::Heartbeat => "Heartbeat",
             Self::Logout => "Logout",
+            Self::Bid { .. } => "Bid",
+            Self::CancelBid { .. } => "CancelBid",
+            Self::AmendBid { .. } => "AmendBid",
+            Self::Reserved6
+            | Self::Reserved7
+            | Self::Reserved8
+            | Self::Reserved9
+            | Self::Reserved10
+            | Self::Reserved11 => "Reserved",
         }
     }
 
@@ -308,14 +467,30 @@ impl ClientMessage {
         match self {
             Self::Login { secret, .. } => check_len("secret", secret.expose(), MAX_SECRET_LEN),
             Self::NewOrder { symbol, .. } => check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN),
-            Self::Cancel { .. } | Self::Amend { .. } | Self::Heartbeat | Self::Logout => Ok(()),
+            Self::Cancel { .. }
+            | Self::Amend { .. }
+            | Self::Heartbeat
+            | Self::Logout
+            | Self::Bid { .. }
+            | Self::CancelBid { .. }
+            | Self::AmendBid { .. }
+            | Self::Reserved6
+            | Self::Reserved7
+            | Self::Reserved8
+            | Self::Reserved9
+            | Self::Reserved10
+            | Self::Reserved11 => Ok(()),
         }
     }
 }
 
 impl ServerMessage {
     /// How many variants there are: every tag is below this.
-    pub const TAG_COUNT: u32 = 10;
+    pub const TAG_COUNT: u32 = 20;
+
+    /// Tags that name no message yet (reserved for other trading modes):
+    /// refused like an unknown tag.
+    pub const RESERVED_TAGS: std::ops::Range<u32> = 10..16;
 
     /// The variant's name, as in `docs/PROTOCOL.md`.
     #[must_use]
@@ -331,6 +506,16 @@ impl ServerMessage {
             Self::Expired { .. } => "Expired",
             Self::Heartbeat => "Heartbeat",
             Self::ProtocolError { .. } => "ProtocolError",
+            Self::BidAccepted { .. } => "BidAccepted",
+            Self::BidRejected { .. } => "BidRejected",
+            Self::BidCancelled { .. } => "BidCancelled",
+            Self::AuctionResult { .. } => "AuctionResult",
+            Self::Reserved10
+            | Self::Reserved11
+            | Self::Reserved12
+            | Self::Reserved13
+            | Self::Reserved14
+            | Self::Reserved15 => "Reserved",
         }
     }
 
@@ -345,11 +530,21 @@ impl ServerMessage {
             | Self::Fill { .. }
             | Self::Cancelled { .. }
             | Self::Amended { .. }
-            | Self::Expired { .. } => true,
+            | Self::Expired { .. }
+            | Self::BidAccepted { .. }
+            | Self::BidRejected { .. }
+            | Self::BidCancelled { .. }
+            | Self::AuctionResult { .. } => true,
             Self::LoginAccepted { .. }
             | Self::LoginRejected { .. }
             | Self::Heartbeat
-            | Self::ProtocolError { .. } => false,
+            | Self::ProtocolError { .. }
+            | Self::Reserved10
+            | Self::Reserved11
+            | Self::Reserved12
+            | Self::Reserved13
+            | Self::Reserved14
+            | Self::Reserved15 => false,
         }
     }
 
@@ -362,10 +557,21 @@ impl ServerMessage {
         match self {
             Self::LoginRejected { text, .. }
             | Self::OrderRejected { text, .. }
-            | Self::ProtocolError { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
-            Self::OrderAccepted { symbol, .. } | Self::Fill { symbol, .. } => {
+            | Self::ProtocolError { text, .. }
+            | Self::BidRejected { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
+            Self::OrderAccepted { symbol, .. }
+            | Self::Fill { symbol, .. }
+            | Self::AuctionResult { symbol, .. } => {
                 check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN)
             }
+            Self::BidAccepted { .. }
+            | Self::BidCancelled { .. }
+            | Self::Reserved10
+            | Self::Reserved11
+            | Self::Reserved12
+            | Self::Reserved13
+            | Self::Reserved14
+            | Self::Reserved15 => Ok(()),
             Self::LoginAccepted { .. }
             | Self::Cancelled { .. }
             | Self::Amended { .. }

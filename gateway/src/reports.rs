@@ -35,8 +35,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use cetx_engine::{
-    AccountId, BrokerId, CancelCause, Command, CommandKind, Event, InstrumentId, JournalEntry,
-    OrderId, RejectReason, Side as EngineSide, Trade,
+    AccountId, AuctionClosed, BrokerId, CancelCause, Command, CommandKind, Event, InstrumentId,
+    JournalEntry, OrderId, RejectReason, Side as EngineSide, Trade,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -261,10 +261,10 @@ impl Reports {
                     }
                 }
                 Event::Rejected(rejected) => {
-                    if let Some((broker, client_order_id, request)) =
+                    if let Some((broker, client_order_id)) =
                         self.rejected_request(command, rejected.command)
                     {
-                        let message = order_rejected(client_order_id, request, rejected.reason);
+                        let message = rejection(client_order_id, rejected.command, rejected.reason);
                         self.push(out, broker, message);
                     }
                     if let Command::Submit(order) = command {
@@ -323,8 +323,146 @@ impl Reports {
                 | Event::CalendarSet
                 | Event::BrokerAdded(_)
                 | Event::BrokerStatusChanged(_)
-                | Event::AccountStatusChanged(_) => {}
+                | Event::AccountStatusChanged(_)
+                | Event::AuctionAnnounced(_) => {}
+                Event::BidAccepted(_)
+                | Event::BidAmended(_)
+                | Event::BidCancelled(_)
+                | Event::AuctionAllocation(_)
+                | Event::AuctionClosed(_) => self.auction_report(out, event, events),
             }
+        }
+    }
+
+    /// The broker of an account, if this reader follows it.
+    fn broker_of(&self, account: AccountId) -> Option<BrokerId> {
+        self.account_brokers
+            .get(&account)
+            .map(|&(broker, _)| broker)
+    }
+
+    /// The reports of an auction event: to the bidder for its bid's
+    /// changes; at the close, an `AuctionResult` to the winner and the
+    /// seller per allocation, then to each bidder that won nothing and to
+    /// a seller that sold nothing. `events` is the entry's, where the close's
+    /// outcome follows its allocations.
+    fn auction_report(
+        &mut self,
+        out: &mut Vec<(BrokerId, ServerFrame)>,
+        event: &Event,
+        events: &[Event],
+    ) {
+        match *event {
+            Event::BidAccepted(b) => {
+                if let Some(broker) = self.broker_of(b.account) {
+                    let message = ServerMessage::BidAccepted {
+                        client_order_id: b.client_order_id,
+                        auction_id: b.auction_id,
+                        bid_id: b.bid_id.0,
+                        price_ticks: b.price_ticks,
+                        quantity_t: b.quantity_t,
+                        amend: 0,
+                    };
+                    self.push(out, broker, message);
+                }
+            }
+            Event::BidAmended(a) => {
+                if let Some(broker) = self.broker_of(a.account) {
+                    let message = ServerMessage::BidAccepted {
+                        client_order_id: a.client_order_id,
+                        auction_id: a.auction_id,
+                        bid_id: a.bid_id.0,
+                        price_ticks: a.price_ticks,
+                        quantity_t: a.quantity_t,
+                        amend: if a.priority_kept { 1 } else { 2 },
+                    };
+                    self.push(out, broker, message);
+                }
+            }
+            Event::BidCancelled(c) => {
+                if let Some(broker) = self.broker_of(c.account) {
+                    let message = ServerMessage::BidCancelled {
+                        client_order_id: c.client_order_id,
+                        auction_id: c.auction_id,
+                        bid_id: c.bid_id.0,
+                        cancelled_t: c.cancelled_t,
+                        cause: c.cause as u8,
+                    };
+                    self.push(out, broker, message);
+                }
+            }
+            Event::AuctionAllocation(a) => {
+                let Some(closed) = closed_of(events, a.auction_id) else {
+                    return;
+                };
+                let fill = (a.trade_id, a.price_ticks, a.quantity_t, a.time_ns);
+                if let Some(broker) = self.broker_of(a.buyer) {
+                    let bid = (EngineSide::Buy, a.client_order_id, a.bid_id.0);
+                    let message = self.auction_result(&closed, bid, fill);
+                    self.push(out, broker, message);
+                }
+                if let Some(broker) = self.broker_of(a.seller) {
+                    let message = self.auction_result(&closed, (EngineSide::Sell, 0, 0), fill);
+                    self.push(out, broker, message);
+                }
+            }
+            Event::AuctionClosed(closed) => {
+                let time_ns = events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::AuctionAllocation(a) => Some(a.time_ns),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                for e in events {
+                    let Event::BidCancelled(c) = e else { continue };
+                    let won = events
+                        .iter()
+                        .any(|e| matches!(e, Event::AuctionAllocation(a) if a.bid_id == c.bid_id));
+                    if c.cause != CancelCause::AuctionUnfilled || won {
+                        continue;
+                    }
+                    if let Some(broker) = self.broker_of(c.account) {
+                        let bid = (EngineSide::Buy, c.client_order_id, c.bid_id.0);
+                        let message = self.auction_result(&closed, bid, (0, 0, 0, time_ns));
+                        self.push(out, broker, message);
+                    }
+                }
+                if closed.sold_t == 0 {
+                    if let Some(broker) = self.broker_of(closed.seller) {
+                        let none = (EngineSide::Sell, 0, 0);
+                        let message = self.auction_result(&closed, none, (0, 0, 0, time_ns));
+                        self.push(out, broker, message);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An `AuctionResult`: the auction's outcome, for one bid or the sale
+    /// `(side, client order id, bid id)`, with one trade `(trade id, price,
+    /// quantity, time)` (zeros for none).
+    fn auction_result(
+        &self,
+        closed: &AuctionClosed,
+        (side, client_order_id, bid_id): (EngineSide, u64, u64),
+        (trade_id, price_ticks, quantity_t, time_ns): (u64, i64, u64, i64),
+    ) -> ServerMessage {
+        ServerMessage::AuctionResult {
+            auction_id: closed.auction_id,
+            symbol: self.symbol(closed.instrument),
+            pricing: closed.pricing as u8,
+            clearing_ticks: closed.clearing_ticks,
+            sold_t: closed.sold_t,
+            unsold_t: closed.unsold_t,
+            side: side.into(),
+            client_order_id,
+            bid_id,
+            trade_id,
+            price_ticks,
+            quantity_t,
+            time_ns,
         }
     }
 
@@ -405,17 +543,18 @@ impl Reports {
     /// and what kind of request it was; `None` for other commands. A
     /// cancel or an amend names its requester; one from an older journal
     /// does not, and is found among the live orders.
-    fn rejected_request(
-        &self,
-        command: &Command,
-        kind: CommandKind,
-    ) -> Option<(BrokerId, u64, RequestKind)> {
-        let request = match kind {
-            CommandKind::Submit => RequestKind::NewOrder,
-            CommandKind::Cancel => RequestKind::Cancel,
-            CommandKind::Amend => RequestKind::Amend,
-            _ => return None,
-        };
+    fn rejected_request(&self, command: &Command, kind: CommandKind) -> Option<(BrokerId, u64)> {
+        if !matches!(
+            kind,
+            CommandKind::Submit
+                | CommandKind::Cancel
+                | CommandKind::Amend
+                | CommandKind::Bid
+                | CommandKind::CancelBid
+                | CommandKind::AmendBid
+        ) {
+            return None;
+        }
         if let Command::Cancel {
             requester: Some(by),
             ..
@@ -423,12 +562,23 @@ impl Reports {
         | Command::Amend {
             requester: Some(by),
             ..
+        }
+        | Command::CancelBid {
+            requester: Some(by),
+            ..
+        }
+        | Command::AmendBid {
+            requester: Some(by),
+            ..
         } = *command
         {
-            return Some((by.broker, by.client_order_id, request));
+            return Some((by.broker, by.client_order_id));
+        }
+        if let Command::Bid(bid) = *command {
+            return Some((self.broker_of(bid.account)?, bid.client_order_id));
         }
         let info = self.order(command.order_id()?)?;
-        Some((info.broker, info.client_order_id, request))
+        Some((info.broker, info.client_order_id))
     }
 
     /// A fill for each side of a trade, to its own broker: the taker's
@@ -483,6 +633,14 @@ impl Reports {
         }
         out.push((broker, frame));
     }
+}
+
+/// The outcome of `auction_id` among an entry's events.
+fn closed_of(events: &[Event], auction_id: u64) -> Option<AuctionClosed> {
+    events.iter().find_map(|e| match e {
+        Event::AuctionClosed(c) if c.auction_id == auction_id => Some(*c),
+        _ => None,
+    })
 }
 
 /// The live orders in a snapshot: a list, read back into a map
@@ -583,33 +741,69 @@ pub fn order_rejected(
     }
 }
 
-/// An unsequenced `OrderRejected`: the gateway's own answer to a request
-/// that never reached the engine (seq 0, not stored, not replayed).
+/// The refusal of a request of kind `kind`: a `BidRejected` for an
+/// auction bid's request, else an `OrderRejected`.
+#[must_use]
+pub fn rejection(client_order_id: u64, kind: CommandKind, reason: RejectReason) -> ServerMessage {
+    let bid_request = match kind {
+        CommandKind::Bid => 0,
+        CommandKind::CancelBid => 1,
+        CommandKind::AmendBid => 2,
+        _ => return order_rejected(client_order_id, crate::request::request_kind(kind), reason),
+    };
+    ServerMessage::BidRejected {
+        client_order_id,
+        request: bid_request,
+        reason: reason.code(),
+        text: reject_text(reason),
+    }
+}
+
+/// An unsequenced `OrderRejected` (or `BidRejected`): the gateway's own
+/// answer to a request that never reached the engine (seq 0, not stored,
+/// not replayed).
 #[must_use]
 pub fn gateway_reject(
     client_order_id: u64,
-    request: RequestKind,
+    kind: CommandKind,
     reason: RejectReason,
 ) -> ServerFrame {
     ServerFrame {
         seq: UNSEQUENCED,
-        message: order_rejected(client_order_id, request, reason),
+        message: rejection(client_order_id, kind, reason),
     }
 }
 
-/// The client order id and kind of an order request (`NewOrder`,
-/// `Cancel`, `Amend`); `None` for session messages.
+/// The client order id and command of a request (`NewOrder`, `Cancel`,
+/// `Amend`, `Bid`, `CancelBid`, `AmendBid`); `None` for session messages.
 #[must_use]
-pub const fn request_of(message: &ClientMessage) -> Option<(u64, RequestKind)> {
+pub const fn request_of(message: &ClientMessage) -> Option<(u64, CommandKind)> {
     match *message {
         ClientMessage::NewOrder {
             client_order_id, ..
-        } => Some((client_order_id, RequestKind::NewOrder)),
-        ClientMessage::Cancel { client_order_id } => Some((client_order_id, RequestKind::Cancel)),
+        } => Some((client_order_id, CommandKind::Submit)),
+        ClientMessage::Cancel { client_order_id } => Some((client_order_id, CommandKind::Cancel)),
         ClientMessage::Amend {
             client_order_id, ..
-        } => Some((client_order_id, RequestKind::Amend)),
-        ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => None,
+        } => Some((client_order_id, CommandKind::Amend)),
+        ClientMessage::Bid {
+            client_order_id, ..
+        } => Some((client_order_id, CommandKind::Bid)),
+        ClientMessage::CancelBid { client_order_id } => {
+            Some((client_order_id, CommandKind::CancelBid))
+        }
+        ClientMessage::AmendBid {
+            client_order_id, ..
+        } => Some((client_order_id, CommandKind::AmendBid)),
+        ClientMessage::Login { .. }
+        | ClientMessage::Heartbeat
+        | ClientMessage::Logout
+        | ClientMessage::Reserved6
+        | ClientMessage::Reserved7
+        | ClientMessage::Reserved8
+        | ClientMessage::Reserved9
+        | ClientMessage::Reserved10
+        | ClientMessage::Reserved11 => None,
     }
 }
 
@@ -1037,7 +1231,7 @@ mod tests {
         for reason in RejectReason::ALL {
             assert!(reject_text(reason).len() <= MAX_TEXT_LEN);
         }
-        let frame = gateway_reject(9, RequestKind::Cancel, RejectReason::OrderNotOwned);
+        let frame = gateway_reject(9, CommandKind::Cancel, RejectReason::OrderNotOwned);
         assert_eq!(frame.seq, UNSEQUENCED);
     }
 }

@@ -1,7 +1,7 @@
 //! A broker's wire message becomes a runtime [`Request`], once, at the
 //! session: the edge where protocol types end.
 
-use cetx_engine::{AccountId, CommandKind, NewOrder, OrderId, RejectReason};
+use cetx_engine::{AccountId, CommandKind, NewBid, NewOrder, OrderId, RejectReason};
 
 use crate::config::ServerConfig;
 use crate::protocol::{ClientMessage, RequestKind};
@@ -53,9 +53,40 @@ pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Re
             price_ticks,
             quantity_t,
         },
-        ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => {
-            return None
-        }
+        ClientMessage::Bid {
+            client_order_id,
+            auction_id,
+            account,
+            price_ticks,
+            quantity_t,
+        } => Request::Bid(NewBid {
+            // The sequencer gives the bid its sequence number as id.
+            bid_id: OrderId(0),
+            auction_id,
+            account: AccountId(account),
+            price_ticks,
+            quantity_t,
+            client_order_id,
+        }),
+        ClientMessage::CancelBid { client_order_id } => Request::CancelBid { client_order_id },
+        ClientMessage::AmendBid {
+            client_order_id,
+            price_ticks,
+            quantity_t,
+        } => Request::AmendBid {
+            client_order_id,
+            price_ticks,
+            quantity_t,
+        },
+        ClientMessage::Login { .. }
+        | ClientMessage::Heartbeat
+        | ClientMessage::Logout
+        | ClientMessage::Reserved6
+        | ClientMessage::Reserved7
+        | ClientMessage::Reserved8
+        | ClientMessage::Reserved9
+        | ClientMessage::Reserved10
+        | ClientMessage::Reserved11 => return None,
     };
     Some(Ok(request))
 }

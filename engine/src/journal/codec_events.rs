@@ -207,6 +207,7 @@ fn encode_auction_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u64(e.auction_id);
             out.put_u64(e.bid_id.0);
             out.put_u32(e.account.0);
+            out.put_u64(e.client_order_id);
             out.put_i64(e.price_ticks);
             out.put_u64(e.quantity_t);
         }
@@ -215,6 +216,7 @@ fn encode_auction_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u64(e.auction_id);
             out.put_u64(e.bid_id.0);
             out.put_u32(e.account.0);
+            out.put_u64(e.client_order_id);
             out.put_u64(e.cancelled_t);
             out.put_u8(e.cause as u8);
         }
@@ -223,6 +225,7 @@ fn encode_auction_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u64(e.auction_id);
             out.put_u64(e.bid_id.0);
             out.put_u32(e.account.0);
+            out.put_u64(e.client_order_id);
             out.put_i64(e.price_ticks);
             out.put_u64(e.quantity_t);
             out.put_bool(e.priority_kept);
@@ -236,6 +239,7 @@ fn encode_auction_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u16(e.instrument.0);
             out.put_u64(e.bid_id.0);
             out.put_u32(e.buyer.0);
+            out.put_u64(e.client_order_id);
             out.put_u32(e.seller.0);
             out.put_i64(e.price_ticks);
             out.put_u64(e.quantity_t);
@@ -374,6 +378,7 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             auction_id: c.u64("BidAccepted.auction_id")?,
             bid_id: c.order_id("BidAccepted.bid_id")?,
             account: c.account("BidAccepted.account")?,
+            client_order_id: c.u64("BidAccepted.client_order_id")?,
             price_ticks: c.i64("BidAccepted.price_ticks")?,
             quantity_t: c.u64("BidAccepted.quantity_t")?,
         }),
@@ -381,6 +386,7 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             auction_id: c.u64("BidCancelled.auction_id")?,
             bid_id: c.order_id("BidCancelled.bid_id")?,
             account: c.account("BidCancelled.account")?,
+            client_order_id: c.u64("BidCancelled.client_order_id")?,
             cancelled_t: c.u64("BidCancelled.cancelled_t")?,
             cause: c.cancel_cause()?,
         }),
@@ -388,6 +394,7 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             auction_id: c.u64("BidAmended.auction_id")?,
             bid_id: c.order_id("BidAmended.bid_id")?,
             account: c.account("BidAmended.account")?,
+            client_order_id: c.u64("BidAmended.client_order_id")?,
             price_ticks: c.i64("BidAmended.price_ticks")?,
             quantity_t: c.u64("BidAmended.quantity_t")?,
             priority_kept: c.bool("BidAmended.priority_kept")?,
@@ -400,6 +407,7 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             instrument: c.instrument("AuctionAllocation.instrument")?,
             bid_id: c.order_id("AuctionAllocation.bid_id")?,
             buyer: c.account("AuctionAllocation.buyer")?,
+            client_order_id: c.u64("AuctionAllocation.client_order_id")?,
             seller: c.account("AuctionAllocation.seller")?,
             price_ticks: c.i64("AuctionAllocation.price_ticks")?,
             quantity_t: c.u64("AuctionAllocation.quantity_t")?,

@@ -88,7 +88,7 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
 }
 
 /// Encoded size of an [`AuctionBid`].
-const AUCTION_BID_BYTES: usize = 8 + 4 + 8 + 8 + 8;
+const AUCTION_BID_BYTES: usize = 8 + 4 + 8 + 8 + 8 + 8;
 /// Encoded size of an [`crate::AuctionNotice`].
 const NOTICE_BYTES: usize = 8 + 2 + 4 + 8 + 8 + 8 + 8 + 8 + 1;
 
@@ -110,6 +110,7 @@ fn encode_auctions(state: &EngineState, out: &mut Vec<u8>) {
             out.put_u32(bid.account.0);
             out.put_i64(bid.price_ticks);
             out.put_u64(bid.quantity_t);
+            out.put_u64(bid.client_order_id);
             out.put_u64(bid.priority_seq);
         }
     }
@@ -149,6 +150,7 @@ fn read_auctions(
                 account: c.account("AuctionBid.account")?,
                 price_ticks: c.i64("AuctionBid.price_ticks")?,
                 quantity_t: c.u64("AuctionBid.quantity_t")?,
+                client_order_id: c.u64("AuctionBid.client_order_id")?,
                 priority_seq: c.u64("AuctionBid.priority_seq")?,
             });
         }

@@ -108,6 +108,7 @@ impl Engine {
             account: b.account,
             price_ticks: b.price_ticks,
             quantity_t: b.quantity_t,
+            client_order_id: b.client_order_id,
             priority_seq: stamp.seq,
         });
         Ok(())
@@ -118,7 +119,12 @@ impl Engine {
         let old = self.auctions.open[&a.auction_id].bids[at];
         let kept = a.price_ticks == old.price_ticks && a.quantity_t <= old.quantity_t;
         let in_range = a.price_ticks >= notice.floor_ticks && a.price_ticks <= notice.ceiling_ticks;
-        if old.account != a.account || kept != a.priority_kept || !in_range || a.quantity_t == 0 {
+        if old.account != a.account
+            || old.client_order_id != a.client_order_id
+            || kept != a.priority_kept
+            || !in_range
+            || a.quantity_t == 0
+        {
             return Err(format!("bid {} amended against its terms", a.bid_id.0));
         }
         let account = self
@@ -146,7 +152,11 @@ impl Engine {
         let bid = self.auctions.open[&c.auction_id].bids[at];
         let whole = c.cause == CancelCause::Requested && c.cancelled_t == bid.quantity_t;
         let unfilled = c.cause == CancelCause::AuctionUnfilled && c.cancelled_t <= bid.quantity_t;
-        if bid.account != c.account || c.cancelled_t == 0 || !(whole || unfilled) {
+        if bid.account != c.account
+            || bid.client_order_id != c.client_order_id
+            || c.cancelled_t == 0
+            || !(whole || unfilled)
+        {
             return Err(format!("bid {} cancels what it does not have", c.bid_id.0));
         }
         if c.cause == CancelCause::Requested {
@@ -170,6 +180,7 @@ impl Engine {
         let fits = notice.instrument == a.instrument
             && notice.seller == a.seller
             && bid.account == a.buyer
+            && bid.client_order_id == a.client_order_id
             && a.quantity_t > 0
             && a.quantity_t <= bid.quantity_t
             && a.price_ticks >= notice.floor_ticks

@@ -245,7 +245,13 @@ fn update_of(message: &FeedMessage) -> Option<Update> {
         FeedMessage::Snapshot { .. }
         | FeedMessage::Trade { .. }
         | FeedMessage::Rejected { .. }
-        | FeedMessage::Heartbeat => return None,
+        | FeedMessage::Heartbeat
+        | FeedMessage::AuctionAnnounced { .. }
+        | FeedMessage::AuctionResult { .. }
+        | FeedMessage::Reserved9
+        | FeedMessage::Reserved10
+        | FeedMessage::Reserved11
+        | FeedMessage::Reserved12 => return None,
     })
 }
 

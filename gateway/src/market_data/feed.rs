@@ -513,6 +513,27 @@ impl Followed {
                 next_floor_ticks,
                 next_ceiling_ticks,
             },
+            Update::AuctionAnnounced(n) => FeedMessage::AuctionAnnounced {
+                instrument,
+                seq,
+                auction_id: n.auction_id,
+                quantity_t: n.quantity_t,
+                floor_ticks: n.floor_ticks,
+                ceiling_ticks: n.ceiling_ticks,
+                start_ns: n.start_ns,
+                end_ns: n.end_ns,
+                pricing: n.pricing as u8,
+            },
+            Update::AuctionResult(c) => FeedMessage::AuctionResult {
+                instrument,
+                seq,
+                auction_id: c.auction_id,
+                pricing: c.pricing as u8,
+                clearing_ticks: c.clearing_ticks,
+                sold_t: c.sold_t,
+                unsold_t: c.unsold_t,
+                turnover_fen: c.turnover_fen,
+            },
             Update::Level { .. } | Update::Statistics(_) => FeedMessage::Heartbeat,
         }
     }

@@ -15,7 +15,8 @@
 use std::collections::BTreeMap;
 
 use cetx_engine::{
-    DayStats, Engine, Event, InstrumentId, OrderId, OrderType, Phase, Side, TimeInForce,
+    AuctionClosed, AuctionNotice, DayStats, Engine, Event, InstrumentId, OrderId, OrderType, Phase,
+    Side, TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
@@ -74,6 +75,10 @@ pub enum Update {
         /// The next day's highest accepted price.
         next_ceiling_ticks: i64,
     },
+    /// A one-way auction was announced.
+    AuctionAnnounced(AuctionNotice),
+    /// A one-way auction closed (its bids are never public).
+    AuctionResult(AuctionClosed),
 }
 
 /// One price level's totals.
@@ -164,6 +169,7 @@ impl View {
                 self.ceiling_ticks = ceiling_ticks;
             }
             Update::EndOfDay { .. } => self.day = DayFigures::default(),
+            Update::AuctionAnnounced(_) | Update::AuctionResult(_) => {}
         }
     }
 
@@ -377,6 +383,10 @@ impl MarketState {
                         rests: true,
                     });
                 }
+                Event::AuctionAnnounced(n) => {
+                    out.push((n.instrument.0, Update::AuctionAnnounced(n)));
+                }
+                Event::AuctionClosed(c) => out.push((c.instrument.0, Update::AuctionResult(c))),
                 Event::PhaseChanged(p) => {
                     if let Some(instrument) = self.instruments.get_mut(usize::from(p.instrument.0))
                     {
@@ -457,7 +467,13 @@ impl MarketState {
                 | Event::CalendarSet
                 | Event::BrokerAdded(_)
                 | Event::BrokerStatusChanged(_)
-                | Event::AccountStatusChanged(_) => {}
+                | Event::AccountStatusChanged(_)
+                // Bids are never public: only the announcement and the
+                // outcome are.
+                | Event::BidAccepted(_)
+                | Event::BidAmended(_)
+                | Event::BidCancelled(_)
+                | Event::AuctionAllocation(_) => {}
             }
         }
         if let Some(order) = incoming.filter(|o| o.rests && o.remaining_t > 0) {

@@ -183,6 +183,61 @@ pub enum FeedMessage {
     },
     /// Tag 8. Nothing to say; the connection is alive.
     Heartbeat,
+    /// Tag 9: reserved for another trading mode's message; never sent.
+    #[doc(hidden)]
+    Reserved9,
+    /// Tag 10: reserved for another trading mode's message; never sent.
+    #[doc(hidden)]
+    Reserved10,
+    /// Tag 11: reserved for another trading mode's message; never sent.
+    #[doc(hidden)]
+    Reserved11,
+    /// Tag 12: reserved for another trading mode's message; never sent.
+    #[doc(hidden)]
+    Reserved12,
+    /// Tag 13. The exchange announced a one-way auction of the
+    /// instrument.
+    AuctionAnnounced {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The auction's id.
+        auction_id: u64,
+        /// Tonnes offered.
+        quantity_t: u64,
+        /// Lowest bid price accepted, in ticks.
+        floor_ticks: i64,
+        /// Highest bid price accepted, in ticks.
+        ceiling_ticks: i64,
+        /// The bidding window's start, ns since the Unix epoch.
+        start_ns: i64,
+        /// Its end (excluded).
+        end_ns: i64,
+        /// 0 uniform price, 1 pay-as-bid.
+        pricing: u8,
+    },
+    /// Tag 14. A one-way auction closed: its outcome (bids are never
+    /// public). Its volume is not in the day's figures or the close.
+    AuctionResult {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The auction's id.
+        auction_id: u64,
+        /// 0 uniform price, 1 pay-as-bid.
+        pricing: u8,
+        /// The lowest accepted bid's price, in ticks (uniform: the price
+        /// every winner paid); 0 when nothing sold.
+        clearing_ticks: i64,
+        /// Tonnes sold.
+        sold_t: u64,
+        /// Tonnes unsold.
+        unsold_t: u64,
+        /// Value sold, in fen.
+        turnover_fen: i64,
+    },
 }
 
 impl FeedRequest {
@@ -215,7 +270,10 @@ impl FeedRequest {
 
 impl FeedMessage {
     /// How many variants there are: every tag is below this.
-    pub const TAG_COUNT: u32 = 9;
+    pub const TAG_COUNT: u32 = 15;
+
+    /// Tags that name no message yet (reserved for other trading modes).
+    pub const RESERVED_TAGS: std::ops::Range<u32> = 9..13;
 
     /// The instrument and sequence number, for the messages that have them.
     #[must_use]
@@ -241,8 +299,19 @@ impl FeedMessage {
             }
             | Self::EndOfDay {
                 instrument, seq, ..
+            }
+            | Self::AuctionAnnounced {
+                instrument, seq, ..
+            }
+            | Self::AuctionResult {
+                instrument, seq, ..
             } => Some((instrument, seq)),
-            Self::Rejected { .. } | Self::Heartbeat => None,
+            Self::Rejected { .. }
+            | Self::Heartbeat
+            | Self::Reserved9
+            | Self::Reserved10
+            | Self::Reserved11
+            | Self::Reserved12 => None,
         }
     }
 

@@ -4,7 +4,7 @@
 //! into a frame by the router. The sequencer never sees a protocol message
 //! and never makes one.
 
-use cetx_engine::{CommandKind, NewOrder, RejectReason};
+use cetx_engine::{CommandKind, NewBid, NewOrder, RejectReason};
 
 /// A broker's order request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,24 @@ pub enum Request {
         /// The new quantity, in tonnes.
         quantity_t: u64,
     },
+    /// A sealed bid in a one-way auction; its `bid_id` is given by the
+    /// sequencer (the sequence number).
+    Bid(NewBid),
+    /// Withdraw the broker's open bid with this client order id.
+    CancelBid {
+        /// The bid's client order id.
+        client_order_id: u64,
+    },
+    /// Change the price and quantity of the broker's open bid with this
+    /// client order id.
+    AmendBid {
+        /// The bid's client order id.
+        client_order_id: u64,
+        /// The new price, in ticks.
+        price_ticks: i64,
+        /// The new quantity, in tonnes.
+        quantity_t: u64,
+    },
 }
 
 impl Request {
@@ -35,8 +53,13 @@ impl Request {
     pub const fn client_order_id(&self) -> u64 {
         match *self {
             Self::New(order) => order.client_order_id,
+            Self::Bid(bid) => bid.client_order_id,
             Self::Cancel { client_order_id }
             | Self::Amend {
+                client_order_id, ..
+            }
+            | Self::CancelBid { client_order_id }
+            | Self::AmendBid {
                 client_order_id, ..
             } => client_order_id,
         }
@@ -49,6 +72,9 @@ impl Request {
             Self::New(_) => CommandKind::Submit,
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Amend { .. } => CommandKind::Amend,
+            Self::Bid(_) => CommandKind::Bid,
+            Self::CancelBid { .. } => CommandKind::CancelBid,
+            Self::AmendBid { .. } => CommandKind::AmendBid,
         }
     }
 }

@@ -289,7 +289,76 @@ impl Sequencer {
                     }),
                 })
             }
+            Request::Bid(bid) => {
+                if self
+                    .engine
+                    .account(bid.account)
+                    .is_none_or(|a| a.broker != broker)
+                {
+                    return Err(RejectReason::AccountNotOwned);
+                }
+                let taken = self
+                    .client_orders
+                    .get(broker, bid.client_order_id)
+                    .is_some()
+                    || self.open_bid(broker, bid.client_order_id).is_some();
+                if taken {
+                    return Err(RejectReason::DuplicateClientOrderId);
+                }
+                Ok(Command::Bid(bid))
+            }
+            Request::CancelBid { client_order_id } => {
+                let (auction_id, bid_id) = self
+                    .open_bid(broker, client_order_id)
+                    .ok_or(RejectReason::UnknownClientOrderId)?;
+                Ok(Command::CancelBid {
+                    auction_id,
+                    bid_id,
+                    requester: Some(Requester {
+                        broker,
+                        client_order_id,
+                    }),
+                })
+            }
+            Request::AmendBid {
+                client_order_id,
+                price_ticks,
+                quantity_t,
+            } => {
+                let (auction_id, bid_id) = self
+                    .open_bid(broker, client_order_id)
+                    .ok_or(RejectReason::UnknownClientOrderId)?;
+                Ok(Command::AmendBid {
+                    auction_id,
+                    bid_id,
+                    price_ticks,
+                    quantity_t,
+                    requester: Some(Requester {
+                        broker,
+                        client_order_id,
+                    }),
+                })
+            }
         }
+    }
+
+    /// The broker's open auction bid with this client order id, as
+    /// (auction id, bid id). Open bids are few (at most 64 auctions of
+    /// 4,096 bids), so they are searched rather than indexed.
+    fn open_bid(&self, broker: BrokerId, client_order_id: u64) -> Option<(u64, OrderId)> {
+        self.engine
+            .auctions()
+            .open
+            .values()
+            .flat_map(|a| a.bids.iter().map(move |b| (a.notice.auction_id, b)))
+            .find(|(_, b)| {
+                b.client_order_id == client_order_id
+                    && self
+                        .engine
+                        .account(b.account)
+                        .is_some_and(|a| a.broker == broker)
+            })
+            .map(|(auction_id, b)| (auction_id, b.bid_id))
     }
 
     /// The broker's order of today with this client order id.
@@ -353,6 +422,9 @@ impl Sequencer {
         let seq = self.next_seq;
         if let Command::Submit(order) = &mut command {
             order.order_id = OrderId(seq);
+        }
+        if let Command::Bid(bid) = &mut command {
+            bid.bid_id = OrderId(seq);
         }
         let stamp = Stamp {
             seq,
