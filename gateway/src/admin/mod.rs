@@ -15,7 +15,9 @@ mod client;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use cetx_engine::{Asset, BrokerId, Command, Event, NewBroker, Phase, RejectReason, Transfer};
+use cetx_engine::{
+    Asset, AuctionNotice, BrokerId, Command, Event, NewBroker, Phase, RejectReason, Transfer,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -329,6 +331,39 @@ impl Session {
                 account: cetx_engine::AccountId(*account),
                 status: *status,
             },
+            AdminAction::AnnounceAuction {
+                auction_id,
+                symbol,
+                seller,
+                quantity_t,
+                floor_ticks,
+                ceiling_ticks,
+                start_ns,
+                end_ns,
+                pricing,
+            } => Command::AnnounceAuction(Box::new(AuctionNotice {
+                auction_id: *auction_id,
+                instrument: instrument(symbol)?,
+                seller: cetx_engine::AccountId(*seller),
+                quantity_t: *quantity_t,
+                floor_ticks: *floor_ticks,
+                ceiling_ticks: *ceiling_ticks,
+                start_ns: *start_ns,
+                end_ns: *end_ns,
+                pricing: *pricing,
+            })),
+            AdminAction::CloseAuction { auction_id } => Command::CloseAuction {
+                auction_id: *auction_id,
+            },
+            AdminAction::Reserved8
+            | AdminAction::Reserved9
+            | AdminAction::Reserved10
+            | AdminAction::Reserved11 => {
+                return Err((
+                    RejectReason::MalformedFrame,
+                    "no action has this tag".to_owned(),
+                ))
+            }
         })
     }
 

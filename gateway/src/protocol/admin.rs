@@ -7,7 +7,7 @@
 //! request id. Every action the server takes becomes a journaled engine
 //! command, answered once durable with the entry's sequence number.
 
-use cetx_engine::{Direction, ParticipantType, Status};
+use cetx_engine::{Direction, ParticipantType, Pricing, Status};
 use serde::{Deserialize, Serialize};
 
 use super::fields::{string_from_str, Secret};
@@ -123,6 +123,52 @@ pub enum AdminAction {
         /// Its new standing.
         status: Status,
     },
+    /// Tag 8: reserved for another trading mode's action; refused with
+    /// **414** until it is defined.
+    #[doc(hidden)]
+    Reserved8,
+    /// Tag 9: reserved for another trading mode's action; refused with
+    /// **414** until it is defined.
+    #[doc(hidden)]
+    Reserved9,
+    /// Tag 10: reserved for another trading mode's action; refused with
+    /// **414** until it is defined.
+    #[doc(hidden)]
+    Reserved10,
+    /// Tag 11: reserved for another trading mode's action; refused with
+    /// **414** until it is defined.
+    #[doc(hidden)]
+    Reserved11,
+    /// Tag 12. Announce a one-way auction: the seller's quantity is locked
+    /// at once; bids are taken in the window; the server closes it when
+    /// the window ends.
+    AnnounceAuction {
+        /// Its id: above every auction id announced before.
+        auction_id: u64,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// The selling account.
+        seller: u32,
+        /// Tonnes offered (at least the instrument's `min_auction_t`).
+        quantity_t: u64,
+        /// Lowest bid price, in ticks.
+        floor_ticks: i64,
+        /// Highest bid price, in ticks.
+        ceiling_ticks: i64,
+        /// The window's start, ns since the Unix epoch.
+        start_ns: i64,
+        /// The window's end (excluded), ns since the Unix epoch.
+        end_ns: i64,
+        /// Uniform price or pay-as-bid.
+        pricing: Pricing,
+    },
+    /// Tag 13. Close an auction whose window has ended now, rather than
+    /// at the server's next turn.
+    CloseAuction {
+        /// The auction.
+        auction_id: u64,
+    },
 }
 
 /// What the server sends an operator.
@@ -178,7 +224,12 @@ impl AdminRequest {
             Self::Action { action, .. } => match action {
                 AdminAction::OpenAccount { .. }
                 | AdminAction::SetBrokerStatus { .. }
-                | AdminAction::SetAccountStatus { .. } => Ok(()),
+                | AdminAction::SetAccountStatus { .. }
+                | AdminAction::CloseAuction { .. }
+                | AdminAction::Reserved8
+                | AdminAction::Reserved9
+                | AdminAction::Reserved10
+                | AdminAction::Reserved11 => Ok(()),
                 AdminAction::AddBroker { name, secret, .. } => {
                     check_len("name", name, MAX_BROKER_NAME_LEN)?;
                     check_len("secret", secret.expose(), MAX_SECRET_LEN)
@@ -193,7 +244,8 @@ impl AdminRequest {
                 }
                 AdminAction::Halt { symbol }
                 | AdminAction::Resume { symbol }
-                | AdminAction::SetReferencePrice { symbol, .. } => {
+                | AdminAction::SetReferencePrice { symbol, .. }
+                | AdminAction::AnnounceAuction { symbol, .. } => {
                     check_len("symbol", symbol, MAX_SYMBOL_LEN)
                 }
             },

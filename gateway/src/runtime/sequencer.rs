@@ -180,9 +180,29 @@ impl Sequencer {
         }
     }
 
-    /// Applies the calendar's commands due by now.
+    /// Closes every open auction whose window has ended by now, in
+    /// auction id order: a journaled `CloseAuction` each, so a replay needs
+    /// no clock, and a restart closes at once what ended while it was down.
+    fn close_due_auctions(&mut self) -> Result<(), RuntimeError> {
+        let now_ns = self.now_ns.max(self.last_time_ns);
+        let due: Vec<u64> = self
+            .engine
+            .auctions()
+            .open
+            .values()
+            .filter(|a| a.notice.end_ns <= now_ns)
+            .map(|a| a.notice.auction_id)
+            .collect();
+        for auction_id in due {
+            self.execute(Command::CloseAuction { auction_id }, None)?;
+        }
+        Ok(())
+    }
+
+    /// Applies the auction closes and the calendar's commands due by now.
     pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
         self.now_ns = self.clock.now_ns();
+        self.close_due_auctions()?;
         let due = self.scheduler.due(self.now_ns);
         let ends_a_day = due.iter().any(|c| matches!(c, Command::EndOfDay { .. }));
         for command in due {

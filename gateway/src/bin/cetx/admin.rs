@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use cetx_engine::{Direction, ParticipantType, RejectReason, Status};
+use cetx_engine::{Direction, ParticipantType, Pricing, RejectReason, Status};
 use cetx_gateway::admin::AdminClient;
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::Secret;
@@ -121,6 +121,41 @@ enum Action {
     ReinstateAccount(AccountArg),
     /// Close an account for good (no cash, no allowances, no open order).
     CloseAccount(AccountArg),
+    /// Announce a one-way auction: the seller's quantity is locked at once,
+    /// bids are taken from `--start` until `--end`, and the server closes
+    /// it when the window ends.
+    AnnounceAuction {
+        /// Its id: above every auction id announced before.
+        #[arg(long)]
+        auction_id: u64,
+        #[arg(long)]
+        symbol: String,
+        /// The selling account.
+        #[arg(long)]
+        seller: u32,
+        /// Tonnes offered.
+        #[arg(long)]
+        qty: u64,
+        /// Lowest bid price, CNY.
+        #[arg(long)]
+        floor: Decimal,
+        /// Highest bid price, CNY.
+        #[arg(long)]
+        ceiling: Decimal,
+        /// The window's start, RFC 3339 (e.g. `2026-12-02T13:00:00+08:00`).
+        #[arg(long)]
+        start: String,
+        /// The window's end (excluded), RFC 3339.
+        #[arg(long)]
+        end: String,
+        #[arg(long, value_enum, default_value = "uniform")]
+        pricing: PricingArg,
+    },
+    /// Close an auction whose window has ended, now.
+    CloseAuction {
+        #[arg(long)]
+        auction_id: u64,
+    },
     /// Run every action of a CSV file, one per row, with the header
     /// `action,account,symbol,quantity,amount,reference` (see
     /// docs/ADMIN.md), answering each row.
@@ -336,8 +371,52 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
         Action::SuspendAccount(a) => account_status(a, Status::Suspended),
         Action::ReinstateAccount(a) => account_status(a, Status::Active),
         Action::CloseAccount(a) => account_status(a, Status::Closed),
+        Action::AnnounceAuction {
+            auction_id,
+            symbol,
+            seller,
+            qty,
+            floor,
+            ceiling,
+            start,
+            end,
+            pricing,
+        } => AdminAction::AnnounceAuction {
+            auction_id: *auction_id,
+            symbol: symbol.as_str().into(),
+            seller: *seller,
+            quantity_t: *qty,
+            floor_ticks: i64::try_from(fen(*floor)?).context("the floor is too large")?,
+            ceiling_ticks: i64::try_from(fen(*ceiling)?).context("the ceiling is too large")?,
+            start_ns: time_ns(start).context("--start")?,
+            end_ns: time_ns(end).context("--end")?,
+            pricing: match pricing {
+                PricingArg::Uniform => Pricing::Uniform,
+                PricingArg::PayAsBid => Pricing::PayAsBid,
+            },
+        },
+        Action::CloseAuction { auction_id } => AdminAction::CloseAuction {
+            auction_id: *auction_id,
+        },
         Action::Batch { .. } => bail!("a batch holds single actions"),
     })
+}
+
+/// How an auction prices its winning bids.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PricingArg {
+    /// Every winner pays the lowest accepted bid's price.
+    Uniform,
+    /// Every winner pays its own bid.
+    PayAsBid,
+}
+
+/// An RFC 3339 time as nanoseconds since the Unix epoch.
+fn time_ns(text: &str) -> Result<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .with_context(|| format!("{text} is not an RFC 3339 time"))?
+        .timestamp_nanos_opt()
+        .context("the time is out of range")
 }
 
 const fn broker_status(b: &BrokerArg, status: Status) -> AdminAction {
