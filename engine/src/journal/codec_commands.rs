@@ -23,6 +23,12 @@ use super::codec_market::{
 pub const CANCEL_BY: u8 = 15;
 /// The tag of a [`Command::Amend`] that names its requester.
 pub const AMEND_BY: u8 = 16;
+/// The tag of a [`Command::ListInstrument`] whose spec sets an auction
+/// field (`auctions`, `min_auction_t`): they follow the spec.
+pub const LIST_WITH_AUCTIONS: u8 = 55;
+/// The tag of a [`Command::ReviseInstrument`] whose spec sets an auction
+/// field.
+pub const REVISE_WITH_AUCTIONS: u8 = 56;
 
 /// Appends the encoding of a command: its tag, then its fields in
 /// declaration order.
@@ -34,6 +40,10 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
         Command::Amend {
             requester: Some(_), ..
         } => AMEND_BY,
+        Command::ListInstrument(ref spec) if has_auction_fields(spec) => LIST_WITH_AUCTIONS,
+        Command::ReviseInstrument { ref spec, .. } if has_auction_fields(spec) => {
+            REVISE_WITH_AUCTIONS
+        }
         _ => command.kind() as u8,
     };
     out.put_u8(tag);
@@ -187,8 +197,8 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     }
 }
 
-/// A spec that ends its command, with its auction fields when it sets
-/// one.
+/// A command's spec, with its auction fields when it sets one (and the
+/// command has the tag that says so).
 fn put_command_spec(out: &mut Vec<u8>, spec: &crate::instrument::InstrumentSpec) {
     encode_spec(spec, out);
     if has_auction_fields(spec) {
@@ -268,6 +278,8 @@ fn read_tag(c: &mut Cursor<'_>) -> Result<(CommandKind, bool), DecodeError> {
     c.tag("CommandKind", |tag| match tag {
         CANCEL_BY => Some((CommandKind::Cancel, true)),
         AMEND_BY => Some((CommandKind::Amend, true)),
+        LIST_WITH_AUCTIONS => Some((CommandKind::ListInstrument, true)),
+        REVISE_WITH_AUCTIONS => Some((CommandKind::ReviseInstrument, true)),
         _ => command_kind_from_tag(tag).map(|kind| (kind, false)),
     })
 }
@@ -343,10 +355,12 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             instrument: c.instrument("SetReferencePrice.instrument")?,
             price_ticks: c.i64("SetReferencePrice.price_ticks")?,
         },
-        CommandKind::ListInstrument => Command::ListInstrument(Box::new(read_command_spec(c)?)),
+        CommandKind::ListInstrument => {
+            Command::ListInstrument(Box::new(read_command_spec(c, named)?))
+        }
         CommandKind::ReviseInstrument => Command::ReviseInstrument {
             instrument: c.instrument("ReviseInstrument.instrument")?,
-            spec: Box::new(read_command_spec(c)?),
+            spec: Box::new(read_command_spec(c, named)?),
         },
         CommandKind::SetCalendar => Command::SetCalendar(Box::new(read_calendar(c)?)),
         CommandKind::Transfer => Command::Transfer(Box::new(Transfer {

@@ -85,11 +85,14 @@ pub(crate) fn read_spec_auctions(
     Ok(())
 }
 
-/// Reads a spec that ends its command: its auction fields follow when
-/// bytes are left.
-pub(crate) fn read_command_spec(c: &mut Cursor<'_>) -> Result<InstrumentSpec, DecodeError> {
+/// Reads a command's spec, and its auction fields after it when the
+/// command's tag says they follow.
+pub(crate) fn read_command_spec(
+    c: &mut Cursor<'_>,
+    with_auctions: bool,
+) -> Result<InstrumentSpec, DecodeError> {
     let mut spec = read_spec(c)?;
-    if c.remaining() > 0 {
+    if with_auctions {
         read_spec_auctions(c, &mut spec)?;
     }
     Ok(spec)

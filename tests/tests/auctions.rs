@@ -1,0 +1,390 @@
+//! A one-way auction over loopback, end to end: an operator onboards a
+//! seller and five bidders and announces an auction with a short window
+//! on the server's clock; the bidders bid over the broker protocol (one
+//! amends, one cancels, one is refused below the floor); the server closes
+//! the auction when the window ends; each broker's reports and the public
+//! feed give the outcome; the journal alone then settles to exactly the
+//! expected clearing rows, marked `auction`, and a day line that keeps the
+//! auction out of the close. A broker's credentials cannot announce one.
+//!
+//! Every wait is a read with a timeout; every loop is bounded.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cetx_engine::settlement::{run, Format, ReplayArgs};
+use cetx_engine::{Direction, ParticipantType, Pricing, RejectReason};
+use cetx_gateway::admin::{AdminClient, AdminClientError};
+use cetx_gateway::client::Client;
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::protocol::{ClientMessage, ServerFrame, ServerMessage};
+use cetx_tests::operators::{config, operator};
+use cetx_tests::server::TestServer;
+
+/// Longest wait for any one answer.
+const WAIT: Duration = Duration::from_secs(10);
+/// The bidding window's length.
+const WINDOW: Duration = Duration::from_secs(3);
+const SELLER: u32 = 5000;
+/// Bidders 5001 to 5005: the first three act through broker 1, the
+/// others through broker 2.
+const BIDDERS: [u32; 5] = [5001, 5002, 5003, 5004, 5005];
+
+fn now_ns() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    )
+    .unwrap()
+}
+
+fn applied(reply: &AdminReply) {
+    assert!(matches!(reply, AdminReply::Applied { .. }), "{reply:?}");
+}
+
+/// Opens the seller (200,000 t of CEA2025) and the five bidders
+/// (10,000,000 CNY each) through the operators' channel.
+async fn onboard(desk: &mut AdminClient) {
+    let accounts = [(SELLER, 1)].into_iter().chain(
+        BIDDERS
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| (b, if i < 3 { 1 } else { 2 })),
+    );
+    for (account, broker) in accounts {
+        applied(
+            &desk
+                .act(AdminAction::OpenAccount {
+                    account,
+                    broker,
+                    participant: ParticipantType::ComplianceEntity,
+                })
+                .await
+                .unwrap(),
+        );
+        let (symbol, amount) = if account == SELLER {
+            (Some("CEA2025".into()), 200_000)
+        } else {
+            (None, 10_000_000_00)
+        };
+        let transfer = AdminAction::Transfer {
+            reference: format!("in-{account}"),
+            account,
+            symbol,
+            direction: Direction::In,
+            amount,
+        };
+        applied(&desk.act(transfer).await.unwrap());
+    }
+}
+
+fn announce(auction_id: u64, start_ns: i64, pricing: Pricing) -> AdminAction {
+    AdminAction::AnnounceAuction {
+        auction_id,
+        symbol: "CEA2025".into(),
+        seller: SELLER,
+        quantity_t: 150_000,
+        floor_ticks: 85_00,
+        ceiling_ticks: 99_00,
+        start_ns,
+        end_ns: start_ns + i64::try_from(WINDOW.as_nanos()).unwrap(),
+        pricing,
+    }
+}
+
+fn bid(
+    client_order_id: u64,
+    auction_id: u64,
+    account: u32,
+    price_ticks: i64,
+    quantity_t: u64,
+) -> ClientMessage {
+    ClientMessage::Bid {
+        client_order_id,
+        auction_id,
+        account,
+        price_ticks,
+        quantity_t,
+    }
+}
+
+async fn next(client: &mut Client) -> ServerFrame {
+    client
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait")
+}
+
+/// Reads reports until `done` says the last one wanted came (at most 40).
+async fn until(client: &mut Client, done: impl Fn(&ServerMessage) -> bool) -> Vec<ServerMessage> {
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        let message = next(client).await.message;
+        let last = done(&message);
+        seen.push(message);
+        if last {
+            return seen;
+        }
+    }
+    panic!("the report wanted never came: {seen:?}");
+}
+
+/// (bid's client order id, trade price, tonnes) of each `AuctionResult`
+/// for a bid, and the results' common outcome (clearing price, sold,
+/// unsold).
+fn results(reports: &[ServerMessage]) -> (Vec<(u64, i64, u64)>, Vec<(i64, u64, u64)>) {
+    let mut lines = Vec::new();
+    let mut outcomes = Vec::new();
+    for report in reports {
+        if let ServerMessage::AuctionResult {
+            client_order_id,
+            price_ticks,
+            quantity_t,
+            clearing_ticks,
+            sold_t,
+            unsold_t,
+            ..
+        } = report
+        {
+            lines.push((*client_order_id, *price_ticks, *quantity_t));
+            outcomes.push((*clearing_ticks, *sold_t, *unsold_t));
+        }
+    }
+    (lines, outcomes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trades() {
+    let server = TestServer::start(config()).await;
+    let mut desk = operator(&server).await;
+    onboard(&mut desk).await;
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    let mut two = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .unwrap();
+
+    let start_ns = now_ns();
+    applied(
+        &desk
+            .act(announce(1, start_ns, Pricing::Uniform))
+            .await
+            .unwrap(),
+    );
+    // Bids: 5001 60,000 @ 95.00; 5002 50,000 @ 93.00; 5003 30,000 @
+    // 92.00; 5004 40,000 @ 92.00; 5005 20,000 @ 98.00, and one below the
+    // floor.
+    one.send(bid(11, 1, 5001, 95_00, 60_000)).await.unwrap();
+    one.send(bid(12, 1, 5002, 93_00, 50_000)).await.unwrap();
+    one.send(bid(13, 1, 5003, 92_00, 30_000)).await.unwrap();
+    let accepted = until(&mut one, |m| {
+        matches!(
+            m,
+            ServerMessage::BidAccepted {
+                client_order_id: 13,
+                ..
+            }
+        )
+    })
+    .await;
+    let ids: Vec<u64> = accepted
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::BidAccepted {
+                client_order_id,
+                amend: 0,
+                ..
+            } => Some(*client_order_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, [11, 12, 13], "{accepted:?}");
+    two.send(bid(21, 1, 5004, 92_00, 40_000)).await.unwrap();
+    two.send(bid(22, 1, 5005, 98_00, 20_000)).await.unwrap();
+    two.send(bid(23, 1, 5005, 84_99, 1_000)).await.unwrap();
+    let early = until(&mut two, |m| matches!(m, ServerMessage::BidRejected { .. })).await;
+    assert!(
+        early.iter().any(|m| matches!(
+            m,
+            ServerMessage::BidRejected { client_order_id: 23, request: 0, reason, .. }
+                if *reason == RejectReason::BidOutsideAuctionRange.code()
+        )),
+        "{early:?}"
+    );
+    // 5003 raises its bid to 40,000 t and so goes behind 5004 at 92.00;
+    // 5005 withdraws.
+    one.send(ClientMessage::AmendBid {
+        client_order_id: 13,
+        price_ticks: 92_00,
+        quantity_t: 40_000,
+    })
+    .await
+    .unwrap();
+    let amended = until(&mut one, |m| matches!(m, ServerMessage::BidAccepted { .. })).await;
+    assert!(
+        matches!(
+            amended[..],
+            [ServerMessage::BidAccepted {
+                client_order_id: 13,
+                quantity_t: 40_000,
+                amend: 2,
+                ..
+            }]
+        ),
+        "{amended:?}"
+    );
+    two.send(ClientMessage::CancelBid {
+        client_order_id: 22,
+    })
+    .await
+    .unwrap();
+    let cancelled = until(&mut two, |m| {
+        matches!(m, ServerMessage::BidCancelled { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            cancelled[..],
+            [ServerMessage::BidCancelled {
+                client_order_id: 22,
+                cancelled_t: 20_000,
+                cause: 0,
+                ..
+            }]
+        ),
+        "{cancelled:?}"
+    );
+
+    // After the window the server closes the auction. 150,000 t go to
+    // 5001 (60,000), 5002 (50,000) and 5004 (40,000, ahead of 5003 at
+    // 92.00), all at the uniform 92.00; 5003 gets nothing. Broker 1 hears
+    // of its winning bids and of each of its seller's sales, then of
+    // 5003's unfilled bid and that it bought nothing.
+    let closing = until(&mut one, |m| {
+        matches!(
+            m,
+            ServerMessage::AuctionResult {
+                client_order_id: 13,
+                ..
+            }
+        )
+    })
+    .await;
+    let (lines, outcomes) = results(&closing);
+    assert_eq!(
+        lines,
+        [
+            (11, 92_00, 60_000),
+            (0, 92_00, 60_000),
+            (12, 92_00, 50_000),
+            (0, 92_00, 50_000),
+            (0, 92_00, 40_000),
+            (13, 0, 0),
+        ],
+        "{closing:?}"
+    );
+    assert!(
+        outcomes.iter().all(|&o| o == (92_00, 150_000, 0)),
+        "{outcomes:?}"
+    );
+    assert!(
+        closing.iter().any(|m| matches!(
+            m,
+            ServerMessage::BidCancelled {
+                client_order_id: 13,
+                cancelled_t: 40_000,
+                cause: 23,
+                ..
+            }
+        )),
+        "{closing:?}"
+    );
+    let theirs = until(&mut two, |m| {
+        matches!(m, ServerMessage::AuctionResult { .. })
+    })
+    .await;
+    assert_eq!(results(&theirs).0, [(21, 92_00, 40_000)]);
+
+    // A broker's credentials cannot use the operators' channel.
+    let refused = AdminClient::connect(server.admin.unwrap(), 1, "demo-secret-1").await;
+    assert!(
+        matches!(refused, Err(AdminClientError::Refused { reason, .. }) if reason == RejectReason::BadCredentials.code()),
+        "{refused:?}"
+    );
+
+    drop((one, two, desk));
+    let data = server.stop().await;
+    let out = tempfile::tempdir().unwrap();
+    let args = ReplayArgs {
+        journal: data.path().join("journal"),
+        expected: None,
+        day: None,
+        from_seq: 0,
+        out: Some(out.path().to_path_buf()),
+        format: Format::Csv,
+        follow: false,
+        now_ns: None,
+    };
+    run(
+        &args,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .expect("the journal settles and reconciles");
+    let clearing = std::fs::read_to_string(out.path().join("clearing.csv")).unwrap();
+    let mut lines = clearing.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .ends_with(",price_cny,amount_cny,mode"));
+    // trade id, instrument, buyer, seller, quantity, price.
+    let rows: Vec<String> = lines
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            [f[3], f[4], f[5], f[7], f[9], f[10]].join(" ")
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "1 CEA2025 5001 5000 60000 92.00",
+            "2 CEA2025 5002 5000 50000 92.00",
+            "3 CEA2025 5004 5000 40000 92.00",
+        ],
+        "{clearing}"
+    );
+    assert!(
+        clearing.lines().skip(1).all(|l| l.ends_with(",auction")),
+        "{clearing}"
+    );
+    let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
+    let day: BTreeMap<&str, &str> = days
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .zip(
+            days.lines()
+                .find(|l| l.contains(",CEA2025,"))
+                .unwrap()
+                .split(','),
+        )
+        .collect();
+    assert_eq!(
+        (
+            day["volume_t"],
+            day["trade_count"],
+            day["auction_volume_t"],
+            day["auction_turnover_cny"]
+        ),
+        ("0", "0", "150000", "13800000.00"),
+        "{days}"
+    );
+}
