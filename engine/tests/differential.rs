@@ -128,6 +128,10 @@ fn instrument_spec(
         large_holder_bps: None,
         t_plus_one: Some(false),
         opposite_side_gap_days: Some(0),
+        // Auctions of the first instrument only (the second refuses them,
+        // 140), of at least four minimum orders.
+        auctions: Some(index == 0),
+        min_auction_t: Some(min_order_t * 4),
     }
 }
 
@@ -232,9 +236,87 @@ enum AmendQuantity {
     Fresh(QuantityChoice),
 }
 
+/// An auction a command names.
+#[derive(Clone, Copy, Debug)]
+enum AuctionChoice {
+    /// An open one (modulo the number open), else an unknown id.
+    Open(usize),
+    /// This many above the last id announced: unknown (or the next one).
+    Past(u64),
+}
+
+/// A bid a cancel or amend names.
+#[derive(Clone, Copy, Debug)]
+enum BidTarget {
+    /// An open bid (modulo the number open), in its own auction.
+    Live(usize),
+    /// The id this many below the highest issued, in an open auction.
+    Recent(u64, AuctionChoice),
+}
+
+/// A bid's price, in terms of its auction's floor and ceiling.
+#[derive(Clone, Copy, Debug)]
+enum BidPrice {
+    /// A price of the range (modulo its levels), from the floor.
+    Level(usize),
+    /// A tick above the ceiling (`true`) or below the floor.
+    Outside(bool),
+    /// A level plus one fen.
+    OffTick(usize),
+}
+
+/// A bid's quantity, in terms of its auction's offer.
+#[derive(Clone, Copy, Debug)]
+enum BidQuantity {
+    /// This many lots.
+    Lots(u64),
+    /// A lot more than the offer.
+    AboveOffer,
+    /// Zero.
+    Zero,
+    /// This many lots plus a tonne.
+    OffLot(u64),
+}
+
+/// An announcement's quantity, in terms of the instrument's minimum.
+#[derive(Clone, Copy, Debug)]
+enum OfferQuantity {
+    /// The minimum plus this many lots.
+    Valid(u64),
+    /// A lot below the minimum.
+    Small,
+    /// Zero.
+    Zero,
+}
+
 /// A command before it is made concrete against the current books.
 #[derive(Clone, Copy, Debug)]
 enum Op {
+    Announce {
+        id: IdChoice,
+        instrument: InstrumentChoice,
+        seller: u32,
+        quantity: OfferQuantity,
+        floor: PriceChoice,
+        ceiling: PriceChoice,
+        /// The window's start, in steps from now, and its length in steps.
+        window: (i64, i64),
+        pay_as_bid: bool,
+    },
+    Bid {
+        auction: AuctionChoice,
+        id: IdChoice,
+        account: u32,
+        price: BidPrice,
+        quantity: BidQuantity,
+    },
+    CancelBid(BidTarget),
+    AmendBid {
+        target: BidTarget,
+        price: BidPrice,
+        quantity: BidQuantity,
+    },
+    Close(AuctionChoice),
     Submit {
         id: IdChoice,
         instrument: InstrumentChoice,
@@ -369,6 +451,100 @@ fn op() -> impl Strategy<Value = Op> {
         7 => submit,
         1 => target().prop_map(Op::Cancel),
         2 => amend,
+        1 => auction_op(),
+    ]
+}
+
+fn auction_choice() -> impl Strategy<Value = AuctionChoice> {
+    prop_oneof![
+        8 => any::<usize>().prop_map(AuctionChoice::Open),
+        1 => (0u64..=2).prop_map(AuctionChoice::Past),
+    ]
+}
+
+fn bid_target() -> impl Strategy<Value = BidTarget> {
+    prop_oneof![
+        6 => any::<usize>().prop_map(BidTarget::Live),
+        1 => (0u64..=4, auction_choice()).prop_map(|(k, a)| BidTarget::Recent(k, a)),
+    ]
+}
+
+fn bid_price() -> impl Strategy<Value = BidPrice> {
+    prop_oneof![
+        12 => any::<usize>().prop_map(BidPrice::Level),
+        1 => any::<bool>().prop_map(BidPrice::Outside),
+        1 => any::<usize>().prop_map(BidPrice::OffTick),
+    ]
+}
+
+fn bid_quantity() -> impl Strategy<Value = BidQuantity> {
+    prop_oneof![
+        12 => (1u64..=12).prop_map(BidQuantity::Lots),
+        1 => Just(BidQuantity::AboveOffer),
+        1 => Just(BidQuantity::Zero),
+        1 => (1u64..=3).prop_map(BidQuantity::OffLot),
+    ]
+}
+
+/// Auction commands: one announcement for every few bids, a cancel, an
+/// amend and a close now and then.
+fn auction_op() -> impl Strategy<Value = Op> {
+    let announce = (
+        (id_choice(), instrument_choice(), 1u32..=ACCOUNTS),
+        prop_oneof![
+            8 => (0u64..=12).prop_map(OfferQuantity::Valid),
+            1 => Just(OfferQuantity::Small),
+            1 => Just(OfferQuantity::Zero),
+        ],
+        (price_choice(), price_choice()),
+        (
+            prop_oneof![8 => 0i64..=1, 1 => -2i64..=3],
+            prop_oneof![12 => 1i64..=30, 1 => -1i64..=0],
+        ),
+        any::<bool>(),
+    )
+        .prop_map(
+            |((id, instrument, seller), quantity, (floor, ceiling), window, pay_as_bid)| {
+                Op::Announce {
+                    id,
+                    instrument,
+                    seller,
+                    quantity,
+                    floor,
+                    ceiling,
+                    window,
+                    pay_as_bid,
+                }
+            },
+        );
+    let bid = (
+        auction_choice(),
+        id_choice(),
+        1u32..=ACCOUNTS,
+        bid_price(),
+        bid_quantity(),
+    )
+        .prop_map(|(auction, id, account, price, quantity)| Op::Bid {
+            auction,
+            id,
+            account,
+            price,
+            quantity,
+        });
+    let amend =
+        (bid_target(), bid_price(), bid_quantity()).prop_map(|(target, price, quantity)| {
+            Op::AmendBid {
+                target,
+                price,
+                quantity,
+            }
+        });
+    prop_oneof![
+        2 => announce,
+        6 => bid,
+        1 => bid_target().prop_map(Op::CancelBid),
+        2 => amend,
+        2 => auction_choice().prop_map(Op::Close),
     ]
 }
 
@@ -384,8 +560,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
 /// Turns abstract [`Op`]s into [`Command`]s against the current books.
 struct Driver {
     rules: Vec<PriceRules>,
+    /// Each instrument's smallest auction offer.
+    min_auction_t: Vec<u64>,
     /// Highest order id any submit has named so far.
     issued: u64,
+    /// Highest auction id any announcement has named so far.
+    auctions_issued: u64,
+    /// Commands resolved so far: the next one is stamped `stamp(step)`.
+    step: usize,
 }
 
 impl Driver {
@@ -395,7 +577,10 @@ impl Driver {
                 .iter()
                 .map(|s| s.rules().expect("usable spec"))
                 .collect(),
+            min_auction_t: specs.iter().map(|s| s.min_auction_t.unwrap_or(1)).collect(),
             issued: 0,
+            auctions_issued: 0,
+            step: 0,
         }
     }
 
@@ -486,8 +671,194 @@ impl Driver {
         }
     }
 
+    fn next_id(&mut self, id: IdChoice) -> u64 {
+        match id {
+            IdChoice::Next(gap) => {
+                self.issued += gap;
+                self.issued
+            }
+            IdChoice::Back(k) => self.issued.saturating_sub(k),
+        }
+    }
+
+    /// The auction id a choice names.
+    fn auction(&self, choice: AuctionChoice, reference: &RefEngine) -> u64 {
+        let open: Vec<u64> = reference.auctions().keys().copied().collect();
+        match choice {
+            AuctionChoice::Open(n) if !open.is_empty() => open[n % open.len()],
+            AuctionChoice::Open(_) => self.auctions_issued + 1,
+            AuctionChoice::Past(k) => self.auctions_issued + k,
+        }
+    }
+
+    /// A bid's price and quantity in an auction (or around the first
+    /// instrument's reference when the auction is not open).
+    fn bid_terms(
+        &self,
+        auction_id: u64,
+        reference: &RefEngine,
+        price: BidPrice,
+        quantity: BidQuantity,
+    ) -> (i64, u64) {
+        let rules = self.rules[0];
+        let (floor, ceiling, offer) = reference.auctions().get(&auction_id).map_or(
+            (
+                rules.reference_ticks,
+                rules.reference_ticks,
+                rules.lot_t * 4,
+            ),
+            |a| {
+                (
+                    a.notice.floor_ticks,
+                    a.notice.ceiling_ticks,
+                    a.notice.quantity_t,
+                )
+            },
+        );
+        let step = rules.step_ticks;
+        let level = |n: usize| floor + (n as i64 % ((ceiling - floor) / step + 1)) * step;
+        let price_ticks = match price {
+            BidPrice::Level(n) => level(n),
+            BidPrice::Outside(true) => ceiling + step,
+            BidPrice::Outside(false) => floor - step,
+            BidPrice::OffTick(n) => level(n) + 1,
+        };
+        let quantity_t = match quantity {
+            BidQuantity::Lots(k) => k * rules.lot_t,
+            BidQuantity::AboveOffer => offer + rules.lot_t,
+            BidQuantity::Zero => 0,
+            BidQuantity::OffLot(k) => k * rules.lot_t + 1,
+        };
+        (price_ticks, quantity_t)
+    }
+
+    /// The bid a target names: its auction, id, and price and quantity if
+    /// it is open.
+    fn bid_target(
+        &self,
+        target: BidTarget,
+        reference: &RefEngine,
+    ) -> (u64, OrderId, Option<(i64, u64)>) {
+        let live: Vec<(u64, OrderId, i64, u64)> = reference
+            .auctions()
+            .values()
+            .flat_map(|a| {
+                a.bids
+                    .iter()
+                    .map(|b| (a.notice.auction_id, b.bid_id, b.price_ticks, b.quantity_t))
+            })
+            .collect();
+        match target {
+            BidTarget::Live(n) if !live.is_empty() => {
+                let (auction_id, bid_id, p, q) = live[n % live.len()];
+                (auction_id, bid_id, Some((p, q)))
+            }
+            BidTarget::Live(_) => (self.auctions_issued, OrderId(self.issued), None),
+            BidTarget::Recent(k, choice) => (
+                self.auction(choice, reference),
+                OrderId(self.issued.saturating_sub(k)),
+                None,
+            ),
+        }
+    }
+
     fn resolve(&mut self, op: Op, reference: &RefEngine) -> Command {
+        self.step += 1;
         match op {
+            Op::Announce {
+                id,
+                instrument,
+                seller,
+                quantity,
+                floor,
+                ceiling,
+                window: (start, length),
+                pay_as_bid,
+            } => {
+                let auction_id = match id {
+                    IdChoice::Next(gap) => {
+                        self.auctions_issued += gap;
+                        self.auctions_issued
+                    }
+                    IdChoice::Back(k) => self.auctions_issued.saturating_sub(k),
+                };
+                let instrument = self.instrument(instrument);
+                let rules = self.rules(instrument);
+                let min_t = self
+                    .min_auction_t
+                    .get(usize::from(instrument.0))
+                    .copied()
+                    .unwrap_or(rules.lot_t);
+                let quantity_t = match quantity {
+                    OfferQuantity::Valid(k) => min_t + k * rules.lot_t,
+                    OfferQuantity::Small => min_t - rules.lot_t,
+                    OfferQuantity::Zero => 0,
+                };
+                let now_ns = stamp(self.step - 1).time_ns;
+                let start_ns = now_ns + start * 1_000;
+                Command::AnnounceAuction(Box::new(cetx_engine::AuctionNotice {
+                    auction_id,
+                    instrument,
+                    seller: AccountId(seller),
+                    quantity_t,
+                    floor_ticks: Self::price(&rules, Side::Buy, floor),
+                    ceiling_ticks: Self::price(&rules, Side::Sell, ceiling),
+                    start_ns,
+                    end_ns: start_ns + length * 1_000,
+                    pricing: if pay_as_bid {
+                        cetx_engine::Pricing::PayAsBid
+                    } else {
+                        cetx_engine::Pricing::Uniform
+                    },
+                }))
+            }
+            Op::Bid {
+                auction,
+                id,
+                account,
+                price,
+                quantity,
+            } => {
+                let auction_id = self.auction(auction, reference);
+                let bid_id = self.next_id(id);
+                let (price_ticks, quantity_t) =
+                    self.bid_terms(auction_id, reference, price, quantity);
+                Command::Bid(cetx_engine::NewBid {
+                    bid_id: OrderId(bid_id),
+                    auction_id,
+                    account: AccountId(account),
+                    price_ticks,
+                    quantity_t,
+                    client_order_id: bid_id,
+                })
+            }
+            Op::CancelBid(target) => {
+                let (auction_id, bid_id, _) = self.bid_target(target, reference);
+                Command::CancelBid {
+                    auction_id,
+                    bid_id,
+                    requester: None,
+                }
+            }
+            Op::AmendBid {
+                target,
+                price,
+                quantity,
+            } => {
+                let (auction_id, bid_id, _) = self.bid_target(target, reference);
+                let (price_ticks, quantity_t) =
+                    self.bid_terms(auction_id, reference, price, quantity);
+                Command::AmendBid {
+                    auction_id,
+                    bid_id,
+                    price_ticks,
+                    quantity_t,
+                    requester: None,
+                }
+            }
+            Op::Close(choice) => Command::CloseAuction {
+                auction_id: self.auction(choice, reference),
+            },
             Op::Submit {
                 id,
                 instrument,
@@ -669,6 +1040,54 @@ fn run_both(
                 trace(&commands)
             ))
         })?;
+        let auctions: Vec<_> = engine
+            .auctions()
+            .open
+            .values()
+            .map(|a| {
+                let bids: Vec<_> = a
+                    .bids
+                    .iter()
+                    .map(|b| {
+                        (
+                            b.bid_id,
+                            b.account,
+                            b.price_ticks,
+                            b.quantity_t,
+                            b.priority_seq,
+                        )
+                    })
+                    .collect();
+                (a.notice, bids)
+            })
+            .collect();
+        let reference_auctions: Vec<_> = reference
+            .auctions()
+            .values()
+            .map(|a| {
+                let bids: Vec<_> = a
+                    .bids
+                    .iter()
+                    .map(|b| {
+                        (
+                            b.bid_id,
+                            b.account,
+                            b.price_ticks,
+                            b.quantity_t,
+                            b.since_seq,
+                        )
+                    })
+                    .collect();
+                (a.notice, bids)
+            })
+            .collect();
+        prop_assert_eq!(
+            auctions,
+            reference_auctions,
+            "open auctions differ (left: engine, right: reference) at seq {}; commands:\n{}",
+            step + 1,
+            trace(&commands)
+        );
         for i in 0..specs.len() {
             let instrument = InstrumentId(i as u16);
             let book = engine.book(instrument).expect("configured");
@@ -784,6 +1203,38 @@ fn generated_streams_reach_every_outcome() {
             .any(|w| matches!(w, [Event::Accepted(a), Event::Trade(_)]
                 if a.order_type == OrderType::Market)),
         "no market order traded"
+    );
+    // Every auction rule the generated accounts can break is broken, and
+    // auctions of both pricings allocate, partly fill a bid and sell out.
+    for code in [140, 141, 142, 143, 144, 145, 147, 148, 149] {
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Rejected(r) if r.reason.code() == code)),
+            "no auction command was rejected with {code}"
+        );
+    }
+    for pricing in [
+        cetx_engine::Pricing::Uniform,
+        cetx_engine::Pricing::PayAsBid,
+    ] {
+        assert!(
+            events.iter().any(|e| matches!(e,
+                Event::AuctionClosed(c) if c.pricing == pricing && c.sold_t > 0 && c.unsold_t == 0)),
+            "no {pricing:?} auction sold out"
+        );
+    }
+    assert!(
+        events.windows(2).any(|w| matches!(w,
+            [Event::AuctionAllocation(a), Event::BidCancelled(c)]
+                if c.cause == CancelCause::AuctionUnfilled && a.bid_id == c.bid_id)),
+        "no marginal bid was partly filled"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::BidAmended(a) if !a.priority_kept)),
+        "no bid lost its priority"
     );
 }
 

@@ -444,6 +444,7 @@ fn only_the_newest_snapshots_are_kept() {
         accounts: Vec::new(),
         references: Vec::new(),
         membership: cetx_engine::Membership::default(),
+        auctions: cetx_engine::Auctions::default(),
     };
     for seq in [10, 20, 30, 40] {
         cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();
@@ -471,12 +472,14 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
         accounts: Vec::new(),
         references: vec!["REG-1".into()],
         membership: cetx_engine::Membership::default(),
+        auctions: cetx_engine::Auctions::default(),
     };
     let mut payload = Vec::new();
     cetx_engine::journal::encode_state(&state, &mut payload);
     // Version 2 ends at the references: without the three empty counts of
-    // version 3's membership and its absent closed date.
-    payload.truncate(payload.len() - 13);
+    // version 3's membership and its absent closed date, nor version 4's
+    // auctions (two empty counts and an absent last id).
+    payload.truncate(payload.len() - 13 - 9);
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
@@ -526,4 +529,39 @@ fn a_writer_removes_files_an_earlier_one_wrote_ahead() {
         .count();
     assert_eq!(ahead, 0);
     assert_eq!(read_all(dir), entries(1..=3));
+}
+
+#[test]
+fn a_snapshot_of_version_3_is_read_with_no_auction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut membership = cetx_engine::Membership::default();
+    membership
+        .account_status
+        .insert(cetx_engine::AccountId(7), cetx_engine::Status::Suspended);
+    let state = cetx_engine::EngineState {
+        trading_day: 3,
+        closed_date: Some(2026_12_01),
+        last_order_id: Some(cetx_engine::OrderId(9)),
+        next_trade_id: 4,
+        calendar: None,
+        instruments: Vec::new(),
+        accounts: Vec::new(),
+        references: vec!["REG-1".into()],
+        membership,
+        auctions: cetx_engine::Auctions::default(),
+    };
+    let mut payload = Vec::new();
+    cetx_engine::journal::encode_state(&state, &mut payload);
+    // Version 3 ends at the closed date: without version 4's auctions (no
+    // instrument's fields, no last id, no open auction).
+    payload.truncate(payload.len() - 9);
+    let path = tmp
+        .path()
+        .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
+    let magic = cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
+    cetx_engine::journal::write_framed(&path, magic, 3, 5, &payload).unwrap();
+    assert_eq!(cetx_engine::journal::read_snapshot(&path), Ok((5, state)));
+    // The same payload as version 4 is short of the auctions.
+    cetx_engine::journal::write_framed(&path, magic, 4, 5, &payload).unwrap();
+    assert!(cetx_engine::journal::read_snapshot(&path).is_err());
 }

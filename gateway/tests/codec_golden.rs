@@ -82,6 +82,90 @@ fn examples() -> Vec<(&'static str, Example)> {
         ),
         ("client.Logout", Example::Client(ClientMessage::Logout)),
         (
+            "client.Bid",
+            Example::Client(ClientMessage::Bid {
+                client_order_id: 2001,
+                auction_id: 7,
+                account: 42,
+                price_ticks: 93_00,
+                quantity_t: 50_000,
+            }),
+        ),
+        (
+            "client.CancelBid",
+            Example::Client(ClientMessage::CancelBid {
+                client_order_id: 2001,
+            }),
+        ),
+        (
+            "client.AmendBid",
+            Example::Client(ClientMessage::AmendBid {
+                client_order_id: 2001,
+                price_ticks: 93_50,
+                quantity_t: 40_000,
+            }),
+        ),
+        (
+            "server.BidAccepted",
+            server(
+                64,
+                ServerMessage::BidAccepted {
+                    client_order_id: 2001,
+                    auction_id: 7,
+                    bid_id: 900_011,
+                    price_ticks: 93_00,
+                    quantity_t: 50_000,
+                    amend: 0,
+                },
+            ),
+        ),
+        (
+            "server.BidRejected",
+            server(
+                65,
+                ServerMessage::BidRejected {
+                    client_order_id: 2002,
+                    request: 0,
+                    reason: RejectReason::BidOutsideAuctionRange.code(),
+                    text: "bid outside auction range".to_owned(),
+                },
+            ),
+        ),
+        (
+            "server.BidCancelled",
+            server(
+                66,
+                ServerMessage::BidCancelled {
+                    client_order_id: 2001,
+                    auction_id: 7,
+                    bid_id: 900_011,
+                    cancelled_t: 10_000,
+                    cause: 23,
+                },
+            ),
+        ),
+        (
+            "server.AuctionResult",
+            server(
+                67,
+                ServerMessage::AuctionResult {
+                    auction_id: 7,
+                    symbol: symbol(),
+                    pricing: 0,
+                    clearing_ticks: 92_50,
+                    sold_t: 150_000,
+                    unsold_t: 0,
+                    side: Side::Buy,
+                    client_order_id: 2001,
+                    bid_id: 900_011,
+                    trade_id: 32,
+                    price_ticks: 92_50,
+                    quantity_t: 40_000,
+                    time_ns: 1_741_928_400_000_000_000,
+                },
+            ),
+        ),
+        (
             "server.LoginAccepted",
             server(
                 UNSEQUENCED,
@@ -262,8 +346,15 @@ fn the_doc_has_one_example_of_every_message() {
     let in_doc: Vec<String> = doc_examples().into_keys().collect();
     assert_eq!(names, in_doc);
     let clients = names.iter().filter(|n| n.starts_with("client.")).count();
-    assert_eq!(clients, ClientMessage::TAG_COUNT as usize);
-    assert_eq!(names.len() - clients, ServerMessage::TAG_COUNT as usize);
+    // Every tag but the reserved ones has its message and its example.
+    assert_eq!(
+        clients,
+        (ClientMessage::TAG_COUNT - ClientMessage::RESERVED_TAGS.len() as u32) as usize
+    );
+    assert_eq!(
+        names.len() - clients,
+        (ServerMessage::TAG_COUNT - ServerMessage::RESERVED_TAGS.len() as u32) as usize
+    );
 }
 
 #[test]
@@ -415,4 +506,33 @@ fn the_largest_messages_are_the_sizes_the_numbers_table_gives() {
         numbers.contains("162 bytes") && numbers.contains("150"),
         "{numbers}"
     );
+}
+
+#[test]
+fn the_tags_reserved_for_other_modes_are_unknown_tags() {
+    for tag in ClientMessage::RESERVED_TAGS.chain([ClientMessage::TAG_COUNT]) {
+        let mut frame = BytesMut::from(&[4u8, 0, 0, 0][..]);
+        frame.extend_from_slice(&tag.to_le_bytes());
+        let decoded = ServerCodec::default().decode(&mut frame);
+        assert!(
+            matches!(
+                decoded,
+                Err(cetx_gateway::codec::DecodeError::UnknownTag { tag: t, .. }) if t == tag
+            ),
+            "client tag {tag}: {decoded:?}"
+        );
+    }
+    for tag in ServerMessage::RESERVED_TAGS.chain([ServerMessage::TAG_COUNT]) {
+        let mut frame = BytesMut::from(&[12u8, 0, 0, 0][..]);
+        frame.extend_from_slice(&[0; 8]);
+        frame.extend_from_slice(&tag.to_le_bytes());
+        let decoded = ClientCodec::default().decode(&mut frame);
+        assert!(
+            matches!(
+                decoded,
+                Err(cetx_gateway::codec::DecodeError::UnknownTag { tag: t, .. }) if t == tag
+            ),
+            "server tag {tag}: {decoded:?}"
+        );
+    }
 }

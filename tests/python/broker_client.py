@@ -82,6 +82,7 @@ class CancelCause:
     FOK_KILLED = 2
     BOOK_FULL = 3
     SELF_TRADE = 4
+    AUCTION_UNFILLED = 23
 
 
 # ---------------------------------------------------------------------------
@@ -114,6 +115,12 @@ CLIENT_MESSAGES = [
     ("Amend", [("client_order_id", "u64"), ("price_ticks", "i64"), ("quantity_t", "u64")]),
     ("Heartbeat", []),
     ("Logout", []),
+    # Tags 6 to 11 are reserved for other trading modes: unknown tags.
+    None, None, None, None, None, None,
+    ("Bid", [("client_order_id", "u64"), ("auction_id", "u64"), ("account", "u32"),
+             ("price_ticks", "i64"), ("quantity_t", "u64")]),
+    ("CancelBid", [("client_order_id", "u64")]),
+    ("AmendBid", [("client_order_id", "u64"), ("price_ticks", "i64"), ("quantity_t", "u64")]),
 ]
 
 SERVER_MESSAGES = [
@@ -136,7 +143,25 @@ SERVER_MESSAGES = [
     ("Expired", [("client_order_id", "u64"), ("order_id", "u64"), ("expired_t", "u64")]),
     ("Heartbeat", []),
     ("ProtocolError", [("reason", "u16"), ("text", "str")]),
+    # Tags 10 to 15 are reserved for other trading modes: unknown tags.
+    None, None, None, None, None, None,
+    ("BidAccepted", [("client_order_id", "u64"), ("auction_id", "u64"), ("bid_id", "u64"),
+                     ("price_ticks", "i64"), ("quantity_t", "u64"), ("amend", "u8")]),
+    ("BidRejected", [("client_order_id", "u64"), ("request", "u8"), ("reason", "u16"),
+                     ("text", "str")]),
+    ("BidCancelled", [("client_order_id", "u64"), ("auction_id", "u64"), ("bid_id", "u64"),
+                      ("cancelled_t", "u64"), ("cause", "u8")]),
+    ("AuctionResult", [("auction_id", "u64"), ("symbol", "str"), ("pricing", "u8"),
+                       ("clearing_ticks", "i64"), ("sold_t", "u64"), ("unsold_t", "u64"),
+                       ("side", "Side"), ("client_order_id", "u64"), ("bid_id", "u64"),
+                       ("trade_id", "u64"), ("price_ticks", "i64"), ("quantity_t", "u64"),
+                       ("time_ns", "i64")]),
 ]
+
+
+def _named(table):
+    """The (tag, kind, fields) of a table's messages, reserved tags left out."""
+    return [(tag, entry[0], entry[1]) for tag, entry in enumerate(table) if entry is not None]
 
 
 class Message:
@@ -207,7 +232,7 @@ def _encode_field(out, name, ftype, value):
 
 
 def _encode_message(table, message):
-    for tag, (kind, fields) in enumerate(table):
+    for tag, kind, fields in _named(table):
         if kind == message.kind:
             out = bytearray(struct.pack("<I", tag))
             for name, ftype in fields:
@@ -278,7 +303,7 @@ def _decode_field(reader, name, ftype):
 
 def _decode_message(table, type_name, reader):
     tag = reader.unpack("<I")
-    if tag >= len(table):
+    if tag >= len(table) or table[tag] is None:
         raise ProtocolDecodeError("UnknownTag", f"unknown {type_name} tag {tag}")
     kind, fields = table[tag]
     values = {name: _decode_field(reader, name, ftype) for name, ftype in fields}
@@ -347,6 +372,21 @@ def cancel(client_order_id):
 
 def amend(client_order_id, price_ticks, quantity_t):
     return Message("Amend", client_order_id=client_order_id, price_ticks=price_ticks,
+                   quantity_t=quantity_t)
+
+
+def bid(client_order_id, auction_id, account, price_ticks, quantity_t):
+    """A sealed bid in a one-way auction (docs/PROTOCOL.md, tag 12)."""
+    return Message("Bid", client_order_id=client_order_id, auction_id=auction_id,
+                   account=account, price_ticks=price_ticks, quantity_t=quantity_t)
+
+
+def cancel_bid(client_order_id):
+    return Message("CancelBid", client_order_id=client_order_id)
+
+
+def amend_bid(client_order_id, price_ticks, quantity_t):
+    return Message("AmendBid", client_order_id=client_order_id, price_ticks=price_ticks,
                    quantity_t=quantity_t)
 
 
@@ -436,6 +476,15 @@ class Client:
     def amend(self, client_order_id, price_ticks, quantity_t):
         self.send(amend(client_order_id, price_ticks, quantity_t))
 
+    def bid(self, client_order_id, auction_id, account, price_ticks, quantity_t):
+        self.send(bid(client_order_id, auction_id, account, price_ticks, quantity_t))
+
+    def cancel_bid(self, client_order_id):
+        self.send(cancel_bid(client_order_id))
+
+    def amend_bid(self, client_order_id, price_ticks, quantity_t):
+        self.send(amend_bid(client_order_id, price_ticks, quantity_t))
+
     def heartbeat(self):
         self.send(heartbeat())
 
@@ -457,6 +506,9 @@ EXAMPLES = {
     "client.Amend": amend(1001, price_ticks=9760, quantity_t=600),
     "client.Heartbeat": heartbeat(),
     "client.Logout": logout(),
+    "client.Bid": bid(2001, auction_id=7, account=42, price_ticks=9300, quantity_t=50000),
+    "client.CancelBid": cancel_bid(2001),
+    "client.AmendBid": amend_bid(2001, price_ticks=9350, quantity_t=40000),
     "server.LoginAccepted": ServerFrame(0, Message("LoginAccepted", trading_day=20250314,
                                                    last_seq=57)),
     "server.LoginRejected": ServerFrame(0, Message("LoginRejected", reason=402,
@@ -483,6 +535,19 @@ EXAMPLES = {
     "server.Heartbeat": ServerFrame(0, Message("Heartbeat")),
     "server.ProtocolError": ServerFrame(0, Message("ProtocolError", reason=414,
                                                    text="unknown ClientMessage tag 9")),
+    "server.BidAccepted": ServerFrame(64, Message(
+        "BidAccepted", client_order_id=2001, auction_id=7, bid_id=900011, price_ticks=9300,
+        quantity_t=50000, amend=0)),
+    "server.BidRejected": ServerFrame(65, Message(
+        "BidRejected", client_order_id=2002, request=0, reason=143,
+        text="bid outside auction range")),
+    "server.BidCancelled": ServerFrame(66, Message(
+        "BidCancelled", client_order_id=2001, auction_id=7, bid_id=900011, cancelled_t=10000,
+        cause=CancelCause.AUCTION_UNFILLED)),
+    "server.AuctionResult": ServerFrame(67, Message(
+        "AuctionResult", auction_id=7, symbol=SYMBOL, pricing=0, clearing_ticks=9250,
+        sold_t=150000, unsold_t=0, side=Side.BUY, client_order_id=2001, bid_id=900011,
+        trade_id=32, price_ticks=9250, quantity_t=40000, time_ns=1741928400000000000)),
 }
 
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "PROTOCOL.md")
@@ -534,7 +599,8 @@ def _expect_error(kind, action):
 def selftest(doc_path=DOC):
     with open(doc_path, encoding="utf-8") as f:
         examples = doc_examples(f.read())
-    names = [f"client.{n}" for n, _ in CLIENT_MESSAGES] + [f"server.{n}" for n, _ in SERVER_MESSAGES]
+    names = ([f"client.{n}" for _, n, _ in _named(CLIENT_MESSAGES)]
+             + [f"server.{n}" for _, n, _ in _named(SERVER_MESSAGES)])
     assert sorted(examples) == sorted(names), (sorted(examples), sorted(names))
     assert sorted(EXAMPLES) == sorted(names)
     passed = 0
@@ -555,7 +621,9 @@ def selftest(doc_path=DOC):
         ("Truncated", lambda: decode_client_payload(login_payload[:-1])),
         ("Truncated", lambda: decode_client_payload(b"")),
         ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 6))),
+        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 15))),
         ("UnknownTag", lambda: decode_server_payload(struct.pack("<QI", 1, 10))),
+        ("UnknownTag", lambda: decode_server_payload(struct.pack("<QI", 1, 20))),
         # side is the u32 right after the 7-byte symbol.
         ("UnknownTag", lambda: decode_client_payload(order_payload[:31] + b"\x02" + order_payload[32:])),
         ("TrailingBytes", lambda: decode_client_payload(login_payload + b"\x00")),
@@ -592,9 +660,9 @@ def _annotate(name, value):
     lines = [(struct.pack("<I", len(payload)), f"frame length: {len(payload)}")]
     if not client:
         lines.append((struct.pack("<Q", value.seq), f"seq: {value.seq}"))
-    tag = [k for k, _ in table].index(message.kind)
+    tag, _, fields = next(e for e in _named(table) if e[1] == message.kind)
     lines.append((struct.pack("<I", tag), f"tag {tag}: {message.kind}"))
-    for fname, ftype in dict(table)[message.kind]:
+    for fname, ftype in fields:
         out = bytearray()
         v = message.fields[fname]
         _encode_field(out, fname, ftype, v)
@@ -623,7 +691,8 @@ _ENUM_NAMES = {
     "TimeInForce": ["Day", "Ioc", "Fok"],
     "RequestKind": ["NewOrder", "Cancel", "Amend"],
 }
-_CAUSE_NAMES = ["Requested", "Unfilled", "FokKilled", "BookFull", "SelfTrade"]
+_CAUSE_NAMES = {0: "Requested", 1: "Unfilled", 2: "FokKilled", 3: "BookFull", 4: "SelfTrade",
+                23: "AuctionUnfilled"}
 
 
 def _wait_for(client, after_seq, client_order_id, kinds, limit=1000):

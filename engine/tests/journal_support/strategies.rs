@@ -13,6 +13,10 @@ use cetx_engine::{
     AccountStatusChanged, BrokerAdded, BrokerStatusChanged, Credential, Membership, NewBroker,
     Status,
 };
+use cetx_engine::{
+    AuctionAllocation, AuctionBid, AuctionClosed, AuctionNotice, Auctions, BidAccepted, BidAmended,
+    BidCancelled, NewBid, OpenAuction, Pricing,
+};
 use proptest::prelude::*;
 
 /// An instrument spec with arbitrary values (any decimal, any symbol).
@@ -34,7 +38,11 @@ pub fn spec() -> impl Strategy<Value = cetx_engine::InstrumentSpec> {
             proptest::option::of(any::<bool>()),
             proptest::option::of(any::<u32>()),
         ),
-        proptest::array::uniform3(proptest::option::of(any::<u32>())),
+        (
+            proptest::array::uniform3(proptest::option::of(any::<u32>())),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<u64>()),
+        ),
     )
         .prop_map(
             |(
@@ -42,7 +50,7 @@ pub fn spec() -> impl Strategy<Value = cetx_engine::InstrumentSpec> {
                 (tick, tick_scale, reference, reference_scale),
                 sizes,
                 rules,
-                [per_account, per_broker, levels],
+                ([per_account, per_broker, levels], auctions, min_auction_t),
             )| {
                 cetx_engine::InstrumentSpec {
                     symbol,
@@ -66,6 +74,8 @@ pub fn spec() -> impl Strategy<Value = cetx_engine::InstrumentSpec> {
                     max_orders_per_account: per_account,
                     max_orders_per_broker: per_broker,
                     max_price_levels: levels,
+                    auctions,
+                    min_auction_t,
                 }
             },
         )
@@ -121,18 +131,19 @@ pub fn participant() -> impl Strategy<Value = ParticipantType> {
     ]
 }
 pub fn cause() -> impl Strategy<Value = CancelCause> {
-    (0..7u8).prop_map(|c| match c {
+    (0..8u8).prop_map(|c| match c {
         0 => CancelCause::Requested,
         1 => CancelCause::Unfilled,
         2 => CancelCause::FokKilled,
         3 => CancelCause::BookFull,
         4 => CancelCause::SelfTrade,
         5 => CancelCause::Expired,
-        _ => CancelCause::Suspended,
+        6 => CancelCause::Suspended,
+        _ => CancelCause::AuctionUnfilled,
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..19u8).prop_map(|k| {
+    (0..24u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -153,6 +164,11 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::AddBroker,
             CommandKind::SetBrokerStatus,
             CommandKind::SetAccountStatus,
+            CommandKind::AnnounceAuction,
+            CommandKind::Bid,
+            CommandKind::CancelBid,
+            CommandKind::AmendBid,
+            CommandKind::CloseAuction,
         ][usize::from(k)]
     })
 }
@@ -217,8 +233,209 @@ pub fn requester() -> impl Strategy<Value = Option<Requester>> {
     )
 }
 
+pub fn pricing() -> impl Strategy<Value = Pricing> {
+    prop_oneof![Just(Pricing::Uniform), Just(Pricing::PayAsBid)]
+}
+
+pub fn notice() -> impl Strategy<Value = AuctionNotice> {
+    (
+        (any::<u64>(), inst(), acct(), any::<u64>()),
+        (any::<i64>(), any::<i64>(), any::<i64>(), any::<i64>()),
+        pricing(),
+    )
+        .prop_map(
+            |(
+                (auction_id, instrument, seller, quantity_t),
+                (floor, ceiling, start, end),
+                pricing,
+            )| {
+                AuctionNotice {
+                    auction_id,
+                    instrument,
+                    seller,
+                    quantity_t,
+                    floor_ticks: floor,
+                    ceiling_ticks: ceiling,
+                    start_ns: start,
+                    end_ns: end,
+                    pricing,
+                }
+            },
+        )
+}
+
+/// The commands of one-way auctions.
+pub fn auction_command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        notice().prop_map(|n| Command::AnnounceAuction(Box::new(n))),
+        (
+            (oid(), any::<u64>(), acct()),
+            (any::<i64>(), any::<u64>(), any::<u64>())
+        )
+            .prop_map(|((bid_id, auction_id, account), (p, q, client))| {
+                Command::Bid(NewBid {
+                    bid_id,
+                    auction_id,
+                    account,
+                    price_ticks: p,
+                    quantity_t: q,
+                    client_order_id: client,
+                })
+            }),
+        (any::<u64>(), oid(), requester()).prop_map(|(auction_id, bid_id, requester)| {
+            Command::CancelBid {
+                auction_id,
+                bid_id,
+                requester,
+            }
+        }),
+        (any::<u64>(), oid(), any::<i64>(), any::<u64>(), requester()).prop_map(
+            |(auction_id, bid_id, p, q, requester)| Command::AmendBid {
+                auction_id,
+                bid_id,
+                price_ticks: p,
+                quantity_t: q,
+                requester,
+            }
+        ),
+        any::<u64>().prop_map(|auction_id| Command::CloseAuction { auction_id }),
+    ]
+}
+
+/// The events of one-way auctions.
+pub fn auction_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        notice().prop_map(Event::AuctionAnnounced),
+        (
+            (any::<u64>(), oid(), acct()),
+            (any::<u64>(), any::<i64>(), any::<u64>())
+        )
+            .prop_map(|((auction_id, bid_id, account), (client, p, q))| {
+                Event::BidAccepted(BidAccepted {
+                    auction_id,
+                    bid_id,
+                    account,
+                    client_order_id: client,
+                    price_ticks: p,
+                    quantity_t: q,
+                })
+            }),
+        (
+            (any::<u64>(), oid(), acct()),
+            (any::<u64>(), any::<u64>(), cause())
+        )
+            .prop_map(|((auction_id, bid_id, account), (client, q, cause))| {
+                Event::BidCancelled(BidCancelled {
+                    auction_id,
+                    bid_id,
+                    account,
+                    client_order_id: client,
+                    cancelled_t: q,
+                    cause,
+                })
+            }),
+        (
+            (any::<u64>(), oid(), acct()),
+            (any::<u64>(), any::<i64>(), any::<u64>(), any::<bool>())
+        )
+            .prop_map(|((auction_id, bid_id, account), (client, p, q, kept))| {
+                Event::BidAmended(BidAmended {
+                    auction_id,
+                    bid_id,
+                    account,
+                    client_order_id: client,
+                    price_ticks: p,
+                    quantity_t: q,
+                    priority_kept: kept,
+                })
+            }),
+        (
+            (
+                any::<u64>(),
+                any::<u64>(),
+                any::<i64>(),
+                any::<u64>(),
+                inst()
+            ),
+            (oid(), acct(), any::<u64>(), acct()),
+            (any::<i64>(), any::<u64>())
+        )
+            .prop_map(
+                |(
+                    (trade_id, seq, t, auction_id, instrument),
+                    (bid_id, buyer, client, seller),
+                    (p, q),
+                )| {
+                    Event::AuctionAllocation(AuctionAllocation {
+                        trade_id,
+                        seq,
+                        time_ns: t,
+                        auction_id,
+                        instrument,
+                        bid_id,
+                        buyer,
+                        client_order_id: client,
+                        seller,
+                        price_ticks: p,
+                        quantity_t: q,
+                    })
+                }
+            ),
+        (
+            (any::<u64>(), inst(), acct(), pricing()),
+            (any::<i64>(), any::<u64>(), any::<u64>(), any::<i64>())
+        )
+            .prop_map(
+                |((auction_id, instrument, seller, pricing), (c, sold, unsold, turnover))| {
+                    Event::AuctionClosed(AuctionClosed {
+                        auction_id,
+                        instrument,
+                        seller,
+                        pricing,
+                        clearing_ticks: c,
+                        sold_t: sold,
+                        unsold_t: unsold,
+                        turnover_fen: turnover,
+                    })
+                }
+            ),
+    ]
+}
+
+/// The open auctions of a snapshot.
+pub fn auctions() -> impl Strategy<Value = Auctions> {
+    let bid = (
+        (oid(), acct(), any::<i64>()),
+        (any::<u64>(), any::<u64>(), any::<u64>()),
+    )
+        .prop_map(
+            |((bid_id, account, price_ticks), (quantity_t, client_order_id, priority_seq))| {
+                AuctionBid {
+                    bid_id,
+                    account,
+                    price_ticks,
+                    quantity_t,
+                    client_order_id,
+                    priority_seq,
+                }
+            },
+        );
+    (
+        proptest::option::of(any::<u64>()),
+        proptest::collection::vec((notice(), proptest::collection::vec(bid, 0..3)), 0..3),
+    )
+        .prop_map(|(last_auction_id, open)| Auctions {
+            last_auction_id,
+            open: open
+                .into_iter()
+                .map(|(notice, bids)| (notice.auction_id, OpenAuction { notice, bids }))
+                .collect(),
+        })
+}
+
 pub fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
+        auction_command(),
         (
             oid(),
             acct(),
@@ -389,6 +606,7 @@ pub fn holdings() -> impl Strategy<Value = HoldingsMoved> {
 
 pub fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
+        auction_event(),
         (
             oid(),
             acct(),
@@ -640,7 +858,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
         proptest::collection::vec("[ -~]{1,64}", 0..4),
-        membership(),
+        (membership(), auctions()),
     )
         .prop_map(
             |(
@@ -651,7 +869,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                 accounts,
                 calendar,
                 references,
-                membership,
+                (membership, auctions),
             )| {
                 EngineState {
                     trading_day,
@@ -663,6 +881,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                     accounts,
                     references,
                     membership,
+                    auctions,
                 }
             },
         )

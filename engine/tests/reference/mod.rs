@@ -40,9 +40,14 @@
 //!   order.
 //! - A rejected command changes nothing.
 //!
+//! - One-way auctions are in `auctions.rs`: announce, bid, cancel, amend
+//!   and close, with the allocation written again from `docs/ENGINE.md`.
+//!
 //! Accounts, money and trading phases are not modelled: the differential
 //! test gives the real engine rich accounts and keeps it in continuous
 //! trading, so that those rules never decide anything there.
+
+mod auctions;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -236,8 +241,10 @@ pub struct RefEngine {
     books: Vec<RefBook>,
     /// Highest order id accepted so far.
     last_accepted: Option<OrderId>,
-    /// Id of the next trade; the first is 1.
+    /// Id of the next trade (of the book or of an auction); the first is 1.
     next_trade_id: u64,
+    /// Open auctions and each instrument's auction rules.
+    auctions: auctions::RefAuctions,
 }
 
 impl RefEngine {
@@ -253,6 +260,21 @@ impl RefEngine {
                 .collect(),
             last_accepted: None,
             next_trade_id: 1,
+            auctions: auctions::RefAuctions {
+                // The defaults of docs/ENGINE.md: CEA open, CCER not; at
+                // least 100,000 t.
+                rules: specs
+                    .iter()
+                    .map(|s| {
+                        let cea = matches!(s.kind, cetx_engine::InstrumentKind::Cea { .. });
+                        (
+                            s.auctions.unwrap_or(cea),
+                            s.min_auction_t.unwrap_or(100_000),
+                        )
+                    })
+                    .collect(),
+                ..auctions::RefAuctions::default()
+            },
         }
     }
 
@@ -264,6 +286,17 @@ impl RefEngine {
     /// Applies one command and returns every event it caused.
     pub fn apply(&mut self, command: &Command, stamp: Stamp) -> Vec<Event> {
         let mut events = Vec::new();
+        if let Some(outcome) = self.auction_command(command, stamp, &mut events) {
+            if let Err(reason) = outcome {
+                assert!(events.is_empty(), "a rejected command emitted {events:?}");
+                events.push(Event::Rejected(Rejected {
+                    command: command.kind(),
+                    order_id: command.order_id(),
+                    reason,
+                }));
+            }
+            return events;
+        }
         let (order_id, outcome) = match *command {
             Command::Submit(order) => (order.order_id, self.submit(&order, stamp, &mut events)),
             Command::Cancel {
