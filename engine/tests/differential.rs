@@ -451,7 +451,7 @@ fn op() -> impl Strategy<Value = Op> {
         7 => submit,
         1 => target().prop_map(Op::Cancel),
         2 => amend,
-        1 => auction_op(),
+        4 => auction_op(),
     ]
 }
 
@@ -499,7 +499,7 @@ fn auction_op() -> impl Strategy<Value = Op> {
         (price_choice(), price_choice()),
         (
             prop_oneof![8 => 0i64..=1, 1 => -2i64..=3],
-            prop_oneof![12 => 1i64..=30, 1 => -1i64..=0],
+            prop_oneof![12 => 5i64..=40, 1 => -1i64..=0],
         ),
         any::<bool>(),
     )
@@ -540,8 +540,8 @@ fn auction_op() -> impl Strategy<Value = Op> {
             }
         });
     prop_oneof![
-        2 => announce,
-        6 => bid,
+        1 => announce,
+        8 => bid,
         1 => bid_target().prop_map(Op::CancelBid),
         2 => amend,
         2 => auction_choice().prop_map(Op::Close),
