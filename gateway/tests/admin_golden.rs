@@ -95,6 +95,30 @@ fn the_requests_in_the_doc_are_the_codecs() {
                 },
             },
         ),
+        (
+            "admin.AnnounceAuction",
+            AdminRequest::Action {
+                request_id: 11,
+                action: AdminAction::AnnounceAuction {
+                    auction_id: 7,
+                    symbol: "CEA2025".into(),
+                    seller: 5000,
+                    quantity_t: 150_000,
+                    floor_ticks: 85_00,
+                    ceiling_ticks: 99_00,
+                    start_ns: 1_800_000_000_000_000_000,
+                    end_ns: 1_800_000_003_000_000_000,
+                    pricing: cetx_engine::Pricing::Uniform,
+                },
+            },
+        ),
+        (
+            "admin.CloseAuction",
+            AdminRequest::Action {
+                request_id: 12,
+                action: AdminAction::CloseAuction { auction_id: 7 },
+            },
+        ),
     ];
     for (name, message) in examples {
         let mut bytes = BytesMut::new();

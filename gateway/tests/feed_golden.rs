@@ -149,6 +149,33 @@ fn messages() -> Vec<(&'static str, FeedMessage)> {
             },
         ),
         ("feed.Heartbeat", FeedMessage::Heartbeat),
+        (
+            "feed.AuctionAnnounced",
+            FeedMessage::AuctionAnnounced {
+                instrument: 0,
+                seq: 8,
+                auction_id: 7,
+                quantity_t: 150_000,
+                floor_ticks: 85_00,
+                ceiling_ticks: 99_00,
+                start_ns: 1_800_000_000_000_000_000,
+                end_ns: 1_800_000_003_000_000_000,
+                pricing: 0,
+            },
+        ),
+        (
+            "feed.AuctionResult",
+            FeedMessage::AuctionResult {
+                instrument: 0,
+                seq: 9,
+                auction_id: 7,
+                pricing: 0,
+                clearing_ticks: 92_00,
+                sold_t: 150_000,
+                unsold_t: 0,
+                turnover_fen: 92_00 * 150_000,
+            },
+        ),
     ]
 }
 

@@ -37,6 +37,15 @@ fn the_python_client_trades_with_the_server() {
         stdout.contains("trade 1: 50 t CEA2025 at 90.00"),
         "{stdout}"
     );
+    // It bid, withdrew and amended over the wire: the engine refused the
+    // bid in an auction never announced (144, numbered), the gateway the
+    // other two (409, unsequenced).
+    assert!(
+        stdout.contains(
+            "auction bids refused: [(0, 0, 144, True), (1, 1, 409, False), (2, 2, 409, False)]"
+        ),
+        "{stdout}"
+    );
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
 }

@@ -713,6 +713,27 @@ def _wait_for(client, after_seq, client_order_id, kinds, limit=1000):
     raise RuntimeError(f"no {kinds} for order {client_order_id} in {limit} frames")
 
 
+def _bid_without_auction(client, client_order_id):
+    """Bids in an auction that was never announced, then withdraws and
+    amends bids that do not exist: the engine refuses the bid (144
+    UnknownAuction, numbered), the gateway the other two (409, unsequenced).
+    Returns whether all three answers came as docs/PROTOCOL.md says."""
+    client.bid(client_order_id, auction_id=2**63, account=2001, price_ticks=90_00,
+               quantity_t=100_000)
+    client.cancel_bid(client_order_id + 1)
+    client.amend_bid(client_order_id + 2, price_ticks=90_00, quantity_t=1)
+    answers = []
+    for _ in range(100):
+        f = client.read()
+        if f.message.kind == "BidRejected":
+            answers.append((f.message.client_order_id - client_order_id, f.message.request,
+                            f.message.reason, f.seq != UNSEQUENCED))
+            if len(answers) == 3:
+                break
+    print(f"auction bids refused: {answers}")
+    return answers == [(0, 0, 144, True), (1, 1, 409, False), (2, 2, 409, False)]
+
+
 def demo(address, quantity_t=50, price_ticks=90_00, tls_ca=None, tls_server_name=None):
     """Two demo brokers trade with each other; returns 0 when both got
     their fill. Over TLS when `tls_ca` is given (see Client.connect)."""
@@ -749,6 +770,7 @@ def demo(address, quantity_t=50, price_ticks=90_00, tls_ca=None, tls_server_name
               and buy_fill.message.aggressor and not sell_fill.message.aggressor)
         print(f"trade {buy_fill.message.trade_id}: {quantity_t} t {SYMBOL} at "
               f"{price_ticks / 100:.2f}; buyer seq {buy_fill.seq}, seller seq {sell_fill.seq}")
+        ok = _bid_without_auction(buyer, order_id + 1) and ok
         for client in (seller, buyer):
             client.logout()
         print("demo ok" if ok else "demo FAILED")

@@ -104,7 +104,7 @@ REJECT_TOO_LARGE = 415
 # ---------------------------------------------------------------------------
 # Field types. Every integer is fixed width, little-endian.
 
-_INTS = {"u16": "<H", "u32": "<I", "u64": "<Q", "i64": "<q"}
+_INTS = {"u8": "<B", "u16": "<H", "u32": "<I", "u64": "<Q", "i64": "<q"}
 # enum type -> number of variants (u32 tags)
 _ENUMS = {"Side": 2, "Phase": 4}
 # string field -> maximum length in bytes
@@ -141,6 +141,14 @@ SERVER_MESSAGES = [
                   ("next_ceiling_ticks", "i64")]),
     ("Rejected", [("reason", "u16"), ("text", "str")]),
     ("Heartbeat", []),
+    # Tags 9 to 12 are reserved for other trading modes: unknown tags.
+    None, None, None, None,
+    ("AuctionAnnounced", [("instrument", "u16"), ("seq", "u64"), ("auction_id", "u64"),
+                          ("quantity_t", "u64"), ("floor_ticks", "i64"), ("ceiling_ticks", "i64"),
+                          ("start_ns", "i64"), ("end_ns", "i64"), ("pricing", "u8")]),
+    ("AuctionResult", [("instrument", "u16"), ("seq", "u64"), ("auction_id", "u64"),
+                       ("pricing", "u8"), ("clearing_ticks", "i64"), ("sold_t", "u64"),
+                       ("unsold_t", "u64"), ("turnover_fen", "i64")]),
 ]
 
 # ---------------------------------------------------------------------------
@@ -177,7 +185,10 @@ def _encode_field(out, name, ftype, value):
 
 
 def _encode_message(table, message):
-    for tag, (kind, fields) in enumerate(table):
+    for tag, entry in enumerate(table):
+        if entry is None:
+            continue
+        kind, fields = entry
         if kind == message.kind:
             if set(message.fields) != {n for n, _ in fields}:
                 raise ValueError(f"{kind}: fields {sorted(message.fields)}")
@@ -252,7 +263,7 @@ def _decode_field(reader, name, ftype):
 def _decode_message(table, type_name, payload):
     reader = _Reader(payload)
     tag = reader.unpack("<I")
-    if tag >= len(table):
+    if tag >= len(table) or table[tag] is None:
         raise ProtocolDecodeError("UnknownTag", f"unknown {type_name} tag {tag}")
     kind, fields = table[tag]
     values = {name: _decode_field(reader, name, ftype) for name, ftype in fields}
@@ -330,6 +341,8 @@ class Book:
         self.gaps = 0
         self.missed = 0
         self.trades = []            # (trade_id, price, qty, aggressor, time_ns)
+        self.auctions = {}          # auction id -> its AuctionAnnounced, while open
+        self.auction_results = []   # AuctionResult messages, in order
         self.awaiting_statistics = False
         # The shapes of what comes from a Trade to its Statistics, e.g.
         # "Trade Level Statistics": shape -> times seen.
@@ -582,6 +595,12 @@ class FeedClient:
             book.reference_ticks = m.reference_ticks
             book.floor_ticks = m.floor_ticks
             book.ceiling_ticks = m.ceiling_ticks
+        elif kind == "AuctionAnnounced":
+            book.auctions[m.auction_id] = m
+        elif kind == "AuctionResult":
+            # The outcome ends the auction; its volume is not the day's.
+            book.auctions.pop(m.auction_id, None)
+            book.auction_results.append(m)
         elif kind == "EndOfDay":
             # The Band that follows brings the next day's band, and the
             # expired orders' levels come as gone. The next day's figures
@@ -640,6 +659,13 @@ EXAMPLES = {
                              day=EXAMPLE_DAY, next_floor_ticks=7688, next_ceiling_ticks=9396),
     "feed.Rejected": Message("Rejected", reason=410, text="unknown symbol"),
     "feed.Heartbeat": Message("Heartbeat"),
+    "feed.AuctionAnnounced": Message("AuctionAnnounced", instrument=0, seq=8, auction_id=7,
+                                     quantity_t=150000, floor_ticks=8500, ceiling_ticks=9900,
+                                     start_ns=1_800_000_000_000_000_000,
+                                     end_ns=1_800_000_003_000_000_000, pricing=0),
+    "feed.AuctionResult": Message("AuctionResult", instrument=0, seq=9, auction_id=7, pricing=0,
+                                  clearing_ticks=9200, sold_t=150000, unsold_t=0,
+                                  turnover_fen=9200 * 150000),
 }
 
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "MARKET_DATA.md")
@@ -673,7 +699,8 @@ def _expect_error(kind, action):
 def selftest(doc_path=DOC):
     with open(doc_path, encoding="utf-8") as f:
         examples = doc_examples(f.read())
-    names = [f"request.{n}" for n, _ in CLIENT_MESSAGES] + [f"feed.{n}" for n, _ in SERVER_MESSAGES]
+    names = ([f"request.{e[0]}" for e in CLIENT_MESSAGES if e is not None]
+             + [f"feed.{e[0]}" for e in SERVER_MESSAGES if e is not None])
     assert sorted(examples) == sorted(names), (sorted(examples), sorted(names))
     assert sorted(EXAMPLES) == sorted(names)
     passed = 0
@@ -699,6 +726,7 @@ def selftest(doc_path=DOC):
         ("Truncated", lambda: decode_server_payload(b"")),
         ("TrailingBytes", lambda: decode_server_payload(level + b"\x00")),
         ("UnknownTag", lambda: decode_server_payload(struct.pack("<I", 9))),
+        ("UnknownTag", lambda: decode_server_payload(struct.pack("<I", 15))),
         ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 2))),
         # Level: side is the u32 after tag (4), instrument (2) and seq (8).
         ("UnknownTag", lambda: decode_server_payload(level[:14] + struct.pack("<I", 2) + level[18:])),
