@@ -759,11 +759,26 @@ pub fn rejection(client_order_id: u64, kind: CommandKind, reason: RejectReason) 
     }
 }
 
-/// An unsequenced `OrderRejected` (or `BidRejected`): the gateway's own
-/// answer to a request that never reached the engine (seq 0, not stored,
-/// not replayed).
+/// An unsequenced `OrderRejected`: the gateway's own answer to an order
+/// request that never reached the engine (seq 0, not stored, not
+/// replayed).
 #[must_use]
 pub fn gateway_reject(
+    client_order_id: u64,
+    request: RequestKind,
+    reason: RejectReason,
+) -> ServerFrame {
+    ServerFrame {
+        seq: UNSEQUENCED,
+        message: order_rejected(client_order_id, request, reason),
+    }
+}
+
+/// The gateway's own unsequenced answer to any request of kind `kind`
+/// that never reached the engine: an `OrderRejected`, or a `BidRejected`
+/// for an auction bid's request.
+#[must_use]
+pub fn gateway_refusal(
     client_order_id: u64,
     kind: CommandKind,
     reason: RejectReason,
@@ -1231,7 +1246,18 @@ mod tests {
         for reason in RejectReason::ALL {
             assert!(reject_text(reason).len() <= MAX_TEXT_LEN);
         }
-        let frame = gateway_reject(9, CommandKind::Cancel, RejectReason::OrderNotOwned);
+        let frame = gateway_reject(9, RequestKind::Cancel, RejectReason::OrderNotOwned);
+        assert_eq!(frame.seq, UNSEQUENCED);
+        let frame = gateway_refusal(9, CommandKind::AmendBid, RejectReason::UnknownClientOrderId);
+        assert!(matches!(
+            frame.message,
+            ServerMessage::BidRejected {
+                client_order_id: 9,
+                request: 2,
+                reason: 409,
+                ..
+            }
+        ));
         assert_eq!(frame.seq, UNSEQUENCED);
     }
 }

@@ -460,7 +460,7 @@ fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
         .find(|l| l.starts_with("20261127,CCER,"))
         .unwrap_or_else(|| panic!("a CCER day: {reports}"));
     assert_eq!(
-        day, "20261127,CCER,84.90,84.95,84.90,84.95,300,25480.00,2,provisional",
+        day, "20261127,CCER,84.90,84.95,84.90,84.95,300,25480.00,2,provisional,0,0.00",
         "{reports}"
     );
 }

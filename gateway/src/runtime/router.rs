@@ -46,7 +46,7 @@ use super::state::{self, GatewayState};
 use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
-use crate::reports::{gateway_reject, ReadBack, Reports, Resume};
+use crate::reports::{gateway_refusal, ReadBack, Reports, Resume};
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -310,7 +310,7 @@ impl Router {
 
 /// The unsequenced `OrderRejected` that answers a refused request.
 fn refusal_frame(refusal: Refusal) -> ServerFrame {
-    gateway_reject(refusal.client_order_id, refusal.kind, refusal.reason)
+    gateway_refusal(refusal.client_order_id, refusal.kind, refusal.reason)
 }
 
 /// A snapshot on its way to the snapshot thread: the engine's state and
