@@ -3,7 +3,7 @@
 //! on the server's clock; the bidders bid over the broker protocol (one
 //! amends, one cancels, one is refused below the floor); the server closes
 //! the auction when the window ends; each broker's reports and the public
-//! feed give the outcome; the journal alone then settles to exactly the
+//! feed give the outcome (and no bid); the journal alone then settles to exactly the
 //! expected clearing rows, marked `auction`, and a day line that keeps the
 //! auction out of the close. A broker's credentials cannot announce one.
 //!
@@ -17,7 +17,9 @@ use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_engine::{Direction, ParticipantType, Pricing, RejectReason};
 use cetx_gateway::admin::{AdminClient, AdminClientError};
 use cetx_gateway::client::Client;
+use cetx_gateway::market_data::FeedClient;
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::protocol::feed::FeedMessage;
 use cetx_gateway::protocol::{ClientMessage, ServerFrame, ServerMessage};
 use cetx_tests::operators::{config, operator};
 use cetx_tests::server::TestServer;
@@ -169,6 +171,10 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         .await
         .unwrap();
 
+    let mut feed = FeedClient::connect(server.feed.expect("a feed"))
+        .await
+        .unwrap();
+    feed.subscribe(5, &["CEA2025"]).await.unwrap();
     let start_ns = now_ns();
     applied(
         &desk
@@ -310,6 +316,50 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     .await;
     assert_eq!(results(&theirs).0, [(21, 92_00, 40_000)]);
 
+    // The feed showed the announcement and the outcome, and nothing of the
+    // bids in between.
+    let mut public = Vec::new();
+    for _ in 0..100 {
+        let message = tokio::time::timeout(WAIT, feed.next())
+            .await
+            .expect("a feed message within the wait")
+            .expect("the feed works");
+        let done = matches!(message, FeedMessage::AuctionResult { .. });
+        if !matches!(
+            message,
+            FeedMessage::Heartbeat | FeedMessage::Snapshot { .. }
+        ) {
+            public.push(message);
+        }
+        if done {
+            break;
+        }
+    }
+    assert!(
+        matches!(
+            public[..],
+            [
+                FeedMessage::AuctionAnnounced {
+                    auction_id: 1,
+                    quantity_t: 150_000,
+                    floor_ticks: 85_00,
+                    ceiling_ticks: 99_00,
+                    pricing: 0,
+                    ..
+                },
+                FeedMessage::AuctionResult {
+                    auction_id: 1,
+                    clearing_ticks: 92_00,
+                    sold_t: 150_000,
+                    unsold_t: 0,
+                    turnover_fen: 13_800_000_00,
+                    ..
+                },
+            ]
+        ),
+        "{public:?}"
+    );
+
     // A broker's credentials cannot use the operators' channel.
     let refused = AdminClient::connect(server.admin.unwrap(), 1, "demo-secret-1").await;
     assert!(
@@ -317,7 +367,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         "{refused:?}"
     );
 
-    drop((one, two, desk));
+    drop((one, two, desk, feed));
     let data = server.stop().await;
     let out = tempfile::tempdir().unwrap();
     let args = ReplayArgs {
