@@ -475,7 +475,7 @@ impl Engine {
     pub(crate) fn apply_fill(&mut self, fill: &AuctionAllocation) -> Option<LargeHolder> {
         let i = usize::from(fill.instrument.0);
         let bid = self.take_from_bid(fill.auction_id, fill.bid_id, fill.quantity_t);
-        let policy = self.markets[i].policy.clone();
+        let policy = self.markets[i].policy;
         let paid_fen = risk::value_fen(fill.price_ticks, fill.quantity_t);
         let buyer_at = self.accounts.locate(fill.buyer).expect("a bid's account");
         let seller_at = self.accounts.locate(fill.seller).expect("the seller");

@@ -511,15 +511,12 @@ fn the_remaining_codes_suspension_unknown_auction_and_limits() {
     );
 }
 
-/// What the close said: allocations as (bid, buyer, price, quantity), the
-/// unfilled cancellations as (bid, tonnes), and the outcome.
-fn outcome(
-    events: &[Event],
-) -> (
-    Vec<(u64, AccountId, i64, u64)>,
-    Vec<(u64, u64)>,
-    cetx_engine::AuctionClosed,
-) {
+/// An allocation as (bid, buyer, price, quantity).
+type Allocation = (u64, AccountId, i64, u64);
+
+/// What the close said: the allocations, the unfilled cancellations as
+/// (bid, tonnes), and the outcome.
+fn outcome(events: &[Event]) -> (Vec<Allocation>, Vec<(u64, u64)>, cetx_engine::AuctionClosed) {
     let allocations = events
         .iter()
         .filter_map(|e| match e {

@@ -138,7 +138,12 @@ async fn until(client: &mut Client, done: impl Fn(&ServerMessage) -> bool) -> Ve
 /// (bid's client order id, trade price, tonnes) of each `AuctionResult`
 /// for a bid, and the results' common outcome (clearing price, sold,
 /// unsold).
-fn results(reports: &[ServerMessage]) -> (Vec<(u64, i64, u64)>, Vec<(i64, u64, u64)>) {
+/// A result line: (client order id, trade price, tonnes).
+type Line = (u64, i64, u64);
+/// An outcome: (clearing price, tonnes sold, tonnes unsold).
+type Outcome = (i64, u64, u64);
+
+fn results(reports: &[ServerMessage]) -> (Vec<Line>, Vec<Outcome>) {
     let mut lines = Vec::new();
     let mut outcomes = Vec::new();
     for report in reports {

@@ -99,7 +99,7 @@ impl RefEngine {
         if n.quantity_t == 0 {
             return Err(RejectReason::QuantityZero);
         }
-        if n.quantity_t % rules.lot_t != 0 {
+        if !n.quantity_t.is_multiple_of(rules.lot_t) {
             return Err(RejectReason::QuantityNotWholeLots);
         }
         if n.quantity_t < min_t {
@@ -156,7 +156,7 @@ impl RefEngine {
         let rules = self.books[usize::from(n.instrument.0)].rules;
         if quantity_t == 0 {
             Err(RejectReason::QuantityZero)
-        } else if quantity_t % rules.lot_t != 0 {
+        } else if !quantity_t.is_multiple_of(rules.lot_t) {
             Err(RejectReason::QuantityNotWholeLots)
         } else if quantity_t > n.quantity_t {
             Err(RejectReason::QuantityAboveMaximum)
