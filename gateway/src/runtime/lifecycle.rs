@@ -82,7 +82,7 @@ impl Runtime {
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
-        let client_orders = rebuild.client_orders;
+        let client_orders = rebuild.client_orders.finish();
         let GatewayState {
             reports,
             last_time_ns,

@@ -26,7 +26,7 @@ use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
 use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
-use super::client_orders::{ClientOrderLog, ClientOrders};
+use super::client_orders::{ClientOrderLog, Rebuilding};
 use crate::codec::{decode_snapshot, encode_snapshot};
 use crate::protocol::ServerFrame;
 use crate::reports::Reports;
@@ -114,7 +114,7 @@ pub(super) struct Rebuild<'a> {
     /// The reports and the last entry's time (its `client_orders` stay
     /// empty: they are indexed in `client_orders` here).
     pub(super) state: GatewayState,
-    pub(super) client_orders: ClientOrders,
+    pub(super) client_orders: Rebuilding,
     scratch: Vec<(BrokerId, ServerFrame)>,
 }
 
@@ -128,7 +128,7 @@ impl<'a> Rebuild<'a> {
             },
             symbols,
             recent_reports,
-            client_orders: ClientOrders::default(),
+            client_orders: Rebuilding::default(),
             scratch: Vec::new(),
         }
     }
@@ -141,14 +141,14 @@ impl RecoveryObserver for Rebuild<'_> {
                 reports: Reports::new(self.symbols.clone(), self.recent_reports),
                 ..GatewayState::default()
             };
-            self.client_orders = ClientOrders::default();
+            self.client_orders = Rebuilding::default();
             return true;
         };
         match read(self.dir, seq) {
             Ok(mut state) => {
                 state.reports.keep_recent(self.recent_reports);
                 let log = std::mem::take(&mut state.client_orders);
-                self.client_orders = ClientOrders::from_log(log);
+                self.client_orders = Rebuilding::from_log(log);
                 self.state = state;
                 true
             }
