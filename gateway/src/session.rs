@@ -53,7 +53,7 @@ use crate::config::ServerConfig;
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
 use crate::reports::{gateway_reject, reject_text, request_of};
 use crate::request;
-use crate::runtime::{RuntimeHandle, Subscription};
+use crate::runtime::{RuntimeHandle, Subscription, SymbolCache};
 use crate::throttle::{Bucket, Throttles};
 use crate::tls::{ServerTls, Stream};
 
@@ -403,6 +403,7 @@ async fn serve(
 ) -> Ended {
     let settings = &ctx.config.server;
     let bucket = ctx.throttles.bucket(broker);
+    let mut symbols = ctx.runtime.symbol_cache();
     let heartbeat_interval = settings.heartbeat_interval();
     let idle_timeout = settings.idle_timeout();
     let mut last_sent = Instant::now();
@@ -481,7 +482,7 @@ async fn serve(
                             return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
                         }
                         request => {
-                            if let Some(reject) = submit(ctx, &bucket, broker, last_heard, &request) {
+                            if let Some(reject) = submit(ctx, &bucket, &mut symbols, broker, last_heard, &request) {
                                 if !subscription.reject(reject) {
                                     return Ended::SubscriptionDropped;
                                 }
@@ -504,6 +505,7 @@ async fn serve(
 fn submit(
     ctx: &SessionContext,
     bucket: &Bucket,
+    symbols: &mut SymbolCache,
     broker: BrokerId,
     now: Instant,
     message: &ClientMessage,
@@ -516,7 +518,7 @@ fn submit(
             RejectReason::Throttled,
         ));
     }
-    let request = match request::parse(message, &ctx.config)? {
+    let request = match request::parse(message, |symbol| symbols.resolve(symbol))? {
         Ok(request) => request,
         Err(refusal) => return Some(gateway_reject(client_order_id, kind, refusal.reason)),
     };

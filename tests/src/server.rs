@@ -107,11 +107,6 @@ impl TestServer {
                 let sources = Sources {
                     runtime: runtime.handle(),
                     connections: Some(server.connections()),
-                    symbols: config
-                        .instruments
-                        .iter()
-                        .map(|i| i.symbol.to_string())
-                        .collect(),
                 };
                 let metrics = MetricsServer::bind(sources, local)
                     .await

@@ -15,7 +15,8 @@
 use std::collections::BTreeMap;
 
 use cetx_engine::{
-    DayStats, Engine, Event, InstrumentId, OrderId, OrderType, Phase, Side, TimeInForce,
+    DayStats, Engine, Event, InstrumentId, InstrumentSpec, OrderId, OrderType, Phase,
+    ReferencePriceSet, Side, TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
@@ -288,6 +289,30 @@ impl MarketState {
             touched: Vec::new(),
             traded: Vec::new(),
         }
+    }
+
+    /// Adds an instrument listed while the server runs, closed and with
+    /// an empty book, at the id the engine gave it (the next one).
+    pub fn list(&mut self, spec: &InstrumentSpec, band: &ReferencePriceSet) {
+        let i = usize::from(band.instrument.0);
+        if i != self.instruments.len() {
+            return;
+        }
+        let Ok(rules) = spec.rules() else {
+            return;
+        };
+        self.instruments.push(View {
+            symbol: spec.symbol.clone(),
+            step_ticks: rules.step_ticks,
+            phase: Phase::Closed,
+            reference_ticks: band.price_ticks,
+            floor_ticks: band.floor_ticks,
+            ceiling_ticks: band.ceiling_ticks,
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            day: DayFigures::default(),
+        });
+        self.tallies.push(Tally::default());
     }
 
     /// The instruments, by id.

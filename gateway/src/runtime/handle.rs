@@ -99,6 +99,9 @@ pub(super) struct Shared {
     pub(super) turn_ns: Arc<Histogram>,
     /// `server.queue_capacity`.
     pub(super) queue_capacity: usize,
+    /// Every instrument's symbol, by id: the journal's market, grown by
+    /// the engine thread when an operator lists an instrument.
+    pub(super) symbols: Arc<super::symbols::Published<super::SymbolTable>>,
 }
 
 impl Shared {
@@ -192,6 +195,26 @@ impl RuntimeHandle {
                 crossbeam_channel::SendTimeoutError::Disconnected(_) => SubmitError::Stopped,
             })?;
         Ok(outcome)
+    }
+
+    /// The market's symbols now, by instrument id (the journal's, with
+    /// every instrument listed since the start).
+    #[must_use]
+    pub fn symbols(&self) -> Arc<super::SymbolTable> {
+        self.shared.symbols.load()
+    }
+
+    /// A copy of the symbol table for a session that resolves a symbol per
+    /// order: it looks at the shared table only for a symbol it lacks.
+    #[must_use]
+    pub fn symbol_cache(&self) -> super::SymbolCache {
+        super::SymbolCache::new(Arc::clone(&self.shared.symbols))
+    }
+
+    /// The id of the instrument with this symbol, as listed now.
+    #[must_use]
+    pub fn instrument_id(&self, symbol: &str) -> Option<cetx_engine::InstrumentId> {
+        self.shared.symbols.load().id(symbol)
     }
 
     /// The exchange calendar the market runs by.

@@ -104,7 +104,10 @@ pub fn submit(handle: &RuntimeHandle, broker: BrokerId, message: ClientMessage) 
 /// The runtime's request for a broker's message, parsed as a session does
 /// (for the demo market's instruments).
 pub fn request(message: &ClientMessage) -> Request {
-    cetx_gateway::request::parse(message, &ServerConfig::embedded_default())
+    {
+        let config = ServerConfig::embedded_default();
+        cetx_gateway::request::parse(message, |s| config.instrument_id(s))
+    }
         .expect("an order request")
         .expect("a known symbol")
 }
