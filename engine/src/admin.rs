@@ -240,7 +240,9 @@ impl Engine {
     ) -> Result<(), RejectReason> {
         // A config's symbols are checked as it loads; an operator's here.
         let printable = spec.symbol.bytes().all(|b| b.is_ascii_graphic());
-        if spec.symbol.is_empty() || spec.symbol.len() > InstrumentSpec::MAX_SYMBOL_LEN || !printable
+        if spec.symbol.is_empty()
+            || spec.symbol.len() > InstrumentSpec::MAX_SYMBOL_LEN
+            || !printable
         {
             return Err(RejectReason::InvalidInstrumentSpec);
         }

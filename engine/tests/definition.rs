@@ -100,7 +100,10 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
         // A symbol is 1 to 16 printable ASCII bytes.
         (named(""), RejectReason::InvalidInstrumentSpec),
         (named("CEA 2026"), RejectReason::InvalidInstrumentSpec),
-        (named("CEA2026-TOO-LONG-"), RejectReason::InvalidInstrumentSpec),
+        (
+            named("CEA2026-TOO-LONG-"),
+            RejectReason::InvalidInstrumentSpec,
+        ),
         (
             Command::ListInstrument(Box::new(InstrumentSpec::cea(2025, cny("80.00")))),
             RejectReason::SymbolExists,
@@ -239,7 +242,10 @@ fn differences_are_named_and_changes_are_commands() {
     let mut config = market();
     config.instruments.reverse();
     assert_eq!(engine.first_difference(&config), None);
-    assert!(engine.changes_to(&config).is_empty(), "instruments keep ids");
+    assert!(
+        engine.changes_to(&config).is_empty(),
+        "instruments keep ids"
+    );
 
     let mut config = market();
     config.instruments.pop();

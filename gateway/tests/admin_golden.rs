@@ -1,10 +1,10 @@
 //! docs/ADMIN.md's hex examples are what the codec writes and reads.
 
 use bytes::BytesMut;
-use cetx_engine::{Direction, Status};
+use cetx_engine::{Direction, ParticipantType, Status};
 use cetx_gateway::codec::FrameCodec;
 use cetx_gateway::protocol::admin::{
-    AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
+    AdminAction, AdminReply, AdminRequest, Listing, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
 use cetx_gateway::protocol::Secret;
 use tokio_util::codec::{Decoder, Encoder};
@@ -95,12 +95,33 @@ fn the_requests_in_the_doc_are_the_codecs() {
                 },
             },
         ),
+        (
+            "admin.ListInstrument",
+            AdminRequest::Action {
+                request_id: 11,
+                action: AdminAction::ListInstrument(Box::new(Listing {
+                    eligible: Some(vec![
+                        ParticipantType::ComplianceEntity,
+                        ParticipantType::Institution,
+                    ]),
+                    ..Listing::cea(2026, 95_00)
+                })),
+            },
+        ),
     ];
     for (name, message) in examples {
         let mut bytes = BytesMut::new();
         let mut operator: OperatorCodec = codec();
         operator.encode(message.clone(), &mut bytes).unwrap();
-        assert_eq!(bytes.to_vec(), block(name), "{name}");
+        assert_eq!(
+            bytes.to_vec(),
+            block(name),
+            "{name}: {}",
+            bytes
+                .iter()
+                .map(|b| format!("{b:02x} "))
+                .collect::<String>()
+        );
         let mut server: ServerCodec = codec();
         let mut src = BytesMut::from(&block(name)[..]);
         assert_eq!(server.decode(&mut src).unwrap(), Some(message), "{name}");

@@ -62,9 +62,10 @@ impl BookLoads {
 }
 
 fn publish(books: &[Counters], engine: &Engine, instrument: InstrumentId) {
-    let (Some([resting, max]), Some(book)) =
-        (books.get(usize::from(instrument.0)), engine.book(instrument))
-    else {
+    let (Some([resting, max]), Some(book)) = (
+        books.get(usize::from(instrument.0)),
+        engine.book(instrument),
+    ) else {
         return;
     };
     resting.store(book.len() as u64, Ordering::Relaxed);
@@ -102,7 +103,10 @@ impl BookFill {
             let books: Vec<Counters> = (0..count)
                 .map(|i| {
                     let load = |n: usize| {
-                        let value = self.books.get(i).map_or(0, |c| c[n].load(Ordering::Relaxed));
+                        let value = self
+                            .books
+                            .get(i)
+                            .map_or(0, |c| c[n].load(Ordering::Relaxed));
                         AtomicU64::new(value)
                     };
                     [load(0), load(1)]

@@ -108,8 +108,8 @@ pub fn request(message: &ClientMessage) -> Request {
         let config = ServerConfig::embedded_default();
         cetx_gateway::request::parse(message, |s| config.instrument_id(s))
     }
-        .expect("an order request")
-        .expect("a known symbol")
+    .expect("an order request")
+    .expect("a known symbol")
 }
 
 /// The exchange order id of an `OrderAccepted`.

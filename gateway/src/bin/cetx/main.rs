@@ -549,9 +549,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     let metrics = match &config.metrics {
         Some(settings) => {
-            match MetricsServer::bind(metrics_sources(&runtime, &server), settings.listen)
-                .await
-            {
+            match MetricsServer::bind(metrics_sources(&runtime, &server), settings.listen).await {
                 Ok(metrics) => Some(metrics),
                 Err(error) => {
                     let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
