@@ -482,7 +482,7 @@ async fn serve(
                             return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
                         }
                         request => {
-                            if let Some(reject) = submit(ctx, &bucket, &mut symbols, broker, last_heard, &request) {
+                            if let Some(reject) = submit(&subscription, &bucket, &mut symbols, last_heard, &request) {
                                 if !subscription.reject(reject) {
                                     return Ended::SubscriptionDropped;
                                 }
@@ -503,10 +503,9 @@ async fn serve(
 /// Throttles, parses and submits one order request; the unsequenced
 /// reject to send when it was not taken.
 fn submit(
-    ctx: &SessionContext,
+    subscription: &Subscription,
     bucket: &Bucket,
     symbols: &mut SymbolCache,
-    broker: BrokerId,
     now: Instant,
     message: &ClientMessage,
 ) -> Option<ServerFrame> {
@@ -522,8 +521,8 @@ fn submit(
         Ok(request) => request,
         Err(refusal) => return Some(gateway_reject(client_order_id, kind, refusal.reason)),
     };
-    ctx.runtime
-        .submit(broker, request)
+    subscription
+        .submit(request)
         .err()
         .map(|error| gateway_reject(client_order_id, kind, error.reject_reason()))
 }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use cetx_engine::histogram::Histogram;
@@ -91,8 +91,10 @@ pub(super) struct Shared {
     pub(super) journal_dir: PathBuf,
     /// The public market, when `[market_data]` is configured.
     pub(super) market: Option<MarketData>,
-    /// Each broker's requests taken into the engine's queue so far.
-    pub(super) taken: BTreeMap<BrokerId, AtomicU64>,
+    /// Each broker's requests taken into the engine's queue so far: the
+    /// config's brokers' from the start, one an operator added from its
+    /// first login. A session holds its broker's counter.
+    pub(super) taken: RwLock<BTreeMap<BrokerId, Arc<AtomicU64>>>,
     /// The journal writer's counters, once it is open.
     pub(super) journal: OnceLock<JournalProbe>,
     /// The engine thread's turn times.
@@ -156,7 +158,19 @@ impl RuntimeHandle {
     /// [`SubmitError::Busy`] when the queue is full and
     /// [`SubmitError::Stopped`] when the runtime is stopping: the request
     /// was not taken, answer `ServerBusy`.
+    ///
+    /// A session submits through its [`Subscription::submit`], which holds
+    /// the broker's count of requests taken and so looks nothing up.
     pub fn submit(&self, broker: BrokerId, request: Request) -> Result<(), SubmitError> {
+        self.submit_counted(broker, request, &self.taken_counter(broker))
+    }
+
+    fn submit_counted(
+        &self,
+        broker: BrokerId,
+        request: Request,
+        taken: &AtomicU64,
+    ) -> Result<(), SubmitError> {
         let Some(_pass) = self.shared.gate.enter() else {
             return Err(SubmitError::Stopped);
         };
@@ -166,10 +180,24 @@ impl RuntimeHandle {
                 TrySendError::Full(_) => SubmitError::Busy,
                 TrySendError::Disconnected(_) => SubmitError::Stopped,
             })?;
-        if let Some(taken) = self.shared.taken.get(&broker) {
-            taken.fetch_add(1, Ordering::AcqRel);
-        }
+        taken.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// The broker's count of requests taken, made at its first call for a
+    /// broker an operator added: the same counter for every session of
+    /// the broker, as the router's count of its answers is.
+    fn taken_counter(&self, broker: BrokerId) -> Arc<AtomicU64> {
+        let taken = &self.shared.taken;
+        if let Some(counter) = taken
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&broker)
+        {
+            return Arc::clone(counter);
+        }
+        let mut taken = taken.write().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(taken.entry(broker).or_default())
     }
 
     /// Queues an operator's command. The receiver gets its outcome once
@@ -223,14 +251,6 @@ impl RuntimeHandle {
         &self.shared.calendar
     }
 
-    /// The broker's requests taken so far.
-    fn taken(&self, broker: BrokerId) -> u64 {
-        self.shared
-            .taken
-            .get(&broker)
-            .map_or(0, |taken| taken.load(Ordering::Acquire))
-    }
-
     /// Subscribes a logged-in broker to its reports: those numbered after
     /// `resume_from_seq` first (0: every one, since the broker has seen
     /// none), then each new one once durable, with no gap and no duplicate
@@ -267,6 +287,8 @@ impl RuntimeHandle {
         Ok(Subscription {
             broker,
             id,
+            taken: self.taken_counter(broker),
+            pending_cancel: self.shared.pending.flag(broker),
             last_seq: subscribed.last_seq,
             trading_date: self.trading_date(),
             history,
@@ -318,7 +340,7 @@ impl RuntimeHandle {
     /// last, cancels the broker's resting orders if its config says so. A
     /// full queue does not lose the cancel: the engine thread does it once
     /// the queue has drained.
-    fn release(&self, broker: BrokerId, id: u64) {
+    fn release(&self, broker: BrokerId, id: u64, pending_cancel: &AtomicBool) {
         let mut out = router::lock(&self.shared.outbound);
         let last = match out.subscribers.get(&broker) {
             Some(subscriber) if subscriber.id == id => {
@@ -342,7 +364,7 @@ impl RuntimeHandle {
         // shutdown the gate is closed: resting orders stay for the restart.
         if let Some(_pass) = self.shared.gate.enter() {
             if let Err(TrySendError::Full(_)) = self.inputs.try_send(Input::Disconnect(broker)) {
-                self.shared.pending.mark(broker);
+                self.shared.pending.mark(pending_cancel);
             }
         }
         drop(out);
@@ -462,6 +484,11 @@ impl RuntimeHandle {
 pub struct Subscription {
     broker: BrokerId,
     id: u64,
+    /// The broker's count of requests taken into the engine's queue.
+    taken: Arc<AtomicU64>,
+    /// The broker's mark for a cancel-on-disconnect that found the queue
+    /// full.
+    pending_cancel: Arc<AtomicBool>,
     last_seq: u64,
     trading_date: u32,
     /// Reports read back from the journal, delivered before anything else
@@ -485,6 +512,19 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Queues one of the broker's requests for the engine thread, as
+    /// [`RuntimeHandle::submit`] does, counting it with the broker's own
+    /// counter (no look-up): a reject the session makes after it waits for
+    /// its answer ([`Self::reject`]), for a broker of the config or one an
+    /// operator added alike.
+    ///
+    /// # Errors
+    /// As [`RuntimeHandle::submit`].
+    pub fn submit(&self, request: Request) -> Result<(), SubmitError> {
+        self.handle
+            .submit_counted(self.broker, request, &self.taken)
+    }
+
     /// The broker.
     #[must_use]
     pub const fn broker(&self) -> BrokerId {
@@ -621,7 +661,7 @@ impl Subscription {
         if self.deferred.len() + self.backlog.len() >= self.capacity {
             return false;
         }
-        let taken = self.handle.taken(self.broker);
+        let taken = self.taken.load(Ordering::Acquire);
         self.deferred.push_back((taken, frame));
         self.release();
         true
@@ -653,7 +693,8 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.handle.release(self.broker, self.id);
+        self.handle
+            .release(self.broker, self.id, &self.pending_cancel);
     }
 }
 

@@ -155,11 +155,13 @@ impl Runtime {
             next_subscription: AtomicU64::new(1),
             journal_dir: journal_dir.clone(),
             market: market.clone(),
-            taken: config
-                .brokers
-                .iter()
-                .map(|b| (b.id, AtomicU64::new(0)))
-                .collect(),
+            taken: std::sync::RwLock::new(
+                config
+                    .brokers
+                    .iter()
+                    .map(|b| (b.id, Arc::new(AtomicU64::new(0))))
+                    .collect(),
+            ),
             journal: OnceLock::new(),
             turn_ns: Arc::new(Histogram::new(TURN_NS_SHIFT, TURN_NS_BUCKETS)),
             queue_capacity: config.server.queue_capacity,
