@@ -128,6 +128,34 @@ fn the_requests_in_the_doc_are_the_codecs() {
     }
 }
 
+/// `ReviseInstrument` (tag 9) carries a `Listing` as `ListInstrument`
+/// (tag 8) does: the doc's example with the tag changed.
+#[test]
+fn a_revision_is_a_listing_under_tag_9() {
+    let mut expected = block("admin.ListInstrument");
+    assert_eq!(expected[16], 8, "the action's tag");
+    expected[16] = 9;
+    let message = AdminRequest::Action {
+        request_id: 11,
+        action: AdminAction::ReviseInstrument(Box::new(Listing {
+            eligible: Some(vec![
+                ParticipantType::ComplianceEntity,
+                ParticipantType::Institution,
+            ]),
+            ..Listing::cea(2026, 95_00)
+        })),
+    };
+    let mut bytes = BytesMut::new();
+    let mut operator: OperatorCodec = codec();
+    operator.encode(message.clone(), &mut bytes).unwrap();
+    assert_eq!(bytes.to_vec(), expected);
+    let mut server: ServerCodec = codec();
+    assert_eq!(
+        server.decode(&mut BytesMut::from(&expected[..])).unwrap(),
+        Some(message)
+    );
+}
+
 #[test]
 fn the_replies_in_the_doc_are_the_codecs() {
     let reply = AdminReply::Applied {

@@ -20,7 +20,7 @@ use cetx_gateway::admin::AdminClient;
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 use cetx_gateway::market_data::FeedClient;
-use cetx_gateway::protocol::admin::{AdminAction, AdminReply, Listing};
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply, Listing, ListingKind};
 use cetx_gateway::protocol::feed::FeedMessage;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_gateway::runtime::Clock;
@@ -402,6 +402,51 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
         RejectReason::DuplicateReference.code(),
         "the transfer is remembered"
     );
+
+    // Its rules are revised on the running market, only while it does not
+    // trade: a ±5% band.
+    let narrower = Listing {
+        band_bps: 500,
+        ..Listing::cea(2026, 95_00)
+    };
+    let revise = |listing: Listing| AdminAction::ReviseInstrument(Box::new(listing));
+    assert_eq!(
+        rejected(&act(&mut desk, revise(narrower.clone())).await).1,
+        RejectReason::InstrumentBusy.code(),
+        "not while it trades"
+    );
+    let as_ccer = Listing {
+        kind: ListingKind::Ccer,
+        ..narrower.clone()
+    };
+    applied(
+        &act(
+            &mut desk,
+            symbol_action("CEA2026", |symbol| AdminAction::Halt { symbol }),
+        )
+        .await,
+    );
+    assert_eq!(
+        rejected(&act(&mut desk, revise(as_ccer)).await).1,
+        RejectReason::InvalidInstrumentSpec.code(),
+        "its kind stays"
+    );
+    applied(&act(&mut desk, revise(narrower)).await);
+    applied(
+        &act(
+            &mut desk,
+            symbol_action("CEA2026", |symbol| AdminAction::Resume { symbol }),
+        )
+        .await,
+    );
+    buyer
+        .submit(order(3, 2001, Side::Buy, 101_00, 1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        report(&mut buyer).await.message,
+        ServerMessage::OrderRejected { reason, .. } if reason == RejectReason::PriceOutsideBand.code()
+    ));
     drop((buyer, desk, watcher));
     let data = server.stop().await;
 

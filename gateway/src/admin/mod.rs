@@ -332,6 +332,10 @@ impl Session {
             AdminAction::ListInstrument(listing) => {
                 Command::ListInstrument(Box::new(listing.spec()))
             }
+            AdminAction::ReviseInstrument(listing) => Command::ReviseInstrument {
+                instrument: instrument(&listing.symbol)?,
+                spec: Box::new(listing.spec()),
+            },
         })
     }
 

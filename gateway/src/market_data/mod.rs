@@ -74,6 +74,11 @@ impl MarketData {
             {
                 state.list(spec, band);
             }
+            if let (Command::ReviseInstrument { spec, .. }, Some(Event::InstrumentRevised(band))) =
+                (command, events.first())
+            {
+                state.revise(spec, band);
+            }
             state.apply(events, &mut out);
         }
         if !out.is_empty() {

@@ -315,6 +315,19 @@ impl MarketState {
         self.tallies.push(Tally::default());
     }
 
+    /// Takes an instrument's new rules: its price step (the band comes
+    /// with the event, in [`Self::apply`]). A subscriber sees the new step
+    /// in its next snapshot.
+    pub fn revise(&mut self, spec: &InstrumentSpec, band: &ReferencePriceSet) {
+        let (Some(view), Ok(rules)) = (
+            self.instruments.get_mut(usize::from(band.instrument.0)),
+            spec.rules(),
+        ) else {
+            return;
+        };
+        view.step_ticks = rules.step_ticks;
+    }
+
     /// The instruments, by id.
     #[must_use]
     pub fn instruments(&self) -> &[View] {

@@ -128,6 +128,10 @@ pub enum AdminAction {
     /// phase of the moment. Boxed: a spec is larger than every other
     /// action.
     ListInstrument(Box<Listing>),
+    /// Tag 9. Replace a listed instrument's rules with these (only while
+    /// it is not trading and its book is empty): the symbol names it, and
+    /// it and the kind must not change; today's reference price stays.
+    ReviseInstrument(Box<Listing>),
 }
 
 /// A new instrument's rules, as an operator lists it: the fields of a
@@ -217,6 +221,34 @@ impl Listing {
             t_plus_one: None,
             opposite_side_gap_days: None,
         }
+    }
+
+    /// The listing of a config's instrument, if its prices are whole
+    /// ticks.
+    #[must_use]
+    pub fn of(spec: &cetx_engine::InstrumentSpec) -> Option<Self> {
+        Some(Self {
+            symbol: Symbol::from(spec.symbol.as_str()),
+            kind: match spec.kind {
+                cetx_engine::InstrumentKind::Cea { vintage } => ListingKind::Cea { vintage },
+                cetx_engine::InstrumentKind::Ccer => ListingKind::Ccer,
+            },
+            step_ticks: cetx_engine::price_to_ticks(spec.tick).ok()?,
+            lot_t: spec.lot_t,
+            min_order_t: spec.min_order_t,
+            max_order_t: spec.max_order_t,
+            band_bps: spec.band_bps,
+            reference_price_ticks: cetx_engine::price_to_ticks(spec.reference_price).ok()?,
+            max_orders: spec.max_orders,
+            max_orders_per_account: spec.max_orders_per_account,
+            max_orders_per_broker: spec.max_orders_per_broker,
+            max_price_levels: spec.max_price_levels,
+            eligible: spec.eligible.clone(),
+            position_limit_t: spec.position_limit_t,
+            large_holder_bps: spec.large_holder_bps,
+            t_plus_one: spec.t_plus_one,
+            opposite_side_gap_days: spec.opposite_side_gap_days,
+        })
     }
 
     /// The engine's spec of this listing (the engine checks it).
@@ -318,7 +350,7 @@ impl AdminRequest {
                 | AdminAction::SetReferencePrice { symbol, .. } => {
                     check_len("symbol", symbol, MAX_SYMBOL_LEN)
                 }
-                AdminAction::ListInstrument(listing) => {
+                AdminAction::ListInstrument(listing) | AdminAction::ReviseInstrument(listing) => {
                     check_len("symbol", &listing.symbol, MAX_SYMBOL_LEN)?;
                     let eligible = listing.eligible.as_ref().map_or(0, Vec::len);
                     if eligible > Listing::MAX_ELIGIBLE {

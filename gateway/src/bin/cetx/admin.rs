@@ -101,6 +101,19 @@ enum Action {
     /// at once. Only the kind, a CEA's vintage and the reference price are
     /// needed; the rest has the CEA rules' defaults.
     ListInstrument(listing::ListArgs),
+    /// Replace a listed instrument's rules (tick, lot, sizes, band, book
+    /// limits, eligibility, holding rules) with those of its entry in a
+    /// config file, on the running market: only while it is not trading
+    /// and its book is empty (halt it first); today's reference price
+    /// stays.
+    ReviseInstrument {
+        /// The config file whose `[[instruments]]` entry has the new rules.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The instrument.
+        #[arg(long)]
+        symbol: String,
+    },
     /// Onboard a broker: it may log in at once. Its secret is read from
     /// `--broker-secret-file` (first line) or `CETX_BROKER_SECRET`, never
     /// from the command line; the server journals only a salted hash.
@@ -331,6 +344,9 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             price_ticks: i64::try_from(fen(*price)?).context("the price is too large")?,
         },
         Action::ListInstrument(args) => AdminAction::ListInstrument(Box::new(args.listing()?)),
+        Action::ReviseInstrument { config, symbol } => {
+            AdminAction::ReviseInstrument(Box::new(listing::from_config(config, symbol)?))
+        }
         Action::AddBroker {
             broker,
             name,

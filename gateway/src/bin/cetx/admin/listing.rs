@@ -2,9 +2,14 @@
 //! line, with the exchange's defaults for CEA continuous trading
 //! (`shared/CEA_RULES.md` §2: tick 0.01 CNY, lot 1 t, orders of 1 to
 //! 99,999 t, a ±10% band); only the kind, the vintage of a CEA and the
-//! reference price must be given.
+//! reference price must be given. `revise-instrument` takes an
+//! instrument's new rules from a config file's entry instead, so that no
+//! rule is reset to a default by being left out.
+
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use cetx_gateway::config::ServerConfig;
 use cetx_gateway::protocol::admin::{Listing, ListingKind};
 use clap::ValueEnum;
 use rust_decimal::Decimal;
@@ -128,4 +133,16 @@ impl ListArgs {
             opposite_side_gap_days: self.opposite_side_gap_days,
         })
     }
+}
+
+/// The rules of `symbol` as the config file `path` gives them, for
+/// `revise-instrument`.
+pub(super) fn from_config(path: &Path, symbol: &str) -> Result<Listing> {
+    let config = ServerConfig::load(path)?;
+    let spec = config
+        .instruments
+        .iter()
+        .find(|spec| spec.symbol == symbol)
+        .with_context(|| format!("{} has no instrument {symbol}", path.display()))?;
+    Listing::of(spec).with_context(|| format!("{symbol}'s prices are not whole ticks"))
 }
