@@ -28,6 +28,12 @@
 //! last command's time), and the turn's journal entries go to the journal
 //! writer with its routes (reports and rejects, in order) riding on them:
 //! one hand-off and at most one wake-up per turn rather than per request.
+//!
+//! An operator's `ListInstrument` is applied here like any command; once
+//! the engine lists it, this thread publishes the grown symbol table (for
+//! the sessions and the operators' channel), gives the instrument the
+//! calendar's phases, and, when the market is in a session, journals the
+//! `SetPhase` that opens it at once.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
