@@ -122,6 +122,10 @@ pub struct InstrumentSpec {
 }
 
 impl InstrumentSpec {
+    /// The longest symbol, in bytes (a symbol is 1 to 16 printable ASCII
+    /// bytes).
+    pub const MAX_SYMBOL_LEN: usize = 16;
+
     /// A CEA instrument of `vintage` with the exchange's continuous-trading
     /// defaults around `reference_price`.
     #[must_use]

@@ -32,7 +32,8 @@ pub enum RejectReason {
     /// A cash amount or allowance quantity in an admin command is zero,
     /// negative, or would overflow a balance.
     InvalidAmount = 108,
-    /// An instrument's spec is not usable (a tick off 0.01 CNY, a zero lot,
+    /// An instrument's spec is not usable (a symbol that is empty, over 16
+    /// bytes or not printable ASCII, a tick off 0.01 CNY, a zero lot,
     /// inconsistent sizes, a band of 100% or more, a reference off the
     /// tick), or a revision changes its symbol or kind, or the instrument
     /// limit is reached.

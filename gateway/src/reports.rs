@@ -165,6 +165,16 @@ impl Reports {
         }
     }
 
+    /// Names the instrument `instrument` `symbol` in the reports from now
+    /// on: one listed after the start (the journal's `ListInstrument`).
+    pub fn list(&mut self, instrument: InstrumentId, symbol: &str) {
+        let i = usize::from(instrument.0);
+        if i >= self.symbols.len() {
+            self.symbols.resize(i + 1, Symbol::default());
+        }
+        self.symbols[i] = Symbol::from(symbol);
+    }
+
     /// Keeps each broker's newest `recent_capacity` reports from now on
     /// (after loading a snapshot, say).
     pub fn keep_recent(&mut self, recent_capacity: usize) {
@@ -223,6 +233,11 @@ impl Reports {
         events: &[Event],
         out: &mut Vec<(BrokerId, ServerFrame)>,
     ) {
+        if let (Command::ListInstrument(spec), Some(Event::InstrumentListed(band))) =
+            (command, events.first())
+        {
+            self.list(band.instrument, &spec.symbol);
+        }
         if let Command::Submit(order) = command {
             if let Some(&(broker, _)) = self.account_brokers.get(&order.account) {
                 self.orders.insert(

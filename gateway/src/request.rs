@@ -1,17 +1,22 @@
 //! A broker's wire message becomes a runtime [`Request`], once, at the
 //! session: the edge where protocol types end.
 
-use cetx_engine::{AccountId, CommandKind, NewOrder, OrderId, RejectReason};
+use cetx_engine::{AccountId, CommandKind, InstrumentId, NewOrder, OrderId, RejectReason};
 
-use crate::config::ServerConfig;
 use crate::protocol::{ClientMessage, RequestKind};
 use crate::runtime::{Refusal, Request};
 
 /// The request a message asks for, or the refusal of one naming an
 /// instrument the market does not trade (**410**); `None` for a session
-/// message (login, heartbeat, logout), which is no request.
+/// message (login, heartbeat, logout), which is no request. `resolve`
+/// gives a symbol's instrument: a session's
+/// [`SymbolCache`](crate::runtime::SymbolCache), which knows every
+/// instrument listed so far, the journal's as well as the config's.
 #[must_use]
-pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Request, Refusal>> {
+pub fn parse(
+    message: &ClientMessage,
+    mut resolve: impl FnMut(&str) -> Option<InstrumentId>,
+) -> Option<Result<Request, Refusal>> {
     let request = match *message {
         ClientMessage::NewOrder {
             client_order_id,
@@ -23,7 +28,7 @@ pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Re
             price_ticks,
             quantity_t,
         } => {
-            let Some(instrument) = config.instrument_id(symbol) else {
+            let Some(instrument) = resolve(symbol) else {
                 return Some(Err(Refusal {
                     client_order_id,
                     kind: CommandKind::Submit,

@@ -1,8 +1,8 @@
 //! The operators' channel: an authenticated session on the `[admin]`
 //! listener (TLS with `[admin.tls]`) through which the exchange onboards,
 //! suspends and closes brokers and accounts, moves cash and allowances,
-//! halts and resumes instruments and sets reference prices, without a
-//! restart (`docs/ADMIN.md`).
+//! lists, halts and resumes instruments and sets reference prices, without
+//! a restart (`docs/ADMIN.md`).
 //!
 //! Every action becomes an engine command, journaled and replayed like a
 //! trade ([`RuntimeHandle::admin`]); the operator is answered once it is
@@ -262,7 +262,7 @@ impl Session {
     /// it first.
     async fn command(&self, action: &AdminAction) -> Result<Command, (RejectReason, String)> {
         let instrument = |symbol: &str| {
-            self.config.instrument_id(symbol).ok_or_else(|| {
+            self.runtime.instrument_id(symbol).ok_or_else(|| {
                 (
                     RejectReason::UnknownSymbol,
                     format!("no instrument {symbol}"),
@@ -328,6 +328,13 @@ impl Session {
             AdminAction::SetAccountStatus { account, status } => Command::SetAccountStatus {
                 account: cetx_engine::AccountId(*account),
                 status: *status,
+            },
+            AdminAction::ListInstrument(listing) => {
+                Command::ListInstrument(Box::new(listing.spec()))
+            }
+            AdminAction::ReviseInstrument(listing) => Command::ReviseInstrument {
+                instrument: instrument(&listing.symbol)?,
+                spec: Box::new(listing.spec()),
             },
         })
     }

@@ -25,7 +25,7 @@ mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cetx_engine::{Engine, Event};
+use cetx_engine::{Command, Engine, Event};
 use tokio::sync::broadcast;
 
 pub use client::{FeedClient, FeedError};
@@ -61,12 +61,24 @@ impl MarketData {
         self.0.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the events of one turn's durable entries (each entry's
-    /// events a slice) and publishes what changed as one batch.
-    pub fn publish<'a>(&self, entries: impl IntoIterator<Item = &'a [Event]>) {
+    /// Takes one turn's durable entries (each entry's command and its
+    /// events) and publishes what changed as one batch. An instrument
+    /// listed in the turn is in the state from its entry on, so a
+    /// subscriber can follow it at once.
+    pub fn publish<'a>(&self, entries: impl IntoIterator<Item = (&'a Command, &'a [Event])>) {
         let mut out = Vec::new();
         let mut state = self.lock();
-        for events in entries {
+        for (command, events) in entries {
+            if let (Command::ListInstrument(spec), Some(Event::InstrumentListed(band))) =
+                (command, events.first())
+            {
+                state.list(spec, band);
+            }
+            if let (Command::ReviseInstrument { spec, .. }, Some(Event::InstrumentRevised(band))) =
+                (command, events.first())
+            {
+                state.revise(spec, band);
+            }
             state.apply(events, &mut out);
         }
         if !out.is_empty() {

@@ -15,7 +15,8 @@
 use std::collections::BTreeMap;
 
 use cetx_engine::{
-    DayStats, Engine, Event, InstrumentId, OrderId, OrderType, Phase, Side, TimeInForce,
+    DayStats, Engine, Event, InstrumentId, InstrumentSpec, OrderId, OrderType, Phase,
+    ReferencePriceSet, Side, TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
@@ -288,6 +289,43 @@ impl MarketState {
             touched: Vec::new(),
             traded: Vec::new(),
         }
+    }
+
+    /// Adds an instrument listed while the server runs, closed and with
+    /// an empty book, at the id the engine gave it (the next one).
+    pub fn list(&mut self, spec: &InstrumentSpec, band: &ReferencePriceSet) {
+        let i = usize::from(band.instrument.0);
+        if i != self.instruments.len() {
+            return;
+        }
+        let Ok(rules) = spec.rules() else {
+            return;
+        };
+        self.instruments.push(View {
+            symbol: spec.symbol.clone(),
+            step_ticks: rules.step_ticks,
+            phase: Phase::Closed,
+            reference_ticks: band.price_ticks,
+            floor_ticks: band.floor_ticks,
+            ceiling_ticks: band.ceiling_ticks,
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            day: DayFigures::default(),
+        });
+        self.tallies.push(Tally::default());
+    }
+
+    /// Takes an instrument's new rules: its price step (the band comes
+    /// with the event, in [`Self::apply`]). A subscriber sees the new step
+    /// in its next snapshot.
+    pub fn revise(&mut self, spec: &InstrumentSpec, band: &ReferencePriceSet) {
+        let (Some(view), Ok(rules)) = (
+            self.instruments.get_mut(usize::from(band.instrument.0)),
+            spec.rules(),
+        ) else {
+            return;
+        };
+        view.step_ticks = rules.step_ticks;
     }
 
     /// The instruments, by id.

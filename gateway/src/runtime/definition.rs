@@ -4,7 +4,9 @@
 //! A journal describes its market (`docs/JOURNAL.md`, "The market's
 //! definition"). A fresh data directory gets the config's definition as
 //! its first entries. A directory with a journal must agree with the
-//! config; where it does not, the server refuses to start and names the
+//! config on every instrument the config names (matched by symbol: an
+//! instrument an operator listed is the journal's, and the config need not
+//! name it); where it does not, the server refuses to start and names the
 //! first difference, unless the operator passes `--accept-config-change`:
 //! then the change is journaled (a new calendar, an instrument listed or
 //! revised, a new reference price) at the next sequence numbers, and the
@@ -36,7 +38,7 @@ pub(super) struct Planned {
 ///
 /// # Errors
 /// [`RuntimeError::ConfigDiffers`] naming the first difference (without
-/// `accept_change`, or one no command can journal);
+/// `accept_change`);
 /// [`RuntimeError::DefinitionRefused`] when the engine refuses a change.
 pub(super) fn plan(
     engine: Engine,
@@ -53,9 +55,7 @@ pub(super) fn plan(
             Some(difference) if !accept_change => {
                 return Err(RuntimeError::ConfigDiffers(difference))
             }
-            Some(_) => engine
-                .changes_to(config)
-                .map_err(RuntimeError::ConfigDiffers)?,
+            Some(_) => engine.changes_to(config),
         }
     };
     let mut planned = Planned {

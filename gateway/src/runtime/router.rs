@@ -238,7 +238,9 @@ impl Router {
     pub(super) fn route(&mut self, mut turn: Turn, outbound: &Mutex<Outbound>) {
         if let Some(market) = &self.market {
             market.publish(turn.items.iter().filter_map(|routed| match routed {
-                Routed::Entry { events, .. } => Some(&turn.events[events.clone()]),
+                Routed::Entry {
+                    command, events, ..
+                } => Some((command, &turn.events[events.clone()])),
                 Routed::Refused { .. } | Routed::Snapshot { .. } | Routed::Answer { .. } => None,
             }));
         }

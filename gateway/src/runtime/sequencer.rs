@@ -28,6 +28,12 @@
 //! last command's time), and the turn's journal entries go to the journal
 //! writer with its routes (reports and rejects, in order) riding on them:
 //! one hand-off and at most one wake-up per turn rather than per request.
+//!
+//! An operator's `ListInstrument` is applied here like any command; once
+//! the engine lists it, this thread publishes the grown symbol table (for
+//! the sessions and the operators' channel), gives the instrument the
+//! calendar's phases, and, when the market is in a session, journals the
+//! `SetPhase` that opens it at once.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,8 +42,8 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::{
-    BrokerId, Command, Engine, EngineState, InstrumentId, JournalBatch, JournalWriter, OrderId,
-    RejectReason, Requester, Side, Stamp,
+    BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch, JournalWriter,
+    OrderId, Phase, RejectReason, Requester, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
@@ -47,6 +53,7 @@ use super::pending::PendingCancels;
 use super::request::{Refusal, Request};
 use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
+use super::symbols::{Published, SymbolTable};
 use super::RuntimeError;
 
 /// The longest the engine thread waits for a request before it asks the
@@ -128,6 +135,14 @@ pub(super) struct Sequencer {
     /// readings of the monotonic clock and two relaxed additions a turn,
     /// which decide nothing.
     pub(super) turn_ns: Arc<Histogram>,
+    /// Every instrument's symbol, published for the sessions, the
+    /// operators' channel and the metrics: this thread adds each
+    /// instrument it lists.
+    pub(super) symbols: Arc<Published<SymbolTable>>,
+    /// The phase the market was last given, by the calendar or at start
+    /// (continuous with `open_market_now`): an instrument listed while the
+    /// server runs joins it.
+    pub(super) market_phase: Phase,
 }
 
 impl Sequencer {
@@ -190,6 +205,9 @@ impl Sequencer {
             // phases until an operator resumes it.
             let halted =
                 |instrument| self.engine.phase(instrument) == Some(cetx_engine::Phase::Halted);
+            if let Command::SetPhase { phase, .. } = command {
+                self.market_phase = phase;
+            }
             if matches!(command, Command::SetPhase { instrument, .. } if halted(instrument)) {
                 continue;
             }
@@ -222,7 +240,17 @@ impl Sequencer {
             seq,
             events: self.turn.events[first_event..].to_vec(),
         };
+        let listed = match outcome.events.first() {
+            Some(Event::InstrumentListed(band)) => Some(band.instrument),
+            _ => None,
+        };
         self.turn.items.push(Routed::Answer { outcome, reply });
+        // A new instrument joins the market in its phase of the moment
+        // (it is listed closed): in a session, it trades at once.
+        if let Some(instrument) = listed.filter(|_| self.market_phase != Phase::Closed) {
+            let phase = self.market_phase;
+            self.execute(Command::SetPhase { instrument, phase }, None)?;
+        }
         Ok(())
     }
 
@@ -373,6 +401,11 @@ impl Sequencer {
         self.last_time_ns = stamp.time_ns;
         self.client_orders.observe(&self.engine, &command, events);
         self.book_fill.observe(&self.engine, &command);
+        if let (Command::ListInstrument(spec), Some(Event::InstrumentListed(band))) =
+            (&command, events.first())
+        {
+            self.listed(band.instrument, &spec.symbol);
+        }
         let events = first_event..self.turn.events.len();
         self.turn.items.push(Routed::Entry {
             stamp,
@@ -390,6 +423,15 @@ impl Sequencer {
             });
         }
         Ok(())
+    }
+
+    /// Makes a newly listed instrument known: its symbol to the sessions,
+    /// its phases to the scheduler.
+    fn listed(&mut self, instrument: InstrumentId, symbol: &str) {
+        let table = self.symbols.load().with(instrument, symbol);
+        self.symbols.store(Arc::new(table));
+        self.scheduler.add(instrument);
+        tracing::info!(symbol, id = instrument.0, "listed an instrument");
     }
 
     /// Hands the journal writer this turn's entries in one piece, with

@@ -20,6 +20,8 @@ use cetx_gateway::tls::{self, ClientTls};
 use clap::{Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 
+mod listing;
+
 /// Where the operator connects and who it is.
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
@@ -93,6 +95,24 @@ enum Action {
         /// CNY, e.g. `90.00`.
         #[arg(long)]
         price: Decimal,
+    },
+    /// List a new instrument (a new CEA vintage, a CCER) on the running
+    /// market: it joins the market in its phase of the moment and trades
+    /// at once. Only the kind, a CEA's vintage and the reference price are
+    /// needed; the rest has the CEA rules' defaults.
+    ListInstrument(listing::ListArgs),
+    /// Replace a listed instrument's rules (tick, lot, sizes, band, book
+    /// limits, eligibility, holding rules) with those of its entry in a
+    /// config file, on the running market: only while it is not trading
+    /// and its book is empty (halt it first); today's reference price
+    /// stays.
+    ReviseInstrument {
+        /// The config file whose `[[instruments]]` entry has the new rules.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The instrument.
+        #[arg(long)]
+        symbol: String,
     },
     /// Onboard a broker: it may log in at once. Its secret is read from
     /// `--broker-secret-file` (first line) or `CETX_BROKER_SECRET`, never
@@ -177,6 +197,16 @@ enum Participant {
     ComplianceEntity,
     Institution,
     Individual,
+}
+
+impl Participant {
+    const fn participant_type(self) -> ParticipantType {
+        match self {
+            Self::ComplianceEntity => ParticipantType::ComplianceEntity,
+            Self::Institution => ParticipantType::Institution,
+            Self::Individual => ParticipantType::Individual,
+        }
+    }
 }
 
 /// Runs `cetx admin`.
@@ -297,11 +327,7 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
         } => AdminAction::OpenAccount {
             account: *account,
             broker: *broker,
-            participant: match participant {
-                Participant::ComplianceEntity => ParticipantType::ComplianceEntity,
-                Participant::Institution => ParticipantType::Institution,
-                Participant::Individual => ParticipantType::Individual,
-            },
+            participant: participant.participant_type(),
         },
         Action::Deposit(c) => cash(c, Direction::In)?,
         Action::Withdraw(c) => cash(c, Direction::Out)?,
@@ -317,6 +343,10 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             symbol: symbol.as_str().into(),
             price_ticks: i64::try_from(fen(*price)?).context("the price is too large")?,
         },
+        Action::ListInstrument(args) => AdminAction::ListInstrument(Box::new(args.listing()?)),
+        Action::ReviseInstrument { config, symbol } => {
+            AdminAction::ReviseInstrument(Box::new(listing::from_config(config, symbol)?))
+        }
         Action::AddBroker {
             broker,
             name,

@@ -549,9 +549,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     let metrics = match &config.metrics {
         Some(settings) => {
-            match MetricsServer::bind(metrics_sources(&config, &runtime, &server), settings.listen)
-                .await
-            {
+            match MetricsServer::bind(metrics_sources(&runtime, &server), settings.listen).await {
                 Ok(metrics) => Some(metrics),
                 Err(error) => {
                     let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
@@ -576,7 +574,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
-    print_banner(&config, server.local_addr(), &data_dir, embedded);
+    print_banner(&config, &runtime, server.local_addr(), &data_dir, embedded);
     let admin = admin.map(|admin| {
         println!("operators on {}", admin.local_addr());
         tokio::spawn(admin.run(shutdown.clone()))
@@ -622,15 +620,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// What the metrics endpoint reads: the market and the broker server.
-fn metrics_sources(config: &ServerConfig, runtime: &Runtime, server: &Server) -> MetricsSources {
+fn metrics_sources(runtime: &Runtime, server: &Server) -> MetricsSources {
     MetricsSources {
         runtime: runtime.handle(),
         connections: Some(server.connections()),
-        symbols: config
-            .instruments
-            .iter()
-            .map(|i| i.symbol.to_string())
-            .collect(),
     }
 }
 
@@ -654,6 +647,7 @@ fn stop_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
 
 fn print_banner(
     config: &ServerConfig,
+    runtime: &Runtime,
     addr: SocketAddr,
     data_dir: &std::path::Path,
     embedded: bool,
@@ -662,11 +656,10 @@ fn print_banner(
         "cetx listening on {addr} (journal in {})",
         data_dir.display()
     );
-    let symbols: Vec<&str> = config
-        .instruments
-        .iter()
-        .map(|i| i.symbol.as_str())
-        .collect();
+    // The journal's market: the config's instruments and any an operator
+    // listed since.
+    let symbols = runtime.handle().symbols();
+    let symbols: Vec<&str> = symbols.symbols().iter().map(|s| s.as_str()).collect();
     println!("instruments: {}", symbols.join(", "));
     for broker in &config.brokers {
         let accounts: Vec<String> = config
