@@ -139,6 +139,9 @@ wire_enum! {
         Cancel = 1,
         /// An `Amend`: the order, if it exists, is unchanged.
         Amend = 2,
+        /// A `Take`: nothing traded. (Numbered as the `Take` message's
+        /// own tag, 6.)
+        Take = 6,
     }
 }
 

@@ -191,22 +191,38 @@ impl ClientOrders {
     }
 
     /// Takes note of one journal entry, live or replayed at start: a
-    /// `Submit` (accepted or not) uses up its client order id for the
+    /// `Submit` or a `Take` (accepted or not) uses up its client order id for the
     /// day, and a new trading day frees them all. The same function on the
     /// same journal rebuilds the same index.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command, events: &[Event]) {
-        if let Command::Submit(order) = command {
+        // A take uses up its client order id like a new order.
+        let placed = match command {
+            Command::Submit(order) => Some((
+                order.client_order_id,
+                ClientOrder {
+                    order_id: order.order_id,
+                    instrument: order.instrument,
+                    account: order.account,
+                },
+            )),
+            Command::Take(take) => Some((
+                take.client_order_id,
+                ClientOrder {
+                    order_id: take.order_id,
+                    instrument: take.instrument,
+                    account: take.account,
+                },
+            )),
+            _ => None,
+        };
+        if let Some((client_order_id, order)) = placed {
             // Accounts never change broker, so the engine's current
             // accounts answer for any entry, replayed or live.
             if let Some(account) = engine.account(order.account) {
                 self.insert(Named {
                     broker: account.broker,
-                    client_order_id: order.client_order_id,
-                    order: ClientOrder {
-                        order_id: order.order_id,
-                        instrument: order.instrument,
-                        account: order.account,
-                    },
+                    client_order_id,
+                    order,
                 });
             }
         }
