@@ -74,7 +74,7 @@ class RequestKind:
     NEW_ORDER = 0
     CANCEL = 1
     AMEND = 2
-    TAKE = 6  # numbered as the Take message's own tag
+    TAKE = 3
 
 
 class CancelCause:
@@ -99,7 +99,7 @@ _INTS = {
 
 # enum type -> its tags
 _ENUMS = {"Side": {0, 1}, "OrderType": {0, 1}, "TimeInForce": {0, 1, 2},
-          "RequestKind": {0, 1, 2, 6}}
+          "RequestKind": {0, 1, 2, 3}}
 
 # field name -> maximum length in bytes, for strings
 _MAX_LEN = {"secret": MAX_SECRET_LEN, "symbol": MAX_SYMBOL_LEN, "text": MAX_TEXT_LEN}
@@ -638,7 +638,7 @@ _ENUM_NAMES = {
     "Side": ["Buy", "Sell"],
     "OrderType": ["Limit", "Market"],
     "TimeInForce": ["Day", "Ioc", "Fok"],
-    "RequestKind": {0: "NewOrder", 1: "Cancel", 2: "Amend", 6: "Take"},
+    "RequestKind": {0: "NewOrder", 1: "Cancel", 2: "Amend", 3: "Take"},
 }
 _CAUSE_NAMES = ["Requested", "Unfilled", "FokKilled", "BookFull", "SelfTrade"]
 
