@@ -1,28 +1,31 @@
 //! The public market, rebuilt from durable journal entries: each
 //! instrument's price levels (total quantity and order count per price),
-//! its day's figures, phase and band. Nothing private is kept beyond what
-//! the levels need: the price and open quantity of each resting order, by
-//! order id (bounded by the books' capacity, not by the day).
+//! the order view (the orders of the best [`ORDER_VIEW_LEVELS`] levels of
+//! each side, by public id, in time order), its day's figures, phase and
+//! band. Nothing private is kept beyond what those need: the price, open
+//! quantity and time priority of each resting order, by order id (bounded
+//! by the books' capacity, not by the day). No account or broker.
 //!
 //! [`MarketState::apply`] takes one entry's events, in order, and says what
 //! changed as [`Update`]s: trades as they happen, then each price level the
-//! entry touched with its final totals, then the day's figures if they
-//! moved. It follows the engine's own replay of events (`Engine::replay`):
+//! entry touched with its final totals, then each level of the order view
+//! that changed (or left it), then the day's figures if they moved. It follows the engine's own replay of events (`Engine::replay`):
 //! an accepted order or an amend that lost its place trades as the
 //! incoming order, and what is left of it rests at the end of the entry
 //! unless it was cancelled or may not rest.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cetx_engine::{
     DayStats, Engine, Event, InstrumentId, OrderId, OrderType, Phase, Side, TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
-use crate::protocol::feed::DayFigures;
+use crate::protocol::feed::{DayFigures, OrderEntry, MAX_VIEW_ORDERS, ORDER_VIEW_LEVELS};
 
 /// What changed on one instrument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Update {
     /// A price level's totals now (quantity 0: gone).
     Level {
@@ -61,6 +64,16 @@ pub enum Update {
         /// Highest accepted price.
         ceiling_ticks: i64,
     },
+    /// A level of the order view as it is now; no orders: it left the
+    /// view.
+    Orders {
+        /// Bids (buy) or asks (sell).
+        side: Side,
+        /// The price.
+        price_ticks: i64,
+        /// Its orders.
+        level: OrderLevel,
+    },
     /// The day ended.
     EndOfDay {
         /// The engine's trading day number.
@@ -85,12 +98,34 @@ pub struct LevelTotals {
     pub orders: u32,
 }
 
-/// A resting order, as far as the levels need it.
+/// One level of the order view: how many orders rest there, and the
+/// first [`MAX_VIEW_ORDERS`] of them in time order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderLevel {
+    /// Orders resting at the level.
+    pub order_count: u32,
+    /// The first of them, in time order (shared, not copied, by every
+    /// subscriber).
+    pub orders: Arc<[OrderEntry]>,
+}
+
+impl Default for OrderLevel {
+    fn default() -> Self {
+        Self {
+            order_count: 0,
+            orders: Arc::from(Vec::new()),
+        }
+    }
+}
+
+/// A resting order, as far as the levels and the order view need it.
 #[derive(Clone, Copy, Debug)]
 struct Resting {
     side: Side,
     price_ticks: i64,
     remaining_t: u64,
+    /// Time priority at its level: lower is earlier.
+    priority: u64,
 }
 
 /// The order trading while an entry's events are taken.
@@ -102,6 +137,9 @@ struct Incoming {
     price_ticks: i64,
     remaining_t: u64,
     rests: bool,
+    /// The priority it keeps when it rests again (an amend that kept its
+    /// place); `None`: the back of its level.
+    priority: Option<u64>,
 }
 
 /// One instrument's public state: what a subscriber sees.
@@ -132,6 +170,73 @@ pub struct View {
 struct Tally {
     today: DayStats,
     resting: FxHashMap<OrderId, Resting>,
+    /// Resting orders of each side (bids, asks) by price, in time order.
+    queues: [BTreeMap<i64, BTreeMap<u64, OrderId>>; 2],
+    /// The priority the next order to rest gets.
+    next_priority: u64,
+    /// The prices of each side's order view as last published.
+    viewed: [Vec<i64>; 2],
+}
+
+/// Where a side's data is kept in a pair: bids 0, asks 1.
+const fn side_index(side: Side) -> usize {
+    match side {
+        Side::Buy => 0,
+        Side::Sell => 1,
+    }
+}
+
+impl Tally {
+    /// Rests an order at the back of its level, or at `priority`.
+    fn rest(&mut self, order_id: OrderId, side: Side, price_ticks: i64, remaining_t: u64, priority: Option<u64>) {
+        let priority = priority.unwrap_or_else(|| {
+            self.next_priority += 1;
+            self.next_priority
+        });
+        self.resting.insert(
+            order_id,
+            Resting {
+                side,
+                price_ticks,
+                remaining_t,
+                priority,
+            },
+        );
+        self.queues[side_index(side)]
+            .entry(price_ticks)
+            .or_default()
+            .insert(priority, order_id);
+    }
+
+    /// Takes an order out of its level's queue (it left the book).
+    fn unqueue(&mut self, order: &Resting) {
+        let queues = &mut self.queues[side_index(order.side)];
+        if let Some(queue) = queues.get_mut(&order.price_ticks) {
+            queue.remove(&order.priority);
+            if queue.is_empty() {
+                queues.remove(&order.price_ticks);
+            }
+        }
+    }
+
+    /// The order view of one level now.
+    fn order_level(&self, side: Side, price_ticks: i64) -> OrderLevel {
+        let Some(queue) = self.queues[side_index(side)].get(&price_ticks) else {
+            return OrderLevel::default();
+        };
+        let orders: Vec<OrderEntry> = queue
+            .values()
+            .take(MAX_VIEW_ORDERS)
+            .map(|id| OrderEntry {
+                order_id: id.0,
+                quantity_t: self.resting.get(id).map_or(0, |o| o.remaining_t),
+            })
+            .collect();
+        OrderLevel {
+            order_count: u32::try_from(queue.len()).unwrap_or(u32::MAX),
+            orders: Arc::from(orders),
+        }
+    }
 }
 
 impl View {
@@ -151,7 +256,7 @@ impl View {
                     levels.insert(price_ticks, LevelTotals { quantity_t, orders });
                 }
             }
-            Update::Trade { .. } => {}
+            Update::Trade { .. } | Update::Orders { .. } => {}
             Update::Statistics(day) => self.day = day,
             Update::Phase(phase) => self.phase = phase,
             Update::Band {
@@ -264,20 +369,20 @@ impl MarketState {
             };
             let mut tally = Tally {
                 today,
-                resting: FxHashMap::default(),
+                ..Tally::default()
             };
             for side in [Side::Buy, Side::Sell] {
+                // In priority order, so the priorities given keep it.
                 for order in book.orders(side) {
-                    tally.resting.insert(
-                        order.order_id,
-                        Resting {
-                            side,
-                            price_ticks: order.price_ticks,
-                            remaining_t: order.quantity_t,
-                        },
-                    );
+                    let (id, price_ticks) = (order.order_id, order.price_ticks);
+                    tally.rest(id, side, price_ticks, order.quantity_t, None);
                     view.change(side, order.price_ticks, order.quantity_t.into(), 1);
                 }
+                tally.viewed[side_index(side)] = view
+                    .levels(side)
+                    .take(ORDER_VIEW_LEVELS)
+                    .map(|(p, _)| p)
+                    .collect();
             }
             instruments.push(view);
             tallies.push(tally);
@@ -318,6 +423,7 @@ impl MarketState {
                         remaining_t: a.quantity_t,
                         rests: a.order_type == OrderType::Limit
                             && a.time_in_force == TimeInForce::Day,
+                        priority: None,
                     });
                 }
                 Event::Trade(t) => {
@@ -375,6 +481,7 @@ impl MarketState {
                         price_ticks: a.price_ticks,
                         remaining_t: a.quantity_t,
                         rests: true,
+                        priority: a.priority_kept.then_some(order.priority),
                     });
                 }
                 Event::PhaseChanged(p) => {
@@ -465,13 +572,12 @@ impl MarketState {
                 self.instruments.get_mut(order.instrument),
                 self.tallies.get_mut(order.instrument),
             ) {
-                tally.resting.insert(
+                tally.rest(
                     order.order_id,
-                    Resting {
-                        side: order.side,
-                        price_ticks: order.price_ticks,
-                        remaining_t: order.remaining_t,
-                    },
+                    order.side,
+                    order.price_ticks,
+                    order.remaining_t,
+                    order.priority,
                 );
                 instrument.change(order.side, order.price_ticks, order.remaining_t.into(), 1);
                 self.touch(order.instrument, order.side, order.price_ticks);
@@ -495,6 +601,7 @@ impl MarketState {
         let gone = i64::from(remaining_t == 0);
         if remaining_t == 0 {
             tally.resting.remove(&order_id);
+            tally.unqueue(&order);
         }
         instrument.change(
             order.side,
@@ -506,7 +613,9 @@ impl MarketState {
 
     /// Takes a resting order out of its level.
     fn remove(&mut self, i: usize, order_id: OrderId) -> Option<Resting> {
-        let order = self.tallies.get_mut(i)?.resting.remove(&order_id)?;
+        let tally = self.tallies.get_mut(i)?;
+        let order = tally.resting.remove(&order_id)?;
+        tally.unqueue(&order);
         let instrument = self.instruments.get_mut(i)?;
         instrument.change(
             order.side,
@@ -524,9 +633,11 @@ impl MarketState {
     }
 
     /// Says the final totals of the levels touched so far, then the
-    /// figures of the instruments that traded.
+    /// order view's levels that changed, then the figures of the
+    /// instruments that traded.
     fn flush(&mut self, out: &mut Vec<(u16, Update)>) {
-        for (i, side, price_ticks) in self.touched.drain(..) {
+        let touched = std::mem::take(&mut self.touched);
+        for &(i, side, price_ticks) in &touched {
             let Some(instrument) = self.instruments.get(i) else {
                 continue;
             };
@@ -541,6 +652,9 @@ impl MarketState {
                 },
             ));
         }
+        self.order_view_changes(&touched, out);
+        self.touched = touched;
+        self.touched.clear();
         for i in self.traded.drain(..) {
             if let Some(instrument) = self.instruments.get(i) {
                 out.push((
@@ -549,5 +663,59 @@ impl MarketState {
                 ));
             }
         }
+    }
+
+    /// The order view's levels of the sides touched: each level that left
+    /// the best [`ORDER_VIEW_LEVELS`] (as empty), then each one now among
+    /// them that came into view or was touched.
+    fn order_view_changes(&mut self, touched: &[(usize, Side, i64)], out: &mut Vec<(u16, Update)>) {
+        let mut sides: Vec<(usize, Side)> = Vec::new();
+        for &(i, side, _) in touched {
+            if !sides.contains(&(i, side)) {
+                sides.push((i, side));
+            }
+        }
+        for (i, side) in sides {
+            let (Some(view), Some(tally)) = (self.instruments.get(i), self.tallies.get_mut(i))
+            else {
+                continue;
+            };
+            let id = u16::try_from(i).unwrap_or(u16::MAX);
+            let now: Vec<i64> = view
+                .levels(side)
+                .take(ORDER_VIEW_LEVELS)
+                .map(|(p, _)| p)
+                .collect();
+            let before = std::mem::take(&mut tally.viewed[side_index(side)]);
+            for &price_ticks in before.iter().filter(|p| !now.contains(p)) {
+                let level = OrderLevel::default();
+                out.push((id, Update::Orders { side, price_ticks, level }));
+            }
+            for &price_ticks in &now {
+                if !before.contains(&price_ticks) || touched.contains(&(i, side, price_ticks)) {
+                    let level = tally.order_level(side, price_ticks);
+                    out.push((id, Update::Orders { side, price_ticks, level }));
+                }
+            }
+            tally.viewed[side_index(side)] = now;
+        }
+    }
+
+    /// The order view of an instrument now: the best
+    /// [`ORDER_VIEW_LEVELS`] levels of each side with their orders, bids
+    /// best first, then asks best first.
+    #[must_use]
+    pub fn order_view(&self, id: u16) -> Vec<(Side, i64, OrderLevel)> {
+        let i = usize::from(id);
+        let (Some(view), Some(tally)) = (self.instruments.get(i), self.tallies.get(i)) else {
+            return Vec::new();
+        };
+        let mut levels = Vec::new();
+        for side in [Side::Buy, Side::Sell] {
+            for (price_ticks, _) in view.levels(side).take(ORDER_VIEW_LEVELS) {
+                levels.push((side, price_ticks, tally.order_level(side, price_ticks)));
+            }
+        }
+        levels
     }
 }
