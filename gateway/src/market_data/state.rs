@@ -719,3 +719,195 @@ impl MarketState {
         levels
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cetx_engine::{
+        AccountId, BrokerId, Command, EngineConfig, InstrumentSpec, NewOrder, ParticipantType,
+        Stamp, Take,
+    };
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    const CEA: InstrumentId = InstrumentId(0);
+
+    /// An engine and the market state following it entry by entry.
+    struct Market {
+        engine: Engine,
+        state: MarketState,
+        seq: u64,
+    }
+
+    impl Market {
+        fn new() -> Self {
+            let mut spec = InstrumentSpec::cea(2025, Decimal::new(100_00, 2));
+            spec.max_orders = 64;
+            spec.max_orders_per_account = Some(64);
+            let engine = Engine::new(&EngineConfig {
+                instruments: vec![spec],
+            })
+            .unwrap();
+            let state = MarketState::of(&engine);
+            let mut market = Self {
+                engine,
+                state,
+                seq: 0,
+            };
+            for account in [1, 2] {
+                market.apply(Command::OpenAccount {
+                    account: AccountId(account),
+                    participant: ParticipantType::ComplianceEntity,
+                    broker: BrokerId(account),
+                });
+                market.apply(Command::Deposit {
+                    account: AccountId(account),
+                    amount_fen: 1 << 40,
+                });
+                market.apply(Command::CreditHoldings {
+                    account: AccountId(account),
+                    instrument: CEA,
+                    quantity_t: 10_000,
+                });
+            }
+            market.apply(Command::SetPhase {
+                instrument: CEA,
+                phase: Phase::Continuous,
+            });
+            market
+        }
+
+        /// Applies a command and returns the order-view updates it made.
+        fn apply(&mut self, command: Command) -> Vec<(Side, i64, Vec<(u64, u64)>)> {
+            self.seq += 1;
+            let mut events = Vec::new();
+            let stamp = Stamp {
+                seq: self.seq,
+                time_ns: 0,
+            };
+            self.engine.apply(&command, stamp, &mut events);
+            assert!(
+                !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+                "{events:?}"
+            );
+            let mut out = Vec::new();
+            self.state.apply(&events, &mut out);
+            out.into_iter()
+                .filter_map(|(_, update)| match update {
+                    Update::Orders {
+                        side,
+                        price_ticks,
+                        level,
+                    } => Some((side, price_ticks, ids(&level))),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn sell(&mut self, price_ticks: i64, quantity_t: u64) -> Vec<(Side, i64, Vec<(u64, u64)>)> {
+            let order_id = self.seq + 1;
+            self.apply(Command::Submit(NewOrder {
+                order_id: OrderId(order_id),
+                account: AccountId(1),
+                instrument: CEA,
+                side: Side::Sell,
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Day,
+                price_ticks,
+                quantity_t,
+                client_order_id: order_id,
+            }))
+        }
+
+        /// The order view as a fresh subscriber gets it.
+        fn view(&self) -> Vec<(Side, i64, Vec<(u64, u64)>)> {
+            self.state
+                .order_view(0)
+                .into_iter()
+                .map(|(side, price_ticks, level)| (side, price_ticks, ids(&level)))
+                .collect()
+        }
+    }
+
+    fn ids(level: &OrderLevel) -> Vec<(u64, u64)> {
+        assert_eq!(level.orders.len(), level.order_count as usize);
+        level
+            .orders
+            .iter()
+            .map(|o| (o.order_id, o.quantity_t))
+            .collect()
+    }
+
+    #[test]
+    fn the_order_view_keeps_the_best_five_levels_in_time_order() {
+        let mut m = Market::new();
+        // Six ask levels; the sixth is out of view and says nothing.
+        for (k, price) in [100_00, 100_50, 101_00, 101_50, 102_00].into_iter().enumerate() {
+            let id = m.seq + 1;
+            assert_eq!(
+                m.sell(price, 10 + k as u64),
+                [(Side::Sell, price, vec![(id, 10 + k as u64)])]
+            );
+        }
+        assert_eq!(m.sell(102_50, 5), []);
+        // A second order at the best level joins behind the first.
+        let first = m.view()[0].2[0].0;
+        let second = m.seq + 1;
+        assert_eq!(
+            m.sell(100_00, 7),
+            [(Side::Sell, 100_00, vec![(first, 10), (second, 7)])]
+        );
+        // Reducing the first in place keeps its place.
+        let kept = m.apply(Command::Amend {
+            instrument: CEA,
+            order_id: OrderId(first),
+            price_ticks: 100_00,
+            quantity_t: 4,
+            requester: None,
+        });
+        assert_eq!(kept, [(Side::Sell, 100_00, vec![(first, 4), (second, 7)])]);
+        // A better level pushes the 5th (102.00) out of view.
+        let best = m.seq + 1;
+        assert_eq!(
+            m.sell(99_50, 1),
+            [
+                (Side::Sell, 102_00, vec![]),
+                (Side::Sell, 99_50, vec![(best, 1)])
+            ]
+        );
+        // A take of the third-best level's order: that level changes.
+        let third = m.view()[2].2[0].0;
+        let take = m.apply(Command::Take(Take {
+            order_id: OrderId(m.seq + 1),
+            account: AccountId(2),
+            instrument: CEA,
+            side: Side::Buy,
+            target: OrderId(third),
+            quantity_t: 4,
+            client_order_id: 1,
+        }));
+        assert_eq!(take, [(Side::Sell, 100_50, vec![(third, 7)])]);
+        // What a fresh subscriber gets equals what the updates built.
+        let prices: Vec<i64> = m.view().iter().map(|l| l.1).collect();
+        assert_eq!(prices, [99_50, 100_00, 100_50, 101_00, 101_50]);
+        assert_eq!(m.view()[1].2, [(first, 4), (second, 7)]);
+        // Filling the best level brings 102.00 back into view.
+        let fill = m.apply(Command::Take(Take {
+            order_id: OrderId(m.seq + 1),
+            account: AccountId(2),
+            instrument: CEA,
+            side: Side::Buy,
+            target: OrderId(best),
+            quantity_t: 1,
+            client_order_id: 2,
+        }));
+        let fifth = m.view()[4].2.clone();
+        assert_eq!(
+            fill,
+            [
+                (Side::Sell, 99_50, vec![]),
+                (Side::Sell, 102_00, fifth)
+            ]
+        );
+    }
+}
