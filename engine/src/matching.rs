@@ -99,7 +99,15 @@ impl Book {
                 return Stop::SelfTrade;
             }
             let quantity_t = taker.remaining_t.min(self.slots[slot as usize].quantity_t);
-            self.fill(slot, taker, quantity_t, stamp, next_trade_id, events, &mut on_fill);
+            self.fill(
+                slot,
+                taker,
+                quantity_t,
+                stamp,
+                next_trade_id,
+                events,
+                &mut on_fill,
+            );
         }
         Stop::Done
     }

@@ -96,7 +96,15 @@ impl Engine {
         let accounts = &mut self.accounts;
         let mut settle = |trade: &Trade, maker_at: u32, events: &mut Vec<Event>| {
             let taker = (account_at, price_ticks);
-            settle_fill(market, accounts, trading_day, taker, trade, maker_at, events);
+            settle_fill(
+                market,
+                accounts,
+                trading_day,
+                taker,
+                trade,
+                maker_at,
+                events,
+            );
         };
         self.books[i].fill(
             slot,

@@ -5,9 +5,9 @@
 //! quantity, price, trading phase, account, then the account rules of
 //! [`crate::risk`]. Only then does the book change.
 
+use crate::account::Accounts;
 use crate::account::BrokerId;
 use crate::command::{NewOrder, Stamp};
-use crate::account::Accounts;
 use crate::engine::{Engine, Market};
 use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
@@ -272,7 +272,15 @@ impl Engine {
         let trading_day = self.trading_day;
         let settle = |trade: &Trade, maker_at: u32, events: &mut Vec<Event>| {
             let taker = (taker_at, taker_limit_ticks);
-            settle_fill(market, accounts, trading_day, taker, trade, maker_at, events);
+            settle_fill(
+                market,
+                accounts,
+                trading_day,
+                taker,
+                trade,
+                maker_at,
+                events,
+            );
         };
         self.books[i].match_incoming(taker, stamp, &mut self.next_trade_id, events, settle)
     }

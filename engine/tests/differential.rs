@@ -599,9 +599,8 @@ impl Driver {
             } => {
                 let (instrument, target, order) = self.take_target(target, reference);
                 let rules = self.rules(instrument);
-                let (side, open_t) = order.map_or((Side::Buy, rules.min_order_t), |o| {
-                    (o.side, o.quantity_t)
-                });
+                let (side, open_t) =
+                    order.map_or((Side::Buy, rules.min_order_t), |o| (o.side, o.quantity_t));
                 let quantity_t = match quantity {
                     TakeQuantity::Part(k) => (k * rules.lot_t).min(open_t),
                     TakeQuantity::All => open_t,
@@ -863,13 +862,11 @@ fn generated_streams_reach_every_outcome() {
         let scenario = scenario().new_tree(&mut runner).unwrap().current();
         events.extend(run_scenario(&scenario).unwrap());
     }
-    let book_reasons = RejectReason::ALL
-        .into_iter()
-        .filter(|r| {
-            (101..=107).contains(&r.code())
-                || (120..=125).contains(&r.code())
-                || [301, 302].contains(&r.code())
-        });
+    let book_reasons = RejectReason::ALL.into_iter().filter(|r| {
+        (101..=107).contains(&r.code())
+            || (120..=125).contains(&r.code())
+            || [301, 302].contains(&r.code())
+    });
     for reason in book_reasons {
         assert!(
             events
@@ -914,7 +911,9 @@ fn generated_streams_reach_every_outcome() {
         "no market order traded"
     );
     assert!(
-        events.windows(2).any(|w| matches!(w, [Event::Accepted(a), Event::Trade(t)]
+        events
+            .windows(2)
+            .any(|w| matches!(w, [Event::Accepted(a), Event::Trade(t)]
                 if a.time_in_force == TimeInForce::Ioc && t.maker_remaining_t > 0)),
         "no partial take (or IOC) left its target resting"
     );

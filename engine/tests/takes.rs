@@ -23,9 +23,9 @@
 use std::collections::BTreeMap;
 
 use cetx_engine::{
-    Accepted, AccountId, BrokerId, Command, CommandKind, Engine, EngineConfig, Event,
-    InstrumentId, InstrumentSpec, NewOrder, OrderId, OrderType, ParticipantType, Phase,
-    RejectReason, Side, Stamp, Status, Take, TimeInForce, Trade,
+    Accepted, AccountId, BrokerId, Command, CommandKind, Engine, EngineConfig, Event, InstrumentId,
+    InstrumentSpec, NewOrder, OrderId, OrderType, ParticipantType, Phase, RejectReason, Side,
+    Stamp, Status, Take, TimeInForce, Trade,
 };
 use rust_decimal::Decimal;
 
@@ -264,7 +264,10 @@ struct Row {
 enum Expect {
     /// One trade at this price for the take's quantity, leaving the
     /// target with this many tonnes open.
-    Trades { price_ticks: i64, target_left_t: u64 },
+    Trades {
+        price_ticks: i64,
+        target_left_t: u64,
+    },
     Rejected(RejectReason),
     /// Rejected as a reused order id (the take reuses the last id).
     DuplicateId,
@@ -348,7 +351,13 @@ fn run(row: &Row) {
         "cea:ask1a" => m.id(CEA, "ask1a"),
         name => m.id(on, name),
     };
-    let mut take = m.take(row.account, row.instrument, row.side, target, row.quantity_t);
+    let mut take = m.take(
+        row.account,
+        row.instrument,
+        row.side,
+        target,
+        row.quantity_t,
+    );
     if row.expect == Expect::DuplicateId {
         take.order_id = OrderId(take.order_id.0 - 2);
     }
@@ -371,7 +380,12 @@ fn run(row: &Row) {
                 "{}",
                 row.rule
             );
-            assert_eq!(m.accounts(), before, "{}: a refusal changed an account", row.rule);
+            assert_eq!(
+                m.accounts(),
+                before,
+                "{}: a refusal changed an account",
+                row.rule
+            );
             assert_eq!(
                 m.engine.book(on).unwrap().order(target),
                 resting_before,
@@ -426,7 +440,11 @@ fn check_trade(m: &Market, row: &Row, take: &Take, events: &[Event], price: i64,
     let h = taker.holdings[usize::from(take.instrument.0)];
     assert_eq!((h.buying_t, h.reserved_t), (0, 0), "{}", row.rule);
     let today = m.engine.today(take.instrument).unwrap();
-    assert_eq!(today.volume_t, take.quantity_t, "{}: in the day's figures", row.rule);
+    assert_eq!(
+        today.volume_t, take.quantity_t,
+        "{}: in the day's figures",
+        row.rule
+    );
 }
 
 #[test]

@@ -7,9 +7,7 @@
 //! ([`CANCEL_BY`], [`AMEND_BY`]), its requester after its fields, so that
 //! one without (tags 1 and 2) keeps its bytes.
 
-use crate::command::{
-    Asset, Command, CommandKind, Direction, NewOrder, Requester, Take, Transfer,
-};
+use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Take, Transfer};
 use crate::membership::{Credential, NewBroker};
 
 use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};

@@ -464,7 +464,12 @@ impl RefEngine {
         false
     }
 
-    fn take(&mut self, take: &Take, stamp: Stamp, events: &mut Vec<Event>) -> Result<(), RejectReason> {
+    fn take(
+        &mut self,
+        take: &Take,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
         if self.last_accepted.is_some_and(|last| take.order_id <= last) {
             return Err(RejectReason::DuplicateOrderId);
         }

@@ -102,9 +102,14 @@ impl FeedClient {
     ///
     /// # Errors
     /// [`FeedError::Io`] when the request cannot be sent.
-    pub async fn subscribe_orders(&mut self, depth: u16, symbols: &[&str]) -> Result<(), FeedError> {
+    pub async fn subscribe_orders(
+        &mut self,
+        depth: u16,
+        symbols: &[&str],
+    ) -> Result<(), FeedError> {
         let symbols = symbols.iter().map(|s| Symbol::from(*s)).collect();
-        self.send(FeedRequest::SubscribeOrders { depth, symbols }).await
+        self.send(FeedRequest::SubscribeOrders { depth, symbols })
+            .await
     }
 
     async fn send(&mut self, request: FeedRequest) -> Result<(), FeedError> {

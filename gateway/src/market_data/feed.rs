@@ -433,7 +433,8 @@ impl Subscriber {
                     ref level,
                 } => {
                     if followed.with_orders {
-                        let levels = &mut followed.orders_now[usize::from(side == cetx_engine::Side::Sell)];
+                        let levels =
+                            &mut followed.orders_now[usize::from(side == cetx_engine::Side::Sell)];
                         if level.order_count == 0 {
                             levels.remove(&price_ticks);
                         } else {
@@ -633,7 +634,13 @@ impl Followed {
             }
             for price_ticks in gone {
                 let seq = self.next_seq();
-                out.push(orders_message(self.id, seq, side, price_ticks, &OrderLevel::default()));
+                out.push(orders_message(
+                    self.id,
+                    seq,
+                    side,
+                    price_ticks,
+                    &OrderLevel::default(),
+                ));
             }
             for (price_ticks, level) in &changed {
                 let seq = self.next_seq();

@@ -188,7 +188,14 @@ const fn side_index(side: Side) -> usize {
 
 impl Tally {
     /// Rests an order at the back of its level, or at `priority`.
-    fn rest(&mut self, order_id: OrderId, side: Side, price_ticks: i64, remaining_t: u64, priority: Option<u64>) {
+    fn rest(
+        &mut self,
+        order_id: OrderId,
+        side: Side,
+        price_ticks: i64,
+        remaining_t: u64,
+        priority: Option<u64>,
+    ) {
         let priority = priority.unwrap_or_else(|| {
             self.next_priority += 1;
             self.next_priority
@@ -689,12 +696,26 @@ impl MarketState {
             let before = std::mem::take(&mut tally.viewed[side_index(side)]);
             for &price_ticks in before.iter().filter(|p| !now.contains(p)) {
                 let level = OrderLevel::default();
-                out.push((id, Update::Orders { side, price_ticks, level }));
+                out.push((
+                    id,
+                    Update::Orders {
+                        side,
+                        price_ticks,
+                        level,
+                    },
+                ));
             }
             for &price_ticks in &now {
                 if !before.contains(&price_ticks) || touched.contains(&(i, side, price_ticks)) {
                     let level = tally.order_level(side, price_ticks);
-                    out.push((id, Update::Orders { side, price_ticks, level }));
+                    out.push((
+                        id,
+                        Update::Orders {
+                            side,
+                            price_ticks,
+                            level,
+                        },
+                    ));
                 }
             }
             tally.viewed[side_index(side)] = now;
@@ -842,7 +863,10 @@ mod tests {
     fn the_order_view_keeps_the_best_five_levels_in_time_order() {
         let mut m = Market::new();
         // Six ask levels; the sixth is out of view and says nothing.
-        for (k, price) in [100_00, 100_50, 101_00, 101_50, 102_00].into_iter().enumerate() {
+        for (k, price) in [100_00, 100_50, 101_00, 101_50, 102_00]
+            .into_iter()
+            .enumerate()
+        {
             let id = m.seq + 1;
             assert_eq!(
                 m.sell(price, 10 + k as u64),
@@ -904,10 +928,7 @@ mod tests {
         let fifth = m.view()[4].2.clone();
         assert_eq!(
             fill,
-            [
-                (Side::Sell, 99_50, vec![]),
-                (Side::Sell, 102_00, fifth)
-            ]
+            [(Side::Sell, 99_50, vec![]), (Side::Sell, 102_00, fifth)]
         );
     }
 }
