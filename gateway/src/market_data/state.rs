@@ -753,6 +753,9 @@ mod tests {
 
     const CEA: InstrumentId = InstrumentId(0);
 
+    /// A level of the order view: side, price, (order id, open t) in order.
+    type ViewLevel = (Side, i64, Vec<(u64, u64)>);
+
     /// An engine and the market state following it entry by entry.
     struct Market {
         engine: Engine,
@@ -799,7 +802,7 @@ mod tests {
         }
 
         /// Applies a command and returns the order-view updates it made.
-        fn apply(&mut self, command: Command) -> Vec<(Side, i64, Vec<(u64, u64)>)> {
+        fn apply(&mut self, command: Command) -> Vec<ViewLevel> {
             self.seq += 1;
             let mut events = Vec::new();
             let stamp = Stamp {
@@ -825,7 +828,7 @@ mod tests {
                 .collect()
         }
 
-        fn sell(&mut self, price_ticks: i64, quantity_t: u64) -> Vec<(Side, i64, Vec<(u64, u64)>)> {
+        fn sell(&mut self, price_ticks: i64, quantity_t: u64) -> Vec<ViewLevel> {
             let order_id = self.seq + 1;
             self.apply(Command::Submit(NewOrder {
                 order_id: OrderId(order_id),
@@ -841,7 +844,7 @@ mod tests {
         }
 
         /// The order view as a fresh subscriber gets it.
-        fn view(&self) -> Vec<(Side, i64, Vec<(u64, u64)>)> {
+        fn view(&self) -> Vec<ViewLevel> {
             self.state
                 .order_view(0)
                 .into_iter()
