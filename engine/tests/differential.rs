@@ -20,6 +20,12 @@
 //! size limits, and sometimes room for only a few resting orders so that the
 //! book fills up.
 //!
+//! The instruments are CEA or CCER at random, which decides only what a
+//! listing-agreement take may reach (CEA: any order at the best 5 prices;
+//! CCER: the first order at the best price). Takes mostly name one of the
+//! first orders of a side, sometimes a deeper one, an order of their own
+//! account, one on their own side, or more than it has open.
+//!
 //! Each case is 200 to 300 commands. Commands are generated in abstract form
 //! ("the third resting order", "a price two ticks above the reference",
 //! "a quantity above the maximum") and made concrete just before they are
