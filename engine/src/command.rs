@@ -48,6 +48,30 @@ pub struct NewOrder {
     pub client_order_id: u64,
 }
 
+/// A listing-agreement take (挂牌协议): the taker names one resting order
+/// of the opposite side by its id (the public order id the market-data
+/// feed shows) and trades part or all of it at that order's price. The
+/// rules are in `crate::takes` and `docs/ENGINE.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Take {
+    /// The taker's own id for the take, an order id like a new order's:
+    /// it must exceed every id accepted before.
+    pub order_id: OrderId,
+    /// The account the take trades for.
+    pub account: AccountId,
+    /// The instrument's id.
+    pub instrument: InstrumentId,
+    /// The taker's side: a buy takes a resting sell, a sell a resting buy.
+    pub side: Side,
+    /// The resting order to trade with.
+    pub target: OrderId,
+    /// Tonnes to trade: at most what the target has open.
+    pub quantity_t: u64,
+    /// The broker's own id for the take, unique per broker and trading
+    /// day; opaque to the engine, journaled like a new order's.
+    pub client_order_id: u64,
+}
+
 /// A command to the engine.
 ///
 /// The market's definition (its instruments and calendar) is made of
@@ -192,6 +216,9 @@ pub enum Command {
         /// Its new standing.
         status: Status,
     },
+    /// Trade with one named resting order at its price (a
+    /// listing-agreement take).
+    Take(Take),
 }
 
 /// A transfer into or out of an account, under a reference id.
@@ -240,6 +267,7 @@ impl Command {
     pub const fn order_id(&self) -> Option<OrderId> {
         match self {
             Self::Submit(order) => Some(order.order_id),
+            Self::Take(take) => Some(take.order_id),
             Self::Cancel { order_id, .. } | Self::Amend { order_id, .. } => Some(*order_id),
             _ => None,
         }
@@ -270,6 +298,7 @@ impl Command {
             Self::AddBroker(_) => CommandKind::AddBroker,
             Self::SetBrokerStatus { .. } => CommandKind::SetBrokerStatus,
             Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
+            Self::Take(_) => CommandKind::Take,
         }
     }
 }
@@ -329,4 +358,6 @@ pub enum CommandKind {
     SetBrokerStatus = 21,
     /// [`Command::SetAccountStatus`].
     SetAccountStatus = 22,
+    /// [`Command::Take`]. (Tags 30 to 39 are listing-agreement takes'.)
+    Take = 30,
 }

@@ -249,6 +249,7 @@ impl Engine {
                 Ok(())
             }
             Command::Submit(order) => self.submit(&order, stamp, events),
+            Command::Take(take) => self.take(&take, stamp, events),
             Command::Cancel {
                 instrument,
                 order_id,

@@ -201,6 +201,12 @@ impl InstrumentSpec {
                 .unwrap_or(if cea { 0 } else { 5 }),
             max_orders_per_account: share(self.max_orders_per_account, 64)?,
             max_orders_per_broker: share(self.max_orders_per_broker, 8)?,
+            take_levels: if cea {
+                CEA_TAKE_LEVELS
+            } else {
+                CCER_TAKE_LEVELS
+            },
+            take_first_in_time: !cea,
         })
     }
 
@@ -467,6 +473,13 @@ pub struct Policy {
     pub max_orders_per_account: u32,
     /// Most orders one broker's accounts may have resting in the book.
     pub max_orders_per_broker: u32,
+    /// How many of the opposite side's best price levels a
+    /// listing-agreement take may reach into: [`CEA_TAKE_LEVELS`] for CEA,
+    /// [`CCER_TAKE_LEVELS`] for CCER (`crate::takes`).
+    pub take_levels: u32,
+    /// Whether a take may name only the order first in time at its level
+    /// (CCER), rather than any order there (CEA).
+    pub take_first_in_time: bool,
 }
 
 impl Policy {
@@ -476,6 +489,15 @@ impl Policy {
         self.eligible & (1 << participant as u8) != 0
     }
 }
+
+/// How many of the opposite side's best levels a CEA listing-agreement
+/// take may reach into (挂牌协议: "best 5 levels", `shared/CEA_RULES.md`
+/// §1), any order at a level.
+pub const CEA_TAKE_LEVELS: u32 = 5;
+
+/// How many levels a CCER take may reach into: the best only, and there
+/// only the order first in time.
+pub const CCER_TAKE_LEVELS: u32 = 1;
 
 /// Why a decimal price cannot be expressed in ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

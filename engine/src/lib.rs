@@ -29,6 +29,8 @@
 //!   - `trading`: submit, cancel, amend, with the pre-trade checks of
 //!     `risk` (eligibility, holding rules, position limit, full
 //!     pre-funding) and settlement of each trade between two accounts;
+//!   - `takes`: listing-agreement takes (挂牌协议), a trade with one named
+//!     resting order at its price, under the same checks;
 //!   - `admin`: accounts, cash and allowance transfers, phases, reference
 //!     prices;
 //!   - [`end_of_day`]: expiry, the VWAP close, the next day's band, T+1
@@ -78,12 +80,15 @@ mod replay;
 mod risk;
 pub mod settlement;
 pub mod state;
+mod takes;
 mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
-pub use command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Stamp, Transfer};
+pub use command::{
+    Asset, Command, CommandKind, Direction, NewOrder, Requester, Stamp, Take, Transfer,
+};
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
@@ -94,7 +99,8 @@ pub use event::{
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
-    PriceError, PriceRules, SpecError, DEFAULT_MAX_PRICE_LEVELS, MAX_ORDERS, MAX_PRICE_LEVELS,
+    PriceError, PriceRules, SpecError, CCER_TAKE_LEVELS, CEA_TAKE_LEVELS, DEFAULT_MAX_PRICE_LEVELS,
+    MAX_ORDERS, MAX_PRICE_LEVELS,
 };
 pub use journal::{JournalBatch, JournalEntry, JournalError, JournalReader, JournalWriter};
 pub use membership::{Credential, Membership, NewBroker, Status};

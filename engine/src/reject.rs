@@ -63,6 +63,21 @@ pub enum RejectReason {
     /// A new broker's name is empty or longer than 64 bytes, or its
     /// credential has no hashing rounds.
     InvalidBroker = 119,
+    /// (Take) the named order does not rest in this instrument's book: it
+    /// never existed, or is filled, cancelled or expired.
+    TakeTargetNotResting = 120,
+    /// (Take) the named order is on the taker's own side: a buy takes a
+    /// resting sell, a sell takes a resting buy.
+    TakeTargetSameSide = 121,
+    /// (Take) the named order's price is not among the opposite side's
+    /// best levels a take may reach (CEA: the best 5; CCER: the best).
+    TakeTargetTooDeep = 122,
+    /// (Take, CCER) the named order is not the first in time at its level.
+    TakeTargetNotFirst = 123,
+    /// (Take) the take asks for more than the named order has open.
+    TakeExceedsTarget = 124,
+    /// (Take) the named order belongs to the taker's own account.
+    SelfTake = 125,
     /// The account does not exist.
     UnknownAccount = 201,
     /// Not enough unreserved cash for the order's full value (or the
@@ -163,7 +178,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 54] = [
+    pub const ALL: [Self; 60] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -183,6 +198,12 @@ impl RejectReason {
         Self::BrokerHasOpenAccounts,
         Self::InvalidStatusChange,
         Self::InvalidBroker,
+        Self::TakeTargetNotResting,
+        Self::TakeTargetSameSide,
+        Self::TakeTargetTooDeep,
+        Self::TakeTargetNotFirst,
+        Self::TakeExceedsTarget,
+        Self::SelfTake,
         Self::UnknownAccount,
         Self::InsufficientCash,
         Self::InsufficientHoldings,
@@ -240,9 +261,9 @@ mod tests {
             pinned,
             [
                 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116,
-                117, 118, 119, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211, 301, 302,
-                303, 304, 305, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413,
-                414, 415, 416, 417, 418, 420
+                117, 118, 119, 120, 121, 122, 123, 124, 125, 201, 202, 203, 204, 205, 206, 207,
+                208, 209, 210, 211, 301, 302, 303, 304, 305, 401, 402, 403, 404, 405, 406, 407,
+                408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 420
             ]
         );
         for reason in RejectReason::ALL {

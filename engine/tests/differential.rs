@@ -20,6 +20,12 @@
 //! size limits, and sometimes room for only a few resting orders so that the
 //! book fills up.
 //!
+//! The instruments are CEA or CCER at random, which decides only what a
+//! listing-agreement take may reach (CEA: any order at the best 5 prices;
+//! CCER: the first order at the best price). Takes mostly name one of the
+//! first orders of a side, sometimes a deeper one, an order of their own
+//! account, one on their own side, or more than it has open.
+//!
 //! Each case is 200 to 300 commands. Commands are generated in abstract form
 //! ("the third resting order", "a price two ticks above the reference",
 //! "a quantity above the maximum") and made concrete just before they are
@@ -46,7 +52,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use cetx_engine::{
     Accepted, AccountId, Amended, BrokerId, CancelCause, Cancelled, Command, Engine, EngineConfig,
     Event, InstrumentId, InstrumentKind, InstrumentSpec, NewOrder, OrderId, OrderType,
-    ParticipantType, Phase, PriceRules, RejectReason, Rejected, RestingOrder, Side, Stamp,
+    ParticipantType, Phase, PriceRules, RejectReason, Rejected, RestingOrder, Side, Stamp, Take,
     TimeInForce, Trade,
 };
 use proptest::prelude::*;
@@ -108,6 +114,8 @@ fn instrument_spec(
 ) -> InstrumentSpec {
     InstrumentSpec {
         symbol: format!("T{index}"),
+        // The kind decides only which orders a take may reach (CEA: the
+        // best 5 prices; CCER: the first order at the best).
         kind: InstrumentKind::Ccer,
         tick: Decimal::new(tick_fen, 2),
         lot_t,
@@ -137,11 +145,17 @@ fn instruments() -> impl Strategy<Value = Vec<InstrumentSpec>> {
         prop::sample::select(&SIZES[..]),
         prop::sample::select(&MAX_ORDERS[..]),
     );
-    prop::collection::vec(one, 1..=2).prop_map(|shapes| {
+    prop::collection::vec((one, any::<bool>()), 1..=2).prop_map(|shapes| {
         shapes
             .into_iter()
             .enumerate()
-            .map(|(i, (grid, sizes, max_orders))| instrument_spec(i, grid, sizes, max_orders))
+            .map(|(i, ((grid, sizes, max_orders), cea))| {
+                let mut spec = instrument_spec(i, grid, sizes, max_orders);
+                if cea {
+                    spec.kind = InstrumentKind::Cea { vintage: 2025 };
+                }
+                spec
+            })
             .collect()
     })
 }
@@ -215,6 +229,29 @@ enum Target {
     Recent(u64, InstrumentChoice),
 }
 
+/// The resting order a take names.
+#[derive(Clone, Copy, Debug)]
+enum TakeTarget {
+    /// The order at this place (from 0) in priority order on one side
+    /// (`true`: the asks) of an instrument (modulo the count): mostly
+    /// within a take's reach, sometimes beyond it.
+    Top(usize, bool, usize),
+    /// As a cancel's target.
+    Other(Target),
+}
+
+/// A take's quantity, relative to what its target has open.
+#[derive(Clone, Copy, Debug)]
+enum TakeQuantity {
+    /// This many lots, at most what is open.
+    Part(u64),
+    /// Everything open.
+    All,
+    /// This many lots more than is open.
+    More(u64),
+    Fresh(QuantityChoice),
+}
+
 /// An amend's new price, relative to the order's current one.
 #[derive(Clone, Copy, Debug)]
 enum AmendPrice {
@@ -250,6 +287,14 @@ enum Op {
         target: Target,
         price: AmendPrice,
         quantity: AmendQuantity,
+    },
+    Take {
+        id: IdChoice,
+        account: u32,
+        /// Whether the take is on the target's own side (a mistake).
+        same_side: bool,
+        target: TakeTarget,
+        quantity: TakeQuantity,
     },
 }
 
@@ -333,6 +378,23 @@ fn amend_quantity() -> impl Strategy<Value = AmendQuantity> {
     ]
 }
 
+fn take_target() -> impl Strategy<Value = TakeTarget> {
+    prop_oneof![
+        8 => (any::<usize>(), any::<bool>(), 0usize..8)
+            .prop_map(|(i, asks, k)| TakeTarget::Top(i, asks, k)),
+        1 => target().prop_map(TakeTarget::Other),
+    ]
+}
+
+fn take_quantity() -> impl Strategy<Value = TakeQuantity> {
+    prop_oneof![
+        5 => (1u64..=3).prop_map(TakeQuantity::Part),
+        3 => Just(TakeQuantity::All),
+        1 => (1u64..=2).prop_map(TakeQuantity::More),
+        1 => quantity_choice().prop_map(TakeQuantity::Fresh),
+    ]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let submit = (
         id_choice(),
@@ -365,10 +427,25 @@ fn op() -> impl Strategy<Value = Op> {
                 quantity,
             }
         });
+    let take = (
+        id_choice(),
+        1u32..=ACCOUNTS,
+        prop::bool::weighted(0.1),
+        take_target(),
+        take_quantity(),
+    )
+        .prop_map(|(id, account, same_side, target, quantity)| Op::Take {
+            id,
+            account,
+            same_side,
+            target,
+            quantity,
+        });
     prop_oneof![
         7 => submit,
         1 => target().prop_map(Op::Cancel),
         2 => amend,
+        2 => take,
     ]
 }
 
@@ -486,8 +563,66 @@ impl Driver {
         }
     }
 
+    fn order_id(&mut self, id: IdChoice) -> u64 {
+        match id {
+            IdChoice::Next(gap) => {
+                self.issued += gap;
+                self.issued
+            }
+            IdChoice::Back(k) => self.issued.saturating_sub(k),
+        }
+    }
+
+    /// Resolves a take's target to an instrument, an order id, and the
+    /// order if it rests there.
+    fn take_target(
+        &self,
+        target: TakeTarget,
+        reference: &RefEngine,
+    ) -> (InstrumentId, OrderId, Option<RestingOrder>) {
+        match target {
+            TakeTarget::Top(i, asks, k) => {
+                let instrument = InstrumentId((i % self.rules.len()) as u16);
+                let side = if asks { Side::Sell } else { Side::Buy };
+                let orders = reference.book(instrument).expect("configured").orders(side);
+                match orders.get(k.min(orders.len().saturating_sub(1))) {
+                    Some(order) => (instrument, order.order_id, Some(*order)),
+                    None => (instrument, OrderId(self.issued), None),
+                }
+            }
+            TakeTarget::Other(target) => self.target(target, reference),
+        }
+    }
+
     fn resolve(&mut self, op: Op, reference: &RefEngine) -> Command {
         match op {
+            Op::Take {
+                id,
+                account,
+                same_side,
+                target,
+                quantity,
+            } => {
+                let (instrument, target, order) = self.take_target(target, reference);
+                let rules = self.rules(instrument);
+                let (side, open_t) =
+                    order.map_or((Side::Buy, rules.min_order_t), |o| (o.side, o.quantity_t));
+                let quantity_t = match quantity {
+                    TakeQuantity::Part(k) => (k * rules.lot_t).min(open_t),
+                    TakeQuantity::All => open_t,
+                    TakeQuantity::More(k) => open_t + k * rules.lot_t,
+                    TakeQuantity::Fresh(choice) => Self::quantity(&rules, choice),
+                };
+                Command::Take(Take {
+                    order_id: OrderId(self.order_id(id)),
+                    account: AccountId(account),
+                    instrument,
+                    side: if same_side { side } else { side.opposite() },
+                    target,
+                    quantity_t,
+                    client_order_id: 0,
+                })
+            }
             Op::Submit {
                 id,
                 instrument,
@@ -498,13 +633,7 @@ impl Driver {
                 price,
                 quantity,
             } => {
-                let order_id = match id {
-                    IdChoice::Next(gap) => {
-                        self.issued += gap;
-                        self.issued
-                    }
-                    IdChoice::Back(k) => self.issued.saturating_sub(k),
-                };
+                let order_id = self.order_id(id);
                 let instrument = self.instrument(instrument);
                 let rules = self.rules(instrument);
                 Command::Submit(NewOrder {
@@ -739,9 +868,11 @@ fn generated_streams_reach_every_outcome() {
         let scenario = scenario().new_tree(&mut runner).unwrap().current();
         events.extend(run_scenario(&scenario).unwrap());
     }
-    let book_reasons = RejectReason::ALL
-        .into_iter()
-        .filter(|r| (101..=107).contains(&r.code()) || [301, 302].contains(&r.code()));
+    let book_reasons = RejectReason::ALL.into_iter().filter(|r| {
+        (101..=107).contains(&r.code())
+            || (120..=125).contains(&r.code())
+            || [301, 302].contains(&r.code())
+    });
     for reason in book_reasons {
         assert!(
             events
@@ -784,6 +915,13 @@ fn generated_streams_reach_every_outcome() {
             .any(|w| matches!(w, [Event::Accepted(a), Event::Trade(_)]
                 if a.order_type == OrderType::Market)),
         "no market order traded"
+    );
+    assert!(
+        events
+            .windows(2)
+            .any(|w| matches!(w, [Event::Accepted(a), Event::Trade(t)]
+                if a.time_in_force == TimeInForce::Ioc && t.maker_remaining_t > 0)),
+        "no partial take (or IOC) left its target resting"
     );
 }
 

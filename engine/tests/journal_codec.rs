@@ -270,6 +270,7 @@ fn encoded_sizes_match_the_specification() {
             }
             Command::AddBroker(ref b) => 1 + 4 + 4 + b.name.len() + 4 + 16 + 32,
             Command::SetBrokerStatus { .. } | Command::SetAccountStatus { .. } => 6,
+            Command::Take(_) => 40,
         };
         assert_eq!(size_of_command(&c), expected, "{c:?}");
         let e = event().new_tree(&mut runner).unwrap().current();

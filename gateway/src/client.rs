@@ -374,6 +374,32 @@ impl Client {
         self.send(order.into()).await
     }
 
+    /// Sends a listing-agreement take: trade `quantity_t` of the resting
+    /// order `order_id` (its public id, from the feed's order view) at its
+    /// price; `side` is the taker's.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_take(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        symbol: &str,
+        order_id: u64,
+        side: Side,
+        quantity_t: u64,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::Take {
+            client_order_id,
+            account,
+            symbol: symbol.into(),
+            order_id,
+            side,
+            quantity_t,
+        })
+        .await
+    }
+
     /// Asks to cancel an order.
     ///
     /// # Errors

@@ -121,6 +121,27 @@ pub enum ClientMessage {
     Heartbeat,
     /// Ends the session; the server closes the connection.
     Logout,
+    /// A listing-agreement take (挂牌协议): trades with one named resting
+    /// order of the opposite side, at its price, for part or all of what
+    /// it has open. Answered like a new order: `OrderAccepted` (limit,
+    /// IOC, at the target's price) and a `Fill`, or `OrderRejected`.
+    Take {
+        /// The broker's id for the take, unique per broker per trading
+        /// day (shared with new orders).
+        client_order_id: u64,
+        /// The account the take trades for; the broker must act for it.
+        account: u32,
+        /// The instrument, e.g. `CEA2025`; at most [`MAX_SYMBOL_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// The resting order to trade with: its public order id, as the
+        /// market-data feed's order view shows it.
+        order_id: u64,
+        /// The taker's side: buy takes a resting sell, sell a resting buy.
+        side: Side,
+        /// Tonnes to take: at most what the order has open.
+        quantity_t: u64,
+    },
 }
 
 /// A server message and its sequence number.
@@ -284,7 +305,7 @@ const fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), F
 
 impl ClientMessage {
     /// How many variants there are: every tag is below this.
-    pub const TAG_COUNT: u32 = 6;
+    pub const TAG_COUNT: u32 = 7;
 
     /// The variant's name, as in `docs/PROTOCOL.md`.
     #[must_use]
@@ -296,6 +317,7 @@ impl ClientMessage {
             Self::Amend { .. } => "Amend",
             Self::Heartbeat => "Heartbeat",
             Self::Logout => "Logout",
+            Self::Take { .. } => "Take",
         }
     }
 
@@ -307,7 +329,9 @@ impl ClientMessage {
     pub fn validate(&self) -> Result<(), FieldTooLong> {
         match self {
             Self::Login { secret, .. } => check_len("secret", secret.expose(), MAX_SECRET_LEN),
-            Self::NewOrder { symbol, .. } => check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN),
+            Self::NewOrder { symbol, .. } | Self::Take { symbol, .. } => {
+                check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN)
+            }
             Self::Cancel { .. } | Self::Amend { .. } | Self::Heartbeat | Self::Logout => Ok(()),
         }
     }

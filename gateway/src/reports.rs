@@ -238,16 +238,34 @@ impl Reports {
         {
             self.list(band.instrument, &spec.symbol);
         }
-        if let Command::Submit(order) = command {
-            if let Some(&(broker, _)) = self.account_brokers.get(&order.account) {
+        // A take is an order too: it is accepted, fills and is done.
+        let placed = match command {
+            Command::Submit(order) => Some((
+                order.order_id,
+                order.account,
+                order.client_order_id,
+                order.instrument,
+                order.side,
+            )),
+            Command::Take(take) => Some((
+                take.order_id,
+                take.account,
+                take.client_order_id,
+                take.instrument,
+                take.side,
+            )),
+            _ => None,
+        };
+        if let Some((order_id, account, client_order_id, instrument, side)) = placed {
+            if let Some(&(broker, _)) = self.account_brokers.get(&account) {
                 self.orders.insert(
-                    order.order_id,
+                    order_id,
                     OrderInfo {
                         broker,
-                        account: order.account,
-                        client_order_id: order.client_order_id,
-                        instrument: order.instrument,
-                        side: order.side,
+                        account,
+                        client_order_id,
+                        instrument,
+                        side,
                     },
                 );
             }
@@ -282,8 +300,8 @@ impl Reports {
                         let message = order_rejected(client_order_id, request, rejected.reason);
                         self.push(out, broker, message);
                     }
-                    if let Command::Submit(order) = command {
-                        self.orders.remove(&order.order_id);
+                    if let Some((order_id, ..)) = placed {
+                        self.orders.remove(&order_id);
                     }
                 }
                 Event::Trade(trade) => self.fills(out, &trade),
@@ -429,6 +447,7 @@ impl Reports {
             CommandKind::Submit => RequestKind::NewOrder,
             CommandKind::Cancel => RequestKind::Cancel,
             CommandKind::Amend => RequestKind::Amend,
+            CommandKind::Take => RequestKind::Take,
             _ => return None,
         };
         if let Command::Cancel {
@@ -624,6 +643,9 @@ pub const fn request_of(message: &ClientMessage) -> Option<(u64, RequestKind)> {
         ClientMessage::Amend {
             client_order_id, ..
         } => Some((client_order_id, RequestKind::Amend)),
+        ClientMessage::Take {
+            client_order_id, ..
+        } => Some((client_order_id, RequestKind::Take)),
         ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => None,
     }
 }

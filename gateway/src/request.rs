@@ -1,7 +1,7 @@
 //! A broker's wire message becomes a runtime [`Request`], once, at the
 //! session: the edge where protocol types end.
 
-use cetx_engine::{AccountId, CommandKind, InstrumentId, NewOrder, OrderId, RejectReason};
+use cetx_engine::{AccountId, CommandKind, InstrumentId, NewOrder, OrderId, RejectReason, Take};
 
 use crate::protocol::{ClientMessage, RequestKind};
 use crate::runtime::{Refusal, Request};
@@ -58,6 +58,32 @@ pub fn parse(
             price_ticks,
             quantity_t,
         },
+        ClientMessage::Take {
+            client_order_id,
+            account,
+            ref symbol,
+            order_id,
+            side,
+            quantity_t,
+        } => {
+            let Some(instrument) = resolve(symbol) else {
+                return Some(Err(Refusal {
+                    client_order_id,
+                    kind: CommandKind::Take,
+                    reason: RejectReason::UnknownSymbol,
+                }));
+            };
+            Request::Take(Take {
+                // The sequencer gives the take its sequence number as id.
+                order_id: OrderId(0),
+                account: AccountId(account),
+                instrument,
+                side: side.into(),
+                target: OrderId(order_id),
+                quantity_t,
+                client_order_id,
+            })
+        }
         ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => {
             return None
         }
@@ -71,6 +97,7 @@ pub const fn request_kind(kind: CommandKind) -> RequestKind {
     match kind {
         CommandKind::Cancel => RequestKind::Cancel,
         CommandKind::Amend => RequestKind::Amend,
+        CommandKind::Take => RequestKind::Take,
         _ => RequestKind::NewOrder,
     }
 }

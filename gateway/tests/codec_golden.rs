@@ -82,6 +82,17 @@ fn examples() -> Vec<(&'static str, Example)> {
         ),
         ("client.Logout", Example::Client(ClientMessage::Logout)),
         (
+            "client.Take",
+            Example::Client(ClientMessage::Take {
+                client_order_id: 1004,
+                account: 42,
+                symbol: symbol(),
+                order_id: 900_007,
+                side: Side::Buy,
+                quantity_t: 300,
+            }),
+        ),
+        (
             "server.LoginAccepted",
             server(
                 UNSEQUENCED,

@@ -74,6 +74,7 @@ class RequestKind:
     NEW_ORDER = 0
     CANCEL = 1
     AMEND = 2
+    TAKE = 3
 
 
 class CancelCause:
@@ -96,8 +97,9 @@ _INTS = {
     "i64": "<q",
 }
 
-# enum type -> number of variants
-_ENUMS = {"Side": 2, "OrderType": 2, "TimeInForce": 3, "RequestKind": 3}
+# enum type -> its tags
+_ENUMS = {"Side": {0, 1}, "OrderType": {0, 1}, "TimeInForce": {0, 1, 2},
+          "RequestKind": {0, 1, 2, 3}}
 
 # field name -> maximum length in bytes, for strings
 _MAX_LEN = {"secret": MAX_SECRET_LEN, "symbol": MAX_SYMBOL_LEN, "text": MAX_TEXT_LEN}
@@ -114,6 +116,8 @@ CLIENT_MESSAGES = [
     ("Amend", [("client_order_id", "u64"), ("price_ticks", "i64"), ("quantity_t", "u64")]),
     ("Heartbeat", []),
     ("Logout", []),
+    ("Take", [("client_order_id", "u64"), ("account", "u32"), ("symbol", "str"),
+              ("order_id", "u64"), ("side", "Side"), ("quantity_t", "u64")]),
 ]
 
 SERVER_MESSAGES = [
@@ -192,7 +196,7 @@ def _encode_field(out, name, ftype, value):
     if ftype in _INTS:
         out += struct.pack(_INTS[ftype], value)
     elif ftype in _ENUMS:
-        if not 0 <= value < _ENUMS[ftype]:
+        if value not in _ENUMS[ftype]:
             raise ValueError(f"{name}: unknown {ftype} tag {value}")
         out += struct.pack("<I", value)
     elif ftype == "bool":
@@ -257,7 +261,7 @@ def _decode_field(reader, name, ftype):
         return reader.unpack(_INTS[ftype])
     if ftype in _ENUMS:
         tag = reader.unpack("<I")
-        if tag >= _ENUMS[ftype]:
+        if tag not in _ENUMS[ftype]:
             raise ProtocolDecodeError("UnknownTag", f"unknown {ftype} tag {tag}")
         return tag
     if ftype == "bool":
@@ -350,6 +354,14 @@ def amend(client_order_id, price_ticks, quantity_t):
                    quantity_t=quantity_t)
 
 
+def take(client_order_id, account, symbol, order_id, side, quantity_t):
+    """A listing-agreement take: trade `quantity_t` of the resting order
+    `order_id` (its public id, as the feed's order view shows it) at its
+    price. `side` is the taker's: BUY takes a resting sell."""
+    return Message("Take", client_order_id=client_order_id, account=account, symbol=symbol,
+                   order_id=order_id, side=side, quantity_t=quantity_t)
+
+
 def heartbeat():
     return Message("Heartbeat")
 
@@ -436,6 +448,9 @@ class Client:
     def amend(self, client_order_id, price_ticks, quantity_t):
         self.send(amend(client_order_id, price_ticks, quantity_t))
 
+    def take(self, client_order_id, account, symbol, order_id, side, quantity_t):
+        self.send(take(client_order_id, account, symbol, order_id, side, quantity_t))
+
     def heartbeat(self):
         self.send(heartbeat())
 
@@ -457,6 +472,8 @@ EXAMPLES = {
     "client.Amend": amend(1001, price_ticks=9760, quantity_t=600),
     "client.Heartbeat": heartbeat(),
     "client.Logout": logout(),
+    "client.Take": take(1004, account=42, symbol=SYMBOL, order_id=900007, side=Side.BUY,
+                        quantity_t=300),
     "server.LoginAccepted": ServerFrame(0, Message("LoginAccepted", trading_day=20250314,
                                                    last_seq=57)),
     "server.LoginRejected": ServerFrame(0, Message("LoginRejected", reason=402,
@@ -554,7 +571,7 @@ def selftest(doc_path=DOC):
         ("FrameTooLarge", lambda: split_frame(b"\x01\x01\x00\x00", MAX_FRAME_BEFORE_LOGIN)),
         ("Truncated", lambda: decode_client_payload(login_payload[:-1])),
         ("Truncated", lambda: decode_client_payload(b"")),
-        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 6))),
+        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 7))),
         ("UnknownTag", lambda: decode_server_payload(struct.pack("<QI", 1, 10))),
         # side is the u32 right after the 7-byte symbol.
         ("UnknownTag", lambda: decode_client_payload(order_payload[:31] + b"\x02" + order_payload[32:])),
@@ -621,7 +638,7 @@ _ENUM_NAMES = {
     "Side": ["Buy", "Sell"],
     "OrderType": ["Limit", "Market"],
     "TimeInForce": ["Day", "Ioc", "Fok"],
-    "RequestKind": ["NewOrder", "Cancel", "Amend"],
+    "RequestKind": {0: "NewOrder", 1: "Cancel", 2: "Amend", 3: "Take"},
 }
 _CAUSE_NAMES = ["Requested", "Unfilled", "FokKilled", "BookFull", "SelfTrade"]
 
@@ -686,6 +703,55 @@ def demo(address, quantity_t=50, price_ticks=90_00, tls_ca=None, tls_server_name
         return 0 if ok else 1
 
 
+def take_demo(address, tls_ca=None, tls_server_name=None):
+    """A listing-agreement take between the two demo brokers: broker 1
+    rests three asks of CEA2025 at 91.00, 91.50 and 92.00 (50 t each);
+    broker 2 takes 20 t of the third-best by its public order id and pays
+    its price. Returns 0 when both got their fill of the one trade."""
+    import time
+    host, port = address.rsplit(":", 1)
+    base = int(time.time() * 1000) * 10
+    tls = {"tls_ca": tls_ca, "tls_server_name": tls_server_name}
+    seller = Client.connect(host, int(port), timeout=10.0, **tls)
+    taker = Client.connect(host, int(port), timeout=10.0, **tls)
+    with seller, taker:
+        seen = []
+        for client, broker, secret in ((seller, 1, "demo-secret-1"), (taker, 2, "demo-secret-2")):
+            answer = client.login(broker_id=broker, secret=secret)
+            if answer.message.kind != "LoginAccepted":
+                print(f"broker {broker} login: {answer!r}")
+                return 1
+            seen.append(answer.message.last_seq)
+        seller_seen, taker_seen = seen
+        public_ids = []
+        for level, price_ticks in enumerate((91_00, 91_50, 92_00)):
+            seller.new_order(base + level, account=1001, symbol=SYMBOL, side=Side.SELL,
+                             order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY,
+                             price_ticks=price_ticks, quantity_t=50)
+            accepted = _wait_for(seller, seller_seen, base + level, ("OrderAccepted",))
+            public_ids.append(accepted.message.order_id)
+        target = public_ids[2]
+        taker.take(base + 9, account=2001, symbol=SYMBOL, order_id=target, side=Side.BUY,
+                   quantity_t=20)
+        accepted = _wait_for(taker, taker_seen, base + 9, ("OrderAccepted",))
+        taker_fill = _wait_for(taker, taker_seen, base + 9, ("Fill",))
+        maker_fill = _wait_for(seller, seller_seen, base + 2, ("Fill",))
+        ok = (accepted.message.time_in_force == TimeInForce.IOC
+              and accepted.message.price_ticks == 92_00
+              and taker_fill.message.trade_id == maker_fill.message.trade_id
+              and taker_fill.message.price_ticks == maker_fill.message.price_ticks == 92_00
+              and taker_fill.message.quantity_t == maker_fill.message.quantity_t == 20
+              and taker_fill.message.leaves_t == 0 and maker_fill.message.leaves_t == 30
+              and taker_fill.message.aggressor and not maker_fill.message.aggressor
+              and maker_fill.message.order_id == target)
+        print(f"take: trade {taker_fill.message.trade_id}: 20 t {SYMBOL} at 92.00 of order "
+              f"{target}; 30 t of it still rest")
+        for client in (seller, taker):
+            client.logout()
+        print("take ok" if ok else "take FAILED")
+        return 0 if ok else 1
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--selftest", action="store_true", help="check against docs/PROTOCOL.md")
@@ -693,12 +759,17 @@ def main(argv):
     parser.add_argument("--doc", default=DOC, help="path of PROTOCOL.md")
     parser.add_argument("--demo", metavar="HOST:PORT",
                         help="trade between the two demo brokers on a running server")
+    parser.add_argument("--take-demo", metavar="HOST:PORT",
+                        help="a listing-agreement take between the two demo brokers")
     parser.add_argument("--tls-ca", metavar="FILE",
                         help="with --demo: connect over TLS, trusting the CA certificates in FILE")
     parser.add_argument("--tls-server-name", metavar="NAME",
                         help="with --tls-ca: the name the server's certificate must carry "
                              "(default: the host of --demo)")
     args = parser.parse_args(argv)
+    if args.take_demo:
+        return take_demo(args.take_demo, tls_ca=args.tls_ca,
+                         tls_server_name=args.tls_server_name)
     if args.demo:
         return demo(args.demo, tls_ca=args.tls_ca, tls_server_name=args.tls_server_name)
     if args.examples:

@@ -421,6 +421,7 @@ pub(super) const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         20 => CommandKind::AddBroker,
         21 => CommandKind::SetBrokerStatus,
         22 => CommandKind::SetAccountStatus,
+        30 => CommandKind::Take,
         _ => return None,
     })
 }

@@ -7,7 +7,7 @@
 //! ([`CANCEL_BY`], [`AMEND_BY`]), its requester after its fields, so that
 //! one without (tags 1 and 2) keeps its bytes.
 
-use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Transfer};
+use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Requester, Take, Transfer};
 use crate::membership::{Credential, NewBroker};
 
 use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};
@@ -75,6 +75,15 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_i64(order.price_ticks);
             out.put_u64(order.quantity_t);
             out.put_u64(order.client_order_id);
+        }
+        Command::Take(take) => {
+            out.put_u64(take.order_id.0);
+            out.put_u32(take.account.0);
+            out.put_u16(take.instrument.0);
+            out.put_u8(take.side as u8);
+            out.put_u64(take.target.0);
+            out.put_u64(take.quantity_t);
+            out.put_u64(take.client_order_id);
         }
         Command::Cancel {
             instrument,
@@ -203,6 +212,15 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             price_ticks: c.i64("Submit.price_ticks")?,
             quantity_t: c.u64("Submit.quantity_t")?,
             client_order_id: c.u64("Submit.client_order_id")?,
+        }),
+        CommandKind::Take => Command::Take(Take {
+            order_id: c.order_id("Take.order_id")?,
+            account: c.account("Take.account")?,
+            instrument: c.instrument("Take.instrument")?,
+            side: c.side()?,
+            target: c.order_id("Take.target")?,
+            quantity_t: c.u64("Take.quantity_t")?,
+            client_order_id: c.u64("Take.client_order_id")?,
         }),
         CommandKind::Cancel => Command::Cancel {
             instrument: c.instrument("Cancel.instrument")?,

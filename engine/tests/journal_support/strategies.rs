@@ -132,7 +132,7 @@ pub fn cause() -> impl Strategy<Value = CancelCause> {
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..19u8).prop_map(|k| {
+    (0..20u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -153,6 +153,7 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::AddBroker,
             CommandKind::SetBrokerStatus,
             CommandKind::SetAccountStatus,
+            CommandKind::Take,
         ][usize::from(k)]
     })
 }
@@ -334,6 +335,23 @@ pub fn command() -> impl Strategy<Value = Command> {
         }),
         (acct(), status())
             .prop_map(|(account, status)| Command::SetAccountStatus { account, status }),
+        (
+            (oid(), acct(), inst(), side()),
+            (oid(), any::<u64>(), any::<u64>())
+        )
+            .prop_map(
+                |((order_id, account, instrument, side), (target, quantity_t, client))| {
+                    Command::Take(cetx_engine::Take {
+                        order_id,
+                        account,
+                        instrument,
+                        side,
+                        target,
+                        quantity_t,
+                        client_order_id: client,
+                    })
+                }
+            ),
     ]
 }
 

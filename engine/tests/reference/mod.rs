@@ -38,6 +38,15 @@
 //!   stops there and the incoming remainder is cancelled (self-trade), and a
 //!   fill-or-kill counts only what it could trade before reaching its own
 //!   order.
+//! - A take names a resting order (its target) and trades with it alone,
+//!   at its price. It is checked in this order: the take's own id like a
+//!   submit's, the instrument, the quantity like a submit's; then the
+//!   target must rest in that instrument's book, on the other side, of
+//!   another account; its price must be among the best 5 prices of its
+//!   side (CEA) or be the best price and the target the first order there
+//!   (CCER); and it must have at least the take's quantity open. An
+//!   accepted take is an `Accepted` (limit, IOC, at the target's price) and
+//!   one trade; the target keeps its place with what is left.
 //! - A rejected command changes nothing.
 //!
 //! Accounts, money and trading phases are not modelled: the differential
@@ -48,8 +57,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use cetx_engine::{
     Accepted, AccountId, Amended, CancelCause, Cancelled, Command, Event, InstrumentId,
-    InstrumentSpec, NewOrder, OrderId, OrderType, PriceRules, RejectReason, Rejected, RestingOrder,
-    Side, Stamp, TimeInForce, Trade,
+    InstrumentKind, InstrumentSpec, NewOrder, OrderId, OrderType, PriceRules, RejectReason,
+    Rejected, RestingOrder, Side, Stamp, Take, TimeInForce, Trade,
 };
 
 /// A resting order as the reference keeps it. Its side and price are where
@@ -69,15 +78,19 @@ pub struct RefOrder {
 pub struct RefBook {
     rules: PriceRules,
     max_orders: usize,
+    /// CEA: a take reaches any order at the best 5 prices. CCER: only the
+    /// first order at the best price.
+    cea: bool,
     bids: BTreeMap<i64, VecDeque<RefOrder>>,
     asks: BTreeMap<i64, VecDeque<RefOrder>>,
 }
 
 impl RefBook {
-    fn new(rules: PriceRules, max_orders: u32) -> Self {
+    fn new(rules: PriceRules, max_orders: u32, cea: bool) -> Self {
         Self {
             rules,
             max_orders: max_orders as usize,
+            cea,
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
         }
@@ -249,7 +262,10 @@ impl RefEngine {
         Self {
             books: specs
                 .iter()
-                .map(|s| RefBook::new(s.rules().expect("usable spec"), s.max_orders))
+                .map(|s| {
+                    let cea = matches!(s.kind, InstrumentKind::Cea { .. });
+                    RefBook::new(s.rules().expect("usable spec"), s.max_orders, cea)
+                })
                 .collect(),
             last_accepted: None,
             next_trade_id: 1,
@@ -266,6 +282,7 @@ impl RefEngine {
         let mut events = Vec::new();
         let (order_id, outcome) = match *command {
             Command::Submit(order) => (order.order_id, self.submit(&order, stamp, &mut events)),
+            Command::Take(take) => (take.order_id, self.take(&take, stamp, &mut events)),
             Command::Cancel {
                 instrument,
                 order_id,
@@ -445,6 +462,92 @@ impl RefEngine {
             self.next_trade_id += 1;
         }
         false
+    }
+
+    fn take(
+        &mut self,
+        take: &Take,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        if self.last_accepted.is_some_and(|last| take.order_id <= last) {
+            return Err(RejectReason::DuplicateOrderId);
+        }
+        let index = usize::from(take.instrument.0);
+        let book = self
+            .books
+            .get(index)
+            .ok_or(RejectReason::UnknownInstrument)?;
+        check_quantity(&book.rules, take.quantity_t)?;
+        let target = book
+            .find(take.target)
+            .ok_or(RejectReason::TakeTargetNotResting)?;
+        if target.side == take.side {
+            return Err(RejectReason::TakeTargetSameSide);
+        }
+        if target.account == take.account {
+            return Err(RejectReason::SelfTake);
+        }
+        // The distinct prices of the target's side, best first.
+        let prices: Vec<i64> = match target.side {
+            Side::Buy => book.bids.keys().rev().copied().collect(),
+            Side::Sell => book.asks.keys().copied().collect(),
+        };
+        let reach = if book.cea { 5 } else { 1 };
+        if !prices.iter().take(reach).any(|&p| p == target.price_ticks) {
+            return Err(RejectReason::TakeTargetTooDeep);
+        }
+        let first = book.side(target.side)[&target.price_ticks][0].order_id;
+        if !book.cea && first != target.order_id {
+            return Err(RejectReason::TakeTargetNotFirst);
+        }
+        if take.quantity_t > target.quantity_t {
+            return Err(RejectReason::TakeExceedsTarget);
+        }
+        check_price(&book.rules, target.price_ticks)?;
+
+        self.last_accepted = Some(take.order_id);
+        events.push(Event::Accepted(Accepted {
+            order_id: take.order_id,
+            account: take.account,
+            instrument: take.instrument,
+            side: take.side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Ioc,
+            price_ticks: target.price_ticks,
+            quantity_t: take.quantity_t,
+        }));
+        let left_t = target.quantity_t - take.quantity_t;
+        let book = &mut self.books[index];
+        let levels = book.side_mut(target.side);
+        let queue = levels.get_mut(&target.price_ticks).expect("found there");
+        if left_t == 0 {
+            queue.retain(|o| o.order_id != target.order_id);
+            if queue.is_empty() {
+                levels.remove(&target.price_ticks);
+            }
+        } else {
+            for order in queue.iter_mut().filter(|o| o.order_id == target.order_id) {
+                order.quantity_t = left_t;
+            }
+        }
+        events.push(Event::Trade(Trade {
+            trade_id: self.next_trade_id,
+            seq: stamp.seq,
+            time_ns: stamp.time_ns,
+            instrument: take.instrument,
+            price_ticks: target.price_ticks,
+            quantity_t: take.quantity_t,
+            aggressor: take.side,
+            maker_order_id: target.order_id,
+            maker_account: target.account,
+            maker_remaining_t: left_t,
+            taker_order_id: take.order_id,
+            taker_account: take.account,
+            taker_remaining_t: 0,
+        }));
+        self.next_trade_id += 1;
+        Ok(())
     }
 
     fn cancel(

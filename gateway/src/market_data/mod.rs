@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! journal writer thread ─(a turn, durable)─► router ─► MarketData::publish
-//!     MarketState (levels, day, phase, band) ─► broadcast ring of batches
+//!     MarketState (levels, order view, day, phase, band) ─► ring of batches
 //!                                                   │
 //!                      FeedServer: one task per subscriber ◄┘
 //!                      (its own copy of its instruments, top-N diffs,
@@ -30,7 +30,10 @@ use tokio::sync::broadcast;
 
 pub use client::{FeedClient, FeedError};
 pub use feed::FeedServer;
-pub use state::{LevelTotals, MarketState, Update, View};
+pub use state::{LevelTotals, MarketState, OrderLevel, Update, View};
+
+/// An instrument's order view: each level's side, price and orders.
+pub type OrderView = Vec<(cetx_engine::Side, i64, OrderLevel)>;
 
 /// One turn's updates, as `(instrument id, update)`, in order.
 pub type Batch = Arc<Vec<(u16, Update)>>;
@@ -97,7 +100,20 @@ impl MarketData {
     /// moment.
     #[must_use]
     pub fn subscribe(&self, ids: &[u16]) -> (Vec<View>, broadcast::Receiver<Batch>) {
+        let (views, _, updates) = self.subscribe_with_orders(ids, &[]);
+        (views, updates)
+    }
+
+    /// As [`Self::subscribe`], with the order view now of the instruments
+    /// `with_orders` (in their order; see [`MarketState::order_view`]).
+    #[must_use]
+    pub fn subscribe_with_orders(
+        &self,
+        ids: &[u16],
+        with_orders: &[u16],
+    ) -> (Vec<View>, Vec<OrderView>, broadcast::Receiver<Batch>) {
         let state = self.lock();
+        let orders = with_orders.iter().map(|&id| state.order_view(id)).collect();
         let views = ids
             .iter()
             .map(|&id| {
@@ -108,7 +124,7 @@ impl MarketData {
                     .unwrap_or_default()
             })
             .collect();
-        (views, self.0.updates.subscribe())
+        (views, orders, self.0.updates.subscribe())
     }
 
     /// Readers of the updates (feed subscribers, and the web view's tape

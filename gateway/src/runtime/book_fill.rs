@@ -128,6 +128,7 @@ impl BookFill {
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command) -> bool {
         let instrument = match command {
             Command::Submit(order) => order.instrument,
+            Command::Take(take) => take.instrument,
             Command::Amend { instrument, .. } | Command::Cancel { instrument, .. } => *instrument,
             Command::EndOfDay { .. }
             | Command::ReviseInstrument { .. }

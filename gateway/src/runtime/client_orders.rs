@@ -163,7 +163,7 @@ impl ClientOrders {
     }
 
     /// Takes note of one journal entry, live or replayed at start: a
-    /// `Submit` (accepted or not) uses up its client order id for the
+    /// `Submit` or a `Take` (accepted or not) uses up its client order id for the
     /// day, and a new trading day frees them all. The same function on the
     /// same journal rebuilds the same index.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command, events: &[Event]) {
@@ -177,23 +177,36 @@ impl ClientOrders {
     }
 }
 
-/// The log entry a journal entry adds, if any: a `Submit` (accepted or
-/// not) uses up its client order id for the day.
+/// The log entry a journal entry adds, if any: a `Submit` or a `Take`
+/// (accepted or not) uses up its client order id for the day.
 fn named(engine: &Engine, command: &Command) -> Option<Named> {
-    let Command::Submit(order) = command else {
-        return None;
+    // A take uses up its client order id like a new order.
+    let (client_order_id, order) = match command {
+        Command::Submit(order) => (
+            order.client_order_id,
+            ClientOrder {
+                order_id: order.order_id,
+                instrument: order.instrument,
+                account: order.account,
+            },
+        ),
+        Command::Take(take) => (
+            take.client_order_id,
+            ClientOrder {
+                order_id: take.order_id,
+                instrument: take.instrument,
+                account: take.account,
+            },
+        ),
+        _ => return None,
     };
     // Accounts never change broker, so the engine's current accounts
     // answer for any entry, replayed or live.
     let account = engine.account(order.account)?;
     Some(Named {
         broker: account.broker,
-        client_order_id: order.client_order_id,
-        order: ClientOrder {
-            order_id: order.order_id,
-            instrument: order.instrument,
-            account: order.account,
-        },
+        client_order_id,
+        order,
     })
 }
 

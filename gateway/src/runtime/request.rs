@@ -4,7 +4,7 @@
 //! into a frame by the router. The sequencer never sees a protocol message
 //! and never makes one.
 
-use cetx_engine::{CommandKind, NewOrder, RejectReason};
+use cetx_engine::{CommandKind, NewOrder, RejectReason, Take};
 
 /// A broker's order request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub enum Request {
         /// The new quantity, in tonnes.
         quantity_t: u64,
     },
+    /// A listing-agreement take; its `order_id` is given by the sequencer
+    /// (the sequence number), whatever it holds here.
+    Take(Take),
 }
 
 impl Request {
@@ -35,6 +38,7 @@ impl Request {
     pub const fn client_order_id(&self) -> u64 {
         match *self {
             Self::New(order) => order.client_order_id,
+            Self::Take(take) => take.client_order_id,
             Self::Cancel { client_order_id }
             | Self::Amend {
                 client_order_id, ..
@@ -49,6 +53,7 @@ impl Request {
             Self::New(_) => CommandKind::Submit,
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Amend { .. } => CommandKind::Amend,
+            Self::Take(_) => CommandKind::Take,
         }
     }
 }

@@ -289,6 +289,25 @@ impl Sequencer {
                 }
                 Ok(Command::Submit(order))
             }
+            Request::Take(take) => {
+                // Checked like a new order: the account, then the client
+                // order id (shared with new orders).
+                if self
+                    .engine
+                    .account(take.account)
+                    .is_none_or(|a| a.broker != broker)
+                {
+                    return Err(RejectReason::AccountNotOwned);
+                }
+                if self
+                    .client_orders
+                    .get(broker, take.client_order_id)
+                    .is_some()
+                {
+                    return Err(RejectReason::DuplicateClientOrderId);
+                }
+                Ok(Command::Take(take))
+            }
             Request::Cancel { client_order_id } => {
                 let order = self.owned_order(broker, client_order_id)?;
                 Ok(Command::Cancel {
@@ -379,8 +398,10 @@ impl Sequencer {
             }
         }
         let seq = self.next_seq;
-        if let Command::Submit(order) = &mut command {
-            order.order_id = OrderId(seq);
+        match &mut command {
+            Command::Submit(order) => order.order_id = OrderId(seq),
+            Command::Take(take) => take.order_id = OrderId(seq),
+            _ => {}
         }
         let stamp = Stamp {
             seq,

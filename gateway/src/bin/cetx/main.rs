@@ -63,7 +63,8 @@ struct Cli {
 enum Command {
     /// Run the exchange: recover the journal and serve brokers.
     Serve(ServeArgs),
-    /// Send one order and print its reports.
+    /// Send one order, or a listing-agreement take (`--take`), and print
+    /// its reports.
     Order(OrderArgs),
     /// Settlement from a journal: day and account reports and the clearing
     /// file (docs/SETTLEMENT.md).
@@ -273,6 +274,12 @@ struct OrderArgs {
     /// Quantity in tonnes.
     #[arg(long)]
     qty: u64,
+    /// A listing-agreement take instead of a new order: trade `--qty` of
+    /// the resting order with this public order id (the market-data
+    /// feed's order view, docs/MARKET_DATA.md) at its price. `--side` is the taker's;
+    /// `--type`, `--tif` and `--price` do not apply.
+    #[arg(long, value_name = "ORDER_ID", conflicts_with = "price")]
+    take: Option<u64>,
     /// The broker's id for the order; default: from the clock.
     #[arg(long)]
     client_order_id: Option<u64>,
@@ -687,6 +694,7 @@ fn print_banner(
 
 async fn order(args: OrderArgs) -> Result<()> {
     let price_ticks = match (args.order_type, args.price) {
+        _ if args.take.is_some() => 0,
         (TypeArg::Limit, None) => bail!("a limit order needs --price"),
         (_, Some(price)) => price_to_ticks(price)?,
         (TypeArg::Market, None) => 0,
@@ -716,32 +724,44 @@ async fn order(args: OrderArgs) -> Result<()> {
     // it can be about this order.
     let earlier = client.server_last_seq();
     println!(
-        "logged in as broker {} (trading day {}); sending order {client_order_id}",
+        "logged in as broker {} (trading day {}); sending {} {client_order_id}",
         args.broker,
-        client.trading_day()
+        client.trading_day(),
+        if args.take.is_some() { "take" } else { "order" },
     );
-    client
-        .submit(NewOrder {
-            client_order_id,
-            account: args.account,
-            symbol: args.symbol.as_str().into(),
-            side: match args.side {
-                SideArg::Buy => Side::Buy,
-                SideArg::Sell => Side::Sell,
-            },
-            order_type: match args.order_type {
-                TypeArg::Limit => OrderType::Limit,
-                TypeArg::Market => OrderType::Market,
-            },
-            time_in_force: match args.tif {
-                TifArg::Day => TimeInForce::Day,
-                TifArg::Ioc => TimeInForce::Ioc,
-                TifArg::Fok => TimeInForce::Fok,
-            },
-            price_ticks,
-            quantity_t: args.qty,
-        })
-        .await?;
+    let side = match args.side {
+        SideArg::Buy => Side::Buy,
+        SideArg::Sell => Side::Sell,
+    };
+    if let Some(target) = args.take {
+        let (account, symbol) = (args.account, args.symbol.as_str());
+        client
+            .send_take(client_order_id, account, symbol, target, side, args.qty)
+            .await?;
+    } else {
+        client
+            .submit(NewOrder {
+                client_order_id,
+                account: args.account,
+                symbol: args.symbol.as_str().into(),
+                side: match args.side {
+                    SideArg::Buy => Side::Buy,
+                    SideArg::Sell => Side::Sell,
+                },
+                order_type: match args.order_type {
+                    TypeArg::Limit => OrderType::Limit,
+                    TypeArg::Market => OrderType::Market,
+                },
+                time_in_force: match args.tif {
+                    TifArg::Day => TimeInForce::Day,
+                    TifArg::Ioc => TimeInForce::Ioc,
+                    TifArg::Fok => TimeInForce::Fok,
+                },
+                price_ticks,
+                quantity_t: args.qty,
+            })
+            .await?;
+    }
 
     let mut deadline = Instant::now() + timeout;
     let mut accepted = false;
