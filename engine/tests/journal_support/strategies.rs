@@ -121,18 +121,19 @@ pub fn participant() -> impl Strategy<Value = ParticipantType> {
     ]
 }
 pub fn cause() -> impl Strategy<Value = CancelCause> {
-    (0..7u8).prop_map(|c| match c {
+    (0..8u8).prop_map(|c| match c {
         0 => CancelCause::Requested,
         1 => CancelCause::Unfilled,
         2 => CancelCause::FokKilled,
         3 => CancelCause::BookFull,
         4 => CancelCause::SelfTrade,
         5 => CancelCause::Expired,
+        6 => CancelCause::Refused,
         _ => CancelCause::Suspended,
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..19u8).prop_map(|k| {
+    (0..25u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -153,6 +154,12 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::AddBroker,
             CommandKind::SetBrokerStatus,
             CommandKind::SetAccountStatus,
+            CommandKind::PostBlock,
+            CommandKind::AcceptBlock,
+            CommandKind::CancelBlock,
+            CommandKind::ConfirmBlock,
+            CommandKind::RefuseBlock,
+            CommandKind::SetBlockRules,
         ][usize::from(k)]
     })
 }
@@ -334,6 +341,7 @@ pub fn command() -> impl Strategy<Value = Command> {
         }),
         (acct(), status())
             .prop_map(|(account, status)| Command::SetAccountStatus { account, status }),
+        super::blocks::block_command(),
     ]
 }
 
@@ -541,6 +549,7 @@ pub fn event() -> impl Strategy<Value = Event> {
         (acct(), status()).prop_map(|(account, status)| {
             Event::AccountStatusChanged(AccountStatusChanged { account, status })
         }),
+        super::blocks::block_event(),
     ]
 }
 
@@ -640,7 +649,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
         proptest::collection::vec("[ -~]{1,64}", 0..4),
-        membership(),
+        (membership(), super::blocks::block_state()),
     )
         .prop_map(
             |(
@@ -651,7 +660,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                 accounts,
                 calendar,
                 references,
-                membership,
+                (membership, blocks),
             )| {
                 EngineState {
                     trading_day,
@@ -663,6 +672,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                     accounts,
                     references,
                     membership,
+                    blocks,
                 }
             },
         )
