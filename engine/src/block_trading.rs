@@ -13,7 +13,7 @@ use crate::block::{BlockDeal, BlockOffer, BlockRules};
 use crate::command::{NewBlock, Stamp};
 use crate::engine::Engine;
 use crate::event::{BlockAccepted, BlockCancelled, BlockPosted, BlockTraded, CancelCause, Event};
-use crate::instrument::{InstrumentId, PriceRules, MAX_PRICE_LEVELS};
+use crate::instrument::{InstrumentId, PriceRules};
 use crate::order::{AccountId, Side};
 use crate::reject::RejectReason;
 use crate::risk::{self, Claim};
@@ -408,15 +408,8 @@ fn check_block_price(
     if price_ticks % rules.step_ticks != 0 {
         return Err(RejectReason::PriceNotOnTick);
     }
-    let band = PriceRules::new(
-        rules.step_ticks,
-        rules.lot_t,
-        rules.min_order_t,
-        rules.max_order_t,
-        band_bps,
-        MAX_PRICE_LEVELS,
-        rules.reference_ticks,
-    )
+    let band = rules
+        .with_band(band_bps)
     .map_err(|_| RejectReason::BlockPriceOutsideBand)?;
     if price_ticks < band.floor_ticks || price_ticks > band.ceiling_ticks {
         Err(RejectReason::BlockPriceOutsideBand)
