@@ -213,6 +213,9 @@ pub enum Command {
         block_id: u64,
         /// The account asking: the offer's poster.
         account: AccountId,
+        /// The poster's broker's own id for this request (journaled for its
+        /// reports; the engine does not look at it).
+        client_order_id: u64,
     },
     /// (Operators) confirm a block deal that waits for the exchange's
     /// confirmation: it settles.

@@ -319,7 +319,9 @@ impl Engine {
                 quantity_t,
                 ..
             } => self.accept_block(block_id, account, quantity_t, stamp, events),
-            Command::CancelBlock { block_id, account } => {
+            Command::CancelBlock {
+                block_id, account, ..
+            } => {
                 self.cancel_block(block_id, account, events)
             }
             Command::ConfirmBlock { deal_id } => self.confirm_block(deal_id, stamp, events),

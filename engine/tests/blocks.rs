@@ -328,6 +328,7 @@ fn every_block_rule_has_its_reject_code() {
             command: |id| Command::CancelBlock {
                 block_id: id,
                 account: BOB,
+                client_order_id: 0,
             },
             reason: RejectReason::BlockNotPoster,
         },
@@ -551,6 +552,7 @@ fn the_poster_withdraws_and_open_offers_expire_at_the_end_of_the_day() {
     let events = m.ok(Command::CancelBlock {
         block_id: first,
         account: ALICE,
+        client_order_id: 0,
     });
     assert!(matches!(
         events[..],

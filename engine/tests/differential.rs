@@ -702,6 +702,7 @@ impl Driver {
                 Command::CancelBlock {
                     block_id: found.map_or(unknown, |o| o.block_id),
                     account: AccountId(if by_poster { poster } else { poster % ACCOUNTS + 1 }),
+                    client_order_id: 0,
                 }
             }
             Op::DecideBlock { deal, confirm } => {

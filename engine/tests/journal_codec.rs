@@ -272,7 +272,7 @@ fn encoded_sizes_match_the_specification() {
             Command::SetBrokerStatus { .. } | Command::SetAccountStatus { .. } => 6,
             Command::PostBlock(b) => 33 + 4 * usize::from(b.counterparty.is_some()),
             Command::AcceptBlock { .. } => 29,
-            Command::CancelBlock { .. } => 13,
+            Command::CancelBlock { .. } => 21,
             Command::ConfirmBlock { .. } | Command::RefuseBlock { .. } => 9,
             Command::SetBlockRules { ref rules, .. } => 25 + 8 * rules.sessions.len(),
         };

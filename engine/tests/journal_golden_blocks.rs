@@ -40,8 +40,9 @@ fn commands() -> Vec<(Command, &'static str)> {
             Command::CancelBlock {
                 block_id: 1,
                 account: AccountId(1001),
+                client_order_id: 9,
             },
-            "2a 01 00 00 00 00 00 00 00 e9 03 00 00",
+            "2a 01 00 00 00 00 00 00 00 e9 03 00 00 09 00 00 00 00 00 00 00",
         ),
         (
             Command::ConfirmBlock { deal_id: 2 },

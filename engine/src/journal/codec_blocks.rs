@@ -57,9 +57,14 @@ pub(crate) fn encode_block_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u64(quantity_t);
             out.put_u64(client_order_id);
         }
-        Command::CancelBlock { block_id, account } => {
+        Command::CancelBlock {
+            block_id,
+            account,
+            client_order_id,
+        } => {
             out.put_u64(block_id);
             out.put_u32(account.0);
+            out.put_u64(client_order_id);
         }
         Command::ConfirmBlock { deal_id } | Command::RefuseBlock { deal_id } => {
             out.put_u64(deal_id);
@@ -100,6 +105,7 @@ pub(crate) fn read_cancel_block(c: &mut Cursor<'_>) -> Result<Command, DecodeErr
     Ok(Command::CancelBlock {
         block_id: c.u64("CancelBlock.block_id")?,
         account: c.account("CancelBlock.account")?,
+        client_order_id: c.u64("CancelBlock.client_order_id")?,
     })
 }
 

@@ -69,8 +69,13 @@ pub fn block_command() -> impl Strategy<Value = Command> {
                 client_order_id: c,
             }
         }),
-        (any::<u64>(), acct())
-            .prop_map(|(block_id, account)| Command::CancelBlock { block_id, account }),
+        (any::<u64>(), acct(), any::<u64>()).prop_map(|(block_id, account, client_order_id)| {
+            Command::CancelBlock {
+                block_id,
+                account,
+                client_order_id,
+            }
+        }),
         any::<u64>().prop_map(|deal_id| Command::ConfirmBlock { deal_id }),
         any::<u64>().prop_map(|deal_id| Command::RefuseBlock { deal_id }),
         (inst(), rules()).prop_map(|(instrument, rules)| Command::SetBlockRules {

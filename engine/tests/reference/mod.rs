@@ -327,7 +327,9 @@ impl RefEngine {
                 );
                 return self.block_outcome(command, outcome, events);
             }
-            Command::CancelBlock { block_id, account } => {
+            Command::CancelBlock {
+                block_id, account, ..
+            } => {
                 let outcome = self.blocks.cancel(block_id, account, &mut events);
                 return self.block_outcome(command, outcome, events);
             }

@@ -35,8 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cetx_engine::histogram::Histogram;
-use cetx_engine::{
-    BrokerId, Command, Engine, EngineState, InstrumentId, JournalBatch, JournalWriter, OrderId,
+use cetx_engine::{AccountId, BrokerId, Command, Engine, EngineState, InstrumentId, JournalBatch, JournalWriter, OrderId,
     RejectReason, Requester, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -289,6 +288,46 @@ impl Sequencer {
                     }),
                 })
             }
+            Request::PostBlock(block) => {
+                self.own_account(broker, block.account)?;
+                Ok(Command::PostBlock(block))
+            }
+            Request::AcceptBlock {
+                client_order_id,
+                account,
+                block_id,
+                quantity_t,
+            } => {
+                self.own_account(broker, account)?;
+                Ok(Command::AcceptBlock {
+                    block_id,
+                    account,
+                    quantity_t,
+                    client_order_id,
+                })
+            }
+            Request::CancelBlock {
+                client_order_id,
+                account,
+                block_id,
+            } => {
+                self.own_account(broker, account)?;
+                Ok(Command::CancelBlock {
+                    block_id,
+                    account,
+                    client_order_id,
+                })
+            }
+        }
+    }
+
+    /// `AccountNotOwned` unless the broker acts for the account (one that
+    /// does not exist gets the same answer, so neither is revealed).
+    fn own_account(&self, broker: BrokerId, account: AccountId) -> Result<(), RejectReason> {
+        if self.engine.account(account).is_none_or(|a| a.broker != broker) {
+            Err(RejectReason::AccountNotOwned)
+        } else {
+            Ok(())
         }
     }
 
