@@ -54,8 +54,27 @@ impl TestServer {
     /// # Panics
     /// As [`TestServer::start`].
     pub async fn start_in(config: ServerConfig, dir: tempfile::TempDir) -> Self {
+        Self::start_with(config, dir, None).await
+    }
+
+    /// Starts one on `config` whose market clock runs from `start_ns`
+    /// (nanoseconds since the epoch) at the normal pace, as
+    /// `cetx serve --start-at` does: for rules that depend on the time of
+    /// day, such as block hours.
+    ///
+    /// # Panics
+    /// As [`TestServer::start`].
+    pub async fn start_at(config: ServerConfig, start_ns: i64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_with(config, dir, Some(start_ns)).await
+    }
+
+    async fn start_with(config: ServerConfig, dir: tempfile::TempDir, start_ns: Option<i64>) -> Self {
         let mut options = RuntimeOptions::new(dir.path());
         options.open_market_now = true;
+        if let Some(start_ns) = start_ns {
+            options.clock = cetx_gateway::runtime::Clock::starting_at(start_ns);
+        }
         let runtime = Runtime::start(&config, options).expect("runtime starts");
         let local: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let shutdown = CancellationToken::new();

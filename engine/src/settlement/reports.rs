@@ -155,14 +155,14 @@ pub struct DayLine<'a> {
     pub turnover_cny: Cny,
     /// Number of trades.
     pub trade_count: u64,
-    /// Whether the figures are the day's last word.
-    pub status: DayStatus,
     /// Tonnes traded in blocks: not in `volume_t`, nor in the close.
     pub block_volume_t: u64,
     /// Value traded in blocks.
     pub block_turnover_cny: Cny,
     /// Number of block trades.
     pub block_count: u64,
+    /// Whether the figures are the day's last word.
+    pub status: DayStatus,
 }
 
 /// Whether a line of `days` can still change.
@@ -189,10 +189,10 @@ impl ReportLine for DayLine<'_> {
         "volume_t",
         "turnover_cny",
         "trade_count",
-        "status",
         "block_volume_t",
         "block_turnover_cny",
         "block_count",
+        "status",
     ];
 }
 
@@ -223,10 +223,10 @@ impl<'a> DayLine<'a> {
             volume_t: day.volume_t,
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
-            status,
             block_volume_t: day.block_volume_t,
             block_turnover_cny: Cny(day.block_turnover_fen),
             block_count: day.block_count,
+            status,
         }
     }
 }

@@ -329,6 +329,14 @@ impl Session {
                 account: cetx_engine::AccountId(*account),
                 status: *status,
             },
+            AdminAction::ConfirmBlock { deal_id } => Command::ConfirmBlock { deal_id: *deal_id },
+            AdminAction::RefuseBlock { deal_id } => Command::RefuseBlock { deal_id: *deal_id },
+            AdminAction::Reserved8 | AdminAction::Reserved9 => {
+                return Err((
+                    RejectReason::MalformedFrame,
+                    "action tag reserved, not served by this build".to_owned(),
+                ));
+            }
         })
     }
 

@@ -123,6 +123,24 @@ pub enum AdminAction {
         /// Its new standing.
         status: Status,
     },
+    /// Tag 8: reserved (instrument listing); this build refuses it.
+    #[doc(hidden)]
+    Reserved8,
+    /// Tag 9: reserved, as tag 8.
+    #[doc(hidden)]
+    Reserved9,
+    /// Tag 10. Confirm a block deal that waits for the exchange's
+    /// confirmation (CCER): it settles.
+    ConfirmBlock {
+        /// The deal's id (`BlockDeal.deal_id`).
+        deal_id: u64,
+    },
+    /// Tag 11. Refuse a block deal that waits for the exchange's
+    /// confirmation: both sides get their reservations back.
+    RefuseBlock {
+        /// The deal's id.
+        deal_id: u64,
+    },
 }
 
 /// What the server sends an operator.
@@ -178,7 +196,11 @@ impl AdminRequest {
             Self::Action { action, .. } => match action {
                 AdminAction::OpenAccount { .. }
                 | AdminAction::SetBrokerStatus { .. }
-                | AdminAction::SetAccountStatus { .. } => Ok(()),
+                | AdminAction::SetAccountStatus { .. }
+                | AdminAction::Reserved8
+                | AdminAction::Reserved9
+                | AdminAction::ConfirmBlock { .. }
+                | AdminAction::RefuseBlock { .. } => Ok(()),
                 AdminAction::AddBroker { name, secret, .. } => {
                     check_len("name", name, MAX_BROKER_NAME_LEN)?;
                     check_len("secret", secret.expose(), MAX_SECRET_LEN)
