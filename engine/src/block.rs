@@ -218,7 +218,13 @@ impl Blocks {
             let (buyer, seller) = d.buyer_seller();
             [
                 (buyer, d.instrument, Side::Buy, d.price_ticks, d.quantity_t),
-                (seller, d.instrument, Side::Sell, d.price_ticks, d.quantity_t),
+                (
+                    seller,
+                    d.instrument,
+                    Side::Sell,
+                    d.price_ticks,
+                    d.quantity_t,
+                ),
             ]
         });
         offers.chain(deals)

@@ -410,7 +410,7 @@ fn check_block_price(
     }
     let band = rules
         .with_band(band_bps)
-    .map_err(|_| RejectReason::BlockPriceOutsideBand)?;
+        .map_err(|_| RejectReason::BlockPriceOutsideBand)?;
     if price_ticks < band.floor_ticks || price_ticks > band.ceiling_ticks {
         Err(RejectReason::BlockPriceOutsideBand)
     } else {

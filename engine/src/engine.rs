@@ -321,9 +321,7 @@ impl Engine {
             } => self.accept_block(block_id, account, quantity_t, stamp, events),
             Command::CancelBlock {
                 block_id, account, ..
-            } => {
-                self.cancel_block(block_id, account, events)
-            }
+            } => self.cancel_block(block_id, account, events),
             Command::ConfirmBlock { deal_id } => self.confirm_block(deal_id, stamp, events),
             Command::RefuseBlock { deal_id } => self.refuse_block(deal_id, events),
             Command::SetBlockRules {

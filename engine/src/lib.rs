@@ -94,9 +94,9 @@ pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, AccountStatusChanged, Amended, BlockAccepted, BlockCancelled,
-    BlockPosted, BlockTraded, BrokerAdded, BrokerStatusChanged,
-    CancelCause, Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder,
-    PhaseChanged, ReferencePriceSet, Rejected, Trade,
+    BlockPosted, BlockTraded, BrokerAdded, BrokerStatusChanged, CancelCause, Cancelled, CashMoved,
+    DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
+    Rejected, Trade,
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,

@@ -130,7 +130,10 @@ impl Engine {
             }
         }
         if let Some(deal) = struck {
-            return Err(fail(format!("deal {} accepted but not traded", deal.deal_id)));
+            return Err(fail(format!(
+                "deal {} accepted but not traded",
+                deal.deal_id
+            )));
         }
         self.check_suspension_done(command).map_err(fail)?;
         if let Command::SetBlockRules { instrument, rules } = command {

@@ -271,9 +271,8 @@ fn every_block_rule_has_its_reject_code() {
         Row {
             rule: "a price off the tick",
             setup: |m| {
-                let mut rules = BlockRules::for_kind(&cetx_engine::InstrumentKind::Cea {
-                    vintage: 2025,
-                });
+                let mut rules =
+                    BlockRules::for_kind(&cetx_engine::InstrumentKind::Cea { vintage: 2025 });
                 rules.min_t = 1;
                 m.ok(Command::SetBlockRules {
                     instrument: CEA,
@@ -365,9 +364,8 @@ fn every_block_rule_has_its_reject_code() {
         Row {
             rule: "the open limit per instrument (139)",
             setup: |m| {
-                let mut rules = BlockRules::for_kind(&cetx_engine::InstrumentKind::Cea {
-                    vintage: 2025,
-                });
+                let mut rules =
+                    BlockRules::for_kind(&cetx_engine::InstrumentKind::Cea { vintage: 2025 });
                 rules.max_open = 1;
                 m.ok(Command::SetBlockRules {
                     instrument: CEA,
@@ -477,7 +475,10 @@ fn a_directed_offer_is_accepted_in_part_then_for_the_rest() {
     assert_eq!((a.quantity_t, a.remaining_t, a.pending), (T, 2 * T, false));
     assert_eq!((t.trade_id, t.deal_id, t.block_id), (1, a.deal_id, id));
     assert_eq!((t.buyer_account, t.seller_account), (BOB, ALICE));
-    assert_eq!((t.price_ticks, t.quantity_t, t.poster_side), (10_000, T, Side::Sell));
+    assert_eq!(
+        (t.price_ticks, t.quantity_t, t.poster_side),
+        (10_000, T, Side::Sell)
+    );
     assert_eq!(m.held(ALICE, CEA), (900_000, 2 * T, 0));
     // BOB's purchase is locked until tomorrow (T+1).
     assert_eq!(m.held(BOB, CEA), (1_100_000, 0, T));
@@ -497,7 +498,10 @@ fn a_directed_offer_is_accepted_in_part_then_for_the_rest() {
         _ => None,
     });
     let close = close.unwrap();
-    assert_eq!((close.close_ticks, close.volume_t, close.trade_count), (10_000, 0, 0));
+    assert_eq!(
+        (close.close_ticks, close.volume_t, close.trade_count),
+        (10_000, 0, 0)
+    );
 }
 
 #[test]
@@ -669,7 +673,10 @@ fn open_offers_and_pending_deals_survive_a_snapshot() {
     });
     m.ok(accept(id, BOB, T));
     let state = m.engine.state();
-    assert_eq!((state.blocks.offers.len(), state.blocks.deals.len()), (1, 1));
+    assert_eq!(
+        (state.blocks.offers.len(), state.blocks.deals.len()),
+        (1, 1)
+    );
     let restored = Engine::from_state(&state).unwrap();
     assert_eq!(restored.state(), state);
     restored.check_invariants();

@@ -44,10 +44,10 @@ mod reference;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use cetx_engine::{
-    Accepted, AccountId, Amended, BlockRules, BrokerId, CancelCause, Cancelled, Command, Engine, EngineConfig,
-    Event, InstrumentId, InstrumentKind, InstrumentSpec, NewBlock, NewOrder, OrderId, OrderType,
-    ParticipantType, Phase, PriceRules, RejectReason, Rejected, RestingOrder, Side, Stamp,
-    TimeInForce, Trade,
+    Accepted, AccountId, Amended, BlockRules, BrokerId, CancelCause, Cancelled, Command, Engine,
+    EngineConfig, Event, InstrumentId, InstrumentKind, InstrumentSpec, NewBlock, NewOrder, OrderId,
+    OrderType, ParticipantType, Phase, PriceRules, RejectReason, Rejected, RestingOrder, Side,
+    Stamp, TimeInForce, Trade,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -422,8 +422,8 @@ fn block_op() -> impl Strategy<Value = Op> {
         prop_oneof![20 => Just(false), 1 => Just(true)],
         prop_oneof![3 => Just(None), 2 => (1u32..=ACCOUNTS).prop_map(Some)],
     )
-        .prop_map(|(instrument, account, side, price, lots, off_lot, counterparty)| {
-            Op::PostBlock {
+        .prop_map(
+            |(instrument, account, side, price, lots, off_lot, counterparty)| Op::PostBlock {
                 instrument,
                 account,
                 side,
@@ -431,20 +431,21 @@ fn block_op() -> impl Strategy<Value = Op> {
                 lots,
                 off_lot,
                 counterparty,
-            }
-        });
+            },
+        );
     let quantity = prop_oneof![
         3 => Just(AcceptQuantity::All),
         4 => (0u64..=30).prop_map(AcceptQuantity::Lots),
         1 => (1u64..=2).prop_map(AcceptQuantity::More),
     ];
-    let accept = (any::<usize>(), 1u32..=ACCOUNTS, quantity).prop_map(
-        |(offer, account, quantity)| Op::AcceptBlock {
-            offer,
-            account,
-            quantity,
-        },
-    );
+    let accept =
+        (any::<usize>(), 1u32..=ACCOUNTS, quantity).prop_map(|(offer, account, quantity)| {
+            Op::AcceptBlock {
+                offer,
+                account,
+                quantity,
+            }
+        });
     prop_oneof![
         4 => post,
         5 => accept,
@@ -680,8 +681,8 @@ impl Driver {
                 account,
                 quantity,
             } => {
-                let found = (!blocks.offers.is_empty())
-                    .then(|| blocks.offers[offer % blocks.offers.len()]);
+                let found =
+                    (!blocks.offers.is_empty()).then(|| blocks.offers[offer % blocks.offers.len()]);
                 let lot = found.map_or(1, |o| self.rules(o.instrument).lot_t);
                 let open = found.map_or(10, |o| o.quantity_t);
                 Command::AcceptBlock {
@@ -696,12 +697,16 @@ impl Driver {
                 }
             }
             Op::CancelBlock { offer, by_poster } => {
-                let found = (!blocks.offers.is_empty())
-                    .then(|| blocks.offers[offer % blocks.offers.len()]);
+                let found =
+                    (!blocks.offers.is_empty()).then(|| blocks.offers[offer % blocks.offers.len()]);
                 let poster = found.map_or(1, |o| o.account.0);
                 Command::CancelBlock {
                     block_id: found.map_or(unknown, |o| o.block_id),
-                    account: AccountId(if by_poster { poster } else { poster % ACCOUNTS + 1 }),
+                    account: AccountId(if by_poster {
+                        poster
+                    } else {
+                        poster % ACCOUNTS + 1
+                    }),
                     client_order_id: 0,
                 }
             }
@@ -983,7 +988,10 @@ fn generated_streams_reach_every_outcome() {
         );
     }
     for (what, reached) in [
-        ("a block trade", events.iter().any(|e| matches!(e, Event::BlockTraded(_)))),
+        (
+            "a block trade",
+            events.iter().any(|e| matches!(e, Event::BlockTraded(_))),
+        ),
         (
             "a pending deal",
             events
@@ -992,9 +1000,9 @@ fn generated_streams_reach_every_outcome() {
         ),
         (
             "a refused deal",
-            events.iter().any(
-                |e| matches!(e, Event::BlockCancelled(c) if c.cause == CancelCause::Refused),
-            ),
+            events
+                .iter()
+                .any(|e| matches!(e, Event::BlockCancelled(c) if c.cause == CancelCause::Refused)),
         ),
         (
             "a withdrawn offer",

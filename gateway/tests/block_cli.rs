@@ -39,12 +39,27 @@ fn the_readme_block_walk_through_works_as_written() {
         "1",
         "demo-secret-1",
         &[
-            "post", "--account", "1001", "--symbol", "CEA2025", "--side", "sell", "--price",
-            "90.00", "--qty", "300000", "--counterparty", "2001",
+            "post",
+            "--account",
+            "1001",
+            "--symbol",
+            "CEA2025",
+            "--side",
+            "sell",
+            "--price",
+            "90.00",
+            "--qty",
+            "300000",
+            "--counterparty",
+            "2001",
         ],
     );
     let stdout = String::from_utf8_lossy(&post.stdout);
-    assert!(post.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&post.stderr));
+    assert!(
+        post.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&post.stderr)
+    );
     assert!(
         stdout.contains("block 1 posted: Sell 300000 t CEA2025 at 90.00, directed"),
         "{stdout}"

@@ -69,7 +69,11 @@ impl TestServer {
         Self::start_with(config, dir, Some(start_ns)).await
     }
 
-    async fn start_with(config: ServerConfig, dir: tempfile::TempDir, start_ns: Option<i64>) -> Self {
+    async fn start_with(
+        config: ServerConfig,
+        dir: tempfile::TempDir,
+        start_ns: Option<i64>,
+    ) -> Self {
         let mut options = RuntimeOptions::new(dir.path());
         options.open_market_now = true;
         if let Some(start_ns) = start_ns {

@@ -172,7 +172,10 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
     );
 
     // Broker 2 accepts 100,000 t, then the 200,000 t that remain.
-    buyer.accept_block(7, 2001, block_id, 100_000).await.unwrap();
+    buyer
+        .accept_block(7, 2001, block_id, 100_000)
+        .await
+        .unwrap();
     assert_eq!(
         deal(&report(&mut seller).await),
         (6, 1001, Side::Sell, 100_000, 200_000, 0, 2)
@@ -182,7 +185,10 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
         (7, 2001, Side::Buy, 100_000, 200_000, 0, 2)
     );
     // A part that would leave less than the minimum is refused (138).
-    buyer.accept_block(8, 2001, block_id, 150_000).await.unwrap();
+    buyer
+        .accept_block(8, 2001, block_id, 150_000)
+        .await
+        .unwrap();
     assert!(matches!(
         report(&mut buyer).await.message,
         ServerMessage::BlockRejected {
@@ -192,7 +198,10 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
             ..
         }
     ));
-    buyer.accept_block(9, 2001, block_id, 200_000).await.unwrap();
+    buyer
+        .accept_block(9, 2001, block_id, 200_000)
+        .await
+        .unwrap();
     assert_eq!(
         deal(&report(&mut seller).await),
         (6, 1001, Side::Sell, 200_000, 0, 0, 3)
@@ -218,9 +227,29 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
     let rows: Vec<&str> = clearing.lines().skip(1).collect();
     let expected = [
         // trade id, symbol, buyer, seller, tonnes, price, amount, mode
-        ("1", "CEA2025", "2001", "1001", "10", "91.00", "910.00", "listing"),
-        ("2", "CEA2025", "2001", "1001", "100000", "90.00", "9000000.00", "block"),
-        ("3", "CEA2025", "2001", "1001", "200000", "90.00", "18000000.00", "block"),
+        (
+            "1", "CEA2025", "2001", "1001", "10", "91.00", "910.00", "listing",
+        ),
+        (
+            "2",
+            "CEA2025",
+            "2001",
+            "1001",
+            "100000",
+            "90.00",
+            "9000000.00",
+            "block",
+        ),
+        (
+            "3",
+            "CEA2025",
+            "2001",
+            "1001",
+            "200000",
+            "90.00",
+            "18000000.00",
+            "block",
+        ),
     ];
     assert_eq!(rows.len(), expected.len(), "{clearing}");
     for (row, want) in rows.iter().zip(expected) {
@@ -274,9 +303,87 @@ async fn cea_blocks_wait_for_the_afternoon() {
         .unwrap();
     let frame = report(&mut seller).await;
     assert!(
-        matches!(frame.message, ServerMessage::BlockRejected { reason: 404, .. }),
+        matches!(
+            frame.message,
+            ServerMessage::BlockRejected { reason: 404, .. }
+        ),
         "{frame:?}"
     );
     assert_eq!(frame.seq, 0, "the gateway's own refusal is unsequenced");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ccer_block_opened_by_config_waits_for_the_operator() {
+    use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+    let config = cetx_tests::operators::config_with(
+        "[[blocks]]\nsymbol = \"CCER\"\nenabled = true\nmin_t = 10000\n",
+    );
+    // 10:00: CCER block hours include the morning session.
+    let server = TestServer::start_at(config, MORNING_NS).await;
+    let mut desk = cetx_tests::operators::operator(&server).await;
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .expect("login");
+    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .expect("login");
+    seller
+        .post_block(1, 1001, "CCER", Side::Sell, 85_00, 20_000, 0)
+        .await
+        .unwrap();
+    let ServerMessage::BlockPosted {
+        block_id,
+        directed: false,
+        ..
+    } = report(&mut seller).await.message
+    else {
+        panic!("not posted");
+    };
+    let pending = |frame: &ServerFrame| match frame.message {
+        ServerMessage::BlockDeal {
+            deal_id,
+            status,
+            trade_id,
+            ..
+        } => (deal_id, status, trade_id),
+        ref other => panic!("not a BlockDeal: {other:?}"),
+    };
+    buyer.accept_block(2, 2001, block_id, 10_000).await.unwrap();
+    let deal = pending(&report(&mut seller).await);
+    assert_eq!((deal.1, deal.2), (1, 0), "pending, no trade yet: {deal:?}");
+    assert_eq!(pending(&report(&mut buyer).await), deal);
+
+    let confirm = desk
+        .act(AdminAction::ConfirmBlock { deal_id: deal.0 })
+        .await
+        .unwrap();
+    assert!(matches!(confirm, AdminReply::Applied { .. }), "{confirm:?}");
+    assert_eq!(pending(&report(&mut seller).await), (deal.0, 0, 1));
+    assert_eq!(pending(&report(&mut buyer).await), (deal.0, 0, 1));
+
+    buyer.accept_block(3, 2001, block_id, 10_000).await.unwrap();
+    let second = pending(&report(&mut seller).await);
+    assert_eq!(pending(&report(&mut buyer).await), second);
+    let refuse = desk
+        .act(AdminAction::RefuseBlock { deal_id: second.0 })
+        .await
+        .unwrap();
+    assert!(matches!(refuse, AdminReply::Applied { .. }), "{refuse:?}");
+    for client in [&mut seller, &mut buyer] {
+        let frame = report(client).await;
+        assert!(
+            matches!(frame.message, ServerMessage::BlockCancelled { block_id: b, cancelled_t: 10_000, cause: 22, .. } if b == second.0),
+            "{frame:?}"
+        );
+    }
+    let again = desk
+        .act(AdminAction::ConfirmBlock { deal_id: second.0 })
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, AdminReply::Rejected { reason: 134, .. }),
+        "{again:?}"
+    );
     server.stop().await;
 }

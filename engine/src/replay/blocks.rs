@@ -41,7 +41,10 @@ impl Engine {
         }
         let step = self.books[i].rules().step_ticks;
         if p.price_ticks <= 0 || p.price_ticks % step != 0 || p.quantity_t == 0 {
-            return Err(format!("block {} has a price or size no offer can have", p.block_id));
+            return Err(format!(
+                "block {} has a price or size no offer can have",
+                p.block_id
+            ));
         }
         let unknown = |a| self.accounts.get(a).is_none();
         if unknown(p.account) || p.counterparty.is_some_and(unknown) {
@@ -88,7 +91,10 @@ impl Engine {
             && a.deal_id == self.blocks.next_id
             && struck.is_none();
         if !fits {
-            return Err(format!("the acceptance of block {} does not fit it", a.block_id));
+            return Err(format!(
+                "the acceptance of block {} does not fit it",
+                a.block_id
+            ));
         }
         let claim = Claim {
             instrument: offer.instrument,
@@ -152,7 +158,11 @@ impl Engine {
             return Err(format!("block trade {} does not fit its deal", t.trade_id));
         }
         self.next_trade_id += 1;
-        let locate = |a| self.accounts.locate(a).expect("checked when the deal was struck");
+        let locate = |a| {
+            self.accounts
+                .locate(a)
+                .expect("checked when the deal was struck")
+        };
         let (buyer_at, seller_at) = (locate(t.buyer_account), locate(t.seller_account));
         let policy = self.markets[usize::from(t.instrument.0)].policy;
         let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at);
@@ -176,11 +186,23 @@ impl Engine {
                 && offer.side == c.side
                 && offer.instrument == c.instrument;
             if !fits {
-                return Err(format!("the cancel of block {} does not fit it", c.block_id));
+                return Err(format!(
+                    "the cancel of block {} does not fit it",
+                    c.block_id
+                ));
             }
             self.blocks.offers.remove(&c.block_id);
-            let at = self.accounts.locate(offer.account).expect("checked when posted");
-            self.release_open(at, offer.instrument, offer.side, offer.price_ticks, offer.quantity_t);
+            let at = self
+                .accounts
+                .locate(offer.account)
+                .expect("checked when posted");
+            self.release_open(
+                at,
+                offer.instrument,
+                offer.side,
+                offer.price_ticks,
+                offer.quantity_t,
+            );
             return Ok(());
         }
         let deal = self

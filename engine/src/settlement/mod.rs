@@ -73,7 +73,6 @@ pub use transfers::TransferLine;
 pub use window::{AccountWindow, Window};
 pub use writer::{Format, Layout, ReportWriter};
 
-
 /// One trade as a delivery-versus-payment instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClearingRow {

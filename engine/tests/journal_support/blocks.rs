@@ -96,17 +96,19 @@ pub fn block_event() -> impl Strategy<Value = Event> {
             any::<u64>(),
             counterparty()
         )
-            .prop_map(|(block_id, account, instrument, side, p, q, counterparty)| {
-                Event::BlockPosted(BlockPosted {
-                    block_id,
-                    account,
-                    instrument,
-                    side,
-                    price_ticks: p,
-                    quantity_t: q,
-                    counterparty,
-                })
-            }),
+            .prop_map(
+                |(block_id, account, instrument, side, p, q, counterparty)| {
+                    Event::BlockPosted(BlockPosted {
+                        block_id,
+                        account,
+                        instrument,
+                        side,
+                        price_ticks: p,
+                        quantity_t: q,
+                        counterparty,
+                    })
+                }
+            ),
         (
             any::<u64>(),
             any::<u64>(),
@@ -132,7 +134,12 @@ pub fn block_event() -> impl Strategy<Value = Event> {
             (acct(), acct(), side())
         )
             .prop_map(
-                |((trade_id, seq, time_ns), (deal_id, block_id, instrument), (p, q), (b, s, ps))| {
+                |(
+                    (trade_id, seq, time_ns),
+                    (deal_id, block_id, instrument),
+                    (p, q),
+                    (b, s, ps),
+                )| {
                     Event::BlockTraded(BlockTraded {
                         trade_id,
                         seq,
@@ -173,15 +180,17 @@ pub fn block_state() -> impl Strategy<Value = BlockState> {
         any::<u64>(),
         counterparty(),
     )
-        .prop_map(|(block_id, account, instrument, side, p, q, counterparty)| BlockOffer {
-            block_id,
-            account,
-            instrument,
-            side,
-            price_ticks: p,
-            quantity_t: q,
-            counterparty,
-        });
+        .prop_map(
+            |(block_id, account, instrument, side, p, q, counterparty)| BlockOffer {
+                block_id,
+                account,
+                instrument,
+                side,
+                price_ticks: p,
+                quantity_t: q,
+                counterparty,
+            },
+        );
     let deal = (
         (any::<u64>(), any::<u64>(), inst()),
         (any::<i64>(), any::<u64>()),

@@ -335,9 +335,13 @@ impl RefEngine {
             }
             Command::ConfirmBlock { deal_id } | Command::RefuseBlock { deal_id } => {
                 let confirm = matches!(command, Command::ConfirmBlock { .. });
-                let outcome =
-                    self.blocks
-                        .decide(deal_id, confirm, stamp, &mut self.next_trade_id, &mut events);
+                let outcome = self.blocks.decide(
+                    deal_id,
+                    confirm,
+                    stamp,
+                    &mut self.next_trade_id,
+                    &mut events,
+                );
                 return self.block_outcome(command, outcome, events);
             }
             Command::SetBlockRules {
@@ -347,7 +351,9 @@ impl RefEngine {
                 self.blocks.rules[usize::from(instrument.0)] = (**rules).clone();
                 return events;
             }
-            ref other => unreachable!("the reference knows only order and block commands: {other:?}"),
+            ref other => {
+                unreachable!("the reference knows only order and block commands: {other:?}")
+            }
         };
         if let Err(reason) = outcome {
             assert!(events.is_empty(), "a rejected command emitted {events:?}");

@@ -35,8 +35,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cetx_engine::histogram::Histogram;
-use cetx_engine::{AccountId, BrokerId, Command, Engine, EngineState, InstrumentId, JournalBatch, JournalWriter, OrderId,
-    RejectReason, Requester, Side, Stamp,
+use cetx_engine::{
+    AccountId, BrokerId, Command, Engine, EngineState, InstrumentId, JournalBatch, JournalWriter,
+    OrderId, RejectReason, Requester, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
@@ -324,7 +325,11 @@ impl Sequencer {
     /// `AccountNotOwned` unless the broker acts for the account (one that
     /// does not exist gets the same answer, so neither is revealed).
     fn own_account(&self, broker: BrokerId, account: AccountId) -> Result<(), RejectReason> {
-        if self.engine.account(account).is_none_or(|a| a.broker != broker) {
+        if self
+            .engine
+            .account(account)
+            .is_none_or(|a| a.broker != broker)
+        {
             Err(RejectReason::AccountNotOwned)
         } else {
             Ok(())
