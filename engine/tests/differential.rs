@@ -711,9 +711,11 @@ impl Driver {
                 }
             }
             Op::DecideBlock { deal, confirm } => {
-                let deal_id = (!blocks.deals.is_empty())
-                    .then(|| blocks.deals[deal % blocks.deals.len()].deal_id)
-                    .unwrap_or(unknown);
+                let deal_id = if blocks.deals.is_empty() {
+                    unknown
+                } else {
+                    blocks.deals[deal % blocks.deals.len()].deal_id
+                };
                 if confirm {
                     Command::ConfirmBlock { deal_id }
                 } else {
