@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::account::{BrokerId, ParticipantType};
+use crate::block::BlockRules;
 use crate::calendar::Calendar;
 use crate::instrument::{InstrumentId, InstrumentSpec};
 use crate::membership::{NewBroker, Status};
@@ -219,6 +220,70 @@ pub enum Command {
     /// Trade with one named resting order at its price (a
     /// listing-agreement take).
     Take(Take),
+    /// Post a block offer (see [`crate::block`]).
+    PostBlock(NewBlock),
+    /// Accept an open block offer, whole or in part.
+    AcceptBlock {
+        /// The offer.
+        block_id: u64,
+        /// The accepting account.
+        account: AccountId,
+        /// Tonnes taken.
+        quantity_t: u64,
+        /// The acceptor's broker's own id for this request (journaled for
+        /// its reports; the engine does not look at it).
+        client_order_id: u64,
+    },
+    /// Withdraw an open block offer; only its poster's account may.
+    CancelBlock {
+        /// The offer.
+        block_id: u64,
+        /// The account asking: the offer's poster.
+        account: AccountId,
+        /// The poster's broker's own id for this request (journaled for its
+        /// reports; the engine does not look at it).
+        client_order_id: u64,
+    },
+    /// (Operators) confirm a block deal that waits for the exchange's
+    /// confirmation: it settles.
+    ConfirmBlock {
+        /// The deal.
+        deal_id: u64,
+    },
+    /// (Operators) refuse a block deal that waits for the exchange's
+    /// confirmation: both sides get their reservations back.
+    RefuseBlock {
+        /// The deal.
+        deal_id: u64,
+    },
+    /// Replace an instrument's block-trading rules (for offers posted from
+    /// now on; open offers keep their terms).
+    SetBlockRules {
+        /// The instrument.
+        instrument: InstrumentId,
+        /// Its new rules.
+        rules: Box<BlockRules>,
+    },
+}
+
+/// A new block offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBlock {
+    /// The poster's account.
+    pub account: AccountId,
+    /// The instrument's id.
+    pub instrument: InstrumentId,
+    /// The poster's side.
+    pub side: Side,
+    /// Price in ticks of 0.01 CNY.
+    pub price_ticks: i64,
+    /// Quantity in tonnes.
+    pub quantity_t: u64,
+    /// The one account that may accept it, or `None` for every account.
+    pub counterparty: Option<AccountId>,
+    /// The poster's broker's own id for this request (journaled for its
+    /// reports; the engine does not look at it).
+    pub client_order_id: u64,
 }
 
 /// A transfer into or out of an account, under a reference id.
@@ -299,6 +364,12 @@ impl Command {
             Self::SetBrokerStatus { .. } => CommandKind::SetBrokerStatus,
             Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
             Self::Take(_) => CommandKind::Take,
+            Self::PostBlock(_) => CommandKind::PostBlock,
+            Self::AcceptBlock { .. } => CommandKind::AcceptBlock,
+            Self::CancelBlock { .. } => CommandKind::CancelBlock,
+            Self::ConfirmBlock { .. } => CommandKind::ConfirmBlock,
+            Self::RefuseBlock { .. } => CommandKind::RefuseBlock,
+            Self::SetBlockRules { .. } => CommandKind::SetBlockRules,
         }
     }
 }
@@ -360,4 +431,16 @@ pub enum CommandKind {
     SetAccountStatus = 22,
     /// [`Command::Take`]. (Tags 30 to 39 are listing-agreement takes'.)
     Take = 30,
+    /// [`Command::PostBlock`]. (Tags 40 to 49 are block trading's.)
+    PostBlock = 40,
+    /// [`Command::AcceptBlock`].
+    AcceptBlock = 41,
+    /// [`Command::CancelBlock`].
+    CancelBlock = 42,
+    /// [`Command::ConfirmBlock`].
+    ConfirmBlock = 43,
+    /// [`Command::RefuseBlock`].
+    RefuseBlock = 44,
+    /// [`Command::SetBlockRules`].
+    SetBlockRules = 45,
 }

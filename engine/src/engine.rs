@@ -41,6 +41,8 @@ pub(crate) struct Market {
     pub(crate) policy: Policy,
     pub(crate) phase: Phase,
     pub(crate) today: DayStats,
+    /// Its block-trading rules: the kind's until a `SetBlockRules`.
+    pub(crate) block: crate::block::BlockRules,
 }
 
 /// The matching engine: one book per instrument, the accounts, and the
@@ -63,6 +65,8 @@ pub struct Engine {
     pub(crate) references: std::collections::BTreeSet<String>,
     /// Brokers added by command; brokers and accounts not active.
     pub(crate) membership: Membership,
+    /// Open block offers and deals waiting for confirmation.
+    pub(crate) blocks: crate::block::Blocks,
 }
 
 impl Default for Engine {
@@ -80,6 +84,7 @@ impl Default for Engine {
             calendar: None,
             references: std::collections::BTreeSet::new(),
             membership: Membership::default(),
+            blocks: crate::block::Blocks::default(),
         }
     }
 }
@@ -117,6 +122,7 @@ impl Engine {
             policy,
             phase: Phase::Closed,
             today: DayStats::default(),
+            block: crate::block::BlockRules::for_kind(&spec.kind),
         });
         for account in self.accounts.iter_mut() {
             account.holdings.push(crate::account::Holding::default());
@@ -218,6 +224,18 @@ impl Engine {
         self.closed_date
     }
 
+    /// An instrument's block-trading rules.
+    #[must_use]
+    pub fn block_rules(&self, instrument: InstrumentId) -> Option<&crate::block::BlockRules> {
+        self.market(instrument).map(|m| &m.block)
+    }
+
+    /// Open block offers and deals waiting for the exchange's confirmation.
+    #[must_use]
+    pub const fn blocks(&self) -> &crate::block::Blocks {
+        &self.blocks
+    }
+
     fn market(&self, instrument: InstrumentId) -> Option<&Market> {
         self.markets.get(usize::from(instrument.0))
     }
@@ -295,6 +313,22 @@ impl Engine {
                 instrument,
                 price_ticks,
             } => self.set_reference_price(instrument, price_ticks, events),
+            Command::PostBlock(ref block) => self.post_block(block, stamp, events),
+            Command::AcceptBlock {
+                block_id,
+                account,
+                quantity_t,
+                ..
+            } => self.accept_block(block_id, account, quantity_t, stamp, events),
+            Command::CancelBlock {
+                block_id, account, ..
+            } => self.cancel_block(block_id, account, events),
+            Command::ConfirmBlock { deal_id } => self.confirm_block(deal_id, stamp, events),
+            Command::RefuseBlock { deal_id } => self.refuse_block(deal_id, events),
+            Command::SetBlockRules {
+                instrument,
+                ref rules,
+            } => self.set_block_rules(instrument, rules),
         };
         if let Err(reason) = outcome {
             events.push(Event::Rejected(Rejected {
@@ -347,6 +381,13 @@ impl Engine {
                     claimed_t[a * instruments + i][side as usize] += order.quantity_t;
                 }
             }
+        }
+        for (account, instrument, side, price_ticks, quantity_t) in self.blocks.claims() {
+            let a = position(account);
+            if side == Side::Buy {
+                claimed_fen[a] += crate::risk::value_fen(price_ticks, quantity_t);
+            }
+            claimed_t[a * instruments + usize::from(instrument.0)][side as usize] += quantity_t;
         }
         for (a, account) in self.accounts.iter().enumerate() {
             account.check_invariants();

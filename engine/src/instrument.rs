@@ -415,6 +415,23 @@ impl PriceRules {
         )
     }
 
+    /// The same rules with a band of `band_bps` around today's reference,
+    /// bounded only by [`MAX_PRICE_LEVELS`]: the block band.
+    ///
+    /// # Errors
+    /// As [`PriceRules::new`].
+    pub fn with_band(&self, band_bps: u32) -> Result<Self, SpecError> {
+        Self::new(
+            self.step_ticks,
+            self.lot_t,
+            self.min_order_t,
+            self.max_order_t,
+            band_bps,
+            MAX_PRICE_LEVELS,
+            self.reference_ticks,
+        )
+    }
+
     /// Checks an order quantity: not zero, whole lots, within the size
     /// limits, in that order.
     ///

@@ -60,6 +60,8 @@
 
 pub mod account;
 mod admin;
+pub mod block;
+mod block_trading;
 pub mod book;
 pub mod calendar;
 pub mod command;
@@ -84,18 +86,21 @@ mod takes;
 mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
+pub use block::{BlockDeal, BlockOffer, BlockRules, Blocks};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
 pub use command::{
-    Asset, Command, CommandKind, Direction, NewOrder, Requester, Stamp, Take, Transfer,
+    Asset, Command, CommandKind, Direction, NewBlock, NewOrder, Requester, Stamp, Take,
+    Transfer,
 };
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
-    Accepted, AccountOpened, AccountStatusChanged, Amended, BrokerAdded, BrokerStatusChanged,
-    CancelCause, Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder,
-    PhaseChanged, ReferencePriceSet, Rejected, Trade,
+    Accepted, AccountOpened, AccountStatusChanged, Amended, BlockAccepted, BlockCancelled,
+    BlockPosted, BlockTraded, BrokerAdded, BrokerStatusChanged, CancelCause, Cancelled, CashMoved,
+    DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
+    Rejected, Trade,
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
@@ -108,4 +113,4 @@ pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;
 pub use replay::ReplayError;
-pub use state::{EngineState, InstrumentState, StateError};
+pub use state::{BlockState, EngineState, InstrumentState, StateError};

@@ -78,6 +78,34 @@ pub enum RejectReason {
     TakeExceedsTarget = 124,
     /// (Take) the named order belongs to the taker's own account.
     SelfTake = 125,
+    /// Block trading is not open for this instrument (CCER by default).
+    BlocksNotEnabled = 130,
+    /// Outside the instrument's block hours (CEA 13:00–15:00; CCER
+    /// 09:30–11:30 and 13:00–15:00), or the instrument is not in continuous
+    /// trading (closed, at its break, halted).
+    BlockOutsideHours = 131,
+    /// A block offer below the block minimum (100,000 t by default), or an
+    /// acceptance below it that does not take all that remains.
+    BlockBelowMinimum = 132,
+    /// A block price outside the block band (±30% of the reference price
+    /// by default).
+    BlockPriceOutsideBand = 133,
+    /// No open block offer (or, for the exchange, no deal waiting for
+    /// confirmation) has this id.
+    UnknownBlock = 134,
+    /// Only the account that posted a block offer may withdraw it.
+    BlockNotPoster = 135,
+    /// An account may not accept its own block offer, nor direct one at
+    /// itself.
+    BlockSelfAccept = 136,
+    /// The block offer is directed at another account.
+    BlockDirectedElsewhere = 137,
+    /// The acceptance is larger than what remains of the offer, or would
+    /// leave a remainder below the block minimum.
+    BlockQuantityInvalid = 138,
+    /// The instrument already has as many open block offers and deals
+    /// waiting for confirmation as it may (`max_open`).
+    BlockLimitReached = 139,
     /// The account does not exist.
     UnknownAccount = 201,
     /// Not enough unreserved cash for the order's full value (or the
@@ -179,6 +207,7 @@ impl RejectReason {
 
     /// Every reason, in code order.
     pub const ALL: [Self; 60] = [
+    pub const ALL: [Self; 64] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -204,6 +233,16 @@ impl RejectReason {
         Self::TakeTargetNotFirst,
         Self::TakeExceedsTarget,
         Self::SelfTake,
+        Self::BlocksNotEnabled,
+        Self::BlockOutsideHours,
+        Self::BlockBelowMinimum,
+        Self::BlockPriceOutsideBand,
+        Self::UnknownBlock,
+        Self::BlockNotPoster,
+        Self::BlockSelfAccept,
+        Self::BlockDirectedElsewhere,
+        Self::BlockQuantityInvalid,
+        Self::BlockLimitReached,
         Self::UnknownAccount,
         Self::InsufficientCash,
         Self::InsufficientHoldings,
@@ -264,6 +303,9 @@ mod tests {
                 117, 118, 119, 120, 121, 122, 123, 124, 125, 201, 202, 203, 204, 205, 206, 207,
                 208, 209, 210, 211, 301, 302, 303, 304, 305, 401, 402, 403, 404, 405, 406, 407,
                 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 420
+                117, 118, 119, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 201, 202, 203,
+                204, 205, 206, 207, 208, 209, 210, 211, 301, 302, 303, 304, 305, 401, 402, 403,
+                404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 420
             ]
         );
         for reason in RejectReason::ALL {

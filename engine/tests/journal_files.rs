@@ -444,6 +444,7 @@ fn only_the_newest_snapshots_are_kept() {
         accounts: Vec::new(),
         references: Vec::new(),
         membership: cetx_engine::Membership::default(),
+        blocks: cetx_engine::BlockState::default(),
     };
     for seq in [10, 20, 30, 40] {
         cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();
@@ -471,12 +472,14 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
         accounts: Vec::new(),
         references: vec!["REG-1".into()],
         membership: cetx_engine::Membership::default(),
+        blocks: cetx_engine::BlockState::default(),
     };
     let mut payload = Vec::new();
     cetx_engine::journal::encode_state(&state, &mut payload);
     // Version 2 ends at the references: without the three empty counts of
-    // version 3's membership and its absent closed date.
-    payload.truncate(payload.len() - 13);
+    // version 3's membership and its absent closed date, nor version 4's
+    // block section (three empty counts and the next id).
+    payload.truncate(payload.len() - 13 - 20);
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
@@ -489,6 +492,15 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
     // The same payload as version 3 is short of the membership.
     cetx_engine::journal::write_framed(&path, magic, 3, 5, &payload).unwrap();
     assert!(cetx_engine::journal::read_snapshot(&path).is_err());
+    // A version 3 payload (no block section) reads with no offers.
+    let mut v3 = Vec::new();
+    cetx_engine::journal::encode_state(&state, &mut v3);
+    v3.truncate(v3.len() - 20);
+    cetx_engine::journal::write_framed(&path, magic, 3, 5, &v3).unwrap();
+    assert_eq!(
+        cetx_engine::journal::read_snapshot(&path),
+        Ok((5, state.clone()))
+    );
     // Version 3 carries the membership and the closed date through.
     state
         .membership

@@ -426,6 +426,72 @@ impl Client {
         .await
     }
 
+    /// Posts a block offer (see `docs/PROTOCOL.md`, `PostBlock`);
+    /// `counterparty` 0 opens it to all.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn post_block(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        symbol: &str,
+        side: Side,
+        price_ticks: i64,
+        quantity_t: u64,
+        counterparty: u32,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::PostBlock {
+            client_order_id,
+            account,
+            symbol: symbol.into(),
+            side,
+            price_ticks,
+            quantity_t,
+            counterparty,
+        })
+        .await
+    }
+
+    /// Accepts `quantity_t` of an open block offer for `account`.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn accept_block(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        block_id: u64,
+        quantity_t: u64,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::AcceptBlock {
+            client_order_id,
+            account,
+            block_id,
+            quantity_t,
+        })
+        .await
+    }
+
+    /// Withdraws a block offer `account` posted.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn cancel_block(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        block_id: u64,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::CancelBlock {
+            client_order_id,
+            account,
+            block_id,
+        })
+        .await
+    }
+
     /// Sends a heartbeat.
     ///
     /// # Errors

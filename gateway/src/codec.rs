@@ -195,6 +195,9 @@ pub trait WireMessage: Serialize + for<'de> Deserialize<'de> {
     const TAG_OFFSET: usize;
     /// How many variants the enum has.
     const TAG_COUNT: u32;
+    /// Tags below [`Self::TAG_COUNT`] that this build decodes to no
+    /// message: numbers reserved for messages of another build.
+    const RESERVED_TAGS: &'static [u32] = &[];
 
     /// Checks string lengths after decoding and before encoding.
     ///
@@ -248,6 +251,7 @@ impl WireMessage for ClientMessage {
     const TAG_NAME: &'static str = "ClientMessage";
     const TAG_OFFSET: usize = 0;
     const TAG_COUNT: u32 = Self::TAG_COUNT;
+    const RESERVED_TAGS: &'static [u32] = Self::RESERVED_TAGS;
 
     fn validate(&self) -> Result<(), FieldTooLong> {
         Self::validate(self)
@@ -259,6 +263,7 @@ impl WireMessage for ServerFrame {
     // After the `u64` sequence number.
     const TAG_OFFSET: usize = 8;
     const TAG_COUNT: u32 = crate::protocol::ServerMessage::TAG_COUNT;
+    const RESERVED_TAGS: &'static [u32] = crate::protocol::ServerMessage::RESERVED_TAGS;
 
     fn validate(&self) -> Result<(), FieldTooLong> {
         self.message.validate()
@@ -323,7 +328,7 @@ pub fn decode_payload<T: WireMessage>(payload: &[u8]) -> Result<T, DecodeError> 
     // generic "invalid value" text.
     if let Some(tag_bytes) = payload.get(T::TAG_OFFSET..T::TAG_OFFSET + 4) {
         let tag = u32::from_le_bytes([tag_bytes[0], tag_bytes[1], tag_bytes[2], tag_bytes[3]]);
-        if tag >= T::TAG_COUNT {
+        if tag >= T::TAG_COUNT || T::RESERVED_TAGS.contains(&tag) {
             return Err(DecodeError::UnknownTag {
                 type_name: T::TAG_NAME,
                 tag,

@@ -142,6 +142,51 @@ pub enum ClientMessage {
         /// Tonnes to take: at most what the order has open.
         quantity_t: u64,
     },
+    /// Tag 7: reserved (unused); this build refuses it as an unknown tag.
+    #[doc(hidden)]
+    Reserved7,
+    /// Tag 8. Posts a block offer (大宗协议) for one of the broker's
+    /// accounts: off the listing book, at least the block minimum, priced
+    /// inside the block band; open to all (`counterparty` 0) or directed at
+    /// one account.
+    PostBlock {
+        /// The broker's id for this request, echoed in its reports.
+        client_order_id: u64,
+        /// The poster's account; the broker must act for it.
+        account: u32,
+        /// The instrument; at most [`MAX_SYMBOL_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// The poster's side.
+        side: Side,
+        /// Price in ticks of 0.01 CNY.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+        /// The one account that may accept it, or 0 for every account.
+        counterparty: u32,
+    },
+    /// Tag 9. Accepts an open block offer, whole or in part, for one of
+    /// the broker's accounts.
+    AcceptBlock {
+        /// The broker's id for this request, echoed in its reports.
+        client_order_id: u64,
+        /// The accepting account; the broker must act for it.
+        account: u32,
+        /// The offer's id (from `BlockPosted`).
+        block_id: u64,
+        /// Tonnes to take.
+        quantity_t: u64,
+    },
+    /// Tag 10. Withdraws an open block offer the account posted.
+    CancelBlock {
+        /// The broker's id for this request, echoed in its reports.
+        client_order_id: u64,
+        /// The poster's account; the broker must act for it.
+        account: u32,
+        /// The offer's id.
+        block_id: u64,
+    },
 }
 
 /// A server message and its sequence number.
@@ -277,6 +322,99 @@ pub enum ServerMessage {
         #[serde(deserialize_with = "string_from_str")]
         text: String,
     },
+    /// Tag 10: reserved for listing-agreement takes; never sent by this
+    /// build.
+    #[doc(hidden)]
+    Reserved10,
+    /// Tag 11: reserved, as tag 10.
+    #[doc(hidden)]
+    Reserved11,
+    /// Tag 12. A block offer was posted: to the poster's broker (with its
+    /// `client_order_id`) and, for a directed offer, to the broker of the
+    /// counterparty account (with `client_order_id` 0), which so learns
+    /// the offer's id. Neither is told the other's account.
+    BlockPosted {
+        /// The poster's id for the request, or 0 in the counterparty's copy.
+        client_order_id: u64,
+        /// The offer's id.
+        block_id: u64,
+        /// The account this report is about: the poster's, or the
+        /// counterparty's.
+        account: u32,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// The poster's side (the counterparty would take the other).
+        side: Side,
+        /// Price in ticks.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+        /// Whether the offer is directed at one account (else open to all).
+        directed: bool,
+    },
+    /// Tag 13. A block deal: struck from an offer by an acceptance, to the
+    /// broker of each side. `status` 0 traded (`trade_id` set), 1 waiting
+    /// for the exchange's confirmation (`trade_id` 0; a second report with
+    /// status 0 follows if the exchange confirms it, a `BlockCancelled`
+    /// with cause 22 if it refuses).
+    BlockDeal {
+        /// The request's id at this broker: the poster's for the poster's
+        /// side, the acceptor's for the acceptor's (0 when a confirmation
+        /// reports a deal of a request this broker did not make today).
+        client_order_id: u64,
+        /// The offer.
+        block_id: u64,
+        /// The deal's id (an operator confirms or refuses by it).
+        deal_id: u64,
+        /// The engine's trade number, once traded; 0 while pending.
+        trade_id: u64,
+        /// This broker's account in the deal.
+        account: u32,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// This account's side.
+        side: Side,
+        /// Price in ticks.
+        price_ticks: i64,
+        /// Tonnes.
+        quantity_t: u64,
+        /// Tonnes of the offer still open after the acceptance.
+        remaining_t: u64,
+        /// 0 traded, 1 pending confirmation.
+        status: u8,
+        /// Time of the command that made this report, ns since the epoch.
+        time_ns: i64,
+    },
+    /// Tag 14. A block offer, or a deal waiting for confirmation, ended
+    /// without trading.
+    BlockCancelled {
+        /// The request's id at this broker, or 0.
+        client_order_id: u64,
+        /// The offer's id, or the pending deal's.
+        block_id: u64,
+        /// This broker's account.
+        account: u32,
+        /// Tonnes that ended.
+        cancelled_t: u64,
+        /// 0 withdrawn by the poster, 5 expired at the end of the day, 20
+        /// suspended, 22 refused by the exchange.
+        cause: u8,
+    },
+    /// Tag 15. A block request was refused; nothing changed.
+    BlockRejected {
+        /// The request's id.
+        client_order_id: u64,
+        /// Which request: 0 `PostBlock`, 1 `AcceptBlock`, 2 `CancelBlock`.
+        request: u8,
+        /// A reject reason code (`docs/ENGINE.md`: 130 to 139 are the block
+        /// rules).
+        reason: u16,
+        /// What went wrong, for people; at most [`MAX_TEXT_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        text: String,
+    },
 }
 
 /// A string field is longer than the protocol allows.
@@ -305,7 +443,10 @@ const fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), F
 
 impl ClientMessage {
     /// How many variants there are: every tag is below this.
-    pub const TAG_COUNT: u32 = 7;
+    pub const TAG_COUNT: u32 = 11;
+
+    /// Tags that decode to no message of this build (reserved for others).
+    pub const RESERVED_TAGS: &'static [u32] = &[7];
 
     /// The variant's name, as in `docs/PROTOCOL.md`.
     #[must_use]
@@ -318,6 +459,10 @@ impl ClientMessage {
             Self::Heartbeat => "Heartbeat",
             Self::Logout => "Logout",
             Self::Take { .. } => "Take",
+            Self::Reserved7 => "Reserved",
+            Self::PostBlock { .. } => "PostBlock",
+            Self::AcceptBlock { .. } => "AcceptBlock",
+            Self::CancelBlock { .. } => "CancelBlock",
         }
     }
 
@@ -329,17 +474,28 @@ impl ClientMessage {
     pub fn validate(&self) -> Result<(), FieldTooLong> {
         match self {
             Self::Login { secret, .. } => check_len("secret", secret.expose(), MAX_SECRET_LEN),
-            Self::NewOrder { symbol, .. } | Self::Take { symbol, .. } => {
+            Self::NewOrder { symbol, .. }
+            | Self::Take { symbol, .. }
+            | Self::PostBlock { symbol, .. } => {
                 check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN)
             }
-            Self::Cancel { .. } | Self::Amend { .. } | Self::Heartbeat | Self::Logout => Ok(()),
+            Self::Cancel { .. }
+            | Self::Amend { .. }
+            | Self::Heartbeat
+            | Self::Logout
+            | Self::Reserved7
+            | Self::AcceptBlock { .. }
+            | Self::CancelBlock { .. } => Ok(()),
         }
     }
 }
 
 impl ServerMessage {
     /// How many variants there are: every tag is below this.
-    pub const TAG_COUNT: u32 = 10;
+    pub const TAG_COUNT: u32 = 16;
+
+    /// Tags that decode to no message of this build (reserved for others).
+    pub const RESERVED_TAGS: &'static [u32] = &[10, 11];
 
     /// The variant's name, as in `docs/PROTOCOL.md`.
     #[must_use]
@@ -355,6 +511,11 @@ impl ServerMessage {
             Self::Expired { .. } => "Expired",
             Self::Heartbeat => "Heartbeat",
             Self::ProtocolError { .. } => "ProtocolError",
+            Self::Reserved10 | Self::Reserved11 => "Reserved",
+            Self::BlockPosted { .. } => "BlockPosted",
+            Self::BlockDeal { .. } => "BlockDeal",
+            Self::BlockCancelled { .. } => "BlockCancelled",
+            Self::BlockRejected { .. } => "BlockRejected",
         }
     }
 
@@ -369,11 +530,17 @@ impl ServerMessage {
             | Self::Fill { .. }
             | Self::Cancelled { .. }
             | Self::Amended { .. }
-            | Self::Expired { .. } => true,
+            | Self::Expired { .. }
+            | Self::BlockPosted { .. }
+            | Self::BlockDeal { .. }
+            | Self::BlockCancelled { .. }
+            | Self::BlockRejected { .. } => true,
             Self::LoginAccepted { .. }
             | Self::LoginRejected { .. }
             | Self::Heartbeat
-            | Self::ProtocolError { .. } => false,
+            | Self::ProtocolError { .. }
+            | Self::Reserved10
+            | Self::Reserved11 => false,
         }
     }
 
@@ -386,15 +553,22 @@ impl ServerMessage {
         match self {
             Self::LoginRejected { text, .. }
             | Self::OrderRejected { text, .. }
-            | Self::ProtocolError { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
-            Self::OrderAccepted { symbol, .. } | Self::Fill { symbol, .. } => {
+            | Self::ProtocolError { text, .. }
+            | Self::BlockRejected { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
+            Self::OrderAccepted { symbol, .. }
+            | Self::Fill { symbol, .. }
+            | Self::BlockPosted { symbol, .. }
+            | Self::BlockDeal { symbol, .. } => {
                 check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN)
             }
             Self::LoginAccepted { .. }
             | Self::Cancelled { .. }
             | Self::Amended { .. }
             | Self::Expired { .. }
-            | Self::Heartbeat => Ok(()),
+            | Self::Heartbeat
+            | Self::Reserved10
+            | Self::Reserved11
+            | Self::BlockCancelled { .. } => Ok(()),
         }
     }
 }

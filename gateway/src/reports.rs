@@ -29,6 +29,13 @@
 //! ([`cetx_engine::Requester`]). A new trading day (`DayStarted`) empties
 //! the table anyway: every order is a day order at the longest.
 //!
+//! Block trades (`reports/blocks.rs`) are reported to the broker of each
+//! account they concern: `BlockPosted` to the poster (and to the broker of
+//! a directed offer's counterparty), `BlockDeal` to both sides of a deal,
+//! `BlockCancelled`, and `BlockRejected` for a refused block request. The
+//! open offers and pending deals needed to address them are kept for the
+//! day, bounded by each instrument's `max_open`.
+//!
 //! Admin, phase and end-of-day events produce no report. The other side of
 //! a trade is never named.
 
@@ -44,6 +51,8 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::{
     ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol, UNSEQUENCED,
 };
+
+mod blocks;
 
 /// What a report about an order needs to know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +134,9 @@ pub struct Reports {
     /// accounts and orders are not even looked at.
     #[serde(skip)]
     only: Option<BrokerId>,
+    /// Today's open block offers and pending deals, to address their
+    /// reports (`reports/blocks.rs`); emptied each trading day.
+    blocks: blocks::BlockReports,
 }
 
 impl Reports {
@@ -162,6 +174,7 @@ impl Reports {
             recent_capacity: self.recent_capacity,
             day_marks: self.day_marks.clone(),
             only: None,
+            blocks: self.blocks.clone(),
         }
     }
 
@@ -211,6 +224,7 @@ impl Reports {
             recent_capacity: 0,
             day_marks: VecDeque::new(),
             only: Some(broker),
+            blocks: blocks::BlockReports::default(),
         }
     }
 
@@ -294,6 +308,9 @@ impl Reports {
                     }
                 }
                 Event::Rejected(rejected) => {
+                    if self.block_rejected(command, rejected.command, rejected.reason, out) {
+                        continue;
+                    }
                     if let Some((broker, client_order_id, request)) =
                         self.rejected_request(command, rejected.command)
                     {
@@ -341,6 +358,7 @@ impl Reports {
                     // order is a day order at the longest: none of today's
                     // orders can be named again.
                     self.orders.clear();
+                    self.blocks.clear();
                     self.mark_day(seq + 1);
                 }
                 Event::CashDeposited(_)
@@ -357,6 +375,10 @@ impl Reports {
                 | Event::BrokerAdded(_)
                 | Event::BrokerStatusChanged(_)
                 | Event::AccountStatusChanged(_) => {}
+                Event::BlockPosted(_)
+                | Event::BlockAccepted(_)
+                | Event::BlockTraded(_)
+                | Event::BlockCancelled(_) => self.on_block(command, event, out),
             }
         }
     }
@@ -448,6 +470,7 @@ impl Reports {
             CommandKind::Cancel => RequestKind::Cancel,
             CommandKind::Amend => RequestKind::Amend,
             CommandKind::Take => RequestKind::Take,
+            // Block requests are answered `BlockRejected` (`blocks.rs`).
             _ => return None,
         };
         if let Command::Cancel {
@@ -631,22 +654,73 @@ pub fn gateway_reject(
     }
 }
 
-/// The client order id and kind of an order request (`NewOrder`,
-/// `Cancel`, `Amend`); `None` for session messages.
+/// What a refused request asked for, as its rejection names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// An order request: answered by `OrderRejected`.
+    Order(RequestKind),
+    /// A block request (0 `PostBlock`, 1 `AcceptBlock`, 2 `CancelBlock`):
+    /// answered by `BlockRejected`.
+    Block(u8),
+}
+
+/// The client order id of a request and what it asks for (`NewOrder`,
+/// `Cancel`, `Amend`, and the block requests); `None` for session
+/// messages.
 #[must_use]
-pub const fn request_of(message: &ClientMessage) -> Option<(u64, RequestKind)> {
+pub const fn request_of(message: &ClientMessage) -> Option<(u64, Asked)> {
     match *message {
         ClientMessage::NewOrder {
             client_order_id, ..
-        } => Some((client_order_id, RequestKind::NewOrder)),
-        ClientMessage::Cancel { client_order_id } => Some((client_order_id, RequestKind::Cancel)),
+        } => Some((client_order_id, Asked::Order(RequestKind::NewOrder))),
+        ClientMessage::Cancel { client_order_id } => {
+            Some((client_order_id, Asked::Order(RequestKind::Cancel)))
+        }
         ClientMessage::Amend {
             client_order_id, ..
-        } => Some((client_order_id, RequestKind::Amend)),
+        } => Some((client_order_id, Asked::Order(RequestKind::Amend))),
         ClientMessage::Take {
             client_order_id, ..
-        } => Some((client_order_id, RequestKind::Take)),
-        ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => None,
+        } => Some((client_order_id, Asked::Order(RequestKind::Take))),
+        ClientMessage::PostBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(0))),
+        ClientMessage::AcceptBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(1))),
+        ClientMessage::CancelBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(2))),
+        ClientMessage::Login { .. }
+        | ClientMessage::Heartbeat
+        | ClientMessage::Logout
+        | ClientMessage::Reserved7 => None,
+    }
+}
+
+/// The gateway's own unsequenced answer to a request that never reached
+/// the engine: `OrderRejected` for an order request, `BlockRejected` for
+/// a block request.
+#[must_use]
+pub fn refuse(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerFrame {
+    match asked {
+        Asked::Order(request) => gateway_reject(client_order_id, request, reason),
+        Asked::Block(request) => ServerFrame {
+            seq: UNSEQUENCED,
+            message: block_rejected(client_order_id, request, reason),
+        },
+    }
+}
+
+/// A `BlockRejected` for a block request, with the reason's code and its
+/// [`reject_text`].
+#[must_use]
+pub fn block_rejected(client_order_id: u64, request: u8, reason: RejectReason) -> ServerMessage {
+    ServerMessage::BlockRejected {
+        client_order_id,
+        request,
+        reason: reason.code(),
+        text: reject_text(reason),
     }
 }
 

@@ -1,9 +1,12 @@
 //! A broker's wire message becomes a runtime [`Request`], once, at the
 //! session: the edge where protocol types end.
 
-use cetx_engine::{AccountId, CommandKind, InstrumentId, NewOrder, OrderId, RejectReason, Take};
+use cetx_engine::{
+    AccountId, CommandKind, InstrumentId, NewBlock, NewOrder, OrderId, RejectReason, Take,
+};
 
 use crate::protocol::{ClientMessage, RequestKind};
+use crate::reports::Asked;
 use crate::runtime::{Refusal, Request};
 
 /// The request a message asks for, or the refusal of one naming an
@@ -84,11 +87,70 @@ pub fn parse(
                 client_order_id,
             })
         }
-        ClientMessage::Login { .. } | ClientMessage::Heartbeat | ClientMessage::Logout => {
-            return None
+        ClientMessage::PostBlock {
+            client_order_id,
+            account,
+            ref symbol,
+            side,
+            price_ticks,
+            quantity_t,
+            counterparty,
+        } => {
+            let Some(instrument) = resolve(symbol) else {
+                return Some(Err(Refusal {
+                    client_order_id,
+                    kind: CommandKind::PostBlock,
+                    reason: RejectReason::UnknownSymbol,
+                }));
+            };
+            Request::PostBlock(NewBlock {
+                account: AccountId(account),
+                instrument,
+                side: side.into(),
+                price_ticks,
+                quantity_t,
+                counterparty: (counterparty != 0).then_some(AccountId(counterparty)),
+                client_order_id,
+            })
         }
+        ClientMessage::AcceptBlock {
+            client_order_id,
+            account,
+            block_id,
+            quantity_t,
+        } => Request::AcceptBlock {
+            client_order_id,
+            account: AccountId(account),
+            block_id,
+            quantity_t,
+        },
+        ClientMessage::CancelBlock {
+            client_order_id,
+            account,
+            block_id,
+        } => Request::CancelBlock {
+            client_order_id,
+            account: AccountId(account),
+            block_id,
+        },
+        ClientMessage::Login { .. }
+        | ClientMessage::Heartbeat
+        | ClientMessage::Logout
+        | ClientMessage::Reserved7 => return None,
     };
     Some(Ok(request))
+}
+
+/// What a refused request asked for, as its rejection names it: a block
+/// request is answered `BlockRejected`, any other `OrderRejected`.
+#[must_use]
+pub const fn asked(kind: CommandKind) -> Asked {
+    match kind {
+        CommandKind::PostBlock => Asked::Block(0),
+        CommandKind::AcceptBlock => Asked::Block(1),
+        CommandKind::CancelBlock => Asked::Block(2),
+        other => Asked::Order(request_kind(other)),
+    }
 }
 
 /// The wire's name for what a request asked for.

@@ -51,7 +51,7 @@ use crate::backoff::LoginBackoff;
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::ServerConfig;
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
-use crate::reports::{gateway_reject, reject_text, request_of};
+use crate::reports::{refuse, reject_text, request_of};
 use crate::request;
 use crate::runtime::{RuntimeHandle, Subscription, SymbolCache};
 use crate::throttle::{Bucket, Throttles};
@@ -511,20 +511,16 @@ fn submit(
 ) -> Option<ServerFrame> {
     let (client_order_id, kind) = request_of(message)?;
     if !bucket.take(now.into_std()) {
-        return Some(gateway_reject(
-            client_order_id,
-            kind,
-            RejectReason::Throttled,
-        ));
+        return Some(refuse(client_order_id, kind, RejectReason::Throttled));
     }
     let request = match request::parse(message, |symbol| symbols.resolve(symbol))? {
         Ok(request) => request,
-        Err(refusal) => return Some(gateway_reject(client_order_id, kind, refusal.reason)),
+        Err(refusal) => return Some(refuse(client_order_id, kind, refusal.reason)),
     };
     subscription
         .submit(request)
         .err()
-        .map(|error| gateway_reject(client_order_id, kind, error.reject_reason()))
+        .map(|error| refuse(client_order_id, kind, error.reject_reason()))
 }
 
 /// Writes `first` and whatever else the subscription has ready (up to

@@ -86,6 +86,20 @@ fn the_requests_in_the_doc_are_the_codecs() {
             },
         ),
         (
+            "admin.ConfirmBlock",
+            AdminRequest::Action {
+                request_id: 11,
+                action: AdminAction::ConfirmBlock { deal_id: 6 },
+            },
+        ),
+        (
+            "admin.RefuseBlock",
+            AdminRequest::Action {
+                request_id: 12,
+                action: AdminAction::RefuseBlock { deal_id: 7 },
+            },
+        ),
+        (
             "admin.SetBrokerStatus",
             AdminRequest::Action {
                 request_id: 10,

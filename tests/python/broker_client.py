@@ -14,6 +14,10 @@ server disagree, one of them, or the spec, is wrong.
         against a running server with the embedded demo config: demo
         broker 1 sells 50 t of CEA2025 at 90.00, demo broker 2 buys them,
         and both read their fills; exits 0 when both were filled.
+    python3 tests/python/broker_client.py --block-demo 127.0.0.1:7878
+        demo broker 1 posts a block offer of 100,000 t of CEA2025 at 90.00
+        directed at account 2001, demo broker 2 accepts it, and both read
+        the deal (the server's clock must be in CEA block hours).
     python3 tests/python/broker_client.py --demo 127.0.0.1:7878 \
             --tls-ca ca.pem [--tls-server-name localhost]
         the same over TLS (a server with [server.tls]), trusting only the
@@ -83,6 +87,9 @@ class CancelCause:
     FOK_KILLED = 2
     BOOK_FULL = 3
     SELF_TRADE = 4
+    EXPIRED = 5
+    SUSPENDED = 20
+    REFUSED = 22
 
 
 # ---------------------------------------------------------------------------
@@ -118,6 +125,14 @@ CLIENT_MESSAGES = [
     ("Logout", []),
     ("Take", [("client_order_id", "u64"), ("account", "u32"), ("symbol", "str"),
               ("order_id", "u64"), ("side", "Side"), ("quantity_t", "u64")]),
+    # Tag 7 is reserved (no message of this protocol version).
+    (None, []),
+    ("PostBlock", [("client_order_id", "u64"), ("account", "u32"), ("symbol", "str"),
+                   ("side", "Side"), ("price_ticks", "i64"), ("quantity_t", "u64"),
+                   ("counterparty", "u32")]),
+    ("AcceptBlock", [("client_order_id", "u64"), ("account", "u32"), ("block_id", "u64"),
+                     ("quantity_t", "u64")]),
+    ("CancelBlock", [("client_order_id", "u64"), ("account", "u32"), ("block_id", "u64")]),
 ]
 
 SERVER_MESSAGES = [
@@ -140,6 +155,20 @@ SERVER_MESSAGES = [
     ("Expired", [("client_order_id", "u64"), ("order_id", "u64"), ("expired_t", "u64")]),
     ("Heartbeat", []),
     ("ProtocolError", [("reason", "u16"), ("text", "str")]),
+    # Tags 10 and 11 are reserved (no message of this protocol version).
+    (None, []),
+    (None, []),
+    ("BlockPosted", [("client_order_id", "u64"), ("block_id", "u64"), ("account", "u32"),
+                     ("symbol", "str"), ("side", "Side"), ("price_ticks", "i64"),
+                     ("quantity_t", "u64"), ("directed", "bool")]),
+    ("BlockDeal", [("client_order_id", "u64"), ("block_id", "u64"), ("deal_id", "u64"),
+                   ("trade_id", "u64"), ("account", "u32"), ("symbol", "str"), ("side", "Side"),
+                   ("price_ticks", "i64"), ("quantity_t", "u64"), ("remaining_t", "u64"),
+                   ("status", "u8"), ("time_ns", "i64")]),
+    ("BlockCancelled", [("client_order_id", "u64"), ("block_id", "u64"), ("account", "u32"),
+                        ("cancelled_t", "u64"), ("cause", "u8")]),
+    ("BlockRejected", [("client_order_id", "u64"), ("request", "u8"), ("reason", "u16"),
+                       ("text", "str")]),
 ]
 
 
@@ -282,7 +311,7 @@ def _decode_field(reader, name, ftype):
 
 def _decode_message(table, type_name, reader):
     tag = reader.unpack("<I")
-    if tag >= len(table):
+    if tag >= len(table) or table[tag][0] is None:
         raise ProtocolDecodeError("UnknownTag", f"unknown {type_name} tag {tag}")
     kind, fields = table[tag]
     values = {name: _decode_field(reader, name, ftype) for name, ftype in fields}
@@ -360,6 +389,22 @@ def take(client_order_id, account, symbol, order_id, side, quantity_t):
     price. `side` is the taker's: BUY takes a resting sell."""
     return Message("Take", client_order_id=client_order_id, account=account, symbol=symbol,
                    order_id=order_id, side=side, quantity_t=quantity_t)
+
+
+def post_block(client_order_id, account, symbol, side, price_ticks, quantity_t, counterparty=0):
+    return Message("PostBlock", client_order_id=client_order_id, account=account, symbol=symbol,
+                   side=side, price_ticks=price_ticks, quantity_t=quantity_t,
+                   counterparty=counterparty)
+
+
+def accept_block(client_order_id, account, block_id, quantity_t):
+    return Message("AcceptBlock", client_order_id=client_order_id, account=account,
+                   block_id=block_id, quantity_t=quantity_t)
+
+
+def cancel_block(client_order_id, account, block_id):
+    return Message("CancelBlock", client_order_id=client_order_id, account=account,
+                   block_id=block_id)
 
 
 def heartbeat():
@@ -451,6 +496,17 @@ class Client:
     def take(self, client_order_id, account, symbol, order_id, side, quantity_t):
         self.send(take(client_order_id, account, symbol, order_id, side, quantity_t))
 
+    def post_block(self, client_order_id, account, symbol, side, price_ticks, quantity_t,
+                   counterparty=0):
+        self.send(post_block(client_order_id, account, symbol, side, price_ticks, quantity_t,
+                             counterparty))
+
+    def accept_block(self, client_order_id, account, block_id, quantity_t):
+        self.send(accept_block(client_order_id, account, block_id, quantity_t))
+
+    def cancel_block(self, client_order_id, account, block_id):
+        self.send(cancel_block(client_order_id, account, block_id))
+
     def heartbeat(self):
         self.send(heartbeat())
 
@@ -499,7 +555,24 @@ EXAMPLES = {
         "Expired", client_order_id=1003, order_id=900007, expired_t=250)),
     "server.Heartbeat": ServerFrame(0, Message("Heartbeat")),
     "server.ProtocolError": ServerFrame(0, Message("ProtocolError", reason=414,
-                                                   text="unknown ClientMessage tag 9")),
+                                                   text="unknown ClientMessage tag 11")),
+    "client.PostBlock": post_block(1004, account=42, symbol=SYMBOL, side=Side.SELL,
+                                   price_ticks=9000, quantity_t=300000, counterparty=43),
+    "client.AcceptBlock": accept_block(2001, account=43, block_id=5, quantity_t=100000),
+    "client.CancelBlock": cancel_block(1005, account=42, block_id=5),
+    "server.BlockPosted": ServerFrame(64, Message(
+        "BlockPosted", client_order_id=1004, block_id=5, account=42, symbol=SYMBOL,
+        side=Side.SELL, price_ticks=9000, quantity_t=300000, directed=True)),
+    "server.BlockDeal": ServerFrame(65, Message(
+        "BlockDeal", client_order_id=1004, block_id=5, deal_id=6, trade_id=32, account=42,
+        symbol=SYMBOL, side=Side.SELL, price_ticks=9000, quantity_t=100000,
+        remaining_t=200000, status=0, time_ns=1741932000000000000)),
+    "server.BlockCancelled": ServerFrame(66, Message(
+        "BlockCancelled", client_order_id=1004, block_id=5, account=42, cancelled_t=200000,
+        cause=CancelCause.EXPIRED)),
+    "server.BlockRejected": ServerFrame(67, Message(
+        "BlockRejected", client_order_id=1006, request=0, reason=132,
+        text="block below minimum")),
 }
 
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "PROTOCOL.md")
@@ -551,7 +624,8 @@ def _expect_error(kind, action):
 def selftest(doc_path=DOC):
     with open(doc_path, encoding="utf-8") as f:
         examples = doc_examples(f.read())
-    names = [f"client.{n}" for n, _ in CLIENT_MESSAGES] + [f"server.{n}" for n, _ in SERVER_MESSAGES]
+    names = ([f"client.{n}" for n, _ in CLIENT_MESSAGES if n]
+             + [f"server.{n}" for n, _ in SERVER_MESSAGES if n])
     assert sorted(examples) == sorted(names), (sorted(examples), sorted(names))
     assert sorted(EXAMPLES) == sorted(names)
     passed = 0
@@ -640,7 +714,8 @@ _ENUM_NAMES = {
     "TimeInForce": ["Day", "Ioc", "Fok"],
     "RequestKind": {0: "NewOrder", 1: "Cancel", 2: "Amend", 3: "Take"},
 }
-_CAUSE_NAMES = ["Requested", "Unfilled", "FokKilled", "BookFull", "SelfTrade"]
+_CAUSE_NAMES = {0: "Requested", 1: "Unfilled", 2: "FokKilled", 3: "BookFull", 4: "SelfTrade",
+                5: "Expired", 20: "Suspended", 22: "Refused"}
 
 
 def _wait_for(client, after_seq, client_order_id, kinds, limit=1000):
@@ -752,6 +827,62 @@ def take_demo(address, tls_ca=None, tls_server_name=None):
         return 0 if ok else 1
 
 
+def _next_block(client, after_seq, kinds, limit=1000):
+    """Reads frames until a block report whose kind is in `kinds`, skipping
+    heartbeats and replayed reports; a BlockRejected is an error."""
+    for _ in range(limit):
+        f = client.read()
+        print(f"  broker read {f!r}")
+        if f.message.kind == "Heartbeat" or (f.seq != UNSEQUENCED and f.seq <= after_seq):
+            continue
+        if f.message.kind in ("BlockRejected", "ProtocolError"):
+            raise RuntimeError(f"refused: {f!r}")
+        if f.message.kind in kinds:
+            return f
+    raise RuntimeError(f"no {kinds} in {limit} frames")
+
+
+def block_demo(address, quantity_t=100_000, price_ticks=90_00):
+    """Demo broker 1 posts a block sell of CEA2025 directed at account
+    2001; demo broker 2 learns its id from its own BlockPosted report and
+    accepts it whole; both read the deal. Needs CEA block hours (13:00-15:00
+    Beijing time: `cetx serve --start-at`). Returns 0 when both saw the
+    trade."""
+    import time
+    host, port = address.rsplit(":", 1)
+    request_id = int(time.time() * 1000)
+    seller = Client.connect(host, int(port), timeout=10.0)
+    buyer = Client.connect(host, int(port), timeout=10.0)
+    with seller, buyer:
+        seen = []
+        for client, broker, secret in ((seller, 1, "demo-secret-1"), (buyer, 2, "demo-secret-2")):
+            answer = client.login(broker_id=broker, secret=secret)
+            print(f"broker {broker} login: {answer!r}")
+            if answer.message.kind != "LoginAccepted":
+                return 1
+            seen.append(answer.message.last_seq)
+        seller.post_block(request_id, account=1001, symbol=SYMBOL, side=Side.SELL,
+                          price_ticks=price_ticks, quantity_t=quantity_t, counterparty=2001)
+        posted = _next_block(seller, seen[0], ("BlockPosted",))
+        told = _next_block(buyer, seen[1], ("BlockPosted",))
+        if told.message.block_id != posted.message.block_id or not told.message.directed:
+            return 1
+        buyer.accept_block(request_id, account=2001, block_id=told.message.block_id,
+                           quantity_t=quantity_t)
+        sold = _next_block(seller, seen[0], ("BlockDeal",))
+        bought = _next_block(buyer, seen[1], ("BlockDeal",))
+        ok = (sold.message.trade_id == bought.message.trade_id != 0
+              and sold.message.status == bought.message.status == 0
+              and sold.message.side == Side.SELL and bought.message.side == Side.BUY
+              and bought.message.quantity_t == quantity_t and bought.message.remaining_t == 0)
+        print(f"block {posted.message.block_id} trade {bought.message.trade_id}: {quantity_t} t "
+              f"{SYMBOL} at {price_ticks / 100:.2f}")
+        for client in (seller, buyer):
+            client.logout()
+        print("block demo ok" if ok else "block demo FAILED")
+        return 0 if ok else 1
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--selftest", action="store_true", help="check against docs/PROTOCOL.md")
@@ -766,10 +897,14 @@ def main(argv):
     parser.add_argument("--tls-server-name", metavar="NAME",
                         help="with --tls-ca: the name the server's certificate must carry "
                              "(default: the host of --demo)")
+    parser.add_argument("--block-demo", metavar="HOST:PORT",
+                        help="a block trade between the two demo brokers (in CEA block hours)")
     args = parser.parse_args(argv)
     if args.take_demo:
         return take_demo(args.take_demo, tls_ca=args.tls_ca,
                          tls_server_name=args.tls_server_name)
+    if args.block_demo:
+        return block_demo(args.block_demo)
     if args.demo:
         return demo(args.demo, tls_ca=args.tls_ca, tls_server_name=args.tls_server_name)
     if args.examples:

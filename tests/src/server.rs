@@ -57,6 +57,18 @@ impl TestServer {
         Self::start_at(config, dir, Clock::system()).await
     }
 
+    /// Starts one on `config` whose market clock runs from `start_ns`
+    /// (nanoseconds since the epoch) at the normal pace, as
+    /// `cetx serve --start-at` does: for rules that depend on the time of
+    /// day, such as block hours.
+    ///
+    /// # Panics
+    /// As [`TestServer::start`].
+    pub async fn start_running_from(config: ServerConfig, start_ns: i64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_at(config, dir, Clock::starting_at(start_ns)).await
+    }
+
     /// [`TestServer::start_in`] on `clock` (a manual one, for a test that
     /// needs the calendar's phase to be known).
     ///

@@ -385,6 +385,7 @@ impl<'a> Cursor<'a> {
             4 => Some(CancelCause::SelfTrade),
             5 => Some(CancelCause::Expired),
             20 => Some(CancelCause::Suspended),
+            22 => Some(CancelCause::Refused),
             _ => None,
         })
     }
@@ -422,6 +423,12 @@ pub(super) const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         21 => CommandKind::SetBrokerStatus,
         22 => CommandKind::SetAccountStatus,
         30 => CommandKind::Take,
+        40 => CommandKind::PostBlock,
+        41 => CommandKind::AcceptBlock,
+        42 => CommandKind::CancelBlock,
+        43 => CommandKind::ConfirmBlock,
+        44 => CommandKind::RefuseBlock,
+        45 => CommandKind::SetBlockRules,
         _ => return None,
     })
 }

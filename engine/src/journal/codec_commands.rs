@@ -11,6 +11,10 @@ use crate::command::{Asset, Command, CommandKind, Direction, NewOrder, Requester
 use crate::membership::{Credential, NewBroker};
 
 use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};
+use super::codec_blocks::{
+    encode_block_command, read_accept_block, read_cancel_block, read_post_block,
+    read_set_block_rules,
+};
 use super::codec_market::{
     encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str,
 };
@@ -34,6 +38,12 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     };
     out.put_u8(tag);
     match *command {
+        Command::PostBlock(_)
+        | Command::AcceptBlock { .. }
+        | Command::CancelBlock { .. }
+        | Command::ConfirmBlock { .. }
+        | Command::RefuseBlock { .. }
+        | Command::SetBlockRules { .. } => encode_block_command(command, out),
         Command::ListInstrument(ref spec) => encode_spec(spec, out),
         Command::ReviseInstrument {
             instrument,
@@ -298,6 +308,16 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             account: c.account("SetAccountStatus.account")?,
             status: c.status()?,
         },
+        CommandKind::PostBlock => read_post_block(c)?,
+        CommandKind::AcceptBlock => read_accept_block(c)?,
+        CommandKind::CancelBlock => read_cancel_block(c)?,
+        CommandKind::ConfirmBlock => Command::ConfirmBlock {
+            deal_id: c.u64("ConfirmBlock.deal_id")?,
+        },
+        CommandKind::RefuseBlock => Command::RefuseBlock {
+            deal_id: c.u64("RefuseBlock.deal_id")?,
+        },
+        CommandKind::SetBlockRules => read_set_block_rules(c)?,
     })
 }
 

@@ -12,6 +12,7 @@ use crate::event::{
 };
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_blocks as blocks;
 
 /// Stable tags of the event variants.
 mod tag {
@@ -37,6 +38,7 @@ mod tag {
     pub const BROKER_ADDED: u8 = 20;
     pub const BROKER_STATUS_CHANGED: u8 = 21;
     pub const ACCOUNT_STATUS_CHANGED: u8 = 22;
+    // 40 to 49: block trading (`codec_blocks.rs`).
 }
 
 /// The fewest bytes any encoded event takes (`CalendarSet`: its tag).
@@ -182,6 +184,10 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u32(e.account.0);
             out.put_u8(e.status as u8);
         }
+        Event::BlockPosted(e) => blocks::encode_posted(e, out),
+        Event::BlockAccepted(e) => blocks::encode_accepted(e, out),
+        Event::BlockTraded(e) => blocks::encode_traded(e, out),
+        Event::BlockCancelled(e) => blocks::encode_cancelled(e, out),
     }
 }
 
@@ -299,6 +305,10 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             account: c.account("AccountStatusChanged.account")?,
             status: c.status()?,
         }),
+        blocks::tag::BLOCK_POSTED => Event::BlockPosted(blocks::read_posted(c)?),
+        blocks::tag::BLOCK_ACCEPTED => Event::BlockAccepted(blocks::read_accepted(c)?),
+        blocks::tag::BLOCK_TRADED => Event::BlockTraded(blocks::read_traded(c)?),
+        blocks::tag::BLOCK_CANCELLED => Event::BlockCancelled(blocks::read_cancelled(c)?),
         other => {
             return Err(DecodeError::UnknownTag {
                 what: "Event",

@@ -9,9 +9,10 @@ use crate::account::{Account, Holding};
 use crate::book::RestingOrder;
 use crate::day_stats::DayStats;
 use crate::membership::Membership;
-use crate::state::{EngineState, InstrumentState};
+use crate::state::{BlockState, EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_blocks::{encode_block_state, read_block_state};
 use super::codec_commands::{put_new_broker, read_new_broker};
 use super::codec_market::{
     encode_calendar, encode_spec, put_str, read_calendar, read_spec, read_str, MIN_SPEC_BYTES,
@@ -82,6 +83,7 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
     }
     encode_membership(&state.membership, out);
     put_option_u32(out, state.closed_date);
+    encode_block_state(&state.blocks, out);
 }
 
 /// Snapshot version 3's last part: the brokers added by command, then
@@ -131,12 +133,13 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
 /// encoding only: whether the state fits a config is
 /// [`crate::Engine::from_state`]'s question.
 pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
-    decode_state_of(bytes, 3)
+    decode_state_of(bytes, 4)
 }
 
 /// Decodes an engine state written by snapshot version `version`: 2 ends
 /// at the references (its membership is empty, its closed date none), 3
-/// adds the membership and the closed date.
+/// adds the membership and the closed date, 4 the block-trading section
+/// (rules, open offers, pending deals; before 4 there are none).
 ///
 /// # Errors
 /// As [`decode_state`].
@@ -180,6 +183,11 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
     } else {
         (Membership::default(), None)
     };
+    let blocks = if version >= 4 {
+        read_block_state(&mut c)?
+    } else {
+        BlockState::default()
+    };
     c.finish("EngineState")?;
     Ok(EngineState {
         trading_day,
@@ -191,6 +199,7 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
         accounts,
         references,
         membership,
+        blocks,
     })
 }
 

@@ -8,7 +8,10 @@
 //! - each trading day's figures per instrument (open, high, low, the VWAP
 //!   close, volume, turnover, trade count);
 //! - one [`ClearingRow`] per trade, as delivery versus payment: buyer and
-//!   seller with their brokers, quantity, price and amount.
+//!   seller with their brokers, quantity, price and amount, and whether it
+//!   traded on the listing board or as a block ([`TradeMode`]); block
+//!   trades count in each day's block figures, never in its listing
+//!   figures or its close.
 //!
 //! [`Ledger::reconcile`] compares the end balances with the engine's state
 //! at the same sequence number, and [`Ledger::check_conservation`] checks
@@ -55,7 +58,7 @@ use rustc_hash::FxHashMap;
 
 use crate::account::{BrokerId, ParticipantType};
 use crate::day_stats::vwap_ticks;
-use crate::event::{Event, Trade};
+use crate::event::{BlockTraded, Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::journal::JournalEntry;
 use crate::membership::Status;
@@ -97,6 +100,19 @@ pub struct ClearingRow {
     pub price_ticks: i64,
     /// Amount paid, in fen: price × quantity.
     pub amount_fen: i64,
+    /// How it traded: on the listing board or as a block.
+    pub mode: TradeMode,
+}
+
+/// How a trade came about, the clearing file's `mode` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TradeMode {
+    /// Matched on the listing board (`Trade` events).
+    Listing,
+    /// A block trade (大宗协议, `BlockTraded` events): off the book and not
+    /// in the close.
+    Block,
 }
 
 /// One instrument's trading on one day.
@@ -121,6 +137,12 @@ pub struct DayReport {
     pub turnover_fen: i64,
     /// Number of trades.
     pub trade_count: u64,
+    /// Tonnes traded in blocks (not in the figures above, nor the close).
+    pub block_volume_t: u64,
+    /// Value traded in blocks, in fen.
+    pub block_turnover_fen: i64,
+    /// Number of block trades.
+    pub block_count: u64,
 }
 
 /// One account's balances and trading, as the journal tells them.
@@ -192,6 +214,15 @@ pub enum ReconcileError {
         /// The account.
         account: u32,
     },
+}
+
+/// What one trade moves between two accounts.
+struct Deal {
+    instrument: InstrumentId,
+    price_ticks: i64,
+    quantity_t: u64,
+    buyer: AccountId,
+    seller: AccountId,
 }
 
 /// Balances, day figures and clearing rows from a journal.
@@ -315,9 +346,15 @@ impl Ledger {
                     }
                 }
                 Event::Trade(t) => rows.push(self.trade(seq, t)?),
+                Event::BlockTraded(t) => rows.push(self.block_trade(seq, t)?),
                 Event::DayClosed(d) => {
                     let day = self.day(d.trading_day, d.instrument, d.close_ticks);
                     day.close_ticks = Some(d.close_ticks);
+                    if day.trade_count == 0 {
+                        // A day of blocks only: its prices are the close's.
+                        (day.open_ticks, day.high_ticks, day.low_ticks) =
+                            (d.close_ticks, d.close_ticks, d.close_ticks);
+                    }
                 }
                 Event::DayStarted(d) => self.trading_day = d.trading_day,
                 _ => {}
@@ -355,16 +392,67 @@ impl Ledger {
                 volume_t: 0,
                 turnover_fen: 0,
                 trade_count: 0,
+                block_volume_t: 0,
+                block_turnover_fen: 0,
+                block_count: 0,
             })
     }
 
     fn trade(&mut self, seq: u64, t: &Trade) -> Result<ClearingRow, ReconcileError> {
-        let i = usize::from(t.instrument.0);
-        let amount_fen = value_fen(t.price_ticks, t.quantity_t);
         let (_, buyer) = t.buyer();
         let (_, seller) = t.seller();
+        let deal = Deal {
+            instrument: t.instrument,
+            price_ticks: t.price_ticks,
+            quantity_t: t.quantity_t,
+            buyer,
+            seller,
+        };
+        let row = self.deliver(seq, t.trade_id, t.time_ns, &deal, TradeMode::Listing)?;
+        let day = self.day(row.trading_day, t.instrument, t.price_ticks);
+        if day.trade_count == 0 {
+            // The day may have opened with blocks, which set no price.
+            (day.open_ticks, day.high_ticks, day.low_ticks) =
+                (t.price_ticks, t.price_ticks, t.price_ticks);
+        }
+        day.high_ticks = day.high_ticks.max(t.price_ticks);
+        day.low_ticks = day.low_ticks.min(t.price_ticks);
+        day.volume_t += t.quantity_t;
+        day.turnover_fen += row.amount_fen;
+        day.trade_count += 1;
+        Ok(row)
+    }
+
+    fn block_trade(&mut self, seq: u64, t: &BlockTraded) -> Result<ClearingRow, ReconcileError> {
+        let deal = Deal {
+            instrument: t.instrument,
+            price_ticks: t.price_ticks,
+            quantity_t: t.quantity_t,
+            buyer: t.buyer_account,
+            seller: t.seller_account,
+        };
+        let row = self.deliver(seq, t.trade_id, t.time_ns, &deal, TradeMode::Block)?;
+        let day = self.day(row.trading_day, t.instrument, t.price_ticks);
+        day.block_volume_t += t.quantity_t;
+        day.block_turnover_fen += row.amount_fen;
+        day.block_count += 1;
+        Ok(row)
+    }
+
+    /// Moves cash and allowances between the two accounts of a trade and
+    /// makes its clearing row.
+    fn deliver(
+        &mut self,
+        seq: u64,
+        trade_id: u64,
+        time_ns: i64,
+        t: &Deal,
+        mode: TradeMode,
+    ) -> Result<ClearingRow, ReconcileError> {
+        let i = usize::from(t.instrument.0);
+        let amount_fen = value_fen(t.price_ticks, t.quantity_t);
         let buyer_broker = {
-            let b = self.account(seq, buyer)?;
+            let b = self.account(seq, t.buyer)?;
             b.cash_fen -= amount_fen;
             b.holdings_t[i] += t.quantity_t;
             b.bought_t[i] += t.quantity_t;
@@ -372,33 +460,27 @@ impl Ledger {
             b.broker
         };
         let seller_broker = {
-            let s = self.account(seq, seller)?;
+            let s = self.account(seq, t.seller)?;
             s.cash_fen += amount_fen;
             s.holdings_t[i] -= t.quantity_t;
             s.sold_t[i] += t.quantity_t;
             s.net_trade_fen[i] += amount_fen;
             s.broker
         };
-        let trading_day = self.trading_day;
-        let day = self.day(trading_day, t.instrument, t.price_ticks);
-        day.high_ticks = day.high_ticks.max(t.price_ticks);
-        day.low_ticks = day.low_ticks.min(t.price_ticks);
-        day.volume_t += t.quantity_t;
-        day.turnover_fen += amount_fen;
-        day.trade_count += 1;
         Ok(ClearingRow {
             seq,
-            time_ns: t.time_ns,
-            trading_day,
-            trade_id: t.trade_id,
+            time_ns,
+            trading_day: self.trading_day,
+            trade_id,
             instrument: t.instrument,
-            buyer,
+            buyer: t.buyer,
             buyer_broker,
-            seller,
+            seller: t.seller,
             seller_broker,
             quantity_t: t.quantity_t,
             price_ticks: t.price_ticks,
             amount_fen,
+            mode,
         })
     }
 

@@ -20,7 +20,7 @@ use std::fmt;
 use crate::membership::Status;
 use serde::{Serialize, Serializer};
 
-use super::{AccountWindow, ClearingRow, DayReport};
+use super::{AccountWindow, ClearingRow, DayReport, TradeMode};
 
 /// An amount in fen, or a price in ticks of 0.01 CNY, written as CNY with
 /// exactly two decimals (`-90500.00`).
@@ -86,6 +86,8 @@ pub struct ClearingLine {
     pub price_cny: Cny,
     /// The amount paid: price × quantity.
     pub amount_cny: Cny,
+    /// `listing` (matched on the listing board) or `block` (a block trade).
+    pub mode: TradeMode,
 }
 
 impl ReportLine for ClearingLine {
@@ -103,6 +105,7 @@ impl ReportLine for ClearingLine {
         "quantity_t",
         "price_cny",
         "amount_cny",
+        "mode",
     ];
 }
 
@@ -124,6 +127,7 @@ impl ClearingLine {
             quantity_t: row.quantity_t,
             price_cny: Cny(row.price_ticks),
             amount_cny: Cny(row.amount_fen),
+            mode: row.mode,
         }
     }
 }
@@ -151,6 +155,12 @@ pub struct DayLine<'a> {
     pub turnover_cny: Cny,
     /// Number of trades.
     pub trade_count: u64,
+    /// Tonnes traded in blocks: not in `volume_t`, nor in the close.
+    pub block_volume_t: u64,
+    /// Value traded in blocks.
+    pub block_turnover_cny: Cny,
+    /// Number of block trades.
+    pub block_count: u64,
     /// Whether the figures are the day's last word.
     pub status: DayStatus,
 }
@@ -179,6 +189,9 @@ impl ReportLine for DayLine<'_> {
         "volume_t",
         "turnover_cny",
         "trade_count",
+        "block_volume_t",
+        "block_turnover_cny",
+        "block_count",
         "status",
     ];
 }
@@ -210,6 +223,9 @@ impl<'a> DayLine<'a> {
             volume_t: day.volume_t,
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
+            block_volume_t: day.block_volume_t,
+            block_turnover_cny: Cny(day.block_turnover_fen),
+            block_count: day.block_count,
             status,
         }
     }

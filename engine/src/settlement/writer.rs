@@ -210,6 +210,7 @@ mod tests {
             quantity_t: 600,
             price_cny: Cny(90_50),
             amount_cny: Cny(54_300_00),
+            mode: crate::settlement::TradeMode::Listing,
         }
     }
 
@@ -224,6 +225,9 @@ mod tests {
             volume_t: 300,
             turnover_cny: Cny(25_530_00),
             trade_count: 1,
+            block_volume_t: 200_000,
+            block_turnover_cny: Cny(17_000_000_00),
+            block_count: 1,
             status: if close_cny.is_some() {
                 DayStatus::Final
             } else {
@@ -284,13 +288,13 @@ mod tests {
     fn a_csv_table_is_its_header_and_one_row_per_line() {
         assert_eq!(
             render(Format::Csv.table(), &[clearing_line()]),
-            "seq,time_ns,trading_day,trade_id,instrument,buyer_account,buyer_broker,seller_account,seller_broker,quantity_t,price_cny,amount_cny\n\
-             25,1795743000025000000,20261127,1,CEA2025,1001,1,2001,2,600,90.50,54300.00\n"
+            "seq,time_ns,trading_day,trade_id,instrument,buyer_account,buyer_broker,seller_account,seller_broker,quantity_t,price_cny,amount_cny,mode\n\
+             25,1795743000025000000,20261127,1,CEA2025,1001,1,2001,2,600,90.50,54300.00,listing\n"
         );
         assert_eq!(
             render(Format::Csv.table(), &[day_line(None)]),
-            "trading_day,instrument,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count,status\n\
-             20261127,CCER,85.10,85.10,85.10,,300,25530.00,1,provisional\n"
+            "trading_day,instrument,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count,block_volume_t,block_turnover_cny,block_count,status\n\
+             20261127,CCER,85.10,85.10,85.10,,300,25530.00,1,200000,17000000.00,1,provisional\n"
         );
         assert_eq!(
             render(Format::Csv.lines(false), &[account_line(), account_line()]),
@@ -327,7 +331,7 @@ mod tests {
 
     #[test]
     fn json_is_an_array_of_one_object_per_line_or_json_lines() {
-        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1, "status": "final"}"#;
+        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1, "block_volume_t": 200000, "block_turnover_cny": "17000000.00", "block_count": 1, "status": "final"}"#;
         let two = [day_line(Some(Cny(85_10))), day_line(Some(Cny(85_10)))];
         assert_eq!(
             render(Format::Json.table(), &two),

@@ -121,18 +121,19 @@ pub fn participant() -> impl Strategy<Value = ParticipantType> {
     ]
 }
 pub fn cause() -> impl Strategy<Value = CancelCause> {
-    (0..7u8).prop_map(|c| match c {
+    (0..8u8).prop_map(|c| match c {
         0 => CancelCause::Requested,
         1 => CancelCause::Unfilled,
         2 => CancelCause::FokKilled,
         3 => CancelCause::BookFull,
         4 => CancelCause::SelfTrade,
         5 => CancelCause::Expired,
+        6 => CancelCause::Refused,
         _ => CancelCause::Suspended,
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..20u8).prop_map(|k| {
+    (0..26u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -154,6 +155,12 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::SetBrokerStatus,
             CommandKind::SetAccountStatus,
             CommandKind::Take,
+            CommandKind::PostBlock,
+            CommandKind::AcceptBlock,
+            CommandKind::CancelBlock,
+            CommandKind::ConfirmBlock,
+            CommandKind::RefuseBlock,
+            CommandKind::SetBlockRules,
         ][usize::from(k)]
     })
 }
@@ -352,6 +359,7 @@ pub fn command() -> impl Strategy<Value = Command> {
                     })
                 }
             ),
+        super::blocks::block_command(),
     ]
 }
 
@@ -559,6 +567,7 @@ pub fn event() -> impl Strategy<Value = Event> {
         (acct(), status()).prop_map(|(account, status)| {
             Event::AccountStatusChanged(AccountStatusChanged { account, status })
         }),
+        super::blocks::block_event(),
     ]
 }
 
@@ -658,7 +667,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
         proptest::collection::vec("[ -~]{1,64}", 0..4),
-        membership(),
+        (membership(), super::blocks::block_state()),
     )
         .prop_map(
             |(
@@ -669,7 +678,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                 accounts,
                 calendar,
                 references,
-                membership,
+                (membership, blocks),
             )| {
                 EngineState {
                     trading_day,
@@ -681,6 +690,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                     accounts,
                     references,
                     membership,
+                    blocks,
                 }
             },
         )

@@ -49,11 +49,18 @@
 //!   one trade; the target keeps its place with what is left.
 //! - A rejected command changes nothing.
 //!
+//! - Block trades (`blocks.rs`) never touch the books; they share the
+//!   trade counter with the books' trades.
+//!
 //! Accounts, money and trading phases are not modelled: the differential
 //! test gives the real engine rich accounts and keeps it in continuous
 //! trading, so that those rules never decide anything there.
 
+mod blocks;
+
 use std::collections::{BTreeMap, VecDeque};
+
+pub use blocks::RefBlocks;
 
 use cetx_engine::{
     Accepted, AccountId, Amended, CancelCause, Cancelled, Command, Event, InstrumentId,
@@ -249,8 +256,11 @@ pub struct RefEngine {
     books: Vec<RefBook>,
     /// Highest order id accepted so far.
     last_accepted: Option<OrderId>,
-    /// Id of the next trade; the first is 1.
+    /// Id of the next trade; the first is 1 (listing and block trades
+    /// share it).
     next_trade_id: u64,
+    /// Block offers and deals (`blocks.rs`).
+    pub blocks: RefBlocks,
 }
 
 impl RefEngine {
@@ -269,6 +279,12 @@ impl RefEngine {
                 .collect(),
             last_accepted: None,
             next_trade_id: 1,
+            blocks: RefBlocks::new(
+                specs
+                    .iter()
+                    .map(|s| cetx_engine::BlockRules::for_kind(&s.kind))
+                    .collect(),
+            ),
         }
     }
 
@@ -305,13 +321,80 @@ impl RefEngine {
                     &mut events,
                 ),
             ),
-            ref other => unreachable!("the reference knows only order commands: {other:?}"),
+            Command::PostBlock(ref block) => {
+                let rules = self.book(block.instrument).map(|b| b.rules);
+                let outcome = self.blocks.post(rules.as_ref(), block, &mut events);
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::AcceptBlock {
+                block_id,
+                account,
+                quantity_t,
+                ..
+            } => {
+                let lots: Vec<u64> = self.books.iter().map(|b| b.rules.lot_t).collect();
+                let outcome = self.blocks.accept(
+                    |i| lots[usize::from(i.0)],
+                    block_id,
+                    account,
+                    quantity_t,
+                    stamp,
+                    &mut self.next_trade_id,
+                    &mut events,
+                );
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::CancelBlock {
+                block_id, account, ..
+            } => {
+                let outcome = self.blocks.cancel(block_id, account, &mut events);
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::ConfirmBlock { deal_id } | Command::RefuseBlock { deal_id } => {
+                let confirm = matches!(command, Command::ConfirmBlock { .. });
+                let outcome = self.blocks.decide(
+                    deal_id,
+                    confirm,
+                    stamp,
+                    &mut self.next_trade_id,
+                    &mut events,
+                );
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::SetBlockRules {
+                instrument,
+                ref rules,
+            } => {
+                self.blocks.rules[usize::from(instrument.0)] = (**rules).clone();
+                return events;
+            }
+            ref other => {
+                unreachable!("the reference knows only order and block commands: {other:?}")
+            }
         };
         if let Err(reason) = outcome {
             assert!(events.is_empty(), "a rejected command emitted {events:?}");
             events.push(Event::Rejected(Rejected {
                 command: command.kind(),
                 order_id: Some(order_id),
+                reason,
+            }));
+        }
+        events
+    }
+
+    /// A block command's events, or its rejection (which names no order).
+    fn block_outcome(
+        &self,
+        command: &Command,
+        outcome: Result<(), RejectReason>,
+        mut events: Vec<Event>,
+    ) -> Vec<Event> {
+        if let Err(reason) = outcome {
+            assert!(events.is_empty(), "a rejected command emitted {events:?}");
+            events.push(Event::Rejected(Rejected {
+                command: command.kind(),
+                order_id: None,
                 reason,
             }));
         }

@@ -336,6 +336,8 @@ impl Session {
                 instrument: instrument(&listing.symbol)?,
                 spec: Box::new(listing.spec()),
             },
+            AdminAction::ConfirmBlock { deal_id } => Command::ConfirmBlock { deal_id: *deal_id },
+            AdminAction::RefuseBlock { deal_id } => Command::RefuseBlock { deal_id: *deal_id },
         })
     }
 

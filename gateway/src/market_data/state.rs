@@ -609,7 +609,12 @@ impl MarketState {
                 | Event::CalendarSet
                 | Event::BrokerAdded(_)
                 | Event::BrokerStatusChanged(_)
-                | Event::AccountStatusChanged(_) => {}
+                | Event::AccountStatusChanged(_)
+                // Block trades never touch the book nor the day's figures.
+                | Event::BlockPosted(_)
+                | Event::BlockAccepted(_)
+                | Event::BlockTraded(_)
+                | Event::BlockCancelled(_) => {}
             }
         }
         if let Some(order) = incoming.filter(|o| o.rests && o.remaining_t > 0) {

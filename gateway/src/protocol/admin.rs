@@ -132,6 +132,18 @@ pub enum AdminAction {
     /// it is not trading and its book is empty): the symbol names it, and
     /// it and the kind must not change; today's reference price stays.
     ReviseInstrument(Box<Listing>),
+    /// Tag 10. Confirm a block deal that waits for the exchange's
+    /// confirmation (CCER): it settles.
+    ConfirmBlock {
+        /// The deal's id (`BlockDeal.deal_id`).
+        deal_id: u64,
+    },
+    /// Tag 11. Refuse a block deal that waits for the exchange's
+    /// confirmation: both sides get their reservations back.
+    RefuseBlock {
+        /// The deal's id.
+        deal_id: u64,
+    },
 }
 
 /// A new instrument's rules, as an operator lists it: the fields of a
@@ -332,7 +344,9 @@ impl AdminRequest {
             Self::Action { action, .. } => match action {
                 AdminAction::OpenAccount { .. }
                 | AdminAction::SetBrokerStatus { .. }
-                | AdminAction::SetAccountStatus { .. } => Ok(()),
+                | AdminAction::SetAccountStatus { .. }
+                | AdminAction::ConfirmBlock { .. }
+                | AdminAction::RefuseBlock { .. } => Ok(()),
                 AdminAction::AddBroker { name, secret, .. } => {
                     check_len("name", name, MAX_BROKER_NAME_LEN)?;
                     check_len("secret", secret.expose(), MAX_SECRET_LEN)

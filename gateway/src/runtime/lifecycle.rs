@@ -93,6 +93,7 @@ impl Runtime {
         let definition = definition::plan(
             recovered.engine,
             &config.market(),
+            &config.block_rules(),
             options.accept_config_change,
             recovered.next_seq,
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),

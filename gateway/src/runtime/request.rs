@@ -4,7 +4,7 @@
 //! into a frame by the router. The sequencer never sees a protocol message
 //! and never makes one.
 
-use cetx_engine::{CommandKind, NewOrder, RejectReason, Take};
+use cetx_engine::{AccountId, CommandKind, NewBlock, NewOrder, RejectReason, Take};
 
 /// A broker's order request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +30,28 @@ pub enum Request {
     /// A listing-agreement take; its `order_id` is given by the sequencer
     /// (the sequence number), whatever it holds here.
     Take(Take),
+    /// Post a block offer for one of the broker's accounts.
+    PostBlock(NewBlock),
+    /// Accept an open block offer for one of the broker's accounts.
+    AcceptBlock {
+        /// The broker's id for the request.
+        client_order_id: u64,
+        /// The accepting account.
+        account: AccountId,
+        /// The offer.
+        block_id: u64,
+        /// Tonnes to take.
+        quantity_t: u64,
+    },
+    /// Withdraw a block offer one of the broker's accounts posted.
+    CancelBlock {
+        /// The broker's id for the request.
+        client_order_id: u64,
+        /// The poster's account.
+        account: AccountId,
+        /// The offer.
+        block_id: u64,
+    },
 }
 
 impl Request {
@@ -39,8 +61,15 @@ impl Request {
         match *self {
             Self::New(order) => order.client_order_id,
             Self::Take(take) => take.client_order_id,
+            Self::PostBlock(block) => block.client_order_id,
             Self::Cancel { client_order_id }
             | Self::Amend {
+                client_order_id, ..
+            }
+            | Self::AcceptBlock {
+                client_order_id, ..
+            }
+            | Self::CancelBlock {
                 client_order_id, ..
             } => client_order_id,
         }
@@ -54,6 +83,9 @@ impl Request {
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Amend { .. } => CommandKind::Amend,
             Self::Take(_) => CommandKind::Take,
+            Self::PostBlock(_) => CommandKind::PostBlock,
+            Self::AcceptBlock { .. } => CommandKind::AcceptBlock,
+            Self::CancelBlock { .. } => CommandKind::CancelBlock,
         }
     }
 }

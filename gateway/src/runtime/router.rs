@@ -46,8 +46,8 @@ use super::state::{self, GatewayState};
 use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
-use crate::reports::{gateway_reject, ReadBack, Reports, Resume};
-use crate::request::request_kind;
+use crate::reports::{refuse, ReadBack, Reports, Resume};
+use crate::request::asked;
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -313,11 +313,7 @@ impl Router {
 
 /// The unsequenced `OrderRejected` that answers a refused request.
 fn refusal_frame(refusal: Refusal) -> ServerFrame {
-    gateway_reject(
-        refusal.client_order_id,
-        request_kind(refusal.kind),
-        refusal.reason,
-    )
+    refuse(refusal.client_order_id, asked(refusal.kind), refusal.reason)
 }
 
 /// A snapshot on its way to the snapshot thread: the engine's state and

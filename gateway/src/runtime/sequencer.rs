@@ -336,6 +336,50 @@ impl Sequencer {
                     }),
                 })
             }
+            Request::PostBlock(block) => {
+                self.own_account(broker, block.account)?;
+                Ok(Command::PostBlock(block))
+            }
+            Request::AcceptBlock {
+                client_order_id,
+                account,
+                block_id,
+                quantity_t,
+            } => {
+                self.own_account(broker, account)?;
+                Ok(Command::AcceptBlock {
+                    block_id,
+                    account,
+                    quantity_t,
+                    client_order_id,
+                })
+            }
+            Request::CancelBlock {
+                client_order_id,
+                account,
+                block_id,
+            } => {
+                self.own_account(broker, account)?;
+                Ok(Command::CancelBlock {
+                    block_id,
+                    account,
+                    client_order_id,
+                })
+            }
+        }
+    }
+
+    /// `AccountNotOwned` unless the broker acts for the account (one that
+    /// does not exist gets the same answer, so neither is revealed).
+    fn own_account(&self, broker: BrokerId, account: AccountId) -> Result<(), RejectReason> {
+        if self
+            .engine
+            .account(account)
+            .is_none_or(|a| a.broker != broker)
+        {
+            Err(RejectReason::AccountNotOwned)
+        } else {
+            Ok(())
         }
     }
 

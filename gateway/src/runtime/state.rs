@@ -13,7 +13,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXGWSN` |
-//! | 8 | 4 | version, `u32` LE (1) |
+//! | 8 | 4 | version, `u32` LE (3) |
 //! | 12 | 8 | the sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
@@ -33,8 +33,10 @@ use crate::reports::Reports;
 
 const MAGIC: [u8; 8] = *b"CETXGWSN";
 /// 2: today's client order ids are their own index; the reports keep
-/// only live orders. A version 1 file is passed over like a damaged one.
-const VERSION: u32 = 2;
+/// only live orders. 3: the reports keep today's open block offers and
+/// pending deals. A file of an older version is passed over like a
+/// damaged one (recovery reads the journal further back instead).
+const VERSION: u32 = 3;
 
 /// What the gateway rebuilds from the journal, as of one entry.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

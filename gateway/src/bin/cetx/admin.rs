@@ -141,6 +141,12 @@ enum Action {
     ReinstateAccount(AccountArg),
     /// Close an account for good (no cash, no allowances, no open order).
     CloseAccount(AccountArg),
+    /// Confirm a block deal that waits for the exchange's confirmation
+    /// (CCER): it settles.
+    ConfirmBlock(DealArg),
+    /// Refuse a block deal that waits for the exchange's confirmation:
+    /// both sides get their reservations back.
+    RefuseBlock(DealArg),
     /// Run every action of a CSV file, one per row, with the header
     /// `action,account,symbol,quantity,amount,reference` (see
     /// docs/ADMIN.md), answering each row.
@@ -155,6 +161,14 @@ enum Action {
 struct BrokerArg {
     #[arg(long)]
     broker: u32,
+}
+
+/// The block deal a confirmation or refusal names.
+#[derive(Debug, clap::Args)]
+struct DealArg {
+    /// The deal's id (`BlockDeal.deal_id` in the brokers' reports).
+    #[arg(long)]
+    deal: u64,
 }
 
 /// The account a standing change names.
@@ -366,6 +380,8 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
         Action::SuspendAccount(a) => account_status(a, Status::Suspended),
         Action::ReinstateAccount(a) => account_status(a, Status::Active),
         Action::CloseAccount(a) => account_status(a, Status::Closed),
+        Action::ConfirmBlock(d) => AdminAction::ConfirmBlock { deal_id: d.deal },
+        Action::RefuseBlock(d) => AdminAction::RefuseBlock { deal_id: d.deal },
         Action::Batch { .. } => bail!("a batch holds single actions"),
     })
 }

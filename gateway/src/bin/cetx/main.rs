@@ -25,6 +25,7 @@
 //! `info`).
 
 mod admin;
+mod block;
 mod screen;
 mod secret;
 mod watch;
@@ -66,6 +67,9 @@ enum Command {
     /// Send one order, or a listing-agreement take (`--take`), and print
     /// its reports.
     Order(OrderArgs),
+    /// Block trades (大宗协议) as a broker: `post`, `accept` or `cancel` a
+    /// block offer and print the reports that answer it.
+    Block(block::BlockArgs),
     /// Settlement from a journal: day and account reports and the clearing
     /// file (docs/SETTLEMENT.md).
     ///
@@ -334,6 +338,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Order(args) => runtime.block_on(order(args)),
+        Command::Block(args) => runtime.block_on(block::run(args)),
         Command::Replay(args) => return runtime.block_on(replay(args)),
         Command::Journal(JournalCommand::Archive(args)) => archive(&args),
         Command::Watch(args) => runtime.block_on(watch::run(args)),
