@@ -295,6 +295,7 @@ enum Op {
         same_side: bool,
         target: TakeTarget,
         quantity: TakeQuantity,
+    },
     /// A block offer (`Op::Block*` never touch the books).
     PostBlock {
         instrument: InstrumentChoice,

@@ -42,7 +42,8 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::{
-    BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch, JournalWriter,
+    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
+    JournalWriter,
     OrderId, Phase, RejectReason, Requester, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
