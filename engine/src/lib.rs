@@ -90,8 +90,7 @@ pub use block::{BlockDeal, BlockOffer, BlockRules, Blocks};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
 pub use command::{
-    Asset, Command, CommandKind, Direction, NewBlock, NewOrder, Requester, Stamp, Take,
-    Transfer,
+    Asset, Command, CommandKind, Direction, NewBlock, NewOrder, Requester, Stamp, Take, Transfer,
 };
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};

@@ -86,7 +86,8 @@ fn replay(data: &Path) -> [String; 2] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
-    let server = TestServer::start_running_from(ServerConfig::embedded_default(), AFTERNOON_NS).await;
+    let server =
+        TestServer::start_running_from(ServerConfig::embedded_default(), AFTERNOON_NS).await;
     let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
         .await
         .expect("login");

@@ -43,8 +43,7 @@ use std::time::{Duration, Instant};
 use cetx_engine::histogram::Histogram;
 use cetx_engine::{
     AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
-    JournalWriter,
-    OrderId, Phase, RejectReason, Requester, Side, Stamp,
+    JournalWriter, OrderId, Phase, RejectReason, Requester, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
