@@ -162,10 +162,10 @@ impl ClientOrders {
         index_last(&mut self.index, &self.log, self.log.len() - 1);
     }
 
-    /// Takes note of one journal entry, live or replayed at start: a
-    /// `Submit` or a `Take` (accepted or not) uses up its client order id for the
-    /// day, and a new trading day frees them all. The same function on the
-    /// same journal rebuilds the same index.
+    /// Takes note of one live journal entry: a `Submit` or a `Take`
+    /// (accepted or not) uses up its client order id for the day, and a
+    /// new trading day frees them all. [`Rebuilding::observe`] follows the
+    /// same rules at recovery, so the same journal gives the same index.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command, events: &[Event]) {
         if let Some(named) = named(engine, command) {
             self.insert(named);
@@ -247,9 +247,10 @@ fn index_of(log: &ClientOrderLog) -> HashTable<Slot> {
     index
 }
 
-/// Below this many orders a snapshot's log is indexed at once; above it,
-/// on a thread of its own while recovery replays the journal after the
-/// snapshot (a day's millions of inserts are a third of a restart).
+/// Below this many orders a snapshot's log is indexed when recovery ends,
+/// with the entries replayed after it; from this many on, on a thread of
+/// its own while recovery replays (a day's millions of inserts were a
+/// third of a restart).
 const BUILD_APART: usize = 1 << 16;
 
 /// The day's index while recovery replays the journal: the snapshot's
