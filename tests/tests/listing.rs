@@ -119,39 +119,41 @@ async fn metric(addr: SocketAddr, series: &str) -> Option<u64> {
     })
 }
 
-/// `/api/market` of the web view, parsed.
-async fn web_market(addr: SocketAddr) -> serde_json::Value {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = "GET /api/market HTTP/1.1\r\nHost: cetx\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
-        .await
-        .expect("an answer in time")
-        .unwrap();
-    let answer = String::from_utf8(answer).expect("the answer is text");
-    let (_, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
-    serde_json::from_str(body).expect("JSON")
-}
-
 /// CEA2026's trades on the web view's tape, once it shows `count` of
-/// them (the tape follows the feed on a task of its own).
+/// them: read from the page's event stream (`/events`), which sends the
+/// whole market at once and again after each change.
 async fn web_tape(addr: SocketAddr, count: usize) -> Vec<serde_json::Value> {
-    for _ in 0..100 {
-        let market = web_market(addr).await;
-        let tape = market["instruments"]
-            .as_array()
-            .expect("instruments")
-            .iter()
-            .find(|i| i["symbol"] == "CEA2026")
-            .and_then(|i| i["tape"].as_array().cloned())
-            .unwrap_or_default();
-        if tape.len() >= count {
-            return tape;
+    use tokio::io::AsyncBufReadExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = "GET /events HTTP/1.1\r\nHost: cetx\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    let shown = async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the event stream stays open");
+            let Some(data) = line.strip_prefix("data: ") else {
+                continue;
+            };
+            let market: serde_json::Value = serde_json::from_str(data).expect("JSON");
+            let tape = market["instruments"]
+                .as_array()
+                .expect("instruments")
+                .iter()
+                .find(|i| i["symbol"] == "CEA2026")
+                .and_then(|i| i["tape"].as_array().cloned())
+                .unwrap_or_default();
+            if tape.len() >= count {
+                return tape;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the web view's tape never showed {count} CEA2026 trades");
+    };
+    tokio::time::timeout(WAIT, shown)
+        .await
+        .unwrap_or_else(|_| panic!("the web view's tape never showed {count} CEA2026 trades"))
 }
 
 /// A feed subscriber to CEA2026's book, after its snapshot and the levels
