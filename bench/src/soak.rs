@@ -380,7 +380,7 @@ fn submit(
     broker: BrokerId,
     message: &ClientMessage,
 ) -> Result<bool, SoakError> {
-    let request: Request = match request::parse(message, config) {
+    let request: Request = match request::parse(message, |s| config.instrument_id(s)) {
         Some(Ok(request)) => request,
         other => return Err(SoakError::Broken(format!("not a request: {other:?}"))),
     };

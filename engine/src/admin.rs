@@ -238,6 +238,14 @@ impl Engine {
         spec: &InstrumentSpec,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
+        // A config's symbols are checked as it loads; an operator's here.
+        let printable = spec.symbol.bytes().all(|b| b.is_ascii_graphic());
+        if spec.symbol.is_empty()
+            || spec.symbol.len() > InstrumentSpec::MAX_SYMBOL_LEN
+            || !printable
+        {
+            return Err(RejectReason::InvalidInstrumentSpec);
+        }
         let instrument = self.list(spec).map_err(|e| match e {
             SpecError::DuplicateSymbol(_) => RejectReason::SymbolExists,
             _ => RejectReason::InvalidInstrumentSpec,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{BrokerId, ParticipantType};
 use crate::auction::AuctionNotice;
+use crate::block::BlockRules;
 use crate::calendar::Calendar;
 use crate::instrument::{InstrumentId, InstrumentSpec};
 use crate::membership::{NewBroker, Status};
@@ -46,6 +47,30 @@ pub struct NewOrder {
     /// day. The engine does not look at it; it is journaled with the order
     /// so that the gateway can rebuild its reports to the broker from the
     /// journal alone.
+    pub client_order_id: u64,
+}
+
+/// A listing-agreement take (挂牌协议): the taker names one resting order
+/// of the opposite side by its id (the public order id the market-data
+/// feed shows) and trades part or all of it at that order's price. The
+/// rules are in `crate::takes` and `docs/ENGINE.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Take {
+    /// The taker's own id for the take, an order id like a new order's:
+    /// it must exceed every id accepted before.
+    pub order_id: OrderId,
+    /// The account the take trades for.
+    pub account: AccountId,
+    /// The instrument's id.
+    pub instrument: InstrumentId,
+    /// The taker's side: a buy takes a resting sell, a sell a resting buy.
+    pub side: Side,
+    /// The resting order to trade with.
+    pub target: OrderId,
+    /// Tonnes to trade: at most what the target has open.
+    pub quantity_t: u64,
+    /// The broker's own id for the take, unique per broker and trading
+    /// day; opaque to the engine, journaled like a new order's.
     pub client_order_id: u64,
 }
 
@@ -213,6 +238,53 @@ pub enum Command {
         /// Its new standing.
         status: Status,
     },
+    /// Trade with one named resting order at its price (a
+    /// listing-agreement take).
+    Take(Take),
+    /// Post a block offer (see [`crate::block`]).
+    PostBlock(NewBlock),
+    /// Accept an open block offer, whole or in part.
+    AcceptBlock {
+        /// The offer.
+        block_id: u64,
+        /// The accepting account.
+        account: AccountId,
+        /// Tonnes taken.
+        quantity_t: u64,
+        /// The acceptor's broker's own id for this request (journaled for
+        /// its reports; the engine does not look at it).
+        client_order_id: u64,
+    },
+    /// Withdraw an open block offer; only its poster's account may.
+    CancelBlock {
+        /// The offer.
+        block_id: u64,
+        /// The account asking: the offer's poster.
+        account: AccountId,
+        /// The poster's broker's own id for this request (journaled for its
+        /// reports; the engine does not look at it).
+        client_order_id: u64,
+    },
+    /// (Operators) confirm a block deal that waits for the exchange's
+    /// confirmation: it settles.
+    ConfirmBlock {
+        /// The deal.
+        deal_id: u64,
+    },
+    /// (Operators) refuse a block deal that waits for the exchange's
+    /// confirmation: both sides get their reservations back.
+    RefuseBlock {
+        /// The deal.
+        deal_id: u64,
+    },
+    /// Replace an instrument's block-trading rules (for offers posted from
+    /// now on; open offers keep their terms).
+    SetBlockRules {
+        /// The instrument.
+        instrument: InstrumentId,
+        /// Its new rules.
+        rules: Box<BlockRules>,
+    },
     /// Announce a one-way auction (see [`crate::auction`]); the seller's
     /// quantity is locked until the close.
     AnnounceAuction(Box<AuctionNotice>),
@@ -247,6 +319,26 @@ pub enum Command {
         /// The auction.
         auction_id: u64,
     },
+}
+
+/// A new block offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBlock {
+    /// The poster's account.
+    pub account: AccountId,
+    /// The instrument's id.
+    pub instrument: InstrumentId,
+    /// The poster's side.
+    pub side: Side,
+    /// Price in ticks of 0.01 CNY.
+    pub price_ticks: i64,
+    /// Quantity in tonnes.
+    pub quantity_t: u64,
+    /// The one account that may accept it, or `None` for every account.
+    pub counterparty: Option<AccountId>,
+    /// The poster's broker's own id for this request (journaled for its
+    /// reports; the engine does not look at it).
+    pub client_order_id: u64,
 }
 
 /// A transfer into or out of an account, under a reference id.
@@ -295,6 +387,7 @@ impl Command {
     pub const fn order_id(&self) -> Option<OrderId> {
         match self {
             Self::Submit(order) => Some(order.order_id),
+            Self::Take(take) => Some(take.order_id),
             Self::Cancel { order_id, .. } | Self::Amend { order_id, .. } => Some(*order_id),
             Self::Bid(bid) => Some(bid.bid_id),
             Self::CancelBid { bid_id, .. } | Self::AmendBid { bid_id, .. } => Some(*bid_id),
@@ -327,6 +420,13 @@ impl Command {
             Self::AddBroker(_) => CommandKind::AddBroker,
             Self::SetBrokerStatus { .. } => CommandKind::SetBrokerStatus,
             Self::SetAccountStatus { .. } => CommandKind::SetAccountStatus,
+            Self::Take(_) => CommandKind::Take,
+            Self::PostBlock(_) => CommandKind::PostBlock,
+            Self::AcceptBlock { .. } => CommandKind::AcceptBlock,
+            Self::CancelBlock { .. } => CommandKind::CancelBlock,
+            Self::ConfirmBlock { .. } => CommandKind::ConfirmBlock,
+            Self::RefuseBlock { .. } => CommandKind::RefuseBlock,
+            Self::SetBlockRules { .. } => CommandKind::SetBlockRules,
             Self::AnnounceAuction(_) => CommandKind::AnnounceAuction,
             Self::Bid(_) => CommandKind::Bid,
             Self::CancelBid { .. } => CommandKind::CancelBid,
@@ -391,6 +491,20 @@ pub enum CommandKind {
     SetBrokerStatus = 21,
     /// [`Command::SetAccountStatus`].
     SetAccountStatus = 22,
+    /// [`Command::Take`]. (Tags 30 to 39 are listing-agreement takes'.)
+    Take = 30,
+    /// [`Command::PostBlock`]. (Tags 40 to 49 are block trading's.)
+    PostBlock = 40,
+    /// [`Command::AcceptBlock`].
+    AcceptBlock = 41,
+    /// [`Command::CancelBlock`].
+    CancelBlock = 42,
+    /// [`Command::ConfirmBlock`].
+    ConfirmBlock = 43,
+    /// [`Command::RefuseBlock`].
+    RefuseBlock = 44,
+    /// [`Command::SetBlockRules`].
+    SetBlockRules = 45,
     /// [`Command::AnnounceAuction`]. (Tags 50 to 59 are one-way
     /// auctions'.)
     AnnounceAuction = 50,

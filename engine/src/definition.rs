@@ -4,15 +4,19 @@
 //! A journal describes its own market: its first entries set the calendar
 //! and list each instrument, and any later change is an entry too (see
 //! [`Command::ListInstrument`], [`Command::ReviseInstrument`] and
-//! [`Command::SetCalendar`]). A config is then only trusted where it
-//! agrees with the journal: [`Engine::first_difference`] names where it
-//! does not, and [`Engine::changes_to`] gives the commands that would
-//! journal the config's definition, for an operator who means the change.
+//! [`Command::SetCalendar`]). The journal, not the config, defines the
+//! market: an instrument an operator listed while the server ran is in the
+//! journal and need not be in the config, and instruments keep the ids the
+//! journal gave them wherever the config lists them. A config is only
+//! trusted where it agrees with the journal on what it does name:
+//! [`Engine::first_difference`] names where it does not, and
+//! [`Engine::changes_to`] gives the commands that would journal the
+//! config's definition, for an operator who means the change.
 
 use crate::calendar::Calendar;
 use crate::command::Command;
 use crate::engine::Engine;
-use crate::instrument::{InstrumentId, InstrumentSpec};
+use crate::instrument::InstrumentSpec;
 
 /// A market's instruments, in id order, and its calendar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,20 +61,6 @@ pub enum Difference {
     /// The config has an instrument the journal never listed.
     #[error("instrument {0} is in the config but not listed in the journal")]
     NotListed(String),
-    /// The journal lists an instrument the config lacks. cetx never
-    /// delists: a config must keep every instrument.
-    #[error("instrument {0} is listed in the journal but missing from the config (an instrument is never delisted)")]
-    Missing(String),
-    /// An instrument is at another position (id) in the config.
-    #[error("instrument {symbol} has id {journal} in the journal but position {config} in the config (instruments keep their order)")]
-    Moved {
-        /// The symbol.
-        symbol: String,
-        /// Its id in the journal.
-        journal: u16,
-        /// Its position in the config.
-        config: usize,
-    },
     /// A field of an instrument differs.
     #[error("instrument {symbol}.{field}: the journal has {journal}, the config {config}")]
     Instrument {
@@ -85,19 +75,12 @@ pub enum Difference {
     },
 }
 
-impl Difference {
-    /// Whether journaling the config's definition can resolve it: not for
-    /// a delisting or a reordering.
-    #[must_use]
-    pub const fn can_be_journaled(&self) -> bool {
-        !matches!(self, Self::Missing(_) | Self::Moved { .. })
-    }
-}
-
 impl Engine {
     /// Every difference between `config` and the definition this engine
     /// holds (as its journal left it), the calendar's first, then by
-    /// instrument in order.
+    /// instrument in the config's order. Instruments are matched by
+    /// symbol: one the journal lists and the config lacks (listed by an
+    /// operator) is no difference, and neither is the config's order.
     #[must_use]
     pub fn differences(&self, config: &MarketDefinition) -> Vec<Difference> {
         let mut found = Vec::new();
@@ -105,23 +88,13 @@ impl Engine {
             None => found.push(Difference::NoCalendar),
             Some(journal) => calendar_differences(journal, &config.calendar, &mut found),
         }
-        for (position, spec) in config.instruments.iter().enumerate() {
+        for spec in &config.instruments {
             match self.instrument_id(&spec.symbol) {
                 None => found.push(Difference::NotListed(spec.symbol.clone())),
-                Some(id) if usize::from(id.0) != position => found.push(Difference::Moved {
-                    symbol: spec.symbol.clone(),
-                    journal: id.0,
-                    config: position,
-                }),
                 Some(id) => {
                     let listed = self.spec(id).expect("a listed instrument has a spec");
                     spec_differences(listed, spec, &mut found);
                 }
-            }
-        }
-        for listed in self.specs() {
-            if !config.instruments.iter().any(|s| s.symbol == listed.symbol) {
-                found.push(Difference::Missing(listed.symbol.clone()));
             }
         }
         found
@@ -134,28 +107,24 @@ impl Engine {
     }
 
     /// The commands that journal `config`'s definition over this engine's:
-    /// a new calendar, each instrument listed or revised, and a new
-    /// reference price where the config's listing price changed (the
-    /// engine may still refuse a revision, of an instrument that trades or
-    /// has resting orders).
-    ///
-    /// # Errors
-    /// The first difference that no command resolves (a delisting or a
-    /// reordering).
-    pub fn changes_to(&self, config: &MarketDefinition) -> Result<Vec<Command>, Difference> {
-        let differences = self.differences(config);
-        if let Some(fixed) = differences.iter().find(|d| !d.can_be_journaled()) {
-            return Err(fixed.clone());
-        }
+    /// a new calendar, each instrument listed (at the next id) or revised
+    /// (at its id), and a new reference price where the config's listing
+    /// price changed (the engine may still refuse a revision, of an
+    /// instrument that trades or has resting orders). Instruments the
+    /// config does not name stay as the journal has them.
+    #[must_use]
+    pub fn changes_to(&self, config: &MarketDefinition) -> Vec<Command> {
         let mut commands = Vec::new();
         if self.calendar() != Some(&config.calendar) {
             commands.push(Command::SetCalendar(Box::new(config.calendar.clone())));
         }
-        for (position, spec) in config.instruments.iter().enumerate() {
-            let instrument = InstrumentId(u16::try_from(position).unwrap_or(u16::MAX));
-            match self.spec(instrument) {
+        for spec in &config.instruments {
+            let listed = self
+                .instrument_id(&spec.symbol)
+                .and_then(|id| Some((id, self.spec(id)?)));
+            match listed {
                 None => commands.push(Command::ListInstrument(Box::new(spec.clone()))),
-                Some(listed) if listed != spec => {
+                Some((instrument, listed)) if listed != spec => {
                     commands.push(Command::ReviseInstrument {
                         instrument,
                         spec: Box::new(spec.clone()),
@@ -171,7 +140,7 @@ impl Engine {
                 Some(_) => {}
             }
         }
-        Ok(commands)
+        commands
     }
 }
 

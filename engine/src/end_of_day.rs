@@ -20,6 +20,9 @@ pub use crate::day_stats::vwap_ticks;
 
 impl Engine {
     pub(crate) fn end_of_day(&mut self, events: &mut Vec<Event>) {
+        // Block offers and unconfirmed deals end with the day, before the
+        // books close (they never count in the close).
+        self.expire_blocks(events);
         for i in 0..self.books.len() {
             let instrument = InstrumentId(i as u16);
             if self.markets[i].phase != Phase::Closed {

@@ -42,6 +42,8 @@ pub(crate) struct Market {
     pub(crate) policy: Policy,
     pub(crate) phase: Phase,
     pub(crate) today: DayStats,
+    /// Its block-trading rules: the kind's until a `SetBlockRules`.
+    pub(crate) block: crate::block::BlockRules,
 }
 
 /// The matching engine: one book per instrument, the accounts, and the
@@ -64,6 +66,8 @@ pub struct Engine {
     pub(crate) references: std::collections::BTreeSet<String>,
     /// Brokers added by command; brokers and accounts not active.
     pub(crate) membership: Membership,
+    /// Open block offers and deals waiting for confirmation.
+    pub(crate) blocks: crate::block::Blocks,
     /// Open one-way auctions and the highest auction id announced.
     pub(crate) auctions: Auctions,
 }
@@ -83,6 +87,7 @@ impl Default for Engine {
             calendar: None,
             references: std::collections::BTreeSet::new(),
             membership: Membership::default(),
+            blocks: crate::block::Blocks::default(),
             auctions: Auctions::default(),
         }
     }
@@ -121,6 +126,7 @@ impl Engine {
             policy,
             phase: Phase::Closed,
             today: DayStats::default(),
+            block: crate::block::BlockRules::for_kind(&spec.kind),
         });
         for account in self.accounts.iter_mut() {
             account.holdings.push(crate::account::Holding::default());
@@ -222,6 +228,18 @@ impl Engine {
         self.closed_date
     }
 
+    /// An instrument's block-trading rules.
+    #[must_use]
+    pub fn block_rules(&self, instrument: InstrumentId) -> Option<&crate::block::BlockRules> {
+        self.market(instrument).map(|m| &m.block)
+    }
+
+    /// Open block offers and deals waiting for the exchange's confirmation.
+    #[must_use]
+    pub const fn blocks(&self) -> &crate::block::Blocks {
+        &self.blocks
+    }
+
     fn market(&self, instrument: InstrumentId) -> Option<&Market> {
         self.markets.get(usize::from(instrument.0))
     }
@@ -266,6 +284,7 @@ impl Engine {
             } => self.amend_bid(auction_id, bid_id, price_ticks, quantity_t, stamp, events),
             Command::CloseAuction { auction_id } => self.close_auction(auction_id, stamp, events),
             Command::Submit(order) => self.submit(&order, stamp, events),
+            Command::Take(take) => self.take(&take, stamp, events),
             Command::Cancel {
                 instrument,
                 order_id,
@@ -311,6 +330,22 @@ impl Engine {
                 instrument,
                 price_ticks,
             } => self.set_reference_price(instrument, price_ticks, events),
+            Command::PostBlock(ref block) => self.post_block(block, stamp, events),
+            Command::AcceptBlock {
+                block_id,
+                account,
+                quantity_t,
+                ..
+            } => self.accept_block(block_id, account, quantity_t, stamp, events),
+            Command::CancelBlock {
+                block_id, account, ..
+            } => self.cancel_block(block_id, account, events),
+            Command::ConfirmBlock { deal_id } => self.confirm_block(deal_id, stamp, events),
+            Command::RefuseBlock { deal_id } => self.refuse_block(deal_id, events),
+            Command::SetBlockRules {
+                instrument,
+                ref rules,
+            } => self.set_block_rules(instrument, rules),
         };
         if let Err(reason) = outcome {
             events.push(Event::Rejected(Rejected {
@@ -363,6 +398,13 @@ impl Engine {
                     claimed_t[a * instruments + i][side as usize] += order.quantity_t;
                 }
             }
+        }
+        for (account, instrument, side, price_ticks, quantity_t) in self.blocks.claims() {
+            let a = position(account);
+            if side == Side::Buy {
+                claimed_fen[a] += crate::risk::value_fen(price_ticks, quantity_t);
+            }
+            claimed_t[a * instruments + usize::from(instrument.0)][side as usize] += quantity_t;
         }
         for auction in self.auctions.open.values() {
             let i = usize::from(auction.notice.instrument.0);

@@ -67,6 +67,18 @@ pub enum Event {
     /// An account was suspended, reinstated or closed. A suspension's
     /// cancellations follow it.
     AccountStatusChanged(AccountStatusChanged),
+    /// A block offer was posted; its poster's side is reserved.
+    BlockPosted(BlockPosted),
+    /// A block offer was accepted, whole or in part: a deal. A
+    /// [`Event::BlockTraded`] follows at once unless the deal waits for the
+    /// exchange's confirmation.
+    BlockAccepted(BlockAccepted),
+    /// A block deal settled: a trade off the listing book, not in the close.
+    BlockTraded(BlockTraded),
+    /// A block offer, or a deal waiting for confirmation, ended without
+    /// trading: withdrawn, expired at the end of the day, its account
+    /// suspended, or refused by the exchange.
+    BlockCancelled(BlockCancelled),
     /// A one-way auction was announced; the seller's quantity is locked.
     AuctionAnnounced(AuctionNotice),
     /// A bid was placed in an auction; its cash is reserved.
@@ -81,6 +93,87 @@ pub enum Event {
     /// An auction closed: its outcome, after its allocations and the
     /// cancellations of what it did not fill.
     AuctionClosed(AuctionClosed),
+}
+
+/// A block offer was posted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockPosted {
+    /// The offer's id.
+    pub block_id: u64,
+    /// The poster's account.
+    pub account: AccountId,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// The poster's side.
+    pub side: Side,
+    /// Price in ticks.
+    pub price_ticks: i64,
+    /// Quantity in tonnes.
+    pub quantity_t: u64,
+    /// The one account that may accept it, or `None` for every account.
+    pub counterparty: Option<AccountId>,
+}
+
+/// A block offer was accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockAccepted {
+    /// The offer.
+    pub block_id: u64,
+    /// The deal's own id (from the offers' counter).
+    pub deal_id: u64,
+    /// The accepting account.
+    pub account: AccountId,
+    /// Tonnes taken.
+    pub quantity_t: u64,
+    /// Tonnes of the offer still open; 0 ends it.
+    pub remaining_t: u64,
+    /// Whether the deal waits for the exchange's confirmation.
+    pub pending: bool,
+}
+
+/// A block deal settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockTraded {
+    /// Engine-wide trade number, shared with listing trades.
+    pub trade_id: u64,
+    /// Sequence number of the command that settled it.
+    pub seq: u64,
+    /// Time of that command, in nanoseconds since the Unix epoch.
+    pub time_ns: i64,
+    /// The deal.
+    pub deal_id: u64,
+    /// The offer it was struck from.
+    pub block_id: u64,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// Price in ticks.
+    pub price_ticks: i64,
+    /// Quantity in tonnes.
+    pub quantity_t: u64,
+    /// The buying account.
+    pub buyer_account: AccountId,
+    /// The selling account.
+    pub seller_account: AccountId,
+    /// The poster's side (the acceptor took the other).
+    pub poster_side: Side,
+}
+
+/// A block offer or a pending deal ended without trading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockCancelled {
+    /// The offer's id, or the deal's.
+    pub block_id: u64,
+    /// The offer's poster, or the deal's acceptor.
+    pub account: AccountId,
+    /// The instrument.
+    pub instrument: InstrumentId,
+    /// That account's side.
+    pub side: Side,
+    /// Tonnes that ended.
+    pub cancelled_t: u64,
+    /// Why: requested (the poster withdrew the offer), expired (the end of
+    /// the day), suspended, or refused (the exchange refused the deal).
+    pub cause: CancelCause,
 }
 
 /// A bid was placed.
@@ -309,6 +402,8 @@ pub enum CancelCause {
     /// Its account, or the account's broker, was suspended. (Numbered
     /// apart from the causes above, with the membership commands.)
     Suspended = 20,
+    /// The exchange refused a block deal that waited for its confirmation.
+    Refused = 22,
     /// An auction bid, or its part, that the auction's close did not fill.
     AuctionUnfilled = 23,
 }

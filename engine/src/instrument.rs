@@ -136,6 +136,10 @@ pub struct InstrumentSpec {
 }
 
 impl InstrumentSpec {
+    /// The longest symbol, in bytes (a symbol is 1 to 16 printable ASCII
+    /// bytes).
+    pub const MAX_SYMBOL_LEN: usize = 16;
+
     /// A CEA instrument of `vintage` with the exchange's continuous-trading
     /// defaults around `reference_price`.
     #[must_use]
@@ -213,6 +217,12 @@ impl InstrumentSpec {
                 .unwrap_or(if cea { 0 } else { 5 }),
             max_orders_per_account: share(self.max_orders_per_account, 64)?,
             max_orders_per_broker: share(self.max_orders_per_broker, 8)?,
+            take_levels: if cea {
+                CEA_TAKE_LEVELS
+            } else {
+                CCER_TAKE_LEVELS
+            },
+            take_first_in_time: !cea,
             auctions: self.auctions.unwrap_or(cea),
             min_auction_t: match self.min_auction_t {
                 Some(0) => return Err(SpecError::AuctionSize),
@@ -430,6 +440,23 @@ impl PriceRules {
         )
     }
 
+    /// The same rules with a band of `band_bps` around today's reference,
+    /// bounded only by [`MAX_PRICE_LEVELS`]: the block band.
+    ///
+    /// # Errors
+    /// As [`PriceRules::new`].
+    pub fn with_band(&self, band_bps: u32) -> Result<Self, SpecError> {
+        Self::new(
+            self.step_ticks,
+            self.lot_t,
+            self.min_order_t,
+            self.max_order_t,
+            band_bps,
+            MAX_PRICE_LEVELS,
+            self.reference_ticks,
+        )
+    }
+
     /// Checks an order quantity: not zero, whole lots, within the size
     /// limits, in that order.
     ///
@@ -488,6 +515,13 @@ pub struct Policy {
     pub max_orders_per_account: u32,
     /// Most orders one broker's accounts may have resting in the book.
     pub max_orders_per_broker: u32,
+    /// How many of the opposite side's best price levels a
+    /// listing-agreement take may reach into: [`CEA_TAKE_LEVELS`] for CEA,
+    /// [`CCER_TAKE_LEVELS`] for CCER (`crate::takes`).
+    pub take_levels: u32,
+    /// Whether a take may name only the order first in time at its level
+    /// (CCER), rather than any order there (CEA).
+    pub take_first_in_time: bool,
     /// Whether one-way auctions of the instrument may be announced.
     pub auctions: bool,
     /// Smallest quantity an auction may offer, in tonnes.
@@ -501,6 +535,15 @@ impl Policy {
         self.eligible & (1 << participant as u8) != 0
     }
 }
+
+/// How many of the opposite side's best levels a CEA listing-agreement
+/// take may reach into (挂牌协议: "best 5 levels", `shared/CEA_RULES.md`
+/// §1), any order at a level.
+pub const CEA_TAKE_LEVELS: u32 = 5;
+
+/// How many levels a CCER take may reach into: the best only, and there
+/// only the order first in time.
+pub const CCER_TAKE_LEVELS: u32 = 1;
 
 /// Why a decimal price cannot be expressed in ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

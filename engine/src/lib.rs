@@ -31,6 +31,8 @@
 //!   - `trading`: submit, cancel, amend, with the pre-trade checks of
 //!     `risk` (eligibility, holding rules, position limit, full
 //!     pre-funding) and settlement of each trade between two accounts;
+//!   - `takes`: listing-agreement takes (挂牌协议), a trade with one named
+//!     resting order at its price, under the same checks;
 //!   - `admin`: accounts, cash and allowance transfers, phases, reference
 //!     prices;
 //!   - [`end_of_day`]: expiry, the VWAP close, the next day's band, T+1
@@ -61,6 +63,8 @@
 pub mod account;
 mod admin;
 pub mod auction;
+pub mod block;
+mod block_trading;
 pub mod book;
 pub mod calendar;
 pub mod command;
@@ -81,28 +85,31 @@ mod replay;
 mod risk;
 pub mod settlement;
 pub mod state;
+mod takes;
 mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use auction::{AuctionBid, AuctionNotice, Auctions, OpenAuction, Pricing};
+pub use block::{BlockDeal, BlockOffer, BlockRules, Blocks};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
 pub use command::{
-    Asset, Command, CommandKind, Direction, NewBid, NewOrder, Requester, Stamp, Transfer,
+    Asset, Command, CommandKind, Direction, NewBid, NewBlock, NewOrder, Requester, Stamp, Take,
+    Transfer,
 };
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};
 pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, AccountStatusChanged, Amended, AuctionAllocation, AuctionClosed,
-    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged, CancelCause,
-    Cancelled, CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged,
-    ReferencePriceSet, Rejected, Trade,
+    BidAccepted, BidAmended, BidCancelled, BlockAccepted, BlockCancelled, BlockPosted, BlockTraded,
+    BrokerAdded, BrokerStatusChanged, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,
+    Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet, Rejected, Trade,
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
-    PriceError, PriceRules, SpecError, DEFAULT_MAX_PRICE_LEVELS, DEFAULT_MIN_AUCTION_T, MAX_ORDERS,
-    MAX_PRICE_LEVELS,
+    PriceError, PriceRules, SpecError, CCER_TAKE_LEVELS, CEA_TAKE_LEVELS, DEFAULT_MAX_PRICE_LEVELS,
+    DEFAULT_MIN_AUCTION_T, MAX_ORDERS, MAX_PRICE_LEVELS,
 };
 pub use journal::{JournalBatch, JournalEntry, JournalError, JournalReader, JournalWriter};
 pub use membership::{Credential, Membership, NewBroker, Status};
@@ -110,4 +117,4 @@ pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;
 pub use replay::ReplayError;
-pub use state::{EngineState, InstrumentState, StateError};
+pub use state::{BlockState, EngineState, InstrumentState, StateError};

@@ -95,38 +95,70 @@ impl Book {
                 break;
             }
             let slot = ladder.levels[level as usize].head;
-            let maker = self.slots[slot as usize];
-            if maker.account == taker.account {
+            if self.slots[slot as usize].account == taker.account {
                 return Stop::SelfTrade;
             }
-            let quantity_t = taker.remaining_t.min(maker.quantity_t);
-            taker.remaining_t -= quantity_t;
-            let maker_remaining_t = maker.quantity_t - quantity_t;
-            if maker_remaining_t == 0 {
-                self.remove(slot);
-            } else {
-                self.reduce(slot, maker_remaining_t);
-            }
-            let trade = Trade {
-                trade_id: *next_trade_id,
-                seq: stamp.seq,
-                time_ns: stamp.time_ns,
-                instrument: self.instrument(),
-                price_ticks,
+            let quantity_t = taker.remaining_t.min(self.slots[slot as usize].quantity_t);
+            self.fill(
+                slot,
+                taker,
                 quantity_t,
-                aggressor: taker.side,
-                maker_order_id: maker.order_id,
-                maker_account: maker.account,
-                maker_remaining_t,
-                taker_order_id: taker.order_id,
-                taker_account: taker.account,
-                taker_remaining_t: taker.remaining_t,
-            };
-            events.push(Event::Trade(trade));
-            on_fill(&trade, maker.account_at, events);
-            *next_trade_id += 1;
+                stamp,
+                next_trade_id,
+                events,
+                &mut on_fill,
+            );
         }
         Stop::Done
+    }
+}
+
+impl Book {
+    /// Trades `quantity_t` of the taker with the resting order in `slot`,
+    /// at that order's price: the order is reduced, or removed when it is
+    /// filled, one [`Event::Trade`] numbered from `next_trade_id` is
+    /// appended, and `on_fill` settles it. Continuous matching and
+    /// listing-agreement takes (`crate::takes`) trade through here.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill(
+        &mut self,
+        slot: u32,
+        taker: &mut Taker,
+        quantity_t: u64,
+        stamp: Stamp,
+        next_trade_id: &mut u64,
+        events: &mut Vec<Event>,
+        on_fill: &mut impl FnMut(&Trade, u32, &mut Vec<Event>),
+    ) {
+        let maker = self.slots[slot as usize];
+        debug_assert!(quantity_t > 0 && quantity_t <= maker.quantity_t);
+        debug_assert!(quantity_t <= taker.remaining_t && maker.account != taker.account);
+        let price_ticks = self.price_of(maker.level);
+        taker.remaining_t -= quantity_t;
+        let maker_remaining_t = maker.quantity_t - quantity_t;
+        if maker_remaining_t == 0 {
+            self.remove(slot);
+        } else {
+            self.reduce(slot, maker_remaining_t);
+        }
+        let trade = Trade {
+            trade_id: *next_trade_id,
+            seq: stamp.seq,
+            time_ns: stamp.time_ns,
+            instrument: self.instrument(),
+            price_ticks,
+            quantity_t,
+            aggressor: taker.side,
+            maker_order_id: maker.order_id,
+            maker_account: maker.account,
+            maker_remaining_t,
+            taker_order_id: taker.order_id,
+            taker_account: taker.account,
+            taker_remaining_t: taker.remaining_t,
+        };
+        events.push(Event::Trade(trade));
+        on_fill(&trade, maker.account_at, events);
+        *next_trade_id += 1;
     }
 }
 

@@ -231,6 +231,16 @@ impl Engine {
             let of_broker = |account| accounts.get(account).is_some_and(|a| a.broker == broker);
             let picked = self.resting_of(of_broker);
             self.cancel_suspended(picked, events);
+            let accounts = &self.accounts;
+            let of_broker = |account| accounts.get(account).is_some_and(|a| a.broker == broker);
+            let offers: Vec<AccountId> = self
+                .blocks
+                .offers
+                .values()
+                .map(|o| o.account)
+                .filter(|a| of_broker(*a))
+                .collect();
+            self.cancel_blocks_of(|a| offers.contains(&a), events);
         }
         Ok(())
     }
@@ -249,6 +259,7 @@ impl Engine {
         if status == Status::Suspended {
             let picked = self.resting_of(|a| a == account);
             self.cancel_suspended(picked, events);
+            self.cancel_blocks_of(|a| a == account, events);
         }
         Ok(())
     }

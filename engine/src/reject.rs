@@ -32,7 +32,8 @@ pub enum RejectReason {
     /// A cash amount or allowance quantity in an admin command is zero,
     /// negative, or would overflow a balance.
     InvalidAmount = 108,
-    /// An instrument's spec is not usable (a tick off 0.01 CNY, a zero lot,
+    /// An instrument's spec is not usable (a symbol that is empty, over 16
+    /// bytes or not printable ASCII, a tick off 0.01 CNY, a zero lot,
     /// inconsistent sizes, a band of 100% or more, a reference off the
     /// tick), or a revision changes its symbol or kind, or the instrument
     /// limit is reached.
@@ -62,6 +63,49 @@ pub enum RejectReason {
     /// A new broker's name is empty or longer than 64 bytes, or its
     /// credential has no hashing rounds.
     InvalidBroker = 119,
+    /// (Take) the named order does not rest in this instrument's book: it
+    /// never existed, or is filled, cancelled or expired.
+    TakeTargetNotResting = 120,
+    /// (Take) the named order is on the taker's own side: a buy takes a
+    /// resting sell, a sell takes a resting buy.
+    TakeTargetSameSide = 121,
+    /// (Take) the named order's price is not among the opposite side's
+    /// best levels a take may reach (CEA: the best 5; CCER: the best).
+    TakeTargetTooDeep = 122,
+    /// (Take, CCER) the named order is not the first in time at its level.
+    TakeTargetNotFirst = 123,
+    /// (Take) the take asks for more than the named order has open.
+    TakeExceedsTarget = 124,
+    /// (Take) the named order belongs to the taker's own account.
+    SelfTake = 125,
+    /// Block trading is not open for this instrument (CCER by default).
+    BlocksNotEnabled = 130,
+    /// Outside the instrument's block hours (CEA 13:00–15:00; CCER
+    /// 09:30–11:30 and 13:00–15:00), or the instrument is not in continuous
+    /// trading (closed, at its break, halted).
+    BlockOutsideHours = 131,
+    /// A block offer below the block minimum (100,000 t by default), or an
+    /// acceptance below it that does not take all that remains.
+    BlockBelowMinimum = 132,
+    /// A block price outside the block band (±30% of the reference price
+    /// by default).
+    BlockPriceOutsideBand = 133,
+    /// No open block offer (or, for the exchange, no deal waiting for
+    /// confirmation) has this id.
+    UnknownBlock = 134,
+    /// Only the account that posted a block offer may withdraw it.
+    BlockNotPoster = 135,
+    /// An account may not accept its own block offer, nor direct one at
+    /// itself.
+    BlockSelfAccept = 136,
+    /// The block offer is directed at another account.
+    BlockDirectedElsewhere = 137,
+    /// The acceptance is larger than what remains of the offer, or would
+    /// leave a remainder below the block minimum.
+    BlockQuantityInvalid = 138,
+    /// The instrument already has as many open block offers and deals
+    /// waiting for confirmation as it may (`max_open`).
+    BlockLimitReached = 139,
     /// One-way auctions of this instrument are not open (CCER by default:
     /// `auctions` in its config).
     AuctionsNotOpen = 140,
@@ -188,7 +232,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 64] = [
+    pub const ALL: [Self; 80] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -208,6 +252,22 @@ impl RejectReason {
         Self::BrokerHasOpenAccounts,
         Self::InvalidStatusChange,
         Self::InvalidBroker,
+        Self::TakeTargetNotResting,
+        Self::TakeTargetSameSide,
+        Self::TakeTargetTooDeep,
+        Self::TakeTargetNotFirst,
+        Self::TakeExceedsTarget,
+        Self::SelfTake,
+        Self::BlocksNotEnabled,
+        Self::BlockOutsideHours,
+        Self::BlockBelowMinimum,
+        Self::BlockPriceOutsideBand,
+        Self::UnknownBlock,
+        Self::BlockNotPoster,
+        Self::BlockSelfAccept,
+        Self::BlockDirectedElsewhere,
+        Self::BlockQuantityInvalid,
+        Self::BlockLimitReached,
         Self::AuctionsNotOpen,
         Self::AuctionTooSmall,
         Self::InvalidAuctionTerms,
@@ -275,7 +335,8 @@ mod tests {
             pinned,
             [
                 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116,
-                117, 118, 119, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 201, 202, 203,
+                117, 118, 119, 120, 121, 122, 123, 124, 125, 130, 131, 132, 133, 134, 135, 136,
+                137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 201, 202, 203,
                 204, 205, 206, 207, 208, 209, 210, 211, 301, 302, 303, 304, 305, 401, 402, 403,
                 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 420
             ]

@@ -23,6 +23,7 @@
 
 mod admin;
 mod auction;
+mod blocks;
 mod membership;
 use crate::account::Account;
 use crate::command::{Command, Stamp};
@@ -81,8 +82,15 @@ impl Engine {
             what,
         };
         let mut incoming: Option<Incoming> = None;
+        let mut struck = None;
         for event in events {
             match event {
+                Event::BlockPosted(_)
+                | Event::BlockAccepted(_)
+                | Event::BlockTraded(_)
+                | Event::BlockCancelled(_) => {
+                    self.replay_block(event, &mut struck).map_err(fail)?;
+                }
                 Event::Accepted(a) => incoming = Some(self.replay_accepted(a).map_err(fail)?),
                 Event::Trade(t) => self.replay_trade(t, incoming.as_mut()).map_err(fail)?,
                 Event::Cancelled(c) => {
@@ -128,7 +136,19 @@ impl Engine {
                 other => self.replay_admin(other).map_err(fail)?,
             }
         }
+        if let Some(deal) = struck {
+            return Err(fail(format!(
+                "deal {} accepted but not traded",
+                deal.deal_id
+            )));
+        }
         self.check_suspension_done(command).map_err(fail)?;
+        if let Command::SetBlockRules { instrument, rules } = command {
+            if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
+                self.set_block_rules(*instrument, rules)
+                    .map_err(|reason| fail(format!("block rules refused ({reason:?})")))?;
+            }
+        }
         if let Command::EndOfDay {
             trading_date: Some(date),
         } = *command

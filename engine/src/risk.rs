@@ -129,28 +129,72 @@ pub(crate) fn settle(
     buyer_limit_ticks: i64,
     trading_day: u32,
 ) -> Option<LargeHolder> {
-    let i = usize::from(trade.instrument.0);
-    let paid_fen = value_fen(trade.price_ticks, trade.quantity_t);
-    buyer.reserved_fen -= value_fen(buyer_limit_ticks, trade.quantity_t);
+    let deal = Deal {
+        instrument: trade.instrument,
+        price_ticks: trade.price_ticks,
+        quantity_t: trade.quantity_t,
+        buyer_limit_ticks,
+    };
+    transfer(buyer, seller, policy, &deal, trading_day)
+}
+
+/// Moves cash and allowances for a block deal: both sides reserved at the
+/// deal's price.
+pub(crate) fn settle_at(
+    buyer: &mut Account,
+    seller: &mut Account,
+    policy: &Policy,
+    instrument: InstrumentId,
+    price_ticks: i64,
+    quantity_t: u64,
+    trading_day: u32,
+) -> Option<LargeHolder> {
+    let deal = Deal {
+        instrument,
+        price_ticks,
+        quantity_t,
+        buyer_limit_ticks: price_ticks,
+    };
+    transfer(buyer, seller, policy, &deal, trading_day)
+}
+
+/// What moves in one trade, and the price the buyer's cash was reserved at.
+struct Deal {
+    instrument: InstrumentId,
+    price_ticks: i64,
+    quantity_t: u64,
+    buyer_limit_ticks: i64,
+}
+
+fn transfer(
+    buyer: &mut Account,
+    seller: &mut Account,
+    policy: &Policy,
+    deal: &Deal,
+    trading_day: u32,
+) -> Option<LargeHolder> {
+    let i = usize::from(deal.instrument.0);
+    let paid_fen = value_fen(deal.price_ticks, deal.quantity_t);
+    buyer.reserved_fen -= value_fen(deal.buyer_limit_ticks, deal.quantity_t);
     buyer.cash_fen -= paid_fen;
     let h = &mut buyer.holdings[i];
     let before_t = h.balance_t;
-    h.balance_t += trade.quantity_t;
-    h.buying_t -= trade.quantity_t;
+    h.balance_t += deal.quantity_t;
+    h.buying_t -= deal.quantity_t;
     if policy.t_plus_one {
-        h.locked_t += trade.quantity_t;
+        h.locked_t += deal.quantity_t;
     }
     h.last_buy_day = Some(trading_day);
     let large = crossed(policy, before_t, h.balance_t).map(|threshold_t| LargeHolder {
         account: buyer.id,
-        instrument: trade.instrument,
+        instrument: deal.instrument,
         balance_t: h.balance_t,
         threshold_t,
     });
     seller.cash_fen += paid_fen;
     let h: &mut Holding = &mut seller.holdings[i];
-    h.balance_t -= trade.quantity_t;
-    h.reserved_t -= trade.quantity_t;
+    h.balance_t -= deal.quantity_t;
+    h.reserved_t -= deal.quantity_t;
     h.last_sell_day = Some(trading_day);
     large
 }

@@ -9,6 +9,7 @@
 
 use crate::account::Account;
 use crate::auction::{Auctions, MAX_BIDS_PER_AUCTION, MAX_OPEN_AUCTIONS};
+use crate::block::{BlockDeal, BlockOffer, BlockRules};
 use crate::book::RestingOrder;
 use crate::calendar::Calendar;
 use crate::day_stats::DayStats;
@@ -42,6 +43,23 @@ pub struct EngineState {
     /// Open one-way auctions with their bids, and the highest auction id
     /// announced.
     pub auctions: Auctions,
+    /// Block trading: each instrument's rules, open offers, pending deals.
+    pub blocks: BlockState,
+}
+
+/// The block-trading part of the state (snapshot version 4).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockState {
+    /// Each instrument's block rules, in instrument order. Empty in a
+    /// state read from a snapshot older than version 4: every instrument
+    /// then has its kind's rules.
+    pub rules: Vec<BlockRules>,
+    /// The id the next offer or deal gets (0 in an old snapshot: 1).
+    pub next_id: u64,
+    /// Open offers, in id order.
+    pub offers: Vec<BlockOffer>,
+    /// Deals waiting for the exchange's confirmation, in id order.
+    pub deals: Vec<BlockDeal>,
 }
 
 /// One instrument's state.
@@ -85,6 +103,9 @@ pub enum StateError {
     /// exception, or an added broker listed under another id.
     #[error("membership: {0}")]
     Membership(&'static str),
+    /// Block rules, an offer or a deal that cannot be as given.
+    #[error("blocks: {0}")]
+    Blocks(&'static str),
     /// An open auction or one of its bids cannot be as given.
     #[error("auctions: {0}")]
     Auctions(&'static str),
@@ -182,6 +203,12 @@ impl Engine {
             accounts: self.accounts.iter().cloned().collect(),
             references: self.references.iter().cloned().collect(),
             membership: self.membership.clone(),
+            blocks: BlockState {
+                rules: self.markets.iter().map(|m| m.block.clone()).collect(),
+                next_id: self.blocks.next_id,
+                offers: self.blocks.offers.values().copied().collect(),
+                deals: self.blocks.deals.values().copied().collect(),
+            },
             auctions: self.auctions.clone(),
         }
     }
@@ -252,6 +279,7 @@ impl Engine {
         engine.closed_date = state.closed_date;
         engine.last_order_id = state.last_order_id;
         engine.next_trade_id = state.next_trade_id;
+        engine.restore_blocks(&state.blocks)?;
         engine.auctions = check_auctions(&state.auctions, &engine)?;
         engine.check_claims()?;
         Ok(engine)
@@ -284,6 +312,14 @@ impl Engine {
                 claimed_t[a * instruments + i][order.side as usize] += u128::from(order.quantity_t);
             }
         }
+        for (account, instrument, side, price_ticks, quantity_t) in self.blocks.claims() {
+            let a = self.accounts.locate(account).map_or(0, |at| at as usize);
+            if side == Side::Buy {
+                claimed_fen[a] += i128::from(price_ticks) * i128::from(quantity_t);
+            }
+            claimed_t[a * instruments + usize::from(instrument.0)][side as usize] +=
+                u128::from(quantity_t);
+        }
         for auction in self.auctions.open.values() {
             let i = usize::from(auction.notice.instrument.0);
             let at = |id| self.accounts.locate(id).map_or(0, |at| at as usize);
@@ -315,6 +351,49 @@ impl Engine {
                 {
                     return bad("a holding's reservations are not what its open orders claim, or above the holding");
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts back the block rules, offers and deals of a state, checking
+    /// that each names a listed instrument and an open account, and that
+    /// no id reaches the next one.
+    fn restore_blocks(&mut self, state: &BlockState) -> Result<(), StateError> {
+        let bad = |why| Err(StateError::Blocks(why));
+        if !state.rules.is_empty() {
+            if state.rules.len() != self.markets.len() {
+                return bad("not one set of rules per instrument");
+            }
+            for (market, rules) in self.markets.iter_mut().zip(&state.rules) {
+                if !rules.is_valid() {
+                    return bad("unusable rules");
+                }
+                market.block = rules.clone();
+            }
+        }
+        self.blocks.next_id = state.next_id.max(1);
+        let instruments = self.markets.len();
+        let known = |a: crate::order::AccountId| self.accounts.get(a).is_some();
+        for offer in &state.offers {
+            let ok = usize::from(offer.instrument.0) < instruments
+                && known(offer.account)
+                && offer.counterparty.is_none_or(known)
+                && offer.quantity_t > 0
+                && offer.block_id < self.blocks.next_id;
+            if !ok || self.blocks.offers.insert(offer.block_id, *offer).is_some() {
+                return bad("an offer of an unknown instrument or account, or a duplicate id");
+            }
+        }
+        for deal in &state.deals {
+            let ok = usize::from(deal.instrument.0) < instruments
+                && known(deal.poster)
+                && known(deal.acceptor)
+                && deal.poster != deal.acceptor
+                && deal.quantity_t > 0
+                && deal.deal_id < self.blocks.next_id;
+            if !ok || self.blocks.deals.insert(deal.deal_id, *deal).is_some() {
+                return bad("a deal of an unknown instrument or account, or a duplicate id");
             }
         }
         Ok(())

@@ -5,9 +5,10 @@
 //! quantity, price, trading phase, account, then the account rules of
 //! [`crate::risk`]. Only then does the book change.
 
+use crate::account::Accounts;
 use crate::account::BrokerId;
 use crate::command::{NewOrder, Stamp};
-use crate::engine::Engine;
+use crate::engine::{Engine, Market};
 use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::matching::{Stop, Taker};
@@ -270,25 +271,16 @@ impl Engine {
         let accounts = &mut self.accounts;
         let trading_day = self.trading_day;
         let settle = |trade: &Trade, maker_at: u32, events: &mut Vec<Event>| {
-            market.today.record(trade);
-            // A buying taker reserved at its limit; a buying maker at its
-            // own price, which is the trade price.
-            let (buyer_at, seller_at, buyer_limit_ticks) = match trade.aggressor {
-                Side::Buy => (taker_at, maker_at, taker_limit_ticks),
-                Side::Sell => (maker_at, taker_at, trade.price_ticks),
-            };
-            let [buyer, seller] = accounts.pair_at_mut(buyer_at, seller_at);
-            let large = risk::settle(
-                buyer,
-                seller,
-                &market.policy,
-                trade,
-                buyer_limit_ticks,
+            let taker = (taker_at, taker_limit_ticks);
+            settle_fill(
+                market,
+                accounts,
                 trading_day,
+                taker,
+                trade,
+                maker_at,
+                events,
             );
-            if let Some(large) = large {
-                events.push(Event::LargeHolder(large));
-            }
         };
         self.books[i].match_incoming(taker, stamp, &mut self.next_trade_id, events, settle)
     }
@@ -337,5 +329,37 @@ impl Engine {
                 quantity_t,
             },
         );
+    }
+}
+
+/// Settles one trade between the two accounts and records it in the day's
+/// figures. `taker` is where the taker's account is kept and the limit its
+/// cash was reserved at: a buying taker reserved at its limit, a buying
+/// maker at its own price, which is the trade price.
+pub(crate) fn settle_fill(
+    market: &mut Market,
+    accounts: &mut Accounts,
+    trading_day: u32,
+    (taker_at, taker_limit_ticks): (u32, i64),
+    trade: &Trade,
+    maker_at: u32,
+    events: &mut Vec<Event>,
+) {
+    market.today.record(trade);
+    let (buyer_at, seller_at, buyer_limit_ticks) = match trade.aggressor {
+        Side::Buy => (taker_at, maker_at, taker_limit_ticks),
+        Side::Sell => (maker_at, taker_at, trade.price_ticks),
+    };
+    let [buyer, seller] = accounts.pair_at_mut(buyer_at, seller_at);
+    let large = risk::settle(
+        buyer,
+        seller,
+        &market.policy,
+        trade,
+        buyer_limit_ticks,
+        trading_day,
+    );
+    if let Some(large) = large {
+        events.push(Event::LargeHolder(large));
     }
 }

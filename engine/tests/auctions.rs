@@ -677,7 +677,7 @@ fn open_auctions_and_their_bids_survive_a_snapshot() {
     let state = m.live.state();
     let mut bytes = Vec::new();
     encode_state(&state, &mut bytes);
-    let decoded = decode_state(&bytes).expect("a version 4 state decodes");
+    let decoded = decode_state(&bytes).expect("a version 5 state decodes");
     assert_eq!(decoded, state);
     let restored = Engine::from_state(&decoded).expect("the state loads");
     assert_eq!(restored.state(), state);

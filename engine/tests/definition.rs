@@ -91,7 +91,19 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
     renamed.symbol = "CCER2".into();
     let mut bad_band = ccer.clone();
     bad_band.band_bps = 10_000;
+    let named = |symbol: &str| {
+        let mut spec = InstrumentSpec::cea(2026, cny("90.00"));
+        spec.symbol = symbol.into();
+        Command::ListInstrument(Box::new(spec))
+    };
     let cases = [
+        // A symbol is 1 to 16 printable ASCII bytes.
+        (named(""), RejectReason::InvalidInstrumentSpec),
+        (named("CEA 2026"), RejectReason::InvalidInstrumentSpec),
+        (
+            named("CEA2026-TOO-LONG-"),
+            RejectReason::InvalidInstrumentSpec,
+        ),
         (
             Command::ListInstrument(Box::new(InstrumentSpec::cea(2025, cny("80.00")))),
             RejectReason::SymbolExists,
@@ -202,7 +214,7 @@ fn differences_are_named_and_changes_are_commands() {
         "instrument CCER.tick: the journal has 0.05, the config 0.01"
     );
     assert_eq!(
-        engine.changes_to(&config).unwrap(),
+        engine.changes_to(&config),
         [Command::ReviseInstrument {
             instrument: InstrumentId(1),
             spec: Box::new(config.instruments[1].clone()),
@@ -218,32 +230,56 @@ fn differences_are_named_and_changes_are_commands() {
         Some(Difference::NotListed("CEA2026".into()))
     );
     assert_eq!(
-        engine.changes_to(&config).unwrap(),
+        engine.changes_to(&config),
         [Command::ListInstrument(Box::new(
             config.instruments[2].clone()
         ))]
     );
 
+    // The journal defines the market: instruments keep the journal's ids
+    // wherever the config lists them, and one the config lacks (listed by
+    // an operator) stays listed.
     let mut config = market();
     config.instruments.reverse();
-    assert!(matches!(
-        engine.first_difference(&config),
-        Some(Difference::Moved { .. })
-    ));
-    assert!(engine.changes_to(&config).is_err(), "instruments keep ids");
+    assert_eq!(engine.first_difference(&config), None);
+    assert!(
+        engine.changes_to(&config).is_empty(),
+        "instruments keep ids"
+    );
 
     let mut config = market();
     config.instruments.pop();
+    assert_eq!(engine.first_difference(&config), None);
+    assert!(engine.changes_to(&config).is_empty(), "nothing is delisted");
+
+    // A new instrument in a config that lacks one listed by an operator
+    // gets the next id, not its position in the config.
+    let mut config = market();
+    config.instruments.pop();
+    config
+        .instruments
+        .push(InstrumentSpec::cea(2027, cny("96.00")));
     assert_eq!(
-        engine.first_difference(&config),
-        Some(Difference::Missing("CCER".into()))
+        engine.changes_to(&config),
+        [Command::ListInstrument(Box::new(
+            config.instruments[1].clone()
+        ))]
     );
-    assert!(engine.changes_to(&config).is_err(), "nothing is delisted");
+    let mut revised = market();
+    revised.instruments.reverse();
+    revised.instruments[0].band_bps = 500;
+    assert_eq!(
+        engine.changes_to(&revised),
+        [Command::ReviseInstrument {
+            instrument: InstrumentId(1),
+            spec: Box::new(revised.instruments[0].clone()),
+        }]
+    );
 
     let mut config = market();
     config.instruments[0].reference_price = cny("95.00");
     assert_eq!(
-        engine.changes_to(&config).unwrap(),
+        engine.changes_to(&config),
         [
             Command::ReviseInstrument {
                 instrument: InstrumentId(0),

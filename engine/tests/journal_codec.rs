@@ -138,10 +138,10 @@ fn an_end_of_day_carries_the_date_it_closes_under_tag_17() {
 #[test]
 fn errors_name_what_is_wrong() {
     assert_eq!(
-        decode_command(&[42]),
+        decode_command(&[200]),
         Err(DecodeError::UnknownTag {
             what: "CommandKind",
-            tag: 42,
+            tag: 200,
             offset: 0
         })
     );
@@ -276,6 +276,12 @@ fn encoded_sizes_match_the_specification() {
             }
             Command::AddBroker(ref b) => 1 + 4 + 4 + b.name.len() + 4 + 16 + 32,
             Command::SetBrokerStatus { .. } | Command::SetAccountStatus { .. } => 6,
+            Command::Take(_) => 40,
+            Command::PostBlock(b) => 33 + 4 * usize::from(b.counterparty.is_some()),
+            Command::AcceptBlock { .. } => 29,
+            Command::CancelBlock { .. } => 21,
+            Command::ConfirmBlock { .. } | Command::RefuseBlock { .. } => 9,
+            Command::SetBlockRules { ref rules, .. } => 25 + 8 * rules.sessions.len(),
             Command::AnnounceAuction(_) => 56,
             Command::Bid(_) => 45,
             Command::CancelBid { requester, .. } => 18 + 12 * usize::from(requester.is_some()),
@@ -303,6 +309,10 @@ fn encoded_sizes_match_the_specification() {
             Event::CalendarSet => 1,
             Event::BrokerAdded(_) => 5,
             Event::BrokerStatusChanged(_) | Event::AccountStatusChanged(_) => 6,
+            Event::BlockPosted(p) => 33 + 4 * usize::from(p.counterparty.is_some()),
+            Event::BlockAccepted(_) => 38,
+            Event::BlockTraded(_) => 68,
+            Event::BlockCancelled(_) => 25,
             Event::AuctionAnnounced(_) => 56,
             Event::BidAccepted(_) => 45,
             Event::BidCancelled(_) => 38,

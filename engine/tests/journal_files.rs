@@ -444,6 +444,7 @@ fn only_the_newest_snapshots_are_kept() {
         accounts: Vec::new(),
         references: Vec::new(),
         membership: cetx_engine::Membership::default(),
+        blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
     };
     for seq in [10, 20, 30, 40] {
@@ -472,14 +473,16 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
         accounts: Vec::new(),
         references: vec!["REG-1".into()],
         membership: cetx_engine::Membership::default(),
+        blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
     };
     let mut payload = Vec::new();
     cetx_engine::journal::encode_state(&state, &mut payload);
     // Version 2 ends at the references: without the three empty counts of
     // version 3's membership and its absent closed date, nor version 4's
-    // auctions (two empty counts and an absent last id).
-    payload.truncate(payload.len() - 13 - 9);
+    // block section (three empty counts and the next id) and the auctions
+    // section (two empty counts and an absent last id).
+    payload.truncate(payload.len() - 13 - 20 - 9);
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
@@ -492,6 +495,15 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
     // The same payload as version 3 is short of the membership.
     cetx_engine::journal::write_framed(&path, magic, 3, 5, &payload).unwrap();
     assert!(cetx_engine::journal::read_snapshot(&path).is_err());
+    // A version 3 payload (no block section) reads with no offers.
+    let mut v3 = Vec::new();
+    cetx_engine::journal::encode_state(&state, &mut v3);
+    v3.truncate(v3.len() - 20 - 9);
+    cetx_engine::journal::write_framed(&path, magic, 3, 5, &v3).unwrap();
+    assert_eq!(
+        cetx_engine::journal::read_snapshot(&path),
+        Ok((5, state.clone()))
+    );
     // Version 3 carries the membership and the closed date through.
     state
         .membership
@@ -532,7 +544,7 @@ fn a_writer_removes_files_an_earlier_one_wrote_ahead() {
 }
 
 #[test]
-fn a_snapshot_of_version_3_is_read_with_no_auction() {
+fn a_snapshot_of_version_4_is_read_with_no_auction() {
     let tmp = tempfile::tempdir().unwrap();
     let mut membership = cetx_engine::Membership::default();
     membership
@@ -548,20 +560,21 @@ fn a_snapshot_of_version_3_is_read_with_no_auction() {
         accounts: Vec::new(),
         references: vec!["REG-1".into()],
         membership,
+        blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
     };
     let mut payload = Vec::new();
     cetx_engine::journal::encode_state(&state, &mut payload);
-    // Version 3 ends at the closed date: without version 4's auctions (no
+    // Version 4 ends at the block section: without version 5's auctions (no
     // instrument's fields, no last id, no open auction).
     payload.truncate(payload.len() - 9);
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
     let magic = cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
-    cetx_engine::journal::write_framed(&path, magic, 3, 5, &payload).unwrap();
-    assert_eq!(cetx_engine::journal::read_snapshot(&path), Ok((5, state)));
-    // The same payload as version 4 is short of the auctions.
     cetx_engine::journal::write_framed(&path, magic, 4, 5, &payload).unwrap();
+    assert_eq!(cetx_engine::journal::read_snapshot(&path), Ok((5, state)));
+    // The same payload as version 5 is short of the auctions.
+    cetx_engine::journal::write_framed(&path, magic, 5, 5, &payload).unwrap();
     assert!(cetx_engine::journal::read_snapshot(&path).is_err());
 }

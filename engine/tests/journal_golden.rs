@@ -222,3 +222,46 @@ fn the_specification_shows_the_golden_bytes() {
         "docs/JOURNAL.md must show the golden manifest exactly as this test does"
     );
 }
+
+/// A listing-agreement take (command tag 30), as `docs/JOURNAL.md` shows
+/// it: account 1 buys 30 t of order 100 of instrument 0, as its order 102,
+/// the broker's client order id 5002.
+const TAKE_GOLDEN: &str = r#"00  1e                       # tag 30: Take
+01  66 00 00 00 00 00 00 00  # order_id 102
+09  01 00 00 00              # account 1
+0d  00 00                    # instrument 0
+0f  00                       # side Buy
+10  64 00 00 00 00 00 00 00  # target 100
+18  1e 00 00 00 00 00 00 00  # quantity_t 30
+20  8a 13 00 00 00 00 00 00  # client_order_id 5002"#;
+
+#[test]
+fn a_take_has_the_golden_bytes_the_specification_shows() {
+    let take = Command::Take(cetx_engine::Take {
+        order_id: OrderId(102),
+        account: AccountId(1),
+        instrument: InstrumentId(0),
+        side: Side::Buy,
+        target: OrderId(100),
+        quantity_t: 30,
+        client_order_id: 5002,
+    });
+    let mut golden = Vec::new();
+    for line in TAKE_GOLDEN.lines() {
+        let (data, _meaning) = line.split_once('#').unwrap();
+        let mut tokens = data.split_whitespace();
+        let offset = usize::from_str_radix(tokens.next().unwrap(), 16).unwrap();
+        assert_eq!(offset, golden.len(), "{line}");
+        golden.extend(tokens.map(|t| u8::from_str_radix(t, 16).unwrap()));
+    }
+    let mut bytes = Vec::new();
+    cetx_engine::journal::encode_command(&take, &mut bytes);
+    assert_eq!(bytes, golden);
+    assert_eq!(bytes.len(), 40);
+    assert_eq!(cetx_engine::journal::decode_command(&golden), Ok(take));
+    let spec = include_str!("../../docs/JOURNAL.md");
+    assert!(
+        spec.contains(TAKE_GOLDEN),
+        "docs/JOURNAL.md must show the take's bytes exactly as this test does"
+    );
+}

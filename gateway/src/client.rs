@@ -374,6 +374,32 @@ impl Client {
         self.send(order.into()).await
     }
 
+    /// Sends a listing-agreement take: trade `quantity_t` of the resting
+    /// order `order_id` (its public id, from the feed's order view) at its
+    /// price; `side` is the taker's.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn send_take(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        symbol: &str,
+        order_id: u64,
+        side: Side,
+        quantity_t: u64,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::Take {
+            client_order_id,
+            account,
+            symbol: symbol.into(),
+            order_id,
+            side,
+            quantity_t,
+        })
+        .await
+    }
+
     /// Asks to cancel an order.
     ///
     /// # Errors
@@ -396,6 +422,72 @@ impl Client {
             client_order_id,
             price_ticks,
             quantity_t,
+        })
+        .await
+    }
+
+    /// Posts a block offer (see `docs/PROTOCOL.md`, `PostBlock`);
+    /// `counterparty` 0 opens it to all.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    #[allow(clippy::too_many_arguments)]
+    pub async fn post_block(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        symbol: &str,
+        side: Side,
+        price_ticks: i64,
+        quantity_t: u64,
+        counterparty: u32,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::PostBlock {
+            client_order_id,
+            account,
+            symbol: symbol.into(),
+            side,
+            price_ticks,
+            quantity_t,
+            counterparty,
+        })
+        .await
+    }
+
+    /// Accepts `quantity_t` of an open block offer for `account`.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn accept_block(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        block_id: u64,
+        quantity_t: u64,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::AcceptBlock {
+            client_order_id,
+            account,
+            block_id,
+            quantity_t,
+        })
+        .await
+    }
+
+    /// Withdraws a block offer `account` posted.
+    ///
+    /// # Errors
+    /// As [`Client::send`].
+    pub async fn cancel_block(
+        &mut self,
+        client_order_id: u64,
+        account: u32,
+        block_id: u64,
+    ) -> Result<(), ClientError> {
+        self.send(ClientMessage::CancelBlock {
+            client_order_id,
+            account,
+            block_id,
         })
         .await
     }

@@ -195,8 +195,9 @@ pub trait WireMessage: Serialize + for<'de> Deserialize<'de> {
     const TAG_OFFSET: usize;
     /// How many variants the enum has.
     const TAG_COUNT: u32;
-    /// Tags below `TAG_COUNT` that name no message yet: refused as unknown.
-    const RESERVED_TAGS: std::ops::Range<u32> = 0..0;
+    /// Tags below [`Self::TAG_COUNT`] that this build decodes to no
+    /// message: numbers reserved for messages of another build.
+    const RESERVED_TAGS: &'static [u32] = &[];
 
     /// Checks string lengths after decoding and before encoding.
     ///
@@ -220,7 +221,7 @@ impl WireMessage for FeedMessage {
     const TAG_NAME: &'static str = "FeedMessage";
     const TAG_OFFSET: usize = 0;
     const TAG_COUNT: u32 = Self::TAG_COUNT;
-    const RESERVED_TAGS: std::ops::Range<u32> = Self::RESERVED_TAGS;
+    const RESERVED_TAGS: &'static [u32] = Self::RESERVED_TAGS;
 
     fn validate(&self) -> Result<(), FieldTooLong> {
         Self::validate(self)
@@ -251,7 +252,7 @@ impl WireMessage for ClientMessage {
     const TAG_NAME: &'static str = "ClientMessage";
     const TAG_OFFSET: usize = 0;
     const TAG_COUNT: u32 = Self::TAG_COUNT;
-    const RESERVED_TAGS: std::ops::Range<u32> = Self::RESERVED_TAGS;
+    const RESERVED_TAGS: &'static [u32] = Self::RESERVED_TAGS;
 
     fn validate(&self) -> Result<(), FieldTooLong> {
         Self::validate(self)
@@ -263,7 +264,7 @@ impl WireMessage for ServerFrame {
     // After the `u64` sequence number.
     const TAG_OFFSET: usize = 8;
     const TAG_COUNT: u32 = crate::protocol::ServerMessage::TAG_COUNT;
-    const RESERVED_TAGS: std::ops::Range<u32> = crate::protocol::ServerMessage::RESERVED_TAGS;
+    const RESERVED_TAGS: &'static [u32] = crate::protocol::ServerMessage::RESERVED_TAGS;
 
     fn validate(&self) -> Result<(), FieldTooLong> {
         self.message.validate()

@@ -117,6 +117,35 @@ pub struct ServerConfig {
     /// `[[operators]]`: who may use the operators' channel; never a broker.
     #[serde(default)]
     pub operators: Vec<OperatorConfig>,
+    /// `[[blocks]]`: block-trading rules of an instrument where they
+    /// differ from its kind's defaults (`docs/CONFIG.md`).
+    #[serde(default)]
+    pub blocks: Vec<BlockConfig>,
+}
+
+/// `[[blocks]]`: one instrument's block-trading rules (大宗协议), each key
+/// left out taking the kind's default (`docs/ENGINE.md`, "Block trades").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockConfig {
+    /// The instrument.
+    pub symbol: String,
+    /// Whether blocks may be posted and accepted (CEA yes; CCER no).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The block minimum, in tonnes (100,000).
+    #[serde(default)]
+    pub min_t: Option<u64>,
+    /// The block band in basis points of the reference price (3,000).
+    #[serde(default)]
+    pub band_bps: Option<u32>,
+    /// Whether each deal waits for the exchange's confirmation (CEA no;
+    /// CCER yes).
+    #[serde(default)]
+    pub needs_confirmation: Option<bool>,
+    /// Open offers plus pending deals per instrument at most (4,096).
+    #[serde(default)]
+    pub max_open: Option<u32>,
 }
 
 /// `[admin]`: where the operators' channel listens.
@@ -533,6 +562,27 @@ impl ServerConfig {
         EngineConfig {
             instruments: self.instruments.clone(),
         }
+    }
+
+    /// Each instrument's block rules, in instrument order: its kind's,
+    /// with the config's `[[blocks]]` entry over them.
+    #[must_use]
+    pub fn block_rules(&self) -> Vec<cetx_engine::BlockRules> {
+        self.instruments
+            .iter()
+            .map(|spec| {
+                let mut rules = cetx_engine::BlockRules::for_kind(&spec.kind);
+                if let Some(set) = self.blocks.iter().find(|b| b.symbol == spec.symbol) {
+                    rules.enabled = set.enabled.unwrap_or(rules.enabled);
+                    rules.min_t = set.min_t.unwrap_or(rules.min_t);
+                    rules.band_bps = set.band_bps.unwrap_or(rules.band_bps);
+                    rules.needs_confirmation =
+                        set.needs_confirmation.unwrap_or(rules.needs_confirmation);
+                    rules.max_open = set.max_open.unwrap_or(rules.max_open);
+                }
+                rules
+            })
+            .collect()
     }
 
     /// The market this config describes: its instruments and calendar,

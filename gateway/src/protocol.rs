@@ -121,28 +121,73 @@ pub enum ClientMessage {
     Heartbeat,
     /// Ends the session; the server closes the connection.
     Logout,
-    /// Tag 6: reserved for another trading mode's message; refused as an
-    /// unknown tag (**414**) until it is defined.
-    #[doc(hidden)]
-    Reserved6,
-    /// Tag 7: reserved for another trading mode's message; refused as an
-    /// unknown tag (**414**) until it is defined.
+    /// A listing-agreement take (挂牌协议): trades with one named resting
+    /// order of the opposite side, at its price, for part or all of what
+    /// it has open. Answered like a new order: `OrderAccepted` (limit,
+    /// IOC, at the target's price) and a `Fill`, or `OrderRejected`.
+    Take {
+        /// The broker's id for the take, unique per broker per trading
+        /// day (shared with new orders).
+        client_order_id: u64,
+        /// The account the take trades for; the broker must act for it.
+        account: u32,
+        /// The instrument, e.g. `CEA2025`; at most [`MAX_SYMBOL_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// The resting order to trade with: its public order id, as the
+        /// market-data feed's order view shows it.
+        order_id: u64,
+        /// The taker's side: buy takes a resting sell, sell a resting buy.
+        side: Side,
+        /// Tonnes to take: at most what the order has open.
+        quantity_t: u64,
+    },
+    /// Tag 7: reserved (unused); this build refuses it as an unknown tag.
     #[doc(hidden)]
     Reserved7,
-    /// Tag 8: reserved for another trading mode's message; refused as an
-    /// unknown tag (**414**) until it is defined.
-    #[doc(hidden)]
-    Reserved8,
-    /// Tag 9: reserved for another trading mode's message; refused as an
-    /// unknown tag (**414**) until it is defined.
-    #[doc(hidden)]
-    Reserved9,
-    /// Tag 10: reserved for another trading mode's message; refused as an
-    /// unknown tag (**414**) until it is defined.
-    #[doc(hidden)]
-    Reserved10,
-    /// Tag 11: reserved for another trading mode's message; refused as an
-    /// unknown tag (**414**) until it is defined.
+    /// Tag 8. Posts a block offer (大宗协议) for one of the broker's
+    /// accounts: off the listing book, at least the block minimum, priced
+    /// inside the block band; open to all (`counterparty` 0) or directed at
+    /// one account.
+    PostBlock {
+        /// The broker's id for this request, echoed in its reports.
+        client_order_id: u64,
+        /// The poster's account; the broker must act for it.
+        account: u32,
+        /// The instrument; at most [`MAX_SYMBOL_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// The poster's side.
+        side: Side,
+        /// Price in ticks of 0.01 CNY.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+        /// The one account that may accept it, or 0 for every account.
+        counterparty: u32,
+    },
+    /// Tag 9. Accepts an open block offer, whole or in part, for one of
+    /// the broker's accounts.
+    AcceptBlock {
+        /// The broker's id for this request, echoed in its reports.
+        client_order_id: u64,
+        /// The accepting account; the broker must act for it.
+        account: u32,
+        /// The offer's id (from `BlockPosted`).
+        block_id: u64,
+        /// Tonnes to take.
+        quantity_t: u64,
+    },
+    /// Tag 10. Withdraws an open block offer the account posted.
+    CancelBlock {
+        /// The broker's id for this request, echoed in its reports.
+        client_order_id: u64,
+        /// The poster's account; the broker must act for it.
+        account: u32,
+        /// The offer's id.
+        block_id: u64,
+    },
+    /// Tag 11: reserved (unused); this build refuses it as an unknown tag.
     #[doc(hidden)]
     Reserved11,
     /// Tag 12. Places a sealed bid in a one-way auction.
@@ -309,24 +354,99 @@ pub enum ServerMessage {
         #[serde(deserialize_with = "string_from_str")]
         text: String,
     },
-    /// Tag 10: reserved for another trading mode's report; never sent.
+    /// Tag 10: reserved for listing-agreement takes; never sent by this
+    /// build.
     #[doc(hidden)]
     Reserved10,
-    /// Tag 11: reserved for another trading mode's report; never sent.
+    /// Tag 11: reserved, as tag 10.
     #[doc(hidden)]
     Reserved11,
-    /// Tag 12: reserved for another trading mode's report; never sent.
-    #[doc(hidden)]
-    Reserved12,
-    /// Tag 13: reserved for another trading mode's report; never sent.
-    #[doc(hidden)]
-    Reserved13,
-    /// Tag 14: reserved for another trading mode's report; never sent.
-    #[doc(hidden)]
-    Reserved14,
-    /// Tag 15: reserved for another trading mode's report; never sent.
-    #[doc(hidden)]
-    Reserved15,
+    /// Tag 12. A block offer was posted: to the poster's broker (with its
+    /// `client_order_id`) and, for a directed offer, to the broker of the
+    /// counterparty account (with `client_order_id` 0), which so learns
+    /// the offer's id. Neither is told the other's account.
+    BlockPosted {
+        /// The poster's id for the request, or 0 in the counterparty's copy.
+        client_order_id: u64,
+        /// The offer's id.
+        block_id: u64,
+        /// The account this report is about: the poster's, or the
+        /// counterparty's.
+        account: u32,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// The poster's side (the counterparty would take the other).
+        side: Side,
+        /// Price in ticks.
+        price_ticks: i64,
+        /// Quantity in tonnes.
+        quantity_t: u64,
+        /// Whether the offer is directed at one account (else open to all).
+        directed: bool,
+    },
+    /// Tag 13. A block deal: struck from an offer by an acceptance, to the
+    /// broker of each side. `status` 0 traded (`trade_id` set), 1 waiting
+    /// for the exchange's confirmation (`trade_id` 0; a second report with
+    /// status 0 follows if the exchange confirms it, a `BlockCancelled`
+    /// with cause 22 if it refuses).
+    BlockDeal {
+        /// The request's id at this broker: the poster's for the poster's
+        /// side, the acceptor's for the acceptor's (0 when a confirmation
+        /// reports a deal of a request this broker did not make today).
+        client_order_id: u64,
+        /// The offer.
+        block_id: u64,
+        /// The deal's id (an operator confirms or refuses by it).
+        deal_id: u64,
+        /// The engine's trade number, once traded; 0 while pending.
+        trade_id: u64,
+        /// This broker's account in the deal.
+        account: u32,
+        /// The instrument.
+        #[serde(deserialize_with = "string_from_str")]
+        symbol: Symbol,
+        /// This account's side.
+        side: Side,
+        /// Price in ticks.
+        price_ticks: i64,
+        /// Tonnes.
+        quantity_t: u64,
+        /// Tonnes of the offer still open after the acceptance.
+        remaining_t: u64,
+        /// 0 traded, 1 pending confirmation.
+        status: u8,
+        /// Time of the command that made this report, ns since the epoch.
+        time_ns: i64,
+    },
+    /// Tag 14. A block offer, or a deal waiting for confirmation, ended
+    /// without trading.
+    BlockCancelled {
+        /// The request's id at this broker, or 0.
+        client_order_id: u64,
+        /// The offer's id, or the pending deal's.
+        block_id: u64,
+        /// This broker's account.
+        account: u32,
+        /// Tonnes that ended.
+        cancelled_t: u64,
+        /// 0 withdrawn by the poster, 5 expired at the end of the day, 20
+        /// suspended, 22 refused by the exchange.
+        cause: u8,
+    },
+    /// Tag 15. A block request was refused; nothing changed.
+    BlockRejected {
+        /// The request's id.
+        client_order_id: u64,
+        /// Which request: 0 `PostBlock`, 1 `AcceptBlock`, 2 `CancelBlock`.
+        request: u8,
+        /// A reject reason code (`docs/ENGINE.md`: 130 to 139 are the block
+        /// rules).
+        reason: u16,
+        /// What went wrong, for people; at most [`MAX_TEXT_LEN`] bytes.
+        #[serde(deserialize_with = "string_from_str")]
+        text: String,
+    },
     /// Tag 16. A bid was placed, or amended, in a one-way auction; its cash
     /// is reserved at its price.
     BidAccepted {
@@ -432,9 +552,8 @@ impl ClientMessage {
     /// How many variants there are: every tag is below this.
     pub const TAG_COUNT: u32 = 15;
 
-    /// Tags that name no message yet (reserved for other trading modes):
-    /// refused like an unknown tag.
-    pub const RESERVED_TAGS: std::ops::Range<u32> = 6..12;
+    /// Tags that decode to no message of this build (reserved for others).
+    pub const RESERVED_TAGS: &'static [u32] = &[7, 11];
 
     /// The variant's name, as in `docs/PROTOCOL.md`.
     #[must_use]
@@ -446,15 +565,14 @@ impl ClientMessage {
             Self::Amend { .. } => "Amend",
             Self::Heartbeat => "Heartbeat",
             Self::Logout => "Logout",
+            Self::Take { .. } => "Take",
+            Self::Reserved7 | Self::Reserved11 => "Reserved",
+            Self::PostBlock { .. } => "PostBlock",
+            Self::AcceptBlock { .. } => "AcceptBlock",
+            Self::CancelBlock { .. } => "CancelBlock",
             Self::Bid { .. } => "Bid",
             Self::CancelBid { .. } => "CancelBid",
             Self::AmendBid { .. } => "AmendBid",
-            Self::Reserved6
-            | Self::Reserved7
-            | Self::Reserved8
-            | Self::Reserved9
-            | Self::Reserved10
-            | Self::Reserved11 => "Reserved",
         }
     }
 
@@ -466,20 +584,22 @@ impl ClientMessage {
     pub fn validate(&self) -> Result<(), FieldTooLong> {
         match self {
             Self::Login { secret, .. } => check_len("secret", secret.expose(), MAX_SECRET_LEN),
-            Self::NewOrder { symbol, .. } => check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN),
+            Self::NewOrder { symbol, .. }
+            | Self::Take { symbol, .. }
+            | Self::PostBlock { symbol, .. } => {
+                check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN)
+            }
             Self::Cancel { .. }
             | Self::Amend { .. }
             | Self::Heartbeat
             | Self::Logout
+            | Self::Reserved7
+            | Self::Reserved11
+            | Self::AcceptBlock { .. }
+            | Self::CancelBlock { .. }
             | Self::Bid { .. }
             | Self::CancelBid { .. }
-            | Self::AmendBid { .. }
-            | Self::Reserved6
-            | Self::Reserved7
-            | Self::Reserved8
-            | Self::Reserved9
-            | Self::Reserved10
-            | Self::Reserved11 => Ok(()),
+            | Self::AmendBid { .. } => Ok(()),
         }
     }
 }
@@ -488,9 +608,8 @@ impl ServerMessage {
     /// How many variants there are: every tag is below this.
     pub const TAG_COUNT: u32 = 20;
 
-    /// Tags that name no message yet (reserved for other trading modes):
-    /// refused like an unknown tag.
-    pub const RESERVED_TAGS: std::ops::Range<u32> = 10..16;
+    /// Tags that decode to no message of this build (reserved for others).
+    pub const RESERVED_TAGS: &'static [u32] = &[10, 11];
 
     /// The variant's name, as in `docs/PROTOCOL.md`.
     #[must_use]
@@ -506,16 +625,15 @@ impl ServerMessage {
             Self::Expired { .. } => "Expired",
             Self::Heartbeat => "Heartbeat",
             Self::ProtocolError { .. } => "ProtocolError",
+            Self::Reserved10 | Self::Reserved11 => "Reserved",
+            Self::BlockPosted { .. } => "BlockPosted",
+            Self::BlockDeal { .. } => "BlockDeal",
+            Self::BlockCancelled { .. } => "BlockCancelled",
+            Self::BlockRejected { .. } => "BlockRejected",
             Self::BidAccepted { .. } => "BidAccepted",
             Self::BidRejected { .. } => "BidRejected",
             Self::BidCancelled { .. } => "BidCancelled",
             Self::AuctionResult { .. } => "AuctionResult",
-            Self::Reserved10
-            | Self::Reserved11
-            | Self::Reserved12
-            | Self::Reserved13
-            | Self::Reserved14
-            | Self::Reserved15 => "Reserved",
         }
     }
 
@@ -531,7 +649,11 @@ impl ServerMessage {
             | Self::Cancelled { .. }
             | Self::Amended { .. }
             | Self::Expired { .. }
-            | Self::BidAccepted { .. }
+            | Self::BlockPosted { .. }
+            | Self::BlockDeal { .. }
+            | Self::BlockCancelled { .. }
+            | Self::BlockRejected { .. } => true,
+            Self::BidAccepted { .. }
             | Self::BidRejected { .. }
             | Self::BidCancelled { .. }
             | Self::AuctionResult { .. } => true,
@@ -540,11 +662,7 @@ impl ServerMessage {
             | Self::Heartbeat
             | Self::ProtocolError { .. }
             | Self::Reserved10
-            | Self::Reserved11
-            | Self::Reserved12
-            | Self::Reserved13
-            | Self::Reserved14
-            | Self::Reserved15 => false,
+            | Self::Reserved11 => false,
         }
     }
 
@@ -558,25 +676,25 @@ impl ServerMessage {
             Self::LoginRejected { text, .. }
             | Self::OrderRejected { text, .. }
             | Self::ProtocolError { text, .. }
+            | Self::BlockRejected { text, .. }
             | Self::BidRejected { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
             Self::OrderAccepted { symbol, .. }
             | Self::Fill { symbol, .. }
+            | Self::BlockPosted { symbol, .. }
+            | Self::BlockDeal { symbol, .. }
             | Self::AuctionResult { symbol, .. } => {
                 check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN)
             }
-            Self::BidAccepted { .. }
-            | Self::BidCancelled { .. }
-            | Self::Reserved10
-            | Self::Reserved11
-            | Self::Reserved12
-            | Self::Reserved13
-            | Self::Reserved14
-            | Self::Reserved15 => Ok(()),
             Self::LoginAccepted { .. }
+            | Self::BidAccepted { .. }
+            | Self::BidCancelled { .. }
             | Self::Cancelled { .. }
             | Self::Amended { .. }
             | Self::Expired { .. }
-            | Self::Heartbeat => Ok(()),
+            | Self::Heartbeat
+            | Self::Reserved10
+            | Self::Reserved11
+            | Self::BlockCancelled { .. } => Ok(()),
         }
     }
 }

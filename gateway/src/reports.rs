@@ -29,6 +29,13 @@
 //! ([`cetx_engine::Requester`]). A new trading day (`DayStarted`) empties
 //! the table anyway: every order is a day order at the longest.
 //!
+//! Block trades (`reports/blocks.rs`) are reported to the broker of each
+//! account they concern: `BlockPosted` to the poster (and to the broker of
+//! a directed offer's counterparty), `BlockDeal` to both sides of a deal,
+//! `BlockCancelled`, and `BlockRejected` for a refused block request. The
+//! open offers and pending deals needed to address them are kept for the
+//! day, bounded by each instrument's `max_open`.
+//!
 //! Admin, phase and end-of-day events produce no report. The other side of
 //! a trade is never named.
 
@@ -44,6 +51,8 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::{
     ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol, UNSEQUENCED,
 };
+
+mod blocks;
 
 /// What a report about an order needs to know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +134,9 @@ pub struct Reports {
     /// accounts and orders are not even looked at.
     #[serde(skip)]
     only: Option<BrokerId>,
+    /// Today's open block offers and pending deals, to address their
+    /// reports (`reports/blocks.rs`); emptied each trading day.
+    blocks: blocks::BlockReports,
 }
 
 impl Reports {
@@ -162,7 +174,18 @@ impl Reports {
             recent_capacity: self.recent_capacity,
             day_marks: self.day_marks.clone(),
             only: None,
+            blocks: self.blocks.clone(),
         }
+    }
+
+    /// Names the instrument `instrument` `symbol` in the reports from now
+    /// on: one listed after the start (the journal's `ListInstrument`).
+    pub fn list(&mut self, instrument: InstrumentId, symbol: &str) {
+        let i = usize::from(instrument.0);
+        if i >= self.symbols.len() {
+            self.symbols.resize(i + 1, Symbol::default());
+        }
+        self.symbols[i] = Symbol::from(symbol);
     }
 
     /// Keeps each broker's newest `recent_capacity` reports from now on
@@ -201,6 +224,7 @@ impl Reports {
             recent_capacity: 0,
             day_marks: VecDeque::new(),
             only: Some(broker),
+            blocks: blocks::BlockReports::default(),
         }
     }
 
@@ -223,16 +247,39 @@ impl Reports {
         events: &[Event],
         out: &mut Vec<(BrokerId, ServerFrame)>,
     ) {
-        if let Command::Submit(order) = command {
-            if let Some(&(broker, _)) = self.account_brokers.get(&order.account) {
+        if let (Command::ListInstrument(spec), Some(Event::InstrumentListed(band))) =
+            (command, events.first())
+        {
+            self.list(band.instrument, &spec.symbol);
+        }
+        // A take is an order too: it is accepted, fills and is done.
+        let placed = match command {
+            Command::Submit(order) => Some((
+                order.order_id,
+                order.account,
+                order.client_order_id,
+                order.instrument,
+                order.side,
+            )),
+            Command::Take(take) => Some((
+                take.order_id,
+                take.account,
+                take.client_order_id,
+                take.instrument,
+                take.side,
+            )),
+            _ => None,
+        };
+        if let Some((order_id, account, client_order_id, instrument, side)) = placed {
+            if let Some(&(broker, _)) = self.account_brokers.get(&account) {
                 self.orders.insert(
-                    order.order_id,
+                    order_id,
                     OrderInfo {
                         broker,
-                        account: order.account,
-                        client_order_id: order.client_order_id,
-                        instrument: order.instrument,
-                        side: order.side,
+                        account,
+                        client_order_id,
+                        instrument,
+                        side,
                     },
                 );
             }
@@ -261,14 +308,17 @@ impl Reports {
                     }
                 }
                 Event::Rejected(rejected) => {
-                    if let Some((broker, client_order_id)) =
+                    if self.block_rejected(command, rejected.command, rejected.reason, out) {
+                        continue;
+                    }
+                    if let Some((broker, client_order_id, asked)) =
                         self.rejected_request(command, rejected.command)
                     {
-                        let message = rejection(client_order_id, rejected.command, rejected.reason);
+                        let message = rejection(client_order_id, asked, rejected.reason);
                         self.push(out, broker, message);
                     }
-                    if let Command::Submit(order) = command {
-                        self.orders.remove(&order.order_id);
+                    if let Some((order_id, ..)) = placed {
+                        self.orders.remove(&order_id);
                     }
                 }
                 Event::Trade(trade) => self.fills(out, &trade),
@@ -308,6 +358,7 @@ impl Reports {
                     // order is a day order at the longest: none of today's
                     // orders can be named again.
                     self.orders.clear();
+                    self.blocks.clear();
                     self.mark_day(seq + 1);
                 }
                 Event::CashDeposited(_)
@@ -325,6 +376,10 @@ impl Reports {
                 | Event::BrokerStatusChanged(_)
                 | Event::AccountStatusChanged(_)
                 | Event::AuctionAnnounced(_) => {}
+                Event::BlockPosted(_)
+                | Event::BlockAccepted(_)
+                | Event::BlockTraded(_)
+                | Event::BlockCancelled(_) => self.on_block(command, event, out),
                 Event::BidAccepted(_)
                 | Event::BidAmended(_)
                 | Event::BidCancelled(_)
@@ -543,18 +598,22 @@ impl Reports {
     /// and what kind of request it was; `None` for other commands. A
     /// cancel or an amend names its requester; one from an older journal
     /// does not, and is found among the live orders.
-    fn rejected_request(&self, command: &Command, kind: CommandKind) -> Option<(BrokerId, u64)> {
-        if !matches!(
-            kind,
+    fn rejected_request(
+        &self,
+        command: &Command,
+        kind: CommandKind,
+    ) -> Option<(BrokerId, u64, Asked)> {
+        let asked = match kind {
             CommandKind::Submit
-                | CommandKind::Cancel
-                | CommandKind::Amend
-                | CommandKind::Bid
-                | CommandKind::CancelBid
-                | CommandKind::AmendBid
-        ) {
-            return None;
-        }
+            | CommandKind::Cancel
+            | CommandKind::Amend
+            | CommandKind::Take
+            | CommandKind::Bid
+            | CommandKind::CancelBid
+            | CommandKind::AmendBid => crate::request::asked(kind),
+            // Block requests are answered `BlockRejected` (`blocks.rs`).
+            _ => return None,
+        };
         if let Command::Cancel {
             requester: Some(by),
             ..
@@ -572,13 +631,13 @@ impl Reports {
             ..
         } = *command
         {
-            return Some((by.broker, by.client_order_id));
+            return Some((by.broker, by.client_order_id, asked));
         }
         if let Command::Bid(bid) = *command {
-            return Some((self.broker_of(bid.account)?, bid.client_order_id));
+            return Some((self.broker_of(bid.account)?, bid.client_order_id, asked));
         }
         let info = self.order(command.order_id()?)?;
-        Some((info.broker, info.client_order_id))
+        Some((info.broker, info.client_order_id, asked))
     }
 
     /// A fill for each side of a trade, to its own broker: the taker's
@@ -741,24 +800,6 @@ pub fn order_rejected(
     }
 }
 
-/// The refusal of a request of kind `kind`: a `BidRejected` for an
-/// auction bid's request, else an `OrderRejected`.
-#[must_use]
-pub fn rejection(client_order_id: u64, kind: CommandKind, reason: RejectReason) -> ServerMessage {
-    let bid_request = match kind {
-        CommandKind::Bid => 0,
-        CommandKind::CancelBid => 1,
-        CommandKind::AmendBid => 2,
-        _ => return order_rejected(client_order_id, crate::request::request_kind(kind), reason),
-    };
-    ServerMessage::BidRejected {
-        client_order_id,
-        request: bid_request,
-        reason: reason.code(),
-        text: reject_text(reason),
-    }
-}
-
 /// An unsequenced `OrderRejected`: the gateway's own answer to an order
 /// request that never reached the engine (seq 0, not stored, not
 /// replayed).
@@ -774,51 +815,95 @@ pub fn gateway_reject(
     }
 }
 
-/// The gateway's own unsequenced answer to any request of kind `kind`
-/// that never reached the engine: an `OrderRejected`, or a `BidRejected`
-/// for an auction bid's request.
-#[must_use]
-pub fn gateway_refusal(
-    client_order_id: u64,
-    kind: CommandKind,
-    reason: RejectReason,
-) -> ServerFrame {
-    ServerFrame {
-        seq: UNSEQUENCED,
-        message: rejection(client_order_id, kind, reason),
-    }
+/// What a refused request asked for, as its rejection names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// An order request: answered by `OrderRejected`.
+    Order(RequestKind),
+    /// A block request (0 `PostBlock`, 1 `AcceptBlock`, 2 `CancelBlock`):
+    /// answered by `BlockRejected`.
+    Block(u8),
+    /// An auction bid's request (0 `Bid`, 1 `CancelBid`, 2 `AmendBid`):
+    /// answered by `BidRejected`.
+    Bid(u8),
 }
 
-/// The client order id and command of a request (`NewOrder`, `Cancel`,
-/// `Amend`, `Bid`, `CancelBid`, `AmendBid`); `None` for session messages.
+/// The client order id of a request and what it asks for (the order,
+/// block and bid requests); `None` for session messages.
 #[must_use]
-pub const fn request_of(message: &ClientMessage) -> Option<(u64, CommandKind)> {
+pub const fn request_of(message: &ClientMessage) -> Option<(u64, Asked)> {
     match *message {
         ClientMessage::NewOrder {
             client_order_id, ..
-        } => Some((client_order_id, CommandKind::Submit)),
-        ClientMessage::Cancel { client_order_id } => Some((client_order_id, CommandKind::Cancel)),
+        } => Some((client_order_id, Asked::Order(RequestKind::NewOrder))),
+        ClientMessage::Cancel { client_order_id } => {
+            Some((client_order_id, Asked::Order(RequestKind::Cancel)))
+        }
         ClientMessage::Amend {
             client_order_id, ..
-        } => Some((client_order_id, CommandKind::Amend)),
+        } => Some((client_order_id, Asked::Order(RequestKind::Amend))),
+        ClientMessage::Take {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Order(RequestKind::Take))),
+        ClientMessage::PostBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(0))),
+        ClientMessage::AcceptBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(1))),
+        ClientMessage::CancelBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(2))),
         ClientMessage::Bid {
             client_order_id, ..
-        } => Some((client_order_id, CommandKind::Bid)),
-        ClientMessage::CancelBid { client_order_id } => {
-            Some((client_order_id, CommandKind::CancelBid))
-        }
+        } => Some((client_order_id, Asked::Bid(0))),
+        ClientMessage::CancelBid { client_order_id } => Some((client_order_id, Asked::Bid(1))),
         ClientMessage::AmendBid {
             client_order_id, ..
-        } => Some((client_order_id, CommandKind::AmendBid)),
+        } => Some((client_order_id, Asked::Bid(2))),
         ClientMessage::Login { .. }
         | ClientMessage::Heartbeat
         | ClientMessage::Logout
-        | ClientMessage::Reserved6
         | ClientMessage::Reserved7
-        | ClientMessage::Reserved8
-        | ClientMessage::Reserved9
-        | ClientMessage::Reserved10
         | ClientMessage::Reserved11 => None,
+    }
+}
+
+/// The gateway's own unsequenced answer to a request that never reached
+/// the engine (seq 0, not stored, not replayed): its [`rejection`].
+#[must_use]
+pub fn refuse(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerFrame {
+    ServerFrame {
+        seq: UNSEQUENCED,
+        message: rejection(client_order_id, asked, reason),
+    }
+}
+
+/// The refusal of a request: `OrderRejected` for an order request,
+/// `BlockRejected` for a block request, `BidRejected` for a bid request.
+#[must_use]
+pub fn rejection(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerMessage {
+    match asked {
+        Asked::Order(request) => order_rejected(client_order_id, request, reason),
+        Asked::Block(request) => block_rejected(client_order_id, request, reason),
+        Asked::Bid(request) => ServerMessage::BidRejected {
+            client_order_id,
+            request,
+            reason: reason.code(),
+            text: reject_text(reason),
+        },
+    }
+}
+
+/// A `BlockRejected` for a block request, with the reason's code and its
+/// [`reject_text`].
+#[must_use]
+pub fn block_rejected(client_order_id: u64, request: u8, reason: RejectReason) -> ServerMessage {
+    ServerMessage::BlockRejected {
+        client_order_id,
+        request,
+        reason: reason.code(),
+        text: reject_text(reason),
     }
 }
 
@@ -1248,7 +1333,7 @@ mod tests {
         }
         let frame = gateway_reject(9, RequestKind::Cancel, RejectReason::OrderNotOwned);
         assert_eq!(frame.seq, UNSEQUENCED);
-        let frame = gateway_refusal(9, CommandKind::AmendBid, RejectReason::UnknownClientOrderId);
+        let frame = refuse(9, Asked::Bid(2), RejectReason::UnknownClientOrderId);
         assert!(matches!(
             frame.message,
             ServerMessage::BidRejected {

@@ -1,17 +1,25 @@
 //! A broker's wire message becomes a runtime [`Request`], once, at the
 //! session: the edge where protocol types end.
 
-use cetx_engine::{AccountId, CommandKind, NewBid, NewOrder, OrderId, RejectReason};
+use cetx_engine::{
+    AccountId, CommandKind, InstrumentId, NewBid, NewBlock, NewOrder, OrderId, RejectReason, Take,
+};
 
-use crate::config::ServerConfig;
 use crate::protocol::{ClientMessage, RequestKind};
+use crate::reports::Asked;
 use crate::runtime::{Refusal, Request};
 
 /// The request a message asks for, or the refusal of one naming an
 /// instrument the market does not trade (**410**); `None` for a session
-/// message (login, heartbeat, logout), which is no request.
+/// message (login, heartbeat, logout), which is no request. `resolve`
+/// gives a symbol's instrument: a session's
+/// [`SymbolCache`](crate::runtime::SymbolCache), which knows every
+/// instrument listed so far, the journal's as well as the config's.
 #[must_use]
-pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Request, Refusal>> {
+pub fn parse(
+    message: &ClientMessage,
+    mut resolve: impl FnMut(&str) -> Option<InstrumentId>,
+) -> Option<Result<Request, Refusal>> {
     let request = match *message {
         ClientMessage::NewOrder {
             client_order_id,
@@ -23,7 +31,7 @@ pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Re
             price_ticks,
             quantity_t,
         } => {
-            let Some(instrument) = config.instrument_id(symbol) else {
+            let Some(instrument) = resolve(symbol) else {
                 return Some(Err(Refusal {
                     client_order_id,
                     kind: CommandKind::Submit,
@@ -53,6 +61,78 @@ pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Re
             price_ticks,
             quantity_t,
         },
+        ClientMessage::Take {
+            client_order_id,
+            account,
+            ref symbol,
+            order_id,
+            side,
+            quantity_t,
+        } => {
+            let Some(instrument) = resolve(symbol) else {
+                return Some(Err(Refusal {
+                    client_order_id,
+                    kind: CommandKind::Take,
+                    reason: RejectReason::UnknownSymbol,
+                }));
+            };
+            Request::Take(Take {
+                // The sequencer gives the take its sequence number as id.
+                order_id: OrderId(0),
+                account: AccountId(account),
+                instrument,
+                side: side.into(),
+                target: OrderId(order_id),
+                quantity_t,
+                client_order_id,
+            })
+        }
+        ClientMessage::PostBlock {
+            client_order_id,
+            account,
+            ref symbol,
+            side,
+            price_ticks,
+            quantity_t,
+            counterparty,
+        } => {
+            let Some(instrument) = resolve(symbol) else {
+                return Some(Err(Refusal {
+                    client_order_id,
+                    kind: CommandKind::PostBlock,
+                    reason: RejectReason::UnknownSymbol,
+                }));
+            };
+            Request::PostBlock(NewBlock {
+                account: AccountId(account),
+                instrument,
+                side: side.into(),
+                price_ticks,
+                quantity_t,
+                counterparty: (counterparty != 0).then_some(AccountId(counterparty)),
+                client_order_id,
+            })
+        }
+        ClientMessage::AcceptBlock {
+            client_order_id,
+            account,
+            block_id,
+            quantity_t,
+        } => Request::AcceptBlock {
+            client_order_id,
+            account: AccountId(account),
+            block_id,
+            quantity_t,
+        },
+        ClientMessage::CancelBlock {
+            client_order_id,
+            account,
+            block_id,
+        } => Request::CancelBlock {
+            client_order_id,
+            account: AccountId(account),
+            block_id,
+        },
         ClientMessage::Bid {
             client_order_id,
             auction_id,
@@ -81,14 +161,26 @@ pub fn parse(message: &ClientMessage, config: &ServerConfig) -> Option<Result<Re
         ClientMessage::Login { .. }
         | ClientMessage::Heartbeat
         | ClientMessage::Logout
-        | ClientMessage::Reserved6
         | ClientMessage::Reserved7
-        | ClientMessage::Reserved8
-        | ClientMessage::Reserved9
-        | ClientMessage::Reserved10
         | ClientMessage::Reserved11 => return None,
     };
     Some(Ok(request))
+}
+
+/// What a refused request asked for, as its rejection names it: a block
+/// request is answered `BlockRejected`, a bid request `BidRejected`, any
+/// other `OrderRejected`.
+#[must_use]
+pub const fn asked(kind: CommandKind) -> Asked {
+    match kind {
+        CommandKind::PostBlock => Asked::Block(0),
+        CommandKind::AcceptBlock => Asked::Block(1),
+        CommandKind::CancelBlock => Asked::Block(2),
+        CommandKind::Bid => Asked::Bid(0),
+        CommandKind::CancelBid => Asked::Bid(1),
+        CommandKind::AmendBid => Asked::Bid(2),
+        other => Asked::Order(request_kind(other)),
+    }
 }
 
 /// The wire's name for what a request asked for.
@@ -97,6 +189,7 @@ pub const fn request_kind(kind: CommandKind) -> RequestKind {
     match kind {
         CommandKind::Cancel => RequestKind::Cancel,
         CommandKind::Amend => RequestKind::Amend,
+        CommandKind::Take => RequestKind::Take,
         _ => RequestKind::NewOrder,
     }
 }

@@ -51,9 +51,9 @@ use crate::backoff::LoginBackoff;
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::ServerConfig;
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
-use crate::reports::{gateway_refusal, reject_text, request_of};
+use crate::reports::{refuse, reject_text, request_of};
 use crate::request;
-use crate::runtime::{RuntimeHandle, Subscription};
+use crate::runtime::{RuntimeHandle, Subscription, SymbolCache};
 use crate::throttle::{Bucket, Throttles};
 use crate::tls::{ServerTls, Stream};
 
@@ -403,6 +403,7 @@ async fn serve(
 ) -> Ended {
     let settings = &ctx.config.server;
     let bucket = ctx.throttles.bucket(broker);
+    let mut symbols = ctx.runtime.symbol_cache();
     let heartbeat_interval = settings.heartbeat_interval();
     let idle_timeout = settings.idle_timeout();
     let mut last_sent = Instant::now();
@@ -481,7 +482,7 @@ async fn serve(
                             return Ended::LoginRefused(RejectReason::AlreadyLoggedIn);
                         }
                         request => {
-                            if let Some(reject) = submit(ctx, &bucket, broker, last_heard, &request) {
+                            if let Some(reject) = submit(&subscription, &bucket, &mut symbols, last_heard, &request) {
                                 if !subscription.reject(reject) {
                                     return Ended::SubscriptionDropped;
                                 }
@@ -502,28 +503,24 @@ async fn serve(
 /// Throttles, parses and submits one order request; the unsequenced
 /// reject to send when it was not taken.
 fn submit(
-    ctx: &SessionContext,
+    subscription: &Subscription,
     bucket: &Bucket,
-    broker: BrokerId,
+    symbols: &mut SymbolCache,
     now: Instant,
     message: &ClientMessage,
 ) -> Option<ServerFrame> {
     let (client_order_id, kind) = request_of(message)?;
     if !bucket.take(now.into_std()) {
-        return Some(gateway_refusal(
-            client_order_id,
-            kind,
-            RejectReason::Throttled,
-        ));
+        return Some(refuse(client_order_id, kind, RejectReason::Throttled));
     }
-    let request = match request::parse(message, &ctx.config)? {
+    let request = match request::parse(message, |symbol| symbols.resolve(symbol))? {
         Ok(request) => request,
-        Err(refusal) => return Some(gateway_refusal(client_order_id, kind, refusal.reason)),
+        Err(refusal) => return Some(refuse(client_order_id, kind, refusal.reason)),
     };
-    ctx.runtime
-        .submit(broker, request)
+    subscription
+        .submit(request)
         .err()
-        .map(|error| gateway_refusal(client_order_id, kind, error.reject_reason()))
+        .map(|error| refuse(client_order_id, kind, error.reject_reason()))
 }
 
 /// Writes `first` and whatever else the subscription has ready (up to

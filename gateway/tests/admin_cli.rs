@@ -124,7 +124,7 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
     );
     assert!(server.terminate().success());
 
-    // The journal settles the deposit once: 10,000,000.00 + 2,500.50.
+    // The journal settles the deposit once: 100,000,000.00 + 2,500.50.
     let out = tmp.path().join("reports");
     let replay = Command::new(env!("CARGO_BIN_EXE_cetx"))
         .args(["replay", "--journal"])
@@ -142,7 +142,7 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         .lines()
         .find(|l| l.starts_with("1001,") && l.contains(",CEA2025,"))
         .expect("account 1001's CEA2025 line");
-    assert!(line.ends_with(",10002500.50,active"), "{line}");
+    assert!(line.ends_with(",100002500.50,active"), "{line}");
     let suspended = accounts
         .lines()
         .filter(|l| l.starts_with("1003,"))
@@ -156,7 +156,7 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         .lines()
         .find(|l| l.starts_with("2001,") && l.contains(",CEA2025,"))
         .expect("account 2001's CEA2025 line");
-    assert!(line.contains(",50500,"), "50,000 + 700 - 200: {line}");
+    assert!(line.contains(",500500,"), "500,000 + 700 - 200: {line}");
     // Each transfer once, with the registry's and the bank's reference ids.
     let transfers = std::fs::read_to_string(out.join("transfers.csv")).unwrap();
     let with_reference: Vec<&str> = transfers

@@ -1,10 +1,10 @@
 //! docs/ADMIN.md's hex examples are what the codec writes and reads.
 
 use bytes::BytesMut;
-use cetx_engine::{Direction, Status};
+use cetx_engine::{Direction, ParticipantType, Status};
 use cetx_gateway::codec::FrameCodec;
 use cetx_gateway::protocol::admin::{
-    AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
+    AdminAction, AdminReply, AdminRequest, Listing, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
 use cetx_gateway::protocol::Secret;
 use tokio_util::codec::{Decoder, Encoder};
@@ -86,6 +86,20 @@ fn the_requests_in_the_doc_are_the_codecs() {
             },
         ),
         (
+            "admin.ConfirmBlock",
+            AdminRequest::Action {
+                request_id: 11,
+                action: AdminAction::ConfirmBlock { deal_id: 6 },
+            },
+        ),
+        (
+            "admin.RefuseBlock",
+            AdminRequest::Action {
+                request_id: 12,
+                action: AdminAction::RefuseBlock { deal_id: 7 },
+            },
+        ),
+        (
             "admin.SetBrokerStatus",
             AdminRequest::Action {
                 request_id: 10,
@@ -96,9 +110,22 @@ fn the_requests_in_the_doc_are_the_codecs() {
             },
         ),
         (
-            "admin.AnnounceAuction",
+            "admin.ListInstrument",
             AdminRequest::Action {
                 request_id: 11,
+                action: AdminAction::ListInstrument(Box::new(Listing {
+                    eligible: Some(vec![
+                        ParticipantType::ComplianceEntity,
+                        ParticipantType::Institution,
+                    ]),
+                    ..Listing::cea(2026, 95_00)
+                })),
+            },
+        ),
+        (
+            "admin.AnnounceAuction",
+            AdminRequest::Action {
+                request_id: 12,
                 action: AdminAction::AnnounceAuction {
                     auction_id: 7,
                     symbol: "CEA2025".into(),
@@ -115,7 +142,7 @@ fn the_requests_in_the_doc_are_the_codecs() {
         (
             "admin.CloseAuction",
             AdminRequest::Action {
-                request_id: 12,
+                request_id: 13,
                 action: AdminAction::CloseAuction { auction_id: 7 },
             },
         ),
@@ -124,11 +151,47 @@ fn the_requests_in_the_doc_are_the_codecs() {
         let mut bytes = BytesMut::new();
         let mut operator: OperatorCodec = codec();
         operator.encode(message.clone(), &mut bytes).unwrap();
-        assert_eq!(bytes.to_vec(), block(name), "{name}");
+        assert_eq!(
+            bytes.to_vec(),
+            block(name),
+            "{name}: {}",
+            bytes
+                .iter()
+                .map(|b| format!("{b:02x} "))
+                .collect::<String>()
+        );
         let mut server: ServerCodec = codec();
         let mut src = BytesMut::from(&block(name)[..]);
         assert_eq!(server.decode(&mut src).unwrap(), Some(message), "{name}");
     }
+}
+
+/// `ReviseInstrument` (tag 9) carries a `Listing` as `ListInstrument`
+/// (tag 8) does: the doc's example with the tag changed.
+#[test]
+fn a_revision_is_a_listing_under_tag_9() {
+    let mut expected = block("admin.ListInstrument");
+    assert_eq!(expected[16], 8, "the action's tag");
+    expected[16] = 9;
+    let message = AdminRequest::Action {
+        request_id: 11,
+        action: AdminAction::ReviseInstrument(Box::new(Listing {
+            eligible: Some(vec![
+                ParticipantType::ComplianceEntity,
+                ParticipantType::Institution,
+            ]),
+            ..Listing::cea(2026, 95_00)
+        })),
+    };
+    let mut bytes = BytesMut::new();
+    let mut operator: OperatorCodec = codec();
+    operator.encode(message.clone(), &mut bytes).unwrap();
+    assert_eq!(bytes.to_vec(), expected);
+    let mut server: ServerCodec = codec();
+    assert_eq!(
+        server.decode(&mut BytesMut::from(&expected[..])).unwrap(),
+        Some(message)
+    );
 }
 
 #[test]

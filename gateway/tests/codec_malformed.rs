@@ -183,12 +183,12 @@ fn a_payload_shorter_than_its_message_is_truncated() {
 
 #[test]
 fn an_unknown_message_tag_is_named() {
-    let error = server_decodes(&6u32.to_le_bytes()).unwrap_err();
+    let error = server_decodes(&7u32.to_le_bytes()).unwrap_err();
     assert!(matches!(
         error,
         DecodeError::UnknownTag {
             type_name: "ClientMessage",
-            tag: 6
+            tag: 7
         }
     ));
     let mut payload = 1u64.to_le_bytes().to_vec();
@@ -229,12 +229,12 @@ fn an_unknown_enum_tag_in_a_field_is_named() {
         },
     };
     let mut bad = encode_payload(&rejected).unwrap();
-    bad[20..24].copy_from_slice(&3u32.to_le_bytes());
+    bad[20..24].copy_from_slice(&4u32.to_le_bytes());
     assert!(matches!(
         decode_payload::<ServerFrame>(&bad),
         Err(DecodeError::UnknownTag {
             type_name: "RequestKind",
-            tag: 3
+            tag: 4
         })
     ));
 }

@@ -114,10 +114,11 @@ fn the_default_genesis_sets_up_the_configured_balances_without_a_reject() {
             assert_eq!(opened.holdings[i].balance_t, configured, "{}", spec.symbol);
         }
     }
-    // Spot check one number against the file: 10,000,000.00 CNY in fen.
+    // Spot check one number against the file: 100,000,000.00 CNY in fen
+    // (enough for a block trade).
     assert_eq!(
         engine.account(AccountId(1001)).unwrap().cash_fen,
-        1_000_000_000
+        10_000_000_000
     );
 }
 
@@ -894,4 +895,36 @@ fn a_config_written_out_reads_back_the_same() {
     let config = ServerConfig::embedded_default();
     let text = toml::to_string(&config).unwrap();
     assert_eq!(ServerConfig::from_toml_str(&text).unwrap(), config);
+}
+
+#[test]
+fn blocks_take_the_kinds_defaults_and_entries_are_checked() {
+    let config = ServerConfig::embedded_default();
+    let rules = config.block_rules();
+    let ccer = usize::from(config.instrument_id("CCER").unwrap().0);
+    assert!(rules[0].enabled && !rules[0].needs_confirmation);
+    assert!(!rules[ccer].enabled && rules[ccer].needs_confirmation);
+    assert_eq!(rules[ccer].min_t, 100_000);
+
+    let open = ServerConfig::from_toml_str(&format!(
+        "{}\n[[blocks]]\nsymbol = \"CEA2025\"\nmin_t = 500\nmax_open = 3\n",
+        with_account("")
+    ))
+    .unwrap();
+    let rules = open.block_rules();
+    assert_eq!(
+        (rules[0].min_t, rules[0].max_open, rules[0].band_bps),
+        (500, 3, 3_000)
+    );
+
+    for bad in [
+        "[[blocks]]\nsymbol = \"NOPE\"\n",
+        "[[blocks]]\nsymbol = \"CEA2025\"\nmin_t = 0\n",
+        "[[blocks]]\nsymbol = \"CEA2025\"\nband_bps = 10000\n",
+        "[[blocks]]\nsymbol = \"CEA2025\"\n[[blocks]]\nsymbol = \"CEA2025\"\n",
+    ] {
+        let error =
+            ServerConfig::from_toml_str(&format!("{}\n{bad}", with_account(""))).expect_err(bad);
+        assert!(error.to_string().contains("[[blocks]]"), "{bad}: {error}");
+    }
 }

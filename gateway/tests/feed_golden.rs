@@ -4,7 +4,9 @@
 
 use bytes::BytesMut;
 use cetx_gateway::codec::{FeedClientCodec, FeedServerCodec};
-use cetx_gateway::protocol::feed::{DayFigures, FeedMessage, FeedRequest, MAX_FEED_FRAME};
+use cetx_gateway::protocol::feed::{
+    DayFigures, FeedMessage, FeedRequest, OrderEntry, MAX_FEED_FRAME,
+};
 use cetx_gateway::protocol::{Side, TradingPhase};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -59,6 +61,13 @@ fn requests() -> Vec<(&'static str, FeedRequest)> {
             },
         ),
         ("request.Heartbeat", FeedRequest::Heartbeat),
+        (
+            "request.SubscribeOrders",
+            FeedRequest::SubscribeOrders {
+                depth: 5,
+                symbols: vec!["CEA2025".into()],
+            },
+        ),
     ]
 }
 
@@ -149,6 +158,26 @@ fn messages() -> Vec<(&'static str, FeedMessage)> {
             },
         ),
         ("feed.Heartbeat", FeedMessage::Heartbeat),
+        (
+            "feed.Orders",
+            FeedMessage::Orders {
+                instrument: 0,
+                seq: 8,
+                side: Side::Sell,
+                price_ticks: 85_60,
+                order_count: 2,
+                orders: vec![
+                    OrderEntry {
+                        order_id: 9_001,
+                        quantity_t: 200,
+                    },
+                    OrderEntry {
+                        order_id: 9_044,
+                        quantity_t: 50,
+                    },
+                ],
+            },
+        ),
         (
             "feed.AuctionAnnounced",
             FeedMessage::AuctionAnnounced {

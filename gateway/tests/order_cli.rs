@@ -33,3 +33,69 @@ fn prices_that_do_not_fit_are_named_errors() {
         assert!(!stderr.contains("panicked"), "{price}: {stderr}");
     }
 }
+
+/// `cetx order --take`: broker 1 rests a sell (and waits, since the demo
+/// brokers cancel on disconnect), broker 2 takes 20 t of it by the
+/// exchange order id broker 1 was told; both print their fill.
+#[test]
+fn a_take_trades_with_the_named_order_at_its_price() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = common::ServeProcess::start(dir.path(), common::free_port());
+    let addr = server.addr.to_string();
+    let mut seller = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["order", "--addr", &addr, "--broker", "1"])
+        .args(["--account", "1001", "--symbol", "CEA2025", "--side", "sell"])
+        .args(["--qty", "50", "--price", "92.00", "--wait", "30"])
+        .env("CETX_SECRET", "demo-secret-1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cetx runs");
+    let mut lines = BufReader::new(seller.stdout.take().expect("piped")).lines();
+    let accepted = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("accepted: exchange order"))
+        .expect("the sell is accepted");
+    let order_id = accepted
+        .split("exchange order ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("an order id");
+    let taker = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["order", "--addr", &addr, "--broker", "2"])
+        .args(["--account", "2001", "--symbol", "CEA2025", "--side", "buy"])
+        .args(["--qty", "20", "--take", order_id])
+        .env("CETX_SECRET", "demo-secret-2")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx runs");
+    let output = output_within(taker, "cetx order --take", Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("sending take"), "{stdout}");
+    assert!(
+        stdout.contains("Buy 20 t CEA2025 at 92.00 (Limit, Ioc)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("filled: Buy 20 t CEA2025 at 92.00 (trade 1, taker), 0 t still open"),
+        "{stdout}"
+    );
+    let maker_fill = lines
+        .map_while(Result::ok)
+        .find(|l| l.contains("filled:"))
+        .expect("the seller hears its fill");
+    assert!(
+        maker_fill.contains("Sell 20 t CEA2025 at 92.00 (trade 1, maker), 30 t still open"),
+        "{maker_fill}"
+    );
+    let _ = seller.kill();
+    let _ = seller.wait();
+    assert!(server.terminate().success());
+}

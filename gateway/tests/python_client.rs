@@ -1,7 +1,8 @@
 //! The Python broker client (`tests/python/broker_client.py`, standard
 //! library only, written from `docs/PROTOCOL.md`) logs in to a real
 //! `cetx serve`, trades between the two demo brokers and reads both
-//! fills. Skipped, with a note, where `python3` is not installed.
+//! fills, and takes a resting order by its public id (a listing-agreement
+//! take). Skipped, with a note, where `python3` is not installed.
 
 mod common;
 
@@ -10,28 +11,41 @@ use std::process::Command;
 
 use common::{free_port, ServeProcess};
 
-#[test]
-fn the_python_client_trades_with_the_server() {
+/// Runs one of the Python client's demos (`flag`) against a real
+/// `cetx serve` (with `serve_args`) and returns what it printed; `None`
+/// when there is no `python3` here. The demo must succeed, and the server
+/// must stop cleanly after it.
+fn python_demo(flag: &str, serve_args: &[&str]) -> Option<String> {
     if Command::new("python3").arg("--version").output().is_err() {
         eprintln!("note: python3 not found; skipping the Python client test");
-        return;
+        return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/broker_client.py");
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start(dir.path(), free_port());
+    let server = ServeProcess::start_with(dir.path(), free_port(), serve_args);
     let output = Command::new("python3")
         .arg(&script)
-        .arg("--demo")
+        .arg(flag)
         .arg(server.addr.to_string())
         .output()
         .expect("run python3");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "python demo failed ({}):\n{stdout}\n{stderr}",
+        "python {flag} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    Some(stdout)
+}
+
+#[test]
+fn the_python_client_trades_with_the_server() {
+    let Some(stdout) = python_demo("--demo", &[]) else {
+        return;
+    };
     assert!(stdout.contains("demo ok"), "{stdout}");
     assert!(
         stdout.contains("trade 1: 50 t CEA2025 at 90.00"),
@@ -46,6 +60,34 @@ fn the_python_client_trades_with_the_server() {
         ),
         "{stdout}"
     );
-    let status = server.terminate();
-    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_python_client_takes_a_resting_order_by_its_public_id() {
+    let Some(stdout) = python_demo("--take-demo", &[]) else {
+        return;
+    };
+    assert!(stdout.contains("take ok"), "{stdout}");
+    // The third-best ask was the seller's third order; nothing traded
+    // before the take.
+    assert!(
+        stdout.contains("take: trade 1: 20 t CEA2025 at 92.00 of order"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("30 t of it still rest"), "{stdout}");
+}
+
+/// The Python client's block messages against a real server whose clock
+/// starts in CEA block hours (13:30 Beijing time, a Friday).
+#[test]
+fn the_python_client_negotiates_a_block() {
+    let Some(stdout) = python_demo("--block-demo", &["--start-at", "2026-11-27T13:30:00+08:00"])
+    else {
+        return;
+    };
+    assert!(stdout.contains("block demo ok"), "{stdout}");
+    assert!(
+        stdout.contains("trade 1: 100000 t CEA2025 at 90.00"),
+        "{stdout}"
+    );
 }

@@ -111,7 +111,8 @@ fn the_gateway_refuses_what_a_broker_may_not_do_without_journaling_it() {
     // An unknown symbol is refused where the message is parsed, at the
     // session: the runtime never sees it (the TCP test checks the 410).
     assert_eq!(
-        cetx_gateway::request::parse(&limit(60, 1001, "CEA2099", Side::Buy, 90_00, 1), &config),
+        cetx_gateway::request::parse(&limit(60, 1001, "CEA2099", Side::Buy, 90_00, 1), |s| config
+            .instrument_id(s)),
         Some(Err(cetx_gateway::runtime::Refusal {
             client_order_id: 60,
             kind: cetx_engine::CommandKind::Submit,
@@ -182,7 +183,7 @@ fn the_gateway_refuses_what_a_broker_may_not_do_without_journaling_it() {
     ));
     // A session message is no request: the session never passes one on.
     assert_eq!(
-        cetx_gateway::request::parse(&ClientMessage::Heartbeat, &config),
+        cetx_gateway::request::parse(&ClientMessage::Heartbeat, |s| config.instrument_id(s)),
         None
     );
     drop((s1, s2));

@@ -14,6 +14,10 @@ server disagree, one of them, or the spec, is wrong.
         against a running server with the embedded demo config: demo
         broker 1 sells 50 t of CEA2025 at 90.00, demo broker 2 buys them,
         and both read their fills; exits 0 when both were filled.
+    python3 tests/python/broker_client.py --block-demo 127.0.0.1:7878
+        demo broker 1 posts a block offer of 100,000 t of CEA2025 at 90.00
+        directed at account 2001, demo broker 2 accepts it, and both read
+        the deal (the server's clock must be in CEA block hours).
     python3 tests/python/broker_client.py --demo 127.0.0.1:7878 \
             --tls-ca ca.pem [--tls-server-name localhost]
         the same over TLS (a server with [server.tls]), trusting only the
@@ -74,6 +78,7 @@ class RequestKind:
     NEW_ORDER = 0
     CANCEL = 1
     AMEND = 2
+    TAKE = 3
 
 
 class CancelCause:
@@ -82,6 +87,9 @@ class CancelCause:
     FOK_KILLED = 2
     BOOK_FULL = 3
     SELF_TRADE = 4
+    EXPIRED = 5
+    SUSPENDED = 20
+    REFUSED = 22
     AUCTION_UNFILLED = 23
 
 
@@ -97,8 +105,9 @@ _INTS = {
     "i64": "<q",
 }
 
-# enum type -> number of variants
-_ENUMS = {"Side": 2, "OrderType": 2, "TimeInForce": 3, "RequestKind": 3}
+# enum type -> its tags
+_ENUMS = {"Side": {0, 1}, "OrderType": {0, 1}, "TimeInForce": {0, 1, 2},
+          "RequestKind": {0, 1, 2, 3}}
 
 # field name -> maximum length in bytes, for strings
 _MAX_LEN = {"secret": MAX_SECRET_LEN, "symbol": MAX_SYMBOL_LEN, "text": MAX_TEXT_LEN}
@@ -115,8 +124,18 @@ CLIENT_MESSAGES = [
     ("Amend", [("client_order_id", "u64"), ("price_ticks", "i64"), ("quantity_t", "u64")]),
     ("Heartbeat", []),
     ("Logout", []),
-    # Tags 6 to 11 are reserved for other trading modes: unknown tags.
-    None, None, None, None, None, None,
+    ("Take", [("client_order_id", "u64"), ("account", "u32"), ("symbol", "str"),
+              ("order_id", "u64"), ("side", "Side"), ("quantity_t", "u64")]),
+    # Tag 7 is reserved (no message of this protocol version).
+    (None, []),
+    ("PostBlock", [("client_order_id", "u64"), ("account", "u32"), ("symbol", "str"),
+                   ("side", "Side"), ("price_ticks", "i64"), ("quantity_t", "u64"),
+                   ("counterparty", "u32")]),
+    ("AcceptBlock", [("client_order_id", "u64"), ("account", "u32"), ("block_id", "u64"),
+                     ("quantity_t", "u64")]),
+    ("CancelBlock", [("client_order_id", "u64"), ("account", "u32"), ("block_id", "u64")]),
+    # Tag 11 is reserved (no message of this protocol version).
+    (None, []),
     ("Bid", [("client_order_id", "u64"), ("auction_id", "u64"), ("account", "u32"),
              ("price_ticks", "i64"), ("quantity_t", "u64")]),
     ("CancelBid", [("client_order_id", "u64")]),
@@ -143,8 +162,20 @@ SERVER_MESSAGES = [
     ("Expired", [("client_order_id", "u64"), ("order_id", "u64"), ("expired_t", "u64")]),
     ("Heartbeat", []),
     ("ProtocolError", [("reason", "u16"), ("text", "str")]),
-    # Tags 10 to 15 are reserved for other trading modes: unknown tags.
-    None, None, None, None, None, None,
+    # Tags 10 and 11 are reserved (no message of this protocol version).
+    (None, []),
+    (None, []),
+    ("BlockPosted", [("client_order_id", "u64"), ("block_id", "u64"), ("account", "u32"),
+                     ("symbol", "str"), ("side", "Side"), ("price_ticks", "i64"),
+                     ("quantity_t", "u64"), ("directed", "bool")]),
+    ("BlockDeal", [("client_order_id", "u64"), ("block_id", "u64"), ("deal_id", "u64"),
+                   ("trade_id", "u64"), ("account", "u32"), ("symbol", "str"), ("side", "Side"),
+                   ("price_ticks", "i64"), ("quantity_t", "u64"), ("remaining_t", "u64"),
+                   ("status", "u8"), ("time_ns", "i64")]),
+    ("BlockCancelled", [("client_order_id", "u64"), ("block_id", "u64"), ("account", "u32"),
+                        ("cancelled_t", "u64"), ("cause", "u8")]),
+    ("BlockRejected", [("client_order_id", "u64"), ("request", "u8"), ("reason", "u16"),
+                       ("text", "str")]),
     ("BidAccepted", [("client_order_id", "u64"), ("auction_id", "u64"), ("bid_id", "u64"),
                      ("price_ticks", "i64"), ("quantity_t", "u64"), ("amend", "u8")]),
     ("BidRejected", [("client_order_id", "u64"), ("request", "u8"), ("reason", "u16"),
@@ -161,7 +192,7 @@ SERVER_MESSAGES = [
 
 def _named(table):
     """The (tag, kind, fields) of a table's messages, reserved tags left out."""
-    return [(tag, entry[0], entry[1]) for tag, entry in enumerate(table) if entry is not None]
+    return [(tag, kind, fields) for tag, (kind, fields) in enumerate(table) if kind is not None]
 
 
 class Message:
@@ -217,7 +248,7 @@ def _encode_field(out, name, ftype, value):
     if ftype in _INTS:
         out += struct.pack(_INTS[ftype], value)
     elif ftype in _ENUMS:
-        if not 0 <= value < _ENUMS[ftype]:
+        if value not in _ENUMS[ftype]:
             raise ValueError(f"{name}: unknown {ftype} tag {value}")
         out += struct.pack("<I", value)
     elif ftype == "bool":
@@ -282,7 +313,7 @@ def _decode_field(reader, name, ftype):
         return reader.unpack(_INTS[ftype])
     if ftype in _ENUMS:
         tag = reader.unpack("<I")
-        if tag >= _ENUMS[ftype]:
+        if tag not in _ENUMS[ftype]:
             raise ProtocolDecodeError("UnknownTag", f"unknown {ftype} tag {tag}")
         return tag
     if ftype == "bool":
@@ -303,7 +334,7 @@ def _decode_field(reader, name, ftype):
 
 def _decode_message(table, type_name, reader):
     tag = reader.unpack("<I")
-    if tag >= len(table) or table[tag] is None:
+    if tag >= len(table) or table[tag][0] is None:
         raise ProtocolDecodeError("UnknownTag", f"unknown {type_name} tag {tag}")
     kind, fields = table[tag]
     values = {name: _decode_field(reader, name, ftype) for name, ftype in fields}
@@ -373,6 +404,30 @@ def cancel(client_order_id):
 def amend(client_order_id, price_ticks, quantity_t):
     return Message("Amend", client_order_id=client_order_id, price_ticks=price_ticks,
                    quantity_t=quantity_t)
+
+
+def take(client_order_id, account, symbol, order_id, side, quantity_t):
+    """A listing-agreement take: trade `quantity_t` of the resting order
+    `order_id` (its public id, as the feed's order view shows it) at its
+    price. `side` is the taker's: BUY takes a resting sell."""
+    return Message("Take", client_order_id=client_order_id, account=account, symbol=symbol,
+                   order_id=order_id, side=side, quantity_t=quantity_t)
+
+
+def post_block(client_order_id, account, symbol, side, price_ticks, quantity_t, counterparty=0):
+    return Message("PostBlock", client_order_id=client_order_id, account=account, symbol=symbol,
+                   side=side, price_ticks=price_ticks, quantity_t=quantity_t,
+                   counterparty=counterparty)
+
+
+def accept_block(client_order_id, account, block_id, quantity_t):
+    return Message("AcceptBlock", client_order_id=client_order_id, account=account,
+                   block_id=block_id, quantity_t=quantity_t)
+
+
+def cancel_block(client_order_id, account, block_id):
+    return Message("CancelBlock", client_order_id=client_order_id, account=account,
+                   block_id=block_id)
 
 
 def bid(client_order_id, auction_id, account, price_ticks, quantity_t):
@@ -476,6 +531,20 @@ class Client:
     def amend(self, client_order_id, price_ticks, quantity_t):
         self.send(amend(client_order_id, price_ticks, quantity_t))
 
+    def take(self, client_order_id, account, symbol, order_id, side, quantity_t):
+        self.send(take(client_order_id, account, symbol, order_id, side, quantity_t))
+
+    def post_block(self, client_order_id, account, symbol, side, price_ticks, quantity_t,
+                   counterparty=0):
+        self.send(post_block(client_order_id, account, symbol, side, price_ticks, quantity_t,
+                             counterparty))
+
+    def accept_block(self, client_order_id, account, block_id, quantity_t):
+        self.send(accept_block(client_order_id, account, block_id, quantity_t))
+
+    def cancel_block(self, client_order_id, account, block_id):
+        self.send(cancel_block(client_order_id, account, block_id))
+
     def bid(self, client_order_id, auction_id, account, price_ticks, quantity_t):
         self.send(bid(client_order_id, auction_id, account, price_ticks, quantity_t))
 
@@ -506,6 +575,8 @@ EXAMPLES = {
     "client.Amend": amend(1001, price_ticks=9760, quantity_t=600),
     "client.Heartbeat": heartbeat(),
     "client.Logout": logout(),
+    "client.Take": take(1004, account=42, symbol=SYMBOL, order_id=900007, side=Side.BUY,
+                        quantity_t=300),
     "client.Bid": bid(2001, auction_id=7, account=42, price_ticks=9300, quantity_t=50000),
     "client.CancelBid": cancel_bid(2001),
     "client.AmendBid": amend_bid(2001, price_ticks=9350, quantity_t=40000),
@@ -534,7 +605,24 @@ EXAMPLES = {
         "Expired", client_order_id=1003, order_id=900007, expired_t=250)),
     "server.Heartbeat": ServerFrame(0, Message("Heartbeat")),
     "server.ProtocolError": ServerFrame(0, Message("ProtocolError", reason=414,
-                                                   text="unknown ClientMessage tag 9")),
+                                                   text="unknown ClientMessage tag 11")),
+    "client.PostBlock": post_block(1004, account=42, symbol=SYMBOL, side=Side.SELL,
+                                   price_ticks=9000, quantity_t=300000, counterparty=43),
+    "client.AcceptBlock": accept_block(2001, account=43, block_id=5, quantity_t=100000),
+    "client.CancelBlock": cancel_block(1005, account=42, block_id=5),
+    "server.BlockPosted": ServerFrame(64, Message(
+        "BlockPosted", client_order_id=1004, block_id=5, account=42, symbol=SYMBOL,
+        side=Side.SELL, price_ticks=9000, quantity_t=300000, directed=True)),
+    "server.BlockDeal": ServerFrame(65, Message(
+        "BlockDeal", client_order_id=1004, block_id=5, deal_id=6, trade_id=32, account=42,
+        symbol=SYMBOL, side=Side.SELL, price_ticks=9000, quantity_t=100000,
+        remaining_t=200000, status=0, time_ns=1741932000000000000)),
+    "server.BlockCancelled": ServerFrame(66, Message(
+        "BlockCancelled", client_order_id=1004, block_id=5, account=42, cancelled_t=200000,
+        cause=CancelCause.EXPIRED)),
+    "server.BlockRejected": ServerFrame(67, Message(
+        "BlockRejected", client_order_id=1006, request=0, reason=132,
+        text="block below minimum")),
     "server.BidAccepted": ServerFrame(64, Message(
         "BidAccepted", client_order_id=2001, auction_id=7, bid_id=900011, price_ticks=9300,
         quantity_t=50000, amend=0)),
@@ -599,8 +687,8 @@ def _expect_error(kind, action):
 def selftest(doc_path=DOC):
     with open(doc_path, encoding="utf-8") as f:
         examples = doc_examples(f.read())
-    names = ([f"client.{n}" for _, n, _ in _named(CLIENT_MESSAGES)]
-             + [f"server.{n}" for _, n, _ in _named(SERVER_MESSAGES)])
+    names = ([f"client.{n}" for n, _ in CLIENT_MESSAGES if n]
+             + [f"server.{n}" for n, _ in SERVER_MESSAGES if n])
     assert sorted(examples) == sorted(names), (sorted(examples), sorted(names))
     assert sorted(EXAMPLES) == sorted(names)
     passed = 0
@@ -620,7 +708,8 @@ def selftest(doc_path=DOC):
         ("FrameTooLarge", lambda: split_frame(b"\x01\x01\x00\x00", MAX_FRAME_BEFORE_LOGIN)),
         ("Truncated", lambda: decode_client_payload(login_payload[:-1])),
         ("Truncated", lambda: decode_client_payload(b"")),
-        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 6))),
+        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 7))),
+        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 11))),
         ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 15))),
         ("UnknownTag", lambda: decode_server_payload(struct.pack("<QI", 1, 10))),
         ("UnknownTag", lambda: decode_server_payload(struct.pack("<QI", 1, 20))),
@@ -689,10 +778,10 @@ _ENUM_NAMES = {
     "Side": ["Buy", "Sell"],
     "OrderType": ["Limit", "Market"],
     "TimeInForce": ["Day", "Ioc", "Fok"],
-    "RequestKind": ["NewOrder", "Cancel", "Amend"],
+    "RequestKind": {0: "NewOrder", 1: "Cancel", 2: "Amend", 3: "Take"},
 }
 _CAUSE_NAMES = {0: "Requested", 1: "Unfilled", 2: "FokKilled", 3: "BookFull", 4: "SelfTrade",
-                23: "AuctionUnfilled"}
+                5: "Expired", 20: "Suspended", 22: "Refused", 23: "AuctionUnfilled"}
 
 
 def _wait_for(client, after_seq, client_order_id, kinds, limit=1000):
@@ -777,6 +866,111 @@ def demo(address, quantity_t=50, price_ticks=90_00, tls_ca=None, tls_server_name
         return 0 if ok else 1
 
 
+def take_demo(address, tls_ca=None, tls_server_name=None):
+    """A listing-agreement take between the two demo brokers: broker 1
+    rests three asks of CEA2025 at 91.00, 91.50 and 92.00 (50 t each);
+    broker 2 takes 20 t of the third-best by its public order id and pays
+    its price. Returns 0 when both got their fill of the one trade."""
+    import time
+    host, port = address.rsplit(":", 1)
+    base = int(time.time() * 1000) * 10
+    tls = {"tls_ca": tls_ca, "tls_server_name": tls_server_name}
+    seller = Client.connect(host, int(port), timeout=10.0, **tls)
+    taker = Client.connect(host, int(port), timeout=10.0, **tls)
+    with seller, taker:
+        seen = []
+        for client, broker, secret in ((seller, 1, "demo-secret-1"), (taker, 2, "demo-secret-2")):
+            answer = client.login(broker_id=broker, secret=secret)
+            if answer.message.kind != "LoginAccepted":
+                print(f"broker {broker} login: {answer!r}")
+                return 1
+            seen.append(answer.message.last_seq)
+        seller_seen, taker_seen = seen
+        public_ids = []
+        for level, price_ticks in enumerate((91_00, 91_50, 92_00)):
+            seller.new_order(base + level, account=1001, symbol=SYMBOL, side=Side.SELL,
+                             order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY,
+                             price_ticks=price_ticks, quantity_t=50)
+            accepted = _wait_for(seller, seller_seen, base + level, ("OrderAccepted",))
+            public_ids.append(accepted.message.order_id)
+        target = public_ids[2]
+        taker.take(base + 9, account=2001, symbol=SYMBOL, order_id=target, side=Side.BUY,
+                   quantity_t=20)
+        accepted = _wait_for(taker, taker_seen, base + 9, ("OrderAccepted",))
+        taker_fill = _wait_for(taker, taker_seen, base + 9, ("Fill",))
+        maker_fill = _wait_for(seller, seller_seen, base + 2, ("Fill",))
+        ok = (accepted.message.time_in_force == TimeInForce.IOC
+              and accepted.message.price_ticks == 92_00
+              and taker_fill.message.trade_id == maker_fill.message.trade_id
+              and taker_fill.message.price_ticks == maker_fill.message.price_ticks == 92_00
+              and taker_fill.message.quantity_t == maker_fill.message.quantity_t == 20
+              and taker_fill.message.leaves_t == 0 and maker_fill.message.leaves_t == 30
+              and taker_fill.message.aggressor and not maker_fill.message.aggressor
+              and maker_fill.message.order_id == target)
+        print(f"take: trade {taker_fill.message.trade_id}: 20 t {SYMBOL} at 92.00 of order "
+              f"{target}; 30 t of it still rest")
+        for client in (seller, taker):
+            client.logout()
+        print("take ok" if ok else "take FAILED")
+        return 0 if ok else 1
+
+
+def _next_block(client, after_seq, kinds, limit=1000):
+    """Reads frames until a block report whose kind is in `kinds`, skipping
+    heartbeats and replayed reports; a BlockRejected is an error."""
+    for _ in range(limit):
+        f = client.read()
+        print(f"  broker read {f!r}")
+        if f.message.kind == "Heartbeat" or (f.seq != UNSEQUENCED and f.seq <= after_seq):
+            continue
+        if f.message.kind in ("BlockRejected", "ProtocolError"):
+            raise RuntimeError(f"refused: {f!r}")
+        if f.message.kind in kinds:
+            return f
+    raise RuntimeError(f"no {kinds} in {limit} frames")
+
+
+def block_demo(address, quantity_t=100_000, price_ticks=90_00):
+    """Demo broker 1 posts a block sell of CEA2025 directed at account
+    2001; demo broker 2 learns its id from its own BlockPosted report and
+    accepts it whole; both read the deal. Needs CEA block hours (13:00-15:00
+    Beijing time: `cetx serve --start-at`). Returns 0 when both saw the
+    trade."""
+    import time
+    host, port = address.rsplit(":", 1)
+    request_id = int(time.time() * 1000)
+    seller = Client.connect(host, int(port), timeout=10.0)
+    buyer = Client.connect(host, int(port), timeout=10.0)
+    with seller, buyer:
+        seen = []
+        for client, broker, secret in ((seller, 1, "demo-secret-1"), (buyer, 2, "demo-secret-2")):
+            answer = client.login(broker_id=broker, secret=secret)
+            print(f"broker {broker} login: {answer!r}")
+            if answer.message.kind != "LoginAccepted":
+                return 1
+            seen.append(answer.message.last_seq)
+        seller.post_block(request_id, account=1001, symbol=SYMBOL, side=Side.SELL,
+                          price_ticks=price_ticks, quantity_t=quantity_t, counterparty=2001)
+        posted = _next_block(seller, seen[0], ("BlockPosted",))
+        told = _next_block(buyer, seen[1], ("BlockPosted",))
+        if told.message.block_id != posted.message.block_id or not told.message.directed:
+            return 1
+        buyer.accept_block(request_id, account=2001, block_id=told.message.block_id,
+                           quantity_t=quantity_t)
+        sold = _next_block(seller, seen[0], ("BlockDeal",))
+        bought = _next_block(buyer, seen[1], ("BlockDeal",))
+        ok = (sold.message.trade_id == bought.message.trade_id != 0
+              and sold.message.status == bought.message.status == 0
+              and sold.message.side == Side.SELL and bought.message.side == Side.BUY
+              and bought.message.quantity_t == quantity_t and bought.message.remaining_t == 0)
+        print(f"block {posted.message.block_id} trade {bought.message.trade_id}: {quantity_t} t "
+              f"{SYMBOL} at {price_ticks / 100:.2f}")
+        for client in (seller, buyer):
+            client.logout()
+        print("block demo ok" if ok else "block demo FAILED")
+        return 0 if ok else 1
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--selftest", action="store_true", help="check against docs/PROTOCOL.md")
@@ -784,12 +978,21 @@ def main(argv):
     parser.add_argument("--doc", default=DOC, help="path of PROTOCOL.md")
     parser.add_argument("--demo", metavar="HOST:PORT",
                         help="trade between the two demo brokers on a running server")
+    parser.add_argument("--take-demo", metavar="HOST:PORT",
+                        help="a listing-agreement take between the two demo brokers")
     parser.add_argument("--tls-ca", metavar="FILE",
                         help="with --demo: connect over TLS, trusting the CA certificates in FILE")
     parser.add_argument("--tls-server-name", metavar="NAME",
                         help="with --tls-ca: the name the server's certificate must carry "
                              "(default: the host of --demo)")
+    parser.add_argument("--block-demo", metavar="HOST:PORT",
+                        help="a block trade between the two demo brokers (in CEA block hours)")
     args = parser.parse_args(argv)
+    if args.take_demo:
+        return take_demo(args.take_demo, tls_ca=args.tls_ca,
+                         tls_server_name=args.tls_server_name)
+    if args.block_demo:
+        return block_demo(args.block_demo)
     if args.demo:
         return demo(args.demo, tls_ca=args.tls_ca, tls_server_name=args.tls_server_name)
     if args.examples:

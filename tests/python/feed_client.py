@@ -71,6 +71,10 @@ MAX_FRAME = 4096
 MAX_SYMBOL_LEN = 16
 MAX_TEXT_LEN = 128
 MAX_SUBSCRIBE_SYMBOLS = 64
+# The order view: orders of the best 5 levels per side, at most 200 listed
+# per level (the first in time).
+ORDER_VIEW_LEVELS = 5
+MAX_VIEW_ORDERS = 200
 # The server closes a subscriber that sent nothing for 15 s; we send a
 # Heartbeat after 5 s of sending nothing, as the broker protocol does.
 IDLE_TIMEOUT_S = 15
@@ -121,6 +125,7 @@ NO_TRADES = DayFigures(0, 0, 0, 0, 0, 0, 0, 0)
 CLIENT_MESSAGES = [
     ("Subscribe", [("depth", "u16"), ("symbols", "[str]")]),
     ("Heartbeat", []),
+    ("SubscribeOrders", [("depth", "u16"), ("symbols", "[str]")]),
 ]
 
 SERVER_MESSAGES = [
@@ -141,8 +146,10 @@ SERVER_MESSAGES = [
                   ("next_ceiling_ticks", "i64")]),
     ("Rejected", [("reason", "u16"), ("text", "str")]),
     ("Heartbeat", []),
-    # Tags 9 to 12 are reserved for other trading modes: unknown tags.
-    None, None, None, None,
+    ("Orders", [("instrument", "u16"), ("seq", "u64"), ("side", "Side"), ("price_ticks", "i64"),
+                ("order_count", "u32"), ("orders", "[OrderEntry]")]),
+    # Tags 10 to 12 are reserved (no message of this protocol version).
+    None, None, None,
     ("AuctionAnnounced", [("instrument", "u16"), ("seq", "u64"), ("auction_id", "u64"),
                           ("quantity_t", "u64"), ("floor_ticks", "i64"), ("ceiling_ticks", "i64"),
                           ("start_ns", "i64"), ("end_ns", "i64"), ("pricing", "u8")]),
@@ -180,6 +187,12 @@ def _encode_field(out, name, ftype, value):
     elif ftype == "DayFigures":
         for fname, ftype2 in DAY_FIGURES:
             _encode_field(out, fname, ftype2, getattr(value, fname))
+    elif ftype == "[OrderEntry]":
+        if len(value) > MAX_VIEW_ORDERS:
+            raise ValueError(f"{name}: {len(value)} items, above {MAX_VIEW_ORDERS}")
+        out += struct.pack("<Q", len(value))
+        for order_id, quantity_t in value:
+            out += struct.pack("<QQ", order_id, quantity_t)
     else:
         raise AssertionError(ftype)
 
@@ -257,6 +270,11 @@ def _decode_field(reader, name, ftype):
         return [_decode_str(reader, name) for _ in range(count)]
     if ftype == "DayFigures":
         return DayFigures(*(_decode_field(reader, n, t) for n, t in DAY_FIGURES))
+    if ftype == "[OrderEntry]":
+        count = reader.unpack("<Q")
+        if count > MAX_VIEW_ORDERS:
+            raise ProtocolDecodeError("FieldTooLong", f"{name}: {count} items, above {MAX_VIEW_ORDERS}")
+        return [(reader.unpack("<Q"), reader.unpack("<Q")) for _ in range(count)]
     raise AssertionError(ftype)
 
 
@@ -309,6 +327,12 @@ def subscribe(depth, symbols):
     return Message("Subscribe", depth=depth, symbols=list(symbols))
 
 
+def subscribe_orders(depth, symbols):
+    """As subscribe, and the order view: (public order id, open tonnes) of
+    the orders of the best 5 levels of each side, in time order."""
+    return Message("SubscribeOrders", depth=depth, symbols=list(symbols))
+
+
 def heartbeat():
     return Message("Heartbeat")
 
@@ -350,6 +374,9 @@ class Book:
         self._shape = []
         self.unknown_removals = 0
         self.end_of_day = None      # the last EndOfDay message
+        # The order view (SubscribeOrders): price -> (order_count,
+        # [(order_id, quantity_t), ...] in time order), per side.
+        self.orders = ({}, {})
 
     @property
     def ready(self):
@@ -429,6 +456,11 @@ class FeedClient:
         for symbol in symbols:
             self.depth[symbol] = depth
         self.send(subscribe(depth, symbols))
+
+    def subscribe_orders(self, depth, symbols):
+        for symbol in symbols:
+            self.depth[symbol] = depth
+        self.send(subscribe_orders(depth, symbols))
 
     def heartbeat(self):
         self.send(heartbeat())
@@ -563,7 +595,7 @@ class FeedClient:
         if not book.ready:
             self._snapshot_level(book, m)
             return
-        if book.awaiting_statistics and kind not in ("Trade", "Level", "Statistics"):
+        if book.awaiting_statistics and kind not in ("Trade", "Level", "Orders", "Statistics"):
             self._error(f"{book.symbol}: {kind} seq {m.seq} after a Trade before its Statistics")
         if kind == "Trade" or book.awaiting_statistics:
             if not book._shape or book._shape[-1][0] != kind:
@@ -583,6 +615,16 @@ class FeedClient:
                 if m.orders == 0:
                     self._error(f"{book.symbol}: level {m.price_ticks} of {m.quantity_t} t with 0 orders")
                 levels[m.price_ticks] = (m.quantity_t, m.orders)
+        elif kind == "Orders":
+            view = book.orders[m.side]
+            if m.order_count == 0:
+                view.pop(m.price_ticks, None)
+            else:
+                if len(m.orders) != min(m.order_count, MAX_VIEW_ORDERS):
+                    self._error(f"{book.symbol}: {len(m.orders)} orders listed of {m.order_count}")
+                view[m.price_ticks] = (m.order_count, list(m.orders))
+            if len(view) > ORDER_VIEW_LEVELS:
+                self._error(f"{book.symbol}: {len(view)} levels in the order view")
         elif kind == "Trade":
             book.trades.append((m.trade_id, m.price_ticks, m.quantity_t, m.aggressor, m.time_ns))
             book.awaiting_statistics = True
@@ -659,6 +701,9 @@ EXAMPLES = {
                              day=EXAMPLE_DAY, next_floor_ticks=7688, next_ceiling_ticks=9396),
     "feed.Rejected": Message("Rejected", reason=410, text="unknown symbol"),
     "feed.Heartbeat": Message("Heartbeat"),
+    "request.SubscribeOrders": subscribe_orders(5, [SYMBOL]),
+    "feed.Orders": Message("Orders", instrument=0, seq=8, side=Side.SELL, price_ticks=8560,
+                           order_count=2, orders=[(9001, 200), (9044, 50)]),
     "feed.AuctionAnnounced": Message("AuctionAnnounced", instrument=0, seq=8, auction_id=7,
                                      quantity_t=150000, floor_ticks=8500, ceiling_ticks=9900,
                                      start_ns=1_800_000_000_000_000_000,
@@ -725,9 +770,9 @@ def selftest(doc_path=DOC):
         ("Truncated", lambda: decode_server_payload(level[:-1])),
         ("Truncated", lambda: decode_server_payload(b"")),
         ("TrailingBytes", lambda: decode_server_payload(level + b"\x00")),
-        ("UnknownTag", lambda: decode_server_payload(struct.pack("<I", 9))),
+        ("UnknownTag", lambda: decode_server_payload(struct.pack("<I", 10))),
         ("UnknownTag", lambda: decode_server_payload(struct.pack("<I", 15))),
-        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 2))),
+        ("UnknownTag", lambda: decode_client_payload(struct.pack("<I", 3))),
         # Level: side is the u32 after tag (4), instrument (2) and seq (8).
         ("UnknownTag", lambda: decode_server_payload(level[:14] + struct.pack("<I", 2) + level[18:])),
         # Snapshot: phase after tag, instrument, symbol (8 + 7) and seq.

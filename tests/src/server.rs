@@ -11,7 +11,7 @@ use cetx_gateway::admin::AdminServer;
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::{FeedServer, MarketData};
 use cetx_gateway::metrics::{MetricsServer, Sources};
-use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions};
 use cetx_gateway::server::{Server, ServerError};
 use cetx_gateway::web::WebServer;
 use tokio::task::JoinHandle;
@@ -54,8 +54,30 @@ impl TestServer {
     /// # Panics
     /// As [`TestServer::start`].
     pub async fn start_in(config: ServerConfig, dir: tempfile::TempDir) -> Self {
+        Self::start_at(config, dir, Clock::system()).await
+    }
+
+    /// Starts one on `config` whose market clock runs from `start_ns`
+    /// (nanoseconds since the epoch) at the normal pace, as
+    /// `cetx serve --start-at` does: for rules that depend on the time of
+    /// day, such as block hours.
+    ///
+    /// # Panics
+    /// As [`TestServer::start`].
+    pub async fn start_running_from(config: ServerConfig, start_ns: i64) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_at(config, dir, Clock::starting_at(start_ns)).await
+    }
+
+    /// [`TestServer::start_in`] on `clock` (a manual one, for a test that
+    /// needs the calendar's phase to be known).
+    ///
+    /// # Panics
+    /// As [`TestServer::start`].
+    pub async fn start_at(config: ServerConfig, dir: tempfile::TempDir, clock: Clock) -> Self {
         let mut options = RuntimeOptions::new(dir.path());
         options.open_market_now = true;
+        options.clock = clock;
         let runtime = Runtime::start(&config, options).expect("runtime starts");
         let local: SocketAddr = "127.0.0.1:0".parse().expect("address");
         let shutdown = CancellationToken::new();
@@ -107,11 +129,6 @@ impl TestServer {
                 let sources = Sources {
                     runtime: runtime.handle(),
                     connections: Some(server.connections()),
-                    symbols: config
-                        .instruments
-                        .iter()
-                        .map(|i| i.symbol.to_string())
-                        .collect(),
                 };
                 let metrics = MetricsServer::bind(sources, local)
                     .await

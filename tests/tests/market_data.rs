@@ -1,5 +1,5 @@
-//! Market data: the public state rebuilt from events equals the engine's
-//! own books over a long flow, and over loopback a feed subscriber keeps
+//! Market data: the public state rebuilt from events (levels and the order
+//! view) equals the engine's own books over a long flow, and over loopback a feed subscriber keeps
 //! a copy equal to the server's, while one that stops reading is cut off
 //! without slowing a broker.
 //!
@@ -59,6 +59,32 @@ fn the_public_levels_and_figures_follow_the_engine_over_a_long_flow() {
                     .collect();
                 assert_eq!(public, engine_levels, "after command {i}, {side:?}");
             }
+            // The order view: the orders of the best five levels of each
+            // side, in the book's own priority order, by public id.
+            let mut engine_view = Vec::new();
+            for side in [Side::Buy, Side::Sell] {
+                for level in book.depth(side).take(5) {
+                    let orders: Vec<(u64, u64)> = book
+                        .orders(side)
+                        .filter(|o| o.price_ticks == level.price_ticks)
+                        .map(|o| (o.order_id.0, o.quantity_t))
+                        .collect();
+                    engine_view.push((side, level.price_ticks, orders));
+                }
+            }
+            let public_view: Vec<_> = state
+                .order_view(u16::try_from(id).unwrap())
+                .into_iter()
+                .map(|(side, price, level)| {
+                    let orders: Vec<(u64, u64)> = level
+                        .orders
+                        .iter()
+                        .map(|o| (o.order_id, o.quantity_t))
+                        .collect();
+                    (side, price, orders)
+                })
+                .collect();
+            assert_eq!(public_view, engine_view, "order view after command {i}");
             let today = engine
                 .today(InstrumentId(u16::try_from(id).unwrap()))
                 .unwrap();

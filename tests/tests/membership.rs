@@ -251,3 +251,81 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// A broker added while the server runs is answered like one of the
+/// config: a reject the gateway makes itself (here an unknown symbol's
+/// 410) comes after the answers to the requests taken before it, never
+/// ahead of them (docs/PROTOCOL.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_brokers_rejects_keep_their_place_among_its_answers() {
+    let server = TestServer::start(config()).await;
+    let mut desk = operator(&server).await;
+    applied(
+        &desk
+            .act(AdminAction::AddBroker {
+                broker: NEW_BROKER,
+                name: "Twelfth Securities".into(),
+                secret: Secret::new(NEW_SECRET),
+            })
+            .await
+            .unwrap(),
+    );
+    applied(
+        &desk
+            .act(AdminAction::OpenAccount {
+                account: NEW_ACCOUNT,
+                broker: NEW_BROKER,
+                participant: ParticipantType::ComplianceEntity,
+            })
+            .await
+            .unwrap(),
+    );
+    applied(
+        &desk
+            .act(AdminAction::Transfer {
+                reference: "BANK-12-2".into(),
+                account: NEW_ACCOUNT,
+                symbol: None,
+                direction: cetx_engine::Direction::In,
+                amount: 1_000_000_00,
+            })
+            .await
+            .unwrap(),
+    );
+    let mut twelfth = Client::connect(server.addr, NEW_BROKER, NEW_SECRET, 0)
+        .await
+        .unwrap();
+    // Three rounds of: a good order, an unknown symbol, a good order, sent
+    // back to back; each answer in the order of the requests.
+    for round in 0..3_u64 {
+        let id = round * 3;
+        let unknown = NewOrder::limit(id + 2, NEW_ACCOUNT, "CEA2099", Side::Buy, 90_00, 1);
+        twelfth.submit(buy(id + 1, 1)).await.unwrap();
+        twelfth.submit(unknown).await.unwrap();
+        twelfth.submit(buy(id + 3, 1)).await.unwrap();
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            answers.push(match report(&mut twelfth).await.message {
+                ServerMessage::OrderAccepted {
+                    client_order_id, ..
+                } => (client_order_id, 0),
+                ServerMessage::OrderRejected {
+                    client_order_id,
+                    reason,
+                    ..
+                } => (client_order_id, reason),
+                other => panic!("unexpected {other:?}"),
+            });
+        }
+        assert_eq!(
+            answers,
+            [
+                (id + 1, 0),
+                (id + 2, RejectReason::UnknownSymbol.code()),
+                (id + 3, 0)
+            ]
+        );
+    }
+    drop((twelfth, desk));
+    server.stop().await;
+}

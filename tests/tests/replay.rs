@@ -460,7 +460,7 @@ fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
         .find(|l| l.starts_with("20261127,CCER,"))
         .unwrap_or_else(|| panic!("a CCER day: {reports}"));
     assert_eq!(
-        day, "20261127,CCER,84.90,84.95,84.90,84.95,300,25480.00,2,provisional,0,0.00",
+        day, "20261127,CCER,84.90,84.95,84.90,84.95,300,25480.00,2,0,0.00,0,0,0.00,provisional",
         "{reports}"
     );
 }
@@ -625,10 +625,10 @@ fn day_filters_every_report_to_that_day() {
         ("bought_t", "100"),
         ("sold_t", "0"),
         ("net_trade_cny", "-9100.00"),
-        ("open_holding_t", "51000"),
-        ("close_holding_t", "51100"),
-        ("open_cash_cny", "9909500.00"),
-        ("close_cash_cny", "9900400.00"),
+        ("open_holding_t", "501000"),
+        ("close_holding_t", "501100"),
+        ("open_cash_cny", "99909500.00"),
+        ("close_cash_cny", "99900400.00"),
     ];
     for (column, value) in expect {
         assert_eq!(buyer[column], value, "{column}: {buyer:?}");
@@ -682,7 +682,7 @@ fn from_seq_filters_every_report_from_that_entry() {
             seller["open_holding_t"].as_str(),
             seller["close_holding_t"].as_str()
         ),
-        ("49000", "48900")
+        ("499000", "498900")
     );
 
     // From Friday's CCER trade: it and Monday's, both days.

@@ -710,7 +710,8 @@ impl Receiving<'_> {
                 reason,
                 ..
             } => match request {
-                RequestKind::NewOrder => {
+                // The load never takes; a take would be answered as an order.
+                RequestKind::NewOrder | RequestKind::Take => {
                     if let Some(live) = self.live.get(&client_order_id) {
                         if !live.acked {
                             self.answered();

@@ -109,11 +109,6 @@ impl SpawnedServer {
             let sources = Sources {
                 runtime: runtime.handle(),
                 connections: Some(server.connections()),
-                symbols: config
-                    .instruments
-                    .iter()
-                    .map(|i| i.symbol.to_string())
-                    .collect(),
             };
             let metrics = MetricsServer::bind(sources, settings.listen).await?;
             eprintln!("metrics on http://{}/metrics", metrics.local_addr());

@@ -9,11 +9,15 @@
 
 use crate::auction::AuctionNotice;
 use crate::command::{
-    Asset, Command, CommandKind, Direction, NewBid, NewOrder, Requester, Transfer,
+    Asset, Command, CommandKind, Direction, NewBid, NewOrder, Requester, Take, Transfer,
 };
 use crate::membership::{Credential, NewBroker};
 
 use super::codec::{command_kind_from_tag, Cursor, DecodeError, Put};
+use super::codec_blocks::{
+    encode_block_command, read_accept_block, read_cancel_block, read_post_block,
+    read_set_block_rules,
+};
 use super::codec_market::{
     encode_calendar, encode_spec, encode_spec_auctions, has_auction_fields, put_str, read_calendar,
     read_command_spec, read_str,
@@ -48,6 +52,12 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
     };
     out.put_u8(tag);
     match *command {
+        Command::PostBlock(_)
+        | Command::AcceptBlock { .. }
+        | Command::CancelBlock { .. }
+        | Command::ConfirmBlock { .. }
+        | Command::RefuseBlock { .. }
+        | Command::SetBlockRules { .. } => encode_block_command(command, out),
         Command::ListInstrument(ref spec) => put_command_spec(out, spec),
         Command::ReviseInstrument {
             instrument,
@@ -121,6 +131,15 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_i64(order.price_ticks);
             out.put_u64(order.quantity_t);
             out.put_u64(order.client_order_id);
+        }
+        Command::Take(take) => {
+            out.put_u64(take.order_id.0);
+            out.put_u32(take.account.0);
+            out.put_u16(take.instrument.0);
+            out.put_u8(take.side as u8);
+            out.put_u64(take.target.0);
+            out.put_u64(take.quantity_t);
+            out.put_u64(take.client_order_id);
         }
         Command::Cancel {
             instrument,
@@ -308,6 +327,15 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             quantity_t: c.u64("Submit.quantity_t")?,
             client_order_id: c.u64("Submit.client_order_id")?,
         }),
+        CommandKind::Take => Command::Take(Take {
+            order_id: c.order_id("Take.order_id")?,
+            account: c.account("Take.account")?,
+            instrument: c.instrument("Take.instrument")?,
+            side: c.side()?,
+            target: c.order_id("Take.target")?,
+            quantity_t: c.u64("Take.quantity_t")?,
+            client_order_id: c.u64("Take.client_order_id")?,
+        }),
         CommandKind::Cancel => Command::Cancel {
             instrument: c.instrument("Cancel.instrument")?,
             order_id: c.order_id("Cancel.order_id")?,
@@ -386,6 +414,16 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             account: c.account("SetAccountStatus.account")?,
             status: c.status()?,
         },
+        CommandKind::PostBlock => read_post_block(c)?,
+        CommandKind::AcceptBlock => read_accept_block(c)?,
+        CommandKind::CancelBlock => read_cancel_block(c)?,
+        CommandKind::ConfirmBlock => Command::ConfirmBlock {
+            deal_id: c.u64("ConfirmBlock.deal_id")?,
+        },
+        CommandKind::RefuseBlock => Command::RefuseBlock {
+            deal_id: c.u64("RefuseBlock.deal_id")?,
+        },
+        CommandKind::SetBlockRules => read_set_block_rules(c)?,
         CommandKind::AnnounceAuction => Command::AnnounceAuction(Box::new(read_notice(c)?)),
         CommandKind::Bid => Command::Bid(NewBid {
             bid_id: c.order_id("Bid.bid_id")?,

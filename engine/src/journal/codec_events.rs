@@ -13,6 +13,7 @@ use crate::event::{
 };
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_blocks as blocks;
 use super::codec_commands::{put_notice, read_notice};
 
 /// Stable tags of the event variants.
@@ -39,6 +40,7 @@ mod tag {
     pub const BROKER_ADDED: u8 = 20;
     pub const BROKER_STATUS_CHANGED: u8 = 21;
     pub const ACCOUNT_STATUS_CHANGED: u8 = 22;
+    // 40 to 49: block trading (`codec_blocks.rs`).
     // 50 to 59: one-way auctions.
     pub const AUCTION_ANNOUNCED: u8 = 50;
     pub const BID_ACCEPTED: u8 = 51;
@@ -191,6 +193,10 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u32(e.account.0);
             out.put_u8(e.status as u8);
         }
+        Event::BlockPosted(e) => blocks::encode_posted(e, out),
+        Event::BlockAccepted(e) => blocks::encode_accepted(e, out),
+        Event::BlockTraded(e) => blocks::encode_traded(e, out),
+        Event::BlockCancelled(e) => blocks::encode_cancelled(e, out),
         _ => encode_auction_event(event, out),
     }
 }
@@ -373,6 +379,10 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             account: c.account("AccountStatusChanged.account")?,
             status: c.status()?,
         }),
+        blocks::tag::BLOCK_POSTED => Event::BlockPosted(blocks::read_posted(c)?),
+        blocks::tag::BLOCK_ACCEPTED => Event::BlockAccepted(blocks::read_accepted(c)?),
+        blocks::tag::BLOCK_TRADED => Event::BlockTraded(blocks::read_traded(c)?),
+        blocks::tag::BLOCK_CANCELLED => Event::BlockCancelled(blocks::read_cancelled(c)?),
         tag::AUCTION_ANNOUNCED => Event::AuctionAnnounced(read_notice(c)?),
         tag::BID_ACCEPTED => Event::BidAccepted(BidAccepted {
             auction_id: c.u64("BidAccepted.auction_id")?,

@@ -211,7 +211,7 @@ fn from_yyyymmdd(value: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, value / 100 % 100, value % 100)
 }
 
-fn read_time(c: &mut Cursor<'_>, what: &'static str) -> Result<NaiveTime, DecodeError> {
+pub(crate) fn read_time(c: &mut Cursor<'_>, what: &'static str) -> Result<NaiveTime, DecodeError> {
     let offset = c.pos();
     let seconds = c.u32(what)?;
     (seconds < SECONDS_PER_DAY)

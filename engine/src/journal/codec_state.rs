@@ -10,9 +10,10 @@ use crate::auction::{AuctionBid, Auctions, OpenAuction};
 use crate::book::RestingOrder;
 use crate::day_stats::DayStats;
 use crate::membership::Membership;
-use crate::state::{EngineState, InstrumentState};
+use crate::state::{BlockState, EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
+use super::codec_blocks::{encode_block_state, read_block_state};
 use super::codec_commands::{put_new_broker, put_notice, read_new_broker, read_notice};
 use super::codec_market::{
     encode_calendar, encode_spec, encode_spec_auctions, put_str, read_calendar, read_spec,
@@ -84,6 +85,7 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
     }
     encode_membership(&state.membership, out);
     put_option_u32(out, state.closed_date);
+    encode_block_state(&state.blocks, out);
     encode_auctions(state, out);
 }
 
@@ -92,7 +94,7 @@ const AUCTION_BID_BYTES: usize = 8 + 4 + 8 + 8 + 8 + 8;
 /// Encoded size of an [`crate::AuctionNotice`].
 const NOTICE_BYTES: usize = 8 + 2 + 4 + 8 + 8 + 8 + 8 + 8 + 1;
 
-/// Snapshot version 4's auctions section: each instrument's auction
+/// Snapshot version 5's auctions section: each instrument's auction
 /// fields (the spec above leaves them out), the highest auction id
 /// announced, then each open auction's notice and bids.
 fn encode_auctions(state: &EngineState, out: &mut Vec<u8>) {
@@ -208,12 +210,14 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
 /// encoding only: whether the state fits a config is
 /// [`crate::Engine::from_state`]'s question.
 pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
-    decode_state_of(bytes, 4)
+    decode_state_of(bytes, super::snapshot::SNAPSHOT_VERSION)
 }
 
 /// Decodes an engine state written by snapshot version `version`: 2 ends
 /// at the references (its membership is empty, its closed date none), 3
-/// adds the membership and the closed date, 4 the auctions.
+/// adds the membership and the closed date, 4 the block-trading section
+/// (rules, open offers, pending deals; before 4 there are none), 5 the
+/// auctions (before 5 there are none).
 ///
 /// # Errors
 /// As [`decode_state`].
@@ -257,7 +261,12 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
     } else {
         (Membership::default(), None)
     };
-    let auctions = if version >= 4 {
+    let blocks = if version >= 4 {
+        read_block_state(&mut c)?
+    } else {
+        BlockState::default()
+    };
+    let auctions = if version >= 5 {
         read_auctions(&mut c, &mut instruments)?
     } else {
         Auctions::default()
@@ -273,6 +282,7 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
         accounts,
         references,
         membership,
+        blocks,
         auctions,
     })
 }

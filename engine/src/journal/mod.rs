@@ -56,6 +56,7 @@
 
 pub mod archive;
 pub mod codec;
+mod codec_blocks;
 mod codec_commands;
 mod codec_events;
 mod codec_market;

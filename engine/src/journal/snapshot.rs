@@ -6,7 +6,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXSNAP` |
-//! | 8 | 4 | format version, `u32` LE (3; 2 is still read) |
+//! | 8 | 4 | format version, `u32` LE (4; 2 and 3 are still read) |
 //! | 12 | 8 | sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
@@ -34,11 +34,13 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
 /// The snapshot format this code writes: 2 holds the market's definition
 /// (each instrument's spec and the calendar), 3 adds the membership
 /// (brokers added by command, suspended and closed brokers and accounts)
-/// and the date the last end of day closed. Versions 2 and 3 are read (a
-/// version 2 snapshot comes from a journal of undated ends of day, so it
-/// has no closed date); a snapshot of version 1 is skipped, and recovery
-/// replays the journal instead.
-pub const SNAPSHOT_VERSION: u32 = 4;
+/// and the date the last end of day closed, 4 the block-trading section
+/// (each instrument's block rules, open offers, pending deals), 5 the
+/// auctions section (each instrument's auction fields, open auctions and
+/// their bids). Versions 2 to 5 are read (a version 2 snapshot comes from a
+/// journal of undated ends of day, so it has no closed date); a snapshot of
+/// version 1 is skipped, and recovery replays the journal instead.
+pub const SNAPSHOT_VERSION: u32 = 5;
 /// The oldest snapshot version still read.
 const OLDEST_SNAPSHOT_VERSION: u32 = 2;
 const SNAPSHOT_HEADER_LEN: usize = 32;

@@ -17,6 +17,10 @@ impl Engine {
     pub(super) fn replay_admin(&mut self, event: &Event) -> Result<(), String> {
         match event {
             Event::Rejected(_) | Event::LargeHolder(_) => {}
+            Event::BlockPosted(_)
+            | Event::BlockAccepted(_)
+            | Event::BlockTraded(_)
+            | Event::BlockCancelled(_) => {}
             Event::AccountOpened(o) => {
                 if let Err(reason) = self.membership.check_broker_active(o.broker) {
                     return Err(format!("account {} opened ({reason:?})", o.account.0));

@@ -8,7 +8,10 @@
 //! - each trading day's figures per instrument (open, high, low, the VWAP
 //!   close, volume, turnover, trade count);
 //! - one [`ClearingRow`] per trade, as delivery versus payment: buyer and
-//!   seller with their brokers, quantity, price and amount.
+//!   seller with their brokers, quantity, price and amount, and whether it
+//!   traded on the listing board or as a block ([`TradeMode`]); block
+//!   trades count in each day's block figures, never in its listing
+//!   figures or its close.
 //!
 //! [`Ledger::reconcile`] compares the end balances with the engine's state
 //! at the same sequence number, and [`Ledger::check_conservation`] checks
@@ -55,7 +58,7 @@ use rustc_hash::FxHashMap;
 
 use crate::account::{BrokerId, ParticipantType};
 use crate::day_stats::vwap_ticks;
-use crate::event::{AuctionAllocation, Event, Trade};
+use crate::event::{AuctionAllocation, BlockTraded, Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::journal::JournalEntry;
 use crate::membership::Status;
@@ -69,16 +72,6 @@ pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};
 pub use transfers::TransferLine;
 pub use window::{AccountWindow, Window};
 pub use writer::{Format, Layout, ReportWriter};
-
-/// How a trade was made: the `mode` column of the clearing file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TradeMode {
-    /// On the listing board (continuous trading): part of the close.
-    Listing,
-    /// A one-way auction's allocation: not part of the close.
-    Auction,
-}
 
 /// One trade as a delivery-versus-payment instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,8 +100,22 @@ pub struct ClearingRow {
     pub price_ticks: i64,
     /// Amount paid, in fen: price × quantity.
     pub amount_fen: i64,
-    /// Listing or auction.
+    /// How it traded: on the listing board or as a block.
     pub mode: TradeMode,
+}
+
+/// How a trade came about, the clearing file's `mode` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TradeMode {
+    /// Matched on the listing board (`Trade` events).
+    Listing,
+    /// A block trade (大宗协议, `BlockTraded` events): off the book and not
+    /// in the close.
+    Block,
+    /// A one-way auction's allocation (单向竞价, `AuctionAllocation`
+    /// events): not in the close.
+    Auction,
 }
 
 /// One instrument's trading on one day.
@@ -133,6 +140,12 @@ pub struct DayReport {
     pub turnover_fen: i64,
     /// Number of trades.
     pub trade_count: u64,
+    /// Tonnes traded in blocks (not in the figures above, nor the close).
+    pub block_volume_t: u64,
+    /// Value traded in blocks, in fen.
+    pub block_turnover_fen: i64,
+    /// Number of block trades.
+    pub block_count: u64,
     /// Tonnes sold in one-way auctions (not in the figures above).
     pub auction_volume_t: u64,
     /// Value sold in one-way auctions, in fen.
@@ -208,6 +221,15 @@ pub enum ReconcileError {
         /// The account.
         account: u32,
     },
+}
+
+/// What one trade moves between two accounts.
+struct Deal {
+    instrument: InstrumentId,
+    price_ticks: i64,
+    quantity_t: u64,
+    buyer: AccountId,
+    seller: AccountId,
 }
 
 /// Balances, day figures and clearing rows from a journal.
@@ -331,6 +353,7 @@ impl Ledger {
                     }
                 }
                 Event::Trade(t) => rows.push(self.trade(seq, t)?),
+                Event::BlockTraded(t) => rows.push(self.block_trade(seq, t)?),
                 Event::AuctionAllocation(a) => rows.push(self.allocation(seq, a)?),
                 Event::DayClosed(d) => {
                     let day = self.day(d.trading_day, d.instrument, d.close_ticks);
@@ -377,39 +400,53 @@ impl Ledger {
                 volume_t: 0,
                 turnover_fen: 0,
                 trade_count: 0,
+                block_volume_t: 0,
+                block_turnover_fen: 0,
+                block_count: 0,
                 auction_volume_t: 0,
                 auction_turnover_fen: 0,
             })
     }
 
-    /// Moves cash and allowances between a buyer and a seller, and counts
-    /// the trade in their figures. Returns their brokers.
-    fn deliver(
-        &mut self,
-        seq: u64,
-        (buyer, seller): (AccountId, AccountId),
-        instrument: InstrumentId,
-        quantity_t: u64,
-        amount_fen: i64,
-    ) -> Result<(BrokerId, BrokerId), ReconcileError> {
-        let i = usize::from(instrument.0);
-        let buyer_broker = {
-            let b = self.account(seq, buyer)?;
-            b.cash_fen -= amount_fen;
-            b.holdings_t[i] += quantity_t;
-            b.bought_t[i] += quantity_t;
-            b.net_trade_fen[i] -= amount_fen;
-            b.broker
+    fn trade(&mut self, seq: u64, t: &Trade) -> Result<ClearingRow, ReconcileError> {
+        let (_, buyer) = t.buyer();
+        let (_, seller) = t.seller();
+        let deal = Deal {
+            instrument: t.instrument,
+            price_ticks: t.price_ticks,
+            quantity_t: t.quantity_t,
+            buyer,
+            seller,
         };
-        let seller_broker = {
-            let s = self.account(seq, seller)?;
-            s.cash_fen += amount_fen;
-            s.holdings_t[i] -= quantity_t;
-            s.sold_t[i] += quantity_t;
-            s.net_trade_fen[i] += amount_fen;
-            s.broker
+        let row = self.deliver(seq, t.trade_id, t.time_ns, &deal, TradeMode::Listing)?;
+        let day = self.day(row.trading_day, t.instrument, t.price_ticks);
+        if day.trade_count == 0 {
+            // The day may have opened with blocks, which set no price.
+            (day.open_ticks, day.high_ticks, day.low_ticks) =
+                (t.price_ticks, t.price_ticks, t.price_ticks);
+        }
+        day.high_ticks = day.high_ticks.max(t.price_ticks);
+        day.low_ticks = day.low_ticks.min(t.price_ticks);
+        day.volume_t += t.quantity_t;
+        day.turnover_fen += row.amount_fen;
+        day.trade_count += 1;
+        Ok(row)
+    }
+
+    fn block_trade(&mut self, seq: u64, t: &BlockTraded) -> Result<ClearingRow, ReconcileError> {
+        let deal = Deal {
+            instrument: t.instrument,
+            price_ticks: t.price_ticks,
+            quantity_t: t.quantity_t,
+            buyer: t.buyer_account,
+            seller: t.seller_account,
         };
-        Ok((buyer_broker, seller_broker))
+        let row = self.deliver(seq, t.trade_id, t.time_ns, &deal, TradeMode::Block)?;
+        let day = self.day(row.trading_day, t.instrument, t.price_ticks);
+        day.block_volume_t += t.quantity_t;
+        day.block_turnover_fen += row.amount_fen;
+        day.block_count += 1;
+        Ok(row)
     }
 
     /// An auction's allocation: delivered like a trade, counted apart from
@@ -419,68 +456,62 @@ impl Ledger {
         seq: u64,
         a: &AuctionAllocation,
     ) -> Result<ClearingRow, ReconcileError> {
-        let amount_fen = value_fen(a.price_ticks, a.quantity_t);
-        let (buyer_broker, seller_broker) = self.deliver(
-            seq,
-            (a.buyer, a.seller),
-            a.instrument,
-            a.quantity_t,
-            amount_fen,
-        )?;
-        let trading_day = self.trading_day;
-        let day = self.day(trading_day, a.instrument, a.price_ticks);
-        day.auction_volume_t += a.quantity_t;
-        day.auction_turnover_fen += amount_fen;
-        Ok(ClearingRow {
-            seq,
-            time_ns: a.time_ns,
-            trading_day,
-            trade_id: a.trade_id,
+        let deal = Deal {
             instrument: a.instrument,
-            buyer: a.buyer,
-            buyer_broker,
-            seller: a.seller,
-            seller_broker,
-            quantity_t: a.quantity_t,
             price_ticks: a.price_ticks,
-            amount_fen,
-            mode: TradeMode::Auction,
-        })
+            quantity_t: a.quantity_t,
+            buyer: a.buyer,
+            seller: a.seller,
+        };
+        let row = self.deliver(seq, a.trade_id, a.time_ns, &deal, TradeMode::Auction)?;
+        let day = self.day(row.trading_day, a.instrument, a.price_ticks);
+        day.auction_volume_t += a.quantity_t;
+        day.auction_turnover_fen += row.amount_fen;
+        Ok(row)
     }
 
-    fn trade(&mut self, seq: u64, t: &Trade) -> Result<ClearingRow, ReconcileError> {
+    /// Moves cash and allowances between the two accounts of a trade and
+    /// makes its clearing row.
+    fn deliver(
+        &mut self,
+        seq: u64,
+        trade_id: u64,
+        time_ns: i64,
+        t: &Deal,
+        mode: TradeMode,
+    ) -> Result<ClearingRow, ReconcileError> {
+        let i = usize::from(t.instrument.0);
         let amount_fen = value_fen(t.price_ticks, t.quantity_t);
-        let (_, buyer) = t.buyer();
-        let (_, seller) = t.seller();
-        let (buyer_broker, seller_broker) =
-            self.deliver(seq, (buyer, seller), t.instrument, t.quantity_t, amount_fen)?;
-        let trading_day = self.trading_day;
-        let day = self.day(trading_day, t.instrument, t.price_ticks);
-        if day.trade_count == 0 {
-            // An auction may have opened the day's report first.
-            day.open_ticks = t.price_ticks;
-            day.high_ticks = t.price_ticks;
-            day.low_ticks = t.price_ticks;
-        }
-        day.high_ticks = day.high_ticks.max(t.price_ticks);
-        day.low_ticks = day.low_ticks.min(t.price_ticks);
-        day.volume_t += t.quantity_t;
-        day.turnover_fen += amount_fen;
-        day.trade_count += 1;
+        let buyer_broker = {
+            let b = self.account(seq, t.buyer)?;
+            b.cash_fen -= amount_fen;
+            b.holdings_t[i] += t.quantity_t;
+            b.bought_t[i] += t.quantity_t;
+            b.net_trade_fen[i] -= amount_fen;
+            b.broker
+        };
+        let seller_broker = {
+            let s = self.account(seq, t.seller)?;
+            s.cash_fen += amount_fen;
+            s.holdings_t[i] -= t.quantity_t;
+            s.sold_t[i] += t.quantity_t;
+            s.net_trade_fen[i] += amount_fen;
+            s.broker
+        };
         Ok(ClearingRow {
             seq,
-            time_ns: t.time_ns,
-            trading_day,
-            trade_id: t.trade_id,
+            time_ns,
+            trading_day: self.trading_day,
+            trade_id,
             instrument: t.instrument,
-            buyer,
+            buyer: t.buyer,
             buyer_broker,
-            seller,
+            seller: t.seller,
             seller_broker,
             quantity_t: t.quantity_t,
             price_ticks: t.price_ticks,
             amount_fen,
-            mode: TradeMode::Listing,
+            mode,
         })
     }
 

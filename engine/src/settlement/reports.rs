@@ -86,7 +86,8 @@ pub struct ClearingLine {
     pub price_cny: Cny,
     /// The amount paid: price × quantity.
     pub amount_cny: Cny,
-    /// How the trade was made: `listing` or `auction`.
+    /// `listing` (matched on the listing board), `block` (a block trade)
+    /// or `auction` (a one-way auction's allocation).
     pub mode: TradeMode,
 }
 
@@ -155,13 +156,19 @@ pub struct DayLine<'a> {
     pub turnover_cny: Cny,
     /// Number of trades.
     pub trade_count: u64,
-    /// Whether the figures are the day's last word.
-    pub status: DayStatus,
-    /// Tonnes sold in one-way auctions: not in the volume, the trade count
-    /// or the close above.
+    /// Tonnes traded in blocks: not in `volume_t`, nor in the close.
+    pub block_volume_t: u64,
+    /// Value traded in blocks.
+    pub block_turnover_cny: Cny,
+    /// Number of block trades.
+    pub block_count: u64,
+    /// Tonnes sold in one-way auctions: not in `volume_t`, the trade count
+    /// or the close.
     pub auction_volume_t: u64,
     /// Value sold in one-way auctions.
     pub auction_turnover_cny: Cny,
+    /// Whether the figures are the day's last word.
+    pub status: DayStatus,
 }
 
 /// Whether a line of `days` can still change.
@@ -188,9 +195,12 @@ impl ReportLine for DayLine<'_> {
         "volume_t",
         "turnover_cny",
         "trade_count",
-        "status",
+        "block_volume_t",
+        "block_turnover_cny",
+        "block_count",
         "auction_volume_t",
         "auction_turnover_cny",
+        "status",
     ];
 }
 
@@ -221,9 +231,12 @@ impl<'a> DayLine<'a> {
             volume_t: day.volume_t,
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
-            status,
+            block_volume_t: day.block_volume_t,
+            block_turnover_cny: Cny(day.block_turnover_fen),
+            block_count: day.block_count,
             auction_volume_t: day.auction_volume_t,
             auction_turnover_cny: Cny(day.auction_turnover_fen),
+            status,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod blocks;
 pub mod strategies;
 
 use std::path::{Path, PathBuf};

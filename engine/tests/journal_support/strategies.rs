@@ -131,7 +131,7 @@ pub fn participant() -> impl Strategy<Value = ParticipantType> {
     ]
 }
 pub fn cause() -> impl Strategy<Value = CancelCause> {
-    (0..8u8).prop_map(|c| match c {
+    (0..9u8).prop_map(|c| match c {
         0 => CancelCause::Requested,
         1 => CancelCause::Unfilled,
         2 => CancelCause::FokKilled,
@@ -139,11 +139,12 @@ pub fn cause() -> impl Strategy<Value = CancelCause> {
         4 => CancelCause::SelfTrade,
         5 => CancelCause::Expired,
         6 => CancelCause::Suspended,
+        7 => CancelCause::Refused,
         _ => CancelCause::AuctionUnfilled,
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..24u8).prop_map(|k| {
+    (0..31u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -164,6 +165,13 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::AddBroker,
             CommandKind::SetBrokerStatus,
             CommandKind::SetAccountStatus,
+            CommandKind::Take,
+            CommandKind::PostBlock,
+            CommandKind::AcceptBlock,
+            CommandKind::CancelBlock,
+            CommandKind::ConfirmBlock,
+            CommandKind::RefuseBlock,
+            CommandKind::SetBlockRules,
             CommandKind::AnnounceAuction,
             CommandKind::Bid,
             CommandKind::CancelBid,
@@ -551,6 +559,24 @@ pub fn command() -> impl Strategy<Value = Command> {
         }),
         (acct(), status())
             .prop_map(|(account, status)| Command::SetAccountStatus { account, status }),
+        (
+            (oid(), acct(), inst(), side()),
+            (oid(), any::<u64>(), any::<u64>())
+        )
+            .prop_map(
+                |((order_id, account, instrument, side), (target, quantity_t, client))| {
+                    Command::Take(cetx_engine::Take {
+                        order_id,
+                        account,
+                        instrument,
+                        side,
+                        target,
+                        quantity_t,
+                        client_order_id: client,
+                    })
+                }
+            ),
+        super::blocks::block_command(),
     ]
 }
 
@@ -759,6 +785,7 @@ pub fn event() -> impl Strategy<Value = Event> {
         (acct(), status()).prop_map(|(account, status)| {
             Event::AccountStatusChanged(AccountStatusChanged { account, status })
         }),
+        super::blocks::block_event(),
     ]
 }
 
@@ -858,7 +885,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
         proptest::collection::vec("[ -~]{1,64}", 0..4),
-        (membership(), auctions()),
+        (membership(), super::blocks::block_state(), auctions()),
     )
         .prop_map(
             |(
@@ -869,7 +896,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                 accounts,
                 calendar,
                 references,
-                (membership, auctions),
+                (membership, blocks, auctions),
             )| {
                 EngineState {
                     trading_day,
@@ -881,6 +908,7 @@ pub fn state() -> impl Strategy<Value = EngineState> {
                     accounts,
                     references,
                     membership,
+                    blocks,
                     auctions,
                 }
             },

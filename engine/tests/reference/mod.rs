@@ -38,8 +38,19 @@
 //!   stops there and the incoming remainder is cancelled (self-trade), and a
 //!   fill-or-kill counts only what it could trade before reaching its own
 //!   order.
+//! - A take names a resting order (its target) and trades with it alone,
+//!   at its price. It is checked in this order: the take's own id like a
+//!   submit's, the instrument, the quantity like a submit's; then the
+//!   target must rest in that instrument's book, on the other side, of
+//!   another account; its price must be among the best 5 prices of its
+//!   side (CEA) or be the best price and the target the first order there
+//!   (CCER); and it must have at least the take's quantity open. An
+//!   accepted take is an `Accepted` (limit, IOC, at the target's price) and
+//!   one trade; the target keeps its place with what is left.
 //! - A rejected command changes nothing.
 //!
+//! - Block trades (`blocks.rs`) never touch the books; they share the
+//!   trade counter with the books' trades.
 //! - One-way auctions are in `auctions.rs`: announce, bid, cancel, amend
 //!   and close, with the allocation written again from `docs/ENGINE.md`.
 //!
@@ -48,13 +59,16 @@
 //! trading, so that those rules never decide anything there.
 
 mod auctions;
+mod blocks;
 
 use std::collections::{BTreeMap, VecDeque};
 
+pub use blocks::RefBlocks;
+
 use cetx_engine::{
     Accepted, AccountId, Amended, CancelCause, Cancelled, Command, Event, InstrumentId,
-    InstrumentSpec, NewOrder, OrderId, OrderType, PriceRules, RejectReason, Rejected, RestingOrder,
-    Side, Stamp, TimeInForce, Trade,
+    InstrumentKind, InstrumentSpec, NewOrder, OrderId, OrderType, PriceRules, RejectReason,
+    Rejected, RestingOrder, Side, Stamp, Take, TimeInForce, Trade,
 };
 
 /// A resting order as the reference keeps it. Its side and price are where
@@ -74,15 +88,19 @@ pub struct RefOrder {
 pub struct RefBook {
     rules: PriceRules,
     max_orders: usize,
+    /// CEA: a take reaches any order at the best 5 prices. CCER: only the
+    /// first order at the best price.
+    cea: bool,
     bids: BTreeMap<i64, VecDeque<RefOrder>>,
     asks: BTreeMap<i64, VecDeque<RefOrder>>,
 }
 
 impl RefBook {
-    fn new(rules: PriceRules, max_orders: u32) -> Self {
+    fn new(rules: PriceRules, max_orders: u32, cea: bool) -> Self {
         Self {
             rules,
             max_orders: max_orders as usize,
+            cea,
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
         }
@@ -241,8 +259,11 @@ pub struct RefEngine {
     books: Vec<RefBook>,
     /// Highest order id accepted so far.
     last_accepted: Option<OrderId>,
-    /// Id of the next trade (of the book or of an auction); the first is 1.
+    /// Id of the next trade; the first is 1 (listing, block and auction
+    /// trades share it).
     next_trade_id: u64,
+    /// Block offers and deals (`blocks.rs`).
+    pub blocks: RefBlocks,
     /// Open auctions and each instrument's auction rules.
     auctions: auctions::RefAuctions,
 }
@@ -256,10 +277,19 @@ impl RefEngine {
         Self {
             books: specs
                 .iter()
-                .map(|s| RefBook::new(s.rules().expect("usable spec"), s.max_orders))
+                .map(|s| {
+                    let cea = matches!(s.kind, InstrumentKind::Cea { .. });
+                    RefBook::new(s.rules().expect("usable spec"), s.max_orders, cea)
+                })
                 .collect(),
             last_accepted: None,
             next_trade_id: 1,
+            blocks: RefBlocks::new(
+                specs
+                    .iter()
+                    .map(|s| cetx_engine::BlockRules::for_kind(&s.kind))
+                    .collect(),
+            ),
             auctions: auctions::RefAuctions {
                 // The defaults of docs/ENGINE.md: CEA open, CCER not; at
                 // least 100,000 t.
@@ -299,6 +329,7 @@ impl RefEngine {
         }
         let (order_id, outcome) = match *command {
             Command::Submit(order) => (order.order_id, self.submit(&order, stamp, &mut events)),
+            Command::Take(take) => (take.order_id, self.take(&take, stamp, &mut events)),
             Command::Cancel {
                 instrument,
                 order_id,
@@ -321,13 +352,80 @@ impl RefEngine {
                     &mut events,
                 ),
             ),
-            ref other => unreachable!("the reference knows only order commands: {other:?}"),
+            Command::PostBlock(ref block) => {
+                let rules = self.book(block.instrument).map(|b| b.rules);
+                let outcome = self.blocks.post(rules.as_ref(), block, &mut events);
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::AcceptBlock {
+                block_id,
+                account,
+                quantity_t,
+                ..
+            } => {
+                let lots: Vec<u64> = self.books.iter().map(|b| b.rules.lot_t).collect();
+                let outcome = self.blocks.accept(
+                    |i| lots[usize::from(i.0)],
+                    block_id,
+                    account,
+                    quantity_t,
+                    stamp,
+                    &mut self.next_trade_id,
+                    &mut events,
+                );
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::CancelBlock {
+                block_id, account, ..
+            } => {
+                let outcome = self.blocks.cancel(block_id, account, &mut events);
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::ConfirmBlock { deal_id } | Command::RefuseBlock { deal_id } => {
+                let confirm = matches!(command, Command::ConfirmBlock { .. });
+                let outcome = self.blocks.decide(
+                    deal_id,
+                    confirm,
+                    stamp,
+                    &mut self.next_trade_id,
+                    &mut events,
+                );
+                return self.block_outcome(command, outcome, events);
+            }
+            Command::SetBlockRules {
+                instrument,
+                ref rules,
+            } => {
+                self.blocks.rules[usize::from(instrument.0)] = (**rules).clone();
+                return events;
+            }
+            ref other => {
+                unreachable!("the reference knows only order and block commands: {other:?}")
+            }
         };
         if let Err(reason) = outcome {
             assert!(events.is_empty(), "a rejected command emitted {events:?}");
             events.push(Event::Rejected(Rejected {
                 command: command.kind(),
                 order_id: Some(order_id),
+                reason,
+            }));
+        }
+        events
+    }
+
+    /// A block command's events, or its rejection (which names no order).
+    fn block_outcome(
+        &self,
+        command: &Command,
+        outcome: Result<(), RejectReason>,
+        mut events: Vec<Event>,
+    ) -> Vec<Event> {
+        if let Err(reason) = outcome {
+            assert!(events.is_empty(), "a rejected command emitted {events:?}");
+            events.push(Event::Rejected(Rejected {
+                command: command.kind(),
+                order_id: None,
                 reason,
             }));
         }
@@ -478,6 +576,92 @@ impl RefEngine {
             self.next_trade_id += 1;
         }
         false
+    }
+
+    fn take(
+        &mut self,
+        take: &Take,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        if self.last_accepted.is_some_and(|last| take.order_id <= last) {
+            return Err(RejectReason::DuplicateOrderId);
+        }
+        let index = usize::from(take.instrument.0);
+        let book = self
+            .books
+            .get(index)
+            .ok_or(RejectReason::UnknownInstrument)?;
+        check_quantity(&book.rules, take.quantity_t)?;
+        let target = book
+            .find(take.target)
+            .ok_or(RejectReason::TakeTargetNotResting)?;
+        if target.side == take.side {
+            return Err(RejectReason::TakeTargetSameSide);
+        }
+        if target.account == take.account {
+            return Err(RejectReason::SelfTake);
+        }
+        // The distinct prices of the target's side, best first.
+        let prices: Vec<i64> = match target.side {
+            Side::Buy => book.bids.keys().rev().copied().collect(),
+            Side::Sell => book.asks.keys().copied().collect(),
+        };
+        let reach = if book.cea { 5 } else { 1 };
+        if !prices.iter().take(reach).any(|&p| p == target.price_ticks) {
+            return Err(RejectReason::TakeTargetTooDeep);
+        }
+        let first = book.side(target.side)[&target.price_ticks][0].order_id;
+        if !book.cea && first != target.order_id {
+            return Err(RejectReason::TakeTargetNotFirst);
+        }
+        if take.quantity_t > target.quantity_t {
+            return Err(RejectReason::TakeExceedsTarget);
+        }
+        check_price(&book.rules, target.price_ticks)?;
+
+        self.last_accepted = Some(take.order_id);
+        events.push(Event::Accepted(Accepted {
+            order_id: take.order_id,
+            account: take.account,
+            instrument: take.instrument,
+            side: take.side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Ioc,
+            price_ticks: target.price_ticks,
+            quantity_t: take.quantity_t,
+        }));
+        let left_t = target.quantity_t - take.quantity_t;
+        let book = &mut self.books[index];
+        let levels = book.side_mut(target.side);
+        let queue = levels.get_mut(&target.price_ticks).expect("found there");
+        if left_t == 0 {
+            queue.retain(|o| o.order_id != target.order_id);
+            if queue.is_empty() {
+                levels.remove(&target.price_ticks);
+            }
+        } else {
+            for order in queue.iter_mut().filter(|o| o.order_id == target.order_id) {
+                order.quantity_t = left_t;
+            }
+        }
+        events.push(Event::Trade(Trade {
+            trade_id: self.next_trade_id,
+            seq: stamp.seq,
+            time_ns: stamp.time_ns,
+            instrument: take.instrument,
+            price_ticks: target.price_ticks,
+            quantity_t: take.quantity_t,
+            aggressor: take.side,
+            maker_order_id: target.order_id,
+            maker_account: target.account,
+            maker_remaining_t: left_t,
+            taker_order_id: take.order_id,
+            taker_account: take.account,
+            taker_remaining_t: 0,
+        }));
+        self.next_trade_id += 1;
+        Ok(())
     }
 
     fn cancel(

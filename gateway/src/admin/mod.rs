@@ -1,8 +1,8 @@
 //! The operators' channel: an authenticated session on the `[admin]`
 //! listener (TLS with `[admin.tls]`) through which the exchange onboards,
 //! suspends and closes brokers and accounts, moves cash and allowances,
-//! halts and resumes instruments and sets reference prices, without a
-//! restart (`docs/ADMIN.md`).
+//! lists, halts and resumes instruments and sets reference prices, without
+//! a restart (`docs/ADMIN.md`).
 //!
 //! Every action becomes an engine command, journaled and replayed like a
 //! trade ([`RuntimeHandle::admin`]); the operator is answered once it is
@@ -264,7 +264,7 @@ impl Session {
     /// it first.
     async fn command(&self, action: &AdminAction) -> Result<Command, (RejectReason, String)> {
         let instrument = |symbol: &str| {
-            self.config.instrument_id(symbol).ok_or_else(|| {
+            self.runtime.instrument_id(symbol).ok_or_else(|| {
                 (
                     RejectReason::UnknownSymbol,
                     format!("no instrument {symbol}"),
@@ -331,6 +331,15 @@ impl Session {
                 account: cetx_engine::AccountId(*account),
                 status: *status,
             },
+            AdminAction::ListInstrument(listing) => {
+                Command::ListInstrument(Box::new(listing.spec()))
+            }
+            AdminAction::ReviseInstrument(listing) => Command::ReviseInstrument {
+                instrument: instrument(&listing.symbol)?,
+                spec: Box::new(listing.spec()),
+            },
+            AdminAction::ConfirmBlock { deal_id } => Command::ConfirmBlock { deal_id: *deal_id },
+            AdminAction::RefuseBlock { deal_id } => Command::RefuseBlock { deal_id: *deal_id },
             AdminAction::AnnounceAuction {
                 auction_id,
                 symbol,
@@ -355,15 +364,6 @@ impl Session {
             AdminAction::CloseAuction { auction_id } => Command::CloseAuction {
                 auction_id: *auction_id,
             },
-            AdminAction::Reserved8
-            | AdminAction::Reserved9
-            | AdminAction::Reserved10
-            | AdminAction::Reserved11 => {
-                return Err((
-                    RejectReason::MalformedFrame,
-                    "no action has this tag".to_owned(),
-                ))
-            }
         })
     }
 

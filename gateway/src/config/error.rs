@@ -16,6 +16,11 @@ use crate::protocol::MAX_SYMBOL_LEN;
 /// message, not a `source()`, so one `{}` prints everything once.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A `[[blocks]]` entry names no configured instrument, or one named
+    /// twice, or gives rules that cannot be used (a zero minimum or limit,
+    /// a band of 100% or more).
+    #[error("[[blocks]] {0}: not a configured instrument, named twice, or unusable rules (min_t and max_open at least 1, band_bps below 10000)")]
+    BadBlocks(String),
     /// The file could not be read.
     #[error("cannot read config file {}: {reason}", path.display())]
     Read {

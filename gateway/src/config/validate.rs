@@ -30,6 +30,7 @@ impl ServerConfig {
         self.validate_market_data()?;
         validate_calendar(&self.calendar)?;
         self.validate_instruments()?;
+        self.validate_blocks()?;
         self.validate_brokers()?;
         self.validate_operators()?;
         self.validate_accounts()
@@ -263,6 +264,23 @@ impl ServerConfig {
             };
             spec.rules().map_err(wrap)?;
             spec.policy().map_err(wrap)?;
+        }
+        Ok(())
+    }
+
+    /// Each `[[blocks]]` entry names a configured instrument once, and its
+    /// rules are usable.
+    fn validate_blocks(&self) -> Result<(), ConfigError> {
+        let mut seen = BTreeSet::new();
+        for entry in &self.blocks {
+            if self.instrument_id(&entry.symbol).is_none() || !seen.insert(&entry.symbol) {
+                return Err(ConfigError::BadBlocks(entry.symbol.clone()));
+            }
+        }
+        for (spec, rules) in self.instruments.iter().zip(self.block_rules()) {
+            if !rules.is_valid() {
+                return Err(ConfigError::BadBlocks(spec.symbol.clone()));
+            }
         }
         Ok(())
     }

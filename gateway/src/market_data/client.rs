@@ -13,10 +13,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use super::state::{Update, View};
+use super::state::{OrderLevel, Update, View};
 use crate::codec::{DecodeError, EncodeError, FeedClientCodec};
 use crate::protocol::feed::{FeedMessage, FeedRequest, MAX_FEED_FRAME};
-use crate::protocol::{Symbol, HEARTBEAT_INTERVAL};
+use crate::protocol::{Side, Symbol, HEARTBEAT_INTERVAL};
 
 /// Why the feed could not be followed.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,9 @@ pub struct Followed {
     pub seq: u64,
     /// Messages the server left out so far (gaps in `seq`).
     pub gaps: u64,
+    /// The order view shown (with `SubscribeOrders`): bids, then asks, by
+    /// price.
+    pub orders: [BTreeMap<i64, OrderLevel>; 2],
 }
 
 /// A connected feed subscriber.
@@ -92,6 +95,21 @@ impl FeedClient {
     pub async fn subscribe(&mut self, depth: u16, symbols: &[&str]) -> Result<(), FeedError> {
         let symbols = symbols.iter().map(|s| Symbol::from(*s)).collect();
         self.send(FeedRequest::Subscribe { depth, symbols }).await
+    }
+
+    /// Subscribes to `symbols` with `depth` levels per side (0: all) and
+    /// the order view of the best 5 levels of each side.
+    ///
+    /// # Errors
+    /// [`FeedError::Io`] when the request cannot be sent.
+    pub async fn subscribe_orders(
+        &mut self,
+        depth: u16,
+        symbols: &[&str],
+    ) -> Result<(), FeedError> {
+        let symbols = symbols.iter().map(|s| Symbol::from(*s)).collect();
+        self.send(FeedRequest::SubscribeOrders { depth, symbols })
+            .await
     }
 
     async fn send(&mut self, request: FeedRequest) -> Result<(), FeedError> {
@@ -184,7 +202,16 @@ impl FeedClient {
                 ..View::default()
             };
             let gaps = self.instruments.get(&id).map_or(0, |f| f.gaps);
-            self.instruments.insert(id, Followed { view, seq, gaps });
+            let orders = [BTreeMap::new(), BTreeMap::new()];
+            self.instruments.insert(
+                id,
+                Followed {
+                    view,
+                    seq,
+                    gaps,
+                    orders,
+                },
+            );
             return Ok(());
         }
         let followed = self
@@ -193,6 +220,25 @@ impl FeedClient {
             .ok_or(FeedError::Unknown(id))?;
         followed.gaps += seq.saturating_sub(followed.seq + 1);
         followed.seq = seq;
+        if let FeedMessage::Orders {
+            side,
+            price_ticks,
+            order_count,
+            orders,
+            ..
+        } = message
+        {
+            let levels = &mut followed.orders[usize::from(*side == Side::Sell)];
+            if *order_count == 0 {
+                levels.remove(price_ticks);
+            } else {
+                let level = OrderLevel {
+                    order_count: *order_count,
+                    orders: orders.as_slice().into(),
+                };
+                levels.insert(*price_ticks, level);
+            }
+        }
         if let Some(update) = update_of(message) {
             followed.view.update(&update);
         }
@@ -243,12 +289,12 @@ fn update_of(message: &FeedMessage) -> Option<Update> {
             next_ceiling_ticks,
         },
         FeedMessage::Snapshot { .. }
+        | FeedMessage::Orders { .. }
         | FeedMessage::Trade { .. }
         | FeedMessage::Rejected { .. }
         | FeedMessage::Heartbeat
         | FeedMessage::AuctionAnnounced { .. }
         | FeedMessage::AuctionResult { .. }
-        | FeedMessage::Reserved9
         | FeedMessage::Reserved10
         | FeedMessage::Reserved11
         | FeedMessage::Reserved12 => return None,

@@ -7,7 +7,10 @@
 //! ([`View`]), applies each batch from the ring, and sends the difference
 //! between what the subscriber was shown and the top `depth` levels now,
 //! so a level that comes into view is sent, and one that leaves it is sent
-//! as removed.
+//! as removed. A subscriber that asked for the order view
+//! (`SubscribeOrders`) also gets the orders of the best levels the same
+//! way: its task keeps the view's levels as the batches made them and
+//! sends each that differs from what it was shown.
 //!
 //! Each subscriber's updates go out at most every
 //! `market_data.flush_interval_ms`: what the ring took meanwhile is sent in
@@ -44,11 +47,11 @@ use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use super::state::{LevelTotals, Update, View};
+use super::state::{LevelTotals, OrderLevel, Update, View};
 use super::{Batch, MarketData};
 use crate::codec::{DecodeError, FeedServerCodec};
 use crate::config::MarketDataSettings;
-use crate::protocol::feed::{FeedMessage, FeedRequest, MAX_FEED_FRAME};
+use crate::protocol::feed::{FeedMessage, FeedRequest, OrderEntry, MAX_FEED_FRAME};
 use crate::protocol::{HEARTBEAT_INTERVAL, IDLE_TIMEOUT};
 use crate::reports::reject_text;
 
@@ -168,6 +171,12 @@ struct Followed {
     touched: Vec<(cetx_engine::Side, i64)>,
     /// Whether the figures changed since they were last sent.
     figures_moved: bool,
+    /// Whether the subscriber asked for the order view.
+    with_orders: bool,
+    /// The order view's levels (bids, asks) as the batches made them.
+    orders_now: [BTreeMap<i64, OrderLevel>; 2],
+    /// The order view's levels as the subscriber was shown them.
+    orders_shown: [BTreeMap<i64, OrderLevel>; 2],
 }
 
 /// Why a subscriber's task ends.
@@ -276,8 +285,10 @@ impl Subscriber {
     }
 
     async fn request(&mut self, request: FeedRequest) -> Result<(), End> {
-        let FeedRequest::Subscribe { depth, symbols } = request else {
-            return Ok(());
+        let (depth, symbols, with_orders) = match request {
+            FeedRequest::Subscribe { depth, symbols } => (depth, symbols, false),
+            FeedRequest::SubscribeOrders { depth, symbols } => (depth, symbols, true),
+            FeedRequest::Heartbeat => return Ok(()),
         };
         let mut ids = Vec::new();
         for symbol in &symbols {
@@ -308,6 +319,9 @@ impl Subscriber {
                 levels_moved: false,
                 touched: Vec::new(),
                 figures_moved: false,
+                with_orders,
+                orders_now: [BTreeMap::new(), BTreeMap::new()],
+                orders_shown: [BTreeMap::new(), BTreeMap::new()],
             });
         }
         self.refresh(&ids).await
@@ -317,11 +331,25 @@ impl Subscriber {
     /// for those in `snapshot`, the differences for the others.
     async fn refresh(&mut self, snapshot: &[u16]) -> Result<(), End> {
         let ids: Vec<u16> = self.followed.iter().map(|f| f.id).collect();
-        let (views, updates) = self.market.subscribe(&ids);
+        let with_orders: Vec<u16> = self
+            .followed
+            .iter()
+            .filter(|f| f.with_orders)
+            .map(|f| f.id)
+            .collect();
+        let (views, order_views, updates) = self.market.subscribe_with_orders(&ids, &with_orders);
         self.updates = Some(updates);
         let mut out = Vec::new();
         let depth = self.depth;
+        let mut order_views = order_views.into_iter();
         for (followed, view) in self.followed.iter_mut().zip(views) {
+            if followed.with_orders {
+                let mut now = [BTreeMap::new(), BTreeMap::new()];
+                for (side, price_ticks, level) in order_views.next().unwrap_or_default() {
+                    now[usize::from(side == cetx_engine::Side::Sell)].insert(price_ticks, level);
+                }
+                followed.orders_now = now;
+            }
             if snapshot.contains(&followed.id) {
                 followed.view = view;
                 followed.snapshot(depth, &mut out);
@@ -399,6 +427,21 @@ impl Subscriber {
                     }
                 }
                 Update::Statistics(_) => followed.figures_moved = true,
+                Update::Orders {
+                    side,
+                    price_ticks,
+                    ref level,
+                } => {
+                    if followed.with_orders {
+                        let levels =
+                            &mut followed.orders_now[usize::from(side == cetx_engine::Side::Sell)];
+                        if level.order_count == 0 {
+                            levels.remove(&price_ticks);
+                        } else {
+                            levels.insert(price_ticks, level.clone());
+                        }
+                    }
+                }
                 Update::Trade { .. } if conflate => followed.seq += 1,
                 _ => out.push(followed.message(update)),
             }
@@ -534,7 +577,9 @@ impl Followed {
                 unsold_t: c.unsold_t,
                 turnover_fen: c.turnover_fen,
             },
-            Update::Level { .. } | Update::Statistics(_) => FeedMessage::Heartbeat,
+            Update::Level { .. } | Update::Statistics(_) | Update::Orders { .. } => {
+                FeedMessage::Heartbeat
+            }
         }
     }
 
@@ -579,6 +624,51 @@ impl Followed {
         self.shown = shown;
         self.levels_moved = false;
         self.figures_moved = false;
+        // The order view follows its levels, all of it anew.
+        self.orders_shown = [BTreeMap::new(), BTreeMap::new()];
+        self.order_changes(out);
+    }
+
+    /// The order view's levels that differ from what was shown: those that
+    /// left it (as empty), then those that changed or came into view, each
+    /// side best first.
+    fn order_changes(&mut self, out: &mut Vec<FeedMessage>) {
+        if !self.with_orders {
+            return;
+        }
+        for (i, side) in [cetx_engine::Side::Buy, cetx_engine::Side::Sell]
+            .into_iter()
+            .enumerate()
+        {
+            let gone: Vec<i64> = self.orders_shown[i]
+                .keys()
+                .filter(|p| !self.orders_now[i].contains_key(p))
+                .copied()
+                .collect();
+            let mut changed: Vec<(i64, OrderLevel)> = self.orders_now[i]
+                .iter()
+                .filter(|(p, level)| self.orders_shown[i].get(p) != Some(level))
+                .map(|(&p, level)| (p, level.clone()))
+                .collect();
+            if side == cetx_engine::Side::Buy {
+                changed.reverse();
+            }
+            for price_ticks in gone {
+                let seq = self.next_seq();
+                out.push(orders_message(
+                    self.id,
+                    seq,
+                    side,
+                    price_ticks,
+                    &OrderLevel::default(),
+                ));
+            }
+            for (price_ticks, level) in &changed {
+                let seq = self.next_seq();
+                out.push(orders_message(self.id, seq, side, *price_ticks, level));
+            }
+            self.orders_shown[i].clone_from(&self.orders_now[i]);
+        }
     }
 
     /// The levels that changed within the depth, and the figures if they
@@ -637,6 +727,7 @@ impl Followed {
             }
             self.levels_moved = false;
         }
+        self.order_changes(out);
         if self.figures_moved {
             let seq = self.next_seq();
             out.push(FeedMessage::Statistics {
@@ -663,6 +754,23 @@ fn level_message(
         price_ticks,
         quantity_t: level.quantity_t,
         orders: level.orders,
+    }
+}
+
+fn orders_message(
+    instrument: u16,
+    seq: u64,
+    side: cetx_engine::Side,
+    price_ticks: i64,
+    level: &OrderLevel,
+) -> FeedMessage {
+    FeedMessage::Orders {
+        instrument,
+        seq,
+        side: side.into(),
+        price_ticks,
+        order_count: level.order_count,
+        orders: level.orders.iter().copied().collect::<Vec<OrderEntry>>(),
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! journal writer thread ─(a turn, durable)─► router ─► MarketData::publish
-//!     MarketState (levels, day, phase, band) ─► broadcast ring of batches
+//!     MarketState (levels, order view, day, phase, band) ─► ring of batches
 //!                                                   │
 //!                      FeedServer: one task per subscriber ◄┘
 //!                      (its own copy of its instruments, top-N diffs,
@@ -25,12 +25,15 @@ mod state;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cetx_engine::{Engine, Event};
+use cetx_engine::{Command, Engine, Event};
 use tokio::sync::broadcast;
 
 pub use client::{FeedClient, FeedError};
 pub use feed::FeedServer;
-pub use state::{LevelTotals, MarketState, Update, View};
+pub use state::{LevelTotals, MarketState, OrderLevel, Update, View};
+
+/// An instrument's order view: each level's side, price and orders.
+pub type OrderView = Vec<(cetx_engine::Side, i64, OrderLevel)>;
 
 /// One turn's updates, as `(instrument id, update)`, in order.
 pub type Batch = Arc<Vec<(u16, Update)>>;
@@ -61,12 +64,24 @@ impl MarketData {
         self.0.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the events of one turn's durable entries (each entry's
-    /// events a slice) and publishes what changed as one batch.
-    pub fn publish<'a>(&self, entries: impl IntoIterator<Item = &'a [Event]>) {
+    /// Takes one turn's durable entries (each entry's command and its
+    /// events) and publishes what changed as one batch. An instrument
+    /// listed in the turn is in the state from its entry on, so a
+    /// subscriber can follow it at once.
+    pub fn publish<'a>(&self, entries: impl IntoIterator<Item = (&'a Command, &'a [Event])>) {
         let mut out = Vec::new();
         let mut state = self.lock();
-        for events in entries {
+        for (command, events) in entries {
+            if let (Command::ListInstrument(spec), Some(Event::InstrumentListed(band))) =
+                (command, events.first())
+            {
+                state.list(spec, band);
+            }
+            if let (Command::ReviseInstrument { spec, .. }, Some(Event::InstrumentRevised(band))) =
+                (command, events.first())
+            {
+                state.revise(spec, band);
+            }
             state.apply(events, &mut out);
         }
         if !out.is_empty() {
@@ -85,7 +100,20 @@ impl MarketData {
     /// moment.
     #[must_use]
     pub fn subscribe(&self, ids: &[u16]) -> (Vec<View>, broadcast::Receiver<Batch>) {
+        let (views, _, updates) = self.subscribe_with_orders(ids, &[]);
+        (views, updates)
+    }
+
+    /// As [`Self::subscribe`], with the order view now of the instruments
+    /// `with_orders` (in their order; see [`MarketState::order_view`]).
+    #[must_use]
+    pub fn subscribe_with_orders(
+        &self,
+        ids: &[u16],
+        with_orders: &[u16],
+    ) -> (Vec<View>, Vec<OrderView>, broadcast::Receiver<Batch>) {
         let state = self.lock();
+        let orders = with_orders.iter().map(|&id| state.order_view(id)).collect();
         let views = ids
             .iter()
             .map(|&id| {
@@ -96,7 +124,7 @@ impl MarketData {
                     .unwrap_or_default()
             })
             .collect();
-        (views, self.0.updates.subscribe())
+        (views, orders, self.0.updates.subscribe())
     }
 
     /// Readers of the updates (feed subscribers, and the web view's tape

@@ -1,29 +1,32 @@
 //! The public market, rebuilt from durable journal entries: each
 //! instrument's price levels (total quantity and order count per price),
-//! its day's figures, phase and band. Nothing private is kept beyond what
-//! the levels need: the price and open quantity of each resting order, by
-//! order id (bounded by the books' capacity, not by the day).
+//! the order view (the orders of the best [`ORDER_VIEW_LEVELS`] levels of
+//! each side, by public id, in time order), its day's figures, phase and
+//! band. Nothing private is kept beyond what those need: the price, open
+//! quantity and time priority of each resting order, by order id (bounded
+//! by the books' capacity, not by the day). No account or broker.
 //!
 //! [`MarketState::apply`] takes one entry's events, in order, and says what
 //! changed as [`Update`]s: trades as they happen, then each price level the
-//! entry touched with its final totals, then the day's figures if they
-//! moved. It follows the engine's own replay of events (`Engine::replay`):
+//! entry touched with its final totals, then each level of the order view
+//! that changed (or left it), then the day's figures if they moved. It follows the engine's own replay of events (`Engine::replay`):
 //! an accepted order or an amend that lost its place trades as the
 //! incoming order, and what is left of it rests at the end of the entry
 //! unless it was cancelled or may not rest.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use cetx_engine::{
-    AuctionClosed, AuctionNotice, DayStats, Engine, Event, InstrumentId, OrderId, OrderType, Phase,
-    Side, TimeInForce,
+    AuctionClosed, AuctionNotice, DayStats, Engine, Event, InstrumentId, InstrumentSpec, OrderId,
+    OrderType, Phase, ReferencePriceSet, Side, TimeInForce,
 };
 use rustc_hash::FxHashMap;
 
-use crate::protocol::feed::DayFigures;
+use crate::protocol::feed::{DayFigures, OrderEntry, MAX_VIEW_ORDERS, ORDER_VIEW_LEVELS};
 
 /// What changed on one instrument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Update {
     /// A price level's totals now (quantity 0: gone).
     Level {
@@ -62,6 +65,16 @@ pub enum Update {
         /// Highest accepted price.
         ceiling_ticks: i64,
     },
+    /// A level of the order view as it is now; no orders: it left the
+    /// view.
+    Orders {
+        /// Bids (buy) or asks (sell).
+        side: Side,
+        /// The price.
+        price_ticks: i64,
+        /// Its orders.
+        level: OrderLevel,
+    },
     /// The day ended.
     EndOfDay {
         /// The engine's trading day number.
@@ -90,12 +103,34 @@ pub struct LevelTotals {
     pub orders: u32,
 }
 
-/// A resting order, as far as the levels need it.
+/// One level of the order view: how many orders rest there, and the
+/// first [`MAX_VIEW_ORDERS`] of them in time order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderLevel {
+    /// Orders resting at the level.
+    pub order_count: u32,
+    /// The first of them, in time order (shared, not copied, by every
+    /// subscriber).
+    pub orders: Arc<[OrderEntry]>,
+}
+
+impl Default for OrderLevel {
+    fn default() -> Self {
+        Self {
+            order_count: 0,
+            orders: Arc::from(Vec::new()),
+        }
+    }
+}
+
+/// A resting order, as far as the levels and the order view need it.
 #[derive(Clone, Copy, Debug)]
 struct Resting {
     side: Side,
     price_ticks: i64,
     remaining_t: u64,
+    /// Time priority at its level: lower is earlier.
+    priority: u64,
 }
 
 /// The order trading while an entry's events are taken.
@@ -107,6 +142,9 @@ struct Incoming {
     price_ticks: i64,
     remaining_t: u64,
     rests: bool,
+    /// The priority it keeps when it rests again (an amend that kept its
+    /// place); `None`: the back of its level.
+    priority: Option<u64>,
 }
 
 /// One instrument's public state: what a subscriber sees.
@@ -137,6 +175,80 @@ pub struct View {
 struct Tally {
     today: DayStats,
     resting: FxHashMap<OrderId, Resting>,
+    /// Resting orders of each side (bids, asks) by price, in time order.
+    queues: [BTreeMap<i64, BTreeMap<u64, OrderId>>; 2],
+    /// The priority the next order to rest gets.
+    next_priority: u64,
+    /// The prices of each side's order view as last published.
+    viewed: [Vec<i64>; 2],
+}
+
+/// Where a side's data is kept in a pair: bids 0, asks 1.
+const fn side_index(side: Side) -> usize {
+    match side {
+        Side::Buy => 0,
+        Side::Sell => 1,
+    }
+}
+
+impl Tally {
+    /// Rests an order at the back of its level, or at `priority`.
+    fn rest(
+        &mut self,
+        order_id: OrderId,
+        side: Side,
+        price_ticks: i64,
+        remaining_t: u64,
+        priority: Option<u64>,
+    ) {
+        let priority = priority.unwrap_or_else(|| {
+            self.next_priority += 1;
+            self.next_priority
+        });
+        self.resting.insert(
+            order_id,
+            Resting {
+                side,
+                price_ticks,
+                remaining_t,
+                priority,
+            },
+        );
+        self.queues[side_index(side)]
+            .entry(price_ticks)
+            .or_default()
+            .insert(priority, order_id);
+    }
+
+    /// Takes an order out of its level's queue (it left the book).
+    fn unqueue(&mut self, order: &Resting) {
+        let queues = &mut self.queues[side_index(order.side)];
+        if let Some(queue) = queues.get_mut(&order.price_ticks) {
+            queue.remove(&order.priority);
+            if queue.is_empty() {
+                queues.remove(&order.price_ticks);
+            }
+        }
+    }
+
+    /// The order view of one level now.
+    fn order_level(&self, side: Side, price_ticks: i64) -> OrderLevel {
+        let Some(queue) = self.queues[side_index(side)].get(&price_ticks) else {
+            return OrderLevel::default();
+        };
+        let orders: Vec<OrderEntry> = queue
+            .values()
+            .take(MAX_VIEW_ORDERS)
+            .map(|id| OrderEntry {
+                order_id: id.0,
+                quantity_t: self.resting.get(id).map_or(0, |o| o.remaining_t),
+            })
+            .collect();
+        OrderLevel {
+            order_count: u32::try_from(queue.len()).unwrap_or(u32::MAX),
+            orders: Arc::from(orders),
+        }
+    }
 }
 
 impl View {
@@ -156,7 +268,7 @@ impl View {
                     levels.insert(price_ticks, LevelTotals { quantity_t, orders });
                 }
             }
-            Update::Trade { .. } => {}
+            Update::Trade { .. } | Update::Orders { .. } => {}
             Update::Statistics(day) => self.day = day,
             Update::Phase(phase) => self.phase = phase,
             Update::Band {
@@ -270,20 +382,20 @@ impl MarketState {
             };
             let mut tally = Tally {
                 today,
-                resting: FxHashMap::default(),
+                ..Tally::default()
             };
             for side in [Side::Buy, Side::Sell] {
+                // In priority order, so the priorities given keep it.
                 for order in book.orders(side) {
-                    tally.resting.insert(
-                        order.order_id,
-                        Resting {
-                            side,
-                            price_ticks: order.price_ticks,
-                            remaining_t: order.quantity_t,
-                        },
-                    );
+                    let (id, price_ticks) = (order.order_id, order.price_ticks);
+                    tally.rest(id, side, price_ticks, order.quantity_t, None);
                     view.change(side, order.price_ticks, order.quantity_t.into(), 1);
                 }
+                tally.viewed[side_index(side)] = view
+                    .levels(side)
+                    .take(ORDER_VIEW_LEVELS)
+                    .map(|(p, _)| p)
+                    .collect();
             }
             instruments.push(view);
             tallies.push(tally);
@@ -294,6 +406,43 @@ impl MarketState {
             touched: Vec::new(),
             traded: Vec::new(),
         }
+    }
+
+    /// Adds an instrument listed while the server runs, closed and with
+    /// an empty book, at the id the engine gave it (the next one).
+    pub fn list(&mut self, spec: &InstrumentSpec, band: &ReferencePriceSet) {
+        let i = usize::from(band.instrument.0);
+        if i != self.instruments.len() {
+            return;
+        }
+        let Ok(rules) = spec.rules() else {
+            return;
+        };
+        self.instruments.push(View {
+            symbol: spec.symbol.clone(),
+            step_ticks: rules.step_ticks,
+            phase: Phase::Closed,
+            reference_ticks: band.price_ticks,
+            floor_ticks: band.floor_ticks,
+            ceiling_ticks: band.ceiling_ticks,
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+            day: DayFigures::default(),
+        });
+        self.tallies.push(Tally::default());
+    }
+
+    /// Takes an instrument's new rules: its price step (the band comes
+    /// with the event, in [`Self::apply`]). A subscriber sees the new step
+    /// in its next snapshot.
+    pub fn revise(&mut self, spec: &InstrumentSpec, band: &ReferencePriceSet) {
+        let (Some(view), Ok(rules)) = (
+            self.instruments.get_mut(usize::from(band.instrument.0)),
+            spec.rules(),
+        ) else {
+            return;
+        };
+        view.step_ticks = rules.step_ticks;
     }
 
     /// The instruments, by id.
@@ -324,6 +473,7 @@ impl MarketState {
                         remaining_t: a.quantity_t,
                         rests: a.order_type == OrderType::Limit
                             && a.time_in_force == TimeInForce::Day,
+                        priority: None,
                     });
                 }
                 Event::Trade(t) => {
@@ -381,6 +531,7 @@ impl MarketState {
                         price_ticks: a.price_ticks,
                         remaining_t: a.quantity_t,
                         rests: true,
+                        priority: a.priority_kept.then_some(order.priority),
                     });
                 }
                 Event::AuctionAnnounced(n) => {
@@ -468,6 +619,11 @@ impl MarketState {
                 | Event::BrokerAdded(_)
                 | Event::BrokerStatusChanged(_)
                 | Event::AccountStatusChanged(_)
+                // Block trades never touch the book nor the day's figures.
+                | Event::BlockPosted(_)
+                | Event::BlockAccepted(_)
+                | Event::BlockTraded(_)
+                | Event::BlockCancelled(_) => {}
                 // Bids are never public: only the announcement and the
                 // outcome are.
                 | Event::BidAccepted(_)
@@ -481,13 +637,12 @@ impl MarketState {
                 self.instruments.get_mut(order.instrument),
                 self.tallies.get_mut(order.instrument),
             ) {
-                tally.resting.insert(
+                tally.rest(
                     order.order_id,
-                    Resting {
-                        side: order.side,
-                        price_ticks: order.price_ticks,
-                        remaining_t: order.remaining_t,
-                    },
+                    order.side,
+                    order.price_ticks,
+                    order.remaining_t,
+                    order.priority,
                 );
                 instrument.change(order.side, order.price_ticks, order.remaining_t.into(), 1);
                 self.touch(order.instrument, order.side, order.price_ticks);
@@ -511,6 +666,7 @@ impl MarketState {
         let gone = i64::from(remaining_t == 0);
         if remaining_t == 0 {
             tally.resting.remove(&order_id);
+            tally.unqueue(&order);
         }
         instrument.change(
             order.side,
@@ -522,7 +678,9 @@ impl MarketState {
 
     /// Takes a resting order out of its level.
     fn remove(&mut self, i: usize, order_id: OrderId) -> Option<Resting> {
-        let order = self.tallies.get_mut(i)?.resting.remove(&order_id)?;
+        let tally = self.tallies.get_mut(i)?;
+        let order = tally.resting.remove(&order_id)?;
+        tally.unqueue(&order);
         let instrument = self.instruments.get_mut(i)?;
         instrument.change(
             order.side,
@@ -540,9 +698,11 @@ impl MarketState {
     }
 
     /// Says the final totals of the levels touched so far, then the
-    /// figures of the instruments that traded.
+    /// order view's levels that changed, then the figures of the
+    /// instruments that traded.
     fn flush(&mut self, out: &mut Vec<(u16, Update)>) {
-        for (i, side, price_ticks) in self.touched.drain(..) {
+        let touched = std::mem::take(&mut self.touched);
+        for &(i, side, price_ticks) in &touched {
             let Some(instrument) = self.instruments.get(i) else {
                 continue;
             };
@@ -557,6 +717,9 @@ impl MarketState {
                 },
             ));
         }
+        self.order_view_changes(&touched, out);
+        self.touched = touched;
+        self.touched.clear();
         for i in self.traded.drain(..) {
             if let Some(instrument) = self.instruments.get(i) {
                 out.push((
@@ -565,5 +728,268 @@ impl MarketState {
                 ));
             }
         }
+    }
+
+    /// The order view's levels of the sides touched: each level that left
+    /// the best [`ORDER_VIEW_LEVELS`] (as empty), then each one now among
+    /// them that came into view or was touched.
+    fn order_view_changes(&mut self, touched: &[(usize, Side, i64)], out: &mut Vec<(u16, Update)>) {
+        let mut sides: Vec<(usize, Side)> = Vec::new();
+        for &(i, side, _) in touched {
+            if !sides.contains(&(i, side)) {
+                sides.push((i, side));
+            }
+        }
+        for (i, side) in sides {
+            let (Some(view), Some(tally)) = (self.instruments.get(i), self.tallies.get_mut(i))
+            else {
+                continue;
+            };
+            let id = u16::try_from(i).unwrap_or(u16::MAX);
+            let now: Vec<i64> = view
+                .levels(side)
+                .take(ORDER_VIEW_LEVELS)
+                .map(|(p, _)| p)
+                .collect();
+            let before = std::mem::take(&mut tally.viewed[side_index(side)]);
+            for &price_ticks in before.iter().filter(|p| !now.contains(p)) {
+                let level = OrderLevel::default();
+                out.push((
+                    id,
+                    Update::Orders {
+                        side,
+                        price_ticks,
+                        level,
+                    },
+                ));
+            }
+            for &price_ticks in &now {
+                if !before.contains(&price_ticks) || touched.contains(&(i, side, price_ticks)) {
+                    let level = tally.order_level(side, price_ticks);
+                    out.push((
+                        id,
+                        Update::Orders {
+                            side,
+                            price_ticks,
+                            level,
+                        },
+                    ));
+                }
+            }
+            tally.viewed[side_index(side)] = now;
+        }
+    }
+
+    /// The order view of an instrument now: the best
+    /// [`ORDER_VIEW_LEVELS`] levels of each side with their orders, bids
+    /// best first, then asks best first.
+    #[must_use]
+    pub fn order_view(&self, id: u16) -> Vec<(Side, i64, OrderLevel)> {
+        let i = usize::from(id);
+        let (Some(view), Some(tally)) = (self.instruments.get(i), self.tallies.get(i)) else {
+            return Vec::new();
+        };
+        let mut levels = Vec::new();
+        for side in [Side::Buy, Side::Sell] {
+            for (price_ticks, _) in view.levels(side).take(ORDER_VIEW_LEVELS) {
+                levels.push((side, price_ticks, tally.order_level(side, price_ticks)));
+            }
+        }
+        levels
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cetx_engine::{
+        AccountId, BrokerId, Command, EngineConfig, InstrumentSpec, NewOrder, ParticipantType,
+        Stamp, Take,
+    };
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    const CEA: InstrumentId = InstrumentId(0);
+
+    /// A level of the order view: side, price, (order id, open t) in order.
+    type ViewLevel = (Side, i64, Vec<(u64, u64)>);
+
+    /// An engine and the market state following it entry by entry.
+    struct Market {
+        engine: Engine,
+        state: MarketState,
+        seq: u64,
+    }
+
+    impl Market {
+        fn new() -> Self {
+            let mut spec = InstrumentSpec::cea(2025, Decimal::new(100_00, 2));
+            spec.max_orders = 64;
+            spec.max_orders_per_account = Some(64);
+            let engine = Engine::new(&EngineConfig {
+                instruments: vec![spec],
+            })
+            .unwrap();
+            let state = MarketState::of(&engine);
+            let mut market = Self {
+                engine,
+                state,
+                seq: 0,
+            };
+            for account in [1, 2] {
+                market.apply(Command::OpenAccount {
+                    account: AccountId(account),
+                    participant: ParticipantType::ComplianceEntity,
+                    broker: BrokerId(account),
+                });
+                market.apply(Command::Deposit {
+                    account: AccountId(account),
+                    amount_fen: 1 << 40,
+                });
+                market.apply(Command::CreditHoldings {
+                    account: AccountId(account),
+                    instrument: CEA,
+                    quantity_t: 10_000,
+                });
+            }
+            market.apply(Command::SetPhase {
+                instrument: CEA,
+                phase: Phase::Continuous,
+            });
+            market
+        }
+
+        /// Applies a command and returns the order-view updates it made.
+        fn apply(&mut self, command: Command) -> Vec<ViewLevel> {
+            self.seq += 1;
+            let mut events = Vec::new();
+            let stamp = Stamp {
+                seq: self.seq,
+                time_ns: 0,
+            };
+            self.engine.apply(&command, stamp, &mut events);
+            assert!(
+                !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+                "{events:?}"
+            );
+            let mut out = Vec::new();
+            self.state.apply(&events, &mut out);
+            out.into_iter()
+                .filter_map(|(_, update)| match update {
+                    Update::Orders {
+                        side,
+                        price_ticks,
+                        level,
+                    } => Some((side, price_ticks, ids(&level))),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn sell(&mut self, price_ticks: i64, quantity_t: u64) -> Vec<ViewLevel> {
+            let order_id = self.seq + 1;
+            self.apply(Command::Submit(NewOrder {
+                order_id: OrderId(order_id),
+                account: AccountId(1),
+                instrument: CEA,
+                side: Side::Sell,
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Day,
+                price_ticks,
+                quantity_t,
+                client_order_id: order_id,
+            }))
+        }
+
+        /// The order view as a fresh subscriber gets it.
+        fn view(&self) -> Vec<ViewLevel> {
+            self.state
+                .order_view(0)
+                .into_iter()
+                .map(|(side, price_ticks, level)| (side, price_ticks, ids(&level)))
+                .collect()
+        }
+    }
+
+    fn ids(level: &OrderLevel) -> Vec<(u64, u64)> {
+        assert_eq!(level.orders.len(), level.order_count as usize);
+        level
+            .orders
+            .iter()
+            .map(|o| (o.order_id, o.quantity_t))
+            .collect()
+    }
+
+    #[test]
+    fn the_order_view_keeps_the_best_five_levels_in_time_order() {
+        let mut m = Market::new();
+        // Six ask levels; the sixth is out of view and says nothing.
+        for (k, price) in [100_00, 100_50, 101_00, 101_50, 102_00]
+            .into_iter()
+            .enumerate()
+        {
+            let id = m.seq + 1;
+            assert_eq!(
+                m.sell(price, 10 + k as u64),
+                [(Side::Sell, price, vec![(id, 10 + k as u64)])]
+            );
+        }
+        assert_eq!(m.sell(102_50, 5), []);
+        // A second order at the best level joins behind the first.
+        let first = m.view()[0].2[0].0;
+        let second = m.seq + 1;
+        assert_eq!(
+            m.sell(100_00, 7),
+            [(Side::Sell, 100_00, vec![(first, 10), (second, 7)])]
+        );
+        // Reducing the first in place keeps its place.
+        let kept = m.apply(Command::Amend {
+            instrument: CEA,
+            order_id: OrderId(first),
+            price_ticks: 100_00,
+            quantity_t: 4,
+            requester: None,
+        });
+        assert_eq!(kept, [(Side::Sell, 100_00, vec![(first, 4), (second, 7)])]);
+        // A better level pushes the 5th (102.00) out of view.
+        let best = m.seq + 1;
+        assert_eq!(
+            m.sell(99_50, 1),
+            [
+                (Side::Sell, 102_00, vec![]),
+                (Side::Sell, 99_50, vec![(best, 1)])
+            ]
+        );
+        // A take of the third-best level's order: that level changes.
+        let third = m.view()[2].2[0].0;
+        let take = m.apply(Command::Take(Take {
+            order_id: OrderId(m.seq + 1),
+            account: AccountId(2),
+            instrument: CEA,
+            side: Side::Buy,
+            target: OrderId(third),
+            quantity_t: 4,
+            client_order_id: 1,
+        }));
+        assert_eq!(take, [(Side::Sell, 100_50, vec![(third, 7)])]);
+        // What a fresh subscriber gets equals what the updates built.
+        let prices: Vec<i64> = m.view().iter().map(|l| l.1).collect();
+        assert_eq!(prices, [99_50, 100_00, 100_50, 101_00, 101_50]);
+        assert_eq!(m.view()[1].2, [(first, 4), (second, 7)]);
+        // Filling the best level brings 102.00 back into view.
+        let fill = m.apply(Command::Take(Take {
+            order_id: OrderId(m.seq + 1),
+            account: AccountId(2),
+            instrument: CEA,
+            side: Side::Buy,
+            target: OrderId(best),
+            quantity_t: 1,
+            client_order_id: 2,
+        }));
+        let fifth = m.view()[4].2.clone();
+        assert_eq!(
+            fill,
+            [(Side::Sell, 99_50, vec![]), (Side::Sell, 102_00, fifth)]
+        );
     }
 }

@@ -46,8 +46,6 @@ pub struct Sources {
     pub runtime: RuntimeHandle,
     /// The broker server's connections, when it runs.
     pub connections: Option<Connections>,
-    /// The instruments' symbols, by instrument id.
-    pub symbols: Vec<String>,
 }
 
 /// A bound metrics endpoint, ready to [`MetricsServer::run`].
@@ -150,8 +148,11 @@ fn market(page: &mut Exposition, sources: &Sources) {
         let id = cetx_engine::InstrumentId(u16::try_from(id).unwrap_or(u16::MAX));
         activity.trades.get(&id).copied().unwrap_or_default()
     };
+    // The market's instruments now, those listed since the start too.
+    let symbols = sources.runtime.symbols();
+    let symbols = symbols.symbols();
     page.family("cetx_trades_total", Kind::Counter, "Trades, by instrument.");
-    for (id, symbol) in sources.symbols.iter().enumerate() {
+    for (id, symbol) in symbols.iter().enumerate() {
         let labels = [("instrument", symbol.as_str())];
         page.sample("cetx_trades_total", &labels, traded(id).trades);
     }
@@ -160,11 +161,11 @@ fn market(page: &mut Exposition, sources: &Sources) {
         Kind::Counter,
         "Tonnes traded, by instrument.",
     );
-    for (id, symbol) in sources.symbols.iter().enumerate() {
+    for (id, symbol) in symbols.iter().enumerate() {
         let labels = [("instrument", symbol.as_str())];
         page.sample("cetx_traded_tonnes_total", &labels, traded(id).volume_t);
     }
-    books(page, sources, &stats.books);
+    books(page, symbols, &stats.books);
     let running = *sources.runtime.status().borrow() == RuntimeStatus::Running;
     page.single(
         "cetx_running",
@@ -228,10 +229,10 @@ fn market(page: &mut Exposition, sources: &Sources) {
 
 /// Each book's resting orders and its `max_orders`: their ratio is how
 /// full it is (the log warns past 80%).
-fn books(page: &mut Exposition, sources: &Sources, books: &[BookLoad]) {
+fn books(page: &mut Exposition, symbols: &[crate::protocol::Symbol], books: &[BookLoad]) {
     let mut gauge = |name, help, value: fn(&BookLoad) -> u64| {
         page.family(name, Kind::Gauge, help);
-        for (symbol, book) in sources.symbols.iter().zip(books) {
+        for (symbol, book) in symbols.iter().zip(books) {
             page.sample(name, &[("instrument", symbol.as_str())], value(book));
         }
     };

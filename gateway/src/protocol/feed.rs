@@ -16,12 +16,32 @@ pub const MAX_SUBSCRIBE_SYMBOLS: usize = 64;
 
 /// Largest feed frame payload, in either direction: a `Subscribe` with
 /// [`MAX_SUBSCRIBE_SYMBOLS`] of the longest symbols is 1,614 bytes, the
-/// largest server message (`Rejected` with the longest text) 146.
+/// largest server message (`Orders` listing [`MAX_VIEW_ORDERS`] orders)
+/// 3,238.
 pub const MAX_FEED_FRAME: usize = 4096;
 
 /// Levels a subscription shows per side when it asks for depth 0: the
 /// whole book.
 pub const FULL_DEPTH: u16 = 0;
+
+/// Levels per side of the order view: the best 5, as far as a CEA
+/// listing-agreement take may reach (a CCER take reaches only the best).
+pub const ORDER_VIEW_LEVELS: usize = 5;
+
+/// Most orders one `Orders` message lists, the first in time at its
+/// level; `order_count` says how many rest there. 200 orders of 16 bytes
+/// keep the message (3,238 bytes) within [`MAX_FEED_FRAME`].
+pub const MAX_VIEW_ORDERS: usize = 200;
+
+/// One resting order in the order view: its public id and what it has
+/// open. Nothing says whose it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEntry {
+    /// The public order id: the id a `Take` names.
+    pub order_id: u64,
+    /// Tonnes open.
+    pub quantity_t: u64,
+}
 
 /// What a feed subscriber sends.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +56,16 @@ pub enum FeedRequest {
     },
     /// Tag 1. Nothing to say; keeps the connection open.
     Heartbeat,
+    /// Tag 2. As `Subscribe`, and also the order view of these
+    /// instruments: the orders (public id and open quantity, in time
+    /// order) of the best [`ORDER_VIEW_LEVELS`] levels of each side, kept
+    /// current with `Orders` messages.
+    SubscribeOrders {
+        /// Levels per side of the level view; 0 is the whole book.
+        depth: u16,
+        /// The instruments' symbols.
+        symbols: Vec<Symbol>,
+    },
 }
 
 /// An instrument's trading day so far.
@@ -183,9 +213,24 @@ pub enum FeedMessage {
     },
     /// Tag 8. Nothing to say; the connection is alive.
     Heartbeat,
-    /// Tag 9: reserved for another trading mode's message; never sent.
-    #[doc(hidden)]
-    Reserved9,
+    /// Tag 9. (Order view) one level of the order view as it is now: its
+    /// orders in time order, at most [`MAX_VIEW_ORDERS`] of them. An empty
+    /// list (`order_count` 0): the level left the view (emptied, or no
+    /// longer among the best [`ORDER_VIEW_LEVELS`]).
+    Orders {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// Bids (buy) or asks (sell).
+        side: Side,
+        /// The level's price.
+        price_ticks: i64,
+        /// Orders resting at this price (the list may hold fewer).
+        order_count: u32,
+        /// The first of them in time order.
+        orders: Vec<OrderEntry>,
+    },
     /// Tag 10: reserved for another trading mode's message; never sent.
     #[doc(hidden)]
     Reserved10,
@@ -242,7 +287,7 @@ pub enum FeedMessage {
 
 impl FeedRequest {
     /// How many variants there are: every tag is below this.
-    pub const TAG_COUNT: u32 = 2;
+    pub const TAG_COUNT: u32 = 3;
 
     /// Checks every string against its maximum length, and the number of
     /// symbols.
@@ -251,7 +296,7 @@ impl FeedRequest {
     /// The first field that is too long.
     pub fn validate(&self) -> Result<(), FieldTooLong> {
         match self {
-            Self::Subscribe { symbols, .. } => {
+            Self::Subscribe { symbols, .. } | Self::SubscribeOrders { symbols, .. } => {
                 if symbols.len() > MAX_SUBSCRIBE_SYMBOLS {
                     return Err(FieldTooLong {
                         field: "symbols",
@@ -272,8 +317,8 @@ impl FeedMessage {
     /// How many variants there are: every tag is below this.
     pub const TAG_COUNT: u32 = 15;
 
-    /// Tags that name no message yet (reserved for other trading modes).
-    pub const RESERVED_TAGS: std::ops::Range<u32> = 9..13;
+    /// Tags that decode to no message of this build (reserved for others).
+    pub const RESERVED_TAGS: &'static [u32] = &[10, 11, 12];
 
     /// The instrument and sequence number, for the messages that have them.
     #[must_use]
@@ -300,6 +345,9 @@ impl FeedMessage {
             | Self::EndOfDay {
                 instrument, seq, ..
             }
+            | Self::Orders {
+                instrument, seq, ..
+            }
             | Self::AuctionAnnounced {
                 instrument, seq, ..
             }
@@ -308,7 +356,6 @@ impl FeedMessage {
             } => Some((instrument, seq)),
             Self::Rejected { .. }
             | Self::Heartbeat
-            | Self::Reserved9
             | Self::Reserved10
             | Self::Reserved11
             | Self::Reserved12 => None,
@@ -323,6 +370,11 @@ impl FeedMessage {
         match self {
             Self::Snapshot { symbol, .. } => check_len("symbol", symbol.as_str(), MAX_SYMBOL_LEN),
             Self::Rejected { text, .. } => check_len("text", text.as_str(), MAX_TEXT_LEN),
+            Self::Orders { orders, .. } if orders.len() > MAX_VIEW_ORDERS => Err(FieldTooLong {
+                field: "orders",
+                len: orders.len(),
+                max: MAX_VIEW_ORDERS,
+            }),
             _ => Ok(()),
         }
     }

@@ -139,6 +139,8 @@ wire_enum! {
         Cancel = 1,
         /// An `Amend`: the order, if it exists, is unchanged.
         Amend = 2,
+        /// A `Take`: nothing traded.
+        Take = 3,
     }
 }
 
@@ -300,7 +302,7 @@ mod tests {
             "unknown Side tag 2"
         );
         assert_eq!(
-            RequestKind::from_tag(3).unwrap_err().type_name,
+            RequestKind::from_tag(4).unwrap_err().type_name,
             "RequestKind"
         );
     }

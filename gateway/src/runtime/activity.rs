@@ -72,7 +72,8 @@ impl Activity {
 
     fn on_request(&mut self, kind: CommandKind) {
         match kind {
-            CommandKind::Submit => self.orders += 1,
+            // A take is an order that trades at once.
+            CommandKind::Submit | CommandKind::Take => self.orders += 1,
             CommandKind::Cancel => self.cancels += 1,
             CommandKind::Amend => self.amends += 1,
             _ => {}
@@ -85,7 +86,8 @@ fn kind(command: &Command) -> CommandKind {
         Command::Submit(_) => CommandKind::Submit,
         Command::Cancel { .. } => CommandKind::Cancel,
         Command::Amend { .. } => CommandKind::Amend,
-        // Only brokers' requests are counted, and they are the three above.
+        Command::Take(_) => CommandKind::Take,
+        // Only brokers' requests are counted, and they are the four above.
         _ => CommandKind::SetPhase,
     }
 }

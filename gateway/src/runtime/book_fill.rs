@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use cetx_engine::{Command, Engine, InstrumentId};
 
+use super::symbols::Published;
+
 /// Share of `max_orders`, in basis points, past which a book is reported.
 pub(super) const WARN_BPS: u64 = 8_000;
 /// Share below which a reported book may be reported again.
@@ -25,26 +27,31 @@ pub struct BookLoad {
     pub max_orders: u64,
 }
 
+/// One book's counters: resting orders and `max_orders`.
+type Counters = [AtomicU64; 2];
+
 /// Each book's load by instrument id: written by the engine thread after
-/// each command that changes a book (two relaxed stores), read at a
-/// metrics scrape. The instruments of the start; one listed later is not
-/// shown.
+/// each command that changes a book (two relaxed stores into the engine
+/// thread's own copy of the table: no lock), read at a metrics scrape.
+/// An instrument listed while the server runs gets its counters in a new
+/// table, which the engine thread publishes.
 #[derive(Debug, Default)]
 pub(super) struct BookLoads {
-    books: Vec<[AtomicU64; 2]>,
+    books: Published<Vec<Counters>>,
 }
 
 impl BookLoads {
     /// Room for `instruments` books, each empty.
     pub(super) fn new(instruments: usize) -> Self {
         Self {
-            books: (0..instruments).map(|_| Default::default()).collect(),
+            books: Published::new((0..instruments).map(|_| Default::default()).collect()),
         }
     }
 
     /// Every book's load now, by instrument id.
     pub(super) fn read(&self) -> Vec<BookLoad> {
         self.books
+            .load()
             .iter()
             .map(|[resting, max]| BookLoad {
                 resting_orders: resting.load(Ordering::Relaxed),
@@ -52,17 +59,17 @@ impl BookLoads {
             })
             .collect()
     }
+}
 
-    fn publish(&self, engine: &Engine, instrument: InstrumentId) {
-        let (Some([resting, max]), Some(book)) = (
-            self.books.get(usize::from(instrument.0)),
-            engine.book(instrument),
-        ) else {
-            return;
-        };
-        resting.store(book.len() as u64, Ordering::Relaxed);
-        max.store(u64::from(book.max_orders()), Ordering::Relaxed);
-    }
+fn publish(books: &[Counters], engine: &Engine, instrument: InstrumentId) {
+    let (Some([resting, max]), Some(book)) = (
+        books.get(usize::from(instrument.0)),
+        engine.book(instrument),
+    ) else {
+        return;
+    };
+    resting.store(book.len() as u64, Ordering::Relaxed);
+    max.store(u64::from(book.max_orders()), Ordering::Relaxed);
 }
 
 /// Which books have been reported and not yet drained, and where their
@@ -71,38 +78,67 @@ impl BookLoads {
 pub(super) struct BookFill {
     reported: Vec<bool>,
     loads: Arc<BookLoads>,
+    /// The engine thread's copy of the published counters.
+    books: Arc<Vec<Counters>>,
 }
 
 impl BookFill {
     /// Publishes every book's load in `engine` to `loads`, and watches
     /// from there.
     pub(super) fn new(engine: &Engine, loads: Arc<BookLoads>) -> Self {
-        for instrument in engine.instrument_ids() {
-            loads.publish(engine, instrument);
-        }
-        Self {
+        let mut fill = Self {
             reported: Vec::new(),
+            books: loads.books.load(),
             loads,
+        };
+        fill.grow(engine);
+        fill
+    }
+
+    /// Makes room for every book `engine` has (an instrument listed since
+    /// the table was made) and publishes every load.
+    fn grow(&mut self, engine: &Engine) {
+        let count = engine.instrument_ids().len();
+        if self.books.len() < count {
+            let books: Vec<Counters> = (0..count)
+                .map(|i| {
+                    let load = |n: usize| {
+                        let value = self
+                            .books
+                            .get(i)
+                            .map_or(0, |c| c[n].load(Ordering::Relaxed));
+                        AtomicU64::new(value)
+                    };
+                    [load(0), load(1)]
+                })
+                .collect();
+            self.books = Arc::new(books);
+            self.loads.books.store(Arc::clone(&self.books));
+        }
+        for instrument in engine.instrument_ids() {
+            publish(&self.books, engine, instrument);
         }
     }
 
     /// Looks at the book `command` changed: publishes its load, and logs a
     /// warning when it passed the mark. Returns whether it did. An end of
-    /// day (which empties every book) and a revised instrument (a new
-    /// `max_orders`) publish every book's load.
+    /// day (which empties every book), a revised instrument (a new
+    /// `max_orders`) and a listed one (a new book) publish every book's
+    /// load.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command) -> bool {
         let instrument = match command {
             Command::Submit(order) => order.instrument,
+            Command::Take(take) => take.instrument,
             Command::Amend { instrument, .. } | Command::Cancel { instrument, .. } => *instrument,
-            Command::EndOfDay { .. } | Command::ReviseInstrument { .. } => {
-                for instrument in engine.instrument_ids() {
-                    self.loads.publish(engine, instrument);
-                }
+            Command::EndOfDay { .. }
+            | Command::ReviseInstrument { .. }
+            | Command::ListInstrument(_) => {
+                self.grow(engine);
                 return false;
             }
             _ => return false,
         };
-        self.loads.publish(engine, instrument);
+        publish(&self.books, engine, instrument);
         let Some(book) = engine.book(instrument) else {
             return false;
         };

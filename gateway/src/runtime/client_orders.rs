@@ -1,9 +1,11 @@
 //! Today's orders by the broker's client order id: what makes a new id
 //! unique per broker and trading day, and what a cancel or an amend names.
 //! The one index of the day the runtime keeps; the reports keep only the
-//! live orders. It is rebuilt from the journal by the same function that
-//! keeps it live ([`ClientOrders::observe`]), and kept in the gateway's
-//! snapshots so that a restart reads only the journal after them.
+//! live orders. It is rebuilt from the journal by the same rules that
+//! keep it live ([`ClientOrders::observe`], [`Rebuilding::observe`]), and
+//! kept in the gateway's snapshots so that a restart reads only the
+//! journal after them; a restart indexes a snapshot's day on a thread of
+//! its own while it replays the journal after it.
 //!
 //! **Layout.** The day's orders are a log in the order they were
 //! submitted, in chunks of [`CHUNK`]: full chunks never change again, so a
@@ -132,18 +134,6 @@ const fn spread(tag: u32) -> u64 {
 }
 
 impl ClientOrders {
-    /// The index of a log from a snapshot.
-    pub(super) fn from_log(log: ClientOrderLog) -> Self {
-        let mut orders = Self {
-            log: ClientOrderLog::default(),
-            index: HashTable::with_capacity(log.len()),
-        };
-        for named in log.iter() {
-            orders.insert(*named);
-        }
-        orders
-    }
-
     /// The day's orders for a snapshot: the full chunks shared, the last
     /// one copied.
     pub(super) fn log(&self) -> ClientOrderLog {
@@ -168,51 +158,174 @@ impl ClientOrders {
     /// journal written by something else can hold) takes its place, as
     /// the same entries replayed always give.
     fn insert(&mut self, named: Named) {
-        let Ok(at) = u32::try_from(self.log.len()) else {
-            // Four billion orders in a day: beyond what the journal's
-            // sequence numbers give a day, and never reached.
-            return;
-        };
-        let tag = tag(named.broker, named.client_order_id);
-        let log = &self.log;
-        let same = |slot: &Slot| {
-            slot.tag == tag && {
-                let other = log.get(slot.at as usize);
-                other.broker == named.broker && other.client_order_id == named.client_order_id
-            }
-        };
-        if let Some(slot) = self.index.find_mut(spread(tag), same) {
-            slot.at = at;
-        } else {
-            self.index
-                .insert_unique(spread(tag), Slot { at, tag }, |slot| spread(slot.tag));
-        }
         self.log.push(named);
+        index_last(&mut self.index, &self.log, self.log.len() - 1);
     }
 
-    /// Takes note of one journal entry, live or replayed at start: a
-    /// `Submit` (accepted or not) uses up its client order id for the
-    /// day, and a new trading day frees them all. The same function on the
-    /// same journal rebuilds the same index.
+    /// Takes note of one live journal entry: a `Submit` or a `Take`
+    /// (accepted or not) uses up its client order id for the day, and a
+    /// new trading day frees them all. [`Rebuilding::observe`] follows the
+    /// same rules at recovery, so the same journal gives the same index.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command, events: &[Event]) {
-        if let Command::Submit(order) = command {
-            // Accounts never change broker, so the engine's current
-            // accounts answer for any entry, replayed or live.
-            if let Some(account) = engine.account(order.account) {
-                self.insert(Named {
-                    broker: account.broker,
-                    client_order_id: order.client_order_id,
-                    order: ClientOrder {
-                        order_id: order.order_id,
-                        instrument: order.instrument,
-                        account: order.account,
-                    },
-                });
-            }
+        if let Some(named) = named(engine, command) {
+            self.insert(named);
         }
-        if events.iter().any(|e| matches!(e, Event::DayStarted(_))) {
+        if starts_a_day(events) {
             self.log = ClientOrderLog::default();
             self.index.clear();
+        }
+    }
+}
+
+/// The log entry a journal entry adds, if any: a `Submit` or a `Take`
+/// (accepted or not) uses up its client order id for the day.
+fn named(engine: &Engine, command: &Command) -> Option<Named> {
+    // A take uses up its client order id like a new order.
+    let (client_order_id, order) = match command {
+        Command::Submit(order) => (
+            order.client_order_id,
+            ClientOrder {
+                order_id: order.order_id,
+                instrument: order.instrument,
+                account: order.account,
+            },
+        ),
+        Command::Take(take) => (
+            take.client_order_id,
+            ClientOrder {
+                order_id: take.order_id,
+                instrument: take.instrument,
+                account: take.account,
+            },
+        ),
+        _ => return None,
+    };
+    // Accounts never change broker, so the engine's current accounts
+    // answer for any entry, replayed or live.
+    let account = engine.account(order.account)?;
+    Some(Named {
+        broker: account.broker,
+        client_order_id,
+        order,
+    })
+}
+
+/// Whether an entry starts a trading day, which frees the day's ids.
+fn starts_a_day(events: &[Event]) -> bool {
+    events.iter().any(|e| matches!(e, Event::DayStarted(_)))
+}
+
+/// Indexes the log's entry at `at`, the last one indexed so far: one
+/// with the same name before it gives up its place.
+fn index_last(index: &mut HashTable<Slot>, log: &ClientOrderLog, at: usize) {
+    let Ok(at32) = u32::try_from(at) else {
+        // Four billion orders in a day: beyond what the journal's
+        // sequence numbers give a day, and never reached.
+        return;
+    };
+    let named = log.get(at);
+    let tag = tag(named.broker, named.client_order_id);
+    let same = |slot: &Slot| {
+        slot.tag == tag && {
+            let other = log.get(slot.at as usize);
+            other.broker == named.broker && other.client_order_id == named.client_order_id
+        }
+    };
+    if let Some(slot) = index.find_mut(spread(tag), same) {
+        slot.at = at32;
+    } else {
+        index.insert_unique(spread(tag), Slot { at: at32, tag }, |slot| spread(slot.tag));
+    }
+}
+
+/// The index of a whole log.
+fn index_of(log: &ClientOrderLog) -> HashTable<Slot> {
+    let mut index = HashTable::with_capacity(log.len());
+    for at in 0..log.len() {
+        index_last(&mut index, log, at);
+    }
+    index
+}
+
+/// Below this many orders a snapshot's log is indexed when recovery ends,
+/// with the entries replayed after it; from this many on, on a thread of
+/// its own while recovery replays (a day's millions of inserts were a
+/// third of a restart).
+const BUILD_APART: usize = 1 << 16;
+
+/// The day's index while recovery replays the journal: the snapshot's
+/// log is indexed on a thread of its own, and the entries replayed after
+/// it are logged and indexed when [`Rebuilding::finish`] joins that
+/// thread. Recovery only adds to the index; nothing reads it before the
+/// runtime starts.
+#[derive(Debug, Default)]
+pub(super) struct Rebuilding {
+    log: ClientOrderLog,
+    /// The index of the log's first `upto` entries, being built.
+    building: Option<(std::thread::JoinHandle<HashTable<Slot>>, usize)>,
+}
+
+impl Rebuilding {
+    /// Starts indexing a snapshot's log.
+    pub(super) fn from_log(log: ClientOrderLog) -> Self {
+        let upto = log.len();
+        if upto < BUILD_APART {
+            return Self {
+                log,
+                building: None,
+            };
+        }
+        let shared = log.clone();
+        let spawned = std::thread::Builder::new()
+            .name("cetx-recover-ids".into())
+            .spawn(move || index_of(&shared));
+        match spawned {
+            Ok(handle) => Self {
+                log,
+                building: Some((handle, upto)),
+            },
+            // No thread to be had: index it here, as a small log is.
+            Err(why) => {
+                tracing::warn!(%why, "indexing the day's client order ids on the recovery thread");
+                Self {
+                    log,
+                    building: None,
+                }
+            }
+        }
+    }
+
+    /// [`ClientOrders::observe`] for a replayed entry.
+    pub(super) fn observe(&mut self, engine: &Engine, command: &Command, events: &[Event]) {
+        if let Some(named) = named(engine, command) {
+            self.log.push(named);
+        }
+        if starts_a_day(events) {
+            // The snapshot's day is over: its index is not needed (the
+            // thread ends on its own).
+            *self = Self::default();
+        }
+    }
+
+    /// The day's index: the snapshot's part joined, the replayed entries
+    /// added after it in their order.
+    pub(super) fn finish(self) -> ClientOrders {
+        let (mut index, from) = match self.building {
+            Some((handle, upto)) => match handle.join() {
+                Ok(index) => (index, upto),
+                // The build cannot panic short of running out of memory;
+                // if it did, index the whole log here.
+                Err(_) => (HashTable::new(), 0),
+            },
+            None => (HashTable::new(), 0),
+        };
+        index.reserve(self.log.len() - from, |slot| spread(slot.tag));
+        for at in from..self.log.len() {
+            index_last(&mut index, &self.log, at);
+        }
+        ClientOrders {
+            log: self.log,
+            index,
         }
     }
 }
@@ -253,7 +366,7 @@ mod tests {
         let bytes = crate::codec::encode_snapshot(&log).unwrap();
         let back: ClientOrderLog = crate::codec::decode_snapshot(&bytes).unwrap();
         assert_eq!(back, log);
-        let again = ClientOrders::from_log(back);
+        let again = Rebuilding::from_log(back).finish();
         for i in 0..n {
             let (broker, id) = (BrokerId(1 + (i % 2) as u32), i / 2);
             assert_eq!(again.get(broker, id), orders.get(broker, id), "{i}");
@@ -262,5 +375,32 @@ mod tests {
         orders.insert(named(1, n, 1));
         assert_eq!(orders.log().len(), log.len() + 1);
         assert_eq!(log.len() as u64, n + 1);
+    }
+
+    #[test]
+    fn a_large_snapshot_is_indexed_apart_and_the_replayed_orders_after_it() {
+        let mut orders = ClientOrders::default();
+        let n = BUILD_APART as u64 + 3 * CHUNK as u64 + 5;
+        for i in 0..n {
+            orders.insert(named(1 + (i % 3) as u32, i / 3, 100 + i));
+        }
+        let mut rebuilding = Rebuilding::from_log(orders.log());
+        assert!(
+            rebuilding.building.is_some(),
+            "a day this long is indexed apart"
+        );
+        // Replayed after the snapshot: a new order, and a name used again.
+        for more in [named(2, n, 7), named(1, 5, 8)] {
+            rebuilding.log.push(more);
+            orders.insert(more);
+        }
+        let again = rebuilding.finish();
+        assert_eq!(again.get(BrokerId(2), n).unwrap().order_id, OrderId(7));
+        assert_eq!(again.get(BrokerId(1), 5).unwrap().order_id, OrderId(8));
+        for i in 0..n {
+            let (broker, id) = (BrokerId(1 + (i % 3) as u32), i / 3);
+            assert_eq!(again.get(broker, id), orders.get(broker, id), "{i}");
+        }
+        assert_eq!(again.get(BrokerId(1), n), None);
     }
 }

@@ -4,7 +4,9 @@
 //! A journal describes its market (`docs/JOURNAL.md`, "The market's
 //! definition"). A fresh data directory gets the config's definition as
 //! its first entries. A directory with a journal must agree with the
-//! config; where it does not, the server refuses to start and names the
+//! config on every instrument the config names (matched by symbol: an
+//! instrument an operator listed is the journal's, and the config need not
+//! name it); where it does not, the server refuses to start and names the
 //! first difference, unless the operator passes `--accept-config-change`:
 //! then the change is journaled (a new calendar, an instrument listed or
 //! revised, a new reference price) at the next sequence numbers, and the
@@ -16,7 +18,9 @@
 //! connected, no report comes of them) and are durable before the runtime
 //! goes on.
 
-use cetx_engine::{Command, Engine, Event, JournalWriter, MarketDefinition, RejectReason, Stamp};
+use cetx_engine::{
+    BlockRules, Command, Engine, Event, JournalWriter, MarketDefinition, RejectReason, Stamp,
+};
 
 use super::RuntimeError;
 
@@ -36,11 +40,12 @@ pub(super) struct Planned {
 ///
 /// # Errors
 /// [`RuntimeError::ConfigDiffers`] naming the first difference (without
-/// `accept_change`, or one no command can journal);
+/// `accept_change`);
 /// [`RuntimeError::DefinitionRefused`] when the engine refuses a change.
 pub(super) fn plan(
     engine: Engine,
     config: &MarketDefinition,
+    block_rules: &[BlockRules],
     accept_change: bool,
     next_seq: u64,
     time_ns: i64,
@@ -53,15 +58,40 @@ pub(super) fn plan(
             Some(difference) if !accept_change => {
                 return Err(RuntimeError::ConfigDiffers(difference))
             }
-            Some(_) => engine
-                .changes_to(config)
-                .map_err(RuntimeError::ConfigDiffers)?,
+            Some(_) => engine.changes_to(config),
         }
     };
     let mut planned = Planned {
         engine,
         entries: Vec::with_capacity(commands.len()),
     };
+    apply(&mut planned, commands, next_seq, time_ns)?;
+    // Block rules are the config's to set, at every start: an instrument
+    // whose journaled rules differ gets a `SetBlockRules` (for offers
+    // posted from then on).
+    let engine = &planned.engine;
+    let blocks: Vec<Command> = engine
+        .instrument_ids()
+        .zip(block_rules)
+        .filter(|(id, rules)| engine.block_rules(*id) != Some(*rules))
+        .map(|(instrument, rules)| Command::SetBlockRules {
+            instrument,
+            rules: Box::new(rules.clone()),
+        })
+        .collect();
+    let seq = next_seq + planned.entries.len() as u64;
+    apply(&mut planned, blocks, seq, time_ns)?;
+    Ok(planned)
+}
+
+/// Applies `commands` to the planned engine, stamped from `next_seq`, and
+/// adds them to the entries.
+fn apply(
+    planned: &mut Planned,
+    commands: Vec<Command>,
+    next_seq: u64,
+    time_ns: i64,
+) -> Result<(), RuntimeError> {
     for (seq, command) in (next_seq..).zip(commands) {
         let stamp = Stamp { seq, time_ns };
         let mut events = Vec::with_capacity(1);
@@ -81,7 +111,7 @@ pub(super) fn plan(
         }
         planned.entries.push((stamp, command, events));
     }
-    Ok(planned)
+    Ok(())
 }
 
 /// Journals the planned entries and waits until they are durable.

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use cetx_engine::histogram::Histogram;
@@ -91,14 +91,19 @@ pub(super) struct Shared {
     pub(super) journal_dir: PathBuf,
     /// The public market, when `[market_data]` is configured.
     pub(super) market: Option<MarketData>,
-    /// Each broker's requests taken into the engine's queue so far.
-    pub(super) taken: BTreeMap<BrokerId, AtomicU64>,
+    /// Each broker's requests taken into the engine's queue so far: the
+    /// config's brokers' from the start, one an operator added from its
+    /// first login. A session holds its broker's counter.
+    pub(super) taken: RwLock<BTreeMap<BrokerId, Arc<AtomicU64>>>,
     /// The journal writer's counters, once it is open.
     pub(super) journal: OnceLock<JournalProbe>,
     /// The engine thread's turn times.
     pub(super) turn_ns: Arc<Histogram>,
     /// `server.queue_capacity`.
     pub(super) queue_capacity: usize,
+    /// Every instrument's symbol, by id: the journal's market, grown by
+    /// the engine thread when an operator lists an instrument.
+    pub(super) symbols: Arc<super::symbols::Published<super::SymbolTable>>,
 }
 
 impl Shared {
@@ -153,7 +158,19 @@ impl RuntimeHandle {
     /// [`SubmitError::Busy`] when the queue is full and
     /// [`SubmitError::Stopped`] when the runtime is stopping: the request
     /// was not taken, answer `ServerBusy`.
+    ///
+    /// A session submits through its [`Subscription::submit`], which holds
+    /// the broker's count of requests taken and so looks nothing up.
     pub fn submit(&self, broker: BrokerId, request: Request) -> Result<(), SubmitError> {
+        self.submit_counted(broker, request, &self.taken_counter(broker))
+    }
+
+    fn submit_counted(
+        &self,
+        broker: BrokerId,
+        request: Request,
+        taken: &AtomicU64,
+    ) -> Result<(), SubmitError> {
         let Some(_pass) = self.shared.gate.enter() else {
             return Err(SubmitError::Stopped);
         };
@@ -163,10 +180,24 @@ impl RuntimeHandle {
                 TrySendError::Full(_) => SubmitError::Busy,
                 TrySendError::Disconnected(_) => SubmitError::Stopped,
             })?;
-        if let Some(taken) = self.shared.taken.get(&broker) {
-            taken.fetch_add(1, Ordering::AcqRel);
-        }
+        taken.fetch_add(1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// The broker's count of requests taken, made at its first call for a
+    /// broker an operator added: the same counter for every session of
+    /// the broker, as the router's count of its answers is.
+    fn taken_counter(&self, broker: BrokerId) -> Arc<AtomicU64> {
+        let taken = &self.shared.taken;
+        if let Some(counter) = taken
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&broker)
+        {
+            return Arc::clone(counter);
+        }
+        let mut taken = taken.write().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(taken.entry(broker).or_default())
     }
 
     /// Queues an operator's command. The receiver gets its outcome once
@@ -194,18 +225,30 @@ impl RuntimeHandle {
         Ok(outcome)
     }
 
+    /// The market's symbols now, by instrument id (the journal's, with
+    /// every instrument listed since the start).
+    #[must_use]
+    pub fn symbols(&self) -> Arc<super::SymbolTable> {
+        self.shared.symbols.load()
+    }
+
+    /// A copy of the symbol table for a session that resolves a symbol per
+    /// order: it looks at the shared table only for a symbol it lacks.
+    #[must_use]
+    pub fn symbol_cache(&self) -> super::SymbolCache {
+        super::SymbolCache::new(Arc::clone(&self.shared.symbols))
+    }
+
+    /// The id of the instrument with this symbol, as listed now.
+    #[must_use]
+    pub fn instrument_id(&self, symbol: &str) -> Option<cetx_engine::InstrumentId> {
+        self.shared.symbols.load().id(symbol)
+    }
+
     /// The exchange calendar the market runs by.
     #[must_use]
     pub fn calendar(&self) -> &cetx_engine::Calendar {
         &self.shared.calendar
-    }
-
-    /// The broker's requests taken so far.
-    fn taken(&self, broker: BrokerId) -> u64 {
-        self.shared
-            .taken
-            .get(&broker)
-            .map_or(0, |taken| taken.load(Ordering::Acquire))
     }
 
     /// Subscribes a logged-in broker to its reports: those numbered after
@@ -244,6 +287,8 @@ impl RuntimeHandle {
         Ok(Subscription {
             broker,
             id,
+            taken: self.taken_counter(broker),
+            pending_cancel: self.shared.pending.flag(broker),
             last_seq: subscribed.last_seq,
             trading_date: self.trading_date(),
             history,
@@ -295,7 +340,7 @@ impl RuntimeHandle {
     /// last, cancels the broker's resting orders if its config says so. A
     /// full queue does not lose the cancel: the engine thread does it once
     /// the queue has drained.
-    fn release(&self, broker: BrokerId, id: u64) {
+    fn release(&self, broker: BrokerId, id: u64, pending_cancel: &AtomicBool) {
         let mut out = router::lock(&self.shared.outbound);
         let last = match out.subscribers.get(&broker) {
             Some(subscriber) if subscriber.id == id => {
@@ -319,7 +364,7 @@ impl RuntimeHandle {
         // shutdown the gate is closed: resting orders stay for the restart.
         if let Some(_pass) = self.shared.gate.enter() {
             if let Err(TrySendError::Full(_)) = self.inputs.try_send(Input::Disconnect(broker)) {
-                self.shared.pending.mark(broker);
+                self.shared.pending.mark(pending_cancel);
             }
         }
         drop(out);
@@ -439,6 +484,11 @@ impl RuntimeHandle {
 pub struct Subscription {
     broker: BrokerId,
     id: u64,
+    /// The broker's count of requests taken into the engine's queue.
+    taken: Arc<AtomicU64>,
+    /// The broker's mark for a cancel-on-disconnect that found the queue
+    /// full.
+    pending_cancel: Arc<AtomicBool>,
     last_seq: u64,
     trading_date: u32,
     /// Reports read back from the journal, delivered before anything else
@@ -462,6 +512,19 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// Queues one of the broker's requests for the engine thread, as
+    /// [`RuntimeHandle::submit`] does, counting it with the broker's own
+    /// counter (no look-up): a reject the session makes after it waits for
+    /// its answer ([`Self::reject`]), for a broker of the config or one an
+    /// operator added alike.
+    ///
+    /// # Errors
+    /// As [`RuntimeHandle::submit`].
+    pub fn submit(&self, request: Request) -> Result<(), SubmitError> {
+        self.handle
+            .submit_counted(self.broker, request, &self.taken)
+    }
+
     /// The broker.
     #[must_use]
     pub const fn broker(&self) -> BrokerId {
@@ -598,7 +661,7 @@ impl Subscription {
         if self.deferred.len() + self.backlog.len() >= self.capacity {
             return false;
         }
-        let taken = self.handle.taken(self.broker);
+        let taken = self.taken.load(Ordering::Acquire);
         self.deferred.push_back((taken, frame));
         self.release();
         true
@@ -630,7 +693,8 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.handle.release(self.broker, self.id);
+        self.handle
+            .release(self.broker, self.id, &self.pending_cancel);
     }
 }
 

@@ -22,6 +22,7 @@ use super::router::{self, Outbound, Router, Turn};
 use super::scheduler::{self, Scheduler};
 use super::sequencer::{Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
 use super::state::{GatewayState, Rebuild};
+use super::symbols::{Published, SymbolTable};
 use super::{RuntimeError, RuntimeOptions, RuntimeStatus, JOURNAL_DIR};
 use crate::config::ServerConfig;
 use crate::market_data::MarketData;
@@ -82,9 +83,9 @@ impl Runtime {
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
-        let client_orders = rebuild.client_orders;
+        let client_orders = rebuild.client_orders.finish();
         let GatewayState {
-            reports,
+            mut reports,
             last_time_ns,
             ..
         } = rebuild.state;
@@ -92,11 +93,19 @@ impl Runtime {
         let definition = definition::plan(
             recovered.engine,
             &config.market(),
+            &config.block_rules(),
             options.accept_config_change,
             recovered.next_seq,
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
         )?;
         let engine = definition.engine;
+        // The journal's market, with what the definition's entries just
+        // listed (they are journaled here, not routed).
+        let symbols = SymbolTable::of(&engine);
+        for (id, symbol) in symbols.symbols().iter().enumerate() {
+            let id = cetx_engine::InstrumentId(u16::try_from(id).unwrap_or(u16::MAX));
+            reports.list(id, symbol);
+        }
         let added = &engine.membership().brokers;
         if let Some(broker) = config.brokers.iter().find(|b| added.contains_key(&b.id)) {
             return Err(RuntimeError::BrokerInConfigAndJournal(broker.id.0));
@@ -147,14 +156,17 @@ impl Runtime {
             next_subscription: AtomicU64::new(1),
             journal_dir: journal_dir.clone(),
             market: market.clone(),
-            taken: config
-                .brokers
-                .iter()
-                .map(|b| (b.id, AtomicU64::new(0)))
-                .collect(),
+            taken: std::sync::RwLock::new(
+                config
+                    .brokers
+                    .iter()
+                    .map(|b| (b.id, Arc::new(AtomicU64::new(0))))
+                    .collect(),
+            ),
             journal: OnceLock::new(),
             turn_ns: Arc::new(Histogram::new(TURN_NS_SHIFT, TURN_NS_BUCKETS)),
             queue_capacity: config.server.queue_capacity,
+            symbols: Arc::new(Published::new(symbols)),
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
         // A few spare turns are enough: the router finishes one while the
@@ -218,6 +230,8 @@ impl Runtime {
             pending: Arc::clone(&shared.pending),
             book_fill,
             turn_ns: Arc::clone(&shared.turn_ns),
+            symbols: Arc::clone(&shared.symbols),
+            market_phase: cetx_engine::Phase::Closed,
         };
         sequencer.publish_open_date();
         let genesis = if recovered.next_seq == 1 {
@@ -393,6 +407,11 @@ fn start_up(
         sequencer.execute_own(command)?;
     }
     sequencer.run_schedule()?;
+    sequencer.market_phase = if open_market_now {
+        cetx_engine::Phase::Continuous
+    } else {
+        sequencer.scheduler.phase(now_ns)
+    };
     let phases = scheduler::startup_phases(
         &sequencer.engine,
         &sequencer.scheduler,

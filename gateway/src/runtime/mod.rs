@@ -49,7 +49,8 @@
 //! the [`Clock`]; `book_fill.rs` the warning and the load of a book filling up;
 //! `activity.rs` the counts and figures behind the metrics
 //! ([`RuntimeHandle::stats`]); `definition.rs` the market's definition at
-//! start-up.
+//! start-up; `symbols.rs` the symbol table, which grows when an operator
+//! lists an instrument.
 
 mod activity;
 mod book_fill;
@@ -65,6 +66,7 @@ mod router;
 mod scheduler;
 mod sequencer;
 mod state;
+mod symbols;
 
 use std::path::PathBuf;
 
@@ -77,6 +79,7 @@ pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Standing, Subscription};
 pub use lifecycle::Runtime;
 pub use request::{Refusal, Request};
+pub use symbols::{SymbolCache, SymbolTable};
 /// What [`Subscription::try_recv`] says when no frame is there.
 pub use tokio::sync::mpsc::error::TryRecvError;
 

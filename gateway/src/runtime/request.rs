@@ -4,7 +4,7 @@
 //! into a frame by the router. The sequencer never sees a protocol message
 //! and never makes one.
 
-use cetx_engine::{CommandKind, NewBid, NewOrder, RejectReason};
+use cetx_engine::{AccountId, CommandKind, NewBid, NewBlock, NewOrder, RejectReason, Take};
 
 /// A broker's order request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +26,31 @@ pub enum Request {
         price_ticks: i64,
         /// The new quantity, in tonnes.
         quantity_t: u64,
+    },
+    /// A listing-agreement take; its `order_id` is given by the sequencer
+    /// (the sequence number), whatever it holds here.
+    Take(Take),
+    /// Post a block offer for one of the broker's accounts.
+    PostBlock(NewBlock),
+    /// Accept an open block offer for one of the broker's accounts.
+    AcceptBlock {
+        /// The broker's id for the request.
+        client_order_id: u64,
+        /// The accepting account.
+        account: AccountId,
+        /// The offer.
+        block_id: u64,
+        /// Tonnes to take.
+        quantity_t: u64,
+    },
+    /// Withdraw a block offer one of the broker's accounts posted.
+    CancelBlock {
+        /// The broker's id for the request.
+        client_order_id: u64,
+        /// The poster's account.
+        account: AccountId,
+        /// The offer.
+        block_id: u64,
     },
     /// A sealed bid in a one-way auction; its `bid_id` is given by the
     /// sequencer (the sequence number).
@@ -53,9 +78,17 @@ impl Request {
     pub const fn client_order_id(&self) -> u64 {
         match *self {
             Self::New(order) => order.client_order_id,
+            Self::Take(take) => take.client_order_id,
+            Self::PostBlock(block) => block.client_order_id,
             Self::Bid(bid) => bid.client_order_id,
             Self::Cancel { client_order_id }
             | Self::Amend {
+                client_order_id, ..
+            }
+            | Self::AcceptBlock {
+                client_order_id, ..
+            }
+            | Self::CancelBlock {
                 client_order_id, ..
             }
             | Self::CancelBid { client_order_id }
@@ -72,6 +105,10 @@ impl Request {
             Self::New(_) => CommandKind::Submit,
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Amend { .. } => CommandKind::Amend,
+            Self::Take(_) => CommandKind::Take,
+            Self::PostBlock(_) => CommandKind::PostBlock,
+            Self::AcceptBlock { .. } => CommandKind::AcceptBlock,
+            Self::CancelBlock { .. } => CommandKind::CancelBlock,
             Self::Bid(_) => CommandKind::Bid,
             Self::CancelBid { .. } => CommandKind::CancelBid,
             Self::AmendBid { .. } => CommandKind::AmendBid,

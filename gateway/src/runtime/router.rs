@@ -46,7 +46,8 @@ use super::state::{self, GatewayState};
 use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
-use crate::reports::{gateway_refusal, ReadBack, Reports, Resume};
+use crate::reports::{refuse, ReadBack, Reports, Resume};
+use crate::request::asked;
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -237,7 +238,9 @@ impl Router {
     pub(super) fn route(&mut self, mut turn: Turn, outbound: &Mutex<Outbound>) {
         if let Some(market) = &self.market {
             market.publish(turn.items.iter().filter_map(|routed| match routed {
-                Routed::Entry { events, .. } => Some(&turn.events[events.clone()]),
+                Routed::Entry {
+                    command, events, ..
+                } => Some((command, &turn.events[events.clone()])),
                 Routed::Refused { .. } | Routed::Snapshot { .. } | Routed::Answer { .. } => None,
             }));
         }
@@ -310,7 +313,7 @@ impl Router {
 
 /// The unsequenced `OrderRejected` that answers a refused request.
 fn refusal_frame(refusal: Refusal) -> ServerFrame {
-    gateway_refusal(refusal.client_order_id, refusal.kind, refusal.reason)
+    refuse(refusal.client_order_id, asked(refusal.kind), refusal.reason)
 }
 
 /// A snapshot on its way to the snapshot thread: the engine's state and

@@ -68,6 +68,14 @@ impl Scheduler {
         commands(&resumed.due, &self.instruments)
     }
 
+    /// Gives an instrument listed while the server runs the calendar's
+    /// phases from the next transition on.
+    pub(super) fn add(&mut self, instrument: InstrumentId) {
+        if !self.instruments.contains(&instrument) {
+            self.instruments.push(instrument);
+        }
+    }
+
     /// The phase the calendar asks for at `now_ns`, once what is due by
     /// then has been handed out.
     pub(super) fn phase(&self, now_ns: i64) -> Phase {

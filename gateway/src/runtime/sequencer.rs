@@ -28,6 +28,12 @@
 //! last command's time), and the turn's journal entries go to the journal
 //! writer with its routes (reports and rejects, in order) riding on them:
 //! one hand-off and at most one wake-up per turn rather than per request.
+//!
+//! An operator's `ListInstrument` is applied here like any command; once
+//! the engine lists it, this thread publishes the grown symbol table (for
+//! the sessions and the operators' channel), gives the instrument the
+//! calendar's phases, and, when the market is in a session, journals the
+//! `SetPhase` that opens it at once.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,8 +42,8 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::{
-    BrokerId, Command, Engine, EngineState, InstrumentId, JournalBatch, JournalWriter, OrderId,
-    RejectReason, Requester, Side, Stamp,
+    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
+    JournalWriter, OrderId, Phase, RejectReason, Requester, Side, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
@@ -47,6 +53,7 @@ use super::pending::PendingCancels;
 use super::request::{Refusal, Request};
 use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
+use super::symbols::{Published, SymbolTable};
 use super::RuntimeError;
 
 /// The longest the engine thread waits for a request before it asks the
@@ -128,6 +135,14 @@ pub(super) struct Sequencer {
     /// readings of the monotonic clock and two relaxed additions a turn,
     /// which decide nothing.
     pub(super) turn_ns: Arc<Histogram>,
+    /// Every instrument's symbol, published for the sessions, the
+    /// operators' channel and the metrics: this thread adds each
+    /// instrument it lists.
+    pub(super) symbols: Arc<Published<SymbolTable>>,
+    /// The phase the market was last given, by the calendar or at start
+    /// (continuous with `open_market_now`): an instrument listed while the
+    /// server runs joins it.
+    pub(super) market_phase: Phase,
 }
 
 impl Sequencer {
@@ -210,6 +225,9 @@ impl Sequencer {
             // phases until an operator resumes it.
             let halted =
                 |instrument| self.engine.phase(instrument) == Some(cetx_engine::Phase::Halted);
+            if let Command::SetPhase { phase, .. } = command {
+                self.market_phase = phase;
+            }
             if matches!(command, Command::SetPhase { instrument, .. } if halted(instrument)) {
                 continue;
             }
@@ -242,7 +260,17 @@ impl Sequencer {
             seq,
             events: self.turn.events[first_event..].to_vec(),
         };
+        let listed = match outcome.events.first() {
+            Some(Event::InstrumentListed(band)) => Some(band.instrument),
+            _ => None,
+        };
         self.turn.items.push(Routed::Answer { outcome, reply });
+        // A new instrument joins the market in its phase of the moment
+        // (it is listed closed): in a session, it trades at once.
+        if let Some(instrument) = listed.filter(|_| self.market_phase != Phase::Closed) {
+            let phase = self.market_phase;
+            self.execute(Command::SetPhase { instrument, phase }, None)?;
+        }
         Ok(())
     }
 
@@ -281,6 +309,25 @@ impl Sequencer {
                 }
                 Ok(Command::Submit(order))
             }
+            Request::Take(take) => {
+                // Checked like a new order: the account, then the client
+                // order id (shared with new orders).
+                if self
+                    .engine
+                    .account(take.account)
+                    .is_none_or(|a| a.broker != broker)
+                {
+                    return Err(RejectReason::AccountNotOwned);
+                }
+                if self
+                    .client_orders
+                    .get(broker, take.client_order_id)
+                    .is_some()
+                {
+                    return Err(RejectReason::DuplicateClientOrderId);
+                }
+                Ok(Command::Take(take))
+            }
             Request::Cancel { client_order_id } => {
                 let order = self.owned_order(broker, client_order_id)?;
                 Ok(Command::Cancel {
@@ -309,14 +356,38 @@ impl Sequencer {
                     }),
                 })
             }
+            Request::PostBlock(block) => {
+                self.own_account(broker, block.account)?;
+                Ok(Command::PostBlock(block))
+            }
+            Request::AcceptBlock {
+                client_order_id,
+                account,
+                block_id,
+                quantity_t,
+            } => {
+                self.own_account(broker, account)?;
+                Ok(Command::AcceptBlock {
+                    block_id,
+                    account,
+                    quantity_t,
+                    client_order_id,
+                })
+            }
+            Request::CancelBlock {
+                client_order_id,
+                account,
+                block_id,
+            } => {
+                self.own_account(broker, account)?;
+                Ok(Command::CancelBlock {
+                    block_id,
+                    account,
+                    client_order_id,
+                })
+            }
             Request::Bid(bid) => {
-                if self
-                    .engine
-                    .account(bid.account)
-                    .is_none_or(|a| a.broker != broker)
-                {
-                    return Err(RejectReason::AccountNotOwned);
-                }
+                self.own_account(broker, bid.account)?;
                 let taken = self
                     .client_orders
                     .get(broker, bid.client_order_id)
@@ -359,6 +430,20 @@ impl Sequencer {
                     }),
                 })
             }
+        }
+    }
+
+    /// `AccountNotOwned` unless the broker acts for the account (one that
+    /// does not exist gets the same answer, so neither is revealed).
+    fn own_account(&self, broker: BrokerId, account: AccountId) -> Result<(), RejectReason> {
+        if self
+            .engine
+            .account(account)
+            .is_none_or(|a| a.broker != broker)
+        {
+            Err(RejectReason::AccountNotOwned)
+        } else {
+            Ok(())
         }
     }
 
@@ -440,8 +525,10 @@ impl Sequencer {
             }
         }
         let seq = self.next_seq;
-        if let Command::Submit(order) = &mut command {
-            order.order_id = OrderId(seq);
+        match &mut command {
+            Command::Submit(order) => order.order_id = OrderId(seq),
+            Command::Take(take) => take.order_id = OrderId(seq),
+            _ => {}
         }
         if let Command::Bid(bid) = &mut command {
             bid.bid_id = OrderId(seq);
@@ -465,6 +552,11 @@ impl Sequencer {
         self.last_time_ns = stamp.time_ns;
         self.client_orders.observe(&self.engine, &command, events);
         self.book_fill.observe(&self.engine, &command);
+        if let (Command::ListInstrument(spec), Some(Event::InstrumentListed(band))) =
+            (&command, events.first())
+        {
+            self.listed(band.instrument, &spec.symbol);
+        }
         let events = first_event..self.turn.events.len();
         self.turn.items.push(Routed::Entry {
             stamp,
@@ -482,6 +574,15 @@ impl Sequencer {
             });
         }
         Ok(())
+    }
+
+    /// Makes a newly listed instrument known: its symbol to the sessions,
+    /// its phases to the scheduler.
+    fn listed(&mut self, instrument: InstrumentId, symbol: &str) {
+        let table = self.symbols.load().with(instrument, symbol);
+        self.symbols.store(Arc::new(table));
+        self.scheduler.add(instrument);
+        tracing::info!(symbol, id = instrument.0, "listed an instrument");
     }
 
     /// Hands the journal writer this turn's entries in one piece, with

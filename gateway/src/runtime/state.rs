@@ -13,7 +13,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXGWSN` |
-//! | 8 | 4 | version, `u32` LE (1) |
+//! | 8 | 4 | version, `u32` LE (3) |
 //! | 12 | 8 | the sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
@@ -26,15 +26,17 @@ use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
 use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
-use super::client_orders::{ClientOrderLog, ClientOrders};
+use super::client_orders::{ClientOrderLog, Rebuilding};
 use crate::codec::{decode_snapshot, encode_snapshot};
 use crate::protocol::ServerFrame;
 use crate::reports::Reports;
 
 const MAGIC: [u8; 8] = *b"CETXGWSN";
 /// 2: today's client order ids are their own index; the reports keep
-/// only live orders. A version 1 file is passed over like a damaged one.
-const VERSION: u32 = 2;
+/// only live orders. 3: the reports keep today's open block offers and
+/// pending deals. A file of an older version is passed over like a
+/// damaged one (recovery reads the journal further back instead).
+const VERSION: u32 = 3;
 
 /// What the gateway rebuilds from the journal, as of one entry.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -114,7 +116,7 @@ pub(super) struct Rebuild<'a> {
     /// The reports and the last entry's time (its `client_orders` stay
     /// empty: they are indexed in `client_orders` here).
     pub(super) state: GatewayState,
-    pub(super) client_orders: ClientOrders,
+    pub(super) client_orders: Rebuilding,
     scratch: Vec<(BrokerId, ServerFrame)>,
 }
 
@@ -128,7 +130,7 @@ impl<'a> Rebuild<'a> {
             },
             symbols,
             recent_reports,
-            client_orders: ClientOrders::default(),
+            client_orders: Rebuilding::default(),
             scratch: Vec::new(),
         }
     }
@@ -141,14 +143,14 @@ impl RecoveryObserver for Rebuild<'_> {
                 reports: Reports::new(self.symbols.clone(), self.recent_reports),
                 ..GatewayState::default()
             };
-            self.client_orders = ClientOrders::default();
+            self.client_orders = Rebuilding::default();
             return true;
         };
         match read(self.dir, seq) {
             Ok(mut state) => {
                 state.reports.keep_recent(self.recent_reports);
                 let log = std::mem::take(&mut state.client_orders);
-                self.client_orders = ClientOrders::from_log(log);
+                self.client_orders = Rebuilding::from_log(log);
                 self.state = state;
                 true
             }

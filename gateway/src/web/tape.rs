@@ -114,9 +114,13 @@ impl Tape {
                     Ok(batch) => {
                         let mut instruments = keeper.lock();
                         for (id, update) in batch.iter() {
-                            let Some(trades) = instruments.get_mut(usize::from(*id)) else {
-                                continue;
-                            };
+                            // An instrument listed since the start gets
+                            // its tape at its first update.
+                            let i = usize::from(*id);
+                            if i >= instruments.len() {
+                                instruments.resize_with(i + 1, Trades::default);
+                            }
+                            let trades = &mut instruments[i];
                             match *update {
                                 Update::Trade {
                                     price_ticks,

@@ -104,9 +104,12 @@ pub fn submit(handle: &RuntimeHandle, broker: BrokerId, message: ClientMessage) 
 /// The runtime's request for a broker's message, parsed as a session does
 /// (for the demo market's instruments).
 pub fn request(message: &ClientMessage) -> Request {
-    cetx_gateway::request::parse(message, &ServerConfig::embedded_default())
-        .expect("an order request")
-        .expect("a known symbol")
+    {
+        let config = ServerConfig::embedded_default();
+        cetx_gateway::request::parse(message, |s| config.instrument_id(s))
+    }
+    .expect("an order request")
+    .expect("a known symbol")
 }
 
 /// The exchange order id of an `OrderAccepted`.

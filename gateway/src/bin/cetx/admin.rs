@@ -20,6 +20,8 @@ use cetx_gateway::tls::{self, ClientTls};
 use clap::{Subcommand, ValueEnum};
 use rust_decimal::Decimal;
 
+mod listing;
+
 /// Where the operator connects and who it is.
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
@@ -94,6 +96,24 @@ enum Action {
         #[arg(long)]
         price: Decimal,
     },
+    /// List a new instrument (a new CEA vintage, a CCER) on the running
+    /// market: it joins the market in its phase of the moment and trades
+    /// at once. Only the kind, a CEA's vintage and the reference price are
+    /// needed; the rest has the CEA rules' defaults.
+    ListInstrument(listing::ListArgs),
+    /// Replace a listed instrument's rules (tick, lot, sizes, band, book
+    /// limits, eligibility, holding rules) with those of its entry in a
+    /// config file, on the running market: only while it is not trading
+    /// and its book is empty (halt it first); today's reference price
+    /// stays.
+    ReviseInstrument {
+        /// The config file whose `[[instruments]]` entry has the new rules.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The instrument.
+        #[arg(long)]
+        symbol: String,
+    },
     /// Onboard a broker: it may log in at once. Its secret is read from
     /// `--broker-secret-file` (first line) or `CETX_BROKER_SECRET`, never
     /// from the command line; the server journals only a salted hash.
@@ -121,6 +141,12 @@ enum Action {
     ReinstateAccount(AccountArg),
     /// Close an account for good (no cash, no allowances, no open order).
     CloseAccount(AccountArg),
+    /// Confirm a block deal that waits for the exchange's confirmation
+    /// (CCER): it settles.
+    ConfirmBlock(DealArg),
+    /// Refuse a block deal that waits for the exchange's confirmation:
+    /// both sides get their reservations back.
+    RefuseBlock(DealArg),
     /// Announce a one-way auction: the seller's quantity is locked at once,
     /// bids are taken from `--start` until `--end`, and the server closes
     /// it when the window ends.
@@ -172,6 +198,14 @@ struct BrokerArg {
     broker: u32,
 }
 
+/// The block deal a confirmation or refusal names.
+#[derive(Debug, clap::Args)]
+struct DealArg {
+    /// The deal's id (`BlockDeal.deal_id` in the brokers' reports).
+    #[arg(long)]
+    deal: u64,
+}
+
 /// The account a standing change names.
 #[derive(Debug, clap::Args)]
 struct AccountArg {
@@ -212,6 +246,16 @@ enum Participant {
     ComplianceEntity,
     Institution,
     Individual,
+}
+
+impl Participant {
+    const fn participant_type(self) -> ParticipantType {
+        match self {
+            Self::ComplianceEntity => ParticipantType::ComplianceEntity,
+            Self::Institution => ParticipantType::Institution,
+            Self::Individual => ParticipantType::Individual,
+        }
+    }
 }
 
 /// Runs `cetx admin`.
@@ -332,11 +376,7 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
         } => AdminAction::OpenAccount {
             account: *account,
             broker: *broker,
-            participant: match participant {
-                Participant::ComplianceEntity => ParticipantType::ComplianceEntity,
-                Participant::Institution => ParticipantType::Institution,
-                Participant::Individual => ParticipantType::Individual,
-            },
+            participant: participant.participant_type(),
         },
         Action::Deposit(c) => cash(c, Direction::In)?,
         Action::Withdraw(c) => cash(c, Direction::Out)?,
@@ -352,6 +392,10 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             symbol: symbol.as_str().into(),
             price_ticks: i64::try_from(fen(*price)?).context("the price is too large")?,
         },
+        Action::ListInstrument(args) => AdminAction::ListInstrument(Box::new(args.listing()?)),
+        Action::ReviseInstrument { config, symbol } => {
+            AdminAction::ReviseInstrument(Box::new(listing::from_config(config, symbol)?))
+        }
         Action::AddBroker {
             broker,
             name,
@@ -371,6 +415,8 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
         Action::SuspendAccount(a) => account_status(a, Status::Suspended),
         Action::ReinstateAccount(a) => account_status(a, Status::Active),
         Action::CloseAccount(a) => account_status(a, Status::Closed),
+        Action::ConfirmBlock(d) => AdminAction::ConfirmBlock { deal_id: d.deal },
+        Action::RefuseBlock(d) => AdminAction::RefuseBlock { deal_id: d.deal },
         Action::AnnounceAuction {
             auction_id,
             symbol,

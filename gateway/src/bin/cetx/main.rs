@@ -25,6 +25,7 @@
 //! `info`).
 
 mod admin;
+mod block;
 mod screen;
 mod secret;
 mod watch;
@@ -63,8 +64,12 @@ struct Cli {
 enum Command {
     /// Run the exchange: recover the journal and serve brokers.
     Serve(ServeArgs),
-    /// Send one order and print its reports.
+    /// Send one order, or a listing-agreement take (`--take`), and print
+    /// its reports.
     Order(OrderArgs),
+    /// Block trades (大宗协议) as a broker: `post`, `accept` or `cancel` a
+    /// block offer and print the reports that answer it.
+    Block(block::BlockArgs),
     /// Settlement from a journal: day and account reports and the clearing
     /// file (docs/SETTLEMENT.md).
     ///
@@ -273,6 +278,12 @@ struct OrderArgs {
     /// Quantity in tonnes.
     #[arg(long)]
     qty: u64,
+    /// A listing-agreement take instead of a new order: trade `--qty` of
+    /// the resting order with this public order id (the market-data
+    /// feed's order view, docs/MARKET_DATA.md) at its price. `--side` is the taker's;
+    /// `--type`, `--tif` and `--price` do not apply.
+    #[arg(long, value_name = "ORDER_ID", conflicts_with = "price")]
+    take: Option<u64>,
     /// The broker's id for the order; default: from the clock.
     #[arg(long)]
     client_order_id: Option<u64>,
@@ -327,6 +338,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Order(args) => runtime.block_on(order(args)),
+        Command::Block(args) => runtime.block_on(block::run(args)),
         Command::Replay(args) => return runtime.block_on(replay(args)),
         Command::Journal(JournalCommand::Archive(args)) => archive(&args),
         Command::Watch(args) => runtime.block_on(watch::run(args)),
@@ -549,9 +561,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     };
     let metrics = match &config.metrics {
         Some(settings) => {
-            match MetricsServer::bind(metrics_sources(&config, &runtime, &server), settings.listen)
-                .await
-            {
+            match MetricsServer::bind(metrics_sources(&runtime, &server), settings.listen).await {
                 Ok(metrics) => Some(metrics),
                 Err(error) => {
                     let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
@@ -576,7 +586,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
-    print_banner(&config, server.local_addr(), &data_dir, embedded);
+    print_banner(&config, &runtime, server.local_addr(), &data_dir, embedded);
     let admin = admin.map(|admin| {
         println!("operators on {}", admin.local_addr());
         tokio::spawn(admin.run(shutdown.clone()))
@@ -622,15 +632,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// What the metrics endpoint reads: the market and the broker server.
-fn metrics_sources(config: &ServerConfig, runtime: &Runtime, server: &Server) -> MetricsSources {
+fn metrics_sources(runtime: &Runtime, server: &Server) -> MetricsSources {
     MetricsSources {
         runtime: runtime.handle(),
         connections: Some(server.connections()),
-        symbols: config
-            .instruments
-            .iter()
-            .map(|i| i.symbol.to_string())
-            .collect(),
     }
 }
 
@@ -654,6 +659,7 @@ fn stop_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
 
 fn print_banner(
     config: &ServerConfig,
+    runtime: &Runtime,
     addr: SocketAddr,
     data_dir: &std::path::Path,
     embedded: bool,
@@ -662,11 +668,10 @@ fn print_banner(
         "cetx listening on {addr} (journal in {})",
         data_dir.display()
     );
-    let symbols: Vec<&str> = config
-        .instruments
-        .iter()
-        .map(|i| i.symbol.as_str())
-        .collect();
+    // The journal's market: the config's instruments and any an operator
+    // listed since.
+    let symbols = runtime.handle().symbols();
+    let symbols: Vec<&str> = symbols.symbols().iter().map(|s| s.as_str()).collect();
     println!("instruments: {}", symbols.join(", "));
     for broker in &config.brokers {
         let accounts: Vec<String> = config
@@ -694,6 +699,7 @@ fn print_banner(
 
 async fn order(args: OrderArgs) -> Result<()> {
     let price_ticks = match (args.order_type, args.price) {
+        _ if args.take.is_some() => 0,
         (TypeArg::Limit, None) => bail!("a limit order needs --price"),
         (_, Some(price)) => price_to_ticks(price)?,
         (TypeArg::Market, None) => 0,
@@ -723,32 +729,44 @@ async fn order(args: OrderArgs) -> Result<()> {
     // it can be about this order.
     let earlier = client.server_last_seq();
     println!(
-        "logged in as broker {} (trading day {}); sending order {client_order_id}",
+        "logged in as broker {} (trading day {}); sending {} {client_order_id}",
         args.broker,
-        client.trading_day()
+        client.trading_day(),
+        if args.take.is_some() { "take" } else { "order" },
     );
-    client
-        .submit(NewOrder {
-            client_order_id,
-            account: args.account,
-            symbol: args.symbol.as_str().into(),
-            side: match args.side {
-                SideArg::Buy => Side::Buy,
-                SideArg::Sell => Side::Sell,
-            },
-            order_type: match args.order_type {
-                TypeArg::Limit => OrderType::Limit,
-                TypeArg::Market => OrderType::Market,
-            },
-            time_in_force: match args.tif {
-                TifArg::Day => TimeInForce::Day,
-                TifArg::Ioc => TimeInForce::Ioc,
-                TifArg::Fok => TimeInForce::Fok,
-            },
-            price_ticks,
-            quantity_t: args.qty,
-        })
-        .await?;
+    let side = match args.side {
+        SideArg::Buy => Side::Buy,
+        SideArg::Sell => Side::Sell,
+    };
+    if let Some(target) = args.take {
+        let (account, symbol) = (args.account, args.symbol.as_str());
+        client
+            .send_take(client_order_id, account, symbol, target, side, args.qty)
+            .await?;
+    } else {
+        client
+            .submit(NewOrder {
+                client_order_id,
+                account: args.account,
+                symbol: args.symbol.as_str().into(),
+                side: match args.side {
+                    SideArg::Buy => Side::Buy,
+                    SideArg::Sell => Side::Sell,
+                },
+                order_type: match args.order_type {
+                    TypeArg::Limit => OrderType::Limit,
+                    TypeArg::Market => OrderType::Market,
+                },
+                time_in_force: match args.tif {
+                    TifArg::Day => TimeInForce::Day,
+                    TifArg::Ioc => TimeInForce::Ioc,
+                    TifArg::Fok => TimeInForce::Fok,
+                },
+                price_ticks,
+                quantity_t: args.qty,
+            })
+            .await?;
+    }
 
     let mut deadline = Instant::now() + timeout;
     let mut accepted = false;

@@ -467,6 +467,7 @@ mod tests {
             },
             seq: 42,
             gaps: 3,
+            orders: Default::default(),
         }
     }
 

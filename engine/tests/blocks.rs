@@ -1,0 +1,683 @@
+//! Block trades (大宗协议), as a specification: every rule of
+//! `docs/ENGINE.md` "Block trades" is a row of the table below, and the
+//! scenarios after it show the whole life of an offer: posted, accepted in
+//! part, accepted for the rest, withdrawn, expired, confirmed or refused by
+//! the exchange. Sources: `shared/CEA_RULES.md` §1, §2, §8.9.
+//!
+//! Every command also runs through [`Engine::replay`] on a second engine,
+//! which must reach the same state from the events alone, and
+//! `check_invariants()` (reservations equal what open orders, offers and
+//! pending deals claim) runs after each.
+
+use cetx_engine::{
+    AccountId, BlockRules, BrokerId, CancelCause, Command, Engine, EngineConfig, Event,
+    InstrumentId, InstrumentSpec, NewBlock, NewOrder, OrderId, OrderType, ParticipantType, Phase,
+    RejectReason, Side, Stamp, Status, TimeInForce,
+};
+use rust_decimal::Decimal;
+
+const CEA: InstrumentId = InstrumentId(0);
+const CCER: InstrumentId = InstrumentId(1);
+const ALICE: AccountId = AccountId(1);
+const BOB: AccountId = AccountId(2);
+const CAROL: AccountId = AccountId(3);
+/// An institution: not eligible for CEA.
+const INST: AccountId = AccountId(4);
+/// 13:30 in Beijing (UTC+8) on 1 January 1970: inside every block session.
+const AFTERNOON_NS: i64 = (13 * 3_600 + 30 * 60 - 8 * 3_600) * 1_000_000_000;
+/// 10:00 in Beijing: CCER block hours, not CEA's.
+const MORNING_NS: i64 = (10 * 3_600 - 8 * 3_600) * 1_000_000_000;
+const T: u64 = 100_000;
+
+/// A market with `CEA2025` and `CCER` at reference 100.00 CNY (block band
+/// 70.00..=130.00), the default calendar, CCER blocks opened, and four
+/// funded accounts: ALICE, BOB and CAROL compliance entities, INST an
+/// institution, each with 100 M CNY and 1 Mt of both instruments.
+struct Market {
+    engine: Engine,
+    replica: Engine,
+    seq: u64,
+    time_ns: i64,
+}
+
+impl Market {
+    fn new() -> Self {
+        let instruments = vec![
+            InstrumentSpec::cea(2025, Decimal::new(100_00, 2)),
+            InstrumentSpec::ccer(Decimal::new(100_00, 2)),
+        ];
+        let engine = Engine::new(&EngineConfig { instruments }).unwrap();
+        let mut market = Self {
+            replica: engine.clone(),
+            engine,
+            seq: 0,
+            time_ns: AFTERNOON_NS,
+        };
+        market.ok(Command::SetCalendar(Box::default()));
+        let mut ccer = BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer);
+        ccer.enabled = true;
+        market.ok(Command::SetBlockRules {
+            instrument: CCER,
+            rules: Box::new(ccer),
+        });
+        for instrument in [CEA, CCER] {
+            market.ok(Command::SetPhase {
+                instrument,
+                phase: Phase::Continuous,
+            });
+        }
+        for (id, who) in [
+            (ALICE, ParticipantType::ComplianceEntity),
+            (BOB, ParticipantType::ComplianceEntity),
+            (CAROL, ParticipantType::ComplianceEntity),
+            (INST, ParticipantType::Institution),
+        ] {
+            market.ok(Command::OpenAccount {
+                account: id,
+                participant: who,
+                broker: BrokerId(id.0),
+            });
+            market.ok(Command::Deposit {
+                account: id,
+                amount_fen: 10_000_000_000,
+            });
+            for instrument in [CEA, CCER] {
+                market.ok(Command::CreditHoldings {
+                    account: id,
+                    instrument,
+                    quantity_t: 1_000_000,
+                });
+            }
+        }
+        market
+    }
+
+    fn apply(&mut self, command: &Command) -> Vec<Event> {
+        self.seq += 1;
+        let stamp = Stamp {
+            seq: self.seq,
+            time_ns: self.time_ns,
+        };
+        let mut events = Vec::new();
+        self.engine.apply(command, stamp, &mut events);
+        self.engine.check_invariants();
+        self.replica
+            .replay(stamp, command, &events)
+            .unwrap_or_else(|e| panic!("replay of {command:?}: {e}"));
+        assert_eq!(self.replica.state(), self.engine.state(), "replay differs");
+        events
+    }
+
+    fn ok(&mut self, command: Command) -> Vec<Event> {
+        let events = self.apply(&command);
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Rejected(_))),
+            "{command:?} was rejected: {events:?}"
+        );
+        events
+    }
+
+    fn reject(&mut self, command: Command) -> RejectReason {
+        let before = self.engine.state();
+        match self.apply(&command)[..] {
+            [Event::Rejected(r)] => {
+                assert_eq!(before, self.engine.state(), "a rejection changed the state");
+                r.reason
+            }
+            ref other => panic!("{command:?} was not rejected: {other:?}"),
+        }
+    }
+
+    /// Posts an offer that must be accepted; returns its id.
+    fn post(&mut self, block: NewBlock) -> u64 {
+        match self.ok(Command::PostBlock(block))[..] {
+            [Event::BlockPosted(p)] => p.block_id,
+            ref other => panic!("not posted: {other:?}"),
+        }
+    }
+
+    fn cash(&self, id: AccountId) -> (i64, i64) {
+        let a = self.engine.account(id).unwrap();
+        (a.cash_fen, a.reserved_fen)
+    }
+
+    fn held(&self, id: AccountId, instrument: InstrumentId) -> (u64, u64, u64) {
+        let h = self.engine.account(id).unwrap().holdings[usize::from(instrument.0)];
+        (h.balance_t, h.reserved_t, h.locked_t)
+    }
+}
+
+/// ALICE sells 300,000 t of CEA at 100.00, open to all.
+fn sell_offer() -> NewBlock {
+    NewBlock {
+        account: ALICE,
+        instrument: CEA,
+        side: Side::Sell,
+        price_ticks: 10_000,
+        quantity_t: 3 * T,
+        counterparty: None,
+        client_order_id: 1,
+    }
+}
+
+fn accept(block_id: u64, account: AccountId, quantity_t: u64) -> Command {
+    Command::AcceptBlock {
+        block_id,
+        account,
+        quantity_t,
+        client_order_id: 2,
+    }
+}
+
+/// One rule: what to change before, the command, and the reason it gets.
+struct Row {
+    rule: &'static str,
+    setup: fn(&mut Market) -> u64,
+    command: fn(u64) -> Command,
+    reason: RejectReason,
+}
+
+fn nothing(_: &mut Market) -> u64 {
+    0
+}
+
+fn posted(m: &mut Market) -> u64 {
+    m.post(sell_offer())
+}
+
+fn posted_to_carol(m: &mut Market) -> u64 {
+    m.post(NewBlock {
+        counterparty: Some(CAROL),
+        ..sell_offer()
+    })
+}
+
+fn post(change: fn(&mut NewBlock)) -> Command {
+    let mut block = sell_offer();
+    change(&mut block);
+    Command::PostBlock(block)
+}
+
+#[test]
+fn every_block_rule_has_its_reject_code() {
+    let rows = [
+        Row {
+            rule: "an unknown instrument",
+            setup: nothing,
+            command: |_| post(|b| b.instrument = InstrumentId(9)),
+            reason: RejectReason::UnknownInstrument,
+        },
+        Row {
+            rule: "CCER blocks are off until the exchange opens them (130)",
+            setup: |m| {
+                m.ok(Command::SetBlockRules {
+                    instrument: CCER,
+                    rules: Box::new(BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer)),
+                });
+                0
+            },
+            command: |_| post(|b| b.instrument = CCER),
+            reason: RejectReason::BlocksNotEnabled,
+        },
+        Row {
+            rule: "CEA blocks only 13:00-15:00 (131)",
+            setup: |m| {
+                m.time_ns = MORNING_NS;
+                0
+            },
+            command: |_| post(|_| {}),
+            reason: RejectReason::BlockOutsideHours,
+        },
+        Row {
+            rule: "no block while the instrument is halted (131)",
+            setup: |m| {
+                m.ok(Command::SetPhase {
+                    instrument: CEA,
+                    phase: Phase::Halted,
+                });
+                0
+            },
+            command: |_| post(|_| {}),
+            reason: RejectReason::BlockOutsideHours,
+        },
+        Row {
+            rule: "an acceptance outside the hours (131)",
+            setup: |m| {
+                let id = posted(m);
+                m.time_ns = MORNING_NS;
+                id
+            },
+            command: |id| accept(id, BOB, 3 * T),
+            reason: RejectReason::BlockOutsideHours,
+        },
+        Row {
+            rule: "a zero quantity",
+            setup: nothing,
+            command: |_| post(|b| b.quantity_t = 0),
+            reason: RejectReason::QuantityZero,
+        },
+        Row {
+            rule: "an offer below 100,000 t (132)",
+            setup: nothing,
+            command: |_| post(|b| b.quantity_t = T - 1),
+            reason: RejectReason::BlockBelowMinimum,
+        },
+        Row {
+            rule: "a partial acceptance below 100,000 t (132)",
+            setup: posted,
+            command: |id| accept(id, BOB, T - 1),
+            reason: RejectReason::BlockBelowMinimum,
+        },
+        Row {
+            rule: "a price off the tick",
+            setup: |m| {
+                let mut rules =
+                    BlockRules::for_kind(&cetx_engine::InstrumentKind::Cea { vintage: 2025 });
+                rules.min_t = 1;
+                m.ok(Command::SetBlockRules {
+                    instrument: CEA,
+                    rules: Box::new(rules),
+                });
+                m.ok(Command::SetPhase {
+                    instrument: CEA,
+                    phase: Phase::Closed,
+                });
+                let mut spec = InstrumentSpec::cea(2025, Decimal::new(100_00, 2));
+                spec.tick = Decimal::new(5, 2);
+                m.ok(Command::ReviseInstrument {
+                    instrument: CEA,
+                    spec: Box::new(spec),
+                });
+                m.ok(Command::SetPhase {
+                    instrument: CEA,
+                    phase: Phase::Continuous,
+                });
+                0
+            },
+            command: |_| post(|b| b.price_ticks = 10_001),
+            reason: RejectReason::PriceNotOnTick,
+        },
+        Row {
+            rule: "a price above reference +30% (133)",
+            setup: nothing,
+            command: |_| post(|b| b.price_ticks = 13_001),
+            reason: RejectReason::BlockPriceOutsideBand,
+        },
+        Row {
+            rule: "a price below reference -30% (133)",
+            setup: nothing,
+            command: |_| post(|b| b.price_ticks = 6_999),
+            reason: RejectReason::BlockPriceOutsideBand,
+        },
+        Row {
+            rule: "an unknown offer (134)",
+            setup: nothing,
+            command: |_| accept(77, BOB, 3 * T),
+            reason: RejectReason::UnknownBlock,
+        },
+        Row {
+            rule: "confirming no pending deal (134)",
+            setup: posted,
+            command: |id| Command::ConfirmBlock { deal_id: id },
+            reason: RejectReason::UnknownBlock,
+        },
+        Row {
+            rule: "only the poster withdraws (135)",
+            setup: posted,
+            command: |id| Command::CancelBlock {
+                block_id: id,
+                account: BOB,
+                client_order_id: 0,
+            },
+            reason: RejectReason::BlockNotPoster,
+        },
+        Row {
+            rule: "no self-acceptance (136)",
+            setup: posted,
+            command: |id| accept(id, ALICE, 3 * T),
+            reason: RejectReason::BlockSelfAccept,
+        },
+        Row {
+            rule: "no offer directed at oneself (136)",
+            setup: nothing,
+            command: |_| post(|b| b.counterparty = Some(ALICE)),
+            reason: RejectReason::BlockSelfAccept,
+        },
+        Row {
+            rule: "a directed offer is for its counterparty only (137)",
+            setup: posted_to_carol,
+            command: |id| accept(id, BOB, 3 * T),
+            reason: RejectReason::BlockDirectedElsewhere,
+        },
+        Row {
+            rule: "an acceptance above what remains (138)",
+            setup: posted,
+            command: |id| accept(id, BOB, 3 * T + 1),
+            reason: RejectReason::BlockQuantityInvalid,
+        },
+        Row {
+            rule: "an acceptance that leaves less than the minimum (138)",
+            setup: posted,
+            command: |id| accept(id, BOB, 2 * T + 1),
+            reason: RejectReason::BlockQuantityInvalid,
+        },
+        Row {
+            rule: "the open limit per instrument (139)",
+            setup: |m| {
+                let mut rules =
+                    BlockRules::for_kind(&cetx_engine::InstrumentKind::Cea { vintage: 2025 });
+                rules.max_open = 1;
+                m.ok(Command::SetBlockRules {
+                    instrument: CEA,
+                    rules: Box::new(rules),
+                });
+                posted(m)
+            },
+            command: |_| post(|_| {}),
+            reason: RejectReason::BlockLimitReached,
+        },
+        Row {
+            rule: "an unknown counterparty",
+            setup: nothing,
+            command: |_| post(|b| b.counterparty = Some(AccountId(99))),
+            reason: RejectReason::UnknownAccount,
+        },
+        Row {
+            rule: "the poster pre-funds: cash for a buy",
+            setup: nothing,
+            command: |_| {
+                post(|b| {
+                    b.side = Side::Buy;
+                    b.quantity_t = 20 * T;
+                    b.price_ticks = 13_000;
+                })
+            },
+            reason: RejectReason::InsufficientCash,
+        },
+        Row {
+            rule: "the poster pre-funds: allowances for a sell",
+            setup: nothing,
+            command: |_| post(|b| b.quantity_t = 11 * T),
+            reason: RejectReason::InsufficientHoldings,
+        },
+        Row {
+            rule: "the acceptor pre-funds",
+            setup: |m| {
+                m.ok(Command::Withdraw {
+                    account: BOB,
+                    amount_fen: 9_990_000_000,
+                });
+                posted(m)
+            },
+            command: |id| accept(id, BOB, 3 * T),
+            reason: RejectReason::InsufficientCash,
+        },
+        Row {
+            rule: "CEA T+1: today's block purchase is not sellable today",
+            setup: |m| {
+                let id = posted(m);
+                m.ok(accept(id, BOB, 3 * T));
+                m.ok(Command::DebitHoldings {
+                    account: BOB,
+                    instrument: CEA,
+                    quantity_t: 1_000_000,
+                });
+                0
+            },
+            command: |_| {
+                post(|b| {
+                    b.account = BOB;
+                    b.quantity_t = 2 * T;
+                })
+            },
+            reason: RejectReason::HoldingsLockedUntilNextDay,
+        },
+        Row {
+            rule: "eligibility: an institution may not trade CEA",
+            setup: posted,
+            command: |id| accept(id, INST, 3 * T),
+            reason: RejectReason::ParticipantNotEligible,
+        },
+        Row {
+            rule: "a suspended account may not post",
+            setup: |m| {
+                m.ok(Command::SetAccountStatus {
+                    account: ALICE,
+                    status: Status::Suspended,
+                });
+                0
+            },
+            command: |_| post(|_| {}),
+            reason: RejectReason::AccountSuspended,
+        },
+    ];
+    for row in rows {
+        let mut market = Market::new();
+        let id = (row.setup)(&mut market);
+        let reason = market.reject((row.command)(id));
+        assert_eq!(reason, row.reason, "{}", row.rule);
+    }
+}
+
+#[test]
+fn a_directed_offer_is_accepted_in_part_then_for_the_rest() {
+    let mut m = Market::new();
+    let id = m.post(NewBlock {
+        counterparty: Some(BOB),
+        ..sell_offer()
+    });
+    // Posting reserves ALICE's 300,000 t.
+    assert_eq!(m.held(ALICE, CEA), (1_000_000, 3 * T, 0));
+    let events = m.ok(accept(id, BOB, T));
+    let [Event::BlockAccepted(a), Event::BlockTraded(t)] = events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!((a.quantity_t, a.remaining_t, a.pending), (T, 2 * T, false));
+    assert_eq!((t.trade_id, t.deal_id, t.block_id), (1, a.deal_id, id));
+    assert_eq!((t.buyer_account, t.seller_account), (BOB, ALICE));
+    assert_eq!(
+        (t.price_ticks, t.quantity_t, t.poster_side),
+        (10_000, T, Side::Sell)
+    );
+    assert_eq!(m.held(ALICE, CEA), (900_000, 2 * T, 0));
+    // BOB's purchase is locked until tomorrow (T+1).
+    assert_eq!(m.held(BOB, CEA), (1_100_000, 0, T));
+    assert_eq!(m.cash(BOB), (9_000_000_000, 0));
+    assert_eq!(m.cash(ALICE), (11_000_000_000, 0));
+    let events = m.ok(accept(id, BOB, 2 * T));
+    assert!(matches!(
+        events[..],
+        [Event::BlockAccepted(a), Event::BlockTraded(t)] if a.remaining_t == 0 && t.trade_id == 2
+    ));
+    assert!(m.engine.blocks().offers.is_empty());
+    assert_eq!(m.reject(accept(id, BOB, T)), RejectReason::UnknownBlock);
+    // Blocks are not in the close: the day closes at the reference.
+    let events = m.ok(Command::EndOfDay { trading_date: None });
+    let close = events.iter().find_map(|e| match e {
+        Event::DayClosed(d) if d.instrument == CEA => Some(*d),
+        _ => None,
+    });
+    let close = close.unwrap();
+    assert_eq!(
+        (close.close_ticks, close.volume_t, close.trade_count),
+        (10_000, 0, 0)
+    );
+}
+
+#[test]
+fn a_block_does_not_move_the_close_of_listing_trades() {
+    let mut m = Market::new();
+    let id = m.post(NewBlock {
+        price_ticks: 12_500,
+        ..sell_offer()
+    });
+    m.ok(accept(id, BOB, 3 * T));
+    let order = |order_id, account, side| {
+        Command::Submit(NewOrder {
+            order_id: OrderId(order_id),
+            account,
+            instrument: CEA,
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Day,
+            price_ticks: 10_100,
+            quantity_t: 10,
+            client_order_id: 0,
+        })
+    };
+    m.ok(order(1, CAROL, Side::Sell));
+    let events = m.ok(order(2, ALICE, Side::Buy));
+    // The listing trade takes the next trade id after the block's.
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Trade(t) if t.trade_id == 2)));
+    let events = m.ok(Command::EndOfDay { trading_date: None });
+    let close = events
+        .iter()
+        .find_map(|e| match e {
+            Event::DayClosed(d) if d.instrument == CEA => Some(*d),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((close.close_ticks, close.volume_t), (10_100, 10));
+}
+
+#[test]
+fn the_poster_withdraws_and_open_offers_expire_at_the_end_of_the_day() {
+    let mut m = Market::new();
+    let first = m.post(sell_offer());
+    let second = m.post(NewBlock {
+        side: Side::Buy,
+        price_ticks: 9_000,
+        quantity_t: 2 * T,
+        ..sell_offer()
+    });
+    assert_eq!(m.cash(ALICE), (10_000_000_000, 1_800_000_000));
+    let events = m.ok(Command::CancelBlock {
+        block_id: first,
+        account: ALICE,
+        client_order_id: 0,
+    });
+    assert!(matches!(
+        events[..],
+        [Event::BlockCancelled(c)] if c.block_id == first
+            && c.cancelled_t == 3 * T
+            && c.cause == CancelCause::Requested
+    ));
+    assert_eq!(m.held(ALICE, CEA), (1_000_000, 0, 0));
+    let events = m.ok(Command::EndOfDay { trading_date: None });
+    assert!(matches!(
+        events[0],
+        Event::BlockCancelled(c) if c.block_id == second
+            && c.side == Side::Buy
+            && c.cause == CancelCause::Expired
+    ));
+    assert_eq!(m.cash(ALICE), (10_000_000_000, 0));
+    assert!(m.engine.blocks().offers.is_empty());
+}
+
+#[test]
+fn a_suspension_withdraws_the_accounts_offers() {
+    let mut m = Market::new();
+    let id = m.post(sell_offer());
+    let events = m.ok(Command::SetAccountStatus {
+        account: ALICE,
+        status: Status::Suspended,
+    });
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::BlockCancelled(c) if c.block_id == id && c.cause == CancelCause::Suspended
+    )));
+    assert_eq!(m.held(ALICE, CEA), (1_000_000, 0, 0));
+}
+
+#[test]
+fn a_ccer_deal_waits_for_the_exchange_then_settles_or_is_refused() {
+    let mut m = Market::new();
+    // CCER blocks trade in the morning session too.
+    m.time_ns = MORNING_NS;
+    let id = m.post(NewBlock {
+        instrument: CCER,
+        ..sell_offer()
+    });
+    let events = m.ok(accept(id, BOB, T));
+    let [Event::BlockAccepted(first)] = events[..] else {
+        panic!("{events:?}");
+    };
+    assert!(first.pending);
+    // Both sides stay locked while the deal waits.
+    assert_eq!(m.held(ALICE, CCER), (1_000_000, 3 * T, 0));
+    assert_eq!(m.cash(BOB), (10_000_000_000, 1_000_000_000));
+    let events = m.ok(Command::ConfirmBlock {
+        deal_id: first.deal_id,
+    });
+    assert!(matches!(
+        events[..],
+        [Event::BlockTraded(t)] if t.deal_id == first.deal_id && t.quantity_t == T
+    ));
+    // CCER has no T+1: nothing is locked.
+    assert_eq!(m.held(BOB, CCER), (1_100_000, 0, 0));
+    assert_eq!(m.cash(BOB), (9_000_000_000, 0));
+    let events = m.ok(accept(id, BOB, 2 * T));
+    let [Event::BlockAccepted(second)] = events[..] else {
+        panic!("{events:?}");
+    };
+    let events = m.ok(Command::RefuseBlock {
+        deal_id: second.deal_id,
+    });
+    assert!(matches!(
+        events[..],
+        [Event::BlockCancelled(c)] if c.block_id == second.deal_id
+            && c.account == BOB
+            && c.side == Side::Buy
+            && c.cause == CancelCause::Refused
+    ));
+    assert_eq!(m.cash(BOB), (9_000_000_000, 0));
+    assert_eq!(m.held(ALICE, CCER), (900_000, 0, 0));
+    assert_eq!(
+        m.reject(Command::RefuseBlock {
+            deal_id: second.deal_id
+        }),
+        RejectReason::UnknownBlock
+    );
+}
+
+#[test]
+fn an_unconfirmed_deal_lapses_at_the_end_of_the_day() {
+    let mut m = Market::new();
+    let id = m.post(NewBlock {
+        instrument: CCER,
+        ..sell_offer()
+    });
+    let events = m.ok(accept(id, BOB, 3 * T));
+    let [Event::BlockAccepted(deal)] = events[..] else {
+        panic!("{events:?}");
+    };
+    assert!(m.engine.blocks().offers.is_empty());
+    let events = m.ok(Command::EndOfDay { trading_date: None });
+    assert!(matches!(
+        events[0],
+        Event::BlockCancelled(c) if c.block_id == deal.deal_id && c.cause == CancelCause::Expired
+    ));
+    assert_eq!(m.cash(BOB), (10_000_000_000, 0));
+    assert_eq!(m.held(ALICE, CCER), (1_000_000, 0, 0));
+}
+
+#[test]
+fn open_offers_and_pending_deals_survive_a_snapshot() {
+    let mut m = Market::new();
+    let id = m.post(NewBlock {
+        instrument: CCER,
+        counterparty: Some(BOB),
+        ..sell_offer()
+    });
+    m.ok(accept(id, BOB, T));
+    let state = m.engine.state();
+    assert_eq!(
+        (state.blocks.offers.len(), state.blocks.deals.len()),
+        (1, 1)
+    );
+    let restored = Engine::from_state(&state).unwrap();
+    assert_eq!(restored.state(), state);
+    restored.check_invariants();
+}

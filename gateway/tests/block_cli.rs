@@ -1,0 +1,99 @@
+//! The README's block walk-through, command by command: `cetx serve` on
+//! the embedded demo config with its clock in CEA block hours, demo broker
+//! 1 posts a block offer directed at account 2001 with `cetx block post`,
+//! demo broker 2 accepts part and then the rest with `cetx block accept`,
+//! and an operator-free `cetx block cancel` of the finished offer is a
+//! named refusal (exit 1).
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{free_port, output_within, ServeProcess};
+
+fn cetx(addr: &str, broker: &str, secret: &str, args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["block", "--addr", addr, "--broker", broker])
+        .args(args)
+        .env("CETX_SECRET", secret)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx runs");
+    output_within(child, "cetx block", Duration::from_secs(60))
+}
+
+#[test]
+fn the_readme_block_walk_through_works_as_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServeProcess::start_with(
+        dir.path(),
+        free_port(),
+        &["--start-at", "2026-11-27T13:30:00+08:00"],
+    );
+    let addr = server.addr.to_string();
+    let post = cetx(
+        &addr,
+        "1",
+        "demo-secret-1",
+        &[
+            "post",
+            "--account",
+            "1001",
+            "--symbol",
+            "CEA2025",
+            "--side",
+            "sell",
+            "--price",
+            "90.00",
+            "--qty",
+            "300000",
+            "--counterparty",
+            "2001",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&post.stdout);
+    assert!(
+        post.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&post.stderr)
+    );
+    assert!(
+        stdout.contains("block 1 posted: Sell 300000 t CEA2025 at 90.00, directed"),
+        "{stdout}"
+    );
+
+    let accept = |qty: &str| {
+        cetx(
+            &addr,
+            "2",
+            "demo-secret-2",
+            &["accept", "--account", "2001", "--block", "1", "--qty", qty],
+        )
+    };
+    let first = accept("100000");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("deal 2: Buy 100000 t CEA2025 at 90.00, traded (trade 1); 200000 t of the offer still open"),
+        "{stdout}"
+    );
+    let rest = accept("200000");
+    let stdout = String::from_utf8_lossy(&rest.stdout);
+    assert!(rest.status.success(), "{stdout}");
+    assert!(stdout.contains("traded (trade 2); 0 t"), "{stdout}");
+
+    let cancel = cetx(
+        &addr,
+        "1",
+        "demo-secret-1",
+        &["cancel", "--account", "1001", "--block", "1"],
+    );
+    let stdout = String::from_utf8_lossy(&cancel.stdout);
+    assert_eq!(cancel.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("rejected: 134 unknown block"), "{stdout}");
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
