@@ -1457,14 +1457,15 @@ proptest! {
 
 /// The generator is only as good as what it reaches: over a fixed set of
 /// cases, every reject reason of the book, every cancel cause, both kinds of
-/// amend, an amend that trades and a market order must all occur. (Reasons
+/// amend, an amend that trades and a market order must all occur, over 60
+/// deterministic scenarios. (Reasons
 /// about accounts, money and phases never decide here; `conservation.rs`
 /// reaches those.)
 #[test]
 fn generated_streams_reach_every_outcome() {
     let mut runner = TestRunner::deterministic();
     let mut events = Vec::new();
-    for _ in 0..40 {
+    for _ in 0..60 {
         let scenario = scenario().new_tree(&mut runner).unwrap().current();
         events.extend(run_scenario(&scenario).unwrap());
     }

@@ -269,7 +269,7 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
         .expect("a CEA2025 day");
     assert_eq!(
         cea,
-        "20261127,CEA2025,91.00,91.00,91.00,91.00,10,910.00,1,300000,27000000.00,2,provisional",
+        "20261127,CEA2025,91.00,91.00,91.00,91.00,10,910.00,1,300000,27000000.00,2,0,0.00,provisional",
         "{days}"
     );
 }
