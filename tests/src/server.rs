@@ -153,6 +153,19 @@ impl TestServer {
         }
     }
 
+    /// Sets the market clock of a server started on a manual clock
+    /// ([`TestServer::start_at`]) and wakes the engine thread, so that the
+    /// calendar and the auctions act on the new time at once.
+    ///
+    /// # Panics
+    /// When the server's clock is not a manual one.
+    pub fn set_time(&self, time_ns: i64) {
+        self.runtime
+            .handle()
+            .set_time(time_ns)
+            .expect("a manual clock");
+    }
+
     /// The public market, when the config has `[market_data]`.
     #[must_use]
     pub fn market(&self) -> Option<MarketData> {
