@@ -419,27 +419,44 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         clearing.lines().skip(1).all(|l| l.ends_with(",auction")),
         "{clearing}"
     );
+    // The day report counts the auction on a line of its own: the
+    // listing board traded nothing, so the instrument has no listing line
+    // (its day has not ended) and no close.
     let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
-    let day: BTreeMap<&str, &str> = days
+    let lines: Vec<BTreeMap<&str, &str>> = days
         .lines()
-        .next()
-        .unwrap()
-        .split(',')
-        .zip(
+        .skip(1)
+        .filter(|l| l.contains(",CEA2025,"))
+        .map(|l| {
             days.lines()
-                .find(|l| l.contains(",CEA2025,"))
+                .next()
                 .unwrap()
-                .split(','),
-        )
+                .split(',')
+                .zip(l.split(','))
+                .collect()
+        })
         .collect();
+    assert_eq!(lines.len(), 1, "{days}");
+    let day = &lines[0];
     assert_eq!(
         (
+            day["mode"],
+            day["open_cny"],
+            day["high_cny"],
+            day["close_cny"],
             day["volume_t"],
+            day["turnover_cny"],
             day["trade_count"],
-            day["auction_volume_t"],
-            day["auction_turnover_cny"]
         ),
-        ("0", "0", "150000", "13800000.00"),
+        (
+            "auction",
+            "92.00",
+            "92.00",
+            "",
+            "150000",
+            "13800000.00",
+            "3"
+        ),
         "{days}"
     );
 }

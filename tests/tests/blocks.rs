@@ -261,15 +261,15 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
             "{clearing}"
         );
     }
-    // The day: the listing figures and close are the listing trade's
-    // alone; the blocks are their own columns.
-    let cea = days
-        .lines()
-        .find(|l| l.contains(",CEA2025,"))
-        .expect("a CEA2025 day");
+    // The day: the listing line's figures and close are the listing
+    // trade's alone; the blocks are a line of their own, with no close.
+    let cea: Vec<&str> = days.lines().filter(|l| l.contains(",CEA2025,")).collect();
     assert_eq!(
         cea,
-        "20261127,CEA2025,91.00,91.00,91.00,91.00,10,910.00,1,300000,27000000.00,2,0,0.00,provisional",
+        [
+            "20261127,CEA2025,listing,91.00,91.00,91.00,91.00,10,910.00,1,provisional",
+            "20261127,CEA2025,block,90.00,90.00,90.00,,300000,27000000.00,2,provisional",
+        ],
         "{days}"
     );
 }

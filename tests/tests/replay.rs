@@ -161,7 +161,7 @@ fn a_scripted_day_gives_the_golden_reports() {
     assert_eq!(String::from_utf8(stdout).unwrap(), golden);
     assert!(String::from_utf8(stderr)
         .unwrap()
-        .starts_with("trading_day,instrument,open_cny"));
+        .starts_with("trading_day,instrument,mode,open_cny"));
     // --day and --from-seq select rows.
     let mut only = args(journal.path(), None, Format::Csv);
     only.from_seq = commands.len() as u64 - 3;
@@ -460,7 +460,7 @@ fn an_open_days_close_is_on_the_instruments_tick_and_provisional() {
         .find(|l| l.starts_with("20261127,CCER,"))
         .unwrap_or_else(|| panic!("a CCER day: {reports}"));
     assert_eq!(
-        day, "20261127,CCER,84.90,84.95,84.90,84.95,300,25480.00,2,0,0.00,0,0,0.00,provisional",
+        day, "20261127,CCER,listing,84.90,84.95,84.90,84.95,300,25480.00,2,provisional",
         "{reports}"
     );
 }

@@ -167,7 +167,7 @@ async fn a_registry_settles_a_non_demo_market_from_the_journal_alone() {
         .find(|l| l.contains(",CCER,"))
         .expect("a CCER day");
     assert!(
-        ccer.contains("84.90") && ccer.ends_with(",0,0.00,provisional"),
+        ccer.contains(",listing,84.90,") && ccer.ends_with(",provisional"),
         "{ccer}"
     );
 

@@ -4,7 +4,7 @@
 //! delivers, and the day figures match the engine's own close.
 
 use cetx_engine::journal::{Durability, JournalConfig, JournalEntry, JournalReader};
-use cetx_engine::settlement::{Ledger, ReconcileError};
+use cetx_engine::settlement::{Ledger, ReconcileError, TradeMode};
 use cetx_engine::Event;
 use cetx_tests::{journal_run, workload};
 
@@ -56,7 +56,11 @@ fn the_ledger_reconciles_with_the_engine_and_conserves_value() {
     for close in &closes {
         let day = ledger
             .days()
-            .find(|d| d.trading_day == close.trading_day && d.instrument == close.instrument)
+            .find(|d| {
+                d.trading_day == close.trading_day
+                    && d.instrument == close.instrument
+                    && d.mode == TradeMode::Listing
+            })
             .expect("a traded day");
         assert_eq!(
             (

@@ -325,20 +325,25 @@ async fn a_day_of_listing_block_and_auction_trades_settles_to_exactly_its_rows()
         );
     }
 
-    // The day: the listing board's figures and close from its two trades
-    // only; blocks and the auction on their own columns.
+    // The day: a line per mode; the listing line's figures and close are
+    // its two trades' alone, and only it has a close.
     let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
-    let cea2025 = days
-        .lines()
-        .find(|l| l.contains(",CEA2025,"))
-        .expect("a CEA2025 day");
+    let cea2025: Vec<&str> = days.lines().filter(|l| l.contains(",CEA2025,")).collect();
     assert_eq!(
         cea2025,
-        "20261127,CEA2025,90.00,90.00,90.00,90.00,500,45000.00,2,300000,26400000.00,2,150000,13800000.00,final",
+        [
+            "20261127,CEA2025,listing,90.00,90.00,90.00,90.00,500,45000.00,2,final",
+            "20261127,CEA2025,block,88.00,88.00,88.00,,300000,26400000.00,2,final",
+            "20261127,CEA2025,auction,92.00,92.00,92.00,,150000,13800000.00,4,final",
+        ],
         "{days}"
     );
-    // The other instruments traded nothing, in any mode.
+    // The other instruments traded nothing, in any mode: a listing line
+    // each, at their reference prices.
     for line in days.lines().skip(1).filter(|l| !l.contains(",CEA2025,")) {
-        assert!(line.ends_with(",0,0.00,0,0,0.00,0,0,0.00,final"), "{line}");
+        assert!(
+            line.contains(",listing,") && line.ends_with(",0,0.00,0,final"),
+            "{line}"
+        );
     }
 }

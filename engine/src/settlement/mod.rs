@@ -100,12 +100,13 @@ pub struct ClearingRow {
     pub price_ticks: i64,
     /// Amount paid, in fen: price × quantity.
     pub amount_fen: i64,
-    /// How it traded: on the listing board or as a block.
+    /// How it traded: on the listing board, as a block, or in an auction.
     pub mode: TradeMode,
 }
 
-/// How a trade came about, the clearing file's `mode` column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+/// How a trade came about, the `mode` column of the clearing file and of
+/// the day report (whose lines come in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TradeMode {
     /// Matched on the listing board (`Trade` events).
@@ -118,38 +119,35 @@ pub enum TradeMode {
     Auction,
 }
 
-/// One instrument's trading on one day.
+/// One instrument's trading in one mode on one day: the listing board's
+/// (whose close is the instrument's), its block trades', or its auction
+/// allocations'.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DayReport {
     /// The trading day.
     pub trading_day: u32,
     /// The instrument.
     pub instrument: InstrumentId,
-    /// First trade price, in ticks (the close, on a day without trades).
+    /// Which trades these are.
+    pub mode: TradeMode,
+    /// First trade price, in ticks (the close, on a listing day without
+    /// trades).
     pub open_ticks: i64,
     /// Highest trade price.
     pub high_ticks: i64,
     /// Lowest trade price.
     pub low_ticks: i64,
-    /// The VWAP close, rounded half up to the tick; set from the engine's
-    /// `DayClosed` once the day has ended.
+    /// (Listing only) the engine's VWAP close of the listing trades,
+    /// rounded half up to the tick, once the day has ended.
     pub close_ticks: Option<i64>,
+    /// Whether the day has ended in the journal: no figure changes again.
+    pub closed: bool,
     /// Tonnes traded.
     pub volume_t: u64,
     /// Value traded, in fen.
     pub turnover_fen: i64,
     /// Number of trades.
     pub trade_count: u64,
-    /// Tonnes traded in blocks (not in the figures above, nor the close).
-    pub block_volume_t: u64,
-    /// Value traded in blocks, in fen.
-    pub block_turnover_fen: i64,
-    /// Number of block trades.
-    pub block_count: u64,
-    /// Tonnes sold in one-way auctions (not in the figures above).
-    pub auction_volume_t: u64,
-    /// Value sold in one-way auctions, in fen.
-    pub auction_turnover_fen: i64,
 }
 
 /// One account's balances and trading, as the journal tells them.
@@ -239,7 +237,7 @@ pub struct Ledger {
     /// In the order opened; `index` finds one by id.
     accounts: Vec<AccountLedger>,
     index: FxHashMap<AccountId, u32>,
-    days: BTreeMap<(u32, InstrumentId), DayReport>,
+    days: BTreeMap<(u32, InstrumentId, TradeMode), DayReport>,
     trading_day: u32,
     last_seq: u64,
     cash_moved_fen: i128,
@@ -356,13 +354,22 @@ impl Ledger {
                 Event::BlockTraded(t) => rows.push(self.block_trade(seq, t)?),
                 Event::AuctionAllocation(a) => rows.push(self.allocation(seq, a)?),
                 Event::DayClosed(d) => {
-                    let day = self.day(d.trading_day, d.instrument, d.close_ticks);
-                    day.close_ticks = Some(d.close_ticks);
-                    // The listing board's figures are the engine's; a day
-                    // an auction opened has its figures from here.
-                    day.open_ticks = d.open_ticks;
-                    day.high_ticks = d.high_ticks;
-                    day.low_ticks = d.low_ticks;
+                    let listing = self.day(
+                        d.trading_day,
+                        d.instrument,
+                        TradeMode::Listing,
+                        d.close_ticks,
+                    );
+                    listing.close_ticks = Some(d.close_ticks);
+                    // The engine's figures: on a day without listing
+                    // trades, each is the close.
+                    (listing.open_ticks, listing.high_ticks, listing.low_ticks) =
+                        (d.open_ticks, d.high_ticks, d.low_ticks);
+                    let lines = (d.trading_day, d.instrument, TradeMode::Listing)
+                        ..=(d.trading_day, d.instrument, TradeMode::Auction);
+                    for day in self.days.range_mut(lines).map(|(_, day)| day) {
+                        day.closed = true;
+                    }
                 }
                 Event::DayStarted(d) => self.trading_day = d.trading_day,
                 _ => {}
@@ -386,26 +393,49 @@ impl Ledger {
         Ok(&mut self.accounts[at as usize])
     }
 
-    /// Today's report of an instrument, opened at `price` if it is new.
-    fn day(&mut self, trading_day: u32, instrument: InstrumentId, price: i64) -> &mut DayReport {
+    /// A day's report of an instrument's trades in `mode`, opened at
+    /// `price` if it is new.
+    fn day(
+        &mut self,
+        trading_day: u32,
+        instrument: InstrumentId,
+        mode: TradeMode,
+        price: i64,
+    ) -> &mut DayReport {
         self.days
-            .entry((trading_day, instrument))
+            .entry((trading_day, instrument, mode))
             .or_insert(DayReport {
                 trading_day,
                 instrument,
+                mode,
                 open_ticks: price,
                 high_ticks: price,
                 low_ticks: price,
                 close_ticks: None,
+                closed: false,
                 volume_t: 0,
                 turnover_fen: 0,
                 trade_count: 0,
-                block_volume_t: 0,
-                block_turnover_fen: 0,
-                block_count: 0,
-                auction_volume_t: 0,
-                auction_turnover_fen: 0,
             })
+    }
+
+    /// Delivers a trade of any mode and counts it in its day's line of that
+    /// mode.
+    fn settle(
+        &mut self,
+        seq: u64,
+        (trade_id, time_ns): (u64, i64),
+        deal: &Deal,
+        mode: TradeMode,
+    ) -> Result<ClearingRow, ReconcileError> {
+        let row = self.deliver(seq, trade_id, time_ns, deal, mode)?;
+        let day = self.day(row.trading_day, deal.instrument, mode, deal.price_ticks);
+        day.high_ticks = day.high_ticks.max(deal.price_ticks);
+        day.low_ticks = day.low_ticks.min(deal.price_ticks);
+        day.volume_t += deal.quantity_t;
+        day.turnover_fen += row.amount_fen;
+        day.trade_count += 1;
+        Ok(row)
     }
 
     fn trade(&mut self, seq: u64, t: &Trade) -> Result<ClearingRow, ReconcileError> {
@@ -418,19 +448,7 @@ impl Ledger {
             buyer,
             seller,
         };
-        let row = self.deliver(seq, t.trade_id, t.time_ns, &deal, TradeMode::Listing)?;
-        let day = self.day(row.trading_day, t.instrument, t.price_ticks);
-        if day.trade_count == 0 {
-            // The day may have opened with blocks, which set no price.
-            (day.open_ticks, day.high_ticks, day.low_ticks) =
-                (t.price_ticks, t.price_ticks, t.price_ticks);
-        }
-        day.high_ticks = day.high_ticks.max(t.price_ticks);
-        day.low_ticks = day.low_ticks.min(t.price_ticks);
-        day.volume_t += t.quantity_t;
-        day.turnover_fen += row.amount_fen;
-        day.trade_count += 1;
-        Ok(row)
+        self.settle(seq, (t.trade_id, t.time_ns), &deal, TradeMode::Listing)
     }
 
     fn block_trade(&mut self, seq: u64, t: &BlockTraded) -> Result<ClearingRow, ReconcileError> {
@@ -441,16 +459,11 @@ impl Ledger {
             buyer: t.buyer_account,
             seller: t.seller_account,
         };
-        let row = self.deliver(seq, t.trade_id, t.time_ns, &deal, TradeMode::Block)?;
-        let day = self.day(row.trading_day, t.instrument, t.price_ticks);
-        day.block_volume_t += t.quantity_t;
-        day.block_turnover_fen += row.amount_fen;
-        day.block_count += 1;
-        Ok(row)
+        self.settle(seq, (t.trade_id, t.time_ns), &deal, TradeMode::Block)
     }
 
-    /// An auction's allocation: delivered like a trade, counted apart from
-    /// the listing board's figures.
+    /// An auction's allocation: delivered like a trade, counted on the
+    /// day's auction line.
     fn allocation(
         &mut self,
         seq: u64,
@@ -463,11 +476,7 @@ impl Ledger {
             buyer: a.buyer,
             seller: a.seller,
         };
-        let row = self.deliver(seq, a.trade_id, a.time_ns, &deal, TradeMode::Auction)?;
-        let day = self.day(row.trading_day, a.instrument, a.price_ticks);
-        day.auction_volume_t += a.quantity_t;
-        day.auction_turnover_fen += row.amount_fen;
-        Ok(row)
+        self.settle(seq, (a.trade_id, a.time_ns), &deal, TradeMode::Auction)
     }
 
     /// Moves cash and allowances between the two accounts of a trade and

@@ -133,21 +133,24 @@ impl ClearingLine {
     }
 }
 
-/// One instrument's trading on one day: a line of `days`.
+/// One instrument's trading in one mode on one day: a line of `days`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DayLine<'a> {
     /// The trading day, `YYYYMMDD`.
     pub trading_day: u32,
     /// The instrument's symbol.
     pub instrument: &'a str,
-    /// First trade price (the close, on a day without trades).
+    /// `listing`, `block` or `auction`: which trades the line counts.
+    pub mode: TradeMode,
+    /// First trade price (the close, on a listing day without trades).
     pub open_cny: Cny,
     /// Highest trade price.
     pub high_cny: Cny,
     /// Lowest trade price.
     pub low_cny: Cny,
-    /// The engine's close once the day has ended; until then the VWAP so
-    /// far, rounded to the instrument's tick; empty before the first trade.
+    /// (Listing lines only; empty on the others) the engine's close once
+    /// the day has ended; until then the VWAP so far, rounded to the
+    /// instrument's tick.
     #[serde(serialize_with = "cny_or_empty")]
     pub close_cny: Option<Cny>,
     /// Tonnes traded.
@@ -156,17 +159,6 @@ pub struct DayLine<'a> {
     pub turnover_cny: Cny,
     /// Number of trades.
     pub trade_count: u64,
-    /// Tonnes traded in blocks: not in `volume_t`, nor in the close.
-    pub block_volume_t: u64,
-    /// Value traded in blocks.
-    pub block_turnover_cny: Cny,
-    /// Number of block trades.
-    pub block_count: u64,
-    /// Tonnes sold in one-way auctions: not in `volume_t`, the trade count
-    /// or the close.
-    pub auction_volume_t: u64,
-    /// Value sold in one-way auctions.
-    pub auction_turnover_cny: Cny,
     /// Whether the figures are the day's last word.
     pub status: DayStatus,
 }
@@ -188,6 +180,7 @@ impl ReportLine for DayLine<'_> {
     const HEADER: &'static [&'static str] = &[
         "trading_day",
         "instrument",
+        "mode",
         "open_cny",
         "high_cny",
         "low_cny",
@@ -195,11 +188,6 @@ impl ReportLine for DayLine<'_> {
         "volume_t",
         "turnover_cny",
         "trade_count",
-        "block_volume_t",
-        "block_turnover_cny",
-        "block_count",
-        "auction_volume_t",
-        "auction_turnover_cny",
         "status",
     ];
 }
@@ -209,7 +197,7 @@ impl<'a> DayLine<'a> {
     /// (`YYYYMMDD`), for the instrument named `instrument`, whose price
     /// step is `step_ticks` (its tick, in ticks of 0.01 CNY).
     ///
-    /// Before the day has ended the close is the VWAP so far, rounded half
+    /// Before the day has ended a listing line's close is the VWAP so far, rounded half
     /// up to the instrument's step as the engine rounds its own close, so
     /// it is always a price the instrument could trade at.
     ///
@@ -217,13 +205,15 @@ impl<'a> DayLine<'a> {
     /// If `step_ticks` is not positive.
     #[must_use]
     pub fn new(day: &DayReport, trading_day: u32, instrument: &'a str, step_ticks: i64) -> Self {
-        let (close_ticks, status) = match day.close_ticks {
-            Some(close) => (Some(close), DayStatus::Final),
-            None => (super::Ledger::vwap(day, step_ticks), DayStatus::Provisional),
+        let close_ticks = match (day.mode, day.close_ticks) {
+            (TradeMode::Listing, Some(close)) => Some(close),
+            (TradeMode::Listing, None) => super::Ledger::vwap(day, step_ticks),
+            (TradeMode::Block | TradeMode::Auction, _) => None,
         };
         Self {
             trading_day,
             instrument,
+            mode: day.mode,
             open_cny: Cny(day.open_ticks),
             high_cny: Cny(day.high_ticks),
             low_cny: Cny(day.low_ticks),
@@ -231,12 +221,11 @@ impl<'a> DayLine<'a> {
             volume_t: day.volume_t,
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
-            block_volume_t: day.block_volume_t,
-            block_turnover_cny: Cny(day.block_turnover_fen),
-            block_count: day.block_count,
-            auction_volume_t: day.auction_volume_t,
-            auction_turnover_cny: Cny(day.auction_turnover_fen),
-            status,
+            status: if day.closed {
+                DayStatus::Final
+            } else {
+                DayStatus::Provisional
+            },
         }
     }
 }

@@ -195,6 +195,7 @@ impl serde_json::ser::Formatter for Spaced {
 mod tests {
     use super::*;
     use crate::settlement::reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus};
+    use crate::settlement::TradeMode;
 
     fn clearing_line() -> ClearingLine {
         ClearingLine {
@@ -218,6 +219,7 @@ mod tests {
         DayLine {
             trading_day: 2026_11_27,
             instrument: "CCER",
+            mode: TradeMode::Listing,
             open_cny: Cny(85_10),
             high_cny: Cny(85_10),
             low_cny: Cny(85_10),
@@ -225,11 +227,6 @@ mod tests {
             volume_t: 300,
             turnover_cny: Cny(25_530_00),
             trade_count: 1,
-            block_volume_t: 200_000,
-            block_turnover_cny: Cny(17_000_000_00),
-            block_count: 1,
-            auction_volume_t: 0,
-            auction_turnover_cny: Cny(0),
             status: if close_cny.is_some() {
                 DayStatus::Final
             } else {
@@ -295,8 +292,8 @@ mod tests {
         );
         assert_eq!(
             render(Format::Csv.table(), &[day_line(None)]),
-            "trading_day,instrument,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count,block_volume_t,block_turnover_cny,block_count,auction_volume_t,auction_turnover_cny,status\n\
-             20261127,CCER,85.10,85.10,85.10,,300,25530.00,1,200000,17000000.00,1,0,0.00,provisional\n"
+            "trading_day,instrument,mode,open_cny,high_cny,low_cny,close_cny,volume_t,turnover_cny,trade_count,status\n\
+             20261127,CCER,listing,85.10,85.10,85.10,,300,25530.00,1,provisional\n"
         );
         assert_eq!(
             render(Format::Csv.lines(false), &[account_line(), account_line()]),
@@ -333,7 +330,7 @@ mod tests {
 
     #[test]
     fn json_is_an_array_of_one_object_per_line_or_json_lines() {
-        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1, "block_volume_t": 200000, "block_turnover_cny": "17000000.00", "block_count": 1, "auction_volume_t": 0, "auction_turnover_cny": "0.00", "status": "final"}"#;
+        let one = r#"{"trading_day": 20261127, "instrument": "CCER", "mode": "listing", "open_cny": "85.10", "high_cny": "85.10", "low_cny": "85.10", "close_cny": "85.10", "volume_t": 300, "turnover_cny": "25530.00", "trade_count": 1, "status": "final"}"#;
         let two = [day_line(Some(Cny(85_10))), day_line(Some(Cny(85_10)))];
         assert_eq!(
             render(Format::Json.table(), &two),
