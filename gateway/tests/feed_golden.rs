@@ -179,6 +179,17 @@ fn messages() -> Vec<(&'static str, FeedMessage)> {
             },
         ),
         (
+            "feed.BlockOffer",
+            FeedMessage::BlockOffer {
+                instrument: 0,
+                seq: 7,
+                block_id: 5,
+                side: Side::Sell,
+                price_ticks: 90_00,
+                quantity_t: 300_000,
+            },
+        ),
+        (
             "feed.AuctionAnnounced",
             FeedMessage::AuctionAnnounced {
                 instrument: 0,

@@ -148,8 +148,10 @@ SERVER_MESSAGES = [
     ("Heartbeat", []),
     ("Orders", [("instrument", "u16"), ("seq", "u64"), ("side", "Side"), ("price_ticks", "i64"),
                 ("order_count", "u32"), ("orders", "[OrderEntry]")]),
-    # Tags 10 to 12 are reserved (no message of this protocol version).
-    None, None, None,
+    # Tags 10 and 11 are reserved (no message of this protocol version).
+    None, None,
+    ("BlockOffer", [("instrument", "u16"), ("seq", "u64"), ("block_id", "u64"), ("side", "Side"),
+                    ("price_ticks", "i64"), ("quantity_t", "u64")]),
     ("AuctionAnnounced", [("instrument", "u16"), ("seq", "u64"), ("auction_id", "u64"),
                           ("quantity_t", "u64"), ("floor_ticks", "i64"), ("ceiling_ticks", "i64"),
                           ("start_ns", "i64"), ("end_ns", "i64"), ("pricing", "u8")]),
@@ -366,6 +368,7 @@ class Book:
         self.missed = 0
         self.trades = []            # (trade_id, price, qty, aggressor, time_ns)
         self.auctions = {}          # auction id -> its AuctionAnnounced, while open
+        self.offers = {}            # block id -> (side, price, tonnes open), open to all
         self.auction_results = []   # AuctionResult messages, in order
         self.awaiting_statistics = False
         # The shapes of what comes from a Trade to its Statistics, e.g.
@@ -637,6 +640,11 @@ class FeedClient:
             book.reference_ticks = m.reference_ticks
             book.floor_ticks = m.floor_ticks
             book.ceiling_ticks = m.ceiling_ticks
+        elif kind == "BlockOffer":
+            if m.quantity_t == 0:
+                book.offers.pop(m.block_id, None)
+            else:
+                book.offers[m.block_id] = (m.side, m.price_ticks, m.quantity_t)
         elif kind == "AuctionAnnounced":
             book.auctions[m.auction_id] = m
         elif kind == "AuctionResult":
@@ -704,6 +712,8 @@ EXAMPLES = {
     "request.SubscribeOrders": subscribe_orders(5, [SYMBOL]),
     "feed.Orders": Message("Orders", instrument=0, seq=8, side=Side.SELL, price_ticks=8560,
                            order_count=2, orders=[(9001, 200), (9044, 50)]),
+    "feed.BlockOffer": Message("BlockOffer", instrument=0, seq=7, block_id=5, side=Side.SELL,
+                               price_ticks=9000, quantity_t=300000),
     "feed.AuctionAnnounced": Message("AuctionAnnounced", instrument=0, seq=8, auction_id=7,
                                      quantity_t=150000, floor_ticks=8500, ceiling_ticks=9900,
                                      start_ns=1_800_000_000_000_000_000,

@@ -4,6 +4,9 @@
 //! rows, the block ones marked `block`, and the day report shows the block
 //! volume apart from the listing volume and the close.
 //!
+//! Offers open to every account are on the market-data feed; directed
+//! ones never are.
+//!
 //! The market clock starts at 13:30 in Beijing on a Friday, inside CEA's
 //! block hours (13:00–15:00), and the demo config's accounts 1001 (broker
 //! 1) and 2001 (broker 2) hold enough CEA2025 and cash for blocks.
@@ -15,6 +18,8 @@ use std::time::Duration;
 use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
+use cetx_gateway::market_data::FeedClient;
+use cetx_gateway::protocol::feed::FeedMessage;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_tests::server::TestServer;
 
@@ -386,5 +391,110 @@ async fn a_ccer_block_opened_by_config_waits_for_the_operator() {
         matches!(again, AdminReply::Rejected { reason: 134, .. }),
         "{again:?}"
     );
+    server.stop().await;
+}
+
+/// The next feed message that is not a heartbeat.
+async fn public(feed: &mut FeedClient) -> FeedMessage {
+    for _ in 0..100 {
+        let message = tokio::time::timeout(WAIT, feed.next())
+            .await
+            .expect("a feed message within the wait")
+            .expect("the feed works");
+        if !matches!(message, FeedMessage::Heartbeat) {
+            return message;
+        }
+    }
+    panic!("only heartbeats");
+}
+
+/// A `BlockOffer`'s (block id, side, price, tonnes open).
+fn offer(message: &FeedMessage) -> (u64, Side, i64, u64) {
+    match *message {
+        FeedMessage::BlockOffer {
+            block_id,
+            side,
+            price_ticks,
+            quantity_t,
+            ..
+        } => (block_id, side, price_ticks, quantity_t),
+        ref other => panic!("not a BlockOffer: {other:?}"),
+    }
+}
+
+/// An offer open to all is public, as it is now, from its posting to its
+/// end; a directed one never is; a late subscriber gets the open ones
+/// after its snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_shows_offers_open_to_all_and_never_directed_ones() {
+    let server =
+        TestServer::start_running_from(ServerConfig::embedded_default(), AFTERNOON_NS).await;
+    let mut early = FeedClient::connect(server.feed.expect("a feed"))
+        .await
+        .unwrap();
+    early.subscribe(5, &["CEA2025"]).await.unwrap();
+    assert!(matches!(
+        public(&mut early).await,
+        FeedMessage::Snapshot { .. }
+    ));
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .expect("login");
+    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .expect("login");
+
+    // A directed offer first, then one open to all: only the second is
+    // public.
+    seller
+        .post_block(1, 1001, "CEA2025", Side::Sell, 89_00, 100_000, 2001)
+        .await
+        .unwrap();
+    seller
+        .post_block(2, 1001, "CEA2025", Side::Sell, 90_00, 300_000, 0)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        if let ServerMessage::BlockPosted { block_id, .. } = report(&mut seller).await.message {
+            ids.push(block_id);
+        }
+    }
+    let [directed, open] = ids[..] else {
+        panic!("{ids:?}")
+    };
+    assert_eq!(
+        offer(&public(&mut early).await),
+        (open, Side::Sell, 90_00, 300_000)
+    );
+
+    // Account 2001 accepts 100,000 t of it: 200,000 t are still open.
+    buyer.accept_block(3, 2001, open, 100_000).await.unwrap();
+    assert_eq!(
+        offer(&public(&mut early).await),
+        (open, Side::Sell, 90_00, 200_000)
+    );
+
+    // A late subscriber: its snapshot, then the open offer as it is now.
+    let mut late = FeedClient::connect(server.feed.expect("a feed"))
+        .await
+        .unwrap();
+    late.subscribe(5, &["CEA2025"]).await.unwrap();
+    assert!(matches!(
+        public(&mut late).await,
+        FeedMessage::Snapshot { .. }
+    ));
+    assert_eq!(
+        offer(&public(&mut late).await),
+        (open, Side::Sell, 90_00, 200_000)
+    );
+
+    // Withdrawn: both see it end; the directed offer's withdrawal is not
+    // public either, so the next message after it is the open one's end.
+    seller.cancel_block(4, 1001, directed).await.unwrap();
+    seller.cancel_block(5, 1001, open).await.unwrap();
+    for feed in [&mut early, &mut late] {
+        assert_eq!(offer(&public(feed).await), (open, Side::Sell, 90_00, 0));
+    }
     server.stop().await;
 }

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
-use super::state::{OrderLevel, Update, View};
+use super::state::{BlockQuote, OrderLevel, Update, View};
 use crate::codec::{DecodeError, EncodeError, FeedClientCodec};
 use crate::protocol::feed::{FeedMessage, FeedRequest, MAX_FEED_FRAME};
 use crate::protocol::{Side, Symbol, HEARTBEAT_INTERVAL};
@@ -288,6 +288,20 @@ fn update_of(message: &FeedMessage) -> Option<Update> {
             next_floor_ticks,
             next_ceiling_ticks,
         },
+        FeedMessage::BlockOffer {
+            block_id,
+            side,
+            price_ticks,
+            quantity_t,
+            ..
+        } => Update::BlockOffer {
+            block_id,
+            offer: BlockQuote {
+                side: side.into(),
+                price_ticks,
+                quantity_t,
+            },
+        },
         FeedMessage::Snapshot { .. }
         | FeedMessage::Orders { .. }
         | FeedMessage::Trade { .. }
@@ -296,8 +310,7 @@ fn update_of(message: &FeedMessage) -> Option<Update> {
         | FeedMessage::AuctionAnnounced { .. }
         | FeedMessage::AuctionResult { .. }
         | FeedMessage::Reserved10
-        | FeedMessage::Reserved11
-        | FeedMessage::Reserved12 => return None,
+        | FeedMessage::Reserved11 => return None,
     })
 }
 

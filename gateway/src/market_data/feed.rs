@@ -47,7 +47,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use super::state::{LevelTotals, OrderLevel, Update, View};
+use super::state::{BlockQuote, LevelTotals, OrderLevel, Update, View};
 use super::{Batch, MarketData};
 use crate::codec::{DecodeError, FeedServerCodec};
 use crate::config::MarketDataSettings;
@@ -357,9 +357,10 @@ impl Subscriber {
                 if followed.view.day != view.day {
                     followed.figures_moved = true;
                 }
-                followed.view = view;
+                let offers = std::mem::replace(&mut followed.view, view).offers;
                 followed.levels_moved = true;
                 followed.changes(depth, &mut out);
+                followed.offer_changes(&offers, &mut out);
             }
         }
         self.send(&out).await.map_err(|()| End::Quiet)
@@ -577,6 +578,7 @@ impl Followed {
                 unsold_t: c.unsold_t,
                 turnover_fen: c.turnover_fen,
             },
+            Update::BlockOffer { block_id, offer } => block_offer(instrument, seq, block_id, offer),
             Update::Level { .. } | Update::Statistics(_) | Update::Orders { .. } => {
                 FeedMessage::Heartbeat
             }
@@ -627,6 +629,34 @@ impl Followed {
         // The order view follows its levels, all of it anew.
         self.orders_shown = [BTreeMap::new(), BTreeMap::new()];
         self.order_changes(out);
+        // Then the open block offers, by id.
+        let offers: Vec<(u64, BlockQuote)> =
+            self.view.offers.iter().map(|(&id, &o)| (id, o)).collect();
+        for (block_id, offer) in offers {
+            let seq = self.next_seq();
+            out.push(block_offer(self.id, seq, block_id, offer));
+        }
+    }
+
+    /// The block offers that differ between what was shown (`before`) and
+    /// the view now: those that ended (as 0 t), then those new or changed.
+    fn offer_changes(&mut self, before: &BTreeMap<u64, BlockQuote>, out: &mut Vec<FeedMessage>) {
+        let ended: Vec<(u64, BlockQuote)> = before
+            .iter()
+            .filter(|(id, _)| !self.view.offers.contains_key(id))
+            .map(|(&id, &o)| (id, BlockQuote { quantity_t: 0, ..o }))
+            .collect();
+        let now: Vec<(u64, BlockQuote)> = self
+            .view
+            .offers
+            .iter()
+            .filter(|&(id, o)| before.get(id) != Some(o))
+            .map(|(&id, &o)| (id, o))
+            .collect();
+        for (block_id, offer) in ended.into_iter().chain(now) {
+            let seq = self.next_seq();
+            out.push(block_offer(self.id, seq, block_id, offer));
+        }
     }
 
     /// The order view's levels that differ from what was shown: those that
@@ -737,6 +767,21 @@ impl Followed {
             });
             self.figures_moved = false;
         }
+    }
+}
+
+/// The message of a public block offer as it is now.
+const fn block_offer(instrument: u16, seq: u64, block_id: u64, offer: BlockQuote) -> FeedMessage {
+    FeedMessage::BlockOffer {
+        instrument,
+        seq,
+        block_id,
+        side: match offer.side {
+            cetx_engine::Side::Buy => crate::protocol::Side::Buy,
+            cetx_engine::Side::Sell => crate::protocol::Side::Sell,
+        },
+        price_ticks: offer.price_ticks,
+        quantity_t: offer.quantity_t,
     }
 }
 

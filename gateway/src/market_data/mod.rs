@@ -30,7 +30,7 @@ use tokio::sync::broadcast;
 
 pub use client::{FeedClient, FeedError};
 pub use feed::FeedServer;
-pub use state::{LevelTotals, MarketState, OrderLevel, Update, View};
+pub use state::{BlockQuote, LevelTotals, MarketState, OrderLevel, Update, View};
 
 /// An instrument's order view: each level's side, price and orders.
 pub type OrderView = Vec<(cetx_engine::Side, i64, OrderLevel)>;

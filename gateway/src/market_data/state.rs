@@ -92,6 +92,25 @@ pub enum Update {
     AuctionAnnounced(AuctionNotice),
     /// A one-way auction closed (its bids are never public).
     AuctionResult(AuctionClosed),
+    /// A block offer open to every account, as it is now (quantity 0: it
+    /// ended).
+    BlockOffer {
+        /// The offer's id.
+        block_id: u64,
+        /// The offer as it is now.
+        offer: BlockQuote,
+    },
+}
+
+/// A block offer open to every account, as the market shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockQuote {
+    /// The poster's side.
+    pub side: Side,
+    /// Price in ticks.
+    pub price_ticks: i64,
+    /// Tonnes still open; 0: the offer ended.
+    pub quantity_t: u64,
 }
 
 /// One price level's totals.
@@ -168,6 +187,8 @@ pub struct View {
     pub asks: BTreeMap<i64, LevelTotals>,
     /// The day so far.
     pub day: DayFigures,
+    /// Open block offers open to every account, by id.
+    pub offers: BTreeMap<u64, BlockQuote>,
 }
 
 /// What the public state is kept from, besides the view.
@@ -282,6 +303,13 @@ impl View {
             }
             Update::EndOfDay { .. } => self.day = DayFigures::default(),
             Update::AuctionAnnounced(_) | Update::AuctionResult(_) => {}
+            Update::BlockOffer { block_id, offer } => {
+                if offer.quantity_t == 0 {
+                    self.offers.remove(&block_id);
+                } else {
+                    self.offers.insert(block_id, offer);
+                }
+            }
         }
     }
 
@@ -379,6 +407,20 @@ impl MarketState {
                 bids: BTreeMap::new(),
                 asks: BTreeMap::new(),
                 day,
+                offers: engine
+                    .blocks()
+                    .offers
+                    .values()
+                    .filter(|o| o.instrument == id && o.counterparty.is_none())
+                    .map(|o| {
+                        let quote = BlockQuote {
+                            side: o.side,
+                            price_ticks: o.price_ticks,
+                            quantity_t: o.quantity_t,
+                        };
+                        (o.block_id, quote)
+                    })
+                    .collect(),
             };
             let mut tally = Tally {
                 today,
@@ -428,6 +470,7 @@ impl MarketState {
             bids: BTreeMap::new(),
             asks: BTreeMap::new(),
             day: DayFigures::default(),
+            offers: BTreeMap::new(),
         });
         self.tallies.push(Tally::default());
     }
@@ -619,11 +662,45 @@ impl MarketState {
                 | Event::BrokerAdded(_)
                 | Event::BrokerStatusChanged(_)
                 | Event::AccountStatusChanged(_)
-                // Block trades never touch the book nor the day's figures.
-                | Event::BlockPosted(_)
-                | Event::BlockAccepted(_)
-                | Event::BlockTraded(_)
-                | Event::BlockCancelled(_) => {}
+                // Block trades never touch the book nor the day's figures;
+                // offers open to all are public (below).
+                | Event::BlockTraded(_) => {}
+                Event::BlockPosted(p) => {
+                    if p.counterparty.is_none() {
+                        let quote = BlockQuote {
+                            side: p.side,
+                            price_ticks: p.price_ticks,
+                            quantity_t: p.quantity_t,
+                        };
+                        self.quote(usize::from(p.instrument.0), p.block_id, quote, out);
+                    }
+                }
+                Event::BlockAccepted(a) => {
+                    let public = self.instruments.iter().enumerate().find_map(|(i, view)| {
+                        view.offers.get(&a.block_id).map(|quote| (i, *quote))
+                    });
+                    if let Some((i, quote)) = public {
+                        let now = BlockQuote {
+                            quantity_t: a.remaining_t,
+                            ..quote
+                        };
+                        self.quote(i, a.block_id, now, out);
+                    }
+                }
+                Event::BlockCancelled(c) => {
+                    let i = usize::from(c.instrument.0);
+                    let public = self
+                        .instruments
+                        .get(i)
+                        .and_then(|view| view.offers.get(&c.block_id).copied());
+                    if let Some(quote) = public {
+                        let ended = BlockQuote {
+                            quantity_t: 0,
+                            ..quote
+                        };
+                        self.quote(i, c.block_id, ended, out);
+                    }
+                }
                 // Bids are never public: only the announcement and the
                 // outcome are.
                 | Event::BidAccepted(_)
@@ -649,6 +726,16 @@ impl MarketState {
             }
         }
         self.flush(out);
+    }
+
+    /// A public block offer as it is now: kept, and said.
+    fn quote(&mut self, i: usize, block_id: u64, offer: BlockQuote, out: &mut Vec<(u16, Update)>) {
+        let Some(view) = self.instruments.get_mut(i) else {
+            return;
+        };
+        let update = Update::BlockOffer { block_id, offer };
+        view.update(&update);
+        out.push((u16::try_from(i).unwrap_or(u16::MAX), update));
     }
 
     /// A resting order traded `quantity_t` and has `remaining_t` left.

@@ -237,9 +237,24 @@ pub enum FeedMessage {
     /// Tag 11: reserved for another trading mode's message; never sent.
     #[doc(hidden)]
     Reserved11,
-    /// Tag 12: reserved for another trading mode's message; never sent.
-    #[doc(hidden)]
-    Reserved12,
+    /// Tag 12. A block offer open to every account (大宗协议), as it is
+    /// now: posted, partly accepted (the tonnes still open), or ended
+    /// (`quantity_t` 0: accepted in full, withdrawn, expired). Offers
+    /// directed at one account are never public.
+    BlockOffer {
+        /// The instrument.
+        instrument: u16,
+        /// Sequence number.
+        seq: u64,
+        /// The offer's id, which an `AcceptBlock` names.
+        block_id: u64,
+        /// The poster's side (an acceptor takes the other).
+        side: Side,
+        /// Price in ticks.
+        price_ticks: i64,
+        /// Tonnes still open; 0: the offer ended.
+        quantity_t: u64,
+    },
     /// Tag 13. The exchange announced a one-way auction of the
     /// instrument.
     AuctionAnnounced {
@@ -318,7 +333,7 @@ impl FeedMessage {
     pub const TAG_COUNT: u32 = 15;
 
     /// Tags that decode to no message of this build (reserved for others).
-    pub const RESERVED_TAGS: &'static [u32] = &[10, 11, 12];
+    pub const RESERVED_TAGS: &'static [u32] = &[10, 11];
 
     /// The instrument and sequence number, for the messages that have them.
     #[must_use]
@@ -353,12 +368,11 @@ impl FeedMessage {
             }
             | Self::AuctionResult {
                 instrument, seq, ..
+            }
+            | Self::BlockOffer {
+                instrument, seq, ..
             } => Some((instrument, seq)),
-            Self::Rejected { .. }
-            | Self::Heartbeat
-            | Self::Reserved10
-            | Self::Reserved11
-            | Self::Reserved12 => None,
+            Self::Rejected { .. } | Self::Heartbeat | Self::Reserved10 | Self::Reserved11 => None,
         }
     }
 

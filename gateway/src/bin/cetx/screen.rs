@@ -464,6 +464,7 @@ mod tests {
                     turnover_fen: 8_506_00,
                     trade_count: 2,
                 },
+                offers: std::collections::BTreeMap::new(),
             },
             seq: 42,
             gaps: 3,
