@@ -10,6 +10,8 @@
 //! - `server.rs`: [`server::TestServer`], a server (and its feed and web
 //!   view) in the test's process on loopback.
 //! - `operators.rs`: a market with an operators' channel, and its operator.
+//! - `settle.rs`: [`settle::settle`], a data directory's journal replayed
+//!   into the registry's CSV reports.
 //! - `src/bin/journal_child.rs`: `cetx-journal-child`, a process that
 //!   journals a workload and reports what is durable, for crash tests to
 //!   kill.
@@ -21,6 +23,7 @@
 
 pub mod operators;
 pub mod server;
+pub mod settle;
 
 use std::path::Path;
 use std::time::Duration;

@@ -10,10 +10,8 @@
 //! Every wait is a read with a timeout; every loop is bounded.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_engine::{Direction, ParticipantType, Pricing, RejectReason};
 use cetx_gateway::admin::{AdminClient, AdminClientError};
 use cetx_gateway::client::Client;
@@ -23,6 +21,7 @@ use cetx_gateway::protocol::feed::FeedMessage;
 use cetx_gateway::protocol::{ClientMessage, ServerFrame, ServerMessage};
 use cetx_tests::operators::{config, operator};
 use cetx_tests::server::TestServer;
+use cetx_tests::settle::settled;
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
@@ -374,26 +373,8 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
 
     drop((one, two, desk, feed));
     let data = server.stop().await;
-    let out = tempfile::tempdir().unwrap();
-    let args = ReplayArgs {
-        journal: data.path().join("journal"),
-        expected: None,
-        day: None,
-        from_seq: 0,
-        out: Some(out.path().to_path_buf()),
-        format: Format::Csv,
-        follow: false,
-        now_ns: None,
-    };
-    run(
-        &args,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .expect("the journal settles and reconciles");
-    let clearing = std::fs::read_to_string(out.path().join("clearing.csv")).unwrap();
+    let reports = settled(data.path());
+    let clearing = &reports.clearing;
     let mut lines = clearing.lines();
     assert!(lines
         .next()
@@ -422,7 +403,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     // The day report counts the auction on a line of its own: the
     // listing board traded nothing, so the instrument has no listing line
     // (its day has not ended) and no close.
-    let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
+    let days = &reports.days;
     let lines: Vec<BTreeMap<&str, &str>> = days
         .lines()
         .skip(1)

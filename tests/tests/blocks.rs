@@ -11,17 +11,15 @@
 //! block hours (13:00–15:00), and the demo config's accounts 1001 (broker
 //! 1) and 2001 (broker 2) hold enough CEA2025 and cash for blocks.
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::FeedClient;
 use cetx_gateway::protocol::feed::FeedMessage;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_tests::server::TestServer;
+use cetx_tests::settle::{settled, Reports};
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
@@ -68,25 +66,6 @@ fn deal(frame: &ServerFrame) -> (u64, u32, Side, u64, u64, u8, u64) {
         }
         ref other => panic!("not a BlockDeal: {other:?}"),
     }
-}
-
-fn replay(data: &Path) -> [String; 2] {
-    let out = tempfile::tempdir().unwrap();
-    let args = ReplayArgs {
-        journal: data.join("journal"),
-        expected: None,
-        day: None,
-        from_seq: 0,
-        out: Some(out.path().to_path_buf()),
-        format: Format::Csv,
-        follow: false,
-        now_ns: None,
-    };
-    let stop = AtomicBool::new(false);
-    run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop)
-        .expect("the journal settles and reconciles");
-    ["clearing", "days"]
-        .map(|name| std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +208,7 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
     ));
 
     let data = server.stop().await;
-    let [clearing, days] = replay(data.path());
+    let Reports { clearing, days, .. } = settled(data.path());
     let rows: Vec<&str> = clearing.lines().skip(1).collect();
     let expected = [
         // trade id, symbol, buyer, seller, tonnes, price, amount, mode

@@ -11,10 +11,8 @@
 //! test runs. Every wait is a read with a timeout; every loop is bounded.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_engine::{Direction, RejectReason};
 use cetx_gateway::admin::AdminClient;
 use cetx_gateway::client::{Client, NewOrder};
@@ -26,6 +24,7 @@ use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_gateway::runtime::Clock;
 use cetx_tests::operators::{operator, OPERATOR_SECRET};
 use cetx_tests::server::TestServer;
+use cetx_tests::settle::{settle, settled, Reports};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Longest wait for any one answer.
@@ -454,11 +453,11 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
 
     // The journal settles alone and against the config that lacks the
     // listing: both trades, and the seller's allowances moved.
-    let [clearing, accounts] = replay(data.path(), None);
-    assert_eq!(
-        replay(data.path(), Some(&config())),
-        [clearing.clone(), accounts.clone()]
-    );
+    let reports = settled(data.path());
+    assert_eq!(settle(data.path(), Some(&config())), Ok(reports.clone()));
+    let Reports {
+        clearing, accounts, ..
+    } = reports;
     let rows: Vec<(u64, String, u64)> = clearing
         .lines()
         .skip(1)
@@ -493,26 +492,4 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
         ("0", "400", "38600.00", "0", "600"),
         "{accounts}"
     );
-}
-
-/// `cetx replay --out` of the data directory's journal, checked against
-/// `expected` if given: the clearing and accounts files.
-fn replay(data: &std::path::Path, expected: Option<&ServerConfig>) -> [String; 2] {
-    let out = tempfile::tempdir().unwrap();
-    let args = ReplayArgs {
-        journal: data.join("journal"),
-        expected: expected.map(ServerConfig::market),
-        day: None,
-        from_seq: 0,
-        out: Some(out.path().to_path_buf()),
-        format: Format::Csv,
-        follow: false,
-        now_ns: None,
-    };
-    let stop = AtomicBool::new(false);
-    if let Err(failure) = run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop) {
-        panic!("the journal settles: {failure}");
-    }
-    ["clearing", "accounts"]
-        .map(|name| std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap())
 }

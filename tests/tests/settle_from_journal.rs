@@ -7,17 +7,16 @@
 //! a tick of 0.05 CNY. Two brokers trade over loopback; the journal alone
 //! then gives clearing rows that match their fills.
 
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use cetx_engine::settlement::{exit, run, Format, ReplayArgs};
+use cetx_engine::settlement::exit;
 use cetx_engine::RejectReason;
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 use cetx_gateway::protocol::{ServerMessage, Side};
 use cetx_gateway::runtime::{Clock, Runtime, RuntimeError, RuntimeOptions};
 use cetx_tests::server::TestServer;
+use cetx_tests::settle::{settle, Reports};
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
@@ -105,28 +104,6 @@ async fn trade(config: ServerConfig) -> (Vec<Fill>, tempfile::TempDir) {
     (fills, server.stop().await)
 }
 
-/// Replays `journal` with `--out`, checking it against `expected` if
-/// given; returns the three CSV files, or the failure's exit code and
-/// message.
-fn replay(journal: &Path, expected: Option<&ServerConfig>) -> Result<[String; 3], (u8, String)> {
-    let out = tempfile::tempdir().unwrap();
-    let args = ReplayArgs {
-        journal: journal.join("journal"),
-        expected: expected.map(ServerConfig::market),
-        day: None,
-        from_seq: 0,
-        out: Some(out.path().to_path_buf()),
-        format: Format::Csv,
-        follow: false,
-        now_ns: None,
-    };
-    let stop = AtomicBool::new(false);
-    run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop)
-        .map_err(|failure| (failure.exit_code(), failure.to_string()))?;
-    Ok(["clearing", "days", "accounts"]
-        .map(|name| std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_settles_a_non_demo_market_from_the_journal_alone() {
     let config = market();
@@ -139,13 +116,13 @@ async fn a_registry_settles_a_non_demo_market_from_the_journal_alone() {
         ]
     );
 
-    let alone = replay(data.path(), None).expect("the journal settles alone");
-    let checked = replay(data.path(), Some(&config)).expect("its own config agrees");
+    let alone = settle(data.path(), None).expect("the journal settles alone");
+    let checked = settle(data.path(), Some(&config)).expect("its own config agrees");
     assert_eq!(alone, checked, "a config changes nothing when it agrees");
 
     // Every clearing row is one of the fills: trade id, symbol, price,
     // quantity.
-    let [clearing, days, _] = &alone;
+    let Reports { clearing, days, .. } = &alone;
     let rows: Vec<Fill> = clearing
         .lines()
         .skip(1)
@@ -172,7 +149,7 @@ async fn a_registry_settles_a_non_demo_market_from_the_journal_alone() {
     );
 
     // The demo config describes another market: named, exit 1.
-    let (code, message) = replay(data.path(), Some(&ServerConfig::embedded_default())).unwrap_err();
+    let (code, message) = settle(data.path(), Some(&ServerConfig::embedded_default())).unwrap_err();
     assert_eq!(code, exit::FAILURE);
     assert!(
         message.contains("instrument CEA2025 is in the config but not listed"),
@@ -232,9 +209,8 @@ async fn a_server_refuses_another_market_unless_told_to_journal_the_change() {
     accepting.accept_config_change = true;
     let runtime = Runtime::start(&wider, accepting).expect("the change is journaled");
     runtime.shutdown().expect("stops");
-    let reports = replay(data.path(), Some(&wider)).expect("the journal now has the new band");
-    assert_eq!(reports.len(), 3);
-    let (code, message) = replay(data.path(), Some(&config)).unwrap_err();
+    settle(data.path(), Some(&wider)).expect("the journal now has the new band");
+    let (code, message) = settle(data.path(), Some(&config)).unwrap_err();
     assert_eq!(code, exit::FAILURE);
     assert!(message.contains("CCER.band_bps"), "{message}");
 

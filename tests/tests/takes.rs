@@ -7,10 +7,8 @@
 //!
 //! Every wait is bounded in time, every loop in count.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::{MarketDataSettings, ServerConfig};
 use cetx_gateway::market_data::FeedClient;
@@ -19,6 +17,7 @@ use cetx_gateway::protocol::{
     OrderType, RequestKind, ServerFrame, ServerMessage, Side, TimeInForce,
 };
 use cetx_tests::server::TestServer;
+use cetx_tests::settle::settled;
 
 const WAIT: Duration = Duration::from_secs(10);
 const SELLER: u32 = 1001;
@@ -238,26 +237,8 @@ async fn a_taker_takes_the_third_best_ask_by_its_public_id() {
     // The journal alone settles the trade: one clearing row.
     drop((seller, taker));
     let data = server.stop().await;
-    let out = tempfile::tempdir().unwrap();
-    let args = ReplayArgs {
-        journal: data.path().join("journal"),
-        expected: None,
-        day: None,
-        from_seq: 0,
-        out: Some(out.path().to_path_buf()),
-        format: Format::Csv,
-        follow: false,
-        now_ns: None,
-    };
-    run(
-        &args,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .expect("the journal settles and reconciles");
-    let clearing = std::fs::read_to_string(out.path().join("clearing.csv")).unwrap();
+    let reports = settled(data.path());
+    let clearing = &reports.clearing;
     let rows: Vec<Vec<&str>> = clearing
         .lines()
         .skip(1)

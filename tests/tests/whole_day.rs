@@ -16,10 +16,8 @@
 //!
 //! Every wait is a read with a timeout; every loop is bounded.
 
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_engine::{Direction, ParticipantType, Pricing};
 use cetx_gateway::admin::AdminClient;
 use cetx_gateway::client::{Client, NewOrder};
@@ -28,6 +26,7 @@ use cetx_gateway::protocol::{ClientMessage, ServerMessage, Side};
 use cetx_gateway::runtime::Clock;
 use cetx_tests::operators::{config, operator};
 use cetx_tests::server::TestServer;
+use cetx_tests::settle::settled;
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
@@ -268,29 +267,11 @@ async fn a_day_of_listing_block_and_auction_trades_settles_to_exactly_its_rows()
 
     drop((one, two, desk));
     let data = server.stop().await;
-    let out = tempfile::tempdir().unwrap();
-    let args = ReplayArgs {
-        journal: data.path().join("journal"),
-        expected: None,
-        day: None,
-        from_seq: 0,
-        out: Some(out.path().to_path_buf()),
-        format: Format::Csv,
-        follow: false,
-        now_ns: None,
-    };
-    run(
-        &args,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .expect("the journal settles and reconciles");
+    let reports = settled(data.path());
 
     // Each clearing row but its seq and time: the day, the trade, the
     // parties, quantity, price, amount and mode.
-    let clearing = std::fs::read_to_string(out.path().join("clearing.csv")).unwrap();
+    let clearing = &reports.clearing;
     let rows: Vec<String> = clearing
         .lines()
         .skip(1)
@@ -327,7 +308,7 @@ async fn a_day_of_listing_block_and_auction_trades_settles_to_exactly_its_rows()
 
     // The day: a line per mode; the listing line's figures and close are
     // its two trades' alone, and only it has a close.
-    let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
+    let days = &reports.days;
     let cea2025: Vec<&str> = days.lines().filter(|l| l.contains(",CEA2025,")).collect();
     assert_eq!(
         cea2025,
