@@ -48,7 +48,7 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
 use super::state::{BlockQuote, LevelTotals, OrderLevel, Update, View};
-use super::{Batch, MarketData};
+use super::{Batch, MarketData, OrderViewTicket};
 use crate::codec::{DecodeError, FeedServerCodec};
 use crate::config::MarketDataSettings;
 use crate::protocol::feed::{FeedMessage, FeedRequest, OrderEntry, MAX_FEED_FRAME};
@@ -194,6 +194,8 @@ struct Subscriber {
     followed: Vec<Followed>,
     depth: usize,
     updates: Option<broadcast::Receiver<Batch>>,
+    /// Held while it follows an order view.
+    order_view: Option<OrderViewTicket>,
     /// When the last fresh snapshots for lagging were sent.
     resnapshots: Vec<Instant>,
     last_sent: Instant,
@@ -217,6 +219,7 @@ impl Subscriber {
             followed: Vec::new(),
             depth: usize::MAX,
             updates: None,
+            order_view: None,
             resnapshots: Vec::new(),
             last_sent: now,
             last_heard: now,
@@ -337,8 +340,10 @@ impl Subscriber {
             .filter(|f| f.with_orders)
             .map(|f| f.id)
             .collect();
-        let (views, order_views, updates) = self.market.subscribe_with_orders(&ids, &with_orders);
+        let (views, order_views, updates, ticket) =
+            self.market.subscribe_with_orders(&ids, &with_orders);
         self.updates = Some(updates);
+        self.order_view = ticket;
         let mut out = Vec::new();
         let depth = self.depth;
         let mut order_views = order_views.into_iter();

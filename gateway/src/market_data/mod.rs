@@ -35,6 +35,17 @@ pub use state::{BlockQuote, LevelTotals, MarketState, OrderLevel, Update, View};
 /// An instrument's order view: each level's side, price and orders.
 pub type OrderView = Vec<(cetx_engine::Side, i64, OrderLevel)>;
 
+/// A subscriber's hold on the order view's changes: while one is held,
+/// each batch carries them; dropping it lets them go.
+#[derive(Debug)]
+pub struct OrderViewTicket(MarketData);
+
+impl Drop for OrderViewTicket {
+    fn drop(&mut self) {
+        self.0.lock().leave_order_view();
+    }
+}
+
 /// One turn's updates, as `(instrument id, update)`, in order.
 pub type Batch = Arc<Vec<(u16, Update)>>;
 
@@ -100,19 +111,30 @@ impl MarketData {
     /// moment.
     #[must_use]
     pub fn subscribe(&self, ids: &[u16]) -> (Vec<View>, broadcast::Receiver<Batch>) {
-        let (views, _, updates) = self.subscribe_with_orders(ids, &[]);
+        let (views, _, updates, _) = self.subscribe_with_orders(ids, &[]);
         (views, updates)
     }
 
     /// As [`Self::subscribe`], with the order view now of the instruments
     /// `with_orders` (in their order; see [`MarketState::order_view`]).
+    /// The batches carry the order view's changes while the ticket
+    /// returned (when `with_orders` is not empty) is held.
     #[must_use]
     pub fn subscribe_with_orders(
         &self,
         ids: &[u16],
         with_orders: &[u16],
-    ) -> (Vec<View>, Vec<OrderView>, broadcast::Receiver<Batch>) {
-        let state = self.lock();
+    ) -> (
+        Vec<View>,
+        Vec<OrderView>,
+        broadcast::Receiver<Batch>,
+        Option<OrderViewTicket>,
+    ) {
+        let mut state = self.lock();
+        let ticket = (!with_orders.is_empty()).then(|| {
+            state.join_order_view();
+            OrderViewTicket(self.clone())
+        });
         let orders = with_orders.iter().map(|&id| state.order_view(id)).collect();
         let views = ids
             .iter()
@@ -124,7 +146,7 @@ impl MarketData {
                     .unwrap_or_default()
             })
             .collect();
-        (views, orders, self.0.updates.subscribe())
+        (views, orders, self.0.updates.subscribe(), ticket)
     }
 
     /// Readers of the updates (feed subscribers, and the web view's tape

@@ -380,6 +380,10 @@ pub struct MarketState {
     touched: Vec<(usize, Side, i64)>,
     /// Instruments whose figures an entry moved.
     traded: Vec<usize>,
+    /// Subscribers following an order view: with none, its changes are
+    /// not worked out (each costs a list of up to 200 orders per level
+    /// touched).
+    order_view_readers: usize,
 }
 
 impl MarketState {
@@ -447,6 +451,7 @@ impl MarketState {
             tallies,
             touched: Vec::new(),
             traded: Vec::new(),
+            order_view_readers: 0,
         }
     }
 
@@ -804,7 +809,9 @@ impl MarketState {
                 },
             ));
         }
-        self.order_view_changes(&touched, out);
+        if self.order_view_readers > 0 {
+            self.order_view_changes(&touched, out);
+        }
         self.touched = touched;
         self.touched.clear();
         for i in self.traded.drain(..) {
@@ -867,6 +874,30 @@ impl MarketState {
         }
     }
 
+    /// A subscriber starts following an order view (it takes the views
+    /// as they are now from [`Self::order_view`]). The first one brings
+    /// the prices last published up to date, since nobody needed them
+    /// meanwhile.
+    pub fn join_order_view(&mut self) {
+        if self.order_view_readers == 0 {
+            for (view, tally) in self.instruments.iter().zip(&mut self.tallies) {
+                for side in [Side::Buy, Side::Sell] {
+                    tally.viewed[side_index(side)] = view
+                        .levels(side)
+                        .take(ORDER_VIEW_LEVELS)
+                        .map(|(p, _)| p)
+                        .collect();
+                }
+            }
+        }
+        self.order_view_readers += 1;
+    }
+
+    /// A subscriber stopped following order views.
+    pub fn leave_order_view(&mut self) {
+        self.order_view_readers = self.order_view_readers.saturating_sub(1);
+    }
+
     /// The order view of an instrument now: the best
     /// [`ORDER_VIEW_LEVELS`] levels of each side with their orders, bids
     /// best first, then asks best first.
@@ -917,7 +948,9 @@ mod tests {
                 instruments: vec![spec],
             })
             .unwrap();
-            let state = MarketState::of(&engine);
+            let mut state = MarketState::of(&engine);
+            // As with a subscriber of the order view.
+            state.join_order_view();
             let mut market = Self {
                 engine,
                 state,
@@ -1005,6 +1038,28 @@ mod tests {
             .iter()
             .map(|o| (o.order_id, o.quantity_t))
             .collect()
+    }
+
+    #[test]
+    fn with_no_reader_the_order_view_is_not_worked_out_and_a_late_one_follows_it() {
+        let mut m = Market::new();
+        m.state.leave_order_view();
+        for price in [100_00, 100_50, 101_00] {
+            assert_eq!(m.sell(price, 10), []);
+        }
+        // A reader comes: it takes the view as it is now; after that each
+        // change is the level as it is, and nothing it already has.
+        m.state.join_order_view();
+        let seen = m.view();
+        assert_eq!(seen.len(), 3);
+        let id = m.seq + 1;
+        assert_eq!(m.sell(101_50, 5), [(Side::Sell, 101_50, vec![(id, 5)])]);
+        let first = seen[0].2[0].0;
+        let second = m.seq + 1;
+        assert_eq!(
+            m.sell(100_00, 7),
+            [(Side::Sell, 100_00, vec![(first, 10), (second, 7)])]
+        );
     }
 
     #[test]
