@@ -196,8 +196,11 @@ pub struct View {
 struct Tally {
     today: DayStats,
     resting: FxHashMap<OrderId, Resting>,
-    /// Resting orders of each side (bids, asks) by price, in time order.
+    /// Resting orders of each side (bids, asks) by price, in time order:
+    /// kept only while someone follows an order view (`queued`), and
+    /// rebuilt from `resting` when the first one comes.
     queues: [BTreeMap<i64, BTreeMap<u64, OrderId>>; 2],
+    queued: bool,
     /// The priority the next order to rest gets.
     next_priority: u64,
     /// The prices of each side's order view as last published.
@@ -235,10 +238,27 @@ impl Tally {
                 priority,
             },
         );
-        self.queues[side_index(side)]
-            .entry(price_ticks)
-            .or_default()
-            .insert(priority, order_id);
+        if self.queued {
+            self.queues[side_index(side)]
+                .entry(price_ticks)
+                .or_default()
+                .insert(priority, order_id);
+        }
+    }
+
+    /// Keeps the queues from now on (`true`), built from the resting
+    /// orders, or drops them (`false`).
+    fn keep_queues(&mut self, keep: bool) {
+        self.queued = keep;
+        self.queues = [BTreeMap::new(), BTreeMap::new()];
+        if keep {
+            for (&order_id, order) in &self.resting {
+                self.queues[side_index(order.side)]
+                    .entry(order.price_ticks)
+                    .or_default()
+                    .insert(order.priority, order_id);
+            }
+        }
     }
 
     /// Takes an order out of its level's queue (it left the book).
@@ -477,7 +497,10 @@ impl MarketState {
             day: DayFigures::default(),
             offers: BTreeMap::new(),
         });
-        self.tallies.push(Tally::default());
+        self.tallies.push(Tally {
+            queued: self.order_view_readers > 0,
+            ..Tally::default()
+        });
     }
 
     /// Takes an instrument's new rules: its price step (the band comes
@@ -881,6 +904,7 @@ impl MarketState {
     pub fn join_order_view(&mut self) {
         if self.order_view_readers == 0 {
             for (view, tally) in self.instruments.iter().zip(&mut self.tallies) {
+                tally.keep_queues(true);
                 for side in [Side::Buy, Side::Sell] {
                     tally.viewed[side_index(side)] = view
                         .levels(side)
@@ -896,6 +920,11 @@ impl MarketState {
     /// A subscriber stopped following order views.
     pub fn leave_order_view(&mut self) {
         self.order_view_readers = self.order_view_readers.saturating_sub(1);
+        if self.order_view_readers == 0 {
+            for tally in &mut self.tallies {
+                tally.keep_queues(false);
+            }
+        }
     }
 
     /// The order view of an instrument now: the best
