@@ -63,6 +63,7 @@
 pub mod account;
 mod admin;
 pub mod auction;
+mod auction_trading;
 pub mod block;
 mod block_trading;
 pub mod book;
@@ -78,6 +79,7 @@ pub mod instrument;
 pub mod journal;
 mod matching;
 pub mod membership;
+mod membership_commands;
 pub mod order;
 pub mod phase;
 pub mod reject;

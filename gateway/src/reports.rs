@@ -610,7 +610,7 @@ impl Reports {
             | CommandKind::Take
             | CommandKind::Bid
             | CommandKind::CancelBid
-            | CommandKind::AmendBid => crate::request::asked(kind),
+            | CommandKind::AmendBid => Asked::of(kind),
             // Block requests are answered `BlockRejected` (`blocks.rs`).
             _ => return None,
         };
@@ -826,6 +826,27 @@ pub enum Asked {
     /// An auction bid's request (0 `Bid`, 1 `CancelBid`, 2 `AmendBid`):
     /// answered by `BidRejected`.
     Bid(u8),
+}
+
+impl Asked {
+    /// What a request of kind `kind` asked for: a block request is
+    /// answered `BlockRejected`, a bid request `BidRejected`, any other
+    /// `OrderRejected`.
+    #[must_use]
+    pub const fn of(kind: CommandKind) -> Self {
+        match kind {
+            CommandKind::PostBlock => Self::Block(0),
+            CommandKind::AcceptBlock => Self::Block(1),
+            CommandKind::CancelBlock => Self::Block(2),
+            CommandKind::Bid => Self::Bid(0),
+            CommandKind::CancelBid => Self::Bid(1),
+            CommandKind::AmendBid => Self::Bid(2),
+            CommandKind::Cancel => Self::Order(RequestKind::Cancel),
+            CommandKind::Amend => Self::Order(RequestKind::Amend),
+            CommandKind::Take => Self::Order(RequestKind::Take),
+            _ => Self::Order(RequestKind::NewOrder),
+        }
+    }
 }
 
 /// The client order id of a request and what it asks for (the order,

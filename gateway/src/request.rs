@@ -5,8 +5,7 @@ use cetx_engine::{
     AccountId, CommandKind, InstrumentId, NewBid, NewBlock, NewOrder, OrderId, RejectReason, Take,
 };
 
-use crate::protocol::{ClientMessage, RequestKind};
-use crate::reports::Asked;
+use crate::protocol::ClientMessage;
 use crate::runtime::{Refusal, Request};
 
 /// The request a message asks for, or the refusal of one naming an
@@ -165,31 +164,4 @@ pub fn parse(
         | ClientMessage::Reserved11 => return None,
     };
     Some(Ok(request))
-}
-
-/// What a refused request asked for, as its rejection names it: a block
-/// request is answered `BlockRejected`, a bid request `BidRejected`, any
-/// other `OrderRejected`.
-#[must_use]
-pub const fn asked(kind: CommandKind) -> Asked {
-    match kind {
-        CommandKind::PostBlock => Asked::Block(0),
-        CommandKind::AcceptBlock => Asked::Block(1),
-        CommandKind::CancelBlock => Asked::Block(2),
-        CommandKind::Bid => Asked::Bid(0),
-        CommandKind::CancelBid => Asked::Bid(1),
-        CommandKind::AmendBid => Asked::Bid(2),
-        other => Asked::Order(request_kind(other)),
-    }
-}
-
-/// The wire's name for what a request asked for.
-#[must_use]
-pub const fn request_kind(kind: CommandKind) -> RequestKind {
-    match kind {
-        CommandKind::Cancel => RequestKind::Cancel,
-        CommandKind::Amend => RequestKind::Amend,
-        CommandKind::Take => RequestKind::Take,
-        _ => RequestKind::NewOrder,
-    }
 }

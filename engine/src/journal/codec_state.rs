@@ -202,6 +202,10 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
     Ok(m)
 }
 
+/// The version of the engine-state encoding [`encode_state`] writes: a
+/// snapshot file records it (`super::snapshot::SNAPSHOT_VERSION`).
+pub const STATE_VERSION: u32 = 5;
+
 /// Decodes an engine state that fills `bytes` exactly.
 ///
 /// # Errors
@@ -210,7 +214,7 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
 /// encoding only: whether the state fits a config is
 /// [`crate::Engine::from_state`]'s question.
 pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
-    decode_state_of(bytes, super::snapshot::SNAPSHOT_VERSION)
+    decode_state_of(bytes, STATE_VERSION)
 }
 
 /// Decodes an engine state written by snapshot version `version`: 2 ends

@@ -40,7 +40,7 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
 /// their bids). Versions 2 to 5 are read (a version 2 snapshot comes from a
 /// journal of undated ends of day, so it has no closed date); a snapshot of
 /// version 1 is skipped, and recovery replays the journal instead.
-pub const SNAPSHOT_VERSION: u32 = 5;
+pub const SNAPSHOT_VERSION: u32 = super::codec_state::STATE_VERSION;
 /// The oldest snapshot version still read.
 const OLDEST_SNAPSHOT_VERSION: u32 = 2;
 const SNAPSHOT_HEADER_LEN: usize = 32;

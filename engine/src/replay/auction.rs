@@ -7,7 +7,8 @@
 //! the floor and the bid's own price, trade ids follow on) and then makes
 //! exactly the change the live engine made.
 
-use crate::auction::{bid_claim, seller_claim, AuctionBid, AuctionNotice};
+use crate::auction::{AuctionBid, AuctionNotice};
+use crate::auction_trading::{bid_claim, seller_claim};
 use crate::command::Stamp;
 use crate::engine::Engine;
 use crate::event::{

@@ -46,8 +46,7 @@ use super::state::{self, GatewayState};
 use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
-use crate::reports::{refuse, ReadBack, Reports, Resume};
-use crate::request::asked;
+use crate::reports::{refuse, Asked, ReadBack, Reports, Resume};
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -313,7 +312,11 @@ impl Router {
 
 /// The unsequenced `OrderRejected` that answers a refused request.
 fn refusal_frame(refusal: Refusal) -> ServerFrame {
-    refuse(refusal.client_order_id, asked(refusal.kind), refusal.reason)
+    refuse(
+        refusal.client_order_id,
+        Asked::of(refusal.kind),
+        refusal.reason,
+    )
 }
 
 /// A snapshot on its way to the snapshot thread: the engine's state and
