@@ -67,6 +67,7 @@ use crate::definition::{Difference, MarketDefinition};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::instrument::InstrumentId;
+use crate::journal::reader::ReadAhead;
 use crate::journal::{
     journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader,
 };
@@ -352,7 +353,9 @@ impl Replayed {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ReplaySummary, ReplayFailure> {
         let mut summary = ReplaySummary::default();
-        let mut reader = JournalReader::open(&args.journal)?;
+        // Reading, checking and decoding run a batch ahead, on a thread of
+        // their own.
+        let mut reader = ReadAhead::start(JournalReader::open(&args.journal)?)?;
         let mut rows = Vec::new();
         let mut events = Vec::new();
         loop {
