@@ -31,10 +31,6 @@ use crate::command::{Command, Stamp};
 use crate::event::Event;
 use crate::replay::ReplayError;
 
-mod ahead;
-
-pub(crate) use ahead::ReadAhead;
-
 use super::format::decode_entry_payload_into;
 use super::manifest::journal_segments;
 use super::segment::{entry_payload, Header, Raw, SegmentFile, Verdict};
@@ -128,17 +124,6 @@ impl JournalReader {
     #[must_use]
     pub const fn next_seq(&self) -> Option<u64> {
         self.expected
-    }
-
-    /// Where the entry returned last was read: how many segments were
-    /// opened by then (which tells segments apart cheaply), the segment,
-    /// and the offset of its record.
-    pub(crate) fn last_position(&self) -> (usize, &Path, u64) {
-        let path = self
-            .current
-            .as_ref()
-            .map_or(Path::new(""), |segment| segment.path.as_path());
-        (self.segments_opened, path, self.last_offset)
     }
 
     /// The entry returned last was checked and decoded, but its events do

@@ -4,8 +4,7 @@
 //!    that do not.
 //! 2. Read the journal from the segment that holds the snapshot's next
 //!    entry (the whole journal without a snapshot), checking every header,
-//!    checksum, record and sequence number as [`super::verify`] does (on
-//!    a thread of its own, a batch ahead: `reader::ReadAhead`), and
+//!    checksum, record and sequence number as [`super::verify`] does, and
 //!    replay every entry after the snapshot with [`Engine::replay`], which
 //!    applies the journaled events without matching anything again.
 //!    Segments wholly before the snapshot are not opened (they may be
@@ -33,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::parse_segment_file_name;
 use super::manifest::unlist_last_segment;
-use super::reader::{JournalReader, ReadAhead};
+use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
 use crate::command::{Command, Stamp};
@@ -217,14 +216,11 @@ fn replay_journal(
     engine: &mut Engine,
     observer: &mut impl RecoveryObserver,
 ) -> Result<Pass, RecoverError> {
-    let reader = if snapshot_seq == 0 {
+    let mut reader = if snapshot_seq == 0 {
         JournalReader::open(dir)?
     } else {
         JournalReader::open_from(dir, snapshot_seq + 1)?
     };
-    // Reading, checking and decoding run on a thread of their own, a
-    // batch ahead of the replay.
-    let mut reader = ReadAhead::start(reader)?;
     let mut pass = Pass {
         last_seq: 0,
         replayed: 0,
@@ -242,7 +238,7 @@ fn replay_journal(
                 events.clear();
             }
             Ok(None) => {
-                if let Some((file, offset)) = reader.reader().and_then(JournalReader::zero_tail) {
+                if let Some((file, offset)) = reader.zero_tail() {
                     trim_zero_tail(file, offset)?;
                 }
                 break;
@@ -254,10 +250,7 @@ fn replay_journal(
             Err(damage) => return Err(damage.into()),
         }
     }
-    pass.last_seq = reader
-        .reader()
-        .and_then(JournalReader::next_seq)
-        .map_or(0, |next| next - 1);
+    pass.last_seq = reader.next_seq().map_or(0, |next| next - 1);
     Ok(pass)
 }
 

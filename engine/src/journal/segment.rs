@@ -15,7 +15,7 @@
 //! being written.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -199,11 +199,19 @@ impl SegmentFile {
             );
             return Ok(Raw::Bad { offset, reason });
         }
+        let len = prefix.len as usize;
         buf.clear();
-        buf.resize(prefix.len as usize, 0);
-        self.reader
-            .read_exact(buf)
-            .map_err(self.io("reading journal segment"))?;
+        // Most records lie whole in the read buffer: copy them out once,
+        // without zeroing `buf` first.
+        if let Some(payload) = self.reader.buffer().get(..len) {
+            buf.extend_from_slice(payload);
+            self.reader.consume(len);
+        } else {
+            buf.resize(len, 0);
+            self.reader
+                .read_exact(buf)
+                .map_err(self.io("reading journal segment"))?;
+        }
         let computed = crc32c::crc32c(buf);
         if computed != prefix.payload_crc {
             self.seek(offset)?;

@@ -67,7 +67,6 @@ use crate::definition::{Difference, MarketDefinition};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::instrument::InstrumentId;
-use crate::journal::reader::ReadAhead;
 use crate::journal::{
     journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader,
 };
@@ -353,9 +352,7 @@ impl Replayed {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ReplaySummary, ReplayFailure> {
         let mut summary = ReplaySummary::default();
-        // Reading, checking and decoding run a batch ahead, on a thread of
-        // their own.
-        let mut reader = ReadAhead::start(JournalReader::open(&args.journal)?)?;
+        let mut reader = JournalReader::open(&args.journal)?;
         let mut rows = Vec::new();
         let mut events = Vec::new();
         loop {
