@@ -23,7 +23,7 @@ fn minor_faults() -> i64 {
     let rc = unsafe { libc::getrusage(libc::RUSAGE_THREAD, usage.as_mut_ptr()) };
     assert_eq!(rc, 0, "getrusage failed");
     // SAFETY: getrusage returned 0, so it filled `usage` in.
-    i64::from(unsafe { usage.assume_init() }.ru_minflt)
+    unsafe { usage.assume_init() }.ru_minflt
 }
 
 /// Applies `commands` to `engine` and returns the minor page faults taken
