@@ -19,14 +19,14 @@
 //!   broker ids in use.
 
 use super::{Book, Slot, NIL};
+use crate::account::{Accounts, BrokerId};
+use crate::engine::Engine;
+use crate::order::{AccountId, OrderId, Side};
 
 const _: () = assert!(
     size_of::<Slot>() == 56,
     "the memory figures above and in CONFIG.md"
 );
-use crate::account::{Accounts, BrokerId};
-use crate::engine::Engine;
-use crate::order::{AccountId, OrderId, Side};
 
 /// Slots written apart: less than a page apart, so every page of the
 /// slab holds the start of one.
@@ -68,8 +68,8 @@ impl Book {
 impl Engine {
     /// Maps every page the books may use up to their configured capacity
     /// (see the module docs), so that no order waits for a page fault.
-    /// Idempotent; it takes a few ms per book of 2^18 orders and makes
-    /// that much memory resident.
+    /// Idempotent; it takes a few milliseconds per book of 2^18 orders
+    /// and makes the slab (14 MiB there) resident.
     pub fn prefault(&mut self) {
         for book in &mut self.books {
             book.prefault(&self.accounts);
