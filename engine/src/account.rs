@@ -126,7 +126,7 @@ impl Account {
 ///
 /// Each account is kept at a dense place, its position in the order
 /// opened, which resting orders remember; an order's account id finds its
-/// place through an [`IdTable`], a direct lookup by the id's bits rather
+/// place through an `IdTable`, a direct lookup by the id's bits rather
 /// than a hash.
 #[derive(Clone, Debug)]
 pub struct Accounts {
