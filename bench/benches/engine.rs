@@ -21,7 +21,8 @@
 //! cetx runs (`common/lobster.rs` translates the commands), so the ratio
 //! of the two is measured in one run. Each replay starts from a fresh
 //! market (for cetx a clone of the engine after `flow::genesis`, for lobster
-//! a new `OrderBook`), made and dropped outside the timed part, and is
+//! a new `OrderBook`), made (and for cetx prefaulted, as the server does
+//! at start-up: `Engine::prefault`) and dropped outside the timed part, and is
 //! checked after the clock stops: the QuantCup feed trades the contest's
 //! 8,445,790 t in both books (see `cetx_bench::quantcup` for how the feed
 //! meets cetx's rules), and every order of `rest_1m` rests.
@@ -242,6 +243,7 @@ fn mixed(c: &mut Criterion) {
         let warm = Harness::warmed_up(SEED, RESTING);
         let stream = warm.clone().record(MIXED_STREAM);
         let mut engine = warm.engine.clone();
+        engine.prefault();
         let mut events = Vec::with_capacity(warm.events.capacity());
         let mut position = 0;
         group.bench_function("resting_5000", |b| {
@@ -250,6 +252,7 @@ fn mixed(c: &mut Criterion) {
                 for _ in 0..iters {
                     if position + MIXED_BATCH > stream.len() {
                         engine.clone_from(&warm.engine);
+                        engine.prefault();
                         position = 0;
                     }
                     let batch = &stream[position..position + MIXED_BATCH];
@@ -280,6 +283,9 @@ fn replay_from(
         let mut elapsed = Duration::ZERO;
         for _ in 0..iters {
             let mut engine = market.clone();
+            // As the server does at start-up: the copy's slab is mapped
+            // before the clock starts, not page by page inside it.
+            engine.prefault();
             let start = Instant::now();
             for (command, stamp) in commands {
                 apply(&mut engine, command, *stamp, &mut events);

@@ -4,14 +4,17 @@
 //! accounts), then the mixed stream (45% passive, 45% cancel, 10%
 //! marketable) against a book held near 5,000 orders, journaled in `os`
 //! mode to a temporary directory under `target/tmp`. Recovery reads every
-//! segment, checks every CRC and sequence number (`verify`), then reads the
-//! journal again, decodes it and replays the events into a new engine
-//! (`Engine::replay`: no matching).
+//! segment once, checking every CRC and sequence number and decoding each
+//! entry, and replays the events into a new engine (`Engine::replay`: no
+//! matching). The writer leaves the last
+//! segment's preallocated zeros behind it; the first iteration of
+//! `recover/full` trims them, as a server's recovery does, so every later
+//! iteration and `settle/full` read a trimmed journal.
 //!
 //! | group | one element | what is timed per iteration |
 //! |---|---|---|
 //! | `recover/full` | one event | `journal::recover` of the whole journal, no snapshot |
-//! | `recover/replay_only` | one event | decoding and `Engine::replay` of every entry, without the verify pass |
+//! | `recover/replay_only` | one event | reading, decoding and `Engine::replay` of every entry, without recovery's checks of the directory |
 //! | `settle/full` | one event | `cetx replay` as a library: read and check the journal, replay it, keep the settlement ledger, reconcile, and write the clearing file, day and account reports as CSV |
 //!
 //! Run with `cargo bench -p cetx-bench --bench recovery`.

@@ -10,10 +10,16 @@
 //! reserves the allowances it sells. The engine keeps these numbers; this
 //! file keeps them consistent.
 
-use rustc_hash::FxHashMap;
+mod index;
+
 use serde::{Deserialize, Serialize};
 
 use crate::order::AccountId;
+
+pub(crate) use index::IdTable;
+
+/// Marks an id with no account in [`Accounts`]' index.
+const NO_ACCOUNT: u32 = u32::MAX;
 
 /// Identifies a broker (an exchange member that connects and acts for its
 /// client accounts).
@@ -117,27 +123,41 @@ impl Account {
 }
 
 /// All accounts, in the order they were opened.
-#[derive(Clone, Debug, Default)]
+///
+/// Each account is kept at a dense place, its position in the order
+/// opened, which resting orders remember; an order's account id finds its
+/// place through an `IdTable`, a direct lookup by the id's bits rather
+/// than a hash.
+#[derive(Clone, Debug)]
 pub struct Accounts {
-    index: FxHashMap<AccountId, u32>,
+    index: IdTable,
     list: Vec<Account>,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Self {
+            index: IdTable::new(NO_ACCOUNT),
+            list: Vec::new(),
+        }
+    }
 }
 
 impl Accounts {
     /// The account with this id.
     #[must_use]
     pub fn get(&self, id: AccountId) -> Option<&Account> {
-        self.index.get(&id).map(|&i| &self.list[i as usize])
+        self.locate(id).map(|at| &self.list[at as usize])
     }
 
     pub(crate) fn get_mut(&mut self, id: AccountId) -> Option<&mut Account> {
-        self.index.get(&id).map(|&i| &mut self.list[i as usize])
+        self.locate(id).map(|at| &mut self.list[at as usize])
     }
 
     /// Where the account with this id is kept. Resting orders remember it,
     /// so that a cancel or a fill reaches its account without a lookup.
     pub(crate) fn locate(&self, id: AccountId) -> Option<u32> {
-        self.index.get(&id).copied()
+        Some(self.index.get(id.0)).filter(|&at| at != NO_ACCOUNT)
     }
 
     /// The account kept at a place [`Accounts::locate`] returned.
@@ -188,12 +208,17 @@ impl Accounts {
         })
     }
 
-    /// Puts back an account as it was. Returns `false` if the id is taken.
+    /// Puts back an account as it was. Returns `false` if the id is taken
+    /// (or, beyond any real market, every place of a `u32` is).
     pub(crate) fn restore(&mut self, account: Account) -> bool {
-        if self.index.contains_key(&account.id) {
+        let Ok(at) = u32::try_from(self.list.len()) else {
+            return false;
+        };
+        let place = self.index.entry(account.id.0);
+        if *place != NO_ACCOUNT || at == NO_ACCOUNT {
             return false;
         }
-        self.index.insert(account.id, self.list.len() as u32);
+        *place = at;
         self.list.push(account);
         true
     }

@@ -3,17 +3,25 @@
 //! (`max_orders_per_account`, `max_orders_per_broker`) and no one member
 //! can fill the book for everyone.
 
-use rustc_hash::FxHashMap;
-
-use crate::account::BrokerId;
+use crate::account::{BrokerId, IdTable};
 
 /// Resting orders per account (by where the account is kept) and per
 /// broker. Memory grows with the accounts and brokers that have rested an
-/// order here, never with the orders.
-#[derive(Clone, Debug, Default)]
+/// order here, never with the orders. Brokers are counted in an
+/// [`IdTable`], so counting an order hashes nothing.
+#[derive(Clone, Debug)]
 pub(crate) struct Members {
     by_account: Vec<u32>,
-    by_broker: FxHashMap<BrokerId, u32>,
+    by_broker: IdTable,
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Self {
+            by_account: Vec::new(),
+            by_broker: IdTable::new(0),
+        }
+    }
 }
 
 impl Members {
@@ -24,15 +32,14 @@ impl Members {
             self.by_account.resize(at + 1, 0);
         }
         self.by_account[at] += 1;
-        *self.by_broker.entry(broker).or_default() += 1;
+        *self.by_broker.entry(broker.0) += 1;
     }
 
     /// Counts one resting order fewer.
     pub(crate) fn remove(&mut self, account_at: u32, broker: BrokerId) {
         self.by_account[account_at as usize] -= 1;
-        if let Some(count) = self.by_broker.get_mut(&broker) {
-            *count -= 1;
-        }
+        let count = self.by_broker.entry(broker.0);
+        *count = count.saturating_sub(1);
     }
 
     /// Orders resting for the account kept at `account_at`.
@@ -45,12 +52,24 @@ impl Members {
 
     /// Orders resting for the broker's accounts.
     pub(crate) fn of_broker(&self, broker: BrokerId) -> u32 {
-        self.by_broker.get(&broker).copied().unwrap_or(0)
+        self.by_broker.get(broker.0)
+    }
+
+    /// Makes room to count `accounts` accounts and the brokers `brokers`
+    /// names, so that a member's first resting order grows nothing.
+    pub(crate) fn reserve(&mut self, accounts: usize, brokers: impl Iterator<Item = BrokerId>) {
+        if self.by_account.len() < accounts {
+            self.by_account.resize(accounts, 0);
+        }
+        for broker in brokers {
+            // Makes the broker's block; its count stays what it is.
+            self.by_broker.entry(broker.0);
+        }
     }
 
     /// Forgets every order (the book was emptied).
     pub(crate) fn clear(&mut self) {
         self.by_account.iter_mut().for_each(|c| *c = 0);
-        self.by_broker.values_mut().for_each(|c| *c = 0);
+        self.by_broker.reset();
     }
 }

@@ -16,13 +16,15 @@
 //!
 //! Matching lives in `crate::matching`. Here: the book and its slab
 //! (`mod.rs`), one side's ladder of levels (`ladder.rs`), the id index
-//! (`index.rs`), and the check of every structural invariant
-//! (`invariants.rs`).
+//! (`index.rs`), the per-member counts (`members.rs`), touching the memory
+//! up front (`prefault.rs`, [`crate::Engine::prefault`]), and the check of
+//! every structural invariant (`invariants.rs`).
 
 mod index;
 mod invariants;
 mod ladder;
 mod members;
+mod prefault;
 
 pub(crate) use ladder::Ladder;
 

@@ -54,9 +54,7 @@ pub mod writer;
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap;
-
-use crate::account::{BrokerId, ParticipantType};
+use crate::account::{BrokerId, IdTable, ParticipantType};
 use crate::day_stats::vwap_ticks;
 use crate::event::{AuctionAllocation, BlockTraded, Event, Trade};
 use crate::instrument::InstrumentId;
@@ -221,6 +219,9 @@ pub enum ReconcileError {
     },
 }
 
+/// Marks an id with no account in a [`Ledger`]'s index.
+const NO_ACCOUNT: u32 = u32::MAX;
+
 /// What one trade moves between two accounts.
 struct Deal {
     instrument: InstrumentId,
@@ -234,9 +235,10 @@ struct Deal {
 #[derive(Clone, Debug)]
 pub struct Ledger {
     instruments: usize,
-    /// In the order opened; `index` finds one by id.
+    /// In the order opened; `index` finds one by id (its place, or
+    /// [`NO_ACCOUNT`]).
     accounts: Vec<AccountLedger>,
-    index: FxHashMap<AccountId, u32>,
+    index: IdTable,
     days: BTreeMap<(u32, InstrumentId, TradeMode), DayReport>,
     trading_day: u32,
     last_seq: u64,
@@ -252,7 +254,7 @@ impl Ledger {
         Self {
             instruments,
             accounts: Vec::new(),
-            index: FxHashMap::default(),
+            index: IdTable::new(NO_ACCOUNT),
             days: BTreeMap::new(),
             trading_day: 0,
             last_seq: 0,
@@ -281,9 +283,8 @@ impl Ledger {
     }
 
     fn find(&self, account: AccountId) -> Option<&AccountLedger> {
-        self.index
-            .get(&account)
-            .map(|&at| &self.accounts[at as usize])
+        let at = self.index.get(account.0);
+        (at != NO_ACCOUNT).then(|| &self.accounts[at as usize])
     }
 
     /// Every day's figures, by day and then instrument.
@@ -306,7 +307,7 @@ impl Ledger {
         for event in &entry.events {
             match event {
                 Event::AccountOpened(o) => {
-                    self.index.insert(o.account, self.accounts.len() as u32);
+                    *self.index.entry(o.account.0) = self.accounts.len() as u32;
                     self.accounts.push(AccountLedger {
                         account: o.account,
                         broker: o.broker,
@@ -383,13 +384,13 @@ impl Ledger {
         seq: u64,
         account: AccountId,
     ) -> Result<&mut AccountLedger, ReconcileError> {
-        let at = *self
-            .index
-            .get(&account)
-            .ok_or(ReconcileError::UnknownAccount {
+        let at = self.index.get(account.0);
+        if at == NO_ACCOUNT {
+            return Err(ReconcileError::UnknownAccount {
                 seq,
                 account: account.0,
-            })?;
+            });
+        }
         Ok(&mut self.accounts[at as usize])
     }
 

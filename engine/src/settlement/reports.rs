@@ -36,8 +36,17 @@ impl fmt::Display for Cny {
 }
 
 impl Serialize for Cny {
+    /// Written into a buffer on the stack, not a `String`: a clearing file
+    /// has two amounts a row, and a replay writes millions of rows.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        use std::io::Write;
+        // "-" and the 19 digits of the largest i64, a point, two decimals.
+        let mut buf = [0u8; 24];
+        let mut out = std::io::Cursor::new(&mut buf[..]);
+        write!(out, "{self}").map_err(serde::ser::Error::custom)?;
+        let len = usize::try_from(out.position()).map_err(serde::ser::Error::custom)?;
+        let text = std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
     }
 }
 
@@ -323,6 +332,8 @@ mod tests {
             (i64::MAX, "92233720368547758.07"),
         ] {
             assert_eq!(Cny(fen).to_string(), text);
+            let json = serde_json::to_string(&Cny(fen)).expect("serializes");
+            assert_eq!(json, format!("\"{text}\""), "serialized as a string");
         }
     }
 }

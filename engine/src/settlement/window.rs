@@ -16,7 +16,7 @@
 //! keeps two copies of the accounts' balances, bounded by the number of
 //! accounts, never by the journal's length.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use super::{AccountLedger, ClearingRow, Ledger};
 use crate::account::BrokerId;
@@ -38,8 +38,10 @@ pub struct Window {
     /// Whether the last entry seen was selected: later entries may still
     /// be (a followed journal goes on).
     open: bool,
-    /// What each account traded in the window.
-    traded: BTreeMap<AccountId, Traded>,
+    /// What each account traded in the window. Only looked up, never
+    /// iterated (the report goes by the closing balances' order), so a
+    /// hash map decides no output order.
+    traded: FxHashMap<AccountId, Traded>,
 }
 
 /// One account's trades in a window, per instrument.
@@ -111,7 +113,7 @@ impl Window {
             opening: None,
             closing: None,
             open: false,
-            traded: BTreeMap::new(),
+            traded: FxHashMap::default(),
         }
     }
 

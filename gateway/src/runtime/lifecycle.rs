@@ -98,7 +98,10 @@ impl Runtime {
             recovered.next_seq,
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
         )?;
-        let engine = definition.engine;
+        let mut engine = definition.engine;
+        // Map every page the books may use now, so that no order waits for
+        // the kernel to map one (docs/CONFIG.md: what each capacity costs).
+        engine.prefault();
         // The journal's market, with what the definition's entries just
         // listed (they are journaled here, not routed).
         let symbols = SymbolTable::of(&engine);
