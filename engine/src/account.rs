@@ -9,11 +9,18 @@
 //! Pre-funding is full: a buy reserves price × quantity of cash, a sell
 //! reserves the allowances it sells. The engine keeps these numbers; this
 //! file keeps them consistent.
+//!
+//! Layout: [`Accounts`] keeps every account at a dense place given when it
+//! opens (found through `IdTable`, without hashing), and every holding in
+//! one flat table beside them, row by account place and column by
+//! instrument id. An order's risk check, reservation or fill reaches its
+//! account and its holding by two indexed loads, with no pointer to chase.
 
 mod index;
 
 use serde::{Deserialize, Serialize};
 
+use crate::instrument::InstrumentId;
 use crate::order::AccountId;
 
 pub(crate) use index::IdTable;
@@ -67,7 +74,8 @@ impl Holding {
     }
 }
 
-/// A trading account.
+/// A trading account: who owns it and its cash. Its holdings are kept in
+/// [`Accounts`]' table ([`Accounts::holdings_of`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     /// The account.
@@ -80,8 +88,6 @@ pub struct Account {
     pub cash_fen: i64,
     /// Cash reserved by open buy orders, in fen.
     pub reserved_fen: i64,
-    /// One holding per instrument, indexed by instrument id.
-    pub holdings: Vec<Holding>,
 }
 
 impl Account {
@@ -91,11 +97,12 @@ impl Account {
         self.cash_fen - self.reserved_fen
     }
 
-    /// Panics unless every balance is consistent: nothing negative, nothing
-    /// reserved beyond what is held.
+    /// Panics unless the cash is consistent: nothing negative reserved,
+    /// nothing reserved beyond what is held. [`Accounts::check_invariants`]
+    /// checks this and every holding.
     ///
     /// # Panics
-    /// When a balance is broken; the message names the account.
+    /// When the cash is broken; the message names the account.
     pub fn check_invariants(&self) {
         assert!(
             self.reserved_fen >= 0,
@@ -109,29 +116,27 @@ impl Account {
             self.reserved_fen,
             self.cash_fen
         );
-        for (i, h) in self.holdings.iter().enumerate() {
-            assert!(
-                h.reserved_t + h.locked_t <= h.balance_t,
-                "{:?}: instrument {i} reserves {} t and locks {} t of {} t",
-                self.id,
-                h.reserved_t,
-                h.locked_t,
-                h.balance_t
-            );
-        }
     }
 }
 
-/// All accounts, in the order they were opened.
+/// All accounts, in the order they were opened, and all their holdings.
 ///
 /// Each account is kept at a dense place, its position in the order
 /// opened, which resting orders remember; an order's account id finds its
 /// place through an `IdTable`, a direct lookup by the id's bits rather
-/// than a hash.
+/// than a hash. The holdings are one flat table: the account at place `at`
+/// holds instrument `i` in cell `at × instruments + i`. Listing an
+/// instrument widens every row, which lays the table out anew (rare, and
+/// never while orders flow).
 #[derive(Clone, Debug)]
 pub struct Accounts {
     index: IdTable,
     list: Vec<Account>,
+    /// Row `at` is the holdings of the account at place `at`, one per
+    /// instrument in instrument order.
+    holdings: Vec<Holding>,
+    /// Instruments listed: the length of each row.
+    instruments: usize,
 }
 
 impl Default for Accounts {
@@ -139,6 +144,8 @@ impl Default for Accounts {
         Self {
             index: IdTable::new(NO_ACCOUNT),
             list: Vec::new(),
+            holdings: Vec::new(),
+            instruments: 0,
         }
     }
 }
@@ -154,6 +161,39 @@ impl Accounts {
         self.locate(id).map(|at| &mut self.list[at as usize])
     }
 
+    /// The account with this id and its holding of `instrument`.
+    ///
+    /// # Panics
+    /// If the instrument is not listed.
+    pub(crate) fn get_with_holding(
+        &self,
+        id: AccountId,
+        instrument: InstrumentId,
+    ) -> Option<(&Account, &Holding)> {
+        self.locate(id).map(|at| self.with_holding(at, instrument))
+    }
+
+    /// The account with this id and its holding of `instrument`, both
+    /// mutable.
+    ///
+    /// # Panics
+    /// If the instrument is not listed.
+    pub(crate) fn get_with_holding_mut(
+        &mut self,
+        id: AccountId,
+        instrument: InstrumentId,
+    ) -> Option<(&mut Account, &mut Holding)> {
+        self.locate(id)
+            .map(|at| self.with_holding_mut(at, instrument))
+    }
+
+    /// The holdings of the account with this id, one per instrument in
+    /// instrument order.
+    #[must_use]
+    pub fn holdings_of(&self, id: AccountId) -> Option<&[Holding]> {
+        self.locate(id).map(|at| self.holdings_at(at))
+    }
+
     /// Where the account with this id is kept. Resting orders remember it,
     /// so that a cancel or a fill reaches its account without a lookup.
     pub(crate) fn locate(&self, id: AccountId) -> Option<u32> {
@@ -165,20 +205,68 @@ impl Accounts {
         &self.list[at as usize]
     }
 
-    /// The account kept at a place [`Accounts::locate`] returned.
-    pub(crate) fn at_mut(&mut self, at: u32) -> &mut Account {
-        &mut self.list[at as usize]
+    /// The holdings of the account at a place [`Accounts::locate`]
+    /// returned: its row of the table.
+    pub(crate) fn holdings_at(&self, at: u32) -> &[Holding] {
+        let row = at as usize * self.instruments;
+        &self.holdings[row..row + self.instruments]
     }
 
-    /// Two different accounts at once, for the two sides of a trade.
+    /// Where in the table the account at `at` holds `instrument`.
     ///
     /// # Panics
-    /// If `a` and `b` are the same place: self-trade prevention rules that
-    /// out for a trade.
-    pub(crate) fn pair_at_mut(&mut self, a: u32, b: u32) -> [&mut Account; 2] {
-        self.list
+    /// If the instrument is not listed: its cell would be another
+    /// account's. Callers check the instrument first.
+    fn cell(&self, at: u32, instrument: InstrumentId) -> usize {
+        let i = usize::from(instrument.0);
+        assert!(i < self.instruments, "instrument {i} is not listed");
+        at as usize * self.instruments + i
+    }
+
+    /// The holding of `instrument` of the account at `at`.
+    pub(crate) fn holding(&self, at: u32, instrument: InstrumentId) -> &Holding {
+        &self.holdings[self.cell(at, instrument)]
+    }
+
+    /// The account at `at` and its holding of `instrument`: what a
+    /// pre-trade check reads.
+    pub(crate) fn with_holding(&self, at: u32, instrument: InstrumentId) -> (&Account, &Holding) {
+        (self.at(at), self.holding(at, instrument))
+    }
+
+    /// The account at `at` and its holding of `instrument`, both mutable:
+    /// what an order's reservation changes.
+    pub(crate) fn with_holding_mut(
+        &mut self,
+        at: u32,
+        instrument: InstrumentId,
+    ) -> (&mut Account, &mut Holding) {
+        let cell = self.cell(at, instrument);
+        (&mut self.list[at as usize], &mut self.holdings[cell])
+    }
+
+    /// Two different accounts at once, each with its holding of
+    /// `instrument`, for the two sides of a trade.
+    ///
+    /// # Panics
+    /// If `a` and `b` are the same place (self-trade prevention rules that
+    /// out for a trade), or if the instrument is not listed.
+    pub(crate) fn pair_at_mut(
+        &mut self,
+        a: u32,
+        b: u32,
+        instrument: InstrumentId,
+    ) -> [(&mut Account, &mut Holding); 2] {
+        let cells = [self.cell(a, instrument), self.cell(b, instrument)];
+        let [account_a, account_b] = self
+            .list
             .get_disjoint_mut([a as usize, b as usize])
-            .expect("the two accounts of a trade differ")
+            .expect("the two accounts of a trade differ");
+        let [holding_a, holding_b] = self
+            .holdings
+            .get_disjoint_mut(cells)
+            .expect("the two accounts of a trade differ");
+        [(account_a, holding_a), (account_b, holding_b)]
     }
 
     /// Every account, in the order opened.
@@ -186,8 +274,34 @@ impl Accounts {
         self.list.iter()
     }
 
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Account> {
-        self.list.iter_mut()
+    /// Every account with its holdings, in the order opened.
+    pub fn iter_with_holdings(&self) -> impl Iterator<Item = (&Account, &[Holding])> {
+        self.list
+            .iter()
+            .zip(0..)
+            .map(|(account, at)| (account, self.holdings_at(at)))
+    }
+
+    /// Frees every allowance bought today (T+1): the next trading day has
+    /// begun.
+    pub(crate) fn unlock_bought_today(&mut self) {
+        for holding in &mut self.holdings {
+            holding.locked_t = 0;
+        }
+    }
+
+    /// Gives every account an empty holding of a newly listed instrument,
+    /// at the end of its row. Every row moves, so the table is laid out
+    /// anew.
+    pub(crate) fn list_instrument(&mut self) {
+        let width = self.instruments;
+        let mut holdings = Vec::with_capacity(self.list.len() * (width + 1));
+        for row in 0..self.list.len() {
+            holdings.extend_from_slice(&self.holdings[row * width..(row + 1) * width]);
+            holdings.push(Holding::default());
+        }
+        self.holdings = holdings;
+        self.instruments = width + 1;
     }
 
     /// Opens an account with nothing in it. Returns `false` if the id is taken.
@@ -196,21 +310,26 @@ impl Accounts {
         id: AccountId,
         participant: ParticipantType,
         broker: BrokerId,
-        instruments: usize,
     ) -> bool {
-        self.restore(Account {
+        let account = Account {
             id,
             participant,
             broker,
             cash_fen: 0,
             reserved_fen: 0,
-            holdings: vec![Holding::default(); instruments],
-        })
+        };
+        self.restore(account, None)
     }
 
-    /// Puts back an account as it was. Returns `false` if the id is taken
-    /// (or, beyond any real market, every place of a `u32` is).
-    pub(crate) fn restore(&mut self, account: Account) -> bool {
+    /// Puts back an account as it was, with its holdings (one per
+    /// instrument), or with empty holdings when `holdings` is `None`.
+    /// Returns `false` if the id is taken, if `holdings` is not one per
+    /// instrument, or (beyond any real market) if every place of a `u32`
+    /// is taken.
+    pub(crate) fn restore(&mut self, account: Account, holdings: Option<&[Holding]>) -> bool {
+        if holdings.is_some_and(|h| h.len() != self.instruments) {
+            return false;
+        }
         let Ok(at) = u32::try_from(self.list.len()) else {
             return false;
         };
@@ -220,6 +339,13 @@ impl Accounts {
         }
         *place = at;
         self.list.push(account);
+        match holdings {
+            Some(holdings) => self.holdings.extend_from_slice(holdings),
+            None => {
+                let len = self.holdings.len() + self.instruments;
+                self.holdings.resize(len, Holding::default());
+            }
+        }
         true
     }
 
@@ -233,5 +359,108 @@ impl Accounts {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    /// Panics unless every account's cash ([`Account::check_invariants`])
+    /// and every holding are consistent: nothing reserved or locked beyond
+    /// what is held.
+    ///
+    /// # Panics
+    /// When a balance is broken; the message names the account and the
+    /// instrument.
+    pub fn check_invariants(&self) {
+        assert_eq!(
+            self.holdings.len(),
+            self.list.len() * self.instruments,
+            "one holding per account and instrument"
+        );
+        for (account, holdings) in self.iter_with_holdings() {
+            account.check_invariants();
+            for (i, h) in holdings.iter().enumerate() {
+                assert!(
+                    h.reserved_t
+                        .checked_add(h.locked_t)
+                        .is_some_and(|t| t <= h.balance_t),
+                    "{:?}: instrument {i} reserves {} t and locks {} t of {} t",
+                    account.id,
+                    h.reserved_t,
+                    h.locked_t,
+                    h.balance_t
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CEA: InstrumentId = InstrumentId(0);
+    const CCER: InstrumentId = InstrumentId(1);
+
+    fn opened(ids: &[u32]) -> Accounts {
+        let mut accounts = Accounts::default();
+        accounts.list_instrument();
+        for &id in ids {
+            assert!(accounts.open(AccountId(id), ParticipantType::Institution, BrokerId(1)));
+        }
+        accounts
+    }
+
+    #[test]
+    fn listing_an_instrument_keeps_every_holding_in_its_row() {
+        let mut accounts = opened(&[7, 3, 9]);
+        for (at, balance_t) in [(0, 70), (1, 30), (2, 90)] {
+            accounts.with_holding_mut(at, CEA).1.balance_t = balance_t;
+        }
+        accounts.list_instrument();
+        accounts.with_holding_mut(1, CCER).1.reserved_t = 5;
+        for (id, cea_t) in [(7, 70), (3, 30), (9, 90)] {
+            let row = accounts.holdings_of(AccountId(id)).unwrap();
+            assert_eq!(row.len(), 2);
+            assert_eq!(row[0].balance_t, cea_t);
+            let ccer_reserved_t = if id == 3 { 5 } else { 0 };
+            assert_eq!(row[1].reserved_t, ccer_reserved_t);
+        }
+        assert!(accounts.open(AccountId(1), ParticipantType::Individual, BrokerId(2)));
+        assert_eq!(
+            accounts.holdings_of(AccountId(1)),
+            Some(&[Holding::default(); 2][..])
+        );
+    }
+
+    #[test]
+    fn the_two_sides_of_a_trade_get_their_own_account_and_holding() {
+        let mut accounts = opened(&[1, 2]);
+        accounts.list_instrument();
+        let [(buyer, bought), (seller, sold)] = accounts.pair_at_mut(1, 0, CCER);
+        buyer.cash_fen = -10;
+        bought.balance_t = 1;
+        seller.cash_fen = 10;
+        sold.balance_t = 4;
+        assert_eq!(accounts.get(AccountId(2)).unwrap().cash_fen, -10);
+        assert_eq!(accounts.holdings_of(AccountId(2)).unwrap()[1].balance_t, 1);
+        assert_eq!(accounts.holdings_of(AccountId(1)).unwrap()[1].balance_t, 4);
+        assert_eq!(
+            accounts.holdings_of(AccountId(1)).unwrap()[0],
+            Holding::default()
+        );
+    }
+
+    #[test]
+    fn a_restored_account_needs_one_holding_per_instrument() {
+        let mut accounts = opened(&[]);
+        let account = Account {
+            id: AccountId(4),
+            participant: ParticipantType::ComplianceEntity,
+            broker: BrokerId(1),
+            cash_fen: 0,
+            reserved_fen: 0,
+        };
+        assert!(!accounts.restore(account.clone(), Some(&[])));
+        assert!(accounts.is_empty());
+        assert!(accounts.restore(account, Some(&[Holding::default()])));
+        accounts.check_invariants();
     }
 }

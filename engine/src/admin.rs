@@ -37,7 +37,12 @@ impl Engine {
         instrument: InstrumentId,
     ) -> Result<(usize, &mut Holding), RejectReason> {
         let i = self.instrument_index(instrument)?;
-        Ok((i, &mut self.account_mut(account)?.holdings[i]))
+        let (_, holding) = self
+            .accounts
+            .get_with_holding_mut(account, instrument)
+            .ok_or(RejectReason::UnknownAccount)?;
+        self.membership.check_open(account)?;
+        Ok((i, holding))
     }
 
     pub(crate) fn set_phase(
@@ -60,10 +65,7 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         self.membership.check_broker_active(broker)?;
-        if !self
-            .accounts
-            .open(account, participant, broker, self.books.len())
-        {
+        if !self.accounts.open(account, participant, broker) {
             return Err(RejectReason::AccountExists);
         }
         events.push(Event::AccountOpened(AccountOpened {

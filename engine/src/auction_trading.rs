@@ -97,12 +97,13 @@ impl Engine {
         }
         let sell = seller_claim(notice);
         let trading_day = self.trading_day;
-        let account = self
+        let (account, holding) = self
             .accounts
-            .get_mut(notice.seller)
+            .get_with_holding(notice.seller, notice.instrument)
             .ok_or(RejectReason::UnknownAccount)?;
         self.membership.check_order(notice.seller, account.broker)?;
-        risk::check(account, &self.markets[i].policy, &sell, trading_day)?;
+        let policy = &self.markets[i].policy;
+        risk::check(account, holding, policy, &sell, trading_day)?;
         self.open_auction(notice);
         events.push(Event::AuctionAnnounced(*notice));
         Ok(())
@@ -169,13 +170,14 @@ impl Engine {
         let i = usize::from(notice.instrument.0);
         let claim = bid_claim(notice.instrument, bid.price_ticks, bid.quantity_t);
         let trading_day = self.trading_day;
-        let account = self
+        let (account, holding) = self
             .accounts
-            .get_mut(bid.account)
+            .get_with_holding_mut(bid.account, notice.instrument)
             .ok_or(RejectReason::UnknownAccount)?;
         self.membership.check_order(bid.account, account.broker)?;
-        risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
-        risk::reserve(account, &claim);
+        let policy = &self.markets[i].policy;
+        risk::check(account, holding, policy, &claim, trading_day)?;
+        risk::reserve(account, holding, &claim);
         self.last_order_id = Some(bid.bid_id);
         let placed = AuctionBid {
             bid_id: bid.bid_id,
@@ -253,17 +255,17 @@ impl Engine {
         let old_claim = bid_claim(notice.instrument, old.price_ticks, old.quantity_t);
         let new_claim = bid_claim(notice.instrument, price_ticks, quantity_t);
         let trading_day = self.trading_day;
-        let account = self
+        let (account, holding) = self
             .accounts
-            .get_mut(old.account)
+            .get_with_holding_mut(old.account, notice.instrument)
             .expect("a bid's account exists");
-        risk::release(account, &old_claim);
-        if let Err(reason) = risk::check(account, &self.markets[i].policy, &new_claim, trading_day)
-        {
-            risk::reserve(account, &old_claim);
+        risk::release(account, holding, &old_claim);
+        let policy = &self.markets[i].policy;
+        if let Err(reason) = risk::check(account, holding, policy, &new_claim, trading_day) {
+            risk::reserve(account, holding, &old_claim);
             return Err(reason);
         }
-        risk::reserve(account, &new_claim);
+        risk::reserve(account, holding, &new_claim);
         let priority_kept = price_ticks == old.price_ticks && quantity_t <= old.quantity_t;
         let bid = &mut self.open_auction_mut(auction_id).bids[at];
         bid.price_ticks = price_ticks;
@@ -290,11 +292,12 @@ impl Engine {
         bid: &AuctionBid,
         quantity_t: u64,
     ) {
-        let account = self
+        let (account, holding) = self
             .accounts
-            .get_mut(bid.account)
+            .get_with_holding_mut(bid.account, instrument)
             .expect("a bid's account exists");
-        risk::release(account, &bid_claim(instrument, bid.price_ticks, quantity_t));
+        let claim = bid_claim(instrument, bid.price_ticks, quantity_t);
+        risk::release(account, holding, &claim);
     }
 
     pub(crate) fn close_auction(
@@ -363,11 +366,11 @@ impl Engine {
 
     /// Locks the seller's quantity and opens the auction.
     pub(crate) fn open_auction(&mut self, notice: &AuctionNotice) {
-        let account = self
+        let (account, holding) = self
             .accounts
-            .get_mut(notice.seller)
+            .get_with_holding_mut(notice.seller, notice.instrument)
             .expect("the seller's account exists");
-        risk::reserve(account, &seller_claim(notice));
+        risk::reserve(account, holding, &seller_claim(notice));
         self.auctions.last_auction_id = Some(notice.auction_id);
         self.auctions.open.insert(
             notice.auction_id,
@@ -390,13 +393,12 @@ impl Engine {
         let paid_fen = risk::value_fen(fill.price_ticks, fill.quantity_t);
         let buyer_at = self.accounts.locate(fill.buyer).expect("a bid's account");
         let seller_at = self.accounts.locate(fill.seller).expect("the seller");
-        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at);
-        risk::release(
-            buyer,
-            &bid_claim(fill.instrument, bid.price_ticks, fill.quantity_t),
-        );
+        let [(buyer, h), (seller, sold)] =
+            self.accounts
+                .pair_at_mut(buyer_at, seller_at, fill.instrument);
+        let claim = bid_claim(fill.instrument, bid.price_ticks, fill.quantity_t);
+        risk::release(buyer, h, &claim);
         buyer.cash_fen -= paid_fen;
-        let h = &mut buyer.holdings[i];
         let before_t = h.balance_t;
         h.balance_t += fill.quantity_t;
         if policy.t_plus_one {
@@ -410,10 +412,9 @@ impl Engine {
             threshold_t,
         });
         seller.cash_fen += paid_fen;
-        let h = &mut seller.holdings[i];
-        h.balance_t -= fill.quantity_t;
-        h.reserved_t -= fill.quantity_t;
-        h.last_sell_day = Some(self.trading_day);
+        sold.balance_t -= fill.quantity_t;
+        sold.reserved_t -= fill.quantity_t;
+        sold.last_sell_day = Some(self.trading_day);
         large
     }
 
@@ -440,11 +441,11 @@ impl Engine {
     /// Returns the unsold tonnes to the seller and forgets the auction.
     pub(crate) fn finish_auction(&mut self, auction_id: u64, unsold_t: u64) {
         let notice = self.auctions.open[&auction_id].notice;
-        let seller = self
+        let (_, holding) = self
             .accounts
-            .get_mut(notice.seller)
+            .get_with_holding_mut(notice.seller, notice.instrument)
             .expect("the seller's account exists");
-        seller.holdings[usize::from(notice.instrument.0)].reserved_t -= unsold_t;
+        holding.reserved_t -= unsold_t;
         self.auctions.open.remove(&auction_id);
     }
 }

@@ -55,7 +55,8 @@ impl Engine {
         if self.blocks.open_in(block.instrument) >= rules.max_open as usize {
             return Err(RejectReason::BlockLimitReached);
         }
-        risk::reserve(self.accounts.at_mut(at), &claim);
+        let (account, holding) = self.accounts.with_holding_mut(at, claim.instrument);
+        risk::reserve(account, holding, &claim);
         let block_id = self.blocks.take_id();
         let offer = BlockOffer {
             block_id,
@@ -118,7 +119,10 @@ impl Engine {
             return Err(RejectReason::BlockLimitReached);
         }
 
-        risk::reserve(self.accounts.at_mut(acceptor_at), &claim);
+        let (acceptor, holding) = self
+            .accounts
+            .with_holding_mut(acceptor_at, claim.instrument);
+        risk::reserve(acceptor, holding, &claim);
         let remaining_t = offer.quantity_t - quantity_t;
         if remaining_t == 0 {
             self.blocks.offers.remove(&block_id);
@@ -281,9 +285,10 @@ impl Engine {
             .accounts
             .locate(account)
             .ok_or(RejectReason::UnknownAccount)?;
-        let found = self.accounts.at(at);
+        let (found, holding) = self.accounts.with_holding(at, claim.instrument);
         self.membership.check_order(account, found.broker)?;
-        risk::check(found, &self.markets[i].policy, claim, self.trading_day)?;
+        let policy = &self.markets[i].policy;
+        risk::check(found, holding, policy, claim, self.trading_day)?;
         Ok(at)
     }
 
@@ -312,7 +317,9 @@ impl Engine {
             .accounts
             .locate(seller)
             .expect("a deal's seller exists");
-        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at);
+        let [buyer, seller] = self
+            .accounts
+            .pair_at_mut(buyer_at, seller_at, deal.instrument);
         let large = risk::settle_at(
             buyer,
             seller,

@@ -62,11 +62,7 @@ impl Engine {
             }));
             self.markets[i].today = DayStats::default();
         }
-        for account in self.accounts.iter_mut() {
-            for holding in &mut account.holdings {
-                holding.locked_t = 0;
-            }
-        }
+        self.accounts.unlock_bought_today();
         self.trading_day += 1;
         events.push(Event::DayStarted(DayStarted {
             trading_day: self.trading_day,

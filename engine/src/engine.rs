@@ -128,9 +128,7 @@ impl Engine {
             today: DayStats::default(),
             block: crate::block::BlockRules::for_kind(&spec.kind),
         });
-        for account in self.accounts.iter_mut() {
-            account.holdings.push(crate::account::Holding::default());
-        }
+        self.accounts.list_instrument();
         Ok(id)
     }
 
@@ -206,6 +204,13 @@ impl Engine {
     #[must_use]
     pub fn account(&self, id: crate::order::AccountId) -> Option<&Account> {
         self.accounts.get(id)
+    }
+
+    /// The holdings of the account with this id, one per instrument in
+    /// instrument order.
+    #[must_use]
+    pub fn holdings(&self, id: crate::order::AccountId) -> Option<&[crate::account::Holding]> {
+        self.accounts.holdings_of(id)
     }
 
     /// All accounts, in the order they were opened.
@@ -416,14 +421,14 @@ impl Engine {
                 claimed_t[a * instruments + i][Side::Buy as usize] += bid.quantity_t;
             }
         }
-        for (a, account) in self.accounts.iter().enumerate() {
-            account.check_invariants();
+        self.accounts.check_invariants();
+        for (a, (account, holdings)) in self.accounts.iter_with_holdings().enumerate() {
             assert_eq!(
                 account.reserved_fen, claimed_fen[a],
                 "{:?}: reserved cash differs from its open buys",
                 account.id
             );
-            for (i, h) in account.holdings.iter().enumerate() {
+            for (i, h) in holdings.iter().enumerate() {
                 let [buying_t, selling_t] = claimed_t[a * instruments + i];
                 assert_eq!(h.buying_t, buying_t, "{:?}: open buys in {i}", account.id);
                 assert_eq!(

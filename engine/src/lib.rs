@@ -119,4 +119,4 @@ pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;
 pub use replay::ReplayError;
-pub use state::{BlockState, EngineState, InstrumentState, StateError};
+pub use state::{AccountState, BlockState, EngineState, InstrumentState, StateError};

@@ -148,12 +148,11 @@ impl Engine {
             .accounts
             .get(account)
             .ok_or(RejectReason::UnknownAccount)?;
+        let holdings = self.accounts.holdings_of(account).unwrap_or_default();
         check_change(self.membership.account(account), status)?;
         let empty = a.cash_fen == 0
             && a.reserved_fen == 0
-            && a.holdings
-                .iter()
-                .all(|h| h.balance_t == 0 && h.buying_t == 0);
+            && holdings.iter().all(|h| h.balance_t == 0 && h.buying_t == 0);
         if status == Status::Closed && !empty {
             return Err(RejectReason::AccountNotEmpty);
         }

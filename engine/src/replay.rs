@@ -25,7 +25,7 @@ mod admin;
 mod auction;
 mod blocks;
 mod membership;
-use crate::account::Account;
+use crate::account::{Account, Holding};
 use crate::command::{Command, Stamp};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
@@ -230,10 +230,11 @@ impl Engine {
             price_ticks: a.price_ticks,
             quantity_t: a.quantity_t,
         };
-        let account = self.accounts.at_mut(account_at);
-        check_funded(account, &claim).map_err(|why| format!("order {}: {why}", a.order_id.0))?;
+        let (account, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
+        check_funded(account, holding, &claim)
+            .map_err(|why| format!("order {}: {why}", a.order_id.0))?;
         self.last_order_id = Some(a.order_id);
-        risk::reserve(account, &claim);
+        risk::reserve(account, holding, &claim);
         Ok(Incoming {
             order_id: a.order_id,
             account: a.account,
@@ -295,7 +296,7 @@ impl Engine {
             Side::Buy => (taker.account_at, maker_at, taker.limit_ticks),
             Side::Sell => (maker_at, taker.account_at, t.price_ticks),
         };
-        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at);
+        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at, t.instrument);
         // The large-holder event, if any, is in the journal already.
         let _ = risk::settle(
             buyer,
@@ -372,13 +373,13 @@ impl Engine {
             quantity_t: a.quantity_t,
             ..old_claim
         };
-        let account = self.accounts.at_mut(account_at);
-        risk::release(account, &old_claim);
-        if let Err(why) = check_funded(account, &new_claim) {
-            risk::reserve(account, &old_claim);
+        let (account, holding) = self.accounts.with_holding_mut(account_at, a.instrument);
+        risk::release(account, holding, &old_claim);
+        if let Err(why) = check_funded(account, holding, &new_claim) {
+            risk::reserve(account, holding, &old_claim);
             return Err(format!("amend of order {}: {why}", a.order_id.0));
         }
-        risk::reserve(account, &new_claim);
+        risk::reserve(account, holding, &new_claim);
         let book = &mut self.books[i];
         if a.priority_kept {
             book.reduce(slot, a.quantity_t);
@@ -426,18 +427,19 @@ impl Engine {
     }
 }
 
-/// Whether `account` has the free cash (a buy) or the free allowances (a
-/// sell) that `claim` reserves, as the live engine checked before it
-/// accepted the order.
-pub(super) fn check_funded(account: &Account, claim: &Claim) -> Result<(), String> {
+/// Whether `account` has the free cash (a buy), or its `holding` of the
+/// claim's instrument the free allowances (a sell), that `claim` reserves,
+/// as the live engine checked before it accepted the order.
+pub(super) fn check_funded(
+    account: &Account,
+    holding: &Holding,
+    claim: &Claim,
+) -> Result<(), String> {
     let funded = match claim.side {
         Side::Buy => {
             risk::value_fen(claim.price_ticks, claim.quantity_t) <= account.available_fen()
         }
-        Side::Sell => {
-            let holding = &account.holdings[usize::from(claim.instrument.0)];
-            risk::check_sellable(holding, claim.quantity_t).is_ok()
-        }
+        Side::Sell => risk::check_sellable(holding, claim.quantity_t).is_ok(),
     };
     if funded {
         Ok(())

@@ -32,14 +32,16 @@ pub(crate) struct Claim {
     pub(crate) quantity_t: u64,
 }
 
-/// Checks whether `account` may place `claim` today, in this order:
-/// eligibility, the opposite-side gap, then the position limit and cash for
-/// a buy, or free allowances for a sell.
+/// Checks whether `account`, holding `holding` of the claim's instrument,
+/// may place `claim` today, in this order: eligibility, the opposite-side
+/// gap, then the position limit and cash for a buy, or free allowances for
+/// a sell.
 ///
 /// # Errors
 /// The first rule the order breaks.
 pub(crate) fn check(
     account: &Account,
+    holding: &Holding,
     policy: &Policy,
     claim: &Claim,
     trading_day: u32,
@@ -47,7 +49,6 @@ pub(crate) fn check(
     if !policy.admits(account.participant) {
         return Err(RejectReason::ParticipantNotEligible);
     }
-    let holding = &account.holdings[usize::from(claim.instrument.0)];
     if policy.opposite_side_gap_days > 0 {
         let (open_opposite_t, last_opposite_day) = match claim.side {
             Side::Buy => (holding.reserved_t, holding.last_sell_day),
@@ -92,9 +93,9 @@ pub(crate) const fn check_sellable(holding: &Holding, quantity_t: u64) -> Result
     }
 }
 
-/// Takes the reservation of an accepted order.
-pub(crate) fn reserve(account: &mut Account, claim: &Claim) {
-    let holding = &mut account.holdings[usize::from(claim.instrument.0)];
+/// Takes the reservation of an accepted order from its account and the
+/// account's holding of the order's instrument.
+pub(crate) fn reserve(account: &mut Account, holding: &mut Holding, claim: &Claim) {
     match claim.side {
         Side::Buy => {
             account.reserved_fen += value_fen(claim.price_ticks, claim.quantity_t);
@@ -105,9 +106,9 @@ pub(crate) fn reserve(account: &mut Account, claim: &Claim) {
 }
 
 /// Gives back the reservation of an order's open quantity that will not
-/// trade (cancelled, expired, killed, or about to be resized).
-pub(crate) fn release(account: &mut Account, claim: &Claim) {
-    let holding = &mut account.holdings[usize::from(claim.instrument.0)];
+/// trade (cancelled, expired, killed, or about to be resized), to its
+/// account and the account's holding of the order's instrument.
+pub(crate) fn release(account: &mut Account, holding: &mut Holding, claim: &Claim) {
     match claim.side {
         Side::Buy => {
             account.reserved_fen -= value_fen(claim.price_ticks, claim.quantity_t);
@@ -117,13 +118,14 @@ pub(crate) fn release(account: &mut Account, claim: &Claim) {
     }
 }
 
-/// Moves cash and allowances for one trade. The buyer's reservation was at
-/// `buyer_limit_ticks`; the difference to the trade price (the price
+/// Moves cash and allowances for one trade, between each side's account
+/// and its holding of the trade's instrument. The buyer's reservation was
+/// at `buyer_limit_ticks`; the difference to the trade price (the price
 /// improvement) returns to its free cash. Returns a large-holder event when
 /// the buyer's holding reaches the threshold.
 pub(crate) fn settle(
-    buyer: &mut Account,
-    seller: &mut Account,
+    buyer: TradeSide<'_>,
+    seller: TradeSide<'_>,
     policy: &Policy,
     trade: &Trade,
     buyer_limit_ticks: i64,
@@ -141,8 +143,8 @@ pub(crate) fn settle(
 /// Moves cash and allowances for a block deal: both sides reserved at the
 /// deal's price.
 pub(crate) fn settle_at(
-    buyer: &mut Account,
-    seller: &mut Account,
+    buyer: TradeSide<'_>,
+    seller: TradeSide<'_>,
     policy: &Policy,
     instrument: InstrumentId,
     price_ticks: i64,
@@ -158,6 +160,10 @@ pub(crate) fn settle_at(
     transfer(buyer, seller, policy, &deal, trading_day)
 }
 
+/// One side of a trade: an account and its holding of the instrument
+/// traded, as [`crate::account::Accounts::pair_at_mut`] lends them.
+pub(crate) type TradeSide<'a> = (&'a mut Account, &'a mut Holding);
+
 /// What moves in one trade, and the price the buyer's cash was reserved at.
 struct Deal {
     instrument: InstrumentId,
@@ -167,17 +173,16 @@ struct Deal {
 }
 
 fn transfer(
-    buyer: &mut Account,
-    seller: &mut Account,
+    (buyer, bought): TradeSide<'_>,
+    (seller, sold): TradeSide<'_>,
     policy: &Policy,
     deal: &Deal,
     trading_day: u32,
 ) -> Option<LargeHolder> {
-    let i = usize::from(deal.instrument.0);
     let paid_fen = value_fen(deal.price_ticks, deal.quantity_t);
     buyer.reserved_fen -= value_fen(deal.buyer_limit_ticks, deal.quantity_t);
     buyer.cash_fen -= paid_fen;
-    let h = &mut buyer.holdings[i];
+    let h = bought;
     let before_t = h.balance_t;
     h.balance_t += deal.quantity_t;
     h.buying_t -= deal.quantity_t;
@@ -192,7 +197,7 @@ fn transfer(
         threshold_t,
     });
     seller.cash_fen += paid_fen;
-    let h: &mut Holding = &mut seller.holdings[i];
+    let h = sold;
     h.balance_t -= deal.quantity_t;
     h.reserved_t -= deal.quantity_t;
     h.last_sell_day = Some(trading_day);

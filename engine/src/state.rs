@@ -7,7 +7,7 @@
 //! engine happens to lay that out in memory (slab slots, free lists, index
 //! capacity), so two engines that behave the same compare equal.
 
-use crate::account::Account;
+use crate::account::{Account, Holding};
 use crate::auction::{Auctions, MAX_BIDS_PER_AUCTION, MAX_OPEN_AUCTIONS};
 use crate::block::{BlockDeal, BlockOffer, BlockRules};
 use crate::book::RestingOrder;
@@ -34,8 +34,8 @@ pub struct EngineState {
     pub calendar: Option<Calendar>,
     /// One entry per listed instrument, in instrument order.
     pub instruments: Vec<InstrumentState>,
-    /// Every account, in the order opened.
-    pub accounts: Vec<Account>,
+    /// Every account with its holdings, in the order opened.
+    pub accounts: Vec<AccountState>,
     /// Every transfer reference id applied, in order.
     pub references: Vec<String>,
     /// Brokers added by command; brokers and accounts not active.
@@ -60,6 +60,16 @@ pub struct BlockState {
     pub offers: Vec<BlockOffer>,
     /// Deals waiting for the exchange's confirmation, in id order.
     pub deals: Vec<BlockDeal>,
+}
+
+/// One account's state: the account, and its holdings as one list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountState {
+    /// The account and its cash.
+    pub account: Account,
+    /// One holding per instrument, in instrument order. In the engine
+    /// they are a row of [`crate::Accounts`]' table of holdings.
+    pub holdings: Vec<Holding>,
 }
 
 /// One instrument's state.
@@ -200,7 +210,14 @@ impl Engine {
                     asks: book.orders(Side::Sell).collect(),
                 })
                 .collect(),
-            accounts: self.accounts.iter().cloned().collect(),
+            accounts: self
+                .accounts
+                .iter_with_holdings()
+                .map(|(account, holdings)| AccountState {
+                    account: account.clone(),
+                    holdings: holdings.to_vec(),
+                })
+                .collect(),
             references: self.references.iter().cloned().collect(),
             membership: self.membership.clone(),
             blocks: BlockState {
@@ -225,11 +242,11 @@ impl Engine {
         })?;
         engine.calendar.clone_from(&state.calendar);
         engine.references = state.references.iter().cloned().collect();
-        for account in &state.accounts {
-            if account.holdings.len() != engine.books.len() {
+        for AccountState { account, holdings } in &state.accounts {
+            if holdings.len() != engine.books.len() {
                 return Err(StateError::Holdings(account.id.0));
             }
-            if !engine.accounts.restore(account.clone()) {
+            if !engine.accounts.restore(account.clone(), Some(holdings)) {
                 return Err(StateError::DuplicateAccount(account.id.0));
             }
         }
@@ -331,7 +348,7 @@ impl Engine {
                 claimed_t[a * instruments + i][Side::Buy as usize] += u128::from(bid.quantity_t);
             }
         }
-        for (a, account) in self.accounts.iter().enumerate() {
+        for (a, (account, holdings)) in self.accounts.iter_with_holdings().enumerate() {
             let bad = |why| Err(StateError::Claims(account.id.0, why));
             if i128::from(account.reserved_fen) != claimed_fen[a]
                 || account.reserved_fen < 0
@@ -339,7 +356,7 @@ impl Engine {
             {
                 return bad("reserved cash is not what its open buys claim, or above its cash");
             }
-            for (i, h) in account.holdings.iter().enumerate() {
+            for (i, h) in holdings.iter().enumerate() {
                 let [buying_t, selling_t] = claimed_t[a * instruments + i];
                 let held = h
                     .reserved_t

@@ -68,11 +68,17 @@ impl Engine {
             .accounts
             .locate(take.account)
             .ok_or(RejectReason::UnknownAccount)?;
-        let account = self.accounts.at_mut(account_at);
+        let (account, holding) = self.accounts.with_holding(account_at, claim.instrument);
         self.membership.check_order(take.account, account.broker)?;
-        risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
-
-        risk::reserve(self.accounts.at_mut(account_at), &claim);
+        risk::check(
+            account,
+            holding,
+            &self.markets[i].policy,
+            &claim,
+            trading_day,
+        )?;
+        let (account, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
+        risk::reserve(account, holding, &claim);
         self.last_order_id = Some(take.order_id);
         events.push(Event::Accepted(Accepted {
             order_id: take.order_id,

@@ -55,16 +55,21 @@ impl Engine {
             .accounts
             .locate(order.account)
             .ok_or(RejectReason::UnknownAccount)?;
-        let account = self.accounts.at_mut(account_at);
+        let (account, holding) = self.accounts.with_holding(account_at, claim.instrument);
         let broker = account.broker;
         self.membership.check_order(order.account, broker)?;
-        risk::check(account, &self.markets[i].policy, &claim, trading_day)?;
+        risk::check(
+            account,
+            holding,
+            &self.markets[i].policy,
+            &claim,
+            trading_day,
+        )?;
         if order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day {
             self.check_member_limits(i, account_at, broker)?;
         }
-        let account = self.accounts.at_mut(account_at);
-
-        risk::reserve(account, &claim);
+        let (account, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
+        risk::reserve(account, holding, &claim);
         self.last_order_id = Some(order.order_id);
         events.push(Event::Accepted(Accepted {
             order_id: order.order_id,
@@ -210,14 +215,14 @@ impl Engine {
         };
         let trading_day = self.trading_day;
         let account_at = book.account_at(slot);
-        let account = self.accounts.at_mut(account_at);
-        risk::release(account, &old_claim);
-        if let Err(reason) = risk::check(account, &self.markets[i].policy, &new_claim, trading_day)
-        {
-            risk::reserve(account, &old_claim);
+        let (account, holding) = self.accounts.with_holding_mut(account_at, instrument);
+        risk::release(account, holding, &old_claim);
+        let policy = &self.markets[i].policy;
+        if let Err(reason) = risk::check(account, holding, policy, &new_claim, trading_day) {
+            risk::reserve(account, holding, &old_claim);
             return Err(reason);
         }
-        risk::reserve(account, &new_claim);
+        risk::reserve(account, holding, &new_claim);
 
         let priority_kept = price_ticks == old.price_ticks && quantity_t <= old.quantity_t;
         events.push(Event::Amended(Amended {
@@ -320,8 +325,10 @@ impl Engine {
         price_ticks: i64,
         quantity_t: u64,
     ) {
+        let (account, holding) = self.accounts.with_holding_mut(account_at, instrument);
         risk::release(
-            self.accounts.at_mut(account_at),
+            account,
+            holding,
             &Claim {
                 instrument,
                 side,
@@ -350,7 +357,7 @@ pub(crate) fn settle_fill(
         Side::Buy => (taker_at, maker_at, taker_limit_ticks),
         Side::Sell => (maker_at, taker_at, trade.price_ticks),
     };
-    let [buyer, seller] = accounts.pair_at_mut(buyer_at, seller_at);
+    let [buyer, seller] = accounts.pair_at_mut(buyer_at, seller_at, trade.instrument);
     let large = risk::settle(
         buyer,
         seller,

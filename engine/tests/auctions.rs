@@ -150,7 +150,7 @@ impl Market {
 
     /// (balance, reserved) of CEA.
     fn cea_t(&self, account: AccountId) -> (u64, u64) {
-        let h = self.live.account(account).unwrap().holdings[0];
+        let h = self.live.holdings(account).unwrap()[0];
         (h.balance_t, h.reserved_t)
     }
 }
@@ -608,7 +608,7 @@ fn uniform_price_ranks_by_price_then_time_and_all_pay_the_lowest_accepted_bid() 
     assert_eq!(m.cash_fen(SELLER), (99_00 * 200_000, 0));
     assert_eq!(m.cea_t(SELLER), (300_000, 0));
     // CEA T+1: what was bought is not sellable today.
-    assert_eq!(m.live.account(B[0]).unwrap().holdings[0].locked_t, 80_000);
+    assert_eq!(m.live.holdings(B[0]).unwrap()[0].locked_t, 80_000);
     // The listing board's day is untouched: no trade, no volume.
     assert_eq!(m.live.today(CEA).unwrap().volume_t, 0);
     assert!(m.live.auctions().open.is_empty());

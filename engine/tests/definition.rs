@@ -72,7 +72,7 @@ fn a_journal_defines_its_market_from_an_empty_engine() {
     assert_eq!(engine.calendar(), Some(&Calendar::default()));
     assert_eq!(engine.instrument_id("CCER"), Some(InstrumentId(1)));
     assert_eq!(engine.book(InstrumentId(1)).unwrap().rules().step_ticks, 5);
-    assert_eq!(engine.account(AccountId(1)).unwrap().holdings.len(), 2);
+    assert_eq!(engine.holdings(AccountId(1)).unwrap().len(), 2);
     engine.check_invariants();
     assert_eq!(engine.first_difference(&market()), None);
 }

@@ -650,7 +650,7 @@ fn hostile_snapshots_are_skipped_not_trusted() {
     type Breaker = fn(&mut cetx_engine::EngineState);
     let breakers: [(&str, Breaker); 4] = [
         ("reserved cash that no order claims", |s| {
-            s.accounts[0].reserved_fen = 5;
+            s.accounts[0].account.reserved_fen = 5;
         }),
         ("reserved allowances above the holding", |s| {
             s.accounts[1].holdings[0].reserved_t = u64::MAX;

@@ -236,7 +236,7 @@ fn an_account_closes_only_when_empty_and_then_for_good() {
     );
     // Empty it: all cash and allowances out.
     let cash_fen = m.live.account(ALICE).unwrap().cash_fen;
-    let held_t = m.live.account(ALICE).unwrap().holdings[0].balance_t;
+    let held_t = m.live.holdings(ALICE).unwrap()[0].balance_t;
     m.apply(Command::Withdraw {
         account: ALICE,
         amount_fen: cash_fen,

@@ -211,8 +211,8 @@ fn totals(engine: &Engine) -> (i64, Vec<u64>) {
         .map(|i| {
             engine
                 .accounts()
-                .iter()
-                .map(|a| a.holdings[i].balance_t)
+                .iter_with_holdings()
+                .map(|(_, holdings)| holdings[i].balance_t)
                 .sum()
         })
         .collect();

@@ -173,7 +173,7 @@ impl Market {
     }
 
     fn held(&self, id: AccountId, instrument: InstrumentId) -> (u64, u64, u64) {
-        let h = self.engine.account(id).unwrap().holdings[usize::from(instrument.0)];
+        let h = self.engine.holdings(id).unwrap()[usize::from(instrument.0)];
         (h.balance_t, h.reserved_t, h.locked_t)
     }
 

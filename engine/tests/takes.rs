@@ -437,7 +437,7 @@ fn check_trade(m: &Market, row: &Row, take: &Take, events: &[Event], price: i64,
     // take is reserved any more.
     let taker = m.engine.account(take.account).unwrap();
     assert_eq!(taker.reserved_fen, 0, "{}", row.rule);
-    let h = taker.holdings[usize::from(take.instrument.0)];
+    let h = m.engine.holdings(take.account).unwrap()[usize::from(take.instrument.0)];
     assert_eq!((h.buying_t, h.reserved_t), (0, 0), "{}", row.rule);
     let today = m.engine.today(take.instrument).unwrap();
     assert_eq!(
@@ -477,12 +477,13 @@ fn a_take_moves_cash_and_allowances_at_the_target_price_and_joins_the_close() {
     m.ok(&Command::Take(take));
     let taker = m.engine.account(TAKER).unwrap();
     assert_eq!(cash_before - taker.cash_fen, 4 * 101_00);
-    let h = taker.holdings[usize::from(CEA.0)];
+    let h = m.engine.holdings(TAKER).unwrap()[usize::from(CEA.0)];
     // CEA T+1: the 4 t bought are held but locked until the next day.
     assert_eq!((h.balance_t, h.locked_t), (1_004, 4));
     let seller = m.engine.account(SELLER).unwrap();
     assert_eq!(seller.cash_fen - seller_before, 4 * 101_00);
-    assert_eq!(seller.holdings[usize::from(CEA.0)].balance_t, 996);
+    let sold = m.engine.holdings(SELLER).unwrap()[usize::from(CEA.0)];
+    assert_eq!(sold.balance_t, 996);
     // The partly taken order keeps its place: still the only one at 101.00.
     let book = m.engine.book(CEA).unwrap();
     let at_101: Vec<_> = book

@@ -111,7 +111,8 @@ fn the_default_genesis_sets_up_the_configured_balances_without_a_reject() {
         assert_eq!(opened.cash_fen, account.cash_fen().unwrap());
         for (i, spec) in config.instruments.iter().enumerate() {
             let configured = account.holdings.get(&spec.symbol).copied().unwrap_or(0);
-            assert_eq!(opened.holdings[i].balance_t, configured, "{}", spec.symbol);
+            let held = engine.holdings(account.id).unwrap()[i];
+            assert_eq!(held.balance_t, configured, "{}", spec.symbol);
         }
     }
     // Spot check one number against the file: 100,000,000.00 CNY in fen

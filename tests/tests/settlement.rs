@@ -91,8 +91,8 @@ fn the_ledger_reconciles_with_the_engine_and_conserves_value() {
 
     // A difference is found and named.
     let mut wrong = engine.state();
-    wrong.accounts[3].cash_fen += 1;
-    let account = wrong.accounts[3].id.0;
+    wrong.accounts[3].account.cash_fen += 1;
+    let account = wrong.accounts[3].account.id.0;
     assert!(matches!(
         ledger.reconcile(&wrong),
         Err(ReconcileError::Cash { account: a, .. }) if a == account

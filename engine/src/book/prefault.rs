@@ -69,7 +69,10 @@ impl Engine {
     /// Maps every page the books may use up to their configured capacity
     /// (see the module docs), so that no order waits for a page fault.
     /// Idempotent; it takes a few milliseconds per book of 2^18 orders
-    /// and makes the slab (14 MiB there) resident.
+    /// and makes the slab (14 MiB there) resident. The accounts and their
+    /// table of holdings need nothing here: every cell is written when its
+    /// account opens (or the engine is cloned or restored), and orders
+    /// reach no cell beyond them.
     pub fn prefault(&mut self) {
         for book in &mut self.books {
             book.prefault(&self.accounts);

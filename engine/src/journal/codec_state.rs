@@ -10,7 +10,7 @@ use crate::auction::{AuctionBid, Auctions, OpenAuction};
 use crate::book::RestingOrder;
 use crate::day_stats::DayStats;
 use crate::membership::Membership;
-use crate::state::{BlockState, EngineState, InstrumentState};
+use crate::state::{AccountState, BlockState, EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
 use super::codec_blocks::{encode_block_state, read_block_state};
@@ -24,7 +24,7 @@ use super::codec_market::{
 const RESTING_ORDER_BYTES: usize = 8 + 4 + 1 + 8 + 8;
 /// Smallest encoded [`Holding`] (both options absent).
 const MIN_HOLDING_BYTES: usize = 4 * 8 + 2;
-/// Smallest encoded [`Account`] (no holdings).
+/// Smallest encoded [`AccountState`] (no holdings).
 const MIN_ACCOUNT_BYTES: usize = 4 + 1 + 4 + 8 + 8 + 4;
 /// Smallest encoded [`InstrumentState`] (no resting orders).
 const MIN_INSTRUMENT_BYTES: usize = MIN_SPEC_BYTES + 1 + 8 + DAY_STATS_BYTES + 4 + 4;
@@ -63,14 +63,14 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
         }
     }
     out.put_count(state.accounts.len());
-    for account in &state.accounts {
+    for AccountState { account, holdings } in &state.accounts {
         out.put_u32(account.id.0);
         out.put_u8(account.participant as u8);
         out.put_u32(account.broker.0);
         out.put_i64(account.cash_fen);
         out.put_i64(account.reserved_fen);
-        out.put_count(account.holdings.len());
-        for holding in &account.holdings {
+        out.put_count(holdings.len());
+        for holding in holdings {
             out.put_u64(holding.balance_t);
             out.put_u64(holding.reserved_t);
             out.put_u64(holding.locked_t);
@@ -359,7 +359,7 @@ fn read_orders(c: &mut Cursor<'_>, what: &'static str) -> Result<Vec<RestingOrde
     Ok(orders)
 }
 
-fn read_account(c: &mut Cursor<'_>) -> Result<Account, DecodeError> {
+fn read_account(c: &mut Cursor<'_>) -> Result<AccountState, DecodeError> {
     let id = c.account("Account.id")?;
     let participant = c.participant()?;
     let broker = c.broker("Account.broker")?;
@@ -377,12 +377,14 @@ fn read_account(c: &mut Cursor<'_>) -> Result<Account, DecodeError> {
             last_sell_day: read_option_u32(c, "Holding.last_sell_day")?,
         });
     }
-    Ok(Account {
-        id,
-        participant,
-        broker,
-        cash_fen,
-        reserved_fen,
+    Ok(AccountState {
+        account: Account {
+            id,
+            participant,
+            broker,
+            cash_fen,
+            reserved_fen,
+        },
         holdings,
     })
 }

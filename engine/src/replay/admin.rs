@@ -25,10 +25,7 @@ impl Engine {
                 if let Err(reason) = self.membership.check_broker_active(o.broker) {
                     return Err(format!("account {} opened ({reason:?})", o.account.0));
                 }
-                if !self
-                    .accounts
-                    .open(o.account, o.participant, o.broker, self.books.len())
-                {
+                if !self.accounts.open(o.account, o.participant, o.broker) {
                     return Err(format!("account {} opened twice", o.account.0));
                 }
             }
@@ -69,11 +66,7 @@ impl Engine {
                         d.trading_day, self.trading_day
                     ));
                 }
-                for account in self.accounts.iter_mut() {
-                    for holding in &mut account.holdings {
-                        holding.locked_t = 0;
-                    }
-                }
+                self.accounts.unlock_bought_today();
                 self.trading_day = d.trading_day;
             }
             Event::Accepted(_)
@@ -132,17 +125,15 @@ impl Engine {
     /// free to leave for a debit, and the new balance the old one plus or
     /// minus it.
     fn replay_holdings(&mut self, h: &HoldingsMoved, credit: bool) -> Result<(), String> {
-        let i = self
-            .instrument_index(h.instrument)
+        self.instrument_index(h.instrument)
             .map_err(|_| format!("holdings of unknown instrument {}", h.instrument.0))?;
         if self.membership.check_open(h.account).is_err() {
             return Err(format!("holdings moved for closed account {}", h.account.0));
         }
-        let account = self
+        let (_, holding) = self
             .accounts
-            .get_mut(h.account)
+            .get_with_holding_mut(h.account, h.instrument)
             .ok_or_else(|| format!("holdings moved for unknown account {}", h.account.0))?;
-        let holding = &mut account.holdings[i];
         let balance_t = if credit {
             holding.balance_t.checked_add(h.quantity_t)
         } else if risk::check_sellable(holding, h.quantity_t).is_ok() {

@@ -54,11 +54,11 @@ impl Engine {
                 notice.auction_id
             ));
         }
-        let seller = self
+        let (seller, holding) = self
             .accounts
-            .get(notice.seller)
+            .get_with_holding(notice.seller, notice.instrument)
             .ok_or_else(|| format!("auction of unknown account {}", notice.seller.0))?;
-        check_funded(seller, &seller_claim(notice))?;
+        check_funded(seller, holding, &seller_claim(notice))?;
         self.open_auction(notice);
         Ok(())
     }
@@ -97,12 +97,12 @@ impl Engine {
             return Err(format!("bid {} breaks its auction's terms", b.bid_id.0));
         }
         let claim = bid_claim(notice.instrument, b.price_ticks, b.quantity_t);
-        let account = self
+        let (account, holding) = self
             .accounts
-            .get_mut(b.account)
+            .get_with_holding_mut(b.account, notice.instrument)
             .ok_or_else(|| format!("bid of unknown account {}", b.account.0))?;
-        check_funded(account, &claim)?;
-        risk::reserve(account, &claim);
+        check_funded(account, holding, &claim)?;
+        risk::reserve(account, holding, &claim);
         self.last_order_id = Some(b.bid_id);
         self.open_auction_mut(b.auction_id).bids.push(AuctionBid {
             bid_id: b.bid_id,
@@ -128,17 +128,15 @@ impl Engine {
         {
             return Err(format!("bid {} amended against its terms", a.bid_id.0));
         }
-        let account = self
+        let (account, holding) = self
             .accounts
-            .get_mut(old.account)
+            .get_with_holding_mut(old.account, notice.instrument)
             .expect("a bid's account exists");
-        risk::release(
-            account,
-            &bid_claim(notice.instrument, old.price_ticks, old.quantity_t),
-        );
+        let old_claim = bid_claim(notice.instrument, old.price_ticks, old.quantity_t);
+        risk::release(account, holding, &old_claim);
         let claim = bid_claim(notice.instrument, a.price_ticks, a.quantity_t);
-        check_funded(account, &claim)?;
-        risk::reserve(account, &claim);
+        check_funded(account, holding, &claim)?;
+        risk::reserve(account, holding, &claim);
         let bid = &mut self.open_auction_mut(a.auction_id).bids[at];
         bid.price_ticks = a.price_ticks;
         bid.quantity_t = a.quantity_t;

@@ -165,7 +165,7 @@ impl Engine {
         };
         let (buyer_at, seller_at) = (locate(t.buyer_account), locate(t.seller_account));
         let policy = self.markets[usize::from(t.instrument.0)].policy;
-        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at);
+        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at, t.instrument);
         // The large-holder event, if any, is in the journal already.
         let _ = risk::settle_at(
             buyer,
@@ -235,9 +235,9 @@ impl Engine {
             .accounts
             .locate(account)
             .ok_or_else(|| format!("unknown account {}", account.0))?;
-        let found = self.accounts.at_mut(at);
-        check_funded(found, claim)?;
-        risk::reserve(found, claim);
+        let (found, holding) = self.accounts.with_holding_mut(at, claim.instrument);
+        check_funded(found, holding, claim)?;
+        risk::reserve(found, holding, claim);
         Ok(())
     }
 }

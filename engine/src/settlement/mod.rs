@@ -62,7 +62,7 @@ use crate::journal::JournalEntry;
 use crate::membership::Status;
 use crate::order::AccountId;
 use crate::risk::value_fen;
-use crate::state::EngineState;
+use crate::state::{AccountState, EngineState};
 
 pub use dates::TradingDates;
 pub use reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus, ReportLine};
@@ -539,7 +539,7 @@ impl Ledger {
     /// # Errors
     /// The first difference.
     pub fn reconcile(&self, state: &EngineState) -> Result<(), ReconcileError> {
-        for account in &state.accounts {
+        for AccountState { account, holdings } in &state.accounts {
             let ledger = self.find(account.id).ok_or(ReconcileError::Missing(
                 account.id.0,
                 "engine",
@@ -552,7 +552,7 @@ impl Ledger {
                     engine: account.cash_fen,
                 });
             }
-            for (i, holding) in account.holdings.iter().enumerate() {
+            for (i, holding) in holdings.iter().enumerate() {
                 if ledger.holdings_t[i] != holding.balance_t {
                     return Err(ReconcileError::Holding {
                         account: account.id.0,
@@ -569,7 +569,7 @@ impl Ledger {
             let extra = self
                 .accounts
                 .iter()
-                .find(|l| !state.accounts.iter().any(|a| a.id == l.account))
+                .find(|l| !state.accounts.iter().any(|a| a.account.id == l.account))
                 .map_or(0, |l| l.account.0);
             return Err(ReconcileError::Missing(extra, "ledger", "engine"));
         }

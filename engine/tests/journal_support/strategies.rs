@@ -3,11 +3,11 @@
 //! does).
 
 use cetx_engine::{
-    Accepted, Account, AccountId, AccountOpened, Amended, BrokerId, CancelCause, Cancelled,
-    CashMoved, Command, CommandKind, DayClosed, DayStarted, DayStats, EngineState, Event, Holding,
-    HoldingsMoved, InstrumentId, InstrumentState, LargeHolder, NewOrder, OrderId, OrderType,
-    ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected, Requester,
-    RestingOrder, Side, TimeInForce, Trade,
+    Accepted, Account, AccountId, AccountOpened, AccountState, Amended, BrokerId, CancelCause,
+    Cancelled, CashMoved, Command, CommandKind, DayClosed, DayStarted, DayStats, EngineState,
+    Event, Holding, HoldingsMoved, InstrumentId, InstrumentState, LargeHolder, NewOrder, OrderId,
+    OrderType, ParticipantType, Phase, PhaseChanged, ReferencePriceSet, RejectReason, Rejected,
+    Requester, RestingOrder, Side, TimeInForce, Trade,
 };
 use cetx_engine::{
     AccountStatusChanged, BrokerAdded, BrokerStatusChanged, Credential, Membership, NewBroker,
@@ -852,7 +852,7 @@ pub fn holding() -> impl Strategy<Value = Holding> {
         })
 }
 
-pub fn account() -> impl Strategy<Value = Account> {
+pub fn account() -> impl Strategy<Value = AccountState> {
     (
         acct(),
         participant(),
@@ -861,14 +861,18 @@ pub fn account() -> impl Strategy<Value = Account> {
         any::<i64>(),
         proptest::collection::vec(holding(), 0..4),
     )
-        .prop_map(|(id, participant, b, cash, reserved, holdings)| Account {
-            id,
-            participant,
-            broker: BrokerId(b),
-            cash_fen: cash,
-            reserved_fen: reserved,
-            holdings,
-        })
+        .prop_map(
+            |(id, participant, b, cash, reserved, holdings)| AccountState {
+                account: Account {
+                    id,
+                    participant,
+                    broker: BrokerId(b),
+                    cash_fen: cash,
+                    reserved_fen: reserved,
+                },
+                holdings,
+            },
+        )
 }
 
 /// A real date, `YYYYMMDD`.
