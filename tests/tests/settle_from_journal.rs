@@ -196,8 +196,12 @@ async fn a_server_refuses_another_market_unless_told_to_journal_the_change() {
     );
     // A week later the calendar has closed it: told to, the server
     // journals the change (the CCER book is empty, both orders traded in
-    // full) and runs by it.
-    let week_later = Clock::manual(Clock::system().now_ns() + 7 * 86_400 * 1_000_000_000);
+    // full) and runs by it. The clock is set to 12:00 UTC (20:00 in
+    // Beijing, after every session's close) of the day a week from now:
+    // a week later at this very hour could fall inside a session.
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let today_ns = Clock::system().now_ns().div_euclid(DAY_NS) * DAY_NS;
+    let week_later = Clock::manual(today_ns + 7 * DAY_NS + 12 * 3_600 * 1_000_000_000);
     let mut closing = RuntimeOptions::new(data.path());
     closing.clock = week_later.clone();
     Runtime::start(&config, closing)
