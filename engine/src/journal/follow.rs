@@ -34,7 +34,6 @@ pub struct JournalFollower {
     segment: Option<SegmentFile>,
     /// The sequence number the next record of the file must have.
     cursor: Option<u64>,
-    buf: Vec<u8>,
     poll_interval: Duration,
 }
 
@@ -48,7 +47,6 @@ impl JournalFollower {
             next_seq: from_seq.max(1),
             segment: None,
             cursor: None,
-            buf: Vec::new(),
             poll_interval: DEFAULT_POLL_INTERVAL,
         }
     }
@@ -83,7 +81,7 @@ impl JournalFollower {
                 return Ok(None);
             };
             let expected = self.cursor.unwrap_or(segment.first_seq);
-            match segment.read_record(&mut self.buf)? {
+            match segment.read_record()? {
                 Raw::Record {
                     seq,
                     offset,
@@ -107,7 +105,7 @@ impl JournalFollower {
                         seq,
                         reason,
                     };
-                    let payload = entry_payload(record_type, &self.buf).map_err(corrupt)?;
+                    let payload = entry_payload(record_type, segment.payload()).map_err(corrupt)?;
                     let entry = decode_entry_payload(seq, payload)
                         .map_err(|e| corrupt(format!("the entry does not decode: {e}")))?;
                     self.next_seq = seq + 1;

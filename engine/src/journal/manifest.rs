@@ -235,7 +235,7 @@ pub(crate) fn has_records(path: &Path, first_seq: u64) -> Result<bool, JournalEr
         Header::Short => return Ok(false),
         Header::Bad { torn_like, .. } => return Ok(!torn_like),
     }
-    Ok(match segment.read_record(&mut Vec::new())? {
+    Ok(match segment.read_record()? {
         Raw::End => false,
         Raw::Zero { offset } => !segment.rest_is_zero(offset)?,
         Raw::Record { .. } | Raw::Bad { .. } => true,

@@ -46,7 +46,6 @@ pub struct JournalReader {
     expected: Option<u64>,
     /// Entries before this one are checked but not returned.
     from_seq: u64,
-    buf: Vec<u8>,
     done: bool,
     segments_opened: usize,
     bytes: u64,
@@ -99,7 +98,6 @@ impl JournalReader {
             current_is_last: false,
             expected: None,
             from_seq,
-            buf: Vec::new(),
             done: false,
             segments_opened: 0,
             bytes: 0,
@@ -178,7 +176,7 @@ impl JournalReader {
                 continue;
             };
             let expected = self.expected.unwrap_or(segment.first_seq);
-            let (offset, reason) = match segment.read_record(&mut self.buf)? {
+            let (offset, reason) = match segment.read_record()? {
                 Raw::End => {
                     self.bytes += segment.len;
                     self.current = None;
@@ -214,7 +212,7 @@ impl JournalReader {
                         seq,
                         reason,
                     };
-                    let payload = entry_payload(record_type, &self.buf).map_err(corrupt)?;
+                    let payload = entry_payload(record_type, segment.payload()).map_err(corrupt)?;
                     if seq < self.from_seq {
                         continue;
                     }

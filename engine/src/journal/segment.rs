@@ -30,8 +30,8 @@ const ZERO_CHECK_BYTES: usize = 1 << 20;
 
 /// What reading the next record of a segment found.
 pub(crate) enum Raw {
-    /// A record whose prefix and payload check out; its payload is now in
-    /// the caller's buffer.
+    /// A record whose prefix and payload check out; its payload is
+    /// [`SegmentFile::payload`] until the next read.
     Record {
         /// Its sequence number.
         seq: u64,
@@ -88,6 +88,13 @@ pub(crate) struct SegmentFile {
     /// The first sequence number the file's name gives.
     pub(crate) first_seq: u64,
     reader: BufReader<File>,
+    /// Bytes of the last good record's payload still at the front of the
+    /// read buffer, not yet consumed: a payload that lies whole in the
+    /// buffer is checked and decoded where it lies, never copied.
+    in_buffer: usize,
+    /// The last good record's payload, when it did not lie whole in the
+    /// read buffer (empty when it did).
+    spilled: Vec<u8>,
     /// Where the next record starts.
     pub(crate) offset: u64,
     /// The file's length when last looked at.
@@ -102,6 +109,8 @@ impl SegmentFile {
             path: path.to_path_buf(),
             first_seq,
             reader: BufReader::with_capacity(READ_BUFFER_BYTES, file),
+            in_buffer: 0,
+            spilled: Vec::new(),
             offset: 0,
             len: 0,
         };
@@ -159,7 +168,8 @@ impl SegmentFile {
     /// Reads the next record, its payload into `buf`. After anything but
     /// a good record the read position stays where the record starts, and
     /// the next call reads the file again (a follower waits that way).
-    pub(crate) fn read_record(&mut self, buf: &mut Vec<u8>) -> Result<Raw, JournalError> {
+    pub(crate) fn read_record(&mut self) -> Result<Raw, JournalError> {
+        self.reader.consume(std::mem::take(&mut self.in_buffer));
         let offset = self.offset;
         let left = self.len.saturating_sub(offset);
         if left == 0 {
@@ -200,19 +210,18 @@ impl SegmentFile {
             return Ok(Raw::Bad { offset, reason });
         }
         let len = prefix.len as usize;
-        buf.clear();
-        // Most records lie whole in the read buffer: copy them out once,
-        // without zeroing `buf` first.
-        if let Some(payload) = self.reader.buffer().get(..len) {
-            buf.extend_from_slice(payload);
-            self.reader.consume(len);
+        let payload = if self.reader.buffer().len() >= len {
+            self.in_buffer = len;
+            self.spilled.clear();
+            &self.reader.buffer()[..len]
         } else {
-            buf.resize(len, 0);
+            self.spilled.resize(len, 0);
             self.reader
-                .read_exact(buf)
-                .map_err(self.io("reading journal segment"))?;
-        }
-        let computed = crc32c::crc32c(buf);
+                .read_exact(&mut self.spilled)
+                .map_err(|e| JournalError::io(&self.path, "reading journal segment", e))?;
+            &self.spilled[..]
+        };
+        let computed = crc32c::crc32c(payload);
         if computed != prefix.payload_crc {
             self.seek(offset)?;
             let reason = format!(
@@ -229,7 +238,19 @@ impl SegmentFile {
         })
     }
 
+    /// The payload of the good record the last [`SegmentFile::read_record`]
+    /// found.
+    pub(crate) fn payload(&self) -> &[u8] {
+        if self.in_buffer > 0 {
+            &self.reader.buffer()[..self.in_buffer]
+        } else {
+            &self.spilled
+        }
+    }
+
+    /// Moves the read position to `offset`, dropping what was buffered.
     fn seek(&mut self, offset: u64) -> Result<(), JournalError> {
+        self.in_buffer = 0;
         self.reader
             .seek(SeekFrom::Start(offset))
             .map(drop)

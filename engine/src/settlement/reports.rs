@@ -27,26 +27,49 @@ use super::{AccountWindow, ClearingRow, DayReport, TradeMode};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cny(pub i64);
 
+/// Room for the longest amount, `i64::MIN` fen: "-", 17 digits of yuan, a
+/// point and two decimals.
+const CNY_TEXT_BYTES: usize = 24;
+
+impl Cny {
+    /// The amount as text, written from its last digit back into `buf`:
+    /// no formatter machinery, no allocation (a replay writes millions of
+    /// amounts).
+    fn text(self, buf: &mut [u8; CNY_TEXT_BYTES]) -> &str {
+        let mut fen = self.0.unsigned_abs();
+        let mut at = buf.len();
+        let mut digit = |at: &mut usize, byte: u8| {
+            *at -= 1;
+            buf[*at] = byte;
+        };
+        for _ in 0..2 {
+            digit(&mut at, b'0' + (fen % 10) as u8);
+            fen /= 10;
+        }
+        digit(&mut at, b'.');
+        loop {
+            digit(&mut at, b'0' + (fen % 10) as u8);
+            fen /= 10;
+            if fen == 0 {
+                break;
+            }
+        }
+        if self.0 < 0 {
+            digit(&mut at, b'-');
+        }
+        std::str::from_utf8(&buf[at..]).expect("digits, a point and a sign are ASCII")
+    }
+}
+
 impl fmt::Display for Cny {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let fen = self.0.unsigned_abs();
-        write!(f, "{sign}{}.{:02}", fen / 100, fen % 100)
+        f.pad(self.text(&mut [0; CNY_TEXT_BYTES]))
     }
 }
 
 impl Serialize for Cny {
-    /// Written into a buffer on the stack, not a `String`: a clearing file
-    /// has two amounts a row, and a replay writes millions of rows.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use std::io::Write;
-        // "-" and the 19 digits of the largest i64, a point, two decimals.
-        let mut buf = [0u8; 24];
-        let mut out = std::io::Cursor::new(&mut buf[..]);
-        write!(out, "{self}").map_err(serde::ser::Error::custom)?;
-        let len = usize::try_from(out.position()).map_err(serde::ser::Error::custom)?;
-        let text = std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?;
-        serializer.serialize_str(text)
+        serializer.serialize_str(self.text(&mut [0; CNY_TEXT_BYTES]))
     }
 }
 
