@@ -19,12 +19,14 @@
 //! `32 n` bytes of log and `9 n` to `18 n` of table; a new trading day
 //! frees the log and keeps the table's slots for the next.
 
+use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use cetx_engine::{AccountId, BrokerId, Command, Engine, Event, InstrumentId, OrderId};
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
+use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -92,17 +94,25 @@ impl Serialize for ClientOrderLog {
 }
 
 impl<'de> Deserialize<'de> for ClientOrderLog {
+    /// Reads the list into chunks as it goes: a day of millions of orders
+    /// is never one buffer as well (which grew by doubling, then was
+    /// copied into the chunks: a tenth of a restart).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let list = Vec::<Named>::deserialize(deserializer)?;
-        let mut log = Self::default();
-        for chunk in list.chunks(CHUNK) {
-            if chunk.len() == CHUNK {
-                log.full.push(chunk.into());
-            } else {
-                log.tail = chunk.to_vec();
+        struct Chunks;
+        impl<'de> Visitor<'de> for Chunks {
+            type Value = ClientOrderLog;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of the day's client orders")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut log = ClientOrderLog::default();
+                while let Some(named) = seq.next_element()? {
+                    log.push(named);
+                }
+                Ok(log)
             }
         }
-        Ok(log)
+        deserializer.deserialize_seq(Chunks)
     }
 }
 
