@@ -258,17 +258,25 @@ fn insert_slot(index: &mut HashTable<Slot>, log: &ClientOrderLog, slot: Slot) {
 /// [`index_of`]'s sort.
 const REGIONS_LOG2: u32 = 16;
 
-/// The index of a whole log, built in the order of the table's buckets.
+/// The index of a whole log.
+fn index_of(log: &ClientOrderLog) -> HashTable<Slot> {
+    let mut index = HashTable::with_capacity(log.len());
+    index_from(&mut index, log, 0);
+    index
+}
+
+/// Indexes the log's entries from `from` on, in the order of the table's
+/// buckets rather than the log's.
 ///
 /// A day's millions of inserts taken in log order land all over a table
 /// of tens of MB, a cache miss or two each: they were 42% of a restart's
-/// CPU time after a 3.6M-order day. So the log's slots are first sorted
+/// CPU time after a 3.6M-order day. So the entries' slots are first sorted
 /// by the region of the table their hash falls in (a counting sort, two
-/// passes over the log) and inserted region by region, each insert near
-/// the last. A sort is stable, so orders with the same name keep their
-/// log order and the last one still wins.
-fn index_of(log: &ClientOrderLog) -> HashTable<Slot> {
-    let mut index = HashTable::with_capacity(log.len());
+/// passes) and inserted region by region, each insert near the last. The
+/// sort is stable, so orders with the same name keep their log order and
+/// the last one still wins.
+fn index_from(index: &mut HashTable<Slot>, log: &ClientOrderLog, from: usize) {
+    index.reserve(log.len().saturating_sub(from), |slot| spread(slot.tag));
     // hashbrown keeps a power of two of buckets, fills seven eighths of
     // them, and takes a hash's bucket from its low bits. A wrong guess
     // here would cost speed, never correctness.
@@ -277,12 +285,13 @@ fn index_of(log: &ClientOrderLog) -> HashTable<Slot> {
     let region = |slot: &Slot| (spread(slot.tag) as usize & (buckets - 1)) >> shift;
     // Past four billion orders (never reached) the rest is not indexed,
     // as in `index_last`.
-    let slots: Vec<Slot> = log
-        .iter()
-        .zip(0..u32::MAX)
-        .map(|(named, at)| Slot {
-            at,
-            tag: tag(named.broker, named.client_order_id),
+    let slots: Vec<Slot> = (from..log.len())
+        .map_while(|at| {
+            let named = log.get(at);
+            Some(Slot {
+                at: u32::try_from(at).ok()?,
+                tag: tag(named.broker, named.client_order_id),
+            })
         })
         .collect();
     let mut next = vec![0_usize; (buckets >> shift) + 1];
@@ -300,9 +309,8 @@ fn index_of(log: &ClientOrderLog) -> HashTable<Slot> {
     }
     drop(slots);
     for slot in sorted {
-        insert_slot(&mut index, log, slot);
+        insert_slot(index, log, slot);
     }
-    index
 }
 
 /// Below this many orders a snapshot's log is indexed when recovery ends,
@@ -366,7 +374,7 @@ impl Rebuilding {
     }
 
     /// The day's index: the snapshot's part joined, the replayed entries
-    /// added after it in their order.
+    /// added after it.
     pub(super) fn finish(self) -> ClientOrders {
         let (mut index, from) = match self.building {
             Some((handle, upto)) => match handle.join() {
@@ -377,10 +385,7 @@ impl Rebuilding {
             },
             None => (HashTable::new(), 0),
         };
-        index.reserve(self.log.len() - from, |slot| spread(slot.tag));
-        for at in from..self.log.len() {
-            index_last(&mut index, &self.log, at);
-        }
+        index_from(&mut index, &self.log, from);
         ClientOrders {
             log: self.log,
             index,
