@@ -63,20 +63,8 @@ impl Engine {
             price_ticks,
             quantity_t: take.quantity_t,
         };
+        let (account_at, _) = self.check_claim(i, take.account, &claim)?;
         let trading_day = self.trading_day;
-        let account_at = self
-            .accounts
-            .locate(take.account)
-            .ok_or(RejectReason::UnknownAccount)?;
-        let (account, holding) = self.accounts.with_holding(account_at, claim.instrument);
-        self.membership.check_order(take.account, account.broker)?;
-        risk::check(
-            account,
-            holding,
-            &self.markets[i].policy,
-            &claim,
-            trading_day,
-        )?;
         let (account, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
         risk::reserve(account, holding, &claim);
         self.last_order_id = Some(take.order_id);

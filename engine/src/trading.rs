@@ -12,11 +12,31 @@ use crate::engine::{Engine, Market};
 use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::matching::{Stop, Taker};
-use crate::order::{OrderId, OrderType, Side, TimeInForce};
+use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::reject::RejectReason;
 use crate::risk::{self, Claim};
 
 impl Engine {
+    /// The checks a new order and a take share: the account exists, may
+    /// trade (membership), and can fund `claim` on book `i` (risk).
+    /// Returns the account's place and its broker.
+    pub(crate) fn check_claim(
+        &self,
+        i: usize,
+        account: AccountId,
+        claim: &Claim,
+    ) -> Result<(u32, BrokerId), RejectReason> {
+        let account_at = self
+            .accounts
+            .locate(account)
+            .ok_or(RejectReason::UnknownAccount)?;
+        let (found, holding) = self.accounts.with_holding(account_at, claim.instrument);
+        self.membership.check_order(account, found.broker)?;
+        let policy = &self.markets[i].policy;
+        risk::check(found, holding, policy, claim, self.trading_day)?;
+        Ok((account_at, found.broker))
+    }
+
     pub(crate) fn submit(
         &mut self,
         order: &NewOrder,
@@ -50,21 +70,7 @@ impl Engine {
             price_ticks: limit_ticks,
             quantity_t: order.quantity_t,
         };
-        let trading_day = self.trading_day;
-        let account_at = self
-            .accounts
-            .locate(order.account)
-            .ok_or(RejectReason::UnknownAccount)?;
-        let (account, holding) = self.accounts.with_holding(account_at, claim.instrument);
-        let broker = account.broker;
-        self.membership.check_order(order.account, broker)?;
-        risk::check(
-            account,
-            holding,
-            &self.markets[i].policy,
-            &claim,
-            trading_day,
-        )?;
+        let (account_at, broker) = self.check_claim(i, order.account, &claim)?;
         if order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day {
             self.check_member_limits(i, account_at, broker)?;
         }
