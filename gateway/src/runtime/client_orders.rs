@@ -284,30 +284,30 @@ fn index_from(index: &mut HashTable<Slot>, log: &ClientOrderLog, from: usize) {
     let shift = buckets.trailing_zeros().saturating_sub(REGIONS_LOG2);
     let region = |slot: &Slot| (spread(slot.tag) as usize & (buckets - 1)) >> shift;
     // Past four billion orders (never reached) the rest is not indexed,
-    // as in `index_last`.
-    let slots: Vec<Slot> = (from..log.len())
-        .map_while(|at| {
+    // as in `index_last`. The slots are made twice, to count and to place
+    // them, rather than kept in a second list as long as the day.
+    let slots = || {
+        (from..log.len()).map_while(|at| {
             let named = log.get(at);
             Some(Slot {
                 at: u32::try_from(at).ok()?,
                 tag: tag(named.broker, named.client_order_id),
             })
         })
-        .collect();
+    };
     let mut next = vec![0_usize; (buckets >> shift) + 1];
-    for slot in &slots {
-        next[region(slot) + 1] += 1;
+    for slot in slots() {
+        next[region(&slot) + 1] += 1;
     }
     for r in 1..next.len() {
         next[r] += next[r - 1];
     }
-    let mut sorted = vec![Slot { at: 0, tag: 0 }; slots.len()];
-    for slot in &slots {
-        let r = region(slot);
-        sorted[next[r]] = *slot;
+    let mut sorted = vec![Slot { at: 0, tag: 0 }; next[next.len() - 1]];
+    for slot in slots() {
+        let r = region(&slot);
+        sorted[next[r]] = slot;
         next[r] += 1;
     }
-    drop(slots);
     for slot in sorted {
         insert_slot(index, log, slot);
     }
