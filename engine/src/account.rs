@@ -196,11 +196,13 @@ impl Accounts {
 
     /// Where the account with this id is kept. Resting orders remember it,
     /// so that a cancel or a fill reaches its account without a lookup.
+    #[inline]
     pub(crate) fn locate(&self, id: AccountId) -> Option<u32> {
         Some(self.index.get(id.0)).filter(|&at| at != NO_ACCOUNT)
     }
 
     /// The account kept at a place [`Accounts::locate`] returned.
+    #[inline]
     pub(crate) fn at(&self, at: u32) -> &Account {
         &self.list[at as usize]
     }
@@ -217,6 +219,7 @@ impl Accounts {
     /// # Panics
     /// If the instrument is not listed: its cell would be another
     /// account's. Callers check the instrument first.
+    #[inline]
     fn cell(&self, at: u32, instrument: InstrumentId) -> usize {
         let i = usize::from(instrument.0);
         assert!(i < self.instruments, "instrument {i} is not listed");
@@ -224,18 +227,21 @@ impl Accounts {
     }
 
     /// The holding of `instrument` of the account at `at`.
+    #[inline]
     pub(crate) fn holding(&self, at: u32, instrument: InstrumentId) -> &Holding {
         &self.holdings[self.cell(at, instrument)]
     }
 
     /// The account at `at` and its holding of `instrument`: what a
     /// pre-trade check reads.
+    #[inline]
     pub(crate) fn with_holding(&self, at: u32, instrument: InstrumentId) -> (&Account, &Holding) {
         (self.at(at), self.holding(at, instrument))
     }
 
     /// The account at `at` and its holding of `instrument`, both mutable:
     /// what an order's reservation changes.
+    #[inline]
     pub(crate) fn with_holding_mut(
         &mut self,
         at: u32,
@@ -251,6 +257,7 @@ impl Accounts {
     /// # Panics
     /// If `a` and `b` are the same place (self-trade prevention rules that
     /// out for a trade), or if the instrument is not listed.
+    #[inline]
     pub(crate) fn pair_at_mut(
         &mut self,
         a: u32,

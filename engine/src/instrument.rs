@@ -27,7 +27,7 @@ const BPS_PER_ONE: i64 = 10_000;
 pub const DEFAULT_MAX_PRICE_LEVELS: u32 = 100_000;
 
 /// The most `max_orders` config may set: 2^24 orders. The book reserves
-/// 56 bytes of slab per order up front (896 MiB at the bound, of address
+/// 64 bytes of slab per order up front (1 GiB at the bound, of address
 /// space: pages are touched only as orders rest).
 pub const MAX_ORDERS: u32 = 1 << 24;
 
@@ -462,6 +462,7 @@ impl PriceRules {
     ///
     /// # Errors
     /// The first rule the quantity breaks.
+    #[inline]
     pub const fn check_quantity(&self, quantity_t: u64) -> Result<(), RejectReason> {
         if quantity_t == 0 {
             Err(RejectReason::QuantityZero)
@@ -480,6 +481,7 @@ impl PriceRules {
     ///
     /// # Errors
     /// The first rule the price breaks.
+    #[inline]
     pub const fn check_price(&self, price_ticks: i64) -> Result<(), RejectReason> {
         // Most instruments trade in whole ticks: skip the division then.
         if self.step_ticks != 1 && price_ticks % self.step_ticks != 0 {
@@ -531,6 +533,7 @@ pub struct Policy {
 impl Policy {
     /// Whether participants of this type may trade the instrument.
     #[must_use]
+    #[inline]
     pub const fn admits(&self, participant: ParticipantType) -> bool {
         self.eligible & (1 << participant as u8) != 0
     }

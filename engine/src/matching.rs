@@ -35,6 +35,7 @@ pub(crate) struct Taker {
 
 impl Taker {
     /// Whether a resting price is good enough for this taker.
+    #[inline]
     fn accepts(&self, price_ticks: i64) -> bool {
         match self.side {
             Side::Buy => price_ticks <= self.limit_ticks,
@@ -44,6 +45,15 @@ impl Taker {
 }
 
 impl Book {
+    /// Whether the taker's limit reaches the best opposite price: whether
+    /// [`Book::match_incoming`] would trade at all. An order that rests
+    /// without trading (most orders) skips matching on this one compare.
+    #[inline]
+    pub(crate) fn crosses(&self, taker: &Taker) -> bool {
+        let best = self.ladder(taker.side.opposite()).best;
+        best != NIL && taker.accepts(self.price_of(best))
+    }
+
     /// Whether the taker's whole quantity could trade right now, before
     /// matching would reach a resting order of its own account. Changes
     /// nothing; decides fill-or-kill.

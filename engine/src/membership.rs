@@ -91,12 +91,14 @@ pub struct Membership {
 impl Membership {
     /// A broker's standing (active unless suspended or closed).
     #[must_use]
+    #[inline]
     pub fn broker(&self, broker: BrokerId) -> Status {
         self.broker_status.get(&broker).copied().unwrap_or_default()
     }
 
     /// An account's standing (active unless suspended or closed).
     #[must_use]
+    #[inline]
     pub fn account(&self, account: AccountId) -> Status {
         self.account_status
             .get(&account)
@@ -114,6 +116,7 @@ impl Membership {
 
     /// Why a new order of `account`, acting through `broker`, is refused,
     /// if it is.
+    #[inline]
     pub(crate) fn check_order(
         &self,
         account: AccountId,
@@ -137,6 +140,7 @@ impl Membership {
 
     /// `BrokerSuspended` unless the broker is active: its accounts may not
     /// trade, and it may get no new account.
+    #[inline]
     pub(crate) fn check_broker_active(&self, broker: BrokerId) -> Result<(), RejectReason> {
         match self.broker(broker) {
             Status::Active => Ok(()),

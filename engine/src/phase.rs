@@ -24,6 +24,7 @@ pub enum Phase {
 impl Phase {
     /// Whether new orders and amends are accepted.
     #[must_use]
+    #[inline]
     pub const fn accepts_orders(self) -> bool {
         matches!(self, Self::Continuous)
     }

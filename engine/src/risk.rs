@@ -18,6 +18,7 @@ use crate::reject::RejectReason;
 /// Prices are bounded by the band and quantities by the maximum order
 /// size, so the product of two configured values fits an `i64`; the
 /// conversion saturates rather than wraps if a config ever says otherwise.
+#[inline]
 pub(crate) fn value_fen(price_ticks: i64, quantity_t: u64) -> i64 {
     i64::try_from(i128::from(price_ticks) * i128::from(quantity_t)).unwrap_or(i64::MAX)
 }
@@ -83,6 +84,7 @@ pub(crate) fn check(
 /// # Errors
 /// [`RejectReason::HoldingsLockedUntilNextDay`] when today's purchases
 /// would cover it, otherwise [`RejectReason::InsufficientHoldings`].
+#[inline]
 pub(crate) const fn check_sellable(holding: &Holding, quantity_t: u64) -> Result<(), RejectReason> {
     if quantity_t <= holding.sellable_t() {
         Ok(())
@@ -95,6 +97,7 @@ pub(crate) const fn check_sellable(holding: &Holding, quantity_t: u64) -> Result
 
 /// Takes the reservation of an accepted order from its account and the
 /// account's holding of the order's instrument.
+#[inline]
 pub(crate) fn reserve(account: &mut Account, holding: &mut Holding, claim: &Claim) {
     match claim.side {
         Side::Buy => {
@@ -108,6 +111,7 @@ pub(crate) fn reserve(account: &mut Account, holding: &mut Holding, claim: &Clai
 /// Gives back the reservation of an order's open quantity that will not
 /// trade (cancelled, expired, killed, or about to be resized), to its
 /// account and the account's holding of the order's instrument.
+#[inline]
 pub(crate) fn release(account: &mut Account, holding: &mut Holding, claim: &Claim) {
     match claim.side {
         Side::Buy => {

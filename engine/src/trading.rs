@@ -98,7 +98,11 @@ impl Engine {
         let cause = if order.time_in_force == TimeInForce::Fok && !self.books[i].can_fill(&taker) {
             CancelCause::FokKilled
         } else {
-            let stop = self.match_and_settle(i, &mut taker, stamp, events);
+            let stop = if self.books[i].crosses(&taker) {
+                self.match_and_settle(i, &mut taker, stamp, events)
+            } else {
+                Stop::Done
+            };
             let rests =
                 order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
             if taker.remaining_t == 0 {

@@ -38,33 +38,41 @@ impl IdTable {
     }
 
     /// Where `id`'s value is kept, if its block is in use.
+    #[inline]
     fn place(&self, id: u32) -> Option<usize> {
         let block = *self.blocks.get((id >> BLOCK_BITS) as usize)?;
         (block != 0).then(|| (block as usize - 1) * BLOCK_LEN + (id & IN_BLOCK) as usize)
     }
 
     /// The value of `id` (`empty` if it was never set).
+    #[inline]
     pub(crate) fn get(&self, id: u32) -> u32 {
         self.place(id).map_or(self.empty, |at| self.values[at])
     }
 
     /// The value of `id` to change, making room for its block if needed.
+    #[inline]
     pub(crate) fn entry(&mut self, id: u32) -> &mut u32 {
         let at = match self.place(id) {
             Some(at) => at,
-            None => {
-                let b = (id >> BLOCK_BITS) as usize;
-                if b >= self.blocks.len() {
-                    self.blocks.resize(b + 1, 0);
-                }
-                let number = self.values.len() / BLOCK_LEN;
-                self.values
-                    .resize(self.values.len() + BLOCK_LEN, self.empty);
-                self.blocks[b] = u32::try_from(number + 1).expect("fewer than 2^20 blocks");
-                number * BLOCK_LEN + (id & IN_BLOCK) as usize
-            }
+            None => self.add_block(id),
         };
         &mut self.values[at]
+    }
+
+    /// Makes the block of `id`, every value `empty`, and returns where
+    /// `id`'s value is kept: once per block, never on a lookup.
+    #[cold]
+    fn add_block(&mut self, id: u32) -> usize {
+        let b = (id >> BLOCK_BITS) as usize;
+        if b >= self.blocks.len() {
+            self.blocks.resize(b + 1, 0);
+        }
+        let number = self.values.len() / BLOCK_LEN;
+        self.values
+            .resize(self.values.len() + BLOCK_LEN, self.empty);
+        self.blocks[b] = u32::try_from(number + 1).expect("fewer than 2^20 blocks");
+        number * BLOCK_LEN + (id & IN_BLOCK) as usize
     }
 
     /// Sets every value back to `empty`, keeping the blocks.

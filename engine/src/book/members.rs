@@ -26,6 +26,7 @@ impl Default for Members {
 
 impl Members {
     /// Counts one more resting order.
+    #[inline]
     pub(crate) fn add(&mut self, account_at: u32, broker: BrokerId) {
         let at = account_at as usize;
         if at >= self.by_account.len() {
@@ -36,6 +37,7 @@ impl Members {
     }
 
     /// Counts one resting order fewer.
+    #[inline]
     pub(crate) fn remove(&mut self, account_at: u32, broker: BrokerId) {
         self.by_account[account_at as usize] -= 1;
         let count = self.by_broker.entry(broker.0);
@@ -43,6 +45,7 @@ impl Members {
     }
 
     /// Orders resting for the account kept at `account_at`.
+    #[inline]
     pub(crate) fn of_account(&self, account_at: u32) -> u32 {
         self.by_account
             .get(account_at as usize)
@@ -51,6 +54,7 @@ impl Members {
     }
 
     /// Orders resting for the broker's accounts.
+    #[inline]
     pub(crate) fn of_broker(&self, broker: BrokerId) -> u32 {
         self.by_broker.get(broker.0)
     }

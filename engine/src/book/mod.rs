@@ -36,7 +36,12 @@ use crate::order::{AccountId, OrderId, Side};
 pub(crate) const NIL: u32 = u32::MAX;
 
 /// A resting order as stored in the slab.
+///
+/// Aligned to a cache line: its 49 bytes of fields would otherwise sit at
+/// a 56-byte stride, and three slots in four would straddle two lines, so
+/// a cancel or a fill, which reads the whole slot, would often miss twice.
 #[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
 pub(crate) struct Slot {
     pub(crate) order_id: OrderId,
     pub(crate) quantity_t: u64,
@@ -54,7 +59,7 @@ pub(crate) struct Slot {
     pub(crate) side: Side,
 }
 
-const _: () = assert!(size_of::<Slot>() <= 64);
+const _: () = assert!(size_of::<Slot>() == 64);
 
 /// A resting order, as seen from outside the book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,11 +201,13 @@ impl Book {
     }
 
     /// Orders resting for the account kept at `account_at`.
+    #[inline]
     pub(crate) fn resting_of_account(&self, account_at: u32) -> u32 {
         self.members.of_account(account_at)
     }
 
     /// Orders resting for the broker's accounts.
+    #[inline]
     pub(crate) fn resting_of_broker(&self, broker: BrokerId) -> u32 {
         self.members.of_broker(broker)
     }
@@ -260,17 +267,29 @@ impl Book {
     }
 
     /// Price in ticks of a level index.
+    #[inline]
     pub(crate) fn price_of(&self, level: u32) -> i64 {
         self.rules.floor_ticks + i64::from(level) * self.rules.step_ticks
     }
 
     /// Level index of a price that passed the tick and band checks.
+    #[inline]
     pub(crate) fn level_of(&self, price_ticks: i64) -> u32 {
         debug_assert!(price_ticks >= self.rules.floor_ticks);
         debug_assert!(price_ticks <= self.rules.ceiling_ticks);
-        ((price_ticks - self.rules.floor_ticks) / self.rules.step_ticks) as u32
+        let offset_ticks = price_ticks - self.rules.floor_ticks;
+        // Most instruments trade in whole ticks: skip the division then
+        // (a 64-bit divide costs more than the rest of an insert's
+        // arithmetic together).
+        let level = if self.rules.step_ticks == 1 {
+            offset_ticks
+        } else {
+            offset_ticks / self.rules.step_ticks
+        };
+        level as u32
     }
 
+    #[inline]
     pub(crate) fn ladder(&self, side: Side) -> &Ladder {
         match side {
             Side::Buy => &self.bids,

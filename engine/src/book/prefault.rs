@@ -12,7 +12,7 @@
 //! at start-up, after recovery. Memory per book, all of it resident after
 //! this (docs/CONFIG.md):
 //!
-//! - slab: `size_of::<Slot>()` (56 bytes) × `max_orders`;
+//! - slab: `size_of::<Slot>()` (64 bytes, one cache line) × `max_orders`;
 //! - id index ring: 4 bytes × `max_orders` × 2, rounded up to a power of two;
 //! - ladders: 2 × 24 bytes × the band's price levels, plus their bitsets;
 //! - member counts: 4 bytes per account, and 16 KiB per block of 4,096
@@ -24,7 +24,7 @@ use crate::engine::Engine;
 use crate::order::{AccountId, OrderId, Side};
 
 const _: () = assert!(
-    size_of::<Slot>() == 56,
+    size_of::<Slot>() == 64,
     "the memory figures above and in CONFIG.md"
 );
 
@@ -51,7 +51,7 @@ impl Book {
     /// counts for `accounts` accounts and their brokers, changing nothing
     /// the book holds.
     pub(crate) fn prefault(&mut self, accounts: &Accounts) {
-        // One slot written per 4,088 bytes maps every page without pulling
+        // One slot written per 4,096 bytes maps every page without pulling
         // the whole slab through the cache; the last slot covers the end.
         let room = self.slots.spare_capacity_mut();
         for slot in room.iter_mut().step_by(SLOTS_PER_PAGE) {
@@ -69,7 +69,7 @@ impl Engine {
     /// Maps every page the books may use up to their configured capacity
     /// (see the module docs), so that no order waits for a page fault.
     /// Idempotent; it takes a few milliseconds per book of 2^18 orders
-    /// and makes the slab (14 MiB there) resident. The accounts and their
+    /// and makes the slab (16 MiB there) resident. The accounts and their
     /// table of holdings need nothing here: every cell is written when its
     /// account opens (or the engine is cloned or restored), and orders
     /// reach no cell beyond them.
