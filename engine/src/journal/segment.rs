@@ -165,7 +165,8 @@ impl SegmentFile {
         }
     }
 
-    /// Reads the next record, its payload into `buf`. After anything but
+    /// Reads the next record (a good one's payload is then
+    /// [`SegmentFile::payload`]). After anything but
     /// a good record the read position stays where the record starts, and
     /// the next call reads the file again (a follower waits that way).
     pub(crate) fn read_record(&mut self) -> Result<Raw, JournalError> {

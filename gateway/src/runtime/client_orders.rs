@@ -255,7 +255,7 @@ fn insert_slot(index: &mut HashTable<Slot>, log: &ClientOrderLog, slot: Slot) {
 }
 
 /// The table is cut into this many regions (as a power of two) for
-/// [`index_of`]'s sort.
+/// [`index_from`]'s sort.
 const REGIONS_LOG2: u32 = 16;
 
 /// The index of a whole log.
