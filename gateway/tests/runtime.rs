@@ -602,14 +602,17 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     let handle = runtime.handle();
     let wait = Waiter::new();
     let mut s1 = handle.connect(B1, 0).unwrap();
-    for coid in 1..=200 {
+    // More orders than a chunk of the day's client order ids (4,096): the
+    // later snapshots keep theirs in a day file.
+    const N: u64 = 4_300;
+    for coid in 1..=N {
         submit(
             &handle,
             B1,
             limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
         );
     }
-    let sent = wait.take(&mut s1, 200);
+    let sent = wait.take(&mut s1, N as usize);
     drop(s1);
     runtime.shutdown().unwrap();
 
@@ -625,16 +628,21 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     for (seq, _) in &snapshots {
         assert!(journal_dir.join(format!("gateway-{seq:020}.snap")).exists());
     }
-    let gateway_states = std::fs::read_dir(&journal_dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("gateway-")
-        })
-        .count();
+    let named = |prefix: &str| {
+        std::fs::read_dir(&journal_dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(prefix)
+            })
+            .count()
+    };
+    let gateway_states = named("gateway-");
+    // One run, one day: one day file, the older ones' chunks appended.
+    assert_eq!(named("orders-"), 1, "the day's client orders in one file");
     assert_eq!(
         gateway_states,
         snapshots.len(),
@@ -657,29 +665,39 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     let runtime = start(&config, &clock, true);
     let handle = runtime.handle();
     // The numbering goes on, and today's client order ids are known.
-    let mut s1 = handle.connect(B1, 200).unwrap();
-    assert_eq!(s1.last_seq(), 200);
-    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 89_00, 1));
-    assert_eq!(
-        wait.next(&mut s1),
-        gateway_reject(
-            1,
-            RequestKind::NewOrder,
-            RejectReason::DuplicateClientOrderId
-        )
-    );
+    let mut s1 = handle.connect(B1, N).unwrap();
+    assert_eq!(s1.last_seq(), N);
+    // One from the day file's first chunk, one from the snapshot's tail.
+    for coid in [1, N - 1] {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+        assert_eq!(
+            wait.next(&mut s1),
+            gateway_reject(
+                coid,
+                RequestKind::NewOrder,
+                RejectReason::DuplicateClientOrderId
+            )
+        );
+    }
     submit(
         &handle,
         B1,
-        limit(201, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        limit(N + 1, 1001, "CEA2025", Side::Buy, 89_00, 1),
     );
     let next = wait.next(&mut s1);
-    assert_eq!(next.seq, 201);
+    assert_eq!(next.seq, N + 1);
     drop(s1);
     // A resume from the newest reports is served; one that needs the
     // segments put away ends the session (nothing is made up).
-    let mut recent = handle.connect(B1, 199).unwrap();
-    assert_eq!(wait.take(&mut recent, 2), [sent[199].clone(), next]);
+    let mut recent = handle.connect(B1, N - 1).unwrap();
+    assert_eq!(
+        wait.take(&mut recent, 2),
+        [sent[N as usize - 1].clone(), next]
+    );
     drop(recent);
     let mut old = handle.connect(B1, 0).unwrap();
     let ended = wait

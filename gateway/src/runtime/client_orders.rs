@@ -4,8 +4,9 @@
 //! live orders. It is rebuilt from the journal by the same rules that
 //! keep it live ([`ClientOrders::observe`], [`Rebuilding::observe`]), and
 //! kept in the gateway's snapshots so that a restart reads only the
-//! journal after them; a restart indexes a snapshot's day on a thread of
-//! its own while it replays the journal after it.
+//! journal after them (the day's full chunks once each, in a day file
+//! beside them: [`day_file`]); a restart indexes a snapshot's day on a
+//! thread of its own while it replays the journal after it.
 //!
 //! **Layout.** The day's orders are a log in the order they were
 //! submitted, in chunks of [`CHUNK`]: full chunks never change again, so a
@@ -19,16 +20,16 @@
 //! `32 n` bytes of log and `9 n` to `18 n` of table; a new trading day
 //! frees the log and keeps the table's slots for the next.
 
-use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use cetx_engine::{AccountId, BrokerId, Command, Engine, Event, InstrumentId, OrderId};
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
-use serde::de::{SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+mod day_file;
+pub(super) use day_file::{read as read_day, DayFiles, DayRef};
 
 /// Orders per chunk of the log.
 const CHUNK: usize = 4_096;
@@ -43,15 +44,15 @@ pub(super) struct ClientOrder {
 
 /// One line of the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Named {
+pub(super) struct Named {
     broker: BrokerId,
     client_order_id: u64,
     order: ClientOrder,
 }
 
 /// The day's orders in submission order: full chunks, shared with the
-/// snapshots taken of them, and the chunk being filled. Serialized as one
-/// list.
+/// snapshots taken of them, and the chunk being filled. A snapshot writes
+/// the full chunks to a day file once ([`DayFiles`]) and keeps the last.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct ClientOrderLog {
     full: Vec<Arc<[Named]>>,
@@ -70,8 +71,9 @@ impl ClientOrderLog {
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Named> {
-        self.full.iter().flat_map(|c| c.iter()).chain(&self.tail)
+    /// The chunk being filled.
+    pub(super) fn tail(&self) -> &[Named] {
+        &self.tail
     }
 
     fn push(&mut self, named: Named) {
@@ -80,39 +82,6 @@ impl ClientOrderLog {
             self.full.push(full.into());
         }
         self.tail.push(named);
-    }
-}
-
-impl Serialize for ClientOrderLog {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.len()))?;
-        for named in self.iter() {
-            seq.serialize_element(named)?;
-        }
-        seq.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for ClientOrderLog {
-    /// Reads the list into chunks as it goes: a day of millions of orders
-    /// is never one buffer as well (which grew by doubling, then was
-    /// copied into the chunks: a tenth of a restart).
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Chunks;
-        impl<'de> Visitor<'de> for Chunks {
-            type Value = ClientOrderLog;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of the day's client orders")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut log = ClientOrderLog::default();
-                while let Some(named) = seq.next_element()? {
-                    log.push(named);
-                }
-                Ok(log)
-            }
-        }
-        deserializer.deserialize_seq(Chunks)
     }
 }
 
@@ -426,8 +395,9 @@ mod tests {
         assert_eq!(orders.get(BrokerId(1), 5).unwrap().order_id, OrderId(9_999));
 
         let log = orders.log();
-        let bytes = crate::codec::encode_snapshot(&log).unwrap();
-        let back: ClientOrderLog = crate::codec::decode_snapshot(&bytes).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let day = DayFiles::default().write(dir.path(), 7, &log).unwrap();
+        let back = read_day(dir.path(), day, log.tail().to_vec()).unwrap();
         assert_eq!(back, log);
         let again = Rebuilding::from_log(back).finish();
         for i in 0..n {

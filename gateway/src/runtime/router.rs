@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::Activity;
-use super::client_orders::ClientOrderLog;
+use super::client_orders::{ClientOrderLog, DayFiles};
 use super::request::Refusal;
 use super::state::{self, GatewayState};
 use super::AdminOutcome;
@@ -333,9 +333,12 @@ pub(super) struct Snapshot {
 /// shortcut for recovery, never the truth, so a failure is logged and the
 /// server goes on.
 pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: usize) {
+    let mut day_files = DayFiles::default();
     while let Ok(snapshot) = snapshots.recv() {
         let seq = snapshot.seq;
-        let written = state::write(dir, seq, &snapshot.gateway)
+        let written = day_files
+            .write(dir, seq, &snapshot.gateway.client_orders)
+            .and_then(|day| state::write(dir, seq, &snapshot.gateway, day))
             .and_then(|_| write_snapshot(dir, seq, &snapshot.engine).map_err(|e| e.to_string()));
         match written {
             Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
@@ -344,14 +347,15 @@ pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: 
                 continue;
             }
         }
-        if let Err(error) = prune(dir, keep) {
+        if let Err(error) = prune(dir, keep, &mut day_files) {
             tracing::error!(%error, "removing old snapshots failed");
         }
     }
 }
 
-/// Keeps the newest `keep` snapshots, and the gateway states beside them.
-fn prune(dir: &Path, keep: usize) -> Result<(), String> {
+/// Keeps the newest `keep` snapshots, the gateway states beside them and
+/// the day files these refer to.
+fn prune(dir: &Path, keep: usize, day_files: &mut DayFiles) -> Result<(), String> {
     for path in prune_snapshots(dir, keep).map_err(|e| e.to_string())? {
         tracing::info!(path = %path.display(), keep, "removed an old snapshot");
     }
@@ -362,6 +366,9 @@ fn prune(dir: &Path, keep: usize) -> Result<(), String> {
         .collect();
     for path in state::prune(dir, &kept)? {
         tracing::info!(path = %path.display(), "removed an old gateway state");
+    }
+    for path in day_files.prune(dir, &kept, |seq| state::read_day_ref(dir, seq))? {
+        tracing::info!(path = %path.display(), "removed an old day file");
     }
     Ok(())
 }

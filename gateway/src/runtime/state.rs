@@ -1,7 +1,8 @@
 //! The gateway's own state beside each engine snapshot, so that a restart
 //! reads only the journal after the snapshot, once: each broker's report
 //! counter, the trading days' marks, the live orders the reports address,
-//! today's client order ids and the time of the last entry.
+//! today's client order ids (where the day file holds their full chunks,
+//! and the last chunk) and the time of the last entry.
 //!
 //! A file `gateway-{seq:020}.snap` in the journal directory, framed as the
 //! engine's snapshots are ([`write_framed`]) and written just before the
@@ -17,7 +18,7 @@
 //! | 12 | 8 | the sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
-//! | 32 | n | [`GatewayState`], encoded by [`crate::codec::encode_snapshot`] |
+//! | 32 | n | [`Stored`], encoded by [`crate::codec::encode_snapshot`] |
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -26,7 +27,7 @@ use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
 use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
-use super::client_orders::{ClientOrderLog, Rebuilding};
+use super::client_orders::{read_day, ClientOrderLog, DayRef, Named, Rebuilding};
 use crate::codec::{decode_snapshot, encode_snapshot};
 use crate::protocol::ServerFrame;
 use crate::reports::Reports;
@@ -34,12 +35,13 @@ use crate::reports::Reports;
 const MAGIC: [u8; 8] = *b"CETXGWSN";
 /// 2: today's client order ids are their own index; the reports keep
 /// only live orders. 3: the reports keep today's open block offers and
-/// pending deals. A file of an older version is passed over like a
-/// damaged one (recovery reads the journal further back instead).
-const VERSION: u32 = 3;
+/// pending deals. 4: the day's full chunks of client orders are in a day
+/// file. A file of an older version is passed over like a damaged one
+/// (recovery reads the journal further back instead).
+const VERSION: u32 = 4;
 
 /// What the gateway rebuilds from the journal, as of one entry.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct GatewayState {
     /// The reports' numbering, marks and live orders (not the recent
     /// reports: a cache).
@@ -51,18 +53,41 @@ pub(super) struct GatewayState {
     pub(super) last_time_ns: Option<i64>,
 }
 
+/// A [`GatewayState`] as its file holds it: the day's client orders as
+/// where their full chunks are, and the last chunk.
+#[derive(Serialize, Deserialize)]
+struct Stored<R, T> {
+    reports: R,
+    day: DayRef,
+    tail: T,
+    last_time_ns: Option<i64>,
+}
+
 /// The file name of the gateway's state after entry `seq`.
 fn file_name(seq: u64) -> String {
     format!("gateway-{seq:020}.snap")
 }
 
-/// Writes the state after entry `seq` into `dir`.
+/// Writes the state after entry `seq` into `dir`, its day's full chunks
+/// of client orders being where `day` says.
 ///
 /// # Errors
 /// A sentence saying what failed; no partial file is left under the final
 /// name.
-pub(super) fn write(dir: &Path, seq: u64, state: &GatewayState) -> Result<PathBuf, String> {
-    let payload = encode_snapshot(state).map_err(|e| format!("encoding the gateway state: {e}"))?;
+pub(super) fn write(
+    dir: &Path,
+    seq: u64,
+    state: &GatewayState,
+    day: DayRef,
+) -> Result<PathBuf, String> {
+    let stored = Stored {
+        reports: &state.reports,
+        day,
+        tail: state.client_orders.tail(),
+        last_time_ns: state.last_time_ns,
+    };
+    let payload =
+        encode_snapshot(&stored).map_err(|e| format!("encoding the gateway state: {e}"))?;
     let path = dir.join(file_name(seq));
     write_framed(&path, MAGIC, VERSION, seq, &payload).map_err(|e| e.to_string())?;
     Ok(path)
@@ -73,6 +98,21 @@ pub(super) fn write(dir: &Path, seq: u64, state: &GatewayState) -> Result<PathBu
 /// # Errors
 /// A sentence saying what is wrong (missing, damaged, another version).
 pub(super) fn read(dir: &Path, seq: u64) -> Result<GatewayState, String> {
+    let stored = read_stored(dir, seq)?;
+    Ok(GatewayState {
+        reports: stored.reports,
+        client_orders: read_day(dir, stored.day, stored.tail)?,
+        last_time_ns: stored.last_time_ns,
+    })
+}
+
+/// Where the state after entry `seq` keeps its day's full chunks, if the
+/// state reads.
+pub(super) fn read_day_ref(dir: &Path, seq: u64) -> Option<DayRef> {
+    read_stored(dir, seq).ok().map(|stored| stored.day)
+}
+
+fn read_stored(dir: &Path, seq: u64) -> Result<Stored<Reports, Vec<Named>>, String> {
     let path = dir.join(file_name(seq));
     let describe = |why: String| format!("{}: {why}", path.display());
     let (found, payload) = read_framed(&path, MAGIC, VERSION).map_err(describe)?;
