@@ -43,7 +43,28 @@ fn the_public_levels_and_figures_follow_the_engine_over_a_long_flow() {
     // feed subscriber asks for it mid-day: the time priorities it needs
     // are rebuilt then from the resting orders.
     let joined = workload.len() / 4;
+    // Nobody subscribes for the first eighth (and until orders rest): the
+    // state is kept, but no updates are said. The first subscriber then
+    // takes the levels as they are, and follows the updates from there.
+    let watched = workload.len() / 8;
+    state.set_watched(false);
+    let mut subscribed = None;
     for (i, (command, stamp)) in workload.iter().enumerate() {
+        let resting = engine
+            .books()
+            .iter()
+            .any(|b| b.depth(Side::Buy).next().is_some());
+        if subscribed.is_none() && i >= watched && resting {
+            assert!(
+                !updates
+                    .iter()
+                    .any(|(_, u)| matches!(u, cetx_gateway::market_data::Update::Level { .. })),
+                "no level said while unwatched"
+            );
+            updates.clear();
+            state.set_watched(true);
+            subscribed = Some(state.instruments().to_vec());
+        }
         if i == joined {
             state.join_order_view();
         }
@@ -109,10 +130,15 @@ fn the_public_levels_and_figures_follow_the_engine_over_a_long_flow() {
         }
     }
     assert!(trades > 1_000, "the flow trades ({trades})");
-    // Replaying the updates onto an empty copy gives the same levels.
-    let mut copy = MarketState::of(&Engine::new(&cetx_tests::config()).unwrap())
-        .instruments()
-        .to_vec();
+    // Replaying the updates onto the first subscriber's copy gives the
+    // same levels.
+    let mut copy = subscribed.expect("subscribed on the way");
+    assert!(
+        copy.iter()
+            .any(|view| top(view, usize::MAX) != [vec![], vec![]]),
+        "the levels kept while unwatched: {:?}",
+        copy.iter().map(|v| top(v, 3)).collect::<Vec<_>>()
+    );
     for (id, update) in &updates {
         copy[usize::from(*id)].update(update);
     }

@@ -82,6 +82,8 @@ impl MarketData {
     pub fn publish<'a>(&self, entries: impl IntoIterator<Item = (&'a Command, &'a [Event])>) {
         let mut out = Vec::new();
         let mut state = self.lock();
+        // A subscriber joins under the lock, so none can come in between.
+        state.set_watched(self.0.updates.receiver_count() > 0);
         for (command, events) in entries {
             if let (Command::ListInstrument(spec), Some(Event::InstrumentListed(band))) =
                 (command, events.first())

@@ -404,6 +404,9 @@ pub struct MarketState {
     /// not worked out (each costs a list of up to 200 orders per level
     /// touched).
     order_view_readers: usize,
+    /// No subscriber at all: the state is kept, but the levels' and
+    /// figures' updates are not said (nobody would read them).
+    unwatched: bool,
 }
 
 impl MarketState {
@@ -472,6 +475,7 @@ impl MarketState {
             touched: Vec::new(),
             traded: Vec::new(),
             order_view_readers: 0,
+            unwatched: false,
         }
     }
 
@@ -806,7 +810,16 @@ impl MarketState {
         Some(order)
     }
 
+    /// Whether anyone reads the updates [`Self::apply`] says: while
+    /// nobody does, the levels' and figures' updates are not worked out.
+    pub fn set_watched(&mut self, watched: bool) {
+        self.unwatched = !watched;
+    }
+
     fn touch(&mut self, i: usize, side: Side, price_ticks: i64) {
+        if self.unwatched {
+            return;
+        }
         if !self.touched.contains(&(i, side, price_ticks)) {
             self.touched.push((i, side, price_ticks));
         }
@@ -816,6 +829,11 @@ impl MarketState {
     /// order view's levels that changed, then the figures of the
     /// instruments that traded.
     fn flush(&mut self, out: &mut Vec<(u16, Update)>) {
+        if self.unwatched {
+            self.touched.clear();
+            self.traded.clear();
+            return;
+        }
         let touched = std::mem::take(&mut self.touched);
         for &(i, side, price_ticks) in &touched {
             let Some(instrument) = self.instruments.get(i) else {
