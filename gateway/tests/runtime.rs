@@ -710,6 +710,82 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
 }
 
 #[test]
+fn a_damaged_day_file_sends_a_restart_to_an_older_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.journal.snapshot_every = 1_000;
+    config.brokers[0].cancel_on_disconnect = false;
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    // The snapshot at seq 5,000 has a full chunk of client order ids (in
+    // a day file); the one at 4,000 has not (its log is all in itself).
+    const N: u64 = 5_200;
+    for coid in 1..=N {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+    }
+    wait.take(&mut s1, N as usize);
+    drop(s1);
+    runtime.shutdown().unwrap();
+
+    let journal_dir = dir.path().join(JOURNAL_DIR);
+    let kept: Vec<u64> = list_snapshots(&journal_dir)
+        .unwrap()
+        .iter()
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(kept, [5_000, 4_000], "newest first");
+    let day_file = journal_dir.join("orders-00000000000000005000.log");
+    // One bit of the first order's client order id (after the 20-byte
+    // header, the chunk's length and checksum, the list's length and the
+    // broker, fixed-width integers): read as it is, order 1 would be
+    // unknown.
+    let mut bytes = std::fs::read(&day_file).unwrap();
+    assert_eq!(
+        bytes[40..48],
+        1_u64.to_le_bytes(),
+        "order 1's client order id"
+    );
+    bytes[40] ^= 0x40;
+    std::fs::write(&day_file, bytes).unwrap();
+
+    // The server starts from the snapshot at 4,000 and replays the rest:
+    // every client order id of the day is still known.
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, N).unwrap();
+    for coid in [1, 4_500, N] {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+        assert_eq!(
+            wait.next(&mut s1),
+            gateway_reject(
+                coid,
+                RequestKind::NewOrder,
+                RejectReason::DuplicateClientOrderId
+            )
+        );
+    }
+    submit(
+        &handle,
+        B1,
+        limit(N + 1, 1001, "CEA2025", Side::Buy, 89_00, 1),
+    );
+    assert_eq!(wait.next(&mut s1).seq, N + 1);
+    drop(s1);
+    runtime.shutdown().unwrap();
+}
+
+#[test]
 fn without_a_journal_a_resume_older_than_memory_ends_the_session() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());
