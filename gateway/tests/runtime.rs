@@ -10,7 +10,9 @@ use cetx_engine::journal::{list_snapshots, JournalReader};
 use cetx_engine::{Command, RejectReason};
 use cetx_gateway::protocol::{ClientMessage, RequestKind, ServerFrame, ServerMessage, Side};
 use cetx_gateway::reports::{gateway_reject, order_rejected};
-use cetx_gateway::runtime::{Clock, RuntimeStatus, SubmitError, TryRecvError, JOURNAL_DIR};
+use cetx_gateway::runtime::{
+    Clock, RuntimeHandle, RuntimeStatus, SubmitError, Subscription, TryRecvError, JOURNAL_DIR,
+};
 mod runtime_support;
 
 use runtime_support::{
@@ -590,6 +592,53 @@ fn a_resume_older_than_memory_is_read_back_from_the_journal() {
     runtime.shutdown().unwrap();
 }
 
+/// Broker 1 rests a one-tonne buy for each client order id of `coids`,
+/// and reads their reports.
+fn rest_buys(
+    handle: &RuntimeHandle,
+    wait: &Waiter,
+    session: &mut Subscription,
+    coids: std::ops::RangeInclusive<u64>,
+) -> Vec<ServerFrame> {
+    let n = coids.clone().count();
+    for coid in coids {
+        submit(
+            handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+    }
+    wait.take(session, n)
+}
+
+/// Each of broker 1's client order ids `known` is refused as used today,
+/// and `new` is taken: its report.
+fn known_then_new(
+    handle: &RuntimeHandle,
+    wait: &Waiter,
+    session: &mut Subscription,
+    known: &[u64],
+    new: u64,
+) -> ServerFrame {
+    for &coid in known {
+        submit(
+            handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+        assert_eq!(
+            wait.next(session),
+            gateway_reject(
+                coid,
+                RequestKind::NewOrder,
+                RejectReason::DuplicateClientOrderId
+            )
+        );
+    }
+    submit(handle, B1, limit(new, 1001, "CEA2025", Side::Buy, 89_00, 1));
+    wait.next(session)
+}
+
 #[test]
 fn a_restart_reads_only_the_journal_after_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
@@ -605,14 +654,7 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     // More orders than a chunk of the day's client order ids (4,096): the
     // later snapshots keep theirs in a day file.
     const N: u64 = 4_300;
-    for coid in 1..=N {
-        submit(
-            &handle,
-            B1,
-            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
-        );
-    }
-    let sent = wait.take(&mut s1, N as usize);
+    let sent = rest_buys(&handle, &wait, &mut s1, 1..=N);
     drop(s1);
     runtime.shutdown().unwrap();
 
@@ -668,27 +710,7 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     let mut s1 = handle.connect(B1, N).unwrap();
     assert_eq!(s1.last_seq(), N);
     // One from the day file's first chunk, one from the snapshot's tail.
-    for coid in [1, N - 1] {
-        submit(
-            &handle,
-            B1,
-            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
-        );
-        assert_eq!(
-            wait.next(&mut s1),
-            gateway_reject(
-                coid,
-                RequestKind::NewOrder,
-                RejectReason::DuplicateClientOrderId
-            )
-        );
-    }
-    submit(
-        &handle,
-        B1,
-        limit(N + 1, 1001, "CEA2025", Side::Buy, 89_00, 1),
-    );
-    let next = wait.next(&mut s1);
+    let next = known_then_new(&handle, &wait, &mut s1, &[1, N - 1], N + 1);
     assert_eq!(next.seq, N + 1);
     drop(s1);
     // A resume from the newest reports is served; one that needs the
@@ -723,14 +745,7 @@ fn a_damaged_day_file_sends_a_restart_to_an_older_snapshot() {
     // The snapshot at seq 5,000 has a full chunk of client order ids (in
     // a day file); the one at 4,000 has not (its log is all in itself).
     const N: u64 = 5_200;
-    for coid in 1..=N {
-        submit(
-            &handle,
-            B1,
-            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
-        );
-    }
-    wait.take(&mut s1, N as usize);
+    rest_buys(&handle, &wait, &mut s1, 1..=N);
     drop(s1);
     runtime.shutdown().unwrap();
 
@@ -760,27 +775,8 @@ fn a_damaged_day_file_sends_a_restart_to_an_older_snapshot() {
     let runtime = start(&config, &clock, true);
     let handle = runtime.handle();
     let mut s1 = handle.connect(B1, N).unwrap();
-    for coid in [1, 4_500, N] {
-        submit(
-            &handle,
-            B1,
-            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
-        );
-        assert_eq!(
-            wait.next(&mut s1),
-            gateway_reject(
-                coid,
-                RequestKind::NewOrder,
-                RejectReason::DuplicateClientOrderId
-            )
-        );
-    }
-    submit(
-        &handle,
-        B1,
-        limit(N + 1, 1001, "CEA2025", Side::Buy, 89_00, 1),
-    );
-    assert_eq!(wait.next(&mut s1).seq, N + 1);
+    let next = known_then_new(&handle, &wait, &mut s1, &[1, 4_500, N], N + 1);
+    assert_eq!(next.seq, N + 1);
     drop(s1);
     runtime.shutdown().unwrap();
 }

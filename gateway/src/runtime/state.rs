@@ -128,14 +128,27 @@ fn read_stored(dir: &Path, seq: u64) -> Result<Stored<Reports, Vec<Named>>, Stri
 /// # Errors
 /// A sentence saying what failed.
 pub(super) fn prune(dir: &Path, keep: &[u64]) -> Result<Vec<PathBuf>, String> {
+    remove_numbered(dir, ("gateway-", ".snap"), keep)
+}
+
+/// Removes every file in `dir` named `{prefix}{n}{suffix}` whose number
+/// `n` is not in `keep`, and says which.
+///
+/// # Errors
+/// A sentence saying what failed.
+pub(super) fn remove_numbered(
+    dir: &Path,
+    (prefix, suffix): (&str, &str),
+    keep: &[u64],
+) -> Result<Vec<PathBuf>, String> {
     let listing = fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))?;
     let mut removed = Vec::new();
     for entry in listing.flatten() {
         let name = entry.file_name();
         let seq = name
             .to_str()
-            .and_then(|n| n.strip_prefix("gateway-"))
-            .and_then(|n| n.strip_suffix(".snap"))
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.strip_suffix(suffix))
             .and_then(|n| n.parse::<u64>().ok());
         if seq.is_some_and(|seq| !keep.contains(&seq)) {
             fs::remove_file(entry.path())

@@ -51,9 +51,12 @@ pub(in crate::runtime) struct DayRef {
     chunks: u32,
 }
 
+/// A day file's name, around its number.
+const NAME: (&str, &str) = ("orders-", ".log");
+
 /// The file a snapshot's day chunks go in.
 fn path_of(dir: &Path, file: u64) -> PathBuf {
-    dir.join(format!("orders-{file:020}.log"))
+    dir.join(format!("{}{file:020}{}", NAME.0, NAME.1))
 }
 
 /// The snapshot thread's day file: the one this run is appending to.
@@ -176,23 +179,7 @@ impl DayFiles {
             };
             used.extend(file);
         }
-        let listing =
-            std::fs::read_dir(dir).map_err(|e| format!("listing {}: {e}", dir.display()))?;
-        let mut removed = Vec::new();
-        for entry in listing.flatten() {
-            let name = entry.file_name();
-            let file = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("orders-"))
-                .and_then(|n| n.strip_suffix(".log"))
-                .and_then(|n| n.parse::<u64>().ok());
-            if file.is_some_and(|file| !used.contains(&file)) {
-                std::fs::remove_file(entry.path())
-                    .map_err(|e| format!("removing {}: {e}", entry.path().display()))?;
-                removed.push(entry.path());
-            }
-        }
-        Ok(removed)
+        crate::runtime::state::remove_numbered(dir, NAME, &used)
     }
 }
 
