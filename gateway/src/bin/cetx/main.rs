@@ -770,9 +770,13 @@ async fn order(args: OrderArgs) -> Result<()> {
 
     let mut deadline = Instant::now() + timeout;
     let mut accepted = false;
+    let (mut replayed, mut later) = (0_u64, 0_u32);
     // Each report is bounded by the deadline, and a finished order ends
-    // the loop; the count bound is a backstop against a chatty server.
-    for _ in 0..1_000_000 {
+    // the loop. The replay of the broker's earlier reports is passed over
+    // (there are `earlier` of them, however many: a busy broker has
+    // millions); the count of later ones is a backstop against a chatty
+    // server.
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(frame) = client.next_report(left).await? else {
             if accepted {
@@ -781,10 +785,21 @@ async fn order(args: OrderArgs) -> Result<()> {
                 );
                 return Ok(());
             }
+            if replayed < earlier {
+                bail!(
+                    "no answer for order {client_order_id} within {timeout:?}: still reading the \
+                     broker's earlier reports (at {replayed} of {earlier}); a longer --timeout helps"
+                );
+            }
             bail!("no answer for order {client_order_id} within {timeout:?}");
         };
         if frame.seq != 0 && frame.seq <= earlier {
+            replayed = frame.seq;
             continue;
+        }
+        later += 1;
+        if later > 1_000_000 {
+            bail!("order {client_order_id}: a million reports and no end of it; giving up");
         }
         if report_client_order_id(&frame) != Some(client_order_id) {
             continue;
@@ -805,7 +820,6 @@ async fn order(args: OrderArgs) -> Result<()> {
             _ => {}
         }
     }
-    Ok(())
 }
 
 /// CNY to ticks of 0.01 CNY, exactly.
