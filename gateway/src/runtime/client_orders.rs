@@ -18,7 +18,7 @@
 //!   earlier ones today, in id order (12 bytes each, 16 with padding).
 //!   Brokers mostly number upwards, so most orders go here: a new one is
 //!   known new from the last id alone and goes at the end of a list, and
-//!   a cancel finds its order by a binary search;
+//!   a cancel finds its order by a search from the end of the list;
 //! - **the table**: the other orders (an id at or below the broker's
 //!   highest), by hash: 8 bytes a slot, the position and 32 bits of the
 //!   key's hash, as the keys are in the log. The hash bits let the table
@@ -119,8 +119,7 @@ struct Rise {
 /// orders upwards: then a new order is known new by the last id alone,
 /// goes at the end of a list (no cache miss, where an insert into a table
 /// of tens of MB was a quarter of the engine thread's time in a
-/// closed-loop run), and is found again by a binary search whose last
-/// steps, for the recent orders most cancels name, stay in the cache.
+/// closed-loop run), and is found again by [`Rises::find`].
 #[derive(Debug, Default)]
 struct Rises(FxHashMap<BrokerId, Vec<Rise>>);
 
@@ -210,9 +209,9 @@ impl ClientOrders {
         let log = &self.log;
         // The table first: an order there came after one of the same name
         // in the rises (whose ids only rise), and took its place.
-        let tag = tag(broker, client_order_id);
         let in_table = (!self.index.is_empty())
             .then(|| {
+                let tag = tag(broker, client_order_id);
                 self.index.find(spread(tag), |slot| {
                     slot.tag == tag && {
                         let named = log.get(slot.at as usize);
