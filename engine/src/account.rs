@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::instrument::InstrumentId;
 use crate::order::AccountId;
 
+pub use crate::participant::ParticipantType;
 pub(crate) use index::IdTable;
 
 /// Marks an id with no account in [`Accounts`]' index.
@@ -32,20 +33,6 @@ const NO_ACCOUNT: u32 = u32::MAX;
 /// client accounts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct BrokerId(pub u32);
-
-/// The kind of participant an account belongs to; instruments list which
-/// kinds may trade them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[repr(u8)]
-pub enum ParticipantType {
-    /// A key emitting entity (重点排放单位) with a compliance obligation.
-    ComplianceEntity = 0,
-    /// An institution: a legal person or organisation without an obligation.
-    Institution = 1,
-    /// A natural person.
-    Individual = 2,
-}
 
 /// One account's position in one instrument, in tonnes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::account::ParticipantType;
+use crate::participant::ParticipantType;
 use crate::reject::RejectReason;
 
 /// Price unit of the engine: 1 tick = 0.01 CNY (one fen).

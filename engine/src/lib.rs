@@ -81,6 +81,7 @@ mod matching;
 pub mod membership;
 mod membership_commands;
 pub mod order;
+mod participant;
 pub mod phase;
 pub mod reject;
 mod replay;
