@@ -44,7 +44,7 @@ fn the_public_levels_and_figures_follow_the_engine_over_a_long_flow() {
     // are rebuilt then from the resting orders.
     let joined = workload.len() / 4;
     // Nobody subscribes for the first eighth (and until orders rest): the
-    // state is kept, but no updates are said. The first subscriber then
+    // state is kept, but no level updates are said. The first subscriber then
     // takes the levels as they are, and follows the updates from there.
     let watched = workload.len() / 8;
     state.set_watched(false);

@@ -380,8 +380,8 @@ fn index_from((rises, index): &mut Indexed, log: &ClientOrderLog, from: usize) {
 
 /// Below this many orders a snapshot's log is indexed when recovery ends,
 /// with the entries replayed after it; from this many on, on a thread of
-/// its own while recovery replays (a day's millions of inserts were a
-/// third of a restart).
+/// its own while recovery replays (a day of millions of orders, even
+/// when they are all rises, is a pass worth overlapping with the replay).
 const BUILD_APART: usize = 1 << 16;
 
 /// The day's index while recovery replays the journal: the snapshot's

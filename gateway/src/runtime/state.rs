@@ -63,9 +63,12 @@ struct Stored<R, T> {
     last_time_ns: Option<i64>,
 }
 
+/// A gateway state's file name, around its sequence number.
+const NAME: (&str, &str) = ("gateway-", ".snap");
+
 /// The file name of the gateway's state after entry `seq`.
 fn file_name(seq: u64) -> String {
-    format!("gateway-{seq:020}.snap")
+    format!("{}{seq:020}{}", NAME.0, NAME.1)
 }
 
 /// Writes the state after entry `seq` into `dir`, its day's full chunks
@@ -128,7 +131,7 @@ fn read_stored(dir: &Path, seq: u64) -> Result<Stored<Reports, Vec<Named>>, Stri
 /// # Errors
 /// A sentence saying what failed.
 pub(super) fn prune(dir: &Path, keep: &[u64]) -> Result<Vec<PathBuf>, String> {
-    remove_numbered(dir, ("gateway-", ".snap"), keep)
+    remove_numbered(dir, NAME, keep)
 }
 
 /// Removes every file in `dir` named `{prefix}{n}{suffix}` whose number

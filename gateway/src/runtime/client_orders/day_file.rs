@@ -222,7 +222,9 @@ pub(in crate::runtime) fn read(
     {
         return Err(describe("not this day file (magic, version or seq)".into()));
     }
-    let mut full = Vec::with_capacity(day.chunks as usize);
+    // Grown as the chunks read, not sized by the count: a count that is
+    // wrong must not make the reader allocate for it.
+    let mut full = Vec::new();
     let mut payload = Vec::new();
     for at in 0..day.chunks {
         let mut frame = [0_u8; 8];
@@ -286,16 +288,16 @@ mod tests {
     #[test]
     fn a_day_is_written_once_and_each_snapshot_reads_its_own_chunks() {
         let dir = tempfile::tempdir().unwrap();
-        let mut files_ = DayFiles::default();
+        let mut day_files = DayFiles::default();
         let mut orders = log_of(2 * CHUNK as u64 + 3, 0);
         let early = orders.clone();
-        let at_10 = files_.write(dir.path(), 10, &early).unwrap();
+        let at_10 = day_files.write(dir.path(), 10, &early).unwrap();
         let size_10 = std::fs::metadata(path_of(dir.path(), 10)).unwrap().len();
         // The same day, later: its new chunk is appended to the same file.
         for named in log_of(CHUNK as u64 + 1, 1_000_000).full[0].iter() {
             orders.push(*named);
         }
-        let at_20 = files_.write(dir.path(), 20, &orders).unwrap();
+        let at_20 = day_files.write(dir.path(), 20, &orders).unwrap();
         assert_eq!(files(dir.path()), ["orders-00000000000000000010.log"]);
         let size_20 = std::fs::metadata(path_of(dir.path(), 10)).unwrap().len();
         assert!(
@@ -315,20 +317,20 @@ mod tests {
         // A new day begins a new file; the old one goes once no kept
         // snapshot refers to it.
         let next_day = log_of(CHUNK as u64 + 1, 5);
-        let at_30 = files_.write(dir.path(), 30, &next_day).unwrap();
+        let at_30 = day_files.write(dir.path(), 30, &next_day).unwrap();
         assert_eq!(at_30.file, Some(30));
         let no_reader = |_| panic!("this run wrote every kept snapshot");
-        assert!(files_
+        assert!(day_files
             .prune(dir.path(), &[20, 30], no_reader)
             .unwrap()
             .is_empty());
-        let removed = files_.prune(dir.path(), &[30], no_reader).unwrap();
+        let removed = day_files.prune(dir.path(), &[30], no_reader).unwrap();
         assert_eq!(removed, [path_of(dir.path(), 10)]);
         assert_eq!(files(dir.path()), ["orders-00000000000000000030.log"]);
         // A day without a full chunk needs no file.
         let small = log_of(5, 0);
         assert_eq!(
-            files_.write(dir.path(), 40, &small).unwrap(),
+            day_files.write(dir.path(), 40, &small).unwrap(),
             DayRef::default()
         );
         assert_eq!(
@@ -345,12 +347,12 @@ mod tests {
         // A restarted server's log has chunks of its own, not the earlier
         // run's: it writes the day again, under its first snapshot's name.
         let restarted = read(dir.path(), earlier, day.tail().to_vec()).unwrap();
-        let mut files_ = DayFiles::default();
-        let later = files_.write(dir.path(), 20, &restarted).unwrap();
+        let mut day_files = DayFiles::default();
+        let later = day_files.write(dir.path(), 20, &restarted).unwrap();
         assert_eq!(later.file, Some(20));
         // The kept snapshot of the earlier run still needs its file.
         let read_ref = |seq| (seq == 10).then_some(earlier);
-        assert!(files_
+        assert!(day_files
             .prune(dir.path(), &[10, 20], read_ref)
             .unwrap()
             .is_empty());
