@@ -176,6 +176,15 @@ impl Manifest {
             _ => dir.join(name),
         }
     }
+
+    /// Every listed segment, oldest first: its first sequence number and
+    /// where its file should be.
+    fn listed(&self, dir: &Path) -> Vec<(u64, PathBuf)> {
+        self.segments
+            .iter()
+            .map(|&s| (s.first_seq, self.path_of(dir, s)))
+            .collect()
+    }
 }
 
 /// The segments of the journal in `dir`, oldest first, each where its
@@ -187,6 +196,12 @@ impl Manifest {
 /// ([`JournalError::MissingSegment`]), so that recovery from a snapshot
 /// needs only the segments after it.
 ///
+/// A live writer may start a segment and write into it between the
+/// reading of the directory and of the manifest. It lists a segment before
+/// its first record, so a segment that holds records and was not listed is
+/// looked up once more in a manifest read after its records were seen:
+/// only a segment missing from that one is refused.
+///
 /// # Errors
 /// [`JournalError::Corrupt`] for a segment with records that the
 /// manifest does not list, a manifest that does not check out, or
@@ -194,32 +209,47 @@ impl Manifest {
 pub fn journal_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
     let on_disk = list_segments(dir)?;
     let manifest = Manifest::read(dir)?.unwrap_or_default();
-    let mut segments = Vec::with_capacity(manifest.segments.len());
-    for &listed in &manifest.segments {
-        segments.push((listed.first_seq, manifest.path_of(dir, listed)));
+    match unlisted_with_records(&manifest, &on_disk)? {
+        None => Ok(manifest.listed(dir)),
+        Some(_) => {
+            let manifest = Manifest::read(dir)?.unwrap_or_default();
+            match unlisted_with_records(&manifest, &on_disk)? {
+                None => Ok(manifest.listed(dir)),
+                Some(refused) => Err(refused),
+            }
+        }
     }
+}
+
+/// The first segment on disk that `manifest` should list and does not, as
+/// the error that refuses the journal.
+fn unlisted_with_records(
+    manifest: &Manifest,
+    on_disk: &[(u64, PathBuf)],
+) -> Result<Option<JournalError>, JournalError> {
     let newest = manifest.segments.last().map(|s| s.first_seq);
     for (first_seq, path) in on_disk {
+        let first_seq = *first_seq;
         if manifest.segments.iter().any(|s| s.first_seq == first_seq) {
             continue;
         }
         let reason = if newest.is_some_and(|n| first_seq < n) {
             "the segment is not listed in the MANIFEST"
-        } else if !has_records(&path, first_seq)? {
+        } else if !has_records(path, first_seq)? {
             continue;
         } else if newest.is_none() {
             "the journal has segments with records but no MANIFEST (a journal of format 1, or its MANIFEST was lost)"
         } else {
             "the segment holds records but is not listed in the MANIFEST"
         };
-        return Err(JournalError::Corrupt {
-            file: path,
+        return Ok(Some(JournalError::Corrupt {
+            file: path.clone(),
             offset: 0,
             seq: first_seq,
             reason: reason.into(),
-        });
+        }));
     }
-    Ok(segments)
+    Ok(None)
 }
 
 /// Whether the segment file at `path` holds a record (or anything but a
