@@ -124,22 +124,30 @@ impl JournalReader {
         self.expected
     }
 
+    /// The segment file being read, the one the entry returned last came
+    /// from, and how many segments were opened before it.
+    pub(crate) fn current_file(&self) -> (usize, Option<&Path>) {
+        (
+            self.segments_opened,
+            self.current.as_ref().map(|segment| segment.path.as_path()),
+        )
+    }
+
+    /// Where the record of the entry returned last starts in its segment.
+    pub(crate) const fn last_offset(&self) -> u64 {
+        self.last_offset
+    }
+
     /// The entry returned last was checked and decoded, but its events do
     /// not replay (see [`crate::Engine::replay`]): the record is corrupt
     /// although its checksum holds. The error names its segment, offset
     /// and sequence number, as any other damage does.
     #[must_use]
     pub fn corrupt_entry(&self, error: &ReplayError) -> JournalError {
-        JournalError::Corrupt {
-            file: self
-                .current
-                .as_ref()
-                .map(|segment| segment.path.clone())
-                .unwrap_or_default(),
-            offset: self.last_offset,
-            seq: error.seq,
-            reason: format!("the entry does not replay: {}", error.what),
-        }
+        self.corrupt_record(
+            error.seq,
+            format!("the entry does not replay: {}", error.what),
+        )
     }
 
     /// Reads the next entry, appending its events to `events` (a buffer the
@@ -154,20 +162,50 @@ impl JournalReader {
         &mut self,
         events: &mut Vec<Event>,
     ) -> Result<Option<(Stamp, Command)>, JournalError> {
+        let Some((seq, payload)) = self.next_payload()? else {
+            return Ok(None);
+        };
+        match decode_entry_payload_into(seq, payload, events) {
+            Ok(entry) => Ok(Some(entry)),
+            Err(e) => {
+                self.done = true;
+                Err(self.corrupt_record(seq, format!("the entry does not decode: {e}")))
+            }
+        }
+    }
+
+    /// Reads and checks the next entry's record, as [`Self::next_into`],
+    /// without decoding it: its sequence number and payload, for
+    /// [`decode_entry_payload_into`] (on another thread, say).
+    pub(crate) fn next_payload(&mut self) -> Result<Option<(u64, &[u8])>, JournalError> {
         if self.done {
             return Ok(None);
         }
-        let result = self.read_next(events);
+        let result = self.read_next();
         if !matches!(result, Ok(Some(_))) {
             self.done = true;
         }
-        result
+        let segment = self.current.as_ref();
+        Ok(result?.and_then(|seq| Some((seq, segment?.payload()))))
     }
 
-    fn read_next(
-        &mut self,
-        events: &mut Vec<Event>,
-    ) -> Result<Option<(Stamp, Command)>, JournalError> {
+    /// The record read last is damaged although its checksum holds.
+    fn corrupt_record(&self, seq: u64, reason: String) -> JournalError {
+        JournalError::Corrupt {
+            file: self
+                .current
+                .as_ref()
+                .map(|segment| segment.path.clone())
+                .unwrap_or_default(),
+            offset: self.last_offset,
+            seq,
+            reason,
+        }
+    }
+
+    /// Reads and checks the next entry's record; its sequence number, its
+    /// payload then being the current segment's.
+    fn read_next(&mut self) -> Result<Option<u64>, JournalError> {
         loop {
             let Some(segment) = self.current.as_mut() else {
                 if !self.open_next_segment()? {
@@ -212,14 +250,12 @@ impl JournalReader {
                         seq,
                         reason,
                     };
-                    let payload = entry_payload(record_type, segment.payload()).map_err(corrupt)?;
+                    entry_payload(record_type, segment.payload()).map_err(corrupt)?;
                     if seq < self.from_seq {
                         continue;
                     }
                     self.last_offset = offset;
-                    return decode_entry_payload_into(seq, payload, events)
-                        .map(Some)
-                        .map_err(|e| corrupt(format!("the entry does not decode: {e}")));
+                    return Ok(Some(seq));
                 }
             };
             return Err(match segment.judge(offset, expected)? {

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::parse_segment_file_name;
 use super::manifest::unlist_last_segment;
+use super::read_ahead::ReadAhead;
 use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
@@ -216,11 +217,12 @@ fn replay_journal(
     engine: &mut Engine,
     observer: &mut impl RecoveryObserver,
 ) -> Result<Pass, RecoverError> {
-    let mut reader = if snapshot_seq == 0 {
+    let reader = if snapshot_seq == 0 {
         JournalReader::open(dir)?
     } else {
         JournalReader::open_from(dir, snapshot_seq + 1)?
     };
+    let mut reader = ReadAhead::start(dir, reader)?;
     let mut pass = Pass {
         last_seq: 0,
         replayed: 0,
@@ -238,7 +240,7 @@ fn replay_journal(
                 events.clear();
             }
             Ok(None) => {
-                if let Some((file, offset)) = reader.zero_tail() {
+                if let Some((file, offset)) = reader.reader().and_then(JournalReader::zero_tail) {
                     trim_zero_tail(file, offset)?;
                 }
                 break;
@@ -250,7 +252,10 @@ fn replay_journal(
             Err(damage) => return Err(damage.into()),
         }
     }
-    pass.last_seq = reader.next_seq().map_or(0, |next| next - 1);
+    pass.last_seq = reader
+        .reader()
+        .and_then(JournalReader::next_seq)
+        .map_or(0, |next| next - 1);
     Ok(pass)
 }
 

@@ -68,7 +68,7 @@ use crate::engine::Engine;
 use crate::event::Event;
 use crate::instrument::InstrumentId;
 use crate::journal::{
-    journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader,
+    journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader, ReadAhead,
 };
 use crate::replay::ReplayError;
 
@@ -352,7 +352,7 @@ impl Replayed {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ReplaySummary, ReplayFailure> {
         let mut summary = ReplaySummary::default();
-        let mut reader = JournalReader::open(&args.journal)?;
+        let mut reader = ReadAhead::start(&args.journal, JournalReader::open(&args.journal)?)?;
         let mut rows = Vec::new();
         let mut events = Vec::new();
         loop {
