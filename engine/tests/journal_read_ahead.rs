@@ -11,10 +11,12 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use cetx_engine::command::{Command, Stamp};
 use cetx_engine::journal::format::{encode_entry_record, segment_file_name, SegmentHeader};
 use cetx_engine::journal::read_ahead::BATCH_BYTES;
+use cetx_engine::journal::JournalError;
 use cetx_engine::journal::{JournalEntry, JournalReader, ReadAhead};
-use cetx_engine::ReplayError;
+use cetx_engine::{Event, ReplayError};
 use journal_support::{
     data_end, entries, list_in_manifest, raw_record, records, segments, small_segments, write,
 };
@@ -27,12 +29,15 @@ const ENTRIES: u64 = 12_000;
 /// text, `None` at the end).
 type Read = (Vec<JournalEntry>, Option<String>);
 
-fn read_plain(dir: &Path) -> (Read, Option<u64>) {
-    let mut reader = JournalReader::open(dir).unwrap();
+/// Reads with `next` to the end or the first error, and checks that it
+/// then gives nothing more.
+fn read_all(
+    mut next: impl FnMut(&mut Vec<Event>) -> Result<Option<(Stamp, Command)>, JournalError>,
+) -> Read {
     let mut out = Vec::new();
     let mut events = Vec::new();
     let end = loop {
-        match reader.next_into(&mut events) {
+        match next(&mut events) {
             Ok(Some((stamp, command))) => out.push(JournalEntry {
                 stamp,
                 command,
@@ -42,30 +47,22 @@ fn read_plain(dir: &Path) -> (Read, Option<u64>) {
             Err(e) => break Some(e.to_string()),
         }
     };
-    assert!(matches!(reader.next_into(&mut events), Ok(None)));
-    ((out, end), reader.next_seq())
+    assert!(matches!(next(&mut events), Ok(None)));
+    (out, end)
+}
+
+fn read_plain(dir: &Path) -> (Read, Option<u64>) {
+    let mut reader = JournalReader::open(dir).unwrap();
+    let read = read_all(|events| reader.next_into(events));
+    (read, reader.next_seq())
 }
 
 fn read_ahead(dir: &Path) -> (Read, Option<u64>) {
     let mut reader = ReadAhead::start(dir, JournalReader::open(dir).unwrap()).unwrap();
-    let mut out = Vec::new();
-    let mut events = Vec::new();
-    let end = loop {
-        match reader.next_into(&mut events) {
-            Ok(Some((stamp, command))) => out.push(JournalEntry {
-                stamp,
-                command,
-                events: std::mem::take(&mut events),
-            }),
-            Ok(None) => break None,
-            Err(e) => break Some(e.to_string()),
-        }
-    };
-    assert!(matches!(reader.next_into(&mut events), Ok(None)));
+    let read = read_all(|events| reader.next_into(events));
     // The reader is given back at the end and after its own errors (not
     // after an entry that does not decode, which the caller finds).
-    let next_seq = reader.reader().and_then(JournalReader::next_seq);
-    ((out, end), next_seq)
+    (read, reader.reader().and_then(JournalReader::next_seq))
 }
 
 /// A journal of [`ENTRIES`] entries in segments of 64 KiB: more than
