@@ -1,9 +1,9 @@
 //! A [`JournalReader`] on a thread of its own, a few batches ahead of
 //! the caller.
 //!
-//! Reading a journal back is two jobs of about the same size: reading and
-//! checking each record (header, CRC32C, sequence number), then decoding
-//! it and replaying its events. Recovery and settlement did both on one
+//! Reading a journal back is two jobs: reading and checking each record
+//! (header, CRC32C, sequence number), then decoding it and replaying its
+//! events. Recovery and settlement did both on one
 //! thread. [`ReadAhead`] moves the first to a reader thread, so that on
 //! two cores they overlap. It returns the same entries, in the same
 //! order, with the same errors, as the reader it wraps.
@@ -11,10 +11,12 @@
 //! The reader thread hands over the records' checked payloads, copied end
 //! to end into one buffer per batch, and the caller decodes them: the
 //! decoded entries are made where they are used, and what crosses between
-//! the cores is read once, in order. Memory is bounded: [`BATCHES`]
-//! batches of about [`BATCH_BYTES`] circulate between the two threads and
-//! are reused, so a steady read allocates nothing. Each record is known by
-//! its segment file and offset, for the errors that name it.
+//! the cores is read once, in order. (Handing over decoded entries, each
+//! with its list of events, was slower than one thread: BENCHMARKS.md.)
+//! Memory is bounded: [`BATCHES`] batches of about [`BATCH_BYTES`]
+//! circulate between the two threads and are reused, so a steady read
+//! allocates only the path of each batch's segments. Each record is known
+//! by its segment file and offset, for the errors that name it.
 //!
 //! Dropping a `ReadAhead` before the end stops its thread at its next
 //! batch.

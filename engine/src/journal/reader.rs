@@ -124,8 +124,9 @@ impl JournalReader {
         self.expected
     }
 
-    /// The segment file being read, the one the entry returned last came
-    /// from, and how many segments were opened before it.
+    /// How many segments the reader has opened (a number that changes
+    /// with the file), and the segment file being read: the one the entry
+    /// returned last came from.
     pub(crate) fn current_file(&self) -> (usize, Option<&Path>) {
         (
             self.segments_opened,
