@@ -25,6 +25,11 @@ const BATCH: usize = 1_024;
 /// thread waits for the session rather than read ahead.
 const BATCHES: usize = 4;
 
+/// The read-back thread's nice value: a resume takes the CPU that the
+/// engine, the journal writer and the live sessions leave, rather than
+/// delay the other brokers' reports (Linux sets it per thread).
+const NICE: i32 = 10;
+
 /// What the reading thread hands the subscription: a batch of reports, or
 /// why the history could not be read (the subscription then ends).
 pub(super) type HistoryBatch = Result<Vec<ServerFrame>, String>;
@@ -43,6 +48,7 @@ pub(super) fn read_back(
         .spawn({
             let sender = sender.clone();
             move || {
+                yield_to_live_path();
                 if let Err(error) = read(&dir, from_seq, &mut back, &sender) {
                     let _ = sender.blocking_send(Err(error));
                 }
@@ -53,6 +59,15 @@ pub(super) fn read_back(
         let _ = sender.try_send(Err(format!("starting the resume thread: {error}")));
     }
     receiver
+}
+
+/// Gives the calling thread the nice value [`NICE`] (Linux keeps one per
+/// thread). A failure only leaves it as it was.
+fn yield_to_live_path() {
+    let thread = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(thread), NICE) {
+        tracing::debug!(%error, "the resume thread keeps its priority");
+    }
 }
 
 fn read(
@@ -87,4 +102,33 @@ fn read(
         let _ = sender.blocking_send(Ok(batch));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{yield_to_live_path, NICE};
+
+    /// The nice value of the calling thread, from `/proc` (field 19 of its
+    /// `stat`, after the command name in parentheses).
+    fn own_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn the_resume_thread_alone_yields() {
+        let before = own_nice();
+        let lowered = std::thread::spawn(|| {
+            yield_to_live_path();
+            own_nice()
+        })
+        .join()
+        .unwrap();
+        // Tests run at a nice value below the resume thread's.
+        assert!(before < NICE, "the tests run at nice {before}");
+        assert_eq!(lowered, NICE);
+        // Only that thread: this one keeps its value.
+        assert_eq!(own_nice(), before);
+    }
 }
