@@ -9,7 +9,7 @@ mod journal_support;
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
 
 use cetx_engine::command::{Command, Stamp};
 use cetx_engine::journal::format::{encode_entry_record, segment_file_name, SegmentHeader};
@@ -77,6 +77,7 @@ fn journal(dir: &Path) {
 
 #[test]
 fn a_whole_journal_reads_the_same() {
+    let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
     journal(tmp.path());
     let plain = read_plain(tmp.path());
@@ -88,6 +89,7 @@ fn a_whole_journal_reads_the_same() {
 
 #[test]
 fn damage_in_a_middle_segment_stops_both_after_the_same_entries() {
+    let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
     journal(tmp.path());
     let files = segments(tmp.path());
@@ -111,6 +113,7 @@ fn damage_in_a_middle_segment_stops_both_after_the_same_entries() {
 
 #[test]
 fn a_torn_last_record_ends_both_the_same_way() {
+    let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
     journal(tmp.path());
     let last = segments(tmp.path()).pop().unwrap();
@@ -127,6 +130,7 @@ fn a_torn_last_record_ends_both_the_same_way() {
 
 #[test]
 fn an_entry_that_does_not_replay_is_named_by_its_segment_and_offset() {
+    let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
     journal(tmp.path());
     let mut plain = JournalReader::open(tmp.path()).unwrap();
@@ -152,6 +156,15 @@ fn an_entry_that_does_not_replay_is_named_by_its_segment_and_offset() {
     }
 }
 
+/// Each test holds this while it runs, so that the reader threads counted
+/// are its own: every test's threads end before it lets go.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Threads of this process named as the read-ahead names its own.
 fn reader_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -163,28 +176,22 @@ fn reader_threads() -> usize {
 
 #[test]
 fn a_read_left_early_ends_its_thread() {
+    let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
     journal(tmp.path());
     let mut ahead = ReadAhead::start(tmp.path(), JournalReader::open(tmp.path()).unwrap()).unwrap();
     let mut events = Vec::new();
     assert!(ahead.next_into(&mut events).unwrap().is_some());
-    assert!(reader_threads() >= 1);
-    // The thread is blocked handing over a full batch: the drop does not
-    // wait for it, and the thread then goes. (Other tests here end their
-    // threads too, so all of them go.)
+    assert_eq!(reader_threads(), 1);
+    // The thread is blocked handing over a full batch: the drop stops it
+    // and waits for it.
     drop(ahead);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reader_threads() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "a reader thread outlived its reader"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert_eq!(reader_threads(), 0, "a reader thread outlived its reader");
 }
 
 #[test]
 fn a_record_that_checks_out_but_does_not_decode_is_told_after_the_same_entries() {
+    let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
     let first = 7;
     list_in_manifest(tmp.path(), &[first]);

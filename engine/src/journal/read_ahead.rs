@@ -18,8 +18,8 @@
 //! allocates only the path of each batch's segments. Each record is known
 //! by its segment file and offset, for the errors that name it.
 //!
-//! Dropping a `ReadAhead` before the end stops its thread at its next
-//! batch.
+//! Dropping a `ReadAhead` before the end stops its thread, and waits for
+//! it: at most the rest of one batch is read.
 
 use std::mem;
 use std::path::{Path, PathBuf};
@@ -198,6 +198,20 @@ impl ReadAhead {
                 Ok(reader) => self.reader = Some(reader),
                 Err(panic) => std::panic::resume_unwind(panic),
             }
+        }
+    }
+}
+
+impl Drop for ReadAhead {
+    /// Closes both channels, so that the thread stops at its next hand-over
+    /// (within one batch), and joins it: no thread outlives its reader, or
+    /// holds a segment open after it. A panic on that thread is not raised
+    /// again here.
+    fn drop(&mut self) {
+        self.empty = None;
+        self.full = crossbeam_channel::never();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
