@@ -313,6 +313,8 @@ fn read_requester(c: &mut Cursor<'_>, named: bool) -> Result<Option<Requester>, 
     }))
 }
 
+// Inlined into the entry decoder, as the reads are (see `Cursor::take`).
+#[inline(always)]
 pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
     let (kind, named) = read_tag(c)?;
     Ok(match kind {

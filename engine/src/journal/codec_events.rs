@@ -277,6 +277,8 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, DecodeError> {
     Ok(event)
 }
 
+// Inlined into the entry decoder, as the reads are (see `Cursor::take`).
+#[inline(always)]
 pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
     let offset = c.pos();
     Ok(match c.u8("Event")? {
