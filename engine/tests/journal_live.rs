@@ -317,3 +317,35 @@ fn riders_come_in_order_once_their_entries_are_durable_and_a_failure_is_told() {
         "{rest:?}"
     );
 }
+
+/// Hands each rider on after a pause, as a slow router would.
+struct SlowRiders(std::sync::mpsc::Sender<&'static str>);
+
+impl cetx_engine::journal::OnDurable<&'static str> for SlowRiders {
+    fn durable(&mut self, rider: &'static str) {
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = self.0.send(rider);
+    }
+
+    fn failed(&mut self, _: &JournalError) {}
+}
+
+#[test]
+fn a_waiter_for_an_entry_finds_its_rider_handed_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (tell, told) = std::sync::mpsc::channel();
+    let writer =
+        JournalWriter::open_with(tmp.path(), 1, small_segments(1), SlowRiders(tell)).unwrap();
+    let mut batch = cetx_engine::JournalBatch::default();
+    for seq in 1..=2 {
+        let e = entry(seq);
+        writer
+            .append_to(&mut batch, e.stamp, &e.command, &e.events)
+            .unwrap();
+    }
+    writer.commit_with(&mut batch, "routed").unwrap();
+    assert!(writer.wait_durable(2, PATIENCE).unwrap());
+    // Durable is published once the rider is handed over, not before.
+    assert_eq!(told.try_recv(), Ok("routed"));
+    assert_eq!(writer.durable_seq(), 2);
+}

@@ -410,19 +410,24 @@ impl<R: Send + 'static> WriterThread<R> {
         Ok(file)
     }
 
-    /// Publishes the batch as durable, recycles its buffers and hands its
-    /// riders over.
+    /// Recycles the batch's buffers, hands its riders over, then publishes
+    /// it as durable: a waiter for its last entry finds the riders' work
+    /// done (the runtime's start-up waits so for its first entries to be
+    /// routed, to the reports and the public market).
     fn publish(&mut self) {
         let s = &self.shared;
-        if let Some(last) = self.batch.iter().rev().find(|p| p.entries > 0) {
-            let last_seq = last.seq + last.entries - 1;
+        let durable = self
+            .batch
+            .iter()
+            .rev()
+            .find(|p| p.entries > 0)
+            .map(|last| last.seq + last.entries - 1);
+        if durable.is_some() {
             let count: u64 = self.batch.iter().map(|p| p.entries).sum();
             s.batches.fetch_add(1, Ordering::Relaxed);
             s.entries.fetch_add(count, Ordering::Relaxed);
             s.largest_batch.fetch_max(count, Ordering::Relaxed);
             s.batch_entries.record(count);
-            s.durable_seq.store(last_seq, Ordering::Release);
-            s.notify();
         }
         for pending in self.batch.drain(..) {
             let mut records = pending.records;
@@ -434,6 +439,10 @@ impl<R: Send + 'static> WriterThread<R> {
             if let Some(rider) = pending.rider {
                 self.on_durable.durable(rider);
             }
+        }
+        if let Some(last_seq) = durable {
+            s.durable_seq.store(last_seq, Ordering::Release);
+            s.notify();
         }
     }
 }

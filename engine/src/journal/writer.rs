@@ -16,8 +16,9 @@
 //! [`JournalConfig::max_batch`] entries), writes it with one `write` per
 //! segment, calls `fdatasync` once, and only then publishes "durable
 //! through seq N" ([`JournalWriter::durable_seq`], and a wake-up for
-//! [`JournalWriter::wait_durable`]). That is group commit: under load, one
-//! sync covers many entries.
+//! [`JournalWriter::wait_durable`]), after handing the batch's riders over
+//! (below). That is group commit: under load, one sync covers many
+//! entries.
 //!
 //! An I/O error stops the writer for good. It is never retried, because
 //! after a failed `fsync` the kernel may already have dropped the dirty
@@ -395,7 +396,8 @@ impl<R: Send + 'static> JournalWriter<R> {
     }
 
     /// Waits until `seq` is durable, for at most `timeout`. Returns whether
-    /// it is.
+    /// it is; when it is, the riders of the batches up to it have been
+    /// handed to the [`OnDurable`].
     ///
     /// # Errors
     /// [`JournalError::Failed`] when the writer has stopped short of `seq`.

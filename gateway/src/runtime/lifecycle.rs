@@ -244,8 +244,10 @@ impl Runtime {
         };
         let started =
             start_up(&mut sequencer, genesis, now_ns, options.open_market_now).and_then(|()| {
-                // A runtime that has started has its first commands on disk:
-                // a replay beside it finds them.
+                // A runtime that has started has its first commands on disk
+                // and routed: a replay beside it finds them, and a feed
+                // subscriber's first snapshot has them (durable is
+                // published after the riders are handed over).
                 let last = sequencer.next_seq - 1;
                 while !sequencer
                     .journal
