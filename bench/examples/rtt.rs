@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::{Durability, ServerConfig};
 use cetx_gateway::protocol::{OrderType, ServerMessage, Side, TimeInForce};
-use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
 use hdrhistogram::Histogram;
 use tokio_util::sync::CancellationToken;
@@ -60,6 +60,7 @@ async fn measure(
     let config = Arc::new(config);
     let mut options = RuntimeOptions::new(data.path());
     options.open_market_now = true;
+    options.clock = Clock::quiet();
     let runtime = Runtime::start(&config, options)?;
     let server = Server::bind(
         Arc::clone(&config),

@@ -15,7 +15,7 @@ use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::codec::ClientCodec;
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::protocol::{ClientMessage, Secret, ServerMessage, Side, PROTOCOL_VERSION};
-use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -41,6 +41,7 @@ async fn many_requests_in_one_write_are_each_answered_and_a_bad_frame_loses_none
     }
     let mut options = RuntimeOptions::new(dir.path());
     options.open_market_now = true;
+    options.clock = Clock::quiet();
     let runtime = Runtime::start(&config, options).unwrap();
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(Arc::new(config), runtime.handle(), addr)

@@ -10,7 +10,7 @@
 //! Every wait is a read with a timeout; every loop is bounded.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use cetx_engine::{Direction, ParticipantType, Pricing, RejectReason};
 use cetx_gateway::admin::{AdminClient, AdminClientError};
@@ -31,16 +31,6 @@ const SELLER: u32 = 5000;
 /// Bidders 5001 to 5005: the first three act through broker 1, the
 /// others through broker 2.
 const BIDDERS: [u32; 5] = [5001, 5002, 5003, 5004, 5005];
-
-fn now_ns() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    )
-    .unwrap()
-}
 
 fn applied(reply: &AdminReply) {
     assert!(matches!(reply, AdminReply::Applied { .. }), "{reply:?}");
@@ -179,7 +169,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         .await
         .unwrap();
     feed.subscribe(5, &["CEA2025"]).await.unwrap();
-    let start_ns = now_ns();
+    let start_ns = server.now_ns();
     applied(
         &desk
             .act(announce(1, start_ns, Pricing::Uniform))

@@ -161,7 +161,12 @@ async fn a_registry_settles_a_non_demo_market_from_the_journal_alone() {
 async fn a_server_refuses_another_market_unless_told_to_journal_the_change() {
     let config = market();
     let (_, data) = trade(config.clone()).await;
-    let options = || RuntimeOptions::new(data.path());
+    // On the clock the test server ran on (`TestServer::start`).
+    let options = || {
+        let mut options = RuntimeOptions::new(data.path());
+        options.clock = Clock::quiet();
+        options
+    };
 
     // A wider CCER band in the config: refused, and the field named.
     let mut wider = config.clone();
@@ -196,12 +201,10 @@ async fn a_server_refuses_another_market_unless_told_to_journal_the_change() {
     );
     // A week later the calendar has closed it: told to, the server
     // journals the change (the CCER book is empty, both orders traded in
-    // full) and runs by it. The clock is set to 12:00 UTC (20:00 in
-    // Beijing, after every session's close) of the day a week from now:
-    // a week later at this very hour could fall inside a session.
-    const DAY_NS: i64 = 86_400 * 1_000_000_000;
-    let today_ns = Clock::system().now_ns().div_euclid(DAY_NS) * DAY_NS;
-    let week_later = Clock::manual(today_ns + 7 * DAY_NS + 12 * 3_600 * 1_000_000_000);
+    // full) and runs by it. The quiet clock shows a Saturday noon in
+    // Beijing, so a week later is the next one, outside every session.
+    const WEEK_NS: i64 = 7 * 86_400 * 1_000_000_000;
+    let week_later = Clock::manual(Clock::quiet().now_ns() + WEEK_NS);
     let mut closing = RuntimeOptions::new(data.path());
     closing.clock = week_later.clone();
     Runtime::start(&config, closing)

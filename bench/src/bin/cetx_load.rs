@@ -25,7 +25,9 @@ struct Cli {
     addr: Option<String>,
     /// Start the runtime and server in process on 127.0.0.1:0 with the
     /// embedded demo config (temporary directory under the current one,
-    /// market open, throttles lifted).
+    /// market open on a clock that starts at the next Saturday noon in
+    /// Beijing, so that no session closes during the run; throttles
+    /// lifted).
     #[arg(long)]
     spawn_server: bool,
     /// The server config whose brokers, secrets and accounts the sessions

@@ -1,7 +1,8 @@
 //! `--spawn-server`: the runtime and the TCP server in process on
 //! `127.0.0.1:0`, with the load's config (the embedded demo config unless
 //! `--config` names another) in a temporary directory under the current
-//! one, the market open now, the brokers' throttles
+//! one, the market open now on [`Clock::quiet`] (a Saturday noon in
+//! Beijing: no session opens or closes under a run), the brokers' throttles
 //! lifted (a load test measures the server, not the token bucket) and the
 //! pending-login limits wide enough for every session to log in at once
 //! from one address. With `[metrics]` in the config (`cetx-load
@@ -21,7 +22,7 @@ use cetx_engine::journal::JournalStats;
 use cetx_gateway::config::{Durability, MarketDataSettings, ServerConfig};
 use cetx_gateway::market_data::FeedServer;
 use cetx_gateway::metrics::{MetricsServer, Sources};
-use cetx_gateway::runtime::{Runtime, RuntimeOptions};
+use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -82,7 +83,10 @@ impl SpawnedServer {
         config.journal.durability = durability;
         let config = Arc::new(config);
         let mut options = RuntimeOptions::new(data.path());
+        // The market opened at start, on a clock no session closes under
+        // for 40 hours, whatever the hour the run starts at.
         options.open_market_now = true;
+        options.clock = Clock::quiet();
         let runtime = Runtime::start(&config, options)?;
         let server = Server::bind(
             Arc::clone(&config),

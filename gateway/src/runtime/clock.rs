@@ -9,7 +9,7 @@
 //! (`cetx serve --start-at`), which then runs at the normal pace.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Where the runtime's time comes from. Clones share one time.
@@ -42,6 +42,29 @@ impl Clock {
     #[must_use]
     pub fn starting_at(start_ns: i64) -> Self {
         Self(Source::Shifted(start_ns.saturating_sub(system_now_ns())))
+    }
+
+    /// The wall clock moved to the next Saturday noon in Beijing (UTC+8),
+    /// running on from there at the normal pace: for tests, load runs and
+    /// demos that open the market at start (`open_market_now`) and must
+    /// not have the calendar close it under them. A calendar that trades
+    /// on weekdays has no session open or close and no end of day for 40
+    /// hours from then, whatever the hour at which the run starts.
+    ///
+    /// Every quiet clock in one process has the same offset from the
+    /// system clock, fixed by the first: a server restarted on one goes on
+    /// from where the last stopped, never back. The Saturday is the next
+    /// one after that first call (up to 7 days ahead), so the market's
+    /// time is in the future and no day it trades has ended by the wall
+    /// clock.
+    #[must_use]
+    pub fn quiet() -> Self {
+        static OFFSET_NS: OnceLock<i64> = OnceLock::new();
+        let offset_ns = *OFFSET_NS.get_or_init(|| {
+            let now_ns = system_now_ns();
+            next_saturday_noon_beijing(now_ns).saturating_sub(now_ns)
+        });
+        Self(Source::Shifted(offset_ns))
     }
 
     /// A clock that shows `start_ns` (nanoseconds since the Unix epoch,
@@ -102,6 +125,27 @@ impl Clock {
     }
 }
 
+/// The first Saturday 12:00 in Beijing (UTC+8) after `now_ns`, in ns
+/// since the Unix epoch.
+fn next_saturday_noon_beijing(now_ns: i64) -> i64 {
+    const NS_PER_HOUR: i64 = 3_600 * 1_000_000_000;
+    const NS_PER_DAY: i64 = 24 * NS_PER_HOUR;
+    /// The day of the week of 1970-01-01 (a Thursday), Monday being 0.
+    const EPOCH_WEEKDAY: i64 = 3;
+    const SATURDAY: i64 = 5;
+    const BEIJING: i64 = 8 * NS_PER_HOUR;
+    let local_ns = now_ns.saturating_add(BEIJING);
+    let day = local_ns.div_euclid(NS_PER_DAY);
+    let weekday = (day + EPOCH_WEEKDAY).rem_euclid(7);
+    let noon = (day + (SATURDAY - weekday).rem_euclid(7)) * NS_PER_DAY + 12 * NS_PER_HOUR;
+    let noon = if noon <= local_ns {
+        noon + 7 * NS_PER_DAY
+    } else {
+        noon
+    };
+    noon - BEIJING
+}
+
 /// The operating system's wall clock, in ns since the Unix epoch (0
 /// before it; saturating far after it).
 fn system_now_ns() -> i64 {
@@ -127,6 +171,40 @@ mod tests {
         assert!(clock.now_ns() >= first, "it runs forward");
         assert!(!clock.is_manual());
         assert_eq!(clock.set(0), Err(ClockError));
+    }
+
+    #[test]
+    fn the_quiet_clock_is_the_next_saturday_noon_in_beijing() {
+        // Saturday 2026-11-28 12:00 +08:00 is 04:00 UTC.
+        let noon = 1_795_838_400 * 1_000_000_000;
+        let hour = 3_600 * 1_000_000_000;
+        let week = 7 * 24 * hour;
+        // From the Saturday before, from Friday 23:59 and from Sunday, in
+        // Beijing time.
+        assert_eq!(next_saturday_noon_beijing(noon - week + hour), noon);
+        assert_eq!(next_saturday_noon_beijing(noon - 12 * hour - 1), noon);
+        assert_eq!(next_saturday_noon_beijing(noon - 1), noon);
+        assert_eq!(next_saturday_noon_beijing(noon), noon + week);
+        assert_eq!(next_saturday_noon_beijing(noon + 13 * hour), noon + week);
+        // Sunday 00:30 UTC is Sunday 08:30 in Beijing; Friday 20:00 UTC is
+        // Saturday 04:00 there.
+        assert_eq!(
+            next_saturday_noon_beijing(noon + 20 * hour + hour / 2),
+            noon + week
+        );
+        assert_eq!(next_saturday_noon_beijing(noon - 8 * hour), noon);
+
+        let (one, two) = (Clock::quiet(), Clock::quiet());
+        let first = one.now_ns();
+        let later = two.now_ns();
+        assert!(later >= first, "one offset for the process");
+        let weekday = (first + 8 * hour).div_euclid(24 * hour).rem_euclid(7);
+        assert_eq!(
+            weekday, 2,
+            "a Saturday in Beijing (1970-01-01 was a Thursday)"
+        );
+        assert!(first > system_now_ns(), "in the future");
+        assert!(first - system_now_ns() <= week);
     }
 
     #[test]

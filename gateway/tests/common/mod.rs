@@ -10,6 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use cetx_gateway::runtime::Clock;
+
 /// Longest wait for the server to say where it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -134,7 +136,10 @@ impl ServeProcess {
     /// Starts `cetx serve` with the embedded demo config on `port`, its
     /// journal in `data_dir`, the market open, the feed and the web view
     /// on free ports, and waits for its "market data on" line (printed
-    /// once it listens for brokers too).
+    /// once it listens for brokers too). Its clock starts at the time of
+    /// this process's [`Clock::quiet`] (`--start-at`): a Saturday noon
+    /// in Beijing, so that no session closes under a test, and a server
+    /// restarted on the same data goes on from where the last stopped.
     pub fn start(data_dir: &Path, port: u16) -> Self {
         Self::start_with(data_dir, port, &[])
     }
@@ -143,6 +148,12 @@ impl ServeProcess {
     /// `["--start-at", "2026-11-27T14:59:50+08:00"]`.
     pub fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let quiet = chrono::DateTime::from_timestamp_nanos(Clock::quiet().now_ns()).to_rfc3339();
+        let start_at = if extra.contains(&"--start-at") {
+            None
+        } else {
+            Some(["--start-at", quiet.as_str()])
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
             .arg("serve")
             .arg("--listen")
@@ -152,6 +163,7 @@ impl ServeProcess {
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--open-market-now")
+            .args(start_at.iter().flatten())
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
