@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, output_within, ServeProcess};
+use common::{output_within, ServeProcess};
 
 const SECRET: &str = "desk-secret";
 
@@ -52,8 +52,7 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         ),
     );
     let data = tmp.path().join("data");
-    let server =
-        ServeProcess::start_with(&data, free_port(), &["--config", config.to_str().unwrap()]);
+    let server = ServeProcess::start_with(&data, &["--config", config.to_str().unwrap()]);
     let addr = server
         .banner
         .iter()

@@ -10,7 +10,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{free_port, output_within, ServeProcess};
+use common::{output_within, ServeProcess};
 
 fn cetx(addr: &str, broker: &str, secret: &str, args: &[&str]) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
@@ -28,11 +28,7 @@ fn cetx(addr: &str, broker: &str, secret: &str, args: &[&str]) -> Output {
 #[test]
 fn the_readme_block_walk_through_works_as_written() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start_with(
-        dir.path(),
-        free_port(),
-        &["--start-at", "2026-11-27T13:30:00+08:00"],
-    );
+    let server = ServeProcess::start_with(dir.path(), &["--start-at", "2026-11-27T13:30:00+08:00"]);
     let addr = server.addr.to_string();
     let post = cetx(
         &addr,

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, ServeProcess};
+use common::ServeProcess;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -29,11 +29,7 @@ fn scrape(addr: std::net::SocketAddr) -> String {
 #[test]
 fn serve_with_metrics_listen_counts_an_order() {
     let data = tempfile::tempdir().unwrap();
-    let server = ServeProcess::start_with(
-        data.path(),
-        free_port(),
-        &["--metrics-listen", "127.0.0.1:0"],
-    );
+    let server = ServeProcess::start_with(data.path(), &["--metrics-listen", "127.0.0.1:0"]);
     let metrics = server.metrics.expect("a metrics address");
     let before = scrape(metrics);
     assert!(before.starts_with("HTTP/1.1 200"), "{before}");

@@ -42,7 +42,7 @@ fn a_take_trades_with_the_named_order_at_its_price() {
     use std::io::{BufRead, BufReader};
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = common::ServeProcess::start(dir.path(), common::free_port());
+    let server = common::ServeProcess::start(dir.path());
     let addr = server.addr.to_string();
     let mut seller = Command::new(env!("CARGO_BIN_EXE_cetx"))
         .args(["order", "--addr", &addr, "--broker", "1"])

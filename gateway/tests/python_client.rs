@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{free_port, ServeProcess};
+use common::ServeProcess;
 
 /// Runs one of the Python client's demos (`flag`) against a real
 /// `cetx serve` (with `serve_args`) and returns what it printed; `None`
@@ -22,7 +22,7 @@ fn python_demo(flag: &str, serve_args: &[&str]) -> Option<String> {
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/broker_client.py");
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start_with(dir.path(), free_port(), serve_args);
+    let server = ServeProcess::start_with(dir.path(), serve_args);
     let output = Command::new("python3")
         .arg(&script)
         .arg(flag)

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{free_port, output_within, ServeProcess};
+use common::{output_within, ServeProcess};
 
 fn python3_missing() -> bool {
     if Command::new("python3").arg("--version").output().is_err() {
@@ -68,7 +68,7 @@ fn the_python_feed_client_follows_the_server() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start(dir.path(), free_port());
+    let server = ServeProcess::start(dir.path());
     let broker = server.addr.to_string();
     let feed = server.market_data.to_string();
 
@@ -106,11 +106,7 @@ fn the_python_feed_client_follows_the_close_of_the_day() {
     // The market's clock starts ten seconds before the day's last close
     // (15:00 exchange time, on a Friday): time to trade, then the close.
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start_with(
-        dir.path(),
-        free_port(),
-        &["--start-at", "2026-11-27T14:59:50+08:00"],
-    );
+    let server = ServeProcess::start_with(dir.path(), &["--start-at", "2026-11-27T14:59:50+08:00"]);
     let broker = server.addr.to_string();
     let feed = server.market_data.to_string();
     let close = output_within(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
-use common::{free_port, ServeProcess};
+use common::ServeProcess;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -27,8 +27,7 @@ fn order(id: u64, account: u32, side: Side, quantity_t: u64) -> NewOrder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn brokers_resume_after_a_sigkill_with_no_gap_and_no_duplicate() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let server = ServeProcess::start(dir.path(), port);
+    let server = ServeProcess::start(dir.path());
 
     let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
         .await
@@ -60,7 +59,7 @@ async fn brokers_resume_after_a_sigkill_with_no_gap_and_no_duplicate() {
     assert_eq!((seller.last_seq(), buyer.last_seq()), (1, 4));
 
     server.kill();
-    let server = ServeProcess::start(dir.path(), port);
+    let server = ServeProcess::start(dir.path());
 
     // The seller missed its two fills: they come again, exactly once.
     let mut seller = Client::connect(server.addr, 1, "demo-secret-1", seller.last_seq())

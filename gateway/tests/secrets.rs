@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{free_port, output_within, ServeProcess};
+use common::{output_within, ServeProcess};
 
 fn finish(mut command: Command) -> Output {
     let child = command
@@ -61,7 +61,7 @@ fn stderr(output: &Output) -> String {
 fn the_secret_comes_from_a_file_the_environment_or_with_a_warning_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let server = ServeProcess::start(&data, free_port());
+    let server = ServeProcess::start(&data);
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the data directory is {mode:o}");
     let addr = server.addr.to_string();

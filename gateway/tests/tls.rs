@@ -15,7 +15,7 @@ use std::time::Duration;
 use cetx_gateway::client::{Client, ClientError, NewOrder};
 use cetx_gateway::protocol::{ServerMessage, Side};
 use cetx_gateway::tls;
-use common::{free_port, output_within, ServeProcess, TestCertificates};
+use common::{output_within, ServeProcess, TestCertificates};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -50,7 +50,7 @@ async fn brokers_trade_over_tls_with_the_rust_and_the_python_client() {
     let config = tls_config(dir.path(), &certs, "");
     let data = dir.path().join("data");
     let config_arg = config.to_string_lossy().into_owned();
-    let server = ServeProcess::start_with(&data, free_port(), &["--config", &config_arg]);
+    let server = ServeProcess::start_with(&data, &["--config", &config_arg]);
     let addr = server.addr;
 
     // The Rust client, checking the certificate against 127.0.0.1.
@@ -173,7 +173,7 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     std::fs::write(&config, text).unwrap();
     let data = dir.path().join("data");
     let config_arg = config.to_string_lossy().into_owned();
-    let server = ServeProcess::start_with(&data, free_port(), &["--config", &config_arg]);
+    let server = ServeProcess::start_with(&data, &["--config", &config_arg]);
     let addr = server.addr;
     let with_cert = |n: usize| {
         let (cert, key) = &certs.clients[n];

@@ -59,7 +59,7 @@ async fn reports_until(client: &mut Client, done: impl Fn(&ServerMessage) -> boo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_frame_shows_the_book_the_trade_the_phase_and_the_band() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start(dir.path(), free_port());
+    let server = ServeProcess::start(dir.path());
     let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
         .await
         .expect("login");
@@ -164,7 +164,7 @@ async fn the_frame_shows_the_book_the_trade_the_phase_and_the_band() {
 #[test]
 fn an_unknown_symbol_ends_it_with_the_feeds_refusal() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start(dir.path(), free_port());
+    let server = ServeProcess::start(dir.path());
     let feed = server.market_data.to_string();
     let output = watch(&["--feed", &feed, "--once", "CEA2025", "CEA2099"]);
     let stderr = String::from_utf8_lossy(&output.stderr);

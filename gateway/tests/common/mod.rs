@@ -126,28 +126,30 @@ impl TestCertificates {
     }
 }
 
-/// A port that was free a moment ago.
+/// A port that was free a moment ago: for a test that needs one where
+/// nothing listens (a server is started on port 0 and says where it
+/// listens).
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }
 
 impl ServeProcess {
-    /// Starts `cetx serve` with the embedded demo config on `port`, its
+    /// Starts `cetx serve` with the embedded demo config on a port of its
+    /// own (`--listen 127.0.0.1:0`, read back from its banner), its
     /// journal in `data_dir`, the market open, the feed and the web view
     /// on free ports, and waits for its "market data on" line (printed
     /// once it listens for brokers too). Its clock starts at the time of
     /// this process's [`Clock::quiet`] (`--start-at`): a Saturday noon
     /// in Beijing, so that no session closes under a test, and a server
     /// restarted on the same data goes on from where the last stopped.
-    pub fn start(data_dir: &Path, port: u16) -> Self {
-        Self::start_with(data_dir, port, &[])
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
     }
 
     /// [`ServeProcess::start`] with more arguments for `cetx serve`, e.g.
     /// `["--start-at", "2026-11-27T14:59:50+08:00"]`.
-    pub fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> Self {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
         let quiet = chrono::DateTime::from_timestamp_nanos(Clock::quiet().now_ns()).to_rfc3339();
         let start_at = if extra.contains(&"--start-at") {
             None
@@ -156,8 +158,7 @@ impl ServeProcess {
         };
         let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
             .arg("serve")
-            .arg("--listen")
-            .arg(addr.to_string())
+            .args(["--listen", "127.0.0.1:0"])
             .args(["--market-data-listen", "127.0.0.1:0"])
             .args(["--http-listen", "127.0.0.1:0"])
             .arg("--data-dir")
@@ -205,6 +206,12 @@ impl ServeProcess {
             }
         }
         let market_data = market_data.expect("read above");
+        let addr = banner
+            .iter()
+            .find_map(|line| line.strip_prefix("cetx listening on "))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no \"cetx listening on\" line in {banner:?}"));
         // The rest of stdout is drained by the thread, so the child never
         // blocks on a full pipe.
         std::thread::spawn(move || while received.recv().is_ok() {});
