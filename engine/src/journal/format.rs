@@ -305,6 +305,10 @@ pub(crate) fn seal_record(record: &mut [u8], commit_index: u32) {
 ///
 /// # Errors
 /// A [`DecodeError`] for a payload that is not one complete entry.
+// Inlined into the readers' `next_into`, and `ReadAhead::next_into` into
+// the replay loops, so that the command and stamp it returns are not
+// stored and loaded again at each call boundary (`cetx replay` ×0.90).
+#[inline(always)]
 pub fn decode_entry_payload_into(
     seq: u64,
     payload: &[u8],

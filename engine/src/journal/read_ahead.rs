@@ -112,6 +112,8 @@ impl ReadAhead {
     /// # Errors
     /// As [`JournalReader::next_into`]. After an error, every later call
     /// returns `Ok(None)`.
+    // Inlined into the replay loops: see `decode_entry_payload_into`.
+    #[inline(always)]
     pub fn next_into(
         &mut self,
         events: &mut Vec<Event>,
