@@ -84,7 +84,7 @@ impl SpawnedServer {
         let config = Arc::new(config);
         let mut options = RuntimeOptions::new(data.path());
         // The market opened at start, on a clock no session closes under
-        // for 40 hours, whatever the hour the run starts at.
+        // until Monday, whatever the hour the run starts at.
         options.open_market_now = true;
         options.clock = Clock::quiet();
         let runtime = Runtime::start(&config, options)?;

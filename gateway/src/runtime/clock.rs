@@ -47,9 +47,10 @@ impl Clock {
     /// The wall clock moved to the next Saturday noon in Beijing (UTC+8),
     /// running on from there at the normal pace: for tests, load runs and
     /// demos that open the market at start (`open_market_now`) and must
-    /// not have the calendar close it under them. A calendar that trades
-    /// on weekdays has no session open or close and no end of day for 40
-    /// hours from then, whatever the hour at which the run starts.
+    /// not have the calendar close it under them. The calendar never trades
+    /// on a weekend, so from then no session opens or closes and no day
+    /// ends until Monday's open (with the default sessions, 09:30: 45
+    /// hours), whatever the hour at which the run starts.
     ///
     /// Every quiet clock in one process has the same offset from the
     /// system clock, fixed by the first: a server restarted on one goes on
