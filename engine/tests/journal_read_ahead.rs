@@ -19,6 +19,7 @@ use cetx_engine::journal::{JournalEntry, JournalReader, ReadAhead};
 use cetx_engine::{Event, ReplayError};
 use journal_support::{
     data_end, entries, list_in_manifest, raw_record, records, segments, small_segments, write,
+    PATIENCE,
 };
 
 /// Entries in each test journal: several batches of the read-ahead
@@ -183,10 +184,35 @@ fn a_read_left_early_ends_its_thread() {
     let mut events = Vec::new();
     assert!(ahead.next_into(&mut events).unwrap().is_some());
     assert_eq!(reader_threads(), 1);
+    assert!(open_files_under(tmp.path()) > 0);
     // The thread is blocked handing over a full batch: the drop stops it
-    // and waits for it.
+    // and waits for it, so its segment is closed when the drop returns.
     drop(ahead);
-    assert_eq!(reader_threads(), 0, "a reader thread outlived its reader");
+    assert_eq!(
+        open_files_under(tmp.path()),
+        0,
+        "a reader thread outlived its reader"
+    );
+    // The kernel lists a joined thread a moment longer, while it releases
+    // it: the listing is checked until then.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while reader_threads() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a reader thread is still listed"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Files of this process open under `dir`.
+fn open_files_under(dir: &Path) -> usize {
+    let dir = dir.canonicalize().unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&dir))
+        .count()
 }
 
 #[test]
