@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::journal::format::segment_file_name;
 use cetx_engine::journal::{
-    Durability, JournalConfig, JournalEntry, JournalError, JournalFollower, JournalWriter,
+    Durability, JournalConfig, JournalEntry, JournalError, JournalFollower, JournalReader,
+    JournalWriter,
 };
 use journal_support::{entries, entry, records, segments, small_segments, PATIENCE};
 
@@ -348,4 +349,33 @@ fn a_waiter_for_an_entry_finds_its_rider_handed_over() {
     // Durable is published once the rider is handed over, not before.
     assert_eq!(told.try_recv(), Ok("routed"));
     assert_eq!(writer.durable_seq(), 2);
+}
+
+#[test]
+fn entries_that_come_within_the_sync_interval_share_one_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = JournalConfig {
+        sync_interval: Duration::from_millis(500),
+        ..JournalConfig::default()
+    };
+    let writer = JournalWriter::open(tmp.path(), 1, config).unwrap();
+    append(&writer, 1).unwrap();
+    assert!(writer.wait_durable(1, PATIENCE).unwrap());
+    let first = writer.stats();
+    // Each of the next entries comes alone, long before the interval
+    // since the first sync has passed: the writer waits for it, and syncs
+    // them all at once.
+    for seq in 2..=50 {
+        append(&writer, seq).unwrap();
+    }
+    assert!(writer.wait_durable(50, PATIENCE).unwrap());
+    let stats = writer.stats();
+    assert_eq!((first.syncs, first.batches), (1, 1), "{first:?}");
+    assert_eq!((stats.syncs, stats.batches), (2, 2), "{stats:?}");
+    drop(writer);
+    let read: Vec<JournalEntry> = JournalReader::open(tmp.path())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(read, entries(1..=50));
 }

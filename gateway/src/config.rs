@@ -292,6 +292,9 @@ pub struct ServerSettings {
     /// Each broker's newest reports kept in memory for resumes; an older
     /// resume is read back from the journal.
     pub recent_reports: usize,
+    /// Reports per second that resumes read back from the journal may
+    /// send, all of them together; 0 sends them as fast as they are read.
+    pub resume_reports_per_s: u64,
     /// `[server.tls]`: TLS on the broker port; plain TCP without it.
     pub tls: Option<TlsSettings>,
     /// `[server.login_backoff]`: how failed logins are slowed and refused.
@@ -312,6 +315,7 @@ impl Default for ServerSettings {
             max_frame_before_login: MAX_FRAME_BEFORE_LOGIN,
             max_frame_after_login: MAX_FRAME_AFTER_LOGIN,
             recent_reports: 16_384,
+            resume_reports_per_s: 500_000,
             tls: None,
             login_backoff: LoginBackoffSettings::default(),
         }
@@ -381,6 +385,10 @@ pub struct JournalSettings {
     /// engine's path, so that a group commit's sync only overwrites
     /// blocks already written.
     pub preallocate: bool,
+    /// Least microseconds from one group commit's sync to the next
+    /// (`fsync` only); 0 syncs each batch as soon as the one before it is
+    /// synced.
+    pub sync_interval_us: u64,
     /// Snapshots kept; older ones are removed after each new one.
     pub keep_snapshots: usize,
 }
@@ -393,6 +401,7 @@ impl Default for JournalSettings {
             snapshot_every: 1_000_000,
             queue_capacity: journal::JournalConfig::default().queue_capacity,
             preallocate: true,
+            sync_interval_us: 1_000,
             keep_snapshots: 2,
         }
     }
@@ -408,6 +417,7 @@ impl JournalSettings {
             durability: self.durability.into(),
             queue_capacity: self.queue_capacity,
             preallocate: self.preallocate,
+            sync_interval: Duration::from_micros(self.sync_interval_us),
             ..journal::JournalConfig::default()
         }
     }

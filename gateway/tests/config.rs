@@ -565,6 +565,14 @@ fn each_check_names_the_entry_that_is_wrong() {
             },
         ),
         (
+            format!("[journal]\nsync_interval_us = 100001\n{base}"),
+            ConfigError::TooLarge {
+                key: "journal.sync_interval_us",
+                value: 100_001,
+                max: 100_000,
+            },
+        ),
+        (
             format!("[calendar]\nutc_offset_s = -2147483648\n{base}"),
             ConfigError::UtcOffset(i32::MIN),
         ),

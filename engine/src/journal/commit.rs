@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
@@ -222,6 +223,8 @@ pub(super) struct WriterThread<R> {
     /// The batch's bytes for the current segment, written with one call.
     out: Vec<u8>,
     on_durable: Box<dyn OnDurable<R>>,
+    /// When the next group commit may sync ([`JournalConfig::sync_interval`]).
+    next_sync: Option<Instant>,
 }
 
 /// Publishes the writer thread's end, however it ends, so that no waiter
@@ -267,6 +270,7 @@ impl<R: Send + 'static> WriterThread<R> {
             batch: Vec::with_capacity(config.max_batch),
             out: Vec::new(),
             on_durable,
+            next_sync: None,
         };
         std::thread::Builder::new()
             .name("cetx-journal".into())
@@ -287,6 +291,7 @@ impl<R: Send + 'static> WriterThread<R> {
     fn commit_until_closed(&mut self) -> Result<(), JournalError> {
         // `recv` returns everything queued before it reports the senders gone.
         while let Ok(first) = self.queue.recv() {
+            self.wait_for_sync_turn();
             let mut entries = first.entries;
             self.batch.push(first);
             while entries < self.config.max_batch as u64 {
@@ -309,6 +314,22 @@ impl<R: Send + 'static> WriterThread<R> {
             }
         }
         Ok(())
+    }
+
+    /// In [`Durability::Fsync`] with a [`JournalConfig::sync_interval`],
+    /// sleeps until the interval since the last sync has passed, so that
+    /// what comes meanwhile joins the batch: on a disk (or a virtual
+    /// machine) where each flush costs much, fewer flushes a second.
+    fn wait_for_sync_turn(&mut self) {
+        let interval = self.config.sync_interval;
+        if self.config.durability != Durability::Fsync || interval.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        if let Some(wait) = self.next_sync.and_then(|at| at.checked_duration_since(now)) {
+            std::thread::sleep(wait);
+        }
+        self.next_sync = Some(Instant::now() + interval);
     }
 
     /// Writes the batch, rolling segments where needed, and syncs it.

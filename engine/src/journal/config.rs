@@ -1,7 +1,9 @@
 //! How the journal writer is set up: what "durable" means
 //! ([`Durability`]), and segment sizes, queue and batch limits and
-//! preallocation ([`JournalConfig`]). Shared by the appending side
+//! preallocation and the pace of syncs ([`JournalConfig`]). Shared by the appending side
 //! (`writer.rs`) and the writer thread (`commit.rs`).
+
+use std::time::Duration;
 
 use super::format::DEFAULT_SEGMENT_BYTES;
 
@@ -40,6 +42,11 @@ pub struct JournalConfig {
     /// own, so that a group commit's sync only overwrites blocks already
     /// written. Default on; off, segments grow with every commit.
     pub preallocate: bool,
+    /// Least time from one group commit's sync to the next one's
+    /// ([`Durability::Fsync`] only): entries that come sooner wait for it,
+    /// and more of them share the sync. Default zero: a batch is synced as
+    /// soon as the sync before it ends.
+    pub sync_interval: Duration,
 }
 
 impl Default for JournalConfig {
@@ -50,6 +57,7 @@ impl Default for JournalConfig {
             queue_capacity: 65_536,
             max_batch: 8_192,
             preallocate: true,
+            sync_interval: Duration::ZERO,
         }
     }
 }

@@ -238,7 +238,10 @@ impl ServerConfig {
             "journal.queue_capacity",
             j.queue_capacity as u64,
             MAX_QUEUE_CAPACITY as u64,
-        )
+        )?;
+        // A tenth of a second between syncs is already a long wait for
+        // every acknowledgement.
+        at_most("journal.sync_interval_us", j.sync_interval_us, 100_000)
     }
 
     fn validate_instruments(&self) -> Result<(), ConfigError> {

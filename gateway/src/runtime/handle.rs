@@ -89,6 +89,8 @@ pub(super) struct Shared {
     pub(super) next_subscription: AtomicU64,
     /// Where resumes older than memory are read back from.
     pub(super) journal_dir: PathBuf,
+    /// How fast they are read back, all of them together.
+    pub(super) resume_pace: Arc<history::Pace>,
     /// The public market, when `[market_data]` is configured.
     pub(super) market: Option<MarketData>,
     /// Each broker's requests taken into the engine's queue so far: the
@@ -282,7 +284,12 @@ impl RuntimeHandle {
         let subscribed = router::subscribe(&self.shared.outbound, broker, resume_from_seq, id)?;
         // Read outside the lock, on a thread of its own.
         let history = subscribed.read_back.map(|(from_seq, back)| {
-            history::read_back(self.shared.journal_dir.clone(), from_seq, back)
+            history::read_back(
+                self.shared.journal_dir.clone(),
+                from_seq,
+                back,
+                Arc::clone(&self.shared.resume_pace),
+            )
         });
         Ok(Subscription {
             broker,

@@ -9,8 +9,15 @@
 //! the journal from that mark, turns its entries into reports exactly as
 //! the router did ([`ReadBack`]), and hands the broker's in batches to its
 //! subscription, which delivers them before any live report.
+//!
+//! Every read-back together goes at a pace ([`Pace`],
+//! `server.resume_reports_per_s`): a resume is work on the session, the
+//! socket and the broker's side too, and on a machine of few cores it
+//! would otherwise take their turns from the live brokers.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use cetx_engine::journal::{JournalError, JournalReader};
 use tokio::sync::mpsc;
@@ -30,17 +37,63 @@ const BATCHES: usize = 4;
 /// delay the other brokers' reports (Linux sets it per thread).
 const NICE: i32 = 10;
 
+/// How fast every read-back together may go: a bucket of one batch,
+/// refilled at a fixed rate in reports per second, shared by every resume,
+/// so that many at once take no more than one would.
+#[derive(Debug)]
+pub(super) struct Pace {
+    reports_per_s: u64,
+    /// When the next batch may go.
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pace {
+    /// A pace of `reports_per_s`; 0 goes as fast as it can.
+    pub(super) const fn new(reports_per_s: u64) -> Self {
+        Self {
+            reports_per_s,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// How long to wait, from `now`, before `reports` more may go; counts
+    /// them as gone then. A batch never waits for time left unused before
+    /// `now`: what was not sent then is not sent in a burst later.
+    fn claim(&self, reports: usize, now: Instant) -> Duration {
+        if self.reports_per_s == 0 {
+            return Duration::ZERO;
+        }
+        let cost = Duration::from_nanos(
+            u64::try_from(reports as u128 * 1_000_000_000 / u128::from(self.reports_per_s))
+                .unwrap_or(u64::MAX),
+        );
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = next.map_or(now, |next| next.max(now));
+        *next = Some(start + cost);
+        start - now
+    }
+
+    /// Waits until `reports` more may go.
+    fn wait(&self, reports: usize) {
+        let wait = self.claim(reports, Instant::now());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
 /// What the reading thread hands the subscription: a batch of reports, or
 /// why the history could not be read (the subscription then ends).
 pub(super) type HistoryBatch = Result<Vec<ServerFrame>, String>;
 
 /// Starts the thread that reads `back` from `from_seq` of the journal in
-/// `dir`; its batches come on the returned channel, which closes when it
-/// is done.
+/// `dir` at `pace`; its batches come on the returned channel, which closes
+/// when it is done.
 pub(super) fn read_back(
     dir: PathBuf,
     from_seq: u64,
     mut back: ReadBack,
+    pace: Arc<Pace>,
 ) -> mpsc::Receiver<HistoryBatch> {
     let (sender, receiver) = mpsc::channel(BATCHES);
     let spawned = std::thread::Builder::new()
@@ -49,7 +102,7 @@ pub(super) fn read_back(
             let sender = sender.clone();
             move || {
                 yield_to_live_path();
-                if let Err(error) = read(&dir, from_seq, &mut back, &sender) {
+                if let Err(error) = read(&dir, from_seq, &mut back, &pace, &sender) {
                     let _ = sender.blocking_send(Err(error));
                 }
             }
@@ -74,6 +127,7 @@ fn read(
     dir: &Path,
     from_seq: u64,
     back: &mut ReadBack,
+    pace: &Pace,
     sender: &mpsc::Sender<HistoryBatch>,
 ) -> Result<(), String> {
     let describe = |error: JournalError| format!("reading the journal back: {error}");
@@ -89,16 +143,19 @@ fn read(
         };
         back.on_entry(stamp.seq, &command, &events, &mut batch);
         events.clear();
-        if batch.len() >= BATCH
-            && sender
+        if batch.len() >= BATCH {
+            pace.wait(batch.len());
+            if sender
                 .blocking_send(Ok(std::mem::take(&mut batch)))
                 .is_err()
-        {
-            // The session is gone.
-            return Ok(());
+            {
+                // The session is gone.
+                return Ok(());
+            }
         }
     }
     if !batch.is_empty() {
+        pace.wait(batch.len());
         let _ = sender.blocking_send(Ok(batch));
     }
     Ok(())
@@ -106,7 +163,44 @@ fn read(
 
 #[cfg(test)]
 mod tests {
-    use super::{yield_to_live_path, NICE};
+    use std::time::{Duration, Instant};
+
+    use super::{yield_to_live_path, Pace, NICE};
+
+    #[test]
+    fn a_pace_spaces_batches_by_their_size() {
+        let pace = Pace::new(1_000);
+        let now = Instant::now();
+        // The first batch goes at once; each next one a millisecond a
+        // report after the one before it.
+        assert_eq!(pace.claim(100, now), Duration::ZERO);
+        assert_eq!(pace.claim(100, now), Duration::from_millis(100));
+        assert_eq!(pace.claim(50, now), Duration::from_millis(200));
+        // Later, less is left to wait.
+        let later = now + Duration::from_millis(120);
+        assert_eq!(pace.claim(10, later), Duration::from_millis(130));
+    }
+
+    #[test]
+    fn a_pace_saves_no_time_for_a_burst() {
+        let pace = Pace::new(1_000);
+        let now = Instant::now();
+        assert_eq!(pace.claim(100, now), Duration::ZERO);
+        // A second idle: the next batch goes at once, and the one after
+        // it waits its full share rather than spend the idle second.
+        let idle = now + Duration::from_secs(1);
+        assert_eq!(pace.claim(100, idle), Duration::ZERO);
+        assert_eq!(pace.claim(100, idle), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_pace_of_zero_never_waits() {
+        let pace = Pace::new(0);
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(pace.claim(1_000_000, now), Duration::ZERO);
+        }
+    }
 
     /// The nice value of the calling thread, from `/proc` (field 19 of its
     /// `stat`, after the command name in parentheses).

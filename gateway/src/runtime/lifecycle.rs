@@ -17,6 +17,7 @@ use super::activity::Activity;
 use super::book_fill::{BookFill, BookLoads};
 use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
+use super::history::Pace;
 use super::pending::PendingCancels;
 use super::router::{self, Outbound, Router, Turn};
 use super::scheduler::{self, Scheduler};
@@ -158,6 +159,7 @@ impl Runtime {
             status,
             next_subscription: AtomicU64::new(1),
             journal_dir: journal_dir.clone(),
+            resume_pace: Arc::new(Pace::new(config.server.resume_reports_per_s)),
             market: market.clone(),
             taken: std::sync::RwLock::new(
                 config
