@@ -10,10 +10,17 @@
 //! outran the thread, or the disk refused), the writer starts a growing
 //! segment instead and counts it. Files left by an earlier process are
 //! removed at start: they never held a record.
+//!
+//! The zeros go to the disk a piece at a time ([`PIECE`], synced, then a
+//! pause): written at once, the 64 MiB of a segment would leave the page
+//! cache in one burst, and a group commit's sync meanwhile waits behind
+//! it (on the 2-core VM of BENCHMARKS.md the whole machine stalled for up
+//! to 100 ms at each segment).
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -24,6 +31,13 @@ use super::JournalError;
 
 const SUFFIX: &str = ".prealloc";
 static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+
+/// Bytes written and synced between two pauses.
+const PIECE: u64 = 1 << 20;
+
+/// The pause after each piece: lets the journal's own syncs through, and
+/// still fills a 64 MiB segment in well under a second.
+const PAUSE: Duration = Duration::from_millis(2);
 
 /// A zero-filled, synced file of the segment size, under a temporary name.
 pub(super) struct Ready {
@@ -112,11 +126,12 @@ fn fill_ahead(dir: &Path, segment_bytes: u64, sender: &Sender<Ready>, stop: &Ato
     }
 }
 
-/// Writes `bytes` zeros to a new file at `path` and syncs it; `None` when
-/// stopped first.
+/// Writes `bytes` zeros to a new file at `path`, a synced [`PIECE`] at a
+/// time, and syncs it whole; `None` when stopped first.
 fn fill(path: &Path, bytes: u64, stop: &AtomicBool) -> std::io::Result<Option<File>> {
     let mut file = super::private::create_new(path)?;
     let mut left = bytes;
+    let mut unsynced = 0;
     while left > 0 {
         if stop.load(Ordering::Acquire) {
             return Ok(None);
@@ -124,6 +139,12 @@ fn fill(path: &Path, bytes: u64, stop: &AtomicBool) -> std::io::Result<Option<Fi
         let n = usize::try_from(left).map_or(ZEROS.len(), |l| l.min(ZEROS.len()));
         file.write_all(&ZEROS[..n])?;
         left -= n as u64;
+        unsynced += n as u64;
+        if unsynced >= PIECE && left > 0 {
+            file.sync_data()?;
+            unsynced = 0;
+            std::thread::sleep(PAUSE);
+        }
     }
     file.sync_all()?;
     Ok(Some(file))
