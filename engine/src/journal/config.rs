@@ -1,7 +1,7 @@
 //! How the journal writer is set up: what "durable" means
-//! ([`Durability`]), and segment sizes, queue and batch limits and
-//! preallocation and the pace of syncs ([`JournalConfig`]). Shared by the appending side
-//! (`writer.rs`) and the writer thread (`commit.rs`).
+//! ([`Durability`]), and segment sizes, queue and batch limits,
+//! preallocation and the pace of syncs ([`JournalConfig`]). Shared by the
+//! appending side (`writer.rs`) and the writer thread (`commit.rs`).
 
 use std::time::Duration;
 
