@@ -177,3 +177,24 @@ async fn more_sessions_than_brokers_is_a_clear_error() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_reads_the_first_ones_reports_back_and_says_how_long_it_took() {
+    let server = SpawnedServer::start(&ServerConfig::embedded_default(), Durability::Os)
+        .await
+        .unwrap();
+    let mut options = options(0, 2_000);
+    options.target = Target::Addr(server.addr());
+    let first = Summary::of(&run(&options).await.unwrap());
+    assert_eq!((first.history_reports, first.history_s), (0, None));
+    let second = Summary::of(&run(&options).await.unwrap());
+    check(&options, &second, Duration::ZERO);
+    // Each session resumed from 0: at least an acknowledgement for each
+    // of the first run's orders came first, and was all read.
+    assert!(second.history_reports >= first.sent, "{second:?}");
+    assert!(second.history_s.is_some_and(|s| s > 0.0), "{second:?}");
+    let back: Summary = serde_json::from_str(&serde_json::to_string(&second).unwrap()).unwrap();
+    assert_eq!(back.history_reports, second.history_reports);
+    assert!(report::table(&second).contains("history: "));
+    server.stop().await.unwrap();
+}

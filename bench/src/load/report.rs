@@ -109,6 +109,15 @@ pub struct Summary {
     /// Feed messages they read, over all of them.
     #[serde(default)]
     pub feed_messages: u64,
+    /// Reports the sessions' brokers had before the run, which the server
+    /// sent first (sessions resume from 0), over all sessions.
+    #[serde(default)]
+    pub history_reports: u64,
+    /// Seconds from login until the slowest session had read all of its
+    /// history; `None` when there was none, or a session did not get to
+    /// its end.
+    #[serde(default)]
+    pub history_s: Option<f64>,
     /// Order→ack.
     pub order_to_ack: LatencySummary,
     /// Order→fill (orders that traded on arrival).
@@ -169,6 +178,8 @@ impl Summary {
             errors: report.errors.clone(),
             feed_subscribers: report.options.feed_subscribers,
             feed_messages: report.feed_messages,
+            history_reports: report.total(|s| s.history_reports),
+            history_s: slowest_history(report),
         }
     }
 }
@@ -206,6 +217,21 @@ pub const fn durability_name(durability: cetx_gateway::config::Durability) -> &'
     }
 }
 
+/// Seconds until the slowest session with a history had read all of it;
+/// `None` when none had one, or one did not get to its end.
+fn slowest_history(report: &LoadReport) -> Option<f64> {
+    let mut slowest = None;
+    for (_, session) in report
+        .sessions
+        .iter()
+        .filter(|(_, s)| s.history_reports > 0)
+    {
+        let took = session.history_s?;
+        slowest = Some(slowest.map_or(took, |m: f64| m.max(took)));
+    }
+    slowest
+}
+
 /// The human-readable table.
 #[must_use]
 pub fn table(summary: &Summary) -> String {
@@ -232,6 +258,21 @@ pub fn table(summary: &Summary) -> String {
             "market data: {} subscribers read {} messages",
             summary.feed_subscribers, summary.feed_messages
         );
+    }
+    if summary.history_reports > 0 {
+        let _ = match summary.history_s {
+            Some(took) => writeln!(
+                out,
+                "history: {} reports from before the run, all read {took:.2} s after login ({:.0} reports/s)",
+                summary.history_reports,
+                summary.history_reports as f64 / took.max(f64::MIN_POSITIVE)
+            ),
+            None => writeln!(
+                out,
+                "history: {} reports from before the run, not all read by the end",
+                summary.history_reports
+            ),
+        };
     }
     for error in &summary.errors {
         let _ = writeln!(out, "ENDED EARLY: {error} (figures up to then)");

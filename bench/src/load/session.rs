@@ -156,6 +156,12 @@ pub struct SessionStats {
     pub reject_reasons: Vec<(u16, u64)>,
     /// Why the session ended early, if it did.
     pub error: Option<String>,
+    /// Reports the broker had before this session (`LoginAccepted.last_seq`):
+    /// the session resumes from 0, so the server sends them all first.
+    pub history_reports: u64,
+    /// Seconds from the login to the last of those reports read; `None`
+    /// while they are still coming (or when there are none).
+    pub history_s: Option<f64>,
 }
 
 /// A new histogram for latencies from 1 ns to 60 s, 3 significant digits.
@@ -305,6 +311,7 @@ pub fn run_session(
     plan: &SessionPlan,
     progress: &Arc<Progress>,
 ) -> Result<SessionStats, ClientError> {
+    let logging_in = Instant::now();
     let (mut wire, backlog_end) = login(plan)?;
     let writer = wire.stream.try_clone()?;
     let shared = Arc::new(Shared {
@@ -324,8 +331,13 @@ pub fn run_session(
         thread::Builder::new()
             .name(format!("load-recv-{}", plan.broker_id))
             .spawn(move || {
-                let (stats, result) =
-                    receive(&mut wire, backlog_end, &shared, &progress, &written_rx);
+                let (stats, result) = receive(
+                    &mut wire,
+                    (backlog_end, logging_in),
+                    &shared,
+                    &progress,
+                    &written_rx,
+                );
                 if result.is_err() {
                     shared.failed.store(true, Ordering::Release);
                     shared.sender.unpark();
@@ -547,10 +559,12 @@ struct Chunk {
 }
 
 /// The receiver: reads reports until every order written is answered
-/// after the sender stopped (or the drain ends), then logs out.
+/// after the sender stopped (or the drain ends), then logs out. The
+/// reports up to `backlog_end`, from before the login at `logging_in`,
+/// are timed but not taken.
 fn receive(
     wire: &mut Wire,
-    backlog_end: u64,
+    (backlog_end, logging_in): (u64, Instant),
     shared: &Shared,
     progress: &Progress,
     written: &Receiver<Written>,
@@ -573,12 +587,14 @@ fn receive(
             net_bought_t: 0,
             reject_reasons: Vec::new(),
             error: None,
+            history_reports: backlog_end,
+            history_s: None,
         },
         reject_reasons: FxHashMap::default(),
         net_bought_t: 0,
         chunk: Chunk::default(),
     };
-    let result = state.run(wire, backlog_end, written);
+    let result = state.run(wire, (backlog_end, logging_in), written);
     state.stats.net_bought_t = state.net_bought_t;
     let mut reasons: Vec<(u16, u64)> = state.reject_reasons.into_iter().collect();
     reasons.sort_unstable();
@@ -613,7 +629,7 @@ impl Receiving<'_> {
     fn run(
         &mut self,
         wire: &mut Wire,
-        backlog_end: u64,
+        (backlog_end, logging_in): (u64, Instant),
         written: &Receiver<Written>,
     ) -> Result<(), ClientError> {
         let mut drain_until = None;
@@ -636,6 +652,9 @@ impl Receiving<'_> {
             while let Some(frame) = wire.buffered()? {
                 wire.check_seq(&frame)?;
                 if frame.seq != UNSEQUENCED && frame.seq <= backlog_end {
+                    if frame.seq == backlog_end {
+                        self.stats.history_s = Some((now - logging_in).as_secs_f64());
+                    }
                     continue;
                 }
                 self.handle(frame.message, now);
