@@ -26,6 +26,16 @@ fn options(rate_per_s: u64, max_orders: u64) -> LoadOptions {
     }
 }
 
+/// A server of its own, spawned with the demo config, and `options`
+/// pointed at it.
+async fn against_a_server(mut options: LoadOptions) -> (SpawnedServer, LoadOptions) {
+    let server = SpawnedServer::start(&ServerConfig::embedded_default(), Durability::Os)
+        .await
+        .unwrap();
+    options.target = Target::Addr(server.addr());
+    (server, options)
+}
+
 fn check(options: &LoadOptions, summary: &Summary, wall: Duration) {
     assert!(summary.accepted > 0, "{summary:?}");
     assert!(summary.sent <= options.max_orders);
@@ -103,11 +113,7 @@ async fn closed_loop_stops_at_its_order_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_mid_run_ends_it_early_with_what_was_measured() {
-    let server = SpawnedServer::start(&ServerConfig::embedded_default(), Durability::Os)
-        .await
-        .unwrap();
-    let mut options = options(0, 100_000_000);
-    options.target = Target::Addr(server.addr());
+    let (server, mut options) = against_a_server(options(0, 100_000_000)).await;
     options.duration = Duration::from_secs(60);
     let load = tokio::spawn(async move { run(&options).await });
     // Wait, bounded, until orders are flowing, then stop the server.
@@ -180,11 +186,7 @@ async fn more_sessions_than_brokers_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_reads_the_first_ones_reports_back_and_says_how_long_it_took() {
-    let server = SpawnedServer::start(&ServerConfig::embedded_default(), Durability::Os)
-        .await
-        .unwrap();
-    let mut options = options(0, 2_000);
-    options.target = Target::Addr(server.addr());
+    let (server, options) = against_a_server(options(0, 2_000)).await;
     let first = Summary::of(&run(&options).await.unwrap());
     assert_eq!((first.history_reports, first.history_s), (0, None));
     let second = Summary::of(&run(&options).await.unwrap());

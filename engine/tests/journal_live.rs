@@ -319,13 +319,17 @@ fn riders_come_in_order_once_their_entries_are_durable_and_a_failure_is_told() {
     );
 }
 
-/// Hands each rider on after a pause, as a slow router would.
-struct SlowRiders(std::sync::mpsc::Sender<&'static str>);
+/// Hands each rider on only when the test says so, and says when it has
+/// one in hand: the test sees what the writer published meanwhile.
+struct HeldRiders {
+    holding: std::sync::mpsc::Sender<&'static str>,
+    release: std::sync::mpsc::Receiver<()>,
+}
 
-impl cetx_engine::journal::OnDurable<&'static str> for SlowRiders {
+impl cetx_engine::journal::OnDurable<&'static str> for HeldRiders {
     fn durable(&mut self, rider: &'static str) {
-        std::thread::sleep(Duration::from_millis(100));
-        let _ = self.0.send(rider);
+        let _ = self.holding.send(rider);
+        let _ = self.release.recv();
     }
 
     fn failed(&mut self, _: &JournalError) {}
@@ -334,9 +338,16 @@ impl cetx_engine::journal::OnDurable<&'static str> for SlowRiders {
 #[test]
 fn a_waiter_for_an_entry_finds_its_rider_handed_over() {
     let tmp = tempfile::tempdir().unwrap();
-    let (tell, told) = std::sync::mpsc::channel();
-    let writer =
-        JournalWriter::open_with(tmp.path(), 1, small_segments(1), SlowRiders(tell)).unwrap();
+    let (holding, held) = std::sync::mpsc::channel();
+    let (release_tx, released) = std::sync::mpsc::channel();
+    let riders = HeldRiders {
+        holding,
+        release: released,
+    };
+    let writer = JournalWriter::open_with(tmp.path(), 1, small_segments(1), riders).unwrap();
+    // Declared after the writer, so dropped before it: a failed assertion
+    // lets the held rider go instead of leaving the writer's drop waiting.
+    let release = release_tx;
     let mut batch = cetx_engine::JournalBatch::default();
     for seq in 1..=2 {
         let e = entry(seq);
@@ -345,9 +356,12 @@ fn a_waiter_for_an_entry_finds_its_rider_handed_over() {
             .unwrap();
     }
     writer.commit_with(&mut batch, "routed").unwrap();
+    // The entries are on disk and the rider is being handed over: they
+    // are not published as durable until that is done.
+    assert_eq!(held.recv_timeout(PATIENCE), Ok("routed"));
+    assert_eq!(writer.durable_seq(), 0);
+    release.send(()).unwrap();
     assert!(writer.wait_durable(2, PATIENCE).unwrap());
-    // Durable is published once the rider is handed over, not before.
-    assert_eq!(told.try_recv(), Ok("routed"));
     assert_eq!(writer.durable_seq(), 2);
 }
 
