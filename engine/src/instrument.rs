@@ -27,8 +27,8 @@ const BPS_PER_ONE: i64 = 10_000;
 pub const DEFAULT_MAX_PRICE_LEVELS: u32 = 100_000;
 
 /// The most `max_orders` config may set: 2^24 orders. The book reserves
-/// 64 bytes of slab per order up front (1 GiB at the bound, of address
-/// space: pages are touched only as orders rest).
+/// 32 bytes of slab per order up front (512 MiB at the bound, of address
+/// space, all of it written by `Engine::prefault` at start-up).
 pub const MAX_ORDERS: u32 = 1 << 24;
 
 /// The most `max_price_levels` config may set: 2^24 levels, 768 MiB of

@@ -65,7 +65,7 @@ impl Book {
             let mut slot = ladder.levels[level as usize].head;
             while slot != NIL {
                 let maker = &self.slots[slot as usize];
-                if maker.account == taker.account {
+                if maker.account_at == taker.account_at {
                     return false;
                 }
                 available_t += maker.quantity_t;
@@ -105,7 +105,7 @@ impl Book {
                 break;
             }
             let slot = ladder.levels[level as usize].head;
-            if self.slots[slot as usize].account == taker.account {
+            if self.slots[slot as usize].account_at == taker.account_at {
                 return Stop::SelfTrade;
             }
             let quantity_t = taker.remaining_t.min(self.slots[slot as usize].quantity_t);
@@ -142,8 +142,8 @@ impl Book {
     ) {
         let maker = self.slots[slot as usize];
         debug_assert!(quantity_t > 0 && quantity_t <= maker.quantity_t);
-        debug_assert!(quantity_t <= taker.remaining_t && maker.account != taker.account);
-        let price_ticks = self.price_of(maker.level);
+        debug_assert!(quantity_t <= taker.remaining_t && maker.account_at != taker.account_at);
+        let price_ticks = self.price_of(maker.level());
         taker.remaining_t -= quantity_t;
         let maker_remaining_t = maker.quantity_t - quantity_t;
         if maker_remaining_t == 0 {
@@ -160,7 +160,7 @@ impl Book {
             quantity_t,
             aggressor: taker.side,
             maker_order_id: maker.order_id,
-            maker_account: maker.account,
+            maker_account: self.account_of(maker.account_at),
             maker_remaining_t,
             taker_order_id: taker.order_id,
             taker_account: taker.account,

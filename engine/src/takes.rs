@@ -53,7 +53,7 @@ impl Engine {
             return Err(RejectReason::MarketClosed);
         }
         let slot = self.check_target(i, take)?;
-        let price_ticks = self.books[i].price_of(self.books[i].slots[slot as usize].level);
+        let price_ticks = self.books[i].price_of(self.books[i].slots[slot as usize].level());
         // A resting order is inside today's band, which moves only while
         // the book is empty; the check keeps the rule explicit.
         rules.check_price(price_ticks)?;
@@ -135,7 +135,7 @@ impl Engine {
             return Err(RejectReason::TakeTargetTooDeep);
         }
         let ladder = book.ladder(target.side);
-        let level = book.slots[slot as usize].level;
+        let level = book.slots[slot as usize].level();
         if policy.take_first_in_time && ladder.levels[level as usize].head != slot {
             return Err(RejectReason::TakeTargetNotFirst);
         }

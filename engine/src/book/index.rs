@@ -119,21 +119,15 @@ impl OrderIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::BrokerId;
-    use crate::order::{AccountId, Side};
 
     fn slot(order_id: u64) -> Slot {
         Slot {
             order_id: OrderId(order_id),
             quantity_t: 1,
-            priority: 0,
-            account: AccountId(1),
             account_at: 0,
-            level: 0,
+            place: 0,
             prev: NIL,
             next: NIL,
-            broker: BrokerId(1),
-            side: Side::Buy,
         }
     }
 

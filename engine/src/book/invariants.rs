@@ -8,7 +8,7 @@ impl Book {
     ///
     /// # Panics
     /// When the book is inconsistent: crossed, a level total or count that
-    /// does not add up, a FIFO out of time order, a stale index entry or
+    /// does not add up, a broken FIFO link, a stale index entry or
     /// occupied bit, a wrong cached best, or a lost slot.
     pub fn check_invariants(&self) {
         let mut reachable = 0usize;
@@ -23,24 +23,21 @@ impl Book {
                     ladder.side
                 );
                 let (mut count, mut total, mut prev, mut slot) = (0u32, 0u64, NIL, l.head);
-                let mut last_priority = None;
                 while slot != NIL {
                     let s = &self.slots[slot as usize];
-                    assert_eq!(s.level, level, "slot {slot} is linked into the wrong level");
-                    assert_eq!(s.side, ladder.side, "slot {slot} is on the wrong side");
+                    assert_eq!(
+                        s.level(),
+                        level,
+                        "slot {slot} is linked into the wrong level"
+                    );
+                    assert_eq!(s.side(), ladder.side, "slot {slot} is on the wrong side");
                     assert_eq!(s.prev, prev, "slot {slot} has a broken back link");
                     assert!(s.quantity_t > 0, "slot {slot} rests with zero quantity");
-                    assert!(
-                        last_priority < Some(s.priority),
-                        "FIFO out of time order at {:?} level {level}",
-                        ladder.side
-                    );
                     assert_eq!(
                         self.index.get(s.order_id, &self.slots),
                         Some(slot),
                         "index does not point at slot {slot}"
                     );
-                    last_priority = Some(s.priority);
                     count += 1;
                     total += s.quantity_t;
                     prev = slot;
@@ -77,7 +74,7 @@ impl Book {
         let mut slot = self.free_head;
         while slot != NIL {
             assert_eq!(
-                self.slots[slot as usize].level, NIL,
+                self.slots[slot as usize].place, NIL,
                 "free slot {slot} is linked"
             );
             free += 1;

@@ -1,9 +1,26 @@
 //! How many orders each account and each broker has resting in one book,
 //! so that the engine can hold every member to its share
 //! (`max_orders_per_account`, `max_orders_per_broker`) and no one member
-//! can fill the book for everyone.
+//! can fill the book for everyone. Beside each account's count it keeps
+//! the account's id and broker, so that a resting order's slot needs only
+//! where its account is kept.
 
 use crate::account::{BrokerId, IdTable};
+use crate::order::AccountId;
+
+/// One account place's resting orders, and whose they are.
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    resting: u32,
+    account: AccountId,
+    broker: BrokerId,
+}
+
+const NOBODY: Member = Member {
+    resting: 0,
+    account: AccountId(0),
+    broker: BrokerId(0),
+};
 
 /// Resting orders per account (by where the account is kept) and per
 /// broker. Memory grows with the accounts and brokers that have rested an
@@ -11,7 +28,7 @@ use crate::account::{BrokerId, IdTable};
 /// [`IdTable`], so counting an order hashes nothing.
 #[derive(Clone, Debug)]
 pub(crate) struct Members {
-    by_account: Vec<u32>,
+    by_account: Vec<Member>,
     by_broker: IdTable,
 }
 
@@ -25,22 +42,27 @@ impl Default for Members {
 }
 
 impl Members {
-    /// Counts one more resting order.
+    /// Counts one more resting order of `account`, kept at `account_at`,
+    /// whose broker is `broker`.
     #[inline]
-    pub(crate) fn add(&mut self, account_at: u32, broker: BrokerId) {
+    pub(crate) fn add(&mut self, account_at: u32, account: AccountId, broker: BrokerId) {
         let at = account_at as usize;
         if at >= self.by_account.len() {
-            self.by_account.resize(at + 1, 0);
+            self.by_account.resize(at + 1, NOBODY);
         }
-        self.by_account[at] += 1;
+        let member = &mut self.by_account[at];
+        member.resting += 1;
+        member.account = account;
+        member.broker = broker;
         *self.by_broker.entry(broker.0) += 1;
     }
 
-    /// Counts one resting order fewer.
+    /// Counts one resting order fewer of the account kept at `account_at`.
     #[inline]
-    pub(crate) fn remove(&mut self, account_at: u32, broker: BrokerId) {
-        self.by_account[account_at as usize] -= 1;
-        let count = self.by_broker.entry(broker.0);
+    pub(crate) fn remove(&mut self, account_at: u32) {
+        let member = &mut self.by_account[account_at as usize];
+        member.resting -= 1;
+        let count = self.by_broker.entry(member.broker.0);
         *count = count.saturating_sub(1);
     }
 
@@ -49,8 +71,14 @@ impl Members {
     pub(crate) fn of_account(&self, account_at: u32) -> u32 {
         self.by_account
             .get(account_at as usize)
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |member| member.resting)
+    }
+
+    /// The account kept at `account_at`: known once one of its orders has
+    /// rested here.
+    #[inline]
+    pub(crate) fn account(&self, account_at: u32) -> AccountId {
+        self.by_account[account_at as usize].account
     }
 
     /// Orders resting for the broker's accounts.
@@ -63,7 +91,7 @@ impl Members {
     /// names, so that a member's first resting order grows nothing.
     pub(crate) fn reserve(&mut self, accounts: usize, brokers: impl Iterator<Item = BrokerId>) {
         if self.by_account.len() < accounts {
-            self.by_account.resize(accounts, 0);
+            self.by_account.resize(accounts, NOBODY);
         }
         for broker in brokers {
             // Makes the broker's block; its count stays what it is.
@@ -73,7 +101,7 @@ impl Members {
 
     /// Forgets every order (the book was emptied).
     pub(crate) fn clear(&mut self) {
-        self.by_account.iter_mut().for_each(|c| *c = 0);
+        self.by_account.iter_mut().for_each(|m| m.resting = 0);
         self.by_broker.reset();
     }
 }

@@ -37,29 +37,61 @@ pub(crate) const NIL: u32 = u32::MAX;
 
 /// A resting order as stored in the slab.
 ///
-/// Aligned to a cache line: its 49 bytes of fields would otherwise sit at
-/// a 56-byte stride, and three slots in four would straddle two lines, so
-/// a cancel or a fill, which reads the whole slot, would often miss twice.
+/// Half a cache line, aligned to it, so that a cancel or a fill, which
+/// reads the whole slot, reads one line, and a line holds two slots. What
+/// an order needs besides is reached through where its account is kept:
+/// the account id and broker in the book's member counts
+/// ([`members::Members`]), the account's cash and holdings in
+/// [`crate::account::Accounts`]. Time priority is the order of the level's
+/// list; nothing else records it.
 #[derive(Clone, Copy, Debug)]
-#[repr(align(64))]
+#[repr(align(32))]
 pub(crate) struct Slot {
     pub(crate) order_id: OrderId,
     pub(crate) quantity_t: u64,
-    /// Time priority: lower is earlier. Assigned on every (re)entry to a level.
-    pub(crate) priority: u64,
-    pub(crate) account: AccountId,
-    /// Where the account is kept in [`crate::account::Accounts`].
+    /// Where the account is kept in [`crate::account::Accounts`]; unique
+    /// per account, so it also tells two orders' accounts apart.
     pub(crate) account_at: u32,
-    pub(crate) level: u32,
+    /// The level index, with [`SELL`] set for an ask; `NIL` for a free
+    /// slot.
+    pub(crate) place: u32,
     pub(crate) prev: u32,
     /// Next slot in the level's FIFO, or in the free list for a free slot.
     pub(crate) next: u32,
-    /// The broker of the account.
-    pub(crate) broker: BrokerId,
-    pub(crate) side: Side,
 }
 
-const _: () = assert!(size_of::<Slot>() == 64);
+const _: () = assert!(size_of::<Slot>() == 32);
+
+/// The bit of [`Slot::place`] that marks an ask. Levels stay far below it:
+/// a band holds at most a few million ticks.
+const SELL: u32 = 1 << 31;
+
+impl Slot {
+    /// The place of a resting order at `level` on `side`.
+    #[inline]
+    const fn place(level: u32, side: Side) -> u32 {
+        match side {
+            Side::Buy => level,
+            Side::Sell => level | SELL,
+        }
+    }
+
+    /// Its level index on its side.
+    #[inline]
+    pub(crate) const fn level(&self) -> u32 {
+        self.place & !SELL
+    }
+
+    /// Its side.
+    #[inline]
+    pub(crate) const fn side(&self) -> Side {
+        if self.place & SELL == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        }
+    }
+}
 
 /// A resting order, as seen from outside the book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,8 +133,8 @@ pub struct Book {
     free_head: u32,
     live: u32,
     index: index::OrderIndex,
-    next_priority: u64,
-    /// Resting orders per account and per broker.
+    /// Resting orders per account and per broker, and the account and
+    /// broker kept at each account place.
     members: members::Members,
 }
 
@@ -122,7 +154,6 @@ impl Clone for Book {
             free_head: self.free_head,
             live: self.live,
             index: self.index.clone(),
-            next_priority: self.next_priority,
             members: self.members.clone(),
         }
     }
@@ -149,7 +180,6 @@ impl Book {
             free_head: NIL,
             live: 0,
             index: index::OrderIndex::new(max_orders),
-            next_priority: 0,
             members: members::Members::default(),
         }
     }
@@ -318,11 +348,18 @@ impl Book {
     fn resting(&self, slot: &Slot) -> RestingOrder {
         RestingOrder {
             order_id: slot.order_id,
-            account: slot.account,
-            side: slot.side,
-            price_ticks: self.price_of(slot.level),
+            account: self.members.account(slot.account_at),
+            side: slot.side(),
+            price_ticks: self.price_of(slot.level()),
             quantity_t: slot.quantity_t,
         }
+    }
+
+    /// The account kept at `account_at`, as the book saw it when one of
+    /// its orders rested.
+    #[inline]
+    pub(crate) fn account_of(&self, account_at: u32) -> AccountId {
+        self.members.account(account_at)
     }
 
     /// Puts an order at the back of its price level. Returns `false`, and
@@ -338,42 +375,25 @@ impl Book {
         if self.is_full() {
             return false;
         }
+        let order = Slot {
+            order_id,
+            quantity_t,
+            account_at,
+            place: Slot::place(self.level_of(price_ticks), side),
+            prev: NIL,
+            next: NIL,
+        };
         let slot = if self.free_head == NIL {
-            self.slots.push(Slot {
-                order_id,
-                quantity_t,
-                priority: 0,
-                account,
-                account_at,
-                level: NIL,
-                prev: NIL,
-                next: NIL,
-                broker,
-                side,
-            });
+            self.slots.push(order);
             self.slots.len() as u32 - 1
         } else {
             let slot = self.free_head;
             self.free_head = self.slots[slot as usize].next;
+            self.slots[slot as usize] = order;
             slot
         };
         self.live += 1;
-        self.members.add(account_at, broker);
-        let level = self.level_of(price_ticks);
-        let priority = self.next_priority;
-        self.next_priority += 1;
-        self.slots[slot as usize] = Slot {
-            order_id,
-            quantity_t,
-            priority,
-            account,
-            account_at,
-            level,
-            prev: NIL,
-            next: NIL,
-            broker,
-            side,
-        };
+        self.members.add(account_at, account, broker);
         self.index.insert(slot, &self.slots);
         self.link_tail(slot);
         true
@@ -381,13 +401,9 @@ impl Book {
 
     /// Appends a slot that already holds its order to the back of its level.
     fn link_tail(&mut self, slot: u32) {
-        let Slot {
-            side,
-            level,
-            quantity_t,
-            ..
-        } = self.slots[slot as usize];
-        let ladder = match side {
+        let s = self.slots[slot as usize];
+        let (level, quantity_t) = (s.level(), s.quantity_t);
+        let ladder = match s.side() {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
@@ -407,21 +423,15 @@ impl Book {
 
     /// Takes a slot out of its level's FIFO, leaving it allocated.
     fn unlink(&mut self, slot: u32) {
-        let Slot {
-            side,
-            level,
-            quantity_t,
-            prev,
-            next,
-            ..
-        } = self.slots[slot as usize];
+        let s = self.slots[slot as usize];
+        let (level, quantity_t, prev, next) = (s.level(), s.quantity_t, s.prev, s.next);
         if prev != NIL {
             self.slots[prev as usize].next = next;
         }
         if next != NIL {
             self.slots[next as usize].prev = prev;
         }
-        let ladder = self.ladder_mut(side);
+        let ladder = self.ladder_mut(s.side());
         let l = &mut ladder.levels[level as usize];
         if l.head == slot {
             l.head = next;
@@ -450,13 +460,13 @@ impl Book {
     /// list.
     fn free(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
-        let (account_at, broker) = (s.account_at, s.broker);
-        s.level = NIL;
+        let account_at = s.account_at;
+        s.place = NIL;
         s.quantity_t = 0;
         s.next = self.free_head;
         self.free_head = slot;
         self.live -= 1;
-        self.members.remove(account_at, broker);
+        self.members.remove(account_at);
     }
 
     /// Removes an order from the book entirely.
@@ -487,7 +497,7 @@ impl Book {
         debug_assert!(quantity_t > 0 && quantity_t <= s.quantity_t);
         let cut = s.quantity_t - quantity_t;
         s.quantity_t = quantity_t;
-        let (side, level) = (s.side, s.level);
+        let (side, level) = (s.side(), s.level());
         self.ladder_mut(side).levels[level as usize].total_t -= cut;
     }
 
@@ -498,18 +508,14 @@ impl Book {
         self.unlink(slot);
         let level = self.level_of(price_ticks);
         let s = &mut self.slots[slot as usize];
-        s.level = level;
+        s.place = Slot::place(level, s.side());
         s.quantity_t = quantity_t;
     }
 
     /// Rests a detached order at the back of its level, with new time
     /// priority.
     pub(crate) fn relink(&mut self, slot: u32, quantity_t: u64) {
-        let priority = self.next_priority;
-        self.next_priority += 1;
-        let s = &mut self.slots[slot as usize];
-        s.quantity_t = quantity_t;
-        s.priority = priority;
+        self.slots[slot as usize].quantity_t = quantity_t;
         self.link_tail(slot);
     }
 }

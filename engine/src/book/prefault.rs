@@ -12,19 +12,19 @@
 //! at start-up, after recovery. Memory per book, all of it resident after
 //! this (docs/CONFIG.md):
 //!
-//! - slab: `size_of::<Slot>()` (64 bytes, one cache line) × `max_orders`;
+//! - slab: `size_of::<Slot>()` (32 bytes, half a cache line) × `max_orders`;
 //! - id index ring: 4 bytes × `max_orders` × 2, rounded up to a power of two;
 //! - ladders: 2 × 24 bytes × the band's price levels, plus their bitsets;
-//! - member counts: 4 bytes per account, and 16 KiB per block of 4,096
+//! - member counts: 12 bytes per account, and 16 KiB per block of 4,096
 //!   broker ids in use.
 
 use super::{Book, Slot, NIL};
-use crate::account::{Accounts, BrokerId};
+use crate::account::Accounts;
 use crate::engine::Engine;
-use crate::order::{AccountId, OrderId, Side};
+use crate::order::OrderId;
 
 const _: () = assert!(
-    size_of::<Slot>() == 64,
+    size_of::<Slot>() == 32,
     "the memory figures above and in CONFIG.md"
 );
 
@@ -36,14 +36,10 @@ const SLOTS_PER_PAGE: usize = 4096 / size_of::<Slot>();
 const UNUSED: Slot = Slot {
     order_id: OrderId(0),
     quantity_t: 0,
-    priority: 0,
-    account: AccountId(0),
     account_at: NIL,
-    level: NIL,
+    place: NIL,
     prev: NIL,
     next: NIL,
-    broker: BrokerId(0),
-    side: Side::Buy,
 };
 
 impl Book {
@@ -69,7 +65,7 @@ impl Engine {
     /// Maps every page the books may use up to their configured capacity
     /// (see the module docs), so that no order waits for a page fault.
     /// Idempotent; it takes a few milliseconds per book of 2^18 orders
-    /// and makes the slab (16 MiB there) resident. The accounts and their
+    /// and makes the slab (8 MiB there) resident. The accounts and their
     /// table of holdings need nothing here: every cell is written when its
     /// account opens (or the engine is cloned or restored), and orders
     /// reach no cell beyond them.

@@ -1,0 +1,79 @@
+//! The engine benches' streams through `Engine::apply`, for counting
+//! instructions and cache misses under valgrind rather than timing them.
+//!
+//! Criterion's medians on a shared 2-core VM move by ±15% between
+//! neighbouring runs of one binary, more than most single changes to the
+//! hot path gain. Valgrind counts what a change does to the work itself,
+//! the same on every run whatever else the machine does:
+//!
+//! ```text
+//! cargo build --release -p cetx-bench --example apply_count
+//! valgrind --tool=callgrind --toggle-collect='apply_count::replay' \
+//!     target/release/examples/apply_count quantcup 4
+//! valgrind --tool=cachegrind --cache-sim=yes target/release/examples/apply_count mixed 4
+//! ```
+//!
+//! `quantcup N` replays the QuantCup 2011 feed N times, each from a fresh
+//! copy of its market (as `benches/engine.rs` `quantcup/cetx` does), and
+//! checks the traded quantity each time. `mixed N` warms a book up to 5,000
+//! resting orders and applies N × 10,000 commands of the mixed stream (as
+//! `mixed/resting_5000`). With `--toggle-collect` as above, callgrind
+//! counts only the replays (`replay`, the commands applied and nothing
+//! of the set-up, which applies commands too): divide its totals by the
+//! commands the driver prints. `--cache-sim=yes` adds simulated cache
+//! misses. Cachegrind counts the whole process, set-up included, so
+//! compare its figures between builds, not per command.
+
+use cetx_bench::flow::{open_market, Harness, INSTRUMENT};
+use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
+use cetx_engine::{Command, Engine, Event, Stamp};
+
+/// The seed and warm book of `benches/engine.rs`.
+const SEED: u64 = 2025;
+const RESTING: usize = 5_000;
+const MIXED_BATCH: usize = 10_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let stream = args.next().unwrap_or_default();
+    let times: usize = args.next().as_deref().unwrap_or("1").parse()?;
+    let mut events = Vec::new();
+    let applied = match stream.as_str() {
+        "quantcup" => {
+            let commands = quantcup::commands(&quantcup::load()?);
+            let market = open_market(&quantcup::engine_config());
+            for _ in 0..times {
+                let mut engine = market.clone();
+                engine.prefault();
+                replay(&mut engine, &commands, &mut events);
+                let traded_t = engine.today(INSTRUMENT).map(|today| today.volume_t);
+                if traded_t != Some(REFERENCE_TRADED_T) {
+                    return Err(format!("cetx traded {traded_t:?} t").into());
+                }
+            }
+            times * commands.len()
+        }
+        "mixed" => {
+            let warm = Harness::warmed_up(SEED, RESTING);
+            let commands = warm.clone().record(times * MIXED_BATCH);
+            let mut engine = warm.engine.clone();
+            engine.prefault();
+            replay(&mut engine, &commands, &mut events);
+            commands.len()
+        }
+        other => return Err(format!("unknown stream {other:?}: quantcup or mixed").into()),
+    };
+    println!("{applied} commands applied");
+    Ok(())
+}
+
+/// Applies every command with one reused event buffer. Never inlined, so
+/// that valgrind can count it alone.
+#[inline(never)]
+fn replay(engine: &mut Engine, commands: &[(Command, Stamp)], events: &mut Vec<Event>) {
+    for (command, stamp) in commands {
+        engine.apply(std::hint::black_box(command), *stamp, events);
+        std::hint::black_box(events.as_slice());
+        events.clear();
+    }
+}
