@@ -23,6 +23,7 @@ fn options(rate_per_s: u64, max_orders: u64) -> LoadOptions {
         seed: 7,
         progress: false,
         feed_subscribers: 0,
+        skip_history: false,
     }
 }
 
@@ -185,7 +186,8 @@ async fn more_sessions_than_brokers_is_a_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_run_reads_the_first_ones_reports_back_and_says_how_long_it_took() {
+async fn a_second_run_reads_the_first_ones_reports_back_and_says_how_long_it_took_unless_told_to_skip_them(
+) {
     let (server, options) = against_a_server(options(0, 2_000)).await;
     let first = Summary::of(&run(&options).await.unwrap());
     assert_eq!((first.history_reports, first.history_s), (0, None));
@@ -198,5 +200,19 @@ async fn a_second_run_reads_the_first_ones_reports_back_and_says_how_long_it_too
     let back: Summary = serde_json::from_str(&serde_json::to_string(&second).unwrap()).unwrap();
     assert_eq!(back.history_reports, second.history_reports);
     assert!(report::table(&second).contains("history: "));
+    // A third that skips the history reads none of it, and its own
+    // orders are all answered as before.
+    let skipping = LoadOptions {
+        skip_history: true,
+        ..options.clone()
+    };
+    let third = Summary::of(&run(&skipping).await.unwrap());
+    check(&skipping, &third, Duration::ZERO);
+    assert_eq!(
+        (third.history_reports, third.history_s),
+        (0, None),
+        "{third:?}"
+    );
+    assert!(!report::table(&third).contains("history: "));
     server.stop().await.unwrap();
 }

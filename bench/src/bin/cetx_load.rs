@@ -67,6 +67,13 @@ struct Cli {
     /// 5, half at full depth): what they cost the brokers.
     #[arg(long, default_value_t = 0)]
     feed_subscribers: usize,
+    /// Against a reused server: leave the brokers' reports from earlier
+    /// runs unread (each session logs in once to learn the last report's
+    /// number, then resumes from it). Without it each session resumes
+    /// from 0 and reads them all first, and the summary says how long
+    /// that took (`history`).
+    #[arg(long)]
+    skip_history: bool,
     /// Write the JSON summary here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -116,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         seed: cli.seed,
         progress: true,
         feed_subscribers: cli.feed_subscribers,
+        skip_history: cli.skip_history,
     };
     let report = load::run(&options).await.context("load run")?;
     let summary = Summary::of(&report);

@@ -116,6 +116,12 @@ pub struct LoadOptions {
     /// depth 5, half at full depth), to measure what they cost the
     /// brokers.
     pub feed_subscribers: usize,
+    /// Whether each session leaves its broker's reports from before the
+    /// run unread: it logs in once to learn the last report's number,
+    /// then again resuming from it, as a broker that has seen them all.
+    /// Otherwise it resumes from 0, as a broker that has seen nothing, and
+    /// reads them all first (the summary's `history`).
+    pub skip_history: bool,
 }
 
 impl LoadOptions {
@@ -309,6 +315,7 @@ async fn drive(
             deadline,
             max_orders,
             mid: Arc::clone(&mid),
+            skip_history: options.skip_history,
         };
         let progress = Arc::clone(&progress);
         let broker_id = broker.id.0;

@@ -114,6 +114,9 @@ pub struct SessionPlan {
     pub max_orders: u64,
     /// The shared mid price.
     pub mid: Arc<MidPath>,
+    /// Resume from the broker's last report instead of from 0
+    /// ([`super::LoadOptions::skip_history`]).
+    pub skip_history: bool,
 }
 
 /// Counters every session adds to, read by the progress line.
@@ -156,8 +159,10 @@ pub struct SessionStats {
     pub reject_reasons: Vec<(u16, u64)>,
     /// Why the session ended early, if it did.
     pub error: Option<String>,
-    /// Reports the broker had before this session (`LoginAccepted.last_seq`):
-    /// the session resumes from 0, so the server sends them all first.
+    /// Reports the broker had before this session that the server sent it
+    /// first: those after where it resumed (0, or with
+    /// [`SessionPlan::skip_history`] the last one it learned of) up to
+    /// `LoginAccepted.last_seq`.
     pub history_reports: u64,
     /// Seconds from the login to the last of those reports read; `None`
     /// while they are still coming (or when there are none).
@@ -366,8 +371,23 @@ pub fn run_session(
 
 /// Connects, logs in, and says up to which sequence number the reports
 /// are from earlier runs (a reused server has them): the receiver skips
-/// those.
+/// those. With [`SessionPlan::skip_history`] it first logs in to learn
+/// that number, closes, and logs in again resuming from it, so that the
+/// server sends none of them.
 fn login(plan: &SessionPlan) -> Result<(Wire, u64), ClientError> {
+    if plan.skip_history {
+        let (_, last_seq) = login_from(plan, 0)?;
+        // The first connection closes here; the second takes the session
+        // over in any case.
+        login_from(plan, last_seq)
+    } else {
+        login_from(plan, 0)
+    }
+}
+
+/// Connects and logs in with `resume_from_seq`; returns the connection
+/// and `LoginAccepted.last_seq`.
+fn login_from(plan: &SessionPlan, resume_from_seq: u64) -> Result<(Wire, u64), ClientError> {
     let stream = TcpStream::connect(plan.addr)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(LOGIN_TIMEOUT * 2))?;
@@ -379,7 +399,7 @@ fn login(plan: &SessionPlan) -> Result<(Wire, u64), ClientError> {
             protocol_version: PROTOCOL_VERSION,
             broker_id: plan.broker_id,
             secret: Secret::new(&plan.secret),
-            resume_from_seq: 0,
+            resume_from_seq,
         },
         &mut out,
     )?;
@@ -395,6 +415,8 @@ fn login(plan: &SessionPlan) -> Result<(Wire, u64), ClientError> {
     match frame.message {
         ServerMessage::LoginAccepted { last_seq, .. } => {
             wire.codec.set_logged_in(true);
+            // The next report is the one after the resume point.
+            wire.last_seq = resume_from_seq;
             Ok((wire, last_seq))
         }
         ServerMessage::LoginRejected { reason, text } => {
@@ -587,7 +609,8 @@ fn receive(
             net_bought_t: 0,
             reject_reasons: Vec::new(),
             error: None,
-            history_reports: backlog_end,
+            // The wire's last report is where the login resumed.
+            history_reports: backlog_end.saturating_sub(wire.last_seq),
             history_s: None,
         },
         reject_reasons: FxHashMap::default(),
