@@ -63,8 +63,10 @@ pub(crate) struct Slot {
 const _: () = assert!(size_of::<Slot>() == 32);
 
 /// The bit of [`Slot::place`] that marks an ask. Levels stay far below it:
-/// a band holds at most a few million ticks.
+/// a ladder has at most [`crate::instrument::MAX_PRICE_LEVELS`] of them.
 const SELL: u32 = 1 << 31;
+
+const _: () = assert!(crate::instrument::MAX_PRICE_LEVELS < SELL);
 
 impl Slot {
     /// The place of a resting order at `level` on `side`.
