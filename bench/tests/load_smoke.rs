@@ -186,8 +186,7 @@ async fn more_sessions_than_brokers_is_a_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_run_reads_the_first_ones_reports_back_and_says_how_long_it_took_unless_told_to_skip_them(
-) {
+async fn earlier_runs_reports_are_read_back_and_timed_unless_skipped() {
     let (server, options) = against_a_server(options(0, 2_000)).await;
     let first = Summary::of(&run(&options).await.unwrap());
     assert_eq!((first.history_reports, first.history_s), (0, None));

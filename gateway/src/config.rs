@@ -385,9 +385,9 @@ pub struct JournalSettings {
     /// engine's path, so that a group commit's sync only overwrites
     /// blocks already written.
     pub preallocate: bool,
-    /// Least microseconds from one group commit's sync to the next
-    /// (`fsync` only); 0 syncs each batch as soon as the one before it is
-    /// synced.
+    /// Least microseconds from the start of one group commit to the start
+    /// of the next (`fsync` only); 0 syncs each batch as soon as the one
+    /// before it is synced.
     pub sync_interval_us: u64,
     /// Snapshots kept; older ones are removed after each new one.
     pub keep_snapshots: usize,

@@ -109,8 +109,9 @@ pub struct Summary {
     /// Feed messages they read, over all of them.
     #[serde(default)]
     pub feed_messages: u64,
-    /// Reports the sessions' brokers had before the run, which the server
-    /// sent first (sessions resume from 0), over all sessions.
+    /// Reports the sessions' brokers had before the run that the server
+    /// sent first (all of them when sessions resume from 0, as they do
+    /// unless `skip_history`), over all sessions.
     #[serde(default)]
     pub history_reports: u64,
     /// Seconds from login until the slowest session had read all of its

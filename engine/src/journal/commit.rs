@@ -317,7 +317,7 @@ impl<R: Send + 'static> WriterThread<R> {
     }
 
     /// In [`Durability::Fsync`] with a [`JournalConfig::sync_interval`],
-    /// sleeps until the interval since the last sync has passed, so that
+    /// sleeps until the interval since the last batch began has passed, so that
     /// what comes meanwhile joins the batch: on a disk (or a virtual
     /// machine) where each flush costs much, fewer flushes a second.
     fn wait_for_sync_turn(&mut self) {

@@ -42,8 +42,9 @@ pub struct JournalConfig {
     /// own, so that a group commit's sync only overwrites blocks already
     /// written. Default on; off, segments grow with every commit.
     pub preallocate: bool,
-    /// Least time from one group commit's sync to the next one's
-    /// ([`Durability::Fsync`] only): entries that come sooner wait for it,
+    /// Least time from the start of one group commit (its write and sync)
+    /// to the start of the next ([`Durability::Fsync`] only): entries that
+    /// come sooner wait for it,
     /// and more of them share the sync. Default zero: a batch is synced as
     /// soon as the sync before it ends.
     pub sync_interval: Duration,
