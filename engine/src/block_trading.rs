@@ -16,7 +16,7 @@ use crate::event::{BlockAccepted, BlockCancelled, BlockPosted, BlockTraded, Canc
 use crate::instrument::{InstrumentId, PriceRules};
 use crate::order::{AccountId, Side};
 use crate::reject::RejectReason;
-use crate::risk::{self, Claim};
+use crate::risk::{self, Claim, Deal};
 
 const NS_PER_S: i64 = 1_000_000_000;
 const S_PER_DAY: i64 = 86_400;
@@ -320,13 +320,11 @@ impl Engine {
         let [buyer, seller] = self
             .accounts
             .pair_at_mut(buyer_at, seller_at, deal.instrument);
-        let large = risk::settle_at(
+        let large = risk::settle(
             buyer,
             seller,
             &self.markets[i].policy,
-            deal.instrument,
-            deal.price_ticks,
-            deal.quantity_t,
+            &Deal::at(deal.instrument, deal.price_ticks, deal.quantity_t),
             self.trading_day,
         );
         events.push(Event::BlockTraded(traded));

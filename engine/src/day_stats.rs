@@ -27,14 +27,19 @@ pub struct DayStats {
 impl DayStats {
     /// Counts one trade.
     pub fn record(&mut self, trade: &Trade) {
-        let price = trade.price_ticks;
+        self.add(trade.price_ticks, trade.quantity_t);
+    }
+
+    /// Counts one trade of `quantity_t` at `price`, in ticks.
+    #[inline]
+    pub(crate) fn add(&mut self, price: i64, quantity_t: u64) {
         if self.trade_count == 0 {
             (self.open_ticks, self.high_ticks, self.low_ticks) = (price, price, price);
         }
         self.high_ticks = self.high_ticks.max(price);
         self.low_ticks = self.low_ticks.min(price);
-        self.volume_t += trade.quantity_t;
-        self.turnover_fen += i128::from(value_fen(price, trade.quantity_t));
+        self.volume_t += quantity_t;
+        self.turnover_fen += i128::from(value_fen(price, quantity_t));
         self.trade_count += 1;
     }
 

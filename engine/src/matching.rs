@@ -16,7 +16,8 @@
 
 use crate::book::{Book, NIL};
 use crate::command::Stamp;
-use crate::event::{Event, Trade};
+use crate::event::{Event, LargeHolder, Trade};
+use crate::instrument::InstrumentId;
 use crate::order::{AccountId, OrderId, Side};
 
 /// An incoming order while it matches.
@@ -31,6 +32,17 @@ pub(crate) struct Taker {
     pub(crate) limit_ticks: i64,
     /// Tonnes still to fill.
     pub(crate) remaining_t: u64,
+}
+
+/// One fill, as settlement needs it: what traded at what price, which side
+/// was the taker's, and where the maker's account is kept.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fill {
+    pub(crate) instrument: InstrumentId,
+    pub(crate) price_ticks: i64,
+    pub(crate) quantity_t: u64,
+    pub(crate) aggressor: Side,
+    pub(crate) maker_at: u32,
 }
 
 impl Taker {
@@ -82,16 +94,17 @@ impl Book {
     /// Trades the taker against the opposite side until it is filled, the
     /// best opposite price is beyond its limit, or the next resting order is
     /// its own. Appends one [`Event::Trade`] per fill; `next_trade_id`
-    /// numbers them. After each trade, `on_fill` gets it with where the
-    /// maker's account is kept, to settle it. Returns [`Stop::SelfTrade`]
-    /// when an own order stopped the taker with quantity left.
+    /// numbers them. After each trade, `on_fill` settles it and may return
+    /// a large-holder event, appended after the trade. Returns
+    /// [`Stop::SelfTrade`] when an own order stopped the taker with
+    /// quantity left.
     pub(crate) fn match_incoming(
         &mut self,
         taker: &mut Taker,
         stamp: Stamp,
         next_trade_id: &mut u64,
         events: &mut Vec<Event>,
-        mut on_fill: impl FnMut(&Trade, u32, &mut Vec<Event>),
+        mut on_fill: impl FnMut(Fill) -> Option<LargeHolder>,
     ) -> Stop {
         let makers = taker.side.opposite();
         while taker.remaining_t > 0 {
@@ -127,8 +140,9 @@ impl Book {
     /// Trades `quantity_t` of the taker with the resting order in `slot`,
     /// at that order's price: the order is reduced, or removed when it is
     /// filled, one [`Event::Trade`] numbered from `next_trade_id` is
-    /// appended, and `on_fill` settles it. Continuous matching and
-    /// listing-agreement takes (`crate::takes`) trade through here.
+    /// appended, and `on_fill` settles it; the large-holder event it may
+    /// return follows the trade. Continuous matching and listing-agreement
+    /// takes (`crate::takes`) trade through here.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fill(
         &mut self,
@@ -138,12 +152,13 @@ impl Book {
         stamp: Stamp,
         next_trade_id: &mut u64,
         events: &mut Vec<Event>,
-        on_fill: &mut impl FnMut(&Trade, u32, &mut Vec<Event>),
+        on_fill: &mut impl FnMut(Fill) -> Option<LargeHolder>,
     ) {
         let maker = self.slots[slot as usize];
         debug_assert!(quantity_t > 0 && quantity_t <= maker.quantity_t);
         debug_assert!(quantity_t <= taker.remaining_t && maker.account_at != taker.account_at);
         let price_ticks = self.price_of(maker.level());
+        let maker_account = self.account_of(maker.account_at);
         taker.remaining_t -= quantity_t;
         let maker_remaining_t = maker.quantity_t - quantity_t;
         if maker_remaining_t == 0 {
@@ -151,23 +166,32 @@ impl Book {
         } else {
             self.reduce(slot, maker_remaining_t);
         }
-        let trade = Trade {
+        let instrument = self.instrument();
+        events.push(Event::Trade(Trade {
             trade_id: *next_trade_id,
             seq: stamp.seq,
             time_ns: stamp.time_ns,
-            instrument: self.instrument(),
+            instrument,
             price_ticks,
             quantity_t,
             aggressor: taker.side,
             maker_order_id: maker.order_id,
-            maker_account: self.account_of(maker.account_at),
+            maker_account,
             maker_remaining_t,
             taker_order_id: taker.order_id,
             taker_account: taker.account,
             taker_remaining_t: taker.remaining_t,
+        }));
+        let fill = Fill {
+            instrument,
+            price_ticks,
+            quantity_t,
+            aggressor: taker.side,
+            maker_at: maker.account_at,
         };
-        events.push(Event::Trade(trade));
-        on_fill(&trade, maker.account_at, events);
+        if let Some(large) = on_fill(fill) {
+            events.push(Event::LargeHolder(large));
+        }
         *next_trade_id += 1;
     }
 }

@@ -30,8 +30,10 @@ use crate::command::{Command, Stamp};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
+use crate::matching::Fill;
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::risk::{self, Claim};
+use crate::trading::settle_fill;
 
 /// Why a journal's events do not fit the state they are replayed onto.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -290,22 +292,17 @@ impl Engine {
         }
         taker.remaining_t = t.taker_remaining_t;
         self.next_trade_id += 1;
-        let market = &mut self.markets[i];
-        market.today.record(t);
-        let (buyer_at, seller_at, buyer_limit_ticks) = match t.aggressor {
-            Side::Buy => (taker.account_at, maker_at, taker.limit_ticks),
-            Side::Sell => (maker_at, taker.account_at, t.price_ticks),
+        let fill = Fill {
+            instrument: t.instrument,
+            price_ticks: t.price_ticks,
+            quantity_t: t.quantity_t,
+            aggressor: t.aggressor,
+            maker_at,
         };
-        let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at, t.instrument);
+        let taker = (taker.account_at, taker.limit_ticks);
+        let (market, accounts) = (&mut self.markets[i], &mut self.accounts);
         // The large-holder event, if any, is in the journal already.
-        let _ = risk::settle(
-            buyer,
-            seller,
-            &market.policy,
-            t,
-            buyer_limit_ticks,
-            self.trading_day,
-        );
+        let _ = settle_fill(market, accounts, self.trading_day, taker, &fill);
         Ok(())
     }
 

@@ -8,7 +8,7 @@
 //! no account can ever promise the same fen or tonne twice.
 
 use crate::account::{Account, Holding};
-use crate::event::{LargeHolder, Trade};
+use crate::event::LargeHolder;
 use crate::instrument::{InstrumentId, Policy};
 use crate::order::Side;
 use crate::reject::RejectReason;
@@ -16,10 +16,24 @@ use crate::reject::RejectReason;
 /// Cash in fen for `quantity_t` tonnes at `price_ticks` (1 tick = 1 fen).
 ///
 /// Prices are bounded by the band and quantities by the maximum order
-/// size, so the product of two configured values fits an `i64`; the
-/// conversion saturates rather than wraps if a config ever says otherwise.
+/// size, so the product of two configured values fits an `i64`: one
+/// multiply. If a config ever says otherwise, the value saturates rather
+/// than wraps.
 #[inline]
 pub(crate) fn value_fen(price_ticks: i64, quantity_t: u64) -> i64 {
+    match i64::try_from(quantity_t) {
+        Ok(quantity) => match price_ticks.checked_mul(quantity) {
+            Some(value) => value,
+            None => value_fen_wide(price_ticks, quantity_t),
+        },
+        Err(_) => value_fen_wide(price_ticks, quantity_t),
+    }
+}
+
+/// [`value_fen`] for a product past `i64`, or a quantity past `i64::MAX`,
+/// whose value may still fit (a price of 0).
+#[cold]
+fn value_fen_wide(price_ticks: i64, quantity_t: u64) -> i64 {
     i64::try_from(i128::from(price_ticks) * i128::from(quantity_t)).unwrap_or(i64::MAX)
 }
 
@@ -40,6 +54,7 @@ pub(crate) struct Claim {
 ///
 /// # Errors
 /// The first rule the order breaks.
+#[inline]
 pub(crate) fn check(
     account: &Account,
     holding: &Holding,
@@ -122,61 +137,40 @@ pub(crate) fn release(account: &mut Account, holding: &mut Holding, claim: &Clai
     }
 }
 
-/// Moves cash and allowances for one trade, between each side's account
-/// and its holding of the trade's instrument. The buyer's reservation was
-/// at `buyer_limit_ticks`; the difference to the trade price (the price
-/// improvement) returns to its free cash. Returns a large-holder event when
-/// the buyer's holding reaches the threshold.
-pub(crate) fn settle(
-    buyer: TradeSide<'_>,
-    seller: TradeSide<'_>,
-    policy: &Policy,
-    trade: &Trade,
-    buyer_limit_ticks: i64,
-    trading_day: u32,
-) -> Option<LargeHolder> {
-    let deal = Deal {
-        instrument: trade.instrument,
-        price_ticks: trade.price_ticks,
-        quantity_t: trade.quantity_t,
-        buyer_limit_ticks,
-    };
-    transfer(buyer, seller, policy, &deal, trading_day)
-}
-
-/// Moves cash and allowances for a block deal: both sides reserved at the
-/// deal's price.
-pub(crate) fn settle_at(
-    buyer: TradeSide<'_>,
-    seller: TradeSide<'_>,
-    policy: &Policy,
-    instrument: InstrumentId,
-    price_ticks: i64,
-    quantity_t: u64,
-    trading_day: u32,
-) -> Option<LargeHolder> {
-    let deal = Deal {
-        instrument,
-        price_ticks,
-        quantity_t,
-        buyer_limit_ticks: price_ticks,
-    };
-    transfer(buyer, seller, policy, &deal, trading_day)
-}
-
 /// One side of a trade: an account and its holding of the instrument
 /// traded, as [`crate::account::Accounts::pair_at_mut`] lends them.
 pub(crate) type TradeSide<'a> = (&'a mut Account, &'a mut Holding);
 
-/// What moves in one trade, and the price the buyer's cash was reserved at.
-struct Deal {
-    instrument: InstrumentId,
-    price_ticks: i64,
-    quantity_t: u64,
-    buyer_limit_ticks: i64,
+/// What moves in one trade, and the price the buyer's cash was reserved
+/// at: a buying taker's limit, or the trade price for a buying maker and
+/// for both sides of a block deal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deal {
+    pub(crate) instrument: InstrumentId,
+    pub(crate) price_ticks: i64,
+    pub(crate) quantity_t: u64,
+    pub(crate) buyer_limit_ticks: i64,
 }
 
-fn transfer(
+impl Deal {
+    /// A block deal: both sides reserved at its price.
+    pub(crate) const fn at(instrument: InstrumentId, price_ticks: i64, quantity_t: u64) -> Self {
+        Self {
+            instrument,
+            price_ticks,
+            quantity_t,
+            buyer_limit_ticks: price_ticks,
+        }
+    }
+}
+
+/// Moves cash and allowances for one trade, between each side's account
+/// and its holding of the deal's instrument. The buyer's reservation was
+/// at `deal.buyer_limit_ticks`; the difference to the trade price (the
+/// price improvement) returns to its free cash. Returns a large-holder
+/// event when the buyer's holding reaches the threshold.
+#[inline]
+pub(crate) fn settle(
     (buyer, bought): TradeSide<'_>,
     (seller, sold): TradeSide<'_>,
     policy: &Policy,
@@ -184,7 +178,11 @@ fn transfer(
     trading_day: u32,
 ) -> Option<LargeHolder> {
     let paid_fen = value_fen(deal.price_ticks, deal.quantity_t);
-    buyer.reserved_fen -= value_fen(deal.buyer_limit_ticks, deal.quantity_t);
+    buyer.reserved_fen -= if deal.buyer_limit_ticks == deal.price_ticks {
+        paid_fen
+    } else {
+        value_fen(deal.buyer_limit_ticks, deal.quantity_t)
+    };
     buyer.cash_fen -= paid_fen;
     let h = bought;
     let before_t = h.balance_t;
@@ -214,4 +212,22 @@ pub(crate) fn crossed(policy: &Policy, before_t: u64, after_t: u64) -> Option<u6
     policy
         .large_holder_t
         .filter(|&threshold_t| before_t < threshold_t && threshold_t <= after_t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_fen;
+
+    #[test]
+    fn a_value_is_one_multiply_and_saturates_past_i64() {
+        assert_eq!(value_fen(7_512, 300), 2_253_600);
+        assert_eq!(value_fen(i64::MAX, 1), i64::MAX);
+        assert_eq!(value_fen(2, u64::MAX / 4), (u64::MAX / 2) as i64 - 1);
+        // Past i64: saturates, whether the multiply or the quantity is.
+        assert_eq!(value_fen(i64::MAX / 2, 3), i64::MAX);
+        assert_eq!(value_fen(1, u64::MAX), i64::MAX);
+        assert_eq!(value_fen(-5, u64::MAX), i64::MAX);
+        // A quantity past i64 may still have a value that fits.
+        assert_eq!(value_fen(0, u64::MAX), 0);
+    }
 }

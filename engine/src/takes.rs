@@ -29,8 +29,8 @@
 
 use crate::command::{Stamp, Take};
 use crate::engine::Engine;
-use crate::event::{Accepted, Event, Trade};
-use crate::matching::Taker;
+use crate::event::{Accepted, Event};
+use crate::matching::{Fill, Taker};
 use crate::order::{OrderType, TimeInForce};
 use crate::reject::RejectReason;
 use crate::risk::{self, Claim};
@@ -88,17 +88,14 @@ impl Engine {
         };
         let market = &mut self.markets[i];
         let accounts = &mut self.accounts;
-        let mut settle = |trade: &Trade, maker_at: u32, events: &mut Vec<Event>| {
-            let taker = (account_at, price_ticks);
+        let mut settle = |fill: Fill| {
             settle_fill(
                 market,
                 accounts,
                 trading_day,
-                taker,
-                trade,
-                maker_at,
-                events,
-            );
+                (account_at, price_ticks),
+                &fill,
+            )
         };
         self.books[i].fill(
             slot,

@@ -9,12 +9,12 @@ use crate::account::Accounts;
 use crate::account::BrokerId;
 use crate::command::{NewOrder, Stamp};
 use crate::engine::{Engine, Market};
-use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Trade};
+use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, LargeHolder};
 use crate::instrument::InstrumentId;
-use crate::matching::{Stop, Taker};
+use crate::matching::{Fill, Stop, Taker};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::reject::RejectReason;
-use crate::risk::{self, Claim};
+use crate::risk::{self, Claim, Deal};
 
 impl Engine {
     /// The checks a new order and a take share: the account exists, may
@@ -285,17 +285,9 @@ impl Engine {
         let market = &mut self.markets[i];
         let accounts = &mut self.accounts;
         let trading_day = self.trading_day;
-        let settle = |trade: &Trade, maker_at: u32, events: &mut Vec<Event>| {
+        let settle = |fill: Fill| {
             let taker = (taker_at, taker_limit_ticks);
-            settle_fill(
-                market,
-                accounts,
-                trading_day,
-                taker,
-                trade,
-                maker_at,
-                events,
-            );
+            settle_fill(market, accounts, trading_day, taker, &fill)
         };
         self.books[i].match_incoming(taker, stamp, &mut self.next_trade_id, events, settle)
     }
@@ -349,34 +341,29 @@ impl Engine {
     }
 }
 
-/// Settles one trade between the two accounts and records it in the day's
+/// Settles one fill between the two accounts and records it in the day's
 /// figures. `taker` is where the taker's account is kept and the limit its
 /// cash was reserved at: a buying taker reserved at its limit, a buying
-/// maker at its own price, which is the trade price.
+/// maker at its own price, which is the trade price. Returns the
+/// large-holder event, if the buyer's holding reached the threshold.
 pub(crate) fn settle_fill(
     market: &mut Market,
     accounts: &mut Accounts,
     trading_day: u32,
     (taker_at, taker_limit_ticks): (u32, i64),
-    trade: &Trade,
-    maker_at: u32,
-    events: &mut Vec<Event>,
-) {
-    market.today.record(trade);
-    let (buyer_at, seller_at, buyer_limit_ticks) = match trade.aggressor {
-        Side::Buy => (taker_at, maker_at, taker_limit_ticks),
-        Side::Sell => (maker_at, taker_at, trade.price_ticks),
+    fill: &Fill,
+) -> Option<LargeHolder> {
+    market.today.add(fill.price_ticks, fill.quantity_t);
+    let (buyer_at, seller_at, buyer_limit_ticks) = match fill.aggressor {
+        Side::Buy => (taker_at, fill.maker_at, taker_limit_ticks),
+        Side::Sell => (fill.maker_at, taker_at, fill.price_ticks),
     };
-    let [buyer, seller] = accounts.pair_at_mut(buyer_at, seller_at, trade.instrument);
-    let large = risk::settle(
-        buyer,
-        seller,
-        &market.policy,
-        trade,
+    let [buyer, seller] = accounts.pair_at_mut(buyer_at, seller_at, fill.instrument);
+    let deal = Deal {
+        instrument: fill.instrument,
+        price_ticks: fill.price_ticks,
+        quantity_t: fill.quantity_t,
         buyer_limit_ticks,
-        trading_day,
-    );
-    if let Some(large) = large {
-        events.push(Event::LargeHolder(large));
-    }
+    };
+    risk::settle(buyer, seller, &market.policy, &deal, trading_day)
 }

@@ -109,6 +109,19 @@ impl OrderIndex {
     }
 
     /// Forgets every id, keeping the memory.
+    /// Forgets `order_id`, which the index holds at `slot`: the caller
+    /// knows the slot, so the ring needs no look at the slab.
+    pub(crate) fn forget(&mut self, order_id: OrderId, slot: u32) {
+        let place = self.place(order_id);
+        if self.ring[place] == slot {
+            self.ring[place] = NIL;
+        } else {
+            let forgotten = self.overflow.remove(&order_id);
+            debug_assert_eq!(forgotten, Some(slot), "{order_id:?} was not indexed");
+        }
+        self.len -= 1;
+    }
+
     pub(crate) fn clear(&mut self) {
         self.ring.fill(NIL);
         self.overflow.clear();
@@ -158,5 +171,21 @@ mod tests {
         assert_eq!(index.get(OrderId(19), &slots), Some(1));
         index.clear();
         assert_eq!((index.len(), index.get(OrderId(19), &slots)), (0, None));
+    }
+
+    #[test]
+    fn an_order_is_forgotten_by_its_slot_in_the_ring_or_the_overflow() {
+        let mut index = OrderIndex::new(4);
+        // Ids 3 and 11 share a ring place: 3 moves to the overflow.
+        let slots = vec![slot(3), slot(11), slot(4)];
+        for at in 0..3 {
+            index.insert(at, &slots);
+        }
+        index.forget(OrderId(3), 0);
+        assert_eq!(index.get(OrderId(3), &slots), None);
+        assert_eq!(index.get(OrderId(11), &slots), Some(1));
+        index.forget(OrderId(11), 1);
+        assert_eq!(index.get(OrderId(11), &slots), None);
+        assert_eq!((index.len(), index.get(OrderId(4), &slots)), (1, Some(2)));
     }
 }

@@ -453,8 +453,7 @@ impl Book {
 
     /// Returns an unlinked slot to the free list and forgets its id.
     pub(crate) fn release(&mut self, slot: u32) {
-        let order_id = self.slots[slot as usize].order_id;
-        self.index.remove(order_id, &self.slots);
+        self.index.forget(self.slots[slot as usize].order_id, slot);
         self.free(slot);
     }
 

@@ -7,7 +7,7 @@ use crate::block::{BlockDeal, BlockOffer};
 use crate::engine::Engine;
 use crate::event::{BlockAccepted, BlockCancelled, BlockPosted, BlockTraded, Event};
 use crate::order::Side;
-use crate::risk::{self, Claim};
+use crate::risk::{self, Claim, Deal};
 
 use super::check_funded;
 
@@ -167,15 +167,8 @@ impl Engine {
         let policy = self.markets[usize::from(t.instrument.0)].policy;
         let [buyer, seller] = self.accounts.pair_at_mut(buyer_at, seller_at, t.instrument);
         // The large-holder event, if any, is in the journal already.
-        let _ = risk::settle_at(
-            buyer,
-            seller,
-            &policy,
-            t.instrument,
-            t.price_ticks,
-            t.quantity_t,
-            self.trading_day,
-        );
+        let deal = Deal::at(t.instrument, t.price_ticks, t.quantity_t);
+        let _ = risk::settle(buyer, seller, &policy, &deal, self.trading_day);
         Ok(())
     }
 
