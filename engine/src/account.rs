@@ -206,7 +206,7 @@ impl Accounts {
     /// # Panics
     /// If the instrument is not listed: its cell would be another
     /// account's. Callers check the instrument first.
-    #[inline]
+    #[inline(always)]
     fn cell(&self, at: u32, instrument: InstrumentId) -> usize {
         let i = usize::from(instrument.0);
         assert!(i < self.instruments, "instrument {i} is not listed");
@@ -214,21 +214,21 @@ impl Accounts {
     }
 
     /// The holding of `instrument` of the account at `at`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn holding(&self, at: u32, instrument: InstrumentId) -> &Holding {
         &self.holdings[self.cell(at, instrument)]
     }
 
     /// The account at `at` and its holding of `instrument`: what a
     /// pre-trade check reads.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_holding(&self, at: u32, instrument: InstrumentId) -> (&Account, &Holding) {
         (self.at(at), self.holding(at, instrument))
     }
 
     /// The account at `at` and its holding of `instrument`, both mutable:
     /// what an order's reservation changes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_holding_mut(
         &mut self,
         at: u32,

@@ -481,7 +481,7 @@ impl PriceRules {
     ///
     /// # Errors
     /// The first rule the price breaks.
-    #[inline]
+    #[inline(always)]
     pub const fn check_price(&self, price_ticks: i64) -> Result<(), RejectReason> {
         // Most instruments trade in whole ticks: skip the division then.
         if self.step_ticks != 1 && price_ticks % self.step_ticks != 0 {

@@ -116,7 +116,7 @@ impl Membership {
 
     /// Why a new order of `account`, acting through `broker`, is refused,
     /// if it is.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_order(
         &self,
         account: AccountId,

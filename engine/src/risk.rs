@@ -54,7 +54,7 @@ pub(crate) struct Claim {
 ///
 /// # Errors
 /// The first rule the order breaks.
-#[inline]
+#[inline(always)]
 pub(crate) fn check(
     account: &Account,
     holding: &Holding,

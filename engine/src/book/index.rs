@@ -61,6 +61,7 @@ impl OrderIndex {
     }
 
     /// The slot of a resting id.
+    #[inline]
     pub(crate) fn get(&self, order_id: OrderId, slots: &[Slot]) -> Option<u32> {
         let slot = self.ring[self.place(order_id)];
         if slot != NIL && slots[slot as usize].order_id == order_id {
@@ -91,37 +92,28 @@ impl OrderIndex {
         self.len += 1;
     }
 
-    /// Forgets an id and returns its slot, or `None` when it does not
-    /// rest.
-    pub(crate) fn remove(&mut self, order_id: OrderId, slots: &[Slot]) -> Option<u32> {
-        let place = self.place(order_id);
-        let slot = self.ring[place];
-        let found = if slot != NIL && slots[slot as usize].order_id == order_id {
-            self.ring[place] = NIL;
-            Some(slot)
-        } else if self.overflow.is_empty() {
-            None
-        } else {
-            self.overflow.remove(&order_id)
-        };
-        self.len -= usize::from(found.is_some());
-        found
-    }
-
-    /// Forgets every id, keeping the memory.
     /// Forgets `order_id`, which the index holds at `slot`: the caller
     /// knows the slot, so the ring needs no look at the slab.
+    #[inline(always)]
     pub(crate) fn forget(&mut self, order_id: OrderId, slot: u32) {
         let place = self.place(order_id);
         if self.ring[place] == slot {
             self.ring[place] = NIL;
+            self.len -= 1;
         } else {
-            let forgotten = self.overflow.remove(&order_id);
-            debug_assert_eq!(forgotten, Some(slot), "{order_id:?} was not indexed");
+            self.forget_overflow(order_id, slot);
         }
+    }
+
+    /// [`OrderIndex::forget`] of an order that outlived its ring place.
+    #[cold]
+    fn forget_overflow(&mut self, order_id: OrderId, slot: u32) {
+        let forgotten = self.overflow.remove(&order_id);
+        debug_assert_eq!(forgotten, Some(slot), "{order_id:?} was not indexed");
         self.len -= 1;
     }
 
+    /// Forgets every id, keeping the memory.
     pub(crate) fn clear(&mut self) {
         self.ring.fill(NIL);
         self.overflow.clear();
@@ -158,11 +150,10 @@ mod tests {
         assert_eq!(index.get(OrderId(11), &slots), Some(1));
         for absent in [0, 2, 19, 27, u64::MAX] {
             assert_eq!(index.get(OrderId(absent), &slots), None, "{absent}");
-            assert_eq!(index.remove(OrderId(absent), &slots), None, "{absent}");
         }
-        assert_eq!(index.remove(OrderId(3), &slots), Some(0));
+        index.forget(OrderId(3), 0);
         assert_eq!(index.get(OrderId(3), &slots), None);
-        assert_eq!(index.remove(OrderId(11), &slots), Some(1));
+        index.forget(OrderId(11), 1);
         assert_eq!(index.len(), 0);
         // A freed slot reused by a newer id is not mistaken for the old one.
         slots[1] = slot(19);

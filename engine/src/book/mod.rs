@@ -402,6 +402,7 @@ impl Book {
     }
 
     /// Appends a slot that already holds its order to the back of its level.
+    #[inline(always)]
     fn link_tail(&mut self, slot: u32) {
         let s = self.slots[slot as usize];
         let (level, quantity_t) = (s.level(), s.quantity_t);
@@ -424,6 +425,7 @@ impl Book {
     }
 
     /// Takes a slot out of its level's FIFO, leaving it allocated.
+    #[inline(always)]
     fn unlink(&mut self, slot: u32) {
         let s = self.slots[slot as usize];
         let (level, quantity_t, prev, next) = (s.level(), s.quantity_t, s.prev, s.next);
@@ -452,6 +454,7 @@ impl Book {
     }
 
     /// Returns an unlinked slot to the free list and forgets its id.
+    #[inline(always)]
     pub(crate) fn release(&mut self, slot: u32) {
         self.index.forget(self.slots[slot as usize].order_id, slot);
         self.free(slot);
@@ -459,6 +462,7 @@ impl Book {
 
     /// Returns an unlinked slot whose id is already forgotten to the free
     /// list.
+    #[inline(always)]
     fn free(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         let account_at = s.account_at;
@@ -471,20 +475,32 @@ impl Book {
     }
 
     /// Removes an order from the book entirely.
+    #[inline(always)]
     pub(crate) fn remove(&mut self, slot: u32) {
         self.unlink(slot);
         self.release(slot);
     }
 
+    /// The slot of the order with this id, if it rests here.
+    #[inline]
+    pub(crate) fn slot_of(&self, order_id: OrderId) -> Option<u32> {
+        self.index.get(order_id, &self.slots)
+    }
+
     /// Removes the order with this id and returns what it was and where its
     /// account is kept, or `None` when no such order rests.
     pub(crate) fn take(&mut self, order_id: OrderId) -> Option<(RestingOrder, u32)> {
-        let slot = self.index.remove(order_id, &self.slots)?;
+        let slot = self.slot_of(order_id)?;
+        Some(self.take_slot(slot))
+    }
+
+    /// Removes the order in `slot` and returns what it was and where its
+    /// account is kept.
+    pub(crate) fn take_slot(&mut self, slot: u32) -> (RestingOrder, u32) {
         let s = &self.slots[slot as usize];
         let taken = (self.resting(s), s.account_at);
-        self.unlink(slot);
-        self.free(slot);
-        Some(taken)
+        self.remove(slot);
+        taken
     }
 
     /// Where the account of the order in `slot` is kept.
