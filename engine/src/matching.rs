@@ -14,7 +14,7 @@
 //! order earned its priority, and the incoming one is the order that would
 //! have crossed.
 
-use crate::book::{Book, NIL};
+use crate::book::{Book, Slot, NIL};
 use crate::command::Stamp;
 use crate::event::{Event, LargeHolder, Trade};
 use crate::instrument::InstrumentId;
@@ -118,14 +118,20 @@ impl Book {
                 break;
             }
             let slot = ladder.levels[level as usize].head;
-            if self.slots[slot as usize].account_at == taker.account_at {
+            let maker = self.slots[slot as usize];
+            if maker.account_at == taker.account_at {
                 return Stop::SelfTrade;
             }
-            let quantity_t = taker.remaining_t.min(self.slots[slot as usize].quantity_t);
-            self.fill(
-                slot,
+            let quantity_t = taker.remaining_t.min(maker.quantity_t);
+            if quantity_t == maker.quantity_t {
+                self.remove_head(makers, level, slot, quantity_t);
+            } else {
+                self.reduce_head(makers, level, slot, maker.quantity_t - quantity_t);
+            }
+            self.trade(
+                &maker,
+                (price_ticks, quantity_t),
                 taker,
-                quantity_t,
                 stamp,
                 next_trade_id,
                 events,
@@ -141,8 +147,11 @@ impl Book {
     /// at that order's price: the order is reduced, or removed when it is
     /// filled, one [`Event::Trade`] numbered from `next_trade_id` is
     /// appended, and `on_fill` settles it; the large-holder event it may
-    /// return follows the trade. Continuous matching and listing-agreement
-    /// takes (`crate::takes`) trade through here.
+    /// return follows the trade. Listing-agreement takes (`crate::takes`),
+    /// which may pick any resting order, trade through here; continuous
+    /// matching, which always fills the head of the best level, takes it
+    /// out with [`Book::remove_head`] and reports through the same
+    /// [`Book::trade`].
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn fill(
         &mut self,
@@ -156,16 +165,35 @@ impl Book {
     ) {
         let maker = self.slots[slot as usize];
         debug_assert!(quantity_t > 0 && quantity_t <= maker.quantity_t);
-        debug_assert!(quantity_t <= taker.remaining_t && maker.account_at != taker.account_at);
         let price_ticks = self.price_of(maker.level());
-        let maker_account = self.account_of(maker.account_at);
-        taker.remaining_t -= quantity_t;
-        let maker_remaining_t = maker.quantity_t - quantity_t;
-        if maker_remaining_t == 0 {
+        if quantity_t == maker.quantity_t {
             self.remove(slot);
         } else {
-            self.reduce(slot, maker_remaining_t);
+            self.reduce(slot, maker.quantity_t - quantity_t);
         }
+        let deal = (price_ticks, quantity_t);
+        self.trade(&maker, deal, taker, stamp, next_trade_id, events, on_fill);
+    }
+
+    /// Reports the trade of `quantity_t` at `price_ticks` between the taker
+    /// and `maker` (the resting order as it was before it traded, already
+    /// reduced or removed): one [`Event::Trade`] numbered from
+    /// `next_trade_id`, settled by `on_fill`, whose large-holder event, if
+    /// any, follows the trade.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn trade(
+        &self,
+        maker: &Slot,
+        (price_ticks, quantity_t): (i64, u64),
+        taker: &mut Taker,
+        stamp: Stamp,
+        next_trade_id: &mut u64,
+        events: &mut Vec<Event>,
+        on_fill: &mut impl FnMut(Fill) -> Option<LargeHolder>,
+    ) {
+        debug_assert!(quantity_t <= taker.remaining_t && maker.account_at != taker.account_at);
+        taker.remaining_t -= quantity_t;
         let instrument = self.instrument();
         events.push(Event::Trade(Trade {
             trade_id: *next_trade_id,
@@ -176,8 +204,8 @@ impl Book {
             quantity_t,
             aggressor: taker.side,
             maker_order_id: maker.order_id,
-            maker_account,
-            maker_remaining_t,
+            maker_account: self.account_of(maker.account_at),
+            maker_remaining_t: maker.quantity_t - quantity_t,
             taker_order_id: taker.order_id,
             taker_account: taker.account,
             taker_remaining_t: taker.remaining_t,

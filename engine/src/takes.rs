@@ -33,7 +33,7 @@ use crate::event::{Accepted, Event};
 use crate::matching::{Fill, Taker};
 use crate::order::{OrderType, TimeInForce};
 use crate::reject::RejectReason;
-use crate::risk::{self, Claim};
+use crate::risk::Claim;
 use crate::trading::settle_fill;
 
 impl Engine {
@@ -63,10 +63,8 @@ impl Engine {
             price_ticks,
             quantity_t: take.quantity_t,
         };
-        let (account_at, _) = self.check_claim(i, take.account, &claim)?;
+        let (account_at, _) = self.reserve_claim(i, take.account, &claim, false)?;
         let trading_day = self.trading_day;
-        let (account, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
-        risk::reserve(account, holding, &claim);
         self.last_order_id = Some(take.order_id);
         events.push(Event::Accepted(Accepted {
             order_id: take.order_id,

@@ -16,34 +16,43 @@
 
 use crate::account::Accounts;
 use crate::account::BrokerId;
+use crate::book::Book;
 use crate::command::{NewOrder, Stamp};
 use crate::engine::{Engine, Market};
 use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, LargeHolder};
-use crate::instrument::InstrumentId;
+use crate::instrument::{InstrumentId, Policy};
 use crate::matching::{Fill, Stop, Taker};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::reject::RejectReason;
 use crate::risk::{self, Claim, Deal};
 
 impl Engine {
-    /// The checks a new order and a take share: the account exists, may
-    /// trade (membership), and can fund `claim` on book `i` (risk).
-    /// Returns the account's place and its broker.
+    /// The checks a new order and a take share, then the claim's
+    /// reservation: the account exists, may trade (membership), can fund
+    /// `claim` on book `i` (risk) and, for an order that may rest, has
+    /// room under its own and its broker's limits on resting orders. The
+    /// account and its holding are borrowed once, for the checks and the
+    /// reservation together. Returns the account's place and its broker.
     #[inline(always)]
-    pub(crate) fn check_claim(
-        &self,
+    pub(crate) fn reserve_claim(
+        &mut self,
         i: usize,
         account: AccountId,
         claim: &Claim,
+        may_rest: bool,
     ) -> Result<(u32, BrokerId), RejectReason> {
         let account_at = self
             .accounts
             .locate(account)
             .ok_or(RejectReason::UnknownAccount)?;
-        let (found, holding) = self.accounts.with_holding(account_at, claim.instrument);
+        let (found, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
         self.membership.check_order(account, found.broker)?;
         let policy = &self.markets[i].policy;
         risk::check(found, holding, policy, claim, self.trading_day)?;
+        if may_rest {
+            check_member_limits(&self.books[i], policy, account_at, found.broker)?;
+        }
+        risk::reserve(found, holding, claim);
         Ok((account_at, found.broker))
     }
 
@@ -59,7 +68,7 @@ impl Engine {
             return Err(RejectReason::DuplicateOrderId);
         }
         let i = self.instrument_index(order.instrument)?;
-        let rules = *self.books[i].rules();
+        let rules = self.books[i].rules();
         rules.check_quantity(order.quantity_t)?;
         let limit_ticks = match (order.order_type, order.side) {
             (OrderType::Limit, _) => {
@@ -80,12 +89,8 @@ impl Engine {
             price_ticks: limit_ticks,
             quantity_t: order.quantity_t,
         };
-        let (account_at, broker) = self.check_claim(i, order.account, &claim)?;
-        if order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day {
-            self.check_member_limits(i, account_at, broker)?;
-        }
-        let (account, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
-        risk::reserve(account, holding, &claim);
+        let rests = order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
+        let (account_at, broker) = self.reserve_claim(i, order.account, &claim, rests)?;
         self.last_order_id = Some(order.order_id);
         events.push(Event::Accepted(Accepted {
             order_id: order.order_id,
@@ -113,8 +118,6 @@ impl Engine {
             } else {
                 Stop::Done
             };
-            let rests =
-                order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
             if taker.remaining_t == 0 {
                 return Ok(());
             } else if stop == Stop::SelfTrade {
@@ -135,26 +138,6 @@ impl Engine {
         };
         self.drop_remainder(&taker, order.instrument, cause, events);
         Ok(())
-    }
-
-    /// A day limit order may rest, so its account and its broker must have
-    /// fewer orders resting in the book than their limits: no one member
-    /// may fill the book for everyone.
-    #[inline(always)]
-    fn check_member_limits(
-        &self,
-        i: usize,
-        account_at: u32,
-        broker: BrokerId,
-    ) -> Result<(), RejectReason> {
-        let (book, policy) = (&self.books[i], &self.markets[i].policy);
-        if book.resting_of_account(account_at) >= policy.max_orders_per_account {
-            Err(RejectReason::AccountOrderLimit)
-        } else if book.resting_of_broker(broker) >= policy.max_orders_per_broker {
-            Err(RejectReason::BrokerOrderLimit)
-        } else {
-            Ok(())
-        }
     }
 
     pub(crate) fn cancel(
@@ -388,4 +371,23 @@ pub(crate) fn settle_fill(
         buyer_limit_ticks,
     };
     risk::settle(buyer, seller, &market.policy, &deal, trading_day)
+}
+
+/// A day limit order may rest, so its account and its broker must have
+/// fewer orders resting in `book` than the `policy` allows: no one member
+/// may fill the book for everyone.
+#[inline(always)]
+fn check_member_limits(
+    book: &Book,
+    policy: &Policy,
+    account_at: u32,
+    broker: BrokerId,
+) -> Result<(), RejectReason> {
+    if book.resting_of_account(account_at) >= policy.max_orders_per_account {
+        Err(RejectReason::AccountOrderLimit)
+    } else if book.resting_of_broker(broker) >= policy.max_orders_per_broker {
+        Err(RejectReason::BrokerOrderLimit)
+    } else {
+        Ok(())
+    }
 }

@@ -481,6 +481,39 @@ impl Book {
         self.release(slot);
     }
 
+    /// [`Book::remove`] of the first order of `level` on the `side`
+    /// ladder, whose `quantity_t` is all open: the order matching fills
+    /// first. Its place is known, so nothing is looked up but its
+    /// successor.
+    #[inline(always)]
+    pub(crate) fn remove_head(&mut self, side: Side, level: u32, slot: u32, quantity_t: u64) {
+        let next = self.slots[slot as usize].next;
+        if next != NIL {
+            self.slots[next as usize].prev = NIL;
+        }
+        let ladder = self.ladder_mut(side);
+        let l = &mut ladder.levels[level as usize];
+        debug_assert_eq!(l.head, slot);
+        l.head = next;
+        l.count -= 1;
+        l.total_t -= quantity_t;
+        if next == NIL {
+            l.tail = NIL;
+            ladder.vacate(level);
+        }
+        self.release(slot);
+    }
+
+    /// [`Book::reduce`] of the first order of `level` on the `side` ladder
+    /// to `quantity_t`.
+    #[inline(always)]
+    pub(crate) fn reduce_head(&mut self, side: Side, level: u32, slot: u32, quantity_t: u64) {
+        let s = &mut self.slots[slot as usize];
+        let cut = s.quantity_t - quantity_t;
+        s.quantity_t = quantity_t;
+        self.ladder_mut(side).levels[level as usize].total_t -= cut;
+    }
+
     /// The slot of the order with this id, if it rests here.
     #[inline]
     pub(crate) fn slot_of(&self, order_id: OrderId) -> Option<u32> {
