@@ -73,23 +73,31 @@ impl OrderIndex {
         self.overflow.get(&order_id).copied()
     }
 
-    /// Records that `slot`, which already holds its order, rests.
-    pub(crate) fn insert(&mut self, slot: u32, slots: &[Slot]) {
-        let order_id = slots[slot as usize].order_id;
+    /// Records that `order_id` rests in `slot`. `slots` is the slab, which
+    /// already holds the order.
+    #[inline(always)]
+    pub(crate) fn insert(&mut self, order_id: OrderId, slot: u32, slots: &[Slot]) {
         let place = self.place(order_id);
         let older = std::mem::replace(&mut self.ring[place], slot);
         if older != NIL {
-            if self.overflow.capacity() == 0 {
-                // Twice the most it can hold: with half its room free,
-                // hashbrown clears deleted entries in place instead of
-                // growing.
-                self.overflow.reserve(2 * self.max_orders);
-            }
-            let older_id = slots[older as usize].order_id;
-            let previous = self.overflow.insert(older_id, older);
-            debug_assert!(previous.is_none(), "{older_id:?} indexed twice");
+            self.insert_overflow(older, slots);
         }
         self.len += 1;
+    }
+
+    /// Moves the order in slot `older`, whose ring place a newer id took,
+    /// to the overflow map.
+    #[cold]
+    fn insert_overflow(&mut self, older: u32, slots: &[Slot]) {
+        if self.overflow.capacity() == 0 {
+            // Twice the most it can hold: with half its room free,
+            // hashbrown clears deleted entries in place instead of
+            // growing.
+            self.overflow.reserve(2 * self.max_orders);
+        }
+        let older_id = slots[older as usize].order_id;
+        let previous = self.overflow.insert(older_id, older);
+        debug_assert!(previous.is_none(), "{older_id:?} indexed twice");
     }
 
     /// Forgets `order_id`, which the index holds at `slot`: the caller
@@ -141,10 +149,10 @@ mod tests {
         // Room for 4 orders: a ring of 8 places.
         let mut index = OrderIndex::new(4);
         let mut slots = vec![slot(3), slot(11)];
-        index.insert(0, &slots);
+        index.insert(OrderId(3), 0, &slots);
         assert_eq!(index.get(OrderId(3), &slots), Some(0));
         // Id 11 takes id 3's place; 3 moves to the overflow map.
-        index.insert(1, &slots);
+        index.insert(OrderId(11), 1, &slots);
         assert_eq!(index.len(), 2);
         assert_eq!(index.get(OrderId(3), &slots), Some(0));
         assert_eq!(index.get(OrderId(11), &slots), Some(1));
@@ -157,7 +165,7 @@ mod tests {
         assert_eq!(index.len(), 0);
         // A freed slot reused by a newer id is not mistaken for the old one.
         slots[1] = slot(19);
-        index.insert(1, &slots);
+        index.insert(OrderId(19), 1, &slots);
         assert_eq!(index.get(OrderId(11), &slots), None);
         assert_eq!(index.get(OrderId(19), &slots), Some(1));
         index.clear();
@@ -170,7 +178,7 @@ mod tests {
         // Ids 3 and 11 share a ring place: 3 moves to the overflow.
         let slots = vec![slot(3), slot(11), slot(4)];
         for at in 0..3 {
-            index.insert(at, &slots);
+            index.insert(slots[at as usize].order_id, at, &slots);
         }
         index.forget(OrderId(3), 0);
         assert_eq!(index.get(OrderId(3), &slots), None);

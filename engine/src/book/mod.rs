@@ -377,11 +377,12 @@ impl Book {
         if self.is_full() {
             return false;
         }
+        let level = self.level_of(price_ticks);
         let order = Slot {
             order_id,
             quantity_t,
             account_at,
-            place: Slot::place(self.level_of(price_ticks), side),
+            place: Slot::place(level, side),
             prev: NIL,
             next: NIL,
         };
@@ -396,17 +397,22 @@ impl Book {
         };
         self.live += 1;
         self.members.add(account_at, account, broker);
-        self.index.insert(slot, &self.slots);
-        self.link_tail(slot);
+        self.index.insert(order_id, slot, &self.slots);
+        self.link(slot, side, level, quantity_t);
         true
     }
 
     /// Appends a slot that already holds its order to the back of its level.
-    #[inline(always)]
     fn link_tail(&mut self, slot: u32) {
         let s = self.slots[slot as usize];
-        let (level, quantity_t) = (s.level(), s.quantity_t);
-        let ladder = match s.side() {
+        self.link(slot, s.side(), s.level(), s.quantity_t);
+    }
+
+    /// [`Book::link_tail`] of a slot whose side, level and quantity the
+    /// caller already knows.
+    #[inline(always)]
+    fn link(&mut self, slot: u32, side: Side, level: u32, quantity_t: u64) {
+        let ladder = match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
