@@ -535,6 +535,7 @@ impl Book {
 
     /// Removes the order in `slot` and returns what it was and where its
     /// account is kept.
+    #[inline(always)]
     pub(crate) fn take_slot(&mut self, slot: u32) -> (RestingOrder, u32) {
         let s = &self.slots[slot as usize];
         let taken = (self.resting(s), s.account_at);
