@@ -23,6 +23,20 @@
 //! commands the driver prints. `--cache-sim=yes` adds simulated cache
 //! misses. Cachegrind counts the whole process, set-up included, so
 //! compare its figures between builds, not per command.
+//!
+//! A third argument, `time`, also prints the median over the replays
+//! (QuantCup) or the batches of 10,000 (mixed) of the nanoseconds a
+//! command took, timed around each as criterion times it. The
+//! process takes under a second, so two builds can run in turn many
+//! times, and their ratio be taken pair by pair, where criterion's own
+//! rounds of a few minutes each drift with the machine:
+//!
+//! ```text
+//! for i in $(seq 41); do
+//!     A/apply_count quantcup 60 time | tail -1
+//!     B/apply_count quantcup 60 time | tail -1
+//! done
+//! ```
 
 use cetx_bench::flow::{open_market, Harness, INSTRUMENT};
 use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
@@ -37,7 +51,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let stream = args.next().unwrap_or_default();
     let times: usize = args.next().as_deref().unwrap_or("1").parse()?;
+    let timed = args.next().as_deref() == Some("time");
     let mut events = Vec::new();
+    let mut ns_per_command = Vec::new();
     let applied = match stream.as_str() {
         "quantcup" => {
             let commands = quantcup::commands(&quantcup::load()?);
@@ -45,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for _ in 0..times {
                 let mut engine = market.clone();
                 engine.prefault();
-                replay(&mut engine, &commands, &mut events);
+                ns_per_command.push(timed_replay(&mut engine, &commands, &mut events));
                 let traded_t = engine.today(INSTRUMENT).map(|today| today.volume_t);
                 if traded_t != Some(REFERENCE_TRADED_T) {
                     return Err(format!("cetx traded {traded_t:?} t").into());
@@ -58,13 +74,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let commands = warm.clone().record(times * MIXED_BATCH);
             let mut engine = warm.engine.clone();
             engine.prefault();
-            replay(&mut engine, &commands, &mut events);
+            for batch in commands.chunks(MIXED_BATCH) {
+                ns_per_command.push(timed_replay(&mut engine, batch, &mut events));
+            }
             commands.len()
         }
         other => return Err(format!("unknown stream {other:?}: quantcup or mixed").into()),
     };
     println!("{applied} commands applied");
+    if timed {
+        ns_per_command.sort_by(f64::total_cmp);
+        let median = ns_per_command[ns_per_command.len() / 2];
+        println!("median {median:.2} ns per command");
+    }
     Ok(())
+}
+
+/// [`replay`], and the nanoseconds it took per command.
+fn timed_replay(
+    engine: &mut Engine,
+    commands: &[(Command, Stamp)],
+    events: &mut Vec<Event>,
+) -> f64 {
+    let start = std::time::Instant::now();
+    replay(engine, commands, events);
+    start.elapsed().as_nanos() as f64 / commands.len() as f64
 }
 
 /// Applies every command with one reused event buffer. Never inlined, so

@@ -171,8 +171,15 @@ impl Book {
         } else {
             self.reduce(slot, maker.quantity_t - quantity_t);
         }
-        let deal = (price_ticks, quantity_t);
-        self.trade(&maker, deal, taker, stamp, next_trade_id, events, on_fill);
+        self.trade(
+            &maker,
+            (price_ticks, quantity_t),
+            taker,
+            stamp,
+            next_trade_id,
+            events,
+            on_fill,
+        );
     }
 
     /// Reports the trade of `quantity_t` at `price_ticks` between the taker

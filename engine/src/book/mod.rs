@@ -488,9 +488,9 @@ impl Book {
     }
 
     /// [`Book::remove`] of the first order of `level` on the `side`
-    /// ladder, whose `quantity_t` is all open: the order matching fills
-    /// first. Its place is known, so nothing is looked up but its
-    /// successor.
+    /// ladder, the order matching fills first, when a trade fills all of
+    /// its open `quantity_t`. Its place is known, so nothing is looked up
+    /// but its successor.
     #[inline(always)]
     pub(crate) fn remove_head(&mut self, side: Side, level: u32, slot: u32, quantity_t: u64) {
         let next = self.slots[slot as usize].next;
