@@ -82,9 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("unknown stream {other:?}: quantcup or mixed").into()),
     };
     println!("{applied} commands applied");
-    if timed {
-        ns_per_command.sort_by(f64::total_cmp);
-        let median = ns_per_command[ns_per_command.len() / 2];
+    ns_per_command.sort_by(f64::total_cmp);
+    if let (true, Some(median)) = (timed, ns_per_command.get(ns_per_command.len() / 2)) {
         println!("median {median:.2} ns per command");
     }
     Ok(())
