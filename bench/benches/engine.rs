@@ -14,7 +14,7 @@
 //! | `cancel` | one cancel | a batch of 100 cancels of random resting orders |
 //! | `sweep/levels/N` | one fill | one IOC buy that takes the N best ask levels whole |
 //! | `mixed/resting_5000` | one command | 10,000 commands of the mixed stream (45/45/10) |
-//! | `quantcup/{cetx,lobster}` | one message | the QuantCup 2011 feed (35,759 messages) from an empty book |
+//! | `quantcup/{cetx,lobster,quantcup_c}` | one message | the QuantCup 2011 feed (35,759 messages) from an empty book |
 //! | `rest_1m/{cetx,lobster}` | one order | 1,000,000 passive orders into an empty book, all resting |
 //!
 //! The last two groups run the `lobster` crate's book on the very stream
@@ -26,6 +26,13 @@
 //! checked after the clock stops: the QuantCup feed trades the contest's
 //! 8,445,790 t in both books (see `cetx_bench::quantcup` for how the feed
 //! meets cetx's rules), and every order of `rest_1m` rests.
+//!
+//! `quantcup/quantcup_c` is the contest's winning entry, in C
+//! (`quantcup_c/`, `cetx_bench::quantcup_c`): the fastest known book on
+//! this feed, with no accounts and no rules. Its replay is one call, the
+//! loop in C as in the contest's `score.c`, after its `init()` (outside
+//! the timed part, like the other books' set-up), and it too must trade
+//! 8,445,790 t.
 //!
 //! Every pre-trade check is on: each order comes from one of 1,000 funded
 //! compliance-entity accounts, and each trade settles cash and allowances
@@ -43,6 +50,7 @@ use criterion::{criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput
 
 use cetx_bench::flow::{self, open_market, Harness, MixedFlow, ACCOUNTS, INSTRUMENT};
 use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
+use cetx_bench::quantcup_c;
 use cetx_engine::{
     AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
 };
@@ -297,8 +305,8 @@ fn replay_from(
     });
 }
 
-/// The QuantCup 2011 feed through cetx and through lobster, each replay
-/// from an empty book.
+/// The QuantCup 2011 feed through cetx, through lobster and through the
+/// contest's winner (C), each replay from an empty book.
 fn quantcup(c: &mut Criterion) {
     let feed = quantcup::load().expect("the QuantCup feed in the lobster crate");
     let commands = quantcup::commands(&feed);
@@ -327,6 +335,20 @@ fn quantcup(c: &mut Criterion) {
                 }
                 elapsed += start.elapsed();
                 assert_eq!(traded_t, REFERENCE_TRADED_T, "lobster traded otherwise");
+            }
+            elapsed
+        });
+    });
+    let c_feed = quantcup_c::Feed::new(&feed).expect("every price fits the C book");
+    group.bench_function("quantcup_c", |b| {
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for _ in 0..iters {
+                let book = quantcup_c::Book::new();
+                let start = Instant::now();
+                let traded_t = book.replay(black_box(&c_feed));
+                elapsed += start.elapsed();
+                assert_eq!(traded_t, REFERENCE_TRADED_T, "the C book traded otherwise");
             }
             elapsed
         });

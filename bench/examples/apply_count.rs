@@ -24,6 +24,10 @@
 //! misses. Cachegrind counts the whole process, set-up included, so
 //! compare its figures between builds, not per command.
 //!
+//! `quantcup_c N` replays the feed N times through the contest's winner
+//! (C, `cetx_bench::quantcup_c`), each from an empty book, to time beside
+//! cetx; valgrind counts it too, but not inside `replay`.
+//!
 //! A third argument, `time`, also prints the median over the replays
 //! (QuantCup) or the batches of 10,000 (mixed) of the nanoseconds a
 //! command took, timed around each as criterion times it. The
@@ -40,6 +44,7 @@
 
 use cetx_bench::flow::{open_market, Harness, INSTRUMENT};
 use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
+use cetx_bench::quantcup_c;
 use cetx_engine::{Command, Engine, Event, Stamp};
 
 /// The seed and warm book of `benches/engine.rs`.
@@ -79,7 +84,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             commands.len()
         }
-        other => return Err(format!("unknown stream {other:?}: quantcup or mixed").into()),
+        "quantcup_c" => {
+            let feed = quantcup_c::Feed::new(&quantcup::load()?)?;
+            for _ in 0..times {
+                let book = quantcup_c::Book::new();
+                let start = std::time::Instant::now();
+                let traded_t = book.replay(std::hint::black_box(&feed));
+                ns_per_command.push(start.elapsed().as_nanos() as f64 / feed.len() as f64);
+                if traded_t != REFERENCE_TRADED_T {
+                    return Err(format!("the C book traded {traded_t} t").into());
+                }
+            }
+            times * feed.len()
+        }
+        other => {
+            return Err(format!("unknown stream {other:?}: quantcup, mixed or quantcup_c").into())
+        }
     };
     println!("{applied} commands applied");
     ns_per_command.sort_by(f64::total_cmp);

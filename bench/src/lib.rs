@@ -10,16 +10,21 @@
 //! - [`quantcup`]: the QuantCup 2011 score feed (read from the `lobster`
 //!   crate's copy) as stamped commands, with the market it runs in and the
 //!   contest's reference quantity.
+//! - [`quantcup_c`]: the contest's winning entry, in C (`quantcup_c/`,
+//!   compiled by `build.rs`), replaying the same feed: the fastest known
+//!   book, for the benches to measure cetx against in one run.
 //! - [`load`]: the `cetx-load` load tester (`src/bin/cetx_load.rs`): broker
 //!   sessions sending realistic `CEA2025` flow to a server, open or closed
 //!   loop, order→ack and order→fill latencies in hdrhistogram, reported as a
 //!   table, JSON, `.hgrm` files and an SVG plot.
 //! - `benches/engine.rs`: criterion groups `add_passive`, `cancel`, `sweep`
 //!   and `mixed`, all through `Engine::apply` on a harness's engine;
-//!   `quantcup` and `rest_1m` run cetx and lobster on the same stream.
+//!   `quantcup` runs cetx, lobster and the contest's winner on the same
+//!   feed, and `rest_1m` cetx and lobster on the same stream.
 //! - `tests/no_alloc.rs`: a counting global allocator shows that 100,000
 //!   mixed commands allocate nothing once the harness is warm;
-//!   `tests/quantcup.rs`: cetx and lobster trade the contest's quantity.
+//!   `tests/quantcup.rs`: cetx, lobster and the winner trade the contest's
+//!   quantity.
 //!
 //! Data flows `MixedFlow → (Command, Stamp) → Engine::apply → Vec<Event> →
 //! MixedFlow::observe`: the flow learns from the events which orders still
@@ -28,4 +33,5 @@
 pub mod flow;
 pub mod load;
 pub mod quantcup;
+pub mod quantcup_c;
 pub mod soak;

@@ -1,14 +1,16 @@
 //! The QuantCup 2011 feed trades the contest's reference quantity in cetx,
-//! with every rule on, and in lobster, so the benches compare the two on
-//! the same work.
+//! with every rule on, in lobster, and in the contest's winner (C), so the
+//! benches compare the three on the same work.
 
 #[path = "../benches/common/lobster.rs"]
 mod lobster_orders;
 
 use cetx_bench::flow::{open_market, INSTRUMENT};
+use cetx_bench::quantcup::Message;
 use cetx_bench::quantcup::{
     self, account, engine_config, traded_t, FEED_MESSAGES, REFERENCE_TRADED_T,
 };
+use cetx_bench::quantcup_c;
 use cetx_engine::{CancelCause, Command, CommandKind, Engine, Event, RejectReason, Side, Stamp};
 
 /// What one replay of a stream did in cetx.
@@ -98,4 +100,39 @@ fn lobster_trades_the_reference_quantity() {
         })
         .sum();
     assert_eq!(traded, REFERENCE_TRADED_T);
+}
+
+#[test]
+fn the_contest_winner_trades_the_reference_quantity_each_replay() {
+    let feed = quantcup::load().expect("the feed in the lobster crate");
+    let c_feed = quantcup_c::Feed::new(&feed).expect("every price fits the C book");
+    assert_eq!(c_feed.len(), FEED_MESSAGES);
+    // The second replay starts from an empty book again.
+    for _ in 0..2 {
+        assert_eq!(quantcup_c::Book::new().replay(&c_feed), REFERENCE_TRADED_T);
+    }
+    // Half the feed trades less: the count is the C book's, not a constant.
+    let half = quantcup_c::Feed::new(&feed[..FEED_MESSAGES / 2]).expect("prices fit");
+    let traded_half = quantcup_c::Book::new().replay(&half);
+    assert!(
+        traded_half > 0 && traded_half < REFERENCE_TRADED_T,
+        "{traded_half}"
+    );
+}
+
+#[test]
+fn a_price_the_c_book_cannot_hold_is_named() {
+    let mut feed = quantcup::load().expect("the feed in the lobster crate");
+    let index = feed
+        .iter()
+        .position(|message| matches!(message, Message::Limit { .. }))
+        .expect("a limit order");
+    if let Message::Limit { price_ticks, .. } = &mut feed[index] {
+        *price_ticks = 70_000;
+    }
+    let error = quantcup_c::Feed::new(&feed).expect_err("70,000 is beyond t_price");
+    assert!(
+        matches!(error, quantcup_c::FeedError::Price { index: i, price_ticks: 70_000 } if i == index),
+        "{error}"
+    );
 }
