@@ -11,7 +11,7 @@
 //! Its state is global in C, so one [`Book`] at a time exists in a
 //! process: [`Book::new`] waits for the last one to finish.
 
-// The only unsafe code of the workspace: calls into the C book. Each is
+// Outside tests, the only unsafe code of the workspace: calls into the C book. Each is
 // sound because the C side keeps to what its comment says, and the lock
 // in `Book` keeps its global state to one thread.
 #![allow(unsafe_code)]
