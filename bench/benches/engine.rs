@@ -305,6 +305,23 @@ fn replay_from(
     });
 }
 
+/// Times replays of `feed` through the contest's winner, each into an
+/// empty book made (its `init()`) outside the timed part, and checks
+/// after the clock stops that each traded `traded_t`.
+fn replay_c(b: &mut criterion::Bencher<'_>, feed: &quantcup_c::Feed, traded_t: u64) {
+    b.iter_custom(|iters| {
+        let mut elapsed = Duration::ZERO;
+        for _ in 0..iters {
+            let book = quantcup_c::Book::new();
+            let start = Instant::now();
+            let traded = book.replay(black_box(feed));
+            elapsed += start.elapsed();
+            assert_eq!(traded, traded_t, "the C book traded otherwise");
+        }
+        elapsed
+    });
+}
+
 /// The QuantCup 2011 feed through cetx, through lobster and through the
 /// contest's winner (C), each replay from an empty book.
 fn quantcup(c: &mut Criterion) {
@@ -340,19 +357,7 @@ fn quantcup(c: &mut Criterion) {
         });
     });
     let c_feed = quantcup_c::Feed::new(&feed).expect("every price fits the C book");
-    group.bench_function("quantcup_c", |b| {
-        b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            for _ in 0..iters {
-                let book = quantcup_c::Book::new();
-                let start = Instant::now();
-                let traded_t = book.replay(black_box(&c_feed));
-                elapsed += start.elapsed();
-                assert_eq!(traded_t, REFERENCE_TRADED_T, "the C book traded otherwise");
-            }
-            elapsed
-        });
-    });
+    group.bench_function("quantcup_c", |b| replay_c(b, &c_feed, REFERENCE_TRADED_T));
     group.finish();
 }
 
@@ -413,19 +418,7 @@ fn rest_1m(c: &mut Criterion) {
             elapsed
         });
     });
-    group.bench_function("quantcup_c", |b| {
-        b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            for _ in 0..iters {
-                let book = quantcup_c::Book::new();
-                let start = Instant::now();
-                let traded_t = book.replay(black_box(&c_feed));
-                elapsed += start.elapsed();
-                assert_eq!(traded_t, 0, "an order traded");
-            }
-            elapsed
-        });
-    });
+    group.bench_function("quantcup_c", |b| replay_c(b, &c_feed, 0));
     group.finish();
 }
 
