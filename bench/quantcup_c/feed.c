@@ -50,5 +50,9 @@ void quantcup_c_feed(const t_order *feed, unsigned long len) {
 
 unsigned long quantcup_c_traded(void) { return traded; }
 
+/* Orders the arena holds, ids 0 to MAX_NUM_ORDERS - 1: limit() and cancel()
+ * index it with no check, so the Rust side checks every feed against it. */
+unsigned long quantcup_c_arena_orders(void) { return MAX_NUM_ORDERS; }
+
 /* The layout of t_order, which the Rust side mirrors. */
 unsigned long quantcup_c_order_size(void) { return sizeof(t_order); }

@@ -19,8 +19,8 @@
 //!   table, JSON, `.hgrm` files and an SVG plot.
 //! - `benches/engine.rs`: criterion groups `add_passive`, `cancel`, `sweep`
 //!   and `mixed`, all through `Engine::apply` on a harness's engine;
-//!   `quantcup` runs cetx, lobster and the contest's winner on the same
-//!   feed, and `rest_1m` cetx and lobster on the same stream.
+//!   `quantcup` and `rest_1m` run cetx, lobster and the contest's winner
+//!   on the same stream.
 //! - `tests/no_alloc.rs`: a counting global allocator shows that 100,000
 //!   mixed commands allocate nothing once the harness is warm;
 //!   `tests/quantcup.rs`: cetx, lobster and the winner trade the contest's

@@ -11,9 +11,10 @@
 //! Its state is global in C, so one [`Book`] at a time exists in a
 //! process: [`Book::new`] waits for the last one to finish.
 
-// Outside tests, the only unsafe code of the workspace: calls into the C book. Each is
-// sound because the C side keeps to what its comment says, and the lock
-// in `Book` keeps its global state to one thread.
+// Outside tests, the only unsafe code of the workspace: calls into the C
+// book. Each is sound because the C side keeps to what its comment says,
+// `Feed::new` lets no feed reach past the C book's arrays, and the lock in
+// `Book` keeps its global state to one thread.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_ulong, c_ushort};
@@ -45,6 +46,9 @@ extern "C" {
     fn quantcup_c_traded() -> c_ulong;
     /// `sizeof(t_order)`.
     fn quantcup_c_order_size() -> c_ulong;
+    /// Places in the order arena (`MAX_NUM_ORDERS`), which the C side
+    /// indexes by order id without a check.
+    fn quantcup_c_arena_orders() -> c_ulong;
 }
 
 /// The one book's lock: its state is C's globals.
@@ -61,6 +65,25 @@ pub enum FeedError {
         /// Its price in ticks.
         price_ticks: i64,
     },
+    /// More limit orders than the C book's arena holds (its ids count
+    /// from 1 and index the arena).
+    #[error("{limits} limit orders: the C book's arena holds ids below {arena}")]
+    TooManyOrders {
+        /// Limit orders in the feed.
+        limits: u64,
+        /// Places in the arena.
+        arena: u64,
+    },
+    /// A cancel of an id past the C book's arena.
+    #[error("message {index}: a cancel of order {nth}, past the C book's arena of {arena}")]
+    CancelPastArena {
+        /// Its place in the feed, from 0.
+        index: usize,
+        /// The id it cancels.
+        nth: u64,
+        /// Places in the arena.
+        arena: u64,
+    },
     /// This build's `t_order` is not the layout [`Feed`] writes.
     #[error("the C book's t_order is {0} bytes, not the {1} this side writes")]
     Layout(c_ulong, usize),
@@ -76,13 +99,22 @@ impl Feed {
     /// Translates the feed's messages.
     ///
     /// # Errors
-    /// [`FeedError::Price`] for a price the C book cannot hold, and
+    /// [`FeedError::Price`] for a price the C book cannot hold,
+    /// [`FeedError::TooManyOrders`] and [`FeedError::CancelPastArena`] for
+    /// ids past its arena (which it would write out of bounds), and
     /// [`FeedError::Layout`] when its `t_order` is not laid out as here.
     pub fn new(messages: &[Message]) -> Result<Self, FeedError> {
-        // SAFETY: reads a constant.
-        let c_size = unsafe { quantcup_c_order_size() };
+        // SAFETY: each reads a constant.
+        let (c_size, arena) = unsafe { (quantcup_c_order_size(), quantcup_c_arena_orders()) };
         if usize::try_from(c_size).ok() != Some(size_of::<Order>()) {
             return Err(FeedError::Layout(c_size, size_of::<Order>()));
+        }
+        let limits = messages
+            .iter()
+            .filter(|message| matches!(message, Message::Limit { .. }))
+            .count() as u64;
+        if limits >= arena {
+            return Err(FeedError::TooManyOrders { limits, arena });
         }
         let orders = messages
             .iter()
@@ -106,6 +138,9 @@ impl Feed {
                         .ok_or(FeedError::Price { index, price_ticks })?,
                     size: quantity_t,
                 }),
+                Message::Cancel { nth } if nth >= arena => {
+                    Err(FeedError::CancelPastArena { index, nth, arena })
+                }
                 Message::Cancel { nth } => Ok(Order {
                     symbol: [0; 5],
                     trader: [0; 5],

@@ -136,3 +136,47 @@ fn a_price_the_c_book_cannot_hold_is_named() {
         "{error}"
     );
 }
+
+#[test]
+fn no_feed_reaches_past_the_c_books_arena() {
+    // The arena holds ids 0 to 1,009,999; limit orders take ids from 1.
+    let limit = Message::Limit {
+        trader: 0,
+        side: Side::Buy,
+        price_ticks: 4_800,
+        quantity_t: 100,
+    };
+    let fits = vec![limit; 1_009_999];
+    assert_eq!(
+        quantcup_c::Book::new().replay(&quantcup_c::Feed::new(&fits).expect("fits")),
+        0
+    );
+    let error = quantcup_c::Feed::new(&vec![limit; 1_010_000]).expect_err("one too many");
+    assert!(
+        matches!(
+            error,
+            quantcup_c::FeedError::TooManyOrders {
+                limits: 1_010_000,
+                arena: 1_010_000
+            }
+        ),
+        "{error}"
+    );
+    let cancels = [
+        limit,
+        Message::Cancel { nth: 1 },
+        Message::Cancel { nth: 1_010_000 },
+    ];
+    let error = quantcup_c::Feed::new(&cancels).expect_err("a cancel past the arena");
+    assert!(
+        matches!(
+            error,
+            quantcup_c::FeedError::CancelPastArena {
+                index: 2,
+                nth: 1_010_000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
