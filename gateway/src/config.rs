@@ -574,10 +574,12 @@ impl ServerConfig {
         }
     }
 
-    /// Each instrument's block rules, in instrument order: its kind's,
-    /// with the config's `[[blocks]]` entry over them.
+    /// Each instrument's symbol and block rules, in the config's order:
+    /// its kind's rules, with the config's `[[blocks]]` entry over them.
+    /// The symbol, not the place in this list, names the instrument: a
+    /// journal's ids need not follow the config's order.
     #[must_use]
-    pub fn block_rules(&self) -> Vec<cetx_engine::BlockRules> {
+    pub fn block_rules(&self) -> Vec<(&str, cetx_engine::BlockRules)> {
         self.instruments
             .iter()
             .map(|spec| {
@@ -590,7 +592,7 @@ impl ServerConfig {
                         set.needs_confirmation.unwrap_or(rules.needs_confirmation);
                     rules.max_open = set.max_open.unwrap_or(rules.max_open);
                 }
-                rules
+                (spec.symbol.as_str(), rules)
             })
             .collect()
     }

@@ -911,9 +911,10 @@ fn blocks_take_the_kinds_defaults_and_entries_are_checked() {
     let config = ServerConfig::embedded_default();
     let rules = config.block_rules();
     let ccer = usize::from(config.instrument_id("CCER").unwrap().0);
-    assert!(rules[0].enabled && !rules[0].needs_confirmation);
-    assert!(!rules[ccer].enabled && rules[ccer].needs_confirmation);
-    assert_eq!(rules[ccer].min_t, 100_000);
+    assert!(rules[0].1.enabled && !rules[0].1.needs_confirmation);
+    assert_eq!(rules[ccer].0, "CCER");
+    assert!(!rules[ccer].1.enabled && rules[ccer].1.needs_confirmation);
+    assert_eq!(rules[ccer].1.min_t, 100_000);
 
     let open = ServerConfig::from_toml_str(&format!(
         "{}\n[[blocks]]\nsymbol = \"CEA2025\"\nmin_t = 500\nmax_open = 3\n",
@@ -922,7 +923,7 @@ fn blocks_take_the_kinds_defaults_and_entries_are_checked() {
     .unwrap();
     let rules = open.block_rules();
     assert_eq!(
-        (rules[0].min_t, rules[0].max_open, rules[0].band_bps),
+        (rules[0].1.min_t, rules[0].1.max_open, rules[0].1.band_bps),
         (500, 3, 3_000)
     );
 

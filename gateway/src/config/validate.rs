@@ -280,9 +280,9 @@ impl ServerConfig {
                 return Err(ConfigError::BadBlocks(entry.symbol.clone()));
             }
         }
-        for (spec, rules) in self.instruments.iter().zip(self.block_rules()) {
+        for (symbol, rules) in self.block_rules() {
             if !rules.is_valid() {
-                return Err(ConfigError::BadBlocks(spec.symbol.clone()));
+                return Err(ConfigError::BadBlocks(symbol.to_owned()));
             }
         }
         Ok(())

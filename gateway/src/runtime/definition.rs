@@ -45,7 +45,7 @@ pub(super) struct Planned {
 pub(super) fn plan(
     engine: Engine,
     config: &MarketDefinition,
-    block_rules: &[BlockRules],
+    block_rules: &[(&str, BlockRules)],
     accept_change: bool,
     next_seq: u64,
     time_ns: i64,
@@ -68,11 +68,12 @@ pub(super) fn plan(
     apply(&mut planned, commands, next_seq, time_ns)?;
     // Block rules are the config's to set, at every start: an instrument
     // whose journaled rules differ gets a `SetBlockRules` (for offers
-    // posted from then on).
+    // posted from then on). The config names instruments by symbol; each
+    // is listed by now (above), at whatever id the journal gave it.
     let engine = &planned.engine;
-    let blocks: Vec<Command> = engine
-        .instrument_ids()
-        .zip(block_rules)
+    let blocks: Vec<Command> = block_rules
+        .iter()
+        .filter_map(|(symbol, rules)| Some((engine.instrument_id(symbol)?, rules)))
         .filter(|(id, rules)| engine.block_rules(*id) != Some(*rules))
         .map(|(instrument, rules)| Command::SetBlockRules {
             instrument,
@@ -137,4 +138,54 @@ pub(super) fn journal<R: Send + 'static>(
         .map_err(failed("making the market's definition durable"))?
     {}
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use cetx_engine::{Engine, EngineConfig};
+
+    use super::plan;
+    use crate::config::ServerConfig;
+
+    /// A market journaled with the demo config's instruments, and the
+    /// sequence number after its definition.
+    fn journaled(config: &ServerConfig) -> (Engine, u64) {
+        let fresh = Engine::new(&EngineConfig::default()).unwrap();
+        let planned = plan(fresh, &config.market(), &config.block_rules(), false, 1, 0).unwrap();
+        let next_seq = 1 + planned.entries.len() as u64;
+        (planned.engine, next_seq)
+    }
+
+    #[test]
+    fn block_rules_go_to_the_instrument_of_their_symbol_in_any_order() {
+        let config = ServerConfig::embedded_default();
+        let (engine, next_seq) = journaled(&config);
+        let mut reordered = config.clone();
+        reordered.instruments.reverse();
+        let rules = reordered.block_rules();
+        let again = plan(engine, &reordered.market(), &rules, false, next_seq, 0).unwrap();
+        // The same market in another order: nothing to journal.
+        assert!(again.entries.is_empty(), "{:?}", again.entries);
+        // CCER's rules differ from the CEAs' (no blocks, confirmation), so
+        // rules given by place would have moved them.
+        for (symbol, rules) in config.block_rules() {
+            let id = again.engine.instrument_id(symbol).unwrap();
+            assert_eq!(again.engine.block_rules(id), Some(&rules), "{symbol}");
+        }
+    }
+
+    #[test]
+    fn an_instrument_the_config_leaves_out_keeps_its_block_rules() {
+        let config = ServerConfig::embedded_default();
+        let (engine, next_seq) = journaled(&config);
+        let mut fewer = config.clone();
+        fewer.instruments.retain(|spec| spec.symbol != "CEA2024");
+        let rules = fewer.block_rules();
+        let again = plan(engine, &fewer.market(), &rules, false, next_seq, 0).unwrap();
+        assert!(again.entries.is_empty(), "{:?}", again.entries);
+        for (symbol, rules) in config.block_rules() {
+            let id = again.engine.instrument_id(symbol).unwrap();
+            assert_eq!(again.engine.block_rules(id), Some(&rules), "{symbol}");
+        }
+    }
 }
