@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use cetx_engine::{
     AccountId, AuctionClosed, BrokerId, CancelCause, Command, CommandKind, Event, InstrumentId,
-    JournalEntry, OrderId, RejectReason, Side as EngineSide, Trade,
+    JournalEntry, OrderId, RejectReason, Side as EngineSide, Stamp, Trade,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -234,7 +234,7 @@ impl Reports {
     /// [`Self::resume`].
     pub fn on_entry(&mut self, entry: &JournalEntry) -> Vec<(BrokerId, ServerFrame)> {
         let mut out = Vec::new();
-        self.on_entry_into(entry.stamp.seq, &entry.command, &entry.events, &mut out);
+        self.on_entry_into(entry.stamp, &entry.command, &entry.events, &mut out);
         out
     }
 
@@ -242,7 +242,7 @@ impl Reports {
     /// reports to `out`.
     pub fn on_entry_into(
         &mut self,
-        seq: u64,
+        stamp: Stamp,
         command: &Command,
         events: &[Event],
         out: &mut Vec<(BrokerId, ServerFrame)>,
@@ -289,7 +289,7 @@ impl Reports {
                 Event::AccountOpened(opened) => {
                     if self.only.is_none_or(|only| only == opened.broker) {
                         self.account_brokers
-                            .insert(opened.account, (opened.broker, seq));
+                            .insert(opened.account, (opened.broker, stamp.seq));
                     }
                 }
                 Event::Accepted(accepted) => {
@@ -359,7 +359,7 @@ impl Reports {
                     // orders can be named again.
                     self.orders.clear();
                     self.blocks.clear();
-                    self.mark_day(seq + 1);
+                    self.mark_day(stamp.seq + 1);
                 }
                 Event::CashDeposited(_)
                 | Event::CashWithdrawn(_)
@@ -384,7 +384,7 @@ impl Reports {
                 | Event::BidAmended(_)
                 | Event::BidCancelled(_)
                 | Event::AuctionAllocation(_)
-                | Event::AuctionClosed(_) => self.auction_report(out, event, events),
+                | Event::AuctionClosed(_) => self.auction_report(out, event, (stamp, events)),
             }
         }
     }
@@ -399,13 +399,13 @@ impl Reports {
     /// The reports of an auction event: to the bidder for its bid's
     /// changes; at the close, an `AuctionResult` to the winner and the
     /// seller per allocation, then to each bidder that won nothing and to
-    /// a seller that sold nothing. `events` is the entry's, where the close's
-    /// outcome follows its allocations.
+    /// a seller that sold nothing. `stamp` and `events` are the entry's,
+    /// where the close's outcome follows its allocations.
     fn auction_report(
         &mut self,
         out: &mut Vec<(BrokerId, ServerFrame)>,
         event: &Event,
-        events: &[Event],
+        (stamp, events): (Stamp, &[Event]),
     ) {
         match *event {
             Event::BidAccepted(b) => {
@@ -462,13 +462,9 @@ impl Reports {
                 }
             }
             Event::AuctionClosed(closed) => {
-                let time_ns = events
-                    .iter()
-                    .find_map(|e| match e {
-                        Event::AuctionAllocation(a) => Some(a.time_ns),
-                        _ => None,
-                    })
-                    .unwrap_or(0);
+                // The close's time, as its allocations carry: also where
+                // nothing was sold.
+                let time_ns = stamp.time_ns;
                 for e in events {
                     let Event::BidCancelled(c) = e else { continue };
                     let won = events
@@ -767,13 +763,13 @@ impl ReadBack {
     /// are wanted to `out`.
     pub fn on_entry(
         &mut self,
-        seq: u64,
+        stamp: Stamp,
         command: &Command,
         events: &[Event],
         out: &mut Vec<ServerFrame>,
     ) {
         self.reports
-            .on_entry_into(seq, command, events, &mut self.scratch);
+            .on_entry_into(stamp, command, events, &mut self.scratch);
         let (broker, after, upto) = (self.broker, self.after, self.upto);
         out.extend(
             self.scratch
@@ -1119,6 +1115,40 @@ mod tests {
     }
 
     #[test]
+    fn an_auction_that_sold_nothing_tells_its_seller_at_the_closes_time() {
+        let mut market = Market::new();
+        let closed_at = Stamp {
+            seq: market.journal.len() as u64 + 1,
+            time_ns: 1_752_629_400_000_000_000,
+        };
+        market.journal.push(JournalEntry {
+            stamp: closed_at,
+            command: Command::CloseAuction { auction_id: 7 },
+            events: vec![Event::AuctionClosed(AuctionClosed {
+                auction_id: 7,
+                instrument: CEA,
+                seller: AccountId(11),
+                pricing: cetx_engine::Pricing::Uniform,
+                clearing_ticks: 0,
+                sold_t: 0,
+                unsold_t: 5_000,
+                turnover_fen: 0,
+            })],
+        });
+        let (_, all) = market.reports();
+        let results: Vec<_> = messages(&all, B1)
+            .into_iter()
+            .filter_map(|(_, m)| match m {
+                ServerMessage::AuctionResult {
+                    unsold_t, time_ns, ..
+                } => Some((unsold_t, time_ns)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(results, [(5_000, closed_at.time_ns)]);
+    }
+
+    #[test]
     fn rejects_cancels_amends_and_expiry_reach_the_owner() {
         let mut market = Market::new();
         // Too expensive for the account's cash: rejected by the engine.
@@ -1294,12 +1324,7 @@ mod tests {
                             if back.done() {
                                 break;
                             }
-                            back.on_entry(
-                                entry.stamp.seq,
-                                &entry.command,
-                                &entry.events,
-                                &mut frames,
-                            );
+                            back.on_entry(entry.stamp, &entry.command, &entry.events, &mut frames);
                         }
                         assert!(back.done());
                         frames

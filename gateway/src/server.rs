@@ -9,7 +9,9 @@
 //!
 //! [`Server::bind`] opens the listener; [`Server::run`] accepts until its
 //! [`CancellationToken`] is cancelled or the runtime stops (a failed
-//! journal, say), then closes every session and waits for them. The
+//! journal, say), then stops the runtime taking requests (so that resting
+//! orders stay for the restart) and closes every session and waits for
+//! them. The
 //! caller then calls [`crate::runtime::Runtime::shutdown`], which drains
 //! the queue and syncs the journal: the server owns sockets, the runtime
 //! owns the market.
@@ -157,14 +159,18 @@ impl Server {
     }
 
     /// Accepts connections until `shutdown` is cancelled or the runtime
-    /// stops; then stops accepting, closes every session and waits for
-    /// them (at most a few seconds, then aborts the rest).
+    /// stops; then stops accepting, stops the runtime taking requests
+    /// ([`crate::runtime::RuntimeHandle::stop_taking`]), closes every
+    /// session and waits for them (at most a few seconds, then aborts the
+    /// rest).
     ///
     /// # Errors
     /// [`ServerError::RuntimeFailed`] when it stopped because the runtime
     /// failed.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
-        let sessions_shutdown = shutdown.child_token();
+        // Not a child of `shutdown`: the sessions end only after the
+        // runtime has stopped taking requests (below).
+        let sessions_shutdown = CancellationToken::new();
         let mut sessions = JoinSet::new();
         let mut status = self.ctx.runtime.status();
         let mut result = Ok(());
@@ -242,6 +248,9 @@ impl Server {
             }
         }
         drop(self.listener);
+        // Before the sessions end: a session closed by a shutdown must not
+        // cancel its broker's resting orders.
+        self.ctx.runtime.stop_taking();
         sessions_shutdown.cancel();
         let closing = async { while sessions.join_next().await.is_some() {} };
         if tokio::time::timeout(SESSION_CLOSE_TIMEOUT, closing)

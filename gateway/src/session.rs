@@ -69,6 +69,10 @@ const TAKEOVER_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 /// slot.
 const TAKEOVER_SLOT_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a `Logout` waits for the answers that a reject of a request
+/// sent before it waits for.
+const LOGOUT_WAIT: Duration = Duration::from_secs(2);
+
 /// What every session of a server shares.
 #[derive(Debug)]
 pub(crate) struct SessionContext {
@@ -552,11 +556,28 @@ async fn taken_over_end(conn: &mut Connection) -> Ended {
     Ended::TakenOver
 }
 
-/// `Logout`: sends the reports already due, then ends the session.
+/// `Logout`: sends the reports already due, and the rejects of requests
+/// sent before it, which wait for the answers to the requests before them
+/// (at most [`LOGOUT_WAIT`]: they are never replayed); then ends the
+/// session.
 async fn logout(conn: &mut Connection, subscription: &mut Subscription) -> Ended {
-    while let Ok(frame) = subscription.try_recv() {
-        if let Err(error) = conn.feed(&frame).await {
-            return Ended::Write(error);
+    let deadline = tokio::time::Instant::now() + LOGOUT_WAIT;
+    loop {
+        while let Ok(frame) = subscription.try_recv() {
+            if let Err(error) = conn.feed(&frame).await {
+                return Ended::Write(error);
+            }
+        }
+        if !subscription.holds_rejects() {
+            break;
+        }
+        match tokio::time::timeout_at(deadline, subscription.recv()).await {
+            Ok(Some(frame)) => {
+                if let Err(error) = conn.feed(&frame).await {
+                    return Ended::Write(error);
+                }
+            }
+            Ok(None) | Err(_) => break,
         }
     }
     match SinkExt::<ServerFrame>::flush(conn).await {

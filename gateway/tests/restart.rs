@@ -122,3 +122,55 @@ async fn brokers_resume_after_a_sigkill_with_no_gap_and_no_duplicate() {
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_leaves_resting_orders_for_the_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServeProcess::start(dir.path());
+    // Broker 1 cancels on disconnect (the demo config), and is connected
+    // with an order resting when the server stops.
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .expect("login");
+    seller
+        .submit(order(1, 1001, Side::Sell, 100))
+        .await
+        .expect("send");
+    assert_eq!(report(&mut seller).await.seq, 1);
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    drop(seller);
+
+    let server = ServeProcess::start(dir.path());
+    // No cancel was journaled for the shutdown: the seller's one report is
+    // its acceptance.
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 1)
+        .await
+        .expect("login after the restart");
+    assert_eq!(seller.server_last_seq(), 1);
+    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .expect("login");
+    buyer
+        .submit(order(1, 2001, Side::Buy, 100))
+        .await
+        .expect("send");
+    assert_eq!(report(&mut buyer).await.seq, 1);
+    let fill = report(&mut buyer).await;
+    assert!(
+        matches!(
+            fill.message,
+            ServerMessage::Fill {
+                client_order_id: 1,
+                quantity_t: 100,
+                leaves_t: 0,
+                ..
+            }
+        ),
+        "the resting sell still trades: {fill:?}"
+    );
+    let fill = report(&mut seller).await;
+    assert_eq!(fill.seq, 2, "{fill:?}");
+    drop((seller, buyer));
+    assert!(server.terminate().success());
+}

@@ -435,50 +435,89 @@ async fn an_unknown_symbol_is_refused_in_its_place() {
     server.stop().await;
 }
 
+/// Broker 1 with a burst of 4 and 1 token a second: after its login,
+/// three orders pass at once and the rest are throttled.
+fn throttled_config() -> ServerConfig {
+    let mut config = ServerConfig::embedded_default();
+    config.brokers[0].throttle = Throttle {
+        rate_per_s: 1,
+        burst: 4,
+    };
+    config
+}
+
+/// `count` new orders of broker 1 in one write, then `last` if any.
+fn pipelined(count: u64, last: Option<ClientMessage>) -> bytes::BytesMut {
+    let mut bytes = bytes::BytesMut::new();
+    let orders = (1..=count).map(|id| ClientMessage::from(buy(id, 1001, 85_00, 1)));
+    for message in orders.chain(last) {
+        ClientCodec::default()
+            .encode(message, &mut bytes)
+            .expect("encode");
+    }
+    bytes
+}
+
+/// An answer to a new order: its client order id and reject code (0 for
+/// accepted).
+fn answer(frame: ServerFrame) -> (u64, u16) {
+    match frame.message {
+        ServerMessage::OrderAccepted {
+            client_order_id, ..
+        } => (client_order_id, 0),
+        ServerMessage::OrderRejected {
+            client_order_id,
+            reason,
+            ..
+        } => (client_order_id, reason),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Twenty orders through a burst of three (at most one token is refilled
+/// meanwhile): the answers come in the order of the requests.
+fn assert_in_order_and_throttled(answers: &[(u64, u16)], sent: u64) {
+    let ids: Vec<u64> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(ids, (1..=sent).collect::<Vec<_>>(), "{answers:?}");
+    assert!(answers[..3].iter().all(|a| a.1 == 0), "{answers:?}");
+    assert!(answers[4..].iter().all(|a| a.1 == 407), "{answers:?}");
+}
+
 /// PROTOCOL.md: every answer to a request, a reject the gateway makes
 /// itself included, comes after the reports of the requests taken before
 /// it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejects_keep_their_place_among_the_reports() {
-    let mut config = ServerConfig::embedded_default();
-    // The login takes one token of the four: three are left for orders.
-    config.brokers[0].throttle = Throttle {
-        rate_per_s: 1,
-        burst: 4,
-    };
-    let server = TestServer::start(config).await;
+    let server = TestServer::start(throttled_config()).await;
     let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
-    // Twenty new orders in one write: the burst passes, the rest is
-    // throttled (at most one token is refilled meanwhile), and the answers
-    // come in the order of the requests.
     const SENT: u64 = 20;
-    let mut bytes = bytes::BytesMut::new();
-    for id in 1..=SENT {
-        ClientCodec::default()
-            .encode(ClientMessage::from(buy(id, 1001, 85_00, 1)), &mut bytes)
-            .expect("encode");
-    }
-    write_raw(&mut conn, &bytes).await;
+    write_raw(&mut conn, &pipelined(SENT, None)).await;
     let mut answers = Vec::new();
     for _ in 0..SENT {
-        let frame = next_frame(&mut conn).await.expect("an answer");
-        answers.push(match frame.message {
-            ServerMessage::OrderAccepted {
-                client_order_id, ..
-            } => (client_order_id, 0),
-            ServerMessage::OrderRejected {
-                client_order_id,
-                reason,
-                ..
-            } => (client_order_id, reason),
-            other => panic!("unexpected {other:?}"),
-        });
+        answers.push(answer(next_frame(&mut conn).await.expect("an answer")));
     }
-    let ids: Vec<u64> = answers.iter().map(|a| a.0).collect();
-    assert_eq!(ids, (1..=SENT).collect::<Vec<_>>(), "{answers:?}");
-    assert!(answers[..3].iter().all(|a| a.1 == 0), "{answers:?}");
-    assert!(answers[4..].iter().all(|a| a.1 == 407), "{answers:?}");
+    assert_in_order_and_throttled(&answers, SENT);
     drop(conn);
+    server.stop().await;
+}
+
+/// PROTOCOL.md, "Logging out": a `Logout` behind pipelined requests
+/// answers every one of them before the connection closes, the gateway's
+/// own rejects too (they wait for the reports before them, and are never
+/// replayed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_answers_every_request_sent_before_it() {
+    let server = TestServer::start(throttled_config()).await;
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    const SENT: u64 = 20;
+    write_raw(&mut conn, &pipelined(SENT, Some(ClientMessage::Logout))).await;
+    let mut answers = Vec::new();
+    while let Some(frame) = next_frame(&mut conn).await {
+        if frame.message != ServerMessage::Heartbeat {
+            answers.push(answer(frame));
+        }
+    }
+    assert_in_order_and_throttled(&answers, SENT);
     server.stop().await;
 }
 

@@ -167,6 +167,16 @@ impl RuntimeHandle {
         self.submit_counted(broker, request, &self.taken_counter(broker))
     }
 
+    /// The first step of a shutdown: the runtime takes no more requests,
+    /// logins or disconnects, so that the sessions closed after this leave
+    /// their brokers' resting orders for the restart (cancel-on-disconnect
+    /// is for a broker that goes away, not for a server that stops).
+    /// Requests from now on are refused with [`SubmitError::Stopped`];
+    /// [`super::Runtime::shutdown`] then applies what was taken.
+    pub fn stop_taking(&self) {
+        self.shared.gate.close();
+    }
+
     fn submit_counted(
         &self,
         broker: BrokerId,
@@ -672,6 +682,13 @@ impl Subscription {
         self.deferred.push_back((taken, frame));
         self.release();
         true
+    }
+
+    /// Whether a reject the session made waits for the answers to the
+    /// requests taken before it.
+    #[must_use]
+    pub fn holds_rejects(&self) -> bool {
+        !self.deferred.is_empty()
     }
 
     /// Moves the rejects whose turn has come behind what is to receive

@@ -141,7 +141,7 @@ fn read(
                 dir.display()
             ));
         };
-        back.on_entry(stamp.seq, &command, &events, &mut batch);
+        back.on_entry(stamp, &command, &events, &mut batch);
         events.clear();
         if batch.len() >= BATCH {
             pace.wait(batch.len());

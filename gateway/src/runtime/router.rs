@@ -256,7 +256,7 @@ impl Router {
                     out.activity.on_entry(&command, events, requester.is_some());
                     out.members.observe(&command, events);
                     out.reports
-                        .on_entry_into(stamp.seq, &command, events, &mut self.reports);
+                        .on_entry_into(stamp, &command, events, &mut self.reports);
                     for (broker, frame) in self.reports.drain(..) {
                         out.send(broker, frame);
                     }

@@ -221,7 +221,7 @@ impl RecoveryObserver for Rebuild<'_> {
         let state = &mut self.state;
         state
             .reports
-            .on_entry_into(stamp.seq, command, events, &mut self.scratch);
+            .on_entry_into(stamp, command, events, &mut self.scratch);
         self.client_orders.observe(engine, command, events);
         self.scratch.clear();
         state.last_time_ns = Some(stamp.time_ns);
