@@ -285,6 +285,44 @@ async fn a_subscriber_keeps_the_same_book_as_the_server_at_each_depth() {
     market.stop().await;
 }
 
+/// MARKET_DATA.md: a second `Subscribe` adds instruments and "the others
+/// carry on": what was waiting for them (here, held back by a flush
+/// interval of an hour) still comes, every trade of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_subscribe_loses_nothing_of_the_instruments_already_followed() {
+    let market = Market::start(MarketDataSettings {
+        flush_interval_ms: 3_600_000,
+        ..loopback()
+    })
+    .await;
+    let mut feed = FeedClient::connect(market.feed).await.unwrap();
+    feed.subscribe(0, &["CEA2025"]).await.unwrap();
+    feed.settle(Duration::from_millis(300)).await.unwrap();
+    assert!(feed.instrument("CEA2025").is_some());
+    // The first batch goes out at once; the rest waits for the flush.
+    // Every answer has come, so every batch of the flow is published.
+    let _brokers = trade(&market, 600, 5).await;
+    feed.subscribe(0, &["CCER"]).await.unwrap();
+    let cea = market.market.find("CEA2025").unwrap();
+    let mut trades = 0_u64;
+    while let Ok(message) = tokio::time::timeout(Duration::from_secs(1), feed.next()).await {
+        if let FeedMessage::Trade { instrument, .. } = message.unwrap() {
+            trades += u64::from(instrument == cea);
+        }
+    }
+    let server = market.market.views()[usize::from(cea)].day;
+    assert!(server.trade_count > 10, "the flow traded: {server:?}");
+    let shown = feed.instrument("CEA2025").unwrap();
+    // Trades read after the first subscribe's settle: all of them (the
+    // flow began after it).
+    assert_eq!(
+        (trades, shown.view.day, shown.gaps),
+        (server.trade_count, server, 0)
+    );
+    assert!(feed.instrument("CCER").is_some());
+    market.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
     let market = Market::start(MarketDataSettings {

@@ -331,7 +331,11 @@ impl Subscriber {
     }
 
     /// Takes every followed instrument anew from the market: a snapshot
-    /// for those in `snapshot`, the differences for the others.
+    /// for those in `snapshot`, the differences for the others. What the
+    /// old receiver still held goes out first, for the others: their
+    /// trades, phases and the like published before the new receiver are
+    /// not lost (where it fell behind the ring, every instrument gets a
+    /// snapshot).
     async fn refresh(&mut self, snapshot: &[u16]) -> Result<(), End> {
         let ids: Vec<u16> = self.followed.iter().map(|f| f.id).collect();
         let with_orders: Vec<u16> = self
@@ -340,14 +344,24 @@ impl Subscriber {
             .filter(|f| f.with_orders)
             .map(|f| f.id)
             .collect();
-        let (views, order_views, updates, ticket) =
-            self.market.subscribe_with_orders(&ids, &with_orders);
-        self.updates = Some(updates);
-        self.order_view = ticket;
+        let subscribed = self
+            .market
+            .subscribe_with_orders(&ids, &with_orders, self.updates.take());
+        self.updates = Some(subscribed.updates);
+        self.order_view = subscribed.ticket;
         let mut out = Vec::new();
+        let snapshot = match &subscribed.waiting {
+            Some(batches) => {
+                for batch in batches {
+                    self.take(batch, false, snapshot, &mut out);
+                }
+                snapshot
+            }
+            None => &ids,
+        };
         let depth = self.depth;
-        let mut order_views = order_views.into_iter();
-        for (followed, view) in self.followed.iter_mut().zip(views) {
+        let mut order_views = subscribed.order_views.into_iter();
+        for (followed, view) in self.followed.iter_mut().zip(subscribed.views) {
             if followed.with_orders {
                 let mut now = [BTreeMap::new(), BTreeMap::new()];
                 for (side, price_ticks, level) in order_views.next().unwrap_or_default() {
@@ -381,11 +395,11 @@ impl Subscriber {
         let waiting = self.updates.as_ref().map_or(0, broadcast::Receiver::len);
         // Past the bound, only the newest state of what is waiting is sent.
         let conflate = waiting > self.settings.conflate_after;
-        self.take(&batch, conflate, &mut out);
+        self.take(&batch, conflate, &[], &mut out);
         // Everything already waiting goes in the same write.
         while let Some(next) = self.updates.as_mut().map(broadcast::Receiver::try_recv) {
             match next {
-                Ok(batch) => self.take(&batch, conflate, &mut out),
+                Ok(batch) => self.take(&batch, conflate, &[], &mut out),
                 Err(TryRecvError::Lagged(_)) => return self.lagged().await,
                 Err(TryRecvError::Closed) => return Err(End::Quiet),
                 Err(TryRecvError::Empty) => break,
@@ -412,11 +426,15 @@ impl Subscriber {
         self.refresh(&all).await
     }
 
-    /// Applies a batch to the followed instruments; trades, phases, bands
-    /// and ends of day go into `out` (trades only when not conflating, or
-    /// `seq` counts them as left out).
-    fn take(&mut self, batch: &Batch, conflate: bool, out: &mut Vec<FeedMessage>) {
+    /// Applies a batch to the followed instruments but those in `skip`
+    /// (about to get a snapshot); trades, phases, bands and ends of day go
+    /// into `out` (trades only when not conflating, or `seq` counts them as
+    /// left out).
+    fn take(&mut self, batch: &Batch, conflate: bool, skip: &[u16], out: &mut Vec<FeedMessage>) {
         for (id, update) in batch.iter() {
+            if skip.contains(id) {
+                continue;
+            }
             let Some(followed) = self.followed.iter_mut().find(|f| f.id == *id) else {
                 continue;
             };

@@ -49,6 +49,22 @@ impl Drop for OrderViewTicket {
 /// One turn's updates, as `(instrument id, update)`, in order.
 pub type Batch = Arc<Vec<(u16, Update)>>;
 
+/// What [`MarketData::subscribe_with_orders`] gives, all from one moment.
+#[derive(Debug)]
+pub struct Subscribed {
+    /// The instruments asked for, in their order.
+    pub views: Vec<View>,
+    /// The order view of the instruments asked for with orders.
+    pub order_views: Vec<OrderView>,
+    /// Every batch after the moment.
+    pub updates: broadcast::Receiver<Batch>,
+    /// Held while the order view is wanted.
+    pub ticket: Option<OrderViewTicket>,
+    /// What the replaced receiver had waiting up to the moment, in order;
+    /// `None` when it had fallen behind the ring (some batches are lost).
+    pub waiting: Option<Vec<Batch>>,
+}
+
 /// The public market and its updates; cheap to clone (shared).
 #[derive(Clone, Debug)]
 pub struct MarketData(Arc<Inner>);
@@ -113,31 +129,47 @@ impl MarketData {
     /// moment.
     #[must_use]
     pub fn subscribe(&self, ids: &[u16]) -> (Vec<View>, broadcast::Receiver<Batch>) {
-        let (views, _, updates, _) = self.subscribe_with_orders(ids, &[]);
-        (views, updates)
+        let subscribed = self.subscribe_with_orders(ids, &[], None);
+        (subscribed.views, subscribed.updates)
     }
 
     /// As [`Self::subscribe`], with the order view now of the instruments
     /// `with_orders` (in their order; see [`MarketState::order_view`]).
     /// The batches carry the order view's changes while the ticket
-    /// returned (when `with_orders` is not empty) is held.
+    /// returned (when `with_orders` is not empty) is held. A subscriber
+    /// that already reads updates gives its receiver as `replacing`: what
+    /// waits in it up to the same moment is returned, so that nothing
+    /// published before the new receiver is lost between the two.
     #[must_use]
     pub fn subscribe_with_orders(
         &self,
         ids: &[u16],
         with_orders: &[u16],
-    ) -> (
-        Vec<View>,
-        Vec<OrderView>,
-        broadcast::Receiver<Batch>,
-        Option<OrderViewTicket>,
-    ) {
+        replacing: Option<broadcast::Receiver<Batch>>,
+    ) -> Subscribed {
         let mut state = self.lock();
+        // Under the lock, which every publish holds: the batches waiting
+        // now are exactly those before the views below.
+        let waiting = replacing.map_or(Some(Vec::new()), |mut old| {
+            let mut batches = Vec::new();
+            loop {
+                match old.try_recv() {
+                    Ok(batch) => batches.push(batch),
+                    Err(
+                        broadcast::error::TryRecvError::Empty
+                        | broadcast::error::TryRecvError::Closed,
+                    ) => {
+                        return Some(batches);
+                    }
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => return None,
+                }
+            }
+        });
         let ticket = (!with_orders.is_empty()).then(|| {
             state.join_order_view();
             OrderViewTicket(self.clone())
         });
-        let orders = with_orders.iter().map(|&id| state.order_view(id)).collect();
+        let order_views = with_orders.iter().map(|&id| state.order_view(id)).collect();
         let views = ids
             .iter()
             .map(|&id| {
@@ -148,7 +180,13 @@ impl MarketData {
                     .unwrap_or_default()
             })
             .collect();
-        (views, orders, self.0.updates.subscribe(), ticket)
+        Subscribed {
+            views,
+            order_views,
+            updates: self.0.updates.subscribe(),
+            ticket,
+            waiting,
+        }
     }
 
     /// Readers of the updates (feed subscribers, and the web view's tape
