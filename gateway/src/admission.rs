@@ -100,7 +100,10 @@ impl Admission {
     /// A pending slot for a new connection from `addr`.
     ///
     /// # Errors
-    /// [`Full`] when the pool or the address's share is taken.
+    /// [`Full`] when the pool or the address's share is taken. Only the
+    /// second counts as refused here: a connection that finds the pool
+    /// full goes on to [`Self::admit_evicting`], which counts it if it
+    /// gets no slot there either.
     pub(crate) fn admit(self: &Arc<Self>, addr: IpAddr) -> Result<PendingSlot, Full> {
         let mut per_address = self.lock_addresses();
         let held = per_address.get(&addr).copied().unwrap_or(0);
@@ -111,8 +114,10 @@ impl Admission {
                 .try_acquire_owned()
                 .map_err(|_| Full::Pending)
         };
-        let permit = permit.inspect_err(|_| {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+        let permit = permit.inspect_err(|full| {
+            if *full == Full::Address {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            }
         })?;
         per_address.insert(addr, held + 1);
         drop(per_address);
@@ -286,6 +291,11 @@ mod tests {
         let oldest = admission.admit([10, 0, 0, 1].into()).unwrap();
         let newer = admission.admit([10, 0, 0, 2].into()).unwrap();
         let (oldest_gone, newer_gone) = (oldest.evicted(), newer.evicted());
+        // The pool is full: the newcomer goes on to evict, not refused yet.
+        assert_eq!(
+            admission.admit([10, 0, 0, 3].into()).unwrap_err(),
+            Full::Pending
+        );
         let waiting = {
             let admission = Arc::clone(&admission);
             tokio::spawn(async move {
@@ -300,6 +310,7 @@ mod tests {
         drop(oldest);
         let newcomer = waiting.await.unwrap().expect("the freed slot");
         assert_eq!(newcomer.addr(), IpAddr::from([10, 0, 0, 3]));
+        assert_eq!(admission.refused(), 0);
         // An address over its share is still refused, whatever the pool.
         drop(newer);
         let _third = admission.admit([10, 0, 0, 3].into()).unwrap();
@@ -316,11 +327,17 @@ mod tests {
     async fn a_newcomer_is_refused_when_no_slot_is_freed_in_time() {
         let admission = admission(1, 1);
         let _held = admission.admit([10, 0, 0, 1].into()).unwrap();
+        assert_eq!(
+            admission.admit([10, 0, 0, 2].into()).unwrap_err(),
+            Full::Pending
+        );
         let refused = admission
             .admit_evicting([10, 0, 0, 2].into(), Duration::from_millis(20))
             .await
             .unwrap_err();
         assert_eq!(refused, Full::Pending);
+        // Counted once, for the whole try.
+        assert_eq!(admission.refused(), 1);
         // Its address's share was given back.
         assert_eq!(
             admission.lock_addresses().get(&IpAddr::from([10, 0, 0, 2])),
