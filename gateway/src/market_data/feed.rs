@@ -25,8 +25,9 @@
 //!    instrument's `seq` jumps by the messages left out, so the gap shows;
 //! 2. the ring overwrote batches it had not read: a fresh snapshot of each
 //!    of its instruments;
-//! 3. a third such snapshot within a minute, or a write that takes longer
-//!    than `write_timeout`: `Rejected` 408 and the connection is closed.
+//! 3. a third such snapshot within a minute: `Rejected` 408 and the
+//!    connection is closed. A write that takes longer than
+//!    `write_timeout` closes it with no message (none could be written).
 //!
 //! Nothing it does makes the publisher wait: the ring is bounded, and the
 //! memory a subscriber holds is its copy of its instruments and one
