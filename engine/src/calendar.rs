@@ -3,7 +3,7 @@
 //!
 //! The exchange trades Monday to Friday, 09:30–11:30 and 13:00–15:00
 //! Asia/Shanghai (UTC+8, no daylight saving), except on announced holidays
-//! (`shared/CEA_RULES.md` §2). [`Calendar::transitions`] is a pure function
+//! (`docs/CEA_RULES.md` §2). [`Calendar::transitions`] is a pure function
 //! from a time window to the transitions whose moment falls inside it: the
 //! server's scheduler calls it with the wall clock and turns them into
 //! commands, tests and replays call it with any time they like. The engine

@@ -36,7 +36,7 @@ pub const MAX_ORDERS: u32 = 1 << 24;
 pub const MAX_PRICE_LEVELS: u32 = 1 << 24;
 
 /// Smallest quantity a one-way auction offers when config sets no
-/// `min_auction_t`: 100,000 t (`shared/CEA_RULES.md` §2).
+/// `min_auction_t`: 100,000 t (`docs/CEA_RULES.md` §2).
 pub const DEFAULT_MIN_AUCTION_T: u64 = 100_000;
 
 /// Dense index of an instrument in the engine's table (its position in the
@@ -61,7 +61,7 @@ pub enum InstrumentKind {
 ///
 /// Defaults for CEA continuous (listing) trading: tick 0.01 CNY, lot 1 t,
 /// orders of 1 to 99,999 t ("under 100,000 t"), band ±10% of the previous
-/// close (`shared/CEA_RULES.md` §2).
+/// close (`docs/CEA_RULES.md` §2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstrumentSpec {
@@ -125,7 +125,7 @@ pub struct InstrumentSpec {
     pub opposite_side_gap_days: Option<u32>,
     /// Whether the exchange may announce one-way auctions (单向竞价) of
     /// this instrument. Default by kind: CEA yes; CCER no, as its auctions
-    /// are not open yet (`shared/CEA_RULES.md` §1).
+    /// are not open yet (`docs/CEA_RULES.md` §1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auctions: Option<bool>,
     /// Smallest quantity a one-way auction may offer, in tonnes. Default
@@ -540,7 +540,7 @@ impl Policy {
 }
 
 /// How many of the opposite side's best levels a CEA listing-agreement
-/// take may reach into (挂牌协议: "best 5 levels", `shared/CEA_RULES.md`
+/// take may reach into (挂牌协议: "best 5 levels", `docs/CEA_RULES.md`
 /// §1), any order at a level.
 pub const CEA_TAKE_LEVELS: u32 = 5;
 

@@ -4,7 +4,7 @@
 //! On the national carbon market a CEA taker may pick any resting order
 //! among the opposite side's best five price levels, and any order at one
 //! level; a CCER taker only the best level, and there only the order first
-//! in time (`shared/CEA_RULES.md` §1, §8 rule 8). Which levels and orders a
+//! in time (`docs/CEA_RULES.md` §1, §8 rule 8). Which levels and orders a
 //! take may reach is the instrument's [`crate::Policy`] (`take_levels`,
 //! `take_first_in_time`), from its kind.
 //!

@@ -1,4 +1,4 @@
-//! One-way auctions (单向竞价), as a specification: `shared/CEA_RULES.md`
+//! One-way auctions (单向竞价), as a specification: `docs/CEA_RULES.md`
 //! §1, §2 and §8.10, and `docs/ENGINE.md` "One-way auctions".
 //!
 //! Every rule is a row of the table in [`every_rule_is_a_reject_code`];

@@ -2,7 +2,7 @@
 //! `docs/ENGINE.md` "Block trades" is a row of the table below, and the
 //! scenarios after it show the whole life of an offer: posted, accepted in
 //! part, accepted for the rest, withdrawn, expired, confirmed or refused by
-//! the exchange. Sources: `shared/CEA_RULES.md` §1, §2, §8.9.
+//! the exchange. Sources: `docs/CEA_RULES.md` §1, §2, §8.9.
 //!
 //! Every command also runs through [`Engine::replay`] on a second engine,
 //! which must reach the same state from the events alone, and

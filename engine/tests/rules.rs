@@ -1,7 +1,7 @@
 //! Exchange rules, as a specification: pre-funding, holding rules,
 //! eligibility, position limits, self-trade prevention, trading phases, end
 //! of day and administration. Sources for each rule are in
-//! `shared/CEA_RULES.md`.
+//! `docs/CEA_RULES.md`.
 //!
 //! Each test opens a small market, names the rule it shows, and checks both
 //! the events and the balances they leave. `check_invariants()` runs after

@@ -1,6 +1,6 @@
 //! `cetx admin list-instrument`: a new instrument's spec from the command
 //! line, with the exchange's defaults for CEA continuous trading
-//! (`shared/CEA_RULES.md` §2: tick 0.01 CNY, lot 1 t, orders of 1 to
+//! (`docs/CEA_RULES.md` §2: tick 0.01 CNY, lot 1 t, orders of 1 to
 //! 99,999 t, a ±10% band); only the kind, the vintage of a CEA and the
 //! reference price must be given. `revise-instrument` takes an
 //! instrument's new rules from a config file's entry instead, so that no
