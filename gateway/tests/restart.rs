@@ -20,6 +20,14 @@ async fn report(client: &mut Client) -> ServerFrame {
         .expect("a report within the wait")
 }
 
+/// Broker `broker` of the demo config, logged in with `resume_from_seq`.
+async fn login(addr: std::net::SocketAddr, broker: u32, resume_from_seq: u64) -> Client {
+    let secret = format!("demo-secret-{broker}");
+    Client::connect(addr, broker, &secret, resume_from_seq)
+        .await
+        .expect("login")
+}
+
 fn order(id: u64, account: u32, side: Side, quantity_t: u64) -> NewOrder {
     NewOrder::limit(id, account, "CEA2025", side, 90_00, quantity_t)
 }
@@ -29,12 +37,8 @@ async fn brokers_resume_after_a_sigkill_with_no_gap_and_no_duplicate() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServeProcess::start(dir.path());
 
-    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
-        .await
-        .expect("login");
-    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", 0)
-        .await
-        .expect("login");
+    let mut seller = login(server.addr, 1, 0).await;
+    let mut buyer = login(server.addr, 2, 0).await;
     seller
         .submit(order(1, 1001, Side::Sell, 100))
         .await
@@ -62,9 +66,7 @@ async fn brokers_resume_after_a_sigkill_with_no_gap_and_no_duplicate() {
     let server = ServeProcess::start(dir.path());
 
     // The seller missed its two fills: they come again, exactly once.
-    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", seller.last_seq())
-        .await
-        .expect("login after the restart");
+    let mut seller = login(server.addr, 1, seller.last_seq()).await;
     assert_eq!(seller.server_last_seq(), 3);
     let mut filled = 0;
     for seq in [2, 3] {
@@ -82,9 +84,7 @@ async fn brokers_resume_after_a_sigkill_with_no_gap_and_no_duplicate() {
     }
     assert_eq!(filled, 70);
     // The buyer had everything: nothing is replayed.
-    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", buyer.last_seq())
-        .await
-        .expect("login after the restart");
+    let mut buyer = login(server.addr, 2, buyer.last_seq()).await;
     assert_eq!(buyer.server_last_seq(), 4);
 
     // The seller's remaining 30 t survived the crash and still trade.
@@ -129,9 +129,7 @@ async fn a_sigterm_leaves_resting_orders_for_the_restart() {
     let server = ServeProcess::start(dir.path());
     // Broker 1 cancels on disconnect (the demo config), and is connected
     // with an order resting when the server stops.
-    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
-        .await
-        .expect("login");
+    let mut seller = login(server.addr, 1, 0).await;
     seller
         .submit(order(1, 1001, Side::Sell, 100))
         .await
@@ -144,13 +142,9 @@ async fn a_sigterm_leaves_resting_orders_for_the_restart() {
     let server = ServeProcess::start(dir.path());
     // No cancel was journaled for the shutdown: the seller's one report is
     // its acceptance.
-    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 1)
-        .await
-        .expect("login after the restart");
+    let mut seller = login(server.addr, 1, 1).await;
     assert_eq!(seller.server_last_seq(), 1);
-    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", 0)
-        .await
-        .expect("login");
+    let mut buyer = login(server.addr, 2, 0).await;
     buyer
         .submit(order(1, 2001, Side::Buy, 100))
         .await

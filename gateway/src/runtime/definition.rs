@@ -156,6 +156,14 @@ mod tests {
         (planned.engine, next_seq)
     }
 
+    /// Each of `config`'s instruments has its block rules, found by symbol.
+    fn assert_rules_as_configured(engine: &Engine, config: &ServerConfig) {
+        for (symbol, rules) in config.block_rules() {
+            let id = engine.instrument_id(symbol).unwrap();
+            assert_eq!(engine.block_rules(id), Some(&rules), "{symbol}");
+        }
+    }
+
     #[test]
     fn block_rules_go_to_the_instrument_of_their_symbol_in_any_order() {
         let config = ServerConfig::embedded_default();
@@ -168,10 +176,7 @@ mod tests {
         assert!(again.entries.is_empty(), "{:?}", again.entries);
         // CCER's rules differ from the CEAs' (no blocks, confirmation), so
         // rules given by place would have moved them.
-        for (symbol, rules) in config.block_rules() {
-            let id = again.engine.instrument_id(symbol).unwrap();
-            assert_eq!(again.engine.block_rules(id), Some(&rules), "{symbol}");
-        }
+        assert_rules_as_configured(&again.engine, &config);
     }
 
     #[test]
@@ -183,9 +188,6 @@ mod tests {
         let rules = fewer.block_rules();
         let again = plan(engine, &fewer.market(), &rules, false, next_seq, 0).unwrap();
         assert!(again.entries.is_empty(), "{:?}", again.entries);
-        for (symbol, rules) in config.block_rules() {
-            let id = again.engine.instrument_id(symbol).unwrap();
-            assert_eq!(again.engine.block_rules(id), Some(&rules), "{symbol}");
-        }
+        assert_rules_as_configured(&again.engine, &config);
     }
 }
