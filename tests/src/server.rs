@@ -181,6 +181,25 @@ impl TestServer {
         self.runtime.handle().market_data()
     }
 
+    /// Waits (at most 10 s) until `broker` has no session left: its
+    /// disconnect has reached the runtime, and a cancel-on-disconnect is
+    /// queued. A stop right after a client hangs up could otherwise come
+    /// first, and a shutdown leaves resting orders for the restart.
+    ///
+    /// # Panics
+    /// If the broker is still connected after the wait.
+    pub async fn until_disconnected(&self, broker: u32) {
+        let handle = self.runtime.handle();
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        while handle.is_connected(cetx_engine::BrokerId(broker)) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "broker {broker} is still connected"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Stops the server (within a few seconds) and the runtime, which must
     /// stop cleanly. Returns its data directory, for a test that reads the
     /// journal after.

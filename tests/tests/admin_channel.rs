@@ -230,6 +230,8 @@ async fn an_operator_onboards_funds_and_halts_on_a_running_market() {
     );
     let resume = (seller.last_seq(), buyer.last_seq());
     drop((seller, buyer, desk));
+    // Broker 2 hung up before the stop: its resting sell is cancelled.
+    server.until_disconnected(2).await;
     let data = server.stop().await;
 
     // After a restart: the account, its holdings and the references are
