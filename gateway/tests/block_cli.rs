@@ -2,8 +2,8 @@
 //! the embedded demo config with its clock in CEA block hours, demo broker
 //! 1 posts a block offer directed at account 2001 with `cetx block post`,
 //! demo broker 2 accepts part and then the rest with `cetx block accept`,
-//! and an operator-free `cetx block cancel` of the finished offer is a
-//! named refusal (exit 1).
+//! a `cetx block cancel` of the finished offer is a named refusal (exit
+//! 1), and one of an open offer withdraws it (exit 0).
 
 mod common;
 
@@ -90,6 +90,40 @@ fn the_readme_block_walk_through_works_as_written() {
     let stdout = String::from_utf8_lossy(&cancel.stdout);
     assert_eq!(cancel.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("rejected: 134 unknown block"), "{stdout}");
+
+    // An open offer withdrawn: exit 0, and the offer's end is printed.
+    let post = cetx(
+        &addr,
+        "1",
+        "demo-secret-1",
+        &[
+            "post",
+            "--account",
+            "1001",
+            "--symbol",
+            "CEA2025",
+            "--side",
+            "sell",
+            "--price",
+            "91.00",
+            "--qty",
+            "100000",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&post.stdout);
+    assert!(stdout.contains("block 4 posted"), "{stdout}");
+    let cancel = cetx(
+        &addr,
+        "1",
+        "demo-secret-1",
+        &["cancel", "--account", "1001", "--block", "4"],
+    );
+    let stdout = String::from_utf8_lossy(&cancel.stdout);
+    assert!(cancel.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("block 4 ended: 100000 t (cause 0)"),
+        "{stdout}"
+    );
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
 }

@@ -264,7 +264,7 @@ pub async fn run(args: AdminArgs) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", crate::error_text(&error));
             ExitCode::FAILURE
         }
     }

@@ -113,6 +113,9 @@ pub async fn run(args: BlockArgs) -> Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     let mut wait = Duration::ZERO;
+    // A withdrawal is reported by the offer's `BlockCancelled`, which
+    // carries the post's id, not the cancel's.
+    let mut withdrawn = None;
     match args.action {
         BlockAction::Post {
             account,
@@ -148,17 +151,30 @@ pub async fn run(args: BlockArgs) -> Result<()> {
         } => client.accept_block(request_id, account, block, qty).await?,
         BlockAction::Cancel { account, block } => {
             client.cancel_block(request_id, account, block).await?;
+            withdrawn = Some(block);
         }
     }
-    answers(&mut client, earlier, request_id, timeout, wait).await
+    let ours = |frame: &ServerFrame| match frame.message {
+        ServerMessage::BlockCancelled {
+            block_id,
+            cause: WITHDRAWN,
+            ..
+        } if Some(block_id) == withdrawn => true,
+        _ => request_of(frame) == Some(request_id),
+    };
+    answers(&mut client, earlier, ours, timeout, wait).await
 }
 
-/// Prints the reports of this request until it is answered (and, for a
-/// post with `--wait`, the deals that follow within the wait).
+/// `BlockCancelled.cause` of an offer its poster withdrew.
+const WITHDRAWN: u8 = 0;
+
+/// Prints the reports of this request (those `ours` picks) until it is
+/// answered (and, for a post with `--wait`, the deals that follow within
+/// the wait).
 async fn answers(
     client: &mut Client,
     earlier: u64,
-    request_id: u64,
+    ours: impl Fn(&ServerFrame) -> bool,
     timeout: Duration,
     wait: Duration,
 ) -> Result<()> {
@@ -172,7 +188,7 @@ async fn answers(
             }
             bail!("no answer within {timeout:?}");
         };
-        if (frame.seq != 0 && frame.seq <= earlier) || request_of(&frame) != Some(request_id) {
+        if (frame.seq != 0 && frame.seq <= earlier) || !ours(&frame) {
             continue;
         }
         println!("{}", describe(&frame));

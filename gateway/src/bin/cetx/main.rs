@@ -347,10 +347,28 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_text(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes in one line, as `{:#}` gives them, but each
+/// cause said once: the library's errors name their source in their own
+/// text (so that a log line alone says it), which `{:#}` repeated.
+pub(crate) fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }
 
 /// `cetx replay`: runs the settlement replay on a blocking thread, with a
@@ -928,5 +946,32 @@ fn describe(frame: &ServerFrame) -> String {
             format!("#{seq} expired at the close: {expired_t} t")
         }
         other => format!("#{seq} {}", other.name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("locking the journal: {source}")]
+    struct Locking {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_said_is_not_said_again() {
+        let busy = std::io::Error::other("in use by pid 7");
+        let error = anyhow::Error::new(Locking { source: busy }).context("starting the market");
+        assert_eq!(
+            format!("{error:#}"),
+            "starting the market: locking the journal: in use by pid 7: in use by pid 7"
+        );
+        assert_eq!(
+            error_text(&error),
+            "starting the market: locking the journal: in use by pid 7"
+        );
+        let plain = anyhow::anyhow!("no answer").context("cancelling");
+        assert_eq!(error_text(&plain), "cancelling: no answer");
     }
 }
