@@ -25,31 +25,31 @@ fn cetx(addr: &str, broker: &str, secret: &str, args: &[&str]) -> Output {
     output_within(child, "cetx block", Duration::from_secs(60))
 }
 
+/// Broker 1 offers CEA2025 from account 1001 with `cetx block post`.
+fn sell_offer(addr: &str, price: &str, qty: &str, more: &[&str]) -> Output {
+    let args = [
+        "post",
+        "--account",
+        "1001",
+        "--symbol",
+        "CEA2025",
+        "--side",
+        "sell",
+        "--price",
+        price,
+        "--qty",
+        qty,
+    ];
+    let args: Vec<&str> = args.iter().chain(more).copied().collect();
+    cetx(addr, "1", "demo-secret-1", &args)
+}
+
 #[test]
 fn the_readme_block_walk_through_works_as_written() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServeProcess::start_with(dir.path(), &["--start-at", "2026-11-27T13:30:00+08:00"]);
     let addr = server.addr.to_string();
-    let post = cetx(
-        &addr,
-        "1",
-        "demo-secret-1",
-        &[
-            "post",
-            "--account",
-            "1001",
-            "--symbol",
-            "CEA2025",
-            "--side",
-            "sell",
-            "--price",
-            "90.00",
-            "--qty",
-            "300000",
-            "--counterparty",
-            "2001",
-        ],
-    );
+    let post = sell_offer(&addr, "90.00", "300000", &["--counterparty", "2001"]);
     let stdout = String::from_utf8_lossy(&post.stdout);
     assert!(
         post.status.success(),
@@ -92,24 +92,7 @@ fn the_readme_block_walk_through_works_as_written() {
     assert!(stdout.contains("rejected: 134 unknown block"), "{stdout}");
 
     // An open offer withdrawn: exit 0, and the offer's end is printed.
-    let post = cetx(
-        &addr,
-        "1",
-        "demo-secret-1",
-        &[
-            "post",
-            "--account",
-            "1001",
-            "--symbol",
-            "CEA2025",
-            "--side",
-            "sell",
-            "--price",
-            "91.00",
-            "--qty",
-            "100000",
-        ],
-    );
+    let post = sell_offer(&addr, "91.00", "100000", &[]);
     let stdout = String::from_utf8_lossy(&post.stdout);
     assert!(stdout.contains("block 4 posted"), "{stdout}");
     let cancel = cetx(

@@ -181,25 +181,6 @@ impl TestServer {
         self.runtime.handle().market_data()
     }
 
-    /// Waits (at most 10 s) until `broker` has no session left: its
-    /// disconnect has reached the runtime, and a cancel-on-disconnect is
-    /// queued. A stop right after a client hangs up could otherwise come
-    /// first, and a shutdown leaves resting orders for the restart.
-    ///
-    /// # Panics
-    /// If the broker is still connected after the wait.
-    pub async fn until_disconnected(&self, broker: u32) {
-        let handle = self.runtime.handle();
-        let deadline = tokio::time::Instant::now() + STOP_WAIT;
-        while handle.is_connected(cetx_engine::BrokerId(broker)) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "broker {broker} is still connected"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
     /// Stops the server (within a few seconds) and the runtime, which must
     /// stop cleanly. Returns its data directory, for a test that reads the
     /// journal after.
@@ -219,5 +200,26 @@ impl TestServer {
             .expect("shutdown does not panic")
             .expect("the runtime stops cleanly");
         self.dir
+    }
+}
+
+/// An answer to a new order: its client order id and reject code (0 when
+/// accepted).
+///
+/// # Panics
+/// On any other message.
+#[must_use]
+pub fn order_answer(message: &cetx_gateway::protocol::ServerMessage) -> (u64, u16) {
+    use cetx_gateway::protocol::ServerMessage;
+    match *message {
+        ServerMessage::OrderAccepted {
+            client_order_id, ..
+        } => (client_order_id, 0),
+        ServerMessage::OrderRejected {
+            client_order_id,
+            reason,
+            ..
+        } => (client_order_id, reason),
+        ref other => panic!("not an answer to a new order: {other:?}"),
     }
 }

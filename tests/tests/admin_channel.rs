@@ -229,9 +229,11 @@ async fn an_operator_onboards_funds_and_halts_on_a_running_market() {
         matches!(unknown, AdminReply::Rejected { seq: 0, reason, .. } if reason == RejectReason::UnknownSymbol.code())
     );
     let resume = (seller.last_seq(), buyer.last_seq());
-    drop((seller, buyer, desk));
-    // Broker 2 hung up before the stop: its resting sell is cancelled.
-    server.until_disconnected(2).await;
+    // Broker 2 logs out before the stop: its resting sell is cancelled.
+    // The server closes the connection only after the session has ended,
+    // so the cancel is queued before the stop.
+    seller.logout(WAIT).await.unwrap();
+    drop((buyer, desk));
     let data = server.stop().await;
 
     // After a restart: the account, its holdings and the references are

@@ -15,7 +15,7 @@ use cetx_gateway::config::{ServerConfig, Throttle};
 use cetx_gateway::protocol::{
     ClientMessage, RequestKind, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION,
 };
-use cetx_tests::server::TestServer;
+use cetx_tests::server::{order_answer, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -458,22 +458,6 @@ fn pipelined(count: u64, last: Option<ClientMessage>) -> bytes::BytesMut {
     bytes
 }
 
-/// An answer to a new order: its client order id and reject code (0 for
-/// accepted).
-fn answer(frame: ServerFrame) -> (u64, u16) {
-    match frame.message {
-        ServerMessage::OrderAccepted {
-            client_order_id, ..
-        } => (client_order_id, 0),
-        ServerMessage::OrderRejected {
-            client_order_id,
-            reason,
-            ..
-        } => (client_order_id, reason),
-        other => panic!("unexpected {other:?}"),
-    }
-}
-
 /// Twenty orders through a burst of three (at most one token is refilled
 /// meanwhile): the answers come in the order of the requests.
 fn assert_in_order_and_throttled(answers: &[(u64, u16)], sent: u64) {
@@ -494,7 +478,9 @@ async fn rejects_keep_their_place_among_the_reports() {
     write_raw(&mut conn, &pipelined(SENT, None)).await;
     let mut answers = Vec::new();
     for _ in 0..SENT {
-        answers.push(answer(next_frame(&mut conn).await.expect("an answer")));
+        answers.push(order_answer(
+            &next_frame(&mut conn).await.expect("an answer").message,
+        ));
     }
     assert_in_order_and_throttled(&answers, SENT);
     drop(conn);
@@ -514,7 +500,7 @@ async fn a_logout_answers_every_request_sent_before_it() {
     let mut answers = Vec::new();
     while let Some(frame) = next_frame(&mut conn).await {
         if frame.message != ServerMessage::Heartbeat {
-            answers.push(answer(frame));
+            answers.push(order_answer(&frame.message));
         }
     }
     assert_in_order_and_throttled(&answers, SENT);

@@ -15,7 +15,7 @@ use cetx_gateway::protocol::Secret;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_gateway::runtime::{Runtime, RuntimeError, RuntimeOptions};
 use cetx_tests::operators::{config, config_with, operator};
-use cetx_tests::server::TestServer;
+use cetx_tests::server::{order_answer, TestServer};
 
 /// Longest wait for any one answer.
 const WAIT: Duration = Duration::from_secs(10);
@@ -305,17 +305,7 @@ async fn an_added_brokers_rejects_keep_their_place_among_its_answers() {
         twelfth.submit(buy(id + 3, 1)).await.unwrap();
         let mut answers = Vec::new();
         for _ in 0..3 {
-            answers.push(match report(&mut twelfth).await.message {
-                ServerMessage::OrderAccepted {
-                    client_order_id, ..
-                } => (client_order_id, 0),
-                ServerMessage::OrderRejected {
-                    client_order_id,
-                    reason,
-                    ..
-                } => (client_order_id, reason),
-                other => panic!("unexpected {other:?}"),
-            });
+            answers.push(order_answer(&report(&mut twelfth).await.message));
         }
         assert_eq!(
             answers,
