@@ -13,8 +13,8 @@ use cetx_engine::journal::{
     JournalEntry, JournalError, JournalReader, JournalWriter, VerifyReport, MANIFEST_FILE,
 };
 use journal_support::{
-    data_end, entries, entry, list_in_manifest, raw_record, records, segments, small_segments,
-    write, PATIENCE, PREFIX,
+    as_if_killed, data_end, entries, entry, list_in_manifest, raw_record, records, segments,
+    small_segments, write, PATIENCE, PREFIX,
 };
 
 fn read_all(dir: &std::path::Path) -> Vec<JournalEntry> {
@@ -291,6 +291,7 @@ fn an_incomplete_last_record_is_a_torn_tail() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     write(dir, 1..=100, small_segments(2048));
+    as_if_killed(dir);
     let last = segments(dir).pop().unwrap();
     let (offset, seq) = *records(&last).last().unwrap();
     let end = data_end(&last);

@@ -82,7 +82,8 @@ const GOLDEN: &str = r#"0000  43 45 54 58 4a 52 4e 4c  # magic "CETXJRNL"
 /// The journal's `MANIFEST`: its one segment.
 const MANIFEST: &str = "cetx-journal-manifest 1
 segment 00000000000000000001
-crc32c 5e2e13b3
+closed 00000000000000000002
+crc32c 7d25f9b4
 ";
 
 /// The bytes of [`GOLDEN`], checking that each line starts at the offset

@@ -5,18 +5,23 @@
 //! and in the last segment as well as in a middle one: each flip must be
 //! refused as corruption, never read as a shorter journal. Only the very
 //! last record of a journal, which nothing follows, may be taken for a torn
-//! write (JOURNAL.md says why). And a hole of zeros is torn only inside the
-//! last group commit, which was never synced.
+//! write (JOURNAL.md says why), and only when its writer did not stop
+//! cleanly. A hole of zeros is torn only inside the last group commit,
+//! which was never synced. And a journal closed cleanly must end at the
+//! number its manifest says: zeros or a cut where its last records were
+//! are damage.
 
 mod journal_support;
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use cetx_engine::journal::format::HEADER_LEN;
 use cetx_engine::journal::{
-    verify, JournalBatch, JournalConfig, JournalError, JournalReader, JournalWriter,
+    verify, JournalBatch, JournalConfig, JournalError, JournalReader, JournalWriter, Manifest,
+    MANIFEST_FILE,
 };
-use journal_support::{entries, record_spans, segments, write};
+use journal_support::{as_if_killed, entries, entry, record_spans, segments, write};
 
 /// Flips bit `bit` of byte `at` of `file`, in place.
 fn flip(file: &std::fs::File, at: u64, bit: u8) {
@@ -147,6 +152,16 @@ fn only_the_very_last_record_can_be_taken_for_a_torn_write() {
         let spans = record_spans(&last);
         let (offset, seq, _) = *spans.last().unwrap();
         assert_eq!(seq, last_seq);
+        // The writer stopped cleanly: nothing was being written, so even
+        // the last record is protected.
+        flip_every_bit(dir, &last, &spans[spans.len() - 1..], |s, err| {
+            assert!(
+                matches!(err, JournalError::Corrupt { file, offset: o, seq, reason } if *file == last && *o == offset && *seq == last_seq && reason.contains("closed cleanly")),
+                "seq {s}: {err}"
+            );
+        });
+        // Killed: a write may have been cut short there.
+        as_if_killed(dir);
         flip_every_bit(dir, &last, &spans[spans.len() - 1..], |s, err| {
             assert!(
                 matches!(err, JournalError::TornTail { file, offset: o, seq } if *file == last && *o == offset && *seq == last_seq),
@@ -187,6 +202,7 @@ fn a_hole_is_torn_only_inside_the_last_group_commit() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     three_commits(dir);
+    as_if_killed(dir);
     let file = segments(dir).pop().unwrap();
     let spans = record_spans(&file);
     let saved = std::fs::read(&file).unwrap();
@@ -212,4 +228,85 @@ fn a_hole_is_torn_only_inside_the_last_group_commit() {
         matches!(&err, JournalError::Corrupt { offset, seq: 25, reason, .. } if *offset == at && reason.contains("seq 27")),
         "{err}"
     );
+}
+
+fn closed(dir: &Path) -> Option<u64> {
+    Manifest::read(dir).unwrap().unwrap().closed
+}
+
+#[test]
+fn a_clean_stop_is_in_the_manifest_until_the_next_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=10, JournalConfig::default());
+    assert_eq!(closed(dir), Some(10));
+    let writer = JournalWriter::open(dir, 11, JournalConfig::default()).unwrap();
+    // Open, but nothing written yet: the journal still ends at 10.
+    assert_eq!(closed(dir), Some(10));
+    let e = entry(11);
+    writer
+        .append_blocking(e.stamp, &e.command, &e.events)
+        .unwrap();
+    assert!(writer.wait_durable(11, journal_support::PATIENCE).unwrap());
+    assert_eq!(closed(dir), None);
+    writer.close().unwrap();
+    assert_eq!(closed(dir), Some(11));
+    assert_eq!(verify(dir).unwrap().last_seq, Some(11));
+}
+
+#[test]
+fn records_missing_from_the_end_of_a_cleanly_closed_journal_are_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let last_seq = journal(dir, true);
+    let last = segments(dir).pop().unwrap();
+    let spans = record_spans(&last);
+    let n = spans.len();
+    let (saved, manifest) = (
+        std::fs::read(&last).unwrap(),
+        std::fs::read(dir.join(MANIFEST_FILE)).unwrap(),
+    );
+    let (three_from_end, seq_of_third) = (spans[n - 3].0, spans[n - 3].1);
+    let end = spans[n - 1].0 + spans[n - 1].2;
+    // What was done, where the records now stop, and the first missing seq.
+    let cases: [(&str, u64, u64); 3] = [
+        (
+            "the last three records zeroed",
+            three_from_end,
+            seq_of_third,
+        ),
+        (
+            "the file cut before the last three",
+            three_from_end,
+            seq_of_third,
+        ),
+        (
+            "every record of the last segment zeroed",
+            HEADER_LEN as u64,
+            spans[0].1,
+        ),
+    ];
+    for (what, at, missing) in cases {
+        std::fs::write(&last, &saved).unwrap();
+        std::fs::write(dir.join(MANIFEST_FILE), &manifest).unwrap();
+        if what.contains("cut") {
+            let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+            file.set_len(at).unwrap();
+        } else {
+            zero(&last, at, end - at);
+        }
+        let err = verify(dir).unwrap_err();
+        assert!(
+            matches!(&err, JournalError::Corrupt { file, offset, seq, reason }
+                if *file == last && *offset == at && *seq == missing
+                    && reason.contains(&format!("closed cleanly after seq {last_seq}"))),
+            "{what}: {err}"
+        );
+        // A writer refuses to go on from it.
+        assert!(JournalWriter::open(dir, missing, JournalConfig::default()).is_err());
+        // Killed instead, the journal ends where its data ends: no reader
+        // can tell such damage from a write cut short.
+        as_if_killed(dir);
+        assert_eq!(verify(dir).unwrap().last_seq, Some(missing - 1), "{what}");
+    }
 }

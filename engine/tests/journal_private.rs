@@ -13,7 +13,7 @@ use cetx_engine::journal::snapshot::snapshot_file_name;
 use cetx_engine::journal::{recover, write_snapshot, JournalConfig, Manifest, MANIFEST_FILE};
 use cetx_engine::{Command, JournalWriter, Stamp};
 use cetx_engine::{Engine, EngineConfig, InstrumentSpec};
-use journal_support::{data_end, records, segments, write};
+use journal_support::{as_if_killed, data_end, records, segments, write};
 use rust_decimal::Decimal;
 
 fn mode(path: &Path) -> u32 {
@@ -100,24 +100,36 @@ fn a_symlink_at_a_snapshot_or_manifest_temporary_is_not_followed() {
 }
 
 #[test]
-fn a_symlink_where_the_torn_tail_is_copied_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("journal");
-    write_empty(&dir, 3);
-    // Cut the last record in half: a torn tail, which recovery copies to
-    // torn/ before truncating.
-    let last = segments(&dir).pop().unwrap();
-    let end = data_end(&last);
-    let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
-    file.set_len(end - 10).unwrap();
-    let torn_dir = dir.join("torn");
-    std::fs::create_dir(&torn_dir).unwrap();
-    let (torn_at, _) = *records(&last).last().unwrap();
-    let name = last.file_name().unwrap().to_string_lossy().into_owned();
-    let bait = bait(tmp.path());
-    symlink(&bait, torn_dir.join(format!("{name}.from-{torn_at}"))).unwrap();
+fn a_stale_torn_copy_or_a_symlink_there_is_replaced_never_followed() {
+    // An empty copy is what a try on a full disk left; a symlink, a trap.
+    for symlinked in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("journal");
+        write_empty(&dir, 3);
+        as_if_killed(&dir);
+        // Cut the last record in half: a torn tail, which recovery copies
+        // to torn/ before truncating.
+        let last = segments(&dir).pop().unwrap();
+        let end = data_end(&last);
+        let (torn_at, _) = *records(&last).last().unwrap();
+        let cut = std::fs::read(&last).unwrap()[torn_at as usize..(end - 10) as usize].to_vec();
+        let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+        file.set_len(end - 10).unwrap();
+        let torn_dir = dir.join("torn");
+        std::fs::create_dir(&torn_dir).unwrap();
+        let name = last.file_name().unwrap().to_string_lossy().into_owned();
+        let bait = bait(tmp.path());
+        let copy = torn_dir.join(format!("{name}.from-{torn_at}"));
+        if symlinked {
+            symlink(&bait, &copy).unwrap();
+        } else {
+            std::fs::write(&copy, b"").unwrap();
+        }
 
-    let error = recover(&dir).unwrap_err().to_string();
-    assert!(error.contains("creating"), "{error}");
-    assert_eq!(std::fs::read_to_string(&bait).unwrap(), "precious");
+        let recovered = recover(&dir).unwrap();
+        assert_eq!(recovered.torn_tail.unwrap().saved_to, copy);
+        assert_eq!(std::fs::read_to_string(&bait).unwrap(), "precious");
+        assert!(!std::fs::symlink_metadata(&copy).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&copy).unwrap(), cut);
+    }
 }

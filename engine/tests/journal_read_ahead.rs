@@ -18,8 +18,8 @@ use cetx_engine::journal::JournalError;
 use cetx_engine::journal::{JournalEntry, JournalReader, ReadAhead};
 use cetx_engine::{Event, ReplayError};
 use journal_support::{
-    data_end, entries, list_in_manifest, raw_record, records, segments, small_segments, write,
-    PATIENCE,
+    as_if_killed, data_end, entries, list_in_manifest, raw_record, records, segments,
+    small_segments, write, PATIENCE,
 };
 
 /// Entries in each test journal: several batches of the read-ahead
@@ -117,6 +117,7 @@ fn a_torn_last_record_ends_both_the_same_way() {
     let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
     journal(tmp.path());
+    as_if_killed(tmp.path());
     let last = segments(tmp.path()).pop().unwrap();
     let (at, seq) = *records(&last).last().unwrap();
     assert_eq!(seq, ENTRIES);

@@ -29,7 +29,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cetx_bench::flow::{engine_config, journal_genesis, MixedFlow, INSTRUMENT};
-use cetx_engine::journal::{write_snapshot, JournalConfig, JournalReader, JournalWriter};
+use cetx_engine::journal::{write_snapshot, JournalConfig, JournalReader, JournalWriter, Manifest};
 use cetx_engine::{Command, Engine, EngineConfig, Phase, Stamp};
 
 /// 2025-07-16 09:30:00 +08:00, in ns since the epoch: the workload's first
@@ -88,6 +88,22 @@ pub fn workload(seed: u64, orders: usize, day_every: usize) -> Vec<(Command, Sta
         }
     }
     out
+}
+
+/// Makes the journal in `dir` look as its writer left it when killed: a
+/// writer that stops cleanly writes in the manifest where the journal
+/// ends, and a killed one never does. Only then may damage at the very end
+/// be taken for a write cut short (docs/JOURNAL.md).
+///
+/// # Panics
+/// When the journal has no manifest, or says it was not closed.
+pub fn as_if_killed(dir: &Path) {
+    let mut manifest = Manifest::read(dir).unwrap().expect("a manifest");
+    assert!(
+        manifest.closed.take().is_some(),
+        "the writer stopped cleanly"
+    );
+    manifest.write(dir).unwrap();
 }
 
 /// Applies a workload to a new engine, journaling every command in `dir`

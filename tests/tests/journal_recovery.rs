@@ -9,6 +9,10 @@
 //!   before it, and keeps the cut bytes.
 //! - A flipped byte inside a middle record refuses to start, naming the
 //!   file, the offset and the sequence number.
+//! - A journal whose writer stopped cleanly must end where its manifest
+//!   says: records zeroed at its end refuse to start.
+//! - The segments before the snapshot recovery starts from must be there,
+//!   each with a good header.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,7 +23,7 @@ use cetx_engine::journal::{
     RecoverError, MANIFEST_FILE,
 };
 use cetx_engine::Engine;
-use cetx_tests::{config, journal_run, reexecute, workload};
+use cetx_tests::{as_if_killed, config, journal_run, reexecute, workload};
 
 fn journal(durability: Durability) -> JournalConfig {
     JournalConfig {
@@ -148,6 +152,7 @@ fn small_journal(dir: &Path, preallocate: bool) -> (Vec<u8>, usize, Engine, Path
 fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
     let source = tempfile::tempdir().unwrap();
     let (record, count, before_last, last_segment) = small_journal(source.path(), false);
+    as_if_killed(source.path());
     let segment_len = fs::metadata(&last_segment).unwrap().len() as usize;
     let record_start = segment_len - record.len();
     let name = last_segment.file_name().unwrap().to_owned();
@@ -184,6 +189,7 @@ fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
 fn a_torn_last_record_in_a_segment_written_ahead_is_cut_at_every_offset() {
     let source = tempfile::tempdir().unwrap();
     let (record, count, before_last, last_segment) = small_journal(source.path(), true);
+    as_if_killed(source.path());
     let bytes = fs::read(&last_segment).unwrap();
     // The record as the writer sealed it differs from `record` only in its
     // commit index and header checksum (bytes 13..17 and 21..25).
@@ -299,6 +305,7 @@ fn a_segment_torn_inside_its_header_is_set_aside_whole() {
         .append_blocking(last[0].1, &last[0].0, &events)
         .unwrap();
     writer.close().unwrap();
+    as_if_killed(source.path());
     let (first_seq, lone) = list_segments(source.path()).unwrap().pop().unwrap();
     assert_eq!(first_seq, last[0].1.seq);
 
@@ -321,5 +328,114 @@ fn a_segment_torn_inside_its_header_is_set_aside_whole() {
             .unwrap()
             .close()
             .unwrap();
+    }
+}
+
+#[test]
+fn records_zeroed_at_the_end_of_a_cleanly_stopped_journal_refuse_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (record, count, before_last, last_segment) = small_journal(dir.path(), true);
+    // Zero the last record where it lies: the segment was written ahead,
+    // so the file looks exactly as if it had never been written.
+    let mut bytes = fs::read(&last_segment).unwrap();
+    let (mut start, mut end) = (0, HEADER_LEN);
+    while bytes[end..end + 25].iter().any(|&b| b != 0) {
+        let len = u32::from_le_bytes(bytes[end..end + 4].try_into().unwrap());
+        start = end;
+        end += 25 + len as usize;
+    }
+    assert_eq!(end - start, record.len());
+    bytes[start..end].fill(0);
+    fs::write(&last_segment, &bytes).unwrap();
+    let damaged = files(dir.path());
+
+    match recover(dir.path()) {
+        Err(RecoverError::Journal(JournalError::Corrupt {
+            file,
+            offset,
+            seq,
+            reason,
+        })) => {
+            assert_eq!(
+                (file, offset, seq),
+                (last_segment.clone(), start as u64, count as u64)
+            );
+            assert!(reason.contains("closed cleanly"), "{reason}");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+    assert_eq!(files(dir.path()), damaged, "nothing was cut or trimmed");
+
+    // After a kill the same bytes are a journal that ends one record
+    // earlier: recovery says the stop was not clean.
+    as_if_killed(dir.path());
+    let recovered = recover(dir.path()).unwrap();
+    assert!(!recovered.closed_cleanly);
+    assert_eq!(recovered.next_seq, count as u64);
+    assert_eq!(recovered.engine.state(), before_last.state());
+}
+
+#[test]
+fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() {
+    let source = tempfile::tempdir().unwrap();
+    let commands = workload(5, 3_000, 10_000);
+    journal_run(
+        source.path(),
+        &commands,
+        journal(Durability::Os),
+        Some(2_500),
+    );
+    let segments = list_segments(source.path()).unwrap();
+    let snapshot_seq = cetx_engine::journal::list_snapshots(source.path()).unwrap()[0].0;
+    assert!(segments.len() >= 3 && segments[1].0 <= snapshot_seq);
+    let name = segments[0].1.file_name().unwrap().to_owned();
+    let copy = || {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, bytes) in files(source.path()) {
+            fs::write(dir.path().join(file), bytes).unwrap();
+        }
+        let first = dir.path().join(&name);
+        (dir, first)
+    };
+
+    // A flipped bit inside a record there is found by a full read only:
+    // recovery does not read the records before its snapshot.
+    let (dir, first) = copy();
+    let mut bytes = fs::read(&first).unwrap();
+    bytes[HEADER_LEN + 40] ^= 0x01;
+    fs::write(&first, &bytes).unwrap();
+    assert_eq!(
+        recover(dir.path()).unwrap().snapshot_seq,
+        Some(snapshot_seq)
+    );
+    assert!(matches!(
+        verify(dir.path()),
+        Err(JournalError::Corrupt { .. })
+    ));
+
+    // Its header damaged, or the file gone: refused, named.
+    let (dir, first) = copy();
+    let mut bytes = fs::read(&first).unwrap();
+    bytes[0] = b'X';
+    fs::write(&first, &bytes).unwrap();
+    match recover(dir.path()) {
+        Err(RecoverError::Journal(JournalError::Corrupt {
+            file,
+            offset: 0,
+            reason,
+            ..
+        })) => {
+            assert_eq!(file, first);
+            assert!(reason.contains("bad magic"), "{reason}");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+    let (dir, first) = copy();
+    fs::remove_file(&first).unwrap();
+    match recover(dir.path()) {
+        Err(RecoverError::Journal(JournalError::MissingSegment { file, first_seq })) => {
+            assert_eq!((file, first_seq), (first, segments[0].0));
+        }
+        other => panic!("expected a missing segment, got {other:?}"),
     }
 }

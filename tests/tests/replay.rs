@@ -19,6 +19,7 @@ use cetx_engine::{
     TimeInForce,
 };
 use cetx_gateway::config::ServerConfig;
+use cetx_tests::as_if_killed;
 
 /// 2026-11-27 09:30:00 +08:00 in ns.
 const OPEN_NS: i64 = 1_795_743_000 * 1_000_000_000;
@@ -248,6 +249,8 @@ fn cut_end_of_day() -> tempfile::TempDir {
     // The data ends before the zeros written ahead.
     let data = bytes.len() - bytes.iter().rev().take_while(|&&b| b == 0).count();
     std::fs::write(last, &bytes[..data - 20]).unwrap();
+    // A cut write is a kill's: a clean stop leaves no cut record.
+    as_if_killed(journal.path());
     journal
 }
 

@@ -11,7 +11,9 @@
 //! thread filled with zeros ahead of time when one is ready, and it is
 //! listed in the `MANIFEST` before any record goes into it. The first I/O
 //! error ends the thread: the error is published as the writer's failure
-//! and nothing is retried.
+//! and nothing is retried. Once the queue is closed and everything in it
+//! is on disk, the thread writes in the `MANIFEST` that the journal was
+//! closed, and at which sequence number.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -28,7 +30,7 @@ use crate::histogram::Histogram;
 
 use super::config::{Durability, JournalConfig};
 use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
-use super::manifest::{has_records, journal_segments, list_new_segment};
+use super::manifest::{has_records, journal_segments, list_new_segment, mark_closed};
 use super::prealloc::{Preallocator, Ready};
 use super::reader::JournalReader;
 use super::snapshot::sync_dir;
@@ -126,6 +128,13 @@ pub trait OnDurable<R>: Send + 'static {
     /// Called once if the writer stops on an error: no rider is handed
     /// over after it, and riders of batches not yet durable never are.
     fn failed(&mut self, error: &JournalError);
+
+    /// Called once if segments can no longer be written ahead (a small or
+    /// full disk): the writer goes on, growing each new segment, which
+    /// makes each sync cost more. Nothing is lost; the default ignores it.
+    fn preallocation_failed(&mut self, error: &JournalError) {
+        let _ = error;
+    }
 }
 
 /// A writer without riders.
@@ -307,13 +316,18 @@ impl<R: Send + 'static> WriterThread<R> {
             self.write_batch()?;
             self.publish();
         }
+        if self.config.durability == Durability::None {
+            return Ok(());
+        }
         // Closing: in Os mode, hand the page cache to the disk once.
         if self.config.durability == Durability::Os {
             if let Some(segment) = &self.segment {
                 sync(segment)?;
             }
         }
-        Ok(())
+        // Everything is on disk: say where the journal ends, so that a
+        // reader can tell damage at its end from a write cut short.
+        mark_closed(&self.dir, self.shared.durable_seq.load(Ordering::Acquire))
     }
 
     /// In [`Durability::Fsync`] with a [`JournalConfig::sync_interval`],
@@ -386,7 +400,17 @@ impl<R: Send + 'static> WriterThread<R> {
         check_empty(&path, first_seq)?;
         let header = SegmentHeader { first_seq }.encode();
         let first = self.segment.is_none();
-        let file = match self.prealloc.as_ref().and_then(|p| p.take(first)) {
+        let taken = self.prealloc.as_ref().and_then(|p| p.take(first));
+        let ready = match taken {
+            Some(Err(error)) => {
+                self.on_durable.preallocation_failed(&error);
+                self.prealloc = None;
+                None
+            }
+            Some(Ok(ready)) => Some(ready),
+            None => None,
+        };
+        let file = match ready {
             Some(ready) => {
                 let file = self.adopt(ready, &path, &header)?;
                 self.shared

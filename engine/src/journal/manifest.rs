@@ -18,13 +18,19 @@
 //! The `archive` line (optional) names the directory archived segments
 //! were moved to, relative to the journal directory unless absolute. Each
 //! `segment` line is a segment's first sequence number, in order, with
-//! `archived` when the file lives in the archive directory. The last line
-//! is the CRC32C (hex) of every byte before it.
+//! `archived` when the file lives in the archive directory. A `closed`
+//! line (optional, after the segments) says the writer stopped cleanly
+//! and the sequence number of the journal's last record then. The last
+//! line is the CRC32C (hex) of every byte before it.
 //!
 //! The writer lists a segment before it writes a record into it, so a
 //! segment file that the manifest does not list may only be the newest,
 //! holding no record (a crash between creating it and listing it); any
-//! other is refused.
+//! other is refused. Listing a segment drops the `closed` line, so a
+//! journal that says it was closed has had nothing written since: its
+//! records must end at that very number, and a last record that fails its
+//! checks, or zeros where records were, is damage, not a write cut short
+//! (see [`super::JournalReader`]).
 
 use std::fs;
 use std::io::Write;
@@ -57,6 +63,10 @@ pub struct Manifest {
     pub archive_dir: Option<PathBuf>,
     /// The segments, oldest first.
     pub segments: Vec<ListedSegment>,
+    /// The last sequence number when the writer stopped cleanly (0 for a
+    /// journal without records); `None` while a writer may be writing, or
+    /// after one that did not stop cleanly.
+    pub closed: Option<u64>,
 }
 
 impl Manifest {
@@ -74,12 +84,7 @@ impl Manifest {
         };
         Self::parse(&text)
             .map(Some)
-            .map_err(|reason| JournalError::Corrupt {
-                file: path,
-                offset: 0,
-                seq: 0,
-                reason,
-            })
+            .map_err(|reason| JournalError::BadManifest { file: path, reason })
     }
 
     fn parse(text: &str) -> Result<Self, String> {
@@ -118,10 +123,19 @@ impl Manifest {
                     {
                         return Err(format!("segment {first_seq} is out of order"));
                     }
+                    if manifest.closed.is_some() {
+                        return Err(format!("segment {first_seq} is listed after `closed`"));
+                    }
                     manifest.segments.push(ListedSegment {
                         first_seq,
                         archived: words.len() == 3,
                     });
+                }
+                ["closed", seq] if manifest.closed.is_none() => {
+                    let seq = seq
+                        .parse()
+                        .map_err(|_| format!("bad closed line `{line}`"))?;
+                    manifest.closed = Some(seq);
                 }
                 _ => return Err(format!("unknown manifest line `{line}`")),
             }
@@ -137,6 +151,9 @@ impl Manifest {
         for segment in &self.segments {
             let archived = if segment.archived { " archived" } else { "" };
             text.push_str(&format!("segment {:020}{archived}\n", segment.first_seq));
+        }
+        if let Some(seq) = self.closed {
+            text.push_str(&format!("closed {seq:020}\n"));
         }
         let crc = crc32c::crc32c(text.as_bytes());
         text.push_str(&format!("crc32c {crc:08x}\n"));
@@ -179,7 +196,7 @@ impl Manifest {
 
     /// Every listed segment, oldest first: its first sequence number and
     /// where its file should be.
-    fn listed(&self, dir: &Path) -> Vec<(u64, PathBuf)> {
+    pub(crate) fn listed(&self, dir: &Path) -> Vec<(u64, PathBuf)> {
         self.segments
             .iter()
             .map(|&s| (s.first_seq, self.path_of(dir, s)))
@@ -207,14 +224,23 @@ impl Manifest {
 /// manifest does not list, a manifest that does not check out, or
 /// segments with records and no manifest; [`JournalError::Io`].
 pub fn journal_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    checked_manifest(dir).map(|manifest| manifest.listed(dir))
+}
+
+/// The manifest of `dir` (empty when there is none), once the segments on
+/// disk have been checked against it as [`journal_segments`] describes.
+///
+/// # Errors
+/// As [`journal_segments`].
+pub(crate) fn checked_manifest(dir: &Path) -> Result<Manifest, JournalError> {
     let on_disk = list_segments(dir)?;
     let manifest = Manifest::read(dir)?.unwrap_or_default();
     match unlisted_with_records(&manifest, &on_disk)? {
-        None => Ok(manifest.listed(dir)),
+        None => Ok(manifest),
         Some(_) => {
             let manifest = Manifest::read(dir)?.unwrap_or_default();
             match unlisted_with_records(&manifest, &on_disk)? {
-                None => Ok(manifest.listed(dir)),
+                None => Ok(manifest),
                 Some(refused) => Err(refused),
             }
         }
@@ -272,13 +298,16 @@ pub(crate) fn has_records(path: &Path, first_seq: u64) -> Result<bool, JournalEr
     })
 }
 
-/// Adds a segment to the manifest of `dir` (creating it if need be).
+/// Adds a segment to the manifest of `dir` (creating it if need be), and
+/// drops its `closed` line: records are about to be written.
 ///
 /// # Errors
 /// As [`Manifest::read`] and [`Manifest::write`].
 pub(crate) fn list_new_segment(dir: &Path, first_seq: u64) -> Result<(), JournalError> {
     let mut manifest = Manifest::read(dir)?.unwrap_or_default();
+    let was_closed = manifest.closed.take().is_some();
     match manifest.segments.last() {
+        Some(last) if last.first_seq == first_seq && was_closed => return manifest.write(dir),
         Some(last) if last.first_seq == first_seq => return Ok(()),
         Some(last) if last.first_seq > first_seq => {
             return Err(JournalError::Occupied {
@@ -293,6 +322,22 @@ pub(crate) fn list_new_segment(dir: &Path, first_seq: u64) -> Result<(), Journal
         archived: false,
     });
     manifest.write(dir)
+}
+
+/// Writes in the manifest of `dir`, if it has one, that the writer stopped
+/// cleanly with `last_seq` the journal's last record (everything up to it
+/// is synced).
+///
+/// # Errors
+/// As [`Manifest::read`] and [`Manifest::write`].
+pub(crate) fn mark_closed(dir: &Path, last_seq: u64) -> Result<(), JournalError> {
+    match Manifest::read(dir)? {
+        Some(mut manifest) if manifest.closed != Some(last_seq) => {
+            manifest.closed = Some(last_seq);
+            manifest.write(dir)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Removes the newest segment from the manifest of `dir`, if it is the one

@@ -187,6 +187,14 @@ pub enum JournalError {
         /// What is wrong.
         reason: String,
     },
+    /// The manifest does not parse or check out.
+    #[error("journal manifest {} is damaged: {reason}", file.display())]
+    BadManifest {
+        /// The manifest file.
+        file: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A segment the manifest lists is not where it should be (the live
     /// directory, or the archive directory for an archived one).
     #[error("journal segment {} is missing (the MANIFEST lists a segment from seq {first_seq})", file.display())]

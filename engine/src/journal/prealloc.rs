@@ -8,7 +8,8 @@
 //! directory; the writer takes it when it rolls, writes the header and
 //! renames it to the segment's name. When none is ready (the writer
 //! outran the thread, or the disk refused), the writer starts a growing
-//! segment instead and counts it. Files left by an earlier process are
+//! segment instead and counts it. A refusal ends the thread, and the
+//! writer hands its error on once ([`super::OnDurable::preallocation_failed`]). Files left by an earlier process are
 //! removed at start: they never held a record.
 //!
 //! The zeros go to the disk a piece at a time ([`PIECE`], synced, then a
@@ -47,7 +48,7 @@ pub(super) struct Ready {
 
 /// The thread that keeps one [`Ready`] file waiting.
 pub(super) struct Preallocator {
-    ready: Option<Receiver<Ready>>,
+    ready: Option<Receiver<Result<Ready, JournalError>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -78,8 +79,9 @@ impl Preallocator {
     }
 
     /// The ready file, if there is one; with `wait`, waits for the one in
-    /// progress (for a process's first segment, before any order).
-    pub(super) fn take(&self, wait: bool) -> Option<Ready> {
+    /// progress (for a process's first segment, before any order). Once,
+    /// the error that ended the thread instead.
+    pub(super) fn take(&self, wait: bool) -> Option<Result<Ready, JournalError>> {
         let ready = self.ready.as_ref()?;
         if wait {
             ready.recv().ok()
@@ -93,7 +95,7 @@ impl Drop for Preallocator {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(ready) = self.ready.take() {
-            for unused in ready.try_iter() {
+            for unused in ready.try_iter().flatten() {
                 let _ = fs::remove_file(&unused.path);
             }
         }
@@ -104,24 +106,35 @@ impl Drop for Preallocator {
 }
 
 /// The thread: fill a file, hand it over, repeat, until stopped or the
-/// writer is gone. A file it could not finish is removed.
-fn fill_ahead(dir: &Path, segment_bytes: u64, sender: &Sender<Ready>, stop: &AtomicBool) {
+/// writer is gone. A file it could not finish is removed; the disk's
+/// refusal is handed over, and ends the thread.
+fn fill_ahead(
+    dir: &Path,
+    segment_bytes: u64,
+    sender: &Sender<Result<Ready, JournalError>>,
+    stop: &AtomicBool,
+) {
     for n in 0_u64.. {
         let path = dir.join(format!("segment-{n}{SUFFIX}"));
         let filled = fill(&path, segment_bytes, stop);
-        match filled {
-            Ok(Some(file)) => {
-                if let Err(unsent) = sender.send(Ready { path, file }) {
-                    let _ = fs::remove_file(&unsent.0.path);
-                    return;
-                }
-            }
-            Ok(None) | Err(_) => {
-                // Stopped, or the disk refused: the writer grows its
-                // segments from now on.
+        let ready = match filled {
+            Ok(Some(file)) => Ready { path, file },
+            Ok(None) => {
                 let _ = fs::remove_file(&path);
                 return;
             }
+            Err(e) => {
+                // The writer grows its segments from now on.
+                let _ = fs::remove_file(&path);
+                let _ = sender.send(Err(JournalError::io(&path, "writing ahead", e)));
+                return;
+            }
+        };
+        if let Err(unsent) = sender.send(Ok(ready)) {
+            if let Ok(ready) = unsent.0 {
+                let _ = fs::remove_file(&ready.path);
+            }
+            return;
         }
     }
 }
@@ -148,4 +161,28 @@ fn fill(path: &Path, bytes: u64, stop: &AtomicBool) -> std::io::Result<Option<Fi
     }
     file.sync_all()?;
     Ok(Some(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_handed_over_and_ends_the_thread() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join("not-there");
+        let (sender, ready) = crossbeam_channel::bounded(1);
+        fill_ahead(&gone, 4096, &sender, &AtomicBool::new(false));
+        drop(sender);
+        let handed: Vec<_> = ready.iter().collect();
+        assert_eq!(handed.len(), 1);
+        let error = handed
+            .into_iter()
+            .next()
+            .unwrap()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("segment-0.prealloc"), "{error}");
+    }
 }

@@ -12,11 +12,16 @@
 //! - [`JournalError::TornTail`]: the last segment ends in a record that
 //!   fails its checks with no whole record after it (or, after zeros, only
 //!   records of its own unsynced group commit). A crash during a write
-//!   leaves exactly this; so does damage to the very last record, which no
-//!   reader can tell apart. Recovery truncates it, keeping a copy.
+//!   leaves exactly this; so does damage to the very last record of a
+//!   journal whose writer did not stop cleanly, which no reader can tell
+//!   apart. Recovery truncates it, keeping a copy.
 //! - [`JournalError::Corrupt`]: a bad header, a bad record that a whole
 //!   later record follows, or a record that checks out but does not
-//!   decode. Damage, not a crash: refuse to go on.
+//!   decode. Damage, not a crash: refuse to go on. In a journal whose
+//!   `MANIFEST` says it was closed (see [`super::manifest`]) nothing was
+//!   being written, so a bad last record is this too, and so are records
+//!   that end before the number it was closed at (zeros where they were,
+//!   or a cut file).
 //! - [`JournalError::Gap`]: sequence numbers that skip or repeat.
 //! - [`JournalError::MissingSegment`]: a segment the `MANIFEST` lists is
 //!   not there (see [`super::manifest`]).
@@ -32,7 +37,7 @@ use crate::event::Event;
 use crate::replay::ReplayError;
 
 use super::format::decode_entry_payload_into;
-use super::manifest::journal_segments;
+use super::manifest::checked_manifest;
 use super::segment::{entry_payload, Header, Raw, SegmentFile, Verdict};
 use super::{JournalEntry, JournalError};
 
@@ -53,6 +58,12 @@ pub struct JournalReader {
     zero_tail: Option<(PathBuf, u64)>,
     /// Where the record of the entry returned last starts.
     last_offset: u64,
+    /// The last sequence number when the journal's writer stopped cleanly,
+    /// as the manifest says; `None` for a journal being written or whose
+    /// writer did not stop cleanly.
+    closed: Option<u64>,
+    /// Where the data of the segment read last ended.
+    data_end: Option<(PathBuf, u64)>,
 }
 
 impl JournalReader {
@@ -61,8 +72,13 @@ impl JournalReader {
     /// # Errors
     /// [`JournalError::Io`] when the directory cannot be listed.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, JournalError> {
-        let segments = journal_segments(dir.as_ref())?;
-        Ok(Self::with_segments(segments.into(), 1))
+        let dir = dir.as_ref();
+        let manifest = checked_manifest(dir)?;
+        Ok(Self::with_segments(
+            manifest.listed(dir).into(),
+            1,
+            manifest.closed,
+        ))
     }
 
     /// Reads the entries of `dir` from sequence number `from_seq` on (after
@@ -74,7 +90,9 @@ impl JournalReader {
     /// [`JournalError::Io`] when the directory cannot be listed;
     /// [`JournalError::Gap`] when the journal starts after `from_seq`.
     pub fn open_from(dir: impl AsRef<Path>, from_seq: u64) -> Result<Self, JournalError> {
-        let mut segments: VecDeque<_> = journal_segments(dir.as_ref())?.into();
+        let dir = dir.as_ref();
+        let manifest = checked_manifest(dir)?;
+        let mut segments: VecDeque<_> = manifest.listed(dir).into();
         if let Some((first_seq, file)) = segments.front() {
             if *first_seq > from_seq {
                 return Err(JournalError::Gap {
@@ -88,10 +106,14 @@ impl JournalReader {
         while segments.get(1).is_some_and(|(first, _)| *first <= from_seq) {
             segments.pop_front();
         }
-        Ok(Self::with_segments(segments, from_seq))
+        Ok(Self::with_segments(segments, from_seq, manifest.closed))
     }
 
-    fn with_segments(segments: VecDeque<(u64, PathBuf)>, from_seq: u64) -> Self {
+    fn with_segments(
+        segments: VecDeque<(u64, PathBuf)>,
+        from_seq: u64,
+        closed: Option<u64>,
+    ) -> Self {
         Self {
             segments,
             current: None,
@@ -103,7 +125,17 @@ impl JournalReader {
             bytes: 0,
             zero_tail: None,
             last_offset: 0,
+            closed,
+            data_end: None,
         }
+    }
+
+    /// The last sequence number when the journal's writer stopped cleanly,
+    /// as its manifest says (`None`: the journal is being written, or its
+    /// writer was killed or crashed).
+    #[must_use]
+    pub const fn closed(&self) -> Option<u64> {
+        self.closed
     }
 
     /// Where the last segment's data ends in zeros written ahead (a
@@ -210,6 +242,7 @@ impl JournalReader {
         loop {
             let Some(segment) = self.current.as_mut() else {
                 if !self.open_next_segment()? {
+                    self.check_closed_end()?;
                     return Ok(None);
                 }
                 continue;
@@ -218,6 +251,7 @@ impl JournalReader {
             let (offset, reason) = match segment.read_record()? {
                 Raw::End => {
                     self.bytes += segment.len;
+                    self.data_end = Some((segment.path.clone(), segment.len));
                     self.current = None;
                     continue;
                 }
@@ -225,6 +259,7 @@ impl JournalReader {
                     if segment.rest_is_zero(offset)? {
                         self.bytes += offset;
                         self.zero_tail = Some((segment.path.clone(), offset));
+                        self.data_end = Some((segment.path.clone(), offset));
                         self.current = None;
                         continue;
                     }
@@ -259,12 +294,11 @@ impl JournalReader {
                     return Ok(Some(seq));
                 }
             };
+            let closed = self.closed;
             return Err(match segment.judge(offset, expected)? {
-                Verdict::TornLike if self.current_is_last => JournalError::TornTail {
-                    file: segment.path.clone(),
-                    offset,
-                    seq: expected,
-                },
+                Verdict::TornLike if self.current_is_last => {
+                    problem(segment, offset, expected, reason, true, closed)
+                }
                 Verdict::TornLike => JournalError::Corrupt {
                     file: segment.path.clone(),
                     offset,
@@ -302,10 +336,11 @@ impl JournalReader {
             Header::Good => {}
             Header::Short => {
                 let reason = "the file is shorter than a segment header".to_string();
-                return Err(problem(&segment, 0, expected, reason, is_last));
+                return Err(problem(&segment, 0, expected, reason, is_last, self.closed));
             }
             Header::Bad { reason, torn_like } => {
-                return Err(problem(&segment, 0, expected, reason, torn_like && is_last));
+                let torn = torn_like && is_last;
+                return Err(problem(&segment, 0, expected, reason, torn, self.closed));
             }
         }
         if first_seq != expected {
@@ -322,6 +357,35 @@ impl JournalReader {
         Ok(true)
     }
 
+    /// At the end of the journal's data: fails when the journal was closed
+    /// cleanly at another sequence number than its records end at (zeros
+    /// where acknowledged records were, or a cut file).
+    fn check_closed_end(&self) -> Result<(), JournalError> {
+        let Some(closed) = self.closed else {
+            return Ok(());
+        };
+        let last = self.expected.map_or(0, |next| next - 1);
+        if last == closed {
+            return Ok(());
+        }
+        let (file, offset) = self.data_end.clone().unwrap_or_default();
+        let what = if last > closed {
+            "records were written after it without reopening the journal".to_string()
+        } else if self.zero_tail.is_some() {
+            format!("its records end at seq {last} and zeros follow: records are missing")
+        } else {
+            format!("its records end at seq {last} and so does the file: records are missing")
+        };
+        Err(JournalError::Corrupt {
+            file,
+            offset,
+            seq: last + 1,
+            reason: format!(
+                "the journal was closed cleanly after seq {closed} (its MANIFEST says so), but {what}"
+            ),
+        })
+    }
+
     /// Reads every remaining entry as `(seq, Event)` pairs.
     #[must_use]
     pub fn events(self) -> Events<Self> {
@@ -329,27 +393,34 @@ impl JournalReader {
     }
 }
 
-/// A torn tail or corruption at `offset` of `segment`.
+/// A torn tail or corruption at `offset` of `segment`: what looks `torn`
+/// is a torn tail only in a journal that was not closed cleanly (`closed`
+/// is where the manifest says a clean stop left it).
 fn problem(
     segment: &SegmentFile,
     offset: u64,
     seq: u64,
     reason: String,
     torn: bool,
+    closed: Option<u64>,
 ) -> JournalError {
-    if torn {
-        JournalError::TornTail {
-            file: segment.path.clone(),
+    let file = segment.path.clone();
+    match (torn, closed) {
+        (true, None) => JournalError::TornTail { file, offset, seq },
+        (true, Some(closed)) => JournalError::Corrupt {
+            file,
             offset,
             seq,
-        }
-    } else {
-        JournalError::Corrupt {
-            file: segment.path.clone(),
+            reason: format!(
+                "{reason}; the journal was closed cleanly after seq {closed} (its MANIFEST says so), so this is damage, not a write cut short"
+            ),
+        },
+        (false, _) => JournalError::Corrupt {
+            file,
             offset,
             seq,
             reason,
-        }
+        },
     }
 }
 

@@ -7,12 +7,17 @@
 //!    checksum, record and sequence number as [`super::verify`] does, and
 //!    replay every entry after the snapshot with [`Engine::replay`], which
 //!    applies the journaled events without matching anything again.
-//!    Segments wholly before the snapshot are not opened (they may be
-//!    archived); `cetx replay` and [`super::verify`] check them.
-//! 3. A last record that fails its checks with no whole record after it
-//!    (a crash in the middle of a write, or damage to that very record,
-//!    which no reader can tell apart) is cut off, and the bytes removed are
-//!    kept in `torn/` beside the segments. A bad record that a whole later
+//!    Of the segments wholly before the snapshot, only the headers of the
+//!    live ones are read (each must be there, and good): their records,
+//!    and the archived ones, are checked by `cetx replay` and
+//!    [`super::verify`], which read everything.
+//! 3. In a journal whose writer did not stop cleanly (its `MANIFEST` has
+//!    no `closed` line), a last record that fails its checks with no whole
+//!    record after it (a crash in the middle of a write, or damage to that
+//!    very record, which no reader can tell apart) is cut off, and the
+//!    bytes removed are kept in `torn/` beside the segments. In a journal
+//!    closed cleanly, that and records ending before the number it was
+//!    closed at are damage. A bad record that a whole later
 //!    record follows, a bad header, a missing segment or a gap in the
 //!    sequence numbers is damage, not a crash: recovery refuses, naming
 //!    the file, offset and sequence number; so is an entry whose checksum
@@ -31,9 +36,10 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::format::parse_segment_file_name;
-use super::manifest::unlist_last_segment;
+use super::manifest::{unlist_last_segment, Manifest};
 use super::read_ahead::ReadAhead;
 use super::reader::JournalReader;
+use super::segment::{Header, SegmentFile};
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
 use crate::command::{Command, Stamp};
@@ -59,6 +65,11 @@ pub struct Recovered {
     pub torn_tail: Option<TornTail>,
     /// Snapshots that were skipped, and why.
     pub skipped_snapshots: Vec<(PathBuf, String)>,
+    /// Whether the journal's last writer stopped cleanly. When it did not
+    /// (it was killed, or the machine stopped), the end of the journal is
+    /// where its data ends: no reader can tell records zeroed at the very
+    /// end from space that was never written.
+    pub closed_cleanly: bool,
 }
 
 /// A torn tail recovery cut off.
@@ -138,6 +149,7 @@ pub fn recover_with(
             replayed: 0,
             torn_tail: None,
             skipped_snapshots: Vec::new(),
+            closed_cleanly: true,
         });
     }
     let snapshots = list_snapshots(dir)?;
@@ -194,6 +206,7 @@ pub fn recover_with(
             replayed: pass.replayed,
             torn_tail,
             skipped_snapshots,
+            closed_cleanly: pass.closed_cleanly,
         });
     }
 }
@@ -206,6 +219,8 @@ struct Pass {
     replayed: u64,
     /// A torn tail at the end: the segment and where its good part ends.
     torn: Option<(PathBuf, u64)>,
+    /// Whether the manifest says the last writer stopped cleanly.
+    closed_cleanly: bool,
 }
 
 /// Reads the journal once from the segment that holds `snapshot_seq + 1`,
@@ -220,14 +235,16 @@ fn replay_journal(
     let reader = if snapshot_seq == 0 {
         JournalReader::open(dir)?
     } else {
+        check_earlier_segments(dir, snapshot_seq + 1)?;
         JournalReader::open_from(dir, snapshot_seq + 1)?
     };
-    let mut reader = ReadAhead::start(dir, reader)?;
     let mut pass = Pass {
         last_seq: 0,
         replayed: 0,
         torn: None,
+        closed_cleanly: reader.closed().is_some(),
     };
+    let mut reader = ReadAhead::start(dir, reader)?;
     let mut events = Vec::new();
     loop {
         match reader.next_into(&mut events) {
@@ -256,7 +273,48 @@ fn replay_journal(
         .reader()
         .and_then(JournalReader::next_seq)
         .map_or(0, |next| next - 1);
+    // A journal without records has nothing to lose.
+    pass.closed_cleanly |= pass.last_seq == 0;
     Ok(pass)
+}
+
+/// Checks the live segments wholly before `from_seq`, which recovery does
+/// not read: each the manifest lists must be there, with a good header.
+/// Archived ones are not looked at (the archive may be on slower
+/// storage), nor are records: a full read does that (`cetx replay`,
+/// [`super::verify`]).
+fn check_earlier_segments(dir: &Path, from_seq: u64) -> Result<(), JournalError> {
+    let Some(manifest) = Manifest::read(dir)? else {
+        return Ok(());
+    };
+    for pair in manifest.segments.windows(2) {
+        let (segment, next) = (pair[0], pair[1]);
+        if next.first_seq > from_seq {
+            break;
+        }
+        if segment.archived {
+            continue;
+        }
+        let file = manifest.path_of(dir, segment);
+        if !file.exists() {
+            return Err(JournalError::MissingSegment {
+                file,
+                first_seq: segment.first_seq,
+            });
+        }
+        let reason = match SegmentFile::open(&file, segment.first_seq)?.read_header()? {
+            Header::Good => continue,
+            Header::Short => "the file is shorter than a segment header".to_string(),
+            Header::Bad { reason, .. } => reason,
+        };
+        return Err(JournalError::Corrupt {
+            file,
+            offset: 0,
+            seq: segment.first_seq,
+            reason: format!("{reason} (a segment before the snapshot recovery starts from)"),
+        });
+    }
+    Ok(())
 }
 
 /// Cuts the zeros written ahead off the end of the last segment; only
@@ -289,12 +347,17 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
         .seek(SeekFrom::Start(offset))
         .and_then(|_| segment.read_to_end(&mut removed))
         .map_err(|e| JournalError::io(file, "reading torn tail of", e))?;
-    // A new file: a symlink (or an older copy) of that name is refused.
-    let mut copy = super::private::create_new(&saved_to)
+    // A copy of that name can only be what an earlier try at this very cut
+    // left (the writer never appends to a segment an earlier process
+    // wrote): it is removed, and a symlink there is removed, not followed.
+    let mut copy = super::private::create_temporary(&saved_to)
         .map_err(|e| JournalError::io(&saved_to, "creating", e))?;
-    copy.write_all(&removed)
-        .and_then(|()| copy.sync_all())
-        .map_err(|e| JournalError::io(&saved_to, "writing", e))?;
+    if let Err(e) = copy.write_all(&removed).and_then(|()| copy.sync_all()) {
+        // A full disk, say: no empty or partial copy is left behind.
+        drop(copy);
+        let _ = fs::remove_file(&saved_to);
+        return Err(JournalError::io(&saved_to, "writing", e));
+    }
     sync_dir(&torn_dir)?;
     if offset == 0 {
         drop(segment);

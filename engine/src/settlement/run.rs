@@ -179,7 +179,9 @@ impl ReplayFailure {
     #[must_use]
     pub const fn exit_code(&self) -> u8 {
         match self {
-            Self::Journal(JournalError::Corrupt { .. }) => exit::CORRUPT,
+            Self::Journal(JournalError::Corrupt { .. } | JournalError::BadManifest { .. }) => {
+                exit::CORRUPT
+            }
             Self::Journal(JournalError::Gap { .. } | JournalError::MissingSegment { .. }) => {
                 exit::GAP
             }

@@ -165,6 +165,17 @@ pub fn raw_record(seq: u64, record_type: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Makes the journal in `dir` look as its writer left it when killed: a
+/// writer that stops cleanly writes in the manifest where the journal
+/// ends, and a killed one never does. Only then can damage at the end be
+/// taken for a write cut short.
+pub fn as_if_killed(dir: &Path) {
+    let mut manifest = Manifest::read(dir).unwrap().unwrap();
+    assert!(manifest.closed.is_some(), "the writer stopped cleanly");
+    manifest.closed = None;
+    manifest.write(dir).unwrap();
+}
+
 /// Lists segments made by hand in the journal's manifest.
 pub fn list_in_manifest(dir: &Path, first_seqs: &[u64]) {
     let manifest = Manifest {
@@ -176,6 +187,7 @@ pub fn list_in_manifest(dir: &Path, first_seqs: &[u64]) {
                 archived: false,
             })
             .collect(),
+        closed: None,
     };
     manifest.write(dir).unwrap();
 }

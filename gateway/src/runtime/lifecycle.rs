@@ -84,6 +84,14 @@ impl Runtime {
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
+        if !recovered.closed_cleanly {
+            // Told, since a kill's end cannot be checked as a clean stop's
+            // can (docs/JOURNAL.md, What the format promises).
+            tracing::warn!(
+                last_seq = recovered.next_seq - 1,
+                "the journal's last server did not stop cleanly (killed, or the machine stopped): the journal ends where its data ends"
+            );
+        }
         let client_orders = rebuild.client_orders.finish();
         let GatewayState {
             mut reports,
@@ -398,6 +406,10 @@ impl OnDurable<Turn> for Delivering {
         tracing::error!(%error, "the journal failed: no report after the last durable entry is sent");
         self.shared.fail(format!("the journal failed: {error}"));
         router::lock(&self.shared.outbound).subscribers.clear();
+    }
+
+    fn preallocation_failed(&mut self, error: &JournalError) {
+        tracing::warn!(%error, "segments can no longer be written ahead: each new segment grows as it is written, and syncs cost more (free disk space, then restart)");
     }
 }
 
