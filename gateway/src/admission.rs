@@ -10,7 +10,10 @@
 //! A login that succeeds trades its pending slot for a *session* slot
 //! (`server.max_connections`), which only logged-in brokers hold. So a
 //! flood of connections that never log in can take pending slots, never
-//! the sessions of brokers with valid credentials.
+//! the sessions of brokers with valid credentials. A takeover (a broker
+//! logging in again while its session lives) always gets one: at the
+//! limit, one over it, which the session it takes over gives back as it
+//! closes ([`Admission::takeover_session`]).
 //!
 //! When the pool is full (a flood from many addresses), a new connection
 //! whose address has room takes the place of the **oldest** pending one,
@@ -27,7 +30,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -40,7 +43,8 @@ use crate::config::ServerSettings;
 #[derive(Debug)]
 pub(crate) struct Admission {
     pending: Arc<Semaphore>,
-    sessions: Arc<Semaphore>,
+    /// Session slots held: at most `max_sessions`, but for takeovers.
+    sessions: Arc<AtomicUsize>,
     /// Pending slots held per source address; an address holding none is
     /// not in the map, so it is bounded by `max_pending_logins`.
     per_address: Mutex<BTreeMap<IpAddr, u32>>,
@@ -77,7 +81,13 @@ pub(crate) struct PendingSlot {
 /// A logged-in session's place; freed when dropped.
 #[derive(Debug)]
 pub(crate) struct SessionSlot {
-    _permit: OwnedSemaphorePermit,
+    held: Arc<AtomicUsize>,
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.held.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Admission {
@@ -86,7 +96,7 @@ impl Admission {
         let slots = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Arc::new(Self {
             pending: Arc::new(Semaphore::new(slots(settings.max_pending_logins))),
-            sessions: Arc::new(Semaphore::new(slots(settings.max_connections))),
+            sessions: Arc::new(AtomicUsize::new(0)),
             per_address: Mutex::new(BTreeMap::new()),
             max_pending_per_address: settings.max_pending_per_address,
             max_pending: slots(settings.max_pending_logins),
@@ -205,7 +215,7 @@ impl Admission {
     pub(crate) fn held(&self) -> (usize, usize) {
         (
             self.max_pending - self.pending.available_permits(),
-            self.max_sessions - self.sessions.available_permits(),
+            self.sessions.load(Ordering::Acquire),
         )
     }
 
@@ -216,19 +226,24 @@ impl Admission {
 
     /// A session slot if one is free now.
     pub(crate) fn try_session(&self) -> Option<SessionSlot> {
-        Arc::clone(&self.sessions)
-            .try_acquire_owned()
+        self.sessions
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < self.max_sessions).then_some(held + 1)
+            })
             .ok()
-            .map(|permit| SessionSlot { _permit: permit })
+            .map(|_| SessionSlot {
+                held: Arc::clone(&self.sessions),
+            })
     }
 
-    /// A session slot, waiting at most `wait` for one to be freed (by the
-    /// session a takeover is closing).
-    pub(crate) async fn session_within(&self, wait: Duration) -> Option<SessionSlot> {
-        let acquire = Arc::clone(&self.sessions).acquire_owned();
-        match tokio::time::timeout(wait, acquire).await {
-            Ok(Ok(permit)) => Some(SessionSlot { _permit: permit }),
-            _ => None,
+    /// A session slot for a takeover: over the limit if need be. The
+    /// session it takes over holds one and gives it back as it closes,
+    /// so the sessions go over the limit only meanwhile, and a takeover is
+    /// never refused for a slot its own broker holds.
+    pub(crate) fn takeover_session(&self) -> SessionSlot {
+        self.sessions.fetch_add(1, Ordering::AcqRel);
+        SessionSlot {
+            held: Arc::clone(&self.sessions),
         }
     }
 }
@@ -355,6 +370,23 @@ mod tests {
             Full::Pending
         );
         // Sessions are a pool of their own.
+        assert!(admission.try_session().is_some());
+    }
+
+    #[test]
+    fn a_takeover_goes_over_the_session_limit_only_while_the_old_session_closes() {
+        let admission = admission(2, 2);
+        assert_eq!(admission.max_sessions, 1);
+        let old = admission.try_session().unwrap();
+        assert!(admission.try_session().is_none());
+        let takeover = admission.takeover_session();
+        assert_eq!(admission.held().1, 2);
+        // The old session closes: still at the limit, the takeover holding
+        // its place.
+        drop(old);
+        assert_eq!(admission.held().1, 1);
+        assert!(admission.try_session().is_none());
+        drop(takeover);
         assert!(admission.try_session().is_some());
     }
 }

@@ -65,10 +65,6 @@ const MAX_FRAMES_PER_FLUSH: usize = 256;
 /// last frame.
 const TAKEOVER_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// How long a takeover at the session limit waits for the old session's
-/// slot.
-const TAKEOVER_SLOT_WAIT: Duration = Duration::from_secs(3);
-
 /// How long a `Logout` waits for the answers that a reject of a request
 /// sent before it waits for.
 const LOGOUT_WAIT: Duration = Duration::from_secs(2);
@@ -316,8 +312,8 @@ async fn login(
     if !ctx.throttles.bucket(broker).take(std::time::Instant::now()) {
         return Err(refuse_login(conn, RejectReason::Throttled).await);
     }
-    // A takeover frees the old session's slot as the old session closes:
-    // at the session limit, only a takeover may wait for it.
+    // A takeover gives the old session's slot back as the old session
+    // closes: at the session limit, only a takeover gets one, over it.
     let slot = ctx.admission.try_session();
     if slot.is_none() && !ctx.runtime.is_connected(broker) {
         return Err(refuse_login(conn, RejectReason::TooManyConnections).await);
@@ -326,13 +322,7 @@ async fn login(
         Ok(subscription) => subscription,
         Err(reason) => return Err(refuse_login(conn, reason).await),
     };
-    let slot = match slot {
-        Some(slot) => slot,
-        None => match ctx.admission.session_within(TAKEOVER_SLOT_WAIT).await {
-            Some(slot) => slot,
-            None => return Err(refuse_login(conn, RejectReason::TooManyConnections).await),
-        },
-    };
+    let slot = slot.unwrap_or_else(|| ctx.admission.takeover_session());
     drop(pending);
     let accepted = ServerMessage::LoginAccepted {
         trading_day: subscription.trading_date(),

@@ -299,6 +299,44 @@ async fn a_takeover_resumes_with_no_gap_and_no_duplicate() {
     server.stop().await;
 }
 
+/// At the limit of logged-in sessions a broker's takeover is admitted at
+/// once, over the limit until its old session has closed: it is never
+/// refused for want of the slot its own session holds (which left the
+/// broker with no session, and cancel-on-disconnect took its orders).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_at_the_session_limit_is_admitted_and_keeps_the_orders() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.max_connections = 1;
+    let server = TestServer::start(config).await;
+    let mut old = connect(&server, 1, SECRET_1, 0).await;
+    old.submit(order(1, 1001, Side::Sell, 10))
+        .await
+        .expect("send");
+    assert!(matches!(
+        report(&mut old).await.message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+    // Another broker is refused: the one slot is taken.
+    let (_conn, answer) = try_login(&server, loopback(5), 2, SECRET_2, 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(412));
+    let mut new = connect(&server, 1, SECRET_1, 1).await;
+    expect_taken_over(&mut old).await;
+    // Still the limit for everyone else.
+    let (_conn, answer) = try_login(&server, loopback(6), 2, SECRET_2, 0).await;
+    assert_eq!(login_rejected(answer.as_ref()), Some(412));
+    // The order rests: the takeover cancelled nothing, and it can be.
+    new.cancel(1).await.expect("send");
+    assert!(
+        matches!(
+            report(&mut new).await.message,
+            ServerMessage::Cancelled { .. }
+        ),
+        "the resting order is cancelled at the broker's request"
+    );
+    drop((old, new));
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_right_after_a_logout_is_accepted() {
     let server = TestServer::start(ServerConfig::embedded_default()).await;
