@@ -25,8 +25,13 @@
 //!    checks each). The unused zeros at the end of
 //!    a preallocated last segment are trimmed (the writer starts a new
 //!    segment anyway).
-//! 4. A snapshot ahead of the journal's end cannot be used: recovery runs
-//!    again from the next older one.
+//! 4. A snapshot ahead of the journal's end cannot be used. A snapshot is
+//!    written only once its entry is durable, so for a journal written in
+//!    [`Durability::Fsync`] this is damage (acknowledged entries are
+//!    missing from the journal): recovery refuses, naming the snapshot and
+//!    where the journal ends, before it changes any file. Otherwise (an OS
+//!    crash may lose the journal's last pages and keep the snapshot's)
+//!    recovery runs again from the next older one.
 //!
 //! Recovery from a snapshot plus the journal after it gives exactly the
 //! state that replaying the whole journal gives; the tests check both.
@@ -41,7 +46,7 @@ use super::read_ahead::ReadAhead;
 use super::reader::JournalReader;
 use super::segment::{Header, SegmentFile};
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
-use super::JournalError;
+use super::{Durability, JournalError};
 use crate::command::{Command, Stamp};
 use crate::engine::Engine;
 use crate::event::Event;
@@ -92,6 +97,17 @@ pub enum RecoverError {
     /// the offset and the sequence number.
     #[error("cannot recover: {0}")]
     Journal(#[from] JournalError),
+    /// A snapshot was written after an entry the journal no longer holds,
+    /// in a journal whose entries are synced before a snapshot is taken.
+    #[error("cannot recover: the snapshot {} is of the state after seq {seq}, which the journal had synced, but the journal now ends at seq {journal_ends}: acknowledged entries are missing from it", snapshot.display())]
+    SnapshotAhead {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// The sequence number it was taken after.
+        seq: u64,
+        /// The journal's last sequence number.
+        journal_ends: u64,
+    },
 }
 
 /// What else is rebuilt from the journal beside the engine, in the same
@@ -128,16 +144,19 @@ impl RecoveryObserver for Nothing {
 /// file, offset and sequence number (an entry whose checksum holds but
 /// whose events do not fit the state is damage too).
 pub fn recover(dir: &Path) -> Result<Recovered, RecoverError> {
-    recover_with(dir, &mut Nothing)
+    recover_with(dir, Durability::Os, &mut Nothing)
 }
 
-/// [`recover`], feeding `observer` every entry after the snapshot it
-/// starts from, in the same single pass over the journal.
+/// [`recover`] of a journal written in `durability`, feeding `observer`
+/// every entry after the snapshot it starts from, in the same single pass
+/// over the journal. In [`Durability::Fsync`] a snapshot ahead of the
+/// journal's end is damage (see the module docs); [`recover`] skips it.
 ///
 /// # Errors
-/// As [`recover`].
+/// As [`recover`], and [`RecoverError::SnapshotAhead`].
 pub fn recover_with(
     dir: &Path,
+    durability: Durability,
     observer: &mut impl RecoveryObserver,
 ) -> Result<Recovered, RecoverError> {
     if !dir.exists() {
@@ -186,10 +205,21 @@ pub fn recover_with(
         };
         let snapshot_seq = snapshot.map(|(seq, _)| seq);
         let pass = replay_journal(dir, snapshot_seq.unwrap_or(0), &mut engine, observer)?;
+        let ahead = snapshot.filter(|&(seq, _)| seq > pass.last_seq);
+        if let (Some((seq, path)), Durability::Fsync) = (ahead, durability) {
+            return Err(RecoverError::SnapshotAhead {
+                snapshot: path.clone(),
+                seq,
+                journal_ends: pass.last_seq,
+            });
+        }
         if let Some((file, offset)) = pass.torn {
             torn_tail = Some(cut_torn_tail(dir, &file, offset)?);
         }
-        if let Some((seq, path)) = snapshot.filter(|&(seq, _)| seq > pass.last_seq) {
+        if let Some((file, offset)) = pass.zero_tail {
+            trim_zero_tail(&file, offset)?;
+        }
+        if let Some((seq, path)) = ahead {
             skipped_snapshots.push((
                 path.clone(),
                 format!(
@@ -219,6 +249,8 @@ struct Pass {
     replayed: u64,
     /// A torn tail at the end: the segment and where its good part ends.
     torn: Option<(PathBuf, u64)>,
+    /// Zeros written ahead at the end: the segment and where they start.
+    zero_tail: Option<(PathBuf, u64)>,
     /// Whether the manifest says the last writer stopped cleanly.
     closed_cleanly: bool,
 }
@@ -242,6 +274,7 @@ fn replay_journal(
         last_seq: 0,
         replayed: 0,
         torn: None,
+        zero_tail: None,
         closed_cleanly: reader.closed().is_some(),
     };
     let mut reader = ReadAhead::start(dir, reader)?;
@@ -257,9 +290,10 @@ fn replay_journal(
                 events.clear();
             }
             Ok(None) => {
-                if let Some((file, offset)) = reader.reader().and_then(JournalReader::zero_tail) {
-                    trim_zero_tail(file, offset)?;
-                }
+                pass.zero_tail = reader
+                    .reader()
+                    .and_then(JournalReader::zero_tail)
+                    .map(|(file, offset)| (file.to_path_buf(), offset));
                 break;
             }
             Err(JournalError::TornTail { file, offset, .. }) => {

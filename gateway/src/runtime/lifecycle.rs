@@ -76,7 +76,10 @@ impl Runtime {
             .map(|i| i.symbol.clone())
             .collect();
         let mut rebuild = Rebuild::new(&journal_dir, symbols, config.server.recent_reports);
-        let recovered = journal::recover_with(&journal_dir, &mut rebuild)?;
+        // The journal is taken to have been written as the config says
+        // now: in `fsync`, a snapshot ahead of its end is damage.
+        let durability = config.journal.durability.into();
+        let recovered = journal::recover_with(&journal_dir, durability, &mut rebuild)?;
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
                 saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
