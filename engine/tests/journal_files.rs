@@ -377,6 +377,19 @@ fn a_missing_segment_or_a_skipped_number_is_found() {
         "{err}"
     );
     std::fs::remove_file(&stray).unwrap();
+    // A damaged manifest: a flipped bit, in its text or making it no text.
+    let manifest = std::fs::read(dir.join(MANIFEST_FILE)).unwrap();
+    for (at, bit) in [(30, 0x01), (30, 0x80)] {
+        let mut damaged = manifest.clone();
+        damaged[at] ^= bit;
+        std::fs::write(dir.join(MANIFEST_FILE), &damaged).unwrap();
+        let err = verify(dir).unwrap_err();
+        assert!(
+            matches!(&err, JournalError::BadManifest { .. })
+                && err.to_string().contains("journal manifest"),
+            "{err}"
+        );
+    }
     // Segments with records and no manifest (format 1, or a lost one).
     std::fs::remove_file(dir.join(MANIFEST_FILE)).unwrap();
     let err = verify(dir).unwrap_err();

@@ -310,3 +310,36 @@ fn records_missing_from_the_end_of_a_cleanly_closed_journal_are_damage() {
         assert_eq!(verify(dir).unwrap().last_seq, Some(missing - 1), "{what}");
     }
 }
+
+#[test]
+fn what_breaks_the_end_of_a_closed_journal_is_named_where_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=10, JournalConfig::default());
+    let last = segments(dir).pop().unwrap();
+    let spans = record_spans(&last);
+    let end = spans[9].0 + spans[9].2;
+    // Bytes that are not zeros in the space written ahead, after every
+    // record: not a missing record, but nothing may be there.
+    let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
+    file.write_all_at(b"garbage", end + 1_000).unwrap();
+    let err = verify(dir).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { offset, seq: 11, reason, .. }
+            if *offset == end && reason.contains("what follows its last record is not zeros")),
+        "{err}"
+    );
+    file.write_all_at(&[0; 7], end + 1_000).unwrap();
+    verify(dir).unwrap();
+    // A manifest that says the journal ended earlier than it does: the
+    // first record after that is named.
+    let mut manifest = Manifest::read(dir).unwrap().unwrap();
+    manifest.closed = Some(5);
+    manifest.write(dir).unwrap();
+    let err = verify(dir).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { offset, seq: 6, reason, .. }
+            if *offset == spans[5].0 && reason.contains("this record follows it")),
+        "{err}"
+    );
+}

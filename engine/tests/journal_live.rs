@@ -204,6 +204,35 @@ fn a_follower_waits_for_a_half_written_record() {
     assert_eq!(early.try_next().unwrap(), None);
 }
 
+/// Recovery trims the zeros written ahead off the last segment while a
+/// follower may be reading it (a registry following across a restart):
+/// the follower reads on, into the segment the next writer starts.
+#[test]
+fn a_follower_reads_on_when_the_zeros_ahead_are_trimmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    journal_support::write(dir, 1..=5, JournalConfig::default());
+    let mut follower = JournalFollower::new(dir, 1);
+    for seq in 1..=5 {
+        assert_eq!(follower.try_next().unwrap(), Some(entry(seq)));
+    }
+    assert_eq!(follower.try_next().unwrap(), None);
+    let path = segments(dir).pop().unwrap();
+    let end = journal_support::data_end(&path);
+    assert!(std::fs::metadata(&path).unwrap().len() > end);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(end)
+        .unwrap();
+    assert_eq!(follower.try_next().unwrap(), None);
+    journal_support::write(dir, 6..=8, JournalConfig::default());
+    for seq in 6..=8 {
+        assert_eq!(follower.next_timeout(PATIENCE).unwrap(), Some(entry(seq)));
+    }
+}
+
 #[test]
 fn a_follower_reports_damage() {
     let tmp = tempfile::tempdir().unwrap();

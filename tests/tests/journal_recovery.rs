@@ -181,7 +181,10 @@ fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
         let torn = recovered.torn_tail.expect("a torn tail was found");
         assert_eq!(torn.offset as usize, record_start);
         assert_eq!(torn.removed_bytes as usize, cut - record_start);
-        assert_eq!(fs::read(&torn.saved_to).unwrap(), bytes[record_start..cut]);
+        assert_eq!(
+            fs::read(&torn.saved_to).unwrap(),
+            without_trailing_zeros(&bytes[record_start..cut])
+        );
         // The journal now verifies, and a writer can go on from it.
         assert_eq!(verify(dir.path()).unwrap().last_seq, Some(count as u64 - 1));
     }
@@ -235,9 +238,11 @@ fn a_torn_last_record_in_a_segment_written_ahead_is_cut_at_every_offset() {
         } else {
             let torn = recovered.torn_tail.expect("a torn tail was found");
             assert_eq!(torn.offset as usize, record_start);
+            // Kept up to the last byte that is not zero: not the rest of
+            // the segment written ahead.
             assert_eq!(
                 fs::read(&torn.saved_to).unwrap(),
-                torn_bytes[record_start..]
+                without_trailing_zeros(&torn_bytes[record_start..])
             );
         }
         // The zeros are trimmed, and the journal verifies.
@@ -370,6 +375,24 @@ fn records_zeroed_at_the_end_of_a_cleanly_stopped_journal_refuse_to_start() {
     assert!(!recovered.closed_cleanly);
     assert_eq!(recovered.next_seq, count as u64);
     assert_eq!(recovered.engine.state(), before_last.state());
+
+    // A killed journal of one segment with every record zeroed reads as
+    // empty, and its stop is told all the same.
+    let dir = tempfile::tempdir().unwrap();
+    journal_run(
+        dir.path(),
+        &workload(3, 40, 1_000)[..20],
+        journal(Durability::Os),
+        None,
+    );
+    as_if_killed(dir.path());
+    let (_, only) = list_segments(dir.path()).unwrap().pop().unwrap();
+    let mut bytes = fs::read(&only).unwrap();
+    bytes[HEADER_LEN..].fill(0);
+    fs::write(&only, &bytes).unwrap();
+    let recovered = recover(dir.path()).unwrap();
+    assert!(!recovered.closed_cleanly);
+    assert_eq!(recovered.next_seq, 1);
 }
 
 #[test]
@@ -435,6 +458,11 @@ fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() 
         }
         other => panic!("expected a missing segment, got {other:?}"),
     }
+}
+
+/// `bytes` up to the last one that is not zero.
+fn without_trailing_zeros(bytes: &[u8]) -> &[u8] {
+    &bytes[..bytes.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1)]
 }
 
 /// Where the last record of a segment's bytes starts and ends.

@@ -77,12 +77,14 @@ impl Manifest {
     /// check out; [`JournalError::Io`] when it cannot be read.
     pub fn read(dir: &Path) -> Result<Option<Self>, JournalError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(JournalError::io(&path, "reading the journal manifest", e)),
         };
-        Self::parse(&text)
+        String::from_utf8(bytes)
+            .map_err(|e| format!("it is not text: {e}"))
+            .and_then(|text| Self::parse(&text))
             .map(Some)
             .map_err(|reason| JournalError::BadManifest { file: path, reason })
     }

@@ -63,7 +63,9 @@ impl Preallocator {
                 fs::remove_file(&path).map_err(io)?;
             }
         }
-        let (sender, ready) = crossbeam_channel::bounded(1);
+        // A rendezvous: the thread hands a file over when the writer takes
+        // it, and fills the next only then, so one file is ahead at most.
+        let (sender, ready) = crossbeam_channel::bounded(0);
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
         let thread_dir = dir.to_path_buf();

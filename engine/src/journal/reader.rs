@@ -286,6 +286,11 @@ impl JournalReader {
                         seq,
                         reason,
                     };
+                    if let Some(closed) = self.closed.filter(|&closed| seq > closed) {
+                        return Err(corrupt(format!(
+                            "the journal was closed cleanly after seq {closed} (its MANIFEST says so), but this record follows it"
+                        )));
+                    }
                     entry_payload(record_type, segment.payload()).map_err(corrupt)?;
                     if seq < self.from_seq {
                         continue;
@@ -369,19 +374,17 @@ impl JournalReader {
             return Ok(());
         }
         let (file, offset) = self.data_end.clone().unwrap_or_default();
-        let what = if last > closed {
-            "records were written after it without reopening the journal".to_string()
-        } else if self.zero_tail.is_some() {
-            format!("its records end at seq {last} and zeros follow: records are missing")
+        let what = if self.zero_tail.is_some() {
+            "zeros follow"
         } else {
-            format!("its records end at seq {last} and so does the file: records are missing")
+            "so does the file"
         };
         Err(JournalError::Corrupt {
             file,
             offset,
             seq: last + 1,
             reason: format!(
-                "the journal was closed cleanly after seq {closed} (its MANIFEST says so), but {what}"
+                "the journal was closed cleanly after seq {closed} (its MANIFEST says so), but its records end at seq {last} and {what}: records are missing"
             ),
         })
     }
@@ -407,6 +410,14 @@ fn problem(
     let file = segment.path.clone();
     match (torn, closed) {
         (true, None) => JournalError::TornTail { file, offset, seq },
+        (true, Some(closed)) if seq > closed => JournalError::Corrupt {
+            file,
+            offset,
+            seq,
+            reason: format!(
+                "the journal was closed cleanly after seq {closed} (its MANIFEST says so), and what follows its last record is not zeros ({reason})"
+            ),
+        },
         (true, Some(closed)) => JournalError::Corrupt {
             file,
             offset,

@@ -86,7 +86,7 @@ pub struct TornTail {
     pub offset: u64,
     /// How many bytes were cut.
     pub removed_bytes: u64,
-    /// Where those bytes are kept.
+    /// Where those bytes are kept, up to the last one that is not zero.
     pub saved_to: PathBuf,
 }
 
@@ -307,8 +307,9 @@ fn replay_journal(
         .reader()
         .and_then(JournalReader::next_seq)
         .map_or(0, |next| next - 1);
-    // A journal without records has nothing to lose.
-    pass.closed_cleanly |= pass.last_seq == 0;
+    // A journal without a segment has nothing to lose; one whose segments
+    // hold no record may have lost them all.
+    pass.closed_cleanly |= reader.reader().is_some_and(|r| r.current_file().0 == 0);
     Ok(pass)
 }
 
@@ -386,7 +387,13 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
     // wrote): it is removed, and a symlink there is removed, not followed.
     let mut copy = super::private::create_temporary(&saved_to)
         .map_err(|e| JournalError::io(&saved_to, "creating", e))?;
-    if let Err(e) = copy.write_all(&removed).and_then(|()| copy.sync_all()) {
+    // The zeros after the last byte that is not one are the rest of a
+    // segment written ahead (up to `segment_bytes`): not kept.
+    let kept = removed.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
+    if let Err(e) = copy
+        .write_all(&removed[..kept])
+        .and_then(|()| copy.sync_all())
+    {
         // A full disk, say: no empty or partial copy is left behind.
         drop(copy);
         let _ = fs::remove_file(&saved_to);

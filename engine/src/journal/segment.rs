@@ -169,7 +169,24 @@ impl SegmentFile {
     /// [`SegmentFile::payload`]). After anything but
     /// a good record the read position stays where the record starts, and
     /// the next call reads the file again (a follower waits that way).
+    ///
+    /// A file cut shorter since its length was read (recovery trims the
+    /// zeros written ahead off the last segment while a follower reads it)
+    /// is read again at its length now.
     pub(crate) fn read_record(&mut self) -> Result<Raw, JournalError> {
+        match self.read_record_once() {
+            Err(JournalError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                self.seek(self.offset)?;
+                self.refresh_len()?;
+                self.read_record_once()
+            }
+            read => read,
+        }
+    }
+
+    fn read_record_once(&mut self) -> Result<Raw, JournalError> {
         self.reader.consume(std::mem::take(&mut self.in_buffer));
         let offset = self.offset;
         let left = self.len.saturating_sub(offset);
