@@ -144,6 +144,8 @@ async fn counters_move_with_what_the_brokers_do() {
     ] {
         assert_eq!(value(&after, series), expected, "{series}");
     }
+    // The first segment waits for the one written ahead: none grown.
+    assert_eq!(value(&after, "cetx_journal_segments_grown_total"), 0);
     let moved = |series: &str| value(&after, series) > value(&before, series);
     for series in [
         "cetx_journal_commits_total",

@@ -283,6 +283,11 @@ fn journal_stats(page: &mut Exposition, stats: &crate::runtime::RuntimeStats) {
             "fdatasync calls.",
             journal.syncs,
         ),
+        (
+            "cetx_journal_segments_grown_total",
+            "Segments started as growing files: none was written ahead in time (slower syncs).",
+            journal.segments_grown,
+        ),
     ] {
         page.single(name, Kind::Counter, help, value);
     }
