@@ -5,7 +5,7 @@
 //! the filesystem's journal too: `BENCHMARKS.md`, *the disk*).
 //!
 //! One file is kept ready, `segment-{n}.prealloc` in the journal
-//! directory; the writer takes it when it rolls, writes the header and
+//! directory, and the next is filled meanwhile (so up to two exist); the writer takes it when it rolls, writes the header and
 //! renames it to the segment's name. When none is ready (the writer
 //! outran the thread, or the disk refused), the writer starts a growing
 //! segment instead and counts it. A refusal ends the thread, and the
@@ -63,9 +63,10 @@ impl Preallocator {
                 fs::remove_file(&path).map_err(io)?;
             }
         }
-        // A rendezvous: the thread hands a file over when the writer takes
-        // it, and fills the next only then, so one file is ahead at most.
-        let (sender, ready) = crossbeam_channel::bounded(0);
+        // One file waits in the channel while the thread fills the next
+        // (and then waits to hand it over): two segments ahead at most, so
+        // that a burst that rolls twice in quick succession still finds one.
+        let (sender, ready) = crossbeam_channel::bounded(1);
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
         let thread_dir = dir.to_path_buf();
