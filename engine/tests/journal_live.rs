@@ -157,15 +157,22 @@ fn a_follower_sees_entries_as_they_are_written() {
     assert_eq!(follower.next_seq(), 401);
 }
 
-#[test]
-fn a_follower_waits_for_a_half_written_record() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// A journal of entries 1 to 5 in `dir`, and a follower that has read
+/// them all.
+fn follower_of_five(dir: &std::path::Path) -> JournalFollower {
     journal_support::write(dir, 1..=5, JournalConfig::default());
     let mut follower = JournalFollower::new(dir, 1);
     for seq in 1..=5 {
         assert_eq!(follower.try_next().unwrap(), Some(entry(seq)));
     }
+    follower
+}
+
+#[test]
+fn a_follower_waits_for_a_half_written_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut follower = follower_of_five(dir);
     assert_eq!(
         follower.next_timeout(Duration::from_millis(5)).unwrap(),
         None
@@ -211,11 +218,7 @@ fn a_follower_waits_for_a_half_written_record() {
 fn a_follower_reads_on_when_the_zeros_ahead_are_trimmed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    journal_support::write(dir, 1..=5, JournalConfig::default());
-    let mut follower = JournalFollower::new(dir, 1);
-    for seq in 1..=5 {
-        assert_eq!(follower.try_next().unwrap(), Some(entry(seq)));
-    }
+    let mut follower = follower_of_five(dir);
     assert_eq!(follower.try_next().unwrap(), None);
     let path = segments(dir).pop().unwrap();
     let end = journal_support::data_end(&path);

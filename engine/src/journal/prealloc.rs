@@ -5,12 +5,13 @@
 //! the filesystem's journal too: `BENCHMARKS.md`, *the disk*).
 //!
 //! One file is kept ready, `segment-{n}.prealloc` in the journal
-//! directory, and the next is filled meanwhile (so up to two exist); the writer takes it when it rolls, writes the header and
-//! renames it to the segment's name. When none is ready (the writer
-//! outran the thread, or the disk refused), the writer starts a growing
-//! segment instead and counts it. A refusal ends the thread, and the
-//! writer hands its error on once ([`super::OnDurable::preallocation_failed`]). Files left by an earlier process are
-//! removed at start: they never held a record.
+//! directory, and the next is filled meanwhile (so up to two exist); the
+//! writer takes it when it rolls, writes the header and renames it to the
+//! segment's name. When none is ready (the writer outran the thread, or
+//! the disk refused), the writer starts a growing segment instead and
+//! counts it. A refusal ends the thread, and the writer hands its error
+//! on once ([`super::OnDurable::preallocation_failed`]). Files left by an
+//! earlier process are removed at start: they never held a record.
 //!
 //! The zeros go to the disk a piece at a time ([`PIECE`], synced, then a
 //! pause): written at once, the 64 MiB of a segment would leave the page
@@ -178,14 +179,10 @@ mod tests {
         fill_ahead(&gone, 4096, &sender, &AtomicBool::new(false));
         drop(sender);
         let handed: Vec<_> = ready.iter().collect();
-        assert_eq!(handed.len(), 1);
-        let error = handed
-            .into_iter()
-            .next()
-            .unwrap()
-            .err()
-            .unwrap()
-            .to_string();
+        let [Err(error)] = handed.as_slice() else {
+            panic!("one refusal, handed over: {} items", handed.len());
+        };
+        let error = error.to_string();
         assert!(error.contains("segment-0.prealloc"), "{error}");
     }
 }

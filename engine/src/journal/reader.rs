@@ -54,16 +54,15 @@ pub struct JournalReader {
     done: bool,
     segments_opened: usize,
     bytes: u64,
-    /// Where the data of the segment read last ended in zeros, if it did.
-    zero_tail: Option<(PathBuf, u64)>,
     /// Where the record of the entry returned last starts.
     last_offset: u64,
     /// The last sequence number when the journal's writer stopped cleanly,
     /// as the manifest says; `None` for a journal being written or whose
     /// writer did not stop cleanly.
     closed: Option<u64>,
-    /// Where the data of the segment read last ended.
-    data_end: Option<(PathBuf, u64)>,
+    /// Where the data of the segment read last ended, and whether zeros
+    /// written ahead follow it there.
+    data_end: Option<(PathBuf, u64, bool)>,
 }
 
 impl JournalReader {
@@ -123,7 +122,6 @@ impl JournalReader {
             done: false,
             segments_opened: 0,
             bytes: 0,
-            zero_tail: None,
             last_offset: 0,
             closed,
             data_end: None,
@@ -143,10 +141,10 @@ impl JournalReader {
     /// the end of the journal there.
     #[must_use]
     pub fn zero_tail(&self) -> Option<(&std::path::Path, u64)> {
-        self.zero_tail
+        self.data_end
             .as_ref()
-            .filter(|_| self.segments.is_empty() && self.current.is_none())
-            .map(|(path, offset)| (path.as_path(), *offset))
+            .filter(|&&(_, _, zeros)| zeros && self.segments.is_empty() && self.current.is_none())
+            .map(|(path, offset, _)| (path.as_path(), *offset))
     }
 
     /// The sequence number the next record must have (one past the last
@@ -251,15 +249,14 @@ impl JournalReader {
             let (offset, reason) = match segment.read_record()? {
                 Raw::End => {
                     self.bytes += segment.len;
-                    self.data_end = Some((segment.path.clone(), segment.len));
+                    self.data_end = Some((segment.path.clone(), segment.len, false));
                     self.current = None;
                     continue;
                 }
                 Raw::Zero { offset } => {
                     if segment.rest_is_zero(offset)? {
                         self.bytes += offset;
-                        self.zero_tail = Some((segment.path.clone(), offset));
-                        self.data_end = Some((segment.path.clone(), offset));
+                        self.data_end = Some((segment.path.clone(), offset, true));
                         self.current = None;
                         continue;
                     }
@@ -334,7 +331,7 @@ impl JournalReader {
             });
         }
         let mut segment = SegmentFile::open(&path, first_seq)?;
-        self.zero_tail = None;
+        self.data_end = None;
         self.segments_opened += 1;
         let expected = self.expected.unwrap_or(first_seq);
         match segment.read_header()? {
@@ -373,8 +370,8 @@ impl JournalReader {
         if last == closed {
             return Ok(());
         }
-        let (file, offset) = self.data_end.clone().unwrap_or_default();
-        let what = if self.zero_tail.is_some() {
+        let (file, offset, zeros) = self.data_end.clone().unwrap_or_default();
+        let what = if zeros {
             "zeros follow"
         } else {
             "so does the file"
