@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use cetx_engine::command::{Command, Stamp};
 use cetx_engine::journal::format::{encode_entry_record, segment_file_name, SegmentHeader};
-use cetx_engine::journal::read_ahead::BATCH_BYTES;
+use cetx_engine::journal::read_ahead::{BATCHES, BATCH_BYTES};
 use cetx_engine::journal::JournalError;
 use cetx_engine::journal::{JournalEntry, JournalReader, ReadAhead};
 use cetx_engine::{Event, ReplayError};
@@ -69,11 +69,17 @@ fn read_ahead(dir: &Path) -> (Read, Option<u64>) {
 /// A journal of [`ENTRIES`] entries in segments of 64 KiB: more than
 /// three batches, in more than ten segments.
 fn journal(dir: &Path) {
-    write(dir, 1..=ENTRIES, small_segments(64 << 10));
+    journal_of_batches(dir, ENTRIES, 3);
+}
+
+/// A journal of `entries` entries in segments of 64 KiB, checked to hold
+/// more than `batches` batches of the read-ahead.
+fn journal_of_batches(dir: &Path, entries: u64, batches: usize) {
+    write(dir, 1..=entries, small_segments(64 << 10));
     let files = segments(dir);
     assert!(files.len() > 10);
     let bytes: u64 = files.iter().map(|f| data_end(f)).sum();
-    assert!(bytes > 3 * BATCH_BYTES as u64, "{bytes} bytes");
+    assert!(bytes > (batches * BATCH_BYTES) as u64, "{bytes} bytes");
 }
 
 #[test]
@@ -180,12 +186,24 @@ fn reader_threads() -> usize {
 fn a_read_left_early_ends_its_thread() {
     let _alone = serial();
     let tmp = tempfile::tempdir().unwrap();
-    journal(tmp.path());
+    // More than the thread can read ahead (the batches in flight, the one
+    // the caller holds and the one it fills): it ends up blocked, holding a
+    // segment open, until the drop.
+    journal_of_batches(tmp.path(), ENTRIES, BATCHES + 2);
     let mut ahead = ReadAhead::start(tmp.path(), JournalReader::open(tmp.path()).unwrap()).unwrap();
     let mut events = Vec::new();
     assert!(ahead.next_into(&mut events).unwrap().is_some());
     assert_eq!(reader_threads(), 1);
-    assert!(open_files_under(tmp.path()) > 0);
+    // Between two segments the thread holds none for a moment, so a look
+    // may miss it: it is looked for until it is seen.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while open_files_under(tmp.path()) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader thread holds no segment"
+        );
+        std::thread::yield_now();
+    }
     // The thread is blocked handing over a full batch: the drop stops it
     // and waits for it, so its segment is closed when the drop returns.
     drop(ahead);
