@@ -323,6 +323,58 @@ async fn a_second_subscribe_loses_nothing_of_the_instruments_already_followed() 
     market.stop().await;
 }
 
+/// MARKET_DATA.md, "Slow readers": only a reader that falls behind is
+/// conflated. One that reads all the time gets every trade, although at the
+/// 10 ms pace far more than `conflate_after` batches wait between two
+/// writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() {
+    let market = Market::start(MarketDataSettings {
+        conflate_after: 2,
+        ..loopback()
+    })
+    .await;
+    let mut feed = FeedClient::connect(market.feed).await.unwrap();
+    feed.subscribe(0, &["CEA2025"]).await.unwrap();
+    feed.settle(Duration::from_millis(300)).await.unwrap();
+    let cea = market.market.find("CEA2025").unwrap();
+    let (flow_done, mut done) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        let mut trades = 0_u64;
+        let mut flowing = true;
+        loop {
+            tokio::select! {
+                _ = &mut done, if flowing => flowing = false,
+                message = tokio::time::timeout(Duration::from_secs(1), feed.next()) => {
+                    match message {
+                        Ok(message) => {
+                            if let FeedMessage::Trade { instrument, .. } = message.unwrap() {
+                                trades += u64::from(instrument == cea);
+                            }
+                        }
+                        // Quiet for a second once every batch is published.
+                        Err(_) if !flowing => break,
+                        Err(_) => {}
+                    }
+                }
+            }
+        }
+        (feed, trades)
+    });
+    // Every order is answered when it returns: every batch is published.
+    let _brokers = trade(&market, 2_000, 13).await;
+    flow_done.send(()).unwrap();
+    let (feed, trades) = tokio::time::timeout(WAIT, reader).await.unwrap().unwrap();
+    let server = market.market.views()[usize::from(cea)].day;
+    assert!(server.trade_count > 100, "the flow traded: {server:?}");
+    let shown = feed.instrument("CEA2025").unwrap();
+    assert_eq!(
+        (trades, shown.view.day, shown.gaps),
+        (server.trade_count, server, 0)
+    );
+    market.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
     let market = Market::start(MarketDataSettings {

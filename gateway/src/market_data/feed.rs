@@ -19,7 +19,9 @@
 //!
 //! A subscriber that falls behind, in three steps (each in
 //! `docs/MARKET_DATA.md`):
-//! 1. more than `conflate_after` batches waiting: it takes them all at
+//! 1. more than `conflate_after` batches came while its last write waited
+//!    on its socket (not counting those of the pause between writes, which
+//!    a reader that keeps up also has waiting): it takes all that wait at
 //!    once, and is sent only the newest state of each level and the
 //!    newest figures; the trades in between are left out, and each
 //!    instrument's `seq` jumps by the messages left out, so the gap shows;
@@ -204,6 +206,10 @@ struct Subscriber {
     /// Batches are not read before this: what comes meanwhile goes out in
     /// one write.
     next_flush: Instant,
+    /// Batches waiting when its last write ended, which came while the
+    /// write waited on its socket: how far it is behind. Those that come in the pause between
+    /// two writes do not count; they are the pace's, not the reader's.
+    behind: usize,
 }
 
 impl Subscriber {
@@ -225,6 +231,7 @@ impl Subscriber {
             last_sent: now,
             last_heard: now,
             next_flush: now,
+            behind: 0,
         }
     }
 
@@ -393,9 +400,8 @@ impl Subscriber {
             Err(RecvError::Lagged(_)) => return self.lagged().await,
         };
         let mut out = Vec::new();
-        let waiting = self.updates.as_ref().map_or(0, broadcast::Receiver::len);
         // Past the bound, only the newest state of what is waiting is sent.
-        let conflate = waiting > self.settings.conflate_after;
+        let conflate = self.behind > self.settings.conflate_after;
         self.take(&batch, conflate, &[], &mut out);
         // Everything already waiting goes in the same write.
         while let Some(next) = self.updates.as_mut().map(broadcast::Receiver::try_recv) {
@@ -487,6 +493,7 @@ impl Subscriber {
         })
         .await;
         self.last_sent = Instant::now();
+        self.behind = self.updates.as_ref().map_or(0, broadcast::Receiver::len);
         match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(()),
