@@ -60,6 +60,18 @@ struct Incoming {
     rests: bool,
 }
 
+/// The kind of an event that repeats its command's sequence number and
+/// time (for the registries, which read them from the event), and the two
+/// it says.
+const fn stamp_copy(event: &Event) -> Option<(&'static str, u64, i64)> {
+    match event {
+        Event::Trade(t) => Some(("Trade", t.seq, t.time_ns)),
+        Event::BlockTraded(t) => Some(("BlockTraded", t.seq, t.time_ns)),
+        Event::AuctionAllocation(a) => Some(("AuctionAllocation", a.seq, a.time_ns)),
+        _ => None,
+    }
+}
+
 impl Engine {
     /// Applies the events one command produced, as the live engine did when
     /// it produced them.
@@ -86,6 +98,14 @@ impl Engine {
         let mut incoming: Option<Incoming> = None;
         let mut struck = None;
         for event in events {
+            if let Some((kind, seq, time_ns)) = stamp_copy(event) {
+                if (seq, time_ns) != (stamp.seq, stamp.time_ns) {
+                    return Err(fail(format!(
+                        "its {kind} says seq {seq} at {time_ns} ns, but the entry is seq {} at {} ns",
+                        stamp.seq, stamp.time_ns
+                    )));
+                }
+            }
             match event {
                 Event::BlockPosted(_)
                 | Event::BlockAccepted(_)

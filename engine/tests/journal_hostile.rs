@@ -181,6 +181,9 @@ fn accepted(
     })
 }
 
+/// The time of the hostile entry, seq 8.
+const ENTRY_TIME_NS: i64 = 1_795_743_001_000_000_000;
+
 fn trade(
     quantity_t: u64,
     aggressor: Side,
@@ -190,7 +193,7 @@ fn trade(
     Event::Trade(Trade {
         trade_id: 1,
         seq: 8,
-        time_ns: 0,
+        time_ns: ENTRY_TIME_NS,
         instrument: CEA,
         price_ticks: 90_00,
         quantity_t,
@@ -202,6 +205,14 @@ fn trade(
         taker_account,
         taker_remaining_t,
     })
+}
+
+/// `trade` with the seq and time it repeats set to these.
+fn stamped(trade: Event, seq: u64, time_ns: i64) -> Event {
+    match trade {
+        Event::Trade(t) => Event::Trade(Trade { seq, time_ns, ..t }),
+        other => other,
+    }
 }
 
 fn cash(account: AccountId, amount_fen: i64, cash_fen: i64) -> CashMoved {
@@ -303,6 +314,20 @@ fn hostile_entries() -> Vec<(&'static str, Vec<Event>)> {
         (
             "a sell without the allowances",
             vec![accepted(2, BUYER, Side::Sell, 90_00, 10)],
+        ),
+        (
+            "a trade that says another entry's seq",
+            vec![
+                buy(10),
+                stamped(trade(10, Side::Buy, BUYER, 0), 7, ENTRY_TIME_NS),
+            ],
+        ),
+        (
+            "a trade that says another time than its entry's",
+            vec![
+                buy(10),
+                stamped(trade(10, Side::Buy, BUYER, 0), 8, ENTRY_TIME_NS + 1),
+            ],
         ),
         (
             "a trade without an incoming order",
@@ -467,7 +492,7 @@ fn hostile_entries_with_good_checksums_are_corruption() {
         entries.push(JournalEntry {
             stamp: Stamp {
                 seq: 8,
-                time_ns: 1_795_743_001_000_000_000,
+                time_ns: ENTRY_TIME_NS,
             },
             command: Command::EndOfDay { trading_date: None },
             events,
