@@ -415,13 +415,13 @@ async fn serve(
     loop {
         tokio::select! {
             () = &mut cancelled => return Ended::Shutdown,
-            () = &mut taken_over => return taken_over_end(conn).await,
+            () = &mut taken_over => return taken_over_end(conn, &mut subscription).await,
             frame = subscription.recv() => {
                 let Some(frame) = frame else {
                     // A takeover closes the old live channel too (after
                     // cancelling the token): whichever is seen first.
                     if taken_over_token.is_cancelled() {
-                        return taken_over_end(conn).await;
+                        return taken_over_end(conn, &mut subscription).await;
                     }
                     return Ended::SubscriptionDropped;
                 };
@@ -534,31 +534,45 @@ async fn send_ready(
     SinkExt::<ServerFrame>::flush(conn).await
 }
 
-/// The last frame of a session a new login took over: `ProtocolError`
-/// 416, given a short time (the old connection is often dead).
-async fn taken_over_end(conn: &mut Connection) -> Ended {
+/// The last frames of a session a new login took over, given a short time
+/// together (the old connection is often dead): the rejects the session
+/// made for requests of this connection, which were waiting for answers
+/// that now go to the new one (else no connection would get them), then
+/// `ProtocolError` 416.
+async fn taken_over_end(conn: &mut Connection, subscription: &mut Subscription) -> Ended {
     let reason = RejectReason::SessionTakenOver;
-    let last = ServerMessage::ProtocolError {
-        reason: reason.code(),
-        text: reject_text(reason),
+    let last = ServerFrame {
+        seq: UNSEQUENCED,
+        message: ServerMessage::ProtocolError {
+            reason: reason.code(),
+            text: reject_text(reason),
+        },
     };
-    let _ = timeout(TAKEOVER_WRITE_TIMEOUT, send_unsequenced(conn, last)).await;
+    let held = subscription.take_held_rejects();
+    let _ = timeout(TAKEOVER_WRITE_TIMEOUT, async {
+        for frame in held.iter().chain([&last]) {
+            conn.feed(frame).await?;
+        }
+        SinkExt::<ServerFrame>::flush(conn).await
+    })
+    .await;
     Ended::TakenOver
 }
 
-/// `Logout`: sends the reports already due, and the rejects of requests
-/// sent before it, which wait for the answers to the requests before them
-/// (at most [`LOGOUT_WAIT`]: they are never replayed); then ends the
-/// session.
+/// `Logout`: sends the answers to every request sent before it (the
+/// engine's, once durable, and the rejects the session made, which wait
+/// for the answers before them), waiting at most [`LOGOUT_WAIT`] for them;
+/// then ends the session.
 async fn logout(conn: &mut Connection, subscription: &mut Subscription) -> Ended {
     let deadline = tokio::time::Instant::now() + LOGOUT_WAIT;
+    let requests = subscription.requests_taken();
     loop {
         while let Ok(frame) = subscription.try_recv() {
             if let Err(error) = conn.feed(&frame).await {
                 return Ended::Write(error);
             }
         }
-        if !subscription.holds_rejects() {
+        if !subscription.awaits_answers(requests) {
             break;
         }
         match tokio::time::timeout_at(deadline, subscription.recv()).await {

@@ -507,6 +507,46 @@ async fn a_logout_answers_every_request_sent_before_it() {
     server.stop().await;
 }
 
+/// A config whose group commits are at least 100 ms apart: an order sent
+/// right after one was answered waits that long to become durable.
+fn slow_syncs_config() -> ServerConfig {
+    let mut config = ServerConfig::embedded_default();
+    config.journal.sync_interval_us = 100_000;
+    config
+}
+
+/// PROTOCOL.md, "Logging out": a `Logout` right behind an order the engine
+/// has not yet answered (its entry waits for the next group commit) still
+/// gets that answer before the close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_waits_for_the_engine_s_answers_to_the_requests_before_it() {
+    let server = TestServer::start(slow_syncs_config()).await;
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    // Answered at once: a group commit starts, and the next one may not
+    // start for 100 ms.
+    write_raw(&mut conn, &pipelined(1, None)).await;
+    let first = next_frame(&mut conn).await.expect("an answer");
+    assert_eq!(order_answer(&first.message), (1, 0));
+    let mut bytes = bytes::BytesMut::new();
+    for message in [
+        ClientMessage::from(buy(2, 1001, 85_00, 1)),
+        ClientMessage::Logout,
+    ] {
+        ClientCodec::default()
+            .encode(message, &mut bytes)
+            .expect("encode");
+    }
+    write_raw(&mut conn, &bytes).await;
+    let mut answers = Vec::new();
+    while let Some(frame) = next_frame(&mut conn).await {
+        if frame.message != ServerMessage::Heartbeat {
+            answers.push((frame.seq, order_answer(&frame.message)));
+        }
+    }
+    assert_eq!(answers, [(2, (2, 0))]);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_close_only_their_own_connection() {
     let server = TestServer::start(ServerConfig::embedded_default()).await;

@@ -303,6 +303,68 @@ async fn a_takeover_resumes_with_no_gap_and_no_duplicate() {
 /// once, over the limit until its old session has closed: it is never
 /// refused for want of the slot its own session holds (which left the
 /// broker with no session, and cancel-on-disconnect took its orders).
+/// PROTOCOL.md, rule 7: a reject the session made for a request of the old
+/// connection, still waiting for the answer before it when a new login
+/// takes over, goes to the old connection before its 416: no request goes
+/// unanswered. Group commits 100 ms apart hold that answer back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_gives_the_old_connection_the_rejects_it_was_owed() {
+    let mut config = ServerConfig::embedded_default();
+    config.journal.sync_interval_us = 100_000;
+    let server = TestServer::start(config).await;
+    let (mut old, answer) = try_login(&server, loopback(1), 1, SECRET_1, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    // Answered at once; the next group commit may not start for 100 ms.
+    SinkExt::<ClientMessage>::send(&mut old, ClientMessage::from(order(1, 1001, Side::Buy, 1)))
+        .await
+        .expect("send");
+    let first = next_frame(&mut old).await.expect("an answer");
+    assert!(
+        matches!(first.message, ServerMessage::OrderAccepted { .. }),
+        "{first:?}"
+    );
+    // Order 2 waits for that commit; order 3's unknown symbol is refused by
+    // the session, and the refusal waits for order 2's answer.
+    let unknown = NewOrder::limit(3, 1001, "NOPE", Side::Buy, 90_00, 1);
+    for message in [
+        ClientMessage::from(order(2, 1001, Side::Buy, 1)),
+        ClientMessage::from(unknown),
+    ] {
+        SinkExt::<ClientMessage>::feed(&mut old, message)
+            .await
+            .expect("send");
+    }
+    SinkExt::<ClientMessage>::flush(&mut old)
+        .await
+        .expect("send");
+    let (new, answer) = try_login(&server, loopback(2), 1, SECRET_1, 1).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    let mut last_words = Vec::new();
+    while let Some(frame) = next_frame(&mut old).await {
+        last_words.push(frame.message);
+    }
+    let refused = last_words.iter().position(|m| {
+        matches!(
+            m,
+            ServerMessage::OrderRejected {
+                client_order_id: 3,
+                reason: 410,
+                ..
+            }
+        )
+    });
+    assert!(refused.is_some(), "{last_words:?}");
+    assert!(
+        matches!(
+            last_words.last(),
+            Some(ServerMessage::ProtocolError { reason: 416, .. })
+        ),
+        "{last_words:?}"
+    );
+    drop(new);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_at_the_session_limit_is_admitted_and_keeps_the_orders() {
     let mut config = ServerConfig::embedded_default();

@@ -684,11 +684,26 @@ impl Subscription {
         true
     }
 
-    /// Whether a reject the session made waits for the answers to the
-    /// requests taken before it.
+    /// The broker's requests taken into the engine's queue so far, for
+    /// [`Self::awaits_answers`].
     #[must_use]
-    pub fn holds_rejects(&self) -> bool {
-        !self.deferred.is_empty()
+    pub fn requests_taken(&self) -> u64 {
+        self.taken.load(Ordering::Acquire)
+    }
+
+    /// Whether an answer to one of the first `requests` requests taken is
+    /// still to come, or a reject the session made still waits for the
+    /// answers to the requests taken before it.
+    #[must_use]
+    pub fn awaits_answers(&self, requests: u64) -> bool {
+        self.answered < requests || !self.deferred.is_empty()
+    }
+
+    /// Takes the rejects the session made that still wait for earlier
+    /// answers, in the order made: for a session taken over, whose
+    /// earlier answers go to the new connection.
+    pub fn take_held_rejects(&mut self) -> Vec<ServerFrame> {
+        self.deferred.drain(..).map(|(_, frame)| frame).collect()
     }
 
     /// Moves the rejects whose turn has come behind what is to receive
