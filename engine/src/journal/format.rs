@@ -116,15 +116,17 @@ impl SegmentHeader {
     /// Reads a header.
     ///
     /// # Errors
-    /// A [`HeaderError`] for a bad magic, an unknown version or a bad
-    /// checksum, checked in that order.
+    /// A [`HeaderError`] for a bad magic, then an older format's version
+    /// (1 or 2), then a bad checksum, then any other version (a newer
+    /// format): a damaged header whose version bytes changed is named as
+    /// damage, not as a journal of another format.
     pub fn decode(bytes: &[u8; HEADER_LEN]) -> Result<Self, HeaderError> {
         let b = bytes;
         if b[..8] != MAGIC {
             return Err(HeaderError::BadMagic);
         }
         let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        if version != FORMAT_VERSION {
+        if (1..FORMAT_VERSION).contains(&version) {
             return Err(HeaderError::UnsupportedVersion(version));
         }
         let seq = [b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]];
@@ -132,6 +134,9 @@ impl SegmentHeader {
         let computed = crc32c::crc32c(&b[..HEADER_LEN - 4]);
         if stored != computed {
             return Err(HeaderError::BadCrc { stored, computed });
+        }
+        if version != FORMAT_VERSION {
+            return Err(HeaderError::UnsupportedVersion(version));
         }
         Ok(Self {
             first_seq: u64::from_le_bytes(seq),
@@ -338,4 +343,45 @@ pub fn decode_entry_payload(seq: u64, payload: &[u8]) -> Result<JournalEntry, De
         command,
         events,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header of `version` for `first_seq` 1, its checksum made good.
+    fn header(version: u32) -> [u8; HEADER_LEN] {
+        let mut bytes = SegmentHeader { first_seq: 1 }.encode();
+        bytes[8..12].copy_from_slice(&version.to_le_bytes());
+        let crc = crc32c::crc32c(&bytes[..HEADER_LEN - 4]);
+        bytes[HEADER_LEN - 4..].copy_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn a_header_is_named_by_what_is_wrong_with_it() {
+        assert_eq!(
+            SegmentHeader::decode(&header(FORMAT_VERSION)),
+            Ok(SegmentHeader { first_seq: 1 })
+        );
+        // An older format, whatever its checksum.
+        let mut old = header(2);
+        old[HEADER_LEN - 1] ^= 0xff;
+        assert_eq!(
+            SegmentHeader::decode(&old),
+            Err(HeaderError::UnsupportedVersion(2))
+        );
+        // A newer format whose header checks out.
+        assert_eq!(
+            SegmentHeader::decode(&header(9)),
+            Err(HeaderError::UnsupportedVersion(9))
+        );
+        // The magic, then zeros: damage, not a format 0.
+        let mut zeroed = [0; HEADER_LEN];
+        zeroed[..8].copy_from_slice(&MAGIC);
+        assert!(matches!(
+            SegmentHeader::decode(&zeroed),
+            Err(HeaderError::BadCrc { .. })
+        ));
+    }
 }

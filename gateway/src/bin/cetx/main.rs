@@ -143,7 +143,8 @@ struct ReplayArgs {
     /// Only entries from this sequence number on, in every output.
     #[arg(long, default_value_t = 0)]
     from_seq: u64,
-    /// Write clearing, days and accounts files into this directory
+    /// Write the clearing, days, accounts and transfers files into this
+    /// directory
     /// (default: the clearing file to stdout, the reports to stderr).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -152,7 +153,7 @@ struct ReplayArgs {
     format: ReplayFormat,
     /// Keep reading a live journal and print clearing rows as they appear,
     /// until Ctrl-C; reconcile at each end of day and, with `--out`,
-    /// rewrite the days and accounts files then. With `--format json`
+    /// rewrite the days, accounts and transfers files then. With `--format json`
     /// standard output is then JSON Lines (one object per line), not an
     /// array.
     #[arg(long)]
