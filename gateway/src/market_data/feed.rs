@@ -207,8 +207,9 @@ struct Subscriber {
     /// one write.
     next_flush: Instant,
     /// Batches waiting when its last write ended, which came while the
-    /// write waited on its socket: how far it is behind. Those that come in the pause between
-    /// two writes do not count; they are the pace's, not the reader's.
+    /// write waited on its socket: how far it is behind. Those that come
+    /// in the pause between two writes do not count; they are the pace's,
+    /// not the reader's.
     behind: usize,
 }
 

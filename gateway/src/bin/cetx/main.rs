@@ -144,8 +144,8 @@ struct ReplayArgs {
     #[arg(long, default_value_t = 0)]
     from_seq: u64,
     /// Write the clearing, days, accounts and transfers files into this
-    /// directory
-    /// (default: the clearing file to stdout, the reports to stderr).
+    /// directory (default: the clearing file to stdout, the reports to
+    /// stderr).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Output format.
@@ -153,9 +153,9 @@ struct ReplayArgs {
     format: ReplayFormat,
     /// Keep reading a live journal and print clearing rows as they appear,
     /// until Ctrl-C; reconcile at each end of day and, with `--out`,
-    /// rewrite the days, accounts and transfers files then. With `--format json`
-    /// standard output is then JSON Lines (one object per line), not an
-    /// array.
+    /// rewrite the days, accounts and transfers files then. With
+    /// `--format json` standard output is then JSON Lines (one object per
+    /// line), not an array.
     #[arg(long)]
     follow: bool,
 }
