@@ -168,3 +168,47 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         "{transfers}"
     );
 }
+
+/// ADMIN.md, "Exit codes": what the command line or its files got wrong
+/// is a bad argument (exit 2), told before anything is sent: no server
+/// listens at the address, so nothing could be.
+#[test]
+fn bad_arguments_exit_2_before_anything_is_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nowhere = "127.0.0.1:9";
+    let deposit = |amount: &str| {
+        admin(
+            nowhere,
+            SECRET,
+            &[
+                "deposit",
+                "--account",
+                "1001",
+                "--amount",
+                amount,
+                "--ref",
+                "BANK-1",
+            ],
+        )
+    };
+    for amount in ["12.345", "0"] {
+        let (code, said) = deposit(amount);
+        assert_eq!(code, 2, "{amount}: {said}");
+        assert!(said.contains("exact to the fen"), "{said}");
+    }
+    let batch = tmp.path().join("batch.csv");
+    write(
+        &batch,
+        "action,account,symbol,quantity,amount,reference\nbogus,5001,,,1.00,B-7\n",
+    );
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    // No secret in the environment or a file.
+    let (code, said) = admin(nowhere, "", &["halt", "--symbol", "CCER"]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("secret"), "{said}");
+    // With a server to refuse it, a wrong secret is still exit 1 (above);
+    // here the channel cannot be reached at all: exit 1, not 2.
+    let (code, said) = deposit("1.00");
+    assert_eq!(code, 1, "{said}");
+}

@@ -258,9 +258,21 @@ impl Participant {
     }
 }
 
+/// Exit code of a bad argument: an action, amount, batch row or secret
+/// that the command line or its files got wrong, found before anything is
+/// sent (ADMIN.md, "Exit codes").
+const BAD_ARGUMENTS: u8 = 2;
+
 /// Runs `cetx admin`.
 pub async fn run(args: AdminArgs) -> ExitCode {
-    match run_actions(args).await {
+    let (actions, secret) = match actions_and_secret(&args) {
+        Ok(asked) => asked,
+        Err(error) => {
+            eprintln!("error: {}", crate::error_text(&error));
+            return ExitCode::from(BAD_ARGUMENTS);
+        }
+    };
+    match run_actions(&args, actions, &secret).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
@@ -270,17 +282,26 @@ pub async fn run(args: AdminArgs) -> ExitCode {
     }
 }
 
-/// Runs the actions; returns whether every one was applied (or applied
-/// before).
-async fn run_actions(args: AdminArgs) -> Result<bool> {
+/// The actions the arguments ask for, each with its label, and the
+/// operator's secret.
+fn actions_and_secret(args: &AdminArgs) -> Result<(Vec<(String, AdminAction)>, String)> {
     let actions = match &args.action {
         Action::Batch { file } => read_batch(file)?,
         single => vec![(String::new(), to_wire(single)?)],
     };
-    let secret = secret(args.secret_file.as_deref())?;
-    let connected = match client_tls(&args)? {
-        None => AdminClient::connect(args.connect, args.operator, &secret).await,
-        Some(tls) => AdminClient::connect_tls(args.connect, &tls, args.operator, &secret).await,
+    Ok((actions, secret(args.secret_file.as_deref())?))
+}
+
+/// Runs the actions; returns whether every one was applied (or applied
+/// before).
+async fn run_actions(
+    args: &AdminArgs,
+    actions: Vec<(String, AdminAction)>,
+    secret: &str,
+) -> Result<bool> {
+    let connected = match client_tls(args)? {
+        None => AdminClient::connect(args.connect, args.operator, secret).await,
+        Some(tls) => AdminClient::connect_tls(args.connect, &tls, args.operator, secret).await,
     };
     let mut client = connected.with_context(|| format!("logging in to {}", args.connect))?;
     let mut all_applied = true;
