@@ -124,7 +124,7 @@ impl Engine {
                 .and_then(|id| Some((id, self.spec(id)?)));
             match listed {
                 None => commands.push(Command::ListInstrument(Box::new(spec.clone()))),
-                Some((instrument, listed)) if listed != spec => {
+                Some((instrument, listed)) if normal(listed) != normal(spec) => {
                     commands.push(Command::ReviseInstrument {
                         instrument,
                         spec: Box::new(spec.clone()),
@@ -183,17 +183,36 @@ fn calendar_differences(journal: &Calendar, config: &Calendar, found: &mut Vec<D
     differ("holidays", holidays(journal), holidays(config));
 }
 
+/// `spec` as compared: decimals by value (a tick of 0.05 is one of
+/// 0.050), and each default written out
+/// ([`InstrumentSpec::with_defaults`]).
+fn normal(spec: &InstrumentSpec) -> InstrumentSpec {
+    let spec = spec.with_defaults();
+    InstrumentSpec {
+        tick: spec.tick.normalize(),
+        reference_price: spec.reference_price.normalize(),
+        ..spec
+    }
+}
+
+/// A value as a difference names it: a rule that is set without its
+/// `Some(…)`, one that is not as `none`.
+fn shown(debug: String) -> String {
+    match debug
+        .strip_prefix("Some(")
+        .and_then(|d| d.strip_suffix(')'))
+    {
+        Some(value) => value.to_owned(),
+        None if debug == "None" => "none".to_owned(),
+        None => debug,
+    }
+}
+
 fn spec_differences(
     journal: &InstrumentSpec,
     config: &InstrumentSpec,
     found: &mut Vec<Difference>,
 ) {
-    // Decimals compare by value: a tick of 0.05 is one of 0.050.
-    let normal = |spec: &InstrumentSpec| InstrumentSpec {
-        tick: spec.tick.normalize(),
-        reference_price: spec.reference_price.normalize(),
-        ..spec.clone()
-    };
     let (ours, theirs) = (normal(journal), normal(config));
     macro_rules! compare {
         ($($field:ident),* $(,)?) => {
@@ -201,7 +220,7 @@ fn spec_differences(
             let InstrumentSpec { symbol: _, $($field: _),* } = journal;
             $(
                 let (in_journal, in_config) =
-                    (format!("{:?}", ours.$field), format!("{:?}", theirs.$field));
+                    (shown(format!("{:?}", ours.$field)), shown(format!("{:?}", theirs.$field)));
                 if in_journal != in_config {
                     found.push(Difference::Instrument {
                         symbol: config.symbol.clone(),

@@ -178,6 +178,43 @@ impl InstrumentSpec {
         }
     }
 
+    /// The same spec with each optional rule that has a default written
+    /// out as that default, and the eligible types in order, once each:
+    /// two specs that trade alike compare equal (a config that writes a
+    /// default out is no change to the journal's spec that left it out).
+    #[must_use]
+    pub fn with_defaults(&self) -> Self {
+        let cea = matches!(self.kind, InstrumentKind::Cea { .. });
+        let eligible = self.eligible.clone().unwrap_or_else(|| {
+            if cea {
+                vec![ParticipantType::ComplianceEntity]
+            } else {
+                vec![
+                    ParticipantType::ComplianceEntity,
+                    ParticipantType::Institution,
+                ]
+            }
+        });
+        let mut eligible = eligible;
+        eligible.sort_unstable();
+        eligible.dedup();
+        let share =
+            |set: Option<u32>, divisor: u32| set.or(Some((self.max_orders / divisor).max(1)));
+        Self {
+            eligible: Some(eligible),
+            t_plus_one: self.t_plus_one.or(Some(cea)),
+            opposite_side_gap_days: self
+                .opposite_side_gap_days
+                .or(Some(if cea { 0 } else { 5 })),
+            max_orders_per_account: share(self.max_orders_per_account, 64),
+            max_orders_per_broker: share(self.max_orders_per_broker, 8),
+            max_price_levels: self.max_price_levels.or(Some(DEFAULT_MAX_PRICE_LEVELS)),
+            auctions: self.auctions.or(Some(cea)),
+            min_auction_t: self.min_auction_t.or(Some(DEFAULT_MIN_AUCTION_T)),
+            ..self.clone()
+        }
+    }
+
     /// Checks and resolves the account rules: eligibility, position limit,
     /// holding rules, with each default filled in from the kind.
     ///
@@ -292,7 +329,7 @@ pub enum SpecError {
     Lot,
     /// The order-size limits are inconsistent.
     #[error(
-        "order size limits {min_order_t}..={max_order_t} t must be whole lots with min <= max"
+        "order size limits {min_order_t}..={max_order_t} t: the minimum must be a whole number of lots, at least one, and not above the maximum"
     )]
     OrderSize {
         /// Configured minimum.

@@ -236,6 +236,33 @@ fn differences_are_named_and_changes_are_commands() {
         ))]
     );
 
+    // A config that writes a rule's default out trades alike: no change.
+    let mut config = market();
+    let cea = &mut config.instruments[0];
+    cea.eligible = Some(vec![ParticipantType::ComplianceEntity]);
+    cea.t_plus_one = Some(true);
+    cea.opposite_side_gap_days = Some(0);
+    cea.max_orders_per_account = Some(cea.max_orders / 64);
+    cea.max_orders_per_broker = Some(cea.max_orders / 8);
+    cea.max_price_levels = Some(100_000);
+    cea.auctions = Some(true);
+    cea.min_auction_t = Some(100_000);
+    config.instruments[1].eligible = Some(vec![
+        ParticipantType::Institution,
+        ParticipantType::ComplianceEntity,
+    ]);
+    assert_eq!(engine.first_difference(&config), None);
+    assert!(engine.changes_to(&config).is_empty(), "nothing to journal");
+    // Another value is a change, named by its values.
+    config.instruments[0].max_orders_per_broker = Some(7);
+    assert_eq!(
+        engine.first_difference(&config).unwrap().to_string(),
+        format!(
+            "instrument CEA2025.max_orders_per_broker: the journal has {}, the config 7",
+            config.instruments[0].max_orders / 8
+        )
+    );
+
     // The journal defines the market: instruments keep the journal's ids
     // wherever the config lists them, and one the config lacks (listed by
     // an operator) stays listed.
