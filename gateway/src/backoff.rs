@@ -2,7 +2,8 @@
 //! for a while, so that guessing a broker's secret is slow and a flood of
 //! them is cheap for the server and quiet in its log.
 //!
-//! Failures are counted per source address and per broker, and forgotten
+//! Failures are counted per source address and per broker (per operator on
+//! the operators' channel, which keeps its own), and forgotten
 //! `forget_after_ms` after the last one. After `free_failures` failures,
 //! the answer to each further one waits, twice as long each time from
 //! `first_delay_ms` up to `max_delay_ms`. At `refuse_after` failures the
@@ -59,21 +60,22 @@ pub(crate) struct Answer {
     pub(crate) refuse: bool,
 }
 
-/// The failed logins of a server's sessions.
+/// The failed logins of a server's sessions, of brokers (`K` a
+/// [`BrokerId`]) or of operators (`K` an operator's id).
 #[derive(Debug)]
-pub(crate) struct LoginBackoff {
-    inner: Mutex<Inner>,
+pub(crate) struct LoginBackoff<K = BrokerId> {
+    inner: Mutex<Inner<K>>,
     settings: LoginBackoffSettings,
 }
 
 #[derive(Debug)]
-struct Inner {
+struct Inner<K> {
     by_address: BTreeMap<IpAddr, Failures>,
-    by_broker: BTreeMap<BrokerId, Failures>,
+    by_broker: BTreeMap<K, Failures>,
     log: LogTally,
 }
 
-impl LoginBackoff {
+impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
     /// Nothing failed yet; `settings` are the numbers.
     pub(crate) fn new(settings: LoginBackoffSettings) -> Self {
         Self {
@@ -86,7 +88,7 @@ impl LoginBackoff {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K>> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -100,7 +102,7 @@ impl LoginBackoff {
 
     /// Counts a failed login from `addr` (for `broker`, when it names a
     /// configured one) and says how to answer it.
-    pub(crate) fn failed(&self, addr: IpAddr, broker: Option<BrokerId>, now: Instant) -> Answer {
+    pub(crate) fn failed(&self, addr: IpAddr, broker: Option<K>, now: Instant) -> Answer {
         let forget = self.settings.forget_after();
         let mut inner = self.lock();
         let by_address = count_failure(&mut inner.by_address, addr, now, forget);
@@ -115,7 +117,7 @@ impl LoginBackoff {
             tracing::warn!(
                 count,
                 last_addr = %addr,
-                last_broker = broker.map(|b| b.0),
+                last_id = ?broker,
                 failures,
                 "failed logins (count: since the last such line)"
             );

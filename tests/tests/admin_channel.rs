@@ -394,3 +394,32 @@ async fn sessions_out_of_order_are_answered_and_closed() {
     drop(open);
     server.stop().await;
 }
+
+/// ADMIN.md, "Connecting": wrong secrets on the operators' channel are
+/// slowed, then refused, as on the broker port (`[server.login_backoff]`),
+/// and a refused address is refused even the right secret until its
+/// failures are forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_operator_secrets_are_slowed_then_refused() {
+    let mut config = config();
+    config.server.login_backoff.free_failures = 1;
+    config.server.login_backoff.first_delay_ms = 200;
+    config.server.login_backoff.refuse_after = 3;
+    let server = TestServer::start(config).await;
+    let addr = server.admin.unwrap();
+    let guess = || AdminClient::connect(addr, 9, "a guess");
+    let code = |refused: AdminClientError| match refused {
+        AdminClientError::Refused { reason, .. } => reason,
+        other => panic!("{other}"),
+    };
+    assert_eq!(code(guess().await.unwrap_err()), 402);
+    // The second failure waits its delay.
+    let started = std::time::Instant::now();
+    assert_eq!(code(guess().await.unwrap_err()), 402);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // The third is the refusal, and then the address is refused.
+    assert_eq!(code(guess().await.unwrap_err()), 417);
+    let right = AdminClient::connect(addr, 9, OPERATOR_SECRET).await;
+    assert_eq!(code(right.unwrap_err()), 417);
+    server.stop().await;
+}

@@ -14,6 +14,7 @@ mod client;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use cetx_engine::{
     Asset, AuctionNotice, BrokerId, Command, Event, NewBroker, Phase, RejectReason, Transfer,
@@ -24,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::LoginBackoff;
 use crate::codec::FrameCodec;
 use crate::config::{OperatorConfig, ServerConfig};
 use crate::protocol::admin::{
@@ -48,6 +50,9 @@ pub struct AdminServer {
     config: Arc<ServerConfig>,
     /// `[admin.tls]`, loaded.
     tls: Option<ServerTls>,
+    /// Failed operator logins, by address and operator: the broker port's
+    /// back-off (`[server.login_backoff]`), counted apart from it.
+    logins: Arc<LoginBackoff<u32>>,
 }
 
 impl AdminServer {
@@ -68,12 +73,14 @@ impl AdminServer {
             .map_err(|e| std::io::Error::other(format!("[admin.tls]: {e}")))?;
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
+        let logins = Arc::new(LoginBackoff::new(config.server.login_backoff));
         Ok(Self {
             listener,
             local_addr,
             runtime,
             config,
             tls,
+            logins,
         })
     }
 
@@ -102,6 +109,7 @@ impl AdminServer {
                         let session = Session {
                             runtime: self.runtime.clone(),
                             config: Arc::clone(&self.config),
+                            logins: Arc::clone(&self.logins),
                             peer,
                         };
                         sessions.spawn(session.start(stream, self.tls.clone(), shutdown.clone()));
@@ -118,6 +126,7 @@ impl AdminServer {
 struct Session {
     runtime: RuntimeHandle,
     config: Arc<ServerConfig>,
+    logins: Arc<LoginBackoff<u32>>,
     peer: SocketAddr,
 }
 
@@ -195,20 +204,39 @@ impl Session {
                 secret,
                 protocol_version,
             }))) => {
+                let addr = self.peer.ip();
                 if protocol_version != ADMIN_PROTOCOL_VERSION {
                     error(
                         RejectReason::UnsupportedProtocolVersion,
                         &format!("this server speaks version {ADMIN_PROTOCOL_VERSION}"),
                     )
+                } else if self.logins.is_refused(addr, Instant::now()) {
+                    error(
+                        RejectReason::TooManyFailedLogins,
+                        "too many failed logins from this address: try again later",
+                    )
                 } else if find(&self.config.operators, operator, &secret, conn.get_ref()) {
+                    self.logins.succeeded(addr);
                     conn.send(AdminReply::LoggedIn { operator }).await.ok()?;
                     return Some(operator);
                 } else {
                     tracing::warn!(operator, peer = %self.peer, "operator login refused");
-                    error(
-                        RejectReason::BadCredentials,
-                        "unknown operator or wrong secret",
-                    )
+                    let known = self.config.operators.iter().any(|o| o.id == operator);
+                    let answer =
+                        self.logins
+                            .failed(addr, known.then_some(operator), Instant::now());
+                    tokio::time::sleep(answer.delay).await;
+                    if answer.refuse {
+                        error(
+                            RejectReason::TooManyFailedLogins,
+                            "too many failed logins: try again later",
+                        )
+                    } else {
+                        error(
+                            RejectReason::BadCredentials,
+                            "unknown operator or wrong secret",
+                        )
+                    }
                 }
             }
             Ok(Some(Ok(AdminRequest::Action { .. }))) => {
