@@ -69,6 +69,8 @@ const FEN_PER_CNY: i64 = 100;
 pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
 /// Smallest journal segment: room for its header and some records.
 pub const MIN_SEGMENT_BYTES: u64 = 4_096;
+/// The largest `journal.segment_bytes` accepted: 1 GiB.
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 /// Furthest exchange time may be from UTC, in seconds (±14 h covers every
 /// time zone in use).
 const MAX_UTC_OFFSET_S: i32 = 14 * 3_600;

@@ -565,6 +565,14 @@ fn each_check_names_the_entry_that_is_wrong() {
             },
         ),
         (
+            format!("[journal]\nsegment_bytes = 1073741825\n{base}"),
+            ConfigError::TooLarge {
+                key: "journal.segment_bytes",
+                value: (1 << 30) + 1,
+                max: 1 << 30,
+            },
+        ),
+        (
             format!("[journal]\nsync_interval_us = 100001\n{base}"),
             ConfigError::TooLarge {
                 key: "journal.sync_interval_us",

@@ -129,7 +129,7 @@ fn a_config_file_with_secrets_open_to_others_is_warned_about() {
         assert_eq!(output.status.code(), Some(1), "{said}");
         assert!(said.contains("listening on"), "{said}");
         assert_eq!(
-            said.contains("holds broker secrets and is open to other users"),
+            said.contains("holds secrets and is open to its group or other users"),
             warned,
             "mode {mode:o}: {said}"
         );

@@ -8,8 +8,8 @@ use cetx_engine::{Calendar, Session};
 use chrono::{NaiveTime, Timelike};
 
 use super::{
-    millis, ConfigError, ServerConfig, Throttle, MAX_QUEUE_CAPACITY, MAX_UTC_OFFSET_S,
-    MIN_SEGMENT_BYTES,
+    millis, ConfigError, ServerConfig, Throttle, MAX_QUEUE_CAPACITY, MAX_SEGMENT_BYTES,
+    MAX_UTC_OFFSET_S, MIN_SEGMENT_BYTES,
 };
 use crate::codec::MAX_FRAME_CEILING;
 use crate::protocol::{
@@ -239,6 +239,9 @@ impl ServerConfig {
             j.queue_capacity as u64,
             MAX_QUEUE_CAPACITY as u64,
         )?;
+        // A segment is written ahead in full, zeros and all, before the
+        // server first listens (1 GiB took 5 s here).
+        at_most("journal.segment_bytes", j.segment_bytes, MAX_SEGMENT_BYTES)?;
         // A tenth of a second between syncs is already a long wait for
         // every acknowledgement.
         at_most("journal.sync_interval_us", j.sync_interval_us, 100_000)

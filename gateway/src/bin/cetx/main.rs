@@ -500,7 +500,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         Some(path) => ServerConfig::load(path)?,
         None => ServerConfig::embedded_default(),
     };
-    if let Some(path) = args.config.as_ref().filter(|_| !config.brokers.is_empty()) {
+    let holds_secrets = !config.brokers.is_empty() || !config.operators.is_empty();
+    if let Some(path) = args.config.as_ref().filter(|_| holds_secrets) {
         warn_if_open_to_others(path);
     }
     if let Some(addr) = args.market_data_listen {
@@ -841,13 +842,12 @@ async fn order(args: OrderArgs) -> Result<()> {
     }
 }
 
-/// CNY to ticks of 0.01 CNY, exactly.
-/// Warns when the config file, which holds the brokers' secrets, is open
-/// to the file's group or other users.
+/// Warns when the config file, which holds brokers' or operators'
+/// secrets, is open to the file's group or other users.
 fn warn_if_open_to_others(path: &std::path::Path) {
     if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(path) {
         tracing::warn!(
-            "the config file {} holds broker secrets and is open to other users (mode {mode:o}); chmod 600 it",
+            "the config file {} holds secrets and is open to its group or other users (mode {mode:o}); chmod 600 it",
             path.display()
         );
     }

@@ -53,7 +53,7 @@ pub fn resolve(args: SecretArgs, broker: u32) -> Result<String> {
 fn from_file(path: &Path) -> Result<String> {
     if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(path) {
         tracing::warn!(
-            "the secret file {} is open to other users (mode {mode:o}); chmod 600 it",
+            "the secret file {} is open to its group or other users (mode {mode:o}); chmod 600 it",
             path.display()
         );
     }
