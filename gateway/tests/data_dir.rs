@@ -256,3 +256,57 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     let server = ServeProcess::start(data.path());
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// OPERATIONS.md, "Start-up": an address in use, or a TLS file that cannot
+/// be used, stops a first start before it journals anything, so the
+/// operator fixes the config and starts again on the same, still empty,
+/// directory.
+#[test]
+fn a_first_start_that_cannot_serve_journals_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    let data = tmp.path().join("taken");
+    let output = finish(cetx(
+        &[
+            "serve",
+            "--listen",
+            &taken,
+            "--market-data-listen",
+            "127.0.0.1:0",
+        ],
+        &data,
+    ));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("listening on {taken}")), "{said}");
+    assert!(!data.join("journal").exists(), "{said}");
+
+    let config = tmp.path().join("tls.toml");
+    let toml = format!(
+        "{}\n[server.tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+        cetx_gateway::config::DEFAULT_TOML,
+        tmp.path().join("no-cert.pem").display(),
+        tmp.path().join("no-key.pem").display(),
+    );
+    std::fs::write(&config, toml).unwrap();
+    let data = tmp.path().join("tls");
+    let output = finish(cetx(
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--market-data-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ],
+        &data,
+    ));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("[server.tls]"), "{said}");
+    assert!(!data.join("journal").exists(), "{said}");
+}

@@ -533,6 +533,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| config.server.data_dir.clone());
+    check_before_start(&config, listen)?;
     cetx_engine::journal::private::create_dir(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut options = RuntimeOptions::new(&data_dir);
@@ -840,6 +841,50 @@ async fn order(args: OrderArgs) -> Result<()> {
             _ => {}
         }
     }
+}
+
+/// What a start would otherwise find only after the runtime has started,
+/// which on an empty data directory journals the config's market for good:
+/// a TLS file that cannot be used, or an address another process holds.
+/// Each address is bound and let go at once (port 0 is always free).
+fn check_before_start(config: &ServerConfig, listen: std::net::SocketAddr) -> Result<()> {
+    let tls = [
+        ("[server.tls]", config.server.tls.as_ref()),
+        (
+            "[admin.tls]",
+            config.admin.as_ref().and_then(|a| a.tls.as_ref()),
+        ),
+    ];
+    for (section, settings) in tls {
+        if let Some(t) = settings {
+            cetx_gateway::tls::server(&t.cert, &t.key, t.client_ca.as_deref()).context(section)?;
+        }
+    }
+    let addresses = [
+        Some(("listening on", listen)),
+        config
+            .market_data
+            .as_ref()
+            .map(|m| ("listening for market data on", m.listen)),
+        config
+            .http
+            .as_ref()
+            .map(|h| ("serving the web view on", h.listen)),
+        config
+            .metrics
+            .as_ref()
+            .map(|m| ("serving metrics on", m.listen)),
+        config
+            .admin
+            .as_ref()
+            .map(|a| ("serving operators on", a.listen)),
+    ];
+    for (what, addr) in addresses.into_iter().flatten() {
+        if addr.port() != 0 {
+            std::net::TcpListener::bind(addr).with_context(|| format!("{what} {addr}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Warns when the config file, which holds brokers' or operators'
