@@ -101,11 +101,25 @@ impl BlockRules {
     /// [`MAX_OPEN_BLOCKS`].
     #[must_use]
     pub fn is_valid(&self) -> bool {
-        self.min_t > 0
-            && self.band_bps < 10_000
-            && self.sessions.len() <= 16
-            && self.sessions.iter().all(|s| s.open < s.close)
-            && (1..=MAX_OPEN_BLOCKS).contains(&self.max_open)
+        self.problem().is_none()
+    }
+
+    /// What makes the rules unusable, in words, if anything does.
+    #[must_use]
+    pub fn problem(&self) -> Option<&'static str> {
+        if self.min_t == 0 {
+            Some("min_t must be at least 1 t")
+        } else if self.band_bps >= 10_000 {
+            Some("band_bps must be below 10000")
+        } else if self.sessions.len() > 16 {
+            Some("at most 16 sessions")
+        } else if self.sessions.iter().any(|s| s.open >= s.close) {
+            Some("each session must open before it closes")
+        } else if !(1..=MAX_OPEN_BLOCKS).contains(&self.max_open) {
+            Some("max_open must be 1 to 1048576")
+        } else {
+            None
+        }
     }
 
     /// Whether a local second of the day lies in one of the sessions

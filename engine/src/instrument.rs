@@ -239,8 +239,8 @@ impl InstrumentSpec {
             }
             (Some(bps), _) => return Err(SpecError::LargeHolder(bps)),
         };
-        let share = |set: Option<u32>, divisor: u32| match set {
-            Some(0) => Err(SpecError::MemberLimit),
+        let share = |set: Option<u32>, divisor: u32, key| match set {
+            Some(0) => Err(SpecError::MemberLimit(key)),
             Some(limit) => Ok(limit),
             None => Ok((self.max_orders / divisor).max(1)),
         };
@@ -252,8 +252,12 @@ impl InstrumentSpec {
             opposite_side_gap_days: self
                 .opposite_side_gap_days
                 .unwrap_or(if cea { 0 } else { 5 }),
-            max_orders_per_account: share(self.max_orders_per_account, 64)?,
-            max_orders_per_broker: share(self.max_orders_per_broker, 8)?,
+            max_orders_per_account: share(
+                self.max_orders_per_account,
+                64,
+                "max_orders_per_account",
+            )?,
+            max_orders_per_broker: share(self.max_orders_per_broker, 8, "max_orders_per_broker")?,
             take_levels: if cea {
                 CEA_TAKE_LEVELS
             } else {
@@ -363,9 +367,10 @@ pub enum SpecError {
     /// A large-holder share without a position limit, or outside (0, 100%].
     #[error("large_holder_bps {0} needs a position_limit_t and must be in 1..=10000")]
     LargeHolder(u32),
-    /// A per-account or per-broker limit on resting orders is zero.
-    #[error("max_orders_per_account and max_orders_per_broker must be at least 1")]
-    MemberLimit,
+    /// A per-account or per-broker limit on resting orders (the key
+    /// named) is zero.
+    #[error("{0} must be at least 1")]
+    MemberLimit(&'static str),
     /// The smallest auction quantity is zero.
     #[error("min_auction_t must be at least 1 t")]
     AuctionSize,

@@ -632,7 +632,7 @@ fn each_check_names_the_entry_that_is_wrong() {
             ),
             ConfigError::Instrument {
                 symbol: "CEA2025".into(),
-                error: SpecError::MemberLimit,
+                error: SpecError::MemberLimit("max_orders_per_account"),
             },
         ),
         (
@@ -935,14 +935,31 @@ fn blocks_take_the_kinds_defaults_and_entries_are_checked() {
         (500, 3, 3_000)
     );
 
-    for bad in [
-        "[[blocks]]\nsymbol = \"NOPE\"\n",
-        "[[blocks]]\nsymbol = \"CEA2025\"\nmin_t = 0\n",
-        "[[blocks]]\nsymbol = \"CEA2025\"\nband_bps = 10000\n",
-        "[[blocks]]\nsymbol = \"CEA2025\"\n[[blocks]]\nsymbol = \"CEA2025\"\n",
+    for (bad, why) in [
+        (
+            "[[blocks]]\nsymbol = \"NOPE\"\n",
+            "not a configured instrument",
+        ),
+        ("[[blocks]]\nsymbol = \"CEA2025\"\nmin_t = 0\n", "min_t"),
+        (
+            "[[blocks]]\nsymbol = \"CEA2025\"\nband_bps = 10000\n",
+            "band_bps",
+        ),
+        (
+            "[[blocks]]\nsymbol = \"CEA2025\"\nmax_open = 1048577\n",
+            "max_open",
+        ),
+        (
+            "[[blocks]]\nsymbol = \"CEA2025\"\n[[blocks]]\nsymbol = \"CEA2025\"\n",
+            "named twice",
+        ),
     ] {
         let error =
             ServerConfig::from_toml_str(&format!("{}\n{bad}", with_account(""))).expect_err(bad);
-        assert!(error.to_string().contains("[[blocks]]"), "{bad}: {error}");
+        let said = error.to_string();
+        assert!(
+            said.contains("[[blocks]]") && said.contains(why),
+            "{bad}: {said}"
+        );
     }
 }

@@ -19,8 +19,13 @@ pub enum ConfigError {
     /// A `[[blocks]]` entry names no configured instrument, or one named
     /// twice, or gives rules that cannot be used (a zero minimum or limit,
     /// a band of 100% or more).
-    #[error("[[blocks]] {0}: not a configured instrument, named twice, or unusable rules (min_t and max_open at least 1, band_bps below 10000)")]
-    BadBlocks(String),
+    #[error("[[blocks]] {symbol}: {reason}")]
+    BadBlocks {
+        /// The entry's symbol.
+        symbol: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The file could not be read.
     #[error("cannot read config file {}: {reason}", path.display())]
     Read {

@@ -278,14 +278,21 @@ impl ServerConfig {
     /// rules are usable.
     fn validate_blocks(&self) -> Result<(), ConfigError> {
         let mut seen = BTreeSet::new();
+        let bad = |symbol: &str, reason| ConfigError::BadBlocks {
+            symbol: symbol.to_owned(),
+            reason,
+        };
         for entry in &self.blocks {
-            if self.instrument_id(&entry.symbol).is_none() || !seen.insert(&entry.symbol) {
-                return Err(ConfigError::BadBlocks(entry.symbol.clone()));
+            if self.instrument_id(&entry.symbol).is_none() {
+                return Err(bad(&entry.symbol, "not a configured instrument"));
+            }
+            if !seen.insert(&entry.symbol) {
+                return Err(bad(&entry.symbol, "named twice"));
             }
         }
         for (symbol, rules) in self.block_rules() {
-            if !rules.is_valid() {
-                return Err(ConfigError::BadBlocks(symbol.to_owned()));
+            if let Some(reason) = rules.problem() {
+                return Err(bad(symbol, reason));
             }
         }
         Ok(())
