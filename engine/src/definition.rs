@@ -146,6 +146,14 @@ impl Engine {
 
 fn calendar_differences(journal: &Calendar, config: &Calendar, found: &mut Vec<Difference>) {
     let mut differ = |field, journal: String, config: String| {
+        let shown = |value: String| {
+            if value.is_empty() {
+                "none".to_owned()
+            } else {
+                value
+            }
+        };
+        let (journal, config) = (shown(journal), shown(config));
         if journal != config {
             found.push(Difference::Calendar {
                 field,

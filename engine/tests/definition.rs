@@ -207,6 +207,16 @@ fn differences_are_named_and_changes_are_commands() {
     ));
 
     let mut config = market();
+    config
+        .calendar
+        .holidays
+        .insert(chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap());
+    assert_eq!(
+        engine.first_difference(&config).unwrap().to_string(),
+        "calendar.holidays: the journal has none, the config 2026-12-25"
+    );
+
+    let mut config = market();
     config.instruments[1].tick = cny("0.01");
     let difference = engine.first_difference(&config).unwrap();
     assert_eq!(

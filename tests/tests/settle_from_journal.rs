@@ -199,6 +199,11 @@ async fn a_server_refuses_another_market_unless_told_to_journal_the_change() {
         ),
         "{busy}"
     );
+    assert!(
+        busy.to_string()
+            .starts_with("the engine refuses the revision of CCER: InstrumentBusy"),
+        "{busy}"
+    );
     // A week later the calendar has closed it: told to, the server
     // journals the change (the CCER book is empty, both orders traded in
     // full) and runs by it. The quiet clock shows a Saturday noon in

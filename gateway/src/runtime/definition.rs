@@ -105,7 +105,7 @@ fn apply(
                 _ => "",
             };
             return Err(RuntimeError::DefinitionRefused {
-                command: format!("{command:?}"),
+                command: described(&command),
                 reason: rejected.reason,
                 hint,
             });
@@ -113,6 +113,26 @@ fn apply(
         planned.entries.push((stamp, command, events));
     }
     Ok(())
+}
+
+/// A definition command in a few words, for the refusal's message.
+fn described(command: &Command) -> String {
+    match command {
+        Command::ListInstrument(spec) => format!("the listing of {}", spec.symbol),
+        Command::ReviseInstrument { spec, .. } => format!("the revision of {}", spec.symbol),
+        Command::SetReferencePrice {
+            instrument,
+            price_ticks,
+        } => format!(
+            "the reference price {price_ticks} ticks for instrument {}",
+            instrument.0
+        ),
+        Command::SetCalendar(_) => "the new calendar".to_owned(),
+        Command::SetBlockRules { instrument, .. } => {
+            format!("the block rules of instrument {}", instrument.0)
+        }
+        other => format!("{:?}", other.kind()),
+    }
 }
 
 /// Journals the planned entries and waits until they are durable.

@@ -193,7 +193,7 @@ pub enum RuntimeError {
     /// The engine refuses a change of the market's definition.
     #[error("the engine refuses {command}: {reason:?} (code {}); nothing was journaled{hint}", reason.code())]
     DefinitionRefused {
-        /// The command, as debug text.
+        /// The command, in a few words.
         command: String,
         /// Why.
         reason: cetx_engine::RejectReason,
