@@ -120,10 +120,15 @@ async fn counters_move_with_what_the_brokers_do() {
     // No such client order id: the gateway refuses it, 409.
     two.cancel(99).await.unwrap();
     answered(&mut two, 1).await;
+    // No such symbol: the session refuses it before the queue, 410.
+    two.submit(NewOrder::limit(3, 2001, "NOPE", Side::Sell, 85_00, 1))
+        .await
+        .unwrap();
+    answered(&mut two, 1).await;
 
     let (_, after) = scrape(metrics).await;
     for (series, expected) in [
-        (r#"cetx_requests_total{kind="order"}"#, 2 + 1),
+        (r#"cetx_requests_total{kind="order"}"#, 2 + 1 + 1),
         (r#"cetx_requests_total{kind="amend"}"#, 1),
         (r#"cetx_requests_total{kind="cancel"}"#, 2),
         (
@@ -132,6 +137,10 @@ async fn counters_move_with_what_the_brokers_do() {
         ),
         (
             r#"cetx_rejects_total{code="409",reason="UnknownClientOrderId"}"#,
+            1,
+        ),
+        (
+            r#"cetx_rejects_total{code="410",reason="UnknownSymbol"}"#,
             1,
         ),
         (r#"cetx_trades_total{instrument="CEA2025"}"#, 1),

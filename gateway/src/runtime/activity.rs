@@ -3,15 +3,18 @@
 //!
 //! The router keeps these counts on the journal writer thread, from each
 //! turn once it is durable and under the lock it takes for the turn
-//! anyway, so the engine thread does no extra work for them. They count
-//! what was decided: a request the session answered `ServerBusy` before it
-//! reached the queue is not here (it is in no journal either).
+//! anyway, so the engine thread does no extra work for them. The requests
+//! a session refused itself before they reached the queue (throttled, an
+//! unknown symbol, the queue full: in no journal) are counted apart, by the
+//! sessions, and added in when the figures are read.
 
 use std::collections::BTreeMap;
 
 use cetx_engine::histogram::HistogramSnapshot;
 use cetx_engine::journal::JournalStats;
 use cetx_engine::{Command, CommandKind, Event, InstrumentId, RejectReason};
+
+use crate::protocol::{RequestKind, ServerMessage};
 
 use super::book_fill::BookLoad;
 
@@ -68,6 +71,47 @@ impl Activity {
     pub(super) fn on_refusal(&mut self, kind: CommandKind, reason: RejectReason) {
         self.on_request(kind);
         *self.rejects.entry(reason.code()).or_default() += 1;
+    }
+
+    /// Counts a reject a session made itself (an `OrderRejected`,
+    /// `BlockRejected` or `BidRejected` with `seq` 0); anything else is
+    /// not a reject and not counted.
+    pub(super) fn on_session_refusal(&mut self, message: &ServerMessage) {
+        let (kind, reason) = match *message {
+            ServerMessage::OrderRejected {
+                request, reason, ..
+            } => {
+                let kind = match request {
+                    RequestKind::NewOrder => CommandKind::Submit,
+                    RequestKind::Cancel => CommandKind::Cancel,
+                    RequestKind::Amend => CommandKind::Amend,
+                    RequestKind::Take => CommandKind::Take,
+                };
+                (Some(kind), reason)
+            }
+            ServerMessage::BlockRejected { reason, .. }
+            | ServerMessage::BidRejected { reason, .. } => (None, reason),
+            _ => return,
+        };
+        if let Some(kind) = kind {
+            self.on_request(kind);
+        }
+        *self.rejects.entry(reason).or_default() += 1;
+    }
+
+    /// Adds `other`'s counts to these.
+    pub(super) fn add(&mut self, other: &Self) {
+        self.orders += other.orders;
+        self.cancels += other.cancels;
+        self.amends += other.amends;
+        for (code, count) in &other.rejects {
+            *self.rejects.entry(*code).or_default() += count;
+        }
+        for (instrument, traded) in &other.trades {
+            let sum = self.trades.entry(*instrument).or_default();
+            sum.trades += traded.trades;
+            sum.volume_t += traded.volume_t;
+        }
     }
 
     fn on_request(&mut self, kind: CommandKind) {

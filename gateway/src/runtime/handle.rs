@@ -103,6 +103,9 @@ pub(super) struct Shared {
     pub(super) turn_ns: Arc<Histogram>,
     /// `server.queue_capacity`.
     pub(super) queue_capacity: usize,
+    /// The requests sessions refused themselves (never journaled), for
+    /// [`RuntimeHandle::stats`].
+    pub(super) session_refusals: Mutex<super::activity::Activity>,
     /// Every instrument's symbol, by id: the journal's market, grown by
     /// the engine thread when an operator lists an instrument.
     pub(super) symbols: Arc<super::symbols::Published<super::SymbolTable>>,
@@ -421,8 +424,10 @@ impl RuntimeHandle {
                 .subscribers
                 .values()
                 .map(|s| s.queued.load(Ordering::Relaxed) as u64);
+            let mut activity = out.activity.clone();
+            activity.add(&locked(&shared.session_refusals));
             RuntimeStats {
-                activity: out.activity.clone(),
+                activity,
                 subscribers: out.subscribers.len() as u64,
                 report_backlog_frames: backlogs.clone().sum(),
                 report_backlog_frames_max: backlogs.max().unwrap_or(0),
@@ -675,6 +680,7 @@ impl Subscription {
     /// read): end the session, as the router does.
     #[must_use]
     pub fn reject(&mut self, frame: ServerFrame) -> bool {
+        locked(&self.handle.shared.session_refusals).on_session_refusal(&frame.message);
         if self.deferred.len() + self.backlog.len() >= self.capacity {
             return false;
         }
@@ -743,3 +749,13 @@ const _: () = {
     send_sync::<RuntimeHandle>();
     send_sync::<Subscription>();
 };
+
+/// The sessions' refusal counts, taken as they are if a panic poisoned
+/// the lock (a count cannot be left half-updated).
+fn locked(
+    counts: &Mutex<super::activity::Activity>,
+) -> std::sync::MutexGuard<'_, super::activity::Activity> {
+    counts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

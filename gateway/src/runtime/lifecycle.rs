@@ -182,6 +182,7 @@ impl Runtime {
             journal: OnceLock::new(),
             turn_ns: Arc::new(Histogram::new(TURN_NS_SHIFT, TURN_NS_BUCKETS)),
             queue_capacity: config.server.queue_capacity,
+            session_refusals: std::sync::Mutex::default(),
             symbols: Arc::new(Published::new(symbols)),
         });
         let (inputs, input_queue) = crossbeam_channel::bounded(config.server.queue_capacity);
