@@ -64,7 +64,9 @@ struct Cli {
     #[arg(long, default_value_t = 2025)]
     seed: u64,
     /// Market-data subscribers reading the feed meanwhile (half at depth
-    /// 5, half at full depth): what they cost the brokers.
+    /// 5, half at full depth): what they cost the brokers. Against
+    /// `--addr`, the feed is at the `[market_data] listen` of `--config`
+    /// (the demo config's 127.0.0.1:7879 without it).
     #[arg(long, default_value_t = 0)]
     feed_subscribers: usize,
     /// Against a reused server: leave the brokers' reports from earlier

@@ -228,7 +228,7 @@ fn market(page: &mut Exposition, sources: &Sources) {
 }
 
 /// Each book's resting orders and its `max_orders`: their ratio is how
-/// full it is (the log warns past 80%).
+/// full it is (the log warns from 80%).
 fn books(page: &mut Exposition, symbols: &[crate::protocol::Symbol], books: &[BookLoad]) {
     let mut gauge = |name, help, value: fn(&BookLoad) -> u64| {
         page.family(name, Kind::Gauge, help);
