@@ -14,6 +14,16 @@ use cetx_engine::journal::format::list_segments;
 use cetx_engine::journal::{Manifest, MANIFEST_FILE};
 use common::{output_within, ServeProcess};
 
+/// `cetx serve`'s listeners, each on a port of the system's choosing.
+const ON_LOOPBACK: [&str; 6] = [
+    "--listen",
+    "127.0.0.1:0",
+    "--market-data-listen",
+    "127.0.0.1:0",
+    "--http-listen",
+    "127.0.0.1:0",
+];
+
 fn cetx(args: &[&str], data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cetx"));
     command.args(args).arg("--data-dir").arg(data_dir);
@@ -141,18 +151,7 @@ fn a_missing_segment_stops_a_restart_and_names_the_file() {
     for gone in [&segments[0].1, &segments[segments.len() - 1].1] {
         let saved = std::fs::read(gone).unwrap();
         std::fs::remove_file(gone).unwrap();
-        let serve = finish(cetx(
-            &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--market-data-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ],
-            data.path(),
-        ));
+        let serve = finish(cetx(&[&["serve"], &ON_LOOPBACK[..]].concat(), data.path()));
         let stderr = String::from_utf8_lossy(&serve.stderr);
         assert_eq!(serve.status.code(), Some(1), "{stderr}");
         let name = gone.file_name().unwrap().to_string_lossy();
@@ -291,20 +290,8 @@ fn a_first_start_that_cannot_serve_journals_nothing() {
     );
     std::fs::write(&config, toml).unwrap();
     let data = tmp.path().join("tls");
-    let output = finish(cetx(
-        &[
-            "serve",
-            "--config",
-            config.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--market-data-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-        ],
-        &data,
-    ));
+    let with_config = ["serve", "--config", config.to_str().unwrap()];
+    let output = finish(cetx(&[&with_config[..], &ON_LOOPBACK[..]].concat(), &data));
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{said}");
     assert!(said.contains("[server.tls]"), "{said}");

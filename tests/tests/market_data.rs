@@ -186,6 +186,16 @@ fn loopback() -> MarketDataSettings {
     }
 }
 
+/// A market on `settings`, and a feed subscriber that follows CEA2025 at
+/// full depth and has read its snapshot.
+async fn following_cea(settings: MarketDataSettings) -> (Market, FeedClient) {
+    let market = Market::start(settings).await;
+    let mut feed = FeedClient::connect(market.feed).await.unwrap();
+    feed.subscribe(0, &["CEA2025"]).await.unwrap();
+    feed.settle(Duration::from_millis(300)).await.unwrap();
+    (market, feed)
+}
+
 /// Sends `orders` orders from both demo brokers around 85.00, crossing
 /// often, waits for each broker's answers, and gives back the brokers'
 /// connections.
@@ -290,14 +300,11 @@ async fn a_subscriber_keeps_the_same_book_as_the_server_at_each_depth() {
 /// interval of an hour) still comes, every trade of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_subscribe_loses_nothing_of_the_instruments_already_followed() {
-    let market = Market::start(MarketDataSettings {
+    let (market, mut feed) = following_cea(MarketDataSettings {
         flush_interval_ms: 3_600_000,
         ..loopback()
     })
     .await;
-    let mut feed = FeedClient::connect(market.feed).await.unwrap();
-    feed.subscribe(0, &["CEA2025"]).await.unwrap();
-    feed.settle(Duration::from_millis(300)).await.unwrap();
     assert!(feed.instrument("CEA2025").is_some());
     // The first batch goes out at once; the rest waits for the flush.
     // Every answer has come, so every batch of the flow is published.
@@ -329,14 +336,11 @@ async fn a_second_subscribe_loses_nothing_of_the_instruments_already_followed() 
 /// writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() {
-    let market = Market::start(MarketDataSettings {
+    let (market, mut feed) = following_cea(MarketDataSettings {
         conflate_after: 2,
         ..loopback()
     })
     .await;
-    let mut feed = FeedClient::connect(market.feed).await.unwrap();
-    feed.subscribe(0, &["CEA2025"]).await.unwrap();
-    feed.settle(Duration::from_millis(300)).await.unwrap();
     let cea = market.market.find("CEA2025").unwrap();
     let (flow_done, mut done) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn(async move {
