@@ -53,8 +53,10 @@ pub enum InstrumentKind {
         /// Compliance year of the allowances, e.g. 2025 for `CEA2025`.
         vintage: u16,
     },
-    /// Certified voluntary emission reductions (CCER).
-    Ccer,
+    /// Certified voluntary emission reductions (CCER). A variant with no
+    /// fields rather than a unit one, so that a key beside `type = "ccer"`
+    /// (a `vintage`, say) is refused like any unknown key.
+    Ccer {},
 }
 
 /// One instrument's trading rules, as written in config.
@@ -173,7 +175,7 @@ impl InstrumentSpec {
     pub fn ccer(reference_price: Decimal) -> Self {
         Self {
             symbol: "CCER".to_owned(),
-            kind: InstrumentKind::Ccer,
+            kind: InstrumentKind::Ccer {},
             ..Self::cea(0, reference_price)
         }
     }

@@ -54,7 +54,7 @@ impl Market {
             time_ns: AFTERNOON_NS,
         };
         market.ok(Command::SetCalendar(Box::default()));
-        let mut ccer = BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer);
+        let mut ccer = BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer {});
         ccer.enabled = true;
         market.ok(Command::SetBlockRules {
             instrument: CCER,
@@ -212,7 +212,7 @@ fn every_block_rule_has_its_reject_code() {
             setup: |m| {
                 m.ok(Command::SetBlockRules {
                     instrument: CCER,
-                    rules: Box::new(BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer)),
+                    rules: Box::new(BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer {})),
                 });
                 0
             },

@@ -116,7 +116,7 @@ fn instrument_spec(
         symbol: format!("T{index}"),
         // The kind decides only which orders a take may reach (CEA: the
         // best 5 prices; CCER: the first order at the best).
-        kind: InstrumentKind::Ccer,
+        kind: InstrumentKind::Ccer {},
         tick: Decimal::new(tick_fen, 2),
         lot_t,
         min_order_t,

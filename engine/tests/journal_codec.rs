@@ -199,7 +199,7 @@ fn crc32c_is_castagnoli() {
 fn spec_size(spec: &cetx_engine::InstrumentSpec) -> usize {
     let kind = match spec.kind {
         cetx_engine::InstrumentKind::Cea { .. } => 3,
-        cetx_engine::InstrumentKind::Ccer => 1,
+        cetx_engine::InstrumentKind::Ccer {} => 1,
     };
     let option = |present: bool, size: usize| if present { 1 + size } else { 1 };
     4 + spec.symbol.len()

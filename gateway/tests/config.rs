@@ -963,3 +963,16 @@ fn blocks_take_the_kinds_defaults_and_entries_are_checked() {
         );
     }
 }
+
+/// CONFIG.md, "Unknown keys are errors, in every table": a key beside
+/// `type = "ccer"` too (a CCER has no vintage).
+#[test]
+fn a_ccer_kind_with_a_vintage_is_refused() {
+    let text = edit(
+        MINIMAL,
+        "kind = { type = \"cea\", vintage = 2025 }",
+        "kind = { type = \"ccer\", vintage = 2025 }",
+    );
+    let error = ServerConfig::from_toml_str(&text).expect_err("a CCER has no vintage");
+    assert!(error.to_string().contains("vintage"), "{error}");
+}

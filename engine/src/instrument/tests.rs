@@ -172,5 +172,5 @@ colour = 1"#,
     let error = kind.unwrap_err().to_string();
     assert!(error.contains("colour"), "{error}");
     let kind: InstrumentKind = toml::from_str(r#"type = "ccer""#).unwrap();
-    assert_eq!(kind, InstrumentKind::Ccer);
+    assert_eq!(kind, InstrumentKind::Ccer {});
 }

@@ -34,7 +34,7 @@ pub(crate) fn encode_spec(spec: &InstrumentSpec, out: &mut Vec<u8>) {
             out.put_u8(0);
             out.put_u16(vintage);
         }
-        InstrumentKind::Ccer => out.put_u8(1),
+        InstrumentKind::Ccer {} => out.put_u8(1),
     }
     put_decimal(out, spec.tick);
     out.put_u64(spec.lot_t);
@@ -104,7 +104,7 @@ pub(crate) fn read_spec(c: &mut Cursor<'_>) -> Result<InstrumentSpec, DecodeErro
         0 => InstrumentKind::Cea {
             vintage: c.u16("InstrumentKind.vintage")?,
         },
-        _ => InstrumentKind::Ccer,
+        _ => InstrumentKind::Ccer {},
     };
     let tick = read_decimal(c, "InstrumentSpec.tick")?;
     let lot_t = c.u64("InstrumentSpec.lot_t")?;

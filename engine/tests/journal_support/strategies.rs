@@ -57,7 +57,7 @@ pub fn spec() -> impl Strategy<Value = cetx_engine::InstrumentSpec> {
                     kind: if cea {
                         cetx_engine::InstrumentKind::Cea { vintage }
                     } else {
-                        cetx_engine::InstrumentKind::Ccer
+                        cetx_engine::InstrumentKind::Ccer {}
                     },
                     tick: rust_decimal::Decimal::new(tick, tick_scale),
                     lot_t: sizes.0,

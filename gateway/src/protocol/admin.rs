@@ -281,7 +281,7 @@ impl Listing {
             symbol: Symbol::from(spec.symbol.as_str()),
             kind: match spec.kind {
                 cetx_engine::InstrumentKind::Cea { vintage } => ListingKind::Cea { vintage },
-                cetx_engine::InstrumentKind::Ccer => ListingKind::Ccer,
+                cetx_engine::InstrumentKind::Ccer {} => ListingKind::Ccer,
             },
             step_ticks: cetx_engine::price_to_ticks(spec.tick).ok()?,
             lot_t: spec.lot_t,
@@ -310,7 +310,7 @@ impl Listing {
             symbol: self.symbol.to_string(),
             kind: match self.kind {
                 ListingKind::Cea { vintage } => cetx_engine::InstrumentKind::Cea { vintage },
-                ListingKind::Ccer => cetx_engine::InstrumentKind::Ccer,
+                ListingKind::Ccer => cetx_engine::InstrumentKind::Ccer {},
             },
             tick: rust_decimal::Decimal::new(self.step_ticks, 2),
             lot_t: self.lot_t,
