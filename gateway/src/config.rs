@@ -155,6 +155,7 @@ pub struct BlockConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSettings {
     /// Address and port operators connect to.
+    #[serde(deserialize_with = "values::listen")]
     pub listen: SocketAddr,
     /// `[admin.tls]`: TLS on the channel, as `[server.tls]` is on the
     /// broker port; with `client_ca`, an operator with a `tls_name` logs
@@ -195,6 +196,7 @@ pub struct OperatorConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     /// Address and port the page is served on.
+    #[serde(deserialize_with = "values::listen")]
     pub listen: SocketAddr,
 }
 
@@ -211,6 +213,7 @@ impl Default for HttpSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct MarketDataSettings {
     /// Address and port subscribers connect to.
+    #[serde(deserialize_with = "values::listen")]
     pub listen: SocketAddr,
     /// Update batches (one per turn of the engine) the ring holds for
     /// subscribers; one further behind gets a fresh snapshot.
@@ -265,6 +268,7 @@ impl MarketDataSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
     /// Address and port to accept broker connections on.
+    #[serde(deserialize_with = "values::listen")]
     pub listen: SocketAddr,
     /// Directory of the journal and snapshots; relative paths are relative
     /// to the working directory.

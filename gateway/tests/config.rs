@@ -734,7 +734,7 @@ fn parse_errors_give_line_column_and_key() {
             line: 2,
             column: 10,
             key: "server.listen",
-            message: "invalid socket address",
+            message: "\"nowhere\" is not an IP address and port such as \"127.0.0.1:7878\" (host names are not resolved)",
         },
         Case {
             text: format!("[server]\nlisten_on = \"127.0.0.1:1\"\n{MINIMAL}"),

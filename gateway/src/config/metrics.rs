@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsSettings {
     /// Address and port of the endpoint.
+    #[serde(deserialize_with = "super::values::listen")]
     pub listen: SocketAddr,
 }
 

@@ -1,10 +1,12 @@
 //! How values may be written in a config, where serde's defaults would be
 //! wrong or unkind: amounts of CNY (never a float), calendar dates and times
-//! (a string or TOML's own date and time), and a `[calendar]` table whose
-//! keys may each be left out.
+//! (a string or TOML's own date and time), a `[calendar]` table whose keys
+//! may each be left out, and listen addresses (told, when a host name is
+//! given, that only an IP address will do).
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::net::SocketAddr;
 
 use cetx_engine::{Calendar, Session};
 use chrono::{NaiveDate, NaiveTime};
@@ -103,6 +105,17 @@ impl<'de, T> Visitor<'de> for DateOrTime<T> {
         };
         self.visit_str(&text)
     }
+}
+
+/// Reads an address to listen on: an IP address and a port. Host names are
+/// not resolved, and the error says so.
+pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.trim().parse().map_err(|_| {
+        D::Error::custom(format!(
+            "{text:?} is not an IP address and port such as \"127.0.0.1:7878\" (host names are not resolved)"
+        ))
+    })
 }
 
 /// Reads an amount of CNY from a decimal string or a whole number, and
