@@ -63,7 +63,7 @@ const fn wire_config() -> WireConfig {
 pub enum DecodeError {
     /// The length prefix announces a frame above the session's maximum; the
     /// payload was not read.
-    #[error("frame of {len} bytes is above the maximum of {max}")]
+    #[error("frame of {len} bytes is above the maximum of {max}{}", tls_hint(*len))]
     FrameTooLarge {
         /// The announced payload length.
         len: usize,
@@ -115,6 +115,18 @@ pub enum DecodeError {
     /// Reading from the connection failed.
     #[error("reading the connection: {0}")]
     Io(#[from] io::Error),
+}
+
+/// What to say of a frame length whose bytes are a TLS record's start
+/// (an alert or a handshake, then version 3.x): the other side speaks TLS,
+/// and this one does not, or not yet.
+fn tls_hint(len: usize) -> &'static str {
+    let starts_tls = matches!(len & 0xff, 0x15 | 0x16) && (len >> 8) & 0xff == 0x03;
+    if starts_tls {
+        " (its first bytes are a TLS record's: the other side speaks TLS; a client needs --tls-ca, a server [server.tls])"
+    } else {
+        ""
+    }
 }
 
 impl DecodeError {
@@ -529,5 +541,27 @@ impl<In, Out: WireMessage> Encoder<Out> for FrameCodec<In, Out> {
 
     fn encode(&mut self, message: Out, dst: &mut BytesMut) -> Result<(), EncodeError> {
         self.encode(&message, dst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_length_that_is_a_tls_record_says_so() {
+        // A TLS alert (15 03 03 00 ...) and a ClientHello (16 03 01 02 ...)
+        // read as little-endian lengths.
+        for bytes in [[0x15, 0x03, 0x03, 0x00], [0x16, 0x03, 0x01, 0x02]] {
+            let len = u32::from_le_bytes(bytes) as usize;
+            let said = DecodeError::FrameTooLarge { len, max: 256 }.to_string();
+            assert!(said.contains("speaks TLS"), "{said}");
+        }
+        let said = DecodeError::FrameTooLarge {
+            len: 5000,
+            max: 4096,
+        }
+        .to_string();
+        assert_eq!(said, "frame of 5000 bytes is above the maximum of 4096");
     }
 }

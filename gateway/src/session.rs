@@ -369,7 +369,17 @@ async fn check_login(
     let accepted = if let Some(config) = ctx.config.broker(broker) {
         // A broker with a `tls_name` needs a client certificate for it too.
         let certified = |name: &String| conn.get_ref().peer_certificate_is_for(name);
-        config.accepts(secret) && config.tls_name.as_ref().is_none_or(certified)
+        let right_secret = config.accepts(secret);
+        let certificate = config.tls_name.as_ref().is_none_or(certified);
+        if right_secret && !certificate {
+            // The broker is told only 402; the exchange is told why.
+            tracing::warn!(
+                broker = broker.0,
+                tls_name = config.tls_name.as_deref(),
+                "a login with the right secret had no client certificate valid for the broker's tls_name"
+            );
+        }
+        right_secret && certificate
     } else if let Some(credential) = standing.credential {
         let secret = secret.clone();
         let verify = move || crate::credential::verify(&credential, &secret);

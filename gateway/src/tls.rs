@@ -54,6 +54,16 @@ pub enum TlsError {
     /// rustls refused the certificates or key.
     #[error("setting up TLS: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The key is not the certificate's.
+    #[error("the private key {} is not the key of the certificate {} ({why})", key.display(), cert.display())]
+    KeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+        /// What rustls said.
+        why: rustls::Error,
+    },
     /// The name to check the server's certificate against is not a DNS
     /// name or an IP address.
     #[error("invalid TLS server name {0:?}")]
@@ -86,7 +96,9 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read("the private key file", path)?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsError::Pem {
         path: path.to_path_buf(),
-        why: e.to_string(),
+        why: format!(
+            "no private key ({e}): it must hold an unencrypted PKCS#8, PKCS#1 or SEC1 key in PEM"
+        ),
     })
 }
 
@@ -139,7 +151,13 @@ pub fn server(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Serve
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let config = builder.with_single_cert(certs, key_der)?;
+    let config = builder
+        .with_single_cert(certs, key_der)
+        .map_err(|why| TlsError::KeyMismatch {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            why,
+        })?;
     Ok(ServerTls(TlsAcceptor::from(Arc::new(config))))
 }
 
@@ -202,9 +220,13 @@ fn client_with(
         .with_root_certificates(roots(ca)?);
     let config = match identity {
         None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
-            builder.with_client_auth_cert(load_certificates(cert)?, load_key(key)?)?
-        }
+        Some((cert, key)) => builder
+            .with_client_auth_cert(load_certificates(cert)?, load_key(key)?)
+            .map_err(|why| TlsError::KeyMismatch {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+                why,
+            })?,
     };
     let server_name = ServerName::try_from(server_name.to_owned())
         .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;

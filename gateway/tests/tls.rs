@@ -52,6 +52,14 @@ async fn brokers_trade_over_tls_with_the_rust_and_the_python_client() {
     let config_arg = config.to_string_lossy().into_owned();
     let server = ServeProcess::start_with(&data, &["--config", &config_arg]);
     let addr = server.addr;
+    assert!(
+        server
+            .banner
+            .iter()
+            .any(|line| line.starts_with("the broker port speaks TLS (certificate ")),
+        "{:?}",
+        server.banner
+    );
 
     // The Rust client, checking the certificate against 127.0.0.1.
     let client_tls = tls::client(&certs.ca, "127.0.0.1").expect("client TLS");
@@ -188,4 +196,64 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     // A broker without a tls_name logs in with its secret alone.
     assert_eq!(login_as(addr, without_cert, 2).await, Ok(()));
     assert!(server.terminate().success());
+}
+
+/// A key that is not its certificate's, or a file with no key in it, is
+/// named with its files and what was wanted.
+#[test]
+fn a_wrong_or_missing_key_is_named_by_its_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(tmp.path());
+    let other_key = &certs.clients[0].1;
+    let mismatch = tls::server(&certs.cert, other_key, None)
+        .expect_err("another certificate's key is refused")
+        .to_string();
+    for named in [
+        certs.cert.display().to_string(),
+        other_key.display().to_string(),
+    ] {
+        assert!(mismatch.contains(&named), "{mismatch}");
+    }
+    let no_key = tls::server(&certs.cert, &certs.cert, None)
+        .expect_err("a certificate is no key")
+        .to_string();
+    assert!(no_key.contains("no private key"), "{no_key}");
+    assert!(
+        no_key.contains(&certs.cert.display().to_string()),
+        "{no_key}"
+    );
+}
+
+/// CONFIG.md, `[server.tls]` `key`: "keep it readable by the server's user
+/// only"; `cetx serve` warns when it is not.
+#[test]
+fn a_private_key_open_to_others_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    let config = tls_config(dir.path(), &certs, "");
+    // The broker port is taken: the server stops before it serves.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&certs.key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+            .args(["serve", "--listen", &listen])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = output_within(child, "cetx serve", WAIT);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{said}");
+        assert_eq!(
+            said.contains("TLS private key"),
+            warned,
+            "mode {mode:o}: {said}"
+        );
+    }
 }

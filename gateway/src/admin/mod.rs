@@ -450,7 +450,17 @@ impl Session {
 fn find(operators: &[OperatorConfig], id: u32, secret: &Secret, stream: &Stream) -> bool {
     operators.iter().filter(|o| o.id == id).any(|o| {
         let certified = |name: &String| stream.peer_certificate_is_for(name);
-        o.secret.matches(secret) && o.tls_name.as_ref().is_none_or(certified)
+        let right_secret = o.secret.matches(secret);
+        let certificate = o.tls_name.as_ref().is_none_or(certified);
+        if right_secret && !certificate {
+            // The operator is told only 402; the exchange is told why.
+            tracing::warn!(
+                operator = id,
+                tls_name = o.tls_name.as_deref(),
+                "a login with the right secret had no client certificate valid for the operator's tls_name"
+            );
+        }
+        right_secret && certificate
     })
 }
 

@@ -504,6 +504,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(path) = args.config.as_ref().filter(|_| holds_secrets) {
         warn_if_open_to_others(path);
     }
+    let keys = [
+        config.server.tls.as_ref(),
+        config.admin.as_ref().and_then(|a| a.tls.as_ref()),
+    ];
+    for key in keys.into_iter().flatten().map(|t| &t.key) {
+        if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(key) {
+            tracing::warn!(
+                "the TLS private key {} is open to its group or other users (mode {mode:o}); chmod 600 it",
+                key.display()
+            );
+        }
+    }
     if let Some(addr) = args.market_data_listen {
         let settings = config
             .market_data
@@ -689,6 +701,25 @@ fn print_banner(
         "cetx listening on {addr} (journal in {})",
         data_dir.display()
     );
+    let tls = [
+        ("the broker port", config.server.tls.as_ref()),
+        (
+            "the operators' port",
+            config.admin.as_ref().and_then(|a| a.tls.as_ref()),
+        ),
+    ];
+    for (port, settings) in tls {
+        if let Some(t) = settings {
+            let clients = match &t.client_ca {
+                Some(ca) => format!(", client certificates checked against {}", ca.display()),
+                None => String::new(),
+            };
+            println!(
+                "{port} speaks TLS (certificate {}{clients})",
+                t.cert.display()
+            );
+        }
+    }
     // The journal's market: the config's instruments and any an operator
     // listed since.
     let symbols = runtime.handle().symbols();
