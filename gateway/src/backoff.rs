@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,8 @@ pub(crate) struct Answer {
 pub(crate) struct LoginBackoff<K = BrokerId> {
     inner: Mutex<Inner<K>>,
     settings: LoginBackoffSettings,
+    /// Logins refused so far, for their credentials or their address.
+    refused: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -85,7 +88,14 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
                 log: LogTally::new(LOG_INTERVAL),
             }),
             settings,
+            refused: AtomicU64::new(0),
         }
+    }
+
+    /// Logins refused so far: each [`Self::failed`], and each address
+    /// refused at once ([`Self::refuse_at_once`]).
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<K>> {
@@ -100,9 +110,19 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
         })
     }
 
+    /// [`Self::is_refused`], counting the login as refused when it is.
+    pub(crate) fn refuse_at_once(&self, addr: IpAddr, now: Instant) -> bool {
+        let refused = self.is_refused(addr, now);
+        if refused {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        refused
+    }
+
     /// Counts a failed login from `addr` (for `broker`, when it names a
     /// configured one) and says how to answer it.
     pub(crate) fn failed(&self, addr: IpAddr, broker: Option<K>, now: Instant) -> Answer {
+        self.refused.fetch_add(1, Ordering::Relaxed);
         let forget = self.settings.forget_after();
         let mut inner = self.lock();
         let by_address = count_failure(&mut inner.by_address, addr, now, forget);

@@ -65,26 +65,33 @@ pub enum ServerError {
 /// The server's connections, counted at the moment of asking; cheap to
 /// clone.
 #[derive(Clone, Debug)]
-pub struct Connections(Arc<Admission>);
+pub struct Connections(Arc<SessionContext>);
 
 impl Connections {
     /// Connections that have not logged in yet.
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.0.held().0
+        self.0.admission.held().0
     }
 
     /// Logged-in sessions.
     #[must_use]
     pub fn sessions(&self) -> usize {
-        self.0.held().1
+        self.0.admission.held().1
     }
 
     /// Connections refused so far because no pending-login slot was free
     /// (for them, or for their address).
     #[must_use]
     pub fn refused(&self) -> u64 {
-        self.0.refused()
+        self.0.admission.refused()
+    }
+
+    /// Logins refused so far for their credentials (402) or their
+    /// address's failures (417): the login back-off's count.
+    #[must_use]
+    pub fn failed_logins(&self) -> u64 {
+        self.0.logins.refused()
     }
 }
 
@@ -149,7 +156,7 @@ impl Server {
     /// A look at the server's connections from elsewhere, for metrics.
     #[must_use]
     pub fn connections(&self) -> Connections {
-        Connections(Arc::clone(&self.ctx.admission))
+        Connections(Arc::clone(&self.ctx))
     }
 
     /// The address the server listens on.

@@ -283,7 +283,7 @@ async fn login(
         return Err(refuse_login(conn, RejectReason::UnsupportedProtocolVersion).await);
     }
     let addr = pending.addr();
-    if ctx.logins.is_refused(addr, std::time::Instant::now()) {
+    if ctx.logins.refuse_at_once(addr, std::time::Instant::now()) {
         return Err(refuse_login(conn, RejectReason::TooManyFailedLogins).await);
     }
     let broker = BrokerId(broker_id);

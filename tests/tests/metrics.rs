@@ -126,6 +126,10 @@ async fn counters_move_with_what_the_brokers_do() {
         .unwrap();
     answered(&mut two, 1).await;
 
+    // A wrong secret: refused 402, and counted.
+    let wrong = Client::connect(server.addr, 1, "not the secret", 0).await;
+    assert!(wrong.is_err());
+
     let (_, after) = scrape(metrics).await;
     for (series, expected) in [
         (r#"cetx_requests_total{kind="order"}"#, 2 + 1 + 1),
@@ -146,6 +150,7 @@ async fn counters_move_with_what_the_brokers_do() {
         (r#"cetx_trades_total{instrument="CEA2025"}"#, 1),
         (r#"cetx_traded_tonnes_total{instrument="CEA2025"}"#, 4),
         (r#"cetx_trades_total{instrument="CEA2024"}"#, 0),
+        ("cetx_failed_logins_total", 1),
         ("cetx_sessions", 2),
         ("cetx_pending_connections", 0),
         ("cetx_report_subscriptions", 2),

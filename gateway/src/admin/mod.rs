@@ -210,7 +210,7 @@ impl Session {
                         RejectReason::UnsupportedProtocolVersion,
                         &format!("this server speaks version {ADMIN_PROTOCOL_VERSION}"),
                     )
-                } else if self.logins.is_refused(addr, Instant::now()) {
+                } else if self.logins.refuse_at_once(addr, Instant::now()) {
                     error(
                         RejectReason::TooManyFailedLogins,
                         "too many failed logins from this address: try again later",

@@ -327,6 +327,12 @@ fn connections(page: &mut Exposition, sources: &Sources) {
         "Connections refused with 412 for want of a pending-login slot.",
         connections.refused(),
     );
+    page.single(
+        "cetx_failed_logins_total",
+        Kind::Counter,
+        "Broker logins refused for their credentials (402) or their address's failures (417).",
+        connections.failed_logins(),
+    );
 }
 
 /// The process's resident memory, from `VmRSS` in `/proc/self/status`
