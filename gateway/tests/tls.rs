@@ -195,6 +195,21 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     assert_eq!(login_as(addr, without_cert.clone(), 1).await, Err(402));
     // A broker without a tls_name logs in with its secret alone.
     assert_eq!(login_as(addr, without_cert, 2).await, Ok(()));
+    // A client certificate the server cannot verify (another CA's) fails
+    // the handshake, whichever broker presents it: no LoginRejected at all
+    // (PROTOCOL.md, TLS).
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let rogue = TestCertificates::generate(&elsewhere);
+    let (cert, key) = &rogue.clients[1];
+    let untrusted = tls::client_with_certificate(&certs.ca, "localhost", cert, key).unwrap();
+    match Client::connect_tls(addr, untrusted, 2, "demo-secret-2", 0).await {
+        Err(ClientError::LoginRejected { reason, .. }) => {
+            panic!("refused at login ({reason}), not in the handshake")
+        }
+        Err(_) => {}
+        Ok(_) => panic!("a certificate of another CA was accepted"),
+    }
     assert!(server.terminate().success());
 }
 

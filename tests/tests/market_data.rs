@@ -509,3 +509,59 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
     }
     market.stop().await;
 }
+
+/// MARKET_DATA.md, `EndOfDay`: at the calendar's close an instrument's
+/// messages come in this order: `Phase` (closed), `EndOfDay`, `Band`, then a
+/// `Level` of 0 t for each level shown. Friday 27 November 2026, the
+/// server's manual clock moved from 14:59 to 15:00 in Beijing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_close_the_feed_says_closed_then_the_day_then_the_band_then_the_book() {
+    const AT_14_59: i64 = 1_795_762_740_000_000_000;
+    const AT_15_00: i64 = 1_795_762_800_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = cetx_gateway::runtime::Clock::manual(AT_14_59);
+    let server = TestServer::start_at(ServerConfig::embedded_default(), dir, clock).await;
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    one.submit(NewOrder::limit(
+        1,
+        1001,
+        "CEA2025",
+        WireSide::Buy,
+        85_00,
+        10,
+    ))
+    .await
+    .unwrap();
+    one.next_report(WAIT).await.unwrap().expect("accepted");
+    let mut feed = FeedClient::connect(server.feed.expect("the demo config has a feed"))
+        .await
+        .unwrap();
+    feed.subscribe(0, &["CEA2025"]).await.unwrap();
+    feed.settle(Duration::from_millis(300)).await.unwrap();
+    server.set_time(AT_15_00);
+    let mut kinds = Vec::new();
+    let read = tokio::time::timeout(WAIT, async {
+        loop {
+            let message = feed.next().await.unwrap();
+            let kind = match message {
+                FeedMessage::Phase { phase, .. } => format!("Phase {phase:?}"),
+                FeedMessage::EndOfDay { .. } => "EndOfDay".into(),
+                FeedMessage::Band { .. } => "Band".into(),
+                FeedMessage::Level { quantity_t, .. } => format!("Level {quantity_t}"),
+                _ => continue,
+            };
+            let done = kind == "Level 0";
+            kinds.push(kind);
+            if done {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "{kinds:?}");
+    assert_eq!(kinds, ["Phase Closed", "EndOfDay", "Band", "Level 0"]);
+    drop(one);
+    server.stop().await;
+}
