@@ -187,7 +187,7 @@ impl InstrumentSpec {
     #[must_use]
     pub fn with_defaults(&self) -> Self {
         let cea = matches!(self.kind, InstrumentKind::Cea { .. });
-        let eligible = self.eligible.clone().unwrap_or_else(|| {
+        let mut eligible = self.eligible.clone().unwrap_or_else(|| {
             if cea {
                 vec![ParticipantType::ComplianceEntity]
             } else {
@@ -197,7 +197,6 @@ impl InstrumentSpec {
                 ]
             }
         });
-        let mut eligible = eligible;
         eligible.sort_unstable();
         eligible.dedup();
         let share =
@@ -225,15 +224,10 @@ impl InstrumentSpec {
     /// position limit, or outside (0, 100%].
     pub fn policy(&self) -> Result<Policy, SpecError> {
         let cea = matches!(self.kind, InstrumentKind::Cea { .. });
-        let eligible = match &self.eligible {
-            Some(list) => list.clone(),
-            None if cea => vec![ParticipantType::ComplianceEntity],
-            None => vec![
-                ParticipantType::ComplianceEntity,
-                ParticipantType::Institution,
-            ],
-        };
-        let large_holder_t = match (self.large_holder_bps, self.position_limit_t) {
+        // Every default is written out there, once for the whole engine:
+        // the `unwrap_or_default`s below never take theirs.
+        let spec = self.with_defaults();
+        let large_holder_t = match (spec.large_holder_bps, spec.position_limit_t) {
             (None, _) => None,
             (Some(bps), Some(limit)) if bps > 0 && i64::from(bps) <= BPS_PER_ONE => {
                 let t = u128::from(limit) * u128::from(bps) / BPS_PER_ONE as u128;
@@ -241,36 +235,32 @@ impl InstrumentSpec {
             }
             (Some(bps), _) => return Err(SpecError::LargeHolder(bps)),
         };
-        let share = |set: Option<u32>, divisor: u32, key| match set {
-            Some(0) => Err(SpecError::MemberLimit(key)),
-            Some(limit) => Ok(limit),
-            None => Ok((self.max_orders / divisor).max(1)),
+        let limit = |set: Option<u32>, key| match set {
+            Some(limit) if limit > 0 => Ok(limit),
+            _ => Err(SpecError::MemberLimit(key)),
         };
         Ok(Policy {
-            eligible: eligible.iter().fold(0, |mask, p| mask | 1 << *p as u8),
-            position_limit_t: self.position_limit_t.unwrap_or(u64::MAX),
+            eligible: spec
+                .eligible
+                .unwrap_or_default()
+                .iter()
+                .fold(0, |mask, p| mask | 1 << *p as u8),
+            position_limit_t: spec.position_limit_t.unwrap_or(u64::MAX),
             large_holder_t,
-            t_plus_one: self.t_plus_one.unwrap_or(cea),
-            opposite_side_gap_days: self
-                .opposite_side_gap_days
-                .unwrap_or(if cea { 0 } else { 5 }),
-            max_orders_per_account: share(
-                self.max_orders_per_account,
-                64,
-                "max_orders_per_account",
-            )?,
-            max_orders_per_broker: share(self.max_orders_per_broker, 8, "max_orders_per_broker")?,
+            t_plus_one: spec.t_plus_one.unwrap_or_default(),
+            opposite_side_gap_days: spec.opposite_side_gap_days.unwrap_or_default(),
+            max_orders_per_account: limit(spec.max_orders_per_account, "max_orders_per_account")?,
+            max_orders_per_broker: limit(spec.max_orders_per_broker, "max_orders_per_broker")?,
             take_levels: if cea {
                 CEA_TAKE_LEVELS
             } else {
                 CCER_TAKE_LEVELS
             },
             take_first_in_time: !cea,
-            auctions: self.auctions.unwrap_or(cea),
-            min_auction_t: match self.min_auction_t {
-                Some(0) => return Err(SpecError::AuctionSize),
-                Some(t) => t,
-                None => DEFAULT_MIN_AUCTION_T,
+            auctions: spec.auctions.unwrap_or_default(),
+            min_auction_t: match spec.min_auction_t {
+                Some(t) if t > 0 => t,
+                _ => return Err(SpecError::AuctionSize),
             },
         })
     }

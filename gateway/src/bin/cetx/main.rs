@@ -504,11 +504,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(path) = args.config.as_ref().filter(|_| holds_secrets) {
         warn_if_open_to_others(path);
     }
-    let keys = [
-        config.server.tls.as_ref(),
-        config.admin.as_ref().and_then(|a| a.tls.as_ref()),
-    ];
-    for key in keys.into_iter().flatten().map(|t| &t.key) {
+    for key in tls_sections(&config).map(|(_, _, t)| &t.key) {
         if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(key) {
             tracing::warn!(
                 "the TLS private key {} is open to its group or other users (mode {mode:o}); chmod 600 it",
@@ -701,24 +697,15 @@ fn print_banner(
         "cetx listening on {addr} (journal in {})",
         data_dir.display()
     );
-    let tls = [
-        ("the broker port", config.server.tls.as_ref()),
-        (
-            "the operators' port",
-            config.admin.as_ref().and_then(|a| a.tls.as_ref()),
-        ),
-    ];
-    for (port, settings) in tls {
-        if let Some(t) = settings {
-            let clients = match &t.client_ca {
-                Some(ca) => format!(", client certificates checked against {}", ca.display()),
-                None => String::new(),
-            };
-            println!(
-                "{port} speaks TLS (certificate {}{clients})",
-                t.cert.display()
-            );
-        }
+    for (_, port, t) in tls_sections(config) {
+        let clients = match &t.client_ca {
+            Some(ca) => format!(", client certificates checked against {}", ca.display()),
+            None => String::new(),
+        };
+        println!(
+            "{port} speaks TLS (certificate {}{clients})",
+            t.cert.display()
+        );
     }
     // The journal's market: the config's instruments and any an operator
     // listed since.
@@ -874,22 +861,37 @@ async fn order(args: OrderArgs) -> Result<()> {
     }
 }
 
+/// The TLS sections the config sets: each section's name, its port in
+/// words, and its settings.
+fn tls_sections(
+    config: &ServerConfig,
+) -> impl Iterator<
+    Item = (
+        &'static str,
+        &'static str,
+        &cetx_gateway::config::TlsSettings,
+    ),
+> {
+    let admin = config.admin.as_ref().and_then(|a| a.tls.as_ref());
+    [
+        (
+            "[server.tls]",
+            "the broker port",
+            config.server.tls.as_ref(),
+        ),
+        ("[admin.tls]", "the operators' port", admin),
+    ]
+    .into_iter()
+    .filter_map(|(section, port, settings)| Some((section, port, settings?)))
+}
+
 /// What a start would otherwise find only after the runtime has started,
 /// which on an empty data directory journals the config's market for good:
 /// a TLS file that cannot be used, or an address another process holds.
 /// Each address is bound and let go at once (port 0 is always free).
 fn check_before_start(config: &ServerConfig, listen: std::net::SocketAddr) -> Result<()> {
-    let tls = [
-        ("[server.tls]", config.server.tls.as_ref()),
-        (
-            "[admin.tls]",
-            config.admin.as_ref().and_then(|a| a.tls.as_ref()),
-        ),
-    ];
-    for (section, settings) in tls {
-        if let Some(t) = settings {
-            cetx_gateway::tls::server(&t.cert, &t.key, t.client_ca.as_deref()).context(section)?;
-        }
+    for (section, _, t) in tls_sections(config) {
+        cetx_gateway::tls::server(&t.cert, &t.key, t.client_ca.as_deref()).context(section)?;
     }
     let addresses = [
         Some(("listening on", listen)),
