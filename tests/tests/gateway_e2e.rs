@@ -507,6 +507,30 @@ async fn a_logout_answers_every_request_sent_before_it() {
     server.stop().await;
 }
 
+/// PROTOCOL.md: `Heartbeat` is not a request and takes no token. Ten of
+/// them, then an order, through a budget of four: the order is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_take_nothing_from_the_budget() {
+    let server = TestServer::start(throttled_config()).await;
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    let mut bytes = bytes::BytesMut::new();
+    let beats = std::iter::repeat_n(ClientMessage::Heartbeat, 10);
+    for message in beats.chain([ClientMessage::from(buy(1, 1001, 85_00, 1))]) {
+        ClientCodec::default()
+            .encode(message, &mut bytes)
+            .expect("encode");
+    }
+    write_raw(&mut conn, &bytes).await;
+    let answer = loop {
+        let frame = next_frame(&mut conn).await.expect("an answer");
+        if frame.message != ServerMessage::Heartbeat {
+            break frame;
+        }
+    };
+    assert_eq!(order_answer(&answer.message), (1, 0));
+    server.stop().await;
+}
+
 /// A config whose group commits are at least 100 ms apart: an order sent
 /// right after one was answered waits that long to become durable.
 fn slow_syncs_config() -> ServerConfig {
