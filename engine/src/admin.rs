@@ -212,8 +212,12 @@ impl Engine {
         if reference.is_empty() || reference.len() > Transfer::MAX_REFERENCE_LEN {
             return Err(RejectReason::InvalidReference);
         }
-        if self.references.contains(reference) {
-            return Err(RejectReason::DuplicateReference);
+        match self.references.get(reference) {
+            Some(Some(terms)) if *terms != transfer.terms() => {
+                return Err(RejectReason::ReferenceReused)
+            }
+            Some(_) => return Err(RejectReason::DuplicateReference),
+            None => {}
         }
         let (account, amount) = (transfer.account, transfer.amount);
         match (transfer.asset, transfer.direction) {
@@ -231,7 +235,8 @@ impl Engine {
                 self.debit(account, instrument, amount, events)
             }
         }?;
-        self.references.insert(reference.clone());
+        self.references
+            .insert(reference.clone(), Some(transfer.terms()));
         Ok(())
     }
 

@@ -360,6 +360,32 @@ pub struct Transfer {
 impl Transfer {
     /// The longest reference id, in bytes.
     pub const MAX_REFERENCE_LEN: usize = 64;
+
+    /// Everything but the reference: what the engine keeps of an applied
+    /// transfer, to tell a re-sent one from a reference reused for
+    /// another.
+    #[must_use]
+    pub const fn terms(&self) -> TransferTerms {
+        TransferTerms {
+            account: self.account,
+            asset: self.asset,
+            direction: self.direction,
+            amount: self.amount,
+        }
+    }
+}
+
+/// A [`Transfer`] without its reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransferTerms {
+    /// The account.
+    pub account: AccountId,
+    /// What moves.
+    pub asset: Asset,
+    /// Into the account or out of it.
+    pub direction: Direction,
+    /// Fen of cash or tonnes of allowances.
+    pub amount: u64,
 }
 
 /// What a transfer moves.

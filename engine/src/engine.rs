@@ -61,9 +61,12 @@ pub struct Engine {
     pub(crate) closed_date: Option<u32>,
     /// The exchange calendar, once a [`Command::SetCalendar`] set it.
     pub(crate) calendar: Option<Calendar>,
-    /// Every reference id a [`Command::Transfer`] was applied under. It
-    /// grows with the transfers (a few thousand a year), not with trading.
-    pub(crate) references: std::collections::BTreeSet<String>,
+    /// Every reference id a [`Command::Transfer`] was applied under, with
+    /// the transfer's terms (`None` for one a snapshot of version 5 or
+    /// older carried, which kept the reference only). It grows with the
+    /// transfers (a few thousand a year), not with trading.
+    pub(crate) references:
+        std::collections::BTreeMap<String, Option<crate::command::TransferTerms>>,
     /// Brokers added by command; brokers and accounts not active.
     pub(crate) membership: Membership,
     /// Open block offers and deals waiting for confirmation.
@@ -85,7 +88,7 @@ impl Default for Engine {
             trading_day: 0,
             closed_date: None,
             calendar: None,
-            references: std::collections::BTreeSet::new(),
+            references: std::collections::BTreeMap::new(),
             membership: Membership::default(),
             blocks: crate::block::Blocks::default(),
             auctions: Auctions::default(),

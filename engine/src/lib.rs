@@ -98,7 +98,7 @@ pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
 pub use command::{
     Asset, Command, CommandKind, Direction, NewBid, NewBlock, NewOrder, Requester, Stamp, Take,
-    Transfer,
+    Transfer, TransferTerms,
 };
 pub use day_stats::{vwap_ticks, DayStats};
 pub use definition::{Difference, MarketDefinition};

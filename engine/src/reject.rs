@@ -159,9 +159,14 @@ pub enum RejectReason {
     /// The broker's accounts already have as many orders resting in this
     /// instrument's book as the broker may (`max_orders_per_broker`).
     BrokerOrderLimit = 210,
-    /// A transfer with this reference id was applied before; nothing
-    /// changed (a re-sent transfer).
+    /// A transfer with this reference id was applied before, with the
+    /// same account, asset, direction and amount; nothing changed (a
+    /// re-sent transfer).
     DuplicateReference = 211,
+    /// A transfer with this reference id was applied before with another
+    /// account, asset, direction or amount; nothing changed (the reference
+    /// was reused for a different transfer).
+    ReferenceReused = 212,
     /// The order id is not above every id accepted before, so it may have
     /// been used already.
     DuplicateOrderId = 301,
@@ -232,7 +237,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 80] = [
+    pub const ALL: [Self; 81] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -289,6 +294,7 @@ impl RejectReason {
         Self::AccountOrderLimit,
         Self::BrokerOrderLimit,
         Self::DuplicateReference,
+        Self::ReferenceReused,
         Self::DuplicateOrderId,
         Self::UnknownOrder,
         Self::MarketClosed,
@@ -337,8 +343,9 @@ mod tests {
                 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116,
                 117, 118, 119, 120, 121, 122, 123, 124, 125, 130, 131, 132, 133, 134, 135, 136,
                 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 201, 202, 203,
-                204, 205, 206, 207, 208, 209, 210, 211, 301, 302, 303, 304, 305, 401, 402, 403,
-                404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 420
+                204, 205, 206, 207, 208, 209, 210, 211, 212, 301, 302, 303, 304, 305, 401, 402,
+                403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418,
+                420
             ]
         );
         for reason in RejectReason::ALL {

@@ -185,7 +185,8 @@ impl Engine {
         }
         if let Command::Transfer(transfer) = command {
             if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
-                self.references.insert(transfer.reference.clone());
+                self.references
+                    .insert(transfer.reference.clone(), Some(transfer.terms()));
             }
         }
         if let Some(order) = incoming.filter(|o| o.remaining_t > 0) {

@@ -36,8 +36,10 @@ pub struct EngineState {
     pub instruments: Vec<InstrumentState>,
     /// Every account with its holdings, in the order opened.
     pub accounts: Vec<AccountState>,
-    /// Every transfer reference id applied, in order.
-    pub references: Vec<String>,
+    /// Every transfer reference id applied, in byte order, with the
+    /// transfer's terms (`None` when read from a snapshot of version 5 or
+    /// older, which kept the reference only).
+    pub references: Vec<(String, Option<crate::command::TransferTerms>)>,
     /// Brokers added by command; brokers and accounts not active.
     pub membership: Membership,
     /// Open one-way auctions with their bids, and the highest auction id
@@ -218,7 +220,11 @@ impl Engine {
                     holdings: holdings.to_vec(),
                 })
                 .collect(),
-            references: self.references.iter().cloned().collect(),
+            references: self
+                .references
+                .iter()
+                .map(|(reference, terms)| (reference.clone(), *terms))
+                .collect(),
             membership: self.membership.clone(),
             blocks: BlockState {
                 rules: self.markets.iter().map(|m| m.block.clone()).collect(),

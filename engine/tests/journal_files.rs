@@ -474,6 +474,63 @@ fn only_the_newest_snapshots_are_kept() {
     assert_eq!(kept, [40]);
 }
 
+/// `state` encoded as versions 2 to 5 did: each reference alone, without
+/// version 6's flag for its transfer terms (every reference of `state` has
+/// none, and is not a substring of anything before it).
+fn encoded_before_version_6(state: &cetx_engine::EngineState) -> Vec<u8> {
+    let mut payload = Vec::new();
+    cetx_engine::journal::encode_state(state, &mut payload);
+    for (reference, terms) in &state.references {
+        assert_eq!(*terms, None);
+        let at = payload
+            .windows(reference.len())
+            .position(|w| w == reference.as_bytes())
+            .unwrap()
+            + reference.len();
+        assert_eq!(payload.remove(at), 0, "the flag of no terms");
+    }
+    payload
+}
+
+#[test]
+fn a_snapshot_of_version_5_keeps_references_without_their_terms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let terms = cetx_engine::TransferTerms {
+        account: cetx_engine::AccountId(7),
+        asset: cetx_engine::Asset::Cash,
+        direction: cetx_engine::Direction::In,
+        amount: 500,
+    };
+    let mut state = cetx_engine::EngineState {
+        trading_day: 3,
+        closed_date: None,
+        last_order_id: None,
+        next_trade_id: 1,
+        calendar: None,
+        instruments: Vec::new(),
+        accounts: Vec::new(),
+        references: vec![("BANK-1".into(), Some(terms)), ("REG-1".into(), None)],
+        membership: cetx_engine::Membership::default(),
+        blocks: cetx_engine::BlockState::default(),
+        auctions: cetx_engine::Auctions::default(),
+    };
+    // Version 6 keeps each reference's terms, or their absence.
+    cetx_engine::journal::write_snapshot(tmp.path(), 5, &state).unwrap();
+    let path = tmp
+        .path()
+        .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
+    assert_eq!(
+        cetx_engine::journal::read_snapshot(&path),
+        Ok((5, state.clone()))
+    );
+    // Version 5 wrote the references alone: they read with no terms.
+    state.references[0].1 = None;
+    let payload = encoded_before_version_6(&state);
+    let magic = cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
+    cetx_engine::journal::write_framed(&path, magic, 5, 5, &payload).unwrap();
+    assert_eq!(cetx_engine::journal::read_snapshot(&path), Ok((5, state)));
+}
+
 #[test]
 fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
     let tmp = tempfile::tempdir().unwrap();
@@ -485,13 +542,12 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
         calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
-        references: vec!["REG-1".into()],
+        references: vec![("REG-1".into(), None)],
         membership: cetx_engine::Membership::default(),
         blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
     };
-    let mut payload = Vec::new();
-    cetx_engine::journal::encode_state(&state, &mut payload);
+    let mut payload = encoded_before_version_6(&state);
     // Version 2 ends at the references: without the three empty counts of
     // version 3's membership and its absent closed date, nor version 4's
     // block section (three empty counts and the next id) and the auctions
@@ -510,8 +566,7 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
     cetx_engine::journal::write_framed(&path, magic, 3, 5, &payload).unwrap();
     assert!(cetx_engine::journal::read_snapshot(&path).is_err());
     // A version 3 payload (no block section) reads with no offers.
-    let mut v3 = Vec::new();
-    cetx_engine::journal::encode_state(&state, &mut v3);
+    let mut v3 = encoded_before_version_6(&state);
     v3.truncate(v3.len() - 20 - 9);
     cetx_engine::journal::write_framed(&path, magic, 3, 5, &v3).unwrap();
     assert_eq!(
@@ -572,13 +627,12 @@ fn a_snapshot_of_version_4_is_read_with_no_auction() {
         calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
-        references: vec!["REG-1".into()],
+        references: vec![("REG-1".into(), None)],
         membership,
         blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
     };
-    let mut payload = Vec::new();
-    cetx_engine::journal::encode_state(&state, &mut payload);
+    let mut payload = encoded_before_version_6(&state);
     // Version 4 ends at the block section: without version 5's auctions (no
     // instrument's fields, no last id, no open auction).
     payload.truncate(payload.len() - 9);

@@ -75,6 +75,20 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
     assert_eq!(code, 0, "a re-sent file is not an error: {again}");
     assert_eq!(again.matches("already applied").count(), 3, "{again}");
     assert!(again.contains("line 2: already applied"), "{again}");
+    // The same reference for another quantity is a mistake, not a re-send:
+    // refused, exit 1, and nothing moves.
+    let reused = tmp.path().join("reused.csv");
+    write(
+        &reused,
+        "action,account,symbol,quantity,amount,reference\n\
+         transfer-in,2001,CEA2025,7000,,REG-1\n",
+    );
+    let (code, out) = admin(&addr, SECRET, &["batch", reused.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("line 2: rejected: ReferenceReused (code 212"),
+        "{out}"
+    );
 
     // More than the account holds: refused, exit 1.
     let (code, refused) = admin(

@@ -252,6 +252,20 @@ async fn an_operator_onboards_funds_and_halts_on_a_running_market() {
         RejectReason::DuplicateReference.code(),
         "a reference is remembered across a restart"
     );
+    // The same reference for another amount is not the transfer re-sent:
+    // it is refused as reused, with its terms remembered across the
+    // restart too.
+    let reused = transfer(
+        "REG-2026-00042",
+        3001,
+        Some("CEA2025"),
+        Direction::In,
+        1_001,
+    );
+    assert_eq!(
+        rejected(&desk.act(reused).await.unwrap()),
+        RejectReason::ReferenceReused.code()
+    );
     // 1,000 t in, 100 t sold, 100 t out: 800 t left to sell (the resting
     // sell was cancelled when broker 2 disconnected).
     let too_much = transfer("REG-OUT-3", 3001, Some("CEA2025"), Direction::Out, 801);

@@ -10,6 +10,7 @@
 use crate::auction::AuctionNotice;
 use crate::command::{
     Asset, Command, CommandKind, Direction, NewBid, NewOrder, Requester, Take, Transfer,
+    TransferTerms,
 };
 use crate::membership::{Credential, NewBroker};
 
@@ -69,16 +70,7 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
         Command::SetCalendar(ref calendar) => encode_calendar(calendar, out),
         Command::Transfer(ref transfer) => {
             put_str(out, &transfer.reference);
-            out.put_u32(transfer.account.0);
-            match transfer.asset {
-                Asset::Cash => out.put_u8(0),
-                Asset::Allowances(instrument) => {
-                    out.put_u8(1);
-                    out.put_u16(instrument.0);
-                }
-            }
-            out.put_u8(transfer.direction as u8);
-            out.put_u64(transfer.amount);
+            put_transfer_terms(out, &transfer.terms());
         }
         Command::AddBroker(ref broker) => put_new_broker(out, broker),
         Command::SetBrokerStatus { broker, status } => {
@@ -393,20 +385,17 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
             spec: Box::new(read_command_spec(c, named)?),
         },
         CommandKind::SetCalendar => Command::SetCalendar(Box::new(read_calendar(c)?)),
-        CommandKind::Transfer => Command::Transfer(Box::new(Transfer {
-            reference: read_str(c, "Transfer.reference")?,
-            account: c.account("Transfer.account")?,
-            asset: match c.tag("Asset", |t| (t <= 1).then_some(t))? {
-                0 => Asset::Cash,
-                _ => Asset::Allowances(c.instrument("Asset.instrument")?),
-            },
-            direction: c.tag("Direction", |t| match t {
-                0 => Some(Direction::In),
-                1 => Some(Direction::Out),
-                _ => None,
-            })?,
-            amount: c.u64("Transfer.amount")?,
-        })),
+        CommandKind::Transfer => {
+            let reference = read_str(c, "Transfer.reference")?;
+            let terms = read_transfer_terms(c)?;
+            Command::Transfer(Box::new(Transfer {
+                reference,
+                account: terms.account,
+                asset: terms.asset,
+                direction: terms.direction,
+                amount: terms.amount,
+            }))
+        }
         CommandKind::AddBroker => Command::AddBroker(Box::new(read_new_broker(c)?)),
         CommandKind::SetBrokerStatus => Command::SetBrokerStatus {
             broker: c.broker("SetBrokerStatus.broker")?,
@@ -472,5 +461,38 @@ pub(crate) fn read_new_broker(c: &mut Cursor<'_>) -> Result<NewBroker, DecodeErr
             salt: c.array("Credential.salt")?,
             hash: c.array("Credential.hash")?,
         },
+    })
+}
+
+/// A transfer's terms, as a `Transfer` command and a snapshot's references
+/// carry them: account, asset (0 cash; 1 allowances, then the instrument),
+/// direction, amount.
+pub(super) fn put_transfer_terms(out: &mut Vec<u8>, terms: &TransferTerms) {
+    out.put_u32(terms.account.0);
+    match terms.asset {
+        Asset::Cash => out.put_u8(0),
+        Asset::Allowances(instrument) => {
+            out.put_u8(1);
+            out.put_u16(instrument.0);
+        }
+    }
+    out.put_u8(terms.direction as u8);
+    out.put_u64(terms.amount);
+}
+
+/// Reads what [`put_transfer_terms`] wrote.
+pub(super) fn read_transfer_terms(c: &mut Cursor<'_>) -> Result<TransferTerms, DecodeError> {
+    Ok(TransferTerms {
+        account: c.account("Transfer.account")?,
+        asset: match c.tag("Asset", |t| (t <= 1).then_some(t))? {
+            0 => Asset::Cash,
+            _ => Asset::Allowances(c.instrument("Asset.instrument")?),
+        },
+        direction: c.tag("Direction", |t| match t {
+            0 => Some(Direction::In),
+            1 => Some(Direction::Out),
+            _ => None,
+        })?,
+        amount: c.u64("Transfer.amount")?,
     })
 }

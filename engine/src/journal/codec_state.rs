@@ -14,7 +14,10 @@ use crate::state::{AccountState, BlockState, EngineState, InstrumentState};
 
 use super::codec::{Cursor, DecodeError, Put};
 use super::codec_blocks::{encode_block_state, read_block_state};
-use super::codec_commands::{put_new_broker, put_notice, read_new_broker, read_notice};
+use super::codec_commands::{
+    put_new_broker, put_notice, put_transfer_terms, read_new_broker, read_notice,
+    read_transfer_terms,
+};
 use super::codec_market::{
     encode_calendar, encode_spec, encode_spec_auctions, put_str, read_calendar, read_spec,
     read_spec_auctions, read_str, MIN_SPEC_BYTES,
@@ -80,8 +83,15 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
         }
     }
     out.put_count(state.references.len());
-    for reference in &state.references {
+    for (reference, terms) in &state.references {
         put_str(out, reference);
+        match terms {
+            Some(terms) => {
+                out.put_u8(1);
+                put_transfer_terms(out, terms);
+            }
+            None => out.put_u8(0),
+        }
     }
     encode_membership(&state.membership, out);
     put_option_u32(out, state.closed_date);
@@ -204,7 +214,7 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
 
 /// The version of the engine-state encoding [`encode_state`] writes: a
 /// snapshot file records it (`super::snapshot::SNAPSHOT_VERSION`).
-pub const STATE_VERSION: u32 = 5;
+pub const STATE_VERSION: u32 = 6;
 
 /// Decodes an engine state that fills `bytes` exactly.
 ///
@@ -221,7 +231,8 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
 /// at the references (its membership is empty, its closed date none), 3
 /// adds the membership and the closed date, 4 the block-trading section
 /// (rules, open offers, pending deals; before 4 there are none), 5 the
-/// auctions (before 5 there are none).
+/// auctions (before 5 there are none), 6 each reference's transfer terms
+/// (before 6 a reference comes alone, and its terms are `None`).
 ///
 /// # Errors
 /// As [`decode_state`].
@@ -252,7 +263,13 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
     let count = c.count("EngineState.references", 4)?;
     let mut references = Vec::with_capacity(count);
     for _ in 0..count {
-        references.push(read_str(&mut c, "EngineState.references")?);
+        let reference = read_str(&mut c, "EngineState.references")?;
+        let terms = if version >= 6 && c.present("EngineState.references.terms")? {
+            Some(read_transfer_terms(&mut c)?)
+        } else {
+            None
+        };
+        references.push((reference, terms));
     }
     let (membership, closed_date) = if version >= 3 {
         let membership = read_membership(&mut c)?;

@@ -531,27 +531,15 @@ pub fn command() -> impl Strategy<Value = Command> {
             spec: Box::new(spec),
         }),
         calendar().prop_map(|calendar| Command::SetCalendar(Box::new(calendar))),
-        (
-            "[ -~]{0,70}",
-            acct(),
-            proptest::option::of(inst()),
-            any::<bool>(),
-            any::<u64>()
-        )
-            .prop_map(|(reference, account, instrument, out, amount)| {
-                Command::Transfer(Box::new(cetx_engine::Transfer {
-                    reference,
-                    account,
-                    asset: instrument
-                        .map_or(cetx_engine::Asset::Cash, cetx_engine::Asset::Allowances),
-                    direction: if out {
-                        cetx_engine::Direction::Out
-                    } else {
-                        cetx_engine::Direction::In
-                    },
-                    amount,
-                }))
-            }),
+        ("[ -~]{0,70}", transfer_terms()).prop_map(|(reference, terms)| {
+            Command::Transfer(Box::new(cetx_engine::Transfer {
+                reference,
+                account: terms.account,
+                asset: terms.asset,
+                direction: terms.direction,
+                amount: terms.amount,
+            }))
+        }),
         new_broker().prop_map(|b| Command::AddBroker(Box::new(b))),
         (any::<u32>(), status()).prop_map(|(broker, status)| Command::SetBrokerStatus {
             broker: BrokerId(broker),
@@ -880,6 +868,27 @@ pub fn date() -> impl Strategy<Value = u32> {
     (2000u32..2100, 1u32..=12, 1u32..=28).prop_map(|(y, m, d)| y * 10_000 + m * 100 + d)
 }
 
+fn transfer_terms() -> impl Strategy<Value = cetx_engine::TransferTerms> {
+    (
+        acct(),
+        proptest::option::of(inst()),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(account, instrument, out, amount)| cetx_engine::TransferTerms {
+                account,
+                asset: instrument.map_or(cetx_engine::Asset::Cash, cetx_engine::Asset::Allowances),
+                direction: if out {
+                    cetx_engine::Direction::Out
+                } else {
+                    cetx_engine::Direction::In
+                },
+                amount,
+            },
+        )
+}
+
 pub fn state() -> impl Strategy<Value = EngineState> {
     (
         (any::<u32>(), proptest::option::of(date())),
@@ -888,7 +897,10 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(instrument_state(), 0..4),
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
-        proptest::collection::vec("[ -~]{1,64}", 0..4),
+        proptest::collection::vec(
+            ("[ -~]{1,64}", proptest::option::of(transfer_terms())),
+            0..4,
+        ),
         (membership(), super::blocks::block_state(), auctions()),
     )
         .prop_map(
