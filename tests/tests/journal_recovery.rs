@@ -191,6 +191,32 @@ fn a_torn_last_record_is_cut_at_every_offset_and_kept_aside() {
 }
 
 #[test]
+fn a_torn_tail_is_never_cut_through_a_symlink() {
+    let source = tempfile::tempdir().unwrap();
+    let (record, _, _, last_segment) = small_journal(source.path(), false);
+    as_if_killed(source.path());
+    let bytes = fs::read(&last_segment).unwrap();
+    let torn = &bytes[..bytes.len() - record.len() / 2];
+    // The last segment, torn, is elsewhere, and a symlink stands in its
+    // place: recovery refuses it, naming it, and leaves its target whole.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("target.seg");
+    fs::write(&target, torn).unwrap();
+    fs::remove_file(&last_segment).unwrap();
+    std::os::unix::fs::symlink(&target, &last_segment).unwrap();
+    match recover(source.path()) {
+        Err(RecoverError::Journal(JournalError::Io { path, .. })) => {
+            assert_eq!(path, last_segment);
+        }
+        other => panic!(
+            "expected the symlink refused, got {:?}",
+            other.map(|r| r.torn_tail)
+        ),
+    }
+    assert_eq!(fs::read(&target).unwrap(), torn, "the target is untouched");
+}
+
+#[test]
 fn a_torn_last_record_in_a_segment_written_ahead_is_cut_at_every_offset() {
     let source = tempfile::tempdir().unwrap();
     let (record, count, before_last, last_segment) = small_journal(source.path(), true);
@@ -523,4 +549,22 @@ fn a_snapshot_ahead_of_a_synced_journal_refuses_to_start() {
     assert_eq!(recovered.next_seq, last_seq);
     assert_eq!(recovered.snapshot_seq, None);
     assert_eq!(recovered.skipped_snapshots.len(), 1);
+    // The snapshot is of a history the journal no longer has: it is set
+    // aside, so that the journal growing past it again does not take it up.
+    let snapshot = cetx_engine::journal::snapshot::snapshot_file_name(last_seq);
+    assert!(dir.path().join("torn").join(&snapshot).exists());
+    assert!(!dir.path().join(&snapshot).exists());
+    let mut engine = recovered.engine;
+    let writer = JournalWriter::open(dir.path(), last_seq, journal(Durability::Os)).unwrap();
+    let (command, stamp) = commands.last().unwrap();
+    let mut events = Vec::new();
+    engine.apply(command, *stamp, &mut events);
+    writer.append_blocking(*stamp, command, &events).unwrap();
+    writer.close().unwrap();
+    let again = recover_with(dir.path(), Durability::Os, &mut EngineOnly).unwrap();
+    assert_eq!(again.next_seq, last_seq + 1);
+    assert_eq!(
+        again.snapshot_seq, None,
+        "the snapshot set aside stays aside"
+    );
 }

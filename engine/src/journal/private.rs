@@ -61,6 +61,15 @@ pub fn open_or_create(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Opens the file `path`, which must exist, for reading and writing;
+/// refuses a symlink.
+///
+/// # Errors
+/// The I/O error; a symlink at `path` gives one (`ELOOP`).
+pub fn open_existing(path: &Path) -> io::Result<File> {
+    options().read(true).write(true).open(path)
+}
+
 /// Creates `path` new, `0600`, for reading and writing: a file or symlink
 /// already there is an error (`EEXIST`), never opened.
 ///

@@ -30,13 +30,15 @@
 //!    [`Durability::Fsync`] this is damage (acknowledged entries are
 //!    missing from the journal): recovery refuses, naming the snapshot and
 //!    where the journal ends, before it changes any file. Otherwise (an OS
-//!    crash may lose the journal's last pages and keep the snapshot's)
-//!    recovery runs again from the next older one.
+//!    crash may lose the journal's last pages and keep the snapshot's) the
+//!    snapshot is moved into `torn/`, so that it cannot be taken up once
+//!    the journal has grown past it again with other entries, and recovery
+//!    runs again from the next older one.
 //!
 //! Recovery from a snapshot plus the journal after it gives exactly the
 //! state that replaying the whole journal gives; the tests check both.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -220,11 +222,15 @@ pub fn recover_with(
             trim_zero_tail(&file, offset)?;
         }
         if let Some((seq, path)) = ahead {
+            // Of a history the journal no longer has: set aside, so that it
+            // is not taken up once the journal has grown past it again.
+            let moved_to = set_aside(dir, path)?;
             skipped_snapshots.push((
                 path.clone(),
                 format!(
-                    "snapshot after seq {seq} is ahead of the journal, which ends at {}",
-                    pass.last_seq
+                    "snapshot after seq {seq} is ahead of the journal, which ends at {}; moved to {}",
+                    pass.last_seq,
+                    moved_to.display()
                 ),
             ));
             continue;
@@ -355,11 +361,22 @@ fn check_earlier_segments(dir: &Path, from_seq: u64) -> Result<(), JournalError>
 /// Cuts the zeros written ahead off the end of the last segment; only
 /// zeros go.
 fn trim_zero_tail(file: &Path, offset: u64) -> Result<(), JournalError> {
-    OpenOptions::new()
-        .write(true)
-        .open(file)
+    super::private::open_existing(file)
         .and_then(|f| f.set_len(offset).and_then(|()| f.sync_all()))
         .map_err(|e| JournalError::io(file, "trimming the unused end of", e))
+}
+
+/// Moves a snapshot of a history the journal has lost into `torn/`.
+fn set_aside(dir: &Path, snapshot: &Path) -> Result<PathBuf, JournalError> {
+    let torn_dir = dir.join(TORN_DIR);
+    super::private::create_dir(&torn_dir)
+        .map_err(|e| JournalError::io(&torn_dir, "creating", e))?;
+    let moved_to = torn_dir.join(snapshot.file_name().unwrap_or_default());
+    fs::rename(snapshot, &moved_to)
+        .map_err(|e| JournalError::io(snapshot, "moving aside the snapshot", e))?;
+    sync_dir(&torn_dir)?;
+    sync_dir(dir)?;
+    Ok(moved_to)
 }
 
 /// Cuts a segment at `offset`, keeping the bytes removed in `torn/`. A
@@ -372,10 +389,7 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
         .file_name()
         .map_or_else(|| "segment".into(), |n| n.to_string_lossy().into_owned());
     let saved_to = torn_dir.join(format!("{name}.from-{offset}"));
-    let mut segment = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(file)
+    let mut segment = super::private::open_existing(file)
         .map_err(|e| JournalError::io(file, "opening torn segment", e))?;
     let mut removed = Vec::new();
     segment
