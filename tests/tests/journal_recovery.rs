@@ -424,6 +424,55 @@ fn records_zeroed_at_the_end_of_a_cleanly_stopped_journal_refuse_to_start() {
 }
 
 #[test]
+fn a_middle_segment_that_lost_its_end_is_the_one_named() {
+    let source = tempfile::tempdir().unwrap();
+    journal_run(
+        source.path(),
+        &workload(5, 3_000, 10_000),
+        journal(Durability::Os),
+        None,
+    );
+    let segments = list_segments(source.path()).unwrap();
+    assert!(segments.len() >= 3, "{} segments", segments.len());
+    let (_, middle) = &segments[1];
+    let next_first = segments[2].0;
+    let bytes = fs::read(middle).unwrap();
+    let (start, end) = last_record(&bytes);
+    let lost_seq = next_first - 1;
+    // Its last record cut off at a record boundary, or zeroed like the
+    // unused end of a segment written ahead: both read as a segment that
+    // ends early, and the next one, intact, is not to blame.
+    for damage in ["cut", "zeroed"] {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, content) in files(source.path()) {
+            fs::write(dir.path().join(file), content).unwrap();
+        }
+        let copy = dir.path().join(middle.file_name().unwrap());
+        let mut damaged = bytes.clone();
+        if damage == "cut" {
+            damaged.truncate(start);
+        } else {
+            damaged[start..end].fill(0);
+        }
+        fs::write(&copy, &damaged).unwrap();
+        for found in [
+            recover(dir.path()).map(|_| ()).unwrap_err().to_string(),
+            verify(dir.path()).map(|_| ()).unwrap_err().to_string(),
+        ] {
+            let named = format!(
+                "journal corrupt in {} at offset {start} (seq {lost_seq})",
+                copy.display()
+            );
+            assert!(found.contains(&named), "{damage}: {found}");
+            assert!(
+                found.contains(&format!("seq {lost_seq} is missing from this one's end")),
+                "{damage}: {found}"
+            );
+        }
+    }
+}
+
+#[test]
 fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() {
     let source = tempfile::tempdir().unwrap();
     let commands = workload(5, 3_000, 10_000);

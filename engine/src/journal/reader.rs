@@ -331,7 +331,7 @@ impl JournalReader {
             });
         }
         let mut segment = SegmentFile::open(&path, first_seq)?;
-        self.data_end = None;
+        let previous_end = self.data_end.take();
         self.segments_opened += 1;
         let expected = self.expected.unwrap_or(first_seq);
         match segment.read_header()? {
@@ -346,6 +346,27 @@ impl JournalReader {
             }
         }
         if first_seq != expected {
+            // A segment whose end is gone (cut, or zeroed like the unused
+            // end of one written ahead) reads as one that ends early: the
+            // damage is there, not in this segment, which starts where its
+            // name and the manifest say.
+            if let Some((previous, offset, _)) = previous_end.filter(|_| first_seq > expected) {
+                let missing = if first_seq - 1 == expected {
+                    format!("seq {expected} is")
+                } else {
+                    format!("seqs {expected} to {} are", first_seq - 1)
+                };
+                return Err(JournalError::Corrupt {
+                    file: previous,
+                    offset,
+                    seq: expected,
+                    reason: format!(
+                        "the segment's records end at seq {}, but the next segment, {}, begins at seq {first_seq}: {missing} missing from this one's end (cut short, or zeroed)",
+                        expected - 1,
+                        path.display(),
+                    ),
+                });
+            }
             return Err(JournalError::Gap {
                 file: path,
                 offset: 0,
