@@ -68,6 +68,44 @@ fn every_durability_mode_reads_back_what_was_written() {
 }
 
 #[test]
+fn a_journal_directory_that_cannot_be_written_fails_at_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    write(&dir, 1..=3, JournalConfig::default());
+    // The check's file cannot be made (something else is in its place):
+    // the writer does not open, and says where.
+    let probe = dir.join("write-check.tmp");
+    std::fs::create_dir(&probe).unwrap();
+    let err = JournalWriter::open(&dir, 4, JournalConfig::default())
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Io { path, .. } if *path == probe),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("writing a file in the journal directory"),
+        "{err}"
+    );
+    std::fs::remove_dir(&probe).unwrap();
+    // A directory without write permission, for a user the permission
+    // binds (root writes anyway): refused at open, not at the first entry.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let read_only = JournalWriter::open(&dir, 4, JournalConfig::default()).map(|_| ());
+    let writable = std::fs::write(dir.join("x"), b"").is_ok();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(read_only.is_ok(), writable, "{read_only:?}");
+    // Nothing is left behind, and the journal opens and goes on.
+    let _ = std::fs::remove_file(dir.join("x"));
+    let writer = JournalWriter::open(&dir, 4, JournalConfig::default()).unwrap();
+    assert!(!probe.exists());
+    writer.close().unwrap();
+    assert_eq!(read_all(&dir), entries(1..=3));
+}
+
+#[test]
 fn durability_none_writes_nothing_and_acknowledges_everything() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("journal");

@@ -154,6 +154,27 @@ pub(super) struct Pending<R> {
     pub(super) rider: Option<R>,
 }
 
+/// The file [`check_writable`] writes and removes.
+pub(super) const WRITE_CHECK_FILE: &str = "write-check.tmp";
+
+/// Writes, syncs and removes a file in `dir`, so that a directory the
+/// writer could not create its next segment in (read-only, a full or
+/// read-only file system) fails at open, before anyone is acknowledged
+/// or a server listens, rather than at the first entry.
+pub(super) fn check_writable(dir: &Path) -> Result<(), JournalError> {
+    use std::io::Write as _;
+    let probe = dir.join(WRITE_CHECK_FILE);
+    let written = super::private::create_temporary(&probe)
+        .and_then(|mut file| file.write_all(b"cetx").and_then(|()| file.sync_all()));
+    let removed = match std::fs::remove_file(&probe) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    };
+    written
+        .and(removed)
+        .map_err(|e| JournalError::io(&probe, "writing a file in the journal directory:", e))
+}
+
 /// Fails unless `next_seq` is one past the last record in `dir` (any
 /// number will do for a directory without segments). A last segment named
 /// `next_seq` whose header was never completely written (a crash right

@@ -49,7 +49,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::command::{Command, Stamp};
 use crate::event::Event;
 
-use super::commit::{check_follows, OnDurable, Pending, Shared, WriterThread};
+use super::commit::{check_follows, check_writable, OnDurable, Pending, Shared, WriterThread};
 use super::config::{Durability, JournalConfig};
 use super::format::begin_entry_record;
 use super::probe::JournalProbe;
@@ -148,8 +148,10 @@ impl<R: Send + 'static> JournalWriter<R> {
     /// holds `next_seq`, and [`JournalError::Gap`] when it ends before
     /// `next_seq - 1`; the reader's errors for a last segment that does not
     /// read cleanly (a torn tail must be truncated first);
-    /// [`JournalError::Io`] when the directory cannot be created or read or
-    /// the thread not started.
+    /// [`JournalError::Io`] when the directory cannot be created or read,
+    /// a file cannot be written and synced in it (`write-check.tmp`,
+    /// removed again), or the thread
+    /// not started.
     pub fn open_with(
         dir: impl AsRef<Path>,
         next_seq: u64,
@@ -169,6 +171,7 @@ impl<R: Send + 'static> JournalWriter<R> {
             super::private::create_dir(&dir)
                 .map_err(|e| JournalError::io(&dir, "creating the journal directory", e))?;
             check_follows(&dir, next_seq)?;
+            check_writable(&dir)?;
         }
         let shared = Arc::new(Shared::new(next_seq - 1));
         // Bounded by entries (`queue_room`), not by batches.
