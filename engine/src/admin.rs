@@ -261,10 +261,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Revises an instrument's rules while it does not trade and nothing
+    /// of it is open: no resting order and, under [`OpenDeals::Refuse`],
+    /// no block offer, pending deal or auction, whose prices and
+    /// quantities were checked under the rules they would then break.
     pub(crate) fn revise_instrument(
         &mut self,
         instrument: InstrumentId,
         spec: &InstrumentSpec,
+        open_deals: OpenDeals,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
@@ -272,7 +277,18 @@ impl Engine {
         if market.spec.symbol != spec.symbol || market.spec.kind != spec.kind {
             return Err(RejectReason::InvalidInstrumentSpec);
         }
-        if market.phase.accepts_orders() || !self.books[i].is_empty() {
+        let deals_open = || {
+            self.blocks.open_in(instrument) > 0
+                || self
+                    .auctions
+                    .open
+                    .values()
+                    .any(|a| a.notice.instrument == instrument)
+        };
+        if market.phase.accepts_orders()
+            || !self.books[i].is_empty()
+            || (open_deals == OpenDeals::Refuse && deals_open())
+        {
             return Err(RejectReason::InstrumentBusy);
         }
         let (rules, policy) = spec
@@ -306,4 +322,14 @@ impl Engine {
             ceiling_ticks: rules.ceiling_ticks,
         }
     }
+}
+
+/// Whether a revision may leave block offers, pending block deals and
+/// auctions open: never for a command, but a journal written before they
+/// counted (before 2026-12-04) may hold such a revision, which replay
+/// applies as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpenDeals {
+    Refuse,
+    Allow,
 }

@@ -264,7 +264,7 @@ impl Engine {
             Command::ReviseInstrument {
                 instrument,
                 ref spec,
-            } => self.revise_instrument(instrument, spec, events),
+            } => self.revise_instrument(instrument, spec, crate::admin::OpenDeals::Refuse, events),
             Command::Transfer(ref transfer) => self.transfer(transfer, events),
             Command::AddBroker(ref broker) => self.add_broker(broker, events),
             Command::SetBrokerStatus { broker, status } => {

@@ -26,6 +26,7 @@ mod auction;
 mod blocks;
 mod membership;
 use crate::account::{Account, Holding};
+use crate::admin::OpenDeals;
 use crate::command::{Command, Stamp};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
@@ -437,7 +438,16 @@ impl Engine {
             return Err(format!("{event:?} for a {:?} command", command.kind()));
         }
         let mut made = Vec::with_capacity(1);
-        self.apply(command, stamp, &mut made);
+        if let Command::ReviseInstrument {
+            instrument,
+            ref spec,
+        } = *command
+        {
+            self.revise_instrument(instrument, spec, OpenDeals::Allow, &mut made)
+                .map_err(|reason| format!("{event:?} where the command is refused ({reason:?})"))?;
+        } else {
+            self.apply(command, stamp, &mut made);
+        }
         if made != [*event] {
             return Err(format!("{event:?} where the command gives {made:?}"));
         }

@@ -688,3 +688,23 @@ fn open_auctions_and_their_bids_survive_a_snapshot() {
     broken.auctions.open.get_mut(&7).unwrap().bids[0].quantity_t += 1;
     assert!(Engine::from_state(&broken).is_err());
 }
+
+#[test]
+fn an_open_auction_keeps_its_instrument_s_rules_until_it_closes() {
+    let mut m = announced();
+    m.ok(Command::SetPhase {
+        instrument: CEA,
+        phase: Phase::Halted,
+    });
+    // Its floor, ceiling and bids were checked under the rules of the
+    // moment: a revision (a tick of 0.05, say) would leave them off them.
+    let mut spec = InstrumentSpec::cea(2025, Decimal::new(100_00, 2));
+    spec.tick = Decimal::new(5, 2);
+    let revise = Command::ReviseInstrument {
+        instrument: CEA,
+        spec: Box::new(spec),
+    };
+    assert_eq!(m.reject(revise.clone()), RejectReason::InstrumentBusy);
+    m.at(END + 5).ok(close(1));
+    m.ok(revise);
+}

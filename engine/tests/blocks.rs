@@ -681,3 +681,46 @@ fn open_offers_and_pending_deals_survive_a_snapshot() {
     assert_eq!(restored.state(), state);
     restored.check_invariants();
 }
+
+#[test]
+fn open_offers_and_pending_deals_keep_their_instrument_s_rules() {
+    let mut m = Market::new();
+    let block_id = m.post(sell_offer());
+    m.ok(Command::SetPhase {
+        instrument: CEA,
+        phase: Phase::Halted,
+    });
+    // The offer's price and quantity were checked under the rules of the
+    // moment; a lot of 7 t would leave it impossible to take whole.
+    let mut spec = InstrumentSpec::cea(2025, Decimal::new(100_00, 2));
+    spec.lot_t = 7;
+    spec.min_order_t = 7;
+    spec.max_order_t -= spec.max_order_t % 7;
+    let revise = Command::ReviseInstrument {
+        instrument: CEA,
+        spec: Box::new(spec),
+    };
+    assert_eq!(m.reject(revise.clone()), RejectReason::InstrumentBusy);
+
+    // A journal written before open offers counted may hold just such a
+    // revision: replay applies it as it was.
+    let mut before = m.engine.clone();
+    m.ok(Command::CancelBlock {
+        block_id,
+        account: ALICE,
+        client_order_id: 0,
+    });
+    let events = m.ok(revise.clone());
+    let stamp = Stamp {
+        seq: m.seq + 1,
+        time_ns: m.time_ns,
+    };
+    before
+        .replay(stamp, &revise, &events)
+        .expect("a revision beside an open offer, journaled by an older build, replays");
+    assert_eq!(
+        before.blocks().offers.len(),
+        1,
+        "the offer is still open in the older journal"
+    );
+}
