@@ -573,6 +573,14 @@ impl Reports {
         })
     }
 
+    /// Where the newest trading day marked starts in the journal: what a
+    /// resume into that day reads back from (`None`: no day marked, so a
+    /// resume read back reads from the journal's first entry).
+    #[must_use]
+    pub fn last_day_start(&self) -> Option<u64> {
+        self.day_marks.back().map(|mark| mark.from_seq)
+    }
+
     /// The highest sequence number the broker has been given (0: none).
     #[must_use]
     pub fn last_seq(&self, broker: BrokerId) -> u64 {

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use cetx_engine::journal::format::list_segments;
-use cetx_engine::journal::{Manifest, MANIFEST_FILE};
+use cetx_engine::journal::{list_snapshots, Manifest, MANIFEST_FILE};
 use common::{output_within, ServeProcess};
 
 /// `cetx serve`'s listeners, each on a port of the system's choosing.
@@ -43,10 +43,11 @@ fn finish(mut command: Command) -> Output {
     output_within(child, "cetx", Duration::from_secs(30))
 }
 
-/// Runs the server once with one order sent (an IOC buy that finds no
-/// seller): each run journals entries, so each run leaves a segment.
-fn run_once(data_dir: &Path) {
-    let server = ServeProcess::start(data_dir);
+/// Runs the server once, with `extra` arguments, and one order sent (an
+/// IOC buy that finds no seller): each run journals entries, so each run
+/// leaves a segment.
+fn run_once(data_dir: &Path, extra: &[&str]) {
+    let server = ServeProcess::start_with(data_dir, extra);
     let order = finish({
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
         c.args(["order", "--addr", &server.addr.to_string()])
@@ -143,7 +144,7 @@ fn a_missing_segment_stops_a_restart_and_names_the_file() {
     let data = tempfile::tempdir().unwrap();
     // Two runs: two segments.
     for _ in 0..2 {
-        run_once(data.path());
+        run_once(data.path(), &[]);
     }
     let journal_dir = data.path().join("journal");
     let segments = list_segments(&journal_dir).unwrap();
@@ -169,9 +170,26 @@ fn a_missing_segment_stops_a_restart_and_names_the_file() {
 fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     let data = tempfile::tempdir().unwrap();
     let journal_dir = data.path().join("journal");
-    // Three runs: three segments, every entry but the last run's settled.
-    for _ in 0..3 {
-        run_once(data.path());
+    // A snapshot after every entry (while none is being written), and only
+    // the newest kept: the one snapshot is of the last run.
+    let config = data.path().join("cetx.toml");
+    std::fs::write(
+        &config,
+        cetx_gateway::config::DEFAULT_TOML
+            .replace("snapshot_every = 1000000", "snapshot_every = 1")
+            .replace("keep_snapshots = 2", "keep_snapshots = 1"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    // Three runs, three segments: Friday 27 November, then Tuesday 1
+    // December twice. The second run's start closes Monday, which the
+    // market missed: Tuesday's trading day starts in the second segment.
+    for start_at in [
+        "2026-11-27T10:00:00+08:00",
+        "2026-12-01T10:00:00+08:00",
+        "2026-12-01T10:05:00+08:00",
+    ] {
+        run_once(data.path(), &["--config", config, "--start-at", start_at]);
     }
     let before = finish({
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
@@ -181,63 +199,67 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     assert_eq!(before.status.code(), Some(0));
     let segments = list_segments(&journal_dir).unwrap();
     assert_eq!(segments.len(), 3, "{segments:?}");
-    let settled = segments[2].0.to_string();
-
-    // No snapshot yet: recovery needs every segment, so none moves.
-    let archive = finish(cetx(
-        &["journal", "archive", "--before-seq", &settled],
-        data.path(),
-    ));
-    let stdout = String::from_utf8_lossy(&archive.stdout);
-    assert_eq!(archive.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("no snapshot"), "{stdout}");
-    assert_eq!(list_segments(&journal_dir).unwrap().len(), 3);
-
-    // A snapshot after the second run's entries: the first two segments
-    // may go.
-    let (state, seq) = {
-        let recovered = cetx_engine::journal::recover(&journal_dir).unwrap();
-        (recovered.engine.state(), recovered.next_seq - 1)
-    };
-    cetx_engine::journal::write_snapshot(&journal_dir, seq, &state).unwrap();
+    let oldest_snapshot = list_snapshots(&journal_dir).unwrap().last().unwrap().0;
+    assert!(
+        oldest_snapshot >= segments[2].0,
+        "{:?} {segments:?}",
+        list_snapshots(&journal_dir).unwrap()
+    );
 
     // Not while a server runs.
-    let server = ServeProcess::start(data.path());
-    let refused = finish(cetx(
-        &["journal", "archive", "--before-seq", &settled],
-        data.path(),
-    ));
+    let server = ServeProcess::start_with(data.path(), &["--config", config]);
+    let everything = u64::MAX.to_string();
+    let archive = [
+        "journal",
+        "archive",
+        "--config",
+        config,
+        "--before-seq",
+        &everything,
+    ];
+    let refused = finish(cetx(&archive, data.path()));
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("in use"));
     assert_eq!(server.terminate().code(), Some(0));
 
-    let archive = finish(cetx(
-        &["journal", "archive", "--before-seq", &settled],
-        data.path(),
-    ));
-    let stdout = String::from_utf8_lossy(&archive.stdout);
+    // Everything settled: the oldest kept snapshot covers the second
+    // segment too, but it holds the start of that snapshot's trading day,
+    // which a broker's resume reads back from. Only Friday's goes.
+    let archived = finish(cetx(&archive, data.path()));
+    let stdout = String::from_utf8_lossy(&archived.stdout);
     assert_eq!(
-        archive.status.code(),
+        archived.status.code(),
         Some(0),
         "{stdout}{}",
-        String::from_utf8_lossy(&archive.stderr)
+        String::from_utf8_lossy(&archived.stderr)
     );
     let archive_dir = data.path().join("archive");
-    for (first_seq, path) in &segments[..2] {
-        assert!(!path.exists(), "{} is still live", path.display());
-        assert!(archive_dir.join(path.file_name().unwrap()).exists());
-        assert!(
-            stdout.contains(&format!("from seq {first_seq}")),
-            "{stdout}"
-        );
+    let (first_seq, friday) = &segments[0];
+    assert!(!friday.exists(), "{} is still live", friday.display());
+    assert!(archive_dir.join(friday.file_name().unwrap()).exists());
+    assert!(
+        stdout.contains(&format!("from seq {first_seq}")),
+        "{stdout}"
+    );
+    let day_starts: u64 = stdout
+        .split("brokers' resumes read back, starts at seq ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|seq| seq.parse().ok())
+        .unwrap_or_else(|| panic!("where the day starts: {stdout}"));
+    assert!(
+        (segments[1].0..segments[2].0).contains(&day_starts),
+        "{stdout}"
+    );
+    for (_, live) in &segments[1..] {
+        assert!(live.exists(), "{} was archived", live.display());
     }
     let manifest = Manifest::read(&journal_dir).unwrap().unwrap();
     assert_eq!(
         manifest.archive_dir.as_deref(),
         Some(Path::new("../archive"))
     );
-    assert!(manifest.segments[0].archived && manifest.segments[1].archived);
-    assert!(!manifest.segments.last().unwrap().archived);
+    assert!(manifest.segments[0].archived && !manifest.segments[1].archived);
     assert!(std::fs::read_to_string(journal_dir.join(MANIFEST_FILE))
         .unwrap()
         .contains("archived"));
@@ -251,8 +273,9 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     });
     assert_eq!(after.status.code(), Some(0));
     assert_eq!(after.stdout, before.stdout);
-    // The server restarts.
-    let server = ServeProcess::start(data.path());
+    // The server restarts without the archive.
+    std::fs::rename(&archive_dir, data.path().join("cold")).unwrap();
+    let server = ServeProcess::start_with(data.path(), &["--config", config]);
     assert_eq!(server.terminate().code(), Some(0));
 }
 

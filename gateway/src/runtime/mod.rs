@@ -79,6 +79,7 @@ pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Standing, Subscription};
 pub use lifecycle::Runtime;
 pub use request::{Refusal, Request};
+pub use state::{archive, ArchiveOutcome};
 pub use symbols::{SymbolCache, SymbolTable};
 /// What [`Subscription::try_recv`] says when no frame is there.
 pub use tokio::sync::mpsc::error::TryRecvError;

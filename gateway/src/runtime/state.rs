@@ -227,3 +227,55 @@ impl RecoveryObserver for Rebuild<'_> {
         state.last_time_ns = Some(stamp.time_ns);
     }
 }
+
+/// What [`archive`] did: the engine's account of it, and the first entry
+/// kept live for the brokers' resumes.
+#[derive(Clone, Debug)]
+pub struct ArchiveOutcome {
+    /// The segments moved, and the snapshot's limit.
+    pub archived: cetx_engine::journal::Archived,
+    /// Entries from here on stay live: the start of the trading day of the
+    /// oldest snapshot kept (1 when no snapshot has its gateway state, or
+    /// no day is marked in it).
+    pub resume_floor: u64,
+}
+
+/// `cetx journal archive`: moves the settled segments of the journal in
+/// `dir` (those wholly before `before_seq`) to `archive_dir`, as
+/// [`cetx_engine::journal::archive_segments`] does, but never one holding
+/// an entry of the oldest kept snapshot's trading day or later. A broker
+/// resuming from a report of that day reads it back from the day's start
+/// (`history.rs`), and the archive is only for what is older.
+///
+/// # Errors
+/// As [`cetx_engine::journal::archive_segments`].
+pub fn archive(
+    dir: &Path,
+    archive_dir: &Path,
+    before_seq: u64,
+) -> Result<ArchiveOutcome, cetx_engine::JournalError> {
+    let resume_floor = resume_floor(dir)?;
+    let archived =
+        cetx_engine::journal::archive_segments(dir, archive_dir, before_seq.min(resume_floor))?;
+    Ok(ArchiveOutcome {
+        archived,
+        resume_floor,
+    })
+}
+
+/// The first entry that a restart from the oldest snapshot that reads with
+/// its gateway state, or a resume read back from its trading day, may
+/// read.
+fn resume_floor(dir: &Path) -> Result<u64, cetx_engine::JournalError> {
+    let oldest = cetx_engine::journal::list_snapshots(dir)?
+        .into_iter()
+        .rev()
+        .filter(|(_, path)| cetx_engine::journal::read_snapshot(path).is_ok())
+        .find_map(|(seq, _)| read_stored(dir, seq).ok().map(|stored| (seq, stored)));
+    Ok(oldest.map_or(1, |(seq, stored)| {
+        stored
+            .reports
+            .last_day_start()
+            .map_or(1, |start| start.min(seq + 1))
+    }))
+}

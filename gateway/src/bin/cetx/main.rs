@@ -474,8 +474,9 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
     if !journal_dir.is_dir() {
         bail!("{} is not a journal directory", journal_dir.display());
     }
-    let archived = cetx_engine::journal::archive_segments(&journal_dir, &args.to, args.before_seq)
+    let outcome = cetx_gateway::runtime::archive(&journal_dir, &args.to, args.before_seq)
         .with_context(|| format!("archiving segments of {}", journal_dir.display()))?;
+    let archived = &outcome.archived;
     for (first_seq, path) in &archived.moved {
         println!(
             "archived segment from seq {first_seq} to {}",
@@ -485,10 +486,11 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
     match archived.snapshot_limit {
         None => println!("no snapshot reads: recovery needs every segment, so none was archived"),
         Some(limit) => println!(
-            "entries before seq {} are archived (asked: before {}; the oldest kept snapshot covers up to {})",
+            "entries before seq {} are archived (asked: before {}; the oldest kept snapshot covers up to {}, and its trading day, which brokers' resumes read back, starts at seq {})",
             archived.archived_before,
             args.before_seq,
-            limit - 1
+            limit - 1,
+            outcome.resume_floor
         ),
     }
     Ok(())
