@@ -209,6 +209,9 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     // Not while a server runs.
     let server = ServeProcess::start_with(data.path(), &["--config", config]);
     let everything = u64::MAX.to_string();
+    // On another disk, say: an absolute directory.
+    let archive_dir = data.path().join("elsewhere");
+    let to = archive_dir.to_str().unwrap();
     let archive = [
         "journal",
         "archive",
@@ -216,6 +219,8 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
         config,
         "--before-seq",
         &everything,
+        "--to",
+        to,
     ];
     let refused = finish(cetx(&archive, data.path()));
     assert_eq!(refused.status.code(), Some(1));
@@ -233,7 +238,6 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
         "{stdout}{}",
         String::from_utf8_lossy(&archived.stderr)
     );
-    let archive_dir = data.path().join("archive");
     let (first_seq, friday) = &segments[0];
     assert!(!friday.exists(), "{} is still live", friday.display());
     assert!(archive_dir.join(friday.file_name().unwrap()).exists());
@@ -255,10 +259,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
         assert!(live.exists(), "{} was archived", live.display());
     }
     let manifest = Manifest::read(&journal_dir).unwrap().unwrap();
-    assert_eq!(
-        manifest.archive_dir.as_deref(),
-        Some(Path::new("../archive"))
-    );
+    assert_eq!(manifest.archive_dir.as_deref(), Some(archive_dir.as_path()));
     assert!(manifest.segments[0].archived && !manifest.segments[1].archived);
     assert!(std::fs::read_to_string(journal_dir.join(MANIFEST_FILE))
         .unwrap()
@@ -273,6 +274,24 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     });
     assert_eq!(after.status.code(), Some(0));
     assert_eq!(after.stdout, before.stdout);
+    // Later runs archive where the manifest says, with no `--to`; another
+    // directory is refused, and named as such, not as damage.
+    let again = finish(cetx(&archive[..6], data.path()));
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let mut other = archive;
+    other[7] = "../archive";
+    let refused = finish(cetx(&other, data.path()));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("archived in {to}")) && !stderr.contains("corrupt"),
+        "{stderr}"
+    );
     // The server restarts without the archive.
     std::fs::rename(&archive_dir, data.path().join("cold")).unwrap();
     let server = ServeProcess::start_with(data.path(), &["--config", config]);

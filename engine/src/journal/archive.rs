@@ -57,8 +57,9 @@ pub struct Archived {
 ///
 /// # Errors
 /// [`JournalError::Locked`] while a server holds the journal;
-/// [`JournalError::Corrupt`] for a journal without a manifest or with one
-/// that names another archive directory; [`JournalError::Io`].
+/// [`JournalError::Corrupt`] for a journal without a manifest;
+/// [`JournalError::ArchiveElsewhere`] when its manifest names another
+/// archive directory; [`JournalError::Io`].
 pub fn archive_segments(
     dir: &Path,
     archive_dir: &Path,
@@ -73,18 +74,12 @@ pub fn archive_segments(
     };
     let mut manifest =
         Manifest::read(dir)?.ok_or_else(|| corrupt("the journal has no MANIFEST".into()))?;
-    if manifest
-        .archive_dir
-        .as_ref()
-        .is_some_and(|a| a != archive_dir)
-    {
-        return Err(corrupt(format!(
-            "segments are archived in {} already; archive to the same directory",
-            manifest
-                .archive_dir
-                .as_ref()
-                .map_or(String::new(), |a| a.display().to_string())
-        )));
+    if let Some(already) = manifest.archive_dir.as_ref().filter(|a| *a != archive_dir) {
+        return Err(JournalError::ArchiveElsewhere {
+            manifest: dir.join(super::MANIFEST_FILE),
+            archived_in: already.clone(),
+            asked: archive_dir.to_path_buf(),
+        });
     }
     let snapshot_limit = list_snapshots(dir)?
         .iter()

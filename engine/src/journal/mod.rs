@@ -213,6 +213,17 @@ pub enum JournalError {
         /// What the lock file says of its holder (`pid 1234`), if anything.
         holder: Option<String>,
     },
+    /// Segments of this journal are archived in another directory than the
+    /// one asked for: a journal keeps one archive directory.
+    #[error("the journal's segments are archived in {} (its manifest {} says so), not in {}: archive to that directory", archived_in.display(), manifest.display(), asked.display())]
+    ArchiveElsewhere {
+        /// The manifest that names the archive directory.
+        manifest: PathBuf,
+        /// The directory it names.
+        archived_in: PathBuf,
+        /// The one asked for.
+        asked: PathBuf,
+    },
     /// Sequence numbers do not follow each other: a record or a segment
     /// is missing, or a segment starts somewhere else than its name says
     /// its records do.

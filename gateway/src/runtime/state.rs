@@ -241,7 +241,8 @@ pub struct ArchiveOutcome {
 }
 
 /// `cetx journal archive`: moves the settled segments of the journal in
-/// `dir` (those wholly before `before_seq`) to `archive_dir`, as
+/// `dir` (those wholly before `before_seq`) to `archive_dir` (`None`: the
+/// one its manifest names, else `../archive`), as
 /// [`cetx_engine::journal::archive_segments`] does, but never one holding
 /// an entry of the oldest kept snapshot's trading day or later. A broker
 /// resuming from a report of that day reads it back from the day's start
@@ -251,12 +252,18 @@ pub struct ArchiveOutcome {
 /// As [`cetx_engine::journal::archive_segments`].
 pub fn archive(
     dir: &Path,
-    archive_dir: &Path,
+    archive_dir: Option<&Path>,
     before_seq: u64,
 ) -> Result<ArchiveOutcome, cetx_engine::JournalError> {
+    let archive_dir = match archive_dir {
+        Some(given) => given.to_path_buf(),
+        None => cetx_engine::journal::Manifest::read(dir)?
+            .and_then(|manifest| manifest.archive_dir)
+            .unwrap_or_else(|| PathBuf::from("../archive")),
+    };
     let resume_floor = resume_floor(dir)?;
     let archived =
-        cetx_engine::journal::archive_segments(dir, archive_dir, before_seq.min(resume_floor))?;
+        cetx_engine::journal::archive_segments(dir, &archive_dir, before_seq.min(resume_floor))?;
     Ok(ArchiveOutcome {
         archived,
         resume_floor,

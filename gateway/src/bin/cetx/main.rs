@@ -118,10 +118,11 @@ struct ArchiveArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// Where archived segments go, relative to the journal directory
-    /// unless absolute; default `../archive` (`DATA_DIR/archive`). Once
-    /// set, the journal's MANIFEST keeps it.
-    #[arg(long, value_name = "DIR", default_value = "../archive")]
-    to: PathBuf,
+    /// unless absolute. Once set, the journal's MANIFEST keeps it, and a
+    /// later run without `--to` archives there; the first default is
+    /// `../archive` (`DATA_DIR/archive`).
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -474,7 +475,7 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
     if !journal_dir.is_dir() {
         bail!("{} is not a journal directory", journal_dir.display());
     }
-    let outcome = cetx_gateway::runtime::archive(&journal_dir, &args.to, args.before_seq)
+    let outcome = cetx_gateway::runtime::archive(&journal_dir, args.to.as_deref(), args.before_seq)
         .with_context(|| format!("archiving segments of {}", journal_dir.display()))?;
     let archived = &outcome.archived;
     for (first_seq, path) in &archived.moved {
