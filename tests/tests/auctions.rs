@@ -204,6 +204,42 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         })
         .collect();
     assert_eq!(ids, [11, 12, 13], "{accepted:?}");
+    // A subscriber that comes while the auction is open learns of it from
+    // its snapshot (MARKET_DATA.md, Connecting).
+    let mut late = FeedClient::connect(server.feed.expect("a feed"))
+        .await
+        .unwrap();
+    late.subscribe(5, &["CEA2025"]).await.unwrap();
+    let mut first = Vec::new();
+    for _ in 0..20 {
+        if matches!(first.last(), Some(FeedMessage::AuctionAnnounced { .. })) {
+            break;
+        }
+        let message = tokio::time::timeout(WAIT, late.next())
+            .await
+            .expect("a feed message within the wait")
+            .expect("the feed works");
+        if !matches!(message, FeedMessage::Heartbeat) {
+            first.push(message);
+        }
+    }
+    assert!(
+        matches!(
+            first[..],
+            [
+                FeedMessage::Snapshot { .. },
+                FeedMessage::AuctionAnnounced {
+                    auction_id: 1,
+                    quantity_t: 150_000,
+                    floor_ticks: 85_00,
+                    ceiling_ticks: 99_00,
+                    ..
+                }
+            ]
+        ),
+        "{first:?}"
+    );
+    drop(late);
     two.send(bid(21, 1, 5004, 92_00, 40_000)).await.unwrap();
     two.send(bid(22, 1, 5005, 98_00, 20_000)).await.unwrap();
     two.send(bid(23, 1, 5005, 84_99, 1_000)).await.unwrap();

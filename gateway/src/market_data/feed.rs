@@ -538,7 +538,8 @@ impl Followed {
         }
     }
 
-    /// The message for a trade, phase, band or end of day.
+    /// The message for a trade, phase, band, end of day, block offer or
+    /// auction.
     fn message(&mut self, update: &Update) -> FeedMessage {
         let instrument = self.id;
         let seq = self.next_seq();
@@ -667,6 +668,18 @@ impl Followed {
         for (block_id, offer) in offers {
             let seq = self.next_seq();
             out.push(block_offer(self.id, seq, block_id, offer));
+        }
+        // Then the open auctions' announcements, by id: a bidder learns of
+        // an auction only here or from its announcement.
+        let auctions: Vec<Update> = self
+            .view
+            .auctions
+            .values()
+            .map(|&notice| Update::AuctionAnnounced(notice))
+            .collect();
+        for announced in &auctions {
+            let message = self.message(announced);
+            out.push(message);
         }
     }
 

@@ -189,6 +189,9 @@ pub struct View {
     pub day: DayFigures,
     /// Open block offers open to every account, by id.
     pub offers: BTreeMap<u64, BlockQuote>,
+    /// Open one-way auctions, by id: a subscriber that comes while one is
+    /// open learns of it from its snapshot.
+    pub auctions: BTreeMap<u64, AuctionNotice>,
 }
 
 /// What the public state is kept from, besides the view.
@@ -322,7 +325,12 @@ impl View {
                 self.ceiling_ticks = ceiling_ticks;
             }
             Update::EndOfDay { .. } => self.day = DayFigures::default(),
-            Update::AuctionAnnounced(_) | Update::AuctionResult(_) => {}
+            Update::AuctionAnnounced(notice) => {
+                self.auctions.insert(notice.auction_id, notice);
+            }
+            Update::AuctionResult(closed) => {
+                self.auctions.remove(&closed.auction_id);
+            }
             Update::BlockOffer { block_id, offer } => {
                 if offer.quantity_t == 0 {
                     self.offers.remove(&block_id);
@@ -448,6 +456,13 @@ impl MarketState {
                         (o.block_id, quote)
                     })
                     .collect(),
+                auctions: engine
+                    .auctions()
+                    .open
+                    .values()
+                    .filter(|a| a.notice.instrument == id)
+                    .map(|a| (a.notice.auction_id, a.notice))
+                    .collect(),
             };
             let mut tally = Tally {
                 today,
@@ -500,6 +515,7 @@ impl MarketState {
             asks: BTreeMap::new(),
             day: DayFigures::default(),
             offers: BTreeMap::new(),
+            auctions: BTreeMap::new(),
         });
         self.tallies.push(Tally {
             queued: self.order_view_readers > 0,
@@ -610,9 +626,9 @@ impl MarketState {
                     });
                 }
                 Event::AuctionAnnounced(n) => {
-                    out.push((n.instrument.0, Update::AuctionAnnounced(n)));
+                    self.say(n.instrument.0, Update::AuctionAnnounced(n), out);
                 }
-                Event::AuctionClosed(c) => out.push((c.instrument.0, Update::AuctionResult(c))),
+                Event::AuctionClosed(c) => self.say(c.instrument.0, Update::AuctionResult(c), out),
                 Event::PhaseChanged(p) => {
                     if let Some(instrument) = self.instruments.get_mut(usize::from(p.instrument.0))
                     {
@@ -762,12 +778,17 @@ impl MarketState {
 
     /// A public block offer as it is now: kept, and said.
     fn quote(&mut self, i: usize, block_id: u64, offer: BlockQuote, out: &mut Vec<(u16, Update)>) {
-        let Some(view) = self.instruments.get_mut(i) else {
+        let i = u16::try_from(i).unwrap_or(u16::MAX);
+        self.say(i, Update::BlockOffer { block_id, offer }, out);
+    }
+
+    /// An update of instrument `i`'s view: kept in it, and said.
+    fn say(&mut self, i: u16, update: Update, out: &mut Vec<(u16, Update)>) {
+        let Some(view) = self.instruments.get_mut(usize::from(i)) else {
             return;
         };
-        let update = Update::BlockOffer { block_id, offer };
         view.update(&update);
-        out.push((u16::try_from(i).unwrap_or(u16::MAX), update));
+        out.push((i, update));
     }
 
     /// A resting order traded `quantity_t` and has `remaining_t` left.

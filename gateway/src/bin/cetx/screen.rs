@@ -465,6 +465,7 @@ mod tests {
                     trade_count: 2,
                 },
                 offers: std::collections::BTreeMap::new(),
+                auctions: std::collections::BTreeMap::new(),
             },
             seq: 42,
             gaps: 3,
