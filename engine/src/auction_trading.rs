@@ -58,6 +58,7 @@ impl Engine {
     pub(crate) fn announce_auction(
         &mut self,
         notice: &AuctionNotice,
+        stamp: Stamp,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         if self.auctions.last_auction_id >= Some(notice.auction_id) {
@@ -88,7 +89,8 @@ impl Engine {
         let terms_ok = notice.floor_ticks >= rules.floor_ticks
             && notice.ceiling_ticks <= rules.ceiling_ticks
             && notice.floor_ticks <= notice.ceiling_ticks
-            && notice.start_ns < notice.end_ns;
+            && notice.start_ns < notice.end_ns
+            && stamp.time_ns < notice.end_ns;
         if !terms_ok {
             return Err(RejectReason::InvalidAuctionTerms);
         }

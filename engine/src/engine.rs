@@ -278,7 +278,7 @@ impl Engine {
                 events.push(Event::CalendarSet);
                 Ok(())
             }
-            Command::AnnounceAuction(ref notice) => self.announce_auction(notice, events),
+            Command::AnnounceAuction(ref notice) => self.announce_auction(notice, stamp, events),
             Command::Bid(bid) => self.place_bid(&bid, stamp, events),
             Command::CancelBid {
                 auction_id, bid_id, ..

@@ -227,7 +227,7 @@ fn announced() -> Market {
 #[test]
 fn every_rule_is_a_reject_code() {
     type Row = (&'static str, fn(&mut Market) -> Command, RejectReason);
-    let rows: [Row; 27] = [
+    let rows: [Row; 28] = [
         (
             "an auction id not above the last",
             |_| announce(notice(1, Pricing::Uniform)),
@@ -316,6 +316,14 @@ fn every_rule_is_a_reject_code() {
                     end_ns: START,
                     ..notice(2, Pricing::Uniform)
                 })
+            },
+            RejectReason::InvalidAuctionTerms,
+        ),
+        (
+            "a window that has ended by the announcement",
+            |m| {
+                m.at(END);
+                announce(notice(2, Pricing::Uniform))
             },
             RejectReason::InvalidAuctionTerms,
         ),
@@ -655,8 +663,12 @@ fn unsold_volume_returns_to_the_seller_and_an_auction_without_bids_sells_nothing
         "the unsold 180,000 t are free again"
     );
 
-    m.ok(announce(notice(2, Pricing::PayAsBid)));
-    let (allocations, _, closed) = outcome(&m.ok(close(2)));
+    m.ok(announce(AuctionNotice {
+        start_ns: END + 10,
+        end_ns: END + 20,
+        ..notice(2, Pricing::PayAsBid)
+    }));
+    let (allocations, _, closed) = outcome(&m.at(END + 20).ok(close(2)));
     assert!(allocations.is_empty());
     assert_eq!(
         (closed.clearing_ticks, closed.sold_t, closed.unsold_t),
