@@ -176,10 +176,10 @@ pub(super) fn check_writable(dir: &Path) -> Result<(), JournalError> {
 }
 
 /// Fails unless `next_seq` is one past the last record in `dir` (any
-/// number will do for a directory without segments). A last segment named
-/// `next_seq` whose header was never completely written (a crash right
-/// after creating it) is fine: the writer replaces it. Any other torn tail
-/// must be truncated first, as recovery does.
+/// number will do for a directory without segments). A newest segment the
+/// manifest does not list yet (a crash right after creating it) is not
+/// read, and the writer replaces it. A torn tail must be truncated first,
+/// as recovery does.
 pub(super) fn check_follows(dir: &Path, next_seq: u64) -> Result<(), JournalError> {
     let segments = journal_segments(dir)?;
     let Some((first_seq, file)) = segments.last().cloned() else {
@@ -198,7 +198,6 @@ pub(super) fn check_follows(dir: &Path, next_seq: u64) -> Result<(), JournalErro
                 events.clear();
             }
             Ok(None) => break,
-            Err(JournalError::TornTail { offset: 0, .. }) if first_seq == next_seq => break,
             Err(e) => return Err(e),
         }
     }
@@ -442,9 +441,14 @@ impl<R: Send + 'static> WriterThread<R> {
             None => {
                 let mut file = super::private::create(&path)
                     .map_err(|e| JournalError::io(&path, "creating journal segment", e))?;
-                file.write_all(&header).map_err(|e| {
-                    JournalError::io(&path, "writing the header of journal segment", e)
-                })?;
+                // Synced before the manifest lists it, as a segment written
+                // ahead is: a listed segment always has its header on disk,
+                // so recovery may take a bad one for damage.
+                file.write_all(&header)
+                    .and_then(|()| file.sync_data())
+                    .map_err(|e| {
+                        JournalError::io(&path, "writing the header of journal segment", e)
+                    })?;
                 self.shared.segments_grown.fetch_add(1, Ordering::Relaxed);
                 file
             }

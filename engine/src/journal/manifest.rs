@@ -341,19 +341,3 @@ pub(crate) fn mark_closed(dir: &Path, last_seq: u64) -> Result<(), JournalError>
         _ => Ok(()),
     }
 }
-
-/// Removes the newest segment from the manifest of `dir`, if it is the one
-/// from `first_seq` (recovery moved it aside: its header was torn).
-///
-/// # Errors
-/// As [`Manifest::read`] and [`Manifest::write`].
-pub(crate) fn unlist_last_segment(dir: &Path, first_seq: u64) -> Result<(), JournalError> {
-    let Some(mut manifest) = Manifest::read(dir)? else {
-        return Ok(());
-    };
-    if manifest.segments.last().map(|s| s.first_seq) != Some(first_seq) {
-        return Ok(());
-    }
-    manifest.segments.pop();
-    manifest.write(dir)
-}

@@ -334,15 +334,19 @@ impl JournalReader {
         let previous_end = self.data_end.take();
         self.segments_opened += 1;
         let expected = self.expected.unwrap_or(first_seq);
+        // Every segment read here is listed in the manifest, and the writer
+        // lists one only once its header is synced: a header that is not
+        // there is damage, never a write cut short, even in the last one.
+        let listed = "; the MANIFEST lists the segment, and a listed segment's header was synced before any record was written to it, so this is damage, not a write cut short";
         match segment.read_header()? {
             Header::Good => {}
             Header::Short => {
-                let reason = "the file is shorter than a segment header".to_string();
-                return Err(problem(&segment, 0, expected, reason, is_last, self.closed));
+                let reason = format!("the file is shorter than a segment header{listed}");
+                return Err(problem(&segment, 0, expected, reason, false, self.closed));
             }
-            Header::Bad { reason, torn_like } => {
-                let torn = torn_like && is_last;
-                return Err(problem(&segment, 0, expected, reason, torn, self.closed));
+            Header::Bad { reason, .. } => {
+                let reason = format!("{reason}{listed}");
+                return Err(problem(&segment, 0, expected, reason, false, self.closed));
             }
         }
         if first_seq != expected {

@@ -42,8 +42,7 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::format::parse_segment_file_name;
-use super::manifest::{unlist_last_segment, Manifest};
+use super::manifest::Manifest;
 use super::read_ahead::ReadAhead;
 use super::reader::JournalReader;
 use super::segment::{Header, SegmentFile};
@@ -379,8 +378,7 @@ fn set_aside(dir: &Path, snapshot: &Path) -> Result<PathBuf, JournalError> {
     Ok(moved_to)
 }
 
-/// Cuts a segment at `offset`, keeping the bytes removed in `torn/`. A
-/// segment torn inside its header is moved to `torn/` whole.
+/// Cuts a segment at `offset`, keeping the bytes removed in `torn/`.
 fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, JournalError> {
     let torn_dir = dir.join(TORN_DIR);
     super::private::create_dir(&torn_dir)
@@ -414,23 +412,12 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
         return Err(JournalError::io(&saved_to, "writing", e));
     }
     sync_dir(&torn_dir)?;
-    if offset == 0 {
-        drop(segment);
-        fs::remove_file(file)
-            .map_err(|e| JournalError::io(file, "removing header-torn segment", e))?;
-        if let Some(first_seq) = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(parse_segment_file_name)
-        {
-            unlist_last_segment(dir, first_seq)?;
-        }
-    } else {
-        segment
-            .set_len(offset)
-            .and_then(|()| segment.sync_all())
-            .map_err(|e| JournalError::io(file, "truncating torn tail of", e))?;
-    }
+    // A torn tail is in records, after the header (a listed segment's
+    // header is never torn: `JournalReader` calls that damage).
+    segment
+        .set_len(offset)
+        .and_then(|()| segment.sync_all())
+        .map_err(|e| JournalError::io(file, "truncating torn tail of", e))?;
     sync_dir(dir)?;
     Ok(TornTail {
         file: file.to_path_buf(),
