@@ -545,6 +545,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| config.server.data_dir.clone());
     check_before_start(&config, listen)?;
+    // From here on a SIGTERM or Ctrl-C stops the server cleanly, even one
+    // that comes during recovery (then it stops once recovered).
+    let shutdown = CancellationToken::new();
+    stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
     cetx_engine::journal::private::create_dir(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut options = RuntimeOptions::new(&data_dir);
@@ -566,7 +570,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
             return Err(error).with_context(|| format!("listening on {listen}"));
         }
     };
-    let shutdown = CancellationToken::new();
     let feed = match (runtime.handle().market_data(), &config.market_data) {
         (Some(market), Some(settings)) => match FeedServer::bind(market, settings.clone()).await {
             Ok(feed) => Some(feed),
@@ -617,7 +620,6 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         None => None,
     };
-    stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
     print_banner(&config, &runtime, server.local_addr(), &data_dir, embedded);
     let admin = admin.map(|admin| {
         println!("operators on {}", admin.local_addr());
@@ -672,8 +674,8 @@ fn metrics_sources(runtime: &Runtime, server: &Server) -> MetricsSources {
 }
 
 /// Listens for SIGTERM and Ctrl-C (SIGINT) from now on, so that a signal
-/// sent as soon as the banner is printed is not lost, and cancels
-/// `shutdown` at the first.
+/// sent during start-up (a long recovery, say) is not lost and does not
+/// kill the process, and cancels `shutdown` at the first.
 fn stop_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
