@@ -68,6 +68,32 @@ fn every_durability_mode_reads_back_what_was_written() {
 }
 
 #[test]
+fn a_writer_removes_the_temporary_files_a_killed_process_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    write(&dir, 1..=3, JournalConfig::default());
+    // A snapshot (or the gateway's state) cut short by a full disk or a
+    // kill between its write and its rename: its sequence number is never
+    // written again, so only the next writer removes it.
+    let left = [
+        "snapshot-00000000000000000002.snap.tmp",
+        "gateway-00000000000000000002.snap.tmp",
+        "MANIFEST.tmp",
+    ];
+    for name in left {
+        std::fs::write(dir.join(name), b"partial").unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), b"the operator's").unwrap();
+    let writer = JournalWriter::open(&dir, 4, JournalConfig::default()).unwrap();
+    for name in left {
+        assert!(!dir.join(name).exists(), "{name} is left");
+    }
+    assert!(dir.join("notes.txt").exists(), "only temporary files go");
+    writer.close().unwrap();
+    assert_eq!(read_all(&dir), entries(1..=3));
+}
+
+#[test]
 fn a_journal_directory_that_cannot_be_written_fails_at_open() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();

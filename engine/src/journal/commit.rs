@@ -175,6 +175,29 @@ pub(super) fn check_writable(dir: &Path) -> Result<(), JournalError> {
         .map_err(|e| JournalError::io(&probe, "writing a file in the journal directory:", e))
 }
 
+/// Removes the temporary files (`*.tmp`: of a snapshot, the gateway's
+/// state, the manifest) an earlier process left in `dir` when it was
+/// killed between writing one and renaming it. None of them holds
+/// anything the journal needs, and a snapshot's would otherwise stay
+/// for ever, its sequence number never written again.
+pub(super) fn remove_temporaries(dir: &Path) -> Result<(), JournalError> {
+    let io = |e| JournalError::io(dir, "removing temporary files in", e);
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let temporary = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(".tmp"));
+        if temporary && !entry.file_type().map_err(io)?.is_dir() {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Fails unless `next_seq` is one past the last record in `dir` (any
 /// number will do for a directory without segments). A newest segment the
 /// manifest does not list yet (a crash right after creating it) is not

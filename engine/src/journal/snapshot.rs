@@ -138,9 +138,19 @@ pub fn write_framed(
     let temporary = PathBuf::from(temporary);
     let mut file = super::private::create_temporary(&temporary)
         .map_err(|e| JournalError::io(&temporary, "creating snapshot", e))?;
-    file.write_all(&bytes)
-        .map_err(|e| JournalError::io(&temporary, "writing snapshot", e))?;
-    fs::rename(&temporary, path).map_err(|e| JournalError::io(path, "renaming snapshot to", e))
+    let written = file
+        .write_all(&bytes)
+        .map_err(|e| JournalError::io(&temporary, "writing snapshot", e))
+        .and_then(|()| {
+            fs::rename(&temporary, path)
+                .map_err(|e| JournalError::io(path, "renaming snapshot to", e))
+        });
+    if written.is_err() {
+        // A full disk, say: no partial file is left behind.
+        drop(file);
+        let _ = fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// Reads a file [`write_framed`] wrote with these `magic` and `version`,

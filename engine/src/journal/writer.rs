@@ -49,7 +49,9 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::command::{Command, Stamp};
 use crate::event::Event;
 
-use super::commit::{check_follows, check_writable, OnDurable, Pending, Shared, WriterThread};
+use super::commit::{
+    check_follows, check_writable, remove_temporaries, OnDurable, Pending, Shared, WriterThread,
+};
 use super::config::{Durability, JournalConfig};
 use super::format::begin_entry_record;
 use super::probe::JournalProbe;
@@ -171,6 +173,7 @@ impl<R: Send + 'static> JournalWriter<R> {
             super::private::create_dir(&dir)
                 .map_err(|e| JournalError::io(&dir, "creating the journal directory", e))?;
             check_follows(&dir, next_seq)?;
+            remove_temporaries(&dir)?;
             check_writable(&dir)?;
         }
         let shared = Arc::new(Shared::new(next_seq - 1));
