@@ -27,7 +27,7 @@ mod blocks;
 mod membership;
 use crate::account::{Account, Holding};
 use crate::admin::OpenDeals;
-use crate::command::{Command, Stamp};
+use crate::command::{Asset, Command, Direction, Stamp, TransferTerms};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
@@ -184,10 +184,19 @@ impl Engine {
             }
             self.closed_date = Some(date);
         }
-        if let Command::Transfer(transfer) = command {
-            if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
+        if let Some(asked) = moves_asked(command) {
+            // What moved is what the command asked for: an event of another
+            // account or amount cannot come from it.
+            let applied = !events.iter().any(|e| matches!(e, Event::Rejected(_)));
+            let moved: Vec<TransferTerms> = events.iter().filter_map(moved).collect();
+            if applied && moved != [asked] {
+                return Err(fail(format!(
+                    "the command moves {asked:?}, but its events move {moved:?}"
+                )));
+            }
+            if let (Command::Transfer(transfer), true) = (command, applied) {
                 self.references
-                    .insert(transfer.reference.clone(), Some(transfer.terms()));
+                    .insert(transfer.reference.clone(), Some(asked));
             }
         }
         if let Some(order) = incoming.filter(|o| o.remaining_t > 0) {
@@ -476,5 +485,80 @@ pub(super) fn check_funded(
             "account {} cannot fund {} t at {} ticks",
             account.id.0, claim.quantity_t, claim.price_ticks
         ))
+    }
+}
+
+/// What a command that moves cash or allowances asks to move.
+fn moves_asked(command: &Command) -> Option<TransferTerms> {
+    let terms = |account, asset, direction, amount| TransferTerms {
+        account,
+        asset,
+        direction,
+        amount,
+    };
+    Some(match *command {
+        Command::Transfer(ref transfer) => transfer.terms(),
+        Command::Deposit {
+            account,
+            amount_fen,
+        } => terms(
+            account,
+            Asset::Cash,
+            Direction::In,
+            amount_fen.unsigned_abs(),
+        ),
+        Command::Withdraw {
+            account,
+            amount_fen,
+        } => terms(
+            account,
+            Asset::Cash,
+            Direction::Out,
+            amount_fen.unsigned_abs(),
+        ),
+        Command::CreditHoldings {
+            account,
+            instrument,
+            quantity_t,
+        } => terms(
+            account,
+            Asset::Allowances(instrument),
+            Direction::In,
+            quantity_t,
+        ),
+        Command::DebitHoldings {
+            account,
+            instrument,
+            quantity_t,
+        } => terms(
+            account,
+            Asset::Allowances(instrument),
+            Direction::Out,
+            quantity_t,
+        ),
+        _ => return None,
+    })
+}
+
+/// What a cash or allowance event moved.
+fn moved(event: &Event) -> Option<TransferTerms> {
+    let cash = |c: &crate::event::CashMoved, direction| TransferTerms {
+        account: c.account,
+        asset: Asset::Cash,
+        direction,
+        amount: c.amount_fen.unsigned_abs(),
+    };
+    let held = |h: &crate::event::HoldingsMoved, direction| TransferTerms {
+        account: h.account,
+        asset: Asset::Allowances(h.instrument),
+        direction,
+        amount: h.quantity_t,
+    };
+    match event {
+        Event::CashDeposited(c) => Some(cash(c, Direction::In)),
+        Event::CashWithdrawn(c) => Some(cash(c, Direction::Out)),
+        Event::HoldingsCredited(h) => Some(held(h, Direction::In)),
+        Event::HoldingsDebited(h) => Some(held(h, Direction::Out)),
+        _ => None,
     }
 }

@@ -531,6 +531,84 @@ fn hostile_entries_with_good_checksums_are_corruption() {
     }
 }
 
+/// A deposit, a withdrawal or a transfer moves what its command asks:
+/// events that add up but move another amount, or for another account,
+/// cannot come from that command (registries settle from the events, and
+/// the command is what the bank or registry sent).
+#[test]
+fn cash_and_allowances_move_as_their_command_asks() {
+    let transfer = |amount| {
+        Command::Transfer(Box::new(cetx_engine::Transfer {
+            reference: "BANK-1".into(),
+            account: BUYER,
+            asset: cetx_engine::Asset::Cash,
+            direction: cetx_engine::Direction::In,
+            amount,
+        }))
+    };
+    let deposit = |amount_fen| Command::Deposit {
+        account: BUYER,
+        amount_fen,
+    };
+    let cash_after = 10_000_000_000;
+    let cases = [
+        (
+            "a transfer of 100 fen that deposits 200",
+            transfer(100),
+            vec![Event::CashDeposited(cash(BUYER, 200, cash_after + 200))],
+        ),
+        (
+            "a deposit of 100 fen that deposits 200",
+            deposit(100),
+            vec![Event::CashDeposited(cash(BUYER, 200, cash_after + 200))],
+        ),
+        (
+            "a deposit for the buyer that goes to the seller",
+            deposit(100),
+            vec![Event::CashDeposited(cash(SELLER, 100, 100))],
+        ),
+        (
+            "a deposit that withdraws",
+            deposit(100),
+            vec![Event::CashWithdrawn(cash(BUYER, 100, cash_after - 100))],
+        ),
+        ("a transfer that moves nothing", transfer(100), vec![]),
+    ];
+    for (what, command, events) in cases {
+        let mut entries = market(&[]);
+        entries.push(JournalEntry {
+            stamp: Stamp {
+                seq: 8,
+                time_ns: ENTRY_TIME_NS,
+            },
+            command,
+            events,
+        });
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &entries);
+        match recover(dir.path()) {
+            Err(RecoverError::Journal(JournalError::Corrupt { seq, reason, .. })) => {
+                assert_eq!(seq, 8, "{what}: {reason}");
+                assert!(reason.contains("but its events move"), "{what}: {reason}");
+            }
+            other => panic!("{what}: recovery gave {:?}", other.map(|r| r.next_seq)),
+        }
+    }
+    // The same, told truly, replays.
+    let mut entries = market(&[]);
+    entries.push(JournalEntry {
+        stamp: Stamp {
+            seq: 8,
+            time_ns: ENTRY_TIME_NS,
+        },
+        command: transfer(100),
+        events: vec![Event::CashDeposited(cash(BUYER, 100, cash_after + 100))],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &entries);
+    assert_eq!(recover(dir.path()).unwrap().next_seq, 9);
+}
+
 /// Ends of day name the dates they close, and those rise: an end of day
 /// that closes a date already closed (or an earlier one) cannot be true,
 /// and is corruption like any other.

@@ -175,6 +175,12 @@ impl TestServer {
         self.runtime.handle().now_ns()
     }
 
+    /// What the metrics count: requests, rejects by code, trades.
+    #[must_use]
+    pub fn stats(&self) -> cetx_gateway::runtime::RuntimeStats {
+        self.runtime.handle().stats()
+    }
+
     /// The public market, when the config has `[market_data]`.
     #[must_use]
     pub fn market(&self) -> Option<MarketData> {

@@ -337,6 +337,14 @@ async fn a_takeover_gives_the_old_connection_the_rejects_it_was_owed() {
     SinkExt::<ClientMessage>::flush(&mut old)
         .await
         .expect("send");
+    // The takeover must come after the session has read order 3 (a request
+    // still unread then is not taken, and gets no answer): the 410 it made
+    // is counted at once.
+    let started = std::time::Instant::now();
+    while !server.stats().activity.rejects.contains_key(&410) {
+        assert!(started.elapsed() < WAIT, "order 3 was never read");
+        tokio::task::yield_now().await;
+    }
     let (new, answer) = try_login(&server, loopback(2), 1, SECRET_1, 1).await;
     assert!(is_accepted(answer.as_ref()), "{answer:?}");
     let mut last_words = Vec::new();
