@@ -116,19 +116,17 @@ impl SegmentHeader {
     /// Reads a header.
     ///
     /// # Errors
-    /// A [`HeaderError`] for a bad magic, then an older format's version
-    /// (1 or 2), then a bad checksum, then any other version (a newer
-    /// format): a damaged header whose version bytes changed is named as
-    /// damage, not as a journal of another format.
+    /// A [`HeaderError`] for a bad magic, then a bad checksum, then a
+    /// version other than this one. Formats 1 and 2 had this very header
+    /// (and its checksum), so a journal of theirs is named as such, while
+    /// a header whose version bytes were damaged fails its checksum and is
+    /// named as damage.
     pub fn decode(bytes: &[u8; HEADER_LEN]) -> Result<Self, HeaderError> {
         let b = bytes;
         if b[..8] != MAGIC {
             return Err(HeaderError::BadMagic);
         }
         let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        if (1..FORMAT_VERSION).contains(&version) {
-            return Err(HeaderError::UnsupportedVersion(version));
-        }
         let seq = [b[12], b[13], b[14], b[15], b[16], b[17], b[18], b[19]];
         let stored = u32::from_le_bytes([b[20], b[21], b[22], b[23]]);
         let computed = crc32c::crc32c(&b[..HEADER_LEN - 4]);
@@ -364,13 +362,25 @@ mod tests {
             SegmentHeader::decode(&header(FORMAT_VERSION)),
             Ok(SegmentHeader { first_seq: 1 })
         );
-        // An older format, whatever its checksum.
-        let mut old = header(2);
-        old[HEADER_LEN - 1] ^= 0xff;
+        // An older format: formats 1 and 2 had this header, checksum and
+        // all.
         assert_eq!(
-            SegmentHeader::decode(&old),
+            SegmentHeader::decode(&header(2)),
             Err(HeaderError::UnsupportedVersion(2))
         );
+        // One bit of this format's version flipped to read 2 or 1: damage,
+        // since the checksum no longer holds.
+        for flipped in [FORMAT_VERSION ^ 1, FORMAT_VERSION ^ 2] {
+            let mut damaged = header(FORMAT_VERSION);
+            damaged[8..12].copy_from_slice(&flipped.to_le_bytes());
+            assert!(
+                matches!(
+                    SegmentHeader::decode(&damaged),
+                    Err(HeaderError::BadCrc { .. })
+                ),
+                "version {flipped}"
+            );
+        }
         // A newer format whose header checks out.
         assert_eq!(
             SegmentHeader::decode(&header(9)),
