@@ -287,6 +287,44 @@ fn a_writer_reopens_a_journal_in_a_new_segment() {
 }
 
 #[test]
+fn archiving_checks_the_records_it_moves_and_moves_none_if_one_is_damaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    write(&dir, 1..=60, small_segments(2_048));
+    let state = cetx_engine::EngineState {
+        trading_day: 0,
+        closed_date: None,
+        last_order_id: None,
+        next_trade_id: 1,
+        calendar: None,
+        instruments: Vec::new(),
+        accounts: Vec::new(),
+        references: Vec::new(),
+        membership: cetx_engine::Membership::default(),
+        blocks: cetx_engine::BlockState::default(),
+        auctions: cetx_engine::Auctions::default(),
+    };
+    cetx_engine::journal::write_snapshot(&dir, 60, &state).unwrap();
+    let live = segments(&dir);
+    assert!(live.len() >= 3, "{live:?}");
+    // A bit flipped in the second segment's first record.
+    let pristine = std::fs::read(&live[1]).unwrap();
+    flip(&live[1], HEADER_LEN as u64 + 30);
+    let archive = std::path::Path::new("../archive");
+    let err = cetx_engine::journal::archive_segments(&dir, archive, u64::MAX).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { file, .. } if *file == live[1]),
+        "{err}"
+    );
+    assert_eq!(segments(&dir), live, "nothing was moved");
+    // Once the segment is restored, they go.
+    std::fs::write(&live[1], pristine).unwrap();
+    let archived = cetx_engine::journal::archive_segments(&dir, archive, u64::MAX).unwrap();
+    assert_eq!(archived.moved.len(), live.len() - 1);
+    assert_eq!(read_all(&dir), entries(1..=60));
+}
+
+#[test]
 fn appends_must_follow_the_sequence() {
     let tmp = tempfile::tempdir().unwrap();
     let writer = JournalWriter::open(tmp.path(), 1, JournalConfig::default()).unwrap();

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use super::lock::JournalLock;
 use super::manifest::Manifest;
+use super::reader::JournalReader;
 use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
 use super::JournalError;
 
@@ -57,7 +58,8 @@ pub struct Archived {
 ///
 /// # Errors
 /// [`JournalError::Locked`] while a server holds the journal;
-/// [`JournalError::Corrupt`] for a journal without a manifest;
+/// [`JournalError::Corrupt`] for a journal without a manifest, and any
+/// error of a record in a segment to be archived (nothing is moved then);
 /// [`JournalError::ArchiveElsewhere`] when its manifest names another
 /// archive directory; [`JournalError::Io`].
 pub fn archive_segments(
@@ -87,6 +89,7 @@ pub fn archive_segments(
         .find(|(_, path)| read_snapshot(path).is_ok())
         .map(|(seq, _)| seq + 1);
     let limit = before_seq.min(snapshot_limit.unwrap_or(1));
+    check_records_before(dir, &manifest, limit)?;
     let target = dir.join(archive_dir);
     let mut archived = Archived {
         snapshot_limit,
@@ -118,6 +121,32 @@ pub fn archive_segments(
     }
     sync_dir(dir)?;
     Ok(archived)
+}
+
+/// Reads every record of the live segments that end before `limit` (those
+/// about to be archived), checking them as any reader does: a damaged one
+/// is found while its segment is still where the operator looks, not
+/// carried into the archive unnoticed.
+fn check_records_before(dir: &Path, manifest: &Manifest, limit: u64) -> Result<(), JournalError> {
+    let mut moving = (manifest.segments.windows(2))
+        .take_while(|pair| pair[1].first_seq <= limit)
+        .filter(|pair| !pair[0].archived);
+    let Some(first) = moving.next() else {
+        return Ok(());
+    };
+    let (from, end) = (
+        first[0].first_seq,
+        moving.last().unwrap_or(first)[1].first_seq,
+    );
+    let mut reader = JournalReader::open_from(dir, from)?;
+    let mut events = Vec::new();
+    while let Some((stamp, _)) = reader.next_into(&mut events)? {
+        events.clear();
+        if stamp.seq + 1 >= end {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Copies a file and syncs the copy.
