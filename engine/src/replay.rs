@@ -490,18 +490,12 @@ pub(super) fn check_funded(
 
 /// What a command that moves cash or allowances asks to move.
 fn moves_asked(command: &Command) -> Option<TransferTerms> {
-    let terms = |account, asset, direction, amount| TransferTerms {
-        account,
-        asset,
-        direction,
-        amount,
-    };
-    Some(match *command {
-        Command::Transfer(ref transfer) => transfer.terms(),
+    let (account, asset, direction, amount) = match *command {
+        Command::Transfer(ref transfer) => return Some(transfer.terms()),
         Command::Deposit {
             account,
             amount_fen,
-        } => terms(
+        } => (
             account,
             Asset::Cash,
             Direction::In,
@@ -510,7 +504,7 @@ fn moves_asked(command: &Command) -> Option<TransferTerms> {
         Command::Withdraw {
             account,
             amount_fen,
-        } => terms(
+        } => (
             account,
             Asset::Cash,
             Direction::Out,
@@ -520,7 +514,7 @@ fn moves_asked(command: &Command) -> Option<TransferTerms> {
             account,
             instrument,
             quantity_t,
-        } => terms(
+        } => (
             account,
             Asset::Allowances(instrument),
             Direction::In,
@@ -530,13 +524,19 @@ fn moves_asked(command: &Command) -> Option<TransferTerms> {
             account,
             instrument,
             quantity_t,
-        } => terms(
+        } => (
             account,
             Asset::Allowances(instrument),
             Direction::Out,
             quantity_t,
         ),
         _ => return None,
+    };
+    Some(TransferTerms {
+        account,
+        asset,
+        direction,
+        amount,
     })
 }
 

@@ -291,19 +291,7 @@ fn archiving_checks_the_records_it_moves_and_moves_none_if_one_is_damaged() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("journal");
     write(&dir, 1..=60, small_segments(2_048));
-    let state = cetx_engine::EngineState {
-        trading_day: 0,
-        closed_date: None,
-        last_order_id: None,
-        next_trade_id: 1,
-        calendar: None,
-        instruments: Vec::new(),
-        accounts: Vec::new(),
-        references: Vec::new(),
-        membership: cetx_engine::Membership::default(),
-        blocks: cetx_engine::BlockState::default(),
-        auctions: cetx_engine::Auctions::default(),
-    };
+    let state = empty_state();
     cetx_engine::journal::write_snapshot(&dir, 60, &state).unwrap();
     let live = segments(&dir);
     assert!(live.len() >= 3, "{live:?}");
@@ -546,11 +534,9 @@ fn unknown_record_types_and_undecodable_records_are_corruption() {
     );
 }
 
-#[test]
-fn only_the_newest_snapshots_are_kept() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let state = cetx_engine::EngineState {
+/// The state of a market with nothing in it, on day 0.
+fn empty_state() -> cetx_engine::EngineState {
+    cetx_engine::EngineState {
         trading_day: 0,
         closed_date: None,
         last_order_id: None,
@@ -562,7 +548,14 @@ fn only_the_newest_snapshots_are_kept() {
         membership: cetx_engine::Membership::default(),
         blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
-    };
+    }
+}
+
+#[test]
+fn only_the_newest_snapshots_are_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let state = empty_state();
     for seq in [10, 20, 30, 40] {
         cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();
     }
