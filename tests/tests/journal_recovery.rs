@@ -121,6 +121,40 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
     assert_eq!(skipping.engine.state(), live.state());
 }
 
+/// A snapshot of another history (copied in from another data directory)
+/// whose entries after it do not replay onto it is skipped, and recovery
+/// goes on from an older one: the journal, which checks out, is not
+/// blamed for it.
+#[test]
+fn a_snapshot_of_another_history_is_skipped_not_blamed_on_the_journal() {
+    let ours = tempfile::tempdir().unwrap();
+    let live = journal_run(
+        ours.path(),
+        &workload(11, 3_000, 1_800),
+        journal(Durability::Os),
+        Some(1_000),
+    );
+    let theirs = tempfile::tempdir().unwrap();
+    journal_run(
+        theirs.path(),
+        &workload(12, 3_000, 1_800),
+        journal(Durability::Os),
+        Some(1_000),
+    );
+    let snapshots = cetx_engine::journal::list_snapshots(ours.path()).unwrap();
+    let (seq, newest) = &snapshots[0];
+    let name = newest.file_name().unwrap();
+    fs::copy(theirs.path().join(name), newest).unwrap();
+
+    let recovered = recover(ours.path()).unwrap();
+    assert_eq!(recovered.snapshot_seq, Some(snapshots[1].0));
+    assert_eq!(recovered.engine.state(), live.state());
+    let (skipped, why) = &recovered.skipped_snapshots[0];
+    assert_eq!(skipped, newest);
+    assert!(why.contains("does not replay onto it"), "{why}");
+    assert!(*seq > snapshots[1].0);
+}
+
 /// A small journal in one segment (growing, or written ahead), and the
 /// state after each prefix of it.
 fn small_journal(dir: &Path, preallocate: bool) -> (Vec<u8>, usize, Engine, PathBuf) {

@@ -205,7 +205,22 @@ pub fn recover_with(
             }
         };
         let snapshot_seq = snapshot.map(|(seq, _)| seq);
-        let pass = replay_journal(dir, snapshot_seq.unwrap_or(0), &mut engine, observer)?;
+        let pass = match replay_journal(dir, snapshot_seq.unwrap_or(0), &mut engine, observer) {
+            Ok(pass) => pass,
+            // The journal's records check out but do not replay onto the
+            // snapshot: a snapshot of another history (copied in from
+            // another data directory, say) is what does not fit, not the
+            // segment the entry is in. Recovery goes on from an older one.
+            Err(PassError::DoesNotReplay(error)) if snapshot.is_some() => {
+                if let Some((_, path)) = snapshot {
+                    let why = format!("the journal after it does not replay onto it ({error})");
+                    skipped_snapshots.push((path.clone(), why));
+                }
+                continue;
+            }
+            Err(PassError::DoesNotReplay(error)) => return Err(error.into()),
+            Err(PassError::Other(error)) => return Err(error),
+        };
         let ahead = snapshot.filter(|&(seq, _)| seq > pass.last_seq);
         if let (Some((seq, path)), Durability::Fsync) = (ahead, durability) {
             return Err(RecoverError::SnapshotAhead {
@@ -260,6 +275,21 @@ struct Pass {
     closed_cleanly: bool,
 }
 
+/// Why a pass over the journal failed.
+enum PassError {
+    /// A record that checks out whose entry does not replay onto the
+    /// state the pass started from.
+    DoesNotReplay(JournalError),
+    /// Anything else: damage, a gap, a missing segment, I/O.
+    Other(RecoverError),
+}
+
+impl From<JournalError> for PassError {
+    fn from(error: JournalError) -> Self {
+        Self::Other(error.into())
+    }
+}
+
 /// Reads the journal once from the segment that holds `snapshot_seq + 1`,
 /// checking every record, and replays the entries after `snapshot_seq`
 /// into `engine`. A torn tail ends the pass; damage anywhere fails it.
@@ -268,7 +298,7 @@ fn replay_journal(
     snapshot_seq: u64,
     engine: &mut Engine,
     observer: &mut impl RecoveryObserver,
-) -> Result<Pass, RecoverError> {
+) -> Result<Pass, PassError> {
     let reader = if snapshot_seq == 0 {
         JournalReader::open(dir)?
     } else {
@@ -289,7 +319,7 @@ fn replay_journal(
             Ok(Some((stamp, command))) => {
                 engine
                     .replay(stamp, &command, &events)
-                    .map_err(|e| reader.corrupt_entry(&e))?;
+                    .map_err(|e| PassError::DoesNotReplay(reader.corrupt_entry(&e)))?;
                 observer.entry(engine, stamp, &command, &events);
                 pass.replayed += 1;
                 events.clear();
