@@ -643,16 +643,21 @@ fn a_snapshot_ahead_of_a_synced_journal_refuses_to_start() {
     }
     assert!(files(dir.path()) == damaged, "nothing was changed");
     // A journal written in `os` durability may lose its last pages in an
-    // OS crash and keep the snapshot's: recovery goes on without it.
+    // OS crash and keep the snapshot's: recovery goes on without it. (One
+    // of that name an earlier lost history left in `torn/` stays.)
+    let snapshot = cetx_engine::journal::snapshot::snapshot_file_name(last_seq);
+    let torn = dir.path().join("torn");
+    fs::create_dir_all(&torn).unwrap();
+    fs::write(torn.join(&snapshot), b"earlier").unwrap();
     let recovered = recover_with(dir.path(), Durability::Os, &mut EngineOnly).unwrap();
     assert_eq!(recovered.next_seq, last_seq);
     assert_eq!(recovered.snapshot_seq, None);
     assert_eq!(recovered.skipped_snapshots.len(), 1);
     // The snapshot is of a history the journal no longer has: it is set
     // aside, so that the journal growing past it again does not take it up.
-    let snapshot = cetx_engine::journal::snapshot::snapshot_file_name(last_seq);
-    assert!(dir.path().join("torn").join(&snapshot).exists());
     assert!(!dir.path().join(&snapshot).exists());
+    assert_eq!(fs::read(torn.join(&snapshot)).unwrap(), b"earlier");
+    assert!(torn.join(format!("{snapshot}.1")).exists());
     let mut engine = recovered.engine;
     let writer = JournalWriter::open(dir.path(), last_seq, journal(Durability::Os)).unwrap();
     let (command, stamp) = commands.last().unwrap();

@@ -395,12 +395,31 @@ fn trim_zero_tail(file: &Path, offset: u64) -> Result<(), JournalError> {
         .map_err(|e| JournalError::io(file, "trimming the unused end of", e))
 }
 
+/// `torn/` in the journal directory, made if need be.
+fn torn_dir(dir: &Path) -> Result<PathBuf, JournalError> {
+    let torn_dir = dir.join(TORN_DIR);
+    super::private::create_dir(&torn_dir).map_err(|e| {
+        JournalError::io(
+            &torn_dir,
+            "creating the directory recovery sets things aside in,",
+            e,
+        )
+    })?;
+    Ok(torn_dir)
+}
+
 /// Moves a snapshot of a history the journal has lost into `torn/`.
 fn set_aside(dir: &Path, snapshot: &Path) -> Result<PathBuf, JournalError> {
-    let torn_dir = dir.join(TORN_DIR);
-    super::private::create_dir(&torn_dir)
-        .map_err(|e| JournalError::io(&torn_dir, "creating", e))?;
-    let moved_to = torn_dir.join(snapshot.file_name().unwrap_or_default());
+    let torn_dir = torn_dir(dir)?;
+    // An earlier lost history may have left one of that name: both stay.
+    let name = snapshot.file_name().unwrap_or_default().to_string_lossy();
+    let moved_to = (0..)
+        .map(|n| match n {
+            0 => torn_dir.join(&*name),
+            n => torn_dir.join(format!("{name}.{n}")),
+        })
+        .find(|path| fs::symlink_metadata(path).is_err())
+        .unwrap_or_else(|| torn_dir.join(&*name));
     fs::rename(snapshot, &moved_to)
         .map_err(|e| JournalError::io(snapshot, "moving aside the snapshot", e))?;
     sync_dir(&torn_dir)?;
@@ -410,9 +429,7 @@ fn set_aside(dir: &Path, snapshot: &Path) -> Result<PathBuf, JournalError> {
 
 /// Cuts a segment at `offset`, keeping the bytes removed in `torn/`.
 fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, JournalError> {
-    let torn_dir = dir.join(TORN_DIR);
-    super::private::create_dir(&torn_dir)
-        .map_err(|e| JournalError::io(&torn_dir, "creating", e))?;
+    let torn_dir = torn_dir(dir)?;
     let name = file
         .file_name()
         .map_or_else(|| "segment".into(), |n| n.to_string_lossy().into_owned());
