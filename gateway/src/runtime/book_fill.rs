@@ -122,9 +122,10 @@ impl BookFill {
 
     /// Looks at the book `command` changed: publishes its load, and logs a
     /// warning when it passed the mark. Returns whether it did. An end of
-    /// day (which empties every book), a revised instrument (a new
-    /// `max_orders`) and a listed one (a new book) publish every book's
-    /// load.
+    /// day (which empties every book), a suspended or closed account or
+    /// broker (whose resting orders are cancelled in every book), a revised
+    /// instrument (a new `max_orders`) and a listed one (a new book)
+    /// publish every book's load.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command) -> bool {
         let instrument = match command {
             Command::Submit(order) => order.instrument,
@@ -132,7 +133,9 @@ impl BookFill {
             Command::Amend { instrument, .. } | Command::Cancel { instrument, .. } => *instrument,
             Command::EndOfDay { .. }
             | Command::ReviseInstrument { .. }
-            | Command::ListInstrument(_) => {
+            | Command::ListInstrument(_)
+            | Command::SetAccountStatus { .. }
+            | Command::SetBrokerStatus { .. } => {
                 self.grow(engine);
                 return false;
             }
@@ -174,7 +177,7 @@ mod tests {
     use super::*;
     use cetx_engine::{
         AccountId, BrokerId, EngineConfig, InstrumentSpec, NewOrder, OrderId, OrderType,
-        ParticipantType, Phase, Side, Stamp, TimeInForce,
+        ParticipantType, Phase, Side, Stamp, Status, TimeInForce,
     };
     use rust_decimal::Decimal;
 
@@ -254,10 +257,27 @@ mod tests {
             assert!(!fill.observe(&engine, &cancel));
         }
         assert_eq!(loads.read(), load(5));
+        assert_eq!(loads.read(), load(5));
         for id in 11..=13 {
             apply(&mut engine, &buy(id));
             assert_eq!(fill.observe(&engine, &buy(id)), id == 13, "order {id}");
         }
+        // A suspended account's resting orders are cancelled: its book's
+        // load drops with them, and comes back when it trades again.
+        let standing = |status| Command::SetAccountStatus {
+            account: AccountId(1),
+            status,
+        };
+        for (status, resting) in [(Status::Suspended, 0), (Status::Active, 0)] {
+            apply(&mut engine, &standing(status));
+            assert!(!fill.observe(&engine, &standing(status)));
+            assert_eq!(loads.read(), load(resting), "{status:?}");
+        }
+        for id in 21..=25 {
+            apply(&mut engine, &buy(id));
+            assert!(!fill.observe(&engine, &buy(id)));
+        }
+        assert_eq!(loads.read(), load(5));
         // The end of day expires every order.
         let end_of_day = Command::EndOfDay { trading_date: None };
         apply(&mut engine, &end_of_day);
