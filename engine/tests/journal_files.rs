@@ -310,6 +310,15 @@ fn archiving_checks_the_records_it_moves_and_moves_none_if_one_is_damaged() {
     let archived = cetx_engine::journal::archive_segments(&dir, archive, u64::MAX).unwrap();
     assert_eq!(archived.moved.len(), live.len() - 1);
     assert_eq!(read_all(&dir), entries(1..=60));
+    // A run killed between listing a segment archived and removing its
+    // live copy leaves that copy: the next run removes it.
+    let (_, first_archived) = &archived.moved[0];
+    std::fs::copy(first_archived, &live[0]).unwrap();
+    let again = cetx_engine::journal::archive_segments(&dir, archive, u64::MAX).unwrap();
+    assert!(again.moved.is_empty());
+    assert!(!live[0].exists(), "the left live copy is removed");
+    assert!(first_archived.exists());
+    assert_eq!(read_all(&dir), entries(1..=60));
 }
 
 #[test]

@@ -104,6 +104,7 @@ pub fn archive_segments(
         }
         archived.archived_before = next_first;
         if segment.archived {
+            remove_left_live_copy(dir, &manifest, segment)?;
             continue;
         }
         super::private::create_dir(&target)
@@ -145,6 +146,24 @@ fn check_records_before(dir: &Path, manifest: &Manifest, limit: u64) -> Result<(
         if stamp.seq + 1 >= end {
             break;
         }
+    }
+    Ok(())
+}
+
+/// Removes the live copy of an archived segment that a run killed between
+/// listing it archived and removing that copy left, once the archived copy
+/// is there, whole (as long): it held the disk space archiving was for.
+fn remove_left_live_copy(
+    dir: &Path,
+    manifest: &Manifest,
+    segment: super::manifest::ListedSegment,
+) -> Result<(), JournalError> {
+    let live = dir.join(super::format::segment_file_name(segment.first_seq));
+    let archived = manifest.path_of(dir, segment);
+    let len = |path: &Path| fs::symlink_metadata(path).ok().map(|m| m.len());
+    if live != archived && len(&live).is_some() && len(&live) == len(&archived) {
+        fs::remove_file(&live)
+            .map_err(|e| JournalError::io(&live, "removing the archived live copy of", e))?;
     }
     Ok(())
 }
