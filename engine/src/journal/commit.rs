@@ -160,8 +160,12 @@ pub(super) const WRITE_CHECK_FILE: &str = "write-check.tmp";
 /// Writes, syncs and removes a file in `dir`, so that a directory the
 /// writer could not create its next segment in (read-only, a full or
 /// read-only file system) fails at open, before anyone is acknowledged
-/// or a server listens, rather than at the first entry.
-pub(super) fn check_writable(dir: &Path) -> Result<(), JournalError> {
+/// or a server listens, rather than at the first entry. A server calls it
+/// before recovery too, which may cut or trim files.
+///
+/// # Errors
+/// [`JournalError::Io`] naming `write-check.tmp`.
+pub fn check_writable(dir: &Path) -> Result<(), JournalError> {
     use std::io::Write as _;
     let probe = dir.join(WRITE_CHECK_FILE);
     let written = super::private::create_temporary(&probe)

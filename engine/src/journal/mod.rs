@@ -87,7 +87,7 @@ pub use codec::DecodeError;
 pub use codec_commands::{decode_command, encode_command};
 pub use codec_events::{decode_event, encode_event};
 pub use codec_state::{decode_state, encode_state};
-pub use commit::OnDurable;
+pub use commit::{check_writable, OnDurable};
 pub use config::{Durability, JournalConfig};
 pub use follow::JournalFollower;
 pub use lock::JournalLock;

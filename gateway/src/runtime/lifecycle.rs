@@ -79,6 +79,14 @@ impl Runtime {
         // The journal is taken to have been written as the config says
         // now: in `fsync`, a snapshot ahead of its end is damage.
         let durability = config.journal.durability.into();
+        // Recovery may cut a torn tail or trim a segment: in a directory
+        // the writer could not go on in, refuse before changing anything.
+        if durability != journal::Durability::None {
+            journal::check_writable(&journal_dir).map_err(|source| RuntimeError::Journal {
+                context: "checking the journal directory",
+                source,
+            })?;
+        }
         let recovered = journal::recover_with(&journal_dir, durability, &mut rebuild)?;
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
