@@ -466,7 +466,7 @@ async fn serve(
                 last_heard = Instant::now();
                 let mut message = match incoming {
                     None => return Ended::Eof,
-                    Some(Err(error)) => return protocol_error(conn, error).await,
+                    Some(Err(error)) => return malformed(conn, &mut subscription, error).await,
                     Some(Ok(message)) => message,
                 };
                 // Every whole frame the read brought is handled now; a
@@ -496,7 +496,7 @@ async fn serve(
                     message = match decode_buffered(conn) {
                         Ok(Some(message)) => message,
                         Ok(None) => break,
-                        Err(error) => return protocol_error(conn, error).await,
+                        Err(error) => return malformed(conn, &mut subscription, error).await,
                     };
                 }
             }
@@ -569,35 +569,53 @@ async fn taken_over_end(conn: &mut Connection, subscription: &mut Subscription) 
     Ended::TakenOver
 }
 
-/// `Logout`: sends the answers to every request sent before it (the
-/// engine's, once durable, and the rejects the session made, which wait
-/// for the answers before them), waiting at most [`LOGOUT_WAIT`] for them;
-/// then ends the session.
+/// `Logout`: sends the answers to every request sent before it, then ends
+/// the session.
 async fn logout(conn: &mut Connection, subscription: &mut Subscription) -> Ended {
+    match answer_owed(conn, subscription).await {
+        Ok(()) => Ended::Logout,
+        Err(ended) => ended,
+    }
+}
+
+/// A malformed frame after login: the answers to every request sent
+/// before it, then `ProtocolError`, as a `Logout` would (the session's own
+/// rejects, unsequenced, would else be lost for good). A connection that
+/// failed (`DecodeError::Io`) is not written to.
+async fn malformed(
+    conn: &mut Connection,
+    subscription: &mut Subscription,
+    error: DecodeError,
+) -> Ended {
+    if error.reject_reason().is_some() {
+        if let Err(ended) = answer_owed(conn, subscription).await {
+            return ended;
+        }
+    }
+    protocol_error(conn, error).await
+}
+
+/// Sends the answers to every request taken so far (the engine's, once
+/// durable, and the rejects the session made, which wait for the answers
+/// before them), waiting at most [`LOGOUT_WAIT`] for them, and flushes.
+async fn answer_owed(conn: &mut Connection, subscription: &mut Subscription) -> Result<(), Ended> {
     let deadline = tokio::time::Instant::now() + LOGOUT_WAIT;
     let requests = subscription.requests_taken();
     loop {
         while let Ok(frame) = subscription.try_recv() {
-            if let Err(error) = conn.feed(&frame).await {
-                return Ended::Write(error);
-            }
+            conn.feed(&frame).await.map_err(Ended::Write)?;
         }
         if !subscription.awaits_answers(requests) {
             break;
         }
         match tokio::time::timeout_at(deadline, subscription.recv()).await {
-            Ok(Some(frame)) => {
-                if let Err(error) = conn.feed(&frame).await {
-                    return Ended::Write(error);
-                }
-            }
+            Ok(Some(frame)) => conn.feed(&frame).await.map_err(Ended::Write)?,
             Ok(None) | Err(_) => break,
         }
     }
-    match SinkExt::<ServerFrame>::flush(conn).await {
-        Ok(()) => Ended::Logout,
-        Err(error) => Ended::Write(error),
-    }
+    SinkExt::<ServerFrame>::flush(conn)
+        .await
+        .map_err(Ended::Write)
 }
 
 #[cfg(test)]

@@ -167,3 +167,76 @@ fn a_full_journal_queue_is_answered_busy_and_nothing_taken_is_lost() {
     drop(again);
     runtime.shutdown().unwrap();
 }
+
+/// A broker that took one large batch of reports into its session and
+/// then stops reading holds them in the session, not in the router's
+/// channel: they count against its capacity all the same, and show in the
+/// metrics' backlog. Before, the router counted only what the channel
+/// held, so such a session could hold any number of frames.
+#[test]
+fn frames_a_session_took_and_did_not_hand_on_count_against_its_capacity() {
+    const RESTING: u64 = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let mut options = RuntimeOptions::new(&config.server.data_dir);
+    options.clock = Clock::manual(saturday_noon());
+    options.open_market_now = true;
+    options.subscriber_capacity = 30;
+    let runtime = Runtime::start(&config, options).expect("the runtime starts");
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut slow = handle.connect(B1, 0).unwrap();
+    let mut other = handle.connect(B2, 0).unwrap();
+    // Broker 1 rests 40 one-tonne buys, reading each answer.
+    for coid in 1..=RESTING {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 85_00, 1),
+        );
+        wait.next(&mut slow);
+    }
+    // One sell fills them all: one entry, 40 fills for broker 1 in one
+    // batch, more than its capacity, into an empty channel.
+    submit(
+        &handle,
+        B2,
+        limit(1, 2001, "CEA2025", Side::Sell, 85_00, RESTING),
+    );
+    // Its acceptance and its 40 fills.
+    wait.take(&mut other, RESTING as usize + 1);
+    // Broker 1's session takes the batch, hands on one frame, and stops.
+    assert!(matches!(
+        wait.next(&mut slow).message,
+        ServerMessage::Fill { .. }
+    ));
+    assert!(handle.stats().report_backlog_frames >= RESTING - 1);
+    // Its next report finds it over its capacity: the subscription goes.
+    submit(
+        &handle,
+        B1,
+        limit(RESTING + 1, 1001, "CEA2025", Side::Buy, 84_00, 1),
+    );
+    // Broker 2's order comes after it, and the router takes them in order.
+    submit(&handle, B2, limit(2, 2001, "CEA2025", Side::Buy, 84_00, 1));
+    assert!(matches!(
+        wait.next(&mut other).message,
+        ServerMessage::OrderAccepted {
+            client_order_id: 2,
+            ..
+        }
+    ));
+    let mut held = 0;
+    loop {
+        match slow.try_recv() {
+            Ok(_) => held += 1,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                panic!("a session holding {held} frames over its capacity of 30 must be dropped")
+            }
+        }
+    }
+    assert_eq!(held, RESTING - 1, "what it had taken, and nothing after");
+    drop((slow, other));
+    runtime.shutdown().unwrap();
+}

@@ -571,6 +571,41 @@ async fn a_logout_waits_for_the_engine_s_answers_to_the_requests_before_it() {
     server.stop().await;
 }
 
+/// A malformed frame after requests answers them first, as a `Logout`
+/// does, then says `ProtocolError`: the session's own rejects (seq 0) are
+/// never replayed, so closing at once would lose them for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_frame_comes_after_the_answers_to_the_requests_before_it() {
+    let server = TestServer::start(slow_syncs_config()).await;
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    write_raw(&mut conn, &pipelined(1, None)).await;
+    let first = next_frame(&mut conn).await.expect("an answer");
+    assert_eq!(order_answer(&first.message), (1, 0));
+    // Order 2 waits for the next group commit; order 3's unknown symbol is
+    // refused by the session, behind it; then a frame of length 0.
+    let mut bytes = bytes::BytesMut::new();
+    for message in [
+        ClientMessage::from(buy(2, 1001, 85_00, 1)),
+        ClientMessage::from(NewOrder::limit(3, 1001, "NOPE", Side::Buy, 85_00, 1)),
+    ] {
+        ClientCodec::default()
+            .encode(message, &mut bytes)
+            .expect("encode");
+    }
+    bytes.extend_from_slice(&[0, 0, 0, 0]);
+    write_raw(&mut conn, &bytes).await;
+    let mut answers = Vec::new();
+    while let Some(frame) = next_frame(&mut conn).await {
+        match frame.message {
+            ServerMessage::Heartbeat => {}
+            ServerMessage::ProtocolError { reason, .. } => answers.push((frame.seq, (0, reason))),
+            ref message => answers.push((frame.seq, order_answer(message))),
+        }
+    }
+    assert_eq!(answers, [(2, (2, 0)), (0, (3, 410)), (0, (0, 414))]);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_frames_close_only_their_own_connection() {
     let server = TestServer::start(ServerConfig::embedded_default()).await;

@@ -31,6 +31,11 @@ use super::{RuntimeStatus, SubmitError, TryRecvError};
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
 
+/// Live frames a subscription hands to its session before it takes them
+/// off the router's count: one atomic subtraction per few hundred frames,
+/// not per frame, on the path every report takes.
+const HANDED_BATCH: usize = 256;
+
 /// Lets requests in until the runtime stops, and lets the shutdown wait
 /// for every request already on its way into the queue, so that each one
 /// is either refused or applied: none is queued after the engine's last
@@ -315,9 +320,10 @@ impl RuntimeHandle {
             answered: subscribed.answered,
             deferred: VecDeque::new(),
             capacity: subscribed.capacity,
-            backlog: subscribed.backlog.into(),
+            backlog: subscribed.backlog.into_iter().map(|f| (f, false)).collect(),
             live: subscribed.live,
             queued: subscribed.queued,
+            handed: 0,
             taken_over: subscribed.taken_over,
             handle: self.clone(),
         })
@@ -523,11 +529,18 @@ pub struct Subscription {
     deferred: VecDeque<(u64, ServerFrame)>,
     /// The most frames it may hold unread.
     capacity: usize,
-    /// The backlog, then each live batch as it is taken from `live`.
-    backlog: VecDeque<ServerFrame>,
+    /// The backlog, then each live batch as it is taken from `live`, each
+    /// frame with whether it came from `live` (and so counts in `queued`).
+    backlog: VecDeque<(ServerFrame, bool)>,
     live: mpsc::UnboundedReceiver<Delivery>,
-    /// Frames in `live` not yet taken (the router bounds it).
+    /// Live frames not yet handed to the session, in `live` or in
+    /// `backlog` (the router bounds it, and the metrics show it): a broker
+    /// that does not read holds them here, not in the socket.
     queued: Arc<AtomicUsize>,
+    /// Live frames handed to the session and not yet taken off `queued`
+    /// (taken off a few hundred at a time, and whenever `backlog` runs
+    /// dry).
+    handed: usize,
     /// Cancelled when a later login of the broker takes it over.
     taken_over: CancellationToken,
     handle: RuntimeHandle,
@@ -578,7 +591,31 @@ impl Subscription {
     /// after `resume_from_seq`, in order (a resume read back from the
     /// journal comes through [`Self::recv`] instead).
     pub fn take_backlog(&mut self) -> Vec<ServerFrame> {
-        self.backlog.drain(..).collect()
+        let frames = self.backlog.drain(..).map(|(frame, live)| {
+            self.handed += usize::from(live);
+            frame
+        });
+        let frames = frames.collect();
+        self.count_handed();
+        frames
+    }
+
+    /// The next frame of `backlog`, counting a live one as handed over.
+    fn pop_backlog(&mut self) -> Option<ServerFrame> {
+        let (frame, live) = self.backlog.pop_front()?;
+        self.handed += usize::from(live);
+        if self.handed >= HANDED_BATCH || self.backlog.is_empty() {
+            self.count_handed();
+        }
+        Some(frame)
+    }
+
+    /// Takes the live frames handed over off `queued`.
+    fn count_handed(&mut self) {
+        if self.handed > 0 {
+            self.queued.fetch_sub(self.handed, Ordering::AcqRel);
+            self.handed = 0;
+        }
     }
 
     /// The next frame: what was read back from the journal, then the
@@ -587,7 +624,7 @@ impl Subscription {
     /// (logged). Cancel-safe.
     pub async fn recv(&mut self) -> Option<ServerFrame> {
         loop {
-            if let Some(frame) = self.backlog.pop_front() {
+            if let Some(frame) = self.pop_backlog() {
                 return Some(frame);
             }
             if let Some(history) = &mut self.history {
@@ -610,7 +647,7 @@ impl Subscription {
     /// subscription or the history could not be read.
     pub fn try_recv(&mut self) -> Result<ServerFrame, TryRecvError> {
         loop {
-            if let Some(frame) = self.backlog.pop_front() {
+            if let Some(frame) = self.pop_backlog() {
                 return Ok(frame);
             }
             if let Some(history) = &mut self.history {
@@ -633,7 +670,7 @@ impl Subscription {
     /// when it could not read the history.
     fn read(&mut self, read: Option<HistoryBatch>) -> bool {
         match read {
-            Some(Ok(batch)) => self.backlog.extend(batch),
+            Some(Ok(batch)) => self.backlog.extend(batch.into_iter().map(|f| (f, false))),
             Some(Err(why)) => {
                 tracing::warn!(
                     broker = self.broker.0,
@@ -653,8 +690,6 @@ impl Subscription {
     /// Moves a live batch behind what is left to receive, and the rejects
     /// it lets go behind it.
     fn take(&mut self, delivery: Delivery) {
-        self.queued
-            .fetch_sub(delivery.frames.len(), Ordering::AcqRel);
         let mut marks = delivery.marks.into_iter().peekable();
         for (at, frame) in delivery.frames.into_iter().enumerate() {
             // The requests answered by the frames before this one.
@@ -662,7 +697,7 @@ impl Subscription {
                 self.answered = answered;
                 self.release();
             }
-            self.backlog.push_back(frame);
+            self.backlog.push_back((frame, true));
         }
         for (_, answered) in marks {
             self.answered = answered;
@@ -723,7 +758,7 @@ impl Subscription {
                 break;
             }
             if let Some((_, frame)) = self.deferred.pop_front() {
-                self.backlog.push_back(frame);
+                self.backlog.push_back((frame, false));
             }
         }
     }
