@@ -119,6 +119,16 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
     assert_eq!(skipping.snapshot_seq, Some(snapshots[1].0));
     assert_eq!(skipping.skipped_snapshots.len(), 1);
     assert_eq!(skipping.engine.state(), live.state());
+
+    // An older snapshot under the newest one's name is skipped, said why,
+    // not used under the seq its header holds.
+    fs::copy(&snapshots[2].1, newest).unwrap();
+    let renamed = recover(dir.path()).unwrap();
+    assert_eq!(renamed.snapshot_seq, Some(snapshots[1].0));
+    let (path, why) = &renamed.skipped_snapshots[0];
+    assert_eq!(path, newest);
+    assert!(why.contains("is named for seq"), "{why}");
+    assert_eq!(renamed.engine.state(), live.state());
 }
 
 /// A snapshot of another history (copied in from another data directory)

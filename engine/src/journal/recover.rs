@@ -180,8 +180,13 @@ pub fn recover_with(
         // The newest snapshot that reads and fits the config; the journal
         // then decides whether it can be used.
         let mut start = None;
-        for (_, path) in candidates.by_ref() {
+        for (named, path) in candidates.by_ref() {
             let loaded = read_snapshot(path).and_then(|(seq, state)| {
+                if seq != *named {
+                    return Err(format!(
+                        "the file is named for seq {named} but holds the state after seq {seq}"
+                    ));
+                }
                 let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
                 if observer.start_after(Some(seq)) {
                     Ok((seq, path, engine))
