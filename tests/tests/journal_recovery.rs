@@ -624,6 +624,63 @@ impl RecoveryObserver for EngineOnly {
     fn entry(&mut self, _: &Engine, _: Stamp, _: &Command, _: &[Event]) {}
 }
 
+/// After a kill, bad records at the end with nothing whole after them
+/// read like a write cut short. But in a journal written in `fsync` a
+/// group commit is written only once the one before it is synced: a later
+/// commit's record header (its payload damaged too) proves the earlier
+/// commit was on disk, so its damage is damage, not a torn tail. In `os`,
+/// where an OS crash may write a later page and lose an earlier one, the
+/// same bytes are cut as before.
+#[test]
+fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = workload(3, 40, 1_000);
+    let (head, tail) = all.split_at(all.len() - 3);
+    let live = journal_run(dir.path(), head, journal(Durability::Os), None);
+    // Three more entries, in a segment of their own, each its own group
+    // commit, synced before the next.
+    let writer =
+        JournalWriter::open(dir.path(), tail[0].1.seq, journal(Durability::Fsync)).unwrap();
+    let mut engine = live.clone();
+    for (command, stamp) in tail {
+        let mut events = Vec::new();
+        engine.apply(command, *stamp, &mut events);
+        writer.append_blocking(*stamp, command, &events).unwrap();
+        assert!(writer
+            .wait_durable(stamp.seq, std::time::Duration::from_secs(30))
+            .unwrap());
+    }
+    writer.close().unwrap();
+    as_if_killed(dir.path());
+    // A bit flipped in the payload of each of the three.
+    let (first_seq, last_segment) = list_segments(dir.path()).unwrap().pop().unwrap();
+    assert_eq!(first_seq, tail[0].1.seq);
+    let mut bytes = fs::read(&last_segment).unwrap();
+    let mut at = HEADER_LEN;
+    for _ in 0..3 {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        bytes[at + 25 + len / 2] ^= 0x10;
+        at += 25 + len;
+    }
+    fs::write(&last_segment, &bytes).unwrap();
+    let damaged = files(dir.path());
+
+    match recover_with(dir.path(), Durability::Fsync, &mut EngineOnly) {
+        Err(RecoverError::Journal(JournalError::Corrupt { seq, reason, .. })) => {
+            assert_eq!(seq, first_seq, "{reason}");
+            assert!(reason.contains("later group commit"), "{reason}");
+        }
+        other => panic!(
+            "expected damage, got {:?}",
+            other.map(|r| (r.next_seq, r.torn_tail))
+        ),
+    }
+    assert!(files(dir.path()) == damaged, "nothing was changed");
+    let recovered = recover_with(dir.path(), Durability::Os, &mut EngineOnly).unwrap();
+    assert_eq!(recovered.next_seq, first_seq);
+    assert!(recovered.torn_tail.is_some());
+}
+
 #[test]
 fn a_snapshot_ahead_of_a_synced_journal_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -63,6 +63,8 @@ pub struct JournalReader {
     /// Where the data of the segment read last ended, and whether zeros
     /// written ahead follow it there.
     data_end: Option<(PathBuf, u64, bool)>,
+    /// Whether the journal was written in `fsync` ([`Self::written_synced`]).
+    synced_commits: bool,
 }
 
 impl JournalReader {
@@ -125,7 +127,20 @@ impl JournalReader {
             last_offset: 0,
             closed,
             data_end: None,
+            synced_commits: false,
         }
+    }
+
+    /// Reads the journal as one written in [`super::Durability::Fsync`],
+    /// where each group commit is written only once the one before it is
+    /// synced: a bad record that a later group commit's record header
+    /// follows, even one whose payload is damaged too, is damage, not a
+    /// write cut short. (In `os`, an OS crash may write a later page and
+    /// lose an earlier one.)
+    #[must_use]
+    pub const fn written_synced(mut self) -> Self {
+        self.synced_commits = true;
+        self
     }
 
     /// The last sequence number when the journal's writer stopped cleanly,
@@ -297,23 +312,25 @@ impl JournalReader {
                 }
             };
             let closed = self.closed;
-            return Err(match segment.judge(offset, expected)? {
-                Verdict::TornLike if self.current_is_last => {
-                    problem(segment, offset, expected, reason, true, closed)
-                }
-                Verdict::TornLike => JournalError::Corrupt {
-                    file: segment.path.clone(),
-                    offset,
-                    seq: expected,
-                    reason: format!("{reason}, in a segment that a later one follows"),
+            return Err(
+                match segment.judge(offset, expected, self.synced_commits)? {
+                    Verdict::TornLike if self.current_is_last => {
+                        problem(segment, offset, expected, reason, true, closed)
+                    }
+                    Verdict::TornLike => JournalError::Corrupt {
+                        file: segment.path.clone(),
+                        offset,
+                        seq: expected,
+                        reason: format!("{reason}, in a segment that a later one follows"),
+                    },
+                    Verdict::Corrupt(why) => JournalError::Corrupt {
+                        file: segment.path.clone(),
+                        offset,
+                        seq: expected,
+                        reason: format!("{reason}, and {why}"),
+                    },
                 },
-                Verdict::Corrupt(why) => JournalError::Corrupt {
-                    file: segment.path.clone(),
-                    offset,
-                    seq: expected,
-                    reason: format!("{reason}, and {why}"),
-                },
-            });
+            );
         }
     }
 

@@ -210,7 +210,14 @@ pub fn recover_with(
             }
         };
         let snapshot_seq = snapshot.map(|(seq, _)| seq);
-        let pass = match replay_journal(dir, snapshot_seq.unwrap_or(0), &mut engine, observer) {
+        let synced = durability == Durability::Fsync;
+        let pass = match replay_journal(
+            dir,
+            snapshot_seq.unwrap_or(0),
+            synced,
+            &mut engine,
+            observer,
+        ) {
             Ok(pass) => pass,
             // The journal's records check out but do not replay onto the
             // snapshot: a snapshot of another history (copied in from
@@ -301,15 +308,19 @@ impl From<JournalError> for PassError {
 fn replay_journal(
     dir: &Path,
     snapshot_seq: u64,
+    synced: bool,
     engine: &mut Engine,
     observer: &mut impl RecoveryObserver,
 ) -> Result<Pass, PassError> {
-    let reader = if snapshot_seq == 0 {
+    let mut reader = if snapshot_seq == 0 {
         JournalReader::open(dir)?
     } else {
         check_earlier_segments(dir, snapshot_seq + 1)?;
         JournalReader::open_from(dir, snapshot_seq + 1)?
     };
+    if synced {
+        reader = reader.written_synced();
+    }
     let mut pass = Pass {
         last_seq: 0,
         replayed: 0,

@@ -302,15 +302,33 @@ impl SegmentFile {
 
     /// Judges the bad record (or zeros) at `offset`, where the record with
     /// sequence number `expected` should be, by looking for whole records
-    /// after it: see the module docs. Leaves the read position at
-    /// `offset`.
-    pub(crate) fn judge(&mut self, offset: u64, expected: u64) -> Result<Verdict, JournalError> {
+    /// after it: see the module docs. With `synced_commits` (a journal
+    /// written in `fsync`, where a group commit is written only once the
+    /// one before is synced), a record header of a later group commit
+    /// after it, whole or not, proves it was synced: damage. Leaves the
+    /// read position at `offset`.
+    pub(crate) fn judge(
+        &mut self,
+        offset: u64,
+        expected: u64,
+        synced_commits: bool,
+    ) -> Result<Verdict, JournalError> {
         let mut rest = vec![0; usize::try_from(self.len - offset).unwrap_or(usize::MAX)];
         self.reader
             .get_ref()
             .read_exact_at(&mut rest, offset)
             .map_err(self.io("reading journal segment"))?;
         self.seek(offset)?;
+        if let Some(later) = synced_commits
+            .then(|| later_commit_header(&rest, expected))
+            .flatten()
+        {
+            return Ok(Verdict::Corrupt(format!(
+                "the header of a record of a later group commit (seq {}) follows at offset {}, and in a journal written in fsync that commit was written only once this one was synced",
+                later.seq,
+                offset + later.at as u64
+            )));
+        }
         let later = whole_records_after(&rest, expected);
         let Some(first) = later.first() else {
             return Ok(Verdict::TornLike);
@@ -372,6 +390,29 @@ fn whole_records_after(bytes: &[u8], expected: u64) -> Vec<Found> {
         }
     }
     found
+}
+
+/// The first record header after the first byte of `bytes` whose checksum
+/// holds, with a sequence number after `expected`, that starts a group
+/// commit after the one `expected` is in; its payload need not be whole.
+fn later_commit_header(bytes: &[u8], expected: u64) -> Option<Found> {
+    let last = bytes.len().checked_sub(RECORD_PREFIX_LEN)?;
+    (1..=last).find_map(|at| {
+        let mut prefix = [0; RECORD_PREFIX_LEN];
+        prefix.copy_from_slice(&bytes[at..at + RECORD_PREFIX_LEN]);
+        // A cheap test first: the sequence number must be a later one.
+        let seq = u64::from_le_bytes(prefix[4..12].try_into().ok()?);
+        if seq <= expected {
+            return None;
+        }
+        let p = RecordPrefix::decode(&prefix).ok()?;
+        let commit_first_seq = p.seq.saturating_sub(u64::from(p.commit_index));
+        (commit_first_seq > expected).then_some(Found {
+            at,
+            seq: p.seq,
+            commit_first_seq,
+        })
+    })
 }
 
 /// The payload of a good record of type `record_type`, if the type is an
