@@ -448,14 +448,30 @@ fn throttled_config() -> ServerConfig {
 
 /// `count` new orders of broker 1 in one write, then `last` if any.
 fn pipelined(count: u64, last: Option<ClientMessage>) -> bytes::BytesMut {
-    let mut bytes = bytes::BytesMut::new();
     let orders = (1..=count).map(|id| ClientMessage::from(buy(id, 1001, 85_00, 1)));
-    for message in orders.chain(last) {
+    encoded(orders.chain(last))
+}
+
+/// `messages` framed one after the other, to write in one go.
+fn encoded(messages: impl IntoIterator<Item = ClientMessage>) -> bytes::BytesMut {
+    let mut bytes = bytes::BytesMut::new();
+    for message in messages {
         ClientCodec::default()
             .encode(message, &mut bytes)
             .expect("encode");
     }
     bytes
+}
+
+/// Broker 1 logged in on a server whose group commits are 100 ms apart,
+/// with order 1 answered: a group commit has just started, so the next
+/// request's answer waits for the next one.
+async fn logged_in_between_commits(server: &TestServer) -> Raw {
+    let mut conn = raw_logged_in(server, 1, SECRET_1).await;
+    write_raw(&mut conn, &pipelined(1, None)).await;
+    let first = next_frame(&mut conn).await.expect("an answer");
+    assert_eq!(order_answer(&first.message), (1, 0));
+    conn
 }
 
 /// Twenty orders through a burst of three (at most one token is refilled
@@ -513,14 +529,9 @@ async fn a_logout_answers_every_request_sent_before_it() {
 async fn heartbeats_take_nothing_from_the_budget() {
     let server = TestServer::start(throttled_config()).await;
     let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
-    let mut bytes = bytes::BytesMut::new();
     let beats = std::iter::repeat_n(ClientMessage::Heartbeat, 10);
-    for message in beats.chain([ClientMessage::from(buy(1, 1001, 85_00, 1))]) {
-        ClientCodec::default()
-            .encode(message, &mut bytes)
-            .expect("encode");
-    }
-    write_raw(&mut conn, &bytes).await;
+    let order = ClientMessage::from(buy(1, 1001, 85_00, 1));
+    write_raw(&mut conn, &encoded(beats.chain([order]))).await;
     let answer = loop {
         let frame = next_frame(&mut conn).await.expect("an answer");
         if frame.message != ServerMessage::Heartbeat {
@@ -545,22 +556,9 @@ fn slow_syncs_config() -> ServerConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_logout_waits_for_the_engine_s_answers_to_the_requests_before_it() {
     let server = TestServer::start(slow_syncs_config()).await;
-    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
-    // Answered at once: a group commit starts, and the next one may not
-    // start for 100 ms.
-    write_raw(&mut conn, &pipelined(1, None)).await;
-    let first = next_frame(&mut conn).await.expect("an answer");
-    assert_eq!(order_answer(&first.message), (1, 0));
-    let mut bytes = bytes::BytesMut::new();
-    for message in [
-        ClientMessage::from(buy(2, 1001, 85_00, 1)),
-        ClientMessage::Logout,
-    ] {
-        ClientCodec::default()
-            .encode(message, &mut bytes)
-            .expect("encode");
-    }
-    write_raw(&mut conn, &bytes).await;
+    let mut conn = logged_in_between_commits(&server).await;
+    let order = ClientMessage::from(buy(2, 1001, 85_00, 1));
+    write_raw(&mut conn, &encoded([order, ClientMessage::Logout])).await;
     let mut answers = Vec::new();
     while let Some(frame) = next_frame(&mut conn).await {
         if frame.message != ServerMessage::Heartbeat {
@@ -577,21 +575,13 @@ async fn a_logout_waits_for_the_engine_s_answers_to_the_requests_before_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_frame_comes_after_the_answers_to_the_requests_before_it() {
     let server = TestServer::start(slow_syncs_config()).await;
-    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
-    write_raw(&mut conn, &pipelined(1, None)).await;
-    let first = next_frame(&mut conn).await.expect("an answer");
-    assert_eq!(order_answer(&first.message), (1, 0));
+    let mut conn = logged_in_between_commits(&server).await;
     // Order 2 waits for the next group commit; order 3's unknown symbol is
     // refused by the session, behind it; then a frame of length 0.
-    let mut bytes = bytes::BytesMut::new();
-    for message in [
+    let mut bytes = encoded([
         ClientMessage::from(buy(2, 1001, 85_00, 1)),
         ClientMessage::from(NewOrder::limit(3, 1001, "NOPE", Side::Buy, 85_00, 1)),
-    ] {
-        ClientCodec::default()
-            .encode(message, &mut bytes)
-            .expect("encode");
-    }
+    ]);
     bytes.extend_from_slice(&[0, 0, 0, 0]);
     write_raw(&mut conn, &bytes).await;
     let mut answers = Vec::new();

@@ -368,25 +368,41 @@ fn a_flipped_byte_in_a_middle_record_refuses_to_start() {
     assert!(JournalReader::open(dir.path()).is_ok());
 }
 
+/// Journals `all` in `dir` but its last `own` entries, then those after a
+/// reopen (the writer puts them in a segment of their own), each its own
+/// group commit, synced before the next, in `durability`; as if the
+/// server was then killed. Returns the last segment's first seq and path.
+fn then_a_segment_of_their_own(
+    dir: &Path,
+    all: &[(Command, Stamp)],
+    own: usize,
+    durability: Durability,
+) -> (u64, PathBuf) {
+    let (head, tail) = all.split_at(all.len() - own);
+    let mut engine = journal_run(dir, head, journal(Durability::Os), None);
+    let writer = JournalWriter::open(dir, tail[0].1.seq, journal(durability)).unwrap();
+    for (command, stamp) in tail {
+        let mut events = Vec::new();
+        engine.apply(command, *stamp, &mut events);
+        writer.append_blocking(*stamp, command, &events).unwrap();
+        assert!(writer
+            .wait_durable(stamp.seq, std::time::Duration::from_secs(30))
+            .unwrap());
+    }
+    writer.close().unwrap();
+    as_if_killed(dir);
+    let (first_seq, segment) = list_segments(dir).unwrap().pop().unwrap();
+    assert_eq!(first_seq, tail[0].1.seq);
+    (first_seq, segment)
+}
+
 #[test]
 fn a_listed_segment_without_its_header_refuses_to_start() {
-    // A journal, then one more entry after a reopen: the writer puts it in
-    // a segment of its own, so that segment is a header and one record.
+    // One more entry after a reopen: that segment is a header and one
+    // record.
     let source = tempfile::tempdir().unwrap();
     let all = workload(9, 30, 1_000);
-    let (head, last) = all.split_at(all.len() - 1);
-    let live = journal_run(source.path(), head, journal(Durability::Os), None);
-    let writer =
-        JournalWriter::open(source.path(), last[0].1.seq, journal(Durability::Os)).unwrap();
-    let mut events = Vec::new();
-    live.clone().apply(&last[0].0, last[0].1, &mut events);
-    writer
-        .append_blocking(last[0].1, &last[0].0, &events)
-        .unwrap();
-    writer.close().unwrap();
-    as_if_killed(source.path());
-    let (first_seq, lone) = list_segments(source.path()).unwrap().pop().unwrap();
-    assert_eq!(first_seq, last[0].1.seq);
+    let (_, lone) = then_a_segment_of_their_own(source.path(), &all, 1, Durability::Os);
 
     // The manifest lists a segment only once its header is synced, so no
     // crash leaves a listed one without it: cut inside its header, emptied
@@ -635,26 +651,9 @@ impl RecoveryObserver for EngineOnly {
 fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let all = workload(3, 40, 1_000);
-    let (head, tail) = all.split_at(all.len() - 3);
-    let live = journal_run(dir.path(), head, journal(Durability::Os), None);
-    // Three more entries, in a segment of their own, each its own group
-    // commit, synced before the next.
-    let writer =
-        JournalWriter::open(dir.path(), tail[0].1.seq, journal(Durability::Fsync)).unwrap();
-    let mut engine = live.clone();
-    for (command, stamp) in tail {
-        let mut events = Vec::new();
-        engine.apply(command, *stamp, &mut events);
-        writer.append_blocking(*stamp, command, &events).unwrap();
-        assert!(writer
-            .wait_durable(stamp.seq, std::time::Duration::from_secs(30))
-            .unwrap());
-    }
-    writer.close().unwrap();
-    as_if_killed(dir.path());
+    let (first_seq, last_segment) =
+        then_a_segment_of_their_own(dir.path(), &all, 3, Durability::Fsync);
     // A bit flipped in the payload of each of the three.
-    let (first_seq, last_segment) = list_segments(dir.path()).unwrap().pop().unwrap();
-    assert_eq!(first_seq, tail[0].1.seq);
     let mut bytes = fs::read(&last_segment).unwrap();
     let mut at = HEADER_LEN;
     for _ in 0..3 {
