@@ -260,6 +260,56 @@ fn a_torn_tail_is_never_cut_through_a_symlink() {
     assert_eq!(fs::read(&target).unwrap(), torn, "the target is untouched");
 }
 
+/// The most memory this process has held, from `/proc/self/status`.
+fn peak_rss_bytes() -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib << 10
+}
+
+#[test]
+fn a_huge_sparse_torn_tail_is_cut_a_chunk_at_a_time() {
+    let source = tempfile::tempdir().unwrap();
+    let (_, count, before_last, last_segment) = small_journal(source.path(), false);
+    as_if_killed(source.path());
+    // The last segment grown by a hole of 1 GiB and one byte that is not
+    // zero: not a whole record, so a torn tail. Reading it whole used to
+    // take 2 GiB of memory (and a sparse file of any size, any amount).
+    let end = fs::metadata(&last_segment).unwrap().len();
+    const HOLE: u64 = 1 << 30;
+    {
+        use std::os::unix::fs::FileExt;
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .open(&last_segment)
+            .unwrap();
+        file.write_all_at(&[0xA5], end + HOLE).unwrap();
+    }
+    let recovered = recover(source.path()).unwrap();
+    assert_eq!(
+        recovered.next_seq,
+        count as u64 + 1,
+        "every whole record kept"
+    );
+    assert_ne!(recovered.engine.state(), before_last.state());
+    let torn = recovered.torn_tail.expect("the hole and the byte are cut");
+    assert_eq!((torn.offset, torn.removed_bytes), (end, HOLE + 1));
+    assert_eq!(fs::metadata(&last_segment).unwrap().len(), end);
+    // The copy keeps the byte at its place, the hole as a hole.
+    let saved = fs::metadata(&torn.saved_to).unwrap();
+    assert_eq!(saved.len(), HOLE + 1);
+    assert!(
+        std::os::unix::fs::MetadataExt::blocks(&saved) < 1024,
+        "the hole was written out"
+    );
+    assert!(
+        peak_rss_bytes() < 512 << 20,
+        "recovery held the tail in memory: peak {} bytes",
+        peak_rss_bytes()
+    );
+}
+
 #[test]
 fn a_torn_last_record_in_a_segment_written_ahead_is_cut_at_every_offset() {
     let source = tempfile::tempdir().unwrap();

@@ -38,8 +38,8 @@
 //! Recovery from a snapshot plus the journal after it gives exactly the
 //! state that replaying the whole journal gives; the tests check both.
 
-use std::fs;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::{self, File};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::manifest::Manifest;
@@ -450,30 +450,22 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
         .file_name()
         .map_or_else(|| "segment".into(), |n| n.to_string_lossy().into_owned());
     let saved_to = torn_dir.join(format!("{name}.from-{offset}"));
-    let mut segment = super::private::open_existing(file)
+    let segment = super::private::open_existing(file)
         .map_err(|e| JournalError::io(file, "opening torn segment", e))?;
-    let mut removed = Vec::new();
-    segment
-        .seek(SeekFrom::Start(offset))
-        .and_then(|_| segment.read_to_end(&mut removed))
-        .map_err(|e| JournalError::io(file, "reading torn tail of", e))?;
     // A copy of that name can only be what an earlier try at this very cut
     // left (the writer never appends to a segment an earlier process
     // wrote): it is removed, and a symlink there is removed, not followed.
-    let mut copy = super::private::create_temporary(&saved_to)
+    let copy = super::private::create_temporary(&saved_to)
         .map_err(|e| JournalError::io(&saved_to, "creating", e))?;
-    // The zeros after the last byte that is not one are the rest of a
-    // segment written ahead (up to `segment_bytes`): not kept.
-    let kept = removed.iter().rposition(|&b| b != 0).map_or(0, |at| at + 1);
-    if let Err(e) = copy
-        .write_all(&removed[..kept])
-        .and_then(|()| copy.sync_all())
-    {
-        // A full disk, say: no empty or partial copy is left behind.
-        drop(copy);
-        let _ = fs::remove_file(&saved_to);
-        return Err(JournalError::io(&saved_to, "writing", e));
-    }
+    let removed_bytes = match copy_up_to_last_nonzero(&segment, offset, &copy) {
+        Ok(removed_bytes) => removed_bytes,
+        Err(e) => {
+            // A full disk, say: no empty or partial copy is left behind.
+            drop(copy);
+            let _ = fs::remove_file(&saved_to);
+            return Err(e.into_journal(file, &saved_to));
+        }
+    };
     sync_dir(&torn_dir)?;
     // A torn tail is in records, after the header (a listed segment's
     // header is never torn: `JournalReader` calls that damage).
@@ -485,7 +477,51 @@ fn cut_torn_tail(dir: &Path, file: &Path, offset: u64) -> Result<TornTail, Journ
     Ok(TornTail {
         file: file.to_path_buf(),
         offset,
-        removed_bytes: removed.len() as u64,
+        removed_bytes,
         saved_to,
     })
+}
+
+/// Bytes read at a time when copying a torn tail.
+const TAIL_CHUNK_BYTES: usize = 1 << 20;
+
+/// Why copying a torn tail failed, and on which side.
+enum TailCopyError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+impl TailCopyError {
+    fn into_journal(self, file: &Path, saved_to: &Path) -> JournalError {
+        match self {
+            Self::Read(e) => JournalError::io(file, "reading torn tail of", e),
+            Self::Write(e) => JournalError::io(saved_to, "writing", e),
+        }
+    }
+}
+
+/// Copies `segment` from `offset` to its end into `copy`, up to its last
+/// byte that is not zero, and syncs the copy; returns the bytes after
+/// `offset`. The zeros after that byte are the rest of a segment written
+/// ahead (up to `segment_bytes`), not kept; zeros before it are skipped
+/// as holes. A chunk at a time, so a segment of any size (a sparse one a
+/// vandal grew, say) costs a chunk of memory and only its written bytes
+/// of disk.
+fn copy_up_to_last_nonzero(segment: &File, offset: u64, copy: &File) -> Result<u64, TailCopyError> {
+    let end = segment.metadata().map_err(TailCopyError::Read)?.len();
+    let mut chunk = vec![0; TAIL_CHUNK_BYTES];
+    let mut at = offset;
+    while at < end {
+        let want = usize::try_from(end - at).map_or(chunk.len(), |left| left.min(chunk.len()));
+        segment
+            .read_exact_at(&mut chunk[..want], at)
+            .map_err(TailCopyError::Read)?;
+        if let Some(last) = chunk[..want].iter().rposition(|&b| b != 0) {
+            copy.write_all_at(&chunk[..=last], at - offset)
+                .map_err(TailCopyError::Write)?;
+        }
+        at += want as u64;
+    }
+    copy.sync_all().map_err(TailCopyError::Write)?;
+    Ok(end.saturating_sub(offset))
 }

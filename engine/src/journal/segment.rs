@@ -283,21 +283,9 @@ impl SegmentFile {
     /// positioned reads past the record buffer and tests whole blocks at
     /// once rather than byte by byte.
     pub(crate) fn rest_is_zero(&mut self, from: u64) -> Result<bool, JournalError> {
-        let mut at = from;
-        let end = self.len.max(from);
-        let mut chunk = vec![0; ZERO_CHECK_BYTES];
-        let mut zero = true;
-        while at < end && zero {
-            let n = usize::try_from(end - at).map_or(chunk.len(), |l| l.min(chunk.len()));
-            self.reader
-                .get_ref()
-                .read_exact_at(&mut chunk[..n], at)
-                .map_err(self.io("reading journal segment"))?;
-            zero = all_zero(&chunk[..n]);
-            at += n as u64;
-        }
+        let zero = self.rest_is_zero_to(from, self.len.max(from));
         self.seek(from)?;
-        Ok(zero)
+        zero
     }
 
     /// Judges the bad record (or zeros) at `offset`, where the record with
@@ -307,112 +295,191 @@ impl SegmentFile {
     /// one before is synced), a record header of a later group commit
     /// after it, whole or not, proves it was synced: damage. Leaves the
     /// read position at `offset`.
+    ///
+    /// The rest of the file is read a chunk at a time, so a file of any
+    /// length (a sparse one grown by gigabytes, say) costs a chunk of
+    /// memory, and holes are passed over a chunk at a time.
     pub(crate) fn judge(
         &mut self,
         offset: u64,
         expected: u64,
         synced_commits: bool,
     ) -> Result<Verdict, JournalError> {
-        let mut rest = vec![0; usize::try_from(self.len - offset).unwrap_or(usize::MAX)];
-        self.reader
-            .get_ref()
-            .read_exact_at(&mut rest, offset)
-            .map_err(self.io("reading journal segment"))?;
+        let verdict = self.scan_after(offset, expected, synced_commits);
         self.seek(offset)?;
-        if let Some(later) = synced_commits
-            .then(|| later_commit_header(&rest, expected))
-            .flatten()
-        {
-            return Ok(Verdict::Corrupt(format!(
-                "the header of a record of a later group commit (seq {}) follows at offset {}, and in a journal written in fsync that commit was written only once this one was synced",
-                later.seq,
-                offset + later.at as u64
-            )));
-        }
-        let later = whole_records_after(&rest, expected);
-        let Some(first) = later.first() else {
+        let Some((first, unsynced)) = verdict? else {
             return Ok(Verdict::TornLike);
         };
-        let hole = rest[..first.at].iter().all(|&b| b == 0);
-        let unsynced = later.iter().all(|r| r.commit_first_seq <= expected);
-        if hole && unsynced {
+        if let Later::CommitHeader = first.kind {
+            return Ok(Verdict::Corrupt(format!(
+                "the header of a record of a later group commit (seq {}) follows at offset {}, and in a journal written in fsync that commit was written only once this one was synced",
+                first.seq, first.at
+            )));
+        }
+        if unsynced && self.rest_is_zero_to(offset, first.at)? {
             return Ok(Verdict::TornLike);
         }
         Ok(Verdict::Corrupt(format!(
             "a whole record (seq {}) follows at offset {}",
-            first.seq,
-            offset + first.at as u64
+            first.seq, first.at
         )))
     }
-}
 
-/// A whole record found by scanning past a bad one.
-struct Found {
-    /// Where it starts, from the bad record's offset.
-    at: usize,
-    seq: u64,
-    /// The first sequence number of its group commit.
-    commit_first_seq: u64,
-}
-
-/// Every whole record (good prefix, good payload, sequence number after
-/// `expected`) in `bytes` after its first byte, found by trying every
-/// offset and jumping over each record found.
-fn whole_records_after(bytes: &[u8], expected: u64) -> Vec<Found> {
-    let mut found = Vec::new();
-    let mut at = 1;
-    while at + RECORD_PREFIX_LEN <= bytes.len() {
-        let mut prefix = [0; RECORD_PREFIX_LEN];
-        prefix.copy_from_slice(&bytes[at..at + RECORD_PREFIX_LEN]);
-        // A cheap test first: the sequence number must be a later one.
-        let mut seq = [0; 8];
-        seq.copy_from_slice(&prefix[4..12]);
-        if u64::from_le_bytes(seq) <= expected {
-            at += 1;
-            continue;
-        }
-        let whole = RecordPrefix::decode(&prefix).ok().filter(|p| {
-            let start = at + RECORD_PREFIX_LEN;
-            bytes
-                .get(start..start + p.len as usize)
-                .is_some_and(|payload| crc32c::crc32c(payload) == p.payload_crc)
-        });
-        match whole {
-            Some(p) => {
-                found.push(Found {
-                    at,
-                    seq: p.seq,
-                    commit_first_seq: p.seq.saturating_sub(u64::from(p.commit_index)),
-                });
-                at += RECORD_PREFIX_LEN + p.len as usize;
+    /// What lies after the bad record at `offset`: with `synced_commits`,
+    /// the first record header of a later group commit, if any; otherwise
+    /// the first whole record (good prefix and payload, sequence number
+    /// after `expected`), and whether every whole record after it belongs
+    /// to `expected`'s own group commit. Tries every offset, jumping over
+    /// each whole record found.
+    fn scan_after(
+        &self,
+        offset: u64,
+        expected: u64,
+        synced_commits: bool,
+    ) -> Result<Option<(Found, bool)>, JournalError> {
+        let mut first = None;
+        let mut at = offset + 1;
+        let mut window = Window::default();
+        let mut payload = Vec::new();
+        while let Some((found_at, prefix)) = self.next_later_prefix(&mut window, at, expected)? {
+            let commit_first_seq = prefix.seq.saturating_sub(u64::from(prefix.commit_index));
+            let found = |kind| Found {
+                at: found_at,
+                seq: prefix.seq,
+                kind,
+            };
+            if synced_commits && commit_first_seq > expected {
+                return Ok(Some((found(Later::CommitHeader), false)));
             }
-            None => at += 1,
+            let start = found_at + RECORD_PREFIX_LEN as u64;
+            let whole = start + u64::from(prefix.len) <= self.len && {
+                payload.resize(prefix.len as usize, 0);
+                self.reader
+                    .get_ref()
+                    .read_exact_at(&mut payload, start)
+                    .map_err(self.io("reading journal segment"))?;
+                crc32c::crc32c(&payload) == prefix.payload_crc
+            };
+            if !whole {
+                at = found_at + 1;
+                continue;
+            }
+            let first = first.get_or_insert(found(Later::WholeRecord));
+            if commit_first_seq > expected {
+                // A later group commit's record: damage, whatever follows.
+                return Ok(Some((*first, false)));
+            }
+            at = start + u64::from(prefix.len);
         }
+        Ok(first.map(|first| (first, true)))
     }
-    found
+
+    /// The first record prefix at or after `from` whose checksum holds,
+    /// with a sequence number after `expected`, read through `window`.
+    fn next_later_prefix(
+        &self,
+        window: &mut Window,
+        from: u64,
+        expected: u64,
+    ) -> Result<Option<(u64, RecordPrefix)>, JournalError> {
+        let mut at = from;
+        while at + RECORD_PREFIX_LEN as u64 <= self.len {
+            if !window.holds_prefix_at(at) {
+                window.load(self, at)?;
+            }
+            // Prefixes starting in the window; its last RECORD_PREFIX_LEN - 1
+            // bytes start the next one.
+            let starts_end = window.at + (window.len - (RECORD_PREFIX_LEN - 1)) as u64;
+            if !window.zero {
+                for start in at..starts_end {
+                    let i = (start - window.at) as usize;
+                    let bytes = &window.bytes[i..i + RECORD_PREFIX_LEN];
+                    // A cheap test first: the sequence number must be a
+                    // later one (so a prefix is never all zeros).
+                    let seq = u64::from_le_bytes(bytes[4..12].try_into().expect("8 bytes"));
+                    if seq <= expected {
+                        continue;
+                    }
+                    let prefix = bytes.try_into().expect("a prefix");
+                    if let Ok(prefix) = RecordPrefix::decode(prefix) {
+                        return Ok(Some((start, prefix)));
+                    }
+                }
+            }
+            at = starts_end;
+        }
+        Ok(None)
+    }
+
+    /// Whether every byte from `from` up to `to` is zero, read in large
+    /// positioned reads past the record buffer.
+    fn rest_is_zero_to(&self, from: u64, to: u64) -> Result<bool, JournalError> {
+        let mut chunk = vec![0; ZERO_CHECK_BYTES];
+        let mut at = from;
+        while at < to {
+            let n = usize::try_from(to - at).map_or(chunk.len(), |l| l.min(chunk.len()));
+            self.reader
+                .get_ref()
+                .read_exact_at(&mut chunk[..n], at)
+                .map_err(self.io("reading journal segment"))?;
+            if !all_zero(&chunk[..n]) {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
+    }
 }
 
-/// The first record header after the first byte of `bytes` whose checksum
-/// holds, with a sequence number after `expected`, that starts a group
-/// commit after the one `expected` is in; its payload need not be whole.
-fn later_commit_header(bytes: &[u8], expected: u64) -> Option<Found> {
-    let last = bytes.len().checked_sub(RECORD_PREFIX_LEN)?;
-    (1..=last).find_map(|at| {
-        let mut prefix = [0; RECORD_PREFIX_LEN];
-        prefix.copy_from_slice(&bytes[at..at + RECORD_PREFIX_LEN]);
-        // A cheap test first: the sequence number must be a later one.
-        let seq = u64::from_le_bytes(prefix[4..12].try_into().ok()?);
-        if seq <= expected {
-            return None;
-        }
-        let p = RecordPrefix::decode(&prefix).ok()?;
-        let commit_first_seq = p.seq.saturating_sub(u64::from(p.commit_index));
-        (commit_first_seq > expected).then_some(Found {
-            at,
-            seq: p.seq,
-            commit_first_seq,
-        })
-    })
+/// A stretch of a segment read at once by [`SegmentFile::scan_after`].
+#[derive(Default)]
+struct Window {
+    bytes: Vec<u8>,
+    /// Where it starts in the file.
+    at: u64,
+    /// How many of `bytes` were read.
+    len: usize,
+    /// Whether they are all zeros.
+    zero: bool,
+}
+
+impl Window {
+    fn holds_prefix_at(&self, at: u64) -> bool {
+        at >= self.at && at + RECORD_PREFIX_LEN as u64 <= self.at + self.len as u64
+    }
+
+    /// Reads the window from `at` (up to the segment's known end).
+    fn load(&mut self, segment: &SegmentFile, at: u64) -> Result<(), JournalError> {
+        self.bytes.resize(ZERO_CHECK_BYTES, 0);
+        let left = segment.len - at;
+        self.len = usize::try_from(left).map_or(self.bytes.len(), |l| l.min(self.bytes.len()));
+        segment
+            .reader
+            .get_ref()
+            .read_exact_at(&mut self.bytes[..self.len], at)
+            .map_err(segment.io("reading journal segment"))?;
+        self.at = at;
+        self.zero = all_zero(&self.bytes[..self.len]);
+        Ok(())
+    }
+}
+
+/// What [`SegmentFile::scan_after`] found after a bad record.
+#[derive(Clone, Copy)]
+enum Later {
+    /// A whole record.
+    WholeRecord,
+    /// The header of a record of a later group commit, whole or not.
+    CommitHeader,
+}
+
+/// A record found by scanning past a bad one.
+#[derive(Clone, Copy)]
+struct Found {
+    /// Where it starts in the file.
+    at: u64,
+    seq: u64,
+    kind: Later,
 }
 
 /// The payload of a good record of type `record_type`, if the type is an
