@@ -103,6 +103,8 @@ enum Ended {
     SubscriptionDropped,
     TakenOver,
     Malformed(DecodeError),
+    /// Reading failed: the peer reset the connection, say.
+    ReadFailed(std::io::Error),
     LoginRefused(RejectReason),
     Write(EncodeError),
     WriteTimeout,
@@ -157,6 +159,9 @@ pub(crate) async fn run(
         Ended::Write(error) => {
             tracing::warn!(?peer, broker = broker.map(|b| b.0), %error, "closed a session that could not be written");
         }
+        Ended::ReadFailed(error) => {
+            tracing::info!(?peer, broker = broker.map(|b| b.0), %error, "session closed: the connection failed");
+        }
         // Counted and logged a line per interval by the back-off.
         Ended::LoginRefused(
             reason @ (RejectReason::BadCredentials | RejectReason::TooManyFailedLogins),
@@ -200,13 +205,10 @@ async fn send_unsequenced(
 /// `ProtocolError` for a frame that could not be accepted, when the
 /// connection can still carry one.
 async fn protocol_error(conn: &mut Connection, error: DecodeError) -> Ended {
-    // A TLS peer that closes without `close_notify` has only gone away, as
-    // a plain one does with its end of file.
-    if let DecodeError::Io(io) = &error {
-        if io.kind() == std::io::ErrorKind::UnexpectedEof {
-            return Ended::Eof;
-        }
-    }
+    let error = match gone(error) {
+        Ok(error) => error,
+        Err(ended) => return ended,
+    };
     if let Some(reason) = error.reject_reason() {
         let mut text = error.to_string();
         truncate_text(&mut text);
@@ -220,6 +222,19 @@ async fn protocol_error(conn: &mut Connection, error: DecodeError) -> Ended {
         .await;
     }
     Ended::Malformed(error)
+}
+
+/// How the session ended when reading failed rather than a frame being
+/// wrong (`Err`); the error itself when a frame was.
+fn gone(error: DecodeError) -> Result<DecodeError, Ended> {
+    match error {
+        // A TLS peer that closes without `close_notify` has only gone away,
+        // as a plain one does with its end of file.
+        DecodeError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Err(Ended::Eof),
+        // A reset is a closed socket, not a frame of the peer's.
+        DecodeError::Io(io) => Err(Ended::ReadFailed(io)),
+        error => Ok(error),
+    }
 }
 
 /// Cuts a text to the protocol's maximum on a character boundary.
@@ -628,5 +643,16 @@ mod tests {
         truncate_text(&mut text);
         assert!(text.len() <= crate::protocol::MAX_TEXT_LEN);
         assert_eq!(text.chars().count(), 64);
+    }
+
+    #[test]
+    fn a_reset_or_a_closed_socket_is_a_peer_gone_not_a_malformed_frame() {
+        use std::io::{Error, ErrorKind};
+        let reset = DecodeError::Io(Error::from(ErrorKind::ConnectionReset));
+        assert!(matches!(gone(reset), Err(Ended::ReadFailed(_))));
+        let eof = DecodeError::Io(Error::from(ErrorKind::UnexpectedEof));
+        assert!(matches!(gone(eof), Err(Ended::Eof)));
+        let cut = DecodeError::UnexpectedEof { buffered: 3 };
+        assert!(matches!(gone(cut), Ok(DecodeError::UnexpectedEof { .. })));
     }
 }
