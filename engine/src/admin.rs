@@ -189,6 +189,12 @@ impl Engine {
         if self.markets[i].phase.accepts_orders() || !book.is_empty() {
             return Err(RejectReason::ReferencePriceLocked);
         }
+        // Their prices were checked against today's band, which would move
+        // under them.
+        if self.deals_open(instrument) {
+            return Err(RejectReason::ReferencePriceLocked);
+        }
+        let book = &mut self.books[i];
         // A band wider than the book's bound on price levels is refused.
         let rules = rules
             .with_reference(price_ticks)
@@ -277,17 +283,9 @@ impl Engine {
         if market.spec.symbol != spec.symbol || market.spec.kind != spec.kind {
             return Err(RejectReason::InvalidInstrumentSpec);
         }
-        let deals_open = || {
-            self.blocks.open_in(instrument) > 0
-                || self
-                    .auctions
-                    .open
-                    .values()
-                    .any(|a| a.notice.instrument == instrument)
-        };
         if market.phase.accepts_orders()
             || !self.books[i].is_empty()
-            || (open_deals == OpenDeals::Refuse && deals_open())
+            || (open_deals == OpenDeals::Refuse && self.deals_open(instrument))
         {
             return Err(RejectReason::InstrumentBusy);
         }
@@ -310,6 +308,17 @@ impl Engine {
         market.policy = policy;
         events.push(Event::InstrumentRevised(self.band(instrument)));
         Ok(())
+    }
+
+    /// Whether the instrument has a block offer, a pending block deal or an
+    /// auction open.
+    fn deals_open(&self, instrument: InstrumentId) -> bool {
+        self.blocks.open_in(instrument) > 0
+            || self
+                .auctions
+                .open
+                .values()
+                .any(|a| a.notice.instrument == instrument)
     }
 
     /// An instrument's reference price and band as they stand.

@@ -177,7 +177,8 @@ pub enum RejectReason {
     /// halted).
     MarketClosed = 303,
     /// The reference price may only change while the instrument is not
-    /// trading and its book is empty.
+    /// trading, its book is empty and no block offer, pending block deal
+    /// or auction of it is open.
     ReferencePriceLocked = 304,
     /// An instrument's rules may only be revised while it is not trading
     /// and its book is empty.

@@ -717,6 +717,17 @@ fn an_open_auction_keeps_its_instrument_s_rules_until_it_closes() {
         spec: Box::new(spec),
     };
     assert_eq!(m.reject(revise.clone()), RejectReason::InstrumentBusy);
+    // Nor may its band move under it: a bid at the old ceiling would sell
+    // outside the new band.
+    let reference = Command::SetReferencePrice {
+        instrument: CEA,
+        price_ticks: 80_00,
+    };
+    assert_eq!(
+        m.reject(reference.clone()),
+        RejectReason::ReferencePriceLocked
+    );
     m.at(END + 5).ok(close(1));
     m.ok(revise);
+    m.ok(reference);
 }

@@ -701,6 +701,12 @@ fn open_offers_and_pending_deals_keep_their_instrument_s_rules() {
         spec: Box::new(spec),
     };
     assert_eq!(m.reject(revise.clone()), RejectReason::InstrumentBusy);
+    // Its price was checked against today's band, which may not move.
+    let reference = Command::SetReferencePrice {
+        instrument: CEA,
+        price_ticks: 80_00,
+    };
+    assert_eq!(m.reject(reference), RejectReason::ReferencePriceLocked);
 
     // A journal written before open offers counted may hold just such a
     // revision: replay applies it as it was.
