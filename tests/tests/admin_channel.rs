@@ -405,6 +405,21 @@ async fn sessions_out_of_order_are_answered_and_closed() {
     let mut over = raw(&server).await;
     let _ = over.send(login()).await;
     assert_eq!(next(&mut over).await, None, "closed");
+    // Once one of them has ended (here closed by the server, on a second
+    // login), its place is free for the next connection at once.
+    let mut ended = open.pop().unwrap();
+    ended.send(login()).await.unwrap();
+    assert!(matches!(
+        next(&mut ended).await,
+        Some(AdminReply::Error { reason: 411, .. })
+    ));
+    assert_eq!(next(&mut ended).await, None, "then closed");
+    let mut next_one = raw(&server).await;
+    next_one.send(login()).await.unwrap();
+    assert!(
+        matches!(next(&mut next_one).await, Some(AdminReply::LoggedIn { .. })),
+        "a connection that ended still counted as open"
+    );
     drop(open);
     server.stop().await;
 }

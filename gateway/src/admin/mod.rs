@@ -13,6 +13,7 @@
 mod client;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -95,13 +96,14 @@ impl AdminServer {
     /// at once (logged in or not), a new connection is closed at once.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut sessions = JoinSet::new();
+        let open = Arc::new(AtomicUsize::new(0));
         tracing::info!(addr = %self.local_addr, "serving operators");
         loop {
             while sessions.try_join_next().is_some() {}
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 accepted = self.listener.accept() => match accepted {
-                    Ok((_, peer)) if sessions.len() >= MAX_CONNECTIONS => {
+                    Ok((_, peer)) if open.load(Ordering::Acquire) >= MAX_CONNECTIONS => {
                         tracing::warn!(%peer, "closed an operator connection: {MAX_CONNECTIONS} are open");
                     }
                     Ok((stream, peer)) => {
@@ -111,6 +113,7 @@ impl AdminServer {
                             config: Arc::clone(&self.config),
                             logins: Arc::clone(&self.logins),
                             peer,
+                            _open: OpenSlot::take(&open),
                         };
                         sessions.spawn(session.start(stream, self.tls.clone(), shutdown.clone()));
                     }
@@ -128,6 +131,27 @@ struct Session {
     config: Arc<ServerConfig>,
     logins: Arc<LoginBackoff<u32>>,
     peer: SocketAddr,
+    /// Its place among the [`MAX_CONNECTIONS`] open.
+    _open: OpenSlot,
+}
+
+/// One connection counted as open, from its accept until its session is
+/// done: counted by the session itself, so that a connection that ended
+/// no longer counts when the next one comes (the accept loop reaps ended
+/// tasks only when it wakes).
+struct OpenSlot(Arc<AtomicUsize>);
+
+impl OpenSlot {
+    fn take(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(open))
+    }
+}
+
+impl Drop for OpenSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Session {
@@ -148,12 +172,15 @@ impl Session {
                 }
             },
         };
-        let conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
-        self.run(conn, shutdown).await;
+        let mut conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
+        self.run(&mut conn, shutdown).await;
+        // Its place is free before the peer sees the connection close.
+        drop(self);
+        drop(conn);
     }
 
-    async fn run(self, mut conn: Conn, shutdown: CancellationToken) {
-        let Some(operator) = self.log_in(&mut conn).await else {
+    async fn run(&self, conn: &mut Conn, shutdown: CancellationToken) {
+        let Some(operator) = self.log_in(conn).await else {
             return;
         };
         tracing::info!(operator, peer = %self.peer, "operator logged in");
