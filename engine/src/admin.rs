@@ -82,11 +82,16 @@ impl Engine {
         amount_fen: i64,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
+        self.account_mut(account)?;
+        // Trades only move cash between accounts, so while the market's
+        // whole cash fits an i64 no account's can overflow, whatever it
+        // sells: a deposit past that is refused.
+        let market_fen: i128 = self.accounts.iter().map(|a| i128::from(a.cash_fen)).sum();
+        if amount_fen <= 0 || market_fen + i128::from(amount_fen) > i128::from(i64::MAX) {
+            return Err(RejectReason::InvalidAmount);
+        }
         let a = self.account_mut(account)?;
-        let cash_fen = (amount_fen > 0)
-            .then(|| a.cash_fen.checked_add(amount_fen))
-            .flatten()
-            .ok_or(RejectReason::InvalidAmount)?;
+        let cash_fen = a.cash_fen + amount_fen;
         a.cash_fen = cash_fen;
         events.push(Event::CashDeposited(CashMoved {
             account,

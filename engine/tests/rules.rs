@@ -589,6 +589,51 @@ fn the_end_of_day_expires_orders_closes_at_the_vwap_and_moves_the_band() {
     m.ok(inside);
 }
 
+/// A helper's account held i64::MAX fen and sold 1 t: its cash wrapped
+/// negative, and the journal never reconciled again. Trades only move cash
+/// between accounts, so the market's whole cash is what is bounded.
+#[test]
+fn no_account_s_cash_can_overflow_whatever_it_sells() {
+    let mut m = Market::new();
+    m.account(ALICE, ComplianceEntity, 1_000, 10);
+    m.account(BOB, ComplianceEntity, 0, 0);
+    let (alice_fen, _) = m.cash(ALICE);
+    // Bob alone could hold i64::MAX fen, but not beside Alice's cash.
+    let too_much = Command::Deposit {
+        account: BOB,
+        amount_fen: i64::MAX - alice_fen + 1,
+    };
+    assert_eq!(m.reject(too_much), RejectReason::InvalidAmount);
+    m.ok(Command::Deposit {
+        account: BOB,
+        amount_fen: i64::MAX - alice_fen,
+    });
+    let one_more = Command::Deposit {
+        account: ALICE,
+        amount_fen: 1,
+    };
+    assert_eq!(m.reject(one_more), RejectReason::InvalidAmount);
+    // Alice sells to Bob, whose cash is nearly all the market's: both
+    // balances stay exact.
+    let ask = m.limit(ALICE, CEA, Sell, 100_00, 1);
+    m.ok(ask);
+    let bid = m.limit(BOB, CEA, Buy, 100_00, 1);
+    assert_eq!(trades(&m.ok(bid)), vec![(100_00, 1)]);
+    assert_eq!(m.cash(ALICE), (alice_fen + 100_00, 0));
+    assert_eq!(m.cash(BOB), (i64::MAX - alice_fen - 100_00, 0));
+    // And the other way, Bob selling all he may to Alice.
+    m.ok(Command::CreditHoldings {
+        account: BOB,
+        instrument: CEA,
+        quantity_t: 5,
+    });
+    let ask = m.limit(BOB, CEA, Sell, 100_00, 5);
+    m.ok(ask);
+    let bid = m.limit(ALICE, CEA, Buy, 100_00, 5);
+    m.ok(bid);
+    assert_eq!(m.cash(BOB), (i64::MAX - alice_fen + 400_00, 0));
+}
+
 #[test]
 fn administration_is_checked_like_any_command() {
     let mut m = Market::new();
