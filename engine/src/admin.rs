@@ -130,12 +130,21 @@ impl Engine {
         quantity_t: u64,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        let (i, h) = self.holding_mut(account, instrument)?;
+        let (i, _) = self.holding_mut(account, instrument)?;
+        // As for cash: trades only move allowances between accounts, so
+        // while all accounts' allowances of the instrument fit a u64, no
+        // account's can overflow, whatever it buys.
+        let market_t: u128 = self
+            .accounts
+            .iter_with_holdings()
+            .map(|(_, holdings)| u128::from(holdings[i].balance_t))
+            .sum();
+        if quantity_t == 0 || market_t + u128::from(quantity_t) > u128::from(u64::MAX) {
+            return Err(RejectReason::InvalidAmount);
+        }
+        let (_, h) = self.holding_mut(account, instrument)?;
         let before_t = h.balance_t;
-        let balance_t = (quantity_t > 0)
-            .then(|| before_t.checked_add(quantity_t))
-            .flatten()
-            .ok_or(RejectReason::InvalidAmount)?;
+        let balance_t = before_t + quantity_t;
         h.balance_t = balance_t;
         events.push(Event::HoldingsCredited(HoldingsMoved {
             account,

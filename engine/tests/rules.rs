@@ -632,6 +632,18 @@ fn no_account_s_cash_can_overflow_whatever_it_sells() {
     let bid = m.limit(ALICE, CEA, Buy, 100_00, 5);
     m.ok(bid);
     assert_eq!(m.cash(BOB), (i64::MAX - alice_fen + 400_00, 0));
+    // Allowances likewise: all accounts' of an instrument fit a u64.
+    let held_t = m.held(ALICE, CCER).0 + m.held(BOB, CCER).0;
+    let credit = |quantity_t| Command::CreditHoldings {
+        account: BOB,
+        instrument: CCER,
+        quantity_t,
+    };
+    assert_eq!(
+        m.reject(credit(u64::MAX - held_t + 1)),
+        RejectReason::InvalidAmount
+    );
+    m.ok(credit(u64::MAX - held_t));
 }
 
 #[test]
