@@ -16,6 +16,12 @@ use cetx_gateway::config::ServerConfig;
 /// The demo market's genesis, a trade between the two demo brokers, and
 /// the end of the day, journaled in small segments.
 fn journal(dir: &Path) {
+    journal_then(dir, None, &[]);
+}
+
+/// [`journal`], its end of day dated `trading_date`, with `after`
+/// journaled after it.
+fn journal_then(dir: &Path, trading_date: Option<u32>, after: &[Command]) {
     let config = ServerConfig::embedded_default();
     let cea = config.instrument_id("CEA2025").unwrap();
     let mut commands = config.genesis();
@@ -36,7 +42,8 @@ fn journal(dir: &Path) {
             client_order_id: id,
         }));
     }
-    commands.push(Command::EndOfDay { trading_date: None });
+    commands.push(Command::EndOfDay { trading_date });
+    commands.extend_from_slice(after);
     let mut engine = Engine::default();
     let writer = JournalWriter::open(
         dir,
@@ -212,6 +219,42 @@ fn usage_errors_exit_2_as_help_says() {
     ] {
         assert!(help.contains(promise), "--help lacks {promise:?}: {help}");
     }
+}
+
+/// A registry settles a day by date after a vintage was listed later: the
+/// accounts have a line for each instrument listed at the day's close
+/// (`--day` used to panic, indexing the later one).
+#[test]
+fn a_day_settles_after_an_instrument_was_listed_later() {
+    let data = tempfile::tempdir().unwrap();
+    let spec = cetx_engine::InstrumentSpec::cea(2026, rust_decimal::Decimal::new(95_00, 2));
+    let listing = Command::ListInstrument(Box::new(spec));
+    journal_then(data.path(), Some(20_261_127), &[listing]);
+    let out = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        data.path().as_os_str(),
+        "--day".as_ref(),
+        "20261127".as_ref(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let accounts = std::fs::read_to_string(out.path().join("accounts.csv")).unwrap();
+    assert!(accounts.contains(",CEA2025,"), "{accounts}");
+    assert!(!accounts.contains("CEA2026"), "{accounts}");
+    // The whole journal has it.
+    let (code, _, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        data.path().as_os_str(),
+        "--out".as_ref(),
+        out.path().as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let accounts = std::fs::read_to_string(out.path().join("accounts.csv")).unwrap();
+    assert!(accounts.contains(",CEA2026,"), "{accounts}");
 }
 
 /// Which segment a test removes.

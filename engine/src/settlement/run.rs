@@ -547,11 +547,13 @@ fn day_report(
 }
 
 /// The account report: every account at the window's close, by id, a
-/// line per instrument.
+/// line per instrument listed by then (`symbols` are the journal's, which
+/// may list more later).
 fn account_report(format: Format, window: &Window, symbols: &[String]) -> io::Result<Vec<u8>> {
     let mut accounts = ReportWriter::new(Vec::new(), format.table())?;
     for account in window.accounts() {
-        for (i, name) in symbols.iter().enumerate() {
+        let listed = account.close_holdings_t.len();
+        for (i, name) in symbols.iter().take(listed).enumerate() {
             accounts.write(&AccountLine::new(&account, i, name))?;
         }
     }
