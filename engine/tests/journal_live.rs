@@ -106,6 +106,34 @@ fn a_full_queue_is_an_error_not_a_wait() {
     );
 }
 
+/// A reader of a journal being written read zeros where the next record
+/// goes (the space written ahead); by the time it looked at what follows,
+/// the writer had written that record and the next. It reads them rather
+/// than calling the journal corrupt (a registry helper's `cetx replay`
+/// beside a live server exited 3 five times in a hundred).
+#[test]
+fn a_reader_that_saw_zeros_reads_again_what_was_written_since() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let writer = JournalWriter::open(dir, 1, JournalConfig::default()).unwrap();
+    for seq in 1..=3 {
+        append(&writer, seq).unwrap();
+    }
+    assert!(writer.wait_durable(3, PATIENCE).unwrap());
+    let mut reader = JournalReader::open(dir).unwrap();
+    for seq in 1..=3 {
+        assert_eq!(reader.next().unwrap().unwrap().stamp.seq, seq);
+    }
+    // The reader has read ahead: its buffer holds the zeros after 3.
+    for seq in 4..=5 {
+        append(&writer, seq).unwrap();
+    }
+    assert!(writer.wait_durable(5, PATIENCE).unwrap());
+    let rest: Result<Vec<_>, _> = reader.map(|e| e.map(|e| e.stamp.seq)).collect();
+    assert_eq!(rest.unwrap(), vec![4, 5]);
+    writer.close().unwrap();
+}
+
 #[test]
 fn a_follower_sees_entries_as_they_are_written() {
     let tmp = tempfile::tempdir().unwrap();

@@ -41,6 +41,10 @@ use super::manifest::checked_manifest;
 use super::segment::{entry_payload, Header, Raw, SegmentFile, Verdict};
 use super::{JournalEntry, JournalError};
 
+/// Times a bad record of a journal not closed cleanly is read again
+/// before it is judged.
+const REREADS: u32 = 3;
+
 /// Every entry of a journal directory, in sequence order; see the module
 /// docs for the checks. Stops after the first error.
 pub struct JournalReader {
@@ -252,6 +256,10 @@ impl JournalReader {
     /// Reads and checks the next entry's record; its sequence number, its
     /// payload then being the current segment's.
     fn read_next(&mut self) -> Result<Option<u64>, JournalError> {
+        // A bad record of a journal being written may be a write in
+        // progress that the look at what follows it, a moment later, finds
+        // finished: read again before judging it.
+        let mut rereads = 0;
         loop {
             let Some(segment) = self.current.as_mut() else {
                 if !self.open_next_segment()? {
@@ -311,6 +319,11 @@ impl JournalReader {
                     return Ok(Some(seq));
                 }
             };
+            if self.closed.is_none() && rereads < REREADS {
+                rereads += 1;
+                segment.refresh_len()?;
+                continue;
+            }
             let closed = self.closed;
             return Err(
                 match segment.judge(offset, expected, self.synced_commits)? {
