@@ -51,7 +51,8 @@ pub(crate) struct Admission {
     max_pending_per_address: u32,
     max_pending: usize,
     max_sessions: usize,
-    /// Connections refused for want of a pending slot, for metrics.
+    /// Connections refused for want of a pending slot, for metrics (the
+    /// oldest pending ones closed to make room included).
     refused: AtomicU64,
     /// The pending slots in the order they were given, each with the token
     /// that closes its connection: the front is the oldest.
@@ -162,7 +163,10 @@ impl Admission {
             .unwrap_or_else(PoisonError::into_inner)
             .pop_front();
         if let Some((_, token)) = oldest {
+            // It is answered 412 too: a flood spread over many addresses
+            // shows in the count.
             token.cancel();
+            self.refused.fetch_add(1, Ordering::Relaxed);
         }
         let acquire = Arc::clone(&self.pending).acquire_owned();
         match tokio::time::timeout(wait, acquire).await {
@@ -325,7 +329,7 @@ mod tests {
         drop(oldest);
         let newcomer = waiting.await.unwrap().expect("the freed slot");
         assert_eq!(newcomer.addr(), IpAddr::from([10, 0, 0, 3]));
-        assert_eq!(admission.refused(), 0);
+        assert_eq!(admission.refused(), 1, "the oldest, closed with 412");
         // An address over its share is still refused, whatever the pool.
         drop(newer);
         let _third = admission.admit([10, 0, 0, 3].into()).unwrap();
@@ -351,8 +355,9 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(refused, Full::Pending);
-        // Counted once, for the whole try.
-        assert_eq!(admission.refused(), 1);
+        // Counted once for the whole try, and once for the one told to go
+        // (its session answers it 412).
+        assert_eq!(admission.refused(), 2);
         // Its address's share was given back.
         assert_eq!(
             admission.lock_addresses().get(&IpAddr::from([10, 0, 0, 2])),

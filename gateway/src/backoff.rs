@@ -76,6 +76,9 @@ struct Inner<K> {
     by_address: BTreeMap<IpAddr, Failures>,
     by_broker: BTreeMap<K, Failures>,
     log: LogTally,
+    /// The last failure counted: its address, the id it named, and that
+    /// address's or id's failures then.
+    last: Option<(IpAddr, Option<K>, u32)>,
 }
 
 impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
@@ -86,6 +89,7 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
                 by_address: BTreeMap::new(),
                 by_broker: BTreeMap::new(),
                 log: LogTally::new(LOG_INTERVAL),
+                last: None,
             }),
             settings,
             refused: AtomicU64::new(0),
@@ -133,13 +137,16 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
             forget_stalest(&mut inner.by_address, now, forget);
         }
         let failures = by_address.max(by_broker);
+        inner.last = Some((addr, broker, failures));
         if let Some(count) = inner.log.count(now) {
+            inner.log_failures(count);
+        }
+        if by_address == self.settings.refuse_after {
             tracing::warn!(
-                count,
-                last_addr = %addr,
-                last_id = ?broker,
-                failures,
-                "failed logins (count: since the last such line)"
+                %addr,
+                id = ?broker,
+                failures = by_address,
+                "refusing logins from this address until its failures are forgotten"
             );
         }
         Answer {
@@ -148,10 +155,34 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
         }
     }
 
+    /// Writes the line about the failed logins held back since the last
+    /// one, if its interval has run: call it on a timer, so that a burst's
+    /// last failures are logged even if no other comes.
+    pub(crate) fn flush_log(&self, now: Instant) {
+        let mut inner = self.lock();
+        if let Some(count) = inner.log.flush(now) {
+            inner.log_failures(count);
+        }
+    }
+
     /// A login from `addr` succeeded: its address's failures are
     /// forgotten.
     pub(crate) fn succeeded(&self, addr: IpAddr) {
         self.lock().by_address.remove(&addr);
+    }
+}
+
+impl<K: std::fmt::Debug> Inner<K> {
+    fn log_failures(&self, count: u64) {
+        if let Some((addr, id, failures)) = &self.last {
+            tracing::warn!(
+                count,
+                last_addr = %addr,
+                last_id = ?id,
+                failures,
+                "failed logins (count: since the last such line)"
+            );
+        }
     }
 }
 

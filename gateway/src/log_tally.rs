@@ -38,6 +38,19 @@ impl LogTally {
             std::mem::take(&mut self.count)
         })
     }
+
+    /// The events held back since the last line, once the interval since
+    /// it has run: to be written now. Called on a timer, so that the last
+    /// events of a burst are written even if no other comes.
+    pub(crate) fn flush(&mut self, now: Instant) -> Option<u64> {
+        let due = self
+            .logged_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= self.interval);
+        (due && self.count > 0).then(|| {
+            self.logged_at = Some(now);
+            std::mem::take(&mut self.count)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +66,22 @@ mod tests {
             assert_eq!(tally.count(start + Duration::from_millis(ms)), None);
         }
         assert_eq!(tally.count(start + Duration::from_secs(1)), Some(1000));
+    }
+
+    #[test]
+    fn what_was_held_back_is_flushed_once_the_interval_has_run() {
+        let start = Instant::now();
+        let mut tally = LogTally::new(Duration::from_secs(1));
+        assert_eq!(tally.flush(start), None, "nothing to write");
+        assert_eq!(tally.count(start), Some(1));
+        for ms in 1..=4 {
+            assert_eq!(tally.count(start + Duration::from_millis(ms)), None);
+        }
+        assert_eq!(tally.flush(start + Duration::from_millis(999)), None);
+        let later = start + Duration::from_secs(1);
+        assert_eq!(tally.flush(later), Some(4));
+        assert_eq!(tally.flush(later + Duration::from_secs(5)), None);
+        // The next event after a flush waits for the interval again.
+        assert_eq!(tally.count(later + Duration::from_millis(10)), None);
     }
 }

@@ -44,6 +44,9 @@ const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// At most one log line per this long about refused connections.
 const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// How often the lines held back by those intervals are looked at, so
+/// that a burst's last events are logged even if no other comes.
+pub(crate) const LOG_FLUSH_PERIOD: Duration = Duration::from_secs(1);
 
 /// Pause after a failed `accept` (out of file descriptors, say), so that
 /// the loop does not spin while the condition lasts.
@@ -182,6 +185,7 @@ impl Server {
         let mut status = self.ctx.runtime.status();
         let mut result = Ok(());
         let mut refused = LogTally::new(REFUSED_LOG_INTERVAL);
+        let mut flush = tokio::time::interval(LOG_FLUSH_PERIOD);
         let refusal = refusal_bytes();
         let settings = &self.ctx.config.server;
         tracing::info!(
@@ -198,6 +202,13 @@ impl Server {
             let stopped = |status: &RuntimeStatus| *status != RuntimeStatus::Running;
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                _ = flush.tick() => {
+                    let now = Instant::now();
+                    self.ctx.logins.flush_log(now);
+                    if let Some(count) = refused.flush(now) {
+                        tracing::warn!(count, "refused connections that had no pending-login slot (count: since the last such line)");
+                    }
+                }
                 failure = async {
                     let changed = status.wait_for(stopped).await;
                     changed.ok().and_then(|s| match &*s {

@@ -97,11 +97,13 @@ impl AdminServer {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut sessions = JoinSet::new();
         let open = Arc::new(AtomicUsize::new(0));
+        let mut flush = tokio::time::interval(crate::server::LOG_FLUSH_PERIOD);
         tracing::info!(addr = %self.local_addr, "serving operators");
         loop {
             while sessions.try_join_next().is_some() {}
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                _ = flush.tick() => self.logins.flush_log(Instant::now()),
                 accepted = self.listener.accept() => match accepted {
                     Ok((_, peer)) if open.load(Ordering::Acquire) >= MAX_CONNECTIONS => {
                         tracing::warn!(%peer, "closed an operator connection: {MAX_CONNECTIONS} are open");

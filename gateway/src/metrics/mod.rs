@@ -324,7 +324,7 @@ fn connections(page: &mut Exposition, sources: &Sources) {
     page.single(
         "cetx_connections_refused_total",
         Kind::Counter,
-        "Connections refused with 412 for want of a pending-login slot.",
+        "Connections refused with 412 for want of a pending-login slot, the oldest pending ones closed to make room included.",
         connections.refused(),
     );
     page.single(
