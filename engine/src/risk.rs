@@ -84,7 +84,10 @@ pub(crate) fn check(
             if position_t > u128::from(policy.position_limit_t) {
                 return Err(RejectReason::PositionLimitExceeded);
             }
-            if value_fen(claim.price_ticks, claim.quantity_t) > account.available_fen() {
+            // A value that saturated (a config whose prices times its
+            // largest order pass an i64) is more than any account has.
+            let value_fen = value_fen(claim.price_ticks, claim.quantity_t);
+            if value_fen > account.available_fen() || value_fen == i64::MAX {
                 return Err(RejectReason::InsufficientCash);
             }
         }

@@ -646,6 +646,23 @@ fn no_account_s_cash_can_overflow_whatever_it_sells() {
     m.ok(credit(u64::MAX - held_t));
 }
 
+/// A config helper's market let orders of 2^63 − 1 t, and an account
+/// held i64::MAX fen: the cost of a buy saturated at i64::MAX, which the
+/// cash "covered", and the buyer paid twice what it had.
+#[test]
+fn a_cost_past_an_i64_is_more_than_any_account_has() {
+    let mut m = Market::with(|specs| specs[0].max_order_t = i64::MAX as u64);
+    m.account(ALICE, ComplianceEntity, 0, 0);
+    m.ok(Command::Deposit {
+        account: ALICE,
+        amount_fen: i64::MAX,
+    });
+    let huge = m.limit(ALICE, CEA, Buy, 100_00, 2_049_638_230_412_173);
+    assert_eq!(m.reject(huge), RejectReason::InsufficientCash);
+    let affordable = m.limit(ALICE, CEA, Buy, 100_00, 1_000);
+    m.ok(affordable);
+}
+
 #[test]
 fn administration_is_checked_like_any_command() {
     let mut m = Market::new();
