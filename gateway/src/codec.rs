@@ -98,7 +98,7 @@ pub enum DecodeError {
         value: u8,
     },
     /// A string is longer than its field allows.
-    #[error("{} is {} bytes, above the maximum of {}", .0.field, .0.len, .0.max)]
+    #[error("{0}")]
     FieldTooLong(FieldTooLong),
     /// The payload is not a valid message for a reason not named above.
     #[error("invalid message: {detail}")]

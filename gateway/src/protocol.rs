@@ -535,6 +535,19 @@ pub struct FieldTooLong {
     pub max: usize,
 }
 
+impl std::fmt::Display for FieldTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self { field, len, max } = *self;
+        // The one list among the strings.
+        let unit = if field == "eligible" {
+            "participant types"
+        } else {
+            "bytes"
+        };
+        write!(f, "{field} is {len} {unit}, above the maximum of {max}")
+    }
+}
+
 /// Checks one string field's length.
 const fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), FieldTooLong> {
     if value.len() > max {

@@ -217,6 +217,59 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
     );
     let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
     assert_eq!(code, 2, "{said}");
+    // A cash row that names a symbol and a quantity too contradicts itself.
+    write(
+        &batch,
+        "action,account,symbol,quantity,amount,reference\ndeposit,3001,CEA2025,5,10.00,B-8\n",
+    );
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("moves cash"), "{said}");
+    // What the server would not decode (414) or apply (108) is told here.
+    let long_ref = "R".repeat(65);
+    let transfer = |qty: &str, reference: &str| {
+        let args = [
+            "transfer-in",
+            "--account",
+            "1001",
+            "--symbol",
+            "CEA2025",
+            "--qty",
+            qty,
+            "--ref",
+            reference,
+        ];
+        admin(nowhere, SECRET, &args)
+    };
+    for (qty, reference, says) in [
+        ("0", "T-1", "positive number of tonnes"),
+        (
+            "5",
+            long_ref.as_str(),
+            "reference is 65 bytes, above the maximum of 64",
+        ),
+    ] {
+        let (code, said) = transfer(qty, reference);
+        assert_eq!(code, 2, "{qty} {reference}: {said}");
+        assert!(said.contains(says), "{said}");
+    }
+    let (code, said) = admin(nowhere, SECRET, &["halt", "--symbol", "CEA20250000000000"]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("symbol is 17 bytes"), "{said}");
+    let listing = [
+        "list-instrument",
+        "--kind",
+        "cea",
+        "--vintage",
+        "2028",
+        "--reference",
+        "95.00",
+        "--eligible",
+        "institution,institution",
+    ];
+    let (code, said) = admin(nowhere, SECRET, &listing);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("twice"), "{said}");
     // No secret in the environment or a file.
     let (code, said) = admin(nowhere, "", &["halt", "--symbol", "CCER"]);
     assert_eq!(code, 2, "{said}");

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use cetx_engine::{Direction, ParticipantType, Pricing, RejectReason, Status};
 use cetx_gateway::admin::AdminClient;
-use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply, AdminRequest};
 use cetx_gateway::protocol::Secret;
 use cetx_gateway::tls::{self, ClientTls};
 use clap::{Subcommand, ValueEnum};
@@ -241,7 +241,7 @@ struct Allowances {
     reference: String,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Participant {
     ComplianceEntity,
     Institution,
@@ -289,6 +289,17 @@ fn actions_and_secret(args: &AdminArgs) -> Result<(Vec<(String, AdminAction)>, S
         Action::Batch { file } => read_batch(file)?,
         single => vec![(String::new(), to_wire(single)?)],
     };
+    // What the server would refuse to decode (414) is a bad argument,
+    // told before anything is sent.
+    for (label, action) in &actions {
+        let request = AdminRequest::Action {
+            request_id: 0,
+            action: action.clone(),
+        };
+        request
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{label}{e}"))?;
+    }
     Ok((actions, secret(args.secret_file.as_deref())?))
 }
 
@@ -382,12 +393,17 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             amount: fen(c.amount)?,
         })
     };
-    let allowances = |a: &Allowances, direction| AdminAction::Transfer {
-        reference: a.reference.clone(),
-        account: a.account,
-        symbol: Some(a.symbol.as_str().into()),
-        direction,
-        amount: a.qty,
+    let allowances = |a: &Allowances, direction| -> Result<AdminAction> {
+        if a.qty == 0 {
+            bail!("--qty must be a positive number of tonnes");
+        }
+        Ok(AdminAction::Transfer {
+            reference: a.reference.clone(),
+            account: a.account,
+            symbol: Some(a.symbol.as_str().into()),
+            direction,
+            amount: a.qty,
+        })
     };
     Ok(match action {
         Action::OpenAccount {
@@ -401,8 +417,8 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
         },
         Action::Deposit(c) => cash(c, Direction::In)?,
         Action::Withdraw(c) => cash(c, Direction::Out)?,
-        Action::TransferIn(a) => allowances(a, Direction::In),
-        Action::TransferOut(a) => allowances(a, Direction::Out),
+        Action::TransferIn(a) => allowances(a, Direction::In)?,
+        Action::TransferOut(a) => allowances(a, Direction::Out)?,
         Action::Halt { symbol } => AdminAction::Halt {
             symbol: symbol.as_str().into(),
         },
@@ -554,6 +570,12 @@ impl BatchRow {
         };
         let (account, reference) = (self.account, self.reference.clone());
         let cash = || -> Result<Cash> {
+            if !self.symbol.is_empty() || self.quantity.is_some() {
+                bail!(
+                    "{} moves cash: it takes an amount, not a symbol or a quantity",
+                    self.action
+                );
+            }
             Ok(Cash {
                 account,
                 amount: needs_amount()?,
@@ -561,6 +583,12 @@ impl BatchRow {
             })
         };
         let allowances = || -> Result<Allowances> {
+            if self.amount.is_some() {
+                bail!(
+                    "{} moves allowances: it takes a symbol and a quantity, not an amount",
+                    self.action
+                );
+            }
             Ok(Allowances {
                 account,
                 qty: needs_symbol()?,

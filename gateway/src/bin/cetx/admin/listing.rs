@@ -115,15 +115,12 @@ impl ListArgs {
             (None, ListingKind::Cea { vintage }) => format!("CEA{vintage}"),
             (None, ListingKind::Ccer) => "CCER".to_owned(),
         };
-        if self
-            .eligible
-            .as_ref()
-            .is_some_and(|list| list.len() > Listing::MAX_ELIGIBLE)
-        {
-            bail!(
-                "--eligible names a participant type twice (there are {})",
-                Listing::MAX_ELIGIBLE
-            );
+        if let Some(twice) = self.eligible.as_ref().and_then(|list| {
+            list.iter()
+                .enumerate()
+                .find_map(|(i, p)| list[..i].contains(p).then_some(p))
+        }) {
+            bail!("--eligible names {twice:?} twice");
         }
         let ticks = |cny: Decimal, what| -> Result<i64> {
             i64::try_from(fen(cny)?).with_context(|| format!("the {what} is too large"))
