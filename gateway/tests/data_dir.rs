@@ -323,6 +323,29 @@ fn a_first_start_that_cannot_serve_journals_nothing() {
     assert!(said.contains(&format!("listening on {taken}")), "{said}");
     assert!(!data.join("journal").exists(), "{said}");
 
+    // Two of its own addresses on one port: each is free alone (a helper's
+    // start journaled the market, then found the clash).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tmp.path().join("clash");
+    let output = finish(cetx(
+        &[
+            "serve",
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+            "--market-data-listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        &data,
+    ));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(said.contains("already listens on that port"), "{said}");
+    assert!(!data.join("journal").exists(), "{said}");
+
     let config = tmp.path().join("tls.toml");
     let toml = format!(
         "{}\n[server.tls]\ncert = \"{}\"\nkey = \"{}\"\n",

@@ -892,8 +892,9 @@ fn tls_sections(
 
 /// What a start would otherwise find only after the runtime has started,
 /// which on an empty data directory journals the config's market for good:
-/// a TLS file that cannot be used, or an address another process holds.
-/// Each address is bound and let go at once (port 0 is always free).
+/// a TLS file that cannot be used, an address another process holds, or
+/// two of the config's own addresses on one port. The addresses are bound
+/// together, then let go (port 0 is always free).
 fn check_before_start(config: &ServerConfig, listen: std::net::SocketAddr) -> Result<()> {
     for (section, _, t) in tls_sections(config) {
         cetx_gateway::tls::server(&t.cert, &t.key, t.client_ca.as_deref()).context(section)?;
@@ -917,10 +918,25 @@ fn check_before_start(config: &ServerConfig, listen: std::net::SocketAddr) -> Re
             .as_ref()
             .map(|a| ("serving operators on", a.listen)),
     ];
-    for (what, addr) in addresses.into_iter().flatten() {
-        if addr.port() != 0 {
-            std::net::TcpListener::bind(addr).with_context(|| format!("{what} {addr}"))?;
+    let addresses: Vec<_> = addresses
+        .into_iter()
+        .flatten()
+        .filter(|(_, addr)| addr.port() != 0)
+        .collect();
+    for (i, &(what, addr)) in addresses.iter().enumerate() {
+        let overlaps = |other: &std::net::SocketAddr| {
+            other.port() == addr.port()
+                && (other.ip() == addr.ip()
+                    || other.ip().is_unspecified()
+                    || addr.ip().is_unspecified())
+        };
+        if let Some((first, other)) = addresses[..i].iter().find(|(_, other)| overlaps(other)) {
+            bail!("{what} {addr}: the config already listens on that port, {first} {other}");
         }
+    }
+    let mut bound = Vec::with_capacity(addresses.len());
+    for (what, addr) in addresses {
+        bound.push(std::net::TcpListener::bind(addr).with_context(|| format!("{what} {addr}"))?);
     }
     Ok(())
 }
