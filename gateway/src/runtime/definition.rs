@@ -100,7 +100,7 @@ fn apply(
         if let Some(Event::Rejected(rejected)) = events.first() {
             let hint = match rejected.reason {
                 RejectReason::InstrumentBusy | RejectReason::ReferencePriceLocked => {
-                    ". An instrument's rules change only while it is closed with an empty book: start with the journal's config until the calendar's close, then with this one"
+                    ". An instrument's rules change only while it is closed with an empty book: start with the journal's config until the calendar's close, then with this one (a close that passed while the server was down runs only once it has started: start once with the journal's config, stop it, then start with this one)"
                 }
                 _ => "",
             };
