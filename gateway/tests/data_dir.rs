@@ -86,6 +86,28 @@ fn the_demo_banner_names_the_brokers_but_never_a_secret() {
         "{banner}"
     );
     assert!(!banner.contains("demo-secret"), "{banner}");
+    assert!(
+        banner.contains("accounts 1001 (ComplianceEntity)"),
+        "{banner}"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+
+    // On a market that already ran, the accounts are the journal's: one
+    // the config adds now is not opened, so the banner does not name it.
+    let config = data.path().join("more.toml");
+    let more = "\n[[accounts]]\nid = 3001\nbroker = 1\nparticipant = \"compliance_entity\"\ncash = \"777.00\"\n";
+    std::fs::write(
+        &config,
+        format!("{}{more}", cetx_gateway::config::DEFAULT_TOML),
+    )
+    .unwrap();
+    let server = ServeProcess::start_with(data.path(), &["--config", config.to_str().unwrap()]);
+    let banner = server.banner.join("\n");
+    assert!(
+        banner.contains("accounts 1001 (ComplianceEntity)"),
+        "{banner}"
+    );
+    assert!(!banner.contains("3001"), "{banner}");
     assert_eq!(server.terminate().code(), Some(0));
 }
 

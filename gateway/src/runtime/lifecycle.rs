@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::journal::{self, JournalLock, OnDurable};
-use cetx_engine::{JournalBatch, JournalError, JournalWriter, Progress};
+use cetx_engine::{
+    AccountId, BrokerId, JournalBatch, JournalError, JournalWriter, ParticipantType, Progress,
+};
 use tokio::sync::watch;
 
 use super::activity::Activity;
@@ -35,6 +37,9 @@ pub struct Runtime {
     engine_thread: Option<JoinHandle<Result<(), RuntimeError>>>,
     snapshot_thread: Option<JoinHandle<()>>,
     journal: Option<Arc<JournalWriter<Turn>>>,
+    /// The market's accounts when it started, by id: the journal's, which
+    /// a config's `[[accounts]]` only opens on a new market.
+    accounts: Vec<(AccountId, BrokerId, ParticipantType)>,
     /// Held from before recovery until the runtime is dropped: one
     /// process per data directory.
     _lock: JournalLock,
@@ -119,6 +124,22 @@ impl Runtime {
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
         )?;
         let mut engine = definition.engine;
+        // A new market's are opened from the config once the engine
+        // thread runs (`start_up`).
+        let opened = engine
+            .accounts()
+            .iter()
+            .map(|a| (a.id, a.broker, a.participant));
+        let from_config = config
+            .accounts
+            .iter()
+            .map(|a| (a.id, a.broker, a.participant));
+        let mut accounts: Vec<_> = if recovered.next_seq == 1 {
+            opened.chain(from_config).collect()
+        } else {
+            opened.collect()
+        };
+        accounts.sort_unstable_by_key(|&(id, ..)| id);
         // Map every page the books may use now, so that no order waits for
         // the kernel to map one (docs/CONFIG.md: what each capacity costs).
         engine.prefault();
@@ -223,6 +244,7 @@ impl Runtime {
             engine_thread: None,
             snapshot_thread: None,
             journal: Some(Arc::clone(&journal)),
+            accounts,
             _lock: lock,
         };
         let keep_snapshots = config.journal.keep_snapshots;
@@ -305,6 +327,13 @@ impl Runtime {
     #[must_use]
     pub fn journal_stats(&self) -> Option<cetx_engine::journal::JournalStats> {
         self.journal.as_ref().map(|journal| journal.stats())
+    }
+
+    /// The market's accounts when it started, by id, with their broker
+    /// and participant type.
+    #[must_use]
+    pub fn accounts_at_start(&self) -> &[(AccountId, BrokerId, ParticipantType)] {
+        &self.accounts
     }
 
     /// A handle for sessions to submit, connect and control the clock.

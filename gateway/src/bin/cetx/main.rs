@@ -691,6 +691,9 @@ fn stop_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Most accounts the banner names per broker.
+const BANNER_ACCOUNTS: usize = 8;
+
 fn print_banner(
     config: &ServerConfig,
     runtime: &Runtime,
@@ -717,13 +720,20 @@ fn print_banner(
     let symbols = runtime.handle().symbols();
     let symbols: Vec<&str> = symbols.symbols().iter().map(|s| s.as_str()).collect();
     println!("instruments: {}", symbols.join(", "));
+    // The market's accounts, which on a market that already ran are the
+    // journal's: the config's `[[accounts]]` opened them on the first start.
     for broker in &config.brokers {
-        let accounts: Vec<String> = config
-            .accounts
+        let mut accounts: Vec<String> = runtime
+            .accounts_at_start()
             .iter()
-            .filter(|a| a.broker == broker.id)
-            .map(|a| format!("{} ({:?})", a.id.0, a.participant))
+            .filter(|&&(_, of, _)| of == broker.id)
+            .map(|(id, _, participant)| format!("{} ({participant:?})", id.0))
             .collect();
+        if accounts.len() > BANNER_ACCOUNTS {
+            let more = accounts.len() - BANNER_ACCOUNTS;
+            accounts.truncate(BANNER_ACCOUNTS);
+            accounts.push(format!("and {more} more"));
+        }
         // Secrets are never printed, not even the demo's (docs/CONFIG.md):
         // output is copied into logs and tickets.
         println!(
