@@ -652,7 +652,32 @@ fn each_check_names_the_entry_that_is_wrong() {
         ),
         (
             edit(&base, "name = \"b\"", "name = \" \""),
-            ConfigError::EmptyBrokerName(7),
+            ConfigError::BrokerName {
+                broker: 7,
+                why: "name must not be empty",
+            },
+        ),
+        (
+            edit(
+                &base,
+                "name = \"b\"",
+                &format!("name = \"{}\"", "b".repeat(65)),
+            ),
+            ConfigError::BrokerName {
+                broker: 7,
+                why: "name is longer than 64 bytes",
+            },
+        ),
+        (
+            edit(
+                &base,
+                "name = \"b\"",
+                "name = \"b\\ncetx listening on 6.6.6.6:1\"",
+            ),
+            ConfigError::BrokerName {
+                broker: 7,
+                why: "name must not hold control characters (a line break, an escape)",
+            },
         ),
         (
             edit(&base, "secret = \"s\"", "secret = \"\""),

@@ -200,9 +200,15 @@ pub enum ConfigError {
     /// `[admin]` without an operator, or operators without `[admin]`.
     #[error("[admin] and [[operators]] go together: the channel needs an operator, and an operator needs the channel")]
     AdminWithoutOperators,
-    /// A broker without a name.
-    #[error("broker {0}: name must not be empty")]
-    EmptyBrokerName(u32),
+    /// A broker's name that is empty, too long or holds control
+    /// characters.
+    #[error("broker {broker}: {why}")]
+    BrokerName {
+        /// The broker.
+        broker: u32,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// A broker without a secret.
     #[error("broker {0}: secret must not be empty")]
     EmptySecret(u32),

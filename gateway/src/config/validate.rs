@@ -49,8 +49,8 @@ impl ServerConfig {
         for operator in &self.operators {
             let why = if !seen.insert(operator.id) {
                 "the id is configured twice"
-            } else if operator.name.trim().is_empty() {
-                "name must not be empty"
+            } else if let Some(why) = name_problem(&operator.name) {
+                why
             } else if operator.secret.expose().is_empty() {
                 "secret must not be empty"
             } else if operator.secret.expose().len() > MAX_SECRET_LEN {
@@ -305,8 +305,8 @@ impl ServerConfig {
             if !seen.insert(id) {
                 return Err(ConfigError::DuplicateBroker(id));
             }
-            if broker.name.trim().is_empty() {
-                return Err(ConfigError::EmptyBrokerName(id));
+            if let Some(why) = name_problem(&broker.name) {
+                return Err(ConfigError::BrokerName { broker: id, why });
             }
             let len = broker.secret.expose().len();
             if len == 0 {
@@ -409,4 +409,18 @@ fn validate_calendar(calendar: &Calendar) -> Result<(), ConfigError> {
         previous_close = Some(close);
     }
     Ok(())
+}
+
+/// What is wrong with a broker's or operator's name, if anything: it is
+/// printed in the banner and the logs, and carried by `AddBroker`.
+fn name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("name must not be empty")
+    } else if name.len() > cetx_engine::NewBroker::MAX_NAME_LEN {
+        Some("name is longer than 64 bytes")
+    } else if name.chars().any(char::is_control) {
+        Some("name must not hold control characters (a line break, an escape)")
+    } else {
+        None
+    }
 }
