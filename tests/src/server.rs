@@ -35,6 +35,9 @@ pub struct TestServer {
     pub admin: Option<SocketAddr>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), ServerError>>,
+    /// The operators' channel, awaited before the runtime stops, as
+    /// `cetx serve` does: it answers the actions in flight first.
+    admin_task: Option<JoinHandle<()>>,
     runtime: Runtime,
     dir: tempfile::TempDir,
 }
@@ -112,16 +115,15 @@ impl TestServer {
             _ => None,
         };
         let config = Arc::new(config);
-        let admin = match &config.admin {
+        let (admin, admin_task) = match &config.admin {
             Some(_) => {
                 let admin = AdminServer::bind(runtime.handle(), Arc::clone(&config), local)
                     .await
                     .expect("bind the operators' channel");
                 let addr = admin.local_addr();
-                tokio::spawn(admin.run(shutdown.clone()));
-                Some(addr)
+                (Some(addr), Some(tokio::spawn(admin.run(shutdown.clone()))))
             }
-            None => None,
+            None => (None, None),
         };
         let server = Server::bind(Arc::clone(&config), runtime.handle(), local)
             .await
@@ -151,6 +153,7 @@ impl TestServer {
             admin,
             shutdown,
             task,
+            admin_task,
             runtime,
             dir,
         }
@@ -200,6 +203,12 @@ impl TestServer {
             .expect("the server stops in time")
             .expect("the server task does not panic");
         assert!(served.is_ok(), "{served:?}");
+        if let Some(admin) = self.admin_task {
+            tokio::time::timeout(STOP_WAIT, admin)
+                .await
+                .expect("the operators' channel stops in time")
+                .expect("the operators' channel does not panic");
+        }
         let runtime = self.runtime;
         tokio::task::spawn_blocking(move || runtime.shutdown())
             .await

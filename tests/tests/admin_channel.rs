@@ -452,3 +452,54 @@ async fn wrong_operator_secrets_are_slowed_then_refused() {
     assert_eq!(code(right.unwrap_err()), 417);
     server.stop().await;
 }
+
+/// A shutdown answers the actions the channel has taken before it closes:
+/// a helper's SIGTERM after the 50th of 300 pipelined deposits left the
+/// 51st journaled (its re-send was answered 211) and never answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_answers_the_actions_in_flight() {
+    const SENT: u64 = 300;
+    let server = TestServer::start(config()).await;
+    let mut conn = raw(&server).await;
+    conn.send(login()).await.unwrap();
+    assert!(matches!(
+        next(&mut conn).await,
+        Some(AdminReply::LoggedIn { .. })
+    ));
+    for request_id in 0..SENT {
+        let action = transfer(
+            &format!("DRAIN-{request_id}"),
+            1001,
+            None,
+            Direction::In,
+            100,
+        );
+        SinkExt::<AdminRequest>::feed(&mut conn, AdminRequest::Action { request_id, action })
+            .await
+            .unwrap();
+    }
+    SinkExt::<AdminRequest>::flush(&mut conn).await.unwrap();
+    applied(&next(&mut conn).await.expect("the first answer"));
+    let stopping = tokio::spawn(server.stop());
+    let mut answered = 1;
+    while let Some(reply) = next(&mut conn).await {
+        applied(&reply);
+        answered += 1;
+    }
+    let dir = stopping.await.unwrap();
+    let journal = cetx_engine::journal::JournalReader::open(dir.path().join("journal")).unwrap();
+    let journaled = journal
+        .map(Result::unwrap)
+        .filter(|entry| {
+            matches!(&entry.command, cetx_engine::Command::Transfer(t) if t.reference.starts_with("DRAIN-"))
+        })
+        .count();
+    assert!(
+        answered < SENT,
+        "the shutdown came before the last: {answered}"
+    );
+    assert_eq!(
+        journaled as u64, answered,
+        "every action journaled is answered"
+    );
+}

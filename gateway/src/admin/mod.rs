@@ -40,6 +40,9 @@ pub use client::{AdminClient, AdminClientError};
 
 /// Most operator connections open at once.
 pub const MAX_CONNECTIONS: usize = 16;
+/// Longest wait, at a shutdown, for sessions to answer the actions they
+/// have in flight.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 type Conn = Framed<Stream, FrameCodec<AdminRequest, AdminReply>>;
 
@@ -123,7 +126,16 @@ impl AdminServer {
                 },
             }
         }
-        sessions.shutdown().await;
+        // Each session ends at its next request (it watches `shutdown`
+        // too): one whose action is in flight gets its answer first, since
+        // the runtime stops only after this returns. Aborting them lost the
+        // answer to an action already journaled.
+        let drained = tokio::time::timeout(DRAIN_WAIT, async {
+            while sessions.join_next().await.is_some() {}
+        });
+        if drained.await.is_err() {
+            sessions.shutdown().await;
+        }
     }
 }
 
@@ -182,12 +194,13 @@ impl Session {
     }
 
     async fn run(&self, conn: &mut Conn, shutdown: CancellationToken) {
-        let Some(operator) = self.log_in(conn).await else {
+        let Some(operator) = self.log_in(conn, &shutdown).await else {
             return;
         };
         tracing::info!(operator, peer = %self.peer, "operator logged in");
         loop {
             let request = tokio::select! {
+                biased;
                 () = shutdown.cancelled() => return,
                 request = conn.next() => request,
             };
@@ -219,8 +232,12 @@ impl Session {
 
     /// Waits for the login and checks it; answers it either way. Returns
     /// the operator's id if it is accepted.
-    async fn log_in(&self, conn: &mut Conn) -> Option<u32> {
-        let first = tokio::time::timeout(LOGIN_TIMEOUT, conn.next()).await;
+    async fn log_in(&self, conn: &mut Conn, shutdown: &CancellationToken) -> Option<u32> {
+        let first = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return None,
+            first = tokio::time::timeout(LOGIN_TIMEOUT, conn.next()) => first,
+        };
         let refusal = match first {
             Err(_) => error(RejectReason::NotLoggedIn, "no login in time"),
             Ok(None) => return None,
