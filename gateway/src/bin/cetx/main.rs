@@ -457,7 +457,7 @@ fn replay_summary(summary: &cetx_engine::settlement::ReplaySummary) -> String {
         line += "; reconciled";
     } else {
         line += &format!(
-            "; reconciled through seq {}; the {} entries after it (since the last end of day) are settled but not reconciled",
+            "; reconciled through seq {}; the {} entries after it are settled but not reconciled (a follow reconciles at each end of day)",
             summary.reconciled_seq,
             summary.last_seq - summary.reconciled_seq
         );
