@@ -450,7 +450,10 @@ impl Window {
 
     /// Reads the window from `at` (up to the segment's known end).
     fn load(&mut self, segment: &SegmentFile, at: u64) -> Result<(), JournalError> {
-        self.bytes.resize(ZERO_CHECK_BYTES, 0);
+        if self.bytes.is_empty() {
+            // Zeroed by the allocator, not byte by byte.
+            self.bytes = vec![0; ZERO_CHECK_BYTES];
+        }
         let left = segment.len - at;
         self.len = usize::try_from(left).map_or(self.bytes.len(), |l| l.min(self.bytes.len()));
         segment
