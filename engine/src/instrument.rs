@@ -227,6 +227,12 @@ impl InstrumentSpec {
         // Every default is written out there, once for the whole engine:
         // the `unwrap_or_default`s below never take theirs.
         let spec = self.with_defaults();
+        if spec.eligible.as_ref().is_some_and(Vec::is_empty) {
+            return Err(SpecError::NoneEligible);
+        }
+        if spec.position_limit_t == Some(0) {
+            return Err(SpecError::PositionLimit);
+        }
         let large_holder_t = match (spec.large_holder_bps, spec.position_limit_t) {
             (None, _) => None,
             (Some(bps), Some(limit)) if bps > 0 && i64::from(bps) <= BPS_PER_ONE => {
@@ -286,7 +292,7 @@ impl InstrumentSpec {
                 max_order_t: self.max_order_t,
             });
         }
-        if i64::from(self.band_bps) >= BPS_PER_ONE {
+        if self.band_bps == 0 || i64::from(self.band_bps) >= BPS_PER_ONE {
             return Err(SpecError::Band(self.band_bps));
         }
         if self.max_orders == 0 || self.max_orders > MAX_ORDERS {
@@ -333,8 +339,8 @@ pub enum SpecError {
         /// Configured maximum.
         max_order_t: u64,
     },
-    /// The band is 100% or wider.
-    #[error("band_bps {0} must be below 10000 (100%)")]
+    /// The band is empty, or 100% or wider.
+    #[error("band_bps {0} must be from 1 to 9999 (below 100%)")]
     Band(u32),
     /// The book limit is zero or too large to index.
     #[error("max_orders {0} must be between 1 and {MAX_ORDERS} (2^24)")]
@@ -356,6 +362,12 @@ pub enum SpecError {
     /// The reference price is not positive or not on the tick.
     #[error("reference price {0} must be positive and on the tick")]
     ReferencePrice(Decimal),
+    /// No participant type may trade the instrument.
+    #[error("eligible must name at least one participant type")]
+    NoneEligible,
+    /// A position limit of 0 t: no account could buy.
+    #[error("position_limit_t must be at least 1 t")]
+    PositionLimit,
     /// A large-holder share without a position limit, or outside (0, 100%].
     #[error("large_holder_bps {0} needs a position_limit_t and must be in 1..=10000")]
     LargeHolder(u32),

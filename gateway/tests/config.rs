@@ -625,6 +625,35 @@ fn each_check_names_the_entry_that_is_wrong() {
             },
         ),
         (
+            edit(&base, "band_bps = 1000", "band_bps = 0"),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::Band(0),
+            },
+        ),
+        (
+            edit(
+                &base,
+                "max_orders = 1024",
+                "max_orders = 1024\neligible = []",
+            ),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::NoneEligible,
+            },
+        ),
+        (
+            edit(
+                &base,
+                "max_orders = 1024",
+                "max_orders = 1024\nposition_limit_t = 0",
+            ),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::PositionLimit,
+            },
+        ),
+        (
             edit(
                 &base,
                 "max_orders = 1024",
