@@ -730,6 +730,66 @@ fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
     assert!(recovered.torn_tail.is_some());
 }
 
+/// Away from the open end of a journal (in a middle segment, or anywhere
+/// in one closed cleanly) a damaged record is damage whatever the
+/// durability: recovery in `fsync` names the whole record after it, as
+/// `verify` and `cetx replay` do, not a later group commit's header (a
+/// vandal got two messages, two seqs, for one flipped byte).
+#[test]
+fn damage_away_from_the_open_end_is_named_alike_in_every_durability() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = workload(7, 6_000, 2_500);
+    journal_run(dir.path(), &commands, journal(Durability::Fsync), None);
+    let segments = list_segments(dir.path()).unwrap();
+    assert!(segments.len() > 2);
+    let middle = &segments[segments.len() / 2].1;
+    let mut bytes = fs::read(middle).unwrap();
+    let mut at = HEADER_LEN;
+    for _ in 0..3 {
+        at += 25 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    }
+    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    bytes[at + 25 + len / 2] ^= 0x10;
+    fs::write(middle, &bytes).unwrap();
+    let named = |error: JournalError| match error {
+        JournalError::Corrupt {
+            file,
+            offset,
+            seq,
+            reason,
+        } => (file, offset, seq, reason),
+        other => panic!("expected damage, got {other}"),
+    };
+    let verified = named(verify(dir.path()).unwrap_err());
+    let recovered = match recover_with(dir.path(), Durability::Fsync, &mut EngineOnly) {
+        Err(RecoverError::Journal(error)) => named(error),
+        other => panic!("expected damage, got {:?}", other.map(|r| r.next_seq)),
+    };
+    assert_eq!((&recovered.0, recovered.1), (middle, at as u64));
+    assert!(recovered.3.contains("a whole record"), "{}", recovered.3);
+    assert_eq!(recovered, verified);
+}
+
+/// Bytes appended past the zeros written ahead are named where they are,
+/// not only where the zeros start (a vandal's message said "not zeros
+/// (zeros where a record should be)" at the zeros' offset).
+#[test]
+fn bytes_after_the_zeros_written_ahead_are_named_where_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, _, last_segment) = small_journal(dir.path(), true);
+    let garbage_at = fs::metadata(&last_segment).unwrap().len();
+    let mut bytes = fs::read(&last_segment).unwrap();
+    bytes.extend_from_slice(b"GARBAGE");
+    fs::write(&last_segment, &bytes).unwrap();
+    match verify(dir.path()).unwrap_err() {
+        JournalError::Corrupt { reason, .. } => assert!(
+            reason.contains(&format!("not zeros from offset {garbage_at}")),
+            "{reason}"
+        ),
+        other => panic!("expected damage, got {other}"),
+    }
+}
+
 #[test]
 fn a_snapshot_ahead_of_a_synced_journal_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -276,15 +276,18 @@ impl JournalReader {
                     self.current = None;
                     continue;
                 }
-                Raw::Zero { offset } => {
-                    if segment.rest_is_zero(offset)? {
+                Raw::Zero { offset } => match segment.first_nonzero(offset)? {
+                    None => {
                         self.bytes += offset;
                         self.data_end = Some((segment.path.clone(), offset, true));
                         self.current = None;
                         continue;
                     }
-                    (offset, "zeros where a record should be".to_string())
-                }
+                    Some(at) => (
+                        offset,
+                        format!("zeros where a record should be, then bytes that are not zeros from offset {at}"),
+                    ),
+                },
                 Raw::Bad { offset, reason } => (offset, reason),
                 Raw::Record {
                     seq,
@@ -325,8 +328,12 @@ impl JournalReader {
                 continue;
             }
             let closed = self.closed;
+            // Only a torn tail is in question where a record of a later
+            // group commit proves this one synced: at the end of the last
+            // segment of a journal not closed cleanly.
+            let at_open_end = self.current_is_last && closed.is_none();
             return Err(
-                match segment.judge(offset, expected, self.synced_commits)? {
+                match segment.judge(offset, expected, self.synced_commits && at_open_end)? {
                     Verdict::TornLike if self.current_is_last => {
                         problem(segment, offset, expected, reason, true, closed)
                     }

@@ -283,9 +283,15 @@ impl SegmentFile {
     /// positioned reads past the record buffer and tests whole blocks at
     /// once rather than byte by byte.
     pub(crate) fn rest_is_zero(&mut self, from: u64) -> Result<bool, JournalError> {
-        let zero = self.rest_is_zero_to(from, self.len.max(from));
+        Ok(self.first_nonzero(from)?.is_none())
+    }
+
+    /// Where the first byte that is not zero lies from `from` to the known
+    /// end, if any; leaves the read position at `from`.
+    pub(crate) fn first_nonzero(&mut self, from: u64) -> Result<Option<u64>, JournalError> {
+        let found = self.first_nonzero_to(from, self.len.max(from));
         self.seek(from)?;
-        zero
+        found
     }
 
     /// Judges the bad record (or zeros) at `offset`, where the record with
@@ -316,7 +322,7 @@ impl SegmentFile {
                 first.seq, first.at
             )));
         }
-        if unsynced && self.rest_is_zero_to(offset, first.at)? {
+        if unsynced && self.first_nonzero_to(offset, first.at)?.is_none() {
             return Ok(Verdict::TornLike);
         }
         Ok(Verdict::Corrupt(format!(
@@ -411,9 +417,9 @@ impl SegmentFile {
         Ok(None)
     }
 
-    /// Whether every byte from `from` up to `to` is zero, read in large
-    /// positioned reads past the record buffer.
-    fn rest_is_zero_to(&self, from: u64, to: u64) -> Result<bool, JournalError> {
+    /// Where the first byte that is not zero lies from `from` up to `to`,
+    /// if any, read in large positioned reads past the record buffer.
+    fn first_nonzero_to(&self, from: u64, to: u64) -> Result<Option<u64>, JournalError> {
         let mut chunk = vec![0; ZERO_CHECK_BYTES];
         let mut at = from;
         while at < to {
@@ -423,11 +429,12 @@ impl SegmentFile {
                 .read_exact_at(&mut chunk[..n], at)
                 .map_err(self.io("reading journal segment"))?;
             if !all_zero(&chunk[..n]) {
-                return Ok(false);
+                let first = chunk[..n].iter().position(|&b| b != 0).unwrap_or(0);
+                return Ok(Some(at + first as u64));
             }
             at += n as u64;
         }
-        Ok(true)
+        Ok(None)
     }
 }
 
