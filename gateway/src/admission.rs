@@ -94,14 +94,24 @@ impl Drop for SessionSlot {
 impl Admission {
     /// The limits of `settings`.
     pub(crate) fn new(settings: &ServerSettings) -> Arc<Self> {
+        Self::with_limits(
+            settings.max_pending_logins,
+            settings.max_pending_per_address,
+            settings.max_connections,
+        )
+    }
+
+    /// At most `max_pending` pending slots, `per_address` of them per
+    /// source address, and `max_sessions` session slots.
+    pub(crate) fn with_limits(max_pending: u32, per_address: u32, max_sessions: u32) -> Arc<Self> {
         let slots = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Arc::new(Self {
-            pending: Arc::new(Semaphore::new(slots(settings.max_pending_logins))),
+            pending: Arc::new(Semaphore::new(slots(max_pending))),
             sessions: Arc::new(AtomicUsize::new(0)),
             per_address: Mutex::new(BTreeMap::new()),
-            max_pending_per_address: settings.max_pending_per_address,
-            max_pending: slots(settings.max_pending_logins),
-            max_sessions: slots(settings.max_connections),
+            max_pending_per_address: per_address,
+            max_pending: slots(max_pending),
+            max_sessions: slots(max_sessions),
             refused: AtomicU64::new(0),
             queue: Mutex::new(VecDeque::new()),
             next_id: AtomicU64::new(0),

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use cetx_engine::{Direction, ParticipantType, RejectReason};
-use cetx_gateway::admin::{AdminClient, AdminClientError, MAX_CONNECTIONS};
+use cetx_gateway::admin::{AdminClient, AdminClientError, MAX_CONNECTIONS, MAX_PENDING};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::codec::FrameCodec;
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
@@ -502,4 +502,50 @@ async fn a_shutdown_answers_the_actions_in_flight() {
         journaled as u64, answered,
         "every action journaled is answered"
     );
+}
+
+/// Idle sockets cannot keep an operator out (a helper's 16 held the
+/// channel, reconnecting, and every operator login was reset): past
+/// [`MAX_PENDING`] connections not logged in, a new one takes the place of
+/// the oldest, which is answered 412 and closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_cannot_keep_an_operator_out() {
+    let server = TestServer::start(config()).await;
+    let (told, mut gone) = tokio::sync::mpsc::unbounded_channel();
+    let mut idle = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        let mut conn = raw(&server).await;
+        let told = told.clone();
+        idle.push(tokio::spawn(async move {
+            let first = next(&mut conn).await;
+            let then = next(&mut conn).await;
+            let _ = told.send((first, then));
+            conn
+        }));
+    }
+    // Half of them made room for the other half, at once.
+    for _ in 0..MAX_CONNECTIONS - MAX_PENDING {
+        let (first, then) = gone.recv().await.unwrap();
+        assert!(
+            matches!(first, Some(AdminReply::Error { reason: 412, .. })),
+            "{first:?}"
+        );
+        assert_eq!(then, None, "then closed");
+    }
+    // The rest still wait; an operator gets in past them.
+    let mut desk = raw(&server).await;
+    desk.send(login()).await.unwrap();
+    assert!(matches!(
+        next(&mut desk).await,
+        Some(AdminReply::LoggedIn { .. })
+    ));
+    let (first, _) = gone.recv().await.unwrap();
+    assert!(
+        matches!(first, Some(AdminReply::Error { reason: 412, .. })),
+        "the oldest waiting one made room: {first:?}"
+    );
+    for task in idle {
+        task.abort();
+    }
+    server.stop().await;
 }

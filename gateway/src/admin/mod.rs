@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::{Admission, Full, PendingSlot};
 use crate::backoff::LoginBackoff;
 use crate::codec::FrameCodec;
 use crate::config::{OperatorConfig, ServerConfig};
@@ -40,6 +41,13 @@ pub use client::{AdminClient, AdminClientError};
 
 /// Most operator connections open at once.
 pub const MAX_CONNECTIONS: usize = 16;
+/// Most of them not logged in yet. Past it a new connection takes the
+/// place of the oldest of them, which is answered 412 and closed: idle
+/// sockets cannot keep an operator out, since a login takes milliseconds.
+pub const MAX_PENDING: usize = 8;
+/// Longest wait of a new connection for the place of the oldest one not
+/// logged in.
+const EVICTION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Longest wait, at a shutdown, for sessions to answer the actions they
 /// have in flight.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -57,6 +65,10 @@ pub struct AdminServer {
     /// Failed operator logins, by address and operator: the broker port's
     /// back-off (`[server.login_backoff]`), counted apart from it.
     logins: Arc<LoginBackoff<u32>>,
+    /// The connections not logged in yet ([`MAX_PENDING`]; no share per
+    /// address, since operators and whoever else reaches the port often
+    /// share loopback).
+    pending: Arc<Admission>,
 }
 
 impl AdminServer {
@@ -85,6 +97,7 @@ impl AdminServer {
             config,
             tls,
             logins,
+            pending: Admission::with_limits(MAX_PENDING as u32, u32::MAX, MAX_CONNECTIONS as u32),
         })
     }
 
@@ -120,7 +133,24 @@ impl AdminServer {
                             peer,
                             _open: OpenSlot::take(&open),
                         };
-                        sessions.spawn(session.start(stream, self.tls.clone(), shutdown.clone()));
+                        let pending = Arc::clone(&self.pending);
+                        let (tls, shutdown) = (self.tls.clone(), shutdown.clone());
+                        sessions.spawn(async move {
+                            // No share per address: only the pool is ever full.
+                            let slot = match pending.admit(peer.ip()) {
+                                Ok(slot) => slot,
+                                Err(Full::Pending | Full::Address) => {
+                                    match pending.admit_evicting(peer.ip(), EVICTION_WAIT).await {
+                                        Ok(slot) => slot,
+                                        Err(_) => {
+                                            tracing::warn!(%peer, "closed an operator connection: no place was freed among those not logged in");
+                                            return;
+                                        }
+                                    }
+                                }
+                            };
+                            session.start(stream, slot, tls, shutdown).await;
+                        });
                     }
                     Err(error) => tracing::warn!(%error, "accepting an operator connection"),
                 },
@@ -171,7 +201,13 @@ impl Drop for OpenSlot {
 impl Session {
     /// Runs the TLS handshake, if the channel has TLS (bounded like the
     /// login), then the session.
-    async fn start(self, stream: TcpStream, tls: Option<ServerTls>, shutdown: CancellationToken) {
+    async fn start(
+        self,
+        stream: TcpStream,
+        pending: PendingSlot,
+        tls: Option<ServerTls>,
+        shutdown: CancellationToken,
+    ) {
         let stream = match tls {
             None => Stream::Plain(stream),
             Some(tls) => match tokio::time::timeout(LOGIN_TIMEOUT, tls.accept(stream)).await {
@@ -187,16 +223,18 @@ impl Session {
             },
         };
         let mut conn = Framed::new(stream, FrameCodec::new(MAX_ADMIN_FRAME, MAX_ADMIN_FRAME));
-        self.run(&mut conn, shutdown).await;
+        self.run(&mut conn, pending, shutdown).await;
         // Its place is free before the peer sees the connection close.
         drop(self);
         drop(conn);
     }
 
-    async fn run(&self, conn: &mut Conn, shutdown: CancellationToken) {
-        let Some(operator) = self.log_in(conn, &shutdown).await else {
+    async fn run(&self, conn: &mut Conn, pending: PendingSlot, shutdown: CancellationToken) {
+        let Some(operator) = self.log_in(conn, &pending, &shutdown).await else {
             return;
         };
+        // Logged in: its place among those waiting is free.
+        drop(pending);
         tracing::info!(operator, peer = %self.peer, "operator logged in");
         loop {
             let request = tokio::select! {
@@ -232,10 +270,21 @@ impl Session {
 
     /// Waits for the login and checks it; answers it either way. Returns
     /// the operator's id if it is accepted.
-    async fn log_in(&self, conn: &mut Conn, shutdown: &CancellationToken) -> Option<u32> {
+    async fn log_in(
+        &self,
+        conn: &mut Conn,
+        pending: &PendingSlot,
+        shutdown: &CancellationToken,
+    ) -> Option<u32> {
+        let evicted = pending.evicted();
         let first = tokio::select! {
             biased;
             () = shutdown.cancelled() => return None,
+            () = evicted.cancelled() => {
+                let text = "a newer connection took this one's place among those not logged in";
+                let _ = conn.send(error(RejectReason::TooManyConnections, text)).await;
+                return None;
+            }
             first = tokio::time::timeout(LOGIN_TIMEOUT, conn.next()) => first,
         };
         let refusal = match first {
