@@ -37,6 +37,18 @@ fn value_fen_wide(price_ticks: i64, quantity_t: u64) -> i64 {
     i64::try_from(i128::from(price_ticks) * i128::from(quantity_t)).unwrap_or(i64::MAX)
 }
 
+/// Whether `available_fen` pays for `quantity_t` tonnes at `price_ticks`:
+/// a cost past an `i64` (a config whose prices times its largest order
+/// pass one) is more than any account has, where [`value_fen`] would
+/// saturate at `i64::MAX`, which an account holding all of it covers.
+#[inline]
+fn covers(available_fen: i64, price_ticks: i64, quantity_t: u64) -> bool {
+    i64::try_from(quantity_t)
+        .ok()
+        .and_then(|quantity| price_ticks.checked_mul(quantity))
+        .is_some_and(|cost_fen| cost_fen <= available_fen)
+}
+
 /// An order's claim on its account: what it may trade and at what price.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Claim {
@@ -84,10 +96,7 @@ pub(crate) fn check(
             if position_t > u128::from(policy.position_limit_t) {
                 return Err(RejectReason::PositionLimitExceeded);
             }
-            // A value that saturated (a config whose prices times its
-            // largest order pass an i64) is more than any account has.
-            let value_fen = value_fen(claim.price_ticks, claim.quantity_t);
-            if value_fen > account.available_fen() || value_fen == i64::MAX {
+            if !covers(account.available_fen(), claim.price_ticks, claim.quantity_t) {
                 return Err(RejectReason::InsufficientCash);
             }
         }
