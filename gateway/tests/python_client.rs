@@ -8,6 +8,10 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
+
+use cetx_gateway::client::{Client, NewOrder};
+use cetx_gateway::protocol::{Side, TimeInForce};
 
 use common::ServeProcess;
 
@@ -16,6 +20,15 @@ use common::ServeProcess;
 /// when there is no `python3` here. The demo must succeed, and the server
 /// must stop cleanly after it.
 fn python_demo(flag: &str, serve_args: &[&str]) -> Option<String> {
+    python_demo_after(flag, serve_args, |_| {})
+}
+
+/// [`python_demo`], `before` given the server's address first.
+fn python_demo_after(
+    flag: &str,
+    serve_args: &[&str],
+    before: impl FnOnce(std::net::SocketAddr),
+) -> Option<String> {
     if Command::new("python3").arg("--version").output().is_err() {
         eprintln!("note: python3 not found; skipping the Python client test");
         return None;
@@ -23,6 +36,7 @@ fn python_demo(flag: &str, serve_args: &[&str]) -> Option<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/broker_client.py");
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServeProcess::start_with(dir.path(), serve_args);
+    before(server.addr);
     let output = Command::new("python3")
         .arg(&script)
         .arg(flag)
@@ -59,6 +73,41 @@ fn the_python_client_trades_with_the_server() {
             "auction bids refused: [(0, 0, 144, True), (1, 1, 409, False), (2, 2, 409, False)]"
         ),
         "{stdout}"
+    );
+}
+
+/// The demo logs in with resume 0, so a demo broker's whole history comes
+/// first: it is skipped however long it is (a newcomer's second `--demo`,
+/// after the README's load test, counted 1,000 replayed reports against
+/// its wait and failed).
+#[test]
+fn the_python_demo_runs_on_a_market_with_a_long_history() {
+    const ORDERS: u64 = 600;
+    let history = |addr: std::net::SocketAddr| {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let mut broker = Client::connect(addr, 1, "demo-secret-1", 0).await.unwrap();
+            // Buys that cannot trade, each answered Accepted, then
+            // Cancelled: two reports.
+            for id in 1..=ORDERS {
+                let mut order = NewOrder::limit(id, 1001, "CEA2025", Side::Buy, 81_00, 1);
+                order.time_in_force = TimeInForce::Ioc;
+                broker.submit(order).await.unwrap();
+            }
+            let mut last = 0;
+            while last < 2 * ORDERS {
+                let frame = broker.next_report(Duration::from_secs(10)).await.unwrap();
+                last = frame.expect("the reports of the orders").seq;
+            }
+        });
+    };
+    let Some(stdout) = python_demo_after("--demo", &[], history) else {
+        return;
+    };
+    assert!(stdout.contains("demo ok"), "{stdout}");
+    assert!(
+        !stdout.contains("Cancelled"),
+        "the history was not printed: {stdout}"
     );
 }
 

@@ -784,14 +784,25 @@ _CAUSE_NAMES = {0: "Requested", 1: "Unfilled", 2: "FokKilled", 3: "BookFull", 4:
                 5: "Expired", 20: "Suspended", 22: "Refused", 23: "AuctionUnfilled"}
 
 
+def _read_new(client, after_seq):
+    """The next frame that is not a replayed report: a login with resume 0
+    first replays the broker's reports numbered up to `after_seq` (its
+    `LoginAccepted.last_seq`), which are skipped unprinted, however many."""
+    for _ in range(after_seq + 1):
+        f = client.read()
+        if f.seq == UNSEQUENCED or f.seq > after_seq:
+            return f
+    raise RuntimeError(f"more than {after_seq} reports replayed")
+
+
 def _wait_for(client, after_seq, client_order_id, kinds, limit=1000):
     """Reads frames until one about `client_order_id` whose kind is in
-    `kinds`, skipping heartbeats and reports numbered up to `after_seq`
-    (a login with resume 0 replays the broker's earlier reports)."""
+    `kinds`, skipping heartbeats and the replayed reports (`_read_new`);
+    at most `limit` frames after those."""
     for _ in range(limit):
-        f = client.read()
+        f = _read_new(client, after_seq)
         print(f"  broker read {f!r}")
-        if f.message.kind == "Heartbeat" or (f.seq != UNSEQUENCED and f.seq <= after_seq):
+        if f.message.kind == "Heartbeat":
             continue
         if getattr(f.message, "client_order_id", None) != client_order_id:
             continue
@@ -919,9 +930,9 @@ def _next_block(client, after_seq, kinds, limit=1000):
     """Reads frames until a block report whose kind is in `kinds`, skipping
     heartbeats and replayed reports; a BlockRejected is an error."""
     for _ in range(limit):
-        f = client.read()
+        f = _read_new(client, after_seq)
         print(f"  broker read {f!r}")
-        if f.message.kind == "Heartbeat" or (f.seq != UNSEQUENCED and f.seq <= after_seq):
+        if f.message.kind == "Heartbeat":
             continue
         if f.message.kind in ("BlockRejected", "ProtocolError"):
             raise RuntimeError(f"refused: {f!r}")
