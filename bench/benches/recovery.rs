@@ -3,7 +3,7 @@
 //! The journal is a real trading run: the flow's genesis (1,000 funded
 //! accounts), then the mixed stream (45% passive, 45% cancel, 10%
 //! marketable) against a book held near 5,000 orders, journaled in `os`
-//! mode to a temporary directory under `target/tmp`. Recovery reads every
+//! mode to a temporary directory under the target directory's `tmp`. Recovery reads every
 //! segment once, checking every CRC and sequence number and decoding each
 //! entry, and replays the events into a new engine (`Engine::replay`: no
 //! matching). The writer leaves the last
@@ -70,8 +70,11 @@ fn write_journal(dir: &Path) -> u64 {
 }
 
 fn recovery(c: &mut Criterion) {
-    std::fs::create_dir_all("target/tmp").expect("target/tmp");
-    let dir = tempfile::tempdir_in("target/tmp").expect("temporary directory");
+    // Cargo's temporary directory for benches: under the target directory,
+    // wherever CARGO_TARGET_DIR puts it, not in the checkout.
+    let base = env!("CARGO_TARGET_TMPDIR");
+    std::fs::create_dir_all(base).expect("the target's tmp");
+    let dir = tempfile::tempdir_in(base).expect("temporary directory");
     let events = write_journal(dir.path());
     eprintln!("recovery: journal of {events} events");
     let mut group = c.benchmark_group("recover");
@@ -105,7 +108,7 @@ fn recovery(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
-    let out = tempfile::tempdir_in("target/tmp").expect("temporary directory");
+    let out = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temporary directory");
     let args = ReplayArgs {
         journal: dir.path().to_path_buf(),
         expected: None,

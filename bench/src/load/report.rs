@@ -337,22 +337,20 @@ pub fn hgrm(histogram: &Histogram<u64>) -> String {
     if histogram.is_empty() {
         return out;
     }
+    // TotalCount is the running count up to each row, as the format has it.
+    let mut total = 0;
     for v in histogram.iter_quantiles(5) {
         let q = v.quantile_iterated_to();
         let value_us = v.value_iterated_to() as f64 / 1_000.0;
+        total += v.count_since_last_iteration();
         if q < 1.0 {
             let _ = writeln!(
                 out,
-                "{value_us:>12.3} {q:>14.12} {:>10} {:>14.2}",
-                v.count_since_last_iteration(),
+                "{value_us:>12.3} {q:>14.12} {total:>10} {:>14.2}",
                 1.0 / (1.0 - q)
             );
         } else {
-            let _ = writeln!(
-                out,
-                "{value_us:>12.3} {q:>14.12} {:>10}",
-                v.count_since_last_iteration()
-            );
+            let _ = writeln!(out, "{value_us:>12.3} {q:>14.12} {total:>10}");
         }
     }
     let _ = writeln!(

@@ -458,19 +458,32 @@ fn send(
             break;
         }
         let now = Instant::now();
-        if now >= plan.deadline || counts.sent >= plan.max_orders {
+        let done = match plan.pace {
+            // Every order due before the deadline is sent, however late:
+            // the last ones are the most delayed, and leaving them out
+            // would hide them from the percentiles.
+            Pace::Open { .. } => next_due >= plan.deadline,
+            Pace::Closed { .. } => now >= plan.deadline,
+        };
+        if done || counts.sent >= plan.max_orders {
             break;
         }
         // How many orders go in this batch, and when each was due.
         let batch = match plan.pace {
             Pace::Open { interval } => {
                 if next_due > now {
-                    sleep_until(next_due.min(plan.deadline));
+                    sleep_until(next_due);
                     continue;
                 }
+                let per = interval.as_nanos().max(1);
                 let late = now.saturating_duration_since(next_due);
-                let due_now = late.as_nanos() / interval.as_nanos().max(1) + 1;
-                u64::try_from(due_now)
+                let due_now = late.as_nanos() / per + 1;
+                let left = plan
+                    .deadline
+                    .saturating_duration_since(next_due)
+                    .as_nanos()
+                    .div_ceil(per);
+                u64::try_from(due_now.min(left))
                     .unwrap_or(u64::MAX)
                     .min(u64::from(BATCH_MAX))
             }
