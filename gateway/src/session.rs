@@ -494,6 +494,11 @@ async fn serve(
                             return logout(conn, &mut subscription).await;
                         }
                         ClientMessage::Login { .. } => {
+                            // As for a malformed frame: the answers to the
+                            // requests before it come first.
+                            if let Err(ended) = answer_owed(conn, &mut subscription).await {
+                                return ended;
+                            }
                             let _ = send_unsequenced(conn, ServerMessage::ProtocolError {
                                 reason: RejectReason::AlreadyLoggedIn.code(),
                                 text: reject_text(RejectReason::AlreadyLoggedIn),
