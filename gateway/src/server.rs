@@ -142,6 +142,7 @@ impl Server {
                 config,
                 runtime,
                 login_timeout: LOGIN_TIMEOUT,
+                malformed: std::sync::Mutex::new(LogTally::new(REFUSED_LOG_INTERVAL)),
             }),
         })
     }
@@ -205,6 +206,7 @@ impl Server {
                 _ = flush.tick() => {
                     let now = Instant::now();
                     self.ctx.logins.flush_log(now);
+                    self.ctx.log_malformed(None);
                     if let Some(count) = refused.flush(now) {
                         tracing::warn!(count, "refused connections that had no pending-login slot (count: since the last such line)");
                     }

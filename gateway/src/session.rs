@@ -36,6 +36,7 @@
 //! A session never touches the book: everything it decides is about the
 //! connection (who is speaking, how fast, in what shape).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ use crate::admission::{Admission, PendingSlot, SessionSlot};
 use crate::backoff::LoginBackoff;
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::ServerConfig;
+use crate::log_tally::LogTally;
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
 use crate::reports::{refuse, reject_text, request_of};
 use crate::request;
@@ -87,6 +89,38 @@ pub(crate) struct SessionContext {
     pub login_timeout: Duration,
     /// TLS on the broker port, when `[server.tls]` is set.
     pub tls: Option<ServerTls>,
+    /// Sessions closed on a malformed frame: anyone may send one, before
+    /// any login, so the log gets a line per interval with their count.
+    pub malformed: std::sync::Mutex<LogTally>,
+}
+
+impl SessionContext {
+    /// Counts a session closed on a malformed frame; logs the count when
+    /// its interval has run (or, with `event` `None`, on the server's
+    /// timer, what the interval held back).
+    pub(crate) fn log_malformed(&self, event: Option<(Option<SocketAddr>, &DecodeError)>) {
+        let mut tally = self
+            .malformed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        let due = if event.is_some() {
+            tally.count(now)
+        } else {
+            tally.flush(now)
+        };
+        if let Some(count) = due {
+            match event {
+                Some((peer, error)) => {
+                    tracing::warn!(?peer, %error, count, "closed sessions on a malformed frame (count: since the last such line)")
+                }
+                None => tracing::warn!(
+                    count,
+                    "closed sessions on a malformed frame (count: since the last such line)"
+                ),
+            }
+        }
+    }
 }
 
 /// A connection framed by the server's codec.
@@ -154,7 +188,17 @@ pub(crate) async fn run(
     let _ = timeout(ctx.login_timeout, SinkExt::<ServerFrame>::close(&mut conn)).await;
     match &ended {
         Ended::Malformed(error) => {
-            tracing::warn!(?peer, broker = broker.map(|b| b.0), %error, "closed a session on a malformed frame");
+            tracing::debug!(?peer, broker = broker.map(|b| b.0), %error, "closed a session on a malformed frame");
+            ctx.log_malformed(Some((peer, error)));
+        }
+        // The peer went away while it was being written to.
+        Ended::Write(EncodeError::Io(error))
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            tracing::info!(?peer, broker = broker.map(|b| b.0), %error, "session closed: the connection failed");
         }
         Ended::Write(error) => {
             tracing::warn!(?peer, broker = broker.map(|b| b.0), %error, "closed a session that could not be written");
