@@ -226,7 +226,13 @@ impl Sequencer {
             let halted =
                 |instrument| self.engine.phase(instrument) == Some(cetx_engine::Phase::Halted);
             if let Command::SetPhase { phase, .. } = command {
+                if phase != self.market_phase {
+                    tracing::info!(?phase, "the calendar moves the market to a new phase");
+                }
                 self.market_phase = phase;
+            }
+            if let Command::EndOfDay { trading_date } = command {
+                tracing::info!(?trading_date, "ending the trading day (its close)");
             }
             if matches!(command, Command::SetPhase { instrument, .. } if halted(instrument)) {
                 continue;
