@@ -941,7 +941,7 @@ fn check_before_start(config: &ServerConfig, listen: std::net::SocketAddr) -> Re
                     || addr.ip().is_unspecified())
         };
         if let Some((first, other)) = addresses[..i].iter().find(|(_, other)| overlaps(other)) {
-            bail!("{what} {addr}: the config already listens on that port, {first} {other}");
+            bail!("{what} {addr}: it would also be {first} {other}, on the same port");
         }
     }
     let mut bound = Vec::with_capacity(addresses.len());
