@@ -323,8 +323,8 @@ impl InstrumentSpec {
 /// Why an [`InstrumentSpec`] cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    /// The tick is not a positive multiple of 0.01 CNY.
-    #[error("tick {0} is not a positive multiple of 0.01 CNY")]
+    /// The tick is not a positive multiple of 0.01 CNY (that fits).
+    #[error("tick {0} must be a positive multiple of 0.01 CNY, at most 2^63 - 1 fen")]
     Tick(Decimal),
     /// The lot is zero.
     #[error("lot_t must be at least 1 t")]
