@@ -853,6 +853,14 @@ fn parse_errors_give_line_column_and_key() {
             message: "expected a time of day",
         },
         Case {
+            // A leap second: chrono reads it, no session may use it.
+            text: edit(DEFAULT_TOML, "close = \"15:00:00\"", "close = \"23:59:60\""),
+            line: line_of(DEFAULT_TOML, "close = \"15:00:00\""),
+            column: 9,
+            key: "calendar.sessions[1].close",
+            message: "expected a time of day",
+        },
+        Case {
             text: edit(
                 DEFAULT_TOML,
                 "reference_price = \"90.00\"",

@@ -9,7 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use cetx_engine::{Calendar, Session};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveTime, Timelike};
 use rust_decimal::Decimal;
 use serde::de::{Error as _, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -74,7 +74,14 @@ impl<'de> Deserialize<'de> for LocalTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(DateOrTime {
             expected: "a time of day, \"HH:MM:SS\"",
-            parse: |s| NaiveTime::parse_from_str(s, "%H:%M:%S").ok().map(Self),
+            // A leap second (`23:59:60`) is no time a session can open or
+            // close at.
+            parse: |s| {
+                NaiveTime::parse_from_str(s, "%H:%M:%S")
+                    .ok()
+                    .filter(|t| t.nanosecond() < 1_000_000_000)
+                    .map(Self)
+            },
         })
     }
 }
