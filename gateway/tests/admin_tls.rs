@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cetx_engine::{ParticipantType, RejectReason};
-use cetx_gateway::admin::{AdminClient, AdminClientError, AdminServer};
+use cetx_gateway::admin::{AdminClient, AdminClientError, AdminServer, MAX_PENDING};
 use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
@@ -112,6 +112,17 @@ async fn operators_log_in_over_tls_and_a_tls_name_needs_its_certificate() {
     AdminClient::connect_tls(addr, &own, 9, "secret-9")
         .await
         .expect("operator 9 logs in with its certificate");
+
+    // Connections that never start their handshake hold every place among
+    // those waiting to log in: an operator's handshake takes the oldest's.
+    let mut stalled = Vec::new();
+    for _ in 0..MAX_PENDING {
+        stalled.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    AdminClient::connect_tls(addr, &tls, 8, "secret-8")
+        .await
+        .expect("an operator gets in past stalled handshakes");
+    drop(stalled);
 
     drop(desk);
     shutdown.cancel();

@@ -208,9 +208,15 @@ impl Session {
         tls: Option<ServerTls>,
         shutdown: CancellationToken,
     ) {
+        let evicted = pending.evicted();
         let stream = match tls {
             None => Stream::Plain(stream),
-            Some(tls) => match tokio::time::timeout(LOGIN_TIMEOUT, tls.accept(stream)).await {
+            // A handshake that drags on can be made to give its place up
+            // too: it is only closed, since it cannot read a frame yet.
+            Some(tls) => match tokio::select! {
+                () = evicted.cancelled() => return,
+                accepted = tokio::time::timeout(LOGIN_TIMEOUT, tls.accept(stream)) => accepted,
+            } {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
                     tracing::debug!(peer = %self.peer, %error, "an operator's TLS handshake failed");
