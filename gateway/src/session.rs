@@ -155,10 +155,16 @@ pub(crate) async fn run(
     let peer = stream.peer_addr().ok();
     // Small frames, each one a decision a broker waits for.
     let _ = stream.set_nodelay(true);
+    let evicted = pending.evicted();
     let stream = match &ctx.tls {
         None => Stream::Plain(stream),
-        // The handshake runs under the pending slot, bounded like a login.
-        Some(tls) => match timeout(ctx.login_timeout, tls.accept(stream)).await {
+        // The handshake runs under the pending slot, bounded like a login,
+        // and gives the slot up to a newer connection like one (only
+        // closed: it cannot read a frame yet).
+        Some(tls) => match tokio::select! {
+            () = evicted.cancelled() => return,
+            accepted = timeout(ctx.login_timeout, tls.accept(stream)) => accepted,
+        } {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
                 tracing::debug!(?peer, %error, "a TLS handshake failed");

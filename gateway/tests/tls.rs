@@ -169,11 +169,14 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     let client_ca = format!("client_ca = {:?}\n", certs.ca.display().to_string());
     let config = tls_config(dir.path(), &certs, &client_ca);
     // Broker 1 is mapped to its certificate; broker 2 is not.
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "secret = \"demo-secret-1\"",
-        "secret = \"demo-secret-1\"\ntls_name = \"broker-1.cetx\"",
-        1,
-    );
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replacen(
+            "secret = \"demo-secret-1\"",
+            "secret = \"demo-secret-1\"\ntls_name = \"broker-1.cetx\"",
+            1,
+        )
+        .replacen("max_pending_logins = 64", "max_pending_logins = 4", 1);
     assert!(
         text.contains("tls_name"),
         "the demo config names broker 1's secret"
@@ -210,6 +213,15 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
         Err(_) => {}
         Ok(_) => panic!("a certificate of another CA was accepted"),
     }
+    // Connections that never start their handshake hold every pending
+    // slot: a broker's handshake takes the oldest one's place.
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        stalled.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let without_cert = tls::client(&certs.ca, "localhost").expect("client TLS");
+    assert_eq!(login_as(addr, without_cert, 2).await, Ok(()));
+    drop(stalled);
     assert!(server.terminate().success());
 }
 
