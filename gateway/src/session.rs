@@ -123,6 +123,9 @@ impl SessionContext {
     }
 }
 
+/// Longest wait, when a session ends, for the peer to close its side.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// A connection framed by the server's codec.
 type Connection = Framed<Stream, ServerCodec>;
 
@@ -190,8 +193,15 @@ pub(crate) async fn run(
         }
         Err(ended) => (None, ended),
     };
-    // A peer that is gone cannot be told anything more.
-    let _ = timeout(ctx.login_timeout, SinkExt::<ServerFrame>::close(&mut conn)).await;
+    // A peer that is gone cannot be told anything more. What it has not
+    // read yet of what was sent is read before the socket goes, even with
+    // requests still unread in it (after a `Logout`, say).
+    if timeout(ctx.login_timeout, SinkExt::<ServerFrame>::close(&mut conn))
+        .await
+        .is_ok_and(|closed| closed.is_ok())
+    {
+        conn.get_mut().drain_unread(CLOSE_WAIT).await;
+    }
     match &ended {
         Ended::Malformed(error) => {
             tracing::debug!(?peer, broker = broker.map(|b| b.0), %error, "closed a session on a malformed frame");

@@ -308,7 +308,30 @@ impl Stream {
         webpki::EndEntityCert::try_from(cert)
             .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&name).is_ok())
     }
+
+    /// Reads and drops what the peer still sends, until it closes its side
+    /// too, `wait` has passed or [`DRAIN_MAX_BYTES`] have come: call it
+    /// once this side is shut down, before dropping the connection. A
+    /// socket closed with unread input is reset, and a reset throws away
+    /// what the peer has not read yet: the answers to its last requests.
+    pub async fn drain_unread(&mut self, wait: std::time::Duration) {
+        use tokio::io::AsyncReadExt;
+        let drain = async {
+            let mut buffer = [0; 4096];
+            let mut left = DRAIN_MAX_BYTES;
+            while left > 0 {
+                match self.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => left = left.saturating_sub(n),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(wait, drain).await;
+    }
 }
+
+/// Most bytes [`Stream::drain_unread`] reads from a closing connection.
+pub const DRAIN_MAX_BYTES: usize = 1 << 20;
 
 impl AsyncRead for Stream {
     fn poll_read(

@@ -458,7 +458,7 @@ async fn wrong_operator_secrets_are_slowed_then_refused() {
 /// 51st journaled (its re-send was answered 211) and never answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_answers_the_actions_in_flight() {
-    const SENT: u64 = 300;
+    const SENT: u64 = 3_000;
     let server = TestServer::start(config()).await;
     let mut conn = raw(&server).await;
     conn.send(login()).await.unwrap();
@@ -480,13 +480,17 @@ async fn a_shutdown_answers_the_actions_in_flight() {
     }
     SinkExt::<AdminRequest>::flush(&mut conn).await.unwrap();
     applied(&next(&mut conn).await.expect("the first answer"));
-    let stopping = tokio::spawn(server.stop());
+    // Stopped before the rest is read, with requests still unread in the
+    // connection: the server reads and drops them as it closes, since a
+    // socket closed with unread input is reset, and a reset throws away
+    // answers not yet read (a crash tester lost 131 so, 1 run in 11; this
+    // test does not catch that race reliably).
+    let dir = server.stop().await;
     let mut answered = 1;
     while let Some(reply) = next(&mut conn).await {
         applied(&reply);
         answered += 1;
     }
-    let dir = stopping.await.unwrap();
     let journal = cetx_engine::journal::JournalReader::open(dir.path().join("journal")).unwrap();
     let journaled = journal
         .map(Result::unwrap)

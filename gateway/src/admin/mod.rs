@@ -45,6 +45,9 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// place of the oldest of them, which is answered 412 and closed: idle
 /// sockets cannot keep an operator out, since a login takes milliseconds.
 pub const MAX_PENDING: usize = 8;
+/// Longest wait, when a session ends, for its last answers to be written
+/// and for the peer to close its side.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Longest wait of a new connection for the place of the oldest one not
 /// logged in.
 const EVICTION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -232,7 +235,14 @@ impl Session {
         self.run(&mut conn, pending, shutdown).await;
         // Its place is free before the peer sees the connection close.
         drop(self);
-        drop(conn);
+        // The answers written are read before the socket goes, even with
+        // requests still unread in it (a shutdown's).
+        if tokio::time::timeout(CLOSE_WAIT, SinkExt::<AdminReply>::close(&mut conn))
+            .await
+            .is_ok()
+        {
+            conn.get_mut().drain_unread(CLOSE_WAIT).await;
+        }
     }
 
     async fn run(&self, conn: &mut Conn, pending: PendingSlot, shutdown: CancellationToken) {
