@@ -43,7 +43,7 @@ use crate::throttle::Throttles;
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// At most one log line per this long about refused connections.
-const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the lines held back by those intervals are looked at, so
 /// that a burst's last events are logged even if no other comes.
 pub(crate) const LOG_FLUSH_PERIOD: Duration = Duration::from_secs(1);

@@ -30,6 +30,7 @@ use crate::admission::{Admission, Full, PendingSlot};
 use crate::backoff::LoginBackoff;
 use crate::codec::FrameCodec;
 use crate::config::{OperatorConfig, ServerConfig};
+use crate::log_tally::LogTally;
 use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
@@ -72,6 +73,47 @@ pub struct AdminServer {
     /// address, since operators and whoever else reaches the port often
     /// share loopback).
     pending: Arc<Admission>,
+    /// What it refused before looking at it, logged as a count.
+    refusals: Arc<Refusals>,
+}
+
+/// Connections and logins the channel refuses before it looks at them:
+/// anyone who reaches the port can cause them, so the log gets one line
+/// per [`crate::server::REFUSED_LOG_INTERVAL`] with their count.
+struct Refusals(std::sync::Mutex<LogTally>);
+
+impl Refusals {
+    fn new() -> Self {
+        Self(std::sync::Mutex::new(LogTally::new(
+            crate::server::REFUSED_LOG_INTERVAL,
+        )))
+    }
+
+    /// Counts one, from `peer`, for `why`; or, with `None`, writes what
+    /// the interval held back once it has run (on a timer).
+    fn count(&self, refused: Option<(SocketAddr, &str)>) {
+        let mut tally = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let due = if refused.is_some() {
+            tally.count(now)
+        } else {
+            tally.flush(now)
+        };
+        if let Some(count) = due {
+            match refused {
+                Some((peer, why)) => {
+                    tracing::warn!(%peer, why, count, "refused operator connections or logins (count: since the last such line)")
+                }
+                None => tracing::warn!(
+                    count,
+                    "refused operator connections or logins (count: since the last such line)"
+                ),
+            }
+        }
+    }
 }
 
 impl AdminServer {
@@ -101,6 +143,7 @@ impl AdminServer {
             tls,
             logins,
             pending: Admission::with_limits(MAX_PENDING as u32, u32::MAX, MAX_CONNECTIONS as u32),
+            refusals: Arc::new(Refusals::new()),
         })
     }
 
@@ -122,10 +165,13 @@ impl AdminServer {
             while sessions.try_join_next().is_some() {}
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = flush.tick() => self.logins.flush_log(Instant::now()),
+                _ = flush.tick() => {
+                    self.logins.flush_log(Instant::now());
+                    self.refusals.count(None);
+                }
                 accepted = self.listener.accept() => match accepted {
                     Ok((_, peer)) if open.load(Ordering::Acquire) >= MAX_CONNECTIONS => {
-                        tracing::warn!(%peer, "closed an operator connection: {MAX_CONNECTIONS} are open");
+                        self.refusals.count(Some((peer, "16 connections are open")));
                     }
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
@@ -133,6 +179,7 @@ impl AdminServer {
                             runtime: self.runtime.clone(),
                             config: Arc::clone(&self.config),
                             logins: Arc::clone(&self.logins),
+                            refusals: Arc::clone(&self.refusals),
                             peer,
                             _open: OpenSlot::take(&open),
                         };
@@ -146,7 +193,7 @@ impl AdminServer {
                                     match pending.admit_evicting(peer.ip(), EVICTION_WAIT).await {
                                         Ok(slot) => slot,
                                         Err(_) => {
-                                            tracing::warn!(%peer, "closed an operator connection: no place was freed among those not logged in");
+                                            session.refusals.count(Some((peer, "no place was freed among those not logged in")));
                                             return;
                                         }
                                     }
@@ -177,6 +224,7 @@ struct Session {
     runtime: RuntimeHandle,
     config: Arc<ServerConfig>,
     logins: Arc<LoginBackoff<u32>>,
+    refusals: Arc<Refusals>,
     peer: SocketAddr,
     /// Its place among the [`MAX_CONNECTIONS`] open.
     _open: OpenSlot,
@@ -322,6 +370,8 @@ impl Session {
                         &format!("this server speaks version {ADMIN_PROTOCOL_VERSION}"),
                     )
                 } else if self.logins.refuse_at_once(addr, Instant::now()) {
+                    let why = "its address failed too many logins (417)";
+                    self.refusals.count(Some((self.peer, why)));
                     error(
                         RejectReason::TooManyFailedLogins,
                         "too many failed logins from this address: try again later",
