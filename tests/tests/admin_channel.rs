@@ -553,3 +553,17 @@ async fn idle_connections_cannot_keep_an_operator_out() {
     }
     server.stop().await;
 }
+
+/// `cetx admin` pointed at the broker port is told so, not "85 bytes
+/// after the end of the message" (a security tester's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broker_port_is_named_as_not_the_operators_channel() {
+    let server = TestServer::start(config()).await;
+    match AdminClient::connect(server.addr, 9, OPERATOR_SECRET).await {
+        Err(error @ AdminClientError::NotTheChannel { .. }) => {
+            assert!(error.to_string().contains("broker port"), "{error}");
+        }
+        other => panic!("expected NotTheChannel, got {other:?}"),
+    }
+    server.stop().await;
+}

@@ -51,6 +51,17 @@ pub enum AdminClientError {
     /// A request could not be sent.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// The answer to the login is no operators' channel's (the broker
+    /// port's, say).
+    #[error(
+        "{addr} does not answer as the operators' channel does (is it the broker port?): {error}"
+    )]
+    NotTheChannel {
+        /// Where.
+        addr: SocketAddr,
+        /// What could not be read.
+        error: DecodeError,
+    },
     /// An answer that does not belong (another request id, or a login
     /// answer mid-session).
     #[error("unexpected answer: {0:?}")]
@@ -118,9 +129,15 @@ impl AdminClient {
                 protocol_version: ADMIN_PROTOCOL_VERSION,
             })
             .await?;
-        match client.answer().await? {
-            AdminReply::LoggedIn { .. } => Ok(client),
-            other => Err(AdminClientError::Unexpected(other)),
+        match client.answer().await {
+            Ok(AdminReply::LoggedIn { .. }) => Ok(client),
+            Ok(other) => Err(AdminClientError::Unexpected(other)),
+            // What answered is not an operators' channel: the broker port
+            // answers a login it cannot read with a frame of its own.
+            Err(AdminClientError::Decode(error)) if !matches!(error, DecodeError::Io(_)) => {
+                Err(AdminClientError::NotTheChannel { addr, error })
+            }
+            Err(error) => Err(error),
         }
     }
 
