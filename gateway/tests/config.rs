@@ -358,6 +358,27 @@ fn cash_converts_exactly_to_fen() {
         huge,
         Err(ConfigError::CashOutOfRange { account: 1, .. })
     ));
+    // Each fits, but not together: the engine bounds the market's whole
+    // (a registry helper's second account started with no cash at all).
+    let more = |id: u32, cash: &str, holdings: &str| {
+        format!(
+            "\n[[accounts]]\nid = {id}\nbroker = 7\nparticipant = \"compliance_entity\"\ncash = \"{cash}\"\nholdings = {{ CEA2025 = {holdings} }}\n"
+        )
+    };
+    let first = "cash = \"92233720368547758.00\"\nholdings = { CEA2025 = 9223372036854775807 }";
+    let config = |second: &str, third: &str| {
+        ServerConfig::from_toml_str(&(with_account(first) + second + third))
+    };
+    let ok = config(&more(2, "0.07", "9223372036854775807"), &more(3, "0", "1"));
+    assert!(ok.is_ok(), "{ok:?}");
+    assert!(matches!(
+        config(&more(2, "0.08", "0"), ""),
+        Err(ConfigError::MarketTotal { account: 2, ref what, .. }) if what == "cash"
+    ));
+    assert!(matches!(
+        config(&more(2, "0", "9223372036854775807"), &more(3, "0", "2")),
+        Err(ConfigError::MarketTotal { account: 3, ref what, .. }) if what == "holdings of CEA2025"
+    ));
 }
 
 #[test]

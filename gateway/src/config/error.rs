@@ -275,6 +275,18 @@ pub enum ConfigError {
         /// Configured cash.
         cash: Decimal,
     },
+    /// The accounts' opening cash, or their holdings of one instrument,
+    /// add up past what the engine lets the whole market hold (its
+    /// deposits would be refused: 108).
+    #[error("account {account}: {what} takes all the accounts' together past {max}, the most the whole market may hold")]
+    MarketTotal {
+        /// The account whose opening amount passes the bound.
+        account: u32,
+        /// Which amount: "cash" or "holdings of SYMBOL".
+        what: String,
+        /// The bound, in its unit.
+        max: String,
+    },
 }
 
 /// The "line L, column C, at `key`: " prefix of a parse error's message.
