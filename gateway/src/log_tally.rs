@@ -53,6 +53,34 @@ impl LogTally {
     }
 }
 
+/// A [`LogTally`] shared between tasks (sessions, the accept loop and its
+/// timer).
+#[derive(Debug)]
+pub(crate) struct SharedTally(std::sync::Mutex<LogTally>);
+
+impl SharedTally {
+    /// At most one line per `interval`.
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self(std::sync::Mutex::new(LogTally::new(interval)))
+    }
+
+    /// With `event`, counts one ([`LogTally::count`]); without, is the
+    /// timer's look at what the interval held back ([`LogTally::flush`]).
+    /// The count to write a line about now, if any.
+    pub(crate) fn due(&self, event: bool) -> Option<u64> {
+        let mut tally = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        if event {
+            tally.count(now)
+        } else {
+            tally.flush(now)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

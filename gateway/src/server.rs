@@ -32,7 +32,7 @@ use crate::admission::{Admission, Full};
 use crate::backoff::LoginBackoff;
 use crate::codec::ServerCodec;
 use crate::config::ServerConfig;
-use crate::log_tally::LogTally;
+use crate::log_tally::{LogTally, SharedTally};
 use crate::protocol::{ServerFrame, ServerMessage, LOGIN_TIMEOUT, UNSEQUENCED};
 use crate::reports::reject_text;
 use crate::runtime::{RuntimeHandle, RuntimeStatus};
@@ -142,7 +142,7 @@ impl Server {
                 config,
                 runtime,
                 login_timeout: LOGIN_TIMEOUT,
-                malformed: std::sync::Mutex::new(LogTally::new(REFUSED_LOG_INTERVAL)),
+                malformed: SharedTally::new(REFUSED_LOG_INTERVAL),
             }),
         })
     }

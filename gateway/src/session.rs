@@ -51,7 +51,7 @@ use crate::admission::{Admission, PendingSlot, SessionSlot};
 use crate::backoff::LoginBackoff;
 use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::ServerConfig;
-use crate::log_tally::LogTally;
+use crate::log_tally::SharedTally;
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
 use crate::reports::{refuse, reject_text, request_of};
 use crate::request;
@@ -91,7 +91,7 @@ pub(crate) struct SessionContext {
     pub tls: Option<ServerTls>,
     /// Sessions closed on a malformed frame: anyone may send one, before
     /// any login, so the log gets a line per interval with their count.
-    pub malformed: std::sync::Mutex<LogTally>,
+    pub malformed: SharedTally,
 }
 
 impl SessionContext {
@@ -99,17 +99,7 @@ impl SessionContext {
     /// its interval has run (or, with `event` `None`, on the server's
     /// timer, what the interval held back).
     pub(crate) fn log_malformed(&self, event: Option<(Option<SocketAddr>, &DecodeError)>) {
-        let mut tally = self
-            .malformed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = std::time::Instant::now();
-        let due = if event.is_some() {
-            tally.count(now)
-        } else {
-            tally.flush(now)
-        };
-        if let Some(count) = due {
+        if let Some(count) = self.malformed.due(event.is_some()) {
             match event {
                 Some((peer, error)) => {
                     tracing::warn!(?peer, %error, count, "closed sessions on a malformed frame (count: since the last such line)")

@@ -30,7 +30,7 @@ use crate::admission::{Admission, Full, PendingSlot};
 use crate::backoff::LoginBackoff;
 use crate::codec::FrameCodec;
 use crate::config::{OperatorConfig, ServerConfig};
-use crate::log_tally::LogTally;
+use crate::log_tally::SharedTally;
 use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
@@ -80,29 +80,17 @@ pub struct AdminServer {
 /// Connections and logins the channel refuses before it looks at them:
 /// anyone who reaches the port can cause them, so the log gets one line
 /// per [`crate::server::REFUSED_LOG_INTERVAL`] with their count.
-struct Refusals(std::sync::Mutex<LogTally>);
+struct Refusals(SharedTally);
 
 impl Refusals {
     fn new() -> Self {
-        Self(std::sync::Mutex::new(LogTally::new(
-            crate::server::REFUSED_LOG_INTERVAL,
-        )))
+        Self(SharedTally::new(crate::server::REFUSED_LOG_INTERVAL))
     }
 
     /// Counts one, from `peer`, for `why`; or, with `None`, writes what
     /// the interval held back once it has run (on a timer).
     fn count(&self, refused: Option<(SocketAddr, &str)>) {
-        let mut tally = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        let due = if refused.is_some() {
-            tally.count(now)
-        } else {
-            tally.flush(now)
-        };
-        if let Some(count) = due {
+        if let Some(count) = self.0.due(refused.is_some()) {
             match refused {
                 Some((peer, why)) => {
                     tracing::warn!(%peer, why, count, "refused operator connections or logins (count: since the last such line)")
