@@ -1059,3 +1059,67 @@ fn a_ccer_kind_with_a_vintage_is_refused() {
     let error = ServerConfig::from_toml_str(&text).expect_err("a CCER has no vintage");
     assert!(error.to_string().contains("vintage"), "{error}");
 }
+
+/// Every quantity is whole lots, so a tonnage limit between two lots can
+/// never be met exactly (an outside tester's `lot_t = 10`,
+/// `max_order_t = 99995` loaded): each key written is named with the lot.
+#[test]
+fn tonnage_limits_are_whole_lots() {
+    let lots = |text: &str| {
+        edit(
+            &edit(text, "lot_t = 1\n", "lot_t = 10\n"),
+            "min_order_t = 1\n",
+            "min_order_t = 10\n",
+        )
+    };
+    let ten = lots(&with_account(""));
+    let ok = edit(&ten, "max_order_t = 99999", "max_order_t = 99990");
+    assert!(ServerConfig::from_toml_str(&ok).is_ok());
+    // The defaults (100,000 t) are whole lots of 10; with a lot of 3 they
+    // are not, but a key left out is not the operator's to fix.
+    let three = edit(
+        &edit(&ok, "lot_t = 10", "lot_t = 3"),
+        "min_order_t = 10",
+        "min_order_t = 3",
+    );
+    let three = edit(&three, "max_order_t = 99990", "max_order_t = 99999");
+    assert!(ServerConfig::from_toml_str(&three).is_ok());
+    let not_whole = |key: &'static str, value_t: u64| ConfigError::NotWholeLots {
+        symbol: "CEA2025".into(),
+        key,
+        value_t,
+        lot_t: 10,
+    };
+    for (text, expected) in [
+        (
+            edit(&ok, "max_order_t = 99990", "max_order_t = 99995"),
+            not_whole("max_order_t", 99_995),
+        ),
+        (
+            edit(
+                &ok,
+                "max_orders = 1024",
+                "max_orders = 1024\nmin_auction_t = 100005",
+            ),
+            not_whole("min_auction_t", 100_005),
+        ),
+        (
+            format!("{ok}\n[[blocks]]\nsymbol = \"CEA2025\"\nmin_t = 55\n"),
+            not_whole("[[blocks]] min_t", 55),
+        ),
+    ] {
+        let error = ServerConfig::from_toml_str(&text).unwrap_err();
+        assert_eq!(error, expected);
+        let said = error.to_string();
+        assert!(said.contains("whole number of lots"), "{said}");
+    }
+    // 0 t was already refused, by the engine's own checks.
+    let zero = edit(&ok, "max_order_t = 99990", "max_order_t = 0");
+    assert!(matches!(
+        ServerConfig::from_toml_str(&zero),
+        Err(ConfigError::Instrument {
+            error: SpecError::OrderSize { max_order_t: 0, .. },
+            ..
+        })
+    ));
+}

@@ -172,6 +172,19 @@ pub enum ConfigError {
         /// What the engine found wrong.
         error: SpecError,
     },
+    /// A tonnage limit of an instrument (its key named) is not a whole
+    /// number of its lots, so no quantity can ever be exactly it.
+    #[error("instrument {symbol}: {key} ({value_t} t) must be a whole number of lots of lot_t ({lot_t} t)")]
+    NotWholeLots {
+        /// The instrument's symbol.
+        symbol: String,
+        /// The key: `max_order_t`, `min_auction_t` or `[[blocks]] min_t`.
+        key: &'static str,
+        /// Its value, in tonnes.
+        value_t: u64,
+        /// The instrument's lot, in tonnes.
+        lot_t: u64,
+    },
     /// The back-off's first delay is longer than its longest.
     #[error("server.login_backoff.first_delay_ms ({first_delay_ms}) must not exceed max_delay_ms ({max_delay_ms})")]
     LoginBackoffDelays {

@@ -270,6 +270,16 @@ impl ServerConfig {
             };
             spec.rules().map_err(wrap)?;
             spec.policy().map_err(wrap)?;
+            // Every quantity is whole lots: a limit between two lots is
+            // one the market can never reach, and likely a typo (the
+            // engine checks the minimum order itself). Defaults are left
+            // alone, so a lot that does not divide them refuses no key
+            // the file did not write.
+            let lots = [
+                ("max_order_t", Some(spec.max_order_t)),
+                ("min_auction_t", spec.min_auction_t),
+            ];
+            whole_lots(symbol, spec.lot_t, &lots)?;
         }
         Ok(())
     }
@@ -283,12 +293,17 @@ impl ServerConfig {
             reason,
         };
         for entry in &self.blocks {
-            if self.instrument_id(&entry.symbol).is_none() {
+            let Some(spec) = self.instruments.iter().find(|s| s.symbol == entry.symbol) else {
                 return Err(bad(&entry.symbol, "not a configured instrument"));
-            }
+            };
             if !seen.insert(&entry.symbol) {
                 return Err(bad(&entry.symbol, "named twice"));
             }
+            whole_lots(
+                &entry.symbol,
+                spec.lot_t,
+                &[("[[blocks]] min_t", entry.min_t)],
+            )?;
         }
         for (symbol, rules) in self.block_rules() {
             if let Some(reason) = rules.problem() {
@@ -400,6 +415,32 @@ const MAX_SEND_BUFFER: u64 = 64 << 20;
 fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), ConfigError> {
     if value > max {
         return Err(ConfigError::TooLarge { key, value, max });
+    }
+    Ok(())
+}
+
+/// [`ConfigError::NotWholeLots`] for the first tonnage `limits` (each a
+/// key and its value, if written) of instrument `symbol` that is not a
+/// whole number of its lots of `lot_t`.
+fn whole_lots(
+    symbol: &str,
+    lot_t: u64,
+    limits: &[(&'static str, Option<u64>)],
+) -> Result<(), ConfigError> {
+    for &(key, value) in limits {
+        // A lot of 0 is refused by the instrument's own checks, which
+        // run first.
+        match value {
+            Some(value_t) if lot_t > 0 && !value_t.is_multiple_of(lot_t) => {
+                return Err(ConfigError::NotWholeLots {
+                    symbol: symbol.to_owned(),
+                    key,
+                    value_t,
+                    lot_t,
+                })
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
