@@ -1026,7 +1026,12 @@ fn blocks_take_the_kinds_defaults_and_entries_are_checked() {
         ("[[blocks]]\nsymbol = \"CEA2025\"\nmin_t = 0\n", "min_t"),
         (
             "[[blocks]]\nsymbol = \"CEA2025\"\nband_bps = 10000\n",
-            "band_bps",
+            "band_bps must be from 1 to 9999",
+        ),
+        // As an instrument's band 0 is (an outside tester's was taken).
+        (
+            "[[blocks]]\nsymbol = \"CEA2025\"\nband_bps = 0\n",
+            "band_bps must be from 1 to 9999",
         ),
         (
             "[[blocks]]\nsymbol = \"CEA2025\"\nmax_open = 1048577\n",

@@ -18,7 +18,7 @@ use crate::protocol::MAX_SYMBOL_LEN;
 pub enum ConfigError {
     /// A `[[blocks]]` entry names no configured instrument, or one named
     /// twice, or gives rules that cannot be used (a zero minimum or limit,
-    /// a band of 100% or more).
+    /// a band of 0 or of 100% or more).
     #[error("[[blocks]] {symbol}: {reason}")]
     BadBlocks {
         /// The entry's symbol.

@@ -306,6 +306,12 @@ impl ServerConfig {
             )?;
         }
         for (symbol, rules) in self.block_rules() {
+            // As an instrument's own band (`SpecError::Band`): a band of 0
+            // leaves blocks the reference price alone. The engine takes one
+            // from a journal, where an older config may have put it.
+            if !(1..10_000).contains(&rules.band_bps) {
+                return Err(bad(symbol, "band_bps must be from 1 to 9999 (below 100%)"));
+            }
             if let Some(reason) = rules.problem() {
                 return Err(bad(symbol, reason));
             }
