@@ -435,6 +435,22 @@ fn each_check_names_the_entry_that_is_wrong() {
             },
         ),
         (
+            // The 8th failure is refused: 8 free ones are never slowed
+            // first (an outside tester's loaded).
+            format!("[server.login_backoff]\nfree_failures = 8\n{base}"),
+            ConfigError::LoginBackoffFree {
+                free_failures: 8,
+                refuse_after: 8,
+            },
+        ),
+        (
+            format!("[server.login_backoff]\nfree_failures = 9\nrefuse_after = 8\n{base}"),
+            ConfigError::LoginBackoffFree {
+                free_failures: 9,
+                refuse_after: 8,
+            },
+        ),
+        (
             format!("[server.login_backoff]\nfirst_delay_ms = 2000\n{base}"),
             ConfigError::LoginBackoffDelays {
                 first_delay_ms: 2_000,

@@ -185,6 +185,19 @@ pub enum ConfigError {
         /// The instrument's lot, in tonnes.
         lot_t: u64,
     },
+    /// The back-off's free failures reach its refusal: an address would
+    /// be refused before any of its failures is slowed.
+    #[error(
+        "server.login_backoff.free_failures ({free_failures}) must be below \
+         server.login_backoff.refuse_after ({refuse_after}): an address is refused \
+         at its refuse_after-th failed login, so no failure would be slowed first"
+    )]
+    LoginBackoffFree {
+        /// `free_failures`.
+        free_failures: u32,
+        /// `refuse_after`.
+        refuse_after: u32,
+    },
     /// The back-off's first delay is longer than its longest.
     #[error("server.login_backoff.first_delay_ms ({first_delay_ms}) must not exceed max_delay_ms ({max_delay_ms})")]
     LoginBackoffDelays {

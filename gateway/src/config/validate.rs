@@ -96,6 +96,15 @@ impl ServerConfig {
         if s.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::EmptyDataDir);
         }
+        // An address is refused from its refuse_after-th failure on: free
+        // failures up to it or past it would mean no failure is ever
+        // slowed before the refusal (backoff.rs).
+        if backoff.free_failures >= backoff.refuse_after {
+            return Err(ConfigError::LoginBackoffFree {
+                free_failures: backoff.free_failures,
+                refuse_after: backoff.refuse_after,
+            });
+        }
         if backoff.first_delay_ms > backoff.max_delay_ms {
             return Err(ConfigError::LoginBackoffDelays {
                 first_delay_ms: backoff.first_delay_ms,
