@@ -1144,3 +1144,33 @@ fn tonnage_limits_are_whole_lots() {
         })
     ));
 }
+
+/// A holiday listed twice is most likely a typo for another date, which
+/// would then trade (an outside tester's loaded): refused, naming the date
+/// and where it is. A Saturday or Sunday is closed anyway: listed, it
+/// changes nothing, and loads.
+#[test]
+fn a_holiday_listed_twice_is_refused_and_a_weekend_one_is_taken() {
+    let text =
+        format!("[calendar]\nholidays = [\"2026-10-01\", \"2026-10-02\", 2026-10-01]\n{MINIMAL}");
+    let error = ServerConfig::from_toml_str(&text).unwrap_err();
+    let ConfigError::Parse {
+        line, key, message, ..
+    } = &error
+    else {
+        panic!("{error:?}");
+    };
+    assert_eq!(*line, Some(2));
+    assert_eq!(key.as_deref(), Some("calendar.holidays"));
+    assert!(message.contains("2026-10-01 is listed twice"), "{message}");
+    // 2026-10-03 is a Saturday.
+    let weekend = format!("[calendar]\nholidays = [\"2026-10-03\"]\n{MINIMAL}");
+    let config = ServerConfig::from_toml_str(&weekend).unwrap();
+    let saturday = NaiveDate::from_ymd_opt(2026, 10, 3).unwrap();
+    assert!(config.calendar.holidays.contains(&saturday));
+    assert!(!config.calendar.is_trading_day(saturday));
+    assert!(!ServerConfig::from_toml_str(MINIMAL)
+        .unwrap()
+        .calendar
+        .is_trading_day(saturday));
+}

@@ -20,7 +20,7 @@ use serde::{Deserialize, Deserializer};
 struct CalendarKeys {
     utc_offset_s: Option<i32>,
     sessions: Option<Vec<SessionKeys>>,
-    holidays: Option<Vec<LocalDate>>,
+    holidays: Option<Holidays>,
 }
 
 /// One `[[calendar.sessions]]` entry.
@@ -44,14 +44,30 @@ pub(super) fn calendar<'de, D: Deserializer<'de>>(d: D) -> Result<Calendar, D::E
             })
             .collect()
     });
-    let holidays = keys
-        .holidays
-        .map(|list| list.into_iter().map(|d| d.0).collect::<BTreeSet<_>>());
+    let holidays = keys.holidays.map(|h| h.0);
     Ok(Calendar {
         utc_offset_s: keys.utc_offset_s.unwrap_or(default.utc_offset_s),
         sessions: sessions.unwrap_or(default.sessions),
         holidays: holidays.unwrap_or(default.holidays),
     })
+}
+
+/// `calendar.holidays`: dates, each listed once. A date listed twice is
+/// most likely a typo for another day, which would then trade.
+struct Holidays(BTreeSet<NaiveDate>);
+
+impl<'de> Deserialize<'de> for Holidays {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut holidays = BTreeSet::new();
+        for LocalDate(date) in Vec::<LocalDate>::deserialize(d)? {
+            if !holidays.insert(date) {
+                return Err(D::Error::custom(format!(
+                    "the holiday {date} is listed twice (a typo for another date?)"
+                )));
+            }
+        }
+        Ok(Self(holidays))
+    }
 }
 
 /// A date, written `"2026-10-01"` or as a TOML local date `2026-10-01`.
