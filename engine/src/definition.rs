@@ -16,7 +16,8 @@
 use crate::calendar::Calendar;
 use crate::command::Command;
 use crate::engine::Engine;
-use crate::instrument::InstrumentSpec;
+use crate::instrument::{InstrumentKind, InstrumentSpec};
+use crate::participant::ParticipantType;
 
 /// A market's instruments, in id order, and its calendar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,16 +204,48 @@ fn normal(spec: &InstrumentSpec) -> InstrumentSpec {
     }
 }
 
-/// A value as a difference names it: a rule that is set without its
-/// `Some(…)`, one that is not as `none`.
-fn shown(debug: String) -> String {
-    match debug
-        .strip_prefix("Some(")
-        .and_then(|d| d.strip_suffix(')'))
-    {
-        Some(value) => value.to_owned(),
-        None if debug == "None" => "none".to_owned(),
-        None => debug,
+/// A value as a difference names it: as the config spells it (a kind as
+/// `{ type = "cea", vintage = 2025 }`, participant types as
+/// `["compliance_entity"]`), a rule that is not set as `none`.
+trait Spelled {
+    fn spelled(&self) -> String;
+}
+
+macro_rules! spelled_as_displayed {
+    ($($t:ty),*) => {
+        $(impl Spelled for $t {
+            fn spelled(&self) -> String {
+                self.to_string()
+            }
+        })*
+    };
+}
+
+spelled_as_displayed!(u32, u64, bool, rust_decimal::Decimal);
+
+impl<T: Spelled> Spelled for Option<T> {
+    fn spelled(&self) -> String {
+        self.as_ref()
+            .map_or_else(|| "none".to_owned(), Spelled::spelled)
+    }
+}
+
+impl Spelled for InstrumentKind {
+    fn spelled(&self) -> String {
+        match self {
+            Self::Cea { vintage } => format!("{{ type = \"cea\", vintage = {vintage} }}"),
+            Self::Ccer {} => "{ type = \"ccer\" }".to_owned(),
+        }
+    }
+}
+
+impl Spelled for Vec<ParticipantType> {
+    fn spelled(&self) -> String {
+        let names: Vec<String> = self
+            .iter()
+            .map(|p| format!("\"{}\"", p.config_name()))
+            .collect();
+        format!("[{}]", names.join(", "))
     }
 }
 
@@ -221,20 +254,22 @@ fn spec_differences(
     config: &InstrumentSpec,
     found: &mut Vec<Difference>,
 ) {
+    // Compared by what they do, named as written (with each default
+    // written out): a reference price of 90.00 is no change from 90, and
+    // named 90.00.
     let (ours, theirs) = (normal(journal), normal(config));
+    let (shown_ours, shown_theirs) = (journal.with_defaults(), config.with_defaults());
     macro_rules! compare {
         ($($field:ident),* $(,)?) => {
             // Every field is named here, so a new one cannot be forgotten.
             let InstrumentSpec { symbol: _, $($field: _),* } = journal;
             $(
-                let (in_journal, in_config) =
-                    (shown(format!("{:?}", ours.$field)), shown(format!("{:?}", theirs.$field)));
-                if in_journal != in_config {
+                if ours.$field != theirs.$field {
                     found.push(Difference::Instrument {
                         symbol: config.symbol.clone(),
                         field: stringify!($field),
-                        journal: in_journal,
-                        config: in_config,
+                        journal: shown_ours.$field.spelled(),
+                        config: shown_theirs.$field.spelled(),
                     });
                 }
             )*

@@ -16,3 +16,16 @@ pub enum ParticipantType {
     /// A natural person.
     Individual = 2,
 }
+
+impl ParticipantType {
+    /// The name a config writes (`"compliance_entity"`, `"institution"`,
+    /// `"individual"`), serde's.
+    #[must_use]
+    pub const fn config_name(self) -> &'static str {
+        match self {
+            Self::ComplianceEntity => "compliance_entity",
+            Self::Institution => "institution",
+            Self::Individual => "individual",
+        }
+    }
+}

@@ -329,3 +329,46 @@ fn differences_are_named_and_changes_are_commands() {
         ]
     );
 }
+
+/// A difference names each value as the config spells it, not as Rust's
+/// `Debug` does (an outside tester read `Cea { vintage: 2025 }` and
+/// `Some([ComplianceEntity])` in a refused start).
+#[test]
+fn differences_name_values_as_the_config_writes_them() {
+    let mut engine = Engine::default();
+    let mut seq = 0;
+    apply_all(&mut engine, &mut seq, &market().genesis());
+    let said = |edit: fn(&mut InstrumentSpec)| {
+        let mut config = market();
+        edit(&mut config.instruments[0]);
+        engine.first_difference(&config).unwrap().to_string()
+    };
+    assert_eq!(
+        said(|cea| cea.kind = cetx_engine::InstrumentKind::Cea { vintage: 2026 }),
+        "instrument CEA2025.kind: the journal has { type = \"cea\", vintage = 2025 }, \
+         the config { type = \"cea\", vintage = 2026 }"
+    );
+    assert_eq!(
+        said(|cea| cea.kind = cetx_engine::InstrumentKind::Ccer {}),
+        "instrument CEA2025.kind: the journal has { type = \"cea\", vintage = 2025 }, \
+         the config { type = \"ccer\" }"
+    );
+    assert_eq!(
+        said(|cea| {
+            cea.eligible = Some(vec![
+                ParticipantType::Individual,
+                ParticipantType::ComplianceEntity,
+            ]);
+        }),
+        "instrument CEA2025.eligible: the journal has [\"compliance_entity\"], \
+         the config [\"compliance_entity\", \"individual\"]"
+    );
+    assert_eq!(
+        said(|cea| cea.position_limit_t = Some(5_000)),
+        "instrument CEA2025.position_limit_t: the journal has none, the config 5000"
+    );
+    assert_eq!(
+        said(|cea| cea.reference_price = cny("91.50")),
+        "instrument CEA2025.reference_price: the journal has 90.00, the config 91.50"
+    );
+}
