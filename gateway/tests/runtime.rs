@@ -11,7 +11,8 @@ use cetx_engine::{Command, RejectReason};
 use cetx_gateway::protocol::{ClientMessage, RequestKind, ServerFrame, ServerMessage, Side};
 use cetx_gateway::reports::{gateway_reject, order_rejected};
 use cetx_gateway::runtime::{
-    Clock, RuntimeHandle, RuntimeStatus, SubmitError, Subscription, TryRecvError, JOURNAL_DIR,
+    Clock, Runtime, RuntimeError, RuntimeHandle, RuntimeOptions, RuntimeStatus, SubmitError,
+    Subscription, TryRecvError, JOURNAL_DIR,
 };
 mod runtime_support;
 
@@ -887,5 +888,52 @@ fn a_cancel_or_amend_of_a_filled_order_is_answered_live_after_a_restart_and_read
         assert_eq!(again.last_seq(), 3);
         assert_eq!(&wait.take(&mut again, 3), live);
     }
+    runtime.shutdown().unwrap();
+}
+
+/// A fresh market's genesis that the engine refuses (here an account
+/// opened twice, past the config's checks) refuses the start, naming the
+/// command and the engine's reason, and journals nothing: the calendar and
+/// instruments alone would be a market without accounts for the next
+/// start, which would then open none of them.
+#[test]
+fn a_genesis_the_engine_refuses_refuses_the_start_and_journals_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let mut twice = config.clone();
+    twice.accounts.push(config.accounts[0].clone());
+    let clock = Clock::manual(saturday_noon());
+    let refused = || {
+        let mut options = RuntimeOptions::new(dir.path());
+        options.clock = clock.clone();
+        Runtime::start(&twice, options).unwrap_err()
+    };
+    for _ in 0..2 {
+        let error = refused();
+        assert!(
+            matches!(
+                error,
+                RuntimeError::DefinitionRefused {
+                    reason: RejectReason::AccountExists,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let said = error.to_string();
+        assert!(
+            said.contains("the opening of account 1001 for broker 1")
+                && said.contains("AccountExists")
+                && said.contains("nothing was journaled"),
+            "{said}"
+        );
+        let entries = JournalReader::open(dir.path().join(JOURNAL_DIR))
+            .map(Iterator::count)
+            .unwrap_or(0);
+        assert_eq!(entries, 0, "nothing is journaled");
+    }
+    // The config put right, the market starts fresh: every account opened.
+    let runtime = start(&config, &clock, false);
+    assert_eq!(runtime.accounts_at_start().len(), config.accounts.len());
     runtime.shutdown().unwrap();
 }

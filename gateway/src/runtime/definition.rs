@@ -85,6 +85,33 @@ pub(super) fn plan(
     Ok(planned)
 }
 
+/// Tries a fresh market's account genesis (`commands`, the config's
+/// `[[accounts]]`) on a copy of the planned engine, stamped from
+/// `next_seq`, so that a start whose genesis the engine would refuse is
+/// refused before anything is journaled: the definition's entries alone
+/// would be a journal that a later start takes for a market, one without
+/// the accounts. The runtime applies the genesis itself once this passes
+/// (`lifecycle::start_up`); the engine decides alike both times.
+///
+/// # Errors
+/// [`RuntimeError::DefinitionRefused`] naming the first command refused
+/// and the engine's reason.
+pub(super) fn check_genesis(
+    planned: &Planned,
+    commands: Vec<Command>,
+    next_seq: u64,
+    time_ns: i64,
+) -> Result<(), RuntimeError> {
+    if commands.is_empty() {
+        return Ok(());
+    }
+    let mut trial = Planned {
+        engine: planned.engine.clone(),
+        entries: Vec::with_capacity(commands.len()),
+    };
+    apply(&mut trial, commands, next_seq, time_ns)
+}
+
 /// Applies `commands` to the planned engine, stamped from `next_seq`, and
 /// adds them to the entries.
 fn apply(
@@ -131,6 +158,27 @@ fn described(command: &Command) -> String {
         Command::SetBlockRules { instrument, .. } => {
             format!("the block rules of instrument {}", instrument.0)
         }
+        Command::OpenAccount {
+            account, broker, ..
+        } => format!(
+            "the opening of account {} for broker {} ([[accounts]])",
+            account.0, broker.0
+        ),
+        Command::Deposit {
+            account,
+            amount_fen,
+        } => format!(
+            "the opening deposit of {amount_fen} fen to account {} ([[accounts]] cash)",
+            account.0
+        ),
+        Command::CreditHoldings {
+            account,
+            instrument,
+            quantity_t,
+        } => format!(
+            "the opening credit of {quantity_t} t of instrument {} to account {} ([[accounts]] holdings)",
+            instrument.0, account.0
+        ),
         other => format!("{:?}", other.kind()),
     }
 }

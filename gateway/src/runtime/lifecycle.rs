@@ -123,6 +123,20 @@ impl Runtime {
             recovered.next_seq,
             last_time_ns.map_or(now_ns, |last| last.max(now_ns)),
         )?;
+        // The accounts of a new market are opened by the engine thread
+        // (`start_up`), but tried first: a genesis the engine refuses
+        // refuses the start with nothing journaled.
+        let genesis = if recovered.next_seq == 1 {
+            config.account_genesis()
+        } else {
+            Vec::new()
+        };
+        definition::check_genesis(
+            &definition,
+            genesis.clone(),
+            recovered.next_seq + definition.entries.len() as u64,
+            now_ns,
+        )?;
         let mut engine = definition.engine;
         // A new market's are opened from the config once the engine
         // thread runs (`start_up`).
@@ -281,11 +295,6 @@ impl Runtime {
             market_phase: cetx_engine::Phase::Closed,
         };
         sequencer.publish_open_date();
-        let genesis = if recovered.next_seq == 1 {
-            config.account_genesis()
-        } else {
-            Vec::new()
-        };
         let started =
             start_up(&mut sequencer, genesis, now_ns, options.open_market_now).and_then(|()| {
                 // A runtime that has started has its first commands on disk

@@ -191,7 +191,9 @@ pub enum RuntimeError {
     /// change was not accepted (or cannot be journaled).
     #[error("the config differs from the market in the journal: {0}; start with --accept-config-change to journal the config's definition from here on")]
     ConfigDiffers(cetx_engine::Difference),
-    /// The engine refuses a change of the market's definition.
+    /// The engine refuses a change of the market's definition, or a
+    /// command of a new market's account genesis (tried before anything
+    /// is journaled).
     #[error("the engine refuses {command}: {reason:?} (code {}); nothing was journaled{hint}", reason.code())]
     DefinitionRefused {
         /// The command, in a few words.
