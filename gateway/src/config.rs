@@ -557,6 +557,7 @@ impl ServerConfig {
     /// [`Self::validate`].
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(text).map_err(|e| position::parse_error(text, &e))?;
+        values::check_float_prices(text, &config)?;
         config.validate()?;
         Ok(config)
     }

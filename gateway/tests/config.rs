@@ -1174,3 +1174,68 @@ fn a_holiday_listed_twice_is_refused_and_a_weekend_one_is_taken() {
         .calendar
         .is_trading_day(saturday));
 }
+
+/// A price written as a TOML float reaches the config as an `f64`: one
+/// that reads exactly as written is taken (CONFIG.md), one that does not
+/// (an outside tester's `90.000000000000001`, read as 90) is refused at
+/// its key, asking for a decimal string. Cash takes no float at all.
+#[test]
+fn a_float_price_is_taken_only_where_it_reads_as_written() {
+    let price = |key: &str, value: &str| {
+        let from = if key == "tick" {
+            "tick = \"0.01\""
+        } else {
+            "reference_price = \"90.00\""
+        };
+        ServerConfig::from_toml_str(&edit(MINIMAL, from, &format!("{key} = {value}")))
+    };
+    for (key, value, read) in [
+        ("reference_price", "90.07", "90.07"),
+        ("reference_price", "9.007e1", "90.07"),
+        ("reference_price", "1e3", "1000"),
+        ("reference_price", "1_000.5", "1000.5"),
+        ("tick", "1e-2", "0.01"),
+        ("tick", "0.05", "0.05"),
+    ] {
+        let config = price(key, value).unwrap_or_else(|e| panic!("{key} = {value}: {e}"));
+        let spec = &config.instruments[0];
+        let got = if key == "tick" {
+            spec.tick
+        } else {
+            spec.reference_price
+        };
+        assert_eq!(got, dec(read), "{key} = {value}");
+    }
+    for (key, value) in [
+        ("reference_price", "90.000000000000001"),
+        ("reference_price", "90.0700000000000001"),
+        ("tick", "0.010000000000000001"),
+        ("reference_price", "9.0000000000000001e1"),
+    ] {
+        let error = price(key, value).expect_err(value);
+        let ConfigError::Parse {
+            line,
+            key: at,
+            message,
+            ..
+        } = &error
+        else {
+            panic!("{key} = {value}: {error:?}");
+        };
+        assert_eq!(*line, Some(line_of(MINIMAL, key)), "{error}");
+        assert_eq!(at.as_deref(), Some(&*format!("instruments[0].{key}")));
+        assert!(
+            message.contains(&format!("the float {value} is read as"))
+                && message.contains(&format!("decimal string, \"{value}\"")),
+            "{message}"
+        );
+    }
+    // Cash refuses a float whatever it is, 1e3 and 1e20 alike.
+    for cash in ["1e3", "1e20"] {
+        let error = ServerConfig::from_toml_str(&with_account(&format!("cash = {cash}")));
+        assert!(
+            matches!(&error, Err(ConfigError::Parse { message, .. }) if message.contains("as a string")),
+            "{error:?}"
+        );
+    }
+}

@@ -22,7 +22,13 @@ pub(super) fn parse_error(text: &str, error: &toml::de::Error) -> ConfigError {
             message,
         };
     };
-    let mut at = span.start.min(text.len());
+    error_at(text, span.start, message)
+}
+
+/// A [`ConfigError::Parse`] saying `message` about the value at byte `at`
+/// of `text`, with its line, column and key.
+pub(super) fn error_at(text: &str, at: usize, message: String) -> ConfigError {
+    let mut at = at.min(text.len());
     while !text.is_char_boundary(at) {
         at -= 1;
     }

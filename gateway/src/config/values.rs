@@ -1,5 +1,6 @@
 //! How values may be written in a config, where serde's defaults would be
-//! wrong or unkind: amounts of CNY (never a float), calendar dates and times
+//! wrong or unkind: amounts of CNY (never a float; prices a float only
+//! where it reads exactly as written), calendar dates and times
 //! (a string or TOML's own date and time), a `[calendar]` table whose keys
 //! may each be left out, and listen addresses (told, when a host name is
 //! given, that only an IP address will do).
@@ -163,4 +164,61 @@ pub(super) fn cny<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> 
         }
     }
     d.deserialize_any(Cny)
+}
+
+/// The keys of an `[[instruments]]` entry that hold money, as written:
+/// the rest of the file is ignored here.
+#[derive(Deserialize)]
+struct WrittenPrices {
+    #[serde(default)]
+    instruments: Vec<WrittenSpec>,
+}
+
+#[derive(Deserialize)]
+struct WrittenSpec {
+    tick: Option<toml::Spanned<toml::Value>>,
+    reference_price: Option<toml::Spanned<toml::Value>>,
+}
+
+/// Refuses an instrument's `tick` or `reference_price` written as a TOML
+/// float that was not read as exactly the number written: serde hands
+/// over an `f64`, which holds about 16 significant digits, so
+/// `90.000000000000001` was read as 90 without a word. A float that reads
+/// exactly (`90.07`, `1e3`) is taken, as CONFIG.md has always said.
+/// `config` is `text` as read.
+pub(super) fn check_float_prices(
+    text: &str,
+    config: &super::ServerConfig,
+) -> Result<(), super::ConfigError> {
+    let Ok(written) = toml::from_str::<WrittenPrices>(text) else {
+        // The whole file has been read already; this cannot fail.
+        return Ok(());
+    };
+    for (spec, written) in config.instruments.iter().zip(&written.instruments) {
+        let prices = [
+            (spec.tick, &written.tick),
+            (spec.reference_price, &written.reference_price),
+        ];
+        for (read, value) in prices {
+            let Some(value) = value.as_ref().filter(|v| v.get_ref().is_float()) else {
+                continue;
+            };
+            let literal = text[value.span()].replace('_', "");
+            let exact = if literal.contains(['e', 'E']) {
+                Decimal::from_scientific(&literal).ok()
+            } else {
+                literal.parse::<Decimal>().ok()
+            };
+            if exact != Some(read) {
+                return Err(super::position::error_at(
+                    text,
+                    value.span().start,
+                    format!(
+                        "the float {literal} is read as {read}, not as written (a float holds about 16 digits): write money as a decimal string, \"{literal}\""
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
