@@ -566,7 +566,7 @@ fn only_the_newest_snapshots_are_kept() {
     let dir = tmp.path();
     let state = empty_state();
     for seq in [10, 20, 30, 40] {
-        cetx_engine::journal::write_snapshot(dir, seq, &state).unwrap();
+        cetx_engine::journal::write_snapshot_tied(dir, seq, 0, &state).unwrap();
     }
     let removed = prune_snapshots(dir, 2).unwrap();
     assert_eq!(removed.len(), 2);
@@ -576,6 +576,26 @@ fn only_the_newest_snapshots_are_kept() {
     prune_snapshots(dir, 0).unwrap();
     let kept: Vec<u64> = list_snapshots(dir).unwrap().iter().map(|s| s.0).collect();
     assert_eq!(kept, [40]);
+}
+
+/// A snapshot is tied to the journal's record at its sequence number: it
+/// is not written after one the journal does not hold.
+#[test]
+fn a_snapshot_is_not_written_without_its_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=3, small_segments(4_096));
+    let state = empty_state();
+    let error = cetx_engine::journal::write_snapshot(dir, 4, &state).unwrap_err();
+    assert!(
+        matches!(error, JournalError::NoRecordForSnapshot { seq: 4, .. }),
+        "{error}"
+    );
+    assert!(list_snapshots(dir).unwrap().is_empty());
+    let path = cetx_engine::journal::write_snapshot(dir, 3, &state).unwrap();
+    let (seq, tie, read) = cetx_engine::journal::read_snapshot_tie(&path).unwrap();
+    assert_eq!((seq, read), (3, state));
+    assert!(tie.is_some());
 }
 
 /// `state` encoded as versions 2 to 5 did: each reference alone, without
@@ -619,7 +639,7 @@ fn a_snapshot_of_version_5_keeps_references_without_their_terms() {
         auctions: cetx_engine::Auctions::default(),
     };
     // Version 6 keeps each reference's terms, or their absence.
-    cetx_engine::journal::write_snapshot(tmp.path(), 5, &state).unwrap();
+    cetx_engine::journal::write_snapshot_tied(tmp.path(), 5, 0, &state).unwrap();
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
@@ -683,7 +703,7 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
         .account_status
         .insert(cetx_engine::AccountId(7), cetx_engine::Status::Suspended);
     state.closed_date = Some(2026_12_01);
-    cetx_engine::journal::write_snapshot(tmp.path(), 6, &state).unwrap();
+    cetx_engine::journal::write_snapshot_tied(tmp.path(), 6, 0, &state).unwrap();
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(6));

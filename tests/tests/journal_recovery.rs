@@ -15,14 +15,18 @@
 //!   each with a good header.
 //! - A snapshot ahead of the end of a journal written in `fsync` refuses
 //!   to start: the journal lost entries that had been synced.
+//! - A snapshot of another history is skipped, also at the journal's very
+//!   end, where no entry after it would tell.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use cetx_engine::journal::format::{encode_entry_record, list_segments, HEADER_LEN};
+use cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
 use cetx_engine::journal::{
-    recover, recover_with, verify, Durability, JournalConfig, JournalError, JournalReader,
-    JournalWriter, RecoverError, RecoveryObserver, MANIFEST_FILE,
+    encode_state, read_snapshot_tie, recover, recover_with, verify, write_framed, Durability,
+    JournalConfig, JournalError, JournalReader, JournalWriter, RecoverError, RecoveryObserver,
+    MANIFEST_FILE,
 };
 use cetx_engine::{Command, Engine, Event, Stamp};
 use cetx_tests::{as_if_killed, config, journal_run, reexecute, workload};
@@ -132,9 +136,10 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
 }
 
 /// A snapshot of another history (copied in from another data directory)
-/// whose entries after it do not replay onto it is skipped, and recovery
-/// goes on from an older one: the journal, which checks out, is not
-/// blamed for it.
+/// is skipped, and recovery goes on from an older one: the journal, which
+/// checks out, is not blamed for it. One of version 7 is found by its
+/// record's checksum; one of an older version, which has none, because the
+/// entries after it do not replay onto it.
 #[test]
 fn a_snapshot_of_another_history_is_skipped_not_blamed_on_the_journal() {
     let ours = tempfile::tempdir().unwrap();
@@ -161,8 +166,97 @@ fn a_snapshot_of_another_history_is_skipped_not_blamed_on_the_journal() {
     assert_eq!(recovered.engine.state(), live.state());
     let (skipped, why) = &recovered.skipped_snapshots[0];
     assert_eq!(skipped, newest);
-    assert!(why.contains("does not replay onto it"), "{why}");
+    assert!(why.contains("a snapshot of another history"), "{why}");
     assert!(*seq > snapshots[1].0);
+
+    // The same snapshot as version 6 wrote it: no record's checksum.
+    let (_, _, state) = read_snapshot_tie(newest).unwrap();
+    let mut payload = Vec::new();
+    encode_state(&state, &mut payload);
+    write_framed(newest, SNAPSHOT_MAGIC, 6, *seq, &payload).unwrap();
+    let recovered = recover(ours.path()).unwrap();
+    assert_eq!(recovered.snapshot_seq, Some(snapshots[1].0));
+    assert_eq!(recovered.engine.state(), live.state());
+    let (skipped, why) = &recovered.skipped_snapshots[0];
+    assert_eq!(skipped, newest);
+    assert!(why.contains("does not replay onto it"), "{why}");
+}
+
+/// A snapshot of another history whose sequence number is exactly the
+/// journal's last is skipped too: no entry follows it to tell, but the
+/// journal's record at that number is not the one it was taken after. So
+/// recovery is the journal's own, and the entries written after it replay
+/// (by state, and by running their commands again) from the journal alone.
+#[test]
+fn a_snapshot_of_another_history_at_the_journals_last_seq_is_skipped() {
+    let ours_all = workload(11, 3_200, 1_800);
+    let theirs_all = workload(12, 3_000, 1_800);
+    let last = theirs_all.len();
+    assert!(ours_all.len() > last + 100);
+    let ours = tempfile::tempdir().unwrap();
+    journal_run(
+        ours.path(),
+        &ours_all[..last],
+        journal(Durability::Os),
+        Some(1_000),
+    );
+    let theirs = tempfile::tempdir().unwrap();
+    journal_run(
+        theirs.path(),
+        &theirs_all,
+        journal(Durability::Os),
+        Some(last as u64),
+    );
+    // The premise: the two journals' entries at `last` differ.
+    let entry_at = |dir: &Path| {
+        JournalReader::open_from(dir, last as u64)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+    };
+    assert_ne!(entry_at(ours.path()), entry_at(theirs.path()));
+    let own_older = cetx_engine::journal::list_snapshots(ours.path())
+        .unwrap()
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .find(|&seq| seq < last as u64);
+    let name = cetx_engine::journal::snapshot::snapshot_file_name(last as u64);
+    let foreign = ours.path().join(&name);
+    fs::copy(theirs.path().join(&name), &foreign).unwrap();
+
+    let recovered = recover(ours.path()).unwrap();
+    assert_eq!(recovered.snapshot_seq, own_older);
+    assert_eq!(recovered.next_seq, last as u64 + 1);
+    let (skipped, why) = &recovered.skipped_snapshots[0];
+    assert_eq!(skipped, &foreign);
+    assert!(why.contains("a snapshot of another history"), "{why}");
+    let alone = tempfile::tempdir().unwrap();
+    for (file, bytes) in files(ours.path()) {
+        if file.starts_with("journal-") || file == MANIFEST_FILE {
+            fs::write(alone.path().join(file), bytes).unwrap();
+        }
+    }
+    let from_journal = recover(alone.path()).unwrap();
+    assert_eq!(from_journal.snapshot_seq, None);
+    assert_eq!(recovered.engine.state(), from_journal.engine.state());
+
+    // The entries written after it follow the journal's own history.
+    let mut engine = recovered.engine;
+    let writer =
+        JournalWriter::open(ours.path(), last as u64 + 1, journal(Durability::Os)).unwrap();
+    let mut events = Vec::new();
+    for (command, stamp) in &ours_all[last..] {
+        events.clear();
+        engine.apply(command, *stamp, &mut events);
+        writer.append_blocking(*stamp, command, &events).unwrap();
+    }
+    writer.close().unwrap();
+    assert_eq!(reexecute(ours.path()).state(), engine.state());
+    fs::remove_file(&foreign).unwrap();
+    let whole = recover(ours.path()).unwrap();
+    assert_eq!(whole.next_seq, ours_all.len() as u64 + 1);
+    assert_eq!(whole.engine.state(), engine.state());
 }
 
 /// A small journal in one segment (growing, or written ahead), and the

@@ -212,8 +212,10 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
     Ok(m)
 }
 
-/// The version of the engine-state encoding [`encode_state`] writes: a
-/// snapshot file records it (`super::snapshot::SNAPSHOT_VERSION`).
+/// The version of the engine-state encoding [`encode_state`] writes: the
+/// snapshot version that introduced it (snapshots of version 7,
+/// `super::snapshot::SNAPSHOT_VERSION`, hold it too, after their
+/// record's checksum).
 pub const STATE_VERSION: u32 = 6;
 
 /// Decodes an engine state that fills `bytes` exactly.
@@ -232,7 +234,8 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
 /// adds the membership and the closed date, 4 the block-trading section
 /// (rules, open offers, pending deals; before 4 there are none), 5 the
 /// auctions (before 5 there are none), 6 each reference's transfer terms
-/// (before 6 a reference comes alone, and its terms are `None`).
+/// (before 6 a reference comes alone, and its terms are `None`); 7's
+/// state is 6's (its record's checksum before it is the snapshot file's).
 ///
 /// # Errors
 /// As [`decode_state`].

@@ -86,6 +86,7 @@ impl JournalFollower {
                     seq,
                     offset,
                     record_type,
+                    ..
                 } => {
                     if seq != expected {
                         return Err(JournalError::Gap {

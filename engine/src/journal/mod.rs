@@ -96,7 +96,10 @@ pub use probe::JournalProbe;
 pub use read_ahead::ReadAhead;
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, recover_with, RecoverError, Recovered, RecoveryObserver, TornTail};
-pub use snapshot::{list_snapshots, read_framed, read_snapshot, write_framed, write_snapshot};
+pub use snapshot::{
+    list_snapshots, read_framed, read_snapshot, read_snapshot_tie, write_framed, write_snapshot,
+    write_snapshot_tied,
+};
 pub use writer::{JournalBatch, JournalStats, JournalWriter};
 
 /// One journal record: a stamped command and the events the engine made of
@@ -223,6 +226,16 @@ pub enum JournalError {
         archived_in: PathBuf,
         /// The one asked for.
         asked: PathBuf,
+    },
+    /// A snapshot was to be written after a sequence number whose record
+    /// the journal does not hold (or not readably): a snapshot is tied to
+    /// that record, and is written only once it is durable.
+    #[error("no snapshot written after seq {seq}: the journal in {} holds no readable record at that sequence number to tie it to", dir.display())]
+    NoRecordForSnapshot {
+        /// The journal directory.
+        dir: PathBuf,
+        /// The sequence number the snapshot was to follow.
+        seq: u64,
     },
     /// Sequence numbers do not follow each other: a record or a segment
     /// is missing, or a segment starts somewhere else than its name says

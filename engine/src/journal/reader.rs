@@ -293,6 +293,7 @@ impl JournalReader {
                     seq,
                     offset,
                     record_type,
+                    ..
                 } => {
                     if seq != expected {
                         return Err(JournalError::Gap {

@@ -1,7 +1,10 @@
 //! Recovery on start: the engine's state from its journal directory.
 //!
 //! 1. Load the newest snapshot that checks out; skip (and report) any
-//!    that do not.
+//!    that do not, and any whose journal record at its own sequence number
+//!    is not the one it was taken after (a snapshot of another history;
+//!    versions before 7 carry no checksum of it), or whose next entries do
+//!    not replay onto it.
 //! 2. Read the journal from the segment that holds the snapshot's next
 //!    entry (the whole journal without a snapshot), checking every header,
 //!    checksum, record and sequence number as [`super::verify`] does, and
@@ -46,7 +49,7 @@ use super::manifest::Manifest;
 use super::read_ahead::ReadAhead;
 use super::reader::JournalReader;
 use super::segment::{Header, SegmentFile};
-use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
+use super::snapshot::{list_snapshots, read_snapshot_tie, record_at, sync_dir, RecordAt};
 use super::{Durability, JournalError};
 use crate::command::{Command, Stamp};
 use crate::engine::Engine;
@@ -181,11 +184,14 @@ pub fn recover_with(
         // then decides whether it can be used.
         let mut start = None;
         for (named, path) in candidates.by_ref() {
-            let loaded = read_snapshot(path).and_then(|(seq, state)| {
+            let loaded = read_snapshot_tie(path).and_then(|(seq, tie, state)| {
                 if seq != *named {
                     return Err(format!(
                         "the file is named for seq {named} but holds the state after seq {seq}"
                     ));
+                }
+                if let Some(tie) = tie {
+                    check_tie(dir, seq, tie)?;
                 }
                 let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
                 if observer.start_after(Some(seq)) {
@@ -270,6 +276,20 @@ pub fn recover_with(
             skipped_snapshots,
             closed_cleanly: pass.closed_cleanly,
         });
+    }
+}
+
+/// Checks that the journal's record at `seq` is the one a snapshot after
+/// `seq` was taken after: its `header_crc` is the snapshot's `tie`. A
+/// record the journal does not hold (yet) is not judged here: the pass
+/// over the journal finds a snapshot ahead of its end (step 4), or the
+/// damage. One in an archived segment is not opened, so not checked.
+fn check_tie(dir: &Path, seq: u64, tie: u32) -> Result<(), String> {
+    match record_at(dir, seq).map_err(|e| e.to_string())? {
+        RecordAt::Found(crc) if crc != tie => Err(format!(
+            "the journal's record at seq {seq} is not the one it was taken after (its header checksum is {crc:#010x}, the snapshot's {tie:#010x}): a snapshot of another history"
+        )),
+        RecordAt::Found(_) | RecordAt::Archived | RecordAt::Missing => Ok(()),
     }
 }
 

@@ -39,6 +39,9 @@ pub(crate) enum Raw {
         offset: u64,
         /// Its type byte.
         record_type: u8,
+        /// Its prefix's own checksum (`header_crc`), which a snapshot
+        /// taken after it carries.
+        header_crc: u32,
     },
     /// The end of the file, at a record boundary.
     End,
@@ -253,6 +256,7 @@ impl SegmentFile {
             seq: prefix.seq,
             offset,
             record_type: prefix.record_type,
+            header_crc: u32::from_le_bytes([bytes[21], bytes[22], bytes[23], bytes[24]]),
         })
     }
 

@@ -6,11 +6,17 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXSNAP` |
-//! | 8 | 4 | format version, `u32` LE (4; 2 and 3 are still read) |
+//! | 8 | 4 | format version, `u32` LE (7; 2 to 6 are still read) |
 //! | 12 | 8 | sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
-//! | 32 | n | payload: the state, encoded by [`encode_state`] |
+//! | 32 | n | payload: (version 7) the `header_crc` of the journal's record at that sequence number, `u32` LE; then the state, encoded by [`encode_state`] |
+//!
+//! The record's checksum ties the snapshot to its journal: recovery takes
+//! up a snapshot only if the journal's record at its sequence number has
+//! that checksum, so one of another history (copied in from another data
+//! directory) is skipped even where no entry after it would tell, as at
+//! the journal's very end. Versions 2 to 6 carry no tie.
 //!
 //! It is written to a temporary name and renamed into place, so a process
 //! that dies leaves either the whole snapshot or none. It is *not* synced:
@@ -26,6 +32,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::codec_state::{decode_state_of, encode_state};
+use super::manifest::Manifest;
+use super::segment::{Header, Raw, SegmentFile};
 use super::JournalError;
 use crate::state::EngineState;
 
@@ -37,10 +45,16 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
 /// and the date the last end of day closed, 4 the block-trading section
 /// (each instrument's block rules, open offers, pending deals), 5 the
 /// auctions section (each instrument's auction fields, open auctions and
-/// their bids). Versions 2 to 5 are read (a version 2 snapshot comes from a
-/// journal of undated ends of day, so it has no closed date); a snapshot of
-/// version 1 is skipped, and recovery replays the journal instead.
-pub const SNAPSHOT_VERSION: u32 = super::codec_state::STATE_VERSION;
+/// their bids), 6 each reference's transfer terms, 7 the checksum of the
+/// journal's record at its sequence number before the state (encoded as in
+/// 6). Versions 2 to 6 are read (a version 2 snapshot comes from a journal
+/// of undated ends of day, so it has no closed date), without a tie to
+/// their record; a snapshot of version 1 is skipped, and recovery replays
+/// the journal instead.
+pub const SNAPSHOT_VERSION: u32 = 7;
+/// The first snapshot version whose payload starts with its record's
+/// checksum.
+const TIED_SINCE: u32 = 7;
 /// The oldest snapshot version still read.
 const OLDEST_SNAPSHOT_VERSION: u32 = 2;
 const SNAPSHOT_HEADER_LEN: usize = 32;
@@ -84,14 +98,38 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
 }
 
 /// Writes the state after sequence number `seq` as a snapshot (not
-/// synced; see the module docs). Call it only once `seq` itself is durable
-/// in the journal.
+/// synced; see the module docs), tied to the journal's record at `seq`,
+/// which it reads from the journal in `dir`. Call it only once `seq`
+/// itself is durable in the journal.
 ///
 /// # Errors
-/// [`JournalError::Io`] when writing or renaming fails; no partial
-/// snapshot is left under the final name.
+/// [`JournalError::NoRecordForSnapshot`] when the journal holds no
+/// readable record at `seq`; [`JournalError::Io`] when reading the journal,
+/// writing or renaming fails; no partial snapshot is left under the final
+/// name.
 pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathBuf, JournalError> {
-    let mut payload = Vec::new();
+    match record_at(dir, seq)? {
+        RecordAt::Found(record_crc) => write_snapshot_tied(dir, seq, record_crc, state),
+        RecordAt::Archived | RecordAt::Missing => Err(JournalError::NoRecordForSnapshot {
+            dir: dir.to_path_buf(),
+            seq,
+        }),
+    }
+}
+
+/// [`write_snapshot`] with the `header_crc` of the record at `seq` given
+/// rather than read from the journal: for a caller that knows it (and for
+/// tests of the file's encoding).
+///
+/// # Errors
+/// [`JournalError::Io`] when writing or renaming fails.
+pub fn write_snapshot_tied(
+    dir: &Path,
+    seq: u64,
+    record_crc: u32,
+    state: &EngineState,
+) -> Result<PathBuf, JournalError> {
+    let mut payload = record_crc.to_le_bytes().to_vec();
     encode_state(state, &mut payload);
     let path = dir.join(snapshot_file_name(seq));
     write_framed(&path, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, seq, &payload)?;
@@ -104,11 +142,82 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathB
 /// # Errors
 /// A sentence saying what is wrong with the file.
 pub fn read_snapshot(path: &Path) -> Result<(u64, EngineState), String> {
+    read_snapshot_tie(path).map(|(seq, _, state)| (seq, state))
+}
+
+/// [`read_snapshot`], with the `header_crc` of the journal record the
+/// snapshot was taken after (`None` for a version older than 7, which
+/// does not carry it).
+///
+/// # Errors
+/// As [`read_snapshot`].
+pub fn read_snapshot_tie(path: &Path) -> Result<(u64, Option<u32>, EngineState), String> {
     let versions = OLDEST_SNAPSHOT_VERSION..=SNAPSHOT_VERSION;
     let (version, seq, payload) = read_framed_of(path, SNAPSHOT_MAGIC, versions)?;
+    let (record_crc, state) = if version >= TIED_SINCE {
+        let Some((tie, state)) = payload.split_first_chunk::<4>() else {
+            return Err("payload is too short for its record's checksum".into());
+        };
+        (Some(u32::from_le_bytes(*tie)), state)
+    } else {
+        (None, &payload[..])
+    };
     let state =
-        decode_state_of(&payload, version).map_err(|e| format!("payload does not decode: {e}"))?;
-    Ok((seq, state))
+        decode_state_of(state, version).map_err(|e| format!("payload does not decode: {e}"))?;
+    Ok((seq, record_crc, state))
+}
+
+/// What the journal holds at a sequence number, for the tie between a
+/// snapshot and its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecordAt {
+    /// A record that checks out, with this `header_crc`.
+    Found(u32),
+    /// The segment it would be in is archived: not opened (recovery never
+    /// opens the archive, which may be on slower storage).
+    Archived,
+    /// No record there that reads: the journal ends before it, or it (or
+    /// its segment) is missing or damaged, which a full read names.
+    Missing,
+}
+
+/// The journal's record at `seq` in `dir`: its segment is read from its
+/// header up to that record (the records before it are checked as any
+/// reader checks them, and may be being appended to by a live writer
+/// meanwhile).
+///
+/// # Errors
+/// [`JournalError::Io`] or [`JournalError::BadManifest`] when the journal
+/// cannot be read at all.
+pub(crate) fn record_at(dir: &Path, seq: u64) -> Result<RecordAt, JournalError> {
+    let Some(manifest) = Manifest::read(dir)? else {
+        return Ok(RecordAt::Missing);
+    };
+    let Some(&listed) = manifest.segments.iter().rev().find(|s| s.first_seq <= seq) else {
+        return Ok(RecordAt::Missing);
+    };
+    if listed.archived {
+        return Ok(RecordAt::Archived);
+    }
+    let path = manifest.path_of(dir, listed);
+    if !path.exists() {
+        return Ok(RecordAt::Missing);
+    }
+    let mut segment = SegmentFile::open(&path, listed.first_seq)?;
+    if !matches!(segment.read_header()?, Header::Good) {
+        return Ok(RecordAt::Missing);
+    }
+    loop {
+        match segment.read_record()? {
+            Raw::Record {
+                seq: found,
+                header_crc,
+                ..
+            } if found == seq => return Ok(RecordAt::Found(header_crc)),
+            Raw::Record { seq: found, .. } if found < seq => {}
+            _ => return Ok(RecordAt::Missing),
+        }
+    }
 }
 
 /// Writes a snapshot-like file at `path`: the 32-byte header of the table

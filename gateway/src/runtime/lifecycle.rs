@@ -286,7 +286,13 @@ impl Runtime {
             next_seq,
             last_time_ns: last_time_ns.unwrap_or(i64::MIN),
             now_ns,
-            snapshot_every: config.journal.snapshot_every.max(1),
+            // A snapshot is tied to its journal record: without a journal
+            // (`none`, benchmarks only) there is none to write.
+            snapshot_every: if durability == journal::Durability::None {
+                u64::MAX
+            } else {
+                config.journal.snapshot_every.max(1)
+            },
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
             book_fill,
