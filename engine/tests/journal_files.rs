@@ -710,6 +710,36 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
     assert_eq!(cetx_engine::journal::read_snapshot(&path), Ok((6, state)));
 }
 
+/// A writer that has opened has its first segment's file written ahead,
+/// whole: its first entry does not wait for it (nor does a server's first
+/// request, since the server listens once its writer has opened).
+#[test]
+fn an_opened_writer_has_its_first_segment_written_ahead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=3, JournalConfig::default());
+    let config = JournalConfig {
+        segment_bytes: 16 << 20,
+        ..JournalConfig::default()
+    };
+    let writer = JournalWriter::open(dir, 4, config).unwrap();
+    let whole = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".prealloc"))
+        .any(|e| e.metadata().unwrap().len() == config.segment_bytes);
+    assert!(whole, "no whole file written ahead when the writer opened");
+    let e = entry(4);
+    writer
+        .append_blocking(e.stamp, &e.command, &e.events)
+        .unwrap();
+    assert!(writer.wait_durable(4, PATIENCE).unwrap());
+    let stats = writer.stats();
+    assert_eq!((stats.segments_preallocated, stats.segments_grown), (1, 0));
+    writer.close().unwrap();
+    assert_eq!(read_all(dir), entries(1..=4));
+}
+
 #[test]
 fn a_writer_removes_files_an_earlier_one_wrote_ahead() {
     let tmp = tempfile::tempdir().unwrap();

@@ -308,13 +308,20 @@ impl<R: Send + 'static> WriterThread<R> {
         queue: Receiver<Pending<R>>,
         recycle: Sender<Vec<u8>>,
         shared: Arc<Shared>,
-        on_durable: Box<dyn OnDurable<R>>,
+        mut on_durable: Box<dyn OnDurable<R>>,
     ) -> Result<JoinHandle<Result<(), JournalError>>, JournalError> {
-        let prealloc = if config.preallocate && config.durability != Durability::None {
+        let mut prealloc = if config.preallocate && config.durability != Durability::None {
             Some(Preallocator::start(&dir, config.segment_bytes)?)
         } else {
             None
         };
+        // The first segment's file is written here, on the opening thread,
+        // before the writer (and so the server) takes any entry: a start
+        // takes that long, and the first request does not wait for it.
+        if let Some(error) = prealloc.as_mut().and_then(Preallocator::wait_ready) {
+            on_durable.preallocation_failed(&error);
+            prealloc = None;
+        }
         let thread = Self {
             dir: dir.clone(),
             config,
@@ -439,15 +446,14 @@ impl<R: Send + 'static> WriterThread<R> {
     }
 
     /// Starts the segment whose first record is `first_seq`: a file
-    /// written ahead when one is ready (the process's first segment waits
-    /// for it), else a growing one; either way listed in the manifest
-    /// before it takes a record.
+    /// written ahead when one is ready (the process's first segment's was
+    /// waited for when the writer opened), else a growing one; either way
+    /// listed in the manifest before it takes a record.
     fn create_segment(&mut self, first_seq: u64) -> Result<OpenSegment, JournalError> {
         let path = self.dir.join(segment_file_name(first_seq));
         check_empty(&path, first_seq)?;
         let header = SegmentHeader { first_seq }.encode();
-        let first = self.segment.is_none();
-        let taken = self.prealloc.as_ref().and_then(|p| p.take(first));
+        let taken = self.prealloc.as_mut().and_then(Preallocator::take);
         let ready = match taken {
             Some(Err(error)) => {
                 self.on_durable.preallocation_failed(&error);

@@ -7,7 +7,8 @@
 //! One file is kept ready, `segment-{n}.prealloc` in the journal
 //! directory, and the next is filled meanwhile (so up to two exist); the
 //! writer takes it when it rolls, writes the header and renames it to the
-//! segment's name. When none is ready (the writer outran the thread, or
+//! segment's name. The first is waited for when the writer opens, so that
+//! a process's first segment is ready before its first entry. When none is ready (the writer outran the thread, or
 //! the disk refused), the writer starts a growing segment instead and
 //! counts it. A refusal ends the thread, and the writer hands its error
 //! on once ([`super::OnDurable::preallocation_failed`]). Files left by an
@@ -50,6 +51,9 @@ pub(super) struct Ready {
 /// The thread that keeps one [`Ready`] file waiting.
 pub(super) struct Preallocator {
     ready: Option<Receiver<Result<Ready, JournalError>>>,
+    /// A ready file taken from the thread ahead of its use
+    /// ([`Preallocator::wait_ready`]).
+    held: Option<Ready>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -77,27 +81,45 @@ impl Preallocator {
             .map_err(|e| JournalError::io(dir, "starting the preallocation thread for", e))?;
         Ok(Self {
             ready: Some(ready),
+            held: None,
             stop,
             thread: Some(thread),
         })
     }
 
-    /// The ready file, if there is one; with `wait`, waits for the one in
-    /// progress (for a process's first segment, before any order). Once,
-    /// the error that ended the thread instead.
-    pub(super) fn take(&self, wait: bool) -> Option<Result<Ready, JournalError>> {
-        let ready = self.ready.as_ref()?;
-        if wait {
-            ready.recv().ok()
-        } else {
-            ready.try_recv().ok()
+    /// Waits for the file in progress and holds it for the next
+    /// [`Preallocator::take`]: the writer's first segment is ready before
+    /// the writer is opened, so that no request waits for it. Returns the
+    /// error that ended the thread instead (once).
+    pub(super) fn wait_ready(&mut self) -> Option<JournalError> {
+        if self.held.is_some() {
+            return None;
         }
+        match self.ready.as_ref()?.recv().ok()? {
+            Ok(ready) => {
+                self.held = Some(ready);
+                None
+            }
+            Err(error) => Some(error),
+        }
+    }
+
+    /// The ready file, if there is one, without waiting. Once, the error
+    /// that ended the thread instead.
+    pub(super) fn take(&mut self) -> Option<Result<Ready, JournalError>> {
+        if let Some(held) = self.held.take() {
+            return Some(Ok(held));
+        }
+        self.ready.as_ref()?.try_recv().ok()
     }
 }
 
 impl Drop for Preallocator {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
+        if let Some(held) = self.held.take() {
+            let _ = fs::remove_file(&held.path);
+        }
         if let Some(ready) = self.ready.take() {
             for unused in ready.try_iter().flatten() {
                 let _ = fs::remove_file(&unused.path);

@@ -142,7 +142,12 @@ impl<R: Send + 'static> JournalWriter<R> {
     ///
     /// `next_seq` is one past the last entry in the journal (1 for a new
     /// one); recovery knows it from reading the journal. In
-    /// [`Durability::None`] the directory is not touched.
+    /// [`Durability::None`] the directory is not touched. With
+    /// [`JournalConfig::preallocate`], it returns once the first segment's
+    /// file is written ahead (`segment_bytes` of zeros, synced), so that
+    /// the first entry does not wait for it; a failure to write it is
+    /// handed to `on_durable` ([`OnDurable::preallocation_failed`]) and
+    /// the writer grows its segments instead.
     ///
     /// # Errors
     /// [`JournalError::InvalidConfig`] for a zero size, capacity, batch or
