@@ -31,7 +31,7 @@ use crate::histogram::Histogram;
 use super::config::{Durability, JournalConfig};
 use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
 use super::manifest::{has_records, journal_segments, list_new_segment, mark_closed};
-use super::prealloc::{Preallocator, Ready};
+use super::prealloc::{Preallocator, Ready, WriteAhead};
 use super::reader::JournalReader;
 use super::snapshot::sync_dir;
 use super::JournalError;
@@ -309,12 +309,9 @@ impl<R: Send + 'static> WriterThread<R> {
         recycle: Sender<Vec<u8>>,
         shared: Arc<Shared>,
         mut on_durable: Box<dyn OnDurable<R>>,
+        ahead: WriteAhead,
     ) -> Result<JoinHandle<Result<(), JournalError>>, JournalError> {
-        let mut prealloc = if config.preallocate && config.durability != Durability::None {
-            Some(Preallocator::start(&dir, config.segment_bytes)?)
-        } else {
-            None
-        };
+        let mut prealloc = ahead.0;
         // The first segment's file is written here, on the opening thread,
         // before the writer (and so the server) takes any entry: a start
         // takes that long, and the first request does not wait for it.

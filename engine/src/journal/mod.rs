@@ -92,6 +92,7 @@ pub use config::{Durability, JournalConfig};
 pub use follow::JournalFollower;
 pub use lock::JournalLock;
 pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
+pub use prealloc::WriteAhead;
 pub use probe::JournalProbe;
 pub use read_ahead::ReadAhead;
 pub use reader::{verify, Events, JournalReader, VerifyReport};

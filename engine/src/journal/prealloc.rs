@@ -48,6 +48,30 @@ pub(super) struct Ready {
     pub(super) file: File,
 }
 
+/// The segments written ahead for a journal writer not yet opened: a
+/// runtime starts them before it recovers the journal, so that the first
+/// segment's file is written while recovery reads, and hands them to
+/// [`super::JournalWriter::open_ahead`].
+pub struct WriteAhead(pub(super) Option<Preallocator>);
+
+impl WriteAhead {
+    /// Starts writing segments ahead in `dir` (which must exist) as
+    /// `config` says: nothing without [`super::JournalConfig::preallocate`]
+    /// or with [`super::Durability::None`]. Removes the files an earlier
+    /// process left.
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] when the directory cannot be read or the
+    /// thread not started.
+    pub fn start(dir: &Path, config: &super::JournalConfig) -> Result<Self, JournalError> {
+        if config.preallocate && config.durability != super::Durability::None {
+            Preallocator::start(dir, config.segment_bytes).map(|p| Self(Some(p)))
+        } else {
+            Ok(Self(None))
+        }
+    }
+}
+
 /// The thread that keeps one [`Ready`] file waiting.
 pub(super) struct Preallocator {
     ready: Option<Receiver<Result<Ready, JournalError>>>,

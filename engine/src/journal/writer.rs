@@ -38,7 +38,7 @@
 //! A rider on a batch without entries is handed over after everything
 //! before it is durable, without a sync of its own.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
@@ -54,6 +54,7 @@ use super::commit::{
 };
 use super::config::{Durability, JournalConfig};
 use super::format::begin_entry_record;
+use super::prealloc::WriteAhead;
 use super::probe::JournalProbe;
 use super::JournalError;
 
@@ -165,22 +166,43 @@ impl<R: Send + 'static> JournalWriter<R> {
         config: JournalConfig,
         on_durable: impl OnDurable<R>,
     ) -> Result<Self, JournalError> {
+        let dir = dir.as_ref();
+        check_open(dir, next_seq, &config)?;
+        let ahead = if config.durability == Durability::None {
+            WriteAhead(None)
+        } else {
+            WriteAhead::start(dir, &config)?
+        };
+        Self::open_checked(dir.to_path_buf(), next_seq, config, on_durable, ahead)
+    }
+
+    /// [`JournalWriter::open_with`], its segments written ahead by `ahead`,
+    /// which the caller started (on the same `dir` and `config`) before it
+    /// recovered the journal, so that the first segment's file is written
+    /// meanwhile rather than now.
+    ///
+    /// # Errors
+    /// As [`JournalWriter::open_with`].
+    pub fn open_ahead(
+        dir: impl AsRef<Path>,
+        next_seq: u64,
+        config: JournalConfig,
+        on_durable: impl OnDurable<R>,
+        ahead: WriteAhead,
+    ) -> Result<Self, JournalError> {
         let dir = dir.as_ref().to_path_buf();
-        if next_seq == 0 {
-            return Err(JournalError::InvalidConfig("sequence numbers start at 1"));
-        }
-        if config.segment_bytes == 0 || config.queue_capacity == 0 || config.max_batch == 0 {
-            return Err(JournalError::InvalidConfig(
-                "segment_bytes, queue_capacity and max_batch must be positive",
-            ));
-        }
-        if config.durability != Durability::None {
-            super::private::create_dir(&dir)
-                .map_err(|e| JournalError::io(&dir, "creating the journal directory", e))?;
-            check_follows(&dir, next_seq)?;
-            remove_temporaries(&dir)?;
-            check_writable(&dir)?;
-        }
+        check_open(&dir, next_seq, &config)?;
+        Self::open_checked(dir, next_seq, config, on_durable, ahead)
+    }
+
+    /// Starts the writer on `dir`, which [`check_open`] has checked.
+    fn open_checked(
+        dir: PathBuf,
+        next_seq: u64,
+        config: JournalConfig,
+        on_durable: impl OnDurable<R>,
+        ahead: WriteAhead,
+    ) -> Result<Self, JournalError> {
         let shared = Arc::new(Shared::new(next_seq - 1));
         // Bounded by entries (`queue_room`), not by batches.
         let (sender, queue) = crossbeam_channel::unbounded();
@@ -192,6 +214,7 @@ impl<R: Send + 'static> JournalWriter<R> {
             recycle,
             Arc::clone(&shared),
             Box::new(on_durable),
+            ahead,
         )?;
         Ok(Self {
             sender: Some(sender),
@@ -490,4 +513,27 @@ impl<R: Send + 'static> Drop for JournalWriter<R> {
         // The error, if any, was published as the failure message already.
         let _ = self.shut_down();
     }
+}
+
+/// The checks of [`JournalWriter::open_with`] before its thread starts:
+/// the config, and (but in [`Durability::None`]) that `dir` exists or is
+/// created, ends at `next_seq - 1` and can be written in; temporaries a
+/// killed process left are removed.
+fn check_open(dir: &Path, next_seq: u64, config: &JournalConfig) -> Result<(), JournalError> {
+    if next_seq == 0 {
+        return Err(JournalError::InvalidConfig("sequence numbers start at 1"));
+    }
+    if config.segment_bytes == 0 || config.queue_capacity == 0 || config.max_batch == 0 {
+        return Err(JournalError::InvalidConfig(
+            "segment_bytes, queue_capacity and max_batch must be positive",
+        ));
+    }
+    if config.durability != Durability::None {
+        super::private::create_dir(dir)
+            .map_err(|e| JournalError::io(dir, "creating the journal directory", e))?;
+        check_follows(dir, next_seq)?;
+        remove_temporaries(dir)?;
+        check_writable(dir)?;
+    }
+    Ok(())
 }

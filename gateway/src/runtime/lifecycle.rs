@@ -92,6 +92,17 @@ impl Runtime {
                 source,
             })?;
         }
+        // The first segment the writer will start is written ahead while
+        // recovery reads: the server listens only once it is ready
+        // (`JournalWriter::open_ahead`), and a restart does not wait twice.
+        let journal_config = config.journal.journal_config();
+        let ahead =
+            journal::WriteAhead::start(&journal_dir, &journal_config).map_err(|source| {
+                RuntimeError::Journal {
+                    context: "starting to write segments ahead",
+                    source,
+                }
+            })?;
         let recovered = journal::recover_with(&journal_dir, durability, &mut rebuild)?;
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
@@ -237,11 +248,12 @@ impl Runtime {
             router: Router::new(recycle, snapshots, market),
             shared: Arc::clone(&shared),
         };
-        let journal = JournalWriter::open_with(
+        let journal = JournalWriter::open_ahead(
             &journal_dir,
             recovered.next_seq,
-            config.journal.journal_config(),
+            journal_config,
             delivery,
+            ahead,
         )
         .map_err(|source| RuntimeError::Journal {
             context: "opening the journal writer",
