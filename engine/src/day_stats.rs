@@ -22,6 +22,10 @@ pub struct DayStats {
     pub turnover_fen: i128,
     /// Number of trades.
     pub trade_count: u64,
+    /// Price of the last trade, in ticks (0 before any trade, and in a
+    /// day restored from a snapshot of version 6 or older, which did not
+    /// keep it).
+    pub last_ticks: i64,
 }
 
 impl DayStats {
@@ -41,6 +45,7 @@ impl DayStats {
         self.volume_t += quantity_t;
         self.turnover_fen += i128::from(value_fen(price, quantity_t));
         self.trade_count += 1;
+        self.last_ticks = price;
     }
 
     /// The day's figures; the close is the VWAP, or the reference price

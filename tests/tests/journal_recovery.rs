@@ -169,10 +169,21 @@ fn a_snapshot_of_another_history_is_skipped_not_blamed_on_the_journal() {
     assert!(why.contains("a snapshot of another history"), "{why}");
     assert!(*seq > snapshots[1].0);
 
-    // The same snapshot as version 6 wrote it: no record's checksum.
-    let (_, _, state) = read_snapshot_tie(newest).unwrap();
+    // The same snapshot as version 6 wrote it: no record's checksum, and
+    // no last trade price (each written here as a mark to cut out).
+    let (_, _, mut state) = read_snapshot_tie(newest).unwrap();
+    let marks: Vec<[u8; 8]> = (0..state.instruments.len())
+        .map(|i| (0x5A5A_5A5A_0000_0000 + i as i64).to_le_bytes())
+        .collect();
+    for (instrument, mark) in state.instruments.iter_mut().zip(&marks) {
+        instrument.today.last_ticks = i64::from_le_bytes(*mark);
+    }
     let mut payload = Vec::new();
     encode_state(&state, &mut payload);
+    for mark in &marks {
+        let at = payload.windows(8).position(|w| w == mark).unwrap();
+        payload.drain(at..at + 8);
+    }
     write_framed(newest, SNAPSHOT_MAGIC, 6, *seq, &payload).unwrap();
     let recovered = recover(ours.path()).unwrap();
     assert_eq!(recovered.snapshot_seq, Some(snapshots[1].0));

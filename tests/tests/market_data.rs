@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use cetx_engine::journal::{decode_state, encode_state};
 use cetx_engine::{Engine, InstrumentId, Side};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::{MarketDataSettings, ServerConfig};
@@ -145,6 +146,35 @@ fn the_public_levels_and_figures_follow_the_engine_over_a_long_flow() {
     assert_eq!(
         top(&copy[0], usize::MAX),
         top(&state.instruments()[0], usize::MAX)
+    );
+}
+
+#[test]
+fn a_market_restored_from_a_snapshot_publishes_the_figures_it_had_the_last_price_too() {
+    // A day that ends mid-flow, so that the figures are a day's so far.
+    let workload = cetx_tests::workload(11, 6_000, 4_000);
+    let mut engine = Engine::new(&cetx_tests::config()).unwrap();
+    let mut state = MarketState::of(&engine);
+    let (mut events, mut updates) = (Vec::new(), Vec::new());
+    for (command, stamp) in &workload {
+        events.clear();
+        engine.apply(command, *stamp, &mut events);
+        state.apply(&events, &mut updates);
+    }
+    let mut bytes = Vec::new();
+    encode_state(&engine.state(), &mut bytes);
+    let restored = Engine::from_state(&decode_state(&bytes).unwrap()).unwrap();
+    let restarted = MarketState::of(&restored);
+    let mut last_not_vwap = 0;
+    for (live, again) in state.instruments().iter().zip(restarted.instruments()) {
+        assert_eq!(again.day, live.day, "{}", live.symbol);
+        if live.day.last_ticks != live.day.vwap_ticks {
+            last_not_vwap += 1;
+        }
+    }
+    assert!(
+        last_not_vwap > 0,
+        "the flow ends on a trade away from the VWAP"
     );
 }
 

@@ -33,7 +33,8 @@ const MIN_ACCOUNT_BYTES: usize = 4 + 1 + 4 + 8 + 8 + 4;
 const MIN_INSTRUMENT_BYTES: usize = MIN_SPEC_BYTES + 1 + 8 + DAY_STATS_BYTES + 4 + 4;
 /// Smallest encoded [`crate::NewBroker`] (an empty name).
 const MIN_BROKER_BYTES: usize = 4 + 4 + 4 + 16 + 32;
-/// Encoded size of [`DayStats`].
+/// Smallest encoded [`DayStats`] (before version 7, without the last
+/// trade price).
 const DAY_STATS_BYTES: usize = 8 + 8 + 8 + 8 + 16 + 8;
 
 /// Appends the encoding of an engine state.
@@ -212,11 +213,11 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
     Ok(m)
 }
 
-/// The version of the engine-state encoding [`encode_state`] writes: the
-/// snapshot version that introduced it (snapshots of version 7,
-/// `super::snapshot::SNAPSHOT_VERSION`, hold it too, after their
-/// record's checksum).
-pub const STATE_VERSION: u32 = 6;
+/// The version of the engine-state encoding [`encode_state`] writes: a
+/// snapshot file records it (`super::snapshot::SNAPSHOT_VERSION`; from
+/// version 7 the payload begins with its record's checksum, then this
+/// state).
+pub const STATE_VERSION: u32 = 7;
 
 /// Decodes an engine state that fills `bytes` exactly.
 ///
@@ -234,8 +235,9 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
 /// adds the membership and the closed date, 4 the block-trading section
 /// (rules, open offers, pending deals; before 4 there are none), 5 the
 /// auctions (before 5 there are none), 6 each reference's transfer terms
-/// (before 6 a reference comes alone, and its terms are `None`); 7's
-/// state is 6's (its record's checksum before it is the snapshot file's).
+/// (before 6 a reference comes alone, and its terms are `None`), 7 each
+/// instrument's last trade price after its day's figures (before 7 it is
+/// 0: not kept).
 ///
 /// # Errors
 /// As [`decode_state`].
@@ -256,7 +258,7 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
     let count = c.count("EngineState.instruments", MIN_INSTRUMENT_BYTES)?;
     let mut instruments = Vec::with_capacity(count);
     for _ in 0..count {
-        instruments.push(read_instrument(&mut c)?);
+        instruments.push(read_instrument(&mut c, version)?);
     }
     let count = c.count("EngineState.accounts", MIN_ACCOUNT_BYTES)?;
     let mut accounts = Vec::with_capacity(count);
@@ -338,9 +340,10 @@ fn put_day_stats(out: &mut Vec<u8>, today: &DayStats) {
     out.put_u64(today.volume_t);
     out.put_i128(today.turnover_fen);
     out.put_u64(today.trade_count);
+    out.put_i64(today.last_ticks);
 }
 
-fn read_instrument(c: &mut Cursor<'_>) -> Result<InstrumentState, DecodeError> {
+fn read_instrument(c: &mut Cursor<'_>, version: u32) -> Result<InstrumentState, DecodeError> {
     let spec = read_spec(c)?;
     let phase = c.phase()?;
     let reference_ticks = c.i64("InstrumentState.reference_ticks")?;
@@ -351,6 +354,11 @@ fn read_instrument(c: &mut Cursor<'_>) -> Result<InstrumentState, DecodeError> {
         volume_t: c.u64("DayStats.volume_t")?,
         turnover_fen: c.i128("DayStats.turnover_fen")?,
         trade_count: c.u64("DayStats.trade_count")?,
+        last_ticks: if version >= 7 {
+            c.i64("DayStats.last_ticks")?
+        } else {
+            0
+        },
     };
     let bids = read_orders(c, "InstrumentState.bids")?;
     let asks = read_orders(c, "InstrumentState.asks")?;

@@ -46,12 +46,12 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
 /// (each instrument's block rules, open offers, pending deals), 5 the
 /// auctions section (each instrument's auction fields, open auctions and
 /// their bids), 6 each reference's transfer terms, 7 the checksum of the
-/// journal's record at its sequence number before the state (encoded as in
-/// 6). Versions 2 to 6 are read (a version 2 snapshot comes from a journal
+/// journal's record at its sequence number before the state, and each
+/// instrument's last trade price. Versions 2 to 6 are read (a version 2 snapshot comes from a journal
 /// of undated ends of day, so it has no closed date), without a tie to
 /// their record; a snapshot of version 1 is skipped, and recovery replays
 /// the journal instead.
-pub const SNAPSHOT_VERSION: u32 = 7;
+pub const SNAPSHOT_VERSION: u32 = super::codec_state::STATE_VERSION;
 /// The first snapshot version whose payload starts with its record's
 /// checksum.
 const TIED_SINCE: u32 = 7;

@@ -800,26 +800,30 @@ pub fn instrument_state() -> impl Strategy<Value = InstrumentState> {
             any::<u64>(),
             any::<i128>(),
             any::<u64>(),
+            any::<i64>(),
         ),
         proptest::collection::vec(resting(), 0..5),
         proptest::collection::vec(resting(), 0..5),
         spec(),
     )
         .prop_map(
-            |(phase, reference_ticks, (o, h, l, v, t, n), bids, asks, spec)| InstrumentState {
-                spec,
-                phase,
-                reference_ticks,
-                today: DayStats {
-                    open_ticks: o,
-                    high_ticks: h,
-                    low_ticks: l,
-                    volume_t: v,
-                    turnover_fen: t,
-                    trade_count: n,
-                },
-                bids,
-                asks,
+            |(phase, reference_ticks, (o, h, l, v, t, n, last), bids, asks, spec)| {
+                InstrumentState {
+                    spec,
+                    phase,
+                    reference_ticks,
+                    today: DayStats {
+                        open_ticks: o,
+                        high_ticks: h,
+                        low_ticks: l,
+                        volume_t: v,
+                        turnover_fen: t,
+                        trade_count: n,
+                        last_ticks: last,
+                    },
+                    bids,
+                    asks,
+                }
             },
         )
 }

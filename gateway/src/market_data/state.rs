@@ -420,8 +420,9 @@ pub struct MarketState {
 impl MarketState {
     /// The public state of the engine's market as it is now: the levels of
     /// its books, the day so far, phases and bands. The last trade price
-    /// is not kept by the engine: after a restart it is the VWAP until the
-    /// next trade.
+    /// is the engine's; an engine restored from a snapshot older than
+    /// version 7, which did not keep it, has none until its next trade, and
+    /// the VWAP stands in meanwhile.
     #[must_use]
     pub fn of(engine: &Engine) -> Self {
         let mut instruments = Vec::new();
@@ -430,8 +431,10 @@ impl MarketState {
             let id = InstrumentId(u16::try_from(i).unwrap_or(u16::MAX));
             let rules = *book.rules();
             let today = engine.today(id).unwrap_or_default();
-            let mut day = figures(&today, 0, rules.step_ticks);
-            day.last_ticks = day.vwap_ticks;
+            let mut day = figures(&today, today.last_ticks, rules.step_ticks);
+            if today.trade_count > 0 && today.last_ticks == 0 {
+                day.last_ticks = day.vwap_ticks;
+            }
             let mut view = View {
                 symbol: engine.symbol(id).unwrap_or_default().to_owned(),
                 step_ticks: rules.step_ticks,
