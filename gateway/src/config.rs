@@ -226,6 +226,10 @@ pub struct MarketDataSettings {
     /// How long a write to a subscriber may take before it is closed, in
     /// milliseconds.
     pub write_timeout_ms: u64,
+    /// How long a connection may take to subscribe to at least one
+    /// instrument before it is closed, in milliseconds: a connection that
+    /// follows nothing holds a subscriber's place.
+    pub subscribe_timeout_ms: u64,
     /// Bytes the kernel may hold unsent for one subscriber (its socket's
     /// send buffer; Linux doubles it for its own bookkeeping).
     pub send_buffer: usize,
@@ -243,6 +247,7 @@ impl Default for MarketDataSettings {
             max_subscribers: 256,
             conflate_after: 256,
             write_timeout_ms: 5_000,
+            subscribe_timeout_ms: 5_000,
             send_buffer: 262_144,
             flush_interval_ms: 10,
         }
@@ -260,6 +265,12 @@ impl MarketDataSettings {
     #[must_use]
     pub const fn write_timeout(&self) -> Duration {
         Duration::from_millis(self.write_timeout_ms)
+    }
+
+    /// [`Self::subscribe_timeout_ms`] as a duration.
+    #[must_use]
+    pub const fn subscribe_timeout(&self) -> Duration {
+        Duration::from_millis(self.subscribe_timeout_ms)
     }
 }
 

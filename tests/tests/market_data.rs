@@ -16,7 +16,7 @@ use cetx_gateway::market_data::{FeedClient, MarketData, MarketState, View};
 use cetx_gateway::protocol::feed::{FeedMessage, FeedRequest};
 use cetx_gateway::protocol::{ServerMessage, Side as WireSide};
 use cetx_tests::server::TestServer;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -597,4 +597,88 @@ async fn at_the_close_the_feed_says_closed_then_the_day_then_the_band_then_the_b
     assert_eq!(kinds, ["Phase Closed", "EndOfDay", "Band", "Level 0"]);
     drop(one);
     server.stop().await;
+}
+
+/// Writes one feed request as a frame on a raw socket.
+async fn write_request(socket: &mut tokio::net::TcpStream, request: &FeedRequest) {
+    let payload = cetx_gateway::codec::encode_payload(request).unwrap();
+    let len = u32::try_from(payload.len()).unwrap().to_le_bytes();
+    socket
+        .write_all(&[&len[..], &payload].concat())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_subscribes_to_nothing_is_closed_and_its_place_freed() {
+    let market = Market::start(MarketDataSettings {
+        max_subscribers: 1,
+        subscribe_timeout_ms: 200,
+        ..loopback()
+    })
+    .await;
+    // Heartbeats only, never a Subscribe: it holds the one place.
+    let mut idle = tokio::net::TcpStream::connect(market.feed).await.unwrap();
+    let closed = tokio::time::timeout(WAIT, async {
+        let mut buf = [0_u8; 512];
+        loop {
+            write_request(&mut idle, &FeedRequest::Heartbeat).await;
+            let read = tokio::time::timeout(Duration::from_millis(50), idle.read(&mut buf)).await;
+            if let Ok(Ok(0) | Err(_)) = read {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a connection following nothing is closed");
+    // Its place is free again: a subscriber gets its snapshot (not 412),
+    // and stays once it follows an instrument, past the deadline.
+    let mut feed = tokio::time::timeout(WAIT, async {
+        loop {
+            let mut feed = FeedClient::connect(market.feed).await.unwrap();
+            feed.subscribe(0, &["CEA2025"]).await.unwrap();
+            match feed.next().await {
+                Ok(FeedMessage::Snapshot { .. }) => break feed,
+                // The closed one's place may not be given back yet.
+                Err(cetx_gateway::market_data::FeedError::Rejected { reason: 412, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    feed.settle(Duration::from_millis(1_500)).await.unwrap();
+    assert!(feed.instrument("CEA2025").is_some());
+    market.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribes_past_the_budget_are_refused_407_and_change_nothing() {
+    let market = Market::start(loopback()).await;
+    let mut feed = FeedClient::connect(market.feed).await.unwrap();
+    for _ in 0..20 {
+        feed.subscribe(0, &["CEA2025"]).await.unwrap();
+    }
+    let (mut snapshots, mut throttled) = (0, 0);
+    tokio::time::timeout(WAIT, async {
+        while snapshots + throttled < 20 {
+            match feed.next().await {
+                Ok(FeedMessage::Snapshot { .. }) => snapshots += 1,
+                Ok(_) => {}
+                Err(cetx_gateway::market_data::FeedError::Rejected { reason: 407, .. }) => {
+                    throttled += 1;
+                }
+                Err(other) => panic!("{other}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    // 8 at once; a ninth if a second passed while they were read.
+    assert!((8..=9).contains(&snapshots), "{snapshots} snapshots");
+    assert_eq!(snapshots + throttled, 20);
+    // The connection stays, following what it followed.
+    feed.settle(Duration::from_millis(300)).await.unwrap();
+    assert!(feed.instrument("CEA2025").is_some());
+    market.stop().await;
 }

@@ -190,12 +190,13 @@ impl ServerConfig {
         let Some(m) = &self.market_data else {
             return Ok(());
         };
-        let positive: [(&'static str, u64); 5] = [
+        let positive: [(&'static str, u64); 6] = [
             ("market_data.buffer", m.buffer as u64),
             ("market_data.send_buffer", m.send_buffer as u64),
             ("market_data.max_subscribers", m.max_subscribers as u64),
             ("market_data.conflate_after", m.conflate_after as u64),
             ("market_data.write_timeout_ms", m.write_timeout_ms),
+            ("market_data.subscribe_timeout_ms", m.subscribe_timeout_ms),
         ];
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { key });

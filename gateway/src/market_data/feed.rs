@@ -12,6 +12,12 @@
 //! way: its task keeps the view's levels as the batches made them and
 //! sends each that differs from what it was shown.
 //!
+//! A connection must follow an instrument within
+//! `market_data.subscribe_timeout_ms`, or it is closed: it holds a place
+//! among `max_subscribers`. `Subscribe`s cost snapshots, so they are
+//! budgeted (8 at once, then one a second); one past the budget is
+//! answered 407.
+//!
 //! Each subscriber's updates go out at most every
 //! `market_data.flush_interval_ms`: what the ring took meanwhile is sent in
 //! one write (trades and all), which keeps the writes, and the wake-ups
@@ -157,6 +163,14 @@ async fn refuse(mut conn: Framed<TcpStream, FeedServerCodec>, reason: RejectReas
     .await;
 }
 
+/// `Subscribe`s a subscriber may send at once; beyond them, one every
+/// [`SUBSCRIBE_INTERVAL`]. More are answered `Rejected` 407 and change
+/// nothing: each costs a snapshot of every instrument it names (up to
+/// about 30 KB for a deep book), for a 30-byte request.
+const SUBSCRIBE_BURST: u32 = 8;
+/// See [`SUBSCRIBE_BURST`].
+const SUBSCRIBE_INTERVAL: Duration = Duration::from_secs(1);
+
 /// One instrument a subscriber follows.
 #[derive(Debug)]
 struct Followed {
@@ -201,6 +215,12 @@ struct Subscriber {
     order_view: Option<OrderViewTicket>,
     /// When the last fresh snapshots for lagging were sent.
     resnapshots: Vec<Instant>,
+    /// When it connected: it must follow an instrument within
+    /// `subscribe_timeout_ms` of it.
+    connected: Instant,
+    /// When its budget of `Subscribe`s is full again (see
+    /// [`SUBSCRIBE_BURST`]).
+    subscribes_full_at: Instant,
     last_sent: Instant,
     last_heard: Instant,
     /// Batches are not read before this: what comes meanwhile goes out in
@@ -229,6 +249,8 @@ impl Subscriber {
             updates: None,
             order_view: None,
             resnapshots: Vec::new(),
+            connected: now,
+            subscribes_full_at: now,
             last_sent: now,
             last_heard: now,
             next_flush: now,
@@ -286,6 +308,12 @@ impl Subscriber {
                     if self.last_heard.elapsed() >= IDLE_TIMEOUT {
                         return End::Quiet;
                     }
+                    // Heartbeats alone do not hold a subscriber's place.
+                    if self.followed.is_empty()
+                        && self.connected.elapsed() >= self.settings.subscribe_timeout()
+                    {
+                        return End::Quiet;
+                    }
                     if self.last_sent.elapsed() >= HEARTBEAT_INTERVAL
                         && self.send(&[FeedMessage::Heartbeat]).await.is_err()
                     {
@@ -296,12 +324,30 @@ impl Subscriber {
         }
     }
 
+    /// Takes one `Subscribe` from the subscriber's budget: each costs a
+    /// snapshot of every instrument it names, so they come
+    /// [`SUBSCRIBE_BURST`] at once, then one every [`SUBSCRIBE_INTERVAL`].
+    fn take_subscribe(&mut self, now: Instant) -> bool {
+        let full_at = self.subscribes_full_at.max(now) + SUBSCRIBE_INTERVAL;
+        if full_at > now + SUBSCRIBE_INTERVAL * SUBSCRIBE_BURST {
+            return false;
+        }
+        self.subscribes_full_at = full_at;
+        true
+    }
+
     async fn request(&mut self, request: FeedRequest) -> Result<(), End> {
         let (depth, symbols, with_orders) = match request {
             FeedRequest::Subscribe { depth, symbols } => (depth, symbols, false),
             FeedRequest::SubscribeOrders { depth, symbols } => (depth, symbols, true),
             FeedRequest::Heartbeat => return Ok(()),
         };
+        if !self.take_subscribe(Instant::now()) {
+            return self
+                .send(&[rejected(RejectReason::Throttled)])
+                .await
+                .map_err(|()| End::Quiet);
+        }
         let mut ids = Vec::new();
         for symbol in &symbols {
             match self.market.find(symbol) {
