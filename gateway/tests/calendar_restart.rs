@@ -302,3 +302,76 @@ fn a_restart_across_several_closes_ends_each_day_and_replay_dates_each() {
         ]
     );
 }
+
+/// The runtime on `config`, its config's changes accepted, at `at_ns`.
+fn start_changed(
+    config: &cetx_gateway::config::ServerConfig,
+    at_ns: i64,
+) -> Result<Runtime, cetx_gateway::runtime::RuntimeError> {
+    let mut options = cetx_gateway::runtime::RuntimeOptions::new(&config.server.data_dir);
+    options.clock = Clock::manual(at_ns);
+    options.accept_config_change = true;
+    Runtime::start(config, options)
+}
+
+#[test]
+fn a_holiday_cannot_take_back_a_day_that_has_begun_but_may_come_the_evening_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let runtime = start_at(&config, wednesday(10, 0));
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
+    runtime.shutdown().unwrap();
+    drop(s1);
+    let before = commands(dir.path()).len();
+
+    // Wednesday, begun at 09:30, made a holiday at 10:30: refused, naming
+    // it, and nothing journaled.
+    let mut closure = config.clone();
+    closure
+        .calendar
+        .holidays
+        .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+    let refused = start_changed(&closure, wednesday(10, 30)).err().unwrap();
+    assert!(
+        matches!(
+            refused,
+            cetx_gateway::runtime::RuntimeError::DayBegun {
+                trading_date: 2026_11_25
+            }
+        ),
+        "{refused}"
+    );
+    assert_eq!(commands(dir.path()).len(), before);
+
+    // Thursday made a holiday on Wednesday: taken; Wednesday closes as its
+    // own day, its order expires then, and Friday is the next day.
+    let mut thursday_off = config.clone();
+    thursday_off
+        .calendar
+        .holidays
+        .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+    let runtime = start_changed(&thursday_off, wednesday(10, 30)).unwrap();
+    let handle = runtime.handle();
+    handle.set_time(wednesday(15, 1)).unwrap();
+    let mut s1 = handle.connect(B1, 1).unwrap();
+    assert!(matches!(
+        wait.next(&mut s1).message,
+        ServerMessage::Expired { .. }
+    ));
+    assert_eq!(s1.trading_date(), 2026_11_27);
+    drop(s1);
+    runtime.shutdown().unwrap();
+    assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
+
+    // Friday made a holiday on Wednesday evening, after the close: taken.
+    let mut friday_off = thursday_off.clone();
+    friday_off
+        .calendar
+        .holidays
+        .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
+    let runtime = start_changed(&friday_off, wednesday(18, 0)).unwrap();
+    runtime.shutdown().unwrap();
+}

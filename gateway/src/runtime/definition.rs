@@ -19,8 +19,10 @@
 //! goes on.
 
 use cetx_engine::{
-    BlockRules, Command, Engine, Event, JournalWriter, MarketDefinition, RejectReason, Stamp,
+    BlockRules, Calendar, Command, Engine, Event, JournalWriter, MarketDefinition, Phase,
+    RejectReason, Stamp, Transition,
 };
+use chrono::NaiveDate;
 
 use super::RuntimeError;
 
@@ -83,6 +85,48 @@ pub(super) fn plan(
     let seq = next_seq + planned.entries.len() as u64;
     apply(&mut planned, blocks, seq, time_ns)?;
     Ok(planned)
+}
+
+/// Refuses a calendar that takes back the trading day the journal has
+/// begun: its `last_time_ns` falls after that day's first open by the
+/// journal's calendar, the day is not closed, and `calendar` makes it a
+/// holiday. Its end of day would then never come (the calendar plans
+/// none for a holiday): its day orders would rest on into the next
+/// trading day, and its trades be settled as that day's.
+///
+/// # Errors
+/// [`RuntimeError::DayBegun`] naming the day.
+pub(super) fn check_day_begun(
+    engine: &Engine,
+    calendar: &Calendar,
+    last_time_ns: Option<i64>,
+) -> Result<(), RuntimeError> {
+    const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+    let (Some(journal), Some(last_ns)) = (engine.calendar(), last_time_ns) else {
+        return Ok(());
+    };
+    // The next day the journal's calendar would close.
+    let date = journal.trading_date(last_ns);
+    let day = i32::try_from(date / 10_000)
+        .ok()
+        .and_then(|y| NaiveDate::from_ymd_opt(y, date / 100 % 100, date % 100));
+    let closed = engine.closed_date().is_some_and(|closed| closed >= date);
+    if closed || day.is_none_or(|day| calendar.is_trading_day(day)) {
+        return Ok(());
+    }
+    // Its sessions lie within one local day, so its first open, if passed,
+    // is within the day before the last entry.
+    let begun = journal
+        .transitions(last_ns.saturating_sub(NS_PER_DAY), last_ns)
+        .iter()
+        .any(|&(at_ns, transition)| {
+            transition == Transition::Phase(Phase::Continuous)
+                && journal.trading_date(at_ns) == date
+        });
+    if begun {
+        return Err(RuntimeError::DayBegun { trading_date: date });
+    }
+    Ok(())
 }
 
 /// Tries a fresh market's account genesis (`commands`, the config's

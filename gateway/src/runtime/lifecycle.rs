@@ -126,6 +126,9 @@ impl Runtime {
             ..
         } = rebuild.state;
         let now_ns = options.clock.now_ns();
+        if options.accept_config_change {
+            definition::check_day_begun(&recovered.engine, &config.calendar, last_time_ns)?;
+        }
         let definition = definition::plan(
             recovered.engine,
             &config.market(),
