@@ -124,6 +124,14 @@ pub struct Accounts {
     holdings: Vec<Holding>,
     /// Instruments listed: the length of each row.
     instruments: usize,
+    /// The market's totals: every account's cash together, in fen, and
+    /// each instrument's allowances held together, in tonnes. Trades only
+    /// move cash and allowances between accounts; deposits, withdrawals
+    /// and transfers change these ([`Accounts::count_cash`],
+    /// [`Accounts::count_held`]), so that they can be bounded (ADMIN.md,
+    /// 108) without a sum over every account.
+    market_fen: i128,
+    market_t: Vec<u128>,
 }
 
 impl Default for Accounts {
@@ -133,6 +141,8 @@ impl Default for Accounts {
             list: Vec::new(),
             holdings: Vec::new(),
             instruments: 0,
+            market_fen: 0,
+            market_t: Vec::new(),
         }
     }
 }
@@ -296,6 +306,33 @@ impl Accounts {
         }
         self.holdings = holdings;
         self.instruments = width + 1;
+        self.market_t.push(0);
+    }
+
+    /// Every account's cash together, in fen.
+    pub(crate) const fn market_fen(&self) -> i128 {
+        self.market_fen
+    }
+
+    /// Every account's allowances of instrument `i` together, in tonnes.
+    pub(crate) fn market_t(&self, i: usize) -> u128 {
+        self.market_t[i]
+    }
+
+    /// Counts cash paid into the market (`fen` > 0) or out of it.
+    pub(crate) fn count_cash(&mut self, fen: i64) {
+        self.market_fen += i128::from(fen);
+    }
+
+    /// Counts allowances of instrument `i` credited into the market
+    /// (`credit`) or debited out of it.
+    pub(crate) fn count_held(&mut self, i: usize, credit: bool, quantity_t: u64) {
+        let total = &mut self.market_t[i];
+        if credit {
+            *total += u128::from(quantity_t);
+        } else {
+            *total -= u128::from(quantity_t);
+        }
     }
 
     /// Opens an account with nothing in it. Returns `false` if the id is taken.
@@ -332,9 +369,15 @@ impl Accounts {
             return false;
         }
         *place = at;
+        self.market_fen += i128::from(account.cash_fen);
         self.list.push(account);
         match holdings {
-            Some(holdings) => self.holdings.extend_from_slice(holdings),
+            Some(holdings) => {
+                for (total, h) in self.market_t.iter_mut().zip(holdings) {
+                    *total += u128::from(h.balance_t);
+                }
+                self.holdings.extend_from_slice(holdings);
+            }
             None => {
                 let len = self.holdings.len() + self.instruments;
                 self.holdings.resize(len, Holding::default());
@@ -368,6 +411,14 @@ impl Accounts {
             self.list.len() * self.instruments,
             "one holding per account and instrument"
         );
+        let cash: i128 = self.list.iter().map(|a| i128::from(a.cash_fen)).sum();
+        assert_eq!(self.market_fen, cash, "the market's cash");
+        for (i, total) in self.market_t.iter().enumerate() {
+            let held: u128 = (0..self.list.len())
+                .map(|at| u128::from(self.holdings[at * self.instruments + i].balance_t))
+                .sum();
+            assert_eq!(*total, held, "the market's allowances of instrument {i}");
+        }
         for (account, holdings) in self.iter_with_holdings() {
             account.check_invariants();
             for (i, h) in holdings.iter().enumerate() {

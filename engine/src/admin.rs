@@ -86,13 +86,14 @@ impl Engine {
         // Trades only move cash between accounts, so while the market's
         // whole cash fits an i64 no account's can overflow, whatever it
         // sells: a deposit past that is refused.
-        let market_fen: i128 = self.accounts.iter().map(|a| i128::from(a.cash_fen)).sum();
+        let market_fen = self.accounts.market_fen();
         if amount_fen <= 0 || market_fen + i128::from(amount_fen) > i128::from(i64::MAX) {
             return Err(RejectReason::InvalidAmount);
         }
         let a = self.account_mut(account)?;
         let cash_fen = a.cash_fen + amount_fen;
         a.cash_fen = cash_fen;
+        self.accounts.count_cash(amount_fen);
         events.push(Event::CashDeposited(CashMoved {
             account,
             amount_fen,
@@ -115,10 +116,12 @@ impl Engine {
             return Err(RejectReason::InsufficientCash);
         }
         a.cash_fen -= amount_fen;
+        let cash_fen = a.cash_fen;
+        self.accounts.count_cash(-amount_fen);
         events.push(Event::CashWithdrawn(CashMoved {
             account,
             amount_fen,
-            cash_fen: a.cash_fen,
+            cash_fen,
         }));
         Ok(())
     }
@@ -134,11 +137,7 @@ impl Engine {
         // As for cash: trades only move allowances between accounts, so
         // while all accounts' allowances of the instrument fit a u64, no
         // account's can overflow, whatever it buys.
-        let market_t: u128 = self
-            .accounts
-            .iter_with_holdings()
-            .map(|(_, holdings)| u128::from(holdings[i].balance_t))
-            .sum();
+        let market_t = self.accounts.market_t(i);
         if quantity_t == 0 || market_t + u128::from(quantity_t) > u128::from(u64::MAX) {
             return Err(RejectReason::InvalidAmount);
         }
@@ -146,6 +145,7 @@ impl Engine {
         let before_t = h.balance_t;
         let balance_t = before_t + quantity_t;
         h.balance_t = balance_t;
+        self.accounts.count_held(i, true, quantity_t);
         events.push(Event::HoldingsCredited(HoldingsMoved {
             account,
             instrument,
@@ -170,17 +170,19 @@ impl Engine {
         quantity_t: u64,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        let (_, h) = self.holding_mut(account, instrument)?;
+        let (i, h) = self.holding_mut(account, instrument)?;
         if quantity_t == 0 {
             return Err(RejectReason::InvalidAmount);
         }
         risk::check_sellable(h, quantity_t)?;
         h.balance_t -= quantity_t;
+        let balance_t = h.balance_t;
+        self.accounts.count_held(i, false, quantity_t);
         events.push(Event::HoldingsDebited(HoldingsMoved {
             account,
             instrument,
             quantity_t,
-            balance_t: h.balance_t,
+            balance_t,
         }));
         Ok(())
     }

@@ -115,6 +115,7 @@ impl Market {
         self.replayed
             .replay(stamp, &command, &events)
             .expect("the events replay");
+        self.replayed.check_invariants();
         assert_eq!(
             self.replayed.state(),
             self.live.state(),

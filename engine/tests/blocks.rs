@@ -104,6 +104,7 @@ impl Market {
         self.replica
             .replay(stamp, command, &events)
             .unwrap_or_else(|e| panic!("replay of {command:?}: {e}"));
+        self.replica.check_invariants();
         assert_eq!(self.replica.state(), self.engine.state(), "replay differs");
         events
     }

@@ -118,6 +118,8 @@ impl Engine {
             ));
         }
         account.cash_fen = c.cash_fen;
+        self.accounts
+            .count_cash(if deposit { c.amount_fen } else { -c.amount_fen });
         Ok(())
     }
 
@@ -148,6 +150,8 @@ impl Engine {
             ));
         }
         holding.balance_t = h.balance_t;
+        let i = usize::from(h.instrument.0);
+        self.accounts.count_held(i, credit, h.quantity_t);
         Ok(())
     }
 
