@@ -359,8 +359,9 @@ pub enum SpecError {
         /// The configured bound.
         max_levels: u32,
     },
-    /// The reference price is not positive or not on the tick.
-    #[error("reference price {0} must be positive and on the tick")]
+    /// The reference price is not positive, not on the tick, or too large
+    /// to count in ticks.
+    #[error("reference price {0} must be positive, on the tick, and at most {max} CNY", max = ticks_to_price(i64::MAX))]
     ReferencePrice(Decimal),
     /// No participant type may trade the instrument.
     #[error("eligible must name at least one participant type")]

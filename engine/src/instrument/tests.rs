@@ -72,6 +72,10 @@ fn bad_specs_name_the_field() {
             SpecError::ReferencePrice(dec("-90.00")),
         ),
         (
+            |s| s.reference_price = dec("100000000000000000000"),
+            SpecError::ReferencePrice(dec("100000000000000000000")),
+        ),
+        (
             |s| s.max_price_levels = Some(0),
             SpecError::MaxPriceLevels(0),
         ),
@@ -173,4 +177,13 @@ colour = 1"#,
     assert!(error.contains("colour"), "{error}");
     let kind: InstrumentKind = toml::from_str(r#"type = "ccer""#).unwrap();
     assert_eq!(kind, InstrumentKind::Ccer {});
+}
+
+#[test]
+fn a_reference_price_past_what_ticks_count_says_so() {
+    let error = SpecError::ReferencePrice(dec("100000000000000000000"));
+    assert_eq!(
+        error.to_string(),
+        "reference price 100000000000000000000 must be positive, on the tick, and at most 92233720368547758.07 CNY"
+    );
 }
