@@ -220,6 +220,9 @@ pub struct MarketDataSettings {
     pub buffer: usize,
     /// Subscribers at once; more are refused with 412.
     pub max_subscribers: usize,
+    /// Subscribers at once from one IP address; more from it are refused
+    /// with 412, so that one peer cannot take every place.
+    pub max_subscribers_per_address: usize,
     /// Batches a subscriber may have waiting before its updates are
     /// conflated.
     pub conflate_after: usize,
@@ -245,6 +248,7 @@ impl Default for MarketDataSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 7879)),
             buffer: 4_096,
             max_subscribers: 256,
+            max_subscribers_per_address: 32,
             conflate_after: 256,
             write_timeout_ms: 5_000,
             subscribe_timeout_ms: 5_000,

@@ -682,3 +682,51 @@ async fn subscribes_past_the_budget_are_refused_407_and_change_nothing() {
     assert!(feed.instrument("CEA2025").is_some());
     market.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_subscriber_place() {
+    let market = Market::start(MarketDataSettings {
+        max_subscribers_per_address: 2,
+        ..loopback()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut feed = FeedClient::connect(market.feed).await.unwrap();
+        feed.subscribe(0, &["CEA2025"]).await.unwrap();
+        let first = tokio::time::timeout(WAIT, feed.next()).await.unwrap();
+        assert!(
+            matches!(first, Ok(FeedMessage::Snapshot { .. })),
+            "{first:?}"
+        );
+        held.push(feed);
+    }
+    // A third from 127.0.0.1 is refused, whatever it sends.
+    let mut third = FeedClient::connect(market.feed).await.unwrap();
+    let _ = third.subscribe(0, &["CEA2025"]).await;
+    let refused = tokio::time::timeout(WAIT, third.next()).await.unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(cetx_gateway::market_data::FeedError::Rejected { reason: 412, .. })
+        ),
+        "{refused:?}"
+    );
+    // One leaves: its place is the address's again.
+    drop(held.pop());
+    let again = tokio::time::timeout(WAIT, async {
+        loop {
+            let mut feed = FeedClient::connect(market.feed).await.unwrap();
+            feed.subscribe(0, &["CEA2025"]).await.unwrap();
+            match feed.next().await {
+                Ok(FeedMessage::Snapshot { .. }) => break,
+                // The one that left may not have given its place back yet.
+                Err(cetx_gateway::market_data::FeedError::Rejected { reason: 412, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(again.is_ok(), "a place is given back");
+    market.stop().await;
+}

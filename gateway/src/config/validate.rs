@@ -190,10 +190,14 @@ impl ServerConfig {
         let Some(m) = &self.market_data else {
             return Ok(());
         };
-        let positive: [(&'static str, u64); 6] = [
+        let positive: [(&'static str, u64); 7] = [
             ("market_data.buffer", m.buffer as u64),
             ("market_data.send_buffer", m.send_buffer as u64),
             ("market_data.max_subscribers", m.max_subscribers as u64),
+            (
+                "market_data.max_subscribers_per_address",
+                m.max_subscribers_per_address as u64,
+            ),
             ("market_data.conflate_after", m.conflate_after as u64),
             ("market_data.write_timeout_ms", m.write_timeout_ms),
             ("market_data.subscribe_timeout_ms", m.subscribe_timeout_ms),
@@ -206,6 +210,11 @@ impl ServerConfig {
             (
                 "market_data.max_subscribers",
                 m.max_subscribers as u64,
+                MAX_SESSIONS,
+            ),
+            (
+                "market_data.max_subscribers_per_address",
+                m.max_subscribers_per_address as u64,
                 MAX_SESSIONS,
             ),
             (

@@ -41,10 +41,10 @@
 //! memory a subscriber holds is its copy of its instruments and one
 //! socket buffer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use cetx_engine::RejectReason;
@@ -106,6 +106,7 @@ impl FeedServer {
     /// them.
     pub async fn run(self, shutdown: CancellationToken) {
         let limit = Arc::new(Semaphore::new(self.settings.max_subscribers));
+        let per_address = PerAddress::default();
         let mut tasks = JoinSet::new();
         tracing::info!(addr = %self.local_addr, "publishing market data");
         loop {
@@ -118,13 +119,16 @@ impl FeedServer {
                         let _ = socket2::SockRef::from(&stream)
                             .set_send_buffer_size(self.settings.send_buffer);
                         let conn = Framed::new(stream, codec());
-                        if let Ok(permit) = Arc::clone(&limit).try_acquire_owned() {
+                        let places = per_address
+                            .take(peer.ip(), self.settings.max_subscribers_per_address)
+                            .zip(Arc::clone(&limit).try_acquire_owned().ok());
+                        if let Some(places) = places {
                             tracing::debug!(%peer, "feed subscriber connected");
                             let subscriber = Subscriber::new(conn, self.market.clone(), self.settings.clone());
                             let token = shutdown.clone();
                             tasks.spawn(async move {
                                 subscriber.run(token).await;
-                                drop(permit);
+                                drop(places);
                             });
                         } else {
                             tasks.spawn(refuse(conn, RejectReason::TooManyConnections));
@@ -138,6 +142,45 @@ impl FeedServer {
             }
         }
         tasks.shutdown().await;
+    }
+}
+
+/// The subscribers connected from each IP address, for
+/// `max_subscribers_per_address`.
+#[derive(Clone, Debug, Default)]
+struct PerAddress(Arc<Mutex<HashMap<IpAddr, usize>>>);
+
+/// One subscriber's place among its address's; given back when dropped.
+struct AddressPlace {
+    counts: PerAddress,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    /// A place for one more subscriber from `ip`, unless it has `max`.
+    fn take(&self, ip: IpAddr, max: usize) -> Option<AddressPlace> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = counts.entry(ip).or_default();
+        if *held >= max {
+            return None;
+        }
+        *held += 1;
+        Some(AddressPlace {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressPlace {
+    fn drop(&mut self) {
+        let mut counts = self.counts.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = counts.get_mut(&self.ip) {
+            *held -= 1;
+            if *held == 0 {
+                counts.remove(&self.ip);
+            }
+        }
     }
 }
 
