@@ -47,6 +47,15 @@ pub enum LoadError {
         /// Brokers configured.
         brokers: usize,
     },
+    /// More feed subscribers than the server takes from one address
+    /// (they all come from this process's).
+    #[error("--feed-subscribers {asked}: the server takes {most} subscribers from one address ([market_data] max_subscribers_per_address), and these all come from this machine's; raise it in the server's config")]
+    TooManySubscribers {
+        /// Subscribers asked for.
+        asked: usize,
+        /// The config's `max_subscribers_per_address`.
+        most: usize,
+    },
     /// No sessions, or a zero duration.
     #[error("nothing to run: {0}")]
     Empty(&'static str),
@@ -212,6 +221,14 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, LoadError> {
             asked: options.sessions,
             brokers: config.brokers.len(),
         });
+    }
+    if let (Target::Addr(_), Some(settings)) = (options.target, &config.market_data) {
+        if options.feed_subscribers > settings.max_subscribers_per_address {
+            return Err(LoadError::TooManySubscribers {
+                asked: options.feed_subscribers,
+                most: settings.max_subscribers_per_address,
+            });
+        }
     }
     let spawned = match options.target {
         Target::Spawn(durability) => Some(SpawnedServer::start(config, durability).await?),

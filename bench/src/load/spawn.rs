@@ -98,8 +98,10 @@ impl SpawnedServer {
         let stop = CancellationToken::new();
         let feed = match (runtime.handle().market_data(), &config.market_data) {
             (Some(market), Some(settings)) => {
+                // Every subscriber of the run comes from this process.
                 let settings = MarketDataSettings {
                     listen: "127.0.0.1:0".parse().expect("a valid address"),
+                    max_subscribers_per_address: settings.max_subscribers,
                     ..settings.clone()
                 };
                 let feed = FeedServer::bind(market, settings).await?;
