@@ -740,6 +740,50 @@ fn an_opened_writer_has_its_first_segment_written_ahead() {
     assert_eq!(read_all(dir), entries(1..=4));
 }
 
+/// The files written ahead in `dir`, and how many of them are whole.
+fn written_ahead(dir: &std::path::Path, segment_bytes: u64) -> (usize, usize) {
+    let sizes: Vec<u64> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".prealloc"))
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .collect();
+    let whole = sizes.iter().filter(|&&len| len == segment_bytes).count();
+    (sizes.len(), whole)
+}
+
+#[test]
+fn a_writer_waiting_for_its_first_segment_keeps_two_files_ahead_at_most() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=3, JournalConfig::default());
+    let config = JournalConfig {
+        segment_bytes: 1 << 20,
+        ..JournalConfig::default()
+    };
+    let writer = JournalWriter::open(dir, 4, config).unwrap();
+    // The first is ready; the thread fills the next, and hands it over
+    // once the first is taken: it starts no third meanwhile.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while written_ahead(dir, config.segment_bytes).1 < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second file never came"
+        );
+        std::thread::yield_now();
+    }
+    // A third would be begun as soon as the second was handed over: look
+    // for a while (the check cannot fail on a writer that keeps two).
+    let watch = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while std::time::Instant::now() < watch {
+        let (files, _) = written_ahead(dir, config.segment_bytes);
+        assert!(files <= 2, "{files} files written ahead");
+        std::thread::yield_now();
+    }
+    writer.close().unwrap();
+    assert_eq!(written_ahead(dir, config.segment_bytes).0, 0);
+}
+
 #[test]
 fn a_writer_removes_files_an_earlier_one_wrote_ahead() {
     let tmp = tempfile::tempdir().unwrap();

@@ -75,9 +75,10 @@ impl WriteAhead {
 /// The thread that keeps one [`Ready`] file waiting.
 pub(super) struct Preallocator {
     ready: Option<Receiver<Result<Ready, JournalError>>>,
-    /// A ready file taken from the thread ahead of its use
-    /// ([`Preallocator::wait_ready`]).
-    held: Option<Ready>,
+    /// Once, whether the first file was handed over (`false`: the thread
+    /// failed, and its error waits in `ready`), for
+    /// [`Preallocator::wait_ready`].
+    first: Option<Receiver<bool>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -96,44 +97,48 @@ impl Preallocator {
         // (and then waits to hand it over): two segments ahead at most, so
         // that a burst that rolls twice in quick succession still finds one.
         let (sender, ready) = crossbeam_channel::bounded(1);
+        let (first_sender, first) = crossbeam_channel::bounded(1);
         let stop = Arc::new(AtomicBool::new(false));
         let thread_stop = Arc::clone(&stop);
         let thread_dir = dir.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("cetx-prealloc".into())
-            .spawn(move || fill_ahead(&thread_dir, segment_bytes, &sender, &thread_stop))
+            .spawn(move || {
+                fill_ahead(
+                    &thread_dir,
+                    segment_bytes,
+                    &sender,
+                    &first_sender,
+                    &thread_stop,
+                );
+            })
             .map_err(|e| JournalError::io(dir, "starting the preallocation thread for", e))?;
         Ok(Self {
             ready: Some(ready),
-            held: None,
+            first: Some(first),
             stop,
             thread: Some(thread),
         })
     }
 
-    /// Waits for the file in progress and holds it for the next
-    /// [`Preallocator::take`]: the writer's first segment is ready before
-    /// the writer is opened, so that no request waits for it. Returns the
-    /// error that ended the thread instead (once).
+    /// Waits until the first file is ready, leaving it for the next
+    /// [`Preallocator::take`]: the writer's first segment is written before
+    /// the writer takes an entry, so that no request waits for it (and the
+    /// thread fills only the next meanwhile: two files ahead at most).
+    /// Returns the error that ended the thread instead (once).
     pub(super) fn wait_ready(&mut self) -> Option<JournalError> {
-        if self.held.is_some() {
+        if self.first.take()?.recv() == Ok(true) {
             return None;
         }
-        match self.ready.as_ref()?.recv().ok()? {
-            Ok(ready) => {
-                self.held = Some(ready);
-                None
-            }
-            Err(error) => Some(error),
+        match self.ready.as_ref()?.try_recv() {
+            Ok(Err(error)) => Some(error),
+            Ok(Ok(_)) | Err(_) => None,
         }
     }
 
     /// The ready file, if there is one, without waiting. Once, the error
     /// that ended the thread instead.
     pub(super) fn take(&mut self) -> Option<Result<Ready, JournalError>> {
-        if let Some(held) = self.held.take() {
-            return Some(Ok(held));
-        }
         self.ready.as_ref()?.try_recv().ok()
     }
 }
@@ -141,9 +146,6 @@ impl Preallocator {
 impl Drop for Preallocator {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(held) = self.held.take() {
-            let _ = fs::remove_file(&held.path);
-        }
         if let Some(ready) = self.ready.take() {
             for unused in ready.try_iter().flatten() {
                 let _ = fs::remove_file(&unused.path);
@@ -162,6 +164,7 @@ fn fill_ahead(
     dir: &Path,
     segment_bytes: u64,
     sender: &Sender<Result<Ready, JournalError>>,
+    first: &Sender<bool>,
     stop: &AtomicBool,
 ) {
     for n in 0_u64.. {
@@ -177,6 +180,7 @@ fn fill_ahead(
                 // The writer grows its segments from now on.
                 let _ = fs::remove_file(&path);
                 let _ = sender.send(Err(JournalError::io(&path, "writing ahead", e)));
+                let _ = first.try_send(false);
                 return;
             }
         };
@@ -186,6 +190,7 @@ fn fill_ahead(
             }
             return;
         }
+        let _ = first.try_send(true);
     }
 }
 
@@ -222,8 +227,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let gone = tmp.path().join("not-there");
         let (sender, ready) = crossbeam_channel::bounded(1);
-        fill_ahead(&gone, 4096, &sender, &AtomicBool::new(false));
+        let (first_sender, first) = crossbeam_channel::bounded(1);
+        fill_ahead(&gone, 4096, &sender, &first_sender, &AtomicBool::new(false));
         drop(sender);
+        assert_eq!(
+            first.try_recv(),
+            Ok(false),
+            "the first file was not handed over"
+        );
         let handed: Vec<_> = ready.iter().collect();
         let [Err(error)] = handed.as_slice() else {
             panic!("one refusal, handed over: {} items", handed.len());
