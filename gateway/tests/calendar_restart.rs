@@ -375,3 +375,41 @@ fn a_holiday_cannot_take_back_a_day_that_has_begun_but_may_come_the_evening_befo
     let runtime = start_changed(&friday_off, wednesday(18, 0)).unwrap();
     runtime.shutdown().unwrap();
 }
+
+#[test]
+fn a_calendar_change_at_the_restart_after_a_missed_close_still_ends_that_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    // The market's first day: no end of day journaled yet.
+    let runtime = start_at(&config, wednesday(10, 0));
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
+    runtime.shutdown().unwrap();
+    drop(s1);
+
+    // Down over Wednesday's close; Thursday 10:00, a holiday weeks ahead
+    // added: the change is journaled, and Wednesday still ends, its order
+    // expiring, before Thursday trades.
+    let mut later_holiday = config.clone();
+    later_holiday
+        .calendar
+        .holidays
+        .insert(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
+    let runtime = start_changed(&later_holiday, cst(2026, 11, 26, 10, 0)).unwrap();
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 1).unwrap();
+    assert_eq!(s1.trading_date(), 2026_11_26);
+    let expired = wait.next(&mut s1);
+    assert!(
+        matches!(expired.message, ServerMessage::Expired { .. }),
+        "{expired:?}"
+    );
+    drop(s1);
+    runtime.shutdown().unwrap();
+    assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
+    assert!(commands(dir.path())
+        .iter()
+        .any(|c| matches!(c, Command::SetCalendar(_))));
+}

@@ -183,6 +183,10 @@ impl Runtime {
             return Err(RuntimeError::BrokerInConfigAndJournal(broker.id.0));
         }
         let next_seq = recovered.next_seq + definition.entries.len() as u64;
+        // The calendar's progress is the journal's as recovery found it:
+        // the definition's entries are stamped now, but a close missed
+        // while the server was down has still to run.
+        let calendar_done_ns = last_time_ns;
         let last_time_ns = definition
             .entries
             .last()
@@ -283,7 +287,7 @@ impl Runtime {
 
         let progress = Progress {
             closed_date: engine.closed_date(),
-            done_ns: last_time_ns.unwrap_or(now_ns),
+            done_ns: calendar_done_ns.unwrap_or(now_ns),
         };
         let book_fill = BookFill::new(&engine, Arc::clone(&shared.book_loads));
         let mut sequencer = Sequencer {
