@@ -320,7 +320,11 @@ impl Subscriber {
     }
 
     async fn serve(&mut self) -> End {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        // One timer serves the heartbeat, the idle timeout and the
+        // deadline to subscribe: moved only when it fires, to whichever is
+        // due next by then.
+        let timer = tokio::time::sleep_until(self.next_due().into());
+        tokio::pin!(timer);
         loop {
             let updates = self.updates.as_mut();
             tokio::select! {
@@ -347,23 +351,41 @@ impl Subscriber {
                     }
                     self.next_flush = Instant::now() + self.settings.flush_interval();
                 }
-                _ = tick.tick() => {
-                    if self.last_heard.elapsed() >= IDLE_TIMEOUT {
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if now >= self.last_heard + IDLE_TIMEOUT {
                         return End::Quiet;
                     }
                     // Heartbeats alone do not hold a subscriber's place.
-                    if self.followed.is_empty()
-                        && self.connected.elapsed() >= self.settings.subscribe_timeout()
-                    {
+                    if self.followed.is_empty() && self.subscribe_by().is_some_and(|by| now >= by) {
                         return End::Quiet;
                     }
-                    if self.last_sent.elapsed() >= HEARTBEAT_INTERVAL
+                    if now >= self.last_sent + HEARTBEAT_INTERVAL
                         && self.send(&[FeedMessage::Heartbeat]).await.is_err()
                     {
                         return End::Quiet;
                     }
+                    timer.as_mut().reset(self.next_due().into());
                 }
             }
+        }
+    }
+
+    /// When it must have followed an instrument by (`None`: beyond any
+    /// time an `Instant` can hold).
+    fn subscribe_by(&self) -> Option<Instant> {
+        self.connected
+            .checked_add(self.settings.subscribe_timeout())
+    }
+
+    /// The next moment the timer has something to check: a heartbeat to
+    /// send, the idle timeout, or (while it follows nothing) the deadline
+    /// to subscribe.
+    fn next_due(&self) -> Instant {
+        let due = (self.last_sent + HEARTBEAT_INTERVAL).min(self.last_heard + IDLE_TIMEOUT);
+        match self.subscribe_by() {
+            Some(by) if self.followed.is_empty() => due.min(by),
+            _ => due,
         }
     }
 
