@@ -110,6 +110,37 @@ fn start_at(config: &cetx_gateway::config::ServerConfig, at_ns: i64) -> Runtime 
     start(config, &Clock::manual(at_ns), false)
 }
 
+/// Starts the runtime on `config` at `at_ns`, has broker 1 rest a day buy
+/// (client order id 1), and shuts down with the session connected, so
+/// that the order stays.
+fn rest_a_day_order_and_stop(
+    config: &cetx_gateway::config::ServerConfig,
+    at_ns: i64,
+    wait: &Waiter,
+) {
+    let runtime = start_at(config, at_ns);
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, wait, 1)));
+    runtime.shutdown().unwrap();
+    drop(s1);
+}
+
+/// `config` with one more holiday.
+fn with_holiday(
+    config: &cetx_gateway::config::ServerConfig,
+    year: i32,
+    month: u32,
+    day: u32,
+) -> cetx_gateway::config::ServerConfig {
+    let mut changed = config.clone();
+    changed
+        .calendar
+        .holidays
+        .insert(chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap());
+    changed
+}
+
 #[test]
 fn a_clock_behind_the_journal_in_the_session_keeps_the_market_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,14 +216,8 @@ fn a_clock_behind_the_journal_after_the_close_accepts_nothing_for_the_ended_day(
 fn a_restart_across_one_close_ends_the_day_it_missed() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let runtime = start_at(&config, wednesday(14, 58));
-    let handle = runtime.handle();
     let wait = Waiter::new();
-    let mut s1 = handle.connect(B1, 0).unwrap();
-    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
-    // Shut down with the session connected: its order stays.
-    runtime.shutdown().unwrap();
-    drop(s1);
+    rest_a_day_order_and_stop(&config, wednesday(14, 58), &wait);
 
     // Thursday 09:29: Wednesday's close is caught up, and its day order
     // expires.
@@ -318,22 +343,13 @@ fn start_changed(
 fn a_holiday_cannot_take_back_a_day_that_has_begun_but_may_come_the_evening_before() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let runtime = start_at(&config, wednesday(10, 0));
-    let handle = runtime.handle();
     let wait = Waiter::new();
-    let mut s1 = handle.connect(B1, 0).unwrap();
-    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
-    runtime.shutdown().unwrap();
-    drop(s1);
+    rest_a_day_order_and_stop(&config, wednesday(10, 0), &wait);
     let before = commands(dir.path()).len();
 
     // Wednesday, begun at 09:30, made a holiday at 10:30: refused, naming
     // it, and nothing journaled.
-    let mut closure = config.clone();
-    closure
-        .calendar
-        .holidays
-        .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+    let closure = with_holiday(&config, 2026, 11, 25);
     let refused = start_changed(&closure, wednesday(10, 30)).err().unwrap();
     assert!(
         matches!(
@@ -348,11 +364,7 @@ fn a_holiday_cannot_take_back_a_day_that_has_begun_but_may_come_the_evening_befo
 
     // Thursday made a holiday on Wednesday: taken; Wednesday closes as its
     // own day, its order expires then, and Friday is the next day.
-    let mut thursday_off = config.clone();
-    thursday_off
-        .calendar
-        .holidays
-        .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+    let thursday_off = with_holiday(&config, 2026, 11, 26);
     let runtime = start_changed(&thursday_off, wednesday(10, 30)).unwrap();
     let handle = runtime.handle();
     handle.set_time(wednesday(15, 1)).unwrap();
@@ -367,11 +379,7 @@ fn a_holiday_cannot_take_back_a_day_that_has_begun_but_may_come_the_evening_befo
     assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
 
     // Friday made a holiday on Wednesday evening, after the close: taken.
-    let mut friday_off = thursday_off.clone();
-    friday_off
-        .calendar
-        .holidays
-        .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
+    let friday_off = with_holiday(&thursday_off, 2026, 11, 27);
     let runtime = start_changed(&friday_off, wednesday(18, 0)).unwrap();
     runtime.shutdown().unwrap();
 }
@@ -381,22 +389,13 @@ fn a_calendar_change_at_the_restart_after_a_missed_close_still_ends_that_day() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
     // The market's first day: no end of day journaled yet.
-    let runtime = start_at(&config, wednesday(10, 0));
-    let handle = runtime.handle();
     let wait = Waiter::new();
-    let mut s1 = handle.connect(B1, 0).unwrap();
-    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
-    runtime.shutdown().unwrap();
-    drop(s1);
+    rest_a_day_order_and_stop(&config, wednesday(10, 0), &wait);
 
     // Down over Wednesday's close; Thursday 10:00, a holiday weeks ahead
     // added: the change is journaled, and Wednesday still ends, its order
     // expiring, before Thursday trades.
-    let mut later_holiday = config.clone();
-    later_holiday
-        .calendar
-        .holidays
-        .insert(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
+    let later_holiday = with_holiday(&config, 2026, 12, 31);
     let runtime = start_changed(&later_holiday, cst(2026, 11, 26, 10, 0)).unwrap();
     let handle = runtime.handle();
     let mut s1 = handle.connect(B1, 1).unwrap();
