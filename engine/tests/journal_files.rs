@@ -723,12 +723,11 @@ fn an_opened_writer_has_its_first_segment_written_ahead() {
         ..JournalConfig::default()
     };
     let writer = JournalWriter::open(dir, 4, config).unwrap();
-    let whole = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".prealloc"))
-        .any(|e| e.metadata().unwrap().len() == config.segment_bytes);
-    assert!(whole, "no whole file written ahead when the writer opened");
+    let (_, whole) = written_ahead(dir, config.segment_bytes);
+    assert!(
+        whole > 0,
+        "no whole file written ahead when the writer opened"
+    );
     let e = entry(4);
     writer
         .append_blocking(e.stamp, &e.command, &e.events)
