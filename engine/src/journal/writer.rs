@@ -168,11 +168,7 @@ impl<R: Send + 'static> JournalWriter<R> {
     ) -> Result<Self, JournalError> {
         let dir = dir.as_ref();
         check_open(dir, next_seq, &config)?;
-        let ahead = if config.durability == Durability::None {
-            WriteAhead(None)
-        } else {
-            WriteAhead::start(dir, &config)?
-        };
+        let ahead = WriteAhead::start(dir, &config)?;
         Self::open_checked(dir.to_path_buf(), next_seq, config, on_durable, ahead)
     }
 
