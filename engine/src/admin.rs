@@ -6,7 +6,7 @@
 
 use crate::account::{Account, BrokerId, Holding, ParticipantType};
 use crate::book::Book;
-use crate::command::{Asset, Direction, Transfer};
+use crate::command::{Asset, Direction, Transfer, TransferTerms};
 use crate::engine::Engine;
 use crate::event::{
     AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
@@ -17,7 +17,42 @@ use crate::phase::Phase;
 use crate::reject::RejectReason;
 use crate::risk;
 
+/// Trading days a transfer's reference is remembered for, the day it was
+/// applied on included: a transfer naming a reference applied that long
+/// ago or longer is a new transfer. About a year of trading days, so that
+/// the references held are a window of the market's transfers, not all of
+/// them (ADMIN.md).
+pub const REFERENCE_DAYS: u32 = 250;
+
+/// A transfer reference remembered: the transfer's terms (`None` for one a
+/// snapshot of version 5 or older carried) and the trading day (the
+/// engine's count) it was applied on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The transfer's account, asset, direction and amount.
+    pub terms: Option<TransferTerms>,
+    /// The engine's trading day it was applied on.
+    pub trading_day: u32,
+}
+
 impl Engine {
+    /// Remembers a transfer applied today under `reference`.
+    pub(crate) fn remember(&mut self, reference: String, terms: TransferTerms) {
+        let applied = Applied {
+            terms: Some(terms),
+            trading_day: self.trading_day,
+        };
+        self.references.insert(reference, applied);
+    }
+
+    /// Forgets the references applied [`REFERENCE_DAYS`] or more trading
+    /// days before today's: at each end of day, live and in replay alike.
+    pub(crate) fn forget_old_references(&mut self) {
+        let today = self.trading_day;
+        self.references
+            .retain(|_, applied| today.saturating_sub(applied.trading_day) < REFERENCE_DAYS);
+    }
+
     /// The account with this id, or `UnknownAccount`; `AccountClosed`
     /// when it is closed.
     fn account_mut(&mut self, account: AccountId) -> Result<&mut Account, RejectReason> {
@@ -235,9 +270,9 @@ impl Engine {
             return Err(RejectReason::InvalidReference);
         }
         match self.references.get(reference) {
-            Some(Some(terms)) if *terms != transfer.terms() => {
-                return Err(RejectReason::ReferenceReused)
-            }
+            Some(Applied {
+                terms: Some(terms), ..
+            }) if *terms != transfer.terms() => return Err(RejectReason::ReferenceReused),
             Some(_) => return Err(RejectReason::DuplicateReference),
             None => {}
         }
@@ -257,8 +292,7 @@ impl Engine {
                 self.debit(account, instrument, amount, events)
             }
         }?;
-        self.references
-            .insert(reference.clone(), Some(transfer.terms()));
+        self.remember(reference.clone(), transfer.terms());
         Ok(())
     }
 

@@ -345,7 +345,7 @@ pub struct NewBlock {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
     /// The outside reference id: 1 to [`Transfer::MAX_REFERENCE_LEN`]
-    /// bytes, unique for ever.
+    /// bytes, unique within [`crate::REFERENCE_DAYS`] trading days.
     pub reference: String,
     /// The account.
     pub account: AccountId,

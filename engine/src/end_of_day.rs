@@ -64,6 +64,7 @@ impl Engine {
         }
         self.accounts.unlock_bought_today();
         self.trading_day += 1;
+        self.forget_old_references();
         events.push(Event::DayStarted(DayStarted {
             trading_day: self.trading_day,
         }));

@@ -61,12 +61,14 @@ pub struct Engine {
     pub(crate) closed_date: Option<u32>,
     /// The exchange calendar, once a [`Command::SetCalendar`] set it.
     pub(crate) calendar: Option<Calendar>,
-    /// Every reference id a [`Command::Transfer`] was applied under, with
-    /// the transfer's terms (`None` for one a snapshot of version 5 or
-    /// older carried, which kept the reference only). It grows with the
-    /// transfers (a few thousand a year), not with trading.
-    pub(crate) references:
-        std::collections::BTreeMap<String, Option<crate::command::TransferTerms>>,
+    /// Every reference id a [`Command::Transfer`] was applied under in the
+    /// last [`crate::REFERENCE_DAYS`] trading days, with the
+    /// transfer's terms (`None` for one a snapshot of version 5 or older
+    /// carried, which kept the reference only) and the trading day it was
+    /// applied on. Older ones are forgotten at each end of day
+    /// ([`Engine::forget_old_references`]), so that it holds a window of
+    /// transfers, not the market's whole history.
+    pub(crate) references: std::collections::BTreeMap<String, crate::admin::Applied>,
     /// Brokers added by command; brokers and accounts not active.
     pub(crate) membership: Membership,
     /// Open block offers and deals waiting for confirmation.

@@ -92,6 +92,7 @@ mod takes;
 mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
+pub use admin::REFERENCE_DAYS;
 pub use auction::{AuctionBid, AuctionNotice, Auctions, OpenAuction, Pricing};
 pub use block::{BlockDeal, BlockOffer, BlockRules, Blocks};
 pub use book::{Book, LevelView, RestingOrder};

@@ -195,8 +195,7 @@ impl Engine {
                 )));
             }
             if let (Command::Transfer(transfer), true) = (command, applied) {
-                self.references
-                    .insert(transfer.reference.clone(), Some(asked));
+                self.remember(transfer.reference.clone(), asked);
             }
         }
         if let Some(order) = incoming.filter(|o| o.remaining_t > 0) {

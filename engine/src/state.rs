@@ -36,10 +36,13 @@ pub struct EngineState {
     pub instruments: Vec<InstrumentState>,
     /// Every account with its holdings, in the order opened.
     pub accounts: Vec<AccountState>,
-    /// Every transfer reference id applied, in byte order, with the
-    /// transfer's terms (`None` when read from a snapshot of version 5 or
-    /// older, which kept the reference only).
-    pub references: Vec<(String, Option<crate::command::TransferTerms>)>,
+    /// Every transfer reference id remembered (applied in the last
+    /// [`crate::REFERENCE_DAYS`] trading days), in byte order, with
+    /// the transfer's terms (`None` when read from a snapshot of version 5
+    /// or older, which kept the reference only) and the trading day it was
+    /// applied on (a snapshot's own day when read from one of version 6 or
+    /// older, which kept none).
+    pub references: Vec<(String, Option<crate::command::TransferTerms>, u32)>,
     /// Brokers added by command; brokers and accounts not active.
     pub membership: Membership,
     /// Open one-way auctions with their bids, and the highest auction id
@@ -223,7 +226,7 @@ impl Engine {
             references: self
                 .references
                 .iter()
-                .map(|(reference, terms)| (reference.clone(), *terms))
+                .map(|(reference, applied)| (reference.clone(), applied.terms, applied.trading_day))
                 .collect(),
             membership: self.membership.clone(),
             blocks: BlockState {
@@ -247,7 +250,17 @@ impl Engine {
             instruments: state.instruments.iter().map(|i| i.spec.clone()).collect(),
         })?;
         engine.calendar.clone_from(&state.calendar);
-        engine.references = state.references.iter().cloned().collect();
+        engine.references = state
+            .references
+            .iter()
+            .map(|(reference, terms, trading_day)| {
+                let applied = crate::admin::Applied {
+                    terms: *terms,
+                    trading_day: *trading_day,
+                };
+                (reference.clone(), applied)
+            })
+            .collect();
         for AccountState { account, holdings } in &state.accounts {
             if holdings.len() != engine.books.len() {
                 return Err(StateError::Holdings(account.id.0));

@@ -599,19 +599,24 @@ fn a_snapshot_is_not_written_without_its_record() {
 }
 
 /// `state` encoded as versions 2 to 5 did: each reference alone, without
-/// version 6's flag for its transfer terms (every reference of `state` has
-/// none, and is not a substring of anything before it).
+/// version 6's flag for its transfer terms nor version 7's trading day
+/// (every reference of `state` has no terms and the state's own day, as
+/// an old snapshot's read, and is not a substring of anything before it;
+/// `state` has no instruments, whose last price version 7 added too).
 fn encoded_before_version_6(state: &cetx_engine::EngineState) -> Vec<u8> {
+    assert!(state.instruments.is_empty());
     let mut payload = Vec::new();
     cetx_engine::journal::encode_state(state, &mut payload);
-    for (reference, terms) in &state.references {
-        assert_eq!(*terms, None);
+    for (reference, terms, trading_day) in &state.references {
+        assert_eq!((*terms, *trading_day), (None, state.trading_day));
         let at = payload
             .windows(reference.len())
             .position(|w| w == reference.as_bytes())
             .unwrap()
             + reference.len();
         assert_eq!(payload.remove(at), 0, "the flag of no terms");
+        let day: Vec<u8> = payload.drain(at..at + 4).collect();
+        assert_eq!(day, trading_day.to_le_bytes(), "the day applied");
     }
     payload
 }
@@ -633,12 +638,12 @@ fn a_snapshot_of_version_5_keeps_references_without_their_terms() {
         calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
-        references: vec![("BANK-1".into(), Some(terms)), ("REG-1".into(), None)],
+        references: vec![("BANK-1".into(), Some(terms), 3), ("REG-1".into(), None, 3)],
         membership: cetx_engine::Membership::default(),
         blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
     };
-    // Version 6 keeps each reference's terms, or their absence.
+    // Version 7 keeps each reference's terms, or their absence, and day.
     cetx_engine::journal::write_snapshot_tied(tmp.path(), 5, 0, &state).unwrap();
     let path = tmp
         .path()
@@ -666,7 +671,7 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
         calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
-        references: vec![("REG-1".into(), None)],
+        references: vec![("REG-1".into(), None, 3)],
         membership: cetx_engine::Membership::default(),
         blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),
@@ -824,7 +829,7 @@ fn a_snapshot_of_version_4_is_read_with_no_auction() {
         calendar: None,
         instruments: Vec::new(),
         accounts: Vec::new(),
-        references: vec![("REG-1".into(), None)],
+        references: vec![("REG-1".into(), None, 3)],
         membership,
         blocks: cetx_engine::BlockState::default(),
         auctions: cetx_engine::Auctions::default(),

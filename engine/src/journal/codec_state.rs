@@ -84,7 +84,7 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
         }
     }
     out.put_count(state.references.len());
-    for (reference, terms) in &state.references {
+    for (reference, terms, trading_day) in &state.references {
         put_str(out, reference);
         match terms {
             Some(terms) => {
@@ -93,6 +93,7 @@ pub fn encode_state(state: &EngineState, out: &mut Vec<u8>) {
             }
             None => out.put_u8(0),
         }
+        out.put_u32(*trading_day);
     }
     encode_membership(&state.membership, out);
     put_option_u32(out, state.closed_date);
@@ -237,7 +238,8 @@ pub fn decode_state(bytes: &[u8]) -> Result<EngineState, DecodeError> {
 /// auctions (before 5 there are none), 6 each reference's transfer terms
 /// (before 6 a reference comes alone, and its terms are `None`), 7 each
 /// instrument's last trade price after its day's figures (before 7 it is
-/// 0: not kept).
+/// 0: not kept) and each reference's trading day after its terms (before
+/// 7 the state's own `trading_day`).
 ///
 /// # Errors
 /// As [`decode_state`].
@@ -274,7 +276,14 @@ pub fn decode_state_of(bytes: &[u8], version: u32) -> Result<EngineState, Decode
         } else {
             None
         };
-        references.push((reference, terms));
+        // Before 7 a reference's day was not kept: the snapshot's own
+        // stands in, so that it is forgotten a window after it.
+        let applied_on = if version >= 7 {
+            c.u32("EngineState.references.trading_day")?
+        } else {
+            trading_day
+        };
+        references.push((reference, terms, applied_on));
     }
     let (membership, closed_date) = if version >= 3 {
         let membership = read_membership(&mut c)?;

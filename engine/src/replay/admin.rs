@@ -68,6 +68,7 @@ impl Engine {
                 }
                 self.accounts.unlock_bought_today();
                 self.trading_day = d.trading_day;
+                self.forget_old_references();
             }
             Event::Accepted(_)
             | Event::Trade(_)

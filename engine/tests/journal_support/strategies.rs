@@ -902,7 +902,11 @@ pub fn state() -> impl Strategy<Value = EngineState> {
         proptest::collection::vec(account(), 0..6),
         proptest::option::of(calendar()),
         proptest::collection::vec(
-            ("[ -~]{1,64}", proptest::option::of(transfer_terms())),
+            (
+                "[ -~]{1,64}",
+                proptest::option::of(transfer_terms()),
+                any::<u32>(),
+            ),
             0..4,
         ),
         (membership(), super::blocks::block_state(), auctions()),
