@@ -98,6 +98,84 @@ fn write_journal(dir: &Path, commands: &[(Command, Stamp)]) {
     writer.close().unwrap();
 }
 
+#[test]
+fn a_day_s_turnover_past_an_i64_is_written_whole() {
+    // An instrument priced so that one tonne costs 9 * 10^18 fen, traded
+    // twice in a day: 1.8 * 10^19 fen of turnover, past i64::MAX.
+    let mut config = ServerConfig::embedded_default();
+    let mut huge = config.instruments[0].clone();
+    huge.symbol = "HUGE".into();
+    huge.tick = "1000000000000.00".parse().unwrap();
+    huge.reference_price = "90000000000000000.00".parse().unwrap();
+    huge.band_bps = 1;
+    huge.max_order_t = 1_000;
+    config.instruments.push(huge);
+    let id = config.instrument_id("HUGE").unwrap();
+    let price = 9_000_000_000_000_000_000;
+    let mut commands = config.genesis();
+    commands.push(Command::Deposit {
+        account: AccountId(1001),
+        amount_fen: price,
+    });
+    for account in [1001, 2001] {
+        commands.push(Command::CreditHoldings {
+            account: AccountId(account),
+            instrument: id,
+            quantity_t: 1,
+        });
+    }
+    commands.push(Command::SetPhase {
+        instrument: id,
+        phase: Phase::Continuous,
+    });
+    let first = commands.len() as u64 + 1;
+    for (n, (seller, buyer)) in [(2001, 1001), (1001, 2001)].into_iter().enumerate() {
+        for (k, (account, side)) in [(seller, Side::Sell), (buyer, Side::Buy)]
+            .into_iter()
+            .enumerate()
+        {
+            let order_id = first + 2 * n as u64 + k as u64;
+            commands.push(Command::Submit(NewOrder {
+                order_id: OrderId(order_id),
+                account: AccountId(account),
+                instrument: id,
+                side,
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Day,
+                price_ticks: price,
+                quantity_t: 1,
+                client_order_id: order_id,
+            }));
+        }
+    }
+    commands.push(Command::EndOfDay { trading_date: None });
+    let commands: Vec<_> = commands
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let seq = i as u64 + 1;
+            let time_ns = OPEN_NS + seq as i64 * 1_000_000;
+            (c, Stamp { seq, time_ns })
+        })
+        .collect();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let out = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let summary = run(
+        &args(journal.path(), Some(out.path()), Format::Csv),
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(summary.rows, 2, "two trades");
+    let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
+    let line = days.lines().find(|l| l.contains("HUGE")).unwrap();
+    assert!(line.contains(",2,180000000000000000.00,2,final"), "{line}");
+}
+
 fn args(journal: &Path, out: Option<&Path>, format: Format) -> ReplayArgs {
     ReplayArgs {
         journal: journal.to_path_buf(),

@@ -76,7 +76,7 @@ fn the_ledger_reconciles_with_the_engine_and_conserves_value() {
                 close.high_ticks,
                 close.low_ticks,
                 close.volume_t,
-                close.turnover_fen,
+                i128::from(close.turnover_fen),
                 close.trade_count
             )
         );

@@ -142,8 +142,9 @@ pub struct DayReport {
     pub closed: bool,
     /// Tonnes traded.
     pub volume_t: u64,
-    /// Value traded, in fen.
-    pub turnover_fen: i64,
+    /// Value traded, in fen: wider than a trade's amount, since a day's may
+    /// pass an `i64`.
+    pub turnover_fen: i128,
     /// Number of trades.
     pub trade_count: u64,
 }
@@ -434,7 +435,7 @@ impl Ledger {
         day.high_ticks = day.high_ticks.max(deal.price_ticks);
         day.low_ticks = day.low_ticks.min(deal.price_ticks);
         day.volume_t += deal.quantity_t;
-        day.turnover_fen += row.amount_fen;
+        day.turnover_fen += i128::from(row.amount_fen);
         day.trade_count += 1;
         Ok(row)
     }
@@ -529,8 +530,7 @@ impl Ledger {
     /// `None` before its first trade.
     #[must_use]
     pub fn vwap(report: &DayReport, step_ticks: i64) -> Option<i64> {
-        (report.volume_t > 0)
-            .then(|| vwap_ticks(i128::from(report.turnover_fen), report.volume_t, step_ticks))
+        (report.volume_t > 0).then(|| vwap_ticks(report.turnover_fen, report.volume_t, step_ticks))
     }
 
     /// Checks that every account's cash and holdings equal the engine's

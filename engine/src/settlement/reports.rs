@@ -23,41 +23,55 @@ use serde::{Serialize, Serializer};
 use super::{AccountWindow, ClearingRow, DayReport, TradeMode};
 
 /// An amount in fen, or a price in ticks of 0.01 CNY, written as CNY with
-/// exactly two decimals (`-90500.00`).
+/// exactly two decimals (`-90500.00`). Wide enough for a day's turnover,
+/// which may pass an `i64` though each trade's amount does not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cny(pub i64);
+pub struct Cny(pub i128);
 
-/// Room for the longest amount, `i64::MIN` fen: "-", 17 digits of yuan, a
+/// Room for the longest amount, `i128::MIN` fen: "-", 37 digits of yuan, a
 /// point and two decimals.
-const CNY_TEXT_BYTES: usize = 24;
+const CNY_TEXT_BYTES: usize = 41;
 
 impl Cny {
     /// The amount as text, written from its last digit back into `buf`:
     /// no formatter machinery, no allocation (a replay writes millions of
-    /// amounts).
+    /// amounts), and 64-bit arithmetic for every amount that fits one.
     fn text(self, buf: &mut [u8; CNY_TEXT_BYTES]) -> &str {
-        let mut fen = self.0.unsigned_abs();
-        let mut at = buf.len();
-        let mut digit = |at: &mut usize, byte: u8| {
-            *at -= 1;
-            buf[*at] = byte;
+        let fen = self.0.unsigned_abs();
+        let mut at = match u64::try_from(fen) {
+            Ok(fen) => write_fen(fen, buf),
+            Err(_) => write_fen(fen, buf),
         };
-        for _ in 0..2 {
-            digit(&mut at, b'0' + (fen % 10) as u8);
-            fen /= 10;
-        }
-        digit(&mut at, b'.');
-        loop {
-            digit(&mut at, b'0' + (fen % 10) as u8);
-            fen /= 10;
-            if fen == 0 {
-                break;
-            }
-        }
         if self.0 < 0 {
-            digit(&mut at, b'-');
+            at -= 1;
+            buf[at] = b'-';
         }
         std::str::from_utf8(&buf[at..]).expect("digits, a point and a sign are ASCII")
+    }
+}
+
+/// Writes `fen` as yuan with two decimals at the end of `buf`; where it
+/// begins.
+fn write_fen<T>(mut fen: T, buf: &mut [u8]) -> usize
+where
+    T: Copy + PartialEq + From<u8> + std::ops::Rem<Output = T> + std::ops::Div<Output = T>,
+    u8: TryFrom<T>,
+{
+    let (zero, ten) = (T::from(0), T::from(10));
+    let mut at = buf.len();
+    // Two decimals, the point (at the third place from the end), then the
+    // yuan, at least one digit.
+    loop {
+        at -= 1;
+        if at + 3 == buf.len() {
+            buf[at] = b'.';
+            continue;
+        }
+        buf[at] = b'0' + u8::try_from(fen % ten).unwrap_or(0);
+        fen = fen / ten;
+        if fen == zero && at + 4 <= buf.len() {
+            return at;
+        }
     }
 }
 
@@ -158,8 +172,8 @@ impl ClearingLine {
             seller_account: row.seller.0,
             seller_broker: row.seller_broker.0,
             quantity_t: row.quantity_t,
-            price_cny: Cny(row.price_ticks),
-            amount_cny: Cny(row.amount_fen),
+            price_cny: Cny(row.price_ticks.into()),
+            amount_cny: Cny(row.amount_fen.into()),
             mode: row.mode,
         }
     }
@@ -246,10 +260,10 @@ impl<'a> DayLine<'a> {
             trading_day,
             instrument,
             mode: day.mode,
-            open_cny: Cny(day.open_ticks),
-            high_cny: Cny(day.high_ticks),
-            low_cny: Cny(day.low_ticks),
-            close_cny: close_ticks.map(Cny),
+            open_cny: Cny(day.open_ticks.into()),
+            high_cny: Cny(day.high_ticks.into()),
+            low_cny: Cny(day.low_ticks.into()),
+            close_cny: close_ticks.map(|ticks| Cny(ticks.into())),
             volume_t: day.volume_t,
             turnover_cny: Cny(day.turnover_fen),
             trade_count: day.trade_count,
@@ -325,11 +339,11 @@ impl<'a> AccountLine<'a> {
             instrument: symbol,
             bought_t: account.bought_t[instrument],
             sold_t: account.sold_t[instrument],
-            net_trade_cny: Cny(account.net_trade_fen[instrument]),
+            net_trade_cny: Cny(account.net_trade_fen[instrument].into()),
             open_holding_t: account.open_holdings_t[instrument],
             close_holding_t: account.close_holdings_t[instrument],
-            open_cash_cny: Cny(account.open_cash_fen),
-            close_cash_cny: Cny(account.close_cash_fen),
+            open_cash_cny: Cny(account.open_cash_fen.into()),
+            close_cash_cny: Cny(account.close_cash_fen.into()),
             status: match account.close_status {
                 Status::Active => "active",
                 Status::Suspended => "suspended",
@@ -351,8 +365,12 @@ mod tests {
             (-5, "-0.05"),
             (90_50, "90.50"),
             (-90_500_00, "-90500.00"),
-            (i64::MIN, "-92233720368547758.08"),
-            (i64::MAX, "92233720368547758.07"),
+            (i64::MIN.into(), "-92233720368547758.08"),
+            (i64::MAX.into(), "92233720368547758.07"),
+            // A day's turnover past an i64.
+            (18_000_000_000_000_000_000, "180000000000000000.00"),
+            (i128::MIN, "-1701411834604692317316873037158841057.28"),
+            (i128::MAX, "1701411834604692317316873037158841057.27"),
         ] {
             assert_eq!(Cny(fen).to_string(), text);
             let json = serde_json::to_string(&Cny(fen)).expect("serializes");

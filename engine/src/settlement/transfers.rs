@@ -95,7 +95,7 @@ pub fn transfer_lines<'a>(
             asset: asset.to_owned(),
             direction,
             quantity_t,
-            amount_cny: Cny(amount_fen),
+            amount_cny: Cny(amount_fen.into()),
         })
     })
 }

@@ -168,7 +168,7 @@ impl Tape {
                     view.levels(side)
                         .take(depth)
                         .map(|(price_ticks, level)| LevelJson {
-                            price: Cny(price_ticks),
+                            price: Cny(i128::from(price_ticks)),
                             quantity: level.quantity_t,
                             orders: level.orders,
                         })
@@ -176,13 +176,13 @@ impl Tape {
                 };
                 let day = &view.day;
                 let traded = day.trade_count > 0;
-                let price = |ticks: i64| traded.then_some(Cny(ticks));
+                let price = |ticks: i64| traded.then_some(Cny(i128::from(ticks)));
                 InstrumentJson {
                     symbol: view.symbol.clone(),
                     phase: view.phase,
-                    reference: Cny(view.reference_ticks),
-                    floor: Cny(view.floor_ticks),
-                    ceiling: Cny(view.ceiling_ticks),
+                    reference: Cny(i128::from(view.reference_ticks)),
+                    floor: Cny(i128::from(view.floor_ticks)),
+                    ceiling: Cny(i128::from(view.ceiling_ticks)),
                     bids: levels(Side::Buy),
                     asks: levels(Side::Sell),
                     open: price(day.open_ticks),
@@ -191,7 +191,7 @@ impl Tape {
                     last: price(day.last_ticks),
                     vwap: price(day.vwap_ticks),
                     volume: day.volume_t,
-                    turnover: Cny(day.turnover_fen),
+                    turnover: Cny(i128::from(day.turnover_fen)),
                     trades: day.trade_count,
                     tape: trades.map_or_else(Vec::new, |t| {
                         t.tape.iter().map(|r| self.trade_json(r)).collect()
@@ -219,7 +219,7 @@ impl Tape {
     fn trade_json(&self, row: &TradeRow) -> TradeJson {
         TradeJson {
             time: self.clock(row.time_ns),
-            price: Cny(row.price_ticks),
+            price: Cny(i128::from(row.price_ticks)),
             quantity: row.quantity_t,
             side: match row.aggressor {
                 Side::Buy => "buy",
@@ -231,10 +231,10 @@ impl Tape {
     fn candle_json(&self, candle: &Candle) -> CandleJson {
         CandleJson {
             time: self.clock(candle.minute * NS_PER_MINUTE)[..5].to_owned(),
-            open: Cny(candle.open),
-            high: Cny(candle.high),
-            low: Cny(candle.low),
-            close: Cny(candle.close),
+            open: Cny(i128::from(candle.open)),
+            high: Cny(i128::from(candle.high)),
+            low: Cny(i128::from(candle.low)),
+            close: Cny(i128::from(candle.close)),
             volume: candle.volume_t,
         }
     }
