@@ -412,3 +412,84 @@ fn a_calendar_change_at_the_restart_after_a_missed_close_still_ends_that_day() {
         .iter()
         .any(|c| matches!(c, Command::SetCalendar(_))));
 }
+
+#[test]
+fn a_holiday_removed_before_a_begun_day_is_refused_as_it_would_date_it_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    // Thursday a holiday: Wednesday closes, and the day after is Friday's.
+    let thursday_off = with_holiday(&demo_config(dir.path()), 2026, 11, 26);
+    let runtime = start_at(&thursday_off, wednesday(14, 58));
+    let handle = runtime.handle();
+    handle.set_time(wednesday(15, 1)).unwrap();
+    handle.set_time(cst(2026, 11, 27, 10, 0)).unwrap();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
+    runtime.shutdown().unwrap();
+    drop(s1);
+    // Friday 10:30, Thursday a trading day again: the day begun on Friday
+    // would be Thursday's.
+    let refused = start_changed(&demo_config(dir.path()), cst(2026, 11, 27, 10, 30))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            refused,
+            cetx_gateway::runtime::RuntimeError::DayBegun {
+                trading_date: 2026_11_27
+            }
+        ),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_holiday_added_after_a_close_dates_the_next_day_s_trades_by_its_own_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let runtime = start_at(&config, wednesday(14, 58));
+    runtime.handle().set_time(wednesday(15, 1)).unwrap();
+    runtime.shutdown().unwrap();
+    // Thursday made a holiday on Wednesday evening: Friday trades, closes.
+    let thursday_off = with_holiday(&config, 2026, 11, 26);
+    let runtime = start_changed(&thursday_off, cst(2026, 11, 27, 14, 0)).unwrap();
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let sessions = trade(&handle, &wait);
+    handle.set_time(cst(2026, 11, 27, 15, 1)).unwrap();
+    drop(sessions);
+    runtime.shutdown().unwrap();
+    assert_eq!(
+        ends_of_day(dir.path()),
+        [Some(2026_11_25), Some(2026_11_27)]
+    );
+    // The trade is Friday's, in the clearing file and for --day alike.
+    for day in [None, Some(2026_11_27)] {
+        let out = tempfile::tempdir().unwrap();
+        let args = ReplayArgs {
+            journal: dir.path().join(JOURNAL_DIR),
+            expected: None,
+            day,
+            from_seq: 0,
+            out: Some(out.path().to_path_buf()),
+            format: Format::Csv,
+            follow: false,
+            now_ns: None,
+        };
+        let stop = AtomicBool::new(false);
+        run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
+        let clearing = std::fs::read_to_string(out.path().join("clearing.csv")).unwrap();
+        let mut rows = csv::Reader::from_reader(clearing.as_bytes());
+        let column = rows
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "trading_day")
+            .unwrap();
+        let dates: Vec<String> = rows
+            .records()
+            .map(|row| row.unwrap()[column].to_string())
+            .collect();
+        assert_eq!(dates, ["20261127"], "--day {day:?}");
+    }
+}

@@ -8,7 +8,12 @@
 //! journals written before dates were journaled) dates the day it starts
 //! by its own time instead: the trading day at that time. Both by the
 //! exchange's [`Calendar`] as the journal set it by then (the default
-//! calendar, UTC+8, for a journal that sets none).
+//! calendar, UTC+8, for a journal that sets none). A calendar set after a
+//! dated end of day dates the day it started anew, as the next trading
+//! date after the one closed by the new calendar: a holiday added for the
+//! day that had been foreseen moves it to the one its own end of day will
+//! name (a server refuses a calendar that would re-date a day that has
+//! begun, so no entry of the day was dated otherwise).
 
 use crate::calendar::Calendar;
 use crate::command::{Command, Stamp};
@@ -19,13 +24,19 @@ use crate::event::Event;
 pub struct TradingDates {
     /// `YYYYMMDD` by the engine's day number.
     dates: Vec<u32>,
+    /// The date the last end of day named, when it named one: the last
+    /// day is the next trading date after it.
+    closed: Option<u32>,
 }
 
 impl TradingDates {
     /// No dates yet.
     #[must_use]
     pub const fn new() -> Self {
-        Self { dates: Vec::new() }
+        Self {
+            dates: Vec::new(),
+            closed: None,
+        }
     }
 
     /// Takes note of one entry, in journal order, under `calendar` (the
@@ -42,6 +53,13 @@ impl TradingDates {
         }
         let closed = match *command {
             Command::EndOfDay { trading_date } => trading_date,
+            Command::SetCalendar(_) => {
+                if let Some(closed) = self.closed {
+                    let day = self.dates.len() - 1;
+                    self.dates[day] = calendar.next_trading_date(closed).unwrap_or(0);
+                }
+                None
+            }
             _ => None,
         };
         for event in events {
@@ -57,6 +75,7 @@ impl TradingDates {
                     None => calendar.trading_date(stamp.time_ns),
                 };
                 self.set(day, date);
+                self.closed = closed;
             }
         }
     }
@@ -155,5 +174,26 @@ mod tests {
         dates.observe(&calendar, stamp(4), &dated(2026_11_27), &started(3));
         assert_eq!(dates.date(2), 2026_11_27);
         assert_eq!(dates.date(3), 2026_11_30);
+    }
+
+    #[test]
+    fn a_calendar_set_after_a_close_dates_the_day_it_started_anew() {
+        let mut dates = TradingDates::new();
+        let stamp = |seq, time_ns| Stamp { seq, time_ns };
+        let default = Calendar::default();
+        // Wednesday 25 November closes; Thursday is foreseen.
+        dates.observe(&default, stamp(1, beijing(25, 9, 30)), &UNDATED, &[]);
+        let close = stamp(2, beijing(25, 15, 0));
+        dates.observe(&default, close, &dated(2026_11_25), &started(1));
+        assert_eq!(dates.date(1), 2026_11_26);
+        // Thursday made a holiday before it began: the day is Friday's.
+        let mut closure = Calendar::default();
+        closure
+            .holidays
+            .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+        let set = Command::SetCalendar(Box::new(closure.clone()));
+        dates.observe(&closure, stamp(3, beijing(26, 10, 0)), &set, &[]);
+        assert_eq!(dates.date(1), 2026_11_27);
+        assert_eq!(dates.date(0), 2026_11_25);
     }
 }

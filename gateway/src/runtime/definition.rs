@@ -90,9 +90,10 @@ pub(super) fn plan(
 /// Refuses a calendar that takes back the trading day the journal has
 /// begun: its `last_time_ns` falls after that day's first open by the
 /// journal's calendar, the day is not closed, and `calendar` makes it a
-/// holiday. Its end of day would then never come (the calendar plans
-/// none for a holiday): its day orders would rest on into the next
-/// trading day, and its trades be settled as that day's.
+/// holiday, or dates the day after the last close otherwise (a holiday
+/// before it removed). Its end of day would then never come, or come for
+/// another date: its day orders would rest on into the next trading day,
+/// and its trades be settled as another day's.
 ///
 /// # Errors
 /// [`RuntimeError::DayBegun`] naming the day.
@@ -111,7 +112,11 @@ pub(super) fn check_day_begun(
         .ok()
         .and_then(|y| NaiveDate::from_ymd_opt(y, date / 100 % 100, date % 100));
     let closed = engine.closed_date().is_some_and(|closed| closed >= date);
-    if closed || day.is_none_or(|day| calendar.is_trading_day(day)) {
+    let kept = match engine.closed_date() {
+        Some(closed) => calendar.next_trading_date(closed) == Some(date),
+        None => day.is_some_and(|day| calendar.is_trading_day(day)),
+    };
+    if closed || kept {
         return Ok(());
     }
     // Its sessions lie within one local day, so its first open, if passed,

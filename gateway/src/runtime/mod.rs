@@ -192,8 +192,8 @@ pub enum RuntimeError {
     #[error("the config differs from the market in the journal: {0}; start with --accept-config-change to journal the config's definition from here on")]
     ConfigDiffers(cetx_engine::Difference),
     /// The config's calendar makes a holiday of the trading day the
-    /// journal has begun and not closed.
-    #[error("the config's calendar makes {trading_date} a holiday, but the journal's trading day {trading_date} has begun and is not closed: a day that has begun keeps its end of day (its day orders expire, its trades settle as its own); to stop trading for the rest of it, halt the instruments (cetx admin halt), and add the holiday once the day has closed, or for later days only; if its close passed while the server was down, start once with the journal's calendar so that it runs, then with the new one")]
+    /// journal has begun and not closed, or dates it otherwise.
+    #[error("the config's calendar makes {trading_date} a holiday, or dates it otherwise, but the journal's trading day {trading_date} has begun and is not closed: a day that has begun keeps its end of day (its day orders expire, its trades settle as its own); to stop trading for the rest of it, halt the instruments (cetx admin halt), and add the holiday once the day has closed, or for later days only; if its close passed while the server was down, start once with the journal's calendar so that it runs, then with the new one")]
     DayBegun {
         /// The day, `YYYYMMDD`.
         trading_date: u32,
