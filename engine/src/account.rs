@@ -130,8 +130,19 @@ pub struct Accounts {
     /// and transfers change these ([`Accounts::count_cash`],
     /// [`Accounts::count_held`]), so that they can be bounded (ADMIN.md,
     /// 108) without a sum over every account.
-    market_fen: i128,
-    market_t: Vec<u128>,
+    totals: Box<Totals>,
+}
+
+/// The market's totals, out of line: only admin commands read them, and
+/// an `i128` in [`Accounts`] itself aligns it, and the engine around it, to
+/// 16 bytes, which cost the order path 1.1% more instructions (callgrind,
+/// `apply_count quantcup 4`: 50,998,139 against 50,354,779 boxed).
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    /// Every account's cash, in fen.
+    fen: i128,
+    /// Each instrument's allowances held, in tonnes, by instrument.
+    t: Vec<u128>,
 }
 
 impl Default for Accounts {
@@ -141,8 +152,7 @@ impl Default for Accounts {
             list: Vec::new(),
             holdings: Vec::new(),
             instruments: 0,
-            market_fen: 0,
-            market_t: Vec::new(),
+            totals: Box::default(),
         }
     }
 }
@@ -306,28 +316,28 @@ impl Accounts {
         }
         self.holdings = holdings;
         self.instruments = width + 1;
-        self.market_t.push(0);
+        self.totals.t.push(0);
     }
 
     /// Every account's cash together, in fen.
     pub(crate) const fn market_fen(&self) -> i128 {
-        self.market_fen
+        self.totals.fen
     }
 
     /// Every account's allowances of instrument `i` together, in tonnes.
     pub(crate) fn market_t(&self, i: usize) -> u128 {
-        self.market_t[i]
+        self.totals.t[i]
     }
 
     /// Counts cash paid into the market (`fen` > 0) or out of it.
     pub(crate) fn count_cash(&mut self, fen: i64) {
-        self.market_fen += i128::from(fen);
+        self.totals.fen += i128::from(fen);
     }
 
     /// Counts allowances of instrument `i` credited into the market
     /// (`credit`) or debited out of it.
     pub(crate) fn count_held(&mut self, i: usize, credit: bool, quantity_t: u64) {
-        let total = &mut self.market_t[i];
+        let total = &mut self.totals.t[i];
         if credit {
             *total += u128::from(quantity_t);
         } else {
@@ -369,11 +379,11 @@ impl Accounts {
             return false;
         }
         *place = at;
-        self.market_fen += i128::from(account.cash_fen);
+        self.totals.fen += i128::from(account.cash_fen);
         self.list.push(account);
         match holdings {
             Some(holdings) => {
-                for (total, h) in self.market_t.iter_mut().zip(holdings) {
+                for (total, h) in self.totals.t.iter_mut().zip(holdings) {
                     *total += u128::from(h.balance_t);
                 }
                 self.holdings.extend_from_slice(holdings);
@@ -412,8 +422,8 @@ impl Accounts {
             "one holding per account and instrument"
         );
         let cash: i128 = self.list.iter().map(|a| i128::from(a.cash_fen)).sum();
-        assert_eq!(self.market_fen, cash, "the market's cash");
-        for (i, total) in self.market_t.iter().enumerate() {
+        assert_eq!(self.totals.fen, cash, "the market's cash");
+        for (i, total) in self.totals.t.iter().enumerate() {
             let held: u128 = (0..self.list.len())
                 .map(|at| u128::from(self.holdings[at * self.instruments + i].balance_t))
                 .sum();
