@@ -7,10 +7,12 @@
 //! One file is kept ready, `segment-{n}.prealloc` in the journal
 //! directory, and the next is filled meanwhile (so up to two exist); the
 //! writer takes it when it rolls, writes the header and renames it to the
-//! segment's name. The first is waited for when the writer opens, so that
-//! a process's first segment is ready before its first entry. When none is ready (the writer outran the thread, or
-//! the disk refused), the writer starts a growing segment instead and
-//! counts it. A refusal ends the thread, and the writer hands its error
+//! segment's name. The first is waited for when the writer opens (a
+//! runtime starts the thread before it recovers the journal:
+//! [`WriteAhead`]), so that a process's first segment is ready before its
+//! first entry. When none is ready (the writer outran the thread, or the
+//! disk refused), the writer starts a growing segment instead and counts
+//! it. A refusal ends the thread, and the writer hands its error
 //! on once ([`super::OnDurable::preallocation_failed`]). Files left by an
 //! earlier process are removed at start: they never held a record.
 //!
