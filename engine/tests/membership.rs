@@ -4,6 +4,7 @@
 //! replayed onto a second engine, which must end in the same state, and
 //! `check_invariants()` runs after each.
 
+mod replicated;
 mod support;
 
 use cetx_engine::{
@@ -11,6 +12,7 @@ use cetx_engine::{
     InstrumentId, InstrumentSpec, NewBroker, NewOrder, OrderId, OrderType, ParticipantType,
     RejectReason, Side, Stamp, Status, TimeInForce,
 };
+use replicated::Replicated;
 use rust_decimal::Decimal;
 
 const CEA: InstrumentId = InstrumentId(0);
@@ -20,10 +22,19 @@ const NEW_BROKER: BrokerId = BrokerId(7);
 const CAROL: AccountId = AccountId(3);
 
 /// A live engine and its replica, fed the live engine's events.
-struct Market {
-    live: Engine,
-    replica: Engine,
-    seq: u64,
+struct Market(Replicated);
+
+impl std::ops::Deref for Market {
+    type Target = Replicated;
+    fn deref(&self) -> &Replicated {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Market {
+    fn deref_mut(&mut self) -> &mut Replicated {
+        &mut self.0
+    }
 }
 
 impl Market {
@@ -37,22 +48,11 @@ impl Market {
         };
         let mut live = Engine::new(&config).unwrap();
         let seq = support::open_market(&mut live, &[ALICE, BOB]);
-        let replica = Engine::from_state(&live.state()).unwrap();
-        Self { live, replica, seq }
+        Self(Replicated::new(live, seq))
     }
 
     fn apply(&mut self, command: Command) -> Vec<Event> {
-        let stamp = Stamp {
-            seq: self.seq,
-            time_ns: 0,
-        };
-        self.seq += 1;
-        let mut events = Vec::new();
-        self.live.apply(&command, stamp, &mut events);
-        self.live.check_invariants();
-        self.replica.replay(stamp, &command, &events).unwrap();
-        assert_eq!(self.replica.state(), self.live.state());
-        events
+        self.0.apply(&command)
     }
 
     fn rejected(&mut self, command: Command) -> RejectReason {

@@ -4,30 +4,26 @@
 //! forgotten, live and in replay alike, so that the references held are a
 //! window of the market's transfers, not all of them.
 
+mod replicated;
+
 use cetx_engine::{
     AccountId, Asset, BrokerId, Command, Direction, Engine, EngineConfig, Event, InstrumentSpec,
-    ParticipantType, RejectReason, Stamp, Transfer, REFERENCE_DAYS,
+    ParticipantType, RejectReason, Transfer, REFERENCE_DAYS,
 };
+use replicated::Replicated;
 use rust_decimal::Decimal;
 
 const ALICE: AccountId = AccountId(1);
 
-/// An engine and a replica that replays its events.
-struct Market {
-    live: Engine,
-    replica: Engine,
-    seq: u64,
-}
+/// A market of one CEA instrument and ALICE's account, applied live and
+/// replayed.
+struct Market(Replicated);
 
 impl Market {
     fn new() -> Self {
         let instruments = vec![InstrumentSpec::cea(2025, Decimal::new(100_00, 2))];
         let live = Engine::new(&EngineConfig { instruments }).unwrap();
-        let mut market = Self {
-            replica: live.clone(),
-            live,
-            seq: 0,
-        };
+        let mut market = Self(Replicated::new(live, 1));
         market.apply(&Command::OpenAccount {
             account: ALICE,
             participant: ParticipantType::ComplianceEntity,
@@ -36,20 +32,9 @@ impl Market {
         market
     }
 
-    /// Applies `command` live and replays its events on the replica; the
-    /// reject, if any.
+    /// Applies `command` live and in replay; the reject, if any.
     fn apply(&mut self, command: &Command) -> Option<RejectReason> {
-        self.seq += 1;
-        let stamp = Stamp {
-            seq: self.seq,
-            time_ns: 0,
-        };
-        let mut events = Vec::new();
-        self.live.apply(command, stamp, &mut events);
-        self.live.check_invariants();
-        self.replica.replay(stamp, command, &events).unwrap();
-        assert_eq!(self.replica.state(), self.live.state(), "after {command:?}");
-        events.iter().find_map(|e| match e {
+        self.0.apply(command).iter().find_map(|e| match e {
             Event::Rejected(r) => Some(r.reason),
             _ => None,
         })
@@ -92,9 +77,10 @@ fn a_reference_is_remembered_for_its_window_of_trading_days_then_forgotten() {
         Some(RejectReason::DuplicateReference)
     );
     assert_eq!(market.apply(&deposit("BANK-1")), None);
-    let cash = |m: &Market| m.live.accounts().get(ALICE).unwrap().cash_fen;
+    let cash = |m: &Market| m.0.live.accounts().get(ALICE).unwrap().cash_fen;
     assert_eq!(cash(&market), 300);
     let remembered: Vec<_> = market
+        .0
         .live
         .state()
         .references
@@ -107,9 +93,9 @@ fn a_reference_is_remembered_for_its_window_of_trading_days_then_forgotten() {
     );
     // A snapshot keeps the days: restored, the window goes on alike.
     let mut bytes = Vec::new();
-    cetx_engine::journal::encode_state(&market.live.state(), &mut bytes);
+    cetx_engine::journal::encode_state(&market.0.live.state(), &mut bytes);
     let restored = cetx_engine::journal::decode_state(&bytes).unwrap();
-    assert_eq!(restored, market.live.state());
+    assert_eq!(restored, market.0.live.state());
     market.end_days(1);
     assert_eq!(market.apply(&deposit("BANK-2")), None);
 }
