@@ -126,6 +126,25 @@ fn rest_a_day_order_and_stop(
     drop(s1);
 }
 
+/// `cetx replay` of the journal in `dir` (of `day` only, if given): the
+/// CSV report `name`.
+fn replay_csv(dir: &Path, day: Option<u32>, name: &str) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let args = ReplayArgs {
+        journal: dir.join(JOURNAL_DIR),
+        expected: None,
+        day,
+        from_seq: 0,
+        out: Some(out.path().to_path_buf()),
+        format: Format::Csv,
+        follow: false,
+        now_ns: None,
+    };
+    let stop = AtomicBool::new(false);
+    run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
+    std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap()
+}
+
 /// `config` with one more holiday.
 fn with_holiday(
     config: &cetx_gateway::config::ServerConfig,
@@ -277,20 +296,7 @@ fn a_restart_across_several_closes_ends_each_day_and_replay_dates_each() {
     );
 
     // `cetx replay`: one row per instrument and day, each day its own.
-    let out = tempfile::tempdir().unwrap();
-    let args = ReplayArgs {
-        journal: dir.path().join(JOURNAL_DIR),
-        expected: None,
-        day: None,
-        from_seq: 0,
-        out: Some(out.path().to_path_buf()),
-        format: Format::Csv,
-        follow: false,
-        now_ns: None,
-    };
-    let stop = AtomicBool::new(false);
-    run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
-    let days = std::fs::read_to_string(out.path().join("days.csv")).unwrap();
+    let days = replay_csv(dir.path(), None, "days");
     let mut rows = csv::Reader::from_reader(days.as_bytes());
     let headers = rows.headers().unwrap().clone();
     let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
@@ -465,20 +471,7 @@ fn a_holiday_added_after_a_close_dates_the_next_day_s_trades_by_its_own_close() 
     );
     // The trade is Friday's, in the clearing file and for --day alike.
     for day in [None, Some(2026_11_27)] {
-        let out = tempfile::tempdir().unwrap();
-        let args = ReplayArgs {
-            journal: dir.path().join(JOURNAL_DIR),
-            expected: None,
-            day,
-            from_seq: 0,
-            out: Some(out.path().to_path_buf()),
-            format: Format::Csv,
-            follow: false,
-            now_ns: None,
-        };
-        let stop = AtomicBool::new(false);
-        run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
-        let clearing = std::fs::read_to_string(out.path().join("clearing.csv")).unwrap();
+        let clearing = replay_csv(dir.path(), day, "clearing");
         let mut rows = csv::Reader::from_reader(clearing.as_bytes());
         let column = rows
             .headers()
