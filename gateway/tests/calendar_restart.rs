@@ -145,6 +145,15 @@ fn replay_csv(dir: &Path, day: Option<u32>, name: &str) -> String {
     std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap()
 }
 
+/// The next report on `sub` is an `Expired`.
+fn assert_expired(wait: &Waiter, sub: &mut Subscription) {
+    let expired = wait.next(sub);
+    assert!(
+        matches!(expired.message, ServerMessage::Expired { .. }),
+        "{expired:?}"
+    );
+}
+
 /// `config` with one more holiday.
 fn with_holiday(
     config: &cetx_gateway::config::ServerConfig,
@@ -205,11 +214,7 @@ fn a_clock_behind_the_journal_after_the_close_accepts_nothing_for_the_ended_day(
     let mut s1 = handle.connect(B1, 0).unwrap();
     assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 1)));
     handle.set_time(wednesday(15, 0)).unwrap();
-    let expired = wait.next(&mut s1);
-    assert!(
-        matches!(expired.message, ServerMessage::Expired { .. }),
-        "{expired:?}"
-    );
+    assert_expired(&wait, &mut s1);
     drop(s1);
     runtime.shutdown().unwrap();
     assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
@@ -244,11 +249,7 @@ fn a_restart_across_one_close_ends_the_day_it_missed() {
     let handle = runtime.handle();
     let mut s1 = handle.connect(B1, 1).unwrap();
     assert_eq!(s1.trading_date(), 2026_11_26);
-    let expired = wait.next(&mut s1);
-    assert!(
-        matches!(expired.message, ServerMessage::Expired { .. }),
-        "{expired:?}"
-    );
+    assert_expired(&wait, &mut s1);
     assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
     // Client order id 1 is free again on the new day, once it opens.
     assert!(is_closed(&try_buy(&handle, &mut s1, &wait, 1)));
@@ -283,11 +284,7 @@ fn a_restart_across_several_closes_ends_each_day_and_replay_dates_each() {
     handle.set_time(cst(2026, 11, 27, 9, 30)).unwrap();
     assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 2)));
     handle.set_time(cst(2026, 11, 27, 15, 0)).unwrap();
-    let expired = wait.next(&mut s1);
-    assert!(
-        matches!(expired.message, ServerMessage::Expired { .. }),
-        "{expired:?}"
-    );
+    assert_expired(&wait, &mut s1);
     drop(s1);
     runtime.shutdown().unwrap();
     assert_eq!(
@@ -375,10 +372,7 @@ fn a_holiday_cannot_take_back_a_day_that_has_begun_but_may_come_the_evening_befo
     let handle = runtime.handle();
     handle.set_time(wednesday(15, 1)).unwrap();
     let mut s1 = handle.connect(B1, 1).unwrap();
-    assert!(matches!(
-        wait.next(&mut s1).message,
-        ServerMessage::Expired { .. }
-    ));
+    assert_expired(&wait, &mut s1);
     assert_eq!(s1.trading_date(), 2026_11_27);
     drop(s1);
     runtime.shutdown().unwrap();
@@ -406,11 +400,7 @@ fn a_calendar_change_at_the_restart_after_a_missed_close_still_ends_that_day() {
     let handle = runtime.handle();
     let mut s1 = handle.connect(B1, 1).unwrap();
     assert_eq!(s1.trading_date(), 2026_11_26);
-    let expired = wait.next(&mut s1);
-    assert!(
-        matches!(expired.message, ServerMessage::Expired { .. }),
-        "{expired:?}"
-    );
+    assert_expired(&wait, &mut s1);
     drop(s1);
     runtime.shutdown().unwrap();
     assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
