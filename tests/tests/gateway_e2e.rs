@@ -523,6 +523,56 @@ async fn a_logout_answers_every_request_sent_before_it() {
     server.stop().await;
 }
 
+/// PROTOCOL.md, "Logging out": nothing after a `Logout` is read. An order
+/// written behind it in the same write is neither answered nor taken: the
+/// broker's whole history, read back after, holds the first order only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_after_a_logout_is_neither_answered_nor_taken() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
+    let first = ClientMessage::from(buy(1, 1001, 85_00, 1));
+    let after = ClientMessage::from(buy(2, 1001, 85_00, 1));
+    write_raw(&mut conn, &encoded([first, ClientMessage::Logout, after])).await;
+    let mut answers = Vec::new();
+    while let Some(frame) = next_frame(&mut conn).await {
+        if frame.message != ServerMessage::Heartbeat {
+            answers.push(order_answer(&frame.message));
+        }
+    }
+    assert_eq!(answers, [(1, 0)]);
+    let mut conn = raw(&server).await;
+    conn.send(login_message(1, SECRET_1, PROTOCOL_VERSION))
+        .await
+        .expect("send login");
+    let ServerMessage::LoginAccepted { last_seq, .. } =
+        next_frame(&mut conn).await.expect("an answer").message
+    else {
+        panic!("the login is accepted");
+    };
+    conn.codec_mut().set_logged_in(true);
+    let mut history = Vec::new();
+    while (history.len() as u64) < last_seq {
+        let frame = next_frame(&mut conn).await.expect("the history");
+        if frame.message != ServerMessage::Heartbeat {
+            history.push(frame.message);
+        }
+    }
+    let taken: Vec<_> = history
+        .iter()
+        .filter_map(|m| match *m {
+            ServerMessage::OrderAccepted {
+                client_order_id, ..
+            }
+            | ServerMessage::OrderRejected {
+                client_order_id, ..
+            } => Some(client_order_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(taken, [1], "{history:?}");
+    server.stop().await;
+}
+
 /// PROTOCOL.md: `Heartbeat` is not a request and takes no token. Ten of
 /// them, then an order, through a budget of four: the order is taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
