@@ -252,6 +252,28 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         )),
         "{early:?}"
     );
+    // 5003 amends its bid to what it is: nothing changes, and it keeps
+    // its place (PROTOCOL.md, `AmendBid`).
+    one.send(ClientMessage::AmendBid {
+        client_order_id: 13,
+        price_ticks: 92_00,
+        quantity_t: 30_000,
+    })
+    .await
+    .unwrap();
+    let unchanged = until(&mut one, |m| matches!(m, ServerMessage::BidAccepted { .. })).await;
+    assert!(
+        matches!(
+            unchanged[..],
+            [ServerMessage::BidAccepted {
+                client_order_id: 13,
+                quantity_t: 30_000,
+                amend: 1,
+                ..
+            }]
+        ),
+        "{unchanged:?}"
+    );
     // 5003 raises its bid to 40,000 t and so goes behind 5004 at 92.00;
     // 5005 withdraws.
     one.send(ClientMessage::AmendBid {
