@@ -147,7 +147,7 @@ pub enum ReplayFailure {
     ConfigDiffers(Difference),
     /// The journal ends in a damaged record inside a trading day that has
     /// ended, whose end of day is not in the journal.
-    #[error("trading day {date} has ended by the calendar, but its end of day is not in the journal: the last whole record is seq {last_seq}{}, and the record after it, in {} at offset {offset}, fails its checks with nothing whole after it but records of its own group commit. Records of a closed day may be missing: do not settle {date}; ask the exchange for the journal's tail (the server keeps what recovery cut off in journal/torn/)", last_end_of_day.map_or(String::new(), |seq| format!(" (the last end of day is seq {seq})")), file.display())]
+    #[error("trading day {date} has ended by the calendar, but its end of day is not in the journal: the last whole record is seq {last_seq}{}, and the record after it, in {} at offset {offset}, fails its checks, and no whole record of a later group commit follows it. Records of a closed day may be missing: do not settle {date}; ask the exchange for the journal's tail (the server keeps what recovery cut off in journal/torn/)", last_end_of_day.map_or(String::new(), |seq| format!(" (the last end of day is seq {seq})")), file.display())]
     ClosedDayCut {
         /// The trading day, `YYYYMMDD`.
         date: u32,
@@ -214,9 +214,9 @@ pub struct ReplaySummary {
     pub reconciled_seq: u64,
     /// Clearing rows written.
     pub rows: u64,
-    /// A last record that fails its checks with nothing whole after it but
-    /// records of its own group commit, where reading stopped (not
-    /// settled): file and offset.
+    /// A last record that fails its checks, with no whole record of a later
+    /// group commit after it, where reading stopped (not settled): file and
+    /// offset.
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
@@ -311,7 +311,7 @@ pub fn run(
     write_reports(args, &rendered, stdout, stderr)?;
     if let Some((file, offset, date, _)) = &tail {
         let note = format!(
-            "note: the journal's last whole record is seq {}, in trading day {date}, whose end of day is not in the journal yet{}. The record after it, in {} at offset {offset}, fails its checks with nothing whole after it but records of its own group commit, and is not settled: a write in progress (the server is running) or a write cut short by a crash, if trading day {date} has not ended; if it has, replay again (records of a closed day cut off exit {})\n",
+            "note: the journal's last whole record is seq {}, in trading day {date}, whose end of day is not in the journal yet{}. The record after it, in {} at offset {offset}, fails its checks, and no whole record of a later group commit follows it, and is not settled: a write in progress (the server is running) or a write cut short by a crash, if trading day {date} has not ended; if it has, replay again (records of a closed day cut off exit {})\n",
             summary.last_seq,
             summary
                 .last_end_of_day
