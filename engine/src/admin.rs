@@ -7,7 +7,7 @@
 use crate::account::{Account, BrokerId, Holding, ParticipantType};
 use crate::book::Book;
 use crate::command::{Asset, Direction, Transfer, TransferTerms};
-use crate::engine::Engine;
+use crate::engine::{Applied, Engine};
 use crate::event::{
     AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
 };
@@ -23,17 +23,6 @@ use crate::risk;
 /// the references held are a window of the market's transfers, not all of
 /// them (ADMIN.md).
 pub const REFERENCE_DAYS: u32 = 250;
-
-/// A transfer reference remembered: the transfer's terms (`None` for one a
-/// snapshot of version 5 or older carried) and the trading day (the
-/// engine's count) it was applied on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Applied {
-    /// The transfer's account, asset, direction and amount.
-    pub terms: Option<TransferTerms>,
-    /// The engine's trading day it was applied on.
-    pub trading_day: u32,
-}
 
 impl Engine {
     /// Remembers a transfer applied today under `reference`.
@@ -325,6 +314,28 @@ impl Engine {
         &mut self,
         instrument: InstrumentId,
         spec: &InstrumentSpec,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        self.revise(instrument, spec, OpenDeals::Refuse, events)
+    }
+
+    /// [`Self::revise_instrument`] as a journal holds it: a journal written
+    /// before block offers, pending deals and auctions counted (before
+    /// 2026-12-04) may hold a revision that left them open, which replay
+    /// applies as it was.
+    pub(crate) fn revise_journaled_instrument(
+        &mut self,
+        instrument: InstrumentId,
+        spec: &InstrumentSpec,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        self.revise(instrument, spec, OpenDeals::Allow, events)
+    }
+
+    fn revise(
+        &mut self,
+        instrument: InstrumentId,
+        spec: &InstrumentSpec,
         open_deals: OpenDeals,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
@@ -384,11 +395,9 @@ impl Engine {
 }
 
 /// Whether a revision may leave block offers, pending block deals and
-/// auctions open: never for a command, but a journal written before they
-/// counted (before 2026-12-04) may hold such a revision, which replay
-/// applies as it was.
+/// auctions open: never for a command, only as a journal holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OpenDeals {
+enum OpenDeals {
     Refuse,
     Allow,
 }

@@ -16,7 +16,7 @@ use crate::account::{Account, Accounts};
 use crate::auction::Auctions;
 use crate::book::Book;
 use crate::calendar::Calendar;
-use crate::command::{Command, Stamp};
+use crate::command::{Command, Stamp, TransferTerms};
 use crate::day_stats::DayStats;
 use crate::event::{Event, Rejected};
 use crate::instrument::{InstrumentId, InstrumentSpec, Policy, SpecError};
@@ -46,6 +46,17 @@ pub(crate) struct Market {
     pub(crate) block: crate::block::BlockRules,
 }
 
+/// A transfer reference remembered: the transfer's terms (`None` for one a
+/// snapshot of version 5 or older carried) and the trading day (the
+/// engine's count) it was applied on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The transfer's account, asset, direction and amount.
+    pub terms: Option<TransferTerms>,
+    /// The engine's trading day it was applied on.
+    pub trading_day: u32,
+}
+
 /// The matching engine: one book per instrument, the accounts, and the
 /// engine-wide counters.
 #[derive(Clone, Debug)]
@@ -68,7 +79,7 @@ pub struct Engine {
     /// applied on. Older ones are forgotten at each end of day
     /// ([`Engine::forget_old_references`]), so that it holds a window of
     /// transfers, not the market's whole history.
-    pub(crate) references: std::collections::BTreeMap<String, crate::admin::Applied>,
+    pub(crate) references: std::collections::BTreeMap<String, Applied>,
     /// Brokers added by command; brokers and accounts not active.
     pub(crate) membership: Membership,
     /// Open block offers and deals waiting for confirmation.
@@ -266,7 +277,7 @@ impl Engine {
             Command::ReviseInstrument {
                 instrument,
                 ref spec,
-            } => self.revise_instrument(instrument, spec, crate::admin::OpenDeals::Refuse, events),
+            } => self.revise_instrument(instrument, spec, events),
             Command::Transfer(ref transfer) => self.transfer(transfer, events),
             Command::AddBroker(ref broker) => self.add_broker(broker, events),
             Command::SetBrokerStatus { broker, status } => {

@@ -26,7 +26,6 @@ mod auction;
 mod blocks;
 mod membership;
 use crate::account::{Account, Holding};
-use crate::admin::OpenDeals;
 use crate::command::{Asset, Command, Direction, Stamp, TransferTerms};
 use crate::engine::Engine;
 use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
@@ -451,7 +450,7 @@ impl Engine {
             ref spec,
         } = *command
         {
-            self.revise_instrument(instrument, spec, OpenDeals::Allow, &mut made)
+            self.revise_journaled_instrument(instrument, spec, &mut made)
                 .map_err(|reason| format!("{event:?} where the command is refused ({reason:?})"))?;
         } else {
             self.apply(command, stamp, &mut made);

@@ -254,7 +254,7 @@ impl Engine {
             .references
             .iter()
             .map(|(reference, terms, trading_day)| {
-                let applied = crate::admin::Applied {
+                let applied = crate::engine::Applied {
                     terms: *terms,
                     trading_day: *trading_day,
                 };

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use super::lock::JournalLock;
 use super::manifest::Manifest;
 use super::reader::JournalReader;
-use super::snapshot::{list_snapshots, read_snapshot, sync_dir};
+use super::snapshot::{list_snapshots, read_snapshot};
+use super::sync_dir;
 use super::JournalError;
 
 /// Removes every snapshot in `dir` but the newest `keep` (at least one is

@@ -33,7 +33,7 @@ use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, H
 use super::manifest::{has_records, journal_segments, list_new_segment, mark_closed};
 use super::prealloc::{Preallocator, Ready, WriteAhead};
 use super::reader::JournalReader;
-use super::snapshot::sync_dir;
+use super::sync_dir;
 use super::JournalError;
 
 /// Buffers larger than this are freed rather than pooled, so one huge end

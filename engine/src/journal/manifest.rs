@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{list_segments, segment_file_name, HEADER_LEN};
 use super::segment::{Header, Raw, SegmentFile};
-use super::snapshot::sync_dir;
+use super::sync_dir;
 use super::JournalError;
 
 /// The manifest's file name in the journal directory.

@@ -263,3 +263,10 @@ impl JournalError {
         }
     }
 }
+
+/// Syncs a directory, so that a rename or a new file in it is durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| JournalError::io(dir, "syncing directory", e))
+}

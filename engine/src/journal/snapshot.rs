@@ -27,7 +27,7 @@
 //! it did cost: on ext4 each snapshot's `fsync` and directory sync held the
 //! journal's group commits back for up to a second under load.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -305,11 +305,4 @@ fn read_framed_of(
         return Err("payload CRC mismatch".into());
     }
     Ok((found, seq, payload))
-}
-
-/// Syncs a directory, so that a rename or a new file in it is durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| JournalError::io(dir, "syncing directory", e))
 }
