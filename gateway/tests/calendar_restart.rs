@@ -13,8 +13,8 @@ use std::sync::atomic::AtomicBool;
 
 use cetx_engine::journal::JournalReader;
 use cetx_engine::settlement::{run, Format, ReplayArgs};
-use cetx_engine::{Command, Phase, RejectReason};
-use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
+use cetx_engine::{AccountId, AuctionNotice, Command, Event, Phase, Pricing, RejectReason};
+use cetx_gateway::protocol::{ClientMessage, ServerFrame, ServerMessage, Side};
 use cetx_gateway::runtime::{Clock, Runtime, RuntimeHandle, Subscription, JOURNAL_DIR};
 
 mod runtime_support;
@@ -461,18 +461,100 @@ fn a_holiday_added_after_a_close_dates_the_next_day_s_trades_by_its_own_close() 
     );
     // The trade is Friday's, in the clearing file and for --day alike.
     for day in [None, Some(2026_11_27)] {
-        let clearing = replay_csv(dir.path(), day, "clearing");
-        let mut rows = csv::Reader::from_reader(clearing.as_bytes());
-        let column = rows
-            .headers()
-            .unwrap()
-            .iter()
-            .position(|h| h == "trading_day")
-            .unwrap();
-        let dates: Vec<String> = rows
-            .records()
-            .map(|row| row.unwrap()[column].to_string())
-            .collect();
-        assert_eq!(dates, ["20261127"], "--day {day:?}");
+        assert_eq!(trading_days(dir.path(), day), ["20261127"], "--day {day:?}");
+    }
+}
+
+/// The `trading_day` of each row of `cetx replay`'s clearing file (of
+/// `day` only, if given).
+fn trading_days(dir: &Path, day: Option<u32>) -> Vec<String> {
+    let clearing = replay_csv(dir, day, "clearing");
+    let mut rows = csv::Reader::from_reader(clearing.as_bytes());
+    let column = rows
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "trading_day")
+        .unwrap();
+    rows.records()
+        .map(|row| row.unwrap()[column].to_string())
+        .collect()
+}
+
+/// Wednesday 14:59: seller 2001 auctions 100,000 t of CEA2025 until
+/// 15:00:30, after the close, and 1001 bids for all of it; the bid is
+/// accepted.
+fn auction_past_the_close(config: &cetx_gateway::config::ServerConfig, runtime: &Runtime) {
+    let handle = runtime.handle();
+    let notice = AuctionNotice {
+        auction_id: 1,
+        instrument: config.instrument_id("CEA2025").unwrap(),
+        seller: AccountId(2001),
+        quantity_t: 100_000,
+        floor_ticks: 85_00,
+        ceiling_ticks: 95_00,
+        start_ns: wednesday(14, 59),
+        end_ns: wednesday(15, 0) + 30 * S,
+        pricing: Pricing::Uniform,
+    };
+    let announced = handle
+        .admin(Command::AnnounceAuction(Box::new(notice)))
+        .unwrap()
+        .blocking_recv()
+        .unwrap();
+    assert!(
+        matches!(announced.events[..], [Event::AuctionAnnounced(_)]),
+        "{announced:?}"
+    );
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let bid = ClientMessage::Bid {
+        client_order_id: 1,
+        auction_id: 1,
+        account: 1001,
+        price_ticks: 90_00,
+        quantity_t: 100_000,
+    };
+    submit(&handle, B1, bid);
+    let accepted = Waiter::new().next(&mut s1);
+    assert!(
+        matches!(accepted.message, ServerMessage::BidAccepted { .. }),
+        "{accepted:?}"
+    );
+}
+
+/// Where the journal's end of day and auction close are, in order.
+fn close_and_auction(dir: &Path) -> Vec<&'static str> {
+    commands(dir)
+        .iter()
+        .filter_map(|c| match c {
+            Command::EndOfDay { .. } => Some("end of day"),
+            Command::CloseAuction { .. } => Some("auction closed"),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_auction_that_ends_after_the_close_trades_the_next_day_whether_the_server_was_up_or_down() {
+    // Up: the close at 15:00, then the auction's at 15:00:30.
+    let up = tempfile::tempdir().unwrap();
+    let config = demo_config(up.path());
+    let runtime = start_at(&config, wednesday(14, 59));
+    auction_past_the_close(&config, &runtime);
+    runtime.handle().set_time(wednesday(15, 0)).unwrap();
+    runtime.handle().set_time(wednesday(15, 1)).unwrap();
+    runtime.shutdown().unwrap();
+    // Down across both: the restart at 15:01 catches them up in the same
+    // order.
+    let down = tempfile::tempdir().unwrap();
+    let config = demo_config(down.path());
+    let runtime = start_at(&config, wednesday(14, 59));
+    auction_past_the_close(&config, &runtime);
+    runtime.shutdown().unwrap();
+    start_at(&config, wednesday(15, 1)).shutdown().unwrap();
+
+    for dir in [up.path(), down.path()] {
+        assert_eq!(close_and_auction(dir), ["end of day", "auction closed"]);
+        assert_eq!(trading_days(dir, None), ["20261126"]);
     }
 }

@@ -195,30 +195,41 @@ impl Sequencer {
         }
     }
 
-    /// Closes every open auction whose window has ended by now, in
-    /// auction id order: a journaled `CloseAuction` each, so a replay needs
-    /// no clock, and a restart closes at once what ended while it was down.
-    fn close_due_auctions(&mut self) -> Result<(), RuntimeError> {
-        let now_ns = self.now_ns.max(self.last_time_ns);
-        let due: Vec<u64> = self
+    /// Applies the auction closes and the calendar's commands due by now,
+    /// in the order of their times: each auction whose window has ended
+    /// (in order of its end, then of its id) after the calendar's commands
+    /// due before that end. So an auction that ended after a close is
+    /// closed in the next trading day whether the server was up then, late
+    /// for a turn, or down (a restart closes at once what ended meanwhile).
+    /// Each is a journaled `CloseAuction`, so a replay needs no clock.
+    pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
+        self.now_ns = self.clock.now_ns();
+        let auctions_ns = self.now_ns.max(self.last_time_ns);
+        let mut ended: Vec<(i64, u64)> = self
             .engine
             .auctions()
             .open
             .values()
-            .filter(|a| a.notice.end_ns <= now_ns)
-            .map(|a| a.notice.auction_id)
+            .filter(|a| a.notice.end_ns <= auctions_ns)
+            .map(|a| (a.notice.end_ns, a.notice.auction_id))
             .collect();
-        for auction_id in due {
+        ended.sort_unstable();
+        let mut ends_a_day = false;
+        for (end_ns, auction_id) in ended {
+            ends_a_day |= self.run_calendar(end_ns.saturating_sub(1).min(self.now_ns))?;
             self.execute(Command::CloseAuction { auction_id }, None)?;
+        }
+        ends_a_day |= self.run_calendar(self.now_ns)?;
+        if ends_a_day {
+            self.publish_open_date();
         }
         Ok(())
     }
 
-    /// Applies the auction closes and the calendar's commands due by now.
-    pub(super) fn run_schedule(&mut self) -> Result<(), RuntimeError> {
-        self.now_ns = self.clock.now_ns();
-        self.close_due_auctions()?;
-        let due = self.scheduler.due(self.now_ns);
+    /// Applies the calendar's commands due by `until_ns`; whether one
+    /// ended a day.
+    fn run_calendar(&mut self, until_ns: i64) -> Result<bool, RuntimeError> {
+        let due = self.scheduler.due(until_ns);
         let ends_a_day = due.iter().any(|c| matches!(c, Command::EndOfDay { .. }));
         for command in due {
             // A halted instrument stays halted through the calendar's
@@ -239,10 +250,7 @@ impl Sequencer {
             }
             self.execute(command, None)?;
         }
-        if ends_a_day {
-            self.publish_open_date();
-        }
-        Ok(())
+        Ok(ends_a_day)
     }
 
     /// Publishes the trading date the journal is in, for logins.
