@@ -135,6 +135,46 @@ fn a_snapshot_plus_the_rest_equals_the_whole_journal() {
     assert_eq!(renamed.engine.state(), live.state());
 }
 
+/// What is rebuilt beside the engine, whose own state at one snapshot does
+/// not read (as the gateway's, damaged).
+struct UnreadableAt(u64);
+
+impl RecoveryObserver for UnreadableAt {
+    fn start_after(&mut self, snapshot_seq: Option<u64>) -> Result<(), String> {
+        match snapshot_seq {
+            Some(seq) if seq == self.0 => Err("gateway-….snap: payload CRC mismatch".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn entry(&mut self, _: &Engine, _: Stamp, _: &Command, _: &[Event]) {}
+}
+
+/// An engine snapshot whose gateway state does not read is skipped, and
+/// the reason given is the gateway state's own (not that it has none).
+#[test]
+fn a_snapshot_whose_gateway_state_does_not_read_is_skipped_for_that_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = journal_run(
+        dir.path(),
+        &workload(11, 3_000, 1_800),
+        journal(Durability::Os),
+        Some(1_000),
+    );
+    let snapshots = cetx_engine::journal::list_snapshots(dir.path()).unwrap();
+    let (newest_seq, newest) = &snapshots[0];
+    let mut observer = UnreadableAt(*newest_seq);
+    let recovered = recover_with(dir.path(), Durability::Os, &mut observer).unwrap();
+    assert_eq!(recovered.snapshot_seq, Some(snapshots[1].0));
+    assert_eq!(recovered.engine.state(), live.state());
+    let (skipped, why) = &recovered.skipped_snapshots[0];
+    assert_eq!(skipped, newest);
+    assert_eq!(
+        why,
+        "the gateway's own state at this snapshot: gateway-….snap: payload CRC mismatch"
+    );
+}
+
 /// A snapshot of another history (copied in from another data directory)
 /// is skipped, and recovery goes on from an older one: the journal, which
 /// checks out, is not blamed for it. One of version 7 is found by its
@@ -788,8 +828,8 @@ fn last_record(segment: &[u8]) -> (usize, usize) {
 struct EngineOnly;
 
 impl RecoveryObserver for EngineOnly {
-    fn start_after(&mut self, _: Option<u64>) -> bool {
-        true
+    fn start_after(&mut self, _: Option<u64>) -> Result<(), String> {
+        Ok(())
     }
 
     fn entry(&mut self, _: &Engine, _: Stamp, _: &Command, _: &[Event]) {}

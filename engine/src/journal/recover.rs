@@ -113,6 +113,10 @@ pub enum RecoverError {
         /// The journal's last sequence number.
         journal_ends: u64,
     },
+    /// What is rebuilt beside the engine ([`RecoveryObserver`]) cannot
+    /// start from the journal's first entry.
+    #[error("cannot recover: {0}")]
+    Observer(String),
 }
 
 /// What else is rebuilt from the journal beside the engine, in the same
@@ -120,10 +124,15 @@ pub enum RecoverError {
 /// of its own, and then sees every entry after it.
 pub trait RecoveryObserver {
     /// Gets ready to take the entries after `snapshot_seq` (`None`: from
-    /// the journal's first). Returns whether it can start there; recovery
-    /// uses only an engine snapshot whose sequence number the observer can
-    /// start from too (and it must be able to start from the beginning).
-    fn start_after(&mut self, snapshot_seq: Option<u64>) -> bool;
+    /// the journal's first). Recovery uses only an engine snapshot whose
+    /// sequence number the observer can start from too (and it must be
+    /// able to start from the beginning).
+    ///
+    /// # Errors
+    /// Why it cannot start after `snapshot_seq` (its own state there is
+    /// missing or does not read), a sentence recovery gives as the reason
+    /// it skipped the engine snapshot.
+    fn start_after(&mut self, snapshot_seq: Option<u64>) -> Result<(), String>;
 
     /// Takes the next entry, after the engine has replayed it.
     fn entry(&mut self, engine: &Engine, stamp: Stamp, command: &Command, events: &[Event]);
@@ -133,8 +142,8 @@ pub trait RecoveryObserver {
 struct Nothing;
 
 impl RecoveryObserver for Nothing {
-    fn start_after(&mut self, _: Option<u64>) -> bool {
-        true
+    fn start_after(&mut self, _: Option<u64>) -> Result<(), String> {
+        Ok(())
     }
 
     fn entry(&mut self, _: &Engine, _: Stamp, _: &Command, _: &[Event]) {}
@@ -165,7 +174,7 @@ pub fn recover_with(
     observer: &mut impl RecoveryObserver,
 ) -> Result<Recovered, RecoverError> {
     if !dir.exists() {
-        observer.start_after(None);
+        observer.start_after(None).map_err(RecoverError::Observer)?;
         return Ok(Recovered {
             engine: Engine::default(),
             next_seq: 1,
@@ -195,11 +204,10 @@ pub fn recover_with(
                     check_tie(dir, seq, tie)?;
                 }
                 let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
-                if observer.start_after(Some(seq)) {
-                    Ok((seq, path, engine))
-                } else {
-                    Err("the gateway has no state of its own at this snapshot".into())
-                }
+                observer
+                    .start_after(Some(seq))
+                    .map_err(|why| format!("the gateway's own state at this snapshot: {why}"))?;
+                Ok((seq, path, engine))
             });
             match loaded {
                 Ok(found) => {
@@ -212,7 +220,7 @@ pub fn recover_with(
         let (snapshot, mut engine) = match start {
             Some((seq, path, engine)) => (Some((seq, path)), engine),
             None => {
-                observer.start_after(None);
+                observer.start_after(None).map_err(RecoverError::Observer)?;
                 (None, Engine::default())
             }
         };

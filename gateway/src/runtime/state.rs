@@ -193,28 +193,21 @@ impl<'a> Rebuild<'a> {
 }
 
 impl RecoveryObserver for Rebuild<'_> {
-    fn start_after(&mut self, snapshot_seq: Option<u64>) -> bool {
+    fn start_after(&mut self, snapshot_seq: Option<u64>) -> Result<(), String> {
         let Some(seq) = snapshot_seq else {
             self.state = GatewayState {
                 reports: Reports::new(self.symbols.clone(), self.recent_reports),
                 ..GatewayState::default()
             };
             self.client_orders = Rebuilding::default();
-            return true;
+            return Ok(());
         };
-        match read(self.dir, seq) {
-            Ok(mut state) => {
-                state.reports.keep_recent(self.recent_reports);
-                let log = std::mem::take(&mut state.client_orders);
-                self.client_orders = Rebuilding::from_log(log);
-                self.state = state;
-                true
-            }
-            Err(why) => {
-                tracing::warn!(seq, why, "no usable gateway state at this snapshot");
-                false
-            }
-        }
+        let mut state = read(self.dir, seq)?;
+        state.reports.keep_recent(self.recent_reports);
+        let log = std::mem::take(&mut state.client_orders);
+        self.client_orders = Rebuilding::from_log(log);
+        self.state = state;
+        Ok(())
     }
 
     fn entry(&mut self, engine: &Engine, stamp: Stamp, command: &Command, events: &[Event]) {
