@@ -328,6 +328,12 @@ fn quantcup(c: &mut Criterion) {
     let feed = quantcup::load().expect("the QuantCup feed in the lobster crate");
     let commands = quantcup::commands(&feed);
     let market = open_market(&quantcup::engine_config());
+    // Said once, where a reader of the output sees it: an assert after
+    // every replay below stops the bench on any other quantity.
+    eprintln!(
+        "quantcup: {} messages; every replay of each book must trade the contest's {REFERENCE_TRADED_T} t, or the bench stops",
+        commands.len()
+    );
     let mut group = c.benchmark_group("quantcup");
     group.throughput(Throughput::Elements(commands.len() as u64));
     group.bench_function("cetx", |b| {

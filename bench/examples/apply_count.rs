@@ -72,6 +72,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return Err(format!("cetx traded {traded_t:?} t").into());
                 }
             }
+            println!(
+                "each of {times} replays traded {REFERENCE_TRADED_T} t, the contest's quantity"
+            );
             times * commands.len()
         }
         "mixed" => {
@@ -95,6 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return Err(format!("the C book traded {traded_t} t").into());
                 }
             }
+            println!(
+                "each of {times} replays traded {REFERENCE_TRADED_T} t, the contest's quantity"
+            );
             times * feed.len()
         }
         other => {

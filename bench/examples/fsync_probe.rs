@@ -6,15 +6,16 @@
 //! For two record sizes (300 B, about one order's journal entry; 20 KB,
 //! a group commit at 50k orders/s), it appends a record and `fdatasync`s
 //! it, over and over for SECONDS (default 4) each, in a file under
-//! `target/tmp`: first a file that grows with each append (what the journal
+//! the target directory's `tmp` (`cetx_bench::scratch`): first a file that grows with each append (what the journal
 //! does), then a file written with zeros beforehand and overwritten in
-//! place (so no sync has to record a new file size). It prints the
+//! place (so no sync has to record a new file size). Past 256 MiB it
+//! starts again from the front (the growing file emptied first, untimed),
+//! so that every row runs its whole SECONDS. It prints the
 //! latency percentiles of the syncs in microseconds.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cetx_bench::load::report::QUANTILES;
@@ -29,9 +30,7 @@ fn main() -> std::io::Result<()> {
         .map_or(Ok(4.0), |s| s.parse::<f64>())
         .unwrap_or(4.0);
     let run = Duration::from_secs_f64(seconds);
-    let dir = Path::new("target/tmp");
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join("fsync-probe.dat");
+    let path = cetx_bench::scratch::target_tmp()?.join("fsync-probe.dat");
     println!(
         "fdatasync latency, µs, {seconds} s per row, {}",
         path.display()
@@ -55,7 +54,15 @@ fn main() -> std::io::Result<()> {
             let mut histogram = latency_histogram();
             let mut offset = 0_u64;
             let until = Instant::now() + run;
-            while Instant::now() < until && offset + size as u64 <= PREZEROED_BYTES {
+            while Instant::now() < until {
+                if offset + size as u64 > PREZEROED_BYTES {
+                    // The end of the zeros: start again from the front, the
+                    // growing file emptied first so that it grows again.
+                    if !prezeroed {
+                        file.set_len(0)?;
+                    }
+                    offset = 0;
+                }
                 file.write_all_at(&record, offset)?;
                 offset += size as u64;
                 let start = Instant::now();

@@ -3,7 +3,8 @@
 //!
 //! For each durability mode (`fsync`, then `os`) it starts the runtime and
 //! the TCP server in process on `127.0.0.1:0` with the embedded demo config
-//! in a temporary directory, logs in demo broker 1, and sends COUNT
+//! in a temporary directory under the target directory's `tmp`
+//! (`cetx_bench::scratch`), logs in demo broker 1, and sends COUNT
 //! (default 5,000) IOC buys of 1 t at the band floor, one at a time: each
 //! is accepted (journaled, made durable, reported) and its remainder
 //! cancelled. The time from writing the order to reading its acceptance
@@ -48,7 +49,7 @@ async fn measure(
     durability: Durability,
     count: u64,
 ) -> Result<Histogram<u64>, Box<dyn std::error::Error>> {
-    let data = tempfile::tempdir_in(std::env::current_dir()?)?;
+    let data = tempfile::tempdir_in(cetx_bench::scratch::target_tmp()?)?;
     let mut config = ServerConfig::embedded_default();
     config.journal.durability = durability;
     for broker in &mut config.brokers {

@@ -13,6 +13,8 @@
 //! - [`quantcup_c`]: the contest's winning entry, in C (`quantcup_c/`,
 //!   compiled by `build.rs`), replaying the same feed: the fastest known
 //!   book, for the benches to measure cetx against in one run.
+//! - [`scratch`]: the folder the example programs write in, under the
+//!   target directory they were built in.
 //! - [`load`]: the `cetx-load` load tester (`src/bin/cetx_load.rs`): broker
 //!   sessions sending realistic `CEA2025` flow to a server, open or closed
 //!   loop, order→ack and order→fill latencies in hdrhistogram, reported as a
@@ -34,4 +36,5 @@ pub mod flow;
 pub mod load;
 pub mod quantcup;
 pub mod quantcup_c;
+pub mod scratch;
 pub mod soak;
