@@ -281,6 +281,9 @@ fn gone(error: DecodeError) -> Result<DecodeError, Ended> {
         // A TLS peer that closes without `close_notify` has only gone away,
         // as a plain one does with its end of file.
         DecodeError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Err(Ended::Eof),
+        // So has one that closes in the middle of a frame: there is no one
+        // left to tell, and a reset there is a closed socket too.
+        DecodeError::UnexpectedEof { .. } => Err(Ended::Eof),
         // A reset is a closed socket, not a frame of the peer's.
         DecodeError::Io(io) => Err(Ended::ReadFailed(io)),
         error => Ok(error),
@@ -668,18 +671,31 @@ async fn malformed(
 /// Sends the answers to every request taken so far (the engine's, once
 /// durable, and the rejects the session made, which wait for the answers
 /// before them), waiting at most [`LOGOUT_WAIT`] for them, and flushes.
+/// A takeover meanwhile ends the session as any takeover does
+/// ([`taken_over_end`]): the answers still owed go to the new connection,
+/// and this one gets the session's own rejects and its 416.
 async fn answer_owed(conn: &mut Connection, subscription: &mut Subscription) -> Result<(), Ended> {
     let deadline = tokio::time::Instant::now() + LOGOUT_WAIT;
     let requests = subscription.requests_taken();
+    let taken_over = subscription.taken_over();
     loop {
+        if taken_over.is_cancelled() {
+            return Err(taken_over_end(conn, subscription).await);
+        }
         while let Ok(frame) = subscription.try_recv() {
             conn.feed(&frame).await.map_err(Ended::Write)?;
         }
         if !subscription.awaits_answers(requests) {
             break;
         }
-        match tokio::time::timeout_at(deadline, subscription.recv()).await {
+        let received = tokio::select! {
+            () = taken_over.cancelled() => continue,
+            received = tokio::time::timeout_at(deadline, subscription.recv()) => received,
+        };
+        match received {
             Ok(Some(frame)) => conn.feed(&frame).await.map_err(Ended::Write)?,
+            // A takeover closes the live channel too, after its token.
+            Ok(None) if taken_over.is_cancelled() => {}
             Ok(None) | Err(_) => break,
         }
     }
@@ -701,13 +717,18 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_or_a_closed_socket_is_a_peer_gone_not_a_malformed_frame() {
+    fn a_reset_or_a_closed_socket_even_mid_frame_is_a_peer_gone_not_a_malformed_frame() {
         use std::io::{Error, ErrorKind};
         let reset = DecodeError::Io(Error::from(ErrorKind::ConnectionReset));
         assert!(matches!(gone(reset), Err(Ended::ReadFailed(_))));
         let eof = DecodeError::Io(Error::from(ErrorKind::UnexpectedEof));
         assert!(matches!(gone(eof), Err(Ended::Eof)));
         let cut = DecodeError::UnexpectedEof { buffered: 3 };
-        assert!(matches!(gone(cut), Ok(DecodeError::UnexpectedEof { .. })));
+        assert!(matches!(gone(cut), Err(Ended::Eof)));
+        let wrong = DecodeError::FrameTooLarge {
+            len: 5_000,
+            max: 4_096,
+        };
+        assert!(matches!(gone(wrong), Ok(DecodeError::FrameTooLarge { .. })));
     }
 }

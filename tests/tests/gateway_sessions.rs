@@ -299,16 +299,28 @@ async fn a_takeover_resumes_with_no_gap_and_no_duplicate() {
     server.stop().await;
 }
 
-/// At the limit of logged-in sessions a broker's takeover is admitted at
-/// once, over the limit until its old session has closed: it is never
-/// refused for want of the slot its own session holds (which left the
-/// broker with no session, and cancel-on-disconnect took its orders).
 /// PROTOCOL.md, rule 7: a reject the session made for a request of the old
 /// connection, still waiting for the answer before it when a new login
 /// takes over, goes to the old connection before its 416: no request goes
 /// unanswered. Group commits 100 ms apart hold that answer back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_gives_the_old_connection_the_rejects_it_was_owed() {
+    assert_owed_reject_then_416(&last_words_of_a_taken_over_connection(false).await);
+}
+
+/// The same when the old connection had sent a `Logout` behind its
+/// requests, and the takeover comes while the logout waits for their
+/// answers: the logout does not swallow the reject, nor the 416.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_during_a_logout_gives_the_old_connection_the_rejects_it_was_owed() {
+    assert_owed_reject_then_416(&last_words_of_a_taken_over_connection(true).await);
+}
+
+/// What the old connection reads after a takeover that comes while its
+/// order 2 waits for a group commit and the session's 410 for its order 3
+/// waits behind it (and, with `logout`, a `Logout` sent after them waits
+/// for both).
+async fn last_words_of_a_taken_over_connection(logout: bool) -> Vec<ServerMessage> {
     let mut config = ServerConfig::embedded_default();
     config.journal.sync_interval_us = 100_000;
     let server = TestServer::start(config).await;
@@ -324,12 +336,17 @@ async fn a_takeover_gives_the_old_connection_the_rejects_it_was_owed() {
         "{first:?}"
     );
     // Order 2 waits for that commit; order 3's unknown symbol is refused by
-    // the session, and the refusal waits for order 2's answer.
+    // the session, and the refusal waits for order 2's answer. One write:
+    // the session reads the logout in the same turn as order 3.
     let unknown = NewOrder::limit(3, 1001, "NOPE", Side::Buy, 90_00, 1);
-    for message in [
+    let mut messages = vec![
         ClientMessage::from(order(2, 1001, Side::Buy, 1)),
         ClientMessage::from(unknown),
-    ] {
+    ];
+    if logout {
+        messages.push(ClientMessage::Logout);
+    }
+    for message in messages {
         SinkExt::<ClientMessage>::feed(&mut old, message)
             .await
             .expect("send");
@@ -351,6 +368,13 @@ async fn a_takeover_gives_the_old_connection_the_rejects_it_was_owed() {
     while let Some(frame) = next_frame(&mut old).await {
         last_words.push(frame.message);
     }
+    drop(new);
+    server.stop().await;
+    last_words
+}
+
+/// Order 3's 410 is among `last_words`, and a 416 ends them.
+fn assert_owed_reject_then_416(last_words: &[ServerMessage]) {
     let refused = last_words.iter().position(|m| {
         matches!(
             m,
@@ -369,10 +393,12 @@ async fn a_takeover_gives_the_old_connection_the_rejects_it_was_owed() {
         ),
         "{last_words:?}"
     );
-    drop(new);
-    server.stop().await;
 }
 
+/// At the limit of logged-in sessions a broker's takeover is admitted at
+/// once, over the limit until its old session has closed: it is never
+/// refused for want of the slot its own session holds (which left the
+/// broker with no session, and cancel-on-disconnect took its orders).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_at_the_session_limit_is_admitted_and_keeps_the_orders() {
     let mut config = ServerConfig::embedded_default();
