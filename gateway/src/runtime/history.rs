@@ -37,6 +37,10 @@ const BATCHES: usize = 4;
 /// delay the other brokers' reports (Linux sets it per thread).
 const NICE: i32 = 10;
 
+/// How often a read-back waiting for its turn looks whether its session
+/// has ended.
+const GONE_CHECK: Duration = Duration::from_millis(50);
+
 /// How fast every read-back together may go: a bucket of one batch,
 /// refilled at a fixed rate in reports per second, shared by every resume,
 /// so that many at once take no more than one would.
@@ -56,6 +60,14 @@ impl Pace {
         }
     }
 
+    /// How long `reports` take at this pace.
+    fn cost(&self, reports: usize) -> Duration {
+        Duration::from_nanos(
+            u64::try_from(reports as u128 * 1_000_000_000 / u128::from(self.reports_per_s.max(1)))
+                .unwrap_or(u64::MAX),
+        )
+    }
+
     /// How long to wait, from `now`, before `reports` more may go; counts
     /// them as gone then. A batch never waits for time left unused before
     /// `now`: what was not sent then is not sent in a burst later.
@@ -63,21 +75,43 @@ impl Pace {
         if self.reports_per_s == 0 {
             return Duration::ZERO;
         }
-        let cost = Duration::from_nanos(
-            u64::try_from(reports as u128 * 1_000_000_000 / u128::from(self.reports_per_s))
-                .unwrap_or(u64::MAX),
-        );
+        let cost = self.cost(reports);
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let start = next.map_or(now, |next| next.max(now));
         *next = Some(start + cost);
         start - now
     }
 
-    /// Waits until `reports` more may go.
-    fn wait(&self, reports: usize) {
-        let wait = self.claim(reports, Instant::now());
-        if !wait.is_zero() {
-            std::thread::sleep(wait);
+    /// Gives back the time of `reports` claimed and not sent: the reader
+    /// left before they went. Later claims come that much sooner (those
+    /// already made keep their turn).
+    fn release(&self, reports: usize, now: Instant) {
+        let cost = self.cost(reports);
+        let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = *next {
+            *next = Some(at.checked_sub(cost).map_or(now, |at| at.max(now)));
+        }
+    }
+
+    /// Waits until `reports` more may go, unless `gone` says the reader
+    /// left (checked before the claim, and every [`GONE_CHECK`] while
+    /// waiting, so that a resume whose session ended neither sleeps on nor
+    /// holds the others' turns); whether they may go.
+    fn wait(&self, reports: usize, gone: impl Fn() -> bool) -> bool {
+        if gone() {
+            return false;
+        }
+        let until = Instant::now() + self.claim(reports, Instant::now());
+        loop {
+            let now = Instant::now();
+            if now >= until {
+                return true;
+            }
+            if gone() {
+                self.release(reports, now);
+                return false;
+            }
+            std::thread::sleep((until - now).min(GONE_CHECK));
         }
     }
 }
@@ -144,7 +178,10 @@ fn read(
         back.on_entry(stamp, &command, &events, &mut batch);
         events.clear();
         if batch.len() >= BATCH {
-            pace.wait(batch.len());
+            if !pace.wait(batch.len(), || sender.is_closed()) {
+                // The session is gone.
+                return Ok(());
+            }
             if sender
                 .blocking_send(Ok(std::mem::take(&mut batch)))
                 .is_err()
@@ -154,8 +191,7 @@ fn read(
             }
         }
     }
-    if !batch.is_empty() {
-        pace.wait(batch.len());
+    if !batch.is_empty() && pace.wait(batch.len(), || sender.is_closed()) {
         let _ = sender.blocking_send(Ok(batch));
     }
     Ok(())
@@ -179,6 +215,21 @@ mod tests {
         // Later, less is left to wait.
         let later = now + Duration::from_millis(120);
         assert_eq!(pace.claim(10, later), Duration::from_millis(130));
+    }
+
+    #[test]
+    fn a_batch_released_unsent_gives_its_time_back_to_later_claims() {
+        let pace = Pace::new(1_000);
+        let now = Instant::now();
+        assert_eq!(pace.claim(100, now), Duration::ZERO);
+        assert_eq!(pace.claim(100, now), Duration::from_millis(100));
+        // The second reader leaves before its turn: the next claim waits
+        // only for the first batch, not for both.
+        pace.release(100, now);
+        assert_eq!(pace.claim(10, now), Duration::from_millis(100));
+        // Never back before now.
+        pace.release(1_000, now);
+        assert_eq!(pace.claim(10, now), Duration::ZERO);
     }
 
     #[test]
