@@ -63,6 +63,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod credential;
+mod listen;
 mod log_tally;
 pub mod market_data;
 pub mod metrics;

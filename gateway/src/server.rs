@@ -48,10 +48,6 @@ pub(crate) const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// that a burst's last events are logged even if no other comes.
 pub(crate) const LOG_FLUSH_PERIOD: Duration = Duration::from_secs(1);
 
-/// Pause after a failed `accept` (out of file descriptors, say), so that
-/// the loop does not spin while the condition lasts.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
 /// Longest a new connection waits for the pending slot of the oldest
 /// pending connection it closed (that one's task frees it at once).
 const EVICTION_WAIT: Duration = Duration::from_secs(1);
@@ -260,10 +256,7 @@ impl Server {
                             }
                         }
                     },
-                    Err(error) => {
-                        tracing::warn!(%error, "accepting a connection failed");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
+                    Err(error) => crate::listen::accept_failed("broker", &error).await,
                 },
             }
         }

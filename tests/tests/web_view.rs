@@ -117,10 +117,17 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
     server.stop().await;
 }
 
-/// Sends `GET path` on a new connection and returns the status line.
-async fn get(addr: std::net::SocketAddr, path: &str) -> (tokio::net::TcpStream, String) {
+/// Sends `GET path` on a new connection from the loopback address `from`
+/// and returns the status line.
+async fn get(
+    from: [u8; 4],
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> (tokio::net::TcpStream, String) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((from, 0).into()).unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: cetx\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut reader = tokio::io::BufReader::new(&mut stream);
@@ -132,26 +139,32 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> (tokio::net::TcpStream, 
     (stream, status)
 }
 
+/// The loopback address of the `i`th of several viewers' machines.
+const fn viewer(i: u8) -> [u8; 4] {
+    [127, 0, 1, i]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_streams_are_bounded_and_a_freed_one_is_given_again() {
     let server = TestServer::start(ServerConfig::embedded_default()).await;
     let web = server.web.expect("the demo config serves the page");
+    // 256 streams, 32 from each of 8 addresses (an address's most).
     let mut open = Vec::new();
-    for _ in 0..256 {
-        let (stream, status) = get(web, "/events").await;
+    for i in 0..=255_u8 {
+        let (stream, status) = get(viewer(1 + i / 32), web, "/events").await;
         assert!(status.starts_with("HTTP/1.1 200"), "{status}");
         open.push(stream);
     }
-    let (_, status) = get(web, "/events").await;
+    let (_, status) = get(viewer(9), web, "/events").await;
     assert!(status.starts_with("HTTP/1.1 503"), "{status}");
     // The page itself is still served.
-    let (_, status) = get(web, "/").await;
+    let (_, status) = get(viewer(10), web, "/").await;
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     // A closed stream frees its place (once the server has seen the close).
     drop(open.pop());
     let mut given = false;
     for _ in 0..200 {
-        let (stream, status) = get(web, "/events").await;
+        let (stream, status) = get(viewer(11), web, "/events").await;
         if status.starts_with("HTTP/1.1 200") {
             given = true;
             open.push(stream);
@@ -161,5 +174,34 @@ async fn event_streams_are_bounded_and_a_freed_one_is_given_again() {
     }
     assert!(given, "a freed place is given to a new viewer");
     drop(open);
+    server.stop().await;
+}
+
+/// One address cannot hold every connection of the web port (idle
+/// connections held file descriptors until the journal could not open a
+/// segment): its 33rd is answered 503 and closed, while another address
+/// is served; and a connection that sends no request is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_hold_every_connection_of_the_web_port() {
+    use tokio::io::AsyncReadExt;
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let web = server.web.expect("the demo config serves the page");
+    let mut held = Vec::new();
+    for _ in 0..32 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((viewer(1), 0).into()).unwrap();
+        held.push(socket.connect(web).await.unwrap());
+    }
+    let (_, status) = get(viewer(1), web, "/").await;
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+    let (_, status) = get(viewer(2), web, "/").await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // The idle ones are closed once the header timeout (10 s) has passed.
+    let mut byte = [0; 1];
+    let read = tokio::time::timeout(WAIT * 2, held[0].read(&mut byte))
+        .await
+        .expect("an idle connection is closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    drop(held);
     server.stop().await;
 }

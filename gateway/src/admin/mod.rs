@@ -190,7 +190,7 @@ impl AdminServer {
                             session.start(stream, slot, tls, shutdown).await;
                         });
                     }
-                    Err(error) => tracing::warn!(%error, "accepting an operator connection"),
+                    Err(error) => crate::listen::accept_failed("operators", &error).await,
                 },
             }
         }

@@ -41,10 +41,10 @@
 //! memory a subscriber holds is its copy of its instruments and one
 //! socket buffer.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cetx_engine::RejectReason;
@@ -60,6 +60,7 @@ use super::state::{BlockQuote, LevelTotals, OrderLevel, Update, View};
 use super::{Batch, MarketData, OrderViewTicket};
 use crate::codec::{DecodeError, FeedServerCodec};
 use crate::config::MarketDataSettings;
+use crate::listen::PerAddress;
 use crate::protocol::feed::{FeedMessage, FeedRequest, OrderEntry, MAX_FEED_FRAME};
 use crate::protocol::{HEARTBEAT_INTERVAL, IDLE_TIMEOUT};
 use crate::reports::reject_text;
@@ -134,53 +135,11 @@ impl FeedServer {
                             tasks.spawn(refuse(conn, RejectReason::TooManyConnections));
                         }
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, "accepting a feed connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
+                    Err(error) => crate::listen::accept_failed("market data", &error).await,
                 },
             }
         }
         tasks.shutdown().await;
-    }
-}
-
-/// The subscribers connected from each IP address, for
-/// `max_subscribers_per_address`.
-#[derive(Clone, Debug, Default)]
-struct PerAddress(Arc<Mutex<HashMap<IpAddr, usize>>>);
-
-/// One subscriber's place among its address's; given back when dropped.
-struct AddressPlace {
-    counts: PerAddress,
-    ip: IpAddr,
-}
-
-impl PerAddress {
-    /// A place for one more subscriber from `ip`, unless it has `max`.
-    fn take(&self, ip: IpAddr, max: usize) -> Option<AddressPlace> {
-        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let held = counts.entry(ip).or_default();
-        if *held >= max {
-            return None;
-        }
-        *held += 1;
-        Some(AddressPlace {
-            counts: self.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for AddressPlace {
-    fn drop(&mut self) {
-        let mut counts = self.counts.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(held) = counts.get_mut(&self.ip) {
-            *held -= 1;
-            if *held == 0 {
-                counts.remove(&self.ip);
-            }
-        }
     }
 }
 

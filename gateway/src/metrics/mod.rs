@@ -39,6 +39,14 @@ use crate::runtime::{BookLoad, RuntimeHandle, RuntimeStatus};
 use crate::server::Connections;
 use exposition::{Exposition, Kind, Unit};
 
+/// The port's connections: a few scrapers at once, 4 from one address,
+/// each request's headers within 10 s (CONFIG.md, `[metrics]`).
+pub(crate) const LIMITS: crate::listen::HttpLimits = crate::listen::HttpLimits {
+    connections: 16,
+    per_address: 4,
+    header_timeout: std::time::Duration::from_secs(10),
+};
+
 /// What a scrape reads.
 #[derive(Clone, Debug)]
 pub struct Sources {
@@ -86,9 +94,8 @@ impl MetricsServer {
             .route("/metrics", get(metrics))
             .with_state(self.sources);
         tracing::info!(addr = %self.local_addr, "serving metrics");
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
+        crate::listen::serve_http(self.listener, app, LIMITS, shutdown).await;
+        Ok(())
     }
 }
 

@@ -52,6 +52,16 @@ const DEPTH: usize = 10;
 /// Event streams open at once; one more is answered 503.
 const MAX_VIEWERS: usize = 256;
 
+/// The port's connections: the event streams and 128 more for the page,
+/// its assets and `/api/market`; 32 from one address, so that one cannot
+/// take every stream; a request's headers within 10 s of the connection's
+/// opening or its last response (CONFIG.md, `[http]`).
+pub(crate) const LIMITS: crate::listen::HttpLimits = crate::listen::HttpLimits {
+    connections: MAX_VIEWERS + 128,
+    per_address: 32,
+    header_timeout: Duration::from_secs(10),
+};
+
 #[derive(Clone)]
 struct Shared {
     market: MarketData,
@@ -117,9 +127,8 @@ impl WebServer {
             .route("/events", get(events))
             .with_state(shared);
         tracing::info!(addr = %self.local_addr, "serving the web view");
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
+        crate::listen::serve_http(self.listener, app, LIMITS, shutdown).await;
+        Ok(())
     }
 }
 

@@ -497,6 +497,41 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
     Ok(())
 }
 
+/// Raises the soft limit on open files to the hard one (a process may, as
+/// `ulimit -n -S` may): every port's connections are bounded by the config,
+/// and with the journal's files they must fit under it, or a busy port
+/// would take the file the journal needs next. Warns, naming both, when
+/// even the hard limit is below what the config may open
+/// ([`ServerConfig::open_files_needed`]).
+fn raise_open_files(needed: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let mut current = limit.current;
+    // `None` is no limit; the kernel keeps one for open files anyway, so
+    // only a finite hard limit is raised to.
+    if limit.maximum.is_some()
+        && limit
+            .current
+            .is_some_and(|current| Some(current) < limit.maximum)
+    {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => current = limit.maximum,
+            Err(error) => tracing::debug!(%error, "the open-files limit stays as it was"),
+        }
+    }
+    if let Some(current) = current.filter(|&current| current < needed) {
+        tracing::warn!(
+            limit = current,
+            needed,
+            "the process may open {current} files, and this config's connection limits with the journal's files come to {needed}: raise the limit (ulimit -n, LimitNOFILE=) or lower the limits (OPERATIONS.md, Open files)"
+        );
+    }
+}
+
 async fn serve(args: ServeArgs) -> Result<()> {
     let embedded = args.config.is_none();
     let mut config = match &args.config {
@@ -539,6 +574,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .context("--admin-listen needs an [admin] section in the config")?;
         settings.listen = addr;
     }
+    raise_open_files(config.open_files_needed());
     let listen = args.listen.unwrap_or(config.server.listen);
     let data_dir = args
         .data_dir
