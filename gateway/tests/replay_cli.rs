@@ -264,3 +264,27 @@ enum Which {
     Middle,
     Last,
 }
+
+/// The settlement files hold every account's balances: `--out` makes its
+/// folder (and any missing parent) `0700`, whatever the umask, as the data
+/// directory, and each file `0600`.
+#[test]
+fn replay_makes_its_out_folder_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = tempfile::tempdir().unwrap();
+    journal(data.path());
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("reports").join("20261127");
+    let (code, _, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        data.path().as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o700);
+    assert_eq!(mode(out.parent().unwrap()), 0o700);
+    assert_eq!(mode(&out.join("clearing.csv")), 0o600);
+}

@@ -575,7 +575,7 @@ fn write_reports(
         write_stream(stderr, "stderr", &tables.accounts)?;
         return write_stream(stderr, "stderr", &tables.transfers);
     };
-    std::fs::create_dir_all(dir).map_err(output(dir.display()))?;
+    crate::journal::private::create_dir(dir).map_err(output(dir.display()))?;
     write_report(dir, ClearingLine::NAME, args.format, &rendered.clearing)?;
     write_tables(dir, args.format, tables)
 }
