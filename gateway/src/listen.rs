@@ -26,15 +26,40 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::log_tally::LogTally;
+
 /// How long an accept loop waits after a failed `accept` (out of file
 /// descriptors, say, which lasts until something closes) before it tries
 /// again: a loop that went straight back wrote millions of log lines.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Logs a failed `accept` on the `port` named and waits [`ACCEPT_BACKOFF`].
-pub(crate) async fn accept_failed(port: &'static str, error: &io::Error) {
-    tracing::warn!(%error, port, "accepting a connection failed");
-    tokio::time::sleep(ACCEPT_BACKOFF).await;
+/// At most one log line per this long about a port's failed accepts.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// A port's failed accepts: each waits [`ACCEPT_BACKOFF`], and they are
+/// logged as a count, a line per [`ACCEPT_LOG_INTERVAL`].
+#[derive(Debug)]
+pub(crate) struct AcceptFailures {
+    port: &'static str,
+    tally: LogTally,
+}
+
+impl AcceptFailures {
+    /// The failures of the `port` named in the log.
+    pub(crate) const fn new(port: &'static str) -> Self {
+        Self {
+            port,
+            tally: LogTally::new(ACCEPT_LOG_INTERVAL),
+        }
+    }
+
+    /// Counts `error` (logging the count when a line is due) and waits.
+    pub(crate) async fn after(&mut self, error: &io::Error) {
+        if let Some(count) = self.tally.count(std::time::Instant::now()) {
+            tracing::warn!(%error, port = self.port, count, "accepting connections failed (count: since the last such line)");
+        }
+        tokio::time::sleep(ACCEPT_BACKOFF).await;
+    }
 }
 
 /// The connections held from each IP address, for a per-address limit.
@@ -105,6 +130,7 @@ pub(crate) async fn serve_http(
     let open = Arc::new(Semaphore::new(limits.connections));
     let addresses = PerAddress::default();
     let mut connections = JoinSet::new();
+    let mut failures = AcceptFailures::new("http");
     loop {
         // Those that ended give back their entries.
         while connections.try_join_next().is_some() {}
@@ -113,7 +139,7 @@ pub(crate) async fn serve_http(
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    accept_failed("http", &error).await;
+                    failures.after(&error).await;
                     continue;
                 }
             },

@@ -192,6 +192,7 @@ impl Server {
             max_pending_per_address = settings.max_pending_per_address,
             "accepting broker connections"
         );
+        let mut accept_failures = crate::listen::AcceptFailures::new("broker");
         loop {
             // Finished sessions are collected as we go, so the set stays
             // the size of the open connections.
@@ -256,7 +257,7 @@ impl Server {
                             }
                         }
                     },
-                    Err(error) => crate::listen::accept_failed("broker", &error).await,
+                    Err(error) => accept_failures.after(&error).await,
                 },
             }
         }

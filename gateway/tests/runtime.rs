@@ -937,3 +937,42 @@ fn a_genesis_the_engine_refuses_refuses_the_start_and_journals_nothing() {
     assert_eq!(runtime.accounts_at_start().len(), config.accounts.len());
     runtime.shutdown().unwrap();
 }
+
+/// PROTOCOL.md, rule 7: when a new login takes a session over, the rejects
+/// the session made for the old connection's requests go to the old
+/// connection, also one already let go behind answers the old session had
+/// not received yet (those answers are the new connection's replay; the
+/// reject, unsequenced, is no one else's). It used to be dropped with them.
+#[test]
+fn a_takeover_gives_the_old_session_a_reject_let_go_but_not_yet_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.brokers[0].cancel_on_disconnect = false;
+    let runtime = start(&config, &Clock::manual(saturday_noon()), true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut old = handle.connect(B1, 0).unwrap();
+    for coid in 1..=2 {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+    }
+    // The session refuses its third request itself: the reject waits for
+    // the answers to the two taken before it.
+    let refused = ServerFrame {
+        seq: 0,
+        message: order_rejected(3, RequestKind::NewOrder, RejectReason::UnknownSymbol),
+    };
+    assert!(old.reject(refused.clone()));
+    // Both answers received: the reject is let go behind them, and waits
+    // to be received.
+    let answers = wait.take(&mut old, 2);
+    assert_eq!(answers.iter().map(|f| f.seq).collect::<Vec<_>>(), [1, 2]);
+    let new = handle.connect(B1, 2).unwrap();
+    assert!(old.taken_over().is_cancelled());
+    assert_eq!(old.take_held_rejects(), [refused]);
+    drop((old, new));
+    runtime.shutdown().unwrap();
+}

@@ -149,6 +149,7 @@ impl AdminServer {
         let open = Arc::new(AtomicUsize::new(0));
         let mut flush = tokio::time::interval(crate::server::LOG_FLUSH_PERIOD);
         tracing::info!(addr = %self.local_addr, "serving operators");
+        let mut accept_failures = crate::listen::AcceptFailures::new("operators");
         loop {
             while sessions.try_join_next().is_some() {}
             tokio::select! {
@@ -190,7 +191,7 @@ impl AdminServer {
                             session.start(stream, slot, tls, shutdown).await;
                         });
                     }
-                    Err(error) => crate::listen::accept_failed("operators", &error).await,
+                    Err(error) => accept_failures.after(&error).await,
                 },
             }
         }

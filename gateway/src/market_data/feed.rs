@@ -110,6 +110,7 @@ impl FeedServer {
         let per_address = PerAddress::default();
         let mut tasks = JoinSet::new();
         tracing::info!(addr = %self.local_addr, "publishing market data");
+        let mut accept_failures = crate::listen::AcceptFailures::new("market data");
         loop {
             while tasks.try_join_next().is_some() {}
             tokio::select! {
@@ -135,7 +136,7 @@ impl FeedServer {
                             tasks.spawn(refuse(conn, RejectReason::TooManyConnections));
                         }
                     }
-                    Err(error) => crate::listen::accept_failed("market data", &error).await,
+                    Err(error) => accept_failures.after(&error).await,
                 },
             }
         }

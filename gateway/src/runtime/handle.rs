@@ -740,11 +740,20 @@ impl Subscription {
         self.answered < requests || !self.deferred.is_empty()
     }
 
-    /// Takes the rejects the session made that still wait for earlier
-    /// answers, in the order made: for a session taken over, whose
-    /// earlier answers go to the new connection.
+    /// Takes the rejects the session made that it has not received yet, in
+    /// the order made: for a session taken over, whose answers go to the
+    /// new connection (its replay) and these to no other. Those whose turn
+    /// had come wait among the answers not received yet (which are left
+    /// for the replay); the rest still wait for earlier answers.
     pub fn take_held_rejects(&mut self) -> Vec<ServerFrame> {
-        self.deferred.drain(..).map(|(_, frame)| frame).collect()
+        let mut rejects = Vec::new();
+        while let Some(frame) = self.pop_backlog() {
+            if frame.seq == crate::protocol::UNSEQUENCED {
+                rejects.push(frame);
+            }
+        }
+        rejects.extend(self.deferred.drain(..).map(|(_, frame)| frame));
+        rejects
     }
 
     /// Moves the rejects whose turn has come behind what is to receive
