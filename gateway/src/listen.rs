@@ -103,7 +103,7 @@ impl Drop for AddressPlace {
 
 /// The bounds of an HTTP port.
 #[derive(Clone, Copy, Debug)]
-pub struct HttpLimits {
+pub(crate) struct HttpLimits {
     /// Connections open at once; one more is answered 503 and closed.
     pub(crate) connections: usize,
     /// Connections open at once from one IP address; one more from it is
@@ -116,7 +116,7 @@ pub struct HttpLimits {
 }
 
 /// What a connection over the limits is sent before it is closed.
-const OVER_LIMIT: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 34\r\nconnection: close\r\n\r\ntoo many connections; try again later";
+const OVER_LIMIT: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: 37\r\nconnection: close\r\n\r\ntoo many connections; try again later";
 
 /// Serves `app` over HTTP/1.1 on `listener` within `limits` until
 /// `shutdown` is cancelled, then lets each connection finish its response
@@ -283,7 +283,15 @@ mod tests {
         ];
         // A third from this address is over its share.
         let mut third = TcpStream::connect(addr).await.unwrap();
-        assert!(rest(&mut third).await.starts_with("HTTP/1.1 503"));
+        let refused = rest(&mut third).await;
+        assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+        // Its body is all there, as long as its header says.
+        let (head, body) = refused.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "too many connections; try again later");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
         // Another address has one place left of the port's three.
         let _fourth = connect_from([127, 0, 0, 2], addr).await;
         let mut fifth = connect_from([127, 0, 0, 3], addr).await;
