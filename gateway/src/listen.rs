@@ -9,7 +9,7 @@
 //! and the market stopped.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -19,7 +19,6 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -149,7 +148,7 @@ pub(crate) async fn serve_http(
             .ok()
             .zip(addresses.take(peer.ip(), limits.per_address));
         let Some(places) = places else {
-            connections.spawn(refuse(stream));
+            refuse(stream);
             continue;
         };
         connections.spawn(connection(
@@ -165,13 +164,13 @@ pub(crate) async fn serve_http(
     while connections.join_next().await.is_some() {}
 }
 
-/// Answers 503 and closes, within a second.
-async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(OVER_LIMIT).await?;
-        stream.shutdown().await
-    })
-    .await;
+/// Answers 503 and closes, at once: a fresh socket's send buffer takes
+/// the whole answer, so nothing is left waiting on a peer (a task per
+/// refusal would hold a descriptor each, as many as a flood sends).
+fn refuse(stream: TcpStream) {
+    if let Ok(stream) = stream.into_std() {
+        let _ = (&stream).write(OVER_LIMIT);
+    }
 }
 
 /// One connection, holding its places until it ends.
