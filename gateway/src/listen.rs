@@ -30,7 +30,7 @@ use crate::log_tally::LogTally;
 /// How long an accept loop waits after a failed `accept` (out of file
 /// descriptors, say, which lasts until something closes) before it tries
 /// again: a loop that went straight back wrote millions of log lines.
-pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// At most one log line per this long about a port's failed accepts.
 const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
