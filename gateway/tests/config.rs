@@ -429,6 +429,34 @@ fn each_check_names_the_entry_that_is_wrong() {
             ConfigError::EmptyDataDir,
         ),
         (
+            format!("[server]\ndata_dir = \"   \"\n{base}"),
+            ConfigError::EmptyDataDir,
+        ),
+        (
+            format!("[server]\nidle_timeout_ms = 3600001\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.idle_timeout_ms",
+                value: 3_600_001,
+                max: 3_600_000,
+            },
+        ),
+        (
+            format!("[server.login_backoff]\nmax_delay_ms = 60001\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.login_backoff.max_delay_ms",
+                value: 60_001,
+                max: 60_000,
+            },
+        ),
+        (
+            format!("[server.login_backoff]\nforget_after_ms = 86400001\n{base}"),
+            ConfigError::TooLarge {
+                key: "server.login_backoff.forget_after_ms",
+                value: 86_400_001,
+                max: 86_400_000,
+            },
+        ),
+        (
             format!("[server.login_backoff]\nrefuse_after = 0\n{base}"),
             ConfigError::Zero {
                 key: "server.login_backoff.refuse_after",
@@ -583,6 +611,32 @@ fn each_check_names_the_entry_that_is_wrong() {
                 key: "server.max_connections",
                 value: 65_537,
                 max: 65_536,
+            },
+        ),
+        (
+            // A feed that writes once in ten minutes shows a stale book
+            // (an outside tester's 600000).
+            format!("[market_data]\nflush_interval_ms = 1001\n{base}"),
+            ConfigError::TooLarge {
+                key: "market_data.flush_interval_ms",
+                value: 1_001,
+                max: 1_000,
+            },
+        ),
+        (
+            format!("[market_data]\nwrite_timeout_ms = 9223372036854775807\n{base}"),
+            ConfigError::TooLarge {
+                key: "market_data.write_timeout_ms",
+                value: i64::MAX as u64,
+                max: 3_600_000,
+            },
+        ),
+        (
+            format!("[market_data]\nsubscribe_timeout_ms = 3600001\n{base}"),
+            ConfigError::TooLarge {
+                key: "market_data.subscribe_timeout_ms",
+                value: 3_600_001,
+                max: 3_600_000,
             },
         ),
         (

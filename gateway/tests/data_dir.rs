@@ -115,31 +115,37 @@ fn the_demo_banner_names_the_brokers_but_never_a_secret() {
 fn a_second_server_on_the_same_data_directory_exits_at_once() {
     let data = tempfile::tempdir().unwrap();
     let first = ServeProcess::start(data.path());
-    let second = finish(cetx(
-        &[
-            "serve",
-            "--market-data-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--open-market-now",
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        data.path(),
-    ));
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(1), "{stderr}");
     let journal_dir = data.path().join("journal");
-    assert!(
-        stderr.contains("in use by another cetx process")
-            && stderr.contains(&*journal_dir.to_string_lossy())
-            && stderr.contains("pid "),
-        "{stderr}"
-    );
-    // It never listened.
-    let stdout = String::from_utf8_lossy(&second.stdout);
-    assert!(!stdout.contains("listening"), "{stdout}");
+    // On ports of its own, and on the first server's broker port (the
+    // same config twice): either way it is told who holds the directory,
+    // not that an address is in use (an outside tester's case).
+    let first_port = first.addr.to_string();
+    for listen in ["127.0.0.1:0", first_port.as_str()] {
+        let second = finish(cetx(
+            &[
+                "serve",
+                "--market-data-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--open-market-now",
+                "--listen",
+                listen,
+            ],
+            data.path(),
+        ));
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert_eq!(second.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("in use by another cetx process")
+                && stderr.contains(&*journal_dir.to_string_lossy())
+                && stderr.contains("pid "),
+            "{stderr}"
+        );
+        // It never listened.
+        let stdout = String::from_utf8_lossy(&second.stdout);
+        assert!(!stdout.contains("listening"), "{stdout}");
+    }
 
     // Replay only reads: it works beside the live server.
     let replay = finish({
@@ -383,4 +389,31 @@ fn a_first_start_that_cannot_serve_journals_nothing() {
     assert_eq!(output.status.code(), Some(1), "{said}");
     assert!(said.contains("[server.tls]"), "{said}");
     assert!(!data.join("journal").exists(), "{said}");
+}
+
+/// A data directory that is a file, or only spaces, is refused before
+/// anything listens, and the message says which (an outside tester's
+/// cases: `File exists (os error 17)`, and a folder named "   ").
+#[test]
+fn a_data_directory_that_is_a_file_or_blank_is_refused_by_name() {
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("afile");
+    std::fs::write(&file, "not a directory").unwrap();
+    let serve = finish(cetx(&[&["serve"], &ON_LOOPBACK[..]].concat(), &file));
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is a file, not a directory"), "{stderr}");
+
+    let serve = finish({
+        let mut c = cetx(&[&["serve"], &ON_LOOPBACK[..]].concat(), Path::new("   "));
+        c.current_dir(scratch.path());
+        c
+    });
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert_eq!(serve.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("must not be empty or only spaces"),
+        "{stderr}"
+    );
+    assert!(!scratch.path().join("   ").exists());
 }

@@ -37,15 +37,7 @@ impl JournalLock {
             .map_err(|e| JournalError::io(&path, "opening the journal lock", e))?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut said = String::new();
-                let _ = file.read_to_string(&mut said);
-                let holder = said.trim();
-                return Err(JournalError::Locked {
-                    dir: dir.to_path_buf(),
-                    holder: (!holder.is_empty()).then(|| holder.to_string()),
-                });
-            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(locked(dir, &mut file)),
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(JournalError::io(&path, "locking", e))
             }
@@ -54,5 +46,38 @@ impl JournalLock {
             .and_then(|()| writeln!(file, "pid {}", std::process::id()))
             .map_err(|e| JournalError::io(&path, "writing the journal lock", e))?;
         Ok(Self { _file: file })
+    }
+
+    /// Checks, without creating or taking anything, that no other process
+    /// holds the lock of `dir`: so that a second server is told who is in
+    /// the way before anything else it tries (its ports, most often the
+    /// first server's) fails for that reason.
+    ///
+    /// # Errors
+    /// [`JournalError::Locked`] as [`JournalLock::acquire`] gives it. A
+    /// directory or lock file that cannot be read is no error here:
+    /// `acquire` says what is wrong with it.
+    pub fn check_free(dir: &Path) -> Result<(), JournalError> {
+        let Ok(mut file) = File::open(dir.join(LOCK_FILE)) else {
+            return Ok(());
+        };
+        // A shared lock is refused only while a writer holds its own; when
+        // granted, closing the file lets go of it at once.
+        if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock_shared() {
+            return Err(locked(dir, &mut file));
+        }
+        Ok(())
+    }
+}
+
+/// [`JournalError::Locked`] for `dir`, with what its lock `file` says of
+/// the holder.
+fn locked(dir: &Path, file: &mut File) -> JournalError {
+    let mut said = String::new();
+    let _ = file.read_to_string(&mut said);
+    let holder = said.trim();
+    JournalError::Locked {
+        dir: dir.to_path_buf(),
+        holder: (!holder.is_empty()).then(|| holder.to_string()),
     }
 }

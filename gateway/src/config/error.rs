@@ -75,8 +75,8 @@ pub enum ConfigError {
         /// The most allowed.
         max: u64,
     },
-    /// `server.data_dir` is empty.
-    #[error("server.data_dir must not be empty")]
+    /// `server.data_dir` is empty, or only spaces.
+    #[error("server.data_dir must not be empty or only spaces")]
     EmptyDataDir,
     /// A limit is below the least the protocol promises brokers.
     #[error("{key} = {value} is below the protocol's {min}")]

@@ -93,7 +93,9 @@ impl ServerConfig {
         if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::Zero { key });
         }
-        if s.data_dir.as_os_str().is_empty() {
+        // Spaces alone are a typo too: they would make a folder of that
+        // name beside the config.
+        if s.data_dir.to_str().is_some_and(|d| d.trim().is_empty()) {
             return Err(ConfigError::EmptyDataDir);
         }
         // An address is refused from its refuse_after-th failure on: free
@@ -131,6 +133,17 @@ impl ServerConfig {
                 MAX_SESSIONS,
             ),
             ("server.recent_reports", s.recent_reports as u64, MAX_RING),
+            ("server.idle_timeout_ms", s.idle_timeout_ms, MAX_TIMEOUT_MS),
+            (
+                "server.login_backoff.max_delay_ms",
+                backoff.max_delay_ms,
+                MAX_LOGIN_DELAY_MS,
+            ),
+            (
+                "server.login_backoff.forget_after_ms",
+                backoff.forget_after_ms,
+                MAX_FORGET_MS,
+            ),
         ] {
             at_most(key, value, max)?;
         }
@@ -226,6 +239,21 @@ impl ServerConfig {
                 "market_data.send_buffer",
                 m.send_buffer as u64,
                 MAX_SEND_BUFFER,
+            ),
+            (
+                "market_data.write_timeout_ms",
+                m.write_timeout_ms,
+                MAX_TIMEOUT_MS,
+            ),
+            (
+                "market_data.subscribe_timeout_ms",
+                m.subscribe_timeout_ms,
+                MAX_TIMEOUT_MS,
+            ),
+            (
+                "market_data.flush_interval_ms",
+                m.flush_interval_ms,
+                MAX_FLUSH_INTERVAL_MS,
             ),
         ] {
             at_most(key, value, max)?;
@@ -435,6 +463,18 @@ const MAX_SESSIONS: u64 = 1 << 16;
 const MAX_RING: u64 = 1 << 20;
 /// Largest kernel send buffer asked for one feed subscriber: 64 MiB.
 const MAX_SEND_BUFFER: u64 = 64 << 20;
+/// Longest timeout of a connection (idle broker, feed write or
+/// subscription): an hour. Longer ones are typos that leave dead
+/// connections holding their slots.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+/// Longest wait before a failed login is answered: a minute. A client
+/// waits that long for its answer; longer is no answer at all.
+const MAX_LOGIN_DELAY_MS: u64 = 60_000;
+/// Longest memory of an address's failed logins: a day.
+const MAX_FORGET_MS: u64 = 86_400_000;
+/// Longest pause between a feed subscriber's writes: a second. Longer
+/// leaves every subscriber's book stale for that long.
+const MAX_FLUSH_INTERVAL_MS: u64 = 1_000;
 
 /// [`ConfigError::TooLarge`] when `value` is above `max`.
 fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), ConfigError> {

@@ -580,11 +580,26 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(|| config.server.data_dir.clone());
+    if data_dir.to_str().is_some_and(|d| d.trim().is_empty()) {
+        bail!("--data-dir must not be empty or only spaces");
+    }
+    // A second server on the same config would fail on its first port,
+    // the first server's: say what is in the way instead.
+    cetx_engine::journal::JournalLock::check_free(
+        &data_dir.join(cetx_gateway::runtime::JOURNAL_DIR),
+    )
+    .with_context(|| format!("starting the market from {}", data_dir.display()))?;
     check_before_start(&config, listen)?;
     // From here on a SIGTERM or Ctrl-C stops the server cleanly, even one
     // that comes during recovery (then it stops once recovered).
     let shutdown = CancellationToken::new();
     stop_on_signal(shutdown.clone()).context("listening for SIGTERM and SIGINT")?;
+    if data_dir.exists() && !data_dir.is_dir() {
+        bail!(
+            "the data directory {} is a file, not a directory",
+            data_dir.display()
+        );
+    }
     cetx_engine::journal::private::create_dir(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let mut options = RuntimeOptions::new(&data_dir);
