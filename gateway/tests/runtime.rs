@@ -782,6 +782,29 @@ fn a_damaged_day_file_sends_a_restart_to_an_older_snapshot() {
     runtime.shutdown().unwrap();
 }
 
+/// A market that ran with a journal is not restarted with
+/// `durability = "none"`: its fills would be acknowledged and then gone at
+/// the next start (an outside tester's case). A fresh directory is fine.
+#[test]
+fn a_market_with_a_journal_is_not_started_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    let clock = Clock::manual(saturday_noon());
+    start(&config, &clock, true).shutdown().unwrap();
+    config.journal.durability = cetx_gateway::config::Durability::None;
+    let mut options = RuntimeOptions::new(&config.server.data_dir);
+    options.clock = clock.clone();
+    let refused = Runtime::start(&config, options);
+    assert!(
+        matches!(refused, Err(RuntimeError::UnjournaledMarket(ref journal)) if journal.starts_with(dir.path())),
+        "{:?}",
+        refused.err()
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    config.server.data_dir = fresh.path().to_path_buf();
+    start(&config, &clock, true).shutdown().unwrap();
+}
+
 #[test]
 fn without_a_journal_a_resume_older_than_memory_ends_the_session() {
     let dir = tempfile::tempdir().unwrap();

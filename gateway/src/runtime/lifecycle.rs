@@ -86,7 +86,18 @@ impl Runtime {
         let durability = config.journal.durability.into();
         // Recovery may cut a torn tail or trim a segment: in a directory
         // the writer could not go on in, refuse before changing anything.
-        if durability != journal::Durability::None {
+        if durability == journal::Durability::None {
+            let segments = journal::format::list_segments(&journal_dir).map_err(|source| {
+                RuntimeError::Journal {
+                    context: "listing the journal directory",
+                    source,
+                }
+            })?;
+            if !segments.is_empty() {
+                return Err(RuntimeError::UnjournaledMarket(journal_dir));
+            }
+            tracing::warn!("durability = \"none\": nothing is journaled; every order, fill and transfer of this run is gone when it stops (benchmarks only)");
+        } else {
             journal::check_writable(&journal_dir).map_err(|source| RuntimeError::Journal {
                 context: "checking the journal directory",
                 source,

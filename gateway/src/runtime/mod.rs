@@ -187,6 +187,10 @@ pub enum RuntimeError {
     /// credentials would log in is not clear.
     #[error("broker {0} is in the config and was added by an operator (in the journal): remove it from the config, or give it another id")]
     BrokerInConfigAndJournal(u32),
+    /// `durability = "none"` on a data directory whose journal holds a
+    /// market: what the server did would be gone at its next start.
+    #[error("durability = \"none\" writes nothing, but {0} holds the journal of a market that ran: its orders and fills would go on in memory only and be gone at the next start; use \"fsync\" (or \"os\") for this market, and a fresh --data-dir for a benchmark")]
+    UnjournaledMarket(std::path::PathBuf),
     /// The config describes another market than the journal's, and the
     /// change was not accepted (or cannot be journaled).
     #[error("the config differs from the market in the journal: {0}; start with --accept-config-change to journal the config's definition from here on")]
