@@ -11,7 +11,7 @@ use crate::engine::{Applied, Engine};
 use crate::event::{
     AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
 };
-use crate::instrument::{InstrumentId, InstrumentSpec, SpecError};
+use crate::instrument::{InstrumentId, InstrumentSpec};
 use crate::order::AccountId;
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -298,10 +298,15 @@ impl Engine {
         {
             return Err(RejectReason::InvalidInstrumentSpec);
         }
-        let instrument = self.list(spec).map_err(|e| match e {
-            SpecError::DuplicateSymbol(_) => RejectReason::SymbolExists,
-            _ => RejectReason::InvalidInstrumentSpec,
-        })?;
+        // A symbol listed already is 110 whatever its vintage says.
+        if self.specs().any(|listed| listed.symbol == spec.symbol) {
+            return Err(RejectReason::SymbolExists);
+        }
+        spec.check_vintage(self.specs())
+            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
+        let instrument = self
+            .list(spec)
+            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
         events.push(Event::InstrumentListed(self.band(instrument)));
         Ok(())
     }

@@ -142,6 +142,32 @@ impl InstrumentSpec {
     /// bytes).
     pub const MAX_SYMBOL_LEN: usize = 16;
 
+    /// Checks a CEA's vintage for a listing beside the instruments `listed`:
+    /// its symbol holds the year, and no other instrument has it. Only a
+    /// listing is checked (a config's instruments, `ListInstrument`), never a
+    /// journal's replay: what was listed stays listed.
+    ///
+    /// # Errors
+    /// [`SpecError::VintageNotInSymbol`] or [`SpecError::VintageListed`].
+    pub fn check_vintage<'a>(
+        &self,
+        mut listed: impl Iterator<Item = &'a Self>,
+    ) -> Result<(), SpecError> {
+        let InstrumentKind::Cea { vintage } = self.kind else {
+            return Ok(());
+        };
+        if !self.symbol.contains(&format!("{vintage:04}")) {
+            return Err(SpecError::VintageNotInSymbol { vintage });
+        }
+        match listed.find(|other| other.kind == self.kind) {
+            Some(other) => Err(SpecError::VintageListed {
+                vintage,
+                listed: other.symbol.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// A CEA instrument of `vintage` with the exchange's continuous-trading
     /// defaults around `reference_price`.
     #[must_use]
@@ -382,6 +408,22 @@ pub enum SpecError {
     /// Two instruments share one symbol.
     #[error("symbol {0} is configured twice")]
     DuplicateSymbol(String),
+    /// A CEA's symbol does not hold its vintage year (`CEA2025` for 2025):
+    /// a typo in either would list a vintage under another's name.
+    #[error("a CEA's symbol must hold its vintage year ({vintage}), as CEA{vintage} does")]
+    VintageNotInSymbol {
+        /// The vintage.
+        vintage: u16,
+    },
+    /// A CEA of a vintage that another instrument is listed for already:
+    /// one instrument per vintage.
+    #[error("vintage {vintage} is listed already, as {listed}")]
+    VintageListed {
+        /// The vintage.
+        vintage: u16,
+        /// The symbol it is listed under.
+        listed: String,
+    },
     /// More instruments than an [`InstrumentId`] can index.
     #[error("too many instruments ({0})")]
     TooManyInstruments(usize),

@@ -108,6 +108,18 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
             Command::ListInstrument(Box::new(InstrumentSpec::cea(2025, cny("80.00")))),
             RejectReason::SymbolExists,
         ),
+        // One instrument per vintage, and a CEA's symbol names its year: a
+        // typo in either would take another vintage's place for good (an
+        // outside tester listed vintage 2024 as CEA2025).
+        (named("CEA2025B"), RejectReason::InvalidInstrumentSpec),
+        (
+            Command::ListInstrument(Box::new({
+                let mut again = InstrumentSpec::cea(2025, cny("80.00"));
+                again.symbol = "CEA2025B".into();
+                again
+            })),
+            RejectReason::InvalidInstrumentSpec,
+        ),
         (
             Command::ListInstrument(Box::new(off_tick)),
             RejectReason::InvalidInstrumentSpec,

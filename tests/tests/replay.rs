@@ -104,13 +104,15 @@ fn a_day_s_turnover_past_an_i64_is_written_whole() {
     // twice in a day: 1.8 * 10^19 fen of turnover, past i64::MAX.
     let mut config = ServerConfig::embedded_default();
     let mut huge = config.instruments[0].clone();
-    huge.symbol = "HUGE".into();
+    // A vintage of its own, named in its symbol, as every CEA's.
+    huge.symbol = "HUGE2030".into();
+    huge.kind = cetx_engine::InstrumentKind::Cea { vintage: 2030 };
     huge.tick = "1000000000000.00".parse().unwrap();
     huge.reference_price = "90000000000000000.00".parse().unwrap();
     huge.band_bps = 1;
     huge.max_order_t = 1_000;
     config.instruments.push(huge);
-    let id = config.instrument_id("HUGE").unwrap();
+    let id = config.instrument_id("HUGE2030").unwrap();
     let price = 9_000_000_000_000_000_000;
     let mut commands = config.genesis();
     commands.push(Command::Deposit {

@@ -302,7 +302,7 @@ impl ServerConfig {
             return Err(ConfigError::TooManyInstruments(self.instruments.len()));
         }
         let mut seen = BTreeSet::new();
-        for spec in &self.instruments {
+        for (i, spec) in self.instruments.iter().enumerate() {
             let symbol = &spec.symbol;
             let printable = symbol.bytes().all(|b| b.is_ascii_graphic());
             if symbol.is_empty() || symbol.len() > MAX_SYMBOL_LEN || !printable {
@@ -317,6 +317,8 @@ impl ServerConfig {
             };
             spec.rules().map_err(wrap)?;
             spec.policy().map_err(wrap)?;
+            spec.check_vintage(self.instruments[..i].iter())
+                .map_err(wrap)?;
             // Every quantity is whole lots: a limit between two lots is
             // one the market can never reach, and likely a typo (the
             // engine checks the minimum order itself). Defaults are left

@@ -174,9 +174,15 @@ fn apply(
         let mut events = Vec::with_capacity(1);
         planned.engine.apply(&command, stamp, &mut events);
         if let Some(Event::Rejected(rejected)) = events.first() {
-            let hint = match rejected.reason {
-                RejectReason::InstrumentBusy | RejectReason::ReferencePriceLocked => {
+            let hint = match (rejected.reason, &command) {
+                (RejectReason::InstrumentBusy | RejectReason::ReferencePriceLocked, _) => {
                     ". An instrument's rules change only while it is closed with an empty book: start with the journal's config until the calendar's close, then with this one (a close that passed while the server was down runs only once it has started: start once with the journal's config, stop it, then start with this one)"
+                }
+                (RejectReason::InvalidInstrumentSpec, Command::ReviseInstrument { .. }) => {
+                    ". A revision keeps the instrument's symbol and kind (a CEA's vintage too): list another instrument for another kind or vintage"
+                }
+                (RejectReason::InvalidInstrumentSpec, Command::ListInstrument(_)) => {
+                    ". A CEA's symbol must hold its vintage year, and each vintage is listed once (the journal may list one already)"
                 }
                 _ => "",
             };
