@@ -261,6 +261,9 @@ impl Engine {
             .accounts
             .get_with_holding_mut(old.account, notice.instrument)
             .expect("a bid's account exists");
+        // A suspended bidder keeps its bid, and may cancel it, but not
+        // change it: an amend is a new bid's terms.
+        self.membership.check_order(old.account, account.broker)?;
         risk::release(account, holding, &old_claim);
         let policy = &self.markets[i].policy;
         if let Err(reason) = risk::check(account, holding, policy, &new_claim, trading_day) {

@@ -115,7 +115,12 @@ impl Engine {
         let poster_broker = poster.ok_or(RejectReason::UnknownAccount)?;
         self.membership.check_order(offer.account, poster_broker)?;
         let pending = rules.needs_confirmation;
-        if pending && self.blocks.open_in(offer.instrument) >= rules.max_open as usize {
+        let remaining_t = offer.quantity_t - quantity_t;
+        // A deal that waits adds one to the open count only beside the
+        // offer's rest: accepted whole, the offer's place becomes the
+        // deal's, so a full instrument can still trade what is open.
+        let adds_one = pending && remaining_t > 0;
+        if adds_one && self.blocks.open_in(offer.instrument) >= rules.max_open as usize {
             return Err(RejectReason::BlockLimitReached);
         }
 
@@ -123,7 +128,6 @@ impl Engine {
             .accounts
             .with_holding_mut(acceptor_at, claim.instrument);
         risk::reserve(acceptor, holding, &claim);
-        let remaining_t = offer.quantity_t - quantity_t;
         if remaining_t == 0 {
             self.blocks.offers.remove(&block_id);
         } else if let Some(open) = self.blocks.offers.get_mut(&block_id) {

@@ -467,6 +467,30 @@ fn the_remaining_codes_suspension_unknown_auction_and_limits() {
         m.at(START).reject(bid(10, 1, B[2], 100_00, 1)),
         RejectReason::AccountSuspended
     );
+    // A bidder suspended after bidding keeps its bid and may cancel it,
+    // but not change it (an outside tester raised a suspended account's
+    // bid to the whole offer, and it won); nor may the bidders of a
+    // suspended broker.
+    m.ok(bid(11, 1, B[3], 100_00, 10));
+    m.ok(bid(12, 1, B[0], 100_00, 10));
+    m.ok(Command::SetAccountStatus {
+        account: B[3],
+        status: cetx_engine::Status::Suspended,
+    });
+    assert_eq!(
+        m.reject(amend(1, 11, 100_00, 1_000)),
+        RejectReason::AccountSuspended
+    );
+    m.ok(cancel(1, 11));
+    m.ok(Command::SetBrokerStatus {
+        // Each account has a broker of its own id.
+        broker: BrokerId(B[0].0),
+        status: cetx_engine::Status::Suspended,
+    });
+    assert_eq!(
+        m.reject(amend(1, 12, 100_00, 1_000)),
+        RejectReason::BrokerSuspended
+    );
     // Prices are on the instrument's tick (here 0.05 CNY), quantities in
     // whole lots (here 10 t).
     let mut m = Market::with(|specs| {

@@ -643,6 +643,42 @@ fn a_ccer_deal_waits_for_the_exchange_then_settles_or_is_refused() {
     );
 }
 
+/// With `max_open` offers and deals open, an offer accepted whole still
+/// trades: its deal, which waits, takes the offer's place (an outside
+/// tester found a full instrument's block market stuck until offers were
+/// withdrawn). A partial acceptance would add a deal beside the offer's
+/// rest, and is refused.
+#[test]
+fn a_full_instrument_still_trades_an_offer_accepted_whole() {
+    let mut m = Market::new();
+    m.time_ns = MORNING_NS;
+    let mut ccer = BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer {});
+    ccer.enabled = true;
+    ccer.max_open = 1;
+    m.ok(Command::SetBlockRules {
+        instrument: CCER,
+        rules: Box::new(ccer),
+    });
+    let id = m.post(NewBlock {
+        instrument: CCER,
+        ..sell_offer()
+    });
+    assert_eq!(
+        m.reject(accept(id, BOB, T)),
+        RejectReason::BlockLimitReached
+    );
+    let events = m.ok(accept(id, BOB, 3 * T));
+    assert!(
+        matches!(events[..], [Event::BlockAccepted(deal)] if deal.pending && deal.quantity_t == 3 * T),
+        "{events:?}"
+    );
+    // The deal holds the one place now.
+    assert_eq!(
+        m.reject(post(|b| b.instrument = CCER)),
+        RejectReason::BlockLimitReached
+    );
+}
+
 #[test]
 fn an_unconfirmed_deal_lapses_at_the_end_of_the_day() {
     let mut m = Market::new();

@@ -175,7 +175,8 @@ impl RefBlocks {
             return Err(RejectReason::BlockQuantityInvalid);
         }
         let pending = rules.needs_confirmation;
-        if pending && self.open_in(offer.instrument) >= rules.max_open as usize {
+        // Accepted whole, the offer's place becomes its waiting deal's.
+        if pending && !takes_all && self.open_in(offer.instrument) >= rules.max_open as usize {
             return Err(RejectReason::BlockLimitReached);
         }
         let remaining_t = offer.quantity_t - quantity_t;
