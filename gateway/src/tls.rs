@@ -64,6 +64,9 @@ pub enum TlsError {
         /// What rustls said.
         why: rustls::Error,
     },
+    /// A file's path is empty (`cert = ""`).
+    #[error("{0}: the path is empty")]
+    EmptyPath(&'static str),
     /// The name to check the server's certificate against is not a DNS
     /// name or an IP address.
     #[error("invalid TLS server name {0:?}")]
@@ -75,6 +78,9 @@ fn provider() -> Arc<crypto::CryptoProvider> {
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    if path.as_os_str().is_empty() {
+        return Err(TlsError::EmptyPath(what));
+    }
     std::fs::read(path).map_err(|source| TlsError::Read {
         what,
         path: path.to_path_buf(),
@@ -82,18 +88,20 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// The CA certificates in the PEM file at `ca`, as trust anchors.
-fn roots(ca: &Path) -> Result<RootCertStore, TlsError> {
+/// The CA certificates in the PEM file at `ca`, as trust anchors; `what`
+/// names the file in errors.
+fn roots(what: &'static str, ca: &Path) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
-    for cert in load_certificates(ca)? {
+    for cert in load_certificates(what, ca)? {
         roots.add(cert)?;
     }
     Ok(roots)
 }
 
-/// The private key in the PEM file at `path`.
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let pem = read("the private key file", path)?;
+/// The private key in the PEM file at `path`; `what` names the file in
+/// errors.
+fn load_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let pem = read(what, path)?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsError::Pem {
         path: path.to_path_buf(),
         why: format!(
@@ -102,12 +110,16 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     })
 }
 
-/// Every certificate in the PEM file at `path`, in order.
+/// Every certificate in the PEM file at `path`, in order; `what` names
+/// the file (and the key or option that gave it) in errors.
 ///
 /// # Errors
 /// [`TlsError`] when it cannot be read or holds no certificate.
-pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let pem = read("the certificate file", path)?;
+pub fn load_certificates(
+    what: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let pem = read(what, path)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::Pem {
@@ -133,21 +145,23 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 /// [`TlsError`] when a file cannot be read or parsed, or the key does not
 /// fit the certificate.
 pub fn server(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<ServerTls, TlsError> {
-    let certs = load_certificates(cert)?;
-    let key_der = load_key(key)?;
+    let certs = load_certificates("the certificate file (cert)", cert)?;
+    let key_der = load_key("the private key file (key)", key)?;
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?;
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
         Some(ca) => {
-            let verifier =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)?), provider())
-                    .allow_unauthenticated()
-                    .build()
-                    .map_err(|e| TlsError::Pem {
-                        path: ca.to_path_buf(),
-                        why: e.to_string(),
-                    })?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots("the client CA file (client_ca)", ca)?),
+                provider(),
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| TlsError::Pem {
+                path: ca.to_path_buf(),
+                why: e.to_string(),
+            })?;
             builder.with_client_cert_verifier(verifier)
         }
     };
@@ -217,11 +231,14 @@ fn client_with(
 ) -> Result<ClientTls, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots(ca)?);
+        .with_root_certificates(roots("the CA file (--tls-ca)", ca)?);
     let config = match identity {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => builder
-            .with_client_auth_cert(load_certificates(cert)?, load_key(key)?)
+            .with_client_auth_cert(
+                load_certificates("the client certificate file (--tls-cert)", cert)?,
+                load_key("the client key file (--tls-key)", key)?,
+            )
             .map_err(|why| TlsError::KeyMismatch {
                 cert: cert.to_path_buf(),
                 key: key.to_path_buf(),

@@ -353,6 +353,18 @@ fn cash_converts_exactly_to_fen() {
             .map(|c| c.accounts[0].cash_fen().unwrap());
         assert_eq!(got, expected, "{line}");
     }
+    // A string is digits with at most one point: each of these once read
+    // as an amount (an outside tester's), some not as written.
+    for typo in [
+        "+1000.00", " 1000.00", "1_000.00", "1000.", ".50", "1e6", "1,000.00",
+    ] {
+        let read = ServerConfig::from_toml_str(&with_account(&format!("cash = \"{typo}\"")));
+        let said = read.expect_err(typo).to_string();
+        assert!(
+            said.contains("accounts[0].cash") && said.contains("digits with at most one point"),
+            "{typo}: {said}"
+        );
+    }
     let huge = ServerConfig::from_toml_str(&with_account("cash = \"100000000000000000\""));
     assert!(matches!(
         huge,
@@ -602,6 +614,28 @@ fn each_check_names_the_entry_that_is_wrong() {
             ConfigError::Instrument {
                 symbol: "CEA2025".into(),
                 error: SpecError::Tick(dec("0.005")),
+            },
+        ),
+        (
+            // A typo in the vintage (an outside tester's): vintage 2024 as
+            // CEA2025 would keep the real 2025 out for good.
+            edit(&base, "vintage = 2025", "vintage = 2024"),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::VintageNotInSymbol { vintage: 2024 },
+            },
+        ),
+        (
+            format!(
+                "{}{base}",
+                MINIMAL.replace("symbol = \"CEA2025\"", "symbol = \"CEA2025B\"")
+            ),
+            ConfigError::Instrument {
+                symbol: "CEA2025".into(),
+                error: SpecError::VintageListed {
+                    vintage: 2025,
+                    listed: "CEA2025B".into(),
+                },
             },
         ),
         // Bounds that once wrapped or aborted (issue 19): each is named.

@@ -251,6 +251,27 @@ fn a_wrong_or_missing_key_is_named_by_its_files() {
     );
 }
 
+/// A file that is missing, or an empty path, is named by the key that
+/// gave it: a missing `client_ca` once read as a missing certificate (an
+/// outside tester's case), and `cert = ""` as a file with no name.
+#[test]
+fn a_missing_file_or_an_empty_path_is_named_by_its_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(tmp.path());
+    let nope = tmp.path().join("nope.pem");
+    let said =
+        |result: Result<tls::ServerTls, tls::TlsError>| result.expect_err("refused").to_string();
+    let missing_ca = said(tls::server(&certs.cert, &certs.key, Some(&nope)));
+    assert!(
+        missing_ca.contains("(client_ca)") && missing_ca.contains("nope.pem"),
+        "{missing_ca}"
+    );
+    let missing_key = said(tls::server(&certs.cert, &nope, None));
+    assert!(missing_key.contains("(key)"), "{missing_key}");
+    let empty_cert = said(tls::server(Path::new(""), &certs.key, None));
+    assert_eq!(empty_cert, "the certificate file (cert): the path is empty");
+}
+
 /// CONFIG.md, `[server.tls]` `key`: "keep it readable by the server's user
 /// only"; `cetx serve` warns when it is not.
 #[test]
