@@ -176,6 +176,9 @@ impl Runtime {
         let mut accounts: Vec<_> = if recovered.next_seq == 1 {
             opened.chain(from_config).collect()
         } else {
+            if !config.accounts.is_empty() {
+                tell_accounts_are_the_journals(&engine, &config.accounts);
+            }
             opened.collect()
         };
         accounts.sort_unstable_by_key(|&(id, ..)| id);
@@ -527,6 +530,30 @@ fn start_up(
         sequencer.execute_own(command)?;
     }
     sequencer.flush_routes()
+}
+
+/// Says, on a market that has begun, that the config's `[[accounts]]`
+/// change nothing: an operator who edits them is told so, and warned of
+/// those the journal never opened.
+fn tell_accounts_are_the_journals(
+    engine: &cetx_engine::Engine,
+    accounts: &[crate::config::AccountConfig],
+) {
+    let missing: Vec<_> = accounts
+        .iter()
+        .filter(|a| engine.account(a.id).is_none())
+        .map(|a| a.id.0)
+        .collect();
+    if missing.is_empty() {
+        tracing::info!(
+            "the config's [[accounts]] opened this market when it began; edits to them change nothing now (its accounts are its journal's: open and fund them with cetx admin, docs/ADMIN.md)"
+        );
+    } else {
+        tracing::warn!(
+            ?missing,
+            "accounts in the config's [[accounts]] are not in this market and were not opened: a market's accounts are its journal's once it has begun (open them with cetx admin open-account, docs/ADMIN.md)"
+        );
+    }
 }
 
 /// Starts a named thread.

@@ -5,7 +5,7 @@
 //! [`Buffer`], so the live view, `--once` and the tests share one drawing.
 //!
 //! Prices are ticks of 0.01 CNY, shown as CNY with 2 decimals; times are
-//! exchange time (UTC+8). Colours follow the Chinese convention: red above
+//! exchange time (UTC+8 unless `--utc-offset-s` says otherwise). Colours follow the Chinese convention: red above
 //! the reference price and for trades a buyer started, green below it and
 //! for trades a seller started. Plain text (`--once`) has the same
 //! characters without the colours.
@@ -20,9 +20,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Padding, Paragraph, Widget};
 
-/// Offset of exchange time from UTC, in seconds: the market keeps Beijing
-/// time (the feed does not say; the calendar's default is the same).
-pub const EXCHANGE_UTC_OFFSET_S: i64 = 8 * 3_600;
+/// Offset of exchange time from UTC, in seconds, unless told otherwise:
+/// the market keeps Beijing time (the feed does not say; the calendar's
+/// default `utc_offset_s` is the same).
+pub const EXCHANGE_UTC_OFFSET_S: i32 = 8 * 3_600;
 
 /// Lines of a panel above its columns: the band, two lines of the day's
 /// figures and a blank one.
@@ -45,6 +46,9 @@ pub struct Screen<'a> {
     pub feed: &'a str,
     /// Levels per side asked for (0: the whole book).
     pub depth: u16,
+    /// Exchange time's offset from UTC, in seconds: the server's
+    /// `calendar.utc_offset_s`.
+    pub utc_offset_s: i32,
     /// What the keys do, when a person is at them.
     pub hint: Option<&'a str>,
     /// Each panel as tall as what it shows now (a `--once` frame), rather
@@ -123,7 +127,7 @@ pub fn render(screen: &Screen, area: Rect, buf: &mut Buffer) {
     let mut y = area.y + 1;
     for (instrument, height) in screen.instruments.iter().zip(fit(&needs, area.height - 1)) {
         let panel = Rect { y, height, ..area };
-        render_panel(instrument, screen.depth, panel, buf);
+        render_panel(instrument, screen, panel, buf);
         y += height;
     }
 }
@@ -154,8 +158,9 @@ fn title_line<'a>(screen: &Screen<'a>) -> Line<'a> {
     let mut spans = vec![
         Span::styled(" cetx watch", Style::new().add_modifier(Modifier::BOLD)),
         Span::raw(format!(
-            " · feed {} · depth {depth} · times UTC+8",
-            screen.feed
+            " · feed {} · depth {depth} · times {}",
+            screen.feed,
+            utc_name(screen.utc_offset_s)
         )),
     ];
     if let Some(hint) = screen.hint {
@@ -183,7 +188,8 @@ fn levels_wanted(view: &View, depth: u16) -> usize {
     }
 }
 
-fn render_panel(instrument: &Instrument, depth: u16, area: Rect, buf: &mut Buffer) {
+fn render_panel(instrument: &Instrument, screen: &Screen, area: Rect, buf: &mut Buffer) {
+    let depth = screen.depth;
     let symbol = Span::styled(instrument.symbol, Style::new().add_modifier(Modifier::BOLD));
     let Some(followed) = instrument.followed else {
         let block = Block::bordered()
@@ -233,7 +239,12 @@ fn render_panel(instrument: &Instrument, depth: u16, area: Rect, buf: &mut Buffe
         ..body
     };
     Paragraph::new(ladder_lines(view, depth, body.height)).render(ladder, buf);
-    Paragraph::new(trade_lines(&instrument.trades, body.height)).render(trades, buf);
+    Paragraph::new(trade_lines(
+        &instrument.trades,
+        body.height,
+        screen.utc_offset_s,
+    ))
+    .render(trades, buf);
 }
 
 fn phase_name(phase: Phase) -> (&'static str, Color) {
@@ -340,7 +351,7 @@ fn spread_line(view: &View) -> Line<'static> {
 }
 
 /// The column headings, then the newest trades that `height` holds.
-fn trade_lines(trades: &[TradeRow], height: u16) -> Vec<Line<'static>> {
+fn trade_lines(trades: &[TradeRow], height: u16, utc_offset_s: i32) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled(
         format!(
             "{:<8} {:>9} {:>9}  {}",
@@ -363,7 +374,7 @@ fn trade_lines(trades: &[TradeRow], height: u16) -> Vec<Line<'static>> {
         lines.push(Line::from(vec![
             Span::raw(format!(
                 "{:<8} {:>9} {:>9}  ",
-                clock(trade.time_ns),
+                clock(trade.time_ns, utc_offset_s),
                 cny(trade.price_ticks),
                 grouped(trade.quantity_t)
             )),
@@ -412,15 +423,26 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
-/// The time of day in exchange time, `HH:MM:SS`.
-pub fn clock(time_ns: i64) -> String {
-    let seconds = (time_ns.div_euclid(1_000_000_000) + EXCHANGE_UTC_OFFSET_S).rem_euclid(86_400);
+/// The time of day `utc_offset_s` from UTC, `HH:MM:SS`.
+pub fn clock(time_ns: i64, utc_offset_s: i32) -> String {
+    let seconds = (time_ns.div_euclid(1_000_000_000) + i64::from(utc_offset_s)).rem_euclid(86_400);
     format!(
         "{:02}:{:02}:{:02}",
         seconds / 3_600,
         seconds / 60 % 60,
         seconds % 60
     )
+}
+
+/// An offset from UTC as people write it: `UTC`, `UTC+8`, `UTC-3:30`.
+pub fn utc_name(utc_offset_s: i32) -> String {
+    let sign = if utc_offset_s < 0 { '-' } else { '+' };
+    let minutes = utc_offset_s.unsigned_abs() / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, 0) => "UTC".to_owned(),
+        (hours, 0) => format!("UTC{sign}{hours}"),
+        (hours, minutes) => format!("UTC{sign}{hours}:{minutes:02}"),
+    }
 }
 
 #[cfg(test)]
@@ -507,6 +529,7 @@ mod tests {
         let screen = Screen {
             feed: "127.0.0.1:7879",
             depth: 2,
+            utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: Some("q quits"),
             fit_content: true,
             instruments: vec![Instrument {
@@ -540,6 +563,7 @@ mod tests {
         let screen = Screen {
             feed: "127.0.0.1:7879",
             depth: 2,
+            utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: None,
             fit_content: true,
             instruments: vec![Instrument {
@@ -579,6 +603,7 @@ mod tests {
         let screen = Screen {
             feed: "127.0.0.1:7879",
             depth: 10,
+            utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: Some("q quits"),
             fit_content: false,
             instruments: vec![Instrument {
@@ -605,6 +630,7 @@ mod tests {
         let screen = Screen {
             feed: "127.0.0.1:7879",
             depth: 10,
+            utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: None,
             fit_content: false,
             instruments: vec![
@@ -639,8 +665,20 @@ mod tests {
         assert_eq!(grouped(999), "999");
         assert_eq!(grouped(1_000), "1,000");
         assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
-        assert_eq!(clock(at("2026-06-15T23:59:59.999+08:00")), "23:59:59");
-        assert_eq!(clock(at("2026-06-15T00:00:00+08:00")), "00:00:00");
-        assert_eq!(clock(-1), "07:59:59");
+        let beijing = EXCHANGE_UTC_OFFSET_S;
+        assert_eq!(
+            clock(at("2026-06-15T23:59:59.999+08:00"), beijing),
+            "23:59:59"
+        );
+        assert_eq!(clock(at("2026-06-15T00:00:00+08:00"), beijing), "00:00:00");
+        assert_eq!(clock(-1, beijing), "07:59:59");
+        // Another calendar's offset (an outside tester's UTC market read
+        // as UTC+8).
+        assert_eq!(clock(at("2026-06-15T04:40:06+00:00"), 0), "04:40:06");
+        assert_eq!(clock(0, -12_600), "20:30:00");
+        assert_eq!(utc_name(beijing), "UTC+8");
+        assert_eq!(utc_name(0), "UTC");
+        assert_eq!(utc_name(-12_600), "UTC-3:30");
+        assert_eq!(utc_name(19_800), "UTC+5:30");
     }
 }

@@ -63,6 +63,10 @@ pub struct WatchArgs {
     /// Seconds to wait for the connection and the snapshots.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     timeout: u64,
+    /// Exchange time's offset from UTC in seconds, for the times shown:
+    /// the server's `calendar.utc_offset_s` (the feed does not carry it).
+    #[arg(long, value_name = "SECONDS", default_value_t = screen::EXCHANGE_UTC_OFFSET_S, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-86_399..=86_399))]
+    utc_offset_s: i32,
 }
 
 /// Runs `cetx watch`.
@@ -84,7 +88,7 @@ pub async fn run(args: WatchArgs) -> Result<()> {
         bail!("standard output is not a terminal: run `cetx watch` in one, or pass --once for one plain-text frame");
     }
     let wait = Duration::from_secs(args.timeout);
-    let watch = Watch::start(args.feed, args.depth, symbols, wait).await?;
+    let watch = Watch::start(args.feed, args.depth, args.utc_offset_s, symbols, wait).await?;
     if args.once {
         print!("{}", watch.once());
         return Ok(());
@@ -102,6 +106,7 @@ struct Watch {
     client: FeedClient,
     feed: String,
     depth: u16,
+    utc_offset_s: i32,
     symbols: Vec<String>,
     seen: Seen,
 }
@@ -111,6 +116,7 @@ impl Watch {
     async fn start(
         addr: SocketAddr,
         depth: u16,
+        utc_offset_s: i32,
         symbols: Vec<String>,
         wait: Duration,
     ) -> Result<Self> {
@@ -123,6 +129,7 @@ impl Watch {
             client,
             feed: addr.to_string(),
             depth,
+            utc_offset_s,
             symbols,
             seen: Seen::default(),
         };
@@ -189,6 +196,7 @@ impl Watch {
         Screen {
             feed: &self.feed,
             depth: self.depth,
+            utc_offset_s: self.utc_offset_s,
             hint: live.then_some(HINT),
             fit_content: !live,
             instruments,
