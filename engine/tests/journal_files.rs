@@ -523,13 +523,22 @@ fn unknown_record_types_and_undecodable_records_are_corruption() {
     let path = tmp.path().join(segment_file_name(7));
     list_in_manifest(tmp.path(), &[7]);
     let header = cetx_engine::journal::format::SegmentHeader { first_seq: 7 }.encode();
-    // seq 7, type 2 (reserved), empty payload, with good checksums.
+    // seq 7, type 3 (reserved), empty payload, with good checksums.
     let mut bytes = header.to_vec();
-    bytes.extend_from_slice(&raw_record(7, 2, &[]));
+    bytes.extend_from_slice(&raw_record(7, 3, &[]));
     std::fs::write(&path, &bytes).unwrap();
     let err = verify(tmp.path()).unwrap_err();
     assert!(
-        matches!(&err, JournalError::Corrupt { offset: 24, seq: 7, reason, .. } if reason.contains("type 2")),
+        matches!(&err, JournalError::Corrupt { offset: 24, seq: 7, reason, .. } if reason.contains("type 3")),
+        "{err}"
+    );
+    // Type 2, an operator's entry, too short for the operator's id.
+    let mut bytes = header.to_vec();
+    bytes.extend_from_slice(&raw_record(7, 2, &[9, 0, 0]));
+    std::fs::write(&path, &bytes).unwrap();
+    let err = verify(tmp.path()).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::Corrupt { offset: 24, seq: 7, reason, .. } if reason.contains("operator's id")),
         "{err}"
     );
     // Type 1 with a payload that is not an entry.

@@ -133,6 +133,7 @@ fn journal() -> Vec<JournalEntry> {
                 participant: ParticipantType::ComplianceEntity,
                 broker: BrokerId(7),
             })],
+            operator: None,
         },
         JournalEntry {
             stamp: Stamp { seq: 2, time_ns },
@@ -164,6 +165,7 @@ fn journal() -> Vec<JournalEntry> {
                     taker_remaining_t: 0,
                 }),
             ],
+            operator: None,
         },
     ]
 }

@@ -108,6 +108,7 @@ fn market(more: &[Command]) -> Vec<JournalEntry> {
             stamp,
             command,
             events,
+            operator: None,
         });
     }
     entries
@@ -496,6 +497,7 @@ fn hostile_entries_with_good_checksums_are_corruption() {
             },
             command: Command::EndOfDay { trading_date: None },
             events,
+            operator: None,
         });
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &entries);
@@ -583,6 +585,7 @@ fn cash_and_allowances_move_as_their_command_asks() {
             },
             command,
             events,
+            operator: None,
         });
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), &entries);
@@ -603,6 +606,7 @@ fn cash_and_allowances_move_as_their_command_asks() {
         },
         command: transfer(100),
         events: vec![Event::CashDeposited(cash(BUYER, 100, cash_after + 100))],
+        operator: None,
     });
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), &entries);

@@ -461,3 +461,54 @@ fn entries_that_come_within_the_sync_interval_share_one_sync() {
     }
     panic!("the first sync and 49 appends took over {INTERVAL:?} in three attempts");
 }
+
+/// An entry an operator asked for names the operator in its record, and
+/// every reader gives it back: the plain reader, the reader that reads
+/// ahead on a thread of its own, and a follower. Other entries name none.
+#[test]
+fn an_operators_entry_names_the_operator_to_every_reader() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let writer = JournalWriter::open(dir, 1, small_segments(4096)).unwrap();
+    let mut batch = cetx_engine::JournalBatch::default();
+    let operators = [None, Some(9), None, Some(u32::MAX)];
+    for (seq, operator) in (1..).zip(operators) {
+        let e = entry(seq);
+        writer
+            .append_by_to(&mut batch, e.stamp, operator, &e.command, &e.events)
+            .unwrap();
+    }
+    writer.commit_batch(&mut batch).unwrap();
+    assert!(writer.wait_durable(4, PATIENCE).unwrap());
+    writer.close().unwrap();
+
+    let read: Vec<JournalEntry> = JournalReader::open(dir)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let expected: Vec<JournalEntry> = (1..)
+        .zip(operators)
+        .map(|(seq, operator)| JournalEntry {
+            operator,
+            ..entry(seq)
+        })
+        .collect();
+    assert_eq!(read, expected);
+
+    let mut ahead =
+        cetx_engine::journal::ReadAhead::start(dir, JournalReader::open(dir).unwrap()).unwrap();
+    let mut events = Vec::new();
+    let mut seen = Vec::new();
+    while let Some((stamp, _)) = ahead.next_into(&mut events).unwrap() {
+        seen.push((stamp.seq, ahead.operator()));
+    }
+    assert_eq!(
+        seen,
+        [(1, None), (2, Some(9)), (3, None), (4, Some(u32::MAX))]
+    );
+
+    let mut follower = JournalFollower::new(dir, 1);
+    for e in &expected {
+        assert_eq!(follower.try_next().unwrap().as_ref(), Some(e));
+    }
+}

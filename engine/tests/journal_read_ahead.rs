@@ -43,6 +43,7 @@ fn read_all(
                 stamp,
                 command,
                 events: std::mem::take(&mut events),
+                operator: None,
             }),
             Ok(None) => break None,
             Err(e) => break Some(e.to_string()),

@@ -1035,6 +1035,7 @@ mod tests {
                 stamp,
                 command,
                 events,
+                operator: None,
             });
         }
 
@@ -1142,6 +1143,7 @@ mod tests {
                 unsold_t: 5_000,
                 turnover_fen: 0,
             })],
+            operator: None,
         });
         let (_, all) = market.reports();
         let results: Vec<_> = messages(&all, B1)

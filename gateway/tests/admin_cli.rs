@@ -170,16 +170,36 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         .find(|l| l.starts_with("2001,") && l.contains(",CEA2025,"))
         .expect("account 2001's CEA2025 line");
     assert!(line.contains(",500500,"), "500,000 + 700 - 200: {line}");
-    // Each transfer once, with the registry's and the bank's reference ids.
+    // Each transfer once, with the registry's and the bank's reference ids,
+    // and the operator who made it, as journaled (the genesis's own lines
+    // name none).
     let transfers = std::fs::read_to_string(out.join("transfers.csv")).unwrap();
+    assert!(
+        transfers.starts_with("seq,")
+            && transfers
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(",amount_cny,operator"),
+        "{transfers}"
+    );
     let with_reference: Vec<&str> = transfers
         .lines()
         .filter(|l| l.contains(",BANK-1,") || l.contains(",REG-"))
         .collect();
     assert_eq!(with_reference.len(), 3, "{transfers}");
     assert!(
-        with_reference[1].ends_with(",REG-1,2001,2,CEA2025,in,700,0.00"),
+        with_reference.iter().all(|l| l.ends_with(",9")),
         "{transfers}"
+    );
+    assert!(
+        with_reference[1].ends_with(",REG-1,2001,2,CEA2025,in,700,0.00,9"),
+        "{transfers}"
+    );
+    let genesis = transfers.lines().nth(1).unwrap();
+    assert!(
+        genesis.contains(",,1001,") && genesis.ends_with(','),
+        "{genesis}"
     );
 }
 

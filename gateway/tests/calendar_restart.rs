@@ -498,7 +498,7 @@ fn auction_past_the_close(config: &cetx_gateway::config::ServerConfig, runtime: 
         pricing: Pricing::Uniform,
     };
     let announced = handle
-        .admin(Command::AnnounceAuction(Box::new(notice)))
+        .admin(9, Command::AnnounceAuction(Box::new(notice)))
         .unwrap()
         .blocking_recv()
         .unwrap();

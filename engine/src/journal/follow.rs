@@ -106,9 +106,11 @@ impl JournalFollower {
                         seq,
                         reason,
                     };
-                    let payload = entry_payload(record_type, segment.payload()).map_err(corrupt)?;
-                    let entry = decode_entry_payload(seq, payload)
+                    let (payload, operator) =
+                        entry_payload(record_type, segment.payload()).map_err(corrupt)?;
+                    let mut entry = decode_entry_payload(seq, payload)
                         .map_err(|e| corrupt(format!("the entry does not decode: {e}")))?;
+                    entry.operator = operator;
                     self.next_seq = seq + 1;
                     return Ok(Some(entry));
                 }

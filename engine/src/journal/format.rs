@@ -71,6 +71,9 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 pub enum RecordType {
     /// One stamped command and the events the engine made of it.
     Entry = 1,
+    /// An entry an operator asked for: the operator's id (`u32`), then an
+    /// entry's payload.
+    OperatorEntry = 2,
 }
 
 /// The header that starts every segment.
@@ -243,7 +246,7 @@ pub fn encode_entry_record(
     out: &mut Vec<u8>,
 ) -> Result<(), usize> {
     let start = out.len();
-    begin_entry_record(stamp, command, events, out)?;
+    begin_entry_record(stamp, None, command, events, out)?;
     seal_record(&mut out[start..], 0);
     Ok(())
 }
@@ -257,6 +260,7 @@ pub fn encode_entry_record(
 /// nothing is appended then.
 pub(crate) fn begin_entry_record(
     stamp: Stamp,
+    operator: Option<u32>,
     command: &Command,
     events: &[Event],
     out: &mut Vec<u8>,
@@ -264,10 +268,16 @@ pub(crate) fn begin_entry_record(
     let start = out.len();
     out.put_u32(0);
     out.put_u64(stamp.seq);
-    out.put_u8(RecordType::Entry as u8);
+    out.put_u8(match operator {
+        None => RecordType::Entry as u8,
+        Some(_) => RecordType::OperatorEntry as u8,
+    });
     out.put_u32(0);
     out.put_u32(0);
     out.put_u32(0);
+    if let Some(operator) = operator {
+        out.put_u32(operator);
+    }
     out.put_i64(stamp.time_ns);
     encode_command(command, out);
     out.put_u32(u32::try_from(events.len()).unwrap_or(u32::MAX));
@@ -340,6 +350,7 @@ pub fn decode_entry_payload(seq: u64, payload: &[u8]) -> Result<JournalEntry, De
         stamp,
         command,
         events,
+        operator: None,
     })
 }
 

@@ -113,6 +113,9 @@ pub struct JournalEntry {
     pub command: Command,
     /// What the engine decided, in order.
     pub events: Vec<Event>,
+    /// The operator who asked for it, over the operators' channel; `None`
+    /// for a broker's request or the server's own command.
+    pub operator: Option<u32>,
 }
 
 /// What can go wrong writing or reading a journal.

@@ -45,6 +45,8 @@ pub const BATCHES: usize = 3;
 #[derive(Clone, Copy)]
 struct Record {
     seq: u64,
+    /// The operator who asked for the entry, if one did.
+    operator: Option<u32>,
     /// The record's segment, in the batch's `files`.
     file: usize,
     offset: u64,
@@ -156,6 +158,16 @@ impl ReadAhead {
             })
     }
 
+    /// The operator who asked for the entry returned last, as
+    /// [`JournalReader::operator`].
+    #[must_use]
+    pub fn operator(&self) -> Option<u32> {
+        self.at
+            .checked_sub(1)
+            .and_then(|last| self.batch.records.get(last))
+            .and_then(|r| r.operator)
+    }
+
     /// The entry returned last was checked and decoded, but its events do
     /// not replay: as [`JournalReader::corrupt_entry`].
     #[must_use]
@@ -242,6 +254,7 @@ fn fill(mut reader: JournalReader, empty: &Receiver<Batch>, full: &Sender<Batch>
                     }
                     batch.records.push(Record {
                         seq,
+                        operator: reader.operator(),
                         file: batch.files.len() - 1,
                         offset: reader.last_offset(),
                         end: batch.bytes.len(),

@@ -60,6 +60,10 @@ pub struct JournalReader {
     bytes: u64,
     /// Where the record of the entry returned last starts.
     last_offset: u64,
+    /// The operator who asked for the entry returned last, and the bytes
+    /// of its record's payload before the entry (the operator's id).
+    last_operator: Option<u32>,
+    entry_starts: usize,
     /// The last sequence number when the journal's writer stopped cleanly,
     /// as the manifest says; `None` for a journal being written or whose
     /// writer did not stop cleanly.
@@ -129,6 +133,8 @@ impl JournalReader {
             segments_opened: 0,
             bytes: 0,
             last_offset: 0,
+            last_operator: None,
+            entry_starts: 0,
             closed,
             data_end: None,
             synced_commits: false,
@@ -236,7 +242,16 @@ impl JournalReader {
             self.done = true;
         }
         let segment = self.current.as_ref();
-        Ok(result?.and_then(|seq| Some((seq, segment?.payload()))))
+        let entry_starts = self.entry_starts;
+        Ok(result?.and_then(|seq| Some((seq, &segment?.payload()[entry_starts..]))))
+    }
+
+    /// The operator who asked for the entry returned last, over the
+    /// operators' channel; `None` for a broker's request or the server's
+    /// own command.
+    #[must_use]
+    pub const fn operator(&self) -> Option<u32> {
+        self.last_operator
     }
 
     /// The record read last is damaged although its checksum holds.
@@ -315,10 +330,13 @@ impl JournalReader {
                             "the journal was closed cleanly after seq {closed} (its MANIFEST says so), but this record follows it"
                         )));
                     }
-                    entry_payload(record_type, segment.payload()).map_err(corrupt)?;
+                    let (entry, operator) =
+                        entry_payload(record_type, segment.payload()).map_err(corrupt)?;
                     if seq < self.from_seq {
                         continue;
                     }
+                    self.last_operator = operator;
+                    self.entry_starts = segment.payload().len() - entry.len();
                     self.last_offset = offset;
                     return Ok(Some(seq));
                 }
@@ -505,6 +523,7 @@ impl Iterator for JournalReader {
                 stamp,
                 command,
                 events,
+                operator: self.last_operator,
             })),
             Ok(None) => None,
             Err(e) => Some(Err(e)),

@@ -496,11 +496,19 @@ struct Found {
     kind: Later,
 }
 
-/// The payload of a good record of type `record_type`, if the type is an
-/// entry.
-pub(crate) fn entry_payload(record_type: u8, payload: &[u8]) -> Result<&[u8], String> {
+/// The entry payload of a good record of type `record_type`, and the
+/// operator who asked for it (an [`RecordType::OperatorEntry`]'s).
+pub(crate) fn entry_payload(
+    record_type: u8,
+    payload: &[u8],
+) -> Result<(&[u8], Option<u32>), String> {
     if record_type == RecordType::Entry as u8 {
-        Ok(payload)
+        Ok((payload, None))
+    } else if record_type == RecordType::OperatorEntry as u8 {
+        match payload.split_first_chunk::<4>() {
+            Some((operator, entry)) => Ok((entry, Some(u32::from_le_bytes(*operator)))),
+            None => Err("an operator's entry too short to hold the operator's id".into()),
+        }
     } else {
         Err(format!("unknown record type {record_type}"))
     }
@@ -516,7 +524,18 @@ fn all_zero(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::all_zero;
+    use super::{all_zero, entry_payload};
+
+    #[test]
+    fn an_operators_record_starts_with_the_operator_s_id() {
+        assert_eq!(entry_payload(1, &[1, 2, 3]), Ok((&[1, 2, 3][..], None)));
+        assert_eq!(
+            entry_payload(2, &[9, 0, 0, 0, 7, 7]),
+            Ok((&[7, 7][..], Some(9)))
+        );
+        assert!(entry_payload(2, &[9, 0, 0]).is_err_and(|why| why.contains("operator's id")));
+        assert!(entry_payload(3, &[]).is_err_and(|why| why.contains("unknown record type 3")));
+    }
 
     #[test]
     fn one_nonzero_byte_anywhere_is_seen() {

@@ -283,6 +283,23 @@ impl<R: Send + 'static> JournalWriter<R> {
         command: &Command,
         events: &[Event],
     ) -> Result<(), JournalError> {
+        self.append_by_to(batch, stamp, None, command, events)
+    }
+
+    /// [`JournalWriter::append_to`] for a command that `operator` asked for
+    /// (`None`: a broker or the server): the record says who
+    /// ([`super::format::RecordType::OperatorEntry`]), for the audit trail.
+    ///
+    /// # Errors
+    /// As [`JournalWriter::append_to`].
+    pub fn append_by_to(
+        &self,
+        batch: &mut JournalBatch,
+        stamp: Stamp,
+        operator: Option<u32>,
+        command: &Command,
+        events: &[Event],
+    ) -> Result<(), JournalError> {
         self.check_running()?;
         let seq = stamp.seq;
         // Claim the sequence number first, so that two threads appending at
@@ -303,7 +320,9 @@ impl<R: Send + 'static> JournalWriter<R> {
             }
         }
         if self.durability != Durability::None {
-            if let Err(len) = begin_entry_record(stamp, command, events, &mut batch.records) {
+            if let Err(len) =
+                begin_entry_record(stamp, operator, command, events, &mut batch.records)
+            {
                 self.next_seq.store(seq, Ordering::Relaxed);
                 return Err(JournalError::RecordTooLarge { seq, len });
             }

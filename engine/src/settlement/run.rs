@@ -372,6 +372,7 @@ impl Replayed {
                 stamp,
                 command,
                 events: std::mem::take(&mut events),
+                operator: reader.operator(),
             };
             self.replay(&entry).map_err(|e| reader.corrupt_entry(&e))?;
             summary.rows += self.settle(&entry, &mut rows, clearing, ClearingLine::NAME)?;

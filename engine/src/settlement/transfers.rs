@@ -37,6 +37,9 @@ pub struct TransferLine {
     pub quantity_t: u64,
     /// The amount, for cash (0.00 for allowances).
     pub amount_cny: Cny,
+    /// The operator who made it over the operators' channel, as journaled;
+    /// empty (`null` in JSON) for a config's genesis.
+    pub operator: Option<u32>,
 }
 
 impl ReportLine for TransferLine {
@@ -52,6 +55,7 @@ impl ReportLine for TransferLine {
         "direction",
         "quantity_t",
         "amount_cny",
+        "operator",
     ];
 }
 
@@ -96,6 +100,7 @@ pub fn transfer_lines<'a>(
             direction,
             quantity_t,
             amount_cny: Cny(amount_fen.into()),
+            operator: entry.operator,
         })
     })
 }

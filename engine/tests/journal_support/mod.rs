@@ -78,6 +78,7 @@ pub fn entry(seq: u64) -> JournalEntry {
         stamp: Stamp { seq, time_ns },
         command: Command::Submit(order),
         events,
+        operator: None,
     }
 }
 

@@ -298,7 +298,7 @@ impl Session {
             let reply = match request {
                 None => return,
                 Some(Ok(AdminRequest::Action { request_id, action })) => {
-                    let reply = self.act(request_id, &action).await;
+                    let reply = self.act(operator, request_id, &action).await;
                     tracing::info!(operator, ?action, ?reply, "operator action");
                     reply
                 }
@@ -398,7 +398,7 @@ impl Session {
     }
 
     /// Carries out one action and says how it went.
-    async fn act(&self, request_id: u64, action: &AdminAction) -> AdminReply {
+    async fn act(&self, operator: u32, request_id: u64, action: &AdminAction) -> AdminReply {
         let refused = |reason: RejectReason, text: &str| AdminReply::Rejected {
             request_id,
             seq: 0,
@@ -409,7 +409,7 @@ impl Session {
             Ok(command) => command,
             Err((reason, text)) => return refused(reason, &text),
         };
-        let outcome = match self.runtime.admin(command) {
+        let outcome = match self.runtime.admin(operator, command) {
             Ok(outcome) => outcome,
             Err(SubmitError::Busy) => {
                 return refused(RejectReason::ServerBusy, "the engine's queue is full")

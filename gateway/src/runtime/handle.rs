@@ -220,8 +220,9 @@ impl RuntimeHandle {
         Arc::clone(taken.entry(broker).or_default())
     }
 
-    /// Queues an operator's command. The receiver gets its outcome once
-    /// its entry is durable, or is dropped if the journal fails first.
+    /// Queues the command of operator `operator`, who is named in its
+    /// journal record. The receiver gets its outcome once its entry is
+    /// durable, or is dropped if the journal fails first.
     /// Operators are few and their commands rare: a full queue is waited
     /// on rather than refused, for at most a second.
     ///
@@ -230,6 +231,7 @@ impl RuntimeHandle {
     /// [`SubmitError::Stopped`] once the runtime is stopping.
     pub fn admin(
         &self,
+        operator: u32,
         command: cetx_engine::Command,
     ) -> Result<tokio::sync::oneshot::Receiver<super::AdminOutcome>, SubmitError> {
         let Some(_pass) = self.shared.gate.enter() else {
@@ -237,7 +239,14 @@ impl RuntimeHandle {
         };
         let (reply, outcome) = tokio::sync::oneshot::channel();
         self.inputs
-            .send_timeout(Input::Admin { command, reply }, Duration::from_secs(1))
+            .send_timeout(
+                Input::Admin {
+                    operator,
+                    command,
+                    reply,
+                },
+                Duration::from_secs(1),
+            )
             .map_err(|e| match e {
                 crossbeam_channel::SendTimeoutError::Timeout(_) => SubmitError::Busy,
                 crossbeam_channel::SendTimeoutError::Disconnected(_) => SubmitError::Stopped,

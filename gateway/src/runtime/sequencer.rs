@@ -83,6 +83,8 @@ pub(super) enum Input {
     Disconnect(BrokerId),
     /// An operator's command, answered once durable.
     Admin {
+        /// The operator who asked for it.
+        operator: u32,
         /// The command.
         command: Command,
         /// Where the outcome goes.
@@ -190,7 +192,11 @@ impl Sequencer {
         match input {
             Input::Request { broker, request } => self.request(broker, request),
             Input::Disconnect(broker) => self.cancel_all(broker),
-            Input::Admin { command, reply } => self.admin(command, reply),
+            Input::Admin {
+                operator,
+                command,
+                reply,
+            } => self.admin(operator, command, reply),
             Input::Wake | Input::Shutdown => Ok(()),
         }
     }
@@ -263,13 +269,14 @@ impl Sequencer {
     /// routes its outcome back behind its entry.
     fn admin(
         &mut self,
+        operator: u32,
         command: Command,
         reply: tokio::sync::oneshot::Sender<super::AdminOutcome>,
     ) -> Result<(), RuntimeError> {
         self.now_ns = self.clock.now_ns();
         let seq = self.next_seq;
         let first_event = self.turn.events.len();
-        self.execute(command, None)?;
+        self.execute_as(command, None, Some(operator))?;
         let outcome = super::AdminOutcome {
             seq,
             events: self.turn.events[first_event..].to_vec(),
@@ -526,10 +533,17 @@ impl Sequencer {
     /// broker's command is refused with `ServerBusy` when the journal's
     /// queue has no room for it besides the turn's entries; the runtime's
     /// own always go.
-    fn execute(
+    fn execute(&mut self, command: Command, requester: Option<Caller>) -> Result<(), RuntimeError> {
+        self.execute_as(command, requester, None)
+    }
+
+    /// [`Sequencer::execute`] for a command that `operator` asked for,
+    /// whom its journal record names.
+    fn execute_as(
         &mut self,
         mut command: Command,
         requester: Option<Caller>,
+        operator: Option<u32>,
     ) -> Result<(), RuntimeError> {
         if let Some(requester) = requester {
             let staged = usize::try_from(self.journal_batch.len()).unwrap_or(usize::MAX);
@@ -557,7 +571,7 @@ impl Sequencer {
         // Any error here means the journal has failed (or a record is
         // beyond the format's size, which no command comes near).
         self.journal
-            .append_to(&mut self.journal_batch, stamp, &command, events)
+            .append_by_to(&mut self.journal_batch, stamp, operator, &command, events)
             .map_err(|source| RuntimeError::Journal {
                 context: "appending to the journal",
                 source,
