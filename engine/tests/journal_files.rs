@@ -857,3 +857,36 @@ fn a_snapshot_of_version_4_is_read_with_no_auction() {
     cetx_engine::journal::write_framed(&path, magic, 5, 5, &payload).unwrap();
     assert!(cetx_engine::journal::read_snapshot(&path).is_err());
 }
+
+/// `cetx journal archive` beside readers that are behind: a reader that
+/// opened the journal before the move, and a follower part way through
+/// its first segment, each go on into the archived segments where the
+/// MANIFEST now lists them and read every entry once (an outside tester's
+/// follower stopped with "segment is missing", exit 4, when nothing was).
+#[test]
+fn readers_that_are_behind_follow_segments_into_the_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    write(&dir, 1..=60, small_segments(2_048));
+    cetx_engine::journal::write_snapshot(&dir, 60, &empty_state()).unwrap();
+    assert!(segments(&dir).len() >= 3);
+
+    let mut reader = JournalReader::open(&dir).unwrap();
+    let first = reader.next().unwrap().unwrap();
+    let mut follower = cetx_engine::journal::JournalFollower::new(&dir, 1);
+    let followed_first = follower.try_next().unwrap().unwrap();
+
+    let archived =
+        cetx_engine::journal::archive_segments(&dir, std::path::Path::new("../archive"), u64::MAX)
+            .unwrap();
+    assert!(archived.moved.len() >= 2, "{archived:?}");
+
+    let mut read = vec![first];
+    read.extend(reader.map(Result::unwrap));
+    assert_eq!(read, entries(1..=60));
+    let mut followed = vec![followed_first];
+    while let Some(entry) = follower.try_next().unwrap() {
+        followed.push(entry);
+    }
+    assert_eq!(followed, entries(1..=60));
+}

@@ -122,6 +122,9 @@ impl JournalFollower {
                     // this segment's first record is whole that name is
                     // this segment's own (the writer may still be writing
                     // the record), so look for any later one instead.
+                    // (A next segment archived while this follower was
+                    // behind is no longer here, but a later one is: the
+                    // newest segment is never archived.)
                     let later = if expected == segment.first_seq {
                         let first = segment.first_seq;
                         list_segments(&self.dir)?
@@ -129,6 +132,9 @@ impl JournalFollower {
                             .any(|&(seq, _)| seq > first)
                     } else {
                         self.dir.join(segment_file_name(expected)).exists()
+                            || list_segments(&self.dir)?
+                                .iter()
+                                .any(|&(seq, _)| seq > expected)
                     };
                     if !later {
                         return Ok(None);
@@ -186,9 +192,26 @@ impl JournalFollower {
                 (first_seq, path)
             }
         };
-        if !path.exists() {
-            return Ok(false);
-        }
+        let path = if path.exists() {
+            path
+        } else {
+            // The next segment may have been archived while this follower
+            // was behind: the MANIFEST says where it went. One it does
+            // not list yet is not written yet.
+            match journal_segments(&self.dir)?
+                .into_iter()
+                .find(|(first, _)| *first == first_seq)
+            {
+                Some((_, moved)) if moved.exists() => moved,
+                Some((_, moved)) => {
+                    return Err(JournalError::MissingSegment {
+                        file: moved,
+                        first_seq,
+                    })
+                }
+                None => return Ok(false),
+            }
+        };
         let mut segment = SegmentFile::open(&path, first_seq)?;
         match segment.read_header()? {
             Header::Good => {}

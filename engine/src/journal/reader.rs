@@ -48,6 +48,8 @@ const REREADS: u32 = 3;
 /// Every entry of a journal directory, in sequence order; see the module
 /// docs for the checks. Stops after the first error.
 pub struct JournalReader {
+    /// The journal directory, whose MANIFEST says where each segment is.
+    dir: PathBuf,
     segments: VecDeque<(u64, PathBuf)>,
     current: Option<SegmentFile>,
     current_is_last: bool,
@@ -84,6 +86,7 @@ impl JournalReader {
         let dir = dir.as_ref();
         let manifest = checked_manifest(dir)?;
         Ok(Self::with_segments(
+            dir,
             manifest.listed(dir).into(),
             1,
             manifest.closed,
@@ -115,15 +118,22 @@ impl JournalReader {
         while segments.get(1).is_some_and(|(first, _)| *first <= from_seq) {
             segments.pop_front();
         }
-        Ok(Self::with_segments(segments, from_seq, manifest.closed))
+        Ok(Self::with_segments(
+            dir,
+            segments,
+            from_seq,
+            manifest.closed,
+        ))
     }
 
     fn with_segments(
+        dir: &Path,
         segments: VecDeque<(u64, PathBuf)>,
         from_seq: u64,
         closed: Option<u64>,
     ) -> Self {
         Self {
+            dir: dir.to_path_buf(),
             segments,
             current: None,
             current_is_last: false,
@@ -376,16 +386,29 @@ impl JournalReader {
     /// Opens the next segment and checks its header; `false` when there is
     /// none.
     fn open_next_segment(&mut self) -> Result<bool, JournalError> {
-        let Some((first_seq, path)) = self.segments.pop_front() else {
+        let Some((first_seq, mut path)) = self.segments.pop_front() else {
             return Ok(false);
         };
-        let is_last = self.segments.is_empty();
         if !path.exists() {
-            return Err(JournalError::MissingSegment {
-                file: path,
-                first_seq,
-            });
+            // Archived since the journal was opened (`cetx journal
+            // archive` beside a reader that is behind): the MANIFEST now
+            // says where it and those after it are.
+            let listed = super::manifest::journal_segments(&self.dir)?;
+            self.segments = listed
+                .into_iter()
+                .filter(|(first, _)| *first >= first_seq)
+                .collect();
+            match self.segments.pop_front() {
+                Some((first, moved)) if first == first_seq && moved.exists() => path = moved,
+                _ => {
+                    return Err(JournalError::MissingSegment {
+                        file: path,
+                        first_seq,
+                    })
+                }
+            }
         }
+        let is_last = self.segments.is_empty();
         let mut segment = SegmentFile::open(&path, first_seq)?;
         let previous_end = self.data_end.take();
         self.segments_opened += 1;
