@@ -204,7 +204,7 @@ pub enum JournalError {
     },
     /// A segment the manifest lists is not where it should be (the live
     /// directory, or the archive directory for an archived one).
-    #[error("journal segment {} is missing (the MANIFEST lists a segment from seq {first_seq})", file.display())]
+    #[error("journal segment {} is missing (the MANIFEST lists a segment from seq {first_seq}; an archived segment is looked for in the archive directory the MANIFEST names, so restore the file, or that directory, where the path says: JOURNAL.md, Retention)", file.display())]
     MissingSegment {
         /// Where the segment should be.
         file: PathBuf,
