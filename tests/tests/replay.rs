@@ -375,6 +375,74 @@ fn a_cut_end_of_day_is_told_and_fails_once_the_day_has_ended() {
     );
 }
 
+/// A closed day cut short stops only what selects it: the scripted day
+/// (Friday) whole, then Monday's end of day cut in half. `--day` Friday
+/// settles Friday whole, with a note on Monday; the whole journal, or
+/// Monday, exits 6; a follower waits for the server's recovery instead of
+/// exiting (an outside tester's registry could neither re-settle a final
+/// day nor restart its follower while the exchange's server was down).
+#[test]
+fn a_cut_closed_day_stops_only_a_selection_that_holds_it() {
+    // Dated ends of day, as a server writes them.
+    let mut commands = scripted_day();
+    let (friday_close, friday_end) = commands.last_mut().unwrap();
+    *friday_close = Command::EndOfDay {
+        trading_date: Some(20261127),
+    };
+    let friday_end = *friday_end;
+    let monday_ns = friday_end.time_ns + 3 * 86_400 * 1_000_000_000;
+    commands.push((
+        Command::EndOfDay {
+            trading_date: Some(20261130),
+        },
+        Stamp {
+            seq: friday_end.seq + 1,
+            time_ns: monday_ns,
+        },
+    ));
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let segments = list_segments(journal.path()).unwrap();
+    let last = &segments.last().unwrap().1;
+    let bytes = std::fs::read(last).unwrap();
+    let data = bytes.len() - bytes.iter().rev().take_while(|&&b| b == 0).count();
+    std::fs::write(last, &bytes[..data - 20]).unwrap();
+    as_if_killed(journal.path());
+
+    let tuesday = monday_ns + 86_400 * 1_000_000_000;
+    let settle = |day: Option<u32>, follow: bool| {
+        let mut a = args(journal.path(), None, Format::Csv);
+        a.now_ns = Some(tuesday);
+        a.day = day;
+        a.follow = follow;
+        let mut stderr = Vec::new();
+        // Set already: a follower stops at once, after what it read.
+        let stop = AtomicBool::new(true);
+        let result = run(&a, &mut Vec::new(), &mut stderr, &mut |_| {}, &stop);
+        (result, String::from_utf8(stderr).unwrap())
+    };
+    let (friday, said) = settle(Some(20261127), false);
+    let friday = friday.unwrap();
+    assert_eq!(friday.rows, 3, "{said}");
+    assert_eq!(friday.last_end_of_day, Some(friday_end.seq));
+    assert!(
+        said.contains("trading day 20261130 has ended by the calendar")
+            && said.contains("the day selected is before it and whole"),
+        "{said}"
+    );
+    for day in [None, Some(20261130)] {
+        let failure = settle(day, false).0.unwrap_err();
+        assert_eq!(
+            failure.exit_code(),
+            exit::CLOSED_DAY_CUT,
+            "{day:?}: {failure}"
+        );
+    }
+    let (followed, said) = settle(None, true);
+    assert_eq!(followed.unwrap().last_seq, friday_end.seq, "{said}");
+    assert!(said.contains("waiting for the server to recover"), "{said}");
+}
+
 #[test]
 fn follow_sees_trades_appended_while_it_runs() {
     // Everything up to the first trade first; the three trades while

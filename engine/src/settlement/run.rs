@@ -293,7 +293,13 @@ pub fn run(
             .is_some_and(|now| calendar.trading_date(now) > date);
         (file, offset, date, ended)
     });
-    if let Some((file, offset, date, true)) = &tail {
+    // A closed day cut short is refused only where the selection holds
+    // it: a `--day` before it is whole, and a follower waits for the
+    // server, whose recovery cuts the damaged record and ends the day.
+    let selects_cut = |date: u32| args.day.is_none_or(|day| day >= date);
+    if let Some((file, offset, date, true)) =
+        tail.as_ref().filter(|t| selects_cut(t.2) && !args.follow)
+    {
         return Err(ReplayFailure::ClosedDayCut {
             date: *date,
             last_seq: summary.last_seq,
@@ -309,7 +315,19 @@ pub fn run(
         tables,
     };
     write_reports(args, &rendered, stdout, stderr)?;
-    if let Some((file, offset, date, _)) = &tail {
+    if let Some((file, offset, date, true)) = &tail {
+        let what = if args.follow {
+            "following: waiting for the server to recover its journal (recovery cuts the damaged record off, and the day's end of day follows); do not settle that day before it is in the journal".to_owned()
+        } else {
+            format!("the day selected is before it and whole; do not settle {date} (exit {} for it) until the exchange has recovered or restored the journal's tail", exit::CLOSED_DAY_CUT)
+        };
+        let note = format!(
+            "note: trading day {date} has ended by the calendar, but its end of day is not in the journal: the last whole record is seq {}, and the record after it, in {} at offset {offset}, fails its checks, and no whole record of a later group commit follows it; {what}\n",
+            summary.last_seq,
+            file.display(),
+        );
+        write_stream(stderr, "stderr", note.as_bytes())?;
+    } else if let Some((file, offset, date, false)) = &tail {
         let note = format!(
             "note: the journal's last whole record is seq {}, in trading day {date}, whose end of day is not in the journal yet{}. The record after it, in {} at offset {offset}, fails its checks, and no whole record of a later group commit follows it, and is not settled: a write in progress (the server is running) or a write cut short by a crash, if trading day {date} has not ended; if it has, replay again (records of a closed day cut off exit {})\n",
             summary.last_seq,
