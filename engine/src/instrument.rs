@@ -72,6 +72,7 @@ pub struct InstrumentSpec {
     /// CEA with its vintage, or CCER.
     pub kind: InstrumentKind,
     /// Minimum price increment in CNY; a positive multiple of 0.01.
+    #[serde(deserialize_with = "crate::cny::deserialize")]
     pub tick: Decimal,
     /// Lot size in tonnes: every quantity is a whole number of lots.
     pub lot_t: u64,
@@ -84,6 +85,7 @@ pub struct InstrumentSpec {
     pub band_bps: u32,
     /// Reference price in CNY (the previous close); the band is built
     /// around it.
+    #[serde(deserialize_with = "crate::cny::deserialize")]
     pub reference_price: Decimal,
     /// Most orders that may rest in this instrument's book at once.
     pub max_orders: u32,

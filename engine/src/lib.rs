@@ -68,6 +68,7 @@ pub mod block;
 mod block_trading;
 pub mod book;
 pub mod calendar;
+pub mod cny;
 pub mod command;
 mod day_stats;
 pub mod definition;
@@ -97,6 +98,7 @@ pub use auction::{AuctionBid, AuctionNotice, Auctions, OpenAuction, Pricing};
 pub use block::{BlockDeal, BlockOffer, BlockRules, Blocks};
 pub use book::{Book, LevelView, RestingOrder};
 pub use calendar::{Calendar, Progress, Resumed, Session, Transition};
+pub use cny::{parse_cny, NotCny};
 pub use command::{
     Asset, Command, CommandKind, Direction, NewBid, NewBlock, NewOrder, Requester, Stamp, Take,
     Transfer, TransferTerms,

@@ -230,7 +230,21 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
         assert_eq!(code, 2, "{amount}: {said}");
         assert!(said.contains("exact to the fen"), "{said}");
     }
+    // Money is digits with at most one point: each of these once moved
+    // real cash (an outside tester's deposits of "1e3", "+1000", ...).
+    for amount in ["1e3", "+1000", "1_000.00", "1000.", ".50"] {
+        let (code, said) = deposit(amount);
+        assert_eq!(code, 2, "{amount}: {said}");
+        assert!(said.contains("not an amount of CNY"), "{amount}: {said}");
+    }
     let batch = tmp.path().join("batch.csv");
+    write(
+        &batch,
+        "action,account,symbol,quantity,amount,reference\ndeposit,1001,,,1e3,B-6\n",
+    );
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("not an amount of CNY"), "{said}");
     write(
         &batch,
         "action,account,symbol,quantity,amount,reference\nbogus,5001,,,1.00,B-7\n",

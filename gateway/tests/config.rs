@@ -365,6 +365,24 @@ fn cash_converts_exactly_to_fen() {
             "{typo}: {said}"
         );
     }
+    // The same for an instrument's money (an outside tester's "9e1" and
+    // ".01").
+    for (from, typo) in [
+        ("reference_price = \"90.00\"", "reference_price = \"9e1\""),
+        (
+            "reference_price = \"90.00\"",
+            "reference_price = \"+90.00\"",
+        ),
+        ("reference_price = \"90.00\"", "reference_price = \"90.\""),
+        ("tick = \"0.01\"", "tick = \".01\""),
+    ] {
+        let read = ServerConfig::from_toml_str(&edit(&with_account(""), from, typo));
+        let said = read.expect_err(typo).to_string();
+        assert!(
+            said.contains("digits with at most one point"),
+            "{typo}: {said}"
+        );
+    }
     let huge = ServerConfig::from_toml_str(&with_account("cash = \"100000000000000000\""));
     assert!(matches!(
         huge,

@@ -152,17 +152,7 @@ pub(super) fn cny<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> 
             f.write_str("an amount of CNY as a string of digits with at most one point, e.g. \"1000000.00\", or a whole number")
         }
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
-            // Digits, then a point and digits if any: "1e6", "1_000.00",
-            // "+1000", ".50" or " 1000" are each a plausible typo, and
-            // read as something else than written by a looser parser.
-            let unsigned = v.strip_prefix('-').unwrap_or(v);
-            let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
-            let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-            if !digits(whole) || !digits(fraction) {
-                return Err(E::invalid_value(Unexpected::Str(v), &self));
-            }
-            v.parse::<Decimal>()
-                .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+            cetx_engine::parse_cny(v).map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
         }
         fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
             Ok(Decimal::from(v))

@@ -93,7 +93,7 @@ enum Action {
         #[arg(long)]
         symbol: String,
         /// CNY, e.g. `90.00`.
-        #[arg(long)]
+        #[arg(long, value_parser = cetx_engine::parse_cny)]
         price: Decimal,
     },
     /// List a new instrument (a new CEA vintage, a CCER) on the running
@@ -163,10 +163,10 @@ enum Action {
         #[arg(long)]
         qty: u64,
         /// Lowest bid price, CNY.
-        #[arg(long)]
+        #[arg(long, value_parser = cetx_engine::parse_cny)]
         floor: Decimal,
         /// Highest bid price, CNY.
-        #[arg(long)]
+        #[arg(long, value_parser = cetx_engine::parse_cny)]
         ceiling: Decimal,
         /// The window's start, RFC 3339 (e.g. `2026-12-02T13:00:00+08:00`).
         #[arg(long)]
@@ -219,7 +219,7 @@ struct Cash {
     #[arg(long)]
     account: u32,
     /// CNY, e.g. `5000000.00`.
-    #[arg(long)]
+    #[arg(long, value_parser = cetx_engine::parse_cny)]
     amount: Decimal,
     /// The bank's reference id.
     #[arg(long = "ref")]
@@ -550,9 +550,18 @@ struct BatchRow {
     symbol: String,
     #[serde(default)]
     quantity: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_cny")]
     amount: Option<Decimal>,
     reference: String,
+}
+
+/// A batch row's amount: empty, or CNY as `cetx_engine::parse_cny` reads
+/// it (as `--amount` is), never a looser number.
+fn optional_cny<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(d)?;
+    text.filter(|t| !t.is_empty())
+        .map(|t| cetx_engine::parse_cny(&t).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 impl BatchRow {

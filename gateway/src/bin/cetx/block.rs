@@ -50,7 +50,7 @@ enum BlockAction {
         #[arg(long)]
         side: crate::SideArg,
         /// Price in CNY, e.g. 90.00.
-        #[arg(long)]
+        #[arg(long, value_parser = cetx_engine::parse_cny)]
         price: Decimal,
         /// Tonnes.
         #[arg(long)]

@@ -275,7 +275,7 @@ struct OrderArgs {
     #[arg(long, default_value = "day")]
     tif: TifArg,
     /// Limit price in CNY, e.g. 90.00 (ignored for market orders).
-    #[arg(long)]
+    #[arg(long, value_parser = cetx_engine::parse_cny)]
     price: Option<Decimal>,
     /// Quantity in tonnes.
     #[arg(long)]

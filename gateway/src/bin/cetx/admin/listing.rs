@@ -40,10 +40,10 @@ pub(super) struct ListArgs {
     symbol: Option<String>,
     /// The reference price in CNY, e.g. `95.00`: the first band is built
     /// around it.
-    #[arg(long)]
+    #[arg(long, value_parser = cetx_engine::parse_cny)]
     reference: Decimal,
     /// The tick in CNY.
-    #[arg(long, default_value = "0.01")]
+    #[arg(long, value_parser = cetx_engine::parse_cny, default_value = "0.01")]
     tick: Decimal,
     /// The lot in tonnes.
     #[arg(long, default_value_t = 1)]
