@@ -73,7 +73,7 @@ pub const MIN_SEGMENT_BYTES: u64 = 4_096;
 pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
 /// Furthest exchange time may be from UTC, in seconds (±14 h covers every
 /// time zone in use).
-const MAX_UTC_OFFSET_S: i32 = 14 * 3_600;
+pub const MAX_UTC_OFFSET_S: i32 = 14 * 3_600;
 
 /// The whole server configuration, one TOML file.
 ///

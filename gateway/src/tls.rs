@@ -64,7 +64,7 @@ pub enum TlsError {
         /// What rustls said.
         why: rustls::Error,
     },
-    /// A file's path is empty (`cert = ""`).
+    /// A file's path is empty, or only spaces (`cert = ""`).
     #[error("{0}: the path is empty")]
     EmptyPath(&'static str),
     /// The name to check the server's certificate against is not a DNS
@@ -78,7 +78,7 @@ fn provider() -> Arc<crypto::CryptoProvider> {
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    if path.as_os_str().is_empty() {
+    if path.to_str().is_some_and(|p| p.trim().is_empty()) {
         return Err(TlsError::EmptyPath(what));
     }
     std::fs::read(path).map_err(|source| TlsError::Read {

@@ -268,8 +268,10 @@ fn a_missing_file_or_an_empty_path_is_named_by_its_key() {
     );
     let missing_key = said(tls::server(&certs.cert, &nope, None));
     assert!(missing_key.contains("(key)"), "{missing_key}");
-    let empty_cert = said(tls::server(Path::new(""), &certs.key, None));
-    assert_eq!(empty_cert, "the certificate file (cert): the path is empty");
+    for blank in ["", "  "] {
+        let empty_cert = said(tls::server(Path::new(blank), &certs.key, None));
+        assert_eq!(empty_cert, "the certificate file (cert): the path is empty");
+    }
 }
 
 /// CONFIG.md, `[server.tls]` `key`: "keep it readable by the server's user

@@ -192,6 +192,18 @@ fn a_feed_that_is_not_there_ends_it_with_a_message() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// `--utc-offset-s` takes what `calendar.utc_offset_s` may be (±14 h),
+/// and refuses the rest before it connects.
+#[test]
+fn an_offset_beyond_any_calendar_s_is_refused() {
+    for offset in ["50401", "-50401", "eight"] {
+        let output = watch(&["--utc-offset-s", offset, "--once", "CEA2025"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{offset}: {stderr}");
+        assert!(stderr.contains("--utc-offset-s"), "{stderr}");
+    }
+}
+
 #[test]
 fn without_a_terminal_it_asks_for_one_or_for_once() {
     let output = watch(&["--feed", "127.0.0.1:9", "CEA2025"]);

@@ -189,7 +189,7 @@ pub enum RuntimeError {
     BrokerInConfigAndJournal(u32),
     /// `durability = "none"` on a data directory whose journal holds a
     /// market: what the server did would be gone at its next start.
-    #[error("durability = \"none\" writes nothing, but {0} holds the journal of a market that ran: its orders and fills would go on in memory only and be gone at the next start; use \"fsync\" (or \"os\") for this market, and a fresh --data-dir for a benchmark")]
+    #[error("durability = \"none\" writes nothing, but {0} holds the journal of a market that ran: its orders and fills would go on in memory only and be gone at the next start; use \"fsync\" (or \"os\") for this market, and a fresh data directory for a benchmark")]
     UnjournaledMarket(std::path::PathBuf),
     /// The config describes another market than the journal's, and the
     /// change was not accepted (or cannot be journaled).

@@ -434,14 +434,16 @@ pub fn clock(time_ns: i64, utc_offset_s: i32) -> String {
     )
 }
 
-/// An offset from UTC as people write it: `UTC`, `UTC+8`, `UTC-3:30`.
+/// An offset from UTC as people write it: `UTC`, `UTC+8`, `UTC-3:30`,
+/// and to the second if it has seconds (`UTC+0:00:01`).
 pub fn utc_name(utc_offset_s: i32) -> String {
     let sign = if utc_offset_s < 0 { '-' } else { '+' };
-    let minutes = utc_offset_s.unsigned_abs() / 60;
-    match (minutes / 60, minutes % 60) {
-        (0, 0) => "UTC".to_owned(),
-        (hours, 0) => format!("UTC{sign}{hours}"),
-        (hours, minutes) => format!("UTC{sign}{hours}:{minutes:02}"),
+    let s = utc_offset_s.unsigned_abs();
+    match (s / 3_600, s / 60 % 60, s % 60) {
+        (0, 0, 0) => "UTC".to_owned(),
+        (hours, 0, 0) => format!("UTC{sign}{hours}"),
+        (hours, minutes, 0) => format!("UTC{sign}{hours}:{minutes:02}"),
+        (hours, minutes, seconds) => format!("UTC{sign}{hours}:{minutes:02}:{seconds:02}"),
     }
 }
 
@@ -680,5 +682,7 @@ mod tests {
         assert_eq!(utc_name(0), "UTC");
         assert_eq!(utc_name(-12_600), "UTC-3:30");
         assert_eq!(utc_name(19_800), "UTC+5:30");
+        assert_eq!(utc_name(1), "UTC+0:00:01");
+        assert_eq!(utc_name(-50_399), "UTC-13:59:59");
     }
 }

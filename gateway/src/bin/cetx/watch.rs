@@ -65,7 +65,7 @@ pub struct WatchArgs {
     timeout: u64,
     /// Exchange time's offset from UTC in seconds, for the times shown:
     /// the server's `calendar.utc_offset_s` (the feed does not carry it).
-    #[arg(long, value_name = "SECONDS", default_value_t = screen::EXCHANGE_UTC_OFFSET_S, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-86_399..=86_399))]
+    #[arg(long, value_name = "SECONDS", default_value_t = screen::EXCHANGE_UTC_OFFSET_S, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-i64::from(cetx_gateway::config::MAX_UTC_OFFSET_S)..=i64::from(cetx_gateway::config::MAX_UTC_OFFSET_S)))]
     utc_offset_s: i32,
 }
 
