@@ -39,26 +39,42 @@ pub fn parse_cny(text: &str) -> Result<Decimal, NotCny> {
 /// # Errors
 /// The deserializer's error, naming what was found.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-    struct Cny;
-    impl Visitor<'_> for Cny {
-        type Value = Decimal;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an amount of CNY as a string of digits with at most one point, e.g. \"97.49\", or a number")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
-            parse_cny(v).map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
-            Ok(Decimal::from(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
-            Ok(Decimal::from(v))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
-            <Decimal as Deserialize>::deserialize(de::value::F64Deserializer::<E>::new(v))
-        }
+    d.deserialize_any(Cny { floats: true })
+}
+
+/// [`deserialize`] that refuses a float: `0.1` as a float is not 0.1.
+///
+/// # Errors
+/// As [`deserialize`], and for a float.
+pub fn deserialize_without_floats<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    d.deserialize_any(Cny { floats: false })
+}
+
+/// What [`deserialize`] and [`deserialize_without_floats`] take.
+struct Cny {
+    floats: bool,
+}
+
+impl Visitor<'_> for Cny {
+    type Value = Decimal;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an amount of CNY as a string of digits with at most one point, e.g. \"1000000.00\", or a whole number")
     }
-    d.deserialize_any(Cny)
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+        parse_cny(v).map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+        Ok(Decimal::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+        Ok(Decimal::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+        if !self.floats {
+            return Err(E::invalid_type(Unexpected::Float(v), &self));
+        }
+        <Decimal as Deserialize>::deserialize(de::value::F64Deserializer::<E>::new(v))
+    }
 }
 
 #[cfg(test)]

@@ -515,7 +515,10 @@ pub struct AccountConfig {
     /// Opening cash in CNY, exact to the fen. Written as a string
     /// (`"1000000.00"`) or a whole number; a float is refused so that no
     /// rounding happens on the way in.
-    #[serde(default, deserialize_with = "values::cny")]
+    #[serde(
+        default,
+        deserialize_with = "cetx_engine::cny::deserialize_without_floats"
+    )]
     pub cash: Decimal,
     /// Opening allowances per instrument symbol, in tonnes.
     #[serde(default)]

@@ -238,25 +238,20 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
         assert!(said.contains("not an amount of CNY"), "{amount}: {said}");
     }
     let batch = tmp.path().join("batch.csv");
-    write(
-        &batch,
-        "action,account,symbol,quantity,amount,reference\ndeposit,1001,,,1e3,B-6\n",
-    );
-    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    let batch_of = |row: &str| {
+        write(
+            &batch,
+            &format!("action,account,symbol,quantity,amount,reference\n{row}\n"),
+        );
+        admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()])
+    };
+    let (code, said) = batch_of("deposit,1001,,,1e3,B-6");
     assert_eq!(code, 2, "{said}");
     assert!(said.contains("not an amount of CNY"), "{said}");
-    write(
-        &batch,
-        "action,account,symbol,quantity,amount,reference\nbogus,5001,,,1.00,B-7\n",
-    );
-    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    let (code, said) = batch_of("bogus,5001,,,1.00,B-7");
     assert_eq!(code, 2, "{said}");
     // A cash row that names a symbol and a quantity too contradicts itself.
-    write(
-        &batch,
-        "action,account,symbol,quantity,amount,reference\ndeposit,3001,CEA2025,5,10.00,B-8\n",
-    );
-    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    let (code, said) = batch_of("deposit,3001,CEA2025,5,10.00,B-8");
     assert_eq!(code, 2, "{said}");
     assert!(said.contains("moves cash"), "{said}");
     // What the server would not decode (414) or apply (108) is told here.

@@ -475,5 +475,20 @@ async fn the_feed_shows_offers_open_to_all_and_never_directed_ones() {
     for feed in [&mut early, &mut late] {
         assert_eq!(offer(&public(feed).await), (open, Side::Sell, 90_00, 0));
     }
+    // PROTOCOL.md, Block trades: each `BlockCancelled` carries the post's
+    // client order id (1, 2), not the `CancelBlock`'s (4, 5).
+    let mut cancelled = Vec::new();
+    while cancelled.len() < 2 {
+        if let ServerMessage::BlockCancelled {
+            block_id,
+            client_order_id,
+            cause: 0,
+            ..
+        } = report(&mut seller).await.message
+        {
+            cancelled.push((block_id, client_order_id));
+        }
+    }
+    assert_eq!(cancelled, [(directed, 1), (open, 2)]);
     server.stop().await;
 }

@@ -321,8 +321,14 @@ fn cut_end_of_day() -> tempfile::TempDir {
         commands.last(),
         Some((Command::EndOfDay { .. }, _))
     ));
+    journal_with_the_last_record_cut(&commands)
+}
+
+/// A journal of `commands` whose last record is cut in half, as a kill in
+/// the middle of its write leaves it.
+fn journal_with_the_last_record_cut(commands: &[(Command, Stamp)]) -> tempfile::TempDir {
     let journal = tempfile::tempdir().unwrap();
-    write_journal(journal.path(), &commands);
+    write_journal(journal.path(), commands);
     let segments = list_segments(journal.path()).unwrap();
     let last = &segments.last().unwrap().1;
     let bytes = std::fs::read(last).unwrap();
@@ -400,14 +406,7 @@ fn a_cut_closed_day_stops_only_a_selection_that_holds_it() {
             time_ns: monday_ns,
         },
     ));
-    let journal = tempfile::tempdir().unwrap();
-    write_journal(journal.path(), &commands);
-    let segments = list_segments(journal.path()).unwrap();
-    let last = &segments.last().unwrap().1;
-    let bytes = std::fs::read(last).unwrap();
-    let data = bytes.len() - bytes.iter().rev().take_while(|&&b| b == 0).count();
-    std::fs::write(last, &bytes[..data - 20]).unwrap();
-    as_if_killed(journal.path());
+    let journal = journal_with_the_last_record_cut(&commands);
 
     let tuesday = monday_ns + 86_400 * 1_000_000_000;
     let settle = |day: Option<u32>, follow: bool| {

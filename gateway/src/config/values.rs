@@ -142,28 +142,6 @@ pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::E
     })
 }
 
-/// Reads an amount of CNY from a decimal string or a whole number, and
-/// refuses a float: `0.1` as a float is not 0.1.
-pub(super) fn cny<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-    struct Cny;
-    impl Visitor<'_> for Cny {
-        type Value = Decimal;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an amount of CNY as a string of digits with at most one point, e.g. \"1000000.00\", or a whole number")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
-            cetx_engine::parse_cny(v).map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
-            Ok(Decimal::from(v))
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
-            Ok(Decimal::from(v))
-        }
-    }
-    d.deserialize_any(Cny)
-}
-
 /// The keys of an `[[instruments]]` entry that hold money, as written:
 /// the rest of the file is ignored here.
 #[derive(Deserialize)]
