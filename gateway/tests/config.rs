@@ -365,6 +365,14 @@ fn cash_converts_exactly_to_fen() {
             "{typo}: {said}"
         );
     }
+    // A float is refused, as CONFIG.md's example says.
+    let float = ServerConfig::from_toml_str(&with_account("cash = 0.1"));
+    let said = float.expect_err("a float").to_string();
+    assert!(
+        said.contains("accounts[0].cash")
+            && said.contains("invalid type: floating point `0.1`, expected an amount of CNY as a string of digits with at most one point"),
+        "{said}"
+    );
     // The same for an instrument's money (an outside tester's "9e1" and
     // ".01").
     for (from, typo) in [
