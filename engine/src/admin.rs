@@ -6,12 +6,12 @@
 
 use crate::account::{Account, BrokerId, Holding, ParticipantType};
 use crate::book::Book;
-use crate::command::{Asset, Direction, Transfer, TransferTerms};
+use crate::command::{Asset, Command, Direction, Transfer, TransferTerms};
 use crate::engine::{Applied, Engine};
 use crate::event::{
     AccountOpened, CashMoved, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
 };
-use crate::instrument::{InstrumentId, InstrumentSpec};
+use crate::instrument::{InstrumentId, InstrumentSpec, Policy, PriceRules, SpecError};
 use crate::order::AccountId;
 use crate::phase::Phase;
 use crate::reject::RejectReason;
@@ -293,25 +293,32 @@ impl Engine {
         spec: &InstrumentSpec,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        // A config's symbols are checked as it loads; an operator's here.
-        let printable = spec.symbol.bytes().all(|b| b.is_ascii_graphic());
-        if spec.symbol.is_empty()
-            || spec.symbol.len() > InstrumentSpec::MAX_SYMBOL_LEN
-            || !printable
-        {
-            return Err(RejectReason::InvalidInstrumentSpec);
-        }
-        // A symbol listed already is 110 whatever its vintage says.
-        if self.specs().any(|listed| listed.symbol == spec.symbol) {
-            return Err(RejectReason::SymbolExists);
-        }
-        spec.check_vintage(self.specs())
-            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
+        self.listing_error(spec).map_err(|e| match e {
+            SpecError::DuplicateSymbol(_) => RejectReason::SymbolExists,
+            _ => RejectReason::InvalidInstrumentSpec,
+        })?;
         let instrument = self
             .list(spec)
             .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
         events.push(Event::InstrumentListed(self.band(instrument)));
         Ok(())
+    }
+
+    /// Why the engine refuses a listing or revision `command` for its
+    /// spec (109 `InvalidInstrumentSpec`; 102 `PriceNotOnTick` for
+    /// [`SpecError::ReferenceOffTick`]): the rule it breaks, for an
+    /// operator's answer, since the journal keeps only the code. `None`
+    /// for other commands, and for a spec this engine would take.
+    #[must_use]
+    pub fn spec_error(&self, command: &Command) -> Option<SpecError> {
+        match command {
+            Command::ListInstrument(spec) => self.listing_error(spec).err(),
+            Command::ReviseInstrument { instrument, spec } => {
+                let i = self.instrument_index(*instrument).ok()?;
+                self.revised(i, spec).err()
+            }
+            _ => None,
+        }
     }
 
     /// Revises an instrument's rules while it does not trade and nothing
@@ -325,6 +332,35 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         self.revise(instrument, spec, OpenDeals::Refuse, events)
+    }
+
+    /// Why an operator's listing of `spec` cannot be: its symbol (a
+    /// config's symbols are checked as it loads), a symbol listed already
+    /// (whatever its vintage says), a rule, or its vintage.
+    fn listing_error(&self, spec: &InstrumentSpec) -> Result<(), SpecError> {
+        spec.check_symbol()?;
+        self.check_listing(spec)?;
+        spec.check_vintage(self.specs())
+    }
+
+    /// The rules and policy `spec` gives instrument `i`, today's reference
+    /// price kept, or why it cannot: a change of symbol or kind, a rule
+    /// as for a listing, today's reference off the new tick, or its band
+    /// beyond the new bound on price levels.
+    fn revised(&self, i: usize, spec: &InstrumentSpec) -> Result<(PriceRules, Policy), SpecError> {
+        let listed = &self.markets[i].spec;
+        if listed.symbol != spec.symbol || listed.kind != spec.kind {
+            return Err(SpecError::RevisionChangesIdentity(listed.symbol.clone()));
+        }
+        let (rules, policy) = (spec.rules()?, spec.policy()?);
+        let reference_ticks = self.books[i].rules().reference_ticks;
+        if reference_ticks % rules.step_ticks != 0 {
+            return Err(SpecError::ReferenceOffTick {
+                reference_ticks,
+                tick: spec.tick,
+            });
+        }
+        Ok((rules.with_reference(reference_ticks)?, policy))
     }
 
     /// [`Self::revise_instrument`] as a journal holds it: a journal written
@@ -348,29 +384,18 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
-        let market = &self.markets[i];
-        if market.spec.symbol != spec.symbol || market.spec.kind != spec.kind {
-            return Err(RejectReason::InvalidInstrumentSpec);
-        }
-        if market.phase.accepts_orders()
+        let revised = self.revised(i, spec);
+        // A change of symbol or kind is refused first, busy or not.
+        let busy = self.markets[i].phase.accepts_orders()
             || !self.books[i].is_empty()
-            || (open_deals == OpenDeals::Refuse && self.deals_open(instrument))
-        {
+            || (open_deals == OpenDeals::Refuse && self.deals_open(instrument));
+        if busy && !matches!(revised, Err(SpecError::RevisionChangesIdentity(_))) {
             return Err(RejectReason::InstrumentBusy);
         }
-        let (rules, policy) = spec
-            .rules()
-            .and_then(|rules| Ok((rules, spec.policy()?)))
-            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
-        let reference_ticks = self.books[i].rules().reference_ticks;
-        if reference_ticks % rules.step_ticks != 0 {
-            return Err(RejectReason::PriceNotOnTick);
-        }
-        // Today's reference under the new rules: its band must fit the new
-        // ladder bound.
-        let rules = rules
-            .with_reference(reference_ticks)
-            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
+        let (rules, policy) = revised.map_err(|e| match e {
+            SpecError::ReferenceOffTick { .. } => RejectReason::PriceNotOnTick,
+            _ => RejectReason::InvalidInstrumentSpec,
+        })?;
         self.books[i] = Book::new(instrument, rules, spec.max_orders);
         let market = &mut self.markets[i];
         market.spec = spec.clone();

@@ -19,7 +19,7 @@ use crate::calendar::Calendar;
 use crate::command::{Command, Stamp, TransferTerms};
 use crate::day_stats::DayStats;
 use crate::event::{Event, Rejected};
-use crate::instrument::{InstrumentId, InstrumentSpec, Policy, SpecError};
+use crate::instrument::{InstrumentId, InstrumentSpec, Policy, PriceRules, SpecError};
 use crate::membership::Membership;
 use crate::order::{OrderId, Side};
 use crate::phase::Phase;
@@ -127,15 +127,7 @@ impl Engine {
     /// Adds an instrument with the next id, and a holding of it to every
     /// account.
     pub(crate) fn list(&mut self, spec: &InstrumentSpec) -> Result<InstrumentId, SpecError> {
-        if self.markets.iter().any(|m| m.spec.symbol == spec.symbol) {
-            return Err(SpecError::DuplicateSymbol(spec.symbol.clone()));
-        }
-        let id = u16::try_from(self.books.len())
-            .ok()
-            .filter(|id| *id < u16::MAX)
-            .map(InstrumentId)
-            .ok_or(SpecError::TooManyInstruments(self.books.len() + 1))?;
-        let (rules, policy) = (spec.rules()?, spec.policy()?);
+        let (id, rules, policy) = self.check_listing(spec)?;
         self.books.push(Book::new(id, rules, spec.max_orders));
         self.markets.push(Market {
             spec: spec.clone(),
@@ -146,6 +138,23 @@ impl Engine {
         });
         self.accounts.list_instrument();
         Ok(id)
+    }
+
+    /// The id, rules and policy a listing of `spec` would get beside the
+    /// instruments listed, or why it cannot be listed.
+    pub(crate) fn check_listing(
+        &self,
+        spec: &InstrumentSpec,
+    ) -> Result<(InstrumentId, PriceRules, Policy), SpecError> {
+        if self.markets.iter().any(|m| m.spec.symbol == spec.symbol) {
+            return Err(SpecError::DuplicateSymbol(spec.symbol.clone()));
+        }
+        let id = u16::try_from(self.books.len())
+            .ok()
+            .filter(|id| *id < u16::MAX)
+            .map(InstrumentId)
+            .ok_or(SpecError::TooManyInstruments(self.books.len() + 1))?;
+        Ok((id, spec.rules()?, spec.policy()?))
     }
 
     /// The spec an instrument was listed, or last revised, with. Its

@@ -144,6 +144,19 @@ impl InstrumentSpec {
     /// bytes).
     pub const MAX_SYMBOL_LEN: usize = 16;
 
+    /// Checks the symbol of a listing: 1 to [`Self::MAX_SYMBOL_LEN`]
+    /// printable ASCII bytes.
+    ///
+    /// # Errors
+    /// [`SpecError::Symbol`].
+    pub fn check_symbol(&self) -> Result<(), SpecError> {
+        let printable = self.symbol.bytes().all(|b| b.is_ascii_graphic());
+        if self.symbol.is_empty() || self.symbol.len() > Self::MAX_SYMBOL_LEN || !printable {
+            return Err(SpecError::Symbol(self.symbol.clone()));
+        }
+        Ok(())
+    }
+
     /// Checks a CEA's vintage for a listing beside the instruments `listed`:
     /// its symbol holds the year, and no other instrument has it. Only a
     /// listing is checked (a config's instruments, `ListInstrument`), never a
@@ -410,6 +423,20 @@ pub enum SpecError {
     /// Two instruments share one symbol.
     #[error("symbol {0} is configured twice")]
     DuplicateSymbol(String),
+    /// A symbol that is empty, too long or not printable ASCII.
+    #[error("symbol {0:?} must be 1 to 16 printable ASCII bytes")]
+    Symbol(String),
+    /// A revision that would change an instrument's symbol or kind.
+    #[error("a revision of {0} must keep its symbol and kind")]
+    RevisionChangesIdentity(String),
+    /// A revision whose tick today's reference price is not on.
+    #[error("today's reference price {} CNY is not on the new tick {tick} CNY", ticks_to_price(*.reference_ticks))]
+    ReferenceOffTick {
+        /// Today's reference price, in ticks of 0.01 CNY.
+        reference_ticks: i64,
+        /// The new tick.
+        tick: Decimal,
+    },
     /// A CEA's symbol does not hold its vintage year (`CEA2025` for 2025):
     /// a typo in either would list a vintage under another's name.
     #[error("a CEA's symbol must hold its vintage year ({vintage}), as CEA{vintage} does")]

@@ -146,11 +146,40 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
             RejectReason::UnknownInstrument,
         ),
     ];
-    for (command, reason) in cases {
+    // The rule each 109 breaks, as an operator is told it.
+    let why = [
+        Some("symbol \"\" must be 1 to 16 printable ASCII bytes"),
+        Some("symbol \"CEA 2026\" must be 1 to 16 printable ASCII bytes"),
+        Some("symbol \"CEA2026-TOO-LONG-\" must be 1 to 16 printable ASCII bytes"),
+        Some("symbol CEA2025 is configured twice"),
+        Some("a CEA's symbol must hold its vintage year (2026), as CEA2026 does"),
+        Some("vintage 2025 is listed already, as CEA2025"),
+        Some("tick 0.005 must be a positive multiple of 0.01 CNY, at most 2^63 - 1 fen"),
+        Some("a revision of CCER must keep its symbol and kind"),
+        Some("band_bps 10000 must be from 1 to 9999 (below 100%)"),
+        None,
+    ];
+    for ((command, reason), why) in cases.into_iter().zip(why) {
+        let said = engine.spec_error(&command).map(|e| e.to_string());
+        assert_eq!(said.as_deref(), why, "{command:?}");
         let events = apply_all(&mut engine, &mut seq, std::slice::from_ref(&command));
         assert_eq!(rejected(&events[0]), Some(reason), "{command:?}");
         assert_eq!(engine.state(), before, "{command:?} changed the state");
     }
+    // Today's reference off a revision's tick is 102, and said so.
+    let mut coarse = ccer.clone();
+    coarse.tick = cny("0.30");
+    coarse.reference_price = cny("84.90");
+    let revise_coarse = Command::ReviseInstrument {
+        instrument: InstrumentId(1),
+        spec: Box::new(coarse),
+    };
+    assert_eq!(
+        engine.spec_error(&revise_coarse).map(|e| e.to_string()),
+        Some("today's reference price 85.00 CNY is not on the new tick 0.30 CNY".to_owned())
+    );
+    let events = apply_all(&mut engine, &mut seq, &[revise_coarse]);
+    assert_eq!(rejected(&events[0]), Some(RejectReason::PriceNotOnTick));
     // A trading instrument is busy; once closed, the revision takes.
     let revise = Command::ReviseInstrument {
         instrument: InstrumentId(1),

@@ -58,6 +58,14 @@ fn rejected(reply: &AdminReply) -> (u64, u16) {
     }
 }
 
+/// The text of a refusal.
+fn refusal_text(reply: &AdminReply) -> &str {
+    match reply {
+        AdminReply::Rejected { text, .. } => text,
+        other => panic!("not rejected: {other:?}"),
+    }
+}
+
 async fn report(client: &mut Client) -> ServerFrame {
     client
         .next_report(WAIT)
@@ -229,7 +237,8 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
 
     // A wrong spec gets its named reject from the engine and changes
     // nothing: a symbol that is listed, a zero tick, a band of 100%, a
-    // symbol with a space.
+    // symbol with a space, a vintage listed already, a symbol without its
+    // vintage. The text says which rule a 109 breaks.
     let list = |listing: Listing| AdminAction::ListInstrument(Box::new(listing));
     let cea2026 = Listing::cea(2026, 95_00);
     let wrong = [
@@ -239,6 +248,7 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
                 ..cea2026.clone()
             },
             RejectReason::SymbolExists,
+            "SymbolExists",
         ),
         (
             Listing {
@@ -246,6 +256,7 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
                 ..cea2026.clone()
             },
             RejectReason::InvalidInstrumentSpec,
+            "InvalidInstrumentSpec: tick 0.00 must be a positive multiple of 0.01 CNY, at most 2^63 - 1 fen",
         ),
         (
             Listing {
@@ -253,6 +264,7 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
                 ..cea2026.clone()
             },
             RejectReason::InvalidInstrumentSpec,
+            "InvalidInstrumentSpec: band_bps 10000 must be from 1 to 9999 (below 100%)",
         ),
         (
             Listing {
@@ -260,12 +272,49 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
                 ..cea2026.clone()
             },
             RejectReason::InvalidInstrumentSpec,
+            "InvalidInstrumentSpec: symbol \"CEA 2026\" must be 1 to 16 printable ASCII bytes",
+        ),
+        (
+            Listing {
+                symbol: "CEA2025B".into(),
+                kind: ListingKind::Cea { vintage: 2025 },
+                ..cea2026.clone()
+            },
+            RejectReason::InvalidInstrumentSpec,
+            "InvalidInstrumentSpec: vintage 2025 is listed already, as CEA2025",
+        ),
+        (
+            Listing {
+                symbol: "CEA2062".into(),
+                ..cea2026.clone()
+            },
+            RejectReason::InvalidInstrumentSpec,
+            "InvalidInstrumentSpec: a CEA's symbol must hold its vintage year (2026), as CEA2026 does",
         ),
     ];
-    for (listing, reason) in wrong {
-        let (seq, code) = rejected(&act(&mut desk, list(listing.clone())).await);
+    // A text over the protocol's 128 bytes is cut, not sent whole.
+    let reply = act(
+        &mut desk,
+        list(Listing {
+            reference_price_ticks: 9_000_000_000,
+            band_bps: 9_999,
+            max_price_levels: Some(16_777_216),
+            ..cea2026.clone()
+        }),
+    )
+    .await;
+    let text = refusal_text(&reply);
+    assert_eq!(text.len(), 128, "{text}");
+    assert!(
+        text.starts_with("InvalidInstrumentSpec: the band around reference price 90000000.00 CNY"),
+        "{text}"
+    );
+    for (listing, reason, text) in wrong {
+        let reply = act(&mut desk, list(listing.clone())).await;
+        let (seq, code) = rejected(&reply);
         assert!(seq > 0, "the engine refused {listing:?}");
         assert_eq!(code, reason.code(), "{listing:?}");
+        assert_eq!(refusal_text(&reply), text, "{listing:?}");
     }
     assert_eq!(
         rejected(&act(&mut desk, halt.clone()).await),
@@ -427,10 +476,15 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
         )
         .await,
     );
+    let reply = act(&mut desk, revise(as_ccer)).await;
     assert_eq!(
-        rejected(&act(&mut desk, revise(as_ccer)).await).1,
+        rejected(&reply).1,
         RejectReason::InvalidInstrumentSpec.code(),
         "its kind stays"
+    );
+    assert_eq!(
+        refusal_text(&reply),
+        "InvalidInstrumentSpec: a revision of CEA2026 must keep its symbol and kind"
     );
     applied(&act(&mut desk, revise(narrower)).await);
     applied(

@@ -424,12 +424,20 @@ impl Session {
                 "the journal failed before the action was durable",
             ),
             Ok(outcome) => match outcome.events.first() {
-                Some(Event::Rejected(rejected)) => AdminReply::Rejected {
-                    request_id,
-                    seq: outcome.seq,
-                    reason: rejected.reason.code(),
-                    text: format!("{:?}", rejected.reason),
-                },
+                Some(Event::Rejected(rejected)) => {
+                    // A spec's refusal says which rule it breaks.
+                    let mut text = match &outcome.spec_error {
+                        Some(why) => format!("{:?}: {why}", rejected.reason),
+                        None => format!("{:?}", rejected.reason),
+                    };
+                    crate::session::truncate_text(&mut text);
+                    AdminReply::Rejected {
+                        request_id,
+                        seq: outcome.seq,
+                        reason: rejected.reason.code(),
+                        text,
+                    }
+                }
                 _ => AdminReply::Applied {
                     request_id,
                     seq: outcome.seq,

@@ -14,7 +14,6 @@ use super::{
 use crate::codec::MAX_FRAME_CEILING;
 use crate::protocol::{
     HEARTBEAT_INTERVAL, MAX_FRAME_AFTER_LOGIN, MAX_FRAME_BEFORE_LOGIN, MAX_SECRET_LEN,
-    MAX_SYMBOL_LEN,
 };
 
 impl ServerConfig {
@@ -304,8 +303,7 @@ impl ServerConfig {
         let mut seen = BTreeSet::new();
         for (i, spec) in self.instruments.iter().enumerate() {
             let symbol = &spec.symbol;
-            let printable = symbol.bytes().all(|b| b.is_ascii_graphic());
-            if symbol.is_empty() || symbol.len() > MAX_SYMBOL_LEN || !printable {
+            if spec.check_symbol().is_err() {
                 return Err(ConfigError::BadSymbol(symbol.clone()));
             }
             if !seen.insert(symbol.as_str()) {

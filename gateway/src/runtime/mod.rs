@@ -100,6 +100,9 @@ pub struct AdminOutcome {
     pub seq: u64,
     /// What the engine decided.
     pub events: Vec<cetx_engine::Event>,
+    /// The rule a listing or revision refused 109 (`InvalidInstrumentSpec`)
+    /// breaks, which the journal does not keep.
+    pub spec_error: Option<cetx_engine::SpecError>,
 }
 
 /// How a runtime is started, besides its config.

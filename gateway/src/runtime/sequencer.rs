@@ -276,10 +276,19 @@ impl Sequencer {
         self.now_ns = self.clock.now_ns();
         let seq = self.next_seq;
         let first_event = self.turn.events.len();
+        // Asked before the command runs, of the market it runs on; kept
+        // only if the engine refuses it for its spec.
+        let spec_error = self.engine.spec_error(&command);
         self.execute_as(command, None, Some(operator))?;
+        let events = self.turn.events[first_event..].to_vec();
+        let spec_refused = matches!(
+            events.first(),
+            Some(Event::Rejected(r)) if r.reason == RejectReason::InvalidInstrumentSpec
+        );
         let outcome = super::AdminOutcome {
             seq,
-            events: self.turn.events[first_event..].to_vec(),
+            events,
+            spec_error: spec_error.filter(|_| spec_refused),
         };
         let listed = match outcome.events.first() {
             Some(Event::InstrumentListed(band)) => Some(band.instrument),
