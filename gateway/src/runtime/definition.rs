@@ -19,8 +19,8 @@
 //! goes on.
 
 use cetx_engine::{
-    BlockRules, Calendar, Command, Engine, Event, JournalWriter, MarketDefinition, Phase,
-    RejectReason, Stamp, Transition,
+    journal::Durability, BlockRules, Calendar, Command, Engine, Event, JournalWriter,
+    MarketDefinition, Phase, RejectReason, Stamp, Transition,
 };
 use chrono::NaiveDate;
 
@@ -238,13 +238,16 @@ fn described(command: &Command) -> String {
     }
 }
 
-/// Journals the planned entries and waits until they are durable.
+/// Journals the planned entries and waits until they are durable (with
+/// `durability` [`Durability::None`], hands them to a writer that keeps
+/// nothing).
 ///
 /// # Errors
 /// [`RuntimeError::Journal`] when they cannot be appended or made durable.
 pub(super) fn journal<R: Send + 'static>(
     writer: &JournalWriter<R>,
     entries: &[(Stamp, Command, Vec<Event>)],
+    durability: Durability,
 ) -> Result<(), RuntimeError> {
     let Some((last, _, _)) = entries.last() else {
         return Ok(());
@@ -254,7 +257,11 @@ pub(super) fn journal<R: Send + 'static>(
         writer
             .append_blocking(*stamp, command, events)
             .map_err(failed("journaling the market's definition"))?;
-        tracing::info!(seq = stamp.seq, command = ?command.kind(), "journaled the market's definition");
+        if durability == Durability::None {
+            tracing::info!(seq = stamp.seq, command = ?command.kind(), "applied the market's definition, unjournaled (durability = \"none\")");
+        } else {
+            tracing::info!(seq = stamp.seq, command = ?command.kind(), "journaled the market's definition");
+        }
     }
     while !writer
         .wait_durable(last.seq, std::time::Duration::from_secs(1))

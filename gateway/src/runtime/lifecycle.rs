@@ -280,7 +280,7 @@ impl Runtime {
             context: "opening the journal writer",
             source,
         })?;
-        definition::journal(&journal, &definition.entries)?;
+        definition::journal(&journal, &definition.entries, durability)?;
         let journal = Arc::new(journal);
         let _ = shared.journal.set(journal.probe());
         let mut runtime = Self {
