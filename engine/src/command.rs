@@ -16,6 +16,12 @@ use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::phase::Phase;
 
 /// Sequence number and time given to a command by the sequencer.
+///
+/// The engine takes them on trust: `seq` should grow by one a command
+/// (the journal and replay require it; a `Trade` repeats it), and
+/// `time_ns` never go back (the trading day, T+1, block hours and auction
+/// windows read it). Nothing checks either (`docs/ENGINE.md`, *The engine
+/// as a library*).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     /// Position of the command in the total order of all commands.
@@ -27,7 +33,9 @@ pub struct Stamp {
 /// A new order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewOrder {
-    /// Id of the new order; must exceed every id accepted before.
+    /// Id of the new order; must exceed every id accepted before (else
+    /// 301 `DuplicateOrderId`). Dense ids keep the book's id index in its
+    /// ring (`docs/ENGINE.md`, *The engine as a library*).
     pub order_id: OrderId,
     /// The account the order trades for.
     pub account: AccountId,
@@ -53,7 +61,7 @@ pub struct NewOrder {
 /// A listing-agreement take (挂牌协议): the taker names one resting order
 /// of the opposite side by its id (the public order id the market-data
 /// feed shows) and trades part or all of it at that order's price. The
-/// rules are in `crate::takes` and `docs/ENGINE.md`.
+/// rules are in `docs/ENGINE.md`, *Listing-agreement takes*.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Take {
     /// The taker's own id for the take, an order id like a new order's:

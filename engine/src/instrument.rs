@@ -637,7 +637,8 @@ pub struct Policy {
     pub max_orders_per_broker: u32,
     /// How many of the opposite side's best price levels a
     /// listing-agreement take may reach into: [`CEA_TAKE_LEVELS`] for CEA,
-    /// [`CCER_TAKE_LEVELS`] for CCER (`crate::takes`).
+    /// [`CCER_TAKE_LEVELS`] for CCER (`docs/ENGINE.md`, *Listing-agreement
+    /// takes*).
     pub take_levels: u32,
     /// Whether a take may name only the order first in time at its level
     /// (CCER), rather than any order there (CEA).

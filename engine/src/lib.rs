@@ -123,4 +123,7 @@ pub use order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 pub use phase::Phase;
 pub use reject::RejectReason;
 pub use replay::ReplayError;
+/// The CNY amounts of [`InstrumentSpec`] (tick, reference price), so that
+/// a crate driving the engine needs no `rust_decimal` of its own.
+pub use rust_decimal::Decimal;
 pub use state::{AccountState, BlockState, EngineState, InstrumentState, StateError};

@@ -1,6 +1,7 @@
 //! Membership: brokers onboarded by an operator, and the standing of
-//! brokers and accounts (active, suspended, closed). The engine's
-//! commands that change them are in `membership_commands.rs`.
+//! brokers and accounts (active, suspended, closed), which the commands
+//! `AddBroker`, `SetBrokerStatus` and `SetAccountStatus` change
+//! (`docs/ENGINE.md`, *Membership*).
 //!
 //! The config lists the brokers a market starts with; an operator adds
 //! more while it runs with [`Command::AddBroker`], which journals the
