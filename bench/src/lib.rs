@@ -13,6 +13,9 @@
 //! - [`quantcup_c`]: the contest's winning entry, in C (`quantcup_c/`,
 //!   compiled by `build.rs`), replaying the same feed: the fastest known
 //!   book, for the benches to measure cetx against in one run.
+//! - [`stream`]: any order stream in the QuantCup feed's format through
+//!   the engine beside the contest's winner, with the market it runs in
+//!   (`cetx-stream`, `src/bin/cetx_stream.rs`).
 //! - [`scratch`]: the folder the example programs write in, under the
 //!   target directory they were built in.
 //! - [`load`]: the `cetx-load` load tester (`src/bin/cetx_load.rs`): broker
@@ -38,3 +41,4 @@ pub mod quantcup;
 pub mod quantcup_c;
 pub mod scratch;
 pub mod soak;
+pub mod stream;

@@ -156,14 +156,24 @@ struct Line {
 /// Those of [`feed_path`], and [`FeedError::Read`] when the file cannot be
 /// read or a line is not a message.
 pub fn load() -> Result<Vec<Message>, FeedError> {
-    let path = feed_path()?;
+    load_from(&feed_path()?)
+}
+
+/// Reads a stream in the feed's format from `path`: the header
+/// `trader_id,side,price,qty`, then one message a line.
+///
+/// # Errors
+/// [`FeedError::Read`] when the file cannot be read or a line is not a
+/// message (the error names the line).
+pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
     let failed = |reason: String| FeedError::Read {
-        path: path.clone(),
+        path: path.to_owned(),
         reason,
     };
-    let mut reader = csv::Reader::from_path(&path).map_err(|e| failed(e.to_string()))?;
+    let mut reader = csv::Reader::from_path(path).map_err(|e| failed(e.to_string()))?;
     let mut feed = Vec::with_capacity(FEED_MESSAGES);
-    for line in reader.deserialize() {
+    // Lines count from 1, the header's.
+    for (line_number, line) in (2..).zip(reader.deserialize()) {
         let line: Line = line.map_err(|e| failed(e.to_string()))?;
         let message = if line.price == 0 {
             Message::Cancel { nth: line.qty }
@@ -171,7 +181,11 @@ pub fn load() -> Result<Vec<Message>, FeedError> {
             let side = match line.side.as_str() {
                 "Bid" => Side::Buy,
                 "Ask" => Side::Sell,
-                other => return Err(failed(format!("side {other:?}"))),
+                other => {
+                    return Err(failed(format!(
+                        "line {line_number}: side {other:?} is neither Bid nor Ask"
+                    )))
+                }
             };
             Message::Limit {
                 trader: line.trader_id,

@@ -1,0 +1,145 @@
+//! `cetx-stream` runs any stream in the QuantCup feed's format through cetx
+//! and the contest's winner, says what each traded and what cetx refused,
+//! and writes each order's fills; a stream it cannot run is named.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use cetx_bench::quantcup::{self, Message, REFERENCE_TRADED_T};
+use cetx_bench::stream::{self, StreamError};
+use cetx_engine::{RejectReason, Side};
+
+fn cetx_stream(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cetx-stream"))
+        .args(args)
+        .output()
+        .expect("cetx-stream runs")
+}
+
+fn written(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Two asks rest, a bid sweeps both, a later bid rests and is hit, one
+/// order is cancelled, and one cancel names an order that never came.
+const SMALL: &str = "trader_id,side,price,qty
+0,Ask,4810,100
+1,Ask,4805,50
+2,Bid,4810,120
+0,Bid,4800,10
+3,Ask,4800,5
+0,Bid,0,1
+0,Bid,0,9
+";
+
+#[test]
+fn a_small_stream_trades_what_a_price_time_book_trades() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = written(dir.path(), "small.csv", SMALL);
+    let fills = dir.path().join("fills.csv");
+    let output = cetx_stream(&[&file, "--repeat", "3", "--fills", fills.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "7 messages, 5 limit orders, 2 cancels",
+        "market: CEA2025 around 48.05 CNY, band ±10.00% (4325..=5285 cents), orders up to 99999 t, 8 resting at most",
+        "cetx: traded 125 t in 3 trades; 1 orders rest at the end",
+        "  refused 1: 302 UnknownOrder",
+        "the QuantCup winner (C): traded 125 t, the same",
+        "median of 3 replays, ns a message: cetx ",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{stdout}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(&fills).unwrap(),
+        "order,traded_t\n1,70\n2,50\n3,120\n4,5\n5,5\n"
+    );
+}
+
+#[test]
+fn a_stream_it_cannot_run_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = written(
+        dir.path(),
+        "side.csv",
+        "trader_id,side,price,qty\n0,Ask,4810,1\n1,Buy,4810,1\n",
+    );
+    let output = cetx_stream(&[&side]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("line 3: side \"Buy\" is neither Bid nor Ask"),
+        "{stderr}"
+    );
+
+    let wide = written(
+        dir.path(),
+        "wide.csv",
+        "trader_id,side,price,qty\n0,Ask,1,1\n1,Bid,100000,1\n",
+    );
+    let output = cetx_stream(&[&wide]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("prices from 1 to 100000 cents: no band below 100% around one reference price holds both"),
+        "{stderr}"
+    );
+
+    let missing = dir.path().join("missing.csv");
+    let output = cetx_stream(&[missing.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("missing.csv"), "{stderr}");
+}
+
+#[test]
+fn the_market_widens_the_band_only_as_far_as_the_prices_need() {
+    let limit = |price_ticks, quantity_t| Message::Limit {
+        trader: 0,
+        side: Side::Buy,
+        price_ticks,
+        quantity_t,
+    };
+    // 100 to 300 cents around 200: ±50%, exactly.
+    let spec = stream::market_for(&[limit(100, 1), limit(300, 150_000)]).unwrap();
+    let rules = spec.rules().unwrap();
+    assert_eq!(
+        (spec.reference_price.to_string(), spec.band_bps),
+        ("2.00".into(), 5_000)
+    );
+    assert_eq!((rules.floor_ticks, rules.ceiling_ticks), (100, 300));
+    assert_eq!((spec.max_order_t, spec.max_orders), (150_000, 2));
+
+    assert!(matches!(
+        stream::market_for(&[limit(0, 1)]),
+        Err(StreamError::Price {
+            index: 0,
+            price_ticks: 0
+        })
+    ));
+    assert!(matches!(
+        stream::market_for(&[Message::Cancel { nth: 1 }]),
+        Err(StreamError::NoLimitOrder)
+    ));
+}
+
+#[test]
+fn the_contests_feed_runs_in_its_own_market_and_trades_the_contests_quantity() {
+    let feed = quantcup::load().expect("the feed in the lobster crate");
+    let spec = stream::market_for(&feed).unwrap();
+    assert_eq!(spec.band_bps, 1_000, "±10% holds the feed's prices");
+    let outcome = stream::outcome(stream::open(&spec), &quantcup::commands(&feed));
+    assert_eq!(outcome.traded_t, REFERENCE_TRADED_T);
+    assert_eq!(
+        outcome.traded_by_order.iter().sum::<u64>(),
+        2 * REFERENCE_TRADED_T
+    );
+    assert_eq!(outcome.refused, [(RejectReason::UnknownOrder, 17_551)]);
+    assert!(outcome.cancelled.is_empty(), "{:?}", outcome.cancelled);
+}
