@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo build --release -p cetx-bench --example apply_count
-//! valgrind --tool=callgrind --toggle-collect='apply_count::replay' \
+//! valgrind --tool=callgrind --toggle-collect='cetx_bench::stream::replay' \
 //!     target/release/examples/apply_count quantcup 4
 //! valgrind --tool=cachegrind --cache-sim=yes target/release/examples/apply_count mixed 4
 //! ```
@@ -45,7 +45,7 @@
 use cetx_bench::flow::{open_market, Harness, INSTRUMENT};
 use cetx_bench::quantcup::{self, REFERENCE_TRADED_T};
 use cetx_bench::quantcup_c;
-use cetx_engine::{Command, Engine, Event, Stamp};
+use cetx_bench::stream::timed_replay;
 
 /// The seed and warm book of `benches/engine.rs`.
 const SEED: u64 = 2025;
@@ -113,26 +113,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("median {median:.2} ns per command");
     }
     Ok(())
-}
-
-/// [`replay`], and the nanoseconds it took per command.
-fn timed_replay(
-    engine: &mut Engine,
-    commands: &[(Command, Stamp)],
-    events: &mut Vec<Event>,
-) -> f64 {
-    let start = std::time::Instant::now();
-    replay(engine, commands, events);
-    start.elapsed().as_nanos() as f64 / commands.len() as f64
-}
-
-/// Applies every command with one reused event buffer. Never inlined, so
-/// that valgrind can count it alone.
-#[inline(never)]
-fn replay(engine: &mut Engine, commands: &[(Command, Stamp)], events: &mut Vec<Event>) {
-    for (command, stamp) in commands {
-        engine.apply(std::hint::black_box(command), *stamp, events);
-        std::hint::black_box(events.as_slice());
-        events.clear();
-    }
 }
