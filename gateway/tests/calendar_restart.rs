@@ -204,6 +204,28 @@ fn a_clock_behind_the_journal_in_the_session_keeps_the_market_open() {
     assert!(ends_of_day(dir.path()).is_empty());
 }
 
+/// A market started ahead with `--start-at`, then restarted without it:
+/// the clock is days behind the journal, which has closed no day yet.
+/// A login is told the journal's trading day, not the clock's (an outside
+/// tester was told Monday after trading on Tuesday).
+#[test]
+fn a_clock_days_behind_the_journal_tells_brokers_the_journal_s_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let wait = Waiter::new();
+    rest_a_day_order_and_stop(&config, wednesday(13, 30), &wait);
+
+    // The Saturday before: its next trading day would be Monday 23rd.
+    let runtime = start_at(&config, cst(2026, 11, 21, 12, 0));
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    assert_eq!(s1.trading_date(), 2026_11_25);
+    assert!(is_accepted(&try_buy(&handle, &mut s1, &wait, 2)));
+    drop(s1);
+    runtime.shutdown().unwrap();
+    assert!(ends_of_day(dir.path()).is_empty());
+}
+
 #[test]
 fn a_clock_behind_the_journal_after_the_close_accepts_nothing_for_the_ended_day() {
     let dir = tempfile::tempdir().unwrap();

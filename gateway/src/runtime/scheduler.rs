@@ -83,12 +83,18 @@ impl Scheduler {
     }
 
     /// The trading date the market is in by the journal, `YYYYMMDD`: the
-    /// one after the last date closed (0 before the first dated close).
+    /// one after the last date closed, or the calendar's at the time
+    /// handed out up to (after a restart, the journal's last entry's),
+    /// whichever is later. So a clock behind the journal (a market started
+    /// ahead with `--start-at`, restarted without it) leaves the market in
+    /// the journal's day.
     pub(super) fn open_date(&self) -> u32 {
-        self.progress
+        let after_close = self
+            .progress
             .closed_date
             .and_then(|closed| self.calendar.next_trading_date(closed))
-            .unwrap_or(0)
+            .unwrap_or(0);
+        after_close.max(self.calendar.trading_date(self.progress.done_ns))
     }
 
     /// When the next transition is due (at once for an end of day missed
