@@ -96,7 +96,7 @@ pub enum FeedError {
     #[error("no lobster-0.7.* package under {0} (set {FEED_PATH_VAR} to the feed's path)")]
     NoLobster(PathBuf),
     /// The file could not be read or a line is not a message.
-    #[error("reading the QuantCup feed {path}: {reason}")]
+    #[error("reading {path}: {reason}")]
     Read {
         /// The feed file.
         path: PathBuf,
@@ -170,13 +170,41 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
         path: path.to_owned(),
         reason,
     };
-    let mut reader = csv::Reader::from_path(path).map_err(|e| failed(e.to_string()))?;
+    if path.is_dir() {
+        return Err(failed("it is a directory, not a file".to_owned()));
+    }
+    // Spaces around a field or a header name are not part of it.
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| failed(e.to_string()))?;
+    let header = reader.headers().map_err(|e| failed(e.to_string()))?.clone();
+    if let Some(missing) = ["trader_id", "side", "price", "qty"]
+        .into_iter()
+        .find(|name| !header.iter().any(|h| h == *name))
+    {
+        return Err(failed(format!(
+            "line 1: the header names no `{missing}` (it must be trader_id,side,price,qty, in any order)"
+        )));
+    }
     let mut feed = Vec::with_capacity(FEED_MESSAGES);
-    // Lines count from 1, the header's.
-    for (line_number, line) in (2..).zip(reader.deserialize()) {
-        let line: Line = line.map_err(|e| failed(e.to_string()))?;
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| failed(e.to_string()))?
+    {
+        // The line as the csv reader counts it, as in its own errors.
+        let line_number = record.position().map_or(0, csv::Position::line);
+        let line: Line = record
+            .deserialize(Some(&header))
+            .map_err(|e| failed(e.to_string()))?;
         let message = if line.price == 0 {
             Message::Cancel { nth: line.qty }
+        } else if line.price < 0 {
+            return Err(failed(format!(
+                "line {line_number}: price {} is negative (0 cancels; a limit price is above 0, in cents)",
+                line.price
+            )));
         } else {
             let side = match line.side.as_str() {
                 "Bid" => Side::Buy,

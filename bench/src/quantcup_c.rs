@@ -84,6 +84,13 @@ pub enum FeedError {
         /// Places in the arena.
         arena: u64,
     },
+    /// Limit orders whose sizes add up past what the C book's count of
+    /// tonnes traded holds: it would wrap.
+    #[error("the limit orders' sizes add up to {total} t, past the C book's count of 2^64 - 1")]
+    TooMuchQuantity {
+        /// Their sum.
+        total: u128,
+    },
     /// This build's `t_order` is not the layout [`Feed`] writes.
     #[error("the C book's t_order is {0} bytes, not the {1} this side writes")]
     Layout(c_ulong, usize),
@@ -102,7 +109,9 @@ impl Feed {
     /// [`FeedError::Price`] for a price the C book cannot hold,
     /// [`FeedError::TooManyOrders`] and [`FeedError::CancelPastArena`] for
     /// ids past its arena (which it would write out of bounds), and
-    /// [`FeedError::Layout`] when its `t_order` is not laid out as here.
+    /// [`FeedError::TooMuchQuantity`] when its count of tonnes traded could
+    /// wrap, and [`FeedError::Layout`] when its `t_order` is not laid out
+    /// as here.
     pub fn new(messages: &[Message]) -> Result<Self, FeedError> {
         // SAFETY: each reads a constant.
         let (c_size, arena) = unsafe { (quantcup_c_order_size(), quantcup_c_arena_orders()) };
@@ -115,6 +124,16 @@ impl Feed {
             .count() as u64;
         if limits >= arena {
             return Err(FeedError::TooManyOrders { limits, arena });
+        }
+        let total: u128 = messages
+            .iter()
+            .map(|message| match *message {
+                Message::Limit { quantity_t, .. } => u128::from(quantity_t),
+                Message::Cancel { .. } => 0,
+            })
+            .sum();
+        if total > u128::from(c_ulong::MAX) {
+            return Err(FeedError::TooMuchQuantity { total });
         }
         let orders = messages
             .iter()

@@ -82,8 +82,9 @@ pub enum StreamError {
         /// The highest limit price, in cents.
         highest: i64,
     },
-    /// The engine refused the market built for the stream.
-    #[error("the market for the stream: {0}")]
+    /// The engine refused the market built for the stream (a band of
+    /// more price levels than a book may have).
+    #[error(transparent)]
     Spec(#[from] cetx_engine::SpecError),
 }
 
@@ -123,27 +124,33 @@ pub fn market_for(stream: &[Message]) -> Result<InstrumentSpec, StreamError> {
         }
     }
     let (lowest, highest) = prices.ok_or(StreamError::NoLimitOrder)?;
-    let reference_ticks = lowest + (highest - lowest) / 2;
-    let mut spec = InstrumentSpec::cea(2025, Decimal::new(reference_ticks, 2));
+    let middle = lowest + (highest - lowest) / 2;
+    let mut spec = InstrumentSpec::cea(2025, Decimal::new(middle, 2));
     spec.max_order_t = spec.max_order_t.max(largest_t);
     spec.max_orders = u32::try_from(limits.max(1).next_power_of_two())
         .unwrap_or(MAX_ORDERS)
         .min(MAX_ORDERS);
     spec.max_orders_per_account = Some(spec.max_orders);
     spec.max_orders_per_broker = Some(spec.max_orders);
-    // The narrowest band from ±10% up that holds every price, with the
-    // levels it needs: the engine rounds the band's edges, so ask it.
+    spec.max_price_levels = Some(MAX_PRICE_LEVELS);
+    // The narrowest band from ±10% up that holds every price, around the
+    // middle price or a tick either side of it (the engine rounds the
+    // band's edges, and at a few cents a tick matters: 1 and 2 cents fit
+    // ±50% around 2, not around 1), with the levels it needs.
     for band_bps in DEFAULT_BAND_BPS..=MAX_BAND_BPS {
         spec.band_bps = band_bps;
-        spec.max_price_levels = Some(MAX_PRICE_LEVELS);
-        let rules = spec.rules()?;
-        if rules.floor_ticks <= lowest && highest <= rules.ceiling_ticks {
-            let levels =
-                u32::try_from((rules.ceiling_ticks - rules.floor_ticks) / rules.step_ticks + 1)
-                    .unwrap_or(MAX_PRICE_LEVELS);
-            spec.max_price_levels = Some(levels.max(DEFAULT_MAX_PRICE_LEVELS));
-            spec.rules()?;
-            return Ok(spec);
+        for reference_ticks in [middle, middle + 1, middle - 1] {
+            if reference_ticks <= 0 {
+                continue;
+            }
+            spec.reference_price = Decimal::new(reference_ticks, 2);
+            let rules = spec.rules()?;
+            if rules.floor_ticks <= lowest && highest <= rules.ceiling_ticks {
+                let levels = (rules.ceiling_ticks - rules.floor_ticks) / rules.step_ticks + 1;
+                let levels = u32::try_from(levels).unwrap_or(MAX_PRICE_LEVELS);
+                spec.max_price_levels = Some(levels.max(DEFAULT_MAX_PRICE_LEVELS));
+                return Ok(spec);
+            }
         }
     }
     Err(StreamError::Band { lowest, highest })

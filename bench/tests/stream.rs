@@ -91,11 +91,74 @@ fn a_stream_it_cannot_run_is_named() {
         "{stderr}"
     );
 
+    let no_header = written(dir.path(), "no_header.csv", "0,Ask,4810,1\n1,Bid,4810,1\n");
+    let output = cetx_stream(&[&no_header]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("line 1: the header names no `trader_id`"),
+        "{stderr}"
+    );
+
+    let negative = written(
+        dir.path(),
+        "negative.csv",
+        "trader_id,side,price,qty\n0,Ask,4810,1\n0,Bid,0,1\n1,Bid,-5,1\n",
+    );
+    let output = cetx_stream(&[&negative]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("line 4: price -5 is negative"), "{stderr}");
+
+    let output = cetx_stream(&[dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("it is a directory, not a file"), "{stderr}");
+
     let missing = dir.path().join("missing.csv");
     let output = cetx_stream(&[missing.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("missing.csv"), "{stderr}");
+}
+
+/// Spaces around fields and header names are not part of them, and the
+/// columns may come in any order; the winner is not run where its count
+/// of tonnes traded would wrap (it said "0 t, the same" to a tester).
+#[test]
+fn spaces_and_column_order_are_read_and_a_wrapping_winner_is_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spaced = written(
+        dir.path(),
+        "spaced.csv",
+        "qty, side , price,trader_id\n 10, Ask,4810,0\n10 ,Bid , 4810 ,1\n",
+    );
+    let output = cetx_stream(&[&spaced, "--repeat", "1"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("cetx: traded 10 t in 1 trades"), "{stdout}");
+
+    let huge = u64::MAX / 2 + 1;
+    let wrapping = written(
+        dir.path(),
+        "wrapping.csv",
+        &format!("trader_id,side,price,qty\n0,Ask,5000,{huge}\n1,Bid,5000,{huge}\n"),
+    );
+    let output = cetx_stream(&[&wrapping, "--repeat", "1"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("the QuantCup winner (C): not run: the limit orders' sizes add up to 18446744073709551616 t"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -115,6 +178,14 @@ fn the_market_widens_the_band_only_as_far_as_the_prices_need() {
     );
     assert_eq!((rules.floor_ticks, rules.ceiling_ticks), (100, 300));
     assert_eq!((spec.max_order_t, spec.max_orders), (150_000, 2));
+
+    // 1 and 2 cents: around 1 cent no band below 100% reaches 2; around
+    // 2 cents, ±50% does (an outside tester's case).
+    let spec = stream::market_for(&[limit(1, 1), limit(2, 1)]).unwrap();
+    assert_eq!(
+        (spec.reference_price.to_string(), spec.band_bps),
+        ("0.02".into(), 5_000)
+    );
 
     assert!(matches!(
         stream::market_for(&[limit(0, 1)]),

@@ -37,6 +37,7 @@
 //! - [`credential`]: the salted hash (PBKDF2) an onboarded broker's
 //!   secret is journaled as, and the login check against it.
 //! - `log_tally`: a flood of like events logged as one line per interval.
+//! - [`sigpipe`]: one-shot commands end quietly on a closed output pipe.
 //! - `throttle`: each broker's message budget, shared by its sessions.
 //! - `session`: one connection: login, throttle, heartbeats and timeouts,
 //!   requests in to the runtime, reports out to the socket.
@@ -73,6 +74,7 @@ pub mod request;
 pub mod runtime;
 pub mod server;
 mod session;
+pub mod sigpipe;
 mod throttle;
 pub mod tls;
 pub mod web;

@@ -288,3 +288,36 @@ fn replay_makes_its_out_folder_private() {
     assert_eq!(mode(out.parent().unwrap()), 0o700);
     assert_eq!(mode(&out.join("clearing.csv")), 0o600);
 }
+
+/// A one-shot command whose output pipe has no reader ends as Unix tools
+/// do, on SIGPIPE, not with a panic (an outside tester's `cetx replay …
+/// 2>&1 >/dev/null | head -1` exited 101 with `failed printing`).
+#[test]
+fn a_closed_output_pipe_ends_replay_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    journal(dir.path());
+    for stream in ["stdout", "stderr"] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut replay = Process::new(env!("CARGO_BIN_EXE_cetx"));
+        replay.args([
+            "replay".as_ref(),
+            "--journal".as_ref(),
+            dir.path().as_os_str(),
+        ]);
+        let closed = if stream == "stdout" {
+            replay.stdout(writer).stderr(std::process::Stdio::piped())
+        } else {
+            replay.stderr(writer).stdout(std::process::Stdio::null())
+        };
+        let output = closed.output().expect("cetx runs");
+        assert_eq!(
+            output.status.signal(),
+            Some(libc::SIGPIPE),
+            "{stream}: {:?} {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

@@ -19,7 +19,7 @@ struct Cli {
     /// the n-th limit order, n in `qty`). Default: the QuantCup 2011 feed
     /// inside the lobster crate.
     file: Option<PathBuf>,
-    /// Timed replays of each book, each from an empty book.
+    /// Timed replays of each book, each from an empty book (1 to 100,000).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     repeat: u32,
     /// Write what each limit order traded, in tonnes, to this CSV file
@@ -30,6 +30,7 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    cetx_gateway::sigpipe::restore_default();
     let path = match &cli.file {
         Some(path) => path.clone(),
         None => quantcup::feed_path()?,
