@@ -34,6 +34,7 @@ mod metrics;
 mod position;
 mod tls;
 mod validate;
+pub(crate) use validate::name_problem;
 mod values;
 
 use std::collections::BTreeMap;

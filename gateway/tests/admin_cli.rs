@@ -254,6 +254,27 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
     let (code, said) = batch_of("deposit,3001,CEA2025,5,10.00,B-8");
     assert_eq!(code, 2, "{said}");
     assert!(said.contains("moves cash"), "{said}");
+    let (code, said) = batch_of("transfer-in,1001,CEA2025,0,,B-9");
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("line 2: a quantity of 0 t"), "{said}");
+    // A file that lost its header line, or has no line at all, is refused,
+    // not read as a file without rows (an outside tester's one-row file
+    // without a header exited 0 and applied nothing).
+    for lost in ["deposit,1001,,,5.00,B-10\n", ""] {
+        write(&batch, lost);
+        let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+        assert_eq!(code, 2, "{lost:?}: {said}");
+        assert!(
+            said.contains("line 1: the header names no `action`"),
+            "{lost:?}: {said}"
+        );
+    }
+    let (code, said) = deposit("99999999999999999999");
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("more than an amount can hold (2^64 - 1 fen)"),
+        "{said}"
+    );
     // What the server would not decode (414) or apply (108) is told here.
     let long_ref = "R".repeat(65);
     let transfer = |qty: &str, reference: &str| {
@@ -271,7 +292,7 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
         admin(nowhere, SECRET, &args)
     };
     for (qty, reference, says) in [
-        ("0", "T-1", "positive number of tonnes"),
+        ("0", "T-1", "a quantity of 0 t: it must be at least 1 t"),
         (
             "5",
             long_ref.as_str(),

@@ -103,6 +103,24 @@ async fn an_onboarded_broker_trades_at_once_and_its_suspension_survives_a_restar
         login_refusal(&server, NEW_BROKER, NEW_SECRET).await,
         Some(RejectReason::BadCredentials.code())
     );
+    // A name the config would refuse is refused here too: blank, or with
+    // a control character (an outside tester onboarded "  " and a name
+    // holding a line break).
+    for name in ["  ", "Twelfth\nbroker 99", "Tab\there"] {
+        let reply = desk
+            .act(AdminAction::AddBroker {
+                broker: NEW_BROKER,
+                name: name.into(),
+                secret: Secret::new(NEW_SECRET),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rejected(&reply),
+            (0, RejectReason::InvalidBroker.code()),
+            "{name:?}"
+        );
+    }
     applied(&desk.act(add(NEW_BROKER)).await.unwrap());
     let (seq, reason) = rejected(&desk.act(add(NEW_BROKER)).await.unwrap());
     assert!(seq > 0, "the engine refused it");

@@ -579,6 +579,10 @@ impl Session {
             let text = format!("broker {} is in the config", broker.0);
             return Err((RejectReason::BrokerExists, text));
         }
+        // A name the config would refuse: the banner and the logs print it.
+        if let Some(problem) = crate::config::name_problem(name) {
+            return Err((RejectReason::InvalidBroker, problem.to_owned()));
+        }
         if secret.expose().is_empty() {
             let text = "the secret is empty".to_owned();
             return Err((RejectReason::InvalidBroker, text));

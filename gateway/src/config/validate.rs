@@ -542,7 +542,7 @@ fn validate_calendar(calendar: &Calendar) -> Result<(), ConfigError> {
 
 /// What is wrong with a broker's or operator's name, if anything: it is
 /// printed in the banner and the logs, and carried by `AddBroker`.
-fn name_problem(name: &str) -> Option<&'static str> {
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
     if name.trim().is_empty() {
         Some("name must not be empty")
     } else if name.len() > cetx_engine::NewBroker::MAX_NAME_LEN {

@@ -395,7 +395,7 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
     };
     let allowances = |a: &Allowances, direction| -> Result<AdminAction> {
         if a.qty == 0 {
-            bail!("--qty must be a positive number of tonnes");
+            bail!("a quantity of 0 t: it must be at least 1 t");
         }
         Ok(AdminAction::Transfer {
             reference: a.reference.clone(),
@@ -522,13 +522,28 @@ fn fen(cny: Decimal) -> Result<u64> {
     if fen.fract() != Decimal::ZERO || fen <= Decimal::ZERO {
         bail!("{cny} CNY is not a positive amount exact to the fen (0.01)");
     }
-    u64::try_from(fen).with_context(|| format!("{cny} CNY is too large"))
+    u64::try_from(fen)
+        .map_err(|_| anyhow::anyhow!("{cny} CNY is more than an amount can hold (2^64 - 1 fen)"))
 }
 
 /// The rows of a batch file, each with a `line N: ` label.
 fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
     let mut reader = csv::Reader::from_path(file)
         .with_context(|| format!("reading the batch {}", file.display()))?;
+    // A file whose header line is missing reads its first row as the
+    // header: refused here, not taken for a file without rows.
+    let header = reader
+        .headers()
+        .with_context(|| format!("reading the batch {}", file.display()))?;
+    if let Some(missing) = ["action", "account", "reference"]
+        .into_iter()
+        .find(|name| !header.iter().any(|h| h == *name))
+    {
+        bail!(
+            "{}: line 1: the header names no `{missing}` (it is action,account,symbol,quantity,amount,reference)",
+            file.display()
+        );
+    }
     let mut actions = Vec::new();
     for (i, row) in reader.deserialize::<BatchRow>().enumerate() {
         let line = i + 2;
