@@ -15,6 +15,8 @@
 //!   each with a good header.
 //! - A snapshot ahead of the end of a journal written in `fsync` refuses
 //!   to start: the journal lost entries that had been synced.
+//! - The end of a journal is judged by the durability it says it was
+//!   written in, not by the restarting server's.
 //! - A snapshot of another history is skipped, also at the journal's very
 //!   end, where no entry after it would tell.
 
@@ -26,7 +28,7 @@ use cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
 use cetx_engine::journal::{
     encode_state, read_snapshot_tie, recover, recover_with, verify, write_framed, Durability,
     JournalConfig, JournalError, JournalReader, JournalWriter, RecoverError, RecoveryObserver,
-    MANIFEST_FILE,
+    DURABILITY_FILE, MANIFEST_FILE,
 };
 use cetx_engine::{Command, Engine, Event, Stamp};
 use cetx_tests::{as_if_killed, config, journal_run, reexecute, workload};
@@ -841,14 +843,56 @@ impl RecoveryObserver for EngineOnly {
 /// commit's record header (its payload damaged too) proves the earlier
 /// commit was on disk, so its damage is damage, not a torn tail. In `os`,
 /// where an OS crash may write a later page and lose an earlier one, the
-/// same bytes are cut as before.
+/// same bytes are cut as a torn tail. The journal says which it was
+/// written in (`DURABILITY`), and recovery judges by that, whatever the
+/// restarting server's durability: a journal written in `fsync` and
+/// restarted in `os` lost its acknowledged commits before it said.
 #[test]
 fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
-    let dir = tempfile::tempdir().unwrap();
+    let refused = |dir: &Path, restarted_in: Durability, first_seq: u64| match recover_with(
+        dir,
+        restarted_in,
+        &mut EngineOnly,
+    ) {
+        Err(RecoverError::Journal(JournalError::Corrupt { seq, reason, .. })) => {
+            assert_eq!(seq, first_seq, "{reason}");
+            assert!(reason.contains("later group commit"), "{reason}");
+        }
+        other => panic!(
+            "restarted in {restarted_in:?}: expected damage, got {:?}",
+            other.map(|r| (r.next_seq, r.torn_tail))
+        ),
+    };
     let all = workload(3, 40, 1_000);
-    let (first_seq, last_segment) =
-        then_a_segment_of_their_own(dir.path(), &all, 3, Durability::Fsync);
-    // A bit flipped in the payload of each of the three.
+    let synced = tempfile::tempdir().unwrap();
+    let first_seq = three_last_records_damaged(synced.path(), &all, Durability::Fsync);
+    let damaged = files(synced.path());
+    for restarted_in in [Durability::Fsync, Durability::Os] {
+        refused(synced.path(), restarted_in, first_seq);
+        assert!(files(synced.path()) == damaged, "nothing was changed");
+    }
+    // A journal older than its `DURABILITY` file is judged by the
+    // restarting server's durability, as before.
+    fs::remove_file(synced.path().join(DURABILITY_FILE)).unwrap();
+    refused(synced.path(), Durability::Fsync, first_seq);
+    let recovered = recover_with(synced.path(), Durability::Os, &mut EngineOnly).unwrap();
+    assert_eq!(recovered.next_seq, first_seq);
+    assert!(recovered.torn_tail.is_some());
+    assert_eq!(recovered.written_in, None);
+
+    let unsynced = tempfile::tempdir().unwrap();
+    let first_seq = three_last_records_damaged(unsynced.path(), &all, Durability::Os);
+    let recovered = recover_with(unsynced.path(), Durability::Fsync, &mut EngineOnly).unwrap();
+    assert_eq!(recovered.next_seq, first_seq);
+    assert!(recovered.torn_tail.is_some());
+    assert_eq!(recovered.written_in, Some(Durability::Os));
+}
+
+/// A journal whose last three records, written in `durability` and each
+/// synced before the next, have a bit flipped in their payloads, as if
+/// killed after: the first one's seq.
+fn three_last_records_damaged(dir: &Path, all: &[(Command, Stamp)], durability: Durability) -> u64 {
+    let (first_seq, last_segment) = then_a_segment_of_their_own(dir, all, 3, durability);
     let mut bytes = fs::read(&last_segment).unwrap();
     let mut at = HEADER_LEN;
     for _ in 0..3 {
@@ -857,22 +901,7 @@ fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
         at += 25 + len;
     }
     fs::write(&last_segment, &bytes).unwrap();
-    let damaged = files(dir.path());
-
-    match recover_with(dir.path(), Durability::Fsync, &mut EngineOnly) {
-        Err(RecoverError::Journal(JournalError::Corrupt { seq, reason, .. })) => {
-            assert_eq!(seq, first_seq, "{reason}");
-            assert!(reason.contains("later group commit"), "{reason}");
-        }
-        other => panic!(
-            "expected damage, got {:?}",
-            other.map(|r| (r.next_seq, r.torn_tail))
-        ),
-    }
-    assert!(files(dir.path()) == damaged, "nothing was changed");
-    let recovered = recover_with(dir.path(), Durability::Os, &mut EngineOnly).unwrap();
-    assert_eq!(recovered.next_seq, first_seq);
-    assert!(recovered.torn_tail.is_some());
+    first_seq
 }
 
 /// Away from the open end of a journal (in a middle segment, or anywhere
@@ -939,42 +968,51 @@ fn bytes_after_the_zeros_written_ahead_are_named_where_they_are() {
     }
 }
 
-#[test]
-fn a_snapshot_ahead_of_a_synced_journal_refuses_to_start() {
-    let dir = tempfile::tempdir().unwrap();
+/// A journal written in `durability`, with a snapshot after its last
+/// entry, killed, and that entry lost after all: its commands, and the
+/// snapshot's seq.
+fn snapshot_ahead(dir: &Path, durability: Durability) -> (Vec<(Command, Stamp)>, u64) {
     let commands = workload(3, 40, 1_000);
     let last_seq = commands.len() as u64;
-    journal_run(
-        dir.path(),
-        &commands,
-        journal(Durability::Os),
-        Some(last_seq),
-    );
-    // Killed, and the last record lost after all: the snapshot taken once
-    // it was durable is now ahead of the journal.
-    as_if_killed(dir.path());
-    let (_, last_segment) = list_segments(dir.path()).unwrap().pop().unwrap();
+    journal_run(dir, &commands, journal(durability), Some(last_seq));
+    as_if_killed(dir);
+    let (_, last_segment) = list_segments(dir).unwrap().pop().unwrap();
     let mut bytes = fs::read(&last_segment).unwrap();
     let (start, end) = last_record(&bytes);
     bytes[start..end].fill(0);
     fs::write(&last_segment, &bytes).unwrap();
-    let damaged = files(dir.path());
+    (commands, last_seq)
+}
 
-    match recover_with(dir.path(), Durability::Fsync, &mut EngineOnly) {
-        Err(RecoverError::SnapshotAhead {
-            seq, journal_ends, ..
-        }) => assert_eq!((seq, journal_ends), (last_seq, last_seq - 1)),
-        other => panic!("expected a snapshot ahead of the journal, got {other:?}"),
+#[test]
+fn a_snapshot_ahead_of_a_synced_journal_refuses_to_start() {
+    // Written in `fsync`, the snapshot was taken once its entry was
+    // synced: the entry's loss is damage, whatever the durability of the
+    // server that restarts.
+    let synced = tempfile::tempdir().unwrap();
+    let (_, last_seq) = snapshot_ahead(synced.path(), Durability::Fsync);
+    let damaged = files(synced.path());
+    for restarted_in in [Durability::Fsync, Durability::Os] {
+        match recover_with(synced.path(), restarted_in, &mut EngineOnly) {
+            Err(RecoverError::SnapshotAhead {
+                seq, journal_ends, ..
+            }) => assert_eq!((seq, journal_ends), (last_seq, last_seq - 1)),
+            other => panic!("expected a snapshot ahead of the journal, got {other:?}"),
+        }
+        assert!(files(synced.path()) == damaged, "nothing was changed");
     }
-    assert!(files(dir.path()) == damaged, "nothing was changed");
+
     // A journal written in `os` durability may lose its last pages in an
-    // OS crash and keep the snapshot's: recovery goes on without it. (One
-    // of that name an earlier lost history left in `torn/` stays.)
+    // OS crash and keep the snapshot's: recovery goes on without it, even
+    // in a server restarted in `fsync`. (One of that name an earlier lost
+    // history left in `torn/` stays.)
+    let dir = tempfile::tempdir().unwrap();
+    let (commands, last_seq) = snapshot_ahead(dir.path(), Durability::Os);
     let snapshot = cetx_engine::journal::snapshot::snapshot_file_name(last_seq);
     let torn = dir.path().join("torn");
     fs::create_dir_all(&torn).unwrap();
     fs::write(torn.join(&snapshot), b"earlier").unwrap();
-    let recovered = recover_with(dir.path(), Durability::Os, &mut EngineOnly).unwrap();
+    let recovered = recover_with(dir.path(), Durability::Fsync, &mut EngineOnly).unwrap();
     assert_eq!(recovered.next_seq, last_seq);
     assert_eq!(recovered.snapshot_seq, None);
     assert_eq!(recovered.skipped_snapshots.len(), 1);

@@ -24,6 +24,19 @@ pub enum Durability {
     None,
 }
 
+impl Durability {
+    /// Its name as a config and the journal's `DURABILITY` file write it:
+    /// `fsync`, `os` or `none`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Fsync => "fsync",
+            Self::Os => "os",
+            Self::None => "none",
+        }
+    }
+}
+
 /// How the writer lays out and commits the journal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JournalConfig {

@@ -76,6 +76,7 @@ pub mod recover;
 mod segment;
 pub mod snapshot;
 pub mod writer;
+pub mod written_in;
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +103,7 @@ pub use snapshot::{
     write_snapshot_tied,
 };
 pub use writer::{JournalBatch, JournalStats, JournalWriter};
+pub use written_in::{written_in, DURABILITY_FILE};
 
 /// One journal record: a stamped command and the events the engine made of
 /// it, in order.
@@ -201,6 +203,14 @@ pub enum JournalError {
         file: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// The journal's `DURABILITY` file says neither `fsync` nor `os`.
+    #[error("journal file {} says {found:?}, not `fsync` or `os`: it names the durability the journal was written in, by which recovery judges its end (JOURNAL.md, Files); write back the word its server was configured with, or remove the file to judge the journal by this server's `durability`", file.display())]
+    BadDurability {
+        /// The file.
+        file: PathBuf,
+        /// What it says (its first 32 bytes).
+        found: String,
     },
     /// A segment the manifest lists is not where it should be (the live
     /// directory, or the archive directory for an archived one).

@@ -80,6 +80,10 @@ pub struct Recovered {
     /// where its data ends: no reader can tell records zeroed at the very
     /// end from space that was never written.
     pub closed_cleanly: bool,
+    /// The durability the journal says it was last written in, by which
+    /// its end was judged; `None` for a journal that does not say (judged
+    /// by the restarting server's).
+    pub written_in: Option<Durability>,
 }
 
 /// A torn tail recovery cut off.
@@ -151,7 +155,9 @@ impl RecoveryObserver for Nothing {
 
 /// Rebuilds the engine from the journal in `dir` (which need not exist
 /// yet: then the engine is empty and the next sequence number 1). The
-/// journal defines its own market, so no config is needed.
+/// journal defines its own market, so no config is needed. Its end is
+/// judged as [`recover_with`] judges it, as `os` for a journal that does
+/// not say the durability it was written in.
 ///
 /// # Errors
 /// [`RecoverError::Journal`] for a damaged or unreadable journal, naming
@@ -161,13 +167,18 @@ pub fn recover(dir: &Path) -> Result<Recovered, RecoverError> {
     recover_with(dir, Durability::Os, &mut Nothing)
 }
 
-/// [`recover`] of a journal written in `durability`, feeding `observer`
-/// every entry after the snapshot it starts from, in the same single pass
-/// over the journal. In [`Durability::Fsync`] a snapshot ahead of the
-/// journal's end is damage (see the module docs); [`recover`] skips it.
+/// [`recover`], feeding `observer` every entry after the snapshot it
+/// starts from, in the same single pass over the journal. The end of the
+/// journal is judged by the durability it was last written in, as its
+/// `DURABILITY` file says ([`super::written_in`]), or by `durability`, the
+/// restarting server's, for a journal that does not say. In
+/// [`Durability::Fsync`] a snapshot ahead of the journal's end is damage
+/// (see the module docs); in `os` it is skipped.
 ///
 /// # Errors
-/// As [`recover`], and [`RecoverError::SnapshotAhead`].
+/// As [`recover`], [`RecoverError::SnapshotAhead`], and
+/// [`super::JournalError::BadDurability`] for a `DURABILITY` file that
+/// names no durability.
 pub fn recover_with(
     dir: &Path,
     durability: Durability,
@@ -183,8 +194,11 @@ pub fn recover_with(
             torn_tail: None,
             skipped_snapshots: Vec::new(),
             closed_cleanly: true,
+            written_in: None,
         });
     }
+    let written_in = super::written_in(dir)?;
+    let durability = written_in.unwrap_or(durability);
     let snapshots = list_snapshots(dir)?;
     let mut skipped_snapshots = Vec::new();
     let mut torn_tail = None;
@@ -284,6 +298,7 @@ pub fn recover_with(
             torn_tail,
             skipped_snapshots,
             closed_cleanly: pass.closed_cleanly,
+            written_in,
         });
     }
 }

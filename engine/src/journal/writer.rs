@@ -533,7 +533,8 @@ impl<R: Send + 'static> Drop for JournalWriter<R> {
 /// The checks of [`JournalWriter::open_with`] before its thread starts:
 /// the config, and (but in [`Durability::None`]) that `dir` exists or is
 /// created, ends at `next_seq - 1` and can be written in; temporaries a
-/// killed process left are removed.
+/// killed process left are removed, and the durability the journal is
+/// written in from now on is recorded (`DURABILITY`).
 fn check_open(dir: &Path, next_seq: u64, config: &JournalConfig) -> Result<(), JournalError> {
     if next_seq == 0 {
         return Err(JournalError::InvalidConfig("sequence numbers start at 1"));
@@ -549,6 +550,7 @@ fn check_open(dir: &Path, next_seq: u64, config: &JournalConfig) -> Result<(), J
         check_follows(dir, next_seq)?;
         remove_temporaries(dir)?;
         check_writable(dir)?;
+        super::written_in::record(dir, config.durability)?;
     }
     Ok(())
 }

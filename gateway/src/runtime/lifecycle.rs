@@ -119,6 +119,14 @@ impl Runtime {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
                 saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
         }
+        let changed = |w: &journal::Durability| *w != durability && recovered.next_seq > 1;
+        if let Some(written_in) = recovered.written_in.filter(changed) {
+            tracing::warn!(
+                written_in = written_in.name(),
+                configured = durability.name(),
+                "the journal was last written in another durability: its end was judged by the one it was written in; from now on it is written in this server's"
+            );
+        }
         for (path, why) in &recovered.skipped_snapshots {
             tracing::warn!(path = %path.display(), why, "skipped a snapshot");
         }
