@@ -187,17 +187,18 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
             "line 1: the header names no `{missing}` (it must be trader_id,side,price,qty, in any order)"
         )));
     }
+    let must_be = [
+        ("trader_id", "a whole number from 0 to 255"),
+        ("price", "a whole number of cents (0 cancels)"),
+        ("qty", "a whole number from 0 to 2^64 - 1"),
+    ];
+    let plainly = |e: csv::Error| failed(cetx_gateway::csv_input::problem(&e, &header, &must_be));
     let mut feed = Vec::with_capacity(FEED_MESSAGES);
     let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| failed(e.to_string()))?
-    {
+    while reader.read_record(&mut record).map_err(plainly)? {
         // The line as the csv reader counts it, as in its own errors.
         let line_number = record.position().map_or(0, csv::Position::line);
-        let line: Line = record
-            .deserialize(Some(&header))
-            .map_err(|e| failed(e.to_string()))?;
+        let line: Line = record.deserialize(Some(&header)).map_err(plainly)?;
         let message = if line.price == 0 {
             Message::Cancel { nth: line.qty }
         } else if line.price < 0 {

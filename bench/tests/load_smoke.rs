@@ -141,6 +141,50 @@ async fn a_server_that_stops_mid_run_ends_it_early_with_what_was_measured() {
     assert!(report::table(&summary).contains("ENDED EARLY: broker"));
 }
 
+/// A login of the same broker elsewhere takes a session over: the run
+/// says so (416), not "the server closed the connection" (an outside
+/// tester's run hid the takeover its own client made).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_taken_over_is_said_to_be() {
+    let (server, mut options) = against_a_server(options(0, 100_000_000)).await;
+    options.duration = Duration::from_secs(60);
+    assert_eq!(options.sessions, 2);
+    let addr = server.addr();
+    let load = tokio::spawn(async move { run(&options).await });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let genesis = server.journal_stats().unwrap().entries;
+    while server.journal_stats().unwrap().entries < genesis + 2_000 {
+        assert!(Instant::now() < deadline, "no orders reached the server");
+        tokio::task::yield_now().await;
+    }
+    // Each session's broker logs in elsewhere: every session ends.
+    let config = ServerConfig::embedded_default();
+    let mut takers = Vec::new();
+    for broker in &config.brokers[..2] {
+        let secret = broker.secret.expose();
+        let taker = cetx_gateway::client::Client::connect(addr, broker.id.0, secret, 0);
+        takers.push(taker.await.unwrap());
+    }
+    let report = tokio::time::timeout(Duration::from_secs(60), load)
+        .await
+        .expect("the run ends once its sessions do")
+        .unwrap()
+        .expect("a run that started reports what it measured");
+    let summary = Summary::of(&report);
+    for broker in &config.brokers[..2] {
+        let named = format!("broker {}", broker.id.0);
+        assert!(
+            summary
+                .errors
+                .iter()
+                .any(|e| e.contains(&named) && e.contains("416")),
+            "{named}: {:?}",
+            summary.errors
+        );
+    }
+    server.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_config_with_more_brokers_runs_more_sessions() {
     let mut config = ServerConfig::embedded_default();

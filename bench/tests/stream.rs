@@ -110,10 +110,43 @@ fn a_stream_it_cannot_run_is_named() {
     assert!(!output.status.success());
     assert!(stderr.contains("line 4: price -5 is negative"), "{stderr}");
 
-    let output = cetx_stream(&[dir.path().to_str().unwrap()]);
+    // A value out of its column's range, and a short row, are told by
+    // the column's name and rule, not the csv reader's field index.
+    let trader = written(
+        dir.path(),
+        "trader.csv",
+        "trader_id,side,price,qty\n0,Ask,4810,1\n300,Bid,4810,1\n",
+    );
+    let output = cetx_stream(&[&trader]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("line 3: `trader_id` must be a whole number from 0 to 255"),
+        "{stderr}"
+    );
+    let short = written(
+        dir.path(),
+        "short.csv",
+        "trader_id,side,price,qty\n0,Ask,4810,1\n1,Bid,4810\n",
+    );
+    let output = cetx_stream(&[&short]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("line 3: 3 fields where the header has 4"),
+        "{stderr}"
+    );
+
+    // One line, with no backtrace where `RUST_BACKTRACE` is set.
+    let output = Command::new(env!("CARGO_BIN_EXE_cetx-stream"))
+        .arg(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("it is a directory, not a file"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
     let missing = dir.path().join("missing.csv");
     let output = cetx_stream(&[missing.to_str().unwrap()]);

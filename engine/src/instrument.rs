@@ -158,12 +158,14 @@ impl InstrumentSpec {
     }
 
     /// Checks a CEA's vintage for a listing beside the instruments `listed`:
-    /// its symbol holds the year, and no other instrument has it. Only a
+    /// a year of four digits that its symbol holds, and no other instrument
+    /// has it. Only a
     /// listing is checked (a config's instruments, `ListInstrument`), never a
     /// journal's replay: what was listed stays listed.
     ///
     /// # Errors
-    /// [`SpecError::VintageNotInSymbol`] or [`SpecError::VintageListed`].
+    /// [`SpecError::VintageNotAYear`], [`SpecError::VintageNotInSymbol`] or
+    /// [`SpecError::VintageListed`].
     pub fn check_vintage<'a>(
         &self,
         mut listed: impl Iterator<Item = &'a Self>,
@@ -171,7 +173,10 @@ impl InstrumentSpec {
         let InstrumentKind::Cea { vintage } = self.kind else {
             return Ok(());
         };
-        if !self.symbol.contains(&format!("{vintage:04}")) {
+        if !(1000..=9999).contains(&vintage) {
+            return Err(SpecError::VintageNotAYear { vintage });
+        }
+        if !self.symbol.contains(&format!("{vintage}")) {
             return Err(SpecError::VintageNotInSymbol { vintage });
         }
         match listed.find(|other| other.kind == self.kind) {
@@ -371,9 +376,7 @@ pub enum SpecError {
     #[error("lot_t must be at least 1 t")]
     Lot,
     /// The order-size limits are inconsistent.
-    #[error(
-        "order size limits {min_order_t}..={max_order_t} t: the minimum must be a whole number of lots, at least one, and not above the maximum"
-    )]
+    #[error("min_order_t {min_order_t} must be 1 or more whole lots, not over max_order_t {max_order_t}")]
     OrderSize {
         /// Configured minimum.
         min_order_t: u64,
@@ -391,7 +394,7 @@ pub enum SpecError {
     MaxPriceLevels(u32),
     /// The band around a reference price has more levels than the book may
     /// have.
-    #[error("the band around reference price {} CNY has {levels} price levels, more than max_price_levels {max_levels}", ticks_to_price(*.reference_ticks))]
+    #[error("the band around {} CNY has {levels} levels, over max_price_levels {max_levels}", ticks_to_price(*.reference_ticks))]
     TooManyLevels {
         /// The reference price, in ticks.
         reference_ticks: i64,
@@ -402,7 +405,7 @@ pub enum SpecError {
     },
     /// The reference price is not positive, not on the tick, or too large
     /// to count in ticks.
-    #[error("reference price {0} must be positive, on the tick, and at most {max} CNY", max = ticks_to_price(i64::MAX))]
+    #[error("reference {0} CNY must be above 0, on the tick, at most {max}", max = ticks_to_price(i64::MAX))]
     ReferencePrice(Decimal),
     /// No participant type may trade the instrument.
     #[error("eligible must name at least one participant type")]
@@ -424,18 +427,24 @@ pub enum SpecError {
     #[error("symbol {0} is configured twice")]
     DuplicateSymbol(String),
     /// A symbol that is empty, too long or not printable ASCII.
-    #[error("symbol {0:?} must be 1 to 16 printable ASCII bytes")]
+    #[error("a symbol must be 1 to 16 printable ASCII bytes, not {0:?}")]
     Symbol(String),
     /// A revision that would change an instrument's symbol or kind.
     #[error("a revision of {0} must keep its symbol and kind")]
     RevisionChangesIdentity(String),
     /// A revision whose tick today's reference price is not on.
-    #[error("today's reference price {} CNY is not on the new tick {tick} CNY", ticks_to_price(*.reference_ticks))]
+    #[error("today's reference {} CNY is not on the new tick {tick} CNY", ticks_to_price(*.reference_ticks))]
     ReferenceOffTick {
         /// Today's reference price, in ticks of 0.01 CNY.
         reference_ticks: i64,
         /// The new tick.
         tick: Decimal,
+    },
+    /// A CEA's vintage is not a year of four digits.
+    #[error("vintage {vintage} is not a year of four digits")]
+    VintageNotAYear {
+        /// The vintage.
+        vintage: u16,
     },
     /// A CEA's symbol does not hold its vintage year (`CEA2025` for 2025):
     /// a typo in either would list a vintage under another's name.

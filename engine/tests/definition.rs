@@ -112,6 +112,16 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
         // typo in either would take another vintage's place for good (an
         // outside tester listed vintage 2024 as CEA2025).
         (named("CEA2025B"), RejectReason::InvalidInstrumentSpec),
+        // A vintage is a year of four digits (vintage 5 was told its
+        // symbol must hold 5, "as CEA5 does", when it was CEA5).
+        (
+            Command::ListInstrument(Box::new(InstrumentSpec::cea(5, cny("80.00")))),
+            RejectReason::InvalidInstrumentSpec,
+        ),
+        (
+            Command::ListInstrument(Box::new(InstrumentSpec::cea(65_535, cny("80.00")))),
+            RejectReason::InvalidInstrumentSpec,
+        ),
         (
             Command::ListInstrument(Box::new({
                 let mut again = InstrumentSpec::cea(2025, cny("80.00"));
@@ -148,11 +158,13 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
     ];
     // The rule each 109 breaks, as an operator is told it.
     let why = [
-        Some("symbol \"\" must be 1 to 16 printable ASCII bytes"),
-        Some("symbol \"CEA 2026\" must be 1 to 16 printable ASCII bytes"),
-        Some("symbol \"CEA2026-TOO-LONG-\" must be 1 to 16 printable ASCII bytes"),
+        Some("a symbol must be 1 to 16 printable ASCII bytes, not \"\""),
+        Some("a symbol must be 1 to 16 printable ASCII bytes, not \"CEA 2026\""),
+        Some("a symbol must be 1 to 16 printable ASCII bytes, not \"CEA2026-TOO-LONG-\""),
         Some("symbol CEA2025 is configured twice"),
         Some("a CEA's symbol must hold its vintage year (2026), as CEA2026 does"),
+        Some("vintage 5 is not a year of four digits"),
+        Some("vintage 65535 is not a year of four digits"),
         Some("vintage 2025 is listed already, as CEA2025"),
         Some("tick 0.005 must be a positive multiple of 0.01 CNY, at most 2^63 - 1 fen"),
         Some("a revision of CCER must keep its symbol and kind"),
@@ -176,7 +188,7 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
     };
     assert_eq!(
         engine.spec_error(&revise_coarse).map(|e| e.to_string()),
-        Some("today's reference price 85.00 CNY is not on the new tick 0.30 CNY".to_owned())
+        Some("today's reference 85.00 CNY is not on the new tick 0.30 CNY".to_owned())
     );
     let events = apply_all(&mut engine, &mut seq, &[revise_coarse]);
     assert_eq!(rejected(&events[0]), Some(RejectReason::PriceNotOnTick));

@@ -64,6 +64,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod credential;
+pub mod csv_input;
 mod listen;
 mod log_tally;
 pub mod market_data;

@@ -257,6 +257,26 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
     let (code, said) = batch_of("transfer-in,1001,CEA2025,0,,B-9");
     assert_eq!(code, 2, "{said}");
     assert!(said.contains("line 2: a quantity of 0 t"), "{said}");
+    // A value its column cannot hold, and a short row, are told by the
+    // column's name and rule (the csv reader's words were "field 3:
+    // number too large to fit in target type").
+    let (code, said) = batch_of("transfer-in,1001,CEA2025,18446744073709551616,,B-9");
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("line 2: `quantity` must be whole tonnes, from 1 to 2^64 - 1"),
+        "{said}"
+    );
+    let (code, said) = batch_of("deposit,1001,,5.00,B-9");
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("line 2: 5 fields where the header has 6"),
+        "{said}"
+    );
+    // A header and no row sends nothing, and says so.
+    write(&batch, "action,account,symbol,quantity,amount,reference\n");
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("no rows after the header line"), "{said}");
     // A file that lost its header line, or has no line at all, is refused,
     // not read as a file without rows (an outside tester's one-row file
     // without a header exited 0 and applied nothing).
@@ -265,7 +285,7 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
         let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
         assert_eq!(code, 2, "{lost:?}: {said}");
         assert!(
-            said.contains("line 1: the header names no `action`"),
+            said.contains("line 1: the header names no `action` (it must be action,account,"),
             "{lost:?}: {said}"
         );
     }

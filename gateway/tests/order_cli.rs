@@ -34,6 +34,36 @@ fn prices_that_do_not_fit_are_named_errors() {
     }
 }
 
+/// A wait of no time is refused before anything is sent (an outside
+/// tester's `--timeout 0` sent its order, then disowned it: exit 1, "no
+/// answer within 0ns", the order accepted all the same), by `cetx order`,
+/// `cetx block` and `cetx watch` alike.
+#[test]
+fn a_timeout_of_zero_is_refused_before_anything_is_sent() {
+    for args in [
+        &["order", "--addr", "127.0.0.1:9", "--broker", "1"][..],
+        &["block", "--addr", "127.0.0.1:9", "--broker", "1", "cancel"][..],
+        &["watch", "--feed", "127.0.0.1:9", "CEA2025"][..],
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+            .args(args)
+            .args(["--timeout", "0"])
+            .env("CETX_SECRET", "demo-secret-1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cetx runs");
+        let output = output_within(child, "cetx", Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("invalid value '0' for '--timeout"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 /// `cetx order --take`: broker 1 rests a sell (and waits, since the demo
 /// brokers cancel on disconnect), broker 2 takes 20 t of it by the
 /// exchange order id broker 1 was told; both print their fill.

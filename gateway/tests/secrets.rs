@@ -127,7 +127,7 @@ fn a_config_file_with_secrets_open_to_others_is_warned_about() {
         let output = finish(serve);
         let said = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{said}");
-        assert!(said.contains("listening on"), "{said}");
+        assert!(said.contains("listening for brokers on"), "{said}");
         assert_eq!(
             said.contains("holds secrets and is open to its group or other users"),
             warned,

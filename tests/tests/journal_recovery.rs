@@ -233,6 +233,10 @@ fn a_snapshot_of_another_history_is_skipped_not_blamed_on_the_journal() {
     let (skipped, why) = &recovered.skipped_snapshots[0];
     assert_eq!(skipped, newest);
     assert!(why.contains("does not replay onto it"), "{why}");
+    // Said as the snapshot's fault: the journal's records check out (an
+    // outside tester read "journal corrupt in …" and looked for damage).
+    assert!(why.contains("a snapshot of another history"), "{why}");
+    assert!(!why.contains("journal corrupt"), "{why}");
 }
 
 /// A snapshot of another history whose sequence number is exactly the

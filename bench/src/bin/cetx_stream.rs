@@ -28,9 +28,21 @@ struct Cli {
     fills: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     cetx_gateway::sigpipe::restore_default();
+    // Said in one line, as `cetx` says its errors: returned from `main`,
+    // an error would print a backtrace where `RUST_BACKTRACE` is set.
+    match run(&cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
     let path = match &cli.file {
         Some(path) => path.clone(),
         None => quantcup::feed_path()?,

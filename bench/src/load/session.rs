@@ -699,6 +699,11 @@ impl Receiving<'_> {
                 );
             }
             while let Some(frame) = wire.buffered()? {
+                // The server's last frame before it closes (416: another
+                // login took the session over), said as such.
+                if let ServerMessage::ProtocolError { reason, text } = frame.message {
+                    return Err(ClientError::ProtocolError { reason, text });
+                }
                 wire.check_seq(&frame)?;
                 if frame.seq != UNSEQUENCED && frame.seq <= backlog_end {
                     if frame.seq == backlog_end {

@@ -184,6 +184,58 @@ fn a_reference_price_past_what_ticks_count_says_so() {
     let error = SpecError::ReferencePrice(dec("100000000000000000000"));
     assert_eq!(
         error.to_string(),
-        "reference price 100000000000000000000 must be positive, on the tick, and at most 92233720368547758.07 CNY"
+        "reference 100000000000000000000 CNY must be above 0, on the tick, at most 92233720368547758.07"
     );
+}
+
+/// An operator is told a refused listing's rule in an admin reply of at
+/// most 128 bytes, after `InvalidInstrumentSpec: ` (23 bytes): each rule's
+/// text, with the longest values its fields can hold, fits the 105 left
+/// (a symbol of any length aside: the rule comes before it).
+#[test]
+fn every_rule_s_text_fits_an_admin_reply() {
+    // The longest a decimal prints (31 bytes).
+    let longest = dec("-0.0000000000000000000000000001");
+    let symbol = "CEA2026-SIXTEEN!".to_owned();
+    let rules = [
+        SpecError::Tick(longest),
+        SpecError::Lot,
+        SpecError::OrderSize {
+            min_order_t: u64::MAX,
+            max_order_t: u64::MAX,
+        },
+        SpecError::Band(u32::MAX),
+        SpecError::MaxOrders(u32::MAX),
+        SpecError::MaxPriceLevels(u32::MAX),
+        SpecError::TooManyLevels {
+            reference_ticks: i64::MAX,
+            levels: i128::from(u64::MAX),
+            // Checked first (`MaxPriceLevels`).
+            max_levels: MAX_PRICE_LEVELS,
+        },
+        SpecError::ReferencePrice(longest),
+        SpecError::NoneEligible,
+        SpecError::PositionLimit,
+        SpecError::LargeHolder(u32::MAX),
+        SpecError::MemberLimit("max_orders_per_account"),
+        SpecError::AuctionSize,
+        SpecError::DuplicateSymbol(symbol.clone()),
+        SpecError::Symbol(String::new()),
+        SpecError::RevisionChangesIdentity(symbol.clone()),
+        SpecError::ReferenceOffTick {
+            reference_ticks: i64::MAX,
+            tick: longest,
+        },
+        SpecError::VintageNotAYear { vintage: u16::MAX },
+        SpecError::VintageNotInSymbol { vintage: 9999 },
+        SpecError::VintageListed {
+            vintage: 9999,
+            listed: symbol,
+        },
+        SpecError::TooManyInstruments(usize::MAX),
+    ];
+    for rule in rules {
+        let text = rule.to_string();
+        assert!(text.len() <= 105, "{} bytes: {text}", text.len());
+    }
 }

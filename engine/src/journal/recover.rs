@@ -254,7 +254,14 @@ pub fn recover_with(
             // segment the entry is in. Recovery goes on from an older one.
             Err(PassError::DoesNotReplay(error)) if snapshot.is_some() => {
                 if let Some((_, path)) = snapshot {
-                    let why = format!("the journal after it does not replay onto it ({error})");
+                    // The journal's record checks out: the snapshot is
+                    // what is foreign, not the journal's damage.
+                    let why = match error {
+                        JournalError::Corrupt { seq, reason, .. } => format!(
+                            "the journal's entry at seq {seq} does not replay onto it ({reason}): a snapshot of another history"
+                        ),
+                        other => format!("the journal after it does not replay onto it ({other})"),
+                    };
                     skipped_snapshots.push((path.clone(), why));
                 }
                 continue;

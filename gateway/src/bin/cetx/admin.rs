@@ -534,24 +534,38 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
     // header: refused here, not taken for a file without rows.
     let header = reader
         .headers()
-        .with_context(|| format!("reading the batch {}", file.display()))?;
+        .with_context(|| format!("reading the batch {}", file.display()))?
+        .clone();
     if let Some(missing) = ["action", "account", "reference"]
         .into_iter()
         .find(|name| !header.iter().any(|h| h == *name))
     {
         bail!(
-            "{}: line 1: the header names no `{missing}` (it is action,account,symbol,quantity,amount,reference)",
+            "{}: line 1: the header names no `{missing}` (it must be action,account,symbol,quantity,amount,reference)",
             file.display()
         );
     }
     let mut actions = Vec::new();
+    let must_be = [
+        ("account", "an account number from 0 to 2^32 - 1"),
+        ("quantity", "whole tonnes, from 1 to 2^64 - 1"),
+    ];
     for (i, row) in reader.deserialize::<BatchRow>().enumerate() {
         let line = i + 2;
-        let row = row.with_context(|| format!("{}: line {line}", file.display()))?;
+        let row = row.map_err(|e| {
+            let problem = cetx_gateway::csv_input::problem(&e, &header, &must_be);
+            anyhow::anyhow!("{}: {problem}", file.display())
+        })?;
         let action = row
             .action()
             .with_context(|| format!("{}: line {line}", file.display()))?;
         actions.push((format!("line {line}: "), action));
+    }
+    if actions.is_empty() {
+        bail!(
+            "{}: no rows after the header line: nothing to send",
+            file.display()
+        );
     }
     Ok(actions)
 }

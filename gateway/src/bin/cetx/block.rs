@@ -26,8 +26,8 @@ pub struct BlockArgs {
     /// else a prompt).
     #[arg(long, value_name = "FILE", global = true)]
     secret_file: Option<PathBuf>,
-    /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 10, global = true)]
+    /// Seconds to wait for the answer (1 or more).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     timeout: u64,
     #[command(subcommand)]
     action: BlockAction,

@@ -289,8 +289,9 @@ struct OrderArgs {
     /// The broker's id for the order; default: from the clock.
     #[arg(long)]
     client_order_id: Option<u64>,
-    /// Seconds to wait for the first answer.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds to wait for the first answer (1 or more): the login's
+    /// replay of the broker's earlier reports comes first.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
     /// Seconds to stay connected while the order rests, printing its
     /// fills. The demo brokers cancel their resting orders when they
@@ -964,7 +965,7 @@ fn check_before_start(config: &ServerConfig, listen: std::net::SocketAddr) -> Re
         cetx_gateway::tls::server(&t.cert, &t.key, t.client_ca.as_deref()).context(section)?;
     }
     let addresses = [
-        Some(("listening on", listen)),
+        Some(("listening for brokers on", listen)),
         config
             .market_data
             .as_ref()

@@ -1,0 +1,71 @@
+//! A CSV file a person wrote (an operator's batch, a stream for
+//! `cetx-stream`), its errors said in that person's terms: the line, the
+//! column by its header name, and what a value there must be, not the csv
+//! crate's field index and target type.
+
+/// `error`, met reading a file whose header is `header`, said plainly.
+/// `must_be` names what a column's values must be, for a value that does
+/// not parse (`("qty", "a whole number from 0 to 2^64 - 1")`); a column it
+/// does not name is told with the reader's own words.
+#[must_use]
+pub fn problem(error: &csv::Error, header: &csv::StringRecord, must_be: &[(&str, &str)]) -> String {
+    let line = error
+        .position()
+        .map_or_else(String::new, |p| format!("line {}: ", p.line()));
+    match error.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => {
+            let column = err
+                .field()
+                .and_then(|i| header.get(usize::try_from(i).ok()?));
+            match column {
+                Some(column) => match must_be.iter().find(|(name, _)| *name == column) {
+                    Some((_, rule)) => format!("{line}`{column}` must be {rule} ({})", err.kind()),
+                    None => format!("{line}`{column}`: {}", err.kind()),
+                },
+                None => format!("{line}{}", err.kind()),
+            }
+        }
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{line}{len} fields where the header has {expected_len}"),
+        _ => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Row {
+        #[allow(dead_code)]
+        trader: u8,
+    }
+
+    fn first_error(text: &str, must_be: &[(&str, &str)]) -> String {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let error = reader
+            .deserialize::<Row>()
+            .find_map(Result::err)
+            .expect("an error");
+        problem(&error, &header, must_be)
+    }
+
+    #[test]
+    fn a_value_is_told_by_its_column_and_rule_and_a_short_line_by_its_count() {
+        let rule = [("trader", "a whole number from 0 to 255")];
+        assert_eq!(
+            first_error("trader\n1\n300\n", &rule),
+            "line 3: `trader` must be a whole number from 0 to 255 (number too large to fit in target type)"
+        );
+        assert_eq!(
+            first_error("trader\nx\n", &[]),
+            "line 2: `trader`: invalid digit found in string"
+        );
+        assert_eq!(
+            first_error("trader\n1,2\n", &rule),
+            "line 2: 2 fields where the header has 1"
+        );
+    }
+}
