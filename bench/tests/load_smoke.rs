@@ -37,6 +37,16 @@ async fn against_a_server(mut options: LoadOptions) -> (SpawnedServer, LoadOptio
     (server, options)
 }
 
+/// Waits, bounded, until a run's orders reach `server`.
+async fn until_orders_flow(server: &SpawnedServer) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let genesis = server.journal_stats().unwrap().entries;
+    while server.journal_stats().unwrap().entries < genesis + 2_000 {
+        assert!(Instant::now() < deadline, "no orders reached the server");
+        tokio::task::yield_now().await;
+    }
+}
+
 fn check(options: &LoadOptions, summary: &Summary, wall: Duration) {
     assert!(summary.accepted > 0, "{summary:?}");
     assert!(summary.sent <= options.max_orders);
@@ -116,13 +126,7 @@ async fn a_server_that_stops_mid_run_ends_it_early_with_what_was_measured() {
     let (server, mut options) = against_a_server(options(0, 100_000_000)).await;
     options.duration = Duration::from_secs(60);
     let load = tokio::spawn(async move { run(&options).await });
-    // Wait, bounded, until orders are flowing, then stop the server.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let genesis = server.journal_stats().unwrap().entries;
-    while server.journal_stats().unwrap().entries < genesis + 2_000 {
-        assert!(Instant::now() < deadline, "no orders reached the server");
-        tokio::task::yield_now().await;
-    }
+    until_orders_flow(&server).await;
     server.stop().await.unwrap();
     let report = tokio::time::timeout(Duration::from_secs(30), load)
         .await
@@ -151,12 +155,7 @@ async fn a_session_taken_over_is_said_to_be() {
     assert_eq!(options.sessions, 2);
     let addr = server.addr();
     let load = tokio::spawn(async move { run(&options).await });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let genesis = server.journal_stats().unwrap().entries;
-    while server.journal_stats().unwrap().entries < genesis + 2_000 {
-        assert!(Instant::now() < deadline, "no orders reached the server");
-        tokio::task::yield_now().await;
-    }
+    until_orders_flow(&server).await;
     // Each session's broker logs in elsewhere: every session ends.
     let config = ServerConfig::embedded_default();
     let mut takers = Vec::new();

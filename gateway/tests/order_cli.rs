@@ -9,6 +9,19 @@ use std::time::Duration;
 
 use common::output_within;
 
+/// `cetx ARGS` as broker 1, its output once it ends.
+fn cetx(args: &[&str]) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(args)
+        .env("CETX_SECRET", "demo-secret-1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx runs");
+    output_within(child, "cetx", Duration::from_secs(30))
+}
+
 #[test]
 fn prices_that_do_not_fit_are_named_errors() {
     for (price, said) in [
@@ -16,17 +29,23 @@ fn prices_that_do_not_fit_are_named_errors() {
         ("92233720368547758.08", "out of range"),
         ("90.001", "not a whole number of fen"),
     ] {
-        let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
-            .args(["order", "--addr", "127.0.0.1:9", "--broker", "1"])
-            .args(["--account", "1001", "--symbol", "CEA2025", "--side", "buy"])
-            .args(["--qty", "1", "--price", price])
-            .env("CETX_SECRET", "demo-secret-1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cetx runs");
-        let output = output_within(child, "cetx order", Duration::from_secs(30));
+        let output = cetx(&[
+            "order",
+            "--addr",
+            "127.0.0.1:9",
+            "--broker",
+            "1",
+            "--account",
+            "1001",
+            "--symbol",
+            "CEA2025",
+            "--side",
+            "buy",
+            "--qty",
+            "1",
+            "--price",
+            price,
+        ]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{price}: {stderr}");
         assert!(stderr.contains(said), "{price}: {stderr}");
@@ -45,16 +64,7 @@ fn a_timeout_of_zero_is_refused_before_anything_is_sent() {
         &["block", "--addr", "127.0.0.1:9", "--broker", "1", "cancel"][..],
         &["watch", "--feed", "127.0.0.1:9", "CEA2025"][..],
     ] {
-        let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
-            .args(args)
-            .args(["--timeout", "0"])
-            .env("CETX_SECRET", "demo-secret-1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cetx runs");
-        let output = output_within(child, "cetx", Duration::from_secs(30));
+        let output = cetx(&[args, &["--timeout", "0"]].concat());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
