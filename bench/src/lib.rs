@@ -42,3 +42,26 @@ pub mod quantcup_c;
 pub mod scratch;
 pub mod soak;
 pub mod stream;
+
+/// A command-line tool's exit: success, or failure with its error in one
+/// line on stderr (an error returned from `main` would print a backtrace
+/// too where `RUST_BACKTRACE` is set). A cause whose words the error
+/// before it already ends with is not said twice.
+#[must_use]
+pub fn exit(result: anyhow::Result<()>) -> std::process::ExitCode {
+    let Err(error) = result else {
+        return std::process::ExitCode::SUCCESS;
+    };
+    let mut line = String::new();
+    for cause in error.chain() {
+        let words = cause.to_string();
+        if !line.ends_with(&words) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&words);
+        }
+    }
+    eprintln!("error: {line}");
+    std::process::ExitCode::FAILURE
+}

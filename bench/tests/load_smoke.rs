@@ -257,3 +257,23 @@ async fn earlier_runs_reports_are_read_back_and_timed_unless_skipped() {
     assert!(!report::table(&third).contains("history: "));
     server.stop().await.unwrap();
 }
+
+/// A run that cannot start says why in one line, each cause once, with no
+/// backtrace where `RUST_BACKTRACE` is set (an outside tester's run printed
+/// a stack trace under its clear message).
+#[test]
+fn a_run_that_cannot_start_says_why_in_one_line() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cetx-load"))
+        .args(["--addr", &closed.to_string(), "--duration", "1"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "{stderr}");
+}

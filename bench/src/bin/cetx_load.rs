@@ -88,8 +88,11 @@ struct Cli {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    cetx_bench::exit(run(Cli::parse()).await)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let target = match &cli.addr {
         Some(addr) => {
             let addr: SocketAddr = tokio::net::lookup_host(addr)

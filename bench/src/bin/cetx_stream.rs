@@ -31,15 +31,7 @@ struct Cli {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     cetx_gateway::sigpipe::restore_default();
-    // Said in one line, as `cetx` says its errors: returned from `main`,
-    // an error would print a backtrace where `RUST_BACKTRACE` is set.
-    match run(&cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    cetx_bench::exit(run(&cli))
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {

@@ -85,7 +85,9 @@ pub struct Summary {
     pub rejected: u64,
     /// Cancels rejected (their order had gone).
     pub cancel_rejected: u64,
-    /// Fill reports.
+    /// Fill reports read before the sessions stopped (a session stops
+    /// once its own orders are answered: a later fill of one of its
+    /// resting orders is not counted).
     pub fills: u64,
     /// New orders unanswered after the drain.
     pub unanswered: u64,
