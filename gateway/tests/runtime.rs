@@ -999,3 +999,47 @@ fn a_takeover_gives_the_old_session_a_reject_let_go_but_not_yet_received() {
     drop((old, new));
     runtime.shutdown().unwrap();
 }
+
+/// A reject the session makes goes after the reports the router has
+/// delivered to the broker before it, not only after the answers to the
+/// broker's own requests: a maker's `Fill` from another broker's order,
+/// then a `NewOrder` with an unknown symbol, gave the 410 first (an outside
+/// tester, once in 200 tries over TCP; here every time).
+#[test]
+fn a_reject_comes_after_a_maker_fill_delivered_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let runtime = start(&config, &Clock::manual(saturday_noon()), true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    submit(&handle, B2, limit(1, 2001, "CEA2025", Side::Sell, 90_00, 1));
+    assert_eq!(wait.next(&mut s2).seq, 1);
+    // Broker 1 takes it, then sends another order: once broker 1 has the
+    // answer to that, the router has delivered broker 2's fill, which
+    // broker 2's session has not received yet.
+    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 90_00, 1));
+    submit(&handle, B1, limit(2, 1001, "CEA2025", Side::Buy, 89_00, 1));
+    assert_eq!(wait.take(&mut s1, 3).len(), 3);
+    let refused = ServerFrame {
+        seq: 0,
+        message: order_rejected(2, RequestKind::NewOrder, RejectReason::UnknownSymbol),
+    };
+    assert!(s2.reject(refused.clone()));
+    let [fill, reject] = <[ServerFrame; 2]>::try_from(wait.take(&mut s2, 2)).unwrap();
+    assert!(
+        matches!(
+            fill.message,
+            ServerMessage::Fill {
+                aggressor: false,
+                ..
+            }
+        ),
+        "{fill:?}"
+    );
+    assert_eq!(fill.seq, 2);
+    assert_eq!(reject, refused);
+    drop((s1, s2));
+    runtime.shutdown().unwrap();
+}

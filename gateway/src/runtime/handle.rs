@@ -716,7 +716,9 @@ impl Subscription {
 
     /// Queues a reject the session made itself (a throttled or refused
     /// request, seq 0), to be received after the answers to every request
-    /// of the broker taken before it: rejects keep their place among the
+    /// of the broker taken before it, and after every report the router
+    /// has delivered meanwhile (a maker's fill from another broker's order
+    /// that came before the request): rejects keep their place among the
     /// broker's reports.
     ///
     /// Returns `false`, keeping nothing, when the broker already has more
@@ -727,6 +729,12 @@ impl Subscription {
         locked(&self.handle.shared.session_refusals).on_session_refusal(&frame.message);
         if self.deferred.len() + self.backlog.len() >= self.capacity {
             return false;
+        }
+        if self.history.is_none() {
+            // Delivered before this request was read: they go first.
+            while let Ok(delivery) = self.live.try_recv() {
+                self.take(delivery);
+            }
         }
         let taken = self.taken.load(Ordering::Acquire);
         self.deferred.push_back((taken, frame));
