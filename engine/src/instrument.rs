@@ -159,9 +159,9 @@ impl InstrumentSpec {
 
     /// Checks a CEA's vintage for a listing beside the instruments `listed`:
     /// a year of four digits that its symbol holds, and no other instrument
-    /// has it. Only a
-    /// listing is checked (a config's instruments, `ListInstrument`), never a
-    /// journal's replay: what was listed stays listed.
+    /// has it. Only a listing is checked (a config's instruments,
+    /// `ListInstrument`), never a journal's replay: what was listed stays
+    /// listed.
     ///
     /// # Errors
     /// [`SpecError::VintageNotAYear`], [`SpecError::VintageNotInSymbol`] or
@@ -427,7 +427,7 @@ pub enum SpecError {
     #[error("symbol {0} is configured twice")]
     DuplicateSymbol(String),
     /// A symbol that is empty, too long or not printable ASCII.
-    #[error("a symbol must be 1 to 16 printable ASCII bytes, not {0:?}")]
+    #[error("a symbol must be 1 to 16 printable ASCII bytes, not {}", shown(.0))]
     Symbol(String),
     /// A revision that would change an instrument's symbol or kind.
     #[error("a revision of {0} must keep its symbol and kind")]
@@ -465,6 +465,23 @@ pub enum SpecError {
     /// More instruments than an [`InstrumentId`] can index.
     #[error("too many instruments ({0})")]
     TooManyInstruments(usize),
+}
+
+/// A symbol as a refusal quotes it: escaped, and cut after 40 bytes of
+/// escapes at a whole one (`…`), so that the rule's text stays whole in an
+/// operator's reply of 128 bytes.
+fn shown(symbol: &str) -> String {
+    let mut quoted = String::from("\"");
+    for c in symbol.chars() {
+        let escaped = c.escape_debug().to_string();
+        if quoted.len() + escaped.len() > 41 {
+            quoted.push('…');
+            break;
+        }
+        quoted.push_str(&escaped);
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// The integer rules an order is checked against: tick, lot, size limits and

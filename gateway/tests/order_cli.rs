@@ -53,7 +53,8 @@ fn prices_that_do_not_fit_are_named_errors() {
     }
 }
 
-/// A wait of no time is refused before anything is sent (an outside
+/// A wait of no time, or of more than a day, is refused before anything
+/// is sent (an outside
 /// tester's `--timeout 0` sent its order, then disowned it: exit 1, "no
 /// answer within 0ns", the order accepted all the same), by `cetx order`,
 /// `cetx block` and `cetx watch` alike.
@@ -64,13 +65,17 @@ fn a_timeout_of_zero_is_refused_before_anything_is_sent() {
         &["block", "--addr", "127.0.0.1:9", "--broker", "1", "cancel"][..],
         &["watch", "--feed", "127.0.0.1:9", "CEA2025"][..],
     ] {
-        let output = cetx(&[args, &["--timeout", "0"]].concat());
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains("invalid value '0' for '--timeout"),
-            "{args:?}: {stderr}"
-        );
+        // Nor one past a day (u64::MAX seconds panicked adding it to the
+        // clock, after the order was sent).
+        for (timeout, said) in [
+            ("0", "invalid value '0'"),
+            ("86401", "invalid value '86401'"),
+        ] {
+            let output = cetx(&[args, &["--timeout", timeout]].concat());
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains(said), "{args:?}: {stderr}");
+        }
     }
 }
 

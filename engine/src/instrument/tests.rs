@@ -221,6 +221,9 @@ fn every_rule_s_text_fits_an_admin_reply() {
         SpecError::AuctionSize,
         SpecError::DuplicateSymbol(symbol.clone()),
         SpecError::Symbol(String::new()),
+        // Escaped, 5 bytes each, cut at a whole escape.
+        SpecError::Symbol("\u{1}".repeat(16)),
+        SpecError::Symbol("x".repeat(300)),
         SpecError::RevisionChangesIdentity(symbol.clone()),
         SpecError::ReferenceOffTick {
             reference_ticks: i64::MAX,

@@ -3,7 +3,8 @@
 //! by how the restarting server happens to be configured (JOURNAL.md,
 //! *What the format promises about the end*).
 //!
-//! The file is one line, `fsync` or `os`. A writer in either mode rewrites
+//! The file is one line, `fsync` or `os` (its `\n` may be missing, as a
+//! hand-written one's may). A writer in either mode rewrites
 //! it atomically (to `DURABILITY.tmp`, synced, renamed, the directory
 //! synced) before it writes anything, whenever it says otherwise; in
 //! [`Durability::None`] nothing is written, this file included. A journal
@@ -40,8 +41,8 @@ pub fn written_in(dir: &Path) -> Result<Option<Durability>, JournalError> {
         }
     };
     match bytes.as_slice() {
-        b"fsync\n" => Ok(Some(Durability::Fsync)),
-        b"os\n" => Ok(Some(Durability::Os)),
+        b"fsync\n" | b"fsync" => Ok(Some(Durability::Fsync)),
+        b"os\n" | b"os" => Ok(Some(Durability::Os)),
         _ => Err(JournalError::BadDurability {
             file: path,
             found: String::from_utf8_lossy(&bytes[..bytes.len().min(32)]).into_owned(),
@@ -88,6 +89,9 @@ mod tests {
         assert_eq!(written_in(dir.path()).unwrap(), Some(Durability::Os));
         let file = dir.path().join(DURABILITY_FILE);
         assert_eq!(fs::read(&file).unwrap(), b"os\n");
+        // Written back by hand, without its newline (`echo -n`).
+        fs::write(&file, b"fsync").unwrap();
+        assert_eq!(written_in(dir.path()).unwrap(), Some(Durability::Fsync));
         fs::write(&file, b"fsynd\n").unwrap();
         match written_in(dir.path()) {
             Err(error @ JournalError::BadDurability { .. }) => {

@@ -119,6 +119,12 @@ impl Runtime {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
                 saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
         }
+        if recovered.written_in.is_none() && recovered.next_seq > 1 {
+            tracing::warn!(
+                configured = durability.name(),
+                "the journal does not say the durability it was written in (no journal/DURABILITY: an older build's journal, or the file was removed): its end was judged by this server's"
+            );
+        }
         let changed = |w: &journal::Durability| *w != durability && recovered.next_seq > 1;
         if let Some(written_in) = recovered.written_in.filter(changed) {
             tracing::warn!(

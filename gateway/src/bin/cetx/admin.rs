@@ -520,10 +520,11 @@ const fn account_status(a: &AccountArg, status: Status) -> AdminAction {
 fn fen(cny: Decimal) -> Result<u64> {
     let fen = cny * Decimal::ONE_HUNDRED;
     if fen.fract() != Decimal::ZERO || fen <= Decimal::ZERO {
-        bail!("{cny} CNY is not a positive amount exact to the fen (0.01)");
+        bail!("amount {cny} CNY is not positive and exact to the fen (0.01)");
     }
-    u64::try_from(fen)
-        .map_err(|_| anyhow::anyhow!("{cny} CNY is more than an amount can hold (2^64 - 1 fen)"))
+    u64::try_from(fen).map_err(|_| {
+        anyhow::anyhow!("amount {cny} CNY is more than an amount can hold (2^64 - 1 fen)")
+    })
 }
 
 /// The rows of a batch file, each with a `line N: ` label.

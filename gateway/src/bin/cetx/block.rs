@@ -26,8 +26,8 @@ pub struct BlockArgs {
     /// else a prompt).
     #[arg(long, value_name = "FILE", global = true)]
     secret_file: Option<PathBuf>,
-    /// Seconds to wait for the answer (1 or more).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    /// Seconds to wait for the answer (1 to 86,400).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
     timeout: u64,
     #[command(subcommand)]
     action: BlockAction,
@@ -60,8 +60,8 @@ enum BlockAction {
         #[arg(long)]
         counterparty: Option<u32>,
         /// Seconds to stay connected after the post, printing deals struck
-        /// from the offer.
-        #[arg(long, default_value_t = 0)]
+        /// from the offer (up to 86,400).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=86_400))]
         wait: u64,
     },
     /// Accept an open block offer, whole or in part, for an account.
@@ -106,7 +106,12 @@ pub async fn run(args: BlockArgs) -> Result<()> {
         Client::connect(args.addr.as_str(), broker, &secret, 0),
     )
     .await
-    .with_context(|| format!("no connection to {} within {timeout:?}", args.addr))?
+    .with_context(|| {
+        format!(
+            "no answer to the login from {} within {timeout:?}",
+            args.addr
+        )
+    })?
     .with_context(|| format!("logging in to {}", args.addr))?;
     let earlier = client.server_last_seq();
     let request_id = std::time::SystemTime::now()

@@ -289,14 +289,15 @@ struct OrderArgs {
     /// The broker's id for the order; default: from the clock.
     #[arg(long)]
     client_order_id: Option<u64>,
-    /// Seconds to wait for the first answer (1 or more): the login's
+    /// Seconds to wait for the first answer (1 to 86,400): the login's
     /// replay of the broker's earlier reports comes first.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
     /// Seconds to stay connected while the order rests, printing its
     /// fills. The demo brokers cancel their resting orders when they
-    /// disconnect, so an order rests only while this command waits.
-    #[arg(long, default_value_t = 0)]
+    /// disconnect, so an order rests only while this command waits (up to
+    /// 86,400).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(..=86_400))]
     wait: u64,
 }
 
@@ -832,7 +833,12 @@ async fn order(args: OrderArgs) -> Result<()> {
         Client::connect(args.addr.as_str(), args.broker, &secret, 0),
     )
     .await
-    .with_context(|| format!("no connection to {} within {timeout:?}", args.addr))?
+    .with_context(|| {
+        format!(
+            "no answer to the login from {} within {timeout:?}",
+            args.addr
+        )
+    })?
     .with_context(|| format!("logging in to {}", args.addr))?;
     // The login replays the broker's earlier reports; only the ones after
     // it can be about this order.

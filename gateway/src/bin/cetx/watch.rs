@@ -60,8 +60,8 @@ pub struct WatchArgs {
     /// needs no terminal.
     #[arg(long)]
     once: bool,
-    /// Seconds to wait for the connection and the snapshots.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds to wait for the connection and the snapshots (1 to 86,400).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
     /// Exchange time's offset from UTC in seconds, for the times shown:
     /// the server's `calendar.utc_offset_s` (the feed does not carry it).
