@@ -170,7 +170,7 @@ pub fn recover(dir: &Path) -> Result<Recovered, RecoverError> {
 /// [`recover`], feeding `observer` every entry after the snapshot it
 /// starts from, in the same single pass over the journal. The end of the
 /// journal is judged by the durability it was last written in, as its
-/// `DURABILITY` file says ([`super::written_in`]), or by `durability`, the
+/// `DURABILITY` file says ([`super::written_in()`]), or by `durability`, the
 /// restarting server's, for a journal that does not say. In
 /// [`Durability::Fsync`] a snapshot ahead of the journal's end is damage
 /// (see the module docs); in `os` it is skipped.
