@@ -7,12 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::Duration;
+use std::process::Command;
 
 use cetx_engine::journal::format::list_segments;
 use cetx_engine::journal::{list_snapshots, Manifest, MANIFEST_FILE};
-use common::{output_within, ServeProcess};
+use common::{finish, ServeProcess};
 
 /// `cetx serve`'s listeners, each on a port of the system's choosing.
 const ON_LOOPBACK: [&str; 6] = [
@@ -34,21 +33,12 @@ fn cetx(args: &[&str], data_dir: &Path) -> Command {
 /// Runs `command` to its end, at most 30 s (then it is killed and the
 /// test fails). Its output is read as it comes, so a full pipe never
 /// blocks it.
-fn finish(mut command: Command) -> Output {
-    let child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cetx runs");
-    output_within(child, "cetx", Duration::from_secs(30))
-}
-
 /// Runs the server once, with `extra` arguments, and one order sent (an
 /// IOC buy that finds no seller): each run journals entries, so each run
 /// leaves a segment.
 fn run_once(data_dir: &Path, extra: &[&str]) {
     let server = ServeProcess::start_with(data_dir, extra);
-    let order = finish({
+    let order = finish(&mut {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
         c.args(["order", "--addr", &server.addr.to_string()])
             .args([
@@ -121,7 +111,7 @@ fn a_second_server_on_the_same_data_directory_exits_at_once() {
     // not that an address is in use (an outside tester's case).
     let first_port = first.addr.to_string();
     for listen in ["127.0.0.1:0", first_port.as_str()] {
-        let second = finish(cetx(
+        let second = finish(&mut cetx(
             &[
                 "serve",
                 "--market-data-listen",
@@ -148,7 +138,7 @@ fn a_second_server_on_the_same_data_directory_exits_at_once() {
     }
 
     // Replay only reads: it works beside the live server.
-    let replay = finish({
+    let replay = finish(&mut {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
         c.args(["replay", "--journal"]).arg(&journal_dir);
         c
@@ -180,7 +170,10 @@ fn a_missing_segment_stops_a_restart_and_names_the_file() {
     for gone in [&segments[0].1, &segments[segments.len() - 1].1] {
         let saved = std::fs::read(gone).unwrap();
         std::fs::remove_file(gone).unwrap();
-        let serve = finish(cetx(&[&["serve"], &ON_LOOPBACK[..]].concat(), data.path()));
+        let serve = finish(&mut cetx(
+            &[&["serve"], &ON_LOOPBACK[..]].concat(),
+            data.path(),
+        ));
         let stderr = String::from_utf8_lossy(&serve.stderr);
         assert_eq!(serve.status.code(), Some(1), "{stderr}");
         let name = gone.file_name().unwrap().to_string_lossy();
@@ -219,7 +212,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     ] {
         run_once(data.path(), &["--config", config, "--start-at", start_at]);
     }
-    let before = finish({
+    let before = finish(&mut {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
         c.args(["replay", "--journal"]).arg(&journal_dir);
         c
@@ -260,7 +253,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
         "--to",
         to,
     ];
-    let refused = finish(cetx(&archive, data.path()));
+    let refused = finish(&mut cetx(&archive, data.path()));
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("in use"));
     assert_eq!(server.terminate().code(), Some(0));
@@ -268,7 +261,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     // Everything settled: the oldest kept snapshot covers the second
     // segment too, but it holds the start of that snapshot's trading day,
     // which a broker's resume reads back from. Only Friday's goes.
-    let archived = finish(cetx(&archive, data.path()));
+    let archived = finish(&mut cetx(&archive, data.path()));
     let stdout = String::from_utf8_lossy(&archived.stdout);
     assert_eq!(
         archived.status.code(),
@@ -305,7 +298,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
 
     // Replay reads the archived segments through the manifest, and settles
     // the same.
-    let after = finish({
+    let after = finish(&mut {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
         c.args(["replay", "--journal"]).arg(&journal_dir);
         c
@@ -314,7 +307,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     assert_eq!(after.stdout, before.stdout);
     // Later runs archive where the manifest says, with no `--to`; another
     // directory is refused, and named as such, not as damage.
-    let again = finish(cetx(&archive[..6], data.path()));
+    let again = finish(&mut cetx(&archive[..6], data.path()));
     assert_eq!(
         again.status.code(),
         Some(0),
@@ -323,7 +316,7 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     );
     let mut other = archive;
     other[7] = "../archive";
-    let refused = finish(cetx(&other, data.path()));
+    let refused = finish(&mut cetx(&other, data.path()));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
     assert!(
@@ -346,7 +339,7 @@ fn a_first_start_that_cannot_serve_journals_nothing() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = taken.local_addr().unwrap().to_string();
     let data = tmp.path().join("taken");
-    let output = finish(cetx(
+    let output = finish(&mut cetx(
         &[
             "serve",
             "--listen",
@@ -372,7 +365,7 @@ fn a_first_start_that_cannot_serve_journals_nothing() {
         .unwrap()
         .port();
     let data = tmp.path().join("clash");
-    let output = finish(cetx(
+    let output = finish(&mut cetx(
         &[
             "serve",
             "--listen",
@@ -403,7 +396,10 @@ fn a_first_start_that_cannot_serve_journals_nothing() {
     std::fs::write(&config, toml).unwrap();
     let data = tmp.path().join("tls");
     let with_config = ["serve", "--config", config.to_str().unwrap()];
-    let output = finish(cetx(&[&with_config[..], &ON_LOOPBACK[..]].concat(), &data));
+    let output = finish(&mut cetx(
+        &[&with_config[..], &ON_LOOPBACK[..]].concat(),
+        &data,
+    ));
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{said}");
     assert!(said.contains("[server.tls]"), "{said}");
@@ -418,12 +414,12 @@ fn a_data_directory_that_is_a_file_or_blank_is_refused_by_name() {
     let scratch = tempfile::tempdir().unwrap();
     let file = scratch.path().join("afile");
     std::fs::write(&file, "not a directory").unwrap();
-    let serve = finish(cetx(&[&["serve"], &ON_LOOPBACK[..]].concat(), &file));
+    let serve = finish(&mut cetx(&[&["serve"], &ON_LOOPBACK[..]].concat(), &file));
     let stderr = String::from_utf8_lossy(&serve.stderr);
     assert_eq!(serve.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is a file, not a directory"), "{stderr}");
 
-    let serve = finish({
+    let serve = finish(&mut {
         let mut c = cetx(&[&["serve"], &ON_LOOPBACK[..]].concat(), Path::new("   "));
         c.current_dir(scratch.path());
         c

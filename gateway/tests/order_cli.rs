@@ -11,15 +11,11 @@ use common::output_within;
 
 /// `cetx ARGS` as broker 1, its output once it ends.
 fn cetx(args: &[&str]) -> std::process::Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_cetx"))
-        .args(args)
-        .env("CETX_SECRET", "demo-secret-1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cetx runs");
-    output_within(child, "cetx", Duration::from_secs(30))
+    common::finish(
+        Command::new(env!("CARGO_BIN_EXE_cetx"))
+            .args(args)
+            .env("CETX_SECRET", "demo-secret-1"),
+    )
 }
 
 #[test]

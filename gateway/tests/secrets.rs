@@ -9,20 +9,12 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
-use common::{output_within, ServeProcess};
+use common::ServeProcess;
 
 fn finish(mut command: Command) -> Output {
-    let child = command
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cetx runs");
-    output_within(child, "cetx", Duration::from_secs(30))
+    common::finish(command.env("RUST_LOG", "warn"))
 }
 
 /// `cetx order` for broker 1 (an IOC buy that finds no seller), with the

@@ -257,6 +257,103 @@ async fn a_new_login_takes_over_a_silent_session_and_its_resting_order_survives(
     server.stop().await;
 }
 
+/// PROTOCOL.md, Sessions: when a broker's session ends, cancel-on-
+/// disconnect cancels its resting orders instrument by instrument, buys
+/// then sells, each side best price first, then time priority; the next
+/// login reads the `Cancelled`s in that order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_cancels_resting_orders_buys_then_sells_in_book_order() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut client = connect(&server, 1, SECRET_1, 0).await;
+    // (client order id, side, price): in the order sent.
+    let resting = [
+        (1, Side::Sell, 90_00),
+        (2, Side::Buy, 89_00),
+        (3, Side::Sell, 89_50),
+        (4, Side::Buy, 89_20),
+        (5, Side::Sell, 90_00),
+    ];
+    for (coid, side, price) in resting {
+        let order = NewOrder::limit(coid, 1001, "CEA2025", side, price, 1);
+        client.submit(order).await.expect("send");
+        assert!(matches!(
+            report(&mut client).await.message,
+            ServerMessage::OrderAccepted { .. }
+        ));
+    }
+    // Logged out and closed by the server: the session has ended.
+    client.logout(WAIT).await.expect("logout");
+    let mut again = connect(&server, 1, SECRET_1, 5).await;
+    let mut cancelled = Vec::new();
+    for _ in 0..resting.len() {
+        match report(&mut again).await.message {
+            ServerMessage::Cancelled {
+                client_order_id, ..
+            } => cancelled.push(client_order_id),
+            other => panic!("expected Cancelled, got {other:?}"),
+        }
+    }
+    assert_eq!(cancelled, [4, 2, 3, 1, 5]);
+    drop(again);
+    server.stop().await;
+}
+
+/// PROTOCOL.md, Orders: an unsequenced reject comes after every unasked
+/// report the server had passed to the broker's session: broker 2's
+/// `Fill` from broker 1's order, which broker 1 has been told of, comes
+/// before the 410 of a `NewOrder` broker 2 sends after it. Over TCP the
+/// old race was rare (an outside tester: once in 200 tries), so this
+/// checks the promise on real bytes; `gateway/tests/runtime.rs`
+/// `a_reject_comes_after_a_maker_fill_delivered_before_it` makes the race
+/// happen every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reject_comes_after_a_maker_fill_the_taker_was_told_of() {
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut one = connect(&server, 1, SECRET_1, 0).await;
+    let mut two = connect(&server, 2, SECRET_2, 0).await;
+    two.submit(order(1, 2001, Side::Sell, 1))
+        .await
+        .expect("send");
+    assert_eq!(report(&mut two).await.seq, 1);
+    // Broker 1 takes it, then sends another order: once it has that
+    // answer, the server has passed broker 2 its fill, before broker 2's
+    // next request is read.
+    one.submit(order(1, 1001, Side::Buy, 1))
+        .await
+        .expect("send");
+    let mut answered = NewOrder::limit(2, 1001, "CEA2025", Side::Buy, 89_00, 1);
+    one.submit(answered.clone()).await.expect("send");
+    for _ in 0..3 {
+        report(&mut one).await;
+    }
+    answered.symbol = "NOSUCH".into();
+    answered.account = 2001;
+    answered.side = Side::Sell;
+    two.submit(answered).await.expect("send");
+    let fill = report(&mut two).await;
+    assert!(
+        matches!(
+            fill.message,
+            ServerMessage::Fill {
+                aggressor: false,
+                ..
+            }
+        ),
+        "{fill:?}"
+    );
+    let reject = report(&mut two).await;
+    assert!(
+        reject.seq == 0
+            && matches!(
+                reject.message,
+                ServerMessage::OrderRejected { reason: 410, .. }
+            ),
+        "{reject:?}"
+    );
+    drop((one, two));
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_resumes_with_no_gap_and_no_duplicate() {
     let server = TestServer::start(ServerConfig::embedded_default()).await;

@@ -106,4 +106,30 @@ mod tests {
             "a damaged file is not written over"
         );
     }
+
+    /// JOURNAL.md: a symlink in its place is followed when read (a
+    /// dangling one reads as no file) and replaced by a file when written.
+    #[test]
+    fn a_symlink_is_read_through_and_written_over_by_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(DURABILITY_FILE);
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, b"os\n").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+        assert_eq!(written_in(dir.path()).unwrap(), Some(Durability::Os));
+        record(dir.path(), Durability::Fsync).unwrap();
+        assert!(!fs::symlink_metadata(&file)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            fs::read(&elsewhere).unwrap(),
+            b"os\n",
+            "not written through"
+        );
+        assert_eq!(written_in(dir.path()).unwrap(), Some(Durability::Fsync));
+        fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &file).unwrap();
+        assert_eq!(written_in(dir.path()).unwrap(), None);
+    }
 }

@@ -28,6 +28,18 @@ pub struct ServeProcess {
     pub banner: Vec<String>,
 }
 
+/// Runs `command` to its end (stdin empty, so no prompt waits; stdout and
+/// stderr collected), within 30 s: its output.
+pub fn finish(command: &mut Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx runs");
+    output_within(child, "cetx", Duration::from_secs(30))
+}
+
 /// Waits for `child` (stdout and stderr piped) at most `limit`, on a
 /// thread that collects its output: its output, or, past the limit, a
 /// kill and a panic naming `what` with what it had printed.
