@@ -117,6 +117,7 @@ fn recovery(c: &mut Criterion) {
         out: Some(out.path().to_path_buf()),
         format: Format::Csv,
         follow: false,
+        from_snapshot: false,
         now_ns: None,
     };
     let stop = AtomicBool::new(false);

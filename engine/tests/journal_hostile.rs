@@ -139,6 +139,7 @@ fn replay_args(journal: &Path) -> ReplayArgs {
         out: None,
         format: Format::Csv,
         follow: false,
+        from_snapshot: false,
         now_ns: None,
     }
 }

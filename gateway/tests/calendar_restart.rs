@@ -138,6 +138,7 @@ fn replay_csv(dir: &Path, day: Option<u32>, name: &str) -> String {
         out: Some(out.path().to_path_buf()),
         format: Format::Csv,
         follow: false,
+        from_snapshot: false,
         now_ns: None,
     };
     let stop = AtomicBool::new(false);

@@ -321,3 +321,68 @@ fn a_closed_output_pipe_ends_replay_without_a_panic() {
         );
     }
 }
+
+/// `--from-snapshot` needs a selection (usage, exit 2), and settles from
+/// the snapshot a server left beside the journal, with the segments before
+/// it gone: the summary line says where it started.
+#[test]
+fn from_snapshot_needs_a_selection_and_starts_at_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    journal_then(dir.path(), Some(2026_11_27), &[]);
+    let journal = dir.path().as_os_str();
+    let (code, _, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        journal,
+        "--from-snapshot".as_ref(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--day") && stderr.contains("--from-seq"),
+        "{stderr}"
+    );
+
+    // The state after the end of day, as a server snapshots it.
+    let recovered = cetx_engine::journal::recover(dir.path()).unwrap();
+    let end_of_day = recovered.next_seq - 1;
+    cetx_engine::journal::write_snapshot(dir.path(), end_of_day, &recovered.engine.state())
+        .unwrap();
+    let segments = list_segments(dir.path()).unwrap();
+    for pair in segments.windows(2) {
+        if pair[1].0 <= end_of_day {
+            std::fs::remove_file(&pair[0].1).unwrap();
+        }
+    }
+    let (code, stdout, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        journal,
+        "--day".as_ref(),
+        "20261130".as_ref(),
+        "--from-snapshot".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "the header, no trade: {stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "replayed 0 entries after the snapshot at seq {end_of_day} through seq {end_of_day}: 0 clearing rows; reconciled"
+        )),
+        "{stderr}"
+    );
+    // From seq 1, the journal is missing its first segment.
+    let (code, _, stderr) = cetx(&[
+        "replay".as_ref(),
+        "--journal".as_ref(),
+        journal,
+        "--day".as_ref(),
+        "20261127".as_ref(),
+        "--from-snapshot".as_ref(),
+    ]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains(
+            "reads the journal from seq 1: no snapshot is before the selection and usable"
+        ) && stderr.contains("it was taken on trading day 20261130, after the day selected"),
+        "{stderr}"
+    );
+}

@@ -37,6 +37,7 @@ pub fn settle(data: &Path, expected: Option<&ServerConfig>) -> Result<Reports, (
         out: Some(out.path().to_path_buf()),
         format: Format::Csv,
         follow: false,
+        from_snapshot: false,
         now_ns: None,
     };
     run(

@@ -187,6 +187,7 @@ fn args(journal: &Path, out: Option<&Path>, format: Format) -> ReplayArgs {
         out: out.map(Path::to_path_buf),
         format,
         follow: false,
+        from_snapshot: false,
         now_ns: None,
     }
 }
@@ -986,4 +987,192 @@ fn accounts_show_their_standing_and_membership_replays() {
     assert_eq!(status("5001"), "closed");
     assert_eq!(status("1003"), "suspended");
     assert_eq!(status("1001"), "active");
+}
+
+/// The engine's state after entry `seq` of `commands`, written as that
+/// entry's snapshot beside the journal in `dir`, as a server writes one.
+fn snapshot_at(dir: &Path, commands: &[(Command, Stamp)], seq: u64) {
+    let mut engine = Engine::default();
+    let mut events = Vec::new();
+    for (command, stamp) in commands.iter().take_while(|(_, s)| s.seq <= seq) {
+        events.clear();
+        engine.apply(command, *stamp, &mut events);
+    }
+    cetx_engine::journal::write_snapshot(dir, seq, &engine.state()).unwrap();
+}
+
+/// Every output of a replay with `select` applied, as text (clearing,
+/// days, accounts, transfers), its summary and what it wrote to stderr.
+fn replay_outputs(
+    journal: &Path,
+    select: impl FnOnce(&mut ReplayArgs),
+) -> ([String; 4], cetx_engine::settlement::ReplaySummary, String) {
+    let out = tempfile::tempdir().unwrap();
+    let mut a = args(journal, Some(out.path()), Format::Csv);
+    select(&mut a);
+    let mut stderr = Vec::new();
+    let stop = AtomicBool::new(false);
+    let summary = run(&a, &mut Vec::new(), &mut stderr, &mut |_| {}, &stop).unwrap();
+    let files = ["clearing", "days", "accounts", "transfers"]
+        .map(|name| std::fs::read_to_string(out.path().join(format!("{name}.csv"))).unwrap());
+    (files, summary, String::from_utf8(stderr).unwrap())
+}
+
+/// Two days, and on Monday a deposit for 1001 after the trade, so that
+/// the Monday's accounts and transfers move by more than trading.
+fn two_days_and_a_deposit() -> Vec<(Command, Stamp)> {
+    let mut commands = two_days();
+    let (_, last) = *commands.last().unwrap();
+    commands.push((
+        Command::Deposit {
+            account: AccountId(1001),
+            amount_fen: 5_000_00,
+        },
+        Stamp {
+            seq: last.seq + 1,
+            time_ns: last.time_ns + 1_000_000,
+        },
+    ));
+    commands
+}
+
+/// `--from-snapshot --day`: a day settled from the snapshot taken at the
+/// end of day before it gives every file exactly as the replay from seq 1
+/// does, reads only the entries after the snapshot, and needs none of the
+/// segments before it; a snapshot taken during the day is passed over.
+#[test]
+fn a_day_settled_from_a_snapshot_is_the_day_settled_from_seq_1() {
+    let commands = two_days_and_a_deposit();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let monday = |a: &mut ReplayArgs| a.day = Some(2026_11_30);
+    let (whole, summary, _) = replay_outputs(journal.path(), monday);
+    assert_eq!(summary.snapshot_seq, None);
+    assert!(
+        whole[0].lines().count() == 2,
+        "Monday's trade: {}",
+        whole[0]
+    );
+    assert!(
+        whole[3].lines().count() == 2,
+        "Monday's deposit: {}",
+        whole[3]
+    );
+
+    // Friday's end of day, and Monday's opening (its set-phase) after it.
+    let friday_end = commands
+        .iter()
+        .find(|(c, _)| matches!(c, Command::EndOfDay { .. }))
+        .unwrap()
+        .1
+        .seq;
+    snapshot_at(journal.path(), &commands, friday_end);
+    snapshot_at(journal.path(), &commands, friday_end + 1);
+    // The segments wholly before the one that holds Friday's end of day.
+    let segments = list_segments(journal.path()).unwrap();
+    let mut removed = 0;
+    for pair in segments.windows(2) {
+        if pair[1].0 <= friday_end {
+            std::fs::remove_file(&pair[0].1).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(removed >= 2, "small segments: {segments:?}");
+
+    let from_snapshot = |a: &mut ReplayArgs| {
+        monday(a);
+        a.from_snapshot = true;
+    };
+    let (settled, summary, stderr) = replay_outputs(journal.path(), from_snapshot);
+    assert_eq!(summary.snapshot_seq, Some(friday_end), "{stderr}");
+    let last = commands.last().unwrap().1.seq;
+    assert_eq!(summary.entries, last - friday_end);
+    assert_eq!(summary.last_seq, last);
+    assert!(!stderr.contains("note"), "{stderr}");
+    for (name, (got, want)) in ["clearing", "days", "accounts", "transfers"]
+        .iter()
+        .zip(settled.iter().zip(&whole))
+    {
+        assert_eq!(got, want, "{name}");
+    }
+
+    // Without the snapshot, the journal cannot be read from seq 1.
+    let mut a = args(journal.path(), None, Format::Csv);
+    monday(&mut a);
+    let failure = run(
+        &a,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert_eq!(failure.exit_code(), exit::GAP, "{failure}");
+}
+
+/// `--from-snapshot` reads from seq 1, and says why, when no snapshot is
+/// before the selection: the day's own snapshot (it would leave out the
+/// day's entries before it), one at or after `--from-seq`, or none at
+/// all. What it writes is then the replay's from seq 1.
+#[test]
+fn from_snapshot_reads_from_seq_1_when_no_snapshot_is_before_the_selection() {
+    let commands = two_days_and_a_deposit();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let last = commands.last().unwrap().1.seq;
+    let from_last = |from_snapshot: bool| {
+        move |a: &mut ReplayArgs| {
+            a.from_seq = last;
+            a.from_snapshot = from_snapshot;
+        }
+    };
+    let (whole, _, _) = replay_outputs(journal.path(), from_last(false));
+
+    let (files, summary, stderr) = replay_outputs(journal.path(), from_last(true));
+    assert_eq!((files, summary.snapshot_seq), (whole.clone(), None));
+    assert!(
+        stderr.contains(
+            "--from-snapshot reads the journal from seq 1: the journal directory holds no snapshot"
+        ),
+        "{stderr}"
+    );
+
+    // Monday's trade, before the deposit: a snapshot during the day that
+    // `--from-seq` selects. Its figures need the day's entries before it.
+    snapshot_at(journal.path(), &commands, last - 1);
+    let (files, summary, stderr) = replay_outputs(journal.path(), from_last(true));
+    assert_eq!((files, summary.snapshot_seq), (whole.clone(), None));
+    assert!(
+        stderr.contains(&format!(
+            "snapshot-{:020}.snap: it was taken during trading day 20261130, which the selection holds",
+            last - 1
+        )),
+        "{stderr}"
+    );
+    assert_eq!(summary.entries, last, "read from seq 1");
+
+    // A snapshot at the selection's first entry is not before it.
+    snapshot_at(journal.path(), &commands, last);
+    let (files, summary, stderr) = replay_outputs(journal.path(), from_last(true));
+    assert_eq!(summary.snapshot_seq, None);
+    assert_eq!(files, whole);
+    assert!(
+        stderr.contains(&format!(
+            "not before the selection's first entry, seq {last}"
+        )),
+        "{stderr}"
+    );
+
+    // Friday: every snapshot is after it.
+    let friday = |a: &mut ReplayArgs| {
+        a.day = Some(2026_11_27);
+        a.from_snapshot = true;
+    };
+    let (files, summary, stderr) = replay_outputs(journal.path(), friday);
+    let (friday_whole, _, _) = replay_outputs(journal.path(), |a| a.day = Some(2026_11_27));
+    assert_eq!((files, summary.snapshot_seq), (friday_whole, None));
+    assert!(
+        stderr.contains("it was taken on trading day 20261130, after the day selected"),
+        "{stderr}"
+    );
 }

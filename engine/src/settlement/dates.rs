@@ -22,11 +22,14 @@ use crate::event::Event;
 /// `YYYYMMDD` by the engine's trading day number, learnt entry by entry.
 #[derive(Clone, Debug, Default)]
 pub struct TradingDates {
-    /// `YYYYMMDD` by the engine's day number.
+    /// `YYYYMMDD` by the engine's day number, from day `base` on.
     dates: Vec<u32>,
     /// The date the last end of day named, when it named one: the last
     /// day is the next trading date after it.
     closed: Option<u32>,
+    /// The first day dated: 0 from the journal's start, or the day a
+    /// snapshot was taken in (the days before it are not known).
+    base: u32,
 }
 
 impl TradingDates {
@@ -36,6 +39,20 @@ impl TradingDates {
         Self {
             dates: Vec::new(),
             closed: None,
+            base: 0,
+        }
+    }
+
+    /// The dates as they stand after a snapshot of the engine on its day
+    /// `trading_day`, dated `date`, when the last dated end of day had
+    /// closed `closed_date`. Days before it are not dated (0): a replay
+    /// from the snapshot settles nothing of them.
+    #[must_use]
+    pub fn after_snapshot(trading_day: u32, date: u32, closed_date: Option<u32>) -> Self {
+        Self {
+            dates: vec![date],
+            closed: closed_date,
+            base: trading_day,
         }
     }
 
@@ -64,9 +81,7 @@ impl TradingDates {
         };
         for event in events {
             if let Event::DayStarted(started) = event {
-                let Ok(day) = usize::try_from(started.trading_day) else {
-                    continue;
-                };
+                let day = started.trading_day;
                 let date = match closed {
                     Some(closed) => {
                         self.set(day.saturating_sub(1), closed);
@@ -80,22 +95,31 @@ impl TradingDates {
         }
     }
 
-    /// Dates the engine's day `day`. Days are started one after the other
-    /// (replay checks it), so this grows the list by one at a time.
-    fn set(&mut self, day: usize, date: u32) {
-        if day >= self.dates.len() {
-            self.dates.resize(day + 1, 0);
+    /// Dates the engine's day `day` (a day before the first one dated is
+    /// not kept). Days are started one after the other (replay checks
+    /// it), so this grows the list by one at a time.
+    fn set(&mut self, day: u32, date: u32) {
+        let Some(at) = self.place(day) else {
+            return;
+        };
+        if at >= self.dates.len() {
+            self.dates.resize(at + 1, 0);
         }
-        self.dates[day] = date;
+        self.dates[at] = date;
+    }
+
+    /// Where day `day` is kept in `dates`, if it is not before the first.
+    fn place(&self, day: u32) -> Option<usize> {
+        day.checked_sub(self.base)
+            .and_then(|at| usize::try_from(at).ok())
     }
 
     /// The date of the engine's day `day`, `YYYYMMDD` (0 if the journal
-    /// never named it).
+    /// never named it, or names it before the snapshot it was read from).
     #[must_use]
     pub fn date(&self, day: u32) -> u32 {
-        usize::try_from(day)
-            .ok()
-            .and_then(|day| self.dates.get(day))
+        self.place(day)
+            .and_then(|at| self.dates.get(at))
             .copied()
             .unwrap_or(0)
     }

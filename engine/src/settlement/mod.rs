@@ -264,6 +264,40 @@ impl Ledger {
         }
     }
 
+    /// A ledger that starts from the engine's state after entry `seq` (a
+    /// snapshot's), rather than from nothing: each account's cash and
+    /// holdings as the state has them, no trading counted, no day's
+    /// figures, and the moves of cash and allowances that conservation
+    /// checks set to what the accounts hold, so that it checks what comes
+    /// after.
+    #[must_use]
+    pub fn after_snapshot(state: &EngineState, seq: u64) -> Self {
+        let instruments = state.instruments.len();
+        let mut ledger = Self::new(instruments);
+        for AccountState { account, holdings } in &state.accounts {
+            *ledger.index.entry(account.id.0) = ledger.accounts.len() as u32;
+            let holdings_t: Vec<u64> = holdings.iter().map(|h| h.balance_t).collect();
+            ledger.cash_moved_fen += i128::from(account.cash_fen);
+            for (moved, &held) in ledger.holdings_moved_t.iter_mut().zip(&holdings_t) {
+                *moved += i128::from(held);
+            }
+            ledger.accounts.push(AccountLedger {
+                account: account.id,
+                broker: account.broker,
+                participant: account.participant,
+                cash_fen: account.cash_fen,
+                holdings_t,
+                bought_t: vec![0; instruments],
+                sold_t: vec![0; instruments],
+                net_trade_fen: vec![0; instruments],
+                status: state.membership.account(account.id),
+            });
+        }
+        ledger.trading_day = state.trading_day;
+        ledger.last_seq = seq;
+        ledger
+    }
+
     /// Sequence number of the last entry applied.
     #[must_use]
     pub const fn last_seq(&self) -> u64 {

@@ -60,15 +60,17 @@ use super::dates::TradingDates;
 use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
 use super::transfers::{transfer_lines, TransferLine};
 use super::window::Window;
-use super::writer::{Format, ReportWriter};
+use super::writer::{Format, Layout, ReportWriter};
 use super::{ClearingRow, Ledger, ReconcileError};
 use crate::calendar::Calendar;
 use crate::definition::{Difference, MarketDefinition};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::instrument::InstrumentId;
+use crate::journal::snapshot::{record_at, RecordAt};
 use crate::journal::{
-    journal_segments, JournalEntry, JournalError, JournalFollower, JournalReader, ReadAhead,
+    journal_segments, list_snapshots, read_snapshot_tie, JournalEntry, JournalError,
+    JournalFollower, JournalReader, ReadAhead,
 };
 use crate::replay::ReplayError;
 
@@ -119,6 +121,11 @@ pub struct ReplayArgs {
     pub format: Format,
     /// Tail a live journal.
     pub follow: bool,
+    /// Start from the newest snapshot in the journal directory that is
+    /// before the selection (`--from-snapshot`), rather than from seq 1:
+    /// the entries before it are not read, and their segments need not be
+    /// there.
+    pub from_snapshot: bool,
     /// The time now (ns since the epoch), to tell whether the journal's
     /// last trading day has ended; `None` if not known (a torn last record
     /// is then only noted).
@@ -163,6 +170,17 @@ pub enum ReplayFailure {
     /// The ledger disagrees with the engine, or value is not conserved.
     #[error("reconciliation failed: {0}")]
     Reconcile(#[from] ReconcileError),
+    /// `--from-snapshot` and `--follow`: an entry followed selects the
+    /// trading day the snapshot was taken in, whose entries before the
+    /// snapshot were not read. (Reading the journal as it stands, the
+    /// replay starts again from seq 1 instead.)
+    #[error("the selection holds trading day {date}, and the snapshot the replay started from (after seq {snapshot_seq}) was taken during it: that day's entries before the snapshot were not read, so its figures would be short; replay without --from-snapshot")]
+    SnapshotInSelection {
+        /// The snapshot's sequence number.
+        snapshot_seq: u64,
+        /// The trading day, `YYYYMMDD`.
+        date: u32,
+    },
     /// Writing an output failed.
     #[error("writing {path}: {source}")]
     Output {
@@ -191,6 +209,7 @@ impl ReplayFailure {
             Self::Journal(_)
             | Self::NoJournal { .. }
             | Self::ConfigDiffers(_)
+            | Self::SnapshotInSelection { .. }
             | Self::Output { .. } => exit::FAILURE,
         }
     }
@@ -199,6 +218,9 @@ impl ReplayFailure {
 /// What a replay read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplaySummary {
+    /// The snapshot the replay started from (its sequence number): the
+    /// entries before it were not read. `None`: read from seq 1.
+    pub snapshot_seq: Option<u64>,
     /// Entries read, followed ones included.
     pub entries: u64,
     /// Last sequence number read.
@@ -260,18 +282,7 @@ pub fn run(
     } else {
         args.format.table()
     };
-    let mut clearing = ReportWriter::new(Vec::new(), layout).map_err(output(ClearingLine::NAME))?;
-    let mut replayed = Replayed {
-        engine: Engine::default(),
-        ledger: Ledger::new(0),
-        dates: TradingDates::new(),
-        window: Window::new(args.from_seq, args.day),
-        symbols: Vec::new(),
-        steps: Vec::new(),
-        default_calendar: Calendar::default(),
-        transfers: Vec::new(),
-    };
-    let mut summary = replayed.read(args, &mut clearing, progress)?;
+    let (mut replayed, clearing, mut summary) = read_journal(args, layout, stderr, progress)?;
     if let Some(difference) = args
         .expected
         .as_ref()
@@ -345,6 +356,67 @@ pub fn run(
     Ok(summary)
 }
 
+/// The clearing rows of what was read, waiting for the journal to
+/// reconcile.
+type Clearing = ReportWriter<Vec<u8>, ClearingLine>;
+
+/// Reads the journal as it stands into the replay's state and the
+/// clearing rows selected: with `--from-snapshot`, from the newest
+/// snapshot that can start the selection ([`Replayed::after_snapshot`];
+/// an older one is tried when the entries read show that one was taken
+/// during a day the selection holds), else from seq 1. When
+/// `--from-snapshot` finds none, a note on `stderr` says why before the
+/// journal is read from seq 1 (so that a gap there is explained).
+fn read_journal(
+    args: &ReplayArgs,
+    layout: Layout,
+    stderr: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Replayed, Clearing, ReplaySummary), ReplayFailure> {
+    let clearing = || ReportWriter::new(Vec::new(), layout).map_err(output(ClearingLine::NAME));
+    if args.from_snapshot {
+        let snapshots = list_snapshots(&args.journal)?;
+        let mut passed = Vec::new();
+        for (named, path) in &snapshots {
+            let (mut replayed, reader) = match Replayed::after_snapshot(args, *named, path) {
+                Ok(start) => start,
+                Err(why) => {
+                    passed.push(format!("{}: {why}", path.display()));
+                    continue;
+                }
+            };
+            let mut rows = clearing()?;
+            match replayed.read(&args.journal, reader, &mut rows, progress) {
+                Ok(mut summary) => {
+                    summary.snapshot_seq = Some(*named);
+                    return Ok((replayed, rows, summary));
+                }
+                // Only the entries read could tell: an older one may do.
+                Err(ReplayFailure::SnapshotInSelection { date, .. }) => passed.push(format!(
+                    "{}: it was taken during trading day {date}, which the selection holds",
+                    path.display()
+                )),
+                Err(failure) => return Err(failure),
+            }
+        }
+        let why = if snapshots.is_empty() {
+            "the journal directory holds no snapshot".to_owned()
+        } else {
+            format!(
+                "no snapshot is before the selection and usable ({})",
+                passed.join("; ")
+            )
+        };
+        let note = format!("note: --from-snapshot reads the journal from seq 1: {why}\n");
+        write_stream(stderr, "stderr", note.as_bytes())?;
+    }
+    let mut replayed = Replayed::new(args);
+    let mut rows = clearing()?;
+    let reader = JournalReader::open(&args.journal)?;
+    let summary = replayed.read(&args.journal, reader, &mut rows, progress)?;
+    Ok((replayed, rows, summary))
+}
+
 /// What a replay keeps as it reads: the replaying engine, the ledger, the
 /// dates and the window, and the instruments' symbols and price steps as
 /// the journal lists them.
@@ -361,19 +433,134 @@ struct Replayed {
     default_calendar: Calendar,
     /// The window's movements of cash and allowances that are not trades.
     transfers: Vec<TransferLine>,
+    /// Started from a snapshot taken during a trading day: the snapshot's
+    /// sequence number and that day, whose entries before it were not
+    /// read.
+    partial_day: Option<(u64, u32)>,
 }
 
 impl Replayed {
-    /// Reads the journal as it stands, to its end (or a torn last record),
-    /// writing the clearing rows `args` selects into `clearing`.
+    /// Nothing read yet: the replay of `args` from seq 1.
+    fn new(args: &ReplayArgs) -> Self {
+        Self {
+            engine: Engine::default(),
+            ledger: Ledger::new(0),
+            dates: TradingDates::new(),
+            window: Window::new(args.from_seq, args.day),
+            symbols: Vec::new(),
+            steps: Vec::new(),
+            default_calendar: Calendar::default(),
+            transfers: Vec::new(),
+            partial_day: None,
+        }
+    }
+
+    /// The replay of `args` from the snapshot in `path`, named for seq
+    /// `named`, and a reader at the entry after it; or why that snapshot
+    /// cannot start it.
+    ///
+    /// A snapshot can if it reads and checks out, is tied to the journal's
+    /// record at its sequence number (version 7 on), and is before the
+    /// selection: before `--from-seq`, and of a day before `--day`'s (or
+    /// on that day's eve: taken right after the end of day before it). A
+    /// snapshot taken during a day that `--from-seq` selects, which only
+    /// the entries read can tell, is found by [`Replayed::settle`].
+    fn after_snapshot(
+        args: &ReplayArgs,
+        named: u64,
+        path: &Path,
+    ) -> Result<(Self, JournalReader), String> {
+        if args.from_seq > 0 && named >= args.from_seq {
+            return Err(format!(
+                "it is of the state after seq {named}, not before the selection's first entry, seq {}",
+                args.from_seq
+            ));
+        }
+        let (seq, tie, state) = read_snapshot_tie(path)?;
+        if seq != named {
+            return Err(format!(
+                "the file is named for seq {named} but holds the state after seq {seq}"
+            ));
+        }
+        let tie = tie.ok_or("a snapshot older than version 7 is not tied to its journal record")?;
+        match record_at(&args.journal, seq).map_err(|e| e.to_string())? {
+            RecordAt::Found(crc) if crc == tie => {}
+            RecordAt::Found(crc) => {
+                return Err(format!(
+                    "the journal's record at seq {seq} is not the one it was taken after (its header checksum is {crc:#010x}, the snapshot's {tie:#010x}): a snapshot of another history"
+                ))
+            }
+            RecordAt::Archived => {
+                return Err(format!(
+                    "the journal's record at seq {seq} is in an archived segment"
+                ))
+            }
+            RecordAt::Missing => {
+                return Err(format!("the journal holds no readable record at seq {seq}"))
+            }
+        }
+        let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
+        // The snapshot's own entry says whether it ended a day (the
+        // snapshot is then on the eve of the next, with nothing of it),
+        // and dates the snapshot's day where no dated end of day did: as
+        // the replay from seq 1 dates it (`TradingDates`).
+        let mut reader = JournalReader::open_from(&args.journal, seq).map_err(|e| e.to_string())?;
+        let mut events = Vec::new();
+        let (time_ns, ended_a_day) =
+            match reader.next_into(&mut events).map_err(|e| e.to_string())? {
+                Some((stamp, _)) if stamp.seq == seq => (stamp.time_ns, ends_a_day(&events)),
+                _ => return Err(format!("the journal holds no readable record at seq {seq}")),
+            };
+        let default_calendar = Calendar::default();
+        let calendar = state.calendar.as_ref().unwrap_or(&default_calendar);
+        let date = match state.closed_date {
+            Some(closed) => calendar.next_trading_date(closed).unwrap_or(0),
+            None => calendar.trading_date(time_ns),
+        };
+        let partial_day = (!ended_a_day).then_some(state.trading_day);
+        match args.day {
+            Some(day) if date > day => {
+                return Err(format!(
+                    "it was taken on trading day {date}, after the day selected"
+                ))
+            }
+            Some(day) if date == day && partial_day.is_some() => {
+                return Err(format!(
+                    "it was taken during trading day {date}, which the selection holds"
+                ))
+            }
+            _ => {}
+        }
+        let dates = TradingDates::after_snapshot(state.trading_day, date, state.closed_date);
+        let mut replayed = Self {
+            engine,
+            ledger: Ledger::after_snapshot(&state, seq),
+            dates,
+            partial_day: partial_day.map(|day| (seq, day)),
+            ..Self::new(args)
+        };
+        for i in 0..state.instruments.len() {
+            let instrument = u16::try_from(i).map_err(|e| e.to_string())?;
+            replayed.learn(InstrumentId(instrument));
+        }
+        Ok((replayed, reader))
+    }
+
+    /// Reads `reader`, on the journal in `dir`, to the journal's end (or a
+    /// torn last record), writing the clearing rows the window selects
+    /// into `clearing`.
     fn read<W: Write>(
         &mut self,
-        args: &ReplayArgs,
+        dir: &Path,
+        reader: JournalReader,
         clearing: &mut ReportWriter<W, ClearingLine>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<ReplaySummary, ReplayFailure> {
-        let mut summary = ReplaySummary::default();
-        let mut reader = ReadAhead::start(&args.journal, JournalReader::open(&args.journal)?)?;
+        let mut summary = ReplaySummary {
+            last_seq: self.ledger.last_seq(),
+            ..ReplaySummary::default()
+        };
+        let mut reader = ReadAhead::start(dir, reader)?;
         let mut rows = Vec::new();
         let mut events = Vec::new();
         loop {
@@ -457,26 +644,31 @@ impl Replayed {
             .replay(entry.stamp, &entry.command, &entry.events)?;
         for event in &entry.events {
             if let Event::InstrumentListed(band) | Event::InstrumentRevised(band) = event {
-                let spec = self
-                    .engine
-                    .spec(band.instrument)
-                    .expect("the engine has just listed or revised it");
-                let step_ticks = self
-                    .engine
-                    .book(band.instrument)
-                    .expect("a listed instrument has a book")
-                    .rules()
-                    .step_ticks;
-                let i = usize::from(band.instrument.0);
-                if i == self.symbols.len() {
-                    self.symbols.push(spec.symbol.clone());
-                    self.steps.push(step_ticks);
-                } else {
-                    self.steps[i] = step_ticks;
-                }
+                self.learn(band.instrument);
             }
         }
         Ok(())
+    }
+
+    /// Learns the symbol and price step of an instrument the engine lists.
+    fn learn(&mut self, instrument: InstrumentId) {
+        let spec = self
+            .engine
+            .spec(instrument)
+            .expect("the engine has just listed or revised it");
+        let step_ticks = self
+            .engine
+            .book(instrument)
+            .expect("a listed instrument has a book")
+            .rules()
+            .step_ticks;
+        let i = usize::from(instrument.0);
+        if i == self.symbols.len() {
+            self.symbols.push(spec.symbol.clone());
+            self.steps.push(step_ticks);
+        } else {
+            self.steps[i] = step_ticks;
+        }
     }
 
     /// Checks that the ledger agrees with the replayed engine and that
@@ -525,6 +717,14 @@ impl Replayed {
             .observe(calendar, entry.stamp, &entry.command, &entry.events);
         let today = self.dates.date(self.ledger.trading_day());
         let selected = self.window.enter(entry.stamp.seq, today, &self.ledger);
+        if let Some((snapshot_seq, day)) = self.partial_day {
+            if selected && self.ledger.trading_day() == day {
+                return Err(ReplayFailure::SnapshotInSelection {
+                    snapshot_seq,
+                    date: today,
+                });
+            }
+        }
         self.ledger.apply(entry, rows)?;
         if !selected {
             rows.clear();

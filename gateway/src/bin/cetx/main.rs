@@ -126,6 +126,7 @@ struct ArchiveArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("selection").args(["day", "from_seq"]).multiple(true)))]
 struct ReplayArgs {
     /// The journal directory (a server's `DATA_DIR/journal`), or the data
     /// directory itself, whose `journal/` is then read. A path with no
@@ -159,6 +160,13 @@ struct ReplayArgs {
     /// line), not an array.
     #[arg(long)]
     follow: bool,
+    /// Start from the newest snapshot in the journal directory taken
+    /// before the selection (`--day` or `--from-seq`, one of which it
+    /// needs), not from seq 1: the entries before it are taken on the
+    /// snapshot's word, and their segments need not be there. With no such
+    /// snapshot, the journal is read from seq 1 and a note says why.
+    #[arg(long, requires = "selection")]
+    from_snapshot: bool,
 }
 
 /// A `--day`: a calendar date written `YYYYMMDD`, as the reports print it.
@@ -406,6 +414,7 @@ async fn replay(args: ReplayArgs) -> ExitCode {
             ReplayFormat::Json => Format::Json,
         },
         follow: args.follow,
+        from_snapshot: args.from_snapshot,
         now_ns: Some(cetx_gateway::runtime::Clock::system().now_ns()),
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -451,8 +460,11 @@ async fn replay(args: ReplayArgs) -> ExitCode {
 
 /// The last line of `cetx replay`: what it read and how far it reconciled.
 fn replay_summary(summary: &cetx_engine::settlement::ReplaySummary) -> String {
+    let after = summary.snapshot_seq.map_or(String::new(), |seq| {
+        format!(" after the snapshot at seq {seq}")
+    });
     let mut line = format!(
-        "replayed {} entries through seq {}: {} clearing rows",
+        "replayed {} entries{after} through seq {}: {} clearing rows",
         summary.entries, summary.last_seq, summary.rows
     );
     if summary.followed > 0 {
