@@ -486,10 +486,21 @@ async fn a_shutdown_answers_the_actions_in_flight() {
     // answers not yet read (a crash tester lost 131 so, 1 run in 11; this
     // test does not catch that race reliably).
     let dir = server.stop().await;
-    let mut answered = 1;
+    // Transfers go to the engine without waiting for each other's sync:
+    // those taken once the stop had begun are refused 408, after every
+    // one applied.
+    let (mut answered, mut stopping) = (1, 0);
     while let Some(reply) = next(&mut conn).await {
-        applied(&reply);
-        answered += 1;
+        match reply {
+            AdminReply::Rejected { reason, .. } if reason == RejectReason::ServerBusy.code() => {
+                stopping += 1;
+            }
+            applied_one => {
+                assert_eq!(stopping, 0, "applied after a refusal: {applied_one:?}");
+                applied(&applied_one);
+                answered += 1;
+            }
+        }
     }
     let journal = cetx_engine::journal::JournalReader::open(dir.path().join("journal")).unwrap();
     let journaled = journal
@@ -499,8 +510,8 @@ async fn a_shutdown_answers_the_actions_in_flight() {
         })
         .count();
     assert!(
-        answered < SENT,
-        "the shutdown came before the last: {answered}"
+        answered + stopping < SENT,
+        "the shutdown came before the last: {answered} + {stopping}"
     );
     assert_eq!(
         journaled as u64, answered,
@@ -565,5 +576,73 @@ async fn the_broker_port_is_named_as_not_the_operators_channel() {
         }
         other => panic!("expected NotTheChannel, got {other:?}"),
     }
+    server.stop().await;
+}
+
+/// A batch of transfers goes to the engine without waiting for each one's
+/// sync (far fewer group commits than transfers), and each is answered in
+/// the order sent, as carried out in that order: a withdrawal of what the
+/// deposit before it brought is applied, one more is refused. An action
+/// that checks the gateway's own state waits for those before it: a
+/// transfer of a vintage listed just before it finds its symbol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_pipelined_and_answered_in_order() {
+    const TRANSFERS: usize = 512;
+    let server = TestServer::start(config()).await;
+    let mut desk = operator(&server).await;
+    let mut actions = vec![AdminAction::OpenAccount {
+        account: 3001,
+        broker: 2,
+        participant: ParticipantType::ComplianceEntity,
+    }];
+    for i in 0..TRANSFERS / 2 {
+        actions.push(transfer(&format!("IN-{i}"), 3001, None, Direction::In, 100));
+        actions.push(transfer(
+            &format!("OUT-{i}"),
+            3001,
+            None,
+            Direction::Out,
+            100,
+        ));
+    }
+    actions.push(transfer("OUT-ONE-MORE", 3001, None, Direction::Out, 1));
+    let before = server.stats().journal.batches;
+    let mut replies = Vec::new();
+    desk.act_all(actions.clone(), |i, reply| replies.push((i, reply)))
+        .await
+        .unwrap();
+    let batches = server.stats().journal.batches - before;
+    assert_eq!(replies.len(), actions.len());
+    let mut last_seq = 0;
+    for (at, (i, reply)) in replies.iter().enumerate() {
+        assert_eq!(at, *i);
+        if at == actions.len() - 1 {
+            assert_eq!(rejected(reply), RejectReason::InsufficientCash.code());
+        } else {
+            let seq = applied(reply);
+            assert!(seq > last_seq, "answered out of order: {replies:?}");
+            last_seq = seq;
+        }
+    }
+    assert!(
+        batches < (TRANSFERS / 2) as u64,
+        "{batches} group commits for {TRANSFERS} transfers: one a sync"
+    );
+
+    // A listing, then a transfer of its vintage, in one go.
+    let listing = AdminAction::ListInstrument(Box::new(
+        cetx_gateway::protocol::admin::Listing::cea(2027, 90_00),
+    ));
+    let mut answers = Vec::new();
+    desk.act_all(
+        vec![
+            listing,
+            transfer("REG-2027", 3001, Some("CEA2027"), Direction::In, 10),
+        ],
+        |_, reply| answers.push(reply),
+    )
+    .await
+    .unwrap();
+    assert!(applied(&answers[0]) < applied(&answers[1]), "{answers:?}");
     server.stop().await;
 }

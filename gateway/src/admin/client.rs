@@ -19,6 +19,11 @@ use crate::tls::{ClientTls, Stream};
 /// takes milliseconds unless the server is stuck.
 const ANSWER_WAIT: Duration = Duration::from_secs(30);
 
+/// Most actions [`AdminClient::act_all`] sends ahead of their answers:
+/// below the server's own limit of a session's transfers in flight, so
+/// that the server always reads what it is sent.
+const AHEAD: usize = 128;
+
 /// Why the channel failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminClientError {
@@ -160,6 +165,53 @@ impl AdminClient {
             }
             other => Err(AdminClientError::Unexpected(other)),
         }
+    }
+
+    /// Sends `actions` in order, up to `AHEAD` (128) of them before their
+    /// answers, and calls `each` with each one's index and answer, in
+    /// order. A server answers a session's actions in the order sent; it
+    /// carries out transfers without waiting for each to be durable, so a
+    /// batch of them goes at the engine's pace (ADMIN.md).
+    ///
+    /// # Errors
+    /// When the session fails or the server closes it; the actions not yet
+    /// answered then have no answer.
+    pub async fn act_all(
+        &mut self,
+        actions: Vec<AdminAction>,
+        mut each: impl FnMut(usize, AdminReply),
+    ) -> Result<(), AdminClientError> {
+        let first = self.next_request;
+        let count = actions.len();
+        let mut actions = actions.into_iter();
+        let mut answered = 0;
+        while answered < count {
+            let mut fed = false;
+            while self.next_request - first < (answered + AHEAD).min(count) as u64 {
+                let action = actions.next().expect("fewer sent than there are");
+                let request_id = self.next_request;
+                self.next_request += 1;
+                self.conn
+                    .feed(AdminRequest::Action { request_id, action })
+                    .await?;
+                fed = true;
+            }
+            if fed {
+                SinkExt::<AdminRequest>::flush(&mut self.conn).await?;
+            }
+            let expected = first + answered as u64;
+            match self.answer().await? {
+                reply @ (AdminReply::Applied { request_id: id, .. }
+                | AdminReply::Rejected { request_id: id, .. })
+                    if id == expected =>
+                {
+                    each(answered, reply);
+                }
+                other => return Err(AdminClientError::Unexpected(other)),
+            }
+            answered += 1;
+        }
+        Ok(())
     }
 
     /// The next message from the server; an `Error` is turned into

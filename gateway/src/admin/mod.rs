@@ -20,6 +20,7 @@ use std::time::Instant;
 use cetx_engine::{
     Asset, AuctionNotice, BrokerId, Command, Event, NewBroker, Phase, RejectReason, Transfer,
 };
+use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -35,7 +36,7 @@ use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
 use crate::protocol::{Secret, LOGIN_TIMEOUT};
-use crate::runtime::{RuntimeHandle, SubmitError};
+use crate::runtime::{AdminOutcome, RuntimeHandle, SubmitError};
 use crate::tls::{ServerTls, Stream};
 
 pub use client::{AdminClient, AdminClientError};
@@ -52,6 +53,11 @@ const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// Longest wait of a new connection for the place of the oldest one not
 /// logged in.
 const EVICTION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Most transfers a session has sent to the engine and not yet answered:
+/// past it, the session reads no more requests until the oldest is
+/// answered. A batch of transfers goes at the engine's pace, not one a
+/// sync.
+const IN_FLIGHT: usize = 256;
 /// Longest wait, at a shutdown, for sessions to answer the actions they
 /// have in flight.
 const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -289,28 +295,53 @@ impl Session {
         // Logged in: its place among those waiting is free.
         drop(pending);
         tracing::info!(operator, peer = %self.peer, "operator logged in");
+        // Transfers taken and not yet answered, answered in the order taken.
+        let mut in_flight = FuturesOrdered::new();
         loop {
             let request = tokio::select! {
                 biased;
-                () = shutdown.cancelled() => return,
-                request = conn.next() => request,
+                () = shutdown.cancelled() => break,
+                Some(reply) = in_flight.next() => {
+                    if conn.send(reply).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                request = conn.next(), if in_flight.len() < IN_FLIGHT => request,
             };
             let reply = match request {
-                None => return,
+                None => break,
                 Some(Ok(AdminRequest::Action { request_id, action })) => {
-                    let reply = self.act(operator, request_id, &action).await;
-                    tracing::info!(operator, ?action, ?reply, "operator action");
-                    reply
+                    if matches!(action, AdminAction::Transfer { .. }) {
+                        // Its only check of the gateway's own state is the
+                        // symbol, which no transfer changes: it goes to the
+                        // engine now, behind those in flight.
+                        let submitted = self.submit(operator, request_id, &action).await;
+                        in_flight.push_back(submitted.answer(operator, request_id, action));
+                        continue;
+                    }
+                    // Other actions check state (brokers, symbols, the
+                    // phase) that those before them may change: they wait
+                    // for every answer before them.
+                    if !answer_all(conn, &mut in_flight).await {
+                        return;
+                    }
+                    let submitted = self.submit(operator, request_id, &action).await;
+                    submitted.answer(operator, request_id, action).await
                 }
                 Some(Ok(AdminRequest::Login { .. })) => {
-                    let _ = conn
-                        .send(error(RejectReason::AlreadyLoggedIn, "already logged in"))
-                        .await;
+                    if answer_all(conn, &mut in_flight).await {
+                        let _ = conn
+                            .send(error(RejectReason::AlreadyLoggedIn, "already logged in"))
+                            .await;
+                    }
                     return;
                 }
                 Some(Err(e)) => {
-                    if let Some(reason) = e.reject_reason() {
-                        let _ = conn.send(error(reason, &e.to_string())).await;
+                    if answer_all(conn, &mut in_flight).await {
+                        if let Some(reason) = e.reject_reason() {
+                            let _ = conn.send(error(reason, &e.to_string())).await;
+                        }
                     }
                     return;
                 }
@@ -319,6 +350,9 @@ impl Session {
                 return;
             }
         }
+        // Stopping, or the operator closed its side: what was taken is
+        // answered.
+        answer_all(conn, &mut in_flight).await;
     }
 
     /// Waits for the login and checks it; answers it either way. Returns
@@ -397,52 +431,28 @@ impl Session {
         None
     }
 
-    /// Carries out one action and says how it went.
-    async fn act(&self, operator: u32, request_id: u64, action: &AdminAction) -> AdminReply {
-        let refused = |reason: RejectReason, text: &str| AdminReply::Rejected {
-            request_id,
-            seq: 0,
-            reason: reason.code(),
-            text: text.to_owned(),
+    /// Checks one action and sends it to the engine, or refuses it.
+    async fn submit(&self, operator: u32, request_id: u64, action: &AdminAction) -> Submitted {
+        let refused = |reason: RejectReason, text: &str| {
+            Submitted::Answered(AdminReply::Rejected {
+                request_id,
+                seq: 0,
+                reason: reason.code(),
+                text: text.to_owned(),
+            })
         };
         let command = match self.command(action).await {
             Ok(command) => command,
             Err((reason, text)) => return refused(reason, &text),
         };
-        let outcome = match self.runtime.admin(operator, command) {
-            Ok(outcome) => outcome,
+        match self.runtime.admin(operator, command) {
+            Ok(outcome) => Submitted::Sent(outcome),
             Err(SubmitError::Busy) => {
-                return refused(RejectReason::ServerBusy, "the engine's queue is full")
+                refused(RejectReason::ServerBusy, "the engine's queue is full")
             }
             Err(SubmitError::Stopped) => {
-                return refused(RejectReason::ServerBusy, "the server is stopping")
+                refused(RejectReason::ServerBusy, "the server is stopping")
             }
-        };
-        match outcome.await {
-            Err(_) => refused(
-                RejectReason::ServerBusy,
-                "the journal failed before the action was durable",
-            ),
-            Ok(outcome) => match outcome.events.first() {
-                Some(Event::Rejected(rejected)) => {
-                    // A spec's refusal says which rule it breaks.
-                    let mut text = match &outcome.spec_error {
-                        Some(why) => format!("{:?}: {why}", rejected.reason),
-                        None => format!("{:?}", rejected.reason),
-                    };
-                    crate::session::truncate_text(&mut text);
-                    AdminReply::Rejected {
-                        request_id,
-                        seq: outcome.seq,
-                        reason: rejected.reason.code(),
-                        text,
-                    }
-                }
-                _ => AdminReply::Applied {
-                    request_id,
-                    seq: outcome.seq,
-                },
-            },
         }
     }
 
@@ -624,6 +634,75 @@ fn find(operators: &[OperatorConfig], id: u32, secret: &Secret, stream: &Stream)
         }
         right_secret && certificate
     })
+}
+
+/// An action sent to the engine, or refused before.
+enum Submitted {
+    /// Refused by the gateway, or not taken by the engine.
+    Answered(AdminReply),
+    /// Taken: the engine's outcome once it is durable.
+    Sent(tokio::sync::oneshot::Receiver<AdminOutcome>),
+}
+
+impl Submitted {
+    /// The answer to `action`, once there is one; logged.
+    async fn answer(self, operator: u32, request_id: u64, action: AdminAction) -> AdminReply {
+        let reply = match self {
+            Self::Answered(reply) => reply,
+            Self::Sent(outcome) => reply_to(request_id, outcome.await),
+        };
+        tracing::info!(operator, ?action, ?reply, "operator action");
+        reply
+    }
+}
+
+/// The answer to request `request_id` from the engine's outcome.
+fn reply_to(
+    request_id: u64,
+    outcome: Result<AdminOutcome, tokio::sync::oneshot::error::RecvError>,
+) -> AdminReply {
+    let Ok(outcome) = outcome else {
+        return AdminReply::Rejected {
+            request_id,
+            seq: 0,
+            reason: RejectReason::ServerBusy.code(),
+            text: "the journal failed before the action was durable".to_owned(),
+        };
+    };
+    match outcome.events.first() {
+        Some(Event::Rejected(rejected)) => {
+            // A spec's refusal says which rule it breaks.
+            let mut text = match &outcome.spec_error {
+                Some(why) => format!("{:?}: {why}", rejected.reason),
+                None => format!("{:?}", rejected.reason),
+            };
+            crate::session::truncate_text(&mut text);
+            AdminReply::Rejected {
+                request_id,
+                seq: outcome.seq,
+                reason: rejected.reason.code(),
+                text,
+            }
+        }
+        _ => AdminReply::Applied {
+            request_id,
+            seq: outcome.seq,
+        },
+    }
+}
+
+/// Writes the answers of every action in flight, in order, as each comes.
+/// Returns `false` if the connection failed.
+async fn answer_all(
+    conn: &mut Conn,
+    in_flight: &mut FuturesOrdered<impl std::future::Future<Output = AdminReply>>,
+) -> bool {
+    while let Some(reply) = in_flight.next().await {
+        if conn.send(reply).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 fn error(reason: RejectReason, text: &str) -> AdminReply {

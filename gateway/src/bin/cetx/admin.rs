@@ -316,12 +316,14 @@ async fn run_actions(
     };
     let mut client = connected.with_context(|| format!("logging in to {}", args.connect))?;
     let mut all_applied = true;
-    for (label, action) in actions {
-        let reply = client.act(action).await?;
-        let (line, applied) = describe(&reply);
-        println!("{label}{line}");
-        all_applied &= applied;
-    }
+    let (labels, actions): (Vec<String>, Vec<AdminAction>) = actions.into_iter().unzip();
+    client
+        .act_all(actions, |i, reply| {
+            let (line, applied) = describe(&reply);
+            println!("{}{line}", labels[i]);
+            all_applied &= applied;
+        })
+        .await?;
     Ok(all_applied)
 }
 
