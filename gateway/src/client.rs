@@ -263,6 +263,20 @@ impl Client {
         }
     }
 
+    /// Logs in again resuming after the last report the server had for
+    /// the broker at this login (`LoginAccepted.last_seq`), so that the
+    /// broker's earlier reports, which this login began to replay, are not
+    /// sent: for a client that only wants what comes next, whatever the
+    /// broker's history (a busy broker has millions of reports). Reports
+    /// made between the two logins are still sent.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn skip_history(&mut self) -> Result<(), ClientError> {
+        self.last_seq = self.last_seq.max(self.server_last_seq);
+        self.reconnect().await
+    }
+
     /// Closes this connection and logs in again, resuming after the last
     /// report handed out: the next report is the one after it.
     ///

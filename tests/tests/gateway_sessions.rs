@@ -696,3 +696,40 @@ async fn the_back_off_follows_its_config() {
     assert_eq!(login_rejected(answer.as_ref()), Some(417));
     server.stop().await;
 }
+
+/// `Client::skip_history` (what `cetx order` and `cetx block` log in
+/// with): none of the broker's earlier reports is read, however many; the
+/// first report is one made after the first login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_skips_the_history_reads_no_earlier_report() {
+    const EARLIER: u64 = 300;
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let mut trader = connect(&server, 1, "demo-secret-1", 0).await;
+    for id in 1..=EARLIER {
+        trader.submit(order(id, 1001, Side::Sell, 1)).await.unwrap();
+    }
+    for _ in 0..EARLIER {
+        report(&mut trader).await;
+    }
+    let mut later = connect(&server, 1, "demo-secret-1", 0).await;
+    assert_eq!(later.server_last_seq(), EARLIER);
+    later.skip_history().await.unwrap();
+    later
+        .submit(order(EARLIER + 1, 1001, Side::Sell, 1))
+        .await
+        .unwrap();
+    let first = report(&mut later).await;
+    assert!(first.seq > EARLIER, "an earlier report: {first:?}");
+    // What came between the logins (the first one's orders cancelled at
+    // its disconnect, for this broker), then the new order's acceptance.
+    let mut frame = first;
+    for _ in 0..=EARLIER {
+        if matches!(frame.message, ServerMessage::OrderAccepted { client_order_id, .. } if client_order_id == EARLIER + 1)
+        {
+            server.stop().await;
+            return;
+        }
+        frame = report(&mut later).await;
+    }
+    panic!("the new order's acceptance never came: last {frame:?}");
+}

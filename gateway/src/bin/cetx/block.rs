@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use cetx_gateway::client::Client;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use rust_decimal::Decimal;
@@ -101,18 +101,7 @@ pub async fn run(args: BlockArgs) -> Result<()> {
         },
         broker,
     )?;
-    let mut client = tokio::time::timeout(
-        timeout,
-        Client::connect(args.addr.as_str(), broker, &secret, 0),
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "no answer to the login from {} within {timeout:?}",
-            args.addr
-        )
-    })?
-    .with_context(|| format!("logging in to {}", args.addr))?;
+    let mut client = crate::log_in_for_what_comes(&args.addr, broker, &secret, timeout).await?;
     let earlier = client.server_last_seq();
     let request_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

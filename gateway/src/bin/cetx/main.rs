@@ -297,8 +297,7 @@ struct OrderArgs {
     /// The broker's id for the order; default: from the clock.
     #[arg(long)]
     client_order_id: Option<u64>,
-    /// Seconds to wait for the first answer (1 to 86,400): the login's
-    /// replay of the broker's earlier reports comes first.
+    /// Seconds to wait for the login and the first answer (1 to 86,400).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     timeout: u64,
     /// Seconds to stay connected while the order rests, printing its
@@ -819,6 +818,26 @@ fn print_banner(
     }
 }
 
+/// Logs in as `broker` at `addr` for what comes next: a first login learns
+/// the broker's last report, and a second resumes after it, so that its
+/// earlier reports (millions, for a busy broker) are not read
+/// ([`Client::skip_history`]). Both within `timeout`.
+async fn log_in_for_what_comes(
+    addr: &str,
+    broker: u32,
+    secret: &str,
+    timeout: Duration,
+) -> Result<Client> {
+    tokio::time::timeout(timeout, async {
+        let mut client = Client::connect(addr, broker, secret, 0).await?;
+        client.skip_history().await?;
+        Ok::<_, cetx_gateway::client::ClientError>(client)
+    })
+    .await
+    .with_context(|| format!("no answer to the login from {addr} within {timeout:?}"))?
+    .with_context(|| format!("logging in to {addr}"))
+}
+
 async fn order(args: OrderArgs) -> Result<()> {
     let price_ticks = match (args.order_type, args.price) {
         _ if args.take.is_some() => 0,
@@ -840,20 +859,8 @@ async fn order(args: OrderArgs) -> Result<()> {
         },
         args.broker,
     )?;
-    let mut client = tokio::time::timeout(
-        timeout,
-        Client::connect(args.addr.as_str(), args.broker, &secret, 0),
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "no answer to the login from {} within {timeout:?}",
-            args.addr
-        )
-    })?
-    .with_context(|| format!("logging in to {}", args.addr))?;
-    // The login replays the broker's earlier reports; only the ones after
-    // it can be about this order.
+    let mut client = log_in_for_what_comes(&args.addr, args.broker, &secret, timeout).await?;
+    // Only the reports after the login can be about this order.
     let earlier = client.server_last_seq();
     println!(
         "logged in as broker {} (trading day {}); sending {} {client_order_id}",
@@ -897,12 +904,10 @@ async fn order(args: OrderArgs) -> Result<()> {
 
     let mut deadline = Instant::now() + timeout;
     let mut accepted = false;
-    let (mut replayed, mut later) = (0_u64, 0_u32);
+    let mut later = 0_u32;
     // Each report is bounded by the deadline, and a finished order ends
-    // the loop. The replay of the broker's earlier reports is passed over
-    // (there are `earlier` of them, however many: a busy broker has
-    // millions); the count of later ones is a backstop against a chatty
-    // server.
+    // the loop. The reports made between the two logins are passed over;
+    // the count of later ones is a backstop against a chatty server.
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(frame) = client.next_report(left).await? else {
@@ -912,16 +917,9 @@ async fn order(args: OrderArgs) -> Result<()> {
                 );
                 return Ok(());
             }
-            if replayed < earlier {
-                bail!(
-                    "no answer for order {client_order_id} within {timeout:?}: still reading the \
-                     broker's earlier reports (at {replayed} of {earlier}); a longer --timeout helps"
-                );
-            }
             bail!("no answer for order {client_order_id} within {timeout:?}");
         };
         if frame.seq != 0 && frame.seq <= earlier {
-            replayed = frame.seq;
             continue;
         }
         later += 1;
