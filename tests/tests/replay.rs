@@ -1176,3 +1176,38 @@ fn from_snapshot_reads_from_seq_1_when_no_snapshot_is_before_the_selection() {
         "{stderr}"
     );
 }
+
+/// A journal whole to its end whose last day has ended by the calendar
+/// without its end of day in it (the server was down at the close, or the
+/// journal was cut at a record's end, as an outside tester's zeroed tail
+/// was): settled, its lines provisional, and a note says why; not while
+/// the day is still trading, nor for a `--day` before it.
+#[test]
+fn a_whole_journal_without_its_ended_day_s_end_is_told() {
+    let commands = two_days();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let last = commands.last().unwrap().1.seq;
+    let monday_noon = OPEN_NS + 3 * 86_400 * 1_000_000_000 + 3 * 3_600 * 1_000_000_000;
+    let tuesday = OPEN_NS + 4 * 86_400 * 1_000_000_000;
+    let settle = |now_ns: i64, day: Option<u32>| {
+        let mut a = args(journal.path(), None, Format::Csv);
+        a.now_ns = Some(now_ns);
+        a.day = day;
+        let mut stderr = Vec::new();
+        let stop = AtomicBool::new(false);
+        let summary = run(&a, &mut Vec::new(), &mut stderr, &mut |_| {}, &stop).unwrap();
+        assert_eq!(summary.last_seq, last);
+        String::from_utf8(stderr).unwrap()
+    };
+    let told = format!(
+        "note: trading day 20261130 has ended by the calendar, but its end of day is not in the journal, which ends whole at seq {last}"
+    );
+    for day in [None, Some(2026_11_30)] {
+        let stderr = settle(tuesday, day);
+        assert!(stderr.contains(&told), "{day:?}: {stderr}");
+        assert!(stderr.contains("provisional"), "{stderr}");
+    }
+    assert!(!settle(monday_noon, None).contains("note"));
+    assert!(!settle(tuesday, Some(2026_11_27)).contains("note"));
+}

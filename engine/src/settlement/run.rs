@@ -292,18 +292,21 @@ pub fn run(
     }
     replayed.check()?;
     summary.reconciled_seq = summary.last_seq;
+    // The journal's last trading day, and whether it has ended by the
+    // calendar (its end of day is not in the journal).
+    let date = replayed.dates.date(replayed.ledger.trading_day());
+    let calendar = replayed
+        .engine
+        .calendar()
+        .unwrap_or(&replayed.default_calendar);
+    let ended = args
+        .now_ns
+        .is_some_and(|now| calendar.trading_date(now) > date);
     // What a damaged last record leaves known.
-    let tail = summary.torn_tail.clone().map(|(file, offset)| {
-        let date = replayed.dates.date(replayed.ledger.trading_day());
-        let calendar = replayed
-            .engine
-            .calendar()
-            .unwrap_or(&replayed.default_calendar);
-        let ended = args
-            .now_ns
-            .is_some_and(|now| calendar.trading_date(now) > date);
-        (file, offset, date, ended)
-    });
+    let tail = summary
+        .torn_tail
+        .clone()
+        .map(|(file, offset)| (file, offset, date, ended));
     // A closed day cut short is refused only where the selection holds
     // it: a `--day` before it is whole, and a follower waits for the
     // server, whose recovery cuts the damaged record and ends the day.
@@ -347,6 +350,14 @@ pub fn run(
                 .map_or(String::new(), |seq| format!(" (the last end of day is seq {seq})")),
             file.display(),
             exit::CLOSED_DAY_CUT,
+        );
+        write_stream(stderr, "stderr", note.as_bytes())?;
+    } else if ended && selects_cut(date) && !args.follow && summary.last_seq > 0 {
+        // Whole to its end, and the day not ended in it: said, so that its
+        // provisional lines are not taken for a day still trading.
+        let note = format!(
+            "note: trading day {date} has ended by the calendar, but its end of day is not in the journal, which ends whole at seq {}: the server has not run it yet (it was not running at the close and runs it at its next start, or is about to), or the journal was cut off at a record's end; that day's lines are provisional: do not settle it until its end of day is in the journal\n",
+            summary.last_seq
         );
         write_stream(stderr, "stderr", note.as_bytes())?;
     }
