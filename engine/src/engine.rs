@@ -164,6 +164,15 @@ impl Engine {
         self.market(instrument).map(|m| &m.spec)
     }
 
+    /// An instrument as a message names it: its symbol and its id
+    /// (`CEA2025 (instrument 1)`), or its id alone if it is not listed.
+    pub(crate) fn named(&self, instrument: InstrumentId) -> String {
+        match self.spec(instrument) {
+            Some(spec) => format!("{} (instrument {})", spec.symbol, instrument.0),
+            None => format!("instrument {}", instrument.0),
+        }
+    }
+
     /// Every instrument's spec, in instrument order.
     pub fn specs(&self) -> impl ExactSizeIterator<Item = &InstrumentSpec> {
         self.markets.iter().map(|m| &m.spec)

@@ -531,6 +531,19 @@ fn hostile_entries_with_good_checksums_are_corruption() {
         for word in ["journal-", "offset", "(seq 8)"] {
             assert!(message.contains(word), "{what}: {message}");
         }
+        // A listed instrument is named by its symbol, as the reports name
+        // it (an outside registry saw only the engine's numbers).
+        let names_it = [
+            "a close its trades do not make",
+            "a band that is not the reference's",
+            "a reference that moves under resting orders",
+        ];
+        if names_it.contains(&what) {
+            assert!(
+                message.contains("CEA2025 (instrument 0)"),
+                "{what}: {message}"
+            );
+        }
     }
 }
 

@@ -53,8 +53,17 @@ impl Engine {
                 );
                 if *d != expected {
                     return Err(format!(
-                        "the close of instrument {} on day {} is not the one its trades make",
-                        d.instrument.0, d.trading_day
+                        "the close of {} on the engine's trading day {} is not the one its trades make: the event has close {}, open {}, high {}, low {} (ticks); the day's trades make {}, {}, {}, {}",
+                        self.named(d.instrument),
+                        d.trading_day,
+                        d.close_ticks,
+                        d.open_ticks,
+                        d.high_ticks,
+                        d.low_ticks,
+                        expected.close_ticks,
+                        expected.open_ticks,
+                        expected.high_ticks,
+                        expected.low_ticks,
                     ));
                 }
                 self.markets[i].today = DayStats::default();
@@ -162,24 +171,26 @@ impl Engine {
         let i = self
             .instrument_index(r.instrument)
             .map_err(|_| format!("reference of unknown instrument {}", r.instrument.0))?;
-        let book = &mut self.books[i];
-        if !book.is_empty() {
+        if !self.books[i].is_empty() {
             return Err(format!(
-                "reference of instrument {} moves under resting orders",
-                r.instrument.0
+                "the reference of {} moves under resting orders",
+                self.named(r.instrument)
             ));
         }
-        let rules = book
+        let rules = self.books[i]
             .rules()
             .with_reference(r.price_ticks)
-            .map_err(|e| format!("reference of instrument {}: {e}", r.instrument.0))?;
+            .map_err(|e| format!("the reference of {}: {e}", self.named(r.instrument)))?;
         if (rules.floor_ticks, rules.ceiling_ticks) != (r.floor_ticks, r.ceiling_ticks) {
             return Err(format!(
-                "the band {}..={} of instrument {} is not the one its reference {} makes",
-                r.floor_ticks, r.ceiling_ticks, r.instrument.0, r.price_ticks
+                "the band {}..={} of {} is not the one its reference {} makes",
+                r.floor_ticks,
+                r.ceiling_ticks,
+                self.named(r.instrument),
+                r.price_ticks
             ));
         }
-        book.rebase(rules);
+        self.books[i].rebase(rules);
         Ok(())
     }
 }
