@@ -269,6 +269,26 @@ async fn a_day_of_listing_block_and_auction_trades_settles_to_exactly_its_rows()
     let data = server.stop().await;
     let reports = settled(data.path());
 
+    // The end of day left a snapshot of the next day's eve behind it.
+    let journal = data.path().join("journal");
+    let end_of_day = cetx_engine::journal::JournalReader::open(&journal)
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|entry| matches!(entry.command, cetx_engine::Command::EndOfDay { .. }))
+        .expect("the day's end is journaled")
+        .stamp
+        .seq;
+    let snapshot = journal.join(cetx_engine::journal::snapshot::snapshot_file_name(
+        end_of_day,
+    ));
+    let (seq, state) = cetx_engine::journal::read_snapshot(&snapshot)
+        .unwrap_or_else(|why| panic!("{}: {why}", snapshot.display()));
+    assert_eq!((seq, state.closed_date), (end_of_day, Some(2026_11_27)));
+    assert!(state
+        .instruments
+        .iter()
+        .all(|i| i.bids.is_empty() && i.asks.is_empty()));
+
     // Each clearing row but its seq and time: the day, the trade, the
     // parties, quantity, price, amount and mode.
     let clearing = &reports.clearing;

@@ -595,13 +595,22 @@ impl Sequencer {
             self.listed(band.instrument, &spec.symbol);
         }
         let events = first_event..self.turn.events.len();
+        // A snapshot every `snapshot_every` entries, and one at each end of
+        // day, when the books are empty and it is small: the eve of the
+        // next day, which a restart and a registry's replay of that day
+        // (`cetx replay --from-snapshot`) start from.
+        let ends_a_day = self.turn.events[events.clone()]
+            .iter()
+            .any(|e| matches!(e, Event::DayClosed(_)));
         self.turn.items.push(Routed::Entry {
             stamp,
             command,
             events,
             requester: requester.map(|r| r.broker),
         });
-        if seq.is_multiple_of(self.snapshot_every) {
+        if seq.is_multiple_of(self.snapshot_every)
+            || (ends_a_day && self.snapshot_every != u64::MAX)
+        {
             let state: Box<EngineState> = Box::new(self.engine.state());
             self.turn.items.push(Routed::Snapshot {
                 seq,
