@@ -1018,10 +1018,16 @@ fn replay_outputs(
     (files, summary, String::from_utf8(stderr).unwrap())
 }
 
-/// Two days, and on Monday a deposit for 1001 after the trade, so that
-/// the Monday's accounts and transfers move by more than trading.
+/// Two days, Friday's end of day dated as a server dates it, and on
+/// Monday a deposit for 1001 after the trade, so that the Monday's
+/// accounts and transfers move by more than trading.
 fn two_days_and_a_deposit() -> Vec<(Command, Stamp)> {
     let mut commands = two_days();
+    for (command, _) in &mut commands {
+        if let Command::EndOfDay { trading_date } = command {
+            *trading_date = Some(2026_11_27);
+        }
+    }
     let (_, last) = *commands.last().unwrap();
     commands.push((
         Command::Deposit {
@@ -1088,7 +1094,15 @@ fn a_day_settled_from_a_snapshot_is_the_day_settled_from_seq_1() {
     let last = commands.last().unwrap().1.seq;
     assert_eq!(summary.entries, last - friday_end);
     assert_eq!(summary.last_seq, last);
-    assert!(!stderr.contains("note"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "note: --from-snapshot started from the snapshot at seq {friday_end}, passing over newer ones (",
+        )) && stderr.contains(&format!(
+            "snapshot-{:020}.snap: it was taken during trading day 20261130, which the selection holds)",
+            friday_end + 1
+        )),
+        "{stderr}"
+    );
     for (name, (got, want)) in ["clearing", "days", "accounts", "transfers"]
         .iter()
         .zip(settled.iter().zip(&whole))
@@ -1163,7 +1177,11 @@ fn from_snapshot_reads_from_seq_1_when_no_snapshot_is_before_the_selection() {
         "{stderr}"
     );
 
-    // Friday: every snapshot is after it.
+    // Friday: every snapshot is after it, or (one taken that morning)
+    // of a day no dated end of day has closed before it, whose date its
+    // own time would not tell (an outside tester's taken after the close,
+    // before the end of day, was dated the next day).
+    snapshot_at(journal.path(), &commands, 5);
     let friday = |a: &mut ReplayArgs| {
         a.day = Some(2026_11_27);
         a.from_snapshot = true;
@@ -1175,6 +1193,82 @@ fn from_snapshot_reads_from_seq_1_when_no_snapshot_is_before_the_selection() {
         stderr.contains("it was taken on trading day 20261130, after the day selected"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("snapshot-00000000000000000005.snap: it was taken before the journal's first dated end of day"),
+        "{stderr}"
+    );
+}
+
+/// Runs `replay` on another thread and gives its result, or fails the
+/// test after 60 s rather than hang it.
+fn within_a_minute<T: Send + 'static>(replay: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(replay());
+    });
+    result
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the replay hung")
+}
+
+/// A FIFO named like a snapshot, or in the manifest's place, is not a file
+/// to read (opening one waits for a writer forever, and an outside
+/// tester's replay and server hung on it): the snapshot is passed over as
+/// "not a regular file", the manifest refused with it.
+#[test]
+fn a_fifo_in_the_journal_is_refused_not_waited_on() {
+    let commands = two_days_and_a_deposit();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let friday_end = commands
+        .iter()
+        .find(|(c, _)| matches!(c, Command::EndOfDay { .. }))
+        .unwrap()
+        .1
+        .seq;
+    snapshot_at(journal.path(), &commands, friday_end);
+    let mkfifo = |path: PathBuf| {
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.unwrap().success(), "mkfifo {}", path.display());
+    };
+    mkfifo(
+        journal
+            .path()
+            .join(format!("snapshot-{:020}.snap", friday_end + 1)),
+    );
+    let dir = journal.path().to_path_buf();
+    let (_, summary, stderr) = within_a_minute(move || {
+        replay_outputs(&dir, |a| {
+            a.day = Some(2026_11_30);
+            a.from_snapshot = true;
+        })
+    });
+    assert_eq!(summary.snapshot_seq, Some(friday_end));
+    assert!(
+        stderr.contains(&format!(
+            "snapshot-{:020}.snap: cannot read: not a regular file",
+            friday_end + 1
+        )),
+        "{stderr}"
+    );
+
+    let manifest = journal.path().join("MANIFEST");
+    std::fs::remove_file(&manifest).unwrap();
+    mkfifo(manifest);
+    let dir = journal.path().to_path_buf();
+    let failure = within_a_minute(move || {
+        let a = args(&dir, None, Format::Csv);
+        run(
+            &a,
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap_err()
+        .to_string()
+    });
+    assert!(failure.contains("not a regular file"), "{failure}");
 }
 
 /// A journal whole to its end whose last day has ended by the calendar

@@ -77,7 +77,7 @@ impl Manifest {
     /// check out; [`JournalError::Io`] when it cannot be read.
     pub fn read(dir: &Path) -> Result<Option<Self>, JournalError> {
         let path = dir.join(MANIFEST_FILE);
-        let bytes = match fs::read(&path) {
+        let bytes = match super::private::read_regular(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(JournalError::io(&path, "reading the journal manifest", e)),

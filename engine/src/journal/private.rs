@@ -15,6 +15,34 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
+/// Opens `path` to read it, if it is a regular file (or a link to one):
+/// a FIFO, a device or a socket put in its place is refused, since
+/// opening a FIFO waits for a writer forever, and reading a device need
+/// not end. A directory is refused too.
+///
+/// # Errors
+/// The I/O error of the look or the open; `InvalidInput` "not a regular
+/// file" for anything else.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    File::open(path)
+}
+
+/// The whole of `path`, read if it is a regular file ([`open_regular`]).
+///
+/// # Errors
+/// As [`open_regular`], or the read's.
+pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut open_regular(path)?, &mut bytes)?;
+    Ok(bytes)
+}
+
 /// Mode of the directories cetx creates: owner only.
 pub const DIR_MODE: u32 = 0o700;
 

@@ -106,8 +106,8 @@ pub(crate) struct SegmentFile {
 
 impl SegmentFile {
     pub(crate) fn open(path: &Path, first_seq: u64) -> Result<Self, JournalError> {
-        let file =
-            File::open(path).map_err(|e| JournalError::io(path, "opening journal segment", e))?;
+        let file = super::private::open_regular(path)
+            .map_err(|e| JournalError::io(path, "opening journal segment", e))?;
         let mut segment = Self {
             path: path.to_path_buf(),
             first_seq,

@@ -279,7 +279,7 @@ fn read_framed_of(
     magic: [u8; 8],
     versions: std::ops::RangeInclusive<u32>,
 ) -> Result<(u32, u64, Vec<u8>), String> {
-    let mut bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = super::private::read_regular(path).map_err(|e| format!("cannot read: {e}"))?;
     if bytes.len() < SNAPSHOT_HEADER_LEN || bytes[..8] != magic {
         return Err("not a snapshot (bad magic or short header)".into());
     }

@@ -29,7 +29,7 @@ pub const DURABILITY_FILE: &str = "DURABILITY";
 /// `fsync` or `os`; [`JournalError::Io`] when it cannot be read.
 pub fn written_in(dir: &Path) -> Result<Option<Durability>, JournalError> {
     let path = dir.join(DURABILITY_FILE);
-    let bytes = match fs::read(&path) {
+    let bytes = match super::private::read_regular(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {

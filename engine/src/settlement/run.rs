@@ -400,6 +400,15 @@ fn read_journal(
             match replayed.read(&args.journal, reader, &mut rows, progress) {
                 Ok(mut summary) => {
                     summary.snapshot_seq = Some(*named);
+                    if !passed.is_empty() {
+                        // A newer snapshot that does not read is news to
+                        // the registry, even if an older one did.
+                        let note = format!(
+                            "note: --from-snapshot started from the snapshot at seq {named}, passing over newer ones ({})\n",
+                            passed.join("; ")
+                        );
+                        write_stream(stderr, "stderr", note.as_bytes())?;
+                    }
                     return Ok((replayed, rows, summary));
                 }
                 // Only the entries read could tell: an older one may do.
@@ -511,23 +520,26 @@ impl Replayed {
             }
         }
         let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
-        // The snapshot's own entry says whether it ended a day (the
-        // snapshot is then on the eve of the next, with nothing of it),
-        // and dates the snapshot's day where no dated end of day did: as
-        // the replay from seq 1 dates it (`TradingDates`).
+        // The snapshot's own entry says whether it ended a day: the
+        // snapshot is then on the eve of the next, with nothing of it.
         let mut reader = JournalReader::open_from(&args.journal, seq).map_err(|e| e.to_string())?;
         let mut events = Vec::new();
-        let (time_ns, ended_a_day) =
-            match reader.next_into(&mut events).map_err(|e| e.to_string())? {
-                Some((stamp, _)) if stamp.seq == seq => (stamp.time_ns, ends_a_day(&events)),
-                _ => return Err(format!("the journal holds no readable record at seq {seq}")),
-            };
+        let ended_a_day = match reader.next_into(&mut events).map_err(|e| e.to_string())? {
+            Some((stamp, _)) if stamp.seq == seq => ends_a_day(&events),
+            _ => return Err(format!("the journal holds no readable record at seq {seq}")),
+        };
         let default_calendar = Calendar::default();
         let calendar = state.calendar.as_ref().unwrap_or(&default_calendar);
-        let date = match state.closed_date {
-            Some(closed) => calendar.next_trading_date(closed).unwrap_or(0),
-            None => calendar.trading_date(time_ns),
+        // The snapshot's day is the one after the last dated end of day:
+        // its own time does not tell (an entry after the close but before
+        // the end of day is still the closing day's).
+        let Some(closed) = state.closed_date else {
+            return Err(
+                "it was taken before the journal's first dated end of day, so the date of its day is not known from it"
+                    .to_owned(),
+            );
         };
+        let date = calendar.next_trading_date(closed).unwrap_or(0);
         let partial_day = (!ended_a_day).then_some(state.trading_day);
         match args.day {
             Some(day) if date > day => {

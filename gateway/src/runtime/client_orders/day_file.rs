@@ -210,7 +210,8 @@ pub(in crate::runtime) fn read(
     let describe = |why: String| format!("{}: {why}", path.display());
     let mut reader = BufReader::with_capacity(
         1 << 20,
-        File::open(&path).map_err(|e| describe(format!("cannot read: {e}")))?,
+        cetx_engine::journal::private::open_regular(&path)
+            .map_err(|e| describe(format!("cannot read: {e}")))?,
     );
     let mut header = [0_u8; HEADER_LEN];
     reader
