@@ -348,3 +348,84 @@ async fn a_day_of_listing_block_and_auction_trades_settles_to_exactly_its_rows()
         );
     }
 }
+
+/// The snapshots of the last two ends of day outlive `keep_snapshots`: a
+/// registry settling the day just ended starts from its eve (`cetx
+/// replay --day D --from-snapshot`) even when snapshots taken during the
+/// day came after it, and the server was restarted in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eve_of_the_last_day_outlives_keep_snapshots() {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    const ORDERS: u64 = 1_100;
+    let mut config = config();
+    config.journal.snapshot_every = 500;
+    config.journal.keep_snapshots = 1;
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_at(config.clone(), data, Clock::manual(AT_10_00)).await;
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    // A bid that expires at the close tells when the end of day has run.
+    one.submit(NewOrder::limit(1, 1001, "CEA2025", Side::Buy, 85_00, 10))
+        .await
+        .unwrap();
+    until(&mut one, |m| {
+        matches!(m, ServerMessage::OrderAccepted { .. })
+    })
+    .await;
+    server.set_time(AT_15_00);
+    until(&mut one, |m| matches!(m, ServerMessage::Expired { .. })).await;
+    drop(one);
+    let data = server.stop().await;
+
+    // Monday, on a restarted server (which learns from the journal which
+    // snapshots are ends of day): enough entries for two snapshots after
+    // Friday's end of day.
+    let server = TestServer::start_at(config, data, Clock::manual(AT_10_00 + 3 * DAY_NS)).await;
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    for id in 2..=ORDERS + 1 {
+        let mut order = NewOrder::limit(id, 1001, "CEA2025", Side::Buy, 85_00, 1);
+        order.time_in_force = cetx_gateway::protocol::TimeInForce::Ioc;
+        one.submit(order).await.unwrap();
+    }
+    let mut done = false;
+    for _ in 0..4 * ORDERS {
+        let frame = one.next_report(WAIT).await.unwrap().expect("a report");
+        if let ServerMessage::OrderRejected {
+            client_order_id, ..
+        }
+        | ServerMessage::Cancelled {
+            client_order_id, ..
+        } = frame.message
+        {
+            if client_order_id == ORDERS + 1 {
+                done = true;
+                break;
+            }
+        }
+    }
+    assert!(done, "the last order's end never came");
+    drop(one);
+    let data = server.stop().await;
+
+    let journal = data.path().join("journal");
+    let end_of_day = cetx_engine::journal::JournalReader::open(&journal)
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|entry| matches!(entry.command, cetx_engine::Command::EndOfDay { .. }))
+        .expect("Friday's end is journaled")
+        .stamp
+        .seq;
+    let kept: Vec<u64> = cetx_engine::journal::list_snapshots(&journal)
+        .unwrap()
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert!(kept.contains(&end_of_day), "{end_of_day} in {kept:?}");
+    assert!(
+        kept.iter().any(|&seq| seq >= 500 && seq > end_of_day),
+        "a later snapshot, written after it: {kept:?}"
+    );
+}

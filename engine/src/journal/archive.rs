@@ -28,8 +28,22 @@ use super::JournalError;
 /// [`JournalError::Io`] when the directory cannot be listed or a file not
 /// removed.
 pub fn prune_snapshots(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, JournalError> {
+    prune_snapshots_but(dir, keep, &[])
+}
+
+/// [`prune_snapshots`], keeping besides the snapshots after the entries
+/// `also` (the server's of the last ends of day).
+///
+/// # Errors
+/// As [`prune_snapshots`].
+pub fn prune_snapshots_but(
+    dir: &Path,
+    keep: usize,
+    also: &[u64],
+) -> Result<Vec<PathBuf>, JournalError> {
     let mut removed = Vec::new();
-    for (_, path) in list_snapshots(dir)?.into_iter().skip(keep.max(1)) {
+    let older = list_snapshots(dir)?.into_iter().skip(keep.max(1));
+    for (_, path) in older.filter(|(seq, _)| !also.contains(seq)) {
         fs::remove_file(&path).map_err(|e| JournalError::io(&path, "removing snapshot", e))?;
         removed.push(path);
     }

@@ -83,7 +83,7 @@ use std::path::{Path, PathBuf};
 use crate::command::{Command, Stamp};
 use crate::event::Event;
 
-pub use archive::{archive_segments, prune_snapshots, Archived};
+pub use archive::{archive_segments, prune_snapshots, prune_snapshots_but, Archived};
 pub use codec::DecodeError;
 pub use codec_commands::{decode_command, encode_command};
 pub use codec_events::{decode_event, encode_event};

@@ -33,7 +33,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cetx_engine::journal::{list_snapshots, prune_snapshots, write_snapshot};
+use cetx_engine::journal::{list_snapshots, prune_snapshots_but, write_snapshot, JournalReader};
 use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tokio::sync::{mpsc, oneshot};
@@ -98,6 +98,9 @@ pub(super) enum Routed {
         client_orders: Box<ClientOrderLog>,
         /// The time of entry `seq`.
         last_time_ns: i64,
+        /// Entry `seq` ended a trading day: the snapshot is the next
+        /// day's eve, kept beyond `keep_snapshots` ([`write_snapshots`]).
+        end_of_day: bool,
     },
 }
 
@@ -279,6 +282,7 @@ impl Router {
                     state,
                     client_orders,
                     last_time_ns,
+                    end_of_day,
                 } => {
                     // The reports have taken every entry up to `seq` and
                     // none after: the gateway's state of the same moment.
@@ -291,6 +295,7 @@ impl Router {
                         seq,
                         engine: state,
                         gateway,
+                        end_of_day,
                     }) {
                         Ok(()) | Err(TrySendError::Disconnected(_)) => {}
                         Err(TrySendError::Full(_)) => tracing::info!(
@@ -325,15 +330,23 @@ pub(super) struct Snapshot {
     pub(super) seq: u64,
     pub(super) engine: Box<EngineState>,
     pub(super) gateway: Box<GatewayState>,
+    pub(super) end_of_day: bool,
 }
+
+/// Snapshots of the ends of day kept beyond `keep_snapshots`: the last
+/// closed day's eve, which a registry settling that day starts from
+/// (`cetx replay --day D --from-snapshot`), and the next day's.
+const EVES_KEPT: usize = 2;
 
 /// The snapshot thread: writes each snapshot it is given into the journal
 /// directory (the gateway's state first, so that an engine snapshot comes
-/// with it), then removes all but the newest `keep`. A snapshot is a
-/// shortcut for recovery, never the truth, so a failure is logged and the
-/// server goes on.
+/// with it), then removes all but the newest `keep` and the last
+/// [`EVES_KEPT`] taken at an end of day that this thread wrote. A snapshot
+/// is a shortcut for recovery, never the truth, so a failure is logged
+/// and the server goes on.
 pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: usize) {
     let mut day_files = DayFiles::default();
+    let mut eves = eves_on_disk(dir);
     while let Ok(snapshot) = snapshots.recv() {
         let seq = snapshot.seq;
         let written = day_files
@@ -347,16 +360,49 @@ pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: 
                 continue;
             }
         }
-        if let Err(error) = prune(dir, keep, &mut day_files) {
+        if snapshot.end_of_day {
+            eves.push_back(seq);
+            if eves.len() > EVES_KEPT {
+                eves.pop_front();
+            }
+        }
+        if let Err(error) = prune(dir, keep, eves.make_contiguous(), &mut day_files) {
             tracing::error!(%error, "removing old snapshots failed");
         }
     }
 }
 
-/// Keeps the newest `keep` snapshots, the gateway states beside them and
-/// the day files these refer to.
-fn prune(dir: &Path, keep: usize, day_files: &mut DayFiles) -> Result<(), String> {
-    for path in prune_snapshots(dir, keep).map_err(|e| e.to_string())? {
+/// The last [`EVES_KEPT`] snapshots in `dir` taken at an end of day
+/// (their entry's events close a day), oldest first: what a server
+/// restarted during a day keeps on keeping. One whose entry cannot be read
+/// is not counted.
+fn eves_on_disk(dir: &Path) -> std::collections::VecDeque<u64> {
+    let mut eves = std::collections::VecDeque::with_capacity(EVES_KEPT + 1);
+    let Ok(snapshots) = list_snapshots(dir) else {
+        return eves;
+    };
+    for (seq, _) in snapshots {
+        let mut events = Vec::new();
+        let ends_a_day = JournalReader::open_from(dir, seq)
+            .and_then(|mut reader| reader.next_into(&mut events))
+            .is_ok_and(|entry| {
+                entry.is_some_and(|(stamp, _)| stamp.seq == seq)
+                    && events.iter().any(|e| matches!(e, Event::DayClosed(_)))
+            });
+        if ends_a_day {
+            eves.push_front(seq);
+            if eves.len() == EVES_KEPT {
+                break;
+            }
+        }
+    }
+    eves
+}
+
+/// Keeps the newest `keep` snapshots and those after the entries `also`,
+/// the gateway states beside them and the day files these refer to.
+fn prune(dir: &Path, keep: usize, also: &[u64], day_files: &mut DayFiles) -> Result<(), String> {
+    for path in prune_snapshots_but(dir, keep, also).map_err(|e| e.to_string())? {
         tracing::info!(path = %path.display(), keep, "removed an old snapshot");
     }
     let kept: Vec<u64> = list_snapshots(dir)

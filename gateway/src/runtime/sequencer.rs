@@ -617,6 +617,7 @@ impl Sequencer {
                 state,
                 client_orders: Box::new(self.client_orders.log()),
                 last_time_ns: stamp.time_ns,
+                end_of_day: ends_a_day,
             });
         }
         Ok(())
