@@ -341,7 +341,8 @@ const EVES_KEPT: usize = 2;
 /// The snapshot thread: writes each snapshot it is given into the journal
 /// directory (the gateway's state first, so that an engine snapshot comes
 /// with it), then removes all but the newest `keep` and the last
-/// [`EVES_KEPT`] taken at an end of day that this thread wrote. A snapshot
+/// [`EVES_KEPT`] taken at an end of day (found on disk at start, then
+/// each one this thread writes). A snapshot
 /// is a shortcut for recovery, never the truth, so a failure is logged
 /// and the server goes on.
 pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: usize) {
