@@ -95,6 +95,16 @@ pub enum Event {
     AuctionClosed(AuctionClosed),
 }
 
+impl Event {
+    /// Whether one journal entry's events end a trading day (they close
+    /// it): what settlement reconciles at, and a snapshot after is the
+    /// next day's eve.
+    #[must_use]
+    pub fn ends_a_day(events: &[Self]) -> bool {
+        events.iter().any(|e| matches!(e, Self::DayClosed(_)))
+    }
+}
+
 /// A block offer was posted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockPosted {

@@ -1001,6 +1001,16 @@ fn snapshot_at(dir: &Path, commands: &[(Command, Stamp)], seq: u64) {
     cetx_engine::journal::write_snapshot(dir, seq, &engine.state()).unwrap();
 }
 
+/// The sequence number of the first end of day in `commands`.
+fn first_end_of_day(commands: &[(Command, Stamp)]) -> u64 {
+    commands
+        .iter()
+        .find(|(c, _)| matches!(c, Command::EndOfDay { .. }))
+        .expect("an end of day")
+        .1
+        .seq
+}
+
 /// Every output of a replay with `select` applied, as text (clearing,
 /// days, accounts, transfers), its summary and what it wrote to stderr.
 fn replay_outputs(
@@ -1066,12 +1076,7 @@ fn a_day_settled_from_a_snapshot_is_the_day_settled_from_seq_1() {
     );
 
     // Friday's end of day, and Monday's opening (its set-phase) after it.
-    let friday_end = commands
-        .iter()
-        .find(|(c, _)| matches!(c, Command::EndOfDay { .. }))
-        .unwrap()
-        .1
-        .seq;
+    let friday_end = first_end_of_day(&commands);
     snapshot_at(journal.path(), &commands, friday_end);
     snapshot_at(journal.path(), &commands, friday_end + 1);
     // The segments wholly before the one that holds Friday's end of day.
@@ -1211,21 +1216,17 @@ fn within_a_minute<T: Send + 'static>(replay: impl FnOnce() -> T + Send + 'stati
         .expect("the replay hung")
 }
 
-/// A FIFO named like a snapshot, or in the manifest's place, is not a file
-/// to read (opening one waits for a writer forever, and an outside
-/// tester's replay and server hung on it): the snapshot is passed over as
-/// "not a regular file", the manifest refused with it.
+/// A FIFO named like a snapshot, or in the place of the manifest, a
+/// segment or the durability file, is not a file to read (opening one
+/// waits for a writer forever, and an outside tester's replay and server
+/// hung on it): the snapshot is passed over as "not a regular file", the
+/// others refused with it.
 #[test]
 fn a_fifo_in_the_journal_is_refused_not_waited_on() {
     let commands = two_days_and_a_deposit();
     let journal = tempfile::tempdir().unwrap();
     write_journal(journal.path(), &commands);
-    let friday_end = commands
-        .iter()
-        .find(|(c, _)| matches!(c, Command::EndOfDay { .. }))
-        .unwrap()
-        .1
-        .seq;
+    let friday_end = first_end_of_day(&commands);
     snapshot_at(journal.path(), &commands, friday_end);
     let mkfifo = |path: PathBuf| {
         let made = std::process::Command::new("mkfifo").arg(&path).status();
@@ -1269,6 +1270,23 @@ fn a_fifo_in_the_journal_is_refused_not_waited_on() {
         .to_string()
     });
     assert!(failure.contains("not a regular file"), "{failure}");
+
+    // A segment, and the durability file that recovery reads first.
+    for name in ["segment", "DURABILITY"] {
+        let journal = tempfile::tempdir().unwrap();
+        write_journal(journal.path(), &commands);
+        let path = if name == "segment" {
+            list_segments(journal.path()).unwrap()[1].1.clone()
+        } else {
+            journal.path().join(name)
+        };
+        std::fs::remove_file(&path).unwrap();
+        mkfifo(path);
+        let dir = journal.path().to_path_buf();
+        let failure =
+            within_a_minute(move || cetx_engine::journal::recover(&dir).unwrap_err().to_string());
+        assert!(failure.contains("not a regular file"), "{name}: {failure}");
+    }
 }
 
 /// A journal whole to its end whose last day has ended by the calendar

@@ -519,13 +519,12 @@ impl Replayed {
                 return Err(format!("the journal holds no readable record at seq {seq}"))
             }
         }
-        let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
         // The snapshot's own entry says whether it ended a day: the
         // snapshot is then on the eve of the next, with nothing of it.
         let mut reader = JournalReader::open_from(&args.journal, seq).map_err(|e| e.to_string())?;
         let mut events = Vec::new();
         let ended_a_day = match reader.next_into(&mut events).map_err(|e| e.to_string())? {
-            Some((stamp, _)) if stamp.seq == seq => ends_a_day(&events),
+            Some((stamp, _)) if stamp.seq == seq => Event::ends_a_day(&events),
             _ => return Err(format!("the journal holds no readable record at seq {seq}")),
         };
         let default_calendar = Calendar::default();
@@ -554,6 +553,8 @@ impl Replayed {
             }
             _ => {}
         }
+        // Rebuilt (its books and all) only once it is known to be used.
+        let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
         let dates = TradingDates::after_snapshot(state.trading_day, date, state.closed_date);
         let mut replayed = Self {
             engine,
@@ -604,7 +605,7 @@ impl Replayed {
             };
             self.replay(&entry).map_err(|e| reader.corrupt_entry(&e))?;
             summary.rows += self.settle(&entry, &mut rows, clearing, ClearingLine::NAME)?;
-            if ends_a_day(&entry.events) {
+            if Event::ends_a_day(&entry.events) {
                 summary.last_end_of_day = Some(stamp.seq);
             }
             events = entry.events;
@@ -646,7 +647,7 @@ impl Replayed {
             summary.entries += 1;
             summary.followed += 1;
             summary.last_seq = entry.stamp.seq;
-            if ends_a_day(&entry.events) {
+            if Event::ends_a_day(&entry.events) {
                 summary.last_end_of_day = Some(entry.stamp.seq);
                 self.check()?;
                 summary.reconciled_seq = entry.stamp.seq;
@@ -851,11 +852,6 @@ fn write_report(dir: &Path, name: &str, format: Format, bytes: &[u8]) -> Result<
     let temporary = dir.join(format!(".{name}.{}.tmp", format.extension()));
     write_file(&temporary, bytes)?;
     std::fs::rename(&temporary, &path).map_err(output(path.display()))
-}
-
-/// Whether an entry's events end a trading day.
-fn ends_a_day(events: &[Event]) -> bool {
-    events.iter().any(|e| matches!(e, Event::DayClosed(_)))
 }
 
 fn symbol(symbols: &[String], instrument: InstrumentId) -> &str {

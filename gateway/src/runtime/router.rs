@@ -387,8 +387,7 @@ fn eves_on_disk(dir: &Path) -> std::collections::VecDeque<u64> {
         let ends_a_day = JournalReader::open_from(dir, seq)
             .and_then(|mut reader| reader.next_into(&mut events))
             .is_ok_and(|entry| {
-                entry.is_some_and(|(stamp, _)| stamp.seq == seq)
-                    && events.iter().any(|e| matches!(e, Event::DayClosed(_)))
+                entry.is_some_and(|(stamp, _)| stamp.seq == seq) && Event::ends_a_day(&events)
             });
         if ends_a_day {
             eves.push_front(seq);

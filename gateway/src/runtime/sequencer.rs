@@ -598,10 +598,9 @@ impl Sequencer {
         // A snapshot every `snapshot_every` entries, and one at each end of
         // day, when the books are empty and it is small: the eve of the
         // next day, which a restart and a registry's replay of that day
-        // (`cetx replay --from-snapshot`) start from.
-        let ends_a_day = self.turn.events[events.clone()]
-            .iter()
-            .any(|e| matches!(e, Event::DayClosed(_)));
+        // (`cetx replay --from-snapshot`) start from. The command says it,
+        // with no look at its events.
+        let ends_a_day = matches!(command, Command::EndOfDay { .. });
         self.turn.items.push(Routed::Entry {
             stamp,
             command,
