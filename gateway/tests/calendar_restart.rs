@@ -520,11 +520,14 @@ fn auction_past_the_close(config: &cetx_gateway::config::ServerConfig, runtime: 
         end_ns: wednesday(15, 0) + 30 * S,
         pricing: Pricing::Uniform,
     };
-    let announced = handle
-        .admin(9, Command::AnnounceAuction(Box::new(notice)))
+    // An operator's command is queued from a task: it sleeps, not blocks,
+    // while the queue is full.
+    let sent = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
         .unwrap()
-        .blocking_recv()
-        .unwrap();
+        .block_on(handle.admin(9, Command::AnnounceAuction(Box::new(notice))));
+    let announced = sent.unwrap().blocking_recv().unwrap();
     assert!(
         matches!(announced.events[..], [Event::AuctionAnnounced(_)]),
         "{announced:?}"

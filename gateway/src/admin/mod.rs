@@ -445,7 +445,7 @@ impl Session {
             Ok(command) => command,
             Err((reason, text)) => return refused(reason, &text),
         };
-        match self.runtime.admin(operator, command) {
+        match self.runtime.admin(operator, command).await {
             Ok(outcome) => Submitted::Sent(outcome),
             Err(SubmitError::Busy) => {
                 refused(RejectReason::ServerBusy, "the engine's queue is full")

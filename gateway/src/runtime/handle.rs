@@ -224,34 +224,40 @@ impl RuntimeHandle {
     /// journal record. The receiver gets its outcome once its entry is
     /// durable, or is dropped if the journal fails first.
     /// Operators are few and their commands rare: a full queue is waited
-    /// on rather than refused, for at most a second.
+    /// on rather than refused, for at most a second, asleep between tries
+    /// so that the task's thread serves the other sessions meanwhile.
     ///
     /// # Errors
     /// [`SubmitError::Busy`] when the queue stays full;
     /// [`SubmitError::Stopped`] once the runtime is stopping.
-    pub fn admin(
+    pub async fn admin(
         &self,
         operator: u32,
         command: cetx_engine::Command,
     ) -> Result<tokio::sync::oneshot::Receiver<super::AdminOutcome>, SubmitError> {
-        let Some(_pass) = self.shared.gate.enter() else {
-            return Err(SubmitError::Stopped);
-        };
         let (reply, outcome) = tokio::sync::oneshot::channel();
-        self.inputs
-            .send_timeout(
-                Input::Admin {
-                    operator,
-                    command,
-                    reply,
-                },
-                Duration::from_secs(1),
-            )
-            .map_err(|e| match e {
-                crossbeam_channel::SendTimeoutError::Timeout(_) => SubmitError::Busy,
-                crossbeam_channel::SendTimeoutError::Disconnected(_) => SubmitError::Stopped,
-            })?;
-        Ok(outcome)
+        let mut input = Input::Admin {
+            operator,
+            command,
+            reply,
+        };
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            // Through the gate for each try only: a stop waits for no sleeper.
+            let Some(pass) = self.shared.gate.enter() else {
+                return Err(SubmitError::Stopped);
+            };
+            match self.inputs.try_send(input) {
+                Ok(()) => return Ok(outcome),
+                Err(TrySendError::Disconnected(_)) => return Err(SubmitError::Stopped),
+                Err(TrySendError::Full(back)) => input = back,
+            }
+            drop(pass);
+            if tokio::time::Instant::now() >= give_up {
+                return Err(SubmitError::Busy);
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// The market's symbols now, by instrument id (the journal's, with
