@@ -360,6 +360,89 @@ async fn a_second_subscribe_loses_nothing_of_the_instruments_already_followed() 
     market.stop().await;
 }
 
+/// MARKET_DATA.md: a `Subscribe` that names an instrument already
+/// followed is a new subscription of it: a snapshot with `seq` 1 whose
+/// figures count every trade, and "what had not been sent of them yet,
+/// trades included, is not sent". One that names no symbol changes the
+/// depth "and drops nothing". Here one trade waits in the ring when the
+/// `Subscribe` comes: the subscriber's first write (a resting sell's
+/// level) went out at once, and the next is an hour away, or a second
+/// for the one that names nothing, which must see the trade in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_again_starts_anew_and_one_naming_nothing_drops_nothing() {
+    for (again, flush_interval_ms) in [(&["CEA2025"][..], 3_600_000), (&[][..], 1_000)] {
+        let (market, mut feed) = following_cea(MarketDataSettings {
+            flush_interval_ms,
+            ..loopback()
+        })
+        .await;
+        let cea = market.market.find("CEA2025").unwrap();
+        let day = || market.market.views()[usize::from(cea)].day;
+        let mut seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
+            .await
+            .unwrap();
+        let mut buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
+            .await
+            .unwrap();
+        let sell = NewOrder::limit(1, 2001, "CEA2025", WireSide::Sell, 85_00, 1);
+        seller.submit(sell).await.unwrap();
+        let level = tokio::time::timeout(WAIT, async {
+            loop {
+                if let FeedMessage::Level { seq, .. } = feed.next().await.unwrap() {
+                    return seq;
+                }
+            }
+        })
+        .await
+        .expect("the resting sell's level is written at once");
+        let buy = NewOrder::limit(1, 1001, "CEA2025", WireSide::Buy, 85_00, 1);
+        buyer.submit(buy).await.unwrap();
+        // The trade is in the ring once the market state has it (both
+        // change under one lock).
+        tokio::time::timeout(WAIT, async {
+            while day().trade_count == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the buy trades");
+        feed.subscribe(5, again).await.unwrap();
+        // Every CEA2025 message from now on: (is a trade, seq, snapshot day).
+        let mut seen = Vec::new();
+        let quiet = Duration::from_millis(flush_interval_ms.min(1_000) + 500);
+        while let Ok(message) = tokio::time::timeout(quiet, feed.next()).await {
+            match message.unwrap() {
+                FeedMessage::Trade {
+                    instrument, seq, ..
+                } if instrument == cea => {
+                    seen.push((true, seq, None));
+                }
+                FeedMessage::Snapshot {
+                    instrument,
+                    seq,
+                    day,
+                    ..
+                } if instrument == cea => seen.push((false, seq, Some(day))),
+                _ => {}
+            }
+        }
+        let server = day();
+        assert_eq!((server.trade_count, server.volume_t), (1, 1));
+        if again.is_empty() {
+            // No snapshot; the trade comes with the next write, numbered on.
+            assert!(
+                matches!(seen[..], [(true, seq, None)] if seq > level),
+                "{seen:?}"
+            );
+        } else {
+            // A snapshot numbered 1 that counts the trade, and no trade.
+            assert_eq!(seen, [(false, 1, Some(server))]);
+        }
+        assert_eq!(feed.instrument("CEA2025").unwrap().gaps, 0);
+        market.stop().await;
+    }
+}
+
 /// MARKET_DATA.md, "Slow readers": only a reader that falls behind is
 /// conflated. One that reads all the time gets every trade, although a
 /// second's pace holds more than `conflate_after` batches back between
