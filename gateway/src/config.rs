@@ -423,7 +423,7 @@ impl Default for JournalSettings {
             snapshot_every: 1_000_000,
             queue_capacity: journal::JournalConfig::default().queue_capacity,
             preallocate: true,
-            sync_interval_us: 1_000,
+            sync_interval_us: 500,
             keep_snapshots: 2,
         }
     }
