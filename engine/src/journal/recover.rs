@@ -108,7 +108,10 @@ pub enum RecoverError {
     Journal(#[from] JournalError),
     /// A snapshot was written after an entry the journal no longer holds,
     /// in a journal whose entries are synced before a snapshot is taken.
-    #[error("cannot recover: the snapshot {} is of the state after seq {seq}, which the journal had synced, but the journal now ends at seq {journal_ends}: acknowledged entries are missing from it", snapshot.display())]
+    /// Nothing tells that from a snapshot that is not the journal's (one
+    /// copied in, or a copy of the directory that took the snapshots after
+    /// the segments), so the message names both.
+    #[error("cannot recover: the snapshot {} is of the state after seq {seq}, which the journal had synced, but the journal now ends at seq {journal_ends}: acknowledged entries are missing from it, unless the snapshot is not this journal's (copied in from another data directory, or a copy of this one taken while its server ran that caught the snapshot but not the segments before it). Nothing was changed. If the snapshot is not this journal's, move it and its gateway-*.snap out of the journal directory and start again; else restore the journal from a backup or the archive", snapshot.display())]
     SnapshotAhead {
         /// The snapshot.
         snapshot: PathBuf,

@@ -801,6 +801,9 @@ fn print_banner(
             accounts.truncate(BANNER_ACCOUNTS);
             accounts.push(format!("and {more} more"));
         }
+        if accounts.is_empty() {
+            accounts.push("none yet".to_owned());
+        }
         // Secrets are never printed, not even the demo's (docs/CONFIG.md):
         // output is copied into logs and tickets.
         println!(
