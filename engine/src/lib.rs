@@ -43,6 +43,8 @@
 //! - [`journal`]: the durable record of every stamped command and its
 //!   events: the on-disk format and codec, the group-commit writer thread,
 //!   the verifying reader and a follower for live journals.
+//! - [`timer_slack`]: sleeps that end when asked, for the threads whose
+//!   sleeps are on a latency's path.
 //!
 //! - [`settlement`]: a [`settlement::Ledger`] that reads journal entries and
 //!   keeps balances, day figures and one delivery-versus-payment clearing
@@ -90,6 +92,7 @@ mod risk;
 pub mod settlement;
 pub mod state;
 mod takes;
+pub mod timer_slack;
 mod trading;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};

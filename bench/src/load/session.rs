@@ -465,6 +465,11 @@ fn send(
     let mut resting: Vec<u64> = Vec::with_capacity(RESTING_TARGET * 2);
     let mut out = BytesMut::with_capacity(READ_CHUNK);
     let mut next_due = plan.start;
+    // An order's latency runs from its due time: a sleep that overran
+    // would be charged to the server.
+    if let Pace::Open { .. } = plan.pace {
+        cetx_engine::timer_slack::precise_sleeps();
+    }
     sleep_until(plan.start);
     loop {
         if shared.failed.load(Ordering::Acquire) {

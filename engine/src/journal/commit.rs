@@ -283,22 +283,6 @@ pub(super) struct WriterThread<R> {
     next_sync: Option<Instant>,
 }
 
-/// Makes this thread's sleeps end when asked, not up to 50 µs later: the
-/// wait for a sync's turn ([`JournalConfig::sync_interval`]) is on every
-/// acknowledgement's path, and Linux lets a sleep run over by the
-/// thread's timer slack, 50 µs by default (measured on the project's VM:
-/// a 500 µs sleep ran over by 92 µs at the median, 38 µs with a slack of
-/// 1 ns). Elsewhere, or if it fails, sleeps stay as they were.
-#[allow(unsafe_code)]
-fn precise_sleeps() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `PR_SET_TIMERSLACK` sets the calling thread's timer slack,
-    // a number; it reads and writes no memory of the process.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0);
-    }
-}
-
 /// Publishes the writer thread's end, however it ends, so that no waiter
 /// sleeps through it.
 struct ExitGuard(Arc<Shared>);
@@ -357,7 +341,8 @@ impl<R: Send + 'static> WriterThread<R> {
     fn run(mut self) -> Result<(), JournalError> {
         let _exit = ExitGuard(Arc::clone(&self.shared));
         if self.config.durability == Durability::Fsync && !self.config.sync_interval.is_zero() {
-            precise_sleeps();
+            // The wait for a sync's turn is on every acknowledgement's path.
+            crate::timer_slack::precise_sleeps();
         }
         let result = self.commit_until_closed();
         if let Err(error) = &result {
