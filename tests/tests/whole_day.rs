@@ -429,3 +429,36 @@ async fn the_eve_of_the_last_day_outlives_keep_snapshots() {
         "a later snapshot, written after it: {kept:?}"
     );
 }
+
+/// A start that catches up missed days journals their ends of day back to
+/// back, faster than the snapshot thread writes them: the last two are
+/// snapshotted all the same (the eves a registry settling those days
+/// starts from, JOURNAL.md), where each that found the thread busy was
+/// skipped before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_catches_up_missed_days_snapshots_their_last_two_ends() {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_at(config(), data, Clock::manual(AT_10_00)).await;
+    let data = server.stop().await;
+    // A week later: Friday's close and Monday to Thursday were missed.
+    let server = TestServer::start_at(config(), data, Clock::manual(AT_10_00 + 7 * DAY_NS)).await;
+    let data = server.stop().await;
+
+    let journal = data.path().join("journal");
+    let ends: Vec<u64> = cetx_engine::journal::JournalReader::open(&journal)
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|entry| matches!(entry.command, cetx_engine::Command::EndOfDay { .. }))
+        .map(|entry| entry.stamp.seq)
+        .collect();
+    assert_eq!(ends.len(), 5, "an end of day per missed day: {ends:?}");
+    let kept: Vec<u64> = cetx_engine::journal::list_snapshots(&journal)
+        .unwrap()
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    for end in &ends[3..] {
+        assert!(kept.contains(end), "{end} in {kept:?}; the ends: {ends:?}");
+    }
+}

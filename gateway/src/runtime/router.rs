@@ -27,7 +27,7 @@
 //! a snapshot thread writes the file, so neither the engine thread nor the
 //! reports wait for it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -219,6 +219,13 @@ pub(super) struct Router {
     reports: Vec<(BrokerId, ServerFrame)>,
     /// The public market, when it is published.
     market: Option<MarketData>,
+    /// Ends of day's snapshots that found the snapshot thread busy (as
+    /// when a start catches up several missed days at once), oldest
+    /// first: they go as soon as the thread is free, before any later
+    /// snapshot, or when the router is dropped. Each day's eve is where a
+    /// registry's `--from-snapshot` of the next day starts; the last
+    /// [`EVES_KEPT`] wait, as the snapshot thread keeps that many.
+    pending_eves: VecDeque<Snapshot>,
 }
 
 impl Router {
@@ -232,12 +239,54 @@ impl Router {
             snapshots,
             reports: Vec::new(),
             market,
+            pending_eves: VecDeque::new(),
+        }
+    }
+
+    /// Hands the pending ends of day's snapshots to the snapshot thread
+    /// while it takes them; `true` if none is left pending.
+    fn send_pending_eves(&mut self) -> bool {
+        while let Some(eve) = self.pending_eves.pop_front() {
+            if let Err(TrySendError::Full(eve)) = self.snapshots.try_send(eve) {
+                self.pending_eves.push_front(eve);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Hands a snapshot to the snapshot thread, after the pending ends of
+    /// day's; one that finds the thread busy is skipped, but an end of
+    /// day's waits.
+    fn snapshot(&mut self, snapshot: Snapshot) {
+        let sent = if self.send_pending_eves() {
+            self.snapshots.try_send(snapshot)
+        } else {
+            Err(TrySendError::Full(snapshot))
+        };
+        let skipped = match sent {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => None,
+            Err(TrySendError::Full(eve)) if eve.end_of_day => {
+                self.pending_eves.push_back(eve);
+                (self.pending_eves.len() > EVES_KEPT)
+                    .then(|| self.pending_eves.pop_front())
+                    .flatten()
+                    .map(|older| older.seq)
+            }
+            Err(TrySendError::Full(snapshot)) => Some(snapshot.seq),
+        };
+        if let Some(seq) = skipped {
+            tracing::info!(
+                seq,
+                "skipping a snapshot: the previous one is still being written"
+            );
         }
     }
 
     /// Sends the reports of a turn whose entries are durable, in order,
     /// with its refusals among them, and passes its snapshot on.
     pub(super) fn route(&mut self, mut turn: Turn, outbound: &Mutex<Outbound>) {
+        self.send_pending_eves();
         if let Some(market) = &self.market {
             market.publish(turn.items.iter().filter_map(|routed| match routed {
                 Routed::Entry {
@@ -291,18 +340,12 @@ impl Router {
                         client_orders: *client_orders,
                         last_time_ns: Some(last_time_ns),
                     });
-                    match self.snapshots.try_send(Snapshot {
+                    self.snapshot(Snapshot {
                         seq,
                         engine: state,
                         gateway,
                         end_of_day,
-                    }) {
-                        Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-                        Err(TrySendError::Full(_)) => tracing::info!(
-                            seq,
-                            "skipping a snapshot: the previous one is still being written"
-                        ),
-                    }
+                    });
                 }
             }
         }
@@ -312,6 +355,17 @@ impl Router {
         // has enough spares, this one is freed.
         turn.events.clear();
         let _ = self.recycle.try_send(turn);
+    }
+}
+
+impl Drop for Router {
+    /// The pending ends of day's snapshots wait for the snapshot thread:
+    /// that thread ends only once every sender is gone, so this waits for
+    /// the snapshots it has, no longer.
+    fn drop(&mut self) {
+        for eve in self.pending_eves.drain(..) {
+            let _ = self.snapshots.send(eve);
+        }
     }
 }
 
@@ -377,8 +431,8 @@ pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: 
 /// (their entry's events close a day), oldest first: what a server
 /// restarted during a day keeps on keeping. One whose entry cannot be read
 /// is not counted.
-fn eves_on_disk(dir: &Path) -> std::collections::VecDeque<u64> {
-    let mut eves = std::collections::VecDeque::with_capacity(EVES_KEPT + 1);
+fn eves_on_disk(dir: &Path) -> VecDeque<u64> {
+    let mut eves = VecDeque::with_capacity(EVES_KEPT + 1);
     let Ok(snapshots) = list_snapshots(dir) else {
         return eves;
     };
