@@ -139,6 +139,7 @@ impl Server {
                 runtime,
                 login_timeout: LOGIN_TIMEOUT,
                 malformed: SharedTally::new(REFUSED_LOG_INTERVAL),
+                before_login: SharedTally::new(REFUSED_LOG_INTERVAL),
             }),
         })
     }
@@ -203,7 +204,7 @@ impl Server {
                 _ = flush.tick() => {
                     let now = Instant::now();
                     self.ctx.logins.flush_log(now);
-                    self.ctx.log_malformed(None);
+                    self.ctx.flush_logs();
                     if let Some(count) = refused.flush(now) {
                         tracing::warn!(count, "refused connections that had no pending-login slot (count: since the last such line)");
                     }

@@ -92,6 +92,9 @@ pub(crate) struct SessionContext {
     /// Sessions closed on a malformed frame: anyone may send one, before
     /// any login, so the log gets a line per interval with their count.
     pub malformed: SharedTally,
+    /// Connections closed before a login for what anyone may do without
+    /// credentials ([`Ended::before_login`]): a line per interval too.
+    pub before_login: SharedTally,
 }
 
 impl SessionContext {
@@ -110,6 +113,25 @@ impl SessionContext {
                 ),
             }
         }
+    }
+
+    /// As [`Self::log_malformed`], for a connection closed before a login
+    /// ([`Ended::before_login`]).
+    fn log_before_login(&self, event: Option<(Option<SocketAddr>, &Ended)>) {
+        if let Some(count) = self.before_login.due(event.is_some()) {
+            let text = "closed connections before a login (count: since the last such line)";
+            match event {
+                Some((peer, why)) => tracing::info!(?peer, ?why, count, "{text}"),
+                None => tracing::info!(count, "{text}"),
+            }
+        }
+    }
+
+    /// The timer's look at what the intervals of the per-interval lines
+    /// held back.
+    pub(crate) fn flush_logs(&self) {
+        self.log_malformed(None);
+        self.log_before_login(None);
     }
 }
 
@@ -133,8 +155,31 @@ enum Ended {
     /// Reading failed: the peer reset the connection, say.
     ReadFailed(std::io::Error),
     LoginRefused(RejectReason),
+    /// A newer connection from its address took its pending-login slot
+    /// (it was told `LoginRejected` 412).
+    Evicted,
     Write(EncodeError),
     WriteTimeout,
+}
+
+impl Ended {
+    /// An end before a login that anyone may cause without credentials:
+    /// no login (or a first frame that is not one), a wrong protocol
+    /// version, a slot taken by a newer connection, a closed socket.
+    /// Logged a line per interval, as malformed frames are; a refusal
+    /// after the credentials were checked is a broker's, logged on its own.
+    const fn before_login(&self) -> bool {
+        matches!(
+            self,
+            Self::LoginRefused(
+                RejectReason::NotLoggedIn | RejectReason::UnsupportedProtocolVersion
+            ) | Self::Evicted
+                | Self::LoginTimeout
+                | Self::Eof
+                | Self::ReadFailed(_)
+                | Self::Write(_)
+        )
+    }
 }
 
 /// Runs one connection to its end. Never panics on anything the peer
@@ -193,6 +238,10 @@ pub(crate) async fn run(
         conn.get_mut().drain_unread(CLOSE_WAIT).await;
     }
     match &ended {
+        ended if broker.is_none() && ended.before_login() => {
+            tracing::debug!(?peer, why = ?ended, "closed a connection before a login");
+            ctx.log_before_login(Some((peer, ended)));
+        }
         Ended::Malformed(error) => {
             tracing::debug!(?peer, broker = broker.map(|b| b.0), %error, "closed a session on a malformed frame");
             ctx.log_malformed(Some((peer, error)));
@@ -328,7 +377,8 @@ async fn login(
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
         // A newer connection took this one's pending slot.
         () = evicted.cancelled() => {
-            return Err(refuse_login(conn, RejectReason::TooManyConnections).await)
+            refuse_login(conn, RejectReason::TooManyConnections).await;
+            return Err(Ended::Evicted);
         }
         first = timeout(ctx.login_timeout, conn.next()) => first,
     };

@@ -162,6 +162,23 @@ impl ServeProcess {
     /// [`ServeProcess::start`] with more arguments for `cetx serve`, e.g.
     /// `["--start-at", "2026-11-27T14:59:50+08:00"]`.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, extra, None)
+    }
+
+    /// [`ServeProcess::start`] logging at `info` into the file `log`
+    /// (rather than at `warn` into the test's stderr).
+    pub fn start_logging_to(data_dir: &Path, log: &Path) -> Self {
+        Self::spawn(data_dir, &[], Some(log))
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Self {
+        let (level, stderr) = match log {
+            Some(log) => (
+                "info",
+                Stdio::from(std::fs::File::create(log).expect("the log file")),
+            ),
+            None => ("warn", Stdio::inherit()),
+        };
         let quiet = chrono::DateTime::from_timestamp_nanos(Clock::quiet().now_ns()).to_rfc3339();
         let start_at = if extra.contains(&"--start-at") {
             None
@@ -178,9 +195,9 @@ impl ServeProcess {
             .arg("--open-market-now")
             .args(start_at.iter().flatten())
             .args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn cetx serve");
         let stdout = child.stdout.take().expect("stdout is piped");
