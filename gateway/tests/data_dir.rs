@@ -192,7 +192,8 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     let data = tempfile::tempdir().unwrap();
     let journal_dir = data.path().join("journal");
     // A snapshot after every entry (while none is being written), and only
-    // the newest kept: the one snapshot is of the last run.
+    // the newest kept besides those of the last two ends of day (which
+    // the second run journaled, in the second segment).
     let config = data.path().join("cetx.toml");
     std::fs::write(
         &config,
@@ -220,11 +221,13 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     assert_eq!(before.status.code(), Some(0));
     let segments = list_segments(&journal_dir).unwrap();
     assert_eq!(segments.len(), 3, "{segments:?}");
-    let oldest_snapshot = list_snapshots(&journal_dir).unwrap().last().unwrap().0;
+    let snapshots = list_snapshots(&journal_dir).unwrap();
     assert!(
-        oldest_snapshot >= segments[2].0,
-        "{:?} {segments:?}",
-        list_snapshots(&journal_dir).unwrap()
+        snapshots[0].0 >= segments[2].0
+            && snapshots[1..]
+                .iter()
+                .all(|&(seq, _)| (segments[1].0..segments[2].0).contains(&seq)),
+        "{snapshots:?} {segments:?}"
     );
 
     // Not while a server runs. (On the third run's day: on the system's
@@ -258,9 +261,9 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("in use"));
     assert_eq!(server.terminate().code(), Some(0));
 
-    // Everything settled: the oldest kept snapshot covers the second
-    // segment too, but it holds the start of that snapshot's trading day,
-    // which a broker's resume reads back from. Only Friday's goes.
+    // Everything settled: the ends of day's snapshots are in the second
+    // segment, which also holds the start of Tuesday's trading day, which
+    // a broker's resume reads back from. Only Friday's goes.
     let archived = finish(&mut cetx(&archive, data.path()));
     let stdout = String::from_utf8_lossy(&archived.stdout);
     assert_eq!(
