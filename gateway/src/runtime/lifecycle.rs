@@ -278,7 +278,9 @@ impl Runtime {
         // A few spare turns are enough: the router finishes one while the
         // engine fills the next.
         let (recycle, recycled) = crossbeam_channel::bounded(4);
-        let (snapshots, snapshot_queue) = crossbeam_channel::bounded(1);
+        // Unbounded for the ends of day's, which are never skipped; the
+        // router skips any other while one waits.
+        let (snapshots, snapshot_queue) = crossbeam_channel::unbounded();
         let delivery = Delivering {
             router: Router::new(recycle, snapshots, market),
             shared: Arc::clone(&shared),

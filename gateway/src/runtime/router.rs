@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::journal::{list_snapshots, prune_snapshots_but, write_snapshot, JournalReader};
 use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -219,13 +219,6 @@ pub(super) struct Router {
     reports: Vec<(BrokerId, ServerFrame)>,
     /// The public market, when it is published.
     market: Option<MarketData>,
-    /// Ends of day's snapshots that found the snapshot thread busy (as
-    /// when a start catches up several missed days at once), oldest
-    /// first: they go as soon as the thread is free, before any later
-    /// snapshot, or when the router is dropped. Each day's eve is where a
-    /// registry's `--from-snapshot` of the next day starts; the last
-    /// [`EVES_KEPT`] wait, as the snapshot thread keeps that many.
-    pending_eves: VecDeque<Snapshot>,
 }
 
 impl Router {
@@ -239,45 +232,20 @@ impl Router {
             snapshots,
             reports: Vec::new(),
             market,
-            pending_eves: VecDeque::new(),
         }
     }
 
-    /// Hands the pending ends of day's snapshots to the snapshot thread
-    /// while it takes them; `true` if none is left pending.
-    fn send_pending_eves(&mut self) -> bool {
-        while let Some(eve) = self.pending_eves.pop_front() {
-            if let Err(TrySendError::Full(eve)) = self.snapshots.try_send(eve) {
-                self.pending_eves.push_front(eve);
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Hands a snapshot to the snapshot thread, after the pending ends of
-    /// day's; one that finds the thread busy is skipped, but an end of
-    /// day's waits.
+    /// Hands a snapshot to the snapshot thread: one at most waits besides
+    /// the one being written, and a later one is skipped, but an end of
+    /// day's always goes. Each day's eve is where a registry's
+    /// `--from-snapshot` of the next day starts: a start that catches up
+    /// several missed days queues a snapshot of each of their ends.
     fn snapshot(&mut self, snapshot: Snapshot) {
-        let sent = if self.send_pending_eves() {
-            self.snapshots.try_send(snapshot)
+        if snapshot.end_of_day || self.snapshots.is_empty() {
+            let _ = self.snapshots.send(snapshot);
         } else {
-            Err(TrySendError::Full(snapshot))
-        };
-        let skipped = match sent {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => None,
-            Err(TrySendError::Full(eve)) if eve.end_of_day => {
-                self.pending_eves.push_back(eve);
-                (self.pending_eves.len() > EVES_KEPT)
-                    .then(|| self.pending_eves.pop_front())
-                    .flatten()
-                    .map(|older| older.seq)
-            }
-            Err(TrySendError::Full(snapshot)) => Some(snapshot.seq),
-        };
-        if let Some(seq) = skipped {
             tracing::info!(
-                seq,
+                seq = snapshot.seq,
                 "skipping a snapshot: the previous one is still being written"
             );
         }
@@ -286,7 +254,6 @@ impl Router {
     /// Sends the reports of a turn whose entries are durable, in order,
     /// with its refusals among them, and passes its snapshot on.
     pub(super) fn route(&mut self, mut turn: Turn, outbound: &Mutex<Outbound>) {
-        self.send_pending_eves();
         if let Some(market) = &self.market {
             market.publish(turn.items.iter().filter_map(|routed| match routed {
                 Routed::Entry {
@@ -355,17 +322,6 @@ impl Router {
         // has enough spares, this one is freed.
         turn.events.clear();
         let _ = self.recycle.try_send(turn);
-    }
-}
-
-impl Drop for Router {
-    /// The pending ends of day's snapshots wait for the snapshot thread:
-    /// that thread ends only once every sender is gone, so this waits for
-    /// the snapshots it has, no longer.
-    fn drop(&mut self) {
-        for eve in self.pending_eves.drain(..) {
-            let _ = self.snapshots.send(eve);
-        }
     }
 }
 
