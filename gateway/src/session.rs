@@ -155,6 +155,10 @@ enum Ended {
     /// Reading failed: the peer reset the connection, say.
     ReadFailed(std::io::Error),
     LoginRefused(RejectReason),
+    /// A login refused after its credentials were checked: the broker's
+    /// own (suspended, over its throttle, at the session limit, or asking
+    /// to resume past its last report).
+    BrokerRefused(BrokerId, RejectReason),
     /// A newer connection from its address took its pending-login slot
     /// (it was told `LoginRejected` 412).
     Evicted,
@@ -271,6 +275,14 @@ pub(crate) async fn run(
             tracing::info!(
                 ?peer,
                 broker = broker.map(|b| b.0),
+                reason = reason.code(),
+                "refused a login"
+            );
+        }
+        Ended::BrokerRefused(refused, reason) => {
+            tracing::info!(
+                ?peer,
+                broker = refused.0,
                 reason = reason.code(),
                 "refused a login"
             );
@@ -408,7 +420,8 @@ async fn login(
     let check = check_login(conn, ctx, broker, &secret).await;
     if check == LoginCheck::NotActive {
         // Right credentials: the refusal says why, and is no failure.
-        return Err(refuse_login(conn, RejectReason::BrokerNotActive).await);
+        refuse_login(conn, RejectReason::BrokerNotActive).await;
+        return Err(Ended::BrokerRefused(broker, RejectReason::BrokerNotActive));
     }
     if check != LoginCheck::Accepted {
         let known = (check == LoginCheck::Refused).then_some(broker);
@@ -428,17 +441,25 @@ async fn login(
     // logging out and in cannot go faster than its rate; only once the
     // credentials are right, so that no one else can spend it.
     if !ctx.throttles.bucket(broker).take(std::time::Instant::now()) {
-        return Err(refuse_login(conn, RejectReason::Throttled).await);
+        refuse_login(conn, RejectReason::Throttled).await;
+        return Err(Ended::BrokerRefused(broker, RejectReason::Throttled));
     }
     // A takeover gives the old session's slot back as the old session
     // closes: at the session limit, only a takeover gets one, over it.
     let slot = ctx.admission.try_session();
     if slot.is_none() && !ctx.runtime.is_connected(broker) {
-        return Err(refuse_login(conn, RejectReason::TooManyConnections).await);
+        refuse_login(conn, RejectReason::TooManyConnections).await;
+        return Err(Ended::BrokerRefused(
+            broker,
+            RejectReason::TooManyConnections,
+        ));
     }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
-        Err(reason) => return Err(refuse_login(conn, reason).await),
+        Err(reason) => {
+            refuse_login(conn, reason).await;
+            return Err(Ended::BrokerRefused(broker, reason));
+        }
     };
     let slot = slot.unwrap_or_else(|| ctx.admission.takeover_session());
     drop(pending);

@@ -9,7 +9,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use bytes::BytesMut;
+use cetx_gateway::codec::ClientCodec;
+use cetx_gateway::protocol::{ClientMessage, Secret};
 use common::ServeProcess;
+use tokio_util::codec::Encoder;
 
 /// Connections opened, each refused or closed before a login.
 const CONNECTIONS: usize = 60;
@@ -33,6 +37,22 @@ fn connections_closed_before_a_login_are_logged_a_line_per_interval() {
         }
         // The others close without a word.
     }
+    // A broker's own refusal, after its credentials were checked, keeps a
+    // line of its own, naming the broker: a resume past its last report.
+    let mut login = BytesMut::new();
+    let ahead = ClientMessage::Login {
+        protocol_version: 1,
+        broker_id: 1,
+        secret: Secret::new("demo-secret-1"),
+        resume_from_seq: 1_000_000,
+    };
+    ClientCodec::default().encode(&ahead, &mut login).unwrap();
+    let mut socket = TcpStream::connect(server.addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    socket.write_all(&login).unwrap();
+    let _ = socket.read_to_end(&mut Vec::new());
     assert_eq!(server.terminate().code(), Some(0));
     let log = std::fs::read_to_string(&log).unwrap();
     let per_connection = log
@@ -43,7 +63,19 @@ fn connections_closed_before_a_login_are_logged_a_line_per_interval() {
         .lines()
         .filter(|line| line.contains("closed connections before a login"))
         .collect();
-    assert_eq!(per_connection, 0, "a line per connection:\n{log}");
+    let own_lines = log
+        .lines()
+        .filter(|line| line.contains("refused a login"))
+        .collect::<Vec<_>>();
+    assert!(
+        matches!(&own_lines[..], [line] if line.contains("broker=1") && line.contains("reason=413")),
+        "{own_lines:?}"
+    );
+    assert_eq!(
+        per_connection - own_lines.len(),
+        0,
+        "a line per connection:\n{log}"
+    );
     // The first at once; the rest within the 10 s interval, in one line
     // at the next (or none, when the server stops first).
     assert!(
