@@ -397,15 +397,19 @@ async fn a_subscribe_again_starts_anew_and_one_naming_nothing_drops_nothing() {
         .expect("the resting sell's level is written at once");
         let buy = NewOrder::limit(1, 1001, "CEA2025", WireSide::Buy, 85_00, 1);
         buyer.submit(buy).await.unwrap();
-        // The trade is in the ring once the market state has it (both
-        // change under one lock).
-        tokio::time::timeout(WAIT, async {
-            while day().trade_count == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+        // The router publishes a turn to the market before it sends the
+        // turn's reports: once the buyer hears of its fill, the trade is in
+        // the ring.
+        loop {
+            let frame = buyer
+                .next_report(WAIT)
+                .await
+                .unwrap()
+                .expect("the buy's reports");
+            if matches!(frame.message, ServerMessage::Fill { .. }) {
+                break;
             }
-        })
-        .await
-        .expect("the buy trades");
+        }
         feed.subscribe(5, again).await.unwrap();
         // Every CEA2025 message from now on: (is a trade, seq, snapshot day).
         let mut seen = Vec::new();

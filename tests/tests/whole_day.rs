@@ -460,7 +460,9 @@ async fn a_start_that_catches_up_missed_days_snapshots_their_last_two_ends() {
     // A week later: Friday's close and Monday to Thursday were missed.
     let server = TestServer::start_at(config(), data, Clock::manual(AT_10_00 + 7 * DAY_NS)).await;
     // Nothing else comes: the snapshots are written all the same (a kill
-    // now would keep them).
+    // now would keep them). Nothing tells when the snapshot thread has
+    // written a file but the file itself, so the wait looks for it, up to
+    // WAIT.
     let ends = ends();
     assert_eq!(ends.len(), 5, "an end of day per missed day: {ends:?}");
     let written = tokio::time::timeout(WAIT, async {

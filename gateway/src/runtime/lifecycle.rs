@@ -279,7 +279,9 @@ impl Runtime {
         // engine fills the next.
         let (recycle, recycled) = crossbeam_channel::bounded(4);
         // Unbounded for the ends of day's, which are never skipped; the
-        // router skips any other while one waits.
+        // router skips any other while one waits. It holds more than two
+        // only while a start catches up missed days: one state per day
+        // missed, written in milliseconds each.
         let (snapshots, snapshot_queue) = crossbeam_channel::unbounded();
         let delivery = Delivering {
             router: Router::new(recycle, snapshots, market),
