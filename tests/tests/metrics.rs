@@ -224,3 +224,73 @@ async fn the_book_gauges_follow_the_book() {
     drop(one);
     server.stop().await;
 }
+
+/// The snapshot metrics: a snapshot that cannot be written (a directory
+/// stands where its file goes) is counted as failed and the market goes
+/// on; the next one is written, counted, and its entry shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_written_and_failed_are_counted() {
+    const EVERY: u64 = 50;
+    let mut config = ServerConfig::embedded_default();
+    config.metrics = Some(MetricsSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+    });
+    config.journal.snapshot_every = EVERY;
+    let data = tempfile::tempdir().unwrap();
+    let journal = data.path().join("journal");
+    let server = TestServer::start_in(config, data).await;
+    let metrics = server.metrics.expect("the config has [metrics]");
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    let mut sent = 0;
+    // Rests a buy per entry until entry `seq` is durable (the gauge may
+    // lag the answers, so this may go one entry further).
+    let mut order_until = async |seq: u64| {
+        let durable = async || value(&scrape(metrics).await.1, "cetx_journal_durable_seq");
+        assert!(durable().await < seq);
+        while durable().await < seq {
+            sent += 1;
+            one.submit(NewOrder::limit(sent, 1001, "CEA2025", Side::Buy, 85_00, 1))
+                .await
+                .unwrap();
+            answered(&mut one, 1).await;
+        }
+    };
+    // Waits until the snapshot counters show `written` and `failed`.
+    let counted = async |written: u64, failed: u64| {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let (_, page) = scrape(metrics).await;
+                if value(&page, "cetx_snapshots_written_total") == written
+                    && value(&page, "cetx_snapshot_failures_total") == failed
+                {
+                    return page;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{written} written and {failed} failed in time"))
+    };
+
+    let page = counted(0, 0).await;
+    assert_eq!(value(&page, "cetx_snapshot_last_seq"), 0);
+    let durable = value(&page, "cetx_journal_durable_seq");
+    let failing = (durable / EVERY + 1) * EVERY;
+    let name = cetx_engine::journal::snapshot_file_name(failing);
+    std::fs::create_dir(journal.join(&name)).unwrap();
+    order_until(failing).await;
+    let page = counted(0, 1).await;
+    assert_eq!(value(&page, "cetx_snapshot_last_seq"), 0);
+
+    order_until(failing + EVERY).await;
+    let page = counted(1, 1).await;
+    assert_eq!(value(&page, "cetx_snapshot_last_seq"), failing + EVERY);
+    assert_eq!(value(&page, "cetx_snapshots_skipped_total"), 0);
+    let written = cetx_engine::journal::snapshot_file_name(failing + EVERY);
+    assert!(journal.join(written).is_file());
+    assert!(journal.join(name).is_dir(), "left as it was");
+    drop(one);
+    server.stop().await;
+}

@@ -298,6 +298,32 @@ fn journal_stats(page: &mut Exposition, stats: &crate::runtime::RuntimeStats) {
     ] {
         page.single(name, Kind::Counter, help, value);
     }
+    let snapshots = &stats.snapshots;
+    for (name, help, value) in [
+        (
+            "cetx_snapshots_written_total",
+            "Snapshots written.",
+            snapshots.written,
+        ),
+        (
+            "cetx_snapshot_failures_total",
+            "Snapshots that could not be written (the log says why).",
+            snapshots.failed,
+        ),
+        (
+            "cetx_snapshots_skipped_total",
+            "Periodic snapshots skipped while an earlier one was being written.",
+            snapshots.skipped,
+        ),
+    ] {
+        page.single(name, Kind::Counter, help, value);
+    }
+    page.single(
+        "cetx_snapshot_last_seq",
+        Kind::Gauge,
+        "The entry the newest snapshot written since the start was taken after (0: none yet).",
+        snapshots.last_seq,
+    );
     page.histogram(
         "cetx_journal_commit_entries",
         "Entries per group commit.",

@@ -166,4 +166,20 @@ pub struct RuntimeStats {
     pub report_backlog_frames_max: u64,
     /// Each book's resting orders and `max_orders`, by instrument id.
     pub books: Vec<BookLoad>,
+    /// The snapshots written, failed and skipped since the start.
+    pub snapshots: SnapshotStats,
+}
+
+/// What the snapshot thread has done since the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotStats {
+    /// Snapshots written (the engine's and the gateway's state).
+    pub written: u64,
+    /// Snapshots that could not be written (the log says why).
+    pub failed: u64,
+    /// Periodic snapshots skipped while an earlier one was being written.
+    pub skipped: u64,
+    /// The entry the newest snapshot written was taken after (0: none
+    /// since the start).
+    pub last_seq: u64,
 }

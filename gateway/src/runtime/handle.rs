@@ -106,6 +106,8 @@ pub(super) struct Shared {
     pub(super) journal: OnceLock<JournalProbe>,
     /// The engine thread's turn times.
     pub(super) turn_ns: Arc<Histogram>,
+    /// What became of the snapshots.
+    pub(super) snapshot_counts: Arc<router::SnapshotCounts>,
     /// `server.queue_capacity`.
     pub(super) queue_capacity: usize,
     /// The requests sessions refused themselves (never journaled), for
@@ -459,6 +461,7 @@ impl RuntimeHandle {
         stats.queue_capacity = shared.queue_capacity as u64;
         stats.engine_turn_ns = shared.turn_ns.snapshot();
         stats.books = shared.book_loads.read();
+        stats.snapshots = shared.snapshot_counts.stats();
         if let Some(journal) = shared.journal.get() {
             stats.journal = journal.stats();
             stats.journal_queue_depth = journal.queued();

@@ -270,6 +270,7 @@ impl Runtime {
             ),
             journal: OnceLock::new(),
             turn_ns: Arc::new(Histogram::new(TURN_NS_SHIFT, TURN_NS_BUCKETS)),
+            snapshot_counts: Arc::default(),
             queue_capacity: config.server.queue_capacity,
             session_refusals: std::sync::Mutex::default(),
             symbols: Arc::new(Published::new(symbols)),
@@ -284,7 +285,12 @@ impl Runtime {
         // missed, written in milliseconds each.
         let (snapshots, snapshot_queue) = crossbeam_channel::unbounded();
         let delivery = Delivering {
-            router: Router::new(recycle, snapshots, market),
+            router: Router::new(
+                recycle,
+                snapshots,
+                Arc::clone(&shared.snapshot_counts),
+                market,
+            ),
             shared: Arc::clone(&shared),
         };
         let journal = JournalWriter::open_ahead(
@@ -313,8 +319,9 @@ impl Runtime {
             _lock: lock,
         };
         let keep_snapshots = config.journal.keep_snapshots;
+        let counts = Arc::clone(&shared.snapshot_counts);
         runtime.snapshot_thread = Some(spawn("cetx-snapshot", move || {
-            router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots);
+            router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots, &counts);
         })?);
 
         let progress = Progress {

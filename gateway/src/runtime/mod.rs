@@ -73,7 +73,7 @@ use std::path::PathBuf;
 use cetx_engine::journal::RecoverError;
 use cetx_engine::{JournalError, RejectReason};
 
-pub use activity::{Activity, RuntimeStats, Traded};
+pub use activity::{Activity, RuntimeStats, SnapshotStats, Traded};
 pub use book_fill::BookLoad;
 pub use clock::{Clock, ClockError};
 pub use handle::{RuntimeHandle, Standing, Subscription};

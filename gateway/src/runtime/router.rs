@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::journal::{list_snapshots, prune_snapshots_but, write_snapshot, JournalReader};
@@ -39,7 +39,7 @@ use crossbeam_channel::{Receiver, Sender};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::activity::Activity;
+use super::activity::{Activity, SnapshotStats};
 use super::client_orders::{ClientOrderLog, DayFiles};
 use super::request::Refusal;
 use super::state::{self, GatewayState};
@@ -215,6 +215,8 @@ pub(super) struct Router {
     recycle: Sender<Turn>,
     /// Snapshots to write, to the snapshot thread.
     snapshots: Sender<Snapshot>,
+    /// Counts the snapshots skipped.
+    snapshot_counts: Arc<SnapshotCounts>,
     /// One entry's reports, reused.
     reports: Vec<(BrokerId, ServerFrame)>,
     /// The public market, when it is published.
@@ -225,11 +227,13 @@ impl Router {
     pub(super) fn new(
         recycle: Sender<Turn>,
         snapshots: Sender<Snapshot>,
+        snapshot_counts: Arc<SnapshotCounts>,
         market: Option<MarketData>,
     ) -> Self {
         Self {
             recycle,
             snapshots,
+            snapshot_counts,
             reports: Vec::new(),
             market,
         }
@@ -244,6 +248,7 @@ impl Router {
         if snapshot.end_of_day || self.snapshots.is_empty() {
             let _ = self.snapshots.send(snapshot);
         } else {
+            self.snapshot_counts.skipped.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
                 seq = snapshot.seq,
                 "skipping a snapshot: the previous one is still being written"
@@ -343,6 +348,27 @@ pub(super) struct Snapshot {
     pub(super) end_of_day: bool,
 }
 
+/// What the snapshot thread and the router have done with snapshots since
+/// the start, for [`super::RuntimeHandle::stats`] (and so the metrics).
+#[derive(Debug, Default)]
+pub(super) struct SnapshotCounts {
+    written: AtomicU64,
+    failed: AtomicU64,
+    skipped: AtomicU64,
+    last_seq: AtomicU64,
+}
+
+impl SnapshotCounts {
+    pub(super) fn stats(&self) -> SnapshotStats {
+        SnapshotStats {
+            written: self.written.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            skipped: self.skipped.load(Ordering::Relaxed),
+            last_seq: self.last_seq.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Snapshots of the ends of day kept beyond `keep_snapshots`: the last
 /// closed day's eve, which a registry settling that day starts from
 /// (`cetx replay --day D --from-snapshot`), and the next day's.
@@ -353,9 +379,14 @@ const EVES_KEPT: usize = 2;
 /// with it), then removes all but the newest `keep` and the last
 /// [`EVES_KEPT`] taken at an end of day (found on disk at start, then
 /// each one this thread writes). A snapshot
-/// is a shortcut for recovery, never the truth, so a failure is logged
-/// and the server goes on.
-pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: usize) {
+/// is a shortcut for recovery, never the truth, so a failure is logged,
+/// counted in `counts`, and the server goes on.
+pub(super) fn write_snapshots(
+    dir: &Path,
+    snapshots: &Receiver<Snapshot>,
+    keep: usize,
+    counts: &SnapshotCounts,
+) {
     let mut day_files = DayFiles::default();
     let mut eves = eves_on_disk(dir);
     while let Ok(snapshot) = snapshots.recv() {
@@ -365,8 +396,13 @@ pub(super) fn write_snapshots(dir: &Path, snapshots: &Receiver<Snapshot>, keep: 
             .and_then(|day| state::write(dir, seq, &snapshot.gateway, day))
             .and_then(|_| write_snapshot(dir, seq, &snapshot.engine).map_err(|e| e.to_string()));
         match written {
-            Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
+            Ok(path) => {
+                counts.written.fetch_add(1, Ordering::Relaxed);
+                counts.last_seq.store(seq, Ordering::Relaxed);
+                tracing::info!(seq, path = %path.display(), "snapshot written");
+            }
             Err(error) => {
+                counts.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(seq, %error, "writing a snapshot failed");
                 continue;
             }
