@@ -3,6 +3,7 @@
 //! `cargo run --release -p cetx-bench --bin cetx-load -- --spawn-server
 //! --durability fsync --rate 50000 --duration 10`
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -132,7 +133,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let report = load::run(&options).await.context("load run")?;
     let summary = Summary::of(&report);
-    print!("{}", report::table(&summary));
+    // Its sockets may still be open, so SIGPIPE stays ignored: a closed
+    // output pipe (`| head`) ends the printing quietly instead.
+    match std::io::stdout().write_all(report::table(&summary).as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing the results");
+        }
+        _ => {}
+    }
     if let Some(path) = &cli.json {
         let text = serde_json::to_string_pretty(&summary)?;
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;

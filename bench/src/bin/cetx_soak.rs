@@ -50,6 +50,9 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
+    // Its sessions are in process (no sockets), so a closed output pipe
+    // (`| head`) may end it as it ends any Unix tool, not with a panic.
+    cetx_gateway::sigpipe::restore_default();
     cetx_bench::exit(run(Cli::parse()))
 }
 
