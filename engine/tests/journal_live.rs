@@ -280,6 +280,41 @@ fn a_follower_reports_damage() {
     );
 }
 
+/// A journal directory removed or moved while its writer runs: the files
+/// stay open and writes to them succeed, but no later start would read
+/// them, so the writer stops before the next entry is durable, and its
+/// close fails (a clean close would say nothing was lost).
+#[test]
+fn a_journal_directory_moved_or_removed_while_written_stops_the_writer() {
+    for (how, gone) in [("moved", true), ("removed", false)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("journal");
+        let config = JournalConfig {
+            durability: Durability::Os,
+            ..JournalConfig::default()
+        };
+        let writer = JournalWriter::open(&dir, 1, config).unwrap();
+        append(&writer, 1).unwrap();
+        assert!(writer.wait_durable(1, PATIENCE).unwrap());
+        if gone {
+            std::fs::rename(&dir, tmp.path().join("elsewhere")).unwrap();
+        } else {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        append(&writer, 2).unwrap();
+        let err = writer.wait_durable(2, PATIENCE).unwrap_err();
+        assert!(
+            matches!(err, JournalError::Failed(ref m) if m.contains("removed or moved")),
+            "{how}: {err}"
+        );
+        assert_eq!(writer.durable_seq(), 1, "{how}");
+        assert!(
+            matches!(writer.close(), Err(JournalError::DirectoryGone { .. })),
+            "{how}"
+        );
+    }
+}
+
 /// What the writer thread hands over, told on a channel as it comes.
 #[derive(Debug, PartialEq)]
 enum Told {

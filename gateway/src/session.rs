@@ -149,6 +149,9 @@ enum Ended {
     IdleTimeout,
     LoginTimeout,
     Shutdown,
+    /// The runtime failed (its journal, most often) and dropped every
+    /// subscription.
+    MarketStopped,
     SubscriptionDropped,
     TakenOver,
     Malformed(DecodeError),
@@ -571,6 +574,9 @@ async fn serve(
                     // cancelling the token): whichever is seen first.
                     if taken_over_token.is_cancelled() {
                         return taken_over_end(conn, &mut subscription).await;
+                    }
+                    if ctx.runtime.failure().is_some() {
+                        return Ended::MarketStopped;
                     }
                     return Ended::SubscriptionDropped;
                 };

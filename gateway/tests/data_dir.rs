@@ -33,14 +33,12 @@ fn cetx(args: &[&str], data_dir: &Path) -> Command {
 /// Runs `command` to its end, at most 30 s (then it is killed and the
 /// test fails). Its output is read as it comes, so a full pipe never
 /// blocks it.
-/// Runs the server once, with `extra` arguments, and one order sent (an
-/// IOC buy that finds no seller): each run journals entries, so each run
-/// leaves a segment.
-fn run_once(data_dir: &Path, extra: &[&str]) {
-    let server = ServeProcess::start_with(data_dir, extra);
-    let order = finish(&mut {
+/// `cetx order` of an IOC buy by demo broker 1 that finds no seller, to
+/// its end.
+fn order(addr: std::net::SocketAddr) -> std::process::Output {
+    finish(&mut {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
-        c.args(["order", "--addr", &server.addr.to_string()])
+        c.args(["order", "--addr", &addr.to_string()])
             .args([
                 "--broker",
                 "1",
@@ -52,7 +50,15 @@ fn run_once(data_dir: &Path, extra: &[&str]) {
             .args(["--symbol", "CEA2025", "--side", "buy", "--price", "85.00"])
             .args(["--qty", "10", "--tif", "ioc"]);
         c
-    });
+    })
+}
+
+/// Runs the server once, with `extra` arguments, and one order sent (an
+/// IOC buy that finds no seller): each run journals entries, so each run
+/// leaves a segment.
+fn run_once(data_dir: &Path, extra: &[&str]) {
+    let server = ServeProcess::start_with(data_dir, extra);
+    let order = order(server.addr);
     assert_eq!(
         order.status.code(),
         Some(0),
@@ -60,6 +66,35 @@ fn run_once(data_dir: &Path, extra: &[&str]) {
         String::from_utf8_lossy(&order.stderr)
     );
     assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// A journal directory moved away while the server runs (a clean-up
+/// script, an operator's slip): its files stay open and writable, but no
+/// later start would read them. The server stops at the next entry, before
+/// acknowledging it, exit 1, naming the directory; it went on
+/// acknowledging into the moved files, then stopped "cleanly" (tester 52).
+#[test]
+fn a_journal_directory_moved_away_while_serving_stops_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let log = tmp.path().join("serve.log");
+    let server = ServeProcess::start_logging_to(&data, &log);
+    assert!(order(server.addr).status.success());
+    std::fs::rename(data.join("journal"), tmp.path().join("moved")).unwrap();
+    let refused = order(server.addr);
+    assert!(
+        !refused.status.success(),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    let status = server.exited_within(std::time::Duration::from_secs(15));
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("was removed or moved while the server ran"),
+        "{log}"
+    );
+    assert!(log.contains("why=MarketStopped"), "{log}");
 }
 
 /// docs/CONFIG.md: a secret is never printed, not even a demo one; the

@@ -11,13 +11,17 @@
 //! thread filled with zeros ahead of time when one is ready, and it is
 //! listed in the `MANIFEST` before any record goes into it. The first I/O
 //! error ends the thread: the error is published as the writer's failure
-//! and nothing is retried. Once the queue is closed and everything in it
-//! is on disk, the thread writes in the `MANIFEST` that the journal was
-//! closed, and at which sequence number.
+//! and nothing is retried. Before it publishes a batch, and before it
+//! closes, it checks that the journal directory's path still names the
+//! directory it opened ([`Directory`]): a journal removed or moved while the
+//! server runs ends the thread too, so that nothing written into files no
+//! later start will read is acknowledged. Once the queue is closed and
+//! everything in it is on disk, the thread writes in the `MANIFEST` that
+//! the journal was closed, and at which sequence number.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
@@ -264,9 +268,50 @@ struct OpenSegment {
     records: u64,
 }
 
+/// The journal directory the writer opened, by its path and its identity
+/// on disk (device and inode) then. Its files stay open whatever happens
+/// to the path, so writes to a directory removed or moved while the
+/// server runs still succeed: only a look at the path tells.
+struct Directory {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl Directory {
+    fn open(path: PathBuf) -> Result<Self, JournalError> {
+        let identity = Self::identity_of(&path)
+            .map_err(|e| JournalError::io(&path, "looking at the journal directory", e))?;
+        Ok(Self { path, identity })
+    }
+
+    fn identity_of(path: &Path) -> std::io::Result<(u64, u64)> {
+        std::fs::metadata(path).map(|m| (m.dev(), m.ino()))
+    }
+
+    /// [`JournalError::DirectoryGone`] unless the path still names the
+    /// directory opened (a look that fails for any other reason, such as
+    /// a permission taken away, is left to the next write to the
+    /// directory, which says why).
+    fn check(&self) -> Result<(), JournalError> {
+        let found = match Self::identity_of(&self.path) {
+            Ok(identity) if identity == self.identity => return Ok(()),
+            Ok(_) => "another directory is now at its path",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "nothing is at its path",
+            Err(_) => return Ok(()),
+        };
+        Err(JournalError::DirectoryGone {
+            dir: self.path.clone(),
+            found,
+        })
+    }
+}
+
 /// The writer thread's state.
 pub(super) struct WriterThread<R> {
     dir: PathBuf,
+    /// The journal directory's identity, checked before each publish
+    /// (none in `None` durability, which makes no directory).
+    directory: Option<Directory>,
     config: JournalConfig,
     queue: Receiver<Pending<R>>,
     recycle: Sender<Vec<u8>>,
@@ -321,6 +366,9 @@ impl<R: Send + 'static> WriterThread<R> {
         }
         let thread = Self {
             dir: dir.clone(),
+            directory: (config.durability != Durability::None)
+                .then(|| Directory::open(dir.clone()))
+                .transpose()?,
             config,
             queue,
             recycle,
@@ -369,11 +417,13 @@ impl<R: Send + 'static> WriterThread<R> {
             }
             self.shared.queued.fetch_sub(entries, Ordering::AcqRel);
             self.write_batch()?;
+            self.check_directory()?;
             self.publish();
         }
         if self.config.durability == Durability::None {
             return Ok(());
         }
+        self.check_directory()?;
         // Closing: in Os mode, hand the page cache to the disk once.
         if self.config.durability == Durability::Os {
             if let Some(segment) = &self.segment {
@@ -383,6 +433,10 @@ impl<R: Send + 'static> WriterThread<R> {
         // Everything is on disk: say where the journal ends, so that a
         // reader can tell damage at its end from a write cut short.
         mark_closed(&self.dir, self.shared.durable_seq.load(Ordering::Acquire))
+    }
+
+    fn check_directory(&self) -> Result<(), JournalError> {
+        self.directory.as_ref().map_or(Ok(()), Directory::check)
     }
 
     /// In [`Durability::Fsync`] with a [`JournalConfig::sync_interval`],

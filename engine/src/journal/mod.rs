@@ -221,6 +221,16 @@ pub enum JournalError {
         /// Its first sequence number.
         first_seq: u64,
     },
+    /// The journal directory was removed, moved or replaced while its
+    /// writer ran: what was written since went into files no later start
+    /// would read, so the writer stops before acknowledging it.
+    #[error("the journal directory {} was removed or moved while the server ran ({found}): nothing more is acknowledged, and the market stops. Entries written since may be in the moved directory: put the journal directory back at this path (JOURNAL.md, Files) before the next start, which would otherwise begin a new market", dir.display())]
+    DirectoryGone {
+        /// The journal directory's path.
+        dir: PathBuf,
+        /// What is at the path now.
+        found: &'static str,
+    },
     /// Another process holds the journal directory's lock: one server per
     /// data directory.
     #[error("the journal directory {} is in use by another cetx process{}; one server per data directory", dir.display(), holder.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]

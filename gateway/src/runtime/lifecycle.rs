@@ -141,7 +141,7 @@ impl Runtime {
             // can (docs/JOURNAL.md, What the format promises).
             tracing::warn!(
                 last_seq = recovered.next_seq - 1,
-                "the journal's last server did not stop cleanly (killed, or the machine stopped): the journal ends where its data ends"
+                "the journal's last server did not stop cleanly (killed, the machine stopped, or it stopped on an error such as a full disk, which its log names): the journal ends where its data ends"
             );
         }
         let client_orders = rebuild.client_orders.finish();

@@ -261,22 +261,31 @@ impl ServeProcess {
     }
 
     /// SIGTERM, and the exit status once it stopped (within 15 s).
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let pid = child.id().to_string();
+    pub fn terminate(self) -> std::process::ExitStatus {
+        let pid = self.child.as_ref().expect("running").id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("run kill");
         assert!(sent.success(), "kill -TERM {pid}");
+        self.exited_within(Duration::from_secs(15))
+    }
+
+    /// The exit status once it stops by itself, within `limit` (else the
+    /// test fails, and the process is killed).
+    pub fn exited_within(mut self, limit: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
         let (done, exited) = mpsc::channel();
         std::thread::spawn(move || {
-            let status = child.wait();
-            let _ = done.send((status, child));
+            let _ = done.send(child.wait());
         });
-        match exited.recv_timeout(Duration::from_secs(15)) {
-            Ok((status, _)) => status.expect("wait"),
-            Err(_) => panic!("cetx serve did not stop within 15 s of SIGTERM"),
+        match exited.recv_timeout(limit) {
+            Ok(status) => status.expect("wait"),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                panic!("cetx serve did not stop within {limit:?}")
+            }
         }
     }
 }
