@@ -166,6 +166,8 @@ impl Runtime {
         // (`start_up`), but tried first: a genesis the engine refuses
         // refuses the start with nothing journaled.
         let genesis = if recovered.next_seq == 1 {
+            tracing::info!(journal = %journal_dir.display(),
+                "the journal is empty: a new market begins, from the config");
             config.account_genesis()
         } else {
             Vec::new()
