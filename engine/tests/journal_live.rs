@@ -304,7 +304,7 @@ fn a_journal_directory_moved_or_removed_while_written_stops_the_writer() {
         append(&writer, 2).unwrap();
         let err = writer.wait_durable(2, PATIENCE).unwrap_err();
         assert!(
-            matches!(err, JournalError::Failed(ref m) if m.contains("removed or moved")),
+            matches!(err, JournalError::Failed(ref m) if m.contains("removed, moved or replaced")),
             "{how}: {err}"
         );
         assert_eq!(writer.durable_seq(), 1, "{how}");

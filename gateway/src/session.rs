@@ -189,6 +189,17 @@ impl Ended {
     }
 }
 
+/// Why a session ended when the runtime stopped it (its shutdown, or its
+/// subscription dropped): [`Ended::MarketStopped`] once the market has
+/// failed, whichever came first, else `otherwise`.
+fn stopped(runtime: &RuntimeHandle, otherwise: Ended) -> Ended {
+    if runtime.failure().is_some() {
+        Ended::MarketStopped
+    } else {
+        otherwise
+    }
+}
+
 /// Runs one connection to its end. Never panics on anything the peer
 /// sends; every way out is logged.
 pub(crate) async fn run(
@@ -566,7 +577,7 @@ async fn serve(
     tokio::pin!(taken_over);
     loop {
         tokio::select! {
-            () = &mut cancelled => return Ended::Shutdown,
+            () = &mut cancelled => return stopped(&ctx.runtime, Ended::Shutdown),
             () = &mut taken_over => return taken_over_end(conn, &mut subscription).await,
             frame = subscription.recv() => {
                 let Some(frame) = frame else {
@@ -575,10 +586,7 @@ async fn serve(
                     if taken_over_token.is_cancelled() {
                         return taken_over_end(conn, &mut subscription).await;
                     }
-                    if ctx.runtime.failure().is_some() {
-                        return Ended::MarketStopped;
-                    }
-                    return Ended::SubscriptionDropped;
+                    return stopped(&ctx.runtime, Ended::SubscriptionDropped);
                 };
                 // A broker that stops reading must not hold its session
                 // (and its subscription) forever.

@@ -91,7 +91,7 @@ fn a_journal_directory_moved_away_while_serving_stops_the_server() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(
-        log.contains("was removed or moved while the server ran"),
+        log.contains("was removed, moved or replaced while the server ran"),
         "{log}"
     );
     assert!(log.contains("why=MarketStopped"), "{log}");

@@ -295,8 +295,10 @@ impl Directory {
     fn check(&self) -> Result<(), JournalError> {
         let found = match Self::identity_of(&self.path) {
             Ok(identity) if identity == self.identity => return Ok(()),
-            Ok(_) => "another directory is now at its path",
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "nothing is at its path",
+            Ok(_) => "another directory was at its path when the writer looked",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                "nothing was at its path when the writer looked"
+            }
             Err(_) => return Ok(()),
         };
         Err(JournalError::DirectoryGone {

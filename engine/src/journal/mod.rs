@@ -224,7 +224,7 @@ pub enum JournalError {
     /// The journal directory was removed, moved or replaced while its
     /// writer ran: what was written since went into files no later start
     /// would read, so the writer stops before acknowledging it.
-    #[error("the journal directory {} was removed or moved while the server ran ({found}): nothing more is acknowledged, and the market stops. Entries written since may be in the moved directory: put the journal directory back at this path (JOURNAL.md, Files) before the next start, which would otherwise begin a new market", dir.display())]
+    #[error("the journal directory {} was removed, moved or replaced while the server ran ({found}): nothing more is acknowledged, and the market stops. Entries written since may be in the moved directory: put the journal directory back at this path (JOURNAL.md, Files) before the next start, which would otherwise begin a new market", dir.display())]
     DirectoryGone {
         /// The journal directory's path.
         dir: PathBuf,

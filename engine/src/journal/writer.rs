@@ -549,7 +549,20 @@ fn check_open(dir: &Path, next_seq: u64, config: &JournalConfig) -> Result<(), J
             .map_err(|e| JournalError::io(dir, "creating the journal directory", e))?;
         check_follows(dir, next_seq)?;
         remove_temporaries(dir)?;
-        check_writable(dir)?;
+        check_writable(dir).map_err(|error| match error {
+            // The segment written ahead may have taken the room: say what a
+            // start needs.
+            JournalError::Io { path, source, .. }
+                if source.kind() == std::io::ErrorKind::StorageFull =>
+            {
+                JournalError::Io {
+                    path,
+                    source,
+                    context: "no room (a start needs a segment's room, journal.segment_bytes, for the first segment written ahead, and a few KiB more) to write",
+                }
+            }
+            other => other,
+        })?;
         super::written_in::record(dir, config.durability)?;
     }
     Ok(())
