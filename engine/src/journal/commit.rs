@@ -13,8 +13,8 @@
 //! error ends the thread: the error is published as the writer's failure
 //! and nothing is retried. Before it publishes a batch, and before it
 //! closes, it checks that the journal directory's path still names the
-//! directory it opened ([`Directory`]): a journal removed or moved while the
-//! server runs ends the thread too, so that nothing written into files no
+//! directory it opened ([`Directory`]): a journal removed, moved or
+//! replaced while the server runs ends the thread too, so that nothing written into files no
 //! later start will read is acknowledged. Once the queue is closed and
 //! everything in it is on disk, the thread writes in the `MANIFEST` that
 //! the journal was closed, and at which sequence number.
