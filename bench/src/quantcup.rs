@@ -179,12 +179,19 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
         .from_path(path)
         .map_err(|e| failed(e.to_string()))?;
     let header = reader.headers().map_err(|e| failed(e.to_string()))?.clone();
-    if let Some(missing) = ["trader_id", "side", "price", "qty"]
-        .into_iter()
-        .find(|name| !header.iter().any(|h| h == *name))
-    {
+    if header.iter().all(str::is_empty) {
+        return Err(failed(
+            "the file is empty: line 1 must be the header trader_id,side,price,qty".to_owned(),
+        ));
+    }
+    for name in ["trader_id", "side", "price", "qty"] {
+        let why = match header.iter().filter(|h| *h == name).count() {
+            1 => continue,
+            0 => "names no",
+            _ => "names more than once",
+        };
         return Err(failed(format!(
-            "line 1: the header names no `{missing}` (it must be trader_id,side,price,qty, in any order)"
+            "line 1: the header {why} `{name}` (it must be trader_id,side,price,qty, in any order)"
         )));
     }
     let must_be = [
@@ -199,6 +206,16 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
         // The line as the csv reader counts it, as in its own errors.
         let line_number = record.position().map_or(0, csv::Position::line);
         let line: Line = record.deserialize(Some(&header)).map_err(plainly)?;
+        // Checked on a cancel too, though it does not use it.
+        let side = match line.side.as_str() {
+            "Bid" => Side::Buy,
+            "Ask" => Side::Sell,
+            other => {
+                return Err(failed(format!(
+                    "line {line_number}: side {other:?} is neither Bid nor Ask"
+                )))
+            }
+        };
         let message = if line.price == 0 {
             Message::Cancel { nth: line.qty }
         } else if line.price < 0 {
@@ -207,15 +224,6 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
                 line.price
             )));
         } else {
-            let side = match line.side.as_str() {
-                "Bid" => Side::Buy,
-                "Ask" => Side::Sell,
-                other => {
-                    return Err(failed(format!(
-                        "line {line_number}: side {other:?} is neither Bid nor Ask"
-                    )))
-                }
-            };
             Message::Limit {
                 trader: line.trader_id,
                 side,

@@ -74,7 +74,7 @@ pub enum StreamError {
     },
     /// The prices spread wider than any band around one reference price.
     #[error(
-        "prices from {lowest} to {highest} cents: no band below 100% around one reference price holds both"
+        "prices from {lowest} to {highest} cents: no band around one reference price holds both (a band is whole basis points below 100%, at most ±99.99%: the highest price at most 19,999 times the lowest)"
     )]
     Band {
         /// The lowest limit price, in cents.

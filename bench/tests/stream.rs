@@ -62,84 +62,73 @@ fn a_small_stream_trades_what_a_price_time_book_trades() {
     );
 }
 
+/// What `cetx-stream` says of the stream `text` it refuses to run.
+fn refused(dir: &Path, name: &str, text: &str) -> String {
+    let path = written(dir, name, text);
+    let output = cetx_stream(&[&path]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{name}: {stderr}");
+    stderr
+}
+
 #[test]
 fn a_stream_it_cannot_run_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let side = written(
-        dir.path(),
-        "side.csv",
-        "trader_id,side,price,qty\n0,Ask,4810,1\n1,Buy,4810,1\n",
-    );
-    let output = cetx_stream(&[&side]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("line 3: side \"Buy\" is neither Bid nor Ask"),
-        "{stderr}"
-    );
-
-    let wide = written(
-        dir.path(),
-        "wide.csv",
-        "trader_id,side,price,qty\n0,Ask,1,1\n1,Bid,100000,1\n",
-    );
-    let output = cetx_stream(&[&wide]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("prices from 1 to 100000 cents: no band below 100% around one reference price holds both"),
-        "{stderr}"
-    );
-
-    let no_header = written(dir.path(), "no_header.csv", "0,Ask,4810,1\n1,Bid,4810,1\n");
-    let output = cetx_stream(&[&no_header]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("line 1: the header names no `trader_id`"),
-        "{stderr}"
-    );
-
-    let negative = written(
-        dir.path(),
-        "negative.csv",
-        "trader_id,side,price,qty\n0,Ask,4810,1\n0,Bid,0,1\n1,Bid,-5,1\n",
-    );
-    let output = cetx_stream(&[&negative]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(stderr.contains("line 4: price -5 is negative"), "{stderr}");
-
-    // A value out of its column's range, and a short row, are told by
-    // the column's name and rule, not the csv reader's field index.
-    let trader = written(
-        dir.path(),
-        "trader.csv",
-        "trader_id,side,price,qty\n0,Ask,4810,1\n300,Bid,4810,1\n",
-    );
-    let output = cetx_stream(&[&trader]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("line 3: `trader_id` must be a whole number from 0 to 255"),
-        "{stderr}"
-    );
-    let short = written(
-        dir.path(),
-        "short.csv",
-        "trader_id,side,price,qty\n0,Ask,4810,1\n1,Bid,4810\n",
-    );
-    let output = cetx_stream(&[&short]);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("line 3: 3 fields where the header has 4"),
-        "{stderr}"
-    );
+    let dir = dir.path();
+    for (name, text, says) in [
+        (
+            "side.csv",
+            "trader_id,side,price,qty\n0,Ask,4810,1\n1,Buy,4810,1\n",
+            "line 3: side \"Buy\" is neither Bid nor Ask",
+        ),
+        // A cancel's side is not used, but it is read as any line's.
+        (
+            "cancel_side.csv",
+            "trader_id,side,price,qty\n0,Ask,4810,1\n0,Xyz,0,1\n",
+            "line 3: side \"Xyz\" is neither Bid nor Ask",
+        ),
+        (
+            "wide.csv",
+            "trader_id,side,price,qty\n0,Ask,1,1\n1,Bid,100000,1\n",
+            "prices from 1 to 100000 cents: no band around one reference price holds both (a band is whole basis points below 100%",
+        ),
+        (
+            "no_header.csv",
+            "0,Ask,4810,1\n1,Bid,4810,1\n",
+            "line 1: the header names no `trader_id`",
+        ),
+        (
+            "twice.csv",
+            "trader_id,side,price,qty,qty\n1,Bid,5000,10,3\n",
+            "line 1: the header names more than once `qty`",
+        ),
+        ("empty.csv", "", "the file is empty"),
+        ("newline.csv", "\n", "the file is empty"),
+        (
+            "negative.csv",
+            "trader_id,side,price,qty\n0,Ask,4810,1\n0,Bid,0,1\n1,Bid,-5,1\n",
+            "line 4: price -5 is negative",
+        ),
+        // A value out of its column's range, and a short row, are told by
+        // the column's name and rule, not the csv reader's field index.
+        (
+            "trader.csv",
+            "trader_id,side,price,qty\n0,Ask,4810,1\n300,Bid,4810,1\n",
+            "line 3: `trader_id` must be a whole number from 0 to 255",
+        ),
+        (
+            "short.csv",
+            "trader_id,side,price,qty\n0,Ask,4810,1\n1,Bid,4810\n",
+            "line 3: 3 fields where the header has 4",
+        ),
+    ] {
+        let stderr = refused(dir, name, text);
+        assert!(stderr.contains(says), "{name}: {stderr}");
+    }
 
     // One line, with no backtrace where `RUST_BACKTRACE` is set.
     let output = Command::new(env!("CARGO_BIN_EXE_cetx-stream"))
-        .arg(dir.path())
+        .arg(dir)
         .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
@@ -148,7 +137,7 @@ fn a_stream_it_cannot_run_is_named() {
     assert!(stderr.contains("it is a directory, not a file"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
-    let missing = dir.path().join("missing.csv");
+    let missing = dir.join("missing.csv");
     let output = cetx_stream(&[missing.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
