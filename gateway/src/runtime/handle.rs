@@ -740,7 +740,13 @@ impl Subscription {
             return false;
         }
         if self.history.is_none() {
-            // Delivered before this request was read: they go first.
+            // Delivered before this request was read: they go first. The
+            // router delivers a turn broker by broker under its lock, so
+            // another broker may already have been told of the turn (and
+            // have sent what led to this request) before this broker's
+            // part of it is in `live`: the lock, taken and let go, waits
+            // for the turn's delivery to end.
+            drop(router::lock(&self.handle.shared.outbound));
             while let Ok(delivery) = self.live.try_recv() {
                 self.take(delivery);
             }

@@ -197,7 +197,10 @@ impl Sequencer {
                 command,
                 reply,
             } => self.admin(operator, command, reply),
-            Input::Wake | Input::Shutdown => Ok(()),
+            // The clock was moved (a manual one): what it made due comes
+            // before the requests behind the wake, even in the same turn.
+            Input::Wake => self.run_schedule(),
+            Input::Shutdown => Ok(()),
         }
     }
 
