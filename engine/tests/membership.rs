@@ -223,6 +223,24 @@ fn suspending_a_broker_cancels_every_order_of_its_accounts_and_refuses_new_ones(
     );
 }
 
+/// ENGINE.md: a new order's account is checked before its broker, so a
+/// suspended account of a suspended broker is refused for the account.
+#[test]
+fn an_order_names_its_account_s_standing_before_its_broker_s() {
+    let mut m = Market::new();
+    m.apply(account_status(ALICE, Status::Suspended));
+    m.apply(broker_status(BrokerId(1), Status::Suspended));
+    assert!(matches!(
+        m.buy(ALICE, 100_00, 10)[..],
+        [Event::Rejected(r)] if r.reason == RejectReason::AccountSuspended
+    ));
+    m.apply(account_status(ALICE, Status::Active));
+    assert!(matches!(
+        m.buy(ALICE, 100_00, 10)[..],
+        [Event::Rejected(r)] if r.reason == RejectReason::BrokerSuspended
+    ));
+}
+
 #[test]
 fn an_account_closes_only_when_empty_and_then_for_good() {
     let mut m = Market::new();

@@ -184,6 +184,21 @@ impl TestServer {
         self.runtime.handle().stats()
     }
 
+    /// Waits, at most `limit`, until what the snapshot thread has done
+    /// satisfies `done`, and returns it (`None` if it never did in time).
+    pub async fn snapshots_until(
+        &self,
+        limit: std::time::Duration,
+        done: impl FnMut(&cetx_gateway::runtime::SnapshotStats) -> bool,
+    ) -> Option<cetx_gateway::runtime::SnapshotStats> {
+        let mut snapshots = self.runtime.handle().snapshots();
+        let stats = match tokio::time::timeout(limit, snapshots.wait_for(done)).await {
+            Ok(Ok(stats)) => *stats,
+            _ => return None,
+        };
+        Some(stats)
+    }
+
     /// The public market, when the config has `[market_data]`.
     #[must_use]
     pub fn market(&self) -> Option<MarketData> {

@@ -257,24 +257,18 @@ async fn snapshots_written_and_failed_are_counted() {
             answered(&mut one, 1).await;
         }
     };
-    // Waits until the snapshot counters show `written` and `failed`.
+    // Waits until the snapshot thread has `written` and `failed` that many,
+    // then scrapes the page.
     let counted = async |written: u64, failed: u64| {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                let (_, page) = scrape(metrics).await;
-                if value(&page, "cetx_snapshots_written_total") == written
-                    && value(&page, "cetx_snapshot_failures_total") == failed
-                {
-                    return page;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await
-        .unwrap_or_else(|_| panic!("{written} written and {failed} failed in time"))
+        server
+            .snapshots_until(WAIT, |s| s.written == written && s.failed == failed)
+            .await
+            .unwrap_or_else(|| panic!("{written} written and {failed} failed in time"));
+        scrape(metrics).await.1
     };
 
     let page = counted(0, 0).await;
+    assert_eq!(value(&page, "cetx_snapshots_written_total"), 0);
     assert_eq!(value(&page, "cetx_snapshot_last_seq"), 0);
     let durable = value(&page, "cetx_journal_durable_seq");
     let failing = (durable / EVERY + 1) * EVERY;
@@ -282,10 +276,12 @@ async fn snapshots_written_and_failed_are_counted() {
     std::fs::create_dir(journal.join(&name)).unwrap();
     order_until(failing).await;
     let page = counted(0, 1).await;
+    assert_eq!(value(&page, "cetx_snapshot_failures_total"), 1);
     assert_eq!(value(&page, "cetx_snapshot_last_seq"), 0);
 
     order_until(failing + EVERY).await;
     let page = counted(1, 1).await;
+    assert_eq!(value(&page, "cetx_snapshots_written_total"), 1);
     assert_eq!(value(&page, "cetx_snapshot_last_seq"), failing + EVERY);
     assert_eq!(value(&page, "cetx_snapshots_skipped_total"), 0);
     let written = cetx_engine::journal::snapshot_file_name(failing + EVERY);

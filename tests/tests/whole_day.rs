@@ -460,17 +460,21 @@ async fn a_start_that_catches_up_missed_days_snapshots_their_last_two_ends() {
     // A week later: Friday's close and Monday to Thursday were missed.
     let server = TestServer::start_at(config(), data, Clock::manual(AT_10_00 + 7 * DAY_NS)).await;
     // Nothing else comes: the snapshots are written all the same (a kill
-    // now would keep them). Nothing tells when the snapshot thread has
-    // written a file but the file itself, so the wait looks for it, up to
-    // WAIT.
+    // now would keep them), in order, so once the last end's is written
+    // the one before it is on disk too.
     let ends = ends();
     assert_eq!(ends.len(), 5, "an end of day per missed day: {ends:?}");
-    let written = tokio::time::timeout(WAIT, async {
-        while !ends[3..].iter().all(|end| kept().contains(end)) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(written.is_ok(), "{:?}; the ends: {ends:?}", kept());
+    let snapshots = server
+        .snapshots_until(WAIT, |s| s.last_seq >= ends[4] || s.failed > 0)
+        .await;
+    assert!(
+        snapshots.is_some_and(|s| s.failed == 0),
+        "{snapshots:?}; the ends: {ends:?}"
+    );
+    let kept = kept();
+    assert!(
+        ends[3..].iter().all(|end| kept.contains(end)),
+        "{kept:?}; the ends: {ends:?}"
+    );
     server.stop().await;
 }

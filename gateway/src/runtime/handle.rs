@@ -510,6 +510,14 @@ impl RuntimeHandle {
         self.shared.status.subscribe()
     }
 
+    /// Follows what the snapshot thread has done ([`RuntimeStats`]'s
+    /// `snapshots`): changed each time a snapshot is written, fails or is
+    /// skipped, so that a caller can wait for one.
+    #[must_use]
+    pub fn snapshots(&self) -> watch::Receiver<super::SnapshotStats> {
+        self.shared.snapshot_counts.follow()
+    }
+
     /// Why the runtime failed, if it has.
     #[must_use]
     pub fn failure(&self) -> Option<String> {

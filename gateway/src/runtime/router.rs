@@ -30,13 +30,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::journal::{list_snapshots, prune_snapshots_but, write_snapshot, JournalReader};
 use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp};
 use crossbeam_channel::{Receiver, Sender};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{Activity, SnapshotStats};
@@ -248,7 +248,7 @@ impl Router {
         if snapshot.end_of_day || self.snapshots.is_empty() {
             let _ = self.snapshots.send(snapshot);
         } else {
-            self.snapshot_counts.skipped.fetch_add(1, Ordering::Relaxed);
+            self.snapshot_counts.skipped();
             tracing::info!(
                 seq = snapshot.seq,
                 "skipping a snapshot: the previous one is still being written"
@@ -349,23 +349,39 @@ pub(super) struct Snapshot {
 }
 
 /// What the snapshot thread and the router have done with snapshots since
-/// the start, for [`super::RuntimeHandle::stats`] (and so the metrics).
-#[derive(Debug, Default)]
-pub(super) struct SnapshotCounts {
-    written: AtomicU64,
-    failed: AtomicU64,
-    skipped: AtomicU64,
-    last_seq: AtomicU64,
+/// the start, for [`super::RuntimeHandle::stats`] (and so the metrics),
+/// and for whoever waits for a snapshot ([`super::RuntimeHandle::snapshots`]).
+#[derive(Debug)]
+pub(super) struct SnapshotCounts(watch::Sender<SnapshotStats>);
+
+impl Default for SnapshotCounts {
+    fn default() -> Self {
+        Self(watch::Sender::new(SnapshotStats::default()))
+    }
 }
 
 impl SnapshotCounts {
     pub(super) fn stats(&self) -> SnapshotStats {
-        SnapshotStats {
-            written: self.written.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            skipped: self.skipped.load(Ordering::Relaxed),
-            last_seq: self.last_seq.load(Ordering::Relaxed),
-        }
+        *self.0.borrow()
+    }
+
+    pub(super) fn follow(&self) -> watch::Receiver<SnapshotStats> {
+        self.0.subscribe()
+    }
+
+    fn skipped(&self) {
+        self.0.send_modify(|s| s.skipped += 1);
+    }
+
+    fn written(&self, seq: u64) {
+        self.0.send_modify(|s| {
+            s.written += 1;
+            s.last_seq = seq;
+        });
+    }
+
+    fn failed(&self) {
+        self.0.send_modify(|s| s.failed += 1);
     }
 }
 
@@ -397,12 +413,11 @@ pub(super) fn write_snapshots(
             .and_then(|_| write_snapshot(dir, seq, &snapshot.engine).map_err(|e| e.to_string()));
         match written {
             Ok(path) => {
-                counts.written.fetch_add(1, Ordering::Relaxed);
-                counts.last_seq.store(seq, Ordering::Relaxed);
+                counts.written(seq);
                 tracing::info!(seq, path = %path.display(), "snapshot written");
             }
             Err(error) => {
-                counts.failed.fetch_add(1, Ordering::Relaxed);
+                counts.failed();
                 tracing::error!(seq, %error, "writing a snapshot failed");
                 continue;
             }
