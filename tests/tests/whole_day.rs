@@ -431,10 +431,11 @@ async fn the_eve_of_the_last_day_outlives_keep_snapshots() {
 }
 
 /// A start that catches up missed days journals their ends of day back to
-/// back, faster than the snapshot thread writes them: each is snapshotted
-/// all the same, at once, with nothing journaled after them (the last two
-/// are kept: the eves a registry settling those days starts from,
-/// JOURNAL.md). Before, each that found the thread busy was skipped.
+/// back, faster than the snapshot thread writes them: the last two are
+/// snapshotted all the same, at once, with nothing journaled after them
+/// (the eves a registry settling those days starts from, JOURNAL.md; older
+/// ones waiting may be skipped, as they would be removed once written).
+/// Before, each that found the thread busy was skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_that_catches_up_missed_days_snapshots_their_last_two_ends() {
     const DAY_NS: i64 = 86_400 * 1_000_000_000;

@@ -21,7 +21,7 @@ use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::history::Pace;
 use super::pending::PendingCancels;
-use super::router::{self, Outbound, Router, Turn};
+use super::router::{self, Outbound, Router, SnapshotQueue, Turn};
 use super::scheduler::{self, Scheduler};
 use super::sequencer::{Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
 use super::state::{GatewayState, Rebuild};
@@ -281,11 +281,8 @@ impl Runtime {
         // A few spare turns are enough: the router finishes one while the
         // engine fills the next.
         let (recycle, recycled) = crossbeam_channel::bounded(4);
-        // Unbounded for the ends of day's, which are never skipped; the
-        // router skips any other while one waits. It holds more than two
-        // only while a start catches up missed days: one state per day
-        // missed, written in milliseconds each.
-        let (snapshots, snapshot_queue) = crossbeam_channel::unbounded();
+        let keep_snapshots = config.journal.keep_snapshots;
+        let (snapshots, snapshot_queue) = SnapshotQueue::new(keep_snapshots);
         let delivery = Delivering {
             router: Router::new(
                 recycle,
@@ -320,7 +317,6 @@ impl Runtime {
             accounts,
             _lock: lock,
         };
-        let keep_snapshots = config.journal.keep_snapshots;
         let counts = Arc::clone(&shared.snapshot_counts);
         runtime.snapshot_thread = Some(spawn("cetx-snapshot", move || {
             router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots, &counts);

@@ -214,7 +214,7 @@ pub(super) struct Router {
     /// Turns it is done with, back to the engine thread.
     recycle: Sender<Turn>,
     /// Snapshots to write, to the snapshot thread.
-    snapshots: Sender<Snapshot>,
+    snapshots: SnapshotQueue,
     /// Counts the snapshots skipped.
     snapshot_counts: Arc<SnapshotCounts>,
     /// One entry's reports, reused.
@@ -226,7 +226,7 @@ pub(super) struct Router {
 impl Router {
     pub(super) fn new(
         recycle: Sender<Turn>,
-        snapshots: Sender<Snapshot>,
+        snapshots: SnapshotQueue,
         snapshot_counts: Arc<SnapshotCounts>,
         market: Option<MarketData>,
     ) -> Self {
@@ -239,21 +239,37 @@ impl Router {
         }
     }
 
-    /// Hands a snapshot to the snapshot thread: one at most waits besides
-    /// the one being written, and a later one is skipped, but an end of
-    /// day's always goes. Each day's eve is where a registry's
-    /// `--from-snapshot` of the next day starts: a start that catches up
-    /// several missed days queues a snapshot of each of their ends.
+    /// Hands a snapshot to the snapshot thread. A periodic one goes only
+    /// when none waits (the previous one is written). An end of day's
+    /// always goes: each day's eve is where a registry's `--from-snapshot`
+    /// of the next day starts, and a start that catches up missed days
+    /// makes one for each. But no more wait than are kept once written
+    /// (`room`): the oldest waiting is then dropped, since the newer ones,
+    /// ends of day all, would have it removed as soon as they are written.
+    /// So a start after a long outage holds a few engine states, not one
+    /// for each day missed.
     fn snapshot(&mut self, snapshot: Snapshot) {
-        if snapshot.end_of_day || self.snapshots.is_empty() {
-            let _ = self.snapshots.send(snapshot);
-        } else {
-            self.snapshot_counts.skipped();
-            tracing::info!(
-                seq = snapshot.seq,
-                "skipping a snapshot: the previous one is still being written"
+        let queue = &self.snapshots;
+        if !snapshot.end_of_day && !queue.sender.is_empty() {
+            self.skip(snapshot.seq, "the previous one is still being written");
+            return;
+        }
+        while queue.sender.len() >= queue.room {
+            // The snapshot thread may take it first: then there is room.
+            let Ok(older) = queue.waiting.try_recv() else {
+                break;
+            };
+            self.skip(
+                older.seq,
+                "newer ends of day are waiting, which would remove it once written",
             );
         }
+        let _ = queue.sender.send(snapshot);
+    }
+
+    fn skip(&self, seq: u64, why: &'static str) {
+        self.snapshot_counts.skipped();
+        tracing::info!(seq, why, "skipping a snapshot");
     }
 
     /// Sends the reports of a turn whose entries are durable, in order,
@@ -341,6 +357,32 @@ fn refusal_frame(refusal: Refusal) -> ServerFrame {
 
 /// A snapshot on its way to the snapshot thread: the engine's state and
 /// the gateway's, after the same entry.
+/// The router's end of the queue of snapshots to the snapshot thread.
+pub(super) struct SnapshotQueue {
+    sender: Sender<Snapshot>,
+    /// The far end too, to take the oldest waiting snapshot out when
+    /// newer ones would have it removed once written.
+    waiting: Receiver<Snapshot>,
+    /// How many snapshots may wait.
+    room: usize,
+}
+
+impl SnapshotQueue {
+    /// A queue, and the snapshot thread's end of it, where as many
+    /// snapshots may wait as are kept after each one written: `keep`
+    /// (`journal.keep_snapshots`), or the last [`EVES_KEPT`] ends of day
+    /// if more.
+    pub(super) fn new(keep: usize) -> (Self, Receiver<Snapshot>) {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let queue = Self {
+            sender,
+            waiting: receiver.clone(),
+            room: keep.max(EVES_KEPT),
+        };
+        (queue, receiver)
+    }
+}
+
 pub(super) struct Snapshot {
     pub(super) seq: u64,
     pub(super) engine: Box<EngineState>,
@@ -552,4 +594,62 @@ pub(super) struct Subscribed {
     pub(super) queued: Arc<AtomicUsize>,
     /// Cancelled when a later login of the broker takes it over.
     pub(super) taken_over: CancellationToken,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cetx_engine::{Engine, EngineConfig, InstrumentSpec};
+    use rust_decimal::Decimal;
+
+    fn snapshot(engine: &EngineState, seq: u64, end_of_day: bool) -> Snapshot {
+        Snapshot {
+            seq,
+            engine: Box::new(engine.clone()),
+            gateway: Box::default(),
+            end_of_day,
+        }
+    }
+
+    #[test]
+    fn no_more_snapshots_wait_than_are_kept_once_written() {
+        let engine = Engine::new(&EngineConfig {
+            instruments: vec![InstrumentSpec::cea(2025, Decimal::new(90_00, 2))],
+        })
+        .unwrap()
+        .state();
+        let (recycle, _recycled) = crossbeam_channel::bounded(1);
+        let keep = 3;
+        let (queue, written) = SnapshotQueue::new(keep);
+        let counts = Arc::new(SnapshotCounts::default());
+        let mut router = Router::new(recycle, queue, Arc::clone(&counts), None);
+
+        // A periodic snapshot waits; the next is skipped while it does.
+        router.snapshot(snapshot(&engine, 10, false));
+        router.snapshot(snapshot(&engine, 20, false));
+        // A start catching up ten missed days: an end of day's each.
+        for day in 1..=10 {
+            router.snapshot(snapshot(&engine, 100 * day, true));
+        }
+        let waiting: Vec<(u64, bool)> = written.try_iter().map(|s| (s.seq, s.end_of_day)).collect();
+        assert_eq!(
+            waiting,
+            [(800, true), (900, true), (1000, true)],
+            "the newest `keep` wait"
+        );
+        // 20, then the oldest waiting as each of days 3 to 10 came.
+        assert_eq!(counts.stats().skipped, 1 + 8);
+
+        // With the queue drained, a periodic one goes again.
+        router.snapshot(snapshot(&engine, 1010, false));
+        assert_eq!(written.try_recv().map(|s| s.seq), Ok(1010));
+        // And no fewer than the last two ends of day may wait.
+        let (queue, written) = SnapshotQueue::new(1);
+        let mut router = Router::new(crossbeam_channel::bounded(1).0, queue, counts, None);
+        for day in 1..=3 {
+            router.snapshot(snapshot(&engine, day, true));
+        }
+        let waiting: Vec<u64> = written.try_iter().map(|s| s.seq).collect();
+        assert_eq!(waiting, [2, 3]);
+    }
 }
