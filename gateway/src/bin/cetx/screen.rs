@@ -51,6 +51,9 @@ pub struct Screen<'a> {
     pub utc_offset_s: i32,
     /// What the keys do, when a person is at them.
     pub hint: Option<&'a str>,
+    /// What is wrong with the feed, on a line of its own under the title
+    /// (the connection lost, and being made again).
+    pub status: Option<&'a str>,
     /// Each panel as tall as what it shows now (a `--once` frame), rather
     /// than the room its depth and [`TRADES_SHOWN`] take, which keeps a
     /// live view still as the book and the trades come and go.
@@ -88,7 +91,12 @@ impl Screen<'_> {
     /// a `--once` frame, which no terminal bounds.
     pub fn height(&self) -> u16 {
         let panels: u16 = self.instruments.iter().map(|i| self.panel_height(i)).sum();
-        1 + panels
+        self.head_height() + panels
+    }
+
+    /// The title line, and the status's under it.
+    fn head_height(&self) -> u16 {
+        1 + u16::from(self.status.is_some())
     }
 
     /// Lines a panel needs to show, at most, its levels within the depth
@@ -111,21 +119,37 @@ impl Screen<'_> {
     }
 }
 
-/// Draws `screen` into `area` of `buf`: a title line, then one panel per
-/// instrument, each as tall as it needs when they all fit and an equal
-/// share of the height when they do not.
+/// Draws `screen` into `area` of `buf`: a title line, the status if any,
+/// then one panel per instrument, each as tall as it needs when they all
+/// fit and an equal share of the height when they do not.
 pub fn render(screen: &Screen, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
     }
+    let head = screen.head_height().min(area.height);
     title_line(screen).render(Rect { height: 1, ..area }, buf);
+    if let Some(status) = screen.status.filter(|_| head > 1) {
+        let line = Line::styled(format!(" {status}"), Style::new().fg(Color::Red));
+        line.render(
+            Rect {
+                y: area.y + 1,
+                height: 1,
+                ..area
+            },
+            buf,
+        );
+    }
     let needs: Vec<u16> = screen
         .instruments
         .iter()
         .map(|i| screen.panel_height(i))
         .collect();
-    let mut y = area.y + 1;
-    for (instrument, height) in screen.instruments.iter().zip(fit(&needs, area.height - 1)) {
+    let mut y = area.y + head;
+    for (instrument, height) in screen
+        .instruments
+        .iter()
+        .zip(fit(&needs, area.height - head))
+    {
         let panel = Rect { y, height, ..area };
         render_panel(instrument, screen, panel, buf);
         y += height;
@@ -533,6 +557,7 @@ mod tests {
             depth: 2,
             utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: Some("q quits"),
+            status: None,
             fit_content: true,
             instruments: vec![Instrument {
                 symbol: "CEA2025",
@@ -567,6 +592,7 @@ mod tests {
             depth: 2,
             utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: None,
+            status: None,
             fit_content: true,
             instruments: vec![Instrument {
                 symbol: "CEA2025",
@@ -607,6 +633,7 @@ mod tests {
             depth: 10,
             utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: Some("q quits"),
+            status: None,
             fit_content: false,
             instruments: vec![Instrument {
                 symbol: "CEA2025",
@@ -634,6 +661,7 @@ mod tests {
             depth: 10,
             utc_offset_s: EXCHANGE_UTC_OFFSET_S,
             hint: None,
+            status: None,
             fit_content: false,
             instruments: vec![
                 Instrument {

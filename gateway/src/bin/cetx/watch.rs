@@ -7,7 +7,9 @@
 //! over the terminal: it reads the feed as fast as it comes and redraws
 //! at most [`FRAME_INTERVAL`] apart ([`crate::screen`] draws). `q`, Esc
 //! or Ctrl-C quits; the terminal is restored on every way out, a panic
-//! included (ratatui's panic hook).
+//! included (ratatui's panic hook). A live view whose connection is lost
+//! (the server stopped or restarted, or closed it as too slow) says so and
+//! reconnects, as `docs/MARKET_DATA.md` asks of a client, until it quits.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, IsTerminal};
@@ -17,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use cetx_gateway::codec::DecodeError;
 use cetx_gateway::market_data::client::Followed;
 use cetx_gateway::market_data::{FeedClient, FeedError};
 use cetx_gateway::protocol::feed::{FeedMessage, MAX_SUBSCRIBE_SYMBOLS};
@@ -26,6 +29,7 @@ use ratatui::layout::Rect;
 use ratatui::DefaultTerminal;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::screen::{self, Instrument, Screen, TradeRow, TRADES_SHOWN};
@@ -43,6 +47,13 @@ const KEY_POLL: Duration = Duration::from_millis(100);
 
 /// What the live view says about its keys.
 const HINT: &str = "q quits";
+
+/// The first pause before connecting again after the connection was
+/// lost; each failed try doubles it, up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+
+/// The longest pause between two tries to connect again.
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// `cetx watch`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -104,11 +115,38 @@ pub async fn run(args: WatchArgs) -> Result<()> {
 /// The feed, followed, and what the screen needs beyond the client's copy.
 struct Watch {
     client: FeedClient,
+    addr: SocketAddr,
     feed: String,
     depth: u16,
     utc_offset_s: i32,
     symbols: Vec<String>,
     seen: Seen,
+    /// Since the connection was lost: why, and the tries to connect again.
+    lost: Option<Lost>,
+}
+
+/// A lost connection: what the screen says, and the task connecting
+/// again (stopped when this is dropped).
+struct Lost {
+    status: String,
+    retry: JoinHandle<FeedClient>,
+}
+
+impl Drop for Lost {
+    fn drop(&mut self) {
+        self.retry.abort();
+    }
+}
+
+/// What [`Watch::step`] saw.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// A message; a heartbeat changes nothing shown.
+    Message { shown: bool },
+    /// The connection was lost: it is being made again.
+    Lost,
+    /// Connected and subscribed again: the snapshots follow.
+    Reconnected,
 }
 
 impl Watch {
@@ -127,11 +165,13 @@ impl Watch {
             .with_context(|| format!("connecting to the feed at {addr}"))?;
         let mut watch = Self {
             client,
+            addr,
             feed: addr.to_string(),
             depth,
             utc_offset_s,
             symbols,
             seen: Seen::default(),
+            lost: None,
         };
         let names = watch.symbols.join(", ");
         let refs: Vec<&str> = watch.symbols.iter().map(String::as_str).collect();
@@ -198,6 +238,7 @@ impl Watch {
             depth: self.depth,
             utc_offset_s: self.utc_offset_s,
             hint: live.then_some(HINT),
+            status: self.lost.as_ref().map(|lost| lost.status.as_str()),
             fit_content: !live,
             instruments,
         }
@@ -237,15 +278,93 @@ impl Watch {
                     dirty = false;
                     frame_due = Instant::now() + FRAME_INTERVAL;
                 }
-                message = self.client.next() => {
-                    let message = message
-                        .map_err(plain)
-                        .with_context(|| format!("following the feed at {}", self.feed))?;
-                    self.seen.take(&message);
-                    dirty |= !matches!(message, FeedMessage::Heartbeat);
+                step = self.step() => {
+                    dirty |= step? != Step::Message { shown: false };
                 }
             }
         }
+    }
+
+    /// Reads the next message, or, while the connection is lost, waits
+    /// until it is made again. Cancel-safe, as [`FeedClient::next`].
+    ///
+    /// # Errors
+    /// The feed refused the subscription (an unknown symbol: the server
+    /// now running has another market), or sent what cannot be read.
+    async fn step(&mut self) -> Result<Step> {
+        if let Some(lost) = &mut self.lost {
+            let client = (&mut lost.retry)
+                .await
+                .context("connecting to the feed again")?;
+            self.client = client;
+            // A restarted server may number its instruments otherwise, and
+            // the trades in between are not sent: the tape starts again.
+            self.seen = Seen::default();
+            self.lost = None;
+            return Ok(Step::Reconnected);
+        }
+        match self.client.next().await {
+            Ok(message) => {
+                self.seen.take(&message);
+                let shown = !matches!(message, FeedMessage::Heartbeat);
+                Ok(Step::Message { shown })
+            }
+            Err(error) if lost(&error) => {
+                let now = screen::clock(now_ns(), self.utc_offset_s);
+                self.lost = Some(Lost {
+                    status: format!(
+                        "feed lost at {now} ({error}): reconnecting, the view is as it was"
+                    ),
+                    retry: tokio::spawn(reconnect(self.addr, self.depth, self.symbols.clone())),
+                });
+                Ok(Step::Lost)
+            }
+            Err(error) => {
+                Err(plain(error)).with_context(|| format!("following the feed at {}", self.feed))
+            }
+        }
+    }
+}
+
+/// This machine's time, in nanoseconds since the epoch.
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Whether the feed was lost, rather than refused: the connection closed
+/// or broke (a server stopped, restarted or killed), or the server closed
+/// it as too slow (408) or full (412), each of which a later connection
+/// may not be.
+fn lost(error: &FeedError) -> bool {
+    match error {
+        FeedError::Closed
+        | FeedError::Io(_)
+        | FeedError::Decode(DecodeError::UnexpectedEof { .. } | DecodeError::Io(_)) => true,
+        FeedError::Rejected { reason, .. } => matches!(*reason, 408 | 412),
+        FeedError::Encode(_) | FeedError::Decode(_) | FeedError::Unknown(_) => false,
+    }
+}
+
+/// Connects and subscribes again, pausing before each try, longer after
+/// each that fails, until one succeeds.
+async fn reconnect(addr: SocketAddr, depth: u16, symbols: Vec<String>) -> FeedClient {
+    let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
+    let mut pause = RETRY_FIRST;
+    loop {
+        tokio::time::sleep(pause).await;
+        let subscribed = async {
+            let mut client = FeedClient::connect(addr).await?;
+            client.subscribe(depth, &refs).await?;
+            Ok::<_, FeedError>(client)
+        };
+        if let Ok(Ok(client)) = tokio::time::timeout(RETRY_MAX, subscribed).await {
+            return client;
+        }
+        pause = (pause * 2).min(RETRY_MAX);
     }
 }
 
@@ -409,7 +528,10 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cetx_gateway::codec::FeedServerCodec;
+    use cetx_gateway::protocol::feed::{FeedRequest, MAX_FEED_FRAME};
     use cetx_gateway::protocol::{Side, TradingPhase};
+    use tokio_util::codec::Framed;
 
     fn snapshot(instrument: u16, bid_levels: u32, ask_levels: u32) -> FeedMessage {
         FeedMessage::Snapshot {
@@ -448,6 +570,95 @@ mod tests {
             aggressor: Side::Sell,
             time_ns: 0,
         }
+    }
+
+    /// A feed server of one connection at a time on `listener`: takes the
+    /// `Subscribe`, then sends `messages`.
+    async fn serve_one(
+        listener: &tokio::net::TcpListener,
+        messages: &[FeedMessage],
+    ) -> Framed<tokio::net::TcpStream, FeedServerCodec> {
+        use futures_util::{SinkExt, StreamExt};
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut codec = FeedServerCodec::new(MAX_FEED_FRAME, MAX_FEED_FRAME);
+        codec.set_logged_in(true);
+        let mut conn = Framed::new(stream, codec);
+        let subscribe = conn.next().await.unwrap().unwrap();
+        assert!(matches!(
+            subscribe,
+            FeedRequest::Subscribe { depth: 10, .. }
+        ));
+        for message in messages {
+            conn.send(message).await.unwrap();
+        }
+        conn
+    }
+
+    fn reference(watch: &Watch) -> Option<i64> {
+        watch
+            .followed("CEA2025")
+            .map(|(_, f)| f.view.reference_ticks)
+    }
+
+    /// The server goes away (a stop, a restart): the live view says so,
+    /// keeps what it showed, and connects and subscribes again, taking the
+    /// new server's snapshot; one that refuses the symbol ends it.
+    #[tokio::test]
+    async fn a_lost_feed_is_followed_again_once_a_server_takes_the_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let first = snapshot(1, 0, 0);
+        let (watch, conn) = tokio::join!(
+            Watch::start(addr, 10, 0, vec!["CEA2025".into()], Duration::from_secs(10)),
+            serve_one(&listener, std::slice::from_ref(&first)),
+        );
+        let mut watch = watch.unwrap();
+        watch.seen.take(&trade(1, 7));
+        assert_eq!(reference(&watch), Some(85_00));
+
+        drop(conn);
+        assert_eq!(watch.step().await.unwrap(), Step::Lost);
+        let status = watch.screen(true).status.unwrap().to_owned();
+        assert!(
+            status.contains("the feed server closed the connection"),
+            "{status}"
+        );
+        assert_eq!(reference(&watch), Some(85_00), "the view is as it was");
+
+        // The restarted server's market moved on.
+        let mut second = first;
+        if let FeedMessage::Snapshot {
+            reference_ticks, ..
+        } = &mut second
+        {
+            *reference_ticks += 1_00;
+        }
+        let (step, conn) = tokio::join!(
+            watch.step(),
+            serve_one(&listener, std::slice::from_ref(&second))
+        );
+        assert_eq!(step.unwrap(), Step::Reconnected);
+        assert!(watch.screen(true).status.is_none());
+        assert!(watch.seen.tapes.is_empty(), "the tape starts again");
+        assert_eq!(watch.step().await.unwrap(), Step::Message { shown: true });
+        assert_eq!(reference(&watch), Some(86_00));
+
+        // A server of another market, without the symbol.
+        drop(conn);
+        assert_eq!(watch.step().await.unwrap(), Step::Lost);
+        let refused = FeedMessage::Rejected {
+            reason: 410,
+            text: "unknown symbol".into(),
+        };
+        let (step, _conn) = tokio::join!(
+            async {
+                assert_eq!(watch.step().await.unwrap(), Step::Reconnected);
+                watch.step().await
+            },
+            serve_one(&listener, std::slice::from_ref(&refused)),
+        );
+        let error = format!("{:#}", step.unwrap_err());
+        assert!(error.contains("refused: 410"), "{error}");
     }
 
     #[test]
