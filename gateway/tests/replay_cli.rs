@@ -94,7 +94,7 @@ fn replay_exits_0_on_a_good_journal_3_when_corrupt_and_4_on_a_missing_segment() 
     let rows: Vec<&str> = stdout.lines().collect();
     assert_eq!(rows.len(), 2, "a header and one trade: {stdout}");
     assert!(
-        rows[1].ends_with(",CEA2025,1001,1,2001,2,10,90.00,900.00,listing"),
+        rows[1].ends_with(",CEA2025,1001,1,2001,2,10,90.00,900.00,listing,"),
         "{}",
         rows[1]
     );

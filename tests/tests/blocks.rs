@@ -244,6 +244,7 @@ async fn two_brokers_negotiate_a_block_and_the_clearing_file_marks_it() {
             want,
             "{clearing}"
         );
+        assert_eq!(f[13], "", "no operator made a broker's trade: {clearing}");
     }
     // The day: the listing line's figures and close are the listing
     // trade's alone; the blocks are a line of their own, with no close.
@@ -370,7 +371,15 @@ async fn a_ccer_block_opened_by_config_waits_for_the_operator() {
         matches!(again, AdminReply::Rejected { reason: 134, .. }),
         "{again:?}"
     );
-    server.stop().await;
+    // The registry sees which operator confirmed the deal.
+    let data = server.stop().await;
+    let Reports { clearing, .. } = settled(data.path());
+    let rows: Vec<&str> = clearing.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{clearing}");
+    assert!(
+        rows[0].ends_with(",CCER,2001,2,1001,1,10000,85.00,850000.00,block,9"),
+        "{clearing}"
+    );
 }
 
 /// The next feed message that is not a heartbeat.

@@ -247,7 +247,7 @@ async fn a_taker_takes_the_third_best_ask_by_its_public_id() {
     assert_eq!(rows.len(), 1, "{clearing}");
     assert_eq!(
         rows[0][3..],
-        ["1", "CEA2025", "2001", "2", "1001", "1", "20", "92.00", "1840.00", "listing"],
+        ["1", "CEA2025", "2001", "2", "1001", "1", "20", "92.00", "1840.00", "listing", ""],
         "{clearing}"
     );
 }

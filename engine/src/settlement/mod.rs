@@ -100,6 +100,10 @@ pub struct ClearingRow {
     pub amount_fen: i64,
     /// How it traded: on the listing board, as a block, or in an auction.
     pub mode: TradeMode,
+    /// The operator whose entry made the trade, as journaled: who
+    /// confirmed a block deal that waited for the exchange, or closed an
+    /// auction by hand; `None` for a broker's or the calendar's entry.
+    pub operator: Option<u32>,
 }
 
 /// How a trade came about, the `mode` column of the clearing file and of
@@ -387,8 +391,14 @@ impl Ledger {
                     }
                 }
                 Event::Trade(t) => rows.push(self.trade(seq, t)?),
-                Event::BlockTraded(t) => rows.push(self.block_trade(seq, t)?),
-                Event::AuctionAllocation(a) => rows.push(self.allocation(seq, a)?),
+                Event::BlockTraded(t) => rows.push(ClearingRow {
+                    operator: entry.operator,
+                    ..self.block_trade(seq, t)?
+                }),
+                Event::AuctionAllocation(a) => rows.push(ClearingRow {
+                    operator: entry.operator,
+                    ..self.allocation(seq, a)?
+                }),
                 Event::DayClosed(d) => {
                     let listing = self.day(
                         d.trading_day,
@@ -557,6 +567,7 @@ impl Ledger {
             price_ticks: t.price_ticks,
             amount_fen,
             mode,
+            operator: None,
         })
     }
 

@@ -135,6 +135,10 @@ pub struct ClearingLine {
     /// `listing` (matched on the listing board), `block` (a block trade)
     /// or `auction` (a one-way auction's allocation).
     pub mode: TradeMode,
+    /// The operator whose entry made the trade (a block deal's
+    /// confirmation, an auction closed by hand); empty (`null` in JSON)
+    /// for a broker's or the calendar's.
+    pub operator: Option<u32>,
 }
 
 impl ReportLine for ClearingLine {
@@ -153,6 +157,7 @@ impl ReportLine for ClearingLine {
         "price_cny",
         "amount_cny",
         "mode",
+        "operator",
     ];
 }
 
@@ -175,6 +180,7 @@ impl ClearingLine {
             price_cny: Cny(row.price_ticks.into()),
             amount_cny: Cny(row.amount_fen.into()),
             mode: row.mode,
+            operator: row.operator,
         }
     }
 }

@@ -212,6 +212,7 @@ mod tests {
             price_cny: Cny(90_50),
             amount_cny: Cny(54_300_00),
             mode: crate::settlement::TradeMode::Listing,
+            operator: None,
         }
     }
 
@@ -287,8 +288,8 @@ mod tests {
     fn a_csv_table_is_its_header_and_one_row_per_line() {
         assert_eq!(
             render(Format::Csv.table(), &[clearing_line()]),
-            "seq,time_ns,trading_day,trade_id,instrument,buyer_account,buyer_broker,seller_account,seller_broker,quantity_t,price_cny,amount_cny,mode\n\
-             25,1795743000025000000,20261127,1,CEA2025,1001,1,2001,2,600,90.50,54300.00,listing\n"
+            "seq,time_ns,trading_day,trade_id,instrument,buyer_account,buyer_broker,seller_account,seller_broker,quantity_t,price_cny,amount_cny,mode,operator\n\
+             25,1795743000025000000,20261127,1,CEA2025,1001,1,2001,2,600,90.50,54300.00,listing,\n"
         );
         assert_eq!(
             render(Format::Csv.table(), &[day_line(None)]),
