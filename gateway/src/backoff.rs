@@ -12,7 +12,10 @@
 //! are looked at, until its failures are forgotten. A broker is never
 //! refused a login with the right secret from an address that is not
 //! refused: else anybody could lock a broker out by failing its logins.
-//! A login that succeeds forgets its address's failures.
+//! A login that succeeds forgets its address's failures for the id it
+//! logged in as, and no others: a broker's own typos are forgiven, but a
+//! member who guesses another's secret between logins of its own is not
+//! (its address is refused at its 8th wrong guess, as anyone's).
 //!
 //! The log gets one line per [`LOG_INTERVAL`] about failed logins, with
 //! their count, not one line each. The numbers are
@@ -75,6 +78,9 @@ pub(crate) struct LoginBackoff<K = BrokerId> {
 struct Inner<K> {
     by_address: BTreeMap<IpAddr, Failures>,
     by_broker: BTreeMap<K, Failures>,
+    /// The failures of each address for each configured id, which a
+    /// success of that id from that address takes off the address's.
+    by_pair: BTreeMap<(IpAddr, K), Failures>,
     log: LogTally,
     /// The last failure counted: its address, the id it named, and that
     /// address's or id's failures then.
@@ -88,6 +94,7 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
             inner: Mutex::new(Inner {
                 by_address: BTreeMap::new(),
                 by_broker: BTreeMap::new(),
+                by_pair: BTreeMap::new(),
                 log: LogTally::new(LOG_INTERVAL),
                 last: None,
             }),
@@ -131,10 +138,14 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
         let mut inner = self.lock();
         let by_address = count_failure(&mut inner.by_address, addr, now, forget);
         let by_broker = broker.map_or(0, |broker| {
+            count_failure(&mut inner.by_pair, (addr, broker), now, forget);
             count_failure(&mut inner.by_broker, broker, now, forget)
         });
         if inner.by_address.len() > MAX_ADDRESSES {
             forget_stalest(&mut inner.by_address, now, forget);
+        }
+        if inner.by_pair.len() > MAX_ADDRESSES {
+            forget_stalest(&mut inner.by_pair, now, forget);
         }
         let failures = by_address.max(by_broker);
         inner.last = Some((addr, broker, failures));
@@ -165,10 +176,21 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
         }
     }
 
-    /// A login from `addr` succeeded: its address's failures are
-    /// forgotten.
-    pub(crate) fn succeeded(&self, addr: IpAddr) {
-        self.lock().by_address.remove(&addr);
+    /// A login from `addr` as `id` succeeded: the address's failures for
+    /// `id` are forgotten, and its others kept.
+    pub(crate) fn succeeded(&self, addr: IpAddr, id: K, now: Instant) {
+        let forget = self.settings.forget_after();
+        let mut inner = self.lock();
+        let own = inner
+            .by_pair
+            .remove(&(addr, id))
+            .map_or(0, |f| f.count(now, forget));
+        if let Some(failures) = inner.by_address.get_mut(&addr) {
+            failures.count = failures.count(now, forget).saturating_sub(own);
+            if failures.count == 0 {
+                inner.by_address.remove(&addr);
+            }
+        }
     }
 }
 
@@ -203,7 +225,11 @@ fn count_failure<K: Ord>(
 }
 
 /// Forgets the failures that have lapsed, and if none have, the stalest.
-fn forget_stalest(map: &mut BTreeMap<IpAddr, Failures>, now: Instant, forget_after: Duration) {
+fn forget_stalest<T: Ord + Copy>(
+    map: &mut BTreeMap<T, Failures>,
+    now: Instant,
+    forget_after: Duration,
+) {
     map.retain(|_, f| f.count(now, forget_after) > 0);
     if map.len() > MAX_ADDRESSES {
         if let Some(stalest) = map.iter().min_by_key(|(_, f)| f.last_at).map(|(a, _)| *a) {
@@ -266,15 +292,39 @@ mod tests {
     }
 
     #[test]
-    fn a_success_forgets_the_address() {
+    fn a_success_forgets_the_address_s_failures_for_its_own_id_only() {
         let backoff = backoff();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let now = Instant::now();
-        for _ in 0..REFUSE_AFTER {
-            backoff.failed(addr, None, now);
+        // A broker's own typos are forgiven once it logs in.
+        for _ in 0..REFUSE_AFTER - 1 {
+            backoff.failed(addr, Some(BrokerId(1)), now);
         }
-        backoff.succeeded(addr);
+        backoff.succeeded(addr, BrokerId(1), now);
         assert!(!backoff.is_refused(addr, now));
+        // The broker's own count stays: an 8th wrong secret for it is
+        // refused, from any address.
+        let answer = backoff.failed(addr, Some(BrokerId(1)), now);
+        assert_eq!(
+            (answer.delay, answer.refuse),
+            (Duration::from_millis(800), true)
+        );
+        backoff.succeeded(addr, BrokerId(1), now);
+        // Guesses at broker 2 between broker 1's logins add up: the
+        // address is refused at the 8th, as anyone's.
+        for guess in 1..=REFUSE_AFTER {
+            assert!(!backoff.is_refused(addr, now), "guess {guess}");
+            backoff.failed(addr, Some(BrokerId(2)), now);
+            backoff.succeeded(addr, BrokerId(1), now);
+        }
+        assert!(backoff.is_refused(addr, now));
+        // Failures naming no configured broker are kept too.
+        let other: IpAddr = [10, 0, 0, 2].into();
+        for _ in 0..REFUSE_AFTER {
+            backoff.failed(other, None, now);
+        }
+        backoff.succeeded(other, BrokerId(1), now);
+        assert!(backoff.is_refused(other, now));
     }
 
     #[test]
@@ -282,8 +332,9 @@ mod tests {
         let backoff = backoff();
         let now = Instant::now();
         for i in 0..=MAX_ADDRESSES as u32 + 10 {
-            backoff.failed(IpAddr::from(i.to_be_bytes()), None, now);
+            backoff.failed(IpAddr::from(i.to_be_bytes()), Some(BrokerId(1)), now);
         }
         assert!(backoff.lock().by_address.len() <= MAX_ADDRESSES);
+        assert!(backoff.lock().by_pair.len() <= MAX_ADDRESSES);
     }
 }

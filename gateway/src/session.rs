@@ -427,10 +427,17 @@ async fn login(
         return Err(refuse_login(conn, RejectReason::UnsupportedProtocolVersion).await);
     }
     let addr = pending.addr();
-    if ctx.logins.refuse_at_once(addr, std::time::Instant::now()) {
+    let broker = BrokerId(broker_id);
+    // A client certificate for the broker's `tls_name` is proof no guesser
+    // at its address has: that login's secret is checked all the same.
+    let certified = ctx
+        .config
+        .broker(broker)
+        .and_then(|config| config.tls_name.as_ref())
+        .is_some_and(|name| conn.get_ref().peer_certificate_is_for(name));
+    if !certified && ctx.logins.refuse_at_once(addr, std::time::Instant::now()) {
         return Err(refuse_login(conn, RejectReason::TooManyFailedLogins).await);
     }
-    let broker = BrokerId(broker_id);
     let check = check_login(conn, ctx, broker, &secret).await;
     if check == LoginCheck::NotActive {
         // Right credentials: the refusal says why, and is no failure.
@@ -485,7 +492,8 @@ async fn login(
         return Err(Ended::Write(error));
     }
     conn.codec_mut().set_logged_in(true);
-    ctx.logins.succeeded(addr);
+    ctx.logins
+        .succeeded(addr, broker, std::time::Instant::now());
     tracing::info!(
         broker = broker_id,
         resume_from_seq,

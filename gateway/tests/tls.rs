@@ -225,6 +225,56 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     assert!(server.terminate().success());
 }
 
+/// An address refused for its failed logins (someone guessing there)
+/// still lets in a broker whose client certificate names it, with its
+/// secret: the certificate is proof no guesser has. Without it, the
+/// address is refused, whatever the secret (PROTOCOL.md, Logging in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certified_broker_logs_in_from_an_address_refused_for_others_guesses() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    let client_ca = format!("client_ca = {:?}\n", certs.ca.display().to_string());
+    let config = tls_config(dir.path(), &certs, &client_ca);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replacen(
+            "secret = \"demo-secret-1\"",
+            "secret = \"demo-secret-1\"\ntls_name = \"broker-1.cetx\"",
+            1,
+        )
+        .replacen("free_failures = 3", "free_failures = 0", 1)
+        .replacen("first_delay_ms = 50", "first_delay_ms = 1", 1)
+        .replacen("refuse_after = 8", "refuse_after = 2", 1);
+    assert!(
+        text.contains("refuse_after = 2"),
+        "the demo config names the back-off"
+    );
+    std::fs::write(&config, text).unwrap();
+    let data = dir.path().join("data");
+    let config_arg = config.to_string_lossy().into_owned();
+    let server = ServeProcess::start_with(&data, &["--config", &config_arg]);
+    let addr = server.addr;
+    let without_cert = || tls::client(&certs.ca, "localhost").expect("client TLS");
+    let guess = |n: u32| {
+        let tls = without_cert();
+        async move {
+            match Client::connect_tls(addr, tls, 2, &format!("guess-{n}"), 0).await {
+                Err(ClientError::LoginRejected { reason, .. }) => reason,
+                other => panic!("a guess was not refused: {:?}", other.map(|_| ())),
+            }
+        }
+    };
+    assert_eq!((guess(1).await, guess(2).await), (402, 417));
+    // The address is refused now: broker 2's right secret too, and broker
+    // 1's without its certificate.
+    assert_eq!(login_as(addr, without_cert(), 2).await, Err(417));
+    assert_eq!(login_as(addr, without_cert(), 1).await, Err(417));
+    let (cert, key) = &certs.clients[0];
+    let certified = tls::client_with_certificate(&certs.ca, "localhost", cert, key).unwrap();
+    assert_eq!(login_as(addr, certified, 1).await, Ok(()));
+    assert!(server.terminate().success());
+}
+
 /// A key that is not its certificate's, or a file with no key in it, is
 /// named with its files and what was wanted.
 #[test]

@@ -392,7 +392,9 @@ impl Session {
                         RejectReason::UnsupportedProtocolVersion,
                         &format!("this server speaks version {ADMIN_PROTOCOL_VERSION}"),
                     )
-                } else if self.logins.refuse_at_once(addr, Instant::now()) {
+                } else if !certified(&self.config.operators, operator, conn.get_ref())
+                    && self.logins.refuse_at_once(addr, Instant::now())
+                {
                     let why = "its address failed too many logins (417)";
                     self.refusals.count(Some((self.peer, why)));
                     error(
@@ -400,7 +402,7 @@ impl Session {
                         "too many failed logins from this address: try again later",
                     )
                 } else if find(&self.config.operators, operator, &secret, conn.get_ref()) {
-                    self.logins.succeeded(addr);
+                    self.logins.succeeded(addr, operator, Instant::now());
                     conn.send(AdminReply::LoggedIn { operator }).await.ok()?;
                     return Some(operator);
                 } else {
@@ -619,6 +621,18 @@ impl Session {
 /// Whether `operators` has `id` with this secret (every secret compared in
 /// full, so the time taken tells nothing) and, for an operator with a
 /// `tls_name`, a client certificate valid for it on `stream`.
+/// Whether the connection's client certificate is valid for the
+/// `tls_name` of operator `id`: proof no guesser at its address has, so its
+/// login is not refused for the address's failures (its secret is checked
+/// all the same).
+fn certified(operators: &[OperatorConfig], id: u32, stream: &Stream) -> bool {
+    operators
+        .iter()
+        .filter(|o| o.id == id)
+        .filter_map(|o| o.tls_name.as_ref())
+        .any(|name| stream.peer_certificate_is_for(name))
+}
+
 fn find(operators: &[OperatorConfig], id: u32, secret: &Secret, stream: &Stream) -> bool {
     operators.iter().filter(|o| o.id == id).any(|o| {
         let certified = |name: &String| stream.peer_certificate_is_for(name);
