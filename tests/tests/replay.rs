@@ -82,18 +82,29 @@ fn scripted_day() -> Vec<(Command, Stamp)> {
 }
 
 fn write_journal(dir: &Path, commands: &[(Command, Stamp)]) {
+    write_journal_in_runs(dir, commands, &[]);
+}
+
+/// [`write_journal`] by a writer closed after each entry of `stops` and
+/// opened again, as a server stopped and started: each run begins a
+/// segment.
+fn write_journal_in_runs(dir: &Path, commands: &[(Command, Stamp)], stops: &[u64]) {
     let mut engine = Engine::default();
     let journal = JournalConfig {
         durability: Durability::Os,
         segment_bytes: 512,
         ..JournalConfig::default()
     };
-    let writer = JournalWriter::open(dir, commands[0].1.seq, journal).unwrap();
+    let mut writer = JournalWriter::open(dir, commands[0].1.seq, journal).unwrap();
     let mut events = Vec::new();
     for (command, stamp) in commands {
         events.clear();
         engine.apply(command, *stamp, &mut events);
         writer.append_blocking(*stamp, command, &events).unwrap();
+        if stops.contains(&stamp.seq) {
+            writer.close().unwrap();
+            writer = JournalWriter::open(dir, stamp.seq + 1, journal).unwrap();
+        }
     }
     writer.close().unwrap();
 }
@@ -1127,6 +1138,42 @@ fn a_day_settled_from_a_snapshot_is_the_day_settled_from_seq_1() {
     )
     .unwrap_err();
     assert_eq!(failure.exit_code(), exit::GAP, "{failure}");
+}
+
+/// A server stopped after Friday's close and started on Monday: Friday's
+/// end of day closes a segment, and its snapshot is the oldest kept. An
+/// archive of everything it allows leaves the record the snapshot was
+/// taken after live, so a registry settles Monday from that snapshot with
+/// the archive gone (tester 57: the segment holding it was archived, and
+/// `--from-snapshot` fell back to seq 1, which needed the archive).
+#[test]
+fn an_archive_keeps_the_record_of_the_eve_a_registry_settles_from() {
+    let commands = two_days_and_a_deposit();
+    let friday_end = first_end_of_day(&commands);
+    let journal = tempfile::tempdir().unwrap();
+    write_journal_in_runs(journal.path(), &commands, &[friday_end]);
+    let monday = |a: &mut ReplayArgs| a.day = Some(2026_11_30);
+    let (whole, _, _) = replay_outputs(journal.path(), monday);
+    snapshot_at(journal.path(), &commands, friday_end);
+
+    let cold = tempfile::tempdir().unwrap();
+    let archived = cetx_engine::journal::archive_segments(
+        journal.path(),
+        &cold.path().join("archive"),
+        u64::MAX,
+    )
+    .unwrap();
+    assert!(!archived.moved.is_empty(), "{archived:?}");
+    assert_eq!(archived.snapshot_limit, Some(friday_end), "{archived:?}");
+    assert!(archived.archived_before <= friday_end, "{archived:?}");
+    std::fs::rename(cold.path().join("archive"), cold.path().join("away")).unwrap();
+
+    let (settled, summary, stderr) = replay_outputs(journal.path(), |a| {
+        monday(a);
+        a.from_snapshot = true;
+    });
+    assert_eq!(summary.snapshot_seq, Some(friday_end), "{stderr}");
+    assert_eq!(settled, whole);
 }
 
 /// `--from-snapshot` reads from seq 1, and says why, when no snapshot is

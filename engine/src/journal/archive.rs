@@ -4,7 +4,8 @@
 //!   rest (the runtime calls it after each snapshot it writes).
 //! - [`archive_segments`] moves segments that are wholly before both a
 //!   sequence number the operator names (what the registries have
-//!   settled) and the oldest kept snapshot to an archive directory, and
+//!   settled) and the oldest kept snapshot's own record (which ties it to
+//!   the journal) to an archive directory, and
 //!   marks them `archived` in the `MANIFEST`. Nothing is ever deleted:
 //!   each segment is copied and synced, the manifest names its new place,
 //!   and only then is the live copy removed, so a crash at any step leaves
@@ -57,8 +58,8 @@ pub struct Archived {
     pub moved: Vec<(u64, PathBuf)>,
     /// Every entry before this sequence number is now archived (1: none).
     pub archived_before: u64,
-    /// The limit the oldest kept snapshot set (the first entry it does not
-    /// cover), if there is a snapshot.
+    /// The limit the oldest kept snapshot set (the entry it was taken
+    /// after, whose record stays live), if there is a snapshot.
     pub snapshot_limit: Option<u64>,
 }
 
@@ -98,11 +99,14 @@ pub fn archive_segments(
             asked: archive_dir.to_path_buf(),
         });
     }
+    // The snapshot's own record stays: it ties the snapshot to this
+    // journal, and tells a registry settling the next day from it whether
+    // it ended a day (SETTLEMENT.md).
     let snapshot_limit = list_snapshots(dir)?
         .iter()
         .rev()
         .find(|(_, path)| read_snapshot(path).is_ok())
-        .map(|(seq, _)| seq + 1);
+        .map(|(seq, _)| *seq);
     let limit = before_seq.min(snapshot_limit.unwrap_or(1));
     check_records_before(dir, &manifest, limit)?;
     let target = dir.join(archive_dir);

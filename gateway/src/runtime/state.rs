@@ -276,6 +276,6 @@ fn resume_floor(dir: &Path) -> Result<u64, cetx_engine::JournalError> {
         stored
             .reports
             .last_day_start()
-            .map_or(1, |start| start.min(seq + 1))
+            .map_or(1, |start| start.min(seq))
     }))
 }

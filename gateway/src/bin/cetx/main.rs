@@ -503,10 +503,10 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
     match archived.snapshot_limit {
         None => println!("no snapshot reads: recovery needs every segment, so none was archived"),
         Some(limit) => println!(
-            "entries before seq {} are archived (asked: before {}; the oldest kept snapshot covers up to {}, and its trading day, which brokers' resumes read back, starts at seq {})",
+            "entries before seq {} are archived (asked: before {}; the oldest kept snapshot was taken after seq {}, whose record stays live, and its trading day, which brokers' resumes read back, starts at seq {})",
             archived.archived_before,
             args.before_seq,
-            limit - 1,
+            limit,
             outcome.resume_floor
         ),
     }
