@@ -226,6 +226,10 @@ pub enum RejectReason {
     /// (Operators' channel) the broker an account is opened for is not
     /// configured.
     UnknownBroker = 418,
+    /// The login's `resume_from_seq` needs reports older than the journal
+    /// the server keeps live: their segments were archived (`cetx journal
+    /// archive`). Nothing else happened: no session was taken over.
+    HistoryArchived = 419,
     /// The broker is suspended or closed: its logins are refused.
     BrokerNotActive = 420,
 }
@@ -238,7 +242,7 @@ impl RejectReason {
     }
 
     /// Every reason, in code order.
-    pub const ALL: [Self; 81] = [
+    pub const ALL: [Self; 82] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -319,6 +323,7 @@ impl RejectReason {
         Self::SessionTakenOver,
         Self::TooManyFailedLogins,
         Self::UnknownBroker,
+        Self::HistoryArchived,
         Self::BrokerNotActive,
     ];
 
@@ -346,7 +351,7 @@ mod tests {
                 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 201, 202, 203,
                 204, 205, 206, 207, 208, 209, 210, 211, 212, 301, 302, 303, 304, 305, 401, 402,
                 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418,
-                420
+                419, 420
             ]
         );
         for reason in RejectReason::ALL {

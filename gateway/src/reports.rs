@@ -557,10 +557,7 @@ impl Reports {
             return Ok(Resume::Recent(frames));
         }
         let mark = self
-            .day_marks
-            .iter()
-            .rev()
-            .find(|m| m.last_seqs.get(&broker).copied().unwrap_or(0) <= after_seq)
+            .mark_before(broker, after_seq)
             .cloned()
             .unwrap_or_else(|| DayMark {
                 from_seq: 1,
@@ -571,6 +568,29 @@ impl Reports {
             after: after_seq,
             upto: last_seq,
         })
+    }
+
+    /// Where in the journal [`Self::resume`] would read the reports after
+    /// `after_seq` back from; `None` when memory holds them (or there are
+    /// none to give).
+    #[must_use]
+    pub fn read_back_from(&self, broker: BrokerId, after_seq: u64) -> Option<u64> {
+        let last_seq = self.last_seq(broker);
+        let in_memory = self.brokers.get(&broker).map_or(0, |b| b.recent.len()) as u64;
+        (after_seq < last_seq.saturating_sub(in_memory)).then(|| {
+            self.mark_before(broker, after_seq)
+                .map_or(1, |m| m.from_seq)
+        })
+    }
+
+    /// The newest day mark before the broker's report `after_seq`: the
+    /// day a resume after it reads back from (`None`: the journal's first
+    /// entry).
+    fn mark_before(&self, broker: BrokerId, after_seq: u64) -> Option<&DayMark> {
+        self.day_marks
+            .iter()
+            .rev()
+            .find(|m| m.last_seqs.get(&broker).copied().unwrap_or(0) <= after_seq)
     }
 
     /// Where the newest trading day marked starts in the journal: what a

@@ -94,6 +94,9 @@ pub(super) struct Shared {
     pub(super) next_subscription: AtomicU64,
     /// Where resumes older than memory are read back from.
     pub(super) journal_dir: PathBuf,
+    /// The archived segments: a resume read back from one that is not in
+    /// place is refused 419.
+    pub(super) archived: history::Archived,
     /// How fast they are read back, all of them together.
     pub(super) resume_pace: Arc<history::Pace>,
     /// The public market, when `[market_data]` is configured.
@@ -300,6 +303,8 @@ impl RuntimeHandle {
     /// [`RejectReason::BadCredentials`] for a broker that is not
     /// configured; [`RejectReason::ResumeSeqAhead`] when
     /// `resume_from_seq` is above the broker's last sequence number;
+    /// [`RejectReason::HistoryArchived`] when the reports after it would
+    /// be read back from an archived segment that is not in place;
     /// [`RejectReason::ServerBusy`] once the runtime is stopping.
     pub fn connect(
         &self,
@@ -316,6 +321,22 @@ impl RuntimeHandle {
             .shared
             .next_subscription
             .fetch_add(1, Ordering::Relaxed);
+        // Checked before the subscription takes the broker's session over:
+        // looked up under the lock, the files looked at outside it.
+        let read_back_from = router::lock(&self.shared.outbound)
+            .reports
+            .read_back_from(broker, resume_from_seq);
+        if let Some(missing) =
+            read_back_from.and_then(|from_seq| self.shared.archived.missing_from(from_seq))
+        {
+            tracing::warn!(
+                broker = broker.0,
+                resume_from_seq,
+                missing = %missing.display(),
+                "refusing a resume that needs an archived segment not in place (419): put the archive back where the journal's MANIFEST names it"
+            );
+            return Err(RejectReason::HistoryArchived);
+        }
         let subscribed = router::subscribe(&self.shared.outbound, broker, resume_from_seq, id)?;
         // Read outside the lock, on a thread of its own.
         let history = subscribed.read_back.map(|(from_seq, back)| {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use cetx_engine::journal::{JournalError, JournalReader};
+use cetx_engine::journal::{JournalError, JournalReader, Manifest};
 use tokio::sync::mpsc;
 
 use crate::protocol::ServerFrame;
@@ -27,6 +27,54 @@ use crate::reports::ReadBack;
 
 /// Reports handed over at a time.
 const BATCH: usize = 1_024;
+
+/// The journal's archived segments, as its manifest named them at start:
+/// none comes back while the server runs (archiving takes the journal's
+/// lock), but the archive directory may be moved away meanwhile.
+#[derive(Debug, Default)]
+pub(super) struct Archived {
+    /// Each archived segment's first sequence number and file, oldest
+    /// first; the live segments follow.
+    segments: Vec<(u64, PathBuf)>,
+    /// The first live segment's first sequence number.
+    live_from: u64,
+}
+
+impl Archived {
+    /// What `manifest` of the journal in `dir` lists as archived.
+    pub(super) fn listed(dir: &Path, manifest: Option<&Manifest>) -> Self {
+        let Some(manifest) = manifest else {
+            return Self::default();
+        };
+        let segments = manifest
+            .segments
+            .iter()
+            .take_while(|s| s.archived)
+            .map(|&s| (s.first_seq, manifest.path_of(dir, s)))
+            .collect();
+        let live_from = manifest
+            .segments
+            .iter()
+            .find(|s| !s.archived)
+            .map_or(1, |s| s.first_seq);
+        Self {
+            segments,
+            live_from,
+        }
+    }
+
+    /// The first archived segment a read-back from `from_seq` needs that
+    /// is not where the manifest names it, if any.
+    pub(super) fn missing_from(&self, from_seq: u64) -> Option<&Path> {
+        let ends = self.segments.iter().skip(1).map(|(first, _)| *first);
+        self.segments
+            .iter()
+            .zip(ends.chain([self.live_from]))
+            .filter(|(_, end)| *end > from_seq)
+            .map(|((_, path), _)| path.as_path())
+            .find(|path| !path.is_file())
+    }
+}
 
 /// Batches in flight between the reading thread and the session: the
 /// thread waits for the session rather than read ahead.
@@ -201,7 +249,25 @@ fn read(
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{yield_to_live_path, Pace, NICE};
+    use super::{yield_to_live_path, Archived, Pace, NICE};
+
+    #[test]
+    fn a_read_back_needs_the_archived_segments_from_its_start_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let [first, second] = ["a.seg", "b.seg"].map(|name| dir.path().join(name));
+        let archived = Archived {
+            segments: vec![(1, first.clone()), (10, second.clone())],
+            live_from: 20,
+        };
+        std::fs::write(&second, b"").unwrap();
+        assert_eq!(archived.missing_from(1), Some(first.as_path()));
+        assert_eq!(archived.missing_from(9), Some(first.as_path()));
+        assert_eq!(archived.missing_from(10), None, "only the second is needed");
+        assert_eq!(archived.missing_from(20), None, "live");
+        std::fs::remove_file(&second).unwrap();
+        assert_eq!(archived.missing_from(19), Some(second.as_path()));
+        assert_eq!(Archived::default().missing_from(1), None);
+    }
 
     #[test]
     fn a_pace_spaces_batches_by_their_size() {

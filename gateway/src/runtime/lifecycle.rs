@@ -115,6 +115,12 @@ impl Runtime {
                 }
             })?;
         let recovered = journal::recover_with(&journal_dir, durability, &mut rebuild)?;
+        let manifest =
+            journal::Manifest::read(&journal_dir).map_err(|source| RuntimeError::Journal {
+                context: "reading the journal's manifest",
+                source,
+            })?;
+        let archived = super::history::Archived::listed(&journal_dir, manifest.as_ref());
         if let Some(torn) = &recovered.torn_tail {
             tracing::warn!(file = %torn.file.display(), offset = torn.offset,
                 saved_to = %torn.saved_to.display(), "cut a torn tail off the journal");
@@ -261,6 +267,7 @@ impl Runtime {
             status,
             next_subscription: AtomicU64::new(1),
             journal_dir: journal_dir.clone(),
+            archived,
             resume_pace: Arc::new(Pace::new(config.server.resume_reports_per_s)),
             market: market.clone(),
             taken: std::sync::RwLock::new(
