@@ -3,7 +3,7 @@
 //! `--secret-file`, `CETX_SECRET`, or (with a warning) `--secret`, and
 //! without any of them and no terminal to ask on says so; `cetx serve`
 //! warns when its config file, which holds the secrets, is open to other
-//! users.
+//! users, or when others may write in its data directory.
 
 mod common;
 
@@ -124,6 +124,78 @@ fn a_config_file_with_secrets_open_to_others_is_warned_about() {
             said.contains("holds secrets and is open to its group or other users"),
             warned,
             "mode {mode:o}: {said}"
+        );
+    }
+}
+
+/// A data directory made beforehand keeps its mode; one others may write
+/// in (and so move the journal out of) is warned about, a sticky one not.
+#[test]
+fn a_data_directory_others_may_write_in_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (mode, warned) in [
+        (0o777, true),
+        (0o770, true),
+        (0o1777, false),
+        (0o755, false),
+    ] {
+        let data = tmp.path().join(format!("data-{mode:o}"));
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(mode)).unwrap();
+        let log = tmp.path().join(format!("serve-{mode:o}.log"));
+        let server = ServeProcess::start_logging_to(&data, &log);
+        assert_eq!(server.terminate().code(), Some(0));
+        let said = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            said.contains("is writable by its group or other users"),
+            warned,
+            "mode {mode:o}: {said}"
+        );
+    }
+}
+
+/// A config's secrets that are short, or the demo config's published ones,
+/// are warned about at start, naming the broker, never the secret.
+#[test]
+fn short_or_published_secrets_are_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("cetx.toml");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let demo = cetx_gateway::config::DEFAULT_TOML;
+    assert!(
+        demo.contains("secret = \"demo-secret-1\"") && demo.contains("secret = \"demo-secret-2\"")
+    );
+    let text = demo
+        .replace("secret = \"demo-secret-1\"", "secret = \"short-1\"")
+        .replace(
+            "secret = \"demo-secret-2\"",
+            "secret = \"Zq3v9Xc0pLm2Rt8WkY4sBn\"",
+        );
+    for (text, said_of_1, said_of_2) in [
+        (
+            demo.to_owned(),
+            "broker 1's secret is one the demo config publishes",
+            true,
+        ),
+        (text, "broker 1's secret is 7 characters", false),
+    ] {
+        write_private(&config, &text, 0o600);
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_cetx"));
+        serve
+            .args(["serve", "--listen", &listen])
+            .args(["--market-data-listen", "127.0.0.1:0"])
+            .args(["--http-listen", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(tmp.path().join("data"));
+        let said = stderr(&finish(serve));
+        assert!(said.contains(said_of_1), "{said}");
+        assert_eq!(said.contains("broker 2's secret"), said_of_2, "{said}");
+        assert!(
+            !said.contains("short-1") && !said.contains("demo-secret"),
+            "{said}"
         );
     }
 }

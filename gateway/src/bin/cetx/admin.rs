@@ -366,15 +366,11 @@ fn secret(file: Option<&Path>) -> Result<String> {
     read_secret(file, "CETX_ADMIN_SECRET", "the operator's secret")
 }
 
-/// A secret: the first line of `file`, or the environment variable `var`.
+/// A secret: the first line of `file` (warned about when others may read
+/// it, as `cetx order`'s), or the environment variable `var`.
 fn read_secret(file: Option<&Path>, var: &str, what: &str) -> Result<String> {
     let secret = match file {
-        Some(file) => std::fs::read_to_string(file)
-            .with_context(|| format!("reading {what} from {}", file.display()))?
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
+        Some(file) => crate::secret::from_file(file).with_context(|| what.to_owned())?,
         None => std::env::var(var)
             .with_context(|| format!("{what}: no file given and no {var} in the environment"))?,
     };

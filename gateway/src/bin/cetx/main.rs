@@ -513,6 +513,61 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
     Ok(())
 }
 
+/// The shortest secret not warned about: 16 characters. PROTOCOL.md asks
+/// for 22 base64 characters (128 bits); the back-off only slows guessing.
+const SHORT_SECRET: usize = 16;
+
+/// Warns of each configured broker's or operator's secret that is short, or
+/// one the embedded demo config publishes.
+fn warn_of_weak_secrets(config: &ServerConfig) {
+    let demo = ServerConfig::embedded_default();
+    let published = |secret: &cetx_gateway::protocol::Secret| {
+        demo.brokers
+            .iter()
+            .any(|b| b.secret.expose() == secret.expose())
+            || demo
+                .operators
+                .iter()
+                .any(|o| o.secret.expose() == secret.expose())
+    };
+    let secrets = config
+        .brokers
+        .iter()
+        .map(|b| ("broker", b.id.0, &b.secret))
+        .chain(
+            config
+                .operators
+                .iter()
+                .map(|o| ("operator", o.id, &o.secret)),
+        );
+    for (who, id, secret) in secrets {
+        let length = secret.expose().chars().count();
+        if published(secret) {
+            tracing::warn!("{who} {id}'s secret is one the demo config publishes (gateway/default.toml, the README): anyone can log in as it; give it a long random one");
+        } else if length < SHORT_SECRET {
+            tracing::warn!("{who} {id}'s secret is {length} characters: make secrets long and random, 22 base64 characters (128 bits) or more (PROTOCOL.md, Logging in), since the back-off of failed logins only slows guessing");
+        }
+    }
+}
+
+/// Warns when others than its owner may write in the data directory (an
+/// existing one keeps its mode), unless it is sticky: they could rename
+/// the journal away or put files in its place.
+fn warn_if_writable_by_others(data_dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(metadata) = std::fs::metadata(data_dir) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o7777;
+    // A sticky directory (/tmp's 1777) lets no one else move what is ours.
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        tracing::warn!(
+            "the data directory {} is writable by its group or other users (mode {mode:o}): they could move the journal away; chmod 700 it",
+            data_dir.display()
+        );
+    }
+}
+
 /// Raises the soft limit on open files to the hard one (a process may, as
 /// `ulimit -n -S` may): every port's connections are bounded by the config,
 /// and with the journal's files they must fit under it, or a busy port
@@ -557,6 +612,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let holds_secrets = !config.brokers.is_empty() || !config.operators.is_empty();
     if let Some(path) = args.config.as_ref().filter(|_| holds_secrets) {
         warn_if_open_to_others(path);
+        warn_of_weak_secrets(&config);
     }
     for key in tls_sections(&config).map(|(_, _, t)| &t.key) {
         if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(key) {
@@ -618,6 +674,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     cetx_engine::journal::private::create_dir(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    warn_if_writable_by_others(&data_dir);
     let mut options = RuntimeOptions::new(&data_dir);
     options.open_market_now = args.open_market_now;
     options.accept_config_change = args.accept_config_change;

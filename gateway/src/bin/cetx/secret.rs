@@ -49,8 +49,12 @@ pub fn resolve(args: SecretArgs, broker: u32) -> Result<String> {
     prompt(broker)
 }
 
-/// The first line of `path`, without its line ending.
-fn from_file(path: &Path) -> Result<String> {
+/// The first line of `path`, without its line ending; warns when the file
+/// is open to its group or other users.
+///
+/// # Errors
+/// The file cannot be read, or its first line is empty.
+pub fn from_file(path: &Path) -> Result<String> {
     if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(path) {
         tracing::warn!(
             "the secret file {} is open to its group or other users (mode {mode:o}); chmod 600 it",
