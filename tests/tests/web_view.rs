@@ -139,6 +139,56 @@ async fn get(
     (stream, status)
 }
 
+/// Every answer of the web view, the page, its script, its data and a
+/// path it does not have alike, tells the browser to load nothing from
+/// elsewhere, never to frame it, never to sniff its type and to send no
+/// referrer (the page itself works under them: the browser test above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_browser_s_locks() {
+    use tokio::io::AsyncBufReadExt;
+    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let web = server.web.expect("the demo config serves the page");
+    for (path, status) in [
+        ("/", "200"),
+        ("/app.js", "200"),
+        ("/style.css", "200"),
+        ("/api/market", "200"),
+        ("/nowhere", "404"),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(web).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: cetx\r\n\r\n");
+        tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+            .await
+            .unwrap();
+        let mut reader = tokio::io::BufReader::new(stream);
+        let mut headers = String::new();
+        loop {
+            let mut line = String::new();
+            tokio::time::timeout(WAIT, reader.read_line(&mut line))
+                .await
+                .expect("headers in time")
+                .unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            headers.push_str(&line.to_ascii_lowercase());
+        }
+        assert!(
+            headers.starts_with(&format!("http/1.1 {status}")),
+            "{path}: {headers}"
+        );
+        for want in [
+            "content-security-policy: default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            "x-content-type-options: nosniff",
+            "x-frame-options: deny",
+            "referrer-policy: no-referrer",
+        ] {
+            assert!(headers.contains(want), "{path}: {want} not in\n{headers}");
+        }
+    }
+    server.stop().await;
+}
+
 /// The loopback address of the `i`th of several viewers' machines.
 const fn viewer(i: u8) -> [u8; 4] {
     [127, 0, 1, i]

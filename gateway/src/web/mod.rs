@@ -125,11 +125,33 @@ impl WebServer {
             .route("/style.css", get(style))
             .route("/api/market", get(market))
             .route("/events", get(events))
-            .with_state(shared);
+            .with_state(shared)
+            .layer(axum::middleware::map_response(locked_down));
         tracing::info!(addr = %self.local_addr, "serving the web view");
         crate::listen::serve_http(self.listener, app, LIMITS, shutdown).await;
         Ok(())
     }
+}
+
+/// What every answer says of itself to a browser (CONFIG.md, `[http]`): it
+/// loads only its own script and style, is never framed by another site,
+/// is never sniffed as another type, and sends no referrer on.
+const LOCKED_DOWN: [(header::HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+];
+
+async fn locked_down(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    for (name, value) in LOCKED_DOWN {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// The page, with the market as it is now inside it, so that it shows the
