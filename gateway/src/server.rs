@@ -92,6 +92,12 @@ impl Connections {
     pub fn failed_logins(&self) -> u64 {
         self.0.logins.refused()
     }
+
+    /// TLS handshakes on the broker port that failed or timed out so far.
+    #[must_use]
+    pub fn failed_tls_handshakes(&self) -> u64 {
+        self.0.tls_failed.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A bound server, ready to [`Server::run`].
@@ -140,6 +146,8 @@ impl Server {
                 login_timeout: LOGIN_TIMEOUT,
                 malformed: SharedTally::new(REFUSED_LOG_INTERVAL),
                 before_login: SharedTally::new(REFUSED_LOG_INTERVAL),
+                tls_failures: SharedTally::new(REFUSED_LOG_INTERVAL),
+                tls_failed: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }

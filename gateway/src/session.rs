@@ -37,6 +37,7 @@
 //! connection (who is speaking, how fast, in what shape).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,6 +96,12 @@ pub(crate) struct SessionContext {
     /// Connections closed before a login for what anyone may do without
     /// credentials ([`Ended::before_login`]): a line per interval too.
     pub before_login: SharedTally,
+    /// TLS handshakes that failed or timed out (a client certificate of
+    /// another CA or expired, an old TLS version, plain text on the TLS
+    /// port): a warning line per interval, and their count.
+    pub tls_failures: SharedTally,
+    /// Their count since the start, for the metrics.
+    pub tls_failed: AtomicU64,
 }
 
 impl SessionContext {
@@ -127,11 +134,27 @@ impl SessionContext {
         }
     }
 
+    /// Counts a failed TLS handshake (`event`: the peer and why), or on
+    /// the timer (`None`) logs what the interval held back.
+    fn log_tls_failure(&self, event: Option<(Option<SocketAddr>, &str)>) {
+        if event.is_some() {
+            self.tls_failed.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(count) = self.tls_failures.due(event.is_some()) {
+            let text = "failed TLS handshakes (count: since the last such line)";
+            match event {
+                Some((peer, why)) => tracing::warn!(?peer, why, count, "{text}"),
+                None => tracing::warn!(count, "{text}"),
+            }
+        }
+    }
+
     /// The timer's look at what the intervals of the per-interval lines
     /// held back.
     pub(crate) fn flush_logs(&self) {
         self.log_malformed(None);
         self.log_before_login(None);
+        self.log_tls_failure(None);
     }
 }
 
@@ -223,11 +246,11 @@ pub(crate) async fn run(
         } {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
-                tracing::debug!(?peer, %error, "a TLS handshake failed");
+                ctx.log_tls_failure(Some((peer, &error.to_string())));
                 return;
             }
             Err(_) => {
-                tracing::debug!(?peer, "a TLS handshake timed out");
+                ctx.log_tls_failure(Some((peer, "timed out")));
                 return;
             }
         },

@@ -275,6 +275,43 @@ async fn a_certified_broker_logs_in_from_an_address_refused_for_others_guesses()
     assert!(server.terminate().success());
 }
 
+/// A failed TLS handshake is logged as a warning, counted in a line per
+/// interval with the last peer and why (OPERATIONS.md): here plain text
+/// on the TLS port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_tls_handshakes_are_warned_about() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    let client_ca = format!("client_ca = {:?}\n", certs.ca.display().to_string());
+    let config = tls_config(dir.path(), &certs, &client_ca);
+    let config_arg = config.to_string_lossy().into_owned();
+    let log = dir.path().join("serve.log");
+    let server = ServeProcess::start_with_logging_to(
+        &dir.path().join("data"),
+        &["--config", &config_arg],
+        &log,
+    );
+    let mut plain = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    plain
+        .write_all(b"\x10\x00\x00\x00hello, plain text")
+        .await
+        .unwrap();
+    // The server answers with a TLS alert and closes.
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, plain.read_to_end(&mut answer))
+        .await
+        .expect("closed in time")
+        .ok();
+    assert!(server.terminate().success());
+    let said = std::fs::read_to_string(&log).unwrap();
+    let line = said
+        .lines()
+        .find(|l| l.contains("failed TLS handshakes (count: since the last such line)"))
+        .unwrap_or_else(|| panic!("no warning in\n{said}"));
+    assert!(line.contains("WARN") && line.contains("count=1"), "{line}");
+}
+
 /// A key that is not its certificate's, or a file with no key in it, is
 /// named with its files and what was wanted.
 #[test]

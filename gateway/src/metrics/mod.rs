@@ -366,6 +366,12 @@ fn connections(page: &mut Exposition, sources: &Sources) {
         "Broker logins refused for their credentials (402) or their address's failures (417).",
         connections.failed_logins(),
     );
+    page.single(
+        "cetx_tls_handshake_failures_total",
+        Kind::Counter,
+        "TLS handshakes on the broker port that failed or timed out.",
+        connections.failed_tls_handshakes(),
+    );
 }
 
 /// The process's resident memory, from `VmRSS` in `/proc/self/status`

@@ -171,6 +171,11 @@ impl ServeProcess {
         Self::spawn(data_dir, &[], Some(log))
     }
 
+    /// [`ServeProcess::start_with`], logging as [`ServeProcess::start_logging_to`].
+    pub fn start_with_logging_to(data_dir: &Path, extra: &[&str], log: &Path) -> Self {
+        Self::spawn(data_dir, extra, Some(log))
+    }
+
     fn spawn(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Self {
         let (level, stderr) = match log {
             Some(log) => (
