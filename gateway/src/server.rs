@@ -148,6 +148,7 @@ impl Server {
                 before_login: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failures: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failed: std::sync::atomic::AtomicU64::new(0),
+                handshakes: crate::throttle::Handshakes::new(Instant::now()),
             }),
         })
     }

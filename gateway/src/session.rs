@@ -102,6 +102,9 @@ pub(crate) struct SessionContext {
     pub tls_failures: SharedTally,
     /// Their count since the start, for the metrics.
     pub tls_failed: AtomicU64,
+    /// Each address's budget of TLS handshakes: one past it is closed
+    /// before its handshake, and counted as a failed one.
+    pub handshakes: crate::throttle::Handshakes,
 }
 
 impl SessionContext {
@@ -240,6 +243,16 @@ pub(crate) async fn run(
         // The handshake runs under the pending slot, bounded like a login,
         // and gives the slot up to a newer connection like one (only
         // closed: it cannot read a frame yet).
+        Some(_)
+            if peer.is_some_and(|p| !ctx.handshakes.take(p.ip(), std::time::Instant::now())) =>
+        {
+            let why = format!(
+                "refused before the handshake: its address started more than {} a second",
+                crate::throttle::HANDSHAKE_RATE
+            );
+            ctx.log_tls_failure(Some((peer, &why)));
+            return;
+        }
         Some(tls) => match tokio::select! {
             () = evicted.cancelled() => return,
             accepted = timeout(ctx.login_timeout, tls.accept(stream)) => accepted,

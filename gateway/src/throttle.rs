@@ -15,6 +15,7 @@
 //! login only: each session holds its broker's [`Bucket`].
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -125,10 +126,90 @@ impl Throttles {
     }
 }
 
+/// TLS handshakes each source address may start on the broker port: a
+/// token bucket of [`HANDSHAKE_BURST`], refilled at [`HANDSHAKE_RATE`] a
+/// second. A full handshake costs the server about a millisecond of CPU,
+/// so one address starting them as fast as it can would take the cores
+/// the live brokers need; a broker's client connects a few times a day.
+pub(crate) const HANDSHAKE_RATE: u32 = 16;
+
+/// The handshakes an address may start at once, before [`HANDSHAKE_RATE`]
+/// holds it.
+pub(crate) const HANDSHAKE_BURST: u32 = 32;
+
+/// Most addresses whose handshake budgets are remembered; past it, those
+/// whose buckets are full again are forgotten (they lose nothing).
+const MAX_ADDRESSES: usize = 4_096;
+
+/// Each source address's budget of TLS handshakes.
+#[derive(Debug)]
+pub(crate) struct Handshakes {
+    epoch: Instant,
+    cells: Mutex<BTreeMap<IpAddr, Cell>>,
+}
+
+impl Handshakes {
+    pub(crate) fn new(now: Instant) -> Self {
+        Self {
+            epoch: now,
+            cells: Mutex::default(),
+        }
+    }
+
+    /// Takes a handshake from `addr`'s budget at `now`; `false` when it is
+    /// spent.
+    pub(crate) fn take(&self, addr: IpAddr, now: Instant) -> bool {
+        let now_ns =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        if cells.len() >= MAX_ADDRESSES && !cells.contains_key(&addr) {
+            cells.retain(|_, cell| cell.full_at_ns.load(Ordering::Relaxed) > now_ns);
+        }
+        let budget = Throttle {
+            rate_per_s: HANDSHAKE_RATE,
+            burst: HANDSHAKE_BURST,
+        };
+        // Bounded all the same: an address past the bound shares a budget
+        // with nobody and is refused, rather than the map grow.
+        (cells.len() < MAX_ADDRESSES || cells.contains_key(&addr))
+            && cells
+                .entry(addr)
+                .or_insert_with(|| Cell::new(budget))
+                .take(now_ns)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn an_address_may_start_its_burst_of_handshakes_then_the_rate() {
+        let start = Instant::now();
+        let handshakes = Handshakes::new(start);
+        let one: IpAddr = [10, 0, 0, 1].into();
+        let other: IpAddr = [10, 0, 0, 2].into();
+        let taken = (0..100).filter(|_| handshakes.take(one, start)).count();
+        assert_eq!(taken, HANDSHAKE_BURST as usize);
+        assert!(handshakes.take(other, start), "another address has its own");
+        let later = start + Duration::from_secs(1);
+        let taken = (0..100).filter(|_| handshakes.take(one, later)).count();
+        assert_eq!(taken, HANDSHAKE_RATE as usize, "a second's refill");
+    }
+
+    #[test]
+    fn the_addresses_remembered_are_bounded() {
+        let start = Instant::now();
+        let handshakes = Handshakes::new(start);
+        for i in 0..MAX_ADDRESSES as u32 + 10 {
+            handshakes.take(IpAddr::from(i.to_be_bytes()), start);
+        }
+        assert!(handshakes.cells.lock().unwrap().len() <= MAX_ADDRESSES);
+        // Once their buckets are full again, new addresses get room.
+        let later = start + Duration::from_secs(10);
+        assert!(handshakes.take(IpAddr::from([192, 0, 2, 1]), later));
+    }
 
     #[test]
     fn a_bucket_allows_the_burst_then_the_rate() {

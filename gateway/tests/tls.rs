@@ -312,6 +312,49 @@ async fn failed_tls_handshakes_are_warned_about() {
     assert!(line.contains("WARN") && line.contains("count=1"), "{line}");
 }
 
+/// One address starting TLS handshakes as fast as it can gets its burst,
+/// then 16 a second: the rest are closed before the handshake (a full one
+/// costs the server about a millisecond of CPU), and another address is
+/// not held by it (CONFIG.md, `[server.tls]`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_s_tls_handshakes_are_held_to_a_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    let config = tls_config(dir.path(), &certs, "");
+    let config_arg = config.to_string_lossy().into_owned();
+    let server = ServeProcess::start_with(&dir.path().join("data"), &["--config", &config_arg]);
+    let client = tls::client(&certs.ca, "localhost").expect("client TLS");
+    let handshake = |from: [u8; 4]| {
+        let client = client.clone();
+        let addr = server.addr;
+        async move {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind((from, 0).into()).unwrap();
+            let stream = socket.connect(addr).await.unwrap();
+            tokio::time::timeout(WAIT, client.connect(stream))
+                .await
+                .expect("an answer in time")
+                .is_ok()
+        }
+    };
+    let started = std::time::Instant::now();
+    let mut done = 0_u64;
+    for _ in 0..100 {
+        done += u64::from(handshake([127, 0, 0, 1]).await);
+    }
+    let allowed = 32 + 16 * started.elapsed().as_secs() + 16;
+    assert!(
+        done >= 32 && done <= allowed,
+        "{done} of 100 in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        handshake([127, 0, 0, 2]).await,
+        "another address has its own budget"
+    );
+    assert!(server.terminate().success());
+}
+
 /// A key that is not its certificate's, or a file with no key in it, is
 /// named with its files and what was wanted.
 #[test]

@@ -369,7 +369,7 @@ fn connections(page: &mut Exposition, sources: &Sources) {
     page.single(
         "cetx_tls_handshake_failures_total",
         Kind::Counter,
-        "TLS handshakes on the broker port that failed or timed out.",
+        "TLS handshakes on the broker port that failed, timed out, or were refused for their address's budget.",
         connections.failed_tls_handshakes(),
     );
 }
