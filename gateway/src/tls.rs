@@ -135,6 +135,35 @@ pub fn load_certificates(
     Ok(certs)
 }
 
+/// How close to its end a certificate is warned about: 30 days.
+const EXPIRES_SOON_S: i64 = 30 * 86_400;
+
+/// What is wrong with the dates of the first certificate in the PEM file
+/// at `path` at `now_s` (seconds since the epoch): expired, not valid yet,
+/// or ending within 30 days. `None` when they are fine, or when the file
+/// cannot be read or parsed (loading it says why).
+#[must_use]
+pub fn validity_warning(path: &Path, now_s: i64) -> Option<String> {
+    let certs = load_certificates("the certificate file", path).ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(certs.first()?.as_ref()).ok()?;
+    let validity = cert.validity();
+    let (from, until) = (validity.not_before, validity.not_after);
+    if until.timestamp() <= now_s {
+        Some(format!("it expired on {until}: every client refuses it"))
+    } else if from.timestamp() > now_s {
+        Some(format!(
+            "it is not valid before {from}: every client refuses it until then"
+        ))
+    } else if until.timestamp() - now_s < EXPIRES_SOON_S {
+        let days = (until.timestamp() - now_s) / 86_400;
+        Some(format!(
+            "it expires on {until}, in {days} days: every client will refuse it from then; renew it"
+        ))
+    } else {
+        None
+    }
+}
+
 /// The server side: the certificate chain at `cert` (PEM, the server's
 /// first) and its private key at `key` (PEM: PKCS#8, PKCS#1 or SEC1).
 /// With `client_ca`, a client may present a certificate, which must then
@@ -405,5 +434,44 @@ impl AsyncWrite for Stream {
             Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
             Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validity_warning;
+
+    /// A self-signed certificate valid from `from` to `until` (years), as
+    /// PEM in a file of `dir`.
+    fn certificate(dir: &std::path::Path, from: i32, until: i32) -> std::path::PathBuf {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(until, 1, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let path = dir.join(format!("{from}-{until}.pem"));
+        std::fs::write(&path, cert.pem()).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_certificate_out_of_its_dates_or_near_their_end_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // 2026-12-05 00:00 UTC.
+        let now_s = 1_796_428_800;
+        let expired = validity_warning(&certificate(dir.path(), 2020, 2021), now_s).unwrap();
+        assert!(
+            expired.starts_with("it expired on ") && expired.contains("2021"),
+            "{expired}"
+        );
+        let early = validity_warning(&certificate(dir.path(), 2030, 2031), now_s).unwrap();
+        assert!(early.starts_with("it is not valid before "), "{early}");
+        let soon = validity_warning(&certificate(dir.path(), 2026, 2027), now_s).unwrap();
+        assert!(soon.contains("in 27 days"), "{soon}");
+        assert_eq!(
+            validity_warning(&certificate(dir.path(), 2026, 2030), now_s),
+            None
+        );
+        assert_eq!(validity_warning(&dir.path().join("none.pem"), now_s), None);
     }
 }

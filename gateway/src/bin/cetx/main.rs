@@ -614,6 +614,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
         warn_if_open_to_others(path);
         warn_of_weak_secrets(&config);
     }
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+        });
+    for (section, _, tls) in tls_sections(&config) {
+        if let Some(why) = cetx_gateway::tls::validity_warning(&tls.cert, now_s) {
+            tracing::warn!("the certificate {} of {section}: {why}", tls.cert.display());
+        }
+    }
     for key in tls_sections(&config).map(|(_, _, t)| &t.key) {
         if let Ok(Some(mode)) = cetx_gateway::config::open_to_others(key) {
             tracing::warn!(
