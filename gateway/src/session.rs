@@ -240,9 +240,7 @@ pub(crate) async fn run(
     let evicted = pending.evicted();
     let stream = match &ctx.tls {
         None => Stream::Plain(stream),
-        // The handshake runs under the pending slot, bounded like a login,
-        // and gives the slot up to a newer connection like one (only
-        // closed: it cannot read a frame yet).
+        // An address past its budget of handshakes is closed before one.
         Some(_)
             if peer.is_some_and(|p| !ctx.handshakes.take(p.ip(), std::time::Instant::now())) =>
         {
@@ -253,6 +251,9 @@ pub(crate) async fn run(
             ctx.log_tls_failure(Some((peer, &why)));
             return;
         }
+        // The handshake runs under the pending slot, bounded like a login,
+        // and gives the slot up to a newer connection like one (only
+        // closed: it cannot read a frame yet).
         Some(tls) => match tokio::select! {
             () = evicted.cancelled() => return,
             accepted = timeout(ctx.login_timeout, tls.accept(stream)) => accepted,

@@ -618,9 +618,6 @@ impl Session {
     }
 }
 
-/// Whether `operators` has `id` with this secret (every secret compared in
-/// full, so the time taken tells nothing) and, for an operator with a
-/// `tls_name`, a client certificate valid for it on `stream`.
 /// Whether the connection's client certificate is valid for the
 /// `tls_name` of operator `id`: proof no guesser at its address has, so its
 /// login is not refused for the address's failures (its secret is checked
@@ -633,6 +630,9 @@ fn certified(operators: &[OperatorConfig], id: u32, stream: &Stream) -> bool {
         .any(|name| stream.peer_certificate_is_for(name))
 }
 
+/// Whether `operators` has `id` with this secret (every secret compared in
+/// full, so the time taken tells nothing) and, for an operator with a
+/// `tls_name`, a client certificate valid for it on `stream`.
 fn find(operators: &[OperatorConfig], id: u32, secret: &Secret, stream: &Stream) -> bool {
     operators.iter().filter(|o| o.id == id).any(|o| {
         let certified = |name: &String| stream.peer_certificate_is_for(name);
