@@ -97,6 +97,21 @@ fn the_secret_comes_from_a_file_the_environment_or_with_a_warning_the_command_li
     assert_eq!(server.terminate().code(), Some(0));
 }
 
+/// `cetx serve --config config` with its broker port `listen` taken, so
+/// that it stops (exit 1) right after reading its config and recovering.
+fn serve_on_a_taken_port(config: &Path, listen: &str, data: &Path) -> Output {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_cetx"));
+    serve
+        .args(["serve", "--listen", listen])
+        .args(["--market-data-listen", "127.0.0.1:0"])
+        .args(["--http-listen", "127.0.0.1:0"])
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data);
+    finish(serve)
+}
+
 #[test]
 fn a_config_file_with_secrets_open_to_others_is_warned_about() {
     let tmp = tempfile::tempdir().unwrap();
@@ -107,16 +122,7 @@ fn a_config_file_with_secrets_open_to_others_is_warned_about() {
     let listen = taken.local_addr().unwrap().to_string();
     for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
         write_private(&config, cetx_gateway::config::DEFAULT_TOML, mode);
-        let mut serve = Command::new(env!("CARGO_BIN_EXE_cetx"));
-        serve
-            .args(["serve", "--listen", &listen])
-            .args(["--market-data-listen", "127.0.0.1:0"])
-            .args(["--http-listen", "127.0.0.1:0"])
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(tmp.path().join("data"));
-        let output = finish(serve);
+        let output = serve_on_a_taken_port(&config, &listen, &tmp.path().join("data"));
         let said = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{said}");
         assert!(said.contains("listening for brokers on"), "{said}");
@@ -181,16 +187,11 @@ fn short_or_published_secrets_are_warned_about() {
         (text, "broker 1's secret is 7 characters", false),
     ] {
         write_private(&config, &text, 0o600);
-        let mut serve = Command::new(env!("CARGO_BIN_EXE_cetx"));
-        serve
-            .args(["serve", "--listen", &listen])
-            .args(["--market-data-listen", "127.0.0.1:0"])
-            .args(["--http-listen", "127.0.0.1:0"])
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(tmp.path().join("data"));
-        let said = stderr(&finish(serve));
+        let said = stderr(&serve_on_a_taken_port(
+            &config,
+            &listen,
+            &tmp.path().join("data"),
+        ));
         assert!(said.contains(said_of_1), "{said}");
         assert_eq!(said.contains("broker 2's secret"), said_of_2, "{said}");
         assert!(

@@ -33,6 +33,29 @@ fn tls_config(dir: &Path, certs: &TestCertificates, more: &str) -> std::path::Pa
     path
 }
 
+/// [`tls_config`] checking client certificates against the test CA, with
+/// broker 1 mapped to its certificate (`tls_name`; broker 2 is not) and
+/// each `(from, to)` of `edits` made in the demo config's text.
+fn certified_config(dir: &Path, certs: &TestCertificates, edits: &[(&str, &str)]) -> String {
+    let client_ca = format!("client_ca = {:?}\n", certs.ca.display().to_string());
+    let config = tls_config(dir, certs, &client_ca);
+    let mut text = std::fs::read_to_string(&config).unwrap().replacen(
+        "secret = \"demo-secret-1\"",
+        "secret = \"demo-secret-1\"\ntls_name = \"broker-1.cetx\"",
+        1,
+    );
+    assert!(
+        text.contains("tls_name"),
+        "the demo config names broker 1's secret"
+    );
+    for (from, to) in edits {
+        assert!(text.contains(from), "the demo config has {from}");
+        text = text.replacen(from, to, 1);
+    }
+    std::fs::write(&config, text).unwrap();
+    config.to_string_lossy().into_owned()
+}
+
 /// The next report that is not a heartbeat.
 async fn report(client: &mut Client) -> ServerMessage {
     client
@@ -166,24 +189,13 @@ async fn login_as(addr: std::net::SocketAddr, tls: tls::ClientTls, broker: u32) 
 async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCertificates::generate(dir.path());
-    let client_ca = format!("client_ca = {:?}\n", certs.ca.display().to_string());
-    let config = tls_config(dir.path(), &certs, &client_ca);
     // Broker 1 is mapped to its certificate; broker 2 is not.
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replacen(
-            "secret = \"demo-secret-1\"",
-            "secret = \"demo-secret-1\"\ntls_name = \"broker-1.cetx\"",
-            1,
-        )
-        .replacen("max_pending_logins = 64", "max_pending_logins = 4", 1);
-    assert!(
-        text.contains("tls_name"),
-        "the demo config names broker 1's secret"
+    let config_arg = certified_config(
+        dir.path(),
+        &certs,
+        &[("max_pending_logins = 64", "max_pending_logins = 4")],
     );
-    std::fs::write(&config, text).unwrap();
     let data = dir.path().join("data");
-    let config_arg = config.to_string_lossy().into_owned();
     let server = ServeProcess::start_with(&data, &["--config", &config_arg]);
     let addr = server.addr;
     let with_cert = |n: usize| {
@@ -233,26 +245,16 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
 async fn a_certified_broker_logs_in_from_an_address_refused_for_others_guesses() {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCertificates::generate(dir.path());
-    let client_ca = format!("client_ca = {:?}\n", certs.ca.display().to_string());
-    let config = tls_config(dir.path(), &certs, &client_ca);
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replacen(
-            "secret = \"demo-secret-1\"",
-            "secret = \"demo-secret-1\"\ntls_name = \"broker-1.cetx\"",
-            1,
-        )
-        .replacen("free_failures = 3", "free_failures = 0", 1)
-        .replacen("first_delay_ms = 50", "first_delay_ms = 1", 1)
-        .replacen("refuse_after = 8", "refuse_after = 2", 1);
-    assert!(
-        text.contains("refuse_after = 2"),
-        "the demo config names the back-off"
+    let config_arg = certified_config(
+        dir.path(),
+        &certs,
+        &[
+            ("free_failures = 3", "free_failures = 0"),
+            ("first_delay_ms = 50", "first_delay_ms = 1"),
+            ("refuse_after = 8", "refuse_after = 2"),
+        ],
     );
-    std::fs::write(&config, text).unwrap();
-    let data = dir.path().join("data");
-    let config_arg = config.to_string_lossy().into_owned();
-    let server = ServeProcess::start_with(&data, &["--config", &config_arg]);
+    let server = ServeProcess::start_with(&dir.path().join("data"), &["--config", &config_arg]);
     let addr = server.addr;
     let without_cert = || tls::client(&certs.ca, "localhost").expect("client TLS");
     let guess = |n: u32| {
