@@ -265,11 +265,13 @@ impl Session {
             } {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
-                    tracing::debug!(peer = %self.peer, %error, "an operator's TLS handshake failed");
+                    let why = format!("its TLS handshake failed: {error}");
+                    self.refusals.count(Some((self.peer, &why)));
                     return;
                 }
                 Err(_) => {
-                    tracing::debug!(peer = %self.peer, "an operator's TLS handshake timed out");
+                    let why = "its TLS handshake timed out";
+                    self.refusals.count(Some((self.peer, why)));
                     return;
                 }
             },
