@@ -13,9 +13,11 @@
 //! refused a login with the right secret from an address that is not
 //! refused: else anybody could lock a broker out by failing its logins.
 //! A login that succeeds forgets its address's failures for the id it
-//! logged in as, and no others: a broker's own typos are forgiven, but a
-//! member who guesses another's secret between logins of its own is not
-//! (its address is refused at its 8th wrong guess, as anyone's).
+//! logged in as, in the address's count and in the id's, and no others: a
+//! broker's own typos are forgiven, but a member who guesses another's
+//! secret between logins of its own is not (its address is refused at its
+//! 8th wrong guess, as anyone's), nor are others' guesses at the broker
+//! from elsewhere.
 //!
 //! The log gets one line per [`LOG_INTERVAL`] about failed logins, with
 //! their count, not one line each. The numbers are
@@ -177,7 +179,8 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
     }
 
     /// A login from `addr` as `id` succeeded: the address's failures for
-    /// `id` are forgotten, and its others kept.
+    /// `id` are taken off the address's count and the id's; the others
+    /// are kept.
     pub(crate) fn succeeded(&self, addr: IpAddr, id: K, now: Instant) {
         let forget = self.settings.forget_after();
         let mut inner = self.lock();
@@ -185,12 +188,8 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
             .by_pair
             .remove(&(addr, id))
             .map_or(0, |f| f.count(now, forget));
-        if let Some(failures) = inner.by_address.get_mut(&addr) {
-            failures.count = failures.count(now, forget).saturating_sub(own);
-            if failures.count == 0 {
-                inner.by_address.remove(&addr);
-            }
-        }
+        forgive(&mut inner.by_address, addr, own, now, forget);
+        forgive(&mut inner.by_broker, id, own, now, forget);
     }
 }
 
@@ -222,6 +221,22 @@ fn count_failure<K: Ord>(
     failures.count = failures.count(now, forget_after).saturating_add(1);
     failures.last_at = now;
     failures.count
+}
+
+/// Takes `own` failures off `key`'s count, forgetting it at 0.
+fn forgive<T: Ord>(
+    map: &mut BTreeMap<T, Failures>,
+    key: T,
+    own: u32,
+    now: Instant,
+    forget_after: Duration,
+) {
+    if let Some(failures) = map.get_mut(&key) {
+        failures.count = failures.count(now, forget_after).saturating_sub(own);
+        if failures.count == 0 {
+            map.remove(&key);
+        }
+    }
 }
 
 /// Forgets the failures that have lapsed, and if none have, the stalest.
@@ -302,14 +317,22 @@ mod tests {
         }
         backoff.succeeded(addr, BrokerId(1), now);
         assert!(!backoff.is_refused(addr, now));
-        // The broker's own count stays: an 8th wrong secret for it is
-        // refused, from any address.
+        // And in the broker's own count: its next typo is its first.
         let answer = backoff.failed(addr, Some(BrokerId(1)), now);
+        assert_eq!((answer.delay, answer.refuse), (Duration::ZERO, false));
+        backoff.succeeded(addr, BrokerId(1), now);
+        // Guesses at broker 1 from elsewhere are not forgiven by its
+        // logins: the 8th is refused, from any address.
+        let elsewhere: IpAddr = [10, 0, 0, 9].into();
+        for _ in 0..REFUSE_AFTER - 1 {
+            backoff.failed(elsewhere, Some(BrokerId(1)), now);
+        }
+        backoff.succeeded(addr, BrokerId(1), now);
+        let answer = backoff.failed(elsewhere, Some(BrokerId(1)), now);
         assert_eq!(
             (answer.delay, answer.refuse),
             (Duration::from_millis(800), true)
         );
-        backoff.succeeded(addr, BrokerId(1), now);
         // Guesses at broker 2 between broker 1's logins add up: the
         // address is refused at the 8th, as anyone's.
         for guess in 1..=REFUSE_AFTER {

@@ -55,29 +55,39 @@ impl LogTally {
 
 /// A [`LogTally`] shared between tasks (sessions, the accept loop and its
 /// timer).
+///
+/// It keeps the last event's description, so that a line the timer writes
+/// about events held back still names the last of them.
 #[derive(Debug)]
-pub(crate) struct SharedTally(std::sync::Mutex<LogTally>);
+pub(crate) struct SharedTally(std::sync::Mutex<(LogTally, String)>);
 
 impl SharedTally {
     /// At most one line per `interval`.
     pub(crate) fn new(interval: Duration) -> Self {
-        Self(std::sync::Mutex::new(LogTally::new(interval)))
+        Self(std::sync::Mutex::new((
+            LogTally::new(interval),
+            String::new(),
+        )))
     }
 
-    /// With `event`, counts one ([`LogTally::count`]); without, is the
-    /// timer's look at what the interval held back ([`LogTally::flush`]).
-    /// The count to write a line about now, if any.
-    pub(crate) fn due(&self, event: bool) -> Option<u64> {
-        let mut tally = self
+    /// With `event` (its description), counts one at `now`
+    /// ([`LogTally::count`]); without, is the timer's look at what the
+    /// interval held back ([`LogTally::flush`]). The count to write a line
+    /// about now, if any, with the last event's description.
+    pub(crate) fn due(&self, event: Option<String>, now: Instant) -> Option<(u64, String)> {
+        let mut guard = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let now = Instant::now();
-        if event {
-            tally.count(now)
-        } else {
-            tally.flush(now)
-        }
+        let (tally, last) = &mut *guard;
+        let count = match event {
+            Some(event) => {
+                *last = event;
+                tally.count(now)
+            }
+            None => tally.flush(now),
+        }?;
+        Some((count, last.clone()))
     }
 }
 
@@ -94,6 +104,19 @@ mod tests {
             assert_eq!(tally.count(start + Duration::from_millis(ms)), None);
         }
         assert_eq!(tally.count(start + Duration::from_secs(1)), Some(1000));
+    }
+
+    #[test]
+    fn a_line_the_timer_writes_names_the_last_event_held_back() {
+        let start = Instant::now();
+        let tally = SharedTally::new(Duration::from_secs(1));
+        let event = |what: &str| Some(what.to_owned());
+        assert_eq!(tally.due(event("first"), start), Some((1, "first".into())));
+        assert_eq!(tally.due(event("second"), start), None);
+        assert_eq!(tally.due(event("third"), start), None);
+        let later = start + Duration::from_secs(1);
+        assert_eq!(tally.due(None, later), Some((2, "third".into())));
+        assert_eq!(tally.due(None, later + Duration::from_secs(1)), None);
     }
 
     #[test]

@@ -112,28 +112,26 @@ impl SessionContext {
     /// its interval has run (or, with `event` `None`, on the server's
     /// timer, what the interval held back).
     pub(crate) fn log_malformed(&self, event: Option<(Option<SocketAddr>, &DecodeError)>) {
-        if let Some(count) = self.malformed.due(event.is_some()) {
-            match event {
-                Some((peer, error)) => {
-                    tracing::warn!(?peer, %error, count, "closed sessions on a malformed frame (count: since the last such line)")
-                }
-                None => tracing::warn!(
-                    count,
-                    "closed sessions on a malformed frame (count: since the last such line)"
-                ),
-            }
+        let event = event.map(|(peer, error)| format!("peer={peer:?} error={error}"));
+        if let Some((count, last)) = self.malformed.due(event, std::time::Instant::now()) {
+            tracing::warn!(
+                count,
+                last,
+                "closed sessions on a malformed frame (count: since the last such line)"
+            );
         }
     }
 
     /// As [`Self::log_malformed`], for a connection closed before a login
     /// ([`Ended::before_login`]).
     fn log_before_login(&self, event: Option<(Option<SocketAddr>, &Ended)>) {
-        if let Some(count) = self.before_login.due(event.is_some()) {
-            let text = "closed connections before a login (count: since the last such line)";
-            match event {
-                Some((peer, why)) => tracing::info!(?peer, ?why, count, "{text}"),
-                None => tracing::info!(count, "{text}"),
-            }
+        let event = event.map(|(peer, why)| format!("peer={peer:?} why={why:?}"));
+        if let Some((count, last)) = self.before_login.due(event, std::time::Instant::now()) {
+            tracing::info!(
+                count,
+                last,
+                "closed connections before a login (count: since the last such line)"
+            );
         }
     }
 
@@ -143,12 +141,13 @@ impl SessionContext {
         if event.is_some() {
             self.tls_failed.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(count) = self.tls_failures.due(event.is_some()) {
-            let text = "failed TLS handshakes (count: since the last such line)";
-            match event {
-                Some((peer, why)) => tracing::warn!(?peer, why, count, "{text}"),
-                None => tracing::warn!(count, "{text}"),
-            }
+        let event = event.map(|(peer, why)| format!("peer={peer:?} why={why}"));
+        if let Some((count, last)) = self.tls_failures.due(event, std::time::Instant::now()) {
+            tracing::warn!(
+                count,
+                last,
+                "failed TLS handshakes (count: since the last such line)"
+            );
         }
     }
 

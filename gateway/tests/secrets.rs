@@ -181,7 +181,7 @@ fn short_or_published_secrets_are_warned_about() {
     for (text, said_of_1, said_of_2) in [
         (
             demo.to_owned(),
-            "broker 1's secret is one the demo config publishes",
+            "broker 1's secret is one the demo config or the docs publish",
             true,
         ),
         (text, "broker 1's secret is 7 characters", false),

@@ -311,7 +311,10 @@ async fn failed_tls_handshakes_are_warned_about() {
         .lines()
         .find(|l| l.contains("failed TLS handshakes (count: since the last such line)"))
         .unwrap_or_else(|| panic!("no warning in\n{said}"));
-    assert!(line.contains("WARN") && line.contains("count=1"), "{line}");
+    assert!(
+        line.contains("WARN") && line.contains("count=1") && line.contains("InvalidContentType"),
+        "{line}"
+    );
 }
 
 /// One address starting TLS handshakes as fast as it can gets its burst,

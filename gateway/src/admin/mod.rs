@@ -96,16 +96,13 @@ impl Refusals {
     /// Counts one, from `peer`, for `why`; or, with `None`, writes what
     /// the interval held back once it has run (on a timer).
     fn count(&self, refused: Option<(SocketAddr, &str)>) {
-        if let Some(count) = self.0.due(refused.is_some()) {
-            match refused {
-                Some((peer, why)) => {
-                    tracing::warn!(%peer, why, count, "refused operator connections or logins (count: since the last such line)")
-                }
-                None => tracing::warn!(
-                    count,
-                    "refused operator connections or logins (count: since the last such line)"
-                ),
-            }
+        let refused = refused.map(|(peer, why)| format!("peer={peer} why={why}"));
+        if let Some((count, last)) = self.0.due(refused, std::time::Instant::now()) {
+            tracing::warn!(
+                count,
+                last,
+                "refused operator connections or logins (count: since the last such line)"
+            );
         }
     }
 }

@@ -517,18 +517,18 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
 /// for 22 base64 characters (128 bits); the back-off only slows guessing.
 const SHORT_SECRET: usize = 16;
 
+/// The example secret the docs and `default.toml`'s comments show.
+const EXAMPLE_SECRET: &str = "a long random secret";
+
 /// Warns of each configured broker's or operator's secret that is short, or
-/// one the embedded demo config publishes.
+/// one the embedded demo config or the docs publish.
 fn warn_of_weak_secrets(config: &ServerConfig) {
     let demo = ServerConfig::embedded_default();
     let published = |secret: &cetx_gateway::protocol::Secret| {
-        demo.brokers
-            .iter()
-            .any(|b| b.secret.expose() == secret.expose())
-            || demo
-                .operators
-                .iter()
-                .any(|o| o.secret.expose() == secret.expose())
+        let secret = secret.expose();
+        secret == EXAMPLE_SECRET
+            || demo.brokers.iter().any(|b| b.secret.expose() == secret)
+            || demo.operators.iter().any(|o| o.secret.expose() == secret)
     };
     let secrets = config
         .brokers
@@ -543,7 +543,7 @@ fn warn_of_weak_secrets(config: &ServerConfig) {
     for (who, id, secret) in secrets {
         let length = secret.expose().chars().count();
         if published(secret) {
-            tracing::warn!("{who} {id}'s secret is one the demo config publishes (gateway/default.toml, the README): anyone can log in as it; give it a long random one");
+            tracing::warn!("{who} {id}'s secret is one the demo config or the docs publish (gateway/default.toml, the README, CONFIG.md): anyone can log in as it; give it a long random one");
         } else if length < SHORT_SECRET {
             tracing::warn!("{who} {id}'s secret is {length} characters: make secrets long and random, 22 base64 characters (128 bits) or more (PROTOCOL.md, Logging in), since the back-off of failed logins only slows guessing");
         }
