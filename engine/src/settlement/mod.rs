@@ -102,7 +102,8 @@ pub struct ClearingRow {
     pub mode: TradeMode,
     /// The operator whose entry made the trade, as journaled: who
     /// confirmed a block deal that waited for the exchange, or closed an
-    /// auction by hand; `None` for a broker's or the calendar's entry.
+    /// auction (taken only from its end, when the server closes it itself,
+    /// so rarely); `None` for a broker's or the server's entry.
     pub operator: Option<u32>,
 }
 
