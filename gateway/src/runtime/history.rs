@@ -28,6 +28,19 @@ use crate::reports::ReadBack;
 /// Reports handed over at a time.
 const BATCH: usize = 1_024;
 
+/// Batches in flight between the reading thread and the session: the
+/// thread waits for the session rather than read ahead.
+const BATCHES: usize = 4;
+
+/// The read-back thread's nice value: a resume takes the CPU that the
+/// engine, the journal writer and the live sessions leave, rather than
+/// delay the other brokers' reports (Linux sets it per thread).
+const NICE: i32 = 10;
+
+/// How often a read-back waiting for its turn looks whether its session
+/// has ended.
+const GONE_CHECK: Duration = Duration::from_millis(50);
+
 /// The journal's archived segments, as its manifest named them at start:
 /// none comes back while the server runs (archiving takes the journal's
 /// lock), but the archive directory may be moved away meanwhile.
@@ -75,19 +88,6 @@ impl Archived {
             .find(|path| !path.is_file())
     }
 }
-
-/// Batches in flight between the reading thread and the session: the
-/// thread waits for the session rather than read ahead.
-const BATCHES: usize = 4;
-
-/// The read-back thread's nice value: a resume takes the CPU that the
-/// engine, the journal writer and the live sessions leave, rather than
-/// delay the other brokers' reports (Linux sets it per thread).
-const NICE: i32 = 10;
-
-/// How often a read-back waiting for its turn looks whether its session
-/// has ended.
-const GONE_CHECK: Duration = Duration::from_millis(50);
 
 /// How fast every read-back together may go: a bucket of one batch,
 /// refilled at a fixed rate in reports per second, shared by every resume,
