@@ -13,6 +13,9 @@
 //! buckets are made at start; a broker an operator added gets one (with
 //! the default budget) the first time it logs in, under a lock taken at
 //! login only: each session holds its broker's [`Bucket`].
+//!
+//! The same cell also holds each source address to a budget of TLS
+//! handshakes on the broker port ([`Handshakes`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
