@@ -32,7 +32,7 @@ use crate::admission::{Admission, Full};
 use crate::backoff::LoginBackoff;
 use crate::codec::ServerCodec;
 use crate::config::ServerConfig;
-use crate::log_tally::{LogTally, SharedTally};
+use crate::log_tally::SharedTally;
 use crate::protocol::{ServerFrame, ServerMessage, LOGIN_TIMEOUT, UNSEQUENCED};
 use crate::reports::reject_text;
 use crate::runtime::{RuntimeHandle, RuntimeStatus};
@@ -191,7 +191,7 @@ impl Server {
         let mut sessions = JoinSet::new();
         let mut status = self.ctx.runtime.status();
         let mut result = Ok(());
-        let mut refused = LogTally::new(REFUSED_LOG_INTERVAL);
+        let refused = SharedTally::new(REFUSED_LOG_INTERVAL);
         let mut flush = tokio::time::interval(LOG_FLUSH_PERIOD);
         let refusal = refusal_bytes();
         let settings = &self.ctx.config.server;
@@ -214,8 +214,8 @@ impl Server {
                     let now = Instant::now();
                     self.ctx.logins.flush_log(now);
                     self.ctx.flush_logs();
-                    if let Some(count) = refused.flush(now) {
-                        tracing::warn!(count, "refused connections that had no pending-login slot (count: since the last such line)");
+                    if let Some((count, last)) = refused.due(None, now) {
+                        tracing::warn!(count, last, "refused connections that had no pending-login slot (count: since the last such line)");
                     }
                 }
                 failure = async {
@@ -262,8 +262,9 @@ impl Server {
                             if self.ctx.tls.is_none() {
                                 refuse(&stream, &refusal);
                             }
-                            if let Some(count) = refused.count(Instant::now()) {
-                                tracing::warn!(%peer, ?full, count, "refused connections that had no pending-login slot (count: since the last such line)");
+                            let event = format!("peer={peer} full={full:?}");
+                            if let Some((count, last)) = refused.due(Some(event), Instant::now()) {
+                                tracing::warn!(count, last, "refused connections that had no pending-login slot (count: since the last such line)");
                             }
                         }
                     },

@@ -107,12 +107,18 @@ pub(crate) struct SessionContext {
     pub handshakes: crate::throttle::Handshakes,
 }
 
+/// A connection's peer for a log line: its address, or `unknown` when the
+/// socket could not tell it.
+fn peer_text(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "unknown".to_owned(), |peer| peer.to_string())
+}
+
 impl SessionContext {
     /// Counts a session closed on a malformed frame; logs the count when
     /// its interval has run (or, with `event` `None`, on the server's
     /// timer, what the interval held back).
     pub(crate) fn log_malformed(&self, event: Option<(Option<SocketAddr>, &DecodeError)>) {
-        let event = event.map(|(peer, error)| format!("peer={peer:?} error={error}"));
+        let event = event.map(|(peer, error)| format!("peer={} error={error}", peer_text(peer)));
         if let Some((count, last)) = self.malformed.due(event, std::time::Instant::now()) {
             tracing::warn!(
                 count,
@@ -125,7 +131,7 @@ impl SessionContext {
     /// As [`Self::log_malformed`], for a connection closed before a login
     /// ([`Ended::before_login`]).
     fn log_before_login(&self, event: Option<(Option<SocketAddr>, &Ended)>) {
-        let event = event.map(|(peer, why)| format!("peer={peer:?} why={why:?}"));
+        let event = event.map(|(peer, why)| format!("peer={} why={why:?}", peer_text(peer)));
         if let Some((count, last)) = self.before_login.due(event, std::time::Instant::now()) {
             tracing::info!(
                 count,
@@ -141,7 +147,7 @@ impl SessionContext {
         if event.is_some() {
             self.tls_failed.fetch_add(1, Ordering::Relaxed);
         }
-        let event = event.map(|(peer, why)| format!("peer={peer:?} why={why}"));
+        let event = event.map(|(peer, why)| format!("peer={} why={why}", peer_text(peer)));
         if let Some((count, last)) = self.tls_failures.due(event, std::time::Instant::now()) {
             tracing::warn!(
                 count,
