@@ -37,6 +37,7 @@ use crate::protocol::admin::{
 };
 use crate::protocol::{Secret, LOGIN_TIMEOUT};
 use crate::runtime::{AdminOutcome, RuntimeHandle, SubmitError};
+use crate::throttle::{Handshakes, HANDSHAKE_RATE};
 use crate::tls::{ServerTls, Stream};
 
 pub use client::{AdminClient, AdminClientError};
@@ -81,6 +82,8 @@ pub struct AdminServer {
     pending: Arc<Admission>,
     /// What it refused before looking at it, logged as a count.
     refusals: Arc<Refusals>,
+    /// Each address's budget of TLS handshakes, as on the broker port.
+    handshakes: Arc<Handshakes>,
 }
 
 /// Connections and logins the channel refuses before it looks at them:
@@ -135,6 +138,7 @@ impl AdminServer {
             logins,
             pending: Admission::with_limits(MAX_PENDING as u32, u32::MAX, MAX_CONNECTIONS as u32),
             refusals: Arc::new(Refusals::new()),
+            handshakes: Arc::new(Handshakes::new(Instant::now())),
         })
     }
 
@@ -172,6 +176,7 @@ impl AdminServer {
                             config: Arc::clone(&self.config),
                             logins: Arc::clone(&self.logins),
                             refusals: Arc::clone(&self.refusals),
+                            handshakes: Arc::clone(&self.handshakes),
                             peer,
                             _open: OpenSlot::take(&open),
                         };
@@ -217,6 +222,8 @@ struct Session {
     config: Arc<ServerConfig>,
     logins: Arc<LoginBackoff<u32>>,
     refusals: Arc<Refusals>,
+    /// Each address's budget of TLS handshakes, as on the broker port.
+    handshakes: Arc<Handshakes>,
     peer: SocketAddr,
     /// Its place among the [`MAX_CONNECTIONS`] open.
     _open: OpenSlot,
@@ -254,6 +261,13 @@ impl Session {
         let evicted = pending.evicted();
         let stream = match tls {
             None => Stream::Plain(stream),
+            Some(_) if !self.handshakes.take(self.peer.ip(), Instant::now()) => {
+                let why = format!(
+                    "refused before its TLS handshake: its address started more than {HANDSHAKE_RATE} a second"
+                );
+                self.refusals.count(Some((self.peer, &why)));
+                return;
+            }
             // A handshake that drags on can be made to give its place up
             // too: it is only closed, since it cannot read a frame yet.
             Some(tls) => match tokio::select! {
