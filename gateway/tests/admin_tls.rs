@@ -216,34 +216,7 @@ async fn an_address_s_tls_handshakes_are_held_to_a_rate() {
     let certs = TestCertificates::generate(dir.path());
     let channel = Channel::start(config(&certs), dir.path()).await;
     let client = tls::client(&certs.ca, "127.0.0.1").unwrap();
-    let handshake = |from: [u8; 4]| {
-        let client = client.clone();
-        let addr = channel.addr;
-        async move {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind((from, 0).into()).unwrap();
-            let stream = socket.connect(addr).await.unwrap();
-            tokio::time::timeout(std::time::Duration::from_secs(10), client.connect(stream))
-                .await
-                .expect("an answer in time")
-                .is_ok()
-        }
-    };
-    let started = std::time::Instant::now();
-    let mut done = 0_u64;
-    for _ in 0..100 {
-        done += u64::from(handshake([127, 0, 0, 1]).await);
-    }
-    let allowed = 32 + 16 * started.elapsed().as_secs() + 16;
-    assert!(
-        done >= 32 && done <= allowed,
-        "{done} of 100 in {:?}",
-        started.elapsed()
-    );
-    assert!(
-        handshake([127, 0, 0, 2]).await,
-        "another address has its own budget"
-    );
+    common::assert_handshakes_held_to_the_budget(channel.addr, &client).await;
     channel.stop().await;
 }
 

@@ -303,3 +303,37 @@ impl Drop for ServeProcess {
         }
     }
 }
+
+/// Starts 100 TLS handshakes with `client` on `addr`, one after another,
+/// from 127.0.0.1, then one from 127.0.0.2, and checks the per-address
+/// budget (CONFIG.md, `[server.tls]`): the first address gets its burst of
+/// 32 and no more than 16 a second after it, the second gets in.
+pub async fn assert_handshakes_held_to_the_budget(
+    addr: SocketAddr,
+    client: &cetx_gateway::tls::ClientTls,
+) {
+    let handshake = |from: [u8; 4]| async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((from, 0).into()).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(10), client.connect(stream))
+            .await
+            .expect("an answer in time")
+            .is_ok()
+    };
+    let started = std::time::Instant::now();
+    let mut done = 0_u64;
+    for _ in 0..100 {
+        done += u64::from(handshake([127, 0, 0, 1]).await);
+    }
+    let allowed = 32 + 16 * started.elapsed().as_secs() + 16;
+    assert!(
+        done >= 32 && done <= allowed,
+        "{done} of 100 in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        handshake([127, 0, 0, 2]).await,
+        "another address has its own budget"
+    );
+}
