@@ -614,11 +614,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         warn_if_open_to_others(path);
         warn_of_weak_secrets(&config);
     }
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-        });
+    let now_s = cetx_gateway::runtime::Clock::system().now_ns() / 1_000_000_000;
     for (section, _, tls) in tls_sections(&config) {
         if let Some(why) = cetx_gateway::tls::validity_warning(&tls.cert, now_s) {
             tracing::warn!("the certificate {} of {section}: {why}", tls.cert.display());

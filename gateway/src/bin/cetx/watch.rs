@@ -23,6 +23,7 @@ use cetx_gateway::codec::DecodeError;
 use cetx_gateway::market_data::client::Followed;
 use cetx_gateway::market_data::{FeedClient, FeedError};
 use cetx_gateway::protocol::feed::{FeedMessage, MAX_SUBSCRIBE_SYMBOLS};
+use cetx_gateway::runtime::Clock;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
@@ -310,7 +311,7 @@ impl Watch {
                 Ok(Step::Message { shown })
             }
             Err(error) if lost(&error) => {
-                let now = screen::clock(now_ns(), self.utc_offset_s);
+                let now = screen::clock(Clock::system().now_ns(), self.utc_offset_s);
                 self.lost = Some(Lost {
                     status: format!(
                         "feed lost at {now} ({error}): reconnecting, the view is as it was"
@@ -324,15 +325,6 @@ impl Watch {
             }
         }
     }
-}
-
-/// This machine's time, in nanoseconds since the epoch.
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
-        })
 }
 
 /// Whether the feed was lost, rather than refused: the connection closed
