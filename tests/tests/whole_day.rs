@@ -479,3 +479,92 @@ async fn a_start_that_catches_up_missed_days_snapshots_their_last_two_ends() {
     );
     server.stop().await;
 }
+
+/// A resume that needs an archived segment the exchange moved away is
+/// refused `LoginRejected` 419 before anything happens, over TCP: the
+/// broker's session goes on, not taken over, and its resting order is not
+/// cancelled on a disconnect (PROTOCOL.md, Sequence numbers and resuming).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_from_an_archive_moved_away_is_refused_and_takes_nothing_over() {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let mut config = config();
+    // Small segments, so that Friday's reports fill several.
+    config.journal.segment_bytes = 4096;
+    let server = TestServer::start_at(
+        config.clone(),
+        tempfile::tempdir().unwrap(),
+        Clock::manual(AT_10_00),
+    )
+    .await;
+    let mut friday = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .expect("login");
+    for id in 1..=40 {
+        let order = NewOrder::limit(id, 1001, "CEA2025", Side::Buy, 85_00, 10);
+        friday.submit(order).await.unwrap();
+        until(&mut friday, |m| {
+            matches!(m, ServerMessage::OrderAccepted { .. })
+        })
+        .await;
+    }
+    // The close: the orders expire, and the eve's snapshot is written.
+    server.set_time(AT_15_00);
+    until(&mut friday, |m| {
+        matches!(
+            m,
+            ServerMessage::Expired {
+                client_order_id: 40,
+                ..
+            }
+        )
+    })
+    .await;
+    let written = server.snapshots_until(WAIT, |s| s.written > 0).await;
+    assert!(written.is_some_and(|s| s.failed == 0), "{written:?}");
+    let last_seq = friday.last_seq();
+    drop(friday);
+    let data = server.stop().await;
+
+    let journal = data.path().join(cetx_gateway::runtime::JOURNAL_DIR);
+    let cold = tempfile::tempdir().unwrap();
+    let archive = cold.path().join("archive");
+    let outcome = cetx_gateway::runtime::archive(&journal, Some(&archive), u64::MAX).unwrap();
+    assert!(!outcome.archived.moved.is_empty(), "{outcome:?}");
+    std::fs::rename(&archive, cold.path().join("away")).unwrap();
+
+    // Monday.
+    let server = TestServer::start_at(config, data, Clock::manual(AT_10_00 + 3 * DAY_NS)).await;
+    let mut monday = Client::connect(server.addr, 1, "demo-secret-1", last_seq)
+        .await
+        .expect("a resume from the newest report");
+    let order = NewOrder::limit(1, 1001, "CEA2025", Side::Buy, 85_00, 10);
+    monday.submit(order).await.unwrap();
+    until(&mut monday, |m| {
+        matches!(m, ServerMessage::OrderAccepted { .. })
+    })
+    .await;
+    match Client::connect(server.addr, 1, "demo-secret-1", 0).await {
+        Err(cetx_gateway::client::ClientError::LoginRejected { reason, .. }) => {
+            assert_eq!(reason, 419);
+        }
+        Err(other) => panic!("refused otherwise: {other}"),
+        Ok(_) => panic!("a resume from an archive moved away was accepted"),
+    }
+    // The session goes on, and its order still rests: the broker cancels it.
+    monday.cancel(1).await.unwrap();
+    let seen = until(&mut monday, |m| {
+        matches!(m, ServerMessage::Cancelled { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            seen.last(),
+            Some(ServerMessage::Cancelled {
+                client_order_id: 1,
+                ..
+            })
+        ),
+        "{seen:?}"
+    );
+    server.stop().await;
+}
