@@ -7,12 +7,12 @@
 //!
 //! The helpers these commands call on every order or trade (here, in
 //! `crate::risk`, `crate::account` and the book's slab and index) are
-//! `#[inline(always)]`. `Engine::apply`, into which `submit` and `cancel`
-//! inline, is large enough that LLVM otherwise left them out of line,
-//! despite `#[inline]`. Each such call cost about 15 instructions of
-//! prologue and epilogue, and together they were a fifth of the QuantCup
-//! feed's instructions (BENCHMARKS.md, *a leaner trade path, and the hot
-//! path inlined*).
+//! `#[inline(always)]`. The functions of `Engine::apply` they inline into
+//! (one for `cancel`, one for every other command) are large enough that
+//! LLVM otherwise left them out of line, despite `#[inline]`. Each such
+//! call cost about 15 instructions of prologue and epilogue, and together
+//! they were a fifth of the QuantCup feed's instructions (BENCHMARKS.md,
+//! *a leaner trade path, and the hot path inlined*).
 
 use crate::account::Accounts;
 use crate::account::BrokerId;
@@ -140,6 +140,7 @@ impl Engine {
         Ok(())
     }
 
+    #[inline(always)]
     pub(crate) fn cancel(
         &mut self,
         instrument: InstrumentId,
