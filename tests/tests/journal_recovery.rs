@@ -750,6 +750,43 @@ fn a_middle_segment_that_lost_its_end_is_the_one_named() {
 }
 
 #[test]
+fn a_segment_that_runs_past_the_next_one_s_start_is_the_one_named() {
+    // Another journal's first segment, larger, put in place of this one's:
+    // it starts where its name says but runs past where the next begins.
+    let source = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let commands = workload(5, 3_000, 10_000);
+    journal_run(source.path(), &commands, journal(Durability::Os), None);
+    let larger = JournalConfig {
+        segment_bytes: 512 << 10,
+        ..journal(Durability::Os)
+    };
+    journal_run(other.path(), &commands, larger, None);
+    let segments = list_segments(source.path()).unwrap();
+    assert!(segments.len() >= 3, "{} segments", segments.len());
+    let (first, next) = (&segments[0].1, &segments[1]);
+    let foreign = fs::read(&list_segments(other.path()).unwrap()[0].1).unwrap();
+    fs::write(first, foreign).unwrap();
+    for found in [
+        recover(source.path()).map(|_| ()).unwrap_err().to_string(),
+        verify(source.path()).map(|_| ()).unwrap_err().to_string(),
+    ] {
+        assert!(
+            found.contains(&format!("journal corrupt in {}", first.display())),
+            "{found}"
+        );
+        assert!(
+            found.contains(&format!(
+                "past the start of the next segment, {}, at seq {}",
+                next.1.display(),
+                next.0
+            )),
+            "{found}"
+        );
+    }
+}
+
+#[test]
 fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() {
     let source = tempfile::tempdir().unwrap();
     let commands = workload(5, 3_000, 10_000);

@@ -289,7 +289,7 @@ pub fn table(summary: &Summary) -> String {
     }
     let _ = writeln!(
         out,
-        "throughput {:.0} orders/s accepted ({:.0} requests/s with the cancels)",
+        "throughput {:.0} orders/s accepted; {:.0} requests/s sent, cancels included (refused or not)",
         summary.accepted_per_s, summary.requests_per_s
     );
     if let Some(j) = &summary.journal {

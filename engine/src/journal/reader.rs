@@ -429,25 +429,40 @@ impl JournalReader {
             }
         }
         if first_seq != expected {
-            // A segment whose end is gone (cut, or zeroed like the unused
-            // end of one written ahead) reads as one that ends early: the
-            // damage is there, not in this segment, which starts where its
-            // name and the manifest say.
-            if let Some((previous, offset, _)) = previous_end.filter(|_| first_seq > expected) {
-                let missing = if first_seq - 1 == expected {
-                    format!("seq {expected} is")
+            if let Some((previous, offset, _)) = previous_end {
+                let (seq, reason) = if first_seq > expected {
+                    // A segment whose end is gone (cut, or zeroed like the
+                    // unused end of one written ahead) reads as one that
+                    // ends early: the damage is there, not in this
+                    // segment, which starts where its name and the
+                    // manifest say.
+                    let missing = if first_seq - 1 == expected {
+                        format!("seq {expected} is")
+                    } else {
+                        format!("seqs {expected} to {} are", first_seq - 1)
+                    };
+                    let reason = format!(
+                        "the segment's records end at seq {}, but the next segment, {}, begins at seq {first_seq}: {missing} missing from this one's end (cut short, or zeroed)",
+                        expected - 1,
+                        path.display(),
+                    );
+                    (expected, reason)
                 } else {
-                    format!("seqs {expected} to {} are", first_seq - 1)
+                    // One that runs past where the next begins: the two
+                    // overlap, and the damage is again the one read first
+                    // (another journal's segment under its name, say).
+                    let reason = format!(
+                        "the segment's records run to seq {}, past the start of the next segment, {}, at seq {first_seq}: the two overlap, so this one is not the segment that came before it (one of another journal, or a copy)",
+                        expected - 1,
+                        path.display(),
+                    );
+                    (expected - 1, reason)
                 };
                 return Err(JournalError::Corrupt {
                     file: previous,
                     offset,
-                    seq: expected,
-                    reason: format!(
-                        "the segment's records end at seq {}, but the next segment, {}, begins at seq {first_seq}: {missing} missing from this one's end (cut short, or zeroed)",
-                        expected - 1,
-                        path.display(),
-                    ),
+                    seq,
+                    reason,
                 });
             }
             return Err(JournalError::Gap {
