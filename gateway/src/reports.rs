@@ -611,7 +611,8 @@ impl Reports {
         self.orders.get(&order_id).copied()
     }
 
-    fn symbol(&self, instrument: InstrumentId) -> Symbol {
+    /// The symbol of an instrument (empty for one not listed).
+    pub(crate) fn symbol(&self, instrument: InstrumentId) -> Symbol {
         self.symbols
             .get(usize::from(instrument.0))
             .cloned()

@@ -140,3 +140,65 @@ fn a_take_trades_with_the_named_order_at_its_price() {
     let _ = seller.wait();
     assert!(server.terminate().success());
 }
+
+/// A trade that takes a holding to its instrument's large-holder
+/// threshold is logged as a warning once durable (SETTLEMENT.md,
+/// `large_holders`): CEA2025's threshold at 500,500 t, and account 1001,
+/// which holds 500,000 t, buys 600 t from 2001.
+#[test]
+fn a_holding_that_reaches_the_large_holder_threshold_is_warned_about() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = include_str!("../default.toml").replacen(
+        "reference_price = \"90.00\"",
+        "reference_price = \"90.00\"\nposition_limit_t = 1001000\nlarge_holder_bps = 5000",
+        1,
+    );
+    let config_path = dir.path().join("large.toml");
+    std::fs::write(&config_path, config).expect("write the config");
+    let config_arg = config_path.to_string_lossy().into_owned();
+    let log = dir.path().join("serve.log");
+    let server = common::ServeProcess::start_with_logging_to(
+        &dir.path().join("data"),
+        &["--config", &config_arg],
+        &log,
+    );
+    let addr = server.addr.to_string();
+    let order = |broker: &str, account: &str, side: &str, secret: &str| {
+        Command::new(env!("CARGO_BIN_EXE_cetx"))
+            .args(["order", "--addr", &addr, "--broker", broker])
+            .args(["--account", account, "--symbol", "CEA2025", "--side", side])
+            .args(["--qty", "600", "--price", "90.00", "--wait", "30"])
+            .env("CETX_SECRET", secret)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cetx runs")
+    };
+    let mut seller = order("2", "2001", "sell", "demo-secret-2");
+    let buyer = order("1", "1001", "buy", "demo-secret-1");
+    let bought = output_within(buyer, "cetx order (the buy)", Duration::from_secs(30));
+    let _ = seller.kill();
+    let _ = seller.wait();
+    assert!(server.terminate().success());
+    let stdout = String::from_utf8_lossy(&bought.stdout);
+    assert!(
+        stdout.contains("filled: Buy 600 t CEA2025 at 90.00"),
+        "{stdout}"
+    );
+    let said = std::fs::read_to_string(&log).expect("the log");
+    let warned: Vec<_> = said
+        .lines()
+        .filter(|l| l.contains("a holding reached the large-holder threshold"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{said}");
+    for part in [
+        "WARN",
+        "account=1001",
+        "symbol=CEA2025",
+        "balance_t=500600",
+        "threshold_t=500500",
+    ] {
+        assert!(warned[0].contains(part), "{part}: {}", warned[0]);
+    }
+}

@@ -32,7 +32,11 @@ fn golden_dir() -> PathBuf {
 /// crossing orders between the two demo brokers in CEA2025 and CCER, a
 /// resting order that expires, and the end of the day.
 fn scripted_day() -> Vec<(Command, Stamp)> {
-    let config = ServerConfig::embedded_default();
+    scripted_day_on(&ServerConfig::embedded_default())
+}
+
+/// [`scripted_day`] on `config`'s market.
+fn scripted_day_on(config: &ServerConfig) -> Vec<(Command, Stamp)> {
     let cea2025 = config.instrument_id("CEA2025").unwrap();
     let ccer = config.instrument_id("CCER").unwrap();
     let mut commands = config.genesis();
@@ -225,7 +229,7 @@ fn a_scripted_day_gives_the_golden_reports() {
         assert_eq!(summary.entries, commands.len() as u64);
         assert_eq!(summary.rows, 3, "three trades");
         let ext = if format == Format::Csv { "csv" } else { "json" };
-        for name in ["clearing", "days", "accounts", "transfers"] {
+        for name in ["clearing", "days", "accounts", "transfers", "large_holders"] {
             let file = format!("{name}.{ext}");
             let got = std::fs::read_to_string(out.join(&file)).unwrap();
             let golden = golden_dir().join(&file);
@@ -280,6 +284,53 @@ fn a_scripted_day_gives_the_golden_reports() {
             .filter(|l| l.starts_with(&format!("{day},")))
             .count();
         assert_eq!(day_rows, if lines > 1 { 3 } else { 0 }, "{reports}");
+    }
+}
+
+#[test]
+fn a_holding_that_reaches_the_large_holder_threshold_is_reported_once() {
+    // CEA2025's threshold at 500,500 t (half of a 1,001,000 t limit):
+    // account 1001 holds 500,000 t and buys 600 t, then 400 t. Only the
+    // first trade takes it across.
+    let mut config = ServerConfig::embedded_default();
+    let cea2025 = config
+        .instruments
+        .iter_mut()
+        .find(|i| i.symbol == "CEA2025")
+        .unwrap();
+    cea2025.position_limit_t = Some(1_001_000);
+    cea2025.large_holder_bps = Some(5_000);
+    let commands = scripted_day_on(&config);
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &commands);
+    let first_buy = commands
+        .iter()
+        .find(|(c, _)| matches!(c, Command::Submit(o) if o.account == AccountId(1001)))
+        .unwrap()
+        .1;
+    for format in [Format::Csv, Format::Json] {
+        let out = tempfile::tempdir().unwrap();
+        let stop = AtomicBool::new(false);
+        let args = args(journal.path(), Some(out.path()), format);
+        run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
+        let ext = if format == Format::Csv { "csv" } else { "json" };
+        let got = std::fs::read_to_string(out.path().join(format!("large_holders.{ext}"))).unwrap();
+        if format == Format::Csv {
+            let want = format!(
+                "seq,time_ns,trading_day,account,broker,instrument,balance_t,threshold_t\n\
+                 {},{},20261127,1001,1,CEA2025,500600,500500\n",
+                first_buy.seq, first_buy.time_ns
+            );
+            assert_eq!(got, want);
+        } else {
+            let lines: Vec<serde_json::Value> = serde_json::from_str(&got).unwrap();
+            let want = serde_json::json!([{
+                "seq": first_buy.seq, "time_ns": first_buy.time_ns, "trading_day": 20261127,
+                "account": 1001, "broker": 1, "instrument": "CEA2025",
+                "balance_t": 500600, "threshold_t": 500500,
+            }]);
+            assert_eq!(serde_json::Value::Array(lines), want);
+        }
     }
 }
 
@@ -897,7 +948,13 @@ fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
     names.sort();
     assert_eq!(
         names,
-        ["accounts.csv", "clearing.csv", "days.csv", "transfers.csv"]
+        [
+            "accounts.csv",
+            "clearing.csv",
+            "days.csv",
+            "large_holders.csv",
+            "transfers.csv"
+        ]
     );
 }
 
@@ -905,13 +962,16 @@ fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
 /// every column, and lists each exit code.
 #[test]
 fn the_settlement_doc_names_every_column_and_exit_code() {
-    use cetx_engine::settlement::{AccountLine, ClearingLine, DayLine, ReportLine, TransferLine};
+    use cetx_engine::settlement::{
+        AccountLine, ClearingLine, DayLine, LargeHolderLine, ReportLine, TransferLine,
+    };
     let doc = include_str!("../../docs/SETTLEMENT.md");
     for header in [
         ClearingLine::HEADER,
         DayLine::HEADER,
         AccountLine::HEADER,
         TransferLine::HEADER,
+        LargeHolderLine::HEADER,
     ] {
         let sample = header.join(",");
         assert!(

@@ -28,6 +28,8 @@
 //! - [`reports`]: the report files' lines as `serde` structs, whose fields
 //!   are the columns ([`ClearingLine`], [`DayLine`], [`AccountLine`]), and
 //!   [`Cny`], money as written.
+//! - [`transfers`] and [`holders`]: the lines of the transfers and
+//!   large-holders reports, each from the events of one entry.
 //! - [`window`]: [`Window`], the entries `--day` and `--from-seq` select,
 //!   and each account's balances at its edges and trades within it
 //!   ([`AccountWindow`]).
@@ -46,6 +48,7 @@
 //! DayLine`/`AccountLine → the days and accounts files`.
 
 pub mod dates;
+pub mod holders;
 pub mod reports;
 pub mod run;
 pub mod transfers;
@@ -65,11 +68,20 @@ use crate::risk::value_fen;
 use crate::state::{AccountState, EngineState};
 
 pub use dates::TradingDates;
+pub use holders::LargeHolderLine;
 pub use reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus, ReportLine};
 pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};
 pub use transfers::TransferLine;
 pub use window::{AccountWindow, Window};
 pub use writer::{Format, Layout, ReportWriter};
+
+/// An instrument's symbol as the journal lists it (`?` for one it does
+/// not).
+pub(crate) fn symbol(symbols: &[String], instrument: InstrumentId) -> &str {
+    symbols
+        .get(usize::from(instrument.0))
+        .map_or("?", String::as_str)
+}
 
 /// One trade as a delivery-versus-payment instruction.
 #[derive(Clone, Debug, PartialEq, Eq)]

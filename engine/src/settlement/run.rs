@@ -17,7 +17,9 @@
 //!   each of the account's rows) at the open and at the close.
 //! - `transfers`: every movement of cash or allowances that is not a
 //!   trade, with the outside reference id it was made under
-//!   ([`super::transfers`]).
+//!   ([`super::transfers`]);
+//! - `large_holders`: every time a holding reached its instrument's
+//!   large-holder threshold ([`super::holders`]).
 //!
 //! `--day` and `--from-seq` select the same entries for every output (a
 //! [`Window`]): the clearing rows they traded, the days they belong to, and
@@ -34,15 +36,15 @@
 //! by the journal's calendar from the end of day before it
 //! ([`TradingDates`]).
 //!
-//! With `--out DIR` the four go to
-//! `DIR/{clearing,days,accounts,transfers}.{csv,json}`;
+//! With `--out DIR` the five go to
+//! `DIR/{clearing,days,accounts,transfers,large_holders}.{csv,json}`;
 //! without it the clearing file goes to standard output and the reports to
 //! standard error. Nothing is written unless the journal reconciles.
 //! `--follow` then tails a live journal, replaying and settling each entry
 //! as it appears and printing its clearing rows to standard output, until
 //! stopped: CSV rows, or JSON Lines (one object per line). At each end of
 //! day it reconciles again and, with `--out`, rewrites the days,
-//! accounts and transfers files (atomically: a temporary file renamed over the old).
+//! accounts, transfers and large-holders files (atomically: a temporary file renamed over the old).
 //! [`ReplaySummary::reconciled_seq`] says how far it reconciled. Without `--out`, the clearing rows before the
 //! follow are JSON Lines too, so that standard output is one stream of
 //! them.
@@ -57,11 +59,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::dates::TradingDates;
+use super::holders::{large_holder_lines, LargeHolderLine};
 use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
 use super::transfers::{transfer_lines, TransferLine};
 use super::window::Window;
 use super::writer::{Format, Layout, ReportWriter};
-use super::{ClearingRow, Ledger, ReconcileError};
+use super::{symbol, ClearingRow, Ledger, ReconcileError};
 use crate::calendar::Calendar;
 use crate::definition::{Difference, MarketDefinition};
 use crate::engine::Engine;
@@ -115,7 +118,7 @@ pub struct ReplayArgs {
     pub day: Option<u32>,
     /// Only entries from this sequence number on, in every output.
     pub from_seq: u64,
-    /// Directory to write the four files into.
+    /// Directory to write the five files into.
     pub out: Option<PathBuf>,
     /// CSV or JSON.
     pub format: Format,
@@ -242,18 +245,19 @@ pub struct ReplaySummary {
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
-/// The four reports, rendered and waiting for the journal to reconcile.
+/// The five reports, rendered and waiting for the journal to reconcile.
 struct Rendered {
     clearing: Vec<u8>,
     tables: Tables,
 }
 
-/// The reports rendered from what was read: `days`, `accounts` and
-/// `transfers`.
+/// The reports rendered from what was read: `days`, `accounts`,
+/// `transfers` and `large_holders`.
 struct Tables {
     days: Vec<u8>,
     accounts: Vec<u8>,
     transfers: Vec<u8>,
+    large_holders: Vec<u8>,
 }
 
 /// Replays a journal and writes the reports; see the module docs.
@@ -453,6 +457,8 @@ struct Replayed {
     default_calendar: Calendar,
     /// The window's movements of cash and allowances that are not trades.
     transfers: Vec<TransferLine>,
+    /// The window's crossings of a large-holder threshold.
+    large_holders: Vec<LargeHolderLine>,
     /// Started from a snapshot taken during a trading day: the snapshot's
     /// sequence number and that day, whose entries before it were not
     /// read.
@@ -471,6 +477,7 @@ impl Replayed {
             steps: Vec::new(),
             default_calendar: Calendar::default(),
             transfers: Vec::new(),
+            large_holders: Vec::new(),
             partial_day: None,
         }
     }
@@ -620,7 +627,7 @@ impl Replayed {
     /// Tails the journal after `summary.last_seq`, replaying and settling
     /// each entry as it appears and printing its clearing rows (CSV rows or
     /// JSON Lines), until `stop` is set. At each end of day the ledger is
-    /// reconciled with the engine and, with `--out`, the days, accounts and transfers
+    /// reconciled with the engine and, with `--out`, the days, accounts, transfers and large-holders
     /// files are rewritten (each atomically, by a rename). Counts what it
     /// did in `summary`.
     fn follow(
@@ -703,7 +710,7 @@ impl Replayed {
         Ok(())
     }
 
-    /// The days, accounts and transfers reports as they stand (the window closed at
+    /// The days, accounts, transfers and large-holders reports as they stand (the window closed at
     /// the ledger's balances, if it is still open).
     fn reports(&mut self, format: Format) -> Result<Tables, ReplayFailure> {
         self.window.finish(&self.ledger);
@@ -719,10 +726,13 @@ impl Replayed {
         let accounts = account_report(format, &self.window, &self.symbols)
             .map_err(output(AccountLine::NAME))?;
         let transfers = table(format, &self.transfers).map_err(output(TransferLine::NAME))?;
+        let large_holders =
+            table(format, &self.large_holders).map_err(output(LargeHolderLine::NAME))?;
         Ok(Tables {
             days,
             accounts,
             transfers,
+            large_holders,
         })
     }
 
@@ -756,6 +766,12 @@ impl Replayed {
         }
         self.transfers
             .extend(transfer_lines(entry, today, &self.engine, &self.symbols));
+        self.large_holders.extend(large_holder_lines(
+            entry,
+            today,
+            &self.engine,
+            &self.symbols,
+        ));
         let mut written = 0;
         for row in rows.drain(..) {
             self.window.trade(&row);
@@ -816,19 +832,22 @@ fn write_reports(
         write_stream(stdout, "stdout", &rendered.clearing)?;
         write_stream(stderr, "stderr", &tables.days)?;
         write_stream(stderr, "stderr", &tables.accounts)?;
-        return write_stream(stderr, "stderr", &tables.transfers);
+        write_stream(stderr, "stderr", &tables.transfers)?;
+        return write_stream(stderr, "stderr", &tables.large_holders);
     };
     crate::journal::private::create_dir(dir).map_err(output(dir.display()))?;
     write_report(dir, ClearingLine::NAME, args.format, &rendered.clearing)?;
     write_tables(dir, args.format, tables)
 }
 
-/// Writes the days, accounts and transfers files into `dir`.
+/// Writes the days, accounts, transfers and large-holders files into
+/// `dir`.
 fn write_tables(dir: &Path, format: Format, tables: &Tables) -> Result<(), ReplayFailure> {
     for (name, bytes) in [
         (DayLine::NAME, &tables.days),
         (AccountLine::NAME, &tables.accounts),
         (TransferLine::NAME, &tables.transfers),
+        (LargeHolderLine::NAME, &tables.large_holders),
     ] {
         write_report(dir, name, format, bytes)?;
     }
@@ -852,12 +871,6 @@ fn write_report(dir: &Path, name: &str, format: Format, bytes: &[u8]) -> Result<
     let temporary = dir.join(format!(".{name}.{}.tmp", format.extension()));
     write_file(&temporary, bytes)?;
     std::fs::rename(&temporary, &path).map_err(output(path.display()))
-}
-
-fn symbol(symbols: &[String], instrument: InstrumentId) -> &str {
-    symbols
-        .get(usize::from(instrument.0))
-        .map_or("?", String::as_str)
 }
 
 /// Turns an I/O error writing `path` (a file, stream or report) into a

@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use super::reports::{Cny, ReportLine};
+use super::symbol;
 use crate::command::Command;
 use crate::engine::Engine;
 use crate::event::Event;
@@ -77,9 +78,7 @@ pub fn transfer_lines<'a>(
             Event::CashDeposited(c) => (c.account, "CNY", "in", 0, c.amount_fen),
             Event::CashWithdrawn(c) => (c.account, "CNY", "out", 0, c.amount_fen),
             Event::HoldingsCredited(h) | Event::HoldingsDebited(h) => {
-                let symbol = symbols
-                    .get(usize::from(h.instrument.0))
-                    .map_or("?", String::as_str);
+                let symbol = symbol(symbols, h.instrument);
                 let direction = if matches!(event, Event::HoldingsCredited(_)) {
                     "in"
                 } else {

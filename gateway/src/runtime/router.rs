@@ -297,6 +297,7 @@ impl Router {
                     out.members.observe(&command, events);
                     out.reports
                         .on_entry_into(stamp, &command, events, &mut self.reports);
+                    warn_of_large_holders(stamp, events, &out.reports);
                     for (broker, frame) in self.reports.drain(..) {
                         out.send(broker, frame);
                     }
@@ -594,6 +595,24 @@ pub(super) struct Subscribed {
     pub(super) queued: Arc<AtomicUsize>,
     /// Cancelled when a later login of the broker takes it over.
     pub(super) taken_over: CancellationToken,
+}
+
+/// Logs each holding that reached its instrument's large-holder
+/// threshold in a durable entry (CEA_RULES.md §8.13; `cetx replay`'s
+/// `large_holders` file lists them too).
+fn warn_of_large_holders(stamp: Stamp, events: &[Event], reports: &Reports) {
+    for event in events {
+        if let Event::LargeHolder(large) = event {
+            tracing::warn!(
+                seq = stamp.seq,
+                account = large.account.0,
+                symbol = %reports.symbol(large.instrument),
+                balance_t = large.balance_t,
+                threshold_t = large.threshold_t,
+                "a holding reached the large-holder threshold"
+            );
+        }
+    }
 }
 
 #[cfg(test)]
