@@ -206,23 +206,11 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     assert_eq!(ids, [11, 12, 13], "{accepted:?}");
     // A subscriber that comes while the auction is open learns of it from
     // its snapshot (MARKET_DATA.md, Connecting).
-    let mut late = FeedClient::connect(server.feed.expect("a feed"))
-        .await
-        .unwrap();
-    late.subscribe(5, &["CEA2025"]).await.unwrap();
-    let mut first = Vec::new();
-    for _ in 0..20 {
-        if matches!(first.last(), Some(FeedMessage::AuctionAnnounced { .. })) {
-            break;
-        }
-        let message = tokio::time::timeout(WAIT, late.next())
-            .await
-            .expect("a feed message within the wait")
-            .expect("the feed works");
-        if !matches!(message, FeedMessage::Heartbeat) {
-            first.push(message);
-        }
-    }
+    let feed_addr = server.feed.expect("a feed");
+    let first = snapshot_until(feed_addr, |m| {
+        matches!(m, FeedMessage::AuctionAnnounced { .. })
+    })
+    .await;
     assert!(
         matches!(
             first[..],
@@ -239,7 +227,6 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         ),
         "{first:?}"
     );
-    drop(late);
     two.send(bid(21, 1, 5004, 92_00, 40_000)).await.unwrap();
     two.send(bid(22, 1, 5005, 98_00, 20_000)).await.unwrap();
     two.send(bid(23, 1, 5005, 84_99, 1_000)).await.unwrap();
@@ -412,6 +399,28 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         "{public:?}"
     );
 
+    // One that comes after the close learns the outcome from its snapshot,
+    // the auction no longer among the open ones.
+    let first = snapshot_until(feed_addr, |m| {
+        matches!(m, FeedMessage::AuctionResult { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            first[..],
+            [
+                FeedMessage::Snapshot { .. },
+                FeedMessage::AuctionResult {
+                    auction_id: 1,
+                    clearing_ticks: 92_00,
+                    sold_t: 150_000,
+                    ..
+                }
+            ]
+        ),
+        "{first:?}"
+    );
+
     // A broker's credentials cannot use the operators' channel.
     let refused = AdminClient::connect(server.admin.unwrap(), 1, "demo-secret-1").await;
     assert!(
@@ -489,4 +498,28 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         ),
         "{days}"
     );
+}
+
+/// The first messages of a new subscription to CEA2025 at depth 5, up to
+/// the first that `last` accepts (heartbeats left out).
+async fn snapshot_until(
+    feed: std::net::SocketAddr,
+    last: impl Fn(&FeedMessage) -> bool,
+) -> Vec<FeedMessage> {
+    let mut client = FeedClient::connect(feed).await.unwrap();
+    client.subscribe(5, &["CEA2025"]).await.unwrap();
+    let mut first = Vec::new();
+    for _ in 0..20 {
+        if first.last().is_some_and(&last) {
+            break;
+        }
+        let message = tokio::time::timeout(WAIT, client.next())
+            .await
+            .expect("a feed message within the wait")
+            .expect("the feed works");
+        if !matches!(message, FeedMessage::Heartbeat) {
+            first.push(message);
+        }
+    }
+    first
 }

@@ -741,15 +741,22 @@ impl Followed {
             out.push(block_offer(self.id, seq, block_id, offer));
         }
         // Then the open auctions' announcements, by id: a bidder learns of
-        // an auction only here or from its announcement.
+        // an auction only here or from its announcement; then the results
+        // of those closed today, by id.
         let auctions: Vec<Update> = self
             .view
             .auctions
             .values()
             .map(|&notice| Update::AuctionAnnounced(notice))
+            .chain(
+                self.view
+                    .closed_auctions
+                    .values()
+                    .map(|&closed| Update::AuctionResult(closed)),
+            )
             .collect();
-        for announced in &auctions {
-            let message = self.message(announced);
+        for update in &auctions {
+            let message = self.message(update);
             out.push(message);
         }
     }

@@ -192,6 +192,11 @@ pub struct View {
     /// Open one-way auctions, by id: a subscriber that comes while one is
     /// open learns of it from its snapshot.
     pub auctions: BTreeMap<u64, AuctionNotice>,
+    /// The outcomes of the auctions closed in this trading day (since the
+    /// server started, if it started later), by id: a subscriber that
+    /// comes after one closed (a close at start-up too) learns of it from
+    /// its snapshot. A few a day; the end of day clears them.
+    pub closed_auctions: BTreeMap<u64, AuctionClosed>,
 }
 
 /// What the public state is kept from, besides the view.
@@ -324,12 +329,16 @@ impl View {
                 self.floor_ticks = floor_ticks;
                 self.ceiling_ticks = ceiling_ticks;
             }
-            Update::EndOfDay { .. } => self.day = DayFigures::default(),
+            Update::EndOfDay { .. } => {
+                self.day = DayFigures::default();
+                self.closed_auctions.clear();
+            }
             Update::AuctionAnnounced(notice) => {
                 self.auctions.insert(notice.auction_id, notice);
             }
             Update::AuctionResult(closed) => {
                 self.auctions.remove(&closed.auction_id);
+                self.closed_auctions.insert(closed.auction_id, closed);
             }
             Update::BlockOffer { block_id, offer } => {
                 if offer.quantity_t == 0 {
@@ -466,6 +475,7 @@ impl MarketState {
                     .filter(|a| a.notice.instrument == id)
                     .map(|a| (a.notice.auction_id, a.notice))
                     .collect(),
+                closed_auctions: BTreeMap::new(),
             };
             let mut tally = Tally {
                 today,
@@ -519,6 +529,7 @@ impl MarketState {
             day: DayFigures::default(),
             offers: BTreeMap::new(),
             auctions: BTreeMap::new(),
+            closed_auctions: BTreeMap::new(),
         });
         self.tallies.push(Tally {
             queued: self.order_view_readers > 0,

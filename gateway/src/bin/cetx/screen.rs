@@ -514,6 +514,7 @@ mod tests {
                 },
                 offers: std::collections::BTreeMap::new(),
                 auctions: std::collections::BTreeMap::new(),
+                closed_auctions: std::collections::BTreeMap::new(),
             },
             seq: 42,
             gaps: 3,
