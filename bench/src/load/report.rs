@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::LoadReport;
+use super::{LoadReport, SessionStats};
 
 /// The quantiles of the table and the JSON summary.
 pub const QUANTILES: [(&str, f64); 5] = [
@@ -83,7 +83,8 @@ pub struct Summary {
     pub accepted: u64,
     /// New orders rejected.
     pub rejected: u64,
-    /// Cancels rejected (their order had gone).
+    /// Cancels rejected: 302 when their order had gone, 407 when
+    /// throttled (`cancel_reject_reasons`).
     pub cancel_rejected: u64,
     /// Fill reports read before the sessions stopped (a session stops
     /// once its own orders are answered: a later fill of one of its
@@ -93,6 +94,9 @@ pub struct Summary {
     pub unanswered: u64,
     /// New orders' reject reasons: (reason code, count), by code.
     pub reject_reasons: Vec<(u16, u64)>,
+    /// Cancels' reject reasons: (reason code, count), by code.
+    #[serde(default)]
+    pub cancel_reject_reasons: Vec<(u16, u64)>,
     /// Seconds spent sending.
     pub sending_s: f64,
     /// Accepted orders per second of sending.
@@ -150,15 +154,8 @@ impl Summary {
             cancel_rejected: report.total(|s| s.cancel_rejected),
             fills: report.total(|s| s.fills),
             unanswered: report.total(|s| s.unanswered),
-            reject_reasons: {
-                let mut reasons = std::collections::BTreeMap::new();
-                for (_, session) in &report.sessions {
-                    for &(reason, count) in &session.reject_reasons {
-                        *reasons.entry(reason).or_insert(0) += count;
-                    }
-                }
-                reasons.into_iter().collect()
-            },
+            reject_reasons: merged(&report.sessions, |s| &s.reject_reasons),
+            cancel_reject_reasons: merged(&report.sessions, |s| &s.cancel_reject_reasons),
             sending_s: report.sending_s,
             accepted_per_s: report.accepted_per_s(),
             requests_per_s: report.requests_per_s(),
@@ -246,7 +243,7 @@ pub fn table(summary: &Summary) -> String {
     );
     let _ = writeln!(
         out,
-        "sent {}  accepted {}  rejected {}  cancels {} ({} too late)  fills {}  unanswered {}",
+        "sent {}  accepted {}  rejected {}  cancels {} ({} refused)  fills {}  unanswered {}",
         summary.sent,
         summary.accepted,
         summary.rejected,
@@ -285,6 +282,13 @@ pub fn table(summary: &Summary) -> String {
             out,
             "reject reasons (code, count): {:?}",
             summary.reject_reasons
+        );
+    }
+    if !summary.cancel_reject_reasons.is_empty() {
+        let _ = writeln!(
+            out,
+            "cancel reject reasons (code, count): {:?}",
+            summary.cancel_reject_reasons
         );
     }
     let _ = writeln!(
@@ -480,4 +484,18 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// The sessions' counts by reject code, summed, in the order of the codes.
+fn merged(
+    sessions: &[(u32, SessionStats)],
+    counts: impl Fn(&SessionStats) -> &[(u16, u64)],
+) -> Vec<(u16, u64)> {
+    let mut merged = std::collections::BTreeMap::new();
+    for (_, session) in sessions {
+        for &(reason, count) in counts(session) {
+            *merged.entry(reason).or_insert(0) += count;
+        }
+    }
+    merged.into_iter().collect()
 }

@@ -145,7 +145,8 @@ pub struct SessionStats {
     pub accepted: u64,
     /// `OrderRejected` of new orders received.
     pub rejected: u64,
-    /// `OrderRejected` of cancels (the order had already traded or gone).
+    /// `OrderRejected` of cancels: 302 when the order had already traded
+    /// or gone, 407 when the broker's throttle refused them.
     pub cancel_rejected: u64,
     /// `Fill` reports received (both sides of the session's trades).
     pub fills: u64,
@@ -157,6 +158,8 @@ pub struct SessionStats {
     pub net_bought_t: i64,
     /// The reject reasons of new orders: (reason, count), by reason.
     pub reject_reasons: Vec<(u16, u64)>,
+    /// The reject reasons of cancels: (reason, count), by reason.
+    pub cancel_reject_reasons: Vec<(u16, u64)>,
     /// Why the session ended early, if it did.
     pub error: Option<String>,
     /// Reports the broker had before this session that the server sent it
@@ -589,6 +592,13 @@ struct Live {
     timed_fill: bool,
 }
 
+/// Counts by reject code, in the order of the codes.
+fn by_code(counts: FxHashMap<u16, u64>) -> Vec<(u16, u64)> {
+    let mut counts: Vec<(u16, u64)> = counts.into_iter().collect();
+    counts.sort_unstable();
+    counts
+}
+
 /// The receiver's state and figures.
 struct Receiving<'a> {
     shared: &'a Shared,
@@ -596,6 +606,7 @@ struct Receiving<'a> {
     live: FxHashMap<u64, Live>,
     stats: SessionStats,
     reject_reasons: FxHashMap<u16, u64>,
+    cancel_reject_reasons: FxHashMap<u16, u64>,
     net_bought_t: i64,
     /// Counts of the frames of one read, published to the shared
     /// counters once per read.
@@ -639,20 +650,21 @@ fn receive(
             sending_s: 0.0,
             net_bought_t: 0,
             reject_reasons: Vec::new(),
+            cancel_reject_reasons: Vec::new(),
             error: None,
             // The wire's last report is where the login resumed.
             history_reports: backlog_end.saturating_sub(wire.last_seq),
             history_s: None,
         },
         reject_reasons: FxHashMap::default(),
+        cancel_reject_reasons: FxHashMap::default(),
         net_bought_t: 0,
         chunk: Chunk::default(),
     };
     let result = state.run(wire, (backlog_end, logging_in), written);
     state.stats.net_bought_t = state.net_bought_t;
-    let mut reasons: Vec<(u16, u64)> = state.reject_reasons.into_iter().collect();
-    reasons.sort_unstable();
-    state.stats.reject_reasons = reasons;
+    state.stats.reject_reasons = by_code(state.reject_reasons);
+    state.stats.cancel_reject_reasons = by_code(state.cancel_reject_reasons);
     if result.is_ok() {
         logout(wire);
     }
@@ -799,7 +811,10 @@ impl Receiving<'_> {
                     self.stats.rejected += 1;
                     *self.reject_reasons.entry(reason).or_insert(0) += 1;
                 }
-                RequestKind::Cancel | RequestKind::Amend => self.stats.cancel_rejected += 1,
+                RequestKind::Cancel | RequestKind::Amend => {
+                    self.stats.cancel_rejected += 1;
+                    *self.cancel_reject_reasons.entry(reason).or_insert(0) += 1;
+                }
             },
             ServerMessage::Fill {
                 client_order_id,

@@ -1,8 +1,9 @@
 //! The `large_holders` report: every time an account's holding of an
 //! instrument reached the large-holder threshold (the instrument's
-//! `large_holder_bps` of its position limit), by a trade, a block deal or
-//! an auction's allocation, so that the exchange can report the holder
-//! and the registry can check it (CEA_RULES.md, §8.13).
+//! `large_holder_bps` of its position limit), by a trade, a block deal,
+//! an auction's allocation or a registry transfer in, so that the
+//! exchange can report the holder and the registry can check it
+//! (CEA_RULES.md, §8.13).
 
 use serde::Serialize;
 
@@ -15,7 +16,7 @@ use crate::journal::JournalEntry;
 /// One crossing of the threshold: a line of `large_holders`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LargeHolderLine {
-    /// Sequence number of the command whose trade crossed it.
+    /// Sequence number of the command whose trade or transfer crossed it.
     pub seq: u64,
     /// Time of that command, in ns since the Unix epoch.
     pub time_ns: i64,
@@ -27,7 +28,7 @@ pub struct LargeHolderLine {
     pub broker: u32,
     /// The instrument's symbol.
     pub instrument: String,
-    /// The holding right after that trade, in tonnes.
+    /// The holding right after it, in tonnes.
     pub balance_t: u64,
     /// The threshold it reached, in tonnes.
     pub threshold_t: u64,

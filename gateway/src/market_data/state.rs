@@ -707,6 +707,7 @@ impl MarketState {
                         ));
                         tally.today = DayStats::default();
                         instrument.day = DayFigures::default();
+                        instrument.closed_auctions.clear();
                     }
                 }
                 Event::Rejected(_)
@@ -1120,6 +1121,30 @@ mod tests {
             .iter()
             .map(|o| (o.order_id, o.quantity_t))
             .collect()
+    }
+
+    /// An auction's result is in the snapshots of its day, not the next
+    /// (MARKET_DATA.md, *Connecting*; an outside tester found it after the
+    /// end of day when only the subscribers' views cleared it).
+    #[test]
+    fn an_auction_s_result_is_kept_for_snapshots_until_the_end_of_day() {
+        let mut m = Market::new();
+        let closed = AuctionClosed {
+            auction_id: 7,
+            instrument: CEA,
+            seller: AccountId(1),
+            pricing: cetx_engine::Pricing::Uniform,
+            clearing_ticks: 100_00,
+            sold_t: 100_000,
+            unsold_t: 0,
+            turnover_fen: 1_000_000_000,
+        };
+        m.state
+            .apply(&[Event::AuctionClosed(closed)], &mut Vec::new());
+        let kept: Vec<_> = m.state.instruments[0].closed_auctions.values().collect();
+        assert_eq!(kept, [&closed]);
+        m.apply(Command::EndOfDay { trading_date: None });
+        assert!(m.state.instruments[0].closed_auctions.is_empty());
     }
 
     #[test]
