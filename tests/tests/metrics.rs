@@ -75,6 +75,15 @@ async fn counters_move_with_what_the_brokers_do() {
     config.metrics = Some(MetricsSettings {
         listen: "127.0.0.1:0".parse().unwrap(),
     });
+    // CEA2025's large-holder threshold at 500,002 t: account 1001, which
+    // holds 500,000, reaches it with the 4 t it buys below.
+    let cea2025 = config
+        .instruments
+        .iter_mut()
+        .find(|i| i.symbol == "CEA2025")
+        .unwrap();
+    cea2025.position_limit_t = Some(1_000_004);
+    cea2025.large_holder_bps = Some(5_000);
     let server = TestServer::start(config).await;
     let metrics = server.metrics.expect("the config has [metrics]");
 
@@ -150,6 +159,8 @@ async fn counters_move_with_what_the_brokers_do() {
         (r#"cetx_trades_total{instrument="CEA2025"}"#, 1),
         (r#"cetx_traded_tonnes_total{instrument="CEA2025"}"#, 4),
         (r#"cetx_trades_total{instrument="CEA2024"}"#, 0),
+        (r#"cetx_large_holders_total{instrument="CEA2025"}"#, 1),
+        (r#"cetx_large_holders_total{instrument="CEA2024"}"#, 0),
         ("cetx_failed_logins_total", 1),
         ("cetx_sessions", 2),
         ("cetx_pending_connections", 0),

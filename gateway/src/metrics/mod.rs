@@ -172,6 +172,19 @@ fn market(page: &mut Exposition, sources: &Sources) {
         let labels = [("instrument", symbol.as_str())];
         page.sample("cetx_traded_tonnes_total", &labels, traded(id).volume_t);
     }
+    page.family(
+        "cetx_large_holders_total",
+        Kind::Counter,
+        "Holdings that reached the instrument's large-holder threshold, by instrument.",
+    );
+    for (id, symbol) in symbols.iter().enumerate() {
+        let labels = [("instrument", symbol.as_str())];
+        page.sample(
+            "cetx_large_holders_total",
+            &labels,
+            traded(id).large_holders,
+        );
+    }
     books(page, symbols, &stats.books);
     let running = *sources.runtime.status().borrow() == RuntimeStatus::Running;
     page.single(

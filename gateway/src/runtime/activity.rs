@@ -43,6 +43,9 @@ pub struct Traded {
     pub trades: u64,
     /// Tonnes traded.
     pub volume_t: u64,
+    /// Holdings that reached its large-holder threshold (by any trade,
+    /// block deal, auction allocation or transfer in).
+    pub large_holders: u64,
 }
 
 impl Activity {
@@ -61,6 +64,12 @@ impl Activity {
                     let traded = self.trades.entry(trade.instrument).or_default();
                     traded.trades += 1;
                     traded.volume_t += trade.quantity_t;
+                }
+                Event::LargeHolder(large) => {
+                    self.trades
+                        .entry(large.instrument)
+                        .or_default()
+                        .large_holders += 1;
                 }
                 _ => {}
             }
@@ -111,6 +120,7 @@ impl Activity {
             let sum = self.trades.entry(*instrument).or_default();
             sum.trades += traded.trades;
             sum.volume_t += traded.volume_t;
+            sum.large_holders += traded.large_holders;
         }
     }
 
