@@ -35,9 +35,13 @@ use cetx_engine::RejectReason;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::{BookLoad, RuntimeHandle, RuntimeStatus};
+use crate::runtime::{BookLoad, RuntimeHandle, RuntimeStatus, Traded};
 use crate::server::Connections;
 use exposition::{Exposition, Kind, Unit};
+
+/// A counter by instrument: its name, its help, and its figure from an
+/// instrument's [`Traded`].
+type Counted = (&'static str, &'static str, fn(Traded) -> u64);
 
 /// The port's connections: a few scrapers at once, 4 from one address,
 /// each request's headers within 10 s (CONFIG.md, `[metrics]`).
@@ -158,32 +162,24 @@ fn market(page: &mut Exposition, sources: &Sources) {
     // The market's instruments now, those listed since the start too.
     let symbols = sources.runtime.symbols();
     let symbols = symbols.symbols();
-    page.family("cetx_trades_total", Kind::Counter, "Trades, by instrument.");
-    for (id, symbol) in symbols.iter().enumerate() {
-        let labels = [("instrument", symbol.as_str())];
-        page.sample("cetx_trades_total", &labels, traded(id).trades);
-    }
-    page.family(
-        "cetx_traded_tonnes_total",
-        Kind::Counter,
-        "Tonnes traded, by instrument.",
-    );
-    for (id, symbol) in symbols.iter().enumerate() {
-        let labels = [("instrument", symbol.as_str())];
-        page.sample("cetx_traded_tonnes_total", &labels, traded(id).volume_t);
-    }
-    page.family(
-        "cetx_large_holders_total",
-        Kind::Counter,
-        "Holdings that reached the instrument's large-holder threshold, by instrument.",
-    );
-    for (id, symbol) in symbols.iter().enumerate() {
-        let labels = [("instrument", symbol.as_str())];
-        page.sample(
+    let per_instrument: [Counted; 3] = [
+        ("cetx_trades_total", "Trades, by instrument.", |t| t.trades),
+        (
+            "cetx_traded_tonnes_total",
+            "Tonnes traded, by instrument.",
+            |t| t.volume_t,
+        ),
+        (
             "cetx_large_holders_total",
-            &labels,
-            traded(id).large_holders,
-        );
+            "Holdings that reached the instrument's large-holder threshold, by instrument.",
+            |t| t.large_holders,
+        ),
+    ];
+    for (name, help, value) in per_instrument {
+        page.family(name, Kind::Counter, help);
+        for (id, symbol) in symbols.iter().enumerate() {
+            page.sample(name, &[("instrument", symbol.as_str())], value(traded(id)));
+        }
     }
     books(page, symbols, &stats.books);
     let running = *sources.runtime.status().borrow() == RuntimeStatus::Running;
