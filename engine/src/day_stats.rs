@@ -6,6 +6,7 @@
 use crate::event::{DayClosed, Trade};
 use crate::instrument::InstrumentId;
 use crate::risk::value_fen;
+use crate::trading::Run;
 
 /// One instrument's trading so far today.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -37,15 +38,35 @@ impl DayStats {
     /// Counts one trade of `quantity_t` at `price`, in ticks.
     #[inline]
     pub(crate) fn add(&mut self, price: i64, quantity_t: u64) {
+        self.add_run(&Run {
+            first_ticks: price,
+            last_ticks: price,
+            quantity_t,
+            paid_fen: value_fen(price, quantity_t),
+            trades: 1,
+        });
+    }
+
+    /// Counts the trades of one match, whose prices run from
+    /// `run.first_ticks` to `run.last_ticks` one way, so that these two are
+    /// its highest and lowest.
+    #[inline]
+    pub(crate) fn add_run(&mut self, run: &Run) {
         if self.trade_count == 0 {
-            (self.open_ticks, self.high_ticks, self.low_ticks) = (price, price, price);
+            (self.open_ticks, self.high_ticks, self.low_ticks) =
+                (run.first_ticks, run.first_ticks, run.first_ticks);
         }
-        self.high_ticks = self.high_ticks.max(price);
-        self.low_ticks = self.low_ticks.min(price);
-        self.volume_t += quantity_t;
-        self.turnover_fen += i128::from(value_fen(price, quantity_t));
-        self.trade_count += 1;
-        self.last_ticks = price;
+        let (low, high) = if run.first_ticks <= run.last_ticks {
+            (run.first_ticks, run.last_ticks)
+        } else {
+            (run.last_ticks, run.first_ticks)
+        };
+        self.high_ticks = self.high_ticks.max(high);
+        self.low_ticks = self.low_ticks.min(low);
+        self.volume_t += run.quantity_t;
+        self.turnover_fen += i128::from(run.paid_fen);
+        self.trade_count += run.trades;
+        self.last_ticks = run.last_ticks;
     }
 
     /// The day's figures; the close is the VWAP, or the reference price

@@ -10,7 +10,7 @@
 use crate::account::{Account, Holding};
 use crate::event::LargeHolder;
 use crate::instrument::{InstrumentId, Policy};
-use crate::order::Side;
+use crate::order::{AccountId, Side};
 use crate::reject::RejectReason;
 
 /// Cash in fen for `quantity_t` tonnes at `price_ticks` (1 tick = 1 fen).
@@ -183,39 +183,93 @@ impl Deal {
 /// event when the buyer's holding reaches the threshold.
 #[inline]
 pub(crate) fn settle(
-    (buyer, bought): TradeSide<'_>,
-    (seller, sold): TradeSide<'_>,
+    (buyer, holding): TradeSide<'_>,
+    seller: TradeSide<'_>,
     policy: &Policy,
     deal: &Deal,
     trading_day: u32,
 ) -> Option<LargeHolder> {
     let paid_fen = value_fen(deal.price_ticks, deal.quantity_t);
-    buyer.reserved_fen -= if deal.buyer_limit_ticks == deal.price_ticks {
+    let released_fen = if deal.buyer_limit_ticks == deal.price_ticks {
         paid_fen
     } else {
         value_fen(deal.buyer_limit_ticks, deal.quantity_t)
     };
-    buyer.cash_fen -= paid_fen;
-    let h = bought;
+    let bought = Bought {
+        quantity_t: deal.quantity_t,
+        paid_fen,
+        released_fen,
+    };
+    let before_t = settle_buyer((&mut *buyer, holding), policy, &bought, trading_day);
+    settle_seller(seller, deal.quantity_t, paid_fen, trading_day);
+    large_holder(policy, buyer.id, deal.instrument, before_t, deal.quantity_t)
+}
+
+/// What a buyer takes in one trade, or in a taker's trades of one match
+/// together: tonnes, the cash they cost, and the cash their reservation
+/// held (at the buyer's limit, or at the trade price when it is the same).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bought {
+    pub(crate) quantity_t: u64,
+    pub(crate) paid_fen: i64,
+    pub(crate) released_fen: i64,
+}
+
+/// The buying side of a trade: the tonnes into its holding (locked until
+/// the next day under T+1), the cash out of its account and its
+/// reservation. Returns the holding's balance before, for
+/// [`large_holder`].
+#[inline(always)]
+pub(crate) fn settle_buyer(
+    (buyer, h): TradeSide<'_>,
+    policy: &Policy,
+    bought: &Bought,
+    trading_day: u32,
+) -> u64 {
+    buyer.reserved_fen -= bought.released_fen;
+    buyer.cash_fen -= bought.paid_fen;
     let before_t = h.balance_t;
-    h.balance_t += deal.quantity_t;
-    h.buying_t -= deal.quantity_t;
+    h.balance_t += bought.quantity_t;
+    h.buying_t -= bought.quantity_t;
     if policy.t_plus_one {
-        h.locked_t += deal.quantity_t;
+        h.locked_t += bought.quantity_t;
     }
     h.last_buy_day = Some(trading_day);
-    let large = crossed(policy, before_t, h.balance_t).map(|threshold_t| LargeHolder {
-        account: buyer.id,
-        instrument: deal.instrument,
-        balance_t: h.balance_t,
-        threshold_t,
-    });
+    before_t
+}
+
+/// The selling side of a trade: the tonnes out of its holding and their
+/// reservation, the cash into its account.
+#[inline(always)]
+pub(crate) fn settle_seller(
+    (seller, h): TradeSide<'_>,
+    quantity_t: u64,
+    paid_fen: i64,
+    trading_day: u32,
+) {
     seller.cash_fen += paid_fen;
-    let h = sold;
-    h.balance_t -= deal.quantity_t;
-    h.reserved_t -= deal.quantity_t;
+    h.balance_t -= quantity_t;
+    h.reserved_t -= quantity_t;
     h.last_sell_day = Some(trading_day);
-    large
+}
+
+/// The large-holder event of `account`, if buying `quantity_t` took its
+/// holding of `instrument` from `before_t` to the threshold or past it.
+#[inline(always)]
+pub(crate) fn large_holder(
+    policy: &Policy,
+    account: AccountId,
+    instrument: InstrumentId,
+    before_t: u64,
+    quantity_t: u64,
+) -> Option<LargeHolder> {
+    let balance_t = before_t + quantity_t;
+    crossed(policy, before_t, balance_t).map(|threshold_t| LargeHolder {
+        account,
+        instrument,
+        balance_t,
+        threshold_t,
+    })
 }
 
 /// The large-holder threshold, if a holding that went from `before_t` to

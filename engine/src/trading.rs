@@ -24,7 +24,7 @@ use crate::instrument::{InstrumentId, Policy};
 use crate::matching::{Fill, Stop, Taker};
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
 use crate::reject::RejectReason;
-use crate::risk::{self, Claim, Deal};
+use crate::risk::{self, value_fen, Bought, Claim, Deal};
 
 impl Engine {
     /// The checks a new order and a take share, then the claim's
@@ -277,8 +277,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Matches a taker in its instrument's book, then settles each trade
-    /// between the two accounts and records it in the day's figures.
+    /// Matches a taker in its instrument's book and settles its trades:
+    /// each maker's side at its trade, the taker's side once, for all its
+    /// trades together, when the match ends (it adds up to the same cash
+    /// and tonnes, and the taker's account is no maker's: self-trade
+    /// prevention stops a match first). The day's figures, too, take the
+    /// match at once: its prices only rise (a buy) or fall (a sell).
     fn match_and_settle(
         &mut self,
         i: usize,
@@ -286,15 +290,63 @@ impl Engine {
         stamp: Stamp,
         events: &mut Vec<Event>,
     ) -> Stop {
-        let (taker_at, taker_limit_ticks) = (taker.account_at, taker.limit_ticks);
-        let market = &mut self.markets[i];
+        let (taker_at, taker_account, side) = (taker.account_at, taker.account, taker.side);
+        let instrument = self.books[i].instrument();
+        let Market { policy, today, .. } = &mut self.markets[i];
         let accounts = &mut self.accounts;
         let trading_day = self.trading_day;
-        let settle = |fill: Fill| {
-            let taker = (taker_at, taker_limit_ticks);
-            settle_fill(market, accounts, trading_day, taker, &fill)
-        };
-        self.books[i].match_incoming(taker, stamp, &mut self.next_trade_id, events, settle)
+        // A buying taker's holding before the match, for the large-holder
+        // event of the trade that takes it to the threshold.
+        let held_t = accounts.with_holding_mut(taker_at, instrument).1.balance_t;
+        let mut run = Run::default();
+        let stop = self.books[i].match_incoming(
+            taker,
+            stamp,
+            &mut self.next_trade_id,
+            events,
+            |fill: Fill| {
+                let paid_fen = value_fen(fill.price_ticks, fill.quantity_t);
+                let before_t = held_t + run.quantity_t;
+                run.add(fill.price_ticks, fill.quantity_t, paid_fen);
+                let maker = accounts.with_holding_mut(fill.maker_at, instrument);
+                match side {
+                    Side::Buy => {
+                        risk::settle_seller(maker, fill.quantity_t, paid_fen, trading_day);
+                        let quantity_t = fill.quantity_t;
+                        risk::large_holder(policy, taker_account, instrument, before_t, quantity_t)
+                    }
+                    Side::Sell => {
+                        let account = maker.0.id;
+                        // A buying maker reserved at its own price, the trade's.
+                        let bought = Bought {
+                            quantity_t: fill.quantity_t,
+                            paid_fen,
+                            released_fen: paid_fen,
+                        };
+                        let before_t = risk::settle_buyer(maker, policy, &bought, trading_day);
+                        risk::large_holder(policy, account, instrument, before_t, fill.quantity_t)
+                    }
+                }
+            },
+        );
+        if run.trades > 0 {
+            let own = accounts.with_holding_mut(taker_at, instrument);
+            match side {
+                Side::Buy => {
+                    let bought = Bought {
+                        quantity_t: run.quantity_t,
+                        paid_fen: run.paid_fen,
+                        released_fen: value_fen(taker.limit_ticks, run.quantity_t),
+                    };
+                    risk::settle_buyer(own, policy, &bought, trading_day);
+                }
+                Side::Sell => {
+                    risk::settle_seller(own, run.quantity_t, run.paid_fen, trading_day);
+                }
+            }
+            today.add_run(&run);
+        }
+        stop
     }
 
     /// Gives back the reservation of a taker's unfilled remainder and
@@ -372,6 +424,31 @@ pub(crate) fn settle_fill(
         buyer_limit_ticks,
     };
     risk::settle(buyer, seller, &market.policy, &deal, trading_day)
+}
+
+/// A taker's trades in one match, added up as they happen.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Run {
+    /// The first trade's price and the last's, in ticks.
+    pub(crate) first_ticks: i64,
+    pub(crate) last_ticks: i64,
+    pub(crate) quantity_t: u64,
+    /// What the trades were worth, in fen.
+    pub(crate) paid_fen: i64,
+    pub(crate) trades: u64,
+}
+
+impl Run {
+    #[inline(always)]
+    fn add(&mut self, price_ticks: i64, quantity_t: u64, paid_fen: i64) {
+        if self.trades == 0 {
+            self.first_ticks = price_ticks;
+        }
+        self.last_ticks = price_ticks;
+        self.quantity_t += quantity_t;
+        self.paid_fen += paid_fen;
+        self.trades += 1;
+    }
 }
 
 /// A day limit order may rest, so its account and its broker must have

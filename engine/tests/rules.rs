@@ -444,6 +444,84 @@ fn the_position_limit_counts_holdings_and_open_buys_and_large_holders_are_report
 }
 
 #[test]
+fn a_taker_s_trades_settle_as_one_and_its_large_holder_event_follows_the_trade_that_crossed() {
+    const CAROL: AccountId = AccountId(3);
+    const DAVE: AccountId = AccountId(4);
+    let mut m = Market::with(|specs| {
+        specs[0].position_limit_t = Some(100);
+        specs[0].large_holder_bps = Some(5_000);
+    });
+    m.account(ALICE, ComplianceEntity, 100_000, 40);
+    m.account(BOB, ComplianceEntity, 0, 1_000);
+    m.account(CAROL, ComplianceEntity, 0, 1_000);
+    m.account(DAVE, ComplianceEntity, 100_000, 0);
+    for (who, price, qty) in [(BOB, 99_00, 5), (CAROL, 99_01, 10), (BOB, 99_02, 10)] {
+        let ask = m.limit(who, CEA, Sell, price, qty);
+        m.ok(ask);
+    }
+    // Alice's buy sweeps three asks from 40 t to 65 t: the threshold of
+    // 50 t falls in the second trade, and its event follows that trade.
+    let buy = m.limit(ALICE, CEA, Buy, 99_05, 30);
+    let events = m.ok(buy);
+    let kinds: Vec<_> = events
+        .iter()
+        .map(|e| match e {
+            Event::Accepted(_) => "accepted".to_owned(),
+            Event::Trade(t) => format!("trade {}", t.quantity_t),
+            Event::LargeHolder(l) => {
+                format!("large {:?} {} {}", l.account, l.balance_t, l.threshold_t)
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    let large = format!("large {ALICE:?} 55 50");
+    assert_eq!(
+        kinds,
+        ["accepted", "trade 5", "trade 10", &large, "trade 10"]
+    );
+    // Paid 5 × 99.00 + 10 × 99.01 + 10 × 99.02; 5 t rest at 99.05.
+    assert_eq!(m.cash(ALICE), (10_000_000 - 247_530, 5 * 99_05));
+    assert_eq!(m.held(ALICE, CEA), (65, 0, 25));
+    assert_eq!(m.cash(BOB), (5 * 99_00 + 10 * 99_02, 0));
+    assert_eq!(m.held(BOB, CEA), (985, 0, 0));
+    assert_eq!(m.cash(CAROL), (10 * 99_01, 0));
+    let today = m.engine.today(CEA).unwrap();
+    assert_eq!(
+        (
+            today.open_ticks,
+            today.high_ticks,
+            today.low_ticks,
+            today.last_ticks
+        ),
+        (99_00, 99_02, 99_00, 99_02)
+    );
+    // Carol's sell sweeps two bids down, Alice's then Dave's.
+    let bid = m.limit(DAVE, CEA, Buy, 98_95, 5);
+    m.ok(bid);
+    let sell = m.limit(CAROL, CEA, Sell, 98_90, 10);
+    assert_eq!(trades(&m.ok(sell)), [(99_05, 5), (98_95, 5)]);
+    assert_eq!(m.cash(CAROL), (10 * 99_01 + 5 * 99_05 + 5 * 98_95, 0));
+    assert_eq!(m.held(CAROL, CEA), (980, 0, 0));
+    assert_eq!(m.cash(ALICE), (10_000_000 - 247_530 - 5 * 99_05, 0));
+    assert_eq!(m.held(ALICE, CEA), (70, 0, 30));
+    assert_eq!(m.cash(DAVE), (10_000_000 - 5 * 98_95, 0));
+    let today = m.engine.today(CEA).unwrap();
+    assert_eq!(
+        (
+            today.open_ticks,
+            today.high_ticks,
+            today.low_ticks,
+            today.last_ticks
+        ),
+        (99_00, 99_05, 98_95, 98_95)
+    );
+    assert_eq!(
+        (today.volume_t, today.turnover_fen, today.trade_count),
+        (35, 247_530 + 5 * 99_05 + 5 * 98_95, 5)
+    );
+}
+
+#[test]
 fn an_order_never_trades_with_its_own_account() {
     let mut m = Market::new();
     m.account(ALICE, ComplianceEntity, 100_000, 100);
