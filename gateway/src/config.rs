@@ -423,7 +423,7 @@ impl Default for JournalSettings {
             snapshot_every: 1_000_000,
             queue_capacity: journal::JournalConfig::default().queue_capacity,
             preallocate: true,
-            sync_interval_us: 500,
+            sync_interval_us: 250,
             keep_snapshots: 2,
         }
     }
