@@ -9,7 +9,7 @@
 //! its open orders claim".
 
 use cetx_engine::{
-    AccountId, BrokerId, CancelCause, Command, Engine, EngineConfig, Event, InstrumentId,
+    AccountId, BrokerId, CancelCause, Command, DayStats, Engine, EngineConfig, Event, InstrumentId,
     InstrumentSpec, NewOrder, OrderId, OrderType, ParticipantType, Phase, RejectReason, Side,
     Stamp, TimeInForce,
 };
@@ -202,6 +202,16 @@ fn cancels(events: &[Event]) -> Vec<(OrderId, u64, CancelCause)> {
             _ => None,
         })
         .collect()
+}
+
+/// A day's open, high, low and last prices, in ticks.
+fn prices(today: &DayStats) -> (i64, i64, i64, i64) {
+    (
+        today.open_ticks,
+        today.high_ticks,
+        today.low_ticks,
+        today.last_ticks,
+    )
 }
 
 fn trades(events: &[Event]) -> Vec<(i64, u64)> {
@@ -486,15 +496,7 @@ fn a_taker_s_trades_settle_as_one_and_its_large_holder_event_follows_the_trade_t
     assert_eq!(m.held(BOB, CEA), (985, 0, 0));
     assert_eq!(m.cash(CAROL), (10 * 99_01, 0));
     let today = m.engine.today(CEA).unwrap();
-    assert_eq!(
-        (
-            today.open_ticks,
-            today.high_ticks,
-            today.low_ticks,
-            today.last_ticks
-        ),
-        (99_00, 99_02, 99_00, 99_02)
-    );
+    assert_eq!(prices(&today), (99_00, 99_02, 99_00, 99_02));
     // Carol's sell sweeps two bids down, Alice's then Dave's.
     let bid = m.limit(DAVE, CEA, Buy, 98_95, 5);
     m.ok(bid);
@@ -506,15 +508,7 @@ fn a_taker_s_trades_settle_as_one_and_its_large_holder_event_follows_the_trade_t
     assert_eq!(m.held(ALICE, CEA), (70, 0, 30));
     assert_eq!(m.cash(DAVE), (10_000_000 - 5 * 98_95, 0));
     let today = m.engine.today(CEA).unwrap();
-    assert_eq!(
-        (
-            today.open_ticks,
-            today.high_ticks,
-            today.low_ticks,
-            today.last_ticks
-        ),
-        (99_00, 99_05, 98_95, 98_95)
-    );
+    assert_eq!(prices(&today), (99_00, 99_05, 98_95, 98_95));
     assert_eq!(
         (today.volume_t, today.turnover_fen, today.trade_count),
         (35, 247_530 + 5 * 99_05 + 5 * 98_95, 5)
