@@ -270,11 +270,18 @@ impl Client {
     /// broker's history (a busy broker has millions of reports). Reports
     /// made between the two logins are still sent.
     ///
+    /// The second login takes this connection's session over while it is
+    /// still open: a takeover is not a disconnect, so the broker's resting
+    /// orders stay even if it cancels on disconnect (PROTOCOL.md, *Logging
+    /// in*, rule 7), as they do for any new login. The server then closes
+    /// this connection with 416.
+    ///
     /// # Errors
     /// As [`Client::connect`].
     pub async fn skip_history(&mut self) -> Result<(), ClientError> {
         self.last_seq = self.last_seq.max(self.server_last_seq);
-        self.reconnect().await
+        *self = self.log_in_again().await?;
+        Ok(())
     }
 
     /// Closes this connection and logs in again, resuming after the last
@@ -292,8 +299,14 @@ impl Client {
             while let Some(Ok(_)) = self.conn.next().await {}
         })
         .await;
-        // The server may be at a connection limit for a moment: 412 is
-        // retried for a while.
+        *self = self.log_in_again().await?;
+        Ok(())
+    }
+
+    /// A new connection of the same broker to the same server, resuming
+    /// after `last_seq`. The server may be at a connection limit for a
+    /// moment: 412 is retried for a while.
+    async fn log_in_again(&self) -> Result<Self, ClientError> {
         let mut attempts = 0;
         loop {
             let stream = TcpStream::connect(self.addr).await?;
@@ -313,11 +326,7 @@ impl Client {
                     attempts += 1;
                     tokio::time::sleep(RECONNECT_BACKOFF).await;
                 }
-                Err(error) => return Err(error),
-                Ok(client) => {
-                    *self = client;
-                    return Ok(());
-                }
+                result => return result,
             }
         }
     }

@@ -141,6 +141,64 @@ fn a_take_trades_with_the_named_order_at_its_price() {
     assert!(server.terminate().success());
 }
 
+/// A second `cetx order` of the same broker takes the session over and
+/// leaves the first one's order in the book, though the demo broker
+/// cancels on disconnect (README: a takeover is not a disconnect). An
+/// outside tester found the offer gone: `cetx order` logged in twice and
+/// closed its first connection in between, which cancelled everything.
+#[test]
+fn a_second_order_of_the_broker_leaves_the_first_one_s_in_the_book() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = common::ServeProcess::start(dir.path());
+    let addr = server.addr.to_string();
+    // Broker 1 rests a sell, then another from a second `cetx order`; each
+    // waits, printing its reports, until it has been accepted.
+    let rest = |price: &str| {
+        let mut waiting = Command::new(env!("CARGO_BIN_EXE_cetx"))
+            .args(["order", "--addr", &addr, "--broker", "1"])
+            .args(["--account", "1001", "--symbol", "CEA2025", "--side", "sell"])
+            .args(["--qty", "50", "--price", price, "--wait", "30"])
+            .env("CETX_SECRET", "demo-secret-1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cetx runs");
+        let accepted = BufReader::new(waiting.stdout.take().expect("piped"))
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("accepted: exchange order"));
+        assert!(accepted, "the sell at {price} is accepted");
+        waiting
+    };
+    let mut first = rest("92.00");
+    let mut second = rest("93.00");
+    // The first sell is still there to buy from.
+    let buyer = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["order", "--addr", &addr, "--broker", "2"])
+        .args(["--account", "2001", "--symbol", "CEA2025", "--side", "buy"])
+        .args(["--qty", "20", "--price", "92.00", "--tif", "ioc"])
+        .env("CETX_SECRET", "demo-secret-2")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx runs");
+    let output = output_within(buyer, "cetx order", Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("filled: Buy 20 t CEA2025 at 92.00"),
+        "{stdout}"
+    );
+    for waiting in [&mut first, &mut second] {
+        let _ = waiting.kill();
+        let _ = waiting.wait();
+    }
+    assert!(server.terminate().success());
+}
+
 /// A trade that takes a holding to its instrument's large-holder
 /// threshold is logged as a warning once durable (SETTLEMENT.md,
 /// `large_holders`): CEA2025's threshold at 500,500 t, and account 1001,
