@@ -6,7 +6,6 @@
 use crate::event::{DayClosed, Trade};
 use crate::instrument::InstrumentId;
 use crate::risk::value_fen;
-use crate::trading::Run;
 
 /// One instrument's trading so far today.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,4 +115,30 @@ pub fn vwap_ticks(turnover_fen: i128, volume_t: u64, step_ticks: i64) -> i64 {
     let divisor = i128::from(volume_t) * i128::from(step_ticks);
     let steps = (2 * turnover_fen + divisor) / (2 * divisor);
     i64::try_from(steps).expect("a VWAP lies between traded prices") * step_ticks
+}
+
+/// A taker's trades in one match, added up as they happen.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Run {
+    /// The first trade's price and the last's, in ticks.
+    pub(crate) first_ticks: i64,
+    pub(crate) last_ticks: i64,
+    pub(crate) quantity_t: u64,
+    /// What the trades were worth, in fen.
+    pub(crate) paid_fen: i64,
+    pub(crate) trades: u64,
+}
+
+impl Run {
+    /// Adds a trade of `quantity_t` at `price_ticks`, worth `paid_fen`.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, price_ticks: i64, quantity_t: u64, paid_fen: i64) {
+        if self.trades == 0 {
+            self.first_ticks = price_ticks;
+        }
+        self.last_ticks = price_ticks;
+        self.quantity_t += quantity_t;
+        self.paid_fen += paid_fen;
+        self.trades += 1;
+    }
 }

@@ -18,6 +18,7 @@ use crate::account::Accounts;
 use crate::account::BrokerId;
 use crate::book::Book;
 use crate::command::{NewOrder, Stamp};
+use crate::day_stats::Run;
 use crate::engine::{Engine, Market};
 use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, LargeHolder};
 use crate::instrument::{InstrumentId, Policy};
@@ -424,31 +425,6 @@ pub(crate) fn settle_fill(
         buyer_limit_ticks,
     };
     risk::settle(buyer, seller, &market.policy, &deal, trading_day)
-}
-
-/// A taker's trades in one match, added up as they happen.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Run {
-    /// The first trade's price and the last's, in ticks.
-    pub(crate) first_ticks: i64,
-    pub(crate) last_ticks: i64,
-    pub(crate) quantity_t: u64,
-    /// What the trades were worth, in fen.
-    pub(crate) paid_fen: i64,
-    pub(crate) trades: u64,
-}
-
-impl Run {
-    #[inline(always)]
-    fn add(&mut self, price_ticks: i64, quantity_t: u64, paid_fen: i64) {
-        if self.trades == 0 {
-            self.first_ticks = price_ticks;
-        }
-        self.last_ticks = price_ticks;
-        self.quantity_t += quantity_t;
-        self.paid_fen += paid_fen;
-        self.trades += 1;
-    }
 }
 
 /// A day limit order may rest, so its account and its broker must have
