@@ -176,7 +176,11 @@ async fn answers(
     let mut answered = false;
     for _ in 0..1_000_000 {
         let left = deadline.saturating_duration_since(Instant::now());
-        let Some(frame) = client.next_report(left).await? else {
+        let report = match client.next_report(left).await {
+            Err(error) if answered => return crate::session_ended(&error),
+            report => report?,
+        };
+        let Some(frame) = report else {
             if answered {
                 return Ok(());
             }

@@ -976,10 +976,15 @@ async fn order(args: OrderArgs) -> Result<()> {
     // the count of later ones is a backstop against a chatty server.
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let Some(frame) = client.next_report(left).await? else {
+        let report = match client.next_report(left).await {
+            Err(error) if accepted => return session_ended(&error),
+            report => report?,
+        };
+        let Some(frame) = report else {
             if accepted {
                 println!(
-                    "resting in the book; disconnecting (its broker may cancel it on disconnect)"
+                    "resting in the book; disconnecting (a broker that cancels on disconnect \
+                     has every resting order cancelled now, this one included)"
                 );
                 return Ok(());
             }
@@ -1011,6 +1016,14 @@ async fn order(args: OrderArgs) -> Result<()> {
             _ => {}
         }
     }
+}
+
+/// After its request was answered, the end of the session (taken over by a
+/// newer login of the broker, 416, or the connection closed) ends a
+/// command's wait, not the command: it exits 0 (README, `cetx order`).
+fn session_ended(error: &cetx_gateway::client::ClientError) -> Result<()> {
+    println!("the session ended: {error}");
+    Ok(())
 }
 
 /// The TLS sections the config sets: each section's name, its port in
