@@ -18,6 +18,21 @@ fn cetx(args: &[&str]) -> std::process::Output {
     )
 }
 
+/// `cetx order ARGS` (words split at spaces) at `addr` as demo broker
+/// `broker`, with its published secret, its output piped: started, not
+/// waited for.
+fn spawn_order(addr: &str, broker: u32, args: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["order", "--addr", addr, "--broker", &broker.to_string()])
+        .args(args.split_whitespace())
+        .env("CETX_SECRET", format!("demo-secret-{broker}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx runs")
+}
+
 #[test]
 fn prices_that_do_not_fit_are_named_errors() {
     for (price, said) in [
@@ -85,16 +100,11 @@ fn a_take_trades_with_the_named_order_at_its_price() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = common::ServeProcess::start(dir.path());
     let addr = server.addr.to_string();
-    let mut seller = Command::new(env!("CARGO_BIN_EXE_cetx"))
-        .args(["order", "--addr", &addr, "--broker", "1"])
-        .args(["--account", "1001", "--symbol", "CEA2025", "--side", "sell"])
-        .args(["--qty", "50", "--price", "92.00", "--wait", "30"])
-        .env("CETX_SECRET", "demo-secret-1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cetx runs");
+    let mut seller = spawn_order(
+        &addr,
+        1,
+        "--account 1001 --symbol CEA2025 --side sell --qty 50 --price 92.00 --wait 30",
+    );
     let mut lines = BufReader::new(seller.stdout.take().expect("piped")).lines();
     let accepted = lines
         .by_ref()
@@ -106,16 +116,11 @@ fn a_take_trades_with_the_named_order_at_its_price() {
         .nth(1)
         .and_then(|rest| rest.split(',').next())
         .expect("an order id");
-    let taker = Command::new(env!("CARGO_BIN_EXE_cetx"))
-        .args(["order", "--addr", &addr, "--broker", "2"])
-        .args(["--account", "2001", "--symbol", "CEA2025", "--side", "buy"])
-        .args(["--qty", "20", "--take", order_id])
-        .env("CETX_SECRET", "demo-secret-2")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cetx runs");
+    let taker = spawn_order(
+        &addr,
+        2,
+        &format!("--account 2001 --symbol CEA2025 --side buy --qty 20 --take {order_id}"),
+    );
     let output = output_within(taker, "cetx order --take", Duration::from_secs(30));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
@@ -158,16 +163,13 @@ fn a_second_order_of_the_broker_leaves_the_first_one_s_in_the_book() {
     // Broker 1 rests a sell, then another from a second `cetx order`; each
     // waits, printing its reports, until it has been accepted.
     let rest = |price: &str| {
-        let mut waiting = Command::new(env!("CARGO_BIN_EXE_cetx"))
-            .args(["order", "--addr", &addr, "--broker", "1"])
-            .args(["--account", "1001", "--symbol", "CEA2025", "--side", "sell"])
-            .args(["--qty", "50", "--price", price, "--wait", "30"])
-            .env("CETX_SECRET", "demo-secret-1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cetx runs");
+        let mut waiting = spawn_order(
+            &addr,
+            1,
+            &format!(
+                "--account 1001 --symbol CEA2025 --side sell --qty 50 --price {price} --wait 30"
+            ),
+        );
         let mut lines = BufReader::new(waiting.stdout.take().expect("piped")).lines();
         let accepted = lines
             .by_ref()
@@ -191,16 +193,11 @@ fn a_second_order_of_the_broker_leaves_the_first_one_s_in_the_book() {
         "{rest_of_first:?}"
     );
     // The first sell is still there to buy from.
-    let buyer = Command::new(env!("CARGO_BIN_EXE_cetx"))
-        .args(["order", "--addr", &addr, "--broker", "2"])
-        .args(["--account", "2001", "--symbol", "CEA2025", "--side", "buy"])
-        .args(["--qty", "20", "--price", "92.00", "--tif", "ioc"])
-        .env("CETX_SECRET", "demo-secret-2")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cetx runs");
+    let buyer = spawn_order(
+        &addr,
+        2,
+        "--account 2001 --symbol CEA2025 --side buy --qty 20 --price 92.00 --tif ioc",
+    );
     let output = output_within(buyer, "cetx order", Duration::from_secs(30));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -234,20 +231,16 @@ fn a_holding_that_reaches_the_large_holder_threshold_is_warned_about() {
         &log,
     );
     let addr = server.addr.to_string();
-    let order = |broker: &str, account: &str, side: &str, secret: &str| {
-        Command::new(env!("CARGO_BIN_EXE_cetx"))
-            .args(["order", "--addr", &addr, "--broker", broker])
-            .args(["--account", account, "--symbol", "CEA2025", "--side", side])
-            .args(["--qty", "600", "--price", "90.00", "--wait", "30"])
-            .env("CETX_SECRET", secret)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cetx runs")
+    let order = |broker: u32, account: &str, side: &str| {
+        let args = format!("--account {account} --symbol CEA2025 --side {side}");
+        spawn_order(
+            &addr,
+            broker,
+            &(args + " --qty 600 --price 90.00 --wait 30"),
+        )
     };
-    let mut seller = order("2", "2001", "sell", "demo-secret-2");
-    let buyer = order("1", "1001", "buy", "demo-secret-1");
+    let mut seller = order(2, "2001", "sell");
+    let buyer = order(1, "1001", "buy");
     let bought = output_within(buyer, "cetx order (the buy)", Duration::from_secs(30));
     let _ = seller.kill();
     let _ = seller.wait();
