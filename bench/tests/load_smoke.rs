@@ -19,6 +19,7 @@ fn options(rate_per_s: u64, max_orders: u64) -> LoadOptions {
         rate_per_s,
         in_flight: 16,
         duration: Duration::from_secs(1),
+        write_every: Duration::ZERO,
         max_orders,
         seed: 7,
         progress: false,
@@ -108,6 +109,24 @@ async fn open_loop_at_a_low_rate_is_answered_and_bounded() {
     assert!(hgrm.contains("#[Max     ="));
     let svg = report::svg("smoke", &[("order→ack", &report.ack_ns)]);
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_that_writes_seldom_charges_the_wait_to_each_order() {
+    let mut options = options(400, 1_000_000);
+    options.write_every = Duration::from_millis(250);
+    let wall = Instant::now();
+    let report = run(&options).await.unwrap();
+    let summary = Summary::of(&report);
+    check(&options, &summary, wall.elapsed());
+    assert_eq!(summary.sent, 400, "{summary:?}");
+    assert_eq!(summary.write_every_us, 250_000);
+    // Writes 250 ms apart: an order due just after one waits ~250 ms for
+    // the next, the middle one ~125 ms, and each is charged from its due
+    // time (a sleep never ends early, so these are floors on any machine).
+    assert!(summary.order_to_ack.p50_us >= 50_000.0, "{summary:?}");
+    assert!(summary.order_to_ack.max_us >= 200_000.0, "{summary:?}");
+    assert!(report::table(&summary).contains("writes at most every 250000 µs"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,6 +58,12 @@ struct Cli {
     /// Seconds of sending.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Open loop: the least time between two writes of a session, in µs.
+    /// Orders due meanwhile go out together in the next write, as a
+    /// broker's gateway gathers its clients' orders; their latency still
+    /// counts from their due time. 0 writes each order when it is due.
+    #[arg(long, default_value_t = 100)]
+    write_every_us: u64,
     /// The most new orders over all sessions.
     #[arg(long, default_value_t = 100_000_000)]
     max_orders: u64,
@@ -125,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         rate_per_s: cli.rate,
         in_flight: cli.in_flight,
         duration: Duration::from_secs_f64(cli.duration),
+        write_every: Duration::from_micros(cli.write_every_us),
         max_orders: cli.max_orders,
         seed: cli.seed,
         progress: true,

@@ -114,6 +114,10 @@ pub struct LoadOptions {
     pub in_flight: usize,
     /// How long the sessions send.
     pub duration: Duration,
+    /// Open loop: the least time between two writes of a session; the
+    /// orders due meanwhile go out together in the next one, their
+    /// latency counted from their due time. Zero writes each when due.
+    pub write_every: Duration,
     /// The most new orders over all sessions.
     pub max_orders: u64,
     /// The flow's seed (the mid path and every session's draws).
@@ -304,6 +308,7 @@ async fn drive(
         Pace::Open {
             interval: Duration::from_nanos(1_000_000_000 / per_session)
                 .max(Duration::from_nanos(1)),
+            write_every: options.write_every,
         }
     };
     // Leave the sessions time to log in before order 0 is due.

@@ -73,6 +73,10 @@ pub struct Summary {
     pub in_flight: usize,
     /// The asked duration in seconds.
     pub duration_s: f64,
+    /// Open loop: the least time between two writes of a session, µs
+    /// (`--write-every-us`).
+    #[serde(default)]
+    pub write_every_us: u64,
     /// The seed.
     pub seed: u64,
     /// New orders written.
@@ -146,6 +150,7 @@ impl Summary {
             rate_per_s: o.rate_per_s,
             in_flight: o.in_flight,
             duration_s: o.duration.as_secs_f64(),
+            write_every_us: u64::try_from(o.write_every.as_micros()).unwrap_or(u64::MAX),
             seed: o.seed,
             sent: report.total(|s| s.sent),
             cancels_sent: report.total(|s| s.cancels_sent),
@@ -241,6 +246,13 @@ pub fn table(summary: &Summary) -> String {
         "{} loop, {} sessions, rate {} orders/s, durability {}, {:.1} s of sending",
         summary.mode, summary.sessions, summary.rate_per_s, summary.durability, summary.sending_s
     );
+    if summary.mode == "open" {
+        let _ = writeln!(
+            out,
+            "each session writes at most every {} µs; latency counts from each order's due time",
+            summary.write_every_us
+        );
+    }
     let _ = writeln!(
         out,
         "sent {}  accepted {}  rejected {}  cancels {} ({} refused)  fills {}  unanswered {}",

@@ -10,11 +10,13 @@
 //! are due together.
 //!
 //! **Open loop** ([`Pace::Open`]): order `i` is due at `start + i ×
-//! interval`. The sender sleeps until the next due time, then writes every
-//! order already due (up to [`BATCH_MAX`]) in one write. Each order's
-//! latency is measured from its *due* time, not from when it was written,
-//! so a server that falls behind is charged for the wait (no coordinated
-//! omission).
+//! interval`. The sender sleeps until the next due time, but writes at
+//! most once every `write_every` (as a broker's gateway gathers what its
+//! clients sent meanwhile), then writes every order already due (up to
+//! [`BATCH_MAX`]) in one write. Each order's latency is measured from its
+//! *due* time, not from when it was written, so a server that falls
+//! behind is charged for the wait (no coordinated omission), and so is
+//! the wait for the next write.
 //!
 //! **Closed loop** ([`Pace::Closed`]): at most `in_flight` new orders
 //! await their `OrderAccepted` or `OrderRejected`; the sender writes as
@@ -81,6 +83,10 @@ pub enum Pace {
     Open {
         /// Time between two orders' due times.
         interval: Duration,
+        /// The least time between two writes' starts: orders due
+        /// meanwhile wait for the next write (their latency counts from
+        /// their due time all the same). Zero writes each order when due.
+        write_every: Duration,
     },
     /// As fast as answers come back, with at most `in_flight` outstanding.
     Closed {
@@ -474,6 +480,7 @@ fn send(
         cetx_engine::timer_slack::precise_sleeps();
     }
     sleep_until(plan.start);
+    let mut next_write = plan.start;
     loop {
         if shared.failed.load(Ordering::Acquire) {
             break;
@@ -491,11 +498,15 @@ fn send(
         }
         // How many orders go in this batch, and when each was due.
         let batch = match plan.pace {
-            Pace::Open { interval } => {
-                if next_due > now {
-                    sleep_until(next_due);
+            Pace::Open {
+                interval,
+                write_every,
+            } => {
+                if next_due > now || next_write > now {
+                    sleep_until(next_due.max(next_write));
                     continue;
                 }
+                next_write = now + write_every;
                 let per = interval.as_nanos().max(1);
                 let late = now.saturating_duration_since(next_due);
                 let due_now = late.as_nanos() / per + 1;
@@ -554,7 +565,7 @@ fn send(
             if passive {
                 resting.push(id);
             }
-            if let Pace::Open { interval } = plan.pace {
+            if let Pace::Open { interval, .. } = plan.pace {
                 next_due += interval;
             }
         }
