@@ -549,31 +549,6 @@ impl AccountConfig {
 }
 
 impl ServerConfig {
-    /// Files the server may hold open at once with this config: every
-    /// port's connections at their limits (those of the broker port and
-    /// the feed from the config, the operators', the web view's and
-    /// `/metrics`'s fixed), and 128 for the journal, snapshots, listeners
-    /// and the rest (OPERATIONS.md, *Open files*).
-    #[must_use]
-    pub fn open_files_needed(&self) -> u64 {
-        let brokers =
-            u64::from(self.server.max_connections) + u64::from(self.server.max_pending_logins);
-        let feed = self.market_data.as_ref().map_or(0, |m| m.max_subscribers);
-        let operators = self
-            .admin
-            .as_ref()
-            .map_or(0, |_| crate::admin::MAX_CONNECTIONS);
-        let web = self
-            .http
-            .as_ref()
-            .map_or(0, |_| crate::web::LIMITS.connections);
-        let metrics = self
-            .metrics
-            .as_ref()
-            .map_or(0, |_| crate::metrics::LIMITS.connections);
-        brokers + (feed + operators + web + metrics + 128) as u64
-    }
-
     /// Reads, parses and validates a config file.
     ///
     /// # Errors

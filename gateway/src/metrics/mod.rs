@@ -43,10 +43,13 @@ use exposition::{Exposition, Kind, Unit};
 /// instrument's [`Traded`].
 type Counted = (&'static str, &'static str, fn(Traded) -> u64);
 
-/// The port's connections: a few scrapers at once, 4 from one address,
+/// Most connections open at once on the port: a few scrapers.
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// The port's connections: [`MAX_CONNECTIONS`], 4 from one address,
 /// each request's headers within 10 s (CONFIG.md, `[metrics]`).
 pub(crate) const LIMITS: crate::listen::HttpLimits = crate::listen::HttpLimits {
-    connections: 16,
+    connections: MAX_CONNECTIONS,
     per_address: 4,
     header_timeout: std::time::Duration::from_secs(10),
 };

@@ -52,12 +52,15 @@ const DEPTH: usize = 10;
 /// Event streams open at once; one more is answered 503.
 const MAX_VIEWERS: usize = 256;
 
-/// The port's connections: the event streams and 128 more for the page,
-/// its assets and `/api/market`; 32 from one address, so that one cannot
-/// take every stream; a request's headers within 10 s of the connection's
-/// opening or its last response (CONFIG.md, `[http]`).
+/// Most connections open at once on the port: the event streams and 128
+/// more for the page, its assets and `/api/market`.
+pub const MAX_CONNECTIONS: usize = MAX_VIEWERS + 128;
+
+/// The port's connections: [`MAX_CONNECTIONS`], 32 from one address, so
+/// that one cannot take every stream; a request's headers within 10 s of
+/// the connection's opening or its last response (CONFIG.md, `[http]`).
 pub(crate) const LIMITS: crate::listen::HttpLimits = crate::listen::HttpLimits {
-    connections: MAX_VIEWERS + 128,
+    connections: MAX_CONNECTIONS,
     per_address: 32,
     header_timeout: Duration::from_secs(10),
 };

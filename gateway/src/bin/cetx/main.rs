@@ -568,12 +568,36 @@ fn warn_if_writable_by_others(data_dir: &std::path::Path) {
     }
 }
 
+/// Files the server may hold open at once with `config`: every port's
+/// connections at their limits (those of the broker port and the feed
+/// from the config, the operators', the web view's and `/metrics`'s
+/// fixed), and 128 for the journal, snapshots, listeners and the rest
+/// (OPERATIONS.md, *Open files*).
+fn open_files_needed(config: &ServerConfig) -> u64 {
+    let brokers =
+        u64::from(config.server.max_connections) + u64::from(config.server.max_pending_logins);
+    let feed = config.market_data.as_ref().map_or(0, |m| m.max_subscribers);
+    let operators = config
+        .admin
+        .as_ref()
+        .map_or(0, |_| cetx_gateway::admin::MAX_CONNECTIONS);
+    let web = config
+        .http
+        .as_ref()
+        .map_or(0, |_| cetx_gateway::web::MAX_CONNECTIONS);
+    let metrics = config
+        .metrics
+        .as_ref()
+        .map_or(0, |_| cetx_gateway::metrics::MAX_CONNECTIONS);
+    brokers + (feed + operators + web + metrics + 128) as u64
+}
+
 /// Raises the soft limit on open files to the hard one (a process may, as
 /// `ulimit -n -S` may): every port's connections are bounded by the config,
 /// and with the journal's files they must fit under it, or a busy port
 /// would take the file the journal needs next. Warns, naming both, when
 /// even the hard limit is below what the config may open
-/// ([`ServerConfig::open_files_needed`]).
+/// ([`open_files_needed`]).
 fn raise_open_files(needed: u64) {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let limit = getrlimit(Resource::Nofile);
@@ -652,7 +676,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .context("--admin-listen needs an [admin] section in the config")?;
         settings.listen = addr;
     }
-    raise_open_files(config.open_files_needed());
+    raise_open_files(open_files_needed(&config));
     let listen = args.listen.unwrap_or(config.server.listen);
     let data_dir = args
         .data_dir
