@@ -173,7 +173,7 @@ fn an_unknown_symbol_ends_it_with_the_feeds_refusal() {
         stderr.trim_end(),
         format!(
             "error: subscribing to CEA2025, CEA2099 on the feed at {feed}: \
-             the feed server refused: 410 unknown symbol"
+             the feed server refused: 410 unknown symbol CEA2099"
         )
     );
     assert!(output.stdout.is_empty());

@@ -335,7 +335,8 @@ async fn a_subscriber_keeps_the_same_book_as_the_server_at_each_depth() {
     assert!(
         matches!(
             refused,
-            Err(cetx_gateway::market_data::FeedError::Rejected { reason: 410, .. })
+            Err(cetx_gateway::market_data::FeedError::Rejected { reason: 410, ref text })
+                if text == "unknown symbol NOPE"
         ),
         "{refused:?}"
     );

@@ -378,10 +378,11 @@ impl Subscriber {
             match self.market.find(symbol) {
                 Some(id) => ids.push(id),
                 None => {
-                    return self
-                        .send(&[rejected(RejectReason::UnknownSymbol)])
-                        .await
-                        .map_err(|()| End::Quiet);
+                    let refusal = FeedMessage::Rejected {
+                        reason: RejectReason::UnknownSymbol.code(),
+                        text: format!("{} {symbol}", reject_text(RejectReason::UnknownSymbol)),
+                    };
+                    return self.send(&[refusal]).await.map_err(|()| End::Quiet);
                 }
             }
         }
