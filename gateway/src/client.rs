@@ -23,7 +23,7 @@ use tokio_util::codec::Framed;
 use crate::codec::{decode_buffered, ClientCodec, DecodeError, EncodeError};
 use crate::protocol::{
     ClientMessage, OrderType, Secret, ServerFrame, ServerMessage, Side, Symbol, TimeInForce,
-    HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, UNSEQUENCED,
+    HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, RESUME_AFTER_LAST, UNSEQUENCED,
 };
 use crate::tls::{ClientTls, Stream};
 
@@ -162,7 +162,8 @@ pub struct Client {
 
 impl Client {
     /// Connects to `addr` and logs in as `broker_id`, asking for every
-    /// report after `resume_from_seq` (0: every report the broker has).
+    /// report after `resume_from_seq` (0: every report the broker has;
+    /// [`RESUME_AFTER_LAST`]: none made before this login).
     ///
     /// # Errors
     /// [`ClientError::LoginRejected`] with the server's reason; otherwise
@@ -247,7 +248,11 @@ impl Client {
                     tls,
                     broker_id,
                     secret,
-                    last_seq: resume_from_seq,
+                    last_seq: if resume_from_seq == RESUME_AFTER_LAST {
+                        last_seq
+                    } else {
+                        resume_from_seq
+                    },
                     trading_day,
                     server_last_seq: last_seq,
                     last_sent: Instant::now(),
@@ -261,27 +266,6 @@ impl Client {
             }
             other => Err(ClientError::UnexpectedMessage(other.name())),
         }
-    }
-
-    /// Logs in again resuming after the last report the server had for
-    /// the broker at this login (`LoginAccepted.last_seq`), so that the
-    /// broker's earlier reports, which this login began to replay, are not
-    /// sent: for a client that only wants what comes next, whatever the
-    /// broker's history (a busy broker has millions of reports). Reports
-    /// made between the two logins are still sent.
-    ///
-    /// The second login takes this connection's session over while it is
-    /// still open: a takeover is not a disconnect, so the broker's resting
-    /// orders stay even if it cancels on disconnect (PROTOCOL.md, *Logging
-    /// in*, rule 7), as they do for any new login. The server then closes
-    /// this connection with 416.
-    ///
-    /// # Errors
-    /// As [`Client::connect`].
-    pub async fn skip_history(&mut self) -> Result<(), ClientError> {
-        self.last_seq = self.last_seq.max(self.server_last_seq);
-        *self = self.log_in_again().await?;
-        Ok(())
     }
 
     /// Closes this connection and logs in again, resuming after the last

@@ -68,6 +68,12 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// neither counted nor stored nor replayed. Order reports are numbered from 1.
 pub const UNSEQUENCED: u64 = 0;
 
+/// A `Login.resume_from_seq` that asks for no earlier report: only those
+/// made after the login, whatever the broker's history (`LoginAccepted`
+/// says the last number before them). Any other value above the broker's
+/// last report is refused 413.
+pub const RESUME_AFTER_LAST: u64 = u64::MAX;
+
 /// What a broker sends. The variant order is the tag on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientMessage {
@@ -80,7 +86,8 @@ pub enum ClientMessage {
         /// The broker's secret, at most [`MAX_SECRET_LEN`] bytes.
         secret: Secret,
         /// The last report sequence number the broker has seen: every report
-        /// numbered above it is replayed; 0 replays every report.
+        /// numbered above it is replayed; 0 replays every report,
+        /// [`RESUME_AFTER_LAST`] none.
         resume_from_seq: u64,
     },
     /// Enters a new order.

@@ -49,7 +49,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol, UNSEQUENCED,
+    ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol, RESUME_AFTER_LAST,
+    UNSEQUENCED,
 };
 
 mod blocks;
@@ -537,15 +538,17 @@ impl Reports {
     }
 
     /// How to give a broker that has seen its reports up to `after_seq`
-    /// (0: none) the ones it missed, up to its last now: from memory when
-    /// they are all there, else from the journal, from the last day mark
-    /// before them (the journal's first entry when no mark is that old).
+    /// (0: none; [`RESUME_AFTER_LAST`]: all) the ones it missed, up to its
+    /// last now: from memory when they are all there, else from the
+    /// journal, from the last day mark before them (the journal's first
+    /// entry when no mark is that old).
     ///
     /// # Errors
     /// [`RejectReason::ResumeSeqAhead`] when `after_seq` is above the
     /// broker's last sequence number.
     pub fn resume(&self, broker: BrokerId, after_seq: u64) -> Result<Resume, RejectReason> {
         let last_seq = self.last_seq(broker);
+        let after_seq = resumed_after(after_seq, last_seq);
         if after_seq > last_seq {
             return Err(RejectReason::ResumeSeqAhead);
         }
@@ -576,6 +579,7 @@ impl Reports {
     #[must_use]
     pub fn read_back_from(&self, broker: BrokerId, after_seq: u64) -> Option<u64> {
         let last_seq = self.last_seq(broker);
+        let after_seq = resumed_after(after_seq, last_seq);
         let in_memory = self.brokers.get(&broker).map_or(0, |b| b.recent.len()) as u64;
         (after_seq < last_seq.saturating_sub(in_memory)).then(|| {
             self.mark_before(broker, after_seq)
@@ -970,6 +974,16 @@ pub fn reject_text(reason: RejectReason) -> String {
         }
     }
     text
+}
+
+/// The report a resume asked for by `resume_from_seq` comes after:
+/// [`RESUME_AFTER_LAST`] is the broker's last one, `last_seq`.
+const fn resumed_after(resume_from_seq: u64, last_seq: u64) -> u64 {
+    if resume_from_seq == RESUME_AFTER_LAST {
+        last_seq
+    } else {
+        resume_from_seq
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 
 use cetx_engine::journal::{list_snapshots, JournalReader};
 use cetx_engine::{Command, RejectReason};
-use cetx_gateway::protocol::{ClientMessage, RequestKind, ServerFrame, ServerMessage, Side};
+use cetx_gateway::protocol::{
+    ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, RESUME_AFTER_LAST,
+};
 use cetx_gateway::reports::{gateway_reject, order_rejected};
 use cetx_gateway::runtime::{
     Clock, Runtime, RuntimeError, RuntimeHandle, RuntimeOptions, RuntimeStatus, SubmitError,
@@ -729,6 +731,13 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     let after = known_then_new(&handle, &wait, &mut recent, &[], N + 2);
     assert_eq!(after.seq, N + 2, "the session it had still serves it");
     drop(recent);
+    // A login that asks for no earlier report needs no segment: served,
+    // its first report the next one made.
+    let mut fresh = handle.connect(B1, RESUME_AFTER_LAST).unwrap();
+    assert_eq!(fresh.last_seq(), N + 2);
+    let newest = known_then_new(&handle, &wait, &mut fresh, &[], N + 3);
+    assert_eq!(newest.seq, N + 3);
+    drop(fresh);
     // With the archive back in place, the resume reads it.
     std::fs::rename(dir.path().join("cold"), dir.path().join("archive")).unwrap();
     let mut old = handle.connect(B1, 0).unwrap();

@@ -14,7 +14,7 @@ use cetx_gateway::client::{Client, ClientError, NewOrder};
 use cetx_gateway::codec::ClientCodec;
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::protocol::{
-    ClientMessage, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION,
+    ClientMessage, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION, RESUME_AFTER_LAST,
 };
 use cetx_tests::server::TestServer;
 use futures_util::{SinkExt, StreamExt};
@@ -697,16 +697,16 @@ async fn the_back_off_follows_its_config() {
     server.stop().await;
 }
 
-/// `Client::skip_history` (what `cetx order` and `cetx block` log in
-/// with): none of the broker's earlier reports is read, however many; the
-/// first report is one made after the first login. And its two logins are
-/// takeovers, never a disconnect: the earlier session's resting orders
-/// stay, though the demo broker cancels on disconnect (README, PROTOCOL.md
-/// rule 7). Until 2026-12-05 it closed its first connection before the
-/// second login, which cancelled them all (an outside tester's `cetx
-/// order` took a resting offer away this way).
+/// A login with `resume_from_seq` `RESUME_AFTER_LAST` (what `cetx order`
+/// and `cetx block` log in with): none of the broker's earlier reports is
+/// read, however many; the first report is one made after the login. It
+/// is a takeover, never a disconnect: the earlier session's resting
+/// orders stay, though the demo broker cancels on disconnect (README,
+/// PROTOCOL.md rule 7). And the client counts from the login's
+/// `last_seq`: a reconnect right after it resumes after that, so the
+/// cancels of the disconnect are read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_skips_the_history_reads_no_earlier_report_and_cancels_nothing() {
+async fn a_login_after_the_last_report_reads_no_earlier_report_and_cancels_nothing() {
     const EARLIER: u64 = 300;
     let server = TestServer::start(ServerConfig::embedded_default()).await;
     let mut trader = connect(&server, 1, "demo-secret-1", 0).await;
@@ -716,9 +716,8 @@ async fn a_client_that_skips_the_history_reads_no_earlier_report_and_cancels_not
     for _ in 0..EARLIER {
         report(&mut trader).await;
     }
-    let mut later = connect(&server, 1, "demo-secret-1", 0).await;
+    let mut later = connect(&server, 1, "demo-secret-1", RESUME_AFTER_LAST).await;
     assert_eq!(later.server_last_seq(), EARLIER);
-    later.skip_history().await.unwrap();
     later
         .submit(order(EARLIER + 1, 1001, Side::Sell, 1))
         .await
@@ -730,6 +729,17 @@ async fn a_client_that_skips_the_history_reads_no_earlier_report_and_cancels_not
     assert!(
         matches!(first.message, ServerMessage::OrderAccepted { client_order_id, .. } if client_order_id == EARLIER + 1),
         "{first:?}"
+    );
+    // Taken over before it read a report, then a disconnect: its resting
+    // orders (all EARLIER + 1 of the broker's) are cancelled, and read.
+    let mut last = connect(&server, 1, "demo-secret-1", RESUME_AFTER_LAST).await;
+    assert_eq!(last.server_last_seq(), EARLIER + 1);
+    last.reconnect().await.unwrap();
+    let cancel = report(&mut last).await;
+    assert_eq!(cancel.seq, EARLIER + 2, "{cancel:?}");
+    assert!(
+        matches!(cancel.message, ServerMessage::Cancelled { .. }),
+        "{cancel:?}"
     );
     server.stop().await;
 }

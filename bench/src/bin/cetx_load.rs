@@ -77,8 +77,8 @@ struct Cli {
     #[arg(long, default_value_t = 0)]
     feed_subscribers: usize,
     /// Against a reused server: leave the brokers' reports from earlier
-    /// runs unread (each session logs in once to learn the last report's
-    /// number, then resumes from it). Without it each session resumes
+    /// runs unread (each session logs in resuming after the broker's last
+    /// report, `resume_from_seq` 2^64 - 1). Without it each session resumes
     /// from 0 and reads them all first, and the summary says how long
     /// that took (`history`).
     #[arg(long)]

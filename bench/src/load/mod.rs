@@ -130,8 +130,8 @@ pub struct LoadOptions {
     /// brokers.
     pub feed_subscribers: usize,
     /// Whether each session leaves its broker's reports from before the
-    /// run unread: it logs in once to learn the last report's number,
-    /// then again resuming from it, as a broker that has seen them all.
+    /// run unread: it logs in resuming after the broker's last report
+    /// (`RESUME_AFTER_LAST`), as a broker that has seen them all.
     /// Otherwise it resumes from 0, as a broker that has seen nothing, and
     /// reads them all first (the summary's `history`).
     pub skip_history: bool,

@@ -52,7 +52,7 @@ use cetx_gateway::client::ClientError;
 use cetx_gateway::codec::ClientCodec;
 use cetx_gateway::protocol::{
     ClientMessage, RequestKind, Secret, ServerFrame, ServerMessage, Side, LOGIN_TIMEOUT,
-    PROTOCOL_VERSION, UNSEQUENCED,
+    PROTOCOL_VERSION, RESUME_AFTER_LAST, UNSEQUENCED,
 };
 use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
@@ -380,15 +380,15 @@ pub fn run_session(
 
 /// Connects, logs in, and says up to which sequence number the reports
 /// are from earlier runs (a reused server has them): the receiver skips
-/// those. With [`SessionPlan::skip_history`] it first logs in to learn
-/// that number, closes, and logs in again resuming from it, so that the
-/// server sends none of them. An earlier run's last reports (the cancels
-/// of its resting orders as its sessions ended) may still be coming: it
-/// logs in again until the number holds still (at most
-/// [`SKIP_PROBES`] times).
+/// those. With [`SessionPlan::skip_history`] it logs in resuming after
+/// the broker's last report ([`RESUME_AFTER_LAST`]), so that the server
+/// sends none of them. An earlier run's last reports (the cancels of its
+/// resting orders as its sessions ended) may still be coming: it logs in
+/// again, resuming after the number it learned, until the number holds
+/// still (at most [`SKIP_PROBES`] times).
 fn login(plan: &SessionPlan) -> Result<(Wire, u64), ClientError> {
     if plan.skip_history {
-        let (mut probe, mut last_seq) = login_from(plan, 0)?;
+        let (mut probe, mut last_seq) = login_from(plan, RESUME_AFTER_LAST)?;
         for _ in 0..SKIP_PROBES {
             // Each connection closes as the next takes the session over.
             let (next, now) = login_from(plan, last_seq)?;

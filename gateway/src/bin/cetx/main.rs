@@ -42,7 +42,9 @@ use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::FeedServer;
 use cetx_gateway::metrics::{MetricsServer, Sources as MetricsSources};
-use cetx_gateway::protocol::{OrderType, ServerFrame, ServerMessage, Side, TimeInForce};
+use cetx_gateway::protocol::{
+    OrderType, ServerFrame, ServerMessage, Side, TimeInForce, RESUME_AFTER_LAST,
+};
 use cetx_gateway::runtime::{Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
 use cetx_gateway::web::WebServer;
@@ -908,21 +910,19 @@ fn print_banner(
     }
 }
 
-/// Logs in as `broker` at `addr` for what comes next: a first login learns
-/// the broker's last report, and a second resumes after it, so that its
-/// earlier reports (millions, for a busy broker) are not read
-/// ([`Client::skip_history`]). Both within `timeout`.
+/// Logs in as `broker` at `addr` for what comes next, within `timeout`:
+/// resuming after the broker's last report ([`RESUME_AFTER_LAST`]), so
+/// that its earlier reports (millions, for a busy broker) are not read.
 async fn log_in_for_what_comes(
     addr: &str,
     broker: u32,
     secret: &str,
     timeout: Duration,
 ) -> Result<Client> {
-    tokio::time::timeout(timeout, async {
-        let mut client = Client::connect(addr, broker, secret, 0).await?;
-        client.skip_history().await?;
-        Ok::<_, cetx_gateway::client::ClientError>(client)
-    })
+    tokio::time::timeout(
+        timeout,
+        Client::connect(addr, broker, secret, RESUME_AFTER_LAST),
+    )
     .await
     .with_context(|| format!("no answer to the login from {addr} within {timeout:?}"))?
     .with_context(|| format!("logging in to {addr}"))
@@ -996,7 +996,7 @@ async fn order(args: OrderArgs) -> Result<()> {
     let mut accepted = false;
     let mut later = 0_u32;
     // Each report is bounded by the deadline, and a finished order ends
-    // the loop. The reports made between the two logins are passed over;
+    // the loop. Reports made after the login but not of this order are passed over;
     // the count of later ones is a backstop against a chatty server.
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
