@@ -102,7 +102,6 @@ pub async fn run(args: BlockArgs) -> Result<()> {
         broker,
     )?;
     let mut client = crate::log_in_for_what_comes(&args.addr, broker, &secret, timeout).await?;
-    let earlier = client.server_last_seq();
     let request_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
@@ -156,7 +155,7 @@ pub async fn run(args: BlockArgs) -> Result<()> {
         } if Some(block_id) == withdrawn => true,
         _ => request_of(frame) == Some(request_id),
     };
-    answers(&mut client, earlier, ours, timeout, wait).await
+    answers(&mut client, ours, timeout, wait).await
 }
 
 /// `BlockCancelled.cause` of an offer its poster withdrew.
@@ -167,7 +166,6 @@ const WITHDRAWN: u8 = 0;
 /// the wait).
 async fn answers(
     client: &mut Client,
-    earlier: u64,
     ours: impl Fn(&ServerFrame) -> bool,
     timeout: Duration,
     wait: Duration,
@@ -186,7 +184,7 @@ async fn answers(
             }
             bail!("no answer within {timeout:?}");
         };
-        if (frame.seq != 0 && frame.seq <= earlier) || !ours(&frame) {
+        if !ours(&frame) {
             continue;
         }
         println!("{}", describe(&frame));

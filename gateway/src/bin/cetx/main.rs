@@ -950,8 +950,6 @@ async fn order(args: OrderArgs) -> Result<()> {
         args.broker,
     )?;
     let mut client = log_in_for_what_comes(&args.addr, args.broker, &secret, timeout).await?;
-    // Only the reports after the login can be about this order.
-    let earlier = client.server_last_seq();
     println!(
         "logged in as broker {} (trading day {}); sending {} {client_order_id}",
         args.broker,
@@ -996,8 +994,8 @@ async fn order(args: OrderArgs) -> Result<()> {
     let mut accepted = false;
     let mut later = 0_u32;
     // Each report is bounded by the deadline, and a finished order ends
-    // the loop. Reports made after the login but not of this order are passed over;
-    // the count of later ones is a backstop against a chatty server.
+    // the loop. Reports of the broker's other orders are passed over; the
+    // count of later ones is a backstop against a chatty server.
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let report = match client.next_report(left).await {
@@ -1014,9 +1012,6 @@ async fn order(args: OrderArgs) -> Result<()> {
             }
             bail!("no answer for order {client_order_id} within {timeout:?}");
         };
-        if frame.seq != 0 && frame.seq <= earlier {
-            continue;
-        }
         later += 1;
         if later > 1_000_000 {
             bail!("order {client_order_id}: a million reports and no end of it; giving up");
