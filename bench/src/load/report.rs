@@ -247,11 +247,11 @@ pub fn table(summary: &Summary) -> String {
         summary.mode, summary.sessions, summary.rate_per_s, summary.durability, summary.sending_s
     );
     if summary.mode == "open" {
-        let _ = writeln!(
-            out,
-            "each session writes at most every {} µs; latency counts from each order's due time",
-            summary.write_every_us
-        );
+        let pace = match summary.write_every_us {
+            0 => "each session writes each order when due".to_owned(),
+            us => format!("each session writes at most every {us} µs"),
+        };
+        let _ = writeln!(out, "{pace}; latency counts from each order's due time");
     }
     let _ = writeln!(
         out,
