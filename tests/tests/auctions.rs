@@ -430,6 +430,30 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
 
     drop((one, two, desk, feed));
     let data = server.stop().await;
+    // Restarted the same day, the feed still tells a new subscriber the
+    // result: the engine no longer holds the auction, the gateway's state
+    // does (read back from the journal here, since no snapshot was taken).
+    let server = TestServer::start_in(config(), data).await;
+    let again = snapshot_until(server.feed.expect("a feed"), |m| {
+        matches!(m, FeedMessage::AuctionResult { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            again[..],
+            [
+                FeedMessage::Snapshot { .. },
+                FeedMessage::AuctionResult {
+                    auction_id: 1,
+                    clearing_ticks: 92_00,
+                    sold_t: 150_000,
+                    ..
+                }
+            ]
+        ),
+        "{again:?}"
+    );
+    let data = server.stop().await;
     let reports = settled(data.path());
     let clearing = &reports.clearing;
     let mut lines = clearing.lines();

@@ -76,13 +76,20 @@ struct Inner {
 }
 
 impl MarketData {
-    /// The market as `engine` has it now, with a ring of `buffer` batches
-    /// (at least 1) for subscribers.
+    /// The market as `engine` has it now, with the auctions closed
+    /// earlier in the day (`closed`, which the engine no longer holds),
+    /// and a ring of `buffer` batches (at least 1) for subscribers.
     #[must_use]
-    pub fn new(engine: &Engine, buffer: usize) -> Self {
+    pub fn new<'a>(
+        engine: &Engine,
+        closed: impl IntoIterator<Item = &'a cetx_engine::AuctionClosed>,
+        buffer: usize,
+    ) -> Self {
         let (updates, _) = broadcast::channel(buffer.max(1));
+        let mut state = MarketState::of(engine);
+        state.remember_closed_auctions(closed);
         Self(Arc::new(Inner {
-            state: Mutex::new(MarketState::of(engine)),
+            state: Mutex::new(state),
             updates,
         }))
     }

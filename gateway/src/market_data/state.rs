@@ -507,6 +507,20 @@ impl MarketState {
         }
     }
 
+    /// Shows `closed` (auctions closed earlier in their instrument's
+    /// trading day, which the engine no longer holds) as a new
+    /// subscriber's snapshot shows the day's results: after a restart too.
+    pub fn remember_closed_auctions<'a>(
+        &mut self,
+        closed: impl IntoIterator<Item = &'a AuctionClosed>,
+    ) {
+        for auction in closed {
+            if let Some(view) = self.instruments.get_mut(usize::from(auction.instrument.0)) {
+                view.closed_auctions.insert(auction.auction_id, *auction);
+            }
+        }
+    }
+
     /// Adds an instrument listed while the server runs, closed and with
     /// an empty book, at the id the engine gave it (the next one).
     pub fn list(&mut self, spec: &InstrumentSpec, band: &ReferencePriceSet) {

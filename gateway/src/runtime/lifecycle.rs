@@ -153,6 +153,7 @@ impl Runtime {
         let client_orders = rebuild.client_orders.finish();
         let GatewayState {
             mut reports,
+            closed_auctions,
             last_time_ns,
             ..
         } = rebuild.state;
@@ -235,7 +236,7 @@ impl Runtime {
         let market = config
             .market_data
             .as_ref()
-            .map(|settings| MarketData::new(&engine, settings.buffer));
+            .map(|settings| MarketData::new(&engine, closed_auctions.iter(), settings.buffer));
         tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
             replayed = recovered.replayed, ms = began.elapsed().as_millis(),
             "recovered the journal");
@@ -250,6 +251,7 @@ impl Runtime {
                 answered: BTreeMap::new(),
                 activity: Activity::default(),
                 members: engine.membership().clone(),
+                closed_auctions,
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),

@@ -42,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 use super::activity::{Activity, SnapshotStats};
 use super::client_orders::{ClientOrderLog, DayFiles};
 use super::request::Refusal;
-use super::state::{self, GatewayState};
+use super::state::{self, ClosedAuctions, GatewayState};
 use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
@@ -148,6 +148,9 @@ pub(super) struct Outbound {
     /// The brokers added by operators and the standings, as of the last
     /// durable entry: what a login is checked against.
     pub(super) members: Membership,
+    /// The auctions closed in the day, for the gateway's state beside
+    /// each snapshot.
+    pub(super) closed_auctions: ClosedAuctions,
 }
 
 impl Outbound {
@@ -295,6 +298,7 @@ impl Router {
                     let events = &turn.events[events];
                     out.activity.on_entry(&command, events, requester.is_some());
                     out.members.observe(&command, events);
+                    out.closed_auctions.observe(events);
                     out.reports
                         .on_entry_into(stamp, &command, events, &mut self.reports);
                     warn_of_large_holders(stamp, events, &out.reports);
@@ -327,6 +331,7 @@ impl Router {
                     let gateway = Box::new(GatewayState {
                         reports: out.reports.for_snapshot(),
                         client_orders: *client_orders,
+                        closed_auctions: out.closed_auctions.clone(),
                         last_time_ns: Some(last_time_ns),
                     });
                     self.snapshot(Snapshot {

@@ -2,7 +2,8 @@
 //! reads only the journal after the snapshot, once: each broker's report
 //! counter, the trading days' marks, the live orders the reports address,
 //! today's client order ids (where the day file holds their full chunks,
-//! and the last chunk) and the time of the last entry.
+//! and the last chunk), the day's closed auctions (for the feed) and the
+//! time of the last entry.
 //!
 //! A file `gateway-{seq:020}.snap` in the journal directory, framed as the
 //! engine's snapshots are ([`write_framed`]) and written just before the
@@ -14,17 +15,18 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXGWSN` |
-//! | 8 | 4 | version, `u32` LE (3) |
+//! | 8 | 4 | version, `u32` LE (5) |
 //! | 12 | 8 | the sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
 //! | 32 | n | [`Stored`], encoded by [`crate::codec::encode_snapshot`] |
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
-use cetx_engine::{BrokerId, Command, Engine, Event, Stamp};
+use cetx_engine::{AuctionClosed, BrokerId, Command, Engine, Event, Stamp};
 use serde::{Deserialize, Serialize};
 
 use super::client_orders::{read_day, ClientOrderLog, DayRef, Named, Rebuilding};
@@ -36,9 +38,10 @@ const MAGIC: [u8; 8] = *b"CETXGWSN";
 /// 2: today's client order ids are their own index; the reports keep
 /// only live orders. 3: the reports keep today's open block offers and
 /// pending deals. 4: the day's full chunks of client orders are in a day
-/// file. A file of an older version is passed over like a damaged one
-/// (recovery reads the journal further back instead).
-const VERSION: u32 = 4;
+/// file. 5: the auctions closed in the day. A file of an older version is
+/// passed over like a damaged one (recovery reads the journal further back
+/// instead).
+const VERSION: u32 = 5;
 
 /// What the gateway rebuilds from the journal, as of one entry.
 #[derive(Clone, Debug, Default)]
@@ -49,6 +52,8 @@ pub(super) struct GatewayState {
     /// Today's client order ids, the sequencer's index of them rebuilt
     /// on reading.
     pub(super) client_orders: ClientOrderLog,
+    /// The auctions closed in their instrument's trading day.
+    pub(super) closed_auctions: ClosedAuctions,
     /// The time of the last entry, if any.
     pub(super) last_time_ns: Option<i64>,
 }
@@ -56,11 +61,39 @@ pub(super) struct GatewayState {
 /// A [`GatewayState`] as its file holds it: the day's client orders as
 /// where their full chunks are, and the last chunk.
 #[derive(Serialize, Deserialize)]
-struct Stored<R, T> {
+struct Stored<R, T, A> {
     reports: R,
     day: DayRef,
     tail: T,
+    closed_auctions: A,
     last_time_ns: Option<i64>,
+}
+
+/// The auctions closed in each instrument's current trading day, by id:
+/// what the engine no longer holds and a new feed subscriber's snapshot
+/// still shows, after a restart too ([`crate::market_data::MarketData`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct ClosedAuctions(BTreeMap<u64, AuctionClosed>);
+
+impl ClosedAuctions {
+    /// Takes an entry's events: a close adds its auction, an instrument's
+    /// end of day forgets its auctions (as the feed's state does).
+    pub(super) fn observe(&mut self, events: &[Event]) {
+        for event in events {
+            match event {
+                Event::AuctionClosed(closed) => {
+                    self.0.insert(closed.auction_id, *closed);
+                }
+                Event::DayClosed(day) => self.0.retain(|_, c| c.instrument != day.instrument),
+                _ => {}
+            }
+        }
+    }
+
+    /// The auctions, by id.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &AuctionClosed> {
+        self.0.values()
+    }
 }
 
 /// A gateway state's file name, around its sequence number.
@@ -87,6 +120,7 @@ pub(super) fn write(
         reports: &state.reports,
         day,
         tail: state.client_orders.tail(),
+        closed_auctions: &state.closed_auctions,
         last_time_ns: state.last_time_ns,
     };
     let payload =
@@ -105,6 +139,7 @@ pub(super) fn read(dir: &Path, seq: u64) -> Result<GatewayState, String> {
     Ok(GatewayState {
         reports: stored.reports,
         client_orders: read_day(dir, stored.day, stored.tail)?,
+        closed_auctions: stored.closed_auctions,
         last_time_ns: stored.last_time_ns,
     })
 }
@@ -115,7 +150,10 @@ pub(super) fn read_day_ref(dir: &Path, seq: u64) -> Option<DayRef> {
     read_stored(dir, seq).ok().map(|stored| stored.day)
 }
 
-fn read_stored(dir: &Path, seq: u64) -> Result<Stored<Reports, Vec<Named>>, String> {
+fn read_stored(
+    dir: &Path,
+    seq: u64,
+) -> Result<Stored<Reports, Vec<Named>, ClosedAuctions>, String> {
     let path = dir.join(file_name(seq));
     let describe = |why: String| format!("{}: {why}", path.display());
     let (found, payload) = read_framed(&path, MAGIC, VERSION).map_err(describe)?;
@@ -216,6 +254,7 @@ impl RecoveryObserver for Rebuild<'_> {
             .reports
             .on_entry_into(stamp, command, events, &mut self.scratch);
         self.client_orders.observe(engine, command, events);
+        state.closed_auctions.observe(events);
         self.scratch.clear();
         state.last_time_ns = Some(stamp.time_ns);
     }
@@ -278,4 +317,61 @@ fn resume_floor(dir: &Path) -> Result<u64, cetx_engine::JournalError> {
             .last_day_start()
             .map_or(1, |start| start.min(seq))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use cetx_engine::{AccountId, DayClosed, InstrumentId, Pricing};
+
+    use super::*;
+
+    fn closed(auction_id: u64, instrument: u16) -> AuctionClosed {
+        AuctionClosed {
+            auction_id,
+            instrument: InstrumentId(instrument),
+            seller: AccountId(2001),
+            pricing: Pricing::Uniform,
+            clearing_ticks: 92_00,
+            sold_t: 150_000,
+            unsold_t: 0,
+            turnover_fen: 13_800_000_00,
+        }
+    }
+
+    fn day_closed(instrument: u16) -> Event {
+        Event::DayClosed(DayClosed {
+            trading_day: 3,
+            instrument: InstrumentId(instrument),
+            open_ticks: 0,
+            high_ticks: 0,
+            low_ticks: 0,
+            close_ticks: 0,
+            volume_t: 0,
+            turnover_fen: 0,
+            trade_count: 0,
+        })
+    }
+
+    #[test]
+    fn the_day_s_closed_auctions_last_until_their_instrument_s_day_ends_and_are_read_back() {
+        let mut auctions = ClosedAuctions::default();
+        auctions.observe(&[
+            Event::AuctionClosed(closed(1, 0)),
+            Event::AuctionClosed(closed(2, 1)),
+        ]);
+        auctions.observe(&[Event::AuctionClosed(closed(3, 0)), day_closed(1)]);
+        let ids: Vec<u64> = auctions.iter().map(|a| a.auction_id).collect();
+        assert_eq!(ids, [1, 3]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let state = GatewayState {
+            closed_auctions: auctions.clone(),
+            ..GatewayState::default()
+        };
+        write(dir.path(), 9, &state, DayRef::default()).unwrap();
+        assert_eq!(read(dir.path(), 9).unwrap().closed_auctions, auctions);
+
+        auctions.observe(&[day_closed(0)]);
+        assert_eq!(auctions.iter().count(), 0);
+    }
 }
