@@ -401,25 +401,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
 
     // One that comes after the close learns the outcome from its snapshot,
     // the auction no longer among the open ones.
-    let first = snapshot_until(feed_addr, |m| {
-        matches!(m, FeedMessage::AuctionResult { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            first[..],
-            [
-                FeedMessage::Snapshot { .. },
-                FeedMessage::AuctionResult {
-                    auction_id: 1,
-                    clearing_ticks: 92_00,
-                    sold_t: 150_000,
-                    ..
-                }
-            ]
-        ),
-        "{first:?}"
-    );
+    snapshot_tells_the_result(feed_addr).await;
 
     // A broker's credentials cannot use the operators' channel.
     let refused = AdminClient::connect(server.admin.unwrap(), 1, "demo-secret-1").await;
@@ -434,25 +416,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     // result: the engine no longer holds the auction, the gateway's state
     // does (read back from the journal here, since no snapshot was taken).
     let server = TestServer::start_in(config(), data).await;
-    let again = snapshot_until(server.feed.expect("a feed"), |m| {
-        matches!(m, FeedMessage::AuctionResult { .. })
-    })
-    .await;
-    assert!(
-        matches!(
-            again[..],
-            [
-                FeedMessage::Snapshot { .. },
-                FeedMessage::AuctionResult {
-                    auction_id: 1,
-                    clearing_ticks: 92_00,
-                    sold_t: 150_000,
-                    ..
-                }
-            ]
-        ),
-        "{again:?}"
-    );
+    snapshot_tells_the_result(server.feed.expect("a feed")).await;
     let data = server.stop().await;
     let reports = settled(data.path());
     let clearing = &reports.clearing;
@@ -521,6 +485,27 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
             "3"
         ),
         "{days}"
+    );
+}
+
+/// A new subscriber's snapshot ends with auction 1's result, and no
+/// auction is open.
+async fn snapshot_tells_the_result(feed: std::net::SocketAddr) {
+    let first = snapshot_until(feed, |m| matches!(m, FeedMessage::AuctionResult { .. })).await;
+    assert!(
+        matches!(
+            first[..],
+            [
+                FeedMessage::Snapshot { .. },
+                FeedMessage::AuctionResult {
+                    auction_id: 1,
+                    clearing_ticks: 92_00,
+                    sold_t: 150_000,
+                    ..
+                }
+            ]
+        ),
+        "{first:?}"
     );
 }
 
