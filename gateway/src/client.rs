@@ -22,8 +22,8 @@ use tokio_util::codec::Framed;
 
 use crate::codec::{decode_buffered, ClientCodec, DecodeError, EncodeError};
 use crate::protocol::{
-    ClientMessage, OrderType, Secret, ServerFrame, ServerMessage, Side, Symbol, TimeInForce,
-    HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, RESUME_AFTER_LAST, UNSEQUENCED,
+    resumed_after, ClientMessage, OrderType, Secret, ServerFrame, ServerMessage, Side, Symbol,
+    TimeInForce, HEARTBEAT_INTERVAL, LOGIN_TIMEOUT, PROTOCOL_VERSION, UNSEQUENCED,
 };
 use crate::tls::{ClientTls, Stream};
 
@@ -163,7 +163,7 @@ pub struct Client {
 impl Client {
     /// Connects to `addr` and logs in as `broker_id`, asking for every
     /// report after `resume_from_seq` (0: every report the broker has;
-    /// [`RESUME_AFTER_LAST`]: none made before this login).
+    /// [`crate::protocol::RESUME_AFTER_LAST`]: none made before this login).
     ///
     /// # Errors
     /// [`ClientError::LoginRejected`] with the server's reason; otherwise
@@ -248,11 +248,7 @@ impl Client {
                     tls,
                     broker_id,
                     secret,
-                    last_seq: if resume_from_seq == RESUME_AFTER_LAST {
-                        last_seq
-                    } else {
-                        resume_from_seq
-                    },
+                    last_seq: resumed_after(resume_from_seq, last_seq),
                     trading_day,
                     server_last_seq: last_seq,
                     last_sent: Instant::now(),

@@ -74,6 +74,17 @@ pub const UNSEQUENCED: u64 = 0;
 /// last report is refused 413.
 pub const RESUME_AFTER_LAST: u64 = u64::MAX;
 
+/// The last report a login's `resume_from_seq` says the broker has seen,
+/// `last_seq` being the broker's last: [`RESUME_AFTER_LAST`] is `last_seq`.
+#[must_use]
+pub const fn resumed_after(resume_from_seq: u64, last_seq: u64) -> u64 {
+    if resume_from_seq == RESUME_AFTER_LAST {
+        last_seq
+    } else {
+        resume_from_seq
+    }
+}
+
 /// What a broker sends. The variant order is the tag on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientMessage {

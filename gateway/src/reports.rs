@@ -49,7 +49,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol, RESUME_AFTER_LAST,
+    resumed_after, ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol,
     UNSEQUENCED,
 };
 
@@ -538,7 +538,7 @@ impl Reports {
     }
 
     /// How to give a broker that has seen its reports up to `after_seq`
-    /// (0: none; [`RESUME_AFTER_LAST`]: all) the ones it missed, up to its
+    /// (0: none; [`crate::protocol::RESUME_AFTER_LAST`]: all) the ones it missed, up to its
     /// last now: from memory when they are all there, else from the
     /// journal, from the last day mark before them (the journal's first
     /// entry when no mark is that old).
@@ -974,16 +974,6 @@ pub fn reject_text(reason: RejectReason) -> String {
         }
     }
     text
-}
-
-/// The report a resume asked for by `resume_from_seq` comes after:
-/// [`RESUME_AFTER_LAST`] is the broker's last one, `last_seq`.
-const fn resumed_after(resume_from_seq: u64, last_seq: u64) -> u64 {
-    if resume_from_seq == RESUME_AFTER_LAST {
-        last_seq
-    } else {
-        resume_from_seq
-    }
 }
 
 #[cfg(test)]
