@@ -337,3 +337,59 @@ async fn an_added_brokers_rejects_keep_their_place_among_its_answers() {
     drop((twelfth, desk));
     server.stop().await;
 }
+
+/// ENGINE.md, PROTOCOL.md: a suspension's `Cancelled` (cause 20) come in
+/// the order of cancel-on-disconnect: instrument by instrument (by id),
+/// in each the buys then the sells, each side best price first, the
+/// broker's accounts mixed; not in the order the orders came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_cancels_instrument_by_instrument_buys_then_sells_best_price_first() {
+    let server = TestServer::start(config()).await;
+    let mut desk = operator(&server).await;
+    let mut broker = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    // (client order id, account, symbol, side, price): CCER (id 2) first,
+    // then CEA2025 (id 1), the better buys last.
+    let orders = [
+        (1, 1002, "CCER", Side::Buy, 85_00),
+        (2, 1001, "CCER", Side::Buy, 86_00),
+        (3, 1001, "CEA2025", Side::Buy, 90_00),
+        (4, 1001, "CEA2025", Side::Sell, 95_00),
+        (5, 1001, "CEA2025", Side::Buy, 91_00),
+    ];
+    for (id, account, symbol, side, price) in orders {
+        broker
+            .submit(NewOrder::limit(id, account, symbol, side, price, 1))
+            .await
+            .unwrap();
+        let answer = report(&mut broker).await.message;
+        assert!(
+            matches!(answer, ServerMessage::OrderAccepted { .. }),
+            "{answer:?}"
+        );
+    }
+    applied(
+        &desk
+            .act(AdminAction::SetBrokerStatus {
+                broker: 1,
+                status: Status::Suspended,
+            })
+            .await
+            .unwrap(),
+    );
+    let mut cancelled = Vec::new();
+    for _ in 0..orders.len() {
+        match report(&mut broker).await.message {
+            ServerMessage::Cancelled {
+                client_order_id,
+                cause: 20,
+                ..
+            } => cancelled.push(client_order_id),
+            other => panic!("not a suspension's cancel: {other:?}"),
+        }
+    }
+    assert_eq!(cancelled, [5, 3, 4, 2, 1]);
+    drop((desk, broker));
+    server.stop().await;
+}
