@@ -3,7 +3,9 @@
 //! on the server's clock; the bidders bid over the broker protocol (one
 //! amends, one cancels, one is refused below the floor); the server closes
 //! the auction when the window ends; each broker's reports and the public
-//! feed give the outcome (and no bid); the journal alone then settles to exactly the
+//! feed give the outcome (and no bid), also to a subscriber after a restart
+//! (recovered from the journal, then from a snapshot taken after the
+//! close); the journal alone then settles to exactly the
 //! expected clearing rows, marked `auction`, and a day line that keeps the
 //! auction out of the close. A broker's credentials cannot announce one.
 //!
@@ -416,6 +418,28 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     // result: the engine no longer holds the auction, the gateway's state
     // does (read back from the journal here, since no snapshot was taken).
     let server = TestServer::start_in(config(), data).await;
+    snapshot_tells_the_result(server.feed.expect("a feed")).await;
+    let data = server.stop().await;
+    // Once more with a snapshot taken after the close (an operator's
+    // command, a snapshot after each): the restart reads the gateway's
+    // state, results included, from that snapshot, not the close from the
+    // journal.
+    let mut every_command = config();
+    every_command.journal.snapshot_every = 1;
+    let server = TestServer::start_in(every_command.clone(), data).await;
+    let mut desk = operator(&server).await;
+    let open = AdminAction::OpenAccount {
+        account: 5006,
+        broker: 2,
+        participant: ParticipantType::ComplianceEntity,
+    };
+    applied(&desk.act(open).await.unwrap());
+    drop(desk);
+    let data = server.stop().await;
+    let journal = data.path().join(cetx_gateway::runtime::JOURNAL_DIR);
+    let snapshots = cetx_engine::journal::list_snapshots(&journal).unwrap();
+    assert!(!snapshots.is_empty(), "no snapshot was taken");
+    let server = TestServer::start_in(every_command, data).await;
     snapshot_tells_the_result(server.feed.expect("a feed")).await;
     let data = server.stop().await;
     let reports = settled(data.path());
