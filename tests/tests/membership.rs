@@ -341,14 +341,28 @@ async fn an_added_brokers_rejects_keep_their_place_among_its_answers() {
 /// ENGINE.md, PROTOCOL.md: a suspension's `Cancelled` (cause 20) come in
 /// the order of cancel-on-disconnect: instrument by instrument (by id),
 /// in each the buys then the sells, each side best price first, the
-/// broker's accounts mixed; not in the order the orders came.
+/// broker's accounts mixed; not in the order the orders came. Its block
+/// offers' `BlockCancelled` (cause 20) come after them, whenever posted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspension_cancels_instrument_by_instrument_buys_then_sells_best_price_first() {
-    let server = TestServer::start(config()).await;
+    // 2026-11-27T13:30:00+08:00, a Friday: continuous trading and CEA's
+    // block hours.
+    const AFTERNOON_NS: i64 = 1_795_757_400_000_000_000;
+    let server = TestServer::start_running_from(config(), AFTERNOON_NS).await;
     let mut desk = operator(&server).await;
     let mut broker = Client::connect(server.addr, 1, "demo-secret-1", 0)
         .await
         .unwrap();
+    // A block offer open to all, posted before the orders.
+    broker
+        .post_block(6, 1001, "CEA2025", Side::Sell, 90_00, 100_000, 0)
+        .await
+        .unwrap();
+    let posted = report(&mut broker).await.message;
+    assert!(
+        matches!(posted, ServerMessage::BlockPosted { .. }),
+        "{posted:?}"
+    );
     // (client order id, account, symbol, side, price): CCER (id 2) first,
     // then CEA2025 (id 1), the better buys last.
     let orders = [
@@ -390,6 +404,19 @@ async fn a_suspension_cancels_instrument_by_instrument_buys_then_sells_best_pric
         }
     }
     assert_eq!(cancelled, [5, 3, 4, 2, 1]);
+    let offer = report(&mut broker).await.message;
+    assert!(
+        matches!(
+            offer,
+            ServerMessage::BlockCancelled {
+                client_order_id: 6,
+                cancelled_t: 100_000,
+                cause: 20,
+                ..
+            }
+        ),
+        "{offer:?}"
+    );
     drop((desk, broker));
     server.stop().await;
 }
