@@ -53,41 +53,103 @@ impl LogTally {
     }
 }
 
+/// Reasons a line counts one by one; events of further reasons are
+/// counted together as others.
+const MAX_REASONS: usize = 8;
+
+/// What a line about counted events says.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Tallied {
+    /// Events since the last line.
+    pub(crate) count: u64,
+    /// The last of them: `peer=… why=…`.
+    pub(crate) last: String,
+    /// How many of them each reason had, most first: `3: why; 1: why`
+    /// (and `2: others` past [`MAX_REASONS`] reasons).
+    pub(crate) reasons: String,
+}
+
 /// A [`LogTally`] shared between tasks (sessions, the accept loop and its
 /// timer).
 ///
-/// It keeps the last event's description, so that a line the timer writes
-/// about events held back still names the last of them.
+/// It keeps the last event's peer and reason, so that a line the timer
+/// writes about events held back still names the last of them, and a
+/// count per reason, so that a line about a flood of mixed failures says
+/// each kind.
 #[derive(Debug)]
-pub(crate) struct SharedTally(std::sync::Mutex<(LogTally, String)>);
+pub(crate) struct SharedTally(std::sync::Mutex<Held>);
+
+#[derive(Debug)]
+struct Held {
+    tally: LogTally,
+    last: String,
+    /// Each reason since the last line and its count, in the order first
+    /// seen; at most [`MAX_REASONS`].
+    reasons: Vec<(String, u64)>,
+    /// Events since the last line whose reason found no place.
+    others: u64,
+}
+
+impl Held {
+    fn note(&mut self, peer: &str, why: String) {
+        self.last = format!("peer={peer} why={why}");
+        if let Some((_, n)) = self.reasons.iter_mut().find(|(r, _)| *r == why) {
+            *n += 1;
+        } else if self.reasons.len() < MAX_REASONS {
+            self.reasons.push((why, 1));
+        } else {
+            self.others += 1;
+        }
+    }
+
+    /// The line's reasons, most first (the first seen first among equals);
+    /// counts them anew from here.
+    fn take_reasons(&mut self) -> String {
+        let mut reasons = std::mem::take(&mut self.reasons);
+        reasons.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+        let others = std::mem::take(&mut self.others);
+        let others = (others > 0).then(|| format!("{others}: others"));
+        reasons
+            .iter()
+            .map(|(why, n)| format!("{n}: {why}"))
+            .chain(others)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
 
 impl SharedTally {
     /// At most one line per `interval`.
     pub(crate) fn new(interval: Duration) -> Self {
-        Self(std::sync::Mutex::new((
-            LogTally::new(interval),
-            String::new(),
-        )))
+        Self(std::sync::Mutex::new(Held {
+            tally: LogTally::new(interval),
+            last: String::new(),
+            reasons: Vec::new(),
+            others: 0,
+        }))
     }
 
-    /// With `event` (its description), counts one at `now`
+    /// With `event` (its peer and why), counts one at `now`
     /// ([`LogTally::count`]); without, is the timer's look at what the
-    /// interval held back ([`LogTally::flush`]). The count to write a line
-    /// about now, if any, with the last event's description.
-    pub(crate) fn due(&self, event: Option<String>, now: Instant) -> Option<(u64, String)> {
-        let mut guard = self
+    /// interval held back ([`LogTally::flush`]). What to write a line
+    /// about now, if anything.
+    pub(crate) fn due(&self, event: Option<(String, String)>, now: Instant) -> Option<Tallied> {
+        let mut held = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (tally, last) = &mut *guard;
         let count = match event {
-            Some(event) => {
-                *last = event;
-                tally.count(now)
+            Some((peer, why)) => {
+                held.note(&peer, why);
+                held.tally.count(now)
             }
-            None => tally.flush(now),
+            None => held.tally.flush(now),
         }?;
-        Some((count, last.clone()))
+        Some(Tallied {
+            count,
+            last: held.last.clone(),
+            reasons: held.take_reasons(),
+        })
     }
 }
 
@@ -107,16 +169,39 @@ mod tests {
     }
 
     #[test]
-    fn a_line_the_timer_writes_names_the_last_event_held_back() {
+    fn a_line_the_timer_writes_names_the_last_event_held_back_and_counts_each_reason() {
         let start = Instant::now();
         let tally = SharedTally::new(Duration::from_secs(1));
-        let event = |what: &str| Some(what.to_owned());
-        assert_eq!(tally.due(event("first"), start), Some((1, "first".into())));
-        assert_eq!(tally.due(event("second"), start), None);
-        assert_eq!(tally.due(event("third"), start), None);
+        let event = |why: &str| Some(("1.2.3.4:5".to_owned(), why.to_owned()));
+        let line = |count, last: &str, reasons: &str| {
+            Some(Tallied {
+                count,
+                last: format!("peer=1.2.3.4:5 why={last}"),
+                reasons: reasons.into(),
+            })
+        };
+        assert_eq!(
+            tally.due(event("first"), start),
+            line(1, "first", "1: first")
+        );
+        assert_eq!(tally.due(event("expired"), start), None);
+        assert_eq!(tally.due(event("unknown CA"), start), None);
+        assert_eq!(tally.due(event("unknown CA"), start), None);
         let later = start + Duration::from_secs(1);
-        assert_eq!(tally.due(None, later), Some((2, "third".into())));
+        assert_eq!(
+            tally.due(None, later),
+            line(3, "unknown CA", "2: unknown CA; 1: expired")
+        );
         assert_eq!(tally.due(None, later + Duration::from_secs(1)), None);
+        // Past eight reasons, the rest are others.
+        for n in 0..10 {
+            assert_eq!(tally.due(event(&format!("kind {n}")), later), None);
+        }
+        let kinds: Vec<String> = (0..8).map(|n| format!("1: kind {n}")).collect();
+        assert_eq!(
+            tally.due(None, later + Duration::from_secs(2)),
+            line(10, "kind 9", &format!("{}; 2: others", kinds.join("; ")))
+        );
     }
 
     #[test]

@@ -192,6 +192,16 @@ impl Server {
         let mut status = self.ctx.runtime.status();
         let mut result = Ok(());
         let refused = SharedTally::new(REFUSED_LOG_INTERVAL);
+        let log_refused = |event: Option<(String, String)>, now: Instant| {
+            if let Some(line) = refused.due(event, now) {
+                tracing::warn!(
+                    count = line.count,
+                    last = line.last,
+                    reasons = line.reasons,
+                    "refused connections that had no pending-login slot (count: since the last such line)"
+                );
+            }
+        };
         let mut flush = tokio::time::interval(LOG_FLUSH_PERIOD);
         let refusal = refusal_bytes();
         let settings = &self.ctx.config.server;
@@ -214,9 +224,7 @@ impl Server {
                     let now = Instant::now();
                     self.ctx.logins.flush_log(now);
                     self.ctx.flush_logs();
-                    if let Some((count, last)) = refused.due(None, now) {
-                        tracing::warn!(count, last, "refused connections that had no pending-login slot (count: since the last such line)");
-                    }
+                    log_refused(None, now);
                 }
                 failure = async {
                     let changed = status.wait_for(stopped).await;
@@ -262,10 +270,7 @@ impl Server {
                             if self.ctx.tls.is_none() {
                                 refuse(&stream, &refusal);
                             }
-                            let event = format!("peer={peer} full={full:?}");
-                            if let Some((count, last)) = refused.due(Some(event), Instant::now()) {
-                                tracing::warn!(count, last, "refused connections that had no pending-login slot (count: since the last such line)");
-                            }
+                            log_refused(Some((peer.to_string(), format!("{full:?}"))), Instant::now());
                         }
                     },
                     Err(error) => accept_failures.after(&error).await,

@@ -118,11 +118,12 @@ impl SessionContext {
     /// its interval has run (or, with `event` `None`, on the server's
     /// timer, what the interval held back).
     pub(crate) fn log_malformed(&self, event: Option<(Option<SocketAddr>, &DecodeError)>) {
-        let event = event.map(|(peer, error)| format!("peer={} error={error}", peer_text(peer)));
-        if let Some((count, last)) = self.malformed.due(event, std::time::Instant::now()) {
+        let event = event.map(|(peer, error)| (peer_text(peer), error.to_string()));
+        if let Some(line) = self.malformed.due(event, std::time::Instant::now()) {
             tracing::warn!(
-                count,
-                last,
+                count = line.count,
+                last = line.last,
+                reasons = line.reasons,
                 "closed sessions on a malformed frame (count: since the last such line)"
             );
         }
@@ -131,11 +132,12 @@ impl SessionContext {
     /// As [`Self::log_malformed`], for a connection closed before a login
     /// ([`Ended::before_login`]).
     fn log_before_login(&self, event: Option<(Option<SocketAddr>, &Ended)>) {
-        let event = event.map(|(peer, why)| format!("peer={} why={why:?}", peer_text(peer)));
-        if let Some((count, last)) = self.before_login.due(event, std::time::Instant::now()) {
+        let event = event.map(|(peer, why)| (peer_text(peer), format!("{why:?}")));
+        if let Some(line) = self.before_login.due(event, std::time::Instant::now()) {
             tracing::info!(
-                count,
-                last,
+                count = line.count,
+                last = line.last,
+                reasons = line.reasons,
                 "closed connections before a login (count: since the last such line)"
             );
         }
@@ -147,11 +149,12 @@ impl SessionContext {
         if event.is_some() {
             self.tls_failed.fetch_add(1, Ordering::Relaxed);
         }
-        let event = event.map(|(peer, why)| format!("peer={} why={why}", peer_text(peer)));
-        if let Some((count, last)) = self.tls_failures.due(event, std::time::Instant::now()) {
+        let event = event.map(|(peer, why)| (peer_text(peer), why.to_owned()));
+        if let Some(line) = self.tls_failures.due(event, std::time::Instant::now()) {
             tracing::warn!(
-                count,
-                last,
+                count = line.count,
+                last = line.last,
+                reasons = line.reasons,
                 "failed TLS handshakes (count: since the last such line)"
             );
         }

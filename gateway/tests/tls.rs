@@ -315,6 +315,11 @@ async fn failed_tls_handshakes_are_warned_about() {
         line.contains("WARN") && line.contains("count=1") && line.contains("InvalidContentType"),
         "{line}"
     );
+    // Its reasons, counted one by one (here the one).
+    assert!(
+        line.contains("reasons=\"1: received corrupt message of type InvalidContentType\""),
+        "{line}"
+    );
 }
 
 /// One address starting TLS handshakes as fast as it can gets its burst,

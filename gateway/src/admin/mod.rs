@@ -99,11 +99,12 @@ impl Refusals {
     /// Counts one, from `peer`, for `why`; or, with `None`, writes what
     /// the interval held back once it has run (on a timer).
     fn count(&self, refused: Option<(SocketAddr, &str)>) {
-        let refused = refused.map(|(peer, why)| format!("peer={peer} why={why}"));
-        if let Some((count, last)) = self.0.due(refused, std::time::Instant::now()) {
+        let refused = refused.map(|(peer, why)| (peer.to_string(), why.to_owned()));
+        if let Some(line) = self.0.due(refused, std::time::Instant::now()) {
             tracing::warn!(
-                count,
-                last,
+                count = line.count,
+                last = line.last,
+                reasons = line.reasons,
                 "refused operator connections or logins (count: since the last such line)"
             );
         }
