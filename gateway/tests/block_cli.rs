@@ -104,7 +104,7 @@ fn the_readme_block_walk_through_works_as_written() {
     let stdout = String::from_utf8_lossy(&cancel.stdout);
     assert!(cancel.status.success(), "{stdout}");
     assert!(
-        stdout.contains("block 4 ended: 100000 t (cause 0)"),
+        stdout.contains("block 4 ended: 100000 t (withdrawn by its poster)"),
         "{stdout}"
     );
     let status = server.terminate();

@@ -301,7 +301,7 @@ impl Router {
                     out.closed_auctions.observe(events);
                     out.reports
                         .on_entry_into(stamp, &command, events, &mut self.reports);
-                    warn_of_large_holders(stamp, events, &out.reports);
+                    log_notable(stamp, events, &out.reports);
                     for (broker, frame) in self.reports.drain(..) {
                         out.send(broker, frame);
                     }
@@ -602,20 +602,33 @@ pub(super) struct Subscribed {
     pub(super) taken_over: CancellationToken,
 }
 
-/// Logs each holding that reached its instrument's large-holder
-/// threshold in a durable entry (CEA_RULES.md §8.13; `cetx replay`'s
-/// `large_holders` file lists them too).
-fn warn_of_large_holders(stamp: Stamp, events: &[Event], reports: &Reports) {
+/// Logs what an operator watches for in a durable entry: each holding
+/// that reached its instrument's large-holder threshold (CEA_RULES.md
+/// §8.13; `cetx replay`'s `large_holders` file lists them too), and each
+/// auction's close and outcome (the server closes auctions itself, at
+/// their end).
+fn log_notable(stamp: Stamp, events: &[Event], reports: &Reports) {
     for event in events {
-        if let Event::LargeHolder(large) = event {
-            tracing::warn!(
+        match event {
+            Event::LargeHolder(large) => tracing::warn!(
                 seq = stamp.seq,
                 account = large.account.0,
                 symbol = %reports.symbol(large.instrument),
                 balance_t = large.balance_t,
                 threshold_t = large.threshold_t,
                 "a holding reached the large-holder threshold"
-            );
+            ),
+            Event::AuctionClosed(closed) => tracing::info!(
+                seq = stamp.seq,
+                auction = closed.auction_id,
+                symbol = %reports.symbol(closed.instrument),
+                seller = closed.seller.0,
+                clearing = %rust_decimal::Decimal::new(closed.clearing_ticks, 2),
+                sold_t = closed.sold_t,
+                unsold_t = closed.unsold_t,
+                "closed an auction"
+            ),
+            _ => {}
         }
     }
 }

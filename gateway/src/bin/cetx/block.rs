@@ -2,33 +2,19 @@
 //! broker, printing the reports that answer them (docs/PROTOCOL.md,
 //! "Block trades").
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
-use cetx_gateway::client::Client;
+use anyhow::Result;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use rust_decimal::Decimal;
-use tokio::time::Instant;
 
-use crate::secret;
+use crate::requests::{self, Answer, BrokerArgs};
 
 /// `cetx block`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct BlockArgs {
-    /// The server.
-    #[arg(long, default_value = "127.0.0.1:7878", global = true)]
-    addr: String,
-    /// The broker's id.
-    #[arg(long, global = true)]
-    broker: Option<u32>,
-    /// A file whose first line is the broker's secret (else `CETX_SECRET`,
-    /// else a prompt).
-    #[arg(long, value_name = "FILE", global = true)]
-    secret_file: Option<PathBuf>,
-    /// Seconds to wait for the answer (1 to 86,400).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
-    timeout: u64,
+    #[command(flatten)]
+    broker: BrokerArgs,
     #[command(subcommand)]
     action: BlockAction,
 }
@@ -50,7 +36,7 @@ enum BlockAction {
         #[arg(long)]
         side: crate::SideArg,
         /// Price in CNY, e.g. 90.00.
-        #[arg(long, value_parser = cetx_engine::parse_cny)]
+        #[arg(long, value_parser = crate::price_arg, allow_negative_numbers = true)]
         price: Decimal,
         /// Tonnes.
         #[arg(long)]
@@ -90,21 +76,8 @@ enum BlockAction {
 
 /// Runs one block action.
 pub async fn run(args: BlockArgs) -> Result<()> {
-    let Some(broker) = args.broker else {
-        bail!("--broker is required");
-    };
-    let timeout = Duration::from_secs(args.timeout);
-    let secret = secret::resolve(
-        secret::SecretArgs {
-            inline: None,
-            file: args.secret_file.clone(),
-        },
-        broker,
-    )?;
-    let mut client = crate::log_in_for_what_comes(&args.addr, broker, &secret, timeout).await?;
-    let request_id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let (mut client, timeout) = args.broker.log_in().await?;
+    let request_id = requests::id_from_clock();
     let mut wait = Duration::ZERO;
     // A withdrawal is reported by the offer's `BlockCancelled`, which
     // carries the post's id, not the cancel's.
@@ -147,62 +120,26 @@ pub async fn run(args: BlockArgs) -> Result<()> {
             withdrawn = Some(block);
         }
     }
-    let ours = |frame: &ServerFrame| match frame.message {
-        ServerMessage::BlockCancelled {
-            block_id,
-            cause: WITHDRAWN,
-            ..
-        } if Some(block_id) == withdrawn => true,
-        _ => request_of(frame) == Some(request_id),
+    let answer = Answer {
+        ours: |frame: &ServerFrame| match frame.message {
+            ServerMessage::BlockCancelled {
+                block_id,
+                cause: WITHDRAWN,
+                ..
+            } if Some(block_id) == withdrawn => true,
+            _ => request_of(frame) == Some(request_id),
+        },
+        describe,
+        refused: |message: &ServerMessage| matches!(message, ServerMessage::BlockRejected { .. }),
+        last: |_: &ServerMessage| false,
     };
-    answers(&mut client, ours, timeout, wait).await
+    // The first report answers the request; a post with --wait stays to
+    // print the deals struck from its offer meanwhile.
+    requests::answers(&mut client, answer, timeout, wait).await
 }
 
 /// `BlockCancelled.cause` of an offer its poster withdrew.
 const WITHDRAWN: u8 = 0;
-
-/// Prints the reports of this request (those `ours` picks) until it is
-/// answered (and, for a post with `--wait`, the deals that follow within
-/// the wait).
-async fn answers(
-    client: &mut Client,
-    ours: impl Fn(&ServerFrame) -> bool,
-    timeout: Duration,
-    wait: Duration,
-) -> Result<()> {
-    let mut deadline = Instant::now() + timeout;
-    let mut answered = false;
-    for _ in 0..1_000_000 {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let report = match client.next_report(left).await {
-            Err(error) if answered => return crate::session_ended(&error),
-            report => report?,
-        };
-        let Some(frame) = report else {
-            if answered {
-                return Ok(());
-            }
-            bail!("no answer within {timeout:?}");
-        };
-        if !ours(&frame) {
-            continue;
-        }
-        println!("{}", describe(&frame));
-        if matches!(frame.message, ServerMessage::BlockRejected { .. }) {
-            bail!("the block request was rejected");
-        }
-        // The first report answers the request; a post with --wait stays
-        // to print the deals struck from its offer meanwhile.
-        if wait.is_zero() {
-            return Ok(());
-        }
-        if !answered {
-            answered = true;
-            deadline = Instant::now() + wait;
-        }
-    }
-    Ok(())
-}
 
 fn request_of(frame: &ServerFrame) -> Option<u64> {
     match frame.message {
@@ -264,7 +201,16 @@ fn describe(frame: &ServerFrame) -> String {
             cancelled_t,
             cause,
             ..
-        } => format!("#{seq} block {block_id} ended: {cancelled_t} t (cause {cause})"),
+        } => format!(
+            "#{seq} block {block_id} ended: {cancelled_t} t ({})",
+            match *cause {
+                WITHDRAWN => "withdrawn by its poster",
+                5 => "the trading day ended",
+                20 => "its account or broker was suspended",
+                22 => "the exchange refused the deal",
+                _ => "other cause",
+            }
+        ),
         ServerMessage::BlockRejected { reason, text, .. } => {
             format!("#{seq} block request rejected: {reason} {text}")
         }

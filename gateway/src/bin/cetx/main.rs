@@ -26,6 +26,7 @@
 
 mod admin;
 mod block;
+mod requests;
 mod screen;
 mod secret;
 mod watch;
@@ -69,9 +70,18 @@ enum Command {
     /// Send one order, or a listing-agreement take (`--take`), and print
     /// its reports.
     Order(OrderArgs),
+    /// Cancel a resting order of the broker's, by its client order id, and
+    /// print the answer.
+    Cancel(requests::CancelArgs),
+    /// Change a resting order's price and open quantity, by its client
+    /// order id, and print the answer (and the fills it causes).
+    Amend(requests::AmendArgs),
     /// Block trades (大宗协议) as a broker: `post`, `accept` or `cancel` a
     /// block offer and print the reports that answer it.
     Block(block::BlockArgs),
+    /// One-way auctions (单向竞价) as a broker: `place`, `amend` or `cancel`
+    /// a bid and print the reports that answer it.
+    Bid(requests::BidArgs),
     /// Settlement from a journal: day and account reports and the clearing
     /// file (docs/SETTLEMENT.md).
     ///
@@ -285,7 +295,7 @@ struct OrderArgs {
     #[arg(long, default_value = "day")]
     tif: TifArg,
     /// Limit price in CNY, e.g. 90.00 (ignored for market orders).
-    #[arg(long, value_parser = cetx_engine::parse_cny)]
+    #[arg(long, value_parser = price_arg, allow_negative_numbers = true)]
     price: Option<Decimal>,
     /// Quantity in tonnes.
     #[arg(long)]
@@ -354,7 +364,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Order(args) => runtime.block_on(order(args)),
+        Command::Cancel(args) => runtime.block_on(requests::cancel(args)),
+        Command::Amend(args) => runtime.block_on(requests::amend(args)),
         Command::Block(args) => runtime.block_on(block::run(args)),
+        Command::Bid(args) => runtime.block_on(requests::bid(args)),
         Command::Replay(args) => return runtime.block_on(replay(args)),
         Command::Journal(JournalCommand::Archive(args)) => archive(&args),
         Command::Watch(args) => runtime.block_on(watch::run(args)),
@@ -1005,8 +1018,8 @@ async fn order(args: OrderArgs) -> Result<()> {
         let Some(frame) = report else {
             if accepted {
                 println!(
-                    "resting in the book; disconnecting (a broker that cancels on disconnect \
-                     has every resting order cancelled now, this one included)"
+                    "resting in the book; {}",
+                    disconnect_notice(client_order_id)
                 );
                 return Ok(());
             }
@@ -1035,6 +1048,16 @@ async fn order(args: OrderArgs) -> Result<()> {
             _ => {}
         }
     }
+}
+
+/// What leaving a session does to order `client_order_id` (the command
+/// cannot know the broker's setting).
+fn disconnect_notice(client_order_id: u64) -> String {
+    format!(
+        "disconnecting: if the exchange cancels this broker's orders on a disconnect (its \
+         cancel_on_disconnect, on by default), order {client_order_id} is cancelled now if it \
+         still rests; else it rests (`cetx cancel --client-order-id {client_order_id}` cancels it)"
+    )
 }
 
 /// After its request was answered, the end of the session (taken over by a
@@ -1133,6 +1156,15 @@ fn warn_if_open_to_others(path: &std::path::Path) {
 
 /// A `--price` in ticks: a named error, never an overflow, for a price
 /// that is not whole fen or does not fit.
+/// A price argument: CNY, more than 0 ([`cetx_engine::parse_cny`]).
+fn price_arg(text: &str) -> Result<Decimal, String> {
+    let price = cetx_engine::parse_cny(text).map_err(|error| error.to_string())?;
+    if price <= Decimal::ZERO {
+        return Err(format!("{text}: a price is more than 0 CNY, e.g. 90.00"));
+    }
+    Ok(price)
+}
+
 fn price_to_ticks(price: Decimal) -> Result<i64> {
     Ok(cetx_engine::price_to_ticks(price)?)
 }
@@ -1204,11 +1236,12 @@ fn describe(frame: &ServerFrame) -> String {
             cancelled_t, cause, ..
         } => {
             let why = match cause {
-                0 => "on request",
+                0 => "on request, or on the broker's disconnect",
                 1 => "unfilled remainder",
                 2 => "fill or kill: not filled whole",
                 3 => "book full",
                 4 => "self-trade prevented",
+                20 => "its account or broker was suspended",
                 _ => "other cause",
             };
             format!("#{seq} cancelled: {cancelled_t} t ({why})")
