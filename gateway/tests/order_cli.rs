@@ -266,3 +266,45 @@ fn a_holding_that_reaches_the_large_holder_threshold_is_warned_about() {
         assert!(warned[0].contains(part), "{part}: {}", warned[0]);
     }
 }
+
+/// A time without its offset (an outside tester's `--start-at
+/// 2026-12-07T10:00:00` got only "premature end of input") is refused
+/// with how to write one, by `cetx serve` and `cetx admin` alike.
+#[test]
+fn a_time_without_its_offset_says_how_to_write_one() {
+    for args in [
+        &["serve", "--start-at", "2026-11-27T09:30:00"][..],
+        &[
+            "admin",
+            "--connect",
+            "127.0.0.1:9",
+            "--operator",
+            "9",
+            "announce-auction",
+            "--auction-id",
+            "1",
+            "--symbol",
+            "CEA2025",
+            "--seller",
+            "1001",
+            "--qty",
+            "150000",
+            "--floor",
+            "85.00",
+            "--ceiling",
+            "99.00",
+            "--start",
+            "2026-11-27T09:30:00",
+            "--end",
+            "2026-11-27T10:30:00+08:00",
+        ][..],
+    ] {
+        let output = cetx(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_ne!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("not an RFC 3339 time with its offset, e.g. 2026-11-27T09:30:00+08:00"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

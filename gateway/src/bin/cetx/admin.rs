@@ -494,8 +494,8 @@ enum PricingArg {
 
 /// An RFC 3339 time as nanoseconds since the Unix epoch.
 fn time_ns(text: &str) -> Result<i64> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .with_context(|| format!("{text} is not an RFC 3339 time"))?
+    crate::time_arg(text)
+        .map_err(anyhow::Error::msg)?
         .timestamp_nanos_opt()
         .context("the time is out of range")
 }

@@ -258,7 +258,7 @@ struct ServeArgs {
     /// earlier than the journal's last one, and a moment behind the
     /// journal re-runs none of its transitions nor reopens a day it has
     /// closed.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
     start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
@@ -1156,6 +1156,14 @@ fn warn_if_open_to_others(path: &std::path::Path) {
 
 /// A `--price` in ticks: a named error, never an overflow, for a price
 /// that is not whole fen or does not fit.
+/// A time argument: RFC 3339, its offset included (a time without one
+/// would be read in no particular zone).
+fn time_arg(text: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    chrono::DateTime::parse_from_rfc3339(text).map_err(|error| {
+        format!("{text}: not an RFC 3339 time with its offset, e.g. 2026-11-27T09:30:00+08:00 ({error})")
+    })
+}
+
 /// A price argument: CNY, more than 0 ([`cetx_engine::parse_cny`]).
 fn price_arg(text: &str) -> Result<Decimal, String> {
     let price = cetx_engine::parse_cny(text).map_err(|error| error.to_string())?;
