@@ -597,6 +597,23 @@ impl Reports {
             .find(|m| m.last_seqs.get(&broker).copied().unwrap_or(0) <= after_seq)
     }
 
+    /// Where a resume of `broker` reads back from: each marked trading
+    /// day's start in the journal, oldest first, with the broker's last
+    /// report before it (a resume from that report or a later one reads
+    /// from there or later), after the journal's first entry (from 1, any
+    /// resume); and the oldest report a resume may start after and be
+    /// served from memory.
+    #[must_use]
+    pub fn resume_points(&self, broker: BrokerId) -> (Vec<(u64, u64)>, u64) {
+        let marks = self.day_marks.iter().map(|m| {
+            let last = m.last_seqs.get(&broker).copied().unwrap_or(0);
+            (m.from_seq, last)
+        });
+        let points = std::iter::once((1, 0)).chain(marks).collect();
+        let in_memory = self.brokers.get(&broker).map_or(0, |b| b.recent.len()) as u64;
+        (points, self.last_seq(broker).saturating_sub(in_memory))
+    }
+
     /// Where the newest trading day marked starts in the journal: what a
     /// resume into that day reads back from (`None`: no day marked, so a
     /// resume read back reads from the journal's first entry).

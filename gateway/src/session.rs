@@ -424,11 +424,16 @@ pub(crate) fn truncate_text(text: &mut String) {
 
 /// `LoginRejected` with the reason's words, then the session ends.
 async fn refuse_login(conn: &mut Connection, reason: RejectReason) -> Ended {
+    refuse_login_saying(conn, reason, reject_text(reason)).await
+}
+
+/// [`refuse_login`] with words of its own.
+async fn refuse_login_saying(conn: &mut Connection, reason: RejectReason, text: String) -> Ended {
     let _ = send_unsequenced(
         conn,
         ServerMessage::LoginRejected {
             reason: reason.code(),
-            text: reject_text(reason),
+            text,
         },
     )
     .await;
@@ -522,6 +527,14 @@ async fn login(
     }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
+        Err(RejectReason::HistoryArchived) => {
+            // Which resume would be served, since the broker cannot tell.
+            let reason = RejectReason::HistoryArchived;
+            let earliest = ctx.runtime.earliest_resume(broker);
+            let text = format!("{}: resume from {earliest} or later", reject_text(reason));
+            refuse_login_saying(conn, reason, text).await;
+            return Err(Ended::BrokerRefused(broker, reason));
+        }
         Err(reason) => {
             refuse_login(conn, reason).await;
             return Err(Ended::BrokerRefused(broker, reason));

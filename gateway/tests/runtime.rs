@@ -738,6 +738,18 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     let newest = known_then_new(&handle, &wait, &mut fresh, &[], N + 3);
     assert_eq!(newest.seq, N + 3);
     drop(fresh);
+    // The earliest resume served is the oldest memory holds (no trading
+    // day is marked, and the journal's start is away); one before it is
+    // refused.
+    let earliest = handle.earliest_resume(B1);
+    assert!(earliest > 0 && earliest < N, "{earliest}");
+    assert_eq!(
+        handle.connect(B1, earliest - 1).err(),
+        Some(RejectReason::HistoryArchived)
+    );
+    let mut served = handle.connect(B1, earliest).unwrap();
+    assert_eq!(wait.take(&mut served, 1)[0].seq, earliest + 1);
+    drop(served);
     // With the archive back in place, the resume reads it.
     std::fs::rename(dir.path().join("cold"), dir.path().join("archive")).unwrap();
     let mut old = handle.connect(B1, 0).unwrap();

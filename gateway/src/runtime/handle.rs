@@ -367,6 +367,25 @@ impl RuntimeHandle {
         })
     }
 
+    /// The earliest `resume_from_seq` of `broker` that
+    /// [`RuntimeHandle::connect`] does not refuse
+    /// [`RejectReason::HistoryArchived`] now: the broker's last report
+    /// before the oldest trading day whose segments are all in place, or
+    /// the oldest that memory serves after, whichever is earlier.
+    #[must_use]
+    pub fn earliest_resume(&self, broker: BrokerId) -> u64 {
+        // The marks are copied under the lock, the files looked at
+        // outside it.
+        let (points, from_memory) = router::lock(&self.shared.outbound)
+            .reports
+            .resume_points(broker);
+        let archived = &self.shared.archived;
+        points
+            .into_iter()
+            .find(|&(from_seq, _)| archived.missing_from(from_seq).is_none())
+            .map_or(from_memory, |(_, last)| last.min(from_memory))
+    }
+
     /// A broker's standing as of the last durable entry, and its
     /// credential if an operator added it (the config's brokers' secrets
     /// are in the config).
