@@ -948,12 +948,7 @@ async fn order(args: OrderArgs) -> Result<()> {
         (_, Some(price)) => price_to_ticks(price)?,
         (TypeArg::Market, None) => 0,
     };
-    let client_order_id = args.client_order_id.unwrap_or_else(|| {
-        // Unique enough for a person typing commands: microseconds.
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-    });
+    let client_order_id = args.client_order_id.unwrap_or_else(requests::id_from_clock);
     let timeout = Duration::from_secs(args.timeout);
     let secret = secret::resolve(
         secret::SecretArgs {
