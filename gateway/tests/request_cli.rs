@@ -74,7 +74,7 @@ fn an_order_is_amended_and_cancelled_by_its_client_order_id() {
     );
     assert!(amended.status.success(), "{}", said(&amended));
     assert!(
-        said(&amended).contains("amended: 40 t at 92.50"),
+        said(&amended).contains("amended: 40 t at 92.50, behind those at its price"),
         "{}",
         said(&amended)
     );

@@ -1252,10 +1252,16 @@ fn describe(frame: &ServerFrame) -> String {
         ServerMessage::Amended {
             price_ticks,
             quantity_t,
+            priority_kept,
             ..
         } => format!(
-            "#{seq} amended: {quantity_t} t at {}",
-            ticks_to_cny(*price_ticks)
+            "#{seq} amended: {quantity_t} t at {}, {}",
+            ticks_to_cny(*price_ticks),
+            if *priority_kept {
+                "keeping its place"
+            } else {
+                "behind those at its price"
+            }
         ),
         ServerMessage::Expired { expired_t, .. } => {
             format!("#{seq} expired at the close: {expired_t} t")
