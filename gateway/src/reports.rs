@@ -552,10 +552,10 @@ impl Reports {
         if after_seq > last_seq {
             return Err(RejectReason::ResumeSeqAhead);
         }
-        let recent = self.brokers.get(&broker).map(|b| &b.recent);
-        let in_memory = recent.map_or(0, VecDeque::len) as u64;
-        if after_seq >= last_seq - in_memory {
-            let skip = usize::try_from(in_memory - (last_seq - after_seq)).unwrap_or(usize::MAX);
+        let from_memory = self.memory_serves_after(broker);
+        if after_seq >= from_memory {
+            let skip = usize::try_from(after_seq - from_memory).unwrap_or(usize::MAX);
+            let recent = self.brokers.get(&broker).map(|b| &b.recent);
             let frames = recent.map_or_else(Vec::new, |r| r.iter().skip(skip).cloned().collect());
             return Ok(Resume::Recent(frames));
         }
@@ -578,10 +578,8 @@ impl Reports {
     /// none to give).
     #[must_use]
     pub fn read_back_from(&self, broker: BrokerId, after_seq: u64) -> Option<u64> {
-        let last_seq = self.last_seq(broker);
-        let after_seq = resumed_after(after_seq, last_seq);
-        let in_memory = self.brokers.get(&broker).map_or(0, |b| b.recent.len()) as u64;
-        (after_seq < last_seq.saturating_sub(in_memory)).then(|| {
+        let after_seq = resumed_after(after_seq, self.last_seq(broker));
+        (after_seq < self.memory_serves_after(broker)).then(|| {
             self.mark_before(broker, after_seq)
                 .map_or(1, |m| m.from_seq)
         })
@@ -610,8 +608,14 @@ impl Reports {
             (m.from_seq, last)
         });
         let points = std::iter::once((1, 0)).chain(marks).collect();
+        (points, self.memory_serves_after(broker))
+    }
+
+    /// The oldest report of `broker`'s that a resume may start after and
+    /// be served from memory: its last but the newest ones kept.
+    fn memory_serves_after(&self, broker: BrokerId) -> u64 {
         let in_memory = self.brokers.get(&broker).map_or(0, |b| b.recent.len()) as u64;
-        (points, self.last_seq(broker).saturating_sub(in_memory))
+        self.last_seq(broker).saturating_sub(in_memory)
     }
 
     /// Where the newest trading day marked starts in the journal: what a

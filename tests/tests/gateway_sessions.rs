@@ -396,6 +396,59 @@ async fn a_takeover_resumes_with_no_gap_and_no_duplicate() {
     server.stop().await;
 }
 
+/// PROTOCOL.md, rule 7: a takeover while the old connection still reads a
+/// replay from the journal stops that replay at a frame's end, then the
+/// old connection gets its 416 and nothing more. The history is longer
+/// than the first batch of a read-back (1,024 reports), and resumes go at
+/// a report a second, so the second batch's turn is 17 minutes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_stops_the_old_connection_s_replay_at_a_frame_s_end() {
+    const ORDERS: u64 = 1_100;
+    const FIRST_BATCH: u64 = 1_024;
+    let mut config = ServerConfig::embedded_default();
+    config.server.recent_reports = 1;
+    config.server.resume_reports_per_s = 1;
+    config.brokers[0].cancel_on_disconnect = false;
+    let server = TestServer::start(config).await;
+    let mut maker = connect(&server, 1, SECRET_1, 0).await;
+    for id in 1..=ORDERS {
+        maker
+            .feed(ClientMessage::NewOrder {
+                client_order_id: id,
+                account: 1001,
+                symbol: "CEA2025".into(),
+                side: Side::Buy,
+                order_type: cetx_gateway::protocol::OrderType::Limit,
+                time_in_force: cetx_gateway::protocol::TimeInForce::Day,
+                price_ticks: 85_00,
+                quantity_t: 1,
+            })
+            .await
+            .expect("send");
+    }
+    maker.flush().await.expect("send");
+    for _ in 0..ORDERS {
+        report(&mut maker).await;
+    }
+    drop(maker);
+
+    let mut old = connect(&server, 1, SECRET_1, 0).await;
+    for seq in 1..=FIRST_BATCH {
+        assert_eq!(report(&mut old).await.seq, seq);
+    }
+    let new = connect(&server, 1, SECRET_1, RESUME_AFTER_LAST).await;
+    match old.next_report(WAIT).await {
+        Err(ClientError::ProtocolError { reason: 416, .. }) => {}
+        other => panic!("expected ProtocolError 416 after report {FIRST_BATCH}, got {other:?}"),
+    }
+    assert!(
+        matches!(old.next_report(WAIT).await, Err(_) | Ok(None)),
+        "nothing after the 416"
+    );
+    drop((old, new));
+    server.stop().await;
+}
+
 /// PROTOCOL.md, rule 7: a reject the session made for a request of the old
 /// connection, still waiting for the answer before it when a new login
 /// takes over, goes to the old connection before its 416: no request goes
