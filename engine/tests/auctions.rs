@@ -756,3 +756,31 @@ fn an_open_auction_keeps_its_instrument_s_rules_until_it_closes() {
     m.ok(revise);
     m.ok(reference);
 }
+
+/// ENGINE.md, PROTOCOL.md (146): at most 4,096 bids open in an auction.
+/// One more is refused 146; an amend of a bid already in is never refused
+/// 146; a cancelled bid no longer counts.
+#[test]
+fn an_auction_holds_4096_open_bids_and_an_amend_is_never_refused_for_it() {
+    let mut m = Market::new();
+    m.ok(announce(notice(1, Pricing::Uniform)));
+    let m = m.at(START);
+    for id in 1_000..1_000 + 4_096 {
+        m.ok(bid(id, 1, B[0], 100_00, 10));
+    }
+    assert_eq!(
+        m.reject(bid(9_000, 1, B[1], 100_00, 10)),
+        RejectReason::AuctionFull
+    );
+    m.ok(amend(1, 1_000, 101_00, 20));
+    m.ok(Command::CancelBid {
+        auction_id: 1,
+        bid_id: OrderId(1_001),
+        requester: None,
+    });
+    m.ok(bid(9_000, 1, B[1], 100_00, 10));
+    assert_eq!(
+        m.reject(bid(9_001, 1, B[1], 100_00, 10)),
+        RejectReason::AuctionFull
+    );
+}

@@ -9,7 +9,7 @@ mod support;
 
 use cetx_engine::{
     AccountId, BrokerId, CancelCause, Command, Credential, Engine, EngineConfig, Event,
-    InstrumentId, InstrumentSpec, NewBroker, NewOrder, OrderId, OrderType, ParticipantType,
+    InstrumentId, InstrumentSpec, NewBroker, NewOrder, OrderId, OrderType, ParticipantType, Phase,
     RejectReason, Side, Stamp, Status, TimeInForce,
 };
 use replicated::Replicated;
@@ -239,6 +239,36 @@ fn an_order_names_its_account_s_standing_before_its_broker_s() {
         m.buy(ALICE, 100_00, 10)[..],
         [Event::Rejected(r)] if r.reason == RejectReason::BrokerSuspended
     ));
+}
+
+/// ADMIN.md, PROTOCOL.md (113, 114): the phase is checked before the
+/// standing, so out of continuous trading a suspended account's order
+/// gets 303 as everyone's does; and reinstating its broker does not lift
+/// the account's own suspension.
+#[test]
+fn a_suspended_account_s_order_gets_303_in_a_break_and_its_broker_s_reinstatement_keeps_it_suspended(
+) {
+    let mut m = Market::new();
+    m.apply(account_status(ALICE, Status::Suspended));
+    m.apply(broker_status(BrokerId(1), Status::Suspended));
+    m.apply(Command::SetPhase {
+        instrument: CEA,
+        phase: Phase::Break,
+    });
+    assert!(matches!(
+        m.buy(ALICE, 100_00, 10)[..],
+        [Event::Rejected(r)] if r.reason == RejectReason::MarketClosed
+    ));
+    m.apply(Command::SetPhase {
+        instrument: CEA,
+        phase: Phase::Continuous,
+    });
+    m.apply(broker_status(BrokerId(1), Status::Active));
+    assert!(matches!(
+        m.buy(ALICE, 100_00, 10)[..],
+        [Event::Rejected(r)] if r.reason == RejectReason::AccountSuspended
+    ));
+    assert!(matches!(m.buy(BOB, 100_00, 10)[..], [Event::Accepted(_)]));
 }
 
 #[test]
