@@ -320,6 +320,7 @@ impl Engine {
                 command: CommandKind::Cancel,
                 order_id: Some(order_id),
                 reason,
+                bounds: None,
             }));
         }
     }
@@ -424,12 +425,23 @@ impl Engine {
             } => self.set_block_rules(instrument, rules),
         };
         if let Err(reason) = outcome {
-            events.push(Event::Rejected(Rejected {
-                command: command.kind(),
-                order_id: command.order_id(),
-                reason,
-            }));
+            self.refuse(command, reason, events);
         }
+    }
+
+    /// The `Rejected` of a refused command (any but a `Cancel`). Out of
+    /// line and cold: inlined into `apply_any` with [`Self::bounds_of`],
+    /// it cost every command 2.5% more instructions; apart, 2.8% fewer
+    /// than before the bounds (callgrind, `apply_count`).
+    #[cold]
+    #[inline(never)]
+    fn refuse(&self, command: &Command, reason: RejectReason, events: &mut Vec<Event>) {
+        events.push(Event::Rejected(Rejected {
+            command: command.kind(),
+            order_id: command.order_id(),
+            reason,
+            bounds: self.bounds_of(command, reason),
+        }));
     }
 
     /// The book and market of an instrument, or `UnknownInstrument`.

@@ -320,6 +320,29 @@ pub struct Rejected {
     pub order_id: Option<OrderId>,
     /// Why.
     pub reason: RejectReason,
+    /// The limits the command broke, for the reasons that have them
+    /// ([`RejectReason::has_bounds`]): what a report quotes.
+    pub bounds: Option<Bounds>,
+}
+
+/// The limits a refused value broke, as the engine held them when it
+/// refused it: prices in ticks, quantities in tonnes, both inclusive,
+/// `high` [`i64::MAX`] where there is no upper limit. How each reason reads
+/// them is [`RejectReason::has_bounds`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bounds {
+    /// The least allowed.
+    pub low: i64,
+    /// The most allowed.
+    pub high: i64,
+}
+
+impl Bounds {
+    /// From `low` to `high`.
+    #[must_use]
+    pub const fn new(low: i64, high: i64) -> Self {
+        Self { low, high }
+    }
 }
 
 /// A trade between a resting (maker) order and an incoming (taker) order, at

@@ -15,7 +15,8 @@
 //! - [`command`]: what comes in ([`Command`], [`Stamp`]).
 //! - [`event`]: what goes out ([`Event`]: accepted, rejected, trade,
 //!   cancelled, amended).
-//! - [`reject`]: stable numeric [`RejectReason`]s.
+//! - [`reject`]: stable numeric [`RejectReason`]s; `bounds` (private): the
+//!   limits a refused command broke, for its `Rejected` event.
 //! - [`book`]: one instrument's [`Book`]: dense price ladder, order slab,
 //!   intrusive FIFOs, id index, cached best prices.
 //! - `matching` (private): price-time matching of an incoming order against
@@ -69,6 +70,7 @@ mod auction_trading;
 pub mod block;
 mod block_trading;
 pub mod book;
+mod bounds;
 pub mod calendar;
 pub mod cny;
 pub mod command;
@@ -112,8 +114,9 @@ pub use engine::{Engine, EngineConfig};
 pub use event::{
     Accepted, AccountOpened, AccountStatusChanged, Amended, AuctionAllocation, AuctionClosed,
     BidAccepted, BidAmended, BidCancelled, BlockAccepted, BlockCancelled, BlockPosted, BlockTraded,
-    BrokerAdded, BrokerStatusChanged, CancelCause, Cancelled, CashMoved, DayClosed, DayStarted,
-    Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet, Rejected, Trade,
+    Bounds, BrokerAdded, BrokerStatusChanged, CancelCause, Cancelled, CashMoved, DayClosed,
+    DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet, Rejected,
+    Trade,
 };
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,

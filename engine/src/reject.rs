@@ -232,6 +232,11 @@ pub enum RejectReason {
     HistoryArchived = 419,
     /// The broker is suspended or closed: its logins are refused.
     BrokerNotActive = 420,
+    /// A resume's reports could not be read back from the journal (a
+    /// damaged segment): the session ends with this `ProtocolError`,
+    /// whose text says the earliest resume served from memory. Not the
+    /// broker's disconnect: its resting orders stay.
+    HistoryUnreadable = 421,
 }
 
 impl RejectReason {
@@ -241,8 +246,43 @@ impl RejectReason {
         self as u16
     }
 
+    /// Whether the engine's `Rejected` for this reason carries the limits
+    /// the command broke ([`crate::Bounds`], `low` to `high`):
+    /// - `PriceOutsideBand`: today's band, in ticks;
+    /// - `QuantityBelowMinimum`, `QuantityAboveMaximum`: an order's (or a
+    ///   take's) smallest and largest size, in tonnes; for an auction bid
+    ///   (`QuantityAboveMaximum` only), a lot to the auction's quantity;
+    /// - `BidOutsideAuctionRange`: the auction's floor and ceiling;
+    /// - `InvalidAuctionTerms`: today's band, which the floor and ceiling
+    ///   must lie in;
+    /// - `AuctionTooSmall`: the instrument's `min_auction_t`, no upper limit;
+    /// - `BlockPriceOutsideBand`: the block band, in ticks;
+    /// - `BlockBelowMinimum`: for an offer, the block minimum and no upper
+    ///   limit; for an acceptance, as `BlockQuantityInvalid`;
+    /// - `BlockQuantityInvalid`: the block minimum and what is open of the
+    ///   offer (an acceptance takes all that is open, or at least the
+    ///   minimum and leaves at least the minimum).
+    ///
+    /// Only the engine's refusals carry them, and only those made since
+    /// 2026-12-06 (older journal entries have none).
+    #[must_use]
+    pub const fn has_bounds(self) -> bool {
+        matches!(
+            self,
+            Self::PriceOutsideBand
+                | Self::QuantityBelowMinimum
+                | Self::QuantityAboveMaximum
+                | Self::BidOutsideAuctionRange
+                | Self::InvalidAuctionTerms
+                | Self::AuctionTooSmall
+                | Self::BlockPriceOutsideBand
+                | Self::BlockBelowMinimum
+                | Self::BlockQuantityInvalid
+        )
+    }
+
     /// Every reason, in code order.
-    pub const ALL: [Self; 82] = [
+    pub const ALL: [Self; 83] = [
         Self::UnknownInstrument,
         Self::PriceNotOnTick,
         Self::PriceOutsideBand,
@@ -325,6 +365,7 @@ impl RejectReason {
         Self::UnknownBroker,
         Self::HistoryArchived,
         Self::BrokerNotActive,
+        Self::HistoryUnreadable,
     ];
 
     /// The reason with this code, if there is one.
@@ -351,7 +392,7 @@ mod tests {
                 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 201, 202, 203,
                 204, 205, 206, 207, 208, 209, 210, 211, 212, 301, 302, 303, 304, 305, 401, 402,
                 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418,
-                419, 420
+                419, 420, 421
             ]
         );
         for reason in RejectReason::ALL {

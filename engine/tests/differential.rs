@@ -50,10 +50,10 @@ mod reference;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use cetx_engine::{
-    Accepted, AccountId, Amended, BlockRules, BrokerId, CancelCause, Cancelled, Command, Engine,
-    EngineConfig, Event, InstrumentId, InstrumentKind, InstrumentSpec, NewBlock, NewOrder, OrderId,
-    OrderType, ParticipantType, Phase, PriceRules, RejectReason, Rejected, RestingOrder, Side,
-    Stamp, Take, TimeInForce, Trade,
+    Accepted, AccountId, Amended, BlockRules, Bounds, BrokerId, CancelCause, Cancelled, Command,
+    Engine, EngineConfig, Event, InstrumentId, InstrumentKind, InstrumentSpec, NewBlock, NewOrder,
+    OrderId, OrderType, ParticipantType, Phase, PriceRules, RejectReason, Rejected, RestingOrder,
+    Side, Stamp, Take, TimeInForce, Trade,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -1714,10 +1714,20 @@ fn amended(id: u64, side: Side, price_ticks: i64, quantity_t: u64, kept: bool) -
 }
 
 fn rejected(command: &Command, reason: RejectReason) -> Event {
+    refusal(command, reason, None)
+}
+
+/// A refusal that quotes the limits it broke: `low` to `high`.
+fn rejected_beyond(command: &Command, reason: RejectReason, low: i64, high: i64) -> Event {
+    refusal(command, reason, Some(Bounds::new(low, high)))
+}
+
+fn refusal(command: &Command, reason: RejectReason, bounds: Option<Bounds>) -> Event {
     Event::Rejected(Rejected {
         command: command.kind(),
         order_id: command.order_id(),
         reason,
+        bounds,
     })
 }
 
@@ -1868,8 +1878,19 @@ fn reference_validates_in_order_and_a_rejected_id_stays_free() {
         &[rejected(&commands[0], RejectReason::UnknownInstrument)],
         // ...the quantity before the price...
         &[rejected(&commands[1], RejectReason::QuantityZero)],
-        &[rejected(&commands[2], RejectReason::QuantityAboveMaximum)],
-        &[rejected(&commands[3], RejectReason::PriceOutsideBand)],
+        // (each quoting the limit: 1 to 50 t, the band 0.90 to 1.10)...
+        &[rejected_beyond(
+            &commands[2],
+            RejectReason::QuantityAboveMaximum,
+            1,
+            50,
+        )],
+        &[rejected_beyond(
+            &commands[3],
+            RejectReason::PriceOutsideBand,
+            90,
+            110,
+        )],
         // ...and none of that used up id 5.
         &[accepted(&rests, 100)],
         // Once accepted, the id is checked first of all.

@@ -292,8 +292,9 @@ fn encoded_sizes_match_the_specification() {
         let e = event().new_tree(&mut runner).unwrap().current();
         let expected = match e {
             Event::Accepted(_) => 34,
-            Event::Rejected(r) if r.order_id.is_some() => 13,
-            Event::Rejected(_) => 5,
+            Event::Rejected(r) => {
+                5 + 8 * usize::from(r.order_id.is_some()) + 16 * usize::from(r.bounds.is_some())
+            }
             Event::Trade(_) => 84,
             Event::Cancelled(_) => 25,
             Event::Amended(_) => 33,

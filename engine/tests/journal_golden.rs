@@ -12,8 +12,9 @@ use cetx_engine::journal::{
     verify, JournalBatch, JournalConfig, JournalEntry, JournalReader, JournalWriter, MANIFEST_FILE,
 };
 use cetx_engine::{
-    Accepted, AccountId, AccountOpened, BrokerId, Command, Event, InstrumentId, NewOrder, OrderId,
-    OrderType, ParticipantType, Side, Stamp, TimeInForce, Trade,
+    Accepted, AccountId, AccountOpened, Bounds, BrokerId, Command, CommandKind, Event,
+    InstrumentId, NewOrder, OrderId, OrderType, ParticipantType, RejectReason, Rejected, Side,
+    Stamp, TimeInForce, Trade,
 };
 
 /// The segment file, one field a line: offset, bytes, meaning.
@@ -249,14 +250,7 @@ fn a_take_has_the_golden_bytes_the_specification_shows() {
         quantity_t: 30,
         client_order_id: 5002,
     });
-    let mut golden = Vec::new();
-    for line in TAKE_GOLDEN.lines() {
-        let (data, _meaning) = line.split_once('#').unwrap();
-        let mut tokens = data.split_whitespace();
-        let offset = usize::from_str_radix(tokens.next().unwrap(), 16).unwrap();
-        assert_eq!(offset, golden.len(), "{line}");
-        golden.extend(tokens.map(|t| u8::from_str_radix(t, 16).unwrap()));
-    }
+    let golden = hex_dump_bytes(TAKE_GOLDEN);
     let mut bytes = Vec::new();
     cetx_engine::journal::encode_command(&take, &mut bytes);
     assert_eq!(bytes, golden);
@@ -267,4 +261,60 @@ fn a_take_has_the_golden_bytes_the_specification_shows() {
         spec.contains(TAKE_GOLDEN),
         "docs/JOURNAL.md must show the take's bytes exactly as this test does"
     );
+}
+
+/// A refusal that quotes the limits the command broke (event tag 18), as
+/// `docs/JOURNAL.md` shows it: order 102's limit price was outside today's
+/// band of 81.00 to 99.00.
+const REJECTED_GOLDEN: &str = r#"00  12                       # tag 18: Rejected with limits
+01  00                       # command 0: Submit
+02  01 66 00 00 00 00 00 00 00  # order_id Some(102)
+0b  67 00                    # reason 103 PriceOutsideBand
+0d  a4 1f 00 00 00 00 00 00  # low 8100
+15  ac 26 00 00 00 00 00 00  # high 9900"#;
+
+#[test]
+fn a_refusal_with_its_limits_has_the_golden_bytes_the_specification_shows() {
+    let rejected = Event::Rejected(Rejected {
+        command: CommandKind::Submit,
+        order_id: Some(OrderId(102)),
+        reason: RejectReason::PriceOutsideBand,
+        bounds: Some(Bounds::new(8_100, 9_900)),
+    });
+    let golden = hex_dump_bytes(REJECTED_GOLDEN);
+    let mut bytes = Vec::new();
+    cetx_engine::journal::encode_event(&rejected, &mut bytes);
+    assert_eq!(bytes, golden);
+    assert_eq!(bytes.len(), 29);
+    assert_eq!(cetx_engine::journal::decode_event(&golden), Ok(rejected));
+    // Without limits, tag 1 and its bytes as before.
+    let Event::Rejected(plain) = rejected else {
+        unreachable!()
+    };
+    let plain = Event::Rejected(Rejected {
+        bounds: None,
+        ..plain
+    });
+    bytes.clear();
+    cetx_engine::journal::encode_event(&plain, &mut bytes);
+    assert_eq!(bytes, [&[1, 0, 1][..], &golden[3..13]].concat());
+    let spec = include_str!("../../docs/JOURNAL.md");
+    assert!(
+        spec.contains(REJECTED_GOLDEN),
+        "docs/JOURNAL.md must show the refusal's bytes exactly as this test does"
+    );
+}
+
+/// The bytes of a dump of lines `offset  bytes  # meaning`, each line's
+/// offset checked.
+fn hex_dump_bytes(dump: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for line in dump.lines() {
+        let (data, _meaning) = line.split_once('#').unwrap();
+        let mut tokens = data.split_whitespace();
+        let offset = usize::from_str_radix(tokens.next().unwrap(), 16).unwrap();
+        assert_eq!(offset, bytes.len(), "{line}");
+        bytes.extend(tokens.map(|t| u8::from_str_radix(t, 16).unwrap()));
+    }
+    bytes
 }

@@ -23,9 +23,9 @@
 use std::collections::BTreeMap;
 
 use cetx_engine::{
-    Accepted, AccountId, BrokerId, Command, CommandKind, Engine, EngineConfig, Event, InstrumentId,
-    InstrumentSpec, NewOrder, OrderId, OrderType, ParticipantType, Phase, RejectReason, Side,
-    Stamp, Status, Take, TimeInForce, Trade,
+    Accepted, AccountId, Bounds, BrokerId, Command, CommandKind, Engine, EngineConfig, Event,
+    InstrumentId, InstrumentSpec, NewOrder, OrderId, OrderType, ParticipantType, Phase,
+    RejectReason, Side, Stamp, Status, Take, TimeInForce, Trade,
 };
 use rust_decimal::Decimal;
 
@@ -376,6 +376,8 @@ fn run(row: &Row) {
                     command: CommandKind::Take,
                     order_id: Some(take.order_id),
                     reason,
+                    // The listing's order sizes (`InstrumentSpec`'s defaults).
+                    bounds: (reason == R::QuantityAboveMaximum).then(|| Bounds::new(1, 99_999)),
                 })],
                 "{}",
                 row.rule

@@ -48,12 +48,15 @@ use cetx_engine::{
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{
-    resumed_after, ClientMessage, RequestKind, ServerFrame, ServerMessage, Side, Symbol,
-    UNSEQUENCED,
-};
+use crate::protocol::{resumed_after, ServerFrame, ServerMessage, Side, Symbol};
 
 mod blocks;
+mod refusal;
+
+pub use refusal::{
+    gateway_reject, limits_text, order_rejected, refusal_text, refuse, reject_text, rejection,
+    request_of, Asked,
+};
 
 /// What a report about an order needs to know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,13 +312,14 @@ impl Reports {
                     }
                 }
                 Event::Rejected(rejected) => {
-                    if self.block_rejected(command, rejected.command, rejected.reason, out) {
+                    if self.block_rejected(command, &rejected, out) {
                         continue;
                     }
                     if let Some((broker, client_order_id, asked)) =
                         self.rejected_request(command, rejected.command)
                     {
-                        let message = rejection(client_order_id, asked, rejected.reason);
+                        let message =
+                            rejection(client_order_id, asked, rejected.reason, rejected.bounds);
                         self.push(out, broker, message);
                     }
                     if let Some((order_id, ..)) = placed {
@@ -613,7 +617,7 @@ impl Reports {
 
     /// The oldest report of `broker`'s that a resume may start after and
     /// be served from memory: its last but the newest ones kept.
-    fn memory_serves_after(&self, broker: BrokerId) -> u64 {
+    pub(crate) fn memory_serves_after(&self, broker: BrokerId) -> u64 {
         let in_memory = self.brokers.get(&broker).map_or(0, |b| b.recent.len()) as u64;
         self.last_seq(broker).saturating_sub(in_memory)
     }
@@ -834,169 +838,6 @@ impl ReadBack {
     }
 }
 
-/// An `OrderRejected` for a request, with the reason's code and its
-/// [`reject_text`].
-#[must_use]
-pub fn order_rejected(
-    client_order_id: u64,
-    request: RequestKind,
-    reason: RejectReason,
-) -> ServerMessage {
-    ServerMessage::OrderRejected {
-        client_order_id,
-        request,
-        reason: reason.code(),
-        text: reject_text(reason),
-    }
-}
-
-/// An unsequenced `OrderRejected`: the gateway's own answer to an order
-/// request that never reached the engine (seq 0, not stored, not
-/// replayed).
-#[must_use]
-pub fn gateway_reject(
-    client_order_id: u64,
-    request: RequestKind,
-    reason: RejectReason,
-) -> ServerFrame {
-    ServerFrame {
-        seq: UNSEQUENCED,
-        message: order_rejected(client_order_id, request, reason),
-    }
-}
-
-/// What a refused request asked for, as its rejection names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Asked {
-    /// An order request: answered by `OrderRejected`.
-    Order(RequestKind),
-    /// A block request (0 `PostBlock`, 1 `AcceptBlock`, 2 `CancelBlock`):
-    /// answered by `BlockRejected`.
-    Block(u8),
-    /// An auction bid's request (0 `Bid`, 1 `CancelBid`, 2 `AmendBid`):
-    /// answered by `BidRejected`.
-    Bid(u8),
-}
-
-impl Asked {
-    /// What a request of kind `kind` asked for: a block request is
-    /// answered `BlockRejected`, a bid request `BidRejected`, any other
-    /// `OrderRejected`.
-    #[must_use]
-    pub const fn of(kind: CommandKind) -> Self {
-        match kind {
-            CommandKind::PostBlock => Self::Block(0),
-            CommandKind::AcceptBlock => Self::Block(1),
-            CommandKind::CancelBlock => Self::Block(2),
-            CommandKind::Bid => Self::Bid(0),
-            CommandKind::CancelBid => Self::Bid(1),
-            CommandKind::AmendBid => Self::Bid(2),
-            CommandKind::Cancel => Self::Order(RequestKind::Cancel),
-            CommandKind::Amend => Self::Order(RequestKind::Amend),
-            CommandKind::Take => Self::Order(RequestKind::Take),
-            _ => Self::Order(RequestKind::NewOrder),
-        }
-    }
-}
-
-/// The client order id of a request and what it asks for (the order,
-/// block and bid requests); `None` for session messages.
-#[must_use]
-pub const fn request_of(message: &ClientMessage) -> Option<(u64, Asked)> {
-    match *message {
-        ClientMessage::NewOrder {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Order(RequestKind::NewOrder))),
-        ClientMessage::Cancel { client_order_id } => {
-            Some((client_order_id, Asked::Order(RequestKind::Cancel)))
-        }
-        ClientMessage::Amend {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Order(RequestKind::Amend))),
-        ClientMessage::Take {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Order(RequestKind::Take))),
-        ClientMessage::PostBlock {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Block(0))),
-        ClientMessage::AcceptBlock {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Block(1))),
-        ClientMessage::CancelBlock {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Block(2))),
-        ClientMessage::Bid {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Bid(0))),
-        ClientMessage::CancelBid { client_order_id } => Some((client_order_id, Asked::Bid(1))),
-        ClientMessage::AmendBid {
-            client_order_id, ..
-        } => Some((client_order_id, Asked::Bid(2))),
-        ClientMessage::Login { .. }
-        | ClientMessage::Heartbeat
-        | ClientMessage::Logout
-        | ClientMessage::Reserved7
-        | ClientMessage::Reserved11 => None,
-    }
-}
-
-/// The gateway's own unsequenced answer to a request that never reached
-/// the engine (seq 0, not stored, not replayed): its [`rejection`].
-#[must_use]
-pub fn refuse(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerFrame {
-    ServerFrame {
-        seq: UNSEQUENCED,
-        message: rejection(client_order_id, asked, reason),
-    }
-}
-
-/// The refusal of a request: `OrderRejected` for an order request,
-/// `BlockRejected` for a block request, `BidRejected` for a bid request.
-#[must_use]
-pub fn rejection(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerMessage {
-    match asked {
-        Asked::Order(request) => order_rejected(client_order_id, request, reason),
-        Asked::Block(request) => block_rejected(client_order_id, request, reason),
-        Asked::Bid(request) => ServerMessage::BidRejected {
-            client_order_id,
-            request,
-            reason: reason.code(),
-            text: reject_text(reason),
-        },
-    }
-}
-
-/// A `BlockRejected` for a block request, with the reason's code and its
-/// [`reject_text`].
-#[must_use]
-pub fn block_rejected(client_order_id: u64, request: u8, reason: RejectReason) -> ServerMessage {
-    ServerMessage::BlockRejected {
-        client_order_id,
-        request,
-        reason: reason.code(),
-        text: reject_text(reason),
-    }
-}
-
-/// A reason's name in words, for people: `InsufficientCash` is
-/// "insufficient cash". Always shorter than the protocol's `MAX_TEXT_LEN`.
-#[must_use]
-pub fn reject_text(reason: RejectReason) -> String {
-    let name = format!("{reason:?}");
-    let mut text = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                text.push(' ');
-            }
-            text.push(c.to_ascii_lowercase());
-        } else {
-            text.push(c);
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use cetx_engine::{
@@ -1005,7 +846,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::protocol::MAX_TEXT_LEN;
+    use crate::protocol::RequestKind;
 
     const B1: BrokerId = BrokerId(1);
     const B2: BrokerId = BrokerId(2);
@@ -1418,33 +1259,5 @@ mod tests {
                 ..
             })
         ));
-    }
-
-    #[test]
-    fn reject_texts_are_words_and_fit_the_protocol() {
-        assert_eq!(
-            reject_text(RejectReason::InsufficientCash),
-            "insufficient cash"
-        );
-        assert_eq!(
-            reject_text(RejectReason::HoldingsLockedUntilNextDay),
-            "holdings locked until next day"
-        );
-        for reason in RejectReason::ALL {
-            assert!(reject_text(reason).len() <= MAX_TEXT_LEN);
-        }
-        let frame = gateway_reject(9, RequestKind::Cancel, RejectReason::OrderNotOwned);
-        assert_eq!(frame.seq, UNSEQUENCED);
-        let frame = refuse(9, Asked::Bid(2), RejectReason::UnknownClientOrderId);
-        assert!(matches!(
-            frame.message,
-            ServerMessage::BidRejected {
-                client_order_id: 9,
-                request: 2,
-                reason: 409,
-                ..
-            }
-        ));
-        assert_eq!(frame.seq, UNSEQUENCED);
     }
 }

@@ -188,6 +188,8 @@ enum Ended {
     MarketStopped,
     SubscriptionDropped,
     TakenOver,
+    /// The history to resume could not be read back from the journal.
+    HistoryUnreadable,
     Malformed(DecodeError),
     /// Reading failed: the peer reset the connection, say.
     ReadFailed(std::io::Error),
@@ -652,6 +654,9 @@ async fn serve(
                     if taken_over_token.is_cancelled() {
                         return taken_over_end(conn, &mut subscription).await;
                     }
+                    if let Some(earliest) = subscription.unreadable_history() {
+                        return unreadable_end(conn, &mut subscription, earliest).await;
+                    }
                     return stopped(&ctx.runtime, Ended::SubscriptionDropped);
                 };
                 // A broker that stops reading must not hold its session
@@ -775,11 +780,37 @@ async fn send_ready(
 /// `ProtocolError` 416.
 async fn taken_over_end(conn: &mut Connection, subscription: &mut Subscription) -> Ended {
     let reason = RejectReason::SessionTakenOver;
+    last_words(conn, subscription, reason, reject_text(reason)).await;
+    Ended::TakenOver
+}
+
+/// The last frames of a session whose history could not be read back from
+/// the journal: the rejects it held, as at a takeover, then
+/// `ProtocolError` 421 naming the earliest resume served from memory.
+async fn unreadable_end(
+    conn: &mut Connection,
+    subscription: &mut Subscription,
+    earliest: u64,
+) -> Ended {
+    let reason = RejectReason::HistoryUnreadable;
+    let text = format!("{}: resume from {earliest} or later", reject_text(reason));
+    last_words(conn, subscription, reason, text).await;
+    Ended::HistoryUnreadable
+}
+
+/// Sends the rejects `subscription` holds, then `ProtocolError` `reason`
+/// with `text`, given a short time together.
+async fn last_words(
+    conn: &mut Connection,
+    subscription: &mut Subscription,
+    reason: RejectReason,
+    text: String,
+) {
     let last = ServerFrame {
         seq: UNSEQUENCED,
         message: ServerMessage::ProtocolError {
             reason: reason.code(),
-            text: reject_text(reason),
+            text,
         },
     };
     let held = subscription.take_held_rejects();
@@ -790,7 +821,6 @@ async fn taken_over_end(conn: &mut Connection, subscription: &mut Subscription) 
         SinkExt::<ServerFrame>::flush(conn).await
     })
     .await;
-    Ended::TakenOver
 }
 
 /// `Logout`: sends the answers to every request sent before it, then ends

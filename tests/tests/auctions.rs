@@ -172,6 +172,22 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         .unwrap();
     feed.subscribe(5, &["CEA2025"]).await.unwrap();
     let start_ns = server.now_ns();
+    // Terms outside today's band (the demo's reference 90.00 ± 10%) are
+    // refused, and the operator is told the band.
+    let mut beyond = announce(1, start_ns, Pricing::Uniform);
+    if let AdminAction::AnnounceAuction { floor_ticks, .. } = &mut beyond {
+        *floor_ticks = 80_00;
+    }
+    let refused = desk.act(beyond).await.unwrap();
+    assert!(
+        matches!(
+            &refused,
+            AdminReply::Rejected { reason, text, .. }
+                if *reason == RejectReason::InvalidAuctionTerms.code()
+                    && text == "InvalidAuctionTerms: floor and ceiling within 81.00 to 99.00, floor not above ceiling, window ending after its start and now"
+        ),
+        "{refused:?}"
+    );
     applied(
         &desk
             .act(announce(1, start_ns, Pricing::Uniform))
@@ -236,8 +252,9 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     assert!(
         early.iter().any(|m| matches!(
             m,
-            ServerMessage::BidRejected { client_order_id: 23, request: 0, reason, .. }
+            ServerMessage::BidRejected { client_order_id: 23, request: 0, reason, text }
                 if *reason == RejectReason::BidOutsideAuctionRange.code()
+                    && text == "bid outside auction range: 85.00 to 99.00"
         )),
         "{early:?}"
     );

@@ -796,3 +796,108 @@ async fn a_login_after_the_last_report_reads_no_earlier_report_and_cancels_nothi
     );
     server.stop().await;
 }
+
+/// PROTOCOL.md, *Resuming*: a resume whose reports cannot be read back
+/// from the journal (a record damaged while the server runs) gets what
+/// was read before the damage, then `ProtocolError` 421 naming the
+/// earliest resume served, and the connection closes. The server ends the
+/// session, not the broker: its resting orders stay (before 2026-12-06
+/// they were cancelled as at a disconnect, and a later resume read the
+/// same damage; tester 72).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_that_cannot_be_read_back_ends_the_session_and_keeps_the_orders() {
+    // Ids whose bytes the journal's records can be searched for.
+    const FIRST: u64 = 0x5EED_0000_0000_0001;
+    let mut config = ServerConfig::embedded_default();
+    config.server.recent_reports = 1;
+    assert!(config.brokers[0].cancel_on_disconnect);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let journal = dir.path().join("journal");
+    let server = TestServer::start_in(config, dir).await;
+    let mut first = connect(&server, 1, SECRET_1, 0).await;
+    for id in FIRST..FIRST + 3 {
+        first
+            .submit(order(id, 1001, Side::Buy, 1))
+            .await
+            .expect("send");
+        assert!(matches!(
+            report(&mut first).await.message,
+            ServerMessage::OrderAccepted { .. }
+        ));
+    }
+    damage_the_record_of(&journal, FIRST);
+
+    // A resume from 0 reads the day back from its start and meets the
+    // damage at the first order: nothing of broker 1's is before it.
+    let mut second = connect(&server, 1, SECRET_1, 0).await;
+    expect_taken_over(&mut first).await;
+    match second.next_report(WAIT).await {
+        Err(ClientError::ProtocolError { reason: 421, text }) => {
+            assert_eq!(text, "history unreadable: resume from 2 or later");
+        }
+        other => panic!("expected ProtocolError 421, got {other:?}"),
+    }
+    assert!(
+        matches!(second.next_report(WAIT).await, Err(_) | Ok(None)),
+        "nothing after the 421"
+    );
+
+    // From where it said: the last report, then nothing cancelled (a
+    // disconnect's cancels would come first, the first order's first):
+    // the broker's own cancel of its last order is the next report.
+    let mut third = connect(&server, 1, SECRET_1, 2).await;
+    let last = report(&mut third).await;
+    assert!(
+        last.seq == 3 && matches!(last.message, ServerMessage::OrderAccepted { .. }),
+        "{last:?}"
+    );
+    third.cancel(FIRST + 2).await.expect("send");
+    let cancelled = report(&mut third).await;
+    assert!(
+        cancelled.seq == 4
+            && matches!(
+                cancelled.message,
+                ServerMessage::Cancelled { client_order_id, cause: 0, .. }
+                    if client_order_id == FIRST + 2
+            ),
+        "{cancelled:?}"
+    );
+    drop((second, third));
+    server.stop().await;
+}
+
+/// Flips the last payload byte of the journal record whose payload holds
+/// `client_order_id` (little-endian), in whichever segment of `journal`
+/// has it (JOURNAL.md: a 24-byte header, then records of a 25-byte header
+/// and `len` payload bytes, `len` the first four).
+fn damage_the_record_of(journal: &std::path::Path, client_order_id: u64) {
+    use std::os::unix::fs::FileExt;
+    let needle = client_order_id.to_le_bytes();
+    for entry in std::fs::read_dir(journal).expect("the journal") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_none_or(|e| e != "seg") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("a segment");
+        let mut at = 24;
+        while at + 25 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+            if len == 0 {
+                break;
+            }
+            let payload = &bytes[at + 25..at + 25 + len];
+            if payload.windows(8).any(|w| w == needle) {
+                let last = at + 25 + len - 1;
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .expect("the segment opens for writing");
+                file.write_all_at(&[bytes[last] ^ 0xff], last as u64)
+                    .expect("written");
+                return;
+            }
+            at += 25 + len;
+        }
+    }
+    panic!("no record holds client order id {client_order_id:#x}");
+}

@@ -374,14 +374,21 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
     );
 
     // Two brokers trade it at once; the band is the new reference's.
+    // A price outside it is refused, and the refusal quotes the band.
     seller
         .submit(order(2, 1001, Side::Sell, 106_00, 100))
         .await
         .unwrap();
-    assert!(matches!(
-        report(&mut seller).await.message,
-        ServerMessage::OrderRejected { reason, .. } if reason == RejectReason::PriceOutsideBand.code()
-    ));
+    let outside = report(&mut seller).await;
+    assert!(
+        matches!(
+            &outside.message,
+            ServerMessage::OrderRejected { reason, text, .. }
+                if *reason == RejectReason::PriceOutsideBand.code()
+                    && text == "price outside band: 86.40 to 105.60"
+        ),
+        "{outside:?}"
+    );
     seller
         .submit(order(3, 1001, Side::Sell, 96_50, 400))
         .await
@@ -427,6 +434,12 @@ async fn a_vintage_listed_on_a_running_market_trades_at_once_and_survives_a_rest
     let mut watcher = feed(server.feed.unwrap()).await;
     let view = &watcher.instrument("CEA2026").expect("followed").view;
     assert_eq!(view.reference_ticks, 96_00, "the band survives");
+    // The refusal read back from the journal (memory holds no report
+    // after a restart) is the one sent live, its band and all.
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", outside.seq - 1)
+        .await
+        .unwrap();
+    assert_eq!(report(&mut seller).await, outside);
     assert_eq!(
         view.asks.get(&96_50).map(|level| level.quantity_t),
         Some(300),

@@ -7,9 +7,9 @@
 
 use crate::event::{
     Accepted, AccountOpened, AccountStatusChanged, Amended, AuctionAllocation, AuctionClosed,
-    BidAccepted, BidAmended, BidCancelled, BrokerAdded, BrokerStatusChanged, Cancelled, CashMoved,
-    DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged, ReferencePriceSet,
-    Rejected, Trade,
+    BidAccepted, BidAmended, BidCancelled, Bounds, BrokerAdded, BrokerStatusChanged, Cancelled,
+    CashMoved, DayClosed, DayStarted, Event, HoldingsMoved, LargeHolder, PhaseChanged,
+    ReferencePriceSet, Rejected, Trade,
 };
 
 use super::codec::{Cursor, DecodeError, Put};
@@ -36,6 +36,9 @@ mod tag {
     pub const INSTRUMENT_LISTED: u8 = 15;
     pub const INSTRUMENT_REVISED: u8 = 16;
     pub const CALENDAR_SET: u8 = 17;
+    /// A `Rejected` with the limits the command broke after its fields
+    /// (2026-12-06); one without them keeps tag 1.
+    pub const REJECTED_BEYOND: u8 = 18;
     // 20 to 29: membership.
     pub const BROKER_ADDED: u8 = 20;
     pub const BROKER_STATUS_CHANGED: u8 = 21;
@@ -68,7 +71,11 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
             out.put_u64(e.quantity_t);
         }
         Event::Rejected(e) => {
-            out.put_u8(tag::REJECTED);
+            out.put_u8(if e.bounds.is_some() {
+                tag::REJECTED_BEYOND
+            } else {
+                tag::REJECTED
+            });
             out.put_u8(e.command as u8);
             match e.order_id {
                 None => out.put_u8(0),
@@ -78,6 +85,10 @@ pub fn encode_event(event: &Event, out: &mut Vec<u8>) {
                 }
             }
             out.put_u16(e.reason.code());
+            if let Some(bounds) = e.bounds {
+                out.put_i64(bounds.low);
+                out.put_i64(bounds.high);
+            }
         }
         Event::Trade(e) => {
             out.put_u8(tag::TRADE);
@@ -292,7 +303,7 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
             price_ticks: c.i64("Accepted.price_ticks")?,
             quantity_t: c.u64("Accepted.quantity_t")?,
         }),
-        tag::REJECTED => Event::Rejected(Rejected {
+        tag @ (tag::REJECTED | tag::REJECTED_BEYOND) => Event::Rejected(Rejected {
             command: c.command_kind()?,
             order_id: if c.present("Rejected.order_id")? {
                 Some(c.order_id("Rejected.order_id")?)
@@ -300,6 +311,14 @@ pub(crate) fn read_event(c: &mut Cursor<'_>) -> Result<Event, DecodeError> {
                 None
             },
             reason: c.reject_reason()?,
+            bounds: if tag == tag::REJECTED_BEYOND {
+                Some(Bounds {
+                    low: c.i64("Rejected.low")?,
+                    high: c.i64("Rejected.high")?,
+                })
+            } else {
+                None
+            },
         }),
         tag::TRADE => Event::Trade(Trade {
             trade_id: c.u64("Trade.trade_id")?,

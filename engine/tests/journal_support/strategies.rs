@@ -10,8 +10,8 @@ use cetx_engine::{
     Requester, RestingOrder, Side, TimeInForce, Trade,
 };
 use cetx_engine::{
-    AccountStatusChanged, BrokerAdded, BrokerStatusChanged, Credential, Membership, NewBroker,
-    Status,
+    AccountStatusChanged, Bounds, BrokerAdded, BrokerStatusChanged, Credential, Membership,
+    NewBroker, Status,
 };
 use cetx_engine::{
     AuctionAllocation, AuctionBid, AuctionClosed, AuctionNotice, Auctions, BidAccepted, BidAmended,
@@ -643,13 +643,20 @@ pub fn event() -> impl Strategy<Value = Event> {
                     quantity_t: q,
                 })
             }),
-        (kind(), proptest::option::of(oid()), reason()).prop_map(|(command, order_id, reason)| {
-            Event::Rejected(Rejected {
-                command,
-                order_id,
-                reason,
-            })
-        }),
+        (
+            kind(),
+            proptest::option::of(oid()),
+            reason(),
+            proptest::option::of((any::<i64>(), any::<i64>()))
+        )
+            .prop_map(|(command, order_id, reason, bounds)| {
+                Event::Rejected(Rejected {
+                    command,
+                    order_id,
+                    reason,
+                    bounds: bounds.map(|(low, high)| Bounds::new(low, high)),
+                })
+            }),
         trade().prop_map(Event::Trade),
         (oid(), acct(), inst(), side(), any::<u64>(), cause()).prop_map(
             |(order_id, account, instrument, side, cancelled_t, cause)| {

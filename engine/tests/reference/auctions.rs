@@ -16,7 +16,7 @@ use cetx_engine::{
     BidCancelled, CancelCause, Command, Event, NewBid, OrderId, Pricing, RejectReason, Stamp,
 };
 
-use super::RefEngine;
+use super::{tonnes, RefEngine, Refusal};
 
 /// Auctions open at once, and bids in one auction, at most.
 const MAX_OPEN: usize = 64;
@@ -62,7 +62,7 @@ impl RefEngine {
         command: &Command,
         stamp: Stamp,
         events: &mut Vec<Event>,
-    ) -> Option<Result<(), RejectReason>> {
+    ) -> Option<Result<(), Refusal>> {
         Some(match *command {
             Command::AnnounceAuction(ref notice) => self.announce(notice, events),
             Command::Bid(bid) => self.bid(&bid, stamp, events),
@@ -81,44 +81,54 @@ impl RefEngine {
         })
     }
 
-    fn announce(&mut self, n: &AuctionNotice, events: &mut Vec<Event>) -> Result<(), RejectReason> {
+    fn announce(&mut self, n: &AuctionNotice, events: &mut Vec<Event>) -> Result<(), Refusal> {
         if self
             .auctions
             .last_id
             .is_some_and(|last| n.auction_id <= last)
         {
-            return Err(RejectReason::DuplicateAuctionId);
+            return Err(RejectReason::DuplicateAuctionId.into());
         }
         let i = usize::from(n.instrument.0);
         let book = self.books.get(i).ok_or(RejectReason::UnknownInstrument)?;
         let (open, min_t) = self.auctions.rules[i];
         if !open {
-            return Err(RejectReason::AuctionsNotOpen);
+            return Err(RejectReason::AuctionsNotOpen.into());
         }
         let rules = book.rules;
         if n.quantity_t == 0 {
-            return Err(RejectReason::QuantityZero);
+            return Err(RejectReason::QuantityZero.into());
         }
         if !n.quantity_t.is_multiple_of(rules.lot_t) {
-            return Err(RejectReason::QuantityNotWholeLots);
+            return Err(RejectReason::QuantityNotWholeLots.into());
         }
         if n.quantity_t < min_t {
-            return Err(RejectReason::AuctionTooSmall);
+            let min_t = tonnes(min_t);
+            return Err(Refusal::beyond(
+                RejectReason::AuctionTooSmall,
+                min_t,
+                i64::MAX,
+            ));
         }
         if n.floor_ticks.rem_euclid(rules.step_ticks) != 0
             || n.ceiling_ticks.rem_euclid(rules.step_ticks) != 0
         {
-            return Err(RejectReason::PriceNotOnTick);
+            return Err(RejectReason::PriceNotOnTick.into());
         }
         if n.floor_ticks < rules.floor_ticks
             || n.ceiling_ticks > rules.ceiling_ticks
             || n.floor_ticks > n.ceiling_ticks
             || n.end_ns <= n.start_ns
         {
-            return Err(RejectReason::InvalidAuctionTerms);
+            let (floor, ceiling) = (rules.floor_ticks, rules.ceiling_ticks);
+            return Err(Refusal::beyond(
+                RejectReason::InvalidAuctionTerms,
+                floor,
+                ceiling,
+            ));
         }
         if self.auctions.open.len() == MAX_OPEN {
-            return Err(RejectReason::AuctionFull);
+            return Err(RejectReason::AuctionFull.into());
         }
         self.auctions.last_id = Some(n.auction_id);
         self.auctions.open.insert(
@@ -147,45 +157,45 @@ impl RefEngine {
     }
 
     /// A bid's price and quantity against its auction's terms.
-    fn terms(
-        &self,
-        n: &AuctionNotice,
-        price_ticks: i64,
-        quantity_t: u64,
-    ) -> Result<(), RejectReason> {
+    fn terms(&self, n: &AuctionNotice, price_ticks: i64, quantity_t: u64) -> Result<(), Refusal> {
         let rules = self.books[usize::from(n.instrument.0)].rules;
         if quantity_t == 0 {
-            Err(RejectReason::QuantityZero)
+            Err(RejectReason::QuantityZero.into())
         } else if !quantity_t.is_multiple_of(rules.lot_t) {
-            Err(RejectReason::QuantityNotWholeLots)
+            Err(RejectReason::QuantityNotWholeLots.into())
         } else if quantity_t > n.quantity_t {
-            Err(RejectReason::QuantityAboveMaximum)
+            let (lot_t, most_t) = (tonnes(rules.lot_t), tonnes(n.quantity_t));
+            Err(Refusal::beyond(
+                RejectReason::QuantityAboveMaximum,
+                lot_t,
+                most_t,
+            ))
         } else if price_ticks.rem_euclid(rules.step_ticks) != 0 {
-            Err(RejectReason::PriceNotOnTick)
+            Err(RejectReason::PriceNotOnTick.into())
         } else if price_ticks < n.floor_ticks || price_ticks > n.ceiling_ticks {
-            Err(RejectReason::BidOutsideAuctionRange)
+            let (floor, ceiling) = (n.floor_ticks, n.ceiling_ticks);
+            Err(Refusal::beyond(
+                RejectReason::BidOutsideAuctionRange,
+                floor,
+                ceiling,
+            ))
         } else {
             Ok(())
         }
     }
 
-    fn bid(
-        &mut self,
-        b: &NewBid,
-        stamp: Stamp,
-        events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    fn bid(&mut self, b: &NewBid, stamp: Stamp, events: &mut Vec<Event>) -> Result<(), Refusal> {
         if self.last_accepted.is_some_and(|last| b.bid_id <= last) {
-            return Err(RejectReason::DuplicateOrderId);
+            return Err(RejectReason::DuplicateOrderId.into());
         }
         let auction = self.in_window(b.auction_id, stamp)?;
         let n = auction.notice;
         self.terms(&n, b.price_ticks, b.quantity_t)?;
         if b.account == n.seller {
-            return Err(RejectReason::SellerCannotBid);
+            return Err(RejectReason::SellerCannotBid.into());
         }
         if auction.bids.len() == MAX_BIDS {
-            return Err(RejectReason::AuctionFull);
+            return Err(RejectReason::AuctionFull.into());
         }
         self.last_accepted = Some(b.bid_id);
         self.auctions
@@ -218,7 +228,7 @@ impl RefEngine {
         bid_id: OrderId,
         stamp: Stamp,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let auction = self.in_window(auction_id, stamp)?;
         let at = auction
             .bids
@@ -251,7 +261,7 @@ impl RefEngine {
         quantity_t: u64,
         stamp: Stamp,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let auction = self.in_window(auction_id, stamp)?;
         let at = auction
             .bids
@@ -284,14 +294,14 @@ impl RefEngine {
         auction_id: u64,
         stamp: Stamp,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let auction = self
             .auctions
             .open
             .get(&auction_id)
             .ok_or(RejectReason::UnknownAuction)?;
         if stamp.time_ns < auction.notice.end_ns {
-            return Err(RejectReason::AuctionStillOpen);
+            return Err(RejectReason::AuctionStillOpen.into());
         }
         let RefAuction {
             notice: n,

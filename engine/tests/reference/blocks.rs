@@ -13,6 +13,7 @@
 //! active and the instruments in continuous trading without a calendar,
 //! so account rules and hours never decide here.
 
+use super::{tonnes, Refusal};
 use cetx_engine::{
     AccountId, BlockAccepted, BlockCancelled, BlockPosted, BlockRules, BlockTraded, CancelCause,
     Event, InstrumentId, NewBlock, PriceRules, RejectReason, Side, Stamp,
@@ -87,30 +88,39 @@ impl RefBlocks {
         book_rules: Option<&PriceRules>,
         block: &NewBlock,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let book_rules = book_rules.ok_or(RejectReason::UnknownInstrument)?;
         let rules = self.rules_of(block.instrument)?.clone();
         if block.quantity_t == 0 {
-            return Err(RejectReason::QuantityZero);
+            return Err(RejectReason::QuantityZero.into());
         }
         if !block.quantity_t.is_multiple_of(book_rules.lot_t) {
-            return Err(RejectReason::QuantityNotWholeLots);
+            return Err(RejectReason::QuantityNotWholeLots.into());
         }
         if block.quantity_t < rules.min_t {
-            return Err(RejectReason::BlockBelowMinimum);
+            let min_t = tonnes(rules.min_t);
+            return Err(Refusal::beyond(
+                RejectReason::BlockBelowMinimum,
+                min_t,
+                i64::MAX,
+            ));
         }
         if block.price_ticks.rem_euclid(book_rules.step_ticks) != 0 {
-            return Err(RejectReason::PriceNotOnTick);
+            return Err(RejectReason::PriceNotOnTick.into());
         }
         let (floor, ceiling) = block_band(book_rules, rules.band_bps);
         if block.price_ticks < floor || block.price_ticks > ceiling {
-            return Err(RejectReason::BlockPriceOutsideBand);
+            return Err(Refusal::beyond(
+                RejectReason::BlockPriceOutsideBand,
+                floor,
+                ceiling,
+            ));
         }
         if block.counterparty == Some(block.account) {
-            return Err(RejectReason::BlockSelfAccept);
+            return Err(RejectReason::BlockSelfAccept.into());
         }
         if self.open_in(block.instrument) >= rules.max_open as usize {
-            return Err(RejectReason::BlockLimitReached);
+            return Err(RejectReason::BlockLimitReached.into());
         }
         let offer = RefOffer {
             block_id: self.take_id(),
@@ -144,7 +154,7 @@ impl RefBlocks {
         stamp: Stamp,
         next_trade_id: &mut u64,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let at = self
             .offers
             .iter()
@@ -153,31 +163,34 @@ impl RefBlocks {
         let offer = self.offers[at];
         let rules = self.rules_of(offer.instrument)?.clone();
         if account == offer.account {
-            return Err(RejectReason::BlockSelfAccept);
+            return Err(RejectReason::BlockSelfAccept.into());
         }
         if offer.counterparty.is_some_and(|c| c != account) {
-            return Err(RejectReason::BlockDirectedElsewhere);
+            return Err(RejectReason::BlockDirectedElsewhere.into());
         }
         if quantity_t == 0 {
-            return Err(RejectReason::QuantityZero);
+            return Err(RejectReason::QuantityZero.into());
         }
         if !quantity_t.is_multiple_of(lot_t(offer.instrument)) {
-            return Err(RejectReason::QuantityNotWholeLots);
+            return Err(RejectReason::QuantityNotWholeLots.into());
         }
+        // Refusals of the quantity quote the minimum and what is open.
+        let limits =
+            |reason| Refusal::beyond(reason, tonnes(rules.min_t), tonnes(offer.quantity_t));
         if quantity_t > offer.quantity_t {
-            return Err(RejectReason::BlockQuantityInvalid);
+            return Err(limits(RejectReason::BlockQuantityInvalid));
         }
         let takes_all = quantity_t == offer.quantity_t;
         if !takes_all && quantity_t < rules.min_t {
-            return Err(RejectReason::BlockBelowMinimum);
+            return Err(limits(RejectReason::BlockBelowMinimum));
         }
         if !takes_all && offer.quantity_t - quantity_t < rules.min_t {
-            return Err(RejectReason::BlockQuantityInvalid);
+            return Err(limits(RejectReason::BlockQuantityInvalid));
         }
         let pending = rules.needs_confirmation;
         // Accepted whole, the offer's place becomes its waiting deal's.
         if pending && !takes_all && self.open_in(offer.instrument) >= rules.max_open as usize {
-            return Err(RejectReason::BlockLimitReached);
+            return Err(RejectReason::BlockLimitReached.into());
         }
         let remaining_t = offer.quantity_t - quantity_t;
         if remaining_t == 0 {
@@ -212,14 +225,14 @@ impl RefBlocks {
         block_id: u64,
         account: AccountId,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let at = self
             .offers
             .iter()
             .position(|o| o.block_id == block_id)
             .ok_or(RejectReason::UnknownBlock)?;
         if self.offers[at].account != account {
-            return Err(RejectReason::BlockNotPoster);
+            return Err(RejectReason::BlockNotPoster.into());
         }
         let offer = self.offers.remove(at);
         events.push(Event::BlockCancelled(BlockCancelled {
@@ -240,7 +253,7 @@ impl RefBlocks {
         stamp: Stamp,
         next_trade_id: &mut u64,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let at = self
             .deals
             .iter()

@@ -66,7 +66,7 @@ use std::collections::{BTreeMap, VecDeque};
 pub use blocks::RefBlocks;
 
 use cetx_engine::{
-    Accepted, AccountId, Amended, CancelCause, Cancelled, Command, Event, InstrumentId,
+    Accepted, AccountId, Amended, Bounds, CancelCause, Cancelled, Command, Event, InstrumentId,
     InstrumentKind, InstrumentSpec, NewOrder, OrderId, OrderType, PriceRules, RejectReason,
     Rejected, RestingOrder, Side, Stamp, Take, TimeInForce, Trade,
 };
@@ -215,30 +215,70 @@ fn acceptable(side: Side, limit_ticks: i64, price_ticks: i64) -> bool {
     }
 }
 
+/// Why the reference refused a command, with the limits it broke where
+/// the reason has them (`RejectReason::has_bounds`), found where the rule
+/// is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: RejectReason,
+    pub bounds: Option<Bounds>,
+}
+
+impl Refusal {
+    /// `reason`, the value allowed from `low` to `high`.
+    pub const fn beyond(reason: RejectReason, low: i64, high: i64) -> Self {
+        Self {
+            reason,
+            bounds: Some(Bounds { low, high }),
+        }
+    }
+}
+
+impl From<RejectReason> for Refusal {
+    fn from(reason: RejectReason) -> Self {
+        Self {
+            reason,
+            bounds: None,
+        }
+    }
+}
+
+/// Tonnes as a bound.
+pub fn tonnes(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
 /// Quantity rules, in the order they are checked.
-fn check_quantity(rules: &PriceRules, quantity_t: u64) -> Result<(), RejectReason> {
+fn check_quantity(rules: &PriceRules, quantity_t: u64) -> Result<(), Refusal> {
     if quantity_t == 0 {
-        return Err(RejectReason::QuantityZero);
+        return Err(RejectReason::QuantityZero.into());
     }
     if !quantity_t.is_multiple_of(rules.lot_t) {
-        return Err(RejectReason::QuantityNotWholeLots);
+        return Err(RejectReason::QuantityNotWholeLots.into());
     }
+    let sizes =
+        |reason| Refusal::beyond(reason, tonnes(rules.min_order_t), tonnes(rules.max_order_t));
     if quantity_t < rules.min_order_t {
-        return Err(RejectReason::QuantityBelowMinimum);
+        return Err(sizes(RejectReason::QuantityBelowMinimum));
     }
     if quantity_t > rules.max_order_t {
-        return Err(RejectReason::QuantityAboveMaximum);
+        return Err(sizes(RejectReason::QuantityAboveMaximum));
     }
     Ok(())
 }
 
 /// Price rules, in the order they are checked.
-fn check_price(rules: &PriceRules, price_ticks: i64) -> Result<(), RejectReason> {
+fn check_price(rules: &PriceRules, price_ticks: i64) -> Result<(), Refusal> {
     if price_ticks.rem_euclid(rules.step_ticks) != 0 {
-        return Err(RejectReason::PriceNotOnTick);
+        return Err(RejectReason::PriceNotOnTick.into());
     }
     if price_ticks < rules.floor_ticks || price_ticks > rules.ceiling_ticks {
-        return Err(RejectReason::PriceOutsideBand);
+        let (floor, ceiling) = (rules.floor_ticks, rules.ceiling_ticks);
+        return Err(Refusal::beyond(
+            RejectReason::PriceOutsideBand,
+            floor,
+            ceiling,
+        ));
     }
     Ok(())
 }
@@ -317,12 +357,13 @@ impl RefEngine {
     pub fn apply(&mut self, command: &Command, stamp: Stamp) -> Vec<Event> {
         let mut events = Vec::new();
         if let Some(outcome) = self.auction_command(command, stamp, &mut events) {
-            if let Err(reason) = outcome {
+            if let Err(Refusal { reason, bounds }) = outcome {
                 assert!(events.is_empty(), "a rejected command emitted {events:?}");
                 events.push(Event::Rejected(Rejected {
                     command: command.kind(),
                     order_id: command.order_id(),
                     reason,
+                    bounds,
                 }));
             }
             return events;
@@ -403,12 +444,13 @@ impl RefEngine {
                 unreachable!("the reference knows only order and block commands: {other:?}")
             }
         };
-        if let Err(reason) = outcome {
+        if let Err(Refusal { reason, bounds }) = outcome {
             assert!(events.is_empty(), "a rejected command emitted {events:?}");
             events.push(Event::Rejected(Rejected {
                 command: command.kind(),
                 order_id: Some(order_id),
                 reason,
+                bounds,
             }));
         }
         events
@@ -418,15 +460,16 @@ impl RefEngine {
     fn block_outcome(
         &self,
         command: &Command,
-        outcome: Result<(), RejectReason>,
+        outcome: Result<(), Refusal>,
         mut events: Vec<Event>,
     ) -> Vec<Event> {
-        if let Err(reason) = outcome {
+        if let Err(Refusal { reason, bounds }) = outcome {
             assert!(events.is_empty(), "a rejected command emitted {events:?}");
             events.push(Event::Rejected(Rejected {
                 command: command.kind(),
                 order_id: None,
                 reason,
+                bounds,
             }));
         }
         events
@@ -437,10 +480,10 @@ impl RefEngine {
         order: &NewOrder,
         stamp: Stamp,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         if let Some(last) = self.last_accepted {
             if order.order_id <= last {
-                return Err(RejectReason::DuplicateOrderId);
+                return Err(RejectReason::DuplicateOrderId.into());
             }
         }
         let index = usize::from(order.instrument.0);
@@ -578,14 +621,9 @@ impl RefEngine {
         false
     }
 
-    fn take(
-        &mut self,
-        take: &Take,
-        stamp: Stamp,
-        events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    fn take(&mut self, take: &Take, stamp: Stamp, events: &mut Vec<Event>) -> Result<(), Refusal> {
         if self.last_accepted.is_some_and(|last| take.order_id <= last) {
-            return Err(RejectReason::DuplicateOrderId);
+            return Err(RejectReason::DuplicateOrderId.into());
         }
         let index = usize::from(take.instrument.0);
         let book = self
@@ -597,10 +635,10 @@ impl RefEngine {
             .find(take.target)
             .ok_or(RejectReason::TakeTargetNotResting)?;
         if target.side == take.side {
-            return Err(RejectReason::TakeTargetSameSide);
+            return Err(RejectReason::TakeTargetSameSide.into());
         }
         if target.account == take.account {
-            return Err(RejectReason::SelfTake);
+            return Err(RejectReason::SelfTake.into());
         }
         // The distinct prices of the target's side, best first.
         let prices: Vec<i64> = match target.side {
@@ -609,14 +647,14 @@ impl RefEngine {
         };
         let reach = if book.cea { 5 } else { 1 };
         if !prices.iter().take(reach).any(|&p| p == target.price_ticks) {
-            return Err(RejectReason::TakeTargetTooDeep);
+            return Err(RejectReason::TakeTargetTooDeep.into());
         }
         let first = book.side(target.side)[&target.price_ticks][0].order_id;
         if !book.cea && first != target.order_id {
-            return Err(RejectReason::TakeTargetNotFirst);
+            return Err(RejectReason::TakeTargetNotFirst.into());
         }
         if take.quantity_t > target.quantity_t {
-            return Err(RejectReason::TakeExceedsTarget);
+            return Err(RejectReason::TakeExceedsTarget.into());
         }
         check_price(&book.rules, target.price_ticks)?;
 
@@ -669,7 +707,7 @@ impl RefEngine {
         instrument: InstrumentId,
         order_id: OrderId,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let book = self
             .books
             .get_mut(usize::from(instrument.0))
@@ -694,7 +732,7 @@ impl RefEngine {
         quantity_t: u64,
         stamp: Stamp,
         events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
+    ) -> Result<(), Refusal> {
         let index = usize::from(instrument.0);
         let book = self
             .books

@@ -36,6 +36,7 @@ use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
 use crate::protocol::{Secret, LOGIN_TIMEOUT};
+use crate::reports::limits_text;
 use crate::runtime::{AdminOutcome, RuntimeHandle, SubmitError};
 use crate::throttle::{Handshakes, HANDSHAKE_RATE};
 use crate::tls::{ServerTls, Stream};
@@ -699,8 +700,11 @@ fn reply_to(
     };
     match outcome.events.first() {
         Some(Event::Rejected(rejected)) => {
-            // A spec's refusal says which rule it breaks.
-            let mut text = match &outcome.spec_error {
+            // A spec's refusal says which rule it breaks; one of a limit,
+            // the limit.
+            let why = outcome.spec_error.as_ref().map(ToString::to_string);
+            let why = why.or_else(|| limits_text(rejected.reason, rejected.bounds));
+            let mut text = match why {
                 Some(why) => format!("{:?}: {why}", rejected.reason),
                 None => format!("{:?}", rejected.reason),
             };

@@ -2,12 +2,13 @@
 //! journal alone (the command and its events).
 
 use cetx_engine::{
-    AccountId, BrokerId, CancelCause, Command, CommandKind, Event, InstrumentId, Side as EngineSide,
+    AccountId, BrokerId, CancelCause, Command, CommandKind, Event, InstrumentId, Rejected,
+    Side as EngineSide,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use super::{block_rejected, Reports};
+use super::{rejection, Asked, Reports};
 use crate::protocol::{ServerFrame, ServerMessage, Side};
 
 /// One account's part in an offer or a deal: where to send its reports.
@@ -156,11 +157,10 @@ impl Reports {
     pub(super) fn block_rejected(
         &mut self,
         command: &Command,
-        kind: CommandKind,
-        reason: cetx_engine::RejectReason,
+        rejected: &Rejected,
         out: &mut Vec<(BrokerId, ServerFrame)>,
     ) -> bool {
-        let (account, client_order_id, request) = match (kind, command) {
+        let (account, client_order_id, request) = match (rejected.command, command) {
             (CommandKind::PostBlock, Command::PostBlock(block)) => {
                 (block.account, block.client_order_id, 0)
             }
@@ -183,7 +183,12 @@ impl Reports {
             _ => return false,
         };
         if let Some(party) = self.party(account, client_order_id) {
-            let message = block_rejected(client_order_id, request, reason);
+            let message = rejection(
+                client_order_id,
+                Asked::Block(request),
+                rejected.reason,
+                rejected.bounds,
+            );
             self.push(out, party.broker, message);
         }
         true

@@ -355,6 +355,7 @@ impl RuntimeHandle {
             last_seq: subscribed.last_seq,
             trading_date: self.trading_date(),
             history,
+            unreadable: false,
             answered: subscribed.answered,
             deferred: VecDeque::new(),
             capacity: subscribed.capacity,
@@ -420,10 +421,10 @@ impl RuntimeHandle {
     }
 
     /// The end of a subscription: forgets it, and when it was the broker's
-    /// last, cancels the broker's resting orders if its config says so. A
-    /// full queue does not lose the cancel: the engine thread does it once
-    /// the queue has drained.
-    fn release(&self, broker: BrokerId, id: u64, pending_cancel: &AtomicBool) {
+    /// last, cancels the broker's resting orders if its config says so
+    /// and `cancels` (the end is a disconnect). A full queue does not lose
+    /// the cancel: the engine thread does it once the queue has drained.
+    fn release(&self, broker: BrokerId, id: u64, pending_cancel: &AtomicBool, cancels: bool) {
         let mut out = router::lock(&self.shared.outbound);
         let last = match out.subscribers.get(&broker) {
             Some(subscriber) if subscriber.id == id => {
@@ -437,8 +438,9 @@ impl RuntimeHandle {
         };
         // The config says per broker; a broker an operator added has the
         // config's default, cancel.
-        let cancels = self.shared.cancel_on_disconnect.contains(&broker)
-            || out.members.brokers.contains_key(&broker);
+        let cancels = cancels
+            && (self.shared.cancel_on_disconnect.contains(&broker)
+                || out.members.brokers.contains_key(&broker));
         if !last || !cancels {
             return;
         }
@@ -588,6 +590,9 @@ pub struct Subscription {
     /// Reports read back from the journal, delivered before anything else
     /// while the reading thread is at work.
     history: Option<mpsc::Receiver<HistoryBatch>>,
+    /// The history could not be read back: the session ends, and its end
+    /// is not the broker's disconnect (its resting orders stay).
+    unreadable: bool,
     /// The broker's requests answered in what `live` has delivered.
     answered: u64,
     /// Rejects the session made itself, each behind the answers to the
@@ -637,6 +642,19 @@ impl Subscription {
     #[must_use]
     pub fn taken_over(&self) -> CancellationToken {
         self.taken_over.clone()
+    }
+
+    /// When the history to resume could not be read back from the
+    /// journal (and [`Self::recv`] ended for it): the earliest
+    /// `resume_from_seq` served now, from memory, which reads nothing
+    /// back; `None` otherwise.
+    #[must_use]
+    pub fn unreadable_history(&self) -> Option<u64> {
+        self.unreadable.then(|| {
+            router::lock(&self.handle.shared.outbound)
+                .reports
+                .memory_serves_after(self.broker)
+        })
     }
 
     /// The broker's highest sequence number when it connected
@@ -735,14 +753,19 @@ impl Subscription {
     /// Takes what the history thread sent (`None`: it is done); `false`
     /// when it could not read the history.
     fn read(&mut self, read: Option<HistoryBatch>) -> bool {
+        if self.unreadable {
+            // Told once; the live reports must not follow with a gap.
+            return false;
+        }
         match read {
             Some(Ok(batch)) => self.backlog.extend(batch.into_iter().map(|f| (f, false))),
             Some(Err(why)) => {
                 tracing::warn!(
                     broker = self.broker.0,
                     why,
-                    "a resume could not be read back from the journal; the session ends"
+                    "a resume could not be read back from the journal; the session ends, the broker's resting orders stay"
                 );
+                self.unreadable = true;
                 return false;
             }
             None => {
@@ -862,8 +885,11 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        // A history the server could not read is not the broker's
+        // disconnect: its orders stay for the resume it is told to make.
+        let cancels = !self.unreadable;
         self.handle
-            .release(self.broker, self.id, &self.pending_cancel);
+            .release(self.broker, self.id, &self.pending_cancel, cancels);
     }
 }
 

@@ -1,0 +1,99 @@
+//! The limits a refused command broke, so that its `Rejected` event can
+//! carry them and a broker's report name them ("price outside band: 81.00
+//! to 99.00"), the same on every read of the journal.
+//!
+//! Worked out after the refusal, from the state the command was checked
+//! against (a refusal changes nothing), rather than carried out of every
+//! check: the checks stay on the hot path as they are, and this runs only
+//! for a refused command. `engine/tests/differential.rs` holds the figures
+//! against the reference matcher's own.
+
+use crate::command::Command;
+use crate::engine::Engine;
+use crate::event::Bounds;
+use crate::reject::RejectReason;
+
+impl Engine {
+    /// The limits `command` broke, for the reasons that have them
+    /// ([`RejectReason::has_bounds`]); `None` for the others.
+    pub(crate) fn bounds_of(&self, command: &Command, reason: RejectReason) -> Option<Bounds> {
+        use RejectReason as R;
+        let to_i64 = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+        match (reason, command) {
+            (R::PriceOutsideBand | R::QuantityBelowMinimum | R::QuantityAboveMaximum, _) => {
+                let instrument = match *command {
+                    Command::Submit(ref order) => order.instrument,
+                    Command::Amend { instrument, .. } => instrument,
+                    Command::Take(ref take) => take.instrument,
+                    Command::Bid(ref bid) => return self.bid_bounds(bid.auction_id, reason),
+                    Command::AmendBid { auction_id, .. } => {
+                        return self.bid_bounds(auction_id, reason)
+                    }
+                    _ => return None,
+                };
+                let rules = self.books.get(usize::from(instrument.0))?.rules();
+                Some(if reason == R::PriceOutsideBand {
+                    Bounds::new(rules.floor_ticks, rules.ceiling_ticks)
+                } else {
+                    Bounds::new(to_i64(rules.min_order_t), to_i64(rules.max_order_t))
+                })
+            }
+            (R::BidOutsideAuctionRange, Command::Bid(bid)) => {
+                self.bid_bounds(bid.auction_id, reason)
+            }
+            (R::BidOutsideAuctionRange, &Command::AmendBid { auction_id, .. }) => {
+                self.bid_bounds(auction_id, reason)
+            }
+            (R::InvalidAuctionTerms, Command::AnnounceAuction(notice)) => {
+                let rules = self.books.get(usize::from(notice.instrument.0))?.rules();
+                Some(Bounds::new(rules.floor_ticks, rules.ceiling_ticks))
+            }
+            (R::AuctionTooSmall, Command::AnnounceAuction(notice)) => {
+                let market = self.markets.get(usize::from(notice.instrument.0))?;
+                Some(Bounds::new(to_i64(market.policy.min_auction_t), i64::MAX))
+            }
+            (R::BlockPriceOutsideBand, Command::PostBlock(block)) => {
+                let i = usize::from(block.instrument.0);
+                let band_bps = self.markets.get(i)?.block.band_bps;
+                let band = self.books[i].rules().with_band(band_bps).ok()?;
+                Some(Bounds::new(band.floor_ticks, band.ceiling_ticks))
+            }
+            (R::BlockBelowMinimum, Command::PostBlock(block)) => {
+                let min_t = self
+                    .markets
+                    .get(usize::from(block.instrument.0))?
+                    .block
+                    .min_t;
+                Some(Bounds::new(to_i64(min_t), i64::MAX))
+            }
+            (
+                R::BlockBelowMinimum | R::BlockQuantityInvalid,
+                &Command::AcceptBlock { block_id, .. },
+            ) => {
+                let offer = self.blocks.offers.get(&block_id)?;
+                let min_t = self.markets[usize::from(offer.instrument.0)].block.min_t;
+                Some(Bounds::new(to_i64(min_t), to_i64(offer.quantity_t)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A bid's limits: its auction's price range, or a lot up to the
+    /// auction's quantity.
+    fn bid_bounds(&self, auction_id: u64, reason: RejectReason) -> Option<Bounds> {
+        let notice = &self.auctions.open.get(&auction_id)?.notice;
+        Some(match reason {
+            RejectReason::BidOutsideAuctionRange => {
+                Bounds::new(notice.floor_ticks, notice.ceiling_ticks)
+            }
+            RejectReason::QuantityAboveMaximum => {
+                let lot_t = self.books[usize::from(notice.instrument.0)].rules().lot_t;
+                Bounds::new(
+                    i64::try_from(lot_t).unwrap_or(i64::MAX),
+                    i64::try_from(notice.quantity_t).unwrap_or(i64::MAX),
+                )
+            }
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,325 @@
+//! How a refusal reads: the reject frames (`OrderRejected`,
+//! `BlockRejected`, `BidRejected`), which request each answers, and their
+//! text: the reason in words, then, for an engine refusal that carries
+//! them ([`RejectReason::has_bounds`]), the limits the request broke
+//! ("price outside band: 81.00 to 99.00"). The text comes from the journal's
+//! `Rejected` event alone, so a report read back is the same as the one
+//! sent live.
+
+use cetx_engine::{Bounds, CommandKind, RejectReason};
+
+use crate::protocol::{
+    ClientMessage, RequestKind, ServerFrame, ServerMessage, MAX_TEXT_LEN, UNSEQUENCED,
+};
+
+/// An `OrderRejected` for a request, with the reason's code and its
+/// [`reject_text`].
+#[must_use]
+pub fn order_rejected(
+    client_order_id: u64,
+    request: RequestKind,
+    reason: RejectReason,
+) -> ServerMessage {
+    rejection(client_order_id, Asked::Order(request), reason, None)
+}
+
+/// An unsequenced `OrderRejected`: the gateway's own answer to an order
+/// request that never reached the engine (seq 0, not stored, not
+/// replayed).
+#[must_use]
+pub fn gateway_reject(
+    client_order_id: u64,
+    request: RequestKind,
+    reason: RejectReason,
+) -> ServerFrame {
+    ServerFrame {
+        seq: UNSEQUENCED,
+        message: order_rejected(client_order_id, request, reason),
+    }
+}
+
+/// What a refused request asked for, as its rejection names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// An order request: answered by `OrderRejected`.
+    Order(RequestKind),
+    /// A block request (0 `PostBlock`, 1 `AcceptBlock`, 2 `CancelBlock`):
+    /// answered by `BlockRejected`.
+    Block(u8),
+    /// An auction bid's request (0 `Bid`, 1 `CancelBid`, 2 `AmendBid`):
+    /// answered by `BidRejected`.
+    Bid(u8),
+}
+
+impl Asked {
+    /// What a request of kind `kind` asked for: a block request is
+    /// answered `BlockRejected`, a bid request `BidRejected`, any other
+    /// `OrderRejected`.
+    #[must_use]
+    pub const fn of(kind: CommandKind) -> Self {
+        match kind {
+            CommandKind::PostBlock => Self::Block(0),
+            CommandKind::AcceptBlock => Self::Block(1),
+            CommandKind::CancelBlock => Self::Block(2),
+            CommandKind::Bid => Self::Bid(0),
+            CommandKind::CancelBid => Self::Bid(1),
+            CommandKind::AmendBid => Self::Bid(2),
+            CommandKind::Cancel => Self::Order(RequestKind::Cancel),
+            CommandKind::Amend => Self::Order(RequestKind::Amend),
+            CommandKind::Take => Self::Order(RequestKind::Take),
+            _ => Self::Order(RequestKind::NewOrder),
+        }
+    }
+}
+
+/// The client order id of a request and what it asks for (the order,
+/// block and bid requests); `None` for session messages.
+#[must_use]
+pub const fn request_of(message: &ClientMessage) -> Option<(u64, Asked)> {
+    match *message {
+        ClientMessage::NewOrder {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Order(RequestKind::NewOrder))),
+        ClientMessage::Cancel { client_order_id } => {
+            Some((client_order_id, Asked::Order(RequestKind::Cancel)))
+        }
+        ClientMessage::Amend {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Order(RequestKind::Amend))),
+        ClientMessage::Take {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Order(RequestKind::Take))),
+        ClientMessage::PostBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(0))),
+        ClientMessage::AcceptBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(1))),
+        ClientMessage::CancelBlock {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Block(2))),
+        ClientMessage::Bid {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Bid(0))),
+        ClientMessage::CancelBid { client_order_id } => Some((client_order_id, Asked::Bid(1))),
+        ClientMessage::AmendBid {
+            client_order_id, ..
+        } => Some((client_order_id, Asked::Bid(2))),
+        ClientMessage::Login { .. }
+        | ClientMessage::Heartbeat
+        | ClientMessage::Logout
+        | ClientMessage::Reserved7
+        | ClientMessage::Reserved11 => None,
+    }
+}
+
+/// The gateway's own unsequenced answer to a request that never reached
+/// the engine (seq 0, not stored, not replayed): its [`rejection`].
+#[must_use]
+pub fn refuse(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerFrame {
+    ServerFrame {
+        seq: UNSEQUENCED,
+        message: rejection(client_order_id, asked, reason, None),
+    }
+}
+
+/// The refusal of a request: `OrderRejected` for an order request,
+/// `BlockRejected` for a block request, `BidRejected` for a bid request;
+/// its text quotes the limits the engine found broken, if any
+/// ([`refusal_text`]).
+#[must_use]
+pub fn rejection(
+    client_order_id: u64,
+    asked: Asked,
+    reason: RejectReason,
+    bounds: Option<Bounds>,
+) -> ServerMessage {
+    let text = refusal_text(reason, bounds);
+    let code = reason.code();
+    match asked {
+        Asked::Order(request) => ServerMessage::OrderRejected {
+            client_order_id,
+            request,
+            reason: code,
+            text,
+        },
+        Asked::Block(request) => ServerMessage::BlockRejected {
+            client_order_id,
+            request,
+            reason: code,
+            text,
+        },
+        Asked::Bid(request) => ServerMessage::BidRejected {
+            client_order_id,
+            request,
+            reason: code,
+            text,
+        },
+    }
+}
+
+/// A reason's name in words, for people: `InsufficientCash` is
+/// "insufficient cash". Always shorter than the protocol's `MAX_TEXT_LEN`.
+#[must_use]
+pub fn reject_text(reason: RejectReason) -> String {
+    let name = format!("{reason:?}");
+    let mut text = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                text.push(' ');
+            }
+            text.push(c.to_ascii_lowercase());
+        } else {
+            text.push(c);
+        }
+    }
+    text
+}
+
+/// [`reject_text`], then the limits the request broke when the engine
+/// quoted them ([`limits_text`]); the reason alone if that would not fit
+/// in [`MAX_TEXT_LEN`].
+#[must_use]
+pub fn refusal_text(reason: RejectReason, bounds: Option<Bounds>) -> String {
+    let words = reject_text(reason);
+    match limits_text(reason, bounds) {
+        Some(limits) if words.len() + 2 + limits.len() <= MAX_TEXT_LEN => {
+            format!("{words}: {limits}")
+        }
+        _ => words,
+    }
+}
+
+/// The limits a refused request broke, for people, as `reason` reads its
+/// `bounds` ([`RejectReason::has_bounds`]): prices in CNY (the protocol's
+/// ticks of 0.01 CNY), tonnes as whole numbers; `None` without bounds.
+#[must_use]
+pub fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
+    let Bounds { low, high } = bounds?;
+    let range = |show: fn(i64) -> String, unit: &str| match high {
+        i64::MAX => format!("at least {}{unit}", show(low)),
+        _ => format!("{} to {}{unit}", show(low), show(high)),
+    };
+    Some(match reason {
+        RejectReason::PriceOutsideBand
+        | RejectReason::BlockPriceOutsideBand
+        | RejectReason::BidOutsideAuctionRange => range(cny, ""),
+        RejectReason::InvalidAuctionTerms => format!(
+            "floor and ceiling within {}, floor not above ceiling, window ending after its start and now",
+            range(cny, "")
+        ),
+        RejectReason::BlockQuantityInvalid | RejectReason::BlockBelowMinimum
+            if high != i64::MAX =>
+        {
+            // An acceptance: all that is open, or at least the minimum and
+            // leaving at least the minimum.
+            let partial = high.saturating_sub(low);
+            if partial >= low {
+                format!("take all {high} t, or {low} to {partial} t")
+            } else {
+                format!("take all {high} t")
+            }
+        }
+        _ => range(|t| t.to_string(), " t"),
+    })
+}
+
+/// Ticks of 0.01 CNY as CNY: 8100 as `81.00`.
+fn cny(ticks: i64) -> String {
+    let sign = if ticks < 0 { "-" } else { "" };
+    let abs = ticks.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_texts_are_words_and_fit_the_protocol() {
+        assert_eq!(
+            reject_text(RejectReason::InsufficientCash),
+            "insufficient cash"
+        );
+        assert_eq!(
+            reject_text(RejectReason::HoldingsLockedUntilNextDay),
+            "holdings locked until next day"
+        );
+        for reason in RejectReason::ALL {
+            assert!(reject_text(reason).len() <= MAX_TEXT_LEN);
+        }
+        let frame = gateway_reject(9, RequestKind::Cancel, RejectReason::OrderNotOwned);
+        assert_eq!(frame.seq, UNSEQUENCED);
+        let frame = refuse(9, Asked::Bid(2), RejectReason::UnknownClientOrderId);
+        assert!(matches!(
+            frame.message,
+            ServerMessage::BidRejected {
+                client_order_id: 9,
+                request: 2,
+                reason: 409,
+                ..
+            }
+        ));
+        assert_eq!(frame.seq, UNSEQUENCED);
+    }
+
+    #[test]
+    fn a_refusal_quotes_the_limits_the_engine_found_broken() {
+        use RejectReason as R;
+        let text = |reason, low, high| refusal_text(reason, Some(Bounds::new(low, high)));
+        let cases = [
+            (R::PriceOutsideBand, 8_100, 9_900, "price outside band: 81.00 to 99.00"),
+            (R::QuantityAboveMaximum, 1, 99_999, "quantity above maximum: 1 to 99999 t"),
+            (R::QuantityBelowMinimum, 10, 500, "quantity below minimum: 10 to 500 t"),
+            (R::BidOutsideAuctionRange, 8_500, 9_500, "bid outside auction range: 85.00 to 95.00"),
+            (R::BlockPriceOutsideBand, 6_300, 11_700, "block price outside band: 63.00 to 117.00"),
+            (R::AuctionTooSmall, 100_000, i64::MAX, "auction too small: at least 100000 t"),
+            (R::BlockBelowMinimum, 100_000, i64::MAX, "block below minimum: at least 100000 t"),
+            (
+                R::BlockQuantityInvalid,
+                100_000,
+                250_000,
+                "block quantity invalid: take all 250000 t, or 100000 to 150000 t",
+            ),
+            (R::BlockBelowMinimum, 100_000, 150_000, "block below minimum: take all 150000 t"),
+            (
+                R::InvalidAuctionTerms,
+                8_100,
+                9_900,
+                "invalid auction terms: floor and ceiling within 81.00 to 99.00, floor not above ceiling, window ending after its start and now",
+            ),
+        ];
+        for (reason, low, high, want) in cases {
+            assert!(reason.has_bounds(), "{reason:?}");
+            assert_eq!(text(reason, low, high), want);
+            assert!(want.len() <= MAX_TEXT_LEN, "{want}");
+        }
+        // Without limits (a journal from before them, or a reason without
+        // any), the reason's words alone; a text too long for the
+        // protocol, too.
+        assert_eq!(
+            refusal_text(R::PriceOutsideBand, None),
+            "price outside band"
+        );
+        assert_eq!(
+            text(R::InvalidAuctionTerms, i64::MIN, i64::MAX - 1),
+            "invalid auction terms"
+        );
+        let message = rejection(
+            4,
+            Asked::Bid(0),
+            R::BidOutsideAuctionRange,
+            Some(Bounds::new(8_500, 9_500)),
+        );
+        assert_eq!(
+            message,
+            ServerMessage::BidRejected {
+                client_order_id: 4,
+                request: 0,
+                reason: 143,
+                text: "bid outside auction range: 85.00 to 95.00".into(),
+            }
+        );
+    }
+}
