@@ -417,6 +417,15 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         ),
         "{public:?}"
     );
+    // The client's view of the instrument (what `cetx watch` draws) holds
+    // the outcome, and no open auction; the seller is not public.
+    let view = &feed.instrument("CEA2025").expect("followed").view;
+    assert!(view.auctions.is_empty(), "{view:?}");
+    let closed = view.closed_auctions.get(&1).expect("the result");
+    assert_eq!(
+        (closed.clearing_ticks, closed.sold_t, closed.seller.0),
+        (92_00, 150_000, 0)
+    );
 
     // One that comes after the close learns the outcome from its snapshot,
     // the auction no longer among the open ones.

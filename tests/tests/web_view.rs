@@ -9,9 +9,12 @@
 use std::process::Command;
 use std::time::Duration;
 
+use cetx_engine::{Direction, ParticipantType, Pricing};
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::config::ServerConfig;
+use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::Side;
+use cetx_tests::operators;
 use cetx_tests::server::TestServer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -74,12 +77,43 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
         eprintln!("note: no Chromium found; skipping the browser test");
         return;
     };
-    let server = TestServer::start(ServerConfig::embedded_default()).await;
+    let server = TestServer::start(operators::config()).await;
     let url = format!(
         "http://{}/?symbol=CEA2025",
         server.web.expect("the demo config serves the page")
     );
     let addr = server.addr;
+    // A one-way auction of 150,000 t, open for an hour from now.
+    let mut desk = operators::operator(&server).await;
+    let start_ns = server.now_ns();
+    for action in [
+        AdminAction::OpenAccount {
+            account: 5000,
+            broker: 1,
+            participant: ParticipantType::ComplianceEntity,
+        },
+        AdminAction::Transfer {
+            reference: "in-5000".into(),
+            account: 5000,
+            symbol: Some("CEA2025".into()),
+            direction: Direction::In,
+            amount: 200_000,
+        },
+        AdminAction::AnnounceAuction {
+            auction_id: 1,
+            symbol: "CEA2025".into(),
+            seller: 5000,
+            quantity_t: 150_000,
+            floor_ticks: 85_00,
+            ceiling_ticks: 99_00,
+            start_ns,
+            end_ns: start_ns + 3_600_000_000_000,
+            pricing: Pricing::Uniform,
+        },
+    ] {
+        let reply = desk.act(action).await.unwrap();
+        assert!(matches!(reply, AdminReply::Applied { .. }), "{reply:?}");
+    }
 
     let mut one = Client::connect(addr, 1, "demo-secret-1", 0).await.unwrap();
     let mut two = Client::connect(addr, 2, "demo-secret-2", 0).await.unwrap();
@@ -110,10 +144,14 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
         r#"<dd id="last" class="down">85.10</dd>"#,
         r#"<dd id="trades">1</dd>"#,
         r#"<span id="symbol">CEA2025</span>"#,
+        // The auction, and no block offer.
+        r#"<tbody id="auctions"><tr><td>1</td><td>uniform</td><td>150000</td><td>85.00</td><td>99.00</td>"#,
+        r#"<td>open</td></tr></tbody>"#,
+        r#"<tbody id="offers"><tr><td>none</td></tr></tbody>"#,
     ] {
         assert!(dom.contains(expected), "{expected} not in the page:\n{dom}");
     }
-    drop((one, two));
+    drop((one, two, desk));
     server.stop().await;
 }
 

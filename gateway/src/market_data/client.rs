@@ -8,6 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use cetx_engine::{AccountId, AuctionClosed, AuctionNotice, InstrumentId, Pricing};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -50,7 +51,8 @@ pub enum FeedError {
 /// One instrument as the feed has shown it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Followed {
-    /// The state shown.
+    /// The state shown (an auction's `seller`, which the feed does not
+    /// publish, is account 0 here).
     pub view: View,
     /// The last sequence number.
     pub seq: u64,
@@ -302,16 +304,66 @@ fn update_of(message: &FeedMessage) -> Option<Update> {
                 quantity_t,
             },
         },
+        // The feed does not publish an auction's seller: a subscriber's
+        // view has account 0 there.
+        FeedMessage::AuctionAnnounced {
+            instrument,
+            auction_id,
+            quantity_t,
+            floor_ticks,
+            ceiling_ticks,
+            start_ns,
+            end_ns,
+            pricing,
+            ..
+        } => Update::AuctionAnnounced(AuctionNotice {
+            auction_id,
+            instrument: InstrumentId(instrument),
+            seller: AccountId(0),
+            quantity_t,
+            floor_ticks,
+            ceiling_ticks,
+            start_ns,
+            end_ns,
+            pricing: pricing_of(pricing)?,
+        }),
+        FeedMessage::AuctionResult {
+            instrument,
+            auction_id,
+            pricing,
+            clearing_ticks,
+            sold_t,
+            unsold_t,
+            turnover_fen,
+            ..
+        } => Update::AuctionResult(AuctionClosed {
+            auction_id,
+            instrument: InstrumentId(instrument),
+            seller: AccountId(0),
+            pricing: pricing_of(pricing)?,
+            clearing_ticks,
+            sold_t,
+            unsold_t,
+            turnover_fen,
+        }),
         FeedMessage::Snapshot { .. }
         | FeedMessage::Orders { .. }
         | FeedMessage::Trade { .. }
         | FeedMessage::Rejected { .. }
         | FeedMessage::Heartbeat
-        | FeedMessage::AuctionAnnounced { .. }
-        | FeedMessage::AuctionResult { .. }
         | FeedMessage::Reserved10
         | FeedMessage::Reserved11 => return None,
     })
+}
+
+/// An auction's pricing as the feed numbers it (MARKET_DATA.md); `None`
+/// for a number this build does not know.
+const fn pricing_of(pricing: u8) -> Option<Pricing> {
+    match pricing {
+        0 => Some(Pricing::Uniform),
+        1 => Some(Pricing::PayAsBid),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The read-only web view: `cetx serve` with `[http] listen` serves a page
 //! that shows each instrument's depth ladder, the trade tape, an intraday
 //! chart of one-minute candles with volume, the day's figures and the
-//! phase, updating live over server-sent events.
+//! phase, its one-way auctions and public block offers, updating live over
+//! server-sent events.
 //!
 //! ```text
 //! MarketData ─batches─► tape task (trades, candles) ─version─┐

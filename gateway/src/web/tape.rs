@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cetx_engine::{Phase, Side};
+use cetx_engine::{Phase, Pricing, Side};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
@@ -199,6 +199,41 @@ impl Tape {
                     candles: trades.map_or_else(Vec::new, |t| {
                         t.candles.iter().map(|c| self.candle_json(c)).collect()
                     }),
+                    auctions: view
+                        .auctions
+                        .values()
+                        .map(|notice| AuctionJson {
+                            id: notice.auction_id,
+                            pricing: pricing(notice.pricing),
+                            quantity: notice.quantity_t,
+                            floor: Cny(i128::from(notice.floor_ticks)),
+                            ceiling: Cny(i128::from(notice.ceiling_ticks)),
+                            start: self.clock(notice.start_ns),
+                            end: self.clock(notice.end_ns),
+                        })
+                        .collect(),
+                    auction_results: view
+                        .closed_auctions
+                        .values()
+                        .map(|closed| AuctionResultJson {
+                            id: closed.auction_id,
+                            pricing: pricing(closed.pricing),
+                            clearing: (closed.sold_t > 0)
+                                .then_some(Cny(i128::from(closed.clearing_ticks))),
+                            sold: closed.sold_t,
+                            unsold: closed.unsold_t,
+                        })
+                        .collect(),
+                    offers: view
+                        .offers
+                        .iter()
+                        .map(|(&id, offer)| OfferJson {
+                            id,
+                            side: side(offer.side),
+                            price: Cny(i128::from(offer.price_ticks)),
+                            quantity: offer.quantity_t,
+                        })
+                        .collect(),
                 }
             })
             .collect();
@@ -221,10 +256,7 @@ impl Tape {
             time: self.clock(row.time_ns),
             price: Cny(i128::from(row.price_ticks)),
             quantity: row.quantity_t,
-            side: match row.aggressor {
-                Side::Buy => "buy",
-                Side::Sell => "sell",
-            },
+            side: side(row.aggressor),
         }
     }
 
@@ -237,6 +269,20 @@ impl Tape {
             close: Cny(i128::from(candle.close)),
             volume: candle.volume_t,
         }
+    }
+}
+
+const fn side(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+const fn pricing(pricing: Pricing) -> &'static str {
+    match pricing {
+        Pricing::Uniform => "uniform",
+        Pricing::PayAsBid => "pay-as-bid",
     }
 }
 
@@ -265,6 +311,42 @@ struct InstrumentJson {
     trades: u64,
     tape: Vec<TradeJson>,
     candles: Vec<CandleJson>,
+    /// One-way auctions open now, by id.
+    auctions: Vec<AuctionJson>,
+    /// The outcomes of the auctions closed this trading day, by id.
+    auction_results: Vec<AuctionResultJson>,
+    /// Block offers open to every account, by id.
+    offers: Vec<OfferJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuctionJson {
+    id: u64,
+    pricing: &'static str,
+    quantity: u64,
+    floor: Cny,
+    ceiling: Cny,
+    /// The bidding window, local times.
+    start: String,
+    end: String,
+}
+
+#[derive(Debug, Serialize)]
+struct AuctionResultJson {
+    id: u64,
+    pricing: &'static str,
+    /// The lowest accepted bid's price; none when nothing sold.
+    clearing: Option<Cny>,
+    sold: u64,
+    unsold: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct OfferJson {
+    id: u64,
+    side: &'static str,
+    price: Cny,
+    quantity: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -295,6 +377,75 @@ struct CandleJson {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_s_view_has_the_open_auctions_today_s_results_and_the_block_offers() {
+        use cetx_engine::{AccountId, AuctionClosed, AuctionNotice, InstrumentId};
+
+        use crate::market_data::BlockQuote;
+
+        // 09:30 and 10:00 in Beijing, 2026-11-27.
+        let start_ns = 1_795_743_000_000_000_000;
+        let mut view = View::default();
+        view.auctions.insert(
+            7,
+            AuctionNotice {
+                auction_id: 7,
+                instrument: InstrumentId(0),
+                seller: AccountId(9001),
+                quantity_t: 150_000,
+                floor_ticks: 85_00,
+                ceiling_ticks: 99_00,
+                start_ns,
+                end_ns: start_ns + 1_800_000_000_000,
+                pricing: Pricing::Uniform,
+            },
+        );
+        let closed = |auction_id, sold_t, clearing_ticks| AuctionClosed {
+            auction_id,
+            instrument: InstrumentId(0),
+            seller: AccountId(9001),
+            pricing: Pricing::PayAsBid,
+            clearing_ticks,
+            sold_t,
+            unsold_t: 150_000 - sold_t,
+            turnover_fen: 0,
+        };
+        view.closed_auctions.insert(5, closed(5, 0, 0));
+        view.closed_auctions.insert(6, closed(6, 120_000, 92_00));
+        view.offers.insert(
+            3,
+            BlockQuote {
+                side: Side::Sell,
+                price_ticks: 95_00,
+                quantity_t: 200_000,
+            },
+        );
+        let tape = Tape {
+            instruments: Mutex::new(Vec::new()),
+            utc_offset_s: 8 * 3_600,
+        };
+        let json = serde_json::to_value(tape.market_json(&[view], 10)).unwrap();
+        let instrument = &json["instruments"][0];
+        assert_eq!(
+            instrument["auctions"],
+            serde_json::json!([{
+                "id": 7, "pricing": "uniform", "quantity": 150_000, "floor": "85.00",
+                "ceiling": "99.00", "start": "09:30:00", "end": "10:00:00"
+            }])
+        );
+        assert_eq!(
+            instrument["auction_results"],
+            serde_json::json!([
+                {"id": 5, "pricing": "pay-as-bid", "clearing": null, "sold": 0, "unsold": 150_000},
+                {"id": 6, "pricing": "pay-as-bid", "clearing": "92.00", "sold": 120_000, "unsold": 30_000}
+            ])
+        );
+        assert_eq!(
+            instrument["offers"],
+            serde_json::json!([{"id": 3, "side": "sell", "price": "95.00", "quantity": 200_000}])
+        );
+    }
 
     #[test]
     fn trades_make_minute_candles_and_a_bounded_tape() {

@@ -1,6 +1,7 @@
 //! What `cetx watch` shows, drawn from a plain [`Screen`]: per instrument
-//! its phase and band, the day's figures, a depth ladder (asks above
-//! bids) and the trades seen since watching began, with the feed's
+//! its phase and band, the day's figures, its auctions and public block
+//! offers, a depth ladder (asks above bids) and the trades seen since
+//! watching began, with the feed's
 //! sequence number and gap count. [`render`] draws into a ratatui
 //! [`Buffer`], so the live view, `--once` and the tests share one drawing.
 //!
@@ -10,7 +11,7 @@
 //! for trades a seller started. Plain text (`--once`) has the same
 //! characters without the colours.
 
-use cetx_engine::Phase;
+use cetx_engine::{Phase, Pricing};
 use cetx_gateway::market_data::client::Followed;
 use cetx_gateway::market_data::{LevelTotals, View};
 use cetx_gateway::protocol::Side;
@@ -25,9 +26,9 @@ use ratatui::widgets::{Block, Padding, Paragraph, Widget};
 /// default `utc_offset_s` is the same).
 pub const EXCHANGE_UTC_OFFSET_S: i32 = 8 * 3_600;
 
-/// Lines of a panel above its columns: the band, two lines of the day's
-/// figures and a blank one.
-const HEAD_LINES: u16 = 4;
+/// The most lines a panel gives its auctions and block offers, the last
+/// one saying how many more there are when they do not fit.
+const DEALS_SHOWN: usize = 6;
 
 /// Width of the ladder's column: tag 3, price 9, quantity 9, orders 6,
 /// and a space between each.
@@ -114,8 +115,9 @@ impl Screen<'_> {
             trades = trades.min(instrument.trades.len().max(1));
         }
         let body = (2 * levels + 1).max(trades);
+        let head = head_lines(view, self.utc_offset_s).len();
         // Borders, the head, the column headings, the body.
-        u16::try_from(2 + usize::from(HEAD_LINES) + 1 + body).unwrap_or(u16::MAX)
+        u16::try_from(2 + head + 1 + body).unwrap_or(u16::MAX)
     }
 }
 
@@ -241,16 +243,20 @@ fn render_panel(instrument: &Instrument, screen: &Screen, area: Rect, buf: &mut 
         );
     let inner = block.inner(area);
     block.render(area, buf);
-    Paragraph::new(head_lines(view)).render(
+    let head = head_lines(view, screen.utc_offset_s);
+    let head_height = u16::try_from(head.len())
+        .unwrap_or(u16::MAX)
+        .min(inner.height);
+    Paragraph::new(head).render(
         Rect {
-            height: HEAD_LINES.min(inner.height),
+            height: head_height,
             ..inner
         },
         buf,
     );
     let body = Rect {
-        y: inner.y + HEAD_LINES.min(inner.height),
-        height: inner.height.saturating_sub(HEAD_LINES),
+        y: inner.y + head_height,
+        height: inner.height - head_height,
         ..inner
     };
     let ladder = Rect {
@@ -280,8 +286,9 @@ fn phase_name(phase: Phase) -> (&'static str, Color) {
     }
 }
 
-/// The band, the day's figures and a blank line.
-fn head_lines(view: &View) -> Vec<Line<'static>> {
+/// The band, the day's figures, the auctions and block offers, and a
+/// blank line.
+fn head_lines(view: &View, utc_offset_s: i32) -> Vec<Line<'static>> {
     let day = &view.day;
     let traded = day.trade_count > 0;
     let price = |ticks: i64| if traded { cny(ticks) } else { "-".to_owned() };
@@ -319,8 +326,75 @@ fn head_lines(view: &View) -> Vec<Line<'static>> {
             label("  trades "),
             Span::raw(grouped(day.trade_count)),
         ]),
-        Line::default(),
     ]
+    .into_iter()
+    .chain(deal_lines(view, utc_offset_s))
+    .chain([Line::default()])
+    .collect()
+}
+
+/// A line per open one-way auction, per auction closed today and per
+/// block offer open to every account, at most [`DEALS_SHOWN`].
+fn deal_lines(view: &View, utc_offset_s: i32) -> Vec<Line<'static>> {
+    let pricing = |pricing| match pricing {
+        Pricing::Uniform => "uniform",
+        Pricing::PayAsBid => "pay-as-bid",
+    };
+    let open = view.auctions.values().map(|a| {
+        Line::from(vec![
+            label(format!("auction {} ", a.auction_id)),
+            Span::raw(format!(
+                "{} t, {} to {}, {}, bids {} to {}",
+                grouped(a.quantity_t),
+                cny(a.floor_ticks),
+                cny(a.ceiling_ticks),
+                pricing(a.pricing),
+                clock(a.start_ns, utc_offset_s),
+                clock(a.end_ns, utc_offset_s),
+            )),
+        ])
+    });
+    let closed = view.closed_auctions.values().map(|c| {
+        let outcome = match c.sold_t {
+            0 => "nothing sold".to_owned(),
+            sold_t => format!(
+                "{} t sold {} {}, {} t unsold",
+                grouped(sold_t),
+                if c.pricing == Pricing::Uniform {
+                    "at"
+                } else {
+                    "down to"
+                },
+                cny(c.clearing_ticks),
+                grouped(c.unsold_t),
+            ),
+        };
+        Line::from(vec![
+            label(format!("auction {} closed ", c.auction_id)),
+            Span::raw(outcome),
+        ])
+    });
+    let offers = view.offers.iter().map(|(id, offer)| {
+        let side = match offer.side {
+            cetx_engine::Side::Buy => "buys",
+            cetx_engine::Side::Sell => "sells",
+        };
+        Line::from(vec![
+            label(format!("block offer {id} ")),
+            Span::raw(format!(
+                "{side} {} t at {}",
+                grouped(offer.quantity_t),
+                cny(offer.price_ticks)
+            )),
+        ])
+    });
+    let mut lines: Vec<Line<'static>> = open.chain(closed).chain(offers).collect();
+    if lines.len() > DEALS_SHOWN {
+        let more = lines.len() - (DEALS_SHOWN - 1);
+        lines.truncate(DEALS_SHOWN - 1);
+        lines.push(Line::from(label(format!("and {more} more"))));
+    }
+    lines
 }
 
 /// The column headings, then the asks (best lowest, padded above so the
@@ -408,7 +482,7 @@ fn trade_lines(trades: &[TradeRow], height: u16, utc_offset_s: i32) -> Vec<Line<
     lines
 }
 
-fn label(text: &'static str) -> Span<'static> {
+fn label(text: impl Into<std::borrow::Cow<'static, str>>) -> Span<'static> {
     Span::styled(text, Style::new().fg(Color::DarkGray))
 }
 
@@ -583,6 +657,98 @@ mod tests {
             "└──────────────────────────────────────────────────────────────────────────────┘",
         ];
         assert_eq!(draw(&screen, 80, screen.height()), expected);
+    }
+
+    /// `followed` alone, depth 1, no trades, as tall as it needs.
+    fn draw_one(followed: &Followed) -> Vec<String> {
+        let screen = Screen {
+            feed: "127.0.0.1:7879",
+            depth: 1,
+            utc_offset_s: EXCHANGE_UTC_OFFSET_S,
+            hint: None,
+            status: None,
+            fit_content: true,
+            instruments: vec![Instrument {
+                symbol: "CEA2025",
+                followed: Some(followed),
+                trades: Vec::new(),
+            }],
+        };
+        draw(&screen, 80, screen.height())
+    }
+
+    #[test]
+    fn a_frame_shows_the_auctions_and_block_offers_under_the_day() {
+        use cetx_engine::{AccountId, AuctionClosed, AuctionNotice, InstrumentId};
+        use cetx_gateway::market_data::BlockQuote;
+
+        let mut followed = cea2025();
+        let view = &mut followed.view;
+        let notice = |auction_id, pricing| AuctionNotice {
+            auction_id,
+            instrument: InstrumentId(0),
+            seller: AccountId(0),
+            quantity_t: 150_000,
+            floor_ticks: 80_00,
+            ceiling_ticks: 93_50,
+            start_ns: at("2026-06-15T10:00:00+08:00"),
+            end_ns: at("2026-06-15T10:30:00+08:00"),
+            pricing,
+        };
+        view.auctions.insert(4, notice(4, Pricing::PayAsBid));
+        let closed = |auction_id, sold_t| AuctionClosed {
+            auction_id,
+            instrument: InstrumentId(0),
+            seller: AccountId(0),
+            pricing: Pricing::Uniform,
+            clearing_ticks: if sold_t > 0 { 84_00 } else { 0 },
+            sold_t,
+            unsold_t: 150_000 - sold_t,
+            turnover_fen: 0,
+        };
+        view.closed_auctions.insert(2, closed(2, 120_000));
+        view.closed_auctions.insert(3, closed(3, 0));
+        view.offers.insert(
+            9,
+            BlockQuote {
+                side: cetx_engine::Side::Sell,
+                price_ticks: 86_00,
+                quantity_t: 200_000,
+            },
+        );
+        let frame = draw_one(&followed);
+        assert_eq!(
+            frame[4..10],
+            [
+                "│ volume 100 t  turnover 8,506.00 CNY  trades 2                                │",
+                "│ auction 4 150,000 t, 80.00 to 93.50, pay-as-bid, bids 10:00:00 to 10:30:00   │",
+                "│ auction 2 closed 120,000 t sold at 84.00, 30,000 t unsold                    │",
+                "│ auction 3 closed nothing sold                                                │",
+                "│ block offer 9 sells 200,000 t at 86.00                                       │",
+                "│                                                                              │",
+            ],
+            "{frame:#?}"
+        );
+        // Past six lines, the last says how many more there are.
+        for id in 10..15 {
+            followed.view.offers.insert(
+                id,
+                BlockQuote {
+                    side: cetx_engine::Side::Buy,
+                    price_ticks: 84_00,
+                    quantity_t: 100_000,
+                },
+            );
+        }
+        let frame = draw_one(&followed);
+        assert_eq!(
+            frame[10],
+            "│ and 4 more                                                                   │"
+        );
+        assert_eq!(
+            frame[11],
+            "│                                                                              │"
+        );
     }
 
     #[test]

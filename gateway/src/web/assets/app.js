@@ -62,6 +62,17 @@ function render() {
   text("best-bid", i.bids.length ? i.bids[0].price : null);
   text("best-ask", i.asks.length ? i.asks[0].price : null);
   rows($("tape"), i.tape, (t) => [[t.time], [t.price, move(t.price)], [t.quantity], [t.side, t.side]]);
+  // Open auctions, then today's closed ones with their outcome.
+  const auctions = [
+    ...i.auctions.map((a) => [[a.id], [a.pricing], [a.quantity], [a.floor], [a.ceiling], [a.start + "–" + a.end], ["open"]]),
+    ...i.auction_results.map((r) => [[r.id], [r.pricing], [r.sold + r.unsold], ["—"], ["—"], ["closed"],
+      [r.clearing === null ? "nothing sold"
+        : r.sold + " t sold " + (r.pricing === "uniform" ? "at " : "down to ") + r.clearing
+          + (r.unsold ? ", " + r.unsold + " t unsold" : "")]]),
+  ];
+  rows($("auctions"), auctions.length ? auctions : [[["none"]]], (cells) => cells);
+  const offers = i.offers.map((o) => [[o.id], [o.side, o.side], [o.price], [o.quantity]]);
+  rows($("offers"), offers.length ? offers : [[["none"]]], (cells) => cells);
   drawChart(i.candles);
 }
 
