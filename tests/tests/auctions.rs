@@ -184,7 +184,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
             &refused,
             AdminReply::Rejected { reason, text, .. }
                 if *reason == RejectReason::InvalidAuctionTerms.code()
-                    && text == "InvalidAuctionTerms: floor and ceiling within 81.00 to 99.00, floor not above ceiling, window ending after its start and now"
+                    && text == "InvalidAuctionTerms: floor and ceiling within 81.00 to 99.00, floor not above ceiling, end after start and now"
         ),
         "{refused:?}"
     );

@@ -825,12 +825,19 @@ async fn a_history_that_cannot_be_read_back_ends_the_session_and_keeps_the_order
             ServerMessage::OrderAccepted { .. }
         ));
     }
-    damage_the_record_of(&journal, FIRST);
+    damage_the_record_of(&journal, FIRST + 2);
 
     // A resume from 0 reads the day back from its start and meets the
-    // damage at the first order: nothing of broker 1's is before it.
+    // damage at the third order: the two reports before it come first.
     let mut second = connect(&server, 1, SECRET_1, 0).await;
     expect_taken_over(&mut first).await;
+    for seq in 1..=2 {
+        let before = report(&mut second).await;
+        assert!(
+            before.seq == seq && matches!(before.message, ServerMessage::OrderAccepted { .. }),
+            "{before:?}"
+        );
+    }
     match second.next_report(WAIT).await {
         Err(ClientError::ProtocolError { reason: 421, text }) => {
             assert_eq!(text, "history unreadable: resume from 2 or later");
@@ -842,9 +849,9 @@ async fn a_history_that_cannot_be_read_back_ends_the_session_and_keeps_the_order
         "nothing after the 421"
     );
 
-    // From where it said: the last report, then nothing cancelled (a
-    // disconnect's cancels would come first, the first order's first):
-    // the broker's own cancel of its last order is the next report.
+    // From where it said: the last report, from memory, then nothing
+    // cancelled (a disconnect's cancels would come first, the first
+    // order's first): the broker's own cancel of its last order is next.
     let mut third = connect(&server, 1, SECRET_1, 2).await;
     let last = report(&mut third).await;
     assert!(

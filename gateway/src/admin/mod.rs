@@ -35,7 +35,7 @@ use crate::log_tally::SharedTally;
 use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
-use crate::protocol::{Secret, LOGIN_TIMEOUT};
+use crate::protocol::{Secret, LOGIN_TIMEOUT, MAX_TEXT_LEN};
 use crate::reports::limits_text;
 use crate::runtime::{AdminOutcome, RuntimeHandle, SubmitError};
 use crate::throttle::{Handshakes, HANDSHAKE_RATE};
@@ -700,13 +700,16 @@ fn reply_to(
     };
     match outcome.events.first() {
         Some(Event::Rejected(rejected)) => {
-            // A spec's refusal says which rule it breaks; one of a limit,
-            // the limit.
-            let why = outcome.spec_error.as_ref().map(ToString::to_string);
-            let why = why.or_else(|| limits_text(rejected.reason, rejected.bounds));
-            let mut text = match why {
-                Some(why) => format!("{:?}: {why}", rejected.reason),
-                None => format!("{:?}", rejected.reason),
+            // A spec's refusal says which rule it breaks (cut to fit); one
+            // of a limit, the limit, where it fits whole.
+            let name = format!("{:?}", rejected.reason);
+            let limits = limits_text(rejected.reason, rejected.bounds);
+            let mut text = match (&outcome.spec_error, limits) {
+                (Some(why), _) => format!("{name}: {why}"),
+                (None, Some(limits)) if name.len() + 2 + limits.len() <= MAX_TEXT_LEN => {
+                    format!("{name}: {limits}")
+                }
+                (None, _) => name,
             };
             crate::session::truncate_text(&mut text);
             AdminReply::Rejected {

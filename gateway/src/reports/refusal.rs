@@ -206,7 +206,7 @@ pub fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<Strin
         | RejectReason::BlockPriceOutsideBand
         | RejectReason::BidOutsideAuctionRange => range(cny, ""),
         RejectReason::InvalidAuctionTerms => format!(
-            "floor and ceiling within {}, floor not above ceiling, window ending after its start and now",
+            "floor and ceiling within {}, floor not above ceiling, end after start and now",
             range(cny, "")
         ),
         RejectReason::BlockQuantityInvalid | RejectReason::BlockBelowMinimum
@@ -287,7 +287,7 @@ mod tests {
                 R::InvalidAuctionTerms,
                 8_100,
                 9_900,
-                "invalid auction terms: floor and ceiling within 81.00 to 99.00, floor not above ceiling, window ending after its start and now",
+                "invalid auction terms: floor and ceiling within 81.00 to 99.00, floor not above ceiling, end after start and now",
             ),
         ];
         for (reason, low, high, want) in cases {

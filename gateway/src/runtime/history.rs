@@ -216,12 +216,29 @@ fn read(
     let mut reader = JournalReader::open_from(dir, from_seq).map_err(describe)?;
     let mut events = Vec::new();
     let mut batch = Vec::new();
+    // The batch the reading ends with, however it ends.
+    let send_last = |batch: Vec<ServerFrame>| {
+        if !batch.is_empty() && pace.wait(batch.len(), || sender.is_closed()) {
+            let _ = sender.blocking_send(Ok(batch));
+        }
+    };
     while !back.done() {
-        let Some((stamp, command)) = reader.next_into(&mut events).map_err(describe)? else {
-            return Err(format!(
+        let read = match reader.next_into(&mut events) {
+            Ok(Some(entry)) => Ok(entry),
+            Ok(None) => Err(format!(
                 "the journal in {} ends before the reports to resume",
                 dir.display()
-            ));
+            )),
+            Err(error) => Err(describe(error)),
+        };
+        let (stamp, command) = match read {
+            Ok(entry) => entry,
+            Err(why) => {
+                // The reports read before the damage are the broker's, and
+                // exact: they go first, then why the rest cannot.
+                send_last(batch);
+                return Err(why);
+            }
         };
         back.on_entry(stamp, &command, &events, &mut batch);
         events.clear();
@@ -239,9 +256,7 @@ fn read(
             }
         }
     }
-    if !batch.is_empty() && pace.wait(batch.len(), || sender.is_closed()) {
-        let _ = sender.blocking_send(Ok(batch));
-    }
+    send_last(batch);
     Ok(())
 }
 
