@@ -329,6 +329,35 @@ impl Engine {
     #[inline(never)]
     fn apply_any(&mut self, command: &Command, stamp: Stamp, events: &mut Vec<Event>) {
         let outcome = match *command {
+            Command::Submit(ref order) => self.submit(order, stamp, events),
+            Command::Amend {
+                instrument,
+                order_id,
+                price_ticks,
+                quantity_t,
+                ..
+            } => self.amend(instrument, order_id, price_ticks, quantity_t, stamp, events),
+            _ => self.apply_other(command, stamp, events),
+        };
+        if let Err(reason) = outcome {
+            self.refuse(command, reason, events);
+        }
+    }
+
+    /// [`Engine::apply_any`] of every command but a submit and an amend,
+    /// out of line and cold, so that `apply_any` saves and sets up only
+    /// what those two need (5.7% fewer instructions a QuantCup message
+    /// than with every command in `apply_any`, 7.7% a mixed one;
+    /// callgrind, `apply_count`).
+    #[cold]
+    #[inline(never)]
+    fn apply_other(
+        &mut self,
+        command: &Command,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        match *command {
             Command::ListInstrument(ref spec) => self.list_instrument(spec, events),
             Command::ReviseInstrument {
                 instrument,
@@ -360,20 +389,18 @@ impl Engine {
                 ..
             } => self.amend_bid(auction_id, bid_id, price_ticks, quantity_t, stamp, events),
             Command::CloseAuction { auction_id } => self.close_auction(auction_id, stamp, events),
-            Command::Submit(ref order) => self.submit(order, stamp, events),
             Command::Take(take) => self.take(&take, stamp, events),
             Command::Cancel {
                 instrument,
                 order_id,
                 ..
             } => self.cancel(instrument, order_id, events),
-            Command::Amend {
-                instrument,
-                order_id,
-                price_ticks,
-                quantity_t,
-                ..
-            } => self.amend(instrument, order_id, price_ticks, quantity_t, stamp, events),
+            // Taken by `apply_any` before it calls this; a second call
+            // site here would stop `submit` from being inlined there
+            // (8.8% more instructions a QuantCup message).
+            Command::Submit(_) | Command::Amend { .. } => {
+                unreachable!("apply_any applies submits and amends itself")
+            }
             Command::SetPhase { instrument, phase } => self.set_phase(instrument, phase, events),
             Command::EndOfDay { trading_date } => {
                 self.end_of_day(events);
@@ -423,9 +450,6 @@ impl Engine {
                 instrument,
                 ref rules,
             } => self.set_block_rules(instrument, rules),
-        };
-        if let Err(reason) = outcome {
-            self.refuse(command, reason, events);
         }
     }
 
