@@ -18,7 +18,6 @@ impl Engine {
     /// ([`RejectReason::has_bounds`]); `None` for the others.
     pub(crate) fn bounds_of(&self, command: &Command, reason: RejectReason) -> Option<Bounds> {
         use RejectReason as R;
-        let to_i64 = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
         match (reason, command) {
             (R::PriceOutsideBand | R::QuantityBelowMinimum | R::QuantityAboveMaximum, _) => {
                 let instrument = match *command {
@@ -35,7 +34,7 @@ impl Engine {
                 Some(if reason == R::PriceOutsideBand {
                     Bounds::new(rules.floor_ticks, rules.ceiling_ticks)
                 } else {
-                    Bounds::new(to_i64(rules.min_order_t), to_i64(rules.max_order_t))
+                    Bounds::new(tonnes(rules.min_order_t), tonnes(rules.max_order_t))
                 })
             }
             (R::BidOutsideAuctionRange, Command::Bid(bid)) => {
@@ -50,7 +49,7 @@ impl Engine {
             }
             (R::AuctionTooSmall, Command::AnnounceAuction(notice)) => {
                 let market = self.markets.get(usize::from(notice.instrument.0))?;
-                Some(Bounds::new(to_i64(market.policy.min_auction_t), i64::MAX))
+                Some(Bounds::new(tonnes(market.policy.min_auction_t), i64::MAX))
             }
             (R::BlockPriceOutsideBand, Command::PostBlock(block)) => {
                 let i = usize::from(block.instrument.0);
@@ -64,7 +63,7 @@ impl Engine {
                     .get(usize::from(block.instrument.0))?
                     .block
                     .min_t;
-                Some(Bounds::new(to_i64(min_t), i64::MAX))
+                Some(Bounds::new(tonnes(min_t), i64::MAX))
             }
             (
                 R::BlockBelowMinimum | R::BlockQuantityInvalid,
@@ -72,7 +71,7 @@ impl Engine {
             ) => {
                 let offer = self.blocks.offers.get(&block_id)?;
                 let min_t = self.markets[usize::from(offer.instrument.0)].block.min_t;
-                Some(Bounds::new(to_i64(min_t), to_i64(offer.quantity_t)))
+                Some(Bounds::new(tonnes(min_t), tonnes(offer.quantity_t)))
             }
             _ => None,
         }
@@ -88,12 +87,14 @@ impl Engine {
             }
             RejectReason::QuantityAboveMaximum => {
                 let lot_t = self.books[usize::from(notice.instrument.0)].rules().lot_t;
-                Bounds::new(
-                    i64::try_from(lot_t).unwrap_or(i64::MAX),
-                    i64::try_from(notice.quantity_t).unwrap_or(i64::MAX),
-                )
+                Bounds::new(tonnes(lot_t), tonnes(notice.quantity_t))
             }
             _ => return None,
         })
     }
+}
+
+/// Tonnes as a bound (no order comes near `i64::MAX`).
+fn tonnes(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
 }

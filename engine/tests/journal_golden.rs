@@ -90,15 +90,7 @@ crc32c 7d25f9b4
 /// The bytes of [`GOLDEN`], checking that each line starts at the offset
 /// it states.
 fn golden_bytes() -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for line in GOLDEN.lines() {
-        let (data, _meaning) = line.split_once('#').unwrap();
-        let mut tokens = data.split_whitespace();
-        let offset = usize::from_str_radix(tokens.next().unwrap(), 16).unwrap();
-        assert_eq!(offset, bytes.len(), "{line}");
-        bytes.extend(tokens.map(|t| u8::from_str_radix(t, 16).unwrap()));
-    }
-    bytes
+    hex_dump_bytes(GOLDEN)
 }
 
 /// 2025-07-16 09:30:00 +08:00, in nanoseconds since the Unix epoch.
