@@ -352,6 +352,8 @@ impl Engine {
 
     /// Gives back the reservation of a taker's unfilled remainder and
     /// reports it cancelled.
+    #[cold]
+    #[inline(never)]
     fn drop_remainder(
         &mut self,
         taker: &Taker,
