@@ -11,6 +11,8 @@
 use crate::command::Command;
 use crate::engine::Engine;
 use crate::event::Bounds;
+use crate::instrument::InstrumentId;
+use crate::order::AccountId;
 use crate::reject::RejectReason;
 
 impl Engine {
@@ -73,8 +75,37 @@ impl Engine {
                 let min_t = self.markets[usize::from(offer.instrument.0)].block.min_t;
                 Some(Bounds::new(tonnes(min_t), tonnes(offer.quantity_t)))
             }
+            (R::InsufficientCash | R::InsufficientHoldings | R::HoldingsLockedUntilNextDay, _) => {
+                let (account, instrument) = self.claimant(command)?;
+                let (found, holding) = self.accounts.get_with_holding(account, instrument)?;
+                Some(if reason == R::InsufficientCash {
+                    Bounds::new(0, found.available_fen())
+                } else {
+                    Bounds::new(0, tonnes(holding.sellable_t()))
+                })
+            }
             _ => None,
         }
+    }
+
+    /// The account whose cash or allowances a new order, take, bid, block
+    /// offer or acceptance, or auction would reserve, and the instrument;
+    /// `None` for other commands.
+    fn claimant(&self, command: &Command) -> Option<(AccountId, InstrumentId)> {
+        Some(match *command {
+            Command::Submit(ref order) => (order.account, order.instrument),
+            Command::Take(ref take) => (take.account, take.instrument),
+            Command::Bid(ref bid) => {
+                let notice = &self.auctions.open.get(&bid.auction_id)?.notice;
+                (bid.account, notice.instrument)
+            }
+            Command::PostBlock(ref block) => (block.account, block.instrument),
+            Command::AcceptBlock {
+                block_id, account, ..
+            } => (account, self.blocks.offers.get(&block_id)?.instrument),
+            Command::AnnounceAuction(ref notice) => (notice.seller, notice.instrument),
+            _ => return None,
+        })
     }
 
     /// A bid's limits: its auction's price range, or a lot up to the

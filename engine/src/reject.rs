@@ -261,7 +261,12 @@ impl RejectReason {
     ///   limit; for an acceptance, as `BlockQuantityInvalid`;
     /// - `BlockQuantityInvalid`: the block minimum and what is open of the
     ///   offer (an acceptance takes all that is open, or at least the
-    ///   minimum and leaves at least the minimum).
+    ///   minimum and leaves at least the minimum);
+    /// - `InsufficientCash`: 0 to the account's free cash, in fen;
+    ///   `InsufficientHoldings`, `HoldingsLockedUntilNextDay`: 0 to the
+    ///   tonnes of the instrument it may sell now; for a new order, a take,
+    ///   a bid, a block offer or acceptance, and an auction's seller (not
+    ///   for an amend or a transfer).
     ///
     /// Only the engine's refusals carry them, and only those made since
     /// 2026-12-06 (older journal entries have none).
@@ -278,6 +283,9 @@ impl RejectReason {
                 | Self::BlockPriceOutsideBand
                 | Self::BlockBelowMinimum
                 | Self::BlockQuantityInvalid
+                | Self::InsufficientCash
+                | Self::InsufficientHoldings
+                | Self::HoldingsLockedUntilNextDay
         )
     }
 

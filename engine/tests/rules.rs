@@ -90,12 +90,18 @@ impl Market {
 
     /// Applies a command that must be rejected, and returns the reason.
     fn reject(&mut self, command: Command) -> RejectReason {
+        self.refusal(command).0
+    }
+
+    /// Why `command` was refused, and the limits the refusal quotes
+    /// (low, high); it must change nothing.
+    fn refusal(&mut self, command: Command) -> (RejectReason, Option<(i64, i64)>) {
         let before = format!("{:?}", self.engine.accounts().iter().collect::<Vec<_>>());
         match self.apply(command.clone())[..] {
             [Event::Rejected(r)] => {
                 let after = format!("{:?}", self.engine.accounts().iter().collect::<Vec<_>>());
                 assert_eq!(before, after, "a rejection changed an account");
-                r.reason
+                (r.reason, r.bounds.map(|b| (b.low, b.high)))
             }
             ref other => panic!("{command:?} was not rejected: {other:?}"),
         }
@@ -239,7 +245,11 @@ fn a_buy_reserves_its_full_value_and_a_cancel_gives_it_back() {
         "50 t × 99.00 CNY reserved"
     );
     let too_much = m.limit(ALICE, CEA, Buy, 99_00, 52);
-    assert_eq!(m.reject(too_much), RejectReason::InsufficientCash);
+    assert_eq!(
+        m.refusal(too_much),
+        (RejectReason::InsufficientCash, Some((0, 505_000))),
+        "the refusal quotes the 5,050.00 CNY still free, in fen"
+    );
     let exactly = m.limit(ALICE, CEA, Buy, 101_00, 50);
     m.ok(exactly);
     assert_eq!(m.cash(ALICE), (1_000_000, 1_000_000));
@@ -305,13 +315,16 @@ fn there_is_no_short_selling() {
     let mut m = Market::new();
     m.account(BOB, ComplianceEntity, 1_000, 10);
     let sell = m.limit(BOB, CEA, Sell, 100_00, 11);
-    assert_eq!(m.reject(sell), RejectReason::InsufficientHoldings);
+    assert_eq!(
+        m.refusal(sell),
+        (RejectReason::InsufficientHoldings, Some((0, 10)))
+    );
     let sell = m.limit(BOB, CEA, Sell, 100_00, 6);
     m.ok(sell);
     let again = m.limit(BOB, CEA, Sell, 100_00, 5);
     assert_eq!(
-        m.reject(again),
-        RejectReason::InsufficientHoldings,
+        m.refusal(again),
+        (RejectReason::InsufficientHoldings, Some((0, 4))),
         "6 of 10 are reserved"
     );
 }
@@ -326,7 +339,11 @@ fn cea_bought_today_is_sellable_only_from_the_next_trading_day() {
     let bid = m.limit(ALICE, CEA, Buy, 100_00, 20);
     m.ok(bid);
     let resell = m.limit(ALICE, CEA, Sell, 100_00, 1);
-    assert_eq!(m.reject(resell), RejectReason::HoldingsLockedUntilNextDay);
+    assert_eq!(
+        m.refusal(resell),
+        (RejectReason::HoldingsLockedUntilNextDay, Some((0, 0))),
+        "nothing free today"
+    );
     m.next_day();
     assert_eq!(
         m.held(ALICE, CEA),

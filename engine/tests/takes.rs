@@ -376,8 +376,7 @@ fn run(row: &Row) {
                     command: CommandKind::Take,
                     order_id: Some(take.order_id),
                     reason,
-                    // The listing's order sizes (`InstrumentSpec`'s defaults).
-                    bounds: (reason == R::QuantityAboveMaximum).then(|| Bounds::new(1, 99_999)),
+                    bounds: quoted_limits(&m.engine, &take, reason),
                 })],
                 "{}",
                 row.rule
@@ -521,4 +520,25 @@ fn replaying_a_take_rebuilds_the_same_state() {
         .replay(stamp, &Command::Take(take), &events)
         .unwrap();
     assert_eq!(replayed.state(), m.engine.state());
+}
+
+/// The limits a refusal of `take` for `reason` quotes, from the engine as
+/// it was when it refused (a refusal changes nothing).
+fn quoted_limits(engine: &Engine, take: &Take, reason: RejectReason) -> Option<Bounds> {
+    let holding = || {
+        let holdings = engine.holdings(take.account).unwrap();
+        holdings[usize::from(take.instrument.0)].sellable_t()
+    };
+    match reason {
+        // The listing's order sizes (`InstrumentSpec`'s defaults).
+        RejectReason::QuantityAboveMaximum => Some(Bounds::new(1, 99_999)),
+        RejectReason::InsufficientCash => {
+            let free = engine.account(take.account).unwrap().available_fen();
+            Some(Bounds::new(0, free))
+        }
+        RejectReason::InsufficientHoldings | RejectReason::HoldingsLockedUntilNextDay => {
+            Some(Bounds::new(0, i64::try_from(holding()).unwrap()))
+        }
+        _ => None,
+    }
 }

@@ -1085,7 +1085,7 @@ mod tests {
                 client_order_id: 1,
                 request: RequestKind::NewOrder,
                 reason: 202,
-                text: "insufficient cash".into(),
+                text: "insufficient cash: 1000000.00 CNY free".into(),
             }
         );
         assert!(matches!(

@@ -221,6 +221,9 @@ pub fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<Strin
                 format!("take all {high} t")
             }
         }
+        RejectReason::InsufficientCash => format!("{} CNY free", cny(high)),
+        RejectReason::InsufficientHoldings => format!("{high} t free"),
+        RejectReason::HoldingsLockedUntilNextDay => format!("{high} t free today"),
         _ => range(|t| t.to_string(), " t"),
     })
 }
@@ -283,6 +286,14 @@ mod tests {
                 "block quantity invalid: take all 250000 t, or 100000 to 150000 t",
             ),
             (R::BlockBelowMinimum, 100_000, 150_000, "block below minimum: take all 150000 t"),
+            (R::InsufficientCash, 0, 499_900, "insufficient cash: 4999.00 CNY free"),
+            (R::InsufficientHoldings, 0, 300, "insufficient holdings: 300 t free"),
+            (
+                R::HoldingsLockedUntilNextDay,
+                0,
+                40,
+                "holdings locked until next day: 40 t free today",
+            ),
             (
                 R::InvalidAuctionTerms,
                 8_100,
