@@ -84,6 +84,20 @@ impl Engine {
                     Bounds::new(0, tonnes(holding.sellable_t()))
                 })
             }
+            (R::PositionLimitExceeded, _) => {
+                let (_, instrument) = self.claimant(command)?;
+                let policy = &self.markets.get(usize::from(instrument.0))?.policy;
+                Some(Bounds::new(0, tonnes(policy.position_limit_t)))
+            }
+            (R::AccountOrderLimit | R::BrokerOrderLimit, Command::Submit(order)) => {
+                let policy = &self.markets.get(usize::from(order.instrument.0))?.policy;
+                let most = if reason == R::AccountOrderLimit {
+                    policy.max_orders_per_account
+                } else {
+                    policy.max_orders_per_broker
+                };
+                Some(Bounds::new(0, i64::from(most)))
+            }
             _ => None,
         }
     }

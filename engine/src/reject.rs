@@ -266,7 +266,11 @@ impl RejectReason {
     ///   `InsufficientHoldings`, `HoldingsLockedUntilNextDay`: 0 to the
     ///   tonnes of the instrument it may sell now; for a new order, a take,
     ///   a bid, a block offer or acceptance, and an auction's seller (not
-    ///   for an amend or a transfer).
+    ///   for an amend or a transfer);
+    /// - `PositionLimitExceeded`: 0 to the instrument's position limit, in
+    ///   tonnes held and open to buy (the same commands);
+    /// - `AccountOrderLimit`, `BrokerOrderLimit`: 0 to the most orders the
+    ///   account, or its broker, may have resting in the book.
     ///
     /// Only the engine's refusals carry them, and only those made since
     /// 2026-12-06 (older journal entries have none).
@@ -286,6 +290,9 @@ impl RejectReason {
                 | Self::InsufficientCash
                 | Self::InsufficientHoldings
                 | Self::HoldingsLockedUntilNextDay
+                | Self::PositionLimitExceeded
+                | Self::AccountOrderLimit
+                | Self::BrokerOrderLimit
         )
     }
 

@@ -435,6 +435,21 @@ fn individuals_trade_nothing_until_config_opens_an_instrument_to_them() {
 }
 
 #[test]
+fn an_order_past_the_account_s_resting_limit_is_refused_quoting_it() {
+    let mut m = Market::with(|specs| specs[0].max_orders_per_account = Some(2));
+    m.account(ALICE, ComplianceEntity, 10_000, 0);
+    for price_ticks in [98_00, 99_00] {
+        let resting = m.limit(ALICE, CEA, Buy, price_ticks, 1);
+        m.ok(resting);
+    }
+    let third = m.limit(ALICE, CEA, Buy, 97_00, 1);
+    assert_eq!(
+        m.refusal(third),
+        (RejectReason::AccountOrderLimit, Some((0, 2)))
+    );
+}
+
+#[test]
 fn the_position_limit_counts_holdings_and_open_buys_and_large_holders_are_reported() {
     let mut m = Market::with(|specs| {
         specs[0].position_limit_t = Some(100);
@@ -448,7 +463,11 @@ fn the_position_limit_counts_holdings_and_open_buys_and_large_holders_are_report
         quantity_t: 40,
     });
     let over = m.limit(ALICE, CEA, Buy, 100_00, 61);
-    assert_eq!(m.reject(over), RejectReason::PositionLimitExceeded);
+    assert_eq!(
+        m.refusal(over),
+        (RejectReason::PositionLimitExceeded, Some((0, 100))),
+        "the refusal quotes the limit"
+    );
     let resting = m.limit(ALICE, CEA, Buy, 99_00, 30);
     m.ok(resting);
     let over = m.limit(ALICE, CEA, Buy, 100_00, 31);

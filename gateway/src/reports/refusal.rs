@@ -224,6 +224,12 @@ pub fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<Strin
         RejectReason::InsufficientCash => format!("{} CNY free", cny(high)),
         RejectReason::InsufficientHoldings => format!("{high} t free"),
         RejectReason::HoldingsLockedUntilNextDay => format!("{high} t free today"),
+        RejectReason::PositionLimitExceeded => {
+            format!("at most {high} t held and open to buy")
+        }
+        RejectReason::AccountOrderLimit | RejectReason::BrokerOrderLimit => {
+            format!("at most {high} resting orders")
+        }
         _ => range(|t| t.to_string(), " t"),
     })
 }
@@ -294,6 +300,14 @@ mod tests {
                 40,
                 "holdings locked until next day: 40 t free today",
             ),
+            (
+                R::PositionLimitExceeded,
+                0,
+                100_000,
+                "position limit exceeded: at most 100000 t held and open to buy",
+            ),
+            (R::AccountOrderLimit, 0, 64, "account order limit: at most 64 resting orders"),
+            (R::BrokerOrderLimit, 0, 512, "broker order limit: at most 512 resting orders"),
             (
                 R::InvalidAuctionTerms,
                 8_100,
