@@ -539,6 +539,8 @@ fn quoted_limits(engine: &Engine, take: &Take, reason: RejectReason) -> Option<B
         RejectReason::InsufficientHoldings | RejectReason::HoldingsLockedUntilNextDay => {
             Some(Bounds::new(0, i64::try_from(holding()).unwrap()))
         }
+        // CEA's position limit here.
+        RejectReason::PositionLimitExceeded => Some(Bounds::new(0, 2_000)),
         _ => None,
     }
 }
