@@ -161,6 +161,47 @@ async fn the_frame_shows_the_book_the_trade_the_phase_and_the_band() {
     drop((seller, buyer));
 }
 
+/// The block offers, auctions and results come after a snapshot's levels,
+/// and no message marks their end: `--once` still prints them (it asks
+/// the feed for a symbol no instrument has and prints once that answer
+/// came, after them; tester 74 found them left out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_frame_shows_a_block_offer_open_to_every_account() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A Friday at 14:00 in Beijing: block hours for CEA.
+    let server = ServeProcess::start_with(dir.path(), &["--start-at", "2026-11-27T14:00:00+08:00"]);
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .expect("login");
+    seller
+        .post_block(1, 1001, "CEA2025", Side::Sell, 90_00, 200_000, 0)
+        .await
+        .expect("send");
+    let posted = seller
+        .next_report(WAIT)
+        .await
+        .expect("the connection works")
+        .expect("a report within the wait");
+    assert!(
+        matches!(posted.message, ServerMessage::BlockPosted { .. }),
+        "{posted:?}"
+    );
+    let feed = server.market_data.to_string();
+    let output =
+        tokio::task::spawn_blocking(move || watch(&["--feed", &feed, "--once", "CEA2025"]))
+            .await
+            .expect("run cetx watch");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        words(&output.stdout)
+            .iter()
+            .any(|l| l == "│ block offer 1 sells 200,000 t at 90.00 │"),
+        "{text}"
+    );
+    drop(seller);
+}
+
 #[test]
 fn an_unknown_symbol_ends_it_with_the_feeds_refusal() {
     let dir = tempfile::tempdir().expect("temp dir");

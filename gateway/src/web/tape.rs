@@ -208,8 +208,8 @@ impl Tape {
                             quantity: notice.quantity_t,
                             floor: Cny(i128::from(notice.floor_ticks)),
                             ceiling: Cny(i128::from(notice.ceiling_ticks)),
-                            start: self.clock(notice.start_ns),
-                            end: self.clock(notice.end_ns),
+                            start: self.date_time(notice.start_ns),
+                            end: self.date_time(notice.end_ns),
                         })
                         .collect(),
                     auction_results: view
@@ -249,6 +249,15 @@ impl Tape {
             of_day / 60 % 60,
             of_day % 60
         )
+    }
+
+    /// Exchange date and time: `2026-11-27 14:44:00`.
+    fn date_time(&self, time_ns: i64) -> String {
+        let local_ns = time_ns.saturating_add(self.utc_offset_s.saturating_mul(1_000_000_000));
+        chrono::DateTime::from_timestamp_nanos(local_ns)
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 
     fn trade_json(&self, row: &TradeRow) -> TradeJson {
@@ -326,7 +335,7 @@ struct AuctionJson {
     quantity: u64,
     floor: Cny,
     ceiling: Cny,
-    /// The bidding window, local times.
+    /// The bidding window, exchange date and time.
     start: String,
     end: String,
 }
@@ -431,7 +440,7 @@ mod tests {
             instrument["auctions"],
             serde_json::json!([{
                 "id": 7, "pricing": "uniform", "quantity": 150_000, "floor": "85.00",
-                "ceiling": "99.00", "start": "09:30:00", "end": "10:00:00"
+                "ceiling": "99.00", "start": "2026-11-27 09:30:00", "end": "2026-11-27 10:00:00"
             }])
         );
         assert_eq!(

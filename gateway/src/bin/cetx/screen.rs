@@ -344,13 +344,12 @@ fn deal_lines(view: &View, utc_offset_s: i32) -> Vec<Line<'static>> {
         Line::from(vec![
             label(format!("auction {} ", a.auction_id)),
             Span::raw(format!(
-                "{} t, {} to {}, {}, bids {} to {}",
+                "{} t, {} to {}, {}, bids {}",
                 grouped(a.quantity_t),
                 cny(a.floor_ticks),
                 cny(a.ceiling_ticks),
                 pricing(a.pricing),
-                clock(a.start_ns, utc_offset_s),
-                clock(a.end_ns, utc_offset_s),
+                window(a.start_ns, a.end_ns, utc_offset_s),
             )),
         ])
     });
@@ -532,6 +531,29 @@ pub fn clock(time_ns: i64, utc_offset_s: i32) -> String {
     )
 }
 
+/// A bidding window in exchange time: `10:00:00 to 10:30:00` within a
+/// day, each end with its date (`2026-11-27 14:44:00 to 2026-11-30
+/// 10:00:00`) across days.
+pub fn window(start_ns: i64, end_ns: i64, utc_offset_s: i32) -> String {
+    let date =
+        |ns: i64| (ns.div_euclid(1_000_000_000) + i64::from(utc_offset_s)).div_euclid(86_400);
+    if date(start_ns) == date(end_ns) {
+        return format!(
+            "{} to {}",
+            clock(start_ns, utc_offset_s),
+            clock(end_ns, utc_offset_s)
+        );
+    }
+    let dated = |ns: i64| {
+        let local_ns = ns.saturating_add(i64::from(utc_offset_s) * 1_000_000_000);
+        chrono::DateTime::from_timestamp_nanos(local_ns)
+            .naive_utc()
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    format!("{} to {}", dated(start_ns), dated(end_ns))
+}
+
 /// An offset from UTC as people write it: `UTC`, `UTC+8`, `UTC-3:30`,
 /// and to the second if it has seconds (`UTC+0:00:01`).
 pub fn utc_name(utc_offset_s: i32) -> String {
@@ -675,6 +697,27 @@ mod tests {
             }],
         };
         draw(&screen, 80, screen.height())
+    }
+
+    #[test]
+    fn a_window_across_days_gives_its_dates() {
+        let offset = EXCHANGE_UTC_OFFSET_S;
+        let (start, end) = (
+            at("2026-11-27T14:44:00+08:00"),
+            at("2026-11-27T15:00:00+08:00"),
+        );
+        assert_eq!(window(start, end, offset), "14:44:00 to 15:00:00");
+        // Past midnight in Beijing, though the same UTC day.
+        let monday = at("2026-11-30T10:00:00+08:00");
+        assert_eq!(
+            window(start, monday, offset),
+            "2026-11-27 14:44:00 to 2026-11-30 10:00:00"
+        );
+        let late = at("2026-11-28T00:30:00+08:00");
+        assert_eq!(
+            window(at("2026-11-27T23:30:00+08:00"), late, offset),
+            "2026-11-27 23:30:00 to 2026-11-28 00:30:00"
+        );
     }
 
     #[test]

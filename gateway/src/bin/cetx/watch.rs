@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use cetx_engine::RejectReason;
 use cetx_gateway::codec::DecodeError;
 use cetx_gateway::market_data::client::Followed;
 use cetx_gateway::market_data::{FeedClient, FeedError};
@@ -100,8 +101,18 @@ pub async fn run(args: WatchArgs) -> Result<()> {
         bail!("standard output is not a terminal: run `cetx watch` in one, or pass --once for one plain-text frame");
     }
     let wait = Duration::from_secs(args.timeout);
-    let watch = Watch::start(args.feed, args.depth, args.utc_offset_s, symbols, wait).await?;
+    let mut watch = Watch::start(args.feed, args.depth, args.utc_offset_s, symbols, wait).await?;
     if args.once {
+        tokio::time::timeout(wait, watch.until_snapshots_end())
+            .await
+            .with_context(|| {
+                format!(
+                    "the feed at {} did not finish its snapshots within {wait:?}",
+                    watch.feed
+                )
+            })?
+            .map_err(plain)
+            .with_context(|| format!("reading the snapshots from the feed at {}", watch.feed))?;
         print!("{}", watch.once());
         return Ok(());
     }
@@ -198,6 +209,27 @@ impl Watch {
             self.seen.take(&message);
         }
         Ok(())
+    }
+
+    /// Reads the rest of the snapshots: the block offers, auctions and
+    /// auction results that follow the levels. No message marks their end
+    /// (MARKET_DATA.md), but the feed answers requests in order, after
+    /// what it sent before: a `Subscribe` of a symbol no instrument can
+    /// have (an empty one) is answered `Rejected` 410 once everything the
+    /// first `Subscribe` brought is out, and subscribes nothing.
+    async fn until_snapshots_end(&mut self) -> Result<(), FeedError> {
+        self.client.subscribe(self.depth, &[""]).await?;
+        loop {
+            match self.client.next().await {
+                Ok(message) => self.seen.take(&message),
+                Err(FeedError::Rejected { reason, .. })
+                    if reason == RejectReason::UnknownSymbol.code() =>
+                {
+                    return Ok(());
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Whether every instrument's snapshot and the levels it announced

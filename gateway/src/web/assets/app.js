@@ -64,7 +64,10 @@ function render() {
   rows($("tape"), i.tape, (t) => [[t.time], [t.price, move(t.price)], [t.quantity], [t.side, t.side]]);
   // Open auctions, then today's closed ones with their outcome.
   const auctions = [
-    ...i.auctions.map((a) => [[a.id], [a.pricing], [a.quantity], [a.floor], [a.ceiling], [a.start + "–" + a.end], ["open"]]),
+    // A window within one day shows its times, one across days its dates too.
+    ...i.auctions.map((a) => [[a.id], [a.pricing], [a.quantity], [a.floor], [a.ceiling],
+      [a.start.slice(0, 10) === a.end.slice(0, 10) ? a.start.slice(11) + "–" + a.end.slice(11) : a.start + " – " + a.end],
+      ["open"]]),
     ...i.auction_results.map((r) => [[r.id], [r.pricing], [r.sold + r.unsold], ["—"], ["—"], ["closed"],
       [r.clearing === null ? "nothing sold"
         : r.sold + " t sold " + (r.pricing === "uniform" ? "at " : "down to ") + r.clearing
