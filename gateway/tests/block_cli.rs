@@ -107,6 +107,22 @@ fn the_readme_block_walk_through_works_as_written() {
         stdout.contains("block 4 ended: 100000 t (withdrawn by its poster)"),
         "{stdout}"
     );
-    let status = server.terminate();
+    // Stopped, it says the market time a restart's --start-at goes on
+    // from: the demo's clock ran on from 13:30 (a minute is plenty).
+    let (status, stdout) = server.terminate_with_stdout();
     assert!(status.success(), "{status:?}");
+    let last = stdout.last().expect("a line at the stop");
+    let at = last
+        .strip_prefix("stopped at market time ")
+        .and_then(|rest| rest.strip_suffix(" goes on from there"))
+        .and_then(|rest| rest.split_once(": --start-at "))
+        .filter(|(at, again)| at == again)
+        .map(|(at, _)| chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339"))
+        .unwrap_or_else(|| panic!("{stdout:?}"));
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T13:30:00+08:00").unwrap();
+    assert!(
+        at >= start && at < start + chrono::Duration::minutes(1),
+        "{last}"
+    );
+    assert_eq!(at.offset(), start.offset(), "in the offset given: {last}");
 }

@@ -26,6 +26,9 @@ pub struct ServeProcess {
     pub metrics: Option<SocketAddr>,
     /// What it printed before that line: the banner.
     pub banner: Vec<String>,
+    /// The lines of its stdout after the banner, as they come (a thread
+    /// reads them, so the process never blocks on a full pipe).
+    rest: Option<mpsc::Receiver<String>>,
 }
 
 /// Runs `command` to its end (stdin empty, so no prompt waits; stdout and
@@ -246,16 +249,22 @@ impl ServeProcess {
             .and_then(|rest| rest.split(' ').next())
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("no \"cetx listening on\" line in {banner:?}"));
-        // The rest of stdout is drained by the thread, so the child never
-        // blocks on a full pipe.
-        std::thread::spawn(move || while received.recv().is_ok() {});
         Self {
             child: Some(child),
             addr,
             market_data,
             metrics,
             banner,
+            rest: Some(received),
         }
+    }
+
+    /// [`ServeProcess::terminate`], and what it printed after its banner.
+    pub fn terminate_with_stdout(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let rest = self.rest.take().expect("kept until now");
+        let status = self.terminate();
+        // The thread ends at the end of the pipe, once the process is gone.
+        (status, rest.iter().collect())
     }
 
     /// SIGKILL, and wait for the process to be gone.

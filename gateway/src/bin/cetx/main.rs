@@ -825,12 +825,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     }
     tracing::info!("draining the queue and syncing the journal");
+    let stopped_ns = runtime.handle().now_ns();
     let stopped = tokio::task::spawn_blocking(move || runtime.shutdown())
         .await
         .context("waiting for the runtime to stop")?;
     stopped.context("the market stopped with an error")?;
     served.context("the server stopped")?;
     tracing::info!("stopped cleanly");
+    if let Some(start) = args.start_at {
+        // A restart's `--start-at` starts the clock again where it says:
+        // the time to give it to go on from here, in the offset given.
+        let at = chrono::DateTime::from_timestamp_nanos(stopped_ns)
+            .with_timezone(start.offset())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        println!("stopped at market time {at}: --start-at {at} goes on from there");
+    }
     Ok(())
 }
 
