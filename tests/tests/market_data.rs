@@ -476,12 +476,17 @@ async fn a_subscribe_again_starts_anew_and_one_naming_nothing_drops_nothing() {
 /// still holds more (8 measured here). Those counts are of the journal's
 /// syncs paced at 500 µs: at the default 250 twice as many batches come
 /// in the same time, and a CI run beside other load saw the reader judged
-/// behind (17 trades of 1,389), so this test keeps 500.
+/// behind (17 trades of 1,389), so this test keeps 500. A burst of 2,000
+/// orders lasts only a few group commits, so a reader stalled a few
+/// milliseconds by a loaded machine saw more than 4 of them come during one
+/// write (a CI run on 2026-12-06: 20 trades of 1,372): the flow is 6,000
+/// orders now, and the bound 8, twice the room, with the pause holding
+/// about three times as many batches as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() {
     let (market, mut feed) = following_cea_with(
         MarketDataSettings {
-            conflate_after: 4,
+            conflate_after: 8,
             flush_interval_ms: 1_000,
             ..loopback()
         },
@@ -513,7 +518,7 @@ async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() 
         (feed, trades)
     });
     // Every order is answered when it returns: every batch is published.
-    let _brokers = trade(&market, 2_000, 13).await;
+    let _brokers = trade(&market, 6_000, 13).await;
     flow_done.send(()).unwrap();
     let (feed, trades) = tokio::time::timeout(WAIT, reader).await.unwrap().unwrap();
     let server = market.market.views()[usize::from(cea)].day;
