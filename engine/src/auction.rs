@@ -46,6 +46,17 @@ pub enum Pricing {
     PayAsBid = 1,
 }
 
+impl Pricing {
+    /// Its name for people: `uniform` or `pay-as-bid`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Uniform => "uniform",
+            Self::PayAsBid => "pay-as-bid",
+        }
+    }
+}
+
 /// What the exchange announces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuctionNotice {

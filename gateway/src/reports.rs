@@ -54,8 +54,7 @@ mod blocks;
 mod refusal;
 
 pub use refusal::{
-    gateway_reject, limits_text, order_rejected, refusal_text, refuse, reject_text, rejection,
-    request_of, Asked,
+    gateway_reject, order_rejected, refuse, reject_text, rejection, request_of, with_limits, Asked,
 };
 
 /// What a report about an order needs to know about it.

@@ -532,8 +532,7 @@ async fn login(
         Err(RejectReason::HistoryArchived) => {
             // Which resume would be served, since the broker cannot tell.
             let reason = RejectReason::HistoryArchived;
-            let earliest = ctx.runtime.earliest_resume(broker);
-            let text = format!("{}: resume from {earliest} or later", reject_text(reason));
+            let text = resume_from(reason, ctx.runtime.earliest_resume(broker));
             refuse_login_saying(conn, reason, text).await;
             return Err(Ended::BrokerRefused(broker, reason));
         }
@@ -793,9 +792,14 @@ async fn unreadable_end(
     earliest: u64,
 ) -> Ended {
     let reason = RejectReason::HistoryUnreadable;
-    let text = format!("{}: resume from {earliest} or later", reject_text(reason));
-    last_words(conn, subscription, reason, text).await;
+    last_words(conn, subscription, reason, resume_from(reason, earliest)).await;
     Ended::HistoryUnreadable
+}
+
+/// The words of a refusal for history the server cannot serve (419,
+/// 421), with the earliest resume it does serve.
+fn resume_from(reason: RejectReason, earliest: u64) -> String {
+    format!("{}: resume from {earliest} or later", reject_text(reason))
 }
 
 /// Sends the rejects `subscription` holds, then `ProtocolError` `reason`

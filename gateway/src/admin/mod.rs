@@ -35,8 +35,8 @@ use crate::log_tally::SharedTally;
 use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
 };
-use crate::protocol::{Secret, LOGIN_TIMEOUT, MAX_TEXT_LEN};
-use crate::reports::limits_text;
+use crate::protocol::{Secret, LOGIN_TIMEOUT};
+use crate::reports::with_limits;
 use crate::runtime::{AdminOutcome, RuntimeHandle, SubmitError};
 use crate::throttle::{Handshakes, HANDSHAKE_RATE};
 use crate::tls::{ServerTls, Stream};
@@ -703,13 +703,9 @@ fn reply_to(
             // A spec's refusal says which rule it breaks (cut to fit); one
             // of a limit, the limit, where it fits whole.
             let name = format!("{:?}", rejected.reason);
-            let limits = limits_text(rejected.reason, rejected.bounds);
-            let mut text = match (&outcome.spec_error, limits) {
-                (Some(why), _) => format!("{name}: {why}"),
-                (None, Some(limits)) if name.len() + 2 + limits.len() <= MAX_TEXT_LEN => {
-                    format!("{name}: {limits}")
-                }
-                (None, _) => name,
+            let mut text = match &outcome.spec_error {
+                Some(why) => format!("{name}: {why}"),
+                None => with_limits(name, rejected.reason, rejected.bounds),
             };
             crate::session::truncate_text(&mut text);
             AdminReply::Rejected {

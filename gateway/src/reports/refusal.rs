@@ -126,7 +126,7 @@ pub fn refuse(client_order_id: u64, asked: Asked, reason: RejectReason) -> Serve
 /// The refusal of a request: `OrderRejected` for an order request,
 /// `BlockRejected` for a block request, `BidRejected` for a bid request;
 /// its text quotes the limits the engine found broken, if any
-/// ([`refusal_text`]).
+/// ([`with_limits`]).
 #[must_use]
 pub fn rejection(
     client_order_id: u64,
@@ -178,11 +178,17 @@ pub fn reject_text(reason: RejectReason) -> String {
 }
 
 /// [`reject_text`], then the limits the request broke when the engine
-/// quoted them ([`limits_text`]); the reason alone if that would not fit
-/// in [`MAX_TEXT_LEN`].
+/// quoted them ([`with_limits`]).
+fn refusal_text(reason: RejectReason, bounds: Option<Bounds>) -> String {
+    with_limits(reject_text(reason), reason, bounds)
+}
+
+/// `words`, then `: ` and the limits a refused request broke when the
+/// engine quoted them (`limits_text`); `words` alone if that would not
+/// fit in [`MAX_TEXT_LEN`]. The operators' channel puts the reason's name
+/// first instead of its words.
 #[must_use]
-pub fn refusal_text(reason: RejectReason, bounds: Option<Bounds>) -> String {
-    let words = reject_text(reason);
+pub fn with_limits(words: String, reason: RejectReason, bounds: Option<Bounds>) -> String {
     match limits_text(reason, bounds) {
         Some(limits) if words.len() + 2 + limits.len() <= MAX_TEXT_LEN => {
             format!("{words}: {limits}")
@@ -194,8 +200,7 @@ pub fn refusal_text(reason: RejectReason, bounds: Option<Bounds>) -> String {
 /// The limits a refused request broke, for people, as `reason` reads its
 /// `bounds` ([`RejectReason::has_bounds`]): prices in CNY (the protocol's
 /// ticks of 0.01 CNY), tonnes as whole numbers; `None` without bounds.
-#[must_use]
-pub fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
+fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
     let Bounds { low, high } = bounds?;
     let range = |show: fn(i64) -> String, unit: &str| match high {
         i64::MAX => format!("at least {}{unit}", show(low)),

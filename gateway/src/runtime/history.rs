@@ -223,15 +223,16 @@ fn read(
         }
     };
     while !back.done() {
-        let read = match reader.next_into(&mut events) {
-            Ok(Some(entry)) => Ok(entry),
-            Ok(None) => Err(format!(
-                "the journal in {} ends before the reports to resume",
-                dir.display()
-            )),
-            Err(error) => Err(describe(error)),
-        };
-        let (stamp, command) = match read {
+        let next = reader.next_into(&mut events).map_err(describe);
+        let next = next.and_then(|entry| {
+            entry.ok_or_else(|| {
+                format!(
+                    "the journal in {} ends before the reports to resume",
+                    dir.display()
+                )
+            })
+        });
+        let (stamp, command) = match next {
             Ok(entry) => entry,
             Err(why) => {
                 // The reports read before the damage are the broker's, and

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cetx_engine::{Phase, Pricing, Side};
+use cetx_engine::{Phase, Side};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
@@ -204,7 +204,7 @@ impl Tape {
                         .values()
                         .map(|notice| AuctionJson {
                             id: notice.auction_id,
-                            pricing: pricing(notice.pricing),
+                            pricing: notice.pricing.name(),
                             quantity: notice.quantity_t,
                             floor: Cny(i128::from(notice.floor_ticks)),
                             ceiling: Cny(i128::from(notice.ceiling_ticks)),
@@ -217,7 +217,7 @@ impl Tape {
                         .values()
                         .map(|closed| AuctionResultJson {
                             id: closed.auction_id,
-                            pricing: pricing(closed.pricing),
+                            pricing: closed.pricing.name(),
                             clearing: (closed.sold_t > 0)
                                 .then_some(Cny(i128::from(closed.clearing_ticks))),
                             sold: closed.sold_t,
@@ -285,13 +285,6 @@ const fn side(side: Side) -> &'static str {
     match side {
         Side::Buy => "buy",
         Side::Sell => "sell",
-    }
-}
-
-const fn pricing(pricing: Pricing) -> &'static str {
-    match pricing {
-        Pricing::Uniform => "uniform",
-        Pricing::PayAsBid => "pay-as-bid",
     }
 }
 
@@ -389,7 +382,7 @@ mod tests {
 
     #[test]
     fn the_page_s_view_has_the_open_auctions_today_s_results_and_the_block_offers() {
-        use cetx_engine::{AccountId, AuctionClosed, AuctionNotice, InstrumentId};
+        use cetx_engine::{AccountId, AuctionClosed, AuctionNotice, InstrumentId, Pricing};
 
         use crate::market_data::BlockQuote;
 

@@ -336,10 +336,6 @@ fn head_lines(view: &View, utc_offset_s: i32) -> Vec<Line<'static>> {
 /// A line per open one-way auction, per auction closed today and per
 /// block offer open to every account, at most [`DEALS_SHOWN`].
 fn deal_lines(view: &View, utc_offset_s: i32) -> Vec<Line<'static>> {
-    let pricing = |pricing| match pricing {
-        Pricing::Uniform => "uniform",
-        Pricing::PayAsBid => "pay-as-bid",
-    };
     let open = view.auctions.values().map(|a| {
         Line::from(vec![
             label(format!("auction {} ", a.auction_id)),
@@ -348,7 +344,7 @@ fn deal_lines(view: &View, utc_offset_s: i32) -> Vec<Line<'static>> {
                 grouped(a.quantity_t),
                 cny(a.floor_ticks),
                 cny(a.ceiling_ticks),
-                pricing(a.pricing),
+                a.pricing.name(),
                 window(a.start_ns, a.end_ns, utc_offset_s),
             )),
         ])
