@@ -327,6 +327,15 @@ pub enum Command {
         /// The auction.
         auction_id: u64,
     },
+    /// (The gateway's) cancel every resting order of the broker's
+    /// accounts, because its session ended and the exchange cancels on
+    /// disconnect: each is [`crate::CancelCause::Disconnected`], book by
+    /// book, bids then asks, in priority order. Block offers and bids
+    /// stay.
+    CancelOnDisconnect {
+        /// The broker whose session ended.
+        broker: BrokerId,
+    },
 }
 
 /// A new block offer.
@@ -466,6 +475,7 @@ impl Command {
             Self::CancelBid { .. } => CommandKind::CancelBid,
             Self::AmendBid { .. } => CommandKind::AmendBid,
             Self::CloseAuction { .. } => CommandKind::CloseAuction,
+            Self::CancelOnDisconnect { .. } => CommandKind::CancelOnDisconnect,
         }
     }
 }
@@ -525,6 +535,8 @@ pub enum CommandKind {
     SetBrokerStatus = 21,
     /// [`Command::SetAccountStatus`].
     SetAccountStatus = 22,
+    /// [`Command::CancelOnDisconnect`].
+    CancelOnDisconnect = 23,
     /// [`Command::Take`]. (Tags 30 to 39 are listing-agreement takes'.)
     Take = 30,
     /// [`Command::PostBlock`]. (Tags 40 to 49 are block trading's.)

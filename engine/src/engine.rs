@@ -371,6 +371,10 @@ impl Engine {
             Command::SetAccountStatus { account, status } => {
                 self.set_account_status(account, status, events)
             }
+            Command::CancelOnDisconnect { broker } => {
+                self.cancel_on_disconnect(broker, events);
+                Ok(())
+            }
             Command::SetCalendar(ref calendar) => {
                 self.calendar = Some((**calendar).clone());
                 events.push(Event::CalendarSet);

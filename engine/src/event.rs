@@ -432,6 +432,9 @@ pub enum CancelCause {
     SelfTrade = 4,
     /// A day order was still open at the end of the trading day.
     Expired = 5,
+    /// The broker's session ended and the exchange cancels its resting
+    /// orders on a disconnect ([`crate::Command::CancelOnDisconnect`]).
+    Disconnected = 6,
     /// Its account, or the account's broker, was suspended. (Numbered
     /// apart from the causes above, with the membership commands.)
     Suspended = 20,

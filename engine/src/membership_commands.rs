@@ -82,10 +82,8 @@ impl Engine {
             status,
         }));
         if status == Status::Suspended {
-            let accounts = &self.accounts;
-            let of_broker = |account| accounts.get(account).is_some_and(|a| a.broker == broker);
-            let picked = self.resting_of(of_broker);
-            self.cancel_suspended(picked, events);
+            let picked = self.resting_of_broker(broker);
+            self.cancel_picked(picked, CancelCause::Suspended, events);
             let accounts = &self.accounts;
             let of_broker = |account| accounts.get(account).is_some_and(|a| a.broker == broker);
             let offers: Vec<AccountId> = self
@@ -113,7 +111,7 @@ impl Engine {
         }));
         if status == Status::Suspended {
             let picked = self.resting_of(|a| a == account);
-            self.cancel_suspended(picked, events);
+            self.cancel_picked(picked, CancelCause::Suspended, events);
             self.cancel_blocks_of(|a| a == account, events);
         }
         Ok(())
@@ -173,9 +171,39 @@ impl Engine {
         picked
     }
 
-    fn cancel_suspended(&mut self, picked: Vec<(usize, OrderId)>, events: &mut Vec<Event>) {
+    /// Every resting order of the broker's accounts, in the order of
+    /// [`Engine::resting_of`].
+    pub(crate) fn resting_of_broker(&self, broker: BrokerId) -> Vec<(usize, OrderId)> {
+        let accounts = &self.accounts;
+        self.resting_of(|account| accounts.get(account).is_some_and(|a| a.broker == broker))
+    }
+
+    /// Whether any order of the broker's accounts rests, for the gateway,
+    /// which journals a [`Command::CancelOnDisconnect`] only then.
+    ///
+    /// [`Command::CancelOnDisconnect`]: crate::Command::CancelOnDisconnect
+    #[must_use]
+    pub fn has_resting_of_broker(&self, broker: BrokerId) -> bool {
+        !self.resting_of_broker(broker).is_empty()
+    }
+
+    /// [`Command::CancelOnDisconnect`]: cancels every resting order of the
+    /// broker's accounts; nothing when none rests.
+    ///
+    /// [`Command::CancelOnDisconnect`]: crate::Command::CancelOnDisconnect
+    pub(crate) fn cancel_on_disconnect(&mut self, broker: BrokerId, events: &mut Vec<Event>) {
+        let picked = self.resting_of_broker(broker);
+        self.cancel_picked(picked, CancelCause::Disconnected, events);
+    }
+
+    fn cancel_picked(
+        &mut self,
+        picked: Vec<(usize, OrderId)>,
+        cause: CancelCause,
+        events: &mut Vec<Event>,
+    ) {
         for (i, order_id) in picked {
-            let cancelled = self.cancel_resting(i, order_id, CancelCause::Suspended, events);
+            let cancelled = self.cancel_resting(i, order_id, cause, events);
             debug_assert!(cancelled, "listed as resting");
         }
     }

@@ -164,7 +164,7 @@ impl Engine {
                 deal.deal_id
             )));
         }
-        self.check_suspension_done(command).map_err(fail)?;
+        self.check_all_cancelled(command).map_err(fail)?;
         if let Command::SetBlockRules { instrument, rules } = command {
             if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
                 self.set_block_rules(*instrument, rules)

@@ -276,6 +276,7 @@ fn encoded_sizes_match_the_specification() {
             }
             Command::AddBroker(ref b) => 1 + 4 + 4 + b.name.len() + 4 + 16 + 32,
             Command::SetBrokerStatus { .. } | Command::SetAccountStatus { .. } => 6,
+            Command::CancelOnDisconnect { .. } => 5,
             Command::Take(_) => 40,
             Command::PostBlock(b) => 33 + 4 * usize::from(b.counterparty.is_some()),
             Command::AcceptBlock { .. } => 29,

@@ -223,6 +223,90 @@ fn suspending_a_broker_cancels_every_order_of_its_accounts_and_refuses_new_ones(
     );
 }
 
+/// PROTOCOL.md, *Logging out*: a broker's session ends and the exchange
+/// cancels its accounts' resting orders, cause 6 `Disconnected`, book
+/// by book, bids then asks; another broker's order rests on, and a
+/// replay that leaves one of them resting is refused.
+#[test]
+fn a_cancel_on_disconnect_cancels_the_broker_s_orders_and_no_other() {
+    let mut m = Market::new();
+    m.buy(ALICE, 99_00, 10);
+    m.apply(Command::CreditHoldings {
+        account: BOB,
+        instrument: CEA,
+        quantity_t: 20,
+    });
+    let ask = m.seq;
+    let rested = m.apply(Command::Submit(NewOrder {
+        order_id: OrderId(ask),
+        account: BOB,
+        instrument: CEA,
+        side: Side::Sell,
+        order_type: OrderType::Limit,
+        time_in_force: TimeInForce::Day,
+        price_ticks: 101_00,
+        quantity_t: 20,
+        client_order_id: ask,
+    }));
+    assert!(matches!(rested[..], [Event::Accepted(_)]), "{rested:?}");
+    m.apply(new_broker(NEW_BROKER, "Seventh Securities"));
+    m.apply(Command::OpenAccount {
+        account: CAROL,
+        participant: ParticipantType::ComplianceEntity,
+        broker: NEW_BROKER,
+    });
+    m.apply(Command::Deposit {
+        account: CAROL,
+        amount_fen: 1_000_000,
+    });
+    let carol = m.buy(CAROL, 98_00, 1);
+    assert!(matches!(carol[..], [Event::Accepted(_)]), "{carol:?}");
+    let disconnect = Command::CancelOnDisconnect {
+        broker: BrokerId(1),
+    };
+    let before = m.replica.state();
+    let events = m.apply(disconnect.clone());
+    let cancelled: Vec<(AccountId, u64)> = events
+        .iter()
+        .map(|e| match e {
+            Event::Cancelled(c) if c.cause == CancelCause::Disconnected => {
+                (c.account, c.cancelled_t)
+            }
+            other => panic!("{other:?} from a cancel on disconnect"),
+        })
+        .collect();
+    assert_eq!(cancelled, [(ALICE, 10), (BOB, 20)]);
+    assert_eq!(m.live.account(ALICE).unwrap().reserved_fen, 0);
+    let left: Vec<AccountId> = m
+        .live
+        .book(CEA)
+        .unwrap()
+        .orders(Side::Buy)
+        .map(|o| o.account)
+        .collect();
+    assert_eq!(left, [CAROL]);
+    assert!(!m.live.has_resting_of_broker(BrokerId(1)));
+    assert!(m.live.has_resting_of_broker(NEW_BROKER));
+    // Nothing rests: nothing to cancel, and nothing refused.
+    assert!(m.apply(disconnect.clone()).is_empty());
+
+    // A journal whose cancel on disconnect leaves an order resting.
+    let mut replica = Engine::from_state(&before).unwrap();
+    let stamp = Stamp {
+        seq: m.seq,
+        time_ns: 0,
+    };
+    let error = replica
+        .replay(stamp, &disconnect, &events[..1])
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("still rests after its CancelOnDisconnect"),
+        "{error}"
+    );
+}
+
 /// ENGINE.md: a new order's account is checked before its broker, so a
 /// suspended account of a suspended broker is refused for the account.
 #[test]

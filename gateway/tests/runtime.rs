@@ -453,18 +453,22 @@ fn a_disconnect_cancels_resting_orders_when_the_broker_asks_for_it() {
     let ids: Vec<u64> = wait.take(&mut s1, 2).iter().map(accepted_id).collect();
     drop(s1);
     let mut s1 = handle.connect(B1, 2).unwrap();
-    let cancelled = |seq, coid, order_id, cancelled_t| ServerFrame {
+    let cancelled = |seq, coid, order_id, cancelled_t, cause| ServerFrame {
         seq,
         message: ServerMessage::Cancelled {
             client_order_id: coid,
             order_id,
             cancelled_t,
-            cause: 0,
+            cause,
         },
     };
+    // Cause 6: cancelled on the disconnect, not at the broker's request.
     assert_eq!(
         wait.take(&mut s1, 2),
-        [cancelled(3, 1, ids[0], 10), cancelled(4, 2, ids[1], 20)]
+        [
+            cancelled(3, 1, ids[0], 10, 6),
+            cancelled(4, 2, ids[1], 20, 6)
+        ]
     );
 
     // Broker 2 (no cancel on disconnect) finds its order still resting.
@@ -476,7 +480,7 @@ fn a_disconnect_cancels_resting_orders_when_the_broker_asks_for_it() {
     submit(&handle, B2, ClientMessage::Cancel { client_order_id: 1 });
     submit(&handle, B2, limit(2, 2001, "CEA2025", Side::Buy, 84_00, 5));
     let frames = wait.take(&mut s2, 2);
-    assert_eq!(frames[0], cancelled(2, 1, id, 5));
+    assert_eq!(frames[0], cancelled(2, 1, id, 5, 0));
     assert_eq!(frames[1].seq, 3);
     accepted_id(&frames[1]);
     assert_eq!(s2.try_recv().unwrap_err(), TryRecvError::Empty);

@@ -809,6 +809,7 @@ async fn a_reconnect_resumes_with_no_gap_and_no_duplicate() {
         cancelled.message,
         ServerMessage::Cancelled {
             cancelled_t: 20,
+            cause: 6,
             ..
         }
     ));

@@ -81,6 +81,7 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u32(account.0);
             out.put_u8(status as u8);
         }
+        Command::CancelOnDisconnect { broker } => out.put_u32(broker.0),
         Command::AnnounceAuction(ref notice) => put_notice(out, notice),
         Command::Bid(bid) => {
             out.put_u64(bid.bid_id.0);
@@ -404,6 +405,9 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
         CommandKind::SetAccountStatus => Command::SetAccountStatus {
             account: c.account("SetAccountStatus.account")?,
             status: c.status()?,
+        },
+        CommandKind::CancelOnDisconnect => Command::CancelOnDisconnect {
+            broker: c.broker("CancelOnDisconnect.broker")?,
         },
         CommandKind::PostBlock => read_post_block(c)?,
         CommandKind::AcceptBlock => read_accept_block(c)?,

@@ -51,9 +51,9 @@ impl Engine {
     }
 
     /// After a suspension's events (its cancellations are the journal's
-    /// own, replayed after the change): none of the suspended accounts'
-    /// orders rests any more.
-    pub(super) fn check_suspension_done(&self, command: &Command) -> Result<(), String> {
+    /// own, replayed after the change), or a cancel on disconnect's: none
+    /// of the accounts' orders rests any more.
+    pub(super) fn check_all_cancelled(&self, command: &Command) -> Result<(), String> {
         let left = match *command {
             Command::SetAccountStatus {
                 account,
@@ -62,18 +62,16 @@ impl Engine {
             Command::SetBrokerStatus {
                 broker,
                 status: Status::Suspended,
-            } => self.resting_of(|account| {
-                self.accounts
-                    .get(account)
-                    .is_some_and(|a| a.broker == broker)
-            }),
+            }
+            | Command::CancelOnDisconnect { broker } => self.resting_of_broker(broker),
             _ => Vec::new(),
         };
         match left.first() {
             None => Ok(()),
             Some((_, order)) => Err(format!(
-                "order {} still rests after its account was suspended",
-                order.0
+                "order {} still rests after its {:?}",
+                order.0,
+                command.kind()
             )),
         }
     }

@@ -131,7 +131,7 @@ pub fn participant() -> impl Strategy<Value = ParticipantType> {
     ]
 }
 pub fn cause() -> impl Strategy<Value = CancelCause> {
-    (0..9u8).prop_map(|c| match c {
+    (0..10u8).prop_map(|c| match c {
         0 => CancelCause::Requested,
         1 => CancelCause::Unfilled,
         2 => CancelCause::FokKilled,
@@ -140,11 +140,12 @@ pub fn cause() -> impl Strategy<Value = CancelCause> {
         5 => CancelCause::Expired,
         6 => CancelCause::Suspended,
         7 => CancelCause::Refused,
+        8 => CancelCause::Disconnected,
         _ => CancelCause::AuctionUnfilled,
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..31u8).prop_map(|k| {
+    (0..32u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -165,6 +166,7 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::AddBroker,
             CommandKind::SetBrokerStatus,
             CommandKind::SetAccountStatus,
+            CommandKind::CancelOnDisconnect,
             CommandKind::Take,
             CommandKind::PostBlock,
             CommandKind::AcceptBlock,
@@ -547,6 +549,9 @@ pub fn command() -> impl Strategy<Value = Command> {
         }),
         (acct(), status())
             .prop_map(|(account, status)| Command::SetAccountStatus { account, status }),
+        any::<u32>().prop_map(|broker| Command::CancelOnDisconnect {
+            broker: BrokerId(broker)
+        }),
         (
             (oid(), acct(), inst(), side()),
             (oid(), any::<u64>(), any::<u64>())

@@ -123,7 +123,8 @@ impl BookFill {
     /// Looks at the book `command` changed: publishes its load, and logs a
     /// warning when it passed the mark. Returns whether it did. An end of
     /// day (which empties every book), a suspended or closed account or
-    /// broker (whose resting orders are cancelled in every book), a revised
+    /// broker and a cancel on disconnect (whose resting orders are
+    /// cancelled in every book), a revised
     /// instrument (a new `max_orders`) and a listed one (a new book)
     /// publish every book's load.
     pub(super) fn observe(&mut self, engine: &Engine, command: &Command) -> bool {
@@ -135,7 +136,8 @@ impl BookFill {
             | Command::ReviseInstrument { .. }
             | Command::ListInstrument(_)
             | Command::SetAccountStatus { .. }
-            | Command::SetBrokerStatus { .. } => {
+            | Command::SetBrokerStatus { .. }
+            | Command::CancelOnDisconnect { .. } => {
                 self.grow(engine);
                 return false;
             }

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use cetx_engine::histogram::Histogram;
 use cetx_engine::{
     AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
-    JournalWriter, OrderId, Phase, RejectReason, Requester, Side, Stamp,
+    JournalWriter, OrderId, Phase, RejectReason, Requester, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
@@ -654,37 +654,17 @@ impl Sequencer {
     }
 
     /// Cancels every resting order of the broker, if its config asks for
-    /// cancel-on-disconnect: one journaled `Cancel` per order, book by
-    /// book, bids then asks, in priority order.
+    /// cancel-on-disconnect: one journaled [`Command::CancelOnDisconnect`]
+    /// when any rests (the engine cancels them book by book, bids then
+    /// asks, in priority order), none when nothing does.
     fn cancel_all(&mut self, broker: BrokerId) -> Result<(), RuntimeError> {
         // A broker an operator added has the config's default: cancel.
         let added = self.engine.membership().brokers.contains_key(&broker);
         if !self.cancel_on_disconnect.contains(&broker) && !added {
             return Ok(());
         }
-        let mut resting = Vec::new();
-        for (i, book) in self.engine.books().iter().enumerate() {
-            let instrument = InstrumentId(u16::try_from(i).expect("the engine has u16 ids"));
-            for side in [Side::Buy, Side::Sell] {
-                for order in book.orders(side) {
-                    if self
-                        .engine
-                        .account(order.account)
-                        .is_some_and(|a| a.broker == broker)
-                    {
-                        // Resting, so its report finds it without a
-                        // requester.
-                        resting.push(Command::Cancel {
-                            instrument,
-                            order_id: order.order_id,
-                            requester: None,
-                        });
-                    }
-                }
-            }
-        }
-        for command in resting {
-            self.execute(command, None)?;
+        if self.engine.has_resting_of_broker(broker) {
+            self.execute(Command::CancelOnDisconnect { broker }, None)?;
         }
         Ok(())
     }

@@ -1248,11 +1248,12 @@ fn describe(frame: &ServerFrame) -> String {
             cancelled_t, cause, ..
         } => {
             let why = match cause {
-                0 => "on request, or on the broker's disconnect",
+                0 => "on request",
                 1 => "unfilled remainder",
                 2 => "fill or kill: not filled whole",
                 3 => "book full",
                 4 => "self-trade prevented",
+                6 => "the broker's session ended: cancelled on disconnect",
                 20 => "its account or broker was suspended",
                 _ => "other cause",
             };
