@@ -229,7 +229,14 @@ fn a_scripted_day_gives_the_golden_reports() {
         assert_eq!(summary.entries, commands.len() as u64);
         assert_eq!(summary.rows, 3, "three trades");
         let ext = if format == Format::Csv { "csv" } else { "json" };
-        for name in ["clearing", "days", "accounts", "transfers", "large_holders"] {
+        for name in [
+            "clearing",
+            "days",
+            "accounts",
+            "transfers",
+            "large_holders",
+            "auctions",
+        ] {
             let file = format!("{name}.{ext}");
             let got = std::fs::read_to_string(out.join(&file)).unwrap();
             let golden = golden_dir().join(&file);
@@ -950,6 +957,7 @@ fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
         names,
         [
             "accounts.csv",
+            "auctions.csv",
             "clearing.csv",
             "days.csv",
             "large_holders.csv",
@@ -958,12 +966,85 @@ fn follow_reconciles_and_rewrites_the_reports_at_each_end_of_day() {
     );
 }
 
+/// SETTLEMENT.md, `auctions`: each auction's close is a line, the one
+/// that sold everything with its clearing price and turnover (the sum of
+/// its `clearing` rows), the one that sold nothing too, with no price
+/// (tester 75: it made no row anywhere).
+#[test]
+fn every_auction_s_close_is_a_line_of_auctions_also_one_that_sold_nothing() {
+    let config = ServerConfig::embedded_default();
+    let cea2025 = config.instrument_id("CEA2025").unwrap();
+    let mut commands = config.genesis();
+    commands.push(Command::SetPhase {
+        instrument: cea2025,
+        phase: Phase::Continuous,
+    });
+    let start_ns = OPEN_NS + 1_000_000_000;
+    let announce = |auction_id, pricing| {
+        Command::AnnounceAuction(Box::new(cetx_engine::AuctionNotice {
+            auction_id,
+            instrument: cea2025,
+            seller: AccountId(1001),
+            quantity_t: 100_000,
+            floor_ticks: 85_00,
+            ceiling_ticks: 95_00,
+            start_ns,
+            end_ns: start_ns + 1_000_000_000,
+            pricing,
+        }))
+    };
+    let bid = |bid_id, price_ticks, quantity_t| {
+        Command::Bid(cetx_engine::NewBid {
+            bid_id: OrderId(bid_id),
+            auction_id: 1,
+            account: AccountId(2001),
+            price_ticks,
+            quantity_t,
+            client_order_id: bid_id,
+        })
+    };
+    let mut stamped: Vec<(Command, Stamp)> = Vec::new();
+    let mut stamp = |command, time_ns| {
+        let seq = stamped.len() as u64 + 1;
+        stamped.push((command, Stamp { seq, time_ns }));
+    };
+    for command in commands {
+        stamp(command, OPEN_NS);
+    }
+    stamp(announce(1, cetx_engine::Pricing::Uniform), OPEN_NS);
+    stamp(announce(2, cetx_engine::Pricing::PayAsBid), OPEN_NS);
+    stamp(bid(1, 91_00, 60_000), start_ns);
+    stamp(bid(2, 90_00, 40_000), start_ns);
+    let closed_ns = start_ns + 1_000_000_000;
+    stamp(Command::CloseAuction { auction_id: 1 }, closed_ns);
+    stamp(Command::CloseAuction { auction_id: 2 }, closed_ns);
+    let (close_1, close_2) = (stamped.len() - 1, stamped.len());
+    let journal = tempfile::tempdir().unwrap();
+    write_journal(journal.path(), &stamped);
+    let out = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    let args = args(journal.path(), Some(out.path()), Format::Csv);
+    run(&args, &mut Vec::new(), &mut Vec::new(), &mut |_| {}, &stop).unwrap();
+    let auctions = std::fs::read_to_string(out.path().join("auctions.csv")).unwrap();
+    assert_eq!(
+        auctions,
+        format!(
+            "seq,time_ns,trading_day,auction_id,instrument,seller,broker,pricing,quantity_t,sold_t,unsold_t,clearing_cny,turnover_cny\n\
+             {close_1},{closed_ns},20261127,1,CEA2025,1001,1,uniform,100000,100000,0,90.00,9000000.00\n\
+             {close_2},{closed_ns},20261127,2,CEA2025,1001,1,pay-as-bid,100000,0,100000,,0.00\n"
+        )
+    );
+    let clearing = table(&std::fs::read_to_string(out.path().join("clearing.csv")).unwrap());
+    let paid: i64 = clearing.iter().map(|row| fen(&row["amount_cny"])).sum();
+    assert_eq!((clearing.len(), paid), (2, 9_000_000_00));
+}
+
 /// docs/SETTLEMENT.md shows each file's header exactly as written, names
 /// every column, and lists each exit code.
 #[test]
 fn the_settlement_doc_names_every_column_and_exit_code() {
     use cetx_engine::settlement::{
-        AccountLine, ClearingLine, DayLine, LargeHolderLine, ReportLine, TransferLine,
+        AccountLine, AuctionLine, ClearingLine, DayLine, LargeHolderLine, ReportLine, TransferLine,
     };
     let doc = include_str!("../../docs/SETTLEMENT.md");
     for header in [
@@ -972,6 +1053,7 @@ fn the_settlement_doc_names_every_column_and_exit_code() {
         AccountLine::HEADER,
         TransferLine::HEADER,
         LargeHolderLine::HEADER,
+        AuctionLine::HEADER,
     ] {
         let sample = header.join(",");
         assert!(

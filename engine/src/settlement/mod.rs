@@ -28,8 +28,9 @@
 //! - [`reports`]: the report files' lines as `serde` structs, whose fields
 //!   are the columns ([`ClearingLine`], [`DayLine`], [`AccountLine`]), and
 //!   [`Cny`], money as written.
-//! - [`transfers`] and [`holders`]: the lines of the transfers and
-//!   large-holders reports, each from the events of one entry.
+//! - [`transfers`], [`holders`] and [`auctions`]: the lines of the
+//!   transfers, large-holders and auctions reports, each from the events
+//!   of one entry.
 //! - [`window`]: [`Window`], the entries `--day` and `--from-seq` select,
 //!   and each account's balances at its edges and trades within it
 //!   ([`AccountWindow`]).
@@ -47,6 +48,7 @@
 //! file`, then `Ledger::reconcile`, and `DayReport`/`AccountLedger →
 //! DayLine`/`AccountLine → the days and accounts files`.
 
+pub mod auctions;
 pub mod dates;
 pub mod holders;
 pub mod reports;
@@ -67,6 +69,7 @@ use crate::order::AccountId;
 use crate::risk::value_fen;
 use crate::state::{AccountState, EngineState};
 
+pub use auctions::AuctionLine;
 pub use dates::TradingDates;
 pub use holders::LargeHolderLine;
 pub use reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus, ReportLine};

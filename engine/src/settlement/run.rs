@@ -19,7 +19,9 @@
 //!   trade, with the outside reference id it was made under
 //!   ([`super::transfers`]);
 //! - `large_holders`: every time a holding reached its instrument's
-//!   large-holder threshold ([`super::holders`]).
+//!   large-holder threshold ([`super::holders`]);
+//! - `auctions`: every one-way auction's close, what it sold at what
+//!   price and what it did not ([`super::auctions`]).
 //!
 //! `--day` and `--from-seq` select the same entries for every output (a
 //! [`Window`]): the clearing rows they traded, the days they belong to, and
@@ -36,15 +38,15 @@
 //! by the journal's calendar from the end of day before it
 //! ([`TradingDates`]).
 //!
-//! With `--out DIR` the five go to
-//! `DIR/{clearing,days,accounts,transfers,large_holders}.{csv,json}`;
+//! With `--out DIR` the six go to
+//! `DIR/{clearing,days,accounts,transfers,large_holders,auctions}.{csv,json}`;
 //! without it the clearing file goes to standard output and the reports to
 //! standard error. Nothing is written unless the journal reconciles.
 //! `--follow` then tails a live journal, replaying and settling each entry
 //! as it appears and printing its clearing rows to standard output, until
 //! stopped: CSV rows, or JSON Lines (one object per line). At each end of
 //! day it reconciles again and, with `--out`, rewrites the days,
-//! accounts, transfers and large-holders files (atomically: a temporary file renamed over the old).
+//! accounts, transfers, large-holders and auctions files (atomically: a temporary file renamed over the old).
 //! [`ReplaySummary::reconciled_seq`] says how far it reconciled. Without `--out`, the clearing rows before the
 //! follow are JSON Lines too, so that standard output is one stream of
 //! them.
@@ -58,6 +60,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use super::auctions::{auction_lines, AuctionLine};
 use super::dates::TradingDates;
 use super::holders::{large_holder_lines, LargeHolderLine};
 use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
@@ -118,7 +121,7 @@ pub struct ReplayArgs {
     pub day: Option<u32>,
     /// Only entries from this sequence number on, in every output.
     pub from_seq: u64,
-    /// Directory to write the five files into.
+    /// Directory to write the six files into.
     pub out: Option<PathBuf>,
     /// CSV or JSON.
     pub format: Format,
@@ -245,19 +248,20 @@ pub struct ReplaySummary {
     pub torn_tail: Option<(PathBuf, u64)>,
 }
 
-/// The five reports, rendered and waiting for the journal to reconcile.
+/// The six reports, rendered and waiting for the journal to reconcile.
 struct Rendered {
     clearing: Vec<u8>,
     tables: Tables,
 }
 
 /// The reports rendered from what was read: `days`, `accounts`,
-/// `transfers` and `large_holders`.
+/// `transfers`, `large_holders` and `auctions`.
 struct Tables {
     days: Vec<u8>,
     accounts: Vec<u8>,
     transfers: Vec<u8>,
     large_holders: Vec<u8>,
+    auctions: Vec<u8>,
 }
 
 /// Replays a journal and writes the reports; see the module docs.
@@ -459,6 +463,8 @@ struct Replayed {
     transfers: Vec<TransferLine>,
     /// The window's crossings of a large-holder threshold.
     large_holders: Vec<LargeHolderLine>,
+    /// The window's auction closes.
+    auctions: Vec<AuctionLine>,
     /// Started from a snapshot taken during a trading day: the snapshot's
     /// sequence number and that day, whose entries before it were not
     /// read.
@@ -478,6 +484,7 @@ impl Replayed {
             default_calendar: Calendar::default(),
             transfers: Vec::new(),
             large_holders: Vec::new(),
+            auctions: Vec::new(),
             partial_day: None,
         }
     }
@@ -710,8 +717,9 @@ impl Replayed {
         Ok(())
     }
 
-    /// The days, accounts, transfers and large-holders reports as they stand (the window closed at
-    /// the ledger's balances, if it is still open).
+    /// The days, accounts, transfers, large-holders and auctions reports
+    /// as they stand (the window closed at the ledger's balances, if it is
+    /// still open).
     fn reports(&mut self, format: Format) -> Result<Tables, ReplayFailure> {
         self.window.finish(&self.ledger);
         let days = day_report(
@@ -728,11 +736,13 @@ impl Replayed {
         let transfers = table(format, &self.transfers).map_err(output(TransferLine::NAME))?;
         let large_holders =
             table(format, &self.large_holders).map_err(output(LargeHolderLine::NAME))?;
+        let auctions = table(format, &self.auctions).map_err(output(AuctionLine::NAME))?;
         Ok(Tables {
             days,
             accounts,
             transfers,
             large_holders,
+            auctions,
         })
     }
 
@@ -772,6 +782,8 @@ impl Replayed {
             &self.engine,
             &self.symbols,
         ));
+        self.auctions
+            .extend(auction_lines(entry, today, &self.engine, &self.symbols));
         let mut written = 0;
         for row in rows.drain(..) {
             self.window.trade(&row);
@@ -833,21 +845,23 @@ fn write_reports(
         write_stream(stderr, "stderr", &tables.days)?;
         write_stream(stderr, "stderr", &tables.accounts)?;
         write_stream(stderr, "stderr", &tables.transfers)?;
-        return write_stream(stderr, "stderr", &tables.large_holders);
+        write_stream(stderr, "stderr", &tables.large_holders)?;
+        return write_stream(stderr, "stderr", &tables.auctions);
     };
     crate::journal::private::create_dir(dir).map_err(output(dir.display()))?;
     write_report(dir, ClearingLine::NAME, args.format, &rendered.clearing)?;
     write_tables(dir, args.format, tables)
 }
 
-/// Writes the days, accounts, transfers and large-holders files into
-/// `dir`.
+/// Writes the days, accounts, transfers, large-holders and auctions files
+/// into `dir`.
 fn write_tables(dir: &Path, format: Format, tables: &Tables) -> Result<(), ReplayFailure> {
     for (name, bytes) in [
         (DayLine::NAME, &tables.days),
         (AccountLine::NAME, &tables.accounts),
         (TransferLine::NAME, &tables.transfers),
         (LargeHolderLine::NAME, &tables.large_holders),
+        (AuctionLine::NAME, &tables.auctions),
     ] {
         write_report(dir, name, format, bytes)?;
     }

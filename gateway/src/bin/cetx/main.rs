@@ -82,8 +82,8 @@ enum Command {
     /// One-way auctions (单向竞价) as a broker: `place`, `amend` or `cancel`
     /// a bid and print the reports that answer it.
     Bid(requests::BidArgs),
-    /// Settlement from a journal: day and account reports and the clearing
-    /// file (docs/SETTLEMENT.md).
+    /// Settlement from a journal: the clearing file and the day, account,
+    /// transfer, large-holder and auction reports (docs/SETTLEMENT.md).
     ///
     /// Exit codes: 0 read, reconciled and conserved; 1 an I/O error, no
     /// journal at the path, or a config that does not load or differs from
@@ -157,8 +157,8 @@ struct ReplayArgs {
     /// Only entries from this sequence number on, in every output.
     #[arg(long, default_value_t = 0)]
     from_seq: u64,
-    /// Write the clearing, days, accounts and transfers files into this
-    /// directory (default: the clearing file to stdout, the reports to
+    /// Write the clearing, days, accounts, transfers, large_holders and
+    /// auctions files into this directory (default: the clearing file to stdout, the reports to
     /// stderr).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,

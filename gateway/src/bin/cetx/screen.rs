@@ -383,13 +383,36 @@ fn deal_lines(view: &View, utc_offset_s: i32) -> Vec<Line<'static>> {
             )),
         ])
     });
+    let kinds = [
+        (open.len(), "auction", "auctions"),
+        (closed.len(), "closed auction", "closed auctions"),
+        (offers.len(), "block offer", "block offers"),
+    ];
     let mut lines: Vec<Line<'static>> = open.chain(closed).chain(offers).collect();
     if lines.len() > DEALS_SHOWN {
-        let more = lines.len() - (DEALS_SHOWN - 1);
         lines.truncate(DEALS_SHOWN - 1);
-        lines.push(Line::from(label(format!("and {more} more"))));
+        lines.push(Line::from(label(more_deals(kinds, DEALS_SHOWN - 1))));
     }
     lines
+}
+
+/// The last deal line when they do not all fit: how many of each kind
+/// (count, singular, plural; in the order shown) the first `shown` lines
+/// leave out, "and 1 more auction, 2 more block offers".
+fn more_deals(kinds: [(usize, &str, &str); 3], shown: usize) -> String {
+    let mut before = 0;
+    let mut parts = Vec::new();
+    for (count, one, many) in kinds {
+        let hidden = (before + count).saturating_sub(shown.max(before));
+        before += count;
+        if hidden > 0 {
+            parts.push(format!(
+                "{hidden} more {}",
+                if hidden == 1 { one } else { many }
+            ));
+        }
+    }
+    format!("and {}", parts.join(", "))
 }
 
 /// The column headings, then the asks (best lowest, padded above so the
@@ -782,12 +805,34 @@ mod tests {
         let frame = draw_one(&followed);
         assert_eq!(
             frame[10],
-            "│ and 4 more                                                                   │"
+            "│ and 4 more block offers                                                      │"
         );
         assert_eq!(
             frame[11],
             "│                                                                              │"
         );
+    }
+
+    #[test]
+    fn the_last_deal_line_names_what_it_leaves_out() {
+        let kinds = |open, closed, offers| {
+            [
+                (open, "auction", "auctions"),
+                (closed, "closed auction", "closed auctions"),
+                (offers, "block offer", "block offers"),
+            ]
+        };
+        // Tester 75: six auctions and two block offers showed "and 3
+        // more", with no sign of the offers.
+        assert_eq!(
+            more_deals(kinds(6, 0, 2), 5),
+            "and 1 more auction, 2 more block offers"
+        );
+        assert_eq!(
+            more_deals(kinds(2, 4, 1), 5),
+            "and 1 more closed auction, 1 more block offer"
+        );
+        assert_eq!(more_deals(kinds(0, 0, 9), 5), "and 4 more block offers");
     }
 
     #[test]
