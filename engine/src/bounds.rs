@@ -8,12 +8,13 @@
 //! for a refused command. `engine/tests/differential.rs` holds the figures
 //! against the reference matcher's own.
 
-use crate::command::Command;
+use crate::command::{Asset, Command};
 use crate::engine::Engine;
 use crate::event::Bounds;
 use crate::instrument::InstrumentId;
-use crate::order::AccountId;
+use crate::order::{AccountId, Side};
 use crate::reject::RejectReason;
+use crate::risk::value_fen;
 
 impl Engine {
     /// The limits `command` broke, for the reasons that have them
@@ -75,17 +76,21 @@ impl Engine {
                 let min_t = self.markets[usize::from(offer.instrument.0)].block.min_t;
                 Some(Bounds::new(tonnes(min_t), tonnes(offer.quantity_t)))
             }
-            (R::InsufficientCash | R::InsufficientHoldings | R::HoldingsLockedUntilNextDay, _) => {
-                let (account, instrument) = self.claimant(command)?;
-                let (found, holding) = self.accounts.get_with_holding(account, instrument)?;
-                Some(if reason == R::InsufficientCash {
-                    Bounds::new(0, found.available_fen())
-                } else {
-                    Bounds::new(0, tonnes(holding.sellable_t()))
-                })
+            (R::InsufficientCash, _) => {
+                let claimant = self.claimant(command)?;
+                let free_fen = self.accounts.get(claimant.account)?.available_fen();
+                Some(Bounds::new(0, free_fen.saturating_add(claimant.own_fen)))
+            }
+            (R::InsufficientHoldings | R::HoldingsLockedUntilNextDay, _) => {
+                let claimant = self.claimant(command)?;
+                let (_, holding) = self
+                    .accounts
+                    .get_with_holding(claimant.account, claimant.instrument?)?;
+                let free_t = holding.sellable_t().saturating_add(claimant.own_t);
+                Some(Bounds::new(0, tonnes(free_t)))
             }
             (R::PositionLimitExceeded, _) => {
-                let (_, instrument) = self.claimant(command)?;
+                let instrument = self.claimant(command)?.instrument?;
                 let policy = &self.markets.get(usize::from(instrument.0))?.policy;
                 Some(Bounds::new(0, tonnes(policy.position_limit_t)))
             }
@@ -102,11 +107,13 @@ impl Engine {
         }
     }
 
-    /// The account whose cash or allowances a new order, take, bid, block
-    /// offer or acceptance, or auction would reserve, and the instrument;
-    /// `None` for other commands.
-    fn claimant(&self, command: &Command) -> Option<(AccountId, InstrumentId)> {
-        Some(match *command {
+    /// The account whose cash or allowances `command` would reserve or
+    /// move, the instrument (none for cash), and what of them the command
+    /// gives back before it checks (an amend: its order's own
+    /// reservation, so that the limit is what the amended order may use);
+    /// `None` for commands that draw on no account.
+    fn claimant(&self, command: &Command) -> Option<Claimant> {
+        let (account, instrument) = match *command {
             Command::Submit(ref order) => (order.account, order.instrument),
             Command::Take(ref take) => (take.account, take.instrument),
             Command::Bid(ref bid) => {
@@ -118,8 +125,39 @@ impl Engine {
                 block_id, account, ..
             } => (account, self.blocks.offers.get(&block_id)?.instrument),
             Command::AnnounceAuction(ref notice) => (notice.seller, notice.instrument),
+            Command::Amend {
+                instrument,
+                order_id,
+                ..
+            } => {
+                let (_, order) = self.books.get(usize::from(instrument.0))?.find(order_id)?;
+                let (own_fen, own_t) = match order.side {
+                    Side::Buy => (value_fen(order.price_ticks, order.quantity_t), 0),
+                    Side::Sell => (0, order.quantity_t),
+                };
+                return Some(Claimant {
+                    account: order.account,
+                    instrument: Some(instrument),
+                    own_fen,
+                    own_t,
+                });
+            }
+            Command::Withdraw { account, .. } => return Some(Claimant::of(account, None)),
+            Command::DebitHoldings {
+                account,
+                instrument,
+                ..
+            } => (account, instrument),
+            Command::Transfer(ref transfer) => {
+                let instrument = match transfer.asset {
+                    Asset::Cash => None,
+                    Asset::Allowances(instrument) => Some(instrument),
+                };
+                return Some(Claimant::of(transfer.account, instrument));
+            }
             _ => return None,
-        })
+        };
+        Some(Claimant::of(account, Some(instrument)))
     }
 
     /// A bid's limits: its auction's price range, or a lot up to the
@@ -136,6 +174,25 @@ impl Engine {
             }
             _ => return None,
         })
+    }
+}
+
+/// What a command draws on: see [`Engine::claimant`].
+struct Claimant {
+    account: AccountId,
+    instrument: Option<InstrumentId>,
+    own_fen: i64,
+    own_t: u64,
+}
+
+impl Claimant {
+    const fn of(account: AccountId, instrument: Option<InstrumentId>) -> Self {
+        Self {
+            account,
+            instrument,
+            own_fen: 0,
+            own_t: 0,
+        }
     }
 }
 

@@ -250,6 +250,22 @@ fn a_buy_reserves_its_full_value_and_a_cancel_gives_it_back() {
         (RejectReason::InsufficientCash, Some((0, 505_000))),
         "the refusal quotes the 5,050.00 CNY still free, in fen"
     );
+    // An amend gives its order's reservation back before it checks, so
+    // its refusal quotes what the amended order may use: the free 5,050
+    // and its own 4,950.
+    let amend = |quantity_t| Command::Amend {
+        instrument: CEA,
+        order_id: order_id(&buy),
+        price_ticks: 99_00,
+        quantity_t,
+        requester: None,
+    };
+    assert_eq!(
+        m.refusal(amend(102)),
+        (RejectReason::InsufficientCash, Some((0, 1_000_000)))
+    );
+    m.ok(amend(101));
+    m.ok(amend(50));
     let exactly = m.limit(ALICE, CEA, Buy, 101_00, 50);
     m.ok(exactly);
     assert_eq!(m.cash(ALICE), (1_000_000, 1_000_000));
@@ -800,8 +816,8 @@ fn administration_is_checked_like_any_command() {
         amount_fen: 40_001,
     };
     assert_eq!(
-        m.reject(withdraw),
-        RejectReason::InsufficientCash,
+        m.refusal(withdraw),
+        (RejectReason::InsufficientCash, Some((0, 40_000))),
         "60,000 fen are reserved"
     );
     m.ok(Command::Withdraw {
@@ -809,16 +825,28 @@ fn administration_is_checked_like_any_command() {
         amount_fen: 40_000,
     });
     let ask = m.limit(ALICE, CEA, Sell, 101_00, 4);
-    m.ok(ask);
+    m.ok(ask.clone());
     let debit = Command::DebitHoldings {
         account: ALICE,
         instrument: CEA,
         quantity_t: 7,
     };
     assert_eq!(
-        m.reject(debit),
-        RejectReason::InsufficientHoldings,
+        m.refusal(debit),
+        (RejectReason::InsufficientHoldings, Some((0, 6))),
         "4 of 10 are reserved"
+    );
+    // A sell amended past what it may use: the 6 free and its own 4.
+    let more = Command::Amend {
+        instrument: CEA,
+        order_id: order_id(&ask),
+        price_ticks: 101_00,
+        quantity_t: 11,
+        requester: None,
+    };
+    assert_eq!(
+        m.refusal(more),
+        (RejectReason::InsufficientHoldings, Some((0, 10)))
     );
     m.ok(Command::DebitHoldings {
         account: ALICE,

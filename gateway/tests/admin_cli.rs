@@ -90,7 +90,8 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         "{out}"
     );
 
-    // More than the account holds: refused, exit 1.
+    // More than the account holds: refused, exit 1, quoting what it may
+    // move (500,000 t of the demo config, 700 in, 200 out).
     let (code, refused) = admin(
         &addr,
         SECRET,
@@ -108,7 +109,7 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
     );
     assert_eq!(code, 1, "{refused}");
     assert!(
-        refused.contains("InsufficientHoldings (code 203"),
+        refused.contains("InsufficientHoldings: 500500 t free (code 203"),
         "{refused}"
     );
     let (code, wrong) = admin(&addr, "demo-secret-1", &["halt", "--symbol", "CCER"]);
