@@ -315,6 +315,24 @@ fn a_journal_directory_moved_or_removed_while_written_stops_the_writer() {
     }
 }
 
+/// The same, moved before the writer made its first segment (tester 76:
+/// the server said only that a preallocated segment's path did not
+/// exist): the write fails, and the failure names the directory's move.
+#[test]
+fn a_journal_directory_moved_before_its_first_entry_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let writer = JournalWriter::open(&dir, 1, JournalConfig::default()).unwrap();
+    std::fs::rename(&dir, tmp.path().join("elsewhere")).unwrap();
+    append(&writer, 1).unwrap();
+    let err = writer.wait_durable(1, PATIENCE).unwrap_err();
+    assert!(
+        matches!(err, JournalError::Failed(ref m) if m.contains("removed, moved or replaced")),
+        "{err}"
+    );
+    assert_eq!(writer.durable_seq(), 0);
+}
+
 /// What the writer thread hands over, told on a channel as it comes.
 #[derive(Debug, PartialEq)]
 enum Told {

@@ -123,7 +123,7 @@ pub enum DecodeError {
 fn tls_hint(len: usize) -> &'static str {
     let starts_tls = matches!(len & 0xff, 0x15 | 0x16) && (len >> 8) & 0xff == 0x03;
     if starts_tls {
-        " (its first bytes are a TLS record's: the other side speaks TLS; a client needs --tls-ca, a server [server.tls] or [admin.tls])"
+        " (its first bytes are a TLS record's: the other side speaks TLS; cetx order, block, bid and cetx-load speak plain TCP only, cetx admin TLS with --tls-ca; a server needs [server.tls] or [admin.tls])"
     } else {
         ""
     }

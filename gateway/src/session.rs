@@ -536,6 +536,23 @@ async fn login(
             refuse_login_saying(conn, reason, text).await;
             return Err(Ended::BrokerRefused(broker, reason));
         }
+        Err(RejectReason::ResumeSeqAhead) => {
+            // Where the broker's reports end, so that it can resume from
+            // there; a broker ahead of the journal may have been told of
+            // entries it no longer holds (a data directory restored from
+            // an older copy: OPERATIONS.md).
+            let reason = RejectReason::ResumeSeqAhead;
+            let last = ctx.runtime.last_report(broker);
+            tracing::warn!(
+                broker = broker_id,
+                resume_from_seq,
+                last_seq = last,
+                "refusing a resume past the broker's last report (413)"
+            );
+            let text = format!("{}: the last report is {last}", reject_text(reason));
+            refuse_login_saying(conn, reason, text).await;
+            return Err(Ended::BrokerRefused(broker, reason));
+        }
         Err(reason) => {
             refuse_login(conn, reason).await;
             return Err(Ended::BrokerRefused(broker, reason));

@@ -418,7 +418,13 @@ impl<R: Send + 'static> WriterThread<R> {
                 }
             }
             self.shared.queued.fetch_sub(entries, Ordering::AcqRel);
-            self.write_batch()?;
+            if let Err(error) = self.write_batch() {
+                // A directory moved away before the run's first segment is
+                // made fails the write (its path no longer exists): say
+                // that, not what the write found missing.
+                self.check_directory()?;
+                return Err(error);
+            }
             self.check_directory()?;
             self.publish();
         }

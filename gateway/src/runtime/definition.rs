@@ -197,7 +197,8 @@ fn apply(
     Ok(())
 }
 
-/// A definition command in a few words, for the refusal's message.
+/// A definition command in a few words, for the refusal's message and
+/// the log.
 fn described(command: &Command) -> String {
     match command {
         Command::ListInstrument(spec) => format!("the listing of {}", spec.symbol),
@@ -258,9 +259,9 @@ pub(super) fn journal<R: Send + 'static>(
             .append_blocking(*stamp, command, events)
             .map_err(failed("journaling the market's definition"))?;
         if durability == Durability::None {
-            tracing::info!(seq = stamp.seq, command = ?command.kind(), "applied the market's definition, unjournaled (durability = \"none\")");
+            tracing::info!(seq = stamp.seq, command = ?command.kind(), what = %described(command), "applied the market's definition, unjournaled (durability = \"none\")");
         } else {
-            tracing::info!(seq = stamp.seq, command = ?command.kind(), "journaled the market's definition");
+            tracing::info!(seq = stamp.seq, command = ?command.kind(), what = %described(command), "journaled the market's definition");
         }
     }
     while !writer

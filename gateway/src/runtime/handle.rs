@@ -410,6 +410,13 @@ impl RuntimeHandle {
                 .contains_key(&broker)
     }
 
+    /// The broker's last report number now (`LoginAccepted.last_seq`; 0
+    /// when it has none), which a resume may not pass (413).
+    #[must_use]
+    pub fn last_report(&self, broker: BrokerId) -> u64 {
+        router::lock(&self.shared.outbound).reports.last_seq(broker)
+    }
+
     /// Whether the broker has a subscription now (a new login would take
     /// it over).
     #[must_use]
