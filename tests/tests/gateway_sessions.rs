@@ -873,6 +873,84 @@ async fn a_history_that_cannot_be_read_back_ends_the_session_and_keeps_the_order
     server.stop().await;
 }
 
+/// The same damage, with trading days and a segment after it: the 421
+/// names the first resume whose read back starts past the damage (a read
+/// checks its first segment from the start), the broker's last report
+/// before the first trading day that starts in a later segment, not the
+/// oldest one memory serves (tester 76: a broker was sent past days the
+/// journal could still give), and that resume is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_damaged_on_an_earlier_day_names_the_first_day_past_it() {
+    // Friday 2026-11-27, 10:00 and 15:00 in Beijing, and Monday 10:00.
+    const FRIDAY_10_00: i64 = 1_795_744_800_000_000_000;
+    const FRIDAY_15_00: i64 = FRIDAY_10_00 + 5 * 3_600_000_000_000;
+    const MONDAY_10_00: i64 = FRIDAY_10_00 + 3 * 86_400_000_000_000;
+    const FIRST: u64 = 0x5EED_0000_0000_0101;
+    // Friday's orders: more than a 4 KiB segment holds after the third.
+    const FRIDAY: u64 = 43;
+    let mut config = ServerConfig::embedded_default();
+    config.server.recent_reports = 1;
+    config.journal.segment_bytes = 4_096;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let journal = dir.path().join("journal");
+    let clock = cetx_gateway::runtime::Clock::manual(FRIDAY_10_00);
+    let server = TestServer::start_at(config, dir, clock).await;
+    let mut first = connect(&server, 1, SECRET_1, 0).await;
+    // Friday: reports 1 to 43, then their expiries at the close, 44 to 86.
+    accepted(&mut first, FIRST..FIRST + FRIDAY).await;
+    server.set_time(FRIDAY_15_00);
+    for seq in FRIDAY + 1..=2 * FRIDAY {
+        let expired = report(&mut first).await;
+        assert!(
+            expired.seq == seq && matches!(expired.message, ServerMessage::Expired { .. }),
+            "{expired:?}"
+        );
+    }
+    // Monday: 87 to 89; memory keeps only the last.
+    server.set_time(MONDAY_10_00);
+    accepted(&mut first, FIRST + FRIDAY..FIRST + FRIDAY + 3).await;
+    damage_the_record_of(&journal, FIRST + 2);
+
+    let mut second = connect(&server, 1, SECRET_1, 0).await;
+    expect_taken_over(&mut first).await;
+    for seq in 1..=2 {
+        assert_eq!(report(&mut second).await.seq, seq);
+    }
+    match second.next_report(WAIT).await {
+        Err(ClientError::ProtocolError { reason: 421, text }) => {
+            assert_eq!(text, "history unreadable: resume from 86 or later");
+        }
+        other => panic!("expected ProtocolError 421, got {other:?}"),
+    }
+    // From there, Monday is read back from the journal.
+    let mut third = connect(&server, 1, SECRET_1, 2 * FRIDAY).await;
+    for seq in 2 * FRIDAY + 1..=2 * FRIDAY + 3 {
+        let monday = report(&mut third).await;
+        assert!(
+            monday.seq == seq && matches!(monday.message, ServerMessage::OrderAccepted { .. }),
+            "{monday:?}"
+        );
+    }
+    drop((second, third));
+    server.stop().await;
+}
+
+/// Sends a buy of 1 t for each client order id of `ids`, each accepted
+/// before the next.
+async fn accepted(client: &mut Client, ids: std::ops::Range<u64>) {
+    for id in ids {
+        client
+            .submit(order(id, 1001, Side::Buy, 1))
+            .await
+            .expect("send");
+        let answer = report(client).await;
+        assert!(
+            matches!(answer.message, ServerMessage::OrderAccepted { .. }),
+            "{answer:?}"
+        );
+    }
+}
+
 /// Flips the last payload byte of the journal record whose payload holds
 /// `client_order_id` (little-endian), in whichever segment of `journal`
 /// has it (JOURNAL.md: a 24-byte header, then records of a 25-byte header

@@ -182,6 +182,15 @@ impl JournalReader {
             .map(|(path, offset, _)| (path.as_path(), *offset))
     }
 
+    /// The first sequence number of the segment after the one being read
+    /// (`None`: none follows). A reader opened at a sequence number reads
+    /// its segment from the start, checking every record, so after damage
+    /// this is the first one a new reader can reach.
+    #[must_use]
+    pub fn next_segment_seq(&self) -> Option<u64> {
+        self.segments.front().map(|&(first_seq, _)| first_seq)
+    }
+
     /// The sequence number the next record must have (one past the last
     /// good record), once a segment has been opened.
     #[must_use]

@@ -355,7 +355,7 @@ impl RuntimeHandle {
             last_seq: subscribed.last_seq,
             trading_date: self.trading_date(),
             history,
-            unreadable: false,
+            unreadable: None,
             answered: subscribed.answered,
             deferred: VecDeque::new(),
             capacity: subscribed.capacity,
@@ -599,7 +599,9 @@ pub struct Subscription {
     history: Option<mpsc::Receiver<HistoryBatch>>,
     /// The history could not be read back: the session ends, and its end
     /// is not the broker's disconnect (its resting orders stay).
-    unreadable: bool,
+    /// When the history could not be read back: the first journal
+    /// sequence number a read back could start at (`Some(None)`: none).
+    unreadable: Option<Option<u64>>,
     /// The broker's requests answered in what `live` has delivered.
     answered: u64,
     /// Rejects the session made itself, each behind the answers to the
@@ -653,15 +655,22 @@ impl Subscription {
 
     /// When the history to resume could not be read back from the
     /// journal (and [`Self::recv`] ended for it): the earliest
-    /// `resume_from_seq` served now, from memory, which reads nothing
-    /// back; `None` otherwise.
+    /// `resume_from_seq` whose read back starts past the damage (in a
+    /// later segment): the broker's last report before the first trading
+    /// day that starts there, or the oldest that memory serves after,
+    /// whichever is earlier; `None` otherwise.
     #[must_use]
     pub fn unreadable_history(&self) -> Option<u64> {
-        self.unreadable.then(|| {
-            router::lock(&self.handle.shared.outbound)
-                .reports
-                .memory_serves_after(self.broker)
-        })
+        let readable_from = self.unreadable?;
+        let (points, from_memory) = router::lock(&self.handle.shared.outbound)
+            .reports
+            .resume_points(self.broker);
+        Some(
+            points
+                .into_iter()
+                .find(|&(from_seq, _)| readable_from.is_some_and(|readable| from_seq >= readable))
+                .map_or(from_memory, |(_, last)| last.min(from_memory)),
+        )
     }
 
     /// The broker's highest sequence number when it connected
@@ -760,19 +769,20 @@ impl Subscription {
     /// Takes what the history thread sent (`None`: it is done); `false`
     /// when it could not read the history.
     fn read(&mut self, read: Option<HistoryBatch>) -> bool {
-        if self.unreadable {
+        if self.unreadable.is_some() {
             // Told once; the live reports must not follow with a gap.
             return false;
         }
         match read {
             Some(Ok(batch)) => self.backlog.extend(batch.into_iter().map(|f| (f, false))),
-            Some(Err(why)) => {
+            Some(Err(unreadable)) => {
                 tracing::warn!(
                     broker = self.broker.0,
-                    why,
+                    why = unreadable.why,
+                    readable_from = unreadable.readable_from,
                     "a resume could not be read back from the journal; the session ends, the broker's resting orders stay"
                 );
-                self.unreadable = true;
+                self.unreadable = Some(unreadable.readable_from);
                 return false;
             }
             None => {
@@ -894,7 +904,7 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         // A history the server could not read is not the broker's
         // disconnect: its orders stay for the resume it is told to make.
-        let cancels = !self.unreadable;
+        let cancels = self.unreadable.is_none();
         self.handle
             .release(self.broker, self.id, &self.pending_cancel, cancels);
     }

@@ -166,7 +166,19 @@ impl Pace {
 
 /// What the reading thread hands the subscription: a batch of reports, or
 /// why the history could not be read (the subscription then ends).
-pub(super) type HistoryBatch = Result<Vec<ServerFrame>, String>;
+pub(super) type HistoryBatch = Result<Vec<ServerFrame>, Unreadable>;
+
+/// Why a history could not be read back, and from where it can be.
+#[derive(Debug)]
+pub(super) struct Unreadable {
+    /// The reader's error, for the log.
+    pub(super) why: String,
+    /// The first sequence number a read back can start at and not meet
+    /// the failure: that of the segment after the damaged one (a read
+    /// checks its first segment from the start); `None` when no later
+    /// segment is known.
+    pub(super) readable_from: Option<u64>,
+}
 
 /// Starts the thread that reads `back` from `from_seq` of the journal in
 /// `dir` at `pace`; its batches come on the returned channel, which closes
@@ -184,14 +196,17 @@ pub(super) fn read_back(
             let sender = sender.clone();
             move || {
                 yield_to_live_path();
-                if let Err(error) = read(&dir, from_seq, &mut back, &pace, &sender) {
-                    let _ = sender.blocking_send(Err(error));
+                if let Err(unreadable) = read(&dir, from_seq, &mut back, &pace, &sender) {
+                    let _ = sender.blocking_send(Err(unreadable));
                 }
             }
         });
     if let Err(error) = spawned {
         // The channel has room: nothing was sent yet.
-        let _ = sender.try_send(Err(format!("starting the resume thread: {error}")));
+        let _ = sender.try_send(Err(Unreadable {
+            why: format!("starting the resume thread: {error}"),
+            readable_from: None,
+        }));
     }
     receiver
 }
@@ -211,9 +226,12 @@ fn read(
     back: &mut ReadBack,
     pace: &Pace,
     sender: &mpsc::Sender<HistoryBatch>,
-) -> Result<(), String> {
+) -> Result<(), Unreadable> {
     let describe = |error: JournalError| format!("reading the journal back: {error}");
-    let mut reader = JournalReader::open_from(dir, from_seq).map_err(describe)?;
+    let mut reader = JournalReader::open_from(dir, from_seq).map_err(|error| Unreadable {
+        why: describe(error),
+        readable_from: None,
+    })?;
     let mut events = Vec::new();
     let mut batch = Vec::new();
     // The batch the reading ends with, however it ends.
@@ -238,7 +256,10 @@ fn read(
                 // The reports read before the damage are the broker's, and
                 // exact: they go first, then why the rest cannot.
                 send_last(batch);
-                return Err(why);
+                return Err(Unreadable {
+                    why,
+                    readable_from: reader.next_segment_seq(),
+                });
             }
         };
         back.on_entry(stamp, &command, &events, &mut batch);
