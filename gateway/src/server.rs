@@ -93,6 +93,17 @@ impl Connections {
         self.0.logins.refused()
     }
 
+    /// Resumes that failed so far, by reject code: refused 413 and 419,
+    /// ended 421.
+    #[must_use]
+    pub fn failed_resumes(&self) -> [(u16, u64); 3] {
+        let counts = &self.0.resumes_failed;
+        std::array::from_fn(|i| {
+            let count = counts[i].load(std::sync::atomic::Ordering::Relaxed);
+            (crate::session::RESUME_FAILURES[i], count)
+        })
+    }
+
     /// TLS handshakes on the broker port that failed or timed out so far.
     #[must_use]
     pub fn failed_tls_handshakes(&self) -> u64 {
@@ -148,6 +159,7 @@ impl Server {
                 before_login: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failures: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failed: std::sync::atomic::AtomicU64::new(0),
+                resumes_failed: Default::default(),
                 handshakes: crate::throttle::Handshakes::new(Instant::now()),
             }),
         })

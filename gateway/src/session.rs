@@ -102,6 +102,10 @@ pub(crate) struct SessionContext {
     pub tls_failures: SharedTally,
     /// Their count since the start, for the metrics.
     pub tls_failed: AtomicU64,
+    /// Resumes that failed since the start, for the metrics: refused 413
+    /// (past the broker's last report) and 419 (an archived segment not
+    /// in place), and ended 421 (a damaged journal).
+    pub resumes_failed: [AtomicU64; 3],
     /// Each address's budget of TLS handshakes: one past it is closed
     /// before its handshake, and counted as a failed one.
     pub handshakes: crate::throttle::Handshakes,
@@ -205,7 +209,24 @@ enum Ended {
     WriteTimeout,
 }
 
+/// The reject codes of a failed resume, in the order of
+/// [`SessionContext::resumes_failed`].
+pub const RESUME_FAILURES: [u16; 3] = [413, 419, 421];
+
 impl Ended {
+    /// The code of a resume that failed: refused 413 or 419, or ended
+    /// 421; `None` for any other end.
+    const fn failed_resume(&self) -> Option<u16> {
+        match self {
+            Self::BrokerRefused(
+                _,
+                reason @ (RejectReason::ResumeSeqAhead | RejectReason::HistoryArchived),
+            ) => Some(reason.code()),
+            Self::HistoryUnreadable => Some(RejectReason::HistoryUnreadable.code()),
+            _ => None,
+        }
+    }
+
     /// An end before a login that anyone may cause without credentials:
     /// no login (or a first frame that is not one), a wrong protocol
     /// version, a slot taken by a newer connection, a closed socket.
@@ -301,6 +322,10 @@ pub(crate) async fn run(
         .is_ok_and(|closed| closed.is_ok())
     {
         conn.get_mut().drain_unread(CLOSE_WAIT).await;
+    }
+    if let Some(code) = ended.failed_resume() {
+        let at = RESUME_FAILURES.iter().position(|&c| c == code).unwrap_or(0);
+        ctx.resumes_failed[at].fetch_add(1, Ordering::Relaxed);
     }
     match &ended {
         ended if broker.is_none() && ended.before_login() => {

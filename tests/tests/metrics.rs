@@ -138,6 +138,10 @@ async fn counters_move_with_what_the_brokers_do() {
     // A wrong secret: refused 402, and counted.
     let wrong = Client::connect(server.addr, 1, "not the secret", 0).await;
     assert!(wrong.is_err());
+    // A resume past broker 2's last report: refused 413, and counted (the
+    // session it would have taken over goes on).
+    let ahead = Client::connect(server.addr, 2, "demo-secret-2", 999).await;
+    assert!(ahead.is_err());
 
     let (_, after) = scrape(metrics).await;
     for (series, expected) in [
@@ -162,6 +166,9 @@ async fn counters_move_with_what_the_brokers_do() {
         (r#"cetx_large_holders_total{instrument="CEA2025"}"#, 1),
         (r#"cetx_large_holders_total{instrument="CEA2024"}"#, 0),
         ("cetx_failed_logins_total", 1),
+        (r#"cetx_resume_failures_total{code="413"}"#, 1),
+        (r#"cetx_resume_failures_total{code="419"}"#, 0),
+        (r#"cetx_resume_failures_total{code="421"}"#, 0),
         ("cetx_sessions", 2),
         ("cetx_pending_connections", 0),
         ("cetx_report_subscriptions", 2),

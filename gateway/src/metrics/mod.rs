@@ -378,6 +378,18 @@ fn connections(page: &mut Exposition, sources: &Sources) {
         "Broker logins refused for their credentials (402) or their address's failures (417).",
         connections.failed_logins(),
     );
+    page.family(
+        "cetx_resume_failures_total",
+        Kind::Counter,
+        "Resumes that failed, by reject code: refused 413 (past the broker's last report) or 419 (an archived segment not in place), or ended 421 (the journal could not be read back).",
+    );
+    for (code, count) in connections.failed_resumes() {
+        page.sample(
+            "cetx_resume_failures_total",
+            &[("code", &code.to_string())],
+            count,
+        );
+    }
     page.single(
         "cetx_tls_handshake_failures_total",
         Kind::Counter,
