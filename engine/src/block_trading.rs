@@ -265,16 +265,23 @@ impl Engine {
     /// one of its block sessions.
     fn check_block_hours(&self, i: usize, stamp: Stamp) -> Result<(), RejectReason> {
         let market = &self.markets[i];
-        let in_hours = self.calendar.as_ref().is_none_or(|calendar| {
-            let local_s = (stamp.time_ns.div_euclid(NS_PER_S) + i64::from(calendar.utc_offset_s))
-                .rem_euclid(S_PER_DAY);
-            market.block.in_hours(u32::try_from(local_s).unwrap_or(0))
-        });
+        let in_hours = self
+            .local_seconds(stamp.time_ns)
+            .is_none_or(|local_s| market.block.in_hours(local_s));
         if market.phase.accepts_orders() && in_hours {
             Ok(())
         } else {
             Err(RejectReason::BlockOutsideHours)
         }
+    }
+
+    /// The local time of day of `time_ns`, in seconds since midnight, by
+    /// the calendar's UTC offset; `None` without a calendar.
+    pub(crate) fn local_seconds(&self, time_ns: i64) -> Option<u32> {
+        let calendar = self.calendar.as_ref()?;
+        let local_s =
+            (time_ns.div_euclid(NS_PER_S) + i64::from(calendar.utc_offset_s)).rem_euclid(S_PER_DAY);
+        u32::try_from(local_s).ok()
     }
 
     /// Where `account` is kept, once it exists, is in good standing and may

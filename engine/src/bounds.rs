@@ -17,9 +17,15 @@ use crate::reject::RejectReason;
 use crate::risk::value_fen;
 
 impl Engine {
-    /// The limits `command` broke, for the reasons that have them
-    /// ([`RejectReason::has_bounds`]); `None` for the others.
-    pub(crate) fn bounds_of(&self, command: &Command, reason: RejectReason) -> Option<Bounds> {
+    /// The limits `command`, stamped `time_ns`, broke, for the reasons
+    /// that have them ([`RejectReason::has_bounds`]); `None` for the
+    /// others.
+    pub(crate) fn bounds_of(
+        &self,
+        command: &Command,
+        reason: RejectReason,
+        time_ns: i64,
+    ) -> Option<Bounds> {
         use RejectReason as R;
         match (reason, command) {
             (R::PriceOutsideBand | R::QuantityBelowMinimum | R::QuantityAboveMaximum, _) => {
@@ -88,6 +94,13 @@ impl Engine {
                     .get_with_holding(claimant.account, claimant.instrument?)?;
                 let free_t = holding.sellable_t().saturating_add(claimant.own_t);
                 Some(Bounds::new(0, tonnes(free_t)))
+            }
+            (R::BlockOutsideHours, Command::PostBlock(block)) => {
+                self.next_block_session(block.instrument, time_ns)
+            }
+            (R::BlockOutsideHours, &Command::AcceptBlock { block_id, .. }) => {
+                let instrument = self.blocks.offers.get(&block_id)?.instrument;
+                self.next_block_session(instrument, time_ns)
             }
             (R::PositionLimitExceeded, _) => {
                 let instrument = self.claimant(command)?.instrument?;
@@ -158,6 +171,26 @@ impl Engine {
             _ => return None,
         };
         Some(Claimant::of(account, Some(instrument)))
+    }
+
+    /// A block refused 131 outside the block hours: the next block
+    /// session of `instrument` (its open and close, seconds since local
+    /// midnight: later today, else the day's first); `None` within the
+    /// hours (the instrument's phase refused it) or without a calendar.
+    fn next_block_session(&self, instrument: InstrumentId, time_ns: i64) -> Option<Bounds> {
+        use chrono::Timelike;
+        let local_s = self.local_seconds(time_ns)?;
+        let rules = &self.markets.get(usize::from(instrument.0))?.block;
+        if rules.in_hours(local_s) {
+            return None;
+        }
+        let seconds = |t: chrono::NaiveTime| i64::from(t.num_seconds_from_midnight());
+        let next = rules
+            .sessions
+            .iter()
+            .find(|s| s.open.num_seconds_from_midnight() > local_s)
+            .or_else(|| rules.sessions.first())?;
+        Some(Bounds::new(seconds(next.open), seconds(next.close)))
     }
 
     /// A bid's limits: its auction's price range, or a lot up to the

@@ -340,7 +340,7 @@ impl Engine {
             _ => self.apply_other(command, stamp, events),
         };
         if let Err(reason) = outcome {
-            self.refuse(command, reason, events);
+            self.refuse(command, reason, stamp.time_ns, events);
         }
     }
 
@@ -463,12 +463,18 @@ impl Engine {
     /// than before the bounds (callgrind, `apply_count`).
     #[cold]
     #[inline(never)]
-    fn refuse(&self, command: &Command, reason: RejectReason, events: &mut Vec<Event>) {
+    fn refuse(
+        &self,
+        command: &Command,
+        reason: RejectReason,
+        time_ns: i64,
+        events: &mut Vec<Event>,
+    ) {
         events.push(Event::Rejected(Rejected {
             command: command.kind(),
             order_id: command.order_id(),
             reason,
-            bounds: self.bounds_of(command, reason),
+            bounds: self.bounds_of(command, reason, time_ns),
         }));
     }
 

@@ -285,6 +285,7 @@ impl RejectReason {
                 | Self::InvalidAuctionTerms
                 | Self::AuctionTooSmall
                 | Self::BlockPriceOutsideBand
+                | Self::BlockOutsideHours
                 | Self::BlockBelowMinimum
                 | Self::BlockQuantityInvalid
                 | Self::InsufficientCash

@@ -460,6 +460,47 @@ fn every_block_rule_has_its_reject_code() {
     }
 }
 
+/// PROTOCOL.md, *Reject reasons*: a post refused outside the block hours
+/// quotes the next block session (later today, else the day's first); one
+/// refused within the hours, for the instrument's phase, quotes none.
+#[test]
+fn a_block_outside_the_hours_quotes_the_next_block_session() {
+    const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+    let refusal = |m: &mut Market, command: Command| match m.apply(&command)[..] {
+        [Event::Rejected(r)] => (r.reason, r.bounds.map(|b| (b.low, b.high))),
+        ref other => panic!("{command:?} was not rejected: {other:?}"),
+    };
+    let outside = |low, high| (RejectReason::BlockOutsideHours, Some((low, high)));
+    let mut m = Market::new();
+    let mut ccer_rules = BlockRules::for_kind(&cetx_engine::InstrumentKind::Ccer {});
+    ccer_rules.enabled = true;
+    m.ok(Command::SetBlockRules {
+        instrument: CCER,
+        rules: Box::new(ccer_rules),
+    });
+    let ccer = || post(|b| b.instrument = CCER);
+    // 10:00: CEA's one session (13:00 to 15:00) is next; CCER is in its
+    // morning session, so its offer is not refused for the hours.
+    m.time_ns = MORNING_NS;
+    assert_eq!(refusal(&mut m, post(|_| {})), outside(46_800, 54_000));
+    // 12:00: CCER's afternoon session is next.
+    m.time_ns = MORNING_NS + 2 * HOUR_NS;
+    assert_eq!(refusal(&mut m, ccer()), outside(46_800, 54_000));
+    // 16:00: tomorrow's first, 09:30 to 11:30 for CCER.
+    m.time_ns = MORNING_NS + 6 * HOUR_NS;
+    assert_eq!(refusal(&mut m, ccer()), outside(34_200, 41_400));
+    // 13:30, halted: within the hours, so no session to quote.
+    m.time_ns = AFTERNOON_NS;
+    m.ok(Command::SetPhase {
+        instrument: CEA,
+        phase: Phase::Halted,
+    });
+    assert_eq!(
+        refusal(&mut m, post(|_| {})),
+        (RejectReason::BlockOutsideHours, None)
+    );
+}
+
 #[test]
 fn a_directed_offer_is_accepted_in_part_then_for_the_rest() {
     let mut m = Market::new();

@@ -100,7 +100,7 @@ impl Connections {
         let counts = &self.0.resumes_failed;
         std::array::from_fn(|i| {
             let count = counts[i].load(std::sync::atomic::Ordering::Relaxed);
-            (crate::session::RESUME_FAILURES[i], count)
+            (crate::session::RESUME_FAILURES[i].code(), count)
         })
     }
 

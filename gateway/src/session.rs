@@ -118,6 +118,15 @@ fn peer_text(peer: Option<SocketAddr>) -> String {
 }
 
 impl SessionContext {
+    /// Counts a resume that failed for `reason` (one of
+    /// [`RESUME_FAILURES`]), before the broker is told, so that a metrics
+    /// page read once it knows counts it.
+    fn count_failed_resume(&self, reason: RejectReason) {
+        if let Some(at) = RESUME_FAILURES.iter().position(|&r| r == reason) {
+            self.resumes_failed[at].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Counts a session closed on a malformed frame; logs the count when
     /// its interval has run (or, with `event` `None`, on the server's
     /// timer, what the interval held back).
@@ -209,24 +218,15 @@ enum Ended {
     WriteTimeout,
 }
 
-/// The reject codes of a failed resume, in the order of
+/// The reasons a resume fails, in the order of
 /// [`SessionContext::resumes_failed`].
-pub const RESUME_FAILURES: [u16; 3] = [413, 419, 421];
+pub const RESUME_FAILURES: [RejectReason; 3] = [
+    RejectReason::ResumeSeqAhead,
+    RejectReason::HistoryArchived,
+    RejectReason::HistoryUnreadable,
+];
 
 impl Ended {
-    /// The code of a resume that failed: refused 413 or 419, or ended
-    /// 421; `None` for any other end.
-    const fn failed_resume(&self) -> Option<u16> {
-        match self {
-            Self::BrokerRefused(
-                _,
-                reason @ (RejectReason::ResumeSeqAhead | RejectReason::HistoryArchived),
-            ) => Some(reason.code()),
-            Self::HistoryUnreadable => Some(RejectReason::HistoryUnreadable.code()),
-            _ => None,
-        }
-    }
-
     /// An end before a login that anyone may cause without credentials:
     /// no login (or a first frame that is not one), a wrong protocol
     /// version, a slot taken by a newer connection, a closed socket.
@@ -322,10 +322,6 @@ pub(crate) async fn run(
         .is_ok_and(|closed| closed.is_ok())
     {
         conn.get_mut().drain_unread(CLOSE_WAIT).await;
-    }
-    if let Some(code) = ended.failed_resume() {
-        let at = RESUME_FAILURES.iter().position(|&c| c == code).unwrap_or(0);
-        ctx.resumes_failed[at].fetch_add(1, Ordering::Relaxed);
     }
     match &ended {
         ended if broker.is_none() && ended.before_login() => {
@@ -554,19 +550,26 @@ async fn login(
     }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
+        // A refused login holds no slot while it is told why: a client
+        // that knows it is refused finds the connections counted without
+        // it.
         Err(RejectReason::HistoryArchived) => {
+            drop((slot, pending));
             // Which resume would be served, since the broker cannot tell.
             let reason = RejectReason::HistoryArchived;
+            ctx.count_failed_resume(reason);
             let text = resume_from(reason, ctx.runtime.earliest_resume(broker));
             refuse_login_saying(conn, reason, text).await;
             return Err(Ended::BrokerRefused(broker, reason));
         }
         Err(RejectReason::ResumeSeqAhead) => {
+            drop((slot, pending));
             // Where the broker's reports end, so that it can resume from
             // there; a broker ahead of the journal may have been told of
             // entries it no longer holds (a data directory restored from
             // an older copy: OPERATIONS.md).
             let reason = RejectReason::ResumeSeqAhead;
+            ctx.count_failed_resume(reason);
             let last = ctx.runtime.last_report(broker);
             tracing::warn!(
                 broker = broker_id,
@@ -579,6 +582,7 @@ async fn login(
             return Err(Ended::BrokerRefused(broker, reason));
         }
         Err(reason) => {
+            drop((slot, pending));
             refuse_login(conn, reason).await;
             return Err(Ended::BrokerRefused(broker, reason));
         }
@@ -696,6 +700,7 @@ async fn serve(
                         return taken_over_end(conn, &mut subscription).await;
                     }
                     if let Some(earliest) = subscription.unreadable_history() {
+                        ctx.count_failed_resume(RejectReason::HistoryUnreadable);
                         return unreadable_end(conn, &mut subscription, earliest).await;
                     }
                     return stopped(&ctx.runtime, Ended::SubscriptionDropped);

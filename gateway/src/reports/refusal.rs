@@ -226,6 +226,11 @@ fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
                 format!("take all {high} t")
             }
         }
+        RejectReason::BlockOutsideHours => format!(
+            "the next block session is {} to {}",
+            time_of_day(low),
+            time_of_day(high)
+        ),
         RejectReason::InsufficientCash => format!("{} CNY free", cny(high)),
         RejectReason::InsufficientHoldings => format!("{high} t free"),
         RejectReason::HoldingsLockedUntilNextDay => format!("{high} t free today"),
@@ -237,6 +242,17 @@ fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
         }
         _ => range(|t| t.to_string(), " t"),
     })
+}
+
+/// Seconds since midnight as a time of day: 46800 as `13:00`, with the
+/// seconds when there are any (`09:30:30`).
+fn time_of_day(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if s == 0 {
+        format!("{h:02}:{m:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
 }
 
 /// Ticks of 0.01 CNY as CNY: 8100 as `81.00`.
@@ -310,6 +326,18 @@ mod tests {
                 0,
                 100_000,
                 "position limit exceeded: at most 100000 t held and open to buy",
+            ),
+            (
+                R::BlockOutsideHours,
+                46_800,
+                54_000,
+                "block outside hours: the next block session is 13:00 to 15:00",
+            ),
+            (
+                R::BlockOutsideHours,
+                34_230,
+                41_400,
+                "block outside hours: the next block session is 09:30:30 to 11:30",
             ),
             (R::AccountOrderLimit, 0, 64, "account order limit: at most 64 resting orders"),
             (R::BrokerOrderLimit, 0, 512, "broker order limit: at most 512 resting orders"),
