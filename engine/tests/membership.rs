@@ -305,6 +305,25 @@ fn a_cancel_on_disconnect_cancels_the_broker_s_orders_and_no_other() {
             .contains("still rests after its CancelOnDisconnect"),
         "{error}"
     );
+    // One that cancels another broker's order, whatever account it names.
+    let Event::Accepted(carol_order) = carol[0] else {
+        panic!("{carol:?}");
+    };
+    let mut forged = events.clone();
+    forged.push(Event::Cancelled(cetx_engine::Cancelled {
+        order_id: carol_order.order_id,
+        account: ALICE,
+        instrument: CEA,
+        side: Side::Buy,
+        cancelled_t: 1,
+        cause: CancelCause::Disconnected,
+    }));
+    let mut replica = Engine::from_state(&before).unwrap();
+    let error = replica.replay(stamp, &disconnect, &forged).unwrap_err();
+    assert!(
+        error.to_string().contains("on broker 1's disconnect"),
+        "{error}"
+    );
 }
 
 /// ENGINE.md: a new order's account is checked before its broker, so a

@@ -9,7 +9,7 @@
 
 use crate::command::Command;
 use crate::engine::Engine;
-use crate::event::Event;
+use crate::event::{CancelCause, Event};
 use crate::membership::Status;
 
 impl Engine {
@@ -48,6 +48,42 @@ impl Engine {
                 command.kind()
             )),
         }
+    }
+
+    /// A [`Command::CancelOnDisconnect`]'s events are only the
+    /// cancellations of the broker's own resting orders, cause
+    /// `Disconnected` (checked before they are replayed, against the
+    /// resting orders' accounts); any other command passes.
+    pub(super) fn check_disconnect(
+        &self,
+        command: &Command,
+        events: &[Event],
+    ) -> Result<(), String> {
+        let Command::CancelOnDisconnect { broker } = *command else {
+            return Ok(());
+        };
+        for event in events {
+            let Event::Cancelled(c) = event else {
+                return Err(format!("{event:?} from a CancelOnDisconnect"));
+            };
+            // The resting order's own account, not the event's word for it.
+            let resting = self
+                .books
+                .get(usize::from(c.instrument.0))
+                .and_then(|book| book.find(c.order_id));
+            let of_broker = resting.is_some_and(|(_, order)| {
+                self.accounts
+                    .get(order.account)
+                    .is_some_and(|a| a.broker == broker)
+            });
+            if c.cause != CancelCause::Disconnected || !of_broker {
+                return Err(format!(
+                    "order {} of account {} cancelled ({:?}) on broker {}'s disconnect",
+                    c.order_id.0, c.account.0, c.cause, broker.0
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// After a suspension's events (its cancellations are the journal's
