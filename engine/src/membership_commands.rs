@@ -179,12 +179,16 @@ impl Engine {
     }
 
     /// Whether any order of the broker's accounts rests, for the gateway,
-    /// which journals a [`Command::CancelOnDisconnect`] only then.
+    /// which journals a [`Command::CancelOnDisconnect`] only then: each
+    /// book's count of the broker's orders (its member limits'), not a
+    /// walk of the books.
     ///
     /// [`Command::CancelOnDisconnect`]: crate::Command::CancelOnDisconnect
     #[must_use]
     pub fn has_resting_of_broker(&self, broker: BrokerId) -> bool {
-        !self.resting_of_broker(broker).is_empty()
+        self.books
+            .iter()
+            .any(|book| book.resting_of_broker(broker) > 0)
     }
 
     /// [`Command::CancelOnDisconnect`]: cancels every resting order of the
