@@ -118,9 +118,10 @@ fn peer_text(peer: Option<SocketAddr>) -> String {
 }
 
 impl SessionContext {
-    /// Counts a resume that failed for `reason` (one of
-    /// [`RESUME_FAILURES`]), before the broker is told, so that a metrics
-    /// page read once it knows counts it.
+    /// Counts a resume that failed for `reason`, if it is one of
+    /// [`RESUME_FAILURES`] (any other is not counted here), before the
+    /// broker is told, so that a metrics page read once it knows counts
+    /// it.
     fn count_failed_resume(&self, reason: RejectReason) {
         if let Some(at) = RESUME_FAILURES.iter().position(|&r| r == reason) {
             self.resumes_failed[at].fetch_add(1, Ordering::Relaxed);
@@ -550,40 +551,35 @@ async fn login(
     }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
-        // A refused login holds no slot while it is told why: a client
-        // that knows it is refused finds the connections counted without
-        // it.
-        Err(RejectReason::HistoryArchived) => {
-            drop((slot, pending));
-            // Which resume would be served, since the broker cannot tell.
-            let reason = RejectReason::HistoryArchived;
-            ctx.count_failed_resume(reason);
-            let text = resume_from(reason, ctx.runtime.earliest_resume(broker));
-            refuse_login_saying(conn, reason, text).await;
-            return Err(Ended::BrokerRefused(broker, reason));
-        }
-        Err(RejectReason::ResumeSeqAhead) => {
-            drop((slot, pending));
-            // Where the broker's reports end, so that it can resume from
-            // there; a broker ahead of the journal may have been told of
-            // entries it no longer holds (a data directory restored from
-            // an older copy: OPERATIONS.md).
-            let reason = RejectReason::ResumeSeqAhead;
-            ctx.count_failed_resume(reason);
-            let last = ctx.runtime.last_report(broker);
-            tracing::warn!(
-                broker = broker_id,
-                resume_from_seq,
-                last_seq = last,
-                "refusing a resume past the broker's last report (413)"
-            );
-            let text = format!("{}: the last report is {last}", reject_text(reason));
-            refuse_login_saying(conn, reason, text).await;
-            return Err(Ended::BrokerRefused(broker, reason));
-        }
         Err(reason) => {
+            // A refused login holds no slot while it is told why: a client
+            // that knows it is refused finds the connections counted
+            // without it.
             drop((slot, pending));
-            refuse_login(conn, reason).await;
+            ctx.count_failed_resume(reason);
+            let text = match reason {
+                // Which resume would be served, since the broker cannot
+                // tell.
+                RejectReason::HistoryArchived => {
+                    resume_from(reason, ctx.runtime.earliest_resume(broker))
+                }
+                // Where the broker's reports end, so that it can resume
+                // from there; a broker ahead of the journal may have been
+                // told of entries it no longer holds (a data directory
+                // restored from an older copy: OPERATIONS.md).
+                RejectReason::ResumeSeqAhead => {
+                    let last = ctx.runtime.last_report(broker);
+                    tracing::warn!(
+                        broker = broker_id,
+                        resume_from_seq,
+                        last_seq = last,
+                        "refusing a resume past the broker's last report (413)"
+                    );
+                    format!("{}: the last report is {last}", reject_text(reason))
+                }
+                _ => reject_text(reason),
+            };
+            refuse_login_saying(conn, reason, text).await;
             return Err(Ended::BrokerRefused(broker, reason));
         }
     };
