@@ -23,6 +23,8 @@
 //! - [`market_data`]: the public market rebuilt from durable entries, and
 //!   the feed server (`docs/MARKET_DATA.md`).
 //! - [`web`]: the read-only web view of the market (`[http]`).
+//! - [`exchange_time`]: journal and feed times as the calendar's local
+//!   time, for people (the web view and `cetx watch`).
 //! - [`metrics`]: the Prometheus endpoint (`[metrics]`), read at each
 //!   scrape from the counters the runtime, the journal and the server
 //!   keep.
@@ -65,6 +67,7 @@ pub mod codec;
 pub mod config;
 pub mod credential;
 pub mod csv_input;
+pub mod exchange_time;
 mod listen;
 mod log_tally;
 pub mod market_data;

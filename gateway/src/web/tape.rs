@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use cetx_engine::settlement::Cny;
 
+use crate::exchange_time;
 use crate::market_data::{MarketData, Update, View};
 
 /// Trades the tape keeps per instrument.
@@ -84,7 +85,7 @@ impl Trades {
 #[derive(Debug)]
 pub(super) struct Tape {
     instruments: Mutex<Vec<Trades>>,
-    utc_offset_s: i64,
+    utc_offset_s: i32,
 }
 
 impl Tape {
@@ -100,7 +101,7 @@ impl Tape {
         let (_, mut updates) = market.subscribe(&ids);
         let tape = Arc::new(Self {
             instruments: Mutex::new((0..count).map(|_| Trades::default()).collect()),
-            utc_offset_s: i64::from(utc_offset_s),
+            utc_offset_s,
         });
         let (version, receiver) = watch::channel(0_u64);
         let keeper = Arc::clone(&tape);
@@ -240,24 +241,14 @@ impl Tape {
         MarketJson { instruments }
     }
 
+    /// Exchange time of day: `14:44:00`.
     fn clock(&self, time_ns: i64) -> String {
-        let seconds = time_ns.div_euclid(1_000_000_000) + self.utc_offset_s;
-        let of_day = seconds.rem_euclid(86_400);
-        format!(
-            "{:02}:{:02}:{:02}",
-            of_day / 3_600,
-            of_day / 60 % 60,
-            of_day % 60
-        )
+        exchange_time::clock(time_ns, self.utc_offset_s)
     }
 
     /// Exchange date and time: `2026-11-27 14:44:00`.
     fn date_time(&self, time_ns: i64) -> String {
-        let local_ns = time_ns.saturating_add(self.utc_offset_s.saturating_mul(1_000_000_000));
-        chrono::DateTime::from_timestamp_nanos(local_ns)
-            .naive_utc()
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
+        exchange_time::date_time(time_ns, self.utc_offset_s)
     }
 
     fn trade_json(&self, row: &TradeRow) -> TradeJson {

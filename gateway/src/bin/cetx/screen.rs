@@ -12,6 +12,7 @@
 //! characters without the colours.
 
 use cetx_engine::{Phase, Pricing};
+use cetx_gateway::exchange_time::{clock, date_time, day};
 use cetx_gateway::market_data::client::Followed;
 use cetx_gateway::market_data::{LevelTotals, View};
 use cetx_gateway::protocol::Side;
@@ -539,38 +540,20 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
-/// The time of day `utc_offset_s` from UTC, `HH:MM:SS`.
-pub fn clock(time_ns: i64, utc_offset_s: i32) -> String {
-    let seconds = (time_ns.div_euclid(1_000_000_000) + i64::from(utc_offset_s)).rem_euclid(86_400);
-    format!(
-        "{:02}:{:02}:{:02}",
-        seconds / 3_600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
-}
-
 /// A bidding window in exchange time: `10:00:00 to 10:30:00` within a
 /// day, each end with its date (`2026-11-27 14:44:00 to 2026-11-30
 /// 10:00:00`) across days.
 pub fn window(start_ns: i64, end_ns: i64, utc_offset_s: i32) -> String {
-    let date =
-        |ns: i64| (ns.div_euclid(1_000_000_000) + i64::from(utc_offset_s)).div_euclid(86_400);
-    if date(start_ns) == date(end_ns) {
-        return format!(
-            "{} to {}",
-            clock(start_ns, utc_offset_s),
-            clock(end_ns, utc_offset_s)
-        );
-    }
-    let dated = |ns: i64| {
-        let local_ns = ns.saturating_add(i64::from(utc_offset_s) * 1_000_000_000);
-        chrono::DateTime::from_timestamp_nanos(local_ns)
-            .naive_utc()
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
+    let show = if day(start_ns, utc_offset_s) == day(end_ns, utc_offset_s) {
+        clock
+    } else {
+        date_time
     };
-    format!("{} to {}", dated(start_ns), dated(end_ns))
+    format!(
+        "{} to {}",
+        show(start_ns, utc_offset_s),
+        show(end_ns, utc_offset_s)
+    )
 }
 
 /// An offset from UTC as people write it: `UTC`, `UTC+8`, `UTC-3:30`,

@@ -21,6 +21,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use cetx_engine::RejectReason;
 use cetx_gateway::codec::DecodeError;
+use cetx_gateway::exchange_time;
 use cetx_gateway::market_data::client::Followed;
 use cetx_gateway::market_data::{FeedClient, FeedError};
 use cetx_gateway::protocol::feed::{FeedMessage, MAX_SUBSCRIBE_SYMBOLS};
@@ -343,7 +344,7 @@ impl Watch {
                 Ok(Step::Message { shown })
             }
             Err(error) if lost(&error) => {
-                let now = screen::clock(Clock::system().now_ns(), self.utc_offset_s);
+                let now = exchange_time::clock(Clock::system().now_ns(), self.utc_offset_s);
                 self.lost = Some(Lost {
                     status: format!(
                         "feed lost at {now} ({error}): reconnecting, the view is as it was"
