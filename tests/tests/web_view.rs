@@ -293,3 +293,86 @@ async fn one_address_cannot_hold_every_connection_of_the_web_port() {
     drop(held);
     server.stop().await;
 }
+
+/// The body of `GET path` on the web port, read to the end.
+async fn body_of(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: cetx\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let (_, body) = answer.split_once("\r\n\r\n").expect("headers, then a body");
+    body.to_owned()
+}
+
+/// The data of the first event of a new `/events` stream.
+async fn first_event(addr: std::net::SocketAddr) -> serde_json::Value {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = "GET /events HTTP/1.1\r\nHost: cetx\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut lines = tokio::io::BufReader::new(stream).lines();
+    loop {
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .expect("the stream goes on");
+        if let Some(data) = line.strip_prefix("data:") {
+            return serde_json::from_str(data.trim()).expect("the event's data is JSON");
+        }
+    }
+}
+
+/// CONFIG.md, `[http]`: the first event of every `/events` stream is the
+/// whole market as it is then, what `/api/market` gives; after a restart
+/// on the same data directory (what a page that reconnects reads first)
+/// it shows the same book, its tape and candles empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_stream_starts_with_the_whole_market_also_after_a_restart() {
+    let config = ServerConfig::embedded_default();
+    let server = TestServer::start_in(config.clone(), tempfile::tempdir().unwrap()).await;
+    let web = server.web.expect("the demo config serves the page");
+    // Kept until the server stops: a disconnect would cancel the bid.
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    one.submit(NewOrder::limit(1, 1001, "CEA2025", Side::Buy, 85_10, 10))
+        .await
+        .unwrap();
+    answered(&mut one, 1).await;
+    let before = first_event(web).await;
+    let api: serde_json::Value = serde_json::from_str(&body_of(web, "/api/market").await).unwrap();
+    assert_eq!(before, api);
+    let book = |market: &serde_json::Value| {
+        let instruments = market["instruments"].as_array().expect("instruments");
+        instruments
+            .iter()
+            .map(|i| (i["symbol"].clone(), i["bids"].clone(), i["asks"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        book(&before)
+            .iter()
+            .any(|(symbol, bids, _)| symbol == "CEA2025" && bids.to_string().contains("85.10")),
+        "{before}"
+    );
+    let data = server.stop().await;
+    drop(one);
+    let server = TestServer::start_in(config, data).await;
+    let after = first_event(server.web.expect("served again")).await;
+    assert_eq!(book(&after), book(&before));
+    assert!(
+        after["instruments"]
+            .as_array()
+            .expect("instruments")
+            .iter()
+            .all(|i| i["tape"] == serde_json::json!([]) && i["candles"] == serde_json::json!([])),
+        "{after}"
+    );
+    server.stop().await;
+}
