@@ -95,7 +95,7 @@ impl Engine {
             seq: stamp.seq,
             what,
         };
-        self.check_disconnect(command, events).map_err(fail)?;
+        self.check_member_cancels(command, events).map_err(fail)?;
         let mut incoming: Option<Incoming> = None;
         let mut struck = None;
         for event in events {

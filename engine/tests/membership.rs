@@ -321,7 +321,9 @@ fn a_cancel_on_disconnect_cancels_the_broker_s_orders_and_no_other() {
     let mut replica = Engine::from_state(&before).unwrap();
     let error = replica.replay(stamp, &disconnect, &forged).unwrap_err();
     assert!(
-        error.to_string().contains("on broker 1's disconnect"),
+        error
+            .to_string()
+            .contains("not one of the CancelOnDisconnect's cancels of broker 1's orders"),
         "{error}"
     );
 }
@@ -467,6 +469,58 @@ fn a_journal_that_suspends_but_leaves_orders_resting_does_not_replay() {
     events.retain(|e| !matches!(e, Event::Cancelled(_)));
     let error = m.replica.replay(stamp, &command, &events).unwrap_err();
     assert!(error.what.contains("still rests"), "{error}");
+}
+
+/// A suspension's cancels are of the suspended account's own resting
+/// orders, with cause `Suspended`: a journal whose suspension cancels
+/// another account's order, or gives another cause, does not replay.
+#[test]
+fn a_journal_whose_suspension_cancels_another_account_s_order_does_not_replay() {
+    let mut m = Market::new();
+    m.buy(ALICE, 100_00, 10);
+    let bob = m.buy(BOB, 99_00, 20);
+    let Event::Accepted(bob_order) = bob[0] else {
+        panic!("{bob:?}");
+    };
+    let command = account_status(ALICE, Status::Suspended);
+    let stamp = Stamp {
+        seq: m.seq,
+        time_ns: 0,
+    };
+    let mut events = Vec::new();
+    m.live.apply(&command, stamp, &mut events);
+    let before = m.replica.state();
+
+    let mut forged = events.clone();
+    forged.push(Event::Cancelled(cetx_engine::Cancelled {
+        order_id: bob_order.order_id,
+        account: ALICE,
+        instrument: CEA,
+        side: Side::Buy,
+        cancelled_t: 20,
+        cause: CancelCause::Suspended,
+    }));
+    let error = m.replica.replay(stamp, &command, &forged).unwrap_err();
+    assert!(
+        error
+            .what
+            .contains("not one of the SetAccountStatus's cancels of account"),
+        "{error}"
+    );
+
+    let mut wrong_cause = events.clone();
+    for event in &mut wrong_cause {
+        if let Event::Cancelled(c) = event {
+            c.cause = CancelCause::Requested;
+        }
+    }
+    let mut replica = Engine::from_state(&before).unwrap();
+    let error = replica.replay(stamp, &command, &wrong_cause).unwrap_err();
+    assert!(error.what.contains("cause: Requested"), "{error}");
+
+    // The journal's own events replay.
+    let mut replica = Engine::from_state(&before).unwrap();
+    replica.replay(stamp, &command, &events).unwrap();
 }
 
 #[test]

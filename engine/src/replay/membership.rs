@@ -7,10 +7,12 @@
 //! closed broker's accounts are all closed; and after a suspension none
 //! of the suspended accounts' orders still rests.
 
+use crate::account::BrokerId;
 use crate::command::Command;
 use crate::engine::Engine;
 use crate::event::{CancelCause, Event};
 use crate::membership::Status;
+use crate::order::AccountId;
 
 impl Engine {
     pub(super) fn replay_membership(
@@ -50,36 +52,68 @@ impl Engine {
         }
     }
 
-    /// A [`Command::CancelOnDisconnect`]'s events are only the
-    /// cancellations of the broker's own resting orders, cause
-    /// `Disconnected` (checked before they are replayed, against the
-    /// resting orders' accounts); any other command passes.
-    pub(super) fn check_disconnect(
+    /// The events of a [`Command::CancelOnDisconnect`] or a suspension
+    /// are only its own: each `Cancelled` is of a resting order of the
+    /// broker's or account's (by the book, whatever account the event
+    /// names) with the command's cause, each `BlockCancelled` of a
+    /// suspension is of one of their block offers, and a suspension's
+    /// change of standing is checked by [`Engine::replay_membership`]; a
+    /// refused one has its refusal alone. Checked before the events are replayed; any other command passes.
+    pub(super) fn check_member_cancels(
         &self,
         command: &Command,
         events: &[Event],
     ) -> Result<(), String> {
-        let Command::CancelOnDisconnect { broker } = *command else {
-            return Ok(());
+        let (whose, cause) = match *command {
+            Command::CancelOnDisconnect { broker } => {
+                (Whose::Broker(broker), CancelCause::Disconnected)
+            }
+            Command::SetBrokerStatus {
+                broker,
+                status: Status::Suspended,
+            } => (Whose::Broker(broker), CancelCause::Suspended),
+            Command::SetAccountStatus {
+                account,
+                status: Status::Suspended,
+            } => (Whose::Account(account), CancelCause::Suspended),
+            _ => return Ok(()),
         };
+        let of = |account: AccountId| match whose {
+            Whose::Account(suspended) => account == suspended,
+            Whose::Broker(broker) => self
+                .accounts
+                .get(account)
+                .is_some_and(|a| a.broker == broker),
+        };
+        let suspension = cause == CancelCause::Suspended;
         for event in events {
-            let Event::Cancelled(c) = event else {
-                return Err(format!("{event:?} from a CancelOnDisconnect"));
+            let fits = match event {
+                Event::Cancelled(c) => {
+                    c.cause == cause
+                        && self
+                            .books
+                            .get(usize::from(c.instrument.0))
+                            .and_then(|book| book.find(c.order_id))
+                            .is_some_and(|(_, order)| of(order.account))
+                }
+                Event::BlockCancelled(c) => {
+                    suspension
+                        && c.cause == cause
+                        && self
+                            .blocks
+                            .offers
+                            .get(&c.block_id)
+                            .is_some_and(|offer| of(offer.account))
+                }
+                Event::BrokerStatusChanged(_) | Event::AccountStatusChanged(_) => suspension,
+                // A refused command: its refusal alone.
+                Event::Rejected(_) => events.len() == 1,
+                _ => false,
             };
-            // The resting order's own account, not the event's word for it.
-            let resting = self
-                .books
-                .get(usize::from(c.instrument.0))
-                .and_then(|book| book.find(c.order_id));
-            let of_broker = resting.is_some_and(|(_, order)| {
-                self.accounts
-                    .get(order.account)
-                    .is_some_and(|a| a.broker == broker)
-            });
-            if c.cause != CancelCause::Disconnected || !of_broker {
+            if !fits {
                 return Err(format!(
-                    "order {} of account {} cancelled ({:?}) on broker {}'s disconnect",
-                    c.order_id.0, c.account.0, c.cause, broker.0
+                    "{event:?} is not one of the {:?}'s cancels of {whose}'s orders",
+                    command.kind()
                 ));
             }
         }
@@ -109,6 +143,22 @@ impl Engine {
                 order.0,
                 command.kind()
             )),
+        }
+    }
+}
+
+/// Whose orders a command cancels.
+#[derive(Clone, Copy)]
+enum Whose {
+    Broker(BrokerId),
+    Account(AccountId),
+}
+
+impl std::fmt::Display for Whose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Whose::Broker(broker) => write!(f, "broker {}", broker.0),
+            Whose::Account(account) => write!(f, "account {}", account.0),
         }
     }
 }
