@@ -28,7 +28,7 @@ mod membership;
 use crate::account::{Account, Holding};
 use crate::command::{Asset, Command, Direction, Stamp, TransferTerms};
 use crate::engine::Engine;
-use crate::event::{Accepted, Amended, Cancelled, Event, Trade};
+use crate::event::{Accepted, Amended, CancelCause, Cancelled, Event, Trade};
 use crate::instrument::InstrumentId;
 use crate::matching::Fill;
 use crate::order::{AccountId, OrderId, OrderType, Side, TimeInForce};
@@ -124,6 +124,19 @@ impl Engine {
                                 c.order_id.0, c.cancelled_t, order.remaining_t
                             )));
                         }
+                        let remainder_cause = matches!(
+                            c.cause,
+                            CancelCause::Unfilled
+                                | CancelCause::FokKilled
+                                | CancelCause::BookFull
+                                | CancelCause::SelfTrade
+                        );
+                        if (c.account, c.side) != (order.account, order.side) || !remainder_cause {
+                            return Err(fail(format!(
+                                "the cancel of order {}'s remainder says account {} {:?}, cause {:?}; the order is account {}'s {:?}",
+                                c.order_id.0, c.account.0, c.side, c.cause, order.account.0, order.side
+                            )));
+                        }
                         self.release_open(
                             order.account_at,
                             order.instrument,
@@ -133,7 +146,7 @@ impl Engine {
                         );
                         incoming = None;
                     } else {
-                        self.replay_cancelled(c).map_err(fail)?;
+                        self.replay_cancelled(command, c).map_err(fail)?;
                     }
                 }
                 Event::Amended(a) => {
@@ -336,17 +349,34 @@ impl Engine {
         Ok(())
     }
 
-    fn replay_cancelled(&mut self, c: &Cancelled) -> Result<(), String> {
+    /// A resting order's cancellation by `command`: with the cause that
+    /// command gives, of the order as it rests (its account, side and
+    /// tonnes).
+    fn replay_cancelled(&mut self, command: &Command, c: &Cancelled) -> Result<(), String> {
         let i = self
             .instrument_index(c.instrument)
             .map_err(|_| format!("cancel names unknown instrument {}", c.instrument.0))?;
         let (order, account_at) = self.books[i]
             .take(c.order_id)
             .ok_or_else(|| format!("cancel of order {} that does not rest", c.order_id.0))?;
-        if order.quantity_t != c.cancelled_t {
+        if (order.account, order.side, order.quantity_t) != (c.account, c.side, c.cancelled_t) {
             return Err(format!(
-                "order {} cancels {} t but rests with {} t",
-                c.order_id.0, c.cancelled_t, order.quantity_t
+                "the cancel of order {} says account {} {:?} {} t, but it rests as account {}'s {:?} of {} t",
+                c.order_id.0,
+                c.account.0,
+                c.side,
+                c.cancelled_t,
+                order.account.0,
+                order.side,
+                order.quantity_t
+            ));
+        }
+        if resting_cancel_cause(command) != Some(c.cause) {
+            return Err(format!(
+                "a {:?} cancels resting order {} with cause {:?}",
+                command.kind(),
+                c.order_id.0,
+                c.cause
             ));
         }
         self.release_open(
@@ -558,6 +588,19 @@ fn moved(event: &Event) -> Option<TransferTerms> {
         Event::CashWithdrawn(c) => Some(cash(c, Direction::Out)),
         Event::HoldingsCredited(h) => Some(held(h, Direction::In)),
         Event::HoldingsDebited(h) => Some(held(h, Direction::Out)),
+        _ => None,
+    }
+}
+
+/// The cause with which `command` cancels resting orders, if it does.
+const fn resting_cancel_cause(command: &Command) -> Option<CancelCause> {
+    match command {
+        Command::Cancel { .. } => Some(CancelCause::Requested),
+        Command::EndOfDay { .. } => Some(CancelCause::Expired),
+        Command::SetAccountStatus { .. } | Command::SetBrokerStatus { .. } => {
+            Some(CancelCause::Suspended)
+        }
+        Command::CancelOnDisconnect { .. } => Some(CancelCause::Disconnected),
         _ => None,
     }
 }

@@ -144,6 +144,8 @@ fn replay_args(journal: &Path) -> ReplayArgs {
     }
 }
 
+/// The end of day's cancel of the resting order 1 (the entries below are
+/// all the end of day's).
 fn cancel_order_1() -> Event {
     Event::Cancelled(Cancelled {
         order_id: OrderId(1),
@@ -151,8 +153,17 @@ fn cancel_order_1() -> Event {
         instrument: CEA,
         side: Side::Sell,
         cancelled_t: 100,
-        cause: CancelCause::Requested,
+        cause: CancelCause::Expired,
     })
+}
+
+/// [`cancel_order_1`], changed.
+fn cancel_order_1_but(change: impl FnOnce(&mut Cancelled)) -> Event {
+    let Event::Cancelled(mut cancelled) = cancel_order_1() else {
+        unreachable!()
+    };
+    change(&mut cancelled);
+    Event::Cancelled(cancelled)
 }
 
 fn reference(price_ticks: i64, floor_ticks: i64, ceiling_ticks: i64) -> Event {
@@ -280,6 +291,22 @@ fn hostile_entries() -> Vec<(&'static str, Vec<Event>)> {
         (
             "a reference that moves under resting orders",
             vec![reference(95_00, 85_50, 104_50)],
+        ),
+        (
+            "a cancel that names another account than the order's",
+            vec![cancel_order_1_but(|c| c.account = BUYER)],
+        ),
+        (
+            "a cancel of the other side than the order's",
+            vec![cancel_order_1_but(|c| c.side = Side::Buy)],
+        ),
+        (
+            "an end of day's cancel with a broker's cause",
+            vec![cancel_order_1_but(|c| c.cause = CancelCause::Requested)],
+        ),
+        (
+            "an end of day's cancel with a disconnect's cause",
+            vec![cancel_order_1_but(|c| c.cause = CancelCause::Disconnected)],
         ),
         ("an order of 10^18 t", vec![buy(1_000_000_000_000_000_000)]),
         ("an order of zero tonnes", vec![buy(0)]),

@@ -305,27 +305,31 @@ fn a_cancel_on_disconnect_cancels_the_broker_s_orders_and_no_other() {
             .contains("still rests after its CancelOnDisconnect"),
         "{error}"
     );
-    // One that cancels another broker's order, whatever account it names.
+    // One that cancels another broker's order, naming its account or one
+    // of the broker's.
     let Event::Accepted(carol_order) = carol[0] else {
         panic!("{carol:?}");
     };
-    let mut forged = events.clone();
-    forged.push(Event::Cancelled(cetx_engine::Cancelled {
-        order_id: carol_order.order_id,
-        account: ALICE,
-        instrument: CEA,
-        side: Side::Buy,
-        cancelled_t: 1,
-        cause: CancelCause::Disconnected,
-    }));
-    let mut replica = Engine::from_state(&before).unwrap();
-    let error = replica.replay(stamp, &disconnect, &forged).unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .contains("not one of the CancelOnDisconnect's cancels of broker 1's orders"),
-        "{error}"
-    );
+    for (account, refusal) in [
+        (
+            CAROL,
+            "not one of the CancelOnDisconnect's cancels of broker 1's orders",
+        ),
+        (ALICE, "says account 1 Buy 1 t, but it rests as account 3's"),
+    ] {
+        let mut forged = events.clone();
+        forged.push(Event::Cancelled(cetx_engine::Cancelled {
+            order_id: carol_order.order_id,
+            account,
+            instrument: CEA,
+            side: Side::Buy,
+            cancelled_t: 1,
+            cause: CancelCause::Disconnected,
+        }));
+        let mut replica = Engine::from_state(&before).unwrap();
+        let error = replica.replay(stamp, &disconnect, &forged).unwrap_err();
+        assert!(error.to_string().contains(refusal), "{error}");
+    }
 }
 
 /// ENGINE.md: a new order's account is checked before its broker, so a
@@ -491,32 +495,45 @@ fn a_journal_whose_suspension_cancels_another_account_s_order_does_not_replay() 
     m.live.apply(&command, stamp, &mut events);
     let before = m.replica.state();
 
-    let mut forged = events.clone();
-    forged.push(Event::Cancelled(cetx_engine::Cancelled {
-        order_id: bob_order.order_id,
-        account: ALICE,
-        instrument: CEA,
-        side: Side::Buy,
-        cancelled_t: 20,
-        cause: CancelCause::Suspended,
-    }));
-    let error = m.replica.replay(stamp, &command, &forged).unwrap_err();
-    assert!(
-        error
-            .what
-            .contains("not one of the SetAccountStatus's cancels of account"),
-        "{error}"
-    );
+    // BOB's order, named as BOB's or as the suspended ALICE's.
+    for (account, refusal) in [
+        (
+            BOB,
+            "not one of the SetAccountStatus's cancels of account 1's orders",
+        ),
+        (
+            ALICE,
+            "says account 1 Buy 20 t, but it rests as account 2's",
+        ),
+    ] {
+        let mut forged = events.clone();
+        forged.push(Event::Cancelled(cetx_engine::Cancelled {
+            order_id: bob_order.order_id,
+            account,
+            instrument: CEA,
+            side: Side::Buy,
+            cancelled_t: 20,
+            cause: CancelCause::Suspended,
+        }));
+        let mut replica = Engine::from_state(&before).unwrap();
+        let error = replica.replay(stamp, &command, &forged).unwrap_err();
+        assert!(error.what.contains(refusal), "{error}");
+    }
 
     let mut wrong_cause = events.clone();
     for event in &mut wrong_cause {
         if let Event::Cancelled(c) = event {
-            c.cause = CancelCause::Requested;
+            c.cause = CancelCause::Disconnected;
         }
     }
     let mut replica = Engine::from_state(&before).unwrap();
     let error = replica.replay(stamp, &command, &wrong_cause).unwrap_err();
-    assert!(error.what.contains("cause: Requested"), "{error}");
+    assert!(
+        error
+            .what
+            .contains("a SetAccountStatus cancels resting order 8 with cause Disconnected"),
+        "{error}"
+    );
 
     // The journal's own events replay.
     let mut replica = Engine::from_state(&before).unwrap();

@@ -53,29 +53,28 @@ impl Engine {
     }
 
     /// The events of a [`Command::CancelOnDisconnect`] or a suspension
-    /// are only its own: each `Cancelled` is of a resting order of the
-    /// broker's or account's (by the book, whatever account the event
-    /// names) with the command's cause, each `BlockCancelled` of a
-    /// suspension is of one of their block offers, and a suspension's
-    /// change of standing is checked by [`Engine::replay_membership`]; a
-    /// refused one has its refusal alone. Checked before the events are replayed; any other command passes.
+    /// are only its own: each `Cancelled` is of an order of the broker's
+    /// or account's (that it rests so, with the command's cause, is
+    /// checked as it is replayed), each `BlockCancelled` of a suspension
+    /// is of one of their open block offers, cause `Suspended`, and a
+    /// suspension's change of standing is checked by
+    /// [`Engine::replay_membership`]; a refused one has its refusal alone.
+    /// Checked before the events are replayed; any other command passes.
     pub(super) fn check_member_cancels(
         &self,
         command: &Command,
         events: &[Event],
     ) -> Result<(), String> {
-        let (whose, cause) = match *command {
-            Command::CancelOnDisconnect { broker } => {
-                (Whose::Broker(broker), CancelCause::Disconnected)
-            }
+        let (whose, suspension) = match *command {
+            Command::CancelOnDisconnect { broker } => (Whose::Broker(broker), false),
             Command::SetBrokerStatus {
                 broker,
                 status: Status::Suspended,
-            } => (Whose::Broker(broker), CancelCause::Suspended),
+            } => (Whose::Broker(broker), true),
             Command::SetAccountStatus {
                 account,
                 status: Status::Suspended,
-            } => (Whose::Account(account), CancelCause::Suspended),
+            } => (Whose::Account(account), true),
             _ => return Ok(()),
         };
         let of = |account: AccountId| match whose {
@@ -85,20 +84,12 @@ impl Engine {
                 .get(account)
                 .is_some_and(|a| a.broker == broker),
         };
-        let suspension = cause == CancelCause::Suspended;
         for event in events {
             let fits = match event {
-                Event::Cancelled(c) => {
-                    c.cause == cause
-                        && self
-                            .books
-                            .get(usize::from(c.instrument.0))
-                            .and_then(|book| book.find(c.order_id))
-                            .is_some_and(|(_, order)| of(order.account))
-                }
+                Event::Cancelled(c) => of(c.account),
                 Event::BlockCancelled(c) => {
                     suspension
-                        && c.cause == cause
+                        && c.cause == CancelCause::Suspended
                         && self
                             .blocks
                             .offers
