@@ -335,7 +335,8 @@ pub enum ServerMessage {
         /// Tonnes that were open and are now cancelled.
         cancelled_t: u64,
         /// Why: 0 requested, 1 unfilled (IOC or market), 2 fill-or-kill
-        /// killed, 3 book full, 4 self-trade prevented, 20 suspended. An
+        /// killed, 3 book full, 4 self-trade prevented, 6 the broker's
+        /// session ended (cancel on disconnect), 20 suspended. An
         /// end-of-day expiry is [`ServerMessage::Expired`] instead.
         cause: u8,
     },

@@ -104,6 +104,19 @@ impl Connections {
         })
     }
 
+    /// Sessions closed so far because their broker stopped reading, by
+    /// why: a write that could not finish in the idle timeout
+    /// (`write_timeout`), or reports piled up unread past the subscriber
+    /// capacity (`backlog`).
+    #[must_use]
+    pub fn slow_reader_closes(&self) -> [(&'static str, u64); 2] {
+        let counts = &self.0.slow_readers;
+        std::array::from_fn(|i| {
+            let count = counts[i].load(std::sync::atomic::Ordering::Relaxed);
+            (crate::session::SLOW_READER_ENDS[i], count)
+        })
+    }
+
     /// TLS handshakes on the broker port that failed or timed out so far.
     #[must_use]
     pub fn failed_tls_handshakes(&self) -> u64 {
@@ -160,6 +173,7 @@ impl Server {
                 tls_failures: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failed: std::sync::atomic::AtomicU64::new(0),
                 resumes_failed: Default::default(),
+                slow_readers: Default::default(),
                 handshakes: crate::throttle::Handshakes::new(Instant::now()),
             }),
         })

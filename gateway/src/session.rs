@@ -106,6 +106,9 @@ pub(crate) struct SessionContext {
     /// (past the broker's last report) and 419 (an archived segment not
     /// in place), and ended 421 (a damaged journal).
     pub resumes_failed: [AtomicU64; 3],
+    /// Sessions ended since the start because their broker stopped
+    /// reading, for the metrics: by [`SLOW_READER_ENDS`].
+    pub slow_readers: [AtomicU64; 2],
     /// Each address's budget of TLS handshakes: one past it is closed
     /// before its handshake, and counted as a failed one.
     pub handshakes: crate::throttle::Handshakes,
@@ -227,7 +230,22 @@ pub const RESUME_FAILURES: [RejectReason; 3] = [
     RejectReason::HistoryUnreadable,
 ];
 
+/// The ends of a session whose broker stopped reading, in the order of
+/// [`SessionContext::slow_readers`], as the metrics name them.
+pub const SLOW_READER_ENDS: [&str; 2] = ["write_timeout", "backlog"];
+
 impl Ended {
+    /// Where in [`SLOW_READER_ENDS`] this end is, if its broker stopped
+    /// reading: a write that could not finish in the idle timeout, or a
+    /// subscription dropped for its backlog.
+    const fn slow_reader(&self) -> Option<usize> {
+        match self {
+            Self::WriteTimeout => Some(0),
+            Self::SubscriptionDropped => Some(1),
+            _ => None,
+        }
+    }
+
     /// An end before a login that anyone may cause without credentials:
     /// no login (or a first frame that is not one), a wrong protocol
     /// version, a slot taken by a newer connection, a closed socket.
@@ -317,8 +335,11 @@ pub(crate) async fn run(
     };
     // A peer that is gone cannot be told anything more. What it has not
     // read yet of what was sent is read before the socket goes, even with
-    // requests still unread in it (after a `Logout`, say).
-    if timeout(ctx.login_timeout, SinkExt::<ServerFrame>::close(&mut conn))
+    // requests still unread in it (after a `Logout`, say). A broker that
+    // stopped reading is not waited for: its connection goes at once.
+    if let Some(at) = ended.slow_reader() {
+        ctx.slow_readers[at].fetch_add(1, Ordering::Relaxed);
+    } else if timeout(ctx.login_timeout, SinkExt::<ServerFrame>::close(&mut conn))
         .await
         .is_ok_and(|closed| closed.is_ok())
     {
@@ -684,10 +705,14 @@ async fn serve(
     let taken_over_token = subscription.taken_over();
     let taken_over = taken_over_token.cancelled();
     tokio::pin!(taken_over);
+    let dropped_token = subscription.dropped();
+    let dropped = dropped_token.cancelled();
+    tokio::pin!(dropped);
     loop {
         tokio::select! {
             () = &mut cancelled => return stopped(&ctx.runtime, Ended::Shutdown),
             () = &mut taken_over => return taken_over_end(conn, &mut subscription).await,
+            () = &mut dropped => return stopped(&ctx.runtime, Ended::SubscriptionDropped),
             frame = subscription.recv() => {
                 let Some(frame) = frame else {
                     // A takeover closes the old live channel too (after
@@ -701,12 +726,9 @@ async fn serve(
                     }
                     return stopped(&ctx.runtime, Ended::SubscriptionDropped);
                 };
-                // A broker that stops reading must not hold its session
-                // (and its subscription) forever.
-                match timeout(idle_timeout, send_ready(conn, &mut subscription, frame)).await {
-                    Err(_) => return Ended::WriteTimeout,
-                    Ok(Err(error)) => return Ended::Write(error),
-                    Ok(Ok(())) => {}
+                let write = send_ready(conn, &mut subscription, frame);
+                if let Err(ended) = bounded_write(write, idle_timeout, &dropped_token, &ctx.runtime).await {
+                    return ended;
                 }
                 // A long backlog (a resume) is sent a flush at a time, and
                 // other sessions run between: it never holds a worker.
@@ -719,10 +741,9 @@ async fn serve(
                     return Ended::IdleTimeout;
                 }
                 if now >= last_sent + heartbeat_interval {
-                    match timeout(idle_timeout, send_unsequenced(conn, ServerMessage::Heartbeat)).await {
-                        Err(_) => return Ended::WriteTimeout,
-                        Ok(Err(error)) => return Ended::Write(error),
-                        Ok(Ok(())) => {}
+                    let write = send_unsequenced(conn, ServerMessage::Heartbeat);
+                    if let Err(ended) = bounded_write(write, idle_timeout, &dropped_token, &ctx.runtime).await {
+                        return ended;
                     }
                     last_sent = Instant::now();
                 }
@@ -772,6 +793,26 @@ async fn serve(
                 }
             }
         }
+    }
+}
+
+/// A write of the logged-in session. A broker that stops reading must not
+/// hold its session (and its subscription) forever: the write ends the
+/// session when it cannot finish in the idle timeout, or at once when the
+/// runtime drops the subscription meanwhile for its backlog (`dropped`).
+async fn bounded_write(
+    write: impl std::future::Future<Output = Result<(), EncodeError>>,
+    idle_timeout: Duration,
+    dropped: &CancellationToken,
+    runtime: &RuntimeHandle,
+) -> Result<(), Ended> {
+    tokio::select! {
+        sent = timeout(idle_timeout, write) => match sent {
+            Err(_) => Err(Ended::WriteTimeout),
+            Ok(Err(error)) => Err(Ended::Write(error)),
+            Ok(Ok(())) => Ok(()),
+        },
+        () = dropped.cancelled() => Err(stopped(runtime, Ended::SubscriptionDropped)),
     }
 }
 

@@ -390,6 +390,14 @@ fn connections(page: &mut Exposition, sources: &Sources) {
             count,
         );
     }
+    page.family(
+        "cetx_slow_reader_closes_total",
+        Kind::Counter,
+        "Sessions closed because their broker stopped reading, by why: a write that could not finish in the idle timeout (write_timeout), or reports piled up unread past 65,536 frames (backlog).",
+    );
+    for (why, count) in connections.slow_reader_closes() {
+        page.sample("cetx_slow_reader_closes_total", &[("why", why)], count);
+    }
     page.single(
         "cetx_tls_handshake_failures_total",
         Kind::Counter,

@@ -364,6 +364,7 @@ impl RuntimeHandle {
             queued: subscribed.queued,
             handed: 0,
             taken_over: subscribed.taken_over,
+            dropped: subscribed.dropped,
             handle: self.clone(),
         })
     }
@@ -623,6 +624,9 @@ pub struct Subscription {
     handed: usize,
     /// Cancelled when a later login of the broker takes it over.
     taken_over: CancellationToken,
+    /// Cancelled when the router drops it: its broker let more than the
+    /// capacity pile up unread.
+    dropped: CancellationToken,
     handle: RuntimeHandle,
 }
 
@@ -651,6 +655,15 @@ impl Subscription {
     #[must_use]
     pub fn taken_over(&self) -> CancellationToken {
         self.taken_over.clone()
+    }
+
+    /// Cancelled when the runtime drops this subscription because its
+    /// broker let more than the capacity of frames pile up unread:
+    /// nothing more comes, and the session should close at once, without
+    /// writing what it still holds (the broker resumes for it).
+    #[must_use]
+    pub fn dropped(&self) -> CancellationToken {
+        self.dropped.clone()
     }
 
     /// When the history to resume could not be read back from the

@@ -131,6 +131,9 @@ pub(super) struct Subscriber {
     pub(super) marks: Vec<(usize, u64)>,
     /// Cancelled when a new login of the broker takes this session over.
     pub(super) taken_over: CancellationToken,
+    /// Cancelled when the router drops it for its backlog, so that the
+    /// session ends at once, not once it has written what it holds.
+    pub(super) dropped: CancellationToken,
 }
 
 /// Every broker's reports and the connected brokers' live channels.
@@ -191,6 +194,7 @@ impl Outbound {
                     "dropping the session of a broker that does not keep up with its reports; \
                      it can log in again and resume"
                 );
+                subscriber.dropped.cancel();
                 return false;
             }
             subscriber.queued.fetch_add(frames, Ordering::AcqRel);
@@ -555,6 +559,7 @@ pub(super) fn subscribe(
     let (live, receiver) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let taken_over = CancellationToken::new();
+    let dropped = CancellationToken::new();
     let previous = out.subscribers.insert(
         broker,
         Subscriber {
@@ -564,6 +569,7 @@ pub(super) fn subscribe(
             batch: Vec::new(),
             marks: Vec::new(),
             taken_over: taken_over.clone(),
+            dropped: dropped.clone(),
         },
     );
     if let Some(previous) = previous {
@@ -578,6 +584,7 @@ pub(super) fn subscribe(
         live: receiver,
         queued,
         taken_over,
+        dropped,
     })
 }
 
@@ -600,6 +607,9 @@ pub(super) struct Subscribed {
     pub(super) queued: Arc<AtomicUsize>,
     /// Cancelled when a later login of the broker takes it over.
     pub(super) taken_over: CancellationToken,
+    /// Cancelled when the router drops it, for a backlog past the
+    /// capacity.
+    pub(super) dropped: CancellationToken,
 }
 
 /// Logs what an operator watches for in a durable entry: each holding
