@@ -178,7 +178,6 @@ impl Engine {
                 deal.deal_id
             )));
         }
-        self.check_all_cancelled(command).map_err(fail)?;
         if let Command::SetBlockRules { instrument, rules } = command {
             if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
                 self.set_block_rules(*instrument, rules)

@@ -1037,6 +1037,35 @@ fn every_auction_s_close_is_a_line_of_auctions_also_one_that_sold_nothing() {
     let clearing = table(&std::fs::read_to_string(out.path().join("clearing.csv")).unwrap());
     let paid: i64 = clearing.iter().map(|row| fen(&row["amount_cny"])).sum();
     assert_eq!((clearing.len(), paid), (2, 9_000_000_00));
+
+    // In JSON, what is empty in CSV is null: the clearing price of the
+    // auction that sold nothing, and the close of the day's auction line
+    // (only a listing line has one); never an empty string.
+    let json = tempfile::tempdir().unwrap();
+    let json_args = self::args(journal.path(), Some(json.path()), Format::Json);
+    run(
+        &json_args,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap();
+    let read = |name| std::fs::read_to_string(json.path().join(name)).unwrap();
+    let auctions = read("auctions.json");
+    assert!(auctions.contains(r#""clearing_cny": null"#), "{auctions}");
+    let days = read("days.json");
+    let auction_day = days
+        .lines()
+        .find(|line| line.contains(r#""mode": "auction""#))
+        .unwrap_or_else(|| panic!("{days}"));
+    assert!(
+        auction_day.contains(r#""close_cny": null"#),
+        "{auction_day}"
+    );
+    for name in ["auctions.json", "days.json", "transfers.json"] {
+        assert!(!read(name).contains(r#": """#), "{name}");
+    }
 }
 
 /// docs/SETTLEMENT.md shows each file's header exactly as written, names

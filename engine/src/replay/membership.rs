@@ -11,8 +11,9 @@ use crate::account::BrokerId;
 use crate::command::Command;
 use crate::engine::Engine;
 use crate::event::{CancelCause, Event};
+use crate::instrument::InstrumentId;
 use crate::membership::Status;
-use crate::order::AccountId;
+use crate::order::{AccountId, OrderId};
 
 impl Engine {
     pub(super) fn replay_membership(
@@ -53,13 +54,16 @@ impl Engine {
     }
 
     /// The events of a [`Command::CancelOnDisconnect`] or a suspension
-    /// are only its own: each `Cancelled` is of an order of the broker's
-    /// or account's (that it rests so, with the command's cause, is
-    /// checked as it is replayed), each `BlockCancelled` of a suspension
-    /// is of one of their open block offers, cause `Suspended`, and a
-    /// suspension's change of standing is checked by
-    /// [`Engine::replay_membership`]; a refused one has its refusal alone.
-    /// Checked before the events are replayed; any other command passes.
+    /// are only its own: its `Cancelled` events are exactly the resting
+    /// orders of the broker's or account's, in the order the engine
+    /// cancels them (book by book, bids then asks, each side in priority;
+    /// that each fits its order, with the command's cause, is checked as
+    /// it is replayed), so none is left resting; each `BlockCancelled` of
+    /// a suspension is of one of their open block offers, cause
+    /// `Suspended`; and a suspension's change of standing is checked by
+    /// [`Engine::replay_membership`]. A refused command has its refusal
+    /// alone. Checked before the events are replayed; any other command
+    /// passes.
     pub(super) fn check_member_cancels(
         &self,
         command: &Command,
@@ -77,6 +81,9 @@ impl Engine {
             } => (Whose::Account(account), true),
             _ => return Ok(()),
         };
+        if let [Event::Rejected(_)] = events {
+            return Ok(());
+        }
         let of = |account: AccountId| match whose {
             Whose::Account(suspended) => account == suspended,
             Whose::Broker(broker) => self
@@ -84,9 +91,18 @@ impl Engine {
                 .get(account)
                 .is_some_and(|a| a.broker == broker),
         };
+        let resting: Vec<(InstrumentId, OrderId)> = self
+            .resting_of(of)
+            .into_iter()
+            .map(|(i, order_id)| (self.books[i].instrument(), order_id))
+            .collect();
+        let mut cancelled = Vec::with_capacity(resting.len());
         for event in events {
             let fits = match event {
-                Event::Cancelled(c) => of(c.account),
+                Event::Cancelled(c) => {
+                    cancelled.push((c.instrument, c.order_id));
+                    true
+                }
                 Event::BlockCancelled(c) => {
                     suspension
                         && c.cause == CancelCause::Suspended
@@ -97,8 +113,6 @@ impl Engine {
                             .is_some_and(|offer| of(offer.account))
                 }
                 Event::BrokerStatusChanged(_) | Event::AccountStatusChanged(_) => suspension,
-                // A refused command: its refusal alone.
-                Event::Rejected(_) => events.len() == 1,
                 _ => false,
             };
             if !fits {
@@ -108,34 +122,24 @@ impl Engine {
                 ));
             }
         }
+        if cancelled != resting {
+            return Err(format!(
+                "the {:?} cancels orders {}, but {whose}'s {} resting orders, in book order, are {}",
+                command.kind(),
+                orders_text(&cancelled),
+                resting.len(),
+                orders_text(&resting)
+            ));
+        }
         Ok(())
     }
+}
 
-    /// After a suspension's events (its cancellations are the journal's
-    /// own, replayed after the change), or a cancel on disconnect's: none
-    /// of the accounts' orders rests any more.
-    pub(super) fn check_all_cancelled(&self, command: &Command) -> Result<(), String> {
-        let left = match *command {
-            Command::SetAccountStatus {
-                account,
-                status: Status::Suspended,
-            } => self.resting_of(|a| a == account),
-            Command::SetBrokerStatus {
-                broker,
-                status: Status::Suspended,
-            }
-            | Command::CancelOnDisconnect { broker } => self.resting_of_broker(broker),
-            _ => Vec::new(),
-        };
-        match left.first() {
-            None => Ok(()),
-            Some((_, order)) => Err(format!(
-                "order {} still rests after its {:?}",
-                order.0,
-                command.kind()
-            )),
-        }
-    }
+/// Orders for an error: their ids, `[3, 7, 12]`, the first ten.
+fn orders_text(orders: &[(InstrumentId, OrderId)]) -> String {
+    let ids: Vec<u64> = orders.iter().take(10).map(|(_, id)| id.0).collect();
+    let more = if orders.len() > 10 { ", …" } else { "" };
+    format!("{ids:?}{more}")
 }
 
 /// Whose orders a command cancels.

@@ -87,15 +87,6 @@ impl Serialize for Cny {
     }
 }
 
-/// A price that may not exist yet: CNY, or an empty string (an empty CSV
-/// field, `""` in JSON).
-fn cny_or_empty<S: Serializer>(value: &Option<Cny>, serializer: S) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(cny) => cny.serialize(serializer),
-        None => serializer.serialize_str(""),
-    }
-}
-
 /// A line of a report: its columns are its fields, in order.
 pub trait ReportLine: Serialize {
     /// The report's name: its file is `{NAME}.csv` or `{NAME}.json`.
@@ -200,10 +191,9 @@ pub struct DayLine<'a> {
     pub high_cny: Cny,
     /// Lowest trade price.
     pub low_cny: Cny,
-    /// (Listing lines only; empty on the others) the engine's close once
-    /// the day has ended; until then the VWAP so far, rounded to the
-    /// instrument's tick.
-    #[serde(serialize_with = "cny_or_empty")]
+    /// (Listing lines only; none on the others: empty in CSV, `null` in
+    /// JSON) the engine's close once the day has ended; until then the
+    /// VWAP so far, rounded to the instrument's tick.
     pub close_cny: Option<Cny>,
     /// Tonnes traded.
     pub volume_t: u64,

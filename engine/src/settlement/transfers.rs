@@ -24,8 +24,9 @@ pub struct TransferLine {
     /// The trading day, `YYYYMMDD`.
     pub trading_day: u32,
     /// The bank's or registry's reference id (`cetx admin`'s `--ref`);
-    /// empty for a movement made without one (a config's genesis).
-    pub reference: String,
+    /// none (empty in CSV, `null` in JSON) for a movement made without one
+    /// (a config's genesis).
+    pub reference: Option<String>,
     /// The account.
     pub account: u32,
     /// Its broker.
@@ -70,8 +71,8 @@ pub fn transfer_lines<'a>(
     symbols: &'a [String],
 ) -> impl Iterator<Item = TransferLine> + 'a {
     let reference = match &entry.command {
-        Command::Transfer(transfer) => transfer.reference.as_str(),
-        _ => "",
+        Command::Transfer(transfer) => Some(transfer.reference.as_str()),
+        _ => None,
     };
     entry.events.iter().filter_map(move |event| {
         let (account, asset, direction, quantity_t, amount_fen) = match event {
@@ -92,7 +93,7 @@ pub fn transfer_lines<'a>(
             seq: entry.stamp.seq,
             time_ns: entry.stamp.time_ns,
             trading_day,
-            reference: reference.to_owned(),
+            reference: reference.map(str::to_owned),
             account: account.0,
             broker: engine.account(account).map_or(0, |a| a.broker.0),
             asset: asset.to_owned(),

@@ -347,6 +347,6 @@ mod tests {
             assert_eq!(value["close_cny"], "85.10");
         }
         let open = render(Format::Json.table(), &[day_line(None)]);
-        assert!(open.contains(r#""close_cny": """#), "{open}");
+        assert!(open.contains(r#""close_cny": null"#), "{open}");
     }
 }
