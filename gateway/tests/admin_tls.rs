@@ -139,6 +139,31 @@ async fn operators_log_in_over_tls_and_a_tls_name_needs_its_certificate() {
     AdminClient::connect_tls(addr, &own, 9, "secret-9")
         .await
         .expect("operator 9 logs in with its certificate");
+    // `cetx admin` over TLS without a certificate, refused 402, says that
+    // one may be what is missing (the server does not say which part of
+    // the login was wrong).
+    let ca = certs.ca.clone();
+    let refused = tokio::task::spawn_blocking(move || {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_cetx"))
+            .args(["admin", "--connect", &addr.to_string(), "--operator", "9"])
+            .arg("--tls-ca")
+            .arg(&ca)
+            .args(["halt", "--symbol", "CCER"])
+            .env("CETX_ADMIN_SECRET", "secret-9")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("cetx admin runs");
+        common::output_within(child, "cetx admin", std::time::Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("give --tls-cert and --tls-key") && said.contains("402"),
+        "{said}"
+    );
 
     // Connections that never start their handshake hold every place among
     // those waiting to log in: an operator's handshake takes the oldest's.

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use cetx_engine::{Direction, ParticipantType, Pricing, RejectReason, Status};
-use cetx_gateway::admin::AdminClient;
+use cetx_gateway::admin::{AdminClient, AdminClientError};
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply, AdminRequest};
 use cetx_gateway::protocol::Secret;
 use cetx_gateway::tls::{self, ClientTls};
@@ -314,7 +314,7 @@ async fn run_actions(
         None => AdminClient::connect(args.connect, args.operator, secret).await,
         Some(tls) => AdminClient::connect_tls(args.connect, &tls, args.operator, secret).await,
     };
-    let mut client = connected.with_context(|| format!("logging in to {}", args.connect))?;
+    let mut client = connected.map_err(|error| refused_hint(args, error))?;
     let mut all_applied = true;
     let (labels, actions): (Vec<String>, Vec<AdminAction>) = actions.into_iter().unzip();
     client
@@ -325,6 +325,27 @@ async fn run_actions(
         })
         .await?;
     Ok(all_applied)
+}
+
+/// A failed login in words. A 402 over TLS without a client certificate
+/// says that one may be what is missing: the server does not tell which
+/// part of a login was wrong, and an operator with a `tls_name` must show
+/// a certificate as well as the secret.
+fn refused_hint(args: &AdminArgs, error: AdminClientError) -> anyhow::Error {
+    let no_certificate = args.tls_ca.is_some() && args.tls_cert.is_none();
+    let bad_credentials = matches!(
+        error,
+        AdminClientError::Refused { reason, .. } if reason == RejectReason::BadCredentials.code()
+    );
+    let error = if no_certificate && bad_credentials {
+        anyhow::anyhow!(
+            "{error}; if the server asks this operator for a client certificate (its \
+             `tls_name`), give --tls-cert and --tls-key"
+        )
+    } else {
+        anyhow::Error::new(error)
+    };
+    error.context(format!("logging in to {}", args.connect))
 }
 
 /// The TLS settings of `--tls-ca` and the rest, if TLS is asked for.
