@@ -6,6 +6,8 @@
 //! A real server on `127.0.0.1:0` in this process; every wait is a read
 //! with a timeout.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +19,10 @@ use cetx_gateway::config::ServerConfig;
 use cetx_gateway::protocol::{ClientMessage, Secret, ServerMessage, Side, PROTOCOL_VERSION};
 use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::read_frame;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Encoder;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -84,7 +87,7 @@ async fn many_requests_in_one_write_are_each_answered_and_a_bad_frame_loses_none
     codec.encode(&login, &mut out).unwrap();
     stream.write_all(&out).await.unwrap();
     let mut input = BytesMut::new();
-    let accepted = read_frame(&mut stream, &mut codec, &mut input).await;
+    let accepted = read_frame(&mut stream, &mut codec, &mut input, WAIT).await;
     assert!(
         matches!(accepted, Some(ServerMessage::LoginAccepted { .. })),
         "{accepted:?}"
@@ -101,7 +104,7 @@ async fn many_requests_in_one_write_are_each_answered_and_a_bad_frame_loses_none
     // The session's last word is the ProtocolError; it may or may not
     // have sent some of the three orders' reports before it.
     let mut last = None;
-    while let Some(message) = read_frame(&mut stream, &mut codec, &mut input).await {
+    while let Some(message) = read_frame(&mut stream, &mut codec, &mut input, WAIT).await {
         last = Some(message);
     }
     assert!(
@@ -133,25 +136,4 @@ async fn many_requests_in_one_write_are_each_answered_and_a_bad_frame_loses_none
         .await
         .unwrap()
         .unwrap();
-}
-
-/// The next server message on a raw connection within [`WAIT`]; `None`
-/// once the server has closed it.
-async fn read_frame(
-    stream: &mut TcpStream,
-    codec: &mut ClientCodec,
-    input: &mut BytesMut,
-) -> Option<ServerMessage> {
-    loop {
-        if let Some(frame) = codec.decode(input).expect("the server's frames decode") {
-            return Some(frame.message);
-        }
-        let read = tokio::time::timeout(WAIT, stream.read_buf(input))
-            .await
-            .expect("the server answers or closes within the wait");
-        match read {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
 }

@@ -9,6 +9,8 @@
 //! ten minutes: a close within the test's wait can only be the drop's.
 //! Every wait is bounded; the load is bounded in count.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +24,10 @@ use cetx_gateway::protocol::{
 };
 use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions};
 use cetx_gateway::server::Server;
+use common::read_frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio::net::TcpSocket;
+use tokio_util::codec::Encoder;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -86,7 +89,7 @@ async fn a_session_dropped_for_its_backlog_closes_at_once_and_cancels_on_disconn
     slow.write_all(&out).await.unwrap();
     let mut input = BytesMut::new();
     for expected in ["LoginAccepted", "OrderAccepted", "OrderAccepted"] {
-        let message = read_frame(&mut slow, &mut codec, &mut input).await;
+        let message = read_frame(&mut slow, &mut codec, &mut input, WAIT).await;
         assert!(
             format!("{message:?}").starts_with(&format!("Some({expected}")),
             "{message:?}"
@@ -193,24 +196,4 @@ async fn a_session_dropped_for_its_backlog_closes_at_once_and_cancels_on_disconn
         .await
         .unwrap()
         .unwrap();
-}
-
-/// The next frame from the server, or `None` once it closes.
-async fn read_frame(
-    stream: &mut TcpStream,
-    codec: &mut ClientCodec,
-    input: &mut BytesMut,
-) -> Option<ServerMessage> {
-    loop {
-        if let Some(frame) = codec.decode(input).expect("the server's frames decode") {
-            return Some(frame.message);
-        }
-        let read = tokio::time::timeout(WAIT, stream.read_buf(input))
-            .await
-            .expect("the server answers or closes within the wait");
-        match read {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
 }

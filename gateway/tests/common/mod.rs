@@ -346,3 +346,27 @@ pub async fn assert_handshakes_held_to_the_budget(
         "another address has its own budget"
     );
 }
+
+/// The next server message on a raw broker connection within `wait`;
+/// `None` once the server has closed it.
+pub async fn read_frame(
+    stream: &mut tokio::net::TcpStream,
+    codec: &mut cetx_gateway::codec::ClientCodec,
+    input: &mut bytes::BytesMut,
+    wait: Duration,
+) -> Option<cetx_gateway::protocol::ServerMessage> {
+    use tokio::io::AsyncReadExt;
+    use tokio_util::codec::Decoder;
+    loop {
+        if let Some(frame) = codec.decode(input).expect("the server's frames decode") {
+            return Some(frame.message);
+        }
+        let read = tokio::time::timeout(wait, stream.read_buf(input))
+            .await
+            .expect("the server answers or closes within the wait");
+        match read {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
