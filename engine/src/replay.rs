@@ -96,6 +96,7 @@ impl Engine {
             what,
         };
         self.check_member_cancels(command, events).map_err(fail)?;
+        self.check_block_cancels(command, events).map_err(fail)?;
         let mut incoming: Option<Incoming> = None;
         let mut struck = None;
         for event in events {

@@ -633,6 +633,121 @@ fn a_suspension_withdraws_the_accounts_offers() {
     assert_eq!(m.held(ALICE, CEA), (1_000_000, 0, 0));
 }
 
+impl Market {
+    /// Applies `command` and returns its events, with the replica as it
+    /// was before and the command's stamp, to replay forged events on.
+    fn apply_keeping_before(&mut self, command: &Command) -> (Vec<Event>, Engine, Stamp) {
+        let before = self.replica.clone();
+        let stamp = Stamp {
+            seq: self.seq + 1,
+            time_ns: self.time_ns,
+        };
+        (self.ok(command.clone()), before, stamp)
+    }
+}
+
+/// Replays `events` as `command`'s onto a copy of `before`: what it says
+/// when it refuses them.
+fn replay_refused(before: &Engine, stamp: Stamp, command: &Command, events: &[Event]) -> String {
+    let mut replica = before.clone();
+    match replica.replay(stamp, command, events) {
+        Ok(()) => panic!("{command:?} replayed with {events:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// A journal must end the blocks the engine ends, all of them, in its
+/// order (id order; an end of day's before anything else, a suspension's
+/// after its orders) and with its cause: a registry settles from them.
+#[test]
+fn a_journal_ends_exactly_the_blocks_the_engine_ends() {
+    let mut m = Market::new();
+    let (a, b) = (m.post(sell_offer()), m.post(sell_offer()));
+    let bob_s = m.post(NewBlock {
+        account: BOB,
+        ..sell_offer()
+    });
+    let suspend = Command::SetAccountStatus {
+        account: ALICE,
+        status: Status::Suspended,
+    };
+    let (events, before, stamp) = m.apply_keeping_before(&suspend);
+    let ended: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::BlockCancelled(c) => Some(c.block_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, [a, b]);
+    let change = |edit: &dyn Fn(&mut Vec<Event>)| {
+        let mut forged = events.clone();
+        edit(&mut forged);
+        forged
+    };
+    let with_cause = |cause| {
+        change(&|forged: &mut Vec<Event>| {
+            if let Some(Event::BlockCancelled(c)) = forged.last_mut() {
+                c.cause = cause;
+            }
+        })
+    };
+    let bob_s_too = change(&|forged: &mut Vec<Event>| {
+        let Some(&Event::BlockCancelled(c)) = forged.last() else {
+            unreachable!()
+        };
+        forged.push(Event::BlockCancelled(cetx_engine::BlockCancelled {
+            block_id: bob_s,
+            account: BOB,
+            ..c
+        }));
+    });
+    for forged in [
+        change(&|forged: &mut Vec<Event>| forged.swap(1, 2)),
+        change(&|forged: &mut Vec<Event>| {
+            forged.pop();
+        }),
+        bob_s_too,
+        with_cause(CancelCause::Requested),
+    ] {
+        let said = replay_refused(&before, stamp, &suspend, &forged);
+        assert!(said.contains("where the engine ends"), "{said}");
+    }
+
+    // An end of day: BOB's offer and a deal pending confirmation.
+    m.ok(Command::SetAccountStatus {
+        account: ALICE,
+        status: Status::Active,
+    });
+    let ccer = m.post(NewBlock {
+        instrument: CCER,
+        ..sell_offer()
+    });
+    let [Event::BlockAccepted(deal)] = m.ok(accept(ccer, CAROL, 3 * T))[..] else {
+        panic!("the CCER deal waits for the exchange");
+    };
+    let end = Command::EndOfDay { trading_date: None };
+    let (events, before, stamp) = m.apply_keeping_before(&end);
+    assert!(matches!(
+        events[..2],
+        [Event::BlockCancelled(o), Event::BlockCancelled(d)]
+            if (o.block_id, d.block_id) == (bob_s, deal.deal_id)
+    ));
+    let mut dropped = events.clone();
+    dropped.remove(1);
+    let mut requested = events.clone();
+    if let Event::BlockCancelled(c) = &mut requested[0] {
+        c.cause = CancelCause::Requested;
+    }
+    let mut late = events.clone();
+    let first = late.remove(0);
+    late.insert(3, first);
+    for forged in [dropped, requested, late] {
+        let said = replay_refused(&before, stamp, &end, &forged);
+        assert!(said.contains("ends") && said.contains("blocks"), "{said}");
+    }
+}
+
 #[test]
 fn a_ccer_deal_waits_for_the_exchange_then_settles_or_is_refused() {
     let mut m = Market::new();

@@ -4,14 +4,76 @@
 //! come in turn, quantities add up, reservations are funded.
 
 use crate::block::{BlockDeal, BlockOffer};
+use crate::command::Command;
 use crate::engine::Engine;
-use crate::event::{BlockAccepted, BlockCancelled, BlockPosted, BlockTraded, Event};
+use crate::event::{BlockAccepted, BlockCancelled, BlockPosted, BlockTraded, CancelCause, Event};
 use crate::order::Side;
 use crate::risk::{self, Claim, Deal};
 
 use super::check_funded;
+use super::membership::Whose;
 
 impl Engine {
+    /// The `BlockCancelled` events of a command are exactly those the
+    /// engine makes for it, in its order and with its cause: a
+    /// `CancelBlock`'s offer (cause 0), a `RefuseBlock`'s deal (22), an end
+    /// of day's every open offer then every pending deal, each in id order
+    /// (5), before anything else it does, and a suspension's open offers
+    /// of the account or the broker's accounts, in id order (20); no other
+    /// command ends a block, and a refused one ends none. Checked before
+    /// the events are replayed, against the offers and deals open then.
+    pub(super) fn check_block_cancels(
+        &self,
+        command: &Command,
+        events: &[Event],
+    ) -> Result<(), String> {
+        let ended: Vec<(u64, CancelCause)> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::BlockCancelled(c) => Some((c.block_id, c.cause)),
+                _ => None,
+            })
+            .collect();
+        let refused = events.iter().any(|e| matches!(e, Event::Rejected(_)));
+        let expected: Vec<(u64, CancelCause)> = match *command {
+            _ if refused => Vec::new(),
+            Command::CancelBlock { block_id, .. } => vec![(block_id, CancelCause::Requested)],
+            Command::RefuseBlock { deal_id } => vec![(deal_id, CancelCause::Refused)],
+            Command::EndOfDay { .. } => {
+                let leading = events
+                    .iter()
+                    .take_while(|e| matches!(e, Event::BlockCancelled(_)))
+                    .count();
+                if leading != ended.len() {
+                    return Err("an end of day ends its blocks after other events".to_owned());
+                }
+                let (offers, deals) = (self.blocks.offers.keys(), self.blocks.deals.keys());
+                offers
+                    .chain(deals)
+                    .map(|&id| (id, CancelCause::Expired))
+                    .collect()
+            }
+            _ => match Whose::cancelled_by(command) {
+                Some((whose, true)) => self
+                    .blocks
+                    .offers
+                    .values()
+                    .filter(|offer| whose.includes(self, offer.account))
+                    .map(|offer| (offer.block_id, CancelCause::Suspended))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        };
+        if ended == expected {
+            Ok(())
+        } else {
+            Err(format!(
+                "the {:?} ends blocks {ended:?}, where the engine ends {expected:?} (id, cause)",
+                command.kind()
+            ))
+        }
+    }
+
     /// Applies one block event. `struck` carries a deal accepted by this
     /// command that settles at once, from its `BlockAccepted` to its
     /// `BlockTraded`.

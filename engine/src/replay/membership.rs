@@ -10,7 +10,7 @@
 use crate::account::BrokerId;
 use crate::command::Command;
 use crate::engine::Engine;
-use crate::event::{CancelCause, Event};
+use crate::event::Event;
 use crate::instrument::InstrumentId;
 use crate::membership::Status;
 use crate::order::{AccountId, OrderId};
@@ -58,66 +58,46 @@ impl Engine {
     /// orders of the broker's or account's, in the order the engine
     /// cancels them (book by book, bids then asks, each side in priority;
     /// that each fits its order, with the command's cause, is checked as
-    /// it is replayed), so none is left resting; each `BlockCancelled` of
-    /// a suspension is of one of their open block offers, cause
-    /// `Suspended`; and a suspension's change of standing is checked by
-    /// [`Engine::replay_membership`]. A refused command has its refusal
-    /// alone. Checked before the events are replayed; any other command
-    /// passes.
+    /// it is replayed), so none is left resting; a suspension's
+    /// `BlockCancelled` events come after them (which offers, by
+    /// [`Engine::check_block_cancels`]); and a suspension's change of
+    /// standing is checked by [`Engine::replay_membership`]. A refused
+    /// command has its refusal alone. Checked before the events are
+    /// replayed; any other command passes.
     pub(super) fn check_member_cancels(
         &self,
         command: &Command,
         events: &[Event],
     ) -> Result<(), String> {
-        let (whose, suspension) = match *command {
-            Command::CancelOnDisconnect { broker } => (Whose::Broker(broker), false),
-            Command::SetBrokerStatus {
-                broker,
-                status: Status::Suspended,
-            } => (Whose::Broker(broker), true),
-            Command::SetAccountStatus {
-                account,
-                status: Status::Suspended,
-            } => (Whose::Account(account), true),
-            _ => return Ok(()),
+        let Some((whose, suspension)) = Whose::cancelled_by(command) else {
+            return Ok(());
         };
         if let [Event::Rejected(_)] = events {
             return Ok(());
         }
-        let of = |account: AccountId| match whose {
-            Whose::Account(suspended) => account == suspended,
-            Whose::Broker(broker) => self
-                .accounts
-                .get(account)
-                .is_some_and(|a| a.broker == broker),
-        };
         let resting: Vec<(InstrumentId, OrderId)> = self
-            .resting_of(of)
+            .resting_of(|account| whose.includes(self, account))
             .into_iter()
             .map(|(i, order_id)| (self.books[i].instrument(), order_id))
             .collect();
         let mut cancelled = Vec::with_capacity(resting.len());
+        let mut offers_ended = false;
         for event in events {
             let fits = match event {
                 Event::Cancelled(c) => {
                     cancelled.push((c.instrument, c.order_id));
-                    true
+                    !offers_ended
                 }
-                Event::BlockCancelled(c) => {
+                Event::BlockCancelled(_) => {
+                    offers_ended = true;
                     suspension
-                        && c.cause == CancelCause::Suspended
-                        && self
-                            .blocks
-                            .offers
-                            .get(&c.block_id)
-                            .is_some_and(|offer| of(offer.account))
                 }
                 Event::BrokerStatusChanged(_) | Event::AccountStatusChanged(_) => suspension,
                 _ => false,
             };
             if !fits {
                 return Err(format!(
-                    "{event:?} is not one of the {:?}'s cancels of {whose}'s orders",
+                    "{event:?} is not in its place among the {:?}'s events for {whose}'s orders",
                     command.kind()
                 ));
             }
@@ -144,9 +124,40 @@ fn orders_text(orders: &[(InstrumentId, OrderId)]) -> String {
 
 /// Whose orders a command cancels.
 #[derive(Clone, Copy)]
-enum Whose {
+pub(super) enum Whose {
     Broker(BrokerId),
     Account(AccountId),
+}
+
+impl Whose {
+    /// Whose orders `command` cancels, if it is a
+    /// [`Command::CancelOnDisconnect`] or a suspension, and whether it is
+    /// a suspension (which withdraws block offers too).
+    pub(super) const fn cancelled_by(command: &Command) -> Option<(Self, bool)> {
+        match *command {
+            Command::CancelOnDisconnect { broker } => Some((Self::Broker(broker), false)),
+            Command::SetBrokerStatus {
+                broker,
+                status: Status::Suspended,
+            } => Some((Self::Broker(broker), true)),
+            Command::SetAccountStatus {
+                account,
+                status: Status::Suspended,
+            } => Some((Self::Account(account), true)),
+            _ => None,
+        }
+    }
+
+    /// Whether `account` is this account, or one of this broker's.
+    pub(super) fn includes(self, engine: &Engine, account: AccountId) -> bool {
+        match self {
+            Self::Account(of) => account == of,
+            Self::Broker(broker) => engine
+                .accounts
+                .get(account)
+                .is_some_and(|a| a.broker == broker),
+        }
+    }
 }
 
 impl std::fmt::Display for Whose {

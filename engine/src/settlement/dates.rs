@@ -13,7 +13,9 @@
 //! date after the one closed by the new calendar: a holiday added for the
 //! day that had been foreseen moves it to the one its own end of day will
 //! name (a server refuses a calendar that would re-date a day that has
-//! begun, so no entry of the day was dated otherwise).
+//! begun, so no entry of the day was dated otherwise); after an undated
+//! one, as the trading date at that end of day's time by the new
+//! calendar.
 
 use crate::calendar::Calendar;
 use crate::command::{Command, Stamp};
@@ -27,6 +29,9 @@ pub struct TradingDates {
     /// The date the last end of day named, when it named one: the last
     /// day is the next trading date after it.
     closed: Option<u32>,
+    /// The time of the last end of day when it named no date (tag 4): the
+    /// last day is the trading date at that time.
+    undated_at: Option<i64>,
     /// The first day dated: 0 from the journal's start, or the day a
     /// snapshot was taken in (the days before it are not known).
     base: u32,
@@ -39,6 +44,7 @@ impl TradingDates {
         Self {
             dates: Vec::new(),
             closed: None,
+            undated_at: None,
             base: 0,
         }
     }
@@ -52,6 +58,7 @@ impl TradingDates {
         Self {
             dates: vec![date],
             closed: closed_date,
+            undated_at: None,
             base: trading_day,
         }
     }
@@ -71,9 +78,13 @@ impl TradingDates {
         let closed = match *command {
             Command::EndOfDay { trading_date } => trading_date,
             Command::SetCalendar(_) => {
+                // The day the last end of day started, dated again by the
+                // new calendar, as that end of day dated it.
+                let day = self.dates.len() - 1;
                 if let Some(closed) = self.closed {
-                    let day = self.dates.len() - 1;
                     self.dates[day] = calendar.next_trading_date(closed).unwrap_or(0);
+                } else if let Some(at) = self.undated_at {
+                    self.dates[day] = calendar.trading_date(at);
                 }
                 None
             }
@@ -91,6 +102,7 @@ impl TradingDates {
                 };
                 self.set(day, date);
                 self.closed = closed;
+                self.undated_at = closed.is_none().then_some(stamp.time_ns);
             }
         }
     }
@@ -219,5 +231,30 @@ mod tests {
         dates.observe(&closure, stamp(3, beijing(26, 10, 0)), &set, &[]);
         assert_eq!(dates.date(1), 2026_11_27);
         assert_eq!(dates.date(0), 2026_11_25);
+    }
+
+    /// After an undated end of day too (an outside registry: its trades
+    /// were dated the day foreseen, its day's line the day its dated end
+    /// of day named).
+    #[test]
+    fn a_calendar_set_after_an_undated_close_dates_the_day_it_started_anew() {
+        let mut dates = TradingDates::new();
+        let stamp = |seq, time_ns| Stamp { seq, time_ns };
+        let default = Calendar::default();
+        dates.observe(&default, stamp(1, beijing(25, 9, 30)), &UNDATED, &[]);
+        let close = stamp(2, beijing(25, 15, 5));
+        dates.observe(&default, close, &UNDATED, &started(1));
+        assert_eq!(dates.date(1), 2026_11_26);
+        let mut closure = Calendar::default();
+        closure
+            .holidays
+            .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+        let set = Command::SetCalendar(Box::new(closure.clone()));
+        dates.observe(&closure, stamp(3, beijing(25, 15, 10)), &set, &[]);
+        assert_eq!(dates.date(1), 2026_11_27);
+        // The day's own end of day, dated, names the same.
+        let end = stamp(4, beijing(27, 15, 5));
+        dates.observe(&closure, end, &dated(2026_11_27), &started(2));
+        assert_eq!(dates.date(1), 2026_11_27);
     }
 }
