@@ -431,7 +431,7 @@ fn a_cut_end_of_day_is_told_and_fails_once_the_day_has_ended() {
         assert_eq!(summary.last_end_of_day, None);
         assert!(
             stderr.contains(&format!(
-                "last whole record is seq {last_whole}, in trading day 20261127, whose end of day is not in the journal yet"
+                "last whole record is seq {last_whole}; trading day 20261127, open after it, has no end of day in the journal yet"
             )),
             "{stderr}"
         );

@@ -351,7 +351,7 @@ pub fn run(
         write_stream(stderr, "stderr", note.as_bytes())?;
     } else if let Some((file, offset, date, false)) = &tail {
         let note = format!(
-            "note: the journal's last whole record is seq {}, in trading day {date}, whose end of day is not in the journal yet{}. The record after it, in {} at offset {offset}, fails its checks, and no whole record of a later group commit follows it, and is not settled: a write in progress (the server is running) or a write cut short by a crash, if trading day {date} has not ended; if it has, replay again (records of a closed day cut off exit {})\n",
+            "note: the journal's last whole record is seq {}{}; trading day {date}, open after it, has no end of day in the journal yet. The record after it, in {} at offset {offset}, fails its checks, and no whole record of a later group commit follows it, and is not settled: a write in progress (the server is running) or a write cut short by a crash, if trading day {date} has not ended; if it has, replay again (records of a closed day cut off exit {})\n",
             summary.last_seq,
             summary
                 .last_end_of_day
