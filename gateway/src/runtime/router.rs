@@ -633,7 +633,12 @@ fn log_notable(stamp: Stamp, events: &[Event], reports: &Reports) {
                 auction = closed.auction_id,
                 symbol = %reports.symbol(closed.instrument),
                 seller = closed.seller.0,
-                clearing = %rust_decimal::Decimal::new(closed.clearing_ticks, 2),
+                // `none` when nothing sold, as replay's empty `clearing_cny`.
+                clearing = %if closed.sold_t == 0 {
+                    "none".to_owned()
+                } else {
+                    rust_decimal::Decimal::new(closed.clearing_ticks, 2).to_string()
+                },
                 sold_t = closed.sold_t,
                 unsold_t = closed.unsold_t,
                 "closed an auction"
