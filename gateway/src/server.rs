@@ -97,11 +97,8 @@ impl Connections {
     /// ended 421.
     #[must_use]
     pub fn failed_resumes(&self) -> [(u16, u64); 3] {
-        let counts = &self.0.resumes_failed;
-        std::array::from_fn(|i| {
-            let count = counts[i].load(std::sync::atomic::Ordering::Relaxed);
-            (crate::session::RESUME_FAILURES[i].code(), count)
-        })
+        let codes = crate::session::RESUME_FAILURES.map(RejectReason::code);
+        labelled(&self.0.resumes_failed, codes)
     }
 
     /// Sessions closed so far because their broker stopped reading, by
@@ -110,11 +107,7 @@ impl Connections {
     /// capacity (`backlog`).
     #[must_use]
     pub fn slow_reader_closes(&self) -> [(&'static str, u64); 2] {
-        let counts = &self.0.slow_readers;
-        std::array::from_fn(|i| {
-            let count = counts[i].load(std::sync::atomic::Ordering::Relaxed);
-            (crate::session::SLOW_READER_ENDS[i], count)
-        })
+        labelled(&self.0.slow_readers, crate::session::SLOW_READER_ENDS)
     }
 
     /// TLS handshakes on the broker port that failed or timed out so far.
@@ -345,4 +338,15 @@ fn refusal_bytes() -> BytesMut {
 /// see a reset instead, as the unread bytes are discarded.
 fn refuse(stream: &TcpStream, refusal: &[u8]) {
     let _ = stream.try_write(refusal);
+}
+
+/// Each of `counts` beside its label, for a labelled metric.
+fn labelled<L: Copy, const N: usize>(
+    counts: &[std::sync::atomic::AtomicU64; N],
+    labels: [L; N],
+) -> [(L, u64); N] {
+    std::array::from_fn(|i| {
+        let count = counts[i].load(std::sync::atomic::Ordering::Relaxed);
+        (labels[i], count)
+    })
 }

@@ -212,49 +212,33 @@ mod tests {
         assert_eq!(dates.date(3), 2026_11_30);
     }
 
+    /// After a dated end of day, and after an undated one too (an outside
+    /// registry: its trades were dated the day foreseen, its day's line
+    /// the day its dated end of day named).
     #[test]
     fn a_calendar_set_after_a_close_dates_the_day_it_started_anew() {
-        let mut dates = TradingDates::new();
         let stamp = |seq, time_ns| Stamp { seq, time_ns };
         let default = Calendar::default();
-        // Wednesday 25 November closes; Thursday is foreseen.
-        dates.observe(&default, stamp(1, beijing(25, 9, 30)), &UNDATED, &[]);
-        let close = stamp(2, beijing(25, 15, 0));
-        dates.observe(&default, close, &dated(2026_11_25), &started(1));
-        assert_eq!(dates.date(1), 2026_11_26);
         // Thursday made a holiday before it began: the day is Friday's.
         let mut closure = Calendar::default();
         closure
             .holidays
             .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
         let set = Command::SetCalendar(Box::new(closure.clone()));
-        dates.observe(&closure, stamp(3, beijing(26, 10, 0)), &set, &[]);
-        assert_eq!(dates.date(1), 2026_11_27);
-        assert_eq!(dates.date(0), 2026_11_25);
-    }
-
-    /// After an undated end of day too (an outside registry: its trades
-    /// were dated the day foreseen, its day's line the day its dated end
-    /// of day named).
-    #[test]
-    fn a_calendar_set_after_an_undated_close_dates_the_day_it_started_anew() {
-        let mut dates = TradingDates::new();
-        let stamp = |seq, time_ns| Stamp { seq, time_ns };
-        let default = Calendar::default();
-        dates.observe(&default, stamp(1, beijing(25, 9, 30)), &UNDATED, &[]);
-        let close = stamp(2, beijing(25, 15, 5));
-        dates.observe(&default, close, &UNDATED, &started(1));
-        assert_eq!(dates.date(1), 2026_11_26);
-        let mut closure = Calendar::default();
-        closure
-            .holidays
-            .insert(chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
-        let set = Command::SetCalendar(Box::new(closure.clone()));
-        dates.observe(&closure, stamp(3, beijing(25, 15, 10)), &set, &[]);
-        assert_eq!(dates.date(1), 2026_11_27);
-        // The day's own end of day, dated, names the same.
-        let end = stamp(4, beijing(27, 15, 5));
-        dates.observe(&closure, end, &dated(2026_11_27), &started(2));
-        assert_eq!(dates.date(1), 2026_11_27);
+        for close in [dated(2026_11_25), UNDATED] {
+            let mut dates = TradingDates::new();
+            // Wednesday 25 November closes; Thursday is foreseen.
+            dates.observe(&default, stamp(1, beijing(25, 9, 30)), &UNDATED, &[]);
+            let closed = stamp(2, beijing(25, 15, 5));
+            dates.observe(&default, closed, &close, &started(1));
+            assert_eq!(dates.date(1), 2026_11_26, "{close:?}");
+            dates.observe(&closure, stamp(3, beijing(25, 15, 10)), &set, &[]);
+            assert_eq!(dates.date(1), 2026_11_27, "{close:?}");
+            assert_eq!(dates.date(0), 2026_11_25, "{close:?}");
+            // The day's own end of day, dated, names the same.
+            let end = stamp(4, beijing(27, 15, 5));
+            dates.observe(&closure, end, &dated(2026_11_27), &started(2));
+            assert_eq!(dates.date(1), 2026_11_27, "{close:?}");
+        }
     }
 }
