@@ -2,7 +2,8 @@
 //! applied, then re-sent with no effect (exit 0 both times, each row
 //! answered), a row the engine refuses (exit 1), a wrong secret (exit 1),
 //! a broker onboarded and an account suspended, and the journal settling
-//! the deposit once and showing the suspension.
+//! the deposit once and showing the suspension; and what a disconnect and
+//! a suspension cancelled, in the log.
 
 mod common;
 
@@ -202,6 +203,117 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         genesis.contains(",,1001,") && genesis.ends_with(','),
         "{genesis}"
     );
+}
+
+/// `cetx order ARGS` (words split at spaces) as demo broker `broker`,
+/// waiting: returned once it prints that its order was accepted, still
+/// connected.
+fn rest(addr: &str, broker: u32, args: &str) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
+        .args(["order", "--addr", addr, "--broker", &broker.to_string()])
+        .args(args.split_whitespace())
+        .args(["--wait", "30"])
+        .env("CETX_SECRET", format!("demo-secret-{broker}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cetx order runs");
+    let accepted = BufReader::new(child.stdout.take().expect("piped"))
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.contains("accepted: exchange order"));
+    assert!(accepted, "{args}: accepted");
+    child
+}
+
+/// The log's lines that contain `what`, once there are `count` (read
+/// again until then, for at most 30 s: the line follows the journal's
+/// commit, after the command that caused it has returned).
+fn logged(log: &Path, what: &str, count: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains(what))
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= count || std::time::Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What a disconnect and a suspension cancelled is logged (OPERATIONS.md,
+/// *Metrics*, the log lines): the operator's `applied at seq N` says nothing of it, and
+/// a disconnect's `session closed` line comes before the cancel (tester
+/// 82). Broker 1 (cancel on disconnect) rests two sells and goes away;
+/// account 2001 rests a sell and a buy and is suspended.
+#[test]
+fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("cetx.toml");
+    write(
+        &config,
+        &format!(
+            "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{SECRET}\"\n",
+            cetx_gateway::config::DEFAULT_TOML
+        ),
+    );
+    let log = tmp.path().join("serve.log");
+    let server = ServeProcess::start_with_logging_to(
+        &tmp.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+        &log,
+    );
+    let addr = server.addr.to_string();
+    let admin_addr = server
+        .banner
+        .iter()
+        .find_map(|line| line.strip_prefix("operators on "))
+        .expect("the banner names the operators' channel")
+        .to_owned();
+    let sell = "--symbol CEA2025 --side sell --qty 50";
+    let mut first = rest(&addr, 1, &format!("--account 1001 {sell} --price 92.00"));
+    let mut second = rest(&addr, 1, &format!("--account 1001 {sell} --price 93.00"));
+    // The first was taken over by the second; the second goes away.
+    let _ = first.wait();
+    second.kill().unwrap();
+    let _ = second.wait();
+    let disconnect = logged(&log, "cancelled a disconnected broker's resting orders", 1);
+    assert!(
+        matches!(&disconnect[..], [line] if line.contains("broker=1") && line.contains("orders=2")),
+        "{disconnect:?}"
+    );
+
+    let buy = "--account 2001 --symbol CEA2025 --side buy --qty 10 --price 88.00";
+    let mut buyer = rest(&addr, 2, buy);
+    let mut seller = rest(&addr, 2, &format!("--account 2001 {sell} --price 94.00"));
+    let (code, out) = admin(
+        &admin_addr,
+        SECRET,
+        &["suspend-account", "--account", "2001"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let suspension = logged(&log, "cancelled an account's resting orders", 1);
+    assert!(
+        matches!(&suspension[..], [line] if line.contains("account=2001")
+            && line.contains("status=Suspended")
+            && line.contains("orders=2")
+            && line.contains("offers=0")),
+        "{suspension:?}"
+    );
+    for child in [&mut buyer, &mut seller] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(server.terminate().success());
+    // Broker 2 had nothing left resting when it went away: no line.
+    let all = std::fs::read_to_string(&log).unwrap();
+    assert!(!all.contains("broker=2 orders="), "{all}");
 }
 
 /// ADMIN.md, "Exit codes": what the command line or its files got wrong

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::journal::{list_snapshots, prune_snapshots_but, write_snapshot, JournalReader};
-use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp};
+use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp, Status};
 use crossbeam_channel::{Receiver, Sender};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -305,7 +305,7 @@ impl Router {
                     out.closed_auctions.observe(events);
                     out.reports
                         .on_entry_into(stamp, &command, events, &mut self.reports);
-                    log_notable(stamp, events, &out.reports);
+                    log_notable(stamp, &command, events, &out.reports);
                     for (broker, frame) in self.reports.drain(..) {
                         out.send(broker, frame);
                     }
@@ -614,10 +614,11 @@ pub(super) struct Subscribed {
 
 /// Logs what an operator watches for in a durable entry: each holding
 /// that reached its instrument's large-holder threshold (CEA_RULES.md
-/// §8.13; `cetx replay`'s `large_holders` file lists them too), and each
+/// §8.13; `cetx replay`'s `large_holders` file lists them too), each
 /// auction's close and outcome (the server closes auctions itself, at
-/// their end).
-fn log_notable(stamp: Stamp, events: &[Event], reports: &Reports) {
+/// their end), and what a disconnect or a suspension cancelled.
+fn log_notable(stamp: Stamp, command: &Command, events: &[Event], reports: &Reports) {
+    log_cancelled(stamp, command, events);
     for event in events {
         match event {
             Event::LargeHolder(large) => tracing::warn!(
@@ -645,6 +646,56 @@ fn log_notable(stamp: Stamp, events: &[Event], reports: &Reports) {
             ),
             _ => {}
         }
+    }
+}
+
+/// Logs how many resting orders and open block offers a broker's
+/// disconnect or a suspension cancelled (the operator's `Applied` says
+/// only the seq; a disconnect's cancel comes after its `session closed`
+/// line). Nothing for a command that cancels nothing of this kind.
+fn log_cancelled(stamp: Stamp, command: &Command, events: &[Event]) {
+    let count = || {
+        events
+            .iter()
+            .fold((0_usize, 0_usize), |(orders, offers), event| match event {
+                Event::Cancelled(_) => (orders + 1, offers),
+                Event::BlockCancelled(_) => (orders, offers + 1),
+                _ => (orders, offers),
+            })
+    };
+    match *command {
+        Command::CancelOnDisconnect { broker } => {
+            let (orders, _) = count();
+            tracing::info!(
+                seq = stamp.seq,
+                broker = broker.0,
+                orders,
+                "cancelled a disconnected broker's resting orders"
+            );
+        }
+        Command::SetBrokerStatus { broker, status } if status != Status::Active => {
+            let (orders, offers) = count();
+            tracing::info!(
+                seq = stamp.seq,
+                broker = broker.0,
+                ?status,
+                orders,
+                offers,
+                "cancelled a broker's resting orders and open offers"
+            );
+        }
+        Command::SetAccountStatus { account, status } if status != Status::Active => {
+            let (orders, offers) = count();
+            tracing::info!(
+                seq = stamp.seq,
+                account = account.0,
+                ?status,
+                orders,
+                offers,
+                "cancelled an account's resting orders and open offers"
+            );
+        }
+        _ => {}
     }
 }
 
