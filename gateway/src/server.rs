@@ -210,17 +210,7 @@ impl Server {
         let mut sessions = JoinSet::new();
         let mut status = self.ctx.runtime.status();
         let mut result = Ok(());
-        let refused = SharedTally::new(REFUSED_LOG_INTERVAL);
-        let log_refused = |event: Option<(String, String)>, now: Instant| {
-            if let Some(line) = refused.due(event, now) {
-                tracing::warn!(
-                    count = line.count,
-                    last = line.last,
-                    reasons = line.reasons,
-                    "refused connections that had no pending-login slot (count: since the last such line)"
-                );
-            }
-        };
+        let refused = Arc::new(SharedTally::new(REFUSED_LOG_INTERVAL));
         let mut flush = tokio::time::interval(LOG_FLUSH_PERIOD);
         let refusal = refusal_bytes();
         let settings = &self.ctx.config.server;
@@ -243,7 +233,7 @@ impl Server {
                     let now = Instant::now();
                     self.ctx.logins.flush_log(now);
                     self.ctx.flush_logs();
-                    log_refused(None, now);
+                    log_refused(&refused, None, now);
                 }
                 failure = async {
                     let changed = status.wait_for(stopped).await;
@@ -271,6 +261,7 @@ impl Server {
                             let ctx = Arc::clone(&self.ctx);
                             let token = sessions_shutdown.clone();
                             let refusal = refusal.clone();
+                            let refused = Arc::clone(&refused);
                             sessions.spawn(async move {
                                 match ctx.admission.admit_evicting(peer.ip(), EVICTION_WAIT).await {
                                     Ok(slot) => session::run(stream, slot, ctx, token).await,
@@ -278,7 +269,7 @@ impl Server {
                                         if ctx.tls.is_none() {
                                             refuse(&stream, &refusal);
                                         }
-                                        tracing::debug!(%peer, ?full, "refused a connection: no pending slot was freed in time");
+                                        log_refused(&refused, Some((peer.to_string(), format!("{full:?}"))), Instant::now());
                                     }
                                 }
                             });
@@ -289,7 +280,7 @@ impl Server {
                             if self.ctx.tls.is_none() {
                                 refuse(&stream, &refusal);
                             }
-                            log_refused(Some((peer.to_string(), format!("{full:?}"))), Instant::now());
+                            log_refused(&refused, Some((peer.to_string(), format!("{full:?}"))), Instant::now());
                         }
                     },
                     Err(error) => accept_failures.after(&error).await,
@@ -336,6 +327,20 @@ fn refusal_bytes() -> BytesMut {
 /// fresh socket's empty buffer, without waiting: a flood of connections
 /// costs no task and no timer each. A peer that already sent bytes may
 /// see a reset instead, as the unread bytes are discarded.
+/// Counts a connection refused for want of a pending-login slot (`event`:
+/// its peer and which limit was full), and logs the interval's line when
+/// it is due (`event` none: only that).
+fn log_refused(tally: &SharedTally, event: Option<(String, String)>, now: Instant) {
+    if let Some(line) = tally.due(event, now) {
+        tracing::warn!(
+            count = line.count,
+            last = line.last,
+            reasons = line.reasons,
+            "refused connections that had no pending-login slot (count: since the last such line)"
+        );
+    }
+}
+
 fn refuse(stream: &TcpStream, refusal: &[u8]) {
     let _ = stream.try_write(refusal);
 }
