@@ -346,7 +346,7 @@ fn refuse(stream: &TcpStream, refusal: &[u8]) {
 }
 
 /// Each of `counts` beside its label, for a labelled metric.
-fn labelled<L: Copy, const N: usize>(
+pub(crate) fn labelled<L: Copy, const N: usize>(
     counts: &[std::sync::atomic::AtomicU64; N],
     labels: [L; N],
 ) -> [(L, u64); N] {

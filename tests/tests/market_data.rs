@@ -604,6 +604,11 @@ async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
     })
     .await;
     assert!(closed.is_ok(), "the stalled subscriber is closed");
+    // For its write that waited past the timeout, as the metric counts.
+    assert_eq!(
+        market.market.slow_reader_closes(),
+        [("write_timeout", 1), ("resnapshots", 0)]
+    );
     market.stop().await;
 }
 
@@ -646,6 +651,10 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
         // why (MARKET_DATA.md, "Slow readers").
         assert!(why.contains("408"), "{why}");
         assert!(snapshots >= 3, "{snapshots} snapshots before 408");
+        assert_eq!(
+            market.market.slow_reader_closes(),
+            [("write_timeout", 0), ("resnapshots", 1)]
+        );
     } else {
         let shown = slow.instrument("CEA2025").unwrap();
         // Conflated (a gap in seq), or given a fresh snapshot, or both.

@@ -57,7 +57,7 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
 use super::state::{BlockQuote, LevelTotals, OrderLevel, Update, View};
-use super::{Batch, MarketData, OrderViewTicket};
+use super::{Batch, MarketData, OrderViewTicket, SlowReaderClose};
 use crate::codec::{DecodeError, FeedServerCodec};
 use crate::config::MarketDataSettings;
 use crate::listen::PerAddress;
@@ -205,6 +205,9 @@ enum End {
     Quiet,
     /// Told the subscriber, then closed.
     Told(RejectReason),
+    /// A write did not finish within the write timeout: the connection is
+    /// dropped at once, its buffers unflushed (they are full).
+    Stuck,
 }
 
 struct Subscriber {
@@ -266,11 +269,27 @@ impl Subscriber {
             () = shutdown.cancelled() => End::Quiet,
             end = self.serve() => end,
         };
-        if let End::Told(reason) = end {
-            let _ = tokio::time::timeout(self.settings.write_timeout(), async {
-                let _ = self.conn.send(rejected(reason)).await;
-            })
-            .await;
+        match end {
+            End::Stuck => {
+                self.market
+                    .count_slow_reader_close(SlowReaderClose::WriteTimeout);
+                tracing::info!(peer = ?self.conn.get_ref().peer_addr().ok(), timeout_ms = self.settings.write_timeout_ms,
+                    "closed a feed subscriber that does not read: a write waited past the write timeout");
+                return;
+            }
+            End::Told(reason) => {
+                if reason == RejectReason::ServerBusy {
+                    self.market
+                        .count_slow_reader_close(SlowReaderClose::Resnapshots);
+                    tracing::info!(peer = ?self.conn.get_ref().peer_addr().ok(),
+                        "closed a feed subscriber that fell behind: a third fresh snapshot within a minute (408)");
+                }
+                let _ = tokio::time::timeout(self.settings.write_timeout(), async {
+                    let _ = self.conn.send(rejected(reason)).await;
+                })
+                .await;
+            }
+            End::Quiet => {}
         }
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
@@ -320,10 +339,10 @@ impl Subscriber {
                     if self.followed.is_empty() && self.subscribe_by().is_some_and(|by| now >= by) {
                         return End::Quiet;
                     }
-                    if now >= self.last_sent + HEARTBEAT_INTERVAL
-                        && self.send(&[FeedMessage::Heartbeat]).await.is_err()
-                    {
-                        return End::Quiet;
+                    if now >= self.last_sent + HEARTBEAT_INTERVAL {
+                        if let Err(end) = self.send(&[FeedMessage::Heartbeat]).await {
+                            return end;
+                        }
                     }
                     timer.as_mut().reset(self.next_due().into());
                 }
@@ -368,10 +387,7 @@ impl Subscriber {
             FeedRequest::Heartbeat => return Ok(()),
         };
         if !self.take_subscribe(Instant::now()) {
-            return self
-                .send(&[rejected(RejectReason::Throttled)])
-                .await
-                .map_err(|()| End::Quiet);
+            return self.send(&[rejected(RejectReason::Throttled)]).await;
         }
         let mut ids = Vec::new();
         for symbol in &symbols {
@@ -382,7 +398,7 @@ impl Subscriber {
                         reason: RejectReason::UnknownSymbol.code(),
                         text: format!("{} {symbol}", reject_text(RejectReason::UnknownSymbol)),
                     };
-                    return self.send(&[refusal]).await.map_err(|()| End::Quiet);
+                    return self.send(&[refusal]).await;
                 }
             }
         }
@@ -463,7 +479,7 @@ impl Subscriber {
                 followed.offer_changes(&offers, &mut out);
             }
         }
-        self.send(&out).await.map_err(|()| End::Quiet)
+        self.send(&out).await
     }
 
     async fn batch(&mut self, batch: Result<Batch, RecvError>) -> Result<(), End> {
@@ -489,7 +505,7 @@ impl Subscriber {
         for followed in &mut self.followed {
             followed.changes(depth, &mut out);
         }
-        self.send(&out).await.map_err(|()| End::Quiet)
+        self.send(&out).await
     }
 
     /// The ring moved past what this subscriber had read: a fresh snapshot
@@ -553,7 +569,7 @@ impl Subscriber {
     }
 
     /// Sends messages and flushes, within the write timeout.
-    async fn send(&mut self, messages: &[FeedMessage]) -> Result<(), ()> {
+    async fn send(&mut self, messages: &[FeedMessage]) -> Result<(), End> {
         if messages.is_empty() {
             return Ok(());
         }
@@ -569,11 +585,8 @@ impl Subscriber {
         self.behind = self.updates.as_ref().map_or(0, broadcast::Receiver::len);
         match written {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(()),
-            Err(_) => {
-                tracing::info!("closing a feed subscriber that does not read");
-                Err(())
-            }
+            Ok(Err(_)) => Err(End::Quiet),
+            Err(_) => Err(End::Stuck),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod client;
 pub mod feed;
 mod state;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::{Command, Engine, Event};
@@ -73,7 +74,23 @@ pub struct MarketData(Arc<Inner>);
 struct Inner {
     state: Mutex<MarketState>,
     updates: broadcast::Sender<Batch>,
+    /// Feed subscribers closed for not reading, by [`SlowReaderClose`].
+    slow_reader_closes: [AtomicU64; 2],
 }
+
+/// Why the feed closed a subscriber that does not keep up, in the order
+/// of [`SLOW_READER_CLOSES`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SlowReaderClose {
+    /// A write waited past `market_data.write_timeout_ms`.
+    WriteTimeout = 0,
+    /// It needed a third fresh snapshot within a minute (`Rejected` 408).
+    Resnapshots = 1,
+}
+
+/// Why the feed closed a slow subscriber, as the metrics name it: a write
+/// past the write timeout, a third fresh snapshot within a minute.
+pub const SLOW_READER_CLOSES: [&str; 2] = ["write_timeout", "resnapshots"];
 
 impl MarketData {
     /// The market as `engine` has it now, with the auctions closed
@@ -91,6 +108,7 @@ impl MarketData {
         Self(Arc::new(Inner {
             state: Mutex::new(state),
             updates,
+            slow_reader_closes: Default::default(),
         }))
     }
 
@@ -202,6 +220,17 @@ impl MarketData {
     #[must_use]
     pub fn backlog(&self) -> (usize, usize) {
         (self.0.updates.receiver_count(), self.0.updates.len())
+    }
+
+    pub(crate) fn count_slow_reader_close(&self, why: SlowReaderClose) {
+        self.0.slow_reader_closes[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Feed subscribers closed since the start for not reading, beside
+    /// their label ([`SLOW_READER_CLOSES`]).
+    #[must_use]
+    pub fn slow_reader_closes(&self) -> [(&'static str, u64); 2] {
+        crate::server::labelled(&self.0.slow_reader_closes, SLOW_READER_CLOSES)
     }
 
     /// The whole public market now.

@@ -242,6 +242,15 @@ fn market(page: &mut Exposition, sources: &Sources) {
             "Update batches in the ring not yet read by the slowest reader.",
             batches as u64,
         );
+        let name = "cetx_feed_slow_reader_closes_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "Feed subscribers closed for not reading: a write past the write timeout, or a third fresh snapshot within a minute (408).",
+        );
+        for (why, count) in market.slow_reader_closes() {
+            page.sample(name, &[("why", why)], count);
+        }
     }
     journal_stats(page, &stats);
 }
