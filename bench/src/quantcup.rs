@@ -173,9 +173,12 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
     if path.is_dir() {
         return Err(failed("it is a directory, not a file".to_owned()));
     }
-    // Spaces around a field or a header name are not part of it.
+    // Spaces around a field or a header name are not part of it; a line
+    // of spaces is blank, as an empty one is (flexible: the fields are
+    // counted below, after it is passed over).
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
+        .flexible(true)
         .from_path(path)
         .map_err(|e| failed(e.to_string()))?;
     let header = reader.headers().map_err(|e| failed(e.to_string()))?.clone();
@@ -205,6 +208,16 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
     while reader.read_record(&mut record).map_err(plainly)? {
         // The line as the csv reader counts it, as in its own errors.
         let line_number = record.position().map_or(0, csv::Position::line);
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        if record.len() != header.len() {
+            return Err(failed(format!(
+                "line {line_number}: {} fields where the header has {}",
+                record.len(),
+                header.len()
+            )));
+        }
         let line: Line = record.deserialize(Some(&header)).map_err(plainly)?;
         // Checked on a cancel too, though it does not use it.
         let side = match line.side.as_str() {

@@ -58,10 +58,10 @@ static ONE_BOOK: Mutex<()> = Mutex::new(());
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     /// A limit price outside `t_price` (1 to 65,535 cents).
-    #[error("message {index}: price {price_ticks} is not a C book price (1..=65535)")]
+    #[error("message {number}: price {price_ticks} is not a C book price (1..=65535)")]
     Price {
-        /// Its place in the feed, from 0.
-        index: usize,
+        /// Its place in the feed, from 1.
+        number: usize,
         /// Its price in ticks.
         price_ticks: i64,
     },
@@ -75,10 +75,10 @@ pub enum FeedError {
         arena: u64,
     },
     /// A cancel of an id past the C book's arena.
-    #[error("message {index}: a cancel of order {nth}, past the C book's arena of {arena}")]
+    #[error("message {number}: a cancel of order {nth}, past the C book's arena of {arena}")]
     CancelPastArena {
-        /// Its place in the feed, from 0.
-        index: usize,
+        /// Its place in the feed, from 1.
+        number: usize,
         /// The id it cancels.
         nth: u64,
         /// Places in the arena.
@@ -154,12 +154,17 @@ impl Feed {
                     price: c_ushort::try_from(price_ticks)
                         .ok()
                         .filter(|&price| price > 0)
-                        .ok_or(FeedError::Price { index, price_ticks })?,
+                        .ok_or(FeedError::Price {
+                            number: index + 1,
+                            price_ticks,
+                        })?,
                     size: quantity_t,
                 }),
-                Message::Cancel { nth } if nth >= arena => {
-                    Err(FeedError::CancelPastArena { index, nth, arena })
-                }
+                Message::Cancel { nth } if nth >= arena => Err(FeedError::CancelPastArena {
+                    number: index + 1,
+                    nth,
+                    arena,
+                }),
                 Message::Cancel { nth } => Ok(Order {
                     symbol: [0; 5],
                     trader: [0; 5],

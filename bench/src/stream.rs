@@ -65,10 +65,10 @@ pub enum StreamError {
     #[error("the stream has no limit order")]
     NoLimitOrder,
     /// A limit price that is not positive.
-    #[error("message {index}: price {price_ticks} cents is not positive")]
+    #[error("message {number}: price {price_ticks} cents is not positive")]
     Price {
-        /// Its place in the stream, from 0.
-        index: usize,
+        /// Its place in the stream, from 1.
+        number: usize,
         /// The price, in cents.
         price_ticks: i64,
     },
@@ -115,7 +115,10 @@ pub fn market_for(stream: &[Message]) -> Result<InstrumentSpec, StreamError> {
         } = *message
         {
             if price_ticks <= 0 {
-                return Err(StreamError::Price { index, price_ticks });
+                return Err(StreamError::Price {
+                    number: index + 1,
+                    price_ticks,
+                });
             }
             let (low, high) = prices.unwrap_or((price_ticks, price_ticks));
             prices = Some((low.min(price_ticks), high.max(price_ticks)));

@@ -132,7 +132,7 @@ fn a_price_the_c_book_cannot_hold_is_named() {
     }
     let error = quantcup_c::Feed::new(&feed).expect_err("70,000 is beyond t_price");
     assert!(
-        matches!(error, quantcup_c::FeedError::Price { index: i, price_ticks: 70_000 } if i == index),
+        matches!(error, quantcup_c::FeedError::Price { number, price_ticks: 70_000 } if number == index + 1),
         "{error}"
     );
 }
@@ -172,7 +172,7 @@ fn no_feed_reaches_past_the_c_books_arena() {
         matches!(
             error,
             quantcup_c::FeedError::CancelPastArena {
-                index: 2,
+                number: 3,
                 nth: 1_010_000,
                 ..
             }

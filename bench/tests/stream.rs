@@ -153,7 +153,9 @@ fn spaces_and_column_order_are_read_and_a_wrapping_winner_is_not_run() {
     let spaced = written(
         dir.path(),
         "spaced.csv",
-        "qty, side , price,trader_id\n 10, Ask,4810,0\n10 ,Bid , 4810 ,1\n",
+        // A line of spaces is blank, as an empty one (a tester's was
+        // refused, "1 fields where the header has 4").
+        "qty, side , price,trader_id\n 10, Ask,4810,0\n   \n\n10 ,Bid , 4810 ,1\n",
     );
     let output = cetx_stream(&[&spaced, "--repeat", "1"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -163,6 +165,20 @@ fn spaces_and_column_order_are_read_and_a_wrapping_winner_is_not_run() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("cetx: traded 10 t in 1 trades"), "{stdout}");
+
+    // The winner's refusal names the message counting from 1, as the
+    // summary does: the second here.
+    let high = written(
+        dir.path(),
+        "high.csv",
+        "trader_id,side,price,qty\n1,Ask,4810,5\n2,Bid,70000,3\n",
+    );
+    let stdout =
+        String::from_utf8_lossy(&cetx_stream(&[&high, "--repeat", "1"]).stdout).into_owned();
+    assert!(
+        stdout.contains("not run: message 2: price 70000 is not a C book price"),
+        "{stdout}"
+    );
 
     let huge = u64::MAX / 2 + 1;
     let wrapping = written(
@@ -212,7 +228,7 @@ fn the_market_widens_the_band_only_as_far_as_the_prices_need() {
     assert!(matches!(
         stream::market_for(&[limit(0, 1)]),
         Err(StreamError::Price {
-            index: 0,
+            number: 1,
             price_ticks: 0
         })
     ));
