@@ -273,7 +273,7 @@ impl Subscriber {
             End::Stuck => {
                 self.market
                     .count_slow_reader_close(SlowReaderClose::WriteTimeout);
-                tracing::info!(peer = ?self.conn.get_ref().peer_addr().ok(), timeout_ms = self.settings.write_timeout_ms,
+                tracing::info!(peer = %self.peer(), timeout_ms = self.settings.write_timeout_ms,
                     "closed a feed subscriber that does not read: a write waited past the write timeout");
                 return;
             }
@@ -281,7 +281,7 @@ impl Subscriber {
                 if reason == RejectReason::ServerBusy {
                     self.market
                         .count_slow_reader_close(SlowReaderClose::Resnapshots);
-                    tracing::info!(peer = ?self.conn.get_ref().peer_addr().ok(),
+                    tracing::info!(peer = %self.peer(),
                         "closed a feed subscriber that fell behind: a third fresh snapshot within a minute (408)");
                 }
                 let _ = tokio::time::timeout(self.settings.write_timeout(), async {
@@ -566,6 +566,14 @@ impl Subscriber {
                 _ => out.push(followed.message(update)),
             }
         }
+    }
+
+    /// The subscriber's address, for the log.
+    fn peer(&self) -> String {
+        self.conn
+            .get_ref()
+            .peer_addr()
+            .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string())
     }
 
     /// Sends messages and flushes, within the write timeout.
