@@ -41,10 +41,10 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-#[test]
-fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("cetx.toml");
+/// The demo config with the operators' channel on a free port and
+/// operator 9 (`SECRET`), written in `dir`: its path.
+fn operators_config(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("cetx.toml");
     write(
         &config,
         &format!(
@@ -52,14 +52,26 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
             cetx_gateway::config::DEFAULT_TOML
         ),
     );
-    let data = tmp.path().join("data");
-    let server = ServeProcess::start_with(&data, &["--config", config.to_str().unwrap()]);
-    let addr = server
+    config
+}
+
+/// Where `server` serves operators, from its banner.
+fn operators_addr(server: &ServeProcess) -> String {
+    server
         .banner
         .iter()
         .find_map(|line| line.strip_prefix("operators on "))
         .expect("the banner names the operators' channel")
-        .to_owned();
+        .to_owned()
+}
+
+#[test]
+fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = operators_config(tmp.path());
+    let data = tmp.path().join("data");
+    let server = ServeProcess::start_with(&data, &["--config", config.to_str().unwrap()]);
+    let addr = operators_addr(&server);
 
     let batch = tmp.path().join("daily.csv");
     write(
@@ -255,14 +267,7 @@ fn logged(log: &Path, what: &str, count: usize) -> Vec<String> {
 #[test]
 fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("cetx.toml");
-    write(
-        &config,
-        &format!(
-            "{}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{SECRET}\"\n",
-            cetx_gateway::config::DEFAULT_TOML
-        ),
-    );
+    let config = operators_config(tmp.path());
     let log = tmp.path().join("serve.log");
     let server = ServeProcess::start_with_logging_to(
         &tmp.path().join("data"),
@@ -270,12 +275,7 @@ fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
         &log,
     );
     let addr = server.addr.to_string();
-    let admin_addr = server
-        .banner
-        .iter()
-        .find_map(|line| line.strip_prefix("operators on "))
-        .expect("the banner names the operators' channel")
-        .to_owned();
+    let admin_addr = operators_addr(&server);
     let sell = "--symbol CEA2025 --side sell --qty 50";
     let mut first = rest(&addr, 1, &format!("--account 1001 {sell} --price 92.00"));
     let mut second = rest(&addr, 1, &format!("--account 1001 {sell} --price 93.00"));
