@@ -305,7 +305,11 @@ pub(crate) async fn run(
         // and gives the slot up to a newer connection like one (only
         // closed: it cannot read a frame yet).
         Some(tls) => match tokio::select! {
-            () = evicted.cancelled() => return,
+            () = evicted.cancelled() => {
+                tracing::debug!(?peer, "closed a connection in its TLS handshake for a newer one");
+                ctx.log_before_login(Some((peer, &Ended::Evicted)));
+                return;
+            }
             accepted = timeout(ctx.login_timeout, tls.accept(stream)) => accepted,
         } {
             Ok(Ok(stream)) => stream,
@@ -333,6 +337,9 @@ pub(crate) async fn run(
         }
         Err(ended) => (None, ended),
     };
+    // Logged as the session ends, before the wait for the peer below: a
+    // disconnect's cancel (logged once durable) is not a second behind.
+    log_end(&ctx, peer, broker, &ended);
     // A peer that is gone cannot be told anything more. What it has not
     // read yet of what was sent is read before the socket goes, even with
     // requests still unread in it (after a `Logout`, say). A broker that
@@ -345,7 +352,16 @@ pub(crate) async fn run(
     {
         conn.get_mut().drain_unread(CLOSE_WAIT).await;
     }
-    match &ended {
+}
+
+/// Logs how a connection or a session ended.
+fn log_end(
+    ctx: &SessionContext,
+    peer: Option<SocketAddr>,
+    broker: Option<BrokerId>,
+    ended: &Ended,
+) {
+    match ended {
         ended if broker.is_none() && ended.before_login() => {
             tracing::debug!(?peer, why = ?ended, "closed a connection before a login");
             ctx.log_before_login(Some((peer, ended)));
