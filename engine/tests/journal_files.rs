@@ -890,3 +890,58 @@ fn readers_that_are_behind_follow_segments_into_the_archive() {
     }
     assert_eq!(followed, entries(1..=60));
 }
+
+/// A segment of another journal copied over one of this journal's, under
+/// its name, is refused before any of its records is taken for this
+/// journal's: by a full read, and at a start from a snapshot after it,
+/// which reads only that segment's header and first record (a tester's
+/// foreign first segment was served to a resuming broker as its history).
+#[test]
+fn a_segment_of_another_journal_in_the_place_of_one_of_this_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    write(&ours, 1..=60, small_segments(2_048));
+    // Another journal of the same shape: the same entries, a nanosecond
+    // later each.
+    let writer = JournalWriter::open(&theirs, 1, small_segments(2_048)).unwrap();
+    for e in entries(1..=60) {
+        let stamp = cetx_engine::Stamp {
+            time_ns: e.stamp.time_ns + 1,
+            ..e.stamp
+        };
+        writer
+            .append_blocking(stamp, &e.command, &e.events)
+            .unwrap();
+    }
+    writer.close().unwrap();
+    let (mine, other) = (segments(&ours), segments(&theirs));
+    let names = |files: &[std::path::PathBuf]| -> Vec<_> {
+        files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_owned())
+            .collect()
+    };
+    assert!(mine.len() >= 3 && names(&mine) == names(&other), "{mine:?}");
+    std::fs::copy(&other[0], &mine[0]).unwrap();
+    let refused = |error: &JournalError| {
+        assert!(
+            matches!(error, JournalError::Corrupt { file, seq: 1, reason, .. }
+                if *file == mine[0] && reason.contains("not the one the MANIFEST lists")),
+            "{error}"
+        );
+    };
+    refused(&verify(&ours).unwrap_err());
+    cetx_engine::journal::write_snapshot(&ours, 60, &empty_state()).unwrap();
+    match cetx_engine::journal::recover(&ours) {
+        Err(cetx_engine::journal::RecoverError::Journal(error)) => refused(&error),
+        other => panic!(
+            "recovered from a journal with another's segment: {:?}",
+            other.err()
+        ),
+    }
+    // Its own segment back, both read.
+    write(&tmp.path().join("again"), 1..=60, small_segments(2_048));
+    std::fs::copy(&segments(&tmp.path().join("again"))[0], &mine[0]).unwrap();
+    verify(&ours).unwrap();
+    cetx_engine::journal::recover(&ours).unwrap();
+}

@@ -8,17 +8,22 @@
 //! archived:
 //!
 //! ```text
-//! cetx-journal-manifest 1
+//! cetx-journal-manifest 2
 //! archive ../archive
-//! segment 00000000000000000001 archived
+//! segment 00000000000000000001 first 5d0e44a1 archived
 //! segment 00000000000000041873
 //! crc32c 8f2a61c3
 //! ```
 //!
 //! The `archive` line (optional) names the directory archived segments
 //! were moved to, relative to the journal directory unless absolute. Each
-//! `segment` line is a segment's first sequence number, in order, with
-//! `archived` when the file lives in the archive directory. A `closed`
+//! `segment` line is a segment's first sequence number, in order, then
+//! (version 2) `first` and the `header_crc` of its first record once the
+//! writer has moved on from it (listed at the next segment or the clean
+//! stop), and `archived` when the file lives in the archive directory.
+//! The `first` ties each file to this journal: a segment of another
+//! journal copied in under the same name is refused before any of its
+//! records is read as this journal's. A `closed`
 //! line (optional, after the segments) says the writer stopped cleanly
 //! and the sequence number of the journal's last record then. The last
 //! line is the CRC32C (hex) of every byte before it.
@@ -44,7 +49,10 @@ use super::JournalError;
 /// The manifest's file name in the journal directory.
 pub const MANIFEST_FILE: &str = "MANIFEST";
 
-const FIRST_LINE: &str = "cetx-journal-manifest 1";
+const FIRST_LINE: &str = "cetx-journal-manifest 2";
+
+/// Version 1's first line: no `first` on its segment lines.
+const FIRST_LINE_1: &str = "cetx-journal-manifest 1";
 
 /// One segment the manifest lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +61,9 @@ pub struct ListedSegment {
     pub first_seq: u64,
     /// Whether it was moved to the archive directory.
     pub archived: bool,
+    /// The `header_crc` of its first record, once the writer has moved on
+    /// from it (none in a version 1 manifest).
+    pub first_crc: Option<u32>,
 }
 
 /// Every segment of a journal, in order; see the module docs.
@@ -104,8 +115,10 @@ impl Manifest {
             ));
         }
         let mut lines = body.lines();
-        if lines.next() != Some(FIRST_LINE) {
-            return Err(format!("the manifest does not start with `{FIRST_LINE}`"));
+        if !matches!(lines.next(), Some(FIRST_LINE | FIRST_LINE_1)) {
+            return Err(format!(
+                "the manifest does not start with `{FIRST_LINE}` (or `{FIRST_LINE_1}`)"
+            ));
         }
         let mut manifest = Self::default();
         for line in lines {
@@ -114,10 +127,18 @@ impl Manifest {
                 ["archive", _, ..] => {
                     manifest.archive_dir = Some(PathBuf::from(&line["archive ".len()..]));
                 }
-                ["segment", seq] | ["segment", seq, "archived"] => {
-                    let first_seq = seq
-                        .parse()
-                        .map_err(|_| format!("bad segment line `{line}`"))?;
+                ["segment", seq, rest @ ..] => {
+                    let bad = || format!("bad segment line `{line}`");
+                    let first_seq = seq.parse().map_err(|_| bad())?;
+                    let (first_crc, archived) = match rest {
+                        [] => (None, false),
+                        ["archived"] => (None, true),
+                        ["first", hex] | ["first", hex, "archived"] => (
+                            Some(u32::from_str_radix(hex, 16).map_err(|_| bad())?),
+                            rest.len() == 3,
+                        ),
+                        _ => return Err(bad()),
+                    };
                     if manifest
                         .segments
                         .last()
@@ -130,7 +151,8 @@ impl Manifest {
                     }
                     manifest.segments.push(ListedSegment {
                         first_seq,
-                        archived: words.len() == 3,
+                        archived,
+                        first_crc,
                     });
                 }
                 ["closed", seq] if manifest.closed.is_none() => {
@@ -152,7 +174,13 @@ impl Manifest {
         }
         for segment in &self.segments {
             let archived = if segment.archived { " archived" } else { "" };
-            text.push_str(&format!("segment {:020}{archived}\n", segment.first_seq));
+            let first = segment
+                .first_crc
+                .map_or_else(String::new, |crc| format!(" first {crc:08x}"));
+            text.push_str(&format!(
+                "segment {:020}{first}{archived}\n",
+                segment.first_seq
+            ));
         }
         if let Some(seq) = self.closed {
             text.push_str(&format!("closed {seq:020}\n"));
@@ -319,11 +347,70 @@ pub(crate) fn list_new_segment(dir: &Path, first_seq: u64) -> Result<(), Journal
         }
         _ => {}
     }
+    note_first_records(dir, &mut manifest)?;
     manifest.segments.push(ListedSegment {
         first_seq,
         archived: false,
+        first_crc: None,
     });
     manifest.write(dir)
+}
+
+/// Notes in `manifest` the first record's `header_crc` of each live
+/// segment that holds one and has none noted yet: the one the writer is
+/// moving on from, or every one of a version 1 manifest (once).
+fn note_first_records(dir: &Path, manifest: &mut Manifest) -> Result<(), JournalError> {
+    for i in 0..manifest.segments.len() {
+        let segment = manifest.segments[i];
+        if segment.archived || segment.first_crc.is_some() {
+            continue;
+        }
+        let path = manifest.path_of(dir, segment);
+        manifest.segments[i].first_crc = first_record_crc(&path, segment.first_seq)?;
+    }
+    Ok(())
+}
+
+/// The `header_crc` of the first record of the segment file at `path`;
+/// none when it holds no good record (a file missing or damaged is left
+/// to the readers, which name it).
+fn first_record_crc(path: &Path, first_seq: u64) -> Result<Option<u32>, JournalError> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let mut segment = SegmentFile::open(path, first_seq)?;
+    if !matches!(segment.read_header()?, Header::Good) {
+        return Ok(None);
+    }
+    Ok(match segment.read_record()? {
+        Raw::Record { header_crc, .. } => Some(header_crc),
+        _ => None,
+    })
+}
+
+/// Checks that the first record of `segment`, at `path`, is the one the
+/// manifest noted (when it noted one): a segment of another journal, or
+/// of another copy of this one, copied in under its name, is refused
+/// before any of its records is taken for this journal's.
+///
+/// # Errors
+/// [`JournalError::Corrupt`] when they differ.
+pub(crate) fn check_first_record(
+    path: &Path,
+    segment: ListedSegment,
+    header_crc: u32,
+) -> Result<(), JournalError> {
+    match segment.first_crc {
+        Some(noted) if noted != header_crc => Err(JournalError::Corrupt {
+            file: path.to_owned(),
+            offset: HEADER_LEN as u64,
+            seq: segment.first_seq,
+            reason: format!(
+                "its first record is not the one the MANIFEST lists for this segment (header_crc {header_crc:08x}, listed {noted:08x}): a segment of another journal, or of another copy of this one"
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Writes in the manifest of `dir`, if it has one, that the writer stopped
@@ -335,6 +422,7 @@ pub(crate) fn list_new_segment(dir: &Path, first_seq: u64) -> Result<(), Journal
 pub(crate) fn mark_closed(dir: &Path, last_seq: u64) -> Result<(), JournalError> {
     match Manifest::read(dir)? {
         Some(mut manifest) if manifest.closed != Some(last_seq) => {
+            note_first_records(dir, &mut manifest)?;
             manifest.closed = Some(last_seq);
             manifest.write(dir)
         }

@@ -37,7 +37,7 @@ use crate::event::Event;
 use crate::replay::ReplayError;
 
 use super::format::decode_entry_payload_into;
-use super::manifest::checked_manifest;
+use super::manifest::{check_first_record, checked_manifest, ListedSegment, Manifest};
 use super::segment::{entry_payload, Header, Raw, SegmentFile, Verdict};
 use super::{JournalEntry, JournalError};
 
@@ -51,6 +51,9 @@ pub struct JournalReader {
     /// The journal directory, whose MANIFEST says where each segment is.
     dir: PathBuf,
     segments: VecDeque<(u64, PathBuf)>,
+    /// The segments as the manifest listed them at the start, with the
+    /// first record it noted for each, by first sequence number.
+    listed: Vec<ListedSegment>,
     current: Option<SegmentFile>,
     current_is_last: bool,
     /// The sequence number the next record must have.
@@ -89,7 +92,7 @@ impl JournalReader {
             dir,
             manifest.listed(dir).into(),
             1,
-            manifest.closed,
+            &manifest,
         ))
     }
 
@@ -118,23 +121,19 @@ impl JournalReader {
         while segments.get(1).is_some_and(|(first, _)| *first <= from_seq) {
             segments.pop_front();
         }
-        Ok(Self::with_segments(
-            dir,
-            segments,
-            from_seq,
-            manifest.closed,
-        ))
+        Ok(Self::with_segments(dir, segments, from_seq, &manifest))
     }
 
     fn with_segments(
         dir: &Path,
         segments: VecDeque<(u64, PathBuf)>,
         from_seq: u64,
-        closed: Option<u64>,
+        manifest: &Manifest,
     ) -> Self {
         Self {
             dir: dir.to_path_buf(),
             segments,
+            listed: manifest.segments.clone(),
             current: None,
             current_is_last: false,
             expected: None,
@@ -145,7 +144,7 @@ impl JournalReader {
             last_offset: 0,
             last_operator: None,
             entry_starts: 0,
-            closed,
+            closed: manifest.closed,
             data_end: None,
             synced_commits: false,
         }
@@ -327,8 +326,18 @@ impl JournalReader {
                     seq,
                     offset,
                     record_type,
-                    ..
+                    header_crc,
                 } => {
+                    if seq == segment.first_seq {
+                        let listed = self
+                            .listed
+                            .binary_search_by_key(&seq, |s| s.first_seq)
+                            .ok()
+                            .map(|i| self.listed[i]);
+                        if let Some(listed) = listed {
+                            check_first_record(&segment.path, listed, header_crc)?;
+                        }
+                    }
                     if seq != expected {
                         return Err(JournalError::Gap {
                             file: segment.path.clone(),

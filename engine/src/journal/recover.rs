@@ -45,10 +45,10 @@ use std::fs::{self, File};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::manifest::Manifest;
+use super::manifest::{check_first_record, Manifest};
 use super::read_ahead::ReadAhead;
 use super::reader::JournalReader;
-use super::segment::{Header, SegmentFile};
+use super::segment::{Header, Raw, SegmentFile};
 use super::snapshot::{list_snapshots, read_snapshot_tie, record_at, RecordAt};
 use super::sync_dir;
 use super::{Durability, JournalError};
@@ -419,10 +419,11 @@ fn replay_journal(
 }
 
 /// Checks the live segments wholly before `from_seq`, which recovery does
-/// not read: each the manifest lists must be there, with a good header.
-/// Archived ones are not looked at (the archive may be on slower
-/// storage), nor are records: a full read does that (`cetx replay`,
-/// [`super::verify`]).
+/// not read: each the manifest lists must be there, with a good header
+/// and the first record the manifest noted for it (a resume reads them
+/// back). Archived ones are not looked at (the archive may be on slower
+/// storage), nor are the other records: a full read does that (`cetx
+/// replay`, [`super::verify`]).
 fn check_earlier_segments(dir: &Path, from_seq: u64) -> Result<(), JournalError> {
     let Some(manifest) = Manifest::read(dir)? else {
         return Ok(());
@@ -442,8 +443,16 @@ fn check_earlier_segments(dir: &Path, from_seq: u64) -> Result<(), JournalError>
                 first_seq: segment.first_seq,
             });
         }
-        let reason = match SegmentFile::open(&file, segment.first_seq)?.read_header()? {
-            Header::Good => continue,
+        let mut opened = SegmentFile::open(&file, segment.first_seq)?;
+        let reason = match opened.read_header()? {
+            // A first record that does not read is left to the readers,
+            // as any other record of these segments is.
+            Header::Good => {
+                if let Raw::Record { header_crc, .. } = opened.read_record()? {
+                    check_first_record(&file, segment, header_crc)?;
+                }
+                continue;
+            }
             Header::Short => "the file is shorter than a segment header".to_string(),
             Header::Bad { reason, .. } => reason,
         };

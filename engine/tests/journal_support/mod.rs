@@ -174,6 +174,10 @@ pub fn as_if_killed(dir: &Path) {
     let mut manifest = Manifest::read(dir).unwrap().unwrap();
     assert!(manifest.closed.is_some(), "the writer stopped cleanly");
     manifest.closed = None;
+    // Nor has it noted the first record of the segment it was writing.
+    if let Some(last) = manifest.segments.last_mut() {
+        last.first_crc = None;
+    }
     manifest.write(dir).unwrap();
 }
 
@@ -186,6 +190,7 @@ pub fn list_in_manifest(dir: &Path, first_seqs: &[u64]) {
             .map(|&first_seq| ListedSegment {
                 first_seq,
                 archived: false,
+                first_crc: None,
             })
             .collect(),
         closed: None,
