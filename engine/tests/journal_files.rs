@@ -945,3 +945,45 @@ fn a_segment_of_another_journal_in_the_place_of_one_of_this_one_is_refused() {
     verify(&ours).unwrap();
     cetx_engine::journal::recover(&ours).unwrap();
 }
+
+/// A server started on links to a running server's segments, from a data
+/// directory of its own (whose lock it holds), is refused at its
+/// recovery: the running writer holds a lock on the segment it writes (a
+/// tester's second server wrote on, and its journal could not be settled).
+#[test]
+fn a_journal_on_links_to_segments_being_written_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, linked) = (tmp.path().join("live"), tmp.path().join("linked"));
+    let writer = JournalWriter::open(&live, 1, JournalConfig::default()).unwrap();
+    for e in entries(1..=5) {
+        writer
+            .append_blocking(e.stamp, &e.command, &e.events)
+            .unwrap();
+    }
+    assert!(writer
+        .wait_durable(5, std::time::Duration::from_secs(30))
+        .unwrap());
+    std::fs::create_dir(&linked).unwrap();
+    for segment in segments(&live) {
+        std::os::unix::fs::symlink(&segment, linked.join(segment.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(live.join(MANIFEST_FILE), linked.join(MANIFEST_FILE)).unwrap();
+    match cetx_engine::journal::recover(&linked) {
+        Err(cetx_engine::journal::RecoverError::Journal(JournalError::SegmentInUse { file })) => {
+            assert_eq!(file, linked.join(segment_file_name(1)));
+        }
+        other => panic!("recovered beside a live writer: {:?}", other.err()),
+    }
+    // Once the writer has let go, the links are a journal like any other.
+    writer.close().unwrap();
+    std::fs::copy(live.join(MANIFEST_FILE), linked.join(MANIFEST_FILE)).unwrap();
+    assert_eq!(verify(&linked).unwrap().last_seq, Some(5));
+    // (These test entries do not replay onto an engine: only the lock is
+    // in question here.)
+    assert!(!matches!(
+        cetx_engine::journal::recover(&linked),
+        Err(cetx_engine::journal::RecoverError::Journal(
+            JournalError::SegmentInUse { .. }
+        ))
+    ));
+}

@@ -549,6 +549,11 @@ impl<R: Send + 'static> WriterThread<R> {
                 file
             }
         };
+        // Held while this writer writes the segment (the lock goes with the
+        // file): a server started on links to this journal's segments, from
+        // a directory of its own, finds it taken at its recovery.
+        file.try_lock()
+            .map_err(|_| JournalError::SegmentInUse { file: path.clone() })?;
         // The file's name must survive a crash as well as its bytes, and
         // the manifest must list it before it holds a record.
         sync_dir(&self.dir)?;

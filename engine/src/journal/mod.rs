@@ -240,6 +240,15 @@ pub enum JournalError {
         /// What the lock file says of its holder (`pid 1234`), if anything.
         holder: Option<String>,
     },
+    /// The segment the journal's writer would write next to is being
+    /// written by another process: a second server started on links to a
+    /// running server's segments, in a directory of its own (whose own
+    /// lock it holds).
+    #[error("the journal segment {} is being written by another process (a server started on links to this journal's segments, from another data directory?); one server per journal: nothing was changed", file.display())]
+    SegmentInUse {
+        /// The segment, as this journal's manifest lists it.
+        file: PathBuf,
+    },
     /// Segments of this journal are archived in another directory than the
     /// one asked for: a journal keeps one archive directory.
     #[error("the journal's segments are archived in {} (its manifest {} says so), not in {}: archive to that directory", archived_in.display(), manifest.display(), asked.display())]
