@@ -974,9 +974,19 @@ fn a_journal_on_links_to_segments_being_written_is_refused() {
         }
         other => panic!("recovered beside a live writer: {:?}", other.err()),
     }
-    // Once the writer has let go, the links are a journal like any other.
+    // A writer that has written nothing since it opened holds the last
+    // segment too (a tester's second server started beside one so).
     writer.close().unwrap();
     std::fs::copy(live.join(MANIFEST_FILE), linked.join(MANIFEST_FILE)).unwrap();
+    let reopened = JournalWriter::open(&live, 6, JournalConfig::default()).unwrap();
+    assert!(matches!(
+        cetx_engine::journal::recover(&linked),
+        Err(cetx_engine::journal::RecoverError::Journal(
+            JournalError::SegmentInUse { .. }
+        ))
+    ));
+    // Once the writer has let go, the links are a journal like any other.
+    reopened.close().unwrap();
     assert_eq!(verify(&linked).unwrap().last_seq, Some(5));
     // (These test entries do not replay onto an engine: only the lock is
     // in question here.)

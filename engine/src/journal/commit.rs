@@ -260,6 +260,30 @@ fn check_empty(path: &Path, next_seq: u64) -> Result<(), JournalError> {
     Ok(())
 }
 
+/// The journal's last listed segment, opened and locked as the writer's
+/// (none when the journal has none, or it is archived or not there).
+///
+/// # Errors
+/// [`JournalError::SegmentInUse`] when another process holds it: a server
+/// on links to this journal's segments, from another data directory.
+fn hold_last_segment(dir: &Path) -> Result<Option<File>, JournalError> {
+    let Some(manifest) = super::manifest::Manifest::read(dir)? else {
+        return Ok(None);
+    };
+    let Some(&last) = manifest.segments.last().filter(|s| !s.archived) else {
+        return Ok(None);
+    };
+    let file = manifest.path_of(dir, last);
+    let Ok(opened) = File::open(&file) else {
+        return Ok(None);
+    };
+    match opened.try_lock() {
+        Ok(()) => Ok(Some(opened)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::SegmentInUse { file }),
+        Err(std::fs::TryLockError::Error(e)) => Err(JournalError::io(&file, "locking", e)),
+    }
+}
+
 /// The segment being appended to.
 struct OpenSegment {
     file: File,
@@ -319,6 +343,11 @@ pub(super) struct WriterThread<R> {
     recycle: Sender<Vec<u8>>,
     shared: Arc<Shared>,
     segment: Option<OpenSegment>,
+    /// The journal's last segment when the writer opened, locked until it
+    /// starts a segment of its own (which it then holds locked): a server
+    /// that has not written since its start is not taken for a stopped
+    /// one by another started on links to its segments.
+    held: Option<File>,
     /// Keeps the next segment written ahead; none in `None` durability or
     /// when preallocation is off.
     prealloc: Option<Preallocator>,
@@ -366,6 +395,11 @@ impl<R: Send + 'static> WriterThread<R> {
             on_durable.preallocation_failed(&error);
             prealloc = None;
         }
+        let held = if config.durability == Durability::None {
+            None
+        } else {
+            hold_last_segment(&dir)?
+        };
         let thread = Self {
             dir: dir.clone(),
             directory: (config.durability != Durability::None)
@@ -376,6 +410,7 @@ impl<R: Send + 'static> WriterThread<R> {
             recycle,
             shared,
             segment: None,
+            held,
             prealloc,
             batch: Vec::with_capacity(config.max_batch),
             out: Vec::new(),
@@ -554,6 +589,7 @@ impl<R: Send + 'static> WriterThread<R> {
         // a directory of its own, finds it taken at its recovery.
         file.try_lock()
             .map_err(|_| JournalError::SegmentInUse { file: path.clone() })?;
+        self.held = None;
         // The file's name must survive a crash as well as its bytes, and
         // the manifest must list it before it holds a record.
         sync_dir(&self.dir)?;
