@@ -260,30 +260,6 @@ fn check_empty(path: &Path, next_seq: u64) -> Result<(), JournalError> {
     Ok(())
 }
 
-/// The journal's last listed segment, opened and locked as the writer's
-/// (none when the journal has none, or it is archived or not there).
-///
-/// # Errors
-/// [`JournalError::SegmentInUse`] when another process holds it: a server
-/// on links to this journal's segments, from another data directory.
-fn hold_last_segment(dir: &Path) -> Result<Option<File>, JournalError> {
-    let Some(manifest) = super::manifest::Manifest::read(dir)? else {
-        return Ok(None);
-    };
-    let Some(&last) = manifest.segments.last().filter(|s| !s.archived) else {
-        return Ok(None);
-    };
-    let file = manifest.path_of(dir, last);
-    let Ok(opened) = File::open(&file) else {
-        return Ok(None);
-    };
-    match opened.try_lock() {
-        Ok(()) => Ok(Some(opened)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::SegmentInUse { file }),
-        Err(std::fs::TryLockError::Error(e)) => Err(JournalError::io(&file, "locking", e)),
-    }
-}
-
 /// The segment being appended to.
 struct OpenSegment {
     file: File,
@@ -398,7 +374,7 @@ impl<R: Send + 'static> WriterThread<R> {
         let held = if config.durability == Durability::None {
             None
         } else {
-            hold_last_segment(&dir)?
+            super::lock::lock_last_segment(&dir, true)?
         };
         let thread = Self {
             dir: dir.clone(),

@@ -81,3 +81,39 @@ fn locked(dir: &Path, file: &mut File) -> JournalError {
         holder: (!holder.is_empty()).then(|| holder.to_string()),
     }
 }
+
+/// The journal's last listed segment (a live one), opened and locked
+/// without waiting: `exclusive` by its writer, which holds it until it
+/// starts a segment of its own (then locked as it is created); shared by
+/// recovery, which lets go at once. A segment may be a link to a file
+/// elsewhere, so this is what tells a server started on links to a
+/// running server's segments, from a data directory of its own. None when
+/// the journal has no such segment, or its file cannot be opened (the
+/// readers name that).
+///
+/// # Errors
+/// [`JournalError::SegmentInUse`] when another process holds it;
+/// [`JournalError::Io`] when the manifest cannot be read or the lock
+/// cannot be taken.
+pub(crate) fn lock_last_segment(dir: &Path, exclusive: bool) -> Result<Option<File>, JournalError> {
+    let Some(manifest) = super::manifest::Manifest::read(dir)? else {
+        return Ok(None);
+    };
+    let Some(&last) = manifest.segments.last().filter(|s| !s.archived) else {
+        return Ok(None);
+    };
+    let file = manifest.path_of(dir, last);
+    let Ok(opened) = File::open(&file) else {
+        return Ok(None);
+    };
+    let locked = if exclusive {
+        opened.try_lock()
+    } else {
+        opened.try_lock_shared()
+    };
+    match locked {
+        Ok(()) => Ok(Some(opened)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::SegmentInUse { file }),
+        Err(std::fs::TryLockError::Error(e)) => Err(JournalError::io(&file, "locking", e)),
+    }
+}

@@ -187,7 +187,10 @@ pub fn recover_with(
     durability: Durability,
     observer: &mut impl RecoveryObserver,
 ) -> Result<Recovered, RecoverError> {
-    check_not_being_written(dir)?;
+    // No other process may be writing the journal's last segment: this
+    // directory's lock, taken before, cannot tell a server started on
+    // links to another's segments from a directory of its own.
+    super::lock::lock_last_segment(dir, false)?;
     if !dir.exists() {
         observer.start_after(None).map_err(RecoverError::Observer)?;
         return Ok(Recovered {
@@ -465,28 +468,6 @@ fn check_earlier_segments(dir: &Path, from_seq: u64) -> Result<(), JournalError>
         });
     }
     Ok(())
-}
-
-/// Checks that no other process is writing the journal's last segment
-/// (its writer holds a lock on the file while it writes it): the
-/// directory's own lock, taken before, cannot tell a server started on
-/// links to another's segments, from a directory of its own.
-fn check_not_being_written(dir: &Path) -> Result<(), JournalError> {
-    let Some(manifest) = Manifest::read(dir)? else {
-        return Ok(());
-    };
-    let Some(&last) = manifest.segments.last().filter(|s| !s.archived) else {
-        return Ok(());
-    };
-    let file = manifest.path_of(dir, last);
-    // A file that is not there, or cannot be opened, is the read's to name.
-    let Ok(opened) = std::fs::File::open(&file) else {
-        return Ok(());
-    };
-    match opened.try_lock_shared() {
-        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::SegmentInUse { file }),
-        _ => Ok(()),
-    }
 }
 
 /// Cuts the zeros written ahead off the end of the last segment; only
