@@ -240,25 +240,6 @@ fn rest(addr: &str, broker: u32, args: &str) -> std::process::Child {
     child
 }
 
-/// The log's lines that contain `what`, once there are `count` (read
-/// again until then, for at most 30 s: the line follows the journal's
-/// commit, after the command that caused it has returned).
-fn logged(log: &Path, what: &str, count: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap();
-        let lines: Vec<String> = text
-            .lines()
-            .filter(|l| l.contains(what))
-            .map(str::to_owned)
-            .collect();
-        if lines.len() >= count || std::time::Instant::now() > deadline {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// What a disconnect and a suspension cancelled is logged (OPERATIONS.md,
 /// *Metrics*, the log lines): the operator's `applied at seq N` says nothing of it, and
 /// a disconnect's `session closed` line comes before the cancel (tester
@@ -277,18 +258,10 @@ fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
     let addr = server.addr.to_string();
     let admin_addr = operators_addr(&server);
     let sell = "--symbol CEA2025 --side sell --qty 50";
-    let mut first = rest(&addr, 1, &format!("--account 1001 {sell} --price 92.00"));
-    let mut second = rest(&addr, 1, &format!("--account 1001 {sell} --price 93.00"));
-    // The first was taken over by the second; the second goes away.
-    let _ = first.wait();
-    second.kill().unwrap();
-    let _ = second.wait();
-    let disconnect = logged(&log, "cancelled a disconnected broker's resting orders", 1);
-    assert!(
-        matches!(&disconnect[..], [line] if line.contains("broker=1") && line.contains("orders=2")),
-        "{disconnect:?}"
-    );
 
+    // Account 2001 rests a buy and a sell, and is suspended: the line is
+    // written before the operator's answer (both follow the entry's
+    // durability, the line first).
     let buy = "--account 2001 --symbol CEA2025 --side buy --qty 10 --price 88.00";
     let mut buyer = rest(&addr, 2, buy);
     let mut seller = rest(&addr, 2, &format!("--account 2001 {sell} --price 94.00"));
@@ -298,7 +271,49 @@ fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
         &["suspend-account", "--account", "2001"],
     );
     assert_eq!(code, 0, "{out}");
-    let suspension = logged(&log, "cancelled an account's resting orders", 1);
+    for child in [&mut buyer, &mut seller] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    // Broker 1 rests two sells, the only asks left, and goes away. The
+    // feed shows the book without them once the cancel is durable; the
+    // line is written in the same turn, before the server stops.
+    let mut first = rest(&addr, 1, &format!("--account 1001 {sell} --price 92.00"));
+    let mut second = rest(&addr, 1, &format!("--account 1001 {sell} --price 93.00"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut feed = runtime.block_on(async {
+        let mut feed = cetx_gateway::market_data::FeedClient::connect(server.market_data)
+            .await
+            .unwrap();
+        feed.subscribe(0, &["CEA2025"]).await.unwrap();
+        feed
+    });
+    // The first was taken over by the second; the second goes away.
+    let _ = first.wait();
+    second.kill().unwrap();
+    let _ = second.wait();
+    // Its two sells shown first, then none.
+    let emptied = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let mut shown_both = false;
+            loop {
+                feed.next().await.unwrap();
+                let asks = feed.instrument("CEA2025").map_or(0, |f| f.view.asks.len());
+                shown_both |= asks == 2;
+                if shown_both && asks == 0 {
+                    break;
+                }
+            }
+        })
+        .await
+    });
+    assert!(emptied.is_ok(), "broker 1's sells were cancelled");
+    assert!(server.terminate().success());
+
+    let said = std::fs::read_to_string(&log).unwrap();
+    let lines = |what: &str| -> Vec<&str> { said.lines().filter(|l| l.contains(what)).collect() };
+    let suspension = lines("cancelled an account's resting orders");
     assert!(
         matches!(&suspension[..], [line] if line.contains("account=2001")
             && line.contains("status=Suspended")
@@ -306,14 +321,12 @@ fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
             && line.contains("offers=0")),
         "{suspension:?}"
     );
-    for child in [&mut buyer, &mut seller] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    assert!(server.terminate().success());
-    // Broker 2 had nothing left resting when it went away: no line.
-    let all = std::fs::read_to_string(&log).unwrap();
-    assert!(!all.contains("broker=2 orders="), "{all}");
+    // Broker 2 had nothing left resting when it went away: no line for it.
+    let disconnect = lines("cancelled a disconnected broker's resting orders");
+    assert!(
+        matches!(&disconnect[..], [line] if line.contains("broker=1") && line.contains("orders=2")),
+        "{disconnect:?}"
+    );
 }
 
 /// ADMIN.md, "Exit codes": what the command line or its files got wrong

@@ -172,6 +172,30 @@ fn a_second_server_on_the_same_data_directory_exits_at_once() {
         assert!(!stdout.contains("listening"), "{stdout}");
     }
 
+    // Nor may one on a data directory of its own whose segments link to
+    // the first's (JOURNAL.md, One writer): refused before recovery
+    // changes anything.
+    let linked = tempfile::tempdir().unwrap();
+    let linked_journal = linked.path().join("journal");
+    std::fs::create_dir(&linked_journal).unwrap();
+    for entry in std::fs::read_dir(&journal_dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        if path.extension().is_some_and(|e| e == "seg") {
+            std::os::unix::fs::symlink(&path, linked_journal.join(&name)).unwrap();
+        } else if name == "MANIFEST" || name == "DURABILITY" {
+            std::fs::copy(&path, linked_journal.join(&name)).unwrap();
+        }
+    }
+    let second = finish(cetx(&["serve", "--open-market-now"], linked.path()).args(ON_LOOPBACK));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is being written by another process")
+            && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+
     // Replay only reads: it works beside the live server.
     let replay = finish(&mut {
         let mut c = Command::new(env!("CARGO_BIN_EXE_cetx"));
