@@ -459,7 +459,8 @@ impl ServerConfig {
 /// and its buffers (tens of KiB), so 65,536 of them is already gigabytes.
 const MAX_SESSIONS: u64 = 1 << 16;
 /// Most entries of a ring kept in memory (reports per broker, feed
-/// batches): about 100 bytes each, 100 MiB at the bound.
+/// batches): a report holds up to about 220 bytes resident (CONFIG.md,
+/// `recent_reports`), so about 220 MiB a broker at the bound.
 const MAX_RING: u64 = 1 << 20;
 /// Largest kernel send buffer asked for one feed subscriber: 64 MiB.
 const MAX_SEND_BUFFER: u64 = 64 << 20;

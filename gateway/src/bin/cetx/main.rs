@@ -167,7 +167,8 @@ struct ReplayArgs {
     format: ReplayFormat,
     /// Keep reading a live journal and print clearing rows as they appear,
     /// until Ctrl-C; reconcile at each end of day and, with `--out`,
-    /// rewrite the days, accounts and transfers files then. With
+    /// rewrite the days, accounts, transfers, large_holders and auctions
+    /// files then. With
     /// `--format json` standard output is then JSON Lines (one object per
     /// line), not an array.
     #[arg(long)]
