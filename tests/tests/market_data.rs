@@ -759,6 +759,16 @@ async fn a_connection_that_subscribes_to_nothing_is_closed_and_its_place_freed()
     })
     .await;
     assert!(closed.is_ok(), "a connection following nothing is closed");
+    // Counted before it was closed.
+    assert_eq!(
+        market.market.closed(),
+        [
+            ("malformed_frame", 0),
+            ("frame_too_long", 0),
+            ("idle_timeout", 0),
+            ("subscribe_timeout", 1)
+        ]
+    );
     // Its place is free again: a subscriber gets its snapshot (not 412),
     // and stays once it follows an instrument, past the deadline.
     let mut feed = tokio::time::timeout(WAIT, async {
@@ -840,6 +850,11 @@ async fn one_address_cannot_take_every_subscriber_place() {
         ),
         "{refused:?}"
     );
+    // Counted, before it was told, for the limit that was full.
+    assert_eq!(
+        market.market.refused(),
+        [("max_subscribers", 0), ("max_subscribers_per_address", 1)]
+    );
     // One leaves: its place is the address's again.
     drop(held.pop());
     let again = tokio::time::timeout(WAIT, async {
@@ -856,5 +871,95 @@ async fn one_address_cannot_take_every_subscriber_place() {
     })
     .await;
     assert!(again.is_ok(), "a place is given back");
+    market.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_feed_refuses_412_and_counts_max_subscribers() {
+    let market = Market::start(MarketDataSettings {
+        max_subscribers: 1,
+        ..loopback()
+    })
+    .await;
+    let mut held = FeedClient::connect(market.feed).await.unwrap();
+    held.subscribe(0, &["CEA2025"]).await.unwrap();
+    let first = tokio::time::timeout(WAIT, held.next()).await.unwrap();
+    assert!(
+        matches!(first, Ok(FeedMessage::Snapshot { .. })),
+        "{first:?}"
+    );
+    let mut second = FeedClient::connect(market.feed).await.unwrap();
+    let refused = tokio::time::timeout(WAIT, second.next()).await.unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(cetx_gateway::market_data::FeedError::Rejected { reason: 412, .. })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        market.market.refused(),
+        [("max_subscribers", 1), ("max_subscribers_per_address", 0)]
+    );
+    drop(held);
+    market.stop().await;
+}
+
+/// Everything a raw feed connection reads until the server closes it.
+async fn read_until_closed(socket: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    tokio::time::timeout(WAIT, socket.read_to_end(&mut bytes))
+        .await
+        .expect("closed in time")
+        .expect("closed, not reset");
+    bytes
+}
+
+/// The reject code of the one `Rejected` frame that is all of `bytes`.
+fn rejected_code(bytes: &[u8]) -> u16 {
+    let (len, payload) = bytes.split_at(4);
+    let len = u32::from_le_bytes(len.try_into().unwrap());
+    assert_eq!(usize::try_from(len).unwrap(), payload.len(), "{bytes:?}");
+    match cetx_gateway::codec::decode_payload::<FeedMessage>(payload).unwrap() {
+        FeedMessage::Rejected { reason, .. } => reason,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_are_answered_414_or_415_and_counted_and_a_cut_frame_is_a_client_that_left() {
+    let market = Market::start(loopback()).await;
+    // A frame cut short by the client's close is a client that left: it
+    // is sent nothing and not counted (it was answered 414 before).
+    let mut cut = tokio::net::TcpStream::connect(market.feed).await.unwrap();
+    cut.write_all(&[8, 0, 0, 0, 1]).await.unwrap();
+    cut.shutdown().await.unwrap();
+    assert_eq!(read_until_closed(&mut cut).await, Vec::<u8>::new());
+    // Each row: the bytes sent, the code answered before the close, and
+    // then the closes counted (malformed, too long, idle, no subscribe).
+    let unknown_tag = [4, 0, 0, 0, 99, 0, 0, 0];
+    let too_long = 4_097_u32.to_le_bytes();
+    let rows: [(&[u8], u16, [u64; 4]); 3] = [
+        (&unknown_tag, 414, [1, 0, 0, 0]),
+        (&too_long, 415, [1, 1, 0, 0]),
+        (&unknown_tag, 414, [2, 1, 0, 0]),
+    ];
+    for (sent, code, counted) in rows {
+        let mut socket = tokio::net::TcpStream::connect(market.feed).await.unwrap();
+        socket.write_all(sent).await.unwrap();
+        assert_eq!(rejected_code(&read_until_closed(&mut socket).await), code);
+        let labels = [
+            "malformed_frame",
+            "frame_too_long",
+            "idle_timeout",
+            "subscribe_timeout",
+        ];
+        let expected: [(&str, u64); 4] = std::array::from_fn(|i| (labels[i], counted[i]));
+        assert_eq!(market.market.closed(), expected, "after the {code}");
+    }
+    assert_eq!(
+        market.market.slow_reader_closes(),
+        [("write_timeout", 0), ("resnapshots", 0)]
+    );
     market.stop().await;
 }

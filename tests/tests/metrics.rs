@@ -1,8 +1,8 @@
 //! The Prometheus endpoint over TCP: a server with `[metrics]` on a free
 //! port, two brokers that order, amend, cancel, trade and get rejected,
 //! and `GET /metrics` before and after: each counter moved by exactly
-//! what was done; and the page has exactly the metrics docs/OPERATIONS.md
-//! lists.
+//! what was done (a feed connection's bad frame too); and the page has
+//! exactly the metrics docs/OPERATIONS.md lists.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -142,6 +142,17 @@ async fn counters_move_with_what_the_brokers_do() {
     // session it would have taken over goes on).
     let ahead = Client::connect(server.addr, 2, "demo-secret-2", 999).await;
     assert!(ahead.is_err());
+    // A feed connection that announces a frame over 4,096 bytes: answered
+    // 415 and closed, and counted.
+    let feed = server.feed.expect("the config has [market_data]");
+    let mut long = tokio::net::TcpStream::connect(feed).await.unwrap();
+    long.write_all(&5_000_u32.to_le_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, long.read_to_end(&mut answer))
+        .await
+        .expect("closed in time")
+        .unwrap();
+    assert!(!answer.is_empty(), "told why");
 
     let (_, after) = scrape(metrics).await;
     for (series, expected) in [
@@ -173,6 +184,18 @@ async fn counters_move_with_what_the_brokers_do() {
         ("cetx_pending_connections", 0),
         ("cetx_report_subscriptions", 2),
         ("cetx_running", 1),
+        (r#"cetx_feed_closes_total{why="frame_too_long"}"#, 1),
+        (r#"cetx_feed_closes_total{why="malformed_frame"}"#, 0),
+        (r#"cetx_feed_closes_total{why="idle_timeout"}"#, 0),
+        (r#"cetx_feed_closes_total{why="subscribe_timeout"}"#, 0),
+        (
+            r#"cetx_feed_connections_refused_total{why="max_subscribers"}"#,
+            0,
+        ),
+        (
+            r#"cetx_feed_connections_refused_total{why="max_subscribers_per_address"}"#,
+            0,
+        ),
     ] {
         assert_eq!(value(&after, series), expected, "{series}");
     }

@@ -40,6 +40,11 @@
 //! Nothing it does makes the publisher wait: the ring is bounded, and the
 //! memory a subscriber holds is its copy of its instruments and one
 //! socket buffer.
+//!
+//! Every connection the server refuses (412, with the limit that was
+//! full) or closes for what it sent or did not send (414, 415, the idle
+//! timeout, no instrument followed in time) is counted and logged as
+//! `closes.rs` says; one that falls behind, as the slow readers above.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -56,14 +61,16 @@ use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
+use super::closes::CloseLog;
 use super::state::{BlockQuote, LevelTotals, OrderLevel, Update, View};
-use super::{Batch, MarketData, OrderViewTicket, SlowReaderClose};
+use super::{Batch, Closed, MarketData, OrderViewTicket, Refused, SlowReaderClose};
 use crate::codec::{DecodeError, FeedServerCodec};
 use crate::config::MarketDataSettings;
 use crate::listen::PerAddress;
 use crate::protocol::feed::{FeedMessage, FeedRequest, OrderEntry, MAX_FEED_FRAME};
 use crate::protocol::{HEARTBEAT_INTERVAL, IDLE_TIMEOUT};
 use crate::reports::reject_text;
+use crate::server::LOG_FLUSH_PERIOD;
 
 /// Fresh snapshots a subscriber may need within [`LAG_WINDOW`] before it
 /// is disconnected.
@@ -108,6 +115,8 @@ impl FeedServer {
     pub async fn run(self, shutdown: CancellationToken) {
         let limit = Arc::new(Semaphore::new(self.settings.max_subscribers));
         let per_address = PerAddress::default();
+        let log = Arc::new(CloseLog::new());
+        let mut flush = tokio::time::interval(LOG_FLUSH_PERIOD);
         let mut tasks = JoinSet::new();
         tracing::info!(addr = %self.local_addr, "publishing market data");
         let mut accept_failures = crate::listen::AcceptFailures::new("market data");
@@ -115,25 +124,37 @@ impl FeedServer {
             while tasks.try_join_next().is_some() {}
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                _ = flush.tick() => log.flush(),
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let _ = socket2::SockRef::from(&stream)
                             .set_send_buffer_size(self.settings.send_buffer);
                         let conn = Framed::new(stream, codec());
-                        let places = per_address
-                            .take(peer.ip(), self.settings.max_subscribers_per_address)
-                            .zip(Arc::clone(&limit).try_acquire_owned().ok());
-                        if let Some(places) = places {
-                            tracing::debug!(%peer, "feed subscriber connected");
-                            let subscriber = Subscriber::new(conn, self.market.clone(), self.settings.clone());
-                            let token = shutdown.clone();
-                            tasks.spawn(async move {
-                                subscriber.run(token).await;
-                                drop(places);
-                            });
-                        } else {
-                            tasks.spawn(refuse(conn, RejectReason::TooManyConnections));
+                        let address = per_address.take(peer.ip(), self.settings.max_subscribers_per_address);
+                        let place = Arc::clone(&limit).try_acquire_owned().ok();
+                        match (address, place) {
+                            (Some(address), Some(place)) => {
+                                tracing::debug!(%peer, "feed subscriber connected");
+                                let subscriber = Subscriber::new(conn, peer, self.market.clone(), self.settings.clone());
+                                let (token, log) = (shutdown.clone(), Arc::clone(&log));
+                                tasks.spawn(async move {
+                                    subscriber.run(token, &log).await;
+                                    drop((address, place));
+                                });
+                            }
+                            (address, _) => {
+                                let why = if address.is_none() {
+                                    Refused::MaxSubscribersPerAddress
+                                } else {
+                                    Refused::MaxSubscribers
+                                };
+                                // Before it is told, so that a metrics page
+                                // read once it knows counts it.
+                                self.market.count_refused(why);
+                                log.refused(peer, why);
+                                tasks.spawn(refuse(conn, RejectReason::TooManyConnections));
+                            }
                         }
                     }
                     Err(error) => accept_failures.after(&error).await,
@@ -201,10 +222,17 @@ struct Followed {
 
 /// Why a subscriber's task ends.
 enum End {
-    /// The subscriber left, or the server is stopping.
-    Quiet,
-    /// Told the subscriber, then closed.
-    Told(RejectReason),
+    /// The subscriber left: its socket ended (inside a frame too) or
+    /// failed.
+    Left,
+    /// The server is stopping (or the market's updates ended).
+    Stopping,
+    /// It broke a rule of the feed (what it did, in words): told the
+    /// reject code if the rule has one ([`Closed::told`]), then closed.
+    Broke(Closed, String),
+    /// It needed a third fresh snapshot within [`LAG_WINDOW`]: told 408,
+    /// then closed.
+    FellBehind,
     /// A write did not finish within the write timeout: the connection is
     /// dropped at once, its buffers unflushed (they are full).
     Stuck,
@@ -212,6 +240,8 @@ enum End {
 
 struct Subscriber {
     conn: Framed<TcpStream, FeedServerCodec>,
+    /// Its address, for the log.
+    peer: SocketAddr,
     market: MarketData,
     settings: MarketDataSettings,
     followed: Vec<Followed>,
@@ -242,12 +272,14 @@ struct Subscriber {
 impl Subscriber {
     fn new(
         conn: Framed<TcpStream, FeedServerCodec>,
+        peer: SocketAddr,
         market: MarketData,
         settings: MarketDataSettings,
     ) -> Self {
         let now = Instant::now();
         Self {
             conn,
+            peer,
             market,
             settings,
             followed: Vec::new(),
@@ -264,32 +296,44 @@ impl Subscriber {
         }
     }
 
-    async fn run(mut self, shutdown: CancellationToken) {
+    async fn run(mut self, shutdown: CancellationToken, log: &CloseLog) {
         let end = tokio::select! {
-            () = shutdown.cancelled() => End::Quiet,
+            () = shutdown.cancelled() => End::Stopping,
             end = self.serve() => end,
         };
-        match end {
+        // Each is counted before the subscriber is told, so that a metrics
+        // page read once it knows counts it.
+        let told = match end {
             End::Stuck => {
                 self.market
                     .count_slow_reader_close(SlowReaderClose::WriteTimeout);
-                tracing::info!(peer = %self.peer(), timeout_ms = self.settings.write_timeout_ms,
+                tracing::info!(peer = %self.peer, timeout_ms = self.settings.write_timeout_ms,
                     "closed a feed subscriber that does not read: a write waited past the write timeout");
                 return;
             }
-            End::Told(reason) => {
-                if reason == RejectReason::ServerBusy {
-                    self.market
-                        .count_slow_reader_close(SlowReaderClose::Resnapshots);
-                    tracing::info!(peer = %self.peer(),
-                        "closed a feed subscriber that fell behind: a third fresh snapshot within a minute (408)");
-                }
-                let _ = tokio::time::timeout(self.settings.write_timeout(), async {
-                    let _ = self.conn.send(rejected(reason)).await;
-                })
-                .await;
+            End::FellBehind => {
+                self.market
+                    .count_slow_reader_close(SlowReaderClose::Resnapshots);
+                tracing::info!(peer = %self.peer,
+                    "closed a feed subscriber that fell behind: a third fresh snapshot within a minute (408)");
+                Some(RejectReason::ServerBusy)
             }
-            End::Quiet => {}
+            End::Broke(why, words) => {
+                self.market.count_closed(why);
+                log.closed(self.peer, why, words);
+                why.told()
+            }
+            End::Left => {
+                tracing::debug!(peer = %self.peer, "feed subscriber left");
+                None
+            }
+            End::Stopping => None,
+        };
+        if let Some(reason) = told {
+            let _ = tokio::time::timeout(self.settings.write_timeout(), async {
+                let _ = self.conn.send(rejected(reason)).await;
+            })
+            .await;
         }
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
@@ -308,10 +352,8 @@ impl Subscriber {
             let updates = self.updates.as_mut();
             tokio::select! {
                 request = self.conn.next() => match request {
-                    None => return End::Quiet,
-                    Some(Err(error)) => {
-                        return End::Told(error.reject_reason().unwrap_or(RejectReason::MalformedFrame));
-                    }
+                    None => return End::Left,
+                    Some(Err(error)) => return End::from(error),
                     Some(Ok(request)) => {
                         self.last_heard = Instant::now();
                         if let Err(end) = self.request(request).await {
@@ -333,11 +375,16 @@ impl Subscriber {
                 () = &mut timer => {
                     let now = Instant::now();
                     if now >= self.last_heard + IDLE_TIMEOUT {
-                        return End::Quiet;
+                        let words = format!("nothing heard for {} s", IDLE_TIMEOUT.as_secs());
+                        return End::Broke(Closed::IdleTimeout, words);
                     }
                     // Heartbeats alone do not hold a subscriber's place.
                     if self.followed.is_empty() && self.subscribe_by().is_some_and(|by| now >= by) {
-                        return End::Quiet;
+                        let words = format!(
+                            "followed no instrument within subscribe_timeout_ms ({} ms)",
+                            self.settings.subscribe_timeout_ms
+                        );
+                        return End::Broke(Closed::SubscribeTimeout, words);
                     }
                     if now >= self.last_sent + HEARTBEAT_INTERVAL {
                         if let Err(end) = self.send(&[FeedMessage::Heartbeat]).await {
@@ -485,7 +532,7 @@ impl Subscriber {
     async fn batch(&mut self, batch: Result<Batch, RecvError>) -> Result<(), End> {
         let batch = match batch {
             Ok(batch) => batch,
-            Err(RecvError::Closed) => return Err(End::Quiet),
+            Err(RecvError::Closed) => return Err(End::Stopping),
             Err(RecvError::Lagged(_)) => return self.lagged().await,
         };
         let mut out = Vec::new();
@@ -497,7 +544,7 @@ impl Subscriber {
             match next {
                 Ok(batch) => self.take(&batch, conflate, &[], &mut out),
                 Err(TryRecvError::Lagged(_)) => return self.lagged().await,
-                Err(TryRecvError::Closed) => return Err(End::Quiet),
+                Err(TryRecvError::Closed) => return Err(End::Stopping),
                 Err(TryRecvError::Empty) => break,
             }
         }
@@ -515,7 +562,7 @@ impl Subscriber {
         self.resnapshots
             .retain(|t| now.duration_since(*t) < LAG_WINDOW);
         if self.resnapshots.len() >= MAX_RESNAPSHOTS {
-            return Err(End::Told(RejectReason::ServerBusy));
+            return Err(End::FellBehind);
         }
         self.resnapshots.push(now);
         let all: Vec<u16> = self.followed.iter().map(|f| f.id).collect();
@@ -568,14 +615,6 @@ impl Subscriber {
         }
     }
 
-    /// The subscriber's address, for the log.
-    fn peer(&self) -> String {
-        self.conn
-            .get_ref()
-            .peer_addr()
-            .map_or_else(|_| "unknown".to_owned(), |addr| addr.to_string())
-    }
-
     /// Sends messages and flushes, within the write timeout.
     async fn send(&mut self, messages: &[FeedMessage]) -> Result<(), End> {
         if messages.is_empty() {
@@ -593,7 +632,7 @@ impl Subscriber {
         self.behind = self.updates.as_ref().map_or(0, broadcast::Receiver::len);
         match written {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(End::Quiet),
+            Ok(Err(_)) => Err(End::Left),
             Err(_) => Err(End::Stuck),
         }
     }
@@ -965,11 +1004,20 @@ fn orders_message(
 }
 
 impl From<DecodeError> for End {
+    /// A frame that is no request, or too long, breaks a rule; a socket
+    /// that ended inside a frame or failed is a subscriber that left (as
+    /// the broker port has it), not a malformed frame.
     fn from(error: DecodeError) -> Self {
-        Self::Told(
-            error
-                .reject_reason()
-                .unwrap_or(RejectReason::MalformedFrame),
-        )
+        match error.reject_reason() {
+            Some(RejectReason::FrameTooLarge) => Self::Broke(
+                Closed::FrameTooLong,
+                format!("a frame too long (415): {error}"),
+            ),
+            Some(_) => Self::Broke(
+                Closed::MalformedFrame,
+                format!("a malformed frame (414): {error}"),
+            ),
+            None => Self::Left,
+        }
     }
 }

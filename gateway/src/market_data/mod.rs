@@ -18,8 +18,11 @@
 //! never slows the market: the ring never waits for a reader, and a
 //! reader that falls behind gets its updates conflated, then a fresh
 //! snapshot, then a disconnect (see [`feed`] and `docs/MARKET_DATA.md`).
+//! Each refusal and close the feed decides is counted here, for the
+//! metrics, and logged (`closes.rs`).
 
 pub mod client;
+mod closes;
 pub mod feed;
 mod state;
 
@@ -30,6 +33,8 @@ use cetx_engine::{Command, Engine, Event};
 use tokio::sync::broadcast;
 
 pub use client::{FeedClient, FeedError};
+pub(crate) use closes::{Closed, Refused, SlowReaderClose};
+pub use closes::{CLOSED, REFUSED, SLOW_READER_CLOSES};
 pub use feed::FeedServer;
 pub use state::{BlockQuote, LevelTotals, MarketState, OrderLevel, Update, View};
 
@@ -76,21 +81,12 @@ struct Inner {
     updates: broadcast::Sender<Batch>,
     /// Feed subscribers closed for not reading, by [`SlowReaderClose`].
     slow_reader_closes: [AtomicU64; 2],
+    /// Feed connections refused 412, by [`Refused`].
+    refused: [AtomicU64; 2],
+    /// Feed subscribers closed for what they sent or did not send, by
+    /// [`Closed`].
+    closed: [AtomicU64; 4],
 }
-
-/// Why the feed closed a subscriber that does not keep up, in the order
-/// of [`SLOW_READER_CLOSES`].
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum SlowReaderClose {
-    /// A write waited past `market_data.write_timeout_ms`.
-    WriteTimeout = 0,
-    /// It needed a third fresh snapshot within a minute (`Rejected` 408).
-    Resnapshots = 1,
-}
-
-/// Why the feed closed a slow subscriber, as the metrics name it: a write
-/// past the write timeout, a third fresh snapshot within a minute.
-pub const SLOW_READER_CLOSES: [&str; 2] = ["write_timeout", "resnapshots"];
 
 impl MarketData {
     /// The market as `engine` has it now, with the auctions closed
@@ -109,6 +105,8 @@ impl MarketData {
             state: Mutex::new(state),
             updates,
             slow_reader_closes: Default::default(),
+            refused: Default::default(),
+            closed: Default::default(),
         }))
     }
 
@@ -231,6 +229,30 @@ impl MarketData {
     #[must_use]
     pub fn slow_reader_closes(&self) -> [(&'static str, u64); 2] {
         crate::server::labelled(&self.0.slow_reader_closes, SLOW_READER_CLOSES)
+    }
+
+    pub(crate) fn count_refused(&self, why: Refused) {
+        self.0.refused[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Feed connections refused since the start (`Rejected` 412), beside
+    /// the limit that was full ([`REFUSED`]).
+    #[must_use]
+    pub fn refused(&self) -> [(&'static str, u64); 2] {
+        crate::server::labelled(&self.0.refused, REFUSED)
+    }
+
+    pub(crate) fn count_closed(&self, why: Closed) {
+        self.0.closed[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Feed subscribers closed since the start for what they sent or did
+    /// not send: a malformed frame (414), one too long (415), nothing
+    /// heard for the idle timeout, no instrument followed in time; beside
+    /// their label ([`CLOSED`]).
+    #[must_use]
+    pub fn closed(&self) -> [(&'static str, u64); 4] {
+        crate::server::labelled(&self.0.closed, CLOSED)
     }
 
     /// The whole public market now.

@@ -251,6 +251,24 @@ fn market(page: &mut Exposition, sources: &Sources) {
         for (why, count) in market.slow_reader_closes() {
             page.sample(name, &[("why", why)], count);
         }
+        let name = "cetx_feed_connections_refused_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "Feed connections refused with 412, by the limit that was full: max_subscribers, or max_subscribers_per_address from one IP address.",
+        );
+        for (why, count) in market.refused() {
+            page.sample(name, &[("why", why)], count);
+        }
+        let name = "cetx_feed_closes_total";
+        page.family(
+            name,
+            Kind::Counter,
+            "Feed connections closed for what they sent or did not send: a malformed frame (414), a frame too long (415), nothing heard for the idle timeout, no instrument followed within subscribe_timeout_ms.",
+        );
+        for (why, count) in market.closed() {
+            page.sample(name, &[("why", why)], count);
+        }
     }
     journal_stats(page, &stats);
 }
