@@ -5,10 +5,16 @@
 //! the filesystem's journal too: `BENCHMARKS.md`, *the disk*).
 //!
 //! One file is kept ready, `segment-{n}.prealloc` in the journal
-//! directory, and the next is filled meanwhile (so up to two exist); the
-//! writer takes it when it rolls, writes the header and renames it to the
-//! segment's name. The first is waited for when the writer opens (a
-//! runtime starts the thread before it recovers the journal:
+//! directory (`n` counts the files written ahead, from 0: it is no
+//! segment's number), and the next is filled meanwhile; the writer takes
+//! the ready one when it rolls, writes the header and renames it to the
+//! segment's name. The thread starts the file after the next as soon as
+//! the ready one is taken, so two exist between rolls and three while a
+//! roll makes the taken one the segment (its header synced, then the
+//! rename): with the rest of the segment being written, up to three
+//! segments of disk beyond the records (`docs/CONFIG.md`, `preallocate`).
+//! The first is waited for when the writer opens (a runtime starts the
+//! thread before it recovers the journal:
 //! [`WriteAhead`]), so that a process's first segment is ready before its
 //! first entry. When none is ready (the writer outran the thread, or the
 //! disk refused), the writer starts a growing segment instead and counts
@@ -98,6 +104,8 @@ impl Preallocator {
         // One file waits in the channel while the thread fills the next
         // (and then waits to hand it over): two segments ahead at most, so
         // that a burst that rolls twice in quick succession still finds one.
+        // A third is begun once the first is taken, while the writer makes
+        // that one its segment.
         let (sender, ready) = crossbeam_channel::bounded(1);
         let (first_sender, first) = crossbeam_channel::bounded(1);
         let stop = Arc::new(AtomicBool::new(false));
