@@ -579,18 +579,16 @@ impl<R: Send + 'static> WriterThread<R> {
     }
 
     /// Makes a file written ahead the segment at `path`: its header, synced,
-    /// then its name. Records follow the header.
+    /// then its name. Records follow the header. A file that fails on the
+    /// way is removed (it holds no record).
     fn adopt(&self, ready: Ready, path: &Path, header: &[u8]) -> Result<File, JournalError> {
-        let Ready {
-            path: from,
-            mut file,
-        } = ready;
         let io = |e| JournalError::io(path, "starting preallocated journal segment", e);
-        file.write_all_at(header, 0).map_err(io)?;
-        file.sync_data().map_err(io)?;
-        file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(io)?;
-        std::fs::rename(&from, path).map_err(io)?;
-        Ok(file)
+        ready.file.write_all_at(header, 0).map_err(io)?;
+        ready.file.sync_data().map_err(io)?;
+        (&ready.file)
+            .seek(SeekFrom::Start(HEADER_LEN as u64))
+            .map_err(io)?;
+        ready.rename(path).map_err(io)
     }
 
     /// Recycles the batch's buffers, hands its riders over, then publishes

@@ -50,10 +50,41 @@ const PIECE: u64 = 1 << 20;
 /// still fills a 64 MiB segment in well under a second.
 const PAUSE: Duration = Duration::from_millis(2);
 
-/// A zero-filled, synced file of the segment size, under a temporary name.
+/// A zero-filled, synced file of the segment size, under a temporary name
+/// until the writer makes it a segment ([`Ready::rename`]). Dropped before
+/// that (left in the channel as the writer stops, or taken by a roll that
+/// failed), it is removed: no file written ahead outlives its writer.
 pub(super) struct Ready {
-    pub(super) path: PathBuf,
     pub(super) file: File,
+    name: TemporaryName,
+}
+
+impl Ready {
+    /// Renames the file to `to`; from then on it is the segment's, and no
+    /// longer removed.
+    ///
+    /// # Errors
+    /// The rename's (the file is removed).
+    pub(super) fn rename(self, to: &Path) -> std::io::Result<File> {
+        let Self { file, mut name } = self;
+        if let Some(from) = &name.0 {
+            fs::rename(from, to)?;
+        }
+        name.0 = None;
+        Ok(file)
+    }
+}
+
+/// A [`Ready`] file's name, removed when dropped unless the file was
+/// renamed.
+struct TemporaryName(Option<PathBuf>);
+
+impl Drop for TemporaryName {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 /// The segments written ahead for a journal writer not yet opened: a
@@ -156,11 +187,11 @@ impl Preallocator {
 impl Drop for Preallocator {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(ready) = self.ready.take() {
-            for unused in ready.try_iter().flatten() {
-                let _ = fs::remove_file(&unused.path);
-            }
-        }
+        // Dropping this end wakes a thread waiting to hand a file over (it
+        // drops the file); a file already in the channel is dropped with
+        // the channel once the thread's end goes too. Either way a `Ready`
+        // removes its file, so none is left once the thread is joined.
+        drop(self.ready.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -181,7 +212,10 @@ fn fill_ahead(
         let path = dir.join(format!("segment-{n}{SUFFIX}"));
         let filled = fill(&path, segment_bytes, stop);
         let ready = match filled {
-            Ok(Some(file)) => Ready { path, file },
+            Ok(Some(file)) => Ready {
+                file,
+                name: TemporaryName(Some(path)),
+            },
             Ok(None) => {
                 let _ = fs::remove_file(&path);
                 return;
@@ -194,10 +228,8 @@ fn fill_ahead(
                 return;
             }
         };
-        if let Err(unsent) = sender.send(Ok(ready)) {
-            if let Ok(ready) = unsent.0 {
-                let _ = fs::remove_file(&ready.path);
-            }
+        // A file the writer is gone for is removed as it is dropped.
+        if sender.send(Ok(ready)).is_err() {
             return;
         }
         let _ = first.try_send(true);
@@ -251,5 +283,25 @@ mod tests {
         };
         let error = error.to_string();
         assert!(error.contains("segment-0.prealloc"), "{error}");
+    }
+
+    /// A writer that stops may leave a file in the channel: the thread
+    /// can hand one over after the writer's last look and before its end
+    /// of the channel goes. The file goes with it.
+    #[test]
+    fn a_file_handed_over_and_never_taken_is_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("segment-0.prealloc");
+        let file = fill(&path, 4096, &AtomicBool::new(false)).unwrap().unwrap();
+        let (sender, ready) = crossbeam_channel::bounded(1);
+        sender
+            .send(Ok::<_, JournalError>(Ready {
+                file,
+                name: TemporaryName(Some(path.clone())),
+            }))
+            .unwrap();
+        drop(ready);
+        drop(sender);
+        assert!(!path.exists(), "left behind: {}", path.display());
     }
 }
