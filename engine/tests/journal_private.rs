@@ -1,7 +1,7 @@
 //! Private by default: the journal directory is `0700` and every file in it
 //! `0600`, whatever the umask; and a symlink planted where the journal
 //! writes a temporary file (a snapshot's `.tmp`, the manifest's `.tmp`, the
-//! torn-tail copy) is never followed.
+//! torn-tail copy, an archived segment's copy) is never followed.
 
 mod journal_support;
 
@@ -10,7 +10,9 @@ use std::path::Path;
 
 use cetx_engine::journal::private::{DIR_MODE, FILE_MODE};
 use cetx_engine::journal::snapshot::snapshot_file_name;
-use cetx_engine::journal::{recover, write_snapshot, JournalConfig, Manifest, MANIFEST_FILE};
+use cetx_engine::journal::{
+    archive_segments, recover, write_snapshot, JournalConfig, Manifest, MANIFEST_FILE,
+};
 use cetx_engine::{Command, JournalWriter, Stamp};
 use cetx_engine::{Engine, EngineConfig, InstrumentSpec};
 use journal_support::{as_if_killed, data_end, records, segments, write};
@@ -134,4 +136,41 @@ fn a_stale_torn_copy_or_a_symlink_there_is_replaced_never_followed() {
         let kept = cut.iter().rposition(|&b| b != 0).unwrap() + 1;
         assert_eq!(std::fs::read(&copy).unwrap(), cut[..kept]);
     }
+}
+
+#[test]
+fn a_symlink_where_a_segment_is_archived_to_is_refused_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let small = JournalConfig {
+        segment_bytes: 2_048,
+        ..JournalConfig::default()
+    };
+    write(&dir, 1..=60, small);
+    let engine = Engine::new(&config()).unwrap();
+    write_snapshot(&dir, 60, &engine.state()).unwrap();
+    let live = segments(&dir);
+    assert!(live.len() >= 3, "{live:?}");
+    let archive = tmp.path().join("archive");
+    std::fs::create_dir(&archive).unwrap();
+    let bait = bait(tmp.path());
+    let planted = archive.join(live[0].file_name().unwrap());
+    symlink(&bait, &planted).unwrap();
+
+    let err = archive_segments(&dir, &archive, u64::MAX).unwrap_err();
+    assert!(
+        err.to_string().contains(&planted.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&bait).unwrap(), "precious");
+    assert_eq!(segments(&dir), live, "nothing was moved");
+
+    // Once the link is gone, the segments go, each copy owner-only.
+    std::fs::remove_file(&planted).unwrap();
+    let archived = archive_segments(&dir, &archive, u64::MAX).unwrap();
+    assert_eq!(archived.moved.len(), live.len() - 1);
+    for (_, copy) in &archived.moved {
+        assert_eq!(mode(copy), FILE_MODE, "{}", copy.display());
+    }
+    assert!(recover(&dir).is_ok());
 }

@@ -187,10 +187,15 @@ fn remove_left_live_copy(
     Ok(())
 }
 
-/// Copies a file and syncs the copy.
+/// Copies a segment to `to`, a private file (`0600` when created, and
+/// never through a symlink: one planted there is refused, as everywhere
+/// cetx writes), and syncs the copy. A copy a killed run left there is
+/// overwritten.
 fn copy_synced(from: &Path, to: &Path) -> Result<(), JournalError> {
-    fs::copy(from, to)
-        .and_then(|_| fs::File::open(to)?.sync_all())
-        .map(drop)
-        .map_err(|e| JournalError::io(to, "copying a segment to the archive as", e))
+    let mut source = super::private::open_regular(from)
+        .map_err(|e| JournalError::io(from, "reading the segment to archive", e))?;
+    let io = |e| JournalError::io(to, "copying a segment to the archive as", e);
+    let mut copy = super::private::create(to).map_err(io)?;
+    std::io::copy(&mut source, &mut copy).map_err(io)?;
+    copy.sync_all().map_err(io)
 }
