@@ -1073,3 +1073,56 @@ fn a_reject_comes_after_a_maker_fill_delivered_before_it() {
     drop((s1, s2));
     runtime.shutdown().unwrap();
 }
+
+/// The same while the broker's history is read back from the journal: the
+/// fill waits behind the history, and the reject behind the fill. It was
+/// let go as the history ended, ahead of the live reports delivered
+/// before it (an outside reviewer, from the code).
+#[test]
+fn a_reject_made_while_a_resume_is_read_back_comes_after_a_maker_fill_delivered_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    // Memory holds one report, so a resume from 0 is read back.
+    config.server.recent_reports = 1;
+    config.brokers[1].cancel_on_disconnect = false;
+    let runtime = start(&config, &Clock::manual(saturday_noon()), true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    for coid in 1..=3 {
+        submit(
+            &handle,
+            B2,
+            limit(coid, 2001, "CEA2025", Side::Sell, 90_00 + coid as i64, 1),
+        );
+    }
+    let history = wait.take(&mut s2, 3);
+    drop(s2);
+    // Nothing is received from it until the reject is made, so its history
+    // is still being read back then.
+    let mut back = handle.connect(B2, 0).unwrap();
+    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 90_01, 1));
+    assert_eq!(wait.take(&mut s1, 2).len(), 2);
+    let refused = ServerFrame {
+        seq: 0,
+        message: order_rejected(4, RequestKind::NewOrder, RejectReason::UnknownSymbol),
+    };
+    assert!(back.reject(refused.clone()));
+    let frames = wait.take(&mut back, 5);
+    assert_eq!(frames[..3], history);
+    assert!(
+        matches!(
+            frames[3].message,
+            ServerMessage::Fill {
+                aggressor: false,
+                ..
+            }
+        ),
+        "{frames:?}"
+    );
+    assert_eq!(frames[3].seq, 4);
+    assert_eq!(frames[4], refused);
+    drop((s1, back));
+    runtime.shutdown().unwrap();
+}

@@ -358,6 +358,8 @@ impl RuntimeHandle {
             unreadable: None,
             answered: subscribed.answered,
             deferred: VecDeque::new(),
+            held: VecDeque::new(),
+            live_taken: 0,
             capacity: subscribed.capacity,
             backlog: subscribed.backlog.into_iter().map(|f| (f, false)).collect(),
             live: subscribed.live,
@@ -598,16 +600,23 @@ pub struct Subscription {
     /// Reports read back from the journal, delivered before anything else
     /// while the reading thread is at work.
     history: Option<mpsc::Receiver<HistoryBatch>>,
-    /// The history could not be read back: the session ends, and its end
-    /// is not the broker's disconnect (its resting orders stay).
-    /// When the history could not be read back: the first journal
-    /// sequence number a read back could start at (`Some(None)`: none).
+    /// When the history could not be read back (the session ends, and its
+    /// end is not the broker's disconnect: its resting orders stay): the
+    /// first journal sequence number a read back could start at
+    /// (`Some(None)`: none).
     unreadable: Option<Option<u64>>,
     /// The broker's requests answered in what `live` has delivered.
     answered: u64,
     /// Rejects the session made itself, each behind the answers to the
-    /// requests taken before it: released once `answered` reaches it.
-    deferred: VecDeque<(u64, ServerFrame)>,
+    /// requests taken before it and the live frames delivered before it
+    /// was made: released once `answered` and `live_taken` reach it.
+    deferred: VecDeque<(u64, u64, ServerFrame)>,
+    /// Live batches a reject made while a history is read back took out of
+    /// `live`, so that it comes after them: taken, before anything else
+    /// from `live`, once the history ends.
+    held: VecDeque<Delivery>,
+    /// Live frames moved to `backlog` so far.
+    live_taken: u64,
     /// The most frames it may hold unread.
     capacity: usize,
     /// The backlog, then each live batch as it is taken from `live`, each
@@ -800,6 +809,9 @@ impl Subscription {
             }
             None => {
                 self.history = None;
+                while let Some(delivery) = self.held.pop_front() {
+                    self.take(delivery);
+                }
                 self.release();
             }
         }
@@ -817,6 +829,7 @@ impl Subscription {
                 self.release();
             }
             self.backlog.push_back((frame, true));
+            self.live_taken += 1;
         }
         for (_, answered) in marks {
             self.answered = answered;
@@ -840,20 +853,25 @@ impl Subscription {
         if self.deferred.len() + self.backlog.len() >= self.capacity {
             return false;
         }
-        if self.history.is_none() {
-            // Delivered before this request was read: they go first. The
-            // router delivers a turn broker by broker under its lock, so
-            // another broker may already have been told of the turn (and
-            // have sent what led to this request) before this broker's
-            // part of it is in `live`: the lock, taken and let go, waits
-            // for the turn's delivery to end.
-            drop(router::lock(&self.handle.shared.outbound));
-            while let Ok(delivery) = self.live.try_recv() {
+        // Delivered before this request was read: they go first. The
+        // router delivers a turn broker by broker under its lock, so
+        // another broker may already have been told of the turn (and have
+        // sent what led to this request) before this broker's part of it
+        // is in `live`: the lock, taken and let go, waits for the turn's
+        // delivery to end. While a history is read back they wait behind
+        // it, held.
+        drop(router::lock(&self.handle.shared.outbound));
+        while let Ok(delivery) = self.live.try_recv() {
+            if self.history.is_some() {
+                self.held.push_back(delivery);
+            } else {
                 self.take(delivery);
             }
         }
+        let held: usize = self.held.iter().map(|d| d.frames.len()).sum();
+        let after_live = self.live_taken + held as u64;
         let taken = self.taken.load(Ordering::Acquire);
-        self.deferred.push_back((taken, frame));
+        self.deferred.push_back((taken, after_live, frame));
         self.release();
         true
     }
@@ -885,7 +903,7 @@ impl Subscription {
                 rejects.push(frame);
             }
         }
-        rejects.extend(self.deferred.drain(..).map(|(_, frame)| frame));
+        rejects.extend(self.deferred.drain(..).map(|(_, _, frame)| frame));
         rejects
     }
 
@@ -895,11 +913,11 @@ impl Subscription {
         if self.history.is_some() {
             return;
         }
-        while let Some((after, _)) = self.deferred.front() {
-            if *after > self.answered {
+        while let Some(&(answers, live, _)) = self.deferred.front() {
+            if answers > self.answered || live > self.live_taken {
                 break;
             }
-            if let Some((_, frame)) = self.deferred.pop_front() {
+            if let Some((_, _, frame)) = self.deferred.pop_front() {
                 self.backlog.push_back((frame, false));
             }
         }
