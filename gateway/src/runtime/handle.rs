@@ -322,22 +322,40 @@ impl RuntimeHandle {
             .next_subscription
             .fetch_add(1, Ordering::Relaxed);
         // Checked before the subscription takes the broker's session over:
-        // looked up under the lock, the files looked at outside it.
-        let read_back_from = router::lock(&self.shared.outbound)
-            .reports
-            .read_back_from(broker, resume_from_seq);
-        if let Some(missing) =
-            read_back_from.and_then(|from_seq| self.shared.archived.missing_from(from_seq))
-        {
-            tracing::warn!(
-                broker = broker.0,
+        // looked up under the lock, the files looked at outside it. New
+        // reports may meanwhile move memory's window, so that the resume
+        // is read back from earlier than was checked: `subscribe` then
+        // takes nothing over, and it is checked again.
+        let subscribed = loop {
+            let read_back_from = router::lock(&self.shared.outbound)
+                .reports
+                .read_back_from(broker, resume_from_seq);
+            let archived = &self.shared.archived;
+            if let Some(missing) =
+                read_back_from.and_then(|from_seq| archived.missing_from(from_seq))
+            {
+                tracing::warn!(
+                    broker = broker.0,
+                    resume_from_seq,
+                    missing = %missing.display(),
+                    "refusing a resume that needs an archived segment not in place (419): put the archive back where the journal's MANIFEST names it"
+                );
+                return Err(RejectReason::HistoryArchived);
+            }
+            let checked_from = read_back_from.map_or(archived.live_from(), |from_seq| {
+                from_seq.min(archived.live_from())
+            });
+            let subscribing = router::subscribe(
+                &self.shared.outbound,
+                broker,
                 resume_from_seq,
-                missing = %missing.display(),
-                "refusing a resume that needs an archived segment not in place (419): put the archive back where the journal's MANIFEST names it"
+                id,
+                checked_from,
             );
-            return Err(RejectReason::HistoryArchived);
-        }
-        let subscribed = router::subscribe(&self.shared.outbound, broker, resume_from_seq, id)?;
+            if let Some(subscribed) = subscribing? {
+                break subscribed;
+            }
+        };
         // Read outside the lock, on a thread of its own.
         let history = subscribed.read_back.map(|(from_seq, back)| {
             history::read_back(

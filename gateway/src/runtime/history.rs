@@ -76,6 +76,12 @@ impl Archived {
         }
     }
 
+    /// The first live segment's first sequence number: a read-back from
+    /// there on needs no archived segment.
+    pub(super) const fn live_from(&self) -> u64 {
+        self.live_from
+    }
+
     /// The first archived segment a read-back from `from_seq` needs that
     /// is not where the manifest names it, if any.
     pub(super) fn missing_from(&self, from_seq: u64) -> Option<&Path> {

@@ -540,15 +540,22 @@ fn prune(dir: &Path, keep: usize, also: &[u64], day_files: &mut DayFiles) -> Res
 /// (its token is cancelled) and its live channel is closed, and every
 /// report from now on goes to the new one. Since the old one is no longer
 /// the broker's subscription, its end cancels nothing.
+///
+/// `None`, taking nothing over, when the reports would be read back from
+/// before `checked_from`, the first sequence number whose archived
+/// segments the caller found in place: memory's window moved since it
+/// looked, and it looks again.
 pub(super) fn subscribe(
     outbound: &Mutex<Outbound>,
     broker: BrokerId,
     resume_from_seq: u64,
     id: u64,
-) -> Result<Subscribed, cetx_engine::RejectReason> {
+    checked_from: u64,
+) -> Result<Option<Subscribed>, cetx_engine::RejectReason> {
     let mut out = lock(outbound);
     let (backlog, read_back) = match out.reports.resume(broker, resume_from_seq)? {
         Resume::Recent(frames) => (frames, None),
+        Resume::Journal { mark, .. } if mark.from_seq < checked_from => return Ok(None),
         Resume::Journal { mark, after, upto } => {
             let back = ReadBack::new(&out.reports, &mark, broker, after, upto);
             (Vec::new(), Some((mark.from_seq, back)))
@@ -575,7 +582,7 @@ pub(super) fn subscribe(
     if let Some(previous) = previous {
         previous.taken_over.cancel();
     }
-    Ok(Subscribed {
+    Ok(Some(Subscribed {
         last_seq,
         backlog,
         read_back,
@@ -585,7 +592,7 @@ pub(super) fn subscribe(
         queued,
         taken_over,
         dropped,
-    })
+    }))
 }
 
 /// What [`subscribe`] gives a new subscription.
