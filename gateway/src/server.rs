@@ -322,11 +322,6 @@ fn refusal_bytes() -> BytesMut {
     bytes
 }
 
-/// Tells a connection with no slot why it is closed, before anything is
-/// read from it, then closes it (by dropping it). One write into the
-/// fresh socket's empty buffer, without waiting: a flood of connections
-/// costs no task and no timer each. A peer that already sent bytes may
-/// see a reset instead, as the unread bytes are discarded.
 /// Counts a connection refused for want of a pending-login slot (`event`:
 /// its peer and which limit was full), and logs the interval's line when
 /// it is due (`event` none: only that).
@@ -341,6 +336,11 @@ fn log_refused(tally: &SharedTally, event: Option<(String, String)>, now: Instan
     }
 }
 
+/// Tells a connection with no slot why it is closed, before anything is
+/// read from it, then closes it (by dropping it). One write into the
+/// fresh socket's empty buffer, without waiting: a flood of connections
+/// costs no task and no timer each. A peer that already sent bytes may
+/// see a reset instead, as the unread bytes are discarded.
 fn refuse(stream: &TcpStream, refusal: &[u8]) {
     let _ = stream.try_write(refusal);
 }
