@@ -135,7 +135,7 @@ impl FeedServer {
                         let place = Arc::clone(&limit).try_acquire_owned().ok();
                         match (address, place) {
                             (Some(address), Some(place)) => {
-                                tracing::debug!(%peer, "feed subscriber connected");
+                                tracing::debug!(%peer, "feed connection accepted");
                                 let subscriber = Subscriber::new(conn, peer, self.market.clone(), self.settings.clone());
                                 let (token, log) = (shutdown.clone(), Arc::clone(&log));
                                 tasks.spawn(async move {
