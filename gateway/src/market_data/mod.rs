@@ -24,6 +24,7 @@
 pub mod client;
 mod closes;
 pub mod feed;
+mod followed;
 mod state;
 
 use std::sync::atomic::{AtomicU64, Ordering};
