@@ -29,8 +29,7 @@ fn python_demo_after(
     serve_args: &[&str],
     before: impl FnOnce(std::net::SocketAddr),
 ) -> Option<String> {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("note: python3 not found; skipping the Python client test");
+    if !common::python3_runs("the Python client test") {
         return None;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/broker_client.py");

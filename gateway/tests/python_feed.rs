@@ -14,11 +14,7 @@ use std::time::Duration;
 use common::{output_within, ServeProcess};
 
 fn python3_missing() -> bool {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("note: python3 not found; skipping the Python feed client test");
-        return true;
-    }
-    false
+    !common::python3_runs("the Python feed client test")
 }
 
 fn script() -> PathBuf {

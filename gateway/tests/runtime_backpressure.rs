@@ -67,8 +67,10 @@ fn a_broker_that_does_not_read_loses_its_subscription_not_its_reports() {
             ),
         }
     }
+    // One turn's batch (256 requests, a frame each here) into the empty
+    // channel, and batches after it only while they fit the capacity.
     assert!(
-        !seen.is_empty() && seen.len() < ORDERS as usize,
+        !seen.is_empty() && seen.len() <= CAPACITY + 256,
         "{} frames",
         seen.len()
     );

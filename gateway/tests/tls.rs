@@ -145,8 +145,7 @@ async fn brokers_trade_over_tls_with_the_rust_and_the_python_client() {
 /// The Python client's demo over TLS, checking the certificate against
 /// `localhost`; skipped, with a note, where `python3` is not installed.
 fn python_demo(addr: std::net::SocketAddr, ca: &Path) {
-    if Command::new("python3").arg("--version").output().is_err() {
-        eprintln!("note: python3 not found; skipping the Python TLS client");
+    if !common::python3_runs("the Python TLS client") {
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/broker_client.py");

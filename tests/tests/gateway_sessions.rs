@@ -131,15 +131,10 @@ async fn a_flood_of_idle_connections_never_refuses_a_broker() {
         refused += 1;
     }
     assert_eq!(refused, FLOOD - per_address);
-    // A broker from elsewhere logs in at once, while the flood's share is
-    // still open.
-    let started = Instant::now();
+    // A broker from elsewhere logs in, while the flood's share is still
+    // open: it is not refused (how fast is the load tester's to say).
     let (_broker, answer) = try_login(&server, loopback(2), 1, SECRET_1, 0).await;
-    let took = started.elapsed();
     assert!(is_accepted(answer.as_ref()), "{answer:?}");
-    eprintln!("a broker logged in {took:?} after a flood of {FLOOD} idle connections");
-    // Generous for a busy machine; the point is that it is not refused.
-    assert!(took < Duration::from_secs(5), "{took:?}");
     drop(idle);
     server.stop().await;
 }
@@ -572,12 +567,21 @@ async fn a_takeover_at_the_session_limit_is_admitted_and_keeps_the_orders() {
     assert_eq!(login_rejected(answer.as_ref()), Some(412));
     // The order rests: the takeover cancelled nothing, and it can be.
     new.cancel(1).await.expect("send");
+    // Report 2, cause 0 (the broker's own): a takeover's cancel on
+    // disconnect would have been report 2 with cause 6, and this cancel
+    // then a 302.
+    let cancelled = report(&mut new).await;
     assert!(
-        matches!(
-            report(&mut new).await.message,
-            ServerMessage::Cancelled { .. }
-        ),
-        "the resting order is cancelled at the broker's request"
+        cancelled.seq == 2
+            && matches!(
+                cancelled.message,
+                ServerMessage::Cancelled {
+                    client_order_id: 1,
+                    cause: 0,
+                    ..
+                }
+            ),
+        "the resting order is cancelled at the broker's request: {cancelled:?}"
     );
     drop((old, new));
     server.stop().await;

@@ -43,6 +43,21 @@ pub fn finish(command: &mut Command) -> Output {
     output_within(child, "cetx", Duration::from_secs(30))
 }
 
+/// Whether `python3` runs here. Where it does not, a test of a Python
+/// client is skipped with a note naming `what`, unless
+/// `CETX_REQUIRE_PYTHON` is set (CI sets it), which fails it instead.
+pub fn python3_runs(what: &str) -> bool {
+    if Command::new("python3").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CETX_REQUIRE_PYTHON").is_none(),
+        "CETX_REQUIRE_PYTHON is set but python3 does not run: {what} cannot be tested"
+    );
+    eprintln!("note: python3 not found; skipping {what}");
+    false
+}
+
 /// Waits for `child` (stdout and stderr piped) at most `limit`, on a
 /// thread that collects its output: its output, or, past the limit, a
 /// kill and a panic naming `what` with what it had printed.
