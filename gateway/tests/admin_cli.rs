@@ -244,7 +244,8 @@ fn rest(addr: &str, broker: u32, args: &str) -> std::process::Child {
 /// *Metrics*, the log lines): the operator's `applied at seq N` says nothing of it, and
 /// a disconnect's `session closed` line comes before the cancel (tester
 /// 82). Broker 1 (cancel on disconnect) rests two sells and goes away;
-/// account 2001 rests a sell and a buy and is suspended.
+/// account 2001 rests a sell and a buy and is suspended, then suspended
+/// again, which is refused and logs no cancel.
 #[test]
 fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
     let tmp = tempfile::tempdir().unwrap();
@@ -275,6 +276,14 @@ fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
         let _ = child.kill();
         let _ = child.wait();
     }
+    // A second suspension is refused (118): journaled, it cancelled
+    // nothing, and no line says it did.
+    let (code, out) = admin(
+        &admin_addr,
+        SECRET,
+        &["suspend-account", "--account", "2001"],
+    );
+    assert!(code != 0 && out.contains("118"), "{code}: {out}");
 
     // Broker 1 rests two sells, the only asks left, and goes away. The
     // feed shows the book without them once the cancel is durable; the

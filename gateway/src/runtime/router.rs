@@ -659,8 +659,13 @@ fn log_notable(stamp: Stamp, command: &Command, events: &[Event], reports: &Repo
 /// Logs how many resting orders and open block offers a broker's
 /// disconnect or a suspension cancelled (the operator's `Applied` says
 /// only the seq; a disconnect's cancel comes after its `session closed`
-/// line). Nothing for a command that cancels nothing of this kind.
+/// line). Nothing for a command that cancels nothing of this kind, nor
+/// for one the engine refused (journaled with its `Rejected`, it
+/// changed nothing).
 fn log_cancelled(stamp: Stamp, command: &Command, events: &[Event]) {
+    if matches!(events.first(), Some(Event::Rejected(_))) {
+        return;
+    }
     let count = || {
         events
             .iter()
