@@ -3,6 +3,44 @@
 //! column by its header name, and what a value there must be, not the csv
 //! crate's field index and target type.
 
+/// The file's line each record starts on, for records read in order from
+/// `text`. The csv reader's own position of a record is where its read
+/// began: before the blank lines it passed over.
+#[derive(Debug)]
+pub struct Lines<'a> {
+    text: &'a [u8],
+    /// How far lines are counted, and the line there.
+    at: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    /// Lines of `text`, counted from its start.
+    #[must_use]
+    pub const fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first byte at or after `position` that ends no
+    /// line: where the record read from there starts. Positions must not
+    /// go back.
+    pub fn of(&mut self, position: &csv::Position) -> u64 {
+        let mut start = usize::try_from(position.byte()).unwrap_or(usize::MAX);
+        while matches!(self.text.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        let start = start.min(self.text.len()).max(self.at);
+        let breaks = self.text[self.at..start].iter().filter(|&&b| b == b'\n');
+        self.line += breaks.count() as u64;
+        self.at = start;
+        self.line
+    }
+}
+
 /// `error`, met reading a file whose header is `header`, said plainly.
 /// `must_be` names what a column's values must be, for a value that does
 /// not parse (`("qty", "a whole number from 0 to 2^64 - 1")`); a column it
@@ -35,6 +73,19 @@ pub fn problem(error: &csv::Error, header: &csv::StringRecord, must_be: &[(&str,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_told_by_the_line_it_starts_on() {
+        // Blank lines before a record, and a quoted field over two lines.
+        let text = b"a,b\n\n1,2\n\n\n3,\"x\ny\"\n4,5\n";
+        let mut reader = csv::Reader::from_reader(&text[..]);
+        let mut lines = Lines::new(text);
+        let starts: Vec<u64> = reader
+            .records()
+            .map(|r| lines.of(r.unwrap().position().unwrap()))
+            .collect();
+        assert_eq!(starts, [3, 6, 8]);
+    }
 
     #[derive(Debug, serde::Deserialize)]
     struct Row {

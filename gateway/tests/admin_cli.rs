@@ -89,17 +89,19 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
     assert_eq!(again.matches("already applied").count(), 3, "{again}");
     assert!(again.contains("line 2: already applied"), "{again}");
     // The same reference for another quantity is a mistake, not a re-send:
-    // refused, exit 1, and nothing moves.
+    // refused, exit 1, and nothing moves. Its answer names the file's line
+    // (a blank line before it, which the reader passes over, counts).
     let reused = tmp.path().join("reused.csv");
     write(
         &reused,
         "action,account,symbol,quantity,amount,reference\n\
+         \n\
          transfer-in,2001,CEA2025,7000,,REG-1\n",
     );
     let (code, out) = admin(&addr, SECRET, &["batch", reused.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("line 2: rejected: ReferenceReused (code 212"),
+        out.contains("line 3: rejected: ReferenceReused (code 212"),
         "{out}"
     );
 

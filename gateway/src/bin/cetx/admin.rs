@@ -548,8 +548,10 @@ fn fen(cny: Decimal) -> Result<u64> {
 
 /// The rows of a batch file, each with a `line N: ` label.
 fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
-    let mut reader = csv::Reader::from_path(file)
-        .with_context(|| format!("reading the batch {}", file.display()))?;
+    let text =
+        std::fs::read(file).with_context(|| format!("reading the batch {}", file.display()))?;
+    let mut reader = csv::Reader::from_reader(text.as_slice());
+    let mut lines = cetx_gateway::csv_input::Lines::new(&text);
     // A file whose header line is missing reads its first row as the
     // header: refused here, not taken for a file without rows.
     let header = reader
@@ -570,12 +572,15 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
         ("account", "an account number from 0 to 2^32 - 1"),
         ("quantity", "whole tonnes, from 1 to 2^64 - 1"),
     ];
-    for (i, row) in reader.deserialize::<BatchRow>().enumerate() {
-        let line = i + 2;
-        let row = row.map_err(|e| {
-            let problem = cetx_gateway::csv_input::problem(&e, &header, &must_be);
-            anyhow::anyhow!("{}: {problem}", file.display())
-        })?;
+    let problem = |e: csv::Error| {
+        let problem = cetx_gateway::csv_input::problem(&e, &header, &must_be);
+        anyhow::anyhow!("{}: {problem}", file.display())
+    };
+    for record in reader.records() {
+        let record = record.map_err(problem)?;
+        // The file's line the row starts on, blank lines before it counted.
+        let line = record.position().map_or(0, |p| lines.of(p));
+        let row: BatchRow = record.deserialize(Some(&header)).map_err(problem)?;
         let action = row
             .action()
             .with_context(|| format!("{}: line {line}", file.display()))?;
