@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cetx_gateway::client::{Client, NewOrder};
@@ -36,12 +36,15 @@ fn python_demo_after(
     let dir = tempfile::tempdir().expect("temp dir");
     let server = ServeProcess::start_with(dir.path(), serve_args);
     before(server.addr);
-    let output = Command::new("python3")
+    let child = Command::new("python3")
         .arg(&script)
         .arg(flag)
         .arg(server.addr.to_string())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run python3");
+    let output = common::output_within(child, "the Python client", Duration::from_secs(120));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

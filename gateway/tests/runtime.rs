@@ -254,6 +254,7 @@ fn a_full_queue_is_answered_busy_and_nothing_taken_is_lost() {
     }
     // And nothing else: the next report is the next request's.
     let sentinel = 5_000;
+    let started = std::time::Instant::now();
     while handle
         .submit(
             B1,
@@ -261,6 +262,10 @@ fn a_full_queue_is_answered_busy_and_nothing_taken_is_lost() {
         )
         .is_err()
     {
+        assert!(
+            started.elapsed() < WAIT,
+            "the queue never took the sentinel"
+        );
         std::thread::yield_now();
     }
     let frame = wait.next(&mut s1);
