@@ -1038,9 +1038,16 @@ mod tests {
 
     impl Market {
         fn new() -> Self {
+            Self::holding(64)
+        }
+
+        /// A market whose book holds `max_orders`, all of one account's
+        /// if need be.
+        fn holding(max_orders: u32) -> Self {
             let mut spec = InstrumentSpec::cea(2025, Decimal::new(100_00, 2));
-            spec.max_orders = 64;
-            spec.max_orders_per_account = Some(64);
+            spec.max_orders = max_orders;
+            spec.max_orders_per_account = Some(max_orders);
+            spec.max_orders_per_broker = Some(max_orders);
             let engine = Engine::new(&EngineConfig {
                 instruments: vec![spec],
             })
@@ -1181,6 +1188,41 @@ mod tests {
             m.sell(100_00, 7),
             [(Side::Sell, 100_00, vec![(first, 10), (second, 7)])]
         );
+    }
+
+    /// MARKET_DATA.md, *Order view*: a level lists its first
+    /// `MAX_VIEW_ORDERS` orders in time, and `order_count` says how many
+    /// rest there; when the first goes, the next comes into the list.
+    #[test]
+    fn a_level_lists_its_first_orders_and_counts_them_all() {
+        let mut m = Market::holding(256);
+        let first = m.seq + 1;
+        let mut ids = Vec::new();
+        for _ in 0..=MAX_VIEW_ORDERS {
+            ids.push(m.seq + 1);
+            // Out of the view while it fills (`Market::apply`'s reading of
+            // each update expects every order listed).
+            m.state.leave_order_view();
+            m.sell(100_00, 1);
+            m.state.join_order_view();
+        }
+        let view = m.state.order_view(0);
+        let [(Side::Sell, 100_00, level)] = &view[..] else {
+            panic!("{view:?}");
+        };
+        assert_eq!(level.order_count as usize, MAX_VIEW_ORDERS + 1);
+        let listed: Vec<u64> = level.orders.iter().map(|o| o.order_id).collect();
+        assert_eq!(listed, ids[..MAX_VIEW_ORDERS]);
+        m.apply(Command::Cancel {
+            instrument: CEA,
+            order_id: OrderId(first),
+            requester: None,
+        });
+        let view = m.state.order_view(0);
+        let level = &view[0].2;
+        assert_eq!(level.order_count as usize, MAX_VIEW_ORDERS);
+        let listed: Vec<u64> = level.orders.iter().map(|o| o.order_id).collect();
+        assert_eq!(listed, ids[1..]);
     }
 
     #[test]
