@@ -247,6 +247,12 @@ async fn following_cea_with(
 /// often, waits for each broker's answers, and gives back the brokers'
 /// connections.
 async fn trade(market: &Market, orders: u64, seed: u64) -> [Client; 2] {
+    trade_from(market, 1, orders, seed).await
+}
+
+/// [`trade`] with client order ids from `first`: each call on the same
+/// trading day needs ids of its own.
+async fn trade_from(market: &Market, first: u64, orders: u64, seed: u64) -> [Client; 2] {
     let mut clients = [
         Client::connect(market.addr, 1, "demo-secret-1", 0)
             .await
@@ -259,7 +265,7 @@ async fn trade(market: &Market, orders: u64, seed: u64) -> [Client; 2] {
     let mut sent = [0_u64; 2];
     let mut answered = [0_u64; 2];
     let mut x = seed;
-    for coid in 1..=orders {
+    for coid in first..first + orders {
         x = x
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
@@ -663,6 +669,64 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
         assert_eq!(top(&shown.view, usize::MAX), top(cea, usize::MAX));
         assert_eq!(shown.view.day, cea.day);
     }
+    market.stop().await;
+}
+
+/// MARKET_DATA.md, *Slow readers*: a subscriber that needs a fresh
+/// snapshot for the third time within a minute is told `Rejected` 408 and
+/// closed, and counted (`resnapshots`): it gets two, never a third. It
+/// reads nothing while each burst of orders flows (its socket fills, its
+/// task waits on the write, and the ring of one batch moves past it), then
+/// what came, until it is cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_falls_behind_a_third_time_in_a_minute_is_told_408() {
+    let market = Market::start(MarketDataSettings {
+        buffer: 1,
+        conflate_after: 1,
+        flush_interval_ms: 0,
+        send_buffer: 4_096,
+        write_timeout_ms: 30_000,
+        ..loopback()
+    })
+    .await;
+    let mut slow = FeedClient::connect(market.feed).await.unwrap();
+    slow.subscribe(0, &["CEA2025"]).await.unwrap();
+    let first = tokio::time::timeout(WAIT, slow.next()).await.unwrap();
+    assert!(
+        matches!(first, Ok(FeedMessage::Snapshot { .. })),
+        "{first:?}"
+    );
+    let mut fresh = 0;
+    let mut cut_off = None;
+    let mut brokers = Vec::new();
+    // Each burst makes it fall behind at least once; three are enough, ten
+    // bound the test.
+    for round in 0..10_u64 {
+        brokers.push(trade_from(&market, 1 + round * 5_000, 5_000, 21 + round).await);
+        // What came, until a second passes with nothing (the burst is
+        // over) or it is cut off.
+        while let Ok(next) = tokio::time::timeout(Duration::from_secs(1), slow.next()).await {
+            match next {
+                Ok(FeedMessage::Snapshot { .. }) => fresh += 1,
+                Ok(_) => {}
+                Err(error) => {
+                    cut_off = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+        if cut_off.is_some() {
+            break;
+        }
+    }
+    let why = cut_off.expect("cut off within ten bursts");
+    assert!(why.contains("408"), "{why}");
+    assert_eq!(fresh, 2, "two fresh snapshots within the minute, then 408");
+    assert_eq!(
+        market.market.slow_reader_closes(),
+        [("write_timeout", 0), ("resnapshots", 1)]
+    );
+    drop(brokers);
     market.stop().await;
 }
 
