@@ -365,8 +365,20 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
     for amount in ["12.345", "0"] {
         let (code, said) = deposit(amount);
         assert_eq!(code, 2, "{amount}: {said}");
+        assert!(said.contains("amount"), "{said}");
         assert!(said.contains("exact to the fen"), "{said}");
     }
+    // A price is named a price, not an amount.
+    let (code, said) = admin(
+        nowhere,
+        SECRET,
+        &["set-reference", "--symbol", "CEA2025", "--price", "90.001"],
+    );
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("price 90.001 CNY is not positive and exact to the fen"),
+        "{said}"
+    );
     // Money is digits with at most one point: each of these once moved
     // real cash (an outside tester's deposits of "1e3", "+1000", ...).
     for amount in ["1e3", "+1000", "1_000.00", "1000.", ".50"] {

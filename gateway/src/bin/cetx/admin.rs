@@ -409,7 +409,7 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             account: c.account,
             symbol: None,
             direction,
-            amount: fen(c.amount)?,
+            amount: fen("amount", c.amount)?,
         })
     };
     let allowances = |a: &Allowances, direction| -> Result<AdminAction> {
@@ -446,7 +446,7 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
         },
         Action::SetReference { symbol, price } => AdminAction::SetReferencePrice {
             symbol: symbol.as_str().into(),
-            price_ticks: i64::try_from(fen(*price)?).context("the price is too large")?,
+            price_ticks: i64::try_from(fen("price", *price)?).context("the price is too large")?,
         },
         Action::ListInstrument(args) => AdminAction::ListInstrument(Box::new(args.listing()?)),
         Action::ReviseInstrument { config, symbol } => {
@@ -488,8 +488,9 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             symbol: symbol.as_str().into(),
             seller: *seller,
             quantity_t: *qty,
-            floor_ticks: i64::try_from(fen(*floor)?).context("the floor is too large")?,
-            ceiling_ticks: i64::try_from(fen(*ceiling)?).context("the ceiling is too large")?,
+            floor_ticks: i64::try_from(fen("floor", *floor)?).context("the floor is too large")?,
+            ceiling_ticks: i64::try_from(fen("ceiling", *ceiling)?)
+                .context("the ceiling is too large")?,
             start_ns: time_ns(start).context("--start")?,
             end_ns: time_ns(end).context("--end")?,
             pricing: match pricing {
@@ -535,14 +536,15 @@ const fn account_status(a: &AccountArg, status: Status) -> AdminAction {
     }
 }
 
-/// CNY as fen (hundredths), exactly.
-fn fen(cny: Decimal) -> Result<u64> {
+/// CNY as fen (hundredths), exactly; `what` (`amount`, `price`…) names
+/// it in the error.
+fn fen(what: &str, cny: Decimal) -> Result<u64> {
     let fen = cny * Decimal::ONE_HUNDRED;
     if fen.fract() != Decimal::ZERO || fen <= Decimal::ZERO {
-        bail!("amount {cny} CNY is not positive and exact to the fen (0.01)");
+        bail!("{what} {cny} CNY is not positive and exact to the fen (0.01)");
     }
     u64::try_from(fen).map_err(|_| {
-        anyhow::anyhow!("amount {cny} CNY is more than an amount can hold (2^64 - 1 fen)")
+        anyhow::anyhow!("{what} {cny} CNY is more than an amount can hold (2^64 - 1 fen)")
     })
 }
 

@@ -122,8 +122,8 @@ impl ListArgs {
         }) {
             bail!("--eligible names {twice:?} twice");
         }
-        let ticks = |cny: Decimal, what| -> Result<i64> {
-            i64::try_from(fen(cny)?).with_context(|| format!("the {what} is too large"))
+        let ticks = |cny: Decimal, what: &str| -> Result<i64> {
+            i64::try_from(fen(what, cny)?).with_context(|| format!("the {what} is too large"))
         };
         Ok(Listing {
             symbol: symbol.as_str().into(),
