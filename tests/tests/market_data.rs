@@ -689,13 +689,7 @@ async fn a_reader_that_falls_behind_a_third_time_in_a_minute_is_told_408() {
         ..loopback()
     })
     .await;
-    let mut slow = FeedClient::connect(market.feed).await.unwrap();
-    slow.subscribe(0, &["CEA2025"]).await.unwrap();
-    let first = tokio::time::timeout(WAIT, slow.next()).await.unwrap();
-    assert!(
-        matches!(first, Ok(FeedMessage::Snapshot { .. })),
-        "{first:?}"
-    );
+    let mut slow = subscribed(&market).await;
     let mut fresh = 0;
     let mut cut_off = None;
     let mut brokers = Vec::new();
@@ -889,26 +883,12 @@ async fn one_address_cannot_take_every_subscriber_place() {
     .await;
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut feed = FeedClient::connect(market.feed).await.unwrap();
-        feed.subscribe(0, &["CEA2025"]).await.unwrap();
-        let first = tokio::time::timeout(WAIT, feed.next()).await.unwrap();
-        assert!(
-            matches!(first, Ok(FeedMessage::Snapshot { .. })),
-            "{first:?}"
-        );
-        held.push(feed);
+        held.push(subscribed(&market).await);
     }
     // A third from 127.0.0.1 is refused, whatever it sends.
     let mut third = FeedClient::connect(market.feed).await.unwrap();
     let _ = third.subscribe(0, &["CEA2025"]).await;
-    let refused = tokio::time::timeout(WAIT, third.next()).await.unwrap();
-    assert!(
-        matches!(
-            refused,
-            Err(cetx_gateway::market_data::FeedError::Rejected { reason: 412, .. })
-        ),
-        "{refused:?}"
-    );
+    assert_refused_412(&mut third).await;
     // Counted, before it was told, for the limit that was full.
     assert_eq!(
         market.market.refused(),
@@ -940,15 +920,32 @@ async fn a_full_feed_refuses_412_and_counts_max_subscribers() {
         ..loopback()
     })
     .await;
-    let mut held = FeedClient::connect(market.feed).await.unwrap();
-    held.subscribe(0, &["CEA2025"]).await.unwrap();
-    let first = tokio::time::timeout(WAIT, held.next()).await.unwrap();
+    let held = subscribed(&market).await;
+    let mut second = FeedClient::connect(market.feed).await.unwrap();
+    assert_refused_412(&mut second).await;
+    assert_eq!(
+        market.market.refused(),
+        [("max_subscribers", 1), ("max_subscribers_per_address", 0)]
+    );
+    drop(held);
+    market.stop().await;
+}
+
+/// A feed client subscribed to CEA2025, its first snapshot read.
+async fn subscribed(market: &Market) -> FeedClient {
+    let mut feed = FeedClient::connect(market.feed).await.unwrap();
+    feed.subscribe(0, &["CEA2025"]).await.unwrap();
+    let first = tokio::time::timeout(WAIT, feed.next()).await.unwrap();
     assert!(
         matches!(first, Ok(FeedMessage::Snapshot { .. })),
         "{first:?}"
     );
-    let mut second = FeedClient::connect(market.feed).await.unwrap();
-    let refused = tokio::time::timeout(WAIT, second.next()).await.unwrap();
+    feed
+}
+
+/// The feed's next word to `client` is `Rejected` 412.
+async fn assert_refused_412(client: &mut FeedClient) {
+    let refused = tokio::time::timeout(WAIT, client.next()).await.unwrap();
     assert!(
         matches!(
             refused,
@@ -956,12 +953,6 @@ async fn a_full_feed_refuses_412_and_counts_max_subscribers() {
         ),
         "{refused:?}"
     );
-    assert_eq!(
-        market.market.refused(),
-        [("max_subscribers", 1), ("max_subscribers_per_address", 0)]
-    );
-    drop(held);
-    market.stop().await;
 }
 
 /// Everything a raw feed connection reads until the server closes it.
