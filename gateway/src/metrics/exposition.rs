@@ -47,6 +47,19 @@ impl Exposition {
         self.sample(name, &[], value);
     }
 
+    /// A counter family with a sample per `why` label.
+    pub(super) fn counted_by_why<'a>(
+        &mut self,
+        name: &str,
+        help: &str,
+        counts: impl IntoIterator<Item = (&'a str, u64)>,
+    ) {
+        self.family(name, Kind::Counter, help);
+        for (why, count) in counts {
+            self.sample(name, &[("why", why)], count);
+        }
+    }
+
     /// A histogram family; `unit` says how its values are shown.
     pub(super) fn histogram(
         &mut self,

@@ -242,33 +242,21 @@ fn market(page: &mut Exposition, sources: &Sources) {
             "Update batches in the ring not yet read by the slowest reader.",
             batches as u64,
         );
-        let name = "cetx_feed_slow_reader_closes_total";
-        page.family(
-            name,
-            Kind::Counter,
+        page.counted_by_why(
+            "cetx_feed_slow_reader_closes_total",
             "Feed subscribers closed for not reading: a write past the write timeout, or a third fresh snapshot within a minute (408).",
+            market.slow_reader_closes(),
         );
-        for (why, count) in market.slow_reader_closes() {
-            page.sample(name, &[("why", why)], count);
-        }
-        let name = "cetx_feed_connections_refused_total";
-        page.family(
-            name,
-            Kind::Counter,
+        page.counted_by_why(
+            "cetx_feed_connections_refused_total",
             "Feed connections refused with 412, by the limit that was full: max_subscribers, or max_subscribers_per_address from one IP address.",
+            market.refused(),
         );
-        for (why, count) in market.refused() {
-            page.sample(name, &[("why", why)], count);
-        }
-        let name = "cetx_feed_closes_total";
-        page.family(
-            name,
-            Kind::Counter,
+        page.counted_by_why(
+            "cetx_feed_closes_total",
             "Feed connections closed for what they sent or did not send: a malformed frame (414), a frame too long (415), nothing heard for the idle timeout, no instrument followed within subscribe_timeout_ms.",
+            market.closed(),
         );
-        for (why, count) in market.closed() {
-            page.sample(name, &[("why", why)], count);
-        }
     }
     journal_stats(page, &stats);
 }
@@ -417,14 +405,11 @@ fn connections(page: &mut Exposition, sources: &Sources) {
             count,
         );
     }
-    page.family(
+    page.counted_by_why(
         "cetx_slow_reader_closes_total",
-        Kind::Counter,
         "Sessions closed because their broker stopped reading, by why: a write that could not finish in the idle timeout (write_timeout), or reports piled up unread past 65,536 frames (backlog).",
+        connections.slow_reader_closes(),
     );
-    for (why, count) in connections.slow_reader_closes() {
-        page.sample("cetx_slow_reader_closes_total", &[("why", why)], count);
-    }
     page.single(
         "cetx_tls_handshake_failures_total",
         Kind::Counter,
