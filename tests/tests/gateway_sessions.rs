@@ -14,7 +14,8 @@ use cetx_gateway::client::{Client, ClientError, NewOrder};
 use cetx_gateway::codec::ClientCodec;
 use cetx_gateway::config::ServerConfig;
 use cetx_gateway::protocol::{
-    ClientMessage, Secret, ServerFrame, ServerMessage, Side, PROTOCOL_VERSION, RESUME_AFTER_LAST,
+    ClientMessage, Secret, ServerFrame, ServerMessage, Side, TimeInForce, PROTOCOL_VERSION,
+    RESUME_AFTER_LAST,
 };
 use cetx_tests::server::TestServer;
 use futures_util::{SinkExt, StreamExt};
@@ -346,6 +347,73 @@ async fn a_reject_comes_after_a_maker_fill_the_taker_was_told_of() {
         "{reject:?}"
     );
     drop((one, two));
+    server.stop().await;
+}
+
+/// The same while the broker's history is read back from the journal, on
+/// real bytes: broker 2 resumes from 0 a history memory no longer holds,
+/// read back at 1,024 reports a second (the first 1,024 at once, the rest
+/// a second later); meanwhile broker 1 takes its resting sell and broker
+/// 2 sends an order the gateway refuses (410). The history comes whole,
+/// then the `Fill`, then the 410. `gateway/tests/runtime.rs` holds the
+/// reject back behind a history deterministically.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reject_made_during_a_resume_read_back_comes_after_the_history_and_a_maker_fill() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.recent_reports = 1;
+    config.server.resume_reports_per_s = 1_024;
+    config.brokers[1].cancel_on_disconnect = false;
+    let server = TestServer::start(config).await;
+    let mut two = connect(&server, 2, SECRET_2, 0).await;
+    two.submit(order(1, 2001, Side::Sell, 1))
+        .await
+        .expect("send");
+    // 600 buys that cannot trade and do not rest: 1,201 reports in all.
+    for coid in 2..=601 {
+        let mut ioc = NewOrder::limit(coid, 2001, "CEA2025", Side::Buy, 85_00, 1);
+        ioc.time_in_force = TimeInForce::Ioc;
+        two.submit(ioc).await.expect("send");
+    }
+    let mut history = Vec::new();
+    while history.len() < 1_201 {
+        history.push(report(&mut two).await);
+    }
+    drop(two);
+    let mut back = connect(&server, 2, SECRET_2, 0).await;
+    let mut one = connect(&server, 1, SECRET_1, 0).await;
+    one.submit(order(1, 1001, Side::Buy, 1))
+        .await
+        .expect("send");
+    for _ in 0..2 {
+        report(&mut one).await;
+    }
+    let refused = NewOrder::limit(602, 2001, "NOSUCH", Side::Sell, 90_00, 1);
+    back.submit(refused).await.expect("send");
+    for (i, sent) in history.iter().enumerate() {
+        assert_eq!(&report(&mut back).await, sent, "history report {}", i + 1);
+    }
+    let fill = report(&mut back).await;
+    assert!(
+        fill.seq == 1_202
+            && matches!(
+                fill.message,
+                ServerMessage::Fill {
+                    aggressor: false,
+                    ..
+                }
+            ),
+        "{fill:?}"
+    );
+    let reject = report(&mut back).await;
+    assert!(
+        reject.seq == 0
+            && matches!(
+                reject.message,
+                ServerMessage::OrderRejected { reason: 410, .. }
+            ),
+        "{reject:?}"
+    );
+    drop((one, back));
     server.stop().await;
 }
 
