@@ -2,6 +2,10 @@
 //! low rate and a short closed-loop run, each answered, measured, bounded
 //! and summarized in JSON that reads back. Speed is not asserted.
 
+#[path = "../../gateway/tests/common/child.rs"]
+mod child;
+
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use cetx_bench::load::report::{self, Summary};
@@ -286,11 +290,15 @@ fn a_run_that_cannot_start_says_why_in_one_line() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cetx-load"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_cetx-load"))
         .args(["--addr", &closed.to_string(), "--duration", "1"])
         .env("RUST_BACKTRACE", "1")
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let output = child::output_within(child, "cetx-load", Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -6,7 +6,11 @@
 //! Skipped, with a note, where no Chromium is installed, unless
 //! `CETX_REQUIRE_BROWSER=1` (CI sets it, after installing Chromium).
 
-use std::process::Command;
+#[path = "../../gateway/tests/common/child.rs"]
+mod child;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cetx_engine::{Direction, ParticipantType, Pricing};
@@ -19,6 +23,28 @@ use cetx_tests::server::TestServer;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Longest run of the browser: its own page timeout is 4 s, and a cold
+/// start on a busy machine takes a few more.
+const BROWSER_LIMIT: Duration = Duration::from_secs(60);
+
+/// Starts `browser` with `args`, stdin empty and its output collected, in
+/// a process group of its own (its helpers are killed with it past
+/// [`BROWSER_LIMIT`]), and waits for it within that limit.
+///
+/// # Errors
+/// The operating system's, when it cannot be started.
+fn run_browser(browser: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
+    let child = Command::new(browser)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let what = format!("{browser} {}", args.join(" "));
+    Ok(child::output_within(child, &what, BROWSER_LIMIT))
+}
+
 /// The browser to drive: `$CETX_CHROMIUM`, else the first of the usual
 /// names that runs.
 fn chromium() -> Option<String> {
@@ -26,19 +52,17 @@ fn chromium() -> Option<String> {
         .ok()
         .into_iter()
         .chain(["chromium", "chromium-browser", "google-chrome"].map(String::from));
-    names.into_iter().find(|name| {
-        Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
+    names
+        .into_iter()
+        .find(|name| run_browser(name, &["--version"]).is_ok_and(|o| o.status.success()))
 }
 
 /// Loads `url` headless, lets its scripts run a few seconds, and returns
 /// the DOM.
 fn dump_dom(browser: &str, url: &str) -> String {
-    let output = Command::new(browser)
-        .args([
+    let output = run_browser(
+        browser,
+        &[
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -46,9 +70,9 @@ fn dump_dom(browser: &str, url: &str) -> String {
             "--timeout=4000",
             "--dump-dom",
             url,
-        ])
-        .output()
-        .expect("run the browser");
+        ],
+    )
+    .expect("run the browser");
     assert!(
         output.status.success(),
         "{browser} failed: {}",

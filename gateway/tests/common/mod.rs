@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use cetx_gateway::runtime::Clock;
 
+mod child;
+pub use child::output_within;
+
 /// Longest wait for the server to say where it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -56,36 +59,6 @@ pub fn python3_runs(what: &str) -> bool {
     );
     eprintln!("note: python3 not found; skipping {what}");
     false
-}
-
-/// Waits for `child` (stdout and stderr piped) at most `limit`, on a
-/// thread that collects its output: its output, or, past the limit, a
-/// kill and a panic naming `what` with what it had printed.
-pub fn output_within(child: Child, what: &str, limit: Duration) -> Output {
-    let pid = child.id().to_string();
-    let (done, output) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    match output.recv_timeout(limit) {
-        Ok(output) => output.expect("the child's output"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            let printed = output
-                .recv_timeout(Duration::from_secs(5))
-                .ok()
-                .and_then(Result::ok)
-                .map(|o| {
-                    format!(
-                        "{}\n{}",
-                        String::from_utf8_lossy(&o.stdout),
-                        String::from_utf8_lossy(&o.stderr)
-                    )
-                })
-                .unwrap_or_default();
-            panic!("{what} did not finish within {limit:?}:\n{printed}");
-        }
-    }
 }
 
 /// TLS files made now, for a test: a CA, and a certificate for
