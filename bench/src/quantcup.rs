@@ -85,16 +85,34 @@ pub enum Message {
 /// The feed's file inside the lobster package.
 const FEED_IN_LOBSTER: &str = "data/orders.csv";
 
-/// Overrides where the feed is read from, for a build whose crates do not
-/// live in Cargo's registry (vendored sources, say).
+/// Overrides where the feed is read from, for a run with no Cargo at hand
+/// (a copied binary, say) or a feed of its own.
 pub const FEED_PATH_VAR: &str = "CETX_QUANTCUP_FEED";
+
+/// This package's manifest, whose dependencies name the lobster package.
+const MANIFEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
 
 /// Why the feed could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
-    /// No lobster 0.7 package in Cargo's registry sources.
-    #[error("no lobster-0.7.* package under {0} (set {FEED_PATH_VAR} to the feed's path)")]
-    NoLobster(PathBuf),
+    /// `cargo metadata` did not run, failed, or answered what does not
+    /// parse.
+    #[error(
+        "looking for the lobster package (which holds the feed, {FEED_IN_LOBSTER}) with \
+         `cargo metadata --manifest-path {MANIFEST}`: {0} (set {FEED_PATH_VAR} to the feed's path)"
+    )]
+    Metadata(String),
+    /// `cargo metadata` lists no lobster 0.7 package.
+    #[error(
+        "no lobster 0.7.* package among the dependencies of {MANIFEST} as `cargo metadata` \
+         lists them (set {FEED_PATH_VAR} to the feed's path)"
+    )]
+    NoLobster,
+    /// The lobster package has no feed file where 0.7 has it.
+    #[error(
+        "no feed file at {0}, where lobster 0.7 keeps it (set {FEED_PATH_VAR} to the feed's path)"
+    )]
+    NoFeed(PathBuf),
     /// The file could not be read or a line is not a message.
     #[error("reading {path}: {reason}")]
     Read {
@@ -106,39 +124,82 @@ pub enum FeedError {
 }
 
 /// Where the feed lies: [`FEED_PATH_VAR`] when set, else
-/// `data/orders.csv` in a lobster 0.7 package Cargo has unpacked (the last
-/// by name if there are several)
-/// (`$CARGO_HOME/registry/src/*/lobster-0.7.*`, `CARGO_HOME` by default
-/// `~/.cargo`). Building this package's tests or benches unpacks it.
+/// `data/orders.csv` in the lobster 0.7 package this package's
+/// dev-dependency resolves to, wherever Cargo keeps it (a registry under
+/// any `CARGO_HOME`, a vendor directory): `cargo metadata` of this
+/// package's manifest names it. Cargo is `$CARGO` (set under `cargo test`,
+/// `cargo bench` and `cargo run`), else `cargo` on the `PATH`. Building
+/// this package's tests or benches fetches the package.
 ///
 /// # Errors
-/// [`FeedError::NoLobster`] when no such package is there.
+/// [`FeedError::Metadata`] when `cargo metadata` fails,
+/// [`FeedError::NoLobster`] when it lists no lobster 0.7 package, and
+/// [`FeedError::NoFeed`] when that package has no feed file.
 pub fn feed_path() -> Result<PathBuf, FeedError> {
     if let Some(path) = std::env::var_os(FEED_PATH_VAR) {
         return Ok(path.into());
     }
-    let cargo_home = std::env::var_os("CARGO_HOME").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"),
-        PathBuf::from,
-    );
-    let sources = cargo_home.join("registry").join("src");
-    let mut packages: Vec<PathBuf> = std::fs::read_dir(&sources)
+    let package = lobster_package()?;
+    let feed = package.join(FEED_IN_LOBSTER);
+    if feed.is_file() {
+        Ok(feed)
+    } else {
+        Err(FeedError::NoFeed(feed))
+    }
+}
+
+/// What `cargo metadata` says of the packages, of which only these
+/// fields are read.
+#[derive(serde::Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+}
+
+/// See [`Metadata`].
+#[derive(serde::Deserialize)]
+struct Package {
+    name: String,
+    version: String,
+    manifest_path: PathBuf,
+}
+
+/// The directory of the lobster 0.7 package among this package's
+/// dependencies.
+fn lobster_package() -> Result<PathBuf, FeedError> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = std::process::Command::new(&cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--manifest-path",
+            MANIFEST,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| FeedError::Metadata(format!("running {}: {error}", cargo.display())))?;
+    if !output.status.success() {
+        // On one line, as every error of the tools is.
+        let said = String::from_utf8_lossy(&output.stderr);
+        let said: Vec<&str> = said
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let failed = match said.as_slice() {
+            [] => output.status.to_string(),
+            said => format!("{}: {}", output.status, said.join("; ")),
+        };
+        return Err(FeedError::Metadata(failed));
+    }
+    let metadata: Metadata = serde_json::from_slice(&output.stdout)
+        .map_err(|error| FeedError::Metadata(format!("its answer: {error}")))?;
+    metadata
+        .packages
         .into_iter()
-        .flatten()
-        .flatten()
-        .flat_map(|registry| std::fs::read_dir(registry.path()).into_iter().flatten())
-        .flatten()
-        .filter(|package| {
-            package
-                .file_name()
-                .to_str()
-                .is_some_and(|name| name.starts_with("lobster-0.7."))
-        })
-        .map(|package| package.path().join(FEED_IN_LOBSTER))
-        .filter(|feed| feed.is_file())
-        .collect();
-    packages.sort();
-    packages.pop().ok_or(FeedError::NoLobster(sources))
+        .find(|package| package.name == "lobster" && package.version.starts_with("0.7."))
+        .and_then(|package| package.manifest_path.parent().map(PathBuf::from))
+        .ok_or(FeedError::NoLobster)
 }
 
 /// One line of the feed file, as written.

@@ -2,18 +2,31 @@
 //! and the contest's winner, says what each traded and what cetx refused,
 //! and writes each order's fills; a stream it cannot run is named.
 
+#[path = "../../gateway/tests/common/child.rs"]
+mod child;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use cetx_bench::quantcup::{self, Message, REFERENCE_TRADED_T};
 use cetx_bench::stream::{self, StreamError};
 use cetx_engine::{RejectReason, Side};
 
 fn cetx_stream(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cetx-stream"))
-        .args(args)
-        .output()
-        .expect("cetx-stream runs")
+    run(Command::new(env!("CARGO_BIN_EXE_cetx-stream")).args(args))
+}
+
+/// Runs `command` (stdin empty, its output collected) to its end within
+/// a minute.
+fn run(command: &mut Command) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cetx-stream runs");
+    child::output_within(child, "cetx-stream", Duration::from_secs(60))
 }
 
 fn written(dir: &Path, name: &str, text: &str) -> String {
@@ -127,11 +140,9 @@ fn a_stream_it_cannot_run_is_named() {
     }
 
     // One line, with no backtrace where `RUST_BACKTRACE` is set.
-    let output = Command::new(env!("CARGO_BIN_EXE_cetx-stream"))
+    let output = run(Command::new(env!("CARGO_BIN_EXE_cetx-stream"))
         .arg(dir)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap();
+        .env("RUST_BACKTRACE", "1"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("it is a directory, not a file"), "{stderr}");
@@ -142,6 +153,30 @@ fn a_stream_it_cannot_run_is_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("missing.csv"), "{stderr}");
+}
+
+/// Without a file it runs the QuantCup feed, which it finds in the lobster
+/// package through `cargo metadata`; where that cannot run, it says in one
+/// line what it looked for, how, and how to name the feed instead.
+#[test]
+fn without_a_file_it_says_where_it_looked_for_the_feed() {
+    let output = run(Command::new(env!("CARGO_BIN_EXE_cetx-stream"))
+        .env("CARGO", "/nonexistent/cargo")
+        .env_remove(quantcup::FEED_PATH_VAR)
+        .env("RUST_BACKTRACE", "1"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for says in [
+        "the lobster package",
+        "data/orders.csv",
+        "cargo metadata --manifest-path",
+        "bench/Cargo.toml",
+        "running /nonexistent/cargo",
+        "set CETX_QUANTCUP_FEED to the feed's path",
+    ] {
+        assert!(stderr.contains(says), "{says}: {stderr}");
+    }
 }
 
 /// Spaces around fields and header names are not part of them, and the
