@@ -931,6 +931,107 @@ async fn a_full_feed_refuses_412_and_counts_max_subscribers() {
     market.stop().await;
 }
 
+/// A flood of connections over the limit: each is told 412 and closed
+/// (not reset), each is counted, and the feed serves on, the subscriber
+/// it holds getting the trade made after, a new one taking the place it
+/// frees. The feed refuses in one write that does not wait, with no task
+/// for each (OPERATIONS.md, `cetx_feed_connections_refused_total`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refused_connections_leaves_the_feed_serving() {
+    const FLOOD: u64 = 200;
+    let market = Market::start(MarketDataSettings {
+        max_subscribers: 1,
+        ..loopback()
+    })
+    .await;
+    let mut held = subscribed(&market).await;
+    // All open at once; none reads before every one has connected.
+    let mut flood = Vec::new();
+    for _ in 0..FLOOD {
+        flood.push(tokio::net::TcpStream::connect(market.feed).await.unwrap());
+    }
+    for socket in &mut flood {
+        assert_eq!(rejected_code(&read_until_closed(socket).await), 412);
+    }
+    assert_eq!(
+        market.market.refused(),
+        [
+            ("max_subscribers", FLOOD),
+            ("max_subscribers_per_address", 0)
+        ]
+    );
+    let _brokers = one_trade(&market, 1).await;
+    until(&mut held, "the trade after the flood", |feed| {
+        feed.instrument("CEA2025")
+            .is_some_and(|shown| shown.view.day.trade_count == 1)
+    })
+    .await;
+    drop(held);
+    let again = tokio::time::timeout(WAIT, async {
+        loop {
+            let mut feed = FeedClient::connect(market.feed).await.unwrap();
+            feed.subscribe(0, &["CEA2025"]).await.unwrap();
+            match feed.next().await {
+                Ok(FeedMessage::Snapshot { day, .. }) => break day,
+                // The one that left may not have given its place back yet.
+                Err(cetx_gateway::market_data::FeedError::Rejected { reason: 412, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a place is given back");
+    assert_eq!(again.trade_count, 1);
+    market.stop().await;
+}
+
+/// One trade of 1 t at 85.00 between the demo brokers (client order id
+/// `coid` each), every order answered: the brokers' connections, kept by
+/// the caller so that nothing is cancelled. The router publishes a turn
+/// before it sends the turn's reports, so the trade is in the feed's ring.
+async fn one_trade(market: &Market, coid: u64) -> [Client; 2] {
+    let mut seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
+        .await
+        .unwrap();
+    let mut buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    let sell = NewOrder::limit(coid, 2001, "CEA2025", WireSide::Sell, 85_00, 1);
+    let buy = NewOrder::limit(coid, 1001, "CEA2025", WireSide::Buy, 85_00, 1);
+    for (client, order) in [(&mut seller, sell), (&mut buyer, buy)] {
+        client.submit(order).await.unwrap();
+        loop {
+            let frame = client
+                .next_report(WAIT)
+                .await
+                .unwrap()
+                .expect("the order is answered in time");
+            match frame.message {
+                ServerMessage::OrderAccepted { .. } => break,
+                other => assert!(!is_answer(&other), "{other:?}"),
+            }
+        }
+    }
+    [seller, buyer]
+}
+
+/// Reads `feed` until `done` holds of what it has shown, within [`WAIT`]:
+/// a test waits for what it expects to come, never for a quiet spell,
+/// which a slow machine may give before the message comes.
+async fn until(feed: &mut FeedClient, what: &str, done: impl Fn(&FeedClient) -> bool) {
+    let read = tokio::time::timeout(WAIT, async {
+        while !done(feed) {
+            feed.next().await.unwrap();
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "{what}: not shown within {WAIT:?}; shown: {:?}",
+        feed.instruments()
+    );
+}
+
 /// A feed client subscribed to CEA2025, its first snapshot read.
 async fn subscribed(market: &Market) -> FeedClient {
     let mut feed = FeedClient::connect(market.feed).await.unwrap();

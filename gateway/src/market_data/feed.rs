@@ -52,13 +52,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use cetx_engine::RejectReason;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, Semaphore};
 use tokio::task::JoinSet;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Encoder, Framed};
 use tokio_util::sync::CancellationToken;
 
 use super::closes::CloseLog;
@@ -121,6 +122,7 @@ impl FeedServer {
         let mut tasks = JoinSet::new();
         tracing::info!(addr = %self.local_addr, "publishing market data");
         let mut accept_failures = crate::listen::AcceptFailures::new("market data");
+        let refusal = refusal_bytes();
         loop {
             while tasks.try_join_next().is_some() {}
             tokio::select! {
@@ -128,15 +130,15 @@ impl FeedServer {
                 _ = flush.tick() => log.flush(),
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let _ = socket2::SockRef::from(&stream)
-                            .set_send_buffer_size(self.settings.send_buffer);
-                        let conn = Framed::new(stream, codec());
                         let address = per_address.take(peer.ip(), self.settings.max_subscribers_per_address);
                         let place = Arc::clone(&limit).try_acquire_owned().ok();
                         match (address, place) {
                             (Some(address), Some(place)) => {
                                 tracing::debug!(%peer, "feed connection accepted");
+                                let _ = stream.set_nodelay(true);
+                                let _ = socket2::SockRef::from(&stream)
+                                    .set_send_buffer_size(self.settings.send_buffer);
+                                let conn = Framed::new(stream, codec());
                                 let subscriber = Subscriber::new(conn, peer, self.market.clone(), self.settings.clone());
                                 let (token, log) = (shutdown.clone(), Arc::clone(&log));
                                 tasks.spawn(async move {
@@ -154,7 +156,7 @@ impl FeedServer {
                                 // read once it knows counts it.
                                 self.market.count_refused(why);
                                 log.refused(peer, why);
-                                tasks.spawn(refuse(conn, RejectReason::TooManyConnections));
+                                refuse(stream, &refusal);
                             }
                         }
                     }
@@ -179,13 +181,24 @@ fn rejected(reason: RejectReason) -> FeedMessage {
     }
 }
 
-/// Says why and closes, within a second.
-async fn refuse(mut conn: Framed<TcpStream, FeedServerCodec>, reason: RejectReason) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = conn.send(rejected(reason)).await;
-        let _ = SinkExt::<FeedMessage>::close(&mut conn).await;
-    })
-    .await;
+/// The bytes of `Rejected` 412, the answer to a connection over a
+/// subscriber limit.
+fn refusal_bytes() -> BytesMut {
+    let mut bytes = BytesMut::new();
+    codec()
+        .encode(rejected(RejectReason::TooManyConnections), &mut bytes)
+        .expect("a Rejected 412 fits any frame limit");
+    bytes
+}
+
+/// Tells a connection over a subscriber limit why it is closed, before
+/// anything is read from it, then closes it (by dropping it). One write
+/// into the fresh socket's empty buffer, without waiting, as the broker
+/// port refuses (`server.rs`): a flood of refused connections costs no
+/// task and no timer each. A peer that already sent bytes may see a reset
+/// after the refusal, as the unread bytes are discarded.
+fn refuse(stream: TcpStream, refusal: &[u8]) {
+    let _ = stream.try_write(refusal);
 }
 
 /// `Subscribe`s a subscriber may send at once; beyond them, one every
