@@ -239,8 +239,44 @@ async fn following_cea_with(
     let market = Market::start_with(settings, tune).await;
     let mut feed = FeedClient::connect(market.feed).await.unwrap();
     feed.subscribe(0, &["CEA2025"]).await.unwrap();
-    feed.settle(Duration::from_millis(300)).await.unwrap();
+    snapshot_read(&mut feed, "CEA2025").await;
     (market, feed)
+}
+
+/// Reads `feed` until it has shown the snapshot of `symbol` and every
+/// level the snapshot said follows it, within [`WAIT`].
+async fn snapshot_read(feed: &mut FeedClient, symbol: &str) {
+    let read = tokio::time::timeout(WAIT, async {
+        let (id, mut levels) = loop {
+            if let FeedMessage::Snapshot {
+                instrument,
+                symbol: shown,
+                bid_levels,
+                ask_levels,
+                ..
+            } = feed.next().await.unwrap()
+            {
+                if shown.as_str() == symbol {
+                    break (instrument, bid_levels + ask_levels);
+                }
+            }
+        };
+        while levels > 0 {
+            if let FeedMessage::Level { instrument, .. } = feed.next().await.unwrap() {
+                levels -= u32::from(instrument == id);
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "{symbol}'s snapshot within {WAIT:?}");
+}
+
+/// Whether `feed` shows `symbol` as `server` has it: the top `depth`
+/// levels of each side and the day's figures.
+fn shows(feed: &FeedClient, symbol: &str, server: &View, depth: usize) -> bool {
+    feed.instrument(symbol).is_some_and(|shown| {
+        top(&shown.view, usize::MAX) == top(server, depth) && shown.view.day == server.day
+    })
 }
 
 /// Sends `orders` orders from both demo brokers around 85.00, crossing
@@ -320,11 +356,19 @@ async fn a_subscriber_keeps_the_same_book_as_the_server_at_each_depth() {
     let mut five = FeedClient::connect(market.feed).await.unwrap();
     five.subscribe(5, &["CEA2025"]).await.unwrap();
     let _brokers = trade(&market, 2_000, 11).await;
-    full.settle(Duration::from_secs(1)).await.unwrap();
-    five.settle(Duration::from_secs(1)).await.unwrap();
+    // Every answer has come: the server's view is final, and each
+    // subscriber must come to show it.
     let server = market.market.views();
     let cea = &server[usize::from(market.market.find("CEA2025").unwrap())];
     assert!(cea.day.trade_count > 100, "the flow traded: {:?}", cea.day);
+    until(&mut full, "the whole book", |feed| {
+        shows(feed, "CEA2025", cea, usize::MAX) && feed.instrument("CCER").is_some()
+    })
+    .await;
+    until(&mut five, "the top five levels", |feed| {
+        shows(feed, "CEA2025", cea, 5)
+    })
+    .await;
     let shown = full.instrument("CEA2025").unwrap();
     assert_eq!(top(&shown.view, usize::MAX), top(cea, usize::MAX));
     assert_eq!(shown.view.day, cea.day);
@@ -365,16 +409,27 @@ async fn a_second_subscribe_loses_nothing_of_the_instruments_already_followed() 
     let _brokers = trade(&market, 600, 5).await;
     feed.subscribe(0, &["CCER"]).await.unwrap();
     let cea = market.market.find("CEA2025").unwrap();
-    let mut trades = 0_u64;
-    while let Ok(message) = tokio::time::timeout(Duration::from_secs(1), feed.next()).await {
-        if let FeedMessage::Trade { instrument, .. } = message.unwrap() {
-            trades += u64::from(instrument == cea);
-        }
-    }
     let server = market.market.views()[usize::from(cea)].day;
     assert!(server.trade_count > 10, "the flow traded: {server:?}");
+    // Read until the day's figures are the server's: they come after the
+    // trades of the same write, so every trade sent has been read then.
+    let mut trades = 0_u64;
+    let caught_up = tokio::time::timeout(WAIT, async {
+        while !(feed.instrument("CEA2025").unwrap().view.day == server
+            && feed.instrument("CCER").is_some())
+        {
+            if let FeedMessage::Trade { instrument, .. } = feed.next().await.unwrap() {
+                trades += u64::from(instrument == cea);
+            }
+        }
+    })
+    .await;
+    assert!(
+        caught_up.is_ok(),
+        "the day's figures and CCER within {WAIT:?}"
+    );
     let shown = feed.instrument("CEA2025").unwrap();
-    // Trades read after the first subscribe's settle: all of them (the
+    // Trades read after the first subscribe's snapshot: all of them (the
     // flow began after it).
     assert_eq!(
         (trades, shown.view.day, shown.gaps),
@@ -500,23 +555,19 @@ async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() 
     )
     .await;
     let cea = market.market.find("CEA2025").unwrap();
-    let (flow_done, mut done) = tokio::sync::oneshot::channel::<()>();
+    // The server's day's figures once the flow is over.
+    let (flow_done, mut done) = tokio::sync::oneshot::channel();
     let reader = tokio::spawn(async move {
         let mut trades = 0_u64;
-        let mut flowing = true;
-        loop {
+        let mut last = None;
+        // Until it shows the last figures, which come after the trades of
+        // their write: every trade sent has been read then.
+        while last.is_none() || feed.instrument("CEA2025").map(|shown| shown.view.day) != last {
             tokio::select! {
-                _ = &mut done, if flowing => flowing = false,
-                message = tokio::time::timeout(Duration::from_secs(1), feed.next()) => {
-                    match message {
-                        Ok(message) => {
-                            if let FeedMessage::Trade { instrument, .. } = message.unwrap() {
-                                trades += u64::from(instrument == cea);
-                            }
-                        }
-                        // Quiet for a second once every batch is published.
-                        Err(_) if !flowing => break,
-                        Err(_) => {}
+                day = &mut done, if last.is_none() => last = Some(day.unwrap()),
+                message = feed.next() => {
+                    if let FeedMessage::Trade { instrument, .. } = message.unwrap() {
+                        trades += u64::from(instrument == cea);
                     }
                 }
             }
@@ -525,9 +576,12 @@ async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() 
     });
     // Every order is answered when it returns: every batch is published.
     let _brokers = trade(&market, 6_000, 13).await;
-    flow_done.send(()).unwrap();
-    let (feed, trades) = tokio::time::timeout(WAIT, reader).await.unwrap().unwrap();
     let server = market.market.views()[usize::from(cea)].day;
+    flow_done.send(server).unwrap();
+    let (feed, trades) = tokio::time::timeout(WAIT, reader)
+        .await
+        .expect("the reader shows the last figures in time")
+        .unwrap();
     assert!(server.trade_count > 100, "the flow traded: {server:?}");
     let shown = feed.instrument("CEA2025").unwrap();
     assert_eq!(
@@ -570,30 +624,38 @@ async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
     let reading = tokio::spawn({
         let traded = traded.clone();
         async move {
-            // Reads all along, then until the feed is quiet once the
-            // brokers are answered.
+            // Reads all along, until the brokers are answered.
             loop {
                 tokio::select! {
                     () = traded.cancelled() => break,
                     message = live.next() => { message.unwrap(); }
                 }
             }
-            live.settle(Duration::from_secs(1)).await.unwrap();
             live
         }
     });
     let _brokers = trade(&market, 20_000, 5).await;
     traded.cancel();
-    let live = reading.await.unwrap();
+    let mut live = reading.await.unwrap();
     let cea = &market.market.views()[usize::from(market.market.find("CEA2025").unwrap())];
     assert!(!cea.bids.is_empty() && !cea.asks.is_empty(), "{cea:?}");
-    assert_eq!(
-        top(&live.instrument("CEA2025").unwrap().view, usize::MAX),
-        top(cea, usize::MAX),
-        "the reader that kept up has the server's book"
-    );
-    // The stalled one was closed: reading what is left ends in EOF or a
-    // reset, within the wait.
+    until(
+        &mut live,
+        "the reader that kept up has the server's book",
+        |feed| shows(feed, "CEA2025", cea, usize::MAX),
+    )
+    .await;
+    // The stalled one is closed once a write of its waited past the
+    // timeout, and counted first. Nothing reads it before: a read would
+    // let the waiting write through.
+    let counted = tokio::time::timeout(WAIT, async {
+        while market.market.slow_reader_closes()[0].1 == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(counted.is_ok(), "the stalled subscriber is closed in time");
+    // Closed: reading what is left ends in EOF or a reset.
     let closed = tokio::time::timeout(WAIT, async {
         let mut buf = vec![0_u8; 1 << 16];
         loop {
@@ -630,15 +692,19 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
     // It reads nothing while the orders flow: its socket fills, its task
     // waits on the write, and the ring of 8 batches moves past it.
     let _brokers = trade(&market, 20_000, 9).await;
+    // Every answer has come: the server's book is final. It reads until it
+    // shows that book, or is cut off.
+    let views = market.market.views();
+    let cea = &views[usize::from(market.market.find("CEA2025").unwrap())];
+    assert!(!cea.bids.is_empty() && !cea.asks.is_empty(), "{cea:?}");
     let mut snapshots = 0;
     let mut cut_off = None;
     let caught_up = tokio::time::timeout(WAIT, async {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(1), slow.next()).await {
-                Err(_) => break,
-                Ok(Ok(FeedMessage::Snapshot { .. })) => snapshots += 1,
-                Ok(Ok(_)) => {}
-                Ok(Err(error)) => {
+        while !shows(&slow, "CEA2025", cea, usize::MAX) {
+            match slow.next().await {
+                Ok(FeedMessage::Snapshot { .. }) => snapshots += 1,
+                Ok(_) => {}
+                Err(error) => {
                     cut_off = Some(error.to_string());
                     break;
                 }
@@ -646,7 +712,10 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
         }
     })
     .await;
-    assert!(caught_up.is_ok(), "the reader caught up in time");
+    assert!(
+        caught_up.is_ok(),
+        "the reader shows the server's book, or is cut off, within {WAIT:?}"
+    );
     if let Some(why) = cut_off {
         // It lagged again, and again: the third time it is cut off, told
         // why (MARKET_DATA.md, "Slow readers").
@@ -657,17 +726,15 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
             [("write_timeout", 0), ("resnapshots", 1)]
         );
     } else {
+        // It shows the server's book (the loop ended there), and it got
+        // there conflated (a gap in seq), or given a fresh snapshot, or
+        // both.
         let shown = slow.instrument("CEA2025").unwrap();
-        // Conflated (a gap in seq), or given a fresh snapshot, or both.
         assert!(
             shown.gaps > 0 || snapshots >= 2,
             "it fell behind: {} gaps, {snapshots} snapshots",
             shown.gaps
         );
-        let cea = &market.market.views()[usize::from(market.market.find("CEA2025").unwrap())];
-        assert!(!cea.bids.is_empty() && !cea.asks.is_empty(), "{cea:?}");
-        assert_eq!(top(&shown.view, usize::MAX), top(cea, usize::MAX));
-        assert_eq!(shown.view.day, cea.day);
     }
     market.stop().await;
 }
@@ -690,6 +757,7 @@ async fn a_reader_that_falls_behind_a_third_time_in_a_minute_is_told_408() {
     })
     .await;
     let mut slow = subscribed(&market).await;
+    let cea = usize::from(market.market.find("CEA2025").unwrap());
     let mut fresh = 0;
     let mut cut_off = None;
     let mut brokers = Vec::new();
@@ -697,18 +765,24 @@ async fn a_reader_that_falls_behind_a_third_time_in_a_minute_is_told_408() {
     // bound the test.
     for round in 0..10_u64 {
         brokers.push(trade_from(&market, 1 + round * 5_000, 5_000, 21 + round).await);
-        // What came, until a second passes with nothing (the burst is
-        // over) or it is cut off.
-        while let Ok(next) = tokio::time::timeout(Duration::from_secs(1), slow.next()).await {
-            match next {
-                Ok(FeedMessage::Snapshot { .. }) => fresh += 1,
-                Ok(_) => {}
-                Err(error) => {
-                    cut_off = Some(error.to_string());
-                    break;
+        // What came, until it shows the burst's last figures (every
+        // answer has come, so they are final; they come after the writes
+        // they end) or it is cut off.
+        let day = market.market.views()[cea].day;
+        let read = tokio::time::timeout(WAIT, async {
+            while slow.instrument("CEA2025").map(|shown| shown.view.day) != Some(day) {
+                match slow.next().await {
+                    Ok(FeedMessage::Snapshot { .. }) => fresh += 1,
+                    Ok(_) => {}
+                    Err(error) => {
+                        cut_off = Some(error.to_string());
+                        break;
+                    }
                 }
             }
-        }
+        })
+        .await;
+        assert!(read.is_ok(), "burst {round}: its figures within {WAIT:?}");
         if cut_off.is_some() {
             break;
         }
@@ -753,7 +827,8 @@ async fn at_the_close_the_feed_says_closed_then_the_day_then_the_band_then_the_b
         .await
         .unwrap();
     feed.subscribe(0, &["CEA2025"]).await.unwrap();
-    feed.settle(Duration::from_millis(300)).await.unwrap();
+    // The resting bid's level comes with the snapshot, before the close.
+    snapshot_read(&mut feed, "CEA2025").await;
     server.set_time(AT_15_00);
     let mut kinds = Vec::new();
     let read = tokio::time::timeout(WAIT, async {
@@ -868,9 +943,14 @@ async fn subscribes_past_the_budget_are_refused_407_and_change_nothing() {
     // 8 at once; a ninth if a second passed while they were read.
     assert!((8..=9).contains(&snapshots), "{snapshots} snapshots");
     assert_eq!(snapshots + throttled, 20);
-    // The connection stays, following what it followed.
-    feed.settle(Duration::from_millis(300)).await.unwrap();
-    assert!(feed.instrument("CEA2025").is_some());
+    // The connection stays, following what it followed: a trade made now
+    // comes.
+    let _brokers = one_trade(&market, 1).await;
+    until(&mut feed, "the trade after the 407s", |feed| {
+        feed.instrument("CEA2025")
+            .is_some_and(|shown| shown.view.day.trade_count == 1)
+    })
+    .await;
     market.stop().await;
 }
 
@@ -1021,7 +1101,9 @@ async fn one_trade(market: &Market, coid: u64) -> [Client; 2] {
 async fn until(feed: &mut FeedClient, what: &str, done: impl Fn(&FeedClient) -> bool) {
     let read = tokio::time::timeout(WAIT, async {
         while !done(feed) {
-            feed.next().await.unwrap();
+            if let Err(error) = feed.next().await {
+                panic!("{what}: the feed failed first: {error}");
+            }
         }
     })
     .await;
