@@ -1196,3 +1196,216 @@ async fn bad_frames_are_answered_414_or_415_and_counted_and_a_cut_frame_is_a_cli
     );
     market.stop().await;
 }
+
+/// The order id of an `OrderAccepted`, the next report within the wait.
+async fn accepted_order_id(client: &mut Client) -> u64 {
+    let frame = client
+        .next_report(WAIT)
+        .await
+        .unwrap()
+        .expect("an answer within the wait");
+    match frame.message {
+        ServerMessage::OrderAccepted { order_id, .. } => order_id,
+        other => panic!("expected OrderAccepted, got {other:?}"),
+    }
+}
+
+/// MARKET_DATA.md, `Trade` and *Order view*: "Trades that happen together
+/// come in a row: several `Trade`s, then the `Level` messages (of the
+/// levels they took from ...), then one `Statistics` for them all", and
+/// "within one write, `Orders` messages come after the `Level` messages
+/// and before the `Statistics`", each `seq` one more than the one before.
+/// One buy takes two resting sells at two prices; a subscriber of the
+/// whole book and one of depth 1 (whose levels are sent another way: the
+/// view compared whole) both read that sequence, with the levels and
+/// the order view's levels as they are after the trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trades_of_an_order_come_before_their_levels_then_the_orders_then_one_statistics() {
+    let market = Market::start(loopback()).await;
+    let mut feeds = Vec::new();
+    for depth in [0, 1] {
+        let mut feed = FeedClient::connect(market.feed).await.unwrap();
+        feed.subscribe_orders(depth, &["CEA2025"]).await.unwrap();
+        feeds.push(feed);
+    }
+    let mut seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
+        .await
+        .unwrap();
+    let mut buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    seller
+        .submit(NewOrder::limit(
+            1,
+            2001,
+            "CEA2025",
+            WireSide::Sell,
+            85_00,
+            5,
+        ))
+        .await
+        .unwrap();
+    accepted_order_id(&mut seller).await;
+    seller
+        .submit(NewOrder::limit(
+            2,
+            2001,
+            "CEA2025",
+            WireSide::Sell,
+            85_01,
+            5,
+        ))
+        .await
+        .unwrap();
+    let second = accepted_order_id(&mut seller).await;
+    // Each subscriber has been shown both asks in its order view before
+    // the buy comes.
+    for feed in &mut feeds {
+        tokio::time::timeout(WAIT, async {
+            while feed.instrument("CEA2025").map_or(0, |f| f.orders[1].len()) < 2 {
+                feed.next().await.unwrap();
+            }
+        })
+        .await
+        .expect("both asks shown");
+    }
+    buyer
+        .submit(NewOrder::limit(1, 1001, "CEA2025", WireSide::Buy, 85_01, 8))
+        .await
+        .unwrap();
+    for (feed, depth) in feeds.iter_mut().zip([0, 1]) {
+        let mut messages = Vec::new();
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let message = feed.next().await.unwrap();
+                let last = matches!(message, FeedMessage::Statistics { .. });
+                if message != FeedMessage::Heartbeat {
+                    messages.push(message);
+                }
+                if last {
+                    break;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("depth {depth}: no Statistics: {messages:?}"));
+        let kinds: Vec<&str> = messages.iter().map(kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "Trade",
+                "Trade",
+                "Level",
+                "Level",
+                "Orders",
+                "Orders",
+                "Statistics"
+            ],
+            "depth {depth}: {messages:?}"
+        );
+        let seqs: Vec<u64> = messages
+            .iter()
+            .map(|m| m.instrument_seq().unwrap().1)
+            .collect();
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "depth {depth}: {seqs:?}"
+        );
+        // The trades, in the order they were made.
+        let trades: Vec<(i64, u64)> = messages[..2]
+            .iter()
+            .map(|m| match *m {
+                FeedMessage::Trade {
+                    price_ticks,
+                    quantity_t,
+                    aggressor: WireSide::Buy,
+                    ..
+                } => (price_ticks, quantity_t),
+                ref other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(trades, [(85_00, 5), (85_01, 3)]);
+        // The levels and the order view's levels in no promised order:
+        // 85.00 emptied, 2 t of the second order left at 85.01 (at depth
+        // 1, that level comes into view as 85.00 leaves it).
+        let mut levels: Vec<(WireSide, i64, u64, u32)> = messages[2..4]
+            .iter()
+            .map(|m| match *m {
+                FeedMessage::Level {
+                    side,
+                    price_ticks,
+                    quantity_t,
+                    orders,
+                    ..
+                } => (side, price_ticks, quantity_t, orders),
+                ref other => panic!("{other:?}"),
+            })
+            .collect();
+        levels.sort_by_key(|l| l.1);
+        assert_eq!(
+            levels,
+            [(WireSide::Sell, 85_00, 0, 0), (WireSide::Sell, 85_01, 2, 1)],
+            "depth {depth}"
+        );
+        let mut views: Vec<_> = messages[4..6]
+            .iter()
+            .map(|m| match m {
+                FeedMessage::Orders {
+                    side,
+                    price_ticks,
+                    order_count,
+                    orders,
+                    ..
+                } => (
+                    *side,
+                    *price_ticks,
+                    *order_count,
+                    orders
+                        .iter()
+                        .map(|o| (o.order_id, o.quantity_t))
+                        .collect::<Vec<_>>(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        views.sort_by_key(|v| v.1);
+        assert_eq!(
+            views,
+            [
+                (WireSide::Sell, 85_00, 0, vec![]),
+                (WireSide::Sell, 85_01, 1, vec![(second, 2)])
+            ],
+            "depth {depth}"
+        );
+        let FeedMessage::Statistics { day, .. } = messages[6] else {
+            unreachable!("checked above");
+        };
+        assert_eq!(
+            (day.trade_count, day.volume_t, day.last_ticks),
+            (2, 8, 85_01)
+        );
+        assert_eq!(feed.instrument("CEA2025").unwrap().gaps, 0);
+    }
+    drop((seller, buyer));
+    market.stop().await;
+}
+
+/// A feed message's name, for an assert on a sequence of them.
+const fn kind(message: &FeedMessage) -> &'static str {
+    match message {
+        FeedMessage::Snapshot { .. } => "Snapshot",
+        FeedMessage::Level { .. } => "Level",
+        FeedMessage::Trade { .. } => "Trade",
+        FeedMessage::Statistics { .. } => "Statistics",
+        FeedMessage::Phase { .. } => "Phase",
+        FeedMessage::Band { .. } => "Band",
+        FeedMessage::EndOfDay { .. } => "EndOfDay",
+        FeedMessage::Rejected { .. } => "Rejected",
+        FeedMessage::Heartbeat => "Heartbeat",
+        FeedMessage::Orders { .. } => "Orders",
+        FeedMessage::BlockOffer { .. } => "BlockOffer",
+        FeedMessage::AuctionAnnounced { .. } => "AuctionAnnounced",
+        FeedMessage::AuctionResult { .. } => "AuctionResult",
+        FeedMessage::Reserved10 | FeedMessage::Reserved11 => "Reserved",
+    }
+}
