@@ -1409,3 +1409,152 @@ const fn kind(message: &FeedMessage) -> &'static str {
         FeedMessage::Reserved10 | FeedMessage::Reserved11 => "Reserved",
     }
 }
+
+/// The feed messages that are all of `bytes`, read from a raw connection.
+fn feed_messages(mut bytes: &[u8]) -> Vec<FeedMessage> {
+    let mut messages = Vec::new();
+    while !bytes.is_empty() {
+        let (len, rest) = bytes.split_at(4);
+        let len = usize::try_from(u32::from_le_bytes(len.try_into().unwrap())).unwrap();
+        assert!(rest.len() >= len, "a frame cut short: {bytes:?}");
+        let (payload, rest) = rest.split_at(len);
+        messages.push(cetx_gateway::codec::decode_payload::<FeedMessage>(payload).unwrap());
+        bytes = rest;
+    }
+    messages
+}
+
+/// MARKET_DATA.md, *Connecting*: "Send anything (a `Heartbeat` will do)
+/// at least every 15 s, or the server closes the connection (without a
+/// message); it sends a `Heartbeat` when it has said nothing for 5 s."
+/// Both are the protocol's `IDLE_TIMEOUT` and `HEARTBEAT_INTERVAL`, which
+/// no config key shortens, so the test takes the 15 s. On a quiet market
+/// a subscriber that says nothing after its `Subscribe` reads its
+/// snapshot, then only heartbeats, then the end of the connection, and is
+/// counted `idle_timeout`; one beside it that heartbeats (as
+/// [`FeedClient::next`] does) hears heartbeats too, and stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_feed_heartbeats_and_closes_a_silent_subscriber_without_a_word() {
+    use cetx_gateway::protocol::IDLE_TIMEOUT;
+    let market = Market::start(loopback()).await;
+    let talking = subscribed(&market).await;
+    let stop = CancellationToken::new();
+    let listening = tokio::spawn({
+        let stop = stop.clone();
+        let mut talking = talking;
+        async move {
+            let mut heard = Vec::new();
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    message = talking.next() => heard.push(message.unwrap()),
+                }
+            }
+            (talking, heard)
+        }
+    });
+    let mut silent = tokio::net::TcpStream::connect(market.feed).await.unwrap();
+    write_request(
+        &mut silent,
+        &FeedRequest::Subscribe {
+            depth: 0,
+            symbols: vec!["CEA2025".into()],
+        },
+    )
+    .await;
+    let mut bytes = Vec::new();
+    tokio::time::timeout(IDLE_TIMEOUT + WAIT, silent.read_to_end(&mut bytes))
+        .await
+        .expect("closed within the idle timeout and the wait")
+        .expect("closed, not reset");
+    let messages = feed_messages(&bytes);
+    let kinds: Vec<&str> = messages.iter().map(kind).collect();
+    // The snapshot of an empty book, then heartbeats alone: one every 5 s
+    // of the 15, and not a word more before the close.
+    assert!(
+        matches!(
+            messages.first(),
+            Some(FeedMessage::Snapshot {
+                bid_levels: 0,
+                ask_levels: 0,
+                ..
+            })
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        kinds.len() >= 3 && kinds[1..].iter().all(|&k| k == "Heartbeat"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        market.market.closed(),
+        [
+            ("malformed_frame", 0),
+            ("frame_too_long", 0),
+            ("idle_timeout", 1),
+            ("subscribe_timeout", 0)
+        ]
+    );
+    stop.cancel();
+    let (mut talking, heard) = listening.await.unwrap();
+    let heard: Vec<&str> = heard.iter().map(kind).collect();
+    assert!(
+        heard.len() >= 2 && heard.iter().all(|&k| k == "Heartbeat"),
+        "{heard:?}"
+    );
+    // Still open: a Subscribe is answered with a snapshot.
+    talking.subscribe(0, &["CEA2025"]).await.unwrap();
+    let again = tokio::time::timeout(WAIT, talking.next()).await.unwrap();
+    assert!(
+        matches!(again, Ok(FeedMessage::Snapshot { seq: 1, .. })),
+        "{again:?}"
+    );
+    market.stop().await;
+}
+
+/// MARKET_DATA.md, *Connecting*: a connection that follows no instrument
+/// `subscribe_timeout_ms` after it connected "is closed without a
+/// message, whatever it sends meanwhile (a `Subscribe` naming only
+/// unknown symbols follows nothing)". The default is the documented
+/// 5,000; the test's is 300. It reads the `Rejected` 410 of its
+/// `Subscribe`, then heartbeats at most, then the end of the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_of_unknown_symbols_follows_nothing_and_is_closed_without_a_word() {
+    assert_eq!(MarketDataSettings::default().subscribe_timeout_ms, 5_000);
+    let market = Market::start(MarketDataSettings {
+        subscribe_timeout_ms: 300,
+        ..loopback()
+    })
+    .await;
+    let mut socket = tokio::net::TcpStream::connect(market.feed).await.unwrap();
+    write_request(
+        &mut socket,
+        &FeedRequest::Subscribe {
+            depth: 0,
+            symbols: vec!["CEA2099".into()],
+        },
+    )
+    .await;
+    let messages = feed_messages(&read_until_closed(&mut socket).await);
+    assert!(
+        matches!(
+            messages.first(),
+            Some(FeedMessage::Rejected { reason: 410, text }) if text == "unknown symbol CEA2099"
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1..].iter().all(|m| *m == FeedMessage::Heartbeat),
+        "{messages:?}"
+    );
+    assert_eq!(
+        market.market.closed(),
+        [
+            ("malformed_frame", 0),
+            ("frame_too_long", 0),
+            ("idle_timeout", 0),
+            ("subscribe_timeout", 1)
+        ]
+    );
+    market.stop().await;
+}
