@@ -888,3 +888,94 @@ async fn retry_login(server: &TestServer, broker: u32, secret: &str) -> Option<R
     }
     None
 }
+
+/// Friday 27 November 2026, 14:59 and 15:00 in Beijing: the day's close
+/// comes between them.
+const AT_14_59: i64 = 1_795_762_740_000_000_000;
+const AT_15_00: i64 = 1_795_762_800_000_000_000;
+
+/// A report in short: its seq, the request a reject answers (`None` for
+/// any other report), the reject code (0 for any other report) and the
+/// client order id.
+fn in_short(frame: &ServerFrame) -> (u64, Option<RequestKind>, u16, u64) {
+    match frame.message {
+        ServerMessage::OrderRejected {
+            client_order_id,
+            request,
+            reason,
+            ..
+        } => (frame.seq, Some(request), reason, client_order_id),
+        ServerMessage::OrderAccepted {
+            client_order_id, ..
+        }
+        | ServerMessage::Expired {
+            client_order_id, ..
+        } => (frame.seq, None, 0, client_order_id),
+        ref other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// PROTOCOL.md, *Orders*: the trading day turns at the close. A
+/// `NewOrder` after it is refused **303** `MarketClosed` by the engine
+/// (numbered, and it uses its id up: the same id again is 406), and "an
+/// order that expired did so at the close, where the trading day turns:
+/// its id is of a day that is over, so a `Cancel` or `Amend` of it is
+/// **409**" (unsequenced), while the id itself may name a new order
+/// (refused 303 too, the market being closed). A `Cancel` of the refused
+/// order's id is the engine's 302. Sent at once, they are answered in
+/// the order they were sent, after the `Expired` of the close, and the
+/// numbered ones take the next numbers with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_and_cancels_after_the_close_are_refused_303_and_409_in_their_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = cetx_gateway::runtime::Clock::manual(AT_14_59);
+    let server = TestServer::start_at(ServerConfig::embedded_default(), dir, clock).await;
+    let mut one = login(&server, 1, SECRET_1).await;
+    one.submit(sell(1, 1001, 85_00, 10)).await.expect("send");
+    assert_accepted(&report(&mut one).await, 1, 1);
+    server.set_time(AT_15_00);
+    let expired = report(&mut one).await;
+    assert_eq!(expired.seq, 2, "{expired:?}");
+    assert!(
+        matches!(
+            expired.message,
+            ServerMessage::Expired {
+                client_order_id: 1,
+                expired_t: 10,
+                ..
+            }
+        ),
+        "{expired:?}"
+    );
+    one.cancel(1).await.expect("send");
+    one.amend(1, 85_01, 5).await.expect("send");
+    one.submit(sell(2, 1001, 85_00, 10)).await.expect("send");
+    one.submit(sell(2, 1001, 85_00, 10)).await.expect("send");
+    one.submit(sell(1, 1001, 85_00, 10)).await.expect("send");
+    one.cancel(2).await.expect("send");
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(in_short(&report(&mut one).await));
+    }
+    assert_eq!(
+        answers,
+        [
+            (0, Some(RequestKind::Cancel), 409, 1),
+            (0, Some(RequestKind::Amend), 409, 1),
+            (3, Some(RequestKind::NewOrder), 303, 2),
+            (0, Some(RequestKind::NewOrder), 406, 2),
+            (4, Some(RequestKind::NewOrder), 303, 1),
+            (5, Some(RequestKind::Cancel), 302, 2),
+        ]
+    );
+    assert_eq!(
+        one.next_report(Duration::from_millis(200))
+            .await
+            .ok()
+            .flatten(),
+        None,
+        "nothing more"
+    );
+    drop(one);
+    server.stop().await;
+}
