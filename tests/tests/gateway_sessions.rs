@@ -175,6 +175,135 @@ async fn a_full_pending_pool_gives_way_to_a_new_connection() {
     server.stop().await;
 }
 
+/// A whole frame's bytes: its length, then `message`.
+fn frame_bytes(message: &ClientMessage) -> Vec<u8> {
+    let payload = cetx_gateway::codec::encode_payload(message).expect("encode");
+    let len = u32::try_from(payload.len()).expect("short").to_le_bytes();
+    [&len[..], &payload].concat()
+}
+
+/// Sends `bytes` one at a time, a `pace` apart, reading meanwhile, until
+/// the server closes the connection, which must be within [`WAIT`] of the
+/// last byte. Returns the frames read and how many bytes were sent
+/// before the close.
+async fn trickle(conn: &mut Raw, bytes: &[u8], pace: Duration) -> (Vec<ServerFrame>, usize) {
+    use tokio::io::AsyncWriteExt;
+    let mut tick = tokio::time::interval(pace);
+    let mut sent = 0;
+    let mut read = Vec::new();
+    let limit = pace * u32::try_from(bytes.len()).expect("a frame") + WAIT;
+    let closed = tokio::time::timeout(limit, async {
+        loop {
+            tokio::select! {
+                _ = tick.tick(), if sent < bytes.len() => {
+                    // A write that fails found the connection closed.
+                    if conn.get_mut().write_all(&bytes[sent..=sent]).await.is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                frame = conn.next() => match frame {
+                    Some(Ok(frame)) => read.push(frame),
+                    Some(Err(_)) | None => break,
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "not closed within the wait after the last byte: {sent} bytes sent, read {read:?}"
+    );
+    (read, sent)
+}
+
+/// PROTOCOL.md, *Logging in*: a connection holds a pending-login slot
+/// until it logs in, "goes or times out (`LOGIN_TIMEOUT`, 5 s)", the
+/// `Login` being due as a whole frame within it. A client that sends its
+/// `Login` a byte every 250 ms (10 s for the 43 bytes) holds its
+/// address's one slot meanwhile (another connection from it is refused
+/// 412), and is closed without a word before the frame is whole; then the
+/// slot is free, and a login from the address is accepted. The test takes
+/// the protocol's 5 s, which `cetx serve` does not let a config change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_trickled_a_byte_at_a_time_is_closed_at_the_login_timeout_and_frees_its_slot() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.max_pending_per_address = 1;
+    let server = TestServer::start(config).await;
+    let login = frame_bytes(&login_message(1, SECRET_1, 0));
+    assert_eq!(login.len(), 43);
+    let mut slow = raw_from(&server, loopback(3)).await;
+    let trickling = tokio::spawn(async move {
+        let read = trickle(&mut slow, &login, Duration::from_millis(250)).await;
+        (read, login.len())
+    });
+    // While it trickles, it holds the address's slot: a second connection
+    // is told 412 at once.
+    let mut second = raw_from(&server, loopback(3)).await;
+    assert_eq!(
+        login_rejected(next_frame(&mut second).await.as_ref()),
+        Some(412)
+    );
+    let ((read, sent), whole) = trickling.await.expect("the trickle does not panic");
+    assert_eq!(read, [], "closed without a word");
+    assert!(
+        sent < whole,
+        "closed before the frame was whole ({sent} of {whole} bytes sent)"
+    );
+    // The slot was given back before the connection ended: a login from
+    // the address is let in at once.
+    let (_conn, answer) = try_login(&server, loopback(3), 1, SECRET_1, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    server.stop().await;
+}
+
+/// PROTOCOL.md, *Heartbeats and timeouts*: the idle timeout "counts whole
+/// frames: bytes of a frame that never completes do not keep the
+/// connection open. It sends nothing before closing for this." A
+/// logged-in broker that sends a `NewOrder` a byte every 100 ms, with an
+/// idle timeout of 1 s, reads heartbeats only, and is closed before the
+/// frame is whole; its session's place (the server's only one here) is
+/// then another broker's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_trickled_a_byte_at_a_time_does_not_keep_a_session_open() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.max_connections = 1;
+    // Below what validation allows, to keep the test short: the server
+    // takes the numbers it is given.
+    config.server.heartbeat_interval_ms = 200;
+    config.server.idle_timeout_ms = 1_000;
+    let server = TestServer::start(config).await;
+    let (mut conn, answer) = try_login(&server, loopback(4), 1, SECRET_1, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    let order = ClientMessage::NewOrder {
+        client_order_id: 1,
+        account: 1001,
+        symbol: "CEA2025".into(),
+        side: Side::Buy,
+        order_type: cetx_gateway::protocol::OrderType::Limit,
+        time_in_force: TimeInForce::Day,
+        price_ticks: 85_00,
+        quantity_t: 1,
+    };
+    let order = frame_bytes(&order);
+    let (read, sent) = trickle(&mut conn, &order, Duration::from_millis(100)).await;
+    assert!(
+        sent < order.len(),
+        "closed before the frame was whole ({sent} of {} bytes sent)",
+        order.len()
+    );
+    assert!(
+        read.iter()
+            .all(|f| f.seq == 0 && f.message == ServerMessage::Heartbeat),
+        "heartbeats only: {read:?}"
+    );
+    // The one session's place was given back before the connection
+    // ended: broker 2 is let in at once.
+    let (_conn, answer) = try_login(&server, loopback(5), 2, SECRET_2, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    server.stop().await;
+}
+
 fn order(client_order_id: u64, account: u32, side: Side, quantity_t: u64) -> NewOrder {
     NewOrder::limit(client_order_id, account, "CEA2025", side, 90_00, quantity_t)
 }
