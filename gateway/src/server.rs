@@ -336,12 +336,13 @@ fn log_refused(tally: &SharedTally, event: Option<(String, String)>, now: Instan
     }
 }
 
-/// Tells a connection with no slot why it is closed, before anything is
-/// read from it, then closes it (by dropping it). One write into the
-/// fresh socket's empty buffer, without waiting: a flood of connections
-/// costs no task and no timer each. A peer that already sent bytes may
-/// see a reset instead, as the unread bytes are discarded.
-fn refuse(stream: &TcpStream, refusal: &[u8]) {
+/// Tells a connection refused at accept (here, no pending-login slot; the
+/// feed's subscriber limits) why, before anything is read from it; the
+/// caller then closes it (by dropping it). One write into the fresh
+/// socket's empty buffer, without waiting: a flood of connections costs
+/// no task and no timer each. A peer that already sent bytes may see a
+/// reset instead, as the unread bytes are discarded.
+pub(crate) fn refuse(stream: &TcpStream, refusal: &[u8]) {
     let _ = stream.try_write(refusal);
 }
 

@@ -156,7 +156,7 @@ impl FeedServer {
                                 // read once it knows counts it.
                                 self.market.count_refused(why);
                                 log.refused(peer, why);
-                                refuse(stream, &refusal);
+                                crate::server::refuse(&stream, &refusal);
                             }
                         }
                     }
@@ -189,16 +189,6 @@ fn refusal_bytes() -> BytesMut {
         .encode(rejected(RejectReason::TooManyConnections), &mut bytes)
         .expect("a Rejected 412 fits any frame limit");
     bytes
-}
-
-/// Tells a connection over a subscriber limit why it is closed, before
-/// anything is read from it, then closes it (by dropping it). One write
-/// into the fresh socket's empty buffer, without waiting, as the broker
-/// port refuses (`server.rs`): a flood of refused connections costs no
-/// task and no timer each. A peer that already sent bytes may see a reset
-/// after the refusal, as the unread bytes are discarded.
-fn refuse(stream: TcpStream, refusal: &[u8]) {
-    let _ = stream.try_write(refusal);
 }
 
 /// `Subscribe`s a subscriber may send at once; beyond them, one every
