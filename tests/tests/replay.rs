@@ -384,6 +384,53 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
     }
 }
 
+/// An end of day that names another date than its day began with (a
+/// journal no server writes: an outside registry's hand-edited copy) is
+/// refused, exit 3, where the day's trades were dated the one and its
+/// figures the other; named as the server names it, it settles.
+#[test]
+fn an_end_of_day_naming_another_date_than_its_day_is_refused() {
+    for (monday_named, refused) in [(20261130, false), (20261202, true)] {
+        let mut commands = scripted_day();
+        let (friday_close, friday_end) = commands.last_mut().unwrap();
+        *friday_close = Command::EndOfDay {
+            trading_date: Some(20261127),
+        };
+        let friday_end = *friday_end;
+        commands.push((
+            Command::EndOfDay {
+                trading_date: Some(monday_named),
+            },
+            Stamp {
+                seq: friday_end.seq + 1,
+                time_ns: friday_end.time_ns + 3 * 86_400 * 1_000_000_000,
+            },
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        write_journal(dir.path(), &commands);
+        let result = run(
+            &args(dir.path(), None, Format::Csv),
+            &mut Vec::new(),
+            &mut Vec::new(),
+            &mut |_| {},
+            &AtomicBool::new(false),
+        );
+        if refused {
+            let failure = result.unwrap_err();
+            assert_eq!(failure.exit_code(), exit::CORRUPT, "{failure}");
+            let message = failure.to_string();
+            assert!(
+                message.contains(&format!("seq {} names 20261202", friday_end.seq + 1))
+                    && message.contains("began dated 20261130"),
+                "{message}"
+            );
+        } else {
+            let summary = result.unwrap();
+            assert_eq!(summary.last_end_of_day, Some(friday_end.seq + 1));
+        }
+    }
+}
+
 /// The scripted day with its last record, the end of day, cut in half.
 fn cut_end_of_day() -> tempfile::TempDir {
     let commands = scripted_day();

@@ -16,10 +16,32 @@
 //! begun, so no entry of the day was dated otherwise); after an undated
 //! one, as the trading date at that end of day's time by the new
 //! calendar.
+//!
+//! A day that a dated end of day began, dated so, must be the date its own
+//! end of day names: a server dates both by one calendar. One that names
+//! another date would date the day's trades one way and its figures
+//! another, so it is refused ([`MisdatedEndOfDay`]).
 
 use crate::calendar::Calendar;
 use crate::command::{Command, Stamp};
 use crate::event::Event;
+
+/// An end of day that names another date than the one its trading day
+/// was given when it began: a journal no server writes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the end of day at seq {seq} names {named}, but its trading day began dated {began}, the next trading date after {closed_before} (the date the end of day before it named) by the journal's calendar: the day's trades and its figures would be dated apart, so the journal is not settled; a server dates both by one calendar"
+)]
+pub struct MisdatedEndOfDay {
+    /// The end of day's sequence number.
+    pub seq: u64,
+    /// The date it names.
+    pub named: u32,
+    /// The date its day was given when it began.
+    pub began: u32,
+    /// The date the end of day that began the day named.
+    pub closed_before: u32,
+}
 
 /// `YYYYMMDD` by the engine's trading day number, learnt entry by entry.
 #[derive(Clone, Debug, Default)]
@@ -65,13 +87,17 @@ impl TradingDates {
 
     /// Takes note of one entry, in journal order, under `calendar` (the
     /// journal's, after this entry).
+    ///
+    /// # Errors
+    /// [`MisdatedEndOfDay`] when a dated end of day names another date
+    /// than the one its day was given when a dated end of day began it.
     pub fn observe(
         &mut self,
         calendar: &Calendar,
         stamp: Stamp,
         command: &Command,
         events: &[Event],
-    ) {
+    ) -> Result<(), MisdatedEndOfDay> {
         if self.dates.is_empty() {
             self.dates.push(calendar.trading_date(stamp.time_ns));
         }
@@ -95,7 +121,19 @@ impl TradingDates {
                 let day = started.trading_day;
                 let date = match closed {
                     Some(closed) => {
-                        self.set(day.saturating_sub(1), closed);
+                        let ended = day.saturating_sub(1);
+                        let began = self.date(ended);
+                        if let Some(closed_before) = self.closed {
+                            if began != 0 && began != closed {
+                                return Err(MisdatedEndOfDay {
+                                    seq: stamp.seq,
+                                    named: closed,
+                                    began,
+                                    closed_before,
+                                });
+                            }
+                        }
+                        self.set(ended, closed);
                         calendar.next_trading_date(closed).unwrap_or(0)
                     }
                     None => calendar.trading_date(stamp.time_ns),
@@ -105,6 +143,7 @@ impl TradingDates {
                 self.undated_at = closed.is_none().then_some(stamp.time_ns);
             }
         }
+        Ok(())
     }
 
     /// Dates the engine's day `day` (a day before the first one dated is
@@ -169,21 +208,27 @@ mod tests {
         let mut dates = TradingDates::new();
         let stamp = |seq, time_ns| Stamp { seq, time_ns };
         // Friday 27 November, in the morning session: day 0.
-        dates.observe(&calendar, stamp(1, beijing(27, 9, 30)), &UNDATED, &[]);
+        dates
+            .observe(&calendar, stamp(1, beijing(27, 9, 30)), &UNDATED, &[])
+            .unwrap();
         // Friday's end of day, after the close: the next day is Monday.
-        dates.observe(
-            &calendar,
-            stamp(2, beijing(27, 15, 5)),
-            &UNDATED,
-            &started(1),
-        );
+        dates
+            .observe(
+                &calendar,
+                stamp(2, beijing(27, 15, 5)),
+                &UNDATED,
+                &started(1),
+            )
+            .unwrap();
         // Monday's end of day: Tuesday.
-        dates.observe(
-            &calendar,
-            stamp(3, beijing(30, 15, 5)),
-            &UNDATED,
-            &started(2),
-        );
+        dates
+            .observe(
+                &calendar,
+                stamp(3, beijing(30, 15, 5)),
+                &UNDATED,
+                &started(2),
+            )
+            .unwrap();
         assert_eq!(dates.date(0), 2026_11_27);
         assert_eq!(dates.date(1), 2026_11_30);
         assert_eq!(dates.date(2), 2026_12_01);
@@ -200,14 +245,20 @@ mod tests {
         };
         // Wednesday 25 November; then, all on Friday at 09:29, the ends
         // of Wednesday and Thursday.
-        dates.observe(&calendar, stamp(1), &UNDATED, &[]);
-        dates.observe(&calendar, stamp(2), &dated(2026_11_25), &started(1));
-        dates.observe(&calendar, stamp(3), &dated(2026_11_26), &started(2));
+        dates.observe(&calendar, stamp(1), &UNDATED, &[]).unwrap();
+        dates
+            .observe(&calendar, stamp(2), &dated(2026_11_25), &started(1))
+            .unwrap();
+        dates
+            .observe(&calendar, stamp(3), &dated(2026_11_26), &started(2))
+            .unwrap();
         assert_eq!(dates.date(0), 2026_11_25);
         assert_eq!(dates.date(1), 2026_11_26);
         assert_eq!(dates.date(2), 2026_11_27);
         // Friday's own end of day names Friday, and Monday follows.
-        dates.observe(&calendar, stamp(4), &dated(2026_11_27), &started(3));
+        dates
+            .observe(&calendar, stamp(4), &dated(2026_11_27), &started(3))
+            .unwrap();
         assert_eq!(dates.date(2), 2026_11_27);
         assert_eq!(dates.date(3), 2026_11_30);
     }
@@ -228,17 +279,55 @@ mod tests {
         for close in [dated(2026_11_25), UNDATED] {
             let mut dates = TradingDates::new();
             // Wednesday 25 November closes; Thursday is foreseen.
-            dates.observe(&default, stamp(1, beijing(25, 9, 30)), &UNDATED, &[]);
+            dates
+                .observe(&default, stamp(1, beijing(25, 9, 30)), &UNDATED, &[])
+                .unwrap();
             let closed = stamp(2, beijing(25, 15, 5));
-            dates.observe(&default, closed, &close, &started(1));
+            dates
+                .observe(&default, closed, &close, &started(1))
+                .unwrap();
             assert_eq!(dates.date(1), 2026_11_26, "{close:?}");
-            dates.observe(&closure, stamp(3, beijing(25, 15, 10)), &set, &[]);
+            dates
+                .observe(&closure, stamp(3, beijing(25, 15, 10)), &set, &[])
+                .unwrap();
             assert_eq!(dates.date(1), 2026_11_27, "{close:?}");
             assert_eq!(dates.date(0), 2026_11_25, "{close:?}");
             // The day's own end of day, dated, names the same.
             let end = stamp(4, beijing(27, 15, 5));
-            dates.observe(&closure, end, &dated(2026_11_27), &started(2));
+            dates
+                .observe(&closure, end, &dated(2026_11_27), &started(2))
+                .unwrap();
             assert_eq!(dates.date(1), 2026_11_27, "{close:?}");
         }
+    }
+
+    /// A day begun by a dated end of day, whose own end of day names
+    /// another date: its trades were dated the one, its figures would be
+    /// the other.
+    #[test]
+    fn an_end_of_day_naming_another_date_than_its_day_began_is_refused() {
+        let calendar = Calendar::default();
+        let mut dates = TradingDates::new();
+        let stamp = |seq| Stamp {
+            seq,
+            time_ns: beijing(25, 9, 29),
+        };
+        dates.observe(&calendar, stamp(1), &UNDATED, &[]).unwrap();
+        // Wednesday closes: Thursday begins.
+        dates
+            .observe(&calendar, stamp(2), &dated(2026_11_25), &started(1))
+            .unwrap();
+        assert_eq!(dates.date(1), 2026_11_26);
+        // Thursday's end of day names Friday.
+        let misdated = dates.observe(&calendar, stamp(3), &dated(2026_11_27), &started(2));
+        assert_eq!(
+            misdated,
+            Err(MisdatedEndOfDay {
+                seq: 3,
+                named: 2026_11_27,
+                began: 2026_11_26,
+                closed_before: 2026_11_25,
+            })
+        );
     }
 }

@@ -70,7 +70,7 @@ use crate::risk::value_fen;
 use crate::state::{AccountState, EngineState};
 
 pub use auctions::AuctionLine;
-pub use dates::TradingDates;
+pub use dates::{MisdatedEndOfDay, TradingDates};
 pub use holders::LargeHolderLine;
 pub use reports::{AccountLine, ClearingLine, Cny, DayLine, DayStatus, ReportLine};
 pub use run::{exit, run, ReplayArgs, ReplayFailure, ReplaySummary};

@@ -61,7 +61,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::auctions::{auction_lines, AuctionLine};
-use super::dates::TradingDates;
+use super::dates::{MisdatedEndOfDay, TradingDates};
 use super::holders::{large_holder_lines, LargeHolderLine};
 use super::reports::{AccountLine, ClearingLine, DayLine, ReportLine};
 use super::transfers::{transfer_lines, TransferLine};
@@ -155,6 +155,10 @@ pub enum ReplayFailure {
     /// naming the file and offset).
     #[error("{0}")]
     Replay(#[from] ReplayError),
+    /// An end of day names another date than its day was given when it
+    /// began.
+    #[error("{0}")]
+    Misdated(#[from] MisdatedEndOfDay),
     /// The config given describes another market than the journal's.
     #[error("the config does not describe this journal's market: {0}")]
     ConfigDiffers(Difference),
@@ -209,7 +213,7 @@ impl ReplayFailure {
             Self::Journal(JournalError::Gap { .. } | JournalError::MissingSegment { .. }) => {
                 exit::GAP
             }
-            Self::Replay(_) => exit::CORRUPT,
+            Self::Replay(_) | Self::Misdated(_) => exit::CORRUPT,
             Self::Reconcile(_) => exit::RECONCILE,
             Self::ClosedDayCut { .. } => exit::CLOSED_DAY_CUT,
             Self::Journal(_)
@@ -758,7 +762,7 @@ impl Replayed {
     ) -> Result<u64, ReplayFailure> {
         let calendar = self.engine.calendar().unwrap_or(&self.default_calendar);
         self.dates
-            .observe(calendar, entry.stamp, &entry.command, &entry.events);
+            .observe(calendar, entry.stamp, &entry.command, &entry.events)?;
         let today = self.dates.date(self.ledger.trading_day());
         let selected = self.window.enter(entry.stamp.seq, today, &self.ledger);
         if let Some((snapshot_seq, day)) = self.partial_day {
