@@ -28,6 +28,8 @@ pub(crate) use index::IdTable;
 
 /// Marks an id with no account in [`Accounts`]' index.
 const NO_ACCOUNT: u32 = u32::MAX;
+/// A broker id with no place: none of its accounts was opened.
+const NO_BROKER: u32 = u32::MAX;
 
 /// Identifies a broker (an exchange member that connects and acts for its
 /// client accounts).
@@ -114,11 +116,20 @@ impl Account {
 /// than a hash. The holdings are one flat table: the account at place `at`
 /// holds instrument `i` in cell `at × instruments + i`. Listing an
 /// instrument widens every row, which lays the table out anew (rare, and
-/// never while orders flow).
+/// never while orders flow). Each account's broker has a dense place too,
+/// given as its first account opens, so that the books count a broker's
+/// resting orders in a plain list.
 #[derive(Clone, Debug)]
 pub struct Accounts {
     index: IdTable,
     list: Vec<Account>,
+    /// The place of the broker of the account at each place.
+    broker_at: Vec<u32>,
+    /// Each broker's place, by broker id: its order among the brokers of
+    /// the accounts opened.
+    broker_places: IdTable,
+    /// Brokers placed.
+    brokers: u32,
     /// Row `at` is the holdings of the account at place `at`, one per
     /// instrument in instrument order.
     holdings: Vec<Holding>,
@@ -150,6 +161,9 @@ impl Default for Accounts {
         Self {
             index: IdTable::new(NO_ACCOUNT),
             list: Vec::new(),
+            broker_at: Vec::new(),
+            broker_places: IdTable::new(NO_BROKER),
+            brokers: 0,
             holdings: Vec::new(),
             instruments: 0,
             totals: Box::default(),
@@ -212,6 +226,23 @@ impl Accounts {
     #[inline]
     pub(crate) fn at(&self, at: u32) -> &Account {
         &self.list[at as usize]
+    }
+
+    /// The place of the broker of the account at `at`: below
+    /// [`Accounts::brokers`].
+    #[inline(always)]
+    pub(crate) fn broker_at(&self, at: u32) -> u32 {
+        self.broker_at[at as usize]
+    }
+
+    /// Where `broker` is kept, if an account of it was opened.
+    pub(crate) fn broker_place(&self, broker: BrokerId) -> Option<u32> {
+        Some(self.broker_places.get(broker.0)).filter(|&at| at != NO_BROKER)
+    }
+
+    /// Brokers with an account: their places are `0..brokers()`.
+    pub(crate) const fn brokers(&self) -> u32 {
+        self.brokers
     }
 
     /// The holdings of the account at a place [`Accounts::locate`]
@@ -379,6 +410,12 @@ impl Accounts {
             return false;
         }
         *place = at;
+        let broker = self.broker_places.entry(account.broker.0);
+        if *broker == NO_BROKER {
+            *broker = self.brokers;
+            self.brokers += 1;
+        }
+        self.broker_at.push(*broker);
         self.totals.fen += i128::from(account.cash_fen);
         self.list.push(account);
         match holdings {

@@ -186,9 +186,11 @@ impl Engine {
     /// [`Command::CancelOnDisconnect`]: crate::Command::CancelOnDisconnect
     #[must_use]
     pub fn has_resting_of_broker(&self, broker: BrokerId) -> bool {
-        self.books
-            .iter()
-            .any(|book| book.resting_of_broker(broker) > 0)
+        self.accounts.broker_place(broker).is_some_and(|broker_at| {
+            self.books
+                .iter()
+                .any(|book| book.resting_of_broker(broker_at) > 0)
+        })
     }
 
     /// [`Command::CancelOnDisconnect`]: cancels every resting order of the

@@ -218,11 +218,11 @@ impl Engine {
                     order.order_id.0, order.remaining_t
                 )));
             }
-            let broker = self.accounts.at(order.account_at).broker;
+            let broker_at = self.accounts.broker_at(order.account_at);
             let book = &mut self.books[usize::from(order.instrument.0)];
             if !book.insert(
                 order.order_id,
-                (order.account, order.account_at, broker),
+                (order.account, order.account_at, broker_at),
                 order.side,
                 order.limit_ticks,
                 order.remaining_t,

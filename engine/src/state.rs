@@ -297,11 +297,11 @@ impl Engine {
                     .accounts
                     .locate(order.account)
                     .ok_or(bad("unknown account"))?;
-                let broker = engine.accounts.at(at).broker;
+                let broker_at = engine.accounts.broker_at(at);
                 let book = &mut engine.books[i];
                 if !book.insert(
                     order.order_id,
-                    (order.account, at, broker),
+                    (order.account, at, broker_at),
                     order.side,
                     order.price_ticks,
                     order.quantity_t,

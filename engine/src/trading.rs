@@ -15,7 +15,6 @@
 //! *a leaner trade path, and the hot path inlined*).
 
 use crate::account::Accounts;
-use crate::account::BrokerId;
 use crate::book::Book;
 use crate::command::{NewOrder, Stamp};
 use crate::day_stats::Run;
@@ -33,7 +32,7 @@ impl Engine {
     /// `claim` on book `i` (risk) and, for an order that may rest, has
     /// room under its own and its broker's limits on resting orders. The
     /// account and its holding are borrowed once, for the checks and the
-    /// reservation together. Returns the account's place and its broker.
+    /// reservation together. Returns the account's place and its broker's.
     #[inline(always)]
     pub(crate) fn reserve_claim(
         &mut self,
@@ -41,20 +40,21 @@ impl Engine {
         account: AccountId,
         claim: &Claim,
         may_rest: bool,
-    ) -> Result<(u32, BrokerId), RejectReason> {
+    ) -> Result<(u32, u32), RejectReason> {
         let account_at = self
             .accounts
             .locate(account)
             .ok_or(RejectReason::UnknownAccount)?;
+        let broker_at = self.accounts.broker_at(account_at);
         let (found, holding) = self.accounts.with_holding_mut(account_at, claim.instrument);
         self.membership.check_order(account, found.broker)?;
         let policy = &self.markets[i].policy;
         risk::check(found, holding, policy, claim, self.trading_day)?;
         if may_rest {
-            check_member_limits(&self.books[i], policy, account_at, found.broker)?;
+            check_member_limits(&self.books[i], policy, account_at, broker_at)?;
         }
         risk::reserve(found, holding, claim);
-        Ok((account_at, found.broker))
+        Ok((account_at, broker_at))
     }
 
     pub(crate) fn submit(
@@ -91,7 +91,7 @@ impl Engine {
             quantity_t: order.quantity_t,
         };
         let rests = order.order_type == OrderType::Limit && order.time_in_force == TimeInForce::Day;
-        let (account_at, broker) = self.reserve_claim(i, order.account, &claim, rests)?;
+        let (account_at, broker_at) = self.reserve_claim(i, order.account, &claim, rests)?;
         self.last_order_id = Some(order.order_id);
         events.push(Event::Accepted(Accepted {
             order_id: order.order_id,
@@ -127,7 +127,7 @@ impl Engine {
                 CancelCause::Unfilled
             } else if self.books[i].insert(
                 order.order_id,
-                (order.account, account_at, broker),
+                (order.account, account_at, broker_at),
                 order.side,
                 limit_ticks,
                 taker.remaining_t,
@@ -437,11 +437,11 @@ fn check_member_limits(
     book: &Book,
     policy: &Policy,
     account_at: u32,
-    broker: BrokerId,
+    broker_at: u32,
 ) -> Result<(), RejectReason> {
     if book.resting_of_account(account_at) >= policy.max_orders_per_account {
         Err(RejectReason::AccountOrderLimit)
-    } else if book.resting_of_broker(broker) >= policy.max_orders_per_broker {
+    } else if book.resting_of_broker(broker_at) >= policy.max_orders_per_broker {
         Err(RejectReason::BrokerOrderLimit)
     } else {
         Ok(())

@@ -74,11 +74,6 @@ impl IdTable {
         self.blocks[b] = u32::try_from(number + 1).expect("fewer than 2^20 blocks");
         number * BLOCK_LEN + (id & IN_BLOCK) as usize
     }
-
-    /// Sets every value back to `empty`, keeping the blocks.
-    pub(crate) fn reset(&mut self) {
-        self.values.fill(self.empty);
-    }
 }
 
 #[cfg(test)]
@@ -111,8 +106,6 @@ mod tests {
         }
         // Blocks in use: 0, 1, 256 and the last one.
         assert_eq!(table.values.len(), 4 * BLOCK_LEN);
-        table.reset();
-        assert!(ids.iter().all(|&id| table.get(id) == u32::MAX));
     }
 
     #[test]

@@ -28,7 +28,6 @@ mod prefault;
 
 pub(crate) use ladder::Ladder;
 
-use crate::account::BrokerId;
 use crate::instrument::{InstrumentId, PriceRules};
 use crate::order::{AccountId, OrderId, Side};
 
@@ -238,10 +237,11 @@ impl Book {
         self.members.of_account(account_at)
     }
 
-    /// Orders resting for the broker's accounts.
+    /// Orders resting for the accounts of the broker kept at `broker_at`
+    /// ([`crate::account::Accounts::broker_at`]).
     #[inline]
-    pub(crate) fn resting_of_broker(&self, broker: BrokerId) -> u32 {
-        self.members.of_broker(broker)
+    pub(crate) fn resting_of_broker(&self, broker_at: u32) -> u32 {
+        self.members.of_broker(broker_at)
     }
 
     /// Whether the book holds as many orders as it may.
@@ -369,7 +369,7 @@ impl Book {
     pub(crate) fn insert(
         &mut self,
         order_id: OrderId,
-        (account, account_at, broker): (AccountId, u32, BrokerId),
+        (account, account_at, broker_at): (AccountId, u32, u32),
         side: Side,
         price_ticks: i64,
         quantity_t: u64,
@@ -396,7 +396,7 @@ impl Book {
             slot
         };
         self.live += 1;
-        self.members.add(account_at, account, broker);
+        self.members.add(account_at, account, broker_at);
         self.index.insert(order_id, slot, &self.slots);
         self.link(slot, side, level, quantity_t);
         true

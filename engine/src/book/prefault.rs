@@ -57,7 +57,7 @@ impl Book {
             last.write(UNUSED);
         }
         self.members
-            .reserve(accounts.len(), accounts.iter().map(|a| a.broker));
+            .reserve(accounts.len(), accounts.brokers() as usize);
     }
 }
 
