@@ -434,6 +434,16 @@ impl Book {
     #[inline(always)]
     fn unlink(&mut self, slot: u32) {
         let s = self.slots[slot as usize];
+        self.splice_out(slot, &s);
+        let s = &mut self.slots[slot as usize];
+        s.prev = NIL;
+        s.next = NIL;
+    }
+
+    /// Takes `s`, the order in `slot`, out of its level's FIFO, leaving the
+    /// slot's own links as they were.
+    #[inline(always)]
+    fn splice_out(&mut self, slot: u32, s: &Slot) {
         let (level, quantity_t, prev, next) = (s.level(), s.quantity_t, s.prev, s.next);
         if prev != NIL {
             self.slots[prev as usize].next = next;
@@ -454,9 +464,6 @@ impl Book {
         if l.count == 0 {
             ladder.vacate(level);
         }
-        let s = &mut self.slots[slot as usize];
-        s.prev = NIL;
-        s.next = NIL;
     }
 
     /// Returns an unlinked slot to the free list and forgets its id.
@@ -470,8 +477,15 @@ impl Book {
     /// list.
     #[inline(always)]
     fn free(&mut self, slot: u32) {
+        let account_at = self.slots[slot as usize].account_at;
+        self.free_of(slot, account_at);
+    }
+
+    /// [`Book::free`] of a slot whose order's account is kept at
+    /// `account_at`.
+    #[inline(always)]
+    fn free_of(&mut self, slot: u32, account_at: u32) {
         let s = &mut self.slots[slot as usize];
-        let account_at = s.account_at;
         s.place = NIL;
         s.quantity_t = 0;
         s.next = self.free_head;
@@ -483,8 +497,17 @@ impl Book {
     /// Removes an order from the book entirely.
     #[inline(always)]
     pub(crate) fn remove(&mut self, slot: u32) {
-        self.unlink(slot);
-        self.release(slot);
+        let s = self.slots[slot as usize];
+        self.remove_read(slot, &s);
+    }
+
+    /// [`Book::remove`] of `s`, the order in `slot`, read already: the
+    /// slot is not read again.
+    #[inline(always)]
+    fn remove_read(&mut self, slot: u32, s: &Slot) {
+        self.splice_out(slot, s);
+        self.index.forget(s.order_id, slot);
+        self.free_of(slot, s.account_at);
     }
 
     /// [`Book::remove`] of the first order of `level` on the `side`
@@ -537,9 +560,9 @@ impl Book {
     /// account is kept.
     #[inline(always)]
     pub(crate) fn take_slot(&mut self, slot: u32) -> (RestingOrder, u32) {
-        let s = &self.slots[slot as usize];
-        let taken = (self.resting(s), s.account_at);
-        self.remove(slot);
+        let s = self.slots[slot as usize];
+        let taken = (self.resting(&s), s.account_at);
+        self.remove_read(slot, &s);
         taken
     }
 
