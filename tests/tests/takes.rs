@@ -168,7 +168,15 @@ async fn a_taker_takes_the_third_best_ask_by_its_public_id() {
         )),
         "{told:?}"
     );
-    feed.settle(Duration::from_millis(300)).await.unwrap();
+    // The day's figures come after the trade they count: read until they
+    // do, not until the feed is quiet.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while feed.instrument("CEA2025").map(|f| f.view.day.volume_t) != Some(20) {
+            feed.next().await.unwrap();
+        }
+    })
+    .await
+    .expect("the day's figures after the trade within 10 s");
     let followed = feed.instrument("CEA2025").unwrap();
     assert_eq!(followed.view.day.volume_t, 20);
     assert_eq!(followed.view.day.last_ticks, 92_00);

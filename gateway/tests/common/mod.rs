@@ -50,7 +50,13 @@ pub fn finish(command: &mut Command) -> Output {
 /// client is skipped with a note naming `what`, unless
 /// `CETX_REQUIRE_PYTHON` is set (CI sets it), which fails it instead.
 pub fn python3_runs(what: &str) -> bool {
-    if Command::new("python3").arg("--version").output().is_ok() {
+    let version = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    if let Ok(child) = version {
+        output_within(child, "python3 --version", Duration::from_secs(60));
         return true;
     }
     assert!(
