@@ -697,25 +697,10 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
     let views = market.market.views();
     let cea = &views[usize::from(market.market.find("CEA2025").unwrap())];
     assert!(!cea.bids.is_empty() && !cea.asks.is_empty(), "{cea:?}");
-    let mut snapshots = 0;
-    let mut cut_off = None;
-    let caught_up = tokio::time::timeout(WAIT, async {
-        while !shows(&slow, "CEA2025", cea, usize::MAX) {
-            match slow.next().await {
-                Ok(FeedMessage::Snapshot { .. }) => snapshots += 1,
-                Ok(_) => {}
-                Err(error) => {
-                    cut_off = Some(error.to_string());
-                    break;
-                }
-            }
-        }
+    let (snapshots, cut_off) = read_until_or_cut_off(&mut slow, "the server's book", |slow| {
+        shows(slow, "CEA2025", cea, usize::MAX)
     })
     .await;
-    assert!(
-        caught_up.is_ok(),
-        "the reader shows the server's book, or is cut off, within {WAIT:?}"
-    );
     if let Some(why) = cut_off {
         // It lagged again, and again: the third time it is cut off, told
         // why (MARKET_DATA.md, "Slow readers").
@@ -737,6 +722,33 @@ async fn a_reader_that_falls_behind_is_conflated_or_resnapshotted_and_ends_with_
         );
     }
     market.stop().await;
+}
+
+/// Reads `reader` until `done` holds of what it shows, or it is cut off,
+/// within [`WAIT`]: the fresh snapshots it read meanwhile, and why it was
+/// cut off, if it was.
+async fn read_until_or_cut_off(
+    reader: &mut FeedClient,
+    what: &str,
+    done: impl Fn(&FeedClient) -> bool,
+) -> (usize, Option<String>) {
+    let mut snapshots = 0;
+    let mut cut_off = None;
+    let read = tokio::time::timeout(WAIT, async {
+        while !done(reader) {
+            match reader.next().await {
+                Ok(FeedMessage::Snapshot { .. }) => snapshots += 1,
+                Ok(_) => {}
+                Err(error) => {
+                    cut_off = Some(error.to_string());
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "{what}, or a cut-off, within {WAIT:?}");
+    (snapshots, cut_off)
 }
 
 /// MARKET_DATA.md, *Slow readers*: a subscriber that needs a fresh
@@ -769,21 +781,13 @@ async fn a_reader_that_falls_behind_a_third_time_in_a_minute_is_told_408() {
         // answer has come, so they are final; they come after the writes
         // they end) or it is cut off.
         let day = market.market.views()[cea].day;
-        let read = tokio::time::timeout(WAIT, async {
-            while slow.instrument("CEA2025").map(|shown| shown.view.day) != Some(day) {
-                match slow.next().await {
-                    Ok(FeedMessage::Snapshot { .. }) => fresh += 1,
-                    Ok(_) => {}
-                    Err(error) => {
-                        cut_off = Some(error.to_string());
-                        break;
-                    }
-                }
-            }
+        let (snapshots, why) = read_until_or_cut_off(&mut slow, "a burst's figures", |slow| {
+            slow.instrument("CEA2025").map(|shown| shown.view.day) == Some(day)
         })
         .await;
-        assert!(read.is_ok(), "burst {round}: its figures within {WAIT:?}");
-        if cut_off.is_some() {
+        fresh += snapshots;
+        if why.is_some() {
+            cut_off = why;
             break;
         }
     }
