@@ -384,8 +384,9 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
     }
 }
 
-/// An end of day that names another date than its day began with (a
-/// journal no server writes: an outside registry's hand-edited copy) is
+/// An end of day that names another date than its day began with (an
+/// outside registry's hand-edited copy; a server writes one only at the
+/// edge dates.rs names) is
 /// refused, exit 3, where the day's trades were dated the one and its
 /// figures the other; named as the server names it, it settles.
 #[test]

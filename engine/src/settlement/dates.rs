@@ -18,19 +18,24 @@
 //! calendar.
 //!
 //! A day that a dated end of day began, dated so, must be the date its own
-//! end of day names: a server dates both by one calendar. One that names
-//! another date would date the day's trades one way and its figures
-//! another, so it is refused ([`MisdatedEndOfDay`]).
+//! end of day names: a server dates both by one calendar, and catches up a
+//! close missed while it was down with an end of day of its own. One that
+//! names another date would date the day's trades one way and its figures
+//! another, so it is refused ([`MisdatedEndOfDay`]). A server writes one
+//! only when a start journals entries more than a month after a missed
+//! close (its catch-up looks back a month, `Calendar::resume`) and stops
+//! before its catch-up's ends of day are on disk.
 
 use crate::calendar::Calendar;
 use crate::command::{Command, Stamp};
 use crate::event::Event;
 
 /// An end of day that names another date than the one its trading day
-/// was given when it began: a journal no server writes.
+/// was given when it began (see the module docs for when a server writes
+/// one).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the end of day at seq {seq} names {named}, but its trading day began dated {began}, the next trading date after {closed_before} (the date the end of day before it named) by the journal's calendar: the day's trades and its figures would be dated apart, so the journal is not settled; a server dates both by one calendar"
+    "the end of day at seq {seq} names {named}, but its trading day began dated {began}, the next trading date after {closed_before} (the date the end of day before it named) by the journal's calendar: the day's trades and its figures would be dated apart, so the journal is not settled: ask the exchange"
 )]
 pub struct MisdatedEndOfDay {
     /// The end of day's sequence number.
