@@ -648,13 +648,12 @@ async fn a_subscriber_that_stops_reading_is_cut_off_and_brokers_never_wait() {
     // The stalled one is closed once a write of its waited past the
     // timeout, and counted first. Nothing reads it before: a read would
     // let the waiting write through.
-    let counted = tokio::time::timeout(WAIT, async {
-        while market.market.slow_reader_closes()[0].1 == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    assert!(counted.is_ok(), "the stalled subscriber is closed in time");
+    let mut closes = market.market.follow_slow_reader_closes();
+    let counted = tokio::time::timeout(WAIT, closes.wait_for(|&closed| closed > 0)).await;
+    assert!(
+        matches!(counted, Ok(Ok(_))),
+        "the stalled subscriber is closed in time"
+    );
     // Closed: reading what is left ends in EOF or a reset.
     let closed = tokio::time::timeout(WAIT, async {
         let mut buf = vec![0_u8; 1 << 16];

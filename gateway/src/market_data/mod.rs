@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::{Command, Engine, Event};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 pub use client::{FeedClient, FeedError};
 pub(crate) use closes::{Closed, Refused, SlowReaderClose};
@@ -82,6 +82,9 @@ struct Inner {
     updates: broadcast::Sender<Batch>,
     /// Feed subscribers closed for not reading, by [`SlowReaderClose`].
     slow_reader_closes: [AtomicU64; 2],
+    /// Those closes together, for a caller to wait on
+    /// ([`MarketData::follow_slow_reader_closes`]).
+    slow_reader_closed: watch::Sender<u64>,
     /// Feed connections refused 412, by [`Refused`].
     refused: [AtomicU64; 2],
     /// Feed subscribers closed for what they sent or did not send, by
@@ -106,6 +109,7 @@ impl MarketData {
             state: Mutex::new(state),
             updates,
             slow_reader_closes: Default::default(),
+            slow_reader_closed: watch::Sender::new(0),
             refused: Default::default(),
             closed: Default::default(),
         }))
@@ -223,6 +227,15 @@ impl MarketData {
 
     pub(crate) fn count_slow_reader_close(&self, why: SlowReaderClose) {
         self.0.slow_reader_closes[why as usize].fetch_add(1, Ordering::Relaxed);
+        self.0.slow_reader_closed.send_modify(|closed| *closed += 1);
+    }
+
+    /// Follows how many feed subscribers were closed for not reading (both
+    /// whys together): changed at each, after it is counted in
+    /// [`Self::slow_reader_closes`], so that a caller can wait for one.
+    #[must_use]
+    pub fn follow_slow_reader_closes(&self) -> watch::Receiver<u64> {
+        self.0.slow_reader_closed.subscribe()
     }
 
     /// Feed subscribers closed since the start for not reading, beside
