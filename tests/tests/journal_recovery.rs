@@ -824,6 +824,32 @@ fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() 
         Err(JournalError::Corrupt { .. })
     ));
 
+    // A flipped bit in a record before the snapshot, but in the segment
+    // that holds the snapshot's next entry: recovery reads that segment
+    // from its start, so the start is refused, naming it (JOURNAL.md,
+    // *What an operator sees*).
+    let (holding_first, holding) = segments
+        .iter()
+        .rev()
+        .find(|(first, _)| *first <= snapshot_seq + 1)
+        .unwrap();
+    assert!(
+        *holding_first <= snapshot_seq,
+        "the segment holds records before the snapshot"
+    );
+    let (dir, _) = copy();
+    let damaged = dir.path().join(holding.file_name().unwrap());
+    let mut bytes = fs::read(&damaged).unwrap();
+    bytes[HEADER_LEN + 40] ^= 0x01;
+    fs::write(&damaged, &bytes).unwrap();
+    match recover(dir.path()) {
+        Err(RecoverError::Journal(JournalError::Corrupt { file, seq, .. })) => {
+            assert_eq!(file, damaged);
+            assert!(seq <= snapshot_seq, "seq {seq} is before the snapshot");
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+
     // Its header damaged, or the file gone: refused, named.
     let (dir, first) = copy();
     let mut bytes = fs::read(&first).unwrap();
