@@ -10,11 +10,17 @@ use std::io::Write;
 use cetx_engine::journal::format::{encode_entry_record, segment_file_name, HEADER_LEN};
 use cetx_engine::journal::{
     list_snapshots, prune_snapshots, verify, Durability, Events, JournalBatch, JournalConfig,
-    JournalEntry, JournalError, JournalReader, JournalWriter, VerifyReport, MANIFEST_FILE,
+    JournalEntry, JournalError, JournalReader, JournalWriter, Tie, VerifyReport, MANIFEST_FILE,
 };
 use journal_support::{
     as_if_killed, data_end, entries, entry, list_in_manifest, raw_record, records, segments,
     small_segments, write, PATIENCE, PREFIX,
+};
+
+/// A tie to no record: for snapshots whose file alone is tested.
+const NO_TIE: Tie = Tie {
+    header_crc: 0,
+    offset: 0,
 };
 
 fn read_all(dir: &std::path::Path) -> Vec<JournalEntry> {
@@ -575,7 +581,7 @@ fn only_the_newest_snapshots_are_kept() {
     let dir = tmp.path();
     let state = empty_state();
     for seq in [10, 20, 30, 40] {
-        cetx_engine::journal::write_snapshot_tied(dir, seq, 0, &state).unwrap();
+        cetx_engine::journal::write_snapshot_tied(dir, seq, NO_TIE, &state).unwrap();
     }
     let removed = prune_snapshots(dir, 2).unwrap();
     assert_eq!(removed.len(), 2);
@@ -653,7 +659,7 @@ fn a_snapshot_of_version_5_keeps_references_without_their_terms() {
         auctions: cetx_engine::Auctions::default(),
     };
     // Version 7 keeps each reference's terms, or their absence, and day.
-    cetx_engine::journal::write_snapshot_tied(tmp.path(), 5, 0, &state).unwrap();
+    cetx_engine::journal::write_snapshot_tied(tmp.path(), 5, NO_TIE, &state).unwrap();
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(5));
@@ -717,7 +723,7 @@ fn a_snapshot_of_version_2_is_read_with_an_empty_membership() {
         .account_status
         .insert(cetx_engine::AccountId(7), cetx_engine::Status::Suspended);
     state.closed_date = Some(2026_12_01);
-    cetx_engine::journal::write_snapshot_tied(tmp.path(), 6, 0, &state).unwrap();
+    cetx_engine::journal::write_snapshot_tied(tmp.path(), 6, NO_TIE, &state).unwrap();
     let path = tmp
         .path()
         .join(cetx_engine::journal::snapshot::snapshot_file_name(6));

@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use cetx_engine::journal::format::{encode_entry_record, list_segments, HEADER_LEN};
 use cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
 use cetx_engine::journal::{
-    encode_state, read_snapshot_tie, recover, recover_with, verify, write_framed, Durability,
-    JournalConfig, JournalError, JournalReader, JournalWriter, RecoverError, RecoveryObserver,
-    DURABILITY_FILE, MANIFEST_FILE,
+    encode_state, read_snapshot_tie, recover, recover_with, snapshot_file_name, verify,
+    write_framed, Durability, JournalConfig, JournalError, JournalReader, JournalWriter,
+    RecoverError, RecoveryObserver, DURABILITY_FILE, MANIFEST_FILE,
 };
 use cetx_engine::{Command, Engine, Event, Stamp};
 use cetx_tests::{as_if_killed, config, journal_run, reexecute, workload};
@@ -826,22 +826,46 @@ fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() 
 
     // A flipped bit in a record before the snapshot, but in the segment
     // that holds the snapshot's next entry: recovery reads that segment
-    // from its start, so the start is refused, naming it (JOURNAL.md,
-    // *What an operator sees*).
+    // from the snapshot's own record, where the snapshot says it starts,
+    // so the start goes on to the same state as from the whole journal;
+    // a full read finds the damage (JOURNAL.md, *What an operator sees*).
     let (holding_first, holding) = segments
         .iter()
         .rev()
         .find(|(first, _)| *first <= snapshot_seq + 1)
         .unwrap();
     assert!(
-        *holding_first <= snapshot_seq,
+        *holding_first < snapshot_seq,
         "the segment holds records before the snapshot"
     );
+    let whole = recover(source.path()).unwrap();
+    let damage = |dir: &Path| {
+        let damaged = dir.join(holding.file_name().unwrap());
+        let mut bytes = fs::read(&damaged).unwrap();
+        bytes[HEADER_LEN + 40] ^= 0x01;
+        fs::write(&damaged, &bytes).unwrap();
+        damaged
+    };
     let (dir, _) = copy();
-    let damaged = dir.path().join(holding.file_name().unwrap());
-    let mut bytes = fs::read(&damaged).unwrap();
-    bytes[HEADER_LEN + 40] ^= 0x01;
-    fs::write(&damaged, &bytes).unwrap();
+    damage(dir.path());
+    let recovered = recover(dir.path()).unwrap();
+    assert_eq!(recovered.snapshot_seq, Some(snapshot_seq));
+    assert_eq!(recovered.next_seq, whole.next_seq);
+    assert_eq!(recovered.engine.state(), whole.engine.state());
+    assert!(matches!(
+        verify(dir.path()),
+        Err(JournalError::Corrupt { .. })
+    ));
+    // A snapshot of version 7 does not say where its record starts: that
+    // segment is read from its start, and the start is refused, naming it
+    // and a seq before the snapshot.
+    let (dir, _) = copy();
+    let damaged = damage(dir.path());
+    let snapshot = dir.path().join(snapshot_file_name(snapshot_seq));
+    let (_, tie, state) = read_snapshot_tie(&snapshot).unwrap();
+    let mut payload = tie.unwrap().header_crc.to_le_bytes().to_vec();
+    encode_state(&state, &mut payload);
+    write_framed(&snapshot, SNAPSHOT_MAGIC, 7, snapshot_seq, &payload).unwrap();
     match recover(dir.path()) {
         Err(RecoverError::Journal(JournalError::Corrupt { file, seq, .. })) => {
             assert_eq!(file, damaged);

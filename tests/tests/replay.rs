@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cetx_engine::journal::format::list_segments;
+use cetx_engine::journal::format::{list_segments, HEADER_LEN};
 use cetx_engine::journal::{Durability, JournalConfig, JournalWriter};
 use cetx_engine::settlement::{exit, run, Format, ReplayArgs};
 use cetx_engine::{
@@ -93,10 +93,15 @@ fn write_journal(dir: &Path, commands: &[(Command, Stamp)]) {
 /// opened again, as a server stopped and started: each run begins a
 /// segment.
 fn write_journal_in_runs(dir: &Path, commands: &[(Command, Stamp)], stops: &[u64]) {
+    write_journal_of(dir, commands, stops, 512);
+}
+
+/// [`write_journal_in_runs`] in segments of `segment_bytes`.
+fn write_journal_of(dir: &Path, commands: &[(Command, Stamp)], stops: &[u64], segment_bytes: u64) {
     let mut engine = Engine::default();
     let journal = JournalConfig {
         durability: Durability::Os,
-        segment_bytes: 512,
+        segment_bytes,
         ..JournalConfig::default()
     };
     let mut writer = JournalWriter::open(dir, commands[0].1.seq, journal).unwrap();
@@ -1319,7 +1324,6 @@ fn a_day_settled_from_a_snapshot_is_the_day_settled_from_seq_1() {
         }
     }
     assert!(removed >= 2, "small segments: {segments:?}");
-
     let from_snapshot = |a: &mut ReplayArgs| {
         monday(a);
         a.from_snapshot = true;
@@ -1357,6 +1361,45 @@ fn a_day_settled_from_a_snapshot_is_the_day_settled_from_seq_1() {
     )
     .unwrap_err();
     assert_eq!(failure.exit_code(), exit::GAP, "{failure}");
+}
+
+/// A flipped bit in a record before the snapshot's own, in the segment
+/// that holds it: `--from-snapshot` reads that segment from the
+/// snapshot's record on (snapshot version 8), so it settles Monday as
+/// the undamaged journal does from seq 1, and never meets the damage.
+#[test]
+fn from_snapshot_does_not_read_the_records_before_the_snapshot_s_in_its_segment() {
+    let commands = two_days_and_a_deposit();
+    let journal = tempfile::tempdir().unwrap();
+    write_journal_of(journal.path(), &commands, &[], 1 << 20);
+    let monday = |a: &mut ReplayArgs| a.day = Some(2026_11_30);
+    let (whole, _, _) = replay_outputs(journal.path(), monday);
+    let friday_end = first_end_of_day(&commands);
+    snapshot_at(journal.path(), &commands, friday_end);
+    let segments = list_segments(journal.path()).unwrap();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let mut bytes = std::fs::read(&segments[0].1).unwrap();
+    bytes[HEADER_LEN + 40] ^= 0x01;
+    std::fs::write(&segments[0].1, &bytes).unwrap();
+
+    let (settled, summary, stderr) = replay_outputs(journal.path(), |a| {
+        monday(a);
+        a.from_snapshot = true;
+    });
+    assert_eq!(summary.snapshot_seq, Some(friday_end), "{stderr}");
+    assert_eq!(settled, whole);
+    // From seq 1 the damage is met: exit 3.
+    let mut a = args(journal.path(), None, Format::Csv);
+    monday(&mut a);
+    let failure = run(
+        &a,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert_eq!(failure.exit_code(), exit::CORRUPT, "{failure}");
 }
 
 /// A server stopped after Friday's close and started on Monday: Friday's

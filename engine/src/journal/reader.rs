@@ -78,6 +78,9 @@ pub struct JournalReader {
     data_end: Option<(PathBuf, u64, bool)>,
     /// Whether the journal was written in `fsync` ([`Self::written_synced`]).
     synced_commits: bool,
+    /// The record (its sequence number and offset) the first segment
+    /// opened is read from ([`Self::open_at`]), not its first.
+    start_at: Option<(u64, u64)>,
 }
 
 impl JournalReader {
@@ -124,6 +127,25 @@ impl JournalReader {
         Ok(Self::with_segments(dir, segments, from_seq, &manifest))
     }
 
+    /// [`Self::open_from`] `from_seq`, reading the segment that holds `seq`
+    /// (at most `from_seq`) from `offset` on, where its record `seq`
+    /// starts (a snapshot's record, found there by
+    /// [`super::snapshot::record_at`]): the records before it in that
+    /// segment are not read. Its header is still checked.
+    ///
+    /// # Errors
+    /// As [`Self::open_from`].
+    pub(crate) fn open_at(
+        dir: &Path,
+        (seq, offset): (u64, u64),
+        from_seq: u64,
+    ) -> Result<Self, JournalError> {
+        let mut reader = Self::open_from(dir, seq)?;
+        reader.from_seq = from_seq;
+        reader.start_at = Some((seq, offset));
+        Ok(reader)
+    }
+
     fn with_segments(
         dir: &Path,
         segments: VecDeque<(u64, PathBuf)>,
@@ -147,6 +169,7 @@ impl JournalReader {
             closed: manifest.closed,
             data_end: None,
             synced_commits: false,
+            start_at: None,
         }
     }
 
@@ -491,6 +514,18 @@ impl JournalReader {
             });
         }
         self.expected = Some(first_seq);
+        if let Some((seq, offset)) = self.start_at.take() {
+            // Its first record is still checked against the manifest, as
+            // for the segments before (one that does not read is left to
+            // a full read).
+            if let Raw::Record { header_crc, .. } = segment.read_record()? {
+                if let Some(listed) = self.listed.iter().find(|s| s.first_seq == first_seq) {
+                    check_first_record(&segment.path, *listed, header_crc)?;
+                }
+            }
+            segment.skip_to(offset)?;
+            self.expected = Some(seq);
+        }
         self.current = Some(segment);
         self.current_is_last = is_last;
         Ok(true)

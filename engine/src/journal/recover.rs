@@ -49,7 +49,7 @@ use super::manifest::{check_first_record, Manifest};
 use super::read_ahead::ReadAhead;
 use super::reader::JournalReader;
 use super::segment::{Header, Raw, SegmentFile};
-use super::snapshot::{list_snapshots, read_snapshot_tie, record_at, RecordAt};
+use super::snapshot::{list_snapshots, read_snapshot_tie, tied_record, RecordAt, Tie};
 use super::sync_dir;
 use super::{Durability, JournalError};
 use crate::command::{Command, Stamp};
@@ -221,14 +221,15 @@ pub fn recover_with(
                         "the file is named for seq {named} but holds the state after seq {seq}"
                     ));
                 }
-                if let Some(tie) = tie {
-                    check_tie(dir, seq, tie)?;
-                }
+                let at = match tie {
+                    Some(tie) => check_tie(dir, seq, tie)?,
+                    None => None,
+                };
                 let engine = Engine::from_state(&state).map_err(|e| e.to_string())?;
                 observer
                     .start_after(Some(seq))
                     .map_err(|why| format!("the gateway's own state at this snapshot: {why}"))?;
-                Ok((seq, path, engine))
+                Ok((seq, at, path, engine))
             });
             match loaded {
                 Ok(found) => {
@@ -238,11 +239,11 @@ pub fn recover_with(
                 Err(why) => skipped_snapshots.push((path.clone(), why)),
             }
         }
-        let (snapshot, mut engine) = match start {
-            Some((seq, path, engine)) => (Some((seq, path)), engine),
+        let (snapshot, at, mut engine) = match start {
+            Some((seq, at, path, engine)) => (Some((seq, path)), at, engine),
             None => {
                 observer.start_after(None).map_err(RecoverError::Observer)?;
-                (None, Engine::default())
+                (None, None, Engine::default())
             }
         };
         let snapshot_seq = snapshot.map(|(seq, _)| seq);
@@ -250,6 +251,7 @@ pub fn recover_with(
         let pass = match replay_journal(
             dir,
             snapshot_seq.unwrap_or(0),
+            at,
             synced,
             &mut engine,
             observer,
@@ -318,17 +320,16 @@ pub fn recover_with(
 }
 
 /// Checks that the journal's record at `seq` is the one a snapshot after
-/// `seq` was taken after: its `header_crc` is the snapshot's `tie`. A
+/// `seq` was taken after: its `header_crc` is the snapshot's `tie`; and
+/// returns where that record is, the pass's start. A
 /// record the journal does not hold (yet) is not judged here: the pass
 /// over the journal finds a snapshot ahead of its end (step 4), or the
 /// damage. One in an archived segment is not opened, so not checked.
-fn check_tie(dir: &Path, seq: u64, tie: u32) -> Result<(), String> {
-    match record_at(dir, seq).map_err(|e| e.to_string())? {
-        RecordAt::Found(crc) if crc != tie => Err(format!(
-            "the journal's record at seq {seq} is not the one it was taken after (its header checksum is {crc:#010x}, the snapshot's {tie:#010x}): a snapshot of another history"
-        )),
-        RecordAt::Found(_) | RecordAt::Archived | RecordAt::Missing => Ok(()),
-    }
+fn check_tie(dir: &Path, seq: u64, tie: Tie) -> Result<Option<(u64, u64)>, String> {
+    Ok(match tied_record(dir, seq, tie)? {
+        RecordAt::Found(Tie { offset, .. }) => Some((seq, offset)),
+        RecordAt::Archived | RecordAt::Missing => None,
+    })
 }
 
 /// What one pass over the journal found.
@@ -362,10 +363,13 @@ impl From<JournalError> for PassError {
 
 /// Reads the journal once from the segment that holds `snapshot_seq + 1`,
 /// checking every record, and replays the entries after `snapshot_seq`
-/// into `engine`. A torn tail ends the pass; damage anywhere fails it.
+/// into `engine`. The segment is read from the snapshot's own record
+/// when `at` says where it is (its sequence number and offset), else from
+/// its start. A torn tail ends the pass; damage anywhere fails it.
 fn replay_journal(
     dir: &Path,
     snapshot_seq: u64,
+    at: Option<(u64, u64)>,
     synced: bool,
     engine: &mut Engine,
     observer: &mut impl RecoveryObserver,
@@ -374,7 +378,10 @@ fn replay_journal(
         JournalReader::open(dir)?
     } else {
         check_earlier_segments(dir, snapshot_seq + 1)?;
-        JournalReader::open_from(dir, snapshot_seq + 1)?
+        match at {
+            Some(at) => JournalReader::open_at(dir, at, snapshot_seq + 1)?,
+            None => JournalReader::open_from(dir, snapshot_seq + 1)?,
+        }
     };
     if synced {
         reader = reader.written_synced();

@@ -270,6 +270,15 @@ impl SegmentFile {
         }
     }
 
+    /// Reads the next record at `offset` (where a record starts, as a
+    /// snapshot's record; after the header): the records before it are
+    /// not read.
+    pub(crate) fn skip_to(&mut self, offset: u64) -> Result<(), JournalError> {
+        self.seek(offset)?;
+        self.offset = offset;
+        Ok(())
+    }
+
     /// Moves the read position to `offset`, dropping what was buffered.
     fn seek(&mut self, offset: u64) -> Result<(), JournalError> {
         self.in_buffer = 0;

@@ -6,17 +6,20 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `CETXSNAP` |
-//! | 8 | 4 | format version, `u32` LE (7; 2 to 6 are still read) |
+//! | 8 | 4 | format version, `u32` LE (8; 2 to 7 are still read) |
 //! | 12 | 8 | sequence number the state is *after*, `u64` LE |
 //! | 20 | 8 | payload length, `u64` LE |
 //! | 28 | 4 | CRC32C of the payload, `u32` LE |
-//! | 32 | n | payload: (version 7) the `header_crc` of the journal's record at that sequence number, `u32` LE; then the state, encoded by [`encode_state`] |
+//! | 32 | n | payload: (version 7) the `header_crc` of the journal's record at that sequence number, `u32` LE; (version 8) where that record starts in its segment, `u64` LE; then the state, encoded by [`encode_state`] |
 //!
 //! The record's checksum ties the snapshot to its journal: recovery takes
 //! up a snapshot only if the journal's record at its sequence number has
 //! that checksum, so one of another history (copied in from another data
 //! directory) is skipped even where no entry after it would tell, as at
-//! the journal's very end. Versions 2 to 6 carry no tie.
+//! the journal's very end. Versions 2 to 6 carry no tie. The record's
+//! offset lets recovery read its segment from that record on, so damage
+//! to the records before it does not stop a start; a snapshot of
+//! version 7 has its segment read from the start.
 //!
 //! It is written to a temporary name and renamed into place, so a process
 //! that dies leaves either the whole snapshot or none. It is *not* synced:
@@ -31,7 +34,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::codec_state::{decode_state_of, encode_state};
+use super::codec_state::{decode_state_of, encode_state, STATE_VERSION};
 use super::manifest::Manifest;
 use super::segment::{Header, Raw, SegmentFile};
 use super::JournalError;
@@ -47,14 +50,19 @@ pub const SNAPSHOT_MAGIC: [u8; 8] = *b"CETXSNAP";
 /// auctions section (each instrument's auction fields, open auctions and
 /// their bids), 6 each reference's transfer terms, 7 the checksum of the
 /// journal's record at its sequence number before the state, and each
-/// instrument's last trade price. Versions 2 to 6 are read (a version 2 snapshot comes from a journal
-/// of undated ends of day, so it has no closed date), without a tie to
-/// their record; a snapshot of version 1 is skipped, and recovery replays
-/// the journal instead.
-pub const SNAPSHOT_VERSION: u32 = super::codec_state::STATE_VERSION;
+/// instrument's last trade price, 8 where that record starts in its
+/// segment (the state as 7's). Versions 2 to 7 are read (a version 2
+/// snapshot comes from a journal of undated ends of day, so it has no
+/// closed date; before 7 without a tie to their record, 7 without its
+/// offset); a snapshot of version 1 is skipped, and recovery replays the
+/// journal instead.
+pub const SNAPSHOT_VERSION: u32 = 8;
 /// The first snapshot version whose payload starts with its record's
 /// checksum.
 const TIED_SINCE: u32 = 7;
+/// The first snapshot version whose payload holds its record's offset
+/// after its checksum.
+const PLACED_SINCE: u32 = 8;
 /// The oldest snapshot version still read.
 const OLDEST_SNAPSHOT_VERSION: u32 = 2;
 const SNAPSHOT_HEADER_LEN: usize = 32;
@@ -108,8 +116,8 @@ pub fn list_snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
 /// writing or renaming fails; no partial snapshot is left under the final
 /// name.
 pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathBuf, JournalError> {
-    match record_at(dir, seq)? {
-        RecordAt::Found(record_crc) => write_snapshot_tied(dir, seq, record_crc, state),
+    match record_at(dir, seq, None)? {
+        RecordAt::Found(tie) => write_snapshot_tied(dir, seq, tie, state),
         RecordAt::Archived | RecordAt::Missing => Err(JournalError::NoRecordForSnapshot {
             dir: dir.to_path_buf(),
             seq,
@@ -117,19 +125,20 @@ pub fn write_snapshot(dir: &Path, seq: u64, state: &EngineState) -> Result<PathB
     }
 }
 
-/// [`write_snapshot`] with the `header_crc` of the record at `seq` given
-/// rather than read from the journal: for a caller that knows it (and for
-/// tests of the file's encoding).
+/// [`write_snapshot`] with the record at `seq` given rather than read
+/// from the journal: for a caller that knows it (and for tests of the
+/// file's encoding).
 ///
 /// # Errors
 /// [`JournalError::Io`] when writing or renaming fails.
 pub fn write_snapshot_tied(
     dir: &Path,
     seq: u64,
-    record_crc: u32,
+    tie: Tie,
     state: &EngineState,
 ) -> Result<PathBuf, JournalError> {
-    let mut payload = record_crc.to_le_bytes().to_vec();
+    let mut payload = tie.header_crc.to_le_bytes().to_vec();
+    payload.extend_from_slice(&tie.offset.to_le_bytes());
     encode_state(state, &mut payload);
     let path = dir.join(snapshot_file_name(seq));
     write_framed(&path, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, seq, &payload)?;
@@ -145,34 +154,53 @@ pub fn read_snapshot(path: &Path) -> Result<(u64, EngineState), String> {
     read_snapshot_tie(path).map(|(seq, _, state)| (seq, state))
 }
 
-/// [`read_snapshot`], with the `header_crc` of the journal record the
-/// snapshot was taken after (`None` for a version older than 7, which
-/// does not carry it).
+/// The journal record a snapshot was taken after, which ties it to its
+/// journal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tie {
+    /// The record's `header_crc`.
+    pub header_crc: u32,
+    /// Where the record starts in its segment (a snapshot of version 7
+    /// does not say: 0).
+    pub offset: u64,
+}
+
+/// [`read_snapshot`], with the journal record the snapshot was taken after
+/// (`None` for a version older than 7, which does not carry it).
 ///
 /// # Errors
 /// As [`read_snapshot`].
-pub fn read_snapshot_tie(path: &Path) -> Result<(u64, Option<u32>, EngineState), String> {
+pub fn read_snapshot_tie(path: &Path) -> Result<(u64, Option<Tie>, EngineState), String> {
     let versions = OLDEST_SNAPSHOT_VERSION..=SNAPSHOT_VERSION;
     let (version, seq, payload) = read_framed_of(path, SNAPSHOT_MAGIC, versions)?;
-    let (record_crc, state) = if version >= TIED_SINCE {
-        let Some((tie, state)) = payload.split_first_chunk::<4>() else {
+    let (tie, state) = if version >= TIED_SINCE {
+        let Some((header_crc, state)) = payload.split_first_chunk::<4>() else {
             return Err("payload is too short for its record's checksum".into());
         };
-        (Some(u32::from_le_bytes(*tie)), state)
+        let (offset, state) = if version >= PLACED_SINCE {
+            let Some((offset, state)) = state.split_first_chunk::<8>() else {
+                return Err("payload is too short for its record's offset".into());
+            };
+            (u64::from_le_bytes(*offset), state)
+        } else {
+            (0, state)
+        };
+        let header_crc = u32::from_le_bytes(*header_crc);
+        (Some(Tie { header_crc, offset }), state)
     } else {
         (None, &payload[..])
     };
-    let state =
-        decode_state_of(state, version).map_err(|e| format!("payload does not decode: {e}"))?;
-    Ok((seq, record_crc, state))
+    let state = decode_state_of(state, version.min(STATE_VERSION))
+        .map_err(|e| format!("payload does not decode: {e}"))?;
+    Ok((seq, tie, state))
 }
 
 /// What the journal holds at a sequence number, for the tie between a
 /// snapshot and its record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RecordAt {
-    /// A record that checks out, with this `header_crc`.
-    Found(u32),
+    /// A record that checks out: its `header_crc` and where it starts.
+    Found(Tie),
     /// The segment it would be in is archived: not opened (recovery never
     /// opens the archive, which may be on slower storage).
     Archived,
@@ -181,15 +209,38 @@ pub(crate) enum RecordAt {
     Missing,
 }
 
-/// The journal's record at `seq` in `dir`: its segment is read from its
-/// header up to that record (the records before it are checked as any
-/// reader checks them, and may be being appended to by a live writer
-/// meanwhile).
+/// The journal's record in `dir` that a snapshot after `seq` was taken
+/// after, looked for where `tie` says it starts ([`record_at`]).
+///
+/// # Errors
+/// A sentence: the record at `seq` has another checksum than `tie`'s (a
+/// snapshot of another history), or the journal cannot be read.
+pub(crate) fn tied_record(dir: &Path, seq: u64, tie: Tie) -> Result<RecordAt, String> {
+    let placed = (tie.offset > 0).then_some(tie.offset);
+    let found = record_at(dir, seq, placed).map_err(|e| e.to_string())?;
+    match found {
+        RecordAt::Found(Tie { header_crc, .. }) if header_crc != tie.header_crc => Err(format!(
+            "the journal's record at seq {seq} is not the one it was taken after (its header checksum is {header_crc:#010x}, the snapshot's {:#010x}): a snapshot of another history",
+            tie.header_crc
+        )),
+        found => Ok(found),
+    }
+}
+
+/// The journal's record at `seq` in `dir`: read at `offset` in its segment
+/// when one is given and a record with that number starts there; else the
+/// segment is read from its header up to that record (the records before
+/// it are checked as any reader checks them, and may be being appended to
+/// by a live writer meanwhile).
 ///
 /// # Errors
 /// [`JournalError::Io`] or [`JournalError::BadManifest`] when the journal
 /// cannot be read at all.
-pub(crate) fn record_at(dir: &Path, seq: u64) -> Result<RecordAt, JournalError> {
+pub(crate) fn record_at(
+    dir: &Path,
+    seq: u64,
+    offset: Option<u64>,
+) -> Result<RecordAt, JournalError> {
     let Some(manifest) = Manifest::read(dir)? else {
         return Ok(RecordAt::Missing);
     };
@@ -207,13 +258,27 @@ pub(crate) fn record_at(dir: &Path, seq: u64) -> Result<RecordAt, JournalError> 
     if !matches!(segment.read_header()?, Header::Good) {
         return Ok(RecordAt::Missing);
     }
+    if let Some(offset) = offset.filter(|&at| at >= segment.offset && at < segment.len) {
+        let first_record = segment.offset;
+        segment.skip_to(offset)?;
+        match segment.read_record()? {
+            Raw::Record {
+                seq: found,
+                header_crc,
+                offset,
+                ..
+            } if found == seq => return Ok(RecordAt::Found(Tie { header_crc, offset })),
+            _ => segment.skip_to(first_record)?,
+        }
+    }
     loop {
         match segment.read_record()? {
             Raw::Record {
                 seq: found,
                 header_crc,
+                offset,
                 ..
-            } if found == seq => return Ok(RecordAt::Found(header_crc)),
+            } if found == seq => return Ok(RecordAt::Found(Tie { header_crc, offset })),
             Raw::Record { seq: found, .. } if found < seq => {}
             _ => return Ok(RecordAt::Missing),
         }

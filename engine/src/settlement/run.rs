@@ -73,7 +73,7 @@ use crate::definition::{Difference, MarketDefinition};
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::instrument::InstrumentId;
-use crate::journal::snapshot::{record_at, RecordAt};
+use crate::journal::snapshot::{tied_record, RecordAt, Tie};
 use crate::journal::{
     journal_segments, list_snapshots, read_snapshot_tie, JournalEntry, JournalError,
     JournalFollower, JournalReader, ReadAhead,
@@ -521,13 +521,8 @@ impl Replayed {
             ));
         }
         let tie = tie.ok_or("a snapshot older than version 7 is not tied to its journal record")?;
-        match record_at(&args.journal, seq).map_err(|e| e.to_string())? {
-            RecordAt::Found(crc) if crc == tie => {}
-            RecordAt::Found(crc) => {
-                return Err(format!(
-                    "the journal's record at seq {seq} is not the one it was taken after (its header checksum is {crc:#010x}, the snapshot's {tie:#010x}): a snapshot of another history"
-                ))
-            }
+        let at = match tied_record(&args.journal, seq, tie)? {
+            RecordAt::Found(Tie { offset, .. }) => (seq, offset),
             RecordAt::Archived => {
                 return Err(format!(
                     "the journal's record at seq {seq} is in an archived segment"
@@ -536,10 +531,13 @@ impl Replayed {
             RecordAt::Missing => {
                 return Err(format!("the journal holds no readable record at seq {seq}"))
             }
-        }
+        };
         // The snapshot's own entry says whether it ended a day: the
         // snapshot is then on the eve of the next, with nothing of it.
-        let mut reader = JournalReader::open_from(&args.journal, seq).map_err(|e| e.to_string())?;
+        // Its segment is read from that record on: the records before it
+        // are not this selection's.
+        let mut reader =
+            JournalReader::open_at(&args.journal, at, seq).map_err(|e| e.to_string())?;
         let mut events = Vec::new();
         let ended_a_day = match reader.next_into(&mut events).map_err(|e| e.to_string())? {
             Some((stamp, _)) if stamp.seq == seq => Event::ends_a_day(&events),
