@@ -5,15 +5,17 @@
 //!    is not the one it was taken after (a snapshot of another history;
 //!    versions before 7 carry no checksum of it), or whose next entries do
 //!    not replay onto it.
-//! 2. Read the journal from the segment that holds the snapshot's next
-//!    entry (the whole journal without a snapshot), checking every header,
-//!    checksum, record and sequence number as [`super::verify`] does, and
-//!    replay every entry after the snapshot with [`Engine::replay`], which
-//!    applies the journaled events without matching anything again.
-//!    Of the segments wholly before the snapshot, only the headers of the
-//!    live ones are read (each must be there, and good): their records,
-//!    and the archived ones, are checked by `cetx replay` and
-//!    [`super::verify`], which read everything.
+//! 2. Read the journal from the snapshot's own record (where the snapshot
+//!    says it starts; from its segment's start for a snapshot that does
+//!    not say; the whole journal without a snapshot), checking every
+//!    header, checksum, record and sequence number as [`super::verify`]
+//!    does, and replay every entry after the snapshot with
+//!    [`Engine::replay`], which applies the journaled events without
+//!    matching anything again. Of the segments before that record, only
+//!    the headers and first records of the live ones are read (each must
+//!    be there, and good): their other records, and the archived ones,
+//!    are checked by `cetx replay` and [`super::verify`], which read
+//!    everything.
 //! 3. In a journal whose writer did not stop cleanly (its `MANIFEST` has
 //!    no `closed` line), a last record that fails its checks with no whole
 //!    record after it (a crash in the middle of a write, or damage to that
