@@ -214,10 +214,10 @@ fn read_membership(c: &mut Cursor<'_>) -> Result<Membership, DecodeError> {
     Ok(m)
 }
 
-/// The version of the engine-state encoding [`encode_state`] writes: a
-/// snapshot file records it (`super::snapshot::SNAPSHOT_VERSION`; from
-/// version 7 the payload begins with its record's checksum, then this
-/// state).
+/// The version of the engine-state encoding [`encode_state`] writes: the
+/// snapshot version that last changed it (a snapshot of version 8 holds
+/// this state after its record's checksum and offset, one of version 7
+/// after the checksum; `super::snapshot::SNAPSHOT_VERSION`).
 pub const STATE_VERSION: u32 = 7;
 
 /// Decodes an engine state that fills `bytes` exactly.

@@ -270,9 +270,9 @@ impl SegmentFile {
         }
     }
 
-    /// Reads the next record at `offset` (where a record starts, as a
-    /// snapshot's record; after the header): the records before it are
-    /// not read.
+    /// Makes the next record read the one at `offset` (where a record
+    /// starts, as a snapshot's; after the header): the records before it
+    /// are not read.
     pub(crate) fn skip_to(&mut self, offset: u64) -> Result<(), JournalError> {
         self.seek(offset)?;
         self.offset = offset;

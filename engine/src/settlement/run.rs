@@ -529,7 +529,9 @@ impl Replayed {
                 ))
             }
             RecordAt::Missing => {
-                return Err(format!("the journal holds no readable record at seq {seq}"))
+                return Err(format!(
+                    "the journal holds no readable record at seq {seq} (it, or a record before it in its segment, does not read, or the journal ends before it)"
+                ))
             }
         };
         // The snapshot's own entry says whether it ended a day: the
