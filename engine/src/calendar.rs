@@ -104,10 +104,6 @@ pub struct Resumed {
     pub progress: Progress,
 }
 
-/// How far back [`Calendar::resume`] looks for an end of day missed
-/// before the journal's last entry: a month, far more than any closure.
-const LOOKBACK_NS: i64 = 31 * S_PER_DAY * NS_PER_S;
-
 impl Calendar {
     /// Whether the exchange trades on this local date.
     #[must_use]
@@ -217,13 +213,30 @@ impl Calendar {
     /// - due are the transitions after `progress.done_ns` up to `now_ns`
     ///   (none when the clock is behind), except those of a trading date
     ///   the journal has closed;
-    /// - and every end of day of a date after `progress.closed_date`
-    ///   whose moment has passed (even before `done_ns`, looking back at
-    ///   most a month), each dated by the calendar: a day missed while the
-    ///   server was down, or while it caught up, still gets its own;
+    /// - and every end of day of a trading date after
+    ///   `progress.closed_date` whose moment has passed, however long
+    ///   before `done_ns`, each dated by the calendar: a day missed while
+    ///   the server was down, or while it caught up (a start that
+    ///   journaled entries stamped later, then stopped before its
+    ///   catch-up's ends of day were on disk), still gets its own, so
+    ///   that each end of day names the date its day began with;
     /// - the phase is the calendar's at `now_ns`, or at `done_ns` when the
     ///   clock is behind the journal, and closed during the sessions of a
     ///   date the journal has closed.
+    ///
+    /// The work is a walk of one step a calendar day from the day after
+    /// `closed_date` (or from `done_ns`, whichever is earlier; from
+    /// `done_ns` when no date is closed) to `now_ns`: the days the market
+    /// has gone without a close, which a start after that long down walks
+    /// anyway. It has no shorter bound on purpose: one that stopped short
+    /// of `closed_date` would skip those days' ends of day and leave a
+    /// journal whose next end of day names another date than its day
+    /// began with, which `cetx replay` refuses
+    /// ([`MisdatedEndOfDay`](crate::settlement::MisdatedEndOfDay)). A
+    /// decade is 3,653 steps; no journal holds a date outside the
+    /// nanosecond clock's years (1677 to 2262), so the walk never passes
+    /// them (a `closed_date` that names no such date is taken from
+    /// `done_ns`, as with none).
     #[must_use]
     pub fn resume(&self, progress: Progress, now_ns: i64) -> Resumed {
         let Progress {
@@ -231,11 +244,11 @@ impl Calendar {
             done_ns,
         } = progress;
         let open = |date: u32| closed_date.is_none_or(|closed| date > closed);
-        // Ends of day missed before `done_ns`, if the journal says so.
-        let from_ns = match closed_date {
-            Some(_) => done_ns.saturating_sub(LOOKBACK_NS),
-            None => done_ns,
-        };
+        // Ends of day missed before `done_ns`: every one after the last
+        // date the journal closed, however old.
+        let from_ns = closed_date
+            .and_then(|closed| self.day_after_starts_ns(closed))
+            .map_or(done_ns, |after_ns| after_ns.min(done_ns));
         let due: Vec<_> = self
             .transitions(from_ns, now_ns)
             .into_iter()
@@ -268,6 +281,19 @@ impl Calendar {
                 done_ns: at_ns,
             },
         }
+    }
+
+    /// The moment the local day after `date` (`YYYYMMDD`) begins,
+    /// less a nanosecond, so that a window opened there holds each of
+    /// that day's transitions; `None` for a number that is no date, or a
+    /// day outside the nanosecond clock's years.
+    fn day_after_starts_ns(&self, date: u32) -> Option<i64> {
+        let midnight = date_of(date)?.succ_opt()?.and_time(NaiveTime::MIN);
+        midnight
+            .and_utc()
+            .timestamp_nanos_opt()?
+            .checked_sub(i64::from(self.utc_offset_s) * NS_PER_S)?
+            .checked_sub(1)
     }
 
     /// The phase the calendar prescribes at a moment.

@@ -242,3 +242,148 @@ fn the_next_trading_date_skips_weekends_and_holidays() {
     assert_eq!(cal.next_trading_date(2026_02_30), None, "no date");
     assert_eq!(date_of(2026_11_25), NaiveDate::from_ymd_opt(2026, 11, 25));
 }
+
+/// The dates of the ends of day among `due`, in order.
+fn end_dates(due: &[(i64, Transition)]) -> Vec<u32> {
+    due.iter()
+        .filter_map(|&(_, t)| match t {
+            Transition::EndOfDay { trading_date } => Some(trading_date),
+            Transition::Phase(_) => None,
+        })
+        .collect()
+}
+
+/// Every trading date of `cal` after `closed` whose close is at or
+/// before `now_ns`, in order: what a catch-up must end.
+fn dates_to_end(cal: &Calendar, closed: u32, now_ns: i64) -> Vec<u32> {
+    let mut dates = Vec::new();
+    let mut date = closed;
+    while let Some(next) = cal.next_trading_date(date) {
+        let d = date_of(next).unwrap();
+        let close = cst(d.year(), d.month(), d.day(), 15, 0);
+        if close > now_ns {
+            break;
+        }
+        dates.push(next);
+        date = next;
+    }
+    dates
+}
+
+#[test]
+fn every_end_of_day_after_the_closed_date_is_due_however_long_before_the_last_entry() {
+    // The reviewer's case: the journal closed Tuesday 24 November 2026,
+    // then a start on Sunday 10 January 2027 journaled an entry (a
+    // config change) and stopped before its catch-up's ends of day were
+    // on disk. The next start, Tuesday 12 January at 09:00, ends every
+    // day since, each under its own date, where it looked back only to
+    // 10 December.
+    let cal = Calendar::default();
+    let done_ns = cst(2027, 1, 10, 10, 0);
+    let now_ns = cst(2027, 1, 12, 9, 0);
+    let progress = Progress {
+        closed_date: Some(2026_11_24),
+        done_ns,
+    };
+    let resumed = cal.resume(progress, now_ns);
+    let ends = end_dates(&resumed.due);
+    assert_eq!(ends.first(), Some(&2026_11_25));
+    assert_eq!(ends.last(), Some(&2027_01_11));
+    assert_eq!(ends, dates_to_end(&cal, 2026_11_24, now_ns));
+    assert_eq!(ends.len(), 34, "25 November to 11 January, weekdays");
+    // In order of their moments (a close and its end of day share one),
+    // each end of day at its own day's close.
+    for pair in resumed.due.windows(2) {
+        assert!(pair[0].0 <= pair[1].0, "{pair:?}");
+    }
+    for &(at_ns, transition) in &resumed.due {
+        if let Transition::EndOfDay { trading_date } = transition {
+            assert_eq!(cal.trading_date(at_ns - 1), trading_date);
+        }
+    }
+    // Only ends of day before the last entry: its phases are not run
+    // again, and Monday's, after it, are.
+    let phases: Vec<_> = resumed
+        .due
+        .iter()
+        .filter(|(_, t)| matches!(t, Transition::Phase(_)))
+        .collect();
+    assert_eq!(phases.len(), 4, "Monday's open, break, reopen, close");
+    assert!(phases.iter().all(|&&(at_ns, _)| at_ns > done_ns));
+    assert_eq!(resumed.progress.closed_date, Some(2027_01_11));
+    assert_eq!(resumed.phase, Phase::Closed);
+    // Asked again at once, nothing is due twice.
+    assert!(cal.resume(resumed.progress, now_ns).due.is_empty());
+}
+
+#[test]
+fn the_catch_up_ends_no_closed_date_and_keeps_to_the_calendar_s_holidays() {
+    // Closed Friday 27 November; Monday 30 November and 1 January are
+    // holidays. The last entry is of 10 January, six weeks on.
+    let mut cal = Calendar::default();
+    for (y, m, d) in [(2026, 11, 30), (2027, 1, 1)] {
+        cal.holidays
+            .insert(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+    }
+    let now_ns = cst(2027, 1, 12, 9, 0);
+    let progress = Progress {
+        closed_date: Some(2026_11_27),
+        done_ns: cst(2027, 1, 10, 10, 0),
+    };
+    let ends = end_dates(&cal.resume(progress, now_ns).due);
+    assert_eq!(ends.first(), Some(&2026_12_01));
+    assert!(!ends.contains(&2027_01_01), "{ends:?}");
+    assert_eq!(ends, dates_to_end(&cal, 2026_11_27, now_ns));
+    assert_eq!(ends.len(), 29, "1 December to 11 January, weekdays");
+}
+
+#[test]
+fn a_closed_date_years_back_is_caught_up_day_by_day() {
+    // Closed ten years before the journal's last entry: every weekday
+    // since gets its own end of day (a bound short of that would skip
+    // days, a journal replay refuses). The walk is one step a day.
+    let cal = Calendar::default();
+    let now_ns = cst(2027, 1, 12, 9, 0);
+    let progress = Progress {
+        closed_date: Some(2016_11_24),
+        done_ns: cst(2027, 1, 10, 10, 0),
+    };
+    let resumed = cal.resume(progress, now_ns);
+    let ends = end_dates(&resumed.due);
+    assert_eq!(ends.first(), Some(&2016_11_25));
+    assert_eq!(ends, dates_to_end(&cal, 2016_11_24, now_ns));
+    assert_eq!(resumed.progress.closed_date, Some(2027_01_11));
+    // A number that is no date is taken as none: from the last entry.
+    let nonsense = Progress {
+        closed_date: Some(2026_02_30),
+        done_ns: cst(2027, 1, 10, 10, 0),
+    };
+    assert_eq!(end_dates(&cal.resume(nonsense, now_ns).due), [2027_01_11]);
+}
+
+#[test]
+fn a_closed_date_after_the_last_entry_looks_back_no_further_than_it() {
+    // A market started ahead with --start-at closed Friday 27 November;
+    // its last entry's time is Wednesday's (a clock behind since), and
+    // the clock is now Monday 30 November 16:00: only Monday ends.
+    let cal = Calendar::default();
+    let progress = Progress {
+        closed_date: Some(2026_11_27),
+        done_ns: cst(2026, 11, 25, 10, 0),
+    };
+    let resumed = cal.resume(progress, cst(2026, 11, 30, 16, 0));
+    assert_eq!(end_dates(&resumed.due), [2026_11_30]);
+    // Nothing of the closed days: Monday's phases only.
+    assert!(resumed
+        .due
+        .iter()
+        .all(|&(at_ns, _)| at_ns >= cst(2026, 11, 30, 9, 30)));
+    // Without a closed date, from the last entry as ever: Wednesday's
+    // rest, Thursday, Friday and Monday.
+    let fresh = Progress {
+        closed_date: None,
+        done_ns: cst(2026, 11, 25, 10, 0),
+    };
+    let ends = end_dates(&cal.resume(fresh, cst(2026, 11, 30, 16, 0)).due);
+    assert_eq!(ends, [2026_11_25, 2026_11_26, 2026_11_27, 2026_11_30]);
+}
