@@ -6,12 +6,13 @@
 //! labels its day by.
 //!
 //! The demo market on a manual clock, Wednesday 25 to Friday 27 November
-//! 2026. Nothing sleeps: each test waits on a subscription's next frame.
+//! 2026 (one test goes on to January 2027). Nothing sleeps: each test
+//! waits on a subscription's next frame.
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use cetx_engine::journal::JournalReader;
+use cetx_engine::journal::{JournalConfig, JournalEntry, JournalReader, JournalWriter, Manifest};
 use cetx_engine::settlement::{run, Format, ReplayArgs};
 use cetx_engine::{AccountId, AuctionNotice, Command, Event, Phase, Pricing, RejectReason};
 use cetx_gateway::protocol::{ClientMessage, ServerFrame, ServerMessage, Side};
@@ -90,8 +91,14 @@ fn is_accepted(frame: &ServerFrame) -> bool {
 
 /// Both demo brokers trade 10 t of CEA2024 at 97.01; waits for both fills.
 fn trade(handle: &RuntimeHandle, wait: &Waiter) -> (Subscription, Subscription) {
-    let mut s1 = handle.connect(B1, 0).unwrap();
-    let mut s2 = handle.connect(B2, 0).unwrap();
+    trade_after(handle, wait, 0)
+}
+
+/// [`trade`] by brokers that have each seen their first `seen` reports
+/// (so that the fills waited for are this trade's).
+fn trade_after(handle: &RuntimeHandle, wait: &Waiter, seen: u64) -> (Subscription, Subscription) {
+    let mut s1 = handle.connect(B1, seen).unwrap();
+    let mut s2 = handle.connect(B2, seen).unwrap();
     submit(handle, B2, limit(1, 2001, "CEA2024", Side::Sell, 97_01, 10));
     submit(handle, B1, limit(1, 1001, "CEA2024", Side::Buy, 97_01, 10));
     for sub in [&mut s1, &mut s2] {
@@ -502,6 +509,127 @@ fn trading_days(dir: &Path, day: Option<u32>) -> Vec<String> {
     rows.records()
         .map(|row| row.unwrap()[column].to_string())
         .collect()
+}
+
+/// A copy of the journal in `dir`, in a new data directory, that ends at
+/// the first entry that `last` picks, as a server killed just
+/// after that entry was on disk leaves it: the same entries, stamps and
+/// events, and no clean stop.
+fn killed_after(dir: &Path, last: impl Fn(&JournalEntry) -> bool) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    let journal_dir = copy.path().join(JOURNAL_DIR);
+    std::fs::create_dir_all(&journal_dir).unwrap();
+    let config = JournalConfig {
+        segment_bytes: 1 << 20,
+        ..JournalConfig::default()
+    };
+    let writer = JournalWriter::open(&journal_dir, 1, config).unwrap();
+    for entry in JournalReader::open(dir.join(JOURNAL_DIR)).unwrap() {
+        let entry = entry.unwrap();
+        assert_eq!(entry.operator, None, "no operator's entry to copy");
+        writer
+            .append_blocking(entry.stamp, &entry.command, &entry.events)
+            .unwrap();
+        if last(&entry) {
+            break;
+        }
+    }
+    writer.close().unwrap();
+    let mut manifest = Manifest::read(&journal_dir).unwrap().unwrap();
+    manifest.closed = None;
+    manifest.write(&journal_dir).unwrap();
+    copy
+}
+
+/// Every trading date of `calendar` from `first` to `last`, `YYYYMMDD`.
+fn trading_dates(calendar: &cetx_engine::Calendar, first: u32, last: u32) -> Vec<u32> {
+    std::iter::successors(Some(first), |&date| calendar.next_trading_date(date))
+        .take_while(|&date| date <= last)
+        .collect()
+}
+
+/// A start more than a month after the journal's last close journals an
+/// entry (a config change, `--accept-config-change`) and is killed before
+/// its catch-up's ends of day are on disk. The next start ends every
+/// trading day since that close, each under its own date, where it
+/// looked back only a month before that entry and so dated the first
+/// end of day it wrote 10 December, a day that began as 26 November's,
+/// which `cetx replay` refused (`MisdatedEndOfDay`).
+#[test]
+fn a_start_after_a_kill_mid_catch_up_more_than_a_month_on_ends_every_missed_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let wait = Waiter::new();
+    // Wednesday trades and closes.
+    let runtime = start_at(&config, wednesday(14, 0));
+    let handle = runtime.handle();
+    let sessions = trade(&handle, &wait);
+    handle.set_time(wednesday(15, 1)).unwrap();
+    drop(sessions);
+    runtime.shutdown().unwrap();
+    assert_eq!(ends_of_day(dir.path()), [Some(2026_11_25)]);
+
+    // Down until Sunday 10 January 2027, when a start journals 1 January
+    // a holiday, and then its catch-up; a kill just after the calendar
+    // leaves the journal without the catch-up.
+    let new_year_off = with_holiday(&config, 2027, 1, 1);
+    let sunday = cst(2027, 1, 10, 10, 0);
+    start_changed(&new_year_off, sunday)
+        .unwrap()
+        .shutdown()
+        .unwrap();
+    let killed = killed_after(dir.path(), |entry| {
+        matches!(entry.command, Command::SetCalendar(_)) && entry.stamp.time_ns == sunday
+    });
+    assert_eq!(ends_of_day(killed.path()), [Some(2026_11_25)]);
+    let mut config = new_year_off;
+    config.server.data_dir = killed.path().to_path_buf();
+
+    // Tuesday 12 January: every trading day since Wednesday ends, by the
+    // journal's calendar (not 1 January); Tuesday trades (each broker
+    // has seen Wednesday's accept and fill) and closes.
+    let runtime = start_at(&config, cst(2027, 1, 12, 10, 0));
+    let handle = runtime.handle();
+    let sessions = trade_after(&handle, &wait, 2);
+    assert_eq!(sessions.0.trading_date(), 2027_01_12);
+    handle.set_time(cst(2027, 1, 12, 15, 1)).unwrap();
+    drop(sessions);
+    runtime.shutdown().unwrap();
+    let calendar = config.calendar.clone();
+    let dates = trading_dates(&calendar, 2026_11_25, 2027_01_12);
+    assert_eq!(dates.len(), 34, "25 November to 12 January, weekdays");
+    assert!(!dates.contains(&2027_01_01));
+    let ends: Vec<_> = dates.iter().map(|&date| Some(date)).collect();
+    assert_eq!(ends_of_day(killed.path()), ends);
+
+    // `cetx replay` settles it: a row per instrument and day, and each
+    // trade under the day it was made.
+    let days = replay_csv(killed.path(), None, "days");
+    let mut rows = csv::Reader::from_reader(days.as_bytes());
+    let column = rows
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "trading_day")
+        .unwrap();
+    let mut per_day = std::collections::BTreeMap::<u32, usize>::new();
+    for row in rows.records() {
+        *per_day
+            .entry(row.unwrap()[column].parse().unwrap())
+            .or_default() += 1;
+    }
+    let instruments = config.instruments.len();
+    assert_eq!(
+        per_day.into_iter().collect::<Vec<_>>(),
+        dates.iter().map(|&d| (d, instruments)).collect::<Vec<_>>()
+    );
+    let traded = trading_days(killed.path(), None);
+    assert!(traded.iter().any(|d| d == "20261125"), "{traded:?}");
+    assert!(traded.iter().any(|d| d == "20270112"), "{traded:?}");
+    assert!(
+        traded.iter().all(|d| d == "20261125" || d == "20270112"),
+        "{traded:?}"
+    );
 }
 
 /// Wednesday 14:59: seller 2001 auctions 100,000 t of CEA2025 until
