@@ -390,10 +390,10 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
 }
 
 /// An end of day that names another date than its day began with (an
-/// outside registry's hand-edited copy; a server writes one only at the
-/// edge dates.rs names) is
-/// refused, exit 3, where the day's trades were dated the one and its
-/// figures the other; named as the server names it, it settles.
+/// outside registry's hand-edited copy; only an older build's server
+/// wrote one, at the edge dates.rs names) is refused, exit 3, where the
+/// day's trades were dated the one and its figures the other; named as
+/// the server names it, it settles.
 #[test]
 fn an_end_of_day_naming_another_date_than_its_day_is_refused() {
     for (monday_named, refused) in [(20261130, false), (20261202, true)] {

@@ -21,10 +21,14 @@
 //! end of day names: a server dates both by one calendar, and catches up a
 //! close missed while it was down with an end of day of its own. One that
 //! names another date would date the day's trades one way and its figures
-//! another, so it is refused ([`MisdatedEndOfDay`]). A server writes one
-//! only when a start journals entries more than a month after a missed
-//! close (its catch-up looks back a month, `Calendar::resume`) and stops
-//! before its catch-up's ends of day are on disk.
+//! another, so it is refused ([`MisdatedEndOfDay`]). No current server
+//! writes one: its catch-up ends every trading day after the last date
+//! closed, however long before the journal's last entry
+//! ([`Calendar::resume`]). Older builds looked back only a month before
+//! that entry, so a start that journaled entries more than a month after
+//! a missed close and stopped before its catch-up's ends of day were on
+//! disk left the next start to skip the days between; the refusal stays
+//! for their journals.
 
 use crate::calendar::Calendar;
 use crate::command::{Command, Stamp};
@@ -35,7 +39,7 @@ use crate::event::Event;
 /// one).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the end of day at seq {seq} names {named}, but its trading day began dated {began}, the next trading date after {closed_before} (the date the end of day before it named) by the journal's calendar: the day's trades and its figures would be dated apart, so the journal is not settled: ask the exchange"
+    "the end of day at seq {seq} names {named}, but its trading day began dated {began}, the next trading date after {closed_before} (the date the end of day before it named) by the journal's calendar: the day's trades and its figures would be dated apart, so the journal is not settled: ask the exchange (no current server writes this; an older build did when a start more than a month after a missed close stopped before its catch-up was on disk)"
 )]
 pub struct MisdatedEndOfDay {
     /// The end of day's sequence number.
