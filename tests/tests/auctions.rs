@@ -1,8 +1,9 @@
 //! A one-way auction over loopback, end to end: an operator onboards a
 //! seller and five bidders and announces an auction with a short window
-//! on the server's clock; the bidders bid over the broker protocol (one
-//! amends, one cancels, one is refused below the floor); the server closes
-//! the auction when the window ends; each broker's reports and the public
+//! on the server's clock, a manual one; the bidders bid over the broker
+//! protocol (one amends, one cancels, one is refused below the floor); the
+//! server closes the auction when the test moves its clock to the window's
+//! end (so however slow the machine, every bid comes within the window); each broker's reports and the public
 //! feed give the outcome (and no bid), also to a subscriber after a restart
 //! (recovered from the journal, then from a snapshot taken after the
 //! close); the journal alone then settles to exactly the
@@ -21,6 +22,7 @@ use cetx_gateway::market_data::FeedClient;
 use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::feed::FeedMessage;
 use cetx_gateway::protocol::{ClientMessage, ServerFrame, ServerMessage};
+use cetx_gateway::runtime::Clock;
 use cetx_tests::operators::{config, operator};
 use cetx_tests::server::TestServer;
 use cetx_tests::settle::settled;
@@ -29,6 +31,12 @@ use cetx_tests::settle::settled;
 const WAIT: Duration = Duration::from_secs(10);
 /// The bidding window's length.
 const WINDOW: Duration = Duration::from_secs(3);
+/// Where the server's manual clock starts: Saturday 2026-11-28, 12:00 in
+/// Beijing, as [`Clock::quiet`] would give (no session opens or closes
+/// under the test). The clock moves only when the test says, so the
+/// window ends when the test has made every bid, not when the machine's
+/// time runs out.
+const SATURDAY_NOON: i64 = 1_795_838_400_000_000_000;
 const SELLER: u32 = 5000;
 /// Bidders 5001 to 5005: the first three act through broker 1, the
 /// others through broker 2.
@@ -157,7 +165,8 @@ fn results(reports: &[ServerMessage]) -> (Vec<Line>, Vec<Outcome>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trades() {
-    let server = TestServer::start(config()).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_at(config(), dir, Clock::manual(SATURDAY_NOON)).await;
     let mut desk = operator(&server).await;
     onboard(&mut desk).await;
     let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
@@ -323,8 +332,10 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
         ),
         "{cancelled:?}"
     );
+    let end_ns = start_ns + i64::try_from(WINDOW.as_nanos()).unwrap();
+    server.set_time(end_ns);
 
-    // After the window the server closes the auction. 150,000 t go to
+    // The window ends: the server closes the auction. 150,000 t go to
     // 5001 (60,000), 5002 (50,000) and 5004 (40,000, ahead of 5003 at
     // 92.00), all at the uniform 92.00; 5003 gets nothing. Broker 1 hears
     // of its winning bids and of each of its seller's sales, then of
@@ -443,7 +454,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     // Restarted the same day, the feed still tells a new subscriber the
     // result: the engine no longer holds the auction, the gateway's state
     // does (read back from the journal here, since no snapshot was taken).
-    let server = TestServer::start_in(config(), data).await;
+    let server = TestServer::start_at(config(), data, Clock::manual(end_ns)).await;
     snapshot_tells_the_result(server.feed.expect("a feed")).await;
     let data = server.stop().await;
     // Once more with a snapshot taken after the close (an operator's
@@ -452,7 +463,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     // journal.
     let mut every_command = config();
     every_command.journal.snapshot_every = 1;
-    let server = TestServer::start_in(every_command.clone(), data).await;
+    let server = TestServer::start_at(every_command.clone(), data, Clock::manual(end_ns)).await;
     let mut desk = operator(&server).await;
     let open = AdminAction::OpenAccount {
         account: 5006,
@@ -465,7 +476,7 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     let journal = data.path().join(cetx_gateway::runtime::JOURNAL_DIR);
     let snapshots = cetx_engine::journal::list_snapshots(&journal).unwrap();
     assert!(!snapshots.is_empty(), "no snapshot was taken");
-    let server = TestServer::start_in(every_command, data).await;
+    let server = TestServer::start_at(every_command, data, Clock::manual(end_ns)).await;
     snapshot_tells_the_result(server.feed.expect("a feed")).await;
     let data = server.stop().await;
     let reports = settled(data.path());
