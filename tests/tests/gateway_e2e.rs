@@ -760,10 +760,17 @@ async fn malformed_frames_close_only_their_own_connection() {
 async fn heartbeats_flow_and_an_idle_session_is_closed() {
     let mut config = ServerConfig::embedded_default();
     // Below what validation allows, to keep the test short: the server
-    // takes the numbers it is given.
+    // takes the numbers it is given. The session's one timer checks the
+    // idle timeout before the heartbeat, so a session task held up for
+    // the idle timeout less the interval closes with no second heartbeat:
+    // the idle timeout is 60 intervals, so that only a stall of nearly
+    // 3 s (never a busy machine's scheduling) can do that.
     config.server.heartbeat_interval_ms = 50;
-    config.server.idle_timeout_ms = 400;
+    config.server.idle_timeout_ms = 3_000;
+    let idle_timeout = Duration::from_millis(config.server.idle_timeout_ms);
     let server = TestServer::start(config).await;
+    // The server last heard the broker at its Login, sent after this.
+    let before_login = std::time::Instant::now();
     let mut conn = raw_logged_in(&server, 1, SECRET_1).await;
     let first = next_frame(&mut conn).await.expect("a heartbeat");
     assert_eq!(first.message, ServerMessage::Heartbeat);
@@ -781,6 +788,9 @@ async fn heartbeats_flow_and_an_idle_session_is_closed() {
     }
     assert!(heartbeats >= 2, "{heartbeats}");
     assert_eq!(next_frame(&mut conn).await, None, "closed for idleness");
+    // Closed for its silence, not for anything sooner.
+    let closed_after = before_login.elapsed();
+    assert!(closed_after >= idle_timeout, "{closed_after:?}");
     server.stop().await;
 }
 
