@@ -99,16 +99,19 @@ fn the_python_feed_client_follows_the_close_of_the_day() {
     if python3_missing() {
         return;
     }
-    // The market's clock starts ten seconds before the day's last close
-    // (15:00 exchange time, on a Friday): time to trade, then the close.
+    // The market's clock starts thirty seconds before the day's last close
+    // (15:00 exchange time, on a Friday) and runs in real time (`cetx
+    // serve` has no clock a test can move): time to start Python, trade
+    // and see the orders on the feed, then the close. The script says so
+    // and fails, rather than mistaking it, if the close comes first.
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = ServeProcess::start_with(dir.path(), &["--start-at", "2026-11-27T14:59:50+08:00"]);
+    let server = ServeProcess::start_with(dir.path(), &["--start-at", "2026-11-27T14:59:30+08:00"]);
     let broker = server.addr.to_string();
     let feed = server.market_data.to_string();
     let close = output_within(
         spawn(&["--close", &broker, &feed]),
         "close",
-        Duration::from_secs(90),
+        Duration::from_secs(150),
     );
     let stdout = expect_success(&close, "feed_client.py --close", "feed close ok");
     eprintln!("{stdout}");

@@ -20,9 +20,11 @@ disagree, one of them, or the spec, is wrong.
         snapshot; prints "feed check ok" and exits 0 when all agree.
     python3 tests/python/feed_client.py --close 127.0.0.1:7878 127.0.0.1:7879
         against a fresh demo server whose clock is seconds before the day's
-        last close (cetx serve --start-at 2026-11-27T14:59:52+08:00): one
+        last close (cetx serve --start-at 2026-11-27T14:59:30+08:00): one
         trade, three resting orders, then the close: Phase, EndOfDay, Band,
         the expired orders' levels gone, and a fresh snapshot that agrees.
+        Says so, and fails, when the close comes before the feed shows the
+        orders (a server started too near 15:00 for the machine).
     python3 tests/python/feed_client.py --probe 127.0.0.1:7879
         the feed's rules that need no trading: an unknown symbol (410), a
         malformed frame (414), a frame too large (415), a subscription
@@ -1257,9 +1259,9 @@ def _check(broker_addr, feed_addr, orders=3000, seed=None, cancel_share=0.1, win
 
 # ---------------------------------------------------------------------------
 # --close: the end of the trading day, on a server whose clock reaches the
-# day's last close within seconds (cetx serve --start-at ...T14:59:50+08:00).
+# day's last close within seconds (cetx serve --start-at ...T14:59:30+08:00).
 
-def close_check(broker_addr, feed_addr, timeout_s=40.0):
+def close_check(broker_addr, feed_addr, timeout_s=90.0):
     try:
         return _close_check(broker_addr, feed_addr, timeout_s)
     except (OSError, EOFError, TimeoutError, RuntimeError, ProtocolDecodeError) as e:
@@ -1292,6 +1294,7 @@ def _close_check(broker_addr, feed_addr, timeout_s):
     last_feed = time.monotonic()
     day_before = None
     resting_before = None
+    closed_too_soon = None
     while True:
         if time.monotonic() > deadline:
             print(f"no end of day within {timeout_s} s: {book!r}")
@@ -1303,6 +1306,11 @@ def _close_check(broker_addr, feed_addr, timeout_s):
                     last_feed = time.monotonic()
                     if m.kind == "EndOfDay":
                         day_before = m.day
+                    if m.kind in ("Phase", "EndOfDay") and resting_before is None \
+                            and closed_too_soon is None:
+                        closed_too_soon = (f"{m.kind} came before the feed showed the orders "
+                                           f"answered: feed {(book.bids, book.asks)}, "
+                                           f"reports {_resting_levels(brokers)}")
                     # From the phase change on: what the close looks like.
                     if (after_eod or m.kind in ("Phase", "EndOfDay")) and m.kind != "Heartbeat":
                         after_eod.append(m)
@@ -1311,13 +1319,19 @@ def _close_check(broker_addr, feed_addr, timeout_s):
         for b in brokers:
             b.keep_alive()
         # The feed may trail the brokers' reports by its flush interval
-        # (MARKET_DATA.md, "Pace"): look once both are answered and quiet.
+        # (MARKET_DATA.md, "Pace"): look once every order is answered and
+        # the feed shows what the reports leave resting (its levels are
+        # checked against the expected ones below).
         if (resting_before is None and not any(b.owed for b in brokers)
-                and time.monotonic() - last_feed > 0.2):
+                and (book.bids, book.asks) == _resting_levels(brokers)):
             resting_before = sum(len(b.resting()) for b in brokers)
             levels_before = (book.bids, book.asks)
         if book.end_of_day is not None and time.monotonic() - last_feed > 0.5:
             break
+    if closed_too_soon is not None:
+        print(f"the close came too soon for the check (start the server earlier): {closed_too_soon}")
+        print("feed close FAILED")
+        return 1
     fresh = FeedClient.connect(fhost, fport)
     fresh.subscribe(0, [SYMBOL])
     fresh.wait_ready([SYMBOL])
@@ -1371,6 +1385,19 @@ def _close_check(broker_addr, feed_addr, timeout_s):
         return 1
     print("feed close ok")
     return 0
+
+
+def _resting_levels(brokers):
+    """(bids, asks) as the feed's book gives them, of the orders the
+    brokers' reports leave resting."""
+    sides = {Side.BUY: {}, Side.SELL: {}}
+    for b in brokers:
+        for side, price, leaves in b.resting():
+            qty, orders = sides[side].get(price, (0, 0))
+            sides[side][price] = (qty + leaves, orders + 1)
+    return tuple([(price, qty, orders) for price, (qty, orders)
+                  in sorted(sides[side].items(), reverse=(side == Side.BUY))]
+                 for side in (Side.BUY, Side.SELL))
 
 
 # ---------------------------------------------------------------------------
