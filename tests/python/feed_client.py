@@ -1499,10 +1499,14 @@ def idle(feed_addr, seconds=17.0, symbol="CCER"):
     silent = FeedClient.connect(host, port, auto_heartbeat=False)
     ok = True
     with alive, silent:
-        for c in (alive, silent):
-            c.subscribe(0, [symbol])
-            c.wait_ready([symbol])
+        alive.subscribe(0, [symbol])
+        alive.wait_ready([symbol])
+        # The server counts the silent one's 15 s from when it hears its
+        # Subscribe, never before this: its close is no sooner than 15 s
+        # after t0, however long the snapshot takes to come back.
         t0 = time.monotonic()
+        silent.subscribe(0, [symbol])
+        silent.wait_ready([symbol])
         silent_closed_at = None
         silent_last = []
         # At least `seconds`, and until the silent one is closed or clearly
