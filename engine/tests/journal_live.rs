@@ -5,8 +5,8 @@
 //!
 //! Failures are real, not mocked: a segment path that is a symlink (to
 //! `/dev/full`) fails to open, since segments are never opened through a
-//! symlink (`O_NOFOLLOW`, `ELOOP`); a `sync_interval` holds the writer
-//! back while the queue fills.
+//! symlink (`O_NOFOLLOW`, `ELOOP`); a rider that the test holds in its
+//! hand-over holds the writer back while the queue fills.
 //! Waits are bounded (`PATIENCE`) and end as soon as their condition holds.
 
 #![cfg(target_os = "linux")]
@@ -26,7 +26,7 @@ use cetx_engine::journal::{
 };
 use journal_support::{entries, entry, records, segments, small_segments, PATIENCE};
 
-fn append(writer: &JournalWriter, seq: u64) -> Result<(), JournalError> {
+fn append<R: Send + 'static>(writer: &JournalWriter<R>, seq: u64) -> Result<(), JournalError> {
     let e = entry(seq);
     writer.append(e.stamp, &e.command, &e.events)
 }
@@ -72,37 +72,53 @@ fn a_write_error_stops_the_writer_for_good() {
 fn a_full_queue_is_an_error_not_a_wait() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    // The writer waits `sync_interval` from one group commit's start to
-    // the next's, counting what it has taken meanwhile as queued: it
-    // holds entry 2 back for 3 s, and the queue of 2 fills behind it.
     let config = JournalConfig {
         durability: Durability::Fsync,
         queue_capacity: 2,
         preallocate: false,
-        sync_interval: Duration::from_secs(3),
         ..JournalConfig::default()
     };
-    let writer = JournalWriter::open(&dir, 1, config).unwrap();
+    let (holding, held) = std::sync::mpsc::channel();
+    let (release_tx, released) = std::sync::mpsc::channel();
+    let riders = HeldRiders {
+        holding,
+        release: released,
+    };
+    let writer = JournalWriter::open_with(&dir, 1, config, riders).unwrap();
+    // Declared after the writer, so dropped before it: a failed assertion
+    // lets the held rider go instead of leaving the writer's drop waiting.
+    let release = release_tx;
     append(&writer, 1).unwrap();
     assert!(writer.wait_durable(1, PATIENCE).unwrap());
-    append(&writer, 2).unwrap();
+    // Entry 2 carries a rider, which the test holds in the writer's hand
+    // until it says so: the writer takes nothing more meanwhile, however
+    // long anything takes, and the queue of 2 fills behind it.
+    let mut batch = cetx_engine::JournalBatch::default();
+    let e = entry(2);
+    writer
+        .append_to(&mut batch, e.stamp, &e.command, &e.events)
+        .unwrap();
+    writer.commit_with(&mut batch, "held").unwrap();
+    assert_eq!(held.recv_timeout(PATIENCE), Ok("held"));
     append(&writer, 3).unwrap();
+    append(&writer, 4).unwrap();
     assert_eq!(writer.queue_room(), 0);
-    assert!(matches!(append(&writer, 4), Err(JournalError::QueueFull)));
+    assert!(matches!(append(&writer, 5), Err(JournalError::QueueFull)));
     // The refused entry did not use up its number.
-    assert_eq!(writer.next_seq(), 4);
+    assert_eq!(writer.next_seq(), 5);
     assert_eq!(writer.durable_seq(), 1);
     // Once the writer has taken them, there is room again.
-    assert!(writer.wait_durable(3, PATIENCE).unwrap());
-    append(&writer, 4).unwrap();
+    release.send(()).unwrap();
     assert!(writer.wait_durable(4, PATIENCE).unwrap());
+    append(&writer, 5).unwrap();
+    assert!(writer.wait_durable(5, PATIENCE).unwrap());
     writer.close().unwrap();
     assert_eq!(
         JournalReader::open(&dir)
             .unwrap()
             .map(|e| e.unwrap().stamp.seq)
             .collect::<Vec<_>>(),
-        [1, 2, 3, 4]
+        [1, 2, 3, 4, 5]
     );
 }
 
