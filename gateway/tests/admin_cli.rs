@@ -293,28 +293,34 @@ fn what_a_disconnect_or_a_suspension_cancelled_is_logged() {
     let mut first = rest(&addr, 1, &format!("--account 1001 {sell} --price 92.00"));
     let mut second = rest(&addr, 1, &format!("--account 1001 {sell} --price 93.00"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut feed = runtime.block_on(async {
+    let asks = |feed: &cetx_gateway::market_data::FeedClient| {
+        feed.instrument("CEA2025").map_or(0, |f| f.view.asks.len())
+    };
+    // Its two sells shown first (the subscription's snapshot, read before
+    // broker 1 goes away, so that the cancel cannot come before it)...
+    let (mut feed, shown_both) = runtime.block_on(async {
         let mut feed = cetx_gateway::market_data::FeedClient::connect(server.market_data)
             .await
             .unwrap();
         feed.subscribe(0, &["CEA2025"]).await.unwrap();
-        feed
+        let shown_both = tokio::time::timeout(Duration::from_secs(30), async {
+            while asks(&feed) != 2 {
+                feed.next().await.unwrap();
+            }
+        })
+        .await;
+        (feed, shown_both)
     });
+    assert!(shown_both.is_ok(), "broker 1's two sells were shown");
     // The first was taken over by the second; the second goes away.
     let _ = first.wait();
     second.kill().unwrap();
     let _ = second.wait();
-    // Its two sells shown first, then none.
+    // ...then none.
     let emptied = runtime.block_on(async {
         tokio::time::timeout(Duration::from_secs(30), async {
-            let mut shown_both = false;
-            loop {
+            while asks(&feed) != 0 {
                 feed.next().await.unwrap();
-                let asks = feed.instrument("CEA2025").map_or(0, |f| f.view.asks.len());
-                shown_both |= asks == 2;
-                if shown_both && asks == 0 {
-                    break;
-                }
             }
         })
         .await
