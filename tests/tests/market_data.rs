@@ -492,22 +492,42 @@ async fn a_subscribe_again_starts_anew_and_one_naming_nothing_drops_nothing() {
         feed.subscribe(5, again).await.unwrap();
         // Every CEA2025 message from now on: (is a trade, seq, snapshot day).
         let mut seen = Vec::new();
+        let mut note = |message: FeedMessage| match message {
+            FeedMessage::Trade {
+                instrument, seq, ..
+            } if instrument == cea => seen.push((true, seq, None)),
+            FeedMessage::Snapshot {
+                instrument,
+                seq,
+                day,
+                ..
+            } if instrument == cea => seen.push((false, seq, Some(day))),
+            _ => {}
+        };
+        // The first of them (the trade at the next write, a second on, or
+        // the snapshot), waited for: a quiet spell would end the wait
+        // early when the feed's timer fires late.
+        let first = tokio::time::timeout(WAIT, async {
+            loop {
+                let message = feed.next().await.unwrap();
+                let cea_news = matches!(
+                    message,
+                    FeedMessage::Trade { instrument, .. } | FeedMessage::Snapshot { instrument, .. }
+                        if instrument == cea
+                );
+                note(message);
+                if cea_news {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(first.is_ok(), "nothing of CEA2025 within {WAIT:?}");
+        // Then nothing more of them: a quiet spell, which a slow machine
+        // can only make pass wrongly, never fail.
         let quiet = Duration::from_millis(flush_interval_ms.min(1_000) + 500);
         while let Ok(message) = tokio::time::timeout(quiet, feed.next()).await {
-            match message.unwrap() {
-                FeedMessage::Trade {
-                    instrument, seq, ..
-                } if instrument == cea => {
-                    seen.push((true, seq, None));
-                }
-                FeedMessage::Snapshot {
-                    instrument,
-                    seq,
-                    day,
-                    ..
-                } if instrument == cea => seen.push((false, seq, Some(day))),
-                _ => {}
-            }
+            note(message.unwrap());
         }
         let server = day();
         assert_eq!((server.trade_count, server.volume_t), (1, 1));
