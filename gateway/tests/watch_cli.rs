@@ -11,7 +11,7 @@ use std::time::Duration;
 use cetx_gateway::client::{Client, NewOrder};
 use cetx_gateway::market_data::FeedClient;
 use cetx_gateway::protocol::{ServerMessage, Side};
-use common::{free_port, output_within, ServeProcess};
+use common::{output_within, port_with_no_listener, ServeProcess};
 
 /// Longest wait for a report, the feed, or `cetx watch` to exit.
 const WAIT: Duration = Duration::from_secs(10);
@@ -222,7 +222,9 @@ fn an_unknown_symbol_ends_it_with_the_feeds_refusal() {
 
 #[test]
 fn a_feed_that_is_not_there_ends_it_with_a_message() {
-    let feed = format!("127.0.0.1:{}", free_port());
+    // Held until the end: nothing can listen there meanwhile.
+    let (_reserved, port) = port_with_no_listener();
+    let feed = format!("127.0.0.1:{port}");
     let output = watch(&["--feed", &feed, "--once", "CEA2025"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -135,12 +135,23 @@ impl TestCertificates {
     }
 }
 
-/// A port that was free a moment ago: for a test that needs one where
-/// nothing listens (a server is started on port 0 and says where it
-/// listens).
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
+/// A loopback port where nothing listens, for as long as the returned
+/// socket lives: it is bound there but never listens, so a connection to
+/// it is refused, and no server started meanwhile on port 0 (another
+/// test's, in parallel) can be given it, as it could a port that was
+/// free a moment ago.
+pub fn port_with_no_listener() -> (socket2::Socket, u16) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    socket.bind(&any.into()).expect("bind a free port");
+    let port = socket
+        .local_addr()
+        .expect("local address")
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    (socket, port)
 }
 
 impl ServeProcess {
