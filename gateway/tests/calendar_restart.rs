@@ -498,8 +498,13 @@ fn a_holiday_added_after_a_close_dates_the_next_day_s_trades_by_its_own_close() 
 /// The `trading_day` of each row of `cetx replay`'s clearing file (of
 /// `day` only, if given).
 fn trading_days(dir: &Path, day: Option<u32>) -> Vec<String> {
-    let clearing = replay_csv(dir, day, "clearing");
-    let mut rows = csv::Reader::from_reader(clearing.as_bytes());
+    trading_days_in(dir, day, "clearing")
+}
+
+/// The `trading_day` of each row of `cetx replay`'s file `name`.
+fn trading_days_in(dir: &Path, day: Option<u32>, name: &str) -> Vec<String> {
+    let file = replay_csv(dir, day, name);
+    let mut rows = csv::Reader::from_reader(file.as_bytes());
     let column = rows
         .headers()
         .unwrap()
@@ -604,19 +609,9 @@ fn a_start_after_a_kill_mid_catch_up_more_than_a_month_on_ends_every_missed_day(
 
     // `cetx replay` settles it: a row per instrument and day, and each
     // trade under the day it was made.
-    let days = replay_csv(killed.path(), None, "days");
-    let mut rows = csv::Reader::from_reader(days.as_bytes());
-    let column = rows
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "trading_day")
-        .unwrap();
     let mut per_day = std::collections::BTreeMap::<u32, usize>::new();
-    for row in rows.records() {
-        *per_day
-            .entry(row.unwrap()[column].parse().unwrap())
-            .or_default() += 1;
+    for date in trading_days_in(killed.path(), None, "days") {
+        *per_day.entry(date.parse().unwrap()).or_default() += 1;
     }
     let instruments = config.instruments.len();
     assert_eq!(

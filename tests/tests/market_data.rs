@@ -457,12 +457,7 @@ async fn a_subscribe_again_starts_anew_and_one_naming_nothing_drops_nothing() {
         .await;
         let cea = market.market.find("CEA2025").unwrap();
         let day = || market.market.views()[usize::from(cea)].day;
-        let mut seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
-            .await
-            .unwrap();
-        let mut buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
-            .await
-            .unwrap();
+        let (mut seller, mut buyer) = seller_and_buyer(&market).await;
         let sell = NewOrder::limit(1, 2001, "CEA2025", WireSide::Sell, 85_00, 1);
         seller.submit(sell).await.unwrap();
         let level = tokio::time::timeout(WAIT, async {
@@ -579,12 +574,7 @@ async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() 
         })
         .await;
         let cea = market.market.find("CEA2025").unwrap();
-        let mut seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
-            .await
-            .unwrap();
-        let mut buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
-            .await
-            .unwrap();
+        let (mut seller, mut buyer) = seller_and_buyer(&market).await;
         // One batch (a sell resting at 86.00), written alone: the pause
         // after that write, when the next can come, ends no sooner than
         // PAUSE after this.
@@ -648,8 +638,8 @@ async fn a_reader_that_keeps_up_gets_every_trade_whatever_the_pace_holds_back() 
 }
 
 /// Reads `client`'s reports up to the answer to its order, within
-/// [`WAIT`].
-async fn answered(client: &mut Client) {
+/// [`WAIT`], and returns it.
+async fn answered(client: &mut Client) -> ServerMessage {
     loop {
         let frame = client
             .next_report(WAIT)
@@ -657,7 +647,7 @@ async fn answered(client: &mut Client) {
             .unwrap()
             .expect("the order is answered in time");
         if is_answer(&frame.message) {
-            return;
+            return frame.message;
         }
     }
 }
@@ -1152,28 +1142,28 @@ async fn a_flood_of_refused_connections_leaves_the_feed_serving() {
 /// `coid` each), every order answered: the brokers' connections, kept by
 /// the caller so that nothing is cancelled. The router publishes a turn
 /// before it sends the turn's reports, so the trade is in the feed's ring.
+/// Brokers 2 (who sells, for 2001) and 1 (who buys, for 1001), logged in.
+async fn seller_and_buyer(market: &Market) -> (Client, Client) {
+    let seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
+        .await
+        .unwrap();
+    let buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    (seller, buyer)
+}
+
 async fn one_trade(market: &Market, coid: u64) -> [Client; 2] {
-    let mut seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
-        .await
-        .unwrap();
-    let mut buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
-        .await
-        .unwrap();
+    let (mut seller, mut buyer) = seller_and_buyer(market).await;
     let sell = NewOrder::limit(coid, 2001, "CEA2025", WireSide::Sell, 85_00, 1);
     let buy = NewOrder::limit(coid, 1001, "CEA2025", WireSide::Buy, 85_00, 1);
     for (client, order) in [(&mut seller, sell), (&mut buyer, buy)] {
         client.submit(order).await.unwrap();
-        loop {
-            let frame = client
-                .next_report(WAIT)
-                .await
-                .unwrap()
-                .expect("the order is answered in time");
-            match frame.message {
-                ServerMessage::OrderAccepted { .. } => break,
-                other => assert!(!is_answer(&other), "{other:?}"),
-            }
-        }
+        let answer = answered(client).await;
+        assert!(
+            matches!(answer, ServerMessage::OrderAccepted { .. }),
+            "{answer:?}"
+        );
     }
     [seller, buyer]
 }
@@ -1311,12 +1301,7 @@ async fn the_trades_of_an_order_come_before_their_levels_then_the_orders_then_on
         feed.subscribe_orders(depth, &["CEA2025"]).await.unwrap();
         feeds.push(feed);
     }
-    let mut seller = Client::connect(market.addr, 2, "demo-secret-2", 0)
-        .await
-        .unwrap();
-    let mut buyer = Client::connect(market.addr, 1, "demo-secret-1", 0)
-        .await
-        .unwrap();
+    let (mut seller, mut buyer) = seller_and_buyer(&market).await;
     seller
         .submit(NewOrder::limit(
             1,

@@ -373,15 +373,7 @@ fn corruption_and_missing_segments_have_their_own_exit_codes() {
         (false, exit::GAP, "is missing"),
     ] {
         let journal = damaged(flip);
-        let stop = AtomicBool::new(false);
-        let failure = run(
-            &args(journal.path(), None, Format::Csv),
-            &mut Vec::new(),
-            &mut Vec::new(),
-            &mut |_| {},
-            &stop,
-        )
-        .unwrap_err();
+        let failure = replay_failure(&args(journal.path(), None, Format::Csv));
         assert_eq!(failure.exit_code(), code, "{failure}");
         let message = failure.to_string();
         assert!(message.contains(word), "{message}");
@@ -1263,6 +1255,18 @@ fn replay_outputs(
     (files, summary, String::from_utf8(stderr).unwrap())
 }
 
+/// How a replay that must fail fails.
+fn replay_failure(a: &ReplayArgs) -> cetx_engine::settlement::ReplayFailure {
+    run(
+        a,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap_err()
+}
+
 /// Two days, Friday's end of day dated as a server dates it, and on
 /// Monday a deposit for 1001 after the trade, so that the Monday's
 /// accounts and transfers move by more than trading.
@@ -1352,14 +1356,7 @@ fn a_day_settled_from_a_snapshot_is_the_day_settled_from_seq_1() {
     // Without the snapshot, the journal cannot be read from seq 1.
     let mut a = args(journal.path(), None, Format::Csv);
     monday(&mut a);
-    let failure = run(
-        &a,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap_err();
+    let failure = replay_failure(&a);
     assert_eq!(failure.exit_code(), exit::GAP, "{failure}");
 }
 
@@ -1391,14 +1388,7 @@ fn from_snapshot_does_not_read_the_records_before_the_snapshot_s_in_its_segment(
     // From seq 1 the damage is met: exit 3.
     let mut a = args(journal.path(), None, Format::Csv);
     monday(&mut a);
-    let failure = run(
-        &a,
-        &mut Vec::new(),
-        &mut Vec::new(),
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-    .unwrap_err();
+    let failure = replay_failure(&a);
     assert_eq!(failure.exit_code(), exit::CORRUPT, "{failure}");
 }
 

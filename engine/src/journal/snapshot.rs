@@ -261,27 +261,32 @@ pub(crate) fn record_at(
     if let Some(offset) = offset.filter(|&at| at >= segment.offset && at < segment.len) {
         let first_record = segment.offset;
         segment.skip_to(offset)?;
-        match segment.read_record()? {
-            Raw::Record {
-                seq: found,
-                header_crc,
-                offset,
-                ..
-            } if found == seq => return Ok(RecordAt::Found(Tie { header_crc, offset })),
-            _ => segment.skip_to(first_record)?,
+        if let Some(tie) = tie_of(&segment.read_record()?, seq) {
+            return Ok(RecordAt::Found(tie));
         }
+        segment.skip_to(first_record)?;
     }
     loop {
-        match segment.read_record()? {
-            Raw::Record {
-                seq: found,
-                header_crc,
-                offset,
-                ..
-            } if found == seq => return Ok(RecordAt::Found(Tie { header_crc, offset })),
-            Raw::Record { seq: found, .. } if found < seq => {}
-            _ => return Ok(RecordAt::Missing),
+        let raw = segment.read_record()?;
+        if let Some(tie) = tie_of(&raw, seq) {
+            return Ok(RecordAt::Found(tie));
         }
+        if !matches!(raw, Raw::Record { seq: found, .. } if found < seq) {
+            return Ok(RecordAt::Missing);
+        }
+    }
+}
+
+/// The tie of `raw` when it is the good record `seq`.
+fn tie_of(raw: &Raw, seq: u64) -> Option<Tie> {
+    match *raw {
+        Raw::Record {
+            seq: found,
+            header_crc,
+            offset,
+            ..
+        } if found == seq => Some(Tie { header_crc, offset }),
+        _ => None,
     }
 }
 
