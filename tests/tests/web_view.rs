@@ -57,6 +57,10 @@ fn chromium() -> Option<String> {
         .find(|name| run_browser(name, &["--version"]).is_ok_and(|o| o.status.success()))
 }
 
+/// How many times the browser test loads the page, at most, for it to
+/// show what the test expects.
+const LOADS: usize = 3;
+
 /// Loads `url` headless, lets its scripts run a few seconds, and returns
 /// the DOM.
 fn dump_dom(browser: &str, url: &str) -> String {
@@ -155,13 +159,7 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
         .unwrap();
     answered(&mut two, 2).await;
 
-    let dom = tokio::task::spawn_blocking({
-        let url = url.clone();
-        move || dump_dom(&browser, &url)
-    })
-    .await
-    .unwrap();
-    for expected in [
+    let expected = [
         r#"<b id="best-bid">85.10</b>"#,
         r#"<b id="best-ask">85.30</b>"#,
         // Below the 90.00 reference: green, the Chinese convention.
@@ -172,7 +170,23 @@ async fn the_page_shows_the_best_prices_and_the_last_trade() {
         r#"<tbody id="auctions"><tr><td>1</td><td>uniform</td><td>150000</td><td>85.00</td><td>99.00</td>"#,
         r#"<td>open</td></tr></tbody>"#,
         r#"<tbody id="offers"><tr><td>none</td></tr></tbody>"#,
-    ] {
+    ];
+    // A cold browser on a busy machine may use up its own --timeout
+    // before the page's scripts have drawn it: load it again (a warm
+    // start), a bounded number of times, before judging what it shows.
+    let mut dom = String::new();
+    for _ in 0..LOADS {
+        dom = tokio::task::spawn_blocking({
+            let (browser, url) = (browser.clone(), url.clone());
+            move || dump_dom(&browser, &url)
+        })
+        .await
+        .unwrap();
+        if expected.iter().all(|e| dom.contains(e)) {
+            break;
+        }
+    }
+    for expected in expected {
         assert!(dom.contains(expected), "{expected} not in the page:\n{dom}");
     }
     drop((one, two, desk));
