@@ -216,8 +216,9 @@ pub(crate) enum RecordAt {
 /// A sentence: the record at `seq` has another checksum than `tie`'s (a
 /// snapshot of another history), or the journal cannot be read.
 pub(crate) fn tied_record(dir: &Path, seq: u64, tie: Tie) -> Result<RecordAt, String> {
-    let placed = (tie.offset > 0).then_some(tie.offset);
-    let found = record_at(dir, seq, placed).map_err(|e| e.to_string())?;
+    // A version 7 snapshot's offset, 0, is no record's start (the
+    // segment's header is there): `record_at` scans.
+    let found = record_at(dir, seq, Some(tie.offset)).map_err(|e| e.to_string())?;
     match found {
         RecordAt::Found(Tie { header_crc, .. }) if header_crc != tie.header_crc => Err(format!(
             "the journal's record at seq {seq} is not the one it was taken after (its header checksum is {header_crc:#010x}, the snapshot's {:#010x}): a snapshot of another history",
