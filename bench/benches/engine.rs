@@ -16,6 +16,7 @@
 //! | `mixed/resting_5000` | one command | 10,000 commands of the mixed stream (45/45/10) |
 //! | `quantcup/{cetx,lobster,quantcup_c}` | one message | the QuantCup 2011 feed (35,759 messages) from an empty book |
 //! | `rest_1m/{cetx,lobster,quantcup_c}` | one order | 1,000,000 passive orders into an empty book, all resting |
+//! | `state/resting/N` | one resting order | `Engine::state()` of a book of N resting orders: what a snapshot copies (on the snapshot thread's replica, not the engine thread) |
 //!
 //! The last two groups run the `lobster` crate's book on the very stream
 //! cetx runs (`common/lobster.rs` translates the commands), so the ratio
@@ -428,6 +429,30 @@ fn rest_1m(c: &mut Criterion) {
     group.finish();
 }
 
+/// `Engine::state()` of one book of `n` passive orders (1,000 accounts):
+/// the copy each snapshot takes. The server takes it on the snapshot
+/// thread's replica of the engine; before, the engine thread paused for it.
+fn state(c: &mut Criterion) {
+    let mut group = c.benchmark_group("state");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    for n in [100_000, REST_MANY] {
+        let mut flow = MixedFlow::new(SEED, n);
+        let mut engine = open_market(&flow::engine_config_with_room(n));
+        let mut events = Vec::new();
+        for _ in 0..n {
+            let (command, stamp) = flow.next_passive();
+            apply(&mut engine, &command, stamp, &mut events);
+        }
+        assert_eq!(engine.book(INSTRUMENT).expect("one book").len(), n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("resting", n), |b| {
+            b.iter(|| black_box(engine.state()));
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -437,12 +462,12 @@ fn config() -> Criterion {
 
 /// The macro's `pub fn benches` lives in a private module: it is no API.
 mod groups {
-    use super::{add_passive, cancel, config, mixed, quantcup, rest_1m, sweep};
+    use super::{add_passive, cancel, config, mixed, quantcup, rest_1m, state, sweep};
 
     criterion::criterion_group! {
         name = benches;
         config = config();
-        targets = add_passive, cancel, sweep, mixed, quantcup, rest_1m
+        targets = add_passive, cancel, sweep, mixed, quantcup, rest_1m, state
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::format::{decode_entry_payload, list_segments, segment_file_name};
 use super::manifest::journal_segments;
 use super::segment::{entry_payload, Header, Raw, SegmentFile};
-use super::{JournalEntry, JournalError};
+use super::{JournalEntry, JournalError, Tie};
 
 /// Default pause between looks at a journal with nothing new.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(1);
@@ -34,6 +34,8 @@ pub struct JournalFollower {
     segment: Option<SegmentFile>,
     /// The sequence number the next record of the file must have.
     cursor: Option<u64>,
+    /// The record of the entry returned last.
+    tie: Option<Tie>,
     poll_interval: Duration,
 }
 
@@ -47,6 +49,7 @@ impl JournalFollower {
             next_seq: from_seq.max(1),
             segment: None,
             cursor: None,
+            tie: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
         }
     }
@@ -62,6 +65,14 @@ impl JournalFollower {
     #[must_use]
     pub const fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    /// The journal record of the entry returned last (its `header_crc`
+    /// and where it starts in its segment): what a snapshot taken after
+    /// that entry is tied to.
+    #[must_use]
+    pub const fn tie(&self) -> Option<Tie> {
+        self.tie
     }
 
     /// The next entry if it is already written, without waiting.
@@ -86,7 +97,7 @@ impl JournalFollower {
                     seq,
                     offset,
                     record_type,
-                    ..
+                    header_crc,
                 } => {
                     if seq != expected {
                         return Err(JournalError::Gap {
@@ -112,6 +123,7 @@ impl JournalFollower {
                         .map_err(|e| corrupt(format!("the entry does not decode: {e}")))?;
                     entry.operator = operator;
                     self.next_seq = seq + 1;
+                    self.tie = Some(Tie { header_crc, offset });
                     return Ok(Some(entry));
                 }
                 end @ (Raw::End | Raw::Zero { .. } | Raw::Bad { .. }) => {

@@ -21,6 +21,7 @@ use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::history::Pace;
 use super::pending::PendingCancels;
+use super::replica::Replica;
 use super::router::{self, Outbound, Router, SnapshotQueue, Turn};
 use super::scheduler::{self, Scheduler};
 use super::sequencer::{Input, Sequencer, TURN_NS_BUCKETS, TURN_NS_SHIFT};
@@ -205,6 +206,10 @@ impl Runtime {
             opened.collect()
         };
         accounts.sort_unstable_by_key(|&(id, ..)| id);
+        let next_seq = recovered.next_seq + definition.entries.len() as u64;
+        // The snapshot thread's copy, before the live engine's books are
+        // mapped in full: it follows the journal from here.
+        let replica = Replica::new(engine.clone(), &journal_dir, next_seq);
         // Map every page the books may use now, so that no order waits for
         // the kernel to map one (docs/CONFIG.md: what each capacity costs).
         engine.prefault();
@@ -219,7 +224,6 @@ impl Runtime {
         if let Some(broker) = config.brokers.iter().find(|b| added.contains_key(&b.id)) {
             return Err(RuntimeError::BrokerInConfigAndJournal(broker.id.0));
         }
-        let next_seq = recovered.next_seq + definition.entries.len() as u64;
         // The calendar's progress is the journal's as recovery found it:
         // the definition's entries are stamped now, but a close missed
         // while the server was down has still to run.
@@ -328,7 +332,13 @@ impl Runtime {
         };
         let counts = Arc::clone(&shared.snapshot_counts);
         runtime.snapshot_thread = Some(spawn("cetx-snapshot", move || {
-            router::write_snapshots(&journal_dir, &snapshot_queue, keep_snapshots, &counts);
+            router::write_snapshots(
+                &journal_dir,
+                replica,
+                &snapshot_queue,
+                keep_snapshots,
+                &counts,
+            );
         })?);
 
         let progress = Progress {

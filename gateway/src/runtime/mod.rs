@@ -61,6 +61,7 @@ mod handle;
 mod history;
 mod lifecycle;
 mod pending;
+mod replica;
 mod request;
 mod router;
 mod scheduler;

@@ -22,10 +22,12 @@
 //! neither. The engine thread never
 //! takes this lock.
 //!
-//! Snapshots of the engine state ride along: the engine thread adds one
-//! after an entry, the router passes it on once that entry is durable, and
-//! a snapshot thread writes the file, so neither the engine thread nor the
-//! reports wait for it.
+//! Snapshots ride along: the engine thread asks for one after an entry
+//! (with the day's client order ids then), the router adds the gateway's
+//! state and passes it on once that entry is durable, and a snapshot
+//! thread takes the engine's state from its own replica of the engine
+//! ([`super::replica`]) and writes the files, so neither the engine thread
+//! nor the reports wait for it.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
@@ -33,14 +35,17 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use cetx_engine::journal::{list_snapshots, prune_snapshots_but, write_snapshot, JournalReader};
-use cetx_engine::{BrokerId, Command, EngineState, Event, Membership, Stamp, Status};
+use cetx_engine::journal::{
+    list_snapshots, prune_snapshots_but, write_snapshot_tied, JournalReader,
+};
+use cetx_engine::{BrokerId, Command, Event, Membership, Stamp, Status};
 use crossbeam_channel::{Receiver, Sender};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{Activity, SnapshotStats};
 use super::client_orders::{ClientOrderLog, DayFiles};
+use super::replica::Replica;
 use super::request::Refusal;
 use super::state::{self, ClosedAuctions, GatewayState};
 use super::AdminOutcome;
@@ -87,13 +92,12 @@ pub(super) enum Routed {
         /// Where the operator waits.
         reply: oneshot::Sender<AdminOutcome>,
     },
-    /// The engine state after entry `seq`, to be written as a snapshot
-    /// once that entry is durable, with the gateway's own state then.
+    /// A snapshot after entry `seq`, to be written once that entry is
+    /// durable, with the gateway's own state then (the engine's is the
+    /// snapshot thread's to take: [`super::replica`]).
     Snapshot {
         /// The entry the state follows.
         seq: u64,
-        /// The state.
-        state: Box<EngineState>,
         /// Today's client order ids after entry `seq`.
         client_orders: Box<ClientOrderLog>,
         /// The time of entry `seq`.
@@ -325,7 +329,6 @@ impl Router {
                 }
                 Routed::Snapshot {
                     seq,
-                    state,
                     client_orders,
                     last_time_ns,
                     end_of_day,
@@ -340,7 +343,6 @@ impl Router {
                     });
                     self.snapshot(Snapshot {
                         seq,
-                        engine: state,
                         gateway,
                         end_of_day,
                     });
@@ -365,8 +367,8 @@ fn refusal_frame(refusal: Refusal) -> ServerFrame {
     )
 }
 
-/// A snapshot on its way to the snapshot thread: the engine's state and
-/// the gateway's, after the same entry.
+/// A snapshot on its way to the snapshot thread: the gateway's state after
+/// an entry, to be written with the engine's after the same entry.
 /// The router's end of the queue of snapshots to the snapshot thread.
 pub(super) struct SnapshotQueue {
     sender: Sender<Snapshot>,
@@ -395,7 +397,6 @@ impl SnapshotQueue {
 
 pub(super) struct Snapshot {
     pub(super) seq: u64,
-    pub(super) engine: Box<EngineState>,
     pub(super) gateway: Box<GatewayState>,
     pub(super) end_of_day: bool,
 }
@@ -444,13 +445,14 @@ const EVES_KEPT: usize = 2;
 
 /// The snapshot thread: writes each snapshot it is given into the journal
 /// directory (the gateway's state first, so that an engine snapshot comes
-/// with it), then removes all but the newest `keep` and the last
+/// with it; the engine's is `replica`'s once it has taken the entry), then removes all but the newest `keep` and the last
 /// [`EVES_KEPT`] taken at an end of day (found on disk at start, then
 /// each one this thread writes). A snapshot
 /// is a shortcut for recovery, never the truth, so a failure is logged,
 /// counted in `counts`, and the server goes on.
 pub(super) fn write_snapshots(
     dir: &Path,
+    mut replica: Replica,
     snapshots: &Receiver<Snapshot>,
     keep: usize,
     counts: &SnapshotCounts,
@@ -462,7 +464,10 @@ pub(super) fn write_snapshots(
         let written = day_files
             .write(dir, seq, &snapshot.gateway.client_orders)
             .and_then(|day| state::write(dir, seq, &snapshot.gateway, day))
-            .and_then(|_| write_snapshot(dir, seq, &snapshot.engine).map_err(|e| e.to_string()));
+            .and_then(|_| {
+                let (tie, engine) = replica.after(seq)?;
+                write_snapshot_tied(dir, seq, tie, &engine).map_err(|e| e.to_string())
+            });
         match written {
             Ok(path) => {
                 counts.written(seq);
@@ -714,13 +719,9 @@ fn log_cancelled(stamp: Stamp, command: &Command, events: &[Event]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cetx_engine::{Engine, EngineConfig, InstrumentSpec};
-    use rust_decimal::Decimal;
-
-    fn snapshot(engine: &EngineState, seq: u64, end_of_day: bool) -> Snapshot {
+    fn snapshot(seq: u64, end_of_day: bool) -> Snapshot {
         Snapshot {
             seq,
-            engine: Box::new(engine.clone()),
             gateway: Box::default(),
             end_of_day,
         }
@@ -728,11 +729,6 @@ mod tests {
 
     #[test]
     fn no_more_snapshots_wait_than_are_kept_once_written() {
-        let engine = Engine::new(&EngineConfig {
-            instruments: vec![InstrumentSpec::cea(2025, Decimal::new(90_00, 2))],
-        })
-        .unwrap()
-        .state();
         let (recycle, _recycled) = crossbeam_channel::bounded(1);
         let keep = 3;
         let (queue, written) = SnapshotQueue::new(keep);
@@ -740,11 +736,11 @@ mod tests {
         let mut router = Router::new(recycle, queue, Arc::clone(&counts), None);
 
         // A periodic snapshot waits; the next is skipped while it does.
-        router.snapshot(snapshot(&engine, 10, false));
-        router.snapshot(snapshot(&engine, 20, false));
+        router.snapshot(snapshot(10, false));
+        router.snapshot(snapshot(20, false));
         // A start catching up ten missed days: an end of day's each.
         for day in 1..=10 {
-            router.snapshot(snapshot(&engine, 100 * day, true));
+            router.snapshot(snapshot(100 * day, true));
         }
         let waiting: Vec<(u64, bool)> = written.try_iter().map(|s| (s.seq, s.end_of_day)).collect();
         assert_eq!(
@@ -756,13 +752,13 @@ mod tests {
         assert_eq!(counts.stats().skipped, 1 + 8);
 
         // With the queue drained, a periodic one goes again.
-        router.snapshot(snapshot(&engine, 1010, false));
+        router.snapshot(snapshot(1010, false));
         assert_eq!(written.try_recv().map(|s| s.seq), Ok(1010));
         // And no fewer than the last two ends of day may wait.
         let (queue, written) = SnapshotQueue::new(1);
         let mut router = Router::new(crossbeam_channel::bounded(1).0, queue, counts, None);
         for day in 1..=3 {
-            router.snapshot(snapshot(&engine, day, true));
+            router.snapshot(snapshot(day, true));
         }
         let waiting: Vec<u64> = written.try_iter().map(|s| s.seq).collect();
         assert_eq!(waiting, [2, 3]);

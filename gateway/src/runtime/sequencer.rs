@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::histogram::Histogram;
 use cetx_engine::{
-    AccountId, BrokerId, Command, Engine, EngineState, Event, InstrumentId, JournalBatch,
-    JournalWriter, OrderId, Phase, RejectReason, Requester, Stamp,
+    AccountId, BrokerId, Command, Engine, Event, InstrumentId, JournalBatch, JournalWriter,
+    OrderId, Phase, RejectReason, Requester, Stamp,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
@@ -613,10 +613,8 @@ impl Sequencer {
         if seq.is_multiple_of(self.snapshot_every)
             || (ends_a_day && self.snapshot_every != u64::MAX)
         {
-            let state: Box<EngineState> = Box::new(self.engine.state());
             self.turn.items.push(Routed::Snapshot {
                 seq,
-                state,
                 client_orders: Box::new(self.client_orders.log()),
                 last_time_ns: stamp.time_ns,
                 end_of_day: ends_a_day,
