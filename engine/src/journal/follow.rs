@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::format::{decode_entry_payload, list_segments, segment_file_name};
+use super::format::{decode_entry_payload_into, list_segments, segment_file_name};
 use super::manifest::journal_segments;
 use super::segment::{entry_payload, Header, Raw, SegmentFile};
 use super::{JournalEntry, JournalError, Tie};
+use crate::{Command, Event, Stamp};
 
 /// Default pause between looks at a journal with nothing new.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(1);
@@ -83,6 +84,37 @@ impl JournalFollower {
     /// does not follow), [`JournalError::Io`] when a file cannot be read.
     /// An incomplete tail is not an error.
     pub fn try_next(&mut self) -> Result<Option<JournalEntry>, JournalError> {
+        let mut events = Vec::new();
+        Ok(self
+            .next_with(&mut events)?
+            .map(|(stamp, command, operator)| JournalEntry {
+                stamp,
+                command,
+                events,
+                operator,
+            }))
+    }
+
+    /// [`JournalFollower::try_next`] into `events` (appended to, so a
+    /// caller that clears and reuses one vector allocates nothing per
+    /// entry): the entry's stamp and command.
+    ///
+    /// # Errors
+    /// As [`JournalFollower::try_next`].
+    pub fn try_next_into(
+        &mut self,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<(Stamp, Command)>, JournalError> {
+        Ok(self
+            .next_with(events)?
+            .map(|(stamp, command, _)| (stamp, command)))
+    }
+
+    /// The next entry, its events appended to `events`, and its operator.
+    fn next_with(
+        &mut self,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<(Stamp, Command, Option<u32>)>, JournalError> {
         let mut next_seen = false;
         loop {
             if self.segment.is_none() && !self.open_segment()? {
@@ -119,12 +151,11 @@ impl JournalFollower {
                     };
                     let (payload, operator) =
                         entry_payload(record_type, segment.payload()).map_err(corrupt)?;
-                    let mut entry = decode_entry_payload(seq, payload)
+                    let (stamp, command) = decode_entry_payload_into(seq, payload, events)
                         .map_err(|e| corrupt(format!("the entry does not decode: {e}")))?;
-                    entry.operator = operator;
                     self.next_seq = seq + 1;
                     self.tie = Some(Tie { header_crc, offset });
-                    return Ok(Some(entry));
+                    return Ok(Some((stamp, command, operator)));
                 }
                 end @ (Raw::End | Raw::Zero { .. } | Raw::Bad { .. }) => {
                     if segment.refresh_len()? {
@@ -255,9 +286,31 @@ impl JournalFollower {
         &mut self,
         timeout: Duration,
     ) -> Result<Option<JournalEntry>, JournalError> {
+        self.wait_for(timeout, Self::try_next)
+    }
+
+    /// [`JournalFollower::next_timeout`] into `events`, as
+    /// [`JournalFollower::try_next_into`].
+    ///
+    /// # Errors
+    /// As [`JournalFollower::try_next`].
+    pub fn next_timeout_into(
+        &mut self,
+        timeout: Duration,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<(Stamp, Command)>, JournalError> {
+        self.wait_for(timeout, |follower| follower.try_next_into(events))
+    }
+
+    /// What `next` finds, looking again after each pause until `timeout`.
+    fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut next: impl FnMut(&mut Self) -> Result<Option<T>, JournalError>,
+    ) -> Result<Option<T>, JournalError> {
         let start = Instant::now();
         loop {
-            if let Some(entry) = self.try_next()? {
+            if let Some(entry) = next(self)? {
                 return Ok(Some(entry));
             }
             let waited = start.elapsed();

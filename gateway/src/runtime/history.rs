@@ -32,9 +32,10 @@ const BATCH: usize = 1_024;
 /// thread waits for the session rather than read ahead.
 const BATCHES: usize = 4;
 
-/// The read-back thread's nice value: a resume takes the CPU that the
-/// engine, the journal writer and the live sessions leave, rather than
-/// delay the other brokers' reports (Linux sets it per thread).
+/// The nice value of the read-back thread and of the snapshot thread: a
+/// resume, and the snapshot thread's replica of the engine, take the CPU
+/// that the engine, the journal writer and the live sessions leave,
+/// rather than delay the brokers' reports (Linux sets it per thread).
 const NICE: i32 = 10;
 
 /// How often a read-back waiting for its turn looks whether its session
@@ -219,10 +220,10 @@ pub(super) fn read_back(
 
 /// Gives the calling thread the nice value [`NICE`] (Linux keeps one per
 /// thread). A failure only leaves it as it was.
-fn yield_to_live_path() {
+pub(super) fn yield_to_live_path() {
     let thread = rustix::thread::gettid();
     if let Err(error) = rustix::process::setpriority_process(Some(thread), NICE) {
-        tracing::debug!(%error, "the resume thread keeps its priority");
+        tracing::debug!(%error, "a background thread keeps its priority");
     }
 }
 

@@ -19,7 +19,7 @@ use super::activity::Activity;
 use super::book_fill::{BookFill, BookLoads};
 use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
-use super::history::Pace;
+use super::history::{self, Pace};
 use super::pending::PendingCancels;
 use super::replica::Replica;
 use super::router::{self, Outbound, Router, SnapshotQueue, Turn};
@@ -332,6 +332,7 @@ impl Runtime {
         };
         let counts = Arc::clone(&shared.snapshot_counts);
         runtime.snapshot_thread = Some(spawn("cetx-snapshot", move || {
+            history::yield_to_live_path();
             router::write_snapshots(
                 &journal_dir,
                 replica,

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cetx_engine::journal::{JournalFollower, Tie};
-use cetx_engine::{Engine, EngineState};
+use cetx_engine::{Engine, EngineState, Event};
 
 /// How long the replica waits for an entry that is already durable
 /// before it says the journal does not hold it.
@@ -26,6 +26,8 @@ const DURABLE_WAIT: Duration = Duration::from_secs(10);
 pub(super) struct Replica {
     engine: Engine,
     follower: JournalFollower,
+    /// The events of the entry being taken, one vector reused.
+    events: Vec<Event>,
     /// Why the replica stopped following, if it did: no snapshot is
     /// written after that.
     broken: Option<String>,
@@ -38,6 +40,7 @@ impl Replica {
         Self {
             engine,
             follower: JournalFollower::new(dir, next_seq),
+            events: Vec::new(),
             broken: None,
         }
     }
@@ -76,9 +79,10 @@ impl Replica {
     /// Takes the next entry of the journal.
     fn take_next(&mut self) -> Result<(), String> {
         let expected = self.follower.next_seq();
-        let entry = self
+        self.events.clear();
+        let (stamp, command) = self
             .follower
-            .next_timeout(DURABLE_WAIT)
+            .next_timeout_into(DURABLE_WAIT, &mut self.events)
             .map_err(|e| format!("reading entry {expected}: {e}"))?
             .ok_or_else(|| {
                 format!(
@@ -87,7 +91,7 @@ impl Replica {
                 )
             })?;
         self.engine
-            .replay(entry.stamp, &entry.command, &entry.events)
+            .replay(stamp, &command, &self.events)
             .map_err(|e| format!("entry {expected} does not replay: {e}"))
     }
 }
