@@ -3,7 +3,9 @@
 //! them is cheap for the server and quiet in its log.
 //!
 //! Failures are counted per source address and per broker (per operator on
-//! the operators' channel, which keeps its own), and forgotten
+//! the operators' channel, which keeps its own; an id that names no one
+//! is counted as one that does, so the answers do not say which exist),
+//! and forgotten
 //! `forget_after_ms` after the last one. After `free_failures` failures,
 //! the answer to each further one waits, twice as long each time from
 //! `first_delay_ms` up to `max_delay_ms`. At `refuse_after` failures the
@@ -80,13 +82,19 @@ pub(crate) struct LoginBackoff<K = BrokerId> {
 struct Inner<K> {
     by_address: BTreeMap<IpAddr, Failures>,
     by_broker: BTreeMap<K, Failures>,
+    /// The failures of ids that name no one, counted as a configured id's
+    /// are (so that a guesser cannot tell the two apart by the answer's
+    /// wait or its 417), and kept apart from them: at most
+    /// [`MAX_ADDRESSES`], the stalest forgotten past it, which never
+    /// forgets a configured id's.
+    by_unknown: BTreeMap<K, Failures>,
     /// The failures of each address for each configured id, which a
     /// success of that id from that address takes off the address's.
     by_pair: BTreeMap<(IpAddr, K), Failures>,
     log: LogTally,
     /// The last failure counted: its address, the id it named, and that
     /// address's or id's failures then.
-    last: Option<(IpAddr, Option<K>, u32)>,
+    last: Option<(IpAddr, K, u32)>,
 }
 
 impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
@@ -96,6 +104,7 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
             inner: Mutex::new(Inner {
                 by_address: BTreeMap::new(),
                 by_broker: BTreeMap::new(),
+                by_unknown: BTreeMap::new(),
                 by_pair: BTreeMap::new(),
                 log: LogTally::new(LOG_INTERVAL),
                 last: None,
@@ -132,32 +141,38 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
         refused
     }
 
-    /// Counts a failed login from `addr` (for `broker`, when it names a
-    /// configured one) and says how to answer it.
-    pub(crate) fn failed(&self, addr: IpAddr, broker: Option<K>, now: Instant) -> Answer {
+    /// Counts a failed login from `addr` for `id` (`known` when it names
+    /// a configured one, else it is counted the same, apart) and says how
+    /// to answer it.
+    pub(crate) fn failed(&self, addr: IpAddr, id: K, known: bool, now: Instant) -> Answer {
         self.refused.fetch_add(1, Ordering::Relaxed);
         let forget = self.settings.forget_after();
         let mut inner = self.lock();
         let by_address = count_failure(&mut inner.by_address, addr, now, forget);
-        let by_broker = broker.map_or(0, |broker| {
-            count_failure(&mut inner.by_pair, (addr, broker), now, forget);
-            count_failure(&mut inner.by_broker, broker, now, forget)
-        });
+        let by_id = if known {
+            count_failure(&mut inner.by_pair, (addr, id), now, forget);
+            count_failure(&mut inner.by_broker, id, now, forget)
+        } else {
+            count_failure(&mut inner.by_unknown, id, now, forget)
+        };
         if inner.by_address.len() > MAX_ADDRESSES {
             forget_stalest(&mut inner.by_address, now, forget);
         }
         if inner.by_pair.len() > MAX_ADDRESSES {
             forget_stalest(&mut inner.by_pair, now, forget);
         }
-        let failures = by_address.max(by_broker);
-        inner.last = Some((addr, broker, failures));
+        if inner.by_unknown.len() > MAX_ADDRESSES {
+            forget_stalest(&mut inner.by_unknown, now, forget);
+        }
+        let failures = by_address.max(by_id);
+        inner.last = Some((addr, id, failures));
         if let Some(count) = inner.log.count(now) {
             inner.log_failures(count);
         }
         if by_address == self.settings.refuse_after {
             tracing::warn!(
                 %addr,
-                id = ?broker,
+                ?id,
                 failures = by_address,
                 "refusing logins from this address until its failures are forgotten"
             );
@@ -281,7 +296,7 @@ mod tests {
         let addr: IpAddr = [10, 0, 0, 1].into();
         let now = Instant::now();
         let answers: Vec<Answer> = (0..REFUSE_AFTER)
-            .map(|_| backoff.failed(addr, Some(BrokerId(1)), now))
+            .map(|_| backoff.failed(addr, BrokerId(1), true, now))
             .collect();
         let ms: Vec<u128> = answers.iter().map(|a| a.delay.as_millis()).collect();
         assert_eq!(ms, [0, 0, 0, 50, 100, 200, 400, 800]);
@@ -293,14 +308,14 @@ mod tests {
         let other: IpAddr = [10, 0, 0, 2].into();
         assert!(!backoff.is_refused(other, now));
         assert_eq!(
-            backoff.failed(other, Some(BrokerId(1)), now).delay,
+            backoff.failed(other, BrokerId(1), true, now).delay,
             Duration::from_secs(1)
         );
         // Forgotten after a while.
         assert!(!backoff.is_refused(addr, now + Duration::from_secs(60)));
         assert_eq!(
             backoff
-                .failed(addr, None, now + Duration::from_secs(60))
+                .failed(addr, BrokerId(99), false, now + Duration::from_secs(60))
                 .delay,
             Duration::ZERO
         );
@@ -313,22 +328,22 @@ mod tests {
         let now = Instant::now();
         // A broker's own typos are forgiven once it logs in.
         for _ in 0..REFUSE_AFTER - 1 {
-            backoff.failed(addr, Some(BrokerId(1)), now);
+            backoff.failed(addr, BrokerId(1), true, now);
         }
         backoff.succeeded(addr, BrokerId(1), now);
         assert!(!backoff.is_refused(addr, now));
         // And in the broker's own count: its next typo is its first.
-        let answer = backoff.failed(addr, Some(BrokerId(1)), now);
+        let answer = backoff.failed(addr, BrokerId(1), true, now);
         assert_eq!((answer.delay, answer.refuse), (Duration::ZERO, false));
         backoff.succeeded(addr, BrokerId(1), now);
         // Guesses at broker 1 from elsewhere are not forgiven by its
         // logins: the 8th is refused, from any address.
         let elsewhere: IpAddr = [10, 0, 0, 9].into();
         for _ in 0..REFUSE_AFTER - 1 {
-            backoff.failed(elsewhere, Some(BrokerId(1)), now);
+            backoff.failed(elsewhere, BrokerId(1), true, now);
         }
         backoff.succeeded(addr, BrokerId(1), now);
-        let answer = backoff.failed(elsewhere, Some(BrokerId(1)), now);
+        let answer = backoff.failed(elsewhere, BrokerId(1), true, now);
         assert_eq!(
             (answer.delay, answer.refuse),
             (Duration::from_millis(800), true)
@@ -337,17 +352,46 @@ mod tests {
         // address is refused at the 8th, as anyone's.
         for guess in 1..=REFUSE_AFTER {
             assert!(!backoff.is_refused(addr, now), "guess {guess}");
-            backoff.failed(addr, Some(BrokerId(2)), now);
+            backoff.failed(addr, BrokerId(2), true, now);
             backoff.succeeded(addr, BrokerId(1), now);
         }
         assert!(backoff.is_refused(addr, now));
         // Failures naming no configured broker are kept too.
         let other: IpAddr = [10, 0, 0, 2].into();
         for _ in 0..REFUSE_AFTER {
-            backoff.failed(other, None, now);
+            backoff.failed(other, BrokerId(99), false, now);
         }
         backoff.succeeded(other, BrokerId(1), now);
         assert!(backoff.is_refused(other, now));
+    }
+
+    /// A guesser learns nothing of which ids exist from the answers: the
+    /// failures for an id that names no one are counted as a configured
+    /// broker's are, each from a fresh address (a tester told the two
+    /// apart: 417 after 1 s for broker 4, 402 at once for id 98).
+    #[test]
+    fn an_unknown_id_s_failures_are_answered_as_a_known_one_s() {
+        let backoff = backoff();
+        let now = Instant::now();
+        let answers = |id: u32, known: bool| -> Vec<Answer> {
+            (0..=REFUSE_AFTER)
+                .map(|i| {
+                    let addr = IpAddr::from([10, u8::from(known), 0, i as u8]);
+                    backoff.failed(addr, BrokerId(id), known, now)
+                })
+                .collect()
+        };
+        let known = answers(4, true);
+        assert_eq!(answers(98, false), known);
+        assert!(known[REFUSE_AFTER as usize].refuse, "{known:?}");
+        // Ids that name no one are bounded apart, never forgetting a
+        // configured id's failures.
+        for id in 1_000..1_000 + MAX_ADDRESSES as u32 + 10 {
+            backoff.failed(IpAddr::from([10, 9, 9, 9]), BrokerId(id), false, now);
+        }
+        assert!(backoff.lock().by_unknown.len() <= MAX_ADDRESSES);
+        let fresh = IpAddr::from([10, 8, 8, 8]);
+        assert!(backoff.failed(fresh, BrokerId(4), true, now).refuse);
     }
 
     #[test]
@@ -355,7 +399,7 @@ mod tests {
         let backoff = backoff();
         let now = Instant::now();
         for i in 0..=MAX_ADDRESSES as u32 + 10 {
-            backoff.failed(IpAddr::from(i.to_be_bytes()), Some(BrokerId(1)), now);
+            backoff.failed(IpAddr::from(i.to_be_bytes()), BrokerId(1), true, now);
         }
         assert!(backoff.lock().by_address.len() <= MAX_ADDRESSES);
         assert!(backoff.lock().by_pair.len() <= MAX_ADDRESSES);

@@ -556,8 +556,10 @@ async fn login(
         return Err(Ended::BrokerRefused(broker, RejectReason::BrokerNotActive));
     }
     if check != LoginCheck::Accepted {
-        let known = (check == LoginCheck::Refused).then_some(broker);
-        let answer = ctx.logins.failed(addr, known, std::time::Instant::now());
+        let known = check == LoginCheck::Refused;
+        let answer = ctx
+            .logins
+            .failed(addr, broker, known, std::time::Instant::now());
         tokio::select! {
             () = shutdown.cancelled() => return Err(Ended::Shutdown),
             () = tokio::time::sleep(answer.delay) => {}

@@ -215,14 +215,31 @@ impl std::fmt::Debug for ServerTls {
 }
 
 impl ServerTls {
-    /// Runs the server's handshake on `stream`.
+    /// Runs the server's handshake on `stream`. When it fails, the alert
+    /// that says why has been sent; the connection is then closed as a
+    /// session's is ([`Stream::drain_unread`], for up to
+    /// [`HANDSHAKE_CLOSE_WAIT`]), so that what the client sent behind its
+    /// side of the handshake does not reset the connection and lose the
+    /// alert: a client whose certificate is refused is told so, not a
+    /// `Broken pipe`.
     ///
     /// # Errors
     /// The handshake's failure (a peer that does not speak TLS, say) as
     /// an I/O error.
     pub async fn accept(&self, stream: TcpStream) -> io::Result<Stream> {
-        let tls = self.0.accept(stream).await?;
-        Ok(Stream::Tls(Box::new(tls.into())))
+        match self.0.accept(stream).into_fallible().await {
+            Ok(tls) => Ok(Stream::Tls(Box::new(tls.into()))),
+            Err((error, stream)) => {
+                let mut stream = Stream::Plain(stream);
+                if tokio::io::AsyncWriteExt::shutdown(&mut stream)
+                    .await
+                    .is_ok()
+                {
+                    stream.drain_unread(HANDSHAKE_CLOSE_WAIT).await;
+                }
+                Err(error)
+            }
+        }
     }
 }
 
@@ -375,6 +392,10 @@ impl Stream {
         let _ = tokio::time::timeout(wait, drain).await;
     }
 }
+
+/// Longest wait, after a failed handshake's alert, for the client to
+/// close its side.
+pub const HANDSHAKE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Most bytes [`Stream::drain_unread`] reads from a closing connection.
 pub const DRAIN_MAX_BYTES: usize = 1 << 20;

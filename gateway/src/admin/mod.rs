@@ -423,9 +423,7 @@ impl Session {
                 } else {
                     tracing::warn!(operator, peer = %self.peer, "operator login refused");
                     let known = self.config.operators.iter().any(|o| o.id == operator);
-                    let answer =
-                        self.logins
-                            .failed(addr, known.then_some(operator), Instant::now());
+                    let answer = self.logins.failed(addr, operator, known, Instant::now());
                     tokio::time::sleep(answer.delay).await;
                     if answer.refuse {
                         error(
