@@ -368,7 +368,9 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
             ],
         )
     };
-    for amount in ["12.345", "0"] {
+    // A negative amount too, given as its own argument (`--amount -5`,
+    // which clap once took for an unknown flag).
+    for amount in ["12.345", "0", "-5"] {
         let (code, said) = deposit(amount);
         assert_eq!(code, 2, "{amount}: {said}");
         assert!(said.contains("amount"), "{said}");

@@ -93,7 +93,7 @@ enum Action {
         #[arg(long)]
         symbol: String,
         /// CNY, e.g. `90.00`.
-        #[arg(long, value_parser = cetx_engine::parse_cny)]
+        #[arg(long, value_parser = cetx_engine::parse_cny, allow_negative_numbers = true)]
         price: Decimal,
     },
     /// List a new instrument (a new CEA vintage, a CCER) on the running
@@ -163,10 +163,10 @@ enum Action {
         #[arg(long)]
         qty: u64,
         /// Lowest bid price, CNY.
-        #[arg(long, value_parser = cetx_engine::parse_cny)]
+        #[arg(long, value_parser = cetx_engine::parse_cny, allow_negative_numbers = true)]
         floor: Decimal,
         /// Highest bid price, CNY.
-        #[arg(long, value_parser = cetx_engine::parse_cny)]
+        #[arg(long, value_parser = cetx_engine::parse_cny, allow_negative_numbers = true)]
         ceiling: Decimal,
         /// The window's start, RFC 3339 (e.g. `2026-12-02T13:00:00+08:00`).
         #[arg(long)]
@@ -219,7 +219,7 @@ struct Cash {
     #[arg(long)]
     account: u32,
     /// CNY, e.g. `5000000.00`.
-    #[arg(long, value_parser = cetx_engine::parse_cny)]
+    #[arg(long, value_parser = cetx_engine::parse_cny, allow_negative_numbers = true)]
     amount: Decimal,
     /// The bank's reference id.
     #[arg(long = "ref")]

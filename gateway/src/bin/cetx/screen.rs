@@ -685,6 +685,10 @@ mod tests {
 
     /// `followed` alone, depth 1, no trades, as tall as it needs.
     fn draw_one(followed: &Followed) -> Vec<String> {
+        draw_one_at(followed, 80)
+    }
+
+    fn draw_one_at(followed: &Followed, width: u16) -> Vec<String> {
         let screen = Screen {
             feed: "127.0.0.1:7879",
             depth: 1,
@@ -698,7 +702,7 @@ mod tests {
                 trades: Vec::new(),
             }],
         };
-        draw(&screen, 80, screen.height())
+        draw(&screen, width, screen.height())
     }
 
     #[test]
@@ -794,6 +798,33 @@ mod tests {
             frame[11],
             "│                                                                              │"
         );
+    }
+
+    /// A `--once` frame holds the whole of an auction's window over two
+    /// days (a tester's was cut at 80 columns, `bids 2026-12-01 13:00:00
+    /// to 20`).
+    #[test]
+    fn a_once_frame_holds_an_auction_window_over_days() {
+        use cetx_engine::{AccountId, AuctionNotice, InstrumentId};
+
+        let mut followed = cea2025();
+        followed.view.auctions.insert(
+            7,
+            AuctionNotice {
+                auction_id: 7,
+                instrument: InstrumentId(0),
+                seller: AccountId(0),
+                quantity_t: 200_000,
+                floor_ticks: 82_00,
+                ceiling_ticks: 98_00,
+                start_ns: at("2026-12-01T13:00:00+08:00"),
+                end_ns: at("2026-12-02T13:45:00+08:00"),
+                pricing: Pricing::Uniform,
+            },
+        );
+        let frame = draw_one_at(&followed, crate::watch::ONCE_WIDTH);
+        let whole = "auction 7 200,000 t, 82.00 to 98.00, uniform, bids 2026-12-01 13:00:00 to 2026-12-02 13:45:00";
+        assert!(frame.iter().any(|line| line.contains(whole)), "{frame:#?}");
     }
 
     #[test]

@@ -41,8 +41,11 @@ use crate::screen::{self, Instrument, Screen, TradeRow, TRADES_SHOWN};
 /// the feed comes; messages in between are taken without drawing.
 const FRAME_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Width of a `--once` frame: a common terminal's.
-const ONCE_WIDTH: u16 = 80;
+/// Width of a `--once` frame: wide enough for the longest line the frame
+/// draws (an auction whose window spans days, `auction 7 200,000 t, 82.00
+/// to 98.00, uniform, bids 2026-12-01 13:00:00 to 2026-12-02 13:45:00`,
+/// cut at 80 columns before 2026-12-07), since a script cannot widen it.
+pub(crate) const ONCE_WIDTH: u16 = 132;
 
 /// How long the keyboard thread waits for a key before it looks whether
 /// it should stop.
