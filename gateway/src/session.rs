@@ -313,8 +313,9 @@ pub(crate) async fn run(
             accepted = timeout(ctx.login_timeout, tls.accept(stream)) => accepted,
         } {
             Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                ctx.log_tls_failure(Some((peer, &error.to_string())));
+            Ok(Err(failed)) => {
+                ctx.log_tls_failure(Some((peer, &failed.error.to_string())));
+                failed.close().await;
                 return;
             }
             Err(_) => {

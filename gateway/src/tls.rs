@@ -215,30 +215,43 @@ impl std::fmt::Debug for ServerTls {
 }
 
 impl ServerTls {
-    /// Runs the server's handshake on `stream`. When it fails, the alert
-    /// that says why has been sent; the connection is then closed as a
-    /// session's is ([`Stream::drain_unread`], for up to
-    /// [`HANDSHAKE_CLOSE_WAIT`]), so that what the client sent behind its
-    /// side of the handshake does not reset the connection and lose the
-    /// alert: a client whose certificate is refused is told so, not a
-    /// `Broken pipe`.
+    /// Runs the server's handshake on `stream`.
     ///
     /// # Errors
-    /// The handshake's failure (a peer that does not speak TLS, say) as
-    /// an I/O error.
-    pub async fn accept(&self, stream: TcpStream) -> io::Result<Stream> {
+    /// The handshake's failure (a peer that does not speak TLS, say), its
+    /// alert sent: close the connection with [`HandshakeFailed::close`].
+    pub async fn accept(&self, stream: TcpStream) -> Result<Stream, HandshakeFailed> {
         match self.0.accept(stream).into_fallible().await {
             Ok(tls) => Ok(Stream::Tls(Box::new(tls.into()))),
-            Err((error, stream)) => {
-                let mut stream = Stream::Plain(stream);
-                if tokio::io::AsyncWriteExt::shutdown(&mut stream)
-                    .await
-                    .is_ok()
-                {
-                    stream.drain_unread(HANDSHAKE_CLOSE_WAIT).await;
-                }
-                Err(error)
-            }
+            Err((error, stream)) => Err(HandshakeFailed {
+                error,
+                stream: Stream::Plain(stream),
+            }),
+        }
+    }
+}
+
+/// A TLS handshake that failed: why, and the connection, its alert sent.
+#[derive(Debug)]
+pub struct HandshakeFailed {
+    /// Why it failed.
+    pub error: io::Error,
+    stream: Stream,
+}
+
+impl HandshakeFailed {
+    /// Closes the connection as a session's end does: this side shut,
+    /// then what the client still sends read and dropped, for up to
+    /// [`HANDSHAKE_CLOSE_WAIT`] or until it closes too, so that what it
+    /// sent behind its side of the handshake does not reset the connection
+    /// and lose the alert (a client whose certificate is refused is told
+    /// so, not `Broken pipe`). Call it once the failure is logged.
+    pub async fn close(mut self) {
+        if tokio::io::AsyncWriteExt::shutdown(&mut self.stream)
+            .await
+            .is_ok()
+        {
+            self.stream.drain_unread(HANDSHAKE_CLOSE_WAIT).await;
         }
     }
 }

@@ -664,6 +664,7 @@ fn every_snapshot_is_the_state_after_its_entry_across_a_restart() {
     config.journal.keep_snapshots = 1_000;
     config.journal.segment_bytes = 4096;
     let clock = Clock::manual(saturday_noon());
+    let mut newest = Vec::new();
     for run in 0..2 {
         let runtime = start(&config, &clock, true);
         let handle = runtime.handle();
@@ -697,9 +698,19 @@ fn every_snapshot_is_the_state_after_its_entry_across_a_restart() {
         ) {}
         drop(s1);
         runtime.shutdown().unwrap();
+        // The stop waits for the snapshots asked for: none failed.
+        let stats = handle.stats().snapshots;
+        assert_eq!(stats.failed, 0, "run {run}: {stats:?}");
+        newest.push(stats.last_seq);
     }
+    assert!(
+        newest[1] > newest[0],
+        "snapshots after the restart: {newest:?}"
+    );
 
     let journal_dir = dir.path().join(JOURNAL_DIR);
+    let segments = cetx_engine::journal::format::list_segments(&journal_dir).unwrap();
+    assert!(segments.len() > 2, "{segments:?}");
     let snapshots = list_snapshots(&journal_dir).unwrap();
     assert!(snapshots.len() >= 4, "{snapshots:?}");
     for (seq, path) in snapshots {

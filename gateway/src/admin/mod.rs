@@ -277,9 +277,10 @@ impl Session {
                 accepted = tokio::time::timeout(LOGIN_TIMEOUT, tls.accept(stream)) => accepted,
             } {
                 Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => {
-                    let why = format!("its TLS handshake failed: {error}");
+                Ok(Err(failed)) => {
+                    let why = format!("its TLS handshake failed: {}", failed.error);
                     self.refusals.count(Some((self.peer, &why)));
+                    failed.close().await;
                     return;
                 }
                 Err(_) => {

@@ -207,9 +207,17 @@ impl Runtime {
         };
         accounts.sort_unstable_by_key(|&(id, ..)| id);
         let next_seq = recovered.next_seq + definition.entries.len() as u64;
+        // A snapshot is tied to its journal record: without a journal
+        // (`none`, benchmarks only) there is none to write.
+        let snapshot_every = if durability == journal::Durability::None {
+            u64::MAX
+        } else {
+            config.journal.snapshot_every.max(1)
+        };
         // The snapshot thread's copy, before the live engine's books are
         // mapped in full: it follows the journal from here.
-        let replica = Replica::new(engine.clone(), &journal_dir, next_seq);
+        let replica = (snapshot_every != u64::MAX)
+            .then(|| Replica::new(engine.clone(), &journal_dir, next_seq, snapshot_every));
         // Map every page the books may use now, so that no order waits for
         // the kernel to map one (docs/CONFIG.md: what each capacity costs).
         engine.prefault();
@@ -362,13 +370,7 @@ impl Runtime {
             next_seq,
             last_time_ns: last_time_ns.unwrap_or(i64::MIN),
             now_ns,
-            // A snapshot is tied to its journal record: without a journal
-            // (`none`, benchmarks only) there is none to write.
-            snapshot_every: if durability == journal::Durability::None {
-                u64::MAX
-            } else {
-                config.journal.snapshot_every.max(1)
-            },
+            snapshot_every,
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
             book_fill,

@@ -39,7 +39,7 @@ use cetx_engine::journal::{
     list_snapshots, prune_snapshots_but, write_snapshot_tied, JournalReader,
 };
 use cetx_engine::{BrokerId, Command, Event, Membership, Stamp, Status};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -438,6 +438,15 @@ impl SnapshotCounts {
     }
 }
 
+/// How long the snapshot thread waits for a snapshot before its replica
+/// takes what the journal holds ([`Replica::catch_up`]), when it has
+/// caught up.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Most entries the replica takes in one catch-up, so that a snapshot
+/// waiting meanwhile is not kept long.
+const FOLLOW_MOST: usize = 100_000;
+
 /// Snapshots of the ends of day kept beyond `keep_snapshots`: the last
 /// closed day's eve, which a registry settling that day starts from
 /// (`cetx replay --day D --from-snapshot`), and the next day's.
@@ -445,27 +454,48 @@ const EVES_KEPT: usize = 2;
 
 /// The snapshot thread: writes each snapshot it is given into the journal
 /// directory (the gateway's state first, so that an engine snapshot comes
-/// with it; the engine's is `replica`'s once it has taken the entry), then removes all but the newest `keep` and the last
+/// with it; the engine's is `replica`'s once it has taken the entry, and
+/// with no snapshot waiting the replica takes what the journal holds), then removes all but the newest `keep` and the last
 /// [`EVES_KEPT`] taken at an end of day (found on disk at start, then
 /// each one this thread writes). A snapshot
 /// is a shortcut for recovery, never the truth, so a failure is logged,
 /// counted in `counts`, and the server goes on.
 pub(super) fn write_snapshots(
     dir: &Path,
-    mut replica: Replica,
+    mut replica: Option<Replica>,
     snapshots: &Receiver<Snapshot>,
     keep: usize,
     counts: &SnapshotCounts,
 ) {
     let mut day_files = DayFiles::default();
     let mut eves = eves_on_disk(dir);
-    while let Ok(snapshot) = snapshots.recv() {
+    let mut behind = false;
+    loop {
+        let wait = if behind {
+            std::time::Duration::ZERO
+        } else {
+            FOLLOW_EVERY
+        };
+        let snapshot = match snapshots.recv_timeout(wait) {
+            Ok(snapshot) => snapshot,
+            Err(RecvTimeoutError::Timeout) => {
+                behind = replica
+                    .as_mut()
+                    .is_some_and(|replica| replica.catch_up(FOLLOW_MOST));
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         let seq = snapshot.seq;
-        let written = day_files
-            .write(dir, seq, &snapshot.gateway.client_orders)
-            .and_then(|day| state::write(dir, seq, &snapshot.gateway, day))
-            .and_then(|_| {
-                let (tie, engine) = replica.after(seq)?;
+        // The engine's state first: a replica that cannot give it leaves
+        // no file behind.
+        let written = replica
+            .as_mut()
+            .ok_or_else(|| "no journal to follow".to_owned())
+            .and_then(|replica| replica.after(seq))
+            .and_then(|(tie, engine)| {
+                let day = day_files.write(dir, seq, &snapshot.gateway.client_orders)?;
+                state::write(dir, seq, &snapshot.gateway, day)?;
                 write_snapshot_tied(dir, seq, tie, &engine).map_err(|e| e.to_string())
             });
         match written {

@@ -50,6 +50,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::client_orders::{ClientOrder, ClientOrders};
 use super::clock::Clock;
 use super::pending::PendingCancels;
+use super::replica::snapshot_due;
 use super::request::{Refusal, Request};
 use super::router::{Routed, Turn};
 use super::scheduler::Scheduler;
@@ -598,21 +599,17 @@ impl Sequencer {
             self.listed(band.instrument, &spec.symbol);
         }
         let events = first_event..self.turn.events.len();
-        // A snapshot every `snapshot_every` entries, and one at each end of
-        // day, when the books are empty and it is small: the eve of the
-        // next day, which a restart and a registry's replay of that day
-        // (`cetx replay --from-snapshot`) start from. The command says it,
-        // with no look at its events.
+        // The command says whether a snapshot follows, with no look at its
+        // events (at an end of day the books are empty and it is small).
         let ends_a_day = matches!(command, Command::EndOfDay { .. });
+        let snapshot = snapshot_due(seq, &command, self.snapshot_every);
         self.turn.items.push(Routed::Entry {
             stamp,
             command,
             events,
             requester: requester.map(|r| r.broker),
         });
-        if seq.is_multiple_of(self.snapshot_every)
-            || (ends_a_day && self.snapshot_every != u64::MAX)
-        {
+        if snapshot {
             self.turn.items.push(Routed::Snapshot {
                 seq,
                 client_orders: Box::new(self.client_orders.log()),
