@@ -5,8 +5,7 @@
 //! Failures are counted per source address and per broker (per operator on
 //! the operators' channel, which keeps its own; an id that names no one
 //! is counted as one that does, in a bounded table of its own, so the
-//! back-off's answers do not say which exist),
-//! and forgotten
+//! back-off's answers do not say which exist), and forgotten
 //! `forget_after_ms` after the last one. After `free_failures` failures,
 //! the answer to each further one waits, twice as long each time from
 //! `first_delay_ms` up to `max_delay_ms`. At `refuse_after` failures the

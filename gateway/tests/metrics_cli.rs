@@ -34,6 +34,11 @@ fn serve_with_metrics_listen_counts_an_order() {
     let before = scrape(metrics);
     assert!(before.starts_with("HTTP/1.1 200"), "{before}");
     assert!(before.contains("\ncetx_running 1\n"), "{before}");
+    // How far the snapshot thread's replica of the engine follows.
+    assert!(
+        before.contains("\n# TYPE cetx_snapshot_replica_seq gauge\ncetx_snapshot_replica_seq "),
+        "{before}"
+    );
     assert!(
         before.contains("\ncetx_requests_total{kind=\"order\"} 0\n"),
         "{before}"

@@ -701,6 +701,7 @@ fn every_snapshot_is_the_state_after_its_entry_across_a_restart() {
         // The stop waits for the snapshots asked for: none failed.
         let stats = handle.stats().snapshots;
         assert_eq!(stats.failed, 0, "run {run}: {stats:?}");
+        assert!(stats.replica_seq >= stats.last_seq, "run {run}: {stats:?}");
         newest.push(stats.last_seq);
     }
     assert!(

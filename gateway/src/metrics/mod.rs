@@ -351,6 +351,12 @@ fn journal_stats(page: &mut Exposition, stats: &crate::runtime::RuntimeStats) {
         "The entry the newest snapshot written since the start was taken after (0: none yet).",
         snapshots.last_seq,
     );
+    page.single(
+        "cetx_snapshot_replica_seq",
+        Kind::Gauge,
+        "The entry the snapshot thread's replica of the engine has taken last (0: none yet).",
+        snapshots.replica_seq,
+    );
     page.histogram(
         "cetx_journal_commit_entries",
         "Entries per group commit.",

@@ -192,4 +192,7 @@ pub struct SnapshotStats {
     /// The entry the newest snapshot written was taken after (0: none
     /// since the start).
     pub last_seq: u64,
+    /// The entry the snapshot thread's replica of the engine has taken
+    /// last (0: none since the start): how far it follows the journal.
+    pub replica_seq: u64,
 }

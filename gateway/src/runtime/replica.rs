@@ -66,6 +66,11 @@ impl Replica {
         }
     }
 
+    /// The entry the replica has taken last (0: none).
+    pub(super) fn taken(&self) -> u64 {
+        self.follower.next_seq() - 1
+    }
+
     /// The engine's state after entry `seq`, and the journal record of
     /// that entry, once the replica has taken every entry up to it.
     ///
@@ -81,7 +86,7 @@ impl Replica {
                 "the snapshot thread's engine stopped following the journal: {why}"
             ));
         }
-        let taken = self.follower.next_seq() - 1;
+        let taken = self.taken();
         if seq < taken {
             return Err(format!(
                 "the snapshot thread's engine has taken entry {taken}, past {seq}"

@@ -436,6 +436,14 @@ impl SnapshotCounts {
     fn failed(&self) {
         self.0.send_modify(|s| s.failed += 1);
     }
+
+    fn followed(&self, seq: u64) {
+        self.0.send_if_modified(|s| {
+            let moved = s.replica_seq != seq;
+            s.replica_seq = seq;
+            moved
+        });
+    }
 }
 
 /// How long the snapshot thread waits for a snapshot before its replica
@@ -479,9 +487,10 @@ pub(super) fn write_snapshots(
         let snapshot = match snapshots.recv_timeout(wait) {
             Ok(snapshot) => snapshot,
             Err(RecvTimeoutError::Timeout) => {
-                behind = replica
-                    .as_mut()
-                    .is_some_and(|replica| replica.catch_up(FOLLOW_MOST));
+                if let Some(replica) = replica.as_mut() {
+                    behind = replica.catch_up(FOLLOW_MOST);
+                    counts.followed(replica.taken());
+                }
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -492,7 +501,11 @@ pub(super) fn write_snapshots(
         let written = replica
             .as_mut()
             .ok_or_else(|| "no journal to follow".to_owned())
-            .and_then(|replica| replica.after(seq))
+            .and_then(|replica| {
+                let after = replica.after(seq);
+                counts.followed(replica.taken());
+                after
+            })
             .and_then(|(tie, engine)| {
                 let day = day_files.write(dir, seq, &snapshot.gateway.client_orders)?;
                 state::write(dir, seq, &snapshot.gateway, day)?;
