@@ -193,6 +193,41 @@ fn a_follower_sees_entries_as_they_are_written() {
     assert_eq!(follower.next_seq(), 401);
 }
 
+/// A writer killed right after it started a segment leaves it empty, and
+/// the next writer replaces it by renaming another file over its name: a
+/// follower holding the old file (a registry's `cetx replay --follow`,
+/// the server's snapshot thread) reads the new one, not a deleted file
+/// for ever (a tester's server wrote no snapshot after such a restart).
+#[test]
+fn a_follower_goes_on_when_a_new_writer_replaces_an_empty_newest_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    journal_support::write(&dir, 1..=5, JournalConfig::default());
+    // What a writer killed right after it started the segment of entry 6
+    // leaves: the segment's header (JOURNAL.md, *Segment header*), zeros.
+    let mut header = b"CETXJRNL".to_vec();
+    header.extend_from_slice(&3u32.to_le_bytes());
+    header.extend_from_slice(&6u64.to_le_bytes());
+    header.extend_from_slice(&crc32c::crc32c(&header).to_le_bytes());
+    header.resize(4096, 0);
+    std::fs::write(dir.join(segment_file_name(6)), &header).unwrap();
+    let mut follower = JournalFollower::new(&dir, 1);
+    for seq in 1..=5 {
+        assert_eq!(follower.next_timeout(PATIENCE).unwrap(), Some(entry(seq)));
+    }
+    assert_eq!(follower.try_next().unwrap(), None, "the empty segment open");
+
+    let next = JournalWriter::open(&dir, 6, JournalConfig::default()).unwrap();
+    for seq in 6..=8 {
+        append(&next, seq).unwrap();
+    }
+    assert!(next.wait_durable(8, PATIENCE).unwrap());
+    for seq in 6..=8 {
+        assert_eq!(follower.next_timeout(PATIENCE).unwrap(), Some(entry(seq)));
+    }
+    next.close().unwrap();
+}
+
 /// A journal of entries 1 to 5 in `dir`, and a follower that has read
 /// them all.
 fn follower_of_five(dir: &std::path::Path) -> JournalFollower {

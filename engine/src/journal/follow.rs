@@ -7,7 +7,9 @@
 //! segment is a write in progress (or space written ahead), so the
 //! follower waits for it rather than calling it torn. It moves to the next segment once that segment exists (the writer
 //! finishes a segment before it creates the next), after reading whatever
-//! is left of the current one.
+//! is left of the current one; and reads the newest segment again from
+//! its start when a restarted writer replaced it (the empty one a killed
+//! writer left).
 //!
 //! Waiting is polling with a short sleep, always bounded by the caller: a
 //! timeout ([`JournalFollower::next_timeout`]) or a stop flag
@@ -159,6 +161,15 @@ impl JournalFollower {
                 }
                 end @ (Raw::End | Raw::Zero { .. } | Raw::Bad { .. }) => {
                     if segment.refresh_len()? {
+                        continue;
+                    }
+                    // A restarted writer replaced this file (an empty
+                    // newest segment a kill left): read the new one under
+                    // the same name from its start, the entries already
+                    // returned skipped.
+                    if segment.is_replaced()? {
+                        self.cursor = Some(segment.first_seq);
+                        self.segment = None;
                         continue;
                     }
                     // The next segment starts at the entry expected. Before

@@ -138,6 +138,28 @@ impl SegmentFile {
         Ok(grew)
     }
 
+    /// Whether the file now at this segment's path is another than the one
+    /// open: a new writer replaced the empty newest segment a killed one
+    /// left (JOURNAL.md, *Durability*) by renaming another file over its
+    /// name. No file there at all (archived, say) is not a replacement.
+    pub(crate) fn is_replaced(&self) -> Result<bool, JournalError> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self
+            .reader
+            .get_ref()
+            .metadata()
+            .map_err(self.io("looking at journal segment"))?;
+        match std::fs::metadata(&self.path) {
+            Ok(now) => Ok((now.dev(), now.ino()) != (open.dev(), open.ino())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(JournalError::io(
+                &self.path,
+                "looking at journal segment",
+                e,
+            )),
+        }
+    }
+
     /// Reads and checks the header; on success the next read is the first
     /// record.
     pub(crate) fn read_header(&mut self) -> Result<Header, JournalError> {
