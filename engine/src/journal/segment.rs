@@ -152,11 +152,7 @@ impl SegmentFile {
         match std::fs::metadata(&self.path) {
             Ok(now) => Ok((now.dev(), now.ino()) != (open.dev(), open.ino())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(JournalError::io(
-                &self.path,
-                "looking at journal segment",
-                e,
-            )),
+            Err(e) => Err(self.io("looking at journal segment")(e)),
         }
     }
 

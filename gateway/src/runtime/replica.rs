@@ -232,4 +232,48 @@ mod tests {
         assert_eq!(replica.follower.next_seq(), 201);
         assert!(replica.broken.is_none());
     }
+
+    /// A replica that cannot give a snapshot's state (here a damaged
+    /// record it must read) fails that snapshot and leaves no file of it:
+    /// no gateway state, no day file, no engine snapshot (JOURNAL.md,
+    /// *Snapshot files*).
+    #[test]
+    fn a_snapshot_the_replica_cannot_give_leaves_no_file() {
+        use super::super::router::{write_snapshots, Snapshot, SnapshotCounts};
+
+        let dir = tempfile::tempdir().unwrap();
+        let start = journal(dir.path(), 200, 23);
+        let first = cetx_engine::journal::format::list_segments(dir.path()).unwrap()[0]
+            .1
+            .clone();
+        let mut bytes = std::fs::read(&first).unwrap();
+        bytes[200] ^= 0x40;
+        std::fs::write(&first, bytes).unwrap();
+        let before = files(dir.path());
+
+        let (sender, snapshots) = crossbeam_channel::unbounded();
+        sender
+            .send(Snapshot {
+                seq: 10,
+                gateway: Box::default(),
+                end_of_day: false,
+            })
+            .unwrap();
+        drop(sender);
+        let counts = SnapshotCounts::default();
+        let replica = Replica::new(start, dir.path(), 1, 10);
+        write_snapshots(dir.path(), Some(replica), &snapshots, 2, &counts);
+        let stats = counts.stats();
+        assert_eq!((stats.written, stats.failed), (0, 1), "{stats:?}");
+        assert_eq!(files(dir.path()), before);
+    }
+
+    fn files(dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    }
 }

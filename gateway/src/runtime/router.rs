@@ -367,8 +367,6 @@ fn refusal_frame(refusal: Refusal) -> ServerFrame {
     )
 }
 
-/// A snapshot on its way to the snapshot thread: the gateway's state after
-/// an entry, to be written with the engine's after the same entry.
 /// The router's end of the queue of snapshots to the snapshot thread.
 pub(super) struct SnapshotQueue {
     sender: Sender<Snapshot>,
@@ -395,6 +393,8 @@ impl SnapshotQueue {
     }
 }
 
+/// A snapshot on its way to the snapshot thread: the gateway's state after
+/// an entry, to be written with the engine's after the same entry.
 pub(super) struct Snapshot {
     pub(super) seq: u64,
     pub(super) gateway: Box<GatewayState>,
@@ -463,11 +463,12 @@ const EVES_KEPT: usize = 2;
 /// The snapshot thread: writes each snapshot it is given into the journal
 /// directory (the gateway's state first, so that an engine snapshot comes
 /// with it; the engine's is `replica`'s once it has taken the entry, and
-/// with no snapshot waiting the replica takes what the journal holds), then removes all but the newest `keep` and the last
-/// [`EVES_KEPT`] taken at an end of day (found on disk at start, then
-/// each one this thread writes). A snapshot
-/// is a shortcut for recovery, never the truth, so a failure is logged,
-/// counted in `counts`, and the server goes on.
+/// with no snapshot waiting the replica takes what the journal holds),
+/// then removes all but the newest `keep` and the last [`EVES_KEPT`] taken
+/// at an end of day (found on disk at start, then each one this thread
+/// writes). A snapshot is a shortcut for recovery, never the truth, so a
+/// failure is logged, counted in `counts`, and the server goes on, with
+/// no file of that snapshot left behind when the replica cannot give it.
 pub(super) fn write_snapshots(
     dir: &Path,
     mut replica: Option<Replica>,
