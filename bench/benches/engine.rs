@@ -17,6 +17,7 @@
 //! | `quantcup/{cetx,lobster,quantcup_c}` | one message | the QuantCup 2011 feed (35,759 messages) from an empty book |
 //! | `rest_1m/{cetx,lobster,quantcup_c}` | one order | 1,000,000 passive orders into an empty book, all resting |
 //! | `state/resting/N` | one resting order | `Engine::state()` of a book of N resting orders: what a snapshot copies (on the snapshot thread's replica, not the engine thread) |
+//! | `state/reports/N` | one resting order | `Reports::for_snapshot()` of the reports of the same market: what the router copies for a snapshot, under its lock |
 //!
 //! The last two groups run the `lobster` crate's book on the very stream
 //! cetx runs (`common/lobster.rs` translates the commands), so the ratio
@@ -55,6 +56,7 @@ use cetx_bench::quantcup_c;
 use cetx_engine::{
     AccountId, Command, Engine, Event, NewOrder, OrderType, RestingOrder, Side, Stamp, TimeInForce,
 };
+use cetx_gateway::reports::Reports;
 
 #[path = "common/lobster.rs"]
 mod lobster_orders;
@@ -448,6 +450,34 @@ fn state(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(BenchmarkId::new("resting", n), |b| {
             b.iter(|| black_box(engine.state()));
+        });
+    }
+    // The gateway's part of a snapshot, copied by the router under its
+    // lock: the reports of a market of `n` resting orders.
+    for n in [100_000, REST_MANY] {
+        let config = flow::engine_config_with_room(n);
+        let mut engine = Engine::new(&config).expect("a valid engine config");
+        let mut reports = Reports::new(vec!["CEA2025".into()], 1);
+        let (mut events, mut out) = (Vec::new(), Vec::new());
+        let genesis = flow::genesis(&config).into_iter().map(|command| {
+            let stamp = Stamp {
+                seq: 0,
+                time_ns: flow::START_TIME_NS,
+            };
+            (command, stamp)
+        });
+        let mut flow = MixedFlow::new(SEED, n);
+        let orders = std::iter::repeat_with(|| flow.next_passive()).take(n);
+        for (command, stamp) in genesis.chain(orders) {
+            engine.apply(&command, stamp, &mut events);
+            reports.on_entry_into(stamp, &command, &events, &mut out);
+            events.clear();
+            out.clear();
+        }
+        assert_eq!(engine.book(INSTRUMENT).expect("one book").len(), n);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::new("reports", n), |b| {
+            b.iter(|| black_box(reports.for_snapshot()));
         });
     }
     group.finish();

@@ -59,12 +59,12 @@ pub use refusal::{
 
 /// What a report about an order needs to know about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct OrderInfo {
-    broker: BrokerId,
-    account: AccountId,
-    client_order_id: u64,
-    instrument: InstrumentId,
-    side: EngineSide,
+pub(crate) struct OrderInfo {
+    pub(crate) broker: BrokerId,
+    pub(crate) account: AccountId,
+    pub(crate) client_order_id: u64,
+    pub(crate) instrument: InstrumentId,
+    pub(crate) side: EngineSide,
 }
 
 /// Trading-day marks kept for resumes read back from the journal; an older
@@ -156,13 +156,17 @@ impl Reports {
     }
 
     /// A copy for a snapshot: everything but the recent reports, which are
-    /// a cache (cheap to take under the router's lock).
+    /// a cache, and the live orders, which are as many as the orders
+    /// resting in the book: copying them stopped every broker's reports
+    /// (they are taken under the router's lock). The snapshot thread puts
+    /// them back from the engine's state of the same entry
+    /// (`set_live_orders`).
     #[must_use]
     pub fn for_snapshot(&self) -> Self {
         Self {
             symbols: self.symbols.clone(),
             account_brokers: self.account_brokers.clone(),
-            orders: self.orders.clone(),
+            orders: FxHashMap::default(),
             brokers: self
                 .brokers
                 .iter()
@@ -179,6 +183,19 @@ impl Reports {
             only: None,
             blocks: self.blocks.clone(),
         }
+    }
+
+    /// Today's live orders, for a copy made by [`Self::for_snapshot`]:
+    /// each order the reports may still address, with what its reports
+    /// name.
+    pub(crate) fn set_live_orders(&mut self, orders: FxHashMap<OrderId, OrderInfo>) {
+        self.orders = orders;
+    }
+
+    /// Today's live orders.
+    #[cfg(test)]
+    pub(crate) fn live_orders(&self) -> &FxHashMap<OrderId, OrderInfo> {
+        &self.orders
     }
 
     /// Names the instrument `instrument` `symbol` in the reports from now

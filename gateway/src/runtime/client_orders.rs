@@ -33,10 +33,12 @@
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use cetx_engine::{AccountId, BrokerId, Command, Engine, Event, InstrumentId, OrderId};
+use cetx_engine::{AccountId, BrokerId, Command, Engine, Event, InstrumentId, OrderId, Side};
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use serde::{Deserialize, Serialize};
+
+use crate::reports::OrderInfo;
 
 mod day_file;
 pub(super) use day_file::{read as read_day, DayFiles, DayRef};
@@ -84,6 +86,42 @@ impl ClientOrderLog {
     /// The chunk being filled.
     pub(super) fn tail(&self) -> &[Named] {
         &self.tail
+    }
+
+    /// What the reports keep of each of today's orders among `resting`
+    /// (an order id and its side): who named it and how. An order the log
+    /// names twice (which only a journal written by something else can
+    /// hold) is the later one's, as the reports replayed would have it.
+    /// One the log does not name is not in the map.
+    pub(super) fn live_orders(
+        &self,
+        resting: &FxHashMap<OrderId, Side>,
+    ) -> FxHashMap<OrderId, OrderInfo> {
+        let mut live = FxHashMap::default();
+        live.reserve(resting.len());
+        let (Some(&low), Some(&high)) = (resting.keys().min(), resting.keys().max()) else {
+            return live;
+        };
+        let named = self.full.iter().flat_map(|chunk| chunk.iter());
+        for named in named.chain(&self.tail) {
+            let order = named.order;
+            // Most of a day's orders are done: a comparison passes over
+            // those outside the resting orders' ids without a lookup.
+            if !(low..=high).contains(&order.order_id) {
+                continue;
+            }
+            if let Some(&side) = resting.get(&order.order_id) {
+                let info = OrderInfo {
+                    broker: named.broker,
+                    account: order.account,
+                    client_order_id: named.client_order_id,
+                    instrument: order.instrument,
+                    side,
+                };
+                live.insert(order.order_id, info);
+            }
+        }
+        live
     }
 
     fn push(&mut self, named: Named) {

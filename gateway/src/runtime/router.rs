@@ -334,7 +334,9 @@ impl Router {
                     end_of_day,
                 } => {
                     // The reports have taken every entry up to `seq` and
-                    // none after: the gateway's state of the same moment.
+                    // none after: the gateway's state of the same moment,
+                    // but for the live orders, which the snapshot thread
+                    // takes from its engine (as many as rest in the book).
                     let gateway = Box::new(GatewayState {
                         reports: out.reports.for_snapshot(),
                         client_orders: *client_orders,
@@ -462,8 +464,9 @@ const EVES_KEPT: usize = 2;
 
 /// The snapshot thread: writes each snapshot it is given into the journal
 /// directory (the gateway's state first, so that an engine snapshot comes
-/// with it; the engine's is `replica`'s once it has taken the entry, and
-/// with no snapshot waiting the replica takes what the journal holds),
+/// with it; the engine's is `replica`'s once it has taken the entry, which
+/// also gives the gateway's its live orders, and with no snapshot waiting
+/// the replica takes what the journal holds),
 /// then removes all but the newest `keep` and the last [`EVES_KEPT`] taken
 /// at an end of day (found on disk at start, then each one this thread
 /// writes). A snapshot is a shortcut for recovery, never the truth, so a
@@ -508,8 +511,10 @@ pub(super) fn write_snapshots(
                 after
             })
             .and_then(|(tie, engine)| {
-                let day = day_files.write(dir, seq, &snapshot.gateway.client_orders)?;
-                state::write(dir, seq, &snapshot.gateway, day)?;
+                let mut gateway = snapshot.gateway;
+                gateway.rest(&engine)?;
+                let day = day_files.write(dir, seq, &gateway.client_orders)?;
+                state::write(dir, seq, &gateway, day)?;
                 write_snapshot_tied(dir, seq, tie, &engine).map_err(|e| e.to_string())
             });
         match written {

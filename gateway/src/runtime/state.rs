@@ -26,7 +26,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cetx_engine::journal::{read_framed, write_framed, RecoveryObserver};
-use cetx_engine::{AuctionClosed, BrokerId, Command, Engine, Event, Stamp};
+use cetx_engine::{
+    AuctionClosed, BrokerId, Command, Engine, EngineState, Event, OrderId, Side, Stamp,
+};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::client_orders::{read_day, ClientOrderLog, DayRef, Named, Rebuilding};
@@ -47,7 +50,8 @@ const VERSION: u32 = 5;
 #[derive(Clone, Debug, Default)]
 pub(super) struct GatewayState {
     /// The reports' numbering, marks and live orders (not the recent
-    /// reports: a cache).
+    /// reports: a cache). The router copies all but the live orders; the
+    /// snapshot thread puts those back from its engine ([`Self::rest`]).
     pub(super) reports: Reports,
     /// Today's client order ids, the sequencer's index of them rebuilt
     /// on reading.
@@ -56,6 +60,38 @@ pub(super) struct GatewayState {
     pub(super) closed_auctions: ClosedAuctions,
     /// The time of the last entry, if any.
     pub(super) last_time_ns: Option<i64>,
+}
+
+impl GatewayState {
+    /// Puts the live orders back into the reports of a copy made for a
+    /// snapshot ([`Reports::for_snapshot`]), from `engine`, the engine's
+    /// state after the same entry: the orders resting in its books, each
+    /// named as today's client orders say. They are the orders the
+    /// reports replayed keep: an order is kept from its `Submit` or `Take`
+    /// until it is rejected, cancelled, expires or fills, which is when it
+    /// stops resting (a take never rests; it fills or is rejected in its
+    /// own entry).
+    ///
+    /// # Errors
+    /// A sentence naming a resting order that today's client orders do
+    /// not name (a defect: then no snapshot is written of this entry).
+    pub(super) fn rest(&mut self, engine: &EngineState) -> Result<(), String> {
+        let resting: FxHashMap<OrderId, Side> = engine
+            .instruments
+            .iter()
+            .flat_map(|instrument| instrument.bids.iter().chain(&instrument.asks))
+            .map(|order| (order.order_id, order.side))
+            .collect();
+        let live = self.client_orders.live_orders(&resting);
+        if let Some(order) = resting.keys().find(|id| !live.contains_key(id)) {
+            return Err(format!(
+                "order {} rests in the book but is not among today's client orders",
+                order.0
+            ));
+        }
+        self.reports.set_live_orders(live);
+        Ok(())
+    }
 }
 
 /// A [`GatewayState`] as its file holds it: the day's client orders as
@@ -373,5 +409,213 @@ mod tests {
 
         auctions.observe(&[day_closed(0)]);
         assert_eq!(auctions.iter().count(), 0);
+    }
+
+    /// A market of three accounts of two brokers, whose entries are
+    /// followed by the reports and today's client orders as the router
+    /// and the sequencer follow them.
+    struct Market {
+        engine: cetx_engine::Engine,
+        reports: Reports,
+        client_orders: super::super::client_orders::ClientOrders,
+        seq: u64,
+        next_client_order_id: u64,
+        orders: Vec<OrderId>,
+    }
+
+    const CEA: InstrumentId = InstrumentId(0);
+    const ACCOUNTS: [(u32, u32); 3] = [(11, 1), (12, 1), (21, 2)];
+
+    impl Market {
+        fn new() -> Self {
+            let spec = cetx_engine::InstrumentSpec::cea(2025, cetx_engine::Decimal::new(90_00, 2));
+            let engine = cetx_engine::Engine::new(&cetx_engine::EngineConfig {
+                instruments: vec![spec],
+            })
+            .unwrap();
+            let mut market = Self {
+                engine,
+                reports: Reports::new(vec!["CEA2025".into()], 16),
+                client_orders: super::super::client_orders::ClientOrders::default(),
+                seq: 0,
+                next_client_order_id: 0,
+                orders: Vec::new(),
+            };
+            for (account, broker) in ACCOUNTS {
+                let account = AccountId(account);
+                market.apply(Command::OpenAccount {
+                    account,
+                    participant: cetx_engine::ParticipantType::ComplianceEntity,
+                    broker: BrokerId(broker),
+                });
+                market.apply(Command::Deposit {
+                    account,
+                    amount_fen: 1_000_000_00,
+                });
+                market.apply(Command::CreditHoldings {
+                    account,
+                    instrument: CEA,
+                    quantity_t: 100_000,
+                });
+            }
+            market.open();
+            market
+        }
+
+        fn open(&mut self) {
+            self.apply(Command::SetPhase {
+                instrument: CEA,
+                phase: cetx_engine::Phase::Continuous,
+            });
+        }
+
+        fn apply(&mut self, mut command: Command) {
+            self.seq += 1;
+            let seq = self.seq;
+            match &mut command {
+                Command::Submit(order) => order.order_id = OrderId(seq),
+                Command::Take(take) => take.order_id = OrderId(seq),
+                _ => {}
+            }
+            let stamp = Stamp {
+                seq,
+                time_ns: i64::try_from(seq).unwrap(),
+            };
+            let mut events = Vec::new();
+            self.engine.apply(&command, stamp, &mut events);
+            self.client_orders.observe(&self.engine, &command, &events);
+            let mut out = Vec::new();
+            self.reports
+                .on_entry_into(stamp, &command, &events, &mut out);
+            if matches!(command, Command::Submit(_) | Command::Take(_)) {
+                self.orders.push(OrderId(seq));
+            }
+        }
+
+        /// One step of a random day: `op` picks what, the rest its terms.
+        fn step(&mut self, (op, account, pick, price, quantity): (u8, usize, usize, i64, u64)) {
+            let (account, broker) = ACCOUNTS[account % ACCOUNTS.len()];
+            let (account, broker) = (AccountId(account), BrokerId(broker));
+            let side = if pick % 2 == 0 { Side::Buy } else { Side::Sell };
+            let price_ticks = 89_95 + price;
+            let named = self.orders.get(pick % self.orders.len().max(1)).copied();
+            self.next_client_order_id += 1;
+            let client_order_id = self.next_client_order_id;
+            let requester = Some(cetx_engine::Requester {
+                broker,
+                client_order_id,
+            });
+            let new = |order_type, time_in_force| {
+                Command::Submit(cetx_engine::NewOrder {
+                    order_id: OrderId(0),
+                    account,
+                    instrument: CEA,
+                    side,
+                    order_type,
+                    time_in_force,
+                    price_ticks,
+                    quantity_t: quantity,
+                    client_order_id,
+                })
+            };
+            use cetx_engine::{OrderType, TimeInForce};
+            let command = match op {
+                0..=4 => new(OrderType::Limit, TimeInForce::Day),
+                5 => new(OrderType::Limit, TimeInForce::Ioc),
+                6 => new(OrderType::Limit, TimeInForce::Fok),
+                7 => new(OrderType::Market, TimeInForce::Ioc),
+                8 | 9 => Command::Cancel {
+                    instrument: CEA,
+                    order_id: named.unwrap_or(OrderId(1)),
+                    requester,
+                },
+                10 | 11 => Command::Amend {
+                    instrument: CEA,
+                    order_id: named.unwrap_or(OrderId(1)),
+                    price_ticks,
+                    quantity_t: quantity,
+                    requester,
+                },
+                12 | 13 => Command::Take(cetx_engine::Take {
+                    order_id: OrderId(0),
+                    account,
+                    instrument: CEA,
+                    side,
+                    target: named.unwrap_or(OrderId(1)),
+                    quantity_t: quantity,
+                    client_order_id,
+                }),
+                14 => Command::SetAccountStatus {
+                    account,
+                    status: if pick % 3 == 0 {
+                        cetx_engine::Status::Suspended
+                    } else {
+                        cetx_engine::Status::Active
+                    },
+                },
+                _ => {
+                    self.apply(Command::EndOfDay { trading_date: None });
+                    self.orders.clear();
+                    self.open();
+                    return;
+                }
+            };
+            self.apply(command);
+        }
+
+        /// The gateway's state for a snapshot of now, its live orders put
+        /// back from the engine's state.
+        fn snapshot(&self) -> GatewayState {
+            let mut state = GatewayState {
+                reports: self.reports.for_snapshot(),
+                client_orders: self.client_orders.log(),
+                ..GatewayState::default()
+            };
+            state.rest(&self.engine.state()).unwrap();
+            state
+        }
+    }
+
+    proptest::proptest! {
+        /// After any entry, the live orders a snapshot takes from the
+        /// engine's resting orders are the orders the reports keep:
+        /// orders that rest, fill in part, are cancelled, amended, taken,
+        /// expire, are cancelled by a suspension; takes, IOC, FOK and
+        /// market orders that never rest; refused requests of each kind.
+        #[test]
+        fn a_snapshot_s_live_orders_are_the_reports_own(
+            steps in proptest::collection::vec(
+                (0_u8..16, 0_usize..3, 0_usize..64, 0_i64..10, 1_u64..40),
+                1..120,
+            ),
+        ) {
+            let mut market = Market::new();
+            for step in steps {
+                market.step(step);
+                let state = market.snapshot();
+                proptest::prop_assert_eq!(
+                    state.reports.live_orders(),
+                    market.reports.live_orders()
+                );
+            }
+        }
+    }
+
+    /// An order resting that today's client orders do not name is a
+    /// defect the snapshot says, and is not written.
+    #[test]
+    fn a_resting_order_with_no_client_order_fails_the_snapshot() {
+        let mut market = Market::new();
+        market.step((0, 0, 0, 0, 5));
+        let mut state = GatewayState {
+            reports: market.reports.for_snapshot(),
+            ..GatewayState::default()
+        };
+        let error = state.rest(&market.engine.state()).unwrap_err();
+        assert!(
+            error.contains("is not among today's client orders"),
+            "{error}"
+        );
+        assert_eq!(market.snapshot().reports.live_orders().len(), 1);
     }
 }
