@@ -904,3 +904,136 @@ fn a_journal_on_links_to_segments_being_written_is_refused() {
         ))
     ));
 }
+
+/// Starting a segment appends one block to the `MANIFEST` (its lines and
+/// its checksum line), never rewrites it, so that its cost does not grow
+/// with the segments the journal has had; a block cut short (a crash while
+/// it was written) is not read, a block whose checksum fails is damage,
+/// and the clean stop writes the manifest whole again (JOURNAL.md,
+/// *Manifest*).
+#[test]
+fn starting_a_segment_appends_a_block_to_the_manifest() {
+    use cetx_engine::journal::Manifest;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let writer = JournalWriter::open(dir, 1, small_segments(2048)).unwrap();
+    let path = dir.join(MANIFEST_FILE);
+    let mut before = String::new();
+    let mut grew = 0;
+    for e in entries(1..=100) {
+        writer
+            .append_blocking(e.stamp, &e.command, &e.events)
+            .unwrap();
+        assert!(writer.wait_durable(e.stamp.seq, PATIENCE).unwrap());
+        let now = std::fs::read_to_string(&path).unwrap();
+        if now != before {
+            assert!(
+                now.starts_with(&before),
+                "rewritten:\n{before}\nthen\n{now}"
+            );
+            grew += 1;
+            before = now;
+        }
+    }
+    let files = segments(dir);
+    assert!(files.len() > 3, "{files:?}");
+    assert_eq!(grew, files.len(), "one write a segment");
+    assert_eq!(before.matches("crc32c ").count(), files.len());
+    // Every segment listed, each but the newest with its first record.
+    let live = Manifest::read(dir).unwrap().unwrap();
+    assert_eq!(live.segments.len(), files.len());
+    assert!(live.segments[..files.len() - 1]
+        .iter()
+        .all(|s| s.first_crc.is_some()));
+    assert_eq!(live.closed, None);
+
+    // A block cut short anywhere is not read; a whole one that does not
+    // check out, or a flipped bit in an earlier block, is damage.
+    let mut block = format!("segment {:020}\n", 1_000);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(before.as_bytes()), block.as_bytes());
+    block.push_str(&format!("crc32c {crc:08x}\n"));
+    for cut in [1, 10, block.len() - 16, block.len() - 5] {
+        std::fs::write(&path, format!("{before}{}", &block[..cut])).unwrap();
+        assert_eq!(Manifest::read(dir).unwrap().unwrap(), live, "cut at {cut}");
+    }
+    // Whole, or only its last `\n` missing.
+    for end in [block.len(), block.len() - 1] {
+        std::fs::write(&path, format!("{before}{}", &block[..end])).unwrap();
+        let whole = Manifest::read(dir).unwrap().unwrap();
+        assert_eq!(whole.segments.last().unwrap().first_seq, 1_000);
+    }
+    let wrong = block.replace(&format!("{crc:08x}"), &format!("{:08x}", crc ^ 1));
+    std::fs::write(&path, format!("{before}{wrong}")).unwrap();
+    let err = Manifest::read(dir).unwrap_err();
+    assert!(matches!(err, JournalError::BadManifest { .. }), "{err}");
+    let mut flipped = before.clone().into_bytes();
+    flipped[before.find("segment").unwrap() + 30] ^= 0x01;
+    std::fs::write(&path, &flipped).unwrap();
+    let err = Manifest::read(dir).unwrap_err();
+    assert!(matches!(err, JournalError::BadManifest { .. }), "{err}");
+
+    // JOURNAL.md's example reads as it says.
+    let example = "cetx-journal-manifest 3
+segment 00000000000000000001 first ac724e51
+segment 00000000000000041873
+crc32c dd119481
+first 00000000000000041873 5d0e44a1
+segment 00000000000000083746
+crc32c 83a65872
+";
+    std::fs::write(&path, example).unwrap();
+    let listed = Manifest::read(dir).unwrap().unwrap().segments;
+    let firsts: Vec<_> = listed.iter().map(|s| (s.first_seq, s.first_crc)).collect();
+    assert_eq!(
+        firsts,
+        [
+            (1, Some(0xac72_4e51)),
+            (41_873, Some(0x5d0e_44a1)),
+            (83_746, None)
+        ]
+    );
+
+    std::fs::write(&path, &before).unwrap();
+    writer.close().unwrap();
+    let closed = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(closed.matches("crc32c ").count(), 1, "{closed}");
+    assert_eq!(Manifest::read(dir).unwrap().unwrap().closed, Some(100));
+    assert_eq!(read_all(dir), entries(1..=100));
+}
+
+/// A version 2 manifest (one block, as builds before 2026-12-07 wrote it)
+/// reads as before, and the next writer writes it whole as version 3.
+#[test]
+fn a_version_2_manifest_is_read_and_written_again_as_version_3() {
+    use cetx_engine::journal::Manifest;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=40, small_segments(2048));
+    let path = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let body = text[..text.rfind("crc32c ").unwrap()].replacen(
+        "cetx-journal-manifest 3",
+        "cetx-journal-manifest 2",
+        1,
+    );
+    let crc = crc32c::crc32c(body.as_bytes());
+    std::fs::write(&path, format!("{body}crc32c {crc:08x}\n")).unwrap();
+    let old = Manifest::read(dir).unwrap().unwrap();
+    assert_eq!(old.closed, Some(40));
+    verify(dir).unwrap();
+    // Lines after its checksum line are damage in version 2.
+    std::fs::write(&path, format!("{body}crc32c {crc:08x}\nsegment 9")).unwrap();
+    let err = Manifest::read(dir).unwrap_err();
+    assert!(matches!(err, JournalError::BadManifest { .. }), "{err}");
+    std::fs::write(&path, format!("{body}crc32c {crc:08x}\n")).unwrap();
+
+    write(dir, 41..=80, small_segments(2048));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("cetx-journal-manifest 3\n"), "{text}");
+    let new = Manifest::read(dir).unwrap().unwrap();
+    assert_eq!(new.segments[..old.segments.len()], old.segments[..]);
+    assert_eq!(new.closed, Some(80));
+    assert_eq!(read_all(dir), entries(1..=80));
+}

@@ -81,10 +81,10 @@ const GOLDEN: &str = r#"0000  43 45 54 58 4a 52 4e 4c  # magic "CETXJRNL"
 010e  00 00 00 00 00 00 00 00  # taker_remaining_t 0"#;
 
 /// The journal's `MANIFEST`: its one segment.
-const MANIFEST: &str = "cetx-journal-manifest 2
+const MANIFEST: &str = "cetx-journal-manifest 3
 segment 00000000000000000001 first ac724e51
 closed 00000000000000000002
-crc32c 872a2cef
+crc32c 79cd4d48
 ";
 
 /// The bytes of [`GOLDEN`], checking that each line starts at the offset

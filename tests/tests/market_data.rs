@@ -833,6 +833,7 @@ async fn a_reader_that_falls_behind_a_third_time_in_a_minute_is_told_408() {
     let mut fresh = 0;
     let mut cut_off = None;
     let mut brokers = Vec::new();
+    let started = std::time::Instant::now();
     // Each burst makes it fall behind at least once; three are enough, ten
     // bound the test.
     for round in 0..10_u64 {
@@ -853,7 +854,13 @@ async fn a_reader_that_falls_behind_a_third_time_in_a_minute_is_told_408() {
     }
     let why = cut_off.expect("cut off within ten bursts");
     assert!(why.contains("408"), "{why}");
-    assert_eq!(fresh, 2, "two fresh snapshots within the minute, then 408");
+    // The window is a minute of wall time: on a machine so slow that the
+    // bursts took longer, the first lags left it before the last.
+    if started.elapsed() < std::time::Duration::from_secs(60) {
+        assert_eq!(fresh, 2, "two fresh snapshots within the minute, then 408");
+    } else {
+        assert!(fresh >= 2, "{fresh} fresh snapshots, then 408");
+    }
     assert_eq!(
         market.market.slow_reader_closes(),
         [("write_timeout", 0), ("resnapshots", 1)]

@@ -34,7 +34,7 @@ use crate::histogram::Histogram;
 
 use super::config::{Durability, JournalConfig};
 use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
-use super::manifest::{has_records, journal_segments, list_new_segment, mark_closed};
+use super::manifest::{has_records, journal_segments, mark_closed, ManifestLog};
 use super::prealloc::{Preallocator, Ready, WriteAhead};
 use super::reader::JournalReader;
 use super::sync_dir;
@@ -327,6 +327,8 @@ pub(super) struct WriterThread<R> {
     /// Keeps the next segment written ahead; none in `None` durability or
     /// when preallocation is off.
     prealloc: Option<Preallocator>,
+    /// The manifest, once this writer has listed a segment in it.
+    manifest: Option<ManifestLog>,
     batch: Vec<Pending<R>>,
     /// The batch's bytes for the current segment, written with one call.
     out: Vec<u8>,
@@ -388,6 +390,7 @@ impl<R: Send + 'static> WriterThread<R> {
             segment: None,
             held,
             prealloc,
+            manifest: None,
             batch: Vec::with_capacity(config.max_batch),
             out: Vec::new(),
             on_durable,
@@ -569,7 +572,10 @@ impl<R: Send + 'static> WriterThread<R> {
         // The file's name must survive a crash as well as its bytes, and
         // the manifest must list it before it holds a record.
         sync_dir(&self.dir)?;
-        list_new_segment(&self.dir, first_seq)?;
+        match &mut self.manifest {
+            Some(manifest) => manifest.list(&self.dir, first_seq)?,
+            None => self.manifest = Some(ManifestLog::start(&self.dir, first_seq)?),
+        }
         Ok(OpenSegment {
             file,
             path,

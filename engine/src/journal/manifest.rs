@@ -2,17 +2,23 @@
 //! segment (the first, the last, or any between) is found, and an
 //! archived one is found where it was moved.
 //!
-//! `MANIFEST` in the journal directory is a short text file, rewritten
-//! atomically (written to `MANIFEST.tmp`, synced, renamed, the directory
-//! synced) whenever the writer starts a segment and whenever segments are
-//! archived:
+//! `MANIFEST` in the journal directory is a text file of blocks, each
+//! ending in a checksum line. A writer writes it whole, atomically
+//! (written to `MANIFEST.tmp`, synced, renamed, the directory synced),
+//! when it starts, when it stops cleanly and when segments are archived;
+//! each segment it starts in between is appended as a block of its own
+//! and synced (`ManifestLog`), so that a segment's start costs the same
+//! however many segments the journal has had:
 //!
 //! ```text
-//! cetx-journal-manifest 2
+//! cetx-journal-manifest 3
 //! archive ../archive
 //! segment 00000000000000000001 first 5d0e44a1 archived
 //! segment 00000000000000041873
 //! crc32c 8f2a61c3
+//! first 00000000000000041873 1a2b3c4d
+//! segment 00000000000000083746
+//! crc32c 0b7e22f1
 //! ```
 //!
 //! The `archive` line (optional) names the directory archived segments
@@ -20,13 +26,17 @@
 //! `segment` line is a segment's first sequence number, in order, then
 //! (version 2) `first` and the `header_crc` of its first record once the
 //! writer has moved on from it (listed at the next segment or the clean
-//! stop), and `archived` when the file lives in the archive directory.
+//! stop), and `archived` when the file lives in the archive directory; a
+//! `first` line in a later block notes it for a segment listed before.
 //! The `first` ties each file to this journal: a segment of another
 //! journal copied in under the same name is refused before any of its
 //! records is read as this journal's. A `closed`
 //! line (optional, after the segments) says the writer stopped cleanly
-//! and the sequence number of the journal's last record then. The last
-//! line is the CRC32C (hex) of every byte before it.
+//! and the sequence number of the journal's last record then. Each
+//! block's last line is the CRC32C (hex) of every byte of the file before
+//! it; a block's lines count once it checks out. Lines after the last
+//! checksum line (or a last checksum line cut short) are a block whose
+//! writing a crash cut short: not read. Versions 1 and 2 are one block.
 //!
 //! The writer lists a segment before it writes a record into it, so a
 //! segment file that the manifest does not list may only be the newest,
@@ -49,7 +59,10 @@ use super::JournalError;
 /// The manifest's file name in the journal directory.
 pub const MANIFEST_FILE: &str = "MANIFEST";
 
-const FIRST_LINE: &str = "cetx-journal-manifest 2";
+const FIRST_LINE: &str = "cetx-journal-manifest 3";
+
+/// Version 2's first line: one block, written whole each time.
+const FIRST_LINE_2: &str = "cetx-journal-manifest 2";
 
 /// Version 1's first line: no `first` on its segment lines.
 const FIRST_LINE_1: &str = "cetx-journal-manifest 1";
@@ -101,70 +114,111 @@ impl Manifest {
     }
 
     fn parse(text: &str) -> Result<Self, String> {
-        let body_end = text.trim_end_matches('\n').rfind('\n').map_or(0, |i| i + 1);
-        let (body, last) = text.split_at(body_end);
-        let stored = last
-            .trim_end()
-            .strip_prefix("crc32c ")
-            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-            .ok_or("the manifest does not end in its checksum line")?;
-        let computed = crc32c::crc32c(body.as_bytes());
-        if stored != computed {
-            return Err(format!(
-                "manifest checksum {stored:08x} does not match {computed:08x}"
-            ));
-        }
-        let mut lines = body.lines();
-        if !matches!(lines.next(), Some(FIRST_LINE | FIRST_LINE_1)) {
-            return Err(format!(
-                "the manifest does not start with `{FIRST_LINE}` (or `{FIRST_LINE_1}`)"
-            ));
-        }
-        let mut manifest = Self::default();
-        for line in lines {
-            let words: Vec<&str> = line.split(' ').collect();
-            match words.as_slice() {
-                ["archive", _, ..] => {
-                    manifest.archive_dir = Some(PathBuf::from(&line["archive ".len()..]));
-                }
-                ["segment", seq, rest @ ..] => {
-                    let bad = || format!("bad segment line `{line}`");
-                    let first_seq = seq.parse().map_err(|_| bad())?;
-                    let (first_crc, archived) = match rest {
-                        [] => (None, false),
-                        ["archived"] => (None, true),
-                        ["first", hex] | ["first", hex, "archived"] => (
-                            Some(u32::from_str_radix(hex, 16).map_err(|_| bad())?),
-                            rest.len() == 3,
-                        ),
-                        _ => return Err(bad()),
-                    };
-                    if manifest
-                        .segments
-                        .last()
-                        .is_some_and(|s| s.first_seq >= first_seq)
-                    {
-                        return Err(format!("segment {first_seq} is out of order"));
-                    }
-                    if manifest.closed.is_some() {
-                        return Err(format!("segment {first_seq} is listed after `closed`"));
-                    }
-                    manifest.segments.push(ListedSegment {
-                        first_seq,
-                        archived,
-                        first_crc,
-                    });
-                }
-                ["closed", seq] if manifest.closed.is_none() => {
-                    let seq = seq
-                        .parse()
-                        .map_err(|_| format!("bad closed line `{line}`"))?;
-                    manifest.closed = Some(seq);
-                }
-                _ => return Err(format!("unknown manifest line `{line}`")),
+        let version = match text.lines().next() {
+            Some(FIRST_LINE) => 3,
+            Some(FIRST_LINE_2) => 2,
+            Some(FIRST_LINE_1) => 1,
+            _ => {
+                return Err(format!(
+                    "the manifest does not start with `{FIRST_LINE}` (or an older version's)"
+                ))
             }
+        };
+        let mut manifest = Self::default();
+        // The lines since the last checksum line, the CRC32C of every
+        // byte before the next line, and how many blocks checked out.
+        let (mut block, mut crc, mut blocks) = (Vec::new(), 0, 0);
+        for line in text.split_inclusive('\n') {
+            // Only the last line may lack its `\n`.
+            let cut = !line.ends_with('\n');
+            let checksum = line
+                .trim_end_matches('\n')
+                .strip_prefix("crc32c ")
+                .and_then(parse_crc);
+            match checksum {
+                // A version 3 block's checksum line cut short.
+                Some(stored) if stored != crc && cut && version >= 3 => block.push(line),
+                Some(stored) if stored != crc => {
+                    return Err(format!(
+                        "manifest checksum {stored:08x} does not match {crc:08x}"
+                    ))
+                }
+                Some(_) => {
+                    if blocks > 0 && version < 3 {
+                        return Err("lines follow the manifest's checksum line".into());
+                    }
+                    // The first line names the version, read above.
+                    let mut lines = block.drain(..).skip(usize::from(blocks == 0));
+                    lines.try_for_each(|line: &str| manifest.apply(line.trim_end_matches('\n')))?;
+                    blocks += 1;
+                }
+                None => block.push(line),
+            }
+            crc = crc32c::crc32c_append(crc, line.as_bytes());
+        }
+        // Lines after the last checksum line are a block whose writing was
+        // cut short (version 3 appends): not written yet, so not read.
+        if blocks == 0 || (!block.is_empty() && version < 3) {
+            return Err("the manifest does not end in its checksum line".into());
         }
         Ok(manifest)
+    }
+
+    /// Takes one line of a block that checked out.
+    fn apply(&mut self, line: &str) -> Result<(), String> {
+        let words: Vec<&str> = line.split(' ').collect();
+        match words.as_slice() {
+            ["archive", _, ..] => {
+                self.archive_dir = Some(PathBuf::from(&line["archive ".len()..]));
+            }
+            ["segment", seq, rest @ ..] => {
+                let bad = || format!("bad segment line `{line}`");
+                let first_seq = seq.parse().map_err(|_| bad())?;
+                let (first_crc, archived) = match rest {
+                    [] => (None, false),
+                    ["archived"] => (None, true),
+                    ["first", hex] | ["first", hex, "archived"] => {
+                        (Some(parse_crc(hex).ok_or_else(bad)?), rest.len() == 3)
+                    }
+                    _ => return Err(bad()),
+                };
+                if self
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.first_seq >= first_seq)
+                {
+                    return Err(format!("segment {first_seq} is out of order"));
+                }
+                if self.closed.is_some() {
+                    return Err(format!("segment {first_seq} is listed after `closed`"));
+                }
+                self.segments.push(ListedSegment {
+                    first_seq,
+                    archived,
+                    first_crc,
+                });
+            }
+            ["first", seq, hex] => {
+                let bad = || format!("bad first line `{line}`");
+                let first_seq: u64 = seq.parse().map_err(|_| bad())?;
+                let crc = parse_crc(hex).ok_or_else(bad)?;
+                let listed = self
+                    .segments
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.first_seq == first_seq)
+                    .ok_or_else(|| format!("`{line}` names a segment not listed before it"))?;
+                listed.first_crc = Some(crc);
+            }
+            ["closed", seq] if self.closed.is_none() => {
+                let seq = seq
+                    .parse()
+                    .map_err(|_| format!("bad closed line `{line}`"))?;
+                self.closed = Some(seq);
+            }
+            _ => return Err(format!("unknown manifest line `{line}`")),
+        }
+        Ok(())
     }
 
     fn render(&self) -> String {
@@ -196,16 +250,24 @@ impl Manifest {
     /// # Errors
     /// [`JournalError::Io`] when any step fails.
     pub fn write(&self, dir: &Path) -> Result<(), JournalError> {
+        self.write_open(dir).map(drop)
+    }
+
+    /// [`Self::write`], giving back the file, open to append to, and the
+    /// CRC32C of its bytes.
+    fn write_open(&self, dir: &Path) -> Result<(fs::File, u32), JournalError> {
         let path = dir.join(MANIFEST_FILE);
         let temporary = dir.join(format!("{MANIFEST_FILE}.tmp"));
         let mut file = super::private::create_temporary(&temporary)
             .map_err(|e| JournalError::io(&temporary, "creating the journal manifest", e))?;
-        file.write_all(self.render().as_bytes())
+        let text = self.render();
+        file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| JournalError::io(&temporary, "writing the journal manifest", e))?;
         fs::rename(&temporary, &path)
             .map_err(|e| JournalError::io(&path, "renaming the journal manifest to", e))?;
-        sync_dir(dir)
+        sync_dir(dir)?;
+        Ok((file, crc32c::crc32c(text.as_bytes())))
     }
 
     /// The archive directory as a path to open from here.
@@ -328,32 +390,108 @@ pub(crate) fn has_records(path: &Path, first_seq: u64) -> Result<bool, JournalEr
     })
 }
 
-/// Adds a segment to the manifest of `dir` (creating it if need be), and
-/// drops its `closed` line: records are about to be written.
-///
-/// # Errors
-/// As [`Manifest::read`] and [`Manifest::write`].
-pub(crate) fn list_new_segment(dir: &Path, first_seq: u64) -> Result<(), JournalError> {
-    let mut manifest = Manifest::read(dir)?.unwrap_or_default();
-    let was_closed = manifest.closed.take().is_some();
-    match manifest.segments.last() {
-        Some(last) if last.first_seq == first_seq && was_closed => return manifest.write(dir),
-        Some(last) if last.first_seq == first_seq => return Ok(()),
-        Some(last) if last.first_seq > first_seq => {
-            return Err(JournalError::Occupied {
-                file: manifest.path_of(dir, *last),
-                next_seq: first_seq,
-            })
+/// A writer's manifest, kept in memory: written whole when the writer
+/// lists its first segment, then each segment it starts appended as a
+/// block of its own (a `first` line for the segment it moves on from, the
+/// `segment` line, the checksum line) and synced. So starting a segment
+/// costs one small write and one sync however many segments the journal
+/// has had: rewriting the whole file each time cost in proportion to them
+/// (10 ms a segment with 3,800 listed, on the commit path). The clean
+/// stop writes it whole again ([`mark_closed`]).
+pub(crate) struct ManifestLog {
+    manifest: Manifest,
+    /// `MANIFEST`, its end where the next block goes.
+    file: fs::File,
+    /// The CRC32C of every byte of the file.
+    crc: u32,
+    path: PathBuf,
+}
+
+impl ManifestLog {
+    /// Adds the segment from `first_seq` to the manifest of `dir`
+    /// (creating it if need be), drops its `closed` line (records are
+    /// about to be written), writes it whole and keeps it for
+    /// [`Self::list`].
+    ///
+    /// # Errors
+    /// [`JournalError::Occupied`] when the manifest lists a later segment;
+    /// as [`Manifest::read`] and [`Manifest::write`].
+    pub(crate) fn start(dir: &Path, first_seq: u64) -> Result<Self, JournalError> {
+        let mut manifest = Manifest::read(dir)?.unwrap_or_default();
+        manifest.closed = None;
+        match manifest.segments.last() {
+            Some(last) if last.first_seq > first_seq => {
+                return Err(JournalError::Occupied {
+                    file: manifest.path_of(dir, *last),
+                    next_seq: first_seq,
+                })
+            }
+            Some(last) if last.first_seq == first_seq => {}
+            _ => {
+                note_first_records(dir, &mut manifest)?;
+                manifest.segments.push(ListedSegment {
+                    first_seq,
+                    archived: false,
+                    first_crc: None,
+                });
+            }
         }
-        _ => {}
+        let (file, crc) = manifest.write_open(dir)?;
+        let path = dir.join(MANIFEST_FILE);
+        Ok(Self {
+            manifest,
+            file,
+            crc,
+            path,
+        })
     }
-    note_first_records(dir, &mut manifest)?;
-    manifest.segments.push(ListedSegment {
-        first_seq,
-        archived: false,
-        first_crc: None,
-    });
-    manifest.write(dir)
+
+    /// Adds the segment from `first_seq`, after the last one listed, and
+    /// notes the first record of the one the writer moves on from.
+    ///
+    /// # Errors
+    /// [`JournalError::Occupied`] for a segment not after the last;
+    /// [`JournalError::Io`] when the block cannot be written or synced (a
+    /// block cut short is not read: the segment is not listed).
+    pub(crate) fn list(&mut self, dir: &Path, first_seq: u64) -> Result<(), JournalError> {
+        let mut block = String::new();
+        if let Some(&last) = self.manifest.segments.last() {
+            if last.first_seq >= first_seq {
+                return Err(JournalError::Occupied {
+                    file: self.manifest.path_of(dir, last),
+                    next_seq: first_seq,
+                });
+            }
+        }
+        if let Some(last) = self.manifest.segments.last_mut() {
+            if last.first_crc.is_none() && !last.archived {
+                let path = dir.join(segment_file_name(last.first_seq));
+                last.first_crc = first_record_crc(&path, last.first_seq)?;
+                if let Some(crc) = last.first_crc {
+                    block.push_str(&format!("first {:020} {crc:08x}\n", last.first_seq));
+                }
+            }
+        }
+        self.manifest.segments.push(ListedSegment {
+            first_seq,
+            archived: false,
+            first_crc: None,
+        });
+        block.push_str(&format!("segment {first_seq:020}\n"));
+        let crc = crc32c::crc32c_append(self.crc, block.as_bytes());
+        block.push_str(&format!("crc32c {crc:08x}\n"));
+        self.file
+            .write_all(block.as_bytes())
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| JournalError::io(&self.path, "appending to the journal manifest", e))?;
+        self.crc = crc32c::crc32c_append(self.crc, block.as_bytes());
+        Ok(())
+    }
+}
+
+/// The CRC in a `first` field, in hex.
+fn parse_crc(hex: &str) -> Option<u32> {
+    u32::from_str_radix(hex, 16).ok()
 }
 
 /// Notes in `manifest` the first record's `header_crc` of each live
