@@ -348,7 +348,12 @@ fn unlisted_with_records(
     let newest = manifest.segments.last().map(|s| s.first_seq);
     for (first_seq, path) in on_disk {
         let first_seq = *first_seq;
-        if manifest.segments.iter().any(|s| s.first_seq == first_seq) {
+        // The segments are listed in order (a manifest out of order does
+        // not read): a search, not a scan, for each of thousands of files.
+        let listed = manifest
+            .segments
+            .binary_search_by_key(&first_seq, |s| s.first_seq);
+        if listed.is_ok() {
             continue;
         }
         let reason = if newest.is_some_and(|n| first_seq < n) {
