@@ -907,10 +907,11 @@ fn a_journal_on_links_to_segments_being_written_is_refused() {
 
 /// Starting a segment appends one block to the `MANIFEST` (its lines and
 /// its checksum line), never rewrites it, so that its cost does not grow
-/// with the segments the journal has had; a block cut short (a crash while
-/// it was written) is not read, a block whose checksum fails is damage,
-/// and the clean stop writes the manifest whole again (JOURNAL.md,
-/// *Manifest*).
+/// with the segments the journal has had; an appended block cut short or
+/// not checking out (a crash while it was written) is not read, so damage
+/// there is found by the segments it listed; damage in the block written
+/// whole is the manifest's; the clean stop writes it whole again
+/// (JOURNAL.md, *Manifest*).
 #[test]
 fn starting_a_segment_appends_a_block_to_the_manifest() {
     use cetx_engine::journal::Manifest;
@@ -948,25 +949,47 @@ fn starting_a_segment_appends_a_block_to_the_manifest() {
         .all(|s| s.first_crc.is_some()));
     assert_eq!(live.closed, None);
 
-    // A block cut short anywhere is not read; a whole one that does not
-    // check out, or a flipped bit in an earlier block, is damage.
+    // The rest of the test reads the manifest as a killed writer left it.
+    writer.close().unwrap();
+    let closed = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(closed.matches("crc32c ").count(), 1, "{closed}");
+    assert_eq!(Manifest::read(dir).unwrap().unwrap().closed, Some(100));
+    std::fs::write(&path, &before).unwrap();
+    assert_eq!(verify(dir).unwrap().last_seq, Some(100));
+
+    // An appended block cut short anywhere, or whose checksum does not
+    // match (a power cut may leave any part of it unwritten), is not read.
     let mut block = format!("segment {:020}\n", 1_000);
     let crc = crc32c::crc32c_append(crc32c::crc32c(before.as_bytes()), block.as_bytes());
     block.push_str(&format!("crc32c {crc:08x}\n"));
-    for cut in [1, 10, block.len() - 16, block.len() - 5] {
-        std::fs::write(&path, format!("{before}{}", &block[..cut])).unwrap();
-        assert_eq!(Manifest::read(dir).unwrap().unwrap(), live, "cut at {cut}");
+    let wrong = block.replace(&format!("{crc:08x}"), &format!("{:08x}", crc ^ 1));
+    let zeroed = format!("{}{}", "\0".repeat(10), &block[10..]);
+    let cuts = [1, 10, block.len() - 16, block.len() - 5].map(|cut| &block[..cut]);
+    for tail in cuts.into_iter().chain([wrong.as_str(), zeroed.as_str()]) {
+        std::fs::write(&path, format!("{before}{tail}")).unwrap();
+        assert_eq!(Manifest::read(dir).unwrap().unwrap(), live, "{tail:?}");
     }
-    // Whole, or only its last `\n` missing.
+    // Whole, or only its last `\n` missing, it is read.
     for end in [block.len(), block.len() - 1] {
         std::fs::write(&path, format!("{before}{}", &block[..end])).unwrap();
         let whole = Manifest::read(dir).unwrap().unwrap();
         assert_eq!(whole.segments.last().unwrap().first_seq, 1_000);
     }
-    let wrong = block.replace(&format!("{crc:08x}"), &format!("{:08x}", crc ^ 1));
-    std::fs::write(&path, format!("{before}{wrong}")).unwrap();
-    let err = Manifest::read(dir).unwrap_err();
-    assert!(matches!(err, JournalError::BadManifest { .. }), "{err}");
+    // So damage in an appended block leaves the segments it listed (and
+    // every later one) unlisted: refused, as they hold records.
+    let last_block = before[..before.len() - 1].rfind("crc32c ").unwrap();
+    let second_block = before.find("crc32c ").unwrap() + 20;
+    for at in [second_block, last_block - 5] {
+        let mut flipped = before.clone().into_bytes();
+        flipped[at] ^= 0x01;
+        std::fs::write(&path, &flipped).unwrap();
+        let err = verify(dir).unwrap_err();
+        assert!(
+            matches!(&err, JournalError::Corrupt { reason, .. } if reason.contains("not listed")),
+            "{err}"
+        );
+    }
+    // In the block written whole, it is damage.
     let mut flipped = before.clone().into_bytes();
     flipped[before.find("segment").unwrap() + 30] ^= 0x01;
     std::fs::write(&path, &flipped).unwrap();
@@ -995,10 +1018,6 @@ crc32c 83a65872
     );
 
     std::fs::write(&path, &before).unwrap();
-    writer.close().unwrap();
-    let closed = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(closed.matches("crc32c ").count(), 1, "{closed}");
-    assert_eq!(Manifest::read(dir).unwrap().unwrap().closed, Some(100));
     assert_eq!(read_all(dir), entries(1..=100));
 }
 

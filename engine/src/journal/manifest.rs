@@ -15,10 +15,10 @@
 //! archive ../archive
 //! segment 00000000000000000001 first 5d0e44a1 archived
 //! segment 00000000000000041873
-//! crc32c 8f2a61c3
+//! crc32c XXXXXXXX
 //! first 00000000000000041873 1a2b3c4d
 //! segment 00000000000000083746
-//! crc32c 0b7e22f1
+//! crc32c XXXXXXXX
 //! ```
 //!
 //! The `archive` line (optional) names the directory archived segments
@@ -79,6 +79,26 @@ pub struct ListedSegment {
     pub first_crc: Option<u32>,
 }
 
+impl ListedSegment {
+    /// A segment just started: live, its first record not noted yet.
+    fn new(first_seq: u64) -> Self {
+        Self {
+            first_seq,
+            archived: false,
+            first_crc: None,
+        }
+    }
+
+    /// Its `segment` line.
+    fn line(&self) -> String {
+        let archived = if self.archived { " archived" } else { "" };
+        let first = self
+            .first_crc
+            .map_or_else(String::new, |crc| format!(" first {crc:08x}"));
+        format!("segment {:020}{first}{archived}\n", self.first_seq)
+    }
+}
+
 /// Every segment of a journal, in order; see the module docs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
@@ -106,9 +126,9 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(JournalError::io(&path, "reading the journal manifest", e)),
         };
-        String::from_utf8(bytes)
-            .map_err(|e| format!("it is not text: {e}"))
-            .and_then(|text| Self::parse(&text))
+        // Not text where a write was cut short is not read, as any bytes
+        // there; in a block that is read, no checksum matches it.
+        Self::parse(&String::from_utf8_lossy(&bytes))
             .map(Some)
             .map_err(|reason| JournalError::BadManifest { file: path, reason })
     }
@@ -129,15 +149,16 @@ impl Manifest {
         // byte before the next line, and how many blocks checked out.
         let (mut block, mut crc, mut blocks) = (Vec::new(), 0, 0);
         for line in text.split_inclusive('\n') {
-            // Only the last line may lack its `\n`.
-            let cut = !line.ends_with('\n');
             let checksum = line
                 .trim_end_matches('\n')
                 .strip_prefix("crc32c ")
                 .and_then(parse_crc);
             match checksum {
-                // A version 3 block's checksum line cut short.
-                Some(stored) if stored != crc && cut && version >= 3 => block.push(line),
+                // A version 3 block appended after the whole file was
+                // written, and everything after it: a write cut short (a
+                // power cut may leave any part of it unwritten), not read.
+                // Damage there is found by the segments it would list.
+                Some(stored) if stored != crc && version >= 3 && blocks > 0 => break,
                 Some(stored) if stored != crc => {
                     return Err(format!(
                         "manifest checksum {stored:08x} does not match {crc:08x}"
@@ -227,14 +248,7 @@ impl Manifest {
             text.push_str(&format!("archive {}\n", archive.display()));
         }
         for segment in &self.segments {
-            let archived = if segment.archived { " archived" } else { "" };
-            let first = segment
-                .first_crc
-                .map_or_else(String::new, |crc| format!(" first {crc:08x}"));
-            text.push_str(&format!(
-                "segment {:020}{first}{archived}\n",
-                segment.first_seq
-            ));
+            text.push_str(&segment.line());
         }
         if let Some(seq) = self.closed {
             text.push_str(&format!("closed {seq:020}\n"));
@@ -268,6 +282,18 @@ impl Manifest {
             .map_err(|e| JournalError::io(&path, "renaming the journal manifest to", e))?;
         sync_dir(dir)?;
         Ok((file, crc32c::crc32c(text.as_bytes())))
+    }
+
+    /// Checks that a writer may list the segment from `first_seq`: none
+    /// listed after it (a writer of another server took this journal on).
+    fn check_next(&self, dir: &Path, first_seq: u64) -> Result<(), JournalError> {
+        match self.segments.last() {
+            Some(&last) if last.first_seq > first_seq => Err(JournalError::Occupied {
+                file: self.path_of(dir, last),
+                next_seq: first_seq,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The archive directory as a path to open from here.
@@ -424,30 +450,17 @@ impl ManifestLog {
     pub(crate) fn start(dir: &Path, first_seq: u64) -> Result<Self, JournalError> {
         let mut manifest = Manifest::read(dir)?.unwrap_or_default();
         manifest.closed = None;
-        match manifest.segments.last() {
-            Some(last) if last.first_seq > first_seq => {
-                return Err(JournalError::Occupied {
-                    file: manifest.path_of(dir, *last),
-                    next_seq: first_seq,
-                })
-            }
-            Some(last) if last.first_seq == first_seq => {}
-            _ => {
-                note_first_records(dir, &mut manifest)?;
-                manifest.segments.push(ListedSegment {
-                    first_seq,
-                    archived: false,
-                    first_crc: None,
-                });
-            }
+        manifest.check_next(dir, first_seq)?;
+        note_first_records(dir, &mut manifest)?;
+        if manifest.segments.last().map(|s| s.first_seq) != Some(first_seq) {
+            manifest.segments.push(ListedSegment::new(first_seq));
         }
         let (file, crc) = manifest.write_open(dir)?;
-        let path = dir.join(MANIFEST_FILE);
         Ok(Self {
             manifest,
             file,
             crc,
-            path,
+            path: dir.join(MANIFEST_FILE),
         })
     }
 
@@ -455,19 +468,16 @@ impl ManifestLog {
     /// notes the first record of the one the writer moves on from.
     ///
     /// # Errors
-    /// [`JournalError::Occupied`] for a segment not after the last;
+    /// [`JournalError::Occupied`] for a segment before the last;
     /// [`JournalError::Io`] when the block cannot be written or synced (a
-    /// block cut short is not read: the segment is not listed).
+    /// block cut short is not read: the segment is not listed; the writer
+    /// stops).
     pub(crate) fn list(&mut self, dir: &Path, first_seq: u64) -> Result<(), JournalError> {
-        let mut block = String::new();
-        if let Some(&last) = self.manifest.segments.last() {
-            if last.first_seq >= first_seq {
-                return Err(JournalError::Occupied {
-                    file: self.manifest.path_of(dir, last),
-                    next_seq: first_seq,
-                });
-            }
+        self.manifest.check_next(dir, first_seq)?;
+        if self.manifest.segments.last().map(|s| s.first_seq) == Some(first_seq) {
+            return Ok(());
         }
+        let mut block = String::new();
         if let Some(last) = self.manifest.segments.last_mut() {
             if last.first_crc.is_none() && !last.archived {
                 let path = dir.join(segment_file_name(last.first_seq));
@@ -477,12 +487,9 @@ impl ManifestLog {
                 }
             }
         }
-        self.manifest.segments.push(ListedSegment {
-            first_seq,
-            archived: false,
-            first_crc: None,
-        });
-        block.push_str(&format!("segment {first_seq:020}\n"));
+        let segment = ListedSegment::new(first_seq);
+        block.push_str(&segment.line());
+        self.manifest.segments.push(segment);
         let crc = crc32c::crc32c_append(self.crc, block.as_bytes());
         block.push_str(&format!("crc32c {crc:08x}\n"));
         self.file

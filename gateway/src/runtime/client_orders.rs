@@ -89,10 +89,10 @@ impl ClientOrderLog {
     }
 
     /// What the reports keep of each of today's orders among `resting`
-    /// (an order id and its side): who named it and how. An order the log
-    /// names twice (which only a journal written by something else can
-    /// hold) is the later one's, as the reports replayed would have it.
-    /// One the log does not name is not in the map.
+    /// (an order id and its side): who named it and how. An order id the
+    /// log holds twice (only a journal not written by cetx's sequencer
+    /// can: it numbers orders by their entry) is taken as the later
+    /// one's. One the log does not name is not in the map.
     pub(super) fn live_orders(
         &self,
         resting: &FxHashMap<OrderId, Side>,

@@ -512,9 +512,8 @@ pub(super) fn write_snapshots(
             })
             .and_then(|(tie, engine)| {
                 let mut gateway = snapshot.gateway;
-                gateway.rest(&engine)?;
                 let day = day_files.write(dir, seq, &gateway.client_orders)?;
-                state::write(dir, seq, &gateway, day)?;
+                state::write(dir, seq, &mut gateway, &engine, day)?;
                 write_snapshot_tied(dir, seq, tie, &engine).map_err(|e| e.to_string())
             });
         match written {

@@ -75,7 +75,7 @@ impl GatewayState {
     /// # Errors
     /// A sentence naming a resting order that today's client orders do
     /// not name (a defect: then no snapshot is written of this entry).
-    pub(super) fn rest(&mut self, engine: &EngineState) -> Result<(), String> {
+    fn rest(&mut self, engine: &EngineState) -> Result<(), String> {
         let resting: FxHashMap<OrderId, Side> = engine
             .instruments
             .iter()
@@ -141,7 +141,9 @@ fn file_name(seq: u64) -> String {
 }
 
 /// Writes the state after entry `seq` into `dir`, its day's full chunks
-/// of client orders being where `day` says.
+/// of client orders being where `day` says, once its live orders are put
+/// back from `engine`, the engine's state after the same entry
+/// ([`GatewayState::rest`]).
 ///
 /// # Errors
 /// A sentence saying what failed; no partial file is left under the final
@@ -149,9 +151,11 @@ fn file_name(seq: u64) -> String {
 pub(super) fn write(
     dir: &Path,
     seq: u64,
-    state: &GatewayState,
+    state: &mut GatewayState,
+    engine: &EngineState,
     day: DayRef,
 ) -> Result<PathBuf, String> {
+    state.rest(engine)?;
     let stored = Stored {
         reports: &state.reports,
         day,
@@ -400,11 +404,12 @@ mod tests {
         assert_eq!(ids, [1, 3]);
 
         let dir = tempfile::tempdir().unwrap();
-        let state = GatewayState {
+        let mut state = GatewayState {
             closed_auctions: auctions.clone(),
             ..GatewayState::default()
         };
-        write(dir.path(), 9, &state, DayRef::default()).unwrap();
+        let engine = Engine::default().state();
+        write(dir.path(), 9, &mut state, &engine, DayRef::default()).unwrap();
         assert_eq!(read(dir.path(), 9).unwrap().closed_auctions, auctions);
 
         auctions.observe(&[day_closed(0)]);
@@ -424,6 +429,8 @@ mod tests {
     }
 
     const CEA: InstrumentId = InstrumentId(0);
+    /// Orders in a full chunk of the client order log.
+    const CHUNK_ORDERS: usize = 4_096;
     const ACCOUNTS: [(u32, u32); 3] = [(11, 1), (12, 1), (21, 2)];
 
     impl Market {
@@ -599,6 +606,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A day longer than a chunk of the client order log (4,096 orders):
+    /// orders resting from the full chunks and the one being filled.
+    #[test]
+    fn live_orders_are_found_across_the_log_s_chunks() {
+        let mut market = Market::new();
+        for i in 0..6_000_u64 {
+            // Rests, one price level a side per account; every seventh
+            // buys and trades.
+            let account = usize::try_from(i % 3).unwrap();
+            let pick = usize::from(i % 7 == 0);
+            market.step((0, account, pick, i64::try_from(i % 5).unwrap(), 1 + i % 4));
+        }
+        let state = market.snapshot();
+        assert!(
+            state.reports.live_orders().len() > CHUNK_ORDERS,
+            "{}",
+            state.reports.live_orders().len()
+        );
+        assert_eq!(state.reports.live_orders(), market.reports.live_orders());
     }
 
     /// An order resting that today's client orders do not name is a
