@@ -190,6 +190,10 @@ fn batches_roll_segments_between_their_records_and_count_as_entries() {
     writer.close().unwrap();
     let files = segments(dir);
     assert!(files.len() > 10, "{} segments", files.len());
+    // Every record's bytes are counted, in each segment a batch wrote to
+    // (OPERATIONS.md, `cetx_journal_bytes_total`).
+    let written: u64 = files.iter().map(|f| data_end(f) - HEADER_LEN as u64).sum();
+    assert_eq!(stats.bytes, written);
     for file in &files {
         let size = std::fs::metadata(file).unwrap().len();
         assert!(
@@ -1042,10 +1046,15 @@ fn a_version_2_manifest_is_read_and_written_again_as_version_3() {
     let old = Manifest::read(dir).unwrap().unwrap();
     assert_eq!(old.closed, Some(40));
     verify(dir).unwrap();
-    // Lines after its checksum line are damage in version 2.
+    // Lines after its checksum line are damage in version 2, and so is a
+    // checksum line cut short (not taken for another value).
     std::fs::write(&path, format!("{body}crc32c {crc:08x}\nsegment 9")).unwrap();
     let err = Manifest::read(dir).unwrap_err();
     assert!(matches!(err, JournalError::BadManifest { .. }), "{err}");
+    let cut = format!("{crc:08x}");
+    std::fs::write(&path, format!("{body}crc32c {}", &cut[..5])).unwrap();
+    let err = Manifest::read(dir).unwrap_err().to_string();
+    assert!(err.contains("does not end in its checksum line"), "{err}");
     std::fs::write(&path, format!("{body}crc32c {crc:08x}\n")).unwrap();
 
     write(dir, 41..=80, small_segments(2048));

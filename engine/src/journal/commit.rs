@@ -515,9 +515,6 @@ impl<R: Send + 'static> WriterThread<R> {
         if let (Some(segment), false) = (&self.segment, out.is_empty()) {
             flush(self.config.durability, &self.shared, segment, &out)?;
         }
-        self.shared
-            .bytes
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
         self.out = out;
         Ok(())
     }
@@ -644,6 +641,9 @@ fn flush(
     (&segment.file)
         .write_all(bytes)
         .map_err(|e| JournalError::io(&segment.path, "writing journal segment", e))?;
+    shared
+        .bytes
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     if durability == Durability::Fsync {
         // Measured for the operator's metrics only; no outcome depends on it.
         let started = std::time::Instant::now();

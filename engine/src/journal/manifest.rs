@@ -149,9 +149,12 @@ impl Manifest {
         // byte before the next line, and how many blocks checked out.
         let (mut block, mut crc, mut blocks) = (Vec::new(), 0, 0);
         for line in text.split_inclusive('\n') {
+            // Eight hex digits, as written: a line cut inside them is no
+            // checksum line.
             let checksum = line
                 .trim_end_matches('\n')
                 .strip_prefix("crc32c ")
+                .filter(|hex| hex.len() == 8)
                 .and_then(parse_crc);
             match checksum {
                 // A version 3 block appended after the whole file was
