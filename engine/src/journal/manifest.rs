@@ -430,7 +430,8 @@ pub(crate) fn has_records(path: &Path, first_seq: u64) -> Result<bool, JournalEr
 /// `segment` line, the checksum line) and synced. So starting a segment
 /// costs one small write and one sync however many segments the journal
 /// has had: rewriting the whole file each time cost in proportion to them
-/// (10 ms a segment with 3,800 listed, on the commit path). The clean
+/// (1.8 ms a segment with 3,853 listed, 8.1 ms with 20,000, on the commit
+/// path). The clean
 /// stop writes it whole again ([`mark_closed`]).
 pub(crate) struct ManifestLog {
     manifest: Manifest,
