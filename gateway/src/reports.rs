@@ -13,8 +13,9 @@
 //! Memory is bounded by configuration, never by the market's age: each
 //! broker's newest reports (`recent`, a ring of configured size) for quick
 //! resumes, its counter, today's orders, and a mark at the start of each
-//! of the last trading days (a [`DayMark`]: the journal position and every
-//! broker's counter there). An older resume is read back from the journal
+//! of the last 64 trading days and of older ones, the older the sparser,
+//! 128 in all (a [`DayMark`]: the journal position and every broker's
+//! counter there). An older resume is read back from the journal
 //! from the mark before it ([`Reports::resume`], [`Reports::from_mark`]):
 //! a trading day starts with no open order, so nothing before the mark is
 //! needed to report what follows it.
@@ -67,9 +68,16 @@ pub(crate) struct OrderInfo {
     pub(crate) side: EngineSide,
 }
 
-/// Trading-day marks kept for resumes read back from the journal; an older
-/// resume reads from the journal's first entry.
+/// Trading days whose every start is marked for resumes read back from
+/// the journal. Older days keep a mark every so often ([`MARKS_KEPT`]).
 const DAY_MARKS: usize = 64;
+
+/// Most day marks kept: the last [`DAY_MARKS`] days', and older ones,
+/// the older the sparser, so that a resume from a report of any age reads
+/// back from a day start near it rather than from the journal's first
+/// entry, in memory bounded whatever the market's age
+/// ([`Reports::thin_marks`]).
+const MARKS_KEPT: usize = 2 * DAY_MARKS;
 
 /// Where a trading day starts in the journal: the first entry after the
 /// one that started it, and every broker's last report number there.
@@ -543,8 +551,8 @@ impl Reports {
         if self.recent_capacity == 0 {
             return;
         }
-        if self.day_marks.len() == DAY_MARKS {
-            self.day_marks.pop_front();
+        if self.day_marks.len() == MARKS_KEPT {
+            self.thin_marks(from_seq);
         }
         let last_seqs = self
             .brokers
@@ -555,6 +563,31 @@ impl Reports {
             from_seq,
             last_seqs,
         });
+    }
+
+    /// Drops the older mark whose absence costs least for its age, the
+    /// next day starting at `from_seq`: the one whose neighbours are
+    /// closest together for how far the later of them lies behind
+    /// `from_seq` (the first such, on a tie). The oldest and the last
+    /// [`DAY_MARKS`] stay. So each gap between the marks kept is at most
+    /// what lies after it, and a resume reads back at most twice the
+    /// journal since its report. A rule of the marks alone: a restart
+    /// from a snapshot keeps the marks the live server would.
+    fn thin_marks(&mut self, from_seq: u64) {
+        let marks = &self.day_marks;
+        // The gap left without mark `i`, and how far behind it ends.
+        let cost = |i: usize| {
+            let gap = marks[i + 1].from_seq - marks[i - 1].from_seq;
+            let behind = from_seq.saturating_sub(marks[i + 1].from_seq).max(1);
+            (u128::from(gap), u128::from(behind))
+        };
+        let dropped = (1..marks.len().saturating_sub(DAY_MARKS)).min_by(|&a, &b| {
+            let ((gap_a, behind_a), (gap_b, behind_b)) = (cost(a), cost(b));
+            (gap_a * behind_b).cmp(&(gap_b * behind_a))
+        });
+        if let Some(i) = dropped {
+            self.day_marks.remove(i);
+        }
     }
 
     /// How to give a broker that has seen its reports up to `after_seq`
@@ -1191,6 +1224,37 @@ mod tests {
                 upto: 3
             })
         );
+    }
+
+    /// A market of any age keeps at most 128 day marks: every one of the
+    /// last 64 days, the first, and between them gaps no longer than
+    /// what lies after them, so a resume reads back at most twice the
+    /// journal since its report.
+    #[test]
+    fn day_marks_stay_few_and_near_every_report_whatever_the_market_s_age() {
+        let mut reports = Reports::new(vec!["CEA2025".into()], 1);
+        // Days of 100 to 1,000 entries.
+        let mut from_seq = 1;
+        for day in 0..5_000_u64 {
+            from_seq += 100 + day * 7919 % 901;
+            reports.mark_day(from_seq);
+            assert!(reports.day_marks.len() <= MARKS_KEPT, "day {day}");
+        }
+        let starts: Vec<u64> = reports.day_marks.iter().map(|m| m.from_seq).collect();
+        assert_eq!(starts.len(), MARKS_KEPT);
+        assert_eq!(starts[0], 101, "the first day's start stays");
+        let last_days = &starts[MARKS_KEPT - DAY_MARKS..];
+        let mut again = from_seq;
+        for (i, &start) in last_days.iter().enumerate().rev() {
+            assert_eq!(start, again, "the last days each");
+            let day = 5_000 - u64::try_from(DAY_MARKS - i).unwrap();
+            again -= 100 + day * 7919 % 901;
+        }
+        // Before the last 64 days (whose gaps are days).
+        for pair in starts[..=MARKS_KEPT - DAY_MARKS].windows(2) {
+            let (gap, behind) = (pair[1] - pair[0], from_seq - pair[1]);
+            assert!(gap <= behind, "{pair:?} with {behind} after");
+        }
     }
 
     #[test]
