@@ -569,10 +569,13 @@ impl Reports {
     /// next day starting at `from_seq`: the one whose neighbours are
     /// closest together for how far the later of them lies behind
     /// `from_seq` (the first such, on a tie). The oldest and the last
-    /// [`DAY_MARKS`] stay. So each gap between the marks kept is at most
-    /// what lies after it, and a resume reads back at most twice the
-    /// journal since its report. A rule of the marks alone: a restart
-    /// from a snapshot keeps the marks the live server would.
+    /// [`DAY_MARKS`] stay. So the gaps grow with age: with days of
+    /// similar length, each gap between older marks is at most the
+    /// journal after it, and a resume reads back at most about twice the
+    /// journal since its report (one long day can make that more, as a
+    /// resume reads from its day's start anyway). A rule of the marks
+    /// alone: a restart from a snapshot keeps the marks the live server
+    /// would.
     fn thin_marks(&mut self, from_seq: u64) {
         let marks = &self.day_marks;
         // The gap left without mark `i`, and how far behind it ends.
@@ -1227,9 +1230,8 @@ mod tests {
     }
 
     /// A market of any age keeps at most 128 day marks: every one of the
-    /// last 64 days, the first, and between them gaps no longer than
-    /// what lies after them, so a resume reads back at most twice the
-    /// journal since its report.
+    /// last 64 days, the first, and between them, with days of similar
+    /// length, gaps no longer than the journal after them.
     #[test]
     fn day_marks_stay_few_and_near_every_report_whatever_the_market_s_age() {
         let mut reports = Reports::new(vec!["CEA2025".into()], 1);
