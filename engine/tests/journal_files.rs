@@ -1065,3 +1065,28 @@ fn a_version_2_manifest_is_read_and_written_again_as_version_3() {
     assert_eq!(new.closed, Some(80));
     assert_eq!(read_all(dir), entries(1..=80));
 }
+
+/// A crash while the writer appended the block of a segment it had just
+/// started, before any record went into it (JOURNAL.md, the damage table:
+/// a later block of a version 3 `MANIFEST`): the block is cut short, so
+/// the segment is unlisted and holds no record; the journal reads to its
+/// last record, and the next writer takes the segment's place.
+#[test]
+fn a_segment_whose_block_was_cut_short_is_taken_over_by_the_next_writer() {
+    use cetx_engine::journal::format::SegmentHeader;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=50, small_segments(2048));
+    as_if_killed(dir);
+    let started = dir.join(segment_file_name(51));
+    std::fs::write(&started, SegmentHeader { first_seq: 51 }.encode()).unwrap();
+    let path = dir.join(MANIFEST_FILE);
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{manifest}segment {:020}\ncrc32c 1f", 51)).unwrap();
+    assert_eq!(verify(dir).unwrap().last_seq, Some(50));
+
+    write(dir, 51..=80, small_segments(2048));
+    assert!(records(&started).first().is_some_and(|r| r.1 == 51));
+    assert_eq!(read_all(dir), entries(1..=80));
+}
