@@ -1090,3 +1090,30 @@ fn a_segment_whose_block_was_cut_short_is_taken_over_by_the_next_writer() {
     assert!(records(&started).first().is_some_and(|r| r.1 == 51));
     assert_eq!(read_all(dir), entries(1..=80));
 }
+
+/// A segment file holding only its header, which a recovery passed (it
+/// cut a torn last record off below the file's name, after an OS crash
+/// in `os` durability): readers skip it wherever it lies, and the next
+/// writer removes it, so that segments listed after it do not make it a
+/// hole in the journal (tester 114).
+#[test]
+fn an_empty_segment_a_recovery_passed_is_skipped_and_removed() {
+    use cetx_engine::journal::format::SegmentHeader;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, 1..=50, small_segments(2048));
+    as_if_killed(dir);
+    let left = dir.join(segment_file_name(57));
+    std::fs::write(&left, SegmentHeader { first_seq: 57 }.encode()).unwrap();
+    // Between listed segments too, as a journal left so by a build before.
+    let between = dir.join(segment_file_name(3));
+    std::fs::write(&between, SegmentHeader { first_seq: 3 }.encode()).unwrap();
+    assert_eq!(verify(dir).unwrap().last_seq, Some(50));
+
+    write(dir, 51..=150, small_segments(2048));
+    assert!(!between.exists());
+    assert!(!left.exists() || records(&left).first().is_some_and(|r| r.1 == 57));
+    assert_eq!(read_all(dir), entries(1..=150));
+    assert_eq!(verify(dir).unwrap().entries, 150);
+}

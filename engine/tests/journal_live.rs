@@ -616,3 +616,31 @@ fn an_operators_entry_names_the_operator_to_every_reader() {
         assert_eq!(follower.try_next().unwrap().as_ref(), Some(e));
     }
 }
+
+/// A segment file holding only its header (a start a crash cut short,
+/// left behind when recovery cut a torn last record off below its name)
+/// is no sign that the record being written is done: the follower waits
+/// at a half-written record instead of calling it damage (tester 114).
+#[test]
+fn a_follower_waits_at_a_half_written_record_beside_an_empty_later_segment() {
+    use cetx_engine::journal::format::SegmentHeader;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut follower = follower_of_five(dir);
+    let mut record = Vec::new();
+    let e = entry(6);
+    cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
+        .unwrap();
+    let path = segments(dir).pop().unwrap();
+    let end = journal_support::data_end(&path);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_all_at(&record[..11], end).unwrap();
+    let left = dir.join(segment_file_name(9));
+    std::fs::write(&left, SegmentHeader { first_seq: 9 }.encode()).unwrap();
+    for _ in 0..3 {
+        assert_eq!(follower.try_next().unwrap(), None);
+    }
+    file.write_all_at(&record[11..], end + 11).unwrap();
+    assert_eq!(follower.try_next().unwrap(), Some(entry(6)));
+}

@@ -179,17 +179,20 @@ impl JournalFollower {
                     // (A next segment archived while this follower was
                     // behind is no longer here, but a later one is: the
                     // newest segment is never archived.)
-                    let later = if expected == segment.first_seq {
-                        let first = segment.first_seq;
-                        list_segments(&self.dir)?
-                            .iter()
-                            .any(|&(seq, _)| seq > first)
+                    // Only one that holds a record counts: an empty one
+                    // may be a start a crash cut short, left behind.
+                    let after = if expected == segment.first_seq {
+                        segment.first_seq + 1
                     } else {
-                        self.dir.join(segment_file_name(expected)).exists()
-                            || list_segments(&self.dir)?
-                                .iter()
-                                .any(|&(seq, _)| seq > expected)
+                        expected
                     };
+                    let mut later = false;
+                    for (seq, path) in list_segments(&self.dir)? {
+                        if seq >= after && written_to(&path, seq)? {
+                            later = true;
+                            break;
+                        }
+                    }
                     if !later {
                         return Ok(None);
                     }
@@ -370,4 +373,22 @@ impl Iterator for FollowUntil<'_> {
         }
         None
     }
+}
+
+/// Whether the writer has written to the segment file at `path`: a record
+/// where its first goes (whole or not), or a header that is neither short
+/// nor torn-like (damage, not a start). A header and zeros (a file written
+/// ahead), or less, is a start a crash may have cut short and a later
+/// recovery passed; unlike [`super::manifest::has_records`], the zeros
+/// are not read through.
+fn written_to(path: &Path, first_seq: u64) -> Result<bool, JournalError> {
+    if !path.is_file() {
+        return Ok(false);
+    }
+    let mut segment = SegmentFile::open(path, first_seq)?;
+    Ok(match segment.read_header()? {
+        Header::Good => matches!(segment.read_record()?, Raw::Record { .. } | Raw::Bad { .. }),
+        Header::Short => false,
+        Header::Bad { torn_like, .. } => !torn_like,
+    })
 }

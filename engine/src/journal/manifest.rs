@@ -382,13 +382,14 @@ fn unlisted_with_records(
         let listed = manifest
             .segments
             .binary_search_by_key(&first_seq, |s| s.first_seq);
-        if listed.is_ok() {
+        // One that holds no record holds nothing to lose: a start cut
+        // short, or one a later recovery passed (a torn last record cut
+        // off below its name); the next writer removes it.
+        if listed.is_ok() || !has_records(path, first_seq)? {
             continue;
         }
         let reason = if newest.is_some_and(|n| first_seq < n) {
             "the segment is not listed in the MANIFEST"
-        } else if !has_records(path, first_seq)? {
-            continue;
         } else if newest.is_none() {
             "the journal has segments with records but no MANIFEST (a journal of format 1, or its MANIFEST was lost)"
         } else {
@@ -459,6 +460,7 @@ impl ManifestLog {
         if manifest.segments.last().map(|s| s.first_seq) != Some(first_seq) {
             manifest.segments.push(ListedSegment::new(first_seq));
         }
+        remove_unlisted_empty(dir, &manifest)?;
         let (file, crc) = manifest.write_open(dir)?;
         Ok(Self {
             manifest,
@@ -503,6 +505,32 @@ impl ManifestLog {
         self.crc = crc32c::crc32c_append(self.crc, block.as_bytes());
         Ok(())
     }
+}
+
+/// Removes the segment files in `dir` that `manifest` does not list and
+/// that hold no record: a start a crash cut short, whose name a later
+/// recovery passed when it cut a torn last record off below it (with
+/// `os` durability and an OS crash, or a copy taken so), which would
+/// otherwise sit between listed segments. The directory is synced after
+/// (by the manifest's write).
+///
+/// # Errors
+/// [`JournalError::Io`] when one cannot be read or removed.
+fn remove_unlisted_empty(dir: &Path, manifest: &Manifest) -> Result<(), JournalError> {
+    for (first_seq, path) in list_segments(dir)? {
+        let listed = manifest
+            .segments
+            .binary_search_by_key(&first_seq, |s| s.first_seq)
+            .is_ok();
+        // A regular file only: anything else in a segment's place (a
+        // link, say) is left for the writer to refuse if it gets there.
+        let regular = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
+        if !listed && regular && !has_records(&path, first_seq)? {
+            fs::remove_file(&path)
+                .map_err(|e| JournalError::io(&path, "removing the empty unlisted segment", e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The CRC in a `first` field, in hex.
