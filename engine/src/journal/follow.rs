@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::format::{decode_entry_payload_into, list_segments, segment_file_name};
-use super::manifest::journal_segments;
+use super::manifest::{journal_segments, open_if_there};
 use super::segment::{entry_payload, Header, Raw, SegmentFile};
 use super::{JournalEntry, JournalError, Tie};
 use crate::{Command, Event, Stamp};
@@ -385,7 +385,9 @@ fn written_to(path: &Path, first_seq: u64) -> Result<bool, JournalError> {
     if !path.is_file() {
         return Ok(false);
     }
-    let mut segment = SegmentFile::open(path, first_seq)?;
+    let Some(mut segment) = open_if_there(path, first_seq)? else {
+        return Ok(false);
+    };
     Ok(match segment.read_header()? {
         Header::Good => matches!(segment.read_record()?, Raw::Record { .. } | Raw::Bad { .. }),
         Header::Short => false,

@@ -408,11 +408,18 @@ fn unlisted_with_records(
 /// Whether the segment file at `path` holds a record (or anything but a
 /// header and zeros).
 pub(crate) fn has_records(path: &Path, first_seq: u64) -> Result<bool, JournalError> {
-    let meta = fs::metadata(path).map_err(|e| JournalError::io(path, "reading the size of", e))?;
+    // Gone since the directory was listed: a writer starting removed it
+    // (it held none).
+    let meta = match fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        meta => meta.map_err(|e| JournalError::io(path, "reading the size of", e))?,
+    };
     if !meta.is_file() || meta.len() <= HEADER_LEN as u64 {
         return Ok(false);
     }
-    let mut segment = SegmentFile::open(path, first_seq)?;
+    let Some(mut segment) = open_if_there(path, first_seq)? else {
+        return Ok(false);
+    };
     match segment.read_header()? {
         Header::Good => {}
         Header::Short => return Ok(false),
@@ -531,6 +538,22 @@ fn remove_unlisted_empty(dir: &Path, manifest: &Manifest) -> Result<(), JournalE
         }
     }
     Ok(())
+}
+
+/// The segment file at `path`, unless it is gone (a writer starting
+/// removes the empty ones it does not list while others read).
+///
+/// # Errors
+/// As [`SegmentFile::open`] for a file that is there.
+pub(crate) fn open_if_there(
+    path: &Path,
+    first_seq: u64,
+) -> Result<Option<SegmentFile>, JournalError> {
+    match SegmentFile::open(path, first_seq) {
+        Ok(segment) => Ok(Some(segment)),
+        Err(_) if !path.exists() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The CRC in a `first` field, in hex.
