@@ -1601,16 +1601,19 @@ fn a_whole_journal_without_its_ended_day_s_end_is_told() {
     let last = commands.last().unwrap().1.seq;
     let monday_noon = OPEN_NS + 3 * 86_400 * 1_000_000_000 + 3 * 3_600 * 1_000_000_000;
     let tuesday = OPEN_NS + 4 * 86_400 * 1_000_000_000;
-    let settle = |now_ns: i64, day: Option<u32>| {
+    let settle_or_follow = |now_ns: i64, day: Option<u32>, follow: bool| {
         let mut a = args(journal.path(), None, Format::Csv);
         a.now_ns = Some(now_ns);
         a.day = day;
+        a.follow = follow;
         let mut stderr = Vec::new();
-        let stop = AtomicBool::new(false);
+        // A follower told to stop stops once it has read the journal.
+        let stop = AtomicBool::new(follow);
         let summary = run(&a, &mut Vec::new(), &mut stderr, &mut |_| {}, &stop).unwrap();
         assert_eq!(summary.last_seq, last);
         String::from_utf8(stderr).unwrap()
     };
+    let settle = |now_ns: i64, day: Option<u32>| settle_or_follow(now_ns, day, false);
     let told = format!(
         "note: trading day 20261130 has ended by the calendar, but its end of day is not in the journal, which ends whole at seq {last}"
     );
@@ -1621,4 +1624,7 @@ fn a_whole_journal_without_its_ended_day_s_end_is_told() {
     }
     assert!(!settle(monday_noon, None).contains("note"));
     assert!(!settle(tuesday, Some(2026_11_27)).contains("note"));
+    // A follower says so too (tester 114).
+    assert!(settle_or_follow(tuesday, None, true).contains(&told));
+    assert!(!settle_or_follow(monday_noon, None, true).contains("note"));
 }

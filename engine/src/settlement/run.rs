@@ -364,9 +364,10 @@ pub fn run(
             exit::CLOSED_DAY_CUT,
         );
         write_stream(stderr, "stderr", note.as_bytes())?;
-    } else if ended && selects_cut(date) && !args.follow && summary.last_seq > 0 {
+    } else if ended && selects_cut(date) && summary.last_seq > 0 {
         // Whole to its end, and the day not ended in it: said, so that its
-        // provisional lines are not taken for a day still trading.
+        // provisional lines are not taken for a day still trading (by a
+        // follower too, which rewrites them when the end of day comes).
         let note = format!(
             "note: trading day {date} has ended by the calendar, but its end of day is not in the journal, which ends whole at seq {}: the server has not run it yet (it was not running at the close and runs it at its next start, or is about to, or its clock runs behind this machine's, as with `cetx serve --start-at` in the past), or the journal was cut off at a record's end; that day's lines are provisional: do not settle it until its end of day is in the journal\n",
             summary.last_seq
