@@ -239,6 +239,21 @@ fn follower_of_five(dir: &std::path::Path) -> JournalFollower {
     follower
 }
 
+/// Writes the first 11 bytes of record 6 after the records of the newest
+/// segment of `dir` (written ahead: over its zeros); returns the file,
+/// the whole record and where it starts.
+fn half_of_record_6(dir: &std::path::Path) -> (std::fs::File, Vec<u8>, u64) {
+    let mut record = Vec::new();
+    let e = entry(6);
+    cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
+        .unwrap();
+    let path = segments(dir).pop().unwrap();
+    let end = journal_support::data_end(&path);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_all_at(&record[..11], end).unwrap();
+    (file, record, end)
+}
+
 #[test]
 fn a_follower_waits_for_a_half_written_record() {
     let tmp = tempfile::tempdir().unwrap();
@@ -250,15 +265,7 @@ fn a_follower_waits_for_a_half_written_record() {
     );
     // Record 6 arrives in two writes; between them it is not torn, just
     // not there yet.
-    let mut record = Vec::new();
-    let e = entry(6);
-    cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
-        .unwrap();
-    // The segment was written ahead: record 6 goes over its zeros.
-    let path = segments(dir).pop().unwrap();
-    let end = journal_support::data_end(&path);
-    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    file.write_all_at(&record[..11], end).unwrap();
+    let (file, record, end) = half_of_record_6(dir);
     assert_eq!(follower.try_next().unwrap(), None);
     file.write_all_at(&record[11..], end + 11).unwrap();
     assert_eq!(follower.try_next().unwrap(), Some(entry(6)));
@@ -268,6 +275,7 @@ fn a_follower_waits_for_a_half_written_record() {
     let mut record = Vec::new();
     cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
         .unwrap();
+    let path = segments(dir).pop().unwrap();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .open(&path)
@@ -628,14 +636,7 @@ fn a_follower_waits_at_a_half_written_record_beside_an_empty_later_segment() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut follower = follower_of_five(dir);
-    let mut record = Vec::new();
-    let e = entry(6);
-    cetx_engine::journal::format::encode_entry_record(e.stamp, &e.command, &e.events, &mut record)
-        .unwrap();
-    let path = segments(dir).pop().unwrap();
-    let end = journal_support::data_end(&path);
-    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-    file.write_all_at(&record[..11], end).unwrap();
+    let (file, record, end) = half_of_record_6(dir);
     let left = dir.join(segment_file_name(9));
     std::fs::write(&left, SegmentHeader { first_seq: 9 }.encode()).unwrap();
     for _ in 0..3 {

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::format::{decode_entry_payload_into, list_segments, segment_file_name};
-use super::manifest::{journal_segments, open_if_there};
+use super::manifest::{journal_segments, written_to};
 use super::segment::{entry_payload, Header, Raw, SegmentFile};
 use super::{JournalEntry, JournalError, Tie};
 use crate::{Command, Event, Stamp};
@@ -373,24 +373,4 @@ impl Iterator for FollowUntil<'_> {
         }
         None
     }
-}
-
-/// Whether the writer has written to the segment file at `path`: a record
-/// where its first goes (whole or not), or a header that is neither short
-/// nor torn-like (damage, not a start). A header and zeros (a file written
-/// ahead), or less, is a start a crash may have cut short and a later
-/// recovery passed; unlike [`super::manifest::has_records`], the zeros
-/// are not read through.
-fn written_to(path: &Path, first_seq: u64) -> Result<bool, JournalError> {
-    if !path.is_file() {
-        return Ok(false);
-    }
-    let Some(mut segment) = open_if_there(path, first_seq)? else {
-        return Ok(false);
-    };
-    Ok(match segment.read_header()? {
-        Header::Good => matches!(segment.read_record()?, Raw::Record { .. } | Raw::Bad { .. }),
-        Header::Short => false,
-        Header::Bad { torn_like, .. } => !torn_like,
-    })
 }

@@ -287,6 +287,14 @@ impl Manifest {
         Ok((file, crc32c::crc32c(text.as_bytes())))
     }
 
+    /// Whether it lists the segment from `first_seq` (the segments are in
+    /// order: a manifest out of order does not read).
+    fn lists(&self, first_seq: u64) -> bool {
+        self.segments
+            .binary_search_by_key(&first_seq, |s| s.first_seq)
+            .is_ok()
+    }
+
     /// Checks that a writer may list the segment from `first_seq`: none
     /// listed after it (a writer of another server took this journal on).
     fn check_next(&self, dir: &Path, first_seq: u64) -> Result<(), JournalError> {
@@ -377,15 +385,10 @@ fn unlisted_with_records(
     let newest = manifest.segments.last().map(|s| s.first_seq);
     for (first_seq, path) in on_disk {
         let first_seq = *first_seq;
-        // The segments are listed in order (a manifest out of order does
-        // not read): a search, not a scan, for each of thousands of files.
-        let listed = manifest
-            .segments
-            .binary_search_by_key(&first_seq, |s| s.first_seq);
         // One that holds no record holds nothing to lose: a start cut
         // short, or one a later recovery passed (a torn last record cut
         // off below its name); the next writer removes it.
-        if listed.is_ok() || !has_records(path, first_seq)? {
+        if manifest.lists(first_seq) || !has_records(path, first_seq)? {
             continue;
         }
         let reason = if newest.is_some_and(|n| first_seq < n) {
@@ -408,27 +411,59 @@ fn unlisted_with_records(
 /// Whether the segment file at `path` holds a record (or anything but a
 /// header and zeros).
 pub(crate) fn has_records(path: &Path, first_seq: u64) -> Result<bool, JournalError> {
-    // Gone since the directory was listed: a writer starting removed it
-    // (it held none).
+    Ok(match start_of(path, first_seq)? {
+        Start::Written => true,
+        Start::Zeros(mut segment, offset) => !segment.rest_is_zero(offset)?,
+        Start::Empty => false,
+    })
+}
+
+/// Whether the writer has written to the segment file at `path`: a record
+/// where its first goes (whole or not), or a header that is neither short
+/// nor torn-like (damage, not a start). Unlike [`has_records`], zeros
+/// after the header (a file written ahead: a start a crash may have cut
+/// short) are not read through.
+pub(crate) fn written_to(path: &Path, first_seq: u64) -> Result<bool, JournalError> {
+    Ok(matches!(start_of(path, first_seq)?, Start::Written))
+}
+
+/// What a segment file holds where its first record goes.
+enum Start {
+    /// Nothing: no file (a writer starting removed it since the directory
+    /// was listed), not a regular file, a header alone or cut short, or a
+    /// torn-like header.
+    Empty,
+    /// Zeros, from this offset.
+    Zeros(SegmentFile, u64),
+    /// A record, whole or not, or a damaged header.
+    Written,
+}
+
+fn start_of(path: &Path, first_seq: u64) -> Result<Start, JournalError> {
     let meta = match fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Start::Empty),
         meta => meta.map_err(|e| JournalError::io(path, "reading the size of", e))?,
     };
     if !meta.is_file() || meta.len() <= HEADER_LEN as u64 {
-        return Ok(false);
+        return Ok(Start::Empty);
     }
-    let Some(mut segment) = open_if_there(path, first_seq)? else {
-        return Ok(false);
+    let mut segment = match SegmentFile::open(path, first_seq) {
+        Ok(segment) => segment,
+        Err(_) if !path.exists() => return Ok(Start::Empty),
+        Err(e) => return Err(e),
     };
     match segment.read_header()? {
         Header::Good => {}
-        Header::Short => return Ok(false),
-        Header::Bad { torn_like, .. } => return Ok(!torn_like),
+        Header::Short
+        | Header::Bad {
+            torn_like: true, ..
+        } => return Ok(Start::Empty),
+        Header::Bad { .. } => return Ok(Start::Written),
     }
     Ok(match segment.read_record()? {
-        Raw::End => false,
-        Raw::Zero { offset } => !segment.rest_is_zero(offset)?,
-        Raw::Record { .. } | Raw::Bad { .. } => true,
+        Raw::End => Start::Empty,
+        Raw::Zero { offset } => Start::Zeros(segment, offset),
+        Raw::Record { .. } | Raw::Bad { .. } => Start::Written,
     })
 }
 
@@ -525,35 +560,15 @@ impl ManifestLog {
 /// [`JournalError::Io`] when one cannot be read or removed.
 fn remove_unlisted_empty(dir: &Path, manifest: &Manifest) -> Result<(), JournalError> {
     for (first_seq, path) in list_segments(dir)? {
-        let listed = manifest
-            .segments
-            .binary_search_by_key(&first_seq, |s| s.first_seq)
-            .is_ok();
         // A regular file only: anything else in a segment's place (a
         // link, say) is left for the writer to refuse if it gets there.
         let regular = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file());
-        if !listed && regular && !has_records(&path, first_seq)? {
+        if !manifest.lists(first_seq) && regular && !has_records(&path, first_seq)? {
             fs::remove_file(&path)
                 .map_err(|e| JournalError::io(&path, "removing the empty unlisted segment", e))?;
         }
     }
     Ok(())
-}
-
-/// The segment file at `path`, unless it is gone (a writer starting
-/// removes the empty ones it does not list while others read).
-///
-/// # Errors
-/// As [`SegmentFile::open`] for a file that is there.
-pub(crate) fn open_if_there(
-    path: &Path,
-    first_seq: u64,
-) -> Result<Option<SegmentFile>, JournalError> {
-    match SegmentFile::open(path, first_seq) {
-        Ok(segment) => Ok(Some(segment)),
-        Err(_) if !path.exists() => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// The CRC in a `first` field, in hex.
