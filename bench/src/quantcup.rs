@@ -202,10 +202,11 @@ fn lobster_package() -> Result<PathBuf, FeedError> {
         .ok_or(FeedError::NoLobster)
 }
 
-/// One line of the feed file, as written.
+/// One line of the feed file, as written. `trader_id` is read as a
+/// number on a limit line only: a cancel does not use it.
 #[derive(serde::Deserialize)]
 struct Line {
-    trader_id: u8,
+    trader_id: String,
     side: String,
     price: i64,
     qty: u64,
@@ -234,20 +235,35 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
     if path.is_dir() {
         return Err(failed("it is a directory, not a file".to_owned()));
     }
+    let text = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
+    // The file's lines, counted past blank ones (the reader's own count
+    // is where a read began, before the blank lines it passed over).
+    let mut lines = cetx_gateway::csv_input::Lines::new(&text);
     // Spaces around a field or a header name are not part of it; a line
-    // of spaces is blank, as an empty one is (flexible: the fields are
-    // counted below, after it is passed over).
+    // of spaces is blank, as an empty one is, before the header too
+    // (flexible: the fields are counted below, after it is passed over).
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| failed(e.to_string()))?;
-    let header = reader.headers().map_err(|e| failed(e.to_string()))?.clone();
-    if header.iter().all(str::is_empty) {
-        return Err(failed(
-            "the file is empty: line 1 must be the header trader_id,side,price,qty".to_owned(),
-        ));
-    }
+        .has_headers(false)
+        .from_reader(text.as_slice());
+    let blank = |record: &csv::StringRecord| record.len() == 1 && record[0].is_empty();
+    let mut record = csv::StringRecord::new();
+    let header = loop {
+        if !reader
+            .read_record(&mut record)
+            .map_err(|e| failed(e.to_string()))?
+        {
+            return Err(failed(
+                "the file is empty: its first line must be the header trader_id,side,price,qty"
+                    .to_owned(),
+            ));
+        }
+        if !blank(&record) {
+            break record.clone();
+        }
+    };
+    let header_line = header.position().map_or(1, |p| lines.of(p));
     for name in ["trader_id", "side", "price", "qty"] {
         let why = match header.iter().filter(|h| *h == name).count() {
             1 => continue,
@@ -255,21 +271,25 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
             _ => "names more than once",
         };
         return Err(failed(format!(
-            "line 1: the header {why} `{name}` (it must be trader_id,side,price,qty, in any order)"
+            "line {header_line}: the header {why} `{name}` (it must be trader_id,side,price,qty, in any order)"
         )));
     }
     let must_be = [
-        ("trader_id", "a whole number from 0 to 255"),
         ("price", "a whole number of cents (0 cancels)"),
         ("qty", "a whole number from 0 to 2^64 - 1"),
     ];
-    let plainly = |e: csv::Error| failed(cetx_gateway::csv_input::problem(&e, &header, &must_be));
+    let plainly = |e: csv::Error, lines: &mut cetx_gateway::csv_input::Lines<'_>| {
+        failed(cetx_gateway::csv_input::problem(
+            &e, lines, &header, &must_be,
+        ))
+    };
     let mut feed = Vec::with_capacity(FEED_MESSAGES);
-    let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(plainly)? {
-        // The line as the csv reader counts it, as in its own errors.
-        let line_number = record.position().map_or(0, csv::Position::line);
-        if record.len() == 1 && record[0].is_empty() {
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| plainly(e, &mut lines))?
+    {
+        let line_number = record.position().map_or(0, |p| lines.of(p));
+        if blank(&record) {
             continue;
         }
         if record.len() != header.len() {
@@ -279,7 +299,9 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
                 header.len()
             )));
         }
-        let line: Line = record.deserialize(Some(&header)).map_err(plainly)?;
+        let line: Line = record
+            .deserialize(Some(&header))
+            .map_err(|e| plainly(e, &mut lines))?;
         // Checked on a cancel too, though it does not use it.
         let side = match line.side.as_str() {
             "Bid" => Side::Buy,
@@ -298,8 +320,13 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
                 line.price
             )));
         } else {
+            let trader = line.trader_id.parse().map_err(|e| {
+                failed(format!(
+                    "line {line_number}: `trader_id` must be a whole number from 0 to 255 ({e})"
+                ))
+            })?;
             Message::Limit {
-                trader: line.trader_id,
+                trader,
                 side,
                 price_ticks: line.price,
                 quantity_t: line.qty,

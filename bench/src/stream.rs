@@ -140,6 +140,10 @@ pub fn market_for(stream: &[Message]) -> Result<InstrumentSpec, StreamError> {
     // middle price or a tick either side of it (the engine rounds the
     // band's edges, and at a few cents a tick matters: 1 and 2 cents fit
     // ±50% around 2, not around 1), with the levels it needs.
+    // A reference whose band the engine refuses (more levels than a book
+    // holds, say) gives way to the next one tried: a tick lower may need
+    // one level fewer. If none fits, the first refusal says why.
+    let mut refused = None;
     for band_bps in DEFAULT_BAND_BPS..=MAX_BAND_BPS {
         spec.band_bps = band_bps;
         for reference_ticks in [middle, middle + 1, middle - 1] {
@@ -147,7 +151,13 @@ pub fn market_for(stream: &[Message]) -> Result<InstrumentSpec, StreamError> {
                 continue;
             }
             spec.reference_price = Decimal::new(reference_ticks, 2);
-            let rules = spec.rules()?;
+            let rules = match spec.rules() {
+                Ok(rules) => rules,
+                Err(error) => {
+                    refused.get_or_insert(error);
+                    continue;
+                }
+            };
             if rules.floor_ticks <= lowest && highest <= rules.ceiling_ticks {
                 let levels = (rules.ceiling_ticks - rules.floor_ticks) / rules.step_ticks + 1;
                 let levels = u32::try_from(levels).unwrap_or(MAX_PRICE_LEVELS);
@@ -156,7 +166,7 @@ pub fn market_for(stream: &[Message]) -> Result<InstrumentSpec, StreamError> {
             }
         }
     }
-    Err(StreamError::Band { lowest, highest })
+    Err(refused.map_or(StreamError::Band { lowest, highest }, StreamError::from))
 }
 
 /// What cetx did with a stream, replayed once from an open market.

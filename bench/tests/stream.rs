@@ -94,6 +94,17 @@ fn a_stream_it_cannot_run_is_named() {
             "trader_id,side,price,qty\n0,Ask,4810,1\n1,Buy,4810,1\n",
             "line 3: side \"Buy\" is neither Bid nor Ask",
         ),
+        // Told by the file's line, blank lines before it counted.
+        (
+            "blank_lines.csv",
+            "trader_id,side,price,qty\n0,Ask,4810,1\n\n\n1,Buy,4810,1\n",
+            "line 5: side \"Buy\" is neither Bid nor Ask",
+        ),
+        (
+            "blank_lines_value.csv",
+            "trader_id,side,price,qty\n0,Ask,4810,1\n\n1,Bid,x,1\n",
+            "line 4: `price` must be a whole number of cents",
+        ),
         // A cancel's side is not used, but it is read as any line's.
         (
             "cancel_side.csv",
@@ -117,6 +128,12 @@ fn a_stream_it_cannot_run_is_named() {
         ),
         ("empty.csv", "", "the file is empty"),
         ("newline.csv", "\n", "the file is empty"),
+        ("spaces.csv", "  \n \n", "the file is empty"),
+        (
+            "late_header.csv",
+            "  \n\n0,Ask,4810,1\n",
+            "line 3: the header names no `trader_id`",
+        ),
         (
             "negative.csv",
             "trader_id,side,price,qty\n0,Ask,4810,1\n0,Bid,0,1\n1,Bid,-5,1\n",
@@ -190,7 +207,10 @@ fn spaces_and_column_order_are_read_and_a_wrapping_winner_is_not_run() {
         "spaced.csv",
         // A line of spaces is blank, as an empty one (a tester's was
         // refused, "1 fields where the header has 4").
-        "qty, side , price,trader_id\n 10, Ask,4810,0\n   \n\n10 ,Bid , 4810 ,1\n",
+        // Before the header too (another's was refused, "the file is
+        // empty"). A cancel's trader_id is not read: empty, or out of
+        // range, it stops nothing.
+        "   \nqty, side , price,trader_id\n 10, Ask,4810,0\n   \n\n10 ,Bid , 4810 ,1\n5,Bid,0,\n5,Ask,0,999\n",
     );
     let output = cetx_stream(&[&spaced, "--repeat", "1"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -259,6 +279,21 @@ fn the_market_widens_the_band_only_as_far_as_the_prices_need() {
         (spec.reference_price.to_string(), spec.band_bps),
         ("0.02".into(), 5_000)
     );
+
+    // All at 838,860.80 CNY: ±10% around it needs one level more than a
+    // book holds (2^24 + 1); a tick lower, 2^24 - 1 (an outside tester's
+    // case: the first refusal stopped it).
+    let spec = stream::market_for(&[limit(83_886_080, 1)]).unwrap();
+    assert_eq!(
+        (spec.reference_price.to_string(), spec.band_bps),
+        ("838860.79".into(), 1_000)
+    );
+    assert!(spec.max_price_levels.unwrap() < 1 << 24);
+    // Past it, the refusal says why.
+    assert!(matches!(
+        stream::market_for(&[limit(90_000_000, 1)]),
+        Err(StreamError::Spec(_))
+    ));
 
     assert!(matches!(
         stream::market_for(&[limit(0, 1)]),

@@ -41,15 +41,22 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// `error`, met reading a file whose header is `header`, said plainly.
-/// `must_be` names what a column's values must be, for a value that does
-/// not parse (`("qty", "a whole number from 0 to 2^64 - 1")`); a column it
-/// does not name is told with the reader's own words.
+/// `error`, met reading a file whose header is `header`, said plainly:
+/// the line its record starts on (counted by `lines`, the file's: the
+/// reader's own count leaves out blank lines before the record), and the
+/// column. `must_be` names what a column's values must be, for a value
+/// that does not parse (`("qty", "a whole number from 0 to 2^64 - 1")`);
+/// a column it does not name is told with the reader's own words.
 #[must_use]
-pub fn problem(error: &csv::Error, header: &csv::StringRecord, must_be: &[(&str, &str)]) -> String {
+pub fn problem(
+    error: &csv::Error,
+    lines: &mut Lines<'_>,
+    header: &csv::StringRecord,
+    must_be: &[(&str, &str)],
+) -> String {
     let line = error
         .position()
-        .map_or_else(String::new, |p| format!("line {}: ", p.line()));
+        .map_or_else(String::new, |p| format!("line {}: ", lines.of(p)));
     match error.kind() {
         csv::ErrorKind::Deserialize { err, .. } => {
             let column = err
@@ -100,7 +107,7 @@ mod tests {
             .deserialize::<Row>()
             .find_map(Result::err)
             .expect("an error");
-        problem(&error, &header, must_be)
+        problem(&error, &mut Lines::new(text.as_bytes()), &header, must_be)
     }
 
     #[test]
@@ -117,6 +124,11 @@ mod tests {
         assert_eq!(
             first_error("trader\n1,2\n", &rule),
             "line 2: 2 fields where the header has 1"
+        );
+        // Blank lines before the record counted, as the file's lines.
+        assert_eq!(
+            first_error("trader\n1\n\n\n300\n", &rule),
+            "line 5: `trader` must be a whole number from 0 to 255 (number too large to fit in target type)"
         );
     }
 }

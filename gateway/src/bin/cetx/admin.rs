@@ -574,15 +574,17 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
         ("account", "an account number from 0 to 2^32 - 1"),
         ("quantity", "whole tonnes, from 1 to 2^64 - 1"),
     ];
-    let problem = |e: csv::Error| {
-        let problem = cetx_gateway::csv_input::problem(&e, &header, &must_be);
+    let problem = |e: csv::Error, lines: &mut cetx_gateway::csv_input::Lines<'_>| {
+        let problem = cetx_gateway::csv_input::problem(&e, lines, &header, &must_be);
         anyhow::anyhow!("{}: {problem}", file.display())
     };
     for record in reader.records() {
-        let record = record.map_err(problem)?;
+        let record = record.map_err(|e| problem(e, &mut lines))?;
         // The file's line the row starts on, blank lines before it counted.
         let line = record.position().map_or(0, |p| lines.of(p));
-        let row: BatchRow = record.deserialize(Some(&header)).map_err(problem)?;
+        let row: BatchRow = record
+            .deserialize(Some(&header))
+            .map_err(|e| problem(e, &mut lines))?;
         let action = row
             .action()
             .with_context(|| format!("{}: line {line}", file.display()))?;
