@@ -431,6 +431,23 @@ impl RuntimeHandle {
                 .contains_key(&broker)
     }
 
+    /// Waits, up to `limit`, until the cancels of the broker's last
+    /// disconnect (its resting orders, when its config cancels on
+    /// disconnect) are durable and numbered among its reports, so that a
+    /// login after the server closed the broker's last connection counts
+    /// them in its replay (`LoginAccepted.last_seq`). At once when none is
+    /// on its way; a disconnect that found the engine's queue full is done
+    /// once the queue drains, not waited for.
+    pub async fn settle_disconnect(&self, broker: BrokerId, limit: Duration) {
+        let settled = router::lock(&self.shared.outbound)
+            .disconnecting
+            .remove(&broker);
+        if let Some(settled) = settled {
+            // A stopped runtime drops the sender: nothing more to wait for.
+            let _ = tokio::time::timeout(limit, settled).await;
+        }
+    }
+
     /// The broker's last report number now (`LoginAccepted.last_seq`; 0
     /// when it has none), which a resume may not pass (413).
     #[must_use]
@@ -473,11 +490,17 @@ impl RuntimeHandle {
             return;
         }
         // Queued under the lock, so that a new session of the broker, which
-        // must take the lock to connect, queues its requests after it. At
-        // shutdown the gate is closed: resting orders stay for the restart.
+        // must take the lock to connect, queues its requests after it, and
+        // waits for it to be durable first. At shutdown the gate is closed:
+        // resting orders stay for the restart.
         if let Some(_pass) = self.shared.gate.enter() {
-            if let Err(TrySendError::Full(_)) = self.inputs.try_send(Input::Disconnect(broker)) {
-                self.shared.pending.mark(pending_cancel);
+            let (done, settled) = tokio::sync::oneshot::channel();
+            match self.inputs.try_send(Input::Disconnect(broker, done)) {
+                Ok(()) => {
+                    out.disconnecting.insert(broker, settled);
+                }
+                Err(TrySendError::Full(_)) => self.shared.pending.mark(pending_cancel),
+                Err(TrySendError::Disconnected(_)) => {}
             }
         }
         drop(out);

@@ -264,6 +264,7 @@ impl Runtime {
                 activity: Activity::default(),
                 members: engine.membership().clone(),
                 closed_auctions,
+                disconnecting: BTreeMap::new(),
             }),
             gate: Gate::default(),
             pending: Arc::new(PendingCancels::new(brokers.clone())),

@@ -92,6 +92,9 @@ pub(super) enum Routed {
         /// Where the operator waits.
         reply: oneshot::Sender<AdminOutcome>,
     },
+    /// A disconnect's cancels applied ([`super::sequencer::Input::Disconnect`]):
+    /// told once they are durable and numbered among the broker's reports.
+    Settled(oneshot::Sender<()>),
     /// A snapshot after entry `seq`, to be written once that entry is
     /// durable, with the gateway's own state then (the engine's is the
     /// snapshot thread's to take: [`super::replica`]).
@@ -158,6 +161,10 @@ pub(super) struct Outbound {
     /// The auctions closed in the day, for the gateway's state beside
     /// each snapshot.
     pub(super) closed_auctions: ClosedAuctions,
+    /// Each broker's last disconnect whose cancels a login may still wait
+    /// for ([`super::RuntimeHandle::settle_disconnect`]): done once it
+    /// fires. One at most a broker.
+    pub(super) disconnecting: BTreeMap<BrokerId, oneshot::Receiver<()>>,
 }
 
 impl Outbound {
@@ -291,7 +298,10 @@ impl Router {
                 Routed::Entry {
                     command, events, ..
                 } => Some((command, &turn.events[events.clone()])),
-                Routed::Refused { .. } | Routed::Snapshot { .. } | Routed::Answer { .. } => None,
+                Routed::Refused { .. }
+                | Routed::Snapshot { .. }
+                | Routed::Answer { .. }
+                | Routed::Settled(_) => None,
             }));
         }
         let mut out = lock(outbound);
@@ -326,6 +336,10 @@ impl Router {
                     // An operator who stopped waiting loses nothing: the
                     // entry is in the journal.
                     let _ = reply.send(outcome);
+                }
+                // No login waiting is no loss either.
+                Routed::Settled(settled) => {
+                    let _ = settled.send(());
                 }
                 Routed::Snapshot {
                     seq,

@@ -80,8 +80,9 @@ pub(super) enum Input {
         request: Request,
     },
     /// The broker's last session ended: cancel its resting orders if its
-    /// config says so.
-    Disconnect(BrokerId),
+    /// config says so, and say when that is durable and among its reports
+    /// (so that its next login counts the cancels in its replay).
+    Disconnect(BrokerId, tokio::sync::oneshot::Sender<()>),
     /// An operator's command, answered once durable.
     Admin {
         /// The operator who asked for it.
@@ -192,7 +193,11 @@ impl Sequencer {
     fn handle(&mut self, input: Input) -> Result<(), RuntimeError> {
         match input {
             Input::Request { broker, request } => self.request(broker, request),
-            Input::Disconnect(broker) => self.cancel_all(broker),
+            Input::Disconnect(broker, settled) => {
+                self.cancel_all(broker)?;
+                self.turn.items.push(Routed::Settled(settled));
+                Ok(())
+            }
             Input::Admin {
                 operator,
                 command,
