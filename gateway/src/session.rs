@@ -591,9 +591,10 @@ async fn login(
     }
     // The cancels of the broker's last session, if they are still on their
     // way to the journal, are waited for: they come in this login's replay.
-    ctx.runtime
-        .settle_disconnect(broker, ctx.login_timeout)
-        .await;
+    tokio::select! {
+        () = shutdown.cancelled() => return Err(Ended::Shutdown),
+        () = ctx.runtime.settle_disconnect(broker, ctx.login_timeout) => {}
+    }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,
         Err(reason) => {
