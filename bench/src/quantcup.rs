@@ -250,10 +250,10 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
     let blank = |record: &csv::StringRecord| record.len() == 1 && record[0].is_empty();
     let mut record = csv::StringRecord::new();
     let header = loop {
-        if !reader
-            .read_record(&mut record)
-            .map_err(|e| failed(e.to_string()))?
-        {
+        if !reader.read_record(&mut record).map_err(|e| {
+            let none = csv::StringRecord::new();
+            failed(cetx_gateway::csv_input::problem(&e, &mut lines, &none, &[]))
+        })? {
             return Err(failed(
                 "the file is empty: its first line must be the header trader_id,side,price,qty"
                     .to_owned(),

@@ -73,6 +73,7 @@ pub fn problem(
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
         } => format!("{line}{len} fields where the header has {expected_len}"),
+        csv::ErrorKind::Utf8 { err, .. } => format!("{line}the line is not UTF-8 text ({err})"),
         _ => error.to_string(),
     }
 }
@@ -129,6 +130,16 @@ mod tests {
         assert_eq!(
             first_error("trader\n1\n\n\n300\n", &rule),
             "line 5: `trader` must be a whole number from 0 to 255 (number too large to fit in target type)"
+        );
+        // A line that is not UTF-8, by its line too.
+        let text = b"trader\n1\n\n\n\xff\n";
+        let mut reader = csv::Reader::from_reader(&text[..]);
+        let header = reader.headers().unwrap().clone();
+        let error = reader.records().find_map(Result::err).expect("an error");
+        let told = problem(&error, &mut Lines::new(text), &header, &rule);
+        assert!(
+            told.starts_with("line 5: the line is not UTF-8 text"),
+            "{told}"
         );
     }
 }

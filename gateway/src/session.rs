@@ -593,6 +593,11 @@ async fn login(
     // way to the journal, are waited for: they come in this login's replay.
     tokio::select! {
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
+        // A newer connection took this one's pending slot meanwhile.
+        () = evicted.cancelled() => {
+            refuse_login(conn, RejectReason::TooManyConnections).await;
+            return Err(Ended::Evicted);
+        }
         () = ctx.runtime.settle_disconnect(broker, ctx.login_timeout) => {}
     }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {

@@ -437,15 +437,32 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
     // A file that lost its header line, or has no line at all, is refused,
     // not read as a file without rows (an outside tester's one-row file
     // without a header exited 0 and applied nothing).
-    for lost in ["deposit,1001,,,5.00,B-10\n", ""] {
+    // Lines are the file's, empty ones before counted.
+    for (lost, line) in [
+        ("deposit,1001,,,5.00,B-10\n", 1),
+        ("", 1),
+        ("\n\ndeposit,1001,,,5.00,B-10\n", 3),
+    ] {
         write(&batch, lost);
         let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
         assert_eq!(code, 2, "{lost:?}: {said}");
         assert!(
-            said.contains("line 1: the header names no `action` (it must be action,account,"),
+            said.contains(&format!(
+                "line {line}: the header names no `action` (it must be action,account,"
+            )),
             "{lost:?}: {said}"
         );
     }
+    write(
+        &batch,
+        "action,account,symbol,quantity,amount,reference\n\n\ntransfer-in,1001,CEA2025,18446744073709551616,,B-9\n",
+    );
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("line 4: `quantity` must be whole tonnes"),
+        "{said}"
+    );
     let (code, said) = deposit("99999999999999999999");
     assert_eq!(code, 2, "{said}");
     assert!(

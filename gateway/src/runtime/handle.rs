@@ -441,11 +441,21 @@ impl RuntimeHandle {
     pub async fn settle_disconnect(&self, broker: BrokerId, limit: Duration) {
         let settled = router::lock(&self.shared.outbound)
             .disconnecting
-            .remove(&broker);
-        if let Some(settled) = settled {
-            // A stopped runtime drops the sender: nothing more to wait for.
-            let _ = tokio::time::timeout(limit, settled).await;
-        }
+            .get(&broker)
+            .cloned();
+        let Some(mut settled) = settled else {
+            return;
+        };
+        // A runtime that is stopping takes no login, and one that failed
+        // routes nothing more (its queue may still hold the disconnect).
+        let mut status = self.shared.status.subscribe();
+        let settling = async {
+            tokio::select! {
+                _ = settled.wait_for(|&done| done) => {}
+                _ = status.wait_for(|s| !matches!(s, RuntimeStatus::Running)) => {}
+            }
+        };
+        let _ = tokio::time::timeout(limit, settling).await;
     }
 
     /// The broker's last report number now (`LoginAccepted.last_seq`; 0
@@ -494,7 +504,7 @@ impl RuntimeHandle {
         // waits for it to be durable first. At shutdown the gate is closed:
         // resting orders stay for the restart.
         if let Some(_pass) = self.shared.gate.enter() {
-            let (done, settled) = tokio::sync::oneshot::channel();
+            let (done, settled) = watch::channel(false);
             match self.inputs.try_send(Input::Disconnect(broker, done)) {
                 Ok(()) => {
                     out.disconnecting.insert(broker, settled);

@@ -94,7 +94,7 @@ pub(super) enum Routed {
     },
     /// A disconnect's cancels applied ([`super::sequencer::Input::Disconnect`]):
     /// told once they are durable and numbered among the broker's reports.
-    Settled(oneshot::Sender<()>),
+    Settled(watch::Sender<bool>),
     /// A snapshot after entry `seq`, to be written once that entry is
     /// durable, with the gateway's own state then (the engine's is the
     /// snapshot thread's to take: [`super::replica`]).
@@ -161,10 +161,11 @@ pub(super) struct Outbound {
     /// The auctions closed in the day, for the gateway's state beside
     /// each snapshot.
     pub(super) closed_auctions: ClosedAuctions,
-    /// Each broker's last disconnect whose cancels a login may still wait
-    /// for ([`super::RuntimeHandle::settle_disconnect`]): done once it
-    /// fires. One at most a broker.
-    pub(super) disconnecting: BTreeMap<BrokerId, oneshot::Receiver<()>>,
+    /// Each broker's last disconnect, which a login waits for until its
+    /// cancels are settled ([`super::RuntimeHandle::settle_disconnect`]):
+    /// `true` then, or its sender dropped by a runtime that stopped. Kept
+    /// until the broker's next disconnect, for every login after it.
+    pub(super) disconnecting: BTreeMap<BrokerId, watch::Receiver<bool>>,
 }
 
 impl Outbound {
@@ -337,9 +338,8 @@ impl Router {
                     // entry is in the journal.
                     let _ = reply.send(outcome);
                 }
-                // No login waiting is no loss either.
                 Routed::Settled(settled) => {
-                    let _ = settled.send(());
+                    settled.send_replace(true);
                 }
                 Routed::Snapshot {
                     seq,

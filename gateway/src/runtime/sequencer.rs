@@ -82,7 +82,7 @@ pub(super) enum Input {
     /// The broker's last session ended: cancel its resting orders if its
     /// config says so, and say when that is durable and among its reports
     /// (so that its next login counts the cancels in its replay).
-    Disconnect(BrokerId, tokio::sync::oneshot::Sender<()>),
+    Disconnect(BrokerId, tokio::sync::watch::Sender<bool>),
     /// An operator's command, answered once durable.
     Admin {
         /// The operator who asked for it.

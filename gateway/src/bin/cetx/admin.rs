@@ -565,8 +565,9 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
         .find(|name| !header.iter().any(|h| h == *name))
     {
         bail!(
-            "{}: line 1: the header names no `{missing}` (it must be action,account,symbol,quantity,amount,reference)",
-            file.display()
+            "{}: line {}: the header names no `{missing}` (it must be action,account,symbol,quantity,amount,reference)",
+            file.display(),
+            header.position().map_or(1, |p| lines.of(p))
         );
     }
     let mut actions = Vec::new();
