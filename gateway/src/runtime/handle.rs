@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::activity::RuntimeStats;
 use super::clock::{Clock, ClockError};
 use super::history::{self, HistoryBatch};
-use super::pending::PendingCancels;
+use super::pending::{Flag, PendingCancels};
 use super::request::Request;
 use super::router::{self, Delivery, Outbound};
 use super::sequencer::Input;
@@ -436,8 +436,8 @@ impl RuntimeHandle {
     /// disconnect) are durable and numbered among its reports, so that a
     /// login after the server closed the broker's last connection counts
     /// them in its replay (`LoginAccepted.last_seq`). At once when none is
-    /// on its way; a disconnect that found the engine's queue full is done
-    /// once the queue drains, not waited for.
+    /// on its way; a disconnect that found the engine's queue full is
+    /// waited for until the queue drains.
     pub async fn settle_disconnect(&self, broker: BrokerId, limit: Duration) {
         let settled = router::lock(&self.shared.outbound)
             .disconnecting
@@ -479,7 +479,7 @@ impl RuntimeHandle {
     /// last, cancels the broker's resting orders if its config says so
     /// and `cancels` (the end is a disconnect). A full queue does not lose
     /// the cancel: the engine thread does it once the queue has drained.
-    fn release(&self, broker: BrokerId, id: u64, pending_cancel: &AtomicBool, cancels: bool) {
+    fn release(&self, broker: BrokerId, id: u64, pending_cancel: &Flag, cancels: bool) {
         let mut out = router::lock(&self.shared.outbound);
         let last = match out.subscribers.get(&broker) {
             Some(subscriber) if subscriber.id == id => {
@@ -501,17 +501,20 @@ impl RuntimeHandle {
         }
         // Queued under the lock, so that a new session of the broker, which
         // must take the lock to connect, queues its requests after it, and
-        // waits for it to be durable first. At shutdown the gate is closed:
-        // resting orders stay for the restart.
+        // waits for it to be durable first. A full queue marks it owed: the
+        // engine thread cancels before the broker's next request, or once
+        // the queue drains. At shutdown the gate is closed: resting orders
+        // stay for the restart.
         if let Some(_pass) = self.shared.gate.enter() {
             let (done, settled) = watch::channel(false);
             match self.inputs.try_send(Input::Disconnect(broker, done)) {
-                Ok(()) => {
-                    out.disconnecting.insert(broker, settled);
+                Ok(()) => {}
+                Err(TrySendError::Full(Input::Disconnect(_, done))) => {
+                    self.shared.pending.mark(pending_cancel, done);
                 }
-                Err(TrySendError::Full(_)) => self.shared.pending.mark(pending_cancel),
-                Err(TrySendError::Disconnected(_)) => {}
+                Err(_) => return,
             }
+            out.disconnecting.insert(broker, settled);
         }
         drop(out);
     }
@@ -645,7 +648,7 @@ pub struct Subscription {
     taken: Arc<AtomicU64>,
     /// The broker's mark for a cancel-on-disconnect that found the queue
     /// full.
-    pending_cancel: Arc<AtomicBool>,
+    pending_cancel: Arc<Flag>,
     last_seq: u64,
     trading_date: u32,
     /// Reports read back from the journal, delivered before anything else

@@ -1,45 +1,52 @@
 //! Cancels owed at a disconnect that found the engine's queue full: the
-//! session marks the broker (atomics only), and the engine thread cancels
-//! its resting orders once the queue has drained.
+//! session marks the broker, and the engine thread cancels its resting
+//! orders once the queue has drained, or before the broker's next request
+//! if that comes first (a new session's orders are never the old one's to
+//! cancel).
 //!
 //! Every broker has its flag here, the config's from the start and one an
 //! operator added from its first login ([`PendingCancels::flag`]); a
-//! session holds its broker's flag, so marking it takes no lock, the same
-//! for both.
+//! session holds its broker's flag, so marking it looks nothing up, the
+//! same for both.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use cetx_engine::BrokerId;
+use tokio::sync::watch;
+
+/// One broker's owed cancel: whether it is owed, and who to tell once it
+/// is settled (durable and among the broker's reports: a login waits on
+/// it, as on a queued disconnect's).
+#[derive(Debug, Default)]
+pub(super) struct Flag {
+    marked: AtomicBool,
+    settled: Mutex<Option<watch::Sender<bool>>>,
+}
 
 /// Brokers whose cancel-on-disconnect found the queue full: the engine
 /// thread cancels their orders once the queue has drained, in broker id
-/// order.
+/// order, or a broker's before its next request.
 #[derive(Debug)]
 pub(super) struct PendingCancels {
     any: AtomicBool,
     /// Each broker's flag. The table is locked to add a broker (at its
     /// first login) and by the engine thread only after `any`.
-    brokers: RwLock<BTreeMap<BrokerId, Arc<AtomicBool>>>,
+    brokers: RwLock<BTreeMap<BrokerId, Arc<Flag>>>,
 }
 
 impl PendingCancels {
     pub(super) fn new(brokers: impl IntoIterator<Item = BrokerId>) -> Self {
         Self {
             any: AtomicBool::new(false),
-            brokers: RwLock::new(
-                brokers
-                    .into_iter()
-                    .map(|b| (b, Arc::new(AtomicBool::new(false))))
-                    .collect(),
-            ),
+            brokers: RwLock::new(brokers.into_iter().map(|b| (b, Arc::default())).collect()),
         }
     }
 
     /// The broker's flag, made at its first call for a broker an operator
     /// added.
-    pub(super) fn flag(&self, broker: BrokerId) -> Arc<AtomicBool> {
+    pub(super) fn flag(&self, broker: BrokerId) -> Arc<Flag> {
         if let Some(flag) = self
             .brokers
             .read()
@@ -52,29 +59,58 @@ impl PendingCancels {
         Arc::clone(brokers.entry(broker).or_default())
     }
 
-    /// Marks the broker whose flag this is.
-    pub(super) fn mark(&self, flag: &AtomicBool) {
+    /// Marks the broker whose flag this is; `settled` is told once its
+    /// cancel is settled. It replaces an earlier one still owed, as the
+    /// broker's last disconnect replaces the one a login waits for.
+    pub(super) fn mark(&self, flag: &Flag, settled: watch::Sender<bool>) {
+        *lock(&flag.settled) = Some(settled);
         // The broker's flag first: whoever sees `any` sees the flag.
-        flag.store(true, Ordering::Release);
+        flag.marked.store(true, Ordering::Release);
         self.any.store(true, Ordering::Release);
     }
 
-    pub(super) fn take_any(&self) -> bool {
-        // A plain load first: this runs on every quiet turn of the engine
-        // loop, and is almost always false.
-        self.any.load(Ordering::Acquire) && self.any.swap(false, Ordering::AcqRel)
+    /// Whether any broker may be marked (a plain load: this runs before
+    /// every request, and is almost always false).
+    pub(super) fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
     }
 
-    /// The marked brokers, in id order, unmarked.
-    pub(super) fn take_brokers(&self) -> Vec<BrokerId> {
+    pub(super) fn take_any(&self) -> bool {
+        self.any() && self.any.swap(false, Ordering::AcqRel)
+    }
+
+    /// The marked brokers, in id order, unmarked, each with who to tell
+    /// once its cancel is settled.
+    pub(super) fn take_brokers(&self) -> Vec<(BrokerId, Option<watch::Sender<bool>>)> {
         self.brokers
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|(_, flag)| flag.swap(false, Ordering::AcqRel))
-            .map(|(&broker, _)| broker)
+            .filter_map(|(&broker, flag)| Some((broker, take(flag)?)))
             .collect()
     }
+
+    /// `broker`'s owed cancel, unmarked, if it is marked: who to tell once
+    /// it is settled.
+    pub(super) fn take_broker(&self, broker: BrokerId) -> Option<Option<watch::Sender<bool>>> {
+        take(
+            self.brokers
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&broker)?,
+        )
+    }
+}
+
+/// The flag's owed cancel, unmarked, if it is marked.
+fn take(flag: &Flag) -> Option<Option<watch::Sender<bool>>> {
+    flag.marked
+        .swap(false, Ordering::AcqRel)
+        .then(|| lock(&flag.settled).take())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -87,11 +123,52 @@ mod tests {
         assert!(!pending.take_any());
         let added = pending.flag(BrokerId(5));
         assert!(Arc::ptr_eq(&added, &pending.flag(BrokerId(5))), "one flag");
-        pending.mark(&pending.flag(BrokerId(7)));
-        pending.mark(&added);
+        let (to_7, mut settled_7) = watch::channel(false);
+        let (to_5, _) = watch::channel(false);
+        pending.mark(&pending.flag(BrokerId(7)), to_7);
+        pending.mark(&added, to_5);
         assert!(pending.take_any());
         assert!(!pending.take_any(), "taken once");
-        assert_eq!(pending.take_brokers(), [BrokerId(5), BrokerId(7)]);
+        let taken = pending.take_brokers();
+        assert_eq!(
+            taken.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
+            [BrokerId(5), BrokerId(7)]
+        );
+        assert!(taken.iter().all(|(_, settled)| settled.is_some()));
         assert!(pending.take_brokers().is_empty());
+        // The sender taken tells the login waiting.
+        taken[1].1.as_ref().unwrap().send_replace(true);
+        assert!(*settled_7.borrow_and_update());
+    }
+
+    #[test]
+    fn a_broker_s_owed_cancel_is_taken_before_its_next_request_once() {
+        let pending = PendingCancels::new([BrokerId(2), BrokerId(7)]);
+        assert!(!pending.any());
+        assert!(pending.take_broker(BrokerId(7)).is_none(), "not marked");
+        let (first, _) = watch::channel(false);
+        let (second, mut second_settled) = watch::channel(false);
+        pending.mark(&pending.flag(BrokerId(7)), first);
+        // A second disconnect before the first was cancelled: one cancel,
+        // told to the last.
+        pending.mark(&pending.flag(BrokerId(7)), second);
+        assert!(pending.any());
+        assert!(
+            pending.take_broker(BrokerId(2)).is_none(),
+            "another broker's"
+        );
+        let Some(Some(settled)) = pending.take_broker(BrokerId(7)) else {
+            panic!("broker 7 is owed a cancel");
+        };
+        settled.send_replace(true);
+        assert!(*second_settled.borrow_and_update());
+        assert!(pending.take_broker(BrokerId(7)).is_none(), "taken once");
+        // Nothing is left for the drained queue.
+        assert!(pending.take_any());
+        assert!(pending.take_brokers().is_empty());
+        assert!(
+            pending.take_broker(BrokerId(99)).is_none(),
+            "no such broker"
+        );
     }
 }

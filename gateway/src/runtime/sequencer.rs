@@ -193,11 +193,7 @@ impl Sequencer {
     fn handle(&mut self, input: Input) -> Result<(), RuntimeError> {
         match input {
             Input::Request { broker, request } => self.request(broker, request),
-            Input::Disconnect(broker, settled) => {
-                self.cancel_all(broker)?;
-                self.turn.items.push(Routed::Settled(settled));
-                Ok(())
-            }
+            Input::Disconnect(broker, settled) => self.cancel_owed(broker, Some(settled)),
             Input::Admin {
                 operator,
                 command,
@@ -314,6 +310,14 @@ impl Sequencer {
     }
 
     fn request(&mut self, broker: BrokerId, request: Request) -> Result<(), RuntimeError> {
+        // A disconnect of the broker that found the queue full is owed
+        // before its next request: a new session's orders are not the old
+        // one's to cancel.
+        if self.pending.any() {
+            if let Some(settled) = self.pending.take_broker(broker) {
+                self.cancel_owed(broker, settled)?;
+            }
+        }
         let requester = Caller { broker, request };
         match self.command_for(broker, &request) {
             Ok(command) => self.execute(command, Some(requester)),
@@ -675,8 +679,22 @@ impl Sequencer {
         if !self.pending.take_any() {
             return Ok(());
         }
-        for broker in self.pending.take_brokers() {
-            self.cancel_all(broker)?;
+        for (broker, settled) in self.pending.take_brokers() {
+            self.cancel_owed(broker, settled)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::cancel_all`] at a disconnect, telling `settled` once the
+    /// cancels are durable and among the broker's reports.
+    fn cancel_owed(
+        &mut self,
+        broker: BrokerId,
+        settled: Option<tokio::sync::watch::Sender<bool>>,
+    ) -> Result<(), RuntimeError> {
+        self.cancel_all(broker)?;
+        if let Some(settled) = settled {
+            self.turn.items.push(Routed::Settled(settled));
         }
         Ok(())
     }
