@@ -590,15 +590,20 @@ async fn login(
         ));
     }
     // The cancels of the broker's last session, if they are still on their
-    // way to the journal, are waited for: they come in this login's replay.
-    tokio::select! {
+    // way to the journal, are waited for: they come in this login's replay,
+    // before anything it sends. Not settled in time, the login is refused.
+    let settled = tokio::select! {
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
         // A newer connection took this one's pending slot meanwhile.
         () = evicted.cancelled() => {
             refuse_login(conn, RejectReason::TooManyConnections).await;
             return Err(Ended::Evicted);
         }
-        () = ctx.runtime.settle_disconnect(broker, ctx.login_timeout) => {}
+        settled = ctx.runtime.settle_disconnect(broker, ctx.login_timeout) => settled,
+    };
+    if !settled {
+        refuse_login(conn, RejectReason::ServerBusy).await;
+        return Err(Ended::BrokerRefused(broker, RejectReason::ServerBusy));
     }
     let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
         Ok(subscription) => subscription,

@@ -435,27 +435,30 @@ impl RuntimeHandle {
     /// disconnect (its resting orders, when its config cancels on
     /// disconnect) are durable and numbered among its reports, so that a
     /// login after the server closed the broker's last connection counts
-    /// them in its replay (`LoginAccepted.last_seq`). At once when none is
-    /// on its way; a disconnect that found the engine's queue full is
-    /// waited for until the queue drains.
-    pub async fn settle_disconnect(&self, broker: BrokerId, limit: Duration) {
+    /// them in its replay (`LoginAccepted.last_seq`), and its requests
+    /// come after them. A disconnect that found the engine's queue full
+    /// is cancelled once the queue drains: that is waited for too.
+    ///
+    /// Returns whether they are settled (at once when none is on its
+    /// way): `false` when `limit` passed first, or the runtime stopped.
+    pub async fn settle_disconnect(&self, broker: BrokerId, limit: Duration) -> bool {
         let settled = router::lock(&self.shared.outbound)
             .disconnecting
             .get(&broker)
             .cloned();
         let Some(mut settled) = settled else {
-            return;
+            return true;
         };
         // A runtime that is stopping takes no login, and one that failed
         // routes nothing more (its queue may still hold the disconnect).
         let mut status = self.shared.status.subscribe();
         let settling = async {
             tokio::select! {
-                _ = settled.wait_for(|&done| done) => {}
-                _ = status.wait_for(|s| !matches!(s, RuntimeStatus::Running)) => {}
+                done = settled.wait_for(|&done| done) => done.is_ok(),
+                _ = status.wait_for(|s| !matches!(s, RuntimeStatus::Running)) => false,
             }
         };
-        let _ = tokio::time::timeout(limit, settling).await;
+        tokio::time::timeout(limit, settling).await.unwrap_or(false)
     }
 
     /// The broker's last report number now (`LoginAccepted.last_seq`; 0
@@ -502,9 +505,8 @@ impl RuntimeHandle {
         // Queued under the lock, so that a new session of the broker, which
         // must take the lock to connect, queues its requests after it, and
         // waits for it to be durable first. A full queue marks it owed: the
-        // engine thread cancels before the broker's next request, or once
-        // the queue drains. At shutdown the gate is closed: resting orders
-        // stay for the restart.
+        // engine thread cancels once the queue drains. At shutdown the gate
+        // is closed: resting orders stay for the restart.
         if let Some(_pass) = self.shared.gate.enter() {
             let (done, settled) = watch::channel(false);
             match self.inputs.try_send(Input::Disconnect(broker, done)) {

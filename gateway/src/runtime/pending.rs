@@ -1,8 +1,9 @@
 //! Cancels owed at a disconnect that found the engine's queue full: the
 //! session marks the broker, and the engine thread cancels its resting
-//! orders once the queue has drained, or before the broker's next request
-//! if that comes first (a new session's orders are never the old one's to
-//! cancel).
+//! orders once the queue has drained (after the requests the old session
+//! had queued). The broker's next login waits for that, as for a queued
+//! disconnect's cancels, so that a new session's orders are never among
+//! them.
 //!
 //! Every broker has its flag here, the config's from the start and one an
 //! operator added from its first login ([`PendingCancels::flag`]); a
@@ -27,7 +28,7 @@ pub(super) struct Flag {
 
 /// Brokers whose cancel-on-disconnect found the queue full: the engine
 /// thread cancels their orders once the queue has drained, in broker id
-/// order, or a broker's before its next request.
+/// order.
 #[derive(Debug)]
 pub(super) struct PendingCancels {
     any: AtomicBool,
@@ -69,14 +70,10 @@ impl PendingCancels {
         self.any.store(true, Ordering::Release);
     }
 
-    /// Whether any broker may be marked (a plain load: this runs before
-    /// every request, and is almost always false).
-    pub(super) fn any(&self) -> bool {
-        self.any.load(Ordering::Acquire)
-    }
-
     pub(super) fn take_any(&self) -> bool {
-        self.any() && self.any.swap(false, Ordering::AcqRel)
+        // A plain load first: this runs on every quiet turn of the engine
+        // loop, and is almost always false.
+        self.any.load(Ordering::Acquire) && self.any.swap(false, Ordering::AcqRel)
     }
 
     /// The marked brokers, in id order, unmarked, each with who to tell
@@ -88,17 +85,6 @@ impl PendingCancels {
             .iter()
             .filter_map(|(&broker, flag)| Some((broker, take(flag)?)))
             .collect()
-    }
-
-    /// `broker`'s owed cancel, unmarked, if it is marked: who to tell once
-    /// it is settled.
-    pub(super) fn take_broker(&self, broker: BrokerId) -> Option<Option<watch::Sender<bool>>> {
-        take(
-            self.brokers
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(&broker)?,
-        )
     }
 }
 
@@ -142,33 +128,19 @@ mod tests {
     }
 
     #[test]
-    fn a_broker_s_owed_cancel_is_taken_before_its_next_request_once() {
-        let pending = PendingCancels::new([BrokerId(2), BrokerId(7)]);
-        assert!(!pending.any());
-        assert!(pending.take_broker(BrokerId(7)).is_none(), "not marked");
-        let (first, _) = watch::channel(false);
+    fn a_second_disconnect_owed_replaces_the_first_s_login_wait() {
+        let pending = PendingCancels::new([BrokerId(7)]);
+        let (first, first_settled) = watch::channel(false);
         let (second, mut second_settled) = watch::channel(false);
         pending.mark(&pending.flag(BrokerId(7)), first);
-        // A second disconnect before the first was cancelled: one cancel,
-        // told to the last.
         pending.mark(&pending.flag(BrokerId(7)), second);
-        assert!(pending.any());
-        assert!(
-            pending.take_broker(BrokerId(2)).is_none(),
-            "another broker's"
-        );
-        let Some(Some(settled)) = pending.take_broker(BrokerId(7)) else {
-            panic!("broker 7 is owed a cancel");
-        };
-        settled.send_replace(true);
-        assert!(*second_settled.borrow_and_update());
-        assert!(pending.take_broker(BrokerId(7)).is_none(), "taken once");
-        // Nothing is left for the drained queue.
         assert!(pending.take_any());
-        assert!(pending.take_brokers().is_empty());
-        assert!(
-            pending.take_broker(BrokerId(99)).is_none(),
-            "no such broker"
-        );
+        let taken = pending.take_brokers();
+        assert_eq!(taken.len(), 1, "one cancel");
+        // The first's sender is gone: nothing waits on it (the login waits
+        // on the last disconnect's), and the second's is told.
+        assert!(first_settled.has_changed().is_err());
+        taken[0].1.as_ref().unwrap().send_replace(true);
+        assert!(*second_settled.borrow_and_update());
     }
 }

@@ -310,14 +310,6 @@ impl Sequencer {
     }
 
     fn request(&mut self, broker: BrokerId, request: Request) -> Result<(), RuntimeError> {
-        // A disconnect of the broker that found the queue full is owed
-        // before its next request: a new session's orders are not the old
-        // one's to cancel.
-        if self.pending.any() {
-            if let Some(settled) = self.pending.take_broker(broker) {
-                self.cancel_owed(broker, settled)?;
-            }
-        }
         let requester = Caller { broker, request };
         match self.command_for(broker, &request) {
             Ok(command) => self.execute(command, Some(requester)),
