@@ -44,7 +44,7 @@ mod day_file;
 pub(super) use day_file::{read as read_day, DayFiles, DayRef};
 
 /// Orders per chunk of the log.
-const CHUNK: usize = 4_096;
+pub(super) const CHUNK: usize = 4_096;
 
 /// An order a broker named by its client order id today.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -429,8 +429,6 @@ mod tests {
     }
 
     const CEA: InstrumentId = InstrumentId(0);
-    /// Orders in a full chunk of the client order log.
-    const CHUNK_ORDERS: usize = 4_096;
     const ACCOUNTS: [(u32, u32); 3] = [(11, 1), (12, 1), (21, 2)];
 
     impl Market {
@@ -622,7 +620,7 @@ mod tests {
         }
         let state = market.snapshot();
         assert!(
-            state.reports.live_orders().len() > CHUNK_ORDERS,
+            state.reports.live_orders().len() > super::super::client_orders::CHUNK,
             "{}",
             state.reports.live_orders().len()
         );
