@@ -649,22 +649,6 @@ impl Sequencer {
         })
     }
 
-    /// Cancels every resting order of the broker, if its config asks for
-    /// cancel-on-disconnect: one journaled [`Command::CancelOnDisconnect`]
-    /// when any rests (the engine cancels them book by book, bids then
-    /// asks, in priority order), none when nothing does.
-    fn cancel_all(&mut self, broker: BrokerId) -> Result<(), RuntimeError> {
-        // A broker an operator added has the config's default: cancel.
-        let added = self.engine.membership().brokers.contains_key(&broker);
-        if !self.cancel_on_disconnect.contains(&broker) && !added {
-            return Ok(());
-        }
-        if self.engine.has_resting_of_broker(broker) {
-            self.execute(Command::CancelOnDisconnect { broker }, None)?;
-        }
-        Ok(())
-    }
-
     /// Cancels the orders of brokers whose disconnect found the queue full
     /// (see `RuntimeHandle`'s disconnect), once the queue has drained.
     fn cancel_pending(&mut self) -> Result<(), RuntimeError> {
@@ -677,16 +661,31 @@ impl Sequencer {
         Ok(())
     }
 
-    /// [`Self::cancel_all`] at a disconnect, telling `settled` once the
-    /// cancels are durable and among the broker's reports.
+    /// Cancels every resting order of the broker at its disconnect, if its
+    /// config asks for cancel-on-disconnect: one journaled
+    /// [`Command::CancelOnDisconnect`] when any rests (the engine cancels
+    /// them book by book, bids then asks, in priority order), none when
+    /// nothing does. `settled` is told once the cancels are durable and
+    /// among the broker's reports: at once when there are none, so that a
+    /// disconnect with nothing to cancel costs the journal no commit.
     fn cancel_owed(
         &mut self,
         broker: BrokerId,
         settled: Option<tokio::sync::watch::Sender<bool>>,
     ) -> Result<(), RuntimeError> {
-        self.cancel_all(broker)?;
-        if let Some(settled) = settled {
-            self.turn.items.push(Routed::Settled(settled));
+        // A broker an operator added has the config's default: cancel.
+        let added = self.engine.membership().brokers.contains_key(&broker);
+        let cancels = (self.cancel_on_disconnect.contains(&broker) || added)
+            && self.engine.has_resting_of_broker(broker);
+        if cancels {
+            self.execute(Command::CancelOnDisconnect { broker }, None)?;
+        }
+        match settled {
+            Some(settled) if cancels => self.turn.items.push(Routed::Settled(settled)),
+            Some(settled) => {
+                settled.send_replace(true);
+            }
+            None => {}
         }
         Ok(())
     }
