@@ -236,72 +236,30 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
         return Err(failed("it is a directory, not a file".to_owned()));
     }
     let text = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
-    // The file's lines, counted past blank ones (the reader's own count
-    // is where a read began, before the blank lines it passed over).
-    let mut lines = cetx_gateway::csv_input::Lines::new(&text);
-    // Spaces around a field or a header name are not part of it; a line
-    // of spaces is blank, as an empty one is, before the header too
-    // (flexible: the fields are counted below, after it is passed over).
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(text.as_slice());
-    let blank = |record: &csv::StringRecord| record.len() == 1 && record[0].is_empty();
-    let mut record = csv::StringRecord::new();
-    let header = loop {
-        if !reader.read_record(&mut record).map_err(|e| {
-            let none = csv::StringRecord::new();
-            failed(cetx_gateway::csv_input::problem(&e, &mut lines, &none, &[]))
-        })? {
-            return Err(failed(
-                "the file is empty: its first line must be the header trader_id,side,price,qty"
-                    .to_owned(),
-            ));
-        }
-        if !blank(&record) {
-            break record.clone();
-        }
+    let Some(mut rows) = cetx_gateway::csv_input::Rows::new(&text).map_err(failed)? else {
+        return Err(failed(
+            "the file is empty: its first line must be the header trader_id,side,price,qty"
+                .to_owned(),
+        ));
     };
-    let header_line = header.position().map_or(1, |p| lines.of(p));
     for name in ["trader_id", "side", "price", "qty"] {
-        let why = match header.iter().filter(|h| *h == name).count() {
+        let why = match rows.header().iter().filter(|h| *h == name).count() {
             1 => continue,
             0 => "names no",
             _ => "names more than once",
         };
         return Err(failed(format!(
-            "line {header_line}: the header {why} `{name}` (it must be trader_id,side,price,qty, in any order)"
+            "line {}: the header {why} `{name}` (it must be trader_id,side,price,qty, in any order)",
+            rows.header_line()
         )));
     }
     let must_be = [
         ("price", "a whole number of cents (0 cancels)"),
         ("qty", "a whole number from 0 to 2^64 - 1"),
     ];
-    let plainly = |e: csv::Error, lines: &mut cetx_gateway::csv_input::Lines<'_>| {
-        failed(cetx_gateway::csv_input::problem(
-            &e, lines, &header, &must_be,
-        ))
-    };
     let mut feed = Vec::with_capacity(FEED_MESSAGES);
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| plainly(e, &mut lines))?
-    {
-        let line_number = record.position().map_or(0, |p| lines.of(p));
-        if blank(&record) {
-            continue;
-        }
-        if record.len() != header.len() {
-            return Err(failed(format!(
-                "line {line_number}: {} fields where the header has {}",
-                record.len(),
-                header.len()
-            )));
-        }
-        let line: Line = record
-            .deserialize(Some(&header))
-            .map_err(|e| plainly(e, &mut lines))?;
+    while let Some(line_number) = rows.next_row().map_err(failed)? {
+        let line: Line = rows.deserialize(&must_be).map_err(failed)?;
         // Checked on a cancel too, though it does not use it.
         let side = match line.side.as_str() {
             "Bid" => Side::Buy,

@@ -78,6 +78,111 @@ pub fn problem(
     }
 }
 
+/// A person's CSV file read row by row, by one rule for every such file:
+/// spaces around a field or a header name are not part of it, an empty
+/// line or one of spaces is passed over (before the header too), and a
+/// row with more or fewer fields than the header is refused, naming its
+/// line. The header is the first line that is not blank.
+#[derive(Debug)]
+pub struct Rows<'a> {
+    reader: csv::Reader<&'a [u8]>,
+    lines: Lines<'a>,
+    header: csv::StringRecord,
+    header_line: u64,
+    record: csv::StringRecord,
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of `text`, its header read: `None` when it has no line
+    /// but blank ones.
+    ///
+    /// # Errors
+    /// The header's line cannot be read (not UTF-8 text), said plainly.
+    pub fn new(text: &'a [u8]) -> Result<Option<Self>, String> {
+        // Flexible: the fields are counted against the header here, after
+        // blank lines are passed over (a line of spaces is one field).
+        let reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(text);
+        let mut rows = Self {
+            reader,
+            lines: Lines::new(text),
+            header: csv::StringRecord::new(),
+            header_line: 1,
+            record: csv::StringRecord::new(),
+        };
+        if !rows.read()? {
+            return Ok(None);
+        }
+        rows.header = rows.record.clone();
+        rows.header_line = rows.record.position().map_or(1, |p| rows.lines.of(p));
+        Ok(Some(rows))
+    }
+
+    /// The header's names.
+    #[must_use]
+    pub const fn header(&self) -> &csv::StringRecord {
+        &self.header
+    }
+
+    /// The file's line the header is on.
+    #[must_use]
+    pub const fn header_line(&self) -> u64 {
+        self.header_line
+    }
+
+    /// Reads the next row that is not blank: the file's line it starts
+    /// on, `None` past the last ([`Rows::deserialize`] takes its values).
+    ///
+    /// # Errors
+    /// The row cannot be read, or has another count of fields than the
+    /// header: a sentence naming its line.
+    pub fn next_row(&mut self) -> Result<Option<u64>, String> {
+        if !self.read()? {
+            return Ok(None);
+        }
+        let line = self.record.position().map_or(0, |p| self.lines.of(p));
+        if self.record.len() != self.header.len() {
+            return Err(format!(
+                "line {line}: {} fields where the header has {}",
+                self.record.len(),
+                self.header.len()
+            ));
+        }
+        Ok(Some(line))
+    }
+
+    /// The last row read, as `T` by the header's names.
+    ///
+    /// # Errors
+    /// A value does not parse: [`problem`]'s sentence, `must_be` naming
+    /// what a column's values must be.
+    pub fn deserialize<T: serde::de::DeserializeOwned>(
+        &mut self,
+        must_be: &[(&str, &str)],
+    ) -> Result<T, String> {
+        self.record
+            .deserialize(Some(&self.header))
+            .map_err(|e| problem(&e, &mut self.lines, &self.header, must_be))
+    }
+
+    /// Reads the next record that is not blank into `self.record`.
+    fn read(&mut self) -> Result<bool, String> {
+        loop {
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| problem(&e, &mut self.lines, &self.header, &[]))?;
+            let blank = self.record.len() == 1 && self.record[0].is_empty();
+            if !(more && blank) {
+                return Ok(more);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +198,27 @@ mod tests {
             .map(|r| lines.of(r.unwrap().position().unwrap()))
             .collect();
         assert_eq!(starts, [3, 6, 8]);
+    }
+
+    #[test]
+    fn rows_pass_over_blank_lines_and_spaces_and_count_fields() {
+        let text = b"  \n\n trader , side\n \n 7 , Bid \n\n8,Ask,x\n";
+        let mut rows = Rows::new(text).unwrap().expect("a header");
+        assert_eq!(rows.header(), vec!["trader", "side"]);
+        assert_eq!(rows.header_line(), 3);
+        assert_eq!(rows.next_row(), Ok(Some(5)));
+        let (trader, side): (u8, String) = rows.deserialize(&[]).unwrap();
+        assert_eq!((trader, side.as_str()), (7, "Bid"));
+        assert_eq!(
+            rows.next_row(),
+            Err("line 7: 3 fields where the header has 2".to_owned())
+        );
+        for blank in [&b""[..], b"\n", b" \n  \r\n"] {
+            assert!(Rows::new(blank).unwrap().is_none(), "{blank:?}");
+        }
+        let mut rows = Rows::new(b"trader\n\n1\n").unwrap().unwrap();
+        assert_eq!(rows.next_row(), Ok(Some(3)));
+        assert_eq!(rows.next_row(), Ok(None));
     }
 
     #[derive(Debug, serde::Deserialize)]

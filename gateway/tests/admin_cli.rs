@@ -96,12 +96,15 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         &reused,
         "action,account,symbol,quantity,amount,reference\n\
          \n\
-         transfer-in,2001,CEA2025,7000,,REG-1\n",
+         \x20  \n\
+         transfer-in, 2001 ,CEA2025,7000,,REG-1 \n",
     );
+    // A line of spaces is passed over as an empty one, and spaces around a
+    // field are not part of it (as in cetx-stream's files).
     let (code, out) = admin(&addr, SECRET, &["batch", reused.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("line 3: rejected: ReferenceReused (code 212"),
+        out.contains("line 4: rejected: ReferenceReused (code 212"),
         "{out}"
     );
 
@@ -440,8 +443,8 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
     // Lines are the file's, empty ones before counted.
     for (lost, line) in [
         ("deposit,1001,,,5.00,B-10\n", 1),
-        ("", 1),
         ("\n\ndeposit,1001,,,5.00,B-10\n", 3),
+        (" \n\n  deposit,1001,,,5.00,B-10\n", 3),
     ] {
         write(&batch, lost);
         let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
@@ -453,9 +456,18 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
             "{lost:?}: {said}"
         );
     }
+    for empty in ["", "\n", "  \n \n"] {
+        write(&batch, empty);
+        let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+        assert_eq!(code, 2, "{empty:?}: {said}");
+        assert!(
+            said.contains("the file is empty: its first line must be the header action,account,"),
+            "{empty:?}: {said}"
+        );
+    }
     write(
         &batch,
-        "action,account,symbol,quantity,amount,reference\n\n\ntransfer-in,1001,CEA2025,18446744073709551616,,B-9\n",
+        "action,account,symbol,quantity,amount,reference\n\n  \ntransfer-in,1001,CEA2025,18446744073709551616,,B-9\n",
     );
     let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
     assert_eq!(code, 2, "{said}");

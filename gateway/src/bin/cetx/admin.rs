@@ -552,22 +552,23 @@ fn fen(what: &str, cny: Decimal) -> Result<u64> {
 fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
     let text =
         std::fs::read(file).with_context(|| format!("reading the batch {}", file.display()))?;
-    let mut reader = csv::Reader::from_reader(text.as_slice());
-    let mut lines = cetx_gateway::csv_input::Lines::new(&text);
-    // A file whose header line is missing reads its first row as the
-    // header: refused here, not taken for a file without rows.
-    let header = reader
-        .headers()
-        .with_context(|| format!("reading the batch {}", file.display()))?
-        .clone();
+    let header = "action,account,symbol,quantity,amount,reference";
+    let Some(mut rows) = cetx_gateway::csv_input::Rows::new(&text)
+        .map_err(|problem| anyhow::anyhow!("{}: {problem}", file.display()))?
+    else {
+        bail!(
+            "{}: the file is empty: its first line must be the header {header}",
+            file.display()
+        );
+    };
     if let Some(missing) = ["action", "account", "reference"]
         .into_iter()
-        .find(|name| !header.iter().any(|h| h == *name))
+        .find(|name| !rows.header().iter().any(|h| h == *name))
     {
         bail!(
-            "{}: line {}: the header names no `{missing}` (it must be action,account,symbol,quantity,amount,reference)",
+            "{}: line {}: the header names no `{missing}` (it must be {header})",
             file.display(),
-            header.position().map_or(1, |p| lines.of(p))
+            rows.header_line()
         );
     }
     let mut actions = Vec::new();
@@ -575,17 +576,9 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
         ("account", "an account number from 0 to 2^32 - 1"),
         ("quantity", "whole tonnes, from 1 to 2^64 - 1"),
     ];
-    let problem = |e: csv::Error, lines: &mut cetx_gateway::csv_input::Lines<'_>| {
-        let problem = cetx_gateway::csv_input::problem(&e, lines, &header, &must_be);
-        anyhow::anyhow!("{}: {problem}", file.display())
-    };
-    for record in reader.records() {
-        let record = record.map_err(|e| problem(e, &mut lines))?;
-        // The file's line the row starts on, blank lines before it counted.
-        let line = record.position().map_or(0, |p| lines.of(p));
-        let row: BatchRow = record
-            .deserialize(Some(&header))
-            .map_err(|e| problem(e, &mut lines))?;
+    let problem = |problem: String| anyhow::anyhow!("{}: {problem}", file.display());
+    while let Some(line) = rows.next_row().map_err(problem)? {
+        let row: BatchRow = rows.deserialize(&must_be).map_err(problem)?;
         let action = row
             .action()
             .with_context(|| format!("{}: line {line}", file.display()))?;
