@@ -1046,8 +1046,14 @@ fn a_version_2_manifest_is_read_and_written_again_as_version_3() {
     let old = Manifest::read(dir).unwrap().unwrap();
     assert_eq!(old.closed, Some(40));
     verify(dir).unwrap();
-    // Lines after its checksum line are damage in version 2, and so is a
-    // checksum line cut short (not taken for another value).
+    // Blank lines and spaces after its checksum line are not (a version 2
+    // file was read with its end trimmed: a hand-edited one may have
+    // them), but other lines after it are damage in version 2, and so is
+    // a checksum line cut short (not taken for another value).
+    for end in ["\n\n", "  \n", " \n \n\n", ""] {
+        std::fs::write(&path, format!("{body}crc32c {crc:08x}{end}")).unwrap();
+        assert_eq!(Manifest::read(dir).unwrap().unwrap(), old, "{end:?}");
+    }
     std::fs::write(&path, format!("{body}crc32c {crc:08x}\nsegment 9")).unwrap();
     let err = Manifest::read(dir).unwrap_err();
     assert!(matches!(err, JournalError::BadManifest { .. }), "{err}");

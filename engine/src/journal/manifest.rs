@@ -144,6 +144,17 @@ impl Manifest {
                 ))
             }
         };
+        // Versions 1 and 2 were always read with the end of the file
+        // trimmed: blank lines or spaces after a hand-edited file's
+        // checksum line are not damage there. (Version 3 appends blocks:
+        // what follows its last checksum line is a write cut short.)
+        let trimmed;
+        let text = if version < 3 {
+            trimmed = format!("{}\n", text.trim_end());
+            &trimmed
+        } else {
+            text
+        };
         let mut manifest = Self::default();
         // The lines since the last checksum line, the CRC32C of every
         // byte before the next line, and how many blocks checked out.
