@@ -242,3 +242,81 @@ fn frames_a_session_took_and_did_not_hand_on_count_against_its_capacity() {
     drop((slow, other));
     runtime.shutdown().unwrap();
 }
+
+/// A disconnect that finds the engine's queue full owes its broker's
+/// cancels: they are made once the requests queued before it are handled,
+/// however full others keep the queue, and the broker's next login waits
+/// for them and finds them in its replay. (They once waited for a turn to
+/// end on an empty queue: a flood of another broker's requests held them
+/// back, and the login was refused 408 after its 5 s.)
+#[test]
+fn a_disconnect_that_finds_the_queue_full_is_cancelled_while_others_keep_it_full() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use cetx_gateway::protocol::ClientMessage;
+    use cetx_gateway::runtime::SubmitError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    // Room for fewer requests than a turn takes (256): a flood refills it
+    // faster than the engine thread takes them, so no turn finds it empty.
+    config.server.queue_capacity = 64;
+    let mut options = RuntimeOptions::new(&config.server.data_dir);
+    options.clock = Clock::manual(saturday_noon());
+    options.open_market_now = true;
+    let runtime = Runtime::start(&config, options).expect("the runtime starts");
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 85_00, 1));
+    assert!(matches!(
+        wait.next(&mut s1).message,
+        ServerMessage::OrderAccepted { .. }
+    ));
+
+    // Broker 2 keeps the queue full: cancels of an order it never
+    // sent, each refused 404 when taken. Bounded in time.
+    let (stop, busy) = (AtomicBool::new(false), AtomicU64::new(0));
+    let cancel = runtime_support::request(&ClientMessage::Cancel { client_order_id: 9 });
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let until = Instant::now() + Duration::from_secs(30);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                match handle.submit(B2, cancel) {
+                    Ok(()) => {}
+                    Err(SubmitError::Busy) => {
+                        busy.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+        });
+        while busy.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        // The disconnect finds the queue full (or, rarely, a free slot:
+        // then it is queued, and all the same must settle).
+        drop(s1);
+        let settled = wait
+            .0
+            .block_on(handle.settle_disconnect(B1, Duration::from_secs(10)));
+        stop.store(true, Ordering::Relaxed);
+        assert!(settled, "the owed cancel waited for an empty queue");
+    });
+    let mut again = handle.connect(B1, 0).unwrap();
+    assert_eq!(again.last_seq(), 2, "the order's acceptance and its cancel");
+    let frames = wait.take(&mut again, 2);
+    assert!(
+        matches!(
+            frames[1].message,
+            ServerMessage::Cancelled {
+                client_order_id: 1,
+                ..
+            }
+        ),
+        "{frames:?}"
+    );
+    drop(again);
+    runtime.shutdown().unwrap();
+}

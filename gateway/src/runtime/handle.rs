@@ -437,7 +437,8 @@ impl RuntimeHandle {
     /// login after the server closed the broker's last connection counts
     /// them in its replay (`LoginAccepted.last_seq`), and its requests
     /// come after them. A disconnect that found the engine's queue full
-    /// is cancelled once the queue drains: that is waited for too.
+    /// is cancelled once the requests queued before it are taken: that is
+    /// waited for too.
     ///
     /// Returns whether they are settled (at once when none is on its
     /// way): `false` when `limit` passed first, or the runtime stopped.
@@ -481,7 +482,8 @@ impl RuntimeHandle {
     /// The end of a subscription: forgets it, and when it was the broker's
     /// last, cancels the broker's resting orders if its config says so
     /// and `cancels` (the end is a disconnect). A full queue does not lose
-    /// the cancel: the engine thread does it once the queue has drained.
+    /// the cancel: the engine thread does it once it has taken the requests
+    /// queued before it.
     fn release(&self, broker: BrokerId, id: u64, pending_cancel: &Flag, cancels: bool) {
         let mut out = router::lock(&self.shared.outbound);
         let last = match out.subscribers.get(&broker) {
@@ -505,7 +507,8 @@ impl RuntimeHandle {
         // Queued under the lock, so that a new session of the broker, which
         // must take the lock to connect, queues its requests after it, and
         // waits for it to be durable first. A full queue marks it owed: the
-        // engine thread cancels once the queue drains. At shutdown the gate
+        // engine thread cancels once the requests queued before are taken
+        // (the old session's among them). At shutdown the gate
         // is closed: resting orders stay for the restart.
         if let Some(_pass) = self.shared.gate.enter() {
             let (done, settled) = watch::channel(false);

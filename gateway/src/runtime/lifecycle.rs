@@ -20,7 +20,7 @@ use super::book_fill::{BookFill, BookLoads};
 use super::definition;
 use super::handle::{Gate, RuntimeHandle, Shared};
 use super::history::{self, Pace};
-use super::pending::PendingCancels;
+use super::pending::{Owed, PendingCancels};
 use super::replica::Replica;
 use super::router::{self, Outbound, Router, SnapshotQueue, Turn};
 use super::scheduler::{self, Scheduler};
@@ -374,6 +374,7 @@ impl Runtime {
             snapshot_every,
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),
             pending: Arc::clone(&shared.pending),
+            owed: Owed::default(),
             book_fill,
             turn_ns: Arc::clone(&shared.turn_ns),
             symbols: Arc::clone(&shared.symbols),

@@ -1,7 +1,8 @@
 //! Cancels owed at a disconnect that found the engine's queue full: the
 //! session marks the broker, and the engine thread cancels its resting
-//! orders once the queue has drained (after the requests the old session
-//! had queued). The broker's next login waits for that, as for a queued
+//! orders once it has taken the requests queued before ([`Owed`]: the old
+//! session's among them), however full others keep the queue. The
+//! broker's next login waits for that, as for a queued
 //! disconnect's cancels, so that a new session's orders are never among
 //! them.
 //!
@@ -27,8 +28,8 @@ pub(super) struct Flag {
 }
 
 /// Brokers whose cancel-on-disconnect found the queue full: the engine
-/// thread cancels their orders once the queue has drained, in broker id
-/// order.
+/// thread cancels their orders once it has taken the requests queued
+/// before ([`Owed`]), in broker id order.
 #[derive(Debug)]
 pub(super) struct PendingCancels {
     any: AtomicBool,
@@ -88,6 +89,44 @@ impl PendingCancels {
     }
 }
 
+/// Owed cancels the engine thread has taken from [`PendingCancels`]: they
+/// go once it has handled every input queued when it took them (the old
+/// sessions' requests among them), or found the queue empty, however busy
+/// the queue stays: a queue kept full by others does not hold them back.
+#[derive(Debug, Default)]
+pub(super) struct Owed {
+    brokers: Vec<(BrokerId, Option<watch::Sender<bool>>)>,
+    /// Inputs still to be handled before they go.
+    ahead: usize,
+}
+
+impl Owed {
+    /// After `handled` more inputs: the owed cancels due now, in broker id
+    /// order, taking the newly marked brokers when none is owed.
+    /// `queued` says how many inputs wait now; it is asked after the
+    /// brokers are taken, so that their old sessions' requests, queued
+    /// before they were marked, are among them.
+    pub(super) fn due(
+        &mut self,
+        pending: &PendingCancels,
+        handled: usize,
+        queued: impl FnOnce() -> usize,
+    ) -> Vec<(BrokerId, Option<watch::Sender<bool>>)> {
+        self.ahead = self.ahead.saturating_sub(handled);
+        if self.brokers.is_empty() {
+            if !pending.take_any() {
+                return Vec::new();
+            }
+            self.brokers = pending.take_brokers();
+            self.ahead = queued();
+        }
+        if self.ahead > 0 {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.brokers)
+    }
+}
+
 /// The flag's owed cancel, unmarked, if it is marked.
 fn take(flag: &Flag) -> Option<Option<watch::Sender<bool>>> {
     flag.marked
@@ -142,5 +181,34 @@ mod tests {
         assert!(first_settled.has_changed().is_err());
         taken[0].1.as_ref().unwrap().send_replace(true);
         assert!(*second_settled.borrow_and_update());
+    }
+
+    #[test]
+    fn owed_cancels_go_once_the_inputs_queued_before_them_are_handled() {
+        let pending = PendingCancels::new([BrokerId(2), BrokerId(7)]);
+        let mut owed = Owed::default();
+        let brokers = |due: Vec<(BrokerId, _)>| due.into_iter().map(|(b, _)| b).collect::<Vec<_>>();
+        assert!(owed.due(&pending, 5, || 0).is_empty(), "none owed");
+        pending.mark(&pending.flag(BrokerId(7)), watch::channel(false).0);
+        // Three inputs were queued when it was taken: they go first,
+        // however many are queued behind them meanwhile.
+        assert!(owed.due(&pending, 0, || 3).is_empty());
+        // Broker 2 is marked while 7's cancel waits: it waits for the
+        // inputs queued when it is taken, after 7's go.
+        pending.mark(&pending.flag(BrokerId(2)), watch::channel(false).0);
+        assert!(owed.due(&pending, 2, || unreachable!()).is_empty());
+        assert_eq!(
+            brokers(owed.due(&pending, 1, || unreachable!())),
+            [BrokerId(7)]
+        );
+        assert!(owed.due(&pending, 0, || 1).is_empty());
+        assert_eq!(
+            brokers(owed.due(&pending, 1, || unreachable!())),
+            [BrokerId(2)]
+        );
+        // With nothing queued, an owed cancel goes at once.
+        pending.mark(&pending.flag(BrokerId(7)), watch::channel(false).0);
+        assert_eq!(brokers(owed.due(&pending, 0, || 0)), [BrokerId(7)]);
+        assert!(owed.due(&pending, 0, || 0).is_empty());
     }
 }

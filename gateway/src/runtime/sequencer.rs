@@ -49,7 +49,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::client_orders::{ClientOrder, ClientOrders};
 use super::clock::Clock;
-use super::pending::PendingCancels;
+use super::pending::{Owed, PendingCancels};
 use super::replica::snapshot_due;
 use super::request::{Refusal, Request};
 use super::router::{Routed, Turn};
@@ -133,6 +133,9 @@ pub(super) struct Sequencer {
     /// Brokers whose resting orders are cancelled when they disconnect.
     pub(super) cancel_on_disconnect: BTreeSet<BrokerId>,
     pub(super) pending: Arc<PendingCancels>,
+    /// The owed cancels taken from `pending`, waiting for the inputs
+    /// queued before them.
+    pub(super) owed: Owed,
     /// Which books have been reported filling up.
     pub(super) book_fill: super::book_fill::BookFill,
     /// How long each turn that took a request ran, for metrics: two
@@ -166,16 +169,16 @@ impl Sequencer {
                 Ok(input) => self.handle(input)?,
                 Err(RecvTimeoutError::Timeout) => {}
             }
+            let mut handled = usize::from(started.is_some());
             for _ in 1..MAX_TURN {
                 match inputs.try_recv() {
                     Ok(Input::Shutdown) => break 'turns,
                     Ok(input) => self.handle(input)?,
                     Err(_) => break,
                 }
+                handled += 1;
             }
-            if inputs.is_empty() {
-                self.cancel_pending()?;
-            }
+            self.cancel_pending(handled, || inputs.len())?;
             self.flush_routes()?;
             if let Some(started) = started {
                 let took_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -186,7 +189,8 @@ impl Sequencer {
         while let Ok(input) = inputs.try_recv() {
             self.handle(input)?;
         }
-        self.cancel_pending()?;
+        // Everything queued is handled: every owed cancel goes.
+        self.cancel_pending(usize::MAX, || 0)?;
         self.flush_routes()
     }
 
@@ -650,12 +654,14 @@ impl Sequencer {
     }
 
     /// Cancels the orders of brokers whose disconnect found the queue full
-    /// (see `RuntimeHandle`'s disconnect), once the queue has drained.
-    fn cancel_pending(&mut self) -> Result<(), RuntimeError> {
-        if !self.pending.take_any() {
-            return Ok(());
-        }
-        for (broker, settled) in self.pending.take_brokers() {
+    /// (see `RuntimeHandle`'s disconnect) once the inputs queued before
+    /// them are handled ([`super::pending::Owed`]), after `handled` more.
+    fn cancel_pending(
+        &mut self,
+        handled: usize,
+        queued: impl FnOnce() -> usize,
+    ) -> Result<(), RuntimeError> {
+        for (broker, settled) in self.owed.due(&self.pending, handled, queued) {
             self.cancel_owed(broker, settled)?;
         }
         Ok(())
