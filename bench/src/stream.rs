@@ -102,7 +102,9 @@ pub fn load(path: &Path) -> Result<Vec<Message>, StreamError> {
 ///
 /// # Errors
 /// [`StreamError::NoLimitOrder`], [`StreamError::Price`] and
-/// [`StreamError::Band`] for streams no market holds.
+/// [`StreamError::Band`] for streams no market holds;
+/// [`StreamError::Spec`], the engine's refusal of the market around the
+/// middle price, when no reference price near it gives one it takes.
 pub fn market_for(stream: &[Message]) -> Result<InstrumentSpec, StreamError> {
     let mut prices = None::<(i64, i64)>;
     let mut limits: u64 = 0;

@@ -378,7 +378,8 @@ impl Engine {
         }));
     }
 
-    /// Gives back the reservation of an order's open quantity. Inlined: a
+    /// Gives back the reservation of an order's open quantity. Inlined at
+    /// every call (the cancel's, the replay's, the block trades'): a
     /// cancel that finds its order paid a call for it (2.3% fewer
     /// instructions a mixed command; callgrind, `apply_count`).
     #[inline(always)]

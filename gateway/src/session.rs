@@ -589,29 +589,23 @@ async fn login(
             RejectReason::TooManyConnections,
         ));
     }
-    // The cancels of the broker's last session, if they are still on their
-    // way to the journal, are waited for: they come in this login's replay,
-    // before anything it sends. Not settled in time, the login is refused.
-    let settled = tokio::select! {
+    // The login is no idle connection from here: it leaves the pending
+    // pool, where a newer connection could evict it, before it waits for
+    // its last session's cancels, if they are still on their way to the
+    // journal: they come in this login's replay, before anything it sends
+    // (not settled in time, it is refused 408 ServerBusy).
+    drop(pending);
+    let login = tokio::select! {
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
-        // A newer connection took this one's pending slot meanwhile.
-        () = evicted.cancelled() => {
-            refuse_login(conn, RejectReason::TooManyConnections).await;
-            return Err(Ended::Evicted);
-        }
-        settled = ctx.runtime.settle_disconnect(broker, ctx.login_timeout) => settled,
+        login = ctx.runtime.login(broker, resume_from_seq, ctx.login_timeout) => login,
     };
-    if !settled {
-        refuse_login(conn, RejectReason::ServerBusy).await;
-        return Err(Ended::BrokerRefused(broker, RejectReason::ServerBusy));
-    }
-    let subscription = match ctx.runtime.connect(broker, resume_from_seq) {
+    let subscription = match login {
         Ok(subscription) => subscription,
         Err(reason) => {
             // A refused login holds no slot while it is told why: a client
             // that knows it is refused finds the connections counted
             // without it.
-            drop((slot, pending));
+            drop(slot);
             ctx.count_failed_resume(reason);
             let text = match reason {
                 // Which resume would be served, since the broker cannot
@@ -640,7 +634,6 @@ async fn login(
         }
     };
     let slot = slot.unwrap_or_else(|| ctx.admission.takeover_session());
-    drop(pending);
     let accepted = ServerMessage::LoginAccepted {
         trading_day: subscription.trading_date(),
         last_seq: subscription.last_seq(),

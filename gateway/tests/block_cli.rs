@@ -109,20 +109,34 @@ fn the_readme_block_walk_through_works_as_written() {
     );
     // Stopped, it says the market time a restart's --start-at goes on
     // from: the demo's clock ran on from 13:30 (a minute is plenty).
-    let (status, stdout) = server.terminate_with_stdout();
-    assert!(status.success(), "{status:?}");
-    let last = stdout.last().expect("a line at the stop");
-    let at = last
-        .strip_prefix("stopped at market time ")
-        .and_then(|rest| rest.strip_suffix(" goes on from there"))
-        .and_then(|rest| rest.split_once(": --start-at "))
-        .filter(|(at, again)| at == again)
-        .map(|(at, _)| chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339"))
-        .unwrap_or_else(|| panic!("{stdout:?}"));
+    let stopped_at = |server: ServeProcess| {
+        let (status, stdout) = server.terminate_with_stdout();
+        assert!(status.success(), "{status:?}");
+        let last = stdout.last().expect("a line at the stop").clone();
+        let at = last
+            .strip_prefix("stopped at market time ")
+            .and_then(|rest| rest.strip_suffix(" goes on from there"))
+            .and_then(|rest| rest.split_once(": --start-at "))
+            .filter(|(at, again)| at == again)
+            .map(|(at, _)| chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339"))
+            .unwrap_or_else(|| panic!("{stdout:?}"));
+        (at, last)
+    };
+    let (at, last) = stopped_at(server);
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-27T13:30:00+08:00").unwrap();
     assert!(
         at >= start && at < start + chrono::Duration::minutes(1),
         "{last}"
     );
     assert_eq!(at.offset(), start.offset(), "in the offset given: {last}");
+    // Started again half an hour earlier, the market stays at its last
+    // entry's time until the clock passes it: that is the time to go on
+    // from, not the clock's (an outside tester's restart was told the
+    // clock's, and would have found the market frozen again).
+    let server = ServeProcess::start_with(dir.path(), &["--start-at", "2026-11-27T13:00:00+08:00"]);
+    let (again, last) = stopped_at(server);
+    assert!(
+        again >= start && again <= at,
+        "{last}: the last entry's time is between {start} and {at}"
+    );
 }

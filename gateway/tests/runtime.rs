@@ -493,6 +493,35 @@ fn a_disconnect_cancels_resting_orders_when_the_broker_asks_for_it() {
     runtime.shutdown().unwrap();
 }
 
+/// A login that waits for its broker's last cancels is refused
+/// `ServerBusy` once the runtime fails, not at the end of its limit
+/// (PROTOCOL.md, *Logging in*, rule 3): the journal that would record the
+/// cancels is gone.
+#[test]
+fn a_login_waiting_for_cancels_the_journal_cannot_record_is_refused_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let clock = Clock::manual(saturday_noon());
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    submit(&handle, B1, limit(1, 1001, "CEA2025", Side::Buy, 85_00, 1));
+    accepted_id(&wait.next(&mut s1));
+    // Moved away: the writer refuses the cancels' commit.
+    std::fs::rename(dir.path().join(JOURNAL_DIR), dir.path().join("moved")).unwrap();
+    drop(s1);
+    let limit = std::time::Duration::from_secs(60);
+    let started = std::time::Instant::now();
+    let login = wait.0.block_on(handle.login(B1, 0, limit));
+    assert_eq!(login.err(), Some(RejectReason::ServerBusy));
+    assert!(
+        started.elapsed() < limit / 2,
+        "the login waited for its limit, not for the failure"
+    );
+    assert!(handle.failure().is_some());
+}
+
 #[test]
 fn a_failed_journal_stops_the_engine_and_the_runtime_reports_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -279,7 +279,7 @@ fn a_disconnect_that_finds_the_queue_full_is_cancelled_while_others_keep_it_full
     // sent, each refused 404 when taken. Bounded in time.
     let (stop, busy) = (AtomicBool::new(false), AtomicU64::new(0));
     let cancel = runtime_support::request(&ClientMessage::Cancel { client_order_id: 9 });
-    std::thread::scope(|scope| {
+    let again = std::thread::scope(|scope| {
         scope.spawn(|| {
             let until = Instant::now() + Duration::from_secs(30);
             while !stop.load(Ordering::Relaxed) && Instant::now() < until {
@@ -298,13 +298,13 @@ fn a_disconnect_that_finds_the_queue_full_is_cancelled_while_others_keep_it_full
         // The disconnect finds the queue full (or, rarely, a free slot:
         // then it is queued, and all the same must settle).
         drop(s1);
-        let settled = wait
+        let login = wait
             .0
-            .block_on(handle.settle_disconnect(B1, Duration::from_secs(10)));
+            .block_on(handle.login(B1, 0, Duration::from_secs(10)));
         stop.store(true, Ordering::Relaxed);
-        assert!(settled, "the owed cancel waited for an empty queue");
+        login.map_err(|refused| format!("the owed cancel waited for an empty queue: {refused:?}"))
     });
-    let mut again = handle.connect(B1, 0).unwrap();
+    let mut again = again.unwrap();
     assert_eq!(again.last_seq(), 2, "the order's acceptance and its cancel");
     let frames = wait.take(&mut again, 2);
     assert!(

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use super::clock::{Clock, ClockError};
 use super::history::{self, HistoryBatch};
 use super::pending::{Flag, PendingCancels};
 use super::request::Request;
-use super::router::{self, Delivery, Outbound};
+use super::router::{self, Delivery, Outbound, Subscribing};
 use super::sequencer::Input;
 use super::{RuntimeStatus, SubmitError, TryRecvError};
 use crate::market_data::MarketData;
@@ -87,6 +87,9 @@ pub(super) struct Shared {
     /// The trading date the market is in by the journal, `YYYYMMDD` (0
     /// before its first dated end of day); the engine thread sets it.
     pub(super) open_date: Arc<AtomicU32>,
+    /// The time of the journal's last entry (`i64::MIN` before its first);
+    /// the engine thread sets it at the end of each turn.
+    pub(super) last_time: Arc<AtomicI64>,
     /// Each book's load, which the engine thread publishes.
     pub(super) book_loads: Arc<super::book_fill::BookLoads>,
     pub(super) clock: Clock,
@@ -311,6 +314,46 @@ impl RuntimeHandle {
         broker: BrokerId,
         resume_from_seq: u64,
     ) -> Result<Subscription, RejectReason> {
+        // Without the check, it always subscribes.
+        self.subscribe(broker, resume_from_seq, false)?
+            .ok_or(RejectReason::ServerBusy)
+    }
+
+    /// A broker's login, as a session makes it: [`RuntimeHandle::connect`]
+    /// once the cancels of the broker's last disconnect are settled
+    /// ([`RuntimeHandle::settle_disconnect`]), checked again as it
+    /// subscribes, so that a disconnect that comes between the two is
+    /// waited for too: the new session's requests always come after them.
+    ///
+    /// # Errors
+    /// As [`RuntimeHandle::connect`]; [`RejectReason::ServerBusy`] too
+    /// when they are not settled within `limit`, or the runtime stopped.
+    pub async fn login(
+        &self,
+        broker: BrokerId,
+        resume_from_seq: u64,
+        limit: Duration,
+    ) -> Result<Subscription, RejectReason> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !self.settle_disconnect(broker, left).await {
+                return Err(RejectReason::ServerBusy);
+            }
+            if let Some(subscription) = self.subscribe(broker, resume_from_seq, true)? {
+                return Ok(subscription);
+            }
+        }
+    }
+
+    /// [`RuntimeHandle::connect`]'s work; with `settled_first`, `None`
+    /// when the broker's last disconnect is not settled as it subscribes.
+    fn subscribe(
+        &self,
+        broker: BrokerId,
+        resume_from_seq: u64,
+        settled_first: bool,
+    ) -> Result<Option<Subscription>, RejectReason> {
         if !self.is_broker(broker) {
             return Err(RejectReason::BadCredentials);
         }
@@ -351,9 +394,12 @@ impl RuntimeHandle {
                 resume_from_seq,
                 id,
                 checked_from,
+                settled_first,
             );
-            if let Some(subscribed) = subscribing? {
-                break subscribed;
+            match subscribing? {
+                Subscribing::Done(subscribed) => break subscribed,
+                Subscribing::Again => {}
+                Subscribing::Unsettled => return Ok(None),
             }
         };
         // Read outside the lock, on a thread of its own.
@@ -365,7 +411,7 @@ impl RuntimeHandle {
                 Arc::clone(&self.shared.resume_pace),
             )
         });
-        Ok(Subscription {
+        Ok(Some(Subscription {
             broker,
             id,
             taken: self.taken_counter(broker),
@@ -386,7 +432,7 @@ impl RuntimeHandle {
             taken_over: subscribed.taken_over,
             dropped: subscribed.dropped,
             handle: self.clone(),
-        })
+        }))
     }
 
     /// The earliest `resume_from_seq` of `broker` that
@@ -592,6 +638,15 @@ impl RuntimeHandle {
     #[must_use]
     pub fn now_ns(&self) -> i64 {
         self.shared.clock.now_ns()
+    }
+
+    /// The market's time: the clock's, or the time of the journal's last
+    /// entry while the clock is behind it (every command is stamped with
+    /// the later, and the calendar waits for the clock to pass it).
+    #[must_use]
+    pub fn market_time_ns(&self) -> i64 {
+        self.now_ns()
+            .max(self.shared.last_time.load(Ordering::Relaxed))
     }
 
     /// The trading day now, as `YYYYMMDD` (for `LoginAccepted`): the

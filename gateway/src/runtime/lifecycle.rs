@@ -3,7 +3,7 @@
 //! the first commands, the threads, and an orderly shutdown.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -277,6 +277,7 @@ impl Runtime {
                 .collect(),
             calendar: calendar.clone(),
             open_date: Arc::default(),
+            last_time: Arc::new(AtomicI64::new(i64::MIN)),
             book_loads: Arc::new(BookLoads::new(instruments.len())),
             clock: options.clock.clone(),
             status,
@@ -370,6 +371,7 @@ impl Runtime {
             client_orders,
             next_seq,
             last_time_ns: last_time_ns.unwrap_or(i64::MIN),
+            last_time: Arc::clone(&shared.last_time),
             now_ns,
             snapshot_every,
             cancel_on_disconnect: shared.cancel_on_disconnect.clone(),

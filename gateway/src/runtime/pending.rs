@@ -18,13 +18,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use cetx_engine::BrokerId;
 use tokio::sync::watch;
 
-/// One broker's owed cancel: whether it is owed, and who to tell once it
-/// is settled (durable and among the broker's reports: a login waits on
-/// it, as on a queued disconnect's).
+/// One broker's owed cancel, if one is owed: who to tell once it is
+/// settled (durable and among the broker's reports: a login waits on it,
+/// as on a queued disconnect's). One lock for both, so that a mark and a
+/// take never cross.
 #[derive(Debug, Default)]
 pub(super) struct Flag {
-    marked: AtomicBool,
-    settled: Mutex<Option<watch::Sender<bool>>>,
+    owed: Mutex<Option<watch::Sender<bool>>>,
 }
 
 /// Brokers whose cancel-on-disconnect found the queue full: the engine
@@ -65,9 +65,8 @@ impl PendingCancels {
     /// cancel is settled. It replaces an earlier one still owed, as the
     /// broker's last disconnect replaces the one a login waits for.
     pub(super) fn mark(&self, flag: &Flag, settled: watch::Sender<bool>) {
-        *lock(&flag.settled) = Some(settled);
         // The broker's flag first: whoever sees `any` sees the flag.
-        flag.marked.store(true, Ordering::Release);
+        *lock(&flag.owed) = Some(settled);
         self.any.store(true, Ordering::Release);
     }
 
@@ -79,12 +78,12 @@ impl PendingCancels {
 
     /// The marked brokers, in id order, unmarked, each with who to tell
     /// once its cancel is settled.
-    pub(super) fn take_brokers(&self) -> Vec<(BrokerId, Option<watch::Sender<bool>>)> {
+    pub(super) fn take_brokers(&self) -> Vec<(BrokerId, watch::Sender<bool>)> {
         self.brokers
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter_map(|(&broker, flag)| Some((broker, take(flag)?)))
+            .filter_map(|(&broker, flag)| Some((broker, lock(&flag.owed).take()?)))
             .collect()
     }
 }
@@ -95,7 +94,7 @@ impl PendingCancels {
 /// the queue stays: a queue kept full by others does not hold them back.
 #[derive(Debug, Default)]
 pub(super) struct Owed {
-    brokers: Vec<(BrokerId, Option<watch::Sender<bool>>)>,
+    brokers: Vec<(BrokerId, watch::Sender<bool>)>,
     /// Inputs still to be handled before they go.
     ahead: usize,
 }
@@ -111,7 +110,7 @@ impl Owed {
         pending: &PendingCancels,
         handled: usize,
         queued: impl FnOnce() -> usize,
-    ) -> Vec<(BrokerId, Option<watch::Sender<bool>>)> {
+    ) -> Vec<(BrokerId, watch::Sender<bool>)> {
         self.ahead = self.ahead.saturating_sub(handled);
         if self.brokers.is_empty() {
             if !pending.take_any() {
@@ -125,13 +124,6 @@ impl Owed {
         }
         std::mem::take(&mut self.brokers)
     }
-}
-
-/// The flag's owed cancel, unmarked, if it is marked.
-fn take(flag: &Flag) -> Option<Option<watch::Sender<bool>>> {
-    flag.marked
-        .swap(false, Ordering::AcqRel)
-        .then(|| lock(&flag.settled).take())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -159,10 +151,9 @@ mod tests {
             taken.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
             [BrokerId(5), BrokerId(7)]
         );
-        assert!(taken.iter().all(|(_, settled)| settled.is_some()));
         assert!(pending.take_brokers().is_empty());
         // The sender taken tells the login waiting.
-        taken[1].1.as_ref().unwrap().send_replace(true);
+        taken[1].1.send_replace(true);
         assert!(*settled_7.borrow_and_update());
     }
 
@@ -179,7 +170,7 @@ mod tests {
         // The first's sender is gone: nothing waits on it (the login waits
         // on the last disconnect's), and the second's is told.
         assert!(first_settled.has_changed().is_err());
-        taken[0].1.as_ref().unwrap().send_replace(true);
+        taken[0].1.send_replace(true);
         assert!(*second_settled.borrow_and_update());
     }
 

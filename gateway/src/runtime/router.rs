@@ -618,11 +618,23 @@ pub(super) fn subscribe(
     resume_from_seq: u64,
     id: u64,
     checked_from: u64,
-) -> Result<Option<Subscribed>, cetx_engine::RejectReason> {
+    settled_first: bool,
+) -> Result<Subscribing, cetx_engine::RejectReason> {
     let mut out = lock(outbound);
+    // Under the lock a disconnect is marked or queued under: one that came
+    // after a login's wait is seen here.
+    let unsettled = out
+        .disconnecting
+        .get(&broker)
+        .is_some_and(|settled| !*settled.borrow());
+    if settled_first && unsettled {
+        return Ok(Subscribing::Unsettled);
+    }
     let (backlog, read_back) = match out.reports.resume(broker, resume_from_seq)? {
         Resume::Recent(frames) => (frames, None),
-        Resume::Journal { mark, .. } if mark.from_seq < checked_from => return Ok(None),
+        Resume::Journal { mark, .. } if mark.from_seq < checked_from => {
+            return Ok(Subscribing::Again)
+        }
         Resume::Journal { mark, after, upto } => {
             let back = ReadBack::new(&out.reports, &mark, broker, after, upto);
             (Vec::new(), Some((mark.from_seq, back)))
@@ -649,7 +661,7 @@ pub(super) fn subscribe(
     if let Some(previous) = previous {
         previous.taken_over.cancel();
     }
-    Ok(Some(Subscribed {
+    Ok(Subscribing::Done(Box::new(Subscribed {
         last_seq,
         backlog,
         read_back,
@@ -659,7 +671,18 @@ pub(super) fn subscribe(
         queued,
         taken_over,
         dropped,
-    }))
+    })))
+}
+
+/// What [`subscribe`] comes to.
+pub(super) enum Subscribing {
+    /// Subscribed (boxed: a login's, once).
+    Done(Box<Subscribed>),
+    /// Memory's window moved past where the resume was checked: check
+    /// again.
+    Again,
+    /// The broker's last disconnect is not settled (asked for).
+    Unsettled,
 }
 
 /// What [`subscribe`] gives a new subscription.

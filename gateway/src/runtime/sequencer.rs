@@ -36,7 +36,7 @@
 //! `SetPhase` that opens it at once.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,6 +126,9 @@ pub(super) struct Sequencer {
     pub(super) next_seq: u64,
     /// The time of the last command: no command is stamped earlier.
     pub(super) last_time_ns: i64,
+    /// Where it is published at the end of each turn (for the market's
+    /// time: [`super::RuntimeHandle::market_time_ns`]).
+    pub(super) last_time: Arc<AtomicI64>,
     /// The clock as this turn read it: the time its commands get.
     pub(super) now_ns: i64,
     /// Commands between two snapshots.
@@ -197,7 +200,7 @@ impl Sequencer {
     fn handle(&mut self, input: Input) -> Result<(), RuntimeError> {
         match input {
             Input::Request { broker, request } => self.request(broker, request),
-            Input::Disconnect(broker, settled) => self.cancel_owed(broker, Some(settled)),
+            Input::Disconnect(broker, settled) => self.cancel_owed(broker, settled),
             Input::Admin {
                 operator,
                 command,
@@ -640,6 +643,7 @@ impl Sequencer {
     /// # Errors
     /// [`RuntimeError::Journal`] when the journal has failed.
     pub(super) fn flush_routes(&mut self) -> Result<(), RuntimeError> {
+        self.last_time.store(self.last_time_ns, Ordering::Relaxed);
         let committed = if self.turn.items.is_empty() {
             self.journal.commit_batch(&mut self.journal_batch)
         } else {
@@ -677,7 +681,7 @@ impl Sequencer {
     fn cancel_owed(
         &mut self,
         broker: BrokerId,
-        settled: Option<tokio::sync::watch::Sender<bool>>,
+        settled: tokio::sync::watch::Sender<bool>,
     ) -> Result<(), RuntimeError> {
         // A broker an operator added has the config's default: cancel.
         let added = self.engine.membership().brokers.contains_key(&broker);
@@ -686,12 +690,10 @@ impl Sequencer {
         if cancels {
             self.execute(Command::CancelOnDisconnect { broker }, None)?;
         }
-        match settled {
-            Some(settled) if cancels => self.turn.items.push(Routed::Settled(settled)),
-            Some(settled) => {
-                settled.send_replace(true);
-            }
-            None => {}
+        if cancels {
+            self.turn.items.push(Routed::Settled(settled));
+        } else {
+            settled.send_replace(true);
         }
         Ok(())
     }

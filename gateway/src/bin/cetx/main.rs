@@ -826,10 +826,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     }
     tracing::info!("draining the queue and syncing the journal");
-    let stopped_ns = runtime.handle().now_ns();
+    let handle = runtime.handle();
     let stopped = tokio::task::spawn_blocking(move || runtime.shutdown())
         .await
         .context("waiting for the runtime to stop")?;
+    // The later of the clock and the last entry: a clock behind the
+    // journal started again here would find the market frozen at it.
+    let stopped_ns = handle.market_time_ns();
     stopped.context("the market stopped with an error")?;
     served.context("the server stopped")?;
     tracing::info!("stopped cleanly");
