@@ -509,6 +509,36 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
         assert_eq!(code, 2, "{qty} {reference}: {said}");
         assert!(said.contains(says), "{said}");
     }
+    // In a batch, by the file and its line as every batch error is.
+    write(
+        &batch,
+        &format!(
+            "action,account,symbol,quantity,amount,reference\ndeposit,1001,,,5.00,{long_ref}\n"
+        ),
+    );
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains(&format!(
+            "{}: line 2: reference is 65 bytes, above the maximum of 64",
+            batch.display()
+        )),
+        "{said}"
+    );
+    // A column it does not know is named, not passed over: a misspelt
+    // `amount` left every row without one ("deposit needs an amount").
+    write(
+        &batch,
+        "action,account,symbol,quantity,ammount,reference\ndeposit,1001,,,5.00,B-11\n",
+    );
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains(
+            "line 1: the header names `ammount`, which is no column (it must be action,account,"
+        ),
+        "{said}"
+    );
     let (code, said) = admin(nowhere, SECRET, &["halt", "--symbol", "CEA20250000000000"]);
     assert_eq!(code, 2, "{said}");
     assert!(said.contains("symbol is 17 bytes"), "{said}");

@@ -234,6 +234,11 @@ fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
         RejectReason::InsufficientCash => format!("{} CNY free", cny(high)),
         RejectReason::InsufficientHoldings => format!("{high} t free"),
         RejectReason::HoldingsLockedUntilNextDay => format!("{high} t free today"),
+        // Without `position_limit_t`, what a holding can count (a bound
+        // stops at `i64::MAX`).
+        RejectReason::PositionLimitExceeded if high == i64::MAX => {
+            "at most 2^64 - 1 t held and open to buy (what a holding can count)".to_owned()
+        }
         RejectReason::PositionLimitExceeded => {
             format!("at most {high} t held and open to buy")
         }
@@ -326,6 +331,13 @@ mod tests {
                 0,
                 100_000,
                 "position limit exceeded: at most 100000 t held and open to buy",
+            ),
+            // Without a limit (an outside tester saw 2^63 - 1 quoted).
+            (
+                R::PositionLimitExceeded,
+                0,
+                i64::MAX,
+                "position limit exceeded: at most 2^64 - 1 t held and open to buy (what a holding can count)",
             ),
             (
                 R::BlockOutsideHours,

@@ -285,12 +285,12 @@ pub async fn run(args: AdminArgs) -> ExitCode {
 /// The actions the arguments ask for, each with its label, and the
 /// operator's secret.
 fn actions_and_secret(args: &AdminArgs) -> Result<(Vec<(String, AdminAction)>, String)> {
-    let actions = match &args.action {
-        Action::Batch { file } => read_batch(file)?,
-        single => vec![(String::new(), to_wire(single)?)],
+    let (actions, file) = match &args.action {
+        Action::Batch { file } => (read_batch(file)?, format!("{}: ", file.display())),
+        single => (vec![(String::new(), to_wire(single)?)], String::new()),
     };
     // What the server would refuse to decode (414) is a bad argument,
-    // told before anything is sent.
+    // told before anything is sent (a batch's by its file and line).
     for (label, action) in &actions {
         let request = AdminRequest::Action {
             request_id: 0,
@@ -298,7 +298,7 @@ fn actions_and_secret(args: &AdminArgs) -> Result<(Vec<(String, AdminAction)>, S
         };
         request
             .validate()
-            .map_err(|e| anyhow::anyhow!("{label}{e}"))?;
+            .map_err(|e| anyhow::anyhow!("{file}{label}{e}"))?;
     }
     Ok((actions, secret(args.secret_file.as_deref())?))
 }
@@ -567,6 +567,19 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
     {
         bail!(
             "{}: line {}: the header names no `{missing}` (it must be {header})",
+            file.display(),
+            rows.header_line()
+        );
+    }
+    // A column it does not know would be passed over: a misspelt
+    // `amount` would leave every row without one.
+    if let Some(unknown) = rows
+        .header()
+        .iter()
+        .find(|name| !header.split(',').any(|known| known == *name))
+    {
+        bail!(
+            "{}: line {}: the header names `{unknown}`, which is no column (it must be {header})",
             file.display(),
             rows.header_line()
         );
