@@ -676,8 +676,9 @@ impl Sequencer {
     /// [`Command::CancelOnDisconnect`] when any rests (the engine cancels
     /// them book by book, bids then asks, in priority order), none when
     /// nothing does. `settled` is told once the cancels are durable and
-    /// among the broker's reports: at once when there are none, so that a
-    /// disconnect with nothing to cancel costs the journal no commit.
+    /// among the broker's reports, with the rest of the turn's; at once
+    /// when the turn has nothing to report, so that a disconnect with
+    /// nothing to cancel costs the journal no commit.
     fn cancel_owed(
         &mut self,
         broker: BrokerId,
@@ -690,10 +691,13 @@ impl Sequencer {
         if cancels {
             self.execute(Command::CancelOnDisconnect { broker }, None)?;
         }
-        if cancels {
-            self.turn.items.push(Routed::Settled(settled));
-        } else {
+        // Routed behind the turn's reports when it has any (its cancels,
+        // or the old session's last answers): a login then counts them.
+        // An empty turn tells at once, costing the journal no commit.
+        if self.turn.items.is_empty() {
             settled.send_replace(true);
+        } else {
+            self.turn.items.push(Routed::Settled(settled));
         }
         Ok(())
     }
