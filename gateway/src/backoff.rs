@@ -97,7 +97,7 @@ struct Inner<K> {
     last: Option<(IpAddr, K, u32)>,
 }
 
-impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
+impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
     /// Nothing failed yet; `settings` are the numbers.
     pub(crate) fn new(settings: LoginBackoffSettings) -> Self {
         Self {
@@ -172,7 +172,7 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
         if by_address == self.settings.refuse_after {
             tracing::warn!(
                 %addr,
-                ?id,
+                %id,
                 failures = by_address,
                 "refusing logins from this address until its failures are forgotten"
             );
@@ -208,13 +208,13 @@ impl<K: Ord + Copy + std::fmt::Debug> LoginBackoff<K> {
     }
 }
 
-impl<K: std::fmt::Debug> Inner<K> {
+impl<K: std::fmt::Display> Inner<K> {
     fn log_failures(&self, count: u64) {
         if let Some((addr, id, failures)) = &self.last {
             tracing::warn!(
                 count,
                 last_addr = %addr,
-                last_id = ?id,
+                last_id = %id,
                 failures,
                 "failed logins (count: since the last such line)"
             );

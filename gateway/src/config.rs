@@ -36,6 +36,7 @@ mod tls;
 mod validate;
 pub(crate) use validate::name_problem;
 mod values;
+pub use values::parse_addr;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

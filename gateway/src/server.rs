@@ -214,13 +214,17 @@ impl Server {
         let mut flush = tokio::time::interval(LOG_FLUSH_PERIOD);
         let refusal = refusal_bytes();
         let settings = &self.ctx.config.server;
-        tracing::info!(
-            addr = %self.local_addr,
-            max_connections = settings.max_connections,
-            max_pending_logins = settings.max_pending_logins,
-            max_pending_per_address = settings.max_pending_per_address,
-            "accepting broker connections"
-        );
+        // Not said of a server stopped before it served (a stop asked for
+        // during its recovery).
+        if !shutdown.is_cancelled() {
+            tracing::info!(
+                addr = %self.local_addr,
+                max_connections = settings.max_connections,
+                max_pending_logins = settings.max_pending_logins,
+                max_pending_per_address = settings.max_pending_per_address,
+                "accepting broker connections"
+            );
+        }
         let mut accept_failures = crate::listen::AcceptFailures::new("broker");
         loop {
             // Finished sessions are collected as we go, so the set stays

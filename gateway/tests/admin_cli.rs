@@ -107,6 +107,14 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         out.contains("line 4: rejected: ReferenceReused (code 212"),
         "{out}"
     );
+    // A refusal of the gateway's names no entry (an outside tester was
+    // shown "seq 0").
+    let (code, out) = admin(&addr, SECRET, &["halt", "--symbol", "NOPE"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("rejected: no instrument NOPE (code 410, not journaled)"),
+        "{out}"
+    );
 
     // More than the account holds: refused, exit 1, quoting what it may
     // move (500,000 t of the demo config, 700 in, 200 out).

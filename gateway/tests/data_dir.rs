@@ -494,3 +494,20 @@ fn a_data_directory_that_is_a_file_or_blank_is_refused_by_name() {
     );
     assert!(!scratch.path().join("   ").exists());
 }
+
+/// A flag's address is an IP address and a port, as a config's is, and
+/// its error says so (clap's own words were "invalid socket address
+/// syntax", which did not say that host names are not resolved).
+#[test]
+fn a_host_name_given_to_listen_on_is_refused_saying_why() {
+    let data = tempfile::tempdir().unwrap();
+    for flag in ["--listen", "--metrics-listen"] {
+        let refused = finish(&mut cetx(&["serve", flag, "localhost:7878"], data.path()));
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("\"localhost:7878\" is not an IP address and port such as \"127.0.0.1:7878\" (host names are not resolved)"),
+            "{stderr}"
+        );
+    }
+}

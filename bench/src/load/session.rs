@@ -48,6 +48,7 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use cetx_engine::RejectReason;
 use cetx_gateway::client::ClientError;
 use cetx_gateway::codec::ClientCodec;
 use cetx_gateway::protocol::{
@@ -400,7 +401,19 @@ fn login(plan: &SessionPlan) -> Result<(Wire, u64), ClientError> {
         drop(probe);
         login_from(plan, last_seq)
     } else {
-        login_from(plan, 0)
+        // A history partly archived (and not in place) cannot be read from
+        // 0: say the way on, which reads none of it.
+        login_from(plan, 0).map_err(|error| match error {
+            ClientError::LoginRejected { reason, text }
+                if reason == RejectReason::HistoryArchived.code() =>
+            {
+                ClientError::LoginRejected {
+                    reason,
+                    text: format!("{text} (--skip-history logs in reading none of the history)"),
+                }
+            }
+            other => other,
+        })
     }
 }
 

@@ -135,10 +135,19 @@ impl<'de, T> Visitor<'de> for DateOrTime<T> {
 /// not resolved, and the error says so.
 pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let text = String::deserialize(d)?;
+    parse_addr(&text).map_err(D::Error::custom)
+}
+
+/// An IP address and a port, as a config or a flag gives one; the error
+/// says that host names are not resolved.
+///
+/// # Errors
+/// A sentence for any other text.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
     text.trim().parse().map_err(|_| {
-        D::Error::custom(format!(
+        format!(
             "{text:?} is not an IP address and port such as \"127.0.0.1:7878\" (host names are not resolved)"
-        ))
+        )
     })
 }
 

@@ -169,7 +169,7 @@ fn warn(engine: &Engine, instrument: InstrumentId, resting: usize, max_orders: u
         symbol = engine.symbol(instrument).unwrap_or("?"),
         resting,
         max_orders,
-        "a book is more than {}% full: past max_orders, new remainders are cancelled BookFull; see max_orders_per_account and max_orders_per_broker",
+        "a book is {}% full or more: past max_orders, new remainders are cancelled BookFull; see max_orders_per_account and max_orders_per_broker",
         WARN_BPS / 100
     );
 }

@@ -249,7 +249,10 @@ impl Runtime {
             .market_data
             .as_ref()
             .map(|settings| MarketData::new(&engine, closed_auctions.iter(), settings.buffer));
-        tracing::info!(next_seq = recovered.next_seq, snapshot = ?recovered.snapshot_seq,
+        let snapshot = recovered
+            .snapshot_seq
+            .map_or_else(|| "none".to_owned(), |seq| seq.to_string());
+        tracing::info!(next_seq = recovered.next_seq, %snapshot,
             replayed = recovered.replayed, ms = began.elapsed().as_millis(),
             "recovered the journal");
 

@@ -261,7 +261,10 @@ impl Sequencer {
                 self.market_phase = phase;
             }
             if let Command::EndOfDay { trading_date } = command {
-                tracing::info!(?trading_date, "ending the trading day (its close)");
+                // Undated only in a journal of before the dated close.
+                let trading_date =
+                    trading_date.map_or_else(|| "undated".to_owned(), |date| date.to_string());
+                tracing::info!(%trading_date, "ending the trading day (its close)");
             }
             if matches!(command, Command::SetPhase { instrument, .. } if halted(instrument)) {
                 continue;

@@ -26,7 +26,12 @@ mod listing;
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
     /// The server's operators' channel (`admin.listen`).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7880")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:7880",
+        value_parser = cetx_gateway::config::parse_addr
+    )]
     connect: SocketAddr,
     /// The operator's id (`[[operators]]`).
     #[arg(long)]
@@ -364,18 +369,23 @@ fn client_tls(args: &AdminArgs) -> Result<Option<ClientTls>> {
 
 /// One line for an answer, and whether it counts as applied.
 fn describe(reply: &AdminReply) -> (String, bool) {
+    // A refusal of the gateway's is in no entry (seq 0 on the wire).
+    let entry = |seq: u64| match seq {
+        0 => "not journaled".to_owned(),
+        seq => format!("seq {seq}"),
+    };
     match reply {
         AdminReply::Applied { seq, .. } => (format!("applied at seq {seq}"), true),
         AdminReply::Rejected {
             seq, reason, text, ..
         } if *reason == RejectReason::DuplicateReference.code() => (
-            format!("already applied: {text} (code {reason}, seq {seq})"),
+            format!("already applied: {text} (code {reason}, {})", entry(*seq)),
             true,
         ),
         AdminReply::Rejected {
             seq, reason, text, ..
         } => (
-            format!("rejected: {text} (code {reason}, seq {seq})"),
+            format!("rejected: {text} (code {reason}, {})", entry(*seq)),
             false,
         ),
         other => (format!("unexpected answer {other:?}"), false),

@@ -220,23 +220,23 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to accept brokers on (overrides `server.listen`).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = cetx_gateway::config::parse_addr)]
     listen: Option<SocketAddr>,
     /// Address of the market-data feed (overrides `market_data.listen`;
     /// needs a `[market_data]` section, as the embedded config has).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = cetx_gateway::config::parse_addr)]
     market_data_listen: Option<SocketAddr>,
     /// Address of the web view (overrides `http.listen`; needs an
     /// `[http]` section, as the embedded config has).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = cetx_gateway::config::parse_addr)]
     http_listen: Option<SocketAddr>,
     /// Address of the Prometheus endpoint, `GET /metrics` (overrides
     /// `metrics.listen`; turns metrics on without a `[metrics]` section).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = cetx_gateway::config::parse_addr)]
     metrics_listen: Option<SocketAddr>,
     /// Address of the operators' channel (overrides `admin.listen`; needs
     /// an `[admin]` section and `[[operators]]` in the config).
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = cetx_gateway::config::parse_addr)]
     admin_listen: Option<SocketAddr>,
     /// Directory of the journal and snapshots (overrides
     /// `server.data_dir`).
@@ -790,7 +790,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
         None => None,
     };
-    print_banner(&config, &runtime, server.local_addr(), &data_dir, embedded);
+    // A stop asked for during a long recovery is kept: the server stops
+    // now, without saying it listens or starting what it would serve.
+    let stopping = shutdown.is_cancelled();
+    if !stopping {
+        print_banner(&config, &runtime, server.local_addr(), &data_dir, embedded);
+    }
+    let (admin, feed, web, metrics) = if stopping {
+        (None, None, None, None)
+    } else {
+        (admin, feed, web, metrics)
+    };
     let admin = admin.map(|admin| {
         println!("operators on {}", admin.local_addr());
         tokio::spawn(admin.run(shutdown.clone()))
