@@ -786,6 +786,51 @@ fn a_segment_that_runs_past_the_next_one_s_start_is_the_one_named() {
     }
 }
 
+/// The writer checks the newest segment from where recovery began to read
+/// it: a flipped bit in a record before a snapshot's own, in that segment
+/// (the last one, as the end-of-day snapshot of a server stopped cleanly
+/// most often is), stops neither recovery nor the writer. (Tester 121:
+/// the server recovered, then its writer read the segment from its start
+/// to find its last record and refused the start.)
+#[test]
+fn a_writer_opened_after_recovery_does_not_read_the_records_before_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = workload(5, 3_000, 10_000);
+    let one_segment = JournalConfig {
+        segment_bytes: 64 << 20,
+        ..journal(Durability::Os)
+    };
+    journal_run(dir.path(), &commands, one_segment, Some(2_500));
+    let segments = list_segments(dir.path()).unwrap();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let mut bytes = fs::read(&segments[0].1).unwrap();
+    bytes[HEADER_LEN + 40] ^= 0x01;
+    fs::write(&segments[0].1, &bytes).unwrap();
+
+    let recovered = recover(dir.path()).unwrap();
+    assert!(recovered.snapshot_seq.is_some());
+    let read_from = recovered
+        .read_from
+        .expect("a version 8 snapshot says where");
+    assert_eq!(Some(read_from.0), recovered.snapshot_seq);
+    let ahead = cetx_engine::journal::WriteAhead::start(dir.path(), &one_segment).unwrap();
+    let writer = JournalWriter::open_ahead(
+        dir.path(),
+        recovered.next_seq,
+        Some(read_from),
+        one_segment,
+        (),
+        ahead,
+    );
+    writer.expect("the writer opens").close().unwrap();
+    // Told nothing of where recovery read, it reads the whole segment and
+    // finds the damage.
+    assert!(matches!(
+        JournalWriter::open(dir.path(), recovered.next_seq, one_segment),
+        Err(JournalError::Corrupt { .. })
+    ));
+}
+
 #[test]
 fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() {
     let source = tempfile::tempdir().unwrap();

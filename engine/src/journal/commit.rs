@@ -210,8 +210,15 @@ pub(super) fn remove_temporaries(dir: &Path) -> Result<(), JournalError> {
 /// number will do for a directory without segments). A newest segment the
 /// manifest does not list yet (a crash right after creating it) is not
 /// read, and the writer replaces it. A torn tail must be truncated first,
-/// as recovery does.
-pub(super) fn check_follows(dir: &Path, next_seq: u64) -> Result<(), JournalError> {
+/// as recovery does. `read_from`, a record recovery read its segment from
+/// (its sequence number and offset: a snapshot's), is where the newest
+/// segment is read from when it holds it: the records before it there are
+/// not read, so damage to them stops the writer no more than recovery.
+pub(super) fn check_follows(
+    dir: &Path,
+    next_seq: u64,
+    read_from: Option<(u64, u64)>,
+) -> Result<(), JournalError> {
     let segments = journal_segments(dir)?;
     let Some((first_seq, file)) = segments.last().cloned() else {
         return Ok(());
@@ -219,7 +226,10 @@ pub(super) fn check_follows(dir: &Path, next_seq: u64) -> Result<(), JournalErro
     if first_seq > next_seq {
         return Err(JournalError::Occupied { file, next_seq });
     }
-    let mut reader = JournalReader::open_from(dir, first_seq)?;
+    let mut reader = match read_from {
+        Some(at @ (seq, _)) if seq >= first_seq => JournalReader::open_at(dir, at, seq)?,
+        _ => JournalReader::open_from(dir, first_seq)?,
+    };
     let mut events = Vec::new();
     let mut last = first_seq.saturating_sub(1);
     loop {

@@ -86,6 +86,11 @@ pub struct Recovered {
     /// its end was judged; `None` for a journal that does not say (judged
     /// by the restarting server's).
     pub written_in: Option<Durability>,
+    /// The record recovery began to read its segment from, as its
+    /// sequence number and offset: the snapshot's own ([`super::snapshot`]
+    /// version 8), so that the records before it there were not read.
+    /// `None` when recovery read the segments from their starts.
+    pub read_from: Option<(u64, u64)>,
 }
 
 /// A torn tail recovery cut off.
@@ -204,6 +209,7 @@ pub fn recover_with(
             skipped_snapshots: Vec::new(),
             closed_cleanly: true,
             written_in: None,
+            read_from: None,
         });
     }
     let written_in = super::written_in(dir)?;
@@ -317,6 +323,7 @@ pub fn recover_with(
             skipped_snapshots,
             closed_cleanly: pass.closed_cleanly,
             written_in,
+            read_from: at,
         });
     }
 }

@@ -167,7 +167,7 @@ impl<R: Send + 'static> JournalWriter<R> {
         on_durable: impl OnDurable<R>,
     ) -> Result<Self, JournalError> {
         let dir = dir.as_ref();
-        check_open(dir, next_seq, &config)?;
+        check_open(dir, next_seq, None, &config)?;
         let ahead = WriteAhead::start(dir, &config)?;
         Self::open_checked(dir.to_path_buf(), next_seq, config, on_durable, ahead)
     }
@@ -175,19 +175,23 @@ impl<R: Send + 'static> JournalWriter<R> {
     /// [`JournalWriter::open_with`], its segments written ahead by `ahead`,
     /// which the caller started (on the same `dir` and `config`) before it
     /// recovered the journal, so that the first segment's file is written
-    /// meanwhile rather than now.
+    /// meanwhile rather than now. `read_from` is where recovery began to
+    /// read ([`super::Recovered::read_from`]): the newest segment is
+    /// checked from there, so that a record before a snapshot's, which
+    /// recovery did not read, does not stop the start.
     ///
     /// # Errors
     /// As [`JournalWriter::open_with`].
     pub fn open_ahead(
         dir: impl AsRef<Path>,
         next_seq: u64,
+        read_from: Option<(u64, u64)>,
         config: JournalConfig,
         on_durable: impl OnDurable<R>,
         ahead: WriteAhead,
     ) -> Result<Self, JournalError> {
         let dir = dir.as_ref().to_path_buf();
-        check_open(&dir, next_seq, &config)?;
+        check_open(&dir, next_seq, read_from, &config)?;
         Self::open_checked(dir, next_seq, config, on_durable, ahead)
     }
 
@@ -535,7 +539,12 @@ impl<R: Send + 'static> Drop for JournalWriter<R> {
 /// created, ends at `next_seq - 1` and can be written in; temporaries a
 /// killed process left are removed, and the durability the journal is
 /// written in from now on is recorded (`DURABILITY`).
-fn check_open(dir: &Path, next_seq: u64, config: &JournalConfig) -> Result<(), JournalError> {
+fn check_open(
+    dir: &Path,
+    next_seq: u64,
+    read_from: Option<(u64, u64)>,
+    config: &JournalConfig,
+) -> Result<(), JournalError> {
     if next_seq == 0 {
         return Err(JournalError::InvalidConfig("sequence numbers start at 1"));
     }
@@ -547,7 +556,7 @@ fn check_open(dir: &Path, next_seq: u64, config: &JournalConfig) -> Result<(), J
     if config.durability != Durability::None {
         super::private::create_dir(dir)
             .map_err(|e| JournalError::io(dir, "creating the journal directory", e))?;
-        check_follows(dir, next_seq)?;
+        check_follows(dir, next_seq, read_from)?;
         remove_temporaries(dir)?;
         check_writable(dir).map_err(|error| match error {
             // The segment written ahead may have taken the room: say what a

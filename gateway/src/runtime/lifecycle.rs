@@ -321,6 +321,7 @@ impl Runtime {
         let journal = JournalWriter::open_ahead(
             &journal_dir,
             recovered.next_seq,
+            recovered.read_from,
             journal_config,
             delivery,
             ahead,
