@@ -333,12 +333,34 @@ impl ClientTls {
     ///
     /// # Errors
     /// The handshake's failure (a certificate that does not check out,
-    /// say) as an I/O error.
+    /// say) as an I/O error; an answer that is no TLS record says that
+    /// the port speaks plain TCP.
     pub async fn connect(&self, stream: TcpStream) -> io::Result<Stream> {
         let tls = self
             .connector
             .connect(self.server_name.clone(), stream)
-            .await?;
+            .await
+            .map_err(|error| {
+                let not_tls = error
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
+                    .is_some_and(|inner| {
+                        matches!(
+                            inner,
+                            tokio_rustls::rustls::Error::InvalidMessage(
+                                tokio_rustls::rustls::InvalidMessage::InvalidContentType
+                            )
+                        )
+                    });
+                if not_tls {
+                    io::Error::new(
+                        error.kind(),
+                        format!("{error} (the answer is no TLS record: the port speaks plain TCP; leave out the TLS options for it, or use the port of its [server.tls] or [admin.tls])"),
+                    )
+                } else {
+                    error
+                }
+            })?;
         Ok(Stream::Tls(Box::new(tls.into())))
     }
 }

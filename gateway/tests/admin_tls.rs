@@ -253,3 +253,32 @@ fn an_operator_tls_name_needs_a_ca_that_checks_client_certificates() {
     let error = ServerConfig::from_toml_str(&text).unwrap_err().to_string();
     assert!(error.contains("tls_name needs [admin.tls]"), "{error}");
 }
+
+/// A TLS client pointed at a port that speaks plain TCP is told so, not
+/// only rustls's "received corrupt message of type InvalidContentType"
+/// (an outside operator's `cetx admin --tls-ca` against the broker port).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_client_at_a_plain_port_is_told_it_speaks_plain_tcp() {
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCertificates::generate(dir.path());
+    // A plain port answers the client's hello with a frame of its own.
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = plain.local_addr().unwrap();
+    let answering = tokio::spawn(async move {
+        let (mut socket, _) = plain.accept().await.unwrap();
+        socket.write_all(b"\x00\x00\x00\x04abcd").await.unwrap();
+        socket
+    });
+    let tls = tls::client(&certs.ca, "127.0.0.1").unwrap();
+    let said = match AdminClient::connect_tls(addr, &tls, 8, "secret-8").await {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a plain port gave a TLS session"),
+    };
+    assert!(
+        said.contains("the answer is no TLS record: the port speaks plain TCP"),
+        "{said}"
+    );
+    drop(answering.await.unwrap());
+}
