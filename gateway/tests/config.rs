@@ -941,6 +941,15 @@ fn parse_errors_give_line_column_and_key() {
             key: "server.listen",
             message: "\"nowhere\" is not an IP address and port such as \"127.0.0.1:7878\" (host names are not resolved)",
         },
+        // A value of the wrong type is told what it must be, not the
+        // reader's Rust type ("expected u32", an outside tester's case).
+        Case {
+            text: format!("[server]\nmax_connections = \"10\"\n{MINIMAL}"),
+            line: 2,
+            column: 19,
+            key: "server.max_connections",
+            message: "invalid type: string \"10\", expected a whole number from 0 to 4294967295",
+        },
         Case {
             text: format!("[server]\nlisten_on = \"127.0.0.1:1\"\n{MINIMAL}"),
             line: 2,

@@ -13,7 +13,7 @@ use super::ConfigError;
 /// A [`ConfigError::Parse`] from the TOML reader's error, with the line,
 /// column and key of its position in `text`.
 pub(super) fn parse_error(text: &str, error: &toml::de::Error) -> ConfigError {
-    let message = error.message().trim().replace('\n', "; ");
+    let message = plain_types(&error.message().trim().replace('\n', "; "));
     let Some(span) = error.span() else {
         return ConfigError::Parse {
             line: None,
@@ -23,6 +23,39 @@ pub(super) fn parse_error(text: &str, error: &toml::de::Error) -> ConfigError {
         };
     };
     error_at(text, span.start, message)
+}
+
+/// `message` with the reader's Rust type names (`expected u32`) said as
+/// what a value must be (`expected a whole number from 0 to 4294967295`):
+/// the key's own range is CONFIG.md's, and checked once the file reads.
+fn plain_types(message: &str) -> String {
+    let most = |rust: &str| -> Option<u64> {
+        Some(match rust {
+            "u8" => u8::MAX.into(),
+            "u16" => u16::MAX.into(),
+            "u32" => u32::MAX.into(),
+            "u64" => u64::MAX,
+            "usize" => usize::MAX as u64,
+            _ => return None,
+        })
+    };
+    let mut plain = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected ") {
+        let (before, after) = rest.split_at(at + "expected ".len());
+        plain.push_str(before);
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        let (word, tail) = after.split_at(end);
+        match most(word) {
+            Some(most) => plain.push_str(&format!("a whole number from 0 to {most}")),
+            None => plain.push_str(word),
+        }
+        rest = tail;
+    }
+    plain.push_str(rest);
+    plain
 }
 
 /// A [`ConfigError::Parse`] saying `message` about the value at byte `at`
