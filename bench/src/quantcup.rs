@@ -236,7 +236,7 @@ pub fn load_from(path: &std::path::Path) -> Result<Vec<Message>, FeedError> {
         return Err(failed("it is a directory, not a file".to_owned()));
     }
     let text = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
-    let Some(mut rows) = cetx_gateway::csv_input::Rows::new(&text).map_err(failed)? else {
+    let Some(mut rows) = cetx_gateway::csv_input::Rows::new(&text, true).map_err(failed)? else {
         return Err(failed(
             "the file is empty: its first line must be the header trader_id,side,price,qty"
                 .to_owned(),

@@ -379,9 +379,9 @@ impl Engine {
     }
 
     /// Gives back the reservation of an order's open quantity. Inlined at
-    /// every call (the cancel's, the replay's, the block trades'): a
-    /// cancel that finds its order paid a call for it (2.3% fewer
-    /// instructions a mixed command; callgrind, `apply_count`).
+    /// every call, though it is for the cancel's: a cancel that finds its
+    /// order paid a call for it (2.3% fewer instructions a mixed command;
+    /// callgrind, `apply_count`).
     #[inline(always)]
     pub(crate) fn release_open(
         &mut self,

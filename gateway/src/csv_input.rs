@@ -79,12 +79,14 @@ pub fn problem(
 }
 
 /// A person's CSV file read row by row, by one rule for every such file:
-/// spaces around a field or a header name are not part of it, an empty
-/// line or one of spaces is passed over (before the header too), and a
-/// row with more or fewer fields than the header is refused, naming its
-/// line. The header is the first line that is not blank.
+/// spaces around a header name are not part of it (around a field too,
+/// when the caller trims fields), a line of nothing but spaces is passed
+/// over (before the header too), and a row with more or fewer fields
+/// than the header is refused, naming its line. The header is the first
+/// line that is not blank.
 #[derive(Debug)]
 pub struct Rows<'a> {
+    text: &'a [u8],
     reader: csv::Reader<&'a [u8]>,
     lines: Lines<'a>,
     header: csv::StringRecord,
@@ -94,19 +96,26 @@ pub struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     /// The rows of `text`, its header read: `None` when it has no line
-    /// but blank ones.
+    /// but blank ones. `trim_fields` takes the spaces around each field
+    /// off too (a file whose values may not keep them keeps its own:
+    /// an operator's reference is what it was applied as).
     ///
     /// # Errors
     /// The header's line cannot be read (not UTF-8 text), said plainly.
-    pub fn new(text: &'a [u8]) -> Result<Option<Self>, String> {
+    pub fn new(text: &'a [u8], trim_fields: bool) -> Result<Option<Self>, String> {
         // Flexible: the fields are counted against the header here, after
         // blank lines are passed over (a line of spaces is one field).
         let reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
+            .trim(if trim_fields {
+                csv::Trim::All
+            } else {
+                csv::Trim::Headers
+            })
             .flexible(true)
             .has_headers(false)
             .from_reader(text);
         let mut rows = Self {
+            text,
             reader,
             lines: Lines::new(text),
             header: csv::StringRecord::new(),
@@ -116,7 +125,8 @@ impl<'a> Rows<'a> {
         if !rows.read()? {
             return Ok(None);
         }
-        rows.header = rows.record.clone();
+        // The first record read as the header is trimmed as one.
+        rows.header = rows.record.iter().map(str::trim).collect();
         rows.header_line = rows.record.position().map_or(1, |p| rows.lines.of(p));
         Ok(Some(rows))
     }
@@ -175,11 +185,28 @@ impl<'a> Rows<'a> {
                 .reader
                 .read_record(&mut self.record)
                 .map_err(|e| problem(&e, &mut self.lines, &self.header, &[]))?;
-            let blank = self.record.len() == 1 && self.record[0].is_empty();
-            if !(more && blank) {
+            if !(more && self.blank()) {
                 return Ok(more);
             }
         }
+    }
+
+    /// Whether the record read is a line of nothing but spaces, as the
+    /// file has it (a quoted empty field, `""`, is a value).
+    fn blank(&self) -> bool {
+        // The reader's position is where its read began, before the
+        // empty lines it passed over (as for `Lines::of`).
+        let mut start = self
+            .record
+            .position()
+            .and_then(|p| usize::try_from(p.byte()).ok())
+            .unwrap_or(0);
+        while matches!(self.text.get(start), Some(b'\n' | b'\r')) {
+            start += 1;
+        }
+        let line = &self.text[start.min(self.text.len())..];
+        let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+        self.record.len() == 1 && line[..end].iter().all(u8::is_ascii_whitespace)
     }
 }
 
@@ -203,7 +230,7 @@ mod tests {
     #[test]
     fn rows_pass_over_blank_lines_and_spaces_and_count_fields() {
         let text = b"  \n\n trader , side\n \n 7 , Bid \n\n8,Ask,x\n";
-        let mut rows = Rows::new(text).unwrap().expect("a header");
+        let mut rows = Rows::new(text, true).unwrap().expect("a header");
         assert_eq!(rows.header(), vec!["trader", "side"]);
         assert_eq!(rows.header_line(), 3);
         assert_eq!(rows.next_row(), Ok(Some(5)));
@@ -214,10 +241,24 @@ mod tests {
             Err("line 7: 3 fields where the header has 2".to_owned())
         );
         for blank in [&b""[..], b"\n", b" \n  \r\n"] {
-            assert!(Rows::new(blank).unwrap().is_none(), "{blank:?}");
+            assert!(Rows::new(blank, true).unwrap().is_none(), "{blank:?}");
         }
-        let mut rows = Rows::new(b"trader\n\n1\n").unwrap().unwrap();
+        let mut rows = Rows::new(b"trader\n\n1\n", true).unwrap().unwrap();
         assert_eq!(rows.next_row(), Ok(Some(3)));
+        assert_eq!(rows.next_row(), Ok(None));
+        // A one-field row after an empty line is a row, and so is a quoted
+        // empty field; untrimmed, a field keeps its spaces (a header name
+        // does not).
+        let mut rows = Rows::new(b" reference \n\nX \n\"\"\n  \n", false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rows.header(), vec!["reference"]);
+        assert_eq!(rows.next_row(), Ok(Some(3)));
+        let (kept,): (String,) = rows.deserialize(&[]).unwrap();
+        assert_eq!(kept, "X ");
+        assert_eq!(rows.next_row(), Ok(Some(4)));
+        let (empty,): (String,) = rows.deserialize(&[]).unwrap();
+        assert_eq!(empty, "");
         assert_eq!(rows.next_row(), Ok(None));
     }
 

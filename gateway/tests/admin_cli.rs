@@ -97,10 +97,10 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
         "action,account,symbol,quantity,amount,reference\n\
          \n\
          \x20  \n\
-         transfer-in, 2001 ,CEA2025,7000,,REG-1 \n",
+         transfer-in,2001,CEA2025,7000,,REG-1\n",
     );
-    // A line of spaces is passed over as an empty one, and spaces around a
-    // field are not part of it (as in cetx-stream's files).
+    // A line of spaces is passed over as an empty one (as in cetx-stream's
+    // files; it was refused as a row of one field).
     let (code, out) = admin(&addr, SECRET, &["batch", reused.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -531,6 +531,18 @@ fn bad_arguments_exit_2_before_anything_is_sent() {
             "{}: line 2: reference is 65 bytes, above the maximum of 64",
             batch.display()
         )),
+        "{said}"
+    );
+    // A header ending in a comma, as spreadsheets write them, has a
+    // column without a name, which holds nothing: the rows are read.
+    write(
+        &batch,
+        "action,account,symbol,quantity,amount,reference,\ndeposit,1001,,,1e3,B-12,\n",
+    );
+    let (code, said) = admin(nowhere, SECRET, &["batch", batch.to_str().unwrap()]);
+    assert_eq!(code, 2, "{said}");
+    assert!(
+        said.contains("line 2: \"1e3\" is not an amount of CNY"),
         "{said}"
     );
     // A column it does not know is named, not passed over: a misspelt

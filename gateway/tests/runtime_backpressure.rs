@@ -290,7 +290,12 @@ fn a_disconnect_that_finds_the_queue_full_is_cancelled_while_others_keep_it_full
                 }
             }
         });
+        let until = Instant::now() + Duration::from_secs(20);
         while busy.load(Ordering::Relaxed) == 0 {
+            assert!(
+                Instant::now() < until,
+                "the flood never found the queue full"
+            );
             std::thread::yield_now();
         }
         // The disconnect finds the queue full (or, rarely, a free slot:

@@ -124,6 +124,16 @@ impl Owed {
         }
         std::mem::take(&mut self.brokers)
     }
+
+    /// Every owed cancel, at a shutdown once the queue is drained: those
+    /// taken and waiting, then those marked since.
+    pub(super) fn all(&mut self, pending: &PendingCancels) -> Vec<(BrokerId, watch::Sender<bool>)> {
+        let mut all = std::mem::take(&mut self.brokers);
+        if pending.take_any() {
+            all.extend(pending.take_brokers());
+        }
+        all
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -197,6 +207,12 @@ mod tests {
             brokers(owed.due(&pending, 1, || unreachable!())),
             [BrokerId(2)]
         );
+        // At a shutdown, those waiting and those marked since all go.
+        pending.mark(&pending.flag(BrokerId(7)), watch::channel(false).0);
+        assert!(owed.due(&pending, 0, || 2).is_empty());
+        pending.mark(&pending.flag(BrokerId(2)), watch::channel(false).0);
+        assert_eq!(brokers(owed.all(&pending)), [BrokerId(7), BrokerId(2)]);
+        assert!(owed.all(&pending).is_empty());
         // With nothing queued, an owed cancel goes at once.
         pending.mark(&pending.flag(BrokerId(7)), watch::channel(false).0);
         assert_eq!(brokers(owed.due(&pending, 0, || 0)), [BrokerId(7)]);

@@ -192,8 +192,11 @@ impl Sequencer {
         while let Ok(input) = inputs.try_recv() {
             self.handle(input)?;
         }
-        // Everything queued is handled: every owed cancel goes.
-        self.cancel_pending(usize::MAX, || 0)?;
+        // Everything queued is handled: every owed cancel goes, those
+        // marked while others waited too.
+        for (broker, settled) in self.owed.all(&self.pending) {
+            self.cancel_owed(broker, settled)?;
+        }
         self.flush_routes()
     }
 

@@ -563,7 +563,9 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
     let text =
         std::fs::read(file).with_context(|| format!("reading the batch {}", file.display()))?;
     let header = "action,account,symbol,quantity,amount,reference";
-    let Some(mut rows) = cetx_gateway::csv_input::Rows::new(&text)
+    // A field keeps its spaces: a reference is what it was applied as, so
+    // that a file re-sent is the same transfers.
+    let Some(mut rows) = cetx_gateway::csv_input::Rows::new(&text, false)
         .map_err(|problem| anyhow::anyhow!("{}: {problem}", file.display()))?
     else {
         bail!(
@@ -582,11 +584,12 @@ fn read_batch(file: &Path) -> Result<Vec<(String, AdminAction)>> {
         );
     }
     // A column it does not know would be passed over: a misspelt
-    // `amount` would leave every row without one.
+    // `amount` would leave every row without one. One without a name (a
+    // comma at the header's end, as spreadsheets write) holds nothing.
     if let Some(unknown) = rows
         .header()
         .iter()
-        .find(|name| !header.split(',').any(|known| known == *name))
+        .find(|name| !name.is_empty() && !header.split(',').any(|known| known == *name))
     {
         bail!(
             "{}: line {}: the header names `{unknown}`, which is no column (it must be {header})",
