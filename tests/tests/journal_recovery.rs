@@ -813,6 +813,18 @@ fn a_writer_opened_after_recovery_does_not_read_the_records_before_its_snapshot(
         .read_from
         .expect("a version 8 snapshot says where");
     assert_eq!(Some(read_from.0), recovered.snapshot_seq);
+    // The snapshot's own entry reads where the snapshot says (what the
+    // server's pruning asks of the ends of day it keeps), where a read of
+    // its segment from the start meets the damage.
+    let snapshot_seq = read_from.0;
+    let snapshot = dir.path().join(snapshot_file_name(snapshot_seq));
+    let mut events = Vec::new();
+    let entry =
+        cetx_engine::journal::read_snapshot_entry(dir.path(), &snapshot, &mut events).unwrap();
+    assert_eq!(entry.map(|stamp| stamp.seq), Some(snapshot_seq));
+    assert!(JournalReader::open_from(dir.path(), snapshot_seq)
+        .and_then(|mut reader| reader.next_into(&mut events))
+        .is_err());
     let ahead = cetx_engine::journal::WriteAhead::start(dir.path(), &one_segment).unwrap();
     let writer = JournalWriter::open_ahead(
         dir.path(),

@@ -99,8 +99,8 @@ pub use read_ahead::ReadAhead;
 pub use reader::{verify, Events, JournalReader, VerifyReport};
 pub use recover::{recover, recover_with, RecoverError, Recovered, RecoveryObserver, TornTail};
 pub use snapshot::{
-    list_snapshots, read_framed, read_snapshot, read_snapshot_tie, snapshot_file_name,
-    write_framed, write_snapshot, write_snapshot_tied, Tie,
+    list_snapshots, read_framed, read_snapshot, read_snapshot_entry, read_snapshot_tie,
+    snapshot_file_name, write_framed, write_snapshot, write_snapshot_tied, Tie,
 };
 pub use writer::{JournalBatch, JournalStats, JournalWriter};
 pub use written_in::{written_in, DURABILITY_FILE};

@@ -171,9 +171,53 @@ pub struct Tie {
 /// # Errors
 /// As [`read_snapshot`].
 pub fn read_snapshot_tie(path: &Path) -> Result<(u64, Option<Tie>, EngineState), String> {
+    let (version, seq, payload) = read_snapshot_file(path)?;
+    let (tie, state) = split_tie(version, &payload)?;
+    let state = decode_state_of(state, version.min(STATE_VERSION))
+        .map_err(|e| format!("payload does not decode: {e}"))?;
+    Ok((seq, tie, state))
+}
+
+/// The entry the snapshot at `path` was taken after, its events in
+/// `events`: read in `dir` where the snapshot says its record starts
+/// (version 8), so that the records before it in its segment are not read,
+/// as recovery does not read them; else from its segment's start. `None`
+/// when the journal holds no such entry. The snapshot's state is not
+/// decoded.
+///
+/// # Errors
+/// A sentence: the snapshot file or the journal cannot be read there.
+pub fn read_snapshot_entry(
+    dir: &Path,
+    path: &Path,
+    events: &mut Vec<crate::Event>,
+) -> Result<Option<crate::Stamp>, String> {
+    let (version, seq, payload) = read_snapshot_file(path)?;
+    let (tie, _) = split_tie(version, &payload)?;
+    let reader = match tie {
+        // A version 7 snapshot's offset, 0, is no record's start.
+        Some(Tie { offset, .. }) if offset > 0 => {
+            super::JournalReader::open_at(dir, (seq, offset), seq)
+        }
+        _ => super::JournalReader::open_from(dir, seq),
+    };
+    let entry = reader
+        .and_then(|mut reader| reader.next_into(events))
+        .map_err(|e| e.to_string())?;
+    Ok(entry
+        .map(|(stamp, _)| stamp)
+        .filter(|stamp| stamp.seq == seq))
+}
+
+/// A snapshot file's version, sequence number and payload, checked.
+fn read_snapshot_file(path: &Path) -> Result<(u32, u64, Vec<u8>), String> {
     let versions = OLDEST_SNAPSHOT_VERSION..=SNAPSHOT_VERSION;
-    let (version, seq, payload) = read_framed_of(path, SNAPSHOT_MAGIC, versions)?;
-    let (tie, state) = if version >= TIED_SINCE {
+    read_framed_of(path, SNAPSHOT_MAGIC, versions)
+}
+
+/// A snapshot payload of `version` as its tie and the encoded state.
+fn split_tie(version: u32, payload: &[u8]) -> Result<(Option<Tie>, &[u8]), String> {
+    Ok(if version >= TIED_SINCE {
         let Some((header_crc, state)) = payload.split_first_chunk::<4>() else {
             return Err("payload is too short for its record's checksum".into());
         };
@@ -188,11 +232,8 @@ pub fn read_snapshot_tie(path: &Path) -> Result<(u64, Option<Tie>, EngineState),
         let header_crc = u32::from_le_bytes(*header_crc);
         (Some(Tie { header_crc, offset }), state)
     } else {
-        (None, &payload[..])
-    };
-    let state = decode_state_of(state, version.min(STATE_VERSION))
-        .map_err(|e| format!("payload does not decode: {e}"))?;
-    Ok((seq, tie, state))
+        (None, payload)
+    })
 }
 
 /// What the journal holds at a sequence number, for the tie between a

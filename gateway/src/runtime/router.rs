@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::journal::{
-    list_snapshots, prune_snapshots_but, write_snapshot_tied, JournalReader,
+    list_snapshots, prune_snapshots_but, read_snapshot_entry, write_snapshot_tied,
 };
 use cetx_engine::{BrokerId, Command, Event, Membership, Stamp, Status};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -555,20 +555,28 @@ pub(super) fn write_snapshots(
 
 /// The last [`EVES_KEPT`] snapshots in `dir` taken at an end of day
 /// (their entry's events close a day), oldest first: what a server
-/// restarted during a day keeps on keeping. One whose entry cannot be read
-/// is not counted.
+/// restarted during a day keeps on keeping. Their entries are read where
+/// the snapshots say they start, so damage before one in its segment,
+/// which recovery passes over, does not hide it. One whose entry cannot
+/// be read is not counted, and the log says so.
 fn eves_on_disk(dir: &Path) -> VecDeque<u64> {
     let mut eves = VecDeque::with_capacity(EVES_KEPT + 1);
     let Ok(snapshots) = list_snapshots(dir) else {
         return eves;
     };
-    for (seq, _) in snapshots {
+    for (seq, path) in snapshots {
         let mut events = Vec::new();
-        let ends_a_day = JournalReader::open_from(dir, seq)
-            .and_then(|mut reader| reader.next_into(&mut events))
-            .is_ok_and(|entry| {
-                entry.is_some_and(|(stamp, _)| stamp.seq == seq) && Event::ends_a_day(&events)
-            });
+        let ends_a_day = match read_snapshot_entry(dir, &path, &mut events) {
+            Ok(entry) => entry.is_some() && Event::ends_a_day(&events),
+            Err(why) => {
+                tracing::warn!(
+                    snapshot = %path.display(),
+                    %why,
+                    "could not read the entry of a snapshot to tell whether it ends a day: it is kept only as one of the newest"
+                );
+                false
+            }
+        };
         if ends_a_day {
             eves.push_front(seq);
             if eves.len() == EVES_KEPT {
