@@ -54,7 +54,7 @@ use crate::codec::{decode_buffered, DecodeError, EncodeError, ServerCodec};
 use crate::config::ServerConfig;
 use crate::log_tally::SharedTally;
 use crate::protocol::{ClientMessage, ServerFrame, ServerMessage, PROTOCOL_VERSION, UNSEQUENCED};
-use crate::reports::{refuse, reject_text, request_of};
+use crate::reports::{refuse, refuse_saying, reject_text, request_of, symbol_of};
 use crate::request;
 use crate::runtime::{RuntimeHandle, Subscription, SymbolCache};
 use crate::throttle::{Bucket, Throttles};
@@ -859,7 +859,17 @@ fn submit(
     }
     let request = match request::parse(message, |symbol| symbols.resolve(symbol))? {
         Ok(request) => request,
-        Err(refusal) => return Some(refuse(client_order_id, kind, refusal.reason)),
+        Err(refusal) => {
+            // An unknown symbol is named, as the feed's 410 names it.
+            let words = reject_text(refusal.reason);
+            let text = match symbol_of(message) {
+                Some(symbol) if refusal.reason == RejectReason::UnknownSymbol => {
+                    format!("{words} {symbol}")
+                }
+                _ => words,
+            };
+            return Some(refuse_saying(client_order_id, kind, refusal.reason, text));
+        }
     };
     subscription
         .submit(request)

@@ -439,7 +439,13 @@ async fn an_unknown_symbol_is_refused_in_its_place() {
     one.submit(unknown).await.expect("send");
     one.submit(buy(3, 1001, 85_00, 1)).await.expect("send");
     assert_accepted(&report(&mut one).await, 1, 1);
-    assert_eq!(assert_rejected(&report(&mut one).await, 2, 410), 0);
+    let refused = report(&mut one).await;
+    assert_eq!(assert_rejected(&refused, 2, 410), 0);
+    // Named, as the feed's 410 names it (an outside tester's was not).
+    assert!(
+        matches!(&refused.message, ServerMessage::OrderRejected { text, .. } if text == "unknown symbol CEA2099"),
+        "{refused:?}"
+    );
     assert_accepted(&report(&mut one).await, 2, 3);
     drop(one);
     server.stop().await;

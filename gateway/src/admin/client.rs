@@ -59,7 +59,7 @@ pub enum AdminClientError {
     /// The answer to the login is no operators' channel's (the broker
     /// port's, say).
     #[error(
-        "{addr} does not answer as the operators' channel does (a port of another kind, the broker one say, or one that speaks TLS): {error}"
+        "{addr} does not answer as the operators' channel does (the broker port, say, or one that speaks TLS): {error}"
     )]
     NotTheChannel {
         /// Where.

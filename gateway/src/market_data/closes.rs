@@ -96,6 +96,16 @@ impl Closed {
             Self::IdleTimeout | Self::SubscribeTimeout => None,
         }
     }
+
+    /// What a subscriber that broke this rule did, for the log: `detail`
+    /// (the frame's fault, or the timeout's words) after the rule.
+    pub(crate) fn words(self, detail: &str) -> String {
+        match self {
+            Self::MalformedFrame => format!("a malformed frame (414): {detail}"),
+            Self::FrameTooLong => format!("a frame too long (415): {detail}"),
+            Self::IdleTimeout | Self::SubscribeTimeout => detail.to_owned(),
+        }
+    }
 }
 
 /// The feed's lines about refused and closed connections: one tally per

@@ -175,11 +175,25 @@ fn codec() -> FeedServerCodec {
 }
 
 fn rejected(reason: RejectReason) -> FeedMessage {
+    rejected_saying(reason, reject_text(reason))
+}
+
+/// A `Rejected` with `text`, cut to what the feed carries (128 bytes, at
+/// a character's edge).
+fn rejected_saying(reason: RejectReason, mut text: String) -> FeedMessage {
+    let mut end = text.len().min(MAX_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
     FeedMessage::Rejected {
         reason: reason.code(),
-        text: reject_text(reason),
+        text,
     }
 }
+
+/// The longest text a feed message carries (MARKET_DATA.md, *Framing*).
+const MAX_TEXT: usize = 128;
 
 /// The bytes of `Rejected` 412, the answer to a connection over a
 /// subscriber limit.
@@ -206,8 +220,9 @@ enum End {
     Left,
     /// The server is stopping (or the market's updates ended).
     Stopping,
-    /// It broke a rule of the feed (what it did, in words): told the
-    /// reject code if the rule has one ([`Closed::told`]), then closed.
+    /// It broke a rule of the feed (what was wrong, in words: the frame's
+    /// fault, or the timeout's): told the reject code if the rule has one
+    /// ([`Closed::told`]) with those words, then closed.
     Broke(Closed, String),
     /// It needed a third fresh snapshot within [`LAG_WINDOW`]: told 408,
     /// then closed.
@@ -295,12 +310,20 @@ impl Subscriber {
                     .count_slow_reader_close(SlowReaderClose::Resnapshots);
                 tracing::info!(peer = %self.peer,
                     "closed a feed subscriber that fell behind: a third fresh snapshot within a minute (408)");
-                Some(RejectReason::ServerBusy)
+                // The feed's 408 is the reader's "too slow", not the
+                // server's "busy" (MARKET_DATA.md, *Slow readers*).
+                let reason = RejectReason::ServerBusy;
+                let text = "too slow: a third fresh snapshot within a minute".to_owned();
+                Some(rejected_saying(reason, text))
             }
-            End::Broke(why, words) => {
+            End::Broke(why, detail) => {
                 self.market.count_closed(why);
-                log.closed(self.peer, why, words);
-                why.told()
+                // What was wrong, as the broker port says it too.
+                let told = why.told().map(|reason| {
+                    rejected_saying(reason, format!("{}: {detail}", reject_text(reason)))
+                });
+                log.closed(self.peer, why, why.words(&detail));
+                told
             }
             End::Left => {
                 tracing::debug!(peer = %self.peer, "feed subscriber left");
@@ -308,9 +331,9 @@ impl Subscriber {
             }
             End::Stopping => None,
         };
-        if let Some(reason) = told {
+        if let Some(rejected) = told {
             let _ = tokio::time::timeout(self.settings.write_timeout(), async {
-                let _ = self.conn.send(rejected(reason)).await;
+                let _ = self.conn.send(rejected).await;
             })
             .await;
         }
@@ -620,14 +643,10 @@ impl From<DecodeError> for End {
     /// the broker port has it), not a malformed frame.
     fn from(error: DecodeError) -> Self {
         match error.reject_reason() {
-            Some(RejectReason::FrameTooLarge) => Self::Broke(
-                Closed::FrameTooLong,
-                format!("a frame too long (415): {error}"),
-            ),
-            Some(_) => Self::Broke(
-                Closed::MalformedFrame,
-                format!("a malformed frame (414): {error}"),
-            ),
+            Some(RejectReason::FrameTooLarge) => {
+                Self::Broke(Closed::FrameTooLong, error.to_string())
+            }
+            Some(_) => Self::Broke(Closed::MalformedFrame, error.to_string()),
             None => Self::Left,
         }
     }

@@ -113,13 +113,35 @@ pub const fn request_of(message: &ClientMessage) -> Option<(u64, Asked)> {
     }
 }
 
+/// The symbol a request names (a new order, a take, a block offer).
+#[must_use]
+pub fn symbol_of(message: &ClientMessage) -> Option<&str> {
+    match message {
+        ClientMessage::NewOrder { symbol, .. }
+        | ClientMessage::Take { symbol, .. }
+        | ClientMessage::PostBlock { symbol, .. } => Some(symbol),
+        _ => None,
+    }
+}
+
 /// The gateway's own unsequenced answer to a request that never reached
 /// the engine (seq 0, not stored, not replayed): its [`rejection`].
 #[must_use]
 pub fn refuse(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerFrame {
+    refuse_saying(client_order_id, asked, reason, reject_text(reason))
+}
+
+/// [`refuse`], its text `text`.
+#[must_use]
+pub fn refuse_saying(
+    client_order_id: u64,
+    asked: Asked,
+    reason: RejectReason,
+    text: String,
+) -> ServerFrame {
     ServerFrame {
         seq: UNSEQUENCED,
-        message: rejection(client_order_id, asked, reason, None),
+        message: worded(client_order_id, asked, reason.code(), text),
     }
 }
 
@@ -134,8 +156,16 @@ pub fn rejection(
     reason: RejectReason,
     bounds: Option<Bounds>,
 ) -> ServerMessage {
-    let text = refusal_text(reason, bounds);
-    let code = reason.code();
+    worded(
+        client_order_id,
+        asked,
+        reason.code(),
+        refusal_text(reason, bounds),
+    )
+}
+
+/// The rejection message `asked` is answered by, with `code` and `text`.
+fn worded(client_order_id: u64, asked: Asked, code: u16, text: String) -> ServerMessage {
     match asked {
         Asked::Order(request) => ServerMessage::OrderRejected {
             client_order_id,
