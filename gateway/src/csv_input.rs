@@ -7,7 +7,7 @@
 /// `text`. The csv reader's own position of a record is where its read
 /// began: before the blank lines it passed over.
 #[derive(Debug)]
-pub struct Lines<'a> {
+struct Lines<'a> {
     text: &'a [u8],
     /// How far lines are counted, and the line there.
     at: usize,
@@ -17,7 +17,7 @@ pub struct Lines<'a> {
 impl<'a> Lines<'a> {
     /// Lines of `text`, counted from its start.
     #[must_use]
-    pub const fn new(text: &'a [u8]) -> Self {
+    const fn new(text: &'a [u8]) -> Self {
         Self {
             text,
             at: 0,
@@ -28,7 +28,7 @@ impl<'a> Lines<'a> {
     /// The line of the first byte at or after `position` that ends no
     /// line: where the record read from there starts. Positions must not
     /// go back.
-    pub fn of(&mut self, position: &csv::Position) -> u64 {
+    fn of(&mut self, position: &csv::Position) -> u64 {
         let mut start = usize::try_from(position.byte()).unwrap_or(usize::MAX);
         while matches!(self.text.get(start), Some(b'\n' | b'\r')) {
             start += 1;
@@ -48,7 +48,7 @@ impl<'a> Lines<'a> {
 /// that does not parse (`("qty", "a whole number from 0 to 2^64 - 1")`);
 /// a column it does not name is told with the reader's own words.
 #[must_use]
-pub fn problem(
+fn problem(
     error: &csv::Error,
     lines: &mut Lines<'_>,
     header: &csv::StringRecord,
@@ -109,7 +109,7 @@ impl<'a> Rows<'a> {
             .trim(if trim_fields {
                 csv::Trim::All
             } else {
-                csv::Trim::Headers
+                csv::Trim::None
             })
             .flexible(true)
             .has_headers(false)
@@ -125,7 +125,8 @@ impl<'a> Rows<'a> {
         if !rows.read()? {
             return Ok(None);
         }
-        // The first record read as the header is trimmed as one.
+        // The header's names are trimmed, whatever the fields (with no
+        // header of its own, the reader trims none of them as a header).
         rows.header = rows.record.iter().map(str::trim).collect();
         rows.header_line = rows.record.position().map_or(1, |p| rows.lines.of(p));
         Ok(Some(rows))
@@ -167,8 +168,9 @@ impl<'a> Rows<'a> {
     /// The last row read, as `T` by the header's names.
     ///
     /// # Errors
-    /// A value does not parse: [`problem`]'s sentence, `must_be` naming
-    /// what a column's values must be.
+    /// A value does not parse: a sentence naming the line, the column and,
+    /// from `must_be` (`("qty", "a whole number from 0 to 2^64 - 1")`),
+    /// what the column's values must be.
     pub fn deserialize<T: serde::de::DeserializeOwned>(
         &mut self,
         must_be: &[(&str, &str)],
