@@ -102,6 +102,7 @@ impl Engine {
                 let instrument = self.blocks.offers.get(&block_id)?.instrument;
                 self.next_block_session(instrument, time_ns)
             }
+            (R::OppositeSideTooSoon, _) => self.opposite_side_bounds(command),
             (R::PositionLimitExceeded, _) => {
                 let instrument = self.claimant(command)?.instrument?;
                 let policy = &self.markets.get(usize::from(instrument.0))?.policy;
@@ -171,6 +172,48 @@ impl Engine {
             _ => return None,
         };
         Some(Claimant::of(account, Some(instrument)))
+    }
+
+    /// A refusal 207: the trading days until the account may trade this
+    /// way (0 when it is not the gap that stops it), and the tonnes it has
+    /// open the other way (0 when none), which stop it until they end.
+    fn opposite_side_bounds(&self, command: &Command) -> Option<Bounds> {
+        let claimant = self.claimant(command)?;
+        let instrument = claimant.instrument?;
+        let side = match *command {
+            Command::Submit(ref order) => order.side,
+            Command::Take(ref take) => take.side,
+            Command::Bid(_) => Side::Buy,
+            Command::AnnounceAuction(_) => Side::Sell,
+            Command::PostBlock(ref block) => block.side,
+            Command::AcceptBlock { block_id, .. } => {
+                self.blocks.offers.get(&block_id)?.side.opposite()
+            }
+            Command::Amend { order_id, .. } => {
+                self.books
+                    .get(usize::from(instrument.0))?
+                    .find(order_id)?
+                    .1
+                    .side
+            }
+            _ => return None,
+        };
+        let (_, holding) = self
+            .accounts
+            .get_with_holding(claimant.account, instrument)?;
+        let gap = self
+            .markets
+            .get(usize::from(instrument.0))?
+            .policy
+            .opposite_side_gap_days;
+        let (open_t, last_day) = match side {
+            Side::Buy => (holding.reserved_t, holding.last_sell_day),
+            Side::Sell => (holding.buying_t, holding.last_buy_day),
+        };
+        let days = last_day.map_or(0, |day| {
+            day.saturating_add(gap).saturating_sub(self.trading_day)
+        });
+        Some(Bounds::new(i64::from(days), tonnes(open_t)))
     }
 
     /// A block refused 131 outside the block hours: the next block

@@ -269,11 +269,15 @@ impl RejectReason {
     ///   for an amend or a transfer);
     /// - `PositionLimitExceeded`: 0 to the instrument's position limit, in
     ///   tonnes held and open to buy (the same commands);
+    /// - `OppositeSideTooSoon`: the trading days until the account may
+    ///   trade this way (0 when the gap does not stop it), and the tonnes
+    ///   it has open the other way (the same commands, and an amend);
     /// - `AccountOrderLimit`, `BrokerOrderLimit`: 0 to the most orders the
     ///   account, or its broker, may have resting in the book.
     ///
     /// Only the engine's refusals carry them, and only those made since
-    /// 2026-12-06 (older journal entries have none).
+    /// 2026-12-06 (older journal entries have none; a 207's, since
+    /// 2026-12-07).
     #[must_use]
     pub const fn has_bounds(self) -> bool {
         matches!(
@@ -292,6 +296,7 @@ impl RejectReason {
                 | Self::InsufficientHoldings
                 | Self::HoldingsLockedUntilNextDay
                 | Self::PositionLimitExceeded
+                | Self::OppositeSideTooSoon
                 | Self::AccountOrderLimit
                 | Self::BrokerOrderLimit
         )

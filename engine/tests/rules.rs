@@ -380,17 +380,20 @@ fn ccer_needs_five_trading_days_between_opposite_side_trades() {
     let bid = m.limit(ALICE, CCER, Buy, 100_00, 20);
     m.ok(bid);
     assert_eq!(m.held(ALICE, CCER), (20, 0, 0), "CCER has no T+1 lock");
+    // The refusal quotes the trading days left until the other way is
+    // allowed (and no tonnes open the other way).
     for day in 0..5 {
+        let left = Some((5 - day, 0));
         let resell = m.limit(ALICE, CCER, Sell, 100_00, 1);
         assert_eq!(
-            m.reject(resell),
-            RejectReason::OppositeSideTooSoon,
+            m.refusal(resell),
+            (RejectReason::OppositeSideTooSoon, left),
             "day {day}"
         );
         let buy_back = m.limit(BOB, CCER, Buy, 100_00, 1);
         assert_eq!(
-            m.reject(buy_back),
-            RejectReason::OppositeSideTooSoon,
+            m.refusal(buy_back),
+            (RejectReason::OppositeSideTooSoon, left),
             "day {day}"
         );
         m.next_day();
@@ -405,8 +408,12 @@ fn ccer_open_orders_on_both_sides_are_not_allowed() {
     m.account(ALICE, ComplianceEntity, 10_000, 100);
     let bid = m.limit(ALICE, CCER, Buy, 95_00, 1);
     m.ok(bid);
+    // The refusal quotes the tonnes open the other way (no days).
     let ask = m.limit(ALICE, CCER, Sell, 105_00, 1);
-    assert_eq!(m.reject(ask), RejectReason::OppositeSideTooSoon);
+    assert_eq!(
+        m.refusal(ask),
+        (RejectReason::OppositeSideTooSoon, Some((0, 1)))
+    );
     // CEA has no such rule: both sides may be open at once.
     let bid = m.limit(ALICE, CEA, Buy, 95_00, 1);
     m.ok(bid);

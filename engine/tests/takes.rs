@@ -541,6 +541,9 @@ fn quoted_limits(engine: &Engine, take: &Take, reason: RejectReason) -> Option<B
         }
         // CEA's position limit here.
         RejectReason::PositionLimitExceeded => Some(Bounds::new(0, 2_000)),
+        // The other way today (`BoughtToday`): CCER's 5 trading days
+        // left, nothing open the other way.
+        RejectReason::OppositeSideTooSoon => Some(Bounds::new(5, 0)),
         _ => None,
     }
 }

@@ -232,6 +232,9 @@ pub fn with_limits(words: String, reason: RejectReason, bounds: Option<Bounds>) 
 /// ticks of 0.01 CNY), tonnes as whole numbers; `None` without bounds.
 fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
     let Bounds { low, high } = bounds?;
+    if reason == RejectReason::OppositeSideTooSoon {
+        return opposite_side_text(low, high);
+    }
     let range = |show: fn(i64) -> String, unit: &str| match high {
         i64::MAX => format!("at least {}{unit}", show(low)),
         _ => format!("{} to {}{unit}", show(low), show(high)),
@@ -277,6 +280,21 @@ fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
         }
         _ => range(|t| t.to_string(), " t"),
     })
+}
+
+/// A 207's limits: `days` until the account may trade this way, and the
+/// tonnes it has open the other way (`open_t`); `None` when neither.
+fn opposite_side_text(days: i64, open_t: i64) -> Option<String> {
+    let when = match days {
+        0 => None,
+        1 => Some("this way from the next trading day".to_owned()),
+        days => Some(format!("this way in {days} trading days")),
+    };
+    let open = (open_t > 0).then(|| format!("{open_t} t open the other way"));
+    match (open, when) {
+        (Some(open), Some(when)) => Some(format!("{open}; {when}")),
+        (open, when) => open.or(when),
+    }
 }
 
 /// Seconds since midnight as a time of day: 46800 as `13:00`, with the
@@ -361,6 +379,30 @@ mod tests {
                 0,
                 100_000,
                 "position limit exceeded: at most 100000 t held and open to buy",
+            ),
+            (
+                R::OppositeSideTooSoon,
+                1,
+                0,
+                "opposite side too soon: this way from the next trading day",
+            ),
+            (
+                R::OppositeSideTooSoon,
+                4,
+                0,
+                "opposite side too soon: this way in 4 trading days",
+            ),
+            (
+                R::OppositeSideTooSoon,
+                0,
+                40,
+                "opposite side too soon: 40 t open the other way",
+            ),
+            (
+                R::OppositeSideTooSoon,
+                3,
+                40,
+                "opposite side too soon: 40 t open the other way; this way in 3 trading days",
             ),
             // Without a limit (an outside tester saw 2^63 - 1 quoted).
             (
