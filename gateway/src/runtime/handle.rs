@@ -320,9 +320,9 @@ impl RuntimeHandle {
     }
 
     /// A broker's login, as a session makes it: [`RuntimeHandle::connect`]
-    /// once the cancels of the broker's last disconnect are settled
-    /// ([`RuntimeHandle::settle_disconnect`]), checked again as it
-    /// subscribes, so that a disconnect that comes between the two is
+    /// once the cancels of the broker's last disconnect are durable and
+    /// numbered among its reports (counted in `LoginAccepted.last_seq`),
+    /// checked again as it subscribes, so that a disconnect that comes between the two is
     /// waited for too: the new session's requests always come after them.
     ///
     /// # Errors
@@ -488,7 +488,7 @@ impl RuntimeHandle {
     ///
     /// Returns whether they are settled (at once when none is on its
     /// way): `false` when `limit` passed first, or the runtime stopped.
-    pub async fn settle_disconnect(&self, broker: BrokerId, limit: Duration) -> bool {
+    async fn settle_disconnect(&self, broker: BrokerId, limit: Duration) -> bool {
         let settled = router::lock(&self.shared.outbound)
             .disconnecting
             .get(&broker)

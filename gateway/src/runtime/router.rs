@@ -162,7 +162,7 @@ pub(super) struct Outbound {
     /// each snapshot.
     pub(super) closed_auctions: ClosedAuctions,
     /// Each broker's last disconnect, which a login waits for until its
-    /// cancels are settled ([`super::RuntimeHandle::settle_disconnect`]):
+    /// cancels are settled ([`super::RuntimeHandle::login`]):
     /// `true` then, or its sender dropped by a runtime that stopped. Kept
     /// until the broker's next disconnect, for every login after it.
     pub(super) disconnecting: BTreeMap<BrokerId, watch::Receiver<bool>>,
