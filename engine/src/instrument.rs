@@ -329,11 +329,14 @@ impl InstrumentSpec {
         if self.lot_t == 0 {
             return Err(SpecError::Lot);
         }
-        let sizes_ok = self.min_order_t >= self.lot_t
-            && self.min_order_t <= self.max_order_t
-            && self.min_order_t.is_multiple_of(self.lot_t);
-        if !sizes_ok {
-            return Err(SpecError::OrderSize {
+        if self.min_order_t < self.lot_t || !self.min_order_t.is_multiple_of(self.lot_t) {
+            return Err(SpecError::MinOrderLots {
+                min_order_t: self.min_order_t,
+                lot_t: self.lot_t,
+            });
+        }
+        if self.min_order_t > self.max_order_t {
+            return Err(SpecError::MinOrderAboveMax {
                 min_order_t: self.min_order_t,
                 max_order_t: self.max_order_t,
             });
@@ -375,9 +378,17 @@ pub enum SpecError {
     /// The lot is zero.
     #[error("lot_t must be at least 1 t")]
     Lot,
-    /// The order-size limits are inconsistent.
-    #[error("min_order_t {min_order_t} must be 1 or more whole lots, not over max_order_t {max_order_t}")]
-    OrderSize {
+    /// The smallest order is not one or more whole lots.
+    #[error("min_order_t ({min_order_t} t) must be 1 or more whole lots of lot_t ({lot_t} t)")]
+    MinOrderLots {
+        /// Configured minimum.
+        min_order_t: u64,
+        /// Configured lot.
+        lot_t: u64,
+    },
+    /// The smallest order is larger than the largest.
+    #[error("min_order_t ({min_order_t} t) must not be over max_order_t ({max_order_t} t)")]
+    MinOrderAboveMax {
         /// Configured minimum.
         min_order_t: u64,
         /// Configured maximum.

@@ -367,7 +367,7 @@ impl ServerSettings {
 
 /// When the journal counts a write as done; the config's spelling of
 /// [`journal::Durability`], into which it converts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Durability {
     /// `fdatasync` once per batch before acknowledging it: an acknowledged
@@ -379,6 +379,32 @@ pub enum Durability {
     Os,
     /// Not written before acknowledging: for benchmarks only.
     None,
+}
+
+impl Durability {
+    /// Every durability, in the order CONFIG.md lists them.
+    const ALL: [Self; 3] = [Self::Fsync, Self::Os, Self::None];
+}
+
+/// Read by name; anything else, a number too, is told the names (toml's
+/// own words for a number were "wanted string or table").
+impl<'de> Deserialize<'de> for Durability {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Durability;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("one of \"fsync\", \"os\", \"none\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Durability, E> {
+                Durability::ALL
+                    .into_iter()
+                    .find(|d| journal::Durability::from(*d).name() == name)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(name), &self))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
 }
 
 impl From<Durability> for journal::Durability {

@@ -450,16 +450,20 @@ fn each_check_names_the_entry_that_is_wrong() {
     let cases: Vec<(String, ConfigError)> = vec![
         (
             format!("[server]\nmax_connections = 0\n{base}"),
-            ConfigError::Zero {
+            ConfigError::OutOfRange {
                 key: "server.max_connections",
+                value: 0,
+                min: 1,
+                max: Some(65_536),
             },
         ),
         (
             format!("[server]\nqueue_capacity = 100000000\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.queue_capacity",
                 value: 100_000_000,
-                max: 1 << 24,
+                min: 1,
+                max: Some(1 << 24),
             },
         ),
         (
@@ -472,32 +476,38 @@ fn each_check_names_the_entry_that_is_wrong() {
         ),
         (
             format!("[server]\nidle_timeout_ms = 3600001\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.idle_timeout_ms",
                 value: 3_600_001,
-                max: 3_600_000,
+                min: 0,
+                max: Some(3_600_000),
             },
         ),
         (
             format!("[server.login_backoff]\nmax_delay_ms = 60001\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.login_backoff.max_delay_ms",
                 value: 60_001,
-                max: 60_000,
+                min: 0,
+                max: Some(60_000),
             },
         ),
         (
             format!("[server.login_backoff]\nforget_after_ms = 86400001\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.login_backoff.forget_after_ms",
                 value: 86_400_001,
-                max: 86_400_000,
+                min: 1,
+                max: Some(86_400_000),
             },
         ),
         (
             format!("[server.login_backoff]\nrefuse_after = 0\n{base}"),
-            ConfigError::Zero {
+            ConfigError::OutOfRange {
                 key: "server.login_backoff.refuse_after",
+                value: 0,
+                min: 1,
+                max: None,
             },
         ),
         (
@@ -525,10 +535,11 @@ fn each_check_names_the_entry_that_is_wrong() {
         ),
         (
             format!("[server]\nheartbeat_interval_ms = 6000\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.heartbeat_interval_ms",
                 value: 6_000,
-                max: 5_000,
+                min: 1,
+                max: Some(5_000),
             },
         ),
         (
@@ -541,18 +552,20 @@ fn each_check_names_the_entry_that_is_wrong() {
         ),
         (
             format!("[server]\nmax_frame_before_login = 100\n{base}"),
-            ConfigError::TooSmall {
+            ConfigError::OutOfRange {
                 key: "server.max_frame_before_login",
                 value: 100,
                 min: 256,
+                max: Some(65_536),
             },
         ),
         (
             format!("[server]\nmax_frame_after_login = 1000000\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.max_frame_after_login",
                 value: 1_000_000,
-                max: 65_536,
+                min: 4_096,
+                max: Some(65_536),
             },
         ),
         (
@@ -564,26 +577,38 @@ fn each_check_names_the_entry_that_is_wrong() {
         ),
         (
             format!("[journal]\nsegment_bytes = 100\n{base}"),
-            ConfigError::SegmentTooSmall(100),
+            ConfigError::OutOfRange {
+                key: "journal.segment_bytes",
+                value: 100,
+                min: 4_096,
+                max: Some(1 << 30),
+            },
         ),
         (
             format!("[journal]\nsnapshot_every = 0\n{base}"),
-            ConfigError::Zero {
+            ConfigError::OutOfRange {
                 key: "journal.snapshot_every",
+                value: 0,
+                min: 1,
+                max: None,
             },
         ),
         (
             format!("[journal]\nqueue_capacity = 0\n{base}"),
-            ConfigError::Zero {
+            ConfigError::OutOfRange {
                 key: "journal.queue_capacity",
+                value: 0,
+                min: 1,
+                max: Some(16_777_216),
             },
         ),
         (
             format!("[journal]\nqueue_capacity = 16777217\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "journal.queue_capacity",
                 value: 16_777_217,
-                max: 16_777_216,
+                min: 1,
+                max: Some(16_777_216),
             },
         ),
         (
@@ -667,68 +692,76 @@ fn each_check_names_the_entry_that_is_wrong() {
         // Bounds that once wrapped or aborted (issue 19): each is named.
         (
             format!("[server]\nmax_connections = 65537\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.max_connections",
                 value: 65_537,
-                max: 65_536,
+                min: 1,
+                max: Some(65_536),
             },
         ),
         (
             // A feed that writes once in ten minutes shows a stale book
             // (an outside tester's 600000).
             format!("[market_data]\nflush_interval_ms = 1001\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "market_data.flush_interval_ms",
                 value: 1_001,
-                max: 1_000,
+                min: 0,
+                max: Some(1_000),
             },
         ),
         (
             format!("[market_data]\nwrite_timeout_ms = 9223372036854775807\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "market_data.write_timeout_ms",
                 value: i64::MAX as u64,
-                max: 3_600_000,
+                min: 1,
+                max: Some(3_600_000),
             },
         ),
         (
             format!("[market_data]\nsubscribe_timeout_ms = 3600001\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "market_data.subscribe_timeout_ms",
                 value: 3_600_001,
-                max: 3_600_000,
+                min: 1,
+                max: Some(3_600_000),
             },
         ),
         (
             format!("[market_data]\nbuffer = 1048577\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "market_data.buffer",
                 value: 1_048_577,
-                max: 1_048_576,
+                min: 1,
+                max: Some(1_048_576),
             },
         ),
         (
             format!("[server]\nrecent_reports = 4294967296\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "server.recent_reports",
                 value: 4_294_967_296,
-                max: 1_048_576,
+                min: 1,
+                max: Some(1_048_576),
             },
         ),
         (
             format!("[journal]\nsegment_bytes = 1073741825\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "journal.segment_bytes",
                 value: (1 << 30) + 1,
-                max: 1 << 30,
+                min: 4_096,
+                max: Some(1 << 30),
             },
         ),
         (
             format!("[journal]\nsync_interval_us = 100001\n{base}"),
-            ConfigError::TooLarge {
+            ConfigError::OutOfRange {
                 key: "journal.sync_interval_us",
                 value: 100_001,
-                max: 100_000,
+                min: 0,
+                max: Some(100_000),
             },
         ),
         (
@@ -924,6 +957,35 @@ fn each_check_names_the_entry_that_is_wrong() {
     }
 }
 
+/// A value out of its range is told the whole range, both ends (an
+/// outside tester's: "must be at least 1" named one), or that it has no
+/// most.
+#[test]
+fn a_value_out_of_range_is_told_its_range() {
+    let base = with_account("cash = \"100.00\"");
+    for (text, said) in [
+        (
+            "[server]\nmax_connections = 0",
+            "server.max_connections = 0 is out of its range, 1 to 65536",
+        ),
+        (
+            "[server]\nmax_connections = 65537",
+            "server.max_connections = 65537 is out of its range, 1 to 65536",
+        ),
+        (
+            "[journal]\nsnapshot_every = 0",
+            "journal.snapshot_every = 0 is out of its range, 1 or more",
+        ),
+        (
+            "[journal]\nsegment_bytes = 100",
+            "journal.segment_bytes = 100 is out of its range, 4096 to 1073741824",
+        ),
+    ] {
+        let error = ServerConfig::from_toml_str(&format!("{text}\n{base}")).unwrap_err();
+        assert_eq!(error.to_string(), said);
+    }
+}
+
 #[test]
 fn parse_errors_give_line_column_and_key() {
     struct Case {
@@ -962,7 +1024,16 @@ fn parse_errors_give_line_column_and_key() {
             line: 2,
             column: 14,
             key: "journal.durability",
-            message: "unknown variant `always`",
+            message: "invalid value: string \"always\", expected one of \"fsync\", \"os\", \"none\"",
+        },
+        // A number is told the names too, not toml's "wanted string or
+        // table" (an outside tester's case).
+        Case {
+            text: format!("[journal]\ndurability = 1\n{MINIMAL}"),
+            line: 2,
+            column: 14,
+            key: "journal.durability",
+            message: "invalid type: integer `1`, expected one of \"fsync\", \"os\", \"none\"",
         },
         Case {
             text: with_account("participant2 = \"institution\""),
@@ -1262,7 +1333,7 @@ fn tonnage_limits_are_whole_lots() {
     assert!(matches!(
         ServerConfig::from_toml_str(&zero),
         Err(ConfigError::Instrument {
-            error: SpecError::OrderSize { max_order_t: 0, .. },
+            error: SpecError::MinOrderAboveMax { max_order_t: 0, .. },
             ..
         })
     ));

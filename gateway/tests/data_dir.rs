@@ -112,7 +112,7 @@ fn the_demo_banner_names_the_brokers_but_never_a_secret() {
     );
     assert!(!banner.contains("demo-secret"), "{banner}");
     assert!(
-        banner.contains("accounts 1001 (ComplianceEntity)"),
+        banner.contains("accounts 1001 (compliance_entity)"),
         "{banner}"
     );
     assert_eq!(server.terminate().code(), Some(0));
@@ -129,7 +129,7 @@ fn the_demo_banner_names_the_brokers_but_never_a_secret() {
     let server = ServeProcess::start_with(data.path(), &["--config", config.to_str().unwrap()]);
     let banner = server.banner.join("\n");
     assert!(
-        banner.contains("accounts 1001 (ComplianceEntity)"),
+        banner.contains("accounts 1001 (compliance_entity)"),
         "{banner}"
     );
     // On the brokers' lines (the address's port may hold those digits:

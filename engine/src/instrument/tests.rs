@@ -52,9 +52,26 @@ fn bad_specs_name_the_field() {
         (|s| s.lot_t = 0, SpecError::Lot),
         (
             |s| s.min_order_t = 200_000,
-            SpecError::OrderSize {
+            SpecError::MinOrderAboveMax {
                 min_order_t: 200_000,
                 max_order_t: 99_999,
+            },
+        ),
+        (
+            |s| s.min_order_t = 0,
+            SpecError::MinOrderLots {
+                min_order_t: 0,
+                lot_t: 1,
+            },
+        ),
+        (
+            |s| {
+                s.lot_t = 2;
+                s.min_order_t = 3;
+            },
+            SpecError::MinOrderLots {
+                min_order_t: 3,
+                lot_t: 2,
             },
         ),
         (|s| s.band_bps = 10_000, SpecError::Band(10_000)),
@@ -200,7 +217,11 @@ fn every_rule_s_text_fits_an_admin_reply() {
     let rules = [
         SpecError::Tick(longest),
         SpecError::Lot,
-        SpecError::OrderSize {
+        SpecError::MinOrderLots {
+            min_order_t: u64::MAX,
+            lot_t: u64::MAX,
+        },
+        SpecError::MinOrderAboveMax {
             min_order_t: u64::MAX,
             max_order_t: u64::MAX,
         },

@@ -8,7 +8,6 @@ use cetx_engine::SpecError;
 use chrono::NaiveTime;
 use rust_decimal::Decimal;
 
-use super::MIN_SEGMENT_BYTES;
 use crate::protocol::MAX_SYMBOL_LEN;
 
 /// Why a config cannot be used. Each message is complete on its own and
@@ -59,35 +58,21 @@ pub enum ConfigError {
     /// market data.
     #[error("[http] needs a [market_data] section: the web view shows the market data")]
     HttpWithoutMarketData,
-    /// A count or size that must be positive is zero.
-    #[error("{key} must be at least 1")]
-    Zero {
+    /// A count, size or time is outside the range the server allows.
+    #[error("{key} = {value} is out of its range, {}", range_words(*min, *max))]
+    OutOfRange {
         /// The key, e.g. `server.max_connections`.
-        key: &'static str,
-    },
-    /// A limit is above the most the server allows.
-    #[error("{key} = {value} is above the most allowed, {max}")]
-    TooLarge {
-        /// The key.
-        key: &'static str,
-        /// The configured value.
-        value: u64,
-        /// The most allowed.
-        max: u64,
-    },
-    /// `server.data_dir` is empty, or only spaces.
-    #[error("server.data_dir must not be empty or only spaces")]
-    EmptyDataDir,
-    /// A limit is below the least the protocol promises brokers.
-    #[error("{key} = {value} is below the protocol's {min}")]
-    TooSmall {
-        /// The key.
         key: &'static str,
         /// The configured value.
         value: u64,
         /// The least allowed.
         min: u64,
+        /// The most allowed, if there is a most.
+        max: Option<u64>,
     },
+    /// `server.data_dir` is empty, or only spaces.
+    #[error("server.data_dir must not be empty or only spaces")]
+    EmptyDataDir,
     /// The idle timeout would cut off brokers that only send heartbeats.
     #[error(
         "server.idle_timeout_ms ({idle_timeout_ms}) must be longer than the \
@@ -111,9 +96,6 @@ pub enum ConfigError {
         /// Configured limit after login.
         after: usize,
     },
-    /// Journal segments too small to hold a header and records.
-    #[error("journal.segment_bytes ({0}) must be at least {MIN_SEGMENT_BYTES}")]
-    SegmentTooSmall(u64),
     /// The calendar's UTC offset is not a real time zone's.
     #[error("calendar.utc_offset_s ({0}) must be within ±14 hours")]
     UtcOffset(i32),
@@ -313,6 +295,14 @@ pub enum ConfigError {
         /// The bound, in its unit.
         max: String,
     },
+}
+
+/// A range in words: "1 to 65536", or "1 or more" with no most.
+fn range_words(min: u64, max: Option<u64>) -> String {
+    match max {
+        Some(max) => format!("{min} to {max}"),
+        None => format!("{min} or more"),
+    }
 }
 
 /// The "line L, column C, at `key`: " prefix of a parse error's message.

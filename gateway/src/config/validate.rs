@@ -70,28 +70,74 @@ impl ServerConfig {
     fn validate_server(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         let backoff = &s.login_backoff;
-        let positive: [(&'static str, u64); 8] = [
-            ("server.max_connections", u64::from(s.max_connections)),
-            ("server.max_pending_logins", u64::from(s.max_pending_logins)),
+        // Each count, size and timeout within its range, so that no value
+        // can make the server allocate beyond reason at start or as it
+        // runs (CONFIG.md states what each costs), nor go without.
+        within(&[
+            (
+                "server.max_connections",
+                u64::from(s.max_connections),
+                1,
+                Some(MAX_SESSIONS),
+            ),
+            (
+                "server.max_pending_logins",
+                u64::from(s.max_pending_logins),
+                1,
+                Some(MAX_SESSIONS),
+            ),
             (
                 "server.max_pending_per_address",
                 u64::from(s.max_pending_per_address),
+                1,
+                None,
             ),
-            ("server.queue_capacity", s.queue_capacity as u64),
-            ("server.heartbeat_interval_ms", s.heartbeat_interval_ms),
-            ("server.recent_reports", s.recent_reports as u64),
+            (
+                "server.queue_capacity",
+                s.queue_capacity as u64,
+                1,
+                Some(MAX_QUEUE_CAPACITY as u64),
+            ),
+            // Brokers close a connection that has been silent for the
+            // protocol's IDLE_TIMEOUT, counting on a heartbeat at least
+            // every HEARTBEAT_INTERVAL.
+            (
+                "server.heartbeat_interval_ms",
+                s.heartbeat_interval_ms,
+                1,
+                Some(millis(HEARTBEAT_INTERVAL)),
+            ),
+            (
+                "server.recent_reports",
+                s.recent_reports as u64,
+                1,
+                Some(MAX_RING),
+            ),
+            (
+                "server.idle_timeout_ms",
+                s.idle_timeout_ms,
+                0,
+                Some(MAX_TIMEOUT_MS),
+            ),
             (
                 "server.login_backoff.refuse_after",
                 u64::from(backoff.refuse_after),
+                1,
+                None,
+            ),
+            (
+                "server.login_backoff.max_delay_ms",
+                backoff.max_delay_ms,
+                0,
+                Some(MAX_LOGIN_DELAY_MS),
             ),
             (
                 "server.login_backoff.forget_after_ms",
                 backoff.forget_after_ms,
+                1,
+                Some(MAX_FORGET_MS),
             ),
-        ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
-            return Err(ConfigError::Zero { key });
-        }
+        ])?;
         // Spaces alone are a typo too: they would make a folder of that
         // name beside the config.
         if s.data_dir.to_str().is_some_and(|d| d.trim().is_empty()) {
@@ -112,48 +158,6 @@ impl ServerConfig {
                 max_delay_ms: backoff.max_delay_ms,
             });
         }
-        at_most(
-            "server.queue_capacity",
-            s.queue_capacity as u64,
-            MAX_QUEUE_CAPACITY as u64,
-        )?;
-        // Upper bounds, so that no value can make the server allocate
-        // beyond reason at start or as it runs (CONFIG.md states what each
-        // costs).
-        for (key, value, max) in [
-            (
-                "server.max_connections",
-                u64::from(s.max_connections),
-                MAX_SESSIONS,
-            ),
-            (
-                "server.max_pending_logins",
-                u64::from(s.max_pending_logins),
-                MAX_SESSIONS,
-            ),
-            ("server.recent_reports", s.recent_reports as u64, MAX_RING),
-            ("server.idle_timeout_ms", s.idle_timeout_ms, MAX_TIMEOUT_MS),
-            (
-                "server.login_backoff.max_delay_ms",
-                backoff.max_delay_ms,
-                MAX_LOGIN_DELAY_MS,
-            ),
-            (
-                "server.login_backoff.forget_after_ms",
-                backoff.forget_after_ms,
-                MAX_FORGET_MS,
-            ),
-        ] {
-            at_most(key, value, max)?;
-        }
-        // Brokers close a connection that has been silent for the
-        // protocol's IDLE_TIMEOUT, counting on a heartbeat at least every
-        // HEARTBEAT_INTERVAL.
-        at_most(
-            "server.heartbeat_interval_ms",
-            s.heartbeat_interval_ms,
-            millis(HEARTBEAT_INTERVAL),
-        )?;
         // A broker that has nothing to say heartbeats every
         // HEARTBEAT_INTERVAL: a shorter idle timeout would cut it off.
         if s.idle_timeout_ms <= millis(HEARTBEAT_INTERVAL) {
@@ -164,28 +168,21 @@ impl ServerConfig {
         }
         // Brokers may send frames up to the protocol's maxima; the codec
         // takes nothing above its ceiling.
-        let ceiling = MAX_FRAME_CEILING as u64;
-        for (key, value, least) in [
+        let ceiling = Some(MAX_FRAME_CEILING as u64);
+        within(&[
             (
                 "server.max_frame_before_login",
-                s.max_frame_before_login,
-                MAX_FRAME_BEFORE_LOGIN,
+                s.max_frame_before_login as u64,
+                MAX_FRAME_BEFORE_LOGIN as u64,
+                ceiling,
             ),
             (
                 "server.max_frame_after_login",
-                s.max_frame_after_login,
-                MAX_FRAME_AFTER_LOGIN,
+                s.max_frame_after_login as u64,
+                MAX_FRAME_AFTER_LOGIN as u64,
+                ceiling,
             ),
-        ] {
-            if value < least {
-                return Err(ConfigError::TooSmall {
-                    key,
-                    value: value as u64,
-                    min: least as u64,
-                });
-            }
-            at_most(key, value as u64, ceiling)?;
-        }
+        ])?;
         if s.max_frame_before_login > s.max_frame_after_login {
             return Err(ConfigError::FrameLimits {
                 before: s.max_frame_before_login,
@@ -202,95 +199,81 @@ impl ServerConfig {
         let Some(m) = &self.market_data else {
             return Ok(());
         };
-        let positive: [(&'static str, u64); 7] = [
-            ("market_data.buffer", m.buffer as u64),
-            ("market_data.send_buffer", m.send_buffer as u64),
-            ("market_data.max_subscribers", m.max_subscribers as u64),
+        within(&[
+            ("market_data.buffer", m.buffer as u64, 1, Some(MAX_RING)),
             (
-                "market_data.max_subscribers_per_address",
-                m.max_subscribers_per_address as u64,
+                "market_data.send_buffer",
+                m.send_buffer as u64,
+                1,
+                Some(MAX_SEND_BUFFER),
             ),
-            ("market_data.conflate_after", m.conflate_after as u64),
-            ("market_data.write_timeout_ms", m.write_timeout_ms),
-            ("market_data.subscribe_timeout_ms", m.subscribe_timeout_ms),
-        ];
-        if let Some((key, _)) = positive.iter().find(|(_, value)| *value == 0) {
-            return Err(ConfigError::Zero { key });
-        }
-        for (key, value, max) in [
-            ("market_data.buffer", m.buffer as u64, MAX_RING),
             (
                 "market_data.max_subscribers",
                 m.max_subscribers as u64,
-                MAX_SESSIONS,
+                1,
+                Some(MAX_SESSIONS),
             ),
             (
                 "market_data.max_subscribers_per_address",
                 m.max_subscribers_per_address as u64,
-                MAX_SESSIONS,
+                1,
+                Some(MAX_SESSIONS),
             ),
             (
                 "market_data.conflate_after",
                 m.conflate_after as u64,
-                MAX_RING,
-            ),
-            (
-                "market_data.send_buffer",
-                m.send_buffer as u64,
-                MAX_SEND_BUFFER,
+                1,
+                Some(MAX_RING),
             ),
             (
                 "market_data.write_timeout_ms",
                 m.write_timeout_ms,
-                MAX_TIMEOUT_MS,
+                1,
+                Some(MAX_TIMEOUT_MS),
             ),
             (
                 "market_data.subscribe_timeout_ms",
                 m.subscribe_timeout_ms,
-                MAX_TIMEOUT_MS,
+                1,
+                Some(MAX_TIMEOUT_MS),
             ),
             (
                 "market_data.flush_interval_ms",
                 m.flush_interval_ms,
-                MAX_FLUSH_INTERVAL_MS,
+                0,
+                Some(MAX_FLUSH_INTERVAL_MS),
             ),
-        ] {
-            at_most(key, value, max)?;
-        }
-        Ok(())
+        ])
     }
 
     fn validate_journal(&self) -> Result<(), ConfigError> {
         let j = &self.journal;
-        if j.segment_bytes < MIN_SEGMENT_BYTES {
-            return Err(ConfigError::SegmentTooSmall(j.segment_bytes));
-        }
-        if j.snapshot_every == 0 {
-            return Err(ConfigError::Zero {
-                key: "journal.snapshot_every",
-            });
-        }
-        if j.queue_capacity == 0 {
-            return Err(ConfigError::Zero {
-                key: "journal.queue_capacity",
-            });
-        }
-        if j.keep_snapshots == 0 {
-            return Err(ConfigError::Zero {
-                key: "journal.keep_snapshots",
-            });
-        }
-        at_most(
-            "journal.queue_capacity",
-            j.queue_capacity as u64,
-            MAX_QUEUE_CAPACITY as u64,
-        )?;
-        // A segment is written ahead in full, zeros and all, before the
-        // server first listens (1 GiB took 5 s here).
-        at_most("journal.segment_bytes", j.segment_bytes, MAX_SEGMENT_BYTES)?;
-        // A tenth of a second between syncs is already a long wait for
-        // every acknowledgement.
-        at_most("journal.sync_interval_us", j.sync_interval_us, 100_000)
+        within(&[
+            // A segment is written ahead in full, zeros and all, before
+            // the server first listens (1 GiB took 5 s here).
+            (
+                "journal.segment_bytes",
+                j.segment_bytes,
+                MIN_SEGMENT_BYTES,
+                Some(MAX_SEGMENT_BYTES),
+            ),
+            ("journal.snapshot_every", j.snapshot_every, 1, None),
+            (
+                "journal.queue_capacity",
+                j.queue_capacity as u64,
+                1,
+                Some(MAX_QUEUE_CAPACITY as u64),
+            ),
+            ("journal.keep_snapshots", j.keep_snapshots as u64, 1, None),
+            // A tenth of a second between syncs is already a long wait
+            // for every acknowledgement.
+            (
+                "journal.sync_interval_us",
+                j.sync_interval_us,
+                0,
+                Some(100_000),
+            ),
+        ])
     }
 
     fn validate_instruments(&self) -> Result<(), ConfigError> {
@@ -477,10 +460,19 @@ const MAX_FORGET_MS: u64 = 86_400_000;
 /// leaves every subscriber's book stale for that long.
 const MAX_FLUSH_INTERVAL_MS: u64 = 1_000;
 
-/// [`ConfigError::TooLarge`] when `value` is above `max`.
-fn at_most(key: &'static str, value: u64, max: u64) -> Result<(), ConfigError> {
-    if value > max {
-        return Err(ConfigError::TooLarge { key, value, max });
+/// [`ConfigError::OutOfRange`] for the first of `ranges` (a key, its
+/// value, the least and the most allowed, `None` for no most) whose value
+/// is outside its range.
+fn within(ranges: &[(&'static str, u64, u64, Option<u64>)]) -> Result<(), ConfigError> {
+    for &(key, value, min, max) in ranges {
+        if value < min || max.is_some_and(|max| value > max) {
+            return Err(ConfigError::OutOfRange {
+                key,
+                value,
+                min,
+                max,
+            });
+        }
     }
     Ok(())
 }

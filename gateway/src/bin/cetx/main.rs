@@ -919,7 +919,7 @@ fn print_banner(
             .accounts_at_start()
             .iter()
             .filter(|&&(_, of, _)| of == broker.id)
-            .map(|(id, _, participant)| format!("{} ({participant:?})", id.0))
+            .map(|(id, _, participant)| format!("{} ({})", id.0, participant.config_name()))
             .collect();
         if accounts.len() > BANNER_ACCOUNTS {
             let more = accounts.len() - BANNER_ACCOUNTS;
