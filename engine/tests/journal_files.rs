@@ -486,6 +486,17 @@ fn a_missing_segment_or_a_skipped_number_is_found() {
         "{err}"
     );
     std::fs::remove_file(&stray).unwrap();
+    // A segment renamed: the listed one is missing, and the file under
+    // another name is not listed. The missing one is named, as a start
+    // names it (an outside tester's case).
+    std::fs::rename(&files[2], &stray).unwrap();
+    let err = verify(dir).unwrap_err();
+    assert!(
+        matches!(&err, JournalError::MissingSegment { file, .. } if *file == files[2]),
+        "{err}"
+    );
+    std::fs::rename(&stray, &files[2]).unwrap();
+    verify(dir).unwrap();
     // A damaged manifest: a flipped bit, in its text or making it no text.
     let manifest = std::fs::read(dir.join(MANIFEST_FILE)).unwrap();
     for (at, bit) in [(30, 0x01), (30, 0x80)] {

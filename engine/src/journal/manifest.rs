@@ -381,10 +381,25 @@ pub(crate) fn checked_manifest(dir: &Path) -> Result<Manifest, JournalError> {
             let manifest = Manifest::read(dir)?.unwrap_or_default();
             match unlisted_with_records(&manifest, &on_disk)? {
                 None => Ok(manifest),
-                Some(refused) => Err(refused),
+                // A listed segment that is missing is said first: with a
+                // segment renamed, both are true, and the missing one is
+                // what a start says too (an outside tester's case).
+                Some(refused) => Err(missing_listed(&manifest, dir).unwrap_or(refused)),
             }
         }
     }
+}
+
+/// The first segment `manifest` lists whose file is not where the manifest
+/// says, as the error that refuses the journal.
+fn missing_listed(manifest: &Manifest, dir: &Path) -> Option<JournalError> {
+    manifest.segments.iter().find_map(|&s| {
+        let file = manifest.path_of(dir, s);
+        (!file.exists()).then_some(JournalError::MissingSegment {
+            file,
+            first_seq: s.first_seq,
+        })
+    })
 }
 
 /// The first segment on disk that `manifest` should list and does not, as
