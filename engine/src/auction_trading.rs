@@ -319,8 +319,37 @@ impl Engine {
         if stamp.time_ns < auction.notice.end_ns {
             return Err(RejectReason::AuctionStillOpen);
         }
+        self.end_auction(auction_id, stamp, true, events);
+        Ok(())
+    }
+
+    /// Withdraws an open auction, in its window or after it: it ends as a
+    /// close that sells nothing would, every bid cancelled as unfilled and
+    /// the seller's allowances released.
+    pub(crate) fn withdraw_auction(
+        &mut self,
+        auction_id: u64,
+        stamp: Stamp,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
+        if !self.auctions.open.contains_key(&auction_id) {
+            return Err(RejectReason::UnknownAuction);
+        }
+        self.end_auction(auction_id, stamp, false, events);
+        Ok(())
+    }
+
+    /// Ends the open auction `auction_id`: allocates what it offers when
+    /// `sell` (else nothing), settles the fills, cancels what no fill
+    /// took and releases the unsold allowances.
+    fn end_auction(&mut self, auction_id: u64, stamp: Stamp, sell: bool, events: &mut Vec<Event>) {
+        let auction = &self.auctions.open[&auction_id];
         let notice = auction.notice;
-        let (fills, unfilled) = allocate(&notice, auction.bids.clone());
+        let on_sale = AuctionNotice {
+            quantity_t: if sell { notice.quantity_t } else { 0 },
+            ..notice
+        };
+        let (fills, unfilled) = allocate(&on_sale, auction.bids.clone());
         let (mut sold_t, mut turnover_fen) = (0, 0);
         for fill in &fills {
             sold_t += fill.quantity_t;
@@ -366,7 +395,6 @@ impl Engine {
             unsold_t,
             turnover_fen,
         }));
-        Ok(())
     }
 
     /// Locks the seller's quantity and opens the auction.

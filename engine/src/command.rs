@@ -327,6 +327,13 @@ pub enum Command {
         /// The auction.
         auction_id: u64,
     },
+    /// (An operator's) withdraw an open auction, in its window or after
+    /// it: nothing is sold, every bid is cancelled as unfilled, and the
+    /// seller's allowances are released, as a close that sells nothing.
+    WithdrawAuction {
+        /// The auction.
+        auction_id: u64,
+    },
     /// (The gateway's) cancel every resting order of the broker's
     /// accounts, because its session ended and the exchange cancels on
     /// disconnect: each is [`crate::CancelCause::Disconnected`], book by
@@ -475,6 +482,7 @@ impl Command {
             Self::CancelBid { .. } => CommandKind::CancelBid,
             Self::AmendBid { .. } => CommandKind::AmendBid,
             Self::CloseAuction { .. } => CommandKind::CloseAuction,
+            Self::WithdrawAuction { .. } => CommandKind::WithdrawAuction,
             Self::CancelOnDisconnect { .. } => CommandKind::CancelOnDisconnect,
         }
     }
@@ -562,4 +570,6 @@ pub enum CommandKind {
     AmendBid = 53,
     /// [`Command::CloseAuction`].
     CloseAuction = 54,
+    /// [`Command::WithdrawAuction`].
+    WithdrawAuction = 57,
 }

@@ -393,6 +393,9 @@ impl Engine {
                 ..
             } => self.amend_bid(auction_id, bid_id, price_ticks, quantity_t, stamp, events),
             Command::CloseAuction { auction_id } => self.close_auction(auction_id, stamp, events),
+            Command::WithdrawAuction { auction_id } => {
+                self.withdraw_auction(auction_id, stamp, events)
+            }
             Command::Take(take) => self.take(&take, stamp, events),
             Command::Cancel {
                 instrument,

@@ -702,6 +702,45 @@ fn unsold_volume_returns_to_the_seller_and_an_auction_without_bids_sells_nothing
     assert_eq!(m.cea_t(SELLER), (480_000, 0));
 }
 
+/// An operator withdraws an auction in its window (an outside tester's:
+/// a typo in a window could never be undone): nothing is sold, every bid
+/// is cancelled as unfilled, and the seller's and bidders' reservations
+/// are released. Withdrawn, it is no auction to close or withdraw again.
+#[test]
+fn a_withdrawn_auction_sells_nothing_and_frees_what_it_held() {
+    let mut m = Market::new();
+    m.ok(announce(AuctionNotice {
+        end_ns: i64::MAX,
+        ..notice(1, Pricing::Uniform)
+    }));
+    assert_eq!(m.cea_t(SELLER), (500_000, 200_000));
+    m.at(START).ok(bid(10, 1, B[0], 105_00, 80_000));
+    m.ok(bid(11, 1, B[1], 101_00, 60_000));
+    assert_eq!(m.at(END).reject(close(1)), RejectReason::AuctionStillOpen);
+    let withdraw = Command::WithdrawAuction { auction_id: 1 };
+    let (allocations, unfilled, closed) = outcome(&m.ok(withdraw.clone()));
+    assert!(allocations.is_empty());
+    assert_eq!(unfilled, [(10, 80_000), (11, 60_000)], "in rank order");
+    assert_eq!(
+        (
+            closed.clearing_ticks,
+            closed.sold_t,
+            closed.unsold_t,
+            closed.turnover_fen
+        ),
+        (0, 0, 200_000, 0)
+    );
+    assert_eq!(m.cea_t(SELLER), (500_000, 0));
+    assert_eq!(m.cash_fen(B[0]), (CASH_FEN, 0));
+    assert_eq!(m.cash_fen(B[1]), (CASH_FEN, 0));
+    assert_eq!(m.reject(withdraw), RejectReason::UnknownAuction);
+    assert_eq!(m.reject(close(1)), RejectReason::UnknownAuction);
+    assert_eq!(
+        m.reject(Command::WithdrawAuction { auction_id: 9 }),
+        RejectReason::UnknownAuction
+    );
+}
+
 #[test]
 fn open_auctions_and_their_bids_survive_a_snapshot() {
     let mut m = Market::with(|specs| specs[0].min_auction_t = Some(50_000));

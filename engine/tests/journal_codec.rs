@@ -287,7 +287,7 @@ fn encoded_sizes_match_the_specification() {
             Command::Bid(_) => 45,
             Command::CancelBid { requester, .. } => 18 + 12 * usize::from(requester.is_some()),
             Command::AmendBid { requester, .. } => 34 + 12 * usize::from(requester.is_some()),
-            Command::CloseAuction { .. } => 9,
+            Command::CloseAuction { .. } | Command::WithdrawAuction { .. } => 9,
         };
         assert_eq!(size_of_command(&c), expected, "{c:?}");
         let e = event().new_tree(&mut runner).unwrap().current();
@@ -393,6 +393,10 @@ fn auction_commands_and_events_have_the_bytes_of_the_specification() {
         (
             Command::CloseAuction { auction_id: 7 },
             "360700000000000000",
+        ),
+        (
+            Command::WithdrawAuction { auction_id: 7 },
+            "390700000000000000",
         ),
     ];
     for (command, hex) in commands {

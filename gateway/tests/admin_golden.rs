@@ -146,6 +146,13 @@ fn the_requests_in_the_doc_are_the_codecs() {
                 action: AdminAction::CloseAuction { auction_id: 7 },
             },
         ),
+        (
+            "admin.WithdrawAuction",
+            AdminRequest::Action {
+                request_id: 14,
+                action: AdminAction::WithdrawAuction { auction_id: 7 },
+            },
+        ),
     ];
     for (name, message) in examples {
         let mut bytes = BytesMut::new();

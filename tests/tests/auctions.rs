@@ -549,6 +549,82 @@ async fn five_bidders_win_a_uniform_price_auction_and_it_settles_as_auction_trad
     );
 }
 
+/// An operator withdraws an auction whose window ends in 2262 (an outside
+/// tester's typo, which nothing could undo): each bid is cancelled as
+/// unfilled and told it won nothing, the seller is told nothing sold, its
+/// allowances are free again (an auction of all of them is accepted), a
+/// second withdrawal is 144, and the journal settles with no trade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_auction_sells_nothing_and_releases_every_bid() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_at(config(), dir, Clock::manual(SATURDAY_NOON)).await;
+    let mut desk = operator(&server).await;
+    onboard(&mut desk).await;
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    let mut typo = announce(1, server.now_ns(), Pricing::Uniform);
+    if let AdminAction::AnnounceAuction { end_ns, .. } = &mut typo {
+        *end_ns = i64::MAX;
+    }
+    applied(&desk.act(typo).await.unwrap());
+    one.send(bid(11, 1, 5001, 95_00, 60_000)).await.unwrap();
+    one.send(bid(12, 1, 5002, 93_00, 50_000)).await.unwrap();
+    until(&mut one, |m| {
+        matches!(
+            m,
+            ServerMessage::BidAccepted {
+                client_order_id: 12,
+                ..
+            }
+        )
+    })
+    .await;
+    let withdraw = AdminAction::WithdrawAuction { auction_id: 1 };
+    applied(&desk.act(withdraw.clone()).await.unwrap());
+    // Broker 1 acts for both bidders and the seller.
+    let told = until(&mut one, |m| {
+        matches!(
+            m,
+            ServerMessage::AuctionResult {
+                client_order_id: 0,
+                ..
+            }
+        )
+    })
+    .await;
+    let cancelled: Vec<(u64, u64, u8)> = told
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::BidCancelled {
+                client_order_id,
+                cancelled_t,
+                cause,
+                ..
+            } => Some((*client_order_id, *cancelled_t, *cause)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cancelled, [(11, 60_000, 23), (12, 50_000, 23)], "{told:?}");
+    let (lines, outcomes) = results(&told);
+    assert_eq!(lines, [(11, 0, 0), (12, 0, 0), (0, 0, 0)], "{told:?}");
+    assert!(outcomes.iter().all(|&o| o == (0, 0, 150_000)), "{told:?}");
+    let again = desk.act(withdraw).await.unwrap();
+    assert!(
+        matches!(&again, AdminReply::Rejected { reason, .. } if *reason == RejectReason::UnknownAuction.code()),
+        "{again:?}"
+    );
+    let mut all = announce(2, server.now_ns(), Pricing::Uniform);
+    if let AdminAction::AnnounceAuction { quantity_t, .. } = &mut all {
+        *quantity_t = 200_000;
+    }
+    applied(&desk.act(all).await.unwrap());
+    drop((one, desk));
+    let data = server.stop().await;
+    let reports = settled(data.path());
+    assert_eq!(reports.clearing.lines().count(), 1, "{}", reports.clearing);
+}
+
 /// A new subscriber's snapshot ends with auction 1's result, and no
 /// auction is open.
 async fn snapshot_tells_the_result(feed: std::net::SocketAddr) {

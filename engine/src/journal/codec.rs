@@ -464,6 +464,7 @@ pub(super) const fn command_kind_from_tag(tag: u8) -> Option<CommandKind> {
         52 => CommandKind::CancelBid,
         53 => CommandKind::AmendBid,
         54 => CommandKind::CloseAuction,
+        57 => CommandKind::WithdrawAuction,
         _ => return None,
     })
 }

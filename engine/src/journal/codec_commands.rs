@@ -113,7 +113,9 @@ pub fn encode_command(command: &Command, out: &mut Vec<u8>) {
             out.put_u64(quantity_t);
             put_optional_requester(out, requester);
         }
-        Command::CloseAuction { auction_id } => out.put_u64(auction_id),
+        Command::CloseAuction { auction_id } | Command::WithdrawAuction { auction_id } => {
+            out.put_u64(auction_id);
+        }
         Command::Submit(order) => {
             out.put_u64(order.order_id.0);
             out.put_u32(order.account.0);
@@ -442,6 +444,9 @@ pub(crate) fn read_command(c: &mut Cursor<'_>) -> Result<Command, DecodeError> {
         },
         CommandKind::CloseAuction => Command::CloseAuction {
             auction_id: c.u64("CloseAuction.auction_id")?,
+        },
+        CommandKind::WithdrawAuction => Command::WithdrawAuction {
+            auction_id: c.u64("WithdrawAuction.auction_id")?,
         },
     })
 }

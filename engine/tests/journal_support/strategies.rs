@@ -145,7 +145,7 @@ pub fn cause() -> impl Strategy<Value = CancelCause> {
     })
 }
 pub fn kind() -> impl Strategy<Value = CommandKind> {
-    (0..32u8).prop_map(|k| {
+    (0..33u8).prop_map(|k| {
         [
             CommandKind::Submit,
             CommandKind::Cancel,
@@ -179,6 +179,7 @@ pub fn kind() -> impl Strategy<Value = CommandKind> {
             CommandKind::CancelBid,
             CommandKind::AmendBid,
             CommandKind::CloseAuction,
+            CommandKind::WithdrawAuction,
         ][usize::from(k)]
     })
 }
@@ -309,6 +310,7 @@ pub fn auction_command() -> impl Strategy<Value = Command> {
             }
         ),
         any::<u64>().prop_map(|auction_id| Command::CloseAuction { auction_id }),
+        any::<u64>().prop_map(|auction_id| Command::WithdrawAuction { auction_id }),
     ]
 }
 

@@ -76,7 +76,8 @@ impl RefEngine {
                 quantity_t,
                 ..
             } => self.amend_bid(auction_id, bid_id, price_ticks, quantity_t, stamp, events),
-            Command::CloseAuction { auction_id } => self.close(auction_id, stamp, events),
+            Command::CloseAuction { auction_id } => self.close(auction_id, stamp, true, events),
+            Command::WithdrawAuction { auction_id } => self.close(auction_id, stamp, false, events),
             _ => return None,
         })
     }
@@ -289,10 +290,12 @@ impl RefEngine {
         Ok(())
     }
 
+    /// A close (`sell`), or a withdrawal, which sells nothing, any time.
     fn close(
         &mut self,
         auction_id: u64,
         stamp: Stamp,
+        sell: bool,
         events: &mut Vec<Event>,
     ) -> Result<(), Refusal> {
         let auction = self
@@ -300,7 +303,7 @@ impl RefEngine {
             .open
             .get(&auction_id)
             .ok_or(RejectReason::UnknownAuction)?;
-        if stamp.time_ns < auction.notice.end_ns {
+        if sell && stamp.time_ns < auction.notice.end_ns {
             return Err(RejectReason::AuctionStillOpen.into());
         }
         let RefAuction {
@@ -321,7 +324,8 @@ impl RefEngine {
             }
             ranked.push(bids.remove(best));
         }
-        let mut left_t = n.quantity_t;
+        let offered_t = if sell { n.quantity_t } else { 0 };
+        let mut left_t = offered_t;
         let mut fills = Vec::new();
         for b in &ranked {
             let take = b.quantity_t.min(left_t);
@@ -375,8 +379,8 @@ impl RefEngine {
             seller: n.seller,
             pricing: n.pricing,
             clearing_ticks: lowest,
-            sold_t: n.quantity_t - left_t,
-            unsold_t: left_t,
+            sold_t: offered_t - left_t,
+            unsold_t: n.quantity_t - offered_t + left_t,
             turnover_fen,
         }));
         Ok(())

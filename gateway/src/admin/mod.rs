@@ -576,6 +576,9 @@ impl Session {
             AdminAction::CloseAuction { auction_id } => Command::CloseAuction {
                 auction_id: *auction_id,
             },
+            AdminAction::WithdrawAuction { auction_id } => Command::WithdrawAuction {
+                auction_id: *auction_id,
+            },
         })
     }
 

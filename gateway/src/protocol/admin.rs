@@ -174,6 +174,13 @@ pub enum AdminAction {
         /// The auction.
         auction_id: u64,
     },
+    /// Tag 14. Withdraw an open auction, in its window or after it: it
+    /// sells nothing, and every bid and the seller's allowances are
+    /// released.
+    WithdrawAuction {
+        /// The auction.
+        auction_id: u64,
+    },
 }
 
 /// A new instrument's rules, as an operator lists it: the fields of a
@@ -389,7 +396,8 @@ impl AdminRequest {
                 | AdminAction::SetAccountStatus { .. }
                 | AdminAction::ConfirmBlock { .. }
                 | AdminAction::RefuseBlock { .. }
-                | AdminAction::CloseAuction { .. } => Ok(()),
+                | AdminAction::CloseAuction { .. }
+                | AdminAction::WithdrawAuction { .. } => Ok(()),
                 AdminAction::AddBroker { name, secret, .. } => {
                     check_len("name", name, MAX_BROKER_NAME_LEN)?;
                     check_len("secret", secret.expose(), MAX_SECRET_LEN)

@@ -747,7 +747,12 @@ fn log_notable(stamp: Stamp, command: &Command, events: &[Event], reports: &Repo
                 },
                 sold_t = closed.sold_t,
                 unsold_t = closed.unsold_t,
-                "closed an auction"
+                "{}",
+                if matches!(command, Command::WithdrawAuction { .. }) {
+                    "withdrew an auction"
+                } else {
+                    "closed an auction"
+                }
             ),
             _ => {}
         }

@@ -187,6 +187,12 @@ enum Action {
         #[arg(long)]
         auction_id: u64,
     },
+    /// Withdraw an open auction, in its window or after it: it sells
+    /// nothing, and its bids and the seller's allowances are released.
+    WithdrawAuction {
+        #[arg(long)]
+        auction_id: u64,
+    },
     /// Run every action of a CSV file, one per row, with the header
     /// `action,account,symbol,quantity,amount,reference` (see
     /// docs/ADMIN.md), answering each row.
@@ -509,6 +515,9 @@ fn to_wire(action: &Action) -> Result<AdminAction> {
             },
         },
         Action::CloseAuction { auction_id } => AdminAction::CloseAuction {
+            auction_id: *auction_id,
+        },
+        Action::WithdrawAuction { auction_id } => AdminAction::WithdrawAuction {
             auction_id: *auction_id,
         },
         Action::Batch { .. } => bail!("a batch holds single actions"),
