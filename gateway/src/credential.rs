@@ -63,6 +63,52 @@ pub fn verify(credential: &Credential, secret: &Secret) -> bool {
     .is_ok()
 }
 
+/// A login's answer from the [`Verifier`].
+type Check = (Credential, Secret, tokio::sync::oneshot::Sender<bool>);
+
+/// Checks logins against added brokers' credentials one at a time, on a
+/// thread of its own at the read-back thread's low priority. Each check
+/// takes [`ITERATIONS`] rounds, and a wrong secret's too (a right one is
+/// always let in), so wrong secrets from many addresses at once cost this
+/// one thread, not every core (an outside tester's flood had slowed every
+/// broker's orders from 1 ms to 60 ms). A check whose login has gone
+/// (evicted, timed out) is passed over unhashed.
+#[derive(Debug)]
+pub(crate) struct Verifier {
+    checks: std::sync::mpsc::Sender<Check>,
+}
+
+impl Verifier {
+    /// Starts the thread, which ends when the verifier is dropped.
+    ///
+    /// # Errors
+    /// The OS error when no thread can be started.
+    pub(crate) fn start() -> std::io::Result<Self> {
+        let (checks, queued) = std::sync::mpsc::channel::<Check>();
+        std::thread::Builder::new()
+            .name("cetx-verify".into())
+            .spawn(move || {
+                crate::runtime::yield_to_live_path();
+                for (credential, secret, answer) in queued {
+                    if !answer.is_closed() {
+                        let _ = answer.send(verify(&credential, &secret));
+                    }
+                }
+            })?;
+        Ok(Self { checks })
+    }
+
+    /// Whether `secret` is the one `credential` was made from, once the
+    /// checks queued before this one are done.
+    pub(crate) async fn verify(&self, credential: Credential, secret: Secret) -> bool {
+        let (answer, told) = tokio::sync::oneshot::channel();
+        if self.checks.send((credential, secret, answer)).is_err() {
+            return false;
+        }
+        told.await.unwrap_or(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +134,31 @@ mod tests {
             ..credential
         };
         assert!(!verify(&zero_rounds, &secret));
+    }
+
+    /// Checks come back in order, each with its own answer, from one
+    /// thread at nice 10 (read from `/proc`, field 19 of its `stat`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_verifier_checks_on_one_low_priority_thread() {
+        let secret = Secret::new("s3cret-of-broker-9");
+        let credential = hash(&secret).unwrap();
+        let verifier = Verifier::start().unwrap();
+        let wrong = (0..4).map(|i| verifier.verify(credential, Secret::new(format!("guess-{i}"))));
+        let right = verifier.verify(credential, secret.clone());
+        let (wrong, right) = tokio::join!(futures_util::future::join_all(wrong), right);
+        assert_eq!((wrong, right), (vec![false; 4], true));
+        let niced: Vec<i32> = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|task| {
+                let task = task.ok()?.path();
+                let name = std::fs::read_to_string(task.join("comm")).ok()?;
+                let stat = std::fs::read_to_string(task.join("stat")).ok()?;
+                let after_name = &stat[stat.rfind(')')? + 2..];
+                let nice = after_name.split(' ').nth(16)?.parse().ok()?;
+                (name.trim() == "cetx-verify").then_some(nice)
+            })
+            .collect();
+        assert_eq!(niced.len(), 1, "one verifier thread: {niced:?}");
+        assert!(niced[0] >= 10, "at nice {}", niced[0]);
     }
 }

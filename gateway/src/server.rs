@@ -157,6 +157,7 @@ impl Server {
                 tls,
                 admission: Admission::new(&config.server),
                 logins: LoginBackoff::new(config.server.login_backoff),
+                verifier: crate::credential::Verifier::start()?,
                 throttles: Throttles::new(&config, std::time::Instant::now()),
                 config,
                 runtime,

@@ -79,6 +79,8 @@ pub(crate) struct SessionContext {
     pub admission: Arc<Admission>,
     /// Failed logins, for their back-off.
     pub logins: LoginBackoff,
+    /// Checks logins of brokers an operator added, one at a time.
+    pub verifier: crate::credential::Verifier,
     /// Each broker's message budget, shared by its sessions.
     pub throttles: Throttles,
     /// The server's config: brokers, limits, timeouts.
@@ -668,8 +670,9 @@ enum LoginCheck {
 }
 
 /// Checks a login against the config's brokers and those an operator
-/// added (whose salted hash is checked off the async workers: it takes
-/// [`crate::credential::ITERATIONS`] rounds), then the broker's standing.
+/// added (whose salted hash is checked by the [`crate::credential::Verifier`]:
+/// it takes [`crate::credential::ITERATIONS`] rounds), then the broker's
+/// standing.
 async fn check_login(
     conn: &Connection,
     ctx: &SessionContext,
@@ -692,9 +695,7 @@ async fn check_login(
         }
         right_secret && certificate
     } else if let Some(credential) = standing.credential {
-        let secret = secret.clone();
-        let verify = move || crate::credential::verify(&credential, &secret);
-        tokio::task::spawn_blocking(verify).await.unwrap_or(false)
+        ctx.verifier.verify(credential, secret.clone()).await
     } else {
         return LoginCheck::Unknown;
     };

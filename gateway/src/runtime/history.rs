@@ -220,7 +220,7 @@ pub(super) fn read_back(
 
 /// Gives the calling thread the nice value [`NICE`] (Linux keeps one per
 /// thread). A failure only leaves it as it was.
-pub(super) fn yield_to_live_path() {
+pub(crate) fn yield_to_live_path() {
     let thread = rustix::thread::gettid();
     if let Err(error) = rustix::process::setpriority_process(Some(thread), NICE) {
         tracing::debug!(%error, "a background thread keeps its priority");

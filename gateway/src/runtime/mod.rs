@@ -59,6 +59,7 @@ mod clock;
 mod definition;
 mod handle;
 mod history;
+pub(crate) use history::yield_to_live_path;
 mod lifecycle;
 mod pending;
 mod replica;
