@@ -186,7 +186,7 @@ pub enum EncodeError {
         max: usize,
     },
     /// A string is longer than its field allows.
-    #[error("{} is {} bytes, above the maximum of {}", .0.field, .0.len, .0.max)]
+    #[error("{0}")]
     FieldTooLong(FieldTooLong),
     /// bincode could not encode the message.
     #[error("encoding: {detail}")]

@@ -557,11 +557,11 @@ pub struct FieldTooLong {
 impl std::fmt::Display for FieldTooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let Self { field, len, max } = *self;
-        // The one list among the strings.
-        let unit = if field == "eligible" {
-            "participant types"
-        } else {
-            "bytes"
+        // The lists among the strings count their items.
+        let unit = match field {
+            "eligible" => "participant types",
+            "symbols" => "symbols",
+            _ => "bytes",
         };
         write!(f, "{field} is {len} {unit}, above the maximum of {max}")
     }
@@ -744,6 +744,25 @@ mod tests {
             resume_from_seq: 0,
         };
         assert!(!format!("{login:?}").contains("hunter2"));
+    }
+
+    /// A list's length is told in its items, a string's in bytes (an
+    /// outside tester's "symbols is 65 bytes").
+    #[test]
+    fn a_long_field_is_told_in_its_unit() {
+        let said = |field, len, max| FieldTooLong { field, len, max }.to_string();
+        assert_eq!(
+            said("symbols", 65, 64),
+            "symbols is 65 symbols, above the maximum of 64"
+        );
+        assert_eq!(
+            said("eligible", 4, 3),
+            "eligible is 4 participant types, above the maximum of 3"
+        );
+        assert_eq!(
+            said("symbol", 17, 16),
+            "symbol is 17 bytes, above the maximum of 16"
+        );
     }
 
     #[test]
