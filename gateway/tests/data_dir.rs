@@ -349,9 +349,9 @@ fn archiving_moves_settled_segments_and_replay_still_finds_them() {
         "{stdout}"
     );
     let day_starts: u64 = stdout
-        .split("brokers' resumes read back, starts at seq ")
+        .split("brokers' resumes read back its trading day from seq ")
         .nth(1)
-        .and_then(|rest| rest.split([')', ':']).next())
+        .and_then(|rest| rest.split(' ').next())
         .and_then(|seq| seq.parse().ok())
         .unwrap_or_else(|| panic!("where the day starts: {stdout}"));
     assert!(

@@ -519,7 +519,7 @@ fn archive(args: &ArchiveArgs) -> Result<()> {
     match archived.snapshot_limit {
         None => println!("no snapshot reads: recovery needs every segment, so none was archived"),
         Some(limit) => println!(
-            "entries before seq {} are archived (asked: before {}; the oldest kept snapshot was taken after seq {}, whose record stays live, and its trading day, which brokers' resumes read back, starts at seq {}: a resume from an earlier report, the reports of the close before it included, needs the archive in place)",
+            "entries before seq {} are archived (asked: before {}; the oldest kept snapshot was taken after seq {}, whose record stays live, and brokers' resumes read back its trading day from seq {} on, the close before it included: a resume from an earlier report needs the archive in place)",
             archived.archived_before,
             args.before_seq,
             limit,
