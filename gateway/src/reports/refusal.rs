@@ -267,10 +267,10 @@ fn limits_text(reason: RejectReason, bounds: Option<Bounds>) -> Option<String> {
         RejectReason::InsufficientCash => format!("{} CNY free", cny(high)),
         RejectReason::InsufficientHoldings => format!("{high} t free"),
         RejectReason::HoldingsLockedUntilNextDay => format!("{high} t free today"),
-        // Without `position_limit_t`, what a holding can count (a bound
-        // stops at `i64::MAX`).
+        // A bound stops at `i64::MAX`: a limit that large, or none (what a
+        // holding can count), reads the same (a reviewer's case).
         RejectReason::PositionLimitExceeded if high == i64::MAX => {
-            "at most 2^64 - 1 t held and open to buy (what a holding can count)".to_owned()
+            "at most 2^63 - 1 t or more held and open to buy (with no limit, 2^64 - 1 t: what a holding can count)".to_owned()
         }
         RejectReason::PositionLimitExceeded => {
             format!("at most {high} t held and open to buy")
@@ -404,12 +404,13 @@ mod tests {
                 40,
                 "opposite side too soon: 40 t open the other way; this way in 3 trading days",
             ),
-            // Without a limit (an outside tester saw 2^63 - 1 quoted).
+            // A limit of 2^63 - 1 t or more, or none: a bound stops at
+            // 2^63 - 1, so the words say both (a reviewer's case).
             (
                 R::PositionLimitExceeded,
                 0,
                 i64::MAX,
-                "position limit exceeded: at most 2^64 - 1 t held and open to buy (what a holding can count)",
+                "position limit exceeded: at most 2^63 - 1 t or more held and open to buy (with no limit, 2^64 - 1 t: what a holding can count)",
             ),
             (
                 R::BlockOutsideHours,
