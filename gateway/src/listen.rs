@@ -112,6 +112,11 @@ pub(crate) struct HttpLimits {
     /// when it opens or its last response ended: an idle or half-sent
     /// request is closed then.
     pub(crate) header_timeout: Duration,
+    /// How long a write to the connection may wait for its peer to read:
+    /// past it the connection is closed, so a web-view event stream whose
+    /// reader stopped reading gives its place back (an outside tester's
+    /// 224 such streams stayed open for good).
+    pub(crate) write_timeout: Duration,
 }
 
 /// What a connection over the limits is sent before it is closed.
@@ -189,7 +194,9 @@ async fn connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(limits.write_timeout));
+    let conn = builder.serve_connection(TokioIo::new(Box::pin(stream)), service);
     tokio::pin!(conn);
     let ended = tokio::select! {
         ended = conn.as_mut() => ended,
@@ -223,7 +230,17 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let app = Router::new().route("/", get(|| async { "ok" }));
+        // `/endless`: a body that never ends, as an event stream's.
+        let endless = || async {
+            let chunk = axum::body::Bytes::from(vec![b'x'; 64 << 10]);
+            let chunks = futures_util::stream::repeat_with(move || {
+                Ok::<_, std::convert::Infallible>(chunk.clone())
+            });
+            axum::body::Body::from_stream(chunks)
+        };
+        let app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .route("/endless", get(endless));
         tokio::spawn(serve_http(listener, app, limits, shutdown.clone()));
         (addr, shutdown)
     }
@@ -251,6 +268,7 @@ mod tests {
             connections: 8,
             per_address: 8,
             header_timeout: Duration::from_millis(200),
+            write_timeout: WAIT,
         })
         .await;
         let mut half = TcpStream::connect(addr).await.unwrap();
@@ -274,6 +292,7 @@ mod tests {
             connections: 3,
             per_address: 2,
             header_timeout: WAIT * 6,
+            write_timeout: WAIT,
         })
         .await;
         let held = [
@@ -312,6 +331,48 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert!(again.is_some(), "a place given back was never taken again");
+        shutdown.cancel();
+    }
+
+    /// A reader that stops reading an endless answer is closed once a
+    /// write has waited the write timeout, and its place is free again.
+    #[tokio::test]
+    async fn a_connection_that_stops_reading_is_closed() {
+        let (addr, shutdown) = server(HttpLimits {
+            connections: 8,
+            per_address: 1,
+            header_timeout: WAIT,
+            write_timeout: Duration::from_millis(200),
+        })
+        .await;
+        let mut stalled = connect_from([127, 0, 0, 4], addr).await;
+        stalled
+            .write_all(b"GET /endless HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .unwrap();
+        // The address's one place is the stalled reader's until the
+        // server gives up on it; then another connection from it is
+        // answered (every 50 ms, within the wait).
+        let mut answered = None;
+        for _ in 0..WAIT.as_millis() / 50 {
+            let mut next = connect_from([127, 0, 0, 4], addr).await;
+            next.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            // A refusal closes with the request unread: a reset may cut
+            // its 503 short.
+            let mut said = Vec::new();
+            let read = tokio::time::timeout(WAIT, next.read_to_end(&mut said)).await;
+            let said = String::from_utf8_lossy(&said).into_owned();
+            if said.starts_with("HTTP/1.1 200 OK") {
+                answered = Some(said);
+                break;
+            }
+            assert!(read.is_ok(), "no answer in time");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(answered.is_some(), "the stalled reader kept its place");
+        drop(stalled);
         shutdown.cancel();
     }
 }

@@ -52,6 +52,7 @@ pub(crate) const LIMITS: crate::listen::HttpLimits = crate::listen::HttpLimits {
     connections: MAX_CONNECTIONS,
     per_address: 4,
     header_timeout: std::time::Duration::from_secs(10),
+    write_timeout: std::time::Duration::from_secs(10),
 };
 
 /// What a scrape reads.

@@ -59,11 +59,13 @@ pub const MAX_CONNECTIONS: usize = MAX_VIEWERS + 128;
 
 /// The port's connections: [`MAX_CONNECTIONS`], 32 from one address, so
 /// that one cannot take every stream; a request's headers within 10 s of
-/// the connection's opening or its last response (CONFIG.md, `[http]`).
+/// the connection's opening or its last response, and a write taken by
+/// its reader within 10 s (CONFIG.md, `[http]`).
 pub(crate) const LIMITS: crate::listen::HttpLimits = crate::listen::HttpLimits {
     connections: MAX_CONNECTIONS,
     per_address: 32,
     header_timeout: Duration::from_secs(10),
+    write_timeout: Duration::from_secs(10),
 };
 
 #[derive(Clone)]
