@@ -323,17 +323,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Withdraws an open auction, in its window or after it: it ends as a
+    /// Withdraws an open auction before its window ends: it ends as a
     /// close that sells nothing would, every bid cancelled as unfilled and
-    /// the seller's allowances released.
+    /// the seller's allowances released. Once the window has ended, the
+    /// bids stand and the auction is closed, not withdrawn (147).
     pub(crate) fn withdraw_auction(
         &mut self,
         auction_id: u64,
         stamp: Stamp,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
-        if !self.auctions.open.contains_key(&auction_id) {
-            return Err(RejectReason::UnknownAuction);
+        let auction = self
+            .auctions
+            .open
+            .get(&auction_id)
+            .ok_or(RejectReason::UnknownAuction)?;
+        if stamp.time_ns >= auction.notice.end_ns {
+            return Err(RejectReason::AuctionNotBidding);
         }
         self.end_auction(auction_id, stamp, false, events);
         Ok(())

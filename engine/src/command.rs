@@ -327,8 +327,8 @@ pub enum Command {
         /// The auction.
         auction_id: u64,
     },
-    /// (An operator's) withdraw an open auction, in its window or after
-    /// it: nothing is sold, every bid is cancelled as unfilled, and the
+    /// (An operator's) withdraw an open auction before its window ends:
+    /// nothing is sold, every bid is cancelled as unfilled, and the
     /// seller's allowances are released, as a close that sells nothing.
     WithdrawAuction {
         /// The auction.

@@ -739,6 +739,21 @@ fn a_withdrawn_auction_sells_nothing_and_frees_what_it_held() {
         m.reject(Command::WithdrawAuction { auction_id: 9 }),
         RejectReason::UnknownAuction
     );
+    // Once its window has ended, the bids stand: it is closed, not
+    // withdrawn.
+    m.ok(announce(AuctionNotice {
+        start_ns: END + 10,
+        end_ns: END + 20,
+        ..notice(2, Pricing::Uniform)
+    }));
+    m.at(END + 10).ok(bid(20, 2, B[0], 99_00, 10_000));
+    assert_eq!(
+        m.at(END + 20)
+            .reject(Command::WithdrawAuction { auction_id: 2 }),
+        RejectReason::AuctionNotBidding
+    );
+    let (allocations, _, _) = outcome(&m.ok(close(2)));
+    assert_eq!(allocations, [(20, B[0], 99_00, 10_000)]);
 }
 
 #[test]

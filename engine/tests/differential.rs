@@ -711,7 +711,7 @@ fn auction_op() -> impl Strategy<Value = Op> {
         2 => amend,
         // A withdrawal ends an auction in its window, where a close is
         // refused: rare, so that auctions also live to sell out.
-        2 => (auction_choice(), proptest::bool::weighted(0.05))
+        2 => (auction_choice(), proptest::bool::weighted(0.1))
             .prop_map(|(choice, withdraw)| Op::Close { choice, withdraw }),
     ]
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::reports::{Cny, ReportLine};
 use super::symbol;
+use crate::command::Command;
 use crate::engine::Engine;
 use crate::event::Event;
 use crate::journal::JournalEntry;
@@ -42,6 +43,12 @@ pub struct AuctionLine {
     /// What the sold tonnes fetched: the sum of the auction's `clearing`
     /// rows' amounts.
     pub turnover_cny: Cny,
+    /// How it ended: `closed` at its window's end, or `withdrawn` by an
+    /// operator (which sells nothing).
+    pub ended: &'static str,
+    /// The operator whose entry ended it, as journaled; `None` (empty,
+    /// `null` in JSON) for the server's own close at the window's end.
+    pub operator: Option<u32>,
 }
 
 impl ReportLine for AuctionLine {
@@ -60,6 +67,8 @@ impl ReportLine for AuctionLine {
         "unsold_t",
         "clearing_cny",
         "turnover_cny",
+        "ended",
+        "operator",
     ];
 }
 
@@ -90,6 +99,12 @@ pub fn auction_lines<'a>(
             unsold_t: closed.unsold_t,
             clearing_cny: (closed.sold_t > 0).then(|| Cny(closed.clearing_ticks.into())),
             turnover_cny: Cny(closed.turnover_fen.into()),
+            ended: if matches!(entry.command, Command::WithdrawAuction { .. }) {
+                "withdrawn"
+            } else {
+                "closed"
+            },
+            operator: entry.operator,
         })
     })
 }

@@ -290,7 +290,8 @@ impl RefEngine {
         Ok(())
     }
 
-    /// A close (`sell`), or a withdrawal, which sells nothing, any time.
+    /// A close (`sell`), or a withdrawal, which sells nothing, before the
+    /// window's end.
     fn close(
         &mut self,
         auction_id: u64,
@@ -305,6 +306,9 @@ impl RefEngine {
             .ok_or(RejectReason::UnknownAuction)?;
         if sell && stamp.time_ns < auction.notice.end_ns {
             return Err(RejectReason::AuctionStillOpen.into());
+        }
+        if !sell && stamp.time_ns >= auction.notice.end_ns {
+            return Err(RejectReason::AuctionNotBidding.into());
         }
         let RefAuction {
             notice: n,
