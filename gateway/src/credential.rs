@@ -63,27 +63,43 @@ pub fn verify(credential: &Credential, secret: &Secret) -> bool {
     .is_ok()
 }
 
-/// A login's answer from the [`Verifier`].
+/// A login's check, queued for the [`Verifier`]'s thread.
 type Check = (Credential, Secret, tokio::sync::oneshot::Sender<bool>);
 
-/// Checks logins against added brokers' credentials one at a time, on a
-/// thread of its own at the read-back thread's low priority. Each check
-/// takes [`ITERATIONS`] rounds, and a wrong secret's too (a right one is
+/// Checks logins against added brokers' credentials. A broker's first
+/// login since the server started is checked by PBKDF2, one at a time, on
+/// a thread of its own at the read-back thread's low priority: a check
+/// takes [`ITERATIONS`] rounds, a wrong secret's too (a right one is
 /// always let in), so wrong secrets from many addresses at once cost this
 /// one thread, not every core (an outside tester's flood had slowed every
 /// broker's orders from 1 ms to 60 ms). A check whose login has gone
-/// (evicted, timed out) is passed over unhashed.
-#[derive(Debug)]
+/// (evicted, timed out, shut down) is passed over unhashed. Once a secret
+/// is accepted, the verifier keeps an HMAC of it under a key drawn at
+/// start (never written anywhere), so that the broker's next logins, and
+/// every wrong secret for it, are answered at once without the queue: an
+/// added broker's secret cannot change.
 pub(crate) struct Verifier {
     checks: std::sync::mpsc::Sender<Check>,
+    key: ring::hmac::Key,
+    /// Each credential (by its hash) whose secret was accepted: the
+    /// secret's HMAC under `key`. One entry per added broker at most.
+    accepted: std::sync::Mutex<std::collections::HashMap<[u8; 32], ring::hmac::Tag>>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").finish_non_exhaustive()
+    }
 }
 
 impl Verifier {
     /// Starts the thread, which ends when the verifier is dropped.
     ///
     /// # Errors
-    /// The OS error when no thread can be started.
+    /// The OS error when no thread can be started or no key drawn.
     pub(crate) fn start() -> std::io::Result<Self> {
+        let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &SystemRandom::new())
+            .map_err(|_| std::io::Error::other(RandomError))?;
         let (checks, queued) = std::sync::mpsc::channel::<Check>();
         std::thread::Builder::new()
             .name("cetx-verify".into())
@@ -95,17 +111,47 @@ impl Verifier {
                     }
                 }
             })?;
-        Ok(Self { checks })
+        Ok(Self {
+            checks,
+            key,
+            accepted: std::sync::Mutex::default(),
+        })
     }
 
-    /// Whether `secret` is the one `credential` was made from, once the
-    /// checks queued before this one are done.
-    pub(crate) async fn verify(&self, credential: Credential, secret: Secret) -> bool {
-        let (answer, told) = tokio::sync::oneshot::channel();
-        if self.checks.send((credential, secret, answer)).is_err() {
-            return false;
+    /// Whether `secret` is the one `credential` was made from: at once
+    /// for a credential whose secret was accepted before, else once the
+    /// checks queued before this one are done. `None` when it cannot be
+    /// checked: the verifier's thread has stopped (logged).
+    pub(crate) async fn verify(&self, credential: Credential, secret: &Secret) -> Option<bool> {
+        let bytes = secret.expose().as_bytes();
+        let known = self.known().get(&credential.hash).cloned();
+        if let Some(tag) = known {
+            return Some(ring::hmac::verify(&self.key, bytes, tag.as_ref()).is_ok());
         }
-        told.await.unwrap_or(false)
+        let (answer, told) = tokio::sync::oneshot::channel();
+        let checked = match self.checks.send((credential, secret.clone(), answer)) {
+            Ok(()) => told.await.ok(),
+            Err(_) => None,
+        };
+        match checked {
+            Some(true) => {
+                let tag = ring::hmac::sign(&self.key, bytes);
+                self.known().insert(credential.hash, tag);
+            }
+            Some(false) => {}
+            None => tracing::error!(
+                "the thread that checks added brokers' logins has stopped: their logins are refused 408 until a restart"
+            ),
+        }
+        checked
+    }
+
+    fn known(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], ring::hmac::Tag>> {
+        self.accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -143,10 +189,18 @@ mod tests {
         let secret = Secret::new("s3cret-of-broker-9");
         let credential = hash(&secret).unwrap();
         let verifier = Verifier::start().unwrap();
-        let wrong = (0..4).map(|i| verifier.verify(credential, Secret::new(format!("guess-{i}"))));
-        let right = verifier.verify(credential, secret.clone());
+        let guesses: Vec<Secret> = (0..4).map(|i| Secret::new(format!("guess-{i}"))).collect();
+        let wrong = guesses
+            .iter()
+            .map(|guess| verifier.verify(credential, guess));
+        let right = verifier.verify(credential, &secret);
         let (wrong, right) = tokio::join!(futures_util::future::join_all(wrong), right);
-        assert_eq!((wrong, right), (vec![false; 4], true));
+        assert_eq!((wrong, right), (vec![Some(false); 4], Some(true)));
+        // Accepted once, the secret is known: right and wrong ones are
+        // answered without the queue.
+        assert!(verifier.known().contains_key(&credential.hash));
+        assert_eq!(verifier.verify(credential, &secret).await, Some(true));
+        assert_eq!(verifier.verify(credential, &guesses[0]).await, Some(false));
         let niced: Vec<i32> = std::fs::read_dir("/proc/self/task")
             .unwrap()
             .filter_map(|task| {

@@ -552,7 +552,29 @@ async fn login(
     if !certified && ctx.logins.refuse_at_once(addr, std::time::Instant::now()) {
         return Err(refuse_login(conn, RejectReason::TooManyFailedLogins).await);
     }
-    let check = check_login(conn, ctx, broker, &secret).await;
+    // A check may wait its turn behind other logins' (an added broker's
+    // first since the start): the login stays evictable meanwhile, and one
+    // not checked within the login timeout is told the server is busy.
+    let waited = tokio::select! {
+        () = shutdown.cancelled() => return Err(Ended::Shutdown),
+        () = evicted.cancelled() => None,
+        check = timeout(ctx.login_timeout, check_login(conn, ctx, broker, &secret)) => {
+            Some(check.unwrap_or(LoginCheck::Unchecked))
+        }
+    };
+    let Some(check) = waited else {
+        refuse_login(conn, RejectReason::TooManyConnections).await;
+        return Err(Ended::Evicted);
+    };
+    if check == LoginCheck::Unchecked {
+        refuse_login_saying(
+            conn,
+            RejectReason::ServerBusy,
+            "server busy: the secret could not be checked in time; try again".to_owned(),
+        )
+        .await;
+        return Err(Ended::BrokerRefused(broker, RejectReason::ServerBusy));
+    }
     if check == LoginCheck::NotActive {
         // Right credentials: the refusal says why, and is no failure.
         refuse_login(conn, RejectReason::BrokerNotActive).await;
@@ -665,6 +687,8 @@ enum LoginCheck {
     Refused,
     /// The right credentials of a broker that is suspended or closed.
     NotActive,
+    /// An added broker's secret that could not be checked in time.
+    Unchecked,
     /// Log in.
     Accepted,
 }
@@ -679,7 +703,6 @@ async fn check_login(
     broker: BrokerId,
     secret: &crate::protocol::Secret,
 ) -> LoginCheck {
-    let standing = ctx.runtime.standing(broker);
     let accepted = if let Some(config) = ctx.config.broker(broker) {
         // A broker with a `tls_name` needs a client certificate for it too.
         let certified = |name: &String| conn.get_ref().peer_certificate_is_for(name);
@@ -694,14 +717,19 @@ async fn check_login(
             );
         }
         right_secret && certificate
-    } else if let Some(credential) = standing.credential {
-        ctx.verifier.verify(credential, secret.clone()).await
+    } else if let Some(credential) = ctx.runtime.standing(broker).credential {
+        match ctx.verifier.verify(credential, secret).await {
+            Some(accepted) => accepted,
+            None => return LoginCheck::Unchecked,
+        }
     } else {
         return LoginCheck::Unknown;
     };
+    // Read after the check, which may have waited: a suspension meanwhile
+    // counts.
     if !accepted {
         LoginCheck::Refused
-    } else if standing.status == cetx_engine::Status::Active {
+    } else if ctx.runtime.standing(broker).status == cetx_engine::Status::Active {
         LoginCheck::Accepted
     } else {
         LoginCheck::NotActive
