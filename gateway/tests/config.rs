@@ -479,7 +479,7 @@ fn each_check_names_the_entry_that_is_wrong() {
             ConfigError::OutOfRange {
                 key: "server.idle_timeout_ms",
                 value: 3_600_001,
-                min: 0,
+                min: 5_001,
                 max: Some(3_600_000),
             },
         ),
@@ -548,6 +548,7 @@ fn each_check_names_the_entry_that_is_wrong() {
             ConfigError::IdleTimeout {
                 idle_timeout_ms: 5_000,
                 broker_heartbeat_ms: 5_000,
+                max: 3_600_000,
             },
         ),
         (
@@ -979,6 +980,20 @@ fn a_value_out_of_range_is_told_its_range() {
         (
             "[journal]\nsegment_bytes = 100",
             "journal.segment_bytes = 100 is out of its range, 4096 to 1073741824",
+        ),
+        // Each end of a range checked apart says the whole range too (an
+        // outside tester's idle_timeout_ms).
+        (
+            "[server]\nidle_timeout_ms = 3600001",
+            "server.idle_timeout_ms = 3600001 is out of its range, 5001 to 3600000",
+        ),
+        (
+            "[server]\nidle_timeout_ms = 5000",
+            "server.idle_timeout_ms = 5000 is out of its range, 5001 to 3600000: it must be longer than the protocol's heartbeat interval (5000 ms), or an idle broker is cut off between heartbeats",
+        ),
+        (
+            "[calendar]\nutc_offset_s = 86400",
+            "calendar.utc_offset_s = 86400 is out of its range, -50400 to 50400 (±14 hours)",
         ),
     ] {
         let error = ServerConfig::from_toml_str(&format!("{text}\n{base}")).unwrap_err();

@@ -8,6 +8,7 @@ use cetx_engine::SpecError;
 use chrono::NaiveTime;
 use rust_decimal::Decimal;
 
+use super::MAX_UTC_OFFSET_S;
 use crate::protocol::MAX_SYMBOL_LEN;
 
 /// Why a config cannot be used. Each message is complete on its own and
@@ -75,15 +76,18 @@ pub enum ConfigError {
     EmptyDataDir,
     /// The idle timeout would cut off brokers that only send heartbeats.
     #[error(
-        "server.idle_timeout_ms ({idle_timeout_ms}) must be longer than the \
-         protocol's heartbeat interval ({broker_heartbeat_ms} ms), or an idle \
-         broker is cut off between heartbeats"
+        "server.idle_timeout_ms = {idle_timeout_ms} is out of its range, {} to {max}: \
+         it must be longer than the protocol's heartbeat interval ({broker_heartbeat_ms} ms), \
+         or an idle broker is cut off between heartbeats",
+        broker_heartbeat_ms + 1
     )]
     IdleTimeout {
         /// Configured idle timeout.
         idle_timeout_ms: u64,
         /// How often a quiet broker heartbeats, by the protocol.
         broker_heartbeat_ms: u64,
+        /// The longest allowed.
+        max: u64,
     },
     /// The frame limit before login is above the one after it.
     #[error(
@@ -97,7 +101,7 @@ pub enum ConfigError {
         after: usize,
     },
     /// The calendar's UTC offset is not a real time zone's.
-    #[error("calendar.utc_offset_s ({0}) must be within ±14 hours")]
+    #[error("calendar.utc_offset_s = {0} is out of its range, -{MAX_UTC_OFFSET_S} to {MAX_UTC_OFFSET_S} (±14 hours)")]
     UtcOffset(i32),
     /// The calendar has no session, so the market would never open or
     /// end a day.

@@ -70,6 +70,15 @@ impl ServerConfig {
     fn validate_server(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         let backoff = &s.login_backoff;
+        // A broker that has nothing to say heartbeats every
+        // HEARTBEAT_INTERVAL: a shorter idle timeout would cut it off.
+        if s.idle_timeout_ms <= millis(HEARTBEAT_INTERVAL) {
+            return Err(ConfigError::IdleTimeout {
+                idle_timeout_ms: s.idle_timeout_ms,
+                broker_heartbeat_ms: millis(HEARTBEAT_INTERVAL),
+                max: MAX_TIMEOUT_MS,
+            });
+        }
         // Each count, size and timeout within its range, so that no value
         // can make the server allocate beyond reason at start or as it
         // runs (CONFIG.md states what each costs), nor go without.
@@ -116,7 +125,7 @@ impl ServerConfig {
             (
                 "server.idle_timeout_ms",
                 s.idle_timeout_ms,
-                0,
+                millis(HEARTBEAT_INTERVAL) + 1,
                 Some(MAX_TIMEOUT_MS),
             ),
             (
@@ -156,14 +165,6 @@ impl ServerConfig {
             return Err(ConfigError::LoginBackoffDelays {
                 first_delay_ms: backoff.first_delay_ms,
                 max_delay_ms: backoff.max_delay_ms,
-            });
-        }
-        // A broker that has nothing to say heartbeats every
-        // HEARTBEAT_INTERVAL: a shorter idle timeout would cut it off.
-        if s.idle_timeout_ms <= millis(HEARTBEAT_INTERVAL) {
-            return Err(ConfigError::IdleTimeout {
-                idle_timeout_ms: s.idle_timeout_ms,
-                broker_heartbeat_ms: millis(HEARTBEAT_INTERVAL),
             });
         }
         // Brokers may send frames up to the protocol's maxima; the codec
