@@ -543,7 +543,8 @@ pub enum ServerMessage {
     },
 }
 
-/// A string field is longer than the protocol allows.
+/// A string field is longer than the protocol allows (in bytes), or a
+/// list (in its items).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FieldTooLong {
     /// The field, e.g. `"symbol"`.
@@ -561,6 +562,7 @@ impl std::fmt::Display for FieldTooLong {
         let unit = match field {
             "eligible" => "participant types",
             "symbols" => "symbols",
+            "orders" => "orders",
             _ => "bytes",
         };
         write!(f, "{field} is {len} {unit}, above the maximum of {max}")
@@ -754,6 +756,10 @@ mod tests {
         assert_eq!(
             said("symbols", 65, 64),
             "symbols is 65 symbols, above the maximum of 64"
+        );
+        assert_eq!(
+            said("orders", 5, 4),
+            "orders is 5 orders, above the maximum of 4"
         );
         assert_eq!(
             said("eligible", 4, 3),

@@ -390,16 +390,21 @@ pub(crate) fn checked_manifest(dir: &Path) -> Result<Manifest, JournalError> {
     }
 }
 
-/// The first segment `manifest` lists whose file is not where the manifest
-/// says, as the error that refuses the journal.
+/// The first live segment `manifest` lists whose file is not where it
+/// should be, as the error that refuses the journal (an archived one is
+/// missing while its archive is away, which is no renaming).
 fn missing_listed(manifest: &Manifest, dir: &Path) -> Option<JournalError> {
-    manifest.segments.iter().find_map(|&s| {
-        let file = manifest.path_of(dir, s);
-        (!file.exists()).then_some(JournalError::MissingSegment {
-            file,
-            first_seq: s.first_seq,
+    manifest
+        .segments
+        .iter()
+        .filter(|s| !s.archived)
+        .find_map(|&s| {
+            let file = manifest.path_of(dir, s);
+            (!file.exists()).then_some(JournalError::MissingSegment {
+                file,
+                first_seq: s.first_seq,
+            })
         })
-    })
 }
 
 /// The first segment on disk that `manifest` should list and does not, as

@@ -75,15 +75,22 @@ const KEEPALIVE: (std::time::Duration, std::time::Duration, u32) = (
     std::time::Duration::from_secs(10),
     3,
 );
+/// Longest an answer sent may go unacknowledged before the connection is
+/// closed (`TCP_USER_TIMEOUT`): keepalive asks only a silent connection,
+/// and a peer that went away with an answer on its way would otherwise be
+/// retried for some 15 minutes.
+const UNACKNOWLEDGED: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Turns [`KEEPALIVE`] on for `stream`.
+/// Turns [`KEEPALIVE`] and [`UNACKNOWLEDGED`] on for `stream`.
 fn keep_alive(stream: &tokio::net::TcpStream) -> std::io::Result<()> {
     let (time, interval, retries) = KEEPALIVE;
     let keepalive = socket2::TcpKeepalive::new()
         .with_time(time)
         .with_interval(interval)
         .with_retries(retries);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive)
+    let socket = socket2::SockRef::from(stream);
+    socket.set_tcp_keepalive(&keepalive)?;
+    socket.set_tcp_user_timeout(Some(UNACKNOWLEDGED))
 }
 
 type Conn = Framed<Stream, FrameCodec<AdminRequest, AdminReply>>;
@@ -791,6 +798,7 @@ mod tests {
         assert_eq!(socket.tcp_keepalive_time().unwrap(), time);
         assert_eq!(socket.tcp_keepalive_interval().unwrap(), interval);
         assert_eq!(socket.tcp_keepalive_retries().unwrap(), retries);
+        assert_eq!(socket.tcp_user_timeout().unwrap(), Some(UNACKNOWLEDGED));
         drop(client);
     }
 }
