@@ -207,7 +207,7 @@ fn a_bid_is_placed_amended_cancelled_and_its_result_printed() {
     );
     assert!(waiting.status.success(), "{}", said(&waiting));
     assert!(
-        said(&waiting).contains("auction 1 (CEA2025) closed: 100000 t sold, 50000 t unsold")
+        said(&waiting).contains("auction 1 (CEA2025) ended: 100000 t sold, 50000 t unsold")
             && said(&waiting).contains("this bid won 40000 t at 93.00"),
         "{}",
         said(&waiting)

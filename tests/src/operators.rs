@@ -7,6 +7,9 @@ use cetx_gateway::config::{ServerConfig, DEFAULT_TOML};
 
 use crate::server::TestServer;
 
+/// The operator of [`config_with`]'s market.
+pub const OPERATOR: u32 = 9;
+
 /// Operator 9's secret in [`config_with`]'s market.
 pub const OPERATOR_SECRET: &str = "operator-secret-9";
 
@@ -24,7 +27,7 @@ pub fn config() -> ServerConfig {
 #[must_use]
 pub fn config_with(more: &str) -> ServerConfig {
     let text = format!(
-        "{DEFAULT_TOML}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = 9\nname = \"desk\"\nsecret = \"{OPERATOR_SECRET}\"\n{more}"
+        "{DEFAULT_TOML}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[[operators]]\nid = {OPERATOR}\nname = \"desk\"\nsecret = \"{OPERATOR_SECRET}\"\n{more}"
     );
     ServerConfig::from_toml_str(&text).expect("a valid config")
 }
@@ -36,7 +39,7 @@ pub fn config_with(more: &str) -> ServerConfig {
 pub async fn operator(server: &TestServer) -> AdminClient {
     AdminClient::connect(
         server.admin.expect("an operators' channel"),
-        9,
+        OPERATOR,
         OPERATOR_SECRET,
     )
     .await

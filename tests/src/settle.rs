@@ -16,6 +16,8 @@ pub struct Reports {
     pub days: String,
     /// `accounts.csv`.
     pub accounts: String,
+    /// `auctions.csv`.
+    pub auctions: String,
 }
 
 /// Replays the journal of the data directory `data` (its `journal`
@@ -55,6 +57,7 @@ pub fn settle(data: &Path, expected: Option<&ServerConfig>) -> Result<Reports, (
         clearing: read("clearing"),
         days: read("days"),
         accounts: read("accounts"),
+        auctions: read("auctions"),
     })
 }
 

@@ -23,7 +23,7 @@ use cetx_gateway::protocol::admin::{AdminAction, AdminReply};
 use cetx_gateway::protocol::feed::FeedMessage;
 use cetx_gateway::protocol::{ClientMessage, ServerFrame, ServerMessage};
 use cetx_gateway::runtime::Clock;
-use cetx_tests::operators::{config, operator};
+use cetx_tests::operators::{config, operator, OPERATOR};
 use cetx_tests::server::TestServer;
 use cetx_tests::settle::settled;
 
@@ -623,6 +623,16 @@ async fn a_withdrawn_auction_sells_nothing_and_releases_every_bid() {
     let data = server.stop().await;
     let reports = settled(data.path());
     assert_eq!(reports.clearing.lines().count(), 1, "{}", reports.clearing);
+    // The auctions report says it was withdrawn, and by whom.
+    let line = reports
+        .auctions
+        .lines()
+        .find(|line| line.split(',').nth(3) == Some("1"))
+        .unwrap_or_else(|| panic!("{}", reports.auctions));
+    assert!(
+        line.ends_with(&format!(",0,150000,,0.00,withdrawn,{OPERATOR}")),
+        "{line}"
+    );
 }
 
 /// A new subscriber's snapshot ends with auction 1's result, and no

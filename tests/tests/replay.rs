@@ -1059,15 +1059,18 @@ fn every_auction_s_close_is_a_line_of_auctions_also_one_that_sold_nothing() {
     stamp(announce(1, cetx_engine::Pricing::Uniform), OPEN_NS);
     stamp(announce(2, cetx_engine::Pricing::PayAsBid), OPEN_NS);
     stamp(announce(3, cetx_engine::Pricing::Uniform), OPEN_NS);
+    // An operator withdraws the third in its window.
+    stamp(Command::WithdrawAuction { auction_id: 3 }, start_ns);
     stamp(bid(1, 91_00, 60_000), start_ns);
     stamp(bid(2, 90_00, 40_000), start_ns);
     let closed_ns = start_ns + 1_000_000_000;
     stamp(Command::CloseAuction { auction_id: 1 }, closed_ns);
     stamp(Command::CloseAuction { auction_id: 2 }, closed_ns);
-    // An operator withdraws the third, after its window's end, before the
-    // server's close.
-    stamp(Command::WithdrawAuction { auction_id: 3 }, closed_ns);
-    let (close_1, close_2, withdrawn) = (stamped.len() - 2, stamped.len() - 1, stamped.len());
+    let (close_1, close_2) = (stamped.len() - 1, stamped.len());
+    let withdrawn = 1 + stamped
+        .iter()
+        .position(|(command, _)| matches!(command, Command::WithdrawAuction { .. }))
+        .unwrap();
     let journal = tempfile::tempdir().unwrap();
     write_journal(journal.path(), &stamped);
     let out = tempfile::tempdir().unwrap();
@@ -1079,9 +1082,9 @@ fn every_auction_s_close_is_a_line_of_auctions_also_one_that_sold_nothing() {
         auctions,
         format!(
             "seq,time_ns,trading_day,auction_id,instrument,seller,broker,pricing,quantity_t,sold_t,unsold_t,clearing_cny,turnover_cny,ended,operator\n\
+             {withdrawn},{start_ns},20261127,3,CEA2025,1001,1,uniform,100000,0,100000,,0.00,withdrawn,\n\
              {close_1},{closed_ns},20261127,1,CEA2025,1001,1,uniform,100000,100000,0,90.00,9000000.00,closed,\n\
-             {close_2},{closed_ns},20261127,2,CEA2025,1001,1,pay-as-bid,100000,0,100000,,0.00,closed,\n\
-             {withdrawn},{closed_ns},20261127,3,CEA2025,1001,1,uniform,100000,0,100000,,0.00,withdrawn,\n"
+             {close_2},{closed_ns},20261127,2,CEA2025,1001,1,pay-as-bid,100000,0,100000,,0.00,closed,\n"
         )
     );
     let clearing = table(&std::fs::read_to_string(out.path().join("clearing.csv")).unwrap());

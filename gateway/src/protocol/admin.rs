@@ -174,7 +174,7 @@ pub enum AdminAction {
         /// The auction.
         auction_id: u64,
     },
-    /// Tag 14. Withdraw an open auction, in its window or after it: it
+    /// Tag 14. Withdraw an open auction before its window ends: it
     /// sells nothing, and every bid and the seller's allowances are
     /// released.
     WithdrawAuction {

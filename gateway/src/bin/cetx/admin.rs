@@ -187,7 +187,7 @@ enum Action {
         #[arg(long)]
         auction_id: u64,
     },
-    /// Withdraw an open auction, in its window or after it: it sells
+    /// Withdraw an open auction before its window ends: it sells
     /// nothing, and its bids and the seller's allowances are released.
     WithdrawAuction {
         #[arg(long)]

@@ -381,7 +381,7 @@ fn describe_bid(frame: &ServerFrame) -> String {
             quantity_t,
             ..
         } => format!(
-            "#{seq} auction {auction_id} ({symbol}) closed: {sold_t} t sold, {unsold_t} t unsold, clearing at {}; this bid {}",
+            "#{seq} auction {auction_id} ({symbol}) ended: {sold_t} t sold, {unsold_t} t unsold, clearing at {}; this bid {}",
             crate::ticks_to_cny(*clearing_ticks),
             if *quantity_t == 0 {
                 "won nothing".to_owned()
