@@ -272,11 +272,17 @@ impl PendingSlot {
     pub(crate) fn evicted(&self) -> CancellationToken {
         self.evicted.clone()
     }
-}
 
-impl Drop for PendingSlot {
-    fn drop(&mut self) {
-        self.admission.release_address(self.addr);
+    /// The connection sent its login, which is being checked: it is no
+    /// idle socket, and newer connections evict only those behind it (the
+    /// check ends within the login timeout). A login under a slow check
+    /// that could be evicted was, when connections came faster than the
+    /// checks, evicted before any check ended.
+    pub(crate) fn checking(&self) {
+        self.leave_queue();
+    }
+
+    fn leave_queue(&self) {
         let mut queue = self
             .admission
             .queue
@@ -285,6 +291,13 @@ impl Drop for PendingSlot {
         if let Some(at) = queue.iter().position(|(id, _)| *id == self.id) {
             queue.remove(at);
         }
+    }
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        self.admission.release_address(self.addr);
+        self.leave_queue();
     }
 }
 
@@ -350,6 +363,29 @@ mod tests {
                 .unwrap_err(),
             Full::Address
         );
+    }
+
+    /// A connection whose login is being checked is not evicted: the
+    /// newcomer evicts the idle one behind it.
+    #[tokio::test]
+    async fn a_login_being_checked_is_not_evicted() {
+        let admission = admission(2, 2);
+        let checked = admission.admit([10, 0, 0, 1].into()).unwrap();
+        let idle = admission.admit([10, 0, 0, 2].into()).unwrap();
+        checked.checking();
+        let (checked_gone, idle_gone) = (checked.evicted(), idle.evicted());
+        let waiting = {
+            let admission = Arc::clone(&admission);
+            tokio::spawn(async move {
+                admission
+                    .admit_evicting([10, 0, 0, 3].into(), Duration::from_secs(10))
+                    .await
+            })
+        };
+        idle_gone.cancelled().await;
+        assert!(!checked_gone.is_cancelled());
+        drop(idle);
+        assert!(waiting.await.unwrap().is_ok());
     }
 
     #[tokio::test]

@@ -29,6 +29,9 @@ use crate::tls::{ClientTls, Stream};
 
 /// `TooManyConnections`: the server is at a connection limit for now.
 const TOO_MANY_CONNECTIONS: u16 = 412;
+/// `ServerBusy`: the login's cancels or its secret's check did not come in
+/// time; PROTOCOL.md says to try again.
+const SERVER_BUSY: u16 = 408;
 /// How often [`Client::reconnect`] tries again while the server still
 /// holds the previous connection, and how long it waits between tries.
 const RECONNECT_ATTEMPTS: u32 = 40;
@@ -284,8 +287,8 @@ impl Client {
     }
 
     /// A new connection of the same broker to the same server, resuming
-    /// after `last_seq`. The server may be at a connection limit for a
-    /// moment: 412 is retried for a while.
+    /// after `last_seq`. The server may be at a connection limit or busy
+    /// for a moment: 412 and 408 are retried for a while.
     async fn log_in_again(&self) -> Result<Self, ClientError> {
         let mut attempts = 0;
         loop {
@@ -301,7 +304,8 @@ impl Client {
             .await;
             match login {
                 Err(ClientError::LoginRejected { reason, .. })
-                    if reason == TOO_MANY_CONNECTIONS && attempts < RECONNECT_ATTEMPTS =>
+                    if (reason == TOO_MANY_CONNECTIONS || reason == SERVER_BUSY)
+                        && attempts < RECONNECT_ATTEMPTS =>
                 {
                     attempts += 1;
                     tokio::time::sleep(RECONNECT_BACKOFF).await;

@@ -84,6 +84,8 @@ pub(crate) struct Verifier {
     /// Each credential (by its hash) whose secret was accepted: the
     /// secret's HMAC under `key`. One entry per added broker at most.
     accepted: std::sync::Mutex<std::collections::HashMap<[u8; 32], ring::hmac::Tag>>,
+    /// Whether the thread's stop was logged (once).
+    told_stopped: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -115,6 +117,7 @@ impl Verifier {
             checks,
             key,
             accepted: std::sync::Mutex::default(),
+            told_stopped: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -139,9 +142,16 @@ impl Verifier {
                 self.known().insert(credential.hash, tag);
             }
             Some(false) => {}
-            None => tracing::error!(
-                "the thread that checks added brokers' logins has stopped: their logins are refused 408 until a restart"
-            ),
+            None => {
+                if !self
+                    .told_stopped
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::error!(
+                        "the thread that checks added brokers' logins has stopped: their logins are refused 408 until a restart"
+                    );
+                }
+            }
         }
         checked
     }

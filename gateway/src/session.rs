@@ -256,8 +256,12 @@ impl Ended {
     const fn before_login(&self) -> bool {
         matches!(
             self,
+            // ServerBusy: a secret not checked in time, which anyone may
+            // cause with wrong ones.
             Self::LoginRefused(
-                RejectReason::NotLoggedIn | RejectReason::UnsupportedProtocolVersion
+                RejectReason::NotLoggedIn
+                    | RejectReason::UnsupportedProtocolVersion
+                    | RejectReason::ServerBusy
             ) | Self::Evicted
                 | Self::LoginTimeout
                 | Self::Eof
@@ -553,18 +557,15 @@ async fn login(
         return Err(refuse_login(conn, RejectReason::TooManyFailedLogins).await);
     }
     // A check may wait its turn behind other logins' (an added broker's
-    // first since the start): the login stays evictable meanwhile, and one
-    // not checked within the login timeout is told the server is busy.
-    let waited = tokio::select! {
+    // first since the start): the login is no idle socket to evict
+    // meanwhile, and one not checked within the login timeout is told the
+    // server is busy.
+    pending.checking();
+    let check = tokio::select! {
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
-        () = evicted.cancelled() => None,
         check = timeout(ctx.login_timeout, check_login(conn, ctx, broker, &secret)) => {
-            Some(check.unwrap_or(LoginCheck::Unchecked))
+            check.unwrap_or(LoginCheck::Unchecked)
         }
-    };
-    let Some(check) = waited else {
-        refuse_login(conn, RejectReason::TooManyConnections).await;
-        return Err(Ended::Evicted);
     };
     if check == LoginCheck::Unchecked {
         refuse_login_saying(
@@ -573,7 +574,7 @@ async fn login(
             "server busy: the secret could not be checked in time; try again".to_owned(),
         )
         .await;
-        return Err(Ended::BrokerRefused(broker, RejectReason::ServerBusy));
+        return Err(Ended::LoginRefused(RejectReason::ServerBusy));
     }
     if check == LoginCheck::NotActive {
         // Right credentials: the refusal says why, and is no failure.
