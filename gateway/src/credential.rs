@@ -6,9 +6,13 @@
 //! draws the salt and hashes when an operator adds a broker, and checks a
 //! login against the hash; the engine only stores the bytes.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex, MutexGuard, PoisonError};
 
 use cetx_engine::Credential;
+use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::protocol::Secret;
@@ -79,13 +83,13 @@ type Check = (Credential, Secret, tokio::sync::oneshot::Sender<bool>);
 /// every wrong secret for it, are answered at once without the queue: an
 /// added broker's secret cannot change.
 pub(crate) struct Verifier {
-    checks: std::sync::mpsc::Sender<Check>,
-    key: ring::hmac::Key,
+    checks: mpsc::Sender<Check>,
+    key: hmac::Key,
     /// Each credential (by its hash) whose secret was accepted: the
     /// secret's HMAC under `key`. One entry per added broker at most.
-    accepted: std::sync::Mutex<std::collections::HashMap<[u8; 32], ring::hmac::Tag>>,
+    accepted: Mutex<HashMap<[u8; 32], hmac::Tag>>,
     /// Whether the thread's stop was logged (once).
-    told_stopped: std::sync::atomic::AtomicBool,
+    told_stopped: AtomicBool,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -100,9 +104,9 @@ impl Verifier {
     /// # Errors
     /// The OS error when no thread can be started or no key drawn.
     pub(crate) fn start() -> std::io::Result<Self> {
-        let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &SystemRandom::new())
+        let key = hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new())
             .map_err(|_| std::io::Error::other(RandomError))?;
-        let (checks, queued) = std::sync::mpsc::channel::<Check>();
+        let (checks, queued) = mpsc::channel::<Check>();
         std::thread::Builder::new()
             .name("cetx-verify".into())
             .spawn(move || {
@@ -116,8 +120,8 @@ impl Verifier {
         Ok(Self {
             checks,
             key,
-            accepted: std::sync::Mutex::default(),
-            told_stopped: std::sync::atomic::AtomicBool::new(false),
+            accepted: Mutex::default(),
+            told_stopped: AtomicBool::new(false),
         })
     }
 
@@ -129,7 +133,7 @@ impl Verifier {
         let bytes = secret.expose().as_bytes();
         let known = self.known().get(&credential.hash).cloned();
         if let Some(tag) = known {
-            return Some(ring::hmac::verify(&self.key, bytes, tag.as_ref()).is_ok());
+            return Some(hmac::verify(&self.key, bytes, tag.as_ref()).is_ok());
         }
         let (answer, told) = tokio::sync::oneshot::channel();
         let checked = match self.checks.send((credential, secret.clone(), answer)) {
@@ -138,15 +142,12 @@ impl Verifier {
         };
         match checked {
             Some(true) => {
-                let tag = ring::hmac::sign(&self.key, bytes);
+                let tag = hmac::sign(&self.key, bytes);
                 self.known().insert(credential.hash, tag);
             }
             Some(false) => {}
             None => {
-                if !self
-                    .told_stopped
-                    .swap(true, std::sync::atomic::Ordering::Relaxed)
-                {
+                if !self.told_stopped.swap(true, Ordering::Relaxed) {
                     tracing::error!(
                         "the thread that checks added brokers' logins has stopped: their logins are refused 408 until a restart"
                     );
@@ -156,12 +157,8 @@ impl Verifier {
         checked
     }
 
-    fn known(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<[u8; 32], ring::hmac::Tag>> {
-        self.accepted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn known(&self) -> MutexGuard<'_, HashMap<[u8; 32], hmac::Tag>> {
+        self.accepted.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
