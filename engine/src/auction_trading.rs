@@ -305,10 +305,17 @@ impl Engine {
         risk::release(account, holding, &claim);
     }
 
-    pub(crate) fn close_auction(
+    /// Ends the open auction `auction_id`: a close (`sell`), taken from
+    /// its window's end on (148 before), allocates what it offers; a
+    /// withdrawal, taken before the window's end (147 from then on: the
+    /// bids stand and the close allocates them), sells nothing. Either
+    /// settles the fills, cancels what no fill took (every bid, for a
+    /// withdrawal) and releases the unsold allowances.
+    pub(crate) fn end_auction(
         &mut self,
         auction_id: u64,
         stamp: Stamp,
+        sell: bool,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         let auction = self
@@ -316,40 +323,13 @@ impl Engine {
             .open
             .get(&auction_id)
             .ok_or(RejectReason::UnknownAuction)?;
-        if stamp.time_ns < auction.notice.end_ns {
+        let window_ended = stamp.time_ns >= auction.notice.end_ns;
+        if sell && !window_ended {
             return Err(RejectReason::AuctionStillOpen);
         }
-        self.end_auction(auction_id, stamp, true, events);
-        Ok(())
-    }
-
-    /// Withdraws an open auction before its window ends: it ends as a
-    /// close that sells nothing would, every bid cancelled as unfilled and
-    /// the seller's allowances released. Once the window has ended, the
-    /// bids stand and the auction is closed, not withdrawn (147).
-    pub(crate) fn withdraw_auction(
-        &mut self,
-        auction_id: u64,
-        stamp: Stamp,
-        events: &mut Vec<Event>,
-    ) -> Result<(), RejectReason> {
-        let auction = self
-            .auctions
-            .open
-            .get(&auction_id)
-            .ok_or(RejectReason::UnknownAuction)?;
-        if stamp.time_ns >= auction.notice.end_ns {
+        if !sell && window_ended {
             return Err(RejectReason::AuctionNotBidding);
         }
-        self.end_auction(auction_id, stamp, false, events);
-        Ok(())
-    }
-
-    /// Ends the open auction `auction_id`: allocates what it offers when
-    /// `sell` (else nothing), settles the fills, cancels what no fill
-    /// took and releases the unsold allowances.
-    fn end_auction(&mut self, auction_id: u64, stamp: Stamp, sell: bool, events: &mut Vec<Event>) {
-        let auction = &self.auctions.open[&auction_id];
         let notice = auction.notice;
         let on_sale = AuctionNotice {
             quantity_t: if sell { notice.quantity_t } else { 0 },
@@ -401,6 +381,7 @@ impl Engine {
             unsold_t,
             turnover_fen,
         }));
+        Ok(())
     }
 
     /// Locks the seller's quantity and opens the auction.

@@ -392,9 +392,11 @@ impl Engine {
                 quantity_t,
                 ..
             } => self.amend_bid(auction_id, bid_id, price_ticks, quantity_t, stamp, events),
-            Command::CloseAuction { auction_id } => self.close_auction(auction_id, stamp, events),
+            Command::CloseAuction { auction_id } => {
+                self.end_auction(auction_id, stamp, true, events)
+            }
             Command::WithdrawAuction { auction_id } => {
-                self.withdraw_auction(auction_id, stamp, events)
+                self.end_auction(auction_id, stamp, false, events)
             }
             Command::Take(take) => self.take(&take, stamp, events),
             Command::Cancel {
