@@ -752,23 +752,29 @@ mod tests {
     /// outside tester's "symbols is 65 bytes").
     #[test]
     fn a_long_field_is_told_in_its_unit() {
-        let said = |field, len, max| FieldTooLong { field, len, max }.to_string();
-        assert_eq!(
-            said("symbols", 65, 64),
-            "symbols is 65 symbols, above the maximum of 64"
-        );
-        assert_eq!(
-            said("orders", 5, 4),
-            "orders is 5 orders, above the maximum of 4"
-        );
-        assert_eq!(
-            said("eligible", 4, 3),
-            "eligible is 4 participant types, above the maximum of 3"
-        );
-        assert_eq!(
-            said("symbol", 17, 16),
-            "symbol is 17 bytes, above the maximum of 16"
-        );
+        for (field, len, max, said) in [
+            (
+                "symbols",
+                65,
+                64,
+                "symbols is 65 symbols, above the maximum of 64",
+            ),
+            ("orders", 5, 4, "orders is 5 orders, above the maximum of 4"),
+            (
+                "eligible",
+                4,
+                3,
+                "eligible is 4 participant types, above the maximum of 3",
+            ),
+            (
+                "symbol",
+                17,
+                16,
+                "symbol is 17 bytes, above the maximum of 16",
+            ),
+        ] {
+            assert_eq!(FieldTooLong { field, len, max }.to_string(), said);
+        }
     }
 
     #[test]
