@@ -32,17 +32,14 @@ use crate::log_tally::LogTally;
 /// again: a loop that went straight back wrote millions of log lines.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Longest data sent may go unacknowledged before a connection is closed
-/// (`TCP_USER_TIMEOUT`), on the operators' channel and the HTTP ports: a
-/// peer that went away unseen (its host crashed, its network cut) would
-/// otherwise keep its place for the some 15 minutes of retransmissions.
-pub(crate) const UNACKNOWLEDGED: Duration = Duration::from_secs(60);
-
 /// The kernel send buffer of an HTTP port's connection: room for the page
 /// and several of the web view's events, while a reader that stopped
 /// reading fills it, and so meets the write timeout, within seconds, not
 /// minutes (an outside tester's non-reader held its place 165 s, and
-/// some 3 MB of kernel memory, with the kernel's own sizing).
+/// some 3 MB of kernel memory, with the kernel's own sizing). Linux
+/// doubles what is asked, to 128 KiB. (No `TCP_USER_TIMEOUT` here: it
+/// also counts a reader's window held shut, and cut live readers with
+/// small buffers after a minute.)
 const HTTP_SEND_BUFFER: usize = 64 << 10;
 
 /// At most one log line per this long about a port's failed accepts.
@@ -207,12 +204,8 @@ async fn connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let socket = socket2::SockRef::from(&stream);
-    let set = socket
-        .set_tcp_user_timeout(Some(UNACKNOWLEDGED))
-        .and_then(|()| socket.set_send_buffer_size(HTTP_SEND_BUFFER));
-    if let Err(error) = set {
-        tracing::debug!(%peer, %error, "an HTTP connection keeps the kernel's socket defaults");
+    if let Err(error) = socket2::SockRef::from(&stream).set_send_buffer_size(HTTP_SEND_BUFFER) {
+        tracing::debug!(%peer, %error, "an HTTP connection keeps the kernel's send buffer");
     }
     let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
     stream.set_write_timeout(Some(limits.write_timeout));

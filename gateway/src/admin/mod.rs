@@ -31,7 +31,6 @@ use crate::admission::{Admission, Full, PendingSlot};
 use crate::backoff::LoginBackoff;
 use crate::codec::FrameCodec;
 use crate::config::{OperatorConfig, ServerConfig};
-use crate::listen::UNACKNOWLEDGED;
 use crate::log_tally::SharedTally;
 use crate::protocol::admin::{
     AdminAction, AdminReply, AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_ADMIN_FRAME,
@@ -76,8 +75,13 @@ const KEEPALIVE: (std::time::Duration, std::time::Duration, u32) = (
     std::time::Duration::from_secs(10),
     3,
 );
-/// Turns [`KEEPALIVE`] on for `stream`, and [`UNACKNOWLEDGED`] (keepalive
-/// asks only a silent connection, not one with an answer on its way).
+/// Longest an answer sent may go unacknowledged before the connection is
+/// closed (`TCP_USER_TIMEOUT`): keepalive asks only a silent connection,
+/// and a peer that went away with an answer on its way would otherwise be
+/// retried for some 15 minutes.
+const UNACKNOWLEDGED: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Turns [`KEEPALIVE`] and [`UNACKNOWLEDGED`] on for `stream`.
 fn keep_alive(stream: &tokio::net::TcpStream) -> std::io::Result<()> {
     let (time, interval, retries) = KEEPALIVE;
     let keepalive = socket2::TcpKeepalive::new()
