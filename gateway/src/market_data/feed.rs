@@ -70,7 +70,7 @@ use crate::codec::{DecodeError, FeedServerCodec};
 use crate::config::MarketDataSettings;
 use crate::listen::PerAddress;
 use crate::protocol::feed::{FeedMessage, FeedRequest, MAX_FEED_FRAME};
-use crate::protocol::{HEARTBEAT_INTERVAL, IDLE_TIMEOUT, MAX_TEXT_LEN};
+use crate::protocol::{HEARTBEAT_INTERVAL, IDLE_TIMEOUT};
 use crate::reports::reject_text;
 use crate::server::LOG_FLUSH_PERIOD;
 
@@ -181,11 +181,7 @@ fn rejected(reason: RejectReason) -> FeedMessage {
 /// A `Rejected` with `text`, cut to what the feed carries (128 bytes, at
 /// a character's edge).
 fn rejected_saying(reason: RejectReason, mut text: String) -> FeedMessage {
-    let mut end = text.len().min(MAX_TEXT_LEN);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
+    crate::session::truncate_text(&mut text);
     FeedMessage::Rejected {
         reason: reason.code(),
         text,
