@@ -22,10 +22,22 @@
 //! the oldest is an idle one: a flood cannot keep a broker out by holding
 //! the pool, only by filling it faster than brokers log in.
 //!
+//! A login checked and found wrong keeps its slot while it waits out its
+//! back-off ([`crate::backoff`]): that wait is the brake on guessers with
+//! many addresses. So a flood of wrong secrets from fresh addresses can
+//! hold every slot for a second at a time, and no idle one is left to
+//! evict. A quarter of the slots are therefore **reserved** for
+//! connections from a [`Source::Proven`] address: one that a login
+//! succeeded from since the server started, with no failed login counted
+//! against it now. A broker that logged in once gets in again from where
+//! it did, whatever the flood; a guesser cannot earn that without a
+//! right secret.
+//!
 //! ```text
 //! accept ─► PendingSlot (pool, per address) ─login ok─► SessionSlot
 //!             address over its share: LoginRejected 412, close
 //!             pool full: the oldest pending one is closed (412) instead
+//!             a proven address: the reserved quarter, when the rest is full
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
@@ -42,7 +54,10 @@ use crate::config::ServerSettings;
 /// The server's slots: pending logins and logged-in sessions.
 #[derive(Debug)]
 pub(crate) struct Admission {
+    /// The slots any connection may take.
     pending: Arc<Semaphore>,
+    /// The slots only a [`Source::Proven`] address's may take.
+    reserved: Arc<Semaphore>,
     /// Session slots held: at most `max_sessions`, but for takeovers.
     sessions: Arc<AtomicUsize>,
     /// Pending slots held per source address; an address holding none is
@@ -67,6 +82,16 @@ pub(crate) enum Full {
     Pending,
     /// Its source address holds its share of them.
     Address,
+}
+
+/// Where a new connection comes from, as far as its slots go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// An address a login succeeded from since the start, with no failed
+    /// login counted against it now: it may take a reserved slot.
+    Proven,
+    /// Any other address.
+    Unproven,
 }
 
 /// A connection's place while it has not logged in; freed when dropped.
@@ -101,12 +126,15 @@ impl Admission {
         )
     }
 
-    /// At most `max_pending` pending slots, `per_address` of them per
-    /// source address, and `max_sessions` session slots.
+    /// At most `max_pending` pending slots (a quarter of them, rounded
+    /// down, kept for [`Source::Proven`] addresses), `per_address` of them
+    /// per source address, and `max_sessions` session slots.
     pub(crate) fn with_limits(max_pending: u32, per_address: u32, max_sessions: u32) -> Arc<Self> {
         let slots = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+        let reserved = slots(max_pending / 4);
         Arc::new(Self {
-            pending: Arc::new(Semaphore::new(slots(max_pending))),
+            pending: Arc::new(Semaphore::new(slots(max_pending) - reserved)),
+            reserved: Arc::new(Semaphore::new(reserved)),
             sessions: Arc::new(AtomicUsize::new(0)),
             per_address: Mutex::new(BTreeMap::new()),
             max_pending_per_address: per_address,
@@ -118,14 +146,19 @@ impl Admission {
         })
     }
 
-    /// A pending slot for a new connection from `addr`.
+    /// A pending slot for a new connection from `addr`: a reserved one
+    /// if the others are taken and `source` is [`Source::Proven`].
     ///
     /// # Errors
     /// [`Full`] when the pool or the address's share is taken. Only the
     /// second counts as refused here: a connection that finds the pool
     /// full goes on to [`Self::admit_evicting`], which counts it if it
     /// gets no slot there either.
-    pub(crate) fn admit(self: &Arc<Self>, addr: IpAddr) -> Result<PendingSlot, Full> {
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        addr: IpAddr,
+        source: Source,
+    ) -> Result<PendingSlot, Full> {
         let mut per_address = self.lock_addresses();
         let held = per_address.get(&addr).copied().unwrap_or(0);
         let permit = if held >= self.max_pending_per_address {
@@ -133,6 +166,10 @@ impl Admission {
         } else {
             Arc::clone(&self.pending)
                 .try_acquire_owned()
+                .or_else(|full| match source {
+                    Source::Proven => Arc::clone(&self.reserved).try_acquire_owned(),
+                    Source::Unproven => Err(full),
+                })
                 .map_err(|_| Full::Pending)
         };
         let permit = permit.inspect_err(|full| {
@@ -147,7 +184,8 @@ impl Admission {
 
     /// A pending slot for a connection from `addr` when the pool is full:
     /// the oldest pending connection is closed to make room, and this one
-    /// waits at most `wait` for its slot.
+    /// waits at most `wait` for its slot (a reserved one too, for a
+    /// [`Source::Proven`] address).
     ///
     /// # Errors
     /// [`Full::Address`] when the address holds its share;
@@ -155,6 +193,7 @@ impl Admission {
     pub(crate) async fn admit_evicting(
         self: &Arc<Self>,
         addr: IpAddr,
+        source: Source,
         wait: Duration,
     ) -> Result<PendingSlot, Full> {
         {
@@ -178,7 +217,16 @@ impl Admission {
             token.cancel();
             self.refused.fetch_add(1, Ordering::Relaxed);
         }
-        let acquire = Arc::clone(&self.pending).acquire_owned();
+        let (pending, reserved) = (Arc::clone(&self.pending), Arc::clone(&self.reserved));
+        let acquire = async move {
+            match source {
+                Source::Proven => tokio::select! {
+                    permit = pending.acquire_owned() => permit,
+                    permit = reserved.acquire_owned() => permit,
+                },
+                Source::Unproven => pending.acquire_owned().await,
+            }
+        };
         match tokio::time::timeout(wait, acquire).await {
             Ok(Ok(permit)) => Ok(self.register(addr, permit)),
             _ => {
@@ -228,7 +276,7 @@ impl Admission {
     /// session slot.
     pub(crate) fn held(&self) -> (usize, usize) {
         (
-            self.max_pending - self.pending.available_permits(),
+            self.max_pending - self.pending.available_permits() - self.reserved.available_permits(),
             self.sessions.load(Ordering::Acquire),
         )
     }
@@ -319,30 +367,43 @@ mod tests {
         let admission = admission(4, 2);
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
-        let first = admission.admit(a).unwrap();
-        let _second = admission.admit(a).unwrap();
-        assert_eq!(admission.admit(a).unwrap_err(), Full::Address);
-        let _other = admission.admit(b).unwrap();
+        let first = admission.admit(a, Source::Unproven).unwrap();
+        let _second = admission.admit(a, Source::Unproven).unwrap();
+        assert_eq!(
+            admission.admit(a, Source::Unproven).unwrap_err(),
+            Full::Address
+        );
+        let _other = admission.admit(b, Source::Unproven).unwrap();
         drop(first);
-        assert!(admission.admit(a).is_ok());
+        assert!(admission.admit(a, Source::Unproven).is_ok());
     }
 
     #[tokio::test]
     async fn a_full_pool_closes_its_oldest_for_a_newcomer() {
         let admission = admission(2, 2);
-        let oldest = admission.admit([10, 0, 0, 1].into()).unwrap();
-        let newer = admission.admit([10, 0, 0, 2].into()).unwrap();
+        let oldest = admission
+            .admit([10, 0, 0, 1].into(), Source::Unproven)
+            .unwrap();
+        let newer = admission
+            .admit([10, 0, 0, 2].into(), Source::Unproven)
+            .unwrap();
         let (oldest_gone, newer_gone) = (oldest.evicted(), newer.evicted());
         // The pool is full: the newcomer goes on to evict, not refused yet.
         assert_eq!(
-            admission.admit([10, 0, 0, 3].into()).unwrap_err(),
+            admission
+                .admit([10, 0, 0, 3].into(), Source::Unproven)
+                .unwrap_err(),
             Full::Pending
         );
         let waiting = {
             let admission = Arc::clone(&admission);
             tokio::spawn(async move {
                 admission
-                    .admit_evicting([10, 0, 0, 3].into(), Duration::from_secs(10))
+                    .admit_evicting(
+                        [10, 0, 0, 3].into(),
+                        Source::Unproven,
+                        Duration::from_secs(10),
+                    )
                     .await
             })
         };
@@ -355,10 +416,16 @@ mod tests {
         assert_eq!(admission.refused(), 1, "the oldest, closed with 412");
         // An address over its share is still refused, whatever the pool.
         drop(newer);
-        let _third = admission.admit([10, 0, 0, 3].into()).unwrap();
+        let _third = admission
+            .admit([10, 0, 0, 3].into(), Source::Unproven)
+            .unwrap();
         assert_eq!(
             admission
-                .admit_evicting([10, 0, 0, 3].into(), Duration::from_secs(10))
+                .admit_evicting(
+                    [10, 0, 0, 3].into(),
+                    Source::Unproven,
+                    Duration::from_secs(10)
+                )
                 .await
                 .unwrap_err(),
             Full::Address
@@ -370,15 +437,23 @@ mod tests {
     #[tokio::test]
     async fn a_login_being_checked_is_not_evicted() {
         let admission = admission(2, 2);
-        let checked = admission.admit([10, 0, 0, 1].into()).unwrap();
-        let idle = admission.admit([10, 0, 0, 2].into()).unwrap();
+        let checked = admission
+            .admit([10, 0, 0, 1].into(), Source::Unproven)
+            .unwrap();
+        let idle = admission
+            .admit([10, 0, 0, 2].into(), Source::Unproven)
+            .unwrap();
         checked.checking();
         let (checked_gone, idle_gone) = (checked.evicted(), idle.evicted());
         let waiting = {
             let admission = Arc::clone(&admission);
             tokio::spawn(async move {
                 admission
-                    .admit_evicting([10, 0, 0, 3].into(), Duration::from_secs(10))
+                    .admit_evicting(
+                        [10, 0, 0, 3].into(),
+                        Source::Unproven,
+                        Duration::from_secs(10),
+                    )
                     .await
             })
         };
@@ -391,13 +466,21 @@ mod tests {
     #[tokio::test]
     async fn a_newcomer_is_refused_when_no_slot_is_freed_in_time() {
         let admission = admission(1, 1);
-        let _held = admission.admit([10, 0, 0, 1].into()).unwrap();
+        let _held = admission
+            .admit([10, 0, 0, 1].into(), Source::Unproven)
+            .unwrap();
         assert_eq!(
-            admission.admit([10, 0, 0, 2].into()).unwrap_err(),
+            admission
+                .admit([10, 0, 0, 2].into(), Source::Unproven)
+                .unwrap_err(),
             Full::Pending
         );
         let refused = admission
-            .admit_evicting([10, 0, 0, 2].into(), Duration::from_millis(20))
+            .admit_evicting(
+                [10, 0, 0, 2].into(),
+                Source::Unproven,
+                Duration::from_millis(20),
+            )
             .await
             .unwrap_err();
         assert_eq!(refused, Full::Pending);
@@ -411,13 +494,74 @@ mod tests {
         );
     }
 
+    /// A quarter of the slots are a proven address's only: when the rest
+    /// are held (by logins waiting out their back-off, say), a proven
+    /// address still gets in, at once or after the wait, and others not.
+    #[tokio::test]
+    async fn a_proven_address_has_slots_no_other_can_take() {
+        let admission = admission(8, 1);
+        let unproven = |last: u8| IpAddr::from([10, 0, 1, last]);
+        let held: Vec<_> = (0..6)
+            .map(|last| {
+                let slot = admission.admit(unproven(last), Source::Unproven).unwrap();
+                // Each is a login being checked: none is evicted.
+                slot.checking();
+                slot
+            })
+            .collect();
+        assert_eq!(
+            admission.admit(unproven(6), Source::Unproven).unwrap_err(),
+            Full::Pending
+        );
+        let wait = Duration::from_millis(20);
+        assert_eq!(
+            admission
+                .admit_evicting(unproven(6), Source::Unproven, wait)
+                .await
+                .unwrap_err(),
+            Full::Pending
+        );
+        let first = admission
+            .admit([10, 0, 0, 1].into(), Source::Proven)
+            .unwrap();
+        let second = admission
+            .admit_evicting([10, 0, 0, 2].into(), Source::Proven, wait)
+            .await
+            .unwrap();
+        assert_eq!(admission.held().0, 8);
+        // The reserve is spent: a third proven address waits like anyone.
+        assert_eq!(
+            admission
+                .admit_evicting([10, 0, 0, 3].into(), Source::Proven, wait)
+                .await
+                .unwrap_err(),
+            Full::Pending
+        );
+        // A reserved slot given back is a proven address's again, and only.
+        drop(first);
+        assert_eq!(
+            admission.admit(unproven(7), Source::Unproven).unwrap_err(),
+            Full::Pending
+        );
+        assert!(admission
+            .admit([10, 0, 0, 3].into(), Source::Proven)
+            .is_ok());
+        drop((held, second));
+    }
+
     #[test]
     fn the_pool_is_shared_by_every_address() {
         let admission = admission(2, 2);
-        let _a = admission.admit([10, 0, 0, 1].into()).unwrap();
-        let _b = admission.admit([10, 0, 0, 2].into()).unwrap();
+        let _a = admission
+            .admit([10, 0, 0, 1].into(), Source::Unproven)
+            .unwrap();
+        let _b = admission
+            .admit([10, 0, 0, 2].into(), Source::Unproven)
+            .unwrap();
         assert_eq!(
-            admission.admit([10, 0, 0, 3].into()).unwrap_err(),
+            admission
+                .admit([10, 0, 0, 3].into(), Source::Unproven)
+                .unwrap_err(),
             Full::Pending
         );
         // Sessions are a pool of their own.

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use cetx_engine::BrokerId;
 
+use crate::admission::Source;
 use crate::config::LoginBackoffSettings;
 use crate::log_tally::LogTally;
 /// At most one log line about failed logins per this long.
@@ -91,6 +92,9 @@ struct Inner<K> {
     /// The failures of each address for each configured id, which a
     /// success of that id from that address takes off the address's.
     by_pair: BTreeMap<(IpAddr, K), Failures>,
+    /// The addresses logins succeeded from, each with its last success:
+    /// at most [`MAX_ADDRESSES`], the stalest forgotten past it.
+    proven: BTreeMap<IpAddr, Instant>,
     log: LogTally,
     /// The last failure counted: its address, the id it named, and that
     /// address's or id's failures then.
@@ -106,6 +110,7 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
                 by_broker: BTreeMap::new(),
                 by_unknown: BTreeMap::new(),
                 by_pair: BTreeMap::new(),
+                proven: BTreeMap::new(),
                 log: LogTally::new(LOG_INTERVAL),
                 last: None,
             }),
@@ -130,6 +135,23 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
         self.lock().by_address.get(&addr).is_some_and(|f| {
             f.count(now, self.settings.forget_after()) >= self.settings.refuse_after
         })
+    }
+
+    /// Where a new connection from `addr` stands for a pending slot:
+    /// [`Source::Proven`] when a login succeeded from `addr` since the
+    /// start (among the last [`MAX_ADDRESSES`] such addresses) and no
+    /// failed login is counted against it now.
+    pub(crate) fn source(&self, addr: IpAddr, now: Instant) -> Source {
+        let inner = self.lock();
+        let failed = inner
+            .by_address
+            .get(&addr)
+            .is_some_and(|f| f.count(now, self.settings.forget_after()) > 0);
+        if !failed && inner.proven.contains_key(&addr) {
+            Source::Proven
+        } else {
+            Source::Unproven
+        }
     }
 
     /// [`Self::is_refused`], counting the login as refused when it is.
@@ -205,6 +227,17 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
             .map_or(0, |f| f.count(now, forget));
         forgive(&mut inner.by_address, addr, own, now, forget);
         forgive(&mut inner.by_broker, id, own, now, forget);
+        inner.proven.insert(addr, now);
+        if inner.proven.len() > MAX_ADDRESSES {
+            if let Some(stalest) = inner
+                .proven
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(a, _)| *a)
+            {
+                inner.proven.remove(&stalest);
+            }
+        }
     }
 }
 
@@ -392,6 +425,32 @@ mod tests {
         assert!(backoff.lock().by_unknown.len() <= MAX_ADDRESSES);
         let fresh = IpAddr::from([10, 8, 8, 8]);
         assert!(backoff.failed(fresh, BrokerId(4), true, now).refuse);
+    }
+
+    /// An address is proven by a success from it, only while no failure
+    /// is counted against it; the addresses proven are bounded.
+    #[test]
+    fn an_address_is_proven_by_a_success_while_it_has_no_failure() {
+        let backoff = backoff();
+        let addr: IpAddr = [10, 0, 0, 1].into();
+        let now = Instant::now();
+        assert_eq!(backoff.source(addr, now), Source::Unproven);
+        backoff.succeeded(addr, BrokerId(1), now);
+        assert_eq!(backoff.source(addr, now), Source::Proven);
+        // A wrong secret, for any broker: not until it is forgotten.
+        backoff.failed(addr, BrokerId(2), true, now);
+        assert_eq!(backoff.source(addr, now), Source::Unproven);
+        let later = now + LoginBackoffSettings::default().forget_after();
+        assert_eq!(backoff.source(addr, later), Source::Proven);
+        for i in 0..=MAX_ADDRESSES as u32 {
+            backoff.succeeded(
+                IpAddr::from(((i + 1) << 8).to_be_bytes()),
+                BrokerId(1),
+                later,
+            );
+        }
+        assert_eq!(backoff.lock().proven.len(), MAX_ADDRESSES);
+        assert_eq!(backoff.source(addr, later), Source::Unproven, "the stalest");
     }
 
     #[test]

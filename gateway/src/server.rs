@@ -253,7 +253,7 @@ impl Server {
                     break;
                 }
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => match self.ctx.admission.admit(peer.ip()) {
+                    Ok((stream, peer)) => match self.ctx.admission.admit(peer.ip(), self.ctx.logins.source(peer.ip(), Instant::now())) {
                         Ok(slot) => {
                             tracing::debug!(%peer, "connection accepted");
                             let ctx = Arc::clone(&self.ctx);
@@ -268,7 +268,8 @@ impl Server {
                             let refusal = refusal.clone();
                             let refused = Arc::clone(&refused);
                             sessions.spawn(async move {
-                                match ctx.admission.admit_evicting(peer.ip(), EVICTION_WAIT).await {
+                                let source = ctx.logins.source(peer.ip(), Instant::now());
+                                match ctx.admission.admit_evicting(peer.ip(), source, EVICTION_WAIT).await {
                                     Ok(slot) => session::run(stream, slot, ctx, token).await,
                                     Err(full) => {
                                         if ctx.tls.is_none() {

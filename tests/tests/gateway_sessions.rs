@@ -140,8 +140,8 @@ async fn a_flood_of_idle_connections_never_refuses_a_broker() {
     server.stop().await;
 }
 
-/// When every pending slot is held, by idle sockets from as many
-/// addresses as there are slots, a broker still logs in: its connection
+/// When every pending slot open to all is held, by idle sockets from as
+/// many addresses as there are such slots, a broker still logs in: its connection
 /// takes the oldest idle one's place, which is told 412 and closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_pending_pool_gives_way_to_a_new_connection() {
@@ -153,7 +153,9 @@ async fn a_full_pending_pool_gives_way_to_a_new_connection() {
     // When each connected, no later than the server took it: its login
     // timeout runs from then.
     let mut connected = Vec::new();
-    for last in 1..=4 {
+    // 3 of the 4 slots are open to all (one is kept for proven addresses,
+    // which none of these is).
+    for last in 1..=3 {
         connected.push(Instant::now());
         idle.push(raw_from(&server, loopback(last)).await);
     }
@@ -179,6 +181,66 @@ async fn a_full_pending_pool_gives_way_to_a_new_connection() {
         );
     }
     drop(idle);
+    server.stop().await;
+}
+
+/// Wrong secrets from fresh addresses, each waiting out its back-off in
+/// its pending slot, hold every slot anyone may take, and leave no idle
+/// one to evict (testers 130 and 132: right logins were refused 412).
+/// A broker still logs in from an address it logged in from before: a
+/// quarter of the slots are kept for such addresses (PROTOCOL.md rule 1).
+/// A right secret from an address never seen gets the 412.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secrets_from_many_addresses_cannot_keep_a_broker_out_of_where_it_logs_in() {
+    let mut config = ServerConfig::embedded_default();
+    config.server.max_pending_logins = 8;
+    config.server.max_pending_per_address = 1;
+    // Every failure waits 10 s in its slot.
+    config.server.login_backoff.free_failures = 0;
+    config.server.login_backoff.first_delay_ms = 10_000;
+    config.server.login_backoff.max_delay_ms = 10_000;
+    config.server.login_backoff.refuse_after = 100;
+    let server = TestServer::start(config).await;
+    let home = loopback(1);
+    let (first, answer) = try_login(&server, home, 1, SECRET_1, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    drop(first);
+    // Guesses from fresh addresses, each taking a slot to wait in, until
+    // a right secret from an address never seen is refused: it waited
+    // its second for a slot, and none was freed.
+    let started = Instant::now();
+    let mut guesses = Vec::new();
+    for last in 10..30 {
+        let mut guess = raw_from(&server, loopback(last)).await;
+        guess
+            .send(login_message(2, "guess", 0))
+            .await
+            .expect("send");
+        guesses.push(guess);
+        let (_conn, answer) = try_login(&server, loopback(last + 100), 2, SECRET_2, 0).await;
+        if login_rejected(answer.as_ref()) == Some(412) {
+            break;
+        }
+        assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    }
+    let (_broker, answer) = try_login(&server, home, 1, SECRET_1, 0).await;
+    assert!(is_accepted(answer.as_ref()), "{answer:?}");
+    // All within the guesses' wait. 6 slots are anyone's, 2 are kept:
+    // 6 guesses wait in them unanswered. One whose login was not read yet
+    // when a newcomer came was closed to make room for it, 412.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut waiting = 0;
+    for conn in &mut guesses {
+        match tokio::time::timeout(Duration::from_millis(1), conn.next()).await {
+            Err(_) => waiting += 1,
+            Ok(evicted) => assert!(
+                matches!(&evicted, Some(Ok(f)) if login_rejected(Some(f)) == Some(412)),
+                "{evicted:?}"
+            ),
+        }
+    }
+    assert_eq!(waiting, 6, "the guesses hold the slots open to all");
+    drop(guesses);
     server.stop().await;
 }
 

@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::{Admission, Full, PendingSlot};
+use crate::admission::{Admission, Full, PendingSlot, Source};
 use crate::backoff::LoginBackoff;
 use crate::codec::FrameCodec;
 use crate::config::{OperatorConfig, ServerConfig};
@@ -43,11 +43,16 @@ use crate::tls::{ServerTls, Stream};
 
 pub use client::{AdminClient, AdminClientError};
 
-/// Most operator connections open at once.
+/// Most operator connections open at once, but for [`KEPT_FOR_PROVEN`].
 pub const MAX_CONNECTIONS: usize = 16;
+/// Connections past [`MAX_CONNECTIONS`] open to proven addresses only
+/// (an operator's from where it logged in before, with no failure since:
+/// docs/ADMIN.md): the pending slots kept for them.
+pub const KEPT_FOR_PROVEN: usize = MAX_PENDING / 4;
 /// Most of them not logged in yet. Past it a new connection takes the
 /// place of the oldest of them, which is answered 412 and closed: idle
 /// sockets cannot keep an operator out, since a login takes milliseconds.
+/// A quarter of them are kept for proven addresses.
 pub const MAX_PENDING: usize = 8;
 /// Longest wait, when a session ends, for its last answers to be written
 /// and for the peer to close its side.
@@ -167,7 +172,11 @@ impl AdminServer {
             config,
             tls,
             logins,
-            pending: Admission::with_limits(MAX_PENDING as u32, u32::MAX, MAX_CONNECTIONS as u32),
+            pending: Admission::with_limits(
+                MAX_PENDING as u32,
+                u32::MAX,
+                (MAX_CONNECTIONS + KEPT_FOR_PROVEN) as u32,
+            ),
             refusals: Arc::new(Refusals::new()),
             handshakes: Arc::new(Handshakes::new(Instant::now())),
         })
@@ -181,7 +190,9 @@ impl AdminServer {
 
     /// Serves operators until `shutdown` is cancelled, each connection on
     /// a task of its own. Operators are few: past [`MAX_CONNECTIONS`] open
-    /// at once (logged in or not), a new connection is closed at once.
+    /// at once (logged in or not), a new connection is closed at once,
+    /// unless it comes from a proven address and [`KEPT_FOR_PROVEN`] more
+    /// are not open either.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut sessions = JoinSet::new();
         let open = Arc::new(AtomicUsize::new(0));
@@ -197,10 +208,18 @@ impl AdminServer {
                     self.refusals.count(None);
                 }
                 accepted = self.listener.accept() => match accepted {
-                    Ok((_, peer)) if open.load(Ordering::Acquire) >= MAX_CONNECTIONS => {
-                        self.refusals.count(Some((peer, "16 connections are open")));
-                    }
                     Ok((stream, peer)) => {
+                        // Room past the 16 is kept for the logins of
+                        // operators from where they logged in before.
+                        let source = self.logins.source(peer.ip(), Instant::now());
+                        let room = match source {
+                            Source::Proven => MAX_CONNECTIONS + KEPT_FOR_PROVEN,
+                            Source::Unproven => MAX_CONNECTIONS,
+                        };
+                        if open.load(Ordering::Acquire) >= room {
+                            self.refusals.count(Some((peer, "16 connections are open")));
+                            continue;
+                        }
                         let _ = stream.set_nodelay(true);
                         if let Err(error) = keep_alive(&stream) {
                             tracing::warn!(%peer, %error, "an operator's connection has no TCP keepalive: if its peer goes away unseen, it keeps its place until it closes");
@@ -218,10 +237,10 @@ impl AdminServer {
                         let (tls, shutdown) = (self.tls.clone(), shutdown.clone());
                         sessions.spawn(async move {
                             // No share per address: only the pool is ever full.
-                            let slot = match pending.admit(peer.ip()) {
+                            let slot = match pending.admit(peer.ip(), source) {
                                 Ok(slot) => slot,
                                 Err(Full::Pending | Full::Address) => {
-                                    match pending.admit_evicting(peer.ip(), EVICTION_WAIT).await {
+                                    match pending.admit_evicting(peer.ip(), source, EVICTION_WAIT).await {
                                         Ok(slot) => slot,
                                         Err(_) => {
                                             session.refusals.count(Some((peer, "no place was freed among those not logged in")));

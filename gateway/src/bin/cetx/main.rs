@@ -593,10 +593,9 @@ fn open_files_needed(config: &ServerConfig) -> u64 {
     let brokers =
         u64::from(config.server.max_connections) + u64::from(config.server.max_pending_logins);
     let feed = config.market_data.as_ref().map_or(0, |m| m.max_subscribers);
-    let operators = config
-        .admin
-        .as_ref()
-        .map_or(0, |_| cetx_gateway::admin::MAX_CONNECTIONS);
+    let operators = config.admin.as_ref().map_or(0, |_| {
+        cetx_gateway::admin::MAX_CONNECTIONS + cetx_gateway::admin::KEPT_FOR_PROVEN
+    });
     let web = config
         .http
         .as_ref()
