@@ -26,18 +26,20 @@
 //! back-off ([`crate::backoff`]): that wait is the brake on guessers with
 //! many addresses. So a flood of wrong secrets from fresh addresses can
 //! hold every slot for a second at a time, and no idle one is left to
-//! evict. A quarter of the slots are therefore **reserved** for
-//! connections from a [`Source::Proven`] address: one that a login
-//! succeeded from since the server started, with no failed login counted
-//! against it now. A broker that logged in once gets in again from where
-//! it did, whatever the flood; a guesser cannot earn that without a
-//! right secret.
+//! evict. A quarter of the slots are therefore **kept** for connections
+//! from a [`Source::Proven`] address: one that a login succeeded from
+//! since the server started, with no failed login counted against it now
+//! ([`crate::backoff`]). A broker that logged in once gets in again from
+//! where it did, whatever the flood; a guesser cannot earn that without a
+//! right secret. An address holds at most one kept slot, and only a
+//! connection that could take a kept slot closes an idle one in it to
+//! make room.
 //!
 //! ```text
 //! accept ─► PendingSlot (pool, per address) ─login ok─► SessionSlot
 //!             address over its share: LoginRejected 412, close
 //!             pool full: the oldest pending one is closed (412) instead
-//!             a proven address: the reserved quarter, when the rest is full
+//!             a proven address: one of the kept quarter, when the rest is full
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
@@ -56,22 +58,23 @@ use crate::config::ServerSettings;
 pub(crate) struct Admission {
     /// The slots any connection may take.
     pending: Arc<Semaphore>,
-    /// The slots only a [`Source::Proven`] address's may take.
-    reserved: Arc<Semaphore>,
+    /// The slots only a [`Source::Proven`] address's may take, one each.
+    kept: Arc<Semaphore>,
     /// Session slots held: at most `max_sessions`, but for takeovers.
     sessions: Arc<AtomicUsize>,
     /// Pending slots held per source address; an address holding none is
     /// not in the map, so it is bounded by `max_pending_logins`.
-    per_address: Mutex<BTreeMap<IpAddr, u32>>,
+    per_address: Mutex<BTreeMap<IpAddr, Share>>,
     max_pending_per_address: u32,
     max_pending: usize,
     max_sessions: usize,
     /// Connections refused for want of a pending slot, for metrics (the
     /// oldest pending ones closed to make room included).
     refused: AtomicU64,
-    /// The pending slots in the order they were given, each with the token
-    /// that closes its connection: the front is the oldest.
-    queue: Mutex<VecDeque<(u64, CancellationToken)>>,
+    /// The pending slots of connections that have not sent their login,
+    /// in the order they were given, each with its pool and the token that
+    /// closes its connection: the front is the oldest.
+    queue: Mutex<VecDeque<(u64, Pool, CancellationToken)>>,
     next_id: AtomicU64,
 }
 
@@ -94,11 +97,30 @@ pub(crate) enum Source {
     Unproven,
 }
 
+/// Which of the two pools a pending slot is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pool {
+    /// Any connection's.
+    Open,
+    /// A proven address's.
+    Kept,
+}
+
+/// One source address's pending slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Share {
+    /// Slots held, and waited for.
+    held: u32,
+    /// One of them is a kept slot, or a wait for one.
+    kept: bool,
+}
+
 /// A connection's place while it has not logged in; freed when dropped.
 #[derive(Debug)]
 pub(crate) struct PendingSlot {
     admission: Arc<Admission>,
     addr: IpAddr,
+    pool: Pool,
     id: u64,
     evicted: CancellationToken,
     _permit: OwnedSemaphorePermit,
@@ -127,14 +149,14 @@ impl Admission {
     }
 
     /// At most `max_pending` pending slots (a quarter of them, rounded
-    /// down, kept for [`Source::Proven`] addresses), `per_address` of them
+    /// down, kept for [`Source::Proven`] addresses, one each), `per_address` of them
     /// per source address, and `max_sessions` session slots.
     pub(crate) fn with_limits(max_pending: u32, per_address: u32, max_sessions: u32) -> Arc<Self> {
         let slots = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
-        let reserved = slots(max_pending / 4);
+        let kept = slots(max_pending / 4);
         Arc::new(Self {
-            pending: Arc::new(Semaphore::new(slots(max_pending) - reserved)),
-            reserved: Arc::new(Semaphore::new(reserved)),
+            pending: Arc::new(Semaphore::new(slots(max_pending) - kept)),
+            kept: Arc::new(Semaphore::new(kept)),
             sessions: Arc::new(AtomicUsize::new(0)),
             per_address: Mutex::new(BTreeMap::new()),
             max_pending_per_address: per_address,
@@ -146,8 +168,9 @@ impl Admission {
         })
     }
 
-    /// A pending slot for a new connection from `addr`: a reserved one
-    /// if the others are taken and `source` is [`Source::Proven`].
+    /// A pending slot for a new connection from `addr`: a kept one if
+    /// the others are taken, `source` is [`Source::Proven`] and the
+    /// address holds no kept slot yet.
     ///
     /// # Errors
     /// [`Full`] when the pool or the address's share is taken. Only the
@@ -160,32 +183,37 @@ impl Admission {
         source: Source,
     ) -> Result<PendingSlot, Full> {
         let mut per_address = self.lock_addresses();
-        let held = per_address.get(&addr).copied().unwrap_or(0);
-        let permit = if held >= self.max_pending_per_address {
-            Err(Full::Address)
-        } else {
-            Arc::clone(&self.pending)
+        let share = per_address.get(&addr).copied().unwrap_or_default();
+        if share.held >= self.max_pending_per_address {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Full::Address);
+        }
+        let (pool, permit) = if let Ok(permit) = Arc::clone(&self.pending).try_acquire_owned() {
+            (Pool::Open, permit)
+        } else if source == Source::Proven && !share.kept {
+            let permit = Arc::clone(&self.kept)
                 .try_acquire_owned()
-                .or_else(|full| match source {
-                    Source::Proven => Arc::clone(&self.reserved).try_acquire_owned(),
-                    Source::Unproven => Err(full),
-                })
-                .map_err(|_| Full::Pending)
+                .map_err(|_| Full::Pending)?;
+            (Pool::Kept, permit)
+        } else {
+            return Err(Full::Pending);
         };
-        let permit = permit.inspect_err(|full| {
-            if *full == Full::Address {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-            }
-        })?;
-        per_address.insert(addr, held + 1);
+        per_address.insert(
+            addr,
+            Share {
+                held: share.held + 1,
+                kept: share.kept || pool == Pool::Kept,
+            },
+        );
         drop(per_address);
-        Ok(self.register(addr, permit))
+        Ok(self.register(addr, pool, permit))
     }
 
     /// A pending slot for a connection from `addr` when the pool is full:
-    /// the oldest pending connection is closed to make room, and this one
-    /// waits at most `wait` for its slot (a reserved one too, for a
-    /// [`Source::Proven`] address).
+    /// the oldest pending connection that has not sent its login, among
+    /// those whose slot this one could take, is closed to make room, and
+    /// this one waits at most `wait` for its slot (a kept one too, for a
+    /// [`Source::Proven`] address holding none).
     ///
     /// # Errors
     /// [`Full::Address`] when the address holds its share;
@@ -196,77 +224,95 @@ impl Admission {
         source: Source,
         wait: Duration,
     ) -> Result<PendingSlot, Full> {
-        {
+        let may_keep = {
             let mut per_address = self.lock_addresses();
-            let held = per_address.get(&addr).copied().unwrap_or(0);
-            if held >= self.max_pending_per_address {
+            let share = per_address.entry(addr).or_default();
+            if share.held >= self.max_pending_per_address {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(Full::Address);
             }
-            // The address's share is held while the slot is waited for.
-            per_address.insert(addr, held + 1);
-        }
-        let oldest = self
-            .queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front();
-        if let Some((_, token)) = oldest {
+            // The address's share, and its kept slot if it may have one,
+            // are held while the slot is waited for.
+            let may_keep = source == Source::Proven && !share.kept;
+            share.held += 1;
+            share.kept |= may_keep;
+            may_keep
+        };
+        let oldest = {
+            let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            queue
+                .iter()
+                .position(|(_, pool, _)| may_keep || *pool == Pool::Open)
+                .and_then(|at| queue.remove(at))
+        };
+        if let Some((_, _, token)) = oldest {
             // It is answered 412 too: a flood spread over many addresses
             // shows in the count.
             token.cancel();
             self.refused.fetch_add(1, Ordering::Relaxed);
         }
-        let (pending, reserved) = (Arc::clone(&self.pending), Arc::clone(&self.reserved));
+        let (pending, kept) = (Arc::clone(&self.pending), Arc::clone(&self.kept));
         let acquire = async move {
-            match source {
-                Source::Proven => tokio::select! {
-                    permit = pending.acquire_owned() => permit,
-                    permit = reserved.acquire_owned() => permit,
-                },
-                Source::Unproven => pending.acquire_owned().await,
+            if may_keep {
+                tokio::select! {
+                    permit = pending.acquire_owned() => permit.map(|p| (Pool::Open, p)),
+                    permit = kept.acquire_owned() => permit.map(|p| (Pool::Kept, p)),
+                }
+            } else {
+                pending.acquire_owned().await.map(|p| (Pool::Open, p))
             }
         };
-        match tokio::time::timeout(wait, acquire).await {
-            Ok(Ok(permit)) => Ok(self.register(addr, permit)),
-            _ => {
-                self.release_address(addr);
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                Err(Full::Pending)
+        let acquired = tokio::time::timeout(wait, acquire).await;
+        if let Ok(Ok((pool, permit))) = acquired {
+            if may_keep && pool == Pool::Open {
+                self.release_address(addr, 0, true);
             }
+            Ok(self.register(addr, pool, permit))
+        } else {
+            self.release_address(addr, 1, may_keep);
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            Err(Full::Pending)
         }
     }
 
-    /// The slot of a permit taken for `addr` (whose share is counted),
-    /// queued as the newest.
-    fn register(self: &Arc<Self>, addr: IpAddr, permit: OwnedSemaphorePermit) -> PendingSlot {
+    /// The slot of a permit of `pool` taken for `addr` (whose share is
+    /// counted), queued as the newest.
+    fn register(
+        self: &Arc<Self>,
+        addr: IpAddr,
+        pool: Pool,
+        permit: OwnedSemaphorePermit,
+    ) -> PendingSlot {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let evicted = CancellationToken::new();
         self.queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push_back((id, evicted.clone()));
+            .push_back((id, pool, evicted.clone()));
         PendingSlot {
             admission: Arc::clone(self),
             addr,
+            pool,
             id,
             evicted,
             _permit: permit,
         }
     }
 
-    fn lock_addresses(&self) -> std::sync::MutexGuard<'_, BTreeMap<IpAddr, u32>> {
+    fn lock_addresses(&self) -> std::sync::MutexGuard<'_, BTreeMap<IpAddr, Share>> {
         self.per_address
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Gives back one of `addr`'s share.
-    fn release_address(&self, addr: IpAddr) {
+    /// Gives back `slots` of `addr`'s share, and its kept slot if
+    /// `kept`.
+    fn release_address(&self, addr: IpAddr, slots: u32, kept: bool) {
         let mut per_address = self.lock_addresses();
-        if let Some(held) = per_address.get_mut(&addr) {
-            *held -= 1;
-            if *held == 0 {
+        if let Some(share) = per_address.get_mut(&addr) {
+            share.held -= slots;
+            share.kept &= !kept;
+            if share.held == 0 {
                 per_address.remove(&addr);
             }
         }
@@ -276,7 +322,7 @@ impl Admission {
     /// session slot.
     pub(crate) fn held(&self) -> (usize, usize) {
         (
-            self.max_pending - self.pending.available_permits() - self.reserved.available_permits(),
+            self.max_pending - self.pending.available_permits() - self.kept.available_permits(),
             self.sessions.load(Ordering::Acquire),
         )
     }
@@ -336,7 +382,7 @@ impl PendingSlot {
             .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(at) = queue.iter().position(|(id, _)| *id == self.id) {
+        if let Some(at) = queue.iter().position(|(id, _, _)| *id == self.id) {
             queue.remove(at);
         }
     }
@@ -344,7 +390,8 @@ impl PendingSlot {
 
 impl Drop for PendingSlot {
     fn drop(&mut self) {
-        self.admission.release_address(self.addr);
+        self.admission
+            .release_address(self.addr, 1, self.pool == Pool::Kept);
         self.leave_queue();
     }
 }
@@ -489,18 +536,23 @@ mod tests {
         assert_eq!(admission.refused(), 2);
         // Its address's share was given back.
         assert_eq!(
-            admission.lock_addresses().get(&IpAddr::from([10, 0, 0, 2])),
+            admission
+                .lock_addresses()
+                .get(&IpAddr::from([10, 0, 0, 2]))
+                .copied(),
             None
         );
     }
 
-    /// A quarter of the slots are a proven address's only: when the rest
-    /// are held (by logins waiting out their back-off, say), a proven
-    /// address still gets in, at once or after the wait, and others not.
+    /// A quarter of the slots are kept for proven addresses, one each:
+    /// when the rest are held (by logins waiting out their back-off, say),
+    /// a proven address still gets in; others do not, and do not close an
+    /// idle connection in a kept slot for nothing.
     #[tokio::test]
-    async fn a_proven_address_has_slots_no_other_can_take() {
-        let admission = admission(8, 1);
+    async fn a_proven_address_has_a_slot_no_other_can_take() {
+        let admission = admission(8, 2);
         let unproven = |last: u8| IpAddr::from([10, 0, 1, last]);
+        let proven = |last: u8| IpAddr::from([10, 0, 0, last]);
         let held: Vec<_> = (0..6)
             .map(|last| {
                 let slot = admission.admit(unproven(last), Source::Unproven).unwrap();
@@ -513,6 +565,14 @@ mod tests {
             admission.admit(unproven(6), Source::Unproven).unwrap_err(),
             Full::Pending
         );
+        let first = admission.admit(proven(1), Source::Proven).unwrap();
+        assert_eq!(
+            admission.admit(proven(1), Source::Proven).unwrap_err(),
+            Full::Pending,
+            "one kept slot an address"
+        );
+        // The only idle connection is in a kept slot, which a newcomer
+        // from elsewhere could not take: it is not closed for it.
         let wait = Duration::from_millis(20);
         assert_eq!(
             admission
@@ -521,32 +581,36 @@ mod tests {
                 .unwrap_err(),
             Full::Pending
         );
-        let first = admission
-            .admit([10, 0, 0, 1].into(), Source::Proven)
-            .unwrap();
-        let second = admission
-            .admit_evicting([10, 0, 0, 2].into(), Source::Proven, wait)
-            .await
-            .unwrap();
+        assert!(!first.evicted().is_cancelled());
+        let second = admission.admit(proven(2), Source::Proven).unwrap();
+        second.checking();
         assert_eq!(admission.held().0, 8);
-        // The reserve is spent: a third proven address waits like anyone.
-        assert_eq!(
-            admission
-                .admit_evicting([10, 0, 0, 3].into(), Source::Proven, wait)
-                .await
-                .unwrap_err(),
-            Full::Pending
-        );
-        // A reserved slot given back is a proven address's again, and only.
+        // Every slot is held: a third proven address closes the idle one
+        // in a kept slot, and takes its place.
+        let first_gone = first.evicted();
+        let third = {
+            let admission = Arc::clone(&admission);
+            tokio::spawn(async move {
+                admission
+                    .admit_evicting(proven(3), Source::Proven, Duration::from_secs(10))
+                    .await
+            })
+        };
+        first_gone.cancelled().await;
         drop(first);
+        let third = third.await.unwrap().expect("the kept slot freed");
+        // A kept slot given back is a proven address's again, and only.
+        drop(third);
         assert_eq!(
             admission.admit(unproven(7), Source::Unproven).unwrap_err(),
             Full::Pending
         );
-        assert!(admission
-            .admit([10, 0, 0, 3].into(), Source::Proven)
-            .is_ok());
-        drop((held, second));
+        let fourth = admission.admit(proven(4), Source::Proven).unwrap();
+        assert!(
+            admission.admit(proven(1), Source::Proven).is_err(),
+            "all held"
+        );
+        drop((held, second, fourth));
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! `[server.login_backoff]` ([`LoginBackoffSettings`]; defaults 3 free,
 //! 50 ms to 1 s, refused at the 8th, forgotten after 60 s).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -41,6 +41,9 @@ use crate::log_tally::LogTally;
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Most source addresses remembered; past it the stalest is forgotten.
 const MAX_ADDRESSES: usize = 4_096;
+/// Addresses remembered per id that logged in from them, the newest:
+/// what makes an address proven ([`Source::Proven`]).
+const PROVEN_PER_ID: usize = 4;
 
 /// Failed logins of one address or broker.
 #[derive(Clone, Copy, Debug)]
@@ -92,9 +95,13 @@ struct Inner<K> {
     /// The failures of each address for each configured id, which a
     /// success of that id from that address takes off the address's.
     by_pair: BTreeMap<(IpAddr, K), Failures>,
-    /// The addresses logins succeeded from, each with its last success:
-    /// at most [`MAX_ADDRESSES`], the stalest forgotten past it.
-    proven: BTreeMap<IpAddr, Instant>,
+    /// The addresses each id last logged in from, the newest last: at
+    /// most [`PROVEN_PER_ID`] an id, so that no one can push others'
+    /// addresses out.
+    proven_by: BTreeMap<K, VecDeque<IpAddr>>,
+    /// The addresses in `proven_by`, each with the number of ids whose
+    /// list holds it.
+    proven: BTreeMap<IpAddr, u32>,
     log: LogTally,
     /// The last failure counted: its address, the id it named, and that
     /// address's or id's failures then.
@@ -110,6 +117,7 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
                 by_broker: BTreeMap::new(),
                 by_unknown: BTreeMap::new(),
                 by_pair: BTreeMap::new(),
+                proven_by: BTreeMap::new(),
                 proven: BTreeMap::new(),
                 log: LogTally::new(LOG_INTERVAL),
                 last: None,
@@ -139,8 +147,8 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
 
     /// Where a new connection from `addr` stands for a pending slot:
     /// [`Source::Proven`] when a login succeeded from `addr` since the
-    /// start (among the last [`MAX_ADDRESSES`] such addresses) and no
-    /// failed login is counted against it now.
+    /// start (it is among the last [`PROVEN_PER_ID`] addresses of an id
+    /// that did) and no failed login is counted against it now.
     pub(crate) fn source(&self, addr: IpAddr, now: Instant) -> Source {
         let inner = self.lock();
         let failed = inner
@@ -227,15 +235,31 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
             .map_or(0, |f| f.count(now, forget));
         forgive(&mut inner.by_address, addr, own, now, forget);
         forgive(&mut inner.by_broker, id, own, now, forget);
-        inner.proven.insert(addr, now);
-        if inner.proven.len() > MAX_ADDRESSES {
-            if let Some(stalest) = inner
-                .proven
-                .iter()
-                .min_by_key(|(_, at)| **at)
-                .map(|(a, _)| *a)
-            {
-                inner.proven.remove(&stalest);
+        inner.prove(addr, id);
+    }
+}
+
+impl<K: Ord> Inner<K> {
+    /// `id` logged in from `addr`: it is the newest of `id`'s addresses,
+    /// and the oldest past [`PROVEN_PER_ID`] is forgotten.
+    fn prove(&mut self, addr: IpAddr, id: K) {
+        let addresses = self.proven_by.entry(id).or_default();
+        if let Some(at) = addresses.iter().position(|a| *a == addr) {
+            addresses.remove(at);
+            addresses.push_back(addr);
+            return;
+        }
+        addresses.push_back(addr);
+        let oldest = (addresses.len() > PROVEN_PER_ID)
+            .then(|| addresses.pop_front())
+            .flatten();
+        *self.proven.entry(addr).or_default() += 1;
+        if let Some(oldest) = oldest {
+            if let Some(ids) = self.proven.get_mut(&oldest) {
+                *ids -= 1;
+                if *ids == 0 {
+                    self.proven.remove(&oldest);
+                }
             }
         }
     }
@@ -428,7 +452,8 @@ mod tests {
     }
 
     /// An address is proven by a success from it, only while no failure
-    /// is counted against it; the addresses proven are bounded.
+    /// is counted against it. Each id proves its last 4 addresses: one id
+    /// logging in from many pushes out its own, no other's.
     #[test]
     fn an_address_is_proven_by_a_success_while_it_has_no_failure() {
         let backoff = backoff();
@@ -442,15 +467,25 @@ mod tests {
         assert_eq!(backoff.source(addr, now), Source::Unproven);
         let later = now + LoginBackoffSettings::default().forget_after();
         assert_eq!(backoff.source(addr, later), Source::Proven);
-        for i in 0..=MAX_ADDRESSES as u32 {
-            backoff.succeeded(
-                IpAddr::from(((i + 1) << 8).to_be_bytes()),
-                BrokerId(1),
-                later,
-            );
+        let many = |last: u32| IpAddr::from(((last + 1) << 8).to_be_bytes());
+        for last in 0..1_000 {
+            backoff.succeeded(many(last), BrokerId(2), later);
         }
-        assert_eq!(backoff.lock().proven.len(), MAX_ADDRESSES);
-        assert_eq!(backoff.source(addr, later), Source::Unproven, "the stalest");
+        assert_eq!(backoff.source(addr, later), Source::Proven, "broker 1's");
+        assert_eq!(backoff.source(many(995), later), Source::Unproven);
+        assert_eq!(backoff.source(many(996), later), Source::Proven);
+        assert_eq!(backoff.lock().proven.len(), 1 + PROVEN_PER_ID);
+        // Broker 2 logs in from broker 1's address too; broker 1's other
+        // addresses push it out of its own list, not out of broker 2's.
+        backoff.succeeded(addr, BrokerId(2), later);
+        for last in 0..PROVEN_PER_ID as u32 {
+            backoff.succeeded(many(2_000 + last), BrokerId(1), later);
+        }
+        assert_eq!(backoff.source(addr, later), Source::Proven);
+        for last in 0..PROVEN_PER_ID as u32 {
+            backoff.succeeded(many(3_000 + last), BrokerId(2), later);
+        }
+        assert_eq!(backoff.source(addr, later), Source::Unproven);
     }
 
     #[test]

@@ -253,42 +253,44 @@ impl Server {
                     break;
                 }
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => match self.ctx.admission.admit(peer.ip(), self.ctx.logins.source(peer.ip(), Instant::now())) {
-                        Ok(slot) => {
-                            tracing::debug!(%peer, "connection accepted");
-                            let ctx = Arc::clone(&self.ctx);
-                            let token = sessions_shutdown.clone();
-                            sessions.spawn(session::run(stream, slot, ctx, token));
-                        }
-                        Err(Full::Pending) => {
-                            // The pool is full: this connection takes the
-                            // oldest pending one's place.
-                            let ctx = Arc::clone(&self.ctx);
-                            let token = sessions_shutdown.clone();
-                            let refusal = refusal.clone();
-                            let refused = Arc::clone(&refused);
-                            sessions.spawn(async move {
-                                let source = ctx.logins.source(peer.ip(), Instant::now());
-                                match ctx.admission.admit_evicting(peer.ip(), source, EVICTION_WAIT).await {
-                                    Ok(slot) => session::run(stream, slot, ctx, token).await,
-                                    Err(full) => {
-                                        if ctx.tls.is_none() {
-                                            refuse(&stream, &refusal);
-                                        }
-                                        log_refused(&refused, Some((peer.to_string(), format!("{full:?}"))), Instant::now());
-                                    }
-                                }
-                            });
-                        }
-                        Err(full) => {
-                            // A TLS peer could not read a plain frame: it
-                            // is only closed.
-                            if self.ctx.tls.is_none() {
-                                refuse(&stream, &refusal);
+                    Ok((stream, peer)) => {
+                        let source = self.ctx.logins.source(peer.ip(), Instant::now());
+                        match self.ctx.admission.admit(peer.ip(), source) {
+                            Ok(slot) => {
+                                tracing::debug!(%peer, "connection accepted");
+                                let ctx = Arc::clone(&self.ctx);
+                                let token = sessions_shutdown.clone();
+                                sessions.spawn(session::run(stream, slot, ctx, token));
                             }
-                            log_refused(&refused, Some((peer.to_string(), format!("{full:?}"))), Instant::now());
+                            Err(Full::Pending) => {
+                                // The pool is full: this connection takes the
+                                // oldest pending one's place.
+                                let ctx = Arc::clone(&self.ctx);
+                                let token = sessions_shutdown.clone();
+                                let refusal = refusal.clone();
+                                let refused = Arc::clone(&refused);
+                                sessions.spawn(async move {
+                                    match ctx.admission.admit_evicting(peer.ip(), source, EVICTION_WAIT).await {
+                                        Ok(slot) => session::run(stream, slot, ctx, token).await,
+                                        Err(full) => {
+                                            if ctx.tls.is_none() {
+                                                refuse(&stream, &refusal);
+                                            }
+                                            log_refused(&refused, Some((peer.to_string(), format!("{full:?}"))), Instant::now());
+                                        }
+                                    }
+                                });
+                            }
+                            Err(full) => {
+                                // A TLS peer could not read a plain frame: it
+                                // is only closed.
+                                if self.ctx.tls.is_none() {
+                                    refuse(&stream, &refusal);
+                                }
+                                log_refused(&refused, Some((peer.to_string(), format!("{full:?}"))), Instant::now());
+                            }
                         }
-                    },
+                    }
                     Err(error) => accept_failures.after(&error).await,
                 },
             }

@@ -217,7 +217,8 @@ impl AdminServer {
                             Source::Unproven => MAX_CONNECTIONS,
                         };
                         if open.load(Ordering::Acquire) >= room {
-                            self.refusals.count(Some((peer, "16 connections are open")));
+                            let why = format!("{room} connections are open");
+                            self.refusals.count(Some((peer, &why)));
                             continue;
                         }
                         let _ = stream.set_nodelay(true);
@@ -441,6 +442,10 @@ impl Session {
             }
             first = tokio::time::timeout(LOGIN_TIMEOUT, conn.next()) => first,
         };
+        // Its first frame came: no idle socket for a newer connection to
+        // close, which could not take the place of one that waits out its
+        // back-off below.
+        pending.checking();
         let refusal = match first {
             Err(_) => error(RejectReason::NotLoggedIn, "no login in time"),
             Ok(None) => return None,
@@ -476,7 +481,10 @@ impl Session {
                     tracing::warn!(operator, peer = %self.peer, "operator login refused");
                     let known = self.config.operators.iter().any(|o| o.id == operator);
                     let answer = self.logins.failed(addr, operator, known, Instant::now());
-                    tokio::time::sleep(answer.delay).await;
+                    tokio::select! {
+                        () = shutdown.cancelled() => return None,
+                        () = tokio::time::sleep(answer.delay) => {}
+                    }
                     if answer.refuse {
                         error(
                             RejectReason::TooManyFailedLogins,
