@@ -148,14 +148,12 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
     /// Where a new connection from `addr` stands for a pending slot:
     /// [`Source::Proven`] when a login succeeded from `addr` since the
     /// start (it is among the last [`PROVEN_PER_ID`] addresses of an id
-    /// that did) and no failed login is counted against it now.
-    pub(crate) fn source(&self, addr: IpAddr, now: Instant) -> Source {
-        let inner = self.lock();
-        let failed = inner
-            .by_address
-            .get(&addr)
-            .is_some_and(|f| f.count(now, self.settings.forget_after()) > 0);
-        if !failed && inner.proven.contains_key(&addr) {
+    /// that did). Failures from it do not unprove it: another user behind
+    /// the broker's address (a NAT) would take its place away with one
+    /// wrong secret, and what a guesser there can hold is the address's
+    /// one kept slot, a second at a time, until the address is refused.
+    pub(crate) fn source(&self, addr: IpAddr) -> Source {
+        if self.lock().proven.contains_key(&addr) {
             Source::Proven
         } else {
             Source::Unproven
@@ -451,41 +449,39 @@ mod tests {
         assert!(backoff.failed(fresh, BrokerId(4), true, now).refuse);
     }
 
-    /// An address is proven by a success from it, only while no failure
-    /// is counted against it. Each id proves its last 4 addresses: one id
+    /// An address is proven by a success from it, its failures
+    /// notwithstanding. Each id proves its last 4 addresses: one id
     /// logging in from many pushes out its own, no other's.
     #[test]
-    fn an_address_is_proven_by_a_success_while_it_has_no_failure() {
+    fn an_address_is_proven_by_a_success_from_it() {
         let backoff = backoff();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let now = Instant::now();
-        assert_eq!(backoff.source(addr, now), Source::Unproven);
+        assert_eq!(backoff.source(addr), Source::Unproven);
         backoff.succeeded(addr, BrokerId(1), now);
-        assert_eq!(backoff.source(addr, now), Source::Proven);
-        // A wrong secret, for any broker: not until it is forgotten.
+        assert_eq!(backoff.source(addr), Source::Proven);
+        // Another's wrong secret from the same address (a NAT).
         backoff.failed(addr, BrokerId(2), true, now);
-        assert_eq!(backoff.source(addr, now), Source::Unproven);
-        let later = now + LoginBackoffSettings::default().forget_after();
-        assert_eq!(backoff.source(addr, later), Source::Proven);
+        assert_eq!(backoff.source(addr), Source::Proven);
         let many = |last: u32| IpAddr::from(((last + 1) << 8).to_be_bytes());
         for last in 0..1_000 {
-            backoff.succeeded(many(last), BrokerId(2), later);
+            backoff.succeeded(many(last), BrokerId(2), now);
         }
-        assert_eq!(backoff.source(addr, later), Source::Proven, "broker 1's");
-        assert_eq!(backoff.source(many(995), later), Source::Unproven);
-        assert_eq!(backoff.source(many(996), later), Source::Proven);
+        assert_eq!(backoff.source(addr), Source::Proven, "broker 1's");
+        assert_eq!(backoff.source(many(995)), Source::Unproven);
+        assert_eq!(backoff.source(many(996)), Source::Proven);
         assert_eq!(backoff.lock().proven.len(), 1 + PROVEN_PER_ID);
         // Broker 2 logs in from broker 1's address too; broker 1's other
         // addresses push it out of its own list, not out of broker 2's.
-        backoff.succeeded(addr, BrokerId(2), later);
+        backoff.succeeded(addr, BrokerId(2), now);
         for last in 0..PROVEN_PER_ID as u32 {
-            backoff.succeeded(many(2_000 + last), BrokerId(1), later);
+            backoff.succeeded(many(2_000 + last), BrokerId(1), now);
         }
-        assert_eq!(backoff.source(addr, later), Source::Proven);
+        assert_eq!(backoff.source(addr), Source::Proven);
         for last in 0..PROVEN_PER_ID as u32 {
-            backoff.succeeded(many(3_000 + last), BrokerId(2), later);
+            backoff.succeeded(many(3_000 + last), BrokerId(2), now);
         }
-        assert_eq!(backoff.source(addr, later), Source::Unproven);
+        assert_eq!(backoff.source(addr), Source::Unproven);
     }
 
     #[test]

@@ -254,7 +254,7 @@ impl Server {
                 }
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let source = self.ctx.logins.source(peer.ip(), Instant::now());
+                        let source = self.ctx.logins.source(peer.ip());
                         match self.ctx.admission.admit(peer.ip(), source) {
                             Ok(slot) => {
                                 tracing::debug!(%peer, "connection accepted");

@@ -46,7 +46,7 @@ pub use client::{AdminClient, AdminClientError};
 /// Most operator connections open at once, but for [`KEPT_FOR_PROVEN`].
 pub const MAX_CONNECTIONS: usize = 16;
 /// Connections past [`MAX_CONNECTIONS`] open to proven addresses only
-/// (an operator's from where it logged in before, with no failure since:
+/// (an operator's from where it logged in before:
 /// docs/ADMIN.md): the pending slots kept for them.
 pub const KEPT_FOR_PROVEN: usize = MAX_PENDING / 4;
 /// Most of them not logged in yet. Past it a new connection takes the
@@ -211,7 +211,7 @@ impl AdminServer {
                     Ok((stream, peer)) => {
                         // Room past the 16 is kept for the logins of
                         // operators from where they logged in before.
-                        let source = self.logins.source(peer.ip(), Instant::now());
+                        let source = self.logins.source(peer.ip());
                         let room = match source {
                             Source::Proven => MAX_CONNECTIONS + KEPT_FOR_PROVEN,
                             Source::Unproven => MAX_CONNECTIONS,
