@@ -23,7 +23,8 @@ const BPS_PER_ONE: i64 = 10_000;
 
 /// Price levels per side of a book when config sets no
 /// `max_price_levels`: a ±10% band around a reference of up to 5,000 CNY at
-/// a 0.01 CNY tick. Each level costs 48 bytes (24 per side).
+/// a 0.01 CNY tick. Each level of the band in force costs 48 bytes (24 per
+/// side); this is a bound on the band, not memory taken.
 pub const DEFAULT_MAX_PRICE_LEVELS: u32 = 100_000;
 
 /// The most `max_orders` config may set: 2^24 orders. The book reserves
