@@ -28,6 +28,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -78,6 +79,8 @@ pub(crate) struct Answer {
 pub(crate) struct LoginBackoff<K = BrokerId> {
     inner: Mutex<Inner<K>>,
     settings: LoginBackoffSettings,
+    /// Where the proven addresses are kept across restarts, if anywhere.
+    file: Option<PathBuf>,
     /// Logins refused so far, for their credentials or their address.
     refused: AtomicU64,
 }
@@ -102,16 +105,38 @@ struct Inner<K> {
     /// The addresses in `proven_by`, each with the number of ids whose
     /// list holds it.
     proven: BTreeMap<IpAddr, u32>,
+    /// An address was proven or forgotten since they were last written.
+    proven_changed: bool,
     log: LogTally,
     /// The last failure counted: its address, the id it named, and that
     /// address's or id's failures then.
     last: Option<(IpAddr, K, u32)>,
 }
 
-impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
+/// An id logins are counted by, as its file of proven addresses writes
+/// it: a number.
+pub(crate) trait LoginId: Ord + Copy + std::fmt::Display {
+    /// The id numbered `number`.
+    fn from_number(number: u32) -> Self;
+}
+
+impl LoginId for BrokerId {
+    fn from_number(number: u32) -> Self {
+        Self(number)
+    }
+}
+
+impl LoginId for u32 {
+    fn from_number(number: u32) -> Self {
+        number
+    }
+}
+
+impl<K: LoginId> LoginBackoff<K> {
     /// Nothing failed yet; `settings` are the numbers.
     pub(crate) fn new(settings: LoginBackoffSettings) -> Self {
         Self {
+            file: None,
             inner: Mutex::new(Inner {
                 by_address: BTreeMap::new(),
                 by_broker: BTreeMap::new(),
@@ -119,11 +144,90 @@ impl<K: Ord + Copy + std::fmt::Display> LoginBackoff<K> {
                 by_pair: BTreeMap::new(),
                 proven_by: BTreeMap::new(),
                 proven: BTreeMap::new(),
+                proven_changed: false,
                 log: LogTally::new(LOG_INTERVAL),
                 last: None,
             }),
             settings,
             refused: AtomicU64::new(0),
+        }
+    }
+
+    /// [`Self::new`], with the proven addresses read from `file` (none if
+    /// it does not exist) and written back to it by
+    /// [`Self::write_proven`]. A line that cannot be read is skipped, and
+    /// logged: the file only saves brokers a wait in a flood.
+    pub(crate) fn with_file(settings: LoginBackoffSettings, file: PathBuf) -> Self {
+        let mut backoff = Self::new(settings);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                let inner = backoff
+                    .inner
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner);
+                for (at, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    let entry = line.split_once(' ').and_then(|(id, addr)| {
+                        Some((id.parse().ok()?, addr.trim().parse::<IpAddr>().ok()?))
+                    });
+                    match entry {
+                        Some((id, addr)) => inner.prove(addr, K::from_number(id)),
+                        None => tracing::warn!(
+                            file = %file.display(),
+                            line = at + 1,
+                            "skipped a line that is not an id and an address"
+                        ),
+                    }
+                }
+                inner.proven_changed = false;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => tracing::warn!(
+                file = %file.display(),
+                %error,
+                "could not read the addresses brokers logged in from; none is proven until they log in again"
+            ),
+        }
+        backoff.file = Some(file);
+        backoff
+    }
+
+    /// Writes the proven addresses to the file of [`Self::with_file`] if
+    /// any was proven or forgotten since the last write: to a file beside
+    /// it, then renamed over it, so that a crash leaves the old list or the
+    /// new. A failure is logged, and tried again at the next call.
+    pub(crate) fn write_proven(&self) {
+        let Some(file) = &self.file else {
+            return;
+        };
+        let text = {
+            let mut inner = self.lock();
+            if !inner.proven_changed {
+                return;
+            }
+            inner.proven_changed = false;
+            let mut text = String::from(
+                "# cetx: the addresses each id last logged in from, the newest last (written by the server)\n",
+            );
+            for (id, addresses) in &inner.proven_by {
+                for addr in addresses {
+                    text.push_str(&format!("{id} {addr}\n"));
+                }
+            }
+            text
+        };
+        let next = file.with_extension("next");
+        let written = std::fs::write(&next, text).and_then(|()| std::fs::rename(&next, file));
+        if let Err(error) = written {
+            self.lock().proven_changed = true;
+            tracing::warn!(
+                file = %file.display(),
+                %error,
+                "could not write the addresses brokers logged in from; trying again"
+            );
         }
     }
 
@@ -248,6 +352,7 @@ impl<K: Ord> Inner<K> {
             return;
         }
         addresses.push_back(addr);
+        self.proven_changed = true;
         let oldest = (addresses.len() > PROVEN_PER_ID)
             .then(|| addresses.pop_front())
             .flatten();
@@ -482,6 +587,35 @@ mod tests {
             backoff.succeeded(many(3_000 + last), BrokerId(2), now);
         }
         assert_eq!(backoff.source(addr), Source::Unproven);
+    }
+
+    /// The proven addresses are written to the file given and read from
+    /// it at the next start; a line that is not an id and an address is
+    /// skipped, and a missing file proves nothing.
+    #[test]
+    fn the_proven_addresses_are_kept_in_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("addresses");
+        let settings = LoginBackoffSettings::default();
+        let first = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
+        let addr: IpAddr = [10, 0, 0, 1].into();
+        first.succeeded(addr, BrokerId(7), Instant::now());
+        first.write_proven();
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.ends_with("\n7 10.0.0.1\n"), "{text}");
+        text.push_str("8\n8 not-an-address\n\n9 ::1\n");
+        std::fs::write(&file, text).unwrap();
+        let second = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
+        assert_eq!(second.source(addr), Source::Proven);
+        assert_eq!(second.source("::1".parse().unwrap()), Source::Proven);
+        assert_eq!(second.source([10, 0, 0, 2].into()), Source::Unproven);
+        // Nothing changed since it was read: the file is left as it is.
+        second.write_proven();
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("not-an-address"));
+        let missing = LoginBackoff::<BrokerId>::with_file(settings, dir.path().join("none"));
+        assert_eq!(missing.source(addr), Source::Unproven);
     }
 
     #[test]

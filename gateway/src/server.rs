@@ -18,6 +18,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,9 @@ pub(crate) const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the lines held back by those intervals are looked at, so
 /// that a burst's last events are logged even if no other comes.
 pub(crate) const LOG_FLUSH_PERIOD: Duration = Duration::from_secs(1);
+/// The file in the data directory where the addresses brokers logged in
+/// from are kept across restarts ([`Server::with_proven_file`]).
+pub const PROVEN_FILE: &str = "broker-addresses.txt";
 
 /// Longest a new connection waits for the pending slot of the oldest
 /// pending connection it closed (that one's task frees it at once).
@@ -183,6 +187,18 @@ impl Server {
         self
     }
 
+    /// Keeps the addresses brokers logged in from in `file` across
+    /// restarts (read now, written as they change), so that they are
+    /// proven from the start (PROTOCOL.md rule 1): `cetx serve` names
+    /// [`PROVEN_FILE`] in the data directory.
+    #[must_use]
+    pub fn with_proven_file(mut self, file: PathBuf) -> Self {
+        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
+            ctx.logins = LoginBackoff::with_file(ctx.config.server.login_backoff, file);
+        }
+        self
+    }
+
     /// A look at the server's connections from elsewhere, for metrics.
     #[must_use]
     pub fn connections(&self) -> Connections {
@@ -237,6 +253,7 @@ impl Server {
                 _ = flush.tick() => {
                     let now = Instant::now();
                     self.ctx.logins.flush_log(now);
+                    self.ctx.logins.write_proven();
                     self.ctx.flush_logs();
                     log_refused(&refused, None, now);
                 }
@@ -309,6 +326,7 @@ impl Server {
             sessions.shutdown().await;
         }
         tracing::info!("stopped accepting; every session is closed");
+        self.ctx.logins.write_proven();
         result
     }
 }

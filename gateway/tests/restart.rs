@@ -168,3 +168,38 @@ async fn a_sigterm_leaves_resting_orders_for_the_restart() {
     drop((seller, buyer));
     assert!(server.terminate().success());
 }
+
+/// The addresses brokers logged in from are kept in the data directory,
+/// so that they are proven from the next start on (PROTOCOL.md rule 1,
+/// the pending slots kept for them): written within a second of the
+/// login, so a kill keeps them, and read at the next start, so a stop
+/// writes them back with the new ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_addresses_brokers_logged_in_from_outlive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(cetx_gateway::server::PROVEN_FILE);
+    let listed = |file: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    };
+    let server = ServeProcess::start(dir.path());
+    let broker = login(server.addr, 2, 0).await;
+    // Written on the server's next tick of a second: polled, bounded.
+    let started = std::time::Instant::now();
+    while listed(&file) != ["2 127.0.0.1"] {
+        assert!(started.elapsed() < WAIT, "{:?}", listed(&file));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill();
+    drop(broker);
+
+    let server = ServeProcess::start(dir.path());
+    let broker = login(server.addr, 1, 0).await;
+    assert!(server.terminate().success());
+    drop(broker);
+    assert_eq!(listed(&file), ["1 127.0.0.1", "2 127.0.0.1"]);
+}

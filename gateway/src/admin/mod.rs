@@ -43,6 +43,9 @@ use crate::tls::{ServerTls, Stream};
 
 pub use client::{AdminClient, AdminClientError};
 
+/// The file in the data directory where the addresses operators logged
+/// in from are kept across restarts ([`AdminServer::with_proven_file`]).
+pub const PROVEN_FILE: &str = "operator-addresses.txt";
 /// Most operator connections open at once, but for [`KEPT_FOR_PROVEN`].
 pub const MAX_CONNECTIONS: usize = 16;
 /// Connections past [`MAX_CONNECTIONS`] open to proven addresses only
@@ -182,6 +185,19 @@ impl AdminServer {
         })
     }
 
+    /// Keeps the addresses operators logged in from in `file` across
+    /// restarts, as [`crate::server::Server::with_proven_file`] does
+    /// brokers': `cetx serve` names [`PROVEN_FILE`] in the data
+    /// directory.
+    #[must_use]
+    pub fn with_proven_file(mut self, file: std::path::PathBuf) -> Self {
+        self.logins = Arc::new(LoginBackoff::with_file(
+            self.config.server.login_backoff,
+            file,
+        ));
+        self
+    }
+
     /// The address it listens on.
     #[must_use]
     pub const fn local_addr(&self) -> SocketAddr {
@@ -205,6 +221,7 @@ impl AdminServer {
                 () = shutdown.cancelled() => break,
                 _ = flush.tick() => {
                     self.logins.flush_log(Instant::now());
+                    self.logins.write_proven();
                     self.refusals.count(None);
                 }
                 accepted = self.listener.accept() => match accepted {
@@ -267,6 +284,7 @@ impl AdminServer {
         if drained.await.is_err() {
             sessions.shutdown().await;
         }
+        self.logins.write_proven();
     }
 }
 

@@ -733,7 +733,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("starting the market from {}", data_dir.display()))?;
     let config = Arc::new(config);
     let server = match Server::bind(Arc::clone(&config), runtime.handle(), listen).await {
-        Ok(server) => server,
+        Ok(server) => server.with_proven_file(data_dir.join(cetx_gateway::server::PROVEN_FILE)),
         Err(error) => {
             let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
             return Err(error).with_context(|| format!("listening on {listen}"));
@@ -779,7 +779,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let admin = match &config.admin {
         Some(settings) => {
             match AdminServer::bind(runtime.handle(), Arc::clone(&config), settings.listen).await {
-                Ok(admin) => Some(admin),
+                Ok(admin) => {
+                    Some(admin.with_proven_file(data_dir.join(cetx_gateway::admin::PROVEN_FILE)))
+                }
                 Err(error) => {
                     let _ = tokio::task::spawn_blocking(move || runtime.shutdown()).await;
                     return Err(error)
