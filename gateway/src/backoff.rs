@@ -107,6 +107,8 @@ struct Inner<K> {
     proven: BTreeMap<IpAddr, u32>,
     /// An address was proven or forgotten since they were last written.
     proven_changed: bool,
+    /// The last write of them failed (and was logged).
+    write_failed: bool,
     log: LogTally,
     /// The last failure counted: its address, the id it named, and that
     /// address's or id's failures then.
@@ -145,6 +147,7 @@ impl<K: LoginId> LoginBackoff<K> {
                 proven_by: BTreeMap::new(),
                 proven: BTreeMap::new(),
                 proven_changed: false,
+                write_failed: false,
                 log: LogTally::new(LOG_INTERVAL),
                 last: None,
             }),
@@ -198,7 +201,8 @@ impl<K: LoginId> LoginBackoff<K> {
     /// Writes the proven addresses to the file of [`Self::with_file`] if
     /// any was proven or forgotten since the last write: to a file beside
     /// it, then renamed over it, so that a crash leaves the old list or the
-    /// new. A failure is logged, and tried again at the next call.
+    /// new. A failure is tried again at the next call, and logged once
+    /// until a write succeeds (a full disk would have it every second).
     pub(crate) fn write_proven(&self) {
         let Some(file) = &self.file else {
             return;
@@ -221,13 +225,22 @@ impl<K: LoginId> LoginBackoff<K> {
         };
         let next = file.with_extension("next");
         let written = std::fs::write(&next, text).and_then(|()| std::fs::rename(&next, file));
-        if let Err(error) = written {
-            self.lock().proven_changed = true;
-            tracing::warn!(
-                file = %file.display(),
-                %error,
-                "could not write the addresses brokers logged in from; trying again"
-            );
+        let mut inner = self.lock();
+        match written {
+            Err(error) => {
+                inner.proven_changed = true;
+                if !std::mem::replace(&mut inner.write_failed, true) {
+                    tracing::warn!(
+                        file = %file.display(),
+                        %error,
+                        "could not write the addresses brokers logged in from; trying again every second"
+                    );
+                }
+            }
+            Ok(()) if std::mem::take(&mut inner.write_failed) => {
+                tracing::info!(file = %file.display(), "wrote the addresses brokers logged in from");
+            }
+            Ok(()) => {}
         }
     }
 
@@ -616,6 +629,17 @@ mod tests {
             .contains("not-an-address"));
         let missing = LoginBackoff::<BrokerId>::with_file(settings, dir.path().join("none"));
         assert_eq!(missing.source(addr), Source::Unproven);
+        // A write that fails is made again at the next call.
+        let unwritable = dir.path().join("not-yet").join("addresses");
+        let third = LoginBackoff::<BrokerId>::with_file(settings, unwritable.clone());
+        third.succeeded(addr, BrokerId(7), Instant::now());
+        third.write_proven();
+        assert!(!unwritable.exists());
+        std::fs::create_dir(dir.path().join("not-yet")).unwrap();
+        third.write_proven();
+        assert!(std::fs::read_to_string(&unwritable)
+            .unwrap()
+            .ends_with("\n7 10.0.0.1\n"));
     }
 
     #[test]
