@@ -27,10 +27,10 @@
 //! many addresses. So a flood of wrong secrets from fresh addresses can
 //! hold every slot for a second at a time, and no idle one is left to
 //! evict. A quarter of the slots are therefore **kept** for connections
-//! from a [`Source::Proven`] address: one that a login succeeded from
-//! since the server started ([`crate::backoff`]). A broker that logged in once gets in again from
-//! where it did, whatever the flood; a guesser cannot earn that without a
-//! right secret. An address holds at most one kept slot, and only a
+//! from a [`Source::Proven`] address: one of the last few a broker logged
+//! in from, kept across restarts ([`crate::backoff`]). A broker that
+//! logged in once gets in again from where it did, whatever the flood; a
+//! guesser cannot earn that without a right secret. An address holds at most one kept slot, and only a
 //! connection that could take a kept slot closes an idle one in it to
 //! make room.
 //!
@@ -89,8 +89,8 @@ pub(crate) enum Full {
 /// Where a new connection comes from, as far as its slots go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
-    /// An address a login succeeded from since the start: it may take a
-    /// kept slot.
+    /// One of the last addresses an id logged in from: it may take a kept
+    /// slot.
     Proven,
     /// Any other address.
     Unproven,

@@ -191,7 +191,7 @@ impl<K: LoginId> LoginBackoff<K> {
             Err(error) => tracing::warn!(
                 file = %file.display(),
                 %error,
-                "could not read the addresses brokers logged in from; none is proven until they log in again"
+                "could not read the addresses logins succeeded from; none is proven until it is logged in from again"
             ),
         }
         backoff.file = Some(file);
@@ -233,12 +233,12 @@ impl<K: LoginId> LoginBackoff<K> {
                     tracing::warn!(
                         file = %file.display(),
                         %error,
-                        "could not write the addresses brokers logged in from; trying again every second"
+                        "could not write the addresses logins succeeded from; trying again every second"
                     );
                 }
             }
             Ok(()) if std::mem::take(&mut inner.write_failed) => {
-                tracing::info!(file = %file.display(), "wrote the addresses brokers logged in from");
+                tracing::info!(file = %file.display(), "wrote the addresses logins succeeded from");
             }
             Ok(()) => {}
         }
