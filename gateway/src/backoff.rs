@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use cetx_engine::journal::private;
 use cetx_engine::BrokerId;
 
 use crate::admission::Source;
@@ -81,6 +82,8 @@ pub(crate) struct LoginBackoff<K = BrokerId> {
     settings: LoginBackoffSettings,
     /// Where the proven addresses are kept across restarts, if anywhere.
     file: Option<PathBuf>,
+    /// Held while they are written: one write at a time.
+    writing: Mutex<()>,
     /// Logins refused so far, for their credentials or their address.
     refused: AtomicU64,
 }
@@ -139,6 +142,7 @@ impl<K: LoginId> LoginBackoff<K> {
     pub(crate) fn new(settings: LoginBackoffSettings) -> Self {
         Self {
             file: None,
+            writing: Mutex::new(()),
             inner: Mutex::new(Inner {
                 by_address: BTreeMap::new(),
                 by_broker: BTreeMap::new(),
@@ -159,16 +163,17 @@ impl<K: LoginId> LoginBackoff<K> {
     /// [`Self::new`], with the proven addresses read from `file` (none if
     /// it does not exist) and written back to it by
     /// [`Self::write_proven`]. A line that cannot be read is skipped, and
-    /// logged: the file only saves brokers a wait in a flood.
+    /// logged: the file only saves brokers a wait in a flood. Anything but
+    /// a regular file there is not read (a FIFO would hang the start).
     pub(crate) fn with_file(settings: LoginBackoffSettings, file: PathBuf) -> Self {
         let mut backoff = Self::new(settings);
-        match std::fs::read_to_string(&file) {
-            Ok(text) => {
+        match private::read_regular(&file) {
+            Ok(bytes) => {
                 let inner = backoff
                     .inner
                     .get_mut()
                     .unwrap_or_else(PoisonError::into_inner);
-                for (at, line) in text.lines().enumerate() {
+                for (at, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
                     let line = line.trim();
                     if line.is_empty() || line.starts_with('#') {
                         continue;
@@ -198,15 +203,25 @@ impl<K: LoginId> LoginBackoff<K> {
         backoff
     }
 
+    /// Whether the proven addresses changed since they were last written
+    /// ([`Self::write_proven`] has something to do).
+    pub(crate) fn proven_changed(&self) -> bool {
+        self.file.is_some() && self.lock().proven_changed
+    }
+
     /// Writes the proven addresses to the file of [`Self::with_file`] if
-    /// any was proven or forgotten since the last write: to a file beside
-    /// it, then renamed over it, so that a crash leaves the old list or the
-    /// new. A failure is tried again at the next call, and logged once
-    /// until a write succeeds (a full disk would have it every second).
+    /// any was proven, forgotten or made the newest since the last write:
+    /// to a private temporary file beside it, synced, then renamed over
+    /// it, so that a crash leaves the old list or the new. A failure is
+    /// tried again at the next call, and logged once until a write
+    /// succeeds (a full disk would have it every second); the temporary
+    /// file is removed. Blocking: call it off the async threads. One call
+    /// at a time writes; another waits for it.
     pub(crate) fn write_proven(&self) {
         let Some(file) = &self.file else {
             return;
         };
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let text = {
             let mut inner = self.lock();
             if !inner.proven_changed {
@@ -224,7 +239,15 @@ impl<K: LoginId> LoginBackoff<K> {
             text
         };
         let next = file.with_extension("next");
-        let written = std::fs::write(&next, text).and_then(|()| std::fs::rename(&next, file));
+        let written = private::create_temporary(&next)
+            .and_then(|mut out| {
+                std::io::Write::write_all(&mut out, text.as_bytes())?;
+                out.sync_data()
+            })
+            .and_then(|()| std::fs::rename(&next, file));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&next);
+        }
         let mut inner = self.lock();
         match written {
             Err(error) => {
@@ -270,7 +293,7 @@ impl<K: LoginId> LoginBackoff<K> {
     /// wrong secret, and what a guesser there can hold is the address's
     /// one kept slot, a second at a time, until the address is refused.
     pub(crate) fn source(&self, addr: IpAddr) -> Source {
-        if self.lock().proven.contains_key(&addr) {
+        if self.lock().proven.contains_key(&addr.to_canonical()) {
             Source::Proven
         } else {
             Source::Unproven
@@ -358,10 +381,18 @@ impl<K: Ord> Inner<K> {
     /// `id` logged in from `addr`: it is the newest of `id`'s addresses,
     /// and the oldest past [`PROVEN_PER_ID`] is forgotten.
     fn prove(&mut self, addr: IpAddr, id: K) {
+        // An IPv4 peer on an IPv6 socket is the same peer as on an IPv4
+        // one (`listen` changed between restarts).
+        let addr = addr.to_canonical();
         let addresses = self.proven_by.entry(id).or_default();
         if let Some(at) = addresses.iter().position(|a| *a == addr) {
-            addresses.remove(at);
-            addresses.push_back(addr);
+            if at + 1 < addresses.len() {
+                // The newest now: the file keeps the order, which says
+                // which one the next new address pushes out.
+                addresses.remove(at);
+                addresses.push_back(addr);
+                self.proven_changed = true;
+            }
             return;
         }
         addresses.push_back(addr);
@@ -613,9 +644,30 @@ mod tests {
         let first = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
         let addr: IpAddr = [10, 0, 0, 1].into();
         first.succeeded(addr, BrokerId(7), Instant::now());
+        assert!(first.proven_changed());
         first.write_proven();
+        assert!(!first.proven_changed());
         let mut text = std::fs::read_to_string(&file).unwrap();
         assert!(text.ends_with("\n7 10.0.0.1\n"), "{text}");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&file).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "as private as the journal");
+        // The same address again, already the newest: nothing to write;
+        // an older one made the newest: the order is written.
+        first.succeeded(addr, BrokerId(7), Instant::now());
+        assert!(!first.proven_changed());
+        first.succeeded([10, 0, 0, 9].into(), BrokerId(7), Instant::now());
+        first.write_proven();
+        first.succeeded(addr, BrokerId(7), Instant::now());
+        assert!(first.proven_changed());
+        first.write_proven();
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .ends_with("\n7 10.0.0.9\n7 10.0.0.1\n"));
+        // An IPv4 peer seen on an IPv6 socket is the same peer.
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(first.source(mapped), Source::Proven);
         text.push_str("8\n8 not-an-address\n\n9 ::1\n");
         std::fs::write(&file, text).unwrap();
         let second = LoginBackoff::<BrokerId>::with_file(settings, file.clone());

@@ -253,7 +253,10 @@ impl Server {
                 _ = flush.tick() => {
                     let now = Instant::now();
                     self.ctx.logins.flush_log(now);
-                    self.ctx.logins.write_proven();
+                    if self.ctx.logins.proven_changed() {
+                        let ctx = Arc::clone(&self.ctx);
+                        tokio::task::spawn_blocking(move || ctx.logins.write_proven());
+                    }
                     self.ctx.flush_logs();
                     log_refused(&refused, None, now);
                 }
@@ -326,7 +329,8 @@ impl Server {
             sessions.shutdown().await;
         }
         tracing::info!("stopped accepting; every session is closed");
-        self.ctx.logins.write_proven();
+        let ctx = Arc::clone(&self.ctx);
+        let _ = tokio::task::spawn_blocking(move || ctx.logins.write_proven()).await;
         result
     }
 }

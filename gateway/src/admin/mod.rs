@@ -221,7 +221,10 @@ impl AdminServer {
                 () = shutdown.cancelled() => break,
                 _ = flush.tick() => {
                     self.logins.flush_log(Instant::now());
-                    self.logins.write_proven();
+                    if self.logins.proven_changed() {
+                        let logins = Arc::clone(&self.logins);
+                        tokio::task::spawn_blocking(move || logins.write_proven());
+                    }
                     self.refusals.count(None);
                 }
                 accepted = self.listener.accept() => match accepted {
@@ -284,7 +287,8 @@ impl AdminServer {
         if drained.await.is_err() {
             sessions.shutdown().await;
         }
-        self.logins.write_proven();
+        let logins = Arc::clone(&self.logins);
+        let _ = tokio::task::spawn_blocking(move || logins.write_proven()).await;
     }
 }
 
