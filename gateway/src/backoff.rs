@@ -46,6 +46,12 @@ const MAX_ADDRESSES: usize = 4_096;
 /// Addresses remembered per id that logged in from them, the newest:
 /// what makes an address proven ([`Source::Proven`]).
 const PROVEN_PER_ID: usize = 4;
+/// An address not logged in from for this long is no longer proven at
+/// the next start (its id closed, say): 90 days, in seconds.
+const PROVEN_FOR_S: u64 = 90 * 86_400;
+/// A login from a proven address rewrites its time in the file only when
+/// the time written is older than this: a day, in seconds.
+const PROVEN_REFRESH_S: u64 = 86_400;
 
 /// Failed logins of one address or broker.
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +110,7 @@ struct Inner<K> {
     /// The addresses each id last logged in from, the newest last: at
     /// most [`PROVEN_PER_ID`] an id, so that no one can push others'
     /// addresses out.
-    proven_by: BTreeMap<K, VecDeque<IpAddr>>,
+    proven_by: BTreeMap<K, VecDeque<(IpAddr, u64)>>,
     /// The addresses in `proven_by`, each with the number of ids whose
     /// list holds it.
     proven: BTreeMap<IpAddr, u32>,
@@ -167,6 +173,8 @@ impl<K: LoginId> LoginBackoff<K> {
     /// a regular file there is not read (a FIFO would hang the start).
     pub(crate) fn with_file(settings: LoginBackoffSettings, file: PathBuf) -> Self {
         let mut backoff = Self::new(settings);
+        let now_s = unix_now_s();
+        let mut dropped = false;
         match private::read_regular(&file) {
             Ok(bytes) => {
                 let inner = backoff
@@ -178,19 +186,28 @@ impl<K: LoginId> LoginBackoff<K> {
                     if line.is_empty() || line.starts_with('#') {
                         continue;
                     }
-                    let entry = line.split_once(' ').and_then(|(id, addr)| {
-                        Some((id.parse().ok()?, addr.trim().parse::<IpAddr>().ok()?))
-                    });
+                    let mut fields = line.split_whitespace();
+                    let entry = (|| {
+                        let id = fields.next()?.parse().ok()?;
+                        let addr = fields.next()?.parse::<IpAddr>().ok()?;
+                        let at_s = fields.next()?.parse::<u64>().ok()?;
+                        fields.next().is_none().then_some((id, addr, at_s))
+                    })();
+                    dropped |= entry.is_none();
                     match entry {
-                        Some((id, addr)) => inner.prove(addr, K::from_number(id)),
+                        Some((_, _, at_s)) if at_s.saturating_add(PROVEN_FOR_S) < now_s => {
+                            dropped = true;
+                        }
+                        Some((id, addr, at_s)) => inner.prove(addr, K::from_number(id), at_s),
                         None => tracing::warn!(
                             file = %file.display(),
                             line = at + 1,
-                            "skipped a line that is not an id and an address"
+                            "skipped a line that is not an id, an address and a time"
                         ),
                     }
                 }
-                inner.proven_changed = false;
+                // Written again without what was dropped.
+                inner.proven_changed = dropped;
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => tracing::warn!(
@@ -229,11 +246,11 @@ impl<K: LoginId> LoginBackoff<K> {
             }
             inner.proven_changed = false;
             let mut text = String::from(
-                "# cetx: the addresses each id last logged in from, the newest last (written by the server)\n",
+                "# cetx: the addresses each id last logged in from, the newest last, and when (Unix seconds; written by the server)\n",
             );
             for (id, addresses) in &inner.proven_by {
-                for addr in addresses {
-                    text.push_str(&format!("{id} {addr}\n"));
+                for (addr, at_s) in addresses {
+                    text.push_str(&format!("{id} {addr} {at_s}\n"));
                 }
             }
             text
@@ -373,35 +390,37 @@ impl<K: LoginId> LoginBackoff<K> {
             .map_or(0, |f| f.count(now, forget));
         forgive(&mut inner.by_address, addr, own, now, forget);
         forgive(&mut inner.by_broker, id, own, now, forget);
-        inner.prove(addr, id);
+        inner.prove(addr, id, unix_now_s());
     }
 }
 
 impl<K: Ord> Inner<K> {
-    /// `id` logged in from `addr`: it is the newest of `id`'s addresses,
-    /// and the oldest past [`PROVEN_PER_ID`] is forgotten.
-    fn prove(&mut self, addr: IpAddr, id: K) {
+    /// `id` logged in from `addr` at `at_s` (Unix seconds): it is the
+    /// newest of `id`'s addresses, and the oldest past [`PROVEN_PER_ID`]
+    /// is forgotten.
+    fn prove(&mut self, addr: IpAddr, id: K, at_s: u64) {
         // An IPv4 peer on an IPv6 socket is the same peer as on an IPv4
         // one (`listen` changed between restarts).
         let addr = addr.to_canonical();
         let addresses = self.proven_by.entry(id).or_default();
-        if let Some(at) = addresses.iter().position(|a| *a == addr) {
-            if at + 1 < addresses.len() {
-                // The newest now: the file keeps the order, which says
-                // which one the next new address pushes out.
-                addresses.remove(at);
-                addresses.push_back(addr);
-                self.proven_changed = true;
-            }
+        if let Some(at) = addresses.iter().position(|(a, _)| *a == addr) {
+            let (_, written_s) = addresses[at];
+            // The newest now: the file keeps the order, which says which
+            // one the next new address pushes out, and the time, which
+            // says when it is forgotten.
+            self.proven_changed |=
+                at + 1 < addresses.len() || written_s.saturating_add(PROVEN_REFRESH_S) <= at_s;
+            addresses.remove(at);
+            addresses.push_back((addr, at_s));
             return;
         }
-        addresses.push_back(addr);
+        addresses.push_back((addr, at_s));
         self.proven_changed = true;
         let oldest = (addresses.len() > PROVEN_PER_ID)
             .then(|| addresses.pop_front())
             .flatten();
         *self.proven.entry(addr).or_default() += 1;
-        if let Some(oldest) = oldest {
+        if let Some((oldest, _)) = oldest {
             if let Some(ids) = self.proven.get_mut(&oldest) {
                 *ids -= 1;
                 if *ids == 0 {
@@ -470,6 +489,13 @@ fn forget_stalest<T: Ord + Copy>(
             map.remove(&stalest);
         }
     }
+}
+
+/// The wall clock's time, in seconds since 1970.
+fn unix_now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 /// The wait before answering the `failures`-th failure.
@@ -640,6 +666,15 @@ mod tests {
     fn the_proven_addresses_are_kept_in_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("addresses");
+        // The file's lines, each without its time.
+        let listed = |file: &std::path::Path| -> Vec<String> {
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .map(|line| line.rsplit_once(' ').unwrap().0.to_owned())
+                .collect()
+        };
         let settings = LoginBackoffSettings::default();
         let first = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
         let addr: IpAddr = [10, 0, 0, 1].into();
@@ -647,14 +682,14 @@ mod tests {
         assert!(first.proven_changed());
         first.write_proven();
         assert!(!first.proven_changed());
-        let mut text = std::fs::read_to_string(&file).unwrap();
-        assert!(text.ends_with("\n7 10.0.0.1\n"), "{text}");
+        assert_eq!(listed(&file), ["7 10.0.0.1"]);
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(&file).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600, "as private as the journal");
-        // The same address again, already the newest: nothing to write;
-        // an older one made the newest: the order is written.
+        // The same address again, already the newest and written today:
+        // nothing to write; an older one made the newest: the order is
+        // written.
         first.succeeded(addr, BrokerId(7), Instant::now());
         assert!(!first.proven_changed());
         first.succeeded([10, 0, 0, 9].into(), BrokerId(7), Instant::now());
@@ -662,23 +697,31 @@ mod tests {
         first.succeeded(addr, BrokerId(7), Instant::now());
         assert!(first.proven_changed());
         first.write_proven();
-        assert!(std::fs::read_to_string(&file)
-            .unwrap()
-            .ends_with("\n7 10.0.0.9\n7 10.0.0.1\n"));
+        assert_eq!(listed(&file), ["7 10.0.0.9", "7 10.0.0.1"]);
         // An IPv4 peer seen on an IPv6 socket is the same peer.
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
         assert_eq!(first.source(mapped), Source::Proven);
-        text.push_str("8\n8 not-an-address\n\n9 ::1\n");
+        // Lines that cannot be read are skipped, one not logged in from
+        // for over 90 days is forgotten, and the file written again
+        // without them.
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        let now_s = unix_now_s();
+        text.push_str(&format!(
+            "8\n8 not-an-address {now_s}\n\n9 ::1 {now_s}\n10 10.0.0.10 {}\n",
+            now_s - PROVEN_FOR_S - 1
+        ));
         std::fs::write(&file, text).unwrap();
         let second = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
         assert_eq!(second.source(addr), Source::Proven);
         assert_eq!(second.source("::1".parse().unwrap()), Source::Proven);
         assert_eq!(second.source([10, 0, 0, 2].into()), Source::Unproven);
-        // Nothing changed since it was read: the file is left as it is.
+        assert_eq!(second.source([10, 0, 0, 10].into()), Source::Unproven);
         second.write_proven();
-        assert!(std::fs::read_to_string(&file)
-            .unwrap()
-            .contains("not-an-address"));
+        assert_eq!(listed(&file), ["7 10.0.0.9", "7 10.0.0.1", "9 ::1"]);
+        // Nothing changed since: the file is left as it is.
+        std::fs::write(&file, "# by hand\n").unwrap();
+        second.write_proven();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "# by hand\n");
         let missing = LoginBackoff::<BrokerId>::with_file(settings, dir.path().join("none"));
         assert_eq!(missing.source(addr), Source::Unproven);
         // A write that fails is made again at the next call.
@@ -689,9 +732,7 @@ mod tests {
         assert!(!unwritable.exists());
         std::fs::create_dir(dir.path().join("not-yet")).unwrap();
         third.write_proven();
-        assert!(std::fs::read_to_string(&unwritable)
-            .unwrap()
-            .ends_with("\n7 10.0.0.1\n"));
+        assert_eq!(listed(&unwritable), ["7 10.0.0.1"]);
     }
 
     #[test]

@@ -178,12 +178,13 @@ async fn a_sigterm_leaves_resting_orders_for_the_restart() {
 async fn the_addresses_brokers_logged_in_from_outlive_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join(cetx_gateway::server::PROVEN_FILE);
+    // Its lines, each without the time it ends with.
     let listed = |file: &std::path::Path| -> Vec<String> {
         std::fs::read_to_string(file)
             .unwrap_or_default()
             .lines()
             .filter(|line| !line.starts_with('#'))
-            .map(str::to_owned)
+            .filter_map(|line| Some(line.rsplit_once(' ')?.0.to_owned()))
             .collect()
     };
     let server = ServeProcess::start(dir.path());
