@@ -26,7 +26,7 @@
 //! `[server.login_backoff]` ([`LoginBackoffSettings`]; defaults 3 free,
 //! 50 ms to 1 s, refused at the 8th, forgotten after 60 s).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,9 +111,9 @@ struct Inner<K> {
     /// most [`PROVEN_PER_ID`] an id, so that no one can push others'
     /// addresses out.
     proven_by: BTreeMap<K, VecDeque<(IpAddr, u64)>>,
-    /// The addresses in `proven_by`, each with the number of ids whose
-    /// list holds it.
-    proven: BTreeMap<IpAddr, u32>,
+    /// The addresses in `proven_by`, each with the ids whose list holds
+    /// it.
+    proven: BTreeMap<IpAddr, BTreeSet<u32>>,
     /// An address was proven or forgotten since they were last written.
     proven_changed: bool,
     /// The last write of them failed (and was logged).
@@ -129,17 +129,25 @@ struct Inner<K> {
 pub(crate) trait LoginId: Ord + Copy + std::fmt::Display {
     /// The id numbered `number`.
     fn from_number(number: u32) -> Self;
+    /// Its number.
+    fn number(self) -> u32;
 }
 
 impl LoginId for BrokerId {
     fn from_number(number: u32) -> Self {
         Self(number)
     }
+    fn number(self) -> u32 {
+        self.0
+    }
 }
 
 impl LoginId for u32 {
     fn from_number(number: u32) -> Self {
         number
+    }
+    fn number(self) -> u32 {
+        self
     }
 }
 
@@ -303,17 +311,22 @@ impl<K: LoginId> LoginBackoff<K> {
     }
 
     /// Where a new connection from `addr` stands for a pending slot:
-    /// [`Source::Proven`] when a login succeeded from `addr` since the
-    /// start (it is among the last [`PROVEN_PER_ID`] addresses of an id
-    /// that did). Failures from it do not unprove it: another user behind
-    /// the broker's address (a NAT) would take its place away with one
-    /// wrong secret, and what a guesser there can hold is the address's
-    /// one kept slot, a second at a time, until the address is refused.
+    /// [`Source::Proven`] by the lowest id that logged in from `addr` (it
+    /// is among that id's last [`PROVEN_PER_ID`] addresses). Failures
+    /// from it do not unprove it: another user behind the broker's address
+    /// (a NAT) would take its place away with one wrong secret, and what a
+    /// guesser there can hold is the one kept slot of the address and of
+    /// the id, a second at a time, until the address is refused.
     pub(crate) fn source(&self, addr: IpAddr) -> Source {
-        if self.lock().proven.contains_key(&addr.to_canonical()) {
-            Source::Proven
-        } else {
-            Source::Unproven
+        // Its lowest id: ids behind one address share one kept slot.
+        match self
+            .lock()
+            .proven
+            .get(&addr.to_canonical())
+            .and_then(|ids| ids.first())
+        {
+            Some(&id) => Source::Proven(id),
+            None => Source::Unproven,
         }
     }
 
@@ -394,7 +407,7 @@ impl<K: LoginId> LoginBackoff<K> {
     }
 }
 
-impl<K: Ord> Inner<K> {
+impl<K: LoginId> Inner<K> {
     /// `id` logged in from `addr` at `at_s` (Unix seconds): it is the
     /// newest of `id`'s addresses, and the oldest past [`PROVEN_PER_ID`]
     /// is forgotten.
@@ -419,11 +432,11 @@ impl<K: Ord> Inner<K> {
         let oldest = (addresses.len() > PROVEN_PER_ID)
             .then(|| addresses.pop_front())
             .flatten();
-        *self.proven.entry(addr).or_default() += 1;
+        self.proven.entry(addr).or_default().insert(id.number());
         if let Some((oldest, _)) = oldest {
             if let Some(ids) = self.proven.get_mut(&oldest) {
-                *ids -= 1;
-                if *ids == 0 {
+                ids.remove(&id.number());
+                if ids.is_empty() {
                     self.proven.remove(&oldest);
                 }
             }
@@ -634,25 +647,27 @@ mod tests {
         let now = Instant::now();
         assert_eq!(backoff.source(addr), Source::Unproven);
         backoff.succeeded(addr, BrokerId(1), now);
-        assert_eq!(backoff.source(addr), Source::Proven);
+        assert_eq!(backoff.source(addr), Source::Proven(1));
         // Another's wrong secret from the same address (a NAT).
         backoff.failed(addr, BrokerId(2), true, now);
-        assert_eq!(backoff.source(addr), Source::Proven);
+        assert_eq!(backoff.source(addr), Source::Proven(1));
         let many = |last: u32| IpAddr::from(((last + 1) << 8).to_be_bytes());
         for last in 0..1_000 {
             backoff.succeeded(many(last), BrokerId(2), now);
         }
-        assert_eq!(backoff.source(addr), Source::Proven, "broker 1's");
+        assert_eq!(backoff.source(addr), Source::Proven(1), "broker 1's");
         assert_eq!(backoff.source(many(995)), Source::Unproven);
-        assert_eq!(backoff.source(many(996)), Source::Proven);
+        assert_eq!(backoff.source(many(996)), Source::Proven(2));
         assert_eq!(backoff.lock().proven.len(), 1 + PROVEN_PER_ID);
-        // Broker 2 logs in from broker 1's address too; broker 1's other
-        // addresses push it out of its own list, not out of broker 2's.
+        // Broker 2 logs in from broker 1's address too: the lowest id is
+        // charged with its kept slot. Broker 1's other addresses push it
+        // out of its own list, not out of broker 2's.
         backoff.succeeded(addr, BrokerId(2), now);
+        assert_eq!(backoff.source(addr), Source::Proven(1));
         for last in 0..PROVEN_PER_ID as u32 {
             backoff.succeeded(many(2_000 + last), BrokerId(1), now);
         }
-        assert_eq!(backoff.source(addr), Source::Proven);
+        assert_eq!(backoff.source(addr), Source::Proven(2));
         for last in 0..PROVEN_PER_ID as u32 {
             backoff.succeeded(many(3_000 + last), BrokerId(2), now);
         }
@@ -700,7 +715,7 @@ mod tests {
         assert_eq!(listed(&file), ["7 10.0.0.9", "7 10.0.0.1"]);
         // An IPv4 peer seen on an IPv6 socket is the same peer.
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(first.source(mapped), Source::Proven);
+        assert_eq!(first.source(mapped), Source::Proven(7));
         // Lines that cannot be read are skipped, one not logged in from
         // for over 90 days is forgotten, and the file written again
         // without them.
@@ -712,8 +727,8 @@ mod tests {
         ));
         std::fs::write(&file, text).unwrap();
         let second = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
-        assert_eq!(second.source(addr), Source::Proven);
-        assert_eq!(second.source("::1".parse().unwrap()), Source::Proven);
+        assert_eq!(second.source(addr), Source::Proven(7));
+        assert_eq!(second.source("::1".parse().unwrap()), Source::Proven(9));
         assert_eq!(second.source([10, 0, 0, 2].into()), Source::Unproven);
         assert_eq!(second.source([10, 0, 0, 10].into()), Source::Unproven);
         second.write_proven();
