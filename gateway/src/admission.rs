@@ -293,10 +293,10 @@ impl Admission {
                 .and_then(|at| queue.remove(at))
         };
         if let Some((_, _, token)) = oldest {
-            // It is answered 412 too: a flood spread over many addresses
-            // shows in the count.
+            // Counted as refused when its session answers it 412
+            // ([`PendingSlot::gave_way`]): one whose login came in the
+            // meantime goes on, and is not.
             token.cancel();
-            self.refused.fetch_add(1, Ordering::Relaxed);
         }
         let (pending, kept) = (Arc::clone(&self.pending), Arc::clone(&self.kept));
         let acquire = async move {
@@ -418,6 +418,13 @@ impl PendingSlot {
         self.evicted.clone()
     }
 
+    /// Its connection gave its place up to a newer one ([`Self::evicted`]),
+    /// answered 412 or, in its TLS handshake, closed: counted among the
+    /// refused, so that a flood spread over many addresses shows.
+    pub(crate) fn gave_way(&self) {
+        self.admission.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The connection sent its login, which is being checked: it is no
     /// idle socket, and newer connections evict only those behind it (the
     /// check ends within the login timeout). A login under a slow check
@@ -507,6 +514,9 @@ mod tests {
         // The oldest is told to go; its connection's end frees the slot.
         oldest_gone.cancelled().await;
         assert!(!newer_gone.is_cancelled());
+        // Counted when its session answers it 412, as here.
+        assert_eq!(admission.refused(), 0);
+        oldest.gave_way();
         drop(oldest);
         let newcomer = waiting.await.unwrap().expect("the freed slot");
         assert_eq!(newcomer.addr(), IpAddr::from([10, 0, 0, 3]));
@@ -581,9 +591,9 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(refused, Full::Pending);
-        // Counted once for the whole try, and once for the one told to go
-        // (its session answers it 412).
-        assert_eq!(admission.refused(), 2);
+        // Counted once for the whole try (the one told to go is counted by
+        // its session, if it answers it 412).
+        assert_eq!(admission.refused(), 1);
         // Its address's share was given back.
         assert_eq!(
             admission

@@ -312,6 +312,7 @@ pub(crate) async fn run(
         // closed: it cannot read a frame yet).
         Some(tls) => match tokio::select! {
             () = evicted.cancelled() => {
+                pending.gave_way();
                 tracing::debug!(?peer, "closed a connection in its TLS handshake for a newer one");
                 ctx.log_before_login(Some((peer, &Ended::Evicted)));
                 return;
@@ -521,6 +522,7 @@ async fn login(
         () = shutdown.cancelled() => return Err(Ended::Shutdown),
         // A newer connection took this one's pending slot.
         () = evicted.cancelled() => {
+            pending.gave_way();
             refuse_login(conn, RejectReason::TooManyConnections).await;
             return Err(Ended::Evicted);
         }

@@ -347,7 +347,10 @@ impl Session {
             // A handshake that drags on can be made to give its place up
             // too: it is only closed, since it cannot read a frame yet.
             Some(tls) => match tokio::select! {
-                () = evicted.cancelled() => return,
+                () = evicted.cancelled() => {
+                    pending.gave_way();
+                    return;
+                }
                 accepted = tokio::time::timeout(LOGIN_TIMEOUT, tls.accept(stream)) => accepted,
             } {
                 Ok(Ok(stream)) => stream,
@@ -458,6 +461,7 @@ impl Session {
             biased;
             () = shutdown.cancelled() => return None,
             () = evicted.cancelled() => {
+                pending.gave_way();
                 let text = "a newer connection took this one's place among those not logged in";
                 let _ = conn.send(error(RejectReason::TooManyConnections, text)).await;
                 return None;
