@@ -63,9 +63,9 @@ pub(crate) struct Admission {
     kept: Arc<Semaphore>,
     /// Session slots held: at most `max_sessions`, but for takeovers.
     sessions: Arc<AtomicUsize>,
-    /// Pending slots held per source address; an address holding none is
-    /// not in the map, so it is bounded by `max_pending_logins`.
-    per_address: Mutex<Holders>,
+    /// Pending slots held per source address, and the kept ones per id:
+    /// bounded by `max_pending_logins`.
+    holders: Mutex<Holders>,
     max_pending_per_address: u32,
     max_pending: usize,
     max_sessions: usize,
@@ -214,7 +214,7 @@ impl Admission {
             pending: Arc::new(Semaphore::new(slots(max_pending) - kept)),
             kept: Arc::new(Semaphore::new(kept)),
             sessions: Arc::new(AtomicUsize::new(0)),
-            per_address: Mutex::new(Holders::default()),
+            holders: Mutex::new(Holders::default()),
             max_pending_per_address: per_address,
             max_pending: slots(max_pending),
             max_sessions: slots(max_sessions),
@@ -348,9 +348,7 @@ impl Admission {
     }
 
     fn lock_holders(&self) -> std::sync::MutexGuard<'_, Holders> {
-        self.per_address
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.holders.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Gives back `slots` of `addr`'s share, and the kept slot charged to
