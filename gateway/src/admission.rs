@@ -28,12 +28,12 @@
 //! hold every slot for a second at a time, and no idle one is left to
 //! evict. A quarter of the slots are therefore **kept** for connections
 //! from a [`Source::Proven`] address: one of the last few a broker logged
-//! in from, kept across restarts ([`crate::backoff`]). A broker that
-//! logged in once gets in again from where it did, whatever the flood; a
-//! guesser cannot earn that without a right secret. An address holds at
-//! most one kept slot, and so does the id that proved it (a member who
-//! proves address after address holds one, not all); only a connection
-//! that could take a kept slot closes an idle one in it to make room.
+//! in from, a minute ago or more, kept across restarts
+//! ([`crate::backoff`]). A broker that logged in once gets in again from
+//! where it did, whatever the flood; a guesser cannot earn that without a
+//! right secret. An address holds at most one kept slot, and only a
+//! connection that could take a kept slot closes an idle one in it to
+//! make room.
 //!
 //! ```text
 //! accept ─► PendingSlot (pool, per address) ─login ok─► SessionSlot
@@ -42,7 +42,7 @@
 //!             a proven address: one of the kept quarter, when the rest is full
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -58,14 +58,13 @@ use crate::config::ServerSettings;
 pub(crate) struct Admission {
     /// The slots any connection may take.
     pending: Arc<Semaphore>,
-    /// The slots only a [`Source::Proven`] address's may take, one per
-    /// address and one per id.
+    /// The slots only a [`Source::Proven`] address's may take, one each.
     kept: Arc<Semaphore>,
     /// Session slots held: at most `max_sessions`, but for takeovers.
     sessions: Arc<AtomicUsize>,
-    /// Pending slots held per source address, and the kept ones per id:
-    /// bounded by `max_pending_logins`.
-    holders: Mutex<Holders>,
+    /// Pending slots held per source address; an address holding none is
+    /// not in the map, so it is bounded by `max_pending_logins`.
+    per_address: Mutex<BTreeMap<IpAddr, Share>>,
     max_pending_per_address: u32,
     max_pending: usize,
     max_sessions: usize,
@@ -91,10 +90,9 @@ pub(crate) enum Full {
 /// Where a new connection comes from, as far as its slots go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
-    /// One of the last addresses this id (a broker's or an operator's
-    /// number) logged in from: it may take a kept slot, if neither the
-    /// address nor the id holds one.
-    Proven(u32),
+    /// One of the last addresses an id logged in from: it may take a kept
+    /// slot.
+    Proven,
     /// Any other address.
     Unproven,
 }
@@ -104,61 +102,8 @@ pub(crate) enum Source {
 enum Pool {
     /// Any connection's.
     Open,
-    /// A proven address's, charged to the id that proved it.
-    Kept(u32),
-}
-
-/// Who holds pending slots.
-#[derive(Debug, Default)]
-struct Holders {
-    /// Each source address's; an address holding none is not here.
-    shares: BTreeMap<IpAddr, Share>,
-    /// The ids charged with a kept slot, held or waited for: one each, so
-    /// that one member proving address after address (each new one
-    /// proven for a moment) holds one kept slot, not all.
-    kept_by: BTreeSet<u32>,
-}
-
-impl Holders {
-    /// Slots `addr` holds.
-    fn held(&self, addr: IpAddr) -> u32 {
-        self.shares.get(&addr).map_or(0, |share| share.held)
-    }
-
-    /// The id a kept slot for a connection from `addr` would be charged
-    /// to, if it may have one: `addr` is proven by it, and neither holds
-    /// one.
-    fn keeper(&self, addr: IpAddr, source: Source) -> Option<u32> {
-        match source {
-            Source::Proven(id)
-                if !self.shares.get(&addr).is_some_and(|share| share.kept)
-                    && !self.kept_by.contains(&id) =>
-            {
-                Some(id)
-            }
-            _ => None,
-        }
-    }
-
-    /// One more slot for `addr`, and the kept slot charged to `keeper`.
-    fn take(&mut self, addr: IpAddr, keeper: Option<u32>) {
-        let share = self.shares.entry(addr).or_default();
-        share.held += 1;
-        if let Some(id) = keeper {
-            share.kept = true;
-            self.kept_by.insert(id);
-        }
-    }
-}
-
-impl Pool {
-    /// The id a kept slot is charged to.
-    const fn keeper(self) -> Option<u32> {
-        match self {
-            Self::Open => None,
-            Self::Kept(id) => Some(id),
-        }
-    }
+    /// A proven address's.
+    Kept,
 }
 
 /// One source address's pending slots.
@@ -204,8 +149,7 @@ impl Admission {
     }
 
     /// At most `max_pending` pending slots (a quarter of them, rounded
-    /// down, kept for [`Source::Proven`] addresses, one per address and
-    /// one per id), `per_address` of them
+    /// down, kept for [`Source::Proven`] addresses, one each), `per_address` of them
     /// per source address, and `max_sessions` session slots.
     pub(crate) fn with_limits(max_pending: u32, per_address: u32, max_sessions: u32) -> Arc<Self> {
         let slots = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
@@ -214,7 +158,7 @@ impl Admission {
             pending: Arc::new(Semaphore::new(slots(max_pending) - kept)),
             kept: Arc::new(Semaphore::new(kept)),
             sessions: Arc::new(AtomicUsize::new(0)),
-            holders: Mutex::new(Holders::default()),
+            per_address: Mutex::new(BTreeMap::new()),
             max_pending_per_address: per_address,
             max_pending: slots(max_pending),
             max_sessions: slots(max_sessions),
@@ -238,23 +182,30 @@ impl Admission {
         addr: IpAddr,
         source: Source,
     ) -> Result<PendingSlot, Full> {
-        let mut holders = self.lock_holders();
-        if holders.held(addr) >= self.max_pending_per_address {
+        let mut per_address = self.lock_addresses();
+        let share = per_address.get(&addr).copied().unwrap_or_default();
+        if share.held >= self.max_pending_per_address {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return Err(Full::Address);
         }
         let (pool, permit) = if let Ok(permit) = Arc::clone(&self.pending).try_acquire_owned() {
             (Pool::Open, permit)
-        } else if let Some(id) = holders.keeper(addr, source) {
+        } else if source == Source::Proven && !share.kept {
             let permit = Arc::clone(&self.kept)
                 .try_acquire_owned()
                 .map_err(|_| Full::Pending)?;
-            (Pool::Kept(id), permit)
+            (Pool::Kept, permit)
         } else {
             return Err(Full::Pending);
         };
-        holders.take(addr, pool.keeper());
-        drop(holders);
+        per_address.insert(
+            addr,
+            Share {
+                held: share.held + 1,
+                kept: share.kept || pool == Pool::Kept,
+            },
+        );
+        drop(per_address);
         Ok(self.register(addr, pool, permit))
     }
 
@@ -273,23 +224,25 @@ impl Admission {
         source: Source,
         wait: Duration,
     ) -> Result<PendingSlot, Full> {
-        let keeper = {
-            let mut holders = self.lock_holders();
-            if holders.held(addr) >= self.max_pending_per_address {
+        let may_keep = {
+            let mut per_address = self.lock_addresses();
+            let share = per_address.entry(addr).or_default();
+            if share.held >= self.max_pending_per_address {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return Err(Full::Address);
             }
-            // The address's share, and its kept slot (and its id's) if it
-            // may have one, are held while the slot is waited for.
-            let keeper = holders.keeper(addr, source);
-            holders.take(addr, keeper);
-            keeper
+            // The address's share, and its kept slot if it may have one,
+            // are held while the slot is waited for.
+            let may_keep = source == Source::Proven && !share.kept;
+            share.held += 1;
+            share.kept |= may_keep;
+            may_keep
         };
         let oldest = {
             let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
             queue
                 .iter()
-                .position(|(_, pool, _)| keeper.is_some() || *pool == Pool::Open)
+                .position(|(_, pool, _)| may_keep || *pool == Pool::Open)
                 .and_then(|at| queue.remove(at))
         };
         if let Some((_, _, token)) = oldest {
@@ -300,10 +253,10 @@ impl Admission {
         }
         let (pending, kept) = (Arc::clone(&self.pending), Arc::clone(&self.kept));
         let acquire = async move {
-            if let Some(id) = keeper {
+            if may_keep {
                 tokio::select! {
                     permit = pending.acquire_owned() => permit.map(|p| (Pool::Open, p)),
-                    permit = kept.acquire_owned() => permit.map(|p| (Pool::Kept(id), p)),
+                    permit = kept.acquire_owned() => permit.map(|p| (Pool::Kept, p)),
                 }
             } else {
                 pending.acquire_owned().await.map(|p| (Pool::Open, p))
@@ -311,13 +264,12 @@ impl Admission {
         };
         let acquired = tokio::time::timeout(wait, acquire).await;
         if let Ok(Ok((pool, permit))) = acquired {
-            if pool == Pool::Open {
-                // The kept slot claimed, if any, was not needed.
-                self.release(addr, 0, keeper);
+            if may_keep && pool == Pool::Open {
+                self.release_address(addr, 0, true);
             }
             Ok(self.register(addr, pool, permit))
         } else {
-            self.release(addr, 1, keeper);
+            self.release_address(addr, 1, may_keep);
             self.refused.fetch_add(1, Ordering::Relaxed);
             Err(Full::Pending)
         }
@@ -347,22 +299,21 @@ impl Admission {
         }
     }
 
-    fn lock_holders(&self) -> std::sync::MutexGuard<'_, Holders> {
-        self.holders.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_addresses(&self) -> std::sync::MutexGuard<'_, BTreeMap<IpAddr, Share>> {
+        self.per_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Gives back `slots` of `addr`'s share, and the kept slot charged to
-    /// `keeper`, if any.
-    fn release(&self, addr: IpAddr, slots: u32, keeper: Option<u32>) {
-        let mut holders = self.lock_holders();
-        if let Some(id) = keeper {
-            holders.kept_by.remove(&id);
-        }
-        if let Some(share) = holders.shares.get_mut(&addr) {
+    /// Gives back `slots` of `addr`'s share, and its kept slot if
+    /// `kept`.
+    fn release_address(&self, addr: IpAddr, slots: u32, kept: bool) {
+        let mut per_address = self.lock_addresses();
+        if let Some(share) = per_address.get_mut(&addr) {
             share.held -= slots;
-            share.kept &= keeper.is_none();
+            share.kept &= !kept;
             if share.held == 0 {
-                holders.shares.remove(&addr);
+                per_address.remove(&addr);
             }
         }
     }
@@ -446,7 +397,8 @@ impl PendingSlot {
 
 impl Drop for PendingSlot {
     fn drop(&mut self) {
-        self.admission.release(self.addr, 1, self.pool.keeper());
+        self.admission
+            .release_address(self.addr, 1, self.pool == Pool::Kept);
         self.leave_queue();
     }
 }
@@ -595,8 +547,7 @@ mod tests {
         // Its address's share was given back.
         assert_eq!(
             admission
-                .lock_holders()
-                .shares
+                .lock_addresses()
                 .get(&IpAddr::from([10, 0, 0, 2]))
                 .copied(),
             None
@@ -624,9 +575,9 @@ mod tests {
             admission.admit(unproven(6), Source::Unproven).unwrap_err(),
             Full::Pending
         );
-        let first = admission.admit(proven(1), Source::Proven(1)).unwrap();
+        let first = admission.admit(proven(1), Source::Proven).unwrap();
         assert_eq!(
-            admission.admit(proven(1), Source::Proven(1)).unwrap_err(),
+            admission.admit(proven(1), Source::Proven).unwrap_err(),
             Full::Pending,
             "one kept slot an address"
         );
@@ -641,7 +592,7 @@ mod tests {
             Full::Pending
         );
         assert!(!first.evicted().is_cancelled());
-        let second = admission.admit(proven(2), Source::Proven(2)).unwrap();
+        let second = admission.admit(proven(2), Source::Proven).unwrap();
         second.checking();
         assert_eq!(admission.held().0, 8);
         // Every slot is held: a third proven address closes the idle one
@@ -651,7 +602,7 @@ mod tests {
             let admission = Arc::clone(&admission);
             tokio::spawn(async move {
                 admission
-                    .admit_evicting(proven(3), Source::Proven(3), Duration::from_secs(10))
+                    .admit_evicting(proven(3), Source::Proven, Duration::from_secs(10))
                     .await
             })
         };
@@ -664,47 +615,12 @@ mod tests {
             admission.admit(unproven(7), Source::Unproven).unwrap_err(),
             Full::Pending
         );
-        let fourth = admission.admit(proven(4), Source::Proven(4)).unwrap();
+        let fourth = admission.admit(proven(4), Source::Proven).unwrap();
         assert!(
-            admission.admit(proven(1), Source::Proven(1)).is_err(),
+            admission.admit(proven(1), Source::Proven).is_err(),
             "all held"
         );
         drop((held, second, fourth));
-    }
-
-    /// One member proving address after address (each proven a moment,
-    /// by one id) holds one kept slot, not all (tester 139 N1): the kept
-    /// slots are one per address and one per id.
-    #[test]
-    fn an_id_holds_one_kept_slot_whatever_its_addresses() {
-        let admission = admission(8, 1);
-        let held: Vec<_> = (0..6)
-            .map(|last| {
-                let slot = admission
-                    .admit([10, 0, 1, last].into(), Source::Unproven)
-                    .unwrap();
-                slot.checking();
-                slot
-            })
-            .collect();
-        let member = admission
-            .admit([10, 0, 2, 1].into(), Source::Proven(5))
-            .unwrap();
-        assert_eq!(
-            admission
-                .admit([10, 0, 2, 2].into(), Source::Proven(5))
-                .unwrap_err(),
-            Full::Pending,
-            "the id holds one already"
-        );
-        let other = admission
-            .admit([10, 0, 3, 1].into(), Source::Proven(6))
-            .unwrap();
-        drop(member);
-        assert!(admission
-            .admit([10, 0, 2, 2].into(), Source::Proven(5))
-            .is_ok());
-        drop((held, other));
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! `[server.login_backoff]` ([`LoginBackoffSettings`]; defaults 3 free,
 //! 50 ms to 1 s, refused at the 8th, forgotten after 60 s).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +52,12 @@ const PROVEN_FOR_S: u64 = 90 * 86_400;
 /// A login from a proven address rewrites its time in the file only when
 /// the time written is older than this: a day, in seconds.
 const PROVEN_REFRESH_S: u64 = 86_400;
+/// An address is proven this long after a login from it first put it in
+/// a list: a minute, in seconds. A member cannot prove address after
+/// address and use each at once (for wrong secrets that hold kept slots
+/// while they wait out their back-off): an id has 4 addresses at a time,
+/// so at most 4 new ones a minute are proven.
+const PROVEN_AFTER_S: u64 = 60;
 
 /// Failed logins of one address or broker.
 #[derive(Clone, Copy, Debug)]
@@ -111,9 +117,9 @@ struct Inner<K> {
     /// most [`PROVEN_PER_ID`] an id, so that no one can push others'
     /// addresses out.
     proven_by: BTreeMap<K, VecDeque<(IpAddr, u64)>>,
-    /// The addresses in `proven_by`, each with the ids whose list holds
-    /// it.
-    proven: BTreeMap<IpAddr, BTreeSet<u32>>,
+    /// The addresses in `proven_by`, each with the number of ids whose
+    /// list holds it.
+    proven: BTreeMap<IpAddr, Proof>,
     /// An address was proven or forgotten since they were last written.
     proven_changed: bool,
     /// The last write of them failed (and was logged).
@@ -124,30 +130,32 @@ struct Inner<K> {
     last: Option<(IpAddr, K, u32)>,
 }
 
+/// An address in some id's list of the addresses it logged in from.
+#[derive(Clone, Copy, Debug)]
+struct Proof {
+    /// The lists that hold it.
+    ids: u32,
+    /// When it came into one (Unix seconds; 0 for one read from the
+    /// file): it is proven [`PROVEN_AFTER_S`] later.
+    since_s: u64,
+}
+
 /// An id logins are counted by, as its file of proven addresses writes
 /// it: a number.
 pub(crate) trait LoginId: Ord + Copy + std::fmt::Display {
     /// The id numbered `number`.
     fn from_number(number: u32) -> Self;
-    /// Its number.
-    fn number(self) -> u32;
 }
 
 impl LoginId for BrokerId {
     fn from_number(number: u32) -> Self {
         Self(number)
     }
-    fn number(self) -> u32 {
-        self.0
-    }
 }
 
 impl LoginId for u32 {
     fn from_number(number: u32) -> Self {
         number
-    }
-    fn number(self) -> u32 {
-        self
     }
 }
 
@@ -198,7 +206,13 @@ impl<K: LoginId> LoginBackoff<K> {
                     let entry = (|| {
                         let id = fields.next()?.parse().ok()?;
                         let addr = fields.next()?.parse::<IpAddr>().ok()?;
-                        let at_s = fields.next()?.parse::<u64>().ok()?;
+                        // A line without a time (this file's first
+                        // form) is taken as logged in now; a time ahead
+                        // of the clock, as now.
+                        let at_s = match fields.next() {
+                            Some(at_s) => at_s.parse::<u64>().ok()?.min(now_s),
+                            None => now_s,
+                        };
                         fields.next().is_none().then_some((id, addr, at_s))
                     })();
                     dropped |= entry.is_none();
@@ -206,7 +220,7 @@ impl<K: LoginId> LoginBackoff<K> {
                         Some((_, _, at_s)) if at_s.saturating_add(PROVEN_FOR_S) < now_s => {
                             dropped = true;
                         }
-                        Some((id, addr, at_s)) => inner.prove(addr, K::from_number(id), at_s),
+                        Some((id, addr, at_s)) => inner.prove(addr, K::from_number(id), at_s, 0),
                         None => tracing::warn!(
                             file = %file.display(),
                             line = at + 1,
@@ -229,9 +243,11 @@ impl<K: LoginId> LoginBackoff<K> {
     }
 
     /// Whether the proven addresses changed since they were last written
-    /// ([`Self::write_proven`] has something to do).
+    /// and no write is under way ([`Self::write_proven`] has something to
+    /// do): a write that hangs (a stalled disk) is not joined by one a
+    /// second.
     pub(crate) fn proven_changed(&self) -> bool {
-        self.file.is_some() && self.lock().proven_changed
+        self.file.is_some() && self.lock().proven_changed && self.writing.try_lock().is_ok()
     }
 
     /// Writes the proven addresses to the file of [`Self::with_file`] if
@@ -311,22 +327,21 @@ impl<K: LoginId> LoginBackoff<K> {
     }
 
     /// Where a new connection from `addr` stands for a pending slot:
-    /// [`Source::Proven`] by the lowest id that logged in from `addr` (it
-    /// is among that id's last [`PROVEN_PER_ID`] addresses). Failures
-    /// from it do not unprove it: another user behind the broker's address
-    /// (a NAT) would take its place away with one wrong secret, and what a
-    /// guesser there can hold is the one kept slot of the address and of
-    /// the id, a second at a time, until the address is refused.
+    /// [`Source::Proven`] when `addr` is among the last [`PROVEN_PER_ID`]
+    /// addresses an id logged in from, since [`PROVEN_AFTER_S`] or more
+    /// (or read from the file). Failures from it do not unprove it: another user behind
+    /// the broker's address (a NAT) would take its place away with one
+    /// wrong secret, and what a guesser there can hold is the address's
+    /// one kept slot, a second at a time, until the address is refused.
     pub(crate) fn source(&self, addr: IpAddr) -> Source {
-        // Its lowest id: ids behind one address share one kept slot.
-        match self
-            .lock()
-            .proven
-            .get(&addr.to_canonical())
-            .and_then(|ids| ids.first())
-        {
-            Some(&id) => Source::Proven(id),
-            None => Source::Unproven,
+        self.source_at(addr, unix_now_s())
+    }
+
+    /// [`Self::source`] at `now_s` (Unix seconds).
+    fn source_at(&self, addr: IpAddr, now_s: u64) -> Source {
+        match self.lock().proven.get(&addr.to_canonical()) {
+            Some(proof) if proof.since_s.saturating_add(PROVEN_AFTER_S) <= now_s => Source::Proven,
+            _ => Source::Unproven,
         }
     }
 
@@ -403,28 +418,34 @@ impl<K: LoginId> LoginBackoff<K> {
             .map_or(0, |f| f.count(now, forget));
         forgive(&mut inner.by_address, addr, own, now, forget);
         forgive(&mut inner.by_broker, id, own, now, forget);
-        inner.prove(addr, id, unix_now_s());
+        let now_s = unix_now_s();
+        inner.prove(addr, id, now_s, now_s);
     }
 }
 
-impl<K: LoginId> Inner<K> {
+impl<K: Ord> Inner<K> {
     /// `id` logged in from `addr` at `at_s` (Unix seconds): it is the
     /// newest of `id`'s addresses, and the oldest past [`PROVEN_PER_ID`]
-    /// is forgotten.
-    fn prove(&mut self, addr: IpAddr, id: K, at_s: u64) {
+    /// is forgotten. An address new to every list is proven
+    /// [`PROVEN_AFTER_S`] after `since_s`.
+    fn prove(&mut self, addr: IpAddr, id: K, at_s: u64, since_s: u64) {
         // An IPv4 peer on an IPv6 socket is the same peer as on an IPv4
         // one (`listen` changed between restarts).
         let addr = addr.to_canonical();
         let addresses = self.proven_by.entry(id).or_default();
         if let Some(at) = addresses.iter().position(|(a, _)| *a == addr) {
             let (_, written_s) = addresses[at];
+            // The newest already, with a time less than a day old: kept
+            // as it is (the time is the file's, to the day).
+            if at + 1 == addresses.len() && written_s.saturating_add(PROVEN_REFRESH_S) > at_s {
+                return;
+            }
             // The newest now: the file keeps the order, which says which
             // one the next new address pushes out, and the time, which
             // says when it is forgotten.
-            self.proven_changed |=
-                at + 1 < addresses.len() || written_s.saturating_add(PROVEN_REFRESH_S) <= at_s;
             addresses.remove(at);
             addresses.push_back((addr, at_s));
+            self.proven_changed = true;
             return;
         }
         addresses.push_back((addr, at_s));
@@ -432,11 +453,14 @@ impl<K: LoginId> Inner<K> {
         let oldest = (addresses.len() > PROVEN_PER_ID)
             .then(|| addresses.pop_front())
             .flatten();
-        self.proven.entry(addr).or_default().insert(id.number());
+        self.proven
+            .entry(addr)
+            .or_insert(Proof { ids: 0, since_s })
+            .ids += 1;
         if let Some((oldest, _)) = oldest {
-            if let Some(ids) = self.proven.get_mut(&oldest) {
-                ids.remove(&id.number());
-                if ids.is_empty() {
+            if let Some(proof) = self.proven.get_mut(&oldest) {
+                proof.ids -= 1;
+                if proof.ids == 0 {
                     self.proven.remove(&oldest);
                 }
             }
@@ -528,6 +552,11 @@ mod tests {
     use super::*;
 
     const REFUSE_AFTER: u32 = 8;
+
+    /// A time by which an address proven now is proven.
+    fn later_s() -> u64 {
+        unix_now_s() + PROVEN_AFTER_S
+    }
 
     fn backoff() -> LoginBackoff {
         LoginBackoff::new(LoginBackoffSettings::default())
@@ -645,33 +674,37 @@ mod tests {
         let backoff = backoff();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let now = Instant::now();
-        assert_eq!(backoff.source(addr), Source::Unproven);
+        assert_eq!(backoff.source_at(addr, later_s()), Source::Unproven);
         backoff.succeeded(addr, BrokerId(1), now);
-        assert_eq!(backoff.source(addr), Source::Proven(1));
+        // Not at once: a member cannot prove an address and use it.
+        assert_eq!(backoff.source(addr), Source::Unproven);
+        assert_eq!(backoff.source_at(addr, later_s()), Source::Proven);
         // Another's wrong secret from the same address (a NAT).
         backoff.failed(addr, BrokerId(2), true, now);
-        assert_eq!(backoff.source(addr), Source::Proven(1));
+        assert_eq!(backoff.source_at(addr, later_s()), Source::Proven);
         let many = |last: u32| IpAddr::from(((last + 1) << 8).to_be_bytes());
         for last in 0..1_000 {
             backoff.succeeded(many(last), BrokerId(2), now);
         }
-        assert_eq!(backoff.source(addr), Source::Proven(1), "broker 1's");
-        assert_eq!(backoff.source(many(995)), Source::Unproven);
-        assert_eq!(backoff.source(many(996)), Source::Proven(2));
+        assert_eq!(
+            backoff.source_at(addr, later_s()),
+            Source::Proven,
+            "broker 1's"
+        );
+        assert_eq!(backoff.source_at(many(995), later_s()), Source::Unproven);
+        assert_eq!(backoff.source_at(many(996), later_s()), Source::Proven);
         assert_eq!(backoff.lock().proven.len(), 1 + PROVEN_PER_ID);
-        // Broker 2 logs in from broker 1's address too: the lowest id is
-        // charged with its kept slot. Broker 1's other addresses push it
-        // out of its own list, not out of broker 2's.
+        // Broker 2 logs in from broker 1's address too; broker 1's other
+        // addresses push it out of its own list, not out of broker 2's.
         backoff.succeeded(addr, BrokerId(2), now);
-        assert_eq!(backoff.source(addr), Source::Proven(1));
         for last in 0..PROVEN_PER_ID as u32 {
             backoff.succeeded(many(2_000 + last), BrokerId(1), now);
         }
-        assert_eq!(backoff.source(addr), Source::Proven(2));
+        assert_eq!(backoff.source_at(addr, later_s()), Source::Proven);
         for last in 0..PROVEN_PER_ID as u32 {
             backoff.succeeded(many(3_000 + last), BrokerId(2), now);
         }
-        assert_eq!(backoff.source(addr), Source::Unproven);
+        assert_eq!(backoff.source_at(addr, later_s()), Source::Unproven);
     }
 
     /// The proven addresses are written to the file given and read from
@@ -698,6 +731,21 @@ mod tests {
         first.write_proven();
         assert!(!first.proven_changed());
         assert_eq!(listed(&file), ["7 10.0.0.1"]);
+        // Its time is rewritten once it is a day old, however often it
+        // logs in meanwhile.
+        let written_s = unix_now_s();
+        for hours in 1..24 {
+            let at_s = written_s + hours * 3_600;
+            first.lock().prove(addr, BrokerId(7), at_s, at_s);
+        }
+        assert!(!first.proven_changed());
+        let day_s = written_s + PROVEN_REFRESH_S + 1;
+        first.lock().prove(addr, BrokerId(7), day_s, day_s);
+        assert!(first.proven_changed());
+        first.write_proven();
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .ends_with(&format!("7 10.0.0.1 {day_s}\n")));
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(&file).unwrap().permissions(),
         );
@@ -715,30 +763,40 @@ mod tests {
         assert_eq!(listed(&file), ["7 10.0.0.9", "7 10.0.0.1"]);
         // An IPv4 peer seen on an IPv6 socket is the same peer.
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(first.source(mapped), Source::Proven(7));
+        assert_eq!(first.source_at(mapped, later_s()), Source::Proven);
         // Lines that cannot be read are skipped, one not logged in from
         // for over 90 days is forgotten, and the file written again
         // without them.
         let mut text = std::fs::read_to_string(&file).unwrap();
         let now_s = unix_now_s();
         text.push_str(&format!(
-            "8\n8 not-an-address {now_s}\n\n9 ::1 {now_s}\n10 10.0.0.10 {}\n",
+            "8\n8 not-an-address {now_s}\n\n9 ::1 {now_s}\n10 10.0.0.10 {}\n11 10.0.0.11\n",
             now_s - PROVEN_FOR_S - 1
         ));
         std::fs::write(&file, text).unwrap();
         let second = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
-        assert_eq!(second.source(addr), Source::Proven(7));
-        assert_eq!(second.source("::1".parse().unwrap()), Source::Proven(9));
-        assert_eq!(second.source([10, 0, 0, 2].into()), Source::Unproven);
-        assert_eq!(second.source([10, 0, 0, 10].into()), Source::Unproven);
+        // Proven from the start: they were before it.
+        assert_eq!(second.source(addr), Source::Proven);
+        assert_eq!(second.source("::1".parse().unwrap()), Source::Proven);
+        assert_eq!(
+            second.source_at([10, 0, 0, 2].into(), later_s()),
+            Source::Unproven
+        );
+        assert_eq!(
+            second.source_at([10, 0, 0, 10].into(), later_s()),
+            Source::Unproven
+        );
         second.write_proven();
-        assert_eq!(listed(&file), ["7 10.0.0.9", "7 10.0.0.1", "9 ::1"]);
+        assert_eq!(
+            listed(&file),
+            ["7 10.0.0.9", "7 10.0.0.1", "9 ::1", "11 10.0.0.11"]
+        );
         // Nothing changed since: the file is left as it is.
         std::fs::write(&file, "# by hand\n").unwrap();
         second.write_proven();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "# by hand\n");
         let missing = LoginBackoff::<BrokerId>::with_file(settings, dir.path().join("none"));
-        assert_eq!(missing.source(addr), Source::Unproven);
+        assert_eq!(missing.source_at(addr, later_s()), Source::Unproven);
         // A write that fails is made again at the next call.
         let unwritable = dir.path().join("not-yet").join("addresses");
         let third = LoginBackoff::<BrokerId>::with_file(settings, unwritable.clone());

@@ -119,15 +119,19 @@ impl TestServer {
             Some(_) => {
                 let admin = AdminServer::bind(runtime.handle(), Arc::clone(&config), local)
                     .await
-                    .expect("bind the operators' channel");
+                    .expect("bind the operators' channel")
+                    .with_proven_file(dir.path().join(cetx_gateway::admin::PROVEN_FILE));
                 let addr = admin.local_addr();
                 (Some(addr), Some(tokio::spawn(admin.run(shutdown.clone()))))
             }
             None => (None, None),
         };
+        // The addresses logins came from are kept as `cetx serve` keeps
+        // them: a test proves one by writing the file before the start.
         let server = Server::bind(Arc::clone(&config), runtime.handle(), local)
             .await
-            .expect("bind");
+            .expect("bind")
+            .with_proven_file(dir.path().join(cetx_gateway::server::PROVEN_FILE));
         let addr = server.local_addr();
         let metrics = match &config.metrics {
             Some(_) => {

@@ -356,7 +356,19 @@ fn login() -> AdminRequest {
 /// [`KEPT_FOR_PROVEN`] more from where an operator logged in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_out_of_order_are_answered_and_closed() {
-    let server = TestServer::start(config()).await;
+    // Operator 9 logged in from 127.0.0.1 before this start: that
+    // address is proven (ADMIN.md), and has 2 connections past the 16.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    std::fs::write(
+        dir.path().join(cetx_gateway::admin::PROVEN_FILE),
+        format!("9 127.0.0.1 {now_s}\n"),
+    )
+    .expect("write the file");
+    let server = TestServer::start_in(config(), dir).await;
     let halt = AdminRequest::Action {
         request_id: 1,
         action: AdminAction::Halt {
@@ -402,7 +414,7 @@ async fn sessions_out_of_order_are_answered_and_closed() {
 
     // Past the limit, a connection is closed without a word; the ones
     // open still work. From an address no operator logged in from, the
-    // limit is 16; from one that did (127.0.0.1, above), 2 more.
+    // limit is 16; from one that did (127.0.0.1, in the file), 2 more.
     let mut open = Vec::new();
     for at in 0..MAX_CONNECTIONS + KEPT_FOR_PROVEN {
         if at == MAX_CONNECTIONS {

@@ -233,7 +233,7 @@ impl AdminServer {
                         // operators from where they logged in before.
                         let source = self.logins.source(peer.ip());
                         let room = match source {
-                            Source::Proven(_) => MAX_CONNECTIONS + KEPT_FOR_PROVEN,
+                            Source::Proven => MAX_CONNECTIONS + KEPT_FOR_PROVEN,
                             Source::Unproven => MAX_CONNECTIONS,
                         };
                         if open.load(Ordering::Acquire) >= room {
