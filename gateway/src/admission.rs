@@ -90,8 +90,8 @@ pub(crate) enum Full {
 /// Where a new connection comes from, as far as its slots go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Source {
-    /// One of the last addresses an id logged in from: it may take a kept
-    /// slot.
+    /// One of the last addresses an id logged in from, a minute ago or
+    /// more: it may take a kept slot.
     Proven,
     /// Any other address.
     Unproven,

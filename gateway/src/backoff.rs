@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use cetx_engine::journal::private;
@@ -57,7 +57,7 @@ const PROVEN_REFRESH_S: u64 = 86_400;
 /// address and use each at once (for wrong secrets that hold kept slots
 /// while they wait out their back-off): an id has 4 addresses at a time,
 /// so at most 4 new ones a minute are proven.
-const PROVEN_AFTER_S: u64 = 60;
+const PROVEN_AFTER: Duration = Duration::from_secs(60);
 
 /// Failed logins of one address or broker.
 #[derive(Clone, Copy, Debug)]
@@ -135,9 +135,10 @@ struct Inner<K> {
 struct Proof {
     /// The lists that hold it.
     ids: u32,
-    /// When it came into one (Unix seconds; 0 for one read from the
-    /// file): it is proven [`PROVEN_AFTER_S`] later.
-    since_s: u64,
+    /// When it came into one, on the monotonic clock: it is proven
+    /// [`PROVEN_AFTER`] later. `None` for one proven already (read from
+    /// the file with a time older than that).
+    since: Option<Instant>,
 }
 
 /// An id logins are counted by, as its file of proven addresses writes
@@ -220,7 +221,15 @@ impl<K: LoginId> LoginBackoff<K> {
                         Some((_, _, at_s)) if at_s.saturating_add(PROVEN_FOR_S) < now_s => {
                             dropped = true;
                         }
-                        Some((id, addr, at_s)) => inner.prove(addr, K::from_number(id), at_s, 0),
+                        Some((id, addr, at_s)) => {
+                            // One written less than a minute before the
+                            // stop waits out the rest of it.
+                            let since = Duration::from_secs(now_s - at_s);
+                            let since = (since < PROVEN_AFTER)
+                                .then(|| Instant::now().checked_sub(since))
+                                .flatten();
+                            inner.prove(addr, K::from_number(id), at_s, since);
+                        }
                         None => tracing::warn!(
                             file = %file.display(),
                             line = at + 1,
@@ -247,7 +256,9 @@ impl<K: LoginId> LoginBackoff<K> {
     /// do): a write that hangs (a stalled disk) is not joined by one a
     /// second.
     pub(crate) fn proven_changed(&self) -> bool {
-        self.file.is_some() && self.lock().proven_changed && self.writing.try_lock().is_ok()
+        self.file.is_some()
+            && self.lock().proven_changed
+            && !matches!(self.writing.try_lock(), Err(TryLockError::WouldBlock))
     }
 
     /// Writes the proven addresses to the file of [`Self::with_file`] if
@@ -328,19 +339,25 @@ impl<K: LoginId> LoginBackoff<K> {
 
     /// Where a new connection from `addr` stands for a pending slot:
     /// [`Source::Proven`] when `addr` is among the last [`PROVEN_PER_ID`]
-    /// addresses an id logged in from, since [`PROVEN_AFTER_S`] or more
+    /// addresses an id logged in from, since [`PROVEN_AFTER`] or more
     /// (or read from the file). Failures from it do not unprove it: another user behind
     /// the broker's address (a NAT) would take its place away with one
     /// wrong secret, and what a guesser there can hold is the address's
     /// one kept slot, a second at a time, until the address is refused.
     pub(crate) fn source(&self, addr: IpAddr) -> Source {
-        self.source_at(addr, unix_now_s())
+        self.source_at(addr, Instant::now())
     }
 
-    /// [`Self::source`] at `now_s` (Unix seconds).
-    fn source_at(&self, addr: IpAddr, now_s: u64) -> Source {
+    /// [`Self::source`] at `now`.
+    fn source_at(&self, addr: IpAddr, now: Instant) -> Source {
         match self.lock().proven.get(&addr.to_canonical()) {
-            Some(proof) if proof.since_s.saturating_add(PROVEN_AFTER_S) <= now_s => Source::Proven,
+            Some(proof)
+                if proof
+                    .since
+                    .is_none_or(|since| now.saturating_duration_since(since) >= PROVEN_AFTER) =>
+            {
+                Source::Proven
+            }
             _ => Source::Unproven,
         }
     }
@@ -418,8 +435,7 @@ impl<K: LoginId> LoginBackoff<K> {
             .map_or(0, |f| f.count(now, forget));
         forgive(&mut inner.by_address, addr, own, now, forget);
         forgive(&mut inner.by_broker, id, own, now, forget);
-        let now_s = unix_now_s();
-        inner.prove(addr, id, now_s, now_s);
+        inner.prove(addr, id, unix_now_s(), Some(now));
     }
 }
 
@@ -427,25 +443,22 @@ impl<K: Ord> Inner<K> {
     /// `id` logged in from `addr` at `at_s` (Unix seconds): it is the
     /// newest of `id`'s addresses, and the oldest past [`PROVEN_PER_ID`]
     /// is forgotten. An address new to every list is proven
-    /// [`PROVEN_AFTER_S`] after `since_s`.
-    fn prove(&mut self, addr: IpAddr, id: K, at_s: u64, since_s: u64) {
+    /// [`PROVEN_AFTER`] after `since` (at once if `None`).
+    fn prove(&mut self, addr: IpAddr, id: K, at_s: u64, since: Option<Instant>) {
         // An IPv4 peer on an IPv6 socket is the same peer as on an IPv4
         // one (`listen` changed between restarts).
         let addr = addr.to_canonical();
         let addresses = self.proven_by.entry(id).or_default();
         if let Some(at) = addresses.iter().position(|(a, _)| *a == addr) {
-            let (_, written_s) = addresses[at];
-            // The newest already, with a time less than a day old: kept
-            // as it is (the time is the file's, to the day).
-            if at + 1 == addresses.len() && written_s.saturating_add(PROVEN_REFRESH_S) > at_s {
-                return;
-            }
-            // The newest now: the file keeps the order, which says which
-            // one the next new address pushes out, and the time, which
-            // says when it is forgotten.
-            addresses.remove(at);
-            addresses.push_back((addr, at_s));
-            self.proven_changed = true;
+            // The newest now, in memory; in the file (its order says
+            // which one the next new address pushes out, its time when it
+            // is forgotten) once its time is a day old, so that logins
+            // back and forth between two addresses do not rewrite it each
+            // time.
+            let (_, written_s) = addresses.remove(at).unwrap_or((addr, at_s));
+            let refresh = written_s.saturating_add(PROVEN_REFRESH_S) <= at_s;
+            addresses.push_back((addr, if refresh { at_s } else { written_s }));
+            self.proven_changed |= refresh;
             return;
         }
         addresses.push_back((addr, at_s));
@@ -455,7 +468,7 @@ impl<K: Ord> Inner<K> {
             .flatten();
         self.proven
             .entry(addr)
-            .or_insert(Proof { ids: 0, since_s })
+            .or_insert(Proof { ids: 0, since })
             .ids += 1;
         if let Some((oldest, _)) = oldest {
             if let Some(proof) = self.proven.get_mut(&oldest) {
@@ -554,8 +567,8 @@ mod tests {
     const REFUSE_AFTER: u32 = 8;
 
     /// A time by which an address proven now is proven.
-    fn later_s() -> u64 {
-        unix_now_s() + PROVEN_AFTER_S
+    fn later() -> Instant {
+        Instant::now() + PROVEN_AFTER
     }
 
     fn backoff() -> LoginBackoff {
@@ -674,25 +687,25 @@ mod tests {
         let backoff = backoff();
         let addr: IpAddr = [10, 0, 0, 1].into();
         let now = Instant::now();
-        assert_eq!(backoff.source_at(addr, later_s()), Source::Unproven);
+        assert_eq!(backoff.source_at(addr, later()), Source::Unproven);
         backoff.succeeded(addr, BrokerId(1), now);
         // Not at once: a member cannot prove an address and use it.
         assert_eq!(backoff.source(addr), Source::Unproven);
-        assert_eq!(backoff.source_at(addr, later_s()), Source::Proven);
+        assert_eq!(backoff.source_at(addr, later()), Source::Proven);
         // Another's wrong secret from the same address (a NAT).
         backoff.failed(addr, BrokerId(2), true, now);
-        assert_eq!(backoff.source_at(addr, later_s()), Source::Proven);
+        assert_eq!(backoff.source_at(addr, later()), Source::Proven);
         let many = |last: u32| IpAddr::from(((last + 1) << 8).to_be_bytes());
         for last in 0..1_000 {
             backoff.succeeded(many(last), BrokerId(2), now);
         }
         assert_eq!(
-            backoff.source_at(addr, later_s()),
+            backoff.source_at(addr, later()),
             Source::Proven,
             "broker 1's"
         );
-        assert_eq!(backoff.source_at(many(995), later_s()), Source::Unproven);
-        assert_eq!(backoff.source_at(many(996), later_s()), Source::Proven);
+        assert_eq!(backoff.source_at(many(995), later()), Source::Unproven);
+        assert_eq!(backoff.source_at(many(996), later()), Source::Proven);
         assert_eq!(backoff.lock().proven.len(), 1 + PROVEN_PER_ID);
         // Broker 2 logs in from broker 1's address too; broker 1's other
         // addresses push it out of its own list, not out of broker 2's.
@@ -700,11 +713,11 @@ mod tests {
         for last in 0..PROVEN_PER_ID as u32 {
             backoff.succeeded(many(2_000 + last), BrokerId(1), now);
         }
-        assert_eq!(backoff.source_at(addr, later_s()), Source::Proven);
+        assert_eq!(backoff.source_at(addr, later()), Source::Proven);
         for last in 0..PROVEN_PER_ID as u32 {
             backoff.succeeded(many(3_000 + last), BrokerId(2), now);
         }
-        assert_eq!(backoff.source_at(addr, later_s()), Source::Unproven);
+        assert_eq!(backoff.source_at(addr, later()), Source::Unproven);
     }
 
     /// The proven addresses are written to the file given and read from
@@ -736,11 +749,11 @@ mod tests {
         let written_s = unix_now_s();
         for hours in 1..24 {
             let at_s = written_s + hours * 3_600;
-            first.lock().prove(addr, BrokerId(7), at_s, at_s);
+            first.lock().prove(addr, BrokerId(7), at_s, None);
         }
         assert!(!first.proven_changed());
         let day_s = written_s + PROVEN_REFRESH_S + 1;
-        first.lock().prove(addr, BrokerId(7), day_s, day_s);
+        first.lock().prove(addr, BrokerId(7), day_s, None);
         assert!(first.proven_changed());
         first.write_proven();
         assert!(std::fs::read_to_string(&file)
@@ -750,53 +763,69 @@ mod tests {
             &std::fs::metadata(&file).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600, "as private as the journal");
-        // The same address again, already the newest and written today:
-        // nothing to write; an older one made the newest: the order is
-        // written.
+        // The same address again, written today: nothing to write; a new
+        // one is written; logins back and forth between the two within
+        // the day are not.
         first.succeeded(addr, BrokerId(7), Instant::now());
         assert!(!first.proven_changed());
         first.succeeded([10, 0, 0, 9].into(), BrokerId(7), Instant::now());
-        first.write_proven();
-        first.succeeded(addr, BrokerId(7), Instant::now());
         assert!(first.proven_changed());
         first.write_proven();
-        assert_eq!(listed(&file), ["7 10.0.0.9", "7 10.0.0.1"]);
+        first.succeeded(addr, BrokerId(7), Instant::now());
+        assert!(!first.proven_changed());
+        assert_eq!(listed(&file), ["7 10.0.0.1", "7 10.0.0.9"]);
         // An IPv4 peer seen on an IPv6 socket is the same peer.
         let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(first.source_at(mapped, later_s()), Source::Proven);
+        assert_eq!(first.source_at(mapped, later()), Source::Proven);
         // Lines that cannot be read are skipped, one not logged in from
         // for over 90 days is forgotten, and the file written again
         // without them.
-        let mut text = std::fs::read_to_string(&file).unwrap();
         let now_s = unix_now_s();
-        text.push_str(&format!(
-            "8\n8 not-an-address {now_s}\n\n9 ::1 {now_s}\n10 10.0.0.10 {}\n11 10.0.0.11\n",
-            now_s - PROVEN_FOR_S - 1
-        ));
-        std::fs::write(&file, text).unwrap();
+        let (old_s, expired_s) = (now_s - 120, now_s - PROVEN_FOR_S - 1);
+        std::fs::write(
+            &file,
+            format!(
+                "# by the last server\n7 10.0.0.9 {old_s}\n7 10.0.0.1 {old_s}\n8\n8 not-an-address {now_s}\n\n\
+                 9 ::1 {old_s}\n10 10.0.0.10 {expired_s}\n11 10.0.0.11\n12 10.0.0.12 {}\n",
+                now_s + 1_000
+            ),
+        )
+        .unwrap();
         let second = LoginBackoff::<BrokerId>::with_file(settings, file.clone());
-        // Proven from the start: they were before it.
+        // Proven from the start: they were a minute before it.
         assert_eq!(second.source(addr), Source::Proven);
         assert_eq!(second.source("::1".parse().unwrap()), Source::Proven);
+        // A line without a time, or one ahead of the clock, is read as
+        // logged in now: proven a minute later.
+        for fresh in [[10, 0, 0, 11], [10, 0, 0, 12]] {
+            assert_eq!(second.source(fresh.into()), Source::Unproven);
+            assert_eq!(second.source_at(fresh.into(), later()), Source::Proven);
+        }
         assert_eq!(
-            second.source_at([10, 0, 0, 2].into(), later_s()),
+            second.source_at([10, 0, 0, 2].into(), later()),
             Source::Unproven
         );
         assert_eq!(
-            second.source_at([10, 0, 0, 10].into(), later_s()),
+            second.source_at([10, 0, 0, 10].into(), later()),
             Source::Unproven
         );
         second.write_proven();
         assert_eq!(
             listed(&file),
-            ["7 10.0.0.9", "7 10.0.0.1", "9 ::1", "11 10.0.0.11"]
+            [
+                "7 10.0.0.9",
+                "7 10.0.0.1",
+                "9 ::1",
+                "11 10.0.0.11",
+                "12 10.0.0.12"
+            ]
         );
         // Nothing changed since: the file is left as it is.
         std::fs::write(&file, "# by hand\n").unwrap();
         second.write_proven();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "# by hand\n");
         let missing = LoginBackoff::<BrokerId>::with_file(settings, dir.path().join("none"));
-        assert_eq!(missing.source_at(addr, later_s()), Source::Unproven);
+        assert_eq!(missing.source_at(addr, later()), Source::Unproven);
         // A write that fails is made again at the next call.
         let unwritable = dir.path().join("not-yet").join("addresses");
         let third = LoginBackoff::<BrokerId>::with_file(settings, unwritable.clone());

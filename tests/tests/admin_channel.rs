@@ -365,7 +365,7 @@ async fn sessions_out_of_order_are_answered_and_closed() {
         .as_secs();
     std::fs::write(
         dir.path().join(cetx_gateway::admin::PROVEN_FILE),
-        format!("9 127.0.0.1 {now_s}\n"),
+        format!("9 127.0.0.1 {}\n", now_s - 3_600),
     )
     .expect("write the file");
     let server = TestServer::start_in(config(), dir).await;
