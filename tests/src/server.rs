@@ -12,10 +12,31 @@ use cetx_gateway::config::ServerConfig;
 use cetx_gateway::market_data::{FeedServer, MarketData};
 use cetx_gateway::metrics::{MetricsServer, Sources};
 use cetx_gateway::runtime::{Clock, Runtime, RuntimeOptions};
-use cetx_gateway::server::{Server, ServerError};
+use cetx_gateway::server::{Connections, Server, ServerError};
 use cetx_gateway::web::WebServer;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// A temporary data directory whose proven-address `file`
+/// (`cetx_gateway::server::PROVEN_FILE` or `cetx_gateway::admin::PROVEN_FILE`)
+/// says `id` logged in from 127.0.0.1 an hour ago: that address is proven
+/// from the start (an address is proven a minute after it came into a list).
+///
+/// # Panics
+/// If the directory or the file cannot be made.
+pub fn dir_with_proven(file: &str, id: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    std::fs::write(
+        dir.path().join(file),
+        format!("{id} 127.0.0.1 {}\n", now_s - 3_600),
+    )
+    .expect("write the proven-address file");
+    dir
+}
 
 /// Longest wait for the server to stop.
 const STOP_WAIT: Duration = Duration::from_secs(10);
@@ -33,6 +54,8 @@ pub struct TestServer {
     pub metrics: Option<SocketAddr>,
     /// Where operators connect, when the config has `[admin]`.
     pub admin: Option<SocketAddr>,
+    /// The broker port's connections, counted when asked.
+    pub connections: Connections,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), ServerError>>,
     /// The operators' channel, awaited before the runtime stops, as
@@ -148,6 +171,7 @@ impl TestServer {
             }
             None => None,
         };
+        let connections = server.connections();
         let task = tokio::spawn(server.run(shutdown.clone()));
         Self {
             addr,
@@ -155,6 +179,7 @@ impl TestServer {
             web,
             metrics,
             admin,
+            connections,
             shutdown,
             task,
             admin_task,

@@ -19,7 +19,7 @@ use cetx_gateway::protocol::admin::{AdminRequest, ADMIN_PROTOCOL_VERSION, MAX_AD
 use cetx_gateway::protocol::Secret;
 use cetx_gateway::protocol::{ServerFrame, ServerMessage, Side};
 use cetx_tests::operators::{config, operator, OPERATOR_SECRET};
-use cetx_tests::server::TestServer;
+use cetx_tests::server::{dir_with_proven, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -358,16 +358,7 @@ fn login() -> AdminRequest {
 async fn sessions_out_of_order_are_answered_and_closed() {
     // Operator 9 logged in from 127.0.0.1 before this start: that
     // address is proven (ADMIN.md), and has 2 connections past the 16.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    std::fs::write(
-        dir.path().join(cetx_gateway::admin::PROVEN_FILE),
-        format!("9 127.0.0.1 {}\n", now_s - 3_600),
-    )
-    .expect("write the file");
+    let dir = dir_with_proven(cetx_gateway::admin::PROVEN_FILE, 9);
     let server = TestServer::start_in(config(), dir).await;
     let halt = AdminRequest::Action {
         request_id: 1,

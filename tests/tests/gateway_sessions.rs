@@ -17,7 +17,7 @@ use cetx_gateway::protocol::{
     ClientMessage, Secret, ServerFrame, ServerMessage, Side, TimeInForce, LOGIN_TIMEOUT,
     PROTOCOL_VERSION, RESUME_AFTER_LAST,
 };
-use cetx_tests::server::TestServer;
+use cetx_tests::server::{dir_with_proven, TestServer};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_util::codec::Framed;
@@ -170,6 +170,9 @@ async fn a_full_pending_pool_gives_way_to_a_new_connection() {
         Some(412)
     );
     assert!(next_frame(&mut idle[0]).await.is_none(), "then closed");
+    // Counted among the refused (`cetx_connections_refused_total`) as its
+    // session answered it 412, before the answer was written.
+    assert_eq!(server.connections.refused(), 1);
     for (conn, connected) in idle[1..].iter_mut().zip(&connected[1..]) {
         let nothing = tokio::time::timeout(Duration::from_millis(100), conn.next()).await;
         // Still open; or, on a machine slow enough that its own login
@@ -203,16 +206,7 @@ async fn wrong_secrets_from_many_addresses_cannot_keep_a_broker_out_of_where_it_
     // Broker 1 logged in from 127.0.0.1 an hour before this start (an
     // address is proven a minute after it came into a broker's list; one
     // in the file that long is proven from the start).
-    let dir = tempfile::tempdir().expect("temp dir");
-    let now_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    std::fs::write(
-        dir.path().join(cetx_gateway::server::PROVEN_FILE),
-        format!("1 127.0.0.1 {}\n", now_s - 3_600),
-    )
-    .expect("write the file");
+    let dir = dir_with_proven(cetx_gateway::server::PROVEN_FILE, 1);
     let server = TestServer::start_in(config, dir).await;
     let home = loopback(1);
     // Guesses from fresh addresses, each taking a slot to wait in, until
