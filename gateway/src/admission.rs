@@ -67,6 +67,8 @@ pub(crate) struct Admission {
     per_address: Mutex<BTreeMap<IpAddr, Share>>,
     max_pending_per_address: u32,
     max_pending: usize,
+    /// How many of `max_pending` are kept.
+    max_kept: usize,
     max_sessions: usize,
     /// Connections refused for want of a pending slot, for metrics (the
     /// oldest pending ones closed to make room included).
@@ -161,6 +163,7 @@ impl Admission {
             per_address: Mutex::new(BTreeMap::new()),
             max_pending_per_address: per_address,
             max_pending: slots(max_pending),
+            max_kept: kept,
             max_sessions: slots(max_sessions),
             refused: AtomicU64::new(0),
             queue: Mutex::new(VecDeque::new()),
@@ -325,6 +328,12 @@ impl Admission {
             self.max_pending - self.pending.available_permits() - self.kept.available_permits(),
             self.sessions.load(Ordering::Acquire),
         )
+    }
+
+    /// Connections now holding a kept pending slot (counted in
+    /// [`Self::held`]'s too).
+    pub(crate) fn held_kept(&self) -> usize {
+        self.max_kept - self.kept.available_permits()
     }
 
     /// Connections refused so far for want of a pending slot.
@@ -575,7 +584,9 @@ mod tests {
             admission.admit(unproven(6), Source::Unproven).unwrap_err(),
             Full::Pending
         );
+        assert_eq!(admission.held_kept(), 0);
         let first = admission.admit(proven(1), Source::Proven).unwrap();
+        assert_eq!((admission.held().0, admission.held_kept()), (7, 1));
         assert_eq!(
             admission.admit(proven(1), Source::Proven).unwrap_err(),
             Full::Pending,
@@ -594,7 +605,7 @@ mod tests {
         assert!(!first.evicted().is_cancelled());
         let second = admission.admit(proven(2), Source::Proven).unwrap();
         second.checking();
-        assert_eq!(admission.held().0, 8);
+        assert_eq!((admission.held().0, admission.held_kept()), (8, 2));
         // Every slot is held: a third proven address closes the idle one
         // in a kept slot, and takes its place.
         let first_gone = first.evicted();
@@ -611,6 +622,7 @@ mod tests {
         let third = third.await.unwrap().expect("the kept slot freed");
         // A kept slot given back is a proven address's again, and only.
         drop(third);
+        assert_eq!(admission.held_kept(), 1);
         assert_eq!(
             admission.admit(unproven(7), Source::Unproven).unwrap_err(),
             Full::Pending

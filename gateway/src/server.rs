@@ -77,6 +77,13 @@ impl Connections {
         self.0.admission.held().0
     }
 
+    /// Connections that have not logged in yet holding a slot kept for the
+    /// addresses brokers logged in from (counted in [`Self::pending`] too).
+    #[must_use]
+    pub fn pending_kept(&self) -> usize {
+        self.0.admission.held_kept()
+    }
+
     /// Logged-in sessions.
     #[must_use]
     pub fn sessions(&self) -> usize {

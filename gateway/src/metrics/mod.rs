@@ -389,6 +389,12 @@ fn connections(page: &mut Exposition, sources: &Sources) {
         connections.pending() as u64,
     );
     page.single(
+        "cetx_pending_connections_kept",
+        Kind::Gauge,
+        "Of the broker connections that have not logged in yet, those in a slot kept for the addresses brokers logged in from.",
+        connections.pending_kept() as u64,
+    );
+    page.single(
         "cetx_connections_refused_total",
         Kind::Counter,
         "Connections refused with 412 for want of a pending-login slot, the oldest pending ones closed to make room included.",
