@@ -4,27 +4,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
-use common::ServeProcess;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// `GET /metrics`: the whole answer, head and body.
-fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: cetx\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .expect("the answer in time");
-    answer
-}
+use common::{scrape, ServeProcess};
 
 #[test]
 fn serve_with_metrics_listen_counts_an_order() {

@@ -196,7 +196,11 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     );
     let data = dir.path().join("data");
     let log = dir.path().join("serve.log");
-    let server = ServeProcess::start_with_logging_to(&data, &["--config", &config_arg], &log);
+    let server = ServeProcess::start_with_logging_to(
+        &data,
+        &["--config", &config_arg, "--metrics-listen", "127.0.0.1:0"],
+        &log,
+    );
     let addr = server.addr;
     let with_cert = |n: usize| {
         let (cert, key) = &certs.clients[n];
@@ -265,6 +269,17 @@ async fn a_broker_with_a_tls_name_logs_in_only_with_its_own_certificate() {
     }
     let without_cert = tls::client(&certs.ca, "localhost").expect("client TLS");
     assert_eq!(login_as(addr, without_cert, 2).await, Ok(()));
+    // Each closed to make room is counted refused (OPERATIONS.md): the
+    // slot the broker took was given back after that, so one at least
+    // is counted by now (the fourth stalled one made room too, or took
+    // the room the broker's made).
+    let page = common::scrape(server.metrics.expect("a metrics address"));
+    let refused: u64 = page
+        .lines()
+        .find_map(|line| line.strip_prefix("cetx_connections_refused_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!((1..=2).contains(&refused), "{refused}");
     drop(stalled);
     assert!(server.terminate().success());
     // The one closed in its handshake to make room is logged as such

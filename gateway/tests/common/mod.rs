@@ -34,6 +34,24 @@ pub struct ServeProcess {
     rest: Option<mpsc::Receiver<String>>,
 }
 
+/// `GET /metrics` at `addr` ([`ServeProcess::metrics`]): the whole
+/// answer, head and body, within 10 s.
+pub fn scrape(addr: SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: cetx\r\nConnection: close\r\n\r\n")
+        .expect("send the request");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the answer in time");
+    answer
+}
+
 /// Runs `command` to its end (stdin empty, so no prompt waits; stdout and
 /// stderr collected), within 30 s: its output.
 pub fn finish(command: &mut Command) -> Output {
