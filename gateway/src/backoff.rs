@@ -720,6 +720,42 @@ mod tests {
         assert_eq!(backoff.source_at(addr, later()), Source::Unproven);
     }
 
+    /// An address proven for one broker counts at once for another that
+    /// logs in from it; one that left every list waits its minute again
+    /// when it comes back (reviewer 141 F6).
+    #[test]
+    fn the_minute_runs_once_an_address_is_in_no_list() {
+        let backoff = backoff();
+        let home: IpAddr = [10, 0, 0, 1].into();
+        let other = |last: u32| IpAddr::from(((last + 1) << 8).to_be_bytes());
+        let start = Instant::now();
+        backoff.succeeded(home, BrokerId(1), start);
+        let proven_at = start + PROVEN_AFTER;
+        assert_eq!(backoff.source_at(home, proven_at), Source::Proven);
+        // Broker 2's first login from it, two minutes on: still proven.
+        let second = start + 2 * PROVEN_AFTER;
+        backoff.succeeded(home, BrokerId(2), second);
+        assert_eq!(backoff.source_at(home, second), Source::Proven);
+        // Pushed out of both lists, it is no longer proven; back in one,
+        // it is proven a minute after that login, not before.
+        for last in 0..PROVEN_PER_ID as u32 {
+            backoff.succeeded(other(last), BrokerId(1), second);
+            backoff.succeeded(other(100 + last), BrokerId(2), second);
+        }
+        let third = start + 3 * PROVEN_AFTER;
+        assert_eq!(backoff.source_at(home, third), Source::Unproven);
+        backoff.succeeded(home, BrokerId(1), third);
+        assert_eq!(backoff.source_at(home, third), Source::Unproven);
+        assert_eq!(
+            backoff.source_at(home, third + PROVEN_AFTER - Duration::from_millis(1)),
+            Source::Unproven
+        );
+        assert_eq!(
+            backoff.source_at(home, third + PROVEN_AFTER),
+            Source::Proven
+        );
+    }
+
     /// The proven addresses are written to the file given and read from
     /// it at the next start; a line that is not an id and an address is
     /// skipped, and a missing file proves nothing.
