@@ -186,11 +186,12 @@ impl Server {
 
     /// Sets how long a new connection may take to send its `Login`
     /// (default: the protocol's `LOGIN_TIMEOUT`).
+    ///
+    /// # Panics
+    /// If called after [`Self::connections`], which shares what it sets.
     #[must_use]
     pub fn with_login_timeout(mut self, login_timeout: Duration) -> Self {
-        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
-            ctx.login_timeout = login_timeout;
-        }
+        self.unshared().login_timeout = login_timeout;
         self
     }
 
@@ -198,12 +199,21 @@ impl Server {
     /// restarts (read now, written as they change), so that they are
     /// proven from the start (PROTOCOL.md rule 1): `cetx serve` names
     /// [`PROVEN_FILE`] in the data directory.
+    ///
+    /// # Panics
+    /// If called after [`Self::connections`], which shares what it sets.
     #[must_use]
     pub fn with_proven_file(mut self, file: PathBuf) -> Self {
-        if let Some(ctx) = Arc::get_mut(&mut self.ctx) {
-            ctx.logins = LoginBackoff::with_file(ctx.config.server.login_backoff, file);
-        }
+        let ctx = self.unshared();
+        ctx.logins = LoginBackoff::with_file(ctx.config.server.login_backoff, file);
         self
+    }
+
+    /// The context, for a `with_` setter: one that did nothing once the
+    /// context was shared went unnoticed (reviewer 138 F9).
+    fn unshared(&mut self) -> &mut SessionContext {
+        Arc::get_mut(&mut self.ctx)
+            .expect("a Server's settings are set before Server::connections shares them")
     }
 
     /// A look at the server's connections from elsewhere, for metrics.
