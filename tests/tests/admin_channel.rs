@@ -402,6 +402,16 @@ async fn sessions_out_of_order_are_answered_and_closed() {
         Some(AdminReply::Error { reason: 414, .. })
     ));
     assert_eq!(next(&mut malformed).await, None, "then closed");
+    // Decoded before anything else: malformed before the login is 414.
+    let mut malformed_early = raw(&server).await;
+    tokio::io::AsyncWriteExt::write_all(malformed_early.get_mut(), &[4, 0, 0, 0, 9, 0, 0, 0])
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut malformed_early).await,
+        Some(AdminReply::Error { reason: 414, .. })
+    ));
+    assert_eq!(next(&mut malformed_early).await, None, "then closed");
 
     // Past the limit, a connection is closed without a word; the ones
     // open still work. From an address no operator logged in from, the
