@@ -97,6 +97,20 @@ pub fn load(path: &Path) -> Result<Vec<Message>, StreamError> {
     Ok(quantcup::load_from(path)?)
 }
 
+/// A note for a stream of `limits` limit orders on `spec`'s market, when
+/// they are more than its book holds at once: the most a book holds is
+/// 2^24, so past that many resting cetx refuses what a book without the
+/// limit takes, and their traded quantities may differ.
+#[must_use]
+pub fn room_note(limits: usize, spec: &InstrumentSpec) -> Option<String> {
+    (limits > usize::try_from(spec.max_orders).unwrap_or(usize::MAX)).then(|| {
+        format!(
+            "note: {limits} limit orders, more than a book holds at once ({}): once that many rest, each order that would rest is refused 210 BrokerOrderLimit, as the exchange's book refuses it, where a book without the limit would take it",
+            spec.max_orders
+        )
+    })
+}
+
 /// The one instrument a stream trades in: a `CEA2025` with room for the
 /// stream (module docs).
 ///

@@ -322,3 +322,27 @@ fn the_contests_feed_runs_in_its_own_market_and_trades_the_contests_quantity() {
     assert_eq!(outcome.refused, [(RejectReason::UnknownOrder, 17_551)]);
     assert!(outcome.cancelled.is_empty(), "{:?}", outcome.cancelled);
 }
+
+/// Past 2^24 limit orders, the most a book holds, a stream gets a note
+/// saying cetx refuses what a book without the limit takes (tester 145
+/// F1: the README promised room for all of them).
+#[test]
+fn a_stream_of_more_limit_orders_than_a_book_holds_is_told_so() {
+    let stream = [Message::Limit {
+        trader: 1,
+        side: Side::Buy,
+        price_ticks: 100,
+        quantity_t: 1,
+    }];
+    let mut spec = stream::market_for(&stream).expect("a market");
+    assert_eq!(stream::room_note(1, &spec), None);
+    assert_eq!(spec.max_orders, 1);
+    let note = stream::room_note(2, &spec).expect("a note");
+    assert!(
+        note.contains("2 limit orders, more than a book holds at once (1)"),
+        "{note}"
+    );
+    spec.max_orders = cetx_engine::MAX_ORDERS;
+    assert!(stream::room_note(1 << 24, &spec).is_none());
+    assert!(stream::room_note((1 << 24) + 1, &spec).is_some());
+}

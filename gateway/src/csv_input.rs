@@ -165,16 +165,34 @@ impl<'a> Rows<'a> {
         Ok(Some(line))
     }
 
-    /// The last row read, as `T` by the header's names.
+    /// The last row read, as `T` by the header's names. `must_be` names
+    /// the columns of whole numbers and what their values must be
+    /// (`("qty", "a whole number from 0 to 2^64 - 1")`): a value there is
+    /// empty or decimal digits, with a sign or not (the csv crate alone
+    /// reads `0x10` as 16).
     ///
     /// # Errors
     /// A value does not parse: a sentence naming the line, the column and,
-    /// from `must_be` (`("qty", "a whole number from 0 to 2^64 - 1")`),
-    /// what the column's values must be.
+    /// for a column of `must_be`, what its values must be.
     pub fn deserialize<T: serde::de::DeserializeOwned>(
         &mut self,
         must_be: &[(&str, &str)],
     ) -> Result<T, String> {
+        for (name, rule) in must_be {
+            let Some(value) =
+                (self.header.iter().position(|h| h == *name)).and_then(|at| self.record.get(at))
+            else {
+                continue;
+            };
+            let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+            let decimal = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+            if !value.is_empty() && !decimal {
+                let line = self.record.position().map_or(0, |p| self.lines.of(p));
+                return Err(format!(
+                    "line {line}: `{name}` must be {rule} (`{value}` is not written in decimal digits)"
+                ));
+            }
+        }
         self.record
             .deserialize(Some(&self.header))
             .map_err(|e| problem(&e, &mut self.lines, &self.header, must_be))
@@ -227,6 +245,31 @@ mod tests {
             .map(|r| lines.of(r.unwrap().position().unwrap()))
             .collect();
         assert_eq!(starts, [3, 6, 8]);
+    }
+
+    /// The csv crate reads `0x10` into a number as 16 (tester 145 F2):
+    /// a column of whole numbers takes decimal digits only.
+    #[test]
+    fn whole_numbers_are_written_in_decimal_digits() {
+        let must_be = [("qty", "a whole number")];
+        for (value, read) in [("16", Some(16)), ("+16", Some(16)), ("", None)] {
+            let text = format!("side,qty\nBid,{value}\n");
+            let mut rows = Rows::new(text.as_bytes(), true).unwrap().expect("a header");
+            assert_eq!(rows.next_row(), Ok(Some(2)));
+            let (_, qty): (String, Option<u64>) = rows.deserialize(&must_be).unwrap();
+            assert_eq!(qty, read, "{value:?}");
+        }
+        for value in ["0x10", "0b11", "0o7", "1_000", "1e3", "-", "16 t"] {
+            let text = format!("side,qty\n\nBid,{value}\n");
+            let mut rows = Rows::new(text.as_bytes(), true).unwrap().expect("a header");
+            assert_eq!(rows.next_row(), Ok(Some(3)));
+            assert_eq!(
+                rows.deserialize::<(String, u64)>(&must_be),
+                Err(format!(
+                    "line 3: `qty` must be a whole number (`{value}` is not written in decimal digits)"
+                )),
+            );
+        }
     }
 
     #[test]

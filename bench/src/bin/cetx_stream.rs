@@ -64,6 +64,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         spec.max_orders,
     );
 
+    if let Some(note) = stream::room_note(limits, &spec) {
+        println!("{note}");
+    }
     let commands = quantcup::commands(&messages);
     let market = stream::open(&spec);
     let outcome = stream::outcome(market.clone(), &commands);
@@ -129,10 +132,15 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The middle value (0 for none).
+/// The middle value, or the mean of the two middle ones (0 for none).
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
+    let half = values.len() / 2;
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[half],
+        _ => (values[half - 1] + values[half]) / 2.0,
+    }
 }
 
 /// `order,traded_t`, one line a limit order.
