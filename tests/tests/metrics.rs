@@ -183,6 +183,7 @@ async fn counters_move_with_what_the_brokers_do() {
         ("cetx_sessions", 2),
         ("cetx_pending_connections", 0),
         ("cetx_pending_connections_kept", 0),
+        ("cetx_resume_entries_read_total", 0),
         ("cetx_report_subscriptions", 2),
         ("cetx_running", 1),
         (r#"cetx_feed_closes_total{why="frame_too_long"}"#, 1),

@@ -229,6 +229,12 @@ fn market(page: &mut Exposition, sources: &Sources) {
         "The largest such backlog of one session.",
         stats.report_backlog_frames_max,
     );
+    page.single(
+        "cetx_resume_entries_read_total",
+        Kind::Counter,
+        "Journal entries read back for resumes older than what memory holds.",
+        stats.resume_entries_read,
+    );
     if let Some(market) = sources.runtime.market_data() {
         let (readers, batches) = market.backlog();
         page.single(

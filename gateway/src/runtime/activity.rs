@@ -178,6 +178,9 @@ pub struct RuntimeStats {
     pub books: Vec<BookLoad>,
     /// The snapshots written, failed and skipped since the start.
     pub snapshots: SnapshotStats,
+    /// Journal entries read back for resumes older than what memory
+    /// holds, since the start.
+    pub resume_entries_read: u64,
 }
 
 /// What the snapshot thread has done since the start.

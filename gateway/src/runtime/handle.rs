@@ -619,6 +619,7 @@ impl RuntimeHandle {
         stats.engine_turn_ns = shared.turn_ns.snapshot();
         stats.books = shared.book_loads.read();
         stats.snapshots = shared.snapshot_counts.stats();
+        stats.resume_entries_read = shared.resume_pace.entries_read();
         if let Some(journal) = shared.journal.get() {
             stats.journal = journal.stats();
             stats.journal_queue_depth = journal.queued();

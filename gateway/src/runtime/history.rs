@@ -16,6 +16,7 @@
 //! would otherwise take their turns from the live brokers.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,14 @@ const NICE: i32 = 10;
 /// How often a read-back waiting for its turn looks whether its session
 /// has ended.
 const GONE_CHECK: Duration = Duration::from_millis(50);
+
+/// Journal entries a read-back reads between two looks at whether its
+/// session has ended, besides one at each batch: a read-back whose
+/// session left stops within this many, not at the broker's next batch of
+/// reports, which for a broker of few reports may be weeks of journal
+/// away (an audit: a broker logging in again and again with
+/// `resume_from_seq` 0 left threads reading gigabytes for nobody).
+const GONE_EVERY: u64 = 4_096;
 
 /// The journal's archived segments, as its manifest named them at start:
 /// none comes back while the server runs (archiving takes the journal's
@@ -104,6 +113,8 @@ pub(super) struct Pace {
     reports_per_s: u64,
     /// When the next batch may go.
     next: Mutex<Option<Instant>>,
+    /// Journal entries read back so far, every read-back together.
+    entries_read: AtomicU64,
 }
 
 impl Pace {
@@ -112,7 +123,14 @@ impl Pace {
         Self {
             reports_per_s,
             next: Mutex::new(None),
+            entries_read: AtomicU64::new(0),
         }
+    }
+
+    /// Journal entries read back so far, every read-back together (each
+    /// adds its count every [`GONE_EVERY`] entries, and at its end).
+    pub(super) fn entries_read(&self) -> u64 {
+        self.entries_read.load(Ordering::Relaxed)
     }
 
     /// How long `reports` take at this pace.
@@ -241,6 +259,7 @@ fn read(
     })?;
     let mut events = Vec::new();
     let mut batch = Vec::new();
+    let mut read = Tally { pace, entries: 0 };
     // The batch the reading ends with, however it ends.
     let send_last = |batch: Vec<ServerFrame>| {
         if !batch.is_empty() && pace.wait(batch.len(), || sender.is_closed()) {
@@ -271,6 +290,14 @@ fn read(
         };
         back.on_entry(stamp, &command, &events, &mut batch);
         events.clear();
+        read.entries += 1;
+        if read.entries == GONE_EVERY {
+            read.flush();
+            if sender.is_closed() {
+                // The session is gone.
+                return Ok(());
+            }
+        }
         if batch.len() >= BATCH {
             if !pace.wait(batch.len(), || sender.is_closed()) {
                 // The session is gone.
@@ -287,6 +314,28 @@ fn read(
     }
     send_last(batch);
     Ok(())
+}
+
+/// The entries one read-back read and has not yet added to its
+/// [`Pace`]'s count: added every [`GONE_EVERY`], and when it ends,
+/// however it ends.
+struct Tally<'a> {
+    pace: &'a Pace,
+    entries: u64,
+}
+
+impl Tally<'_> {
+    fn flush(&mut self) {
+        self.pace
+            .entries_read
+            .fetch_add(std::mem::take(&mut self.entries), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 #[cfg(test)]
