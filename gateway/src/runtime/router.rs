@@ -62,6 +62,12 @@ pub(super) struct Turn {
     pub(super) events: Vec<Event>,
 }
 
+/// The most events (or items) a turn handed back to the engine thread
+/// keeps room for, and the router's scratch of one entry's reports: past
+/// it they are freed (the journal writer's buffers likewise,
+/// `POOLED_BUFFER_MAX`). A busy turn of `MAX_TURN` requests stays below it.
+const POOLED_EVENTS_MAX: usize = 16 << 10;
+
 /// What the engine thread sends the router, in order.
 pub(super) enum Routed {
     /// A journal entry appended; its reports go out once it is durable.
@@ -368,9 +374,15 @@ impl Router {
         out.deliver();
         drop(out);
         // Back to the engine thread with its vectors' capacity; when it
-        // has enough spares, this one is freed.
+        // has enough spares, this one is freed, and so is one that grew
+        // past what a busy turn needs (an end of day's expiries), so that
+        // one burst does not pin its memory in every pooled turn.
         turn.events.clear();
-        let _ = self.recycle.try_send(turn);
+        if turn.events.capacity() <= POOLED_EVENTS_MAX && turn.items.capacity() <= POOLED_EVENTS_MAX
+        {
+            let _ = self.recycle.try_send(turn);
+        }
+        self.reports.shrink_to(POOLED_EVENTS_MAX);
     }
 }
 
