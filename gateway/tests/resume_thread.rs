@@ -6,7 +6,8 @@
 //! resumes that are still read).
 //!
 //! A binary of its own: it counts the process's resume threads by name,
-//! which other tests' resumes would add to.
+//! which other tests' resumes would add to; its tests take turns
+//! ([`ONE_AT_A_TIME`]) for the same reason.
 
 use std::time::Instant;
 
@@ -16,6 +17,10 @@ use cetx_gateway::runtime::Clock;
 mod runtime_support;
 
 use runtime_support::{demo_config, limit, saturday_noon, start, submit, Waiter, B1, B2, WAIT};
+
+/// Held by each test while it runs: each counts every resume thread of
+/// the process.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The process's threads named `cetx-resume`.
 fn resume_threads() -> usize {
@@ -28,6 +33,9 @@ fn resume_threads() -> usize {
 
 #[test]
 fn a_resume_whose_session_ends_while_it_waits_for_its_turn_ends_its_thread() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());
     // Memory holds one report; resumes go at a report a second, so that
@@ -75,6 +83,9 @@ fn a_resume_whose_session_ends_while_it_waits_for_its_turn_ends_its_thread() {
 /// logins).
 #[test]
 fn a_resume_whose_session_ends_stops_reading_others_entries() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     const STRETCH: u64 = 50_000;
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());

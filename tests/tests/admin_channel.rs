@@ -215,12 +215,37 @@ async fn an_operator_onboards_funds_and_halts_on_a_running_market() {
         report(&mut buyer).await.message,
         ServerMessage::OrderRejected { reason, .. } if reason == RejectReason::MarketClosed.code()
     ));
-    // Resumed, it takes the calendar's phase of the moment (the wall
-    // clock's: open or closed, whenever the test runs).
+    // Resumed, it takes the market's phase of the moment as the engine
+    // thread has it: open, as the server opened it at start, though the
+    // calendar says a Saturday noon is closed (reviewer 147 F2: it took
+    // the operator session's reading of the calendar, and stayed closed).
     let resume_cea = AdminAction::Resume {
         symbol: "CEA2025".into(),
     };
     applied(&desk.act(resume_cea).await.unwrap());
+    buyer
+        .submit(NewOrder::limit(30, 1001, "CEA2025", Side::Buy, 85_00, 10))
+        .await
+        .unwrap();
+    let again = report(&mut buyer).await;
+    assert!(
+        matches!(
+            again.message,
+            ServerMessage::OrderAccepted {
+                client_order_id: 30,
+                ..
+            }
+        ),
+        "trades again once resumed: {again:?}"
+    );
+    buyer.cancel(30).await.unwrap();
+    assert!(matches!(
+        report(&mut buyer).await.message,
+        ServerMessage::Cancelled {
+            client_order_id: 30,
+            ..
+        }
+    ));
     let unknown = desk
         .act(AdminAction::Halt {
             symbol: "CEA1999".into(),
@@ -673,5 +698,46 @@ async fn a_batch_is_pipelined_and_answered_in_order() {
     .await
     .unwrap();
     assert!(applied(&answers[0]) < applied(&answers[1]), "{answers:?}");
+    server.stop().await;
+}
+
+/// While the market is closed for the day, orders are refused by the
+/// gateway, unsequenced, whether the instrument was halted before or
+/// after the close: a halt lasts through the night until resumed, and
+/// the engine's numbered 303s grew the day's client order ids (reviewer
+/// 147 F1). A resume then leaves it closed, as the market is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_for_an_instrument_halted_after_the_close_are_refused_unsequenced() {
+    // Friday 27 November 2026, 14:59 and 15:00 in Beijing.
+    const AT_14_59: i64 = 1_795_762_740_000_000_000;
+    const AT_15_00: i64 = 1_795_762_800_000_000_000;
+    let clock = cetx_gateway::runtime::Clock::manual(AT_14_59);
+    let server =
+        TestServer::start_at(config(), tempfile::tempdir().expect("temp dir"), clock).await;
+    let mut desk = operator(&server).await;
+    let mut buyer = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    server.set_time(AT_15_00);
+    let halt = AdminAction::Halt {
+        symbol: "CEA2025".into(),
+    };
+    applied(&desk.act(halt).await.unwrap());
+    let order = |id| NewOrder::limit(id, 1001, "CEA2025", Side::Buy, 85_00, 10);
+    buyer.submit(order(1)).await.unwrap();
+    let refused = report(&mut buyer).await;
+    assert_eq!(refused.seq, 0, "{refused:?}");
+    assert!(
+        matches!(refused.message, ServerMessage::OrderRejected { reason, .. } if reason == RejectReason::MarketClosed.code()),
+        "{refused:?}"
+    );
+    let resume = AdminAction::Resume {
+        symbol: "CEA2025".into(),
+    };
+    applied(&desk.act(resume).await.unwrap());
+    buyer.submit(order(1)).await.unwrap();
+    let refused = report(&mut buyer).await;
+    assert_eq!(refused.seq, 0, "the same id, closed still: {refused:?}");
+    drop(buyer);
     server.stop().await;
 }

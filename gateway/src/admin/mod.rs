@@ -601,6 +601,8 @@ impl Session {
                 instrument: instrument(symbol)?,
                 phase: Phase::Halted,
             },
+            // The engine thread gives it the market's phase of the moment
+            // it runs: this one is what the calendar says now.
             AdminAction::Resume { symbol } => Command::SetPhase {
                 instrument: instrument(symbol)?,
                 phase: self.runtime.calendar().phase_at(self.runtime.now_ns()),

@@ -293,6 +293,20 @@ impl Sequencer {
         reply: tokio::sync::oneshot::Sender<super::AdminOutcome>,
     ) -> Result<(), RuntimeError> {
         self.now_ns = self.clock.now_ns();
+        // A resume takes the market's phase as this thread has it: the
+        // operator's session read the calendar at its own moment, before
+        // a step due since (an open, a close) and whatever
+        // `open_market_now` did (reviewer 147 F2: an instrument resumed
+        // just before the close traded all night).
+        let command = match command {
+            Command::SetPhase { instrument, phase } if phase != Phase::Halted => {
+                Command::SetPhase {
+                    instrument,
+                    phase: self.market_phase,
+                }
+            }
+            command => command,
+        };
         let seq = self.next_seq;
         let first_event = self.turn.events.len();
         // Asked before the command runs, of the market it runs on; kept
@@ -343,9 +357,15 @@ impl Sequencer {
     /// one broker at 1,000 a second over a weekend, and as much journal).
     /// A break or a halt is within the day: the engine refuses those
     /// orders, after their price and quantity (ENGINE.md).
+    /// An instrument halted while the market is closed is closed for the
+    /// day too: its halt lasts through the nights and weekend until an
+    /// operator resumes it (reviewer 147 F1).
     fn open_for_the_day(&self, instrument: InstrumentId) -> Result<(), RejectReason> {
         match self.engine.phase(instrument) {
             Some(Phase::Closed) => Err(RejectReason::MarketClosed),
+            Some(Phase::Halted) if self.market_phase == Phase::Closed => {
+                Err(RejectReason::MarketClosed)
+            }
             _ => Ok(()),
         }
     }
