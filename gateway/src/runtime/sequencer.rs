@@ -356,10 +356,10 @@ impl Sequencer {
     /// weekends and holidays between two closes (an audit: some 15 GB for
     /// one broker at 1,000 a second over a weekend, and as much journal).
     /// A break or a halt is within the day: the engine refuses those
-    /// orders, after their price and quantity (ENGINE.md).
-    /// An instrument halted while the market is closed is closed for the
-    /// day too: its halt lasts through the nights and weekend until an
-    /// operator resumes it (reviewer 147 F1).
+    /// orders, after their price and quantity (ENGINE.md), but for an
+    /// instrument halted while the market is closed, which is closed for
+    /// the day too: its halt lasts through the night until an operator
+    /// resumes it (reviewer 147 F1).
     fn open_for_the_day(&self, instrument: InstrumentId) -> Result<(), RejectReason> {
         match self.engine.phase(instrument) {
             Some(Phase::Closed) => Err(RejectReason::MarketClosed),
