@@ -114,12 +114,7 @@ fn a_resume_whose_session_ends_stops_reading_others_entries() {
                 price_ticks: 89_00,
                 quantity_t: 1,
             };
-            // Parsed here against the config read once (`submit` reads
-            // the embedded config for each message: 200 a second).
-            let request = cetx_gateway::request::parse(&message, |s| config.instrument_id(s))
-                .expect("an order request")
-                .expect("a known symbol");
-            handle.submit(B2, request).expect("the queue takes it");
+            submit(&handle, B2, message);
         }
         wait.take(&mut s2, 10_000);
     }

@@ -635,22 +635,51 @@ fn a_resume_older_than_memory_is_read_back_from_the_journal() {
 }
 
 /// Broker 1 rests a one-tonne buy for each client order id of `coids`,
-/// and reads their reports.
+/// and reads their reports (nothing else may be journaled meanwhile).
+/// Each snapshot due among them (`journal.snapshot_every`) is written
+/// before the orders after it go: a snapshot due while the one before is
+/// still being written is skipped, and the tests that count snapshots
+/// held only while orders came slower than snapshots were written.
 fn rest_buys(
     handle: &RuntimeHandle,
     wait: &Waiter,
     session: &mut Subscription,
     coids: std::ops::RangeInclusive<u64>,
+    snapshot_every: u64,
 ) -> Vec<ServerFrame> {
-    let n = coids.clone().count();
-    for coid in coids {
-        submit(
-            handle,
-            B1,
-            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
-        );
+    let coids: Vec<u64> = coids.collect();
+    let mut frames = Vec::with_capacity(coids.len());
+    // The journal's sequence number of the next order, once one is known
+    // (an order's id is its entry's).
+    let mut next_seq: Option<u64> = None;
+    while frames.len() < coids.len() {
+        // Up to the next snapshot's entry; one first, to learn where.
+        let chunk = next_seq.map_or(1, |seq| {
+            usize::try_from(seq.next_multiple_of(snapshot_every) - seq + 1).unwrap()
+        });
+        let chunk = &coids[frames.len()..coids.len().min(frames.len() + chunk)];
+        for &coid in chunk {
+            submit(
+                handle,
+                B1,
+                limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+            );
+        }
+        frames.extend(wait.take(session, chunk.len()));
+        // The first is accepted; those after it follow it in the journal
+        // (refused past the account's limit of resting orders, or not).
+        let first_seq = accepted_id(&frames[0]);
+        let last_seq = first_seq + frames.len() as u64 - 1;
+        if last_seq.is_multiple_of(snapshot_every) {
+            let started = std::time::Instant::now();
+            while handle.stats().snapshots.last_seq < last_seq {
+                assert!(started.elapsed() < WAIT, "the snapshot at {last_seq}");
+                std::thread::yield_now();
+            }
+        }
+        next_seq = Some(last_seq + 1);
     }
-    wait.take(session, n)
+    frames
 }
 
 /// Each of broker 1's client order ids `known` is refused as used today,
@@ -775,7 +804,13 @@ fn a_restart_reads_only_the_journal_after_the_snapshot() {
     // More orders than a chunk of the day's client order ids (4,096): the
     // later snapshots keep theirs in a day file.
     const N: u64 = 4_300;
-    let sent = rest_buys(&handle, &wait, &mut s1, 1..=N);
+    let sent = rest_buys(
+        &handle,
+        &wait,
+        &mut s1,
+        1..=N,
+        config.journal.snapshot_every,
+    );
     drop(s1);
     runtime.shutdown().unwrap();
 
@@ -890,7 +925,13 @@ fn a_damaged_day_file_sends_a_restart_to_an_older_snapshot() {
     // The snapshot at seq 5,000 has a full chunk of client order ids (in
     // a day file); the one at 4,000 has not (its log is all in itself).
     const N: u64 = 5_200;
-    rest_buys(&handle, &wait, &mut s1, 1..=N);
+    rest_buys(
+        &handle,
+        &wait,
+        &mut s1,
+        1..=N,
+        config.journal.snapshot_every,
+    );
     drop(s1);
     runtime.shutdown().unwrap();
 
