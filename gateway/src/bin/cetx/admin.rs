@@ -87,7 +87,9 @@ enum Action {
         #[arg(long)]
         symbol: String,
     },
-    /// Resume a halted instrument in the calendar's phase of the moment.
+    /// Resume a halted instrument in the market's phase of the moment (the
+    /// calendar's; open on a server started with `--open-market-now`,
+    /// until the calendar's next step).
     Resume {
         #[arg(long)]
         symbol: String,
@@ -102,8 +104,8 @@ enum Action {
         price: Decimal,
     },
     /// List a new instrument (a new CEA vintage, a CCER) on the running
-    /// market: it joins the market in its phase of the moment and trades
-    /// at once. Only the kind, a CEA's vintage and the reference price are
+    /// market: it joins the market in its phase of the moment, so in a
+    /// session it trades at once. Only the kind, a CEA's vintage and the reference price are
     /// needed; the rest has the CEA rules' defaults.
     ListInstrument(listing::ListArgs),
     /// Replace a listed instrument's rules (tick, lot, sizes, band, book
