@@ -964,7 +964,8 @@ fn in_short(frame: &ServerFrame) -> (u64, Option<RequestKind>, u16, u64) {
 /// turns: its id is of a day that is over, so a `Cancel` or `Amend` of it
 /// is **409**" (unsequenced), while the id itself may name a new order
 /// (refused 303 too, the market being closed). A `Cancel` of the refused
-/// order's id is 409 too: it names no order of the day. Sent at once,
+/// order's id is 409 too: it names no order of the day, and an order
+/// with a price out of the band or no quantity is 303 as well. Sent at once,
 /// they are answered in the order they were sent, after the `Expired` of
 /// the close, and nothing more is numbered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -995,8 +996,12 @@ async fn orders_and_cancels_after_the_close_are_refused_303_and_409_in_their_pla
     one.submit(sell(2, 1001, 85_00, 10)).await.expect("send");
     one.submit(sell(1, 1001, 85_00, 10)).await.expect("send");
     one.cancel(2).await.expect("send");
+    // Whatever else is wrong with it: a price out of the band, a
+    // quantity of 0 (the engine checks both before the phase).
+    one.submit(sell(3, 1001, 1_00, 10)).await.expect("send");
+    one.submit(sell(4, 1001, 85_00, 0)).await.expect("send");
     let mut answers = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..8 {
         answers.push(in_short(&report(&mut one).await));
     }
     assert_eq!(
@@ -1008,6 +1013,8 @@ async fn orders_and_cancels_after_the_close_are_refused_303_and_409_in_their_pla
             (0, Some(RequestKind::NewOrder), 303, 2),
             (0, Some(RequestKind::NewOrder), 303, 1),
             (0, Some(RequestKind::Cancel), 409, 2),
+            (0, Some(RequestKind::NewOrder), 303, 3),
+            (0, Some(RequestKind::NewOrder), 303, 4),
         ]
     );
     assert_eq!(

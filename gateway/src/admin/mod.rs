@@ -601,11 +601,12 @@ impl Session {
                 instrument: instrument(symbol)?,
                 phase: Phase::Halted,
             },
-            // The engine thread gives it the market's phase of the moment
-            // it runs: this one is what the calendar says now.
+            // Any phase but `Halted` stands for a resume: the engine
+            // thread gives it the market's phase of the moment it applies
+            // it (`Sequencer::admin`).
             AdminAction::Resume { symbol } => Command::SetPhase {
                 instrument: instrument(symbol)?,
-                phase: self.runtime.calendar().phase_at(self.runtime.now_ns()),
+                phase: Phase::Continuous,
             },
             AdminAction::SetReferencePrice {
                 symbol,
