@@ -679,3 +679,70 @@ async fn snapshot_until(
     }
     first
 }
+
+/// Friday 27 November 2026, 14:59 in Beijing: the day's close is a minute
+/// away.
+const FRIDAY_14_59: i64 = 1_795_762_740_000_000_000;
+
+/// A `BidRejected`'s (seq, reason, client order id).
+fn bid_rejected(frame: &ServerFrame) -> (u64, u16, u64) {
+    match frame.message {
+        ServerMessage::BidRejected {
+            client_order_id,
+            reason,
+            ..
+        } => (frame.seq, reason, client_order_id),
+        ref other => panic!("not a BidRejected: {other:?}"),
+    }
+}
+
+/// While the market is closed a bid reaches the engine only inside an open
+/// auction's window (which may lie outside the sessions); any other the
+/// gateway refuses, unsequenced and not journaled, with the engine's code:
+/// 147 before the window, 144 for no such auction (tester 148 F3: refused
+/// bids were numbered and journaled all night at the throttle).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_market_is_closed_only_a_bid_in_its_window_is_journaled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::start_at(config(), dir, Clock::manual(FRIDAY_14_59)).await;
+    let mut desk = operator(&server).await;
+    onboard(&mut desk).await;
+    let close_ns = FRIDAY_14_59 + 60_000_000_000;
+    server.set_time(close_ns);
+    let start_ns = close_ns + 3_600_000_000_000;
+    applied(
+        &desk
+            .act(announce(1, start_ns, Pricing::Uniform))
+            .await
+            .unwrap(),
+    );
+    let mut one = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .unwrap();
+    one.send(bid(11, 1, 5001, 95_00, 60_000)).await.unwrap();
+    one.send(bid(12, 2, 5001, 95_00, 60_000)).await.unwrap();
+    assert_eq!(bid_rejected(&next(&mut one).await), (0, 147, 11));
+    assert_eq!(bid_rejected(&next(&mut one).await), (0, 144, 12));
+    server.set_time(start_ns);
+    // In the window: the engine's, numbered, accepted or refused.
+    one.send(bid(11, 1, 5001, 95_00, 60_000)).await.unwrap();
+    one.send(bid(13, 1, 5002, 80_00, 50_000)).await.unwrap();
+    let accepted = next(&mut one).await;
+    assert!(
+        matches!(
+            accepted.message,
+            ServerMessage::BidAccepted {
+                client_order_id: 11,
+                ..
+            }
+        ),
+        "{accepted:?}"
+    );
+    assert_ne!(accepted.seq, 0);
+    assert_eq!(
+        bid_rejected(&next(&mut one).await),
+        (accepted.seq + 1, 143, 13)
+    );
+    drop(one);
+    server.stop().await;
+}

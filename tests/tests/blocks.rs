@@ -501,3 +501,94 @@ async fn the_feed_shows_offers_open_to_all_and_never_directed_ones() {
     assert_eq!(cancelled, [(directed, 1), (open, 2)]);
     server.stop().await;
 }
+
+/// Friday 27 November 2026, 14:59 and 15:00 in Beijing: the day's close
+/// comes between them.
+const AT_14_59: i64 = AFTERNOON_NS + 5_340_000_000_000;
+const AT_15_00: i64 = AT_14_59 + 60_000_000_000;
+
+/// A `BlockRejected`'s (seq, request, reason, client order id).
+fn block_rejected(frame: &ServerFrame) -> (u64, u8, u16, u64) {
+    match frame.message {
+        ServerMessage::BlockRejected {
+            client_order_id,
+            request,
+            reason,
+            ..
+        } => (frame.seq, request, reason, client_order_id),
+        ref other => panic!("not a BlockRejected: {other:?}"),
+    }
+}
+
+/// After the close every offer has ended, so a block request could only be
+/// refused: the gateway refuses it, unsequenced and not journaled, with the
+/// engine's code (131 out of hours, 130 where blocks are off, 134 no such
+/// offer), rather than numbering refusals all night (tester 148 F3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_requests_after_the_close_are_refused_unsequenced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = cetx_gateway::runtime::Clock::manual(AT_14_59);
+    let server = TestServer::start_at(ServerConfig::embedded_default(), dir, clock).await;
+    let mut seller = Client::connect(server.addr, 1, "demo-secret-1", 0)
+        .await
+        .expect("login");
+    seller
+        .post_block(1, 1001, "CEA2025", Side::Sell, 90_00, 100_000, 0)
+        .await
+        .unwrap();
+    let posted = report(&mut seller).await;
+    let ServerMessage::BlockPosted { block_id, .. } = posted.message else {
+        panic!("not posted: {posted:?}");
+    };
+    assert_eq!(posted.seq, 1);
+    server.set_time(AT_15_00);
+    let ended = report(&mut seller).await;
+    assert!(
+        matches!(
+            ended.message,
+            ServerMessage::BlockCancelled { cause: 5, .. }
+        ),
+        "{ended:?}"
+    );
+    seller
+        .post_block(2, 1001, "CEA2025", Side::Sell, 90_00, 100_000, 0)
+        .await
+        .unwrap();
+    // Whatever else is wrong with it: below the block minimum.
+    seller
+        .post_block(3, 1001, "CEA2025", Side::Sell, 90_00, 10, 0)
+        .await
+        .unwrap();
+    seller
+        .post_block(4, 1001, "CCER", Side::Sell, 85_00, 100_000, 0)
+        .await
+        .unwrap();
+    seller.cancel_block(5, 1001, block_id).await.unwrap();
+    let mut buyer = Client::connect(server.addr, 2, "demo-secret-2", 0)
+        .await
+        .expect("login");
+    buyer
+        .accept_block(6, 2001, block_id, 100_000)
+        .await
+        .unwrap();
+    buyer.accept_block(7, 2001, 999, 100_000).await.unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(block_rejected(&report(&mut seller).await));
+    }
+    for _ in 0..2 {
+        answers.push(block_rejected(&report(&mut buyer).await));
+    }
+    assert_eq!(
+        answers,
+        [
+            (0, 0, 131, 2),
+            (0, 0, 131, 3),
+            (0, 0, 130, 4),
+            (0, 2, 134, 5),
+            (0, 1, 134, 6),
+            (0, 1, 134, 7),
+        ]
+    );
+    server.stop().await;
+}
