@@ -35,6 +35,7 @@ pub fn parse(
                     client_order_id,
                     kind: CommandKind::Submit,
                     reason: RejectReason::UnknownSymbol,
+                    bounds: None,
                 }));
             };
             Request::New(NewOrder {
@@ -73,6 +74,7 @@ pub fn parse(
                     client_order_id,
                     kind: CommandKind::Take,
                     reason: RejectReason::UnknownSymbol,
+                    bounds: None,
                 }));
             };
             Request::Take(Take {
@@ -100,6 +102,7 @@ pub fn parse(
                     client_order_id,
                     kind: CommandKind::PostBlock,
                     reason: RejectReason::UnknownSymbol,
+                    bounds: None,
                 }));
             };
             Request::PostBlock(NewBlock {

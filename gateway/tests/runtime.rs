@@ -122,6 +122,7 @@ fn the_gateway_refuses_what_a_broker_may_not_do_without_journaling_it() {
             client_order_id: 60,
             kind: cetx_engine::CommandKind::Submit,
             reason: RejectReason::UnknownSymbol,
+            bounds: None,
         }))
     );
 
@@ -1279,5 +1280,177 @@ fn a_reject_made_while_a_resume_is_read_back_comes_after_a_maker_fill_delivered_
     assert_eq!(frames[3].seq, 4);
     assert_eq!(frames[4], refused);
     drop((s1, back));
+    runtime.shutdown().unwrap();
+}
+
+/// Reviewer 151 F1: an operator's action reads the clock for its stamp,
+/// and the requests behind it in the same turn take that reading, so the
+/// calendar's steps due by then must come first. A turn that starts at
+/// 14:59:59 (nothing due) and whose operator action is handled once the
+/// clock shows 15:00 applies the close before the broker's buy behind it,
+/// which is then refused 303, unsequenced. Without the calendar there, the
+/// buy was taken in continuous trading, stamped 15:00, and traded at the
+/// close's moment, before the close.
+///
+/// The clock is moved without a wake, as a wall clock moves, while the
+/// engine thread lists an instrument with a large book (it fills the id
+/// index, some tens of milliseconds): the turn began with the filler at
+/// 14:59:59, and the deposit behind the listing reads 15:00. Should the
+/// engine thread reach the deposit before the clock moves (this thread
+/// held up for that long), the buy trades stamped before the close, which
+/// is right, and the test has nothing to check.
+#[test]
+fn an_order_behind_an_operators_action_trades_stamped_at_the_close() {
+    use cetx_engine::{AccountId, InstrumentSpec};
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let close = cst(2026, 11, 27, 15, 0);
+    let clock = Clock::manual(close - 1_000_000_000);
+    let runtime = start(&config, &clock, false);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    let mut s2 = handle.connect(B2, 0).unwrap();
+    submit(
+        &handle,
+        B1,
+        limit(1, 1001, "CEA2025", Side::Sell, 90_00, 100),
+    );
+    accepted_id(&wait.next(&mut s1));
+
+    let mut spec = InstrumentSpec::cea(2026, rust_decimal::Decimal::new(95_00, 2));
+    spec.max_orders = 1 << 22;
+    let filler = request(&limit(2, 1001, "CEA2025", Side::Sell, 95_00, 1));
+    let buy = request(&limit(1, 2001, "CEA2025", Side::Buy, 90_00, 100));
+    handle.submit(B1, filler).unwrap();
+    let listed = wait
+        .0
+        .block_on(handle.admin(9, Command::ListInstrument(Box::new(spec))))
+        .unwrap();
+    let deposit = Command::Deposit {
+        account: AccountId(2001),
+        amount_fen: 100,
+    };
+    let deposited = wait.0.block_on(handle.admin(9, deposit)).unwrap();
+    handle.submit(B2, buy).unwrap();
+    // The engine thread took the filler (its turn's clock: 14:59:59) and
+    // the listing; the deposit is still queued. The wall clock passes
+    // 15:00 now.
+    loop {
+        let queued = handle.stats().queue_depth;
+        if queued <= 2 {
+            assert_eq!(queued, 2, "the engine reached the deposit first");
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    clock.set(close).unwrap();
+    wait.0.block_on(listed).unwrap();
+    wait.0.block_on(deposited).unwrap();
+    // The buy is behind the clock's 15:00: the calendar's close comes
+    // first, and the engine refuses it, unsequenced while closed.
+    let answer = wait.next(&mut s2);
+    if let ServerMessage::OrderAccepted { .. } = answer.message {
+        let fill = wait.next(&mut s2);
+        let ServerMessage::Fill { time_ns, .. } = fill.message else {
+            panic!("{fill:?}");
+        };
+        assert!(
+            time_ns < close,
+            "the buy traded before the close, at the close's time: {answer:?}, then {fill:?}"
+        );
+        drop(runtime);
+        return;
+    }
+    assert_eq!(
+        answer,
+        gateway_reject(1, RequestKind::NewOrder, RejectReason::MarketClosed)
+    );
+    drop(runtime);
+}
+
+/// Reviewer 151 F2: the market closed with an offer and an order still
+/// open. A server started with `open_market_now` on a Saturday trades in
+/// the block hours; restarted without it the same afternoon, the market is
+/// closed (the weekend), but no end of day has ended the offer or the
+/// order. The engine refuses an `AcceptBlock` of that offer (131) and an
+/// `Amend` of the order (303), as often as the broker's throttle allows:
+/// while the market is closed such refusals are answered unsequenced and
+/// not journaled, so that they cannot grow the journal all weekend.
+#[test]
+fn an_offer_left_open_while_the_market_is_closed_is_refused_unsequenced() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let clock = Clock::manual(cst(2026, 11, 28, 13, 30));
+    let runtime = start(&config, &clock, true);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut s1 = handle.connect(B1, 0).unwrap();
+    submit(
+        &handle,
+        B1,
+        ClientMessage::PostBlock {
+            client_order_id: 1,
+            account: 1001,
+            symbol: "CEA2025".into(),
+            side: Side::Sell,
+            price_ticks: 90_00,
+            quantity_t: 100_000,
+            counterparty: 0,
+        },
+    );
+    let posted = wait.next(&mut s1);
+    let ServerMessage::BlockPosted { block_id, .. } = posted.message else {
+        panic!("not posted: {posted:?}");
+    };
+    submit(&handle, B1, limit(2, 1001, "CEA2025", Side::Sell, 95_00, 1));
+    accepted_id(&wait.next(&mut s1));
+    runtime.shutdown().unwrap();
+    drop(s1);
+
+    clock.set(cst(2026, 11, 28, 13, 31)).unwrap();
+    let runtime = start(&config, &clock, false);
+    let handle = runtime.handle();
+    let mut s1 = handle.connect(B1, RESUME_AFTER_LAST).unwrap();
+    let mut s2 = handle.connect(B2, RESUME_AFTER_LAST).unwrap();
+    for coid in 1..=3 {
+        submit(
+            &handle,
+            B2,
+            ClientMessage::AcceptBlock {
+                client_order_id: coid,
+                account: 2001,
+                block_id,
+                quantity_t: 100_000,
+            },
+        );
+        submit(
+            &handle,
+            B1,
+            ClientMessage::Amend {
+                client_order_id: 2,
+                price_ticks: 96_00,
+                quantity_t: 1,
+            },
+        );
+    }
+    for _ in 1..=3 {
+        let frame = wait.next(&mut s2);
+        match frame.message {
+            ServerMessage::BlockRejected { reason, .. } => {
+                assert_eq!(frame.seq, 0, "not journaled");
+                assert_eq!(reason, 131);
+            }
+            ref other => panic!("{other:?}"),
+        }
+        let frame = wait.next(&mut s1);
+        match frame.message {
+            ServerMessage::OrderRejected { reason, .. } => {
+                assert_eq!(frame.seq, 0, "not journaled");
+                assert_eq!(reason, 303);
+            }
+            ref other => panic!("{other:?}"),
+        }
+    }
     runtime.shutdown().unwrap();
 }

@@ -696,13 +696,14 @@ fn bid_rejected(frame: &ServerFrame) -> (u64, u16, u64) {
     }
 }
 
-/// While the market is closed a bid reaches the engine only inside an open
-/// auction's window (which may lie outside the sessions); any other the
-/// gateway refuses, unsequenced and not journaled, with the engine's code:
-/// 147 before the window, 144 for no such auction (tester 148 F3: refused
-/// bids were numbered and journaled all night at the throttle).
+/// While the market is closed only what the engine accepts is journaled: a
+/// bid in an open auction's window (which may lie outside the sessions).
+/// What it refuses is answered unsequenced, with the engine's code and
+/// text: 147 before the window, 144 for no such auction, 143 below the
+/// floor in the window (tester 148 F3: refused bids were numbered and
+/// journaled all night at the throttle).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn while_the_market_is_closed_only_a_bid_in_its_window_is_journaled() {
+async fn while_the_market_is_closed_only_an_accepted_bid_is_journaled() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = TestServer::start_at(config(), dir, Clock::manual(FRIDAY_14_59)).await;
     let mut desk = operator(&server).await;
@@ -724,9 +725,11 @@ async fn while_the_market_is_closed_only_a_bid_in_its_window_is_journaled() {
     assert_eq!(bid_rejected(&next(&mut one).await), (0, 147, 11));
     assert_eq!(bid_rejected(&next(&mut one).await), (0, 144, 12));
     server.set_time(start_ns);
-    // In the window: the engine's, numbered, accepted or refused.
+    // In the window: accepted, numbered; refused, unsequenced, the text
+    // quoting the auction's range.
     one.send(bid(11, 1, 5001, 95_00, 60_000)).await.unwrap();
     one.send(bid(13, 1, 5002, 80_00, 50_000)).await.unwrap();
+    one.send(bid(14, 1, 5002, 90_00, 50_000)).await.unwrap();
     let accepted = next(&mut one).await;
     assert!(
         matches!(
@@ -739,10 +742,25 @@ async fn while_the_market_is_closed_only_a_bid_in_its_window_is_journaled() {
         "{accepted:?}"
     );
     assert_ne!(accepted.seq, 0);
-    assert_eq!(
-        bid_rejected(&next(&mut one).await),
-        (accepted.seq + 1, 143, 13)
+    let below = next(&mut one).await;
+    assert_eq!(bid_rejected(&below), (0, 143, 13));
+    assert!(
+        matches!(&below.message, ServerMessage::BidRejected { text, .. }
+            if text == "bid outside auction range: 85.00 to 99.00"),
+        "{below:?}"
     );
+    let second = next(&mut one).await;
+    assert!(
+        matches!(
+            second.message,
+            ServerMessage::BidAccepted {
+                client_order_id: 14,
+                ..
+            }
+        ),
+        "{second:?}"
+    );
+    assert_eq!(second.seq, accepted.seq + 1, "the refusal took no number");
     drop(one);
     server.stop().await;
 }

@@ -520,10 +520,12 @@ fn block_rejected(frame: &ServerFrame) -> (u64, u8, u16, u64) {
     }
 }
 
-/// After the close every offer has ended, so a block request could only be
-/// refused: the gateway refuses it, unsequenced and not journaled, with the
-/// engine's code (131 out of hours, 130 where blocks are off, 134 no such
-/// offer), rather than numbering refusals all night (tester 148 F3).
+/// After the close every offer has ended, so the engine refuses every
+/// block request: while the market is closed those refusals are answered
+/// unsequenced and not journaled, with the engine's code and text (131 out
+/// of hours, naming the next block session; 132 below the minimum; 130
+/// where blocks are off; 134 no such offer), rather than numbered all
+/// night (tester 148 F3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_requests_after_the_close_are_refused_unsequenced() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -554,7 +556,6 @@ async fn block_requests_after_the_close_are_refused_unsequenced() {
         .post_block(2, 1001, "CEA2025", Side::Sell, 90_00, 100_000, 0)
         .await
         .unwrap();
-    // Whatever else is wrong with it: below the block minimum.
     seller
         .post_block(3, 1001, "CEA2025", Side::Sell, 90_00, 10, 0)
         .await
@@ -572,8 +573,14 @@ async fn block_requests_after_the_close_are_refused_unsequenced() {
         .await
         .unwrap();
     buyer.accept_block(7, 2001, 999, 100_000).await.unwrap();
-    let mut answers = Vec::new();
-    for _ in 0..4 {
+    let hours = report(&mut seller).await;
+    assert!(
+        matches!(&hours.message, ServerMessage::BlockRejected { text, .. }
+            if text == "block outside hours: the next block session is 13:00 to 15:00"),
+        "{hours:?}"
+    );
+    let mut answers = vec![block_rejected(&hours)];
+    for _ in 0..3 {
         answers.push(block_rejected(&report(&mut seller).await));
     }
     for _ in 0..2 {
@@ -583,7 +590,7 @@ async fn block_requests_after_the_close_are_refused_unsequenced() {
         answers,
         [
             (0, 0, 131, 2),
-            (0, 0, 131, 3),
+            (0, 0, 132, 3),
             (0, 0, 130, 4),
             (0, 2, 134, 5),
             (0, 1, 134, 6),

@@ -955,17 +955,19 @@ fn in_short(frame: &ServerFrame) -> (u64, Option<RequestKind>, u16, u64) {
     }
 }
 
-/// PROTOCOL.md, *Orders*: the trading day turns at the close. A
-/// `NewOrder` after it is refused **303** `MarketClosed` by the gateway,
-/// unsequenced: it is not journaled and does not use its id up (the same
-/// id again is 303 again, not 406; reviewer 146 F2: the engine's
-/// numbered 303s grew the day's index, and the journal, all weekend).
+/// PROTOCOL.md, *Orders* and *After the close*: the trading day turns at
+/// the close. A `NewOrder` after it is refused by the engine, **303**
+/// `MarketClosed` after its price and quantity, and while the market is
+/// closed that refusal is unsequenced: it is not journaled and does not
+/// use its id up (the same id again is 303 again, not 406; reviewer 146
+/// F2: numbered 303s grew the day's index, and the journal, all weekend).
 /// "An order that expired did so at the close, where the trading day
 /// turns: its id is of a day that is over, so a `Cancel` or `Amend` of it
 /// is **409**" (unsequenced), while the id itself may name a new order
 /// (refused 303 too, the market being closed). A `Cancel` of the refused
 /// order's id is 409 too: it names no order of the day, and an order
-/// with a price out of the band or no quantity is 303 as well. Sent at once,
+/// with a price out of the band or no quantity gets the engine's first
+/// reason (103, 104), unsequenced as well. Sent at once,
 /// they are answered in the order they were sent, after the `Expired` of
 /// the close, and nothing more is numbered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -996,8 +998,8 @@ async fn orders_and_cancels_after_the_close_are_refused_303_and_409_in_their_pla
     one.submit(sell(2, 1001, 85_00, 10)).await.expect("send");
     one.submit(sell(1, 1001, 85_00, 10)).await.expect("send");
     one.cancel(2).await.expect("send");
-    // Whatever else is wrong with it: a price out of the band, a
-    // quantity of 0 (the engine checks both before the phase).
+    // A price out of the band, a quantity of 0: the engine checks both
+    // before the phase.
     one.submit(sell(3, 1001, 1_00, 10)).await.expect("send");
     one.submit(sell(4, 1001, 85_00, 0)).await.expect("send");
     let mut answers = Vec::new();
@@ -1013,8 +1015,8 @@ async fn orders_and_cancels_after_the_close_are_refused_303_and_409_in_their_pla
             (0, Some(RequestKind::NewOrder), 303, 2),
             (0, Some(RequestKind::NewOrder), 303, 1),
             (0, Some(RequestKind::Cancel), 409, 2),
-            (0, Some(RequestKind::NewOrder), 303, 3),
-            (0, Some(RequestKind::NewOrder), 303, 4),
+            (0, Some(RequestKind::NewOrder), 103, 3),
+            (0, Some(RequestKind::NewOrder), 104, 4),
         ]
     );
     assert_eq!(

@@ -4,7 +4,7 @@
 //! into a frame by the router. The sequencer never sees a protocol message
 //! and never makes one.
 
-use cetx_engine::{AccountId, CommandKind, NewBid, NewBlock, NewOrder, RejectReason, Take};
+use cetx_engine::{AccountId, Bounds, CommandKind, NewBid, NewBlock, NewOrder, RejectReason, Take};
 
 /// A broker's order request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,8 +116,9 @@ impl Request {
     }
 }
 
-/// A request the gateway refused before it reached the engine: not
-/// journaled, answered with an unsequenced `OrderRejected`.
+/// A request refused and not journaled: by the gateway before it reached
+/// the engine, or by the engine while the market is closed. Answered with
+/// an unsequenced `OrderRejected` (`BlockRejected`, `BidRejected`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Refusal {
     /// The request's client order id.
@@ -126,6 +127,8 @@ pub struct Refusal {
     pub kind: CommandKind,
     /// Why not.
     pub reason: RejectReason,
+    /// The limits the engine found broken, which the text quotes.
+    pub bounds: Option<Bounds>,
 }
 
 impl Refusal {
@@ -136,6 +139,7 @@ impl Refusal {
             client_order_id: request.client_order_id(),
             kind: request.kind(),
             reason,
+            bounds: None,
         }
     }
 }

@@ -51,7 +51,7 @@ use super::state::{self, ClosedAuctions, GatewayState};
 use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
-use crate::reports::{refuse, Asked, ReadBack, Reports, Resume};
+use crate::reports::{refuse_saying, reject_text, with_limits, Asked, ReadBack, Reports, Resume};
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -388,10 +388,12 @@ impl Router {
 
 /// The unsequenced `OrderRejected` that answers a refused request.
 fn refusal_frame(refusal: Refusal) -> ServerFrame {
-    refuse(
+    let words = reject_text(refusal.reason);
+    refuse_saying(
         refusal.client_order_id,
         Asked::of(refusal.kind),
         refusal.reason,
+        with_limits(words, refusal.reason, refusal.bounds),
     )
 }
 

@@ -2,16 +2,17 @@
 //!
 //! It takes brokers' requests from the bounded queue in the order they
 //! came, checks what only the gateway can (the symbol, that the broker acts
-//! for the account, that a client order id is new today, that the market
-//! is not closed for the day, that a cancel or amend names one of the
-//! broker's orders today; after the close, that a block request names an
-//! open offer and a bid an auction in its window), and answers a failed
+//! for the account, that a client order id is new today, that a cancel or
+//! amend names one of the broker's orders today), and answers a failed
 //! check itself with an unsequenced `OrderRejected` that is never
 //! journaled. Everything else becomes a command: it gets the next sequence
 //! number (a new order's id is that number, so ids rise strictly as the
 //! engine requires) and a time from the [`Clock`], is applied to the
 //! engine, appended to the journal and handed, with the turn, to the journal
-//! writer, whose thread runs the router once it is durable.
+//! writer, whose thread runs the router once it is durable. While the
+//! market is closed for the day, a request the engine refuses is answered
+//! unsequenced too, its refusal not journaled: nothing a broker sends then
+//! grows the journal unless the engine takes it.
 //!
 //! The journal never falls behind the engine by a refused append: before a
 //! broker's request is applied the sequencer makes sure the journal's queue
@@ -293,7 +294,12 @@ impl Sequencer {
         command: Command,
         reply: tokio::sync::oneshot::Sender<super::AdminOutcome>,
     ) -> Result<(), RuntimeError> {
-        self.now_ns = self.clock.now_ns();
+        // The calendar's steps and the auction closes due by now come
+        // first, as for a turn's requests: this command's time is now, and
+        // so is that of the requests behind it in the turn (reviewer 151
+        // F1: an order queued behind an operator's action that straddled
+        // 15:00 traded stamped 15:00, before the close).
+        self.run_schedule()?;
         // A resume takes the market's phase as this thread has it: the
         // operator's session read the calendar at its own moment, before
         // a step due since (an open, a close) and whatever
@@ -349,109 +355,21 @@ impl Sequencer {
         }
     }
 
-    /// `MarketClosed` for an instrument whose market is closed (between
-    /// two trading days, or before the first open): an order or a take
-    /// then is refused here, not journaled, and takes no place in the
-    /// day's client order ids. Those the engine refused and the journal
-    /// kept grew the index, bounded only by the throttle times the nights,
-    /// weekends and holidays between two closes (an audit: some 15 GB for
-    /// one broker at 1,000 a second over a weekend, and as much journal).
-    /// A break or a halt is within the day: the engine refuses those
-    /// orders, after their price and quantity (ENGINE.md), but for an
-    /// instrument halted while the market is closed, which is closed for
-    /// the day too: its halt lasts through the night until an operator
-    /// resumes it (reviewer 147 F1).
-    fn open_for_the_day(&self, instrument: InstrumentId) -> Result<(), RejectReason> {
-        match self.engine.phase(instrument) {
-            Some(Phase::Closed) => Err(RejectReason::MarketClosed),
-            Some(Phase::Halted) if self.market_phase == Phase::Closed => {
-                Err(RejectReason::MarketClosed)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// While the market is closed, `UnknownBlock` for a block id that
-    /// names no open offer: every offer ended with the day, so the engine
-    /// could only refuse an `AcceptBlock` or `CancelBlock` then, numbered
-    /// and journaled, all night at the throttle (tester 148 F3: some
-    /// 22 GB of journal over a weekend for one broker). In a session the
-    /// engine refuses it, after its other checks.
-    fn offer_open_tonight(&self, block_id: u64) -> Result<(), RejectReason> {
-        if self.market_phase == Phase::Closed
-            && !self.engine.blocks().offers.contains_key(&block_id)
-        {
-            return Err(RejectReason::UnknownBlock);
-        }
-        Ok(())
-    }
-
-    /// While the market is closed, a bid's auction must be open and in its
-    /// window at this turn's time (`UnknownAuction`, `AuctionNotBidding`),
-    /// as [`Self::offer_open_tonight`] for blocks: an auction's window may
-    /// lie outside the sessions, so a bid in one goes to the engine then
-    /// too, and any other is refused here.
-    fn bidding_tonight(&self, auction_id: u64) -> Result<(), RejectReason> {
-        if self.market_phase != Phase::Closed {
-            return Ok(());
-        }
-        let notice = &self
-            .engine
-            .auctions()
-            .open
-            .get(&auction_id)
-            .ok_or(RejectReason::UnknownAuction)?
-            .notice;
-        let time_ns = self.now_ns.max(self.last_time_ns);
-        if time_ns < notice.start_ns || time_ns >= notice.end_ns {
-            return Err(RejectReason::AuctionNotBidding);
-        }
-        Ok(())
-    }
-
     /// The command a request asks for, or the gateway's reason to refuse
     /// it, checked in the order `docs/PROTOCOL.md` gives (the symbol was
     /// checked when the request was parsed).
     fn command_for(&self, broker: BrokerId, request: &Request) -> Result<Command, RejectReason> {
         match *request {
             Request::New(order) => {
-                // An account of another broker and one that does not exist
-                // get the same answer, so neither is revealed.
-                if self
-                    .engine
-                    .account(order.account)
-                    .is_none_or(|a| a.broker != broker)
-                {
-                    return Err(RejectReason::AccountNotOwned);
-                }
-                if self
-                    .client_orders
-                    .get(broker, order.client_order_id)
-                    .is_some()
-                {
-                    return Err(RejectReason::DuplicateClientOrderId);
-                }
-                self.open_for_the_day(order.instrument)?;
+                self.own_account(broker, order.account)?;
+                self.new_client_order_id(broker, order.client_order_id)?;
                 Ok(Command::Submit(order))
             }
             Request::Take(take) => {
                 // Checked like a new order: the account, then the client
                 // order id (shared with new orders).
-                if self
-                    .engine
-                    .account(take.account)
-                    .is_none_or(|a| a.broker != broker)
-                {
-                    return Err(RejectReason::AccountNotOwned);
-                }
-                if self
-                    .client_orders
-                    .get(broker, take.client_order_id)
-                    .is_some()
-                {
-                    return Err(RejectReason::DuplicateClientOrderId);
-                }
-                self.open_for_the_day(take.instrument)?;
+                self.own_account(broker, take.account)?;
+                self.new_client_order_id(broker, take.client_order_id)?;
                 Ok(Command::Take(take))
             }
             Request::Cancel { client_order_id } => {
@@ -484,17 +402,6 @@ impl Sequencer {
             }
             Request::PostBlock(block) => {
                 self.own_account(broker, block.account)?;
-                if self.open_for_the_day(block.instrument).is_err() {
-                    let enabled = self
-                        .engine
-                        .block_rules(block.instrument)
-                        .is_some_and(|rules| rules.enabled);
-                    return Err(if enabled {
-                        RejectReason::BlockOutsideHours
-                    } else {
-                        RejectReason::BlocksNotEnabled
-                    });
-                }
                 Ok(Command::PostBlock(block))
             }
             Request::AcceptBlock {
@@ -504,7 +411,6 @@ impl Sequencer {
                 quantity_t,
             } => {
                 self.own_account(broker, account)?;
-                self.offer_open_tonight(block_id)?;
                 Ok(Command::AcceptBlock {
                     block_id,
                     account,
@@ -518,7 +424,6 @@ impl Sequencer {
                 block_id,
             } => {
                 self.own_account(broker, account)?;
-                self.offer_open_tonight(block_id)?;
                 Ok(Command::CancelBlock {
                     block_id,
                     account,
@@ -535,7 +440,6 @@ impl Sequencer {
                 if taken {
                     return Err(RejectReason::DuplicateClientOrderId);
                 }
-                self.bidding_tonight(bid.auction_id)?;
                 Ok(Command::Bid(bid))
             }
             Request::CancelBid { client_order_id } => {
@@ -582,6 +486,20 @@ impl Sequencer {
             .is_none_or(|a| a.broker != broker)
         {
             Err(RejectReason::AccountNotOwned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// `DuplicateClientOrderId` if the broker sent an order or a take of
+    /// today with this client order id.
+    fn new_client_order_id(
+        &self,
+        broker: BrokerId,
+        client_order_id: u64,
+    ) -> Result<(), RejectReason> {
+        if self.client_orders.get(broker, client_order_id).is_some() {
+            Err(RejectReason::DuplicateClientOrderId)
         } else {
             Ok(())
         }
@@ -687,6 +605,26 @@ impl Sequencer {
         let first_event = self.turn.events.len();
         self.engine.apply(&command, stamp, &mut self.turn.events);
         let events = &self.turn.events[first_event..];
+        if let (Some(requester), Phase::Closed, &[Event::Rejected(rejected)]) =
+            (requester, self.market_phase, events)
+        {
+            // While the market is closed, what the engine refuses is not
+            // journaled: a refusal changes nothing, so the journal loses
+            // nothing a replay would do (it passes over a journaled one),
+            // and nights, weekends and holidays of a broker's requests at
+            // its throttle, which could only be refused, no longer grow
+            // the journal (some 20 GB a weekend: reviewer 146 F2, tester
+            // 148 F3) nor the day's client order ids. Its stamp's number
+            // goes to the next command.
+            self.turn.events.truncate(first_event);
+            let mut refusal = Refusal::of(&requester.request, rejected.reason);
+            refusal.bounds = rejected.bounds;
+            self.turn.items.push(Routed::Refused {
+                broker: requester.broker,
+                refusal,
+            });
+            return Ok(());
+        }
         // Any error here means the journal has failed (or a record is
         // beyond the format's size, which no command comes near).
         self.journal
