@@ -363,6 +363,7 @@ fn run(row: &Row) {
     }
     let before = m.accounts();
     let resting_before = m.engine.book(on).unwrap().order(target);
+    let state_before = m.engine.state();
     let events = m.apply(&Command::Take(take));
     match row.expect {
         Rejected(_) | Expect::DuplicateId => {
@@ -391,6 +392,14 @@ fn run(row: &Row) {
                 m.engine.book(on).unwrap().order(target),
                 resting_before,
                 "{}: a refusal changed the target",
+                row.rule
+            );
+            // The runtime relies on it: while the market is closed it does
+            // not journal a refusal.
+            assert_eq!(
+                m.engine.state(),
+                state_before,
+                "{}: a refusal changed the state",
                 row.rule
             );
         }
