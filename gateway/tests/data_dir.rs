@@ -521,3 +521,39 @@ fn a_host_name_given_to_listen_on_is_refused_saying_why() {
         );
     }
 }
+
+/// OPERATIONS.md, *Start-up*: the log says at the start whether the market
+/// is closed and which trading day it is in, so that an operator starting
+/// on a weekend learns it there (tester 150 F2), and with
+/// `--open-market-now` that it is open.
+#[test]
+fn the_log_gives_the_market_s_phase_and_trading_day_at_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Saturday 12 December 2026: the next trading day is Monday the 14th.
+    let saturday = ["--start-at", "2026-12-12T10:00:00+08:00"];
+    let said = |log: &Path| {
+        std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .filter(|line| line.contains("the market's phase at the start"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let log = tmp.path().join("closed.log");
+    let server =
+        ServeProcess::start_on_the_calendar_logging_to(&tmp.path().join("a"), &saturday, &log);
+    assert_eq!(server.terminate().code(), Some(0));
+    let lines = said(&log);
+    assert!(
+        matches!(&lines[..], [line] if line.contains("phase=Closed") && line.contains("trading_date=20261214")),
+        "{lines:?}"
+    );
+    let log = tmp.path().join("open.log");
+    let server = ServeProcess::start_with_logging_to(&tmp.path().join("b"), &saturday, &log);
+    assert_eq!(server.terminate().code(), Some(0));
+    let lines = said(&log);
+    assert!(
+        matches!(&lines[..], [line] if line.contains("phase=Continuous")),
+        "{lines:?}"
+    );
+}

@@ -410,6 +410,14 @@ impl Runtime {
             let _ = runtime.stop();
             return Err(error);
         }
+        // An operator starting on a weekend or a holiday learns here, not
+        // from a broker's refused order, that the market is closed, and
+        // which trading day it is in (tester 150 F2).
+        tracing::info!(
+            phase = ?sequencer.market_phase,
+            trading_date = sequencer.scheduler.open_date(),
+            "the market's phase at the start, and its trading day"
+        );
         let engine_shared = Arc::clone(&shared);
         runtime.engine_thread = Some(spawn("cetx-engine", move || {
             let result = sequencer.run(&input_queue);

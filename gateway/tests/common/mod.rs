@@ -188,21 +188,27 @@ impl ServeProcess {
     /// [`ServeProcess::start`] with more arguments for `cetx serve`, e.g.
     /// `["--start-at", "2026-11-27T14:59:50+08:00"]`.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
-        Self::spawn(data_dir, extra, None)
+        Self::spawn(data_dir, extra, None, true)
     }
 
     /// [`ServeProcess::start`] logging at `info` into the file `log`
     /// (rather than at `warn` into the test's stderr).
     pub fn start_logging_to(data_dir: &Path, log: &Path) -> Self {
-        Self::spawn(data_dir, &[], Some(log))
+        Self::spawn(data_dir, &[], Some(log), true)
     }
 
     /// [`ServeProcess::start_with`], logging as [`ServeProcess::start_logging_to`].
     pub fn start_with_logging_to(data_dir: &Path, extra: &[&str], log: &Path) -> Self {
-        Self::spawn(data_dir, extra, Some(log))
+        Self::spawn(data_dir, extra, Some(log), true)
     }
 
-    fn spawn(data_dir: &Path, extra: &[&str], log: Option<&Path>) -> Self {
+    /// [`ServeProcess::start_with_logging_to`] without `--open-market-now`:
+    /// the market in the phase its calendar gives.
+    pub fn start_on_the_calendar_logging_to(data_dir: &Path, extra: &[&str], log: &Path) -> Self {
+        Self::spawn(data_dir, extra, Some(log), false)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], log: Option<&Path>, open: bool) -> Self {
         let (level, stderr) = match log {
             Some(log) => (
                 "info",
@@ -223,7 +229,7 @@ impl ServeProcess {
             .args(["--http-listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(data_dir)
-            .arg("--open-market-now")
+            .args(open.then_some("--open-market-now"))
             .args(start_at.iter().flatten())
             .args(extra)
             .env("RUST_LOG", level)
