@@ -382,7 +382,8 @@ fn from_snapshot_needs_a_selection_and_starts_at_the_snapshot() {
     assert!(
         stderr.contains(
             "reads the journal from seq 1: no snapshot is before the selection and usable"
-        ) && stderr.contains("it was taken on trading day 20261130, after the day selected"),
+        ) && stderr
+            .contains("it was taken at the end of trading day 20261127, after that day's entries"),
         "{stderr}"
     );
 }

@@ -560,6 +560,11 @@ impl Replayed {
         let date = calendar.next_trading_date(closed).unwrap_or(0);
         let partial_day = (!ended_a_day).then_some(state.trading_day);
         match args.day {
+            Some(day) if date > day && ended_a_day && closed == day => {
+                return Err(format!(
+                    "it was taken at the end of trading day {closed}, after that day's entries"
+                ))
+            }
             Some(day) if date > day => {
                 return Err(format!(
                     "it was taken on trading day {date}, after the day selected"
