@@ -55,8 +55,8 @@ mod blocks;
 mod refusal;
 
 pub use refusal::{
-    gateway_reject, order_rejected, refuse, refuse_saying, reject_text, rejection, request_of,
-    symbol_of, with_limits, Asked,
+    gateway_reject, order_rejected, refuse, refuse_quoting, refuse_saying, reject_text, rejection,
+    request_of, symbol_of, with_limits, Asked,
 };
 
 /// What a report about an order needs to know about it.

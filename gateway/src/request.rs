@@ -2,7 +2,7 @@
 //! session: the edge where protocol types end.
 
 use cetx_engine::{
-    AccountId, CommandKind, InstrumentId, NewBid, NewBlock, NewOrder, OrderId, RejectReason, Take,
+    AccountId, CommandKind, InstrumentId, NewBid, NewBlock, NewOrder, OrderId, Take,
 };
 
 use crate::protocol::ClientMessage;
@@ -31,12 +31,10 @@ pub fn parse(
             quantity_t,
         } => {
             let Some(instrument) = resolve(symbol) else {
-                return Some(Err(Refusal {
+                return Some(Err(Refusal::unknown_symbol(
                     client_order_id,
-                    kind: CommandKind::Submit,
-                    reason: RejectReason::UnknownSymbol,
-                    bounds: None,
-                }));
+                    CommandKind::Submit,
+                )));
             };
             Request::New(NewOrder {
                 // The sequencer gives the order its sequence number as id.
@@ -70,12 +68,10 @@ pub fn parse(
             quantity_t,
         } => {
             let Some(instrument) = resolve(symbol) else {
-                return Some(Err(Refusal {
+                return Some(Err(Refusal::unknown_symbol(
                     client_order_id,
-                    kind: CommandKind::Take,
-                    reason: RejectReason::UnknownSymbol,
-                    bounds: None,
-                }));
+                    CommandKind::Take,
+                )));
             };
             Request::Take(Take {
                 // The sequencer gives the take its sequence number as id.
@@ -98,12 +94,10 @@ pub fn parse(
             counterparty,
         } => {
             let Some(instrument) = resolve(symbol) else {
-                return Some(Err(Refusal {
+                return Some(Err(Refusal::unknown_symbol(
                     client_order_id,
-                    kind: CommandKind::PostBlock,
-                    reason: RejectReason::UnknownSymbol,
-                    bounds: None,
-                }));
+                    CommandKind::PostBlock,
+                )));
             };
             Request::PostBlock(NewBlock {
                 account: AccountId(account),

@@ -977,7 +977,11 @@ async fn orders_and_cancels_after_the_close_are_refused_303_and_409_in_their_pla
     let server = TestServer::start_at(ServerConfig::embedded_default(), dir, clock).await;
     let mut one = login(&server, 1, SECRET_1).await;
     one.submit(sell(1, 1001, 85_00, 10)).await.expect("send");
-    assert_accepted(&report(&mut one).await, 1, 1);
+    let accepted = report(&mut one).await;
+    assert_accepted(&accepted, 1, 1);
+    let ServerMessage::OrderAccepted { order_id, .. } = accepted.message else {
+        unreachable!("asserted above");
+    };
     server.set_time(AT_15_00);
     let expired = report(&mut one).await;
     assert_eq!(expired.seq, 2, "{expired:?}");
@@ -1002,6 +1006,21 @@ async fn orders_and_cancels_after_the_close_are_refused_303_and_409_in_their_pla
     // before the phase.
     one.submit(sell(3, 1001, 1_00, 10)).await.expect("send");
     one.submit(sell(4, 1001, 85_00, 0)).await.expect("send");
+    // A take of the order that expired at the close (by another broker).
+    let mut two = login(&server, 2, SECRET_2).await;
+    let take = ClientMessage::Take {
+        client_order_id: 5,
+        account: 2001,
+        symbol: "CEA2025".into(),
+        order_id,
+        side: Side::Buy,
+        quantity_t: 10,
+    };
+    two.send(take).await.expect("send");
+    assert_eq!(
+        in_short(&report(&mut two).await),
+        (0, Some(RequestKind::Take), 303, 5)
+    );
     let mut answers = Vec::new();
     for _ in 0..8 {
         answers.push(in_short(&report(&mut one).await));

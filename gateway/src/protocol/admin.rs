@@ -168,8 +168,9 @@ pub enum AdminAction {
         /// Uniform price or pay-as-bid.
         pricing: Pricing,
     },
-    /// Tag 13. Close an auction whose window has ended now, rather than
-    /// at the server's next turn.
+    /// Tag 13. Close an auction whose window has ended. The server closes
+    /// each itself at its end, before it takes an operator's action, so a
+    /// current server answers it 144 then (`docs/ADMIN.md`).
     CloseAuction {
         /// The auction.
         auction_id: u64,

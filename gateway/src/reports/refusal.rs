@@ -128,7 +128,19 @@ pub fn symbol_of(message: &ClientMessage) -> Option<&str> {
 /// the engine (seq 0, not stored, not replayed): its [`rejection`].
 #[must_use]
 pub fn refuse(client_order_id: u64, asked: Asked, reason: RejectReason) -> ServerFrame {
-    refuse_saying(client_order_id, asked, reason, reject_text(reason))
+    refuse_quoting(client_order_id, asked, reason, None)
+}
+
+/// [`refuse`], its text quoting the limits the engine found broken (a
+/// refusal of the engine's not journaled, while the market is closed).
+#[must_use]
+pub fn refuse_quoting(
+    client_order_id: u64,
+    asked: Asked,
+    reason: RejectReason,
+    bounds: Option<Bounds>,
+) -> ServerFrame {
+    refuse_saying(client_order_id, asked, reason, refusal_text(reason, bounds))
 }
 
 /// [`refuse`], its text `text`.

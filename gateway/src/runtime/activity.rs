@@ -76,7 +76,8 @@ impl Activity {
         }
     }
 
-    /// Counts a request the gateway refused itself.
+    /// Counts a request refused and not journaled (by the gateway, or by
+    /// the engine while the market is closed).
     pub(super) fn on_refusal(&mut self, kind: CommandKind, reason: RejectReason) {
         self.on_request(kind);
         *self.rejects.entry(reason.code()).or_default() += 1;

@@ -142,4 +142,15 @@ impl Refusal {
             bounds: None,
         }
     }
+
+    /// Refuses a request of `kind` whose symbol names no instrument.
+    #[must_use]
+    pub const fn unknown_symbol(client_order_id: u64, kind: CommandKind) -> Self {
+        Self {
+            client_order_id,
+            kind,
+            reason: RejectReason::UnknownSymbol,
+            bounds: None,
+        }
+    }
 }

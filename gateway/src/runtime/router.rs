@@ -2,8 +2,9 @@
 //! durable.
 //!
 //! The engine thread hands every turn of its loop to the journal writer:
-//! the journal entries it appended, in sequence order, with the gateway's
-//! own (unsequenced) rejects in between, riding on the turn's batch of
+//! the journal entries it appended, in sequence order, with the
+//! unsequenced rejects in between (the gateway's own, and the engine's
+//! while the market is closed), riding on the turn's batch of
 //! records ([`commit_with`](cetx_engine::JournalWriter::commit_with)). The journal writer thread,
 //! right after the sync that made the turn's entries durable, hands the
 //! turn to the [`Router`] on that same thread: no other thread is woken
@@ -51,7 +52,7 @@ use super::state::{self, ClosedAuctions, GatewayState};
 use super::AdminOutcome;
 use crate::market_data::MarketData;
 use crate::protocol::ServerFrame;
-use crate::reports::{refuse_saying, reject_text, with_limits, Asked, ReadBack, Reports, Resume};
+use crate::reports::{refuse_quoting, Asked, ReadBack, Reports, Resume};
 
 /// What one turn of the engine loop hands the router.
 #[derive(Default)]
@@ -82,8 +83,9 @@ pub(super) enum Routed {
         /// own commands.
         requester: Option<BrokerId>,
     },
-    /// A request the gateway refused: answered with an unsequenced
-    /// `OrderRejected`, not journaled.
+    /// A request refused and not journaled (by the gateway, or by the
+    /// engine while the market is closed): answered with an unsequenced
+    /// reject.
     Refused {
         /// Whose request it was.
         broker: BrokerId,
@@ -386,14 +388,14 @@ impl Router {
     }
 }
 
-/// The unsequenced `OrderRejected` that answers a refused request.
+/// The unsequenced `OrderRejected` (`BlockRejected`, `BidRejected`) that
+/// answers a refused request, quoting the engine's limits if any.
 fn refusal_frame(refusal: Refusal) -> ServerFrame {
-    let words = reject_text(refusal.reason);
-    refuse_saying(
+    refuse_quoting(
         refusal.client_order_id,
         Asked::of(refusal.kind),
         refusal.reason,
-        with_limits(words, refusal.reason, refusal.bounds),
+        refusal.bounds,
     )
 }
 

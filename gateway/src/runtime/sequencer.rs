@@ -101,7 +101,8 @@ pub(super) enum Input {
     Shutdown,
 }
 
-/// Who asked for a command, for a busy answer.
+/// Who asked for a command, for an answer not journaled (busy, or the
+/// engine's refusal while the market is closed).
 #[derive(Clone, Copy, Debug)]
 struct Caller {
     broker: BrokerId,
@@ -568,10 +569,36 @@ impl Sequencer {
 
     /// Stamps, applies, stages for the journal and routes one command. A
     /// broker's command is refused with `ServerBusy` when the journal's
-    /// queue has no room for it besides the turn's entries; the runtime's
-    /// own always go.
+    /// queue has no room for it besides the turn's entries, and one the
+    /// engine refuses while the market is closed is not journaled
+    /// ([`Self::refused_while_closed`]); the runtime's own always go.
     fn execute(&mut self, command: Command, requester: Option<Caller>) -> Result<(), RuntimeError> {
         self.execute_as(command, requester, None)
+    }
+
+    /// While the market is closed, a broker's command the engine refused
+    /// (its events from `first_event` on are one `Rejected`) is answered
+    /// unsequenced and not journaled: whether it was. A refusal changes
+    /// nothing, so the journal loses nothing a replay would do (it passes
+    /// over a journaled one), and nights, weekends and holidays of a
+    /// broker's requests at its throttle, which could only be refused, no
+    /// longer grow the journal (some 20 GB a weekend: reviewer 146 F2,
+    /// tester 148 F3) nor the day's client order ids. The stamp's number
+    /// goes to the next command.
+    fn refused_while_closed(&mut self, requester: Caller, first_event: usize) -> bool {
+        let (Phase::Closed, &[Event::Rejected(rejected)]) =
+            (self.market_phase, &self.turn.events[first_event..])
+        else {
+            return false;
+        };
+        self.turn.events.truncate(first_event);
+        let mut refusal = Refusal::of(&requester.request, rejected.reason);
+        refusal.bounds = rejected.bounds;
+        self.turn.items.push(Routed::Refused {
+            broker: requester.broker,
+            refusal,
+        });
+        true
     }
 
     /// [`Sequencer::execute`] for a command that `operator` asked for,
@@ -604,27 +631,10 @@ impl Sequencer {
         };
         let first_event = self.turn.events.len();
         self.engine.apply(&command, stamp, &mut self.turn.events);
-        let events = &self.turn.events[first_event..];
-        if let (Some(requester), Phase::Closed, &[Event::Rejected(rejected)]) =
-            (requester, self.market_phase, events)
-        {
-            // While the market is closed, what the engine refuses is not
-            // journaled: a refusal changes nothing, so the journal loses
-            // nothing a replay would do (it passes over a journaled one),
-            // and nights, weekends and holidays of a broker's requests at
-            // its throttle, which could only be refused, no longer grow
-            // the journal (some 20 GB a weekend: reviewer 146 F2, tester
-            // 148 F3) nor the day's client order ids. Its stamp's number
-            // goes to the next command.
-            self.turn.events.truncate(first_event);
-            let mut refusal = Refusal::of(&requester.request, rejected.reason);
-            refusal.bounds = rejected.bounds;
-            self.turn.items.push(Routed::Refused {
-                broker: requester.broker,
-                refusal,
-            });
+        if requester.is_some_and(|r| self.refused_while_closed(r, first_event)) {
             return Ok(());
         }
+        let events = &self.turn.events[first_event..];
         // Any error here means the journal has failed (or a record is
         // beyond the format's size, which no command comes near).
         self.journal

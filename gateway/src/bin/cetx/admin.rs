@@ -184,7 +184,9 @@ enum Action {
         #[arg(long, value_enum, default_value = "uniform")]
         pricing: PricingArg,
     },
-    /// Close an auction whose window has ended, now.
+    /// Close an auction whose window has ended. The server closes each
+    /// itself at its end, before it takes an operator's action, so this
+    /// is answered 144 then (148 before the end).
     CloseAuction {
         #[arg(long)]
         auction_id: u64,
