@@ -433,12 +433,8 @@ impl Sequencer {
             }
             Request::Bid(bid) => {
                 self.own_account(broker, bid.account)?;
-                let taken = self
-                    .client_orders
-                    .get(broker, bid.client_order_id)
-                    .is_some()
-                    || self.open_bid(broker, bid.client_order_id).is_some();
-                if taken {
+                self.new_client_order_id(broker, bid.client_order_id)?;
+                if self.open_bid(broker, bid.client_order_id).is_some() {
                     return Err(RejectReason::DuplicateClientOrderId);
                 }
                 Ok(Command::Bid(bid))
