@@ -14,68 +14,31 @@
 //! same events and the same state.
 
 use cetx_engine::{
-    AccountId, AuctionNotice, BlockRules, BrokerId, Command, Engine, EngineConfig, Event,
-    InstrumentId, InstrumentSpec, NewBid, NewBlock, NewOrder, OrderId, OrderType, ParticipantType,
-    Phase, Pricing, Side, Stamp, Take, TimeInForce,
+    AccountId, AuctionNotice, BlockRules, Command, Engine, EngineConfig, Event, InstrumentId,
+    NewBid, NewBlock, NewOrder, OrderId, Pricing, Side, Stamp, Take,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use rust_decimal::Decimal;
 
-const INSTRUMENTS: u16 = 2;
-const ACCOUNTS: u32 = 6;
+mod streams;
 
+use streams::{account, instrument, Step as OrderStep, INSTRUMENTS};
+
+/// The streams' market, with one-way auctions open.
 fn config() -> EngineConfig {
-    // Reference 1.00 CNY, band 0.90..=1.10, so prices collide often.
-    let mut cea = InstrumentSpec::cea(2025, Decimal::new(1_00, 2));
-    let mut ccer = InstrumentSpec::ccer(Decimal::new(1_00, 2));
-    for spec in [&mut cea, &mut ccer] {
+    let mut config = streams::config();
+    for spec in &mut config.instruments {
         spec.auctions = Some(true);
         spec.min_auction_t = Some(10);
-        spec.max_order_t = 50;
-        spec.max_orders = 16;
-        spec.position_limit_t = Some(400);
-        spec.large_holder_bps = Some(5_000);
     }
-    ccer.opposite_side_gap_days = Some(1);
-    EngineConfig {
-        instruments: vec![cea, ccer],
-    }
+    config
 }
 
-fn account() -> impl Strategy<Value = AccountId> {
-    // Sometimes one id more than is ever opened, to reach UnknownAccount.
-    prop_oneof![19 => (0..ACCOUNTS).prop_map(AccountId), 1 => Just(AccountId(ACCOUNTS))]
-}
-
-fn instrument() -> impl Strategy<Value = InstrumentId> {
-    // Mostly real instruments, sometimes one that does not exist.
-    prop_oneof![19 => (0..INSTRUMENTS).prop_map(InstrumentId), 1 => Just(InstrumentId(7))]
-}
-
-/// A command whose order ids are offsets, made absolute by the runner.
+/// An order step of the streams, or a take, block or bid step; order ids
+/// are offsets, made absolute by the runner.
 #[derive(Clone, Debug)]
 enum Step {
-    Submit {
-        account: AccountId,
-        instrument: InstrumentId,
-        side: Side,
-        order_type: OrderType,
-        tif: TimeInForce,
-        price_ticks: i64,
-        quantity_t: u64,
-    },
-    Cancel {
-        instrument: InstrumentId,
-        back: u64,
-    },
-    Amend {
-        instrument: InstrumentId,
-        back: u64,
-        price_ticks: i64,
-        quantity_t: u64,
-    },
-    Admin(Command),
+    Order(OrderStep),
     Take {
         account: AccountId,
         instrument: InstrumentId,
@@ -115,85 +78,8 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let side = prop_oneof![Just(Side::Buy), Just(Side::Sell)];
-    let order_type = prop_oneof![4 => Just(OrderType::Limit), 1 => Just(OrderType::Market)];
-    let tif = prop_oneof![
-        4 => Just(TimeInForce::Day),
-        1 => Just(TimeInForce::Ioc),
-        1 => Just(TimeInForce::Fok)
-    ];
-    // Mostly inside the band and the size limits, sometimes just outside;
-    // buyers lean higher and sellers lower, so that orders meet.
-    let priced = side.prop_flat_map(|side| {
-        let lean = match side {
-            Side::Buy => 2,
-            Side::Sell => -2,
-        };
-        let price = prop_oneof![19 => 94i64..=106, 1 => 88i64..=112];
-        (Just(side), price.prop_map(move |p| p + lean))
-    });
-    let quantity = prop_oneof![19 => 1u64..=30, 1 => 0u64..=60];
-    let submit = (account(), instrument(), priced, order_type, tif, quantity).prop_map(
-        |(account, instrument, (side, price_ticks), order_type, tif, quantity_t)| Step::Submit {
-            account,
-            instrument,
-            side,
-            order_type,
-            tif,
-            price_ticks,
-            quantity_t,
-        },
-    );
-    let cancel =
-        (instrument(), 0u64..6).prop_map(|(instrument, back)| Step::Cancel { instrument, back });
-    let amend = (instrument(), 0u64..6, 92i64..=108, 1u64..=30).prop_map(
-        |(instrument, back, price_ticks, quantity_t)| Step::Amend {
-            instrument,
-            back,
-            price_ticks,
-            quantity_t,
-        },
-    );
-    let phase = prop_oneof![
-        6 => Just(Phase::Continuous),
-        1 => Just(Phase::Break),
-        1 => Just(Phase::Halted),
-        1 => Just(Phase::Closed)
-    ];
-    let admin = prop_oneof![
-        4 => (instrument(), phase).prop_map(|(instrument, phase)| Command::SetPhase { instrument, phase }),
-        1 => Just(Command::EndOfDay { trading_date: None }),
-        1 => (account(), -100i64..50_000).prop_map(|(account, amount_fen)| Command::Deposit {
-            account,
-            amount_fen
-        }),
-        1 => (account(), -100i64..50_000).prop_map(|(account, amount_fen)| Command::Withdraw {
-            account,
-            amount_fen
-        }),
-        1 => (account(), instrument(), 0u64..100).prop_map(|(account, instrument, quantity_t)| {
-            Command::CreditHoldings {
-                account,
-                instrument,
-                quantity_t,
-            }
-        }),
-        1 => (account(), instrument(), 0u64..100).prop_map(|(account, instrument, quantity_t)| {
-            Command::DebitHoldings {
-                account,
-                instrument,
-                quantity_t,
-            }
-        }),
-        1 => (instrument(), 80i64..=120).prop_map(|(instrument, price_ticks)| {
-            Command::SetReferencePrice {
-                instrument,
-                price_ticks,
-            }
-        }),
-    ];
-    let side2 = || prop_oneof![Just(Side::Buy), Just(Side::Sell)];
-    let take = (account(), instrument(), side2(), 0u64..8, 0u64..=40).prop_map(
+    let side = || prop_oneof![Just(Side::Buy), Just(Side::Sell)];
+    let take = (account(), instrument(), side(), 0u64..8, 0u64..=40).prop_map(
         |(account, instrument, side, back, quantity_t)| Step::Take {
             account,
             instrument,
@@ -202,7 +88,7 @@ fn step() -> impl Strategy<Value = Step> {
             quantity_t,
         },
     );
-    let post = (account(), instrument(), side2(), 60i64..=140, 0u64..=40).prop_map(
+    let post = (account(), instrument(), side(), 60i64..=140, 0u64..=40).prop_map(
         |(account, instrument, side, price_ticks, quantity_t)| Step::PostBlock {
             account,
             instrument,
@@ -237,10 +123,7 @@ fn step() -> impl Strategy<Value = Step> {
             }
         });
     prop_oneof![
-        10 => submit,
-        4 => cancel,
-        3 => amend,
-        2 => admin.prop_map(Step::Admin),
+        19 => streams::step().prop_map(Step::Order),
         3 => take,
         2 => post,
         2 => accept,
@@ -251,42 +134,12 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// Opens accounts 0..ACCOUNTS, of every participant type, with a little cash
-/// and a few allowances each.
+/// The streams' genesis, then blocks opened on both instruments (a small
+/// minimum and few open offers, so that every block rule fires) and one
+/// auction bidding all along, account 0 selling.
 fn genesis() -> Vec<Command> {
-    let types = [
-        ParticipantType::ComplianceEntity,
-        ParticipantType::Institution,
-        ParticipantType::Individual,
-        ParticipantType::ComplianceEntity,
-        ParticipantType::ComplianceEntity,
-        ParticipantType::Institution,
-    ];
-    let mut commands = Vec::new();
-    for (i, participant) in types.into_iter().enumerate() {
-        let account = AccountId(i as u32);
-        commands.push(Command::OpenAccount {
-            account,
-            participant,
-            broker: BrokerId(1),
-        });
-        commands.push(Command::Deposit {
-            account,
-            amount_fen: 50_000,
-        });
-        for instrument in 0..INSTRUMENTS {
-            commands.push(Command::CreditHoldings {
-                account,
-                instrument: InstrumentId(instrument),
-                quantity_t: 60,
-            });
-        }
-    }
+    let mut commands = streams::genesis();
     for instrument in 0..INSTRUMENTS {
-        commands.push(Command::SetPhase {
-            instrument: InstrumentId(instrument),
-            phase: Phase::Continuous,
-        });
         let mut rules = BlockRules::for_kind(&config().instruments[usize::from(instrument)].kind);
         rules.enabled = true;
         rules.min_t = 5;
@@ -334,12 +187,15 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let mut seq = 0u64;
     let mut skipped = 0u32;
     let mut bids: Vec<u64> = Vec::new();
-    let commands = genesis().into_iter().map(Step::Admin).chain(steps);
+    let commands = genesis()
+        .into_iter()
+        .map(|c| Step::Order(OrderStep::Admin(c)))
+        .chain(steps);
     for step in commands {
         let next_id = seq + 1;
         let back_id = |back: u64| OrderId(next_id.saturating_sub(back + 1));
         let (command, broker) = match step {
-            Step::Submit {
+            Step::Order(OrderStep::Submit {
                 account,
                 instrument,
                 side,
@@ -347,7 +203,7 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 tif,
                 price_ticks,
                 quantity_t,
-            } => (
+            }) => (
                 Command::Submit(NewOrder {
                     order_id: OrderId(next_id),
                     account,
@@ -361,7 +217,7 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 }),
                 true,
             ),
-            Step::Cancel { instrument, back } => (
+            Step::Order(OrderStep::Cancel { instrument, back }) => (
                 Command::Cancel {
                     instrument,
                     order_id: back_id(back),
@@ -369,12 +225,12 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 },
                 true,
             ),
-            Step::Amend {
+            Step::Order(OrderStep::Amend {
                 instrument,
                 back,
                 price_ticks,
                 quantity_t,
-            } => (
+            }) => (
                 Command::Amend {
                     instrument,
                     order_id: back_id(back),
@@ -494,7 +350,7 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     true,
                 )
             }
-            Step::Admin(command) => (command, false),
+            Step::Order(OrderStep::Admin(command)) => (command, false),
         };
         let stamp = Stamp {
             seq: seq + 1,
