@@ -387,23 +387,22 @@ impl Runtime {
             market_phase: cetx_engine::Phase::Closed,
         };
         sequencer.publish_open_date();
-        let started =
-            start_up(&mut sequencer, genesis, now_ns, options.open_market_now).and_then(|()| {
-                // A runtime that has started has its first commands on disk
-                // and routed: a replay beside it finds them, and a feed
-                // subscriber's first snapshot has them (durable is
-                // published after the riders are handed over).
-                let last = sequencer.next_seq - 1;
-                while !sequencer
-                    .journal
-                    .wait_durable(last, std::time::Duration::from_secs(1))
-                    .map_err(|source| RuntimeError::Journal {
-                        context: "making the first commands durable",
-                        source,
-                    })?
-                {}
-                Ok(())
-            });
+        let started = start_up(&mut sequencer, genesis, options.open_market_now).and_then(|()| {
+            // A runtime that has started has its first commands on disk
+            // and routed: a replay beside it finds them, and a feed
+            // subscriber's first snapshot has them (durable is
+            // published after the riders are handed over).
+            let last = sequencer.next_seq - 1;
+            while !sequencer
+                .journal
+                .wait_durable(last, std::time::Duration::from_secs(1))
+                .map_err(|source| RuntimeError::Journal {
+                    context: "making the first commands durable",
+                    source,
+                })?
+            {}
+            Ok(())
+        });
         if let Err(error) = started {
             drop(sequencer);
             // The threads stop; the error that matters is the first.
@@ -569,13 +568,17 @@ impl OnDurable<Turn> for Delivering {
 fn start_up(
     sequencer: &mut Sequencer,
     genesis: Vec<cetx_engine::Command>,
-    now_ns: i64,
     open_market_now: bool,
 ) -> Result<(), RuntimeError> {
     for command in genesis {
         sequencer.execute_own(command)?;
     }
     sequencer.run_schedule()?;
+    // The phases of the moment the schedule was run to, not of the
+    // clock's reading before recovery, which may be seconds older (the
+    // calendar reads a time behind its progress as that moment anyway:
+    // `Calendar::resume`; reviewer 152 asked).
+    let now_ns = sequencer.now_ns;
     sequencer.market_phase = if open_market_now {
         cetx_engine::Phase::Continuous
     } else {
