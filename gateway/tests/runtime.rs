@@ -1202,6 +1202,56 @@ fn a_takeover_gives_the_old_session_a_reject_let_go_but_not_yet_received() {
     runtime.shutdown().unwrap();
 }
 
+/// Tester 153 F1: while the market is closed every refusal is
+/// unsequenced, and those the router had delivered to a session that a
+/// new login then takes over, not yet received, went to neither
+/// connection. They go to the old one, before its 416, as the session's
+/// own held rejects do (PROTOCOL.md, rule 7).
+#[test]
+fn a_takeover_gives_the_old_session_the_refusals_delivered_but_not_yet_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    // A Saturday on the calendar: the market is closed.
+    let runtime = start(&config, &Clock::manual(saturday_noon()), false);
+    let handle = runtime.handle();
+    let wait = Waiter::new();
+    let mut old = handle.connect(B1, 0).unwrap();
+    let mut two = handle.connect(B2, 0).unwrap();
+    for coid in 1..=50 {
+        submit(
+            &handle,
+            B1,
+            limit(coid, 1001, "CEA2025", Side::Buy, 89_00, 1),
+        );
+    }
+    // Broker 2's answer comes after broker 1's 50, in the engine's order:
+    // once it is received, those are in the old session's channel.
+    submit(&handle, B2, limit(1, 2001, "CEA2025", Side::Sell, 95_00, 1));
+    assert_eq!(
+        wait.next(&mut two),
+        order_rejected_frame(1, RejectReason::MarketClosed)
+    );
+    let new = handle.connect(B1, 0).unwrap();
+    assert!(old.taken_over().is_cancelled());
+    let held = old.take_held_rejects();
+    assert_eq!(
+        held,
+        (1..=50)
+            .map(|coid| order_rejected_frame(coid, RejectReason::MarketClosed))
+            .collect::<Vec<_>>()
+    );
+    drop((old, new, two));
+    runtime.shutdown().unwrap();
+}
+
+/// An unsequenced `OrderRejected` of a `NewOrder`.
+fn order_rejected_frame(client_order_id: u64, reason: RejectReason) -> ServerFrame {
+    ServerFrame {
+        seq: 0,
+        message: order_rejected(client_order_id, RequestKind::NewOrder, reason),
+    }
+}
+
 /// A reject the session makes goes after the reports the router has
 /// delivered to the broker before it, not only after the answers to the
 /// broker's own requests: a maker's `Fill` from another broker's order,
