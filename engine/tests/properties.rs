@@ -17,7 +17,7 @@
 //! of the day, and every administration command, over accounts of every
 //! participant type with little money, so that the rejections fire too.
 
-use cetx_engine::{Command, Engine, Event, InstrumentId, NewOrder, OrderId, Phase, Stamp};
+use cetx_engine::{Command, Engine, Event, InstrumentId, OrderId, Phase, Stamp};
 use proptest::prelude::*;
 use proptest::test_runner::{FailurePersistence, FileFailurePersistence};
 
@@ -77,35 +77,10 @@ proptest! {
         let mut trades = 0u64;
         let commands = genesis().into_iter().map(Step::Admin).chain(steps);
         for step in commands {
-            let command = match step {
-                Step::Submit { account, instrument, side, order_type, tif, price_ticks, quantity_t } => {
-                    next_id += 1;
-                    Command::Submit(NewOrder {
-                        order_id: OrderId(next_id),
-                        account,
-                        instrument,
-                        side,
-                        order_type,
-                        time_in_force: tif,
-                        price_ticks,
-                        quantity_t,
-                        client_order_id: 0,
-                    })
-                }
-                Step::Cancel { instrument, back } => Command::Cancel {
-                    instrument,
-                    order_id: OrderId(next_id.saturating_sub(back)),
-                    requester: None,
-                },
-                Step::Amend { instrument, back, price_ticks, quantity_t } => Command::Amend {
-                    instrument,
-                    order_id: OrderId(next_id.saturating_sub(back)),
-                    price_ticks,
-                    quantity_t,
-                    requester: None,
-                },
-                Step::Admin(command) => command,
-            };
+            if matches!(step, Step::Submit { .. }) {
+                next_id += 1;
+            }
+            let command = step.command(OrderId(next_id), |back| OrderId(next_id.saturating_sub(back)));
             let mut commands = vec![command.clone()];
             if matches!(command, Command::EndOfDay { .. }) {
                 // As the calendar would at the next open.

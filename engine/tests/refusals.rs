@@ -15,7 +15,7 @@
 
 use cetx_engine::{
     AccountId, AuctionNotice, BlockRules, Command, Engine, EngineConfig, Event, InstrumentId,
-    NewBid, NewBlock, NewOrder, OrderId, Pricing, Side, Stamp, Take,
+    NewBid, NewBlock, OrderId, Pricing, Side, Stamp, Take,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -194,52 +194,17 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
     for step in commands {
         let next_id = seq + 1;
         let back_id = |back: u64| OrderId(next_id.saturating_sub(back + 1));
+        // The bid accepted `back` bids before the last (an id of no bid past
+        // the first).
+        let bid_back = |back: u64| {
+            let back = usize::try_from(back).unwrap_or(usize::MAX);
+            bids.iter().rev().nth(back).copied().unwrap_or(next_id)
+        };
         let (command, broker) = match step {
-            Step::Order(OrderStep::Submit {
-                account,
-                instrument,
-                side,
-                order_type,
-                tif,
-                price_ticks,
-                quantity_t,
-            }) => (
-                Command::Submit(NewOrder {
-                    order_id: OrderId(next_id),
-                    account,
-                    instrument,
-                    side,
-                    order_type,
-                    time_in_force: tif,
-                    price_ticks,
-                    quantity_t,
-                    client_order_id: 0,
-                }),
-                true,
-            ),
-            Step::Order(OrderStep::Cancel { instrument, back }) => (
-                Command::Cancel {
-                    instrument,
-                    order_id: back_id(back),
-                    requester: None,
-                },
-                true,
-            ),
-            Step::Order(OrderStep::Amend {
-                instrument,
-                back,
-                price_ticks,
-                quantity_t,
-            }) => (
-                Command::Amend {
-                    instrument,
-                    order_id: back_id(back),
-                    price_ticks,
-                    quantity_t,
-                    requester: None,
-                },
-                true,
-            ),
+            Step::Order(order) => {
+                let broker = !matches!(order, OrderStep::Admin(_));
+                (order.command(OrderId(next_id), back_id), broker)
+            }
             Step::Take {
                 account,
                 instrument,
@@ -313,12 +278,7 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 true,
             ),
             Step::CancelBid { back } => {
-                let bid_id = bids
-                    .iter()
-                    .rev()
-                    .nth(back as usize)
-                    .copied()
-                    .unwrap_or(next_id);
+                let bid_id = bid_back(back);
                 (
                     Command::CancelBid {
                         auction_id: 1,
@@ -333,12 +293,7 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 price_ticks,
                 quantity_t,
             } => {
-                let bid_id = bids
-                    .iter()
-                    .rev()
-                    .nth(back as usize)
-                    .copied()
-                    .unwrap_or(next_id);
+                let bid_id = bid_back(back);
                 (
                     Command::AmendBid {
                         auction_id: 1,
@@ -350,7 +305,6 @@ fn journal_without_refusals(steps: Vec<Step>) -> Result<(), TestCaseError> {
                     true,
                 )
             }
-            Step::Order(OrderStep::Admin(command)) => (command, false),
         };
         let stamp = Stamp {
             seq: seq + 1,

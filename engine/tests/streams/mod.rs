@@ -4,8 +4,8 @@
 //! orders meet and the refusals fire too.
 
 use cetx_engine::{
-    AccountId, BrokerId, Command, EngineConfig, InstrumentId, InstrumentSpec, OrderType,
-    ParticipantType, Phase, Side, TimeInForce,
+    AccountId, BrokerId, Command, EngineConfig, InstrumentId, InstrumentSpec, NewOrder, OrderId,
+    OrderType, ParticipantType, Phase, Side, TimeInForce,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -62,6 +62,52 @@ pub enum Step {
         quantity_t: u64,
     },
     Admin(Command),
+}
+
+impl Step {
+    /// The step's command: a new order with the id `order_id`, a cancel
+    /// or amend of the order `back_id` names from the step's `back`.
+    pub fn command(self, order_id: OrderId, back_id: impl Fn(u64) -> OrderId) -> Command {
+        match self {
+            Self::Submit {
+                account,
+                instrument,
+                side,
+                order_type,
+                tif,
+                price_ticks,
+                quantity_t,
+            } => Command::Submit(NewOrder {
+                order_id,
+                account,
+                instrument,
+                side,
+                order_type,
+                time_in_force: tif,
+                price_ticks,
+                quantity_t,
+                client_order_id: 0,
+            }),
+            Self::Cancel { instrument, back } => Command::Cancel {
+                instrument,
+                order_id: back_id(back),
+                requester: None,
+            },
+            Self::Amend {
+                instrument,
+                back,
+                price_ticks,
+                quantity_t,
+            } => Command::Amend {
+                instrument,
+                order_id: back_id(back),
+                price_ticks,
+                quantity_t,
+                requester: None,
+            },
+            Self::Admin(command) => command,
+        }
+    }
 }
 
 pub fn step() -> impl Strategy<Value = Step> {
