@@ -353,6 +353,7 @@ impl Engine {
             return Err(SpecError::RevisionChangesIdentity(listed.symbol.clone()));
         }
         let (rules, policy) = (spec.rules()?, spec.policy()?);
+        self.check_open_total(Some(i), spec.max_orders, self.markets[i].block.max_open)?;
         let reference_ticks = self.books[i].rules().reference_ticks;
         if reference_ticks % rules.step_ticks != 0 {
             return Err(SpecError::ReferenceOffTick {

@@ -210,7 +210,12 @@ impl Engine {
         rules: &BlockRules,
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
-        if !rules.is_valid() {
+        let max_orders = self.markets[i].spec.max_orders;
+        if !rules.is_valid()
+            || self
+                .check_open_total(Some(i), max_orders, rules.max_open)
+                .is_err()
+        {
             return Err(RejectReason::InvalidInstrumentSpec);
         }
         self.markets[i].block = rules.clone();

@@ -154,7 +154,28 @@ impl Engine {
             .filter(|id| *id < u16::MAX)
             .map(InstrumentId)
             .ok_or(SpecError::TooManyInstruments(self.books.len() + 1))?;
-        Ok((id, spec.rules()?, spec.policy()?))
+        let (rules, policy) = (spec.rules()?, spec.policy()?);
+        let block = crate::block::BlockRules::for_kind(&spec.kind);
+        self.check_open_total(None, spec.max_orders, block.max_open)?;
+        Ok((id, rules, policy))
+    }
+
+    /// Every instrument's `max_orders` and blocks' `max_open` together,
+    /// instrument `instead`'s (or a new one's, `None`) taken as
+    /// `max_orders` and `max_open`, unless over
+    /// [`crate::instrument::MAX_OPEN_TOTAL`]: what one end of day may
+    /// expire in its journal entry.
+    pub(crate) fn check_open_total(
+        &self,
+        instead: Option<usize>,
+        max_orders: u32,
+        max_open: u32,
+    ) -> Result<u64, SpecError> {
+        let others: u64 = (self.markets.iter().enumerate())
+            .filter(|&(i, _)| Some(i) != instead)
+            .map(|(_, m)| u64::from(m.spec.max_orders) + u64::from(m.block.max_open))
+            .sum();
+        SpecError::check_open_total(others + u64::from(max_orders) + u64::from(max_open))
     }
 
     /// The spec an instrument was listed, or last revised, with. Its

@@ -121,7 +121,7 @@ pub use event::{
 pub use instrument::{
     price_to_ticks, ticks_to_price, InstrumentId, InstrumentKind, InstrumentSpec, Policy,
     PriceError, PriceRules, SpecError, CCER_TAKE_LEVELS, CEA_TAKE_LEVELS, DEFAULT_MAX_PRICE_LEVELS,
-    DEFAULT_MIN_AUCTION_T, MAX_ORDERS, MAX_PRICE_LEVELS,
+    DEFAULT_MIN_AUCTION_T, MAX_FILLS, MAX_OPEN_TOTAL, MAX_ORDERS, MAX_PRICE_LEVELS,
 };
 pub use journal::{JournalBatch, JournalEntry, JournalError, JournalReader, JournalWriter};
 pub use membership::{Credential, Membership, NewBroker, Status};

@@ -3,8 +3,9 @@
 //! between a config and a journal's market.
 
 use cetx_engine::{
-    AccountId, BrokerId, Calendar, Command, Difference, Engine, Event, InstrumentId,
-    InstrumentSpec, MarketDefinition, ParticipantType, Phase, RejectReason, Stamp,
+    AccountId, BlockRules, BrokerId, Calendar, Command, Difference, Engine, Event, InstrumentId,
+    InstrumentSpec, MarketDefinition, ParticipantType, Phase, RejectReason, Stamp, MAX_OPEN_TOTAL,
+    MAX_ORDERS,
 };
 use rust_decimal::Decimal;
 
@@ -211,6 +212,79 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
     assert!(matches!(events[1][..], [Event::InstrumentRevised(b)]
         if b.price_ticks == 85_00 && b.floor_ticks == 59_50 && b.ceiling_ticks == 110_50));
     assert_eq!(engine.spec(InstrumentId(1)), Some(&ccer));
+}
+
+/// Every book's `max_orders` and blocks' `max_open` together stay within
+/// what one end of day can expire in its journal entry (reviewer 158 F1:
+/// 10.8M resting orders made an end of day too large to write, and the
+/// runtime stopped at every close): a listing, a revision or block rules
+/// past [`MAX_OPEN_TOTAL`] are refused, and what fits exactly is taken.
+#[test]
+fn books_and_blocks_together_stay_within_what_an_end_of_day_can_journal() {
+    let mut engine = Engine::default();
+    let mut seq = 0;
+    let mut cea = InstrumentSpec::cea(2025, cny("90.00"));
+    let default_open = u64::from(BlockRules::for_kind(&cea.kind).max_open);
+    let ccer_open = BlockRules::for_kind(&InstrumentSpec::ccer(cny("1")).kind).max_open;
+    assert_eq!(u64::from(ccer_open), default_open);
+    cea.max_orders = MAX_ORDERS;
+    let list = |spec: &InstrumentSpec| Command::ListInstrument(Box::new(spec.clone()));
+    let events = apply_all(&mut engine, &mut seq, &[list(&cea)]);
+    assert_eq!(rejected(&events[0]), None, "one book at the bound");
+    let room = MAX_OPEN_TOTAL - u64::from(MAX_ORDERS) - 2 * default_open;
+    let mut ccer = InstrumentSpec::ccer(cny("85.00"));
+    ccer.max_orders = u32::try_from(room + 1).unwrap();
+    let over = list(&ccer);
+    assert_eq!(
+        engine.spec_error(&over).map(|e| e.to_string()).as_deref(),
+        Some(format!(
+            "max_orders plus blocks' max_open of all instruments would be {}, over {MAX_OPEN_TOTAL}",
+            MAX_OPEN_TOTAL + 1
+        ))
+        .as_deref()
+    );
+    let before = engine.state();
+    let events = apply_all(&mut engine, &mut seq, &[over]);
+    assert_eq!(
+        rejected(&events[0]),
+        Some(RejectReason::InvalidInstrumentSpec)
+    );
+    assert_eq!(engine.state(), before);
+    ccer.max_orders -= 1;
+    let events = apply_all(&mut engine, &mut seq, &[list(&ccer)]);
+    assert_eq!(rejected(&events[0]), None, "exactly the bound");
+    let full = engine.state();
+    // Full: one order more in a book, or one block more, is refused.
+    let mut bigger = ccer.clone();
+    bigger.max_orders += 1;
+    let revise = Command::ReviseInstrument {
+        instrument: InstrumentId(1),
+        spec: Box::new(bigger),
+    };
+    let mut rules = BlockRules::for_kind(&cea.kind);
+    let mut set_rules = |max_open| Command::SetBlockRules {
+        instrument: InstrumentId(0),
+        rules: Box::new({
+            rules.max_open = max_open;
+            rules.clone()
+        }),
+    };
+    let one_more = u32::try_from(default_open + 1).unwrap();
+    let events = apply_all(
+        &mut engine,
+        &mut seq,
+        &[revise.clone(), set_rules(one_more)],
+    );
+    for refused in &events {
+        assert_eq!(rejected(refused), Some(RejectReason::InvalidInstrumentSpec));
+    }
+    assert_eq!(engine.state(), full);
+    // One block fewer makes room for one order more.
+    let one_fewer = u32::try_from(default_open - 1).unwrap();
+    let events = apply_all(&mut engine, &mut seq, &[set_rules(one_fewer), revise]);
+    for taken in &events {
+        assert_eq!(rejected(taken), None);
+    }
 }
 
 #[test]

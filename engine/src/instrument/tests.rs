@@ -76,6 +76,24 @@ fn bad_specs_name_the_field() {
         ),
         (|s| s.band_bps = 10_000, SpecError::Band(10_000)),
         (|s| s.max_orders = 0, SpecError::MaxOrders(0)),
+        // One order's trades go in its one journal entry: it may meet no
+        // more resting orders than `MAX_FILLS`, the smaller of its lots
+        // and the book's orders.
+        (
+            |s| {
+                s.max_orders = MAX_ORDERS;
+                s.max_order_t = 2 * (MAX_FILLS + 1);
+                (s.lot_t, s.min_order_t) = (2, 2);
+            },
+            SpecError::Fills(MAX_FILLS + 1),
+        ),
+        (
+            |s| {
+                s.max_orders = (MAX_FILLS + 1) as u32;
+                s.max_order_t = u64::MAX;
+            },
+            SpecError::Fills(MAX_FILLS + 1),
+        ),
         (
             |s| s.reference_price = dec("0"),
             SpecError::ReferencePrice(dec("0")),
@@ -115,6 +133,10 @@ fn bad_specs_name_the_field() {
         break_it(&mut spec);
         assert_eq!(spec.rules(), Err(expected));
     }
+    let mut at_the_bound = good;
+    (at_the_bound.max_orders, at_the_bound.max_order_t) = (MAX_ORDERS, 2 * MAX_FILLS);
+    (at_the_bound.lot_t, at_the_bound.min_order_t) = (2, 2);
+    assert!(at_the_bound.rules().is_ok());
 }
 
 #[test]
@@ -257,6 +279,8 @@ fn every_rule_s_text_fits_an_admin_reply() {
             listed: symbol,
         },
         SpecError::TooManyInstruments(usize::MAX),
+        SpecError::OpenTotal(u64::MAX),
+        SpecError::Fills(u64::MAX),
     ];
     for rule in rules {
         let text = rule.to_string();

@@ -55,10 +55,10 @@ pub const RECORD_PREFIX_LEN: usize = 25;
 /// Bytes of the prefix that `header_crc` covers.
 const HEADER_CRC_COVERS: usize = 21;
 
-/// Largest valid `len` (payload bytes), 256 MiB. An end of day that
-/// expires a full book of 262,144 orders in each of 20 instruments is
-/// about 130 MiB; a larger `len` is corruption, and no reader allocates
-/// for one.
+/// Largest valid `len` (payload bytes), 256 MiB. The largest entry the
+/// engine can make, an end of day that expires every order and block the
+/// config may allow (`MAX_OPEN_TOTAL`, 25 bytes each), is about 231 MiB;
+/// a larger `len` is corruption, and no reader allocates for one.
 pub const MAX_RECORD_LEN: u32 = 256 << 20;
 
 /// Default size at which the writer starts a new segment, 64 MiB.
@@ -365,6 +365,156 @@ mod tests {
         let crc = crc32c::crc32c(&bytes[..HEADER_LEN - 4]);
         bytes[HEADER_LEN - 4..].copy_from_slice(&crc.to_le_bytes());
         bytes
+    }
+
+    /// The largest entry the engine can make: an end of day at the
+    /// market's bounds, every order, block offer and unconfirmed deal the
+    /// config may allow expired ([`crate::instrument::MAX_OPEN_TOTAL`],
+    /// each a `Cancelled` or `BlockCancelled`), and for each of the most
+    /// instruments a phase change, its close and its next band. It fits
+    /// in one record, so a close is never refused by the journal.
+    #[test]
+    fn the_largest_end_of_day_fits_in_a_record() {
+        use crate::event::{
+            BlockCancelled, CancelCause, Cancelled, DayClosed, DayStarted, PhaseChanged,
+            ReferencePriceSet,
+        };
+        use crate::{AccountId, InstrumentId, OrderId, Phase, Side};
+        let size = |event: Event| {
+            let mut out = Vec::new();
+            encode_event(&event, &mut out);
+            out.len() as u64
+        };
+        let instrument = InstrumentId(u16::MAX - 1);
+        let (account, side, cause) = (AccountId(u32::MAX), Side::Sell, CancelCause::Expired);
+        let expiry = size(Event::Cancelled(Cancelled {
+            order_id: OrderId(u64::MAX),
+            account,
+            instrument,
+            side,
+            cancelled_t: u64::MAX,
+            cause,
+        }))
+        .max(size(Event::BlockCancelled(BlockCancelled {
+            block_id: u64::MAX,
+            account,
+            instrument,
+            side,
+            cancelled_t: u64::MAX,
+            cause,
+        })));
+        let per_instrument = size(Event::PhaseChanged(PhaseChanged {
+            instrument,
+            phase: Phase::Closed,
+        })) + size(Event::DayClosed(DayClosed {
+            trading_day: u32::MAX,
+            instrument,
+            open_ticks: i64::MAX,
+            high_ticks: i64::MAX,
+            low_ticks: i64::MAX,
+            close_ticks: i64::MAX,
+            volume_t: u64::MAX,
+            turnover_fen: i64::MAX,
+            trade_count: u64::MAX,
+        })) + size(Event::ReferencePriceSet(ReferencePriceSet {
+            instrument,
+            price_ticks: i64::MAX,
+            floor_ticks: i64::MAX,
+            ceiling_ticks: i64::MAX,
+        }));
+        let mut rest = Vec::new();
+        let stamp = Stamp {
+            seq: u64::MAX,
+            time_ns: i64::MAX,
+        };
+        let command = Command::EndOfDay {
+            trading_date: Some(99_991_231),
+        };
+        let next_day = [Event::DayStarted(DayStarted {
+            trading_day: u32::MAX,
+        })];
+        begin_entry_record(stamp, None, &command, &next_day, &mut rest).unwrap();
+        assert_eq!(expiry, 25);
+        let largest = rest.len() as u64
+            + expiry * crate::instrument::MAX_OPEN_TOTAL
+            + per_instrument * u64::from(u16::MAX);
+        assert!(
+            largest <= u64::from(MAX_RECORD_LEN),
+            "{largest} bytes, over {MAX_RECORD_LEN}"
+        );
+    }
+
+    /// The largest order's entry: it trades with as many resting orders as
+    /// an instrument's rules let one order meet ([`crate::MAX_FILLS`]),
+    /// and the rest of it is cancelled (an immediate-or-cancel). It fits
+    /// in one record.
+    #[test]
+    fn the_largest_sweep_fits_in_a_record() {
+        use crate::event::{Accepted, CancelCause, Cancelled, Trade};
+        use crate::{AccountId, InstrumentId, NewOrder, OrderId, OrderType, Side, TimeInForce};
+        let (instrument, account, side) =
+            (InstrumentId(u16::MAX - 1), AccountId(u32::MAX), Side::Buy);
+        let size = |event: Event| {
+            let mut out = Vec::new();
+            encode_event(&event, &mut out);
+            out.len() as u64
+        };
+        let trade = size(Event::Trade(Trade {
+            trade_id: u64::MAX,
+            seq: u64::MAX,
+            time_ns: i64::MAX,
+            instrument,
+            price_ticks: i64::MAX,
+            quantity_t: u64::MAX,
+            aggressor: side,
+            maker_order_id: OrderId(u64::MAX),
+            maker_account: account,
+            maker_remaining_t: u64::MAX,
+            taker_order_id: OrderId(u64::MAX),
+            taker_account: account,
+            taker_remaining_t: u64::MAX,
+        }));
+        let cancelled = size(Event::Cancelled(Cancelled {
+            order_id: OrderId(u64::MAX),
+            account,
+            instrument,
+            side,
+            cancelled_t: u64::MAX,
+            cause: CancelCause::Unfilled,
+        }));
+        let mut rest = Vec::new();
+        let stamp = Stamp {
+            seq: u64::MAX,
+            time_ns: i64::MAX,
+        };
+        let order = NewOrder {
+            order_id: OrderId(u64::MAX),
+            account,
+            instrument,
+            side,
+            order_type: OrderType::Limit,
+            time_in_force: TimeInForce::Ioc,
+            price_ticks: i64::MAX,
+            quantity_t: u64::MAX,
+            client_order_id: u64::MAX,
+        };
+        let accepted = Event::Accepted(Accepted {
+            order_id: order.order_id,
+            account,
+            instrument,
+            side,
+            order_type: order.order_type,
+            time_in_force: order.time_in_force,
+            price_ticks: order.price_ticks,
+            quantity_t: order.quantity_t,
+        });
+        begin_entry_record(stamp, None, &Command::Submit(order), &[accepted], &mut rest).unwrap();
+        assert_eq!(trade, 84);
+        let largest = rest.len() as u64 + trade * crate::MAX_FILLS + cancelled;
+        assert!(
+            largest <= u64::from(MAX_RECORD_LEN),
+            "{largest} bytes, over {MAX_RECORD_LEN}"
+        );
     }
 
     #[test]

@@ -631,8 +631,10 @@ impl Sequencer {
             return Ok(());
         }
         let events = &self.turn.events[first_event..];
-        // Any error here means the journal has failed (or a record is
-        // beyond the format's size, which no command comes near).
+        // Any error here means the journal has failed. A record beyond
+        // the format's size cannot come: the largest entry, an end of day
+        // expiring every order and block the market's bounds allow
+        // (`MAX_OPEN_TOTAL`), fits in one (`journal::format`'s test).
         self.journal
             .append_by_to(&mut self.journal_batch, stamp, operator, &command, events)
             .map_err(|source| RuntimeError::Journal {
