@@ -15,7 +15,7 @@ use cetx_engine::journal::{
 };
 use cetx_engine::{Command, JournalWriter, Stamp};
 use cetx_engine::{Engine, EngineConfig, InstrumentSpec};
-use journal_support::{as_if_killed, data_end, records, segments, write};
+use journal_support::{acknowledged_through, as_if_killed, data_end, records, segments, write};
 use rust_decimal::Decimal;
 
 fn mode(path: &Path) -> u32 {
@@ -113,7 +113,8 @@ fn a_stale_torn_copy_or_a_symlink_there_is_replaced_never_followed() {
         // to torn/ before truncating.
         let last = segments(&dir).pop().unwrap();
         let end = data_end(&last);
-        let (torn_at, _) = *records(&last).last().unwrap();
+        let (torn_at, torn_seq) = *records(&last).last().unwrap();
+        acknowledged_through(&dir, torn_seq - 1);
         let cut = std::fs::read(&last).unwrap()[torn_at as usize..(end - 10) as usize].to_vec();
         let file = std::fs::OpenOptions::new().write(true).open(&last).unwrap();
         file.set_len(end - 10).unwrap();

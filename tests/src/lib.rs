@@ -90,6 +90,19 @@ pub fn workload(seed: u64, orders: usize, day_every: usize) -> Vec<(Command, Sta
     out
 }
 
+/// Sets the journal's durable mark to `seq`, as a writer killed after
+/// marking that commit and before it marked the next leaves it: what
+/// follows was never acknowledged (a write a crash may have cut short).
+///
+/// # Panics
+/// When the mark cannot be written.
+pub fn acknowledged_through(dir: &Path, seq: u64) {
+    cetx_engine::journal::DurableMark::open(dir)
+        .unwrap()
+        .write(seq)
+        .unwrap();
+}
+
 /// Makes the journal in `dir` look as its writer left it when killed: a
 /// writer that stops cleanly writes in the manifest where the journal
 /// ends, and a killed one never does. Only then may damage at the very end

@@ -28,10 +28,10 @@ use cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
 use cetx_engine::journal::{
     encode_state, read_snapshot_tie, recover, recover_with, snapshot_file_name, verify,
     write_framed, Durability, JournalConfig, JournalError, JournalReader, JournalWriter,
-    RecoverError, RecoveryObserver, DURABILITY_FILE, MANIFEST_FILE,
+    RecoverError, RecoveryObserver, DURABILITY_FILE, DURABLE_FILE, MANIFEST_FILE,
 };
 use cetx_engine::{Command, Engine, Event, Stamp};
-use cetx_tests::{as_if_killed, config, journal_run, reexecute, workload};
+use cetx_tests::{acknowledged_through, as_if_killed, config, journal_run, reexecute, workload};
 
 fn journal(durability: Durability) -> JournalConfig {
     JournalConfig {
@@ -1014,6 +1014,9 @@ fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
     let all = workload(3, 40, 1_000);
     let synced = tempfile::tempdir().unwrap();
     let first_seq = three_last_records_damaged(synced.path(), &all, Durability::Fsync);
+    // Without its durable mark (a journal written before the mark, whose
+    // own test is below): the later commit's header is what tells.
+    fs::remove_file(synced.path().join(DURABLE_FILE)).unwrap();
     let damaged = files(synced.path());
     for restarted_in in [Durability::Fsync, Durability::Os] {
         refused(synced.path(), restarted_in, first_seq);
@@ -1034,6 +1037,79 @@ fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
     assert_eq!(recovered.next_seq, first_seq);
     assert!(recovered.torn_tail.is_some());
     assert_eq!(recovered.written_in, Some(Durability::Os));
+}
+
+/// After a kill, a journal written in `fsync` that lost acknowledged
+/// entries at its end reads like a write cut short (a flipped bit in its
+/// last record) or like no write at all (zeros over its last records, the
+/// file cut at a record boundary), and recovery used to cut it and hand
+/// the lost numbers out again (tester 155 F2). Its durable mark says
+/// otherwise: recovery refuses, naming both numbers, and changes nothing,
+/// whatever the restarting server's durability. A mark behind the end (a
+/// crash before the writer marked its last commit, never acknowledged)
+/// leaves a torn tail to be cut, as before.
+#[test]
+fn a_journal_that_ends_before_its_durable_mark_refuses_to_start() {
+    let commands = workload(3, 40, 1_000);
+    let last_seq = commands.len() as u64;
+    type Damage = fn(&mut Vec<u8>, (usize, usize));
+    let damages: [(&str, Damage); 3] = [
+        ("a bit flipped in the last record", |bytes, (start, end)| {
+            bytes[(start + end) / 2] ^= 0x10;
+        }),
+        ("the last record zeroed", |bytes, (start, end)| {
+            bytes[start..end].fill(0);
+        }),
+        (
+            "the file cut before the last record",
+            |bytes, (start, _)| {
+                bytes.truncate(start);
+            },
+        ),
+    ];
+    for (damage, apply) in damages {
+        let dir = tempfile::tempdir().unwrap();
+        journal_run(dir.path(), &commands, journal(Durability::Fsync), None);
+        as_if_killed(dir.path());
+        let (_, last_segment) = list_segments(dir.path()).unwrap().pop().unwrap();
+        let mut bytes = fs::read(&last_segment).unwrap();
+        let last = last_record(&bytes);
+        apply(&mut bytes, last);
+        fs::write(&last_segment, &bytes).unwrap();
+        let damaged = files(dir.path());
+        for restarted_in in [Durability::Fsync, Durability::Os] {
+            match recover_with(dir.path(), restarted_in, &mut EngineOnly) {
+                Err(
+                    error @ RecoverError::DurableAhead {
+                        durable,
+                        journal_ends,
+                        ..
+                    },
+                ) => {
+                    assert_eq!(
+                        (durable, journal_ends),
+                        (last_seq, last_seq - 1),
+                        "{damage}"
+                    );
+                    let said = error.to_string();
+                    assert!(said.contains("acknowledged entries are missing"), "{said}");
+                    assert!(said.contains(DURABLE_FILE), "{said}");
+                }
+                other => panic!(
+                    "{damage}: expected a refusal, got {:?}",
+                    other.map(|r| r.next_seq)
+                ),
+            }
+            assert!(
+                files(dir.path()) == damaged,
+                "{damage}: nothing was changed"
+            );
+        }
+        // Never acknowledged: a crash before the writer marked it.
+        acknowledged_through(dir.path(), last_seq - 1);
+        let recovered = recover_with(dir.path(), Durability::Fsync, &mut EngineOnly).unwrap();
+        assert_eq!(recovered.next_seq, last_seq, "{damage}");
+    }
 }
 
 /// A journal whose last three records, written in `durability` and each
@@ -1124,6 +1200,9 @@ fn snapshot_ahead(dir: &Path, durability: Durability) -> (Vec<(Command, Stamp)>,
     let last_seq = commands.len() as u64;
     journal_run(dir, &commands, journal(durability), Some(last_seq));
     as_if_killed(dir);
+    // Without the durable mark, which would say it first (its own test
+    // is below): the snapshot is what tells.
+    let _ = fs::remove_file(dir.join(DURABLE_FILE));
     let (_, last_segment) = list_segments(dir).unwrap().pop().unwrap();
     let mut bytes = fs::read(&last_segment).unwrap();
     let (start, end) = last_record(&bytes);

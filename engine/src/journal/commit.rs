@@ -33,6 +33,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use crate::histogram::Histogram;
 
 use super::config::{Durability, JournalConfig};
+use super::durable_mark::DurableMark;
 use super::format::{record_len, seal_record, segment_file_name, SegmentHeader, HEADER_LEN};
 use super::manifest::{has_records, journal_segments, mark_closed, ManifestLog};
 use super::prealloc::{Preallocator, Ready, WriteAhead};
@@ -345,6 +346,9 @@ pub(super) struct WriterThread<R> {
     on_durable: Box<dyn OnDurable<R>>,
     /// When the next group commit may sync ([`JournalConfig::sync_interval`]).
     next_sync: Option<Instant>,
+    /// In `Fsync`, where each group commit's last `seq` is written once it
+    /// is published (`DURABLE`).
+    durable_mark: Option<DurableMark>,
 }
 
 /// Publishes the writer thread's end, however it ends, so that no waiter
@@ -388,6 +392,9 @@ impl<R: Send + 'static> WriterThread<R> {
         } else {
             super::lock::lock_last_segment(&dir, true)?
         };
+        let durable_mark = (config.durability == Durability::Fsync)
+            .then(|| DurableMark::open(&dir))
+            .transpose()?;
         let thread = Self {
             dir: dir.clone(),
             directory: (config.durability != Durability::None)
@@ -405,6 +412,7 @@ impl<R: Send + 'static> WriterThread<R> {
             out: Vec::new(),
             on_durable,
             next_sync: None,
+            durable_mark,
         };
         std::thread::Builder::new()
             .name("cetx-journal".into())
@@ -450,7 +458,7 @@ impl<R: Send + 'static> WriterThread<R> {
                 return Err(error);
             }
             self.check_directory()?;
-            self.publish();
+            self.publish()?;
         }
         if self.config.durability == Durability::None {
             return Ok(());
@@ -607,8 +615,10 @@ impl<R: Send + 'static> WriterThread<R> {
     /// Recycles the batch's buffers, hands its riders over, then publishes
     /// it as durable: a waiter for its last entry finds the riders' work
     /// done (the runtime's start-up waits so for its first entries to be
-    /// routed, to the reports and the public market).
-    fn publish(&mut self) {
+    /// routed, to the reports and the public market). Then, in `Fsync`,
+    /// writes its last `seq` in the durable mark, off the acknowledgement's
+    /// path: a crash before that leaves the mark behind, never ahead.
+    fn publish(&mut self) -> Result<(), JournalError> {
         let s = &self.shared;
         let durable = self
             .batch
@@ -637,7 +647,11 @@ impl<R: Send + 'static> WriterThread<R> {
         if let Some(last_seq) = durable {
             s.durable_seq.store(last_seq, Ordering::Release);
             s.notify();
+            if let Some(mark) = &self.durable_mark {
+                mark.write(last_seq)?;
+            }
         }
+        Ok(())
     }
 }
 

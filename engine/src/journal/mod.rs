@@ -63,6 +63,7 @@ mod codec_market;
 mod codec_state;
 mod commit;
 mod config;
+pub mod durable_mark;
 pub mod follow;
 pub mod format;
 pub mod lock;
@@ -90,6 +91,7 @@ pub use codec_events::{decode_event, encode_event};
 pub use codec_state::{decode_state, encode_state};
 pub use commit::{check_writable, OnDurable};
 pub use config::{Durability, JournalConfig};
+pub use durable_mark::{durable_mark, DurableMark, DURABLE_FILE};
 pub use follow::JournalFollower;
 pub use lock::JournalLock;
 pub use manifest::{journal_segments, Manifest, MANIFEST_FILE};
@@ -202,6 +204,14 @@ pub enum JournalError {
         /// The manifest file.
         file: PathBuf,
         /// What is wrong.
+        reason: String,
+    },
+    /// The journal's `DURABLE` file is not a mark its writer wrote.
+    #[error("journal file {} is damaged ({reason}): it holds the last sequence number the journal was acknowledged durable through, by which recovery tells acknowledged entries lost at the journal's end from a write cut short (JOURNAL.md, The durable mark); remove the file to recover without that check", file.display())]
+    BadDurableMark {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
     /// The journal's `DURABILITY` file says neither `fsync` nor `os`.

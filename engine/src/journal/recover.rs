@@ -30,7 +30,11 @@
 //!    checks each). The unused zeros at the end of
 //!    a preallocated last segment are trimmed (the writer starts a new
 //!    segment anyway).
-//! 4. A snapshot ahead of the journal's end cannot be used. A snapshot is
+//! 4. A journal that ends before its `DURABLE` mark (the last entry its
+//!    writer in `fsync` acknowledged as synced) has lost acknowledged
+//!    entries, whatever step 3 would make of its end: recovery refuses
+//!    before it changes any file ([`RecoverError::DurableAhead`]).
+//! 5. A snapshot ahead of the journal's end cannot be used. A snapshot is
 //!    written only once its entry is durable, so for a journal written in
 //!    [`Durability::Fsync`] this is damage (acknowledged entries are
 //!    missing from the journal): recovery refuses, naming the snapshot and
@@ -127,6 +131,20 @@ pub enum RecoverError {
         /// The journal's last sequence number.
         journal_ends: u64,
     },
+    /// The journal ends before the last entry its writer acknowledged as
+    /// synced (its `DURABLE` mark): acknowledged entries at its end were
+    /// lost (a flipped bit in the last record, zeros over the last
+    /// records, a file cut short), which the segments alone cannot tell
+    /// from a write a crash cut short.
+    #[error("cannot recover: the journal ends at seq {journal_ends}, but its writer had synced and acknowledged every entry through seq {durable} ({}): acknowledged entries are missing from its end (the records after {journal_ends} are damaged, zeroed or cut off), unless the journal was restored from an older copy. Nothing was changed. Restore the journal from a backup or a replica; if it was restored on purpose and its end is the one wanted, remove that file and start again", file.display())]
+    DurableAhead {
+        /// The mark's file.
+        file: PathBuf,
+        /// The last sequence number it says was acknowledged.
+        durable: u64,
+        /// The journal's last sequence number.
+        journal_ends: u64,
+    },
     /// What is rebuilt beside the engine ([`RecoveryObserver`]) cannot
     /// start from the journal's first entry.
     #[error("cannot recover: {0}")]
@@ -214,6 +232,7 @@ pub fn recover_with(
     }
     let written_in = super::written_in(dir)?;
     let durability = written_in.unwrap_or(durability);
+    let durable_mark = super::durable_mark(dir)?;
     let snapshots = list_snapshots(dir)?;
     let mut skipped_snapshots = Vec::new();
     let mut torn_tail = None;
@@ -286,6 +305,13 @@ pub fn recover_with(
             Err(PassError::DoesNotReplay(error)) => return Err(error.into()),
             Err(PassError::Other(error)) => return Err(error),
         };
+        if let Some(durable) = durable_mark.filter(|&durable| durable > pass.last_seq) {
+            return Err(RecoverError::DurableAhead {
+                file: dir.join(super::DURABLE_FILE),
+                durable,
+                journal_ends: pass.last_seq,
+            });
+        }
         let ahead = snapshot.filter(|&(seq, _)| seq > pass.last_seq);
         if let (Some((seq, path)), Durability::Fsync) = (ahead, durability) {
             return Err(RecoverError::SnapshotAhead {
@@ -332,7 +358,7 @@ pub fn recover_with(
 /// `seq` was taken after: its `header_crc` is the snapshot's `tie`; and
 /// returns where that record is, the pass's start. A
 /// record the journal does not hold (yet) is not judged here: the pass
-/// over the journal finds a snapshot ahead of its end (step 4), or the
+/// over the journal finds a snapshot ahead of its end (step 5), or the
 /// damage. One in an archived segment is not opened, so not checked.
 fn check_tie(dir: &Path, seq: u64, tie: Tie) -> Result<Option<(u64, u64)>, String> {
     Ok(match tied_record(dir, seq, tie)? {

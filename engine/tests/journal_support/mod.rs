@@ -166,6 +166,16 @@ pub fn raw_record(seq: u64, record_type: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Sets the journal's durable mark to `seq`, as a writer killed after
+/// marking that commit and before it marked the next leaves it: what
+/// follows was never acknowledged (a write a crash may have cut short).
+pub fn acknowledged_through(dir: &Path, seq: u64) {
+    cetx_engine::journal::DurableMark::open(dir)
+        .unwrap()
+        .write(seq)
+        .unwrap();
+}
+
 /// Makes the journal in `dir` look as its writer left it when killed: a
 /// writer that stops cleanly writes in the manifest where the journal
 /// ends, and a killed one never does. Only then can damage at the end be
