@@ -945,6 +945,11 @@ fn recovery_from_a_snapshot_finds_an_earlier_segment_missing_or_not_a_segment() 
         })) => {
             assert_eq!(file, first);
             assert!(reason.contains("bad magic"), "{reason}");
+            // Damage, as `cetx replay` says of it (tester 155 F3).
+            assert!(
+                reason.contains("so this is damage, not a write cut short"),
+                "{reason}"
+            );
         }
         other => panic!("expected corruption, got {other:?}"),
     }

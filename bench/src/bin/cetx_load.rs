@@ -73,7 +73,9 @@ struct Cli {
     /// Market-data subscribers reading the feed meanwhile (half at depth
     /// 5, half at full depth): what they cost the brokers. Against
     /// `--addr`, the feed is at the `[market_data] listen` of `--config`
-    /// (the demo config's 127.0.0.1:7879 without it).
+    /// (the demo config's 127.0.0.1:7879 without it). All come from one
+    /// address: past the server's `max_subscribers_per_address` (32 in
+    /// the demo config) the run stops, saying so (412).
     #[arg(long, default_value_t = 0)]
     feed_subscribers: usize,
     /// Against a reused server: leave the brokers' reports from earlier

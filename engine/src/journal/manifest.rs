@@ -111,6 +111,10 @@ pub struct Manifest {
     /// journal without records); `None` while a writer may be writing, or
     /// after one that did not stop cleanly.
     pub closed: Option<u64>,
+    /// The first line (counting from 1) of an appended block that was not
+    /// read: its checksum does not hold, or it has none (a write cut
+    /// short, or damage to the manifest); `None` when every line was read.
+    pub unread_from_line: Option<usize>,
 }
 
 impl Manifest {
@@ -159,7 +163,8 @@ impl Manifest {
         // The lines since the last checksum line, the CRC32C of every
         // byte before the next line, and how many blocks checked out.
         let (mut block, mut crc, mut blocks) = (Vec::new(), 0, 0);
-        for line in text.split_inclusive('\n') {
+        let mut block_from = 1;
+        for (number, line) in (1..).zip(text.split_inclusive('\n')) {
             // Eight hex digits, as written: a line cut inside them is no
             // checksum line.
             let checksum = line
@@ -172,7 +177,10 @@ impl Manifest {
                 // written, and everything after it: a write cut short (a
                 // power cut may leave any part of it unwritten), not read.
                 // Damage there is found by the segments it would list.
-                Some(stored) if stored != crc && version >= 3 && blocks > 0 => break,
+                Some(stored) if stored != crc && version >= 3 && blocks > 0 => {
+                    manifest.unread_from_line = Some(block_from);
+                    break;
+                }
                 Some(stored) if stored != crc => {
                     return Err(format!(
                         "manifest checksum {stored:08x} does not match {crc:08x}"
@@ -186,6 +194,7 @@ impl Manifest {
                     let mut lines = block.drain(..).skip(usize::from(blocks == 0));
                     lines.try_for_each(|line: &str| manifest.apply(line.trim_end_matches('\n')))?;
                     blocks += 1;
+                    block_from = number + 1;
                 }
                 None => block.push(line),
             }
@@ -195,6 +204,9 @@ impl Manifest {
         // cut short (version 3 appends): not written yet, so not read.
         if blocks == 0 || (!block.is_empty() && version < 3) {
             return Err("the manifest does not end in its checksum line".into());
+        }
+        if !block.is_empty() {
+            manifest.unread_from_line.get_or_insert(block_from);
         }
         Ok(manifest)
     }
@@ -429,11 +441,20 @@ fn unlisted_with_records(
         } else {
             "the segment holds records but is not listed in the MANIFEST"
         };
+        // The block that listed it may be the damage (an outside tester's
+        // flipped bit in one was told as the segment's, whose copy
+        // restored nothing).
+        let reason = match manifest.unread_from_line {
+            Some(line) => format!(
+                "{reason}; the MANIFEST's lines from line {line} on were not read (their checksum does not hold, or they have none): a write cut short, or damage to the MANIFEST, which a copy of it restores"
+            ),
+            None => reason.to_owned(),
+        };
         return Ok(Some(JournalError::Corrupt {
             file: path.clone(),
             offset: 0,
             seq: first_seq,
-            reason: reason.into(),
+            reason,
         }));
     }
     Ok(None)

@@ -83,6 +83,9 @@ pub struct JournalReader {
     start_at: Option<(u64, u64)>,
 }
 
+/// Why a bad header of a listed segment is damage, as a message ends.
+pub(super) const LISTED_HEADER: &str = "; the MANIFEST lists the segment, and a listed segment's header was synced before any record was written to it, so this is damage, not a write cut short";
+
 impl JournalReader {
     /// Reads every entry in `dir`, from its first segment on.
     ///
@@ -457,7 +460,7 @@ impl JournalReader {
         // Every segment read here is listed in the manifest, and the writer
         // lists one only once its header is synced: a header that is not
         // there is damage, never a write cut short, even in the last one.
-        let listed = "; the MANIFEST lists the segment, and a listed segment's header was synced before any record was written to it, so this is damage, not a write cut short";
+        let listed = LISTED_HEADER;
         match segment.read_header()? {
             Header::Good => {}
             Header::Short => {

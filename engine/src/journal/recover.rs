@@ -506,7 +506,10 @@ fn check_earlier_segments(dir: &Path, from_seq: u64) -> Result<(), JournalError>
             file,
             offset: 0,
             seq: segment.first_seq,
-            reason: format!("{reason} (a segment before the snapshot recovery starts from)"),
+            reason: format!(
+                "{reason} (a segment before the snapshot recovery starts from){}",
+                super::reader::LISTED_HEADER
+            ),
         });
     }
     Ok(())

@@ -204,6 +204,7 @@ pub fn list_in_manifest(dir: &Path, first_seqs: &[u64]) {
             })
             .collect(),
         closed: None,
+        unread_from_line: None,
     };
     manifest.write(dir).unwrap();
 }

@@ -916,7 +916,7 @@ impl Subscription {
                 tracing::warn!(
                     broker = self.broker.0,
                     why = unreadable.why,
-                    readable_from = unreadable.readable_from,
+                    readable_from_journal_seq = unreadable.readable_from,
                     "a resume could not be read back from the journal; the session ends, the broker's resting orders stay"
                 );
                 self.unreadable = Some(unreadable.readable_from);
