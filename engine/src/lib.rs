@@ -96,6 +96,7 @@ pub mod state;
 mod takes;
 pub mod timer_slack;
 mod trading;
+mod why_refused;
 
 pub use account::{Account, Accounts, BrokerId, Holding, ParticipantType};
 pub use admin::REFERENCE_DAYS;

@@ -204,6 +204,13 @@ fn a_listing_or_revision_that_cannot_be_is_rejected_and_changes_nothing() {
     };
     let events = apply_all(&mut engine, &mut seq, &[open, revise.clone()]);
     assert_eq!(rejected(&events[1]), Some(RejectReason::InstrumentBusy));
+    // Why, for the operator (tester 157 F2).
+    assert_eq!(
+        engine
+            .why_refused(&revise, RejectReason::InstrumentBusy)
+            .as_deref(),
+        Some("it trades (Continuous): halt it first")
+    );
     let close = Command::SetPhase {
         instrument: InstrumentId(1),
         phase: Phase::Closed,

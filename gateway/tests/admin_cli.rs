@@ -169,8 +169,12 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
     // files; it was refused as a row of one field).
     let (code, out) = admin(&addr, SECRET, &["batch", reused.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
+    // What the reference was used for (tester 157 F2).
     assert!(
-        out.contains("line 4: rejected: ReferenceReused (code 212"),
+        out.contains(
+            "line 4: rejected: ReferenceReused: it named a transfer in of 700 t of CEA2025 \
+             for account 2001, 0 trading days ago (code 212"
+        ),
         "{out}"
     );
     // A refusal of the gateway's names no entry (an outside tester was

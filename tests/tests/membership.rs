@@ -230,10 +230,17 @@ async fn an_onboarded_broker_trades_at_once_and_its_suspension_survives_a_restar
         report(&mut twelfth).await.message,
         ServerMessage::OrderAccepted { .. }
     ));
-    // It holds cash and an open order: it cannot close.
-    assert_eq!(
-        rejected(&desk.act(account_status(Status::Closed)).await.unwrap()).1,
-        RejectReason::AccountNotEmpty.code()
+    // It holds cash and an open order: it cannot close, and is told what
+    // it holds (tester 157 F2: the code alone said nothing to fix).
+    let refused = desk.act(account_status(Status::Closed)).await.unwrap();
+    assert_eq!(rejected(&refused).1, RejectReason::AccountNotEmpty.code());
+    let AdminReply::Rejected { text, .. } = &refused else {
+        unreachable!("rejected")
+    };
+    assert!(text.starts_with("AccountNotEmpty: it holds "), "{text}");
+    assert!(
+        text.ends_with("CNY (9000.00 reserved by resting buys), 100 t CEA2025 in resting buys"),
+        "{text}"
     );
     drop(twelfth);
     let data = server.stop().await;

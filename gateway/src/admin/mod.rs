@@ -793,7 +793,7 @@ fn reply_to(
             // A spec's refusal says which rule it breaks (cut to fit); one
             // of a limit, the limit, where it fits whole.
             let name = format!("{:?}", rejected.reason);
-            let mut text = match &outcome.spec_error {
+            let mut text = match &outcome.why {
                 Some(why) => format!("{name}: {why}"),
                 None => with_limits(name, rejected.reason, rejected.bounds),
             };

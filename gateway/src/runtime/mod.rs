@@ -102,9 +102,11 @@ pub struct AdminOutcome {
     pub seq: u64,
     /// What the engine decided.
     pub events: Vec<cetx_engine::Event>,
-    /// The rule a listing or revision refused 109 (`InvalidInstrumentSpec`)
-    /// breaks, which the journal does not keep.
-    pub spec_error: Option<cetx_engine::SpecError>,
+    /// What a refusal's code alone does not say, which the journal does
+    /// not keep: the rule a listing or revision refused 109
+    /// (`InvalidInstrumentSpec`) breaks, or what to fix for a 116, 305,
+    /// 212 or 108 ([`cetx_engine::Engine::why_refused`]).
+    pub why: Option<String>,
 }
 
 /// How a runtime is started, besides its config.

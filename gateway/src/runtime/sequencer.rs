@@ -320,17 +320,18 @@ impl Sequencer {
         // Asked before the command runs, of the market it runs on; kept
         // only if the engine refuses it for its spec.
         let spec_error = self.engine.spec_error(&command);
+        let command_again = command.clone();
         self.execute_as(command, None, Some(operator))?;
         let events = self.turn.events[first_event..].to_vec();
-        let spec_refused = matches!(
-            events.first(),
-            Some(Event::Rejected(r)) if r.reason == RejectReason::InvalidInstrumentSpec
-        );
-        let outcome = super::AdminOutcome {
-            seq,
-            events,
-            spec_error: spec_error.filter(|_| spec_refused),
+        // The refusal left the state as it was: asked of it now.
+        let why = match events.first() {
+            Some(Event::Rejected(r)) if r.reason == RejectReason::InvalidInstrumentSpec => {
+                spec_error.map(|e| e.to_string())
+            }
+            Some(Event::Rejected(r)) => self.engine.why_refused(&command_again, r.reason),
+            _ => None,
         };
+        let outcome = super::AdminOutcome { seq, events, why };
         let listed = match outcome.events.first() {
             Some(Event::InstrumentListed(band)) => Some(band.instrument),
             _ => None,

@@ -1,0 +1,189 @@
+//! What an operator must fix when the engine refuses an action whose code
+//! alone does not say (an outside tester: 116 did not say what an account
+//! still held, 305 not why the instrument was busy, 212 not what the
+//! reference was used for, 108 not that the market's total would
+//! overflow). Asked after the refusal, of the state the refusal left as it
+//! was: the engine keeps only the code; the words are the gateway's to
+//! send.
+
+use rust_decimal::Decimal;
+
+use crate::command::{Asset, Command, Direction};
+use crate::engine::{Applied, Engine};
+use crate::membership::Status;
+use crate::reject::RejectReason;
+
+impl Engine {
+    /// Why the engine refused `command` for `reason`, in words, where the
+    /// code alone does not say what to fix; `None` otherwise.
+    #[must_use]
+    pub fn why_refused(&self, command: &Command, reason: RejectReason) -> Option<String> {
+        match (command, reason) {
+            (
+                Command::SetAccountStatus {
+                    account,
+                    status: Status::Closed,
+                },
+                RejectReason::AccountNotEmpty,
+            ) => {
+                let a = self.accounts.get(*account)?;
+                let mut held = Vec::new();
+                if a.reserved_fen != 0 {
+                    held.push(format!(
+                        "{} CNY ({} reserved by resting buys)",
+                        Decimal::new(a.cash_fen, 2),
+                        Decimal::new(a.reserved_fen, 2)
+                    ));
+                } else if a.cash_fen != 0 {
+                    held.push(format!("{} CNY", Decimal::new(a.cash_fen, 2)));
+                }
+                let holdings = self.accounts.holdings_of(*account).unwrap_or_default();
+                for (i, h) in holdings.iter().enumerate() {
+                    let symbol = self.markets.get(i).map_or("?", |m| m.spec.symbol.as_str());
+                    if h.balance_t != 0 {
+                        held.push(format!("{} t {symbol}", h.balance_t));
+                    }
+                    if h.buying_t != 0 {
+                        held.push(format!("{} t {symbol} in resting buys", h.buying_t));
+                    }
+                }
+                Some(format!("it holds {}", held.join(", ")))
+            }
+            (Command::ReviseInstrument { instrument, .. }, RejectReason::InstrumentBusy) => {
+                let i = self.instrument_index(*instrument).ok()?;
+                let phase = self.markets[i].phase;
+                Some(if phase.accepts_orders() {
+                    format!("it trades ({phase:?}): halt it first")
+                } else if !self.books[i].is_empty() {
+                    "orders rest in its book: cancel them, or wait for the end of day".to_owned()
+                } else {
+                    "a block offer, a deal waiting for confirmation or an auction of it is open"
+                        .to_owned()
+                })
+            }
+            (Command::Transfer(transfer), RejectReason::ReferenceReused) => {
+                let Applied {
+                    terms: Some(terms),
+                    trading_day,
+                } = self.references.get(&transfer.reference)?
+                else {
+                    return None;
+                };
+                let what = match (terms.asset, terms.direction) {
+                    (Asset::Cash, Direction::In) => "a deposit",
+                    (Asset::Cash, Direction::Out) => "a withdrawal",
+                    (Asset::Allowances(_), Direction::In) => "a transfer in",
+                    (Asset::Allowances(_), Direction::Out) => "a transfer out",
+                };
+                let amount = match terms.asset {
+                    Asset::Cash => i64::try_from(terms.amount).map_or_else(
+                        |_| format!("{} fen", terms.amount),
+                        |fen| format!("{} CNY", Decimal::new(fen, 2)),
+                    ),
+                    Asset::Allowances(instrument) => {
+                        let symbol = self.spec(instrument).map_or("?", |s| s.symbol.as_str());
+                        format!("{} t of {symbol}", terms.amount)
+                    }
+                };
+                let days_ago = self.trading_day.saturating_sub(*trading_day);
+                Some(format!(
+                    "it named {what} of {amount} for account {}, {days_ago} trading days ago",
+                    terms.account.0
+                ))
+            }
+            (Command::Transfer(transfer), RejectReason::InvalidAmount)
+                if transfer.direction == Direction::In && transfer.amount > 0 =>
+            {
+                Some(match transfer.asset {
+                    Asset::Cash => {
+                        "every account's cash together would pass 2^63 - 1 fen".to_owned()
+                    }
+                    Asset::Allowances(_) => {
+                        "every account's tonnes of the instrument together would pass 2^64 - 1"
+                            .to_owned()
+                    }
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::command::{Asset, Command, Direction, Stamp, Transfer};
+    use crate::engine::Engine;
+    use crate::event::Event;
+    use crate::order::AccountId;
+    use crate::participant::ParticipantType;
+    use crate::reject::RejectReason;
+    use crate::BrokerId;
+
+    fn apply(engine: &mut Engine, seq: &mut u64, command: &Command) -> Option<RejectReason> {
+        *seq += 1;
+        let mut events = Vec::new();
+        let stamp = Stamp {
+            seq: *seq,
+            time_ns: 0,
+        };
+        engine.apply(command, stamp, &mut events);
+        match events.as_slice() {
+            [Event::Rejected(r)] => Some(r.reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_deposit_past_the_market_s_cash_says_so_and_a_zero_one_does_not() {
+        let (mut engine, mut seq) = (Engine::default(), 0);
+        let open = Command::OpenAccount {
+            account: AccountId(1),
+            participant: ParticipantType::ComplianceEntity,
+            broker: BrokerId(1),
+        };
+        assert_eq!(apply(&mut engine, &mut seq, &open), None);
+        let deposit = |reference: &str, amount| {
+            Command::Transfer(Box::new(Transfer {
+                reference: reference.to_owned(),
+                account: AccountId(1),
+                asset: Asset::Cash,
+                direction: Direction::In,
+                amount,
+            }))
+        };
+        let all = deposit("ALL", i64::MAX as u64);
+        assert_eq!(apply(&mut engine, &mut seq, &all), None);
+        let one_more = deposit("ONE", 1);
+        let refused = apply(&mut engine, &mut seq, &one_more);
+        assert_eq!(refused, Some(RejectReason::InvalidAmount));
+        assert_eq!(
+            engine
+                .why_refused(&one_more, RejectReason::InvalidAmount)
+                .as_deref(),
+            Some("every account's cash together would pass 2^63 - 1 fen")
+        );
+        let nothing = deposit("ZERO", 0);
+        assert_eq!(
+            apply(&mut engine, &mut seq, &nothing),
+            Some(RejectReason::InvalidAmount)
+        );
+        assert_eq!(
+            engine.why_refused(&nothing, RejectReason::InvalidAmount),
+            None
+        );
+        // The same reference for other terms: what it named.
+        let reused = deposit("ALL", 5);
+        assert_eq!(
+            apply(&mut engine, &mut seq, &reused),
+            Some(RejectReason::ReferenceReused)
+        );
+        assert_eq!(
+            engine
+                .why_refused(&reused, RejectReason::ReferenceReused)
+                .as_deref(),
+            Some(
+                "it named a deposit of 92233720368547758.07 CNY for account 1, 0 trading days ago"
+            )
+        );
+    }
+}
