@@ -66,16 +66,11 @@ impl DurableMark {
 /// a good checksum; [`JournalError::Io`] when it cannot be read.
 pub fn durable_mark(dir: &Path) -> Result<Option<u64>, JournalError> {
     let path = dir.join(DURABLE_FILE);
-    let bytes = match super::private::read_regular(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(JournalError::io(
-                &path,
-                "reading the journal's durable mark",
-                e,
-            ))
-        }
+    let read = super::private::read_if_there(&path);
+    let Some(bytes) =
+        read.map_err(|e| JournalError::io(&path, "reading the journal's durable mark", e))?
+    else {
+        return Ok(None);
     };
     let bad = |reason: String| JournalError::BadDurableMark {
         file: path.clone(),

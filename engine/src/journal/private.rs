@@ -43,6 +43,18 @@ pub fn read_regular(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// [`read_regular`], `None` when there is no file at `path`.
+///
+/// # Errors
+/// As [`read_regular`], but for a missing file.
+pub fn read_if_there(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match read_regular(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Mode of the directories cetx creates: owner only.
 pub const DIR_MODE: u32 = 0o700;
 

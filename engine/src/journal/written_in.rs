@@ -29,16 +29,11 @@ pub const DURABILITY_FILE: &str = "DURABILITY";
 /// `fsync` or `os`; [`JournalError::Io`] when it cannot be read.
 pub fn written_in(dir: &Path) -> Result<Option<Durability>, JournalError> {
     let path = dir.join(DURABILITY_FILE);
-    let bytes = match super::private::read_regular(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(JournalError::io(
-                &path,
-                "reading the journal's durability",
-                e,
-            ))
-        }
+    let read = super::private::read_if_there(&path);
+    let Some(bytes) =
+        read.map_err(|e| JournalError::io(&path, "reading the journal's durability", e))?
+    else {
+        return Ok(None);
     };
     match bytes.as_slice() {
         b"fsync\n" | b"fsync" => Ok(Some(Durability::Fsync)),
