@@ -343,6 +343,6 @@ fn a_stream_of_more_limit_orders_than_a_book_holds_is_told_so() {
         "{note}"
     );
     spec.max_orders = cetx_engine::MAX_ORDERS;
-    assert!(stream::room_note(1 << 23, &spec).is_none());
-    assert!(stream::room_note((1 << 23) + 1, &spec).is_some());
+    assert!(stream::room_note(1 << 24, &spec).is_none());
+    assert!(stream::room_note((1 << 24) + 1, &spec).is_some());
 }

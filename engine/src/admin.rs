@@ -297,6 +297,19 @@ impl Engine {
             SpecError::DuplicateSymbol(_) => RejectReason::SymbolExists,
             _ => RejectReason::InvalidInstrumentSpec,
         })?;
+        self.list_journaled_instrument(spec, events)
+    }
+
+    /// [`Self::list_instrument`] as a journal holds it: a listing the
+    /// engine took then is taken again, held to the rules that make a
+    /// book ([`Self::check_listing`]), not to the bounds on new ones
+    /// (`InstrumentSpec::check_new`, `MAX_OPEN_TOTAL`), which a journal
+    /// written before them may pass (reviewer 160 F2).
+    pub(crate) fn list_journaled_instrument(
+        &mut self,
+        spec: &InstrumentSpec,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
         let instrument = self
             .list(spec)
             .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
@@ -315,7 +328,7 @@ impl Engine {
             Command::ListInstrument(spec) => self.listing_error(spec).err(),
             Command::ReviseInstrument { instrument, spec } => {
                 let i = self.instrument_index(*instrument).ok()?;
-                self.revised(i, spec).err()
+                self.revision_error(i, spec).err()
             }
             _ => None,
         }
@@ -340,7 +353,23 @@ impl Engine {
     fn listing_error(&self, spec: &InstrumentSpec) -> Result<(), SpecError> {
         spec.check_symbol()?;
         self.check_listing(spec)?;
+        spec.check_new()?;
+        let block = crate::block::BlockRules::for_kind(&spec.kind);
+        self.check_open_total(None, spec.max_orders, block.max_open)?;
         spec.check_vintage(self.specs())
+    }
+
+    /// [`Self::revised`], and the bounds a new spec is held to (an
+    /// operator's revision, not one a journal holds).
+    fn revision_error(
+        &self,
+        i: usize,
+        spec: &InstrumentSpec,
+    ) -> Result<(PriceRules, Policy), SpecError> {
+        let revised = self.revised(i, spec)?;
+        spec.check_new()?;
+        self.check_open_total(Some(i), spec.max_orders, self.markets[i].block.max_open)?;
+        Ok(revised)
     }
 
     /// The rules and policy `spec` gives instrument `i`, today's reference
@@ -353,7 +382,6 @@ impl Engine {
             return Err(SpecError::RevisionChangesIdentity(listed.symbol.clone()));
         }
         let (rules, policy) = (spec.rules()?, spec.policy()?);
-        self.check_open_total(Some(i), spec.max_orders, self.markets[i].block.max_open)?;
         let reference_ticks = self.books[i].rules().reference_ticks;
         if reference_ticks % rules.step_ticks != 0 {
             return Err(SpecError::ReferenceOffTick {
@@ -389,7 +417,10 @@ impl Engine {
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
-        let revised = self.revised(i, spec);
+        let revised = match open_deals {
+            OpenDeals::Refuse => self.revision_error(i, spec),
+            OpenDeals::Allow => self.revised(i, spec),
+        };
         // A change of symbol or kind is refused first, busy or not.
         let busy = self.markets[i].phase.accepts_orders()
             || !self.books[i].is_empty()
@@ -433,7 +464,8 @@ impl Engine {
 }
 
 /// Whether a revision may leave block offers, pending block deals and
-/// auctions open: never for a command, only as a journal holds it.
+/// auctions open, and pass the bounds on new specs: never for a command,
+/// only as a journal holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum OpenDeals {
     Refuse,

@@ -211,11 +211,24 @@ impl Engine {
     ) -> Result<(), RejectReason> {
         let i = self.instrument_index(instrument)?;
         let max_orders = self.markets[i].spec.max_orders;
-        if !rules.is_valid()
-            || self
-                .check_open_total(Some(i), max_orders, rules.max_open)
-                .is_err()
+        if self
+            .check_open_total(Some(i), max_orders, rules.max_open)
+            .is_err()
         {
+            return Err(RejectReason::InvalidInstrumentSpec);
+        }
+        self.set_journaled_block_rules(instrument, rules)
+    }
+
+    /// [`Self::set_block_rules`] as a journal holds it: not held to
+    /// `MAX_OPEN_TOTAL`, which a journal written before it may pass.
+    pub(crate) fn set_journaled_block_rules(
+        &mut self,
+        instrument: InstrumentId,
+        rules: &BlockRules,
+    ) -> Result<(), RejectReason> {
+        let i = self.instrument_index(instrument)?;
+        if !rules.is_valid() {
             return Err(RejectReason::InvalidInstrumentSpec);
         }
         self.markets[i].block = rules.clone();

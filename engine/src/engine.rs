@@ -154,28 +154,33 @@ impl Engine {
             .filter(|id| *id < u16::MAX)
             .map(InstrumentId)
             .ok_or(SpecError::TooManyInstruments(self.books.len() + 1))?;
-        let (rules, policy) = (spec.rules()?, spec.policy()?);
-        let block = crate::block::BlockRules::for_kind(&spec.kind);
-        self.check_open_total(None, spec.max_orders, block.max_open)?;
-        Ok((id, rules, policy))
+        Ok((id, spec.rules()?, spec.policy()?))
     }
 
-    /// Every instrument's `max_orders` and blocks' `max_open` together,
+    /// What one end of day may expire in its journal entry, every
+    /// instrument's `max_orders` and blocks' `max_open` together, with
     /// instrument `instead`'s (or a new one's, `None`) taken as
-    /// `max_orders` and `max_open`, unless over
-    /// [`crate::instrument::MAX_OPEN_TOTAL`]: what one end of day may
-    /// expire in its journal entry.
+    /// `max_orders` and `max_open`; refused when over
+    /// [`crate::instrument::MAX_OPEN_TOTAL`] and over the total before.
+    /// Blocks count at least the offers and deals open (a `max_open`
+    /// lowered below them frees nothing until they end).
     pub(crate) fn check_open_total(
         &self,
         instead: Option<usize>,
         max_orders: u32,
         max_open: u32,
     ) -> Result<u64, SpecError> {
-        let others: u64 = (self.markets.iter().enumerate())
-            .filter(|&(i, _)| Some(i) != instead)
-            .map(|(_, m)| u64::from(m.spec.max_orders) + u64::from(m.block.max_open))
-            .sum();
-        SpecError::check_open_total(others + u64::from(max_orders) + u64::from(max_open))
+        let open = |i: usize, max_open: u32| {
+            let instrument = InstrumentId(i as u16);
+            u64::from(max_open).max(self.blocks.open_in(instrument) as u64)
+        };
+        let each =
+            |(i, m): (usize, &Market)| u64::from(m.spec.max_orders) + open(i, m.block.max_open);
+        let before: u64 = self.markets.iter().enumerate().map(each).sum();
+        let replaced = instead.map_or(0, |i| each((i, &self.markets[i])));
+        let changed =
+            u64::from(max_orders) + instead.map_or(u64::from(max_open), |i| open(i, max_open));
+        SpecError::check_open_total(before - replaced + changed, before)
     }
 
     /// The spec an instrument was listed, or last revised, with. Its

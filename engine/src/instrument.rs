@@ -27,25 +27,28 @@ const BPS_PER_ONE: i64 = 10_000;
 /// side); this is a bound on the band, not memory taken.
 pub const DEFAULT_MAX_PRICE_LEVELS: u32 = 100_000;
 
-/// The most `max_orders` config may set: 2^23 orders. The book reserves
-/// 32 bytes of slab per order up front (256 MiB at the bound, of address
-/// space, all of it written by `Engine::prefault` at start-up).
-pub const MAX_ORDERS: u32 = 1 << 23;
+/// The most `max_orders` a book can index: 2^24 orders. The book reserves
+/// 32 bytes of slab per order up front (512 MiB at the bound, of address
+/// space, all of it written by `Engine::prefault` at start-up). A new
+/// listing or revision is held to [`MAX_OPEN_TOTAL`] too.
+pub const MAX_ORDERS: u32 = 1 << 24;
 
 /// The most that every instrument's `max_orders` and blocks' `max_open`
-/// may add up to: one instrument at both bounds, 2^23 + 2^20. The end of
-/// the trading day expires every resting order, block offer and
-/// unconfirmed deal in one journal entry, 25 bytes an event (a broker's
-/// disconnect or suspension cancels its own in one too): 225 MiB at this
-/// bound, under the format's 256 MiB a record
+/// may add up to, for a new listing, revision or block rules: 9,437,184
+/// (2^23 + 2^20). The end of the trading day expires every resting order,
+/// block offer and unconfirmed deal in one journal entry, 25 bytes an
+/// event (a broker's disconnect or suspension cancels its own in one
+/// too): 225 MiB at this bound, under the format's 256 MiB a record
 /// (`journal::format::MAX_RECORD_LEN`), past which the entry could not be
-/// written and the market would stop at its close.
-pub const MAX_OPEN_TOTAL: u64 = MAX_ORDERS as u64 + crate::block::MAX_OPEN_BLOCKS as u64;
+/// written and the market would stop at its close. What a journal already
+/// holds is replayed as it was.
+pub const MAX_OPEN_TOTAL: u64 = (1 << 23) + (1 << 20);
 
-/// The most resting orders one order may trade with: 2^21, the smaller of
-/// its largest size in lots (`max_order_t / lot_t`) and the book's
-/// `max_orders`. Its trades go in its one journal entry, 84 bytes each:
-/// 168 MiB at this bound, under the format's 256 MiB a record.
+/// The most resting orders one order may trade with, for a new listing or
+/// revision: 2^21, the smaller of its largest size in lots
+/// (`max_order_t / lot_t`) and the book's `max_orders`. Its trades go in
+/// its one journal entry, 84 bytes each: 168 MiB at this bound, under the
+/// format's 256 MiB a record.
 pub const MAX_FILLS: u64 = 1 << 21;
 
 /// The most `max_price_levels` config may set: 2^24 levels, 768 MiB of
@@ -364,10 +367,6 @@ impl InstrumentSpec {
         if self.max_orders == 0 || self.max_orders > MAX_ORDERS {
             return Err(SpecError::MaxOrders(self.max_orders));
         }
-        let fills = (self.max_order_t / self.lot_t).min(u64::from(self.max_orders));
-        if fills > MAX_FILLS {
-            return Err(SpecError::Fills(fills));
-        }
         let max_levels = self.max_price_levels.unwrap_or(DEFAULT_MAX_PRICE_LEVELS);
         if max_levels == 0 || max_levels > MAX_PRICE_LEVELS {
             return Err(SpecError::MaxPriceLevels(max_levels));
@@ -419,7 +418,7 @@ pub enum SpecError {
     #[error("band_bps {0} must be from 1 to 9999 (below 100%)")]
     Band(u32),
     /// The book limit is zero or too large to index.
-    #[error("max_orders {0} must be between 1 and {MAX_ORDERS} (2^23)")]
+    #[error("max_orders {0} must be between 1 and {MAX_ORDERS} (2^24)")]
     MaxOrders(u32),
     /// The bound on price levels is zero or above [`MAX_PRICE_LEVELS`].
     #[error("max_price_levels {0} must be between 1 and {MAX_PRICE_LEVELS}")]
@@ -512,16 +511,34 @@ pub enum SpecError {
 
 impl SpecError {
     /// `total`, the sum of every instrument's `max_orders` and blocks'
-    /// `max_open`, unless it is over [`MAX_OPEN_TOTAL`].
+    /// `max_open` after a change, unless it is over [`MAX_OPEN_TOTAL`] and
+    /// over `before`, the sum before it (a market over the bound, from a
+    /// journal older than it, may come down, never go up).
     ///
     /// # Errors
     /// [`SpecError::OpenTotal`].
-    pub const fn check_open_total(total: u64) -> Result<u64, Self> {
-        if total > MAX_OPEN_TOTAL {
+    pub const fn check_open_total(total: u64, before: u64) -> Result<u64, Self> {
+        if total > MAX_OPEN_TOTAL && total > before {
             Err(Self::OpenTotal(total))
         } else {
             Ok(total)
         }
+    }
+}
+
+impl InstrumentSpec {
+    /// The bounds a new listing or revision is held to, beside
+    /// [`Self::rules`] (which a journal's own listings are read with): one
+    /// order meets no more than [`MAX_FILLS`] resting orders.
+    ///
+    /// # Errors
+    /// [`SpecError::Fills`].
+    pub fn check_new(&self) -> Result<(), SpecError> {
+        let fills = (self.max_order_t / self.lot_t.max(1)).min(u64::from(self.max_orders));
+        if fills > MAX_FILLS {
+            return Err(SpecError::Fills(fills));
+        }
+        Ok(())
     }
 }
 

@@ -181,7 +181,7 @@ impl Engine {
         }
         if let Command::SetBlockRules { instrument, rules } = command {
             if !events.iter().any(|e| matches!(e, Event::Rejected(_))) {
-                self.set_block_rules(*instrument, rules)
+                self.set_journaled_block_rules(*instrument, rules)
                     .map_err(|reason| fail(format!("block rules refused ({reason:?})")))?;
             }
         }
@@ -482,6 +482,9 @@ impl Engine {
         } = *command
         {
             self.revise_journaled_instrument(instrument, spec, &mut made)
+                .map_err(|reason| format!("{event:?} where the command is refused ({reason:?})"))?;
+        } else if let Command::ListInstrument(ref spec) = *command {
+            self.list_journaled_instrument(spec, &mut made)
                 .map_err(|reason| format!("{event:?} where the command is refused ({reason:?})"))?;
         } else {
             self.apply(command, stamp, &mut made);

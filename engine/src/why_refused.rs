@@ -104,6 +104,18 @@ impl Engine {
                     }
                 })
             }
+            (Command::SetBlockRules { instrument, rules }, RejectReason::InvalidInstrumentSpec) => {
+                let i = self.instrument_index(*instrument).ok()?;
+                let max_orders = self.markets[i].spec.max_orders;
+                match (
+                    rules.problem(),
+                    self.check_open_total(Some(i), max_orders, rules.max_open),
+                ) {
+                    (Some(problem), _) => Some(problem.to_owned()),
+                    (None, Err(error)) => Some(error.to_string()),
+                    (None, Ok(_)) => None,
+                }
+            }
             _ => None,
         }
     }

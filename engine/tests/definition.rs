@@ -5,7 +5,6 @@
 use cetx_engine::{
     AccountId, BlockRules, BrokerId, Calendar, Command, Difference, Engine, Event, InstrumentId,
     InstrumentSpec, MarketDefinition, ParticipantType, Phase, RejectReason, Stamp, MAX_OPEN_TOTAL,
-    MAX_ORDERS,
 };
 use rust_decimal::Decimal;
 
@@ -234,11 +233,11 @@ fn books_and_blocks_together_stay_within_what_an_end_of_day_can_journal() {
     let default_open = u64::from(BlockRules::for_kind(&cea.kind).max_open);
     let ccer_open = BlockRules::for_kind(&InstrumentSpec::ccer(cny("1")).kind).max_open;
     assert_eq!(u64::from(ccer_open), default_open);
-    cea.max_orders = MAX_ORDERS;
+    cea.max_orders = 1 << 23;
     let list = |spec: &InstrumentSpec| Command::ListInstrument(Box::new(spec.clone()));
     let events = apply_all(&mut engine, &mut seq, &[list(&cea)]);
     assert_eq!(rejected(&events[0]), None, "one book at the bound");
-    let room = MAX_OPEN_TOTAL - u64::from(MAX_ORDERS) - 2 * default_open;
+    let room = MAX_OPEN_TOTAL - u64::from(cea.max_orders) - 2 * default_open;
     let mut ccer = InstrumentSpec::ccer(cny("85.00"));
     ccer.max_orders = u32::try_from(room + 1).unwrap();
     let over = list(&ccer);
@@ -292,6 +291,59 @@ fn books_and_blocks_together_stay_within_what_an_end_of_day_can_journal() {
     for taken in &events {
         assert_eq!(rejected(taken), None);
     }
+}
+
+/// A journal written before the bounds on new specs (reviewer 160 F2)
+/// replays: its listing past `MAX_OPEN_TOTAL` and `MAX_FILLS` is taken as
+/// it was, while the same listing as a new command is refused; and the
+/// market it made may come down towards the bound, never go up.
+#[test]
+fn a_journal_past_the_bounds_on_new_specs_replays_and_may_only_come_down() {
+    let mut big = InstrumentSpec::cea(2025, cny("90.00"));
+    big.max_orders = cetx_engine::MAX_ORDERS;
+    big.max_order_t = u64::from(big.max_orders);
+    let rules = big.rules().unwrap();
+    let listed = Event::InstrumentListed(cetx_engine::ReferencePriceSet {
+        instrument: InstrumentId(0),
+        price_ticks: rules.reference_ticks,
+        floor_ticks: rules.floor_ticks,
+        ceiling_ticks: rules.ceiling_ticks,
+    });
+    let list = Command::ListInstrument(Box::new(big.clone()));
+    let stamp = Stamp { seq: 1, time_ns: 0 };
+    let mut fresh = Engine::default();
+    let mut events = Vec::new();
+    fresh.apply(&list, stamp, &mut events);
+    assert_eq!(rejected(&events), Some(RejectReason::InvalidInstrumentSpec));
+    let mut replayed = Engine::default();
+    replayed.replay(stamp, &list, &[listed]).unwrap();
+    assert_eq!(replayed.spec(InstrumentId(0)), Some(&big));
+    // Over the bound: a revision may lower the total, not raise it.
+    let mut seq = 1;
+    let revise = |max_orders: u32| {
+        let mut spec = big.clone();
+        (spec.max_orders, spec.max_order_t) = (max_orders, 1_000);
+        Command::ReviseInstrument {
+            instrument: InstrumentId(0),
+            spec: Box::new(spec),
+        }
+    };
+    let up = apply_all(&mut replayed, &mut seq, &[revise(big.max_orders)]);
+    assert_eq!(
+        rejected(&up[0]),
+        None,
+        "the same total, fills within bounds"
+    );
+    let higher = revise(big.max_orders);
+    let lower = revise(big.max_orders - 1);
+    let events = apply_all(&mut replayed, &mut seq, &[lower]);
+    assert_eq!(rejected(&events[0]), None, "down");
+    let events = apply_all(&mut replayed, &mut seq, &[higher]);
+    assert_eq!(
+        rejected(&events[0]),
+        Some(RejectReason::InvalidInstrumentSpec),
+        "back up"
+    );
 }
 
 #[test]

@@ -777,26 +777,20 @@ fn each_check_names_the_entry_that_is_wrong() {
             },
         ),
         (
-            edit(&base, "max_orders = 1024", "max_orders = 8388609"),
+            edit(&base, "max_orders = 1024", "max_orders = 16777217"),
             ConfigError::Instrument {
                 symbol: "CEA2025".into(),
-                error: SpecError::MaxOrders(8_388_609),
+                error: SpecError::MaxOrders(16_777_217),
             },
         ),
-        // Every book and every instrument's blocks (4,096 open by
-        // default) together: one end of day expires them all in one
-        // journal entry (reviewer 158 F1), refused at the instrument that
-        // passes the bound.
+        // One order may meet at most `MAX_FILLS` resting orders: its
+        // trades go in one journal entry.
         (
-            format!(
-                "{}\n[[instruments]]\nsymbol = \"CCER\"\nkind = {{ type = \"ccer\" }}\n\
-                 tick = \"0.01\"\nlot_t = 1\nmin_order_t = 1\nmax_order_t = 99999\n\
-                 band_bps = 1000\nreference_price = \"60.00\"\nmax_orders = 1044481\n",
-                edit(&base, "max_orders = 1024", "max_orders = 8388608")
-            ),
+            edit(&base, "max_orders = 1024", "max_orders = 4194304")
+                .replace("max_order_t = 99999", "max_order_t = 3000000"),
             ConfigError::Instrument {
-                symbol: "CCER".into(),
-                error: SpecError::OpenTotal(9_441_281),
+                symbol: "CEA2025".into(),
+                error: SpecError::Fills(3_000_000),
             },
         ),
         (

@@ -1116,6 +1116,29 @@ fn a_cancel_or_amend_of_a_filled_order_is_answered_live_after_a_restart_and_read
     runtime.shutdown().unwrap();
 }
 
+/// A config whose books and blocks together pass what one end of day can
+/// journal (`MAX_OPEN_TOTAL`; reviewer 158 F1: the market stopped at its
+/// close) refuses a fresh market's start, saying so; nothing journaled.
+#[test]
+fn a_genesis_past_what_an_end_of_day_can_journal_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    let total = cetx_engine::MAX_OPEN_TOTAL;
+    config.instruments[0].max_orders = u32::try_from(total).unwrap();
+    let mut options = RuntimeOptions::new(dir.path());
+    options.clock = Clock::manual(saturday_noon());
+    let error = Runtime::start(&config, options).unwrap_err();
+    let said = error.to_string();
+    let symbol = &config.instruments[0].symbol;
+    assert!(
+        said.contains(&format!(
+            "the engine refuses the listing of {symbol}: InvalidInstrumentSpec: max_orders plus blocks' max_open of all instruments would be {}, over {total} (code 109); nothing was journaled",
+            total + 4_096
+        )),
+        "{said}"
+    );
+}
+
 /// A fresh market's genesis that the engine refuses (here an account
 /// opened twice, past the config's checks) refuses the start, naming the
 /// command and the engine's reason, and journals nothing: the calendar and

@@ -23,6 +23,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use cetx_engine::journal::durable_mark;
 use cetx_engine::journal::format::{encode_entry_record, list_segments, HEADER_LEN};
 use cetx_engine::journal::snapshot::SNAPSHOT_MAGIC;
 use cetx_engine::journal::{
@@ -1057,6 +1058,16 @@ fn damaged_last_records_of_synced_commits_are_damage_not_a_torn_tail() {
 fn a_journal_that_ends_before_its_durable_mark_refuses_to_start() {
     let commands = workload(3, 40, 1_000);
     let last_seq = commands.len() as u64;
+    // A writer that opens and stops before its first commit leaves a mark
+    // of where the journal ends (reviewer 160 F1: it left an empty file,
+    // which refused the next start).
+    let dir = tempfile::tempdir().unwrap();
+    journal_run(dir.path(), &commands, journal(Durability::Fsync), None);
+    let idle = JournalWriter::open(dir.path(), last_seq + 1, journal(Durability::Fsync)).unwrap();
+    drop(idle);
+    assert_eq!(durable_mark(dir.path()).unwrap(), Some(last_seq));
+    let recovered = recover_with(dir.path(), Durability::Fsync, &mut EngineOnly).unwrap();
+    assert_eq!(recovered.next_seq, last_seq + 1);
     type Damage = fn(&mut Vec<u8>, (usize, usize));
     let damages: [(&str, Damage); 3] = [
         ("a bit flipped in the last record", |bytes, (start, end)| {

@@ -76,24 +76,6 @@ fn bad_specs_name_the_field() {
         ),
         (|s| s.band_bps = 10_000, SpecError::Band(10_000)),
         (|s| s.max_orders = 0, SpecError::MaxOrders(0)),
-        // One order's trades go in its one journal entry: it may meet no
-        // more resting orders than `MAX_FILLS`, the smaller of its lots
-        // and the book's orders.
-        (
-            |s| {
-                s.max_orders = MAX_ORDERS;
-                s.max_order_t = 2 * (MAX_FILLS + 1);
-                (s.lot_t, s.min_order_t) = (2, 2);
-            },
-            SpecError::Fills(MAX_FILLS + 1),
-        ),
-        (
-            |s| {
-                s.max_orders = (MAX_FILLS + 1) as u32;
-                s.max_order_t = u64::MAX;
-            },
-            SpecError::Fills(MAX_FILLS + 1),
-        ),
         (
             |s| s.reference_price = dec("0"),
             SpecError::ReferencePrice(dec("0")),
@@ -133,10 +115,26 @@ fn bad_specs_name_the_field() {
         break_it(&mut spec);
         assert_eq!(spec.rules(), Err(expected));
     }
-    let mut at_the_bound = good;
-    (at_the_bound.max_orders, at_the_bound.max_order_t) = (MAX_ORDERS, 2 * MAX_FILLS);
-    (at_the_bound.lot_t, at_the_bound.min_order_t) = (2, 2);
-    assert!(at_the_bound.rules().is_ok());
+}
+
+/// One order's trades go in its one journal entry: a new listing or
+/// revision may let it meet no more resting orders than `MAX_FILLS`, the
+/// smaller of its lots and the book's orders (a journal's own listings
+/// are read with `rules` alone, which does not ask).
+#[test]
+fn a_new_spec_lets_one_order_meet_at_most_max_fills_resting_orders() {
+    let mut spec = InstrumentSpec::cea(2025, dec("90.00"));
+    (spec.max_orders, spec.max_order_t) = (MAX_ORDERS, 2 * MAX_FILLS);
+    (spec.lot_t, spec.min_order_t) = (2, 2);
+    assert_eq!(spec.check_new(), Ok(()));
+    spec.max_order_t += 2;
+    assert_eq!(spec.check_new(), Err(SpecError::Fills(MAX_FILLS + 1)));
+    assert!(spec.rules().is_ok());
+    spec.max_order_t = u64::MAX;
+    spec.max_orders = (MAX_FILLS + 1) as u32;
+    assert_eq!(spec.check_new(), Err(SpecError::Fills(MAX_FILLS + 1)));
+    spec.max_orders -= 1;
+    assert_eq!(spec.check_new(), Ok(()));
 }
 
 #[test]

@@ -4,18 +4,25 @@
 //! last records, a file cut short) from a write a crash cut short, which
 //! the segments alone cannot (JOURNAL.md, *The durable mark*).
 //!
-//! A writer in [`super::Durability::Fsync`] writes it in place after each group
-//! commit is synced and published: 12 bytes, the `seq` (u64 LE) and the
-//! CRC32C of those 8 bytes (u32 LE). It is not synced itself: after a
-//! crash it may say an earlier number than the last acknowledged, never a
-//! later one, since each number is written only once the segments hold
-//! it on disk. A journal that ends before it has lost acknowledged
-//! entries. Writers in `os` and `none` leave it as it is.
+//! A writer in [`super::Durability::Fsync`] starts it as it opens: it
+//! syncs the filesystem (what an earlier writer left unsynced, in `os` or
+//! killed before its last sync, is on disk then), then writes the file
+//! whole with the journal's last `seq` (a temporary file, synced,
+//! renamed, the directory synced), so that a mark that exists always
+//! holds a number. Then it writes it in place after each group commit is
+//! synced and published: 12 bytes, the `seq` (u64 LE) and the CRC32C of
+//! those 8 bytes (u32 LE), not synced (12 bytes in one sector: the old
+//! number or the new). So after any crash it may say an earlier number
+//! than the last acknowledged, never a later one than the segments hold
+//! on disk. A journal that ends before it has lost acknowledged entries.
+//! Writers in `os` and `none` leave it as it is.
 
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::JournalError;
+use super::{sync_dir, JournalError};
 
 /// The file's name in the journal directory.
 pub const DURABLE_FILE: &str = "DURABLE";
@@ -31,7 +38,38 @@ pub struct DurableMark {
 }
 
 impl DurableMark {
-    /// Opens (or creates, `0600`) the mark of the journal in `dir`.
+    /// Starts the mark of the journal in `dir`, which ends at `last_seq`:
+    /// the filesystem synced, then the file written whole (see the module
+    /// docs).
+    ///
+    /// # Errors
+    /// [`JournalError::Io`] when the filesystem cannot be synced or the
+    /// file written.
+    pub fn start(dir: &Path, last_seq: u64) -> Result<(), JournalError> {
+        let directory = std::fs::File::open(dir)
+            .map_err(|e| JournalError::io(dir, "opening the journal directory", e))?;
+        // SAFETY: `syncfs` reads nothing of this process's memory; the
+        // descriptor is open for the call.
+        #[allow(unsafe_code)]
+        let synced = unsafe { libc::syncfs(directory.as_raw_fd()) };
+        if synced != 0 {
+            let error = std::io::Error::last_os_error();
+            return Err(JournalError::io(dir, "syncing the filesystem of", error));
+        }
+        let path = dir.join(DURABLE_FILE);
+        let temporary = dir.join(format!("{DURABLE_FILE}.tmp"));
+        let mut file = super::private::create_temporary(&temporary)
+            .map_err(|e| JournalError::io(&temporary, "creating the journal's durable mark", e))?;
+        file.write_all(&encoded(last_seq))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| JournalError::io(&temporary, "writing the journal's durable mark", e))?;
+        std::fs::rename(&temporary, &path)
+            .map_err(|e| JournalError::io(&path, "renaming the journal's durable mark to", e))?;
+        sync_dir(dir)
+    }
+
+    /// Opens the mark of the journal in `dir`, which [`Self::start`]
+    /// wrote.
     ///
     /// # Errors
     /// [`JournalError::Io`] when it cannot be opened.
@@ -47,14 +85,19 @@ impl DurableMark {
     /// # Errors
     /// [`JournalError::Io`] when it cannot be written.
     pub fn write(&self, seq: u64) -> Result<(), JournalError> {
-        let mut bytes = [0; LEN];
-        bytes[..8].copy_from_slice(&seq.to_le_bytes());
-        let crc = crc32c::crc32c(&bytes[..8]);
-        bytes[8..].copy_from_slice(&crc.to_le_bytes());
         self.file
-            .write_all_at(&bytes, 0)
+            .write_all_at(&encoded(seq), 0)
             .map_err(|e| JournalError::io(&self.path, "writing the journal's durable mark", e))
     }
+}
+
+/// The file's bytes for `seq`.
+fn encoded(seq: u64) -> [u8; LEN] {
+    let mut bytes = [0; LEN];
+    bytes[..8].copy_from_slice(&seq.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[..8]);
+    bytes[8..].copy_from_slice(&crc.to_le_bytes());
+    bytes
 }
 
 /// The last sequence number the journal in `dir` was acknowledged durable
@@ -97,6 +140,9 @@ mod tests {
     fn a_mark_reads_back_what_was_written_and_a_damaged_one_is_named() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(durable_mark(dir.path()).unwrap(), None);
+        DurableMark::start(dir.path(), 7).unwrap();
+        assert_eq!(durable_mark(dir.path()).unwrap(), Some(7), "written whole");
+        assert!(!dir.path().join("DURABLE.tmp").exists());
         let mark = DurableMark::open(dir.path()).unwrap();
         mark.write(u64::MAX - 1).unwrap();
         mark.write(41).unwrap();

@@ -136,7 +136,7 @@ pub enum RecoverError {
     /// lost (a flipped bit in the last record, zeros over the last
     /// records, a file cut short), which the segments alone cannot tell
     /// from a write a crash cut short.
-    #[error("cannot recover: the journal ends at seq {journal_ends}, but its writer had synced and acknowledged every entry through seq {durable} ({}): acknowledged entries are missing from its end (the records after {journal_ends} are damaged, zeroed or cut off), unless the journal was restored from an older copy. Nothing was changed. Restore the journal from a backup or a replica; if it was restored on purpose and its end is the one wanted, remove that file and start again", file.display())]
+    #[error("cannot recover: the journal ends at seq {journal_ends}, but its writer had synced and acknowledged every entry through seq {durable} ({}): acknowledged entries are missing from its end (the records after {journal_ends} are damaged, zeroed or cut off), unless the journal was restored from an older copy. Nothing was cut or moved. Restore the journal from a backup; if it was restored on purpose and its end is the one wanted, remove that file and start again", file.display())]
     DurableAhead {
         /// The mark's file.
         file: PathBuf,

@@ -573,6 +573,12 @@ fn check_open(
             other => other,
         })?;
         super::written_in::record(dir, config.durability)?;
+        if config.durability == Durability::Fsync {
+            // A mark that exists holds a number from the start (reviewer
+            // 160 F1: one made empty, and a stop before the first commit,
+            // refused the next start).
+            super::durable_mark::DurableMark::start(dir, next_seq - 1)?;
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cetx_engine::{Calendar, Session, SpecError};
+use cetx_engine::{Calendar, Session};
 use chrono::{NaiveTime, Timelike};
 
 use super::{
@@ -30,7 +30,6 @@ impl ServerConfig {
         validate_calendar(&self.calendar)?;
         self.validate_instruments()?;
         self.validate_blocks()?;
-        self.validate_open_total()?;
         self.validate_brokers()?;
         self.validate_operators()?;
         self.validate_accounts()
@@ -300,6 +299,7 @@ impl ServerConfig {
             };
             spec.rules().map_err(wrap)?;
             spec.policy().map_err(wrap)?;
+            spec.check_new().map_err(wrap)?;
             spec.check_vintage(self.instruments[..i].iter())
                 .map_err(wrap)?;
             // Every quantity is whole lots: a limit between two lots is
@@ -347,21 +347,6 @@ impl ServerConfig {
             if let Some(reason) = rules.problem() {
                 return Err(bad(symbol, reason));
             }
-        }
-        Ok(())
-    }
-
-    /// Every instrument's `max_orders` and blocks' `max_open` add up to
-    /// no more than one end of day can expire in its journal entry
-    /// (`MAX_OPEN_TOTAL`): refused at the instrument that passes it.
-    fn validate_open_total(&self) -> Result<(), ConfigError> {
-        let mut total = 0;
-        for (spec, (_, block)) in self.instruments.iter().zip(self.block_rules()) {
-            total += u64::from(spec.max_orders) + u64::from(block.max_open);
-            SpecError::check_open_total(total).map_err(|error| ConfigError::Instrument {
-                symbol: spec.symbol.clone(),
-                error,
-            })?;
         }
         Ok(())
     }

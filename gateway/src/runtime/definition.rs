@@ -172,8 +172,13 @@ fn apply(
     for (seq, command) in (next_seq..).zip(commands) {
         let stamp = Stamp { seq, time_ns };
         let mut events = Vec::with_capacity(1);
+        let spec_error = planned.engine.spec_error(&command);
         planned.engine.apply(&command, stamp, &mut events);
         if let Some(Event::Rejected(rejected)) = events.first() {
+            let why = spec_error
+                .map(|e| e.to_string())
+                .or_else(|| planned.engine.why_refused(&command, rejected.reason))
+                .map_or_else(String::new, |why| format!(": {why}"));
             let hint = match (rejected.reason, &command) {
                 (RejectReason::InstrumentBusy | RejectReason::ReferencePriceLocked, _) => {
                     ". An instrument's rules change only while it is closed with an empty book: start with the journal's config until the calendar's close, then with this one (a close that passed while the server was down runs only once it has started: start once with the journal's config, stop it, then start with this one)"
@@ -181,7 +186,9 @@ fn apply(
                 (RejectReason::InvalidInstrumentSpec, Command::ReviseInstrument { .. }) => {
                     ". A revision keeps the instrument's symbol and kind (a CEA's vintage too): list another instrument for another kind or vintage"
                 }
-                (RejectReason::InvalidInstrumentSpec, Command::ListInstrument(_)) => {
+                (RejectReason::InvalidInstrumentSpec, Command::ListInstrument(_))
+                    if why.is_empty() =>
+                {
                     ". A CEA's symbol must hold its vintage year, and each vintage is listed once (the journal may list one already)"
                 }
                 _ => "",
@@ -189,6 +196,7 @@ fn apply(
             return Err(RuntimeError::DefinitionRefused {
                 command: described(&command),
                 reason: rejected.reason,
+                why,
                 hint,
             });
         }

@@ -212,12 +212,15 @@ pub enum RuntimeError {
     /// The engine refuses a change of the market's definition, or a
     /// command of a new market's account genesis (tried before anything
     /// is journaled).
-    #[error("the engine refuses {command}: {reason:?} (code {}); nothing was journaled{hint}", reason.code())]
+    #[error("the engine refuses {command}: {reason:?}{why} (code {}); nothing was journaled{hint}", reason.code())]
     DefinitionRefused {
         /// The command, in a few words.
         command: String,
         /// Why.
         reason: cetx_engine::RejectReason,
+        /// The rule it breaks, after `: `, where the code alone does not
+        /// say (empty otherwise).
+        why: String,
         /// What the operator can do, if there is something to say.
         hint: &'static str,
     },
