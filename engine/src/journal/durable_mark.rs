@@ -5,8 +5,8 @@
 //! the segments alone cannot (JOURNAL.md, *The durable mark*).
 //!
 //! A writer in [`super::Durability::Fsync`] starts it as it opens: it
-//! syncs the filesystem (what an earlier writer left unsynced, in `os` or
-//! killed before its last sync, is on disk then), then writes the file
+//! syncs every live segment (what an earlier writer left unsynced, in
+//! `os` or killed before its last sync, is on disk then), then writes the file
 //! whole with the journal's last `seq` (a temporary file, synced,
 //! renamed, the directory synced), so that a mark that exists always
 //! holds a number. Then it writes it in place after each group commit is
@@ -18,7 +18,6 @@
 //! Writers in `os` and `none` leave it as it is.
 
 use std::io::Write;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -39,22 +38,20 @@ pub struct DurableMark {
 
 impl DurableMark {
     /// Starts the mark of the journal in `dir`, which ends at `last_seq`:
-    /// the filesystem synced, then the file written whole (see the module
+    /// its segments synced, then the file written whole (see the module
     /// docs).
     ///
     /// # Errors
-    /// [`JournalError::Io`] when the filesystem cannot be synced or the
-    /// file written.
+    /// [`JournalError::Io`] when a segment cannot be synced or the file
+    /// written.
     pub fn start(dir: &Path, last_seq: u64) -> Result<(), JournalError> {
-        let directory = std::fs::File::open(dir)
-            .map_err(|e| JournalError::io(dir, "opening the journal directory", e))?;
-        // SAFETY: `syncfs` reads nothing of this process's memory; the
-        // descriptor is open for the call.
-        #[allow(unsafe_code)]
-        let synced = unsafe { libc::syncfs(directory.as_raw_fd()) };
-        if synced != 0 {
-            let error = std::io::Error::last_os_error();
-            return Err(JournalError::io(dir, "syncing the filesystem of", error));
+        // Each live segment's data (those with nothing unsynced cost a
+        // system call each), not the filesystem's: other files' writes
+        // are not this start's to wait for.
+        for (_, segment) in super::format::list_segments(dir)? {
+            std::fs::File::open(&segment)
+                .and_then(|file| file.sync_data())
+                .map_err(|e| JournalError::io(&segment, "syncing journal segment", e))?;
         }
         let path = dir.join(DURABLE_FILE);
         let temporary = dir.join(format!("{DURABLE_FILE}.tmp"));
