@@ -175,6 +175,7 @@ impl Server {
                 login_timeout: LOGIN_TIMEOUT,
                 malformed: SharedTally::new(REFUSED_LOG_INTERVAL),
                 before_login: SharedTally::new(REFUSED_LOG_INTERVAL),
+                refused_logins: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failures: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failed: std::sync::atomic::AtomicU64::new(0),
                 resumes_failed: Default::default(),

@@ -98,6 +98,11 @@ pub(crate) struct SessionContext {
     /// Connections closed before a login for what anyone may do without
     /// credentials ([`Ended::before_login`]): a line per interval too.
     pub before_login: SharedTally,
+    /// Logins refused after their credentials were checked (407, 412,
+    /// 420, 411, 413, ...): a broker's client in a reconnect loop gets
+    /// one such refusal a try, so a line per interval too (an outside
+    /// tester's loop wrote 650 lines a second).
+    pub refused_logins: SharedTally,
     /// TLS handshakes that failed or timed out (a client certificate of
     /// another CA or expired, an old TLS version, plain text on the TLS
     /// port): a warning line per interval, and their count.
@@ -162,6 +167,23 @@ impl SessionContext {
         }
     }
 
+    /// As [`Self::log_malformed`], for a login refused after its
+    /// credentials were checked: the broker and the code.
+    fn log_refused_login(&self, event: Option<(Option<SocketAddr>, BrokerId, RejectReason)>) {
+        let event = event.map(|(peer, broker, reason)| {
+            let why = format!("{reason:?} ({}) for broker {}", reason.code(), broker.0);
+            (peer_text(peer), why)
+        });
+        if let Some(line) = self.refused_logins.due(event, std::time::Instant::now()) {
+            tracing::info!(
+                count = line.count,
+                last = line.last,
+                reasons = line.reasons,
+                "refused logins (count: since the last such line)"
+            );
+        }
+    }
+
     /// Counts a failed TLS handshake (`event`: the peer and why), or on
     /// the timer (`None`) logs what the interval held back.
     fn log_tls_failure(&self, event: Option<(Option<SocketAddr>, &str)>) {
@@ -184,6 +206,7 @@ impl SessionContext {
     pub(crate) fn flush_logs(&self) {
         self.log_malformed(None);
         self.log_before_login(None);
+        self.log_refused_login(None);
         self.log_tls_failure(None);
     }
 }
@@ -399,21 +422,26 @@ fn log_end(
         ) => {
             tracing::debug!(?peer, reason = reason.code(), "refused a login");
         }
-        Ended::LoginRefused(reason) => {
-            tracing::info!(
-                ?peer,
-                broker = broker.map(|b| b.0),
-                reason = reason.code(),
-                "refused a login"
-            );
-        }
+        Ended::LoginRefused(reason) => match broker {
+            Some(broker) => {
+                tracing::debug!(
+                    ?peer,
+                    broker = broker.0,
+                    reason = reason.code(),
+                    "refused a login"
+                );
+                ctx.log_refused_login(Some((peer, broker, *reason)));
+            }
+            None => tracing::info!(?peer, reason = reason.code(), "refused a login"),
+        },
         Ended::BrokerRefused(refused, reason) => {
-            tracing::info!(
+            tracing::debug!(
                 ?peer,
                 broker = refused.0,
                 reason = reason.code(),
                 "refused a login"
             );
+            ctx.log_refused_login(Some((peer, *refused, *reason)));
         }
         other => {
             tracing::info!(?peer, broker = broker.map(|b| b.0), why = ?other, "session closed");

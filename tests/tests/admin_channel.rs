@@ -698,6 +698,28 @@ async fn a_batch_is_pipelined_and_answered_in_order() {
     .await
     .unwrap();
     assert!(applied(&answers[0]) < applied(&answers[1]), "{answers:?}");
+
+    // An action that does not encode (a reference far past any frame)
+    // ends the batch with its error at once, the one before it sent and
+    // answered (reviewer 160 F9: it was left unsent, and the batch waited
+    // 30 s for its answer, then said it timed out).
+    let mut answers = Vec::new();
+    let huge = transfer(&"R".repeat(100_000), 3001, None, Direction::In, 1);
+    let ended = tokio::time::timeout(
+        WAIT,
+        desk.act_all(
+            vec![transfer("BEFORE-HUGE", 3001, None, Direction::In, 1), huge],
+            |_, reply| answers.push(reply),
+        ),
+    )
+    .await
+    .expect("ends before the wait");
+    assert!(
+        matches!(ended, Err(cetx_gateway::admin::AdminClientError::Encode(_))),
+        "{ended:?}"
+    );
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    applied(&answers[0]);
     server.stop().await;
 }
 

@@ -216,26 +216,28 @@ impl AdminClient {
     }
 
     /// Sends the next of `actions` until `up_to` is the next request id,
-    /// flushed; a request id is taken only by an action written.
+    /// flushed; a request id is taken only by an action written. What was
+    /// written before a failure is flushed too, so that its answers come
+    /// (reviewer 160 F9: an action that did not encode left those before
+    /// it unsent, and the batch waited for their answers in vain).
     async fn send_up_to(
         &mut self,
         up_to: u64,
         actions: &mut impl Iterator<Item = AdminAction>,
     ) -> Result<(), AdminClientError> {
-        let mut fed = false;
+        let mut sent = Ok(());
         while self.next_request < up_to {
             let action = actions.next().expect("fewer sent than there are");
             let request_id = self.next_request;
-            self.conn
-                .feed(AdminRequest::Action { request_id, action })
-                .await?;
+            let fed = self.conn.feed(AdminRequest::Action { request_id, action });
+            if let Err(error) = fed.await {
+                sent = Err(error.into());
+                break;
+            }
             self.next_request += 1;
-            fed = true;
         }
-        if fed {
-            SinkExt::<AdminRequest>::flush(&mut self.conn).await?;
-        }
-        Ok(())
+        let flushed = SinkExt::<AdminRequest>::flush(&mut self.conn).await;
+        sent.and(flushed.map_err(Into::into))
     }
 
     /// The next message from the server; an `Error` is turned into
