@@ -4,8 +4,9 @@
 //! a write to a closed pipe is an error, which `println!` turns into a
 //! panic and exit code 101).
 //!
-//! Sockets are not concerned: the standard library sends with
-//! `MSG_NOSIGNAL`, so a peer that hangs up is still an error to handle.
+//! Sockets are not concerned: the clients' connections ([`crate::tls::Stream`],
+//! [`crate::tls::Tcp`]) send with `MSG_NOSIGNAL` and never `writev`, so a
+//! peer that hangs up is still an error to handle.
 //! The server never calls this: a closed standard output must not stop a
 //! market.
 

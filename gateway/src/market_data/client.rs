@@ -66,7 +66,9 @@ pub struct Followed {
 /// A connected feed subscriber.
 #[derive(Debug)]
 pub struct FeedClient {
-    conn: Framed<TcpStream, FeedClientCodec>,
+    /// Written without `writev` ([`crate::tls::Tcp`]): `cetx watch` takes
+    /// `SIGPIPE`'s default action.
+    conn: Framed<crate::tls::Tcp, FeedClientCodec>,
     instruments: BTreeMap<u16, Followed>,
     /// When a request last went out: the server closes a connection it
     /// has not heard from for `IDLE_TIMEOUT`, however busy the feed is.
@@ -84,7 +86,7 @@ impl FeedClient {
         let mut codec = FeedClientCodec::new(MAX_FEED_FRAME, MAX_FEED_FRAME);
         codec.set_logged_in(true);
         Ok(Self {
-            conn: Framed::new(stream, codec),
+            conn: Framed::new(stream.into(), codec),
             instruments: BTreeMap::new(),
             last_sent: Instant::now(),
         })
