@@ -923,3 +923,38 @@ fn open_offers_and_pending_deals_keep_their_instrument_s_rules() {
         "the offer is still open in the older journal"
     );
 }
+
+/// Block rules lowered below the offers open free nothing of the market's
+/// total until those offers end (reviewer 160 F4: a `max_open` lowered
+/// mid-day let other instruments take the room while the offers stayed
+/// open, and the end of day could pass one journal record): the total
+/// counts the offers open where they are more than `max_open`.
+#[test]
+fn offers_open_past_a_lowered_max_open_still_count_in_the_market_s_total() {
+    let mut m = Market::new();
+    for _ in 0..3 {
+        posted(&mut m);
+    }
+    let mut one = BlockRules::for_kind(&m.engine.spec(CEA).unwrap().kind);
+    one.max_open = 1;
+    m.ok(Command::SetBlockRules {
+        instrument: CEA,
+        rules: Box::new(one),
+    });
+    let books: u64 = [CEA, CCER]
+        .iter()
+        .map(|&i| u64::from(m.engine.spec(i).unwrap().max_orders))
+        .sum();
+    // CEA's blocks count 3 (open), not 1; CCER's 4,096; the new one's 4,096.
+    let room = cetx_engine::MAX_OPEN_TOTAL - books - 3 - 4_096 - 4_096;
+    let listing = |max_orders: u64| {
+        let mut spec = InstrumentSpec::cea(2026, Decimal::new(100_00, 2));
+        spec.max_orders = u32::try_from(max_orders).unwrap();
+        Command::ListInstrument(Box::new(spec))
+    };
+    assert_eq!(
+        m.reject(listing(room + 1)),
+        RejectReason::InvalidInstrumentSpec
+    );
+    m.ok(listing(room));
+}
