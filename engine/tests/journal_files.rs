@@ -1011,7 +1011,7 @@ fn starting_a_segment_appends_a_block_to_the_manifest() {
         assert!(
             matches!(&err, JournalError::Corrupt { reason, .. } if reason.contains("not listed")
                 && reason.contains("the MANIFEST's lines from line")
-                && reason.contains("a copy of it restores")),
+                && reason.contains("a copy of it holding those lines")),
             "{err}"
         );
     }

@@ -446,7 +446,7 @@ fn unlisted_with_records(
         // restored nothing).
         let reason = match manifest.unread_from_line {
             Some(line) => format!(
-                "{reason}; the MANIFEST's lines from line {line} on were not read (their checksum does not hold, or they have none): a write cut short, or damage to the MANIFEST, which a copy of it restores"
+                "{reason}; the MANIFEST's lines from line {line} on were not read (their checksum does not hold, or they have none): a write cut short, or damage to the MANIFEST, which a copy of it holding those lines (one taken since they were written) restores"
             ),
             None => reason.to_owned(),
         };
