@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+/// The interval of the server's counted lines: a line per 10 s.
+pub(crate) const INTERVAL: Duration = Duration::from_secs(10);
+
 /// Events counted since the last line.
 #[derive(Debug)]
 pub(crate) struct LogTally {

@@ -44,7 +44,7 @@ use crate::throttle::Throttles;
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// At most one log line per this long about refused connections.
-pub(crate) const REFUSED_LOG_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const REFUSED_LOG_INTERVAL: Duration = crate::log_tally::INTERVAL;
 /// How often the lines held back by those intervals are looked at, so
 /// that a burst's last events are logged even if no other comes.
 pub(crate) const LOG_FLUSH_PERIOD: Duration = Duration::from_secs(1);
@@ -176,6 +176,7 @@ impl Server {
                 malformed: SharedTally::new(REFUSED_LOG_INTERVAL),
                 before_login: SharedTally::new(REFUSED_LOG_INTERVAL),
                 refused_logins: SharedTally::new(REFUSED_LOG_INTERVAL),
+                resumes_ahead: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failures: SharedTally::new(REFUSED_LOG_INTERVAL),
                 tls_failed: std::sync::atomic::AtomicU64::new(0),
                 resumes_failed: Default::default(),

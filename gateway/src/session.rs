@@ -103,6 +103,9 @@ pub(crate) struct SessionContext {
     /// one such refusal a try, so a line per interval too (an outside
     /// tester's loop wrote 650 lines a second).
     pub refused_logins: SharedTally,
+    /// Resumes past the broker's last report (413): a warning line per
+    /// interval, naming the last.
+    pub resumes_ahead: SharedTally,
     /// TLS handshakes that failed or timed out (a client certificate of
     /// another CA or expired, an old TLS version, plain text on the TLS
     /// port): a warning line per interval, and their count.
@@ -170,9 +173,12 @@ impl SessionContext {
     /// As [`Self::log_malformed`], for a login refused after its
     /// credentials were checked: the broker and the code.
     fn log_refused_login(&self, event: Option<(Option<SocketAddr>, BrokerId, RejectReason)>) {
+        // The broker with the peer, not in the reason: a reason's runs of
+        // 4 digits or more are `N` (reviewer 163 F2: brokers 1000 and up
+        // were counted as one).
         let event = event.map(|(peer, broker, reason)| {
-            let why = format!("{reason:?} ({}) for broker {}", reason.code(), broker.0);
-            (peer_text(peer), why)
+            let who = format!("{} broker {}", peer_text(peer), broker.0);
+            (who, format!("{reason:?} ({})", reason.code()))
         });
         if let Some(line) = self.refused_logins.due(event, std::time::Instant::now()) {
             tracing::info!(
@@ -180,6 +186,19 @@ impl SessionContext {
                 last = line.last,
                 reasons = line.reasons,
                 "refused logins (count: since the last such line)"
+            );
+        }
+    }
+
+    /// As [`Self::log_malformed`], for a resume past the broker's last
+    /// report (413): the peer, and the broker's numbers.
+    fn log_resume_ahead(&self, event: Option<(Option<SocketAddr>, String)>) {
+        let event = event.map(|(peer, why)| (peer_text(peer), why));
+        if let Some(line) = self.resumes_ahead.due(event, std::time::Instant::now()) {
+            tracing::warn!(
+                count = line.count,
+                last = line.last,
+                "refusing resumes past the broker's last report (413) (count: since the last such line)"
             );
         }
     }
@@ -207,6 +226,7 @@ impl SessionContext {
         self.log_malformed(None);
         self.log_before_login(None);
         self.log_refused_login(None);
+        self.log_resume_ahead(None);
         self.log_tls_failure(None);
     }
 }
@@ -674,12 +694,14 @@ async fn login(
                 // restored from an older copy: OPERATIONS.md).
                 RejectReason::ResumeSeqAhead => {
                     let last = ctx.runtime.last_report(broker);
-                    tracing::warn!(
-                        broker = broker_id,
-                        resume_from_seq,
-                        last_seq = last,
-                        "refusing a resume past the broker's last report (413)"
+                    // A line per interval: a client that resumes from
+                    // the same number again and again gets a refusal a
+                    // try (reviewer 163 F1).
+                    let why = format!(
+                        "broker {broker_id} resume_from_seq {resume_from_seq} last_seq {last}"
                     );
+                    let peer = conn.get_ref().tcp().peer_addr().ok();
+                    ctx.log_resume_ahead(Some((peer, why)));
                     format!("{}: the last report is {last}", reject_text(reason))
                 }
                 _ => reject_text(reason),

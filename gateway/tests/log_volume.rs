@@ -75,8 +75,20 @@ fn connections_closed_before_a_login_are_logged_a_line_per_interval() {
     assert!(
         (1..=2).contains(&refused.len())
             && refused[0].contains("count=1")
-            && refused[0].contains("ResumeSeqAhead (413) for broker 1"),
+            && refused[0].contains("broker 1 why=ResumeSeqAhead (413)"),
         "{refused:?}"
+    );
+    // Its own warning, naming the numbers, a line per interval too
+    // (reviewer 163 F1: a line each).
+    let ahead = log
+        .lines()
+        .filter(|line| line.contains("refusing resumes past the broker's last report (413)"))
+        .collect::<Vec<_>>();
+    assert!(
+        (1..=2).contains(&ahead.len())
+            && ahead[0].contains("count=1")
+            && ahead[0].contains("why=broker 1 resume_from_seq 1000000 last_seq"),
+        "{ahead:?}"
     );
     assert_eq!(per_connection, 0, "a line per connection:\n{log}");
     // The first at once; the rest within the 10 s interval, in one line

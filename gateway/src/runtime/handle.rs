@@ -100,6 +100,9 @@ pub(super) struct Shared {
     /// The archived segments: a resume read back from one that is not in
     /// place is refused 419.
     pub(super) archived: history::Archived,
+    /// Resumes refused 419 for an archived segment not in place: a
+    /// warning line per interval (a client that retries gets one a try).
+    pub(super) archive_refusals: crate::log_tally::SharedTally,
     /// How fast they are read back, all of them together.
     pub(super) resume_pace: Arc<history::Pace>,
     /// The public market, when `[market_data]` is configured.
@@ -377,12 +380,19 @@ impl RuntimeHandle {
             if let Some(missing) =
                 read_back_from.and_then(|from_seq| archived.missing_from(from_seq))
             {
-                tracing::warn!(
-                    broker = broker.0,
-                    resume_from_seq,
-                    missing = %missing.display(),
-                    "refusing a resume that needs an archived segment not in place (419): put the archive back where the journal's MANIFEST names it"
+                let who = format!("broker {}", broker.0);
+                let why = format!(
+                    "resume_from_seq {resume_from_seq} missing {}",
+                    missing.display()
                 );
+                let tally = &self.shared.archive_refusals;
+                if let Some(line) = tally.due(Some((who, why)), std::time::Instant::now()) {
+                    tracing::warn!(
+                        count = line.count,
+                        last = line.last,
+                        "refusing resumes that need an archived segment not in place (419; count: since the last such line): put the archive back where the journal's MANIFEST names it"
+                    );
+                }
                 return Err(RejectReason::HistoryArchived);
             }
             let checked_from = read_back_from.map_or(archived.live_from(), |from_seq| {

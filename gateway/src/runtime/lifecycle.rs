@@ -287,6 +287,7 @@ impl Runtime {
             next_subscription: AtomicU64::new(1),
             journal_dir: journal_dir.clone(),
             archived,
+            archive_refusals: crate::log_tally::SharedTally::new(crate::log_tally::INTERVAL),
             resume_pace: Arc::new(Pace::new(config.server.resume_reports_per_s)),
             market: market.clone(),
             taken: std::sync::RwLock::new(
