@@ -301,15 +301,18 @@ impl Engine {
     }
 
     /// [`Self::list_instrument`] as a journal holds it: a listing the
-    /// engine took then is taken again, held to the rules that make a
-    /// book ([`Self::check_listing`]), not to the bounds on new ones
-    /// (`InstrumentSpec::check_new`, `MAX_OPEN_TOTAL`), which a journal
-    /// written before them may pass (reviewer 160 F2).
+    /// engine took then is taken again, held to its symbol, vintage and
+    /// the rules that make a book ([`Self::journaled_listing_error`]),
+    /// not to the bounds on new ones (`InstrumentSpec::check_new`,
+    /// `MAX_OPEN_TOTAL`), which a journal written before them may pass
+    /// (reviewer 160 F2).
     pub(crate) fn list_journaled_instrument(
         &mut self,
         spec: &InstrumentSpec,
         events: &mut Vec<Event>,
     ) -> Result<(), RejectReason> {
+        self.journaled_listing_error(spec)
+            .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
         let instrument = self
             .list(spec)
             .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
@@ -351,11 +354,18 @@ impl Engine {
     /// config's symbols are checked as it loads), a symbol listed already
     /// (whatever its vintage says), a rule, or its vintage.
     fn listing_error(&self, spec: &InstrumentSpec) -> Result<(), SpecError> {
-        spec.check_symbol()?;
-        self.check_listing(spec)?;
+        self.journaled_listing_error(spec)?;
         spec.check_new()?;
         let block = crate::block::BlockRules::for_kind(&spec.kind);
         self.check_open_total(None, spec.max_orders, block.max_open)?;
+        Ok(())
+    }
+
+    /// [`Self::listing_error`] but the bounds on new specs: what a listing
+    /// a journal holds was checked for when it was made.
+    fn journaled_listing_error(&self, spec: &InstrumentSpec) -> Result<(), SpecError> {
+        spec.check_symbol()?;
+        self.check_listing(spec)?;
         spec.check_vintage(self.specs())
     }
 

@@ -30,7 +30,7 @@ impl Engine {
                 let mut held = Vec::new();
                 if a.reserved_fen != 0 {
                     held.push(format!(
-                        "{} CNY ({} reserved by resting buys)",
+                        "{} CNY ({} reserved by open buys, offers or bids)",
                         Decimal::new(a.cash_fen, 2),
                         Decimal::new(a.reserved_fen, 2)
                     ));
@@ -44,7 +44,7 @@ impl Engine {
                         held.push(format!("{} t {symbol}", h.balance_t));
                     }
                     if h.buying_t != 0 {
-                        held.push(format!("{} t {symbol} in resting buys", h.buying_t));
+                        held.push(format!("{} t {symbol} in open buys", h.buying_t));
                     }
                 }
                 Some(format!("it holds {}", held.join(", ")))

@@ -783,16 +783,6 @@ fn each_check_names_the_entry_that_is_wrong() {
                 error: SpecError::MaxOrders(16_777_217),
             },
         ),
-        // One order may meet at most `MAX_FILLS` resting orders: its
-        // trades go in one journal entry.
-        (
-            edit(&base, "max_orders = 1024", "max_orders = 4194304")
-                .replace("max_order_t = 99999", "max_order_t = 3000000"),
-            ConfigError::Instrument {
-                symbol: "CEA2025".into(),
-                error: SpecError::Fills(3_000_000),
-            },
-        ),
         (
             edit(
                 &base,

@@ -1137,6 +1137,22 @@ fn a_genesis_past_what_an_end_of_day_can_journal_says_so() {
         )),
         "{said}"
     );
+    // One order that could meet more resting orders than one entry
+    // holds trades for (`MAX_FILLS`): refused too.
+    let mut config = demo_config(dir.path());
+    config.instruments[0].max_orders = 1 << 22;
+    config.instruments[0].max_order_t = 1 << 22;
+    let mut options = RuntimeOptions::new(dir.path());
+    options.clock = Clock::manual(saturday_noon());
+    let said = Runtime::start(&config, options).unwrap_err().to_string();
+    assert!(
+        said.contains(&format!(
+            "the engine refuses the listing of {symbol}: InvalidInstrumentSpec: one order of max_order_t could trade with {} resting orders, over {}",
+            1 << 22,
+            cetx_engine::MAX_FILLS
+        )),
+        "{said}"
+    );
 }
 
 /// A fresh market's genesis that the engine refuses (here an account

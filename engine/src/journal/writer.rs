@@ -572,12 +572,13 @@ fn check_open(
             }
             other => other,
         })?;
+        let synced_before = super::written_in(dir)? == Some(Durability::Fsync);
         super::written_in::record(dir, config.durability)?;
         if config.durability == Durability::Fsync {
             // A mark that exists holds a number from the start (reviewer
             // 160 F1: one made empty, and a stop before the first commit,
             // refused the next start).
-            super::durable_mark::DurableMark::start(dir, next_seq - 1)?;
+            super::durable_mark::DurableMark::start(dir, next_seq - 1, synced_before)?;
         }
     }
     Ok(())

@@ -794,7 +794,9 @@ fn reply_to(
             // of a limit, the limit, where it fits whole.
             let name = format!("{:?}", rejected.reason);
             let mut text = match &outcome.why {
-                Some(why) => format!("{name}: {why}"),
+                // Cut where it passes the limit, and said to be (reviewer
+                // 163 F3: an amount cut short read as another).
+                Some(why) => cut_marked(format!("{name}: {why}")),
                 None => with_limits(name, rejected.reason, rejected.bounds),
             };
             crate::session::truncate_text(&mut text);
@@ -810,6 +812,21 @@ fn reply_to(
             seq: outcome.seq,
         },
     }
+}
+
+/// `text` within a reply's limit: cut at a character where it passes it,
+/// ending in `…`.
+fn cut_marked(mut text: String) -> String {
+    let max = crate::protocol::MAX_TEXT_LEN;
+    if text.len() > max {
+        let mut end = max - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// Writes the answers of every action in flight, in order, as each comes.
@@ -838,6 +855,19 @@ fn error(reason: RejectReason, text: &str) -> AdminReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reason past the reply's 128 bytes is cut at a character and
+    /// says so; one within is whole.
+    #[test]
+    fn a_long_reason_is_cut_and_marked() {
+        let short = "AccountNotEmpty: it holds 12.00 CNY".to_owned();
+        assert_eq!(cut_marked(short.clone()), short);
+        let long = format!("AccountNotEmpty: it holds {}", "9 t 碳排放, ".repeat(20));
+        let cut = cut_marked(long.clone());
+        assert!(cut.len() <= crate::protocol::MAX_TEXT_LEN, "{}", cut.len());
+        assert!(cut.ends_with('…'), "{cut}");
+        assert!(long.starts_with(cut.trim_end_matches('…')));
+    }
 
     /// An operator's connection asks a silent peer whether it is there,
     /// so one that went away unseen does not keep its place for good.

@@ -299,7 +299,6 @@ impl ServerConfig {
             };
             spec.rules().map_err(wrap)?;
             spec.policy().map_err(wrap)?;
-            spec.check_new().map_err(wrap)?;
             spec.check_vintage(self.instruments[..i].iter())
                 .map_err(wrap)?;
             // Every quantity is whole lots: a limit between two lots is
