@@ -173,7 +173,7 @@ fn a_batch_is_applied_once_and_a_resent_one_changes_nothing() {
     assert!(
         out.contains(
             "line 4: rejected: ReferenceReused: it named a transfer in of 700 t of CEA2025 \
-             for account 2001, 0 trading days ago (code 212"
+             for account 2001, today (code 212"
         ),
         "{out}"
     );

@@ -1137,6 +1137,33 @@ fn a_genesis_past_what_an_end_of_day_can_journal_says_so() {
         )),
         "{said}"
     );
+    // Block rules past it, named by their symbol (tester 164 F4: by the
+    // instrument's number).
+    let mut config = demo_config(dir.path());
+    let others: u64 = config.instruments[1..]
+        .iter()
+        .map(|spec| u64::from(spec.max_orders) + 4_096)
+        .sum();
+    config.instruments[0].max_orders = u32::try_from(total - others - 4_096).unwrap();
+    config.blocks.retain(|b| b.symbol != *symbol);
+    config.blocks.push(cetx_gateway::config::BlockConfig {
+        symbol: symbol.clone(),
+        enabled: None,
+        min_t: None,
+        band_bps: None,
+        needs_confirmation: None,
+        max_open: Some(4_097),
+    });
+    let mut options = RuntimeOptions::new(dir.path());
+    options.clock = Clock::manual(saturday_noon());
+    let said = Runtime::start(&config, options).unwrap_err().to_string();
+    assert!(
+        said.contains(&format!(
+            "the engine refuses the block rules of {symbol} ([[blocks]]): InvalidInstrumentSpec: max_orders plus blocks' max_open of all instruments would be {}, over {total}",
+            total + 1
+        )),
+        "{said}"
+    );
     // One order that could meet more resting orders than one entry
     // holds trades for (`MAX_FILLS`): refused too.
     let mut config = demo_config(dir.path());

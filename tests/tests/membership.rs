@@ -239,9 +239,7 @@ async fn an_onboarded_broker_trades_at_once_and_its_suspension_survives_a_restar
     };
     assert!(text.starts_with("AccountNotEmpty: it holds "), "{text}");
     assert!(
-        text.ends_with(
-            "CNY (9000.00 reserved by open buys, offers or bids), 100 t CEA2025 in open buys"
-        ),
+        text.ends_with("CNY (9000.00 reserved), CEA2025 0 t (+100 t bid)"),
         "{text}"
     );
     drop(twelfth);

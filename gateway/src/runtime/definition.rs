@@ -20,7 +20,7 @@
 
 use cetx_engine::{
     journal::Durability, BlockRules, Calendar, Command, Engine, Event, JournalWriter,
-    MarketDefinition, Phase, RejectReason, Stamp, Transition,
+    MarketDefinition, Phase, RejectReason, SpecError, Stamp, Transition,
 };
 use chrono::NaiveDate;
 
@@ -175,6 +175,7 @@ fn apply(
         let spec_error = planned.engine.spec_error(&command);
         planned.engine.apply(&command, stamp, &mut events);
         if let Some(Event::Rejected(rejected)) = events.first() {
+            let identity = matches!(spec_error, Some(SpecError::RevisionChangesIdentity(_)));
             let why = spec_error
                 .map(|e| e.to_string())
                 .or_else(|| planned.engine.why_refused(&command, rejected.reason))
@@ -183,7 +184,9 @@ fn apply(
                 (RejectReason::InstrumentBusy | RejectReason::ReferencePriceLocked, _) => {
                     ". An instrument's rules change only while it is closed with an empty book: start with the journal's config until the calendar's close, then with this one (a close that passed while the server was down runs only once it has started: start once with the journal's config, stop it, then start with this one)"
                 }
-                (RejectReason::InvalidInstrumentSpec, Command::ReviseInstrument { .. }) => {
+                (RejectReason::InvalidInstrumentSpec, Command::ReviseInstrument { .. })
+                    if identity || why.is_empty() =>
+                {
                     ". A revision keeps the instrument's symbol and kind (a CEA's vintage too): list another instrument for another kind or vintage"
                 }
                 (RejectReason::InvalidInstrumentSpec, Command::ListInstrument(_))
@@ -193,8 +196,18 @@ fn apply(
                 }
                 _ => "",
             };
+            // Block rules by the symbol the config names them by (tester
+            // 164 F4: "instrument 7").
+            let command_said = match &command {
+                Command::SetBlockRules { instrument, .. } => (planned.engine.spec(*instrument))
+                    .map_or_else(
+                        || described(&command),
+                        |spec| format!("the block rules of {} ([[blocks]])", spec.symbol),
+                    ),
+                _ => described(&command),
+            };
             return Err(RuntimeError::DefinitionRefused {
-                command: described(&command),
+                command: command_said,
                 reason: rejected.reason,
                 why,
                 hint,
