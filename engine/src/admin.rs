@@ -297,7 +297,7 @@ impl Engine {
             SpecError::DuplicateSymbol(_) => RejectReason::SymbolExists,
             _ => RejectReason::InvalidInstrumentSpec,
         })?;
-        self.list_journaled_instrument(spec, events)
+        self.list_checked(spec, events)
     }
 
     /// [`Self::list_instrument`] as a journal holds it: a listing the
@@ -313,6 +313,15 @@ impl Engine {
     ) -> Result<(), RejectReason> {
         self.journaled_listing_error(spec)
             .map_err(|_| RejectReason::InvalidInstrumentSpec)?;
+        self.list_checked(spec, events)
+    }
+
+    /// Lists `spec`, checked already.
+    fn list_checked(
+        &mut self,
+        spec: &InstrumentSpec,
+        events: &mut Vec<Event>,
+    ) -> Result<(), RejectReason> {
         let instrument = self
             .list(spec)
             .map_err(|_| RejectReason::InvalidInstrumentSpec)?;

@@ -337,6 +337,20 @@ impl InstrumentSpec {
         })
     }
 
+    /// The bounds a new listing or revision is held to, beside
+    /// [`Self::rules`] (which a journal's own listings are read with): one
+    /// order meets no more than [`MAX_FILLS`] resting orders.
+    ///
+    /// # Errors
+    /// [`SpecError::Fills`].
+    pub fn check_new(&self) -> Result<(), SpecError> {
+        let fills = (self.max_order_t / self.lot_t.max(1)).min(u64::from(self.max_orders));
+        if fills > MAX_FILLS {
+            return Err(SpecError::Fills(fills));
+        }
+        Ok(())
+    }
+
     /// Checks the spec and compiles it into integer [`PriceRules`].
     ///
     /// # Errors
@@ -517,28 +531,12 @@ impl SpecError {
     ///
     /// # Errors
     /// [`SpecError::OpenTotal`].
-    pub const fn check_open_total(total: u64, before: u64) -> Result<u64, Self> {
+    pub(crate) const fn check_open_total(total: u64, before: u64) -> Result<u64, Self> {
         if total > MAX_OPEN_TOTAL && total > before {
             Err(Self::OpenTotal(total))
         } else {
             Ok(total)
         }
-    }
-}
-
-impl InstrumentSpec {
-    /// The bounds a new listing or revision is held to, beside
-    /// [`Self::rules`] (which a journal's own listings are read with): one
-    /// order meets no more than [`MAX_FILLS`] resting orders.
-    ///
-    /// # Errors
-    /// [`SpecError::Fills`].
-    pub fn check_new(&self) -> Result<(), SpecError> {
-        let fills = (self.max_order_t / self.lot_t.max(1)).min(u64::from(self.max_orders));
-        if fills > MAX_FILLS {
-            return Err(SpecError::Fills(fills));
-        }
-        Ok(())
     }
 }
 
