@@ -1,5 +1,6 @@
 //! What an operator must fix when the engine refuses an action whose code
-//! alone does not say (an outside tester: 116 did not say what an account
+//! alone does not say: the rule a listing or revision breaks (109), and
+//! (an outside tester: 116 did not say what an account
 //! still held, 305 not why the instrument was busy, 212 not what the
 //! reference was used for, 108 not that the market's total would
 //! overflow). Asked after the refusal, of the state the refusal left as it
@@ -19,6 +20,11 @@ impl Engine {
     #[must_use]
     pub fn why_refused(&self, command: &Command, reason: RejectReason) -> Option<String> {
         match (command, reason) {
+            // The rule a listing or revision breaks.
+            (
+                Command::ListInstrument(_) | Command::ReviseInstrument { .. },
+                RejectReason::InvalidInstrumentSpec,
+            ) => self.spec_error(command).map(|e| e.to_string()),
             (
                 Command::SetAccountStatus {
                     account,

@@ -172,13 +172,15 @@ fn apply(
     for (seq, command) in (next_seq..).zip(commands) {
         let stamp = Stamp { seq, time_ns };
         let mut events = Vec::with_capacity(1);
-        let spec_error = planned.engine.spec_error(&command);
         planned.engine.apply(&command, stamp, &mut events);
         if let Some(Event::Rejected(rejected)) = events.first() {
-            let identity = matches!(spec_error, Some(SpecError::RevisionChangesIdentity(_)));
-            let why = spec_error
-                .map(|e| e.to_string())
-                .or_else(|| planned.engine.why_refused(&command, rejected.reason))
+            // A refusal left the state as it was: asked of it now.
+            let engine = &planned.engine;
+            let identity = matches!(
+                engine.spec_error(&command),
+                Some(SpecError::RevisionChangesIdentity(_))
+            );
+            let why = (engine.why_refused(&command, rejected.reason))
                 .map_or_else(String::new, |why| format!(": {why}"));
             let hint = match (rejected.reason, &command) {
                 (RejectReason::InstrumentBusy | RejectReason::ReferencePriceLocked, _) => {

@@ -317,17 +317,11 @@ impl Sequencer {
         };
         let seq = self.next_seq;
         let first_event = self.turn.events.len();
-        // Asked before the command runs, of the market it runs on; kept
-        // only if the engine refuses it for its spec.
-        let spec_error = self.engine.spec_error(&command);
         let command_again = command.clone();
         self.execute_as(command, None, Some(operator))?;
         let events = self.turn.events[first_event..].to_vec();
-        // The refusal left the state as it was: asked of it now.
+        // A refusal left the state as it was: asked of it now.
         let why = match events.first() {
-            Some(Event::Rejected(r)) if r.reason == RejectReason::InvalidInstrumentSpec => {
-                spec_error.map(|e| e.to_string())
-            }
             Some(Event::Rejected(r)) => self.engine.why_refused(&command_again, r.reason),
             _ => None,
         };
