@@ -50,6 +50,11 @@ impl Engine {
                     }
                     let symbol = self.markets.get(i).map_or("?", |m| m.spec.symbol.as_str());
                     let mut tonnes = format!("{symbol} {} t", h.balance_t);
+                    // What its open sells, offers and bids hold of them
+                    // (tester 166 F1: a resting sell was not named).
+                    if h.reserved_t != 0 {
+                        tonnes += &format!(" ({} t reserved)", h.reserved_t);
+                    }
                     if h.buying_t != 0 {
                         tonnes += &format!(" (+{} t bid)", h.buying_t);
                     }
@@ -206,6 +211,63 @@ mod tests {
                 .why_refused(&reused, RejectReason::ReferenceReused)
                 .as_deref(),
             Some("it named a deposit of 92233720368547758.07 CNY for account 1, today")
+        );
+    }
+
+    /// 116 names what the account holds: its cash, and its tonnes with
+    /// what its open sells reserve of them.
+    #[test]
+    fn a_close_refused_names_the_tonnes_a_resting_sell_reserves() {
+        use crate::command::NewOrder;
+        use crate::instrument::{InstrumentId, InstrumentSpec};
+        use crate::membership::Status;
+        use crate::order::{OrderId, OrderType, Side, TimeInForce};
+        use crate::phase::Phase;
+        let (mut engine, mut seq) = (Engine::default(), 0);
+        let spec = InstrumentSpec::cea(2025, rust_decimal::Decimal::new(100_00, 2));
+        let cea = InstrumentId(0);
+        let account = AccountId(1);
+        for command in [
+            Command::ListInstrument(Box::new(spec)),
+            Command::OpenAccount {
+                account,
+                participant: ParticipantType::ComplianceEntity,
+                broker: BrokerId(1),
+            },
+            Command::CreditHoldings {
+                account,
+                instrument: cea,
+                quantity_t: 100,
+            },
+            Command::SetPhase {
+                instrument: cea,
+                phase: Phase::Continuous,
+            },
+            Command::Submit(NewOrder {
+                order_id: OrderId(1),
+                account,
+                instrument: cea,
+                side: Side::Sell,
+                order_type: OrderType::Limit,
+                time_in_force: TimeInForce::Day,
+                price_ticks: 100_00,
+                quantity_t: 30,
+                client_order_id: 1,
+            }),
+        ] {
+            assert_eq!(apply(&mut engine, &mut seq, &command), None, "{command:?}");
+        }
+        let close = Command::SetAccountStatus {
+            account,
+            status: Status::Closed,
+        };
+        let refused = apply(&mut engine, &mut seq, &close);
+        assert_eq!(refused, Some(RejectReason::AccountNotEmpty));
+        assert_eq!(
+            engine
+                .why_refused(&close, RejectReason::AccountNotEmpty)
+                .as_deref(),
+            Some("it holds CEA2025 100 t (30 t reserved)")
         );
     }
 }
