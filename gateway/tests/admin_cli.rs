@@ -88,6 +88,13 @@ fn a_batch_cut_by_a_stopping_server_prints_every_row_it_applied() {
         &batch,
         &format!("action,account,symbol,quantity,amount,reference\n{rows}"),
     );
+    let journal = data.join(cetx_gateway::runtime::JOURNAL_DIR);
+    let applied = || {
+        cetx_engine::journal::durable_mark(&journal)
+            .unwrap()
+            .unwrap_or(0)
+    };
+    let before = applied();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cetx"))
         .args([
             "admin",
@@ -102,9 +109,31 @@ fn a_batch_cut_by_a_stopping_server_prints_every_row_it_applied() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("cetx admin runs");
-    // Its output is not read yet: the pipe fills, and it waits with
-    // answers unread in its socket while the server stops.
-    std::thread::sleep(Duration::from_millis(1_500));
+    // Its output is not read yet: the pipe, made one page (4 KiB, some
+    // 140 lines of ~30 bytes), fills and the client waits on it. Once the
+    // server has applied more rows than that (its durable mark says so;
+    // the client sends 128 ahead of its answers), answers wait unread in
+    // the client's socket; then the server stops.
+    let stdout = child.stdout.as_ref().unwrap();
+    // SAFETY: `fcntl(F_SETPIPE_SZ)` on the pipe's open descriptor reads no
+    // memory of this process.
+    #[allow(unsafe_code)]
+    let resized = unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(stdout),
+            libc::F_SETPIPE_SZ,
+            4_096,
+        )
+    };
+    assert!(resized >= 4_096, "{}", std::io::Error::last_os_error());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while applied() < before + 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch went no further"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
     assert!(server.terminate().success());
     let mut printed = String::new();
     child
