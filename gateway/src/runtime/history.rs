@@ -51,6 +51,20 @@ const GONE_CHECK: Duration = Duration::from_millis(50);
 /// `resume_from_seq` 0 left threads reading gigabytes for nobody).
 const GONE_EVERY: u64 = 4_096;
 
+/// Journal entries a read-back reads between two offers of its CPU to
+/// any other thread waiting for it (`sched_yield`; about 15 µs of work).
+/// At nice 10 alone, the read-back kept the CPU for the rest of its slice
+/// while a woken session, engine or journal thread waited (up to ~0.7 ms),
+/// and the live brokers' p99 rose by 69% while a resume was read back
+/// (BENCHMARKS.md, *A resume's read-back yields its CPU*). When no
+/// thread waits the call returns at once.
+const YIELD_EVERY: u64 = 64;
+
+const _: () = assert!(
+    GONE_EVERY.is_multiple_of(YIELD_EVERY),
+    "both count `Tally::entries`"
+);
+
 /// The journal's archived segments, as its manifest named them at start:
 /// none comes back while the server runs (archiving takes the journal's
 /// lock), but the archive directory may be moved away meanwhile.
@@ -291,6 +305,9 @@ fn read(
         back.on_entry(stamp, &command, &events, &mut batch);
         events.clear();
         read.entries += 1;
+        if read.entries.is_multiple_of(YIELD_EVERY) {
+            rustix::thread::sched_yield();
+        }
         if read.entries == GONE_EVERY {
             read.flush();
             if sender.is_closed() {
