@@ -51,13 +51,9 @@ const GONE_CHECK: Duration = Duration::from_millis(50);
 /// `resume_from_seq` 0 left threads reading gigabytes for nobody).
 const GONE_EVERY: u64 = 4_096;
 
-/// Journal entries a read-back reads between two offers of its CPU to
-/// any other thread waiting for it (`sched_yield`; about 15 µs of work).
-/// At nice 10 alone, the read-back kept the CPU for the rest of its slice
-/// while a woken session, engine or journal thread waited (up to ~0.7 ms),
-/// and the live brokers' p99 rose by 69% while a resume was read back
-/// (BENCHMARKS.md, *A resume's read-back yields its CPU*). When no
-/// thread waits the call returns at once.
+/// Journal entries a read-back, or the snapshot thread's replica, takes
+/// between two offers of its CPU to any other thread waiting for it
+/// ([`offer_cpu`]; about 15 µs of work).
 const YIELD_EVERY: u64 = 64;
 
 const _: () = assert!(
@@ -250,6 +246,19 @@ pub(super) fn read_back(
     receiver
 }
 
+/// At every [`YIELD_EVERY`]th `count` (of journal entries taken), offers
+/// the calling thread's CPU to any thread waiting for it (`sched_yield`;
+/// when none waits, the call returns at once). At nice 10 alone a
+/// background thread kept the CPU for the rest of its slice while a woken
+/// session, engine or journal thread waited (up to ~0.7 ms): the live
+/// brokers' p99 rose by 69% while a resume was read back (BENCHMARKS.md,
+/// *A resume's read-back yields its CPU*).
+pub(super) fn offer_cpu(count: u64) {
+    if count.is_multiple_of(YIELD_EVERY) {
+        rustix::thread::sched_yield();
+    }
+}
+
 /// Gives the calling thread the nice value [`NICE`] (Linux keeps one per
 /// thread). A failure only leaves it as it was.
 pub(crate) fn yield_to_live_path() {
@@ -305,9 +314,7 @@ fn read(
         back.on_entry(stamp, &command, &events, &mut batch);
         events.clear();
         read.entries += 1;
-        if read.entries.is_multiple_of(YIELD_EVERY) {
-            rustix::thread::sched_yield();
-        }
+        offer_cpu(read.entries);
         if read.entries == GONE_EVERY {
             read.flush();
             if sender.is_closed() {
