@@ -51,15 +51,82 @@ const GONE_CHECK: Duration = Duration::from_millis(50);
 /// `resume_from_seq` 0 left threads reading gigabytes for nobody).
 const GONE_EVERY: u64 = 4_096;
 
-/// Journal entries a read-back, or the snapshot thread's replica, takes
-/// between two offers of its CPU to any other thread waiting for it
-/// ([`offer_cpu`]; about 15 µs of work).
+/// Journal entries a read-back reads between two offers of its CPU
+/// ([`Courtesy`]).
 const YIELD_EVERY: u64 = 64;
 
-const _: () = assert!(
-    GONE_EVERY.is_multiple_of(YIELD_EVERY),
-    "both count `Tally::entries`"
-);
+// Both count `Tally::entries`, which restarts at each `GONE_EVERY`: a
+// `YIELD_EVERY` that did not divide it would space the offers unevenly.
+const _: () = assert!(GONE_EVERY.is_multiple_of(YIELD_EVERY));
+
+/// How often a read-back looks at how long it waited for a CPU
+/// ([`Courtesy`]).
+const COURTESY_WINDOW: Duration = Duration::from_millis(50);
+
+/// A read-back's offers of its CPU to the live path. At nice 10 alone it
+/// kept a CPU for the rest of its slice while a woken session, engine or
+/// journal thread waited: the live brokers' p99 rose by 69% while a
+/// resume was read back. Offering the CPU every [`YIELD_EVERY`] entries
+/// (`sched_yield`; when no thread waits the call returns at once) took
+/// that away, but a yield gives up the rest of the slice: while other
+/// threads keep the CPUs busy, a thread that yields that often gets next
+/// to none (an outside tester's resume of half a million reports took up
+/// to 59 s instead of 1 s under three busy loops). So it offers only while it is not starved: each
+/// [`COURTESY_WINDOW`] it reads how long it waited for a CPU meanwhile
+/// (the kernel's run delay, `/proc/thread-self/schedstat`), and over half
+/// the window stops the offers for the next one, reading at its nice-10
+/// share (BENCHMARKS.md, *A resume's read-back yields its CPU while it can*).
+struct Courtesy {
+    offering: bool,
+    since: Instant,
+    /// The run delay at `since`; `None` where the kernel does not say
+    /// (then no offers).
+    delay: Option<Duration>,
+}
+
+impl Courtesy {
+    fn new() -> Self {
+        let delay = run_delay();
+        Self {
+            offering: delay.is_some(),
+            since: Instant::now(),
+            delay,
+        }
+    }
+
+    /// After every [`YIELD_EVERY`]th entry of `entries` read.
+    fn after(&mut self, entries: u64) {
+        if !entries.is_multiple_of(YIELD_EVERY) {
+            return;
+        }
+        if self.offering {
+            rustix::thread::sched_yield();
+        }
+        let now = Instant::now();
+        if now - self.since >= COURTESY_WINDOW {
+            self.look(now, run_delay());
+        }
+    }
+
+    /// Ends the window at `now`, when the run delay is `delay`: the next
+    /// one offers if this one waited for a CPU less than half of it.
+    fn look(&mut self, now: Instant, delay: Option<Duration>) {
+        let waited = delay
+            .zip(self.delay)
+            .map(|(now, then)| now.saturating_sub(then));
+        self.offering = waited.is_some_and(|waited| waited * 2 < now - self.since);
+        self.since = now;
+        self.delay = delay;
+    }
+}
+
+/// How long the calling thread has waited for a CPU while runnable, since
+/// it started (the second field of `/proc/thread-self/schedstat`, in ns).
+fn run_delay() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns = stat.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
 
 /// The journal's archived segments, as its manifest named them at start:
 /// none comes back while the server runs (archiving takes the journal's
@@ -246,19 +313,6 @@ pub(super) fn read_back(
     receiver
 }
 
-/// At every [`YIELD_EVERY`]th `count` (of journal entries taken), offers
-/// the calling thread's CPU to any thread waiting for it (`sched_yield`;
-/// when none waits, the call returns at once). At nice 10 alone a
-/// background thread kept the CPU for the rest of its slice while a woken
-/// session, engine or journal thread waited (up to ~0.7 ms): the live
-/// brokers' p99 rose by 69% while a resume was read back (BENCHMARKS.md,
-/// *A resume's read-back yields its CPU*).
-pub(super) fn offer_cpu(count: u64) {
-    if count.is_multiple_of(YIELD_EVERY) {
-        rustix::thread::sched_yield();
-    }
-}
-
 /// Gives the calling thread the nice value [`NICE`] (Linux keeps one per
 /// thread). A failure only leaves it as it was.
 pub(crate) fn yield_to_live_path() {
@@ -283,6 +337,7 @@ fn read(
     let mut events = Vec::new();
     let mut batch = Vec::new();
     let mut read = Tally { pace, entries: 0 };
+    let mut courtesy = Courtesy::new();
     // The batch the reading ends with, however it ends.
     let send_last = |batch: Vec<ServerFrame>| {
         if !batch.is_empty() && pace.wait(batch.len(), || sender.is_closed()) {
@@ -314,7 +369,7 @@ fn read(
         back.on_entry(stamp, &command, &events, &mut batch);
         events.clear();
         read.entries += 1;
-        offer_cpu(read.entries);
+        courtesy.after(read.entries);
         if read.entries == GONE_EVERY {
             read.flush();
             if sender.is_closed() {
@@ -366,7 +421,7 @@ impl Drop for Tally<'_> {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use super::{yield_to_live_path, Archived, Pace, NICE};
+    use super::{run_delay, yield_to_live_path, Archived, Courtesy, Pace, NICE};
 
     #[test]
     fn a_read_back_needs_the_archived_segments_from_its_start_on() {
@@ -425,6 +480,32 @@ mod tests {
         let idle = now + Duration::from_secs(1);
         assert_eq!(pace.claim(100, idle), Duration::ZERO);
         assert_eq!(pace.claim(100, idle), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_read_back_stops_offering_its_cpu_while_starved() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut courtesy = Courtesy {
+            offering: true,
+            since: start,
+            delay: Some(ms(7)),
+        };
+        // Waited 30 ms of 50 for a CPU: starved, it keeps the CPU.
+        courtesy.look(start + ms(50), Some(ms(37)));
+        assert!(!courtesy.offering);
+        // Waited 5 ms of the next 50: it offers again.
+        courtesy.look(start + ms(100), Some(ms(42)));
+        assert!(courtesy.offering);
+        // Where the kernel does not say, no offers.
+        courtesy.look(start + ms(150), None);
+        assert!(!courtesy.offering);
+        courtesy.look(start + ms(200), Some(ms(42)));
+        assert!(!courtesy.offering, "no earlier reading to compare");
+        // This kernel says.
+        let delay = run_delay();
+        assert!(delay.is_some(), "/proc/thread-self/schedstat");
+        assert!(Courtesy::new().offering);
     }
 
     #[test]

@@ -125,7 +125,6 @@ impl Replica {
     /// `wait`; whether there was one. A failure breaks the replica.
     fn take_next(&mut self, wait: Duration) -> Result<bool, String> {
         let expected = self.follower.next_seq();
-        super::history::offer_cpu(expected);
         self.events.clear();
         let taken = match self.follower.next_timeout_into(wait, &mut self.events) {
             Ok(None) if wait.is_zero() => return Ok(false),
