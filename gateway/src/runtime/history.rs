@@ -33,10 +33,12 @@ const BATCH: usize = 1_024;
 /// thread waits for the session rather than read ahead.
 const BATCHES: usize = 4;
 
-/// The nice value of the read-back thread and of the snapshot thread: a
-/// resume, and the snapshot thread's replica of the engine, take the CPU
-/// that the engine, the journal writer and the live sessions leave,
-/// rather than delay the brokers' reports (Linux sets it per thread).
+/// The nice value of the read-back thread, the snapshot thread and the
+/// credential verifier: a resume, the snapshot thread's replica of the
+/// engine and an added broker's first login take the CPU that the engine,
+/// the journal writer and the live sessions leave, rather than delay the
+/// brokers' reports (Linux sets it per thread). Alone it does not keep a
+/// read-back from holding a CPU a live thread waits for ([`Courtesy`]).
 const NICE: i32 = 10;
 
 /// How often a read-back waiting for its turn looks whether its session
@@ -71,11 +73,12 @@ const COURTESY_WINDOW: Duration = Duration::from_millis(50);
 /// that away, but a yield gives up the rest of the slice: while other
 /// threads keep the CPUs busy, a thread that yields that often gets next
 /// to none (an outside tester's resume of half a million reports took up
-/// to 59 s instead of 1 s under three busy loops). So it offers only while it is not starved: each
-/// [`COURTESY_WINDOW`] it reads how long it waited for a CPU meanwhile
-/// (the kernel's run delay, `/proc/thread-self/schedstat`), and over half
-/// the window stops the offers for the next one, reading at its nice-10
-/// share (BENCHMARKS.md, *A resume's read-back yields its CPU while it can*).
+/// to 59 s instead of 1 s under three busy loops). So it offers only
+/// while it is not starved: each [`COURTESY_WINDOW`] it reads how long it
+/// waited for a CPU meanwhile (the kernel's run delay,
+/// `/proc/thread-self/schedstat`), and over half the window stops the
+/// offers for the next one, reading at its nice-10 share (BENCHMARKS.md,
+/// *A resume's read-back yields its CPU while it can*).
 struct Courtesy {
     offering: bool,
     since: Instant,
